@@ -1,0 +1,62 @@
+"""Progress reporting and cooperative cancellation.
+
+The same two objects serve the Python API, the CLI's progress bar, the ``--json-progress`` stream the
+Blender and Nuke adapters read, and (later) the server: a callback that receives :class:`ProgressEvent`
+and a :class:`CancelToken` that the long loops poll between frames.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+from .errors import Cancelled
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """One step of a job: ``index`` of ``total`` in ``stage`` (e.g. ``"flow"``, ``"fill"``, ``"write"``)."""
+
+    stage: str
+    index: int
+    total: int
+    frame: int | None = None
+    message: str = ""
+
+    def to_dict(self) -> dict:
+        return {"event": "progress", **asdict(self)}
+
+
+ProgressCallback = Callable[[ProgressEvent], None]
+
+
+class CancelToken:
+    """Thread-safe flag: set it from anywhere, long loops call :meth:`raise_if_cancelled`."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def raise_if_cancelled(self) -> None:
+        if self._event.is_set():
+            raise Cancelled("cancelled; finished frames are kept and a rerun resumes after them")
+
+
+class Reporter:
+    """Bundles the callback and the cancel token so stages need one argument, not two."""
+
+    def __init__(self, callback: ProgressCallback | None = None, cancel: CancelToken | None = None) -> None:
+        self.callback = callback
+        self.cancel = cancel or CancelToken()
+
+    def __call__(self, stage: str, index: int, total: int, frame: int | None = None, message: str = "") -> None:
+        self.cancel.raise_if_cancelled()
+        if self.callback is not None:
+            self.callback(ProgressEvent(stage, index, total, frame, message))

@@ -1,0 +1,1 @@
+"""Image sequences: frame patterns, frame ranges, reading and atomic writing (EXR first)."""

@@ -1,0 +1,95 @@
+"""The in-memory frame: named channels in their stored pixel type, plus the metadata to write them back.
+
+Keeping each channel in the dtype it was stored in (half, float, uint for EXR; uint8/uint16 for PNG/TIFF/JPEG)
+is what makes "nothing lost" cheap: pixels outside the mask are copied array-to-array, never converted.
+Only the RGB a backend works on is lifted to float32 (exact for half), and only inside the mask is it written
+back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError
+
+#: Names tried, in order, for the colour channels (first layer wins). Luminance-only images use ``Y``.
+RGB_NAMES = ("R", "G", "B")
+
+
+def to_float(plane: np.ndarray) -> np.ndarray:
+    """A channel as float32: floats unchanged in value, uint8/uint16 scaled to 0..1."""
+    if plane.dtype == np.uint8:
+        return plane.astype(np.float32) / 255.0
+    if plane.dtype == np.uint16:
+        return plane.astype(np.float32) / 65535.0
+    return plane.astype(np.float32)
+
+
+def from_float(plane: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Inverse of :func:`to_float` for a target dtype: integers are rounded and clipped, floats cast."""
+    dtype = np.dtype(dtype)
+    if dtype == np.uint8 or dtype == np.uint16:
+        top = 255.0 if dtype == np.uint8 else 65535.0
+        return np.clip(np.rint(np.nan_to_num(plane) * top), 0, top).astype(dtype)
+    return plane.astype(dtype)
+
+
+@dataclass
+class Image:
+    """One frame.
+
+    ``channels`` maps channel names (``"R"``, ``"A"``, ``"diffuse.R"``, ``"Z"``...) to 2-D arrays of shape
+    (height, width) in the stored dtype; insertion order is the file's channel order. ``header`` carries what
+    the writer needs to reproduce the file (EXR attributes, compression, windows; bit depth for 8/16-bit
+    formats) under format-specific keys. ``source`` is where it was read from, for error messages.
+    """
+
+    channels: dict[str, np.ndarray]
+    header: dict[str, Any] = field(default_factory=dict)
+    source: Path | None = None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        first = next(iter(self.channels.values()))
+        return int(first.shape[0]), int(first.shape[1])
+
+    @property
+    def width(self) -> int:
+        return self.shape[1]
+
+    @property
+    def height(self) -> int:
+        return self.shape[0]
+
+    def colour_names(self) -> tuple[str, ...]:
+        """The channels holding colour: ``R,G,B`` (or ``Y`` for luminance-only); raises if there are none."""
+        if all(name in self.channels for name in RGB_NAMES):
+            return RGB_NAMES
+        if "Y" in self.channels:
+            return ("Y",)
+        where = f"{self.source}: " if self.source else ""
+        raise InputError(
+            f"{where}no R,G,B (or Y) channels, found {', '.join(self.channels) or 'none'}; "
+            "aifx fills the colour channels of the main layer"
+        )
+
+    def rgb(self) -> np.ndarray:
+        """Colour as float32 (height, width, 3); a luminance image is repeated into three channels.
+
+        Float channels come as stored (exact for half); 8/16-bit integer channels are scaled to 0..1.
+        """
+        names = self.colour_names()
+        planes = [to_float(self.channels[n]) for n in names]
+        if len(planes) == 1:
+            planes = planes * 3
+        return np.stack(planes, axis=-1)
+
+    def with_channels(self, updates: dict[str, np.ndarray]) -> Image:
+        """A copy with some channels replaced (arrays are not copied; order is kept)."""
+        channels = dict(self.channels)
+        channels.update(updates)
+        return replace(self, channels=channels)
