@@ -72,11 +72,15 @@ class FillJob:
         data = dict(data)
         version = data.pop("aifx_job", JOB_FORMAT_VERSION)
         if version != JOB_FORMAT_VERSION:
-            raise InputError(f"job format {version} is not supported by this aifx (expects {JOB_FORMAT_VERSION}); upgrade aifx-core")
+            raise InputError(
+                f"job format {version} is not supported by this aifx (expects {JOB_FORMAT_VERSION}); upgrade aifx-core"
+            )
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise InputError(f"unknown job field(s) {', '.join(unknown)}; known fields: {', '.join(sorted(known))}")
+            raise InputError(
+                f"unknown job field(s) {', '.join(unknown)}; known fields: {', '.join(sorted(known))}"
+            )
         missing = [name for name in ("input", "output") if name not in data]
         if missing:
             raise InputError(f"job is missing required field(s) {', '.join(missing)}")

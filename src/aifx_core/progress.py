@@ -56,7 +56,9 @@ class Reporter:
         self.callback = callback
         self.cancel = cancel or CancelToken()
 
-    def __call__(self, stage: str, index: int, total: int, frame: int | None = None, message: str = "") -> None:
+    def __call__(
+        self, stage: str, index: int, total: int, frame: int | None = None, message: str = ""
+    ) -> None:
         self.cancel.raise_if_cancelled()
         if self.callback is not None:
             self.callback(ProgressEvent(stage, index, total, frame, message))

@@ -63,11 +63,16 @@ class FillBackend(Protocol):
 
     name: str
 
-    def fill(self, packets: Iterable[FramePacket], reporter: Reporter) -> Iterator[tuple[int, np.ndarray]]: ...
+    def fill(
+        self, packets: Iterable[FramePacket], reporter: Reporter
+    ) -> Iterator[tuple[int, np.ndarray]]: ...
 
 
 class PerFrame:
     """Runs a spatial backend on each frame on its own: no temporal consistency, for comparison or stills."""
+
+    #: Needs no other frames: the pipeline feeds it only the frames still to do.
+    temporal = False
 
     def __init__(self, spatial: SpatialBackend) -> None:
         self.spatial = spatial

@@ -22,7 +22,9 @@ class TeleaBackend:
         mask = hole.astype(np.uint8)
         clean = np.where(hole[..., None], 0.0, np.nan_to_num(rgb, nan=0.0, posinf=0.0, neginf=0.0))
         planes = [
-            cv2.inpaint(np.ascontiguousarray(clean[..., c], dtype=np.float32), mask, self.radius, cv2.INPAINT_TELEA)
+            cv2.inpaint(
+                np.ascontiguousarray(clean[..., c], dtype=np.float32), mask, self.radius, cv2.INPAINT_TELEA
+            )
             for c in range(rgb.shape[-1])
         ]
         return np.stack(planes, axis=-1)

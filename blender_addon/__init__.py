@@ -1,0 +1,2 @@
+def register(): print('REG')
+def unregister(): pass

@@ -1,0 +1,205 @@
+"""Run an aifx job in another Python process and follow its progress.
+
+Standard library only, and no imports from the rest of aifx_core: the Blender extension and the Nuke plugin
+carry byte-identical copies of this file (``blender_addon/aifx_worker.py``, ``nuke_plugin/aifx_nuke/aifx_worker.py``,
+kept in sync by a test), because a DCC's Python has neither torch nor aifx-core. The worker is
+``python -m aifx_core run JOB.json --json-progress``; it prints one JSON object per line:
+``{"event": "progress", "stage", "index", "total", "frame", "message"}``, then ``{"event": "done", ...}``,
+``{"event": "cancelled", ...}`` or ``{"event": "error", "message", "exit_code"}``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from typing import Any, Callable, Dict, List, Optional
+
+Event = Dict[str, Any]
+
+#: The progress stage that counts finished output frames (other stages report work inside a frame).
+OVERALL_STAGE = "write"
+
+
+def worker_command(python: str, job_path: str) -> List[str]:
+    """The command line that runs a saved job with machine-readable progress."""
+    return [python, "-m", "aifx_core", "run", job_path, "--json-progress"]
+
+
+def check_environment(python: str, timeout: float = 60.0) -> "tuple[bool, str]":
+    """Can ``python`` run aifx? Returns (ok, a sentence for the artist)."""
+    if not python:
+        return False, "No aifx Python set: point the add-on at a Python that has aifx-core installed"
+    if not os.path.exists(python):
+        return (
+            False,
+            "aifx Python not found at %s: install aifx-core in a virtualenv and point to its python" % python,
+        )
+    code = "import aifx_core, sys; print(aifx_core.__version__)"
+    try:
+        done = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return False, "cannot run %s (%s)" % (python, exc)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["unknown error"])[-1]
+        return False, "%s cannot import aifx_core (%s): run '%s -m pip install aifx-core'" % (
+            python,
+            last,
+            python,
+        )
+    return True, "aifx-core %s found in %s" % (done.stdout.strip(), python)
+
+
+class WorkerProcess:
+    """A running ``aifx run`` worker whose JSON-lines progress can be polled without blocking.
+
+    A reader thread moves stdout lines into a queue, so a UI timer (Blender) or a progress loop (Nuke) calls
+    :meth:`poll` and never waits on the pipe.
+    """
+
+    def __init__(self, python: str, job_path: str, env: Optional[Dict[str, str]] = None) -> None:
+        self.command = worker_command(python, job_path)
+        self.env = env
+        self.events: "queue.Queue[Event]" = queue.Queue()
+        self.last_progress: Optional[Event] = None
+        self.final: Optional[Event] = None
+        self.started_at = 0.0
+        self._stderr: List[str] = []
+        self._proc: Optional[subprocess.Popen] = None
+        self._threads: List[threading.Thread] = []
+
+    def start(self) -> "WorkerProcess":
+        kwargs: Dict[str, Any] = {}
+        if sys.platform == "win32":
+            kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP  # type: ignore[attr-defined]
+        env = dict(os.environ if self.env is None else self.env)
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        self._proc = subprocess.Popen(
+            self.command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            **kwargs,
+        )
+        self.started_at = time.monotonic()
+        for target in (self._read_stdout, self._read_stderr):
+            thread = threading.Thread(target=target, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def _read_stdout(self) -> None:
+        assert self._proc is not None and self._proc.stdout is not None
+        for line in self._proc.stdout:
+            line = line.strip()
+            if not line.startswith("{"):
+                continue
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            self.events.put(event)
+
+    def _read_stderr(self) -> None:
+        assert self._proc is not None and self._proc.stderr is not None
+        for line in self._proc.stderr:
+            self._stderr.append(line.rstrip())
+            del self._stderr[:-50]
+
+    def poll(self) -> List[Event]:
+        """Events received since the last call (never blocks)."""
+        out: List[Event] = []
+        while True:
+            try:
+                event = self.events.get_nowait()
+            except queue.Empty:
+                break
+            if event.get("event") == "progress" and event.get("stage") == OVERALL_STAGE:
+                self.last_progress = event
+            elif event.get("event") in ("done", "error", "cancelled"):
+                self.final = event
+            out.append(event)
+        return out
+
+    @property
+    def returncode(self) -> Optional[int]:
+        return None if self._proc is None else self._proc.poll()
+
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def fraction(self) -> float:
+        """Progress 0..1: finished output frames over frames to do, from the last ``write`` event."""
+        event = self.last_progress
+        if not event or not event.get("total"):
+            return 0.0
+        return min(1.0, max(0.0, float(event.get("index", 0)) / float(event["total"])))
+
+    def eta_seconds(self) -> Optional[float]:
+        """Seconds left, extrapolated from the time taken so far; None until there is progress."""
+        done = self.fraction()
+        if done <= 0.0:
+            return None
+        spent = time.monotonic() - self.started_at
+        return spent * (1.0 - done) / done
+
+    def cancel(self, grace: float = 10.0) -> None:
+        """Ask the worker to stop (it finishes no partial frame), then kill it if it does not."""
+        if not self.running():
+            return
+        assert self._proc is not None
+        if sys.platform == "win32":
+            self._proc.send_signal(signal.CTRL_BREAK_EVENT)  # type: ignore[attr-defined]
+        else:
+            self._proc.send_signal(signal.SIGTERM)
+        try:
+            self._proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+
+    def wait(self, timeout: Optional[float] = None) -> int:
+        assert self._proc is not None
+        code = self._proc.wait(timeout=timeout)
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self.poll()
+        return code
+
+    def error_message(self) -> str:
+        """One line for the artist: the worker's own error, or the end of its stderr."""
+        if self.final and self.final.get("event") == "error":
+            return str(self.final.get("message", "aifx failed"))
+        tail = [line for line in self._stderr if line.strip()]
+        return tail[-1] if tail else "aifx worker exited with code %s" % self.returncode
+
+
+def run_job(
+    python: str,
+    job_path: str,
+    on_event: Optional[Callable[[Event], None]] = None,
+    should_cancel: Optional[Callable[[], bool]] = None,
+    poll_interval: float = 0.1,
+) -> WorkerProcess:
+    """Run a job to the end in the foreground (``blender -b``, ``nuke -t``), forwarding events."""
+    worker = WorkerProcess(python, job_path).start()
+    while worker.running():
+        for event in worker.poll():
+            if on_event:
+                on_event(event)
+        if should_cancel is not None and should_cancel():
+            worker.cancel()
+            break
+        time.sleep(poll_interval)
+    worker.wait()
+    for event in worker.poll():
+        if on_event:
+            on_event(event)
+    return worker

@@ -1,0 +1,276 @@
+"""Pure logic of the AIFill node: frame ranges, cache keys and folders, the job JSON, colour and progress.
+
+Nothing here imports ``nuke``, so all of it is tested in a plain Python. The job is the same JSON that
+``aifx_core.job.FillJob.to_dict()`` writes (``aifx_job: 1`` plus its fields); it is written with the standard
+library because Nuke's Python has no aifx-core.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+JOB_FORMAT_VERSION = 1
+
+_RANGE = re.compile(r"^\s*(-?\d+)\s*(?:-\s*(-?\d+)\s*)?$")
+#: Knob lines of ``Node.writeKnobs()`` that move or select a node without changing its pixels.
+_LAYOUT_KNOBS = ("xpos", "ypos", "selected", "note_font", "tile_color", "gl_color", "label", "hide_input")
+#: Nuke channel names in the rgba layer → the EXR channel names Nuke's Write node gives them.
+_RGBA = {"red": "R", "green": "G", "blue": "B", "alpha": "A"}
+#: Working spaces of Nuke's own colour management (no OCIO) and of ``nuke-default``: all scene-linear Rec.709.
+_NUKE_LINEAR = {"", "linear", "scene_linear", "compositing_linear", "rendering"}
+
+
+class RangeError(ValueError):
+    """A frame range the artist typed cannot be read; the message says what to type."""
+
+
+def parse_frame_range(text: str, default: tuple[int, int] | None = None) -> tuple[int, int]:
+    """``"1001-1100"`` / ``"1001"`` → (first, last); empty text gives ``default`` (the input's range)."""
+    text = (text or "").strip()
+    if not text:
+        if default is None:
+            raise RangeError("no frame range: type one such as 1001-1100 or connect the Source input")
+        return int(default[0]), int(default[1])
+    match = _RANGE.match(text)
+    if not match:
+        raise RangeError(f"frame range {text!r} is not first-last; type one such as 1001-1100")
+    first = int(match.group(1))
+    last = int(match.group(2)) if match.group(2) is not None else first
+    if last < first:
+        raise RangeError(f"frame range {text!r} ends before it starts; type first-last such as 1001-1100")
+    return first, last
+
+
+def exr_channel(nuke_channel: str) -> str:
+    """Nuke channel (``rgba.alpha``, ``mask.a``) → the channel name in the EXR our Write node writes."""
+    layer, _, name = (nuke_channel or "rgba.alpha").partition(".")
+    if layer == "rgba" and name in _RGBA:
+        return _RGBA[name]
+    return nuke_channel
+
+
+def write_channels(nuke_channel: str) -> str:
+    """Value of the Write node's ``channels`` knob that carries ``nuke_channel`` into the file."""
+    return "rgba" if (nuke_channel or "rgba.alpha").startswith("rgba.") else "all"
+
+
+def job_colorspace(override: str, color_management: str, ocio_config: str, working_space: str) -> str:
+    """Colourspace of the node's pixels, for the job: the override knob, else the project's working space.
+
+    The internal Writes and Read are ``raw``, so the cached EXRs hold Nuke's working-space values unchanged.
+    Nuke's own colour management and the ``nuke-default`` config work in scene-linear Rec.709 (``linear``);
+    OCIO configs name their working space (``ACEScg``, ``ACES - ACEScg``...), which aifx-core resolves with
+    its ACES config (names, aliases and roles).
+    """
+    if override.strip():
+        return override.strip()
+    space = working_space.strip()
+    if color_management.strip().lower() != "ocio" or ocio_config.strip() == "nuke-default":
+        return "linear" if space.lower() in _NUKE_LINEAR else space
+    return space or "scene_linear"
+
+
+# -- cache ------------------------------------------------------------------------------------------------
+
+
+def normalise_knobs(script: str) -> str:
+    """``Node.writeKnobs()`` text without the knobs that only move or decorate a node in the DAG."""
+    keep = [line.strip() for line in script.splitlines() if line.strip()]
+    return "\n".join(line for line in keep if not line.split(" ", 1)[0].startswith(_LAYOUT_KNOBS))
+
+
+def _digest(data: Any) -> str:
+    blob = json.dumps(data, sort_keys=True, default=str).encode("utf-8")
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def inputs_key(upstream: Sequence[Sequence[str]], first: int, last: int, mask_channel: str,
+               mask_connected: bool) -> str:
+    """Identity of the written inputs: each upstream node (class, name, knobs) and the frame range.
+
+    ``upstream`` rows are ``(input label, class, name, writeKnobs text)``; the order of the walk is kept.
+    """
+    rows = [[str(part) if i < 3 else normalise_knobs(str(part)) for i, part in enumerate(row)] for row in upstream]
+    return _digest({"upstream": rows, "first": first, "last": last, "channel": mask_channel,
+                    "mask": mask_connected})
+
+
+def fill_key(inputs: str, settings: Mapping[str, Any], colorspace: str) -> str:
+    """Identity of the result: the inputs plus every setting that changes pixels."""
+    return _digest({"inputs": inputs, "settings": dict(settings), "colorspace": colorspace})
+
+
+def default_cache_root(script_path: str, temp_dir: str) -> str:
+    """``aifx_cache`` beside the saved script; in the temp folder for an unsaved (Root) script."""
+    if script_path and script_path != "Root":
+        return os.path.join(os.path.dirname(os.path.abspath(script_path)), "aifx_cache")
+    return os.path.join(temp_dir, "aifx_cache")
+
+
+@dataclass(frozen=True)
+class CachePaths:
+    """Where one render's files live: inputs under ``<root>/<node>/<inputs key>``, results one level deeper."""
+
+    inputs_dir: str
+    result_dir: str
+
+    @classmethod
+    def make(cls, root: str, node_name: str, inputs: str, fill: str) -> CachePaths:
+        inputs_dir = os.path.join(root, node_name, inputs)
+        return cls(inputs_dir, os.path.join(inputs_dir, "fill_" + fill))
+
+    @property
+    def source(self) -> str:
+        return os.path.join(self.inputs_dir, "source.####.exr").replace("\\", "/")
+
+    @property
+    def mask(self) -> str:
+        return os.path.join(self.inputs_dir, "mask.####.exr").replace("\\", "/")
+
+    @property
+    def inputs_done(self) -> str:
+        return os.path.join(self.inputs_dir, "inputs.done")
+
+    @property
+    def result(self) -> str:
+        return os.path.join(self.result_dir, "result.####.exr").replace("\\", "/")
+
+    @property
+    def job(self) -> str:
+        return os.path.join(self.result_dir, "job.json")
+
+    @property
+    def result_done(self) -> str:
+        return os.path.join(self.result_dir, "result.done")
+
+
+def frame_path(pattern: str, frame: int) -> str:
+    """``/c/source.####.exr`` and 1001 → ``/c/source.1001.exr`` (the only pattern this module writes)."""
+    return pattern.replace("####", "%04d" % frame)
+
+
+def is_marked_done(marker: str, first: int, last: int, pattern: str) -> bool:
+    """A marker file exists for this range and every frame it promises is on disk."""
+    try:
+        with open(marker, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return False
+    if data.get("first") != first or data.get("last") != last:
+        return False
+    return all(os.path.exists(frame_path(pattern, f)) for f in range(first, last + 1))
+
+
+def mark_done(marker: str, first: int, last: int, **extra: Any) -> None:
+    """Written last, so a crash or cancel never leaves a marker for incomplete files."""
+    os.makedirs(os.path.dirname(marker), exist_ok=True)
+    tmp = marker + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump({"first": first, "last": last, **extra}, handle)
+    os.replace(tmp, marker)
+
+
+# -- job ----------------------------------------------------------------------------------------------------
+
+
+def backend_options(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """Only the options the chosen backend reads, so an unused knob never changes the cache key or the job."""
+    backend = settings["backend"]
+    spatial = settings.get("spatial_backend", "auto")
+    options: dict[str, Any] = {}
+    if backend == "propagate" and spatial and spatial != "auto":
+        options["spatial_backend"] = spatial
+    if str(settings.get("model", "")).strip():
+        options["model"] = str(settings["model"]).strip()
+    if backend == "diffusers" or (backend == "propagate" and spatial == "diffusers"):
+        options["prompt"] = str(settings.get("prompt", ""))
+        options["negative_prompt"] = str(settings.get("negative_prompt", ""))
+        options["steps"] = int(settings.get("steps", 30))
+        options["strength"] = float(settings.get("strength", 1.0))
+    return options
+
+
+def build_job(settings: Mapping[str, Any], paths: CachePaths, first: int, last: int, colorspace: str,
+              mask_connected: bool) -> dict[str, Any]:
+    """The ``FillJob`` dict for one render (same keys as ``FillJob.to_dict()``)."""
+    return {
+        "aifx_job": JOB_FORMAT_VERSION,
+        "input": paths.source,
+        "output": paths.result,
+        "mask": paths.mask if mask_connected else None,
+        "mask_channel": exr_channel(str(settings.get("mask_channel", "rgba.alpha"))),
+        "frames": "%d-%d" % (first, last),
+        "skip_missing": False,
+        "backend": settings["backend"],
+        "options": backend_options(settings),
+        "threshold": 0.5,
+        "invert_mask": bool(settings.get("invert_mask", False)),
+        "dilate": int(settings.get("dilate", 4)),
+        "feather": int(settings.get("feather", 2)),
+        "colorspace": colorspace,
+        "compression": "zip",
+        "seed": int(settings.get("seed", 0)),
+        "device": "auto",
+        "overwrite": False,
+        "contact_sheet": None,
+    }
+
+
+def save_job(job: Mapping[str, Any], path: str) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(dict(job), handle, indent=2, sort_keys=True)
+        handle.write("\n")
+
+
+def resolve_python(knob_value: str, environ: Mapping[str, str]) -> str:
+    """The aifx Python: the knob (``$VARS`` and ``~`` expanded), else ``$AIFX_PYTHON``."""
+    value = (knob_value or "").strip() or environ.get("AIFX_PYTHON", "")
+    return os.path.expanduser(os.path.expandvars(value)) if value else ""
+
+
+def worker_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """Nuke's environment minus what points a Python at Nuke's own libraries (the worker is another Python)."""
+    drop = {"PYTHONHOME", "PYTHONPATH", "PYTHONSTARTUP", "PYTHONNOUSERSITE"}
+    env = {k: v for k, v in environ.items() if k not in drop}
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+# -- progress -------------------------------------------------------------------------------------------------
+
+#: Share of the progress bar the input writes take; the worker fills the rest.
+WRITE_SHARE = 10
+
+
+def progress_percent(event: Mapping[str, Any]) -> int | None:
+    """A worker event → percent of the whole render, or None when the bar should stay where it is.
+
+    Stages such as ``flow`` restart their count, so only ``write`` (frames finished) moves the bar: it never
+    goes backwards. The inputs take the first :data:`WRITE_SHARE` percent.
+    """
+    if event.get("event") == "done":
+        return 100
+    total = event.get("total") or 0
+    if event.get("event") != "progress" or event.get("stage") != "write" or not total:
+        return None
+    fraction = min(1.0, max(0.0, float(event.get("index", 0)) / float(total)))
+    return WRITE_SHARE + int(round(fraction * (100 - WRITE_SHARE)))
+
+
+def progress_message(event: Mapping[str, Any]) -> str:
+    """One line for the progress bar: stage, count and frame."""
+    stage = str(event.get("stage", "aifx"))
+    text = stage
+    if event.get("total"):
+        text += " %s/%s" % (event.get("index", 0), event["total"])
+    if event.get("frame") is not None:
+        text += " (frame %s)" % event["frame"]
+    if event.get("message"):
+        text += ": %s" % event["message"]
+    return text

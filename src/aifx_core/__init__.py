@@ -1,0 +1,42 @@
+"""aifx-core: temporally consistent AI fill for VFX image sequences.
+
+The public API is small: describe a shot with :class:`FillJob` and run it with :func:`fill`::
+
+    from aifx_core import FillJob, fill
+    fill(FillJob(input="plate.####.exr", mask="roto.####.png", output="clean.####.exr"))
+
+Heavy modules load only when used, so ``import aifx_core`` stays fast in a DCC's Python.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .errors import AifxError, Cancelled, InputError
+from .job import FillJob
+from .progress import CancelToken, ProgressEvent
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from .pipeline import FillResult, fill
+
+__all__ = [
+    "AifxError",
+    "CancelToken",
+    "Cancelled",
+    "FillJob",
+    "FillResult",
+    "InputError",
+    "ProgressEvent",
+    "__version__",
+    "fill",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("fill", "FillResult"):
+        from . import pipeline
+
+        return getattr(pipeline, name)
+    raise AttributeError(f"module 'aifx_core' has no attribute {name!r}")

@@ -1,0 +1,309 @@
+"""The ``aifx`` command line.
+
+Exit codes: 0 success, 2 bad input or usage (one line on stderr naming the file/frame and the fix), 1 an
+internal failure (a bug: the traceback is printed so it can be reported), 130 cancelled. With
+``--json-progress`` every event is one JSON object per line on stdout, which is what the Blender and Nuke
+adapters read; otherwise a progress bar is drawn when stderr is a terminal and nothing when it is not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import signal
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from . import __version__
+from .errors import AifxError, Cancelled, InputError
+from .job import FillJob
+from .progress import CancelToken, ProgressEvent
+
+#: Modules that add their own subcommand through ``register_cli(subparsers)``.
+PLUGIN_COMMANDS = ("aifx_core.evaluate", "aifx_core.storyboard")
+
+#: ``aifx fill`` flags that become backend options (flag name → option key, type).
+BACKEND_OPTION_FLAGS: tuple[tuple[str, str, Callable[[str], Any], str], ...] = (
+    (
+        "--spatial-backend",
+        "spatial_backend",
+        str,
+        "backend for what no frame saw (propagate): telea, lama, diffusers",
+    ),
+    (
+        "--model",
+        "model",
+        str,
+        "model: hub id, local folder or checkpoint file (diffusers), TorchScript file (lama)",
+    ),
+    ("--prompt", "prompt", str, "what to generate in the hole"),
+    ("--negative-prompt", "negative_prompt", str, "what not to generate"),
+    ("--steps", "steps", int, "diffusion steps"),
+    ("--guidance", "guidance", float, "classifier-free guidance scale"),
+    ("--strength", "strength", float, "img2img strength, 0..1"),
+    ("--scheduler", "scheduler", str, "diffusers scheduler class name, e.g. EulerDiscreteScheduler"),
+    (
+        "--keyframes",
+        "keyframes",
+        str,
+        "frames to generate on, e.g. 1001,1050 (default: chosen by residual hole size)",
+    ),
+)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help(sys.stderr)
+        return 2
+    json_progress = bool(getattr(args, "json_progress", False))
+    try:
+        return int(args.handler(args) or 0)
+    except Cancelled as exc:
+        _final(json_progress, {"event": "cancelled", "message": str(exc)})
+        print(f"aifx: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except AifxError as exc:
+        _final(json_progress, {"event": "error", "message": str(exc), "exit_code": exc.exit_code})
+        print(f"aifx: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        _final(json_progress, {"event": "cancelled", "message": "interrupted"})
+        print("aifx: interrupted; finished frames are kept and a rerun resumes after them", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: say so, with the traceback for the report
+        _final(json_progress, {"event": "error", "message": f"internal error: {exc}", "exit_code": 1})
+        traceback.print_exc()
+        print(f"aifx: internal error: {exc} (please report it with the traceback above)", file=sys.stderr)
+        return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="aifx", description="Temporally consistent AI fill for image sequences."
+    )
+    parser.add_argument("--version", action="version", version=f"aifx {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    fill = sub.add_parser(
+        "fill", help="fill the masked area of a plate sequence", description=fill_description()
+    )
+    fill.add_argument(
+        "input", help="plate: plate.####.exr, plate.%%04d.exr, plate.$F4.exr, a folder or one image"
+    )
+    fill.add_argument("-o", "--output", required=True, help="output pattern, e.g. clean.####.exr")
+    _add_job_arguments(fill)
+    fill.add_argument("--save-job", metavar="JOB.json", help="also save the job description to this file")
+    fill.set_defaults(handler=_cmd_fill)
+
+    run = sub.add_parser("run", help="run a saved job (JSON written by FillJob.to_json or --save-job)")
+    run.add_argument("job", help="job JSON file")
+    run.add_argument("--overwrite", action="store_true", default=None, help="replace finished frames")
+    run.add_argument("--json-progress", action="store_true", help="one JSON object per line on stdout")
+    run.set_defaults(handler=_cmd_run)
+
+    info = sub.add_parser("info", help="describe a sequence: range, gaps, resolution, channels, colourspace")
+    info.add_argument("input")
+    info.add_argument("--frames", help="frame range, e.g. 1001-1100 or 1001-1010,1020")
+    info.set_defaults(handler=_cmd_info)
+
+    for module_name in PLUGIN_COMMANDS:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        module.register_cli(sub)
+    return parser
+
+
+def fill_description() -> str:
+    return (
+        "Remove or replace what the mask covers. The default backend 'propagate' brings in background seen in "
+        "other frames along the optical flow and invents only what no frame saw, so the fill does not flicker. "
+        "Pixels outside the dilated, feathered mask are copied bit for bit."
+    )
+
+
+def _add_job_arguments(p: argparse.ArgumentParser) -> None:
+    defaults = FillJob(input="", output="")
+    p.add_argument("-m", "--mask", help="mask sequence or still image (default: the plate's alpha)")
+    p.add_argument("--mask-channel", help="channel holding the matte, e.g. A or mask.Y")
+    p.add_argument("--invert-mask", action="store_true", help="fill where the matte is 0 instead of 1")
+    p.add_argument(
+        "--threshold", type=float, default=defaults.threshold, help="matte value that counts as hole"
+    )
+    p.add_argument("--frames", help="frame range, e.g. 1001-1100 or 1001-1010,1020 (default: all found)")
+    p.add_argument(
+        "--skip-missing", action="store_true", help="skip missing frames instead of failing on gaps"
+    )
+    p.add_argument(
+        "-b", "--backend", default=defaults.backend, help="propagate (default), telea, lama, diffusers"
+    )
+    for flag, _key, kind, text in BACKEND_OPTION_FLAGS:
+        p.add_argument(flag, type=kind, help=text)
+    p.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any other backend option (value parsed as JSON when it can be)",
+    )
+    p.add_argument("--dilate", type=int, default=defaults.dilate, help="grow the hole by N pixels")
+    p.add_argument("--feather", type=int, default=defaults.feather, help="soften the fill edge over N pixels")
+    p.add_argument(
+        "--colorspace", help="colourspace of the plate (default: scene-linear for EXR, sRGB for 8-bit)"
+    )
+    p.add_argument("--compression", help="EXR compression of the output (default: the input's)")
+    p.add_argument("--seed", type=int, default=defaults.seed)
+    p.add_argument("--device", default=defaults.device, help="auto, cpu, cuda, cuda:1, mps")
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace existing output frames instead of resuming"
+    )
+    p.add_argument("--contact-sheet", metavar="PNG", help="write a before/after contact sheet here")
+    p.add_argument("--json-progress", action="store_true", help="one JSON object per line on stdout")
+
+
+def _job_from_args(args: argparse.Namespace) -> FillJob:
+    options: dict[str, Any] = {}
+    for _flag, key, _kind, _text in BACKEND_OPTION_FLAGS:
+        value = getattr(args, key)
+        if value is not None:
+            options[key] = value
+    for item in args.option:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise InputError(f"--option {item!r}: expected KEY=VALUE, e.g. --option flow_preset=fast")
+        try:
+            options[key] = json.loads(raw)
+        except ValueError:
+            options[key] = raw
+    if "keyframes" in options and isinstance(options["keyframes"], str):
+        from .sequence import parse_frame_spec
+
+        options["keyframes"] = parse_frame_spec(options["keyframes"])
+    return FillJob(
+        input=args.input,
+        output=args.output,
+        mask=args.mask,
+        mask_channel=args.mask_channel,
+        frames=args.frames,
+        skip_missing=args.skip_missing,
+        backend=args.backend,
+        options=options,
+        threshold=args.threshold,
+        invert_mask=args.invert_mask,
+        dilate=args.dilate,
+        feather=args.feather,
+        colorspace=args.colorspace,
+        compression=args.compression,
+        seed=args.seed,
+        device=args.device,
+        overwrite=args.overwrite,
+        contact_sheet=args.contact_sheet,
+    )
+
+
+def _cmd_fill(args: argparse.Namespace) -> int:
+    job = _job_from_args(args)
+    if args.save_job:
+        job.save(args.save_job)
+    return _run_job(job, args.json_progress)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    job = FillJob.load(args.job)
+    if args.overwrite:
+        job.overwrite = True
+    return _run_job(job, args.json_progress)
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from .sequence import describe
+
+    print(describe(args.input, frames=args.frames))
+    return 0
+
+
+def _run_job(job: FillJob, json_progress: bool) -> int:
+    from .pipeline import fill
+
+    cancel = CancelToken()
+    _cancel_on_sigterm(cancel)
+    with _progress_printer(json_progress) as on_progress:
+        result = fill(job, progress=on_progress, cancel=cancel)
+    summary = f"{len(result.written)} frame(s) written to {result.output}"
+    if result.skipped:
+        summary += f", {len(result.skipped)} already done"
+    if result.contact_sheet:
+        summary += f"; contact sheet {result.contact_sheet}"
+    if json_progress:
+        _emit(
+            {
+                "event": "done",
+                "output": result.output,
+                "written": result.written,
+                "skipped": result.skipped,
+                "contact_sheet": result.contact_sheet,
+            }
+        )
+    else:
+        print(summary, file=sys.stderr)
+    return 0
+
+
+def _cancel_on_sigterm(cancel: CancelToken) -> None:
+    """SIGTERM (what the adapters send for Cancel) stops after the frame in hand, never mid-write."""
+    try:
+        signal.signal(signal.SIGTERM, lambda _sig, _frame: cancel.cancel())
+        if hasattr(signal, "SIGBREAK"):
+            signal.signal(signal.SIGBREAK, lambda _sig, _frame: cancel.cancel())
+    except ValueError:  # not the main thread (embedded use): the caller's own token still works
+        pass
+
+
+class _progress_printer:
+    """Context manager giving the progress callback: JSON lines, a tqdm bar on a terminal, or nothing."""
+
+    def __init__(self, json_progress: bool) -> None:
+        self.json_progress = json_progress
+        self.bar: Any = None
+
+    def __enter__(self) -> Callable[[ProgressEvent], None]:
+        if self.json_progress:
+            return lambda event: _emit(event.to_dict())
+        if not sys.stderr.isatty():
+            return lambda event: None
+        return self._draw
+
+    def _draw(self, event: ProgressEvent) -> None:
+        from tqdm import tqdm
+
+        if event.stage != "write":
+            if self.bar is not None and event.frame is not None:
+                self.bar.set_postfix_str(f"{event.stage} {event.frame}")
+            return
+        if self.bar is None:
+            self.bar = tqdm(total=event.total, unit="frame", desc="aifx fill", file=sys.stderr)
+        self.bar.update(event.index - self.bar.n)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _emit(payload: dict) -> None:
+    sys.stdout.write(json.dumps(payload) + "\n")
+    sys.stdout.flush()
+
+
+def _final(json_progress: bool, payload: dict) -> None:
+    if json_progress:
+        _emit(payload)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

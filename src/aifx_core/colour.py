@@ -1,0 +1,337 @@
+"""Colour: the plate's colourspace ↔ the sRGB-encoded space that image models expect.
+
+Learned fill models (LaMa, diffusion VAEs) and optical flow were trained on sRGB-encoded photos in 0..1,
+while a VFX plate is usually scene-linear EXR with highlights far above 1. We convert with OpenColorIO and a
+*pinned* built-in config (:data:`OCIO_CONFIG_URI`) so results never depend on ``$OCIO`` or on which studio
+config happens to be installed, and we squeeze scene values above 1 into 0..1 with a *reversible* soft clip so
+a filled highlight comes back as a highlight.
+
+Model space (:data:`MODEL_COLORSPACE`): Rec.709 primaries, sRGB transfer curve, values in [0, 1].
+
+Scene-referred plates (scene-linear and log encodings) go: plate → ``Linear Rec.709 (sRGB)`` (OCIO) →
+soft-clip shoulder (identity up to :data:`SOFT_CLIP_KNEE`, then a Reinhard-style curve approaching 1) → sRGB
+curve. :func:`from_model` inverts each step, so ``from_model(to_model(x)) ≈ x`` (relative error < 1e-3 in
+float32, ~1e-6 below 1) for every value in ``0 .. SOFT_CLIP_MAX`` (64); larger magnitudes (in linear Rec.709)
+come back as :data:`LINEAR_LIMIT`, which is also what a model output of exactly 1.0 means. Both the shoulder
+and the sRGB curve are odd-symmetric, so negative values (out-of-gamut colours, e.g. saturated ACEScg seen in
+Rec.709) pass through invertibly as model values in (-1, 0); clip them yourself if a model needs exactly 0..1
+(negatives then come back as 0). In model space NaN becomes 0 and ±Inf the limit; the composite never writes
+a backend's values outside the hole, so NaN/Inf in the plate outside it are kept.
+
+Display-referred plates (8/16-bit sRGB or Rec.709 video encodings) are converted by OCIO directly to the model
+space with no shoulder, so an sRGB PNG is passed to a model unchanged. ``Raw``/data colourspaces are passed
+through unchanged.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import PyOpenColorIO as OCIO
+
+from .errors import AifxError, InputError
+
+#: The one OCIO config every conversion uses: the newest ACES studio config OCIO 2.6 ships built in.
+#: Pinned (not ``$OCIO``) so the same job gives the same pixels on every machine.
+OCIO_CONFIG_URI = "ocio://studio-config-v5.0.0_aces-v2.1_ocio-v2.6"
+
+#: What :func:`to_model` produces: Rec.709 primaries, sRGB-encoded.
+MODEL_COLORSPACE = "sRGB Encoded Rec.709 (sRGB)"
+#: The linear space the soft clip works in (same primaries as the model space).
+LINEAR_COLORSPACE = "Linear Rec.709 (sRGB)"
+#: Guess for float images without colour metadata: the EXR specification says that an image without a
+#: ``chromaticities`` attribute has Rec.709 primaries, so scene-linear Rec.709, not ACEScg. ACEScg plates
+#: should say so (``colorInteropID``/``chromaticities``) or be given with ``--colorspace ACEScg``.
+DEFAULT_FLOAT_COLORSPACE = LINEAR_COLORSPACE
+#: Guess for 8/16-bit integer images (PNG, JPEG, TIFF): sRGB-encoded Rec.709.
+DEFAULT_INTEGER_COLORSPACE = MODEL_COLORSPACE
+
+#: Linear values up to the knee are not touched by the soft clip (0.6 linear ≈ 0.8 sRGB-encoded).
+SOFT_CLIP_KNEE = 0.6
+#: Largest scene-linear value guaranteed to survive ``from_model(to_model(x))`` (relative error < 1e-3).
+SOFT_CLIP_MAX = 64.0
+#: Where the soft clip stops, in linear Rec.709: magnitudes above it come back as it, and a model output of
+#: exactly 1.0 comes back as it. A gamut change can scale a saturated channel (ACEScg → Rec.709 by up to ~1.7),
+#: so for very saturated wide-gamut colours the guaranteed range is about ``SOFT_CLIP_MAX / 2``.
+LINEAR_LIMIT = SOFT_CLIP_MAX
+
+#: Short names people type, mapped to config colour spaces (the config's own names, aliases and roles such
+#: as ``scene_linear`` are accepted too, case-insensitively).
+ALIASES: dict[str, str] = {
+    "linear": LINEAR_COLORSPACE,
+    "lin": LINEAR_COLORSPACE,
+    "linear_srgb": LINEAR_COLORSPACE,
+    "srgb": MODEL_COLORSPACE,
+    "srgb_texture": MODEL_COLORSPACE,
+    # Rec.709 video files are viewed through a BT.1886 (gamma 2.4) display: that is the encoding they carry.
+    "rec709": "Gamma 2.4 Encoded Rec.709",
+    "acescg": "ACEScg",
+    "aces": "ACES2065-1",
+    "acescct": "ACEScct",
+    "raw": "Raw",
+}
+
+#: Header keys that may name a colourspace, in order of trust. ``colorInteropID`` is the OpenEXR 3.4+
+#: standard attribute; the others are what OpenImageIO, Nuke and other tools write.
+_HEADER_KEYS = ("colorInteropID", "colorSpace", "colorspace", "oiio:ColorSpace", "ocio:colorspace")
+#: Header values that name a transfer curve but not the primaries (OpenImageIO writes "Linear").
+_VAGUE_NAMES = {"linear", "lin", "scene_linear"}
+_FLOAT_EXTENSIONS = {".exr", ".hdr", ".pfm"}
+_DISPLAY_ENCODINGS = {"sdr-video"}
+
+
+@lru_cache(maxsize=1)
+def config() -> OCIO.Config:
+    """The pinned OCIO config (loaded once)."""
+    try:
+        return OCIO.Config.CreateFromFile(OCIO_CONFIG_URI)
+    except OCIO.Exception as exc:
+        raise AifxError(
+            f"OpenColorIO {OCIO.__version__} does not ship the config {OCIO_CONFIG_URI} ({exc}); "
+            "install opencolorio>=2.6"
+        ) from None
+
+
+# -- names ------------------------------------------------------------------------------------------------
+
+
+def _lookup(name: str) -> str | None:
+    """The config's colour space name for a name, alias or role, or None."""
+    text = name.strip()
+    if not text:
+        return None
+    cfg = config()
+    text = ALIASES.get(text.lower(), text)
+    space = cfg.getColorSpace(text)  # names, aliases, interop IDs and roles, case-insensitive
+    return space.getName() if space is not None else None
+
+
+def colorspace_choices() -> list[str]:
+    """Every name :func:`resolve_colorspace` accepts: short aliases, roles and the config's colour spaces."""
+    cfg = config()
+    names = list(ALIASES) + list(cfg.getRoleNames())
+    for space in cfg.getColorSpaces():
+        names.append(space.getName())
+        names.extend(space.getAliases())
+    return names
+
+
+def resolve_colorspace(name: str) -> str:
+    """The config's canonical name for ``name`` (a colour space name, alias, role, or a short alias such as
+    ``linear``, ``srgb``, ``rec709``, ``ACEScg``); unknown names raise :class:`InputError` with choices."""
+    found = _lookup(name)
+    if found is not None:
+        return found
+    close = difflib.get_close_matches(name, colorspace_choices(), n=3, cutoff=0.6)
+    hint = f"did you mean {', '.join(close)}? " if close else ""
+    raise InputError(
+        f"unknown colourspace {name!r}; {hint}choose one of {', '.join(sorted(set(ALIASES) | {'scene_linear'}))} "
+        f"or any colour space of {OCIO_CONFIG_URI}"
+    )
+
+
+def is_scene_referred(colorspace: str) -> bool:
+    """True for scene-linear and log colourspaces: those get the soft clip on the way to model space."""
+    space = config().getColorSpace(resolve_colorspace(colorspace))
+    if space.isData():
+        return False
+    return space.getEncoding() not in _DISPLAY_ENCODINGS
+
+
+def _is_data(colorspace: str) -> bool:
+    return bool(config().getColorSpace(colorspace).isData())
+
+
+# -- guessing ---------------------------------------------------------------------------------------------
+
+
+def _header_of(source: Any) -> Mapping[str, Any]:
+    header = getattr(source, "header", source)
+    return header if isinstance(header, Mapping) else {}
+
+
+def _walk(header: Mapping[str, Any], depth: int = 0):
+    """Yield every (key, value) of a header, looking one level into nested dicts (format-specific keys)."""
+    for key, value in header.items():
+        yield str(key), value
+        if isinstance(value, Mapping) and depth < 1:
+            yield from _walk(value, depth + 1)
+
+
+def _from_chromaticities(by_key: Mapping[str, Any]) -> str | None:
+    chroma = by_key.get("chromaticities")
+    if chroma is not None:
+        try:
+            import OpenEXR
+
+            interop = OpenEXR.chromaticitiesToColorInteropID(tuple(float(v) for v in chroma))
+        except Exception:  # malformed attribute: fall back to the other rules
+            interop = None
+        if interop:
+            return _lookup(interop)
+    if by_key.get("acesimagecontainerflag") == 1:
+        return "ACES2065-1"
+    return None
+
+
+def _from_header(header: Mapping[str, Any]) -> str | None:
+    by_key = {key.lower(): value for key, value in _walk(header)}
+    for key in _HEADER_KEYS:
+        value = by_key.get(key.lower())
+        if not isinstance(value, str) or value.strip().lower() in ("", "unknown"):
+            continue
+        found = _lookup(value)
+        if found is None:
+            continue
+        if value.strip().lower() in _VAGUE_NAMES:
+            # "linear" says nothing about primaries; EXR chromaticities do.
+            return _from_chromaticities(by_key) or found
+        return found
+    return _from_chromaticities(by_key)
+
+
+def _read_exr_header(path: Path) -> Mapping[str, Any]:
+    try:
+        import OpenEXR
+
+        with OpenEXR.File(str(path), header_only=True) as exr:
+            return exr.header()
+    except Exception:  # unreadable or missing: the extension rule still gives a sensible guess
+        return {}
+
+
+def guess_colorspace(source: Any = None, extension: str | None = None) -> str:
+    """Best guess of the colourspace of an image, for when the user gave none.
+
+    ``source`` is an :class:`~aifx_core.sequence.image.Image`, a header dict, or a path (EXR headers are read).
+    Rules, first match wins:
+
+    1. a colourspace named in the header and known to the config: ``colorInteropID`` (OpenEXR 3.4+),
+       ``colorSpace``, ``oiio:ColorSpace``, ``ocio:colorspace`` (nested format dicts are searched too);
+    2. EXR ``chromaticities`` matching a standard linear space (Rec.709, AP1 = ACEScg, AP0, P3, Rec.2020);
+       ``acesImageContainerFlag`` = 1 means ACES2065-1;
+    3. float data (EXR, HDR, float TIFF) → :data:`DEFAULT_FLOAT_COLORSPACE` (scene-linear Rec.709, the EXR
+       default primaries);
+    4. anything else (8/16-bit PNG, JPEG, TIFF) → :data:`DEFAULT_INTEGER_COLORSPACE` (sRGB-encoded).
+    """
+    header: Mapping[str, Any] = {}
+    path: Path | None = None
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+    else:
+        header = _header_of(source)
+        raw_path = getattr(source, "source", None)
+        path = Path(raw_path) if raw_path else None
+    ext = (extension or (path.suffix if path else "")).lower()
+    if ext and not ext.startswith("."):
+        ext = "." + ext
+    if path is not None and not header and ext == ".exr":
+        header = _read_exr_header(path)
+    found = _from_header(header)
+    if found is not None:
+        return found
+    channels = getattr(source, "channels", None)
+    if isinstance(channels, Mapping) and channels:
+        is_float = any(np.issubdtype(plane.dtype, np.floating) for plane in channels.values())
+        return DEFAULT_FLOAT_COLORSPACE if is_float else DEFAULT_INTEGER_COLORSPACE
+    return DEFAULT_FLOAT_COLORSPACE if ext in _FLOAT_EXTENSIONS else DEFAULT_INTEGER_COLORSPACE
+
+
+# -- conversion -------------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=64)
+def _processor(src: str, dst: str) -> OCIO.CPUProcessor:
+    """A cached float32 CPU processor; lossless optimisation keeps round trips at float precision."""
+    proc = config().getProcessor(src, dst)
+    return proc.getOptimizedCPUProcessor(OCIO.BIT_DEPTH_F32, OCIO.BIT_DEPTH_F32, OCIO.OPTIMIZATION_LOSSLESS)
+
+
+def _apply(src: str, dst: str, rgb: np.ndarray) -> np.ndarray:
+    out = np.ascontiguousarray(rgb, dtype=np.float32).copy()
+    if src == dst or out.size == 0:
+        return out
+    proc = _processor(src, dst)
+    if not proc.isNoOp():
+        proc.applyRGB(out.reshape(-1, 3))
+    return out
+
+
+def _check_rgb(rgb: np.ndarray) -> np.ndarray:
+    array = np.asarray(rgb)
+    if array.ndim < 1 or array.shape[-1] != 3:
+        raise ValueError(f"expected an (..., 3) RGB array, got shape {array.shape}")
+    return array
+
+
+def _shoulder(lin: np.ndarray) -> np.ndarray:
+    """Identity up to the knee, then ``k + (1-k)·t/(1+t)`` with ``t = (|x|-k)/(1-k)``: C1-smooth, below 1.
+
+    Odd-symmetric, so out-of-gamut negatives are bounded the same way highlights are.
+    """
+    k = SOFT_CLIP_KNEE
+    a = np.minimum(np.abs(lin), LINEAR_LIMIT)
+    t = np.maximum(a - k, 0.0) / (1.0 - k)
+    return np.copysign(np.where(a > k, k + (1.0 - k) * t / (1.0 + t), a), lin)
+
+
+def _unshoulder(y: np.ndarray) -> np.ndarray:
+    k = SOFT_CLIP_KNEE
+    top = float(_shoulder(np.array(LINEAR_LIMIT, dtype=np.float64)))
+    a = np.minimum(np.abs(y), top)
+    u = np.clip((a - k) / (1.0 - k), 0.0, None)
+    return np.copysign(np.where(a > k, k + (1.0 - k) * u / (1.0 - u), a), y)
+
+
+def _srgb_encode(lin: np.ndarray) -> np.ndarray:
+    """The sRGB curve (IEC 61966-2-1), mirrored for negatives so it stays invertible."""
+    a = np.abs(lin)
+    enc = np.where(a <= 0.0031308, 12.92 * a, 1.055 * np.power(a, 1.0 / 2.4) - 0.055)
+    return np.copysign(enc, lin)
+
+
+def _srgb_decode(enc: np.ndarray) -> np.ndarray:
+    a = np.abs(enc)
+    lin = np.where(a <= 0.04045, a / 12.92, np.power((a + 0.055) / 1.055, 2.4))
+    return np.copysign(lin, enc)
+
+
+def to_model(rgb: np.ndarray, colorspace: str) -> np.ndarray:
+    """Plate values (..., 3) in ``colorspace`` → float32 sRGB-encoded Rec.709 for models (see module doc).
+
+    Non-negative input lands in [0, 1]; scene values above 1 are soft-clipped reversibly up to
+    :data:`SOFT_CLIP_MAX`; negatives map into (-1, 0) (mirrored curves); NaN → 0, ±Inf → ±the limit.
+    """
+    name = resolve_colorspace(colorspace)
+    array = _check_rgb(rgb)
+    clean = np.nan_to_num(array.astype(np.float32), nan=0.0, posinf=LINEAR_LIMIT, neginf=-LINEAR_LIMIT)
+    if _is_data(name):
+        return clean
+    if not is_scene_referred(name):
+        return _apply(name, MODEL_COLORSPACE, clean)
+    lin = _apply(name, LINEAR_COLORSPACE, clean).astype(np.float64)
+    lin = np.nan_to_num(lin, nan=0.0, posinf=LINEAR_LIMIT, neginf=-LINEAR_LIMIT)
+    return _srgb_encode(_shoulder(lin)).astype(np.float32)
+
+
+def from_model(srgb: np.ndarray, colorspace: str) -> np.ndarray:
+    """Inverse of :func:`to_model`: model-space float32 (..., 3) → values in ``colorspace`` (float32)."""
+    name = resolve_colorspace(colorspace)
+    array = np.nan_to_num(_check_rgb(srgb).astype(np.float32), nan=0.0, posinf=1.0, neginf=-1.0)
+    if _is_data(name):
+        return array
+    if not is_scene_referred(name):
+        return _apply(MODEL_COLORSPACE, name, array)
+    lin = _unshoulder(_srgb_decode(array.astype(np.float64)))
+    return _apply(LINEAR_COLORSPACE, name, lin.astype(np.float32))
+
+
+def to_display_uint8(rgb: np.ndarray, colorspace: str) -> np.ndarray:
+    """A PNG-ready preview (..., 3) uint8: model space (highlights rolled off, not clipped hard), 0..255."""
+    model = to_model(rgb, colorspace)
+    return np.clip(np.rint(model * 255.0), 0, 255).astype(np.uint8)

@@ -1,0 +1,322 @@
+"""``aifx eval``: how good and how stable is a fill?
+
+With a ground-truth ``--reference`` (a clip whose hidden pixels are known, e.g. a synthetic hole cut into a clean
+plate) it reports PSNR and SSIM over the frame and inside the hole, and the warping error E_warp measured with
+the reference's motion. Without one it reports temporal stability only: E_warp on the result's own motion, whose
+inside-the-hole value is the flicker a viewer sees. It also writes a per-frame plot and a before/after contact
+sheet, so a number in a ticket comes with a picture.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError
+from .metrics import FrameScores, SequenceScorer, display_unit, json_number
+
+#: Columns of the summary and per-frame tables: (key, heading, format).
+_COLUMNS = (
+    ("psnr", "PSNR dB", "{:8.2f}"),
+    ("psnr_hole", "hole PSNR", "{:9.2f}"),
+    ("ssim", "SSIM", "{:7.4f}"),
+    ("ssim_hole", "hole SSIM", "{:9.4f}"),
+    ("ewarp", "E_warp", "{:10.3e}"),
+    ("ewarp_hole", "hole E_warp", "{:11.3e}"),
+)
+
+
+@dataclass
+class EvalReport:
+    """Everything ``aifx eval`` measured, ready for a table or JSON."""
+
+    result: str
+    reference: str | None
+    mask: str | None
+    colorspace: str
+    frames: list[FrameScores]
+    summary: dict[str, float]
+    files: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "result": self.result,
+            "reference": self.reference,
+            "mask": self.mask,
+            "colorspace": self.colorspace,
+            "frame_count": len(self.frames),
+            "summary": {k: json_number(v) for k, v in self.summary.items()},
+            "frames": [f.to_dict() for f in self.frames],
+            "files": self.files,
+        }
+
+
+def _open(spec: str, frames: str | None, role: str) -> Any:
+    from .sequence import open_sequence
+
+    return open_sequence(spec, frames=frames, role=role)
+
+
+def _open_mask(spec: str, plate: Any) -> Callable[[int], np.ndarray]:
+    """``frame -> matte`` (float, 0..1) for a mask sequence or still."""
+    from .mask import open_mask
+
+    source = open_mask(spec, None, plate)
+    return source.matte
+
+
+def evaluate(
+    result: str,
+    reference: str | None = None,
+    mask: str | None = None,
+    frames: str | None = None,
+    colorspace: str | None = None,
+    threshold: float = 0.5,
+    progress: Callable[[int, int, int], None] | None = None,
+) -> EvalReport:
+    """Score the ``result`` sequence (against ``reference`` when given, inside ``mask`` when given).
+
+    Frames are read one at a time, so any length fits in memory. ``colorspace`` defaults to the guess aifx makes
+    for the result's first frame; all images are compared display-encoded on 0..1 (:func:`display_unit`).
+    """
+    from .colour import guess_colorspace, resolve_colorspace
+
+    result_seq = _open(result, frames, "result")
+    wanted = list(result_seq.frames)
+    reference_seq = _open(reference, frames, "reference") if reference else None
+    if reference_seq is not None:
+        missing = [f for f in wanted if f not in set(reference_seq.frames)]
+        if missing:
+            raise InputError(
+                f"{reference}: no reference frame(s) {_short_list(missing)} for the result; "
+                "give a reference covering the same frames or limit them with --frames"
+            )
+    matte = _open_mask(mask, result_seq) if mask else None
+    first = result_seq.read(wanted[0])
+    space = (
+        resolve_colorspace(colorspace) if colorspace else guess_colorspace(first, result_seq.path(wanted[0]))
+    )
+
+    scorer = SequenceScorer()
+    for index, frame in enumerate(wanted):
+        image = first if index == 0 else result_seq.read(frame)
+        result_rgb = display_unit(image.rgb(), space)
+        reference_rgb = None
+        if reference_seq is not None:
+            truth = reference_seq.read(frame)
+            if truth.shape != image.shape:
+                raise InputError(
+                    f"{reference_seq.path(frame)}: reference is {truth.width}x{truth.height} but the result is "
+                    f"{image.width}x{image.height}; compare sequences of the same resolution"
+                )
+            reference_rgb = display_unit(truth.rgb(), space)
+        hole = None
+        if matte is not None:
+            values = np.asarray(matte(frame))
+            if values.shape != image.shape:
+                raise InputError(
+                    f"{mask}: mask of frame {frame} is {values.shape[1]}x{values.shape[0]} but the result is "
+                    f"{image.width}x{image.height}; use the mask the fill was made with"
+                )
+            hole = values > threshold
+        scorer.add(frame, result_rgb, reference_rgb, hole)
+        if progress is not None:
+            progress(index + 1, len(wanted), frame)
+    return EvalReport(
+        result=result,
+        reference=reference,
+        mask=mask,
+        colorspace=space,
+        frames=scorer.frames,
+        summary=scorer.summary(),
+    )
+
+
+def _short_list(values: Sequence[int], limit: int = 5) -> str:
+    shown = ", ".join(str(v) for v in values[:limit])
+    return shown + (f" and {len(values) - limit} more" if len(values) > limit else "")
+
+
+# -- outputs ----------------------------------------------------------------------------------------------
+
+
+def write_plot(
+    path: str | Path,
+    panels: list[tuple[str, dict[str, tuple[list[int], list[float]]]]],
+    title: str = "",
+) -> Path:
+    """A PNG with one panel per ``(y label, {series label: (frames, values)})``; NaN points are gaps.
+
+    Uses matplotlib's Agg canvas directly (no pyplot), so it works headless and in any thread.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(8, 2.6 * len(panels) + 0.6), dpi=100)
+    FigureCanvasAgg(figure)
+    axes = figure.subplots(len(panels), 1, squeeze=False)[:, 0]
+    for ax, (ylabel, series) in zip(axes, panels, strict=True):
+        for label, (xs, ys) in series.items():
+            ax.plot(xs, [np.nan if v is None else v for v in ys], marker=".", label=label)
+        ax.set_ylabel(ylabel)
+        ax.grid(True, alpha=0.3)
+        if len(series) > 1:
+            ax.legend(loc="best", fontsize="small")
+    axes[-1].set_xlabel("frame")
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(target)
+    return target
+
+
+def _finite(values: list[float]) -> bool:
+    return any(not math.isnan(v) and not math.isinf(v) for v in values)
+
+
+def write_eval_plot(path: str | Path, report: EvalReport) -> Path:
+    """Per-frame E_warp (full frame and hole) and, with a reference, per-frame PSNR."""
+    frames = [f.frame for f in report.frames]
+    pick = {name: [getattr(f, name) for f in report.frames] for name, _, _ in _COLUMNS}
+    panels: list[tuple[str, dict[str, tuple[list[int], list[float]]]]] = []
+    ewarp = {label: (frames, pick[key]) for key, label in (("ewarp", "full frame"), ("ewarp_hole", "hole"))}
+    panels.append(("E_warp (frame t vs warped t+1)", {k: v for k, v in ewarp.items() if _finite(v[1])}))
+    if report.reference:
+        psnr = {label: (frames, pick[key]) for key, label in (("psnr", "full frame"), ("psnr_hole", "hole"))}
+        panels.append(("PSNR dB vs reference", {k: v for k, v in psnr.items() if _finite(v[1])}))
+    return write_plot(path, panels, title=Path(report.result).name)
+
+
+def default_out_dir(result: str) -> Path:
+    """``aifx_eval/`` beside the result (beside its folder when the result is a folder)."""
+    path = Path(result)
+    return (path.parent if path.name else path) / "aifx_eval"
+
+
+def write_outputs(report: EvalReport, out_dir: str | Path) -> dict[str, str]:
+    """The per-frame plot, the contact sheet and ``metrics.json`` in ``out_dir``; returns their paths."""
+    from .contact_sheet import before_after_sheet
+
+    folder = Path(out_dir)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(
+            f"{folder}: cannot create the output folder ({exc.strerror}); pass --out DIR"
+        ) from None
+    frames_list = [f.frame for f in report.frames]
+    files = {"plot": str(write_eval_plot(folder / "per_frame.png", report))}
+    result_seq = _open(report.result, None, "result")
+    reference_seq = _open(report.reference, None, "reference") if report.reference else None
+    mask = _open_mask(report.mask, result_seq) if report.mask else None
+    files["contact_sheet"] = str(
+        before_after_sheet(
+            folder / "contact_sheet.png",
+            None,
+            result_seq,
+            frames_list,
+            mask=mask,
+            reference_seq=reference_seq,
+            colorspace=report.colorspace,
+        )
+    )
+    report.files = files
+    metrics_path = folder / "metrics.json"
+    files["json"] = str(metrics_path)
+    metrics_path.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
+    return files
+
+
+def _cell(value: float, fmt: str) -> str:
+    width = len(fmt.format(0.0))
+    if math.isnan(value):
+        return "-".rjust(width)
+    if math.isinf(value):
+        return "inf".rjust(width)
+    return fmt.format(value)
+
+
+def format_table(report: EvalReport, per_frame: bool = False) -> str:
+    """The human-readable table: one summary line, optionally one line per frame."""
+    columns = [c for c in _COLUMNS if report.reference or c[0].startswith("ewarp")]
+    if not report.mask:
+        columns = [c for c in columns if not c[0].endswith("_hole")]
+    header = "frame".rjust(8) + " " + " ".join(h.rjust(len(fmt.format(0.0))) for _, h, fmt in columns)
+    lines = [header]
+    if per_frame:
+        for scores in report.frames:
+            cells = [_cell(getattr(scores, key), fmt) for key, _, fmt in columns]
+            lines.append(str(scores.frame).rjust(8) + " " + " ".join(cells))
+    cells = [_cell(report.summary[key], fmt) for key, _, fmt in columns]
+    lines.append("mean".rjust(8) + " " + " ".join(cells))
+    return "\n".join(lines)
+
+
+def describe(report: EvalReport) -> str:
+    against = f"vs {report.reference}" if report.reference else "(no reference: temporal stability only)"
+    inside = f", hole from {report.mask}" if report.mask else ""
+    return f"{report.result} {against}{inside}; {len(report.frames)} frames, compared in {report.colorspace}"
+
+
+# -- CLI --------------------------------------------------------------------------------------------------
+
+
+def register_cli(subparsers: Any) -> None:
+    """Add ``aifx eval`` to the main parser."""
+    parser = subparsers.add_parser(
+        "eval",
+        help="measure a fill: PSNR/SSIM vs a reference, E_warp temporal stability",
+        description=(
+            "Score a filled sequence. With --reference: PSNR and SSIM (full frame and inside the --mask hole) "
+            "and the warping error E_warp (Lai et al. 2018) on the reference's motion. Without: E_warp of the "
+            "result on its own motion; inside the hole that is flicker. Writes a per-frame plot, a contact sheet "
+            "and metrics.json into --out."
+        ),
+    )
+    parser.add_argument("result", help="filled sequence, e.g. clean.####.exr")
+    parser.add_argument("--reference", help="ground truth of the same frames (what the hole really hid)")
+    parser.add_argument("--mask", help="hole mask sequence or still (as given to aifx fill)")
+    parser.add_argument("--frames", help="frame range, e.g. 1001-1100 or 1001-1010,1020")
+    parser.add_argument(
+        "--out", help="folder for the plot, contact sheet and metrics.json (default: aifx_eval/)"
+    )
+    parser.add_argument(
+        "--colorspace", help="colourspace of the sequences (default: guessed from the result)"
+    )
+    parser.add_argument("--threshold", type=float, default=0.5, help="mask values above this are hole (0.5)")
+    parser.add_argument("--per-frame", action="store_true", help="print one line per frame too")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
+    parser.set_defaults(handler=run_eval)
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    if not 0.0 <= args.threshold <= 1.0:
+        raise InputError(f"--threshold {args.threshold} is outside 0..1")
+    report = evaluate(
+        args.result,
+        reference=args.reference,
+        mask=args.mask,
+        frames=args.frames,
+        colorspace=args.colorspace,
+        threshold=args.threshold,
+    )
+    if len(report.frames) < 2:
+        print("aifx eval: one frame only, so no E_warp (it needs frame pairs)", file=sys.stderr)
+    write_outputs(report, args.out or default_out_dir(args.result))
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print(describe(report))
+        print(format_table(report, per_frame=args.per_frame))
+        print(f"plot: {report.files['plot']}\ncontact sheet: {report.files['contact_sheet']}")
+    return 0

@@ -1,0 +1,169 @@
+"""``fill(job)``: the one orchestration behind the CLI, the adapters, the server and Ray.
+
+Read top to bottom it is the data flow: open the plate and the mask, decide which frames are still to do
+(resume), stream packets lazily into the backend, composite each result inside the feathered mask only, and
+write it atomically. Memory is bounded by the backend's window plus the frames it has not returned yet.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from .colour import guess_colorspace, resolve_colorspace
+from .composite import composite
+from .errors import InputError
+from .inpaint import BackendContext, FramePacket, create_backend
+from .job import FillJob
+from .manifest import Manifest
+from .mask import feather_weight, make_hole, open_mask
+from .progress import CancelToken, ProgressCallback, Reporter
+from .sequence import (
+    Image,
+    atomic_write,
+    clean_stale_temps,
+    open_sequence,
+    output_pattern,
+    parse_pattern,
+    write_image,
+)
+
+#: Spatial backends that invent content: on a sequence they fill keyframes and the temporal engine carries
+#: the result through the shot (set ``options["per_frame"] = True`` to generate every frame on its own).
+GENERATIVE_BACKENDS = {"diffusers", "lama"}
+
+
+@dataclass
+class FillResult:
+    """What a job did: frames written now, frames skipped as already done, where they went."""
+
+    output: str
+    written: list[int] = field(default_factory=list)
+    skipped: list[int] = field(default_factory=list)
+    contact_sheet: str | None = None
+
+
+def fill(
+    job: FillJob | dict | str | os.PathLike,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> FillResult:
+    """Run a fill job; ``job`` may be a :class:`FillJob`, its dict, or the path of a saved job JSON."""
+    job = _as_job(job)
+    job.validate()
+    reporter = Reporter(progress, cancel)
+
+    plate = open_sequence(job.input, frames=job.frames, skip_missing=job.skip_missing, role="plate")
+    out = output_pattern(job.output, plate)
+    _refuse_overwriting_inputs(job, plate, out)
+    mask = open_mask(job.mask, job.mask_channel, plate, invert=job.invert_mask)
+
+    out_dir = Path(out.path(plate.frames[0])).parent
+    _prepare_output_folder(out_dir)
+    existing = {f for f in plate.frames if Path(out.path(f)).exists()}
+    manifest = Manifest.load(str(out), job)
+    todo = manifest.plan(plate.frames, existing, job.overwrite, str(out))
+    result = FillResult(output=str(out), skipped=[f for f in plate.frames if f not in todo])
+    if not todo:
+        reporter("write", 0, 0, None, "all frames already done")
+        return result
+
+    first = plate.read(plate.frames[0])
+    colorspace = (
+        resolve_colorspace(job.colorspace)
+        if job.colorspace
+        else guess_colorspace(first, plate.path(plate.frames[0]))
+    )
+    name, context = _backend_for(job, len(plate.frames))
+    backend = create_backend(name, replace(context, colorspace=colorspace))
+    # A temporal backend reads every frame (done ones are sources for the rest); a per-frame one only the todo.
+    context_frames = plate.frames if getattr(backend, "temporal", True) else todo
+    wanted = set(todo)
+    pending: dict[int, tuple[Image, np.ndarray]] = {}
+
+    def packets() -> Iterator[FramePacket]:
+        for frame in context_frames:
+            image = plate.read(frame)
+            hole = make_hole(mask.matte(frame), job.threshold, job.dilate)
+            if frame in wanted:
+                pending[frame] = (image, hole)
+            yield FramePacket(frame=frame, rgb=image.rgb(), hole=hole)
+
+    for frame, rgb in backend.fill(packets(), reporter):
+        if frame not in wanted:
+            continue
+        image, hole = pending.pop(frame)
+        target = Path(out.path(frame))
+        if hole.any():
+            write_image(
+                target, composite(image, rgb, feather_weight(hole, job.feather)), compression=job.compression
+            )
+        else:
+            _copy_through(image, plate.path(frame), target, job.compression)
+        manifest.mark_done(frame)
+        result.written.append(frame)
+        reporter("write", len(result.written), len(todo), frame)
+
+    if job.contact_sheet:
+        from .contact_sheet import before_after_sheet
+
+        result.contact_sheet = str(
+            before_after_sheet(job.contact_sheet, plate, out, plate.frames, mask=job.mask)
+        )
+    return result
+
+
+def _as_job(job: FillJob | dict | str | os.PathLike) -> FillJob:
+    if isinstance(job, FillJob):
+        return job
+    if isinstance(job, dict):
+        return FillJob.from_dict(job)
+    return FillJob.load(job)
+
+
+def _backend_for(job: FillJob, frame_count: int) -> tuple[str, BackendContext]:
+    """Backend name and context; generative backends on a sequence run under the temporal engine."""
+    options = dict(job.options)
+    name = job.backend
+    if name in GENERATIVE_BACKENDS and frame_count > 1 and not options.get("per_frame"):
+        options.setdefault("spatial_backend", name)
+        name = "propagate"
+    return name, BackendContext(seed=job.seed, device=job.device, options=options)
+
+
+def _refuse_overwriting_inputs(job: FillJob, plate, out) -> None:
+    inputs = {Path(plate.path(f)).resolve() for f in plate.frames}
+    if job.mask:
+        mask_pattern = parse_pattern(job.mask)
+        inputs |= {Path(mask_pattern.path(f)).resolve() for f in plate.frames}
+    for frame in plate.frames:
+        target = Path(out.path(frame)).resolve()
+        if target in inputs:
+            raise InputError(
+                f"{job.output}: output would overwrite input {target}; choose another output path"
+            )
+
+
+def _prepare_output_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(
+            f"{folder}: cannot create output folder ({exc.strerror}); choose a writable folder"
+        ) from None
+    if not os.access(folder, os.W_OK):
+        raise InputError(f"{folder}: output folder is not writable; fix its permissions or choose another")
+    clean_stale_temps(folder)
+
+
+def _copy_through(image: Image, source: Path, target: Path, compression: str | None) -> None:
+    """A frame with nothing to fill: copy the file byte for byte when the format allows, else rewrite it."""
+    if Path(source).suffix.lower() == target.suffix.lower() and compression is None:
+        atomic_write(target, lambda tmp: shutil.copyfile(source, tmp))
+    else:
+        write_image(target, image, compression=compression)

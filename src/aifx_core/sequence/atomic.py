@@ -1,0 +1,138 @@
+"""Atomic file writes: a frame on disk is either the old file, or the complete new one, never half of one.
+
+The writer fills a hidden temp file in the same folder (same filesystem, so :func:`os.replace` is atomic),
+which is fsynced and then renamed over the target. Any failure, Ctrl-C included, removes the temp file.
+Temp names end with the real extension (``.clean.1001.aifx-tmp-123-9f2c.exr``) because OpenImageIO picks the
+file format from the extension.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import re
+import secrets
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from ..errors import InputError
+
+T = TypeVar("T")
+
+TEMP_MARKER = ".aifx-tmp-"
+_TEMP_NAME = re.compile(r"^\..+\.aifx-tmp-\d+-[0-9a-f]+(\.[^.]+)?$")
+
+#: errno values that mean "the user must fix the disk", mapped to the advice given.
+_DISK_ERRORS = {
+    errno.ENOSPC: "disk full while writing {path}; free space and rerun (finished frames are kept)",
+    errno.EDQUOT: "disk quota exceeded while writing {path}; free space and rerun (finished frames are kept)",
+    errno.EACCES: "permission denied writing {path}; make the folder writable and rerun",
+    errno.EPERM: "permission denied writing {path}; make the folder writable and rerun",
+    errno.EROFS: "cannot write {path}: the filesystem is read-only; choose another output folder",
+}
+
+
+def temp_path_for(path: Path) -> Path:
+    """The hidden temp file :func:`atomic_write` uses for ``path`` (same folder, same extension)."""
+    path = Path(path)
+    stem, suffix = path.stem, path.suffix
+    return path.with_name(f".{stem}{TEMP_MARKER}{os.getpid()}-{secrets.token_hex(4)}{suffix}")
+
+
+def disk_error(path: Path, exc: BaseException) -> InputError | None:
+    """The :class:`InputError` for a disk-level failure (full, read-only, no permission), else ``None``.
+
+    Image libraries report disk-full as a RuntimeError whose text holds the OS message, so the text is
+    checked as well as ``errno``.
+    """
+    code = getattr(exc, "errno", None)
+    if code not in _DISK_ERRORS:
+        text = str(exc)
+        if "No space left on device" in text:
+            code = errno.ENOSPC
+        elif "Disk quota exceeded" in text:
+            code = errno.EDQUOT
+        elif "Read-only file system" in text:
+            code = errno.EROFS
+        elif "Permission denied" in text:
+            code = errno.EACCES
+    if code in _DISK_ERRORS:
+        return InputError(_DISK_ERRORS[code].format(path=path))
+    return None
+
+
+def atomic_write(path: str | os.PathLike[str], write_fn: Callable[[Path], T]) -> T:
+    """Call ``write_fn(temp_path)``, then move the finished temp file onto ``path`` atomically.
+
+    ``write_fn`` must create the file at the path it is given. If it raises (or the process is interrupted),
+    the temp file is deleted and the error re-raised; disk-full, read-only and permission errors become an
+    :class:`InputError` naming ``path``. Returns what ``write_fn`` returned.
+    """
+    target = Path(path)
+    temp = temp_path_for(target)
+    try:
+        result = write_fn(temp)
+        if not temp.is_file():
+            raise RuntimeError(f"{target}: the writer did not create {temp.name}")
+        _fsync_file(temp)
+        os.replace(temp, target)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        if isinstance(exc, Exception) and not isinstance(exc, InputError):
+            friendly = disk_error(target, exc)
+            if friendly is not None:
+                raise friendly from exc
+        raise
+    _fsync_dir(target.parent)
+    return result
+
+
+def clean_stale_temps(folder: str | os.PathLike[str], older_than_s: float = 300.0) -> list[Path]:
+    """Delete aifx temp files left in ``folder`` by a killed run; returns what was removed.
+
+    Only files older than ``older_than_s`` are removed, so a second aifx process writing into the same folder
+    (another farm blade on the same shot) keeps the temp file it is still writing.
+    """
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    now = time.time()
+    for entry in entries:
+        if not _TEMP_NAME.match(entry.name) or not entry.is_file(follow_symlinks=False):
+            continue
+        try:
+            if now - entry.stat(follow_symlinks=False).st_mtime < older_than_s:
+                continue
+            os.unlink(entry.path)
+        except OSError:
+            continue
+        removed.append(Path(entry.path))
+    return removed
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the rename durable; some filesystems (and Windows) cannot fsync a folder, which is fine."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -1,0 +1,75 @@
+"""Frame ranges as artists type them (``1001-1100``, ``1001-1100x2``, ``1001-1010,1020``) and back.
+
+The same compact form is used in both directions so that an error such as "frames 1005-1007,1010 missing"
+can be pasted straight back into ``--frames``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from ..errors import InputError
+
+#: Refuse specs that would expand to more frames than this (a typo like ``1-10000000`` would eat memory).
+MAX_FRAMES = 1_000_000
+
+# One comma-separated item: a frame, or a range with an optional step. Frames may be negative, so the
+# range dash is the one that follows a number: "-5--1" is -5 to -1, "1001-1100x2" steps by two.
+_ITEM = re.compile(r"^(?P<start>-?\d+)(?:\s*-\s*(?P<end>-?\d+)(?:\s*[x:]\s*(?P<step>\d+))?)?$")
+
+
+def parse_frame_spec(spec: str) -> list[int]:
+    """Frames named by ``spec``, sorted and without duplicates.
+
+    Accepts ``1001``, ``1001-1100``, ``1001-1100x2`` (every second frame), ``-5--1`` (negative frames)
+    and comma-separated lists of these. Anything else is an :class:`InputError` naming the bad part.
+    """
+    text = spec.strip()
+    if not text:
+        raise InputError("--frames is empty; give frames like 1001-1100 or 1001-1010,1020")
+    frames: set[int] = set()
+    for raw in text.split(","):
+        item = raw.strip()
+        match = _ITEM.match(item)
+        if match is None:
+            raise InputError(
+                f"--frames {spec!r}: cannot read {item!r}; use frames like 1001-1100, 1001-1100x2 or 1001,1005"
+            )
+        start = int(match["start"])
+        end = int(match["end"]) if match["end"] is not None else start
+        step = int(match["step"]) if match["step"] is not None else 1
+        if step < 1:
+            raise InputError(f"--frames {spec!r}: step in {item!r} must be 1 or more")
+        if end < start:
+            raise InputError(f"--frames {spec!r}: range {item!r} runs backwards; write it as {end}-{start}")
+        if (end - start) // step + 1 + len(frames) > MAX_FRAMES:
+            raise InputError(f"--frames {spec!r}: more than {MAX_FRAMES} frames; check the range for a typo")
+        frames.update(range(start, end + 1, step))
+    return sorted(frames)
+
+
+def format_frames(frames: Iterable[int]) -> str:
+    """The compact form of a set of frames: ``[1001, 1002, 1003, 1020]`` → ``"1001-1003,1020"``.
+
+    Runs of consecutive frames become ``a-b``; the result parses back to the same frames with
+    :func:`parse_frame_spec`. An empty input gives ``""``.
+    """
+    ordered = sorted(set(frames))
+    parts: list[str] = []
+    i = 0
+    while i < len(ordered):
+        j = i
+        while j + 1 < len(ordered) and ordered[j + 1] == ordered[j] + 1:
+            j += 1
+        parts.append(str(ordered[i]) if i == j else f"{ordered[i]}-{ordered[j]}")
+        i = j + 1
+    return ",".join(parts)
+
+
+def frame_gaps(frames: Iterable[int]) -> list[int]:
+    """Frames missing between the first and last of ``frames`` (the holes in a rendered range)."""
+    present = set(frames)
+    if not present:
+        return []
+    return [f for f in range(min(present), max(present) + 1) if f not in present]

@@ -1,0 +1,238 @@
+"""Frame patterns: how a sequence on disk is named, in the syntaxes compositors and DCCs use.
+
+``plate.####.exr`` / ``plate.@@@@.exr`` (Nuke, RV, Shake: one character per digit), ``plate.%04d.exr``
+(printf, Nuke), ``plate.$F4.exr`` / ``plate.$F.exr`` (Houdini), a folder holding one frame per file, or a
+single image with no frame token (a still, used for every frame). The pattern is printed back in the syntax
+it was given in, so messages show the user their own spelling.
+
+Frame numbers are formatted like printf ``%0Nd`` (``-5`` with padding 4 is ``-005``), which is what Nuke
+and Houdini write. When looking for frames on disk, numbers that are shorter or longer than the padding
+(``plate.1.exr``, ``plate.01001.exr`` for ``plate.####.exr``) are accepted as well, as long as every frame
+number maps to exactly one file; the file that was found is the one :meth:`FramePattern.path` returns.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import InputError
+
+#: File extensions aifx reads and writes (lower case, with the dot).
+IMAGE_EXTENSIONS = (".exr", ".png", ".tif", ".tiff", ".jpg", ".jpeg")
+
+# One frame token: ####, @@@@, %04d / %d, $F4 / $F / ${F4}.
+_TOKEN = re.compile(r"#+|@+|%0?(\d*)d|\$\{F(\d*)\}|\$F(\d*)(?![A-Za-z_])")
+_DIGITS = re.compile(r"\d+")
+
+
+@dataclass
+class FramePattern:
+    """Where each frame of a sequence lives.
+
+    ``kind`` is ``"pattern"`` (a file name with a frame token), ``"folder"`` (every image file in a folder is
+    one frame, numbered by the last run of digits in its name) or ``"still"`` (one file for every frame).
+    ``prefix``/``suffix`` surround the frame number in file names (both inside ``folder``), ``padding`` is
+    the minimum digit count, ``token`` the frame token as the user wrote it.
+    """
+
+    folder: Path
+    prefix: str
+    suffix: str
+    padding: int = 0
+    token: str = ""
+    kind: str = "pattern"
+    #: Frames found on disk by :meth:`discover` (frame → file); filled lazily.
+    _found: dict[int, Path] | None = field(default=None, repr=False, compare=False)
+
+    # -- what the pattern is -------------------------------------------------------------------------------
+
+    @property
+    def is_still(self) -> bool:
+        return self.kind == "still"
+
+    @property
+    def extension(self) -> str:
+        """The file extension in lower case with its dot (``".exr"``)."""
+        return Path(self.suffix).suffix.lower()
+
+    def __str__(self) -> str:
+        if self.kind == "folder":
+            return f"{self.folder}{os.sep}"
+        return str(self.folder / f"{self.prefix}{self.token}{self.suffix}")
+
+    def hash_form(self) -> str:
+        """The pattern written with ``#`` padding (``plate.####.exr``), whatever syntax it was given in."""
+        if self.is_still:
+            return str(self.folder / self.prefix)
+        return str(self.folder / f"{self.prefix}{'#' * max(self.padding, 1)}{self.suffix}")
+
+    # -- frames -> files -------------------------------------------------------------------------------------
+
+    def format_number(self, frame: int) -> str:
+        """A frame number as it appears in a file name (printf ``%0Nd``)."""
+        return f"{frame:0{self.padding}d}"
+
+    def path(self, frame: int) -> Path:
+        """The file holding ``frame`` (a still gives its one file for every frame)."""
+        if self.is_still:
+            return self.folder / self.prefix
+        if self._found is None and self.kind == "folder":
+            self.discover()
+        if self._found is not None and frame in self._found:
+            return self._found[frame]
+        return self.folder / f"{self.prefix}{self.format_number(frame)}{self.suffix}"
+
+    def discover(self) -> list[int]:
+        """Frames that exist on disk, sorted. Lists the folder once (fast on 1000-frame shots).
+
+        A still gives ``[its frame number]`` if the file exists (see :func:`still_frame`), else ``[]``.
+        Raises :class:`InputError` when two files claim the same frame.
+        """
+        if self.is_still:
+            file = self.folder / self.prefix
+            return [still_frame(file)] if file.is_file() else []
+        try:
+            names = os.listdir(self.folder)
+        except FileNotFoundError:
+            return []
+        except NotADirectoryError:
+            raise InputError(f"{self}: {self.folder} is a file, not a folder; check the path") from None
+        except PermissionError:
+            raise InputError(f"{self}: cannot list {self.folder} (permission denied); check its permissions") from None
+        found = self._scan_folder(names) if self.kind == "folder" else self._scan_pattern(names)
+        self._found = found
+        return sorted(found)
+
+    def _scan_pattern(self, names: list[str]) -> dict[int, Path]:
+        matcher = re.compile(re.escape(self.prefix) + r"(-?\d+)" + re.escape(self.suffix))
+        canonical: dict[int, Path] = {}
+        other: dict[int, list[str]] = {}
+        for name in names:
+            match = matcher.fullmatch(name)
+            if match is None:
+                continue
+            digits = match.group(1)
+            frame = int(digits)
+            if digits == self.format_number(frame):
+                canonical[frame] = self.folder / name
+            else:
+                other.setdefault(frame, []).append(name)
+        for frame, extra in other.items():
+            if frame in canonical:
+                continue  # the correctly padded file wins, as Nuke would read it
+            if len(extra) > 1:
+                raise InputError(
+                    f"{self}: frame {frame} is on disk more than once ({', '.join(sorted(extra))}); "
+                    "remove the duplicates"
+                )
+            canonical[frame] = self.folder / extra[0]
+        return canonical
+
+    def _scan_folder(self, names: list[str]) -> dict[int, Path]:
+        images = [n for n in names if not n.startswith(".") and Path(n).suffix.lower() in IMAGE_EXTENSIONS]
+        found = frames_in_folder(self.folder, images)
+        if found:
+            # Describe the folder by its first file, so hash_form() and path() of a missing frame read well.
+            first = found[min(found)].name
+            last_run = list(_DIGITS.finditer(first))[-1]
+            self.prefix, self.suffix = first[: last_run.start()], first[last_run.end() :]
+            self.padding = len(last_run.group())
+        return found
+
+
+def still_frame(file: Path) -> int:
+    """The frame number a still stands for: the last run of digits in its name, else 1.
+
+    ``plate.1001.exr`` given as a still is frame 1001, so an output ``clean.####.exr`` gets ``clean.1001.exr``.
+    """
+    runs = _DIGITS.findall(Path(file.name).stem)
+    return int(runs[-1]) if runs else 1
+
+
+def natural_key(name: str) -> list[object]:
+    """Sort key that orders ``frame2`` before ``frame10`` (digit runs compare as numbers)."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
+
+
+def frames_in_folder(folder: Path, names: list[str]) -> dict[int, Path]:
+    """Map frame number → file for a folder of frames (frame = last digit run of each name).
+
+    All files must share one extension and carry a frame number, and no two may share one; otherwise the
+    folder is ambiguous and this raises :class:`InputError` saying which files clash.
+    """
+    extensions = sorted({Path(n).suffix.lower() for n in names})
+    if len(extensions) > 1:
+        raise InputError(
+            f"{folder}{os.sep}: holds images of several types ({', '.join(extensions)}); "
+            "give a pattern like plate.####.exr instead of the folder"
+        )
+    found: dict[int, Path] = {}
+    for name in sorted(names, key=natural_key):
+        runs = list(_DIGITS.finditer(Path(name).stem))
+        if not runs:
+            raise InputError(
+                f"{folder}{os.sep}: {name} has no frame number; move it out or give a pattern like plate.####.exr"
+            )
+        last = runs[-1]
+        frame = int(last.group())
+        if last.start() >= 2 and name[last.start() - 1] == "-" and name[last.start() - 2] in "._":
+            frame = -frame  # plate.-5.exr, as Houdini writes negative frames
+        if frame in found:
+            raise InputError(
+                f"{folder}{os.sep}: {found[frame].name} and {name} are both frame {frame}; "
+                "remove one or give a pattern like plate.####.exr"
+            )
+        found[frame] = folder / name
+    return found
+
+
+def parse_pattern(spec: str | os.PathLike[str]) -> FramePattern:
+    """Read a sequence spec: a frame pattern, an existing folder of frames, or a single (still) image.
+
+    Only the file name may hold a frame token; more than one token is an :class:`InputError`. A spec with no
+    token is a still, unless it names an existing folder. Nothing is checked on disk beyond that, so the
+    same function reads output patterns.
+    """
+    text = os.fspath(spec).strip()
+    if not text:
+        raise InputError("empty sequence path; give a pattern like plate.####.exr, a folder, or an image")
+    path = Path(os.path.expanduser(text))
+    if path.is_dir():
+        return _folder_pattern(path)
+    if text.endswith(("/", os.sep)):
+        raise InputError(f"{text}: folder not found; check the path")
+    folder, name = path.parent, path.name
+    if _TOKEN.search(str(folder)) and not folder.exists():
+        raise InputError(f"{text}: the frame token must be in the file name, not the folder")
+    tokens = list(_TOKEN.finditer(name))
+    if len(tokens) > 1:
+        raise InputError(
+            f"{text}: more than one frame token ({', '.join(t.group() for t in tokens)}); keep one, e.g. plate.####.exr"
+        )
+    if not tokens:
+        return FramePattern(folder=folder, prefix=name, suffix="", kind="still")
+    token = tokens[0]
+    return FramePattern(
+        folder=folder,
+        prefix=name[: token.start()],
+        suffix=name[token.end() :],
+        padding=_padding(token),
+        token=token.group(),
+        kind="pattern",
+    )
+
+
+def _padding(token: re.Match[str]) -> int:
+    text = token.group()
+    if text[0] in "#@":
+        return len(text)
+    digits = next((g for g in token.groups() if g), "")
+    return int(digits) if digits else 1
+
+
+def _folder_pattern(folder: Path) -> FramePattern:
+    """A folder of frames; ``prefix``/``suffix`` are filled from its first file by :meth:`discover`."""
+    return FramePattern(folder=folder, prefix="", suffix="", kind="folder")

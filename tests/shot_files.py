@@ -1,0 +1,63 @@
+"""Builders of small real shots on disk (EXR plates with HDR values, extra channels and attributes, PNG
+mattes), written with OpenEXR and OpenCV directly so the tests check aifx's reader against independent writers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import OpenEXR
+
+WIDTH, HEIGHT = 64, 48
+
+
+def write_exr(path: Path, channels: dict[str, np.ndarray], **attributes) -> None:
+    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage, **attributes}
+    OpenEXR.File(header, channels).write(str(path))
+
+
+def read_exr(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
+    # Copy while the file is open: closing it empties the header dict it handed out.
+    with OpenEXR.File(str(path), separate_channels=True) as f:
+        return dict(f.header()), {name: ch.pixels.copy() for name, ch in f.channels().items()}
+
+
+def plate_frame(frame: int, width: int = WIDTH, height: int = HEIGHT) -> dict[str, np.ndarray]:
+    """A textured, panning background with scene-linear highlights (>1), negatives, NaN and Inf."""
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    x = xx + frame * 1.5
+    r = 0.5 + 0.4 * np.sin(x / 5.0) * np.cos(yy / 7.0)
+    g = 0.5 + 0.4 * np.cos(x / 9.0 + yy / 11.0)
+    b = 0.3 + 0.2 * np.sin((x + yy) / 6.0)
+    r[2:6, 2:6] = 12.5  # a light: far above 1
+    g[2:6, 2:6] = 30.0
+    b[height - 4 :, :3] = -0.25  # negative values from a grade
+    r[0, width - 1] = np.nan
+    g[1, width - 1] = np.inf
+    rgba = {
+        "R": r.astype(np.float16),
+        "G": g.astype(np.float16),
+        "B": b.astype(np.float16),
+        "A": np.clip(0.5 + 0.5 * np.sin(xx / 3), 0, 1).astype(np.float16),
+        "Z": (10.0 + xx + yy).astype(np.float32),
+    }
+    return rgba
+
+
+def object_matte(frame: int, width: int = WIDTH, height: int = HEIGHT, size: int = 10) -> np.ndarray:
+    """An 8-bit matte: a square that moves right by 3 px a frame."""
+    matte = np.zeros((height, width), np.uint8)
+    x0 = 14 + 3 * frame
+    matte[18 : 18 + size, x0 : x0 + size] = 255
+    return matte
+
+
+def make_shot(folder: Path, frames: range = range(1001, 1007), empty_mask_frames: tuple[int, ...] = ()) -> Path:
+    """``folder/plate.####.exr`` and ``folder/mask.####.png``; returns ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, frame in enumerate(frames):
+        write_exr(folder / f"plate.{frame:04d}.exr", plate_frame(i), owner="aifx tests", comments=f"frame {frame}")
+        matte = object_matte(i) if frame not in empty_mask_frames else np.zeros((HEIGHT, WIDTH), np.uint8)
+        cv2.imwrite(str(folder / f"mask.{frame:04d}.png"), matte)
+    return folder

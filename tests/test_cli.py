@@ -1,0 +1,114 @@
+"""The ``aifx`` command as a user runs it: exit codes, one-line errors, JSON progress."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from shot_files import make_shot
+
+from aifx_core import FillJob, __version__
+
+FRAMES = range(1001, 1005)
+
+
+def aifx(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    return subprocess.run([sys.executable, "-m", "aifx_core", *args], capture_output=True, text=True, timeout=300,
+                          cwd=cwd, env=env)
+
+
+@pytest.fixture
+def shot(tmp_path):
+    return make_shot(tmp_path / "shot", FRAMES)
+
+
+def test_version():
+    done = aifx("--version")
+    assert done.returncode == 0
+    assert __version__ in done.stdout
+
+
+def test_fill_with_json_progress_streams_events_and_ends_with_done(shot, tmp_path):
+    out = tmp_path / "out" / "clean.####.exr"
+    done = aifx("fill", str(shot / "plate.####.exr"), "--mask", str(shot / "mask.####.png"), "-o", str(out),
+                "--backend", "telea", "--json-progress", "--save-job", str(tmp_path / "job.json"))
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    writes = [e for e in events if e["event"] == "progress" and e["stage"] == "write"]
+    assert [e["frame"] for e in writes] == list(FRAMES)
+    assert events[-1]["event"] == "done" and events[-1]["written"] == list(FRAMES)
+    assert FillJob.load(tmp_path / "job.json").backend == "telea"
+    # rerunning the saved job resumes: nothing left to do
+    again = aifx("run", str(tmp_path / "job.json"), "--json-progress")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout.splitlines()[-1])["skipped"] == list(FRAMES)
+
+
+def _bad_inputs(shot: Path, tmp_path: Path) -> dict[str, tuple[list[str], str]]:
+    plate = str(shot / "plate.####.exr")
+    mask = str(shot / "mask.####.png")
+    out = str(tmp_path / "o" / "c.####.exr")
+    gappy = tmp_path / "gappy"
+    make_shot(gappy, range(1001, 1006))
+    (gappy / "plate.1003.exr").unlink()
+    small = tmp_path / "small"
+    small.mkdir()
+    import cv2
+    import numpy as np
+
+    for f in FRAMES:
+        cv2.imwrite(str(small / f"m.{f}.png"), np.zeros((10, 10), np.uint8))
+    corrupt = tmp_path / "corrupt"
+    make_shot(corrupt, FRAMES)
+    data = (corrupt / "plate.1002.exr").read_bytes()
+    (corrupt / "plate.1002.exr").write_bytes(data[: len(data) // 2])
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    return {
+        "missing path": (["fill", str(tmp_path / "nope" / "p.####.exr"), "-o", out], "nope"),
+        "pattern matching nothing": (["fill", str(shot / "other.####.exr"), "-o", out], "other.####.exr"),
+        "gaps": (["fill", str(gappy / "plate.####.exr"), "-m", str(gappy / "mask.####.png"), "-o", out], "1003"),
+        "size mismatch": (["fill", plate, "-m", str(small / "m.####.png"), "-o", out], "m."),
+        "corrupt exr": (["fill", str(corrupt / "plate.####.exr"), "-m", mask, "-o", out], "plate.1002.exr"),
+        "output == input": (["fill", plate, "-m", mask, "-o", plate], "overwrite input"),
+        "output not writable": (["fill", plate, "-m", mask, "-o", str(blocker / "c.####.exr")], "a_file"),
+        "unknown backend": (["fill", plate, "-m", mask, "-o", out, "--backend", "magic"], "magic"),
+        "bad frame range": (["fill", plate, "-m", mask, "-o", out, "--frames", "10-x"], "10-x"),
+        "missing job file": (["run", str(tmp_path / "job.json")], "job.json"),
+    }
+
+
+def test_bad_input_gets_one_clear_line_exit_2_and_writes_nothing(shot, tmp_path):
+    for case, (args, fragment) in _bad_inputs(shot, tmp_path).items():
+        done = aifx(*args)
+        assert done.returncode == 2, f"{case}: {done.returncode} {done.stderr}"
+        assert "Traceback" not in done.stderr, case
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1 and lines[0].startswith("aifx: error: "), f"{case}: {done.stderr}"
+        assert fragment in lines[0], f"{case}: {lines[0]}"
+        assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir()), case
+
+
+def test_bad_input_with_json_progress_ends_with_an_error_event(tmp_path):
+    done = aifx("fill", str(tmp_path / "p.####.exr"), "-o", str(tmp_path / "o.####.exr"), "--json-progress")
+    assert done.returncode == 2
+    last = json.loads(done.stdout.splitlines()[-1])
+    assert last["event"] == "error" and last["exit_code"] == 2 and "p.####.exr" in last["message"]
+
+
+def test_usage_error_exits_2():
+    done = aifx("fill")
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+
+
+def test_info_describes_the_sequence(shot):
+    done = aifx("info", str(shot / "plate.####.exr"))
+    assert done.returncode == 0, done.stderr
+    assert "1001" in done.stdout and "1004" in done.stdout
+    assert "64" in done.stdout and "48" in done.stdout

@@ -1,0 +1,158 @@
+"""End to end through ``aifx_core.fill`` with real EXR plates and PNG mattes."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from shot_files import make_shot, read_exr
+
+from aifx_core import CancelToken, Cancelled, FillJob, InputError, fill
+from aifx_core.mask import feather_weight, make_hole
+
+FRAMES = range(1001, 1007)
+
+
+def digest(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def outside_region(frame_index: int, job: FillJob, shot: Path, frame: int) -> np.ndarray:
+    matte = cv2.imread(str(shot / f"mask.{frame:04d}.png"), cv2.IMREAD_UNCHANGED).astype(np.float32) / 255
+    return feather_weight(make_hole(matte, job.threshold, job.dilate), job.feather) == 0
+
+
+@pytest.fixture
+def shot(tmp_path):
+    return make_shot(tmp_path / "shot", FRAMES, empty_mask_frames=(1004,))
+
+
+@pytest.mark.parametrize("backend", ["telea", "propagate"])
+def test_fill_changes_only_the_masked_area_and_keeps_everything_else(shot, tmp_path, backend):
+    before = digest(shot)
+    job = FillJob(
+        input=str(shot / "plate.####.exr"),
+        mask=str(shot / "mask.####.png"),
+        output=str(tmp_path / "out" / "clean.####.exr"),
+        backend=backend,
+    )
+    result = fill(job)
+    assert result.written == list(FRAMES)
+    assert digest(shot) == before, "inputs must never be modified"
+
+    for i, frame in enumerate(FRAMES):
+        in_header, plate = read_exr(shot / f"plate.{frame:04d}.exr")
+        out_header, out = read_exr(tmp_path / "out" / f"clean.{frame:04d}.exr")
+        assert set(out) == set(plate)
+        assert out_header["owner"] == "aifx tests" and out_header["comments"] == f"frame {frame}"
+        assert out_header["compression"] == in_header["compression"]
+        for name in ("A", "Z"):  # alpha and extra channels are never touched
+            assert out[name].dtype == plate[name].dtype
+            assert np.array_equal(out[name].view(np.uint8), plate[name].view(np.uint8))
+        keep = outside_region(i, job, shot, frame)
+        for name in ("R", "G", "B"):
+            assert out[name].dtype == np.float16
+            # bit-exact outside the feathered hole, HDR, negatives, NaN and Inf included
+            assert np.array_equal(out[name].view(np.uint16)[keep], plate[name].view(np.uint16)[keep])
+        if frame == 1004:
+            assert (tmp_path / "out" / "clean.1004.exr").read_bytes() == (shot / "plate.1004.exr").read_bytes()
+        else:
+            hole = ~keep
+            assert hole.any()
+            filled = np.stack([out[c][hole].astype(np.float32) for c in "RGB"])
+            original = np.stack([plate[c][hole].astype(np.float32) for c in "RGB"])
+            assert np.isfinite(filled).all()
+            assert not np.array_equal(filled, original), "the object must be replaced"
+
+
+def test_rerun_resumes_and_changed_settings_do_not_mix(shot, tmp_path):
+    out = tmp_path / "out"
+    job = FillJob(input=str(shot / "plate.####.exr"), mask=str(shot / "mask.####.png"),
+                  output=str(out / "clean.####.exr"), backend="telea")
+    fill(job)
+    (out / "clean.1003.exr").unlink()
+    again = fill(job)
+    assert again.written == [1003]
+    assert again.skipped == [f for f in FRAMES if f != 1003]
+
+    changed = FillJob(**{**job.__dict__, "dilate": job.dilate + 3})
+    with pytest.raises(InputError, match="--overwrite"):
+        fill(changed)
+    changed.overwrite = True
+    assert fill(changed).written == list(FRAMES)
+
+
+def test_cancel_keeps_finished_frames_valid_and_a_rerun_resumes(shot, tmp_path):
+    out = tmp_path / "out"
+    job = FillJob(input=str(shot / "plate.####.exr"), mask=str(shot / "mask.####.png"),
+                  output=str(out / "clean.####.exr"), backend="telea")
+    cancel = CancelToken()
+
+    def stop_after_two(event):
+        if event.stage == "write" and event.index == 2:
+            cancel.cancel()
+
+    with pytest.raises(Cancelled):
+        fill(job, progress=stop_after_two, cancel=cancel)
+    done = sorted(p.name for p in out.glob("clean.*.exr"))
+    assert done == ["clean.1001.exr", "clean.1002.exr"]
+    assert not [p for p in out.iterdir() if "tmp" in p.name], "no temp file may be left behind"
+    for name in done:
+        read_exr(out / name)  # complete, readable frames
+    assert fill(job).written == [1003, 1004, 1005, 1006]
+
+
+def test_output_that_would_overwrite_the_input_is_refused(shot):
+    before = digest(shot)
+    job = FillJob(input=str(shot / "plate.####.exr"), mask=str(shot / "mask.####.png"),
+                  output=str(shot / "plate.%04d.exr"), backend="telea")
+    with pytest.raises(InputError, match="overwrite input"):
+        fill(job)
+    assert digest(shot) == before
+
+
+def test_existing_foreign_outputs_are_not_clobbered(shot, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "clean.1002.exr").write_bytes(b"someone else's render")
+    job = FillJob(input=str(shot / "plate.####.exr"), mask=str(shot / "mask.####.png"),
+                  output=str(out / "clean.####.exr"), backend="telea")
+    with pytest.raises(InputError, match="already exist"):
+        fill(job)
+    assert (out / "clean.1002.exr").read_bytes() == b"someone else's render"
+
+
+def test_fill_accepts_a_saved_job_file_and_reports_progress(shot, tmp_path):
+    job = FillJob(input=str(shot / "plate.####.exr"), mask=str(shot / "mask.####.png"),
+                  output=str(tmp_path / "o" / "clean.####.exr"), backend="telea", frames="1002-1003")
+    path = tmp_path / "job.json"
+    job.save(path)
+    events = []
+    result = fill(str(path), progress=events.append)
+    assert result.written == [1002, 1003]
+    writes = [(e.index, e.total, e.frame) for e in events if e.stage == "write"]
+    assert writes == [(1, 2, 1002), (2, 2, 1003)]
+
+
+def test_plate_alpha_is_the_default_mask(tmp_path):
+    import OpenEXR
+
+    from shot_files import plate_frame, write_exr
+
+    shot = tmp_path / "a"
+    shot.mkdir()
+    for i, frame in enumerate((1, 2, 3)):
+        ch = plate_frame(i)
+        alpha = np.zeros(ch["A"].shape, np.float16)
+        alpha[10:20, 20:30] = 1
+        ch["A"] = alpha
+        write_exr(shot / f"p.{frame}.exr", ch, compression=OpenEXR.PIZ_COMPRESSION)
+    result = fill(FillJob(input=str(shot / "p.#.exr"), output=str(tmp_path / "o" / "c.#.exr"), backend="telea"))
+    assert result.written == [1, 2, 3]
+    _, out = read_exr(tmp_path / "o" / "c.2.exr")
+    _, src = read_exr(shot / "p.2.exr")
+    assert not np.array_equal(out["R"][10:20, 20:30], src["R"][10:20, 20:30])
+    assert np.array_equal(out["R"].view(np.uint16)[30:], src["R"].view(np.uint16)[30:])

@@ -1,0 +1,62 @@
+"""The out-of-process worker client the Blender and Nuke adapters carry, against the real worker."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from shot_files import make_shot, read_exr
+
+from aifx_core import FillJob
+from aifx_core.worker import WorkerProcess, check_environment, run_job
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_vendored_copies_are_byte_identical():
+    source = (REPO / "src" / "aifx_core" / "worker.py").read_bytes()
+    copies = [REPO / "blender_addon" / "aifx_worker.py", REPO / "nuke_plugin" / "aifx_nuke" / "aifx_worker.py"]
+    for copy in copies:
+        assert copy.read_bytes() == source, f"{copy} is out of date: copy src/aifx_core/worker.py over it"
+
+
+def test_check_environment():
+    ok, message = check_environment(sys.executable)
+    assert ok, message
+    ok, message = check_environment(str(REPO / "no" / "python"))
+    assert not ok and "not found" in message
+
+
+def test_run_job_forwards_progress_and_finishes(tmp_path):
+    shot = make_shot(tmp_path / "shot", range(1, 4))
+    job = FillJob(input=str(shot / "plate.####.exr"), mask=str(shot / "mask.####.png"),
+                  output=str(tmp_path / "out" / "c.####.exr"), backend="telea")
+    job.save(tmp_path / "job.json")
+    events = []
+    worker = run_job(sys.executable, str(tmp_path / "job.json"), on_event=events.append)
+    assert worker.returncode == 0, worker.error_message()
+    assert worker.fraction() == 1.0
+    assert events[-1]["event"] == "done"
+    assert [e["frame"] for e in events if e.get("stage") == "write"] == [1, 2, 3]
+
+
+def test_cancel_stops_between_frames_and_leaves_valid_frames(tmp_path):
+    shot = make_shot(tmp_path / "shot", range(1, 41))
+    job = FillJob(input=str(shot / "plate.####.exr"), mask=str(shot / "mask.####.png"),
+                  output=str(tmp_path / "out" / "c.####.exr"), backend="telea")
+    job.save(tmp_path / "job.json")
+    worker = WorkerProcess(sys.executable, str(tmp_path / "job.json")).start()
+    while worker.running() and worker.last_progress is None:
+        worker.poll()
+    worker.cancel()
+    code = worker.wait()
+    assert code == 130, worker.error_message()
+    assert worker.final and worker.final["event"] == "cancelled"
+    written = sorted((tmp_path / "out").glob("c.*.exr"))
+    assert 0 < len(written) < 40
+    for path in written:
+        read_exr(path)
+    assert not [p for p in (tmp_path / "out").iterdir() if "tmp" in p.name]
+    resumed = run_job(sys.executable, str(tmp_path / "job.json"))
+    assert resumed.returncode == 0
+    assert len(resumed.final["written"]) == 40 - len(written)

@@ -1,0 +1,132 @@
+"""Builders of tiny, randomly initialised diffusers pipelines and a LaMa-shaped TorchScript file.
+
+They are saved with ``save_pretrained`` (the layout of a hub snapshot) so the tests and the benchmark load them
+back through aifx's own loader, exactly as a user's local model folder would be. Nothing is downloaded: the
+CLIP tokenizer is built from a vocabulary written here. The weights are random, so the pictures are noise; the
+plumbing (crop, colour, seed, cache, compositing) is what is being tested.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+#: Tokens of the tiny vocabulary: enough single characters for any ASCII prompt, plus CLIP's specials.
+_SPECIALS = ["<|startoftext|>", "<|endoftext|>"]
+
+
+def _tiny_tokenizer(folder: Path):
+    """A CLIP tokenizer read from a vocab.json/merges.txt pair written here (how CLIP ships its own)."""
+    import json
+
+    from transformers import CLIPTokenizer
+
+    chars = [chr(c) for c in range(33, 127)]
+    vocab_tokens = chars + [c + "</w>" for c in chars] + ["lo", "er</w>"] + _SPECIALS
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "vocab.json").write_text(json.dumps({token: i for i, token in enumerate(vocab_tokens)}))
+    (folder / "merges.txt").write_text("#version: 0.2\nl o\ne r</w>\n")
+    return CLIPTokenizer.from_pretrained(str(folder), model_max_length=77)
+
+
+def _tiny_parts(in_channels: int, latent_size: int, folder: Path):
+    import torch
+    from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(
+        sample_size=latent_size,
+        in_channels=in_channels,
+        out_channels=4,
+        block_out_channels=(8, 16),
+        layers_per_block=1,
+        norm_num_groups=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=16,
+        attention_head_dim=2,
+    )
+    vae = AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        block_out_channels=(8, 16),
+        layers_per_block=1,
+        norm_num_groups=4,
+        down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
+        up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"),
+        latent_channels=4,
+        sample_size=latent_size * 2,
+    )
+    tokenizer = _tiny_tokenizer(Path(folder).with_name(Path(folder).name + "-vocab"))
+    text_encoder = CLIPTextModel(
+        CLIPTextConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=16,
+            intermediate_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            max_position_embeddings=77,
+            projection_dim=16,
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+    )
+    scheduler = DDIMScheduler(
+        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False, set_alpha_to_one=False,
+        steps_offset=1,
+    )
+    return {"unet": unet, "vae": vae, "text_encoder": text_encoder, "tokenizer": tokenizer, "scheduler": scheduler}
+
+
+def build_tiny_inpaint_pipeline(folder: Path, latent_size: int = 32) -> Path:
+    """Save a random ``StableDiffusionInpaintPipeline`` (9-channel UNet) whose native size is ``2 * latent_size``."""
+    from diffusers import StableDiffusionInpaintPipeline
+
+    pipe = StableDiffusionInpaintPipeline(
+        **_tiny_parts(9, latent_size, folder), safety_checker=None, feature_extractor=None, requires_safety_checker=False
+    )
+    pipe.save_pretrained(folder)
+    return Path(folder)
+
+
+def build_tiny_text2image_pipeline(folder: Path, latent_size: int = 32) -> Path:
+    """Save a random ``StableDiffusionPipeline`` (4-channel UNet) whose native size is ``2 * latent_size``."""
+    from diffusers import StableDiffusionPipeline
+
+    pipe = StableDiffusionPipeline(
+        **_tiny_parts(4, latent_size, folder), safety_checker=None, feature_extractor=None, requires_safety_checker=False
+    )
+    pipe.save_pretrained(folder)
+    return Path(folder)
+
+
+def build_tiny_lama(path: Path) -> Path:
+    """Save a scripted module with big-lama's calling convention: ``model(image, mask) -> image``.
+
+    ``image`` is (1, 3, H, W) in [0, 1], ``mask`` (1, 1, H, W) in {0, 1}. It fills the hole with the mean colour
+    of the known pixels (plus a small convolution so it has weights), and refuses sizes that are not a multiple
+    of 8 the way the real export's downsampling would.
+    """
+    import torch
+
+    class TinyLama(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.blur = torch.nn.Conv2d(3, 3, 3, padding=1, bias=False)
+            with torch.no_grad():
+                self.blur.weight.fill_(0.0)
+                for c in range(3):
+                    self.blur.weight[c, c].fill_(1.0 / 9.0)
+
+        def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+            if image.shape[2] % 8 != 0 or image.shape[3] % 8 != 0:
+                raise RuntimeError("height and width must be multiples of 8")
+            known = 1.0 - mask
+            mean = (image * known).sum(dim=(2, 3), keepdim=True) / known.sum(dim=(2, 3), keepdim=True).clamp(min=1.0)
+            filled = image * known + mean * mask
+            return self.blur(filled).clamp(0.0, 1.0)
+
+    scripted = torch.jit.script(TinyLama())
+    scripted.save(str(path))
+    return Path(path)
