@@ -53,11 +53,15 @@ def object_matte(frame: int, width: int = WIDTH, height: int = HEIGHT, size: int
     return matte
 
 
-def make_shot(folder: Path, frames: range = range(1001, 1007), empty_mask_frames: tuple[int, ...] = ()) -> Path:
+def make_shot(
+    folder: Path, frames: range = range(1001, 1007), empty_mask_frames: tuple[int, ...] = ()
+) -> Path:
     """``folder/plate.####.exr`` and ``folder/mask.####.png``; returns ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     for i, frame in enumerate(frames):
-        write_exr(folder / f"plate.{frame:04d}.exr", plate_frame(i), owner="aifx tests", comments=f"frame {frame}")
+        write_exr(
+            folder / f"plate.{frame:04d}.exr", plate_frame(i), owner="aifx tests", comments=f"frame {frame}"
+        )
         matte = object_matte(i) if frame not in empty_mask_frames else np.zeros((HEIGHT, WIDTH), np.uint8)
         cv2.imwrite(str(folder / f"mask.{frame:04d}.png"), matte)
     return folder

@@ -18,8 +18,14 @@ FRAMES = range(1001, 1005)
 
 def aifx(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    return subprocess.run([sys.executable, "-m", "aifx_core", *args], capture_output=True, text=True, timeout=300,
-                          cwd=cwd, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "aifx_core", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=cwd,
+        env=env,
+    )
 
 
 @pytest.fixture
@@ -35,8 +41,19 @@ def test_version():
 
 def test_fill_with_json_progress_streams_events_and_ends_with_done(shot, tmp_path):
     out = tmp_path / "out" / "clean.####.exr"
-    done = aifx("fill", str(shot / "plate.####.exr"), "--mask", str(shot / "mask.####.png"), "-o", str(out),
-                "--backend", "telea", "--json-progress", "--save-job", str(tmp_path / "job.json"))
+    done = aifx(
+        "fill",
+        str(shot / "plate.####.exr"),
+        "--mask",
+        str(shot / "mask.####.png"),
+        "-o",
+        str(out),
+        "--backend",
+        "telea",
+        "--json-progress",
+        "--save-job",
+        str(tmp_path / "job.json"),
+    )
     assert done.returncode == 0, done.stderr
     events = [json.loads(line) for line in done.stdout.splitlines()]
     writes = [e for e in events if e["event"] == "progress" and e["stage"] == "write"]
@@ -72,10 +89,13 @@ def _bad_inputs(shot: Path, tmp_path: Path) -> dict[str, tuple[list[str], str]]:
     return {
         "missing path": (["fill", str(tmp_path / "nope" / "p.####.exr"), "-o", out], "nope"),
         "pattern matching nothing": (["fill", str(shot / "other.####.exr"), "-o", out], "other.####.exr"),
-        "gaps": (["fill", str(gappy / "plate.####.exr"), "-m", str(gappy / "mask.####.png"), "-o", out], "1003"),
+        "gaps": (
+            ["fill", str(gappy / "plate.####.exr"), "-m", str(gappy / "mask.####.png"), "-o", out],
+            "1003",
+        ),
         "size mismatch": (["fill", plate, "-m", str(small / "m.####.png"), "-o", out], "m."),
         "corrupt exr": (["fill", str(corrupt / "plate.####.exr"), "-m", mask, "-o", out], "plate.1002.exr"),
-        "output == input": (["fill", plate, "-m", mask, "-o", plate], "overwrite input"),
+        "output == input": (["fill", plate, "-m", mask, "-o", plate], "overwrite"),
         "output not writable": (["fill", plate, "-m", mask, "-o", str(blocker / "c.####.exr")], "a_file"),
         "unknown backend": (["fill", plate, "-m", mask, "-o", out, "--backend", "magic"], "magic"),
         "bad frame range": (["fill", plate, "-m", mask, "-o", out, "--frames", "10-x"], "10-x"),
@@ -112,3 +132,30 @@ def test_info_describes_the_sequence(shot):
     assert done.returncode == 0, done.stderr
     assert "1001" in done.stdout and "1004" in done.stdout
     assert "64" in done.stdout and "48" in done.stdout
+
+
+def test_disk_full_while_writing_leaves_no_partial_frame(tmp_path):
+    """A real ENOSPC: the output goes to a 160 KiB tmpfs mounted in a private user+mount namespace."""
+    import shutil
+
+    if not shutil.which("unshare") or subprocess.run(["unshare", "-rm", "true"]).returncode != 0:
+        pytest.skip("needs unshare with user namespaces to mount a small tmpfs")
+    shot = make_shot(
+        tmp_path / "shot",
+        range(1, 31),
+    )
+    disk = tmp_path / "small_disk"
+    disk.mkdir()
+    script = (
+        f"mount -t tmpfs -o size=160k tmpfs {disk} && "
+        f"{sys.executable} -m aifx_core fill {shot}/plate.####.exr -m {shot}/mask.####.png "
+        f"-o {disk}/c.####.exr --backend telea --compression none; "
+        f"code=$?; ls -a {disk}; exit $code"
+    )
+    done = subprocess.run(["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "disk full" in done.stderr.lower() or "no space" in done.stderr.lower(), done.stderr
+    listed = done.stdout.split()
+    assert not [name for name in listed if "tmp" in name], f"partial temp file left: {listed}"
+    assert any(name.startswith("c.") for name in listed), "the frames that fit were kept"

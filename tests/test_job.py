@@ -25,7 +25,9 @@ def test_job_round_trips_through_json(tmp_path):
 
 def test_resume_key_ignores_what_does_not_change_pixels():
     base = FillJob(input="a.####.exr", output="b.####.exr")
-    same = FillJob(input="a.####.exr", output="b.####.exr", overwrite=True, frames="1-5", contact_sheet="x.png")
+    same = FillJob(
+        input="a.####.exr", output="b.####.exr", overwrite=True, frames="1-5", contact_sheet="x.png"
+    )
     other = FillJob(input="a.####.exr", output="b.####.exr", dilate=9)
     assert base.resume_key() == same.resume_key()
     assert base.resume_key() != other.resume_key()

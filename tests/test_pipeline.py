@@ -10,14 +10,16 @@ import numpy as np
 import pytest
 from shot_files import make_shot, read_exr
 
-from aifx_core import CancelToken, Cancelled, FillJob, InputError, fill
+from aifx_core import Cancelled, CancelToken, FillJob, InputError, fill
 from aifx_core.mask import feather_weight, make_hole
 
 FRAMES = range(1001, 1007)
 
 
 def digest(folder: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()
+    }
 
 
 def outside_region(frame_index: int, job: FillJob, shot: Path, frame: int) -> np.ndarray:
@@ -58,7 +60,9 @@ def test_fill_changes_only_the_masked_area_and_keeps_everything_else(shot, tmp_p
             # bit-exact outside the feathered hole, HDR, negatives, NaN and Inf included
             assert np.array_equal(out[name].view(np.uint16)[keep], plate[name].view(np.uint16)[keep])
         if frame == 1004:
-            assert (tmp_path / "out" / "clean.1004.exr").read_bytes() == (shot / "plate.1004.exr").read_bytes()
+            assert (tmp_path / "out" / "clean.1004.exr").read_bytes() == (
+                shot / "plate.1004.exr"
+            ).read_bytes()
         else:
             hole = ~keep
             assert hole.any()
@@ -70,8 +74,12 @@ def test_fill_changes_only_the_masked_area_and_keeps_everything_else(shot, tmp_p
 
 def test_rerun_resumes_and_changed_settings_do_not_mix(shot, tmp_path):
     out = tmp_path / "out"
-    job = FillJob(input=str(shot / "plate.####.exr"), mask=str(shot / "mask.####.png"),
-                  output=str(out / "clean.####.exr"), backend="telea")
+    job = FillJob(
+        input=str(shot / "plate.####.exr"),
+        mask=str(shot / "mask.####.png"),
+        output=str(out / "clean.####.exr"),
+        backend="telea",
+    )
     fill(job)
     (out / "clean.1003.exr").unlink()
     again = fill(job)
@@ -87,8 +95,12 @@ def test_rerun_resumes_and_changed_settings_do_not_mix(shot, tmp_path):
 
 def test_cancel_keeps_finished_frames_valid_and_a_rerun_resumes(shot, tmp_path):
     out = tmp_path / "out"
-    job = FillJob(input=str(shot / "plate.####.exr"), mask=str(shot / "mask.####.png"),
-                  output=str(out / "clean.####.exr"), backend="telea")
+    job = FillJob(
+        input=str(shot / "plate.####.exr"),
+        mask=str(shot / "mask.####.png"),
+        output=str(out / "clean.####.exr"),
+        backend="telea",
+    )
     cancel = CancelToken()
 
     def stop_after_two(event):
@@ -107,9 +119,13 @@ def test_cancel_keeps_finished_frames_valid_and_a_rerun_resumes(shot, tmp_path):
 
 def test_output_that_would_overwrite_the_input_is_refused(shot):
     before = digest(shot)
-    job = FillJob(input=str(shot / "plate.####.exr"), mask=str(shot / "mask.####.png"),
-                  output=str(shot / "plate.%04d.exr"), backend="telea")
-    with pytest.raises(InputError, match="overwrite input"):
+    job = FillJob(
+        input=str(shot / "plate.####.exr"),
+        mask=str(shot / "mask.####.png"),
+        output=str(shot / "plate.%04d.exr"),
+        backend="telea",
+    )
+    with pytest.raises(InputError, match="overwrite"):
         fill(job)
     assert digest(shot) == before
 
@@ -118,16 +134,25 @@ def test_existing_foreign_outputs_are_not_clobbered(shot, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     (out / "clean.1002.exr").write_bytes(b"someone else's render")
-    job = FillJob(input=str(shot / "plate.####.exr"), mask=str(shot / "mask.####.png"),
-                  output=str(out / "clean.####.exr"), backend="telea")
+    job = FillJob(
+        input=str(shot / "plate.####.exr"),
+        mask=str(shot / "mask.####.png"),
+        output=str(out / "clean.####.exr"),
+        backend="telea",
+    )
     with pytest.raises(InputError, match="already exist"):
         fill(job)
     assert (out / "clean.1002.exr").read_bytes() == b"someone else's render"
 
 
 def test_fill_accepts_a_saved_job_file_and_reports_progress(shot, tmp_path):
-    job = FillJob(input=str(shot / "plate.####.exr"), mask=str(shot / "mask.####.png"),
-                  output=str(tmp_path / "o" / "clean.####.exr"), backend="telea", frames="1002-1003")
+    job = FillJob(
+        input=str(shot / "plate.####.exr"),
+        mask=str(shot / "mask.####.png"),
+        output=str(tmp_path / "o" / "clean.####.exr"),
+        backend="telea",
+        frames="1002-1003",
+    )
     path = tmp_path / "job.json"
     job.save(path)
     events = []
@@ -139,7 +164,6 @@ def test_fill_accepts_a_saved_job_file_and_reports_progress(shot, tmp_path):
 
 def test_plate_alpha_is_the_default_mask(tmp_path):
     import OpenEXR
-
     from shot_files import plate_frame, write_exr
 
     shot = tmp_path / "a"
@@ -150,7 +174,9 @@ def test_plate_alpha_is_the_default_mask(tmp_path):
         alpha[10:20, 20:30] = 1
         ch["A"] = alpha
         write_exr(shot / f"p.{frame}.exr", ch, compression=OpenEXR.PIZ_COMPRESSION)
-    result = fill(FillJob(input=str(shot / "p.#.exr"), output=str(tmp_path / "o" / "c.#.exr"), backend="telea"))
+    result = fill(
+        FillJob(input=str(shot / "p.#.exr"), output=str(tmp_path / "o" / "c.#.exr"), backend="telea")
+    )
     assert result.written == [1, 2, 3]
     _, out = read_exr(tmp_path / "o" / "c.2.exr")
     _, src = read_exr(shot / "p.2.exr")

@@ -15,7 +15,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 def test_vendored_copies_are_byte_identical():
     source = (REPO / "src" / "aifx_core" / "worker.py").read_bytes()
-    copies = [REPO / "blender_addon" / "aifx_worker.py", REPO / "nuke_plugin" / "aifx_nuke" / "aifx_worker.py"]
+    copies = [
+        REPO / "blender_addon" / "aifx_worker.py",
+        REPO / "nuke_plugin" / "aifx_nuke" / "aifx_worker.py",
+    ]
     for copy in copies:
         assert copy.read_bytes() == source, f"{copy} is out of date: copy src/aifx_core/worker.py over it"
 
@@ -29,8 +32,12 @@ def test_check_environment():
 
 def test_run_job_forwards_progress_and_finishes(tmp_path):
     shot = make_shot(tmp_path / "shot", range(1, 4))
-    job = FillJob(input=str(shot / "plate.####.exr"), mask=str(shot / "mask.####.png"),
-                  output=str(tmp_path / "out" / "c.####.exr"), backend="telea")
+    job = FillJob(
+        input=str(shot / "plate.####.exr"),
+        mask=str(shot / "mask.####.png"),
+        output=str(tmp_path / "out" / "c.####.exr"),
+        backend="telea",
+    )
     job.save(tmp_path / "job.json")
     events = []
     worker = run_job(sys.executable, str(tmp_path / "job.json"), on_event=events.append)
@@ -42,8 +49,12 @@ def test_run_job_forwards_progress_and_finishes(tmp_path):
 
 def test_cancel_stops_between_frames_and_leaves_valid_frames(tmp_path):
     shot = make_shot(tmp_path / "shot", range(1, 41))
-    job = FillJob(input=str(shot / "plate.####.exr"), mask=str(shot / "mask.####.png"),
-                  output=str(tmp_path / "out" / "c.####.exr"), backend="telea")
+    job = FillJob(
+        input=str(shot / "plate.####.exr"),
+        mask=str(shot / "mask.####.png"),
+        output=str(tmp_path / "out" / "c.####.exr"),
+        backend="telea",
+    )
     job.save(tmp_path / "job.json")
     worker = WorkerProcess(sys.executable, str(tmp_path / "job.json")).start()
     while worker.running() and worker.last_progress is None:

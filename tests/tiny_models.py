@@ -73,10 +73,20 @@ def _tiny_parts(in_channels: int, latent_size: int, folder: Path):
         )
     )
     scheduler = DDIMScheduler(
-        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False, set_alpha_to_one=False,
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        clip_sample=False,
+        set_alpha_to_one=False,
         steps_offset=1,
     )
-    return {"unet": unet, "vae": vae, "text_encoder": text_encoder, "tokenizer": tokenizer, "scheduler": scheduler}
+    return {
+        "unet": unet,
+        "vae": vae,
+        "text_encoder": text_encoder,
+        "tokenizer": tokenizer,
+        "scheduler": scheduler,
+    }
 
 
 def build_tiny_inpaint_pipeline(folder: Path, latent_size: int = 32) -> Path:
@@ -84,7 +94,10 @@ def build_tiny_inpaint_pipeline(folder: Path, latent_size: int = 32) -> Path:
     from diffusers import StableDiffusionInpaintPipeline
 
     pipe = StableDiffusionInpaintPipeline(
-        **_tiny_parts(9, latent_size, folder), safety_checker=None, feature_extractor=None, requires_safety_checker=False
+        **_tiny_parts(9, latent_size, folder),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
     )
     pipe.save_pretrained(folder)
     return Path(folder)
@@ -95,7 +108,10 @@ def build_tiny_text2image_pipeline(folder: Path, latent_size: int = 32) -> Path:
     from diffusers import StableDiffusionPipeline
 
     pipe = StableDiffusionPipeline(
-        **_tiny_parts(4, latent_size, folder), safety_checker=None, feature_extractor=None, requires_safety_checker=False
+        **_tiny_parts(4, latent_size, folder),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
     )
     pipe.save_pretrained(folder)
     return Path(folder)
@@ -123,10 +139,27 @@ def build_tiny_lama(path: Path) -> Path:
             if image.shape[2] % 8 != 0 or image.shape[3] % 8 != 0:
                 raise RuntimeError("height and width must be multiples of 8")
             known = 1.0 - mask
-            mean = (image * known).sum(dim=(2, 3), keepdim=True) / known.sum(dim=(2, 3), keepdim=True).clamp(min=1.0)
+            mean = (image * known).sum(dim=(2, 3), keepdim=True) / known.sum(dim=(2, 3), keepdim=True).clamp(
+                min=1.0
+            )
             filled = image * known + mean * mask
             return self.blur(filled).clamp(0.0, 1.0)
 
     scripted = torch.jit.script(TinyLama())
     scripted.save(str(path))
     return Path(path)
+
+
+_BUILT: dict[str, Path] = {}
+
+
+def cached_build(kind: str, root: Path) -> Path:
+    """Build a tiny model once per test session (``kind``: ``inpaint``, ``text2image`` or ``lama``)."""
+    if kind not in _BUILT:
+        builders = {
+            "inpaint": lambda: build_tiny_inpaint_pipeline(root / "tiny-inpaint"),
+            "text2image": lambda: build_tiny_text2image_pipeline(root / "tiny-text2image"),
+            "lama": lambda: build_tiny_lama(root / "tiny-lama.pt"),
+        }
+        _BUILT[kind] = builders[kind]()
+    return _BUILT[kind]

@@ -11,11 +11,13 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 JOB_FORMAT_VERSION = 1
 
+_VAR = re.compile(r"\$(?:(\w+)|\{([^}]*)\})")
 _RANGE = re.compile(r"^\s*(-?\d+)\s*(?:-\s*(-?\d+)\s*)?$")
 #: Knob lines of ``Node.writeKnobs()`` that move or select a node without changing its pixels.
 _LAYOUT_KNOBS = ("xpos", "ypos", "selected", "note_font", "tile_color", "gl_color", "label", "hide_input")
@@ -89,20 +91,25 @@ def _digest(data: Any) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
-def inputs_key(upstream: Sequence[Sequence[str]], first: int, last: int, mask_channel: str,
-               mask_connected: bool) -> str:
+def inputs_key(
+    upstream: Sequence[Sequence[str]], first: int, last: int, mask_channel: str, mask_connected: bool
+) -> str:
     """Identity of the written inputs: each upstream node (class, name, knobs) and the frame range.
 
     ``upstream`` rows are ``(input label, class, name, writeKnobs text)``; the order of the walk is kept.
     """
-    rows = [[str(part) if i < 3 else normalise_knobs(str(part)) for i, part in enumerate(row)] for row in upstream]
-    return _digest({"upstream": rows, "first": first, "last": last, "channel": mask_channel,
-                    "mask": mask_connected})
+    rows = [
+        [str(part) if i < 3 else normalise_knobs(str(part)) for i, part in enumerate(row)] for row in upstream
+    ]
+    return _digest(
+        {"upstream": rows, "first": first, "last": last, "channel": mask_channel, "mask": mask_connected}
+    )
 
 
-def fill_key(inputs: str, settings: Mapping[str, Any], colorspace: str) -> str:
-    """Identity of the result: the inputs plus every setting that changes pixels."""
-    return _digest({"inputs": inputs, "settings": dict(settings), "colorspace": colorspace})
+def fill_key(inputs: str, job_fields: Mapping[str, Any]) -> str:
+    """Identity of the result: the inputs plus every job field that changes pixels (paths left out)."""
+    fields = {k: v for k, v in job_fields.items() if k not in ("input", "output", "mask")}
+    return _digest({"inputs": inputs, "job": fields})
 
 
 def default_cache_root(script_path: str, temp_dir: str) -> str:
@@ -151,7 +158,7 @@ class CachePaths:
 
 def frame_path(pattern: str, frame: int) -> str:
     """``/c/source.####.exr`` and 1001 → ``/c/source.1001.exr`` (the only pattern this module writes)."""
-    return pattern.replace("####", "%04d" % frame)
+    return pattern.replace("####", f"{frame:04d}")
 
 
 def is_marked_done(marker: str, first: int, last: int, pattern: str) -> bool:
@@ -195,8 +202,14 @@ def backend_options(settings: Mapping[str, Any]) -> dict[str, Any]:
     return options
 
 
-def build_job(settings: Mapping[str, Any], paths: CachePaths, first: int, last: int, colorspace: str,
-              mask_connected: bool) -> dict[str, Any]:
+def build_job(
+    settings: Mapping[str, Any],
+    paths: CachePaths,
+    first: int,
+    last: int,
+    colorspace: str,
+    mask_connected: bool,
+) -> dict[str, Any]:
     """The ``FillJob`` dict for one render (same keys as ``FillJob.to_dict()``)."""
     return {
         "aifx_job": JOB_FORMAT_VERSION,
@@ -204,7 +217,7 @@ def build_job(settings: Mapping[str, Any], paths: CachePaths, first: int, last: 
         "output": paths.result,
         "mask": paths.mask if mask_connected else None,
         "mask_channel": exr_channel(str(settings.get("mask_channel", "rgba.alpha"))),
-        "frames": "%d-%d" % (first, last),
+        "frames": f"{first}-{last}",
         "skip_missing": False,
         "backend": settings["backend"],
         "options": backend_options(settings),
@@ -229,9 +242,14 @@ def save_job(job: Mapping[str, Any], path: str) -> None:
 
 
 def resolve_python(knob_value: str, environ: Mapping[str, str]) -> str:
-    """The aifx Python: the knob (``$VARS`` and ``~`` expanded), else ``$AIFX_PYTHON``."""
+    """The aifx Python: the *aifx environment* knob (``$VARS`` and ``~`` expanded), else ``$AIFX_PYTHON``."""
     value = (knob_value or "").strip() or environ.get("AIFX_PYTHON", "")
-    return os.path.expanduser(os.path.expandvars(value)) if value else ""
+    return os.path.expanduser(expand_vars(value, environ)) if value else ""
+
+
+def expand_vars(text: str, environ: Mapping[str, str]) -> str:
+    """``$NAME`` / ``${NAME}`` from ``environ`` (unknown names are left as typed, like ``os.path.expandvars``)."""
+    return _VAR.sub(lambda m: environ.get(m.group(1) or m.group(2), m.group(0)), text)
 
 
 def worker_environment(environ: Mapping[str, str]) -> dict[str, str]:
@@ -268,9 +286,29 @@ def progress_message(event: Mapping[str, Any]) -> str:
     stage = str(event.get("stage", "aifx"))
     text = stage
     if event.get("total"):
-        text += " %s/%s" % (event.get("index", 0), event["total"])
+        text += f" {event.get('index', 0)}/{event['total']}"
     if event.get("frame") is not None:
-        text += " (frame %s)" % event["frame"]
+        text += f" (frame {event['frame']})"
     if event.get("message"):
-        text += ": %s" % event["message"]
+        text += f": {event['message']}"
     return text
+
+
+# -- farm ---------------------------------------------------------------------------------------------------
+
+FARM_USAGE = "usage: nuke -t <plugin>/aifx_nuke/render.py SCRIPT.nk NODE [FIRST-LAST]"
+
+
+def parse_farm_args(argv: Sequence[str]) -> tuple[str, str, str | None]:
+    """``comp.nk AIFill1 [1001-1100]`` → (script, node name, range text or None for the node's own range)."""
+    args = [a for a in argv if a.strip()]
+    if len(args) not in (2, 3):
+        raise RangeError("expected a script, a node name and an optional frame range; " + FARM_USAGE)
+    script, node = args[0], args[1]
+    if not os.path.isfile(script):
+        raise RangeError(f"{script}: no such Nuke script; give the .nk path the farm can read")
+    frames = args[2] if len(args) == 3 else None
+    if frames is not None:
+        first, last = parse_frame_range(frames)
+        frames = f"{first}-{last}"
+    return script, node, frames

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-#: Class of the internal nodes' parent and the name new nodes get (Nuke uncollides it: AIFill1, AIFill2...).
+#: Name stem of new nodes (AIFill1, AIFill2...).
 NODE_NAME = "AIFill"
 TAB_NAME = "aifx"
 
@@ -42,38 +42,92 @@ class KnobSpec:
 
 
 KNOBS: list[KnobSpec] = [
-    KnobSpec("mask_channel", "Channel_Knob", "mask channel", "rgba.alpha",
-             "Channel of the Mask input (of Source when Mask is not connected) that marks what to remove."),
+    KnobSpec(
+        "mask_channel",
+        "Channel_Knob",
+        "mask channel",
+        "rgba.alpha",
+        "Channel of the Mask input (of Source when Mask is not connected) that marks what to remove.",
+    ),
     KnobSpec("invert_mask", "Boolean_Knob", "invert mask", False, "Fill where the mask is 0 instead of 1."),
-    KnobSpec("backend", "Enumeration_Knob", "backend", "propagate",
-             "propagate: temporal engine (flow-guided, consistent over frames); telea/lama/diffusers: "
-             "each frame on its own.", tuple(BACKENDS)),
-    KnobSpec("spatial_backend", "Enumeration_Knob", "keyframe fill", "auto",
-             "What fills the keyframes the temporal engine propagates (propagate backend only).",
-             tuple(SPATIAL_BACKENDS)),
-    KnobSpec("model", "String_Knob", "model", "",
-             "Model id or local folder for lama/diffusers (empty: the backend's default)."),
+    KnobSpec(
+        "backend",
+        "Enumeration_Knob",
+        "backend",
+        "propagate",
+        "propagate: temporal engine (flow-guided, consistent over frames); telea/lama/diffusers: "
+        "each frame on its own.",
+        tuple(BACKENDS),
+    ),
+    KnobSpec(
+        "spatial_backend",
+        "Enumeration_Knob",
+        "keyframe fill",
+        "auto",
+        "What fills the keyframes the temporal engine propagates (propagate backend only).",
+        tuple(SPATIAL_BACKENDS),
+    ),
+    KnobSpec(
+        "model",
+        "String_Knob",
+        "model",
+        "",
+        "Model id or local folder for lama/diffusers (empty: the backend's default).",
+    ),
     KnobSpec("prompt", "String_Knob", "prompt", "", "What to paint into the hole (diffusers only)."),
     KnobSpec("negative_prompt", "String_Knob", "negative prompt", "", "What to avoid (diffusers only)."),
     KnobSpec("seed", "Int_Knob", "seed", 0, "Random seed: the same seed gives the same fill."),
     KnobSpec("steps", "Int_Knob", "steps", 30, "Diffusion steps (diffusers only)."),
     KnobSpec("strength", "Double_Knob", "strength", 1.0, "How far diffusion may move from the plate, 0..1."),
-    KnobSpec("dilate", "Int_Knob", "dilate", 4, "Grow the hole by this many pixels (soft edges, motion blur)."),
+    KnobSpec(
+        "dilate", "Int_Knob", "dilate", 4, "Grow the hole by this many pixels (soft edges, motion blur)."
+    ),
     KnobSpec("feather", "Int_Knob", "feather", 2, "Soften the fill's edge over this many pixels."),
-    KnobSpec("frame_range", "String_Knob", "frame range", "",
-             "First-last frame to fill, e.g. 1001-1100. Empty: the Source input's range."),
-    KnobSpec("colorspace", "String_Knob", "colourspace override", "",
-             "Colourspace of the node's pixels. Empty: the project's working space (Project Settings > Color)."),
-    KnobSpec("cache_dir", "File_Knob", "cache folder", "",
-             "Where inputs and results are cached. Empty: aifx_cache beside the script."),
-    KnobSpec("aifx_python", "File_Knob", "aifx Python", "",
-             "Python executable of the environment that has aifx-core. Empty: $AIFX_PYTHON."),
-    KnobSpec("render", "PyScript_Knob", "Render", "import aifx_nuke.nodes; aifx_nuke.nodes.on_render_button()",
-             "Write the inputs, run aifx and show the filled plate. Unchanged inputs and settings reuse the cache.",
-             setting=False),
-    KnobSpec("cancel", "PyScript_Knob", "Cancel", "import aifx_nuke.nodes; aifx_nuke.nodes.on_cancel_button()",
-             "Stop a render of this node; finished frames are kept and the next Render resumes.",
-             setting=False),
+    KnobSpec(
+        "frame_range",
+        "String_Knob",
+        "frame range",
+        "",
+        "First-last frame to fill, e.g. 1001-1100. Empty: the Source input's range.",
+    ),
+    KnobSpec(
+        "colorspace",
+        "String_Knob",
+        "colourspace override",
+        "",
+        "Colourspace of the node's pixels. Empty: the project's working space (Project Settings > Color).",
+    ),
+    KnobSpec(
+        "cache_dir",
+        "File_Knob",
+        "cache folder",
+        "",
+        "Where inputs and results are cached. Empty: aifx_cache beside the script.",
+    ),
+    KnobSpec(
+        "aifx_env",
+        "File_Knob",
+        "aifx environment",
+        "",
+        "Python executable of an environment that has aifx-core (an aifx server URL later). "
+        "Empty: $AIFX_PYTHON.",
+    ),
+    KnobSpec(
+        "render",
+        "PyScript_Knob",
+        "Render",
+        "import aifx_nuke.nodes; aifx_nuke.nodes.on_render_button()",
+        "Write the inputs, run aifx and show the filled plate. Unchanged inputs and settings reuse the cache.",
+        setting=False,
+    ),
+    KnobSpec(
+        "cancel",
+        "PyScript_Knob",
+        "Cancel",
+        "import aifx_nuke.nodes; aifx_nuke.nodes.on_cancel_button()",
+        "Stop a render of this node; finished frames are kept and the next Render resumes.",
+        setting=False,
+    ),
     KnobSpec("status", "Text_Knob", "status", "not rendered", "What the node did last.", setting=False),
 ]
 

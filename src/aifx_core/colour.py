@@ -55,10 +55,10 @@ DEFAULT_INTEGER_COLORSPACE = MODEL_COLORSPACE
 SOFT_CLIP_KNEE = 0.6
 #: Largest scene-linear value guaranteed to survive ``from_model(to_model(x))`` (relative error < 1e-3).
 SOFT_CLIP_MAX = 64.0
-#: Where the soft clip stops, in linear Rec.709: magnitudes above it come back as it, and a model output of
-#: exactly 1.0 comes back as it. A gamut change can scale a saturated channel (ACEScg → Rec.709 by up to ~1.7),
-#: so for very saturated wide-gamut colours the guaranteed range is about ``SOFT_CLIP_MAX / 2``.
-LINEAR_LIMIT = SOFT_CLIP_MAX
+#: Where the soft clip stops, in linear Rec.709: magnitudes above it come back as it, and so does a model
+#: output of exactly 1.0. Wider than :data:`SOFT_CLIP_MAX` because a gamut change scales saturated channels
+#: (ACEScg → Rec.709 by up to 1.7, ACES2065-1 by up to 2.5), and the guarantee is for the plate's values.
+LINEAR_LIMIT = 4.0 * SOFT_CLIP_MAX
 
 #: Short names people type, mapped to config colour spaces (the config's own names, aliases and roles such
 #: as ``scene_linear`` are accepted too, case-insensitively).
@@ -70,6 +70,7 @@ ALIASES: dict[str, str] = {
     "srgb_texture": MODEL_COLORSPACE,
     # Rec.709 video files are viewed through a BT.1886 (gamma 2.4) display: that is the encoding they carry.
     "rec709": "Gamma 2.4 Encoded Rec.709",
+    "rec.709": "Gamma 2.4 Encoded Rec.709",
     "acescg": "ACEScg",
     "aces": "ACES2065-1",
     "acescct": "ACEScct",
@@ -155,12 +156,18 @@ def _header_of(source: Any) -> Mapping[str, Any]:
     return header if isinstance(header, Mapping) else {}
 
 
-def _walk(header: Mapping[str, Any], depth: int = 0):
-    """Yield every (key, value) of a header, looking one level into nested dicts (format-specific keys)."""
-    for key, value in header.items():
-        yield str(key), value
-        if isinstance(value, Mapping) and depth < 1:
-            yield from _walk(value, depth + 1)
+def _attributes(header: Mapping[str, Any]) -> dict[str, Any]:
+    """The header's attributes by lower-case name: file attributes (``header["attributes"]`` or any nested
+    format dict) win over top-level keys. A reader's own derived guess (a top-level ``colorspace`` next to a
+    ``colorspace_reason``) is not an attribute of the file and is ignored."""
+    top = {str(k).lower(): v for k, v in header.items() if not isinstance(v, Mapping)}
+    if "colorspace_reason" in top:
+        top.pop("colorspace", None)
+    nested: dict[str, Any] = {}
+    for value in header.values():
+        if isinstance(value, Mapping):
+            nested.update({str(k).lower(): v for k, v in value.items() if str(k).lower() not in nested})
+    return {**top, **nested}
 
 
 def _from_chromaticities(by_key: Mapping[str, Any]) -> str | None:
@@ -180,7 +187,7 @@ def _from_chromaticities(by_key: Mapping[str, Any]) -> str | None:
 
 
 def _from_header(header: Mapping[str, Any]) -> str | None:
-    by_key = {key.lower(): value for key, value in _walk(header)}
+    by_key = _attributes(header)
     for key in _HEADER_KEYS:
         value = by_key.get(key.lower())
         if not isinstance(value, str) or value.strip().lower() in ("", "unknown"):
@@ -195,24 +202,38 @@ def _from_header(header: Mapping[str, Any]) -> str | None:
     return _from_chromaticities(by_key)
 
 
+def _extension_of(extension: str | Path | None) -> str:
+    """``".exr"`` from ``"exr"``, ``".EXR"`` or a path such as ``"shot/plate.1001.exr"``; ``""`` from None."""
+    if extension is None:
+        return ""
+    text = str(extension).strip().lower()
+    if not text:
+        return ""
+    is_bare = "/" not in text and "\\" not in text and "." not in text.lstrip(".")
+    if is_bare and not isinstance(extension, Path):
+        return text if text.startswith(".") else "." + text
+    return Path(text).suffix
+
+
 def _read_exr_header(path: Path) -> Mapping[str, Any]:
     try:
         import OpenEXR
 
         with OpenEXR.File(str(path), header_only=True) as exr:
-            return exr.header()
+            return dict(exr.header())  # copied while open: closing the file empties the dict
     except Exception:  # unreadable or missing: the extension rule still gives a sensible guess
         return {}
 
 
-def guess_colorspace(source: Any = None, extension: str | None = None) -> str:
+def guess_colorspace(source: Any = None, extension: str | Path | None = None) -> str:
     """Best guess of the colourspace of an image, for when the user gave none.
 
-    ``source`` is an :class:`~aifx_core.sequence.image.Image`, a header dict, or a path (EXR headers are read).
+    ``source`` is an :class:`~aifx_core.sequence.image.Image`, a header dict, or a path (EXR headers are read);
+    ``extension`` is an extension (``".exr"``, ``"png"``) or a file path, used when ``source`` has no path.
     Rules, first match wins:
 
     1. a colourspace named in the header and known to the config: ``colorInteropID`` (OpenEXR 3.4+),
-       ``colorSpace``, ``oiio:ColorSpace``, ``ocio:colorspace`` (nested format dicts are searched too);
+       ``colorSpace``, ``oiio:ColorSpace``, ``ocio:colorspace`` (in ``header["attributes"]`` or top level);
     2. EXR ``chromaticities`` matching a standard linear space (Rec.709, AP1 = ACEScg, AP0, P3, Rec.2020);
        ``acesImageContainerFlag`` = 1 means ACES2065-1;
     3. float data (EXR, HDR, float TIFF) → :data:`DEFAULT_FLOAT_COLORSPACE` (scene-linear Rec.709, the EXR
@@ -227,9 +248,7 @@ def guess_colorspace(source: Any = None, extension: str | None = None) -> str:
         header = _header_of(source)
         raw_path = getattr(source, "source", None)
         path = Path(raw_path) if raw_path else None
-    ext = (extension or (path.suffix if path else "")).lower()
-    if ext and not ext.startswith("."):
-        ext = "." + ext
+    ext = _extension_of(extension) or (path.suffix.lower() if path else "")
     if path is not None and not header and ext == ".exr":
         header = _read_exr_header(path)
     found = _from_header(header)
@@ -253,12 +272,13 @@ def _processor(src: str, dst: str) -> OCIO.CPUProcessor:
 
 
 def _apply(src: str, dst: str, rgb: np.ndarray) -> np.ndarray:
-    out = np.ascontiguousarray(rgb, dtype=np.float32).copy()
+    out = np.array(rgb, dtype=np.float32, order="C", copy=True)
     if src == dst or out.size == 0:
         return out
     proc = _processor(src, dst)
     if not proc.isNoOp():
-        proc.applyRGB(out.reshape(-1, 3))
+        pixels = out.reshape(-1, 3)  # a view: OCIO writes through it in place
+        proc.apply(OCIO.PackedImageDesc(pixels, pixels.shape[0], 1, 3))
     return out
 
 
@@ -269,36 +289,59 @@ def _check_rgb(rgb: np.ndarray) -> np.ndarray:
     return array
 
 
+def _odd_piecewise(x: np.ndarray, split: float, low: Any, high: Any) -> np.ndarray:
+    """``sign(x)·f(|x|)`` with ``f = low`` up to ``split`` and ``high`` above, each evaluated only where it
+    applies (float32 throughout: a 2K frame converts in a fraction of a second)."""
+    a = np.abs(x, dtype=np.float32)
+    above = a > split
+    out = np.empty_like(a)
+    out[~above] = low(a[~above])
+    out[above] = high(a[above])
+    return np.copysign(out, x).astype(np.float32)
+
+
 def _shoulder(lin: np.ndarray) -> np.ndarray:
     """Identity up to the knee, then ``k + (1-k)·t/(1+t)`` with ``t = (|x|-k)/(1-k)``: C1-smooth, below 1.
 
     Odd-symmetric, so out-of-gamut negatives are bounded the same way highlights are.
     """
-    k = SOFT_CLIP_KNEE
-    a = np.minimum(np.abs(lin), LINEAR_LIMIT)
-    t = np.maximum(a - k, 0.0) / (1.0 - k)
-    return np.copysign(np.where(a > k, k + (1.0 - k) * t / (1.0 + t), a), lin)
+    k = np.float32(SOFT_CLIP_KNEE)
+
+    def compress(a: np.ndarray) -> np.ndarray:
+        t = (np.minimum(a, np.float32(LINEAR_LIMIT)) - k) / (1 - k)
+        return k + (1 - k) * (t / (1 + t))
+
+    return _odd_piecewise(lin, SOFT_CLIP_KNEE, lambda a: a, compress)
 
 
 def _unshoulder(y: np.ndarray) -> np.ndarray:
-    k = SOFT_CLIP_KNEE
-    top = float(_shoulder(np.array(LINEAR_LIMIT, dtype=np.float64)))
-    a = np.minimum(np.abs(y), top)
-    u = np.clip((a - k) / (1.0 - k), 0.0, None)
-    return np.copysign(np.where(a > k, k + (1.0 - k) * u / (1.0 - u), a), y)
+    k = np.float32(SOFT_CLIP_KNEE)
+    top = _shoulder(np.array([LINEAR_LIMIT], np.float32))[0]
+
+    def expand(a: np.ndarray) -> np.ndarray:
+        u = (np.minimum(a, top) - k) / (1 - k)
+        return k + (1 - k) * (u / (1 - u))
+
+    return _odd_piecewise(y, SOFT_CLIP_KNEE, lambda a: a, expand)
 
 
 def _srgb_encode(lin: np.ndarray) -> np.ndarray:
     """The sRGB curve (IEC 61966-2-1), mirrored for negatives so it stays invertible."""
-    a = np.abs(lin)
-    enc = np.where(a <= 0.0031308, 12.92 * a, 1.055 * np.power(a, 1.0 / 2.4) - 0.055)
-    return np.copysign(enc, lin)
+    return _odd_piecewise(
+        lin,
+        0.0031308,
+        lambda a: a * np.float32(12.92),
+        lambda a: np.float32(1.055) * a ** np.float32(1 / 2.4) - np.float32(0.055),
+    )
 
 
 def _srgb_decode(enc: np.ndarray) -> np.ndarray:
-    a = np.abs(enc)
-    lin = np.where(a <= 0.04045, a / 12.92, np.power((a + 0.055) / 1.055, 2.4))
-    return np.copysign(lin, enc)
+    return _odd_piecewise(
+        enc,
+        0.04045,
+        lambda a: a / np.float32(12.92),
+        lambda a: ((a + np.float32(0.055)) / np.float32(1.055)) ** np.float32(2.4),
+    )
 
 
 def to_model(rgb: np.ndarray, colorspace: str) -> np.ndarray:
@@ -314,7 +357,7 @@ def to_model(rgb: np.ndarray, colorspace: str) -> np.ndarray:
         return clean
     if not is_scene_referred(name):
         return _apply(name, MODEL_COLORSPACE, clean)
-    lin = _apply(name, LINEAR_COLORSPACE, clean).astype(np.float64)
+    lin = _apply(name, LINEAR_COLORSPACE, clean)
     lin = np.nan_to_num(lin, nan=0.0, posinf=LINEAR_LIMIT, neginf=-LINEAR_LIMIT)
     return _srgb_encode(_shoulder(lin)).astype(np.float32)
 
@@ -327,8 +370,7 @@ def from_model(srgb: np.ndarray, colorspace: str) -> np.ndarray:
         return array
     if not is_scene_referred(name):
         return _apply(MODEL_COLORSPACE, name, array)
-    lin = _unshoulder(_srgb_decode(array.astype(np.float64)))
-    return _apply(LINEAR_COLORSPACE, name, lin.astype(np.float32))
+    return _apply(LINEAR_COLORSPACE, name, _unshoulder(_srgb_decode(array)))
 
 
 def to_display_uint8(rgb: np.ndarray, colorspace: str) -> np.ndarray:

@@ -31,7 +31,10 @@ _FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
 class _Readable(Protocol):
-    frames: Sequence[int]
+    """What the sheet needs of a sequence: its frame numbers and ``read(frame) -> Image``."""
+
+    @property
+    def frames(self) -> Sequence[int]: ...
 
     def read(self, frame: int) -> Any: ...
 

@@ -159,6 +159,7 @@ def write_plot(
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     figure = Figure(figsize=(8, 2.6 * len(panels) + 0.6), dpi=100)
     FigureCanvasAgg(figure)
@@ -167,6 +168,7 @@ def write_plot(
         for label, (xs, ys) in series.items():
             ax.plot(xs, [np.nan if v is None else v for v in ys], marker=".", label=label)
         ax.set_ylabel(ylabel)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(True, alpha=0.3)
         if len(series) > 1:
             ax.legend(loc="best", fontsize="small")
@@ -203,8 +205,11 @@ def default_out_dir(result: str) -> Path:
     return (path.parent if path.name else path) / "aifx_eval"
 
 
-def write_outputs(report: EvalReport, out_dir: str | Path) -> dict[str, str]:
-    """The per-frame plot, the contact sheet and ``metrics.json`` in ``out_dir``; returns their paths."""
+def write_outputs(report: EvalReport, out_dir: str | Path, plate: str | None = None) -> dict[str, str]:
+    """The per-frame plot, the contact sheet and ``metrics.json`` in ``out_dir``; returns their paths.
+
+    ``plate`` (the sequence before the fill) adds a "before" row to the sheet, with the hole outlined.
+    """
     from .contact_sheet import before_after_sheet
 
     folder = Path(out_dir)
@@ -218,11 +223,12 @@ def write_outputs(report: EvalReport, out_dir: str | Path) -> dict[str, str]:
     files = {"plot": str(write_eval_plot(folder / "per_frame.png", report))}
     result_seq = _open(report.result, None, "result")
     reference_seq = _open(report.reference, None, "reference") if report.reference else None
+    plate_seq = _open(plate, None, "plate") if plate else None
     mask = _open_mask(report.mask, result_seq) if report.mask else None
     files["contact_sheet"] = str(
         before_after_sheet(
             folder / "contact_sheet.png",
-            None,
+            plate_seq,
             result_seq,
             frames_list,
             mask=mask,
@@ -287,6 +293,7 @@ def register_cli(subparsers: Any) -> None:
     parser.add_argument("--reference", help="ground truth of the same frames (what the hole really hid)")
     parser.add_argument("--mask", help="hole mask sequence or still (as given to aifx fill)")
     parser.add_argument("--frames", help="frame range, e.g. 1001-1100 or 1001-1010,1020")
+    parser.add_argument("--plate", help="the plate before the fill: adds a 'before' row to the contact sheet")
     parser.add_argument(
         "--out", help="folder for the plot, contact sheet and metrics.json (default: aifx_eval/)"
     )
@@ -312,7 +319,7 @@ def run_eval(args: argparse.Namespace) -> int:
     )
     if len(report.frames) < 2:
         print("aifx eval: one frame only, so no E_warp (it needs frame pairs)", file=sys.stderr)
-    write_outputs(report, args.out or default_out_dir(args.result))
+    write_outputs(report, args.out or default_out_dir(args.result), plate=args.plate)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:

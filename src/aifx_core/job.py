@@ -48,7 +48,7 @@ class FillJob:
     invert_mask: bool = False
     #: Grow the hole by this many pixels (covers the object's soft edge and motion blur).
     dilate: int = 4
-    #: Soften the fill's edge over this many pixels, inside the dilated hole only.
+    #: Soften the fill's edge over this many pixels outside the dilated hole (weight ramps 1 → 0).
     feather: int = 2
     #: Colourspace of the plate's values; ``None`` guesses (scene-linear for EXR, sRGB for 8/16-bit files).
     colorspace: str | None = None

@@ -131,40 +131,24 @@ class Motion:
     valid: np.ndarray
 
 
-def _gray8(image: np.ndarray) -> np.ndarray:
-    unit = np.clip(_as_float64(image), 0.0, 1.0)
-    gray = unit.mean(axis=-1)
-    return np.ascontiguousarray(np.rint(gray * 255.0).astype(np.uint8))
-
-
-def _dis() -> cv2.DISOpticalFlow:
-    flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-    return flow
-
-
-def _sample(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
-    """``image`` looked up at (x + dx, y + dy): bilinear, edges replicated."""
-    h, w = flow.shape[:2]
-    grid_x, grid_y = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    map_x = grid_x + flow[..., 0]
-    map_y = grid_y + flow[..., 1]
-    return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-
-
 def estimate_motion(frame_t: np.ndarray, frame_next: np.ndarray) -> Motion:
-    """Flow from frame t to t+1 (OpenCV DIS on display-encoded grey) and its forward-backward valid mask.
+    """Flow from frame t to t+1 at full resolution and its forward-backward valid mask.
 
-    The check is Sundaram et al. 2010's, as used for E_warp's occlusion masks:
+    Flow and warping are :mod:`aifx_core.flow`'s (OpenCV DIS on perceptual grey), the same the temporal
+    engine uses, so there is one flow implementation in aifx. The occlusion test is the one E_warp is defined
+    with (Lai et al. 2018, after Sundaram et al. 2010), not the engine's looser one:
     ``|F(x) + B(x + F(x))|^2 < 0.01 (|F(x)|^2 + |B(x + F(x))|^2) + 0.5``; pixels whose target leaves the frame
     are invalid too.
     """
-    g0, g1 = _gray8(frame_t), _gray8(frame_next)
-    dis = _dis()
-    forward = dis.calc(g0, g1, None)
-    backward = dis.calc(g1, g0, None)
-    back_at_target = _sample(backward, forward)
-    loop = forward + back_at_target
-    lhs = np.square(loop).sum(axis=-1)
+    from .flow import estimate_flow, warp
+
+    ft = np.clip(_as_float64(frame_t), 0.0, 1.0).astype(np.float32)
+    fn = np.clip(_as_float64(frame_next), 0.0, 1.0).astype(np.float32)
+    native = max(ft.shape[:2])
+    forward = estimate_flow(ft, fn, max_side=native, complete=False)
+    backward = estimate_flow(fn, ft, max_side=native, complete=False)
+    back_at_target = warp(backward, forward)
+    lhs = np.square(forward + back_at_target).sum(axis=-1)
     rhs = 0.01 * (np.square(forward).sum(axis=-1) + np.square(back_at_target).sum(axis=-1)) + 0.5
     h, w = forward.shape[:2]
     grid_x, grid_y = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
@@ -174,10 +158,36 @@ def estimate_motion(frame_t: np.ndarray, frame_next: np.ndarray) -> Motion:
 
 
 def warp_back(frame_next: np.ndarray, motion: Motion) -> np.ndarray:
-    """Frame t+1 warped onto frame t's pixel grid."""
+    """Frame t+1 warped onto frame t's pixel grid (bilinear, edges replicated)."""
+    from .flow import warp
+
     src = np.ascontiguousarray(_as_float64(frame_next).astype(np.float32))
-    warped = _sample(src, motion.flow)
-    return warped.reshape(src.shape)
+    return warp(src, motion.flow).reshape(src.shape)
+
+
+def warping_errors(
+    frame_t: np.ndarray,
+    frame_next: np.ndarray,
+    motion: Motion | None = None,
+    mask: np.ndarray | None = None,
+) -> tuple[float, float]:
+    """E_warp of one frame pair over the whole frame and inside ``mask`` (frame t's hole), warping once.
+
+    Each is the mean squared difference between frame t and warped frame t+1 over the pixels that passed the
+    consistency check (and are in the mask); NaN when no pixel qualifies (or no mask is given, for the second).
+    ``motion`` defaults to flow estimated on this pair; pass the reference's motion to judge a result against
+    the true motion.
+    """
+    ft, fn = _check_pair(frame_t, frame_next, mask)
+    if motion is None:
+        motion = estimate_motion(ft, fn)
+    per_pixel = np.square(ft - warp_back(fn, motion).astype(np.float64)).mean(axis=-1)
+    valid = motion.valid
+    full = float(per_pixel[valid].mean()) if valid.any() else math.nan
+    if mask is None:
+        return full, math.nan
+    inside = valid & np.asarray(mask, dtype=bool)
+    return full, float(per_pixel[inside].mean()) if inside.any() else math.nan
 
 
 def warping_error(
@@ -186,22 +196,9 @@ def warping_error(
     motion: Motion | None = None,
     mask: np.ndarray | None = None,
 ) -> float:
-    """E_warp of one frame pair: mean squared difference between frame t and warped frame t+1 over the
-    pixels that are valid (and inside ``mask``, frame t's hole, when given). NaN when no pixel qualifies.
-
-    ``motion`` defaults to flow estimated on this pair; pass the reference's motion to judge a result
-    against the true motion.
-    """
-    ft, fn = _check_pair(frame_t, frame_next, mask)
-    if motion is None:
-        motion = estimate_motion(ft, fn)
-    valid = motion.valid
-    if mask is not None:
-        valid = valid & np.asarray(mask, dtype=bool)
-    if not valid.any():
-        return math.nan
-    diff = np.square(ft - warp_back(fn, motion).astype(np.float64))
-    return float(diff[valid].mean())
+    """E_warp of one frame pair (inside ``mask`` when given); see :func:`warping_errors`."""
+    full, hole = warping_errors(frame_t, frame_next, motion, mask)
+    return full if mask is None else hole
 
 
 def nanmean(values: list[float]) -> float:
@@ -245,7 +242,8 @@ class SequenceScorer:
 
     Call :meth:`add` in frame order with display-encoded 0..1 frames. With a ``reference`` the PSNR/SSIM are
     computed and E_warp uses the reference's motion; without one, only E_warp (on the result's own motion).
-    ``motion`` may be given to reuse flow computed once for several results of the same clip.
+    ``motion_from_prev`` (previous frame -> this one) may be given to reuse flow computed once for several
+    results of the same clip. In-hole E_warp of a pair uses the earlier frame's hole.
     """
 
     def __init__(self) -> None:
@@ -261,12 +259,14 @@ class SequenceScorer:
         motion_from_prev: Motion | None = None,
     ) -> FrameScores:
         scores = FrameScores(frame)
+        has_hole = hole is not None and bool(np.any(hole))
         if reference is not None:
             scores.psnr = psnr(result, reference)
-            scores.ssim = ssim(result, reference)
-            if hole is not None and np.any(hole):
+            values = ssim_map(result, reference)
+            scores.ssim = float(values.mean())
+            if has_hole:
                 scores.psnr_hole = psnr(result, reference, hole)
-                scores.ssim_hole = ssim(result, reference, hole)
+                scores.ssim_hole = float(values[np.asarray(hole, dtype=bool)].mean())
         if self._prev is not None:
             prev_result, prev_reference, prev_hole = self._prev
             motion = motion_from_prev
@@ -278,9 +278,7 @@ class SequenceScorer:
                 )
                 motion = estimate_motion(*source) if source else estimate_motion(prev_result, result)
             previous = self.frames[-1]
-            previous.ewarp = warping_error(prev_result, result, motion)
-            if prev_hole is not None and np.any(prev_hole):
-                previous.ewarp_hole = warping_error(prev_result, result, motion, prev_hole)
+            previous.ewarp, previous.ewarp_hole = warping_errors(prev_result, result, motion, prev_hole)
         self._prev = (result, reference, hole)
         self.frames.append(scores)
         return scores

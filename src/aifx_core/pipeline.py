@@ -89,7 +89,7 @@ def fill(
     def packets() -> Iterator[FramePacket]:
         for frame in context_frames:
             image = plate.read(frame)
-            hole = make_hole(mask.matte(frame), job.threshold, job.dilate)
+            hole = make_hole(mask.matte(frame, image), job.threshold, job.dilate)
             if frame in wanted:
                 pending[frame] = (image, hole)
             yield FramePacket(frame=frame, rgb=image.rgb(), hole=hole)

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from .base import register_spatial
+from ..generate import EveryFrameDiffusion
+from ..propagate import PropagateBackend
+from .base import register_fill, register_spatial
+from .diffusion import DiffusersBackend
+from .lama import LamaBackend
 from .telea import TeleaBackend
 
 register_spatial("telea", TeleaBackend)
+register_spatial("diffusers", DiffusersBackend)
+register_spatial("lama", LamaBackend)
+register_fill("diffusers-every-frame", EveryFrameDiffusion)
+register_fill("propagate", PropagateBackend)

@@ -1,7 +1,10 @@
-"""OpenCV's Telea inpainting, per channel in float32 so scene-linear values above 1 survive.
+"""OpenCV's Telea inpainting, made safe for scene-linear plates.
 
-``cv2.inpaint`` takes 8-bit 3-channel images or single-channel float32 ones; running each channel as float32
-avoids quantising an HDR plate to 8 bits.
+``cv2.inpaint`` takes 8-bit colour or single-channel 16-bit/float images, and its Telea mode returns garbage
+on float32 (OpenCV 4.11: values far outside the input range). So each channel is mapped linearly onto 16 bits
+using the range of the pixels Telea actually reads (a ring around the hole), inpainted, and mapped back: HDR
+values keep ~1/65535 of the local range of precision instead of being clipped to 8 bits. Only the hole's
+bounding box (plus the ring) is processed, so a small hole on a 4K plate costs a small crop.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ import numpy as np
 
 from .base import BackendContext
 
+_TOP = 65535.0
+
 
 class TeleaBackend:
     name = "telea"
@@ -19,12 +24,24 @@ class TeleaBackend:
         self.radius = float(context.options.get("telea_radius", 5))
 
     def inpaint(self, rgb: np.ndarray, hole: np.ndarray, *, frame: int | None = None) -> np.ndarray:
-        mask = hole.astype(np.uint8)
-        clean = np.where(hole[..., None], 0.0, np.nan_to_num(rgb, nan=0.0, posinf=0.0, neginf=0.0))
-        planes = [
-            cv2.inpaint(
-                np.ascontiguousarray(clean[..., c], dtype=np.float32), mask, self.radius, cv2.INPAINT_TELEA
-            )
-            for c in range(rgb.shape[-1])
-        ]
-        return np.stack(planes, axis=-1)
+        out = rgb.copy()
+        if not hole.any():
+            return out
+        margin = int(self.radius) + 3
+        ys, xs = np.nonzero(hole)
+        y0, y1 = max(ys.min() - margin, 0), min(ys.max() + margin + 1, hole.shape[0])
+        x0, x1 = max(xs.min() - margin, 0), min(xs.max() + margin + 1, hole.shape[1])
+        crop_hole = hole[y0:y1, x0:x1]
+        mask = crop_hole.astype(np.uint8)
+        ring = cv2.dilate(mask, np.ones((2 * margin + 1, 2 * margin + 1), np.uint8)).astype(bool) & ~crop_hole
+        for c in range(rgb.shape[-1]):
+            plane = rgb[y0:y1, x0:x1, c]
+            known = plane[ring & np.isfinite(plane)]
+            lo, hi = (float(known.min()), float(known.max())) if known.size else (0.0, 1.0)
+            scale = (hi - lo) or 1.0
+            encoded = np.nan_to_num((plane - lo) / scale, nan=0.0, posinf=1.0, neginf=0.0)
+            encoded = np.clip(np.rint(encoded * _TOP), 0, _TOP).astype(np.uint16)
+            filled = cv2.inpaint(encoded, mask, self.radius, cv2.INPAINT_TELEA)
+            decoded = filled.astype(np.float32) / _TOP * scale + lo
+            out[y0:y1, x0:x1, c][crop_hole] = decoded[crop_hole]
+        return out

@@ -1,1 +1,37 @@
-"""Image sequences: frame patterns, frame ranges, reading and atomic writing (EXR first)."""
+"""Image sequences: frame patterns, frame ranges, reading and atomic writing (EXR first).
+
+Entry points: :func:`open_sequence` (check an input up front), :func:`output_pattern`, :func:`read_image` /
+:func:`write_image` (one frame, atomic), :func:`describe` (``aifx info``).
+"""
+
+from .atomic import atomic_write, clean_stale_temps
+from .frames import format_frames, frame_gaps, parse_frame_spec
+from .image import Image, from_float, to_float
+from .imageinfo import ImageInfo
+from .imageio import FORMATS, check_writable, read_image, read_info, write_image
+from .info import describe
+from .pattern import FramePattern, parse_pattern
+from .reader import Sequence, open_sequence, output_pattern
+
+__all__ = [
+    "FORMATS",
+    "FramePattern",
+    "Image",
+    "ImageInfo",
+    "Sequence",
+    "atomic_write",
+    "check_writable",
+    "clean_stale_temps",
+    "describe",
+    "format_frames",
+    "frame_gaps",
+    "from_float",
+    "open_sequence",
+    "output_pattern",
+    "parse_frame_spec",
+    "parse_pattern",
+    "read_image",
+    "read_info",
+    "to_float",
+    "write_image",
+]

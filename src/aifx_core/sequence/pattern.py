@@ -56,7 +56,8 @@ class FramePattern:
     @property
     def extension(self) -> str:
         """The file extension in lower case with its dot (``".exr"``)."""
-        return Path(self.suffix).suffix.lower()
+        tail = self.prefix if self.is_still else self.suffix
+        return os.path.splitext("x" + tail)[1].lower()
 
     def __str__(self) -> str:
         if self.kind == "folder":
@@ -101,7 +102,9 @@ class FramePattern:
         except NotADirectoryError:
             raise InputError(f"{self}: {self.folder} is a file, not a folder; check the path") from None
         except PermissionError:
-            raise InputError(f"{self}: cannot list {self.folder} (permission denied); check its permissions") from None
+            raise InputError(
+                f"{self}: cannot list {self.folder} (permission denied); check its permissions"
+            ) from None
         found = self._scan_folder(names) if self.kind == "folder" else self._scan_pattern(names)
         self._found = found
         return sorted(found)

@@ -1,0 +1,347 @@
+"""Benchmark building blocks: clips whose every pixel is known, synthetic holes, and scoring a backend on them.
+
+Quality is measured where the truth is known: we cut a hole into a clean clip, let a backend fill it without ever
+seeing what was there (the hole is blanked in the packets), put the fill back inside the hole only, and compare
+with the clean clip (PSNR, SSIM, E_warp on the clean clip's motion). Everything is seeded, so two runs give
+the same numbers (timings aside).
+
+Used by ``benchmarks/run_all.py`` and, on tiny clips, by ``tests/test_benchmarks_smoke.py``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from aifx_core.inpaint import BackendContext, FillBackend, FramePacket, create_backend
+from aifx_core.metrics import SequenceScorer, estimate_motion
+from aifx_core.progress import Reporter
+
+SEED = 20260125
+#: The colourspace of every in-memory clip here: display-encoded sRGB in 0..1, what the metrics compare.
+CLIP_COLORSPACE = "sRGB Encoded Rec.709 (sRGB)"
+REPO = Path(__file__).resolve().parents[1]
+TENNIS = REPO.parent / "shared" / "data" / "tennis"
+
+
+# -- clips ------------------------------------------------------------------------------------------------
+
+
+class Clip:
+    """A clip rendered or read on demand, one frame at a time: ``frame(t)`` is float32 (H, W, 3) on 0..1."""
+
+    name: str
+    width: int
+    height: int
+    count: int
+
+    def frame(self, t: int) -> np.ndarray:
+        raise NotImplementedError
+
+
+class FolderClip(Clip):
+    """The first ``count`` PNG/JPEG frames of a folder (sorted by name), e.g. the tennis clip."""
+
+    def __init__(self, folder: Path, count: int | None = None, name: str | None = None) -> None:
+        self.files = sorted(
+            p for p in Path(folder).iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg")
+        )
+        if count is not None:
+            self.files = self.files[:count]
+        if not self.files:
+            raise FileNotFoundError(f"{folder}: no PNG/JPEG frames")
+        self.name = name or Path(folder).parent.name
+        self.count = len(self.files)
+        self.height, self.width = cv2.imread(str(self.files[0]), cv2.IMREAD_UNCHANGED).shape[:2]
+
+    def frame(self, t: int) -> np.ndarray:
+        bgr = cv2.imread(str(self.files[t]), cv2.IMREAD_COLOR)
+        return (cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0).astype(np.float32)
+
+
+def _noise_texture(rng: np.random.Generator, height: int, width: int, tint: np.ndarray) -> np.ndarray:
+    """Multi-scale smooth noise with fine detail: hard to inpaint from surroundings, easy to track."""
+    out = np.zeros((height, width, 3), np.float32)
+    for cells, weight in ((48, 0.5), (12, 0.3), (3, 0.2)):
+        small = rng.random((max(2, height // cells), max(2, width // cells), 3)).astype(np.float32)
+        out += weight * cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC)
+    out = (out - out.min()) / max(1e-6, float(out.max() - out.min()))
+    return np.clip(0.15 + 0.7 * out * tint, 0.0, 1.0).astype(np.float32)
+
+
+class ParallaxClip(Clip):
+    """Synthetic shot with parallax: a far plane, a hill band and near posts pan at 2, 5 and 11 px/frame.
+
+    Layers are textures twice the frame width, read with wrap-around, so any number of frames can be rendered
+    lazily (what the 1000-frame memory run needs). Shifts are whole pixels, so every frame is exact.
+    """
+
+    speeds = (2, 5, 11)
+
+    def __init__(self, width: int = 1920, height: int = 1080, count: int = 24, seed: int = SEED) -> None:
+        self.name = f"parallax{width}x{height}"
+        self.width, self.height, self.count = width, height, count
+        rng = np.random.default_rng(seed)
+        tex_w = 2 * width
+        self.far = _noise_texture(rng, height, tex_w, np.array([0.7, 0.85, 1.0], np.float32))
+        self.mid = _noise_texture(rng, height, tex_w, np.array([0.6, 1.0, 0.5], np.float32))
+        self.near = _noise_texture(rng, height, tex_w, np.array([1.0, 0.7, 0.45], np.float32))
+        xs = np.arange(tex_w) / tex_w * 2 * np.pi
+        horizon = height * (0.55 + 0.08 * np.sin(2 * xs) + 0.04 * np.sin(7 * xs + 1.0))
+        self.mid_alpha = (np.arange(height)[:, None] > horizon[None, :]).astype(np.float32)
+        near_alpha = np.zeros((height, tex_w), np.float32)
+        post_w = max(4, width // 24)
+        for x in range(width // 5, tex_w, max(post_w * 3, tex_w // 7)):
+            top = int(height * rng.uniform(0.15, 0.45))
+            near_alpha[top:, x : x + post_w] = 1.0
+            cv2.circle(near_alpha, (x + post_w // 2, top), post_w, (1.0,), -1)
+        self.near_alpha = near_alpha
+
+    def _layer(self, texture: np.ndarray, speed: int, t: int) -> np.ndarray:
+        start = speed * t
+        return np.take(texture, np.arange(start, start + self.width), axis=1, mode="wrap")
+
+    def frame(self, t: int) -> np.ndarray:
+        far, mid, near = (
+            self._layer(tex, s, t)
+            for tex, s in zip((self.far, self.mid, self.near), self.speeds, strict=True)
+        )
+        a_mid = self._layer(self.mid_alpha, self.speeds[1], t)[..., None]
+        a_near = self._layer(self.near_alpha, self.speeds[2], t)[..., None]
+        out = far * (1 - a_mid) + mid * a_mid
+        return (out * (1 - a_near) + near * a_near).astype(np.float32)
+
+
+# -- holes ------------------------------------------------------------------------------------------------
+
+HoleFn = Callable[[int], np.ndarray]
+
+
+@dataclass
+class Holes:
+    """A named hole generator: ``mask(t)`` is bool (H, W), True where the backend must invent pixels."""
+
+    name: str
+    mask: HoleFn
+
+
+def static_square(width: int, height: int) -> Holes:
+    side = max(4, height // 6)
+    x0, y0 = int(width * 0.3), int(height * 0.45)
+    hole = np.zeros((height, width), bool)
+    hole[y0 : y0 + side, x0 : x0 + side] = True
+    return Holes("static square", lambda t: hole)
+
+
+def moving_blob(width: int, height: int, count: int) -> Holes:
+    """An ellipse crossing the frame from 20% to 80% of its width over the clip."""
+    axes = (max(3, height // 10), max(3, height // 7))
+
+    def mask(t: int) -> np.ndarray:
+        u = t / max(1, count - 1)
+        centre = (int(width * (0.2 + 0.6 * u)), int(height * (0.5 + 0.1 * math.sin(2 * math.pi * u))))
+        hole = np.zeros((height, width), np.uint8)
+        cv2.ellipse(hole, centre, axes, 0, 0, 360, (1,), -1)
+        return hole.astype(bool)
+
+    return Holes("moving blob", mask)
+
+
+def object_shaped(
+    masks: Path, width: int, height: int, time_shift: int, dx_fraction: float, limit: int | None = None
+) -> Holes:
+    """Another clip's object matte (e.g. the tennis player) moved to another place and time of this clip.
+
+    ``time_shift`` frames later and ``dx_fraction`` of the width sideways, so the hole covers background whose
+    truth is known, with the shape and motion of a real roto.
+    """
+    files = sorted(p for p in Path(masks).iterdir() if p.suffix.lower() == ".png")
+    if limit is not None:
+        files = files[: max(limit, 1)]
+    if not files:
+        raise FileNotFoundError(f"{masks}: no PNG masks")
+    dx = int(round(dx_fraction * width))
+
+    def mask(t: int) -> np.ndarray:
+        raw = cv2.imread(str(files[(t + time_shift) % len(files)]), cv2.IMREAD_GRAYSCALE)
+        matte = cv2.resize(raw, (width, height), interpolation=cv2.INTER_NEAREST) > 127
+        shifted = np.zeros_like(matte)
+        if dx >= 0:
+            shifted[:, dx:] = matte[:, : width - dx]
+        else:
+            shifted[:, :dx] = matte[:, -dx:]
+        return shifted
+
+    return Holes("object-shaped", mask)
+
+
+# -- scoring ----------------------------------------------------------------------------------------------
+
+
+def make_backend(name: str, **options: object) -> FillBackend:
+    return create_backend(name, BackendContext(colorspace=CLIP_COLORSPACE, seed=0, options=dict(options)))
+
+
+def packets(clip: Clip, holes: Holes) -> Iterator[FramePacket]:
+    """The clip with its hole blanked to black: a backend cannot peek at the truth."""
+    for t in range(clip.count):
+        hole = holes.mask(t)
+        rgb = clip.frame(t)
+        rgb[hole] = 0.0
+        yield FramePacket(frame=t, rgb=rgb, hole=hole)
+
+
+@dataclass
+class BackendRun:
+    """One backend on one case: sequence means, per-frame series and fill time."""
+
+    summary: dict[str, float]
+    per_frame: dict[str, list[float]]
+    seconds: float
+    #: The backend's own counters after the run, e.g. propagate's hole pixels per route.
+    stats: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class CaseResult:
+    clip: str
+    holes: str
+    width: int
+    height: int
+    frames: int
+    hole_fraction: float
+    #: E_warp of the clean clip itself (full frame and inside the same holes): the stability to aim for.
+    clean: BackendRun
+    runs: dict[str, BackendRun] = field(default_factory=dict)
+
+
+def _run_from(scorer: SequenceScorer, seconds: float, backend: object = None) -> BackendRun:
+    names = ("psnr", "psnr_hole", "ssim", "ssim_hole", "ewarp", "ewarp_hole")
+    per_frame = {name: [getattr(f, name) for f in scorer.frames] for name in names}
+    stats = getattr(backend, "stats", None)
+    counters = {str(k): int(v) for k, v in stats.items()} if isinstance(stats, dict) else {}
+    return BackendRun(summary=scorer.summary(), per_frame=per_frame, seconds=seconds, stats=counters)
+
+
+def score_case(clip: Clip, holes: Holes, backends: dict[str, FillBackend]) -> CaseResult:
+    """Fill ``clip`` through each backend and score every result against the clean clip, frame by frame.
+
+    The backends run in lockstep on their own lazily generated packets, so memory stays at one frame per
+    backend plus each backend's window; the clean clip's motion is estimated once per frame pair and shared.
+    """
+    streams = {
+        name: iter(backend.fill(packets(clip, holes), Reporter())) for name, backend in backends.items()
+    }
+    seconds = dict.fromkeys(backends, 0.0)
+    scorers = {name: SequenceScorer() for name in backends}
+    clean_scorer = SequenceScorer()
+    previous: np.ndarray | None = None
+    hole_pixels = 0
+    for t in range(clip.count):
+        truth = clip.frame(t)
+        hole = holes.mask(t)
+        hole_pixels += int(hole.sum())
+        motion = estimate_motion(previous, truth) if previous is not None else None
+        clean_scorer.add(t, truth, None, hole, motion)
+        for name, stream in streams.items():
+            start = time.perf_counter()
+            frame, rgb = next(stream)
+            seconds[name] += time.perf_counter() - start
+            if frame != t:
+                raise RuntimeError(f"{name} returned frame {frame} when {t} was due")
+            result = np.where(hole[..., None], np.clip(np.nan_to_num(rgb), 0.0, 1.0), truth).astype(
+                np.float32
+            )
+            scorers[name].add(t, result, truth, hole, motion)
+        previous = truth
+    return CaseResult(
+        clip=clip.name,
+        holes=holes.name,
+        width=clip.width,
+        height=clip.height,
+        frames=clip.count,
+        hole_fraction=hole_pixels / float(clip.count * clip.width * clip.height),
+        clean=_run_from(clean_scorer, 0.0),
+        runs={name: _run_from(scorer, seconds[name], backends[name]) for name, scorer in scorers.items()},
+    )
+
+
+def backend_only_fps(clip: Clip, holes: Holes, backend: FillBackend) -> float:
+    """Frames per second of a backend on in-memory packets (no file I/O, no scoring)."""
+    start = time.perf_counter()
+    count = sum(1 for _ in backend.fill(packets(clip, holes), Reporter()))
+    return count / max(1e-9, time.perf_counter() - start)
+
+
+# -- files for the end-to-end runs ------------------------------------------------------------------------
+
+
+def write_plate(clip: Clip, holes: Holes, folder: Path, first_frame: int = 1001) -> tuple[str, str]:
+    """The clip as half-float EXRs and its holes as 8-bit PNGs; returns (plate pattern, mask pattern)."""
+    import OpenEXR
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for t in range(clip.count):
+        rgb = clip.frame(t).astype(np.float16)
+        header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+        channels = {"R": rgb[..., 0].copy(), "G": rgb[..., 1].copy(), "B": rgb[..., 2].copy()}
+        with OpenEXR.File(header, channels) as exr:
+            exr.write(str(folder / f"plate.{first_frame + t:04d}.exr"))
+        cv2.imwrite(str(folder / f"mask.{first_frame + t:04d}.png"), holes.mask(t).astype(np.uint8) * 255)
+    return str(folder / "plate.####.exr"), str(folder / "mask.####.png")
+
+
+# -- the per-frame baseline -------------------------------------------------------------------------------
+
+
+class ScaledTelea:
+    """OpenCV Telea per channel in float32 on values scaled to 0..255.
+
+    OpenCV's float Telea normalises its gradient term in absolute units, so on 0..1 data it overshoots wildly
+    (values far outside the input range); on 0..255-scaled floats it matches the 8-bit algorithm. Used as the
+    baseline only when the registered ``telea`` backend fails :func:`telea_is_sane`.
+    """
+
+    name = "telea"
+
+    def __init__(self, radius: float = 5.0) -> None:
+        self.radius = radius
+
+    def inpaint(self, rgb: np.ndarray, hole: np.ndarray, *, frame: int | None = None) -> np.ndarray:
+        mask = hole.astype(np.uint8)
+        clean = np.where(hole[..., None], 0.0, np.nan_to_num(rgb)).astype(np.float32) * 255.0
+        planes = [
+            cv2.inpaint(np.ascontiguousarray(clean[..., c]), mask, self.radius, cv2.INPAINT_TELEA)
+            for c in range(3)
+        ]
+        return np.stack(planes, axis=-1) / 255.0
+
+
+def telea_is_sane() -> bool:
+    """Does the registered ``telea`` stay within the range of the pixels around a hole (as Telea must)?"""
+    clip = ParallaxClip(160, 90, 1)
+    holes = static_square(160, 90)
+    packet = next(packets(clip, holes))
+    backend = make_backend("telea")
+    _, rgb = next(iter(backend.fill([packet], Reporter())))
+    known = packet.rgb[~packet.hole]
+    inside = rgb[packet.hole]
+    return bool(inside.min() >= known.min() - 0.05 and inside.max() <= known.max() + 0.05)
+
+
+def baseline_backend() -> tuple[FillBackend, str]:
+    """The per-frame Telea baseline and a note saying which implementation it is."""
+    from aifx_core.inpaint import PerFrame
+
+    if telea_is_sane():
+        return make_backend("telea"), "registered `telea` backend"
+    return PerFrame(ScaledTelea()), (
+        "registered `telea` overshoots on 0..1 floats (OpenCV float Telea is scale-dependent), so the baseline "
+        "is benchmarks/harness.py ScaledTelea (same algorithm on 0..255-scaled floats)"
+    )

@@ -1,0 +1,165 @@
+"""Frame patterns and job files for the add-on.
+
+Plain Python with no ``bpy`` and no ``aifx_core`` import at module level: Blender's own Python has neither
+torch nor (usually) aifx-core, and the tests import this module without Blender. The job is the core's
+``FillJob`` JSON; when ``aifx_core`` happens to be importable it writes the file itself, otherwise the same
+keys are written by hand (a test checks both stay in step).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from typing import Any
+
+#: Every key of ``aifx_core.job.FillJob.to_dict()`` with its default, for when aifx_core is not importable.
+JOB_DEFAULTS: dict[str, Any] = {
+    "aifx_job": 1,
+    "input": "",
+    "output": "",
+    "mask": None,
+    "mask_channel": None,
+    "frames": None,
+    "skip_missing": False,
+    "backend": "propagate",
+    "options": {},
+    "threshold": 0.5,
+    "invert_mask": False,
+    "dilate": 4,
+    "feather": 2,
+    "colorspace": None,
+    "compression": None,
+    "seed": 0,
+    "device": "auto",
+    "overwrite": False,
+    "contact_sheet": None,
+}
+
+_LAST_DIGITS = re.compile(r"^(.*?)(\d+)(\D*)$")
+
+
+@dataclass(frozen=True)
+class SequenceName:
+    """A numbered file split into the parts needed to name other frames of the same sequence."""
+
+    folder: str
+    head: str
+    number: int
+    padding: int
+    tail: str
+
+    @property
+    def pattern(self) -> str:
+        """The ``####`` pattern the core reads, e.g. ``/plates/sh010.####.exr``."""
+        return os.path.join(self.folder, self.head + "#" * self.padding + self.tail)
+
+    def path(self, number: int) -> str:
+        return os.path.join(self.folder, f"{self.head}{number:0{self.padding}d}{self.tail}")
+
+    @property
+    def stem(self) -> str:
+        """A readable base name: the file name without its number, or the folder name when that is empty."""
+        stem = self.head.strip("._- ")
+        return stem or os.path.basename(os.path.normpath(self.folder)) or "plate"
+
+
+def split_sequence_path(path: str) -> SequenceName | None:
+    """``/a/plate.0012.png`` -> parts; ``None`` when the file name has no frame number (a still)."""
+    folder, name = os.path.split(path)
+    root, ext = os.path.splitext(name)
+    match = _LAST_DIGITS.match(root)
+    if not match:
+        return None
+    head, digits, rest = match.groups()
+    return SequenceName(folder, head, int(digits), len(digits), rest + ext)
+
+
+def output_paths(stem: str, padding: int, output_dir: str) -> dict[str, str]:
+    """Where a fill of the plate ``stem`` writes its frames, its rasterised mask and its job file."""
+    hashes = "#" * max(1, padding)
+    return {
+        "output": os.path.join(output_dir, f"{stem}_fill.{hashes}.exr"),
+        "mask_dir": os.path.join(output_dir, f"{stem}_mask"),
+        "mask": os.path.join(output_dir, f"{stem}_mask", f"{stem}_mask.{hashes}.png"),
+        "job": os.path.join(output_dir, f"{stem}_fill.aifx.json"),
+    }
+
+
+def pattern_frame_path(pattern: str, number: int) -> str:
+    """Expand the last run of ``#`` in ``pattern`` to ``number`` (``a.####.exr``, 7 -> ``a.0007.exr``)."""
+    match = re.search(r"#+(?!.*#)", pattern)
+    if not match:
+        return pattern
+    width = match.end() - match.start()
+    return pattern[: match.start()] + f"{number:0{width}d}" + pattern[match.end() :]
+
+
+def frame_spec(first: int, last: int) -> str:
+    return str(first) if first == last else f"{first}-{last}"
+
+
+def build_job(
+    *,
+    input: str,
+    output: str,
+    mask: str | None,
+    backend: str,
+    frames: str | None = None,
+    options: dict[str, Any] | None = None,
+    dilate: int = 4,
+    feather: int = 2,
+    seed: int = 0,
+    colorspace: str | None = None,
+    overwrite: bool = False,
+) -> dict[str, Any]:
+    """A complete FillJob dictionary; options with empty values are left out so backends use their defaults."""
+    job = dict(JOB_DEFAULTS)
+    job.update(
+        input=input,
+        output=output,
+        mask=mask or None,
+        backend=backend,
+        frames=frames,
+        options={k: v for k, v in (options or {}).items() if v not in (None, "")},
+        dilate=int(dilate),
+        feather=int(feather),
+        seed=int(seed),
+        colorspace=colorspace or None,
+        overwrite=bool(overwrite),
+    )
+    return job
+
+
+def job_to_json(job: dict[str, Any]) -> str:
+    """JSON for ``aifx run``: through ``FillJob`` when aifx_core imports here (it validates), else by hand."""
+    try:
+        from aifx_core.job import FillJob
+    except ImportError:
+        return json.dumps(job, indent=2, sort_keys=True)
+    return FillJob.from_dict(job).to_json()
+
+
+def write_job(job: dict[str, Any], path: str) -> str:
+    """Save the job next to its output, so the same fill can be rerun (resumed) or sent to a farm."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(job_to_json(job) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def format_eta(seconds: float | None) -> str:
+    if seconds is None:
+        return "--:--"
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def existing_frames(pattern: str, numbers: list[int]) -> list[int]:
+    """Which of ``numbers`` already have an output file (what a rerun will resume after)."""
+    return [n for n in numbers if os.path.exists(pattern_frame_path(pattern, n))]

@@ -1,0 +1,101 @@
+"""Sidebar panels ("AI Fill" tab) in the Movie Clip Editor and the Image Editor."""
+
+from __future__ import annotations
+
+import bpy
+
+from .settings import FillOptions
+
+
+def _draw_settings(layout: bpy.types.UILayout, settings) -> None:
+    col = layout.column(align=False)
+    col.use_property_split = True
+    col.use_property_decorate = False
+    col.prop(settings, "backend")
+    if settings.backend == "propagate":
+        col.prop(settings, "spatial_backend")
+    if settings.backend == "diffusers" or settings.spatial_backend == "diffusers":
+        col.prop(settings, "model")
+        col.prop(settings, "prompt")
+        col.prop(settings, "negative_prompt")
+        col.prop(settings, "seed")
+    elif settings.backend == "lama" or settings.spatial_backend == "lama":
+        col.prop(settings, "model")
+    sub = col.column(align=True)
+    sub.prop(settings, "dilate")
+    sub.prop(settings, "feather")
+    col.prop(settings, "use_scene_range")
+    if not settings.use_scene_range:
+        sub = col.column(align=True)
+        sub.prop(settings, "frame_start")
+        sub.prop(settings, "frame_end")
+    col.prop(settings, "output_dir")
+    col.prop(settings, "overwrite")
+
+
+def _fill_button(layout: bpy.types.UILayout, settings, **names: str) -> None:
+    row = layout.row()
+    row.scale_y = 1.5
+    op = row.operator("aifx.fill", icon="BRUSH_DATA")
+    for name in FillOptions.shared:
+        setattr(op, name, getattr(settings, name))
+    for key, value in names.items():
+        setattr(op, key, value)
+
+
+class AIFX_PT_clip_fill(bpy.types.Panel):
+    bl_space_type = "CLIP_EDITOR"
+    bl_region_type = "UI"
+    bl_category = "AI Fill"
+    bl_label = "AI Fill"
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return getattr(context.space_data, "clip", None) is not None
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        space = context.space_data
+        settings = context.scene.aifx
+        mask = settings.mask or space.mask
+        box = layout.box()
+        box.label(text=f"Plate: {space.clip.name}", icon="SEQUENCE")
+        box.prop(settings, "mask", text="Mask")
+        if mask is None:
+            box.label(text="Draw a mask in Mask mode, or pick one", icon="ERROR")
+        _draw_settings(layout, settings)
+        _fill_button(layout, settings, clip=space.clip.name, mask_datablock=mask.name if mask else "")
+
+
+class AIFX_PT_image_fill(bpy.types.Panel):
+    bl_space_type = "IMAGE_EDITOR"
+    bl_region_type = "UI"
+    bl_category = "AI Fill"
+    bl_label = "AI Fill"
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return getattr(context.space_data, "image", None) is not None
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        space = context.space_data
+        settings = context.scene.aifx
+        mask = settings.mask or getattr(space, "mask", None)
+        box = layout.box()
+        box.label(text=f"Plate: {space.image.name}", icon="IMAGE_DATA")
+        box.prop(settings, "mask", text="Mask")
+        box.prop(settings, "mask_image", text="or Matte")
+        if mask is None and settings.mask_image is None:
+            box.label(text="Pick a Mask or a matte image", icon="ERROR")
+        _draw_settings(layout, settings)
+        _fill_button(
+            layout,
+            settings,
+            image=space.image.name,
+            mask_datablock=mask.name if mask else "",
+            mask_image=settings.mask_image.name if (mask is None and settings.mask_image) else "",
+        )
+
+
+classes = (AIFX_PT_clip_fill, AIFX_PT_image_fill)

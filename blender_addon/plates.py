@@ -1,0 +1,183 @@
+"""Turn what the artist has open (a Movie Clip, an Image sequence, or a path) into what the job needs.
+
+Blender counts scene frames; the core counts file numbers. A :class:`Plate` keeps the mapping so the frame
+range, the rasterised mask and the loaded result all line up with the source files.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+from dataclasses import dataclass
+
+import bpy
+
+from .jobs import SequenceName, split_sequence_path
+
+
+class UserError(Exception):
+    """Something the artist can fix; the operator reports it and returns CANCELLED."""
+
+
+@dataclass
+class Plate:
+    name: str
+    kind: str  # "clip", "image" or "path"
+    pattern: str
+    sequence: SequenceName | None
+    #: The scene frame that shows file ``first_number``.
+    first_scene_frame: int
+    first_number: int
+    duration: int | None
+    colorspace: str | None
+    datablock: object = None
+
+    def file_number(self, scene_frame: int) -> int:
+        return self.first_number + (scene_frame - self.first_scene_frame)
+
+    def scene_frame(self, file_number: int) -> int:
+        return self.first_scene_frame + (file_number - self.first_number)
+
+    def scene_range(self) -> tuple[int, int] | None:
+        if self.duration is None:
+            return None
+        return self.first_scene_frame, self.first_scene_frame + self.duration - 1
+
+    @property
+    def folder(self) -> str:
+        return os.path.dirname(self.pattern)
+
+    @property
+    def stem(self) -> str:
+        if self.sequence is not None:
+            return self.sequence.stem
+        base = os.path.splitext(os.path.basename(self.pattern))[0]
+        return re.sub(r"[#%$@].*$", "", base).strip("._- ") or "plate"
+
+
+def _sequence_or_error(path: str, owner: str) -> SequenceName:
+    sequence = split_sequence_path(path)
+    if sequence is None:
+        raise UserError(
+            f"{owner}: {path} has no frame number; open a numbered image sequence (plate.0001.exr…)"
+        )
+    return sequence
+
+
+def clip_plate(clip: bpy.types.MovieClip) -> Plate:
+    """A Movie Clip of an image sequence; its file path is the first frame it shows."""
+    if clip.source != "SEQUENCE":
+        raise UserError(
+            f"{clip.name}: is a movie file; aifx reads image sequences, so export it as EXR/PNG frames and open those"
+        )
+    path = bpy.path.abspath(clip.filepath)
+    sequence = _sequence_or_error(path, clip.name)
+    return Plate(
+        name=clip.name,
+        kind="clip",
+        pattern=sequence.pattern,
+        sequence=sequence,
+        first_scene_frame=int(clip.frame_start),
+        first_number=sequence.number + int(clip.frame_offset),
+        duration=int(clip.frame_duration),
+        colorspace=clip.colorspace_settings.name or None,
+        datablock=clip,
+    )
+
+
+def image_plate(image: bpy.types.Image, scene: bpy.types.Scene, image_user=None) -> Plate:
+    """An Image datablock: a numbered sequence (frames mapped through the editor's Image User) or a still."""
+    if image.source not in {"SEQUENCE", "FILE"}:
+        raise UserError(f"{image.name}: source is {image.source.lower()}; open an image sequence from disk")
+    path = bpy.path.abspath(image.filepath)
+    colorspace = image.colorspace_settings.name or None
+    if image.source == "FILE":
+        return Plate(image.name, "image", path, None, scene.frame_start, 0, None, colorspace, image)
+    sequence = _sequence_or_error(path, image.name)
+    if image_user is not None:
+        # Blender shows file (scene_frame - frame_start + 1 + frame_offset) of an image sequence.
+        first_scene, first_number = int(image_user.frame_start), 1 + int(image_user.frame_offset)
+        duration: int | None = int(image_user.frame_duration)
+    else:
+        first_scene, first_number = int(scene.frame_start), sequence.number
+        found = sequence_numbers(sequence.pattern)
+        duration = (found[-1] - first_number + 1) if found else None
+    return Plate(
+        image.name,
+        "image",
+        sequence.pattern,
+        sequence,
+        first_scene,
+        first_number,
+        duration,
+        colorspace,
+        image,
+    )
+
+
+def path_plate(pattern: str, colorspace: str | None) -> Plate:
+    """A path or ``####`` pattern given by a script; scene frame N is file number N (the VFX convention).
+
+    One numbered file of a longer sequence stands for the whole sequence, as a Movie Clip's path does.
+    """
+    path = bpy.path.abspath(pattern)
+    if "#" not in path:
+        single = split_sequence_path(path)
+        if single is not None and os.path.isfile(path) and len(sequence_numbers(single.pattern)) > 1:
+            path = single.pattern
+    sequence = split_sequence_path(path.replace("#", "0")) if "#" in path else None
+    numbers = sequence_numbers(path)
+    first = numbers[0] if numbers else 0
+    return Plate(
+        name=sequence.stem if sequence else os.path.splitext(os.path.basename(path))[0],
+        kind="path",
+        pattern=path,
+        sequence=sequence,
+        first_scene_frame=first,
+        first_number=first,
+        duration=(numbers[-1] - first + 1) if numbers else None,
+        colorspace=colorspace,
+    )
+
+
+def sequence_numbers(pattern: str) -> list[int]:
+    """File numbers on disk for a ``####`` pattern (empty for a still or when nothing matches)."""
+    match = re.search(r"#+(?!.*#)", pattern)
+    if not match:
+        return []
+    head, tail = pattern[: match.start()], pattern[match.end() :]
+    numbers = []
+    for path in glob.glob(glob.escape(head) + "[0-9]*" + glob.escape(tail)):
+        digits = path[len(head) : len(path) - len(tail)]
+        if digits.isdigit():
+            numbers.append(int(digits))
+    return sorted(numbers)
+
+
+def first_file(plate: Plate) -> str:
+    """A frame of the plate that exists on disk (to read its size)."""
+    if "#" not in plate.pattern:
+        return plate.pattern
+    numbers = sequence_numbers(plate.pattern)
+    if not numbers:
+        raise UserError(f"{plate.name}: no frames found for {plate.pattern}; check the path")
+    from .jobs import pattern_frame_path
+
+    return pattern_frame_path(plate.pattern, numbers[0])
+
+
+def plate_size(plate: Plate) -> tuple[int, int]:
+    """Pixel size of the plate, from its datablock or by loading one frame."""
+    block = plate.datablock
+    if block is not None and tuple(block.size)[0] > 0:
+        return int(block.size[0]), int(block.size[1])
+    path = first_file(plate)
+    image = bpy.data.images.load(path, check_existing=False)
+    try:
+        width, height = int(image.size[0]), int(image.size[1])
+    finally:
+        bpy.data.images.remove(image)
+    if width <= 0 or height <= 0:
+        raise UserError(f"{plate.name}: cannot read the size of {path}; check that Blender can open it")
+    return width, height

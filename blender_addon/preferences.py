@@ -1,0 +1,90 @@
+"""Add-on preferences: which Python runs aifx, and the Check button that says what is missing."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+
+import bpy
+
+from . import aifx_worker
+
+#: Successful checks this session, so every fill does not start a second Python just to check.
+_CHECKED_OK: set = set()
+
+
+class AIFX_AddonPreferences(bpy.types.AddonPreferences):
+    bl_idname = __package__
+
+    python_path: bpy.props.StringProperty(
+        name="aifx Python",
+        description="Python executable of the environment where aifx-core is installed (e.g. ~/aifx/.venv/bin/python)",
+        subtype="FILE_PATH",
+    )
+    server_url: bpy.props.StringProperty(
+        name="Server URL",
+        description="aifx server to send jobs to (not used yet: jobs run on this machine)",
+    )
+    last_check: bpy.props.StringProperty(name="Last check", options={"SKIP_SAVE"})
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        layout.prop(self, "python_path")
+        row = layout.row()
+        row.operator("aifx.check_environment", icon="CHECKMARK")
+        if self.last_check:
+            row.label(text=self.last_check)
+        layout.prop(self, "server_url")
+
+
+def addon_preferences(context: bpy.types.Context | None = None) -> AIFX_AddonPreferences | None:
+    context = context or bpy.context
+    addon = context.preferences.addons.get(__package__)
+    return addon.preferences if addon is not None else None
+
+
+def resolve_python(context: bpy.types.Context | None = None, override: str = "") -> str:
+    """The Python that runs the worker: the operator's ``python``, the preference, ``$AIFX_PYTHON``, or
+    Blender's own Python when aifx-core happens to be installed in it (the ``bpy`` module in a venv)."""
+    if override:
+        return bpy.path.abspath(override)
+    prefs = addon_preferences(context)
+    if prefs is not None and prefs.python_path:
+        return bpy.path.abspath(prefs.python_path)
+    if os.environ.get("AIFX_PYTHON"):
+        return os.environ["AIFX_PYTHON"]
+    if importlib.util.find_spec("aifx_core") is not None and os.path.exists(sys.executable):
+        return sys.executable
+    return ""
+
+
+def check_python(python: str, force: bool = False) -> tuple[bool, str]:
+    if python in _CHECKED_OK and not force:
+        return True, f"aifx-core found in {python}"
+    ok, message = aifx_worker.check_environment(python)
+    if ok:
+        _CHECKED_OK.add(python)
+    return ok, message
+
+
+class AIFX_OT_check_environment(bpy.types.Operator):
+    """Check that the aifx Python runs and has aifx-core installed"""
+
+    bl_idname = "aifx.check_environment"
+    bl_label = "Check"
+    bl_options = {"INTERNAL"}
+
+    python: bpy.props.StringProperty(name="Python", description="Python to check (default: the preference)")
+
+    def execute(self, context: bpy.types.Context) -> set:
+        python = resolve_python(context, self.python)
+        ok, message = check_python(python, force=True)
+        prefs = addon_preferences(context)
+        if prefs is not None:
+            prefs.last_check = message
+        self.report({"INFO"} if ok else {"ERROR"}, message)
+        return {"FINISHED"} if ok else {"CANCELLED"}
+
+
+classes = (AIFX_AddonPreferences, AIFX_OT_check_environment)

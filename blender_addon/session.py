@@ -1,0 +1,157 @@
+"""One running fill, driven by whoever owns the clock.
+
+The modal operator calls :meth:`FillSession.tick` from a window-manager timer; tests call it in a loop
+(``bpy.app.timers`` and modal timers do not fire in the ``bpy`` module build). No ``bpy`` here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from . import aifx_worker
+from .jobs import format_eta
+
+RUNNING, DONE, CANCELLED, ERROR = "running", "done", "cancelled", "error"
+
+
+class RecordingWorker(aifx_worker.WorkerProcess):
+    """A worker that keeps every event :meth:`poll` hands out until :meth:`take` collects them.
+
+    ``WorkerProcess.wait()`` polls the queue itself and drops what it drained (the last frames' progress
+    and the final event), so the session collects events here instead of from ``poll()``'s return value.
+    """
+
+    def __init__(self, python: str, job_path: str) -> None:
+        super().__init__(python, job_path)
+        self._unseen: list[dict[str, Any]] = []
+
+    def poll(self) -> list[dict[str, Any]]:
+        events = super().poll()
+        self._unseen.extend(events)
+        return events
+
+    def take(self) -> list[dict[str, Any]]:
+        self.poll()
+        events, self._unseen = self._unseen, []
+        return events
+
+
+class FillSession:
+    """Starts ``aifx run JOB --json-progress`` and turns its events into a state and a status line."""
+
+    def __init__(
+        self, python: str, job_path: str, on_event: Callable[[dict[str, Any]], None] | None = None
+    ) -> None:
+        self.python = python
+        self.job_path = job_path
+        self.on_event = on_event
+        self.worker = RecordingWorker(python, job_path)
+        self.state = RUNNING
+        self.message = ""
+        self.events: list[dict[str, Any]] = []
+        self.cancel_requested = False
+
+    def start(self) -> FillSession:
+        try:
+            self.worker.start()
+        except OSError as exc:
+            self.state, self.message = ERROR, f"cannot start {self.python} ({exc})"
+        return self
+
+    def tick(self) -> str:
+        """Read what the worker said since the last tick; returns the state (``running`` until it ends)."""
+        if self.state != RUNNING:
+            return self.state
+        running = self.worker.running()
+        if not running:
+            self.worker.wait()  # joins the reader threads, so every line the worker printed is queued
+        for event in self.worker.take():
+            self.events.append(event)
+            if self.on_event is not None:
+                self.on_event(event)
+        if not running:
+            self._finish()
+        return self.state
+
+    def _finish(self) -> None:
+        final = self.worker.final or {}
+        kind = final.get("event")
+        code = self.worker.returncode
+        if kind == "done" and code == 0:
+            self.state, self.message = DONE, summary(final)
+        elif kind == "cancelled" or (self.cancel_requested and kind != "error"):
+            self.state = CANCELLED
+            self.message = "AI Fill cancelled: finished frames are kept, run it again to resume"
+        else:
+            self.state, self.message = ERROR, self.worker.error_message()
+
+    def cancel(self) -> None:
+        """Stop the worker (SIGTERM): it finishes no partial frame, and a rerun resumes."""
+        self.cancel_requested = True
+        self.worker.cancel()
+
+    def wait(self, timeout: float | None = None, interval: float = 0.05) -> FillSession:
+        """Tick until the worker ends (the synchronous path and tests); cancels it after ``timeout`` s."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.tick() == RUNNING:
+            if deadline is not None and time.monotonic() > deadline and not self.cancel_requested:
+                self.cancel()
+            time.sleep(interval)
+        return self
+
+    @property
+    def fraction(self) -> float:
+        return self.worker.fraction()
+
+    def status_text(self) -> str:
+        """What the status bar shows: stage, frame i/n and ETA."""
+        if self.state != RUNNING:
+            return self.message
+        event: dict[str, Any] | None = self.worker.last_progress
+        if not event:
+            return "AI Fill: starting aifx… (Esc to cancel)"
+        frame = event.get("frame")
+        where = f" frame {frame}" if frame is not None else ""
+        return "AI Fill {}{}: {}/{}, ETA {} (Esc to cancel)".format(
+            event.get("stage", ""),
+            where,
+            event.get("index", 0),
+            event.get("total", "?"),
+            format_eta(self.worker.eta_seconds()),
+        )
+
+
+def run_blocking(
+    python: str,
+    job_path: str,
+    on_event: Callable[[dict[str, Any]], None] | None = None,
+    interval: float = 0.1,
+) -> FillSession:
+    """Run the job to the end in the foreground (``blender -b``), forwarding every event to ``on_event``.
+
+    The same loop as ``aifx_worker.run_job`` but through :class:`FillSession`, so no event is lost at exit.
+    """
+    return FillSession(python, job_path, on_event).start().wait(interval=interval)
+
+
+def describe_event(event: dict[str, Any]) -> str:
+    """One log line per worker event for ``blender -b`` runs."""
+    kind = event.get("event")
+    if kind == "progress":
+        frame = event.get("frame")
+        where = f" frame {frame}" if frame is not None else ""
+        note = f" {event['message']}" if event.get("message") else ""
+        return (
+            f"AI Fill {event.get('stage', '')} {event.get('index', 0)}/{event.get('total', '?')}{where}{note}"
+        )
+    if kind == "done":
+        return f"AI Fill done: {summary(event)}"
+    return f"AI Fill {kind}: {event.get('message', '')}"
+
+
+def summary(done_event: dict[str, Any]) -> str:
+    """``6 frames written, 2 already done`` from the worker's done event."""
+    written, skipped = len(done_event.get("written") or []), len(done_event.get("skipped") or [])
+    return f"{written} frame{'s' * (written != 1)} written, {skipped} already done"

@@ -1,0 +1,101 @@
+"""Fill settings, declared once and shared by the scene's panel settings and the ``aifx.fill`` operator."""
+
+from __future__ import annotations
+
+import bpy
+from bpy.props import BoolProperty, EnumProperty, IntProperty, PointerProperty, StringProperty
+
+BACKENDS = [
+    (
+        "propagate",
+        "Propagate",
+        "Temporal: copy what other frames show through optical flow, fill the rest spatially",
+    ),
+    ("telea", "Telea", "Fast classical inpainting, frame by frame (previews, thin wires)"),
+    ("lama", "LaMa", "Learned spatial inpainting, frame by frame"),
+    ("diffusers", "Diffusion", "Prompted fill with a diffusion inpainting model"),
+]
+SPATIAL_BACKENDS = [
+    ("telea", "Telea", "Classical inpainting for what no frame shows"),
+    ("lama", "LaMa", "Learned inpainting for what no frame shows"),
+    ("diffusers", "Diffusion", "Prompted diffusion for what no frame shows"),
+]
+
+
+class FillOptions:
+    """Properties the artist sets in the panel; the panel copies them onto the operator it calls."""
+
+    backend: EnumProperty(name="Backend", items=BACKENDS, default="propagate")
+    spatial_backend: EnumProperty(
+        name="Spatial",
+        items=SPATIAL_BACKENDS,
+        default="telea",
+        description="What fills the part of the hole no other frame shows (Propagate only)",
+    )
+    model: StringProperty(
+        name="Model", description="Model id or local folder; empty uses the backend's default"
+    )
+    prompt: StringProperty(name="Prompt", description="What to paint into the hole (diffusion)")
+    negative_prompt: StringProperty(name="Negative Prompt", description="What to keep out of the fill")
+    seed: IntProperty(name="Seed", default=0, min=0)
+    dilate: IntProperty(
+        name="Dilate", default=4, min=0, soft_max=64, subtype="PIXEL", description="Grow the hole"
+    )
+    feather: IntProperty(
+        name="Feather", default=2, min=0, soft_max=64, subtype="PIXEL", description="Soften the fill's edge"
+    )
+    use_scene_range: BoolProperty(
+        name="Scene Range", default=True, description="Fill the scene's frame range (within the clip)"
+    )
+    frame_start: IntProperty(name="Start", default=1, description="First scene frame to fill")
+    frame_end: IntProperty(name="End", default=250, description="Last scene frame to fill")
+    overwrite: BoolProperty(
+        name="Redo Finished Frames",
+        default=False,
+        description="Fill every frame again; off resumes after the frames already filled with these settings "
+        "(turn on after editing the mask)",
+    )
+    output_dir: StringProperty(
+        name="Output Folder",
+        subtype="DIR_PATH",
+        description="Where filled EXR frames go; empty: an aifx_fill folder next to the plate",
+    )
+
+    #: Names copied from panel settings onto the operator.
+    shared = (
+        "backend",
+        "spatial_backend",
+        "model",
+        "prompt",
+        "negative_prompt",
+        "seed",
+        "dilate",
+        "feather",
+        "use_scene_range",
+        "frame_start",
+        "frame_end",
+        "output_dir",
+        "overwrite",
+    )
+
+
+class AIFX_FillSettings(FillOptions, bpy.types.PropertyGroup):
+    """Per-scene panel settings (saved in the .blend)."""
+
+    mask: PointerProperty(
+        name="Mask", type=bpy.types.Mask, description="Mask to remove (default: the editor's)"
+    )
+    mask_image: PointerProperty(
+        name="Mask Image", type=bpy.types.Image, description="Matte image or sequence (white = fill)"
+    )
+
+
+classes = (AIFX_FillSettings,)
+
+
+def register_properties() -> None:
+    bpy.types.Scene.aifx = PointerProperty(type=AIFX_FillSettings)
+
+
+def unregister_properties() -> None:
+    del bpy.types.Scene.aifx

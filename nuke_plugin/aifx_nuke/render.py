@@ -1,0 +1,48 @@
+"""Render one AIFill node headless, for the farm: the same code path as the Render button.
+
+    nuke -t <plugin>/aifx_nuke/render.py /shots/sh010/comp.nk AIFill1 1001-1100
+
+Exit codes: 0 done (or cached), 1 render failed, 2 bad arguments, 130 cancelled. Progress goes to stdout one
+line per change, so farm logs show it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+if __package__ in (None, ""):
+    # Run as a script (nuke -t): import the package, not its modules as top-level names.
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
+    sys.path.insert(0, os.path.dirname(_HERE))
+
+from aifx_nuke import jobs  # noqa: E402
+
+
+def main(argv: list[str]) -> int:
+    try:
+        script, name, frames = jobs.parse_farm_args(argv)
+    except jobs.RangeError as exc:
+        print(f"aifx: error: {exc}", file=sys.stderr)
+        return 2
+    import nuke
+
+    from aifx_nuke import nodes, session
+
+    nuke.scriptOpen(script)
+    try:
+        outcome = nodes.render_node(nodes.find_node(name), frames)
+    except session.RenderError as exc:
+        print(f"aifx: error: {name}: {exc}", file=sys.stderr)
+        return 1
+    if outcome.cancelled:
+        print(f"aifx: {name} cancelled", file=sys.stderr)
+        return 130
+    how = "reused the cache" if outcome.reused else f"filled {outcome.written} frame(s)"
+    print(f"aifx: {name} frames {outcome.first}-{outcome.last}: {how} -> {outcome.result}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

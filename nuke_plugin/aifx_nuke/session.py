@@ -1,0 +1,253 @@
+"""One render of an AIFill node, written against a small :class:`Host` instead of ``nuke``.
+
+The Render button, the farm entry point (``render.py``) and the tests all run :func:`render`; only the host
+differs (:class:`aifx_nuke.nodes.NukeHost` talks to Nuke). The order is: settings → frame range → cache keys →
+reuse a finished result, else write the inputs (unless cached) → run ``aifx run job.json --json-progress`` in
+the aifx Python → follow its progress with cancel → point the node's Read at the result.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from . import jobs
+from .aifx_worker import WorkerProcess
+
+
+class RenderError(Exception):
+    """A render could not finish; the message is one line for the artist (it goes on the status line)."""
+
+
+class ProgressLike(Protocol):
+    """What :func:`render` needs from ``nuke.ProgressTask``."""
+
+    def setMessage(self, message: str) -> Any: ...  # noqa: N802 (Nuke's names)
+
+    def setProgress(self, percent: int) -> Any: ...  # noqa: N802
+
+    def isCancelled(self) -> Any: ...  # noqa: N802
+
+
+class Host(Protocol):
+    """The node and the Nuke session, as :func:`render` sees them."""
+
+    node_name: str
+
+    def settings(self) -> dict[str, Any]: ...
+
+    def input_range(self) -> tuple[int, int] | None: ...
+
+    def mask_connected(self) -> bool: ...
+
+    def upstream(self) -> list[tuple[str, str, str, str]]: ...
+
+    def colour_settings(self) -> tuple[str, str, str]: ...
+
+    def script_path(self) -> str: ...
+
+    def write_inputs(self, paths: jobs.CachePaths, first: int, last: int, write_mask: bool) -> None: ...
+
+    def show_result(self, pattern: str, first: int, last: int) -> None: ...
+
+    def set_status(self, text: str) -> None: ...
+
+    def progress(self, title: str) -> ProgressLike: ...
+
+
+class ConsoleProgress:
+    """Progress for ``nuke -t`` / farm logs: one printed line per change instead of a dialog."""
+
+    def __init__(self, title: str, stream: Any = None) -> None:
+        self.title = title
+        self.stream = stream if stream is not None else sys.stdout
+        self.percent = 0
+        self.message = ""
+
+    def setMessage(self, message: str) -> None:  # noqa: N802
+        self.message = message
+        self._print()
+
+    def setProgress(self, percent: int) -> None:  # noqa: N802
+        if percent != self.percent:
+            self.percent = percent
+            self._print()
+
+    def isCancelled(self) -> bool:  # noqa: N802
+        return False
+
+    def _print(self) -> None:
+        self.stream.write(f"{self.title}: {self.percent:3d}% {self.message}\n")
+        self.stream.flush()
+
+
+@dataclass
+class Outcome:
+    """What a render did: ``reused`` a cached result, ``cancelled``, or filled ``written`` frames."""
+
+    result: str
+    first: int
+    last: int
+    reused: bool = False
+    cancelled: bool = False
+    written: int = 0
+
+
+# Renders in flight, by node name: the Cancel button of a node sets its event.
+_ACTIVE: dict[str, threading.Event] = {}
+_ACTIVE_LOCK = threading.Lock()
+
+
+def request_cancel(node_name: str) -> bool:
+    """Ask the render of ``node_name`` to stop; False when none is running."""
+    with _ACTIVE_LOCK:
+        event = _ACTIVE.get(node_name)
+    if event is None:
+        return False
+    event.set()
+    return True
+
+
+def is_rendering(node_name: str) -> bool:
+    with _ACTIVE_LOCK:
+        return node_name in _ACTIVE
+
+
+def plan(
+    host: Host, frame_range: str | None, environ: Mapping[str, str]
+) -> tuple[jobs.CachePaths, dict[str, Any], str, int, int]:
+    """Everything decided before any file is written: (paths, job, python, first, last)."""
+    settings = host.settings()
+    text = settings.get("frame_range", "") if frame_range is None else frame_range
+    try:
+        first, last = jobs.parse_frame_range(str(text), host.input_range())
+    except jobs.RangeError as exc:
+        raise RenderError(str(exc)) from None
+    python = jobs.resolve_python(str(settings.get("aifx_env", "")), environ)
+    if not python:
+        raise RenderError(
+            "no aifx environment: set 'aifx environment' to the python of an environment with aifx-core "
+            "(or set $AIFX_PYTHON)"
+        )
+    if not os.path.exists(python):
+        raise RenderError(
+            f"aifx Python not found at {python}: install aifx-core in a virtualenv and point to its python"
+        )
+    colorspace = jobs.job_colorspace(str(settings.get("colorspace", "")), *host.colour_settings())
+    mask_connected = host.mask_connected()
+    inputs = jobs.inputs_key(
+        host.upstream(), first, last, str(settings.get("mask_channel", "")), mask_connected
+    )
+    draft = jobs.build_job(settings, jobs.CachePaths("", ""), first, last, colorspace, mask_connected)
+    cache_root = os.path.expanduser(jobs.expand_vars(str(settings.get("cache_dir", "")).strip(), environ))
+    if not cache_root:
+        cache_root = jobs.default_cache_root(host.script_path(), tempfile.gettempdir())
+    folder = host.node_name.replace(".", "_")
+    paths = jobs.CachePaths.make(cache_root, folder, inputs, jobs.fill_key(inputs, draft))
+    job = jobs.build_job(settings, paths, first, last, colorspace, mask_connected)
+    return paths, job, python, first, last
+
+
+def render(
+    host: Host,
+    frame_range: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    poll_interval: float = 0.1,
+) -> Outcome:
+    """Render one AIFill node (see the module doc); raises :class:`RenderError` with the status line set."""
+    environ = os.environ if environ is None else environ
+    cancel = threading.Event()
+    with _ACTIVE_LOCK:
+        if host.node_name in _ACTIVE:
+            raise RenderError(f"{host.node_name} is already rendering: wait for it or press Cancel")
+        _ACTIVE[host.node_name] = cancel
+    try:
+        return _render(host, frame_range, environ, poll_interval, cancel)
+    except RenderError as exc:
+        host.set_status(f"error: {exc}")
+        raise
+    finally:
+        with _ACTIVE_LOCK:
+            _ACTIVE.pop(host.node_name, None)
+
+
+def _render(
+    host: Host,
+    frame_range: str | None,
+    environ: Mapping[str, str],
+    poll_interval: float,
+    cancel: threading.Event,
+) -> Outcome:
+    paths, job, python, first, last = plan(host, frame_range, environ)
+    if jobs.is_marked_done(paths.result_done, first, last, paths.result):
+        host.show_result(paths.result, first, last)
+        host.set_status(f"done: frames {first}-{last} (cached, nothing changed)")
+        return Outcome(paths.result, first, last, reused=True)
+
+    task = host.progress(f"AIFill {host.node_name}")
+    if not _inputs_cached(paths, first, last, job["mask"] is not None):
+        task.setMessage(f"writing Source and Mask, frames {first}-{last}")
+        host.set_status(f"writing inputs {first}-{last}")
+        host.write_inputs(paths, first, last, job["mask"] is not None)
+        missing = [
+            p
+            for p in _input_patterns(paths, job["mask"] is not None)
+            if not os.path.exists(jobs.frame_path(p, first))
+        ]
+        if missing:
+            raise RenderError(f"writing the inputs made no {missing[0]}; check the Source/Mask inputs render")
+        jobs.mark_done(paths.inputs_done, first, last)
+    task.setProgress(jobs.WRITE_SHARE)
+
+    jobs.save_job(job, paths.job)
+    host.set_status(f"rendering {first}-{last}")
+    worker = WorkerProcess(python, paths.job, env=jobs.worker_environment(environ)).start()
+    cancelled = _follow(worker, task, cancel, poll_interval)
+    final = worker.final or {}
+    if cancelled or final.get("event") == "cancelled":
+        host.set_status("cancelled: finished frames are kept, Render resumes")
+        return Outcome(paths.result, first, last, cancelled=True)
+    if worker.returncode != 0 or final.get("event") != "done":
+        raise RenderError(worker.error_message())
+    jobs.mark_done(paths.result_done, first, last)
+    host.show_result(paths.result, first, last)
+    written = len(final.get("written") or [])
+    host.set_status(f"done: frames {first}-{last} ({written} filled now)")
+    task.setProgress(100)
+    return Outcome(paths.result, first, last, written=written)
+
+
+def _input_patterns(paths: jobs.CachePaths, with_mask: bool) -> Sequence[str]:
+    return [paths.source, paths.mask] if with_mask else [paths.source]
+
+
+def _inputs_cached(paths: jobs.CachePaths, first: int, last: int, with_mask: bool) -> bool:
+    return all(
+        jobs.is_marked_done(paths.inputs_done, first, last, p) for p in _input_patterns(paths, with_mask)
+    )
+
+
+def _follow(worker: WorkerProcess, task: ProgressLike, cancel: threading.Event, poll_interval: float) -> bool:
+    """Forward the worker's events to the progress task until it ends; True when the artist cancelled."""
+    while True:
+        running = worker.running()
+        for event in worker.poll():
+            if event.get("event") == "progress":
+                task.setMessage(jobs.progress_message(event))
+            percent = jobs.progress_percent(event)
+            if percent is not None:
+                task.setProgress(percent)
+        if task.isCancelled() or cancel.is_set():
+            worker.cancel()
+            worker.wait()
+            return True
+        if not running:
+            worker.wait()
+            return False
+        time.sleep(poll_interval)

@@ -1,0 +1,22 @@
+"""Optical flow for the temporal engine: estimators (OpenCV DIS by default, pluggable), flow completion inside
+holes, warping and the forward-backward consistency check."""
+
+from .completion import complete_flow
+from .estimator import DIS_PRESETS, DISFlow, FlowEstimator, estimate_flow, flow_gray, upscale_flow, working_size
+from .fill import push_pull_fill
+from .ops import consistency_mask, sample_points, warp
+
+__all__ = [
+    "DIS_PRESETS",
+    "DISFlow",
+    "FlowEstimator",
+    "complete_flow",
+    "consistency_mask",
+    "estimate_flow",
+    "flow_gray",
+    "push_pull_fill",
+    "sample_points",
+    "upscale_flow",
+    "warp",
+    "working_size",
+]

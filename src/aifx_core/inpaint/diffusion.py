@@ -1,0 +1,164 @@
+"""The ``diffusers`` spatial backend: any inpainting pipeline diffusers can load, run on a crop around the hole.
+
+SD 1.5/2 inpainting, SDXL inpainting (through ``AutoPipelineForInpainting``) and ``FluxFillPipeline`` all take
+``image``, ``mask_image``, ``prompt``, ``height``/``width``, steps, guidance and a generator; we pass only the
+arguments the loaded pipeline's ``__call__`` accepts (Flux has no negative prompt). Images go in and come out
+as float numpy arrays (``output_type="np"``), so nothing is quantised to 8 bits on the way.
+
+On a sequence this backend is meant to run under the temporal engine (``--backend propagate
+--spatial-backend diffusers``): it is asked only for keyframes, and the same seed is used on every call so two
+keyframes of a static hole get the same noise. ``aifx_core.generate`` has the "every frame" alternative.
+
+Options (``BackendContext.options``): ``model`` (required), ``prompt``, ``negative_prompt``, ``steps`` (30),
+``guidance`` (the pipeline's default), ``strength`` (1.0), ``scheduler`` (a diffusers scheduler class name),
+``size`` (model square, default the model's native size), ``margin`` (context pixels around the hole),
+``dtype``, ``variant``, ``offload`` (none/model/sequential), ``vae_tiling``, ``vae_slicing``,
+``local_files_only``, ``pipeline_class``, ``config`` (see :mod:`aifx_core.inpaint.models`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError
+from .base import BackendContext
+from .crop import fill_through_crop
+from .models import PipelineRequest, load_pipeline, resolve_device
+
+DEFAULT_STEPS = 30
+
+
+def native_size(pipe: Any) -> int:
+    """The square side the model was trained at: UNet ``sample_size`` × VAE factor (SD 1.5: 512, SDXL: 1024),
+    or the pipeline's ``default_sample_size`` (Flux: 1024)."""
+    factor = int(getattr(pipe, "vae_scale_factor", 8) or 8)
+    unet = getattr(pipe, "unet", None)
+    sample = getattr(getattr(unet, "config", None), "sample_size", None)
+    if isinstance(sample, (list, tuple)):
+        sample = max(sample)
+    if sample is None:
+        sample = getattr(pipe, "default_sample_size", None)
+    return int(sample) * factor if sample else 1024
+
+
+def size_multiple(pipe: Any) -> int:
+    """Sides must divide by this: 8 for SD (VAE factor), 16 for Flux (2×2 latent packing), SD3 and SDXL."""
+    name = type(pipe).__name__
+    if "Flux" in name or "StableDiffusion3" in name or "XL" in name or hasattr(pipe, "transformer"):
+        return 16
+    return 8
+
+
+def make_scheduler(pipe: Any, name: str | None) -> Any:
+    """The scheduler ``name`` (a diffusers class name) configured from the model's own; None keeps the model's."""
+    default = getattr(pipe, "_aifx_default_scheduler", None) or getattr(pipe, "scheduler", None)
+    if not name:
+        return default
+    import diffusers
+
+    compatible = sorted({cls.__name__ for cls in getattr(default, "compatibles", [])})
+    cls = getattr(diffusers, str(name), None)
+    if cls is None or not isinstance(cls, type) or not issubclass(cls, diffusers.SchedulerMixin):
+        close = difflib.get_close_matches(str(name), compatible, n=2)
+        hint = f"did you mean {', '.join(close)}? " if close else ""
+        choices = ", ".join(compatible) or "a diffusers scheduler class"
+        raise InputError(f"scheduler {name!r}: not a diffusers scheduler; {hint}for this model use one of {choices}")
+    return cls.from_config(default.config)
+
+
+def _number(options: dict[str, Any], key: str, kind: type, default: Any) -> Any:
+    value = options.get(key)
+    if value is None or value == "":
+        return default
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise InputError(f"option {key}={value!r}: expected a {kind.__name__}") from None
+
+
+class DiffusersBackend:
+    """Spatial backend around a cached diffusers inpainting pipeline."""
+
+    name = "diffusers"
+
+    def __init__(self, context: BackendContext) -> None:
+        options = context.options
+        self.colorspace = context.colorspace
+        self.seed = int(context.seed)
+        self.device = resolve_device(context.device)
+        self.pipe = load_pipeline(PipelineRequest.from_options(options, context.device, kind="inpaint"))
+        self.prompt = str(options.get("prompt") or "")
+        self.negative_prompt = options.get("negative_prompt") or None
+        self.steps = _number(options, "steps", int, DEFAULT_STEPS)
+        self.guidance = _number(options, "guidance", float, None)
+        self.strength = _number(options, "strength", float, 1.0)
+        self.margin = _number(options, "margin", int, None)
+        self.scheduler = make_scheduler(self.pipe, options.get("scheduler"))
+        self.multiple = size_multiple(self.pipe)
+        size = _number(options, "size", int, None) or native_size(self.pipe)
+        self.model_size = max(self.multiple, size // self.multiple * self.multiple)
+        self._accepts = set(inspect.signature(self.pipe.__call__).parameters)
+        if self.steps < 1:
+            raise InputError(f"option steps={self.steps}: expected at least 1")
+        self._check_strength(self.strength)
+
+    def _check_strength(self, strength: float) -> None:
+        if not 0.0 < strength <= 1.0:
+            raise InputError(f"strength {strength}: expected a value in (0, 1]")
+        if int(self.steps * strength) < 1:
+            raise InputError(
+                f"strength {strength} with steps {self.steps} leaves no denoising step; raise --steps or --strength"
+            )
+
+    def inpaint(
+        self, rgb: np.ndarray, hole: np.ndarray, *, frame: int | None = None, strength: float | None = None
+    ) -> np.ndarray:
+        """Fill ``hole``; ``strength`` below 1 starts from the pixels already in the hole (img2img) instead of
+        pure noise, which is how the every-frame mode keeps a frame close to the previous one."""
+        use = self.strength if strength is None else float(strength)
+        self._check_strength(use)
+
+        def model_fill(model_rgb: np.ndarray, model_hole: np.ndarray) -> np.ndarray:
+            return self.generate(model_rgb, model_hole, strength=use)
+
+        return fill_through_crop(
+            rgb, hole, self.colorspace, model_fill, self.model_size, self.multiple, self.margin
+        )
+
+    def call_arguments(self, model_rgb: np.ndarray, model_hole: np.ndarray, strength: float) -> dict[str, Any]:
+        """Keyword arguments for the pipeline on one model-size square (only those it accepts)."""
+        import torch
+
+        side = model_rgb.shape[0]
+        wanted: dict[str, Any] = {
+            "prompt": self.prompt,
+            "image": model_rgb[None].astype(np.float32),
+            "mask_image": model_hole[None, :, :, None].astype(np.float32),
+            "height": side,
+            "width": side,
+            "num_inference_steps": self.steps,
+            "strength": strength,
+            # A CPU generator gives the same noise on every device, so a seed means the same picture anywhere.
+            "generator": torch.Generator(device="cpu").manual_seed(self.seed),
+            "output_type": "np",
+        }
+        if self.negative_prompt is not None:
+            wanted["negative_prompt"] = self.negative_prompt
+        if self.guidance is not None:
+            wanted["guidance_scale"] = self.guidance
+        return {key: value for key, value in wanted.items() if key in self._accepts}
+
+    def generate(self, model_rgb: np.ndarray, model_hole: np.ndarray, strength: float | None = None) -> np.ndarray:
+        """Run the pipeline on a model-space square: float32 (S, S, 3) in [0, 1] → float32 (S, S, 3)."""
+        import torch
+
+        arguments = self.call_arguments(model_rgb, model_hole, self.strength if strength is None else strength)
+        if self.scheduler is not None:
+            self.pipe.scheduler = self.scheduler
+        with torch.inference_mode():
+            images = self.pipe(**arguments).images
+        return np.asarray(images[0], dtype=np.float32)

@@ -1,0 +1,63 @@
+"""The ``lama`` spatial backend: a LaMa TorchScript export (e.g. big-lama.pt) that the user supplies.
+
+Calling convention of the big-lama export: ``model(image, mask)`` with ``image`` float (1, 3, H, W) in [0, 1]
+sRGB-encoded, ``mask`` float (1, 1, H, W) in {0, 1}, H and W multiples of 8; it returns (1, 3, H, W) in [0, 1].
+LaMa was trained on 256–512 px crops, so like the diffusion backend it runs on one square around the hole
+(:mod:`aifx_core.inpaint.crop`), 512 px by default, converted to model space and back.
+
+Options: ``model`` (path to the .pt file, required), ``size`` (square side, default 512, rounded to 8),
+``margin`` (context pixels around the hole).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import InputError
+from .base import BackendContext
+from .crop import fill_through_crop
+from .models import load_torchscript, resolve_device
+
+DEFAULT_SIZE = 512
+MULTIPLE = 8
+
+
+def _pad_to_multiple(array: np.ndarray, multiple: int) -> np.ndarray:
+    height, width = array.shape[:2]
+    pads = [(0, -height % multiple), (0, -width % multiple)] + [(0, 0)] * (array.ndim - 2)
+    if pads[0][1] == 0 and pads[1][1] == 0:
+        return array
+    return np.pad(array, pads, mode="symmetric")
+
+
+class LamaBackend:
+    name = "lama"
+
+    def __init__(self, context: BackendContext) -> None:
+        options = context.options
+        self.colorspace = context.colorspace
+        self.device = resolve_device(context.device)
+        self.model = load_torchscript(options.get("model"), self.device)
+        try:
+            size = int(options.get("size") or DEFAULT_SIZE)
+            self.margin = None if options.get("margin") is None else int(options["margin"])
+        except (TypeError, ValueError):
+            raise InputError("lama options size/margin: expected whole numbers of pixels") from None
+        self.model_size = max(MULTIPLE, size // MULTIPLE * MULTIPLE)
+
+    def inpaint(self, rgb: np.ndarray, hole: np.ndarray, *, frame: int | None = None) -> np.ndarray:
+        return fill_through_crop(rgb, hole, self.colorspace, self.generate, self.model_size, MULTIPLE, self.margin)
+
+    def generate(self, model_rgb: np.ndarray, model_hole: np.ndarray) -> np.ndarray:
+        """Run the TorchScript model on a model-space square (any size; padded to a multiple of 8 here)."""
+        import torch
+
+        height, width = model_hole.shape
+        image = _pad_to_multiple(model_rgb.astype(np.float32), MULTIPLE)
+        mask = _pad_to_multiple(model_hole.astype(np.float32), MULTIPLE)
+        image_t = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None].to(self.device)
+        mask_t = torch.from_numpy(np.ascontiguousarray(mask))[None, None].to(self.device)
+        with torch.inference_mode():
+            out = self.model(image_t, mask_t)
+        result = out[0].float().clamp(0.0, 1.0).permute(1, 2, 0).cpu().numpy()
+        return np.ascontiguousarray(result[:height, :width])

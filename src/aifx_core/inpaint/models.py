@@ -1,0 +1,374 @@
+"""Model loading for the learned backends: where a model comes from, which device and dtype, and a cache.
+
+Everything here imports torch/diffusers inside functions, so ``import aifx_core`` stays light and only a job
+that asks for ``lama`` or ``diffusers`` pays for them.
+
+A diffusers ``model`` is any of:
+
+* a Hugging Face hub id (``stable-diffusion-v1-5/stable-diffusion-inpainting``,
+  ``diffusers/stable-diffusion-xl-1.0-inpainting-0.1``, ``black-forest-labs/FLUX.1-Fill-dev``), fetched into
+  and read from the usual HF cache (``HF_HOME`` / ``HF_HUB_CACHE``). With ``HF_HUB_OFFLINE=1`` or the
+  ``local_files_only`` option nothing is fetched, and a model missing from the cache is an
+  :class:`~aifx_core.errors.InputError` that says how to get it;
+* a local folder in ``save_pretrained`` layout (``model_index.json`` at its top);
+* a single checkpoint file (``.safetensors``/``.ckpt``) loaded with ``from_single_file`` (the class is guessed
+  from the file name, or named by the ``pipeline_class`` option; ``config`` may point at a local diffusers
+  folder holding the matching configs, which offline use needs).
+
+Loaded pipelines are cached per process, keyed by everything that changes what was loaded (model, kind,
+device, dtype, variant, memory options), so a 200-frame shot loads its model once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+
+log = logging.getLogger(__name__)
+
+#: File endings loaded with ``from_single_file``.
+SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin")
+
+_DTYPES = {
+    "float32": "float32",
+    "fp32": "float32",
+    "float16": "float16",
+    "fp16": "float16",
+    "half": "float16",
+    "bfloat16": "bfloat16",
+    "bf16": "bfloat16",
+}
+_OFFLOADS = ("none", "model", "sequential")
+
+_PIPELINES: dict[tuple, Any] = {}
+_SCRIPTS: dict[tuple, Any] = {}
+
+
+def clear_cache() -> None:
+    """Forget every loaded model (tests, or a long-lived worker that must free memory)."""
+    _PIPELINES.clear()
+    _SCRIPTS.clear()
+
+
+def cached_pipeline_count() -> int:
+    return len(_PIPELINES)
+
+
+# -- device and dtype -------------------------------------------------------------------------------------
+
+
+def resolve_device(requested: str | None) -> str:
+    """``auto`` → ``cuda`` if there is a CUDA GPU, else ``mps`` (Apple), else ``cpu``; explicit names are
+    checked so a missing GPU is a clear error, not a crash deep inside torch."""
+    import torch
+
+    name = (requested or "auto").strip().lower()
+    if name == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return "mps"
+        return "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError(f"device {requested!r}: this torch ({torch.__version__}) sees no CUDA GPU; use --device cpu")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise InputError(f"device {requested!r}: MPS is not available here; use --device cpu")
+    if not (name == "cpu" or name == "mps" or name.startswith("cuda")):
+        raise InputError(f"device {requested!r}: expected auto, cpu, cuda, cuda:N or mps")
+    return name
+
+
+def resolve_dtype(device: str, requested: str | None, prefers_bfloat16: bool = False) -> str:
+    """Name of the torch dtype: float32 on CPU (half precision is slow or unsupported there), float16 on a GPU,
+    bfloat16 for models trained in it (Flux) where the GPU supports it; ``requested`` overrides."""
+    if requested and str(requested).lower() != "auto":
+        key = str(requested).lower()
+        if key not in _DTYPES:
+            raise InputError(f"dtype {requested!r}: expected auto, float32, float16 or bfloat16")
+        return _DTYPES[key]
+    if device == "cpu":
+        return "float32"
+    if prefers_bfloat16 and device.startswith("cuda"):
+        import torch
+
+        if torch.cuda.is_bf16_supported():
+            return "bfloat16"
+    return "float16"
+
+
+def offline(options: dict[str, Any]) -> bool:
+    """True when nothing may be downloaded: ``HF_HUB_OFFLINE`` is set, or the ``local_files_only`` option."""
+    env = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+    return env or _flag(options.get("local_files_only"))
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
+# -- where a model comes from -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """``kind`` is ``folder``, ``file`` or ``hub``; ``location`` the resolved path or the hub id."""
+
+    kind: str
+    location: str
+
+
+def locate_model(model: Any, what: str = "model") -> ModelSource:
+    """Classify ``model`` (see module doc); a path that does not exist is an InputError, not a hub lookup."""
+    if not model or not str(model).strip():
+        raise InputError(
+            f"no {what} given; pass --model with a hub id (e.g. stable-diffusion-v1-5/stable-diffusion-inpainting), "
+            "a local diffusers folder or a .safetensors checkpoint"
+        )
+    text = str(model).strip()
+    path = Path(text).expanduser()
+    if path.is_dir():
+        if not (path / "model_index.json").is_file():
+            raise InputError(
+                f"{path}: not a diffusers model folder (no model_index.json); pass the folder written by "
+                "save_pretrained or `huggingface-cli download`, or a single .safetensors checkpoint"
+            )
+        return ModelSource("folder", str(path.resolve()))
+    if path.is_file():
+        if path.suffix.lower() not in SINGLE_FILE_SUFFIXES:
+            raise InputError(
+                f"{path}: not a model checkpoint; expected one of {', '.join(SINGLE_FILE_SUFFIXES)} or a folder"
+            )
+        return ModelSource("file", str(path.resolve()))
+    looks_like_path = (
+        text.startswith(("/", ".", "~"))
+        or "\\" in text
+        or text.count("/") > 1
+        or path.suffix.lower() in SINGLE_FILE_SUFFIXES
+    )
+    if looks_like_path:
+        raise InputError(f"{text}: no such model file or folder; check the path, or give a Hugging Face hub id")
+    return ModelSource("hub", text)
+
+
+def _how_to_get(model_id: str) -> str:
+    return (
+        f"download it first with `huggingface-cli download {model_id}` (it goes into the HF cache, "
+        "HF_HOME), or pass a local model folder / .safetensors file with --model PATH"
+    )
+
+
+def _hub_error(model_id: str, exc: Exception, is_offline: bool) -> InputError:
+    if is_offline:
+        return InputError(
+            f"model {model_id!r} is not in the Hugging Face cache and downloads are off "
+            f"(HF_HUB_OFFLINE=1 or local_files_only); {_how_to_get(model_id)}"
+        )
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return InputError(
+        f"model {model_id!r} could not be fetched from the Hugging Face hub ({reason}); check the id, run "
+        f"`huggingface-cli login` for gated models, or {_how_to_get(model_id).split(', or ')[-1]}"
+    )
+
+
+def pipeline_class_name(source: ModelSource, is_offline: bool) -> str:
+    """The ``_class_name`` in the model's ``model_index.json`` (reads the cache or fetches that one file)."""
+    from diffusers import DiffusionPipeline
+
+    try:
+        config = DiffusionPipeline.load_config(source.location, local_files_only=is_offline)
+    except (OSError, ValueError) as exc:
+        if source.kind == "hub":
+            raise _hub_error(source.location, exc, is_offline) from None
+        raise InputError(f"{source.location}: unreadable model_index.json ({exc})") from None
+    return str(config.get("_class_name", ""))
+
+
+def _single_file_class(path: str, kind: str, requested: str | None) -> str:
+    if requested:
+        return requested
+    name = Path(path).name.lower()
+    if "flux" in name:
+        return "FluxFillPipeline" if kind == "inpaint" else "FluxPipeline"
+    if "xl" in name:
+        return "StableDiffusionXLInpaintPipeline" if kind == "inpaint" else "StableDiffusionXLPipeline"
+    return "StableDiffusionInpaintPipeline" if kind == "inpaint" else "StableDiffusionPipeline"
+
+
+def _diffusers_class(name: str) -> Any:
+    import diffusers
+
+    cls = getattr(diffusers, name, None)
+    if cls is None or not hasattr(cls, "from_pretrained"):
+        raise InputError(f"pipeline_class {name!r}: not a diffusers pipeline class (e.g. StableDiffusionInpaintPipeline)")
+    return cls
+
+
+# -- pipelines ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PipelineRequest:
+    """What to load; every field is part of the cache key."""
+
+    model: str
+    #: ``inpaint`` or ``text2image``.
+    kind: str = "inpaint"
+    device: str = "auto"
+    dtype: str = "auto"
+    variant: str | None = None
+    #: ``none``, ``model`` (``enable_model_cpu_offload``) or ``sequential`` (``enable_sequential_cpu_offload``).
+    offload: str = "none"
+    vae_tiling: bool = False
+    vae_slicing: bool = False
+    local_files_only: bool = False
+    pipeline_class: str | None = None
+    config: str | None = None
+
+    @classmethod
+    def from_options(cls, options: dict[str, Any], device: str, kind: str = "inpaint") -> PipelineRequest:
+        offload = str(options.get("offload", "none") or "none").lower()
+        if offload not in _OFFLOADS:
+            raise InputError(f"offload {offload!r}: expected one of {', '.join(_OFFLOADS)}")
+        return cls(
+            model=str(options.get("model") or ""),
+            kind=kind,
+            device=device,
+            dtype=str(options.get("dtype", "auto") or "auto"),
+            variant=options.get("variant") or None,
+            offload=offload,
+            vae_tiling=_flag(options.get("vae_tiling", False)),
+            vae_slicing=_flag(options.get("vae_slicing", False)),
+            local_files_only=offline(options),
+            pipeline_class=options.get("pipeline_class") or None,
+            config=options.get("config") or None,
+        )
+
+
+def load_pipeline(request: PipelineRequest) -> Any:
+    """The diffusers pipeline for ``request``, loaded once per process."""
+    import torch
+
+    source = locate_model(request.model)
+    device = resolve_device(request.device)
+    if source.kind == "file":
+        class_name = _single_file_class(source.location, request.kind, request.pipeline_class)
+    else:
+        class_name = request.pipeline_class or pipeline_class_name(source, request.local_files_only)
+    dtype_name = resolve_dtype(device, request.dtype, prefers_bfloat16="Flux" in class_name)
+    key = (class_name, replace(request, model=source.location, device=device, dtype=dtype_name))
+    if key in _PIPELINES:
+        return _PIPELINES[key]
+
+    kwargs: dict[str, Any] = {_dtype_keyword(): getattr(torch, dtype_name), "local_files_only": request.local_files_only}
+    if request.variant:
+        kwargs["variant"] = request.variant
+    log.info("loading %s (%s) on %s as %s", source.location, class_name, device, dtype_name)
+    try:
+        pipe = _from_source(source, class_name, request, kwargs)
+    except InputError:
+        raise
+    except Exception as exc:  # a broken or foreign file is the user's to fix, whatever the library raises
+        if source.kind == "hub" and isinstance(exc, (OSError, ValueError)):
+            raise _hub_error(source.location, exc, request.local_files_only) from None
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(
+            f"{source.location}: could not load it as a {class_name} ({first}); check the model, or name the "
+            "class with --option pipeline_class=..."
+        ) from None
+    _place(pipe, device, request)
+    # The scheduler the model shipped with: backends that ask for another one swap it per call on this
+    # shared pipeline, and the others put this one back.
+    pipe._aifx_default_scheduler = getattr(pipe, "scheduler", None)
+    if hasattr(pipe, "set_progress_bar_config"):
+        pipe.set_progress_bar_config(disable=True)  # aifx reports progress itself
+    _PIPELINES[key] = pipe
+    return pipe
+
+
+def _dtype_keyword() -> str:
+    """``dtype`` on diffusers versions that renamed it (``torch_dtype`` warns there), else ``torch_dtype``."""
+    try:
+        from diffusers.utils.deprecation_utils import _resolve_dtype  # noqa: F401
+    except ImportError:
+        return "torch_dtype"
+    return "dtype"
+
+
+def _from_source(source: ModelSource, class_name: str, request: PipelineRequest, kwargs: dict[str, Any]) -> Any:
+    from diffusers import AutoPipelineForInpainting, AutoPipelineForText2Image, DiffusionPipeline
+
+    if source.kind == "file":
+        cls = _diffusers_class(class_name)
+        if request.config:
+            kwargs["config"] = request.config
+        return cls.from_single_file(source.location, **kwargs)
+    if request.pipeline_class:
+        return _diffusers_class(class_name).from_pretrained(source.location, **kwargs)
+    if request.kind == "text2image":
+        return AutoPipelineForText2Image.from_pretrained(source.location, **kwargs)
+    if "Inpaint" in class_name or "Fill" in class_name:
+        # Already an inpainting pipeline (e.g. FluxFillPipeline, which the auto class does not map): load as is.
+        return DiffusionPipeline.from_pretrained(source.location, **kwargs)
+    return AutoPipelineForInpainting.from_pretrained(source.location, **kwargs)
+
+
+def _place(pipe: Any, device: str, request: PipelineRequest) -> None:
+    """Move to the device, or let accelerate stream weights to it (only meaningful on a GPU)."""
+    if request.offload != "none" and device != "cpu":
+        if request.offload == "model":
+            pipe.enable_model_cpu_offload(device=device)
+        else:
+            pipe.enable_sequential_cpu_offload(device=device)
+    else:
+        if request.offload != "none":
+            log.warning("offload=%s ignored on the CPU", request.offload)
+        pipe.to(device)
+    vae = getattr(pipe, "vae", None)
+    if vae is not None:
+        if request.vae_tiling and hasattr(vae, "enable_tiling"):
+            vae.enable_tiling()
+        if request.vae_slicing and hasattr(vae, "enable_slicing"):
+            vae.enable_slicing()
+
+
+def execution_device(pipe: Any, fallback: str) -> str:
+    """Where the pipeline computes (with offload the modules live on the CPU between calls)."""
+    device = getattr(pipe, "_execution_device", None)
+    return str(device) if device is not None else fallback
+
+
+# -- TorchScript (LaMa) ------------------------------------------------------------------------------------
+
+
+def load_torchscript(path: Any, device: str, what: str = "LaMa model") -> Any:
+    """A TorchScript module from ``path`` on ``device``, in eval mode, loaded once per process per file."""
+    import torch
+
+    if not path:
+        raise InputError(
+            f"no {what} given; pass --model PATH to a TorchScript export (e.g. big-lama.pt from the "
+            "IOPaint/lama-cleaner releases)"
+        )
+    file = Path(str(path)).expanduser()
+    if not file.is_file():
+        raise InputError(f"{file}: no such {what} file; pass --model PATH to a TorchScript export such as big-lama.pt")
+    stat = file.stat()
+    key = (str(file.resolve()), stat.st_mtime_ns, stat.st_size, device)
+    if key in _SCRIPTS:
+        return _SCRIPTS[key]
+    try:
+        module = torch.jit.load(str(file), map_location=device)
+    except (RuntimeError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{file}: not a TorchScript file ({first}); export the model with torch.jit") from None
+    module.eval()
+    _SCRIPTS[key] = module
+    return module

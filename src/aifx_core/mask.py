@@ -1,0 +1,251 @@
+"""Mattes, holes and composite weights.
+
+The user's matte (a mask sequence, a single still used for every frame, the plate's alpha, or any named
+channel such as ``mask.Y``) becomes, per frame:
+
+* a **hole** (:func:`make_hole`): the matte thresholded and grown by ``dilate`` pixels with a round kernel,
+  so the object's soft edge, motion blur and shadow fringe are refilled too. This is what backends fill.
+* a **weight** (:func:`feather_weight`): 1 inside the hole, falling linearly to 0 over ``feather`` pixels
+  *outside* it, exactly 0 everywhere else. The composite blends only where the weight is above 0, so
+  everything further away stays bit-identical to the plate.
+
+Distances are exact Euclidean ones from OpenCV's distance transform, so a dilation by N is a true disc of
+radius N and costs the same for N = 2 or N = 200.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+import cv2
+import numpy as np
+
+from .errors import InputError
+from .sequence.frames import format_frames
+from .sequence.image import Image, to_float
+
+
+class _Sequence(Protocol):
+    """What this module needs of :func:`aifx_core.sequence.open_sequence`'s result."""
+
+    frames: list[int]
+
+    @property
+    def is_still(self) -> bool: ...
+
+    def read(self, frame: int) -> Image: ...
+
+    def path(self, frame: int) -> Path: ...
+
+
+def _open_mask_sequence(spec: str, plate_frames: list[int]) -> _Sequence:
+    """The mask's frames among the plate's (missing ones are reported by :func:`open_mask`)."""
+    from .sequence import open_sequence  # imported late: the sequence package loads the image readers
+
+    return open_sequence(spec, frames=format_frames(plate_frames), skip_missing=True, role="mask")
+
+
+# -- choosing and reading the matte -------------------------------------------------------------------------
+
+
+def _find_channel(channels: Mapping[str, np.ndarray], name: str) -> str | None:
+    """``name`` exactly, else a unique case-insensitive match (``a`` → ``A``)."""
+    if name in channels:
+        return name
+    folded = [c for c in channels if c.lower() == name.lower()]
+    return folded[0] if len(folded) == 1 else None
+
+
+def _is_opaque(plane: np.ndarray) -> bool:
+    top = {np.dtype(np.uint8): 255, np.dtype(np.uint16): 65535}.get(plane.dtype, 1.0)
+    return bool(np.all(plane == top))
+
+
+def default_mask_channel(channels: Mapping[str, np.ndarray]) -> str:
+    """The channel of a mask file that holds the matte: ``A`` if present, else ``R``, ``Y``, the first.
+
+    An alpha that is opaque everywhere next to colour channels is skipped (an RGBA PNG whose matte is in its
+    colour): a matte of all ones would fill the whole frame, which is never what a mask file means.
+    """
+    alpha = _find_channel(channels, "A")
+    colour = next((c for c in ("R", "Y") if c in channels), None)
+    if alpha is not None and not (colour is not None and _is_opaque(channels[alpha])):
+        return alpha
+    if colour is not None:
+        return colour
+    return next(iter(channels))
+
+
+def _as_matte(plane: np.ndarray) -> np.ndarray:
+    """A channel as float32 0..1 (8/16-bit scaled; NaN → 0; values outside 0..1 clipped)."""
+    matte = to_float(plane)
+    return np.clip(np.nan_to_num(matte, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0).astype(np.float32)
+
+
+class MaskSource:
+    """Where a shot's matte comes from; :meth:`matte` gives float32 (H, W) in 0..1 for a plate frame.
+
+    Build it with :func:`open_mask`, which checks up front that a mask sequence covers the plate's frames;
+    sizes are checked per frame as mattes are read.
+    """
+
+    def __init__(
+        self,
+        plate: _Sequence,
+        *,
+        mask: _Sequence | None = None,
+        spec: str | None = None,
+        channel: str | None = None,
+        invert: bool = False,
+    ) -> None:
+        self.plate = plate
+        self.mask = mask
+        self.spec = spec
+        self.channel = channel
+        self.invert = invert
+        self._static: np.ndarray | None = None
+        self._plate_shape: tuple[int, int] | None = None
+
+    @property
+    def is_static(self) -> bool:
+        """True when one still matte is used for every frame."""
+        return self.mask is not None and self.mask.is_still
+
+    def describe(self) -> str:
+        """Where the matte comes from, for messages and logs."""
+        if self.mask is None:
+            return f"plate channel {self.channel or 'A'}"
+        return f"{self.spec} (channel {self.channel or 'auto'})"
+
+    def matte(self, frame: int, plate_image: Image | None = None) -> np.ndarray:
+        """The matte of ``frame`` as float32 (H, W) in 0..1, inverted if asked.
+
+        Pass ``plate_image`` when the plate frame is already in memory: it is then not read again (plate
+        alpha) and its size is what the mask is checked against.
+        """
+        if self.mask is None:
+            image = plate_image if plate_image is not None else self.plate.read(frame)
+            matte = self._from_plate(image, frame)
+        else:
+            matte = self._from_mask(frame)
+            self._check_size(matte, frame, plate_image)
+        return 1.0 - matte if self.invert else matte
+
+    def _from_plate(self, image: Image, frame: int) -> np.ndarray:
+        where = image.source or self.plate.path(frame)
+        name = _find_channel(image.channels, self.channel or "A")
+        if name is None:
+            found = ", ".join(image.channels) or "none"
+            if self.channel is None:
+                raise InputError(
+                    f"{where}: no alpha channel to use as the mask (channels: {found}); "
+                    "pass --mask MASK or --mask-channel NAME"
+                )
+            raise InputError(
+                f"{where}: no channel {self.channel!r} (channels: {found}); pass --mask-channel one of them"
+            )
+        plane = image.channels[name]
+        if self.channel is None and _is_opaque(plane) and not self.invert:
+            raise InputError(
+                f"{where}: the alpha is opaque everywhere, so as a mask it would fill the whole frame; "
+                "pass --mask MASK or --mask-channel NAME"
+            )
+        return _as_matte(plane)
+
+    def _from_mask(self, frame: int) -> np.ndarray:
+        assert self.mask is not None
+        if self._static is not None:
+            return self._static
+        source_frame = self.mask.frames[0] if self.mask.is_still else frame
+        image = self.mask.read(source_frame)
+        if self.channel is None:
+            name = default_mask_channel(image.channels)
+        else:
+            found = _find_channel(image.channels, self.channel)
+            if found is None:
+                raise InputError(
+                    f"{self.mask.path(source_frame)}: no channel {self.channel!r} "
+                    f"(channels: {', '.join(image.channels) or 'none'}); pass --mask-channel one of them"
+                )
+            name = found
+        matte = _as_matte(image.channels[name])
+        if self.mask.is_still:
+            self._static = matte
+        return matte
+
+    def _check_size(self, matte: np.ndarray, frame: int, plate_image: Image | None) -> None:
+        if plate_image is not None:
+            shape = plate_image.shape
+        else:
+            if self._plate_shape is None:
+                self._plate_shape = self.plate.read(self.plate.frames[0]).shape
+            shape = self._plate_shape
+        if matte.shape != shape:
+            assert self.mask is not None
+            mask_file = self.mask.path(self.mask.frames[0] if self.mask.is_still else frame)
+            plate_file = plate_image.source if plate_image is not None and plate_image.source else None
+            plate_file = plate_file or self.plate.path(frame)
+            raise InputError(
+                f"{mask_file}: mask is {matte.shape[1]}x{matte.shape[0]} but plate {plate_file} is "
+                f"{shape[1]}x{shape[0]} (frame {frame}); give a mask the size of the plate"
+            )
+
+
+def open_mask(spec: str | None, channel: str | None, plate: Any, invert: bool = False) -> MaskSource:
+    """The matte source of a job.
+
+    ``spec`` is a mask sequence/pattern, a single image (a static mask for every frame), or ``None`` for
+    the plate's own alpha (or the plate channel ``channel``, e.g. ``"mask.Y"``). ``channel`` picks the mask
+    file's channel (default: see :func:`default_mask_channel`). A mask sequence must have every frame of the
+    plate, else :class:`InputError` lists the missing ones.
+    """
+    if spec is None or str(spec).strip() == "":
+        return MaskSource(plate, channel=channel, invert=invert)
+    mask = _open_mask_sequence(str(spec), list(plate.frames))
+    if not mask.is_still:
+        have = set(mask.frames)
+        missing = [f for f in plate.frames if f not in have]
+        if missing:
+            raise InputError(
+                f"{spec}: mask frames {format_frames(missing)} missing (the plate has "
+                f"{format_frames(plate.frames)}); render the mask for those frames or limit --frames"
+            )
+    return MaskSource(plate, mask=mask, spec=str(spec), channel=channel, invert=invert)
+
+
+# -- hole and weight -----------------------------------------------------------------------------------------
+
+
+def _distance_to(region: np.ndarray) -> np.ndarray:
+    """Exact Euclidean distance (float32) of every pixel to the nearest True pixel of ``region``."""
+    outside = np.ascontiguousarray((~region).astype(np.uint8))
+    return cv2.distanceTransform(outside, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+
+
+def make_hole(matte: np.ndarray, threshold: float = 0.5, dilate: int = 0) -> np.ndarray:
+    """Pixels to refill (bool): matte >= ``threshold`` (``0`` means any non-zero), grown by ``dilate`` pixels.
+
+    Growing is a dilation with a disc: a pixel joins the hole if its centre is within ``dilate`` pixels
+    (Euclidean) of a thresholded pixel. An empty matte gives an all-False hole.
+    """
+    values = np.nan_to_num(np.asarray(matte, dtype=np.float32), nan=0.0)
+    core = values > 0 if threshold <= 0 else values >= threshold
+    if dilate <= 0 or not core.any():
+        return core
+    return _distance_to(core) <= float(dilate)
+
+
+def feather_weight(hole: np.ndarray, feather: int = 0) -> np.ndarray:
+    """Composite weight (float32): 1 in ``hole``, ``1 - d / (feather + 1)`` at distance ``d`` outside it.
+
+    So ``feather`` pixels around the hole blend fill and plate (for ``feather=2``: 2/3, 1/3), and the weight is
+    exactly 0 from ``feather + 1`` pixels away, which is where the plate is kept bit for bit.
+    """
+    hole = np.asarray(hole, dtype=bool)
+    if feather <= 0 or not hole.any():
+        return hole.astype(np.float32)
+    distance = _distance_to(hole)
+    weight = 1.0 - distance / np.float32(feather + 1)
+    return np.clip(weight, 0.0, 1.0).astype(np.float32)

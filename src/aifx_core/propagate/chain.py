@@ -1,0 +1,79 @@
+"""Following pixels through a shot by chaining neighbour-to-neighbour flows.
+
+A target frame's hole pixels are walked one frame at a time (t → t±1 → t±2 …). Each step samples the
+completed flow at the current positions and checks it against the reverse flow (a round trip that does not
+come back means the point is occluded or the flow is wrong there); failing points stop. Sampling happens at
+point lists only, so the cost follows the hole's area, not the frame's, and colours are read once from the
+source frame at the chained position (no repeated resampling blur).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from ..flow import sample_points
+
+
+class Chain:
+    """Points of frame ``start`` followed towards ``start + direction * k`` for k = 1, 2, …
+
+    ``flow(s, d)`` returns the working-resolution flow from frame s to s + d (completed inside holes);
+    ``scale`` = (sx, sy) working/full resolution. After :meth:`step`, ``index`` says which of the original
+    points are still followed and ``x``, ``y`` where they are (full-resolution pixels) in frame ``current``.
+    """
+
+    def __init__(self, start: int, direction: int, xs: np.ndarray, ys: np.ndarray,
+                 flow: Callable[[int, int], np.ndarray], size: tuple[int, int], scale: tuple[float, float],
+                 tol: float, relative: float = 0.05) -> None:
+        self.current = start
+        self.direction = direction
+        self.steps = 0
+        self.index = np.arange(len(xs))
+        self.x = np.asarray(xs, dtype=np.float32)
+        self.y = np.asarray(ys, dtype=np.float32)
+        self._flow = flow
+        self._height, self._width = size
+        self._sx, self._sy = scale
+        self._tol = tol
+        self._relative = relative
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def step(self) -> None:
+        """Move every followed point one frame on; drop those that fail the round trip or leave the frame."""
+        nxt = self.current + self.direction
+        forward = self._flow(self.current, self.direction)
+        backward = self._flow(nxt, -self.direction)
+        xw = (self.x + 0.5) * self._sx - 0.5
+        yw = (self.y + 0.5) * self._sy - 0.5
+        f = sample_points(forward, xw, yw)
+        b = sample_points(backward, xw + f[:, 0], yw + f[:, 1])
+        error = np.hypot(f[:, 0] + b[:, 0], f[:, 1] + b[:, 1])
+        limit = self._tol + self._relative * (np.hypot(f[:, 0], f[:, 1]) + np.hypot(b[:, 0], b[:, 1]))
+        x = self.x + f[:, 0] / self._sx
+        y = self.y + f[:, 1] / self._sy
+        keep = (error <= limit) & (x >= 0) & (x <= self._width - 1) & (y >= 0) & (y <= self._height - 1)
+        self.index, self.x, self.y = self.index[keep], x[keep], y[keep]
+        self.current = nxt
+        self.steps += 1
+
+    def keep(self, mask: np.ndarray) -> None:
+        """Stop following the points where ``mask`` is False (e.g. those that found their source)."""
+        self.index, self.x, self.y = self.index[mask], self.x[mask], self.y[mask]
+
+
+def touches(invalid: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """True where any of the four pixels a bilinear sample at (x, y) reads is ``invalid``.
+
+    Checked on all four neighbours (not on the interpolated weight) so no fraction of a hole pixel, however
+    small, can leak into a fill.
+    """
+    height, width = invalid.shape
+    x0 = np.clip(np.floor(xs).astype(np.intp), 0, width - 1)
+    y0 = np.clip(np.floor(ys).astype(np.intp), 0, height - 1)
+    x1 = np.minimum(x0 + 1, width - 1)
+    y1 = np.minimum(y0 + 1, height - 1)
+    return invalid[y0, x0] | invalid[y0, x1] | invalid[y1, x0] | invalid[y1, x1]

@@ -1,0 +1,372 @@
+"""The temporal fill engine (backend ``propagate``): flow-guided propagation over a sliding window.
+
+For every frame t, each hole pixel is followed through the neighbouring frames with chained, completed,
+consistency-checked flow (:mod:`.chain`) up to ``radius`` frames each way; the nearest frame where it lands on
+real (non-hole, finite) plate is its source, and the two directions are blended by 1/distance². What no
+neighbour saw is filled once per keyframe block by the spatial backend on the block's keyframe (the frame
+with the most such pixels) and carried to the other frames by the same chained flow, cross-fading between
+the keyframes before and after; per-frame spatial fill is only the last resort. A smooth offset field
+matches the fill to the frame's own pixels at the seam.
+
+Streaming and window independence: a frame's propagation depends only on frames within ``radius``; keyframes
+depend only on their block (fixed by position in the shot) and its ``radius`` neighbourhood; a frame uses the
+keyframes of its own and the adjacent blocks. Nothing depends on how packets are chunked, so ``window`` changes
+memory, never pixels, and at most ``window + overlap`` packets are held (:attr:`PropagateBackend.overlap`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..errors import InputError
+from ..flow import DISFlow, complete_flow, flow_gray, sample_points, working_size
+from ..inpaint.base import BackendContext, FramePacket, SpatialBackend, create_spatial
+from ..progress import Reporter
+from .chain import Chain, touches
+from .options import PropagateOptions
+from .seam import seam_offsets
+
+
+@dataclass
+class _Frame:
+    """A packet plus what the engine derives from it once."""
+
+    packet: FramePacket
+    #: RGB safe to interpolate from (non-finite values zeroed; the same array as the packet when clean).
+    source: np.ndarray
+    #: Where nothing may be copied from: the hole and non-finite pixels.
+    invalid: np.ndarray
+    gray: np.ndarray
+    small_hole: np.ndarray
+
+
+@dataclass
+class _Propagated:
+    """Frame t after propagation: hole pixel coordinates, fetched values, and which were found."""
+
+    ys: np.ndarray
+    xs: np.ndarray
+    values: np.ndarray
+    found: np.ndarray
+    #: Smooth seam offset at each hole pixel (zeros when seam matching is off or impossible).
+    offset: np.ndarray
+
+    @property
+    def remaining(self) -> int:
+        return int((~self.found).sum())
+
+
+class PropagateBackend:
+    """``create_backend("propagate", context)``; see the module docstring for the method."""
+
+    name = "propagate"
+
+    def __init__(self, context: BackendContext) -> None:
+        self.context = context
+        self.options = PropagateOptions.from_dict(dict(context.options))
+        self._spatial: SpatialBackend | None = None
+        #: Largest number of packets held at once during the last :meth:`fill` (for tests and benchmarks).
+        self.max_held = 0
+        #: Hole pixels filled by each route during the last :meth:`fill`: propagated, keyframe, spatial.
+        self.stats = {"propagated": 0, "keyframe": 0, "spatial": 0}
+
+    @property
+    def spatial(self) -> SpatialBackend:
+        if self._spatial is None:  # created on first use: shots that propagation fills never load a model
+            self._spatial = create_spatial(self.options.spatial_backend, self.context)
+        return self._spatial
+
+    @property
+    def overlap(self) -> int:
+        """Packets held besides the read window: ``radius`` behind and two keyframe blocks plus ``radius`` ahead."""
+        return 2 * self.options.radius + 2 * self.options.keyframe_interval
+
+    def fill(self, packets: Iterable[FramePacket], reporter: Reporter) -> Iterator[tuple[int, np.ndarray]]:
+        total = len(packets) if hasattr(packets, "__len__") else 0  # type: ignore[arg-type]
+        self.stats = dict.fromkeys(self.stats, 0)
+        self.max_held = 0
+        run = _Run(self, iter(packets))
+        index = 0
+        while run.available(index):
+            reporter("propagate", index, total, run.frame(index).packet.frame)
+            result = run.result(index)
+            run.evict(index + 1)
+            self.max_held = max(self.max_held, run.max_held)
+            yield run.frame(index).packet.frame, result
+            index += 1
+        self.max_held = max(self.max_held, run.max_held)
+
+
+class _Run:
+    """State of one :meth:`PropagateBackend.fill` call: bounded caches keyed by position in the shot."""
+
+    def __init__(self, backend: PropagateBackend, packets: Iterator[FramePacket]) -> None:
+        self.backend = backend
+        self.opt = backend.options
+        self.colorspace = backend.context.colorspace
+        self.estimator = DISFlow(self.opt.flow_preset)
+        self._packets = packets
+        self.frames: dict[int, _Frame] = {}
+        self.loaded = 0
+        self.exhausted = False
+        self.max_held = 0
+        self.flows: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # pair i: (i→i+1, i+1→i), working res
+        self.props: dict[int, _Propagated] = {}
+        self.next_prop = 0
+        self.keyframe_of_block: dict[int, int | None] = {}
+        self.keyframe_images: dict[int, np.ndarray] = {}
+        self.size: tuple[int, int] | None = None
+        self.work: tuple[int, int] = (0, 0)
+        self.scale = (1.0, 1.0)
+        self.user_keyframes = set(self.opt.keyframes)
+
+    # ----------------------------------------------------------------------------------------------- input
+    def available(self, index: int) -> bool:
+        """Read packets (``window`` at a time) until ``index`` is loaded; False if the shot is shorter."""
+        while self.loaded <= index and not self.exhausted:
+            target = index + self.opt.window
+            while self.loaded < target:
+                packet = next(self._packets, None)
+                if packet is None:
+                    self.exhausted = True
+                    break
+                self.frames[self.loaded] = self._prepare(packet)
+                self.loaded += 1
+                if self.loaded > 1:
+                    # Flows are computed as packets arrive (each pair once): chains toward keyframes may
+                    # later cross pairs whose frames are already gone.
+                    self.flow(self.loaded - 2, 1)
+            self.max_held = max(self.max_held, len(self.frames))
+        return index < self.loaded
+
+    def frame(self, index: int) -> _Frame:
+        return self.frames[index]
+
+    def _prepare(self, packet: FramePacket) -> _Frame:
+        rgb, hole = packet.rgb, packet.hole
+        if rgb.ndim != 3 or rgb.shape[2] != 3 or hole.shape != rgb.shape[:2]:
+            raise InputError(f"frame {packet.frame}: expected RGB (H, W, 3) and a hole (H, W), "
+                             f"got {rgb.shape} and {hole.shape}; check the plate and matte sizes")
+        if self.size is None:
+            self.size = rgb.shape[:2]
+            self.work = working_size(*self.size, self.opt.flow_max_side)
+            self.scale = (self.work[1] / self.size[1], self.work[0] / self.size[0])
+        elif rgb.shape[:2] != self.size:
+            raise InputError(f"frame {packet.frame}: size {rgb.shape[1]}x{rgb.shape[0]} differs from the shot's "
+                             f"{self.size[1]}x{self.size[0]}; all frames of a shot must have one size")
+        finite = np.isfinite(rgb).all(axis=-1)
+        clean = bool(finite.all())
+        source = rgb if clean else np.where(finite[..., None], rgb, 0.0).astype(np.float32)
+        invalid = hole if clean else (hole | ~finite)
+        gray, small_hole = flow_gray(source, hole, self.work, self.colorspace)
+        return _Frame(packet, np.asarray(source, dtype=np.float32), invalid, gray, small_hole)
+
+    # ------------------------------------------------------------------------------------------------ flow
+    def flow(self, index: int, direction: int) -> np.ndarray:
+        """Working-resolution flow from frame ``index`` to ``index + direction``, completed inside holes."""
+        pair = index if direction > 0 else index - 1
+        if pair not in self.flows:
+            a, b = self.frames[pair], self.frames[pair + 1]
+            union = a.small_hole | b.small_hole
+            forward = self.estimator.estimate(a.gray, b.gray)
+            backward = self.estimator.estimate(b.gray, a.gray)
+            if union.any():
+                forward, backward = complete_flow(forward, union), complete_flow(backward, union)
+            self.flows[pair] = (forward, backward)
+        forward, backward = self.flows[pair]
+        return forward if direction > 0 else backward
+
+    def _chain(self, start: int, direction: int, xs: np.ndarray, ys: np.ndarray) -> Chain:
+        assert self.size is not None
+        return Chain(start, direction, xs, ys, self.flow, self.size, self.scale, self.opt.consistency_tol)
+
+    # ----------------------------------------------------------------------------------------- propagation
+    def propagated(self, index: int) -> _Propagated:
+        """Propagation result of frame ``index`` (computed in order; deciding keyframe blocks as they close)."""
+        while self.next_prop <= index:
+            i = self.next_prop
+            self.props[i] = self._propagate(i)
+            self.next_prop += 1
+            block = i // self.opt.keyframe_interval
+            if (i + 1) % self.opt.keyframe_interval == 0 or not self.available(i + 1):
+                self._decide_block(block)
+        return self.props[index]
+
+    def _propagate(self, t: int) -> _Propagated:
+        frame = self.frames[t]
+        hole = frame.packet.hole
+        ys, xs = np.nonzero(hole)
+        n_hole = len(ys)
+        empty = np.zeros((n_hole, 3), dtype=np.float32)
+        if n_hole == 0:
+            return _Propagated(ys, xs, empty, np.zeros(0, bool), empty)
+        ring_ys, ring_xs = self._ring(frame)
+        all_ys = np.concatenate([ys, ring_ys])
+        all_xs = np.concatenate([xs, ring_xs])
+        n = len(all_ys)
+        accum = np.zeros((n, 3), dtype=np.float32)
+        weight = np.zeros(n, dtype=np.float32)
+        for direction in (1, -1):
+            chain = self._chain(t, direction, all_xs.astype(np.float32), all_ys.astype(np.float32))
+            for _ in range(self.opt.radius):
+                nxt = chain.current + direction
+                if len(chain) == 0 or nxt < 0 or not self.available(nxt):
+                    break
+                chain.step()
+                source = self.frames[chain.current]
+                ok = ~touches(source.invalid, chain.x, chain.y)
+                if ok.any():
+                    w = 1.0 / float(chain.steps) ** 2
+                    hit = chain.index[ok]
+                    accum[hit] += w * sample_points(source.source, chain.x[ok], chain.y[ok])
+                    weight[hit] += w
+                    chain.keep(~ok)
+        found = weight > 0
+        values = accum / np.maximum(weight, 1e-12)[:, None]
+        offset = np.zeros((n_hole, 3), dtype=np.float32)
+        ring_found = found[n_hole:]
+        if self.opt.seam == "offset" and ring_found.any():
+            real = frame.source[ring_ys[ring_found], ring_xs[ring_found]]
+            offset = seam_offsets(hole.shape, ys, xs, ring_ys[ring_found], ring_xs[ring_found],
+                                  real - values[n_hole:][ring_found])
+        return _Propagated(ys, xs, values[:n_hole], found[:n_hole], offset)
+
+    def _ring(self, frame: _Frame) -> tuple[np.ndarray, np.ndarray]:
+        """Valid pixels within ``seam_ring`` of the hole (the frame's own pixels the fill must match)."""
+        if self.opt.seam == "none":
+            return np.zeros(0, np.intp), np.zeros(0, np.intp)
+        width = self.opt.seam_ring
+        hole = frame.packet.hole
+        ys, xs = np.nonzero(hole)
+        pad = width + 1
+        y0, y1 = max(0, ys.min() - pad), min(hole.shape[0], ys.max() + pad + 1)
+        x0, x1 = max(0, xs.min() - pad), min(hole.shape[1], xs.max() + pad + 1)
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * width + 1, 2 * width + 1))
+        crop = hole[y0:y1, x0:x1].astype(np.uint8)
+        ring = (cv2.dilate(crop, kernel) > 0) & ~frame.invalid[y0:y1, x0:x1]
+        ry, rx = np.nonzero(ring)
+        return ry + y0, rx + x0
+
+    # ------------------------------------------------------------------------------------------- keyframes
+    def _decide_block(self, block: int) -> None:
+        """Pick the block's keyframe (a user keyframe, else the frame with most unseen pixels) and fill it."""
+        start = block * self.opt.keyframe_interval
+        members = [i for i in range(start, start + self.opt.keyframe_interval) if i in self.props]
+        chosen: int | None = None
+        for i in members:
+            if self.frames[i].packet.frame in self.user_keyframes:
+                chosen = i
+                break
+        if chosen is None:
+            counts = [self.props[i].remaining for i in members]
+            if counts and max(counts) > 0:
+                chosen = members[int(np.argmax(counts))]  # argmax takes the first maximum: deterministic
+        self.keyframe_of_block[block] = chosen
+        if chosen is not None:
+            self.keyframe_images[chosen] = self._fill_keyframe(chosen)
+
+    def _composed(self, t: int, values: np.ndarray, offset: np.ndarray) -> np.ndarray:
+        frame = self.frames[t]
+        prop = self.props[t]
+        image = frame.source.copy()
+        image[prop.ys, prop.xs] = values + offset
+        return image
+
+    def _fill_keyframe(self, t: int) -> np.ndarray:
+        prop = self.props[t]
+        image = self._composed(t, prop.values, prop.offset)
+        remaining = ~prop.found
+        if remaining.any():
+            mask = np.zeros(self.frames[t].packet.hole.shape, dtype=bool)
+            mask[prop.ys[remaining], prop.xs[remaining]] = True
+            spatial = self.backend.spatial.inpaint(image, mask, frame=self.frames[t].packet.frame)
+            image[mask] = spatial[mask]
+        return np.nan_to_num(image, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
+
+    def _keyframes_around(self, t: int) -> list[int]:
+        """The nearest keyframe at or before t and at or after t, among t's block and the adjacent ones."""
+        interval = self.opt.keyframe_interval
+        block = t // interval
+        last_needed = (block + 2) * interval - 1
+        if self.available(last_needed):
+            self.propagated(last_needed)
+        else:
+            self.propagated(self.loaded - 1)
+        candidates = [self.keyframe_of_block.get(b) for b in (block - 1, block, block + 1)]
+        frames = [k for k in candidates if k is not None]
+        before = [k for k in frames if k <= t]
+        after = [k for k in frames if k >= t]
+        chosen = ([max(before)] if before else []) + ([min(after)] if after else [])
+        return sorted(set(chosen))
+
+    # ---------------------------------------------------------------------------------------------- result
+    def result(self, t: int) -> np.ndarray:
+        prop = self.propagated(t)
+        frame = self.frames[t]
+        if len(prop.ys) == 0:
+            return frame.packet.rgb
+        values = prop.values.copy()
+        found = prop.found.copy()
+        stats = self.backend.stats
+        stats["propagated"] += int(found.sum())
+        if not found.all():
+            self._from_keyframes(t, prop, values, found)
+            stats["keyframe"] += int(found.sum()) - int(prop.found.sum())
+        values += np.where(found[:, None], prop.offset, 0.0).astype(np.float32)
+        if not found.all():
+            stats["spatial"] += int((~found).sum())
+            image = self._composed(t, values, np.zeros_like(values))
+            mask = np.zeros(frame.packet.hole.shape, dtype=bool)
+            mask[prop.ys[~found], prop.xs[~found]] = True
+            spatial = self.backend.spatial.inpaint(image, mask, frame=frame.packet.frame)
+            values[~found] = spatial[prop.ys[~found], prop.xs[~found]]
+        out = frame.packet.rgb.copy()
+        out[prop.ys, prop.xs] = values
+        return out
+
+    def _from_keyframes(self, t: int, prop: _Propagated, values: np.ndarray, found: np.ndarray) -> None:
+        """Fill what propagation missed from the keyframes around t, cross-faded by temporal distance."""
+        keyframes = self._keyframes_around(t)
+        if t in keyframes:
+            image = self.keyframe_images[t]
+            missing = ~found
+            values[missing] = image[prop.ys[missing], prop.xs[missing]] - prop.offset[missing]
+            found[missing] = True
+            return
+        missing = np.nonzero(~found)[0]
+        accum = np.zeros((len(missing), 3), dtype=np.float32)
+        weight = np.zeros(len(missing), dtype=np.float32)
+        for key in keyframes:
+            direction = 1 if key > t else -1
+            chain = self._chain(t, direction, prop.xs[missing].astype(np.float32),
+                                prop.ys[missing].astype(np.float32))
+            while chain.current != key and len(chain):
+                chain.step()
+            if chain.current != key or len(chain) == 0:
+                continue
+            w = 1.0 / abs(key - t)
+            accum[chain.index] += w * sample_points(self.keyframe_images[key], chain.x, chain.y)
+            weight[chain.index] += w
+        got = weight > 0
+        # Keyframe content already carries the keyframe's seam match; remove t's so it is not applied twice.
+        values[missing[got]] = accum[got] / weight[got][:, None] - prop.offset[missing[got]]
+        found[missing[got]] = True
+
+    # -------------------------------------------------------------------------------------------- eviction
+    def evict(self, next_output: int) -> None:
+        """Forget what no later output can need (see the module docstring for the dependency radius)."""
+        interval, radius = self.opt.keyframe_interval, self.opt.radius
+        undecided = [b for b in range(next_output // interval - 1, self.next_prop // interval + 1)
+                     if b not in self.keyframe_of_block]
+        first_undecided = undecided[0] * interval if undecided else self.next_prop
+        keep_frames = min(next_output - radius, first_undecided, self.next_prop - radius)
+        keep_chain = min(keep_frames, (next_output // interval - 1) * interval)
+        for store, low in ((self.frames, keep_frames), (self.flows, keep_chain), (self.keyframe_images, keep_chain)):
+            for key in [k for k in store if k < low]:
+                del store[key]
+        for key in [k for k in self.props if k < min(next_output, first_undecided)]:
+            del self.props[key]

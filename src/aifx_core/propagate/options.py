@@ -1,0 +1,71 @@
+"""The ``propagate`` backend's settings, read from ``BackendContext.options`` with defaults and checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import InputError
+from ..flow import DIS_PRESETS
+
+
+@dataclass(frozen=True)
+class PropagateOptions:
+    #: Spatial backend for what no frame saw (run on keyframes, then propagated; per frame only as a last resort).
+    spatial_backend: str = "telea"
+    #: Frame numbers the user wants filled spatially (one per keyframe block at most; the first one wins).
+    keyframes: tuple[int, ...] = ()
+    #: OpenCV DIS preset: ``ultrafast``, ``fast`` or ``medium``.
+    flow_preset: str = "medium"
+    #: Flow is computed with the long side at most this many pixels (vectors are rescaled).
+    flow_max_side: int = 960
+    #: How many frames before and after a frame its pixels may be fetched from (chained flow).
+    radius: int = 10
+    #: Frames are grouped in blocks of this many (by position in the shot); each block gets at most one
+    #: automatic keyframe, the frame with the most pixels no neighbour saw.
+    keyframe_interval: int = 10
+    #: Packets are read this many at a time. Changes memory, never the result.
+    window: int = 16
+    #: Forward-backward round-trip tolerance in working-resolution pixels (plus 5% of the motion).
+    consistency_tol: float = 1.0
+    #: Seam matching: ``offset`` (smooth per-channel offset from a ring around the hole) or ``none``.
+    seam: str = "offset"
+    #: Ring width (pixels) sampled around the hole for seam matching.
+    seam_ring: int = 4
+
+    @classmethod
+    def from_dict(cls, options: dict[str, Any]) -> PropagateOptions:
+        known = {name for name in cls.__dataclass_fields__}
+        values = {key: value for key, value in options.items() if key in known}
+        if "keyframes" in values:
+            frames = values["keyframes"] or ()
+            if isinstance(frames, int | str):
+                frames = [frames]
+            try:
+                values["keyframes"] = tuple(sorted({int(f) for f in frames}))
+            except (TypeError, ValueError):
+                raise InputError(f"keyframes {frames!r}: give a list of frame numbers, e.g. [1001, 1040]") from None
+        try:
+            for name in ("flow_max_side", "radius", "keyframe_interval", "window", "seam_ring"):
+                if name in values:
+                    values[name] = int(values[name])
+            if "consistency_tol" in values:
+                values["consistency_tol"] = float(values["consistency_tol"])
+        except (TypeError, ValueError) as error:
+            raise InputError(f"propagate options: {error}; give whole numbers for sizes and counts") from None
+        result = cls(**values)
+        result.check()
+        return result
+
+    def check(self) -> None:
+        if self.flow_preset not in DIS_PRESETS:
+            raise InputError(f"flow_preset {self.flow_preset!r} is unknown; choose one of {', '.join(DIS_PRESETS)}")
+        if self.seam not in ("offset", "none"):
+            raise InputError(f"seam {self.seam!r} is unknown; choose 'offset' or 'none'")
+        for name in ("radius", "keyframe_interval", "window"):
+            if getattr(self, name) < 1:
+                raise InputError(f"propagate option {name}={getattr(self, name)} must be at least 1")
+        if self.flow_max_side < 32:
+            raise InputError(f"flow_max_side={self.flow_max_side} is too small; use 256 or more")
+        if self.consistency_tol <= 0:
+            raise InputError(f"consistency_tol={self.consistency_tol} must be positive (pixels)")

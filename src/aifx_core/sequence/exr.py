@@ -1,0 +1,243 @@
+"""OpenEXR read/write through the official ``OpenEXR`` Python bindings (3.3+ ``OpenEXR.File`` API).
+
+Every channel is kept in its stored pixel type (half → float16, float → float32, uint → uint32) and every
+header attribute is kept as the bindings give it, so read → write → read is bit-exact for lossless
+compressions (none, rle, zips, zip, piz; pxr24 only for half/uint) and keeps custom attributes such as
+``owner``, ``chromaticities``, ``timeCode`` or studio metadata.
+
+``Image.header`` keys written by :func:`read_exr`:
+
+* ``format``: ``"exr"``
+* ``attributes``: every header attribute of the part that was read, by name, as the bindings return it
+* ``compression``: its name (``"zip"``, ``"piz"``, ``"dwaa"``...)
+* ``data_window`` / ``display_window``: ``(xmin, ymin, xmax, ymax)``; pixel arrays cover the data window
+* ``parts`` / ``part_names``: how many parts the file has (only the first is read) and their names
+* ``tiled``: whether the part was stored in tiles (it is written back tiled)
+* ``colorspace`` / ``colorspace_reason``: see :func:`~aifx_core.sequence.imageinfo.guess_colorspace`
+
+Limits, stated rather than hidden: only the first part of a multi-part file is read (``parts`` says how
+many there were, ``aifx info`` shows it); deep and sub-sampled (luminance/chroma) images are refused with an
+:class:`InputError`; mip/rip-mapped tiled files are written back as plain scanline files (level 0 only).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import OpenEXR
+
+from ..errors import InputError
+from .image import Image, to_float
+from .imageinfo import ImageInfo, Window, guess_colorspace
+
+
+#: Compression names accepted by :func:`write_exr`, e.g. ``"zip"`` → ``OpenEXR.ZIP_COMPRESSION``.
+def compression_name(value: Any) -> str:
+    """``OpenEXR.Compression.PIZ_COMPRESSION`` → ``"piz"`` (and ``NO_COMPRESSION`` → ``"none"``)."""
+    name = str(getattr(value, "name", value)).removesuffix("_COMPRESSION").lower()
+    return "none" if name == "no" else name
+
+
+COMPRESSIONS: dict[str, Any] = {
+    compression_name(name): value
+    for name, value in OpenEXR.Compression.__members__.items()
+    if name.endswith("_COMPRESSION")
+}
+#: What a new EXR is compressed with when neither the caller nor the source file says (lossless, common).
+DEFAULT_COMPRESSION = "zip"
+
+_PIXEL_TYPE_NAMES = {np.dtype(np.float16): "half", np.dtype(np.float32): "float", np.dtype(np.uint32): "uint"}
+# Attributes the bindings derive from the channels/parts, or that only make sense in a multi-part file.
+_DERIVED_ATTRIBUTES = ("channels", "chunkCount", "name", "version")
+
+
+def _window(value: Any) -> Window:
+    lo, hi = value
+    return int(lo[0]), int(lo[1]), int(hi[0]), int(hi[1])
+
+
+def _window_attribute(window: Window) -> tuple[np.ndarray, np.ndarray]:
+    return (np.array(window[:2], dtype=np.int32), np.array(window[2:], dtype=np.int32))
+
+
+def _open(path: Path, header_only: bool) -> Any:
+    """Open with the bindings, turning their failures into :class:`InputError` naming the file.
+
+    A truncated file does not raise in the bindings: they print a warning and return no parts. The warning
+    goes to ``sys.stdout`` (which may carry ``--json-progress`` lines), so it is captured here.
+    """
+    captured = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(captured):
+            exr = OpenEXR.File(str(path), separate_channels=True, header_only=header_only)
+    except (RuntimeError, ValueError, OSError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"{path}: not a readable EXR ({reason}); re-render or re-copy the file") from None
+    if not exr.parts or exr.parts[0].part_index != 0:
+        raise InputError(
+            f"{path}: EXR is truncated or damaged (pixel data unreadable); re-render or re-copy it"
+        )
+    return exr
+
+
+def _check_supported(path: Path, attributes: Mapping[str, Any]) -> None:
+    storage = attributes.get("type")
+    if storage in (OpenEXR.deepscanline, OpenEXR.deeptile):
+        raise InputError(
+            f"{path}: deep EXR images are not supported; flatten it first (e.g. Nuke DeepToImage)"
+        )
+    for channel in attributes.get("channels", []):
+        if channel.xSampling != 1 or channel.ySampling != 1:
+            raise InputError(
+                f"{path}: channel {channel.name} is sub-sampled (luminance/chroma EXR); "
+                "convert it to full-resolution RGB first"
+            )
+
+
+def _part_names(exr: Any) -> list[str]:
+    names = []
+    for part in exr.parts:
+        names.append(str(part.header.get("name", "")))
+    return names
+
+
+def read_exr_info(path: Path) -> ImageInfo:
+    """Header facts of the first part, without reading pixels."""
+    exr = _open(path, header_only=True)
+    attributes = dict(exr.parts[0].header)
+    _check_supported(path, attributes)
+    data_window = _window(attributes["dataWindow"])
+    channels = _channel_types(path, [c.name for c in attributes.get("channels", [])])
+    colorspace, reason = guess_colorspace("exr", attributes, "float")
+    return ImageInfo(
+        path=path,
+        format="exr",
+        data_window=data_window,
+        display_window=_window(attributes.get("displayWindow", attributes["dataWindow"])),
+        channels=channels,
+        compression=compression_name(attributes.get("compression", "none")),
+        colorspace=colorspace,
+        colorspace_reason=reason,
+        attributes={k: v for k, v in attributes.items() if k != "channels"},
+        parts=len(exr.parts),
+        part_names=_part_names(exr),
+        tiled=attributes.get("type") == OpenEXR.tiledimage,
+    )
+
+
+def _channel_types(path: Path, names: list[str]) -> dict[str, str]:
+    """Pixel type per channel from the header alone.
+
+    The bindings give no pixel types without reading pixels, so OpenImageIO reads the header for this; the
+    names come back in OIIO's order (R, G, B, A first), which is also the friendlier order to show.
+    """
+    import OpenImageIO as oiio
+
+    found: dict[str, str] = {}
+    source = oiio.ImageInput.open(str(path))
+    if source is not None:
+        spec = source.spec()
+        formats = list(spec.channelformats) or [spec.format] * spec.nchannels
+        found = {name: str(fmt) for name, fmt in zip(spec.channelnames, formats, strict=False)}
+        source.close()
+    else:
+        oiio.geterror()  # clear it; the names below still say what is there
+    return {name: found[name] for name in found if name in names} | {
+        name: "?" for name in names if name not in found
+    }
+
+
+def read_exr(path: Path) -> Image:
+    """Every channel of the first part in its stored dtype, plus every header attribute."""
+    exr = _open(path, header_only=False)
+    part = exr.parts[0]
+    attributes = dict(part.header)
+    _check_supported(path, attributes)
+    data_window = _window(attributes["dataWindow"])
+    channels = {name: np.ascontiguousarray(channel.pixels) for name, channel in part.channels.items()}
+    colorspace, reason = guess_colorspace("exr", attributes, "float")
+    header = {
+        "format": "exr",
+        "attributes": {k: v for k, v in attributes.items() if k != "channels"},
+        "compression": compression_name(attributes.get("compression", "none")),
+        "data_window": data_window,
+        "display_window": _window(attributes.get("displayWindow", attributes["dataWindow"])),
+        "parts": len(exr.parts),
+        "part_names": _part_names(exr),
+        "tiled": attributes.get("type") == OpenEXR.tiledimage,
+        "colorspace": colorspace,
+        "colorspace_reason": reason,
+    }
+    if not channels:
+        raise InputError(f"{path}: EXR has no channels; re-render it")
+    return Image(channels=channels, header=header, source=path)
+
+
+def resolve_compression(name: str | None, header: Mapping[str, Any]) -> Any:
+    """The OpenEXR compression for a write: the caller's name, else the source file's, else zip."""
+    if name is None:
+        attributes = header.get("attributes", {}) if header.get("format") == "exr" else {}
+        if "compression" in attributes:
+            return attributes["compression"]
+        name = header.get("compression") if header.get("format") == "exr" else None
+        name = name or DEFAULT_COMPRESSION
+    key = compression_name(name.strip().upper())
+    if key not in COMPRESSIONS:
+        raise InputError(f"unknown EXR compression {name!r}; use one of {', '.join(sorted(COMPRESSIONS))}")
+    return COMPRESSIONS[key]
+
+
+def _exr_plane(plane: np.ndarray) -> np.ndarray:
+    """A channel in a pixel type EXR stores; 8/16-bit integers become half (scaled to 0..1)."""
+    if plane.dtype in _PIXEL_TYPE_NAMES:
+        return np.ascontiguousarray(plane)
+    if plane.dtype in (np.uint8, np.uint16):
+        return np.ascontiguousarray(to_float(plane).astype(np.float16))
+    return np.ascontiguousarray(plane.astype(np.float32))
+
+
+def exr_attributes(image: Image, compression: str | None) -> dict[str, Any]:
+    """The header to write ``image`` with: the source EXR's attributes, windows fitted to the pixels."""
+    header = image.header
+    from_exr = header.get("format") == "exr"
+    attributes: dict[str, Any] = dict(header.get("attributes", {})) if from_exr else {}
+    for name in _DERIVED_ATTRIBUTES:
+        attributes.pop(name, None)
+    height, width = image.shape
+    x0, y0 = (header.get("data_window") or (0, 0, 0, 0))[:2]
+    data_window = (x0, y0, x0 + width - 1, y0 + height - 1)
+    display_window = header.get("display_window") or data_window
+    attributes["dataWindow"] = _window_attribute(data_window)
+    attributes["displayWindow"] = _window_attribute(tuple(display_window))  # type: ignore[arg-type]
+    attributes["compression"] = resolve_compression(compression, header)
+    tiles = attributes.get("tiles")
+    storage = attributes.get("type", OpenEXR.scanlineimage)
+    if storage != OpenEXR.tiledimage or tiles is None or tiles.mode != OpenEXR.ONE_LEVEL:
+        # Scanline output (also for mip-mapped sources, whose other levels were not read).
+        attributes.pop("tiles", None)
+        attributes["type"] = OpenEXR.scanlineimage
+        if attributes.get("lineOrder") == OpenEXR.RANDOM_Y:
+            attributes["lineOrder"] = OpenEXR.INCREASING_Y
+    return attributes
+
+
+def write_exr(path: Path, image: Image, compression: str | None = None) -> None:
+    """Write a single-part EXR (call through :func:`~aifx_core.sequence.imageio.write_image` for atomicity).
+
+    ``compression`` is a name from :data:`COMPRESSIONS`; by default the source file's is kept.
+    """
+    if not image.channels:
+        raise InputError(f"{path}: nothing to write (the image has no channels)")
+    attributes = exr_attributes(image, compression)
+    channels = {name: _exr_plane(plane) for name, plane in image.channels.items()}
+    OpenEXR.File(attributes, channels).write(str(path))
+
+
+def pixel_type_name(dtype: np.dtype) -> str:
+    """``float16`` → ``"half"``, as EXR tools say it; other dtypes by their numpy name."""
+    return _PIXEL_TYPE_NAMES.get(np.dtype(dtype), np.dtype(dtype).name)

@@ -1,0 +1,159 @@
+"""Read and write one image file, whatever its type, with errors a user can act on.
+
+Reading dispatches on the extension after checking the file is there, readable, non-empty and really of
+that type (its magic number), so a PNG renamed ``.exr`` or a zero-byte frame from a crashed render is named
+as such instead of surfacing as a library traceback. Writing dispatches on the *output* extension and is
+atomic (see :mod:`.atomic`): a frame on disk is never half-written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+from ..errors import InputError
+from .atomic import atomic_write, disk_error
+from .exr import read_exr, read_exr_info, write_exr
+from .image import Image
+from .imageinfo import ImageInfo
+from .raster import RASTER_FORMATS, read_raster, read_raster_info, write_raster
+
+#: Format name for every extension aifx reads and writes.
+FORMATS = {".exr": "exr", **RASTER_FORMATS}
+
+# Leading bytes of each format, to tell a damaged file from a mislabelled one.
+_MAGIC = {
+    "exr": (b"\x76\x2f\x31\x01",),
+    "png": (b"\x89PNG\r\n\x1a\n",),
+    "tiff": (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"),
+    "jpeg": (b"\xff\xd8\xff",),
+}
+_EXTENSION_FOR = {"exr": ".exr", "png": ".png", "tiff": ".tif", "jpeg": ".jpg"}
+
+
+def format_for(path: str | os.PathLike[str]) -> str:
+    """The format name (``exr``, ``png``, ``tiff``, ``jpeg``) for a file name; unknown → :class:`InputError`."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        known = ", ".join(sorted(FORMATS))
+        shown = f"'{suffix}'" if suffix else "(no extension)"
+        raise InputError(f"{path}: unsupported image type {shown}; aifx reads and writes {known}")
+    return FORMATS[suffix]
+
+
+def sniff_format(head: bytes) -> str | None:
+    """The format whose magic number ``head`` starts with, or ``None``."""
+    for fmt, magics in _MAGIC.items():
+        if any(head.startswith(m) for m in magics):
+            return fmt
+    return None
+
+
+def _check_readable(path: Path) -> str:
+    """Everything that can be wrong with a file before a decoder sees it; returns its format."""
+    fmt = format_for(path)
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(16)
+    except FileNotFoundError:
+        raise InputError(f"{path}: file not found; check the path") from None
+    except IsADirectoryError:
+        raise InputError(
+            f"{path}: is a folder, not an image; give a file or a pattern like plate.####.exr"
+        ) from None
+    except PermissionError:
+        raise InputError(f"{path}: cannot read (permission denied); check the file's permissions") from None
+    except OSError as exc:
+        raise InputError(
+            f"{path}: cannot read ({exc.strerror or exc}); check the file and the disk"
+        ) from None
+    if not head:
+        raise InputError(
+            f"{path}: file is empty (0 bytes), probably from an interrupted render or copy; re-render or re-copy it"
+        )
+    actual = sniff_format(head)
+    if actual is None:
+        raise InputError(
+            f"{path}: not a valid {fmt.upper()} file (wrong magic number); it is damaged, re-render or re-copy it"
+        )
+    if actual != fmt:
+        raise InputError(
+            f"{path}: is a {actual.upper()} file named {path.suffix}; rename it to {_EXTENSION_FOR[actual]}"
+        )
+    return fmt
+
+
+def read_image(path: str | os.PathLike[str]) -> Image:
+    """One frame: every channel in its stored dtype plus the header needed to write it back."""
+    path = Path(path)
+    fmt = _check_readable(path)
+    return read_exr(path) if fmt == "exr" else read_raster(path, fmt)
+
+
+def read_info(path: str | os.PathLike[str]) -> ImageInfo:
+    """Header facts (size, windows, channels, compression, colourspace guess) without reading pixels."""
+    path = Path(path)
+    fmt = _check_readable(path)
+    return read_exr_info(path) if fmt == "exr" else read_raster_info(path, fmt)
+
+
+def write_image(
+    path: str | os.PathLike[str],
+    image: Image,
+    compression: str | None = None,
+    *,
+    bit_depth: int | None = None,
+) -> Path:
+    """Write ``image`` atomically in the format of ``path``'s extension; returns the path written.
+
+    ``compression`` is a codec name (EXR: ``zip``, ``piz``, ``dwaa``, ``none``...; PNG/TIFF: ``zip``,
+    ``lzw``, ``none``; JPEG: ``jpeg:95``); by default the source file's is kept when the format is the
+    same. ``bit_depth`` (8, 16, 32) applies to PNG/TIFF/JPEG only. An image read from PNG/TIFF/JPEG and
+    written as EXR becomes half float (0..1); a float image written as PNG/JPEG is clipped to 0..1 and
+    quantised (no colour transform is applied here).
+    """
+    path = Path(path)
+    fmt = format_for(path)
+    if fmt == "exr":
+        if bit_depth is not None:
+            raise InputError(f"{path}: bit depth is set by the channels for EXR (half/float); leave it out")
+        atomic_write(path, lambda temp: write_exr(temp, image, compression))
+    else:
+        atomic_write(path, lambda temp: write_raster(temp, image, fmt, compression, bit_depth))
+    return path
+
+
+def check_writable(folder: str | os.PathLike[str], create: bool = True) -> Path:
+    """Make sure frames can be written into ``folder`` (created if missing), before any work is done.
+
+    A job that fails on its first write after minutes of model loading is a poor experience, so the CLI
+    calls this up front. Raises :class:`InputError` naming the folder and the fix.
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"{folder}: output folder is a file; choose a folder")
+    if not folder.exists():
+        if not create:
+            raise InputError(f"{folder}: output folder does not exist; create it or pass another")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            friendly = disk_error(folder, exc)
+            reason = exc.strerror or str(exc)
+            raise (friendly or InputError(f"{folder}: cannot create the output folder ({reason})")) from None
+    probe = folder / f".aifx-write-test-{os.getpid()}"
+    try:
+        with open(probe, "wb") as handle:
+            handle.write(b"aifx")
+    except OSError as exc:
+        if exc.errno is not None and disk_error(folder, exc) is not None:
+            raise InputError(
+                f"{folder}: output folder is not writable ({exc.strerror}); fix its permissions, free space, "
+                "or choose another folder"
+            ) from None
+        raise InputError(f"{folder}: cannot write into the output folder ({exc.strerror or exc})") from None
+    finally:
+        with contextlib.suppress(OSError):
+            probe.unlink()
+    return folder

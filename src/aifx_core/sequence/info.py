@@ -1,0 +1,94 @@
+"""``aifx info INPUT``: what a sequence is, from one folder listing and the first frame's header.
+
+Nothing else is opened, so it answers instantly on a 1000-frame shot; gaps are reported rather than raised
+so that info is the tool to find them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+
+from ..errors import InputError
+from .frames import format_frames, frame_gaps, parse_frame_spec
+from .imageinfo import ImageInfo, Window, window_size
+from .imageio import read_info
+from .pattern import FramePattern, parse_pattern, still_frame
+
+
+def describe(spec: str | os.PathLike[str], frames: str | None = None) -> str:
+    """A short multi-line report: pattern, frames and gaps, resolution, channels, compression, colourspace."""
+    pattern = parse_pattern(spec)
+    lines = [f"input:       {pattern}  ({_kind(pattern)})"]
+    first = _frames_section(pattern, frames, lines)
+    info = read_info(pattern.path(first))
+    lines.extend(_header_lines(info))
+    return "\n".join(lines)
+
+
+def _kind(pattern: FramePattern) -> str:
+    if pattern.is_still:
+        return "single image, used for every frame"
+    if pattern.kind == "folder":
+        return "folder of frames"
+    return f"sequence, {pattern.padding}-digit padding"
+
+
+def _frames_section(pattern: FramePattern, frames: str | None, lines: list[str]) -> int:
+    """Append the frame lines; return the frame whose header is read."""
+    if pattern.is_still:
+        file = pattern.path(0)
+        if not file.is_file():
+            raise InputError(f"{file}: not found; check the path")
+        return still_frame(file)
+    on_disk = pattern.discover()
+    if not on_disk:
+        raise InputError(f"{pattern}: no frames found; check the path, name and padding")
+    if pattern.kind == "folder":
+        lines.append(f"pattern:     {pattern.hash_form()}")
+    span = f"{on_disk[0]}-{on_disk[-1]}" if len(on_disk) > 1 else str(on_disk[0])
+    lines.append(f"frames:      {span} ({len(on_disk)} on disk)")
+    gaps = frame_gaps(on_disk)
+    lines.append(
+        f"missing:     {format_frames(gaps)} ({len(gaps)} frame{'s' if len(gaps) > 1 else ''})"
+        if gaps
+        else "missing:     none"
+    )
+    if frames is not None:
+        wanted = parse_frame_spec(frames)
+        absent = sorted(set(wanted) - set(on_disk))
+        status = f"{format_frames(absent)} not on disk" if absent else "all on disk"
+        lines.append(f"requested:   {format_frames(wanted)} ({status})")
+        present = [f for f in wanted if f in set(on_disk)]
+        if present:
+            return present[0]
+    return on_disk[0]
+
+
+def _window_text(window: Window) -> str:
+    width, height = window_size(window)
+    return f"{width}x{height} ({window[0]},{window[1]})-({window[2]},{window[3]})"
+
+
+def _channel_text(channels: dict[str, str]) -> str:
+    """``R,G,B,A (half), Z (float)``: channels grouped by pixel type, in file order."""
+    groups: dict[str, list[str]] = defaultdict(list)
+    for name, kind in channels.items():
+        groups[kind].append(name)
+    return ", ".join(f"{','.join(names)} ({kind})" for kind, names in groups.items())
+
+
+def _header_lines(info: ImageInfo) -> list[str]:
+    lines = [f"format:      {info.format.upper()}" + ("  (tiled)" if info.tiled else "")]
+    if info.data_window == info.display_window:
+        lines.append(f"resolution:  {_window_text(info.data_window)}")
+    else:
+        lines.append(f"resolution:  display window {_window_text(info.display_window)}")
+        lines.append(f"             data window    {_window_text(info.data_window)}")
+    lines.append(f"channels:    {_channel_text(info.channels)}")
+    lines.append(f"compression: {info.compression or 'unknown'}")
+    lines.append(f"colourspace: {info.colorspace}  ({info.colorspace_reason})")
+    if info.parts > 1:
+        names = ", ".join(n or "(unnamed)" for n in info.part_names)
+        lines.append(f"parts:       {info.parts} ({names}); aifx reads only the first part")
+    return lines

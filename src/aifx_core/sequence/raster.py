@@ -1,0 +1,257 @@
+"""PNG, TIFF and JPEG through OpenImageIO: 8/16-bit integer and float (TIFF) images.
+
+Channels are named as OpenImageIO names them (``R,G,B`` / ``R,G,B,A`` / ``Y`` / ``Y,A``) and kept in the
+stored dtype (uint8, uint16, float32; half TIFF stays float16). Alpha is read and written *unassociated*
+(as stored in PNG), so an RGBA PNG round trip is bit-exact rather than premultiplied on the way through.
+
+``Image.header`` keys written by :func:`read_raster`:
+
+* ``format``: ``"png"``, ``"tiff"`` or ``"jpeg"``
+* ``dtype``: the stored sample type (``"uint8"``, ``"uint16"``, ``"float32"``...)
+* ``bit_depth``: 8, 16 or 32
+* ``attributes``: OpenImageIO metadata by name (``XResolution``/``YResolution``/``ResolutionUnit`` (DPI),
+  ``ICCProfile``, ``Software``, ``oiio:ColorSpace``...); written back where the target format allows
+* ``compression``: as OpenImageIO names it (``"zip"``, ``"lzw"``, ``"jpeg"``...)
+* ``data_window`` / ``display_window``, ``colorspace`` / ``colorspace_reason``: as for EXR
+
+Bit depth of a write (no colour conversion happens here: values are only rescaled, see
+:func:`~aifx_core.sequence.image.from_float`): an explicit ``bit_depth`` wins; else an image read from a
+PNG/TIFF/JPEG keeps its depth when the target can store it; else PNG gets 16-bit, TIFF keeps float data as
+float32 (lossless, HDR kept) and integer data as is, JPEG is always 8-bit. Only colour and alpha are written
+(JPEG: colour only); other channels (``Z``, ``diffuse.R``...) need EXR. Pixels are the data window.
+"""
+
+from __future__ import annotations
+
+import errno
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import OpenImageIO as oiio
+
+from ..errors import InputError
+from .image import Image, from_float, to_float
+from .imageinfo import ImageInfo, guess_colorspace
+
+#: Format name for each extension handled here.
+RASTER_FORMATS = {".png": "png", ".tif": "tiff", ".tiff": "tiff", ".jpg": "jpeg", ".jpeg": "jpeg"}
+#: Sample types each format can store, best first.
+_FORMAT_DTYPES = {
+    "png": (np.uint16, np.uint8),
+    "tiff": (np.float32, np.uint16, np.uint8, np.float16),
+    "jpeg": (np.uint8,),
+}
+_DEFAULT_COMPRESSION = {"png": "zip", "tiff": "zip", "jpeg": "jpeg:95"}
+# What a format is compressed with when its reader does not say (PNG is always deflate).
+_IMPLIED_COMPRESSION = {"png": "zip", "jpeg": "jpeg"}
+_DTYPE_FOR_BASETYPE = {
+    oiio.UINT8: np.uint8,
+    oiio.UINT16: np.uint16,
+    oiio.HALF: np.float16,
+    oiio.FLOAT: np.float32,
+}
+_TYPEDESC_FOR_DTYPE = {
+    np.dtype(np.uint8): oiio.UINT8,
+    np.dtype(np.uint16): oiio.UINT16,
+    np.dtype(np.float16): oiio.HALF,
+    np.dtype(np.float32): oiio.FLOAT,
+}
+# Metadata that describes how the source file was encoded (set fresh on write) or is derived from others.
+_NOT_COPIED = {
+    "oiio:BitsPerSample",
+    "oiio:UnassociatedAlpha",
+    "oiio:subimages",
+    "planarconfig",
+    "compression",
+}
+_NOT_COPIED_PREFIXES = ("ICCProfile:", "tiff:", "png:")
+
+
+def _error_text(obj: Any = None) -> str:
+    text = (obj.geterror() if obj is not None else "") or oiio.geterror()
+    return " ".join(text.split())[:300] or "unknown error"
+
+
+def _config() -> oiio.ImageSpec:
+    config = oiio.ImageSpec()
+    config.attribute("oiio:UnassociatedAlpha", 1)
+    return config
+
+
+def _attributes(spec: oiio.ImageSpec) -> dict[str, Any]:
+    return {p.name: p.value for p in spec.extra_attribs}
+
+
+def _windows(spec: oiio.ImageSpec) -> tuple[tuple[int, int, int, int], tuple[int, int, int, int]]:
+    data = (spec.x, spec.y, spec.x + spec.width - 1, spec.y + spec.height - 1)
+    full_w = spec.full_width or spec.width
+    full_h = spec.full_height or spec.height
+    display = (spec.full_x, spec.full_y, spec.full_x + full_w - 1, spec.full_y + full_h - 1)
+    return data, display
+
+
+def _open(path: Path) -> oiio.ImageInput:
+    source = oiio.ImageInput.open(str(path), _config())
+    if source is None:
+        raise InputError(f"{path}: not a readable image ({_error_text()}); re-render or re-copy the file")
+    return source
+
+
+def read_raster_info(path: Path, fmt: str) -> ImageInfo:
+    """Header facts without reading pixels."""
+    source = _open(path)
+    try:
+        spec = source.spec()
+        formats = list(spec.channelformats) or [spec.format] * spec.nchannels
+        attributes = _attributes(spec)
+    finally:
+        source.close()
+    dtype = np.dtype(_DTYPE_FOR_BASETYPE.get(spec.format.basetype, np.float32)).name
+    data, display = _windows(spec)
+    colorspace, reason = guess_colorspace(fmt, attributes, dtype)
+    return ImageInfo(
+        path=path,
+        format=fmt,
+        data_window=data,
+        display_window=display,
+        channels={name: _type_name(t) for name, t in zip(spec.channelnames, formats, strict=False)},
+        compression=spec.get_string_attribute("compression") or _IMPLIED_COMPRESSION.get(fmt),
+        colorspace=colorspace,
+        colorspace_reason=reason,
+        attributes=attributes,
+        tiled=spec.tile_width > 0,
+    )
+
+
+def _type_name(typedesc: oiio.TypeDesc) -> str:
+    dtype = _DTYPE_FOR_BASETYPE.get(typedesc.basetype)
+    return "float" if dtype is np.float32 else np.dtype(dtype).name if dtype else str(typedesc)
+
+
+def read_raster(path: Path, fmt: str) -> Image:
+    """All channels in the stored dtype (other integer depths, e.g. 32-bit TIFF, come as float32)."""
+    source = _open(path)
+    try:
+        spec = source.spec()
+        dtype = _DTYPE_FOR_BASETYPE.get(spec.format.basetype, np.float32)
+        pixels = source.read_image(0, 0, 0, spec.nchannels, _TYPEDESC_FOR_DTYPE[np.dtype(dtype)])
+        if pixels is None:
+            raise InputError(
+                f"{path}: {fmt.upper()} is truncated or damaged ({_error_text(source)}); re-render or re-copy it"
+            )
+        attributes = _attributes(spec)
+    finally:
+        source.close()
+    pixels = np.asarray(pixels).reshape(spec.height, spec.width, spec.nchannels)
+    names = list(spec.channelnames) or [f"C{i}" for i in range(spec.nchannels)]
+    channels = {name: np.ascontiguousarray(pixels[:, :, i]) for i, name in enumerate(names)}
+    data, display = _windows(spec)
+    dtype_name = np.dtype(dtype).name
+    colorspace, reason = guess_colorspace(fmt, attributes, dtype_name)
+    header = {
+        "format": fmt,
+        "dtype": dtype_name,
+        "bit_depth": np.dtype(dtype).itemsize * 8,
+        "attributes": attributes,
+        "compression": spec.get_string_attribute("compression") or _IMPLIED_COMPRESSION.get(fmt),
+        "data_window": data,
+        "display_window": display,
+        "colorspace": colorspace,
+        "colorspace_reason": reason,
+    }
+    return Image(channels=channels, header=header, source=path)
+
+
+def target_dtype(image: Image, fmt: str, bit_depth: int | None = None) -> np.dtype:
+    """The sample type ``image`` is written with in ``fmt`` (see the module docstring for the rules)."""
+    allowed = [np.dtype(d) for d in _FORMAT_DTYPES[fmt]]
+    if bit_depth is not None:
+        wanted = {8: np.uint8, 16: np.uint16, 32: np.float32}.get(bit_depth)
+        if wanted is None or np.dtype(wanted) not in allowed:
+            depths = sorted({d.itemsize * 8 for d in allowed if d != np.float16})
+            raise InputError(
+                f"{fmt.upper()} cannot store {bit_depth}-bit samples; use --bit-depth "
+                + " or ".join(map(str, depths))
+            )
+        return np.dtype(wanted)
+    header = image.header
+    if header.get("format") in _FORMAT_DTYPES and header.get("dtype"):
+        source = np.dtype(header["dtype"])
+        if source in allowed:
+            return source
+    dtypes = {plane.dtype for plane in image.channels.values()}
+    if len(dtypes) == 1 and next(iter(dtypes)) in allowed:
+        return next(iter(dtypes))
+    if fmt == "tiff" and any(d.kind == "f" for d in dtypes):
+        return np.dtype(np.float32)
+    return allowed[0] if fmt != "tiff" else np.dtype(np.uint16)
+
+
+def _convert(plane: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    if plane.dtype == dtype:
+        return plane
+    if dtype.kind == "f":
+        return to_float(plane).astype(dtype)
+    return from_float(to_float(plane), dtype)
+
+
+def written_channels(image: Image, fmt: str) -> list[str]:
+    """Channels a ``fmt`` file gets, in the order the format expects: colour (``R,G,B`` or ``Y``), then
+    alpha for PNG/TIFF. Other channels are left out: PNG/JPEG cannot hold them and TIFF loses their names."""
+    names = list(image.colour_names())
+    if fmt != "jpeg" and "A" in image.channels:
+        names.append("A")
+    return names
+
+
+def write_raster(
+    path: Path, image: Image, fmt: str, compression: str | None = None, bit_depth: int | None = None
+) -> None:
+    """Write a PNG/TIFF/JPEG (call through :func:`~aifx_core.sequence.imageio.write_image` for atomicity)."""
+    dtype = target_dtype(image, fmt, bit_depth)
+    names = written_channels(image, fmt)
+    pixels = np.stack([_convert(image.channels[n], dtype) for n in names], axis=-1)
+    height, width = image.shape
+    spec = oiio.ImageSpec(width, height, len(names), _TYPEDESC_FOR_DTYPE[dtype])
+    spec.channelnames = tuple(names)
+    spec.alpha_channel = names.index("A") if "A" in names else -1
+    if image.header.get("format") in _FORMAT_DTYPES:
+        for name, value in image.header.get("attributes", {}).items():
+            if name in _NOT_COPIED or name.startswith(_NOT_COPIED_PREFIXES):
+                continue
+            _copy_attribute(spec, name, value)
+    spec.attribute("oiio:UnassociatedAlpha", 1)
+    same_format = image.header.get("format") == fmt and image.header.get("compression")
+    chosen = compression or (image.header["compression"] if same_format else _DEFAULT_COMPRESSION[fmt])
+    spec.attribute("compression", chosen)
+    out = oiio.ImageOutput.create(str(path))
+    if out is None:
+        raise InputError(f"{path}: cannot write this image type ({_error_text()})")
+    if not out.open(str(path), spec):
+        raise OSError(f"{path}: cannot open for writing: {_error_text(out)}")
+    ok = out.write_image(np.ascontiguousarray(pixels))
+    closed = out.close()
+    message = out.geterror()
+    # libpng reports a short write (disk full) only through the error text, not the return values.
+    if not ok or not closed or "Write error" in message:
+        detail = " ".join(message.split())[:300] or "unknown error"
+        if _disk_nearly_full(path):
+            raise OSError(errno.ENOSPC, f"No space left on device ({detail})", str(path))
+        raise OSError(f"{path}: writing failed: {detail}")
+
+
+def _disk_nearly_full(path: Path) -> bool:
+    try:
+        return shutil.disk_usage(path.parent).free < 1024 * 1024
+    except OSError:
+        return False
+
+
+def _copy_attribute(spec: oiio.ImageSpec, name: str, value: Any) -> None:
+    """Set one metadata item on ``spec``, keeping its type; values OIIO cannot type are skipped."""
+    if isinstance(value, np.ndarray) and value.dtype == np.uint8:
+        spec.attribute(name, oiio.TypeDesc(f"uint8[{value.size}]"), value)
+    elif isinstance(value, (str, int, float)):
+        spec.attribute(name, value)

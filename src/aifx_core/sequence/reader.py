@@ -1,0 +1,162 @@
+"""Open an input sequence and check it before any work starts; name the output frames.
+
+All checks a long job can fail on late (pattern matches nothing, frames missing in the middle of the
+range, requested frames not rendered) are done here, up front, from one folder listing, with messages that
+say which frames and what to do.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..errors import InputError
+from .frames import format_frames, parse_frame_spec
+from .image import Image
+from .imageio import FORMATS, read_image
+from .pattern import FramePattern, parse_pattern, still_frame
+
+
+class Sequence:
+    """Frames of one input (plate, mask...) that exist on disk, in order.
+
+    A still stands for every frame: :meth:`read` gives the same image whatever frame is asked for (and reads
+    the file once).
+    """
+
+    def __init__(self, pattern: FramePattern, frames: list[int], role: str = "plate") -> None:
+        self.pattern = pattern
+        self.frames = list(frames)
+        self.role = role
+        self._still_cache: Image | None = None
+
+    @property
+    def is_still(self) -> bool:
+        return self.pattern.is_still
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def __repr__(self) -> str:
+        return f"Sequence({str(self.pattern)!r}, frames={format_frames(self.frames)!r})"
+
+    def path(self, frame: int) -> Path:
+        return self.pattern.path(frame)
+
+    def read(self, frame: int) -> Image:
+        """The image for ``frame`` (a still's one image for any frame)."""
+        if self.is_still:
+            if self._still_cache is None:
+                self._still_cache = read_image(self.pattern.path(frame))
+            return self._still_cache
+        if frame not in self.frames:
+            raise InputError(
+                f"{self.pattern}: {self.role} frame {frame} is not in this sequence "
+                f"({format_frames(self.frames)}); check --frames"
+            )
+        return read_image(self.pattern.path(frame))
+
+
+def open_sequence(
+    spec: str | os.PathLike[str],
+    frames: str | None = None,
+    skip_missing: bool = False,
+    role: str = "plate",
+) -> Sequence:
+    """Find the frames of ``spec`` on disk and check they cover what is asked.
+
+    ``frames`` is a frame spec (``"1001-1100"``); by default every frame from the first to the last on disk,
+    so a gap in the render is an error unless ``skip_missing`` is set, in which case missing frames are left
+    out. A still is used for every requested frame (by default its own frame number, see
+    :func:`~aifx_core.sequence.pattern.still_frame`).
+    """
+    pattern = parse_pattern(spec)
+    requested = parse_frame_spec(frames) if frames is not None else None
+    if pattern.is_still:
+        return _open_still(pattern, requested, role)
+    _check_extension(pattern, role)
+    on_disk = pattern.discover()
+    if not on_disk:
+        raise InputError(_nothing_found(pattern, role))
+    wanted = requested if requested is not None else list(range(on_disk[0], on_disk[-1] + 1))
+    present = set(on_disk)
+    available = [f for f in wanted if f in present]
+    if not available:
+        raise InputError(
+            f"{pattern}: none of the requested {role} frames {format_frames(wanted)} exist "
+            f"(on disk: {format_frames(on_disk)}); check --frames"
+        )
+    missing = [f for f in wanted if f not in present]
+    if missing and not skip_missing:
+        where = f" (on disk: {format_frames(on_disk)})" if requested is not None else ""
+        raise InputError(
+            f"{pattern}: {role} frames {format_frames(missing)} missing{where}; "
+            "render them or pass --skip-missing"
+        )
+    return Sequence(pattern, available, role)
+
+
+def _open_still(pattern: FramePattern, requested: list[int] | None, role: str) -> Sequence:
+    file = pattern.path(0)
+    if file.is_dir():
+        raise InputError(f"{file}: is a folder with no frames; check the path")
+    if not file.is_file():
+        raise InputError(
+            f"{file}: {role} not found; check the path (for a sequence use a frame token like plate.####.exr)"
+        )
+    _check_extension(pattern, role)
+    return Sequence(pattern, requested if requested is not None else [still_frame(file)], role)
+
+
+def _check_extension(pattern: FramePattern, role: str) -> None:
+    if pattern.kind == "folder":
+        return
+    if pattern.extension not in FORMATS:
+        known = ", ".join(sorted(FORMATS))
+        raise InputError(f"{pattern}: {role} has unsupported image type '{pattern.extension}'; use {known}")
+
+
+def _nothing_found(pattern: FramePattern, role: str) -> str:
+    if pattern.kind == "folder":
+        return f"{pattern}: {role} folder holds no images ({', '.join(sorted(FORMATS))}); check the path"
+    if not pattern.folder.is_dir():
+        return f"{pattern}: {role} folder {pattern.folder} does not exist; check the path"
+    hint = "check the name and the padding"
+    if pattern.padding > 1:
+        hint += f" ({pattern.token} means {pattern.padding} digits, e.g. {pattern.path(1001).name})"
+    return f"{pattern}: no {role} frames match; {hint}"
+
+
+def output_pattern(spec: str | os.PathLike[str], input_seq: Sequence) -> FramePattern:
+    """The pattern output frames are written to, checked against the input.
+
+    The output needs a frame token when the input has more than one frame, must be a file type aifx writes,
+    and must never be the input itself (that would overwrite the plate).
+    """
+    text = os.fspath(spec)
+    if Path(text).is_dir() or text.endswith(("/", os.sep)):
+        raise InputError(
+            f"{text}: output is a folder; give a file pattern inside it, like {Path(text) / 'clean.####.exr'}"
+        )
+    pattern = parse_pattern(text)
+    if pattern.extension not in FORMATS:
+        known = ", ".join(sorted(FORMATS))
+        shown = f"'{pattern.extension}'" if pattern.extension else "no extension"
+        raise InputError(f"{text}: output has {shown}; end it with one of {known}, e.g. clean.####.exr")
+    if pattern.is_still and len(input_seq) > 1:
+        raise InputError(
+            f"{text}: output needs a frame number like clean.####.exr (the input has {len(input_seq)} frames)"
+        )
+    for frame in input_seq.frames[:1] + input_seq.frames[-1:]:
+        if _same_file(pattern.path(frame), input_seq.path(frame)):
+            raise InputError(
+                f"{text}: output would overwrite the input {input_seq.role}; choose another name"
+            )
+    return pattern
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False

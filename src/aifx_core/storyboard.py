@@ -1,0 +1,315 @@
+"""``aifx storyboard shots.yaml -o board/``: one text-to-image generation per shot, a contact sheet and a PDF.
+
+A pre-production helper that uses the same model loading rules as the ``diffusers`` fill backend (hub id, local
+folder or single checkpoint; HF cache; ``HF_HUB_OFFLINE``), with ``AutoPipelineForText2Image``. The YAML file::
+
+    model: stabilityai/stable-diffusion-xl-base-1.0   # hub id, folder or .safetensors (relative to this file)
+    steps: 30
+    size: 1024            # pixel area of each image is about size × size, shaped to the shot's aspect
+    guidance: 7.0         # optional
+    seed: 0               # default for shots without one
+    negative_prompt: text # default for shots without one
+    shots:
+      - name: "010"
+        prompt: a lighthouse at dusk, wide establishing shot
+        aspect: "2.39:1"  # or 16:9, 1.85, 4:3 ...
+        camera: 24mm, slow push in
+        seed: 42
+
+writes ``board/NN_name.png`` per shot, ``board/contact_sheet.png`` and ``board/storyboard.pdf`` (the sheet, then
+one page per shot with its prompt and camera note). Any mistake in the file is an InputError (exit 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError
+
+TOP_KEYS = {
+    "model",
+    "steps",
+    "size",
+    "guidance",
+    "seed",
+    "negative_prompt",
+    "scheduler",
+    "title",
+    "shots",
+    "dtype",
+    "variant",
+    "offload",
+    "vae_tiling",
+    "vae_slicing",
+    "local_files_only",
+    "pipeline_class",
+    "config",
+}
+SHOT_KEYS = {"name", "prompt", "negative_prompt", "seed", "aspect", "camera"}
+#: Image sides are rounded to a multiple of 16 (Flux, SDXL) or 8 (SD), see ``size_multiple``.
+MULTIPLE = 16
+
+
+@dataclass
+class Shot:
+    name: str
+    prompt: str
+    negative_prompt: str | None
+    seed: int
+    aspect: float
+    aspect_text: str
+    camera: str
+
+
+@dataclass
+class Board:
+    options: dict[str, Any]
+    steps: int
+    size: int
+    guidance: float | None
+    title: str
+    shots: list[Shot]
+
+
+def parse_aspect(value: Any, where: str) -> float:
+    """``"2.39:1"``, ``"16:9"``, ``"1.85"`` or a number → width / height."""
+    text = str(value).strip()
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*[:/x]\s*(\d+(?:\.\d+)?)", text)
+    try:
+        ratio = float(match.group(1)) / float(match.group(2)) if match else float(text)
+    except (ValueError, ZeroDivisionError):
+        ratio = float("nan")
+    if not math.isfinite(ratio) or not 0.1 <= ratio <= 10:
+        raise InputError(f"{where}: aspect {value!r} is not a ratio like 2.39:1, 16:9 or 1.85")
+    return ratio
+
+
+def image_size(aspect: float, size: int, multiple: int = MULTIPLE) -> tuple[int, int]:
+    """(width, height) with about ``size``² pixels in the given aspect, sides multiples of ``multiple``."""
+    width = math.sqrt(size * size * aspect)
+    height = width / aspect
+    return (
+        max(multiple, int(round(width / multiple)) * multiple),
+        max(multiple, int(round(height / multiple)) * multiple),
+    )
+
+
+def _int(value: Any, where: str, minimum: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise InputError(f"{where}: expected a whole number, got {value!r}")
+    try:
+        number = int(str(value))
+    except ValueError:
+        raise InputError(f"{where}: expected a whole number, got {value!r}") from None
+    if number < minimum:
+        raise InputError(f"{where}: must be at least {minimum}")
+    return number
+
+
+def load_board(path: Path, overrides: dict[str, Any] | None = None) -> Board:
+    """Read and check ``path``; ``overrides`` (from the command line) win over the file's top-level keys."""
+    import yaml
+
+    if not path.is_file():
+        raise InputError(f"{path}: no such file; pass the shots YAML file")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        first = " ".join(str(exc).split())
+        raise InputError(f"{path}: not valid YAML ({first}); fix the file") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a mapping with 'model' and 'shots' at the top level")
+    data.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    unknown = sorted(set(map(str, data)) - TOP_KEYS)
+    if unknown:
+        raise InputError(f"{path}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(TOP_KEYS))}")
+    model = data.get("model")
+    if not model:
+        raise InputError(f"{path}: no 'model'; give a hub id, a local diffusers folder or a checkpoint file")
+    local = (path.parent / str(model)).expanduser()
+    options = {k: v for k, v in data.items() if k not in {"shots", "steps", "size", "guidance", "seed", "title"}}
+    from_file = not (overrides or {}).get("model")
+    if from_file and not Path(str(model)).expanduser().is_absolute() and local.exists():
+        options["model"] = str(local)
+    shots_data = data.get("shots")
+    if not isinstance(shots_data, list) or not shots_data:
+        raise InputError(f"{path}: 'shots' must be a non-empty list of shots (each with name and prompt)")
+    default_seed = _int(data.get("seed", 0), f"{path}: seed")
+    default_negative = data.get("negative_prompt")
+    shots: list[Shot] = []
+    names: set[str] = set()
+    for index, item in enumerate(shots_data, start=1):
+        where = f"{path}: shot {index}"
+        if not isinstance(item, dict):
+            raise InputError(f"{where}: expected a mapping with name and prompt")
+        unknown = sorted(set(map(str, item)) - SHOT_KEYS)
+        if unknown:
+            raise InputError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(SHOT_KEYS))}")
+        name = str(item.get("name") or "").strip()
+        prompt = str(item.get("prompt") or "").strip()
+        if not name or not prompt:
+            raise InputError(f"{where}: every shot needs a 'name' and a 'prompt'")
+        if name in names:
+            raise InputError(f"{where}: shot name {name!r} is used twice; names must be unique")
+        names.add(name)
+        aspect_text = str(item.get("aspect", "16:9"))
+        shots.append(
+            Shot(
+                name=name,
+                prompt=prompt,
+                negative_prompt=item.get("negative_prompt", default_negative),
+                seed=_int(item.get("seed", default_seed), f"{where}: seed"),
+                aspect=parse_aspect(aspect_text, where),
+                aspect_text=aspect_text,
+                camera=str(item.get("camera") or ""),
+            )
+        )
+    guidance = data.get("guidance")
+    try:
+        guidance = None if guidance is None else float(guidance)
+    except (TypeError, ValueError):
+        raise InputError(f"{path}: guidance {guidance!r} is not a number") from None
+    return Board(
+        options=options,
+        steps=_int(data.get("steps", 30), f"{path}: steps", minimum=1),
+        size=_int(data.get("size", 512), f"{path}: size", minimum=MULTIPLE),
+        guidance=guidance,
+        title=str(data.get("title") or path.stem),
+        shots=shots,
+    )
+
+
+def _file_name(index: int, name: str) -> str:
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "shot"
+    return f"{index:02d}_{safe}.png"
+
+
+def generate_board(board: Board, output: Path, device: str = "auto") -> list[Path]:
+    """Generate every shot into ``output``; returns the files written (images, sheet, PDF)."""
+    import inspect
+
+    import torch
+    from PIL import Image as PILImage
+
+    from .inpaint.diffusion import make_scheduler, size_multiple
+    from .inpaint.models import PipelineRequest, load_pipeline
+
+    pipe = load_pipeline(PipelineRequest.from_options(board.options, device, kind="text2image"))
+    scheduler = make_scheduler(pipe, board.options.get("scheduler"))
+    accepts = set(inspect.signature(pipe.__call__).parameters)
+    multiple = size_multiple(pipe)
+    output.mkdir(parents=True, exist_ok=True)
+    images: list[tuple[Shot, np.ndarray, Path]] = []
+    for index, shot in enumerate(board.shots, start=1):
+        width, height = image_size(shot.aspect, board.size, multiple)
+        wanted: dict[str, Any] = {
+            "prompt": shot.prompt,
+            "negative_prompt": shot.negative_prompt,
+            "width": width,
+            "height": height,
+            "num_inference_steps": board.steps,
+            "generator": torch.Generator(device="cpu").manual_seed(shot.seed),
+            "output_type": "np",
+        }
+        if board.guidance is not None:
+            wanted["guidance_scale"] = board.guidance
+        arguments = {k: v for k, v in wanted.items() if k in accepts and v is not None}
+        if scheduler is not None:
+            pipe.scheduler = scheduler
+        with torch.inference_mode():
+            picture = np.asarray(pipe(**arguments).images[0], dtype=np.float32)
+        rgb8 = np.clip(np.rint(np.nan_to_num(picture) * 255.0), 0, 255).astype(np.uint8)
+        file = output / _file_name(index, shot.name)
+        PILImage.fromarray(rgb8).save(file)
+        images.append((shot, rgb8, file))
+    sheet = output / "contact_sheet.png"
+    pdf = output / "storyboard.pdf"
+    write_sheet_and_pdf(board.title, images, sheet, pdf)
+    return [file for _, _, file in images] + [sheet, pdf]
+
+
+def _sheet_figure(title: str, images: list[tuple[Shot, np.ndarray, Path]]):
+    from matplotlib.figure import Figure
+
+    columns = min(3, len(images))
+    rows = math.ceil(len(images) / columns)
+    figure = Figure(figsize=(4.2 * columns, 3.4 * rows + 0.6))
+    figure.suptitle(title, fontsize=14)
+    for index, (shot, rgb8, _file) in enumerate(images):
+        axes = figure.add_subplot(rows, columns, index + 1)
+        axes.imshow(rgb8)
+        axes.set_xticks([])
+        axes.set_yticks([])
+        axes.set_title(f"{shot.name}  ({shot.aspect_text})", fontsize=10)
+        if shot.camera:
+            axes.set_xlabel(textwrap.fill(shot.camera, 48), fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
+def _shot_page(shot: Shot, rgb8: np.ndarray):
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(8.27, 5.8))
+    axes = figure.add_axes((0.05, 0.3, 0.9, 0.62))
+    axes.imshow(rgb8)
+    axes.set_xticks([])
+    axes.set_yticks([])
+    axes.set_title(shot.name, fontsize=14)
+    lines = [f"Prompt: {shot.prompt}"]
+    if shot.camera:
+        lines.append(f"Camera: {shot.camera}")
+    lines.append(f"Aspect {shot.aspect_text}, seed {shot.seed}")
+    text = "\n".join(textwrap.fill(line, 100) for line in lines)
+    figure.text(0.05, 0.25, text, fontsize=9, va="top", family="sans-serif")
+    return figure
+
+
+def write_sheet_and_pdf(
+    title: str, images: list[tuple[Shot, np.ndarray, Path]], sheet: Path, pdf: Path
+) -> None:
+    """Contact sheet PNG (names and camera notes under the frames) and a PDF: the sheet, then a page a shot."""
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    sheet_figure = _sheet_figure(title, images)
+    sheet_figure.savefig(sheet, dpi=100)
+    with PdfPages(pdf) as document:
+        document.savefig(sheet_figure)
+        for shot, rgb8, _file in images:
+            document.savefig(_shot_page(shot, rgb8))
+
+
+def run_storyboard(args: argparse.Namespace) -> int:
+    overrides = {"model": args.model, "steps": args.steps, "size": args.size}
+    if args.local_files_only:
+        overrides["local_files_only"] = True
+    board = load_board(Path(args.shots), overrides)
+    written = generate_board(board, Path(args.output), device=args.device)
+    for file in written:
+        print(file)
+    return 0
+
+
+def register_cli(subparsers: Any) -> None:
+    """Adds ``aifx storyboard``."""
+    parser = subparsers.add_parser(
+        "storyboard",
+        help="generate one image per shot from a YAML shot list, plus a contact sheet and a PDF",
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+    )
+    parser.add_argument("shots", help="shots YAML file (model, steps, size and a list of shots)")
+    parser.add_argument("-o", "--output", required=True, help="folder for the PNGs, contact sheet and PDF")
+    parser.add_argument("--model", help="override the file's model (hub id, folder or checkpoint)")
+    parser.add_argument("--steps", type=int, help="override the file's steps")
+    parser.add_argument("--size", type=int, help="override the file's size (pixel area ≈ size²)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
+    parser.add_argument("--local-files-only", action="store_true", help="never download (like HF_HUB_OFFLINE=1)")
+    parser.set_defaults(handler=run_storyboard)

@@ -1,0 +1,156 @@
+"""Fixtures for the Blender extension: the built zip, a small plate, and a way to run real ``bpy`` in a
+subprocess with a throw-away user folder (bpy keeps global state, and ``HOME`` / ``BLENDER_USER_RESOURCES``
+must be set before it is imported)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import cv2
+import numpy as np
+import OpenEXR
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+ADDON_DIR = REPO / "blender_addon"
+RESULT_MARK = "@@AIFX_RESULT@@"
+
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))  # `import blender_addon.jobs`: the plain-Python parts of the extension.
+
+PRELUDE = """
+import json, os, sys, traceback
+import bpy
+RESULT = {}
+ZIP, PLATE, PYTHON = %(zip)r, %(plate)r, %(python)r
+bpy.ops.extensions.package_install_files(filepath=ZIP, repo="user_default", enable_on_install=True)
+ADDON = "bl_ext.user_default.aifx"
+PREFS = bpy.context.preferences.addons[ADDON].preferences
+PREFS.python_path = PYTHON
+
+
+def load_clip():
+    clip = bpy.data.movieclips.load(os.path.join(PLATE, "frames", "00000.png"))
+    scene = bpy.context.scene
+    scene.frame_start, scene.frame_end = 1, clip.frame_duration
+    return clip
+
+
+def draw_mask(name, box, size):
+    # box = (x0, y0, x1, y1) in pixels, y down; Blender mask space keeps x in 0..1 and squares the aspect.
+    width, height = size
+    mask = bpy.data.masks.new(name=name)
+    spline = mask.layers.new(name="object").splines.new()
+    x0, y0, x1, y1 = box
+    corners = [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]  # clockwise on screen: feather grows outwards
+    spline.points.add(len(corners) - 1)
+    for point, (x, y) in zip(spline.points, corners):
+        fy = 1.0 - y / height
+        point.co = (x / width, (fy - 0.5) * height / width + 0.5)
+        point.handle_type = "VECTOR"
+    spline.use_cyclic = True
+    spline.use_fill = True
+    return mask
+
+
+def run_fill(**kwargs):
+    try:
+        return sorted(bpy.ops.aifx.fill(**kwargs))
+    except RuntimeError as exc:
+        return {"error": str(exc)}
+
+
+try:
+%(body)s
+except Exception:
+    RESULT["exception"] = traceback.format_exc()
+print(%(mark)r + json.dumps(RESULT, default=str))
+"""
+
+
+@pytest.fixture(scope="session")
+def extension_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The extension built by Blender's own builder (blender_addon/build.py)."""
+    pytest.importorskip("bpy")
+    out = tmp_path_factory.mktemp("dist")
+    done = subprocess.run(
+        [sys.executable, str(ADDON_DIR / "build.py"), "--output-dir", str(out)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return Path(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture()
+def plate(tennis: Path, tmp_path: Path) -> Path:
+    """Six tennis frames (``frames/00000.png…``) and their object mattes (``masks/``), copied to tmp."""
+    root = tmp_path / "shot"
+    for sub in ("frames", "masks"):
+        (root / sub).mkdir(parents=True)
+        for index in range(6):
+            name = f"{index:05d}.png"
+            shutil.copy(tennis / sub / name, root / sub / name)
+    return root
+
+
+@pytest.fixture()
+def blender(extension_zip: Path, tmp_path: Path):
+    """``blender(body, plate)`` runs ``body`` in a fresh bpy with the extension installed; returns RESULT."""
+
+    def run(body: str, plate: Path | None = None, python: str = sys.executable, timeout: float = 240) -> dict:
+        home = tmp_path / "home"
+        home.mkdir(exist_ok=True)
+        script = tmp_path / "scenario.py"
+        script.write_text(
+            PRELUDE
+            % {
+                "zip": str(extension_zip),
+                "plate": str(plate or ""),
+                "python": python,
+                "body": textwrap.indent(textwrap.dedent(body), "    "),
+                "mark": RESULT_MARK,
+            }
+        )
+        env = {k: v for k, v in os.environ.items() if k != "AIFX_PYTHON"}
+        env.update(HOME=str(home), BLENDER_USER_RESOURCES=str(home / "blender"))
+        done = subprocess.run(
+            [sys.executable, str(script)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=timeout,
+            cwd=tmp_path,
+        )
+        lines = [line for line in done.stdout.splitlines() if line.startswith(RESULT_MARK)]
+        assert lines, f"bpy scenario failed (exit {done.returncode}):\n{done.stdout}\n{done.stderr}"
+        result = json.loads(lines[-1][len(RESULT_MARK) :])
+        assert "exception" not in result, result["exception"] + "\n" + done.stdout
+        result["log"] = done.stdout
+        return result
+
+    return run
+
+
+def read_exr_rgb(path: Path) -> np.ndarray:
+    """Float32 (H, W, 3) from an EXR, read with OpenEXR directly (not through aifx or Blender)."""
+    with OpenEXR.File(str(path), separate_channels=True) as exr:
+        channels = {name: channel.pixels.astype(np.float32) for name, channel in exr.channels().items()}
+    return np.dstack([channels[name] for name in ("R", "G", "B")])
+
+
+def read_png_rgb(path: Path) -> np.ndarray:
+    bgr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    return bgr[..., ::-1].astype(np.float32) / 255.0
+
+
+def matte_box(path: Path, margin: int = 3) -> tuple[int, int, int, int]:
+    """Pixel bounding box (x0, y0, x1, y1) of a 0/255 matte, grown by ``margin``."""
+    ys, xs = np.nonzero(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE) > 127)
+    return int(xs.min()) - margin, int(ys.min()) - margin, int(xs.max()) + margin, int(ys.max()) + margin

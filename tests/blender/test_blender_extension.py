@@ -1,0 +1,220 @@
+"""The extension inside real Blender (the ``bpy`` module): built with Blender's builder, installed as an
+extension into a temporary user folder, and driven through ``bpy.ops.aifx.fill`` in background mode."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from conftest import matte_box, read_exr_rgb, read_png_rgb
+
+pytestmark = pytest.mark.blender
+
+CLIP_FILL = """
+clip = load_clip()
+mask = draw_mask("player", %(box)r, tuple(clip.size))
+RESULT["size"] = list(clip.size)
+RESULT["ops"] = run_fill(clip=clip.name, mask_datablock=mask.name, backend="telea")
+result = bpy.data.movieclips.get(clip.name + " AI Fill")
+RESULT["loaded"] = None if result is None else {
+    "filepath": bpy.path.abspath(result.filepath), "frame_start": result.frame_start,
+    "duration": result.frame_duration, "colorspace": result.colorspace_settings.name,
+}
+RESULT["source_colorspace"] = clip.colorspace_settings.name
+"""
+
+
+def test_zip_is_a_valid_extension(extension_zip: Path) -> None:
+    with zipfile.ZipFile(extension_zip) as archive:
+        names = set(archive.namelist())
+        manifest = archive.read("blender_manifest.toml").decode()
+    assert {"__init__.py", "aifx_worker.py", "operators.py", "masks.py", "blender_manifest.toml"} <= names
+    assert "build.py" not in names and not any("__pycache__" in name for name in names)
+    assert 'blender_version_min = "4.2.0"' in manifest and "[permissions]" in manifest
+
+
+def test_install_registers_operator_panels_and_preferences(blender) -> None:
+    result = blender(
+        """
+        RESULT["fill"] = bpy.ops.aifx.fill.idname()
+        RESULT["panels"] = [c for c in ("AIFX_PT_clip_fill", "AIFX_PT_image_fill") if hasattr(bpy.types, c)]
+        RESULT["prefs"] = type(PREFS).__name__
+        RESULT["scene_backend"] = bpy.context.scene.aifx.backend
+        RESULT["check"] = sorted(bpy.ops.aifx.check_environment())
+        RESULT["last_check"] = PREFS.last_check
+        PREFS.python_path = ""  # aifx_core imports in this Python (the bpy module in the aifx venv): use it
+        RESULT["fallback"] = sorted(bpy.ops.aifx.check_environment())
+        RESULT["fallback_check"] = PREFS.last_check
+        RESULT["executable"] = sys.executable
+        """
+    )
+    assert result["fill"] == "AIFX_OT_fill"
+    assert result["panels"] == ["AIFX_PT_clip_fill", "AIFX_PT_image_fill"]
+    assert result["prefs"] == "AIFX_AddonPreferences"
+    assert result["scene_backend"] == "propagate"
+    assert result["check"] == ["FINISHED"] and "aifx-core" in result["last_check"]
+    assert result["fallback"] == ["FINISHED"] and result["executable"] in result["fallback_check"]
+
+
+def test_clip_and_mask_fill_in_background(blender, plate: Path) -> None:
+    box = matte_box(plate / "masks" / "00000.png")
+    for index in range(1, 6):  # the box must cover the player on every frame
+        x0, y0, x1, y1 = matte_box(plate / "masks" / f"{index:05d}.png")
+        box = (min(box[0], x0), min(box[1], y0), max(box[2], x1), max(box[3], y1))
+    result = blender(CLIP_FILL % {"box": box}, plate)
+    assert result["ops"] == ["FINISHED"], result["log"]
+    out_dir = plate / "frames" / "aifx_fill"
+    outputs = sorted(out_dir.glob("frames_fill.*.exr"))
+    assert [p.name for p in outputs] == [f"frames_fill.{i:05d}.exr" for i in range(6)]
+    job = json.loads((out_dir / "frames_fill.aifx.json").read_text())
+    assert job["backend"] == "telea" and job["frames"] == "0-5"
+    assert job["colorspace"] == result["source_colorspace"]
+    assert result["loaded"]["filepath"] == str(outputs[0])
+    assert result["loaded"]["frame_start"] == 1 and result["loaded"]["duration"] == 6
+    # The core keeps the plate's encoding in the EXR, so Blender must read it in the plate's colourspace.
+    assert result["loaded"]["colorspace"] == result["source_colorspace"] == "sRGB"
+
+    width, height = result["size"]
+    inside_frame = (max(box[0], 0), max(box[1], 0), min(box[2], width - 1), min(box[3], height - 1))
+    for index, output in enumerate(outputs):
+        matte = cv2.imread(
+            str(out_dir / "frames_mask" / f"frames_mask.{index:05d}.png"), cv2.IMREAD_UNCHANGED
+        )
+        assert matte.shape == (height, width)
+        ys, xs = np.nonzero(matte > 32767)
+        found = (xs.min(), ys.min(), xs.max(), ys.max())
+        assert all(abs(int(a) - b) <= 1 for a, b in zip(found, inside_frame, strict=True)), (
+            found,
+            inside_frame,
+        )
+        source = read_png_rgb(plate / "frames" / f"{index:05d}.png")
+        filled = read_exr_rgb(output)
+        # Untouched outside the hole grown by dilate (4) + feather (2) and a pixel of rasterising slack.
+        touched = cv2.dilate((matte > 0).astype(np.uint8), np.ones((15, 15), np.uint8)) > 0
+        assert np.allclose(filled[~touched], source[~touched], atol=1e-3)
+        inside = matte == 65535
+        assert np.abs(filled[inside] - source[inside]).mean() > 0.02  # the player was painted out
+
+
+def test_clip_frame_offset_maps_scene_frames_to_files(blender, plate: Path) -> None:
+    """A clip placed at scene frame 1001: files 00000.. are scene frames 1001..; a later range resumes."""
+    result = blender(
+        """
+        clip = load_clip()
+        clip.frame_start = 1001
+        mask = draw_mask("m", (150, 60, 250, 180), tuple(clip.size))
+        scene = bpy.context.scene
+        scene.frame_start, scene.frame_end = 990, 1003
+        RESULT["first"] = run_fill(clip=clip.name, mask_datablock=mask.name, backend="telea")
+        first = bpy.data.movieclips[clip.name + " AI Fill"]
+        RESULT["first_start"] = first.frame_start
+        scene.frame_start, scene.frame_end = 1004, 1010
+        RESULT["second"] = run_fill(clip=clip.name, mask_datablock=mask.name, backend="telea")
+        """,
+        plate,
+    )
+    assert result["first"] == result["second"] == ["FINISHED"], result["log"]
+    assert result["first_start"] == 1001
+    out = plate / "frames" / "aifx_fill"
+    assert sorted(p.name for p in (out / "frames_mask").iterdir()) == [
+        f"frames_mask.{i:05d}.png" for i in range(6)
+    ]
+    assert sorted(p.name for p in out.glob("*.exr")) == [f"frames_fill.{i:05d}.exr" for i in range(6)]
+    assert json.loads((out / "frames_fill.aifx.json").read_text())["frames"] == "3-5"
+    assert "AI Fill write 3/3 frame 2" in result["log"] and "AI Fill write 3/3 frame 5" in result["log"]
+
+
+def test_bad_input_reports_a_clear_error(blender, plate: Path) -> None:
+    writer = cv2.VideoWriter(str(plate / "movie.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 24, (64, 48))
+    for index in range(3):
+        writer.write(np.full((48, 64, 3), 40 * index, np.uint8))
+    writer.release()
+    result = blender(
+        f"""
+        MOVIE = {str(plate / "movie.avi")!r}
+        clip = load_clip()
+        mask = draw_mask("m", (10, 10, 50, 50), tuple(clip.size))
+        RESULT["no_plate"] = run_fill(mask_datablock=mask.name, backend="telea")
+        RESULT["unknown_clip"] = run_fill(clip="Nope", mask_datablock=mask.name, backend="telea")
+        RESULT["no_mask"] = run_fill(clip=clip.name, backend="telea")
+        RESULT["range"] = run_fill(clip=clip.name, mask_datablock=mask.name, use_scene_range=False,
+                                   frame_start=100, frame_end=120)
+        RESULT["no_env"] = run_fill(clip=clip.name, mask_datablock=mask.name, python="/nonexistent/bin/python")
+        PREFS.python_path = ""
+        os.environ["AIFX_PYTHON"] = "/opt/missing-aifx/bin/python"
+        RESULT["env_var"] = run_fill(clip=clip.name, mask_datablock=mask.name)
+        movie = bpy.data.movieclips.load(MOVIE)
+        RESULT["movie"] = run_fill(clip=movie.name, mask_datablock=mask.name)
+        RESULT["loaded"] = [c.name for c in bpy.data.movieclips]
+        """,
+        plate,
+    )
+    assert "no plate" in result["no_plate"]["error"] and "Movie Clip Editor" in result["no_plate"]["error"]
+    assert "Movie Clip 'Nope' not found" in result["unknown_clip"]["error"]
+    assert "no mask" in result["no_mask"]["error"] and "mask=PATH" in result["no_mask"]["error"]
+    assert "frame range 100-120 does not overlap the plate (frames 1-6)" in result["range"]["error"]
+    assert "not found at /nonexistent/bin/python" in result["no_env"]["error"]
+    assert "Preferences" in result["no_env"]["error"]
+    assert "not found at /opt/missing-aifx/bin/python" in result["env_var"]["error"]
+    assert "movie.avi: is a movie file" in result["movie"]["error"]
+    assert result["loaded"] == ["00000.png", "movie.avi"]  # nothing loaded back
+    assert not (plate / "frames" / "aifx_fill").exists()  # and nothing written
+
+
+def test_image_sequence_and_matte_image(blender, plate: Path, tmp_path: Path) -> None:
+    out = tmp_path / "renders"
+    result = blender(
+        f"""
+        image = bpy.data.images.load(os.path.join(PLATE, "frames", "00000.png"))
+        image.source = "SEQUENCE"
+        matte = bpy.data.images.load(os.path.join(PLATE, "masks", "00000.png"))
+        matte.source = "SEQUENCE"
+        RESULT["ops"] = run_fill(image=image.name, mask_image=matte.name, backend="telea", output_dir={str(out)!r})
+        loaded = bpy.data.images.get(image.name + " AI Fill")
+        RESULT["loaded"] = loaded and [loaded.source, bpy.path.abspath(loaded.filepath)]
+        """,
+        plate,
+    )
+    assert result["ops"] == ["FINISHED"], result["log"]
+    assert result["loaded"] == ["SEQUENCE", str(out / "frames_fill.00000.exr")]
+    job = json.loads((out / "frames_fill.aifx.json").read_text())
+    assert job["mask"] == str(plate / "masks" / "#####.png") and job["frames"] == "0-5"
+    _assert_untouched_outside_matte(plate, [out / f"frames_fill.{i:05d}.exr" for i in range(6)])
+
+
+def test_script_call_with_paths_only(blender, plate: Path, tmp_path: Path) -> None:
+    """What a farm script or ``blender -b --python-expr`` does: no clip, no UI, just paths."""
+    out = tmp_path / "clean"
+    result = blender(
+        f"""
+        RESULT["ops"] = run_fill(input=os.path.join(PLATE, "frames", "#####.png"),
+                                 mask=os.path.join(PLATE, "masks", "#####.png"),
+                                 output={str(out / "clean.#####.exr")!r}, backend="telea", dilate=2, feather=1)
+        RESULT["images"] = [(i.name, i.source) for i in bpy.data.images if i.name.endswith("AI Fill")]
+        paths = dict(input=os.path.join(PLATE, "frames", "#####.png"), mask=os.path.join(PLATE, "masks", "#####.png"),
+                     output={str(out / "clean.#####.exr")!r}, backend="telea", dilate=2, feather=1)
+        RESULT["again"] = run_fill(**paths)
+        RESULT["redo"] = run_fill(overwrite=True, **paths)
+        """,
+        plate,
+    )
+    assert result["ops"] == ["FINISHED"], result["log"]
+    assert result["images"] == [["frames AI Fill", "SEQUENCE"]]
+    assert "AI Fill write 6/6 frame 5" in result["log"], result[
+        "log"
+    ]  # progress is logged in background mode
+    _assert_untouched_outside_matte(plate, [out / f"clean.{i:05d}.exr" for i in range(6)], grow=2 + 1 + 1)
+
+
+def _assert_untouched_outside_matte(plate: Path, outputs: list[Path], grow: int = 4 + 2 + 1) -> None:
+    for index, output in enumerate(outputs):
+        matte = cv2.imread(str(plate / "masks" / f"{index:05d}.png"), cv2.IMREAD_GRAYSCALE) > 127
+        source = read_png_rgb(plate / "frames" / f"{index:05d}.png")
+        filled = read_exr_rgb(output)
+        touched = cv2.dilate(matte.astype(np.uint8), np.ones((2 * grow + 1,) * 2, np.uint8)) > 0
+        assert np.allclose(filled[~touched], source[~touched], atol=1e-3)
+        assert np.abs(filled[matte] - source[matte]).mean() > 0.02

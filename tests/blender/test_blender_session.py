@@ -1,0 +1,136 @@
+"""The extension's plain-Python parts (no bpy): the worker copy, job files, and the FillSession the modal
+operator drives, run against the real ``python -m aifx_core run`` worker."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import REPO, read_exr_rgb
+
+from aifx_core.job import FillJob
+from blender_addon import jobs, session
+
+pytestmark = pytest.mark.blender
+
+
+def test_worker_copies_are_byte_identical() -> None:
+    core = (REPO / "src" / "aifx_core" / "worker.py").read_bytes()
+    assert (REPO / "blender_addon" / "aifx_worker.py").read_bytes() == core
+    nuke_copy = REPO / "nuke_plugin" / "aifx_nuke" / "aifx_worker.py"
+    if nuke_copy.exists():
+        assert nuke_copy.read_bytes() == core
+
+
+def test_hand_written_job_matches_fill_job() -> None:
+    job = jobs.build_job(
+        input="/p/plate.####.exr",
+        output="/o/clean.####.exr",
+        mask="/p/mask.####.png",
+        backend="propagate",
+        frames="1001-1010",
+        options={"spatial_backend": "telea", "prompt": "", "model": None},
+        dilate=6,
+        feather=3,
+        seed=7,
+        colorspace="ACEScg",
+    )
+    assert set(job) == set(FillJob(input="a", output="b").to_dict())
+    by_hand = FillJob.from_json(json.dumps(job))  # what Blender writes when aifx_core is not importable
+    assert by_hand == FillJob.from_json(jobs.job_to_json(job))
+    assert by_hand.options == {"spatial_backend": "telea"}  # empty options are left to the backend
+    assert (by_hand.frames, by_hand.dilate, by_hand.colorspace, by_hand.seed) == ("1001-1010", 6, "ACEScg", 7)
+
+
+def test_sequence_names_follow_blender_paths() -> None:
+    seq = jobs.split_sequence_path("/shots/sh010/plate_v2.0998.exr")
+    assert seq is not None
+    assert (seq.pattern, seq.number, seq.padding, seq.stem) == (
+        "/shots/sh010/plate_v2.####.exr",
+        998,
+        4,
+        "plate_v2",
+    )
+    assert seq.path(1001) == "/shots/sh010/plate_v2.1001.exr"
+    assert jobs.split_sequence_path("/a/frames/00007.png").stem == "frames"
+    assert jobs.split_sequence_path("/a/still.png") is None
+    assert jobs.pattern_frame_path("/o/a1.####.exr", 7) == "/o/a1.0007.exr"
+    paths = jobs.output_paths("plate", 4, "/out")
+    assert (
+        paths["output"] == "/out/plate_fill.####.exr"
+        and paths["mask"] == "/out/plate_mask/plate_mask.####.png"
+    )
+    assert (
+        jobs.format_eta(None) == "--:--"
+        and jobs.format_eta(75.4) == "1:15"
+        and jobs.format_eta(3725) == "1:02:05"
+    )
+
+
+def _job(tennis: Path, out: Path, last: int) -> str:
+    job = jobs.build_job(
+        input=str(tennis / "frames" / "#####.png"),
+        output=str(out / "clean.#####.exr"),
+        mask=str(tennis / "masks" / "#####.png"),
+        backend="telea",
+        frames=jobs.frame_spec(0, last),
+    )
+    return jobs.write_job(job, str(out / "job.json"))
+
+
+def test_session_ticks_report_progress_and_finish(tennis: Path, tmp_path: Path) -> None:
+    job_path = _job(tennis, tmp_path, 3)
+    fill = session.FillSession(sys.executable, job_path).start()
+    assert fill.status_text().startswith("AI Fill: starting")
+    texts = []
+    while fill.tick() == session.RUNNING:
+        texts.append(fill.status_text())
+        time.sleep(0.005)
+    assert fill.state == session.DONE, fill.message
+    progress = [e for e in fill.events if e.get("event") == "progress"]
+    assert [e["frame"] for e in progress if e["stage"] == "write"] == [0, 1, 2, 3]
+    assert fill.fraction == 1.0
+    assert any("frame" in t and "/4" in t and "ETA" in t for t in texts), texts
+    assert len(jobs.existing_frames(str(tmp_path / "clean.#####.exr"), list(range(4)))) == 4
+
+
+def test_cancel_keeps_finished_frames_and_rerun_resumes(tennis: Path, tmp_path: Path) -> None:
+    total = 24
+    job_path = _job(tennis, tmp_path, total - 1)
+    pattern = str(tmp_path / "clean.#####.exr")
+    fill = session.FillSession(sys.executable, job_path).start()
+    while fill.tick() == session.RUNNING and not fill.worker.last_progress:
+        time.sleep(0.005)
+    fill.cancel()
+    assert fill.wait().state == session.CANCELLED, fill.message
+    kept = jobs.existing_frames(pattern, list(range(total)))
+    assert 1 <= len(kept) < total, kept
+    assert not [p for p in tmp_path.iterdir() if p.suffix == ".exr" and not p.name.startswith("clean.")]
+    stamps = {n: Path(jobs.pattern_frame_path(pattern, n)).stat().st_mtime_ns for n in kept}
+    for number in kept:  # every frame left behind is a whole, readable image
+        assert read_exr_rgb(Path(jobs.pattern_frame_path(pattern, number))).shape == (240, 432, 3)
+
+    rerun = session.run_blocking(sys.executable, job_path)
+    assert rerun.state == session.DONE, rerun.message
+    assert sorted(rerun.worker.final["skipped"]) == kept
+    assert jobs.existing_frames(pattern, list(range(total))) == list(range(total))
+    assert {n: Path(jobs.pattern_frame_path(pattern, n)).stat().st_mtime_ns for n in kept} == stamps
+
+
+def test_worker_errors_reach_the_session(tmp_path: Path) -> None:
+    job_path = jobs.write_job(
+        jobs.build_job(
+            input=str(tmp_path / "nope.####.exr"),
+            output=str(tmp_path / "o.####.exr"),
+            mask=None,
+            backend="telea",
+        ),
+        str(tmp_path / "job.json"),
+    )
+    failed = session.run_blocking(sys.executable, job_path)
+    assert failed.state == session.ERROR and "nope" in failed.message
+    missing = session.FillSession(str(tmp_path / "no-python"), job_path).start()
+    assert missing.tick() == session.ERROR and "cannot start" in missing.message

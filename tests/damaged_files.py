@@ -1,0 +1,97 @@
+"""Real damaged image files, made from good ones, as they turn up on shared storage.
+
+Each maker takes a good file (written by a real encoder) and derives one kind of damage from its bytes,
+so the readers are tested against the failures pipelines actually meet: renders killed mid-write, copies
+cut short, headers overwritten, files renamed to the wrong extension, zero-byte placeholders.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import OpenEXR
+import OpenImageIO as oiio
+
+
+def write_good_exr(path: Path, width: int = 64, height: int = 48, tiled: bool = False) -> Path:
+    """A half RGB EXR (no compression, so truncation cuts pixel data rather than a compressed block)."""
+    rng = np.random.default_rng(7)
+    plane = rng.random((height, width)).astype(np.float16)
+    header: dict = {"compression": OpenEXR.NO_COMPRESSION, "type": OpenEXR.scanlineimage}
+    if tiled:
+        tiles = OpenEXR.TileDescription()
+        tiles.xSize, tiles.ySize = 16, 16
+        header.update(type=OpenEXR.tiledimage, tiles=tiles)
+    OpenEXR.File(header, {"R": plane, "G": plane, "B": plane}).write(str(path))
+    return path
+
+
+def write_good_png(path: Path, width: int = 64, height: int = 48) -> Path:
+    pixels = np.random.default_rng(8).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    out = oiio.ImageOutput.create(str(path))
+    out.open(str(path), oiio.ImageSpec(width, height, 3, oiio.UINT8))
+    out.write_image(pixels)
+    out.close()
+    return path
+
+
+def truncated(good: Path, dest: Path, keep: float = 0.5) -> Path:
+    """The first ``keep`` fraction of ``good``: a render or copy that stopped part-way."""
+    data = good.read_bytes()
+    dest.write_bytes(data[: int(len(data) * keep)])
+    return dest
+
+
+def garbage_header(good: Path, dest: Path) -> Path:
+    """The right magic number followed by noise: a header overwritten on disk."""
+    data = bytearray(good.read_bytes())
+    noise = np.random.default_rng(9).integers(0, 256, 200, dtype=np.uint8).tobytes()
+    data[4 : 4 + len(noise)] = noise
+    dest.write_bytes(bytes(data))
+    return dest
+
+
+def wrong_magic(good: Path, dest: Path) -> Path:
+    """Good data whose first bytes are not the format's magic number."""
+    data = bytearray(good.read_bytes())
+    data[:4] = b"GIF8"
+    dest.write_bytes(bytes(data))
+    return dest
+
+
+def zero_length(dest: Path) -> Path:
+    dest.write_bytes(b"")
+    return dest
+
+
+def renamed(good: Path, dest: Path) -> Path:
+    """The same bytes under another extension (a PNG saved as ``.exr``)."""
+    dest.write_bytes(good.read_bytes())
+    return dest
+
+
+def damaged_set(folder: Path) -> dict[str, Path]:
+    """Every kind of damage, one file each, named after the damage."""
+    folder.mkdir(parents=True, exist_ok=True)
+    good_exr = write_good_exr(folder / "good.exr")
+    good_tiled = write_good_exr(folder / "good_tiled.exr", tiled=True)
+    good_png = write_good_png(folder / "good.png")
+    files = {
+        "truncated_exr": truncated(good_exr, folder / "truncated.exr"),
+        "truncated_exr_end": truncated(good_exr, folder / "truncated_end.exr", keep=0.97),
+        "truncated_tiled_exr": truncated(good_tiled, folder / "truncated_tiled.exr"),
+        "truncated_exr_header": truncated(good_exr, folder / "truncated_header.exr", keep=0.02),
+        "garbage_header_exr": garbage_header(good_exr, folder / "garbage.exr"),
+        "wrong_magic_exr": wrong_magic(good_exr, folder / "wrong_magic.exr"),
+        "zero_length_exr": zero_length(folder / "empty.exr"),
+        "png_named_exr": renamed(good_png, folder / "really_png.exr"),
+        "exr_named_png": renamed(good_exr, folder / "really_exr.png"),
+        "truncated_png": truncated(good_png, folder / "truncated.png"),
+        "zero_length_png": zero_length(folder / "empty.png"),
+        "wrong_magic_png": wrong_magic(good_png, folder / "wrong_magic.png"),
+    }
+    for path in (good_exr, good_tiled, good_png):
+        os.unlink(path)
+    return files

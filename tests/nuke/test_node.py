@@ -1,0 +1,92 @@
+"""The AIFill node as Nuke builds it (fake ``nuke``): knobs, inputs, internal nodes, host reads."""
+
+from __future__ import annotations
+
+import nuke
+from aifx_nuke import knobs, nodes
+
+
+def test_aifill_is_a_group_with_the_documented_knobs_and_defaults():
+    fill = nodes.create_aifill(connect_selected=False)
+    assert isinstance(fill, nuke.Group) and fill.name() == "AIFill1"
+    assert isinstance(fill["aifx"], nuke.Tab_Knob)
+    expected = {
+        "mask_channel": (nuke.Channel_Knob, "rgba.alpha"),
+        "invert_mask": (nuke.Boolean_Knob, False),
+        "backend": (nuke.Enumeration_Knob, "propagate"),
+        "spatial_backend": (nuke.Enumeration_Knob, "auto"),
+        "model": (nuke.String_Knob, ""),
+        "prompt": (nuke.String_Knob, ""),
+        "negative_prompt": (nuke.String_Knob, ""),
+        "seed": (nuke.Int_Knob, 0),
+        "steps": (nuke.Int_Knob, 30),
+        "strength": (nuke.Double_Knob, 1.0),
+        "dilate": (nuke.Int_Knob, 4),
+        "feather": (nuke.Int_Knob, 2),
+        "frame_range": (nuke.String_Knob, ""),
+        "colorspace": (nuke.String_Knob, ""),
+        "cache_dir": (nuke.File_Knob, ""),
+        "aifx_env": (nuke.File_Knob, ""),
+        "status": (nuke.Text_Knob, "not rendered"),
+    }
+    for name, (kind, default) in expected.items():
+        knob = fill[name]
+        assert type(knob) is kind, name
+        assert knob.value() == default, name
+        assert knob.tooltip(), name
+    assert fill["backend"].values() == ["propagate", "telea", "lama", "diffusers"]
+    for button in ("render", "cancel"):
+        assert isinstance(fill[button], nuke.PyScript_Knob)
+        assert f"aifx_nuke.nodes.on_{button}_button()" in fill[button].command()
+    assert not fill["cancel"].getFlag(nuke.STARTLINE), "Cancel sits beside Render"
+
+
+def test_inputs_are_source_then_mask_and_the_output_passes_source_until_rendered():
+    fill = nodes.create_aifill(connect_selected=False)
+    inputs = sorted((n["number"].value(), n.name()) for n in fill.nodes() if n.Class() == "Input")
+    assert inputs == [(0, "Source"), (1, "Mask")]
+    source, mask = fill.node("Source"), fill.node("Mask")
+    assert fill.node(knobs.WRITE_SOURCE).input(0) is source
+    assert fill.node(knobs.WRITE_MASK).input(0) is mask
+    for write in (fill.node(knobs.WRITE_SOURCE), fill.node(knobs.WRITE_MASK)):
+        assert write["disable"].value() is True, "nuke -x must not render the cache Writes"
+        assert write["raw"].value() is True and write["file_type"].value() == "exr"
+    switch = fill.node(knobs.SWITCH_OUTPUT)
+    assert switch.input(0) is source and switch.input(1) is fill.node(knobs.READ_RESULT)
+    assert switch["which"].value() == 0
+    output = [n for n in fill.nodes() if n.Class() == "Output"]
+    assert len(output) == 1 and output[0].input(0) is switch
+    assert nuke.root().nodes() == [fill], "internal nodes live inside the group"
+
+
+def test_created_from_the_menu_it_connects_under_the_selected_node_and_names_uncollide():
+    plate = nuke.nodes.Read(name="Plate", first=1, last=10)
+    nuke._select(plate)
+    first = nodes.create_aifill()
+    second = nodes.create_aifill()
+    assert first.input(0) is plate and second.input(0) is plate
+    assert (first.name(), second.name()) == ("AIFill1", "AIFill2")
+
+
+def test_host_reads_settings_range_colour_and_upstream(comp):
+    nuke.root()["colorManagement"].setValue("OCIO")
+    nuke.root()["OCIO_config"].setValue("aces_1.2")
+    nuke.root()["workingSpaceLUT"].setValue("ACES - ACEScg")
+    host = nodes.NukeHost(comp["fill"])
+    settings = host.settings()
+    assert set(settings) == set(knobs.SETTING_NAMES)
+    assert settings["backend"] == "telea" and settings["mask_channel"] == "rgba.red"
+    assert host.input_range() == (1001, 1003)
+    assert host.mask_connected()
+    assert host.colour_settings() == ("OCIO", "aces_1.2", "ACES - ACEScg")
+    rows = host.upstream()
+    assert [(r[0], r[1], r[2]) for r in rows] == [("Source", "Read", "Plate"), ("Mask", "Read", "Matte")]
+    assert "file " + comp["plate"] in rows[0][3]
+
+
+def test_host_refuses_a_node_that_is_not_an_aifill():
+    import pytest
+    from aifx_nuke import session
+
+    with pytest.raises(session.RenderError, match="not an AIFill"):
+        nodes.NukeHost(nuke.nodes.Read(name="Plate"))

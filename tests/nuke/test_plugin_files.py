@@ -1,0 +1,115 @@
+"""The plugin's files: the worker copy, the type check against types-nuke, lint target, init.py and menu.py."""
+
+from __future__ import annotations
+
+import json
+import runpy
+import subprocess
+import sys
+
+import nuke
+from conftest import PLUGIN, REPO
+
+
+def test_worker_is_a_byte_identical_copy_of_the_core_client():
+    core = (REPO / "src" / "aifx_core" / "worker.py").read_bytes()
+    copy = (PLUGIN / "aifx_nuke" / "aifx_worker.py").read_bytes()
+    assert copy == core, "run: cp src/aifx_core/worker.py nuke_plugin/aifx_nuke/aifx_worker.py"
+
+
+def test_plugin_type_checks_against_the_types_nuke_stubs():
+    done = subprocess.run(
+        [sys.executable, "-m", "mypy", "nuke_plugin"], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Success" in done.stdout
+
+
+def test_plugin_imports_no_nuke_outside_the_nuke_modules():
+    """Only nodes.py, render.py (lazily) and menu.py may import nuke: the logic stays testable without it."""
+    allowed = {"nodes.py", "render.py", "menu.py"}
+    for path in PLUGIN.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        if path.name not in allowed:
+            assert "import nuke" not in text, path
+
+
+def test_init_py_only_makes_the_package_importable(monkeypatch):
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(PLUGIN)])
+    runpy.run_path(str(PLUGIN / "init.py"))
+    assert str(PLUGIN) in sys.path
+    assert nuke.menus == {}, "init.py must not build GUI menus (it also runs in nuke -t / -x)"
+
+
+def test_menu_py_adds_an_aifx_toolbar_menu_with_aifill():
+    runpy.run_path(str(PLUGIN / "menu.py"))
+    command = nuke.menu("Nodes").items["AIFX"].items["AIFill"]
+    exec(command, {})
+    made = [n for n in nuke.allNodes("Group") if n.knob("aifx_env") is not None]
+    assert [n.name() for n in made] == ["AIFill1"]
+
+
+def test_docs_knob_table_lists_every_knob_with_its_default():
+    from aifx_nuke import knobs
+
+    rows = {
+        line.split("|")[1].strip(" `"): line
+        for line in (REPO / "docs" / "nuke.md").read_text(encoding="utf-8").splitlines()
+        if line.startswith("| `")
+    }
+    for spec in knobs.KNOBS:
+        assert spec.name in rows, f"docs/nuke.md knob table is missing {spec.name}"
+        if spec.kind not in ("PyScript_Knob", "Boolean_Knob") and spec.default != "":
+            assert str(spec.default) in rows[spec.name], spec.name
+
+
+def _python39() -> str | None:
+    """A Python 3.9 (Nuke 13/14's) if this machine has one: $AIFX_TEST_PYTHON39 or a pyenv install."""
+    import glob
+    import os
+
+    found = [os.environ.get("AIFX_TEST_PYTHON39", "")] + sorted(
+        glob.glob(os.path.expanduser("~/.pyenv/versions/3.9*/bin/python3.9"))
+    )
+    return next((p for p in found if p and os.path.exists(p)), None)
+
+
+def test_plugin_parses_as_python_3_9():
+    import ast
+
+    for path in PLUGIN.rglob("*.py"):
+        ast.parse(path.read_text(encoding="utf-8"), filename=str(path), feature_version=(3, 9))
+
+
+def test_plugin_logic_runs_under_python_3_9(tmp_path):
+    """Nuke 13/14 embed Python 3.9: import the nuke-free modules there and build a job."""
+    import pytest
+
+    python = _python39()
+    if python is None:
+        pytest.skip("no Python 3.9 on this machine (set AIFX_TEST_PYTHON39)")
+    code = (
+        "import json, sys\n"
+        "from aifx_nuke import jobs, knobs, session, aifx_worker\n"
+        "import py_compile\n"
+        "for name in ('nodes', 'render'):\n"
+        "    py_compile.compile(sys.argv[1] + '/aifx_nuke/' + name + '.py', doraise=True, cfile=sys.argv[2] + '/' + name)\n"
+        "paths = jobs.CachePaths.make('/c', 'AIFill1', 'a', 'b')\n"
+        "job = jobs.build_job(knobs.defaults(), paths, *jobs.parse_frame_range('1001-1010'), 'linear', True)\n"
+        "print(json.dumps(job, sort_keys=True))\n"
+    )
+    done = subprocess.run(
+        [python, "-c", code, str(PLUGIN), str(tmp_path)],
+        cwd=PLUGIN,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PYTHONPATH": str(PLUGIN), "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    assert done.returncode == 0, done.stderr
+    from aifx_nuke import jobs, knobs
+
+    expected = jobs.build_job(
+        knobs.defaults(), jobs.CachePaths.make("/c", "AIFill1", "a", "b"), 1001, 1010, "linear", True
+    )
+    assert json.loads(done.stdout) == expected

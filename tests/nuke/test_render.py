@@ -1,0 +1,230 @@
+"""Render button end to end: fake ``nuke`` writes real EXRs, the REAL aifx worker (telea) fills them."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import nuke
+import numpy as np
+import OpenEXR
+import pytest
+from aifx_nuke import jobs, knobs, nodes, session
+
+
+def _exr(path: str) -> dict[str, np.ndarray]:
+    with OpenEXR.File(path, separate_channels=True) as exr:
+        return {name: np.array(ch.pixels, dtype=np.float32) for name, ch in exr.channels().items()}
+
+
+def _press_render_in_gui(fill) -> None:
+    """Press Render as an artist does: GUI mode, the render runs in a thread with a ProgressTask."""
+    nuke.GUI = True
+    nuke._this = fill
+    thread = nodes.on_render_button()
+    nuke._this = None
+    assert thread is not None
+    thread.join(timeout=120)
+    assert not thread.is_alive()
+
+
+def _result_dirs(cache: Path) -> list[Path]:
+    return sorted(cache.glob("AIFill1/*/fill_*"))
+
+
+def test_render_writes_inputs_runs_the_worker_and_swaps_the_read(comp):
+    fill, cache = comp["fill"], comp["cache"]
+    _press_render_in_gui(fill)
+
+    assert fill["status"].value() == "done: frames 1001-1003 (3 filled now)", nuke.messages
+    # the inputs were written once each over the input's range, through the internal Writes
+    assert nuke.execute_log == [
+        ("AIFill1.aifx_write_source", 1001, 1003),
+        ("AIFill1.aifx_write_mask", 1001, 1003),
+    ]
+    for name in (knobs.WRITE_SOURCE, knobs.WRITE_MASK):
+        assert fill.node(name)["disable"].value() is True, "the cache Writes are disabled again"
+    (result_dir,) = _result_dirs(cache)
+    job = json.loads((result_dir / "job.json").read_text())
+    inputs_dir = result_dir.parent
+    assert job["input"] == (inputs_dir / "source.####.exr").as_posix()
+    assert job["mask"] == (inputs_dir / "mask.####.exr").as_posix()
+    assert (job["frames"], job["backend"], job["mask_channel"], job["colorspace"]) == (
+        "1001-1003",
+        "telea",
+        "R",
+        "linear",
+    )
+
+    # the written source holds the plate's values (raw), the mask its matte
+    plate = nuke._read(comp["plate"].replace("####", "1002"))
+    source = _exr(str(inputs_dir / "source.1002.exr"))
+    np.testing.assert_allclose(source["R"], plate["rgba.red"], atol=1e-6)
+    matte = _exr(str(inputs_dir / "mask.1002.exr"))["R"] > 0.5
+    assert 0 < matte.sum() < matte.size
+
+    # the node's output is now the filled plate: Read → result, switch on the Read
+    read = fill.node(knobs.READ_RESULT)
+    assert read["file"].value() == job["output"]
+    assert (read["first"].value(), read["last"].value()) == (1001, 1003)
+    assert fill.node(knobs.SWITCH_OUTPUT)["which"].value() == 1
+    filled = nuke._pull(fill, 1002)
+    changed = np.abs(filled["rgba.red"] - plate["rgba.red"]) > 1e-4
+    assert changed.any(), "the worker filled something"
+    grown = _dilate(matte, job["dilate"] + job["feather"] + 1)
+    assert not changed[~grown].any(), "pixels away from the mask are the plate's"
+
+    # progress: one task, moving forward to 100, with the worker's stage messages
+    (task,) = nuke.progress_tasks
+    assert task.progress == sorted(task.progress) and task.progress[-1] == 100
+    assert jobs.WRITE_SHARE in task.progress
+    assert any(m.startswith("write 3/3") for m in task.messages)
+
+
+def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
+    import cv2
+
+    kernel = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
+    return cv2.dilate(mask.astype(np.uint8), kernel) > 0
+
+
+def test_rerender_reuses_the_cache_and_redoes_only_what_changed(comp):
+    fill, cache = comp["fill"], comp["cache"]
+    first = nodes.render_node(fill)
+    job_file = Path(first.result).parent / "job.json"
+    stamp = job_file.stat().st_mtime_ns
+
+    again = nodes.render_node(fill)
+    assert again.reused and again.result == first.result
+    assert len(nuke.execute_log) == 2, "no input was written again"
+    assert job_file.stat().st_mtime_ns == stamp, "no worker was launched"
+    assert "cached" in fill["status"].value()
+
+    fill["seed"].setValue(3)  # a fill setting: same inputs, new result
+    reseeded = nodes.render_node(fill)
+    assert not reseeded.reused and reseeded.written == 3
+    assert len(nuke.execute_log) == 2, "inputs reused"
+    assert len(_result_dirs(cache)) == 2
+
+    copy = comp["dir"].parent / "plates_v2"
+    shutil.copytree(comp["dir"], copy)
+    comp["plate_node"]["file"].setValue((copy / "plate.####.png").as_posix())
+    changed_upstream = nodes.render_node(fill)
+    assert not changed_upstream.reused
+    assert len(nuke.execute_log) == 4, "an upstream knob change writes the inputs again"
+
+
+def test_mask_from_the_source_alpha_when_mask_is_not_connected(comp):
+    """RGBA plates whose alpha is the matte: no Mask input, mask channel rgba.alpha."""
+    import cv2
+
+    fill = comp["fill"]
+    rgba_dir = comp["dir"].parent / "rgba"
+    rgba_dir.mkdir()
+    for frame in (1001, 1002, 1003):
+        rgb = cv2.imread(str(comp["dir"] / f"plate.{frame}.png"), cv2.IMREAD_COLOR)
+        matte = cv2.imread(str(comp["dir"] / f"mask.{frame}.png"), cv2.IMREAD_GRAYSCALE)
+        cv2.imwrite(str(rgba_dir / f"plate.{frame}.png"), np.dstack([rgb, matte]))
+    comp["plate_node"]["file"].setValue((rgba_dir / "plate.####.png").as_posix())
+    fill.setInput(1, None)
+    fill["mask_channel"].setValue("rgba.alpha")
+
+    outcome = nodes.render_node(fill)
+    assert nuke.execute_log == [("AIFill1.aifx_write_source", 1001, 1003)]
+    job = json.loads((Path(outcome.result).parent / "job.json").read_text())
+    assert job["mask"] is None and job["mask_channel"] == "A"
+    assert outcome.written == 3
+    source = _exr(job["input"].replace("####", "1002"))
+    matte = source["A"] > 0.5
+    assert 0 < matte.sum() < matte.size
+    filled = nuke._pull(fill, 1002)
+    changed = np.abs(filled["rgba.red"] - source["R"]) > 1e-4
+    assert changed.any()
+    assert not changed[~_dilate(matte, job["dilate"] + job["feather"] + 1)].any()
+
+
+def test_progress_cancel_stops_the_worker_and_keeps_the_plate(comp):
+    fill, cache = comp["fill"], comp["cache"]
+    nuke.ProgressTask._cancel_after = 0  # the artist presses the dialog's cancel at once
+    _press_render_in_gui(fill)
+    assert fill["status"].value().startswith("cancelled"), fill["status"].value()
+    assert fill.node(knobs.SWITCH_OUTPUT)["which"].value() == 0, "still the plate"
+    (result_dir,) = _result_dirs(cache)
+    assert not (result_dir / "result.done").exists()
+    assert not session.is_rendering(fill.fullName())
+
+    # the next Render resumes: inputs are not written again and the result completes
+    nuke.ProgressTask._cancel_after = None
+    outcome = nodes.render_node(fill)
+    assert not outcome.reused and (result_dir / "result.done").exists()
+    assert len(nuke.execute_log) == 2
+
+
+def test_cancel_button_stops_a_running_render(comp, monkeypatch):
+    fill = comp["fill"]
+    original = nuke.ProgressTask.setProgress
+
+    def press_cancel_when_the_worker_starts(self, percent):
+        original(self, percent)
+        if percent == jobs.WRITE_SHARE:
+            fill["cancel"].execute()
+
+    monkeypatch.setattr(nuke.ProgressTask, "setProgress", press_cancel_when_the_worker_starts)
+    _press_render_in_gui(fill)
+    assert fill["status"].value().startswith("cancelled")
+    assert fill.node(knobs.SWITCH_OUTPUT)["which"].value() == 0
+
+
+def test_cancel_button_with_nothing_running_says_so(comp):
+    fill = comp["fill"]
+    fill["cancel"].execute()
+    assert fill["status"].value() == "nothing to cancel"
+
+
+def test_worker_error_reaches_the_status_line_and_a_message(comp):
+    fill = comp["fill"]
+    fill["colorspace"].setValue("no-such-colourspace")
+    _press_render_in_gui(fill)
+    status = fill["status"].value()
+    assert status.startswith("error: ") and len(status) > len("error: ")
+    assert nuke.messages and nuke.messages[0].startswith("AIFill AIFill1: ")
+    assert fill.node(knobs.SWITCH_OUTPUT)["which"].value() == 0
+
+
+def test_missing_python_is_reported_before_anything_is_written(comp, monkeypatch):
+    fill = comp["fill"]
+    monkeypatch.delenv("AIFX_PYTHON", raising=False)
+    fill["aifx_env"].setValue("")
+    with pytest.raises(session.RenderError, match="no aifx environment"):
+        nodes.render_node(fill)
+    fill["aifx_env"].setValue(os.path.join(str(comp["dir"]), "nope", "python"))
+    with pytest.raises(session.RenderError, match="not found"):
+        nodes.render_node(fill)
+    assert nuke.execute_log == [] and fill["status"].value().startswith("error: aifx Python not found")
+
+
+def test_bad_frame_range_knob_is_reported(comp):
+    fill = comp["fill"]
+    fill["frame_range"].setValue("1003-1001")
+    with pytest.raises(session.RenderError, match="ends before it starts"):
+        nodes.render_node(fill)
+
+
+def test_frame_range_knob_limits_the_render(comp):
+    fill = comp["fill"]
+    fill["frame_range"].setValue("1002-1003")
+    outcome = nodes.render_node(fill)
+    assert (outcome.first, outcome.last, outcome.written) == (1002, 1003, 2)
+    assert nuke.execute_log[0] == ("AIFill1.aifx_write_source", 1002, 1003)
+
+
+def test_an_input_that_cannot_render_is_reported_on_the_status_line(comp):
+    fill = comp["fill"]
+    comp["matte_node"]["file"].setValue((comp["dir"] / "missing.####.png").as_posix())
+    with pytest.raises(session.RenderError, match="writing the Mask input, frames 1001-1003: .*missing"):
+        nodes.render_node(fill)
+    assert fill["status"].value().startswith("error: writing the Mask input")
+    assert fill.node(knobs.WRITE_MASK)["disable"].value() is True
+    assert fill.node(knobs.SWITCH_OUTPUT)["which"].value() == 0

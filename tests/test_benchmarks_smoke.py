@@ -1,0 +1,121 @@
+"""The benchmark harness works on a tiny clip (the benchmark itself is not a test: see benchmarks/run_all.py)."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+import harness  # noqa: E402
+import run_all  # noqa: E402
+
+from aifx_core.inpaint import available_backends  # noqa: E402
+
+
+def test_synthetic_clip_is_reproducible_and_has_parallax():
+    a, b = harness.ParallaxClip(96, 54, 3), harness.ParallaxClip(96, 54, 3)
+    assert np.array_equal(a.frame(2), b.frame(2))
+    assert not np.array_equal(a.frame(0), harness.ParallaxClip(96, 54, 3, seed=1).frame(0))
+    first, second = a.frame(0), a.frame(1)
+    assert first.shape == (54, 96, 3) and first.dtype == np.float32
+    assert first.min() >= 0.0 and first.max() <= 1.0
+    # The far plane (top rows, above the hills, away from the posts) moves 2 px a frame.
+    far = a._layer(a.far, 2, 1)
+    assert np.array_equal(far[:, :-2], a._layer(a.far, 2, 0)[:, 2:])
+    assert not np.array_equal(first, second)
+
+
+def test_holes_have_the_clip_size_and_move():
+    square = harness.static_square(96, 54)
+    blob = harness.moving_blob(96, 54, 5)
+    assert square.mask(0).shape == (54, 96) and square.mask(0).any()
+    assert np.array_equal(square.mask(0), square.mask(4))
+    assert not np.array_equal(blob.mask(0), blob.mask(4))
+
+
+def test_packets_never_show_the_truth_inside_the_hole():
+    clip = harness.ParallaxClip(64, 36, 2)
+    packet = next(harness.packets(clip, harness.static_square(64, 36)))
+    assert packet.hole.any() and (packet.rgb[packet.hole] == 0).all()
+
+
+def test_score_case_measures_a_baseline_and_the_clean_clip(tmp_path):
+    clip = harness.ParallaxClip(96, 54, 4)
+    backend, note = harness.baseline_backend()
+    assert "telea" in note
+    backends = {"telea": backend}
+    if "propagate" in available_backends():
+        backends["propagate"] = harness.make_backend("propagate")
+    result = harness.score_case(clip, harness.moving_blob(96, 54, 4), backends)
+    assert 0 < result.hole_fraction < 0.2
+    for name, run in result.runs.items():
+        s = run.summary
+        assert 5 < s["psnr_hole"] < s["psnr"] < math.inf, name
+        assert len(run.per_frame["psnr_hole"]) == 4 and math.isnan(run.per_frame["ewarp_hole"][-1])
+        assert s["ewarp_hole"] > 0
+    assert math.isnan(result.clean.summary["psnr"])
+    # The clean clip's own in-hole E_warp is measured on the same pixels (a blurry fill can even beat it).
+    assert 0 <= result.clean.summary["ewarp_hole"] < 0.05
+    plot = run_all.plot_case(result, tmp_path)
+    assert plot.name.startswith("bench_parallax") and plot.stat().st_size > 0
+
+
+def test_object_shaped_holes_from_tennis(tennis):
+    holes = harness.object_shaped(tennis / "masks", 96, 54, time_shift=2, dx_fraction=-0.25, limit=4)
+    mask = holes.mask(0)
+    assert mask.shape == (54, 96) and mask.any()
+    assert not mask[:, -24:].any()  # moved a quarter of the width to the left
+
+
+def test_ratio_targets_and_markdown(tmp_path):
+    clip = harness.ParallaxClip(64, 36, 3)
+    backend, note = harness.baseline_backend()
+    case = harness.score_case(clip, harness.static_square(64, 36), {"telea": backend})
+    memory = [
+        {"frames": 10, "width": 64, "height": 36, "peak_rss_mb": 100.0},
+        {"frames": 30, "width": 64, "height": 36, "peak_rss_mb": 130.0},
+    ]
+    rows = run_all.target_rows([case], memory, None)
+    assert rows[-1][2] == "**NO**"  # 1.3x growth misses the 1.2x target
+    assert rows[-2][2] == "**yes**"
+    md = tmp_path / "bench.md"
+    speed = [{"size": "64x36", "frames": 3, "backend": "telea", "fps": 9.0, "vs_telea": 1.0, "how": "x"}]
+    run_all.write_markdown(
+        md,
+        tmp_path,
+        "cmd",
+        run_all.dt.datetime.now(),
+        1.0,
+        [case],
+        [],
+        speed,
+        "test",
+        memory,
+        "telea",
+        None,
+        note,
+    )
+    text = md.read_text()
+    assert "| target | measured | met? |" in text and "not registered" in text and "**NO**" in text
+
+
+@pytest.mark.slow
+def test_memory_probe_runs_in_its_own_process():
+    done = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "memory_probe.py"), "--backend", "telea", "--frames", "3"]
+        + ["--width", "64", "--height", "36"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    row = json.loads(done.stdout.strip().splitlines()[-1])
+    assert row["frames"] == 3 and row["peak_rss_mb"] > 10

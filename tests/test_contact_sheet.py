@@ -1,0 +1,108 @@
+"""Contact sheets: layout, labels, HDR tone mapping, and the before/after convenience on real files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import OpenEXR
+import pytest
+
+from aifx_core.contact_sheet import (
+    _GAP,
+    _LABEL_WIDTH,
+    _TITLE_HEIGHT,
+    before_after_sheet,
+    pick_frames,
+    render_contact_sheet,
+    to_display_rgb8,
+    write_contact_sheet,
+)
+from aifx_core.errors import InputError
+from aifx_core.sequence import open_sequence
+
+
+def test_grid_size_and_labels(tmp_path):
+    frames = [np.full((40, 80, 3), v, np.float32) for v in (0.2, 0.5, 0.8)]
+    path = write_contact_sheet(
+        tmp_path / "sheet.png",
+        [("before", frames), ("after", frames[:2])],
+        ["a", "b", "c"],
+        None,
+        thumb_width=80,
+    )
+    sheet = cv2.imread(str(path))
+    assert sheet.shape[:2] == (_TITLE_HEIGHT + 2 * (40 + _GAP) + _GAP, _LABEL_WIDTH + 3 * (80 + _GAP) + _GAP)
+    label_area = sheet[_TITLE_HEIGHT:, :_LABEL_WIDTH]
+    assert (label_area > 150).any(), "row labels are drawn"
+    title_area = sheet[:_TITLE_HEIGHT, _LABEL_WIDTH:]
+    assert (title_area > 150).any(), "column titles are drawn"
+    # The thumbnail of the 0.5 grey frame shows 0.5 * 255 (display-referred values are only clipped).
+    x = _LABEL_WIDTH + 80 + 2 * _GAP + 40
+    assert abs(int(sheet[_TITLE_HEIGHT + 20, x, 1]) - 128) <= 1
+    # A missing cell stays background.
+    x_empty = _LABEL_WIDTH + 2 * (80 + _GAP) + _GAP + 40
+    assert int(sheet[_TITLE_HEIGHT + 40 + _GAP + 20, x_empty, 1]) == 32
+    assert not list(tmp_path.glob(".tmp_*")), "no temp file is left behind"
+
+
+def test_hdr_is_tone_mapped_not_clipped():
+    ramp = np.linspace(0.0, 40.0, 64, dtype=np.float32)
+    hdr = np.repeat(np.repeat(ramp[None, :, None], 8, axis=0), 3, axis=2)
+    shown = to_display_rgb8(hdr, "Linear Rec.709 (sRGB)")
+    values = shown[0, :, 0].astype(int)
+    assert shown.dtype == np.uint8
+    assert (np.diff(values) >= 0).all()
+    # Highlights roll off: values above 1.0 still differ from each other instead of all clipping to 255.
+    above_one = values[ramp > 1.5]
+    assert len(set(above_one.tolist())) > 5
+    # A 2-D mask is shown as grey.
+    assert to_display_rgb8(np.eye(4, dtype=bool), None)[1, 1].tolist() == [255, 255, 255]
+
+
+def test_pick_frames_is_even_and_keeps_ends():
+    assert pick_frames(range(1001, 1011)) == [1001, 1004, 1007, 1010]
+    assert pick_frames([5, 6]) == [5, 6]
+    assert pick_frames(range(100), count=2) == [0, 99]
+
+
+def test_nothing_to_show_is_an_input_error(tmp_path):
+    with pytest.raises(InputError):
+        render_contact_sheet([], [])
+    with pytest.raises(InputError):
+        write_contact_sheet(tmp_path / "x.png", [("a", [])], ["t"])
+
+
+def _write_exr(path: Path, rgb: np.ndarray) -> None:
+    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+    OpenEXR.File(header, {c: rgb[..., i].astype(np.float16) for i, c in enumerate("RGB")}).write(str(path))
+
+
+def test_before_after_sheet_from_sequences_and_mask_path(tmp_path):
+    for i in range(6):
+        plate = np.full((24, 32, 3), 0.1 * i, np.float32)
+        plate[8:16, 10:20] = 5.0  # a bright object in the plate
+        _write_exr(tmp_path / f"plate.{1001 + i:04d}.exr", plate)
+        _write_exr(tmp_path / f"clean.{1001 + i:04d}.exr", np.full((24, 32, 3), 0.1 * i, np.float32))
+        mask = np.zeros((24, 32), np.uint8)
+        mask[8:16, 10:20] = 255
+        cv2.imwrite(str(tmp_path / f"mask.{1001 + i:04d}.png"), mask)
+    plate_seq = open_sequence(str(tmp_path / "plate.####.exr"))
+    # The result may be given as a pattern (what aifx fill passes) and the mask as a path.
+    path = before_after_sheet(
+        tmp_path / "out" / "sheet.png",
+        plate_seq,
+        str(tmp_path / "clean.####.exr"),
+        plate_seq.frames,
+        mask=str(tmp_path / "mask.####.png"),
+    )
+    sheet = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+    thumb_h = round(24 * 360 / 32)
+    rows = (sheet.shape[0] - _TITLE_HEIGHT - _GAP) // (thumb_h + _GAP)
+    assert rows == 3  # before, after, mask
+    assert sheet.shape[1] == _LABEL_WIDTH + 4 * (360 + _GAP) + _GAP  # 4 of the 6 frames
+    # The hole is outlined in red on the "before" row.
+    before = sheet[_TITLE_HEIGHT : _TITLE_HEIGHT + thumb_h, _LABEL_WIDTH:]
+    red = (before[..., 0] > 200) & (before[..., 1] < 90) & (before[..., 2] < 90)
+    assert red.any()

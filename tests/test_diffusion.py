@@ -1,0 +1,227 @@
+"""The ``diffusers`` backend with a tiny random inpainting pipeline saved to disk and loaded back through
+aifx's own loader, the way a user's local model folder is."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("diffusers")
+
+from tiny_models import cached_build  # noqa: E402
+
+from aifx_core.composite import composite  # noqa: E402
+from aifx_core.errors import InputError  # noqa: E402
+from aifx_core.inpaint import BackendContext, create_backend, create_spatial  # noqa: E402
+from aifx_core.inpaint.crop import plan_crop  # noqa: E402
+from aifx_core.inpaint.models import PipelineRequest, cached_pipeline_count, load_pipeline, locate_model  # noqa: E402
+from aifx_core.mask import feather_weight  # noqa: E402
+from aifx_core.sequence.image import Image  # noqa: E402
+
+pytestmark = pytest.mark.diffusers
+
+
+@pytest.fixture(scope="session")
+def tiny_inpaint(tmp_path_factory):
+    return cached_build("inpaint", tmp_path_factory.getbasetemp())
+
+
+def _context(model, seed=7, colorspace="sRGB", **options):
+    return BackendContext(
+        colorspace=colorspace, seed=seed, device="cpu", options={"model": str(model), "steps": 2, **options}
+    )
+
+
+def _plate(height=72, width=110, seed=0):
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    rgb = np.stack([0.5 + 0.3 * np.sin(xx / 6), 0.5 + 0.3 * np.cos(yy / 5), 0.4 + 0.1 * rng.random((height, width))], -1)
+    hole = np.zeros((height, width), bool)
+    hole[30:42, 50:66] = True
+    return rgb.astype(np.float32), hole
+
+
+def _outside_window(hole, size):
+    window = plan_crop(hole, size)
+    outside = np.ones(hole.shape, bool)
+    outside[window.plate_box()] = False
+    return outside
+
+
+def test_folder_loads_through_our_loader_and_fills_one_native_size_crop(tiny_inpaint):
+    backend = create_spatial("diffusers", _context(tiny_inpaint))
+    assert type(backend.pipe).__name__ == "StableDiffusionInpaintPipeline"
+    assert backend.model_size == 64 and backend.multiple == 8  # tiny UNet: 32 latent × VAE factor 2
+    rgb, hole = _plate()
+    out = backend.inpaint(rgb, hole, frame=1)
+    assert out.dtype == np.float32 and out.shape == rgb.shape and np.isfinite(out).all()
+    outside = _outside_window(hole, 64)
+    assert outside.sum() == rgb.shape[0] * rgb.shape[1] - 64 * 64
+    assert np.array_equal(out[outside], rgb[outside])
+    assert np.abs(out[hole] - rgb[hole]).mean() > 0.02  # the hole was generated, not copied
+
+
+def test_same_seed_same_pixels_other_seed_other_pixels(tiny_inpaint):
+    rgb, hole = _plate()
+    first = create_spatial("diffusers", _context(tiny_inpaint, seed=11)).inpaint(rgb, hole)
+    again = create_spatial("diffusers", _context(tiny_inpaint, seed=11)).inpaint(rgb, hole)
+    other = create_spatial("diffusers", _context(tiny_inpaint, seed=12)).inpaint(rgb, hole)
+    assert np.array_equal(first, again)
+    assert not np.allclose(first[hole], other[hole])
+
+
+def test_pipeline_is_cached_per_model_device_dtype(tiny_inpaint):
+    a = create_spatial("diffusers", _context(tiny_inpaint))
+    count = cached_pipeline_count()
+    b = create_spatial("diffusers", _context(tiny_inpaint, prompt="other", seed=3))
+    assert b.pipe is a.pipe and cached_pipeline_count() == count
+    c = load_pipeline(PipelineRequest(model=str(tiny_inpaint), device="cpu", dtype="bfloat16"))
+    assert c is not a.pipe and cached_pipeline_count() == count + 1
+    assert next(c.unet.parameters()).dtype.is_floating_point and str(next(c.unet.parameters()).dtype).endswith("bfloat16")
+
+
+def test_composite_keeps_everything_outside_the_feathered_mask_bit_exact(tiny_inpaint):
+    rgb, hole = _plate()
+    plate = Image(channels={"R": rgb[..., 0].astype(np.float16), "G": rgb[..., 1].astype(np.float16),
+                            "B": rgb[..., 2].astype(np.float16), "A": np.ones(hole.shape, np.float16)})
+    fill = create_spatial("diffusers", _context(tiny_inpaint)).inpaint(plate.rgb(), hole)
+    weight = feather_weight(hole, 3)
+    out = composite(plate, fill, weight)
+    zero = weight == 0
+    for name in "RGBA":
+        assert out.channels[name].dtype == np.float16
+        assert np.array_equal(out.channels[name][zero].view(np.uint16), plate.channels[name][zero].view(np.uint16))
+    assert not np.array_equal(out.channels["R"][hole], plate.channels["R"][hole])
+
+
+def test_hdr_plate_through_the_colour_path(tiny_inpaint):
+    rgb, hole = _plate()
+    rgb = rgb * 6.0  # scene-linear, highlights far above 1
+    rgb[0, 0] = [np.nan, np.inf, -2.0]
+    backend = create_spatial("diffusers", _context(tiny_inpaint, colorspace="ACEScg"))
+    out = backend.inpaint(rgb, hole)
+    outside = _outside_window(hole, 64)
+    assert np.array_equal(out[outside], rgb[outside], equal_nan=True)
+    assert np.nanmax(rgb[outside][np.isfinite(rgb[outside])]) > 1.0
+    assert np.isfinite(out[~outside]).all()
+
+
+class _Recording:
+    """The real diffusers backend, remembering what the every-frame mode asked of it."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.calls = []
+
+    def inpaint(self, rgb, hole, *, frame=None, strength=None):
+        self.calls.append((frame, rgb.copy(), strength))
+        return self.inner.inpaint(rgb, hole, frame=frame, strength=strength)
+
+
+def test_every_frame_mode_starts_each_frame_from_the_previous_result_warped(tiny_inpaint):
+    from aifx_core.generate import EveryFrameDiffusion
+    from aifx_core.inpaint import FramePacket
+    from aifx_core.progress import Reporter
+
+    base, base_hole = _plate()
+    packets = [
+        FramePacket(frame=1001 + t, rgb=np.roll(base, 2 * t, axis=1), hole=np.roll(base_hole, 2 * t, axis=1))
+        for t in range(3)
+    ]
+    packets.insert(2, FramePacket(frame=1099, rgb=base, hole=np.zeros_like(base_hole)))
+    context = _context(tiny_inpaint, every_frame_strength=0.5)
+    assert type(create_backend("diffusers-every-frame", context)).__name__ == "EveryFrameDiffusion"
+    spatial = _Recording(create_spatial("diffusers", context))
+    backend = EveryFrameDiffusion(context, spatial=spatial)
+    assert backend.temporal is True
+    results = list(backend.fill(iter(packets), Reporter()))
+    assert [f for f, _ in results] == [1001, 1002, 1099, 1003]
+    for packet, (_, out) in zip(packets, results, strict=True):
+        assert out.shape == packet.rgb.shape and np.isfinite(out).all()
+    assert results[2][1] is packets[2].rgb  # empty hole: passed through, and the chain restarts after it
+    assert [(frame, strength) for frame, _, strength in spatial.calls] == [(1001, None), (1002, 0.5), (1003, None)]
+    # frame 1002 started from frame 1001's result moved 2 px right along the flow
+    start = spatial.calls[1][1]
+    inner = np.roll(base_hole, 2, axis=1) & np.roll(np.roll(base_hole, 2, axis=1), 3, axis=0)
+    expected = np.roll(results[0][1], 2, axis=1)
+    assert np.abs(start[inner] - expected[inner]).mean() < 0.02
+    assert np.abs(start[inner] - packets[1].rgb[inner]).mean() > 0.05
+    with pytest.raises(InputError, match="every_frame_strength"):
+        create_backend("diffusers-every-frame", _context(tiny_inpaint, every_frame_strength=1.5))
+
+
+def test_per_frame_diffusers_fills_a_real_exr_shot_through_the_pipeline(tiny_inpaint, tmp_path):
+    from shot_files import make_shot
+
+    from aifx_core.pipeline import fill
+
+    shot = make_shot(tmp_path / "shot", frames=range(1001, 1004))
+    result = fill(
+        {
+            "input": str(shot / "plate.####.exr"),
+            "mask": str(shot / "mask.####.png"),
+            "output": str(tmp_path / "out" / "clean.####.exr"),
+            "backend": "diffusers-every-frame",
+            "options": {"model": str(tiny_inpaint), "steps": 2},
+            "seed": 5,
+        }
+    )
+    assert result.written == [1001, 1002, 1003]
+
+
+def test_scheduler_option_swaps_the_scheduler_and_rejects_unknown_names(tiny_inpaint):
+    rgb, hole = _plate()
+    default = create_spatial("diffusers", _context(tiny_inpaint))
+    euler = create_spatial("diffusers", _context(tiny_inpaint, scheduler="EulerDiscreteScheduler"))
+    assert type(euler.scheduler).__name__ == "EulerDiscreteScheduler"
+    out_euler = euler.inpaint(rgb, hole)
+    out_default = default.inpaint(rgb, hole)
+    assert type(default.pipe.scheduler).__name__ == "DDIMScheduler"  # put back for the default backend
+    assert not np.allclose(out_euler[hole], out_default[hole])
+    with pytest.raises(InputError, match="EulerDiscreteScheduler"):
+        create_spatial("diffusers", _context(tiny_inpaint, scheduler="EulerDiscreteSchedular"))
+
+
+def test_bad_options_are_input_errors(tiny_inpaint):
+    with pytest.raises(InputError, match="strength"):
+        create_spatial("diffusers", _context(tiny_inpaint, strength=0.0))
+    with pytest.raises(InputError, match="no denoising step"):
+        create_spatial("diffusers", _context(tiny_inpaint, strength=0.2))  # 2 steps × 0.2 = 0
+    with pytest.raises(InputError, match="steps"):
+        create_spatial("diffusers", _context(tiny_inpaint, steps="many"))
+    with pytest.raises(InputError, match="offload"):
+        create_spatial("diffusers", _context(tiny_inpaint, offload="disk"))
+    with pytest.raises(InputError, match="no model given"):
+        create_spatial("diffusers", BackendContext(device="cpu", options={}))
+
+
+def test_model_locations(tmp_path, tiny_inpaint):
+    assert locate_model(str(tiny_inpaint)).kind == "folder"
+    assert locate_model("stable-diffusion-v1-5/stable-diffusion-inpainting").kind == "hub"
+    with pytest.raises(InputError, match="no such model"):
+        locate_model(str(tmp_path / "missing" / "model.safetensors"))
+    with pytest.raises(InputError, match="model_index.json"):
+        locate_model(str(tmp_path))
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"not a checkpoint")
+    with pytest.raises(InputError, match="could not load"):
+        create_spatial("diffusers", _context(junk, local_files_only=True))
+
+
+def test_hub_id_missing_from_the_cache_offline_says_how_to_get_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf" / "hub"))
+    with pytest.raises(InputError) as caught:
+        create_spatial("diffusers", _context("aifx-tests/not-a-cached-model"))
+    message = str(caught.value)
+    assert "aifx-tests/not-a-cached-model" in message
+    assert "huggingface-cli download aifx-tests/not-a-cached-model" in message
+    assert "\n" not in message
+
+
+def test_local_files_only_option_is_offline_too(monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    with pytest.raises(InputError, match="not in the Hugging Face cache"):
+        create_spatial("diffusers", _context("aifx-tests/not-a-cached-model", local_files_only=True))

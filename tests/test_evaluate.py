@@ -1,0 +1,160 @@
+"""``aifx eval`` end to end on tiny EXR and PNG sequences written with OpenEXR/OpenCV directly."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import cv2
+import numpy as np
+import OpenEXR
+import pytest
+
+from aifx_core.cli import main
+from aifx_core.evaluate import default_out_dir, evaluate
+
+WIDTH, HEIGHT, FRAMES = 64, 48, 5
+
+
+def _texture(seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    big = cv2.GaussianBlur(rng.random((HEIGHT + 20, WIDTH + 40, 3)).astype(np.float32), (0, 0), 2.0)
+    return (big - big.min()) / (big.max() - big.min())
+
+
+def _hole() -> np.ndarray:
+    hole = np.zeros((HEIGHT, WIDTH), bool)
+    hole[15:30, 20:40] = True
+    return hole
+
+
+def _write_exr(path: Path, rgb: np.ndarray) -> None:
+    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+    channels = {name: rgb[..., i].astype(np.float16) for i, name in enumerate("RGB")}
+    OpenEXR.File(header, channels).write(str(path))
+
+
+def _write_png(path: Path, rgb: np.ndarray) -> None:
+    cv2.imwrite(str(path), cv2.cvtColor(np.rint(rgb * 255).astype(np.uint8), cv2.COLOR_RGB2BGR))
+
+
+def make_shot(folder: Path, ext: str = "exr", fill_value: float | None = 0.5) -> Path:
+    """truth.####, result.#### (truth with the hole replaced by noisy grey) and mask.####.png, 2 px pan."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(1)
+    big = _texture()
+    hole = _hole()
+    write = _write_exr if ext == "exr" else _write_png
+    for i in range(FRAMES):
+        truth = big[5 : 5 + HEIGHT, 2 * i : 2 * i + WIDTH].copy()
+        result = truth.copy()
+        if fill_value is not None:
+            result[hole] = np.clip(fill_value + 0.05 * rng.standard_normal((int(hole.sum()), 3)), 0, 1)
+        write(folder / f"truth.{1001 + i:04d}.{ext}", truth)
+        write(folder / f"result.{1001 + i:04d}.{ext}", result)
+        cv2.imwrite(str(folder / f"mask.{1001 + i:04d}.png"), hole.astype(np.uint8) * 255)
+    return folder
+
+
+def test_eval_with_reference_writes_plot_sheet_and_json(tmp_path, capsys):
+    shot = make_shot(tmp_path / "shot")
+    out = tmp_path / "report"
+    code = main(
+        [
+            "eval",
+            str(shot / "result.####.exr"),
+            "--reference",
+            str(shot / "truth.####.exr"),
+            "--mask",
+            str(shot / "mask.####.png"),
+            "--plate",
+            str(shot / "truth.####.exr"),
+            "--out",
+            str(out),
+            "--json",
+        ]
+    )
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    summary = report["summary"]
+    assert report["frame_count"] == FRAMES
+    # The fill is wrong inside the hole only: hole PSNR is lower than full-frame PSNR, both finite.
+    assert 10 < summary["psnr_hole"] < summary["psnr"] < 60
+    assert 0 < summary["ssim_hole"] < summary["ssim"] < 1
+    assert summary["ewarp_hole"] > summary["ewarp"] > 0
+    for name in ("per_frame.png", "contact_sheet.png", "metrics.json"):
+        assert (out / name).stat().st_size > 0
+    sheet = cv2.imread(str(out / "contact_sheet.png"))
+    thumb_h = round(HEIGHT * 360 / WIDTH)
+    assert (sheet.shape[0] - 32) // (thumb_h + 4) == 4  # before (--plate), after, truth, mask
+    assert sheet.shape[1] > 4 * 360  # four frames
+    assert json.loads((out / "metrics.json").read_text())["summary"] == summary
+
+
+def test_eval_of_a_perfect_result_reports_infinite_psnr(tmp_path, capsys):
+    shot = make_shot(tmp_path / "shot", fill_value=None)
+    report = evaluate(
+        str(shot / "result.####.exr"), str(shot / "truth.####.exr"), str(shot / "mask.####.png")
+    )
+    assert report.summary["psnr"] == math.inf and report.summary["psnr_hole"] == math.inf
+    assert report.summary["ssim_hole"] == pytest.approx(1.0)
+    assert main(["eval", str(shot / "result.####.exr"), "--reference", str(shot / "truth.####.exr"),
+                 "--out", str(tmp_path / "o"), "--json"]) == 0  # fmt: skip
+    assert json.loads(capsys.readouterr().out)["summary"]["psnr"] == "inf"
+
+
+def test_eval_without_reference_reports_stability_only(tmp_path, capsys):
+    shot = make_shot(tmp_path / "shot", ext="png")
+    code = main(["eval", str(shot / "result.####.png"), "--mask", str(shot / "mask.####.png"), "--per-frame"])
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "no reference" in text and "PSNR" not in text and "hole E_warp" in text
+    lines = [line for line in text.splitlines() if line.strip().split(" ")[0].isdigit()]
+    assert len(lines) == FRAMES  # one line per frame
+    # Default output folder: aifx_eval/ beside the result.
+    assert (shot / "aifx_eval" / "per_frame.png").exists()
+    assert default_out_dir(str(shot / "result.####.png")) == shot / "aifx_eval"
+
+
+def test_flicker_raises_in_hole_ewarp_without_reference(tmp_path):
+    steady = make_shot(tmp_path / "steady", fill_value=None)
+    noisy = make_shot(tmp_path / "noisy", fill_value=0.5)
+    mask = str(steady / "mask.####.png")
+    calm = evaluate(str(steady / "result.####.exr"), mask=mask).summary["ewarp_hole"]
+    flicker = evaluate(str(noisy / "result.####.exr"), mask=str(noisy / "mask.####.png")).summary[
+        "ewarp_hole"
+    ]
+    assert flicker > 5 * calm
+
+
+def test_frames_option_limits_the_range(tmp_path):
+    shot = make_shot(tmp_path / "shot")
+    report = evaluate(str(shot / "result.####.exr"), str(shot / "truth.####.exr"), frames="1002-1003")
+    assert [f.frame for f in report.frames] == [1002, 1003]
+
+
+@pytest.mark.parametrize(
+    "problem",
+    ["missing result", "missing reference frames", "reference size", "mask size", "threshold"],
+)
+def test_bad_input_exits_2(tmp_path, capsys, problem):
+    shot = make_shot(tmp_path / "shot")
+    result, truth, mask = (
+        str(shot / f"{n}.####.{e}") for n, e in (("result", "exr"), ("truth", "exr"), ("mask", "png"))
+    )
+    args = ["eval", result, "--reference", truth, "--out", str(tmp_path / "o")]
+    if problem == "missing result":
+        args[1] = str(shot / "nothing.####.exr")
+    elif problem == "missing reference frames":
+        (shot / "truth.1005.exr").unlink()
+    elif problem == "reference size":
+        _write_exr(shot / "truth.1003.exr", np.zeros((HEIGHT // 2, WIDTH, 3), np.float32))
+    elif problem == "mask size":
+        cv2.imwrite(str(shot / "mask.1002.png"), np.zeros((10, 10), np.uint8))
+        args += ["--mask", mask]
+    elif problem == "threshold":
+        args += ["--threshold", "2"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("aifx: error:") and "Traceback" not in err

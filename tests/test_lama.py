@@ -1,0 +1,79 @@
+"""The ``lama`` backend with a scripted module that has big-lama's calling convention, saved to a file."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+from tiny_models import cached_build  # noqa: E402
+
+from aifx_core.colour import from_model, to_model  # noqa: E402
+from aifx_core.errors import InputError  # noqa: E402
+from aifx_core.inpaint import BackendContext, create_spatial  # noqa: E402
+from aifx_core.inpaint.crop import plan_crop  # noqa: E402
+
+pytestmark = pytest.mark.diffusers
+
+
+@pytest.fixture(scope="session")
+def tiny_lama(tmp_path_factory):
+    return cached_build("lama", tmp_path_factory.getbasetemp())
+
+
+def _context(model, **options):
+    return BackendContext(colorspace="linear", seed=0, device="cpu", options={"model": str(model), **options})
+
+
+def _plate(height=75, width=101):
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    rgb = np.stack([2.0 + np.sin(xx / 4), 0.5 + 0.2 * np.cos(yy / 3), np.full_like(xx, 0.25)], -1)
+    hole = np.zeros((height, width), bool)
+    hole[30:41, 44:57] = True
+    return rgb.astype(np.float32), hole
+
+
+def test_lama_fills_the_hole_on_a_crop_and_keeps_the_rest(tiny_lama):
+    backend = create_spatial("lama", _context(tiny_lama, size=44))  # rounded down to 40
+    assert backend.model_size == 40
+    rgb, hole = _plate()
+    out = backend.inpaint(rgb, hole, frame=3)
+    window = plan_crop(hole, 40)
+    outside = np.ones(hole.shape, bool)
+    outside[window.plate_box()] = False
+    assert np.array_equal(out[outside], rgb[outside])
+    assert np.isfinite(out).all() and out.dtype == np.float32
+    # the tiny model fills with the mean model-space colour of the known pixels of the crop (then a 3x3 blur)
+    crop = to_model(rgb[window.plate_box()], "linear")
+    known = ~hole[window.plate_box()]
+    mean = np.clip(crop, 0, 1)[known].mean(axis=0)
+    centre = out[34:37, 49:52].reshape(-1, 3)
+    assert np.allclose(centre, from_model(mean[None, None], "linear")[0, 0], rtol=1e-3, atol=1e-4)
+
+
+def test_generate_pads_any_size_to_a_multiple_of_8(tiny_lama):
+    backend = create_spatial("lama", _context(tiny_lama))
+    square = np.random.default_rng(0).random((37, 45, 3)).astype(np.float32)
+    mask = np.zeros((37, 45), bool)
+    mask[10:20, 10:20] = True
+    out = backend.generate(square, mask)
+    assert out.shape == (37, 45, 3)
+    assert np.allclose(out[14, 14], square[~mask].mean(axis=0), atol=0.05)
+
+
+def test_model_is_loaded_once(tiny_lama):
+    a = create_spatial("lama", _context(tiny_lama))
+    b = create_spatial("lama", _context(tiny_lama))
+    assert a.model is b.model
+
+
+def test_missing_or_bad_model_file_is_an_input_error(tmp_path):
+    with pytest.raises(InputError, match="big-lama"):
+        create_spatial("lama", BackendContext(device="cpu", options={}))
+    with pytest.raises(InputError, match="no such"):
+        create_spatial("lama", _context(tmp_path / "big-lama.pt"))
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"nope")
+    with pytest.raises(InputError, match="not a TorchScript file"):
+        create_spatial("lama", _context(junk))

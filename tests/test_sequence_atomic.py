@@ -1,0 +1,151 @@
+"""Atomic writes: a frame is the old file or the complete new one; failures leave no temp files."""
+
+from __future__ import annotations
+
+import errno
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from aifx_core.errors import InputError
+from aifx_core.sequence import Image, atomic_write, check_writable, clean_stale_temps, read_image, write_image
+from aifx_core.sequence.atomic import temp_path_for
+
+
+def tiny_image(value: float = 0.25) -> Image:
+    return Image(channels={c: np.full((48, 64), value, np.float16) for c in "RGB"})
+
+
+def test_temp_file_is_hidden_in_the_same_folder_with_the_real_extension(tmp_path: Path) -> None:
+    seen: list[Path] = []
+
+    def writer(temp: Path) -> str:
+        seen.append(temp)
+        temp.write_bytes(b"frame")
+        return "done"
+
+    assert atomic_write(tmp_path / "clean.1001.exr", writer) == "done"
+    (temp,) = seen
+    assert temp.parent == tmp_path
+    assert temp.name.startswith(".clean.1001.aifx-tmp-")
+    assert temp.suffix == ".exr"
+    assert f"-{os.getpid()}-" in temp.name
+    assert (tmp_path / "clean.1001.exr").read_bytes() == b"frame"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clean.1001.exr"]
+
+
+@pytest.mark.parametrize("error", [RuntimeError("encoder crashed"), KeyboardInterrupt()])
+def test_failed_write_leaves_old_file_and_no_temp(tmp_path: Path, error: BaseException) -> None:
+    target = tmp_path / "clean.1001.exr"
+    target.write_bytes(b"previous good frame")
+
+    def writer(temp: Path) -> None:
+        temp.write_bytes(b"half a fra")
+        raise error
+
+    with pytest.raises(type(error)):
+        atomic_write(target, writer)
+    assert target.read_bytes() == b"previous good frame"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clean.1001.exr"]
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        OSError(errno.ENOSPC, "No space left on device"),
+        RuntimeError('Failed to write pixel data to image file "x.exr". No space left on device.'),
+    ],
+)
+def test_disk_full_is_an_input_error_naming_the_file(tmp_path: Path, error: Exception) -> None:
+    target = tmp_path / "clean.1001.exr"
+
+    def writer(temp: Path) -> None:
+        temp.write_bytes(b"part")
+        raise error
+
+    with pytest.raises(InputError) as caught:
+        atomic_write(target, writer)
+    assert str(caught.value) == (
+        f"disk full while writing {target}; free space and rerun (finished frames are kept)"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_read_only_filesystem_message(tmp_path: Path) -> None:
+    def writer(temp: Path) -> None:
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    with pytest.raises(InputError, match="read-only"):
+        atomic_write(tmp_path / "a.exr", writer)
+
+
+def test_writer_that_writes_nothing_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="did not create"):
+        atomic_write(tmp_path / "a.exr", lambda temp: None)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_real_encoder_failure_leaves_no_temp(tmp_path: Path) -> None:
+    """An image the EXR encoder rejects mid-write (mismatched channel sizes) leaves nothing behind."""
+    broken = Image(channels={"R": np.zeros((48, 64), np.float16), "G": np.zeros((10, 10), np.float16)})
+    with pytest.raises(Exception):  # noqa: B017 - whatever the bindings raise, nothing may be left
+        write_image(tmp_path / "clean.1001.exr", broken)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_write_image_replaces_an_existing_frame(tmp_path: Path) -> None:
+    target = tmp_path / "clean.1001.exr"
+    write_image(target, tiny_image(0.25))
+    write_image(target, tiny_image(0.75))
+    assert float(read_image(target).channels["R"][0, 0]) == 0.75
+    assert [p.name for p in tmp_path.iterdir()] == ["clean.1001.exr"]
+
+
+def test_clean_stale_temps_removes_only_old_aifx_temps(tmp_path: Path) -> None:
+    old_temp = tmp_path / ".clean.1001.aifx-tmp-4242-0badf00d.exr"
+    fresh_temp = tmp_path / ".clean.1002.aifx-tmp-4243-cafe0123.exr"
+    keep = [tmp_path / "clean.1001.exr", tmp_path / ".hidden_user_file", tmp_path / "notes.aifx-tmp.txt"]
+    for path in (old_temp, fresh_temp, *keep):
+        path.write_bytes(b"x")
+    an_hour_ago = time.time() - 3600
+    os.utime(old_temp, (an_hour_ago, an_hour_ago))
+    assert clean_stale_temps(tmp_path) == [old_temp]
+    assert not old_temp.exists()
+    assert fresh_temp.exists() and all(p.exists() for p in keep)
+    assert clean_stale_temps(tmp_path, older_than_s=0) == [fresh_temp]
+
+
+def test_temp_names_are_unique(tmp_path: Path) -> None:
+    names = {temp_path_for(tmp_path / "a.exr").name for _ in range(50)}
+    assert len(names) == 50
+
+
+def test_check_writable_creates_the_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "renders" / "v002"
+    assert check_writable(folder) == folder
+    assert folder.is_dir()
+    assert list(folder.iterdir()) == []  # the probe file is gone
+
+
+def test_check_writable_rejects_a_file_and_a_missing_folder(tmp_path: Path) -> None:
+    file = tmp_path / "out"
+    file.write_text("x")
+    with pytest.raises(InputError, match="is a file"):
+        check_writable(file)
+    with pytest.raises(InputError, match="does not exist"):
+        check_writable(tmp_path / "missing", create=False)
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root can write anywhere")
+def test_check_writable_rejects_a_read_only_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        with pytest.raises(InputError, match="not writable"):
+            check_writable(folder)
+    finally:
+        folder.chmod(0o700)

@@ -1,0 +1,128 @@
+"""Damaged and unreadable files: each gives one InputError naming the file, quickly, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from damaged_files import damaged_set, write_good_exr
+
+from aifx_core.errors import InputError
+from aifx_core.sequence import open_sequence, read_image, read_info
+
+KINDS = [
+    "truncated_exr",
+    "truncated_exr_end",
+    "truncated_tiled_exr",
+    "truncated_exr_header",
+    "garbage_header_exr",
+    "wrong_magic_exr",
+    "zero_length_exr",
+    "png_named_exr",
+    "exr_named_png",
+    "truncated_png",
+    "zero_length_png",
+    "wrong_magic_png",
+]
+
+
+@pytest.fixture(scope="module")
+def damaged(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return damaged_set(tmp_path_factory.mktemp("damaged"))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_damaged_file_is_input_error_naming_the_file(damaged: dict[str, Path], kind: str) -> None:
+    path = damaged[kind]
+    started = time.monotonic()
+    with pytest.raises(InputError) as caught:
+        read_image(path)
+    assert str(path) in str(caught.value)
+    assert "\n" not in str(caught.value)
+    assert time.monotonic() - started < 5.0
+
+
+@pytest.mark.parametrize(
+    "kind", ["zero_length_exr", "wrong_magic_exr", "png_named_exr", "garbage_header_exr"]
+)
+def test_header_reader_rejects_damage_too(damaged: dict[str, Path], kind: str) -> None:
+    with pytest.raises(InputError, match=str(damaged[kind].name)):
+        read_info(damaged[kind])
+
+
+def test_messages_say_what_is_wrong(damaged: dict[str, Path]) -> None:
+    def message(kind: str) -> str:
+        with pytest.raises(InputError) as caught:
+            read_image(damaged[kind])
+        return str(caught.value)
+
+    assert "rename it to .png" in message("png_named_exr")
+    assert "rename it to .exr" in message("exr_named_png")
+    assert "0 bytes" in message("zero_length_exr")
+    assert "magic number" in message("wrong_magic_exr")
+    assert "truncated" in message("truncated_exr")
+
+
+def test_truncated_exr_does_not_hang_and_keeps_stdout_clean(damaged: dict[str, Path]) -> None:
+    """Run in a fresh process with a deadline: the read must end, with an InputError and nothing on stdout
+    (stdout carries ``--json-progress`` lines, which a library warning would corrupt)."""
+    code = (
+        "import sys\n"
+        "from aifx_core.errors import InputError\n"
+        "from aifx_core.sequence import read_image\n"
+        "try:\n"
+        "    read_image(sys.argv[1])\n"
+        "except InputError as e:\n"
+        "    sys.stderr.write('INPUT-ERROR ' + str(e))\n"
+        "    sys.exit(2)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(damaged["truncated_exr"])],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "INPUT-ERROR" in result.stderr
+    assert result.stdout == ""
+
+
+def test_missing_file_and_folder(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="not found"):
+        read_image(tmp_path / "nope.exr")
+    folder = tmp_path / "frames.exr"
+    folder.mkdir()
+    with pytest.raises(InputError, match="folder"):
+        read_image(folder)
+
+
+def test_unsupported_extension(tmp_path: Path) -> None:
+    path = tmp_path / "plate.gif"
+    path.write_bytes(b"GIF89a")
+    with pytest.raises(InputError, match=r"unsupported image type '\.gif'"):
+        read_image(path)
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root can read any file")
+def test_unreadable_permissions(tmp_path: Path) -> None:
+    path = write_good_exr(tmp_path / "locked.exr")
+    path.chmod(0)
+    try:
+        with pytest.raises(InputError, match="permission denied"):
+            read_image(path)
+    finally:
+        path.chmod(0o644)
+
+
+def test_damaged_frame_inside_a_sequence_names_that_frame(tmp_path: Path) -> None:
+    for frame in (1, 2, 3):
+        write_good_exr(tmp_path / f"plate.{frame:04d}.exr")
+    (tmp_path / "plate.0002.exr").write_bytes(b"")
+    seq = open_sequence(str(tmp_path / "plate.####.exr"))
+    seq.read(1)
+    with pytest.raises(InputError, match=r"plate\.0002\.exr"):
+        seq.read(2)

@@ -1,0 +1,77 @@
+"""Frame specs as artists type them, and the compact form used in messages."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from aifx_core.errors import InputError
+from aifx_core.sequence import format_frames, frame_gaps, parse_frame_spec
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("1001", [1001]),
+        ("1001-1005", [1001, 1002, 1003, 1004, 1005]),
+        ("1001-1010,1020", [*range(1001, 1011), 1020]),
+        ("1001-1009x2", [1001, 1003, 1005, 1007, 1009]),
+        ("1001-1010x4", [1001, 1005, 1009]),
+        (" 1020 , 1001-1002 ", [1001, 1002, 1020]),
+        ("1-3,2-4", [1, 2, 3, 4]),
+        ("-5--1", [-5, -4, -3, -2, -1]),
+        ("-2-2", [-2, -1, 0, 1, 2]),
+        ("-7", [-7]),
+        ("0", [0]),
+    ],
+)
+def test_parse_frame_spec(spec: str, expected: list[int]) -> None:
+    assert parse_frame_spec(spec) == expected
+
+
+@pytest.mark.parametrize(
+    "spec", ["", "  ", "abc", "1001-", "1001-1010x0", "1010-1001", "1,,2", "1001..1010", "1-2-3"]
+)
+def test_bad_frame_specs_are_input_errors(spec: str) -> None:
+    with pytest.raises(InputError):
+        parse_frame_spec(spec)
+
+
+def test_backwards_range_message_offers_the_fix() -> None:
+    with pytest.raises(InputError, match="1001-1010"):
+        parse_frame_spec("1010-1001")
+
+
+def test_huge_range_is_refused() -> None:
+    with pytest.raises(InputError, match="typo"):
+        parse_frame_spec("1-100000000")
+
+
+@pytest.mark.parametrize(
+    ("frames", "text"),
+    [
+        ([], ""),
+        ([1001], "1001"),
+        ([1001, 1002, 1003, 1020], "1001-1003,1020"),
+        ([1005, 1006, 1007, 1010], "1005-1007,1010"),
+        ([3, 1, 2, 2], "1-3"),
+        ([-5, -4, -3, 0], "-5--3,0"),
+        ([1, 3, 5], "1,3,5"),
+    ],
+)
+def test_format_frames(frames: list[int], text: str) -> None:
+    assert format_frames(frames) == text
+
+
+def test_format_then_parse_gives_the_same_frames() -> None:
+    rng = random.Random(3)
+    for _ in range(200):
+        frames = sorted({rng.randint(-30, 60) for _ in range(rng.randint(1, 40))})
+        assert parse_frame_spec(format_frames(frames)) == frames
+
+
+def test_frame_gaps() -> None:
+    assert frame_gaps([1001, 1002, 1005, 1007]) == [1003, 1004, 1006]
+    assert frame_gaps([1, 2, 3]) == []
+    assert frame_gaps([]) == []

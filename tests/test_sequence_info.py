@@ -1,0 +1,92 @@
+"""``aifx info``: pattern, frames and gaps, windows, channels, compression and colourspace, header only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import OpenEXR
+import OpenImageIO as oiio
+import pytest
+
+from aifx_core.errors import InputError
+from aifx_core.sequence import describe, read_info
+
+H, W = 24, 32
+
+
+def write_exr(path: Path, **extra: object) -> Path:
+    header = {
+        "compression": OpenEXR.PIZ_COMPRESSION,
+        "dataWindow": (np.array([4, 2], np.int32), np.array([4 + W - 1, 2 + H - 1], np.int32)),
+        "displayWindow": (np.array([0, 0], np.int32), np.array([39, 29], np.int32)),
+        **extra,
+    }
+    half = np.zeros((H, W), np.float16)
+    channels = {"R": half, "G": half, "B": half, "A": half, "Z": np.zeros((H, W), np.float32)}
+    OpenEXR.File(header, channels).write(str(path))
+    return path
+
+
+def test_describe_a_sequence_with_gaps(tmp_path: Path) -> None:
+    for frame in [1001, 1002, 1003, 1006, 1007, 1009]:
+        write_exr(tmp_path / f"plate.{frame:04d}.exr")
+    text = describe(str(tmp_path / "plate.####.exr"))
+    lines = dict(line.split(":", 1) for line in text.splitlines() if ":" in line and not line.startswith(" "))
+    assert str(tmp_path / "plate.####.exr") in lines["input"] and "4-digit padding" in lines["input"]
+    assert lines["frames"].strip() == "1001-1009 (6 on disk)"
+    assert lines["missing"].strip() == "1004-1005,1008 (3 frames)"
+    assert lines["format"].strip() == "EXR"
+    assert "display window 40x30 (0,0)-(39,29)" in text
+    assert "data window    32x24 (4,2)-(35,25)" in text
+    assert lines["channels"].strip() == "R,G,B,A (half), Z (float)"
+    assert lines["compression"].strip() == "piz"
+    assert lines["colourspace"].strip().startswith("scene-linear")
+
+
+def test_describe_reads_only_the_first_frame(tmp_path: Path) -> None:
+    write_exr(tmp_path / "plate.0001.exr")
+    for frame in (2, 3):
+        (tmp_path / f"plate.{frame:04d}.exr").write_bytes(b"not an exr at all")
+    assert "1-3 (3 on disk)" in describe(str(tmp_path / "plate.####.exr"))
+
+
+def test_requested_frames_are_checked(tmp_path: Path) -> None:
+    for frame in (1, 2, 3):
+        write_exr(tmp_path / f"plate.{frame}.exr")
+    text = describe(str(tmp_path / "plate.#.exr"), frames="2-5")
+    assert "requested:   2-5 (4-5 not on disk)" in text
+
+
+def test_colourspace_attribute_wins(tmp_path: Path) -> None:
+    path = write_exr(tmp_path / "acescg.exr", colorSpace="ACES - ACEScg")
+    assert read_info(path).colorspace == "ACES - ACEScg"
+    assert "ACES - ACEScg  (from the colorSpace attribute)" in describe(str(path))
+
+
+def test_describe_8_bit_png_folder(tmp_path: Path) -> None:
+    for frame in range(3):
+        out = oiio.ImageOutput.create(str(tmp_path / f"{frame:05d}.png"))
+        out.open(str(tmp_path / f"{frame:05d}.png"), oiio.ImageSpec(W, H, 3, oiio.UINT8))
+        out.write_image(np.zeros((H, W, 3), np.uint8))
+        out.close()
+    text = describe(str(tmp_path))
+    assert "folder of frames" in text
+    assert f"pattern:     {tmp_path / '#####.png'}" in text
+    assert "frames:      0-2 (3 on disk)" in text
+    assert "R,G,B (uint8)" in text
+    assert "colourspace: sRGB" in text
+    assert "resolution:  32x24 (0,0)-(31,23)" in text
+
+
+def test_describe_the_shared_clip(tennis: Path) -> None:
+    text = describe(str(tennis / "frames"))
+    assert "0-69 (70 on disk)" in text
+    assert "432x240" in text
+
+
+def test_describe_nothing_there(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no frames found"):
+        describe(str(tmp_path / "plate.####.exr"))
+    with pytest.raises(InputError, match="not found"):
+        describe(str(tmp_path / "still.exr"))

@@ -1,0 +1,201 @@
+"""PNG / TIFF / JPEG through OpenImageIO: 8/16-bit and float round trips, metadata, conversions to/from EXR."""
+
+from __future__ import annotations
+
+import site
+from pathlib import Path
+
+import numpy as np
+import OpenEXR
+import OpenImageIO as oiio
+import pytest
+
+from aifx_core.errors import InputError
+from aifx_core.sequence import Image, from_float, read_image, to_float, write_image
+
+H, W = 48, 64
+
+
+def random_pixels(dtype: type, channels: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    if dtype is np.float32:
+        return (rng.random((H, W, channels)) * 4 - 1).astype(np.float32)
+    top = np.iinfo(dtype).max
+    return rng.integers(0, top + 1, (H, W, channels), dtype=dtype)
+
+
+def write_direct(path: Path, pixels: np.ndarray, **attributes: object) -> Path:
+    """Write with OpenImageIO directly (unassociated alpha: store the values given)."""
+    typedesc = {np.uint8: oiio.UINT8, np.uint16: oiio.UINT16, np.float32: oiio.FLOAT}[pixels.dtype.type]
+    spec = oiio.ImageSpec(W, H, pixels.shape[2], typedesc)
+    spec.attribute("oiio:UnassociatedAlpha", 1)
+    for name, value in attributes.items():
+        spec.attribute(name, value)
+    out = oiio.ImageOutput.create(str(path))
+    assert out.open(str(path), spec), out.geterror()
+    assert out.write_image(pixels)
+    out.close()
+    return path
+
+
+def read_direct(path: Path) -> tuple[oiio.ImageSpec, np.ndarray]:
+    config = oiio.ImageSpec()
+    config.attribute("oiio:UnassociatedAlpha", 1)
+    source = oiio.ImageInput.open(str(path), config)
+    spec = source.spec()
+    pixels = source.read_image(0, 0, 0, spec.nchannels, spec.format)
+    source.close()
+    return spec, pixels
+
+
+CASES = [
+    ("png", np.uint8, 3, ("R", "G", "B")),
+    ("png", np.uint8, 4, ("R", "G", "B", "A")),
+    ("png", np.uint16, 3, ("R", "G", "B")),
+    ("png", np.uint16, 4, ("R", "G", "B", "A")),
+    ("png", np.uint8, 1, ("Y",)),
+    ("tif", np.uint8, 3, ("R", "G", "B")),
+    ("tif", np.uint16, 4, ("R", "G", "B", "A")),
+    ("tif", np.float32, 3, ("R", "G", "B")),
+    ("tif", np.uint16, 1, ("Y",)),
+]
+
+
+@pytest.mark.parametrize(("ext", "dtype", "count", "names"), CASES)
+def test_reads_independent_file_and_round_trips_bit_exact(
+    tmp_path: Path, ext: str, dtype: type, count: int, names: tuple[str, ...]
+) -> None:
+    pixels = random_pixels(dtype, count)
+    source = write_direct(tmp_path / f"in.{ext}", pixels)
+    image = read_image(source)
+    assert tuple(image.channels) == names
+    for i, name in enumerate(names):
+        assert image.channels[name].dtype == dtype
+        assert np.array_equal(image.channels[name], pixels[:, :, i])
+    assert image.header["bit_depth"] == np.dtype(dtype).itemsize * 8
+    spec, back = read_direct(write_image(tmp_path / f"out.{ext}", image))
+    assert back.dtype == dtype
+    assert tuple(spec.channelnames) == names
+    assert np.array_equal(back.reshape(pixels.shape), pixels)
+
+
+def test_metadata_is_kept(tmp_path: Path) -> None:
+    source = write_direct(
+        tmp_path / "in.tif",
+        random_pixels(np.uint16, 3),
+        XResolution=300.0,
+        YResolution=300.0,
+        ResolutionUnit="in",
+        Software="PaintTool 7",
+        Artist="roto dept",
+    )
+    image = read_image(source)
+    assert image.header["attributes"]["Software"] == "PaintTool 7"
+    for ext in ("tif", "png"):
+        spec, _ = read_direct(write_image(tmp_path / f"out.{ext}", image))
+        assert spec.getattribute("XResolution") == pytest.approx(300.0)
+        assert spec.getattribute("Software") == "PaintTool 7"
+
+
+def test_icc_profile_is_kept(tmp_path: Path) -> None:
+    # a real ICC profile: Blender's bpy module ships some in the environment
+    profiles = [
+        icc
+        for site_dir in site.getsitepackages()
+        for icc in sorted(Path(site_dir).glob("bpy/*/datafiles/colormanagement/icc/*.icc"))
+    ]
+    if not profiles:
+        pytest.skip("no ICC profile available")
+    icc = np.fromfile(profiles[0], dtype=np.uint8)
+    spec = oiio.ImageSpec(W, H, 3, oiio.UINT8)
+    spec.attribute("ICCProfile", oiio.TypeDesc(f"uint8[{icc.size}]"), icc)
+    path = tmp_path / "icc.png"
+    out = oiio.ImageOutput.create(str(path))
+    out.open(str(path), spec)
+    out.write_image(random_pixels(np.uint8, 3))
+    out.close()
+    written, _ = read_direct(write_image(tmp_path / "out.png", read_image(path)))
+    assert bytes(np.asarray(written.getattribute("ICCProfile"), dtype=np.uint8)) == icc.tobytes()
+
+
+def test_jpeg_reads_as_8_bit_and_writes_close(tmp_path: Path) -> None:
+    smooth = np.tile(np.linspace(0, 255, W, dtype=np.float32), (H, 1))
+    pixels = np.stack([smooth, smooth[::-1], np.full_like(smooth, 128)], axis=-1).astype(np.uint8)
+    source = write_direct(tmp_path / "in.jpg", pixels)
+    image = read_image(source)
+    assert tuple(image.channels) == ("R", "G", "B")
+    assert image.channels["R"].dtype == np.uint8
+    assert image.header["colorspace"] == "sRGB"
+    _, back = read_direct(write_image(tmp_path / "out.jpeg", image))
+    assert np.abs(back.astype(int) - pixels.astype(int)).mean() < 3
+
+
+def test_the_shared_clip_png_round_trips(tennis: Path, tmp_path: Path) -> None:
+    image = read_image(tennis / "frames" / "00000.png")
+    assert image.shape == (240, 432)
+    assert image.channels["R"].dtype == np.uint8
+    again = read_image(write_image(tmp_path / "copy.png", image))
+    for name in image.channels:
+        assert np.array_equal(again.channels[name], image.channels[name])
+
+
+def exr_image(tmp_path: Path) -> Image:
+    """A half RGBA EXR with HDR and negative values and an extra Z channel, written by OpenEXR."""
+    rng = np.random.default_rng(4)
+    planes = {c: (rng.random((H, W)) * 1.4 - 0.2).astype(np.float16) for c in "RGBA"}
+    planes["Z"] = rng.random((H, W)).astype(np.float32)
+    path = tmp_path / "plate.exr"
+    OpenEXR.File({}, dict(planes)).write(str(path))
+    return read_image(path)
+
+
+def test_exr_to_png_is_16_bit_colour_and_alpha(tmp_path: Path) -> None:
+    image = exr_image(tmp_path)
+    spec, pixels = read_direct(write_image(tmp_path / "out.png", image))
+    assert tuple(spec.channelnames) == ("R", "G", "B", "A")  # Z cannot live in a PNG
+    assert pixels.dtype == np.uint16
+    for i, name in enumerate("RGBA"):
+        expected = from_float(to_float(image.channels[name]), np.uint16)
+        assert np.array_equal(pixels[:, :, i], expected)
+
+
+def test_exr_to_png_8_bit_on_request(tmp_path: Path) -> None:
+    image = exr_image(tmp_path)
+    _, pixels = read_direct(write_image(tmp_path / "out.png", image, bit_depth=8))
+    assert pixels.dtype == np.uint8
+    assert np.array_equal(pixels[:, :, 0], from_float(to_float(image.channels["R"]), np.uint8))
+
+
+def test_exr_to_tiff_keeps_float_colour_and_alpha(tmp_path: Path) -> None:
+    image = exr_image(tmp_path)
+    assert list(image.channels)[0] == "A"  # EXR stores channels sorted: the writer must reorder them
+    spec, pixels = read_direct(write_image(tmp_path / "out.tif", image))
+    assert pixels.dtype == np.float32
+    assert tuple(spec.channelnames) == ("R", "G", "B", "A")
+    for i, name in enumerate("RGBA"):
+        assert np.array_equal(pixels[:, :, i], image.channels[name].astype(np.float32))
+
+
+def test_png_to_exr_is_half_scaled_to_one(tmp_path: Path) -> None:
+    pixels = random_pixels(np.uint8, 4)
+    image = read_image(write_direct(tmp_path / "in.png", pixels))
+    exr = OpenEXR.File(str(write_image(tmp_path / "out.exr", image)), separate_channels=True)
+    channels = {name: c.pixels for name, c in exr.channels().items()}
+    assert set(channels) == {"R", "G", "B", "A"}
+    for i, name in enumerate("RGBA"):
+        assert channels[name].dtype == np.float16
+        assert np.array_equal(channels[name], (pixels[:, :, i] / 255.0).astype(np.float32).astype(np.float16))
+
+
+def test_bit_depth_the_format_cannot_hold(tmp_path: Path) -> None:
+    image = Image(channels={c: np.zeros((H, W), np.float32) for c in "RGB"})
+    with pytest.raises(InputError, match="cannot store 32-bit"):
+        write_image(tmp_path / "x.png", image, bit_depth=32)
+    with pytest.raises(InputError, match="EXR"):
+        write_image(tmp_path / "x.exr", image, bit_depth=16)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_png_needs_colour_channels(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no R,G,B"):
+        write_image(tmp_path / "depth.png", Image(channels={"Z": np.zeros((H, W), np.float32)}))

@@ -1,0 +1,142 @@
+"""open_sequence / output_pattern: up-front checks with messages that name frames and the fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import OpenEXR
+import pytest
+
+from aifx_core.errors import InputError
+from aifx_core.sequence import open_sequence, output_pattern, read_image, write_image
+from aifx_core.sequence.image import Image
+
+H, W = 24, 32
+
+
+def write_frames(folder: Path, frames: list[int], name: str = "plate.{:04d}.exr") -> None:
+    """Frames whose R channel holds the frame number, written with OpenEXR directly."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for frame in frames:
+        plane = np.full((H, W), frame, np.float32)
+        OpenEXR.File({}, {"R": plane, "G": plane * 0, "B": plane * 0}).write(str(folder / name.format(frame)))
+
+
+def test_whole_range_on_disk(tmp_path: Path) -> None:
+    write_frames(tmp_path, list(range(1001, 1006)))
+    seq = open_sequence(str(tmp_path / "plate.####.exr"))
+    assert seq.frames == [1001, 1002, 1003, 1004, 1005]
+    assert len(seq) == 5
+    assert not seq.is_still
+    assert seq.path(1003) == tmp_path / "plate.1003.exr"
+    assert float(seq.read(1003).channels["R"][0, 0]) == 1003.0
+
+
+def test_gaps_are_an_error_listing_the_missing_frames(tmp_path: Path) -> None:
+    write_frames(tmp_path, [1001, 1002, 1003, 1004, 1008, 1009, 1011])
+    pattern = str(tmp_path / "plate.####.exr")
+    with pytest.raises(InputError) as caught:
+        open_sequence(pattern)
+    assert str(caught.value) == (
+        f"{pattern}: plate frames 1005-1007,1010 missing; render them or pass --skip-missing"
+    )
+
+
+def test_skip_missing_leaves_the_gaps_out(tmp_path: Path) -> None:
+    write_frames(tmp_path, [1001, 1002, 1005])
+    seq = open_sequence(str(tmp_path / "plate.%04d.exr"), skip_missing=True)
+    assert seq.frames == [1001, 1002, 1005]
+    with pytest.raises(InputError, match="frame 1003 is not in this sequence"):
+        seq.read(1003)
+
+
+def test_requested_frames(tmp_path: Path) -> None:
+    write_frames(tmp_path, list(range(1001, 1011)))
+    seq = open_sequence(str(tmp_path / "plate.$F4.exr"), frames="1002-1008x3,1010")
+    assert seq.frames == [1002, 1005, 1008, 1010]
+    with pytest.raises(InputError, match=r"frames 1011-1012 missing \(on disk: 1001-1010\)"):
+        open_sequence(str(tmp_path / "plate.####.exr"), frames="1009-1012")
+    assert open_sequence(str(tmp_path / "plate.####.exr"), frames="1009-1012", skip_missing=True).frames == [
+        1009,
+        1010,
+    ]
+
+
+def test_requested_frames_none_on_disk(tmp_path: Path) -> None:
+    write_frames(tmp_path, [1001, 1002])
+    with pytest.raises(
+        InputError, match=r"none of the requested plate frames 1-10 exist \(on disk: 1001-1002\)"
+    ):
+        open_sequence(str(tmp_path / "plate.####.exr"), frames="1-10", skip_missing=True)
+
+
+def test_nothing_matches(tmp_path: Path) -> None:
+    write_frames(tmp_path, [1001])
+    with pytest.raises(
+        InputError, match=r"no mask frames match.*###### means 6 digits, e\.g\. matte\.001001\.exr"
+    ):
+        open_sequence(str(tmp_path / "matte.######.exr"), role="mask")
+    with pytest.raises(InputError, match="does not exist"):
+        open_sequence(str(tmp_path / "nope" / "plate.####.exr"))
+    with pytest.raises(InputError, match="not found"):
+        open_sequence(str(tmp_path / "plate.exr"))
+
+
+def test_unsupported_pattern_extension(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"unsupported image type '\.mov'"):
+        open_sequence(str(tmp_path / "plate.####.mov"))
+
+
+def test_folder_sequence(tmp_path: Path) -> None:
+    write_frames(tmp_path / "shot", [1, 2, 3, 10], name="f{}.exr")
+    with pytest.raises(InputError, match="frames 4-9 missing"):
+        open_sequence(str(tmp_path / "shot"))
+    seq = open_sequence(str(tmp_path / "shot"), skip_missing=True)
+    assert seq.frames == [1, 2, 3, 10]
+    assert float(seq.read(10).channels["R"][0, 0]) == 10.0
+
+
+def test_still_repeats_for_every_frame(tmp_path: Path) -> None:
+    write_frames(tmp_path, [7], name="cleanplate.{}.exr")
+    still = open_sequence(str(tmp_path / "cleanplate.7.exr"))
+    assert still.is_still
+    assert still.frames == [7]
+    many = open_sequence(str(tmp_path / "cleanplate.7.exr"), frames="1001-1003", role="mask")
+    assert many.frames == [1001, 1002, 1003]
+    first, last = many.read(1001), many.read(1003)
+    assert first is last  # read once
+    assert float(first.channels["R"][0, 0]) == 7.0
+    assert many.path(5000) == tmp_path / "cleanplate.7.exr"
+
+
+def test_output_pattern(tmp_path: Path) -> None:
+    write_frames(tmp_path / "in", [1, 2, 3])
+    seq = open_sequence(str(tmp_path / "in" / "plate.####.exr"))
+    out = output_pattern(str(tmp_path / "out" / "clean.%04d.png"), seq)
+    assert out.path(2) == tmp_path / "out" / "clean.0002.png"
+    with pytest.raises(InputError, match=r"output needs a frame number like clean\.####\.exr"):
+        output_pattern(str(tmp_path / "out" / "clean.exr"), seq)
+    with pytest.raises(InputError, match="overwrite the input plate"):
+        output_pattern(str(tmp_path / "in" / "plate.$F4.exr"), seq)
+    with pytest.raises(InputError, match="output is a folder"):
+        output_pattern(str(tmp_path / "in"), seq)
+    with pytest.raises(InputError, match="end it with one of"):
+        output_pattern(str(tmp_path / "out" / "clean.####.mov"), seq)
+
+
+def test_single_frame_input_may_write_a_still(tmp_path: Path) -> None:
+    write_frames(tmp_path, [1001])
+    seq = open_sequence(str(tmp_path / "plate.####.exr"))
+    out = output_pattern(str(tmp_path / "clean.exr"), seq)
+    assert out.is_still
+    write_image(out.path(1001), seq.read(1001))
+    assert float(read_image(tmp_path / "clean.exr").channels["R"][0, 0]) == 1001.0
+
+
+def test_tennis_folder_as_a_sequence(tennis: Path) -> None:
+    seq = open_sequence(str(tennis / "frames"), frames="10-12")
+    assert seq.frames == [10, 11, 12]
+    image: Image = seq.read(11)
+    assert image.shape == (240, 432)
+    assert image.source == tennis / "frames" / "00011.png"

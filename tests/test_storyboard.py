@@ -1,0 +1,107 @@
+"""``aifx storyboard``: a YAML shot list → one image per shot, a contact sheet PNG and a PDF, through the CLI."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("diffusers")
+
+from PIL import Image as PILImage  # noqa: E402
+from tiny_models import cached_build  # noqa: E402
+
+from aifx_core.cli import main  # noqa: E402
+from aifx_core.storyboard import image_size, parse_aspect  # noqa: E402
+
+pytestmark = pytest.mark.diffusers
+
+
+@pytest.fixture(scope="session")
+def tiny_text2image(tmp_path_factory):
+    return cached_build("text2image", tmp_path_factory.getbasetemp())
+
+
+SHOTS = """\
+model: {model}
+steps: 2
+size: 64
+title: Tiny board
+shots:
+  - name: "010 wide"
+    prompt: a lighthouse at dusk
+    aspect: "2.39:1"
+    camera: 24mm, slow push in
+    seed: 3
+  - name: "020"
+    prompt: close up of a keeper
+    aspect: "16:9"
+  - name: "030"
+    prompt: the lamp
+    aspect: "1:1"
+    negative_prompt: blur
+"""
+
+
+def test_storyboard_writes_images_sheet_and_pdf(tiny_text2image, tmp_path, capsys):
+    shots = tmp_path / "shots.yaml"
+    shots.write_text(SHOTS.format(model=tiny_text2image))
+    board = tmp_path / "board"
+    assert main(["storyboard", str(shots), "-o", str(board), "--device", "cpu"]) == 0
+    images = sorted(board.glob("0*.png"))
+    assert [p.name for p in images] == ["01_010_wide.png", "02_020.png", "03_030.png"]
+    sizes = [PILImage.open(p).size for p in images]
+    assert sizes == [image_size(2.39, 64, 8), image_size(16 / 9, 64, 8), (64, 64)]
+    assert sizes[0][0] > sizes[0][1] * 2.2  # 2.39:1 is wide
+    first = np.asarray(PILImage.open(images[0]))
+    assert first.std() > 0  # a generated picture, not a blank
+    sheet = PILImage.open(board / "contact_sheet.png")
+    assert sheet.size[0] > 3 * 64
+    pdf = (board / "storyboard.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF") and pdf.count(b"/Type /Page\n") + pdf.count(b"/Type /Page ") >= 1
+    assert b"/Count 4" in pdf  # the sheet and one page per shot
+    out = capsys.readouterr().out
+    assert "storyboard.pdf" in out
+
+
+def test_same_seed_same_picture(tiny_text2image, tmp_path):
+    shots = tmp_path / "shots.yaml"
+    shots.write_text(SHOTS.format(model=tiny_text2image))
+    assert main(["storyboard", str(shots), "-o", str(tmp_path / "a"), "--device", "cpu"]) == 0
+    assert main(["storyboard", str(shots), "-o", str(tmp_path / "b"), "--device", "cpu"]) == 0
+    a = np.asarray(PILImage.open(tmp_path / "a" / "01_010_wide.png"))
+    b = np.asarray(PILImage.open(tmp_path / "b" / "01_010_wide.png"))
+    assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("shots: [\n  - name: a\n", "not valid YAML"),
+        ("- just a list\n", "mapping"),
+        ("model: {model}\n", "'shots' must be a non-empty list"),
+        ("model: {model}\nshots:\n  - name: a\n", "needs a 'name' and a 'prompt'"),
+        ("model: {model}\nshots:\n  - name: a\n    prompt: b\n    aspect: wide\n", "aspect 'wide'"),
+        ("model: {model}\nshots:\n  - name: a\n    prompt: b\n    lens: 50mm\n", "unknown key(s) lens"),
+        ("model: {model}\nsteps: lots\nshots:\n  - name: a\n    prompt: b\n", "steps"),
+        ("shots:\n  - name: a\n    prompt: b\n", "no 'model'"),
+        ("model: ./missing-model\nshots:\n  - name: a\n    prompt: b\n", "no such model"),
+    ],
+)
+def test_bad_yaml_is_exit_2_with_a_clear_message(tiny_text2image, tmp_path, capsys, text, message):
+    shots = tmp_path / "shots.yaml"
+    shots.write_text(text.format(model=tiny_text2image))
+    assert main(["storyboard", str(shots), "-o", str(tmp_path / "board")]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "board" / "storyboard.pdf").exists()
+
+
+def test_aspect_parsing_and_sizes():
+    assert parse_aspect("2.39:1", "x") == pytest.approx(2.39)
+    assert parse_aspect("16:9", "x") == pytest.approx(16 / 9)
+    assert parse_aspect(1.85, "x") == pytest.approx(1.85)
+    width, height = image_size(2.39, 1024)
+    assert width % 16 == 0 and height % 16 == 0
+    assert abs(width * height - 1024 * 1024) / (1024 * 1024) < 0.05
