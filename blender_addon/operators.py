@@ -94,16 +94,16 @@ def frame_numbers(op: AIFX_OT_fill, plate: Plate, scene: bpy.types.Scene) -> lis
         return None
     if plate.sequence is None:
         return None
-    first, last = (
-        (scene.frame_start, scene.frame_end) if op.use_scene_range else (op.frame_start, op.frame_end)
-    )
+    wanted = (scene.frame_start, scene.frame_end) if op.use_scene_range else (op.frame_start, op.frame_end)
+    first, last = wanted
     span = plate.scene_range()
     if span is not None:
         first, last = max(first, span[0]), min(last, span[1])
     if first > last:
         where = f"frames {span[0]}-{span[1]}" if span else "its frames"
         raise UserError(
-            f"{plate.name}: frame range {first}-{last} does not overlap the plate ({where}); set the frame range"
+            f"{plate.name}: frame range {wanted[0]}-{wanted[1]} does not overlap the plate ({where}); "
+            "set the frame range"
         )
     return [plate.file_number(frame) for frame in range(first, last + 1)]
 

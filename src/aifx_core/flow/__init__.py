@@ -1,7 +1,7 @@
 """Optical flow for the temporal engine: estimators (OpenCV DIS by default, pluggable), flow completion inside
 holes, warping and the forward-backward consistency check."""
 
-from .completion import complete_flow
+from .completion import complete_flow, complete_flows
 from .estimator import DIS_PRESETS, DISFlow, FlowEstimator, estimate_flow, flow_gray, upscale_flow, working_size
 from .fill import push_pull_fill
 from .ops import consistency_mask, sample_points, warp
@@ -11,6 +11,7 @@ __all__ = [
     "DISFlow",
     "FlowEstimator",
     "complete_flow",
+    "complete_flows",
     "consistency_mask",
     "estimate_flow",
     "flow_gray",

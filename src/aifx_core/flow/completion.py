@@ -20,38 +20,49 @@ def complete_flow(flow: np.ndarray, hole: np.ndarray, *, ring: int = 16, gap: in
     """Return a copy of ``flow`` (H, W, 2) whose values inside ``hole`` (H, W bool) are completed.
 
     Flow within ``gap`` pixels of the hole is replaced too: patch-based estimators smear the pre-filled hole
-    a few pixels outwards, so the ring the motion is learned from starts beyond that fringe.
+    outwards (more with fast motion), so the ring the motion is learned from starts beyond that fringe.
     """
+    return complete_flows([flow], hole, ring=ring, gap=gap, ransac_px=ransac_px, min_inliers=min_inliers,
+                          max_samples=max_samples)[0]
+
+
+def complete_flows(flows: list[np.ndarray], hole: np.ndarray, *, ring: int = 16, gap: int = 10,
+                   ransac_px: float = 1.5, min_inliers: float = 0.5, max_samples: int = 1500) -> list[np.ndarray]:
+    """:func:`complete_flow` for several flows sharing one hole (forward and backward of a frame pair)."""
     if not hole.any():
-        return flow
-    if gap > 0:
-        hole = cv2.dilate(hole.astype(np.uint8), cv2.getStructuringElement(
-            cv2.MORPH_ELLIPSE, (2 * gap + 1, 2 * gap + 1))) > 0
+        return list(flows)
     height, width = hole.shape
     # Work on the hole's bounding box plus a margin: cost follows the hole, not the frame.
     ys, xs = np.nonzero(hole)
-    margin = max(2 * ring, (ys.ptp() + xs.ptp()) // 4 + ring)
+    margin = gap + ring + max(ring, (int(ys.ptp()) + int(xs.ptp())) // 4)
     y0, y1 = max(0, ys.min() - margin), min(height, ys.max() + margin + 1)
     x0, x1 = max(0, xs.min() - margin), min(width, xs.max() + margin + 1)
-    crop_hole = hole[y0:y1, x0:x1]
-    crop_flow = flow[y0:y1, x0:x1]
-    known = ~crop_hole
+    crop_hole = hole[y0:y1, x0:x1].astype(np.uint8)
+    if gap > 0:
+        crop_hole = cv2.dilate(crop_hole, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * gap + 1, 2 * gap + 1)))
+    inside = crop_hole > 0
+    known = ~inside
     if not known.any():
-        return flow  # the hole covers everything we can see: nothing to learn the motion from
+        return list(flows)  # the hole covers everything we can see: nothing to learn the motion from
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * ring + 1, 2 * ring + 1))
-    ring_mask = (cv2.dilate(crop_hole.astype(np.uint8), kernel) > 0) & known
-    base, fitted = _homography_flow(crop_flow, ring_mask, ransac_px, min_inliers, max_samples)
-    residual = crop_flow - base
-    if fitted:
-        # Spread only what the homography plausibly misses (parallax); outliers are flow errors.
-        residual_known = known & (np.linalg.norm(residual, axis=-1) < 4.0 * ransac_px)
-        if residual_known.any():
-            known = residual_known
-    residual = push_pull_fill(residual, known)
-    out = flow.copy()
-    region = out[y0:y1, x0:x1]
-    region[crop_hole] = (base + residual)[crop_hole]
-    return out
+    ring_mask = (cv2.dilate(crop_hole, kernel) > 0) & known
+    completed = []
+    for flow in flows:
+        crop_flow = flow[y0:y1, x0:x1]
+        base, fitted = _homography_flow(crop_flow, ring_mask, ransac_px, min_inliers, max_samples)
+        residual = crop_flow - base
+        residual_known = known
+        if fitted:
+            # Spread only what the homography plausibly misses (parallax); outliers are flow errors.
+            residual_known = known & (np.linalg.norm(residual, axis=-1) < 4.0 * ransac_px)
+            if not residual_known.any():
+                residual_known = known
+        residual = push_pull_fill(residual, residual_known)
+        out = flow.copy()
+        region = out[y0:y1, x0:x1]
+        region[inside] = (base + residual)[inside]
+        completed.append(out)
+    return completed
 
 
 def _homography_flow(flow: np.ndarray, ring_mask: np.ndarray, ransac_px: float, min_inliers: float,

@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
-from ..flow import DISFlow, complete_flow, flow_gray, sample_points, working_size
+from ..flow import DISFlow, complete_flows, flow_gray, sample_points, working_size
 from ..inpaint.base import BackendContext, FramePacket, SpatialBackend, create_spatial
 from ..progress import Reporter
 from .chain import Chain, touches
@@ -175,7 +175,7 @@ class _Run:
             forward = self.estimator.estimate(a.gray, b.gray)
             backward = self.estimator.estimate(b.gray, a.gray)
             if union.any():
-                forward, backward = complete_flow(forward, union), complete_flow(backward, union)
+                forward, backward = complete_flows([forward, backward], union)
             self.flows[pair] = (forward, backward)
         forward, backward = self.flows[pair]
         return forward if direction > 0 else backward

@@ -226,6 +226,8 @@ def write_raster(
     same_format = image.header.get("format") == fmt and image.header.get("compression")
     chosen = compression or (image.header["compression"] if same_format else _DEFAULT_COMPRESSION[fmt])
     spec.attribute("compression", chosen)
+    if fmt == "jpeg":
+        _check_room_for_jpeg(path, pixels.nbytes)
     out = oiio.ImageOutput.create(str(path))
     if out is None:
         raise InputError(f"{path}: cannot write this image type ({_error_text()})")
@@ -240,6 +242,17 @@ def write_raster(
         if _disk_nearly_full(path):
             raise OSError(errno.ENOSPC, f"No space left on device ({detail})", str(path))
         raise OSError(f"{path}: writing failed: {detail}")
+
+
+def _check_room_for_jpeg(path: Path, raw_bytes: int) -> None:
+    """libjpeg ends the whole process (``exit(1)``) when a write fails, so a full disk must be caught before
+    the encoder starts: refuse unless there is room for the uncompressed pixels (a JPEG is never larger)."""
+    try:
+        free = shutil.disk_usage(path.parent).free
+    except OSError:
+        return
+    if free < raw_bytes + 32 * 1024:
+        raise OSError(errno.ENOSPC, "No space left on device (not enough room for the JPEG)", str(path))
 
 
 def _disk_nearly_full(path: Path) -> bool:
