@@ -104,8 +104,11 @@ class ParallaxClip(Clip):
         self.near_alpha = near_alpha
 
     def _layer(self, texture: np.ndarray, speed: int, t: int) -> np.ndarray:
-        start = speed * t
-        return np.take(texture, np.arange(start, start + self.width), axis=1, mode="wrap")
+        start = (speed * t) % texture.shape[1]
+        end = start + self.width
+        if end <= texture.shape[1]:
+            return texture[:, start:end]
+        return np.concatenate([texture[:, start:], texture[:, : end - texture.shape[1]]], axis=1)
 
     def frame(self, t: int) -> np.ndarray:
         far, mid, near = (
@@ -191,7 +194,7 @@ def make_backend(name: str, **options: object) -> FillBackend:
 def packets(clip: Clip, holes: Holes) -> Iterator[FramePacket]:
     """The clip with its hole blanked to black: a backend cannot peek at the truth."""
     for t in range(clip.count):
-        hole = holes.mask(t)
+        hole = holes.mask(t).copy()  # a backend may not change the hole the scores use
         rgb = clip.frame(t)
         rgb[hole] = 0.0
         yield FramePacket(frame=t, rgb=rgb, hole=hole)

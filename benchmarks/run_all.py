@@ -30,6 +30,7 @@ import harness  # noqa: E402
 
 from aifx_core.evaluate import write_plot  # noqa: E402
 from aifx_core.inpaint import FillBackend, available_backends  # noqa: E402
+from aifx_core.metrics import json_number  # noqa: E402
 
 REPO = harness.REPO
 WORK = REPO / "benchmarks" / "_work"
@@ -52,7 +53,7 @@ class Settings:
 
     @classmethod
     def full(cls) -> Settings:
-        return cls(None, (1920, 1080), 24, (432, 240, 24), (1920, 1080, 12), (1920, 1080), (100, 1000))
+        return cls(None, (1920, 1080), 24, (432, 240, 70), (1920, 1080, 24), (1920, 1080), (100, 1000))
 
     @classmethod
     def quick(cls) -> Settings:
@@ -124,6 +125,7 @@ def plot_case(result: harness.CaseResult, folder: Path) -> Path:
         folder / name,
         [("hole PSNR dB (higher is better)", psnr), ("in-hole E_warp (lower is better)", ewarp)],
         title=f"{result.clip} ({result.width}x{result.height}), {result.holes} hole",
+        log_y=("in-hole E_warp (lower is better)",),
     )
 
 
@@ -521,6 +523,14 @@ def write_markdown(
             ],
         ),
         "",
+        "## Measuring your own shots",
+        "",
+        "The same measures are available for any filled sequence: `aifx eval clean.####.exr --reference "
+        "truth.####.exr --mask roto.####.png` prints PSNR/SSIM (full frame and hole) and E_warp, and writes a "
+        "per-frame plot, a contact sheet and `metrics.json` into `aifx_eval/` beside the result. Without "
+        "`--reference` it reports temporal stability only: E_warp on the result's own motion, whose in-hole value "
+        "is the flicker a viewer sees.",
+        "",
         "## Reproduce",
         "",
         "```",
@@ -533,6 +543,17 @@ def write_markdown(
     ]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(parts), encoding="utf-8")
+
+
+def strict_json(value: object) -> object:
+    """``value`` with NaN as null and infinities as "inf"/"-inf", so the file is standard JSON."""
+    if isinstance(value, dict):
+        return {key: strict_json(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [strict_json(item) for item in value]
+    if isinstance(value, float):
+        return json_number(value)
+    return value
 
 
 # -- main -------------------------------------------------------------------------------------------------
@@ -610,7 +631,8 @@ def main(argv: list[str] | None = None) -> int:
         "speed_mode": speed_mode,
         "memory": memory,
     }
-    (results_dir / "latest.json").write_text(json.dumps(raw, indent=1, default=str) + "\n", encoding="utf-8")
+    text = json.dumps(strict_json(raw), indent=1, default=str, allow_nan=False)
+    (results_dir / "latest.json").write_text(text + "\n", encoding="utf-8")
     print(f"wrote {docs} and {len(plots)} plots in {img_dir} ({elapsed / 60:.1f} min)")
     return 0
 

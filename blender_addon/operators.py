@@ -1,3 +1,4 @@
+# mypy: disable-error-code="valid-type"
 """``aifx.fill``: write a FillJob, run ``aifx run`` out of process, load the filled frames back.
 
 With a UI the operator is modal (a timer polls the worker, the status bar shows frame i/n and ETA, Esc
@@ -9,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import bpy
 from bpy.props import BoolProperty, StringProperty
@@ -16,6 +18,9 @@ from bpy.props import BoolProperty, StringProperty
 from . import jobs, masks, plates, preferences, session
 from .plates import Plate, UserError
 from .settings import FillOptions
+
+#: Job files with a modal fill running now: a second press on AI Fill must not start a second worker.
+_RUNNING_JOBS: set[str] = set()
 
 
 @dataclass
@@ -153,6 +158,8 @@ def prepare(op: AIFX_OT_fill, context: bpy.types.Context) -> PreparedFill:
         output = ""
     paths = jobs.output_paths(plate.stem, padding, out_dir)
     output = output or paths["output"]
+    if paths["job"] in _RUNNING_JOBS:
+        raise UserError(f"{plate.name}: AI Fill is already running for {output}; wait for it or press Esc")
     mask_pattern = _mask_pattern(mask_source, plate, paths, numbers)
     options = {"model": op.model, "prompt": op.prompt, "negative_prompt": op.negative_prompt}
     if op.backend == "propagate":
@@ -181,7 +188,7 @@ def prepare(op: AIFX_OT_fill, context: bpy.types.Context) -> PreparedFill:
     return PreparedFill(plate, job_path, output, numbers or [], python)
 
 
-def load_result(prepared: PreparedFill) -> object | None:
+def load_result(prepared: PreparedFill) -> Any:
     """Open the filled frames next to the source: a Movie Clip for a clip, else an image sequence."""
     plate, output = prepared.plate, prepared.output
     numbers = prepared.numbers or plates.sequence_numbers(output)
@@ -265,6 +272,7 @@ class AIFX_OT_fill(FillOptions, bpy.types.Operator):
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
         self._session = session.FillSession(self._prepared.python, self._prepared.job_path).start()
+        _RUNNING_JOBS.add(self._prepared.job_path)
         wm = context.window_manager
         self._timer = wm.event_timer_add(0.25, window=context.window)
         wm.modal_handler_add(self)
@@ -293,6 +301,8 @@ class AIFX_OT_fill(FillOptions, bpy.types.Operator):
         self._cleanup(context)
 
     def _cleanup(self, context: bpy.types.Context) -> None:
+        if self._prepared is not None:
+            _RUNNING_JOBS.discard(self._prepared.job_path)
         wm = context.window_manager
         if self._timer is not None:
             wm.event_timer_remove(self._timer)

@@ -10,6 +10,7 @@ import glob
 import os
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import bpy
 
@@ -31,7 +32,7 @@ class Plate:
     first_number: int
     duration: int | None
     colorspace: str | None
-    datablock: object = None
+    datablock: Any = None
 
     def file_number(self, scene_frame: int) -> int:
         return self.first_number + (scene_frame - self.first_scene_frame)

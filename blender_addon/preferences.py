@@ -1,3 +1,4 @@
+# mypy: disable-error-code="valid-type"
 """Add-on preferences: which Python runs aifx, and the Check button that says what is missing."""
 
 from __future__ import annotations

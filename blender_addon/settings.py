@@ -1,3 +1,4 @@
+# mypy: disable-error-code="valid-type"
 """Fill settings, declared once and shared by the scene's panel settings and the ``aifx.fill`` operator."""
 
 from __future__ import annotations

@@ -8,6 +8,10 @@ cut short, headers overwritten, files renamed to the wrong extension, zero-byte 
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -95,3 +99,25 @@ def damaged_set(folder: Path) -> dict[str, Path]:
     for path in (good_exr, good_tiled, good_png):
         os.unlink(path)
     return files
+
+
+def run_unprivileged(code: str, *args: str) -> subprocess.CompletedProcess[str] | None:
+    """Run ``python -c code args`` as a user that file permissions apply to.
+
+    As a normal user that is this user. As root (containers, CI) permissions are not enforced, so the code
+    runs as ``nobody`` through ``setpriv``; ``None`` when that is not possible (the caller skips).
+    """
+    command = [sys.executable, "-c", code, *args]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            return None
+        command = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", *command]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+
+def shared_temp_folder() -> Path:
+    """A fresh folder any user can enter (pytest's tmp_path is private to the user running the tests)."""
+    folder = Path(tempfile.mkdtemp(prefix="aifx-perm-"))
+    folder.chmod(0o755)
+    return folder

@@ -34,7 +34,7 @@ def test_small_hole_in_odd_plate_is_seen_at_native_size_around_the_hole():
     hole = _hole(301, 477, slice(140, 151), slice(230, 247))
     window = plan_crop(hole, model_size=64, multiple=8)
     assert window.side == 64 and window.scale == 1.0
-    assert 0 <= window.top and window.top + 64 <= 301 and 0 <= window.left and window.left + 64 <= 477
+    assert window.top >= 0 and window.top + 64 <= 301 and window.left >= 0 and window.left + 64 <= 477
     assert _covers(window, hole)
     # centred on the hole (within a pixel)
     assert abs((window.top + 32) - 145.5) <= 1 and abs((window.left + 32) - 238.5) <= 1

@@ -36,7 +36,9 @@ def _context(model, seed=7, colorspace="sRGB", **options):
 def _plate(height=72, width=110, seed=0):
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
-    rgb = np.stack([0.5 + 0.3 * np.sin(xx / 6), 0.5 + 0.3 * np.cos(yy / 5), 0.4 + 0.1 * rng.random((height, width))], -1)
+    rgb = np.stack(
+        [0.5 + 0.3 * np.sin(xx / 6), 0.5 + 0.3 * np.cos(yy / 5), 0.4 + 0.1 * rng.random((height, width))], -1
+    )
     hole = np.zeros((height, width), bool)
     hole[30:42, 50:66] = True
     return rgb.astype(np.float32), hole
@@ -78,20 +80,30 @@ def test_pipeline_is_cached_per_model_device_dtype(tiny_inpaint):
     assert b.pipe is a.pipe and cached_pipeline_count() == count
     c = load_pipeline(PipelineRequest(model=str(tiny_inpaint), device="cpu", dtype="bfloat16"))
     assert c is not a.pipe and cached_pipeline_count() == count + 1
-    assert next(c.unet.parameters()).dtype.is_floating_point and str(next(c.unet.parameters()).dtype).endswith("bfloat16")
+    assert next(c.unet.parameters()).dtype.is_floating_point and str(
+        next(c.unet.parameters()).dtype
+    ).endswith("bfloat16")
 
 
 def test_composite_keeps_everything_outside_the_feathered_mask_bit_exact(tiny_inpaint):
     rgb, hole = _plate()
-    plate = Image(channels={"R": rgb[..., 0].astype(np.float16), "G": rgb[..., 1].astype(np.float16),
-                            "B": rgb[..., 2].astype(np.float16), "A": np.ones(hole.shape, np.float16)})
+    plate = Image(
+        channels={
+            "R": rgb[..., 0].astype(np.float16),
+            "G": rgb[..., 1].astype(np.float16),
+            "B": rgb[..., 2].astype(np.float16),
+            "A": np.ones(hole.shape, np.float16),
+        }
+    )
     fill = create_spatial("diffusers", _context(tiny_inpaint)).inpaint(plate.rgb(), hole)
     weight = feather_weight(hole, 3)
     out = composite(plate, fill, weight)
     zero = weight == 0
     for name in "RGBA":
         assert out.channels[name].dtype == np.float16
-        assert np.array_equal(out.channels[name][zero].view(np.uint16), plate.channels[name][zero].view(np.uint16))
+        assert np.array_equal(
+            out.channels[name][zero].view(np.uint16), plate.channels[name][zero].view(np.uint16)
+        )
     assert not np.array_equal(out.channels["R"][hole], plate.channels["R"][hole])
 
 
@@ -140,7 +152,11 @@ def test_every_frame_mode_starts_each_frame_from_the_previous_result_warped(tiny
     for packet, (_, out) in zip(packets, results, strict=True):
         assert out.shape == packet.rgb.shape and np.isfinite(out).all()
     assert results[2][1] is packets[2].rgb  # empty hole: passed through, and the chain restarts after it
-    assert [(frame, strength) for frame, _, strength in spatial.calls] == [(1001, None), (1002, 0.5), (1003, None)]
+    assert [(frame, strength) for frame, _, strength in spatial.calls] == [
+        (1001, None),
+        (1002, 0.5),
+        (1003, None),
+    ]
     # frame 1002 started from frame 1001's result moved 2 px right along the flow
     start = spatial.calls[1][1]
     inner = np.roll(base_hole, 2, axis=1) & np.roll(np.roll(base_hole, 2, axis=1), 3, axis=0)

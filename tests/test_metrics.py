@@ -59,7 +59,7 @@ def test_ssim_of_two_flat_images_follows_the_formula():
     b = np.full((32, 32, 3), 0.6)
     c1 = 0.01**2
     expected = (2 * 0.3 * 0.6 + c1) / (0.3**2 + 0.6**2 + c1)  # variances are 0: the contrast term is 1
-    assert metrics.ssim(a, b) == pytest.approx(expected, rel=1e-6)
+    assert metrics.ssim(a, b) == pytest.approx(expected, rel=1e-4)  # float32 maps
 
 
 def test_ssim_drops_with_noise_and_hole_ssim_ignores_outside():

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from damaged_files import run_unprivileged, shared_temp_folder
 
 from aifx_core.errors import InputError
 from aifx_core.sequence import Image, atomic_write, check_writable, clean_stale_temps, read_image, write_image
@@ -139,13 +143,59 @@ def test_check_writable_rejects_a_file_and_a_missing_folder(tmp_path: Path) -> N
         check_writable(tmp_path / "missing", create=False)
 
 
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root can write anywhere")
-def test_check_writable_rejects_a_read_only_folder(tmp_path: Path) -> None:
-    folder = tmp_path / "locked"
-    folder.mkdir()
-    folder.chmod(0o500)
+def test_check_writable_rejects_a_read_only_folder() -> None:
+    folder = shared_temp_folder()
     try:
-        with pytest.raises(InputError, match="not writable"):
-            check_writable(folder)
+        locked = folder / "locked"
+        locked.mkdir()
+        locked.chmod(0o555)
+        code = (
+            "import sys\n"
+            "from aifx_core.errors import InputError\n"
+            "from aifx_core.sequence import check_writable\n"
+            "try:\n"
+            "    check_writable(sys.argv[1])\n"
+            "    print('WRITABLE')\n"
+            "except InputError as e:\n"
+            "    print('INPUT-ERROR', e)\n"
+        )
+        done = run_unprivileged(code, str(locked))
+        if done is None:
+            pytest.skip("cannot drop root privileges here")
+        assert done.stdout.startswith(f"INPUT-ERROR {locked}: output folder is not writable"), done.stderr
+        assert list(locked.iterdir()) == []
     finally:
-        folder.chmod(0o700)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_real_disk_full_for_every_format(tmp_path: Path) -> None:
+    """A real ENOSPC on a 64 KiB tmpfs (mounted in a private user+mount namespace): every writer reports it
+    as the disk-full InputError, leaves no temp file, and the process survives (libjpeg would exit())."""
+    if not shutil.which("unshare") or subprocess.run(["unshare", "-rm", "true"]).returncode != 0:
+        pytest.skip("needs unshare with user namespaces to mount a small tmpfs")
+    disk = tmp_path / "small_disk"
+    disk.mkdir()
+    code = (
+        "import os, sys, numpy as np\n"
+        "from aifx_core.errors import InputError\n"
+        "from aifx_core.sequence import Image, write_image\n"
+        "rng = np.random.default_rng(0)\n"
+        "image = Image(channels={c: rng.random((480, 640)).astype(np.float32) for c in 'RGB'})\n"
+        "for ext in ('exr', 'png', 'tif', 'jpg'):\n"
+        "    try:\n"
+        "        write_image(os.path.join(sys.argv[1], 'clean.1001.' + ext), image, compression=None)\n"
+        "        print(ext, 'WROTE')\n"
+        "    except InputError as exc:\n"
+        "        print(ext, 'INPUT-ERROR', exc)\n"
+        "print('ALIVE', sorted(os.listdir(sys.argv[1])))\n"
+    )
+    script = f'mount -t tmpfs -o size=64k tmpfs {disk} && {sys.executable} -c "$0" {disk}'
+    done = subprocess.run(
+        ["unshare", "-rm", "sh", "-c", script, code], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    for ext in ("exr", "png", "tif", "jpg"):
+        line = next(line for line in lines if line.startswith(ext + " "))
+        assert "INPUT-ERROR disk full while writing" in line and f"clean.1001.{ext}" in line, line
+    assert lines[-1] == "ALIVE []"

@@ -242,7 +242,7 @@ def test_multi_part_reads_the_first_part_and_says_so(tmp_path: Path) -> None:
     # written back as an honest single-part file of what was read
     out_header, out_pixels = read_direct(write_image(tmp_path / "single.exr", image))
     assert_same_pixels(out_pixels, beauty)
-    assert "name" not in out_header
+    assert out_header["name"] == "beauty"  # the part it came from, kept as an (allowed) single-part name
 
 
 def test_integer_image_becomes_half_in_exr(tmp_path: Path) -> None:

@@ -57,7 +57,10 @@ def test_huge_range_is_refused() -> None:
         ([1005, 1006, 1007, 1010], "1005-1007,1010"),
         ([3, 1, 2, 2], "1-3"),
         ([-5, -4, -3, 0], "-5--3,0"),
-        ([1, 3, 5], "1,3,5"),
+        ([1, 3, 5], "1-5x2"),
+        ([4, 6], "4,6"),
+        ([1, 2, 4, 6, 8, 9], "1-2,4-8x2,9"),
+        (list(range(1001, 1100, 2)), "1001-1099x2"),
     ],
 )
 def test_format_frames(frames: list[int], text: str) -> None:
@@ -69,6 +72,12 @@ def test_format_then_parse_gives_the_same_frames() -> None:
     for _ in range(200):
         frames = sorted({rng.randint(-30, 60) for _ in range(rng.randint(1, 40))})
         assert parse_frame_spec(format_frames(frames)) == frames
+
+
+def test_format_frames_can_shorten_for_messages() -> None:
+    frames = [1, 5, 6, 10, 20, 33, 34, 35]
+    assert format_frames(frames, max_parts=3) == "1,5-6,10,... (+4 more frames)"
+    assert format_frames(frames, max_parts=10) == format_frames(frames)
 
 
 def test_frame_gaps() -> None:

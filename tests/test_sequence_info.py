@@ -61,7 +61,7 @@ def test_requested_frames_are_checked(tmp_path: Path) -> None:
 def test_colourspace_attribute_wins(tmp_path: Path) -> None:
     path = write_exr(tmp_path / "acescg.exr", colorSpace="ACES - ACEScg")
     assert read_info(path).colorspace == "ACES - ACEScg"
-    assert "ACES - ACEScg  (from the colorSpace attribute)" in describe(str(path))
+    assert "ACES - ACEScg  (from the file's colorSpace attribute)" in describe(str(path))
 
 
 def test_describe_8_bit_png_folder(tmp_path: Path) -> None:
@@ -90,3 +90,17 @@ def test_describe_nothing_there(tmp_path: Path) -> None:
         describe(str(tmp_path / "plate.####.exr"))
     with pytest.raises(InputError, match="not found"):
         describe(str(tmp_path / "still.exr"))
+
+
+def test_describe_is_fast_on_a_thousand_frames(tmp_path: Path) -> None:
+    """One listing and one header: 1000 frames (999 of them not even images) take well under a second."""
+    import time
+
+    write_exr(tmp_path / "plate.1001.exr")
+    for frame in range(1002, 2001):
+        (tmp_path / f"plate.{frame}.exr").write_bytes(b"")
+    started = time.monotonic()
+    text = describe(str(tmp_path / "plate.####.exr"))
+    assert time.monotonic() - started < 1.0
+    assert "1001-2000 (1000 on disk)" in text
+    assert "missing:     none" in text

@@ -169,3 +169,10 @@ def test_the_shared_clip_folder(tennis: Path) -> None:
     frames = pattern.discover()
     assert frames == list(range(70))
     assert pattern.path(69).name == "00069.png"
+
+
+def test_existing_file_with_token_characters_is_a_still(tmp_path: Path) -> None:
+    touch(tmp_path, "shot#1.exr")
+    pattern = parse_pattern(str(tmp_path / "shot#1.exr"))
+    assert pattern.is_still
+    assert pattern.path(5) == tmp_path / "shot#1.exr"

@@ -140,3 +140,15 @@ def test_tennis_folder_as_a_sequence(tennis: Path) -> None:
     image: Image = seq.read(11)
     assert image.shape == (240, 432)
     assert image.source == tennis / "frames" / "00011.png"
+
+
+def test_irregular_gaps_are_shortened_in_the_message(tmp_path: Path) -> None:
+    tmp_path.mkdir(exist_ok=True)
+    rendered = [1001] + [1001 + k * k for k in range(1, 30)]  # gaps of growing length
+    for frame in rendered:
+        (tmp_path / f"plate.{frame:04d}.exr").write_bytes(b"")
+    with pytest.raises(InputError) as caught:
+        open_sequence(str(tmp_path / "plate.####.exr"))
+    message = str(caught.value)
+    assert message.count(",") <= 21
+    assert "more frames)" in message and message.endswith("render them or pass --skip-missing")

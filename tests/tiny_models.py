@@ -28,7 +28,7 @@ def _tiny_tokenizer(folder: Path):
     return CLIPTokenizer.from_pretrained(str(folder), model_max_length=77)
 
 
-def _tiny_parts(in_channels: int, latent_size: int, folder: Path):
+def _tiny_parts(in_channels: int, latent_size: int, folder: Path, attention: bool = True):
     import torch
     from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
@@ -41,8 +41,9 @@ def _tiny_parts(in_channels: int, latent_size: int, folder: Path):
         block_out_channels=(8, 16),
         layers_per_block=1,
         norm_num_groups=4,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D" if attention else "DownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D" if attention else "UpBlock2D", "UpBlock2D"),
+        mid_block_type="UNetMidBlock2DCrossAttn" if attention else None,
         cross_attention_dim=16,
         attention_head_dim=2,
     )
@@ -56,6 +57,7 @@ def _tiny_parts(in_channels: int, latent_size: int, folder: Path):
         up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"),
         latent_channels=4,
         sample_size=latent_size * 2,
+        mid_block_add_attention=attention,
     )
     tokenizer = _tiny_tokenizer(Path(folder).with_name(Path(folder).name + "-vocab"))
     text_encoder = CLIPTextModel(
@@ -89,12 +91,15 @@ def _tiny_parts(in_channels: int, latent_size: int, folder: Path):
     }
 
 
-def build_tiny_inpaint_pipeline(folder: Path, latent_size: int = 32) -> Path:
-    """Save a random ``StableDiffusionInpaintPipeline`` (9-channel UNet) whose native size is ``2 * latent_size``."""
+def build_tiny_inpaint_pipeline(folder: Path, latent_size: int = 32, attention: bool = True) -> Path:
+    """Save a random ``StableDiffusionInpaintPipeline`` (9-channel UNet) whose native size is ``2 * latent_size``.
+
+    ``attention=False`` drops every self/cross-attention layer (UNet and VAE), whose cost grows with the square of
+    the pixel count: the benchmark's larger model would otherwise spend all its time there."""
     from diffusers import StableDiffusionInpaintPipeline
 
     pipe = StableDiffusionInpaintPipeline(
-        **_tiny_parts(9, latent_size, folder),
+        **_tiny_parts(9, latent_size, folder, attention),
         safety_checker=None,
         feature_extractor=None,
         requires_safety_checker=False,

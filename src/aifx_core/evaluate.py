@@ -152,8 +152,12 @@ def write_plot(
     path: str | Path,
     panels: list[tuple[str, dict[str, tuple[list[int], list[float]]]]],
     title: str = "",
+    log_y: Sequence[str] = (),
 ) -> Path:
     """A PNG with one panel per ``(y label, {series label: (frames, values)})``; NaN points are gaps.
+
+    Panels whose label is in ``log_y`` get a log scale when all their values are positive (E_warp spans
+    orders of magnitude between a clean clip and a flickering fill).
 
     Uses matplotlib's Agg canvas directly (no pyplot), so it works headless and in any thread.
     """
@@ -168,6 +172,9 @@ def write_plot(
         for label, (xs, ys) in series.items():
             ax.plot(xs, [np.nan if v is None else v for v in ys], marker=".", label=label)
         ax.set_ylabel(ylabel)
+        values = [v for _, ys in series.values() for v in ys if v is not None and math.isfinite(v)]
+        if ylabel in log_y and values and min(values) > 0:
+            ax.set_yscale("log")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(True, alpha=0.3)
         if len(series) > 1:
@@ -192,11 +199,12 @@ def write_eval_plot(path: str | Path, report: EvalReport) -> Path:
     pick = {name: [getattr(f, name) for f in report.frames] for name, _, _ in _COLUMNS}
     panels: list[tuple[str, dict[str, tuple[list[int], list[float]]]]] = []
     ewarp = {label: (frames, pick[key]) for key, label in (("ewarp", "full frame"), ("ewarp_hole", "hole"))}
-    panels.append(("E_warp (frame t vs warped t+1)", {k: v for k, v in ewarp.items() if _finite(v[1])}))
+    ewarp_label = "E_warp (frame t vs warped t+1)"
+    panels.append((ewarp_label, {k: v for k, v in ewarp.items() if _finite(v[1])}))
     if report.reference:
         psnr = {label: (frames, pick[key]) for key, label in (("psnr", "full frame"), ("psnr_hole", "hole"))}
         panels.append(("PSNR dB vs reference", {k: v for k, v in psnr.items() if _finite(v[1])}))
-    return write_plot(path, panels, title=Path(report.result).name)
+    return write_plot(path, panels, title=Path(report.result).name, log_y=(ewarp_label,))
 
 
 def default_out_dir(result: str) -> Path:
@@ -221,9 +229,12 @@ def write_outputs(report: EvalReport, out_dir: str | Path, plate: str | None = N
         ) from None
     frames_list = [f.frame for f in report.frames]
     files = {"plot": str(write_eval_plot(folder / "per_frame.png", report))}
-    result_seq = _open(report.result, None, "result")
-    reference_seq = _open(report.reference, None, "reference") if report.reference else None
-    plate_seq = _open(plate, None, "plate") if plate else None
+    from .sequence import format_frames
+
+    spec = format_frames(frames_list)  # the frames scored, so gaps elsewhere on disk do not matter
+    result_seq = _open(report.result, spec, "result")
+    reference_seq = _open(report.reference, spec, "reference") if report.reference else None
+    plate_seq = _open(plate, spec, "plate") if plate else None
     mask = _open_mask(report.mask, result_seq) if report.mask else None
     files["contact_sheet"] = str(
         before_after_sheet(
@@ -269,7 +280,11 @@ def format_table(report: EvalReport, per_frame: bool = False) -> str:
 
 
 def describe(report: EvalReport) -> str:
-    against = f"vs {report.reference}" if report.reference else "(no reference: temporal stability only)"
+    against = (
+        f"vs {report.reference}"
+        if report.reference
+        else "(no reference: stability only, hole E_warp = flicker)"
+    )
     inside = f", hole from {report.mask}" if report.mask else ""
     return f"{report.result} {against}{inside}; {len(report.frames)} frames, compared in {report.colorspace}"
 

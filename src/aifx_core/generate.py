@@ -78,7 +78,9 @@ class EveryFrameDiffusion:
                 result = self.spatial.inpaint(packet.rgb, packet.hole, frame=packet.frame)
             else:
                 prev_rgb, prev_hole, prev_result = previous
-                warped = warp_previous(prev_result, prev_rgb, prev_hole, packet.rgb, packet.hole, self.colorspace)
+                warped = warp_previous(
+                    prev_result, prev_rgb, prev_hole, packet.rgb, packet.hole, self.colorspace
+                )
                 start = np.where(packet.hole[..., None], warped, packet.rgb).astype(np.float32)
                 result = self.spatial.inpaint(
                     start, packet.hole, frame=packet.frame, strength=self.every_frame_strength

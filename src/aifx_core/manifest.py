@@ -9,12 +9,11 @@ different settings never silently mix with old frames.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from .errors import InputError
 from .job import FillJob
+from .sequence import atomic_write
 
 MANIFEST_SUFFIX = ".aifx.json"
 
@@ -68,13 +67,5 @@ class Manifest:
         self.save()
 
     def save(self) -> None:
-        data = {"resume_key": self.key, "done": sorted(self.done), "job": self.job.to_dict()}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=self.path.name + ".", suffix=".tmp", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(data, fh, indent=1)
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        text = json.dumps({"resume_key": self.key, "done": sorted(self.done), "job": self.job.to_dict()}, indent=1)
+        atomic_write(self.path, lambda tmp: tmp.write_text(text, encoding="utf-8"))

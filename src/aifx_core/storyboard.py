@@ -130,12 +130,16 @@ def load_board(path: Path, overrides: dict[str, Any] | None = None) -> Board:
     data.update({k: v for k, v in (overrides or {}).items() if v is not None})
     unknown = sorted(set(map(str, data)) - TOP_KEYS)
     if unknown:
-        raise InputError(f"{path}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(TOP_KEYS))}")
+        raise InputError(
+            f"{path}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(TOP_KEYS))}"
+        )
     model = data.get("model")
     if not model:
         raise InputError(f"{path}: no 'model'; give a hub id, a local diffusers folder or a checkpoint file")
     local = (path.parent / str(model)).expanduser()
-    options = {k: v for k, v in data.items() if k not in {"shots", "steps", "size", "guidance", "seed", "title"}}
+    options = {
+        k: v for k, v in data.items() if k not in {"shots", "steps", "size", "guidance", "seed", "title"}
+    }
     from_file = not (overrides or {}).get("model")
     if from_file and not Path(str(model)).expanduser().is_absolute() and local.exists():
         options["model"] = str(local)
@@ -152,7 +156,9 @@ def load_board(path: Path, overrides: dict[str, Any] | None = None) -> Board:
             raise InputError(f"{where}: expected a mapping with name and prompt")
         unknown = sorted(set(map(str, item)) - SHOT_KEYS)
         if unknown:
-            raise InputError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(SHOT_KEYS))}")
+            raise InputError(
+                f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(SHOT_KEYS))}"
+            )
         name = str(item.get("name") or "").strip()
         prompt = str(item.get("prompt") or "").strip()
         if not name or not prompt:
@@ -311,5 +317,7 @@ def register_cli(subparsers: Any) -> None:
     parser.add_argument("--steps", type=int, help="override the file's steps")
     parser.add_argument("--size", type=int, help="override the file's size (pixel area ≈ size²)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
-    parser.add_argument("--local-files-only", action="store_true", help="never download (like HF_HUB_OFFLINE=1)")
+    parser.add_argument(
+        "--local-files-only", action="store_true", help="never download (like HF_HUB_OFFLINE=1)"
+    )
     parser.set_defaults(handler=run_storyboard)

@@ -105,6 +105,11 @@ class WorkerProcess:
                 event = json.loads(line)
             except ValueError:
                 continue
+            # Track the state here, as lines arrive, so fraction()/final are right whether or not anyone polls.
+            if event.get("event") == "progress" and event.get("stage") == OVERALL_STAGE:
+                self.last_progress = event
+            elif event.get("event") in ("done", "error", "cancelled"):
+                self.final = event
             self.events.put(event)
 
     def _read_stderr(self) -> None:
@@ -121,10 +126,6 @@ class WorkerProcess:
                 event = self.events.get_nowait()
             except queue.Empty:
                 break
-            if event.get("event") == "progress" and event.get("stage") == OVERALL_STAGE:
-                self.last_progress = event
-            elif event.get("event") in ("done", "error", "cancelled"):
-                self.final = event
             out.append(event)
         return out
 
@@ -170,7 +171,6 @@ class WorkerProcess:
         code = self._proc.wait(timeout=timeout)
         for thread in self._threads:
             thread.join(timeout=5)
-        self.poll()
         return code
 
     def error_message(self) -> str:

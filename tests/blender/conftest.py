@@ -12,9 +12,6 @@ import sys
 import textwrap
 from pathlib import Path
 
-import cv2
-import numpy as np
-import OpenEXR
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -59,9 +56,9 @@ def draw_mask(name, box, size):
     return mask
 
 
-def run_fill(**kwargs):
+def run_fill(*args, **kwargs):
     try:
-        return sorted(bpy.ops.aifx.fill(**kwargs))
+        return sorted(bpy.ops.aifx.fill(*args, **kwargs))
     except RuntimeError as exc:
         return {"error": str(exc)}
 
@@ -136,21 +133,3 @@ def blender(extension_zip: Path, tmp_path: Path):
         return result
 
     return run
-
-
-def read_exr_rgb(path: Path) -> np.ndarray:
-    """Float32 (H, W, 3) from an EXR, read with OpenEXR directly (not through aifx or Blender)."""
-    with OpenEXR.File(str(path), separate_channels=True) as exr:
-        channels = {name: channel.pixels.astype(np.float32) for name, channel in exr.channels().items()}
-    return np.dstack([channels[name] for name in ("R", "G", "B")])
-
-
-def read_png_rgb(path: Path) -> np.ndarray:
-    bgr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    return bgr[..., ::-1].astype(np.float32) / 255.0
-
-
-def matte_box(path: Path, margin: int = 3) -> tuple[int, int, int, int]:
-    """Pixel bounding box (x0, y0, x1, y1) of a 0/255 matte, grown by ``margin``."""
-    ys, xs = np.nonzero(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE) > 127)
-    return int(xs.min()) - margin, int(ys.min()) - margin, int(xs.max()) + margin, int(ys.max()) + margin

@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import matte_box, read_exr_rgb, read_png_rgb
+from blender_helpers import matte_box, read_exr_rgb, read_png_rgb
 
 pytestmark = pytest.mark.blender
 
@@ -100,6 +100,29 @@ def test_clip_and_mask_fill_in_background(blender, plate: Path) -> None:
         assert np.abs(filled[inside] - source[inside]).mean() > 0.02  # the player was painted out
 
 
+def test_mask_rasteriser_keeps_feather_and_leaves_the_scene_alone(blender, tmp_path: Path) -> None:
+    pattern = tmp_path / "matte" / "m.####.png"
+    result = blender(
+        f"""
+        masks = sys.modules[ADDON + ".masks"]
+        mask = draw_mask("soft", (100, 60, 200, 160), (320, 240))
+        for point in mask.layers[0].splines[0].points:
+            point.weight = 0.05  # feather: 5% of the width outside the outline
+        before = (len(bpy.data.scenes), len(bpy.data.node_groups), bpy.context.scene.render.filepath)
+        masks.rasterize_mask(mask, (320, 240), [1, 2], [1001, 1002], {str(pattern)!r})
+        after = (len(bpy.data.scenes), len(bpy.data.node_groups), bpy.context.scene.render.filepath)
+        RESULT["unchanged"] = before == after
+        """
+    )
+    assert result["unchanged"]
+    assert sorted(p.name for p in pattern.parent.iterdir()) == ["m.1001.png", "m.1002.png"]
+    matte = cv2.imread(str(pattern.parent / "m.1001.png"), cv2.IMREAD_UNCHANGED)
+    assert matte.shape == (240, 320) and matte.dtype == np.uint16
+    assert (matte[62:158, 102:198] == 65535).all() and matte[5, 5] == 0
+    ramp = matte[110, 80:101].astype(int)  # left of the outline: the feather rises towards it
+    assert ramp[0] < ramp[-1] and np.all(np.diff(ramp) >= 0) and ((ramp > 0) & (ramp < 65535)).sum() >= 8
+
+
 def test_clip_frame_offset_maps_scene_frames_to_files(blender, plate: Path) -> None:
     """A clip placed at scene frame 1001: files 00000.. are scene frames 1001..; a later range resumes."""
     result = blender(
@@ -148,7 +171,7 @@ def test_bad_input_reports_a_clear_error(blender, plate: Path) -> None:
         os.environ["AIFX_PYTHON"] = "/opt/missing-aifx/bin/python"
         RESULT["env_var"] = run_fill(clip=clip.name, mask_datablock=mask.name)
         movie = bpy.data.movieclips.load(MOVIE)
-        RESULT["movie"] = run_fill(clip=movie.name, mask_datablock=mask.name)
+        RESULT["movie"] = run_fill(clip=movie.name, mask_datablock=mask.name, python=PYTHON)
         RESULT["loaded"] = [c.name for c in bpy.data.movieclips]
         """,
         plate,
@@ -197,7 +220,7 @@ def test_script_call_with_paths_only(blender, plate: Path, tmp_path: Path) -> No
         RESULT["images"] = [(i.name, i.source) for i in bpy.data.images if i.name.endswith("AI Fill")]
         paths = dict(input=os.path.join(PLATE, "frames", "#####.png"), mask=os.path.join(PLATE, "masks", "#####.png"),
                      output={str(out / "clean.#####.exr")!r}, backend="telea", dilate=2, feather=1)
-        RESULT["again"] = run_fill(**paths)
+        RESULT["again"] = run_fill("INVOKE_DEFAULT", **paths)  # invoke runs synchronously under -b
         RESULT["redo"] = run_fill(overwrite=True, **paths)
         """,
         plate,

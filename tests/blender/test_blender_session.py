@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, read_exr_rgb
+from blender_helpers import REPO, read_exr_rgb
 
 from aifx_core.job import FillJob
 from blender_addon import jobs, session

@@ -66,7 +66,9 @@ def make_scheduler(pipe: Any, name: str | None) -> Any:
         close = difflib.get_close_matches(str(name), compatible, n=2)
         hint = f"did you mean {', '.join(close)}? " if close else ""
         choices = ", ".join(compatible) or "a diffusers scheduler class"
-        raise InputError(f"scheduler {name!r}: not a diffusers scheduler; {hint}for this model use one of {choices}")
+        raise InputError(
+            f"scheduler {name!r}: not a diffusers scheduler; {hint}for this model use one of {choices}"
+        )
     return cls.from_config(default.config)
 
 
@@ -129,7 +131,9 @@ class DiffusersBackend:
             rgb, hole, self.colorspace, model_fill, self.model_size, self.multiple, self.margin
         )
 
-    def call_arguments(self, model_rgb: np.ndarray, model_hole: np.ndarray, strength: float) -> dict[str, Any]:
+    def call_arguments(
+        self, model_rgb: np.ndarray, model_hole: np.ndarray, strength: float
+    ) -> dict[str, Any]:
         """Keyword arguments for the pipeline on one model-size square (only those it accepts)."""
         import torch
 
@@ -152,11 +156,15 @@ class DiffusersBackend:
             wanted["guidance_scale"] = self.guidance
         return {key: value for key, value in wanted.items() if key in self._accepts}
 
-    def generate(self, model_rgb: np.ndarray, model_hole: np.ndarray, strength: float | None = None) -> np.ndarray:
+    def generate(
+        self, model_rgb: np.ndarray, model_hole: np.ndarray, strength: float | None = None
+    ) -> np.ndarray:
         """Run the pipeline on a model-space square: float32 (S, S, 3) in [0, 1] → float32 (S, S, 3)."""
         import torch
 
-        arguments = self.call_arguments(model_rgb, model_hole, self.strength if strength is None else strength)
+        arguments = self.call_arguments(
+            model_rgb, model_hole, self.strength if strength is None else strength
+        )
         if self.scheduler is not None:
             self.pipe.scheduler = self.scheduler
         with torch.inference_mode():

@@ -46,7 +46,9 @@ class LamaBackend:
         self.model_size = max(MULTIPLE, size // MULTIPLE * MULTIPLE)
 
     def inpaint(self, rgb: np.ndarray, hole: np.ndarray, *, frame: int | None = None) -> np.ndarray:
-        return fill_through_crop(rgb, hole, self.colorspace, self.generate, self.model_size, MULTIPLE, self.margin)
+        return fill_through_crop(
+            rgb, hole, self.colorspace, self.generate, self.model_size, MULTIPLE, self.margin
+        )
 
     def generate(self, model_rgb: np.ndarray, model_hole: np.ndarray) -> np.ndarray:
         """Run the TorchScript model on a model-space square (any size; padded to a multiple of 8 here)."""

@@ -76,7 +76,9 @@ def resolve_device(requested: str | None) -> str:
             return "mps"
         return "cpu"
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError(f"device {requested!r}: this torch ({torch.__version__}) sees no CUDA GPU; use --device cpu")
+        raise InputError(
+            f"device {requested!r}: this torch ({torch.__version__}) sees no CUDA GPU; use --device cpu"
+        )
     if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise InputError(f"device {requested!r}: MPS is not available here; use --device cpu")
     if not (name == "cpu" or name == "mps" or name.startswith("cuda")):
@@ -154,7 +156,9 @@ def locate_model(model: Any, what: str = "model") -> ModelSource:
         or path.suffix.lower() in SINGLE_FILE_SUFFIXES
     )
     if looks_like_path:
-        raise InputError(f"{text}: no such model file or folder; check the path, or give a Hugging Face hub id")
+        raise InputError(
+            f"{text}: no such model file or folder; check the path, or give a Hugging Face hub id"
+        )
     return ModelSource("hub", text)
 
 
@@ -207,7 +211,9 @@ def _diffusers_class(name: str) -> Any:
 
     cls = getattr(diffusers, name, None)
     if cls is None or not hasattr(cls, "from_pretrained"):
-        raise InputError(f"pipeline_class {name!r}: not a diffusers pipeline class (e.g. StableDiffusionInpaintPipeline)")
+        raise InputError(
+            f"pipeline_class {name!r}: not a diffusers pipeline class (e.g. StableDiffusionInpaintPipeline)"
+        )
     return cls
 
 
@@ -267,7 +273,10 @@ def load_pipeline(request: PipelineRequest) -> Any:
     if key in _PIPELINES:
         return _PIPELINES[key]
 
-    kwargs: dict[str, Any] = {_dtype_keyword(): getattr(torch, dtype_name), "local_files_only": request.local_files_only}
+    kwargs: dict[str, Any] = {
+        _dtype_keyword(): getattr(torch, dtype_name),
+        "local_files_only": request.local_files_only,
+    }
     if request.variant:
         kwargs["variant"] = request.variant
     log.info("loading %s (%s) on %s as %s", source.location, class_name, device, dtype_name)
@@ -302,7 +311,9 @@ def _dtype_keyword() -> str:
     return "dtype"
 
 
-def _from_source(source: ModelSource, class_name: str, request: PipelineRequest, kwargs: dict[str, Any]) -> Any:
+def _from_source(
+    source: ModelSource, class_name: str, request: PipelineRequest, kwargs: dict[str, Any]
+) -> Any:
     from diffusers import AutoPipelineForInpainting, AutoPipelineForText2Image, DiffusionPipeline
 
     if source.kind == "file":
@@ -359,7 +370,9 @@ def load_torchscript(path: Any, device: str, what: str = "LaMa model") -> Any:
         )
     file = Path(str(path)).expanduser()
     if not file.is_file():
-        raise InputError(f"{file}: no such {what} file; pass --model PATH to a TorchScript export such as big-lama.pt")
+        raise InputError(
+            f"{file}: no such {what} file; pass --model PATH to a TorchScript export such as big-lama.pt"
+        )
     stat = file.stat()
     key = (str(file.resolve()), stat.st_mtime_ns, stat.st_size, device)
     if key in _SCRIPTS:
@@ -368,7 +381,9 @@ def load_torchscript(path: Any, device: str, what: str = "LaMa model") -> Any:
         module = torch.jit.load(str(file), map_location=device)
     except (RuntimeError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"{file}: not a TorchScript file ({first}); export the model with torch.jit") from None
+        raise InputError(
+            f"{file}: not a TorchScript file ({first}); export the model with torch.jit"
+        ) from None
     module.eval()
     _SCRIPTS[key] = module
     return module

@@ -22,8 +22,6 @@ many there were, ``aifx info`` shows it); deep and sub-sampled (luminance/chroma
 
 from __future__ import annotations
 
-import contextlib
-import io
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -34,6 +32,7 @@ import OpenEXR
 from ..errors import InputError
 from .image import Image, to_float
 from .imageinfo import ImageInfo, Window, guess_colorspace
+from .quiet import decoder_messages_silenced
 
 
 #: Compression names accepted by :func:`write_exr`, e.g. ``"zip"`` → ``OpenEXR.ZIP_COMPRESSION``.
@@ -52,8 +51,8 @@ COMPRESSIONS: dict[str, Any] = {
 DEFAULT_COMPRESSION = "zip"
 
 _PIXEL_TYPE_NAMES = {np.dtype(np.float16): "half", np.dtype(np.float32): "float", np.dtype(np.uint32): "uint"}
-# Attributes the bindings derive from the channels/parts, or that only make sense in a multi-part file.
-_DERIVED_ATTRIBUTES = ("channels", "chunkCount", "name", "version")
+# Attributes the bindings derive from the channels and the file layout when writing.
+_DERIVED_ATTRIBUTES = ("channels", "chunkCount", "version")
 
 
 def _window(value: Any) -> Window:
@@ -68,12 +67,11 @@ def _window_attribute(window: Window) -> tuple[np.ndarray, np.ndarray]:
 def _open(path: Path, header_only: bool) -> Any:
     """Open with the bindings, turning their failures into :class:`InputError` naming the file.
 
-    A truncated file does not raise in the bindings: they print a warning and return no parts. The warning
-    goes to ``sys.stdout`` (which may carry ``--json-progress`` lines), so it is captured here.
+    A truncated file does not raise in the bindings: they print warnings and return no parts, which is
+    reported here (the warnings are kept off the terminal, see :mod:`.quiet`).
     """
-    captured = io.StringIO()
     try:
-        with contextlib.redirect_stdout(captured):
+        with decoder_messages_silenced():
             exr = OpenEXR.File(str(path), separate_channels=True, header_only=header_only)
     except (RuntimeError, ValueError, OSError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -139,7 +137,8 @@ def _channel_types(path: Path, names: list[str]) -> dict[str, str]:
     import OpenImageIO as oiio
 
     found: dict[str, str] = {}
-    source = oiio.ImageInput.open(str(path))
+    with decoder_messages_silenced():
+        source = oiio.ImageInput.open(str(path))
     if source is not None:
         spec = source.spec()
         formats = list(spec.channelformats) or [spec.format] * spec.nchannels

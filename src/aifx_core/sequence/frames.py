@@ -49,21 +49,36 @@ def parse_frame_spec(spec: str) -> list[int]:
     return sorted(frames)
 
 
-def format_frames(frames: Iterable[int]) -> str:
+def format_frames(frames: Iterable[int], max_parts: int | None = None) -> str:
     """The compact form of a set of frames: ``[1001, 1002, 1003, 1020]`` → ``"1001-1003,1020"``.
 
-    Runs of consecutive frames become ``a-b``; the result parses back to the same frames with
-    :func:`parse_frame_spec`. An empty input gives ``""``.
+    Runs of consecutive frames become ``a-b`` and runs of three or more with an even step ``a-bxN`` (every
+    other frame missing reads ``1001-1099x2``, not fifty numbers). The result parses back to the same frames
+    with :func:`parse_frame_spec`. ``max_parts`` shortens very irregular sets for messages
+    (``"1,5,9,... (+40 more frames)"``); such text no longer parses. An empty input gives ``""``.
     """
     ordered = sorted(set(frames))
     parts: list[str] = []
+    counts: list[int] = []
     i = 0
     while i < len(ordered):
         j = i
-        while j + 1 < len(ordered) and ordered[j + 1] == ordered[j] + 1:
-            j += 1
-        parts.append(str(ordered[i]) if i == j else f"{ordered[i]}-{ordered[j]}")
+        if i + 1 < len(ordered):
+            step = ordered[i + 1] - ordered[i]
+            while j + 1 < len(ordered) and ordered[j + 1] - ordered[j] == step:
+                j += 1
+            if step > 1 and j - i < 2:
+                j = i  # two frames a step apart are clearer listed: "4,6", not "4-6x2"
+        if i == j:
+            parts.append(str(ordered[i]))
+        else:
+            step = ordered[i + 1] - ordered[i]
+            parts.append(f"{ordered[i]}-{ordered[j]}" + (f"x{step}" if step > 1 else ""))
+        counts.append(j - i + 1)
         i = j + 1
+    if max_parts is not None and len(parts) > max_parts:
+        hidden = sum(counts[max_parts:])
+        return ",".join(parts[:max_parts]) + f",... (+{hidden} more frames)"
     return ",".join(parts)
 
 

@@ -58,9 +58,9 @@ def guess_colorspace(fmt: str, attributes: Mapping[str, Any], dtype: str) -> tup
     for name in COLORSPACE_ATTRIBUTES:
         value = attributes.get(name)
         if isinstance(value, str) and value.strip():
-            return value.strip(), f"from the {name} attribute"
+            return value.strip(), f"from the file's {name} attribute"
     if fmt == "exr":
-        return "scene-linear", "EXR default (no colorSpace attribute)"
+        return "scene-linear", "EXR default, no colorSpace attribute"
     if dtype in ("uint8", "uint16"):
         return "sRGB", f"{dtype[4:]}-bit {fmt.upper()} default"
     return "scene-linear", f"float {fmt.upper()} default"

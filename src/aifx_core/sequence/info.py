@@ -50,14 +50,14 @@ def _frames_section(pattern: FramePattern, frames: str | None, lines: list[str])
     lines.append(f"frames:      {span} ({len(on_disk)} on disk)")
     gaps = frame_gaps(on_disk)
     lines.append(
-        f"missing:     {format_frames(gaps)} ({len(gaps)} frame{'s' if len(gaps) > 1 else ''})"
+        f"missing:     {format_frames(gaps, max_parts=40)} ({len(gaps)} frame{'s' if len(gaps) > 1 else ''})"
         if gaps
         else "missing:     none"
     )
     if frames is not None:
         wanted = parse_frame_spec(frames)
         absent = sorted(set(wanted) - set(on_disk))
-        status = f"{format_frames(absent)} not on disk" if absent else "all on disk"
+        status = f"{format_frames(absent, max_parts=40)} not on disk" if absent else "all on disk"
         lines.append(f"requested:   {format_frames(wanted)} ({status})")
         present = [f for f in wanted if f in set(on_disk)]
         if present:

@@ -207,6 +207,9 @@ def parse_pattern(spec: str | os.PathLike[str]) -> FramePattern:
         return _folder_pattern(path)
     if text.endswith(("/", os.sep)):
         raise InputError(f"{text}: folder not found; check the path")
+    if path.is_file():
+        # An existing file is a still even if its name happens to hold '#', '@' or '%d'.
+        return FramePattern(folder=path.parent, prefix=path.name, suffix="", kind="still")
     folder, name = path.parent, path.name
     if _TOKEN.search(str(folder)) and not folder.exists():
         raise InputError(f"{text}: the frame token must be in the file name, not the folder")

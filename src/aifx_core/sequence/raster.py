@@ -34,6 +34,7 @@ import OpenImageIO as oiio
 from ..errors import InputError
 from .image import Image, from_float, to_float
 from .imageinfo import ImageInfo, guess_colorspace
+from .quiet import decoder_messages_silenced
 
 #: Format name for each extension handled here.
 RASTER_FORMATS = {".png": "png", ".tif": "tiff", ".tiff": "tiff", ".jpg": "jpeg", ".jpeg": "jpeg"}
@@ -93,7 +94,8 @@ def _windows(spec: oiio.ImageSpec) -> tuple[tuple[int, int, int, int], tuple[int
 
 
 def _open(path: Path) -> oiio.ImageInput:
-    source = oiio.ImageInput.open(str(path), _config())
+    with decoder_messages_silenced():
+        source = oiio.ImageInput.open(str(path), _config())
     if source is None:
         raise InputError(f"{path}: not a readable image ({_error_text()}); re-render or re-copy the file")
     return source
@@ -136,7 +138,8 @@ def read_raster(path: Path, fmt: str) -> Image:
     try:
         spec = source.spec()
         dtype = _DTYPE_FOR_BASETYPE.get(spec.format.basetype, np.float32)
-        pixels = source.read_image(0, 0, 0, spec.nchannels, _TYPEDESC_FOR_DTYPE[np.dtype(dtype)])
+        with decoder_messages_silenced():
+            pixels = source.read_image(0, 0, 0, spec.nchannels, _TYPEDESC_FOR_DTYPE[np.dtype(dtype)])
         if pixels is None:
             raise InputError(
                 f"{path}: {fmt.upper()} is truncated or damaged ({_error_text(source)}); re-render or re-copy it"

@@ -16,6 +16,13 @@ from .image import Image
 from .imageio import FORMATS, read_image
 from .pattern import FramePattern, parse_pattern, still_frame
 
+#: Longest frame list spelled out in a message (irregular gaps in a long shot would fill the screen).
+MESSAGE_PARTS = 20
+
+
+def _frames_text(frames: list[int]) -> str:
+    return format_frames(frames, max_parts=MESSAGE_PARTS)
+
 
 class Sequence:
     """Frames of one input (plate, mask...) that exist on disk, in order.
@@ -52,7 +59,7 @@ class Sequence:
         if frame not in self.frames:
             raise InputError(
                 f"{self.pattern}: {self.role} frame {frame} is not in this sequence "
-                f"({format_frames(self.frames)}); check --frames"
+                f"({_frames_text(self.frames)}); check --frames"
             )
         return read_image(self.pattern.path(frame))
 
@@ -83,14 +90,14 @@ def open_sequence(
     available = [f for f in wanted if f in present]
     if not available:
         raise InputError(
-            f"{pattern}: none of the requested {role} frames {format_frames(wanted)} exist "
-            f"(on disk: {format_frames(on_disk)}); check --frames"
+            f"{pattern}: none of the requested {role} frames {_frames_text(wanted)} exist "
+            f"(on disk: {_frames_text(on_disk)}); check --frames"
         )
     missing = [f for f in wanted if f not in present]
     if missing and not skip_missing:
-        where = f" (on disk: {format_frames(on_disk)})" if requested is not None else ""
+        where = f" (on disk: {_frames_text(on_disk)})" if requested is not None else ""
         raise InputError(
-            f"{pattern}: {role} frames {format_frames(missing)} missing{where}; "
+            f"{pattern}: {role} frames {_frames_text(missing)} missing{where}; "
             "render them or pass --skip-missing"
         )
     return Sequence(pattern, available, role)

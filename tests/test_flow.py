@@ -1,0 +1,138 @@
+"""Optical flow helpers: estimation with holes, completion, warping, consistency, smooth fill."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from aifx_core.errors import InputError
+from aifx_core.flow import (
+    DISFlow,
+    complete_flow,
+    consistency_mask,
+    estimate_flow,
+    push_pull_fill,
+    sample_points,
+    warp,
+)
+
+
+def _texture(height: int, width: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    tex = cv2.GaussianBlur(rng.random((height, width)).astype(np.float32), (0, 0), 2.0)
+    tex = (tex - tex.min()) / (tex.max() - tex.min())
+    return np.repeat(tex[..., None], 3, axis=-1) * np.array([0.9, 0.7, 0.5], np.float32) + 0.05
+
+
+def test_flow_completion_recovers_global_motion_inside_holes() -> None:
+    big = _texture(220, 280)
+    a = big[20:180, 20:240]
+    b = big[23:183, 18:238]  # content of a at (x, y) is at (x + 2, y - 3) in b
+    hole_a = np.zeros(a.shape[:2], bool)
+    hole_a[50:110, 80:140] = True
+    hole_b = np.zeros(a.shape[:2], bool)
+    hole_b[60:120, 60:120] = True
+    # Paint an "object" with its own motion into both holes: the completed flow must ignore it.
+    a, b = a.copy(), b.copy()
+    a[hole_a] = 0.95
+    b[hole_b] = 0.95
+    flow = estimate_flow(a, b, hole_a=hole_a, hole_b=hole_b, colorspace="sRGB")
+    union = hole_a | hole_b
+    error = np.linalg.norm(flow[union] - np.array([2.0, -3.0]), axis=-1)
+    assert error.mean() < 0.3
+    assert np.percentile(error, 99) < 1.0
+    raw = estimate_flow(a, b, hole_a=hole_a, hole_b=hole_b, colorspace="sRGB", complete=False)
+    assert np.linalg.norm(raw[union] - np.array([2.0, -3.0]), axis=-1).mean() > error.mean()
+
+
+def test_complete_flow_reproduces_a_homography_field() -> None:
+    height, width = 120, 160
+    matrix = np.array([[1.01, 0.02, 3.0], [-0.01, 0.99, -2.0], [1e-5, 2e-5, 1.0]])
+    xs, ys = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    grid = np.stack([xs, ys], -1).reshape(-1, 1, 2)
+    truth = (cv2.perspectiveTransform(grid, matrix).reshape(height, width, 2) - np.stack([xs, ys], -1))
+    truth = truth.astype(np.float32)
+    hole = np.zeros((height, width), bool)
+    cv2.circle(hole.view(np.uint8), (70, 60), 25, 1, -1)
+    corrupted = truth.copy()
+    corrupted[hole] = np.array([40.0, -40.0])  # the removed object's motion
+    completed = complete_flow(corrupted, hole)
+    assert np.abs(completed[hole] - truth[hole]).max() < 0.05
+    far = cv2.dilate(hole.astype(np.uint8), np.ones((61, 61), np.uint8)) == 0
+    np.testing.assert_array_equal(completed[far], corrupted[far])
+
+
+def test_complete_flow_falls_back_to_smooth_fill_when_no_single_motion_fits() -> None:
+    height, width = 80, 120
+    flow = np.zeros((height, width, 2), np.float32)
+    flow[:, :60] = (4.0, 0.0)
+    flow[:, 60:] = (-4.0, 0.0)  # two motions meeting at the hole: no homography explains the ring
+    hole = np.zeros((height, width), bool)
+    hole[30:50, 50:70] = True
+    completed = complete_flow(np.where(hole[..., None], 99.0, flow).astype(np.float32), hole)
+    assert np.isfinite(completed).all()
+    assert np.abs(completed[hole]).max() <= 4.0 + 1e-3  # an interpolation, never outside the ring's range
+    assert completed[40, 51, 0] > completed[40, 68, 0]  # varies smoothly from the left motion to the right
+
+
+def test_warp_follows_the_flow() -> None:
+    image = _texture(40, 50)
+    flow = np.zeros((40, 50, 2), np.float32)
+    flow[..., 0] = 3.0
+    flow[..., 1] = -2.0
+    warped = warp(image, flow)
+    np.testing.assert_allclose(warped[5:35, 0:40], image[3:33, 3:43], atol=1e-6)
+
+
+def test_consistency_mask_rejects_occluded_pixels() -> None:
+    height, width = 40, 60
+    fwd = np.zeros((height, width, 2), np.float32)
+    bwd = np.zeros((height, width, 2), np.float32)
+    fwd[10:20, 10:20, 0] = 6.0  # a square moves 6 px right over a static background
+    bwd[10:20, 16:26, 0] = -6.0
+    mask = consistency_mask(fwd, bwd, tol=1.0)
+    assert mask[10:20, 10:20].all()  # the square itself is seen in both frames
+    assert not mask[10:20, 20:26].any()  # background the square covers in B: occluded
+    assert mask[25:, :].all() and mask[:, 30:].all()
+
+
+def test_sample_points_matches_remap_of_the_whole_image() -> None:
+    image = _texture(30, 40)
+    rng = np.random.default_rng(1)
+    xs = rng.uniform(0, 39, 5000).astype(np.float32)
+    ys = rng.uniform(0, 29, 5000).astype(np.float32)
+    values = sample_points(image, xs, ys)
+    x0, y0 = int(np.floor(xs[0])), int(np.floor(ys[0]))
+    fx, fy = xs[0] - x0, ys[0] - y0
+    expected = ((1 - fx) * (1 - fy) * image[y0, x0] + fx * (1 - fy) * image[y0, x0 + 1]
+                + (1 - fx) * fy * image[y0 + 1, x0] + fx * fy * image[y0 + 1, x0 + 1])
+    np.testing.assert_allclose(values[0], expected, atol=0.02)
+    assert values.shape == (5000, 3)
+
+
+def test_push_pull_fill_keeps_known_pixels_and_interpolates_smoothly() -> None:
+    ramp = np.tile(np.linspace(0.0, 1.0, 64, dtype=np.float32), (48, 1))
+    known = np.ones(ramp.shape, bool)
+    known[16:32, 20:44] = False
+    holey = np.where(known, ramp, np.nan).astype(np.float32)
+    filled = push_pull_fill(holey, known)
+    np.testing.assert_array_equal(filled[known], ramp[known])
+    assert np.isfinite(filled).all()
+    assert np.abs(filled[~known] - ramp[~known]).max() < 0.1
+    assert (np.diff(filled[24, 18:46]) > -0.01).all()  # follows the ramp instead of a flat patch
+
+
+def test_flow_survives_hdr_and_nan_values() -> None:
+    a = _texture(64, 80) * 40.0
+    b = np.roll(a, 2, axis=1)
+    a[5, 5] = np.nan
+    b[10, 10] = np.inf
+    flow = estimate_flow(a, b, colorspace="ACEScg")
+    assert np.isfinite(flow).all()
+    assert abs(float(np.median(flow[8:56, 8:70, 0])) - 2.0) < 0.3
+
+
+def test_unknown_preset_is_an_input_error() -> None:
+    with pytest.raises(InputError, match="preset"):
+        DISFlow("turbo")
