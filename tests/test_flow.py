@@ -51,7 +51,7 @@ def test_complete_flow_reproduces_a_homography_field() -> None:
     matrix = np.array([[1.01, 0.02, 3.0], [-0.01, 0.99, -2.0], [1e-5, 2e-5, 1.0]])
     xs, ys = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
     grid = np.stack([xs, ys], -1).reshape(-1, 1, 2)
-    truth = (cv2.perspectiveTransform(grid, matrix).reshape(height, width, 2) - np.stack([xs, ys], -1))
+    truth = cv2.perspectiveTransform(grid, matrix).reshape(height, width, 2) - np.stack([xs, ys], -1)
     truth = truth.astype(np.float32)
     hole = np.zeros((height, width), bool)
     cv2.circle(hole.view(np.uint8), (70, 60), 25, 1, -1)
@@ -105,8 +105,12 @@ def test_sample_points_matches_remap_of_the_whole_image() -> None:
     values = sample_points(image, xs, ys)
     x0, y0 = int(np.floor(xs[0])), int(np.floor(ys[0]))
     fx, fy = xs[0] - x0, ys[0] - y0
-    expected = ((1 - fx) * (1 - fy) * image[y0, x0] + fx * (1 - fy) * image[y0, x0 + 1]
-                + (1 - fx) * fy * image[y0 + 1, x0] + fx * fy * image[y0 + 1, x0 + 1])
+    expected = (
+        (1 - fx) * (1 - fy) * image[y0, x0]
+        + fx * (1 - fy) * image[y0, x0 + 1]
+        + (1 - fx) * fy * image[y0 + 1, x0]
+        + fx * fy * image[y0 + 1, x0 + 1]
+    )
     np.testing.assert_allclose(values[0], expected, atol=0.02)
     assert values.shape == (5000, 3)
 

@@ -22,8 +22,15 @@ def _texture(height: int, width: int, seed: int = 0) -> np.ndarray:
     return (0.1 + 0.8 * (tex - tex.min()) / (tex.max() - tex.min())).astype(np.float32)
 
 
-def _clip(n: int, *, shift: tuple[int, int] = (0, 0), size: tuple[int, int] = (72, 96), hole_size: int = 16,
-          hole_path=None, seed: int = 0) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def _clip(
+    n: int,
+    *,
+    shift: tuple[int, int] = (0, 0),
+    size: tuple[int, int] = (72, 96),
+    hole_size: int = 16,
+    hole_path=None,
+    seed: int = 0,
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Frames of a textured plate moving by ``shift`` px/frame, and a square hole moving along ``hole_path``."""
     height, width = size
     dx, dy = shift
@@ -32,10 +39,10 @@ def _clip(n: int, *, shift: tuple[int, int] = (0, 0), size: tuple[int, int] = (7
     for t in range(n):
         x0 = dx * t if dx >= 0 else abs(dx) * (n - t)
         y0 = dy * t if dy >= 0 else abs(dy) * (n - t)
-        frames.append(np.ascontiguousarray(big[y0:y0 + height, x0:x0 + width]))
+        frames.append(np.ascontiguousarray(big[y0 : y0 + height, x0 : x0 + width]))
         cx, cy = hole_path(t) if hole_path else (width // 2, height // 2)
         hole = np.zeros((height, width), bool)
-        hole[cy - hole_size // 2:cy + hole_size // 2, cx - hole_size // 2:cx + hole_size // 2] = True
+        hole[cy - hole_size // 2 : cy + hole_size // 2, cx - hole_size // 2 : cx + hole_size // 2] = True
         holes.append(hole)
     return frames, holes
 
@@ -99,7 +106,9 @@ def test_outside_the_hole_the_output_is_the_input_exactly() -> None:
 def test_never_copies_from_other_frames_holes() -> None:
     sentinel = np.array([7.0, -5.0, 9.0], np.float32)
     frames, holes = _clip(16, shift=(2, 0), hole_path=lambda t: (24 + 3 * t, 30 + (t % 3)))
-    frames = [np.where(h[..., None], sentinel, f).astype(np.float32) for f, h in zip(frames, holes, strict=True)]
+    frames = [
+        np.where(h[..., None], sentinel, f).astype(np.float32) for f, h in zip(frames, holes, strict=True)
+    ]
     _, results = _fill(frames, holes, radius=4, keyframe_interval=4)
     for (_, out), hole in zip(results, holes, strict=True):
         filled = out[hole]
@@ -107,10 +116,14 @@ def test_never_copies_from_other_frames_holes() -> None:
 
 
 def test_window_size_does_not_change_the_result() -> None:
-    # A hole glued to the panning plate: propagation cannot see under it, so keyframes are exercised too.
-    frames, holes = _clip(23, shift=(2, 0), hole_path=lambda t: (70 - 2 * t, 36), hole_size=12)
+    # One hole glued to the panning plate (nothing under it is ever seen: keyframes) and one sliding across
+    # it (propagation), with a radius and keyframe blocks much shorter than the clip.
+    frames, glued = _clip(23, shift=(2, 0), hole_path=lambda t: (70 - 2 * t, 24), hole_size=12)
+    _, sliding = _clip(23, shift=(2, 0), hole_path=lambda t: (14 + 3 * t, 54), hole_size=12)
+    holes = [a | b for a, b in zip(glued, sliding, strict=True)]
     options = dict(radius=3, keyframe_interval=4)
-    _, small = _fill(frames, holes, window=1, **options)
+    backend, small = _fill(frames, holes, window=1, **options)
+    assert backend.stats["propagated"] > 0 and backend.stats["keyframe"] > 0
     _, large = _fill(frames, holes, window=40, **options)
     for (fa, a), (fb, b) in zip(small, large, strict=True):
         assert fa == fb
@@ -130,8 +143,9 @@ def test_holds_at_most_window_plus_overlap_packets() -> None:
             pulled[0] += 1
             yield packet
 
-    backend = PropagateBackend(BackendContext(colorspace="sRGB", options=dict(window=3, radius=3,
-                                                                              keyframe_interval=3)))
+    backend = PropagateBackend(
+        BackendContext(colorspace="sRGB", options=dict(window=3, radius=3, keyframe_interval=3))
+    )
     bound = backend.options.window + backend.overlap
     seen_max = 0
     count = 0
@@ -167,8 +181,9 @@ def test_hdr_values_are_propagated_not_clipped() -> None:
     hdr = [(f**2 * 60.0).astype(np.float32) for f in frames]  # scene-linear, up to ~50
     _, results = _fill(hdr, holes, colorspace="ACEScg")
     for (_, out), frame, hole in zip(results, hdr, holes, strict=True):
-        assert out[hole].max() > 10.0
-        np.testing.assert_allclose(out[hole], frame[hole], rtol=2e-3, atol=2e-3)
+        assert out[hole].max() > 0.95 * frame[hole].max() > 10.0  # highlights copied, not clipped to 1
+        relative = np.abs(out[hole] - frame[hole]) / frame[hole]
+        assert relative.mean() < 0.01  # sub-pixel flow noise only (a textured HDR plate amplifies it)
 
 
 class _CountingFlat:
@@ -193,8 +208,9 @@ def test_unseen_pixels_are_filled_on_a_keyframe_and_move_with_the_plate() -> Non
     _CountingFlat.calls.clear()
     # The hole moves with the plate: nothing under it is ever visible.
     frames, holes = _clip(10, shift=(-2, 0), hole_path=lambda t: (30 + 2 * t, 36), hole_size=14)
-    _, results = _fill(frames, holes, spatial_backend="counting-flat", keyframes=[1003],
-                       keyframe_interval=20, radius=4)
+    _, results = _fill(
+        frames, holes, spatial_backend="counting-flat", keyframes=[1003], keyframe_interval=20, radius=4
+    )
     assert _CountingFlat.calls == [1003]  # one spatial fill, on the user's keyframe, none per frame
     key = results[3][1][holes[3]]
     for t in (1, 5, 8):

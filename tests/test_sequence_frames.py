@@ -8,6 +8,7 @@ import pytest
 
 from aifx_core.errors import InputError
 from aifx_core.sequence import format_frames, frame_gaps, parse_frame_spec
+from aifx_core.sequence.frames import split_trailing_range
 
 
 @pytest.mark.parametrize(
@@ -84,3 +85,24 @@ def test_frame_gaps() -> None:
     assert frame_gaps([1001, 1002, 1005, 1007]) == [1003, 1004, 1006]
     assert frame_gaps([1, 2, 3]) == []
     assert frame_gaps([]) == []
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("plate.####.exr 1001-1100", ("plate.####.exr", "1001-1100")),
+        ("shot dir/plate.%04d.exr 1-5,7", ("shot dir/plate.%04d.exr", "1-5,7")),
+        ("plate.####.exr 1001-1100x2", ("plate.####.exr", "1001-1100x2")),
+        ("plate.####.exr", ("plate.####.exr", None)),
+        ("my shot 12.exr", ("my shot 12.exr", None)),
+        ("a.exr 1,", ("a.exr 1,", None)),
+    ],
+)
+def test_split_trailing_range(spec: str, expected: tuple[str, str | None]) -> None:
+    assert split_trailing_range(spec) == expected
+
+
+def test_existing_name_ending_in_a_number_is_not_split(tmp_path) -> None:
+    folder = tmp_path / "take 12"
+    folder.mkdir()
+    assert split_trailing_range(str(folder)) == (str(folder), None)

@@ -41,7 +41,7 @@ def test_describe_a_sequence_with_gaps(tmp_path: Path) -> None:
     assert "data window    32x24 (4,2)-(35,25)" in text
     assert lines["channels"].strip() == "R,G,B,A (half), Z (float)"
     assert lines["compression"].strip() == "piz"
-    assert lines["colourspace"].strip().startswith("scene-linear")
+    assert lines["colourspace"].strip().startswith("Linear Rec.709 (sRGB)")
 
 
 def test_describe_reads_only_the_first_frame(tmp_path: Path) -> None:
@@ -60,8 +60,8 @@ def test_requested_frames_are_checked(tmp_path: Path) -> None:
 
 def test_colourspace_attribute_wins(tmp_path: Path) -> None:
     path = write_exr(tmp_path / "acescg.exr", colorSpace="ACES - ACEScg")
-    assert read_info(path).colorspace == "ACES - ACEScg"
-    assert "ACES - ACEScg  (from the file's colorSpace attribute)" in describe(str(path))
+    assert read_info(path).colorspace == "ACEScg"
+    assert "ACEScg  (from the file's colourspace metadata)" in describe(str(path))
 
 
 def test_describe_8_bit_png_folder(tmp_path: Path) -> None:

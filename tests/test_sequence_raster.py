@@ -125,7 +125,7 @@ def test_jpeg_reads_as_8_bit_and_writes_close(tmp_path: Path) -> None:
     image = read_image(source)
     assert tuple(image.channels) == ("R", "G", "B")
     assert image.channels["R"].dtype == np.uint8
-    assert image.header["colorspace"] == "sRGB"
+    assert image.header["colorspace"] == "sRGB Encoded Rec.709 (sRGB)"
     _, back = read_direct(write_image(tmp_path / "out.jpeg", image))
     assert np.abs(back.astype(int) - pixels.astype(int)).mean() < 3
 
@@ -197,5 +197,8 @@ def test_bit_depth_the_format_cannot_hold(tmp_path: Path) -> None:
 
 
 def test_png_needs_colour_channels(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="no R,G,B"):
+    with pytest.raises(InputError) as caught:
         write_image(tmp_path / "depth.png", Image(channels={"Z": np.zeros((H, W), np.float32)}))
+    assert str(caught.value).startswith(f"{tmp_path / 'depth.png'}: PNG needs colour channels")
+    assert "found Z; write an EXR" in str(caught.value)
+    assert list(tmp_path.iterdir()) == []

@@ -152,3 +152,10 @@ def test_irregular_gaps_are_shortened_in_the_message(tmp_path: Path) -> None:
     message = str(caught.value)
     assert message.count(",") <= 21
     assert "more frames)" in message and message.endswith("render them or pass --skip-missing")
+
+
+def test_nuke_style_range_after_the_pattern(tmp_path: Path) -> None:
+    write_frames(tmp_path, list(range(1001, 1011)))
+    seq = open_sequence(f"{tmp_path / 'plate.####.exr'} 1003-1005")
+    assert seq.frames == [1003, 1004, 1005]
+    assert open_sequence(f"{tmp_path / 'plate.####.exr'} 1003-1005", frames="1001").frames == [1001]

@@ -225,6 +225,17 @@ def _read_exr_header(path: Path) -> Mapping[str, Any]:
         return {}
 
 
+def explain_colorspace(attributes: Mapping[str, Any], is_float: bool) -> tuple[str, str]:
+    """(colourspace, why) from a file's attributes and sample type: the guess :func:`guess_colorspace`
+    makes, with the reason ``aifx info`` prints beside it."""
+    found = _from_header({"attributes": attributes})
+    if found is not None:
+        return found, "from the file's colourspace metadata"
+    if is_float:
+        return DEFAULT_FLOAT_COLORSPACE, "float data without colourspace metadata"
+    return DEFAULT_INTEGER_COLORSPACE, "8/16-bit data without colourspace metadata"
+
+
 def guess_colorspace(source: Any = None, extension: str | Path | None = None) -> str:
     """Best guess of the colourspace of an image, for when the user gave none.
 

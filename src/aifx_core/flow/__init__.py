@@ -2,7 +2,15 @@
 holes, warping and the forward-backward consistency check."""
 
 from .completion import complete_flow, complete_flows
-from .estimator import DIS_PRESETS, DISFlow, FlowEstimator, estimate_flow, flow_gray, upscale_flow, working_size
+from .estimator import (
+    DIS_PRESETS,
+    DISFlow,
+    FlowEstimator,
+    estimate_flow,
+    flow_gray,
+    upscale_flow,
+    working_size,
+)
 from .fill import push_pull_fill
 from .ops import consistency_mask, sample_points, warp
 

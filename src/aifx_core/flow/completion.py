@@ -15,19 +15,42 @@ import numpy as np
 from .fill import push_pull_fill
 
 
-def complete_flow(flow: np.ndarray, hole: np.ndarray, *, ring: int = 16, gap: int = 10, ransac_px: float = 1.5,
-                  min_inliers: float = 0.5, max_samples: int = 1500) -> np.ndarray:
+def complete_flow(
+    flow: np.ndarray,
+    hole: np.ndarray,
+    *,
+    ring: int = 16,
+    gap: int = 10,
+    ransac_px: float = 1.5,
+    min_inliers: float = 0.5,
+    max_samples: int = 1500,
+) -> np.ndarray:
     """Return a copy of ``flow`` (H, W, 2) whose values inside ``hole`` (H, W bool) are completed.
 
     Flow within ``gap`` pixels of the hole is replaced too: patch-based estimators smear the pre-filled hole
     outwards (more with fast motion), so the ring the motion is learned from starts beyond that fringe.
     """
-    return complete_flows([flow], hole, ring=ring, gap=gap, ransac_px=ransac_px, min_inliers=min_inliers,
-                          max_samples=max_samples)[0]
+    return complete_flows(
+        [flow],
+        hole,
+        ring=ring,
+        gap=gap,
+        ransac_px=ransac_px,
+        min_inliers=min_inliers,
+        max_samples=max_samples,
+    )[0]
 
 
-def complete_flows(flows: list[np.ndarray], hole: np.ndarray, *, ring: int = 16, gap: int = 10,
-                   ransac_px: float = 1.5, min_inliers: float = 0.5, max_samples: int = 1500) -> list[np.ndarray]:
+def complete_flows(
+    flows: list[np.ndarray],
+    hole: np.ndarray,
+    *,
+    ring: int = 16,
+    gap: int = 10,
+    ransac_px: float = 1.5,
+    min_inliers: float = 0.5,
+    max_samples: int = 1500,
+) -> list[np.ndarray]:
     """:func:`complete_flow` for several flows sharing one hole (forward and backward of a frame pair)."""
     if not hole.any():
         return list(flows)
@@ -37,9 +60,11 @@ def complete_flows(flows: list[np.ndarray], hole: np.ndarray, *, ring: int = 16,
     margin = gap + ring + max(ring, (int(ys.ptp()) + int(xs.ptp())) // 4)
     y0, y1 = max(0, ys.min() - margin), min(height, ys.max() + margin + 1)
     x0, x1 = max(0, xs.min() - margin), min(width, xs.max() + margin + 1)
-    crop_hole = hole[y0:y1, x0:x1].astype(np.uint8)
+    crop_hole: np.ndarray = hole[y0:y1, x0:x1].astype(np.uint8)
     if gap > 0:
-        crop_hole = cv2.dilate(crop_hole, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * gap + 1, 2 * gap + 1)))
+        crop_hole = cv2.dilate(
+            crop_hole, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * gap + 1, 2 * gap + 1))
+        )
     inside = crop_hole > 0
     known = ~inside
     if not known.any():
@@ -65,8 +90,9 @@ def complete_flows(flows: list[np.ndarray], hole: np.ndarray, *, ring: int = 16,
     return completed
 
 
-def _homography_flow(flow: np.ndarray, ring_mask: np.ndarray, ransac_px: float, min_inliers: float,
-                     max_samples: int) -> tuple[np.ndarray, bool]:
+def _homography_flow(
+    flow: np.ndarray, ring_mask: np.ndarray, ransac_px: float, min_inliers: float, max_samples: int
+) -> tuple[np.ndarray, bool]:
     """(the flow of the ring's dominant homography over the whole crop, True) or (zeros, False) if poor."""
     failed = np.zeros_like(flow), False
     ys, xs = np.nonzero(ring_mask)

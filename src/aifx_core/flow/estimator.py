@@ -38,7 +38,7 @@ class DISFlow:
         if preset not in DIS_PRESETS:
             raise InputError(f"flow preset {preset!r} is unknown; choose one of {', '.join(DIS_PRESETS)}")
         self.preset = preset
-        self._dis = cv2.DISOpticalFlow_create(DIS_PRESETS[preset])
+        self._dis = cv2.DISOpticalFlow_create(DIS_PRESETS[preset])  # type: ignore[attr-defined]
 
     def estimate(self, a_gray: np.ndarray, b_gray: np.ndarray) -> np.ndarray:
         return self._dis.calc(a_gray, b_gray, None)
@@ -57,7 +57,7 @@ def _tone_map(rgb: np.ndarray, colorspace: str | None) -> np.ndarray:
             from ..colour import to_model
 
             return np.clip(to_model(rgb, colorspace), 0.0, 1.0)
-        except Exception:  # colour module missing or colourspace unknown: the fallback is good enough for flow
+        except Exception:  # noqa: BLE001 - colour module missing or colourspace unknown: fall back
             pass
     clean = np.nan_to_num(np.maximum(rgb, 0.0), nan=0.0, posinf=64.0)
     if clean.max(initial=0.0) <= 1.0:
@@ -65,8 +65,12 @@ def _tone_map(rgb: np.ndarray, colorspace: str | None) -> np.ndarray:
     return np.log1p(16.0 * clean) / np.log1p(16.0 * 64.0)
 
 
-def flow_gray(rgb: np.ndarray, hole: np.ndarray | None, size: tuple[int, int], colorspace: str | None = None,
-              ) -> tuple[np.ndarray, np.ndarray]:
+def flow_gray(
+    rgb: np.ndarray,
+    hole: np.ndarray | None,
+    size: tuple[int, int],
+    colorspace: str | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Frame (float RGB as stored, or uint8 grey) → (uint8 grey at ``size``, hole pre-filled; bool hole at ``size``).
 
     The hole is dilated by 4 working pixels so the object's fringe does not leak into the flow either.
@@ -87,9 +91,17 @@ def flow_gray(rgb: np.ndarray, hole: np.ndarray | None, size: tuple[int, int], c
     return np.clip(np.rint(gray * 255.0), 0, 255).astype(np.uint8), small_hole
 
 
-def estimate_flow(a: np.ndarray, b: np.ndarray, *, hole_a: np.ndarray | None = None,
-                  hole_b: np.ndarray | None = None, estimator: FlowEstimator | None = None,
-                  max_side: int = 960, colorspace: str | None = None, complete: bool = True) -> np.ndarray:
+def estimate_flow(
+    a: np.ndarray,
+    b: np.ndarray,
+    *,
+    hole_a: np.ndarray | None = None,
+    hole_b: np.ndarray | None = None,
+    estimator: FlowEstimator | None = None,
+    max_side: int = 960,
+    colorspace: str | None = None,
+    complete: bool = True,
+) -> np.ndarray:
     """Flow from frame ``a`` to frame ``b`` (H, W, 2) float32 in pixels of the input resolution.
 
     ``a``/``b`` are float RGB as stored (or uint8 grey). Inside ``hole_a`` ∪ ``hole_b`` the flow is the
@@ -112,7 +124,7 @@ def upscale_flow(flow: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     if flow.shape[:2] == size:
         return flow
     sy, sx = height / flow.shape[0], width / flow.shape[1]
-    big = cv2.resize(flow, (width, height), interpolation=cv2.INTER_LINEAR)
+    big: np.ndarray = cv2.resize(flow, (width, height), interpolation=cv2.INTER_LINEAR)
     big[..., 0] *= sx
     big[..., 1] *= sy
     return big

@@ -18,15 +18,22 @@ def identity_grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
     return xs, ys
 
 
-def warp(image: np.ndarray, flow: np.ndarray, *, interpolation: int = cv2.INTER_LINEAR,
-         border: int = cv2.BORDER_REPLICATE) -> np.ndarray:
+def warp(
+    image: np.ndarray,
+    flow: np.ndarray,
+    *,
+    interpolation: int = cv2.INTER_LINEAR,
+    border: int = cv2.BORDER_REPLICATE,
+) -> np.ndarray:
     """Backward warp: ``out[y, x] = image[y + dy, x + dx]`` with the flow ``(dx, dy)`` of the output grid."""
     height, width = flow.shape[:2]
     xs, ys = identity_grid(height, width)
     return cv2.remap(image, xs + flow[..., 0], ys + flow[..., 1], interpolation, borderMode=border)
 
 
-def consistency_mask(fwd: np.ndarray, bwd: np.ndarray, tol: float = 1.0, *, relative: float = 0.05) -> np.ndarray:
+def consistency_mask(
+    fwd: np.ndarray, bwd: np.ndarray, tol: float = 1.0, *, relative: float = 0.05
+) -> np.ndarray:
     """True where the A→B flow ``fwd`` and the B→A flow ``bwd`` agree (the pixel is not occluded in B).
 
     A pixel passes when ``|fwd + bwd(p + fwd)| <= tol + relative * (|fwd| + |bwd(p + fwd)|)``: a round trip
@@ -43,8 +50,14 @@ def consistency_mask(fwd: np.ndarray, bwd: np.ndarray, tol: float = 1.0, *, rela
     return (error <= limit) & inside
 
 
-def sample_points(image: np.ndarray, xs: np.ndarray, ys: np.ndarray, *,
-                  interpolation: int = cv2.INTER_LINEAR, border: int = cv2.BORDER_REPLICATE) -> np.ndarray:
+def sample_points(
+    image: np.ndarray,
+    xs: np.ndarray,
+    ys: np.ndarray,
+    *,
+    interpolation: int = cv2.INTER_LINEAR,
+    border: int = cv2.BORDER_REPLICATE,
+) -> np.ndarray:
     """Sample ``image`` (H, W[, C]) at N float positions → (N[, C]); bilinear by default.
 
     Costs O(N), not O(H·W): the propagation engine only ever looks at hole pixels.

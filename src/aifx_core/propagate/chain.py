@@ -24,9 +24,18 @@ class Chain:
     points are still followed and ``x``, ``y`` where they are (full-resolution pixels) in frame ``current``.
     """
 
-    def __init__(self, start: int, direction: int, xs: np.ndarray, ys: np.ndarray,
-                 flow: Callable[[int, int], np.ndarray], size: tuple[int, int], scale: tuple[float, float],
-                 tol: float, relative: float = 0.05) -> None:
+    def __init__(
+        self,
+        start: int,
+        direction: int,
+        xs: np.ndarray,
+        ys: np.ndarray,
+        flow: Callable[[int, int], np.ndarray],
+        size: tuple[int, int],
+        scale: tuple[float, float],
+        tol: float,
+        relative: float = 0.05,
+    ) -> None:
         self.current = start
         self.direction = direction
         self.steps = 0

@@ -92,11 +92,12 @@ class PropagateBackend:
         run = _Run(self, iter(packets))
         index = 0
         while run.available(index):
-            reporter("propagate", index, total, run.frame(index).packet.frame)
+            frame_number = run.frame(index).packet.frame
+            reporter("propagate", index, total, frame_number)
             result = run.result(index)
             run.evict(index + 1)
             self.max_held = max(self.max_held, run.max_held)
-            yield run.frame(index).packet.frame, result
+            yield frame_number, result
             index += 1
         self.max_held = max(self.max_held, run.max_held)
 
@@ -149,15 +150,20 @@ class _Run:
     def _prepare(self, packet: FramePacket) -> _Frame:
         rgb, hole = packet.rgb, packet.hole
         if rgb.ndim != 3 or rgb.shape[2] != 3 or hole.shape != rgb.shape[:2]:
-            raise InputError(f"frame {packet.frame}: expected RGB (H, W, 3) and a hole (H, W), "
-                             f"got {rgb.shape} and {hole.shape}; check the plate and matte sizes")
+            raise InputError(
+                f"frame {packet.frame}: expected RGB (H, W, 3) and a hole (H, W), "
+                f"got {rgb.shape} and {hole.shape}; check the plate and matte sizes"
+            )
         if self.size is None:
-            self.size = rgb.shape[:2]
-            self.work = working_size(*self.size, self.opt.flow_max_side)
-            self.scale = (self.work[1] / self.size[1], self.work[0] / self.size[0])
+            height, width = int(rgb.shape[0]), int(rgb.shape[1])
+            self.size = (height, width)
+            self.work = working_size(height, width, self.opt.flow_max_side)
+            self.scale = (self.work[1] / width, self.work[0] / height)
         elif rgb.shape[:2] != self.size:
-            raise InputError(f"frame {packet.frame}: size {rgb.shape[1]}x{rgb.shape[0]} differs from the shot's "
-                             f"{self.size[1]}x{self.size[0]}; all frames of a shot must have one size")
+            raise InputError(
+                f"frame {packet.frame}: size {rgb.shape[1]}x{rgb.shape[0]} differs from the shot's "
+                f"{self.size[1]}x{self.size[0]}; all frames of a shot must have one size"
+            )
         finite = np.isfinite(rgb).all(axis=-1)
         clean = bool(finite.all())
         source = rgb if clean else np.where(finite[..., None], rgb, 0.0).astype(np.float32)
@@ -231,8 +237,13 @@ class _Run:
         ring_found = found[n_hole:]
         if self.opt.seam == "offset" and ring_found.any():
             real = frame.source[ring_ys[ring_found], ring_xs[ring_found]]
-            offset = seam_offsets(hole.shape, ys, xs, ring_ys[ring_found], ring_xs[ring_found],
-                                  real - values[n_hole:][ring_found])
+            offset = seam_offsets(
+                ys,
+                xs,
+                ring_ys[ring_found],
+                ring_xs[ring_found],
+                real - values[n_hole:][ring_found],
+            )
         return _Propagated(ys, xs, values[:n_hole], found[:n_hole], offset)
 
     def _ring(self, frame: _Frame) -> tuple[np.ndarray, np.ndarray]:
@@ -333,17 +344,18 @@ class _Run:
         keyframes = self._keyframes_around(t)
         if t in keyframes:
             image = self.keyframe_images[t]
-            missing = ~found
-            values[missing] = image[prop.ys[missing], prop.xs[missing]] - prop.offset[missing]
-            found[missing] = True
+            unfilled = ~found
+            values[unfilled] = image[prop.ys[unfilled], prop.xs[unfilled]] - prop.offset[unfilled]
+            found[unfilled] = True
             return
         missing = np.nonzero(~found)[0]
         accum = np.zeros((len(missing), 3), dtype=np.float32)
         weight = np.zeros(len(missing), dtype=np.float32)
         for key in keyframes:
             direction = 1 if key > t else -1
-            chain = self._chain(t, direction, prop.xs[missing].astype(np.float32),
-                                prop.ys[missing].astype(np.float32))
+            chain = self._chain(
+                t, direction, prop.xs[missing].astype(np.float32), prop.ys[missing].astype(np.float32)
+            )
             while chain.current != key and len(chain):
                 chain.step()
             if chain.current != key or len(chain) == 0:
@@ -358,15 +370,27 @@ class _Run:
 
     # -------------------------------------------------------------------------------------------- eviction
     def evict(self, next_output: int) -> None:
-        """Forget what no later output can need (see the module docstring for the dependency radius)."""
+        """Forget what no later output can need.
+
+        Frames: the next outputs, the ``radius`` behind the next frame to propagate, and undecided keyframe
+        blocks (their keyframe image is built from the frame). Flows: those plus the chains back to the
+        previous block's keyframe. Keyframe images: from the previous block on.
+        """
         interval, radius = self.opt.keyframe_interval, self.opt.radius
-        undecided = [b for b in range(next_output // interval - 1, self.next_prop // interval + 1)
-                     if b not in self.keyframe_of_block]
+        block_start = (next_output // interval - 1) * interval
+        undecided = [
+            b
+            for b in range(next_output // interval - 1, self.next_prop // interval + 1)
+            if b not in self.keyframe_of_block
+        ]
         first_undecided = undecided[0] * interval if undecided else self.next_prop
-        keep_frames = min(next_output - radius, first_undecided, self.next_prop - radius)
-        keep_chain = min(keep_frames, (next_output // interval - 1) * interval)
-        for store, low in ((self.frames, keep_frames), (self.flows, keep_chain), (self.keyframe_images, keep_chain)):
+        keep_frames = min(next_output, self.next_prop - radius, first_undecided)
+        keep_flows = min(self.next_prop - radius, block_start)
+        for store, low in (
+            (self.frames, keep_frames),
+            (self.flows, keep_flows),
+            (self.keyframe_images, block_start),
+            (self.props, min(next_output, first_undecided)),
+        ):
             for key in [k for k in store if k < low]:
                 del store[key]
-        for key in [k for k in self.props if k < min(next_output, first_undecided)]:
-            del self.props[key]

@@ -20,12 +20,12 @@ class PropagateOptions:
     #: Flow is computed with the long side at most this many pixels (vectors are rescaled).
     flow_max_side: int = 960
     #: How many frames before and after a frame its pixels may be fetched from (chained flow).
-    radius: int = 10
+    radius: int = 12
     #: Frames are grouped in blocks of this many (by position in the shot); each block gets at most one
     #: automatic keyframe, the frame with the most pixels no neighbour saw.
-    keyframe_interval: int = 10
+    keyframe_interval: int = 4
     #: Packets are read this many at a time. Changes memory, never the result.
-    window: int = 16
+    window: int = 8
     #: Forward-backward round-trip tolerance in working-resolution pixels (plus 5% of the motion).
     consistency_tol: float = 1.0
     #: Seam matching: ``offset`` (smooth per-channel offset from a ring around the hole) or ``none``.
@@ -44,7 +44,9 @@ class PropagateOptions:
             try:
                 values["keyframes"] = tuple(sorted({int(f) for f in frames}))
             except (TypeError, ValueError):
-                raise InputError(f"keyframes {frames!r}: give a list of frame numbers, e.g. [1001, 1040]") from None
+                raise InputError(
+                    f"keyframes {frames!r}: give a list of frame numbers, e.g. [1001, 1040]"
+                ) from None
         try:
             for name in ("flow_max_side", "radius", "keyframe_interval", "window", "seam_ring"):
                 if name in values:
@@ -59,7 +61,9 @@ class PropagateOptions:
 
     def check(self) -> None:
         if self.flow_preset not in DIS_PRESETS:
-            raise InputError(f"flow_preset {self.flow_preset!r} is unknown; choose one of {', '.join(DIS_PRESETS)}")
+            raise InputError(
+                f"flow_preset {self.flow_preset!r} is unknown; choose one of {', '.join(DIS_PRESETS)}"
+            )
         if self.seam not in ("offset", "none"):
             raise InputError(f"seam {self.seam!r} is unknown; choose 'offset' or 'none'")
         for name in ("radius", "keyframe_interval", "window"):

@@ -13,8 +13,13 @@ import numpy as np
 from ..flow import push_pull_fill
 
 
-def seam_offsets(shape: tuple[int, int], hole_ys: np.ndarray, hole_xs: np.ndarray, ring_ys: np.ndarray,
-                 ring_xs: np.ndarray, ring_offset: np.ndarray) -> np.ndarray:
+def seam_offsets(
+    hole_ys: np.ndarray,
+    hole_xs: np.ndarray,
+    ring_ys: np.ndarray,
+    ring_xs: np.ndarray,
+    ring_offset: np.ndarray,
+) -> np.ndarray:
     """Offsets (N_hole, 3) at the hole pixels, interpolated from ``ring_offset`` (N_ring, 3) known on the ring.
 
     Work is limited to the bounding box of the hole and ring.
@@ -33,5 +38,4 @@ def seam_offsets(shape: tuple[int, int], hole_ys: np.ndarray, hole_xs: np.ndarra
     limit = 3.0 * np.median(np.abs(ring_offset), axis=0) + 1e-6
     values = np.clip(values, -limit, limit)
     field = push_pull_fill(values, known)
-    del shape
     return field[hole_ys - y0, hole_xs - x0]

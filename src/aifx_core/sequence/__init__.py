@@ -5,7 +5,7 @@ Entry points: :func:`open_sequence` (check an input up front), :func:`output_pat
 """
 
 from .atomic import atomic_write, clean_stale_temps
-from .frames import format_frames, frame_gaps, parse_frame_spec
+from .frames import format_frames, frame_gaps, parse_frame_spec, split_trailing_range
 from .image import Image, from_float, to_float
 from .imageinfo import ImageInfo
 from .imageio import FORMATS, check_writable, read_image, read_info, write_image
@@ -32,6 +32,7 @@ __all__ = [
     "parse_pattern",
     "read_image",
     "read_info",
+    "split_trailing_range",
     "to_float",
     "write_image",
 ]

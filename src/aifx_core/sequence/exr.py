@@ -22,6 +22,7 @@ many there were, ``aifx info`` shows it); deep and sub-sampled (luminance/chroma
 
 from __future__ import annotations
 
+import copyreg
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,54 @@ COMPRESSIONS: dict[str, Any] = {
 }
 #: What a new EXR is compressed with when neither the caller nor the source file says (lossless, common).
 DEFAULT_COMPRESSION = "zip"
+
+# -- header values that can be copied and pickled --------------------------------------------------------
+#
+# A few attribute types of the bindings (time code, key code, tile description) cannot be pickled or
+# deep-copied, which would make every Image read from a tiled or time-coded plate fail in copy.deepcopy or
+# on its way to a worker process. They are registered with copyreg, rebuilt field by field.
+
+_PICKLED_FIELDS = {
+    "TimeCode": (
+        "hours",
+        "minutes",
+        "seconds",
+        "frame",
+        "dropFrame",
+        "colorFrame",
+        "fieldPhase",
+        "bgf0",
+        "bgf1",
+        "bgf2",
+        "userData",
+    ),
+    # perfsPerCount first: the others are validated against it.
+    "KeyCode": ("perfsPerCount", "perfsPerFrame", "perfOffset", "filmMfcCode", "filmType", "prefix", "count"),
+    "TileDescription": ("xSize", "ySize", "mode", "roundingMode"),
+}
+
+
+def _rebuild_attribute(type_name: str, fields: tuple[tuple[str, Any], ...]) -> Any:
+    """Inverse of the copyreg reducers below (module level, so pickle can find it)."""
+    value = getattr(OpenEXR, type_name)()
+    for name, field_value in fields:
+        setattr(value, name, field_value)
+    return value
+
+
+def _register_reducers() -> None:
+    for type_name, names in _PICKLED_FIELDS.items():
+        cls = getattr(OpenEXR, type_name, None)
+        if cls is None:
+            continue
+
+        def reduce(value: Any, type_name: str = type_name, names: tuple[str, ...] = names) -> Any:
+            return _rebuild_attribute, (type_name, tuple((n, getattr(value, n)) for n in names))
+
+        copyreg.pickle(cls, reduce)
+
+
+_register_reducers()
 
 _PIXEL_TYPE_NAMES = {np.dtype(np.float16): "half", np.dtype(np.float32): "float", np.dtype(np.uint32): "uint"}
 # Attributes the bindings derive from the channels and the file layout when writing.

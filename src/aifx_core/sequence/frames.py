@@ -6,6 +6,7 @@ can be pasted straight back into ``--frames``.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 
@@ -80,6 +81,18 @@ def format_frames(frames: Iterable[int], max_parts: int | None = None) -> str:
         hidden = sum(counts[max_parts:])
         return ",".join(parts[:max_parts]) + f",... (+{hidden} more frames)"
     return ",".join(parts)
+
+
+def split_trailing_range(spec: str) -> tuple[str, str | None]:
+    """``"plate.####.exr 1001-1100"`` (as Nuke's file browser shows a sequence) → ``("plate.####.exr",
+    "1001-1100")``; a spec without a trailing range, or naming an existing file, comes back unchanged."""
+    parts = spec.strip().rsplit(None, 1)
+    if len(parts) != 2 or os.path.exists(spec):
+        return spec, None
+    head, tail = parts
+    if all(_ITEM.match(item) for item in tail.split(",")):
+        return head, tail
+    return spec, None
 
 
 def frame_gaps(frames: Iterable[int]) -> list[int]:

@@ -10,9 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-#: Attribute names that state a file's colourspace, in the order they are trusted.
-COLORSPACE_ATTRIBUTES = ("colorSpace", "colorspace", "oiio:ColorSpace", "ocio:colorspace")
-
 Window = tuple[int, int, int, int]
 
 
@@ -31,7 +28,7 @@ class ImageInfo:
     display_window: Window
     channels: dict[str, str]
     compression: str | None = None
-    colorspace: str = "scene-linear"
+    colorspace: str = ""
     colorspace_reason: str = ""
     attributes: dict[str, Any] = field(default_factory=dict)
     parts: int = 1
@@ -53,14 +50,8 @@ def window_size(window: Window) -> tuple[int, int]:
 
 
 def guess_colorspace(fmt: str, attributes: Mapping[str, Any], dtype: str) -> tuple[str, str]:
-    """(colourspace, why) for a file: a colourspace attribute wins; else EXR and float data are
-    scene-linear and 8/16-bit integer data is sRGB-encoded (what cameras, browsers and paint tools write)."""
-    for name in COLORSPACE_ATTRIBUTES:
-        value = attributes.get(name)
-        if isinstance(value, str) and value.strip():
-            return value.strip(), f"from the file's {name} attribute"
-    if fmt == "exr":
-        return "scene-linear", "EXR default, no colorSpace attribute"
-    if dtype in ("uint8", "uint16"):
-        return "sRGB", f"{dtype[4:]}-bit {fmt.upper()} default"
-    return "scene-linear", f"float {fmt.upper()} default"
+    """(colourspace, why) for a file: the same guess the fill makes (:mod:`aifx_core.colour`), so what
+    ``aifx info`` shows is what gets used."""
+    from ..colour import explain_colorspace  # loads OCIO only when a header is described
+
+    return explain_colorspace(attributes, is_float=fmt == "exr" or dtype not in ("uint8", "uint16"))

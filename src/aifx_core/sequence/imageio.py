@@ -14,10 +14,17 @@ from pathlib import Path
 
 from ..errors import InputError
 from .atomic import atomic_write, disk_error
-from .exr import read_exr, read_exr_info, write_exr
+from .exr import read_exr, read_exr_info, resolve_compression, write_exr
 from .image import Image
 from .imageinfo import ImageInfo
-from .raster import RASTER_FORMATS, read_raster, read_raster_info, write_raster
+from .raster import (
+    RASTER_FORMATS,
+    read_raster,
+    read_raster_info,
+    target_dtype,
+    write_raster,
+    written_channels,
+)
 
 #: Format name for every extension aifx reads and writes.
 FORMATS = {".exr": "exr", **RASTER_FORMATS}
@@ -115,13 +122,33 @@ def write_image(
     """
     path = Path(path)
     fmt = format_for(path)
+    _check_can_write(path, fmt, image, compression, bit_depth)
     if fmt == "exr":
-        if bit_depth is not None:
-            raise InputError(f"{path}: bit depth is set by the channels for EXR (half/float); leave it out")
         atomic_write(path, lambda temp: write_exr(temp, image, compression))
     else:
         atomic_write(path, lambda temp: write_raster(temp, image, fmt, compression, bit_depth))
     return path
+
+
+def _check_can_write(
+    path: Path, fmt: str, image: Image, compression: str | None, bit_depth: int | None
+) -> None:
+    """Settings the target cannot take, reported against the target file (not the writer's temp file)."""
+    try:
+        if not image.channels:
+            raise InputError("nothing to write (the image has no channels)")
+        if fmt == "exr":
+            if bit_depth is not None:
+                raise InputError("bit depth is set by the channels for EXR (half/float); leave it out")
+            resolve_compression(compression, image.header)
+        else:
+            target_dtype(image, fmt, bit_depth)
+            written_channels(image, fmt)
+    except InputError as exc:
+        message = str(exc)
+        if image.source is not None:
+            message = message.replace(f"{image.source}: ", "")
+        raise InputError(f"{path}: {message}") from None
 
 
 def check_writable(folder: str | os.PathLike[str], create: bool = True) -> Path:

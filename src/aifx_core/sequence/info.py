@@ -10,7 +10,7 @@ import os
 from collections import defaultdict
 
 from ..errors import InputError
-from .frames import format_frames, frame_gaps, parse_frame_spec
+from .frames import format_frames, frame_gaps, parse_frame_spec, split_trailing_range
 from .imageinfo import ImageInfo, Window, window_size
 from .imageio import read_info
 from .pattern import FramePattern, parse_pattern, still_frame
@@ -18,7 +18,9 @@ from .pattern import FramePattern, parse_pattern, still_frame
 
 def describe(spec: str | os.PathLike[str], frames: str | None = None) -> str:
     """A short multi-line report: pattern, frames and gaps, resolution, channels, compression, colourspace."""
-    pattern = parse_pattern(spec)
+    text, trailing = split_trailing_range(os.fspath(spec))
+    frames = frames if frames is not None else trailing
+    pattern = parse_pattern(text)
     lines = [f"input:       {pattern}  ({_kind(pattern)})"]
     first = _frames_section(pattern, frames, lines)
     info = read_info(pattern.path(first))

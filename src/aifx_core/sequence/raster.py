@@ -203,7 +203,14 @@ def _convert(plane: np.ndarray, dtype: np.dtype) -> np.ndarray:
 def written_channels(image: Image, fmt: str) -> list[str]:
     """Channels a ``fmt`` file gets, in the order the format expects: colour (``R,G,B`` or ``Y``), then
     alpha for PNG/TIFF. Other channels are left out: PNG/JPEG cannot hold them and TIFF loses their names."""
-    names = list(image.colour_names())
+    try:
+        names = list(image.colour_names())
+    except InputError:
+        found = ", ".join(image.channels) or "none"
+        raise InputError(
+            f"{fmt.upper()} needs colour channels but the image has no R,G,B (or Y), found {found}; "
+            "write an EXR to keep these channels"
+        ) from None
     if fmt != "jpeg" and "A" in image.channels:
         names.append("A")
     return names

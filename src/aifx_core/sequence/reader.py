@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 from ..errors import InputError
-from .frames import format_frames, parse_frame_spec
+from .frames import format_frames, parse_frame_spec, split_trailing_range
 from .image import Image
 from .imageio import FORMATS, read_image
 from .pattern import FramePattern, parse_pattern, still_frame
@@ -75,9 +75,12 @@ def open_sequence(
     ``frames`` is a frame spec (``"1001-1100"``); by default every frame from the first to the last on disk,
     so a gap in the render is an error unless ``skip_missing`` is set, in which case missing frames are left
     out. A still is used for every requested frame (by default its own frame number, see
-    :func:`~aifx_core.sequence.pattern.still_frame`).
+    :func:`~aifx_core.sequence.pattern.still_frame`). A range after the pattern, as Nuke's file browser
+    shows sequences (``"plate.####.exr 1001-1100"``), is used when ``frames`` is not given.
     """
-    pattern = parse_pattern(spec)
+    text, trailing = split_trailing_range(os.fspath(spec))
+    frames = frames if frames is not None else trailing
+    pattern = parse_pattern(text)
     requested = parse_frame_spec(frames) if frames is not None else None
     if pattern.is_still:
         return _open_still(pattern, requested, role)
