@@ -67,5 +67,7 @@ class Manifest:
         self.save()
 
     def save(self) -> None:
-        text = json.dumps({"resume_key": self.key, "done": sorted(self.done), "job": self.job.to_dict()}, indent=1)
+        text = json.dumps(
+            {"resume_key": self.key, "done": sorted(self.done), "job": self.job.to_dict()}, indent=1
+        )
         atomic_write(self.path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
