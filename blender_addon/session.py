@@ -16,28 +16,6 @@ from .jobs import format_eta
 RUNNING, DONE, CANCELLED, ERROR = "running", "done", "cancelled", "error"
 
 
-class RecordingWorker(aifx_worker.WorkerProcess):
-    """A worker that keeps every event :meth:`poll` hands out until :meth:`take` collects them.
-
-    ``WorkerProcess.wait()`` polls the queue itself and drops what it drained (the last frames' progress
-    and the final event), so the session collects events here instead of from ``poll()``'s return value.
-    """
-
-    def __init__(self, python: str, job_path: str) -> None:
-        super().__init__(python, job_path)
-        self._unseen: list[dict[str, Any]] = []
-
-    def poll(self) -> list[dict[str, Any]]:
-        events = super().poll()
-        self._unseen.extend(events)
-        return events
-
-    def take(self) -> list[dict[str, Any]]:
-        self.poll()
-        events, self._unseen = self._unseen, []
-        return events
-
-
 class FillSession:
     """Starts ``aifx run JOB --json-progress`` and turns its events into a state and a status line."""
 
@@ -47,7 +25,7 @@ class FillSession:
         self.python = python
         self.job_path = job_path
         self.on_event = on_event
-        self.worker = RecordingWorker(python, job_path)
+        self.worker = aifx_worker.WorkerProcess(python, job_path)
         self.state = RUNNING
         self.message = ""
         self.events: list[dict[str, Any]] = []
@@ -67,7 +45,7 @@ class FillSession:
         running = self.worker.running()
         if not running:
             self.worker.wait()  # joins the reader threads, so every line the worker printed is queued
-        for event in self.worker.take():
+        for event in self.worker.poll():
             self.events.append(event)
             if self.on_event is not None:
                 self.on_event(event)
@@ -131,7 +109,7 @@ def run_blocking(
 ) -> FillSession:
     """Run the job to the end in the foreground (``blender -b``), forwarding every event to ``on_event``.
 
-    The same loop as ``aifx_worker.run_job`` but through :class:`FillSession`, so no event is lost at exit.
+    The same loop as the modal operator's timer, so both paths report the same way.
     """
     return FillSession(python, job_path, on_event).start().wait(interval=interval)
 
