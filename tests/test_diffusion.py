@@ -15,6 +15,7 @@ from aifx_core.composite import composite  # noqa: E402
 from aifx_core.errors import InputError  # noqa: E402
 from aifx_core.inpaint import BackendContext, create_backend, create_spatial  # noqa: E402
 from aifx_core.inpaint.crop import plan_crop  # noqa: E402
+from aifx_core.inpaint.diffusion import native_size  # noqa: E402
 from aifx_core.inpaint.models import PipelineRequest, cached_pipeline_count, load_pipeline, locate_model  # noqa: E402
 from aifx_core.mask import feather_weight  # noqa: E402
 from aifx_core.sequence.image import Image  # noqa: E402
@@ -62,6 +63,25 @@ def test_folder_loads_through_our_loader_and_fills_one_native_size_crop(tiny_inp
     assert outside.sum() == rgb.shape[0] * rgb.shape[1] - 64 * 64
     assert np.array_equal(out[outside], rgb[outside])
     assert np.abs(out[hole] - rgb[hole]).mean() > 0.02  # the hole was generated, not copied
+
+
+def test_flux_fill_pipeline_loads_as_is_and_gets_only_the_arguments_it_takes(tmp_path_factory):
+    model = cached_build("flux-fill", tmp_path_factory.getbasetemp())
+    backend = create_spatial(
+        "diffusers", _context(model, size=40, negative_prompt="blur", guidance=3.0, prompt="grass")
+    )
+    assert type(backend.pipe).__name__ == "FluxFillPipeline"  # not the auto class's FluxInpaintPipeline
+    assert backend.multiple == 16 and backend.model_size == 32  # 40 rounded down to a multiple of 16
+    assert native_size(backend.pipe) == 128  # default_sample_size x VAE factor (1 for this tiny VAE)
+    arguments = backend.call_arguments(np.zeros((32, 32, 3), np.float32), np.zeros((32, 32), bool), 1.0)
+    assert "negative_prompt" not in arguments and arguments["guidance_scale"] == 3.0
+    rgb, hole = _plate(50, 70)
+    hole[:] = False
+    hole[20:30, 30:40] = True
+    out = backend.inpaint(rgb, hole)
+    outside = _outside_window(hole, 32)
+    assert np.array_equal(out[outside], rgb[outside]) and np.isfinite(out).all()
+    assert np.abs(out[hole] - rgb[hole]).mean() > 0.02
 
 
 def test_same_seed_same_pixels_other_seed_other_pixels(tiny_inpaint):
@@ -167,7 +187,7 @@ def test_every_frame_mode_starts_each_frame_from_the_previous_result_warped(tiny
         create_backend("diffusers-every-frame", _context(tiny_inpaint, every_frame_strength=1.5))
 
 
-def test_per_frame_diffusers_fills_a_real_exr_shot_through_the_pipeline(tiny_inpaint, tmp_path):
+def test_every_frame_mode_fills_a_real_exr_shot_through_the_pipeline(tiny_inpaint, tmp_path):
     from shot_files import make_shot
 
     from aifx_core.pipeline import fill
@@ -233,7 +253,7 @@ def test_hub_id_missing_from_the_cache_offline_says_how_to_get_it(tmp_path, monk
         create_spatial("diffusers", _context("aifx-tests/not-a-cached-model"))
     message = str(caught.value)
     assert "aifx-tests/not-a-cached-model" in message
-    assert "huggingface-cli download aifx-tests/not-a-cached-model" in message
+    assert "hf download aifx-tests/not-a-cached-model" in message
     assert "\n" not in message
 
 
@@ -241,3 +261,65 @@ def test_local_files_only_option_is_offline_too(monkeypatch):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     with pytest.raises(InputError, match="not in the Hugging Face cache"):
         create_spatial("diffusers", _context("aifx-tests/not-a-cached-model", local_files_only=True))
+
+
+def test_backend_diffusers_on_a_sequence_generates_keyframes_only_through_propagate(
+    tiny_inpaint, tmp_path, monkeypatch
+):
+    import cv2
+    from shot_files import make_shot, read_exr
+
+    from aifx_core.inpaint.diffusion import DiffusersBackend
+    from aifx_core.mask import make_hole
+    from aifx_core.pipeline import fill
+
+    calls = []
+    generate = DiffusersBackend.generate
+
+    def counting(self, model_rgb, model_hole, strength=None):
+        calls.append(model_rgb.shape)
+        return generate(self, model_rgb, model_hole, strength)
+
+    monkeypatch.setattr(DiffusersBackend, "generate", counting)
+    shot = make_shot(tmp_path / "shot", frames=range(1001, 1005))
+    result = fill(
+        {
+            "input": str(shot / "plate.####.exr"),
+            "mask": str(shot / "mask.####.png"),
+            "output": str(tmp_path / "out" / "clean.####.exr"),
+            "backend": "diffusers",
+            "options": {"model": str(tiny_inpaint), "steps": 2},
+            "dilate": 2,
+            "feather": 2,
+        }
+    )
+    assert result.written == [1001, 1002, 1003, 1004]
+    assert 1 <= len(calls) < 4 and calls[0] == (64, 64, 3)  # keyframes, not every frame
+    for frame in result.written:
+        _, before = read_exr(shot / f"plate.{frame:04d}.exr")
+        _, after = read_exr(tmp_path / "out" / f"clean.{frame:04d}.exr")
+        matte = cv2.imread(str(shot / f"mask.{frame:04d}.png"), cv2.IMREAD_GRAYSCALE) / 255.0
+        far = ~make_hole(matte, 0.5, dilate=2 + 2 + 1)
+        for name in before:
+            assert np.array_equal(after[name][far].view(np.uint8), before[name][far].view(np.uint8)), name
+        assert not np.array_equal(after["R"][~far], before["R"][~far])
+
+
+def test_hub_id_found_in_the_hf_cache_loads_offline(tiny_inpaint, tmp_path, monkeypatch):
+    """A snapshot in the hub cache layout (refs/main → snapshots/<commit>/) is found by its id, offline."""
+    import shutil
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    cache = tmp_path / "hub"
+    repo = cache / "models--aifx-tests--tiny-inpaint"
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    shutil.copytree(tiny_inpaint, repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    backend = create_spatial("diffusers", _context("aifx-tests/tiny-inpaint", cache_dir=str(cache)))
+    assert type(backend.pipe).__name__ == "StableDiffusionInpaintPipeline"
+    rgb, hole = _plate()
+    local = create_spatial("diffusers", _context(tiny_inpaint)).inpaint(rgb, hole)
+    assert np.array_equal(backend.inpaint(rgb, hole), local)  # same weights, same seed, same pixels
+    with pytest.raises(InputError, match="not in the Hugging Face cache"):
+        create_spatial("diffusers", _context("aifx-tests/tiny-inpaint", cache_dir=str(tmp_path / "empty")))

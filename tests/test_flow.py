@@ -140,3 +140,9 @@ def test_flow_survives_hdr_and_nan_values() -> None:
 def test_unknown_preset_is_an_input_error() -> None:
     with pytest.raises(InputError, match="preset"):
         DISFlow("turbo")
+
+
+def test_dis_handles_images_smaller_than_its_patches() -> None:
+    a = np.random.default_rng(0).integers(0, 255, (9, 9), dtype=np.uint8)
+    flow = DISFlow().estimate(a, a)
+    assert flow.shape == (9, 9, 2) and np.isfinite(flow).all()

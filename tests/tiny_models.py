@@ -8,6 +8,7 @@ plumbing (crop, colour, seed, cache, compositing) is what is being tested.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 #: Tokens of the tiny vocabulary: enough single characters for any ASCII prompt, plus CLIP's specials.
@@ -122,6 +123,77 @@ def build_tiny_text2image_pipeline(folder: Path, latent_size: int = 32) -> Path:
     return Path(folder)
 
 
+def build_tiny_flux_fill_pipeline(folder: Path) -> Path:
+    """Save a random ``FluxFillPipeline`` (the sizes diffusers' own fast tests use; T5 tokenizer built here)."""
+    import torch
+    from diffusers import (
+        AutoencoderKL,
+        FlowMatchEulerDiscreteScheduler,
+        FluxFillPipeline,
+        FluxTransformer2DModel,
+    )
+    from transformers import CLIPTextConfig, CLIPTextModel, T5Config, T5EncoderModel, T5Tokenizer
+
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    pieces = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0)]
+    pieces += [("\u2581" + c, -1.0) for c in letters] + [(c, -2.0) for c in letters]
+    tokenizer_2 = T5Tokenizer(vocab=pieces, extra_ids=0)
+    tokenizer = _tiny_tokenizer(Path(folder).with_name(Path(folder).name + "-vocab"))
+    torch.manual_seed(0)
+    transformer = FluxTransformer2DModel(
+        patch_size=1,
+        in_channels=20,  # packed latents 8 + packed masked-image latents 8 + packed mask 4
+        out_channels=8,
+        num_layers=1,
+        num_single_layers=1,
+        attention_head_dim=16,
+        num_attention_heads=2,
+        joint_attention_dim=32,
+        pooled_projection_dim=32,
+        axes_dims_rope=[4, 4, 8],
+    )
+    text_encoder = CLIPTextModel(
+        CLIPTextConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=32,
+            intermediate_size=37,
+            num_hidden_layers=1,
+            num_attention_heads=4,
+            projection_dim=32,
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+    )
+    text_encoder_2 = T5EncoderModel(
+        T5Config(vocab_size=len(tokenizer_2), d_model=32, d_kv=8, d_ff=37, num_layers=1, num_heads=4)
+    )
+    vae = AutoencoderKL(
+        sample_size=32,
+        in_channels=3,
+        out_channels=3,
+        block_out_channels=(4,),
+        layers_per_block=1,
+        latent_channels=2,
+        norm_num_groups=1,
+        use_quant_conv=False,
+        use_post_quant_conv=False,
+        shift_factor=0.0609,
+        scaling_factor=1.5035,
+    )
+    pipe = FluxFillPipeline(
+        scheduler=FlowMatchEulerDiscreteScheduler(),
+        text_encoder=text_encoder,
+        text_encoder_2=text_encoder_2,
+        tokenizer=tokenizer,
+        tokenizer_2=tokenizer_2,
+        transformer=transformer,
+        vae=vae,
+    )
+    pipe.save_pretrained(folder)
+    return Path(folder)
+
+
 def build_tiny_lama(path: Path) -> Path:
     """Save a scripted module with big-lama's calling convention: ``model(image, mask) -> image``.
 
@@ -150,8 +222,12 @@ def build_tiny_lama(path: Path) -> Path:
             filled = image * known + mean * mask
             return self.blur(filled).clamp(0.0, 1.0)
 
-    scripted = torch.jit.script(TinyLama())
-    scripted.save(str(path))
+    with (
+        warnings.catch_warnings()
+    ):  # TorchScript is deprecated in torch 2.9+, but it is what big-lama ships as
+        warnings.simplefilter("ignore", DeprecationWarning)
+        scripted = torch.jit.script(TinyLama())
+        scripted.save(str(path))
     return Path(path)
 
 
@@ -159,11 +235,12 @@ _BUILT: dict[str, Path] = {}
 
 
 def cached_build(kind: str, root: Path) -> Path:
-    """Build a tiny model once per test session (``kind``: ``inpaint``, ``text2image`` or ``lama``)."""
+    """Build a tiny model once per test session (``kind``: ``inpaint``, ``text2image``, ``flux-fill`` or ``lama``)."""
     if kind not in _BUILT:
         builders = {
             "inpaint": lambda: build_tiny_inpaint_pipeline(root / "tiny-inpaint"),
             "text2image": lambda: build_tiny_text2image_pipeline(root / "tiny-text2image"),
+            "flux-fill": lambda: build_tiny_flux_fill_pipeline(root / "tiny-flux-fill"),
             "lama": lambda: build_tiny_lama(root / "tiny-lama.pt"),
         }
         _BUILT[kind] = builders[kind]()

@@ -3,7 +3,7 @@
 Run from the repository root: ``.venv/bin/python docs/img/make_method_figure.py [frame]``. It removes the player
 (the clip's own masks, dilated like ``aifx fill`` does) and shows, for one frame: the plate, the hole, what
 flow-guided propagation fetched from other frames (magenta: nothing seen within the radius), where keyframe
-or spatial fill supplied the rest, and the result.
+or spatial fill supplied the rest, the result, and how many frames away each propagated pixel came from.
 """
 
 from __future__ import annotations
@@ -60,12 +60,20 @@ def main(index: int = 35) -> None:
     spatial[holes[index] & ~unseen] *= 0.35  # dim what propagation filled; keep keyframe/spatial fill bright
     hole_view = frames[index].copy()
     hole_view[holes[index]] = hole_view[holes[index]] * 0.3 + np.array([0.7, 0.0, 0.0])
+    distance = frames[index] * 0.35
+    near = prop.distance.astype(np.float32) / backend.options.radius
+    colours = cv2.applyColorMap(np.uint8(np.clip(near, 0, 1) * 255)[:, None], cv2.COLORMAP_VIRIDIS)[
+        :, 0, ::-1
+    ]
+    distance[prop.ys[prop.found], prop.xs[prop.found]] = colours[prop.found] / 255.0
+    distance[prop.ys[~prop.found], prop.xs[~prop.found]] = (1.0, 0.0, 1.0)
     panels = [
         ("frame", frames[index]),
         ("hole (dilated matte)", hole_view),
         ("propagated (magenta: unseen)", propagated),
         ("keyframe / spatial fill", spatial),
         ("result", result),
+        (f"source distance: 1 (dark) .. {backend.options.radius} frames", distance),
     ]
     tiles = []
     for title, image in panels:
@@ -75,7 +83,7 @@ def main(index: int = 35) -> None:
         tiles.append(tile)
     gap = np.full((tiles[0].shape[0], 4, 3), 255, np.uint8)
     top = np.concatenate([tiles[0], gap, tiles[1], gap, tiles[2]], axis=1)
-    bottom = np.concatenate([tiles[3], gap, tiles[4], gap, np.full_like(tiles[0], 255)], axis=1)
+    bottom = np.concatenate([tiles[3], gap, tiles[4], gap, tiles[5]], axis=1)
     sheet = np.concatenate([top, np.full((4, top.shape[1], 3), 255, np.uint8), bottom], axis=0)
     cv2.imwrite(str(OUT), sheet, [cv2.IMWRITE_PNG_COMPRESSION, 9])
     print(f"wrote {OUT} (frame {index}: {prop.found.mean():.0%} of the hole propagated)")

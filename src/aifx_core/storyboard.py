@@ -27,6 +27,7 @@ import math
 import re
 import textwrap
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,7 @@ TOP_KEYS = {
     "vae_tiling",
     "vae_slicing",
     "local_files_only",
+    "cache_dir",
     "pipeline_class",
     "config",
 }
@@ -193,6 +195,12 @@ def load_board(path: Path, overrides: dict[str, Any] | None = None) -> Board:
     )
 
 
+def _save_png(rgb8: np.ndarray, path: Path) -> None:
+    from PIL import Image as PILImage
+
+    PILImage.fromarray(rgb8).save(path, format="PNG")
+
+
 def _file_name(index: int, name: str) -> str:
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "shot"
     return f"{index:02d}_{safe}.png"
@@ -203,10 +211,10 @@ def generate_board(board: Board, output: Path, device: str = "auto") -> list[Pat
     import inspect
 
     import torch
-    from PIL import Image as PILImage
 
     from .inpaint.diffusion import make_scheduler, size_multiple
     from .inpaint.models import PipelineRequest, load_pipeline
+    from .sequence.atomic import atomic_write
 
     pipe = load_pipeline(PipelineRequest.from_options(board.options, device, kind="text2image"))
     scheduler = make_scheduler(pipe, board.options.get("scheduler"))
@@ -234,7 +242,7 @@ def generate_board(board: Board, output: Path, device: str = "auto") -> list[Pat
             picture = np.asarray(pipe(**arguments).images[0], dtype=np.float32)
         rgb8 = np.clip(np.rint(np.nan_to_num(picture) * 255.0), 0, 255).astype(np.uint8)
         file = output / _file_name(index, shot.name)
-        PILImage.fromarray(rgb8).save(file)
+        atomic_write(file, partial(_save_png, rgb8))
         images.append((shot, rgb8, file))
     sheet = output / "contact_sheet.png"
     pdf = output / "storyboard.pdf"
@@ -285,12 +293,18 @@ def write_sheet_and_pdf(
     """Contact sheet PNG (names and camera notes under the frames) and a PDF: the sheet, then a page a shot."""
     from matplotlib.backends.backend_pdf import PdfPages
 
+    from .sequence.atomic import atomic_write
+
     sheet_figure = _sheet_figure(title, images)
-    sheet_figure.savefig(sheet, dpi=100)
-    with PdfPages(pdf) as document:
-        document.savefig(sheet_figure)
-        for shot, rgb8, _file in images:
-            document.savefig(_shot_page(shot, rgb8))
+    atomic_write(sheet, lambda temp: sheet_figure.savefig(temp, dpi=100, format="png"))
+
+    def write_pdf(temp: Path) -> None:
+        with PdfPages(temp) as document:
+            document.savefig(sheet_figure)
+            for shot, rgb8, _file in images:
+                document.savefig(_shot_page(shot, rgb8))
+
+    atomic_write(pdf, write_pdf)
 
 
 def run_storyboard(args: argparse.Namespace) -> int:

@@ -24,6 +24,9 @@ DIS_PRESETS = {
 }
 
 
+_DIS_MIN_SIDE = 16
+
+
 @runtime_checkable
 class FlowEstimator(Protocol):
     """Anything that turns two same-sized uint8 grey images into an A→B flow (H, W, 2) float32 in pixels."""
@@ -41,7 +44,14 @@ class DISFlow:
         self._dis = cv2.DISOpticalFlow_create(DIS_PRESETS[preset])  # type: ignore[attr-defined]
 
     def estimate(self, a_gray: np.ndarray, b_gray: np.ndarray) -> np.ndarray:
-        return self._dis.calc(a_gray, b_gray, None)
+        height, width = a_gray.shape[:2]
+        if min(height, width) >= _DIS_MIN_SIDE:
+            return self._dis.calc(a_gray, b_gray, None)
+        # DIS refuses tiny images (a side under 12 px): pad by edge replication, then crop the flow back.
+        pad_y, pad_x = max(0, _DIS_MIN_SIDE - height), max(0, _DIS_MIN_SIDE - width)
+        a = cv2.copyMakeBorder(a_gray, 0, pad_y, 0, pad_x, cv2.BORDER_REPLICATE)
+        b = cv2.copyMakeBorder(b_gray, 0, pad_y, 0, pad_x, cv2.BORDER_REPLICATE)
+        return np.ascontiguousarray(self._dis.calc(a, b, None)[:height, :width])
 
 
 def working_size(height: int, width: int, max_side: int) -> tuple[int, int]:

@@ -13,7 +13,7 @@ Options (``BackendContext.options``): ``model`` (required), ``prompt``, ``negati
 ``guidance`` (the pipeline's default), ``strength`` (1.0), ``scheduler`` (a diffusers scheduler class name),
 ``size`` (model square, default the model's native size), ``margin`` (context pixels around the hole),
 ``dtype``, ``variant``, ``offload`` (none/model/sequential), ``vae_tiling``, ``vae_slicing``,
-``local_files_only``, ``pipeline_class``, ``config`` (see :mod:`aifx_core.inpaint.models`).
+``local_files_only``, ``cache_dir``, ``pipeline_class``, ``config`` (see :mod:`aifx_core.inpaint.models`).
 """
 
 from __future__ import annotations
@@ -69,6 +69,8 @@ def make_scheduler(pipe: Any, name: str | None) -> Any:
         raise InputError(
             f"scheduler {name!r}: not a diffusers scheduler; {hint}for this model use one of {choices}"
         )
+    if default is None:
+        raise InputError(f"scheduler {name!r}: this pipeline has no scheduler to replace")
     return cls.from_config(default.config)
 
 

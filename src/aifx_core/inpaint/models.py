@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -140,7 +141,7 @@ def locate_model(model: Any, what: str = "model") -> ModelSource:
         if not (path / "model_index.json").is_file():
             raise InputError(
                 f"{path}: not a diffusers model folder (no model_index.json); pass the folder written by "
-                "save_pretrained or `huggingface-cli download`, or a single .safetensors checkpoint"
+                "save_pretrained or `hf download --local-dir`, or a single .safetensors checkpoint"
             )
         return ModelSource("folder", str(path.resolve()))
     if path.is_file():
@@ -164,8 +165,8 @@ def locate_model(model: Any, what: str = "model") -> ModelSource:
 
 def _how_to_get(model_id: str) -> str:
     return (
-        f"download it first with `huggingface-cli download {model_id}` (it goes into the HF cache, "
-        "HF_HOME), or pass a local model folder / .safetensors file with --model PATH"
+        f"download it first with `hf download {model_id}` (`huggingface-cli download` on older huggingface_hub; "
+        "it goes into the HF cache, HF_HOME), or pass a local model folder / .safetensors file with --model PATH"
     )
 
 
@@ -178,16 +179,18 @@ def _hub_error(model_id: str, exc: Exception, is_offline: bool) -> InputError:
     reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return InputError(
         f"model {model_id!r} could not be fetched from the Hugging Face hub ({reason}); check the id, run "
-        f"`huggingface-cli login` for gated models, or {_how_to_get(model_id).split(', or ')[-1]}"
+        f"`hf auth login` for gated models, or {_how_to_get(model_id).split(', or ')[-1]}"
     )
 
 
-def pipeline_class_name(source: ModelSource, is_offline: bool) -> str:
+def pipeline_class_name(source: ModelSource, is_offline: bool, cache_dir: str | None = None) -> str:
     """The ``_class_name`` in the model's ``model_index.json`` (reads the cache or fetches that one file)."""
     from diffusers import DiffusionPipeline
 
     try:
-        config = DiffusionPipeline.load_config(source.location, local_files_only=is_offline)
+        config = DiffusionPipeline.load_config(
+            source.location, local_files_only=is_offline, cache_dir=cache_dir
+        )
     except (OSError, ValueError) as exc:
         if source.kind == "hub":
             raise _hub_error(source.location, exc, is_offline) from None
@@ -235,6 +238,8 @@ class PipelineRequest:
     vae_tiling: bool = False
     vae_slicing: bool = False
     local_files_only: bool = False
+    #: Hugging Face hub cache folder to use instead of the default (``HF_HUB_CACHE``), e.g. a shared farm cache.
+    cache_dir: str | None = None
     pipeline_class: str | None = None
     config: str | None = None
 
@@ -253,6 +258,7 @@ class PipelineRequest:
             vae_tiling=_flag(options.get("vae_tiling", False)),
             vae_slicing=_flag(options.get("vae_slicing", False)),
             local_files_only=offline(options),
+            cache_dir=str(options["cache_dir"]) if options.get("cache_dir") else None,
             pipeline_class=options.get("pipeline_class") or None,
             config=options.get("config") or None,
         )
@@ -267,7 +273,9 @@ def load_pipeline(request: PipelineRequest) -> Any:
     if source.kind == "file":
         class_name = _single_file_class(source.location, request.kind, request.pipeline_class)
     else:
-        class_name = request.pipeline_class or pipeline_class_name(source, request.local_files_only)
+        class_name = request.pipeline_class or pipeline_class_name(
+            source, request.local_files_only, request.cache_dir
+        )
     dtype_name = resolve_dtype(device, request.dtype, prefers_bfloat16="Flux" in class_name)
     key = (class_name, replace(request, model=source.location, device=device, dtype=dtype_name))
     if key in _PIPELINES:
@@ -276,6 +284,7 @@ def load_pipeline(request: PipelineRequest) -> Any:
     kwargs: dict[str, Any] = {
         _dtype_keyword(): getattr(torch, dtype_name),
         "local_files_only": request.local_files_only,
+        "cache_dir": request.cache_dir,
     }
     if request.variant:
         kwargs["variant"] = request.variant
@@ -378,7 +387,9 @@ def load_torchscript(path: Any, device: str, what: str = "LaMa model") -> Any:
     if key in _SCRIPTS:
         return _SCRIPTS[key]
     try:
-        module = torch.jit.load(str(file), map_location=device)
+        with warnings.catch_warnings():  # torch 2.9+ marks TorchScript deprecated; LaMa ships as TorchScript
+            warnings.simplefilter("ignore", DeprecationWarning)
+            module = torch.jit.load(str(file), map_location=device)
     except (RuntimeError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(

@@ -2,7 +2,7 @@
 
 For every frame t, each hole pixel is followed through the neighbouring frames with chained, completed,
 consistency-checked flow (:mod:`.chain`) up to ``radius`` frames each way; the nearest frame where it lands on
-real (non-hole, finite) plate is its source, and the two directions are blended by 1/distance². What no
+real (non-hole, finite) plate is its source, and the two directions are blended by 1/distance. What no
 neighbour saw is filled once per keyframe block by the spatial backend on the block's keyframe (the frame
 with the most such pixels) and carried to the other frames by the same chained flow, cross-fading between
 the keyframes before and after; per-frame spatial fill is only the last resort. A smooth offset field
@@ -23,12 +23,14 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
-from ..flow import DISFlow, complete_flows, flow_gray, sample_points, working_size
+from ..flow import DISFlow, complete_flows, flow_gray, sample_points, warp, working_size
 from ..inpaint.base import BackendContext, FramePacket, SpatialBackend, create_spatial
 from ..progress import Reporter
 from .chain import Chain, touches
 from .options import PropagateOptions
 from .seam import seam_offsets
+
+_UNIT = np.ones(3, np.float32)
 
 
 @dataclass
@@ -42,6 +44,9 @@ class _Frame:
     invalid: np.ndarray
     gray: np.ndarray
     small_hole: np.ndarray
+    #: Small linear RGB copy (long side ≤ 192) and its hole, to measure exposure changes between frames.
+    thumb: np.ndarray
+    thumb_hole: np.ndarray
 
 
 @dataclass
@@ -54,6 +59,8 @@ class _Propagated:
     found: np.ndarray
     #: Smooth seam offset at each hole pixel (zeros when seam matching is off or impossible).
     offset: np.ndarray
+    #: Frames between each hole pixel and its nearest real source (0 where none was found): a confidence.
+    distance: np.ndarray
 
     @property
     def remaining(self) -> int:
@@ -116,6 +123,8 @@ class _Run:
         self.exhausted = False
         self.max_held = 0
         self.flows: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # pair i: (i→i+1, i+1→i), working res
+        #: pair i: per-channel gain that brings frame i+1's values to frame i's exposure (1 when unmatched).
+        self.gains: dict[int, np.ndarray] = {}
         self.props: dict[int, _Propagated] = {}
         self.next_prop = 0
         self.keyframe_of_block: dict[int, int | None] = {}
@@ -169,7 +178,11 @@ class _Run:
         source = rgb if clean else np.where(finite[..., None], rgb, 0.0).astype(np.float32)
         invalid = hole if clean else (hole | ~finite)
         gray, small_hole = flow_gray(source, hole, self.work, self.colorspace)
-        return _Frame(packet, np.asarray(source, dtype=np.float32), invalid, gray, small_hole)
+        thumb_size = working_size(*self.size, 192)[::-1]
+        thumb = cv2.resize(np.asarray(source, np.float32), thumb_size, interpolation=cv2.INTER_AREA)
+        thumb_hole = cv2.resize(invalid.astype(np.uint8), thumb_size, interpolation=cv2.INTER_NEAREST) > 0
+        thumb_hole |= cv2.resize(invalid.astype(np.float32), thumb_size, interpolation=cv2.INTER_AREA) > 0
+        return _Frame(packet, np.asarray(source, np.float32), invalid, gray, small_hole, thumb, thumb_hole)
 
     # ------------------------------------------------------------------------------------------------ flow
     def flow(self, index: int, direction: int) -> np.ndarray:
@@ -183,8 +196,39 @@ class _Run:
             if union.any():
                 forward, backward = complete_flows([forward, backward], union)
             self.flows[pair] = (forward, backward)
+            self.gains[pair] = self._exposure_gain(a, b, forward) if self.opt.exposure_match else _UNIT
         forward, backward = self.flows[pair]
         return forward if direction > 0 else backward
+
+    def _exposure_gain(self, a: _Frame, b: _Frame, forward: np.ndarray) -> np.ndarray:
+        """Per-channel gain g with ``b·g ≈ a`` over the background both frames see (robust median of log
+        ratios on thumbnails). Exposure flicker and auto gain are multiplicative, so this is HDR-safe."""
+        height, width = a.thumb.shape[:2]
+        flow: np.ndarray = cv2.resize(forward, (width, height), interpolation=cv2.INTER_AREA)
+        flow[..., 0] *= width / forward.shape[1]
+        flow[..., 1] *= height / forward.shape[0]
+        warped = warp(b.thumb, flow, border=cv2.BORDER_CONSTANT)
+        warped_hole = warp(b.thumb_hole.astype(np.float32), flow, border=cv2.BORDER_CONSTANT) > 0
+        level = max(float(np.median(np.abs(a.thumb))), 1e-6)
+        valid = ~a.thumb_hole & ~warped_hole
+        gain = np.ones(3, np.float32)
+        for c in range(3):
+            ok = valid & (a.thumb[..., c] > 0.02 * level) & (warped[..., c] > 0.02 * level)
+            if ok.sum() >= 64:
+                log_ratio = float(np.median(np.log(a.thumb[..., c][ok] / warped[..., c][ok])))
+                gain[c] = np.exp(np.clip(log_ratio, -0.7, 0.7)) if abs(log_ratio) > 0.004 else 1.0
+        return gain
+
+    def gain_between(self, source: int, target: int) -> np.ndarray:
+        """Per-channel gain bringing frame ``source``'s values to frame ``target``'s exposure."""
+        gain = np.ones(3, np.float32)
+        if source > target:
+            for pair in range(target, source):
+                gain *= self.gains[pair]
+        else:
+            for pair in range(source, target):
+                gain /= self.gains[pair]
+        return gain
 
     def _chain(self, start: int, direction: int, xs: np.ndarray, ys: np.ndarray) -> Chain:
         assert self.size is not None
@@ -209,13 +253,14 @@ class _Run:
         n_hole = len(ys)
         empty = np.zeros((n_hole, 3), dtype=np.float32)
         if n_hole == 0:
-            return _Propagated(ys, xs, empty, np.zeros(0, bool), empty)
+            return _Propagated(ys, xs, empty, np.zeros(0, bool), empty, np.zeros(0, np.int16))
         ring_ys, ring_xs = self._ring(frame)
         all_ys = np.concatenate([ys, ring_ys])
         all_xs = np.concatenate([xs, ring_xs])
         n = len(all_ys)
         accum = np.zeros((n, 3), dtype=np.float32)
         weight = np.zeros(n, dtype=np.float32)
+        distance = np.zeros(n, dtype=np.int16)
         for direction in (1, -1):
             chain = self._chain(t, direction, all_xs.astype(np.float32), all_ys.astype(np.float32))
             for _ in range(self.opt.radius):
@@ -226,25 +271,31 @@ class _Run:
                 source = self.frames[chain.current]
                 ok = ~touches(source.invalid, chain.x, chain.y)
                 if ok.any():
-                    w = 1.0 / float(chain.steps) ** 2
+                    w = 1.0 / float(chain.steps)
                     hit = chain.index[ok]
-                    accum[hit] += w * sample_points(source.source, chain.x[ok], chain.y[ok])
+                    gain = self.gain_between(chain.current, t)
+                    accum[hit] += w * gain * sample_points(source.source, chain.x[ok], chain.y[ok])
                     weight[hit] += w
+                    nearer = (distance[hit] == 0) | (distance[hit] > chain.steps)
+                    distance[hit[nearer]] = chain.steps
                     chain.keep(~ok)
         found = weight > 0
         values = accum / np.maximum(weight, 1e-12)[:, None]
         offset = np.zeros((n_hole, 3), dtype=np.float32)
         ring_found = found[n_hole:]
-        if self.opt.seam == "offset" and ring_found.any():
+        if self.opt.seam != "none" and ring_found.any():
             real = frame.source[ring_ys[ring_found], ring_xs[ring_found]]
-            offset = seam_offsets(
-                ys,
-                xs,
-                ring_ys[ring_found],
-                ring_xs[ring_found],
-                real - values[n_hole:][ring_found],
-            )
-        return _Propagated(ys, xs, values[:n_hole], found[:n_hole], offset)
+            fetched = values[n_hole:][ring_found]
+            if self.opt.seam == "gain":
+                # Exposure-like changes are multiplicative: match log gain, spread it, express it as offset.
+                eps = np.maximum(0.05 * np.median(np.abs(real), axis=0), 1e-4)
+                ratio = (np.maximum(real, 0) + eps) / (np.maximum(fetched, 0) + eps)
+                log_gain = np.clip(np.log(ratio), -0.7, 0.7)
+                gain = np.exp(seam_offsets(ys, xs, ring_ys[ring_found], ring_xs[ring_found], log_gain))
+                offset = (values[:n_hole] * (gain - 1.0)).astype(np.float32)
+            else:
+                offset = seam_offsets(ys, xs, ring_ys[ring_found], ring_xs[ring_found], real - fetched)
+        return _Propagated(ys, xs, values[:n_hole], found[:n_hole], offset, distance[:n_hole])
 
     def _ring(self, frame: _Frame) -> tuple[np.ndarray, np.ndarray]:
         """Valid pixels within ``seam_ring`` of the hole (the frame's own pixels the fill must match)."""
@@ -361,7 +412,8 @@ class _Run:
             if chain.current != key or len(chain) == 0:
                 continue
             w = 1.0 / abs(key - t)
-            accum[chain.index] += w * sample_points(self.keyframe_images[key], chain.x, chain.y)
+            gain = self.gain_between(key, t)
+            accum[chain.index] += w * gain * sample_points(self.keyframe_images[key], chain.x, chain.y)
             weight[chain.index] += w
         got = weight > 0
         # Keyframe content already carries the keyframe's seam match; remove t's so it is not applied twice.
@@ -389,6 +441,7 @@ class _Run:
         for store, low in (
             (self.frames, keep_frames),
             (self.flows, keep_flows),
+            (self.gains, keep_flows),
             (self.keyframe_images, block_start),
             (self.props, min(next_output, first_undecided)),
         ):

@@ -25,10 +25,13 @@ class PropagateOptions:
     #: automatic keyframe, the frame with the most pixels no neighbour saw.
     keyframe_interval: int = 4
     #: Packets are read this many at a time. Changes memory, never the result.
-    window: int = 8
+    window: int = 4
     #: Forward-backward round-trip tolerance in working-resolution pixels (plus 5% of the motion).
     consistency_tol: float = 1.0
-    #: Seam matching: ``offset`` (smooth per-channel offset from a ring around the hole) or ``none``.
+    #: Match each source frame's exposure to the target's (per-channel gain chained along the flow).
+    exposure_match: bool = True
+    #: Seam matching: ``offset`` (smooth per-channel offset from a ring around the hole), ``gain`` (the same
+    #: as a multiplicative field) or ``none``.
     seam: str = "offset"
     #: Ring width (pixels) sampled around the hole for seam matching.
     seam_ring: int = 4
@@ -53,6 +56,13 @@ class PropagateOptions:
                     values[name] = int(values[name])
             if "consistency_tol" in values:
                 values["consistency_tol"] = float(values["consistency_tol"])
+            if isinstance(values.get("exposure_match"), str):  # from a command line: "false", "0", "off"
+                values["exposure_match"] = values["exposure_match"].strip().lower() in (
+                    "1",
+                    "true",
+                    "yes",
+                    "on",
+                )
         except (TypeError, ValueError) as error:
             raise InputError(f"propagate options: {error}; give whole numbers for sizes and counts") from None
         result = cls(**values)
@@ -64,8 +74,8 @@ class PropagateOptions:
             raise InputError(
                 f"flow_preset {self.flow_preset!r} is unknown; choose one of {', '.join(DIS_PRESETS)}"
             )
-        if self.seam not in ("offset", "none"):
-            raise InputError(f"seam {self.seam!r} is unknown; choose 'offset' or 'none'")
+        if self.seam not in ("gain", "offset", "none"):
+            raise InputError(f"seam {self.seam!r} is unknown; choose 'gain', 'offset' or 'none'")
         for name in ("radius", "keyframe_interval", "window"):
             if getattr(self, name) < 1:
                 raise InputError(f"propagate option {name}={getattr(self, name)} must be at least 1")
