@@ -31,7 +31,7 @@ def _clip(
     hole_path=None,
     seed: int = 0,
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Frames of a textured plate moving by ``shift`` px/frame, and a square hole moving along ``hole_path``."""
+    """Frames of a textured plate moving ``shift`` px/frame, and a square hole moving along ``hole_path``."""
     height, width = size
     dx, dy = shift
     big = _texture(height + abs(dy) * n + 2, width + abs(dx) * n + 2, seed)
@@ -251,7 +251,7 @@ def test_exposure_flicker_is_matched_with_a_chained_gain() -> None:
 
 
 class _FrameNumberFill:
-    """Spatial backend whose fill differs per frame (flat, 0.1 per frame number): keyframe switches would show."""
+    """Spatial backend whose fill differs per frame (flat, 0.1 per frame number): switches would show."""
 
     name = "frame-number"
 
@@ -271,5 +271,39 @@ def test_keyframe_fills_cross_fade_without_jumps() -> None:
     _, results = _fill(frames, holes, spatial_backend="frame-number", keyframe_interval=4)
     levels = [float(rgb[holes[0]].mean()) for _, rgb in results]
     steps = np.diff(levels)
-    assert levels[-1] - levels[0] > 0.8  # keyframes 1001, 1005, 1009 were filled with clearly different values
+    assert levels[-1] - levels[0] > 0.8  # keyframes 1001, 1005, 1009 got clearly different values
     assert np.abs(steps).max() < 0.13  # …yet frame to frame the fill moves by one 4th of a keyframe step
+
+
+class _StillFlow:
+    """A real FlowEstimator for a locked-off camera: no motion anywhere. Counts its calls."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def estimate(self, a_gray: np.ndarray, b_gray: np.ndarray) -> np.ndarray:
+        self.calls += 1
+        return np.zeros((*a_gray.shape, 2), np.float32)
+
+
+def test_a_custom_flow_estimator_can_be_plugged_in() -> None:
+    frames, holes = _clip(8, hole_path=_sliding)
+    estimator = _StillFlow()
+    _, results = _fill(frames, holes, flow_estimator=estimator)
+    assert estimator.calls == 2 * 7  # forward and backward for each neighbouring pair, once
+    assert _psnr([rgb for _, rgb in results], frames, holes) > 45.0
+
+
+def test_tennis_background_hole_beats_per_frame_telea(tennis) -> None:
+    paths = sorted((tennis / "frames").glob("*.png"))[20:34]
+    frames = [cv2.imread(str(p))[..., ::-1].astype(np.float32) / 255.0 for p in paths]
+    holes = []
+    for t in range(len(frames)):
+        hole = np.zeros(frames[0].shape[:2], bool)
+        cv2.ellipse(hole.view(np.uint8), (330 + 5 * t, 118), (28, 18), 3 * t, 0, 360, 1, -1)  # on the wall
+        holes.append(hole)
+    _, results = _fill(frames, holes)
+    ours = _psnr([rgb for _, rgb in results], frames, holes)
+    telea = create_backend("telea", BackendContext(colorspace="sRGB"))
+    theirs = _psnr([rgb for _, rgb in telea.fill(_packets(frames, holes), Reporter())], frames, holes)
+    assert ours > theirs + 5.0

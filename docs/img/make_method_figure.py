@@ -1,9 +1,10 @@
 """Regenerates ``docs/img/method.png``: how ``propagate`` fills one frame of the tennis clip.
 
-Run from the repository root: ``.venv/bin/python docs/img/make_method_figure.py [frame]``. It removes the player
-(the clip's own masks, dilated like ``aifx fill`` does) and shows, for one frame: the plate, the hole, what
-flow-guided propagation fetched from other frames (magenta: nothing seen within the radius), where keyframe
-or spatial fill supplied the rest, the result, and how many frames away each propagated pixel came from.
+Run from the repository root: ``.venv/bin/python docs/img/make_method_figure.py [frame]``. It removes
+the player (the clip's own masks, dilated like ``aifx fill`` does) and shows, for one frame: the plate, the
+hole, what flow-guided propagation fetched from other frames (magenta: nothing seen within the radius), where
+keyframe or spatial fill supplied the rest, the result, and how many frames away each propagated pixel came
+from.
 """
 
 from __future__ import annotations

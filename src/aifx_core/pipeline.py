@@ -26,6 +26,7 @@ from .progress import CancelToken, ProgressCallback, Reporter
 from .sequence import (
     Image,
     atomic_write,
+    check_writable,
     clean_stale_temps,
     open_sequence,
     output_pattern,
@@ -64,7 +65,8 @@ def fill(
     mask = open_mask(job.mask, job.mask_channel, plate, invert=job.invert_mask)
 
     out_dir = Path(out.path(plate.frames[0])).parent
-    _prepare_output_folder(out_dir)
+    check_writable(out_dir)  # fail now, not after minutes of model loading
+    clean_stale_temps(out_dir)
     existing = {f for f in plate.frames if Path(out.path(f)).exists()}
     manifest = Manifest.load(str(out), job)
     todo = manifest.plan(plate.frames, existing, job.overwrite, str(out))
@@ -147,18 +149,6 @@ def _refuse_overwriting_inputs(job: FillJob, plate, out) -> None:
             raise InputError(
                 f"{job.output}: output would overwrite input {target}; choose another output path"
             )
-
-
-def _prepare_output_folder(folder: Path) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(
-            f"{folder}: cannot create output folder ({exc.strerror}); choose a writable folder"
-        ) from None
-    if not os.access(folder, os.W_OK):
-        raise InputError(f"{folder}: output folder is not writable; fix its permissions or choose another")
-    clean_stale_temps(folder)
 
 
 def _copy_through(image: Image, source: Path, target: Path, compression: str | None) -> None:

@@ -81,7 +81,7 @@ def flow_gray(
     size: tuple[int, int],
     colorspace: str | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Frame (float RGB as stored, or uint8 grey) → (uint8 grey at ``size``, hole pre-filled; bool hole at ``size``).
+    """Frame (float RGB as stored, or uint8 grey) → (uint8 grey at ``size`` with the hole pre-filled, bool hole).
 
     The hole is dilated by 4 working pixels so the object's fringe does not leak into the flow either.
     """
@@ -97,7 +97,7 @@ def flow_gray(
     else:
         h8 = cv2.resize(hole.astype(np.uint8) * 255, (width, height), interpolation=cv2.INTER_AREA) > 0
         small_hole = cv2.dilate(h8.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
-        gray = push_pull_fill(gray, ~small_hole)
+        gray = push_pull_fill(gray, ~small_hole, smooth=True)
     return np.clip(np.rint(gray * 255.0), 0, 255).astype(np.uint8), small_hole
 
 

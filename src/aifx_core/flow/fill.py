@@ -1,4 +1,4 @@
-"""Smooth scattered-data fill (push-pull), used to complete flow fields, pre-fill holes and spread seam offsets.
+"""Smooth scattered-data fill (push-pull): completes flow fields, pre-fills holes, spreads seam offsets.
 
 A membrane (Laplace) fill is the textbook answer; push-pull over a Gaussian pyramid gives a visually similar,
 smooth interpolation in O(pixels) with a handful of OpenCV calls, with no iterative solver whose cost grows
@@ -11,36 +11,42 @@ import cv2
 import numpy as np
 
 
-def push_pull_fill(values: np.ndarray, known: np.ndarray, *, saturation: float = 4.0) -> np.ndarray:
+def push_pull_fill(
+    values: np.ndarray, known: np.ndarray, *, saturation: float = 4.0, smooth: bool = False
+) -> np.ndarray:
     """Return ``values`` with every pixel where ``known`` is False replaced by a smooth interpolation.
 
     ``values``: (H, W) or (H, W, C) float32 with C ≤ 4; ``known``: (H, W) bool. Unknown pixels may hold
-    anything (NaN included). If nothing is known the result is all zeros.
+    anything (NaN included). If nothing is known the result is all zeros. ``smooth`` interpolates from half
+    resolution up (about 4x cheaper; for fields that are smooth anyway, such as flow residuals).
     """
     array = np.asarray(values, dtype=np.float32)
     squeeze = array.ndim == 2
     if squeeze:
         array = array[..., None]
+    channels = array.shape[-1]
     weight = known.astype(np.float32)
-    premult = np.where(known[..., None], array, 0.0).astype(np.float32)
+    premult = array * weight[..., None]
+    premult[~known] = 0.0  # unknown pixels may hold NaN/Inf: 0·NaN is still NaN
     levels: list[tuple[np.ndarray, np.ndarray]] = []
     v, w = premult, weight
     while min(w.shape[:2]) > 2:
         levels.append((v, w))
-        vd = _as3(cv2.pyrDown(v), v.shape[-1])
+        vd = _as3(cv2.pyrDown(v), channels)
         wd = cv2.pyrDown(w)
-        mean = vd / np.maximum(wd, 1e-12)[..., None]
-        w = np.minimum(wd * saturation, 1.0).astype(np.float32)
-        v = (mean * w[..., None]).astype(np.float32)
+        mean = vd / np.maximum(wd, np.float32(1e-12))[..., None]
+        w = np.minimum(wd * np.float32(saturation), np.float32(1.0))
+        v = mean * w[..., None]
     # Coarsest level: normalise whatever weight there is; all-unknown stays 0.
-    estimate = v / np.maximum(w, 1e-12)[..., None]
-    estimate[w <= 0] = estimate[w > 0].mean(axis=0) if (w > 0).any() else 0.0
-    for v_level, w_level in reversed(levels):
-        h, wd_ = w_level.shape
-        up = _as3(cv2.pyrUp(estimate, dstsize=(wd_, h)), v_level.shape[-1])
-        estimate = v_level + (1.0 - w_level)[..., None] * up
-    out = np.where(known[..., None], array, estimate).astype(np.float32)
-    return out[..., 0] if squeeze else out
+    estimate = v / np.maximum(w, np.float32(1e-12))[..., None]
+    if (w <= 0).any():
+        estimate[w <= 0] = estimate[w > 0].mean(axis=0) if (w > 0).any() else 0.0
+    for depth, (v_level, w_level) in reversed(list(enumerate(levels))):
+        height, width = w_level.shape
+        up = _as3(cv2.pyrUp(estimate, dstsize=(width, height)), channels)
+        estimate = up if smooth and depth == 0 else v_level + (np.float32(1.0) - w_level)[..., None] * up
+    np.copyto(estimate, array, where=known[..., None])
+    return estimate[..., 0] if squeeze else estimate
 
 
 def _as3(array: np.ndarray, channels: int) -> np.ndarray:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-#: cv2.remap refuses maps with a side of SHRT_MAX or more, so point lists are sampled in rows of this length.
-_ROW = 4096
+#: cv2.remap refuses maps with a side of SHRT_MAX or more: long point lists are sampled in rows this long.
+_ROW = 16384
 
 
 def identity_grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -66,9 +66,13 @@ def sample_points(
     channels = image.shape[2:] if image.ndim == 3 else ()
     if n == 0:
         return np.zeros((0, *channels), dtype=image.dtype)
+    if n < _ROW:
+        mx = np.asarray(xs, dtype=np.float32).reshape(1, n)
+        my = np.asarray(ys, dtype=np.float32).reshape(1, n)
+        return cv2.remap(image, mx, my, interpolation, borderMode=border).reshape(n, *channels)
     rows = -(-n // _ROW)
-    pad = rows * _ROW - n
-    mx = np.pad(np.asarray(xs, dtype=np.float32), (0, pad)).reshape(rows, _ROW)
-    my = np.pad(np.asarray(ys, dtype=np.float32), (0, pad)).reshape(rows, _ROW)
-    out = cv2.remap(image, mx, my, interpolation, borderMode=border)
+    mx = np.zeros(rows * _ROW, np.float32)
+    my = np.zeros(rows * _ROW, np.float32)
+    mx[:n], my[:n] = xs, ys
+    out = cv2.remap(image, mx.reshape(rows, _ROW), my.reshape(rows, _ROW), interpolation, borderMode=border)
     return out.reshape(rows * _ROW, *channels)[:n]

@@ -81,8 +81,9 @@ def touches(invalid: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
     small, can leak into a fill.
     """
     height, width = invalid.shape
-    x0 = np.clip(np.floor(xs).astype(np.intp), 0, width - 1)
-    y0 = np.clip(np.floor(ys).astype(np.intp), 0, height - 1)
+    # Followed points stay inside the frame (Chain.step drops the others), so truncation is the floor.
+    x0 = np.minimum(xs.astype(np.intp), width - 1)
+    y0 = np.minimum(ys.astype(np.intp), height - 1)
     x1 = np.minimum(x0 + 1, width - 1)
     y1 = np.minimum(y0 + 1, height - 1)
     return invalid[y0, x0] | invalid[y0, x1] | invalid[y1, x0] | invalid[y1, x1]

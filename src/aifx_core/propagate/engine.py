@@ -10,8 +10,8 @@ matches the fill to the frame's own pixels at the seam.
 
 Streaming and window independence: a frame's propagation depends only on frames within ``radius``; keyframes
 depend only on their block (fixed by position in the shot) and its ``radius`` neighbourhood; a frame uses the
-keyframes of its own and the adjacent blocks. Nothing depends on how packets are chunked, so ``window`` changes
-memory, never pixels, and at most ``window + overlap`` packets are held (:attr:`PropagateBackend.overlap`).
+keyframes of its own and the adjacent blocks. Nothing depends on how packets are chunked, so ``window``
+changes memory, never pixels, and at most ``window + overlap`` packets are held (:attr:`PropagateBackend.overlap`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
-from ..flow import DISFlow, complete_flows, flow_gray, sample_points, warp, working_size
+from ..flow import DISFlow, FlowEstimator, complete_flows, flow_gray, sample_points, warp, working_size
 from ..inpaint.base import BackendContext, FramePacket, SpatialBackend, create_spatial
 from ..progress import Reporter
 from .chain import Chain, touches
@@ -89,7 +89,7 @@ class PropagateBackend:
 
     @property
     def overlap(self) -> int:
-        """Packets held besides the read window: ``radius`` behind and two keyframe blocks plus ``radius`` ahead."""
+        """Packets held besides the read window: ``radius`` behind, two keyframe blocks + ``radius`` ahead."""
         return 2 * self.options.radius + 2 * self.options.keyframe_interval
 
     def fill(self, packets: Iterable[FramePacket], reporter: Reporter) -> Iterator[tuple[int, np.ndarray]]:
@@ -116,7 +116,11 @@ class _Run:
         self.backend = backend
         self.opt = backend.options
         self.colorspace = backend.context.colorspace
-        self.estimator = DISFlow(self.opt.flow_preset)
+        # Python callers may plug in any FlowEstimator (e.g. a learned one); job files pick a DIS preset.
+        custom = backend.context.options.get("flow_estimator")
+        self.estimator: FlowEstimator = (
+            custom if isinstance(custom, FlowEstimator) else DISFlow(self.opt.flow_preset)
+        )
         self._packets = packets
         self.frames: dict[int, _Frame] = {}
         self.loaded = 0
@@ -230,13 +234,16 @@ class _Run:
                 gain /= self.gains[pair]
         return gain
 
-    def _chain(self, start: int, direction: int, xs: np.ndarray, ys: np.ndarray) -> Chain:
+    def _chain(
+        self, start: int, direction: int, xs: np.ndarray, ys: np.ndarray, *, checked: bool = True
+    ) -> Chain:
         assert self.size is not None
-        return Chain(start, direction, xs, ys, self.flow, self.size, self.scale, self.opt.consistency_tol)
+        tol = self.opt.consistency_tol if checked else float("inf")
+        return Chain(start, direction, xs, ys, self.flow, self.size, self.scale, tol)
 
     # ----------------------------------------------------------------------------------------- propagation
     def propagated(self, index: int) -> _Propagated:
-        """Propagation result of frame ``index`` (computed in order; deciding keyframe blocks as they close)."""
+        """Propagation result of frame ``index`` (computed in order, deciding keyframe blocks as they close)."""
         while self.next_prop <= index:
             i = self.next_prop
             self.props[i] = self._propagate(i)
@@ -399,26 +406,30 @@ class _Run:
             values[unfilled] = image[prop.ys[unfilled], prop.xs[unfilled]] - prop.offset[unfilled]
             found[unfilled] = True
             return
-        missing = np.nonzero(~found)[0]
-        accum = np.zeros((len(missing), 3), dtype=np.float32)
-        weight = np.zeros(len(missing), dtype=np.float32)
-        for key in keyframes:
-            direction = 1 if key > t else -1
-            chain = self._chain(
-                t, direction, prop.xs[missing].astype(np.float32), prop.ys[missing].astype(np.float32)
-            )
-            while chain.current != key and len(chain):
-                chain.step()
-            if chain.current != key or len(chain) == 0:
-                continue
-            w = 1.0 / abs(key - t)
-            gain = self.gain_between(key, t)
-            accum[chain.index] += w * gain * sample_points(self.keyframe_images[key], chain.x, chain.y)
-            weight[chain.index] += w
-        got = weight > 0
-        # Keyframe content already carries the keyframe's seam match; remove t's so it is not applied twice.
-        values[missing[got]] = accum[got] / weight[got][:, None] - prop.offset[missing[got]]
-        found[missing[got]] = True
+        # First with consistency-checked chains; what those lose (the chain crossed an occlusion or a flow
+        # error) is carried by the completed flow alone, which still moves with the plate, unlike a per-frame
+        # spatial fill.
+        for checked in (True, False):
+            missing = np.nonzero(~found)[0]
+            if len(missing) == 0:
+                break
+            accum = np.zeros((len(missing), 3), dtype=np.float32)
+            weight = np.zeros(len(missing), dtype=np.float32)
+            xs, ys = prop.xs[missing].astype(np.float32), prop.ys[missing].astype(np.float32)
+            for key in keyframes:
+                chain = self._chain(t, 1 if key > t else -1, xs, ys, checked=checked)
+                while chain.current != key and len(chain):
+                    chain.step()
+                if chain.current != key or len(chain) == 0:
+                    continue
+                w = 1.0 / abs(key - t)
+                gain = self.gain_between(key, t)
+                accum[chain.index] += w * gain * sample_points(self.keyframe_images[key], chain.x, chain.y)
+                weight[chain.index] += w
+            got = weight > 0
+            # Keyframe content already carries the keyframe's seam match; remove t's so it is not applied twice.
+            values[missing[got]] = accum[got] / weight[got][:, None] - prop.offset[missing[got]]
+            found[missing[got]] = True
 
     # -------------------------------------------------------------------------------------------- eviction
     def evict(self, next_output: int) -> None:

@@ -11,7 +11,7 @@ from ..flow import DIS_PRESETS
 
 @dataclass(frozen=True)
 class PropagateOptions:
-    #: Spatial backend for what no frame saw (run on keyframes, then propagated; per frame only as a last resort).
+    #: Spatial backend for what no frame saw (run on keyframes, then propagated; per frame as a last resort).
     spatial_backend: str = "telea"
     #: Frame numbers the user wants filled spatially (one per keyframe block at most; the first one wins).
     keyframes: tuple[int, ...] = ()

@@ -20,7 +20,7 @@ def seam_offsets(
     ring_xs: np.ndarray,
     ring_offset: np.ndarray,
 ) -> np.ndarray:
-    """Offsets (N_hole, 3) at the hole pixels, interpolated from ``ring_offset`` (N_ring, 3) known on the ring.
+    """Offsets (N_hole, 3) at the hole pixels, interpolated from ``ring_offset`` (N_ring, 3) on the ring.
 
     Work is limited to the bounding box of the hole and ring.
     """
@@ -37,5 +37,5 @@ def seam_offsets(
     # Median-clamp so a few misregistered edge pixels cannot tint the whole hole.
     limit = 3.0 * np.median(np.abs(ring_offset), axis=0) + 1e-6
     values = np.clip(values, -limit, limit)
-    field = push_pull_fill(values, known)
+    field = push_pull_fill(values, known, smooth=True)
     return field[hole_ys - y0, hole_xs - x0]
