@@ -24,7 +24,8 @@ from .manifest import Manifest
 from .mask import feather_weight, make_hole, open_mask
 from .progress import CancelToken, ProgressCallback, Reporter
 from .sequence import (
-    Image,
+    FramePattern,
+    Sequence,
     atomic_write,
     check_writable,
     clean_stale_temps,
@@ -86,27 +87,28 @@ def fill(
     # A temporal backend reads every frame (done ones are sources for the rest); a per-frame one only the todo.
     context_frames = plate.frames if getattr(backend, "temporal", True) else todo
     wanted = set(todo)
-    pending: dict[int, tuple[Image, np.ndarray]] = {}
+    # Only the holes wait for the backend: the plate frame is read again at write time, so the frames a
+    # temporal backend reads ahead do not cost a second full-resolution copy each.
+    pending: dict[int, np.ndarray] = {}
 
     def packets() -> Iterator[FramePacket]:
         for frame in context_frames:
             image = plate.read(frame)
             hole = make_hole(mask.matte(frame, image), job.threshold, job.dilate)
             if frame in wanted:
-                pending[frame] = (image, hole)
+                pending[frame] = hole
             yield FramePacket(frame=frame, rgb=image.rgb(), hole=hole)
 
     for frame, rgb in backend.fill(packets(), reporter):
         if frame not in wanted:
             continue
-        image, hole = pending.pop(frame)
+        hole = pending.pop(frame)
         target = Path(out.path(frame))
         if hole.any():
-            write_image(
-                target, composite(image, rgb, feather_weight(hole, job.feather)), compression=job.compression
-            )
+            filled = composite(plate.read(frame), rgb, feather_weight(hole, job.feather))
+            write_image(target, filled, compression=job.compression)
         else:
-            _copy_through(image, plate.path(frame), target, job.compression)
+            _copy_through(plate, frame, target, job.compression)
         manifest.mark_done(frame)
         result.written.append(frame)
         reporter("write", len(result.written), len(todo), frame)
@@ -138,7 +140,7 @@ def _backend_for(job: FillJob, frame_count: int) -> tuple[str, BackendContext]:
     return name, BackendContext(seed=job.seed, device=job.device, options=options)
 
 
-def _refuse_overwriting_inputs(job: FillJob, plate, out) -> None:
+def _refuse_overwriting_inputs(job: FillJob, plate: Sequence, out: FramePattern) -> None:
     inputs = {Path(plate.path(f)).resolve() for f in plate.frames}
     if job.mask:
         mask_pattern = parse_pattern(job.mask)
@@ -151,9 +153,10 @@ def _refuse_overwriting_inputs(job: FillJob, plate, out) -> None:
             )
 
 
-def _copy_through(image: Image, source: Path, target: Path, compression: str | None) -> None:
+def _copy_through(plate: Sequence, frame: int, target: Path, compression: str | None) -> None:
     """A frame with nothing to fill: copy the file byte for byte when the format allows, else rewrite it."""
-    if Path(source).suffix.lower() == target.suffix.lower() and compression is None:
+    source = Path(plate.path(frame))
+    if source.suffix.lower() == target.suffix.lower() and compression is None:
         atomic_write(target, lambda tmp: shutil.copyfile(source, tmp))
     else:
-        write_image(target, image, compression=compression)
+        write_image(target, plate.read(frame), compression=compression)
