@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from shot_files import make_shot
+from shot_files import make_shot, write_exr
 
 from aifx_core import FillJob, __version__
 
@@ -86,6 +86,10 @@ def _bad_inputs(shot: Path, tmp_path: Path) -> dict[str, tuple[list[str], str]]:
     (corrupt / "plate.1002.exr").write_bytes(data[: len(data) // 2])
     blocker = tmp_path / "a_file"
     blocker.write_text("x")
+    depth_only = tmp_path / "depth"
+    depth_only.mkdir()
+    for f in FRAMES:
+        write_exr(depth_only / f"z.{f}.exr", {"Z": np.ones((48, 64), np.float32)})
     return {
         "missing path": (["fill", str(tmp_path / "nope" / "p.####.exr"), "-o", out], "nope"),
         "pattern matching nothing": (["fill", str(shot / "other.####.exr"), "-o", out], "other.####.exr"),
@@ -99,6 +103,7 @@ def _bad_inputs(shot: Path, tmp_path: Path) -> dict[str, tuple[list[str], str]]:
         "output not writable": (["fill", plate, "-m", mask, "-o", str(blocker / "c.####.exr")], "a_file"),
         "unknown backend": (["fill", plate, "-m", mask, "-o", out, "--backend", "magic"], "magic"),
         "bad frame range": (["fill", plate, "-m", mask, "-o", out, "--frames", "10-x"], "10-x"),
+        "no colour channels": (["fill", str(depth_only / "z.####.exr"), "-m", mask, "-o", out], "z.1001.exr"),
         "missing job file": (["run", str(tmp_path / "job.json")], "job.json"),
     }
 
