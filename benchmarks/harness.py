@@ -44,14 +44,28 @@ class Clip:
     def frame(self, t: int) -> np.ndarray:
         raise NotImplementedError
 
+    def object_mask(self, t: int) -> np.ndarray | None:
+        """Where frame ``t`` shows a real object (not ground truth for the background), or None if nowhere.
+
+        The object is removed together with the synthetic hole, so a backend can neither copy it into the
+        hole from another frame nor be scored on it: only background pixels count as truth.
+        """
+        return None
+
 
 class FolderClip(Clip):
     """The first ``count`` PNG/JPEG frames of a folder (sorted by name), e.g. the tennis clip."""
 
-    def __init__(self, folder: Path, count: int | None = None, name: str | None = None) -> None:
+    #: The object matte is grown by this much: its soft edge and motion blur are not clean background.
+    object_margin = 4
+
+    def __init__(
+        self, folder: Path, count: int | None = None, name: str | None = None, masks: Path | None = None
+    ) -> None:
         self.files = sorted(
             p for p in Path(folder).iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg")
         )
+        self.masks = masks
         if count is not None:
             self.files = self.files[:count]
         if not self.files:
@@ -63,6 +77,18 @@ class FolderClip(Clip):
     def frame(self, t: int) -> np.ndarray:
         bgr = cv2.imread(str(self.files[t]), cv2.IMREAD_COLOR)
         return (cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0).astype(np.float32)
+
+    def object_mask(self, t: int) -> np.ndarray | None:
+        if self.masks is None:
+            return None
+        matte = cv2.imread(str(self.masks / self.files[t].name), cv2.IMREAD_GRAYSCALE)
+        if matte is None:
+            raise FileNotFoundError(f"{self.masks / self.files[t].name}: object matte missing")
+        size = 2 * self.object_margin + 1
+        grown = cv2.dilate(
+            (matte > 127).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+        )
+        return grown.astype(bool)
 
 
 def _noise_texture(rng: np.random.Generator, height: int, width: int, tint: np.ndarray) -> np.ndarray:
@@ -191,10 +217,24 @@ def make_backend(name: str, **options: object) -> FillBackend:
     return create_backend(name, BackendContext(colorspace=CLIP_COLORSPACE, seed=0, options=dict(options)))
 
 
+def removed(clip: Clip, holes: Holes, t: int) -> np.ndarray:
+    """What the backend must fill in frame ``t``: the synthetic hole plus the clip's real object, if any."""
+    hole = holes.mask(t).copy()  # a copy: a backend may not change the hole the scores use
+    found = clip.object_mask(t)
+    return hole if found is None else hole | found
+
+
+def scored(clip: Clip, holes: Holes, t: int) -> np.ndarray:
+    """Where frame ``t``'s fill is compared with the truth: the synthetic hole, less the real object."""
+    found = clip.object_mask(t)
+    hole = holes.mask(t)
+    return hole if found is None else hole & ~found
+
+
 def packets(clip: Clip, holes: Holes) -> Iterator[FramePacket]:
-    """The clip with its hole blanked to black: a backend cannot peek at the truth."""
+    """The clip with its holes blanked to black: a backend cannot peek at the truth."""
     for t in range(clip.count):
-        hole = holes.mask(t).copy()  # a backend may not change the hole the scores use
+        hole = removed(clip, holes, t)
         rgb = clip.frame(t)
         rgb[hole] = 0.0
         yield FramePacket(frame=t, rgb=rgb, hole=hole)
@@ -248,7 +288,7 @@ def score_case(clip: Clip, holes: Holes, backends: dict[str, FillBackend]) -> Ca
     hole_pixels = 0
     for t in range(clip.count):
         truth = clip.frame(t)
-        hole = holes.mask(t)
+        hole = scored(clip, holes, t)
         hole_pixels += int(hole.sum())
         motion = estimate_motion(previous, truth) if previous is not None else None
         clean_scorer.add(t, truth, None, hole, motion)

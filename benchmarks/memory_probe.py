@@ -1,8 +1,10 @@
 """Peak memory of a fill backend over N lazily generated frames, in a process of its own.
 
-Run by ``run_all.py`` once per frame count; prints one JSON line with this process's peak RSS
-(``resource.getrusage(RUSAGE_SELF).ru_maxrss``), so runs never see each other's peaks. Frames are rendered on
-demand by :class:`harness.ParallaxClip` (no files), so what grows with N is only what the backend keeps.
+Run by ``run_all.py`` once per frame count; prints one JSON line with this process's peak RSS. On Linux that
+is ``VmHWM`` from ``/proc/self/status``, the high-water mark of this process image: ``ru_maxrss`` is not used
+there because Linux carries it over ``fork``/``exec``, so a child started by a big parent would report the
+parent's size. Frames are rendered on demand by :class:`harness.ParallaxClip` (no files), so what grows with N
+is only what the backend keeps.
 """
 
 from __future__ import annotations
@@ -21,6 +23,18 @@ import harness  # noqa: E402
 from aifx_core.progress import Reporter  # noqa: E402
 
 
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process image in MB (VmHWM on Linux, ``ru_maxrss`` elsewhere)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except (OSError, ValueError, IndexError):
+        pass
+    scale = 1024.0 * 1024.0 if sys.platform == "darwin" else 1024.0  # bytes on macOS, KiB on Linux
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--backend", default="propagate")
@@ -35,13 +49,13 @@ def main() -> int:
         backend, _ = harness.baseline_backend()
     else:
         backend = harness.make_backend(args.backend)
-    baseline_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    baseline_mb = peak_rss_mb()
     start = time.perf_counter()
     count = 0
     for _frame, _rgb in backend.fill(harness.packets(clip, holes), Reporter()):
         count += 1
     seconds = time.perf_counter() - start
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    peak_mb = peak_rss_mb()
     print(
         json.dumps(
             {
