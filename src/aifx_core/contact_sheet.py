@@ -7,8 +7,6 @@ on the sheet as it does to the fill models.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -19,6 +17,7 @@ import numpy as np
 from .colour import guess_colorspace, to_display_uint8
 from .errors import InputError
 from .metrics import display_unit
+from .sequence import atomic_write, check_writable
 
 #: Width of one thumbnail in pixels; the height follows the frame's aspect ratio.
 THUMB_WIDTH = 360
@@ -118,16 +117,8 @@ def write_contact_sheet(
     ok, encoded = cv2.imencode(".png", cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR))
     if not ok:
         raise InputError(f"{target}: could not encode the contact sheet as PNG")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp_", suffix=".png", dir=target.parent)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(encoded.tobytes())
-        os.replace(tmp, target)
-    except OSError as exc:
-        raise InputError(
-            f"{target}: cannot write the contact sheet ({exc.strerror}); check the folder"
-        ) from None
+    check_writable(target.parent)
+    atomic_write(target, lambda tmp: tmp.write_bytes(encoded.tobytes()))
     return target
 
 

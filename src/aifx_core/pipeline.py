@@ -116,9 +116,7 @@ def fill(
     if job.contact_sheet:
         from .contact_sheet import before_after_sheet
 
-        result.contact_sheet = str(
-            before_after_sheet(job.contact_sheet, plate, out, plate.frames, mask=job.mask)
-        )
+        result.contact_sheet = str(before_after_sheet(job.contact_sheet, plate, out, plate.frames, mask=mask))
     return result
 
 
