@@ -3,6 +3,8 @@ aifx's own loader, the way a user's local model folder is."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -323,3 +325,59 @@ def test_hub_id_found_in_the_hf_cache_loads_offline(tiny_inpaint, tmp_path, monk
     assert np.array_equal(backend.inpaint(rgb, hole), local)  # same weights, same seed, same pixels
     with pytest.raises(InputError, match="not in the Hugging Face cache"):
         create_spatial("diffusers", _context("aifx-tests/tiny-inpaint", cache_dir=str(tmp_path / "empty")))
+
+
+def test_cli_and_saved_job_run_diffusers_on_a_sequence(tiny_inpaint, tmp_path):
+    """What an artist types: `aifx fill --backend diffusers --model PATH --prompt ...`, then the saved job."""
+    import json
+    import subprocess
+    import sys
+
+    from shot_files import make_shot
+
+    shot = make_shot(tmp_path / "shot", frames=range(1001, 1004))
+    out = tmp_path / "out" / "fx.####.exr"
+    args = [
+        sys.executable,
+        "-m",
+        "aifx_core",
+        "fill",
+        str(shot / "plate.####.exr"),
+        "-m",
+        str(shot / "mask.####.png"),
+    ]
+    args += [
+        "-o",
+        str(out),
+        "--backend",
+        "diffusers",
+        "--model",
+        str(tiny_inpaint),
+        "--prompt",
+        "crumbling concrete",
+    ]
+    args += ["--steps", "2", "--json-progress", "--save-job", str(tmp_path / "job.json")]
+    done = subprocess.run(
+        args, capture_output=True, text=True, timeout=600, env={**os.environ, "HF_HUB_OFFLINE": "1"}
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1])["written"] == [1001, 1002, 1003]
+    job = json.loads((tmp_path / "job.json").read_text())
+    assert job["backend"] == "diffusers" and job["options"]["prompt"] == "crumbling concrete"
+    rerun = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "aifx_core",
+            "run",
+            str(tmp_path / "job.json"),
+            "--overwrite",
+            "--json-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    assert rerun.returncode == 0, rerun.stderr
+    assert json.loads(rerun.stdout.splitlines()[-1])["written"] == [1001, 1002, 1003]
