@@ -146,3 +146,34 @@ def test_dis_handles_images_smaller_than_its_patches() -> None:
     a = np.random.default_rng(0).integers(0, 255, (9, 9), dtype=np.uint8)
     flow = DISFlow().estimate(a, a)
     assert flow.shape == (9, 9, 2) and np.isfinite(flow).all()
+
+
+def test_complete_flow_keeps_layers_apart_where_a_boundary_crosses_the_hole() -> None:
+    # Parallax: a far plane (2 px/frame) above a slanted horizon, a nearer band (5 px/frame) below it. One
+    # homography fitted to the whole ring would blend the two into a gradient across the hole.
+    height, width = 160, 200
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    horizon = 70.0 + 0.2 * (xs - 100.0)
+    below = ys > horizon
+    truth = np.zeros((height, width, 2), np.float32)
+    truth[..., 0] = np.where(below, -5.0, -2.0)
+    hole = np.zeros((height, width), bool)
+    hole[45:105, 70:130] = True
+    corrupted = np.where(hole[..., None], 30.0, truth).astype(np.float32)
+    completed = complete_flow(corrupted, hole)
+    error = np.hypot(*np.moveaxis(completed - truth, -1, 0))
+    off_boundary = hole & (np.abs(ys - horizon) > 6)
+    assert np.median(error[off_boundary]) < 0.1
+    assert (error[off_boundary] < 0.5).mean() > 0.95
+
+
+def test_complete_flow_falls_back_to_smooth_fill_on_an_incoherent_ring() -> None:
+    # Flow noise with no motion to find (no homography, no layers): the completion must stay an interpolation.
+    rng = np.random.default_rng(3)
+    flow = rng.uniform(-3.0, 3.0, (80, 120, 2)).astype(np.float32)
+    hole = np.zeros((80, 120), bool)
+    hole[30:50, 50:70] = True
+    completed = complete_flow(np.where(hole[..., None], 99.0, flow).astype(np.float32), hole)
+    assert np.isfinite(completed).all()
+    assert np.abs(completed[hole]).max() <= 3.0 + 1e-3
+    assert completed[hole].std() < 1.0  # smooth, not the noise's own spread (1.7)
