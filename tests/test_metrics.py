@@ -162,3 +162,15 @@ def test_shape_mismatch_is_refused():
         metrics.psnr(np.zeros((4, 4, 3)), np.zeros((4, 5, 3)))
     with pytest.raises(ValueError):
         metrics.ssim(np.zeros((4, 4, 3)), np.zeros((4, 4, 3)), np.zeros((3, 3), bool))
+
+
+def test_sequence_psnr_skips_frames_identical_to_the_reference():
+    rng = np.random.default_rng(3)
+    truth = rng.random((32, 32, 3)).astype(np.float32)
+    noisy = np.clip(truth + rng.normal(0, 0.05, truth.shape), 0, 1).astype(np.float32)
+    scorer = metrics.SequenceScorer()
+    scorer.add(0, truth.copy(), truth)  # nothing filled on this frame: infinite PSNR
+    scorer.add(1, noisy, truth)
+    summary = scorer.summary()
+    assert math.isfinite(summary["psnr"])
+    assert summary["psnr"] == pytest.approx(metrics.psnr(noisy, truth))

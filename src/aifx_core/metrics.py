@@ -288,6 +288,16 @@ class SequenceScorer:
         return scores
 
     def summary(self) -> dict[str, float]:
-        """Sequence means (NaN-skipping); E_warp is the mean over frame pairs."""
+        """Sequence means (NaN-skipping); E_warp is the mean over frame pairs.
+
+        A frame identical to the reference has an infinite PSNR (nothing was filled there, e.g. the object
+        covered the whole hole); it says nothing about fill quality, so PSNR means skip such frames unless
+        every frame is identical.
+        """
         names = ("psnr", "psnr_hole", "ssim", "ssim_hole", "ewarp", "ewarp_hole")
-        return {name: nanmean([getattr(f, name) for f in self.frames]) for name in names}
+        summary = {name: nanmean([getattr(f, name) for f in self.frames]) for name in names}
+        for name in ("psnr", "psnr_hole"):
+            finite = [getattr(f, name) for f in self.frames if math.isfinite(getattr(f, name))]
+            if finite:
+                summary[name] = nanmean(finite)
+        return summary
