@@ -65,3 +65,13 @@ def make_shot(
         matte = object_matte(i) if frame not in empty_mask_frames else np.zeros((HEIGHT, WIDTH), np.uint8)
         cv2.imwrite(str(folder / f"mask.{frame:04d}.png"), matte)
     return folder
+
+
+def shot_job(shot: Path, output: Path, **settings):
+    """The job that fills a :func:`make_shot` folder into ``output`` (default backend: fast per-frame Telea)."""
+    from aifx_core import FillJob
+
+    settings.setdefault("backend", "telea")
+    return FillJob(
+        input=str(shot / "plate.####.exr"), mask=str(shot / "mask.####.png"), output=str(output), **settings
+    )

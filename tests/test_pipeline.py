@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from shot_files import make_shot, read_exr
+from shot_files import make_shot, read_exr, shot_job
 
 from aifx_core import Cancelled, CancelToken, FillJob, InputError, fill
 from aifx_core.mask import feather_weight, make_hole
@@ -35,12 +35,7 @@ def shot(tmp_path):
 @pytest.mark.parametrize("backend", ["telea", "propagate"])
 def test_fill_changes_only_the_masked_area_and_keeps_everything_else(shot, tmp_path, backend):
     before = digest(shot)
-    job = FillJob(
-        input=str(shot / "plate.####.exr"),
-        mask=str(shot / "mask.####.png"),
-        output=str(tmp_path / "out" / "clean.####.exr"),
-        backend=backend,
-    )
+    job = shot_job(shot, tmp_path / "out" / "clean.####.exr", backend=backend)
     result = fill(job)
     assert result.written == list(FRAMES)
     assert digest(shot) == before, "inputs must never be modified"
@@ -74,19 +69,14 @@ def test_fill_changes_only_the_masked_area_and_keeps_everything_else(shot, tmp_p
 
 def test_rerun_resumes_and_changed_settings_do_not_mix(shot, tmp_path):
     out = tmp_path / "out"
-    job = FillJob(
-        input=str(shot / "plate.####.exr"),
-        mask=str(shot / "mask.####.png"),
-        output=str(out / "clean.####.exr"),
-        backend="telea",
-    )
+    job = shot_job(shot, out / "clean.####.exr")
     fill(job)
     (out / "clean.1003.exr").unlink()
     again = fill(job)
     assert again.written == [1003]
     assert again.skipped == [f for f in FRAMES if f != 1003]
 
-    changed = FillJob(**{**job.__dict__, "dilate": job.dilate + 3})
+    changed = shot_job(shot, out / "clean.####.exr", dilate=job.dilate + 3)
     with pytest.raises(InputError, match="--overwrite"):
         fill(changed)
     changed.overwrite = True
@@ -95,12 +85,7 @@ def test_rerun_resumes_and_changed_settings_do_not_mix(shot, tmp_path):
 
 def test_cancel_keeps_finished_frames_valid_and_a_rerun_resumes(shot, tmp_path):
     out = tmp_path / "out"
-    job = FillJob(
-        input=str(shot / "plate.####.exr"),
-        mask=str(shot / "mask.####.png"),
-        output=str(out / "clean.####.exr"),
-        backend="telea",
-    )
+    job = shot_job(shot, out / "clean.####.exr")
     cancel = CancelToken()
 
     def stop_after_two(event):
@@ -119,12 +104,7 @@ def test_cancel_keeps_finished_frames_valid_and_a_rerun_resumes(shot, tmp_path):
 
 def test_output_that_would_overwrite_the_input_is_refused(shot):
     before = digest(shot)
-    job = FillJob(
-        input=str(shot / "plate.####.exr"),
-        mask=str(shot / "mask.####.png"),
-        output=str(shot / "plate.%04d.exr"),
-        backend="telea",
-    )
+    job = shot_job(shot, shot / "plate.%04d.exr")
     with pytest.raises(InputError, match="overwrite"):
         fill(job)
     assert digest(shot) == before
@@ -134,25 +114,14 @@ def test_existing_foreign_outputs_are_not_clobbered(shot, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     (out / "clean.1002.exr").write_bytes(b"someone else's render")
-    job = FillJob(
-        input=str(shot / "plate.####.exr"),
-        mask=str(shot / "mask.####.png"),
-        output=str(out / "clean.####.exr"),
-        backend="telea",
-    )
+    job = shot_job(shot, out / "clean.####.exr")
     with pytest.raises(InputError, match="already exist"):
         fill(job)
     assert (out / "clean.1002.exr").read_bytes() == b"someone else's render"
 
 
 def test_fill_accepts_a_saved_job_file_and_reports_progress(shot, tmp_path):
-    job = FillJob(
-        input=str(shot / "plate.####.exr"),
-        mask=str(shot / "mask.####.png"),
-        output=str(tmp_path / "o" / "clean.####.exr"),
-        backend="telea",
-        frames="1002-1003",
-    )
+    job = shot_job(shot, tmp_path / "o" / "clean.####.exr", frames="1002-1003")
     path = tmp_path / "job.json"
     job.save(path)
     events = []

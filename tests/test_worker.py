@@ -5,9 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from shot_files import make_shot, read_exr
+from shot_files import make_shot, read_exr, shot_job
 
-from aifx_core import FillJob
 from aifx_core.worker import WorkerProcess, check_environment, run_job
 
 REPO = Path(__file__).resolve().parents[1]
@@ -32,12 +31,7 @@ def test_check_environment():
 
 def test_run_job_forwards_progress_and_finishes(tmp_path):
     shot = make_shot(tmp_path / "shot", range(1, 4))
-    job = FillJob(
-        input=str(shot / "plate.####.exr"),
-        mask=str(shot / "mask.####.png"),
-        output=str(tmp_path / "out" / "c.####.exr"),
-        backend="telea",
-    )
+    job = shot_job(shot, tmp_path / "out" / "c.####.exr")
     job.save(tmp_path / "job.json")
     events = []
     worker = run_job(sys.executable, str(tmp_path / "job.json"), on_event=events.append)
@@ -49,12 +43,7 @@ def test_run_job_forwards_progress_and_finishes(tmp_path):
 
 def test_cancel_stops_between_frames_and_leaves_valid_frames(tmp_path):
     shot = make_shot(tmp_path / "shot", range(1, 41))
-    job = FillJob(
-        input=str(shot / "plate.####.exr"),
-        mask=str(shot / "mask.####.png"),
-        output=str(tmp_path / "out" / "c.####.exr"),
-        backend="telea",
-    )
+    job = shot_job(shot, tmp_path / "out" / "c.####.exr")
     job.save(tmp_path / "job.json")
     worker = WorkerProcess(sys.executable, str(tmp_path / "job.json")).start()
     while worker.running() and worker.last_progress is None:

@@ -15,6 +15,7 @@ import signal
 import sys
 import traceback
 from collections.abc import Callable, Sequence
+from dataclasses import fields
 from typing import Any
 
 from . import __version__
@@ -185,26 +186,9 @@ def _job_from_args(args: argparse.Namespace) -> FillJob:
         from .sequence import parse_frame_spec
 
         options["keyframes"] = parse_frame_spec(options["keyframes"])
-    return FillJob(
-        input=args.input,
-        output=args.output,
-        mask=args.mask,
-        mask_channel=args.mask_channel,
-        frames=args.frames,
-        skip_missing=args.skip_missing,
-        backend=args.backend,
-        options=options,
-        threshold=args.threshold,
-        invert_mask=args.invert_mask,
-        dilate=args.dilate,
-        feather=args.feather,
-        colorspace=args.colorspace,
-        compression=args.compression,
-        seed=args.seed,
-        device=args.device,
-        overwrite=args.overwrite,
-        contact_sheet=args.contact_sheet,
-    )
+    # Every other job field has a flag of the same name (see _add_job_arguments).
+    settings = {f.name: getattr(args, f.name) for f in fields(FillJob) if f.name != "options"}
+    return FillJob(**settings, options=options)
 
 
 def _cmd_fill(args: argparse.Namespace) -> int:
