@@ -29,8 +29,11 @@ def test_resume_key_ignores_what_does_not_change_pixels():
         input="a.####.exr", output="b.####.exr", overwrite=True, frames="1-5", contact_sheet="x.png"
     )
     other = FillJob(input="a.####.exr", output="b.####.exr", dilate=9)
-    assert base.resume_key() == same.resume_key()
+    scheduled = FillJob(input="a.####.exr", output="b.####.exr", options={"window": 16})
+    prompted = FillJob(input="a.####.exr", output="b.####.exr", options={"prompt": "rubble"})
+    assert base.resume_key() == same.resume_key() == scheduled.resume_key()
     assert base.resume_key() != other.resume_key()
+    assert base.resume_key() != prompted.resume_key()
 
 
 @pytest.mark.parametrize(

@@ -16,8 +16,11 @@ from typing import Any
 
 from .errors import InputError
 
-#: Keys of :attr:`FillJob.options` that change pixels are part of the resume key; these never do.
+#: Job fields that never change pixels, left out of the resume key.
 _NOT_IN_RESUME_KEY = {"overwrite", "frames", "skip_missing", "contact_sheet"}
+#: Backend options that change how the work is scheduled, never the pixels (the engine's output does not depend
+#: on its window size), so a rerun with another value may resume.
+_OPTIONS_NOT_IN_RESUME_KEY = {"window"}
 
 JOB_FORMAT_VERSION = 1
 
@@ -129,5 +132,6 @@ class FillJob:
     def resume_key(self) -> str:
         """Hash of every setting that changes output pixels: a rerun with the same key may skip done frames."""
         data = {k: v for k, v in asdict(self).items() if k not in _NOT_IN_RESUME_KEY}
+        data["options"] = {k: v for k, v in self.options.items() if k not in _OPTIONS_NOT_IN_RESUME_KEY}
         blob = json.dumps(data, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
