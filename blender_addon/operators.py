@@ -196,23 +196,17 @@ def load_result(prepared: PreparedFill) -> Any:
     if not os.path.exists(first):
         return None
     name = f"{plate.name} AI Fill"
+    datablocks = bpy.data.movieclips if plate.kind == "clip" else bpy.data.images
+    existing = datablocks.get(name)
+    if existing is not None and bpy.path.abspath(existing.filepath) == first:
+        existing.reload()
+        return existing
+    result = datablocks.load(first)
+    result.name = name
     if plate.kind == "clip":
-        existing = bpy.data.movieclips.get(name)
-        if existing is not None and bpy.path.abspath(existing.filepath) == first:
-            existing.reload()
-            return existing
-        result = bpy.data.movieclips.load(first)
-        result.name = name
         result.frame_start = plate.scene_frame(numbers[0]) if numbers else plate.first_scene_frame
-    else:
-        existing = bpy.data.images.get(name)
-        if existing is not None and bpy.path.abspath(existing.filepath) == first:
-            existing.reload()
-            return existing
-        result = bpy.data.images.load(first)
-        result.name = name
-        if numbers:
-            result.source = "SEQUENCE"
+    elif numbers:
+        result.source = "SEQUENCE"
     if plate.colorspace:
         # A colourspace missing from this Blender's OCIO config raises TypeError: keep Blender's guess then.
         with contextlib.suppress(TypeError):

@@ -14,38 +14,22 @@ push-pull (membrane-like) fill. When no homography explains the ring, the flow i
 
 from __future__ import annotations
 
+from typing import Any
+
 import cv2
 import numpy as np
 
 from .fill import push_pull_fill
 
 
-def complete_flow(
-    flow: np.ndarray,
-    hole: np.ndarray,
-    *,
-    ring: int = 16,
-    gap: int = 10,
-    ransac_px: float = 1.5,
-    min_inliers: float = 0.5,
-    max_samples: int = 1500,
-    max_layers: int = 3,
-) -> np.ndarray:
+def complete_flow(flow: np.ndarray, hole: np.ndarray, **options: Any) -> np.ndarray:
     """Return a copy of ``flow`` (H, W, 2) whose values inside ``hole`` (H, W bool) are completed.
 
     Flow within ``gap`` pixels of the hole is replaced too: patch-based estimators smear the pre-filled hole
     outwards (more with fast motion), so the ring the motion is learned from starts beyond that fringe.
+    ``options`` are those of :func:`complete_flows`.
     """
-    return complete_flows(
-        [flow],
-        hole,
-        ring=ring,
-        gap=gap,
-        ransac_px=ransac_px,
-        min_inliers=min_inliers,
-        max_samples=max_samples,
-        max_layers=max_layers,
-    )[0]
+    return complete_flows([flow], hole, **options)[0]
 
 
 def complete_flows(
