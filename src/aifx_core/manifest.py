@@ -254,6 +254,7 @@ class Manifest:
                 self._update(
                     lambda: self.pending.__setitem__(frame, {"key": self.key, "identity": _identity(temp)})
                 )
+                fault_point("before-rename", frame)
 
             try:
                 yield intend
@@ -305,7 +306,7 @@ def _identity(path: Path) -> list[int] | None:
 
 
 def fault_point(name: str, frame: int) -> None:
-    """Test hook: ``AIFX_TEST_FAULT=after-rename:1003`` kills the process (SIGKILL) at that point, so the bad-input
+    """Test hook: ``AIFX_TEST_FAULT=after-rename:1003`` (or ``before-rename:1003``) kills the process (SIGKILL) at that point, so the bad-input
     suite can prove a kill there is recoverable. Unset in real use (nothing else reads it)."""
     wanted = os.environ.get("AIFX_TEST_FAULT")
     if wanted and wanted == f"{name}:{frame}":
