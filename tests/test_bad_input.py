@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from shot_files import make_shot
 
@@ -263,6 +264,7 @@ def test_kill_next_to_a_rename_is_recovered(shot, tmp_path, point):
     done = json.loads(again.stdout.splitlines()[-1])
     assert done["skipped"] == ([1001, 1002] if renamed else [1001])
     assert done["written"] == ([1003, 1004] if renamed else [1002, 1003, 1004])
+    assert [p.name for p in out.parent.iterdir() if "aifx-tmp" in p.name] == []  # the killed run's temp
     for frame in FRAMES:
         name = f"c.{frame}.exr"
         assert (out.parent / name).read_bytes() == (clean.parent / name).read_bytes(), name
@@ -323,6 +325,30 @@ def test_png_from_exr_says_what_it_drops_and_no_numpy_warning(shot, tmp_path):
     assert len(list(out.parent.glob("*.png"))) == len(FRAMES)
 
 
+@pytest.mark.parametrize("extension", ["exr", "png"])
+def test_mip_mapped_plate_says_its_levels_are_not_written(tmp_path, extension):
+    """#11.13: mip-map levels were dropped silently."""
+    import cv2
+    import OpenImageIO as oiio
+    from shot_files import object_matte, plate_frame
+
+    shot = tmp_path / "shot"
+    shot.mkdir()
+    rgba = plate_frame(0)
+    pixels = np.stack([rgba[c].astype(np.float32) for c in "RGBA"], axis=-1)
+    buf = oiio.ImageBuf(oiio.ImageSpec(pixels.shape[1], pixels.shape[0], 4, oiio.HALF))
+    buf.set_pixels(oiio.ROI(), pixels)
+    assert oiio.ImageBufAlgo.make_texture(oiio.MakeTxTexture, buf, str(shot / "plate.exr"), oiio.ImageSpec())
+    cv2.imwrite(str(shot / "mask.png"), object_matte(0))
+    out = tmp_path / f"o.{extension}"
+    args = ["fill", str(shot / "plate.exr"), "-m", str(shot / "mask.png"), "-o", str(out), "-b", "telea"]
+    done = aifx(*args)
+    assert done.returncode == 0, done.stderr
+    notes = [line for line in done.stderr.splitlines() if line.startswith("aifx: note:")]
+    assert len(notes) == 1 and "mip-map" in notes[0], done.stderr
+    assert out.is_file()
+
+
 def test_a_hole_over_most_of_the_frame_is_warned_about(shot, tmp_path):
     """#11.13: an all-ones mask or --dilate 100000 invented the whole frame with exit 0 and no word."""
     done = aifx(*fill_args(shot, tmp_path / "o" / "c.####.exr", "--dilate", "100000"))
@@ -367,7 +393,6 @@ def _parts(path: Path) -> dict[str, dict]:
 
 def test_multipart_plate_keeps_every_part(tmp_path):
     """#11.5: a "depth" part vanished from every frame, exit 0."""
-    import numpy as np
     import OpenEXR
 
     shot = _multipart_shot(tmp_path / "shot", OpenEXR.ZIP_COMPRESSION)
@@ -384,7 +409,6 @@ def test_multipart_plate_keeps_every_part(tmp_path):
 
 def test_lossy_plate_compression_is_not_reused_unless_asked(tmp_path):
     """#11.6: DWAA was reused, changing 78k of 98k pixels outside the mask per frame."""
-    import numpy as np
     import OpenEXR
 
     shot = _multipart_shot(tmp_path / "shot", OpenEXR.DWAA_COMPRESSION)

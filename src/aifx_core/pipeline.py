@@ -107,6 +107,8 @@ def fill(
     name, context = _backend_for(job, len(plate.frames))
     key = run_key(job, plate.frames, range_dependent=not is_per_frame(name))
     with OutputLock(str(out), job.resume_key(), str(out)) as lock:
+        if not lock.joined:  # alone on this output: a killed run's temp files of its frames are stale now
+            clean_stale_temps(out_dir, 0.0, {out.path(f).name for f in plate.frames})
         with lock.exclusive():
             manifest = Manifest.load(out, job, key, lock)
             existing = {f for f in plate.frames if Path(out.path(f)).exists()}
@@ -210,11 +212,17 @@ def _output_compression(job: FillJob, first: Image, out: FramePattern, notices: 
             f"note: the plate is {source_compression.upper()}-compressed (lossy); the output is written with ZIP "
             f"(lossless) so pixels outside the mask stay exact; pass --compression {source_compression} to keep it"
         )
+    tiles = header.get("attributes", {}).get("tiles") if source_format == "exr" else None
+    mip_mapped = tiles is not None and getattr(tiles, "mode", None) not in (None, OpenEXR.ONE_LEVEL)
+    if mip_mapped and target_format == "exr":
+        notices.append(
+            "note: the plate is mip-mapped; the output holds level 0 only (the full-resolution image), "
+            "rebuild the levels with maketx or oiiotool if you need them"
+        )
     if source_format == "exr" and target_format != "exr":
         lost = [n for n in first.channels if n not in ("R", "G", "B", "A", "Y")]
         parts = [f"channels {', '.join(lost)}" if lost else "", "values above 1 and below 0 (clipped)"]
-        tiles = header.get("attributes", {}).get("tiles")
-        if tiles is not None and getattr(tiles, "mode", None) not in (None, OpenEXR.ONE_LEVEL):
+        if mip_mapped:
             parts.append("mip-map levels")
         if int(header.get("parts", 1)) > 1:
             parts.append("parts " + ", ".join(header.get("part_names", [])[1:]))
