@@ -205,22 +205,37 @@ def prepare(op: AIFX_OT_fill, context: bpy.types.Context) -> PreparedFill:
     return PreparedFill(plate, job_path, output, numbers or [], python)
 
 
-def load_result(prepared: PreparedFill) -> Any:
-    """Open the filled frames next to the source: a Movie Clip for a clip, else an image sequence."""
+def load_result(prepared: PreparedFill, space=None) -> Any:
+    """Open the filled frames next to the source: a Movie Clip for a clip, else an image sequence.
+
+    A second run on the same plate refreshes the result it loaded before. The result keeps a fake user, so
+    it is saved with the file even when no editor shows it, and ``space`` (the editor the fill ran from, if
+    it is a Clip or Image Editor) is switched to show it.
+    """
     plate, output = prepared.plate, prepared.output
-    numbers = prepared.numbers or plates.sequence_numbers(output)
+    # Every filled frame on disk, this run's and earlier runs' (a later range resumes beside an earlier one).
+    numbers = plates.sequence_numbers(output)
     first = jobs.pattern_frame_path(output, numbers[0]) if numbers else output
     if not os.path.exists(first):
         return None
     name = f"{plate.name} AI Fill"
-    datablocks = bpy.data.movieclips if plate.kind == "clip" else bpy.data.images
+    is_clip = plate.kind == "clip"
+    datablocks = bpy.data.movieclips if is_clip else bpy.data.images
     existing = datablocks.get(name)
-    if existing is not None and bpy.path.abspath(existing.filepath) == first:
+    if existing is not None and bpy.path.abspath(existing.filepath) != first:
+        existing = None  # another output folder: load beside it under a new name
+    if existing is not None and not is_clip:
         existing.reload()
-        return existing
-    result = datablocks.load(first)
-    result.name = name
-    if plate.kind == "clip":
+        result = existing
+    else:
+        result = datablocks.load(first)
+        if existing is not None:
+            # MovieClip has no reload() and clip.reload needs a Clip Editor: load the clip again (that rescans
+            # the sequence, so new frames are seen) and point every user of the old one at it.
+            existing.user_remap(result)
+            datablocks.remove(existing)
+        result.name = name
+    if is_clip:
         result.frame_start = plate.scene_frame(numbers[0]) if numbers else plate.first_scene_frame
     elif numbers:
         result.source = "SEQUENCE"
@@ -228,6 +243,12 @@ def load_result(prepared: PreparedFill) -> Any:
         # A colourspace missing from this Blender's OCIO config raises TypeError: keep Blender's guess then.
         with contextlib.suppress(TypeError):
             result.colorspace_settings.name = plate.colorspace
+    result.use_fake_user = True
+    if space is not None and space.type == ("CLIP_EDITOR" if is_clip else "IMAGE_EDITOR"):
+        if is_clip:
+            space.clip = result
+        else:
+            space.image = result
     return result
 
 
@@ -326,7 +347,8 @@ class AIFX_OT_fill(FillOptions, bpy.types.Operator):
         if done.state == session.ERROR:
             self.report({"ERROR"}, f"AI Fill failed: {done.message}")
             return {"CANCELLED"}
-        result = load_result(prepared) if self.load else None
+        space = getattr(context, "space_data", None)
+        result = load_result(prepared, space) if self.load else None
         if done.state == session.CANCELLED:
             self.report({"WARNING"}, done.message)
             return {"CANCELLED"}
