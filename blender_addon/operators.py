@@ -39,6 +39,8 @@ class PreparedFill:
     new_folders: list = field(default_factory=list)
     #: The job file an earlier fill left at ``job_path``, restored if this job is rejected.
     previous_job: bytes | None = None
+    #: Output frames on disk (path -> mtime) when the worker started: a run that changed none filled nothing.
+    outputs_before: dict = field(default_factory=dict)
 
 
 def _space(context: bpy.types.Context, kind: str):
@@ -234,6 +236,7 @@ def start_worker(prepared: PreparedFill, on_event=None) -> session.FillSession:
     """Write the job next to its output and start ``aifx run`` on it."""
     with contextlib.suppress(OSError), open(prepared.job_path, "rb") as handle:
         prepared.previous_job = handle.read()  # put back if this job is rejected
+    prepared.outputs_before = output_frames(prepared.output)
     try:
         jobs.write_job(prepared.job, prepared.job_path)
     except OSError as exc:
@@ -336,12 +339,25 @@ class FillRun:
         discard_rejected(self.prepared)
 
     def _end(self) -> None:
-        if self.state == session.ERROR and not plates.sequence_numbers(self.prepared.output):
-            discard_rejected(self.prepared)
+        if (
+            self.state == session.ERROR
+            and output_frames(self.prepared.output) == self.prepared.outputs_before
+        ):
+            discard_rejected(self.prepared)  # rejected before it filled a frame
 
     def _close_raster(self) -> None:
         if self.prepared.raster is not None:
             self.prepared.raster.close()
+
+
+def output_frames(output: str) -> dict:
+    """The output frames on disk, path -> modification time."""
+    found = {}
+    for number in plates.sequence_numbers(output) if "#" in output else [None]:
+        path = output if number is None else jobs.pattern_frame_path(output, number)
+        with contextlib.suppress(OSError):
+            found[path] = os.stat(path).st_mtime_ns
+    return found
 
 
 def discard_rejected(prepared: PreparedFill) -> None:
