@@ -18,6 +18,7 @@ from bpy.props import BoolProperty, StringProperty
 from . import colorspaces, jobs, masks, plates, preferences, session
 from .plates import Plate, UserError
 from .settings import FillOptions
+from .wording import blender_terms
 
 #: Job files with a modal fill running now: a second press on AI Fill must not start a second worker.
 _RUNNING_JOBS: set[str] = set()
@@ -48,6 +49,17 @@ def _space(context: bpy.types.Context, kind: str):
     return space if space is not None and space.type == kind else None
 
 
+def apply_scene_settings(op: AIFX_OT_fill, context: bpy.types.Context) -> None:
+    """Settings the caller left unset come from the scene's AI Fill panel: the menu entry and F3 set none,
+    and a script that passes only ``backend=`` keeps the artist's other choices."""
+    settings = getattr(context.scene, "aifx", None)
+    if settings is None:
+        return
+    for name in FillOptions.shared:
+        if not op.properties.is_property_set(name):
+            setattr(op, name, getattr(settings, name))
+
+
 def find_plate(op: AIFX_OT_fill, context: bpy.types.Context) -> Plate:
     """The plate from the operator's properties, else from the editor the operator was called in."""
     scene = context.scene
@@ -72,7 +84,8 @@ def find_plate(op: AIFX_OT_fill, context: bpy.types.Context) -> Plate:
     if image_space is not None and image_space.image is not None:
         return plates.image_plate(image_space.image, scene, image_space.image_user)
     raise UserError(
-        "no plate: open an image-sequence clip in the Movie Clip Editor, or pass clip=, image= or input=PATH"
+        "no plate: open an image sequence in the Movie Clip Editor (or the Image Editor) and run AI Fill "
+        "there (scripts: clip=, image= or input=PATH)"
     )
 
 
@@ -101,7 +114,10 @@ def find_mask(op: AIFX_OT_fill, context: bpy.types.Context):
         return settings.mask
     if settings is not None and settings.mask_image is not None:
         return settings.mask_image
-    raise UserError("no mask: draw a Mask over the object (Movie Clip Editor, Mask mode) or pass mask=PATH")
+    raise UserError(
+        "no mask: draw a Mask over the object (Movie Clip Editor, Mask mode) or pick a Mask or Matte in the "
+        "AI Fill panel (scripts: mask=PATH)"
+    )
 
 
 def frame_numbers(op: AIFX_OT_fill, plate: Plate, scene: bpy.types.Scene) -> list | None:
@@ -119,7 +135,7 @@ def frame_numbers(op: AIFX_OT_fill, plate: Plate, scene: bpy.types.Scene) -> lis
         where = f"frames {span[0]}-{span[1]}" if span else "its frames"
         raise UserError(
             f"{plate.name}: frame range {wanted[0]}-{wanted[1]} does not overlap the plate ({where}); "
-            "set the frame range"
+            "set the scene's frame range, or untick Scene Range and set Start and End"
         )
     return [plate.file_number(frame) for frame in range(first, last + 1)]
 
@@ -460,10 +476,11 @@ class AIFX_OT_fill(FillOptions, bpy.types.Operator):
 
     def execute(self, context: bpy.types.Context) -> set:
         """Synchronous: ``blender -b``, scripts, and the F3 menu when there is no window."""
+        apply_scene_settings(self, context)
         try:
             prepared = prepare(self, context)
         except UserError as exc:
-            self.report({"ERROR"}, str(exc))
+            self.report({"ERROR"}, blender_terms(str(exc)))
             return {"CANCELLED"}
         if prepared.raster is not None:
             print(f"AI Fill: rasterising {prepared.raster.total} mask frames", flush=True)
@@ -473,10 +490,11 @@ class AIFX_OT_fill(FillOptions, bpy.types.Operator):
     def invoke(self, context: bpy.types.Context, event) -> set:
         if bpy.app.background or context.window is None:
             return self.execute(context)
+        apply_scene_settings(self, context)
         try:
             prepared = prepare(self, context)  # checks only: the mask is rasterised in the modal ticks
         except UserError as exc:
-            self.report({"ERROR"}, str(exc))
+            self.report({"ERROR"}, blender_terms(str(exc)))
             return {"CANCELLED"}
         self._run = FillRun(prepared)
         _RUNNING_JOBS.add(prepared.job_path)
@@ -523,7 +541,7 @@ class AIFX_OT_fill(FillOptions, bpy.types.Operator):
     def _finish(self, context: bpy.types.Context, run: FillRun) -> set:
         prepared = run.prepared
         if run.state == session.ERROR:
-            self.report({"ERROR"}, f"AI Fill failed: {run.message}")
+            self.report({"ERROR"}, f"AI Fill failed: {blender_terms(run.message)}")
             return {"CANCELLED"}
         space = getattr(context, "space_data", None)
         result = load_result(prepared, space) if self.load else None
