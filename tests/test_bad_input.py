@@ -315,6 +315,17 @@ def test_damaged_header_is_named_not_a_raw_library_message(tmp_path):
         assert "Unable to open" not in line and "damaged" in line
 
 
+def test_channel_name_that_is_not_text_is_a_damaged_header(shot, tmp_path):
+    """Found by flipping header bytes: a channel name that is not UTF-8 was a UnicodeDecodeError traceback."""
+    data = bytearray((shot / "plate.1001.exr").read_bytes())
+    first_name = data.index(b"channels\0chlist\0") + len(b"channels\0chlist\0") + 4
+    data[first_name] = 0xBC
+    bad = tmp_path / "bad.exr"
+    bad.write_bytes(bytes(data))
+    for command in (["info", str(bad)], ["fill", str(bad), "-o", str(tmp_path / "o.exr")]):
+        one_error_line(aifx(*command), str(bad), "channel name is not text")
+
+
 def test_png_from_exr_says_what_it_drops_and_no_numpy_warning(shot, tmp_path):
     """#11.13: extra channels and HDR were dropped silently; a numpy RuntimeWarning leaked to stderr."""
     out = tmp_path / "o" / "c.####.png"
