@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -314,6 +315,17 @@ def test_damaged_header_is_named_not_a_raw_library_message(tmp_path):
         assert "Unable to open" not in line and "damaged" in line
 
 
+def test_channel_name_that_is_not_text_is_a_damaged_header(shot, tmp_path):
+    """Found by flipping header bytes: a channel name that is not UTF-8 was a UnicodeDecodeError traceback."""
+    data = bytearray((shot / "plate.1001.exr").read_bytes())
+    first_name = data.index(b"channels\0chlist\0") + len(b"channels\0chlist\0") + 4
+    data[first_name] = 0xBC
+    bad = tmp_path / "bad.exr"
+    bad.write_bytes(bytes(data))
+    for command in (["info", str(bad)], ["fill", str(bad), "-o", str(tmp_path / "o.exr")]):
+        one_error_line(aifx(*command), str(bad), "channel name is not text")
+
+
 def test_png_from_exr_says_what_it_drops_and_no_numpy_warning(shot, tmp_path):
     """#11.13: extra channels and HDR were dropped silently; a numpy RuntimeWarning leaked to stderr."""
     out = tmp_path / "o" / "c.####.png"
@@ -429,3 +441,36 @@ def test_lossy_plate_compression_is_not_reused_unless_asked(tmp_path):
     kept = aifx(*fill_args(shot, tmp_path / "k" / "c.####.exr", "--compression", "dwaa"))
     assert kept.returncode == 0 and "note:" not in kept.stderr
     assert _parts(tmp_path / "k" / "c.1001.exr")["rgba"]["compression"] == OpenEXR.DWAA_COMPRESSION
+
+
+def test_two_real_runs_at_once(tmp_path):
+    """#11.4 with two real processes: other settings are refused while the first runs; same settings join, and
+    the output ends complete with a manifest that tells the truth."""
+    shot = make_shot(tmp_path / "shot", range(1001, 1013))
+    out = tmp_path / "o" / "c.####.exr"
+    args = fill_args(shot, out, "--json-progress")
+    args[args.index("telea")] = "propagate"
+    go = tmp_path / "go"
+    first = subprocess.Popen(
+        [sys.executable, "-m", "aifx_core", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "AIFX_TEST_WAIT": f"written:1001:{go}"},  # pauses mid-shot, holding the lock
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (out.parent / "c.1001.exr").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        one_error_line(aifx(*args, "--dilate", "9"), str(out), "another aifx job", "different settings")
+        same = aifx(*args)
+        assert same.returncode == 0, same.stderr
+        assert json.loads(same.stdout.splitlines()[-1])["skipped"] == [1001]
+    finally:
+        go.touch()
+        stdout, stderr = first.communicate(timeout=300)
+    assert first.returncode == 0, stderr
+    assert len(frames_in(out.parent)) == 12
+    rerun = aifx(*args)
+    assert json.loads(rerun.stdout.splitlines()[-1])["written"] == []
+    assert not (out.parent / f".{out.name}.aifx.lock").exists()

@@ -21,7 +21,7 @@ from .composite import composite
 from .inpaint import BackendContext, FramePacket, create_backend
 from .inpaint.base import is_per_frame
 from .job import FillJob
-from .manifest import Manifest, OutputLock, run_key
+from .manifest import Manifest, OutputLock, fault_point, run_key
 from .mask import MaskSource, feather_weight, make_hole, open_mask
 from .progress import CancelToken, ProgressCallback, Reporter
 from .sequence import (
@@ -183,6 +183,7 @@ def _fill_frames(
                 _copy_through(plate, frame, target, compression, intend)
         result.written.append(frame)
         reporter("write", len(result.written), len(todo), frame)
+        fault_point("written", frame)
     if largest[0] >= HOLE_WARNING:
         result.notices.append(
             f"warning: the hole covers {100 * largest[0]:.0f} % of frame {largest[1]}: that much is invented, "

@@ -155,6 +155,12 @@ def _check_supported(path: Path, attributes: Mapping[str, Any]) -> None:
             f"{path}: deep EXR images are not supported; flatten it first (e.g. Nuke DeepToImage)"
         )
     for channel in attributes.get("channels", []):
+        try:
+            channel.name  # noqa: B018 - a damaged header can hold names that are not text
+        except UnicodeDecodeError:
+            raise InputError(
+                f"{path}: EXR header is damaged (a channel name is not text); re-render or re-copy the file"
+            ) from None
         if channel.xSampling != 1 or channel.ySampling != 1:
             raise InputError(
                 f"{path}: channel {channel.name} is sub-sampled (luminance/chroma EXR); "
