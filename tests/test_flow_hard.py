@@ -78,6 +78,13 @@ def test_completion_does_not_spread_a_crossing_object_into_the_hole() -> None:
     # Without keeping the object off the ring, part of the hole takes the object's motion: the test can fail.
     spread = complete_flow(flow, hole, exclude_movers=False)
     assert np.percentile(np.hypot(*(spread[hole] - background[hole]).T), 99) > 5.0
+    # The object on the ring makes the completion a guess there: the fit says so, most on its side.
+    _, fit = complete_flows_scored([flow], hole)
+    calm = np.zeros_like(flow)
+    calm[...] = background
+    _, calm_fit = complete_flows_scored([np.where(hole[..., None], flow, calm)], hole)
+    assert fit[hole].mean() > 5 * calm_fit[hole].mean()
+    assert fit[80, 97] > fit[80, 133]
 
 
 def test_scored_completion_matches_the_plain_one_and_scores_its_guess() -> None:

@@ -125,7 +125,9 @@ def _complete(
     moving = [mask[crop] for mask in movers]
     bases = [np.zeros_like(c) for c in crops]
     errors = [np.zeros(near.shape, np.float32) for _ in flows]
-    learn = np.zeros(near.shape, bool)  # where residuals and errors are learned from: the rings, minus movers
+    learn = np.zeros(near.shape, bool)  # where residuals are learned from: the rings, minus movers
+    rings = np.zeros(near.shape, bool)  # where errors are learned from: the whole rings (movers on the ring
+    # make the completion a guess: their disagreement with the model counts)
     unknown = np.zeros(near.shape, bool)  # groups with nothing around them to learn from
     for k in range(1, count):
         x, y, w, h = (int(v) for v in stats[k, :4])
@@ -135,6 +137,7 @@ def _complete(
         if not ring.any():
             unknown[box] |= own
             continue
+        rings[box] |= ring
         group_learn = ring.copy()
         for j, layers in enumerate(frame_layers):
             base, explained, error = _group_motion(
@@ -153,7 +156,7 @@ def _complete(
     residuals = [c - b for c, b in zip(crops, bases, strict=True)]
     filled = _push_pull_channels(residuals, learn)
     depth = cv2.distanceTransform(inside.astype(np.uint8), cv2.DIST_L2, 5)
-    spread = _push_pull_channels([e[..., None] for e in errors], learn)
+    spread = _push_pull_channels([e[..., None] for e in errors], rings if rings.any() else learn)
     completed = []
     for j, flow in enumerate(flows):
         out = flow.copy()
