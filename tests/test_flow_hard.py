@@ -188,3 +188,20 @@ def test_moving_objects_on_estimated_flow_of_a_fast_pan() -> None:
     # DIS smears the object's motion up to ~20 px around it (its coarse levels); nothing is marked farther.
     near = cv2.dilate(truth.astype(np.uint8), np.ones((41, 41), np.uint8)) > 0
     assert (movers & ~near).sum() < 0.1 * movers.sum()
+
+
+def test_global_motion_recovers_a_zoom_from_features() -> None:
+    clip = hard_clips.CameraClip(
+        432, 240, 2, np.array([[0.0, 0.0], [30.0, 20.0]]), np.array([1.0, 0.92]), blur=0
+    )
+    a, b = (_gray(clip.frame(t), (240, 432)) for t in (0, 1))
+    matrix = global_motion(a, b)
+    assert matrix is not None
+    truth = clip.background_flow(0)
+    ys, xs = np.mgrid[0:240, 0:432].astype(np.float32)
+    found = cv2.perspectiveTransform(np.stack([xs, ys], -1).reshape(-1, 1, 2), matrix).reshape(240, 432, 2)
+    error = np.hypot(*np.moveaxis(found - np.stack([xs, ys], -1) - truth, -1, 0))
+    assert np.median(error) < 0.5
+    # And DIS, pre-aligned, follows the zoom everywhere but where content leaves the frame.
+    flow = DISFlow().estimate(a, b)
+    assert np.median(np.hypot(*np.moveaxis(flow - truth, -1, 0))[20:-20, 20:-60]) < 0.5

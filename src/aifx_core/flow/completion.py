@@ -156,14 +156,14 @@ def _complete(
     residuals = [c - b for c, b in zip(crops, bases, strict=True)]
     filled = _push_pull_channels(residuals, learn)
     depth = cv2.distanceTransform(inside.astype(np.uint8), cv2.DIST_L2, 5)
-    spread = _push_pull_channels([e[..., None] for e in errors], rings if rings.any() else learn)
+    spread = _coarse_spread(errors, rings if rings.any() else learn)
     completed = []
     for j, flow in enumerate(flows):
         out = flow.copy()
         region = out[crop]
         region[inside] = (bases[j] + filled[j])[inside]
         completed.append(out)
-        fit = spread[j][..., 0] * (1.0 + depth / opt.ring) + DRIFT * depth
+        fit = spread[j] * (1.0 + depth / opt.ring) + DRIFT * depth
         fit[unknown] = UNKNOWN_FIT
         fits[j][crop][inside] = fit[inside]
     return completed, fits
@@ -181,6 +181,20 @@ def _push_pull_channels(fields: list[np.ndarray], known: np.ndarray) -> list[np.
     )
     sizes = np.cumsum([f.shape[-1] for f in fields])[:-1]
     return np.split(out, sizes, axis=-1)
+
+
+def _coarse_spread(fields: list[np.ndarray], known: np.ndarray, factor: int = 4) -> list[np.ndarray]:
+    """Smooth fill of several (H, W) error maps from ``known``, at 1/``factor`` resolution (errors are smooth
+    at that scale anyway; 16x cheaper), back at full size. Known pixels keep their local average."""
+    height, width = known.shape
+    small = (max(1, width // factor), max(1, height // factor))
+    weight = cv2.resize(known.astype(np.float32), small, interpolation=cv2.INTER_AREA)
+    stacked = np.stack([np.where(known, f, np.float32(0)) for f in fields], axis=-1).astype(np.float32)
+    sums = cv2.resize(stacked, small, interpolation=cv2.INTER_AREA).reshape(small[1], small[0], -1)
+    mean = sums / np.maximum(weight, np.float32(1e-6))[..., None]
+    filled = push_pull_fill(mean, weight > 0.0)
+    up = cv2.resize(filled, (width, height), interpolation=cv2.INTER_LINEAR).reshape(height, width, -1)
+    return [up[..., k] for k in range(len(fields))]
 
 
 def _group_motion(
