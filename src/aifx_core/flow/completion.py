@@ -109,10 +109,11 @@ def _complete(
             movers.append(moving_mask(flow, hole, layers, distance=distance))
         else:
             movers.append(np.zeros((height, width), bool))
-    # One crop around all holes (cost follows the holes, not the frame) for the smooth fills; motions are
-    # found per hole group (holes whose rings touch), each from its own ring.
+    # One crop around all holes and their rings (cost follows the holes, not the frame: nothing beyond the
+    # rings is learned from) for the smooth fills; motions are found per hole group (holes whose rings
+    # touch), each from its own ring.
     ys, xs = np.nonzero(hole)
-    margin = opt.gap + opt.ring + max(opt.ring, (int(np.ptp(ys)) + int(np.ptp(xs))) // 4)
+    margin = opt.gap + opt.ring + 1
     y0, y1 = max(0, int(ys.min()) - margin), min(height, int(ys.max()) + margin + 1)
     x0, x1 = max(0, int(xs.min()) - margin), min(width, int(xs.max()) + margin + 1)
     crop = (slice(y0, y1), slice(x0, x1))

@@ -66,11 +66,12 @@ def background_layers(
     Samples lie on a regular grid (deterministic); the tolerance grows a little with the motion, since flow
     on fast, blurred frames is less precise.
     """
-    # Pieces are cut on every other pixel (4x cheaper; a layer is far larger than that).
-    sub_flow, sub_usable = flow[::2, ::2], usable[::2, ::2]
+    # Pieces are cut on a coarse grid (every 2nd to 4th pixel: a layer is far larger than that).
+    grid = coarse_step(usable.shape)
+    sub_flow, sub_usable = flow[::grid, ::grid], usable[::grid, ::grid]
     smooth = (
         sub_usable
-        & ~flow_jumps(sub_flow, 2.0 * JUMP)
+        & ~flow_jumps(sub_flow, grid * JUMP)
         & np.isfinite(sub_flow[..., 0])
         & np.isfinite(sub_flow[..., 1])
     )
@@ -80,7 +81,7 @@ def background_layers(
     if len(xs) < 24:
         return []
     ys, xs = ys * step, xs * step
-    src = np.stack([xs, ys], axis=-1).astype(np.float32) * 2.0
+    src = np.stack([xs, ys], axis=-1).astype(np.float32) * float(grid)
     moved = sub_flow[ys, xs]
     piece = labels[ys, xs]
     speed = float(np.median(np.hypot(moved[:, 0], moved[:, 1])))
@@ -158,7 +159,7 @@ def moving_mask(
     min_area: float = 0.0008,
     parallel_deg: float = 20.0,
     grow: int = 3,
-    step: int = 2,
+    step: int | None = None,
     distance: np.ndarray | None = None,
 ) -> np.ndarray:
     """Where ``flow`` (one direction) moves against all background ``layers``, outside ``hole``.
@@ -169,8 +170,8 @@ def moving_mask(
     one moves along the same direction as it (within ``parallel_deg``, at least 0.3x as fast), an object
     crossing the frame in general does not. The flow within ``near_hole`` working pixels of the hole is the
     pre-filled hole's smear, not an object, and is not looked at, nor is flow whose background motion leaves
-    the frame (it has nothing to match). Regions are found on every ``step``-th pixel (objects are far larger
-    than that; 4x cheaper), and the mask is grown by ``grow`` pixels at full resolution (flow is blurred at an
+    the frame (it has nothing to match). Regions are found on every ``step``-th pixel (by default a grid
+    about 240 samples wide: objects are far larger than that), and the mask is grown by ``grow`` pixels at full resolution (flow is blurred at an
     object's edge) but never covers the hole itself. ``distance`` (to the hole) may be passed when the caller
     has it already.
     """
@@ -179,6 +180,7 @@ def moving_mask(
         return np.zeros((height, width), bool)
     if distance is None:
         distance = hole_distance(hole)
+    step = coarse_step(hole.shape) if step is None else step
     sub = flow[::step, ::step]
     xs, ys = _grid(height, width, step)
     best = np.full(xs.shape, np.inf, np.float32)
@@ -225,6 +227,11 @@ def moving_mask(
     size = 2 * (grow + step // 2) + 1
     mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))) > 0
     return mask & ~hole
+
+
+def coarse_step(shape: tuple[int, ...]) -> int:
+    """Sampling step of the frame-wide analyses: a grid about 240 samples across (at least every 2nd pixel)."""
+    return max(2, round(max(shape[:2]) / 240))
 
 
 @functools.lru_cache(maxsize=8)
