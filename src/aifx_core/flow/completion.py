@@ -54,6 +54,8 @@ class _Settings:
     max_samples: int = 1500
     max_layers: int = 3
     exclude_movers: bool = True
+    #: (a_gray, b_gray): the images the flows were estimated on, for moving objects the flow did not follow.
+    images: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def complete_flow(flow: np.ndarray, hole: np.ndarray, **options: Any) -> np.ndarray:
@@ -70,8 +72,10 @@ def complete_flows(flows: list[np.ndarray], hole: np.ndarray, **options: Any) ->
     """:func:`complete_flow` for several flows sharing one hole (forward and backward of a frame pair).
 
     Options: ``ring`` (16) and ``gap`` (10) working pixels, ``ransac_px`` (1.5), ``min_inliers`` (0.5),
-    ``max_samples`` (1500), ``max_layers`` (3, at most 4: how many motions one ring may be explained by) and
-    ``exclude_movers`` (True: keep objects moving against the background off the ring fit).
+    ``max_samples`` (1500), ``max_layers`` (3, at most 4: how many motions one ring may be explained by),
+    ``exclude_movers`` (True: keep objects moving against the background off the ring fit) and ``images``
+    (``(a_gray, b_gray)``, the uint8 images the flows were estimated on: recommended, so that objects the flow
+    did not follow are found too; see :func:`.motion.moving_mask`).
     """
     return _complete(flows, hole, _Settings(**options))[0]
 
@@ -102,11 +106,13 @@ def _complete(
     usable = distance > opt.gap
     # The frame's background layers (one fit per flow, shared by every hole) and what moves against them.
     frame_layers, movers = [], []
-    for flow in flows:
+    for j, flow in enumerate(flows):
         layers = background_layers(flow, usable, ransac_px=opt.ransac_px)
         frame_layers.append(layers)
         if opt.exclude_movers and layers:
-            movers.append(moving_mask(flow, hole, layers, distance=distance))
+            # Flow j runs A→B for even j (forward), B→A for odd j (backward).
+            seen = None if opt.images is None else (opt.images if j % 2 == 0 else opt.images[::-1])
+            movers.append(moving_mask(flow, hole, layers, distance=distance, images=seen))
         else:
             movers.append(np.zeros((height, width), bool))
     # One crop around all holes and their rings (cost follows the holes, not the frame: nothing beyond the
