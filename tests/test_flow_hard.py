@@ -234,3 +234,21 @@ def test_moving_objects_finds_an_object_the_flow_did_not_follow() -> None:
     # Completion told the images keeps the disc off the ring as well (same mask, same code path).
     _, fit = complete_flows_scored([flow], hole, images=(a, b))
     assert np.isfinite(fit).all()
+
+
+def test_completion_survives_non_finite_flow_and_holes_without_a_ring() -> None:
+    rng = np.random.default_rng(0)
+    flow = rng.normal(0.0, 1.0, (20, 30, 2)).astype(np.float32)
+    flow[0, -1] = np.nan
+    flow[-1, -1] = np.inf
+    hole = np.zeros((20, 30), bool)
+    hole[:10, :15] = True
+    forward, fit = complete_flows_scored([flow], hole)
+    assert np.isfinite(forward[hole]).all() and np.isfinite(fit).all()
+    # A hole leaving nothing to learn from: the flow stays as it was, and the fit says "unknown".
+    steady = np.tile(np.array([3.0, 0.0], np.float32), (100, 100, 1))
+    everything = np.ones((100, 100), bool)
+    everything[:, :3] = False
+    kept, unknown = complete_flows_scored([steady], everything)
+    np.testing.assert_array_equal(kept, steady)
+    assert (unknown[everything] == 100.0).all()

@@ -157,9 +157,11 @@ def _complete(
             group_learn = ring
         learn[box] |= group_learn
     for j in range(len(flows)):
-        learn &= ~moving[j]
+        learn &= ~moving[j] & np.isfinite(crops[j][..., 0]) & np.isfinite(crops[j][..., 1])
     if not learn.any():
-        learn = known & (reach > 0)
+        learn = known & (reach > 0) & ~unknown
+        for crop_flow in crops:
+            learn &= np.isfinite(crop_flow[..., 0]) & np.isfinite(crop_flow[..., 1])
     residuals = [c - b for c, b in zip(crops, bases, strict=True)]
     filled = _push_pull_channels(residuals, learn)
     depth = cv2.distanceTransform(inside.astype(np.uint8), cv2.DIST_L2, 5)
@@ -168,7 +170,8 @@ def _complete(
     for j, flow in enumerate(flows):
         out = flow.copy()
         region = out[crop]
-        region[inside] = (bases[j] + filled[j])[inside]
+        done = inside & ~unknown  # (where nothing could be learned, the flow is left as it was)
+        region[done] = (bases[j] + filled[j])[done]
         completed.append(out)
         fit = spread[j] * (1.0 + depth / opt.ring) + DRIFT * depth
         fit[unknown] = UNKNOWN_FIT
@@ -225,15 +228,16 @@ def _group_motion(
         motions = [homography_flow(frame_layers[0], gx, gy)]
     else:
         motions = []
+    finite = np.isfinite(flow[..., 0]) & np.isfinite(flow[..., 1])
     if not motions:  # nothing explains the ring: the flow itself is filled smoothly
-        values = flow[still] if still.any() else flow[ring]
-        centre = np.median(values, axis=0)
+        values = flow[(still if still.any() else ring) & finite]
+        centre = np.median(values, axis=0) if len(values) else np.zeros(2, np.float32)
         error = np.hypot(flow[..., 0] - centre[0], flow[..., 1] - centre[1]).astype(np.float32)
-        return np.zeros_like(flow), np.ones(ring.shape, bool), error
+        return np.zeros_like(flow), finite, np.nan_to_num(error, nan=tol, posinf=tol)
     base, explained = _layered_base(flow, motions, still, inside, tol)
     residual = flow - base
     error = np.minimum(np.hypot(residual[..., 0], residual[..., 1]), np.float32(tol))
-    return base, explained, error
+    return base, explained & finite, np.nan_to_num(error, nan=tol)
 
 
 def _layer_motions(
