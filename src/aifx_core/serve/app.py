@@ -25,6 +25,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from sse_starlette.sse import EventSourceResponse, ServerSentEvent
+from starlette.concurrency import run_in_threadpool
 
 from .. import __version__
 from ..errors import InputError
@@ -110,6 +111,10 @@ def create_app(config: ServerConfig) -> FastAPI:
         except (TypeError, ValueError) as exc:
             raise ApiError(422, f"job fields have the wrong type ({exc})", exit_code=2) from None
         job = map_job(job, config.path_rules)
+        return JSONResponse(await run_in_threadpool(queue_job, who, job, request), status_code=202)
+
+    def queue_job(who: User, job: FillJob, request: Request) -> dict:
+        """Roots, then the queue (blocking work: SQLite, symlinks on shared storage), off the event loop."""
         if config.roots:
             try:
                 check_roots(job, config.roots)
@@ -119,13 +124,12 @@ def create_app(config: ServerConfig) -> FastAPI:
             record, _new = store.submit(who.name, job.to_dict(), request.headers.get("idempotency-key"))
         except QueueFull as exc:
             raise ApiError(429, str(exc), headers={"Retry-After": str(exc.retry_after)}) from None
-        body_out = {
+        return {
             "id": record["id"],
             "state": record["state"],
             "position": store.position(record["id"]) or 0,
             "events": f"/v1/jobs/{record['id']}/events",
         }
-        return JSONResponse(body_out, status_code=202)
 
     @app.get("/v1/jobs")
     def list_jobs(who: Who, limit: int = 50, offset: int = 0) -> dict:

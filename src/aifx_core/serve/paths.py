@@ -19,6 +19,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from ..errors import InputError
 from ..job import FillJob
+from ..sequence import parse_pattern  # imported at start: not on the first artist's submit (numpy, OIIO)
 
 #: Job fields holding paths: what is read, what is written.
 PATH_FIELDS = ("input", "mask", "output", "contact_sheet")
@@ -109,8 +110,6 @@ def check_roots(job: FillJob, roots: list[Path]) -> None:
 
 def _real_paths(spec: str) -> list[Path]:
     """The folder a path or frame pattern lives in, and every existing file it names, symlinks resolved."""
-    from ..sequence import parse_pattern
-
     path = Path(spec).expanduser()
     if not path.is_absolute():
         raise PathRefused(f"{spec}: the server needs absolute paths on shared storage")
