@@ -180,6 +180,13 @@ def test_a_bad_job_is_422_with_the_cli_message(server, area, tmp_path):
     assert local.stderr.strip() == f"aifx: error: {body['detail']}"
     status, _, body = http("POST", server.url + "/v1/jobs", "alice", b"{not json")
     assert status == 422 and "not valid JSON" in body["detail"]
+    # A plate that is not there is refused at submit, with the message a local run gives.
+    job = shot_job(area / "short", area / "out_bad" / "c.####.exr", frames="1-5")
+    status, _, body = http("POST", server.url + "/v1/jobs", "alice", job.to_dict())
+    assert status == 422 and body["exit_code"] == 2
+    job.save(tmp_path / "gap.json")
+    local = _run_cli("run", str(tmp_path / "gap.json"))
+    assert local.returncode == 2 and local.stderr.strip() == f"aifx: error: {body['detail']}"
 
 
 def test_list_is_own_jobs_paged(server, area):

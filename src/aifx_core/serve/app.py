@@ -30,6 +30,7 @@ from starlette.concurrency import run_in_threadpool
 from .. import __version__
 from ..errors import InputError
 from ..job import FillJob
+from ..sequence import open_sequence
 from .auth import TokenFile, User
 from .paths import PathRefused, PathRule, check_roots, map_job
 from .pool import Pool
@@ -120,6 +121,10 @@ def create_app(config: ServerConfig) -> FastAPI:
                 check_roots(job, config.roots)
             except PathRefused as exc:
                 raise ApiError(403, str(exc)) from None
+        try:  # the plate is there: a typo is a 422 now, not a failed job in the queue later
+            open_sequence(job.input, frames=job.frames, skip_missing=job.skip_missing, role="plate")
+        except InputError as exc:
+            raise ApiError(422, str(exc), exit_code=exc.exit_code) from None
         try:
             record, _new = store.submit(who.name, job.to_dict(), request.headers.get("idempotency-key"))
         except QueueFull as exc:
