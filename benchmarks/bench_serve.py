@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import shutil
 import statistics
@@ -144,7 +145,8 @@ def run(clients: int, jobs: int, frames: int, work: Path) -> dict:
         "peak_rss_server_mib": round(sampler.peak_server / mib),
         "peak_rss_worker_mib": round(sampler.peak_workers / mib),
         "peak_rss_total_mib": round(sampler.peak_total / mib),
-        "machine": f"{platform.machine()}, {psutil.cpu_count()} CPUs (shared), Python {platform.python_version()}",
+        "machine": f"{platform.machine()}, {psutil.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at "
+        f"the end (other work on the machine), Python {platform.python_version()}",
     }
 
 

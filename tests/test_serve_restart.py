@@ -88,6 +88,12 @@ def test_full_queue_is_429_and_sigkill_loses_nothing(tmp_path):
     server = Server(state, *args).start()
     try:
         assert any("resuming 1 interrupted job" in line for line in server.log)
+        twin = subprocess.run(
+            [sys.executable, "-m", "aifx_core", "serve", "--port", "0", "--state", str(state)],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert twin.returncode == 2 and "another aifx serve is using it" in twin.stderr
+
         alice = server.client("alice")
         finals = {job_id: list(alice.events(job_id))[-1] for job_id in [long_id] + [q["id"] for q in queued]}
         assert all(e["event"] == "done" for e in finals.values()), finals

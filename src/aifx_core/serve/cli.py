@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import fcntl
 import ipaddress
 import logging
 import os
@@ -87,6 +86,24 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def _lock_state(state: Path):
+    """One server per state folder (two would run each queued job twice). The OS drops the lock when the
+    process dies, SIGKILL included, so a restart never finds a stale lock."""
+    lock = open(state / "serve.lock", "w")  # noqa: SIM115 - held for the server's life
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks here; run one server per --state
+        return lock
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        lock.close()
+        raise InputError(
+            f"--state {state}: another aifx serve is using it; stop it or pick another --state"
+        ) from None
+    return lock
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     try:
         import uvicorn
@@ -126,13 +143,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     rules = load_path_map(args.path_map) if args.path_map else []
     state = Path(args.state).expanduser() if args.state else default_state_dir()
     state.mkdir(parents=True, exist_ok=True)
-    lock = open(state / "serve.lock", "w")  # noqa: SIM115 - held for the server's life
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        raise InputError(
-            f"--state {state}: another aifx serve is using it; stop it or pick another --state"
-        ) from None
+    lock = _lock_state(state)
 
     logging.basicConfig(level=logging.INFO, format="aifx serve: %(message)s")
     store = Store(state, Limits(args.max_queue, args.per_user, args.history))

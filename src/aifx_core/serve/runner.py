@@ -169,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     os.dup2(2, 1)
     sys.stdout = sys.stderr
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C on the server's terminal is the server's to handle
+    from .. import pipeline  # noqa: F401  (imported now, not on the first artist's job)
+
     Runner(out, args.idle_unload).serve_forever()
     return 0
 
