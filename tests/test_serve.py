@@ -22,7 +22,9 @@ def area(tmp_path_factory):
     """The shared storage root, with one short and one long shot in it."""
     root = tmp_path_factory.mktemp("studio")
     make_shot(root / "short", range(1, 4))
-    make_shot(root / "long", range(1, 41))
+    make_shot(
+        root / "long", range(1, 121)
+    )  # long enough that no cancel arrives after the end, even on a busy box
     return root
 
 
@@ -105,8 +107,12 @@ def test_another_users_job_is_404_and_cannot_be_cancelled(server, area, tmp_path
     assert http("GET", f"{server.url}/v1/jobs/{job_id}/events", "bob")[0] == 404
     assert all(j["id"] != job_id for j in bob.jobs()["jobs"])
     assert any(j["id"] == job_id for j in server.client("admin").jobs()["jobs"])  # admin sees all
-    events = _events_until_final(alice, job_id)
-    assert events[-1]["event"] == "done"  # bob's DELETE did not cancel it
+    record = alice.job(job_id)
+    assert (
+        record["state"] in ("queued", "running") and not record["cancel_requested"]
+    )  # bob's DELETE did nothing
+    alice.cancel(job_id)
+    assert _events_until_final(alice, job_id)[-1]["event"] == "cancelled"
 
 
 # -- submit, progress, result ----------------------------------------------------------------------------------
@@ -242,11 +248,11 @@ def test_cancel_queued_and_running_jobs(server, area):
     started = time.monotonic()
     client.cancel(running)
     rest = list(stream)
-    assert rest[-1]["event"] == "cancelled" and time.monotonic() - started < 10
+    assert rest[-1]["event"] == "cancelled" and time.monotonic() - started < 15
     record = client.job(running)
     assert record["state"] == "cancelled"
     written = sorted(out.glob("c.*.exr"))
-    assert 0 < len(written) < 40  # finished frames are kept, and they are whole
+    assert 0 < len(written) < 120  # finished frames are kept, and they are whole
     for path in written:
         read_exr(path)
     assert not (area / "out_cancel_q").exists() or not list((area / "out_cancel_q").glob("*.exr"))

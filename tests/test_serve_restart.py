@@ -53,7 +53,7 @@ def _freeze_between_frames(pid: int, out: Path) -> None:
 
 def test_full_queue_is_429_and_sigkill_loses_nothing(tmp_path):
     area = tmp_path / "studio"
-    make_shot(area / "long", range(1, 41))
+    make_shot(area / "long", range(1, 81))
     make_shot(area / "short", range(1, 4))
     state, tokens = tmp_path / "state", write_tokens(tmp_path / "tokens")
     args = ("--token-file", str(tokens), "--root", str(area), "--max-queue", "2", "--per-user", "2")
@@ -116,7 +116,7 @@ def test_full_queue_is_429_and_sigkill_loses_nothing(tmp_path):
     local_files = sorted(p.name for p in (tmp_path / "local").iterdir())
     frames = [n for n in remote_files if n.endswith(".exr") and not n.startswith(".")]
     assert frames == [n for n in local_files if n.endswith(".exr")]
-    for frame in range(1, 41):
+    for frame in range(1, 81):
         name = f"c.{frame:04d}.exr"
         _, remote = read_exr(area / "out_long" / name)
         _, uninterrupted = read_exr(tmp_path / "local" / name)
