@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import os
-import signal
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import numpy as np
 from serve_helpers import Server, http, wait_for, write_tokens
@@ -26,29 +22,6 @@ def _alive(pid: int) -> bool:
             return stat.read().split(")")[-1].split()[0] != "Z"
     except OSError:
         return False
-
-
-def _freeze_between_frames(pid: int, out: Path) -> None:
-    """SIGSTOP the worker at a moment when every frame file on disk is in the resume manifest.
-
-    The pipeline renames a frame into place and then records it; a kill between the two leaves a frame
-    the manifest does not know, which a resume refuses as foreign. That gap belongs to the pipeline's
-    resume (#11 adds an intent record for it); this test is about the server, so it kills outside the gap.
-    """
-    manifest = out / ".c.####.exr.aifx.json"
-    for _ in range(200):
-        os.kill(pid, signal.SIGSTOP)
-        try:
-            data = json.loads(manifest.read_text())
-        except (OSError, ValueError):
-            data = None
-        on_disk = {int(p.name.split(".")[1]) for p in out.glob("c.*.exr")}
-        recorded = {int(f) for f in (data or {}).get("done", [])}
-        if data is not None and on_disk == recorded and on_disk:
-            return
-        os.kill(pid, signal.SIGCONT)
-        time.sleep(0.01)
-    raise AssertionError("could not catch the worker between two frames")
 
 
 def test_full_queue_is_429_and_sigkill_loses_nothing(tmp_path):
@@ -78,7 +51,6 @@ def test_full_queue_is_429_and_sigkill_loses_nothing(tmp_path):
         assert status == 429 and int(headers["Retry-After"]) >= 1 and "queue is full" in body["detail"]
 
         worker_pid = http("GET", server.url + "/v1/models", "alice")[2]["workers"][0]["pid"]
-        _freeze_between_frames(worker_pid, area / "out_long")
         server.kill()
         stream.close()
         wait_for(lambda: not _alive(worker_pid), timeout=10)  # no orphan keeps writing frames
