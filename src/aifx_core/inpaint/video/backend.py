@@ -9,10 +9,11 @@ bottom, one window:
    sides that are multiples of 16, and convert to the model's sRGB through OCIO (HDR soft-clipped reversibly);
 3. hand the model the crop with the holes greyed out and masked, the known frames unmasked (mask 0), pad the
    frame count to 4k+1, and generate with a seed derived from the job's seed and the window's index;
-4. resize back, convert back to the plate's colourspace, paste into the frame; cross-fade the known frames
+4. resize back, convert back to the plate's colourspace and paste near the holes (the holes grown by
+   :data:`PASTE_BAND` px: only there is anything composited); cross-fade the known frames
    linearly with the previous window's results; emit every frame the next window will not touch.
 
-Memory holds one window of packets. Pixels outside the crop are the input's, and the pipeline composites
+Memory holds one window of packets. Pixels outside the paste band are the input's, and the pipeline composites
 only inside the feathered mask, so everything outside the hole stays bit-exact.
 """
 
@@ -34,6 +35,19 @@ from .windows import crossfade_weights, model_frame_count, plan_windows, window_
 
 #: Model-space value of the pixels under the hole: neutral grey, so nothing of the removed object leaks in.
 HOLE_GREY = 0.5
+
+
+#: Pixels beyond the holes that get the model's result too: the composite's feather and the seam need them.
+PASTE_BAND = 16
+
+
+def paste_band(union: np.ndarray) -> np.ndarray:
+    """The window's holes grown by :data:`PASTE_BAND` pixels (bool, same shape)."""
+    import cv2
+
+    size = 2 * PASTE_BAND + 1
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    return cv2.dilate(union.astype(np.uint8), kernel) > 0
 
 
 def crossfade(previous: np.ndarray, new: np.ndarray, weight: float) -> np.ndarray:
@@ -154,18 +168,26 @@ class VideoDiffusionBackend:
         video = np.empty((count, crop.model_height, crop.model_width, 3), np.float32)
         mask = np.zeros((count, crop.model_height, crop.model_width, 1), np.float32)
         for j in range(count):
-            model_rgb = np.clip(to_model(frames[j][rows, cols], self.colorspace), 0.0, 1.0)
-            video[j] = to_model_size(np.ascontiguousarray(model_rgb, dtype=np.float32), crop)
+            # Resize in the plate's (linear) values, then convert only the model-size image: OCIO and the
+            # shoulder cost per pixel, and a 1080p crop is several times the model's size.
+            plate_crop = np.nan_to_num(
+                np.asarray(frames[j][rows, cols], dtype=np.float32), posinf=0.0, neginf=0.0
+            )
+            small = to_model_size(np.ascontiguousarray(plate_crop), crop)
+            video[j] = np.clip(to_model(small, self.colorspace), 0.0, 1.0)
             if holes[j] is not None:
                 model_hole = hole_to_model_size(holes[j][rows, cols], crop)
                 video[j][model_hole] = HOLE_GREY
                 mask[j, ..., 0] = model_hole
         generated = self.run_model(video, mask, crop, window_seed(self.seed, index))
+        # Only pixels near a hole are ever composited (hole + feather), so only they are converted back.
+        band = paste_band(union[rows, cols])
         results = []
         for j in range(count):
             back = np.clip(from_model_size(generated[j], crop), 0.0, 1.0)
             result = np.asarray(frames[j], dtype=np.float32).copy()
-            result[rows, cols] = from_model(back, self.colorspace)
+            region = result[rows, cols]
+            region[band] = from_model(back[band], self.colorspace)
             results.append(result)
         return results
 
