@@ -24,7 +24,13 @@ from .job import FillJob
 from .progress import CancelToken, ProgressEvent
 
 #: Modules that add their own subcommand through ``register_cli(subparsers)``.
-PLUGIN_COMMANDS = ("aifx_core.evaluate", "aifx_core.storyboard", "aifx_core.previz")
+PLUGIN_COMMANDS = (
+    "aifx_core.evaluate",
+    "aifx_core.storyboard",
+    "aifx_core.previz",
+    "aifx_core.serve",
+    "aifx_core.submit",
+)
 
 #: ``aifx fill`` flags that become backend options (flag name → option key, type).
 BACKEND_OPTION_FLAGS: tuple[tuple[str, str, Callable[[str], Any], str], ...] = (
