@@ -102,7 +102,7 @@ def fill(
     check_writable(out_dir)  # fail now, not after minutes of model loading
     clean_stale_temps(out_dir)
     if save_job:
-        job.save(save_job)
+        job.save(Path(save_job))
 
     name, context = _backend_for(job, len(plate.frames))
     key = run_key(job, plate.frames, range_dependent=not is_per_frame(name))
