@@ -227,6 +227,8 @@ def _run_job(job: FillJob, json_progress: bool, save_job: str | None = None) -> 
     _cancel_on_sigterm(cancel)
     with _progress_printer(json_progress) as on_progress:
         result = fill(job, progress=on_progress, cancel=cancel, save_job=save_job)
+    for notice in result.notices:  # on stderr in every mode: JSON progress owns stdout
+        print(f"aifx: {notice}", file=sys.stderr)
     summary = f"{len(result.written)} frame(s) written to {result.output}"
     if result.skipped:
         summary += f", {len(result.skipped)} already done"
@@ -240,6 +242,7 @@ def _run_job(job: FillJob, json_progress: bool, save_job: str | None = None) -> 
                 "written": result.written,
                 "skipped": result.skipped,
                 "contact_sheet": result.contact_sheet,
+                "notices": result.notices,
             }
         )
     else:
