@@ -16,6 +16,7 @@ import bpy
 from bpy.props import BoolProperty, StringProperty
 
 from . import jobs, masks, plates, preferences, session
+from .aifx_protocol.errors import InputError
 from .plates import Plate, UserError
 from .settings import FillOptions
 
@@ -164,27 +165,28 @@ def prepare(op: AIFX_OT_fill, context: bpy.types.Context) -> PreparedFill:
     options = {"model": op.model, "prompt": op.prompt, "negative_prompt": op.negative_prompt}
     if op.backend == "propagate":
         options["spatial_backend"] = op.spatial_backend
-    job = jobs.build_job(
-        input=plate.pattern,
-        output=output,
-        mask=mask_pattern,
-        backend=op.backend,
-        frames=jobs.frame_spec(numbers[0], numbers[-1]) if numbers else None,
-        options=options,
-        dilate=op.dilate,
-        feather=op.feather,
-        seed=op.seed,
-        colorspace=plate.colorspace,
-        overwrite=op.overwrite,
-    )
+    try:
+        job = jobs.build_job(
+            input=plate.pattern,
+            output=output,
+            mask=mask_pattern,
+            backend=op.backend,
+            frames=jobs.frame_spec(numbers[0], numbers[-1]) if numbers else None,
+            options=options,
+            dilate=op.dilate,
+            feather=op.feather,
+            seed=op.seed,
+            colorspace=plate.colorspace,
+            overwrite=op.overwrite,
+        )
+    except InputError as exc:  # FillJob refuses a setting: nothing has been written yet
+        raise UserError(str(exc)) from None
     try:
         job_path = jobs.write_job(job, paths["job"])
     except OSError as exc:
         raise UserError(
             "{}: cannot write the job ({}); choose another output folder".format(paths["job"], exc)
         ) from None
-    except Exception as exc:  # FillJob rejects a setting (aifx_core importable here).
-        raise UserError(str(exc)) from None
     return PreparedFill(plate, job_path, output, numbers or [], python)
 
 

@@ -9,7 +9,7 @@ import sys
 
 import bpy
 
-from . import aifx_worker
+from .aifx_protocol import client
 
 #: Successful checks this session, so every fill does not start a second Python just to check.
 _CHECKED_OK: set = set()
@@ -63,7 +63,7 @@ def resolve_python(context: bpy.types.Context | None = None, override: str = "")
 def check_python(python: str, force: bool = False) -> tuple[bool, str]:
     if python in _CHECKED_OK and not force:
         return True, f"aifx-core found in {python}"
-    ok, message = aifx_worker.check_environment(python)
+    ok, message = client.check_environment(python)
     if ok:
         _CHECKED_OK.add(python)
     return ok, message

@@ -17,12 +17,12 @@ import numpy as np
 
 from .colour import guess_colorspace, resolve_colorspace
 from .composite import composite
-from .errors import InputError
 from .inpaint import BackendContext, FramePacket, create_backend
-from .job import FillJob
 from .manifest import Manifest
 from .mask import feather_weight, make_hole, open_mask
 from .progress import CancelToken, ProgressCallback, Reporter
+from .protocol.errors import InputError
+from .protocol.job import FillJob
 from .sequence import (
     FramePattern,
     Sequence,

@@ -19,8 +19,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from ..errors import InputError
 from ..progress import Reporter
+from ..protocol.errors import InputError
 
 
 @dataclass
