@@ -16,7 +16,7 @@ import json
 import math
 import os
 import stat
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, Dict, List, Tuple
 
 from .errors import InputError
@@ -26,8 +26,6 @@ JOB_FORMAT_VERSION = 1
 MAX_JOB_FILE_BYTES = 1 << 20
 #: Job fields that never change pixels, left out of the resume key.
 NOT_IN_RESUME_KEY = ("overwrite", "frames", "skip_missing", "contact_sheet")
-#: Until every backend declares which options change pixels: the engine's ``window`` only schedules reads.
-_OPTIONS_NOT_IN_RESUME_KEY = ("window",)
 
 
 def _limits(minimum: float | None = None, maximum: float | None = None, required: str = "") -> Dict[str, Any]:
@@ -77,7 +75,10 @@ class FillJob:
 
     # -- JSON -------------------------------------------------------------------------------------------
     def to_dict(self) -> Dict[str, Any]:
-        return {"aifx_job": JOB_FORMAT_VERSION, **asdict(self)}
+        """The job as JSON-ready data (a Python caller's option objects, e.g. a flow estimator, stay objects)."""
+        data = {spec.name: getattr(self, spec.name) for spec in fields(self)}
+        data["options"] = dict(self.options)
+        return {"aifx_job": JOB_FORMAT_VERSION, **data}
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, sort_keys=True)
@@ -165,16 +166,19 @@ class FillJob:
         """Hash of every setting that changes output pixels: a rerun with the same key may skip done frames.
 
         ``pixel_options`` are the backend options that change pixels, as the backend itself says (see
-        ``aifx_core.backends``); ``None`` keys on every option but the engine's read window.
+        ``aifx_core.backends.pixel_options``); ``None`` keys on every option.
         """
         import hashlib
 
-        data = {k: v for k, v in asdict(self).items() if k not in NOT_IN_RESUME_KEY}
-        if pixel_options is None:
-            pixel_options = {k: v for k, v in self.options.items() if k not in _OPTIONS_NOT_IN_RESUME_KEY}
-        data["options"] = dict(pixel_options)
-        blob = json.dumps(data, sort_keys=True, default=str).encode()
+        data = {k: v for k, v in self.to_dict().items() if k not in NOT_IN_RESUME_KEY and k != "aifx_job"}
+        data["options"] = dict(self.options if pixel_options is None else pixel_options)
+        blob = json.dumps(data, sort_keys=True, default=_type_name).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _type_name(value: Any) -> str:
+    """A Python object in the options (a flow estimator) keys by its type: stable from one run to the next."""
+    return f"<{type(value).__module__}.{type(value).__qualname__}>"
 
 
 # -- the rule set --------------------------------------------------------------------------------------------

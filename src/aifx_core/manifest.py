@@ -25,17 +25,19 @@ def manifest_path(output_pattern: str) -> Path:
 
 
 class Manifest:
-    def __init__(self, path: Path, job: FillJob) -> None:
+    def __init__(self, path: Path, job: FillJob, key: str | None = None) -> None:
         self.path = path
-        self.key = job.resume_key()
+        #: The job's resume key; the pipeline passes the one that leaves out options the backend says never
+        #: change pixels (``aifx_core.backends.pixel_options``).
+        self.key = key or job.resume_key()
         self.job = job
         self.done: set[int] = set()
         #: Key of an older manifest made with other settings, if one was found.
         self.stale_key: str | None = None
 
     @classmethod
-    def load(cls, output_pattern: str, job: FillJob) -> Manifest:
-        manifest = cls(manifest_path(output_pattern), job)
+    def load(cls, output_pattern: str, job: FillJob, key: str | None = None) -> Manifest:
+        manifest = cls(manifest_path(output_pattern), job, key)
         if manifest.path.is_file():
             try:
                 data = json.loads(manifest.path.read_text(encoding="utf-8"))
@@ -68,6 +70,8 @@ class Manifest:
 
     def save(self) -> None:
         text = json.dumps(
-            {"resume_key": self.key, "done": sorted(self.done), "job": self.job.to_dict()}, indent=1
+            {"resume_key": self.key, "done": sorted(self.done), "job": self.job.to_dict()},
+            indent=1,
+            default=repr,
         )
         atomic_write(self.path, lambda tmp: tmp.write_text(text, encoding="utf-8"))

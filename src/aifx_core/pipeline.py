@@ -10,14 +10,15 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from .backends import check_options, create_backend, pixel_options, route
 from .colour import guess_colorspace, resolve_colorspace
 from .composite import composite
-from .inpaint import BackendContext, FramePacket, create_backend
+from .inpaint import BackendContext, FramePacket
 from .manifest import Manifest
 from .mask import feather_weight, make_hole, open_mask
 from .progress import CancelToken, ProgressCallback, Reporter
@@ -34,10 +35,6 @@ from .sequence import (
     parse_pattern,
     write_image,
 )
-
-#: Spatial backends that invent content: on a sequence they fill keyframes and the temporal engine carries
-#: the result through the shot (set ``options["per_frame"] = True`` to generate every frame on its own).
-GENERATIVE_BACKENDS = {"diffusers", "lama"}
 
 
 @dataclass
@@ -58,6 +55,7 @@ def fill(
     """Run a fill job; ``job`` may be a :class:`FillJob`, its dict, or the path of a saved job JSON."""
     job = _as_job(job)
     job.validate()
+    check_options(job.backend, job.options)  # a typo or a bad value fails now, not after flow or a model load
     reporter = Reporter(progress, cancel)
 
     plate = open_sequence(job.input, frames=job.frames, skip_missing=job.skip_missing, role="plate")
@@ -69,7 +67,7 @@ def fill(
     check_writable(out_dir)  # fail now, not after minutes of model loading
     clean_stale_temps(out_dir)
     existing = {f for f in plate.frames if Path(out.path(f)).exists()}
-    manifest = Manifest.load(str(out), job)
+    manifest = Manifest.load(str(out), job, key=job.resume_key(pixel_options(job.backend, job.options)))
     todo = manifest.plan(plate.frames, existing, job.overwrite, str(out))
     result = FillResult(output=str(out), skipped=[f for f in plate.frames if f not in todo])
     if not todo:
@@ -82,8 +80,10 @@ def fill(
         if job.colorspace
         else guess_colorspace(first, plate.path(plate.frames[0]))
     )
-    name, context = _backend_for(job, len(plate.frames))
-    backend = create_backend(name, replace(context, colorspace=colorspace))
+    # The routing rule (a generative backend on a sequence runs under the temporal engine) is the registry's.
+    name, options = route(job.backend, job.options, len(plate.frames))
+    context = BackendContext(colorspace=colorspace, seed=job.seed, device=job.device, options=options)
+    backend = create_backend(name, context)
     # A temporal backend reads every frame (done ones are sources for the rest); a per-frame one only the todo.
     context_frames = plate.frames if getattr(backend, "temporal", True) else todo
     wanted = set(todo)
@@ -126,16 +126,6 @@ def _as_job(job: FillJob | dict | str | os.PathLike) -> FillJob:
     if isinstance(job, dict):
         return FillJob.from_dict(job)
     return FillJob.load(job)
-
-
-def _backend_for(job: FillJob, frame_count: int) -> tuple[str, BackendContext]:
-    """Backend name and context; generative backends on a sequence run under the temporal engine."""
-    options = dict(job.options)
-    name = job.backend
-    if name in GENERATIVE_BACKENDS and frame_count > 1 and not options.get("per_frame"):
-        options.setdefault("spatial_backend", name)
-        name = "propagate"
-    return name, BackendContext(seed=job.seed, device=job.device, options=options)
 
 
 def _refuse_overwriting_inputs(job: FillJob, plate: Sequence, out: FramePattern) -> None:
