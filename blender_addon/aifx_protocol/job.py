@@ -12,6 +12,8 @@ one line naming the field, the same way for the CLI, the API and the server. Sta
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import math
 import os
@@ -22,8 +24,8 @@ from typing import Any, Dict, List, Tuple
 from .errors import InputError
 
 JOB_FORMAT_VERSION = 1
-#: A job file is a few hundred bytes; anything much larger is not a job (or is ``/dev/zero``).
-MAX_JOB_FILE_BYTES = 1 << 20
+#: A job file is a few hundred bytes; anything above this is not one (and ``/dev/zero`` never ends).
+MAX_JOB_BYTES = 1_000_000
 #: Job fields that never change pixels, left out of the resume key.
 NOT_IN_RESUME_KEY = ("overwrite", "frames", "skip_missing", "contact_sheet")
 
@@ -118,39 +120,22 @@ class FillJob:
         return cls.from_dict(data)
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write the job atomically (a temp file beside it, then a rename): never a half-written job."""
+        """Write the job atomically (temp file beside ``path``, then rename): never half a job file."""
         target = os.fspath(path)
-        tmp = os.path.join(os.path.dirname(target) or ".", f".{os.path.basename(target)}.{os.getpid()}.tmp")
+        temp = os.path.join(os.path.dirname(target), f".{os.path.basename(target)}.aifx-tmp-{os.getpid()}")
         try:
-            with open(tmp, "w", encoding="utf-8") as handle:
+            with open(temp, "w", encoding="utf-8") as handle:
                 handle.write(self.to_json() + "\n")
-            os.replace(tmp, target)
+            os.replace(temp, target)
         except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+            with contextlib.suppress(OSError):
+                os.remove(temp)
             raise
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> FillJob:
         """Read a job file; a missing, special (FIFO, device), huge or non-UTF-8 file is an :class:`InputError`."""
-        p = os.fspath(path)
-        try:
-            info = os.stat(p)
-            if not stat.S_ISREG(info.st_mode):
-                raise InputError(f"{p}: not a regular file; give the path of a job JSON file")
-            if info.st_size > MAX_JOB_FILE_BYTES:
-                raise InputError(f"{p}: {info.st_size} bytes is too large for a job file (at most 1 MB)")
-            with open(p, "rb") as handle:
-                blob = handle.read(MAX_JOB_FILE_BYTES + 1)
-        except FileNotFoundError:
-            raise InputError(f"{p}: job file not found; check the path") from None
-        except OSError as exc:
-            raise InputError(f"{p}: cannot read job file ({exc.strerror or exc})") from None
-        try:
-            text = blob.decode("utf-8")
-        except UnicodeDecodeError:
-            raise InputError(f"{p}: job file is not UTF-8 text; write it with FillJob.save()") from None
-        return cls.from_json(text)
+        return cls.from_json(read_job_text(path))
 
     # -- validation and identity ------------------------------------------------------------------------
     def check_fields(self) -> None:
@@ -174,6 +159,40 @@ class FillJob:
         data["options"] = dict(self.options if pixel_options is None else pixel_options)
         blob = json.dumps(data, sort_keys=True, default=_type_name).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def read_job_text(path: str | os.PathLike) -> str:
+    """The text of a job file, refusing what is not one: missing, a folder, a FIFO or device (which would
+    block or never end), over :data:`MAX_JOB_BYTES`, or not UTF-8."""
+    p = os.fspath(path)
+    try:
+        info = os.stat(p)
+    except FileNotFoundError:
+        raise InputError(f"{p}: job file not found; check the path") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise InputError(f"{p}: job file is a symlink loop; fix the link") from None
+        raise InputError(f"{p}: cannot read job file ({exc.strerror})") from None
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a folder" if stat.S_ISDIR(info.st_mode) else "a FIFO or device, not a regular file"
+        raise InputError(f"{p}: job file is {kind}; give the path of a job JSON file")
+    if info.st_size > MAX_JOB_BYTES:
+        raise InputError(
+            f"{p}: job file is {info.st_size:,} bytes (a job is at most {MAX_JOB_BYTES:,}); check the path"
+        )
+    try:
+        with open(p, "rb") as handle:
+            data = handle.read(MAX_JOB_BYTES + 1)
+    except OSError as exc:
+        raise InputError(f"{p}: cannot read job file ({exc.strerror})") from None
+    if len(data) > MAX_JOB_BYTES:
+        raise InputError(f"{p}: job file is over {MAX_JOB_BYTES:,} bytes; check the path")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{p}: job file is not UTF-8 text (bad byte at offset {exc.start}); write it with FillJob.to_json()"
+        ) from None
 
 
 def _type_name(value: Any) -> str:

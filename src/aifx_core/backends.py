@@ -212,6 +212,11 @@ def get(name: str) -> Backend:
     )
 
 
+def is_per_frame(name: str) -> bool:
+    """True for a backend whose frames do not depend on the other frames of the run (a spatial one)."""
+    return get(name).kind == SPATIAL
+
+
 def route(name: str, options: dict[str, Any], frame_count: int) -> tuple[str, dict[str, Any]]:
     """The backend that really runs, and its options: the routing rule, in one place.
 

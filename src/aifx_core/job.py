@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from .protocol.job import JOB_FORMAT_VERSION, FillJob
+from .protocol.job import JOB_FORMAT_VERSION, MAX_JOB_BYTES, FillJob, read_job_text
 
-__all__ = ["JOB_FORMAT_VERSION", "FillJob"]
+__all__ = ["JOB_FORMAT_VERSION", "MAX_JOB_BYTES", "FillJob", "read_job_text"]
