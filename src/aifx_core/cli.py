@@ -26,7 +26,13 @@ from .protocol.events import ProgressEvent
 from .protocol.job import FillJob
 
 #: Modules that add their own subcommand through ``register_cli(subparsers)``.
-PLUGIN_COMMANDS = ("aifx_core.backends", "aifx_core.evaluate", "aifx_core.storyboard")
+PLUGIN_COMMANDS = (
+    "aifx_core.backends",
+    "aifx_core.evaluate",
+    "aifx_core.storyboard",
+    "aifx_core.serve",
+    "aifx_core.submit",
+)
 
 #: ``aifx fill`` flags that become backend options (flag name → option key, type).
 BACKEND_OPTION_FLAGS: tuple[tuple[str, str, Callable[[str], Any], str], ...] = (
