@@ -248,6 +248,8 @@ def test_resume_key_asks_the_backend_which_options_change_pixels():
     assert key("diffusers", prompt="x", offload="model", cache_dir="/c") == key("diffusers", prompt="x")
     assert key("diffusers", prompt="x") != key("diffusers", prompt="y")
     assert key(radius=6) != key()
+    # the video model's window is its temporal context: there it changes pixels, and says so
+    assert key("video-diffusion", model="m", window=33) != key("video-diffusion", model="m", window=81)
 
 
 def test_aifx_backends_lists_backends_options_defaults_and_docs():

@@ -59,6 +59,8 @@ class Backend:
     python_options: tuple[str, ...] = ()
     #: Runs a spatial backend inside (named by its ``spatial_backend`` option): that one's options apply too.
     hosts_spatial: bool = False
+    #: Other option names it reads and checks itself (e.g. model-loader settings); may be ``"module:attribute"``.
+    accepts: tuple[str, ...] | str = ()
 
     def build(self, context: BackendContext) -> Any:
         return _load(self.factory)(context)
@@ -142,6 +144,13 @@ register_spatial(
     doc="diffusers inpainting pipeline (--model, --prompt); keyframes only on a sequence",
     generative=True,
     options="aifx_core.inpaint.diffusion:DiffusersOptions",
+)
+register_fill(
+    "video-diffusion",
+    "aifx_core.inpaint.video:VideoDiffusionBackend",
+    doc="masked video diffusion (e.g. Wan VACE) over overlapping windows: elements that move by themselves",
+    options="aifx_core.inpaint.video.options:VideoOptions",
+    accepts="aifx_core.inpaint.video.options:LOADER_OPTIONS",
 )
 register_fill(
     "diffusers-every-frame",
@@ -239,14 +248,14 @@ def _option_classes(name: str, options: dict[str, Any]) -> tuple[list[type], set
     cls = backend.options_class()
     if cls is None:
         return None
-    classes, extra = [cls], set(backend.python_options)
+    classes, extra = [cls], set(backend.python_options) | set(_load(backend.accepts))
     if backend.hosts_spatial:
         default = next((f.default for f in fields(cls) if f.name == "spatial_backend"), None)
         spatial = get(str(options.get("spatial_backend") or default))
         if spatial.options_class() is None:
             return None
         classes.append(spatial.options_class())  # type: ignore[arg-type]
-        extra |= set(spatial.python_options)
+        extra |= set(spatial.python_options) | set(_load(spatial.accepts))
     return classes, extra
 
 
@@ -328,6 +337,7 @@ def describe_backends() -> list[dict[str, Any]]:
                 "options": rows,
                 "python_options": list(backend.python_options),
                 "hosts_spatial": backend.hosts_spatial,
+                "accepts": sorted(_load(backend.accepts)),
             }
         )
     return out
@@ -365,6 +375,8 @@ def _cmd_backends(args: Any) -> int:
             )
         for name in backend["python_options"]:
             lines.append(f"    {name}  (Python API only)")
+        if backend["accepts"]:
+            lines.append(f"    also reads: {', '.join(backend['accepts'])}")
         if backend["hosts_spatial"]:
             lines.append("    also takes the options of its spatial_backend (e.g. --prompt for diffusers)")
         if backend["generative"]:
