@@ -231,13 +231,19 @@ def _run_job(job: FillJob, json_progress: bool, save_job: str | None = None) -> 
     _cancel_on_sigterm(cancel)
     with _progress_printer(json_progress) as on_progress:
         result = fill(job, progress=on_progress, cancel=cancel, save_job=save_job)
+    for notice in result.notices:  # on stderr in every mode: JSON progress owns stdout
+        print(f"aifx: {notice}", file=sys.stderr)
     summary = f"{len(result.written)} frame(s) written to {result.output}"
     if result.skipped:
         summary += f", {len(result.skipped)} already done"
     if result.contact_sheet:
         summary += f"; contact sheet {result.contact_sheet}"
     if json_progress:
-        _emit(events.done_event(result.output, result.written, result.skipped, result.contact_sheet))
+        _emit(
+            events.done_event(
+                result.output, result.written, result.skipped, result.contact_sheet, notices=result.notices
+            )
+        )
     else:
         print(summary, file=sys.stderr)
     return 0
