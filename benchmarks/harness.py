@@ -278,9 +278,18 @@ def remove_objects(clip: Clip) -> Holes:
     return Holes("remove objects (no truth)", mask, has_truth=False)
 
 
-def squares_off_objects(clip: Clip, count: int = 3, margin: int = 12) -> Holes:
+def squares_off_objects(
+    clip: Clip,
+    count: int = 3,
+    margin: int = 12,
+    near: tuple[tuple[float, float], ...] = (),
+) -> Holes:
     """``count`` static squares (a sixth of the height) where the clip's objects never go, ``margin`` px clear
-    of them: the truth there is known although the objects are removed too (e.g. schoolgirls' wall and road)."""
+    of them: the truth there is known although the objects are removed too (e.g. schoolgirls' wall and road).
+
+    With ``near`` (points as fractions of width and height) each square is the free one nearest its point;
+    otherwise the first is the free one nearest the centre and each next one the farthest from those chosen.
+    """
     side = max(4, clip.height // 6)
     busy = np.zeros((clip.height, clip.width), np.uint8)
     for t in range(clip.count):
@@ -298,6 +307,10 @@ def squares_off_objects(clip: Clip, count: int = 3, margin: int = 12) -> Holes:
                 candidates.append((x + side / 2, y + side / 2))
     chosen: list[tuple[float, float]] = []
     centre = (clip.width / 2, clip.height / 2)
+    for fx, fy in near[:count]:
+        free_ones = [c for c in candidates if all(math.dist(c, o) >= side * math.sqrt(2) for o in chosen)]
+        if free_ones:
+            chosen.append(min(free_ones, key=lambda c: math.dist(c, (fx * clip.width, fy * clip.height))))
     while candidates and len(chosen) < count:
         if not chosen:
             best = min(candidates, key=lambda c: math.dist(c, centre))
