@@ -20,7 +20,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 import harness  # noqa: E402
 
 #: Clips that must be in the cache (each landed with its render).
-REQUIRED = {"whip"}
+REQUIRED = {"whip", "nonrigid"}
 CLIPS = {clip.name: clip for clip in harness.rendered_clips()}
 
 
@@ -70,6 +70,17 @@ def test_whip_pans_fast_and_is_blurred():
     gx = np.abs(cv2.Sobel(frame, cv2.CV_32F, 1, 0)).mean()
     gy = np.abs(cv2.Sobel(frame, cv2.CV_32F, 0, 1)).mean()
     assert gx < 0.8 * gy, (gx, gy)
+
+
+def test_nonrigid_moves_in_place_under_a_still_camera():
+    """Locked-off camera: the wall stands still while the bushes wave and the water ripples."""
+    clip = CLIPS["nonrigid"]
+    assert max(clip.meta["camera_px_per_frame"]) < 0.5
+    a, b = clip.frame(0), clip.frame(clip.count // 2)
+    change = np.abs(a - b) * 255
+    assert change[:40, 260:].mean() < 0.5  # brick wall, top right, no dust there
+    assert change[60:130].mean() > 5  # bushes
+    assert change[140:200].mean() > 2  # water
 
 
 @pytest.mark.skipif("crosser" not in CLIPS, reason="crosser clip not cached yet")
