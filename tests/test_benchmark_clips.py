@@ -20,7 +20,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 import harness  # noqa: E402
 
 #: Clips that must be in the cache (each landed with its render).
-REQUIRED = {"whip", "nonrigid"}
+REQUIRED = {"whip", "nonrigid", "crosser"}
 CLIPS = {clip.name: clip for clip in harness.rendered_clips()}
 
 
