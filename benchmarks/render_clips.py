@@ -11,7 +11,7 @@ Clips (what they stress, see benchmarks/clips/README.md for the layout):
 
 * ``whip``: a whip pan with a dolly, 20-35 px/frame at 432x240, motion blur on, over textured buildings, trees
   and ground, while a car, a ball and a person-like capsule (none of them masked) cross the frame and its holes.
-* ``whip960``: the first frames of the same shot at 960x540 (so 45-78 px/frame).
+* ``whip960``: the first frames of the same shot at 960x540 (so 41-54 px/frame).
 * ``crosser``: a person-like capsule to remove (rendered twice: ``plate/`` with it, ``truth/`` without; its
   matte, shadow included, in ``remove/``; ``plate/`` stores only what is inside the matte) while a ball bounces in front of it and a car drives behind it.
 * ``nonrigid``: a locked-off camera on non-rigid content: a rippling pond, bushes waving in the wind and drifting
@@ -73,7 +73,7 @@ SPECS = {
         540,
         6,
         6,
-        "the first frames of `whip` at 960x540 (45-78 px/frame), motion blur on",
+        "the first frames of `whip` at 960x540 (41-54 px/frame), motion blur on",
         motion_frames=32,
     ),
     "crosser": Spec(

@@ -20,7 +20,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 import harness  # noqa: E402
 
 #: Clips that must be in the cache (each landed with its render).
-REQUIRED = {"whip", "nonrigid", "crosser"}
+REQUIRED = {"whip", "whip960", "nonrigid", "crosser"}
 CLIPS = {clip.name: clip for clip in harness.rendered_clips()}
 
 
@@ -70,6 +70,17 @@ def test_whip_pans_fast_and_is_blurred():
     gx = np.abs(cv2.Sobel(frame, cv2.CV_32F, 1, 0)).mean()
     gy = np.abs(cv2.Sobel(frame, cv2.CV_32F, 0, 1)).mean()
     assert gx < 0.8 * gy, (gx, gy)
+
+
+def test_whip960_is_the_same_shot_at_960x540():
+    small, large = CLIPS["whip"], CLIPS["whip960"]
+    assert (large.width, large.height) == (960, 540)
+    ratio = np.array(large.meta["camera_px_per_frame"]) / np.array(
+        small.meta["camera_px_per_frame"][: large.count - 1]
+    )
+    assert np.allclose(ratio, 960 / 432, rtol=0.02)  # same motion, scaled with the frame
+    down = cv2.resize(large.frame(2), (small.width, small.height), interpolation=cv2.INTER_AREA)
+    assert np.abs(down - small.frame(2)).mean() < 0.03  # same picture (different sample counts)
 
 
 def test_nonrigid_moves_in_place_under_a_still_camera():
