@@ -18,6 +18,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 import harness  # noqa: E402
+import render_clips  # noqa: E402  (imports without bpy: only rendering needs it)
 
 #: Clips that must be in the cache (each landed with its render).
 REQUIRED = {"whip", "whip960", "nonrigid", "crosser"}
@@ -50,6 +51,13 @@ def test_cached_clip_loads_whole(name):
             assert not stored[~matte].any()
         else:
             assert not matte.any() and np.array_equal(plate, truth)
+
+
+@pytest.mark.parametrize("name", sorted(render_clips.SPECS))
+def test_cache_matches_the_script_that_renders_it(name):
+    spec, clip = render_clips.SPECS[name], CLIPS[name]
+    assert (clip.width, clip.height, clip.count) == (spec.width, spec.height, spec.frames)
+    assert f"{spec.samples} samples" in clip.meta["renderer"] and clip.removal == (name == "crosser")
 
 
 def test_whip_pans_fast_and_is_blurred():
