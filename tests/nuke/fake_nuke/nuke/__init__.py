@@ -715,6 +715,16 @@ def menu(name: str) -> Menu:
 # -- scripts on disk ---------------------------------------------------------------------------------------------
 
 
+_on_script_load: list[tuple[Callable[..., Any], tuple, dict]] = []
+
+
+def addOnScriptLoad(
+    call: Callable[..., Any], args: Any = (), kwargs: Any = None, nodeClass: str = "Root"
+) -> None:
+    """Run ``call`` after each script is loaded (``scriptOpen``), in every mode (GUI, -t, -x)."""
+    _on_script_load.append((call, _as_tuple(args), dict(kwargs or {})))
+
+
 def scriptSave(filename: str | None = None) -> bool:
     """Write the whole graph to ``filename`` (default: the open script's name)."""
     _check_thread("nuke.scriptSave")
@@ -749,6 +759,8 @@ def scriptOpen(filename: str) -> None:
     _context = [_root]
     _load(_root, data)
     _root._script = filename
+    for call, args, kwargs in list(_on_script_load):
+        call(*args, **kwargs)
 
 
 def _dump(node: Node) -> dict[str, Any]:
@@ -918,7 +930,8 @@ def _proxy_scaled(image: _Image) -> _Image:
 
 
 def _crop(node: Node, image: _Image) -> _Image:
-    """Crop (reformat off): the bbox becomes the box (intersected with the input's with ``intersect``)."""
+    """Crop: the bbox becomes the box (intersected with the input's with ``intersect``); ``reformat`` makes
+    the box the format too (its bottom-left corner the origin)."""
     x, y, r, t = (int(round(v)) for v in node._knobs["box"]._value)
     box = (x, image.height - t, r, image.height - y)  # Nuke's bottom-up box → top-down pixels
     if node._knobs["intersect"]._value:
@@ -933,6 +946,9 @@ def _crop(node: Node, image: _Image) -> _Image:
             src = plane[iy0 - image.bbox[1] : iy1 - image.bbox[1], ix0 - image.bbox[0] : ix1 - image.bbox[0]]
             out[iy0 - box[1] : iy1 - box[1], ix0 - box[0] : ix1 - box[0]] = src
         planes[name] = out
+    if node._knobs["reformat"]._value:
+        top = image.height - t  # the new format's top row, in the input's top-down pixels
+        return _Image(r - x, t - y, (box[0] - x, box[1] - top, box[2] - x, box[3] - top), planes)
     return _Image(image.width, image.height, box, planes)
 
 
@@ -1017,6 +1033,7 @@ def _reset() -> None:
     while not _main_calls.empty():
         _main_calls.get_nowait()
     menus.clear()
+    _on_script_load.clear()
 
 
 def _select(node: Node | None) -> None:
