@@ -118,7 +118,7 @@ pytest.importorskip("ftfy")
 
 from tiny_models import cached_build  # noqa: E402
 
-from aifx_core.inpaint import create_backend  # noqa: E402
+from aifx_core.backends import create_backend  # noqa: E402
 from aifx_core.inpaint.video import VideoDiffusionBackend  # noqa: E402
 from aifx_core.inpaint.video.backend import paste_band  # noqa: E402
 
