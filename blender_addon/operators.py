@@ -134,9 +134,13 @@ def frame_numbers(op: AIFX_OT_fill, plate: Plate, scene: bpy.types.Scene) -> lis
         first, last = max(first, span[0]), min(last, span[1])
     if first > last:
         where = f"frames {span[0]}-{span[1]}" if span else "its frames"
+        placed = {
+            "clip": ", or place the clip (Footage Settings > Start Frame, Frame Offset)",
+            "image": ", or place the sequence (Image Editor sidebar > Image > Frames, Start Frame, Offset)",
+        }.get(plate.kind, "")
         raise UserError(
             f"{plate.name}: frame range {wanted[0]}-{wanted[1]} does not overlap the plate ({where}); "
-            "set the scene's frame range, or untick Scene Range and set Start and End"
+            f"set the scene's frame range, or untick Scene Range and set Start and End{placed}"
         )
     return [plate.file_number(frame) for frame in range(first, last + 1)]
 
