@@ -35,6 +35,16 @@ class PropagateOptions:
     seam: str = "offset"
     #: Ring width (pixels) sampled around the hole for seam matching.
     seam_ring: int = 4
+    #: Samples kept per direction for each hole pixel (the nearest ones); more lets the fusion outvote a
+    #: chain that went through something passing by.
+    candidates: int = 2
+    #: A sample further than this from the consensus (relative to the frame's level) is an outlier.
+    outlier_tol: float = 0.25
+    #: Confidence below ``fallback_low`` takes the fallback route wholly, above ``fallback_high`` propagation
+    #: wholly; in between they blend (smoothstep), softened over ``fallback_soften`` pixels.
+    fallback_low: float = 0.01
+    fallback_high: float = 0.06
+    fallback_soften: int = 3
 
     @classmethod
     def from_dict(cls, options: dict[str, Any]) -> PropagateOptions:
@@ -51,11 +61,20 @@ class PropagateOptions:
                     f"keyframes {frames!r}: give a list of frame numbers, e.g. [1001, 1040]"
                 ) from None
         try:
-            for name in ("flow_max_side", "radius", "keyframe_interval", "window", "seam_ring"):
+            for name in (
+                "flow_max_side",
+                "radius",
+                "keyframe_interval",
+                "window",
+                "seam_ring",
+                "candidates",
+                "fallback_soften",
+            ):
                 if name in values:
                     values[name] = int(values[name])
-            if "consistency_tol" in values:
-                values["consistency_tol"] = float(values["consistency_tol"])
+            for name in ("consistency_tol", "outlier_tol", "fallback_low", "fallback_high"):
+                if name in values:
+                    values[name] = float(values[name])
             if isinstance(values.get("exposure_match"), str):  # from a command line: "false", "0", "off"
                 values["exposure_match"] = values["exposure_match"].strip().lower() in (
                     "1",
@@ -76,7 +95,14 @@ class PropagateOptions:
             )
         if self.seam not in ("gain", "offset", "none"):
             raise InputError(f"seam {self.seam!r} is unknown; choose 'gain', 'offset' or 'none'")
-        for name in ("radius", "keyframe_interval", "window"):
+        if not 0.0 <= self.fallback_low < self.fallback_high <= 1.0:
+            raise InputError(
+                f"fallback_low={self.fallback_low}, fallback_high={self.fallback_high}: "
+                "need 0 <= fallback_low < fallback_high <= 1"
+            )
+        if self.outlier_tol <= 0:
+            raise InputError(f"outlier_tol={self.outlier_tol} must be positive")
+        for name in ("radius", "keyframe_interval", "window", "candidates"):
             if getattr(self, name) < 1:
                 raise InputError(f"propagate option {name}={getattr(self, name)} must be at least 1")
         if self.flow_max_side < 32:
