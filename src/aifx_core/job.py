@@ -62,6 +62,9 @@ class FillJob:
     overwrite: bool = False
     #: Optional before/after contact sheet PNG written at the end.
     contact_sheet: str | None = None
+    #: Also write the fill's confidence (1 = plate or background other frames saw, 0 = invented): an EXR
+    #: channel ``fill.confidence``, or a ``confidence/`` PNG sequence beside PNG/TIFF/JPEG outputs.
+    confidence: bool = False
 
     # -- JSON -------------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -126,6 +129,8 @@ class FillJob:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 0:
                 raise InputError(f"{name} must be a whole number of pixels >= 0, got {value!r}")
+        if not isinstance(self.confidence, bool):
+            raise InputError(f"confidence must be true or false, got {self.confidence!r}")
         if not isinstance(self.options, dict):
             raise InputError("options must be a JSON object of backend options")
 

@@ -17,6 +17,8 @@ import numpy as np
 
 from .colour import guess_colorspace, resolve_colorspace
 from .composite import composite
+from .confidence import attach as attach_confidence
+from .confidence import confidence_map
 from .errors import InputError
 from .inpaint import BackendContext, FramePacket, create_backend
 from .job import FillJob
@@ -105,8 +107,19 @@ def fill(
         hole = pending.pop(frame)
         target = Path(out.path(frame))
         if hole.any():
-            filled = composite(plate.read(frame), rgb, feather_weight(hole, job.feather))
+            weight = feather_weight(hole, job.feather)
+            filled = composite(plate.read(frame), rgb, weight)
+            if job.confidence:
+                filled = attach_confidence(filled, target, confidence_map(backend, hole, weight))
             write_image(target, filled, compression=job.compression)
+        elif job.confidence:  # nothing filled: all plate, fully sure (the file gets the channel all the same)
+            unchanged = plate.read(frame)
+            sure = np.ones(unchanged.shape, np.float32)
+            write_image(
+                target,
+                attach_confidence(unchanged, target, sure),
+                compression=job.compression,
+            )
         else:
             _copy_through(plate, frame, target, job.compression)
         manifest.mark_done(frame)
