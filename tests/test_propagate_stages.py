@@ -141,7 +141,9 @@ def _hard_packets(clip):
     ]
 
 
-def _flow_outliers(forward: np.ndarray, backward: np.ndarray, hole: np.ndarray) -> np.ndarray:
+def _flow_outliers(
+    forward: np.ndarray, backward: np.ndarray, hole: np.ndarray, side: str = "a"
+) -> np.ndarray:
     """A real (if simple) detector of unmasked movers: flow far from the frame's median motion."""
     median = np.median(forward[~hole], axis=0)
     return (np.hypot(*(forward - median).transpose(2, 0, 1)) > 3.0) & ~hole

@@ -274,7 +274,7 @@ class _Run:
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
         wanted = [(pair + 1, backward, forward)] + ([(0, forward, backward)] if pair == 0 else [])
         for index, ahead, back in wanted:
-            small = np.asarray(_moving_objects(ahead, back, union), bool)
+            small = np.asarray(_moving_objects(ahead, back, union, side="a"), bool)
             if not small.any():
                 continue
             full = cv2.resize(small.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST)
