@@ -186,3 +186,25 @@ def test_confidence_map_is_one_outside_and_low_where_nothing_was_seen() -> None:
         for (_, _), h in zip(backend.fill(_hard_packets(panning), Reporter()), panning.holes, strict=True)
     ]
     assert np.mean(inside) > 0.4
+
+
+def test_an_unknown_flow_completion_hands_the_hole_to_the_fallback(monkeypatch) -> None:
+    from aifx_core.flow import complete_flows
+
+    def unsure(flows, hole, **options):
+        completed = complete_flows(flows, hole, **options)
+        fit = np.where(hole, np.float32(100.0), np.float32(0.0)).astype(np.float32)
+        return (*completed, fit, fit)
+
+    clip = hard_clip(n=10, pan=3.0, blur=False, crosser_speed=0.0, crosser_size=(1, 1))
+    sure = create_backend("propagate", BackendContext(colorspace="sRGB"))
+    list(sure.fill(_hard_packets(clip), Reporter()))
+    monkeypatch.setattr(engine, "_complete_flows_scored", unsure)
+    backend = create_backend("propagate", BackendContext(colorspace="sRGB"))
+    results = [rgb for _, rgb in backend.fill(_hard_packets(clip), Reporter())]
+    total = sum(int(h.sum()) for h in clip.holes)
+    assert sure.stats["propagated"] > 0.5 * total
+    assert backend.stats["propagated"] < 0.05 * total  # nothing trusted where the flow was a guess
+    assert backend.bands["low"] > 0.9 * total
+    for rgb, frame in zip(results, clip.frames, strict=True):
+        assert np.isfinite(rgb).all() and np.array_equal(rgb[~clip.holes[0]], frame[~clip.holes[0]])
