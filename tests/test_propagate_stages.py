@@ -174,7 +174,7 @@ def test_confidence_map_is_one_outside_and_low_where_nothing_was_seen() -> None:
     clip = hard_clip(n=8, pan=0.0, blur=False, crosser_speed=0.0)  # locked off: nothing under the holes seen
     backend = create_backend("propagate", BackendContext(colorspace="sRGB"))
     for t, _rgb in backend.fill(_hard_packets(clip), Reporter()):
-        confidence = backend.confidence
+        confidence = backend.last_confidence
         assert confidence is not None and confidence.dtype == np.float32
         assert (confidence[~clip.holes[t]] == 1.0).all()
         assert confidence[clip.holes[t]].max() < 0.05
@@ -182,7 +182,7 @@ def test_confidence_map_is_one_outside_and_low_where_nothing_was_seen() -> None:
     panning = hard_clip(n=10, pan=3.0, blur=False, crosser_speed=0.0, crosser_size=(1, 1))
     backend = create_backend("propagate", BackendContext(colorspace="sRGB"))
     inside = [
-        backend.confidence[h].mean()
+        backend.last_confidence[h].mean()
         for (_, _), h in zip(backend.fill(_hard_packets(panning), Reporter()), panning.holes, strict=True)
     ]
     assert np.mean(inside) > 0.4

@@ -6,7 +6,7 @@ by the spatial route); PNG/TIFF/JPEG outputs, which cannot hold extra channels, 
 of the same frame names in a ``confidence/`` folder beside the output. The map follows the composite:
 outside the feathered hole it is 1, inside it blends towards the backend's value by the same weight.
 
-Backends say how sure they are through a ``confidence`` attribute (H, W float32, for the frame they last
+Backends say how sure they are through a ``last_confidence`` attribute (H, W float32, for the frame they last
 returned; the ``propagate`` engine sets it); a backend without one fills every frame on its own, so its
 hole is a guess (0).
 """
@@ -28,7 +28,7 @@ FOLDER = "confidence"
 
 def confidence_map(backend: Any, hole: np.ndarray, weight: np.ndarray) -> np.ndarray:
     """The output confidence (H, W float32) of the frame ``backend`` last returned, composited by ``weight``."""
-    reported = getattr(backend, "confidence", None)
+    reported = getattr(backend, "last_confidence", None)
     inside = np.zeros(hole.shape, np.float32) if reported is None else np.asarray(reported, np.float32)
     if inside.shape != hole.shape:
         inside = np.zeros(hole.shape, np.float32)

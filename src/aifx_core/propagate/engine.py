@@ -108,7 +108,7 @@ class PropagateBackend:
         self.bands = {name: 0 for name, _ in BANDS}
         #: Confidence map (H, W) float32 of the frame last yielded by :meth:`fill`: 1 outside the hole, in the
         #: hole the propagated share times its confidence (0: invented by the spatial route).
-        self.confidence: np.ndarray | None = None
+        self.last_confidence: np.ndarray | None = None
 
     @property
     def spatial(self) -> SpatialBackend:
@@ -134,7 +134,7 @@ class PropagateBackend:
             result, confidence = run.result(index)
             run.evict(index + 1)
             self.max_held = max(self.max_held, run.max_held)
-            self.confidence = confidence
+            self.last_confidence = confidence
             yield frame_number, result
             index += 1
         self.max_held = max(self.max_held, run.max_held)
