@@ -15,7 +15,7 @@ from typing import Any
 import bpy
 from bpy.props import BoolProperty, StringProperty
 
-from . import jobs, masks, plates, preferences, session
+from . import colorspaces, jobs, masks, plates, preferences, session
 from .plates import Plate, UserError
 from .settings import FillOptions
 
@@ -138,6 +138,22 @@ def _mask_pattern(mask_source, plate: Plate, paths: dict, numbers: list | None) 
     return path
 
 
+def job_colorspace(plate: Plate) -> str | None:
+    """The core's name for the plate's Blender colour space (None: the core guesses from the files)."""
+    if not plate.colorspace:
+        return None
+    field = {
+        "clip": f"{plate.name}: Footage Settings > Color Space",
+        "image": f"{plate.name}: Image > Color Space",
+    }.get(plate.kind, "Colorspace")
+    blend = getattr(bpy.data, "colorspace", None)  # Blender 5.0+: the file's working space
+    working = getattr(blend, "working_space", "") or "Linear Rec.709"
+    try:
+        return colorspaces.core_colorspace(plate.colorspace, working, field)
+    except colorspaces.ColorspaceError as exc:
+        raise UserError(str(exc)) from None
+
+
 def prepare(op: AIFX_OT_fill, context: bpy.types.Context) -> PreparedFill:
     """Everything before the worker starts; raises UserError with one line for the artist."""
     python = preferences.resolve_python(context, op.python)
@@ -145,6 +161,7 @@ def prepare(op: AIFX_OT_fill, context: bpy.types.Context) -> PreparedFill:
     if not ok:
         raise UserError(message + " (Edit > Preferences > Add-ons > aifx AI Fill)")
     plate = find_plate(op, context)
+    colorspace = job_colorspace(plate)
     mask_source = find_mask(op, context)
     numbers = frame_numbers(op, plate, context.scene)
     padding = plate.sequence.padding if plate.sequence is not None else 4
@@ -174,7 +191,7 @@ def prepare(op: AIFX_OT_fill, context: bpy.types.Context) -> PreparedFill:
         dilate=op.dilate,
         feather=op.feather,
         seed=op.seed,
-        colorspace=plate.colorspace,
+        colorspace=colorspace,
         overwrite=op.overwrite,
     )
     try:

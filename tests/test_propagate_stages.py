@@ -6,7 +6,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from hard_clips import hard_clip
+from propagate_clips import hard_clip
 
 from aifx_core.inpaint import BackendContext, FramePacket, create_backend
 from aifx_core.progress import Reporter
@@ -68,7 +68,7 @@ def _cands(point, values, direction, steps, fb=None, fit=None) -> Candidates:
 
 
 def test_quality_falls_with_round_trip_error_and_fit_residual() -> None:
-    c = _cands([0, 0, 0], np.zeros((3, 3)), [1, 1, 1], [1, 1, 1], fb=[0, 2, 0], fit=[0, 0, 4])
+    c = _cands([0, 0, 0], np.zeros((3, 3)), [1, 1, 1], [1, 1, 1], fb=[0, 2, 0], fit=[0, 0, 6])
     quality = candidate_quality(c)
     assert quality[0] == pytest.approx(1.0) and quality[1] < 0.6 and quality[2] < quality[1]
     far = _cands([0, 0], np.zeros((2, 3)), [1, 1], [1, 4])

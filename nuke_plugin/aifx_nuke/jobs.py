@@ -296,19 +296,38 @@ def progress_message(event: Mapping[str, Any]) -> str:
 
 # -- farm ---------------------------------------------------------------------------------------------------
 
-FARM_USAGE = "usage: nuke -t <plugin>/aifx_nuke/render.py SCRIPT.nk NODE [FIRST-LAST]"
+FARM_USAGE = "usage: nuke -t <plugin>/aifx_nuke/render.py SCRIPT.nk NODE [FIRST-LAST | frames=FIRST-LAST]"
+
+
+def farm_arguments(argv: Sequence[str], raw_args: Sequence[str]) -> list[str]:
+    """The arguments after ``render.py`` as typed: from ``nuke.rawArgs`` when it holds the script.
+
+    ``nuke -t render.py comp.nk AIFill1 1001-1100`` strips a trailing number or frame range from ``sys.argv``
+    (Foundry's command-line guide); ``nuke.rawArgs`` keeps the whole command line.
+    """
+    script = argv[0] if argv else ""
+    if script:
+        for index, arg in enumerate(raw_args):
+            if arg == script or os.path.basename(arg) == os.path.basename(script):
+                return [str(a) for a in raw_args[index + 1 :]]
+    return [str(a) for a in argv[1:]]
 
 
 def parse_farm_args(argv: Sequence[str]) -> tuple[str, str, str | None]:
-    """``comp.nk AIFill1 [1001-1100]`` → (script, node name, range text or None for the node's own range)."""
+    """``comp.nk AIFill1 [1001-1100 | frames=1001-1100]`` → (script, node, range text or None: the node's own).
+
+    ``1001,1100`` (Nuke's command-line spelling) is read as ``1001-1100``.
+    """
     args = [a for a in argv if a.strip()]
-    if len(args) not in (2, 3):
+    named = [a for a in args if a.startswith("frames=")]
+    args = [a for a in args if not a.startswith("frames=")]
+    if len(named) > 1 or len(args) not in (2, 3) or (named and len(args) == 3):
         raise RangeError("expected a script, a node name and an optional frame range; " + FARM_USAGE)
     script, node = args[0], args[1]
     if not os.path.isfile(script):
         raise RangeError(f"{script}: no such Nuke script; give the .nk path the farm can read")
-    frames = args[2] if len(args) == 3 else None
+    frames = named[0][len("frames=") :] if named else (args[2] if len(args) == 3 else None)
     if frames is not None:
-        first, last = parse_frame_range(frames)
+        first, last = parse_frame_range(re.sub(r"^(-?\d+),(-?\d+)$", r"\1-\2", frames.strip()))
         frames = f"{first}-{last}"
     return script, node, frames

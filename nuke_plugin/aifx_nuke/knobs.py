@@ -21,10 +21,14 @@ SPATIAL_BACKENDS = ["auto", "telea", "lama", "diffusers"]
 #: Names of the nodes inside the group (looked up with ``group.node(name)``).
 INPUT_SOURCE = "Source"
 INPUT_MASK = "Mask"
+CROP_SOURCE = "aifx_crop_source"
+CROP_MASK = "aifx_crop_mask"
 WRITE_SOURCE = "aifx_write_source"
 WRITE_MASK = "aifx_write_mask"
 READ_RESULT = "aifx_result"
-SWITCH_OUTPUT = "aifx_switch"
+#: The result Read's file until a render: no such file, so the node's output is an error that says why (a
+#: comp rendered before the fill must fail, not pass the unfilled plate through).
+NOT_RENDERED = "AIFill not rendered yet - press Render, or run render.py and reopen the script.exr"
 
 
 @dataclass(frozen=True)

@@ -7,16 +7,19 @@ tested without Nuke. Only documented Python API is used (``nuke.nodes``, ``Group
 
 Inside the group::
 
-    Source ──► aifx_write_source           (raw EXR, disabled except while we execute it)
-    Mask ────► aifx_write_mask
-    Source ──► aifx_switch(0) ──► Output   (pass-through until the first render)
-    aifx_result (Read, raw) ──► aifx_switch(1)
+    Source ──► aifx_crop_source ──► aifx_write_source   (Crop to the format: the EXR data window is the bbox,
+    Mask ────► aifx_crop_mask ────► aifx_write_mask      so both files cover exactly the Source's format)
+    aifx_result (Read, raw) ──► Output                   (errors until a result exists: never the raw plate)
+
+The cache Writes stay disabled except while we execute them, so ``nuke -x`` never runs them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
+from collections.abc import Iterator
 from typing import Any, Callable, TypeVar, cast
 
 import nuke
@@ -30,15 +33,34 @@ _WRITE_KNOB_FLAGS = nuke.WRITE_NON_DEFAULT_ONLY | nuke.TO_SCRIPT
 
 
 def _main_thread(method: F) -> F:
-    """Run a Nuke call on Nuke's main thread: the GUI Render button renders in a background thread."""
+    """Run a Nuke call on Nuke's main thread: the GUI Render button renders in a background thread.
+
+    ``nuke.executeInMainThreadWithResult`` prints an exception and returns ``None``, so the call is wrapped to
+    return ``(ok, value or exception)`` and the exception is raised again here, in the render thread.
+    """
 
     def call(*args: Any) -> Any:
-        if nuke.GUI and threading.current_thread() is not threading.main_thread():
-            return nuke.executeInMainThreadWithResult(method, args)
-        return method(*args)
+        if not (nuke.GUI and threading.current_thread() is not threading.main_thread()):
+            return method(*args)
+        outcome = nuke.executeInMainThreadWithResult(_captured, (method, args))
+        if not isinstance(outcome, tuple):
+            raise session.RenderError(f"Nuke did not run {method.__name__} in its main thread")
+        ok, value = outcome
+        if not ok:
+            raise value
+        return value
 
     call.__doc__ = method.__doc__
+    call.__name__ = method.__name__
     return cast(F, call)
+
+
+def _captured(method: Callable[..., Any], args: tuple[Any, ...]) -> tuple[bool, Any]:
+    """``(True, result)`` or ``(False, exception)``: what crosses back from the main thread."""
+    try:
+        return True, method(*args)
+    except Exception as exc:  # handed to the render thread, which raises it
+        return False, exc
 
 
 # -- building -------------------------------------------------------------------------------------------------
@@ -50,11 +72,15 @@ def _make_knob(spec: knobs.KnobSpec) -> nuke.Knob:
         knob = maker(spec.name, spec.label, list(spec.values))
     elif spec.kind == "PyScript_Knob" or spec.kind == "Text_Knob":
         knob = maker(spec.name, spec.label, spec.default)
+    elif spec.kind == "Channel_Knob":
+        knob = maker(spec.name, spec.label, 1)  # depth 1: one channel (the default depth picks a layer)
     else:
         knob = maker(spec.name, spec.label)
     if spec.kind not in ("PyScript_Knob", "Text_Knob"):
         knob.setValue(spec.default)
     knob.setTooltip(spec.tooltip)
+    if spec.name == "render":
+        knob.setFlag(nuke.STARTLINE)  # a button joins the line of the knob before it unless told otherwise
     if spec.name == "cancel":
         knob.clearFlag(nuke.STARTLINE)  # beside Render
     return knob  # type: ignore[no-any-return]
@@ -74,16 +100,20 @@ def create_aifill(connect_selected: bool = True) -> nuke.Group:
     try:
         source = nuke.nodes.Input(name=knobs.INPUT_SOURCE, number=0)
         mask = nuke.nodes.Input(name=knobs.INPUT_MASK, number=1)
-        for name, upstream in ((knobs.WRITE_SOURCE, source), (knobs.WRITE_MASK, mask)):
+        for crop_name, write_name, upstream in (
+            (knobs.CROP_SOURCE, knobs.WRITE_SOURCE, source),
+            (knobs.CROP_MASK, knobs.WRITE_MASK, mask),
+        ):
+            # The EXR writer takes the data window from its input's bbox (a Roto's small one, overscan):
+            # a Crop to the Source's format (set before each write) makes both files the same full frame.
+            crop = nuke.nodes.Crop(name=crop_name, reformat=False, intersect=False, crop=True)
+            crop.setInput(0, upstream)
             write = nuke.nodes.Write(
-                name=name, file_type="exr", raw=True, create_directories=True, disable=True
+                name=write_name, file_type="exr", raw=True, create_directories=True, disable=True
             )
-            write.setInput(0, upstream)
-        read = nuke.nodes.Read(name=knobs.READ_RESULT, raw=True, on_error="error")
-        switch = nuke.nodes.Switch(name=knobs.SWITCH_OUTPUT, which=0)
-        switch.setInput(0, source)
-        switch.setInput(1, read)
-        nuke.nodes.Output().setInput(0, switch)
+            write.setInput(0, crop)
+        read = nuke.nodes.Read(name=knobs.READ_RESULT, raw=True, on_error="error", file=knobs.NOT_RENDERED)
+        nuke.nodes.Output().setInput(0, read)
     finally:
         group.end()
     return group
@@ -109,7 +139,12 @@ class NukeHost:
 
     @_main_thread
     def settings(self) -> dict[str, Any]:
-        return {name: self.node[name].value() for name in knobs.SETTING_NAMES}
+        """Knob values; file knobs evaluated (``[getenv SHOW]/cache``), as Nuke evaluates a Read's path."""
+        values: dict[str, Any] = {}
+        for name in knobs.SETTING_NAMES:
+            knob = self.node[name]
+            values[name] = knob.evaluate() if isinstance(knob, nuke.File_Knob) else knob.value()
+        return values
 
     @_main_thread
     def input_range(self) -> tuple[int, int] | None:
@@ -138,6 +173,11 @@ class NukeHost:
                         for n in node.nodes()
                     )
                 stack.extend(node.input(i) for i in reversed(range(node.inputs())))
+        if self.node.input(0) is not None:
+            # What the written inputs depend on besides the nodes: the full-resolution format and the view.
+            with _full_resolution():
+                size = self.node.input(0).format()  # type: ignore[union-attr]
+            rows.append(("Project", "Root", "root", f"format {size.width()}x{size.height()}\nview {_hero()}"))
         return rows
 
     @_main_thread
@@ -163,21 +203,26 @@ class NukeHost:
                 (knobs.INPUT_MASK, knobs.WRITE_MASK, paths.mask, jobs.write_channels(channel), "16 bit half")
             )
         os.makedirs(paths.inputs_dir, exist_ok=True)
-        for label, name, pattern, channels, datatype in todo:
-            write = self._inner(name)
-            write["file"].setValue(pattern)
-            write["channels"].setValue(channels)
-            write["datatype"].setValue(datatype)
-            write["disable"].setValue(False)
-            try:
-                nuke.execute(write, first, last)
-            except RuntimeError as exc:  # what nuke.execute raises for a render error or a cancel
-                message = str(exc).strip().splitlines()[-1] if str(exc).strip() else "render failed"
-                raise session.RenderError(
-                    f"writing the {label} input, frames {first}-{last}: {message}; check what feeds {label}"
-                ) from None
-            finally:
-                write["disable"].setValue(True)
+        with _full_resolution():
+            size = self.node.input(0).format()  # type: ignore[union-attr]
+            box = (0, 0, size.width(), size.height())
+            for label, name, pattern, channels, datatype in todo:
+                crop = self._inner(knobs.CROP_SOURCE if name == knobs.WRITE_SOURCE else knobs.CROP_MASK)
+                crop["box"].setValue(box)
+                write = self._inner(name)
+                write["file"].setValue(pattern)
+                write["channels"].setValue(channels)
+                write["datatype"].setValue(datatype)
+                write["disable"].setValue(False)
+                try:
+                    nuke.execute(write, first, last, views=[_hero()])
+                except RuntimeError as exc:  # what nuke.execute raises for a render error or a cancel
+                    message = str(exc).strip().splitlines()[-1] if str(exc).strip() else "render failed"
+                    raise session.RenderError(
+                        f"writing the {label} input, frames {first}-{last}: {message}; check what feeds {label}"
+                    ) from None
+                finally:
+                    write["disable"].setValue(True)
 
     @_main_thread
     def show_result(self, pattern: str, first: int, last: int) -> None:
@@ -185,7 +230,6 @@ class NukeHost:
         read["file"].setValue(pattern)
         for name, value in (("first", first), ("last", last), ("origfirst", first), ("origlast", last)):
             read[name].setValue(value)
-        self._inner(knobs.SWITCH_OUTPUT)["which"].setValue(1)
 
     @_main_thread
     def set_status(self, text: str) -> None:
@@ -193,6 +237,28 @@ class NukeHost:
 
     def progress(self, title: str) -> session.ProgressLike:
         return nuke.ProgressTask(title) if nuke.GUI else session.ConsoleProgress(title)
+
+
+@contextlib.contextmanager
+def _full_resolution() -> Iterator[None]:
+    """Proxy mode off while inputs are measured and written: the fill works on full-resolution pixels."""
+    knob = nuke.root().knob("proxy")
+    was = bool(knob.value()) if knob is not None else False
+    if was and knob is not None:
+        knob.setValue(False)
+    try:
+        yield
+    finally:
+        if was and knob is not None:
+            knob.setValue(True)
+
+
+def _hero() -> str:
+    """The view the inputs are written for: the first of the script's views (``main`` in a mono script).
+
+    A Write executes every view by default and, with no ``%V`` in its path, each view overwrites the last.
+    """
+    return nuke.views()[0]
 
 
 # -- entry points ------------------------------------------------------------------------------------------------
@@ -216,6 +282,10 @@ def on_render_button() -> threading.Thread | None:
             session.render(host)
         except session.RenderError as exc:
             nuke.executeInMainThread(nuke.message, args=(f"AIFill {host.node_name}: {exc}",))
+        except Exception as exc:  # a bug must still reach the artist, not die with the thread
+            text = f"error: {type(exc).__name__}: {exc}"
+            nuke.executeInMainThread(host.set_status, args=(text,))
+            nuke.executeInMainThread(nuke.message, args=(f"AIFill {host.node_name}: {text}",))
 
     thread = threading.Thread(target=run, name=f"aifx-{host.node_name}", daemon=True)
     thread.start()

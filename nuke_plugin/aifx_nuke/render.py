@@ -1,7 +1,11 @@
 """Render one AIFill node headless, for the farm: the same code path as the Render button.
 
     nuke -t <plugin>/aifx_nuke/render.py /shots/sh010/comp.nk AIFill1 1001-1100
+    nuke -t <plugin>/aifx_nuke/render.py /shots/sh010/comp.nk AIFill1 frames=1001-1100
 
+Nuke strips a trailing frame range from ``sys.argv``; the arguments are read from ``nuke.rawArgs``.
+The script is opened from disk and not saved: the comp's own render reads the result once the script is
+saved with the node rendered (until then the node's output is an error, never the unfilled plate).
 Exit codes: 0 done (or cached), 1 render failed, 2 bad arguments, 130 cancelled. Progress goes to stdout one
 line per change, so farm logs show it.
 """
@@ -20,13 +24,17 @@ if __package__ in (None, ""):
 from aifx_nuke import jobs  # noqa: E402
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str] | None = None) -> int:
+    """``argv``: the arguments after render.py (default: the command line Nuke was started with)."""
+    import nuke
+
+    if argv is None:
+        argv = jobs.farm_arguments(sys.argv, nuke.rawArgs)
     try:
         script, name, frames = jobs.parse_farm_args(argv)
     except jobs.RangeError as exc:
         print(f"aifx: error: {exc}", file=sys.stderr)
         return 2
-    import nuke
 
     from aifx_nuke import nodes, session
 
@@ -45,4 +53,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

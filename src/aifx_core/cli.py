@@ -198,9 +198,8 @@ def _job_from_args(args: argparse.Namespace) -> FillJob:
 
 def _cmd_fill(args: argparse.Namespace) -> int:
     job = _job_from_args(args)
-    if args.save_job:
-        job.save(args.save_job)
-    return _run_job(job, args.json_progress)
+    # Saved only after every check has passed (never over an input, never for a job that cannot run).
+    return _run_job(job, args.json_progress, save_job=args.save_job)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -217,13 +216,13 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_job(job: FillJob, json_progress: bool) -> int:
+def _run_job(job: FillJob, json_progress: bool, save_job: str | None = None) -> int:
     from .pipeline import fill
 
     cancel = CancelToken()
     _cancel_on_sigterm(cancel)
     with _progress_printer(json_progress) as on_progress:
-        result = fill(job, progress=on_progress, cancel=cancel)
+        result = fill(job, progress=on_progress, cancel=cancel, save_job=save_job)
     summary = f"{len(result.written)} frame(s) written to {result.output}"
     if result.skipped:
         summary += f", {len(result.skipped)} already done"
@@ -245,11 +244,23 @@ def _run_job(job: FillJob, json_progress: bool) -> int:
 
 
 def _cancel_on_sigterm(cancel: CancelToken) -> None:
-    """SIGTERM (what the adapters send for Cancel) stops after the frame in hand, never mid-write."""
+    """SIGTERM (what the adapters send for Cancel) cancels at once, wherever the job is, even blocked in a read.
+
+    The handler raises :class:`Cancelled` like Ctrl-C raises KeyboardInterrupt: temp files are removed on the
+    way out, frames are renamed into place only whole, and the manifest's intent record makes a stop between
+    a rename and its record recoverable, so stopping mid-frame loses nothing but the frame in hand.
+    """
+
+    def on_signal(_sig: int, _frame: object) -> None:
+        if cancel.cancelled:  # already unwinding: do not interrupt the clean-up
+            return
+        cancel.cancel()
+        raise Cancelled("cancelled; finished frames are kept and a rerun resumes after them")
+
     try:
-        signal.signal(signal.SIGTERM, lambda _sig, _frame: cancel.cancel())
+        signal.signal(signal.SIGTERM, on_signal)
         if hasattr(signal, "SIGBREAK"):
-            signal.signal(signal.SIGBREAK, lambda _sig, _frame: cancel.cancel())
+            signal.signal(signal.SIGBREAK, on_signal)
     except ValueError:  # not the main thread (embedded use): the caller's own token still works
         pass
 

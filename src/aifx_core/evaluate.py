@@ -213,6 +213,10 @@ def default_out_dir(result: str) -> Path:
     return (path.parent if path.name else path) / "aifx_eval"
 
 
+#: The files :func:`write_outputs` puts in its folder.
+EVAL_FILES = ("per_frame.png", "contact_sheet.png", "metrics.json")
+
+
 def write_outputs(report: EvalReport, out_dir: str | Path, plate: str | None = None) -> dict[str, str]:
     """The per-frame plot, the contact sheet and ``metrics.json`` in ``out_dir``; returns their paths.
 
@@ -221,6 +225,7 @@ def write_outputs(report: EvalReport, out_dir: str | Path, plate: str | None = N
     from .contact_sheet import before_after_sheet
 
     folder = Path(out_dir)
+    _refuse_overwriting_inputs(report, folder, plate)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -250,8 +255,29 @@ def write_outputs(report: EvalReport, out_dir: str | Path, plate: str | None = N
     report.files = files
     metrics_path = folder / "metrics.json"
     files["json"] = str(metrics_path)
-    metrics_path.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
+    from .sequence import atomic_write
+
+    text = json.dumps(report.to_dict(), indent=2) + "\n"
+    atomic_write(metrics_path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return files
+
+
+def _refuse_overwriting_inputs(report: EvalReport, folder: Path, plate: str | None) -> None:
+    """The files eval writes must never replace one it reads (a mask named contact_sheet.png in --out)."""
+    from .sequence import ProtectedFiles, format_frames
+
+    spec = format_frames([f.frame for f in report.frames])
+    protected = ProtectedFiles()
+    for role, source in (("result", report.result), ("reference", report.reference), ("plate", plate)):
+        if source:
+            protected.add_frames(_open(source, spec, role), f"{role} frame")
+    if report.mask:
+        from .sequence import open_sequence
+
+        mask = open_sequence(report.mask, frames=spec, skip_missing=True, role="mask")
+        protected.add_frames(mask, "mask frame")
+    for name in EVAL_FILES:
+        protected.refuse(folder / name, f"eval {name}", "--out")
 
 
 def _cell(value: float, fmt: str) -> str:

@@ -8,8 +8,12 @@ on a farm and compared for resume.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import json
+import os
+import stat
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -23,6 +27,42 @@ _NOT_IN_RESUME_KEY = {"overwrite", "frames", "skip_missing", "contact_sheet"}
 _OPTIONS_NOT_IN_RESUME_KEY = {"window"}
 
 JOB_FORMAT_VERSION = 1
+#: A job file is a few hundred bytes; anything above this is not one (and ``/dev/zero`` never ends).
+MAX_JOB_BYTES = 1_000_000
+
+
+def read_job_text(path: str | Path) -> str:
+    """The text of a job file, refusing what is not one: missing, a folder, a FIFO or device (which would
+    block or never end), over :data:`MAX_JOB_BYTES`, or not UTF-8. Stdlib only (the adapters use it too)."""
+    p = Path(path)
+    try:
+        info = os.stat(p)
+    except FileNotFoundError:
+        raise InputError(f"{p}: job file not found; check the path") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise InputError(f"{p}: job file is a symlink loop; fix the link") from None
+        raise InputError(f"{p}: cannot read job file ({exc.strerror})") from None
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a folder" if stat.S_ISDIR(info.st_mode) else "a FIFO or device, not a regular file"
+        raise InputError(f"{p}: job file is {kind}; give the path of a job JSON file")
+    if info.st_size > MAX_JOB_BYTES:
+        raise InputError(
+            f"{p}: job file is {info.st_size:,} bytes (a job is at most {MAX_JOB_BYTES:,}); check the path"
+        )
+    try:
+        with open(p, "rb") as handle:
+            data = handle.read(MAX_JOB_BYTES + 1)
+    except OSError as exc:
+        raise InputError(f"{p}: cannot read job file ({exc.strerror})") from None
+    if len(data) > MAX_JOB_BYTES:
+        raise InputError(f"{p}: job file is over {MAX_JOB_BYTES:,} bytes; check the path")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{p}: job file is not UTF-8 text (bad byte at offset {exc.start}); write it with FillJob.to_json()"
+        ) from None
 
 
 @dataclass
@@ -103,18 +143,20 @@ class FillJob:
         return cls.from_dict(data)
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(self.to_json() + "\n", encoding="utf-8")
+        """Write the job atomically (temp file beside ``path``, then rename): never half a job file."""
+        target = Path(path)
+        temp = target.with_name(f".{target.name}.aifx-tmp-{os.getpid()}")
+        try:
+            temp.write_text(self.to_json() + "\n", encoding="utf-8")
+            os.replace(temp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                temp.unlink()
+            raise
 
     @classmethod
     def load(cls, path: str | Path) -> FillJob:
-        p = Path(path)
-        try:
-            text = p.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise InputError(f"{p}: job file not found; check the path") from None
-        except OSError as exc:
-            raise InputError(f"{p}: cannot read job file ({exc.strerror})") from None
-        return cls.from_json(text)
+        return cls.from_json(read_job_text(path))
 
     # -- validation and identity ------------------------------------------------------------------------
     def validate(self) -> None:

@@ -1,21 +1,46 @@
-"""Resume: remember which output frames a job has finished.
+"""Resume and ownership of an output sequence: the manifest, its intent records, and the output lock.
 
 Frames are written atomically, so a file on disk is always complete; what the file alone cannot say is
-whether it was made with the *same settings*. The manifest, a small JSON file beside the output frames, records
-the job's :meth:`~aifx_core.job.FillJob.resume_key` and the frames done. A rerun with the same key skips them;
-different settings never silently mix with old frames.
+whether it was made with the *same settings*. The manifest, a small JSON file beside the output frames
+(``.clean.####.exr.aifx.json``), records for every finished frame the key it was made with (see
+:func:`run_key`). A rerun with the same key skips those frames; a frame made with other settings, or by
+something else, is never silently mixed in (``--overwrite`` replaces it).
+
+**Kill-safe.** Before a finished temp file is renamed onto its frame, the manifest records the *intent*: the
+frame and the temp file's identity (inode, size, modification time, which a rename keeps). A run killed
+between the rename and the manifest update leaves a frame that the next run recognises as its own.
+
+**One owner at a time.** :class:`OutputLock` (``.clean.####.exr.aifx.lock``) is held for the whole run. Runs
+with the same settings share it (farm chunks of one shot, or a rerun while one is still going: they join, and
+every manifest update is read-merge-written under a short exclusive lock); a run with other settings is
+refused with exit code 2. The lock is an OS file lock (``flock``), so a crashed run's lock file is stale by
+construction: the OS drops the lock with the process, and the next run takes it over.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
+import os
+import socket
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, Protocol
 
 from .errors import InputError
 from .job import FillJob
-from .sequence import atomic_write
+from .sequence import atomic_write, format_frames
 
 MANIFEST_SUFFIX = ".aifx.json"
+LOCK_SUFFIX = ".aifx.lock"
+MANIFEST_FORMAT = 2
+
+try:  # POSIX; on Windows runs are not locked (stated in the README)
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None  # type: ignore[assignment]
 
 
 def manifest_path(output_pattern: str) -> Path:
@@ -24,50 +49,266 @@ def manifest_path(output_pattern: str) -> Path:
     return pattern.parent / f".{pattern.name}{MANIFEST_SUFFIX}"
 
 
+def lock_path(output_pattern: str) -> Path:
+    pattern = Path(output_pattern)
+    return pattern.parent / f".{pattern.name}{LOCK_SUFFIX}"
+
+
+def run_key(job: FillJob, frames: list[int], range_dependent: bool) -> str:
+    """The key a frame is made under: the job's settings, plus the frame range when the backend's pixels
+    depend on which frames it saw (the temporal engine), so a frame filled as part of 1001-1030 is never taken
+    for one of a whole-shot run."""
+    key = job.resume_key()
+    if not range_dependent:
+        return key
+    blob = f"{key}|{format_frames(frames)}".encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+# -- the lock ---------------------------------------------------------------------------------------------
+
+
+class OutputLock:
+    """Exclusive ownership of an output pattern by one group of same-settings runs (see module docstring).
+
+    ``group`` is what runs must share to join (the job's settings key, frame range left out, so farm chunks
+    of one shot run side by side); the file records it with the owner's pid and host for messages.
+    """
+
+    def __init__(self, output_pattern: str, group: str, describe: str) -> None:
+        self.path = lock_path(output_pattern)
+        self.group = group
+        self.describe = describe
+        self._hold: int | None = None
+        self._gate: int | None = None
+        self.joined = False
+
+    def acquire(self) -> None:
+        if fcntl is None:  # pragma: no cover
+            return
+        with self.exclusive():
+            hold = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+            try:
+                fcntl.flock(hold, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                owner = _read_owner(hold)
+                if owner.get("group") != self.group:
+                    os.close(hold)
+                    who = f"pid {owner.get('pid', '?')} on {owner.get('host', '?')}"
+                    raise InputError(
+                        f"{self.describe}: another aifx job ({who}) is writing this output with different "
+                        "settings; wait for it to finish or choose another output"
+                    ) from None
+                fcntl.flock(hold, fcntl.LOCK_SH)  # same settings: join (the owners hold it shared)
+                self.joined = True
+            else:
+                # Free, or left by a crashed run (the OS dropped its lock): take it over.
+                payload = {"group": self.group, "pid": os.getpid(), "host": socket.gethostname()}
+                os.ftruncate(hold, 0)
+                os.pwrite(hold, json.dumps(payload).encode(), 0)
+                fcntl.flock(hold, fcntl.LOCK_SH)  # others of the group may join; the gate is still ours
+            self._hold = hold
+
+    def release(self) -> None:
+        """Drop the lock; the last holder removes the lock file (under the gate, so no one is opening it)."""
+        if self._hold is None:
+            return
+        hold, self._hold = self._hold, None
+        try:
+            with self.exclusive():
+                try:
+                    fcntl.flock(hold, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    return  # others of the group still run
+                with contextlib.suppress(OSError):
+                    os.unlink(self.path)
+        finally:
+            os.close(hold)  # closing drops the flock
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """A short exclusive section (the gate) for checking the lock and for manifest read-merge-writes.
+
+        The gate is a lock on the output folder itself, which no run ever deletes, so it leaves no file.
+        """
+        if fcntl is None:  # pragma: no cover
+            yield
+            return
+        gate = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            fcntl.flock(gate, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(gate)
+
+    def __enter__(self) -> OutputLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _read_owner(fd: int) -> dict[str, Any]:
+    for _ in range(50):  # the owner writes its record right after locking; give it a moment
+        try:
+            data = json.loads(os.pread(fd, 4096, 0).decode("utf-8") or "null")
+        except (OSError, ValueError):
+            data = None
+        if isinstance(data, dict):
+            return data
+        time.sleep(0.02)
+    return {}
+
+
+class _Pattern(Protocol):
+    def path(self, frame: int) -> Path: ...
+
+
+# -- the manifest -----------------------------------------------------------------------------------------
+
+
 class Manifest:
-    def __init__(self, path: Path, job: FillJob) -> None:
-        self.path = path
-        self.key = job.resume_key()
+    """Which output frames exist, and under which key each was made (see the module docstring)."""
+
+    def __init__(self, output: _Pattern, job: FillJob, key: str, lock: OutputLock | None = None) -> None:
+        self.output = output
+        self.path = manifest_path(str(output))
+        self.key = key
         self.job = job
-        self.done: set[int] = set()
-        #: Key of an older manifest made with other settings, if one was found.
-        self.stale_key: str | None = None
+        self.lock = lock
+        #: frame → key it was made with (this run's frames and any others the file records).
+        self.frames: dict[int, str] = {}
+        #: frame → identity of the temp file about to be renamed onto it (see :meth:`writing`).
+        self.pending: dict[int, dict[str, Any]] = {}
+        #: key → frame range text it was made over, for messages.
+        self.ranges: dict[str, str] = {}
+
+    @property
+    def done(self) -> set[int]:
+        """Frames made with this run's key."""
+        return {f for f, k in self.frames.items() if k == self.key}
 
     @classmethod
-    def load(cls, output_pattern: str, job: FillJob) -> Manifest:
-        manifest = cls(manifest_path(output_pattern), job)
-        if manifest.path.is_file():
-            try:
-                data = json.loads(manifest.path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                data = {}
-            if data.get("resume_key") == manifest.key:
-                manifest.done = {int(f) for f in data.get("done", [])}
-            else:
-                manifest.stale_key = data.get("resume_key")
+    def load(
+        cls, output: _Pattern, job: FillJob, key: str | None = None, lock: OutputLock | None = None
+    ) -> Manifest:
+        """The manifest of ``output`` (a :class:`~aifx_core.sequence.FramePattern`) for a run of ``job``."""
+        manifest = cls(output, job, key or job.resume_key(), lock)
+        manifest._read()
         return manifest
+
+    def _read(self) -> None:
+        """Refresh from disk, recovering frames whose rename happened but whose record did not."""
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            data = {}
+        if not isinstance(data, dict):
+            data = {}
+        if "done" in data and "frames" not in data:  # format 1: one key for every frame
+            key = str(data.get("resume_key"))
+            self.frames = {int(f): key for f in data.get("done", [])}
+        else:
+            self.frames = {int(f): str(k) for f, k in dict(data.get("frames", {})).items()}
+        self.ranges = {str(k): str(v) for k, v in dict(data.get("ranges", {})).items()}
+        self.pending = {int(f): dict(v) for f, v in dict(data.get("pending", {})).items()}
+        for frame, intent in list(self.pending.items()):
+            if _identity(self.output.path(frame)) == intent.get("identity"):
+                self.frames[frame] = str(intent["key"])  # renamed, then killed before the record
+                del self.pending[frame]
 
     def plan(self, frames: list[int], existing: set[int], overwrite: bool, output_name: str) -> list[int]:
         """Frames still to render. Refuses to clobber outputs made with other (or unknown) settings."""
         if overwrite:
-            self.done = set()
             return list(frames)
-        foreign = sorted(f for f in existing if f not in self.done)
+        done = self.done
+        foreign = sorted(f for f in existing if f not in done)
         if foreign:
-            why = "with different settings" if self.stale_key else "by something else"
+            first = foreign[0]
+            other = self.frames.get(first)
+            if other is None:
+                why = "by something else"
+            elif other in self.ranges and self.ranges.get(self.key) != self.ranges[other]:
+                why = f"with different settings or frame range ({self.ranges[other]})"
+            else:
+                why = "with different settings"
             raise InputError(
                 f"{output_name}: {len(foreign)} output frame(s) already exist, made {why} "
-                f"(first: {foreign[0]}); pass --overwrite to replace them or choose another output"
+                f"(first: {first}); pass --overwrite to replace them or choose another output"
             )
-        self.done &= existing
-        return [f for f in frames if f not in self.done]
+        return [f for f in frames if f not in done or f not in existing]
+
+    def record_range(self, frames: list[int]) -> None:
+        self.ranges[self.key] = format_frames(frames)
+
+    @contextlib.contextmanager
+    def writing(self, frame: int) -> Iterator[Callable[[Path], None]]:
+        """Write one frame: yields ``intend(temp_path)``, to call once the temp file is complete and before it
+        is renamed; on leaving, records the frame as done. Held under the lock's exclusive section, so runs
+        that joined the lock never lose each other's records."""
+        section = self.lock.exclusive() if self.lock is not None else contextlib.nullcontext()
+        with section:
+
+            def intend(temp: Path) -> None:
+                self._update(
+                    lambda: self.pending.__setitem__(frame, {"key": self.key, "identity": _identity(temp)})
+                )
+
+            try:
+                yield intend
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    self._update(lambda: self.pending.pop(frame, None))
+                raise
+            fault_point("after-rename", frame)
+
+            def done() -> None:
+                self.pending.pop(frame, None)
+                self.frames[frame] = self.key
+
+            self._update(done)
 
     def mark_done(self, frame: int) -> None:
-        self.done.add(frame)
+        """Record ``frame`` as made with this run's key (for frames written without :meth:`writing`)."""
+        section = self.lock.exclusive() if self.lock is not None else contextlib.nullcontext()
+        with section:
+            self._update(lambda: self.frames.__setitem__(frame, self.key))
+
+    def _update(self, change: Callable[[], Any]) -> None:
+        """Read what other runs recorded, apply ``change``, write back atomically."""
+        mine = self.ranges.get(self.key)
+        self._read()
+        if mine is not None:
+            self.ranges[self.key] = mine
+        change()
         self.save()
 
     def save(self) -> None:
-        text = json.dumps(
-            {"resume_key": self.key, "done": sorted(self.done), "job": self.job.to_dict()}, indent=1
-        )
+        data = {
+            "aifx_manifest": MANIFEST_FORMAT,
+            "frames": {str(f): k for f, k in sorted(self.frames.items())},
+            "pending": {str(f): v for f, v in sorted(self.pending.items())},
+            "ranges": self.ranges,
+            "job": self.job.to_dict(),
+        }
+        text = json.dumps(data, indent=1)
         atomic_write(self.path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def _identity(path: Path) -> list[int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return [info.st_ino, info.st_size, info.st_mtime_ns]
+
+
+def fault_point(name: str, frame: int) -> None:
+    """Test hook: ``AIFX_TEST_FAULT=after-rename:1003`` kills the process (SIGKILL) at that point, so the bad-input
+    suite can prove a kill there is recoverable. Unset in real use (nothing else reads it)."""
+    wanted = os.environ.get("AIFX_TEST_FAULT")
+    if wanted and wanted == f"{name}:{frame}":
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -19,21 +19,22 @@ from .colour import guess_colorspace, resolve_colorspace
 from .composite import composite
 from .confidence import attach as attach_confidence
 from .confidence import confidence_map
-from .errors import InputError
 from .inpaint import BackendContext, FramePacket, create_backend
+from .inpaint.base import is_per_frame
 from .job import FillJob
-from .manifest import Manifest
-from .mask import feather_weight, make_hole, open_mask
+from .manifest import Manifest, OutputLock, run_key
+from .mask import MaskSource, feather_weight, make_hole, open_mask
 from .progress import CancelToken, ProgressCallback, Reporter
 from .sequence import (
     FramePattern,
     Sequence,
     atomic_write,
+    check_side_output,
     check_writable,
     clean_stale_temps,
     open_sequence,
     output_pattern,
-    parse_pattern,
+    protected_inputs,
     write_image,
 )
 
@@ -56,35 +57,85 @@ def fill(
     job: FillJob | dict | str | os.PathLike,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    *,
+    save_job: str | os.PathLike | None = None,
 ) -> FillResult:
-    """Run a fill job; ``job`` may be a :class:`FillJob`, its dict, or the path of a saved job JSON."""
+    """Run a fill job; ``job`` may be a :class:`FillJob`, its dict, or the path of a saved job JSON.
+
+    ``save_job`` also writes the job to that file: checked with everything else before any work, written
+    (atomically) only once every check has passed, so a bad job never leaves a job file or replaces an input.
+    """
     job = _as_job(job)
     job.validate()
     reporter = Reporter(progress, cancel)
 
     plate = open_sequence(job.input, frames=job.frames, skip_missing=job.skip_missing, role="plate")
     out = output_pattern(job.output, plate)
-    _refuse_overwriting_inputs(job, plate, out)
     mask = open_mask(job.mask, job.mask_channel, plate, invert=job.invert_mask)
+    protected = protected_inputs(plate, mask.mask)
+    for frame in plate.frames:
+        protected.refuse(out.path(frame), "output frame", "-o/--output")
+    protected.add_frames(out, "output frame", plate.frames)  # side outputs must not land on frames either
+    if job.contact_sheet:
+        check_side_output(
+            job.contact_sheet,
+            "contact sheet",
+            protected,
+            suffixes=(".png",),
+            example="contact_sheet.png",
+            flag="--contact-sheet",
+        )
+    if save_job:
+        check_side_output(
+            save_job, "saved job", protected, suffixes=(".json",), example="job.json", flag="--save-job"
+        )
 
     out_dir = Path(out.path(plate.frames[0])).parent
     check_writable(out_dir)  # fail now, not after minutes of model loading
     clean_stale_temps(out_dir)
-    existing = {f for f in plate.frames if Path(out.path(f)).exists()}
-    manifest = Manifest.load(str(out), job)
-    todo = manifest.plan(plate.frames, existing, job.overwrite, str(out))
-    result = FillResult(output=str(out), skipped=[f for f in plate.frames if f not in todo])
-    if not todo:
-        reporter("write", 0, 0, None, "all frames already done")
-        return result
+    if save_job:
+        job.save(save_job)
 
+    name, context = _backend_for(job, len(plate.frames))
+    key = run_key(job, plate.frames, range_dependent=not is_per_frame(name))
+    with OutputLock(str(out), job.resume_key(), str(out)) as lock:
+        with lock.exclusive():
+            manifest = Manifest.load(out, job, key, lock)
+            existing = {f for f in plate.frames if Path(out.path(f)).exists()}
+            todo = manifest.plan(plate.frames, existing, job.overwrite, str(out))
+            manifest.record_range(plate.frames)
+        result = FillResult(output=str(out), skipped=[f for f in plate.frames if f not in todo])
+        if todo:
+            _fill_frames(job, plate, mask, out, manifest, todo, name, context, reporter, result)
+        else:
+            reporter("write", 0, 0, None, "all frames already done")
+        if job.contact_sheet:
+            from .contact_sheet import before_after_sheet
+
+            result.contact_sheet = str(
+                before_after_sheet(job.contact_sheet, plate, out, plate.frames, mask=mask)
+            )
+    return result
+
+
+def _fill_frames(
+    job: FillJob,
+    plate: Sequence,
+    mask: MaskSource,
+    out: FramePattern,
+    manifest: Manifest,
+    todo: list[int],
+    name: str,
+    context: BackendContext,
+    reporter: Reporter,
+    result: FillResult,
+) -> None:
     first = plate.read(plate.frames[0])
     colorspace = (
         resolve_colorspace(job.colorspace)
         if job.colorspace
         else guess_colorspace(first, plate.path(plate.frames[0]))
     )
-    name, context = _backend_for(job, len(plate.frames))
     backend = create_backend(name, replace(context, colorspace=colorspace))
     # A temporal backend reads every frame (done ones are sources for the rest); a per-frame one only the todo.
     context_frames = plate.frames if getattr(backend, "temporal", True) else todo
@@ -106,31 +157,21 @@ def fill(
             continue
         hole = pending.pop(frame)
         target = Path(out.path(frame))
-        if hole.any():
-            weight = feather_weight(hole, job.feather)
-            filled = composite(plate.read(frame), rgb, weight)
-            if job.confidence:
-                filled = attach_confidence(filled, target, confidence_map(backend, hole, weight))
-            write_image(target, filled, compression=job.compression)
-        elif job.confidence:  # nothing filled: all plate, fully sure (the file gets the channel all the same)
-            unchanged = plate.read(frame)
-            sure = np.ones(unchanged.shape, np.float32)
-            write_image(
-                target,
-                attach_confidence(unchanged, target, sure),
-                compression=job.compression,
-            )
-        else:
-            _copy_through(plate, frame, target, job.compression)
-        manifest.mark_done(frame)
+        with manifest.writing(frame) as intend:
+            if hole.any():
+                weight = feather_weight(hole, job.feather)
+                filled = composite(plate.read(frame), rgb, weight)
+                if job.confidence:
+                    filled = attach_confidence(filled, target, confidence_map(backend, hole, weight))
+                write_image(target, filled, compression=job.compression, before_replace=intend)
+            elif job.confidence:  # nothing filled: all plate, fully sure (the file gets the channel anyway)
+                unchanged = plate.read(frame)
+                sure = attach_confidence(unchanged, target, np.ones(unchanged.shape, np.float32))
+                write_image(target, sure, compression=job.compression, before_replace=intend)
+            else:
+                _copy_through(plate, frame, target, job.compression, intend)
         result.written.append(frame)
         reporter("write", len(result.written), len(todo), frame)
-
-    if job.contact_sheet:
-        from .contact_sheet import before_after_sheet
-
-        result.contact_sheet = str(before_after_sheet(job.contact_sheet, plate, out, plate.frames, mask=mask))
-    return result
 
 
 def _as_job(job: FillJob | dict | str | os.PathLike) -> FillJob:
@@ -151,23 +192,16 @@ def _backend_for(job: FillJob, frame_count: int) -> tuple[str, BackendContext]:
     return name, BackendContext(seed=job.seed, device=job.device, options=options)
 
 
-def _refuse_overwriting_inputs(job: FillJob, plate: Sequence, out: FramePattern) -> None:
-    inputs = {Path(plate.path(f)).resolve() for f in plate.frames}
-    if job.mask:
-        mask_pattern = parse_pattern(job.mask)
-        inputs |= {Path(mask_pattern.path(f)).resolve() for f in plate.frames}
-    for frame in plate.frames:
-        target = Path(out.path(frame)).resolve()
-        if target in inputs:
-            raise InputError(
-                f"{job.output}: output would overwrite input {target}; choose another output path"
-            )
-
-
-def _copy_through(plate: Sequence, frame: int, target: Path, compression: str | None) -> None:
+def _copy_through(
+    plate: Sequence,
+    frame: int,
+    target: Path,
+    compression: str | None,
+    before_replace: Callable[[Path], None] | None = None,
+) -> None:
     """A frame with nothing to fill: copy the file byte for byte when the format allows, else rewrite it."""
     source = Path(plate.path(frame))
     if source.suffix.lower() == target.suffix.lower() and compression is None:
-        atomic_write(target, lambda tmp: shutil.copyfile(source, tmp))
+        atomic_write(target, lambda tmp: shutil.copyfile(source, tmp), before_replace)
     else:
-        write_image(target, plate.read(frame), compression=compression)
+        write_image(target, plate.read(frame), compression=compression, before_replace=before_replace)

@@ -16,6 +16,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 ADDON_DIR = REPO / "blender_addon"
+SAMPLE_SHOT = REPO / "examples" / "shot"
 RESULT_MARK = "@@AIFX_RESULT@@"
 
 if str(REPO) not in sys.path:
@@ -94,6 +95,18 @@ def plate(tennis: Path, tmp_path: Path) -> Path:
         for index in range(6):
             name = f"{index:05d}.png"
             shutil.copy(tennis / sub / name, root / sub / name)
+    return root
+
+
+@pytest.fixture()
+def exr_shot(tmp_path: Path) -> Path:
+    """Six frames of the bundled sample shot (``plate.1001.exr…``: scene-linear half RGBA with values up to
+    16, ``mask.1001.png…``, ``truth.1001.exr…``), copied to tmp: it ships with the repo, so no shared data."""
+    root = tmp_path / "exr_shot"
+    root.mkdir()
+    for number in range(1001, 1007):
+        for name in (f"plate.{number}.exr", f"mask.{number}.png", f"truth.{number}.exr"):
+            shutil.copy(SAMPLE_SHOT / name, root / name)
     return root
 
 

@@ -72,7 +72,7 @@ def test_clip_and_mask_fill_in_background(blender, plate: Path) -> None:
     assert [p.name for p in outputs] == [f"frames_fill.{i:05d}.exr" for i in range(6)]
     job = json.loads((out_dir / "frames_fill.aifx.json").read_text())
     assert job["backend"] == "telea" and job["frames"] == "0-5"
-    assert job["colorspace"] == result["source_colorspace"]
+    assert job["colorspace"] == "sRGB Encoded Rec.709 (sRGB)"  # Blender's "sRGB" in the core's config
     assert result["loaded"]["filepath"] == str(outputs[0])
     assert result["loaded"]["frame_start"] == 1 and result["loaded"]["duration"] == 6
     # The core keeps the plate's encoding in the EXR, so Blender must read it in the plate's colourspace.

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import OpenEXR
 import pytest
 
 HERE = Path(__file__).resolve().parent
@@ -29,26 +30,60 @@ def fresh_nuke():
     nuke._reset()
 
 
+#: The sample shot that ships with the repository (examples/make_sample.py): every test runs on a fresh clone.
+SAMPLE = REPO / "examples" / "shot"
+
+
+def write_exr(
+    path: Path, channels: dict[str, np.ndarray], size: tuple[int, int] | None = None, box=None
+) -> None:
+    """An EXR as Nuke writes one: ``size`` (w, h) is the display window, ``box`` (x0, y0, x1, y1; end exclusive,
+    top-down) the data window the channels cover (default: the whole frame)."""
+    height, width = next(iter(channels.values())).shape
+    size = size or (width, height)
+    x0, y0 = (0, 0) if box is None else box[:2]
+    header = {
+        "compression": OpenEXR.ZIP_COMPRESSION,
+        "type": OpenEXR.scanlineimage,
+        "dataWindow": (np.array([x0, y0], np.int32), np.array([x0 + width - 1, y0 + height - 1], np.int32)),
+        "displayWindow": (np.array([0, 0], np.int32), np.array([size[0] - 1, size[1] - 1], np.int32)),
+    }
+    OpenEXR.File(header, {k: np.ascontiguousarray(v) for k, v in channels.items()}).write(str(path))
+
+
 @pytest.fixture
-def shot(tennis: Path, tmp_path: Path) -> dict:
-    """Three small frames of the tennis clip and their masks as PNG sequences numbered 1001-1003."""
+def shot(tmp_path: Path) -> dict:
+    """Frames 1001-1003 of the sample shot at 96x54: scene-linear EXR plates (a window of 4-16) and PNG mattes."""
     plates = tmp_path / "plates"
     plates.mkdir()
-    for i, frame in enumerate(range(1001, 1004)):
-        rgb = cv2.imread(str(tennis / "frames" / f"{i:05d}.png"), cv2.IMREAD_COLOR)
-        mask = cv2.imread(str(tennis / "masks" / f"{i:05d}.png"), cv2.IMREAD_GRAYSCALE)
-        cv2.imwrite(
-            str(plates / f"plate.{frame}.png"), cv2.resize(rgb, (96, 54), interpolation=cv2.INTER_AREA)
-        )
-        small = cv2.resize(mask, (96, 54), interpolation=cv2.INTER_NEAREST)
-        cv2.imwrite(str(plates / f"mask.{frame}.png"), np.where(small > 127, 255, 0).astype(np.uint8))
+    for frame in range(1001, 1004):
+        with OpenEXR.File(str(SAMPLE / f"plate.{frame}.exr"), separate_channels=True) as exr:
+            rgb = {k: np.array(exr.channels()[k].pixels, np.float32) for k in ("R", "G", "B")}
+        small = {k: cv2.resize(v, (96, 54), interpolation=cv2.INTER_AREA) for k, v in rgb.items()}
+        write_exr(plates / f"plate.{frame}.exr", small)
+        mask = cv2.imread(str(SAMPLE / f"mask.{frame}.png"), cv2.IMREAD_GRAYSCALE)
+        matte = cv2.resize(mask, (96, 54), interpolation=cv2.INTER_NEAREST)
+        cv2.imwrite(str(plates / f"mask.{frame}.png"), np.where(matte > 127, 255, 0).astype(np.uint8))
     return {
-        "plate": str(plates / "plate.####.png").replace("\\", "/"),
+        "plate": str(plates / "plate.####.exr").replace("\\", "/"),
         "mask": str(plates / "mask.####.png").replace("\\", "/"),
         "first": 1001,
         "last": 1003,
         "dir": plates,
     }
+
+
+def press_render_in_gui(fill) -> None:
+    """Press Render as an artist does: GUI on, the render runs in a thread, the main thread serves Nuke calls."""
+    from aifx_nuke import nodes
+
+    nuke.GUI = True
+    nuke._this = fill
+    thread = nodes.on_render_button()
+    nuke._this = None
+    assert thread is not None
+    nuke._run_main_loop(thread, timeout=120)
+    assert not thread.is_alive()
 
 
 @pytest.fixture

@@ -1,21 +1,45 @@
-"""Farm entry point: ``nuke -t <plugin>/aifx_nuke/render.py comp.nk AIFill1 1001-1100``."""
+"""Farm entry point: ``nuke -t <plugin>/aifx_nuke/render.py comp.nk AIFill1 1001-1100``, from a saved script."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import nuke
+import pytest
 from aifx_nuke import knobs, render
 from conftest import FAKE_NUKE, PLUGIN
 
 RENDER_PY = PLUGIN / "aifx_nuke" / "render.py"
 
 
-def test_farm_renders_a_node_by_name_over_the_given_range(comp, tmp_path, capsys):
+def _save(tmp_path: Path) -> Path:
+    """Save the comp as the artist does before submitting, and close it: the farm starts from the file."""
     script = tmp_path / "comp.nk"
-    script.write_text("# saved by Nuke\n")
+    nuke.scriptSave(str(script))
+    nuke._reset()
+    return script
+
+
+def test_script_open_loads_only_what_was_saved(comp, tmp_path):
+    comp["fill"]["seed"].setValue(7)
+    comp["fill"]["mask_channel"].setValue("rgba.green")
+    script = _save(tmp_path)
+    assert nuke.toNode("AIFill1") is None, "closed"
+    nuke.scriptOpen(str(script))
+    fill = nuke.toNode("AIFill1")
+    assert fill is not None and fill is not comp["fill"]
+    assert (fill["seed"].value(), fill["mask_channel"].value()) == (7, "rgba.green")
+    assert fill["mask_channel"].depth() == 1 and fill["render"].getFlag(nuke.STARTLINE)
+    assert fill.input(0).name() == "Plate" and fill.input(1).name() == "Matte"
+    assert fill.node(knobs.WRITE_SOURCE).input(0) is fill.node(knobs.CROP_SOURCE)
+    assert nuke.root().name() == str(script)
+
+
+def test_farm_renders_a_node_by_name_over_the_given_range(comp, tmp_path, capsys):
+    script = _save(tmp_path)
     assert render.main([str(script), "AIFill1", "1001-1002"]) == 0
     out = capsys.readouterr().out
     assert nuke.opened_scripts == [str(script)]
@@ -25,7 +49,7 @@ def test_farm_renders_a_node_by_name_over_the_given_range(comp, tmp_path, capsys
     ]
     assert "AIFill AIFill1: 100%" in out, "progress lines for the farm log"
     assert "aifx: AIFill1 frames 1001-1002: filled 2 frame(s) -> " in out
-    result = comp["fill"].node(knobs.READ_RESULT)["file"].value()
+    result = nuke.toNode("AIFill1").node(knobs.READ_RESULT)["file"].value()
     assert all(os.path.exists(result.replace("####", str(f))) for f in (1001, 1002))
     assert nuke.progress_tasks == [], "no dialog headless"
 
@@ -35,17 +59,34 @@ def test_farm_renders_a_node_by_name_over_the_given_range(comp, tmp_path, capsys
     assert len(nuke.execute_log) == 2
 
 
+def test_a_farm_fill_alone_leaves_the_saved_comp_erroring_not_unfilled(comp, tmp_path):
+    """The farm task does not save the artist's script: the comp's render must fail, not write the plate."""
+    nuke.nodes.Write(name="CompOut", file=str(tmp_path / "out" / "comp.####.exr"), create_directories=True)
+    nuke.toNode("CompOut").setInput(0, comp["fill"])
+    script = _save(tmp_path)
+    assert render.main([str(script), "AIFill1", "1001-1003"]) == 0
+    nuke.scriptOpen(str(script))  # the comp render (nuke -x) opens the file as it was saved
+    with pytest.raises(RuntimeError, match="AIFill not rendered yet"):
+        nuke.execute("CompOut", 1001, 1001)
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+    # once the artist renders (the cache answers at once) and saves, the comp renders the fill
+    nuke.toNode("AIFill1")["render"].execute()
+    nuke.scriptSave()
+    nuke.scriptOpen(str(script))
+    nuke.execute("CompOut", 1001, 1001)
+    assert (tmp_path / "out" / "comp.1001.exr").exists()
+
+
 def test_farm_without_range_uses_the_nodes_own_range(comp, tmp_path, capsys):
-    script = tmp_path / "comp.nk"
-    script.write_text("# saved by Nuke\n")
     comp["fill"]["frame_range"].setValue("1003")
+    script = _save(tmp_path)
     assert render.main([str(script), "AIFill1"]) == 0
     assert nuke.execute_log[0] == ("AIFill1.aifx_write_source", 1003, 1003)
 
 
 def test_farm_reports_an_unknown_node_with_the_names_that_exist(comp, tmp_path, capsys):
-    script = tmp_path / "comp.nk"
-    script.write_text("# saved by Nuke\n")
+    script = _save(tmp_path)
     assert render.main([str(script), "AIFill9", "1001-1002"]) == 1
     err = capsys.readouterr().err
     assert "no AIFill node named AIFill9" in err and "AIFill nodes: AIFill1" in err
@@ -57,19 +98,46 @@ def test_farm_bad_arguments_exit_2_with_usage(tmp_path, capsys):
     assert "usage: nuke -t" in capsys.readouterr().err
 
 
-def _run_as_script(*args: str) -> subprocess.CompletedProcess:
-    """As ``nuke -t render.py ...`` runs it: a script, not an imported module (fake nuke on the path)."""
-    env = {**os.environ, "PYTHONPATH": str(FAKE_NUKE)}
+def _nuke_t(*args: str) -> subprocess.CompletedProcess:
+    """``nuke -t render.py ...`` as Nuke runs it: a script, its trailing frame range stripped from sys.argv."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(FAKE_NUKE), os.environ.get("PYTHONPATH", "")])}
     return subprocess.run(
-        [sys.executable, str(RENDER_PY), *args], capture_output=True, text=True, env=env, timeout=60
+        [sys.executable, "-m", "nuke", "-t", str(RENDER_PY), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
+
+
+def test_the_fake_strips_a_trailing_frame_range_like_nuke(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text("import sys, nuke\nprint(sys.argv[1:], nuke.rawArgs[-3:])\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "nuke", "-t", str(probe), "comp.nk", "AIFill1", "1001-1100"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(FAKE_NUKE)},
+        timeout=60,
+    )
+    assert done.stdout.strip() == "['comp.nk', 'AIFill1'] ['comp.nk', 'AIFill1', '1001-1100']", done.stderr
+
+
+@pytest.mark.parametrize("frames", ["1002-1003", "frames=1002-1003", "1002,1003"])
+def test_nuke_t_renders_the_range_given_on_the_command_line(comp, tmp_path, frames):
+    script = _save(tmp_path)
+    done = _nuke_t(str(script), "AIFill1", frames)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "aifx: AIFill1 frames 1002-1003: filled 2 frame(s)" in done.stdout, done.stdout
+    results = sorted(p.name for p in comp["cache"].glob("AIFill1/*/fill_*/result.*.exr"))
+    assert results == ["result.1002.exr", "result.1003.exr"]
 
 
 def test_render_py_runs_as_a_script(tmp_path):
     script = tmp_path / "empty.nk"
-    script.write_text("# an empty script\n")
-    done = _run_as_script(str(script), "AIFill1", "1-10")
+    nuke.scriptSave(str(script))
+    done = _nuke_t(str(script), "AIFill1", "1-10")
     assert done.returncode == 1, done.stderr
     assert "no AIFill node named AIFill1" in done.stderr
-    usage = _run_as_script()
+    usage = _nuke_t()
     assert usage.returncode == 2 and "usage:" in usage.stderr

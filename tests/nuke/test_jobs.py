@@ -242,6 +242,19 @@ def test_farm_arguments(tmp_path):
         jobs.parse_farm_args([str(tmp_path / "missing.nk"), "AIFill1"])
     with pytest.raises(jobs.RangeError, match="ends before"):
         jobs.parse_farm_args([str(script), "AIFill1", "20-10"])
+    named = jobs.parse_farm_args(["frames=1001-1010", str(script), "AIFill1"])
+    assert named == (str(script), "AIFill1", "1001-1010")
+    assert jobs.parse_farm_args([str(script), "AIFill1", "1001,1010"])[2] == "1001-1010"
+    with pytest.raises(jobs.RangeError, match="usage"):
+        jobs.parse_farm_args([str(script), "AIFill1", "1-2", "frames=1-2"])
+
+
+def test_farm_arguments_come_from_nukes_raw_args_which_keep_the_range():
+    """``nuke -t render.py comp.nk AIFill1 1001-1100``: sys.argv lost the range, nuke.rawArgs did not."""
+    argv = ["/p/aifx_nuke/render.py", "comp.nk", "AIFill1"]
+    raw = ["/opt/Nuke15.1/Nuke15.1", "-t", "/p/aifx_nuke/render.py", "comp.nk", "AIFill1", "1001-1100"]
+    assert jobs.farm_arguments(argv, raw) == ["comp.nk", "AIFill1", "1001-1100"]
+    assert jobs.farm_arguments(argv, []) == ["comp.nk", "AIFill1"], "not under Nuke: sys.argv as it is"
 
 
 def test_unknown_job_field_would_be_refused_by_the_core():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import nuke
+import pytest
 from aifx_nuke import knobs, nodes
 
 
@@ -41,22 +42,41 @@ def test_aifill_is_a_group_with_the_documented_knobs_and_defaults():
     assert not fill["cancel"].getFlag(nuke.STARTLINE), "Cancel sits beside Render"
 
 
-def test_inputs_are_source_then_mask_and_the_output_passes_source_until_rendered():
+def test_inputs_are_source_then_mask_each_written_through_a_crop_to_the_format():
     fill = nodes.create_aifill(connect_selected=False)
     inputs = sorted((n["number"].value(), n.name()) for n in fill.nodes() if n.Class() == "Input")
     assert inputs == [(0, "Source"), (1, "Mask")]
     source, mask = fill.node("Source"), fill.node("Mask")
-    assert fill.node(knobs.WRITE_SOURCE).input(0) is source
-    assert fill.node(knobs.WRITE_MASK).input(0) is mask
+    for crop, write, upstream in (
+        (knobs.CROP_SOURCE, knobs.WRITE_SOURCE, source),
+        (knobs.CROP_MASK, knobs.WRITE_MASK, mask),
+    ):
+        assert fill.node(crop).Class() == "Crop" and fill.node(crop).input(0) is upstream
+        assert fill.node(write).input(0) is fill.node(crop)
+        assert fill.node(crop)["reformat"].value() is False and fill.node(crop)["intersect"].value() is False
     for write in (fill.node(knobs.WRITE_SOURCE), fill.node(knobs.WRITE_MASK)):
         assert write["disable"].value() is True, "nuke -x must not render the cache Writes"
         assert write["raw"].value() is True and write["file_type"].value() == "exr"
-    switch = fill.node(knobs.SWITCH_OUTPUT)
-    assert switch.input(0) is source and switch.input(1) is fill.node(knobs.READ_RESULT)
-    assert switch["which"].value() == 0
     output = [n for n in fill.nodes() if n.Class() == "Output"]
-    assert len(output) == 1 and output[0].input(0) is switch
+    assert len(output) == 1 and output[0].input(0) is fill.node(knobs.READ_RESULT)
     assert nuke.root().nodes() == [fill], "internal nodes live inside the group"
+
+
+def test_until_rendered_the_output_is_an_error_not_the_plate(comp):
+    """A comp rendered before the fill (farm-only, or a script saved unrendered) must fail, not pass the plate."""
+    with pytest.raises(RuntimeError, match="AIFill not rendered yet"):
+        nuke._pull(comp["fill"], 1001)
+    assert nuke._pull(comp["plate_node"], 1001)["rgba.red"].any()
+
+
+def test_knob_flags_as_nuke_lays_them_out():
+    fill = nodes.create_aifill(connect_selected=False)
+    assert fill["render"].getFlag(nuke.STARTLINE), "Render starts its own line (buttons join the line before)"
+    assert not fill["cancel"].getFlag(nuke.STARTLINE), "Cancel sits beside Render"
+    assert fill["mask_channel"].depth() == 1, "one channel, not a layer"
+    for channel in ("rgba.red", "rgba.alpha", "mask.a"):
+        fill["mask_channel"].setValue(channel)
+        assert fill["mask_channel"].value() == channel
 
 
 def test_created_from_the_menu_it_connects_under_the_selected_node_and_names_uncollide():
@@ -80,12 +100,16 @@ def test_host_reads_settings_range_colour_and_upstream(comp):
     assert host.mask_connected()
     assert host.colour_settings() == ("OCIO", "aces_1.2", "ACES - ACEScg")
     rows = host.upstream()
-    assert [(r[0], r[1], r[2]) for r in rows] == [("Source", "Read", "Plate"), ("Mask", "Read", "Matte")]
+    assert [(r[0], r[1], r[2]) for r in rows] == [
+        ("Source", "Read", "Plate"),
+        ("Mask", "Read", "Matte"),
+        ("Project", "Root", "root"),
+    ]
+    assert rows[2][3] == "format 96x54\nview main"
     assert "file " + comp["plate"] in rows[0][3]
 
 
 def test_host_refuses_a_node_that_is_not_an_aifill():
-    import pytest
     from aifx_nuke import session
 
     with pytest.raises(session.RenderError, match="not an AIFill"):

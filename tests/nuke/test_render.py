@@ -12,22 +12,12 @@ import numpy as np
 import OpenEXR
 import pytest
 from aifx_nuke import jobs, knobs, nodes, session
+from conftest import press_render_in_gui, write_exr
 
 
 def _exr(path: str) -> dict[str, np.ndarray]:
     with OpenEXR.File(path, separate_channels=True) as exr:
         return {name: np.array(ch.pixels, dtype=np.float32) for name, ch in exr.channels().items()}
-
-
-def _press_render_in_gui(fill) -> None:
-    """Press Render as an artist does: GUI mode, the render runs in a thread with a ProgressTask."""
-    nuke.GUI = True
-    nuke._this = fill
-    thread = nodes.on_render_button()
-    nuke._this = None
-    assert thread is not None
-    thread.join(timeout=120)
-    assert not thread.is_alive()
 
 
 def _result_dirs(cache: Path) -> list[Path]:
@@ -36,7 +26,7 @@ def _result_dirs(cache: Path) -> list[Path]:
 
 def test_render_writes_inputs_runs_the_worker_and_swaps_the_read(comp):
     fill, cache = comp["fill"], comp["cache"]
-    _press_render_in_gui(fill)
+    press_render_in_gui(fill)
 
     assert fill["status"].value() == "done: frames 1001-1003 (3 filled now)", nuke.messages
     # the inputs were written once each over the input's range, through the internal Writes
@@ -69,7 +59,6 @@ def test_render_writes_inputs_runs_the_worker_and_swaps_the_read(comp):
     read = fill.node(knobs.READ_RESULT)
     assert read["file"].value() == job["output"]
     assert (read["first"].value(), read["last"].value()) == (1001, 1003)
-    assert fill.node(knobs.SWITCH_OUTPUT)["which"].value() == 1
     filled = nuke._pull(fill, 1002)
     changed = np.abs(filled["rgba.red"] - plate["rgba.red"]) > 1e-4
     assert changed.any(), "the worker filled something"
@@ -81,6 +70,11 @@ def test_render_writes_inputs_runs_the_worker_and_swaps_the_read(comp):
     assert task.progress == sorted(task.progress) and task.progress[-1] == 100
     assert jobs.WRITE_SHARE in task.progress
     assert any(m.startswith("write 3/3") for m in task.messages)
+
+
+def _rgb(channels: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Nuke's rgb channels under the EXR names a Write gives them."""
+    return {"R": channels["rgba.red"], "G": channels["rgba.green"], "B": channels["rgba.blue"]}
 
 
 def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
@@ -110,7 +104,7 @@ def test_rerender_reuses_the_cache_and_redoes_only_what_changed(comp):
 
     copy = comp["dir"].parent / "plates_v2"
     shutil.copytree(comp["dir"], copy)
-    comp["plate_node"]["file"].setValue((copy / "plate.####.png").as_posix())
+    comp["plate_node"]["file"].setValue((copy / "plate.####.exr").as_posix())
     changed_upstream = nodes.render_node(fill)
     assert not changed_upstream.reused
     assert len(nuke.execute_log) == 4, "an upstream knob change writes the inputs again"
@@ -124,10 +118,11 @@ def test_mask_from_the_source_alpha_when_mask_is_not_connected(comp):
     rgba_dir = comp["dir"].parent / "rgba"
     rgba_dir.mkdir()
     for frame in (1001, 1002, 1003):
-        rgb = cv2.imread(str(comp["dir"] / f"plate.{frame}.png"), cv2.IMREAD_COLOR)
-        matte = cv2.imread(str(comp["dir"] / f"mask.{frame}.png"), cv2.IMREAD_GRAYSCALE)
-        cv2.imwrite(str(rgba_dir / f"plate.{frame}.png"), np.dstack([rgb, matte]))
-    comp["plate_node"]["file"].setValue((rgba_dir / "plate.####.png").as_posix())
+        plate = nuke._read(str(comp["dir"] / f"plate.{frame}.exr"))
+        matte = cv2.imread(str(comp["dir"] / f"mask.{frame}.png"), cv2.IMREAD_GRAYSCALE) / 255.0
+        channels = _rgb(plate)
+        write_exr(rgba_dir / f"plate.{frame}.exr", {**channels, "A": matte.astype(np.float32)})
+    comp["plate_node"]["file"].setValue((rgba_dir / "plate.####.exr").as_posix())
     fill.setInput(1, None)
     fill["mask_channel"].setValue("rgba.alpha")
 
@@ -148,9 +143,9 @@ def test_mask_from_the_source_alpha_when_mask_is_not_connected(comp):
 def test_progress_cancel_stops_the_worker_and_keeps_the_plate(comp):
     fill, cache = comp["fill"], comp["cache"]
     nuke.ProgressTask._cancel_after = 0  # the artist presses the dialog's cancel at once
-    _press_render_in_gui(fill)
+    press_render_in_gui(fill)
     assert fill["status"].value().startswith("cancelled"), fill["status"].value()
-    assert fill.node(knobs.SWITCH_OUTPUT)["which"].value() == 0, "still the plate"
+    _assert_output_errors(fill)
     (result_dir,) = _result_dirs(cache)
     assert not (result_dir / "result.done").exists()
     assert not session.is_rendering(fill.fullName())
@@ -168,13 +163,13 @@ def test_cancel_button_stops_a_running_render(comp, monkeypatch):
 
     def press_cancel_when_the_worker_starts(self, percent):
         original(self, percent)
-        if percent == jobs.WRITE_SHARE:
-            fill["cancel"].execute()
+        if percent == jobs.WRITE_SHARE:  # the artist presses Cancel: in the main thread, as Nuke's UI does
+            nuke.executeInMainThread(lambda: fill["cancel"].execute())
 
     monkeypatch.setattr(nuke.ProgressTask, "setProgress", press_cancel_when_the_worker_starts)
-    _press_render_in_gui(fill)
+    press_render_in_gui(fill)
     assert fill["status"].value().startswith("cancelled")
-    assert fill.node(knobs.SWITCH_OUTPUT)["which"].value() == 0
+    _assert_output_errors(fill)
 
 
 def test_cancel_button_with_nothing_running_says_so(comp):
@@ -186,11 +181,11 @@ def test_cancel_button_with_nothing_running_says_so(comp):
 def test_worker_error_reaches_the_status_line_and_a_message(comp):
     fill = comp["fill"]
     fill["colorspace"].setValue("no-such-colourspace")
-    _press_render_in_gui(fill)
+    press_render_in_gui(fill)
     status = fill["status"].value()
     assert status.startswith("error: ") and len(status) > len("error: ")
     assert nuke.messages and nuke.messages[0].startswith("AIFill AIFill1: ")
-    assert fill.node(knobs.SWITCH_OUTPUT)["which"].value() == 0
+    _assert_output_errors(fill)
 
 
 def test_missing_python_is_reported_before_anything_is_written(comp, monkeypatch):
@@ -227,4 +222,154 @@ def test_an_input_that_cannot_render_is_reported_on_the_status_line(comp):
         nodes.render_node(fill)
     assert fill["status"].value().startswith("error: writing the Mask input")
     assert fill.node(knobs.WRITE_MASK)["disable"].value() is True
-    assert fill.node(knobs.SWITCH_OUTPUT)["which"].value() == 0
+    _assert_output_errors(fill)
+
+
+def _assert_output_errors(fill) -> None:
+    """No result yet: the node's output is an error (a comp render fails), never the unfilled plate."""
+    nuke.GUI = False
+    with pytest.raises(RuntimeError, match="AIFill not rendered yet"):
+        nuke._pull(fill, 1002)
+
+
+# -- the GUI's main thread (issue 12, item 7) ---------------------------------------------------------------------
+
+
+def test_the_fake_refuses_nuke_calls_off_the_main_thread_and_swallows_errors_like_nuke(comp):
+    import threading
+
+    nuke.GUI = True
+    errors: list[str] = []
+
+    def touch() -> None:
+        try:
+            comp["fill"]["seed"].value()
+        except RuntimeError as exc:
+            errors.append(str(exc))
+
+    thread = threading.Thread(target=touch)
+    thread.start()
+    thread.join()
+    assert errors and "main thread" in errors[0]
+
+    results: list = []
+    thread = threading.Thread(
+        target=lambda: results.append(nuke.executeInMainThreadWithResult(lambda: 1 / 0))
+    )
+    thread.start()
+    nuke._run_main_loop(thread)
+    assert results == [None], "Nuke prints the exception and returns None"
+
+
+def test_gui_a_missing_plate_frame_is_named_and_no_worker_runs_on_partial_inputs(comp):
+    fill = comp["fill"]
+    os.remove(comp["dir"] / "mask.1002.png")
+    press_render_in_gui(fill)
+    status = fill["status"].value()
+    assert status.startswith("error: writing the Mask input, frames 1001-1003: "), status
+    assert "mask.1002.png" in status
+    assert nuke.messages == ["AIFill AIFill1: " + status[len("error: ") :]]
+    assert not list(comp["cache"].glob("AIFill1/*/inputs.done")), "partial inputs are not marked written"
+    assert not list(comp["cache"].glob("AIFill1/*/fill_*/job.json")), "no worker launched"
+
+
+def test_gui_a_failed_result_swap_is_an_error_not_done(comp):
+    fill = comp["fill"]
+    nuke.delete(fill.node(knobs.READ_RESULT))
+    press_render_in_gui(fill)
+    assert fill["status"].value() == ("error: AIFill1 has no internal node aifx_result; make a new AIFill"), (
+        fill["status"].value()
+    )
+    assert nuke.messages and "no internal node aifx_result" in nuke.messages[0]
+
+
+# -- bounding boxes (item 8) --------------------------------------------------------------------------------------
+
+
+def _windows(path: str) -> tuple:
+    with OpenEXR.File(path) as exr:
+        header = exr.header()
+        return tuple(tuple(int(v) for v in p) for w in ("dataWindow", "displayWindow") for p in header[w])
+
+
+def test_a_roto_sized_mask_and_an_overscan_plate_are_written_over_the_format(comp):
+    """Nuke's EXR writer takes the data window from the input's bbox: the internal Crops make it the format."""
+    import cv2
+
+    fill = comp["fill"]
+    folder = comp["dir"].parent / "bbox"
+    folder.mkdir()
+    mattes = {}
+    for frame in (1001, 1002, 1003):
+        full = (cv2.imread(str(comp["dir"] / f"mask.{frame}.png"), cv2.IMREAD_GRAYSCALE) / 255.0).astype(
+            np.float32
+        )
+        ys, xs = np.nonzero(full)
+        box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)  # a Roto's animated bbox
+        write_exr(folder / f"roto.{frame}.exr", {"A": full[box[1] : box[3], box[0] : box[2]]}, (96, 54), box)
+        mattes[frame] = full
+        plate = nuke._read(str(comp["dir"] / f"plate.{frame}.exr"))
+        over = {k: np.pad(v, 4, mode="edge") for k, v in _rgb(plate).items()}
+        write_exr(folder / f"plate.{frame}.exr", over, (96, 54), (-4, -4, 100, 58))  # 4 px of overscan
+    assert nuke._render(nuke.nodes.Read(file=str(folder / "roto.1002.exr")), 1002).bbox != (0, 0, 96, 54)
+    comp["plate_node"]["file"].setValue((folder / "plate.####.exr").as_posix())
+    comp["matte_node"]["file"].setValue((folder / "roto.####.exr").as_posix())
+    fill["mask_channel"].setValue("rgba.alpha")
+
+    outcome = nodes.render_node(fill)
+    assert outcome.written == 3
+    inputs = Path(outcome.result).parent.parent
+    full_frame = ((0, 0), (95, 53), (0, 0), (95, 53))
+    for name in ("source", "mask"):
+        for frame in (1001, 1002, 1003):
+            assert _windows(str(inputs / f"{name}.{frame}.exr")) == full_frame, (name, frame)
+    np.testing.assert_allclose(_exr(str(inputs / "mask.1002.exr"))["A"], mattes[1002], atol=1e-3)
+    source = _exr(str(inputs / "source.1002.exr"))["R"]
+    np.testing.assert_allclose(
+        source, nuke._read(comp["plate"].replace("####", "1002"))["rgba.red"], atol=1e-6
+    )
+
+
+# -- proxy, stereo, TCL file knobs (item 10) ----------------------------------------------------------------------
+
+
+def test_proxy_mode_writes_full_resolution_inputs_under_the_same_key(comp):
+    fill = comp["fill"]
+    nuke.root()["proxy"].setValue(True)
+    assert nuke._pull(comp["plate_node"], 1001)["rgba.red"].shape == (27, 48), "the fake scales in proxy"
+    outcome = nodes.render_node(fill)
+    assert nuke.root()["proxy"].value() is True, "the artist's proxy switch is restored"
+    inputs = Path(outcome.result).parent.parent
+    assert _exr(str(inputs / "source.1001.exr"))["R"].shape == (54, 96)
+    assert _exr(str(outcome.result.replace("####", "1001")))["R"].shape == (54, 96)
+    nuke.root()["proxy"].setValue(False)
+    assert nodes.render_node(fill).reused, "full resolution either way: one cache"
+
+
+def test_stereo_scripts_write_the_hero_view_only(comp):
+    nuke.root()["views"].setValue("left #ff0000\nright #00ff00")
+    for frame in (1001, 1002, 1003):
+        plate = nuke._read(str(comp["dir"] / f"plate.{frame}.exr"))
+        channels = _rgb(plate)
+        write_exr(comp["dir"] / f"plate_left.{frame}.exr", channels)
+        write_exr(comp["dir"] / f"plate_right.{frame}.exr", {k: v * 0.25 for k, v in channels.items()})
+    comp["plate_node"]["file"].setValue((comp["dir"] / "plate_%V.####.exr").as_posix())
+    outcome = nodes.render_node(comp["fill"])
+    assert nuke.execute_views == [["left"], ["left"]]
+    source = _exr(str(Path(outcome.result).parent.parent / "source.1002.exr"))["R"]
+    np.testing.assert_allclose(
+        source, nuke._read(str(comp["dir"] / "plate_left.1002.exr"))["rgba.red"], atol=1e-6
+    )
+
+
+def test_file_knobs_with_tcl_are_evaluated(comp, tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setenv("AIFX_TEST_SHOW", str(tmp_path / "show"))
+    monkeypatch.setenv("AIFX_TEST_PY", sys.executable)
+    fill = comp["fill"]
+    fill["cache_dir"].setValue("[getenv AIFX_TEST_SHOW]/aifx_cache")
+    fill["aifx_env"].setValue("[getenv AIFX_TEST_PY]")
+    outcome = nodes.render_node(fill)
+    assert outcome.result.startswith((tmp_path / "show" / "aifx_cache" / "AIFill1").as_posix())
+    assert not (Path.cwd() / "[getenv AIFX_TEST_SHOW]").exists()

@@ -1,7 +1,7 @@
 """Optical flow for the temporal engine: estimators (OpenCV DIS by default, pluggable), flow completion inside
 holes, warping and the forward-backward consistency check."""
 
-from .completion import complete_flow, complete_flows
+from .completion import complete_flow, complete_flows, complete_flows_scored
 from .estimator import (
     DIS_PRESETS,
     DISFlow,
@@ -12,17 +12,21 @@ from .estimator import (
     working_size,
 )
 from .fill import push_pull_fill
+from .motion import background_layers, moving_objects
 from .ops import consistency_mask, sample_points, warp
 
 __all__ = [
     "DIS_PRESETS",
     "DISFlow",
     "FlowEstimator",
+    "background_layers",
     "complete_flow",
     "complete_flows",
+    "complete_flows_scored",
     "consistency_mask",
     "estimate_flow",
     "flow_gray",
+    "moving_objects",
     "push_pull_fill",
     "sample_points",
     "upscale_flow",

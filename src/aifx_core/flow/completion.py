@@ -1,25 +1,59 @@
 """Flow completion: inside the hole, the flow we want is the background's motion, not the removed object's.
 
-Camera motion over a background is well described by a homography per depth layer, so the motion is learned
-from flow samples on a ring around the hole. The ring may see several layers (parallax: a horizon or the edge
-of a post crossing the hole); one homography fitted to all of it bends into a gradient between the layers and
-fetches pixels from the wrong one. So the ring is cut where its flow jumps, the pieces are grouped into up to
-``max_layers`` layers with one homography each, every ring pixel is labelled with the layer whose motion is
-closest to its flow, and the labels are spread into the hole smoothly (push-pull of per-layer indicators, so
-a boundary entering on one side and leaving on the other is continued roughly straight across). Each hole
-pixel takes its layer's motion; with one layer this is the ring's dominant RANSAC homography. What the motions
-miss (parallax within a layer, non-rigid motion) is the ring's residual, spread smoothly inward with a
-push-pull (membrane-like) fill. When no homography explains the ring, the flow itself is filled smoothly.
+Camera motion over a background is well described by a homography per depth layer. Two sources tell us which:
+
+* the whole frame: the background's layers are fitted once per flow away from every hole
+  (:mod:`.motion`), and every hole checks them first (one fit shared by all holes, far more support than a
+  ring, robust to a ring that is partly covered);
+* the hole's ring: flow samples around the hole (beyond the fringe the pre-filled hole smears). The ring may
+  see several layers (parallax: a horizon or the edge of a post crossing the hole); one homography fitted to
+  all of it bends into a gradient between them and fetches pixels from the wrong one. So the ring is cut where
+  its flow jumps, each piece joins the first layer (frame-wide or already found here) that explains it, or is
+  fitted with RANSAC as a layer of its own; every ring pixel is labelled with the closest layer and the labels
+  are spread into the hole smoothly.
+
+Pixels of an unmasked object moving against the background (:func:`.motion.moving_mask`) are kept off the
+ring: a car entering the hole must not be spread across it as background. What the layer motions miss
+(parallax within a layer, non-rigid motion) is the ring's residual, spread smoothly inward. When nothing
+explains the ring, the flow itself is filled smoothly.
+
+Each hole (holes whose rings touch count as one) is completed in its own crop: cost follows the holes' area.
+:func:`complete_flows_scored` also returns the completion's expected error per pixel (the *fit* maps).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import cv2
 import numpy as np
 
 from .fill import push_pull_fill
+from .motion import (
+    background_layers,
+    fit_homography,
+    flow_jumps,
+    hole_distance,
+    homography_flow,
+    moving_mask,
+)
+
+#: Expected error (working px) reported where the completion had nothing to learn from.
+UNKNOWN_FIT = 100.0
+#: Growth of the expected error with the distance to the ring (px per px): a model's extrapolation drifts.
+DRIFT = 0.02
+
+
+@dataclass(frozen=True)
+class _Settings:
+    ring: int = 16
+    gap: int = 10
+    ransac_px: float = 1.5
+    min_inliers: float = 0.5
+    max_samples: int = 1500
+    max_layers: int = 3
+    exclude_movers: bool = True
 
 
 def complete_flow(flow: np.ndarray, hole: np.ndarray, **options: Any) -> np.ndarray:
@@ -32,124 +66,216 @@ def complete_flow(flow: np.ndarray, hole: np.ndarray, **options: Any) -> np.ndar
     return complete_flows([flow], hole, **options)[0]
 
 
-def complete_flows(
-    flows: list[np.ndarray],
-    hole: np.ndarray,
-    *,
-    ring: int = 16,
-    gap: int = 10,
-    ransac_px: float = 1.5,
-    min_inliers: float = 0.5,
-    max_samples: int = 1500,
-    max_layers: int = 3,
-) -> list[np.ndarray]:
+def complete_flows(flows: list[np.ndarray], hole: np.ndarray, **options: Any) -> list[np.ndarray]:
     """:func:`complete_flow` for several flows sharing one hole (forward and backward of a frame pair).
 
-    ``max_layers`` (at most 4) bounds how many motions the ring may be explained by.
+    Options: ``ring`` (16) and ``gap`` (10) working pixels, ``ransac_px`` (1.5), ``min_inliers`` (0.5),
+    ``max_samples`` (1500), ``max_layers`` (3, at most 4: how many motions one ring may be explained by) and
+    ``exclude_movers`` (True: keep objects moving against the background off the ring fit).
     """
-    max_layers = max(1, min(max_layers, 4))
-    if not hole.any():
-        return list(flows)
+    return _complete(flows, hole, _Settings(**options))[0]
+
+
+def complete_flows_scored(
+    flows: list[np.ndarray], hole: np.ndarray, **options: Any
+) -> tuple[np.ndarray, ...]:
+    """:func:`complete_flows` plus each completion's expected error: ``(*completed, *fits)``.
+
+    For a pair ``[forward, backward]`` that is ``(forward, backward, fit_forward, fit_backward)``. A fit is a
+    float32 (H, W) map in working-resolution pixels: 0 where the flow is measured; inside the completed region
+    the ring's fit residual of the chosen motion model spread inward, growing with the distance to the ring
+    (``· (1 + d / ring) + DRIFT · d``), so large holes and poorly explained rings score high; ``UNKNOWN_FIT``
+    where nothing around the hole could be learned from.
+    """
+    completed, fits = _complete(flows, hole, _Settings(**options))
+    return (*completed, *fits)
+
+
+def _complete(
+    flows: list[np.ndarray], hole: np.ndarray, opt: _Settings
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
     height, width = hole.shape
-    # Work on the hole's bounding box plus a margin: cost follows the hole, not the frame.
-    ys, xs = np.nonzero(hole)
-    margin = gap + ring + max(ring, (int(ys.ptp()) + int(xs.ptp())) // 4)
-    y0, y1 = max(0, ys.min() - margin), min(height, ys.max() + margin + 1)
-    x0, x1 = max(0, xs.min() - margin), min(width, xs.max() + margin + 1)
-    # Distance to the hole: one linear-time transform instead of two large dilations.
-    outside = (~hole[y0:y1, x0:x1]).astype(np.uint8)
-    # (the 5x5 mask, not DIST_MASK_PRECISE: that one is multi-threaded and not bit-reproducible)
-    distance = cv2.distanceTransform(outside, cv2.DIST_L2, 5)
-    inside = distance <= gap
-    known = ~inside
-    if not known.any():
-        return list(flows)  # the hole covers everything we can see: nothing to learn the motion from
-    ring_mask = known & (distance <= gap + ring)
-    gx, gy = np.meshgrid(np.arange(x1 - x0, dtype=np.float32), np.arange(y1 - y0, dtype=np.float32))
-    grid = np.stack([gx, gy], axis=-1)
-    tol = 4.0 * ransac_px  # what a layer's motion plausibly misses (parallax); beyond that, a flow error
-    bases, residuals = [], []
-    residual_known = known.copy()
+    fits = [np.zeros((height, width), np.float32) for _ in flows]
+    if not hole.any():
+        return list(flows), fits
+    distance = hole_distance(hole)
+    usable = distance > opt.gap
+    # The frame's background layers (one fit per flow, shared by every hole) and what moves against them.
+    frame_layers, movers = [], []
     for flow in flows:
-        crop_flow = flow[y0:y1, x0:x1]
-        motions = _layer_motions(crop_flow, ring_mask, grid, ransac_px, min_inliers, max_samples, max_layers)
-        if motions:
-            base, explained = _layered_base(crop_flow, motions, ring_mask, inside, tol)
-            residual_known &= explained
+        layers = background_layers(flow, usable, ransac_px=opt.ransac_px)
+        frame_layers.append(layers)
+        if opt.exclude_movers and layers:
+            movers.append(moving_mask(flow, hole, layers, distance=distance))
         else:
-            base = np.zeros_like(crop_flow)
-        bases.append(base)
-        residuals.append(crop_flow - base)
-    if not (residual_known & ring_mask).any():
-        residual_known = known
-    # One push-pull for all flows (up to two flows share a 4-channel pass).
+            movers.append(np.zeros((height, width), bool))
+    # One crop around all holes (cost follows the holes, not the frame) for the smooth fills; motions are
+    # found per hole group (holes whose rings touch), each from its own ring.
+    ys, xs = np.nonzero(hole)
+    margin = opt.gap + opt.ring + max(opt.ring, (int(np.ptp(ys)) + int(np.ptp(xs))) // 4)
+    y0, y1 = max(0, int(ys.min()) - margin), min(height, int(ys.max()) + margin + 1)
+    x0, x1 = max(0, int(xs.min()) - margin), min(width, int(xs.max()) + margin + 1)
+    crop = (slice(y0, y1), slice(x0, x1))
+    near = distance[crop]
+    inside = near <= opt.gap
+    known = ~inside
+    reach = (near <= opt.gap + opt.ring).astype(np.uint8)
+    count, groups, stats, _ = cv2.connectedComponentsWithStats(reach, connectivity=8)
+    crops = [flow[crop] for flow in flows]
+    moving = [mask[crop] for mask in movers]
+    bases = [np.zeros_like(c) for c in crops]
+    errors = [np.zeros(near.shape, np.float32) for _ in flows]
+    learn = np.zeros(near.shape, bool)  # where residuals and errors are learned from: the rings, minus movers
+    unknown = np.zeros(near.shape, bool)  # groups with nothing around them to learn from
+    for k in range(1, count):
+        x, y, w, h = (int(v) for v in stats[k, :4])
+        box = (slice(y, y + h), slice(x, x + w))
+        own = groups[box] == k
+        ring = known[box] & own
+        if not ring.any():
+            unknown[box] |= own
+            continue
+        group_learn = ring.copy()
+        for j, layers in enumerate(frame_layers):
+            base, explained, error = _group_motion(
+                crops[j][box], ring, own & inside[box], moving[j][box], layers, (y0 + y, x0 + x), opt
+            )
+            np.copyto(bases[j][box], base, where=own[..., None])
+            np.copyto(errors[j][box], error, where=own)
+            group_learn &= explained
+        if not group_learn.any():
+            group_learn = ring
+        learn[box] |= group_learn
+    for j in range(len(flows)):
+        learn &= ~moving[j]
+    if not learn.any():
+        learn = known & (reach > 0)
+    residuals = [c - b for c, b in zip(crops, bases, strict=True)]
+    filled = _push_pull_channels(residuals, learn)
+    depth = cv2.distanceTransform(inside.astype(np.uint8), cv2.DIST_L2, 5)
+    spread = _push_pull_channels([e[..., None] for e in errors], learn)
     completed = []
-    for start in range(0, len(flows), 2):
-        group = residuals[start : start + 2]
-        filled = push_pull_fill(np.concatenate(group, axis=-1), residual_known, smooth=True)
-        for offset, flow in enumerate(flows[start : start + 2]):
-            out = flow.copy()
-            region = out[y0:y1, x0:x1]
-            completion = bases[start + offset] + filled[..., 2 * offset : 2 * offset + 2]
-            region[inside] = completion[inside]
-            completed.append(out)
-    return completed
+    for j, flow in enumerate(flows):
+        out = flow.copy()
+        region = out[crop]
+        region[inside] = (bases[j] + filled[j])[inside]
+        completed.append(out)
+        fit = spread[j][..., 0] * (1.0 + depth / opt.ring) + DRIFT * depth
+        fit[unknown] = UNKNOWN_FIT
+        fits[j][crop][inside] = fit[inside]
+    return completed, fits
+
+
+def _push_pull_channels(fields: list[np.ndarray], known: np.ndarray) -> list[np.ndarray]:
+    """Smooth push-pull fill of several (H, W, C) fields, packed four channels to a pass."""
+    stacked = np.concatenate(fields, axis=-1)
+    out = np.concatenate(
+        [
+            push_pull_fill(stacked[..., start : start + 4], known, smooth=True).reshape(*known.shape, -1)
+            for start in range(0, stacked.shape[-1], 4)
+        ],
+        axis=-1,
+    )
+    sizes = np.cumsum([f.shape[-1] for f in fields])[:-1]
+    return np.split(out, sizes, axis=-1)
+
+
+def _group_motion(
+    flow: np.ndarray,
+    ring: np.ndarray,
+    inside: np.ndarray,
+    moving: np.ndarray,
+    frame_layers: list[np.ndarray],
+    origin: tuple[int, int],
+    opt: _Settings,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One hole group's (background motion, where it explains the flow, per-pixel error of the model) in
+    the group's box (``origin`` its top-left in the frame)."""
+    height, width = ring.shape
+    gy, gx = np.mgrid[origin[0] : origin[0] + height, origin[1] : origin[1] + width].astype(np.float32)
+    tol = 4.0 * opt.ransac_px  # what a layer's motion plausibly misses (parallax); beyond that, a flow error
+    still = ring & ~moving
+    if still.sum() >= 0.25 * ring.sum():
+        motions = _layer_motions(flow, still, gx, gy, frame_layers, opt, max(1, min(opt.max_layers, 4)))
+    elif frame_layers:  # a ring mostly covered by a moving object: trust the frame's background alone
+        motions = [homography_flow(frame_layers[0], gx, gy)]
+    else:
+        motions = []
+    if not motions:  # nothing explains the ring: the flow itself is filled smoothly
+        values = flow[still] if still.any() else flow[ring]
+        centre = np.median(values, axis=0)
+        error = np.hypot(flow[..., 0] - centre[0], flow[..., 1] - centre[1]).astype(np.float32)
+        return np.zeros_like(flow), np.ones(ring.shape, bool), error
+    base, explained = _layered_base(flow, motions, still, inside, tol)
+    residual = flow - base
+    error = np.minimum(np.hypot(residual[..., 0], residual[..., 1]), np.float32(tol))
+    return base, explained, error
 
 
 def _layer_motions(
     flow: np.ndarray,
     ring_mask: np.ndarray,
-    grid: np.ndarray,
-    ransac_px: float,
-    min_inliers: float,
-    max_samples: int,
+    gx: np.ndarray,
+    gy: np.ndarray,
+    frame_layers: list[np.ndarray],
+    opt: _Settings,
     max_layers: int,
 ) -> list[np.ndarray]:
-    """Flows (over the whole crop) of the motions of the layers the ring sees, dominant first; [] if poor.
+    """Flows (over the crop) of the motions of the layers the ring sees, dominant first; [] if poor.
 
     Layers are told apart by where the ring's flow jumps, not by RANSAC alone: a homography is flexible
     enough to fit two translating layers at once (a gradient from one to the other across the hole), and
     it would have more inliers than either true layer. So the ring is cut where the flow changes faster
     than any camera motion makes it (``JUMP`` px per px), and its pieces are grouped: a piece joins the
-    first layer whose motion explains it, else it starts a new one.
+    first layer whose motion explains it (the frame's background layers are tried first: no fit needed),
+    else it starts a new one.
     """
     # A layer must cover a few percent of the ring: a smaller piece is more likely a flow error than a layer.
     min_layer = max(12, int(0.04 * ring_mask.sum()))
     ys, xs = np.nonzero(ring_mask)  # work on the ring's samples, not on the whole crop
     samples = flow[ys, xs]
-    points = np.stack([xs, ys], axis=-1).astype(np.float32)
-    layers: list[tuple[np.ndarray, np.ndarray]] = []  # (homography, member samples)
+    px, py = gx[ys, xs], gy[ys, xs]
+    agree = 0.5 * opt.ransac_px
+
+    def explains(matrix: np.ndarray, piece: np.ndarray | slice) -> bool:
+        error = np.hypot(*(samples[piece] - homography_flow(matrix, px[piece], py[piece])).T)
+        return bool(len(error)) and float(np.median(error)) < agree and (error < opt.ransac_px).mean() >= 0.5
+
     pieces = _ring_pieces(flow, ring_mask, ys, xs, min_layer)
-    for piece in pieces if len(pieces) > 1 else []:  # (one piece: one layer, fitted below)
-        for k, (matrix, members) in enumerate(layers):
-            error = np.hypot(*(samples[piece] - _motion(matrix, points[piece])).T)
-            if float(np.median(error)) < 0.5 * ransac_px:
-                layers[k] = (matrix, members | piece)
-                break
-        else:
-            if len(layers) < max_layers:
-                fitted = _fit_homography_to(flow, ys[piece], xs[piece], ransac_px, max_samples)
+    matrices: list[np.ndarray] = []
+    if len(pieces) > 1:
+        layers: list[tuple[np.ndarray, np.ndarray, bool]] = []  # (homography, member samples, frame-wide)
+        for piece in pieces:
+            for k, (matrix, members, wide) in enumerate(layers):
+                if explains(matrix, piece):
+                    layers[k] = (matrix, members | piece, wide)
+                    break
+            else:
+                if len(layers) >= max_layers:
+                    continue
+                wide = next((m for m in frame_layers if explains(m, piece)), None)
+                if wide is not None:
+                    layers.append((wide, piece, True))
+                    continue
+                fitted = _fit_homography_to(flow, ys[piece], xs[piece], px[piece], py[piece], opt)
                 if fitted is not None:
-                    layers.append((fitted, piece))
-    if len(layers) > 1:
-        # Refit each layer on all its pieces (more support, better conditioned than its first piece).
-        refits = [_fit_homography_to(flow, ys[m], xs[m], ransac_px, max_samples) for _, m in layers]
-        matrices = [r if r is not None else m for r, (m, _) in zip(refits, layers, strict=True)]
-    else:  # one layer: the dominant homography of the whole ring, as robust as it gets
-        dominant = _fit_homography_to(flow, ys, xs, ransac_px, max_samples, min_inliers)
+                    layers.append((fitted, piece, False))
+        # Refit the ring's own layers on all their pieces (more support, better conditioned than the first).
+        for matrix, members, wide in layers:
+            refit = (
+                None
+                if wide
+                else _fit_homography_to(flow, ys[members], xs[members], px[members], py[members], opt)
+            )
+            matrices.append(matrix if refit is None else refit)
+    if len(matrices) <= 1:  # one layer: a frame-wide one that explains the ring, or the ring's dominant fit
+        wide = next((m for m in frame_layers if explains(m, slice(None))), None)
+        dominant = (
+            wide if wide is not None else _fit_homography_to(flow, ys, xs, px, py, opt, opt.min_inliers)
+        )
         matrices = [] if dominant is None else [dominant]
-    motions = [_motion(matrix, grid.reshape(-1, 2)).reshape(grid.shape) for matrix in matrices]
+    motions = [homography_flow(matrix, gx, gy) for matrix in matrices]
     return [motion for motion in motions if np.isfinite(motion).all()]
-
-
-def _motion(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """The flow (N, 2) of homography ``matrix`` at ``points`` (N, 2)."""
-    mapped = cv2.perspectiveTransform(points.reshape(-1, 1, 2), matrix).reshape(-1, 2)
-    return (mapped - points).astype(np.float32)
-
-
-#: Flow change (working px per px) above which the ring is cut into pieces: camera motion changes far slower.
-JUMP = 0.25
 
 
 def _ring_pieces(
@@ -157,10 +283,7 @@ def _ring_pieces(
 ) -> list[np.ndarray]:
     """The ring cut where the flow jumps: the pieces of at least ``min_size`` pixels as masks over the ring's
     samples (``ys``, ``xs``), largest first (ties by position: deterministic)."""
-    # (a 3x3 Sobel is 8x the per-pixel change; the channels are compared one by one: a max over a
-    # length-2 last axis is a slow strided reduction in numpy)
-    steep = np.maximum(np.abs(cv2.Sobel(flow, cv2.CV_32F, 1, 0)), np.abs(cv2.Sobel(flow, cv2.CV_32F, 0, 1)))
-    jump = np.maximum(steep[..., 0], steep[..., 1]) > 8.0 * JUMP
+    jump = flow_jumps(flow)
     count, labels = cv2.connectedComponents((ring_mask & ~jump).astype(np.uint8), connectivity=4)
     sizes = np.bincount(labels.ravel(), minlength=count)
     sizes[0] = 0
@@ -174,33 +297,22 @@ def _fit_homography_to(
     flow: np.ndarray,
     ys: np.ndarray,
     xs: np.ndarray,
-    ransac_px: float,
-    max_samples: int,
+    px: np.ndarray,
+    py: np.ndarray,
+    opt: _Settings,
     min_inliers: float = 0.5,
 ) -> np.ndarray | None:
-    """The homography RANSAC fits to ``flow`` at pixels (``xs``, ``ys``); None if poor (fewer than
-    ``min_inliers`` inliers)."""
+    """The homography RANSAC fits to ``flow`` at crop pixels (``xs``, ``ys``), frame positions (``px``,
+    ``py``); None if poor (fewer than ``min_inliers`` inliers)."""
     if len(xs) < 12:
         return None
-    step = max(1, len(xs) // max_samples)  # deterministic subsampling: same input, same output
-    ys, xs = ys[::step], xs[::step]
-    src = np.stack([xs, ys], axis=-1).astype(np.float32)
-    dst = src + flow[ys, xs]
+    step = max(1, len(xs) // opt.max_samples)  # deterministic subsampling: same input, same output
+    src = np.stack([px[::step], py[::step]], axis=-1).astype(np.float32)
+    dst = src + flow[ys[::step], xs[::step]]
     if not np.isfinite(dst).all():
         return None
-    matrix, inliers = _fit_homography(src, dst, ransac_px)
+    matrix, inliers = fit_homography(src, dst, opt.ransac_px)
     return None if matrix is None or inliers.mean() < min_inliers else matrix
-
-
-def _fit_homography(
-    src: np.ndarray, dst: np.ndarray, ransac_px: float
-) -> tuple[np.ndarray | None, np.ndarray]:
-    """RANSAC homography src → dst (seeded: bit-reproducible) and its inlier mask."""
-    cv2.setRNGSeed(0)
-    matrix, inliers = cv2.findHomography(src, dst, cv2.RANSAC, ransac_px, maxIters=500, confidence=0.995)
-    if matrix is None or inliers is None or not np.isfinite(matrix).all():
-        return None, np.zeros(len(src), bool)
-    return matrix, inliers.ravel().astype(bool)
 
 
 def _layered_base(

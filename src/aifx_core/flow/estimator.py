@@ -7,6 +7,7 @@ estimate; the result is completed inside the hole (:mod:`.completion`) and retur
 
 from __future__ import annotations
 
+import hashlib
 from typing import Protocol, runtime_checkable
 
 import cv2
@@ -15,6 +16,7 @@ import numpy as np
 from ..errors import InputError
 from .completion import complete_flow
 from .fill import push_pull_fill
+from .motion import fit_homography, homography_flow
 
 #: DIS presets by name. ``medium`` measured best for propagation quality per second (see docs/method.md).
 DIS_PRESETS = {
@@ -35,15 +37,48 @@ class FlowEstimator(Protocol):
 
 
 class DISFlow:
-    """OpenCV's Dense Inverse Search: CPU-only, no weights, tens of milliseconds per 1K frame."""
+    """OpenCV's Dense Inverse Search: CPU-only, no weights, tens of milliseconds per 1K frame.
 
-    def __init__(self, preset: str = "medium") -> None:
+    ``prealign`` (default on): DIS finds motions of a few pixels per pyramid level; a camera whipping at 30 px
+    a frame over motion-blurred plates breaks it. So the global motion is found first from features (ORB
+    corners matched both ways, RANSAC homography: :func:`global_motion`), ``b`` is warped onto ``a`` with it,
+    DIS estimates only the small residual, and the two are composed. Used when the global motion is at least
+    ``prealign_px`` working pixels (slower shots are DIS's home ground and stay as they were).
+    """
+
+    def __init__(self, preset: str = "medium", *, prealign: bool = True, prealign_px: float = 4.0) -> None:
         if preset not in DIS_PRESETS:
             raise InputError(f"flow preset {preset!r} is unknown; choose one of {', '.join(DIS_PRESETS)}")
         self.preset = preset
+        self.prealign = prealign
+        self.prealign_px = prealign_px
         self._dis = cv2.DISOpticalFlow_create(DIS_PRESETS[preset])  # type: ignore[attr-defined]
+        self._features = _FeatureCache()
 
     def estimate(self, a_gray: np.ndarray, b_gray: np.ndarray) -> np.ndarray:
+        if self.prealign and min(a_gray.shape[:2]) >= 64:
+            matrix = global_motion(a_gray, b_gray, self._features)
+            if matrix is not None and _mean_shift(matrix, a_gray.shape[:2]) >= self.prealign_px:
+                return self._prealigned(a_gray, b_gray, matrix)
+        return self._calc(a_gray, b_gray)
+
+    def _prealigned(self, a_gray: np.ndarray, b_gray: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+        """DIS on ``a`` and ``b`` warped onto ``a`` by ``matrix``; the residual composed with the homography."""
+        height, width = a_gray.shape[:2]
+        warped = cv2.warpPerspective(
+            b_gray,
+            matrix,
+            (width, height),
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
+        residual = self._calc(a_gray, warped)
+        ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+        # Pixel x of a matches x + r in the warped b, which is H(x + r) in b: flow = H(x + r) - x.
+        px, py = xs + residual[..., 0], ys + residual[..., 1]
+        return (homography_flow(matrix, px, py) + residual).astype(np.float32)
+
+    def _calc(self, a_gray: np.ndarray, b_gray: np.ndarray) -> np.ndarray:
         height, width = a_gray.shape[:2]
         if min(height, width) >= _DIS_MIN_SIDE:
             return self._dis.calc(a_gray, b_gray, None)
@@ -52,6 +87,76 @@ class DISFlow:
         a = cv2.copyMakeBorder(a_gray, 0, pad_y, 0, pad_x, cv2.BORDER_REPLICATE)
         b = cv2.copyMakeBorder(b_gray, 0, pad_y, 0, pad_x, cv2.BORDER_REPLICATE)
         return np.ascontiguousarray(self._dis.calc(a, b, None)[:height, :width])
+
+
+class _FeatureCache:
+    """ORB keypoints and descriptors of the last few images, keyed by content (each frame is used by two
+    pairs and both directions: detecting once saves three detections; a content key keeps it exact)."""
+
+    def __init__(self, size: int = 4) -> None:
+        self.size = size
+        self.entries: dict[bytes, tuple[np.ndarray, np.ndarray | None]] = {}
+        self.orb = cv2.ORB_create(
+            nfeatures=1500, scaleFactor=1.3, nlevels=4, edgeThreshold=15, fastThreshold=8
+        )
+
+    def __call__(self, gray: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        key = hashlib.blake2b(np.ascontiguousarray(gray).data, digest_size=16).digest() + bytes(
+            str(gray.shape), "ascii"
+        )
+        if key not in self.entries:
+            keypoints, descriptors = self.orb.detectAndCompute(gray, None)
+            points = np.array([k.pt for k in keypoints], np.float32).reshape(-1, 2)
+            if len(self.entries) >= self.size:
+                self.entries.pop(next(iter(self.entries)))
+            self.entries[key] = (points, descriptors)
+        return self.entries[key]
+
+
+def global_motion(
+    a_gray: np.ndarray, b_gray: np.ndarray, features: _FeatureCache | None = None, *, ransac_px: float = 2.0
+) -> np.ndarray | None:
+    """The dominant (camera) motion a → b as a homography; None if the images do not agree on one.
+
+    From ORB features matched both ways (RANSAC; at least 15 consistent matches, a third of all). Heavy motion
+    blur leaves few corners; then the translation found by phase correlation (both frames carry the same blur,
+    which a correlation does not mind) is used when its peak is clear.
+    """
+    features = features or _FeatureCache()
+    points_a, desc_a = features(a_gray)
+    points_b, desc_b = features(b_gray)
+    if desc_a is not None and desc_b is not None and len(points_a) >= 20 and len(points_b) >= 20:
+        matches = cv2.BFMatcher(cv2.NORM_HAMMING, crossCheck=True).match(desc_a, desc_b)
+        if len(matches) >= 20:
+            matches = sorted(matches, key=lambda m: (m.distance, m.queryIdx))  # deterministic order
+            src = points_a[[m.queryIdx for m in matches]]
+            dst = points_b[[m.trainIdx for m in matches]]
+            matrix, inliers = fit_homography(src, dst, ransac_px)
+            if matrix is not None and inliers.sum() >= 15 and inliers.mean() >= 1 / 3:
+                return matrix
+    return _phase_translation(a_gray, b_gray)
+
+
+#: Phase-correlation peak (0..1) below which the translation is not trusted.
+PHASE_MIN_RESPONSE = 0.15
+
+
+def _phase_translation(a_gray: np.ndarray, b_gray: np.ndarray) -> np.ndarray | None:
+    """The translation a → b by phase correlation (Hann-windowed), as a homography; None if the peak is weak."""
+    height, width = a_gray.shape[:2]
+    window = cv2.createHanningWindow((width, height), cv2.CV_32F)
+    (dx, dy), response = cv2.phaseCorrelate(a_gray.astype(np.float32), b_gray.astype(np.float32), window)
+    if not (response >= PHASE_MIN_RESPONSE and np.isfinite(dx) and np.isfinite(dy)):
+        return None
+    return np.array([[1.0, 0.0, dx], [0.0, 1.0, dy], [0.0, 0.0, 1.0]])
+
+
+def _mean_shift(matrix: np.ndarray, shape: tuple[int, int]) -> float:
+    """Mean displacement (px) a homography gives the corners and centre of an image of ``shape``."""
+    height, width = shape
+    xs = np.array([0, width - 1, 0, width - 1, width / 2], np.float32)
+    ys = np.array([0, 0, height - 1, height - 1, height / 2], np.float32)
+    return float(np.hypot(*homography_flow(matrix, xs, ys).T).mean())
 
 
 def working_size(height: int, width: int, max_side: int) -> tuple[int, int]:

@@ -115,6 +115,12 @@ def available_backends() -> list[str]:
     return sorted(set(_SPATIAL) | set(_FILL))
 
 
+def is_per_frame(name: str) -> bool:
+    """True for a backend whose frames do not depend on the other frames of the run (a spatial one)."""
+    _ensure_builtin_backends()
+    return name in _SPATIAL and name not in _FILL
+
+
 def create_spatial(name: str, context: BackendContext) -> SpatialBackend:
     _ensure_builtin_backends()
     if name not in _SPATIAL:

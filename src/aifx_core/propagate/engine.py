@@ -467,7 +467,7 @@ class _Run:
         spatial_points = np.zeros(0, np.intp)
         if len(need):
             keyframes = self._keyframes_around(t)
-            carried, got = carry(
+            carried, got, held = carry(
                 t,
                 prop.xs[need].astype(np.float32),
                 prop.ys[need].astype(np.float32),
@@ -476,11 +476,24 @@ class _Run:
                 self._chain,
                 self.gain_between,
             )
-            fallback[need[got]] = carried[got]
-            spatial_points = need[~got]
+            # Where the carrying chains held poorly, the fallback blends towards the frame's own spatial fill.
+            beta = blend_weights(
+                prop.ys[need],
+                prop.xs[need],
+                held,
+                got,
+                self.opt.carry_low,
+                self.opt.carry_high,
+                self.opt.fallback_soften,
+            )
+            fallback[need] = carried
+            spatial_points = need[beta < 0.999]
             if len(spatial_points):
-                known = np.where(prop.found[:, None], base, fallback)
-                fallback[spatial_points] = self._spatial_fill(t, self._composed(t, known), spatial_points)
+                # The spatial backend sees only what propagation is sure of; every unsure pixel is hole.
+                known = np.where(prop.found[:, None], base, 0.0)
+                spatial = self._spatial_fill(t, self._composed(t, known), need)
+                b = beta[:, None]
+                fallback[need] = b * carried + (1.0 - b) * spatial
         a = alpha[:, None]
         if len(need) and t in keyframes:
             a = np.where((alpha < 0.999)[:, None], 0.0, a)  # the keyframe's own fill is already blended

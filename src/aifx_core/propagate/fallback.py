@@ -5,6 +5,10 @@ block by the spatial backend on the block's keyframe (the frame with the most un
 and carried to the other frames by the same chained flow, cross-fading between the keyframes before and
 after (:func:`carry`), so the invented part moves with the plate instead of boiling.
 
+Carrying keyframe content is only as good as the flow that carries it: where those chains are poor (a fast,
+blurred pan), the fallback itself blends towards a spatial fill of the frame (:func:`carry` reports the
+quality), so the result is never worse than a blur.
+
 A pixel's share of its propagated value (``alpha``, :func:`blend_weights`) follows its confidence through a
 smoothstep and is blurred, so the transition between the routes is a soft ramp over a few pixels, never a
 hard-edged block. Confidence comes
@@ -20,6 +24,7 @@ import numpy as np
 
 from ..flow import sample_points
 from .chain import Chain
+from .confidence import FIT_SHARE, MISALIGN_PX, TRAVEL_SHARE
 
 
 def smoothstep(low: float, high: float, value: np.ndarray) -> np.ndarray:
@@ -78,26 +83,31 @@ def carry(
     image: Callable[[int], np.ndarray],
     chain: Callable[[int, int, np.ndarray, np.ndarray, bool], Chain],
     gain: Callable[[int, int], np.ndarray],
-) -> tuple[np.ndarray, np.ndarray]:
-    """Keyframe content at points (``xs``, ``ys``) of frame t: (values (N, 3), got (N,) bool).
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Keyframe content at points (``xs``, ``ys``) of frame t: (values (N, 3), got (N,) bool, quality (N,)).
 
     First along consistency-checked chains; what those lose (the chain crossed an occlusion or a flow error)
     is carried by the completed flow alone, which still moves with the plate, unlike a per-frame spatial fill.
-    Keyframes before and after t are cross-faded by 1/temporal distance.
+    Keyframes before and after t are cross-faded by 1/temporal distance. ``quality`` (0..1) is how well the
+    carrying chains held (round-trip error, fit residual, travel, as for a candidate; unchecked chains count
+    their failed round trips too): a keyframe carried far through a fast, blurred pan is no better than a blur.
     """
     n = len(xs)
     values = np.zeros((n, 3), np.float32)
+    quality = np.zeros(n, np.float32)
     got = np.zeros(n, bool)
     if t in keyframes:
         values[:] = image(t)[ys.astype(np.intp), xs.astype(np.intp)]
         got[:] = True
-        return values, got
+        quality[:] = 1.0
+        return values, got, quality
     for checked in (True, False):
         missing = np.nonzero(~got)[0]
         if len(missing) == 0:
             break
         accum = np.zeros((len(missing), 3), dtype=np.float32)
         weight = np.zeros(len(missing), dtype=np.float32)
+        sure = np.zeros(len(missing), dtype=np.float32)
         mx, my = xs[missing].astype(np.float32), ys[missing].astype(np.float32)
         for key in keyframes:
             walk = chain(t, 1 if key > t else -1, mx, my, checked)
@@ -108,7 +118,10 @@ def carry(
             w = 1.0 / abs(key - t)
             accum[walk.index] += w * gain(key, t) * sample_points(image(key), walk.x, walk.y)
             weight[walk.index] += w
+            error = walk.fb + FIT_SHARE * walk.fit + TRAVEL_SHARE * walk.travel
+            sure[walk.index] += w / (1.0 + (error / MISALIGN_PX) ** 2)
         ok = weight > 0
         values[missing[ok]] = accum[ok] / weight[ok][:, None]
+        quality[missing[ok]] = sure[ok] / weight[ok]
         got[missing[ok]] = True
-    return values, got
+    return values, got, quality

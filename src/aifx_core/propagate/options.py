@@ -45,6 +45,10 @@ class PropagateOptions:
     fallback_low: float = 0.01
     fallback_high: float = 0.06
     fallback_soften: int = 3
+    #: Keyframe content carried with a chain quality below ``carry_low`` gives way to a spatial fill of the
+    #: frame itself, above ``carry_high`` it is used as is (blended in between).
+    carry_low: float = 0.2
+    carry_high: float = 0.5
 
     @classmethod
     def from_dict(cls, options: dict[str, Any]) -> PropagateOptions:
@@ -72,7 +76,14 @@ class PropagateOptions:
             ):
                 if name in values:
                     values[name] = int(values[name])
-            for name in ("consistency_tol", "outlier_tol", "fallback_low", "fallback_high"):
+            for name in (
+                "consistency_tol",
+                "outlier_tol",
+                "fallback_low",
+                "fallback_high",
+                "carry_low",
+                "carry_high",
+            ):
                 if name in values:
                     values[name] = float(values[name])
             if isinstance(values.get("exposure_match"), str):  # from a command line: "false", "0", "off"
@@ -99,6 +110,10 @@ class PropagateOptions:
             raise InputError(
                 f"fallback_low={self.fallback_low}, fallback_high={self.fallback_high}: "
                 "need 0 <= fallback_low < fallback_high <= 1"
+            )
+        if not 0.0 <= self.carry_low < self.carry_high <= 1.0:
+            raise InputError(
+                f"carry_low={self.carry_low}, carry_high={self.carry_high}: need 0 <= carry_low < carry_high <= 1"
             )
         if self.outlier_tol <= 0:
             raise InputError(f"outlier_tol={self.outlier_tol} must be positive")

@@ -6,6 +6,7 @@ Entry points: :func:`open_sequence` (check an input up front), :func:`output_pat
 
 from .atomic import atomic_write, clean_stale_temps
 from .frames import format_frames, frame_gaps, parse_frame_spec, split_trailing_range
+from .guard import ProtectedFiles, check_regular_file, check_side_output, protected_inputs
 from .image import Image, from_float, to_float
 from .imageinfo import ImageInfo
 from .imageio import FORMATS, check_writable, read_image, read_info, write_image
@@ -18,8 +19,11 @@ __all__ = [
     "FramePattern",
     "Image",
     "ImageInfo",
+    "ProtectedFiles",
     "Sequence",
     "atomic_write",
+    "check_regular_file",
+    "check_side_output",
     "check_writable",
     "clean_stale_temps",
     "describe",
@@ -30,6 +34,7 @@ __all__ = [
     "output_pattern",
     "parse_frame_spec",
     "parse_pattern",
+    "protected_inputs",
     "read_image",
     "read_info",
     "split_trailing_range",

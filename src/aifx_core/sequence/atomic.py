@@ -64,12 +64,19 @@ def disk_error(path: Path, exc: BaseException) -> InputError | None:
     return None
 
 
-def atomic_write(path: str | os.PathLike[str], write_fn: Callable[[Path], T]) -> T:
+def atomic_write(
+    path: str | os.PathLike[str],
+    write_fn: Callable[[Path], T],
+    before_replace: Callable[[Path], None] | None = None,
+) -> T:
     """Call ``write_fn(temp_path)``, then move the finished temp file onto ``path`` atomically.
 
     ``write_fn`` must create the file at the path it is given. If it raises (or the process is interrupted),
     the temp file is deleted and the error re-raised; disk-full, read-only and permission errors become an
     :class:`InputError` naming ``path``. Returns what ``write_fn`` returned.
+
+    ``before_replace(temp_path)`` is called with the complete, synced temp file just before the rename: the
+    resume manifest records its intent there, so a kill right after the rename is recoverable.
     """
     target = Path(path)
     temp = temp_path_for(target)
@@ -78,6 +85,8 @@ def atomic_write(path: str | os.PathLike[str], write_fn: Callable[[Path], T]) ->
         if not temp.is_file():
             raise RuntimeError(f"{target}: the writer did not create {temp.name}")
         _fsync_file(temp)
+        if before_replace is not None:
+            before_replace(temp)
         os.replace(temp, target)
     except BaseException as exc:
         with contextlib.suppress(OSError):

@@ -9,12 +9,16 @@ atomic (see :mod:`.atomic`): a frame on disk is never half-written.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import stat
+from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import InputError
 from .atomic import atomic_write, disk_error
 from .exr import read_exr, read_exr_info, resolve_compression, write_exr
+from .guard import check_regular_file
 from .image import Image
 from .imageinfo import ImageInfo
 from .raster import (
@@ -61,6 +65,12 @@ def _check_readable(path: Path) -> str:
     """Everything that can be wrong with a file before a decoder sees it; returns its format."""
     fmt = format_for(path)
     try:
+        info = os.stat(path)
+    except OSError:
+        info = None  # reported below by open(), with the usual messages
+    if info is not None and not stat.S_ISREG(info.st_mode) and not stat.S_ISDIR(info.st_mode):
+        check_regular_file(path, "image")  # a FIFO would block open() forever, a device never ends
+    try:
         with open(path, "rb") as handle:
             head = handle.read(16)
     except FileNotFoundError:
@@ -72,6 +82,8 @@ def _check_readable(path: Path) -> str:
     except PermissionError:
         raise InputError(f"{path}: cannot read (permission denied); check the file's permissions") from None
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise InputError(f"{path}: is a symlink loop; fix the link") from None
         raise InputError(
             f"{path}: cannot read ({exc.strerror or exc}); check the file and the disk"
         ) from None
@@ -111,6 +123,7 @@ def write_image(
     compression: str | None = None,
     *,
     bit_depth: int | None = None,
+    before_replace: Callable[[Path], None] | None = None,
 ) -> Path:
     """Write ``image`` atomically in the format of ``path``'s extension; returns the path written.
 
@@ -124,9 +137,11 @@ def write_image(
     fmt = format_for(path)
     _check_can_write(path, fmt, image, compression, bit_depth)
     if fmt == "exr":
-        atomic_write(path, lambda temp: write_exr(temp, image, compression))
+        atomic_write(path, lambda temp: write_exr(temp, image, compression), before_replace)
     else:
-        atomic_write(path, lambda temp: write_raster(temp, image, fmt, compression, bit_depth))
+        atomic_write(
+            path, lambda temp: write_raster(temp, image, fmt, compression, bit_depth), before_replace
+        )
     return path
 
 

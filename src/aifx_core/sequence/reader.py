@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from .frames import format_frames, parse_frame_spec, split_trailing_range
+from .guard import check_regular_file
 from .image import Image
 from .imageio import FORMATS, read_image
 from .pattern import FramePattern, parse_pattern, still_frame
@@ -110,6 +111,8 @@ def _open_still(pattern: FramePattern, requested: list[int] | None, role: str) -
     file = pattern.path(0)
     if file.is_dir():
         raise InputError(f"{file}: is a folder with no frames; check the path")
+    if os.path.lexists(file):
+        check_regular_file(file, role)  # a FIFO, device or symlink loop: say what it is
     if not file.is_file():
         raise InputError(
             f"{file}: {role} not found; check the path (for a sequence use a frame token like plate.####.exr)"

@@ -1,19 +1,41 @@
 """A small stand-in for Foundry's ``nuke`` module, for testing the aifx plugin without Nuke.
 
-It follows the documented Python API (learn.foundry.com/nuke/developers/.../pythonreference) for exactly
-what the plugin uses: knob classes with ``value``/``setValue``, nodes with knobs, inputs and ``writeKnobs``,
-``Group.begin/end``, ``nuke.nodes.<Class>(**knobs)``, ``createNode``, ``toNode``, ``allNodes``, ``root()``,
-``thisNode()`` (set while a ``PyScript_Knob`` executes), ``execute``, ``ProgressTask``, ``scriptOpen``,
-``executeInMainThread[WithResult]``, ``menu``. ``execute`` on a Write really renders: it pulls each frame
-through the graph (Read → Input/Switch/Output/Group/Dot → Write) and writes a small EXR with OpenEXR, so the
-aifx worker gets real input. Test helpers start with an underscore.
+It follows the documented Python API (learn.foundry.com/nuke/developers/.../pythondevguide) for exactly what
+the plugin uses, and it is as strict as Nuke where Nuke bites:
+
+- **Main thread.** With ``GUI`` on, knobs, nodes and module functions refuse calls from any thread but the main
+  one; ``executeInMainThreadWithResult`` queues the call for the main thread (a test runs the queue with
+  :func:`_run_main_loop`, as Nuke's event loop does) and, like Nuke's (``nuke/executeInMain.py``), prints an
+  exception's traceback and returns ``None``. ``ProgressTask`` may be used from any thread.
+- **Command line.** ``python -m nuke -t script.py args`` (see ``__main__.py``) strips a trailing frame range from
+  ``sys.argv`` as Nuke does; the full command line stays in :data:`rawArgs`.
+- **Bounding boxes.** Images carry a format (EXR display window) and a bbox (EXR data window); a Read of an EXR
+  keeps the file's data window, a Crop sets the bbox to its box, and a Write of an EXR writes the input's bbox
+  as the data window (Foundry's ``exrWriter.C``: ``bound`` from ``input->x(), y(), r(), t()``).
+- **Proxy and views.** With the root's ``proxy`` on, Reads deliver images scaled by ``proxy_scale``;
+  ``execute`` renders every view of the root's ``views`` unless told which (a Write without ``%V`` in its path
+  ends up with the last one); ``%V``/``%v`` in a Read's path become the view.
+- **Knobs.** File knobs hold text; ``evaluate()`` performs the TCL substitutions Nuke does (``[getenv X]``,
+  ``[value root.name]``, ``[file dirname ...]``), ``value()`` does not. A ``Channel_Knob`` of the default
+  depth (0: a layer) holds a layer, depth 1 one channel. Buttons (``PyScript_Knob``) share the line of the
+  knob before them unless ``STARTLINE`` is set.
+- **Scripts.** ``scriptSave`` writes the graph (every node, knob and connection) to disk and ``scriptOpen``
+  builds a new graph from that file alone: nothing held in memory survives.
+
+``execute`` on a Write really renders: it pulls each frame through the graph and writes an EXR with OpenEXR,
+so the aifx worker gets real input. Test helpers start with an underscore.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import queue
 import re
+import threading
+import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import cv2
@@ -25,8 +47,12 @@ WRITE_NON_DEFAULT_ONLY = 0x1
 TO_SCRIPT = 0x2
 STARTLINE = 0x1000
 
+#: The whole command line, as Nuke keeps it (``sys.argv`` may have lost a trailing frame range).
+rawArgs: list[str] = []
+
 # -- recorded state (tests read these) ---------------------------------------------------------------------------
 execute_log: list[tuple[str, int, int]] = []
+execute_views: list[list[str]] = []
 progress_tasks: list[ProgressTask] = []
 messages: list[str] = []
 opened_scripts: list[str] = []
@@ -37,18 +63,91 @@ class CancelledError(Exception):
     pass
 
 
+# -- the main thread ---------------------------------------------------------------------------------------------
+
+_main_calls: queue.Queue[tuple[Callable[..., Any], tuple, dict, threading.Event | None, list]] = queue.Queue()
+
+
+def _check_thread(what: str) -> None:
+    """Nuke's objects belong to its main thread; a GUI session must not touch them from another."""
+    if GUI and threading.current_thread() is not threading.main_thread():
+        raise RuntimeError(
+            f"nuke: {what} called from thread {threading.current_thread().name}; Nuke calls must run in the "
+            "main thread (nuke.executeInMainThreadWithResult)"
+        )
+
+
+class _MainThreadOnly:
+    """Public attributes of knobs and nodes may only be used from the main thread (in a GUI session)."""
+
+    def __getattribute__(self, name: str) -> Any:
+        if not name.startswith("_"):
+            _check_thread(f"{type(self).__name__}.{name}")
+        return object.__getattribute__(self, name)
+
+
+def executeInMainThread(call: Callable[..., Any], args: Any = (), kwargs: Any = None) -> None:
+    """Queue ``call`` for the main thread and return at once (headless: call it now)."""
+    if not GUI:
+        call(*_as_tuple(args), **(kwargs or {}))
+        return
+    _main_calls.put((call, _as_tuple(args), dict(kwargs or {}), None, []))
+
+
+def executeInMainThreadWithResult(call: Callable[..., Any], args: Any = (), kwargs: Any = None) -> Any:
+    """Run ``call`` in the main thread and wait; an exception is printed and ``None`` returned, as in Nuke."""
+    args = _as_tuple(args)
+    if not GUI or threading.current_thread() is threading.main_thread():
+        return _call_printing_errors(call, args, dict(kwargs or {}))
+    done = threading.Event()
+    box: list = []
+    _main_calls.put((call, args, dict(kwargs or {}), done, box))
+    done.wait()
+    return box[0] if box else None
+
+
+def _call_printing_errors(call: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+    try:
+        return call(*args, **kwargs)
+    except Exception:
+        traceback.print_exc()
+        return None
+
+
+def _run_main_loop(thread: threading.Thread, timeout: float = 120.0) -> None:
+    """The test's main thread serves queued calls until ``thread`` ends (Nuke's event loop does this)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while thread.is_alive() or not _main_calls.empty():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{thread.name} still running after {timeout} s")
+        try:
+            call, args, kwargs, done, box = _main_calls.get(timeout=0.02)
+        except queue.Empty:
+            continue
+        box.append(_call_printing_errors(call, args, kwargs))
+        if done is not None:
+            done.set()
+
+
+def _as_tuple(args: Any) -> tuple:
+    return args if isinstance(args, tuple) else (args,)
+
+
 # -- knobs -------------------------------------------------------------------------------------------------------
 
 
-class Knob:
+class Knob(_MainThreadOnly):
     _default: Any = ""
+    _startline = True
 
     def __init__(self, name: str, label: str | None = None, *args: Any) -> None:
         self._name = name
         self._label = label or name
         self._value = self._default
         self._tooltip = ""
-        self._flags = STARTLINE
+        self._flags = STARTLINE if self._startline else 0
         self._node: Node | None = None
 
     def name(self) -> str:
@@ -116,18 +215,58 @@ class Boolean_Knob(Knob):
         return True
 
 
+class BBox_Knob(Knob):
+    """x, y, r, t in Nuke's pixel coordinates (origin bottom left)."""
+
+    _default: Any = (0.0, 0.0, 1.0, 1.0)
+
+    def setValue(self, value: Any, index: int = -1) -> bool:
+        if index >= 0:
+            values = list(self._value)
+            values[index] = float(value)
+            self._value = tuple(values)
+        else:
+            self._value = tuple(float(v) for v in value)
+            if len(self._value) != 4:
+                raise ValueError(f"{self._name}: a box has 4 values")
+        return True
+
+    def toScript(self) -> str:
+        return "{" + " ".join(f"{v:g}" for v in self._value) + "}"
+
+
 class String_Knob(Knob):
     def setValue(self, value: Any) -> bool:
         self._value = str(value)
         return True
 
 
-class File_Knob(String_Knob):
+class EvalString_Knob(String_Knob):
+    def evaluate(self) -> str:
+        """The text with Nuke's TCL substitutions done (``value()`` gives the text as typed)."""
+        return _tcl_substitute(str(self._value))
+
+
+class File_Knob(EvalString_Knob):
     pass
 
 
 class Channel_Knob(String_Knob):
+    """Depth 0 (the default, Nuke's 4 channels) selects a layer; depth 1 selects one channel."""
+
     _default = "none"
+
+    def __init__(self, name: str, label: str | None = None, depth: int = 0) -> None:
+        super().__init__(name, label)
+        self._depth = int(depth)
+
+    def depth(self) -> int:
+        return self._depth
+
+    def setValue(self, value: Any) -> bool:
+        text = str(value)
+        self._value = text if self._depth == 1 else text.split(".", 1)[0]
+        return True
 
 
 class Text_Knob(Knob):
@@ -159,6 +298,8 @@ class Enumeration_Knob(Knob):
 
 
 class PyScript_Knob(Knob):
+    _startline = False  # a button sits beside the knob before it unless STARTLINE is set
+
     def __init__(self, name: str, label: str | None = None, command: str = "") -> None:
         super().__init__(name, label)
         self._value = command
@@ -176,12 +317,35 @@ class PyScript_Knob(Knob):
             _this = previous
 
 
+_TCL = re.compile(r"\[([^\[\]]*)\]")
+
+
+def _tcl_substitute(text: str) -> str:
+    """The few TCL commands artists put in file knobs, innermost brackets first."""
+
+    def run(match: re.Match[str]) -> str:
+        command, _, arg = match.group(1).strip().partition(" ")
+        arg = arg.strip()
+        if command == "getenv":
+            return os.environ.get(arg, "")
+        if command == "value" and arg == "root.name":
+            return _root.name()
+        if command == "file" and arg.startswith("dirname "):
+            return os.path.dirname(arg[len("dirname ") :].strip())
+        raise RuntimeError(f"invalid command name {command!r} in {text!r}")
+
+    previous = None
+    while previous != text:
+        previous, text = text, _TCL.sub(run, text)
+    return text
+
+
 # -- nodes ------------------------------------------------------------------------------------------------------
 
 #: Built-in knobs (name → default) of the node classes the plugin and tests use; other classes accept any.
 _CLASS_KNOBS: dict[str, dict[str, Any]] = {
     "Read": {
-        "file": "",
+        "file": File_Knob,
         "first": 1,
         "last": 1,
         "origfirst": 1,
@@ -192,7 +356,7 @@ _CLASS_KNOBS: dict[str, dict[str, Any]] = {
         "disable": False,
     },
     "Write": {
-        "file": "",
+        "file": File_Knob,
         "file_type": "",
         "channels": "rgb",
         "datatype": "16 bit half",
@@ -202,6 +366,7 @@ _CLASS_KNOBS: dict[str, dict[str, Any]] = {
         "disable": False,
         "colorspace": "default",
     },
+    "Crop": {"box": BBox_Knob, "reformat": False, "intersect": False, "crop": True, "disable": False},
     "Input": {"number": 0},
     "Output": {},
     "Switch": {"which": 0, "disable": False},
@@ -214,16 +379,20 @@ _CLASS_KNOBS: dict[str, dict[str, Any]] = {
         "OCIO_config": "nuke-default",
         "workingSpaceLUT": "linear",
         "customOCIOConfigPath": "",
+        "proxy": False,
+        "proxy_scale": 0.5,
+        "views": "main",
     },
 }
 
 
-class Node:
+class Node(_MainThreadOnly):
     def __init__(self, cls: str, parent: Group | None) -> None:
         self._class = cls
         self._parent = parent
         self._knobs: dict[str, Knob] = {}
         self._defaults: dict[str, Any] = {}
+        self._user: list[str] = []
         self._inputs: list[Node | None] = []
         self._name = ""
         for name, default in _CLASS_KNOBS.get(cls, {}).items():
@@ -233,14 +402,17 @@ class Node:
             parent._children.append(self)
 
     def _add_builtin(self, name: str, default: Any) -> None:
-        kind: type[Knob] = {bool: Boolean_Knob, int: Int_Knob, float: Double_Knob}.get(
-            type(default), String_Knob
-        )
-        knob = kind(name)
-        knob.setValue(default)
+        if isinstance(default, type):
+            knob = default(name)
+        else:
+            kind: type[Knob] = {bool: Boolean_Knob, int: Int_Knob, float: Double_Knob}.get(
+                type(default), String_Knob
+            )
+            knob = kind(name)
+            knob.setValue(default)
         knob._node = self
         self._knobs[name] = knob
-        self._defaults[name] = default
+        self._defaults[name] = knob._value
 
     # identity
     def Class(self) -> str:
@@ -275,13 +447,15 @@ class Node:
         return dict(self._knobs)
 
     def __getitem__(self, name: str) -> Knob:
+        _check_thread(f"Node[{name!r}]")
         if name not in self._knobs:
             raise NameError(f"knob {name} does not exist")
         return self._knobs[name]
 
     def addKnob(self, knob: Knob) -> None:
         knob._node = self
-        self._knobs[knob.name()] = knob
+        self._knobs[knob._name] = knob
+        self._user.append(knob._name)
 
     def writeKnobs(self, flags: int = 0) -> str:
         """The knobs that differ from their defaults, as ``name value`` lines (user knobs always)."""
@@ -291,7 +465,7 @@ class Node:
                 continue
             if (
                 name in self._defaults
-                and knob.value() == self._defaults[name]
+                and knob._value == self._defaults[name]
                 and flags & WRITE_NON_DEFAULT_ONLY
             ):
                 continue
@@ -313,18 +487,36 @@ class Node:
             self._inputs.pop()
         return True
 
-    # frame range
+    # frame range and format
     def firstFrame(self) -> int:
         if self._class == "Read":
-            return int(self["first"].value())
-        upstream = self.input(0)
-        return upstream.firstFrame() if upstream else int(root()["first_frame"].value())
+            return int(self._knobs["first"]._value)
+        upstream = self._upstream()
+        return upstream.firstFrame() if upstream else int(_root._knobs["first_frame"]._value)
 
     def lastFrame(self) -> int:
         if self._class == "Read":
-            return int(self["last"].value())
-        upstream = self.input(0)
-        return upstream.lastFrame() if upstream else int(root()["last_frame"].value())
+            return int(self._knobs["last"]._value)
+        upstream = self._upstream()
+        return upstream.lastFrame() if upstream else int(_root._knobs["last_frame"]._value)
+
+    def format(self) -> Format:
+        """The output format (what a Write's display window will be), at the node's first frame."""
+        image = _render(self, self.firstFrame())
+        return Format(image.width, image.height)
+
+    def proxy(self) -> bool:
+        return bool(_root._knobs["proxy"]._value)
+
+    def _upstream(self) -> Node | None:
+        if self._class == "Input" and isinstance(self._parent, Group):
+            return self._parent.input(int(self._knobs["number"]._value))
+        if isinstance(self, Group) and not isinstance(self, Root):
+            output = next((c for c in self._children if c._class == "Output"), None)
+            return output.input(0) if output else None
+        if self._class == "Switch":
+            return self.input(int(self._knobs["which"]._value))
+        return self.input(0)
 
 
 class Group(Node):
@@ -353,16 +545,10 @@ class Group(Node):
     def node(self, name: str) -> Node | None:
         head, _, rest = name.partition(".")
         for child in self._children:
-            if child.name() == head:
+            if child._name == head:
                 if not rest:
                     return child
                 return child.node(rest) if isinstance(child, Group) else None
-        return None
-
-    def _input_node(self, number: int) -> Node | None:
-        for child in self._children:
-            if child.Class() == "Input" and int(child["number"].value()) == number:
-                return child
         return None
 
 
@@ -374,11 +560,24 @@ class Root(Group):
         return "root"
 
 
+@dataclass(frozen=True)
+class Format:
+    _width: int
+    _height: int
+
+    def width(self) -> int:
+        return self._width
+
+    def height(self) -> int:
+        return self._height
+
+
 class Nodes:
     """``nuke.nodes.Blur(size=3)``: make a node in the current group and set knobs, without connecting."""
 
     def __getattr__(self, cls: str) -> Callable[..., Node]:
         def make(**knobs: Any) -> Node:
+            _check_thread(f"nuke.nodes.{cls}")
             return _make(cls, knobs)
 
         return make
@@ -404,6 +603,7 @@ def _make(cls: str, knobs: dict[str, Any]) -> Node:
 
 def createNode(typ: str, knobs: str = "", inpanel: bool = True) -> Node:
     """Make a node and connect it below the selected node, as the Tab menu does."""
+    _check_thread("nuke.createNode")
     node = _make(typ, {})
     if _selected is not None and _selected._parent is node._parent:
         node.setInput(0, _selected)
@@ -411,22 +611,26 @@ def createNode(typ: str, knobs: str = "", inpanel: bool = True) -> Node:
 
 
 def root() -> Root:
+    _check_thread("nuke.root")
     return _root
 
 
 def thisNode() -> Node:
+    _check_thread("nuke.thisNode")
     if _this is None:
         raise RuntimeError("nuke.thisNode() called outside a knob callback")
     return _this
 
 
 def toNode(name: str) -> Node | None:
+    _check_thread("nuke.toNode")
     return _context[-1].node(name) if _context[-1] is not _root else _root.node(name)
 
 
 def allNodes(
     filter: str | None = None, group: Group | None = None, recurseGroups: bool = False
 ) -> list[Node]:
+    _check_thread("nuke.allNodes")
     found: list[Node] = []
     for child in (group or _context[-1]).nodes():
         if filter is None or child.Class() == filter:
@@ -436,32 +640,34 @@ def allNodes(
     return found
 
 
-def scriptOpen(filename: str) -> None:
-    """Opening a script here keeps the graph the test built; it records the call and names the root."""
-    if not os.path.isfile(filename):
-        raise RuntimeError(f"{filename}: No such file or directory")
-    opened_scripts.append(filename)
-    _root._script = filename
+def delete(node: Node) -> None:
+    """Remove ``node`` from its group; what it fed loses that input."""
+    _check_thread("nuke.delete")
+    parent = node._parent
+    if parent is not None:
+        parent._children.remove(node)
+        for other in parent._children:
+            for index, upstream in enumerate(other._inputs):
+                if upstream is node:
+                    other._inputs[index] = None
+
+
+def views() -> list[str]:
+    """The root's views (``main`` for a mono script, ``left``/``right`` for stereo)."""
+    _check_thread("nuke.views")
+    return [line.split()[0] for line in str(_root._knobs["views"]._value).splitlines() if line.strip()]
 
 
 def message(text: str) -> None:
+    _check_thread("nuke.message")
     messages.append(text)
 
 
-def executeInMainThread(call: Callable[..., Any], args: Any = (), kwargs: Any = None) -> None:
-    call(*_as_tuple(args), **(kwargs or {}))
-
-
-def executeInMainThreadWithResult(call: Callable[..., Any], args: Any = (), kwargs: Any = None) -> Any:
-    return call(*_as_tuple(args), **(kwargs or {}))
-
-
-def _as_tuple(args: Any) -> tuple:
-    return args if isinstance(args, tuple) else (args,)
-
-
 class ProgressTask:
-    """Records messages and percentages; a test cancels by setting ``_cancel_after`` (isCancelled calls)."""
+    """Records messages and percentages; a test cancels by setting ``_cancel_after`` (isCancelled calls).
+
+    Like Nuke's, it is made to be used from a render thread: no main-thread check.
+    """
 
     _cancel_after: int | None = None
 
@@ -506,51 +712,247 @@ def menu(name: str) -> Menu:
     return menus.setdefault(name, Menu(name))
 
 
+# -- scripts on disk ---------------------------------------------------------------------------------------------
+
+
+def scriptSave(filename: str | None = None) -> bool:
+    """Write the whole graph to ``filename`` (default: the open script's name)."""
+    _check_thread("nuke.scriptSave")
+    path = filename or _root._script
+    if not path or path == "Root":
+        raise RuntimeError("script has no name: use scriptSaveAs")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write("#! fake nuke script (tests/nuke/fake_nuke)\n")
+        json.dump(_dump(_root), handle, indent=1)
+    _root._script = path
+    return True
+
+
+def scriptSaveAs(filename: str | None = None, overwrite: int = -1) -> None:
+    scriptSave(filename)
+
+
+def scriptOpen(filename: str) -> None:
+    """Replace the open graph by the one ``filename`` holds (what ``scriptSave`` wrote)."""
+    global _root, _context
+    _check_thread("nuke.scriptOpen")
+    if not os.path.isfile(filename):
+        raise RuntimeError(f"{filename}: No such file or directory")
+    with open(filename, encoding="utf-8") as handle:
+        first = handle.readline()
+        if not first.startswith("#! fake nuke script"):
+            raise RuntimeError(f"{filename}: not a Nuke script")
+        data = json.load(handle)
+    opened_scripts.append(filename)
+    _root = Root("Root", None)
+    _root._name = "root"
+    _context = [_root]
+    _load(_root, data)
+    _root._script = filename
+
+
+def _dump(node: Node) -> dict[str, Any]:
+    knobs = {}
+    user = []
+    for name, knob in node._knobs.items():
+        value = list(knob._value) if isinstance(knob._value, tuple) else knob._value
+        if name in node._user:
+            extra = {"values": knob._values} if isinstance(knob, Enumeration_Knob) else {}
+            if isinstance(knob, Channel_Knob):
+                extra = {"depth": knob._depth}
+            user.append(
+                {
+                    "kind": type(knob).__name__,
+                    "name": name,
+                    "label": knob._label,
+                    "value": value,
+                    "tooltip": knob._tooltip,
+                    "flags": knob._flags,
+                    **extra,
+                }
+            )
+        else:
+            knobs[name] = value
+    data: dict[str, Any] = {
+        "class": node._class,
+        "name": node._name,
+        "knobs": knobs,
+        "user": user,
+        "inputs": [None if n is None else n._name for n in node._inputs],
+    }
+    if isinstance(node, Group):
+        data["children"] = [_dump(child) for child in node._children]
+    return data
+
+
+def _load(group: Group, data: dict[str, Any]) -> None:
+    _restore_knobs(group, data)
+    made = []
+    for child in data.get("children", []):
+        node: Node = Group(child["class"], group) if "children" in child else Node(child["class"], group)
+        node._name = child["name"]
+        if isinstance(node, Group):
+            _load(node, child)
+        else:
+            _restore_knobs(node, child)
+        made.append((node, child))
+    for node, child in made:
+        for index, name in enumerate(child["inputs"]):
+            node.setInput(index, None if name is None else group.node(name))
+
+
+def _restore_knobs(node: Node, data: dict[str, Any]) -> None:
+    for name, value in data["knobs"].items():
+        if name not in node._knobs:
+            node._add_builtin(name, value)
+        node._knobs[name]._value = tuple(value) if isinstance(value, list) else value
+    for spec in data["user"]:
+        kind = globals()[spec["kind"]]
+        if spec["kind"] == "Enumeration_Knob":
+            knob = kind(spec["name"], spec["label"], spec["values"])
+        elif spec["kind"] == "Channel_Knob":
+            knob = kind(spec["name"], spec["label"], spec["depth"])
+        else:
+            knob = kind(spec["name"], spec["label"])
+        knob._value = spec["value"]
+        knob._tooltip = spec["tooltip"]
+        knob._flags = spec["flags"]
+        node.addKnob(knob)
+
+
 # -- execute: a tiny renderer ------------------------------------------------------------------------------------
 
 
-def execute(nameOrNode: Node | str, start: int, end: int, incr: int = 1) -> None:
+@dataclass
+class _Image:
+    """A frame: ``width`` x ``height`` format and the channels over ``bbox`` (x0, y0, x1, y1: pixels, top-down,
+    end exclusive; the EXR data window relative to the display window)."""
+
+    width: int
+    height: int
+    bbox: tuple[int, int, int, int]
+    channels: dict[str, np.ndarray]
+
+    def full(self) -> dict[str, np.ndarray]:
+        """The channels over the format: black outside the bbox, the overscan cut."""
+        out = {}
+        x0, y0, x1, y1 = self.bbox
+        for name, plane in self.channels.items():
+            full = np.zeros((self.height, self.width), np.float32)
+            fx0, fy0, fx1, fy1 = max(x0, 0), max(y0, 0), min(x1, self.width), min(y1, self.height)
+            if fx1 > fx0 and fy1 > fy0:
+                full[fy0:fy1, fx0:fx1] = plane[fy0 - y0 : fy1 - y0, fx0 - x0 : fx1 - x0]
+            out[name] = full
+        return out
+
+
+#: The view being executed; None outside execute (the first view, as a Viewer shows it).
+_view: str | None = None
+
+
+def execute(
+    nameOrNode: Node | str,
+    start: int,
+    end: int,
+    incr: int = 1,
+    views: list[str] | None = None,
+    continueOnError: bool = False,
+) -> None:
+    """Render a Write over the frames, for ``views`` (default: every view of the script, in order)."""
+    global _view
+    _check_thread("nuke.execute")
     node = toNode(nameOrNode) if isinstance(nameOrNode, str) else nameOrNode
     if node is None or node.Class() != "Write":
         raise RuntimeError(f"{nameOrNode} is not a Write node")
     if node["disable"].value():
         raise RuntimeError(f"{node.name()}: node is disabled")
+    wanted = list(views) if views else globals()["views"]()
+    unknown = [v for v in wanted if v not in globals()["views"]()]
+    if unknown:
+        raise RuntimeError(f"unknown view {unknown[0]}")
     execute_log.append((node.fullName(), start, end))
-    for frame in range(start, end + 1, incr):
-        _write_frame(node, frame)
+    execute_views.append(wanted)
+    try:
+        for view in wanted:
+            _view = view
+            for frame in range(start, end + 1, incr):
+                _write_frame(node, frame)
+    finally:
+        _view = None
 
 
 def _frame_path(pattern: str, frame: int) -> str:
+    view = _view or globals()["views"]()[0]
+    pattern = pattern.replace("%V", view).replace("%v", view[:1])
     pattern = re.sub(r"#+", lambda m: f"%0{len(m.group(0))}d", pattern)
     return pattern % frame if "%" in pattern else pattern
 
 
 def _pull(node: Node | None, frame: int) -> dict[str, np.ndarray]:
-    """Channels (Nuke names, float32) of ``node`` at ``frame``."""
+    """Channels (Nuke names, float32) of ``node`` at ``frame`` over its format (test helper)."""
+    return _render(node, frame).full()
+
+
+def _render(node: Node | None, frame: int) -> _Image:
     if node is None:
         raise RuntimeError("input not connected")
-    cls = node.Class()
+    cls = node._class
     if cls == "Read":
-        return _read(_frame_path(node["file"].value(), frame))
-    if cls == "Input":
-        parent = node._parent
-        assert isinstance(parent, Group)
-        return _pull(parent.input(int(node["number"].value())), frame)
-    if cls == "Switch":
-        return _pull(node.input(int(node["which"].value())), frame)
-    if isinstance(node, Group):
-        output = next((c for c in node.nodes() if c.Class() == "Output"), None)
-        return _pull(output.input(0) if output else None, frame)
-    return _pull(node.input(0), frame)
+        path = node._knobs["file"].evaluate()  # type: ignore[attr-defined]
+        if not path.strip():
+            raise RuntimeError(f"{node._name}: Read error: no file name")
+        image = _read_image(_frame_path(path, frame))
+        return _proxy_scaled(image) if _root._knobs["proxy"]._value else image
+    if cls == "Crop" and not node._knobs["disable"]._value:
+        return _crop(node, _render(node.input(0), frame))
+    return _render(node._upstream(), frame)
+
+
+def _proxy_scaled(image: _Image) -> _Image:
+    scale = float(_root._knobs["proxy_scale"]._value)
+    x0, y0, x1, y1 = (int(round(v * scale)) for v in image.bbox)
+    size = (max(1, x1 - x0), max(1, y1 - y0))
+    planes = {k: cv2.resize(v, size, interpolation=cv2.INTER_AREA) for k, v in image.channels.items()}
+    width, height = int(round(image.width * scale)), int(round(image.height * scale))
+    return _Image(width, height, (x0, y0, x0 + size[0], y0 + size[1]), planes)
+
+
+def _crop(node: Node, image: _Image) -> _Image:
+    """Crop (reformat off): the bbox becomes the box (intersected with the input's with ``intersect``)."""
+    x, y, r, t = (int(round(v)) for v in node._knobs["box"]._value)
+    box = (x, image.height - t, r, image.height - y)  # Nuke's bottom-up box → top-down pixels
+    if node._knobs["intersect"]._value:
+        b = image.bbox
+        box = (max(box[0], b[0]), max(box[1], b[1]), min(box[2], b[2]), min(box[3], b[3]))
+    planes = {}
+    for name, plane in image.channels.items():
+        out = np.zeros((max(0, box[3] - box[1]), max(0, box[2] - box[0])), np.float32)
+        ix0, iy0 = max(box[0], image.bbox[0]), max(box[1], image.bbox[1])
+        ix1, iy1 = min(box[2], image.bbox[2]), min(box[3], image.bbox[3])
+        if ix1 > ix0 and iy1 > iy0:
+            src = plane[iy0 - image.bbox[1] : iy1 - image.bbox[1], ix0 - image.bbox[0] : ix1 - image.bbox[0]]
+            out[iy0 - box[1] : iy1 - box[1], ix0 - box[0] : ix1 - box[0]] = src
+        planes[name] = out
+    return _Image(image.width, image.height, box, planes)
 
 
 def _read(path: str) -> dict[str, np.ndarray]:
+    """The channels of an image file over its format (test helper)."""
+    return _read_image(path).full()
+
+
+def _read_image(path: str) -> _Image:
     if not os.path.exists(path):
         raise RuntimeError(f"Read error: {path}: No such file or directory")
     if path.lower().endswith(".exr"):
         names = {"R": "rgba.red", "G": "rgba.green", "B": "rgba.blue", "A": "rgba.alpha"}
         with OpenEXR.File(path, separate_channels=True) as exr:
-            return {names.get(k, k): np.asarray(v.pixels, np.float32) for k, v in exr.channels().items()}
+            header = exr.header()
+            (dx0, dy0), (dx1, dy1) = (tuple(int(v) for v in p) for p in header["displayWindow"])
+            (wx0, wy0), (wx1, wy1) = (tuple(int(v) for v in p) for p in header["dataWindow"])
+            planes = {names.get(k, k): np.asarray(v.pixels, np.float32) for k, v in exr.channels().items()}
+        bbox = (wx0 - dx0, wy0 - dy0, wx1 + 1 - dx0, wy1 + 1 - dy0)
+        return _Image(dx1 - dx0 + 1, dy1 - dy0 + 1, bbox, planes)
     image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
     planes = image.astype(np.float32) / (65535.0 if image.dtype == np.uint16 else 255.0)
     if planes.ndim == 2:
@@ -558,11 +960,14 @@ def _read(path: str) -> dict[str, np.ndarray]:
     out = {"rgba.red": planes[..., 2], "rgba.green": planes[..., 1], "rgba.blue": planes[..., 0]}
     if planes.shape[2] == 4:  # like Nuke, an RGB file has no alpha channel at all
         out["rgba.alpha"] = planes[..., 3]
-    return out
+    height, width = planes.shape[:2]
+    return _Image(width, height, (0, 0, width, height), out)
 
 
 def _write_frame(write: Node, frame: int) -> None:
-    channels = _pull(write.input(0), frame)
+    """An EXR whose data window is the input's bbox and display window its format, as exrWriter does."""
+    image = _render(write.input(0), frame)
+    channels = image.channels
     wanted = write["channels"].value()
     rgba = {"rgba.red": "R", "rgba.green": "G", "rgba.blue": "B", "rgba.alpha": "A"}
     if wanted == "all":
@@ -573,10 +978,19 @@ def _write_frame(write: Node, frame: int) -> None:
         ]
     dtype = np.float16 if write["datatype"].value() == "16 bit half" else np.float32
     out = {rgba.get(n, n): np.ascontiguousarray(channels[n].astype(dtype)) for n in names}
-    path = _frame_path(write["file"].value(), frame)
+    path = _frame_path(write["file"].evaluate(), frame)
     if write["create_directories"].value():
         os.makedirs(os.path.dirname(path), exist_ok=True)
-    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+    x0, y0, x1, y1 = image.bbox
+    header = {
+        "compression": OpenEXR.ZIP_COMPRESSION,
+        "type": OpenEXR.scanlineimage,
+        "dataWindow": (np.array([x0, y0], np.int32), np.array([x1 - 1, y1 - 1], np.int32)),
+        "displayWindow": (
+            np.array([0, 0], np.int32),
+            np.array([image.width - 1, image.height - 1], np.int32),
+        ),
+    }
     OpenEXR.File(header, out).write(path)
 
 
@@ -591,15 +1005,17 @@ _selected: Node | None = None
 def _reset() -> None:
     """Fresh, empty script (a test fixture calls this before each test)."""
     global _root, _context, _this, _selected, GUI
+    GUI = False
     _root = Root("Root", None)
     _root._name = "root"
     _root._script = "Root"
     _context = [_root]
     _this = _selected = None
-    GUI = False
     ProgressTask._cancel_after = None
-    for log in (execute_log, progress_tasks, messages, opened_scripts):
+    for log in (execute_log, execute_views, progress_tasks, messages, opened_scripts):
         log.clear()
+    while not _main_calls.empty():
+        _main_calls.get_nowait()
     menus.clear()
 
 

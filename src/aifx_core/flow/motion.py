@@ -1,0 +1,282 @@
+"""The background's motion over a whole frame, and what moves against it.
+
+A frame pair's flow outside the hole is mostly camera motion over the background: one homography per depth
+layer explains it. These layers, fitted once per flow on samples from the whole frame (not only a hole's
+ring), are the prior that flow completion checks first (one fit shared by every hole, with far more support
+than any ring), and what an unmasked moving object (a car, a person, a dust cloud crossing the frame) is told
+apart by: its flow disagrees with every background layer. Such an object must neither be spread across a
+hole as background (completion keeps it off the ring fit) nor be copied into a hole from another frame (the
+engine refuses it as a source): :func:`moving_objects`.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import cv2
+import numpy as np
+
+#: Most motions a frame's background is explained by (a dominant one plus parallax layers).
+MAX_BACKGROUND_LAYERS = 2
+
+
+def homography_flow(matrix: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """The flow (..., 2) float32 that homography ``matrix`` gives points (``xs``, ``ys``) (any equal shapes).
+
+    Plain numpy arithmetic: the same numbers for a ring's samples and for a whole grid.
+    """
+    h = matrix.astype(np.float64)
+    w = h[2, 0] * xs + h[2, 1] * ys + h[2, 2]
+    w = np.where(np.abs(w) < 1e-9, 1e-9, w)
+    mx = (h[0, 0] * xs + h[0, 1] * ys + h[0, 2]) / w
+    my = (h[1, 0] * xs + h[1, 1] * ys + h[1, 2]) / w
+    return np.stack([mx - xs, my - ys], axis=-1).astype(np.float32)
+
+
+def fit_homography(
+    src: np.ndarray, dst: np.ndarray, ransac_px: float
+) -> tuple[np.ndarray | None, np.ndarray]:
+    """RANSAC homography src → dst (N, 2) (seeded: bit-reproducible) and its inlier mask."""
+    if len(src) < 8:
+        return None, np.zeros(len(src), bool)
+    cv2.setRNGSeed(0)
+    matrix, inliers = cv2.findHomography(src, dst, cv2.RANSAC, ransac_px, maxIters=500, confidence=0.995)
+    if matrix is None or inliers is None or not np.isfinite(matrix).all():
+        return None, np.zeros(len(src), bool)
+    return matrix, inliers.ravel().astype(bool)
+
+
+def background_layers(
+    flow: np.ndarray,
+    usable: np.ndarray,
+    *,
+    ransac_px: float = 1.5,
+    max_samples: int = 1200,
+    max_layers: int = MAX_BACKGROUND_LAYERS,
+    min_share: float = 0.2,
+) -> list[np.ndarray]:
+    """Homographies explaining ``flow`` (H, W, 2) where ``usable`` (H, W bool), dominant first; [] if none.
+
+    A homography is flexible enough to bend from one translating layer to another (a gradient), and such a
+    bent fit has more RANSAC inliers than either layer. So, as on a hole's ring, the frame is first cut where
+    the flow jumps (:func:`flow_jumps`); the largest pieces are fitted one by one (a piece that a layer
+    already explains is skipped), and each layer is refitted on the samples closest to it. The dominant
+    motion must explain 30 % of the samples, each further layer ``min_share`` (a parallax layer is a large
+    part of the frame; something smaller that moves differently is an object, see :func:`moving_objects`).
+    Samples lie on a regular grid (deterministic); the tolerance grows a little with the motion, since flow
+    on fast, blurred frames is less precise.
+    """
+    # Pieces are cut on every other pixel (4x cheaper; a layer is far larger than that).
+    sub_flow, sub_usable = flow[::2, ::2], usable[::2, ::2]
+    smooth = sub_usable & ~flow_jumps(sub_flow, 2.0 * JUMP) & np.isfinite(sub_flow).all(axis=-1)
+    count, labels = cv2.connectedComponents(smooth.astype(np.uint8), connectivity=4)
+    step = max(1, int(np.sqrt(sub_usable.sum() / max(1, max_samples))))
+    ys, xs = np.nonzero(smooth[::step, ::step])
+    if len(xs) < 24:
+        return []
+    ys, xs = ys * step, xs * step
+    src = np.stack([xs, ys], axis=-1).astype(np.float32) * 2.0
+    moved = sub_flow[ys, xs]
+    piece = labels[ys, xs]
+    speed = float(np.median(np.hypot(moved[:, 0], moved[:, 1])))
+    tol = ransac_px + 0.03 * speed
+    sizes = np.bincount(piece, minlength=count)
+    sizes[0] = 0
+    candidates: list[tuple[np.ndarray, int]] = []  # (homography, samples of the piece it was fitted on)
+    for k in np.argsort(-sizes, kind="stable")[:8]:
+        members = piece == k
+        if sizes[k] < 24 or len(candidates) >= max_layers + 1:
+            break
+        if any(_median_error(m, src[members], moved[members]) < 0.5 * ransac_px for m, _ in candidates):
+            continue
+        matrix, inliers = fit_homography(src[members], src[members] + moved[members], tol)
+        if matrix is not None and inliers.mean() >= 0.5:
+            candidates.append((matrix, int(members.sum())))
+    if not candidates:
+        return []
+    # Each sample goes to the closest candidate (within tol); layers are kept by support, largest first.
+    errors = np.stack([_errors(m, src, moved) for m, _ in candidates])
+    closest = np.argmin(errors, axis=0)
+    near = errors.min(axis=0) < tol
+    support = np.array([(near & (closest == k)).sum() for k in range(len(candidates))])
+    layers: list[np.ndarray] = []
+    for k in np.argsort(-support, kind="stable"):
+        if support[k] < (0.3 if not layers else min_share) * len(src) or len(layers) >= max_layers:
+            break
+        matrix, fitted_on = candidates[k]
+        if support[k] > 2 * fitted_on:  # refit on all its samples: much more support than its first piece
+            members = near & (closest == k)
+            refit, _ = fit_homography(src[members], src[members] + moved[members], tol)
+            matrix = refit if refit is not None else matrix
+        layers.append(matrix)
+    return layers
+
+
+#: Flow change (working px per px) above which flow is cut into layers: camera motion changes far slower.
+JUMP = 0.25
+
+
+def flow_jumps(flow: np.ndarray, jump: float = JUMP) -> np.ndarray:
+    """Where ``flow`` changes faster than ``jump`` px per px (a layer boundary: camera motion changes slower).
+
+    (A 3x3 Sobel is 8x the per-pixel change; the channels are compared one by one: a max over a length-2 last
+    axis is a slow strided reduction in numpy.)
+    """
+    steep = np.maximum(np.abs(cv2.Sobel(flow, cv2.CV_32F, 1, 0)), np.abs(cv2.Sobel(flow, cv2.CV_32F, 0, 1)))
+    return np.maximum(steep[..., 0], steep[..., 1]) > 8.0 * jump
+
+
+def _errors(matrix: np.ndarray, points: np.ndarray, moved: np.ndarray) -> np.ndarray:
+    """Distance between the flow samples ``moved`` at ``points`` (N, 2) and the homography's motion there."""
+    delta = moved - homography_flow(matrix, points[:, 0], points[:, 1])
+    return np.hypot(delta[:, 0], delta[:, 1])
+
+
+def _median_error(matrix: np.ndarray, points: np.ndarray, moved: np.ndarray) -> float:
+    return float(np.median(_errors(matrix, points, moved)))
+
+
+def layer_flows(layers: list[np.ndarray], shape: tuple[int, int]) -> list[np.ndarray]:
+    """Each layer's motion over a whole (H, W) grid."""
+    ys, xs = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float32)
+    return [homography_flow(matrix, xs, ys) for matrix in layers]
+
+
+def moving_mask(
+    flow: np.ndarray,
+    hole: np.ndarray,
+    layers: list[np.ndarray],
+    *,
+    tol_px: float = 2.0,
+    relative: float = 0.15,
+    near_hole: float = 5.0,
+    min_area: float = 0.0008,
+    parallel_deg: float = 20.0,
+    grow: int = 3,
+    step: int = 2,
+    distance: np.ndarray | None = None,
+) -> np.ndarray:
+    """Where ``flow`` (one direction) moves against all background ``layers``, outside ``hole``.
+
+    A pixel disagrees when its flow is more than ``tol_px + relative·|background motion|`` from the closest
+    layer's. Disagreeing regions are opened (flow noise), and a connected region counts when it covers at least
+    ``min_area`` of the frame and is not a parallax layer: a static layer nearer or farther than the dominant
+    one moves along the same direction as it (within ``parallel_deg``, at least 0.3x as fast), an object
+    crossing the frame in general does not. The flow within ``near_hole`` working pixels of the hole is the
+    pre-filled hole's smear, not an object, and is not looked at, nor is flow whose background motion leaves
+    the frame (it has nothing to match). Regions are found on every ``step``-th pixel (objects are far larger
+    than that; 4x cheaper), and the mask is grown by ``grow`` pixels at full resolution (flow is blurred at an
+    object's edge) but never covers the hole itself. ``distance`` (to the hole) may be passed when the caller
+    has it already.
+    """
+    height, width = hole.shape
+    if not layers:
+        return np.zeros((height, width), bool)
+    if distance is None:
+        distance = hole_distance(hole)
+    sub = flow[::step, ::step]
+    xs, ys = _grid(height, width, step)
+    best = np.full(xs.shape, np.inf, np.float32)
+    background = np.zeros(sub.shape, np.float32)
+    for matrix in layers:
+        motion = homography_flow(matrix, xs, ys)
+        error = _squared_distance(sub, motion)
+        closer = error < best
+        np.copyto(best, error, where=closer)
+        np.copyto(background, motion, where=closer[..., None])
+    speed = np.hypot(background[..., 0], background[..., 1])
+    limit = tol_px + relative * speed
+    # Where the background leaves the frame there is nothing to match: the flow there is arbitrary.
+    tx, ty = xs + background[..., 0], ys + background[..., 1]
+    lands = (tx >= 0) & (tx <= width - 1) & (ty >= 0) & (ty <= height - 1)
+    look = (distance[::step, ::step] > near_hole) & lands
+    candidate = look & ~(best <= limit * limit)  # (NaN flow disagrees too)
+    candidate = cv2.morphologyEx(candidate.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(candidate, connectivity=8)
+    area = stats[:, cv2.CC_STAT_AREA].astype(np.float64)
+    big = area * step * step >= max(24.0, min_area * height * width)
+    big[0] = False
+    if not big.any():
+        return np.zeros((height, width), bool)
+    members = big[labels]
+    label = labels[members]
+    fx, fy, bx, by = (
+        np.bincount(label, weights=values[members], minlength=count) / np.maximum(area, 1.0)
+        for values in (
+            np.nan_to_num(sub[..., 0]),
+            np.nan_to_num(sub[..., 1]),
+            background[..., 0],
+            background[..., 1],
+        )
+    )
+    f_norm, b_norm = np.hypot(fx, fy), np.hypot(bx, by)
+    cos = (fx * bx + fy * by) / np.maximum(f_norm * b_norm, 1e-9)
+    parallax = (b_norm > 1.0) & (cos > np.cos(np.radians(parallel_deg))) & (f_norm > 0.3 * b_norm)
+    keep = big & ~parallax
+    if not keep.any():
+        return np.zeros((height, width), bool)
+    small = keep[labels].astype(np.uint8)
+    mask = cv2.resize(small, (width, height), interpolation=cv2.INTER_NEAREST)
+    size = 2 * (grow + step // 2) + 1
+    mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))) > 0
+    return mask & ~hole
+
+
+@functools.lru_cache(maxsize=8)
+def _grid(height: int, width: int, step: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel coordinates (xs, ys) of every ``step``-th pixel of an (H, W) frame (cached, read-only)."""
+    ys, xs = np.mgrid[0:height:step, 0:width:step].astype(np.float32)
+    xs.flags.writeable = ys.flags.writeable = False
+    return xs, ys
+
+
+def moving_objects(
+    forward: np.ndarray,
+    backward: np.ndarray,
+    hole: np.ndarray,
+    *,
+    side: str = "both",
+    ransac_px: float = 1.5,
+    gap: int = 10,
+    **options: float,
+) -> np.ndarray:
+    """Pixels outside ``hole`` whose motion disagrees with the background's motion layers (H, W bool).
+
+    ``forward`` is the A→B flow on A's grid, ``backward`` the B→A flow on B's grid, ``hole`` the pair's hole
+    (both frames' holes, at the flows' resolution). An unmasked object crossing the frame (car, person, dust
+    cloud) is where it is in A according to ``forward`` and in B according to ``backward``; ``side`` picks
+    ``"a"``, ``"b"`` or ``"both"`` (the union, default: every pixel of the pair that shows the object). Other
+    ``options`` are those of :func:`moving_mask`. Background layers are fitted away from the hole (beyond
+    ``gap`` pixels, where the pre-filled hole does not smear the flow).
+    """
+    if side not in ("a", "b", "both"):
+        raise ValueError(f"side must be 'a', 'b' or 'both', not {side!r}")
+    usable = _usable(hole, gap)
+    out = np.zeros(hole.shape, bool)
+    for name, flow in (("a", forward), ("b", backward)):
+        if side in (name, "both"):
+            layers = background_layers(flow, usable, ransac_px=ransac_px)
+            out |= moving_mask(flow, hole, layers, **options)  # type: ignore[arg-type]
+    return out
+
+
+def _usable(hole: np.ndarray, gap: float) -> np.ndarray:
+    """Pixels farther than ``gap`` from the hole: their flow is measured, not smeared from the pre-fill."""
+    return hole_distance(hole) > gap
+
+
+def hole_distance(hole: np.ndarray) -> np.ndarray:
+    """Distance (float32 px) of every pixel to the nearest hole pixel (0 inside; large when there is none).
+
+    The 5x5 mask, not DIST_MASK_PRECISE: that one is multi-threaded and not bit-reproducible.
+    """
+    if not hole.any():
+        return np.full(hole.shape, np.float32(1e6), np.float32)
+    return cv2.distanceTransform((~hole).astype(np.uint8), cv2.DIST_L2, 5)
+
+
+def _squared_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """|a - b|² per pixel of two (H, W, 2) flows."""
+    dx = a[..., 0] - b[..., 0]
+    dy = a[..., 1] - b[..., 1]
+    return dx * dx + dy * dy

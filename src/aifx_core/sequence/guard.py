@@ -1,0 +1,174 @@
+"""What a job may read and where it may write: the checks that keep inputs safe and reads bounded.
+
+* :func:`check_regular_file`: a path to *read* must be a plain file. A FIFO blocks ``open()`` forever and a
+  device file (``/dev/zero``) never ends, so both are refused before they are opened, as are symlink loops.
+* :class:`ProtectedFiles` and :func:`check_side_output`: every file a job *writes* besides its frames (the
+  contact sheet, a saved job, the eval folder's files, the confidence sequence) is checked up front, before any
+  pixel work, against the files the job reads (by path after symlinks, and by inode, so hard links count
+  too): a side output that resolves to an input is refused like an output frame that would.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Protocol
+
+from ..errors import InputError
+
+
+class _Frames(Protocol):
+    frames: list[int]
+
+    def path(self, frame: int) -> Path: ...
+
+
+def _file_kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device file"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    return "not a regular file"
+
+
+def stat_or_explain(path: Path, what: str) -> os.stat_result:
+    """``os.stat(path)`` with every failure turned into one line naming ``path`` (exit code 2)."""
+    try:
+        return os.stat(path)
+    except FileNotFoundError:
+        if os.path.islink(path):
+            raise InputError(f"{path}: {what} is a broken symlink; fix the link or the path") from None
+        raise InputError(f"{path}: {what} not found; check the path") from None
+    except PermissionError:
+        raise InputError(
+            f"{path}: cannot read the {what} (permission denied); check its permissions"
+        ) from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise InputError(f"{path}: {what} is a symlink loop; fix the link") from None
+        raise InputError(f"{path}: cannot read the {what} ({exc.strerror or exc})") from None
+
+
+def check_regular_file(path: str | os.PathLike[str], what: str, max_bytes: int | None = None) -> int:
+    """Refuse anything but a plain file (FIFO, device, socket, folder, symlink loop); returns its size.
+
+    ``max_bytes`` caps the size for files read whole (job files), so a hostile path cannot exhaust memory.
+    """
+    path = Path(path)
+    info = stat_or_explain(path, what)
+    if not stat.S_ISREG(info.st_mode):
+        kind = _file_kind(info.st_mode)
+        raise InputError(f"{path}: {what} is {kind}, not a regular file; give the path of a file")
+    if max_bytes is not None and info.st_size > max_bytes:
+        raise InputError(
+            f"{path}: {what} is {info.st_size:,} bytes, more than the {max_bytes:,} allowed; "
+            "check that this is the right file"
+        )
+    return info.st_size
+
+
+def _resolved(path: str | os.PathLike[str]) -> Path:
+    try:
+        return Path(os.path.abspath(path)).resolve()
+    except (OSError, RuntimeError):  # a symlink loop (RuntimeError before Python 3.13)
+        raise InputError(f"{path}: is a symlink loop; fix the link or choose another path") from None
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
+
+
+class ProtectedFiles:
+    """Files a job reads (or its own frames): nothing else the job writes may land on one of them."""
+
+    def __init__(self) -> None:
+        self._by_path: dict[Path, str] = {}
+        self._by_id: dict[tuple[int, int], str] = {}
+
+    def add(self, path: str | os.PathLike[str], role: str) -> None:
+        resolved = _resolved(path)
+        self._by_path.setdefault(resolved, role)
+        identity = _identity(resolved)
+        if identity is not None:
+            self._by_id.setdefault(identity, role)
+
+    def add_frames(self, sequence: _Frames | None, role: str, frames: Iterable[int] | None = None) -> None:
+        """Every file of ``sequence`` (at ``frames``, default its own) as ``role`` (``plate frame``...)."""
+        if sequence is None:
+            return
+        for frame in sequence.frames if frames is None else frames:
+            self.add(sequence.path(frame), role)
+
+    def role_of(self, path: str | os.PathLike[str]) -> str | None:
+        """What ``path`` is to the job (``"plate frame"``, ``"mask frame"``...), or ``None`` if unprotected."""
+        resolved = _resolved(path)
+        if resolved in self._by_path:
+            return self._by_path[resolved]
+        identity = _identity(resolved)
+        return self._by_id.get(identity) if identity is not None else None
+
+    def refuse(self, path: str | os.PathLike[str], what: str, flag: str | None = None) -> None:
+        """Raise if writing ``what`` to ``path`` would replace a protected file."""
+        role = self.role_of(path)
+        if role is not None:
+            hint = f"pass another {flag}" if flag else "choose another path"
+            raise InputError(f"{path}: the {what} would overwrite the {role} {_resolved(path)}; {hint}")
+
+
+def check_side_output(
+    path: str | os.PathLike[str],
+    what: str,
+    protected: ProtectedFiles,
+    *,
+    suffixes: tuple[str, ...] = (),
+    example: str = "",
+    flag: str | None = None,
+) -> Path:
+    """Check a side-output file before any work: a file name (not a folder) in an existing, writable folder,
+    not a FIFO/device, not an input. Returns the path. The file is written later, atomically, next to itself.
+    """
+    target = Path(path)
+    text = os.fspath(path)
+    what_text = f"{what} ({flag})" if flag else what
+    if text.endswith(("/", os.sep)) or target.is_dir():
+        name = example or f"aifx{suffixes[0] if suffixes else ''}"
+        raise InputError(
+            f"{text}: the {what_text} path is a folder; give a file inside it, like {target / name}"
+        )
+    if suffixes and target.suffix.lower() not in suffixes:
+        raise InputError(f"{text}: the {what_text} must end with {' or '.join(suffixes)}")
+    folder = Path(os.path.abspath(target)).parent
+    if not folder.is_dir():
+        raise InputError(
+            f"{text}: folder {folder} for the {what_text} does not exist; create it or choose another path"
+        )
+    if os.path.lexists(target):
+        info = stat_or_explain(target, what)
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError(
+                f"{text}: the {what_text} path is {_file_kind(info.st_mode)}; choose a file path"
+            )
+    protected.refuse(target, what, flag)
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(f"{text}: cannot write the {what_text} into {folder} (permission denied)")
+    return target
+
+
+def protected_inputs(plate: Any, mask: Any = None) -> ProtectedFiles:
+    """The plate's frames and the mask's files of a job (``mask`` is a sequence or ``None``)."""
+    protected = ProtectedFiles()
+    protected.add_frames(plate, f"{getattr(plate, 'role', 'plate')} frame")
+    if mask is not None:
+        protected.add_frames(mask, f"{getattr(mask, 'role', 'mask')} frame")
+    return protected

@@ -1,0 +1,183 @@
+"""Flow on hard footage (issue #10): objects crossing holes unmasked, fast blurred pans, completion scores.
+
+Clips come from ``benchmarks/hard_clips.py`` (a textured plate under an exact camera motion, so the true
+flow is known everywhere).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from aifx_core.flow import (
+    DISFlow,
+    complete_flow,
+    complete_flows,
+    complete_flows_scored,
+    flow_gray,
+    moving_objects,
+)
+from aifx_core.flow.estimator import global_motion
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+import hard_clips  # noqa: E402
+
+
+def _grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    return xs, ys
+
+
+def _crossing_field(
+    height: int = 160, width: int = 220
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A pan at (-25, 1) px/frame and a disc moving (+10, 0) against it, half inside a square hole.
+
+    Returns (flow with garbage in the hole, true background flow, hole, the disc outside the hole).
+    """
+    xs, ys = _grid(height, width)
+    background = np.stack([np.full_like(xs, -25.0), np.full_like(ys, 1.0)], axis=-1)
+    disc = np.hypot(xs - 80.0, ys - 80.0) < 24.0
+    flow = background.copy()
+    flow[disc] = (10.0, 0.0)
+    hole = np.zeros((height, width), bool)
+    hole[60:100, 95:135] = True
+    flow[hole] = (60.0, -40.0)  # the removed object's motion
+    return flow, background, hole, disc & ~hole
+
+
+def test_moving_objects_marks_an_object_moving_against_the_pan() -> None:
+    flow, _, hole, disc = _crossing_field()
+    movers = moving_objects(flow, flow, hole)
+    assert not (movers & hole).any()
+    assert (movers & disc).sum() > 0.9 * disc.sum()
+    # Nothing else (a grown edge around the disc at most).
+    grown = cv2.dilate(disc.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+    assert not (movers & ~grown).any()
+
+
+def test_moving_objects_leaves_a_parallax_layer_alone() -> None:
+    # A nearer band moving the same way as the far plane, only faster, is the scene, not an object.
+    xs, ys = _grid(160, 220)
+    flow = np.stack([np.where(ys > 110, -9.0, -3.0), np.zeros_like(ys)], axis=-1).astype(np.float32)
+    hole = np.zeros((160, 220), bool)
+    hole[40:80, 90:130] = True
+    assert not moving_objects(flow, flow, hole).any()
+
+
+def test_completion_does_not_spread_a_crossing_object_into_the_hole() -> None:
+    flow, background, hole, _ = _crossing_field()
+    kept = complete_flow(flow, hole)
+    error = np.hypot(*(kept[hole] - background[hole]).T)
+    assert np.percentile(error, 99) < 0.5
+    # Without keeping the object off the ring, part of the hole takes the object's motion: the test can fail.
+    spread = complete_flow(flow, hole, exclude_movers=False)
+    assert np.percentile(np.hypot(*(spread[hole] - background[hole]).T), 99) > 5.0
+
+
+def test_scored_completion_matches_the_plain_one_and_scores_its_guess() -> None:
+    height, width = 160, 220
+    xs, ys = _grid(height, width)
+    matrix = np.array([[1.01, 0.01, -6.0], [-0.005, 0.995, 2.0], [1e-5, -1e-5, 1.0]])
+    warped = cv2.perspectiveTransform(np.stack([xs, ys], -1).reshape(-1, 1, 2), matrix).reshape(
+        height, width, 2
+    )
+    truth = (warped - np.stack([xs, ys], -1)).astype(np.float32)
+    hole = np.zeros((height, width), bool)
+    hole[50:110, 70:150] = True
+    noisy = truth + np.random.default_rng(0).normal(0.0, 1.2, truth.shape).astype(np.float32)
+    for field in (truth, noisy):
+        field[hole] = (40.0, 40.0)
+    forward, backward, fit_f, fit_b = complete_flows_scored([truth, noisy], hole)
+    plain = complete_flows([truth, noisy], hole)
+    np.testing.assert_array_equal(forward, plain[0])
+    np.testing.assert_array_equal(backward, plain[1])
+    assert fit_f.dtype == np.float32 and fit_f.shape == (height, width)
+    measured = cv2.distanceTransform((~hole).astype(np.uint8), cv2.DIST_L2, 5) > 10  # beyond the gap
+    assert (fit_f[measured] == 0).all() and (fit_b[measured] == 0).all()
+    assert (fit_f[hole] > 0).all() and (fit_b[hole] > 0).all()
+    assert (fit_f[hole] < 1.0).all()  # an exact homography: only the drift term
+    assert fit_b[hole].mean() > 3 * fit_f[hole].mean()  # a noisy ring scores worse
+    assert fit_b[80, 110] > fit_b[52, 110]  # and worse far from the ring than near it
+
+
+def test_many_holes_are_each_completed_from_their_own_ring() -> None:
+    height, width = 240, 432
+    xs, ys = _grid(height, width)
+    truth = np.stack([-20.0 + 0.02 * xs, 1.0 + 0.01 * ys], axis=-1).astype(np.float32)
+    hole = np.zeros((height, width), bool)
+    for y in (40, 110, 180):
+        for x in (60, 200, 340):
+            hole[y - 17 : y + 18, x - 17 : x + 18] = True
+    corrupted = np.where(hole[..., None], np.float32(50.0), truth)
+    completed, fit = complete_flows_scored([corrupted], hole)
+    assert np.abs(completed[hole] - truth[hole]).max() < 0.05
+    assert (fit[hole] > 0).all()
+
+
+def _gray(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    return flow_gray(frame, None, size, "sRGB")[0]
+
+
+@pytest.fixture(scope="module")
+def very_fast_pan() -> hard_clips.CameraClip:
+    return hard_clips.fast_pan(count=2, speed=(50.0, 70.0))
+
+
+def test_prealignment_keeps_flow_on_a_very_fast_blurred_pan(very_fast_pan: hard_clips.CameraClip) -> None:
+    clip = very_fast_pan
+    a, b = (_gray(clip.frame(t), (clip.height, clip.width)) for t in (0, 1))
+    truth = clip.flow(0)
+    where = ~(clip.crosser_mask(0, 3) | clip.crosser_mask(1, 3))
+    where[:, :60] = where[:, -60:] = False  # content entering/leaving the frame
+    errors = {}
+    for prealign in (False, True):
+        flow = DISFlow(prealign=prealign).estimate(a, b)
+        errors[prealign] = np.hypot(*(flow[where] - truth[where]).T)
+    assert (errors[True] > 5).mean() < 0.05
+    assert np.median(errors[True]) < 1.5
+    assert (errors[False] > 5).mean() > 0.1  # DIS alone loses it: the test can fail
+
+
+def test_global_motion_falls_back_to_phase_correlation_on_blur() -> None:
+    rng = np.random.default_rng(4)
+    plate = cv2.GaussianBlur(rng.random((240, 520)).astype(np.float32), (0, 0), 1.0)
+    kernel = np.ones((1, 31), np.float32) / 31  # 31-px horizontal motion blur: no corners left
+    plate = cv2.filter2D(plate, -1, kernel)
+    plate = (255 * (plate - plate.min()) / (plate.max() - plate.min())).astype(np.uint8)
+    a, b = plate[:, 20:452], plate[:, 62:494]  # content moves 42 px left
+    matrix = global_motion(np.ascontiguousarray(a), np.ascontiguousarray(b))
+    assert matrix is not None
+    assert abs(matrix[0, 2] + 42.0) < 1.0 and abs(matrix[1, 2]) < 1.0
+
+
+def test_dis_is_reproducible_and_keeps_slow_shots_as_they_were() -> None:
+    clip = hard_clips.fast_pan(count=2, speed=(2.0, 3.0))
+    a, b = (_gray(clip.frame(t), (clip.height, clip.width)) for t in (0, 1))
+    estimator = DISFlow()
+    first = estimator.estimate(a, b)
+    np.testing.assert_array_equal(first, estimator.estimate(a, b))
+    np.testing.assert_array_equal(first, DISFlow().estimate(a, b))
+    # Below prealign_px the plain DIS result is returned unchanged.
+    np.testing.assert_array_equal(first, DISFlow(prealign=False).estimate(a, b))
+
+
+def test_moving_objects_on_estimated_flow_of_a_fast_pan() -> None:
+    clip = hard_clips.fast_pan(count=2)
+    size = (clip.height, clip.width)
+    grays = [flow_gray(clip.frame(t), clip.hole(t), size, "sRGB") for t in (0, 1)]
+    hole = grays[0][1] | grays[1][1]
+    estimator = DISFlow()
+    forward = estimator.estimate(grays[0][0], grays[1][0])
+    backward = estimator.estimate(grays[1][0], grays[0][0])
+    movers = moving_objects(forward, backward, hole)
+    truth = (clip.crosser_mask(0) | clip.crosser_mask(1)) & ~hole
+    assert (movers & truth).sum() > 0.6 * truth.sum()
+    # DIS smears the object's motion up to ~20 px around it (its coarse levels); nothing is marked farther.
+    near = cv2.dilate(truth.astype(np.uint8), np.ones((41, 41), np.uint8)) > 0
+    assert (movers & ~near).sum() < 0.1 * movers.sum()
