@@ -21,13 +21,15 @@ def register() -> None:
         for cls in module.classes:
             bpy.utils.register_class(cls)
     settings.register_properties()
+    panels.register_menus()
 
 
 def unregister() -> None:
     import bpy
 
-    from . import settings
+    from . import panels, settings
 
+    panels.unregister_menus()
     settings.unregister_properties()
     for module in reversed(_modules):
         for cls in reversed(module.classes):

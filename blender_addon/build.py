@@ -4,7 +4,8 @@
 
 With ``--blender`` (or ``$BLENDER``) it runs ``blender --command extension build``; otherwise it runs the
 same builder script shipped in the ``bpy`` wheel (``bpy/<version>/scripts/addons_core/bl_pkg/cli/
-blender_ext.py``), which needs only the standard library. Prints the path of the zip.
+blender_ext.py``), which needs only the standard library, with Blender's own tag list (as Blender passes
+it). Prints the path of the zip.
 """
 
 from __future__ import annotations
@@ -34,6 +35,14 @@ def find_builder() -> Path | None:
     return None
 
 
+def valid_tags_file(builder: Path) -> Path | None:
+    """Blender's own list of extension tags, shipped beside the builder (what ``blender --command extension``
+    validates the manifest's ``tags`` against; the bare builder script checks none unless given it)."""
+    scripts = builder.parents[3]  # <version>/scripts/addons_core/bl_pkg/cli/blender_ext.py
+    found = scripts / "modules" / "_bpy_internal" / "extensions" / "tags.py"
+    return found if found.is_file() else None
+
+
 def build(output_dir: Path, blender: str | None = None) -> Path:
     output_dir.mkdir(parents=True, exist_ok=True)
     args = ["build", "--source-dir", str(SOURCE_DIR), "--output-dir", str(output_dir)]
@@ -45,7 +54,10 @@ def build(output_dir: Path, blender: str | None = None) -> Path:
             raise SystemExit(
                 "cannot find Blender's extension builder: pip install bpy, or pass --blender PATH"
             )
-        command = [sys.executable, str(builder), *args]
+        tags = valid_tags_file(builder)
+        if tags is None:
+            raise SystemExit(f"cannot find Blender's tag list beside {builder}; pass --blender PATH")
+        command = [sys.executable, str(builder), *args, "--valid-tags", str(tags)]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"extension build failed:\n{done.stdout}{done.stderr}")

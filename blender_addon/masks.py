@@ -39,50 +39,127 @@ def _build_compositor(scene: bpy.types.Scene, mask: bpy.types.Mask) -> None:
         tree.links.new(node.outputs["Mask"], output.inputs[0])
 
 
+class MaskRaster:
+    """Rasterises a Mask one frame per :meth:`step`, so the modal operator can show progress and stay
+    responsive (a 1080p frame takes about a third of a second); ``blender -b`` runs it to the end.
+
+    The Mask node evaluates the mask's animation (shape keys, point keyframes) at the frame of the scene
+    the artist works in, not at the throw-away scene's frame, so each step moves ``source_scene`` to the
+    frame with ``frame_set`` and :meth:`restore_frame` / :meth:`close` put it back where the artist left it.
+    """
+
+    def __init__(
+        self,
+        mask: bpy.types.Mask,
+        size: Sequence[int],
+        scene_frames: Sequence[int],
+        file_numbers: Sequence[int],
+        pattern: str,
+        source_scene: bpy.types.Scene,
+    ) -> None:
+        if len(scene_frames) != len(file_numbers) or not scene_frames:
+            raise ValueError("need one file number per scene frame")
+        width, height = int(size[0]), int(size[1])
+        if width <= 0 or height <= 0:
+            raise ValueError(f"{mask.name}: the plate has no size; check that its first frame can be read")
+        self.mask_name = mask.name
+        self.frames = [(int(f), int(n)) for f, n in zip(scene_frames, file_numbers, strict=True)]
+        self.pattern = pattern
+        self.index = 0
+        self.source_scene = source_scene
+        self._home = (source_scene.frame_current, source_scene.frame_subframe)
+        os.makedirs(os.path.dirname(pattern) or ".", exist_ok=True)
+        trees_before = set(bpy.data.node_groups)
+        self.scene: bpy.types.Scene | None = bpy.data.scenes.new("aifx mask raster")
+        self._trees: set = set()
+        try:
+            _setup_scene(self.scene, mask, width, height)
+        except Exception:
+            self._trees = set(bpy.data.node_groups) - trees_before
+            self.close()
+            raise
+        self._trees = set(bpy.data.node_groups) - trees_before
+
+    @property
+    def total(self) -> int:
+        return len(self.frames)
+
+    @property
+    def done(self) -> bool:
+        return self.index >= len(self.frames)
+
+    def step(self) -> bool:
+        """Render the next frame's matte; False once every frame is written."""
+        if self.done or self.scene is None:
+            return False
+        frame, number = self.frames[self.index]
+        self.source_scene.frame_set(frame)  # drives the Mask's animation
+        self.scene.frame_current = frame
+        render = self.scene.render
+        render.filepath = pattern_frame_path(self.pattern, number)
+        bpy.ops.render.render(write_still=True, scene=self.scene.name)
+        if not os.path.exists(render.filepath):
+            raise RuntimeError(f"{self.mask_name}: Blender rendered no matte for frame {frame}")
+        self.index += 1
+        return not self.done
+
+    def restore_frame(self) -> None:
+        """Put the artist's scene back on the frame it showed before (between modal steps, and at the end)."""
+        frame, subframe = self._home
+        if (self.source_scene.frame_current, self.source_scene.frame_subframe) != (frame, subframe):
+            self.source_scene.frame_set(frame, subframe=subframe)
+
+    def close(self) -> None:
+        """Restore the artist's frame and delete the throw-away scene and node tree (safe to call twice)."""
+        if self.scene is None:
+            return
+        try:
+            self.restore_frame()
+        finally:
+            for tree in self._trees:
+                if tree.name in bpy.data.node_groups:
+                    bpy.data.node_groups.remove(tree)
+            bpy.data.scenes.remove(self.scene)
+            self.scene = None
+
+
+def _setup_scene(scene: bpy.types.Scene, mask: bpy.types.Mask, width: int, height: int) -> None:
+    """A scene that renders only the compositor: the Mask, Raw view, no dither, 16-bit greyscale PNG."""
+    render = scene.render
+    render.resolution_x, render.resolution_y, render.resolution_percentage = width, height, 100
+    render.pixel_aspect_x = render.pixel_aspect_y = 1.0
+    render.use_compositing = True
+    render.use_sequencer = False
+    render.dither_intensity = 0.0
+    render.use_file_extension = True
+    render.image_settings.file_format = "PNG"
+    render.image_settings.color_mode = "BW"
+    render.image_settings.color_depth = "16"
+    scene.view_settings.view_transform = "Raw"
+    scene.view_settings.look = "None"
+    scene.view_settings.exposure = 0.0
+    scene.view_settings.gamma = 1.0
+    _build_compositor(scene, mask)
+
+
 def rasterize_mask(
     mask: bpy.types.Mask,
     size: Sequence[int],
     scene_frames: Sequence[int],
     file_numbers: Sequence[int],
     pattern: str,
+    source_scene: bpy.types.Scene | None = None,
 ) -> str:
     """Write ``pattern`` (``…####.png``) for each scene frame, numbered like the plate's files.
 
     ``scene_frames[i]`` is when the mask is evaluated and ``file_numbers[i]`` the plate file it belongs to,
     so a clip that starts at scene frame 1001 with files ``0000.png…`` gets mattes ``0000.png…``.
+    ``source_scene`` (default: the context's scene) is the scene whose frame drives the mask's animation.
     """
-    if len(scene_frames) != len(file_numbers) or not scene_frames:
-        raise ValueError("need one file number per scene frame")
-    width, height = int(size[0]), int(size[1])
-    if width <= 0 or height <= 0:
-        raise ValueError(f"{mask.name}: the plate has no size; check that its first frame can be read")
-    os.makedirs(os.path.dirname(pattern) or ".", exist_ok=True)
-    scene = bpy.data.scenes.new("aifx mask raster")
-    tree_before = set(bpy.data.node_groups)
+    raster = MaskRaster(mask, size, scene_frames, file_numbers, pattern, source_scene or bpy.context.scene)
     try:
-        render = scene.render
-        render.resolution_x, render.resolution_y, render.resolution_percentage = width, height, 100
-        render.pixel_aspect_x = render.pixel_aspect_y = 1.0
-        render.use_compositing = True
-        render.use_sequencer = False
-        render.dither_intensity = 0.0
-        render.use_file_extension = True
-        render.image_settings.file_format = "PNG"
-        render.image_settings.color_mode = "BW"
-        render.image_settings.color_depth = "16"
-        scene.view_settings.view_transform = "Raw"
-        scene.view_settings.look = "None"
-        scene.view_settings.exposure = 0.0
-        scene.view_settings.gamma = 1.0
-        _build_compositor(scene, mask)
-        for frame, number in zip(scene_frames, file_numbers, strict=False):
-            scene.frame_current = int(frame)
-            render.filepath = pattern_frame_path(pattern, int(number))
-            bpy.ops.render.render(write_still=True, scene=scene.name)
-            if not os.path.exists(render.filepath):
-                raise RuntimeError(f"{mask.name}: Blender rendered no matte for frame {frame}")
+        while raster.step():
+            pass
     finally:
-        for tree in set(bpy.data.node_groups) - tree_before:
-            bpy.data.node_groups.remove(tree)
-        bpy.data.scenes.remove(scene)
+        raster.close()
     return pattern

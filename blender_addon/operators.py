@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import bpy
@@ -18,6 +18,7 @@ from bpy.props import BoolProperty, StringProperty
 from . import colorspaces, jobs, masks, plates, preferences, session
 from .plates import Plate, UserError
 from .settings import FillOptions
+from .wording import blender_terms
 
 #: Job files with a modal fill running now: a second press on AI Fill must not start a second worker.
 _RUNNING_JOBS: set[str] = set()
@@ -25,16 +26,38 @@ _RUNNING_JOBS: set[str] = set()
 
 @dataclass
 class PreparedFill:
+    """A checked fill, ready to run: the job is built but not yet written, the mask not yet rasterised."""
+
     plate: Plate
+    job: dict
     job_path: str
     output: str
     numbers: list
     python: str
+    #: The Mask still to rasterise (frame by frame, before the worker starts), or None for a matte on disk.
+    raster: masks.MaskRaster | None = None
+    #: Folders this run made, removed again (when empty) if the job is rejected before it fills a frame.
+    new_folders: list = field(default_factory=list)
+    #: The job file an earlier fill left at ``job_path``, restored if this job is rejected.
+    previous_job: bytes | None = None
+    #: Output frames on disk (path -> mtime) when the worker started: a run that changed none filled nothing.
+    outputs_before: dict = field(default_factory=dict)
 
 
 def _space(context: bpy.types.Context, kind: str):
     space = getattr(context, "space_data", None)
     return space if space is not None and space.type == kind else None
+
+
+def apply_scene_settings(op: AIFX_OT_fill, context: bpy.types.Context) -> None:
+    """Settings the caller left unset come from the scene's AI Fill panel: the menu entry and F3 set none,
+    and a script that passes only ``backend=`` keeps the artist's other choices."""
+    settings = getattr(context.scene, "aifx", None)
+    if settings is None:
+        return
+    for name in FillOptions.shared:
+        if not op.properties.is_property_set(name):
+            setattr(op, name, getattr(settings, name))
 
 
 def find_plate(op: AIFX_OT_fill, context: bpy.types.Context) -> Plate:
@@ -61,7 +84,8 @@ def find_plate(op: AIFX_OT_fill, context: bpy.types.Context) -> Plate:
     if image_space is not None and image_space.image is not None:
         return plates.image_plate(image_space.image, scene, image_space.image_user)
     raise UserError(
-        "no plate: open an image-sequence clip in the Movie Clip Editor, or pass clip=, image= or input=PATH"
+        "no plate: open an image sequence in the Movie Clip Editor (or the Image Editor) and run AI Fill "
+        "there (scripts: clip=, image= or input=PATH)"
     )
 
 
@@ -90,7 +114,10 @@ def find_mask(op: AIFX_OT_fill, context: bpy.types.Context):
         return settings.mask
     if settings is not None and settings.mask_image is not None:
         return settings.mask_image
-    raise UserError("no mask: draw a Mask over the object (Movie Clip Editor, Mask mode) or pass mask=PATH")
+    raise UserError(
+        "no mask: draw a Mask over the object (Movie Clip Editor, Mask mode) or pick a Mask or Matte in the "
+        "AI Fill panel (scripts: mask=PATH)"
+    )
 
 
 def frame_numbers(op: AIFX_OT_fill, plate: Plate, scene: bpy.types.Scene) -> list | None:
@@ -108,14 +135,16 @@ def frame_numbers(op: AIFX_OT_fill, plate: Plate, scene: bpy.types.Scene) -> lis
         where = f"frames {span[0]}-{span[1]}" if span else "its frames"
         raise UserError(
             f"{plate.name}: frame range {wanted[0]}-{wanted[1]} does not overlap the plate ({where}); "
-            "set the frame range"
+            "set the scene's frame range, or untick Scene Range and set Start and End"
         )
     return [plate.file_number(frame) for frame in range(first, last + 1)]
 
 
-def _mask_pattern(mask_source, plate: Plate, paths: dict, numbers: list | None) -> str:
+def _mask_pattern(mask_source, plate: Plate, paths: dict, numbers: list | None) -> tuple[str, tuple | None]:
+    """The matte pattern for the job, and for a Mask datablock what to rasterise: (mask, size, frames,
+    file numbers) — it is rasterised later, frame by frame, so pressing AI Fill does not freeze Blender."""
     if isinstance(mask_source, str):
-        return mask_source
+        return mask_source, None
     if isinstance(mask_source, bpy.types.Mask):
         if numbers is None:
             if plate.sequence is None:
@@ -127,15 +156,26 @@ def _mask_pattern(mask_source, plate: Plate, paths: dict, numbers: list | None) 
                 numbers = found
         pattern = paths["mask"] if plate.sequence is not None else paths["mask"].replace("#", "0")
         scene_frames = [plate.scene_frame(n) for n in numbers]
-        masks.rasterize_mask(mask_source, plates.plate_size(plate), scene_frames, numbers, pattern)
-        return pattern
+        return pattern, (mask_source, plates.plate_size(plate), scene_frames, list(numbers), pattern)
     image = mask_source  # An Image matte: a still or a numbered sequence.
     path = bpy.path.abspath(image.filepath)
     if image.source == "SEQUENCE":
         sequence = jobs.split_sequence_path(path)
         if sequence is not None:
-            return sequence.pattern
-    return path
+            return sequence.pattern, None
+    return path, None
+
+
+def _missing_folders(path: str) -> list[str]:
+    """``path`` and its parents that do not exist yet, deepest first (what writing there will create)."""
+    missing = []
+    while path and not os.path.exists(path):
+        missing.append(path)
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    return missing
 
 
 def job_colorspace(plate: Plate) -> str | None:
@@ -177,7 +217,7 @@ def prepare(op: AIFX_OT_fill, context: bpy.types.Context) -> PreparedFill:
     output = output or paths["output"]
     if paths["job"] in _RUNNING_JOBS:
         raise UserError(f"{plate.name}: AI Fill is already running for {output}; wait for it or press Esc")
-    mask_pattern = _mask_pattern(mask_source, plate, paths, numbers)
+    mask_pattern, raster_plan = _mask_pattern(mask_source, plate, paths, numbers)
     options = {"model": op.model, "prompt": op.prompt, "negative_prompt": op.negative_prompt}
     if op.backend == "propagate":
         options["spatial_backend"] = op.spatial_backend
@@ -195,32 +235,198 @@ def prepare(op: AIFX_OT_fill, context: bpy.types.Context) -> PreparedFill:
         overwrite=op.overwrite,
     )
     try:
-        job_path = jobs.write_job(job, paths["job"])
+        jobs.job_to_json(job)  # FillJob checks the settings when aifx_core is importable here
+    except Exception as exc:
+        raise UserError(str(exc)) from None
+    new_folders = _missing_folders(os.path.dirname(paths["job"])) + _missing_folders(paths["mask_dir"])
+    prepared = PreparedFill(plate, job, paths["job"], output, numbers or [], python, None, new_folders)
+    if raster_plan is not None:
+        try:
+            prepared.raster = masks.MaskRaster(*raster_plan, context.scene)
+        except (OSError, ValueError) as exc:
+            raise UserError(f"{raster_plan[0].name}: cannot rasterise the mask ({exc})") from None
+    return prepared
+
+
+def start_worker(prepared: PreparedFill, on_event=None) -> session.FillSession:
+    """Write the job next to its output and start ``aifx run`` on it."""
+    with contextlib.suppress(OSError), open(prepared.job_path, "rb") as handle:
+        prepared.previous_job = handle.read()  # put back if this job is rejected
+    prepared.outputs_before = output_frames(prepared.output)
+    try:
+        jobs.write_job(prepared.job, prepared.job_path)
     except OSError as exc:
         raise UserError(
-            "{}: cannot write the job ({}); choose another output folder".format(paths["job"], exc)
+            f"{prepared.job_path}: cannot write the job ({exc}); choose another output folder"
         ) from None
-    except Exception as exc:  # FillJob rejects a setting (aifx_core importable here).
-        raise UserError(str(exc)) from None
-    return PreparedFill(plate, job_path, output, numbers or [], python)
+    return session.FillSession(prepared.python, prepared.job_path, on_event).start()
 
 
-def load_result(prepared: PreparedFill) -> Any:
-    """Open the filled frames next to the source: a Movie Clip for a clip, else an image sequence."""
+class FillRun:
+    """One AI Fill from the mask raster to the worker's end, advanced by :meth:`tick`.
+
+    The modal operator calls :meth:`tick` from its timer: first one matte frame per tick (with the artist's
+    frame put back after each), then the worker's progress. ``blender -b`` calls :meth:`run`. No window is
+    needed, so the tests drive it the same way.
+    """
+
+    def __init__(self, prepared: PreparedFill, on_event=None) -> None:
+        self.prepared = prepared
+        self.on_event = on_event
+        self.session: session.FillSession | None = None
+        self._state = session.RUNNING
+        self._message = ""
+
+    @property
+    def state(self) -> str:
+        return self.session.state if self.session is not None else self._state
+
+    @property
+    def message(self) -> str:
+        return self.session.message if self.session is not None else self._message
+
+    @property
+    def rasterising(self) -> bool:
+        return self.session is None and self._state == session.RUNNING
+
+    @property
+    def fraction(self) -> float:
+        if self.session is not None:
+            return self.session.fraction
+        raster = self.prepared.raster
+        return raster.index / raster.total if raster is not None and raster.total else 0.0
+
+    def status_text(self) -> str:
+        raster = self.prepared.raster
+        if self.rasterising and raster is not None:
+            return f"AI Fill: rasterising mask {raster.index}/{raster.total} (Esc to cancel)"
+        return self.session.status_text() if self.session is not None else self.message
+
+    def tick(self) -> str:
+        if self.state != session.RUNNING:
+            return self.state
+        if self.session is None:
+            raster = self.prepared.raster
+            try:
+                if raster is not None and not raster.done:
+                    raster.step()
+                    raster.restore_frame()
+                    if not raster.done:
+                        return session.RUNNING
+                self._start()
+            except (UserError, RuntimeError, OSError) as exc:
+                self._stop(session.ERROR, str(exc))
+            return self.state
+        if self.session.tick() != session.RUNNING:
+            self._end()
+        return self.state
+
+    def run(self) -> FillRun:
+        """To the end in the foreground (``blender -b``, scripts): raster, then the worker."""
+        raster = self.prepared.raster
+        try:
+            while raster is not None and raster.step():
+                pass
+            self._start()
+        except (UserError, RuntimeError, OSError) as exc:
+            self._stop(session.ERROR, str(exc))
+            return self
+        assert self.session is not None
+        self.session.wait()
+        self._end()
+        return self
+
+    def cancel(self) -> None:
+        if self.session is not None:
+            self.session.cancel()
+        elif self._state == session.RUNNING:
+            self._stop(session.CANCELLED, "AI Fill cancelled while rasterising the mask; nothing was filled")
+
+    def _start(self) -> None:
+        self._close_raster()
+        self.session = start_worker(self.prepared, self.on_event)
+        if self.session.state != session.RUNNING:
+            self._end()
+
+    def _stop(self, state: str, message: str) -> None:
+        """End before the worker ran (a raster error, Esc while rasterising): nothing is left behind."""
+        self._state, self._message = state, message
+        self._close_raster()
+        discard_rejected(self.prepared)
+
+    def _end(self) -> None:
+        if (
+            self.state == session.ERROR
+            and output_frames(self.prepared.output) == self.prepared.outputs_before
+        ):
+            discard_rejected(self.prepared)  # rejected before it filled a frame
+
+    def _close_raster(self) -> None:
+        if self.prepared.raster is not None:
+            self.prepared.raster.close()
+
+
+def output_frames(output: str) -> dict:
+    """The output frames on disk, path -> modification time."""
+    found = {}
+    for number in plates.sequence_numbers(output) if "#" in output else [None]:
+        path = output if number is None else jobs.pattern_frame_path(output, number)
+        with contextlib.suppress(OSError):
+            found[path] = os.stat(path).st_mtime_ns
+    return found
+
+
+def discard_rejected(prepared: PreparedFill) -> None:
+    """A job that filled nothing leaves nothing behind: its job file (an earlier fill's job file is put
+    back), the mattes it rasterised into a folder it made, and the folders it made."""
+    with contextlib.suppress(OSError):
+        if prepared.previous_job is None:
+            os.remove(prepared.job_path)
+        else:
+            with open(prepared.job_path, "wb") as handle:
+                handle.write(prepared.previous_job)
+    mask_pattern = prepared.job.get("mask") or ""
+    mask_dir = os.path.dirname(mask_pattern)
+    if prepared.raster is not None and mask_dir in prepared.new_folders:
+        for number in plates.sequence_numbers(mask_pattern):
+            with contextlib.suppress(OSError):
+                os.remove(jobs.pattern_frame_path(mask_pattern, number))
+    for folder in sorted(prepared.new_folders, key=len, reverse=True):
+        with contextlib.suppress(OSError):
+            os.rmdir(folder)  # only when empty
+
+
+def load_result(prepared: PreparedFill, space=None) -> Any:
+    """Open the filled frames next to the source: a Movie Clip for a clip, else an image sequence.
+
+    A second run on the same plate refreshes the result it loaded before. The result keeps a fake user, so
+    it is saved with the file even when no editor shows it, and ``space`` (the editor the fill ran from, if
+    it is a Clip or Image Editor) is switched to show it.
+    """
     plate, output = prepared.plate, prepared.output
-    numbers = prepared.numbers or plates.sequence_numbers(output)
+    # Every filled frame on disk, this run's and earlier runs' (a later range resumes beside an earlier one).
+    numbers = plates.sequence_numbers(output)
     first = jobs.pattern_frame_path(output, numbers[0]) if numbers else output
     if not os.path.exists(first):
         return None
     name = f"{plate.name} AI Fill"
-    datablocks = bpy.data.movieclips if plate.kind == "clip" else bpy.data.images
+    is_clip = plate.kind == "clip"
+    datablocks = bpy.data.movieclips if is_clip else bpy.data.images
     existing = datablocks.get(name)
-    if existing is not None and bpy.path.abspath(existing.filepath) == first:
+    if existing is not None and bpy.path.abspath(existing.filepath) != first:
+        existing = None  # another output folder: load beside it under a new name
+    if existing is not None and not is_clip:
         existing.reload()
-        return existing
-    result = datablocks.load(first)
-    result.name = name
-    if plate.kind == "clip":
+        result = existing
+    else:
+        result = datablocks.load(first)
+        if existing is not None:
+            # MovieClip has no reload() and clip.reload needs a Clip Editor: load the clip again (that rescans
+            # the sequence, so new frames are seen) and point every user of the old one at it.
+            existing.user_remap(result)
+            datablocks.remove(existing)
+        result.name = name
+    if is_clip:
         result.frame_start = plate.scene_frame(numbers[0]) if numbers else plate.first_scene_frame
     elif numbers:
         result.source = "SEQUENCE"
@@ -228,6 +434,12 @@ def load_result(prepared: PreparedFill) -> Any:
         # A colourspace missing from this Blender's OCIO config raises TypeError: keep Blender's guess then.
         with contextlib.suppress(TypeError):
             result.colorspace_settings.name = plate.colorspace
+    result.use_fake_user = True
+    if space is not None and space.type == ("CLIP_EDITOR" if is_clip else "IMAGE_EDITOR"):
+        if is_clip:
+            space.clip = result
+        else:
+            space.image = result
     return result
 
 
@@ -259,61 +471,65 @@ class AIFX_OT_fill(FillOptions, bpy.types.Operator):
     )
     load: BoolProperty(name="Load Result", default=True, description="Open the filled frames in Blender")
 
-    _session: session.FillSession | None = None
-    _prepared: PreparedFill | None = None
+    _run: FillRun | None = None
     _timer = None
 
     def execute(self, context: bpy.types.Context) -> set:
         """Synchronous: ``blender -b``, scripts, and the F3 menu when there is no window."""
+        apply_scene_settings(self, context)
         try:
             prepared = prepare(self, context)
         except UserError as exc:
-            self.report({"ERROR"}, str(exc))
+            self.report({"ERROR"}, blender_terms(str(exc)))
             return {"CANCELLED"}
+        if prepared.raster is not None:
+            print(f"AI Fill: rasterising {prepared.raster.total} mask frames", flush=True)
         print(f"AI Fill: running {prepared.job_path}", flush=True)
-        done = session.run_blocking(prepared.python, prepared.job_path, on_event=_log_event)
-        return self._finish(context, prepared, done)
+        return self._finish(context, FillRun(prepared, on_event=_log_event).run())
 
     def invoke(self, context: bpy.types.Context, event) -> set:
         if bpy.app.background or context.window is None:
             return self.execute(context)
+        apply_scene_settings(self, context)
         try:
-            self._prepared = prepare(self, context)
+            prepared = prepare(self, context)  # checks only: the mask is rasterised in the modal ticks
         except UserError as exc:
-            self.report({"ERROR"}, str(exc))
+            self.report({"ERROR"}, blender_terms(str(exc)))
             return {"CANCELLED"}
-        self._session = session.FillSession(self._prepared.python, self._prepared.job_path).start()
-        _RUNNING_JOBS.add(self._prepared.job_path)
+        self._run = FillRun(prepared)
+        _RUNNING_JOBS.add(prepared.job_path)
         wm = context.window_manager
-        self._timer = wm.event_timer_add(0.25, window=context.window)
+        self._timer = wm.event_timer_add(0.1, window=context.window)
         wm.modal_handler_add(self)
         wm.progress_begin(0, 1000)
         return {"RUNNING_MODAL"}
 
     def modal(self, context: bpy.types.Context, event) -> set:
-        assert self._session is not None and self._prepared is not None
+        run = self._run
+        assert run is not None
         if event.type == "ESC" and event.value == "PRESS":
-            self._session.cancel()
+            run.cancel()
         elif event.type != "TIMER":
             return {"PASS_THROUGH"}
-        state = self._session.tick()
-        context.window_manager.progress_update(int(self._session.fraction * 1000))
+        state = run.tick()
+        context.window_manager.progress_update(int(run.fraction * 1000))
         if context.workspace is not None:
-            context.workspace.status_text_set(self._session.status_text())
+            context.workspace.status_text_set(run.status_text())
         if state == session.RUNNING:
             return {"RUNNING_MODAL"}
         self._cleanup(context)
-        return self._finish(context, self._prepared, self._session)
+        return self._finish(context, run)
 
     def cancel(self, context: bpy.types.Context) -> None:
         """Blender is closing the operator (file load, quit): stop the worker too."""
-        if self._session is not None and self._session.state == session.RUNNING:
-            self._session.cancel()
+        if self._run is not None and self._run.state == session.RUNNING:
+            self._run.cancel()
+            self._run.tick()
         self._cleanup(context)
 
     def _cleanup(self, context: bpy.types.Context) -> None:
-        if self._prepared is not None:
-            _RUNNING_JOBS.discard(self._prepared.job_path)
+        if self._run is not None:
+            _RUNNING_JOBS.discard(self._run.prepared.job_path)
         wm = context.window_manager
         if self._timer is not None:
             wm.event_timer_remove(self._timer)
@@ -322,16 +538,18 @@ class AIFX_OT_fill(FillOptions, bpy.types.Operator):
         if context.workspace is not None:
             context.workspace.status_text_set(None)
 
-    def _finish(self, context: bpy.types.Context, prepared: PreparedFill, done: session.FillSession) -> set:
-        if done.state == session.ERROR:
-            self.report({"ERROR"}, f"AI Fill failed: {done.message}")
+    def _finish(self, context: bpy.types.Context, run: FillRun) -> set:
+        prepared = run.prepared
+        if run.state == session.ERROR:
+            self.report({"ERROR"}, f"AI Fill failed: {blender_terms(run.message)}")
             return {"CANCELLED"}
-        result = load_result(prepared) if self.load else None
-        if done.state == session.CANCELLED:
-            self.report({"WARNING"}, done.message)
+        space = getattr(context, "space_data", None)
+        result = load_result(prepared, space) if self.load else None
+        if run.state == session.CANCELLED:
+            self.report({"WARNING"}, run.message)
             return {"CANCELLED"}
         where = f" as '{result.name}'" if result is not None else ""
-        self.report({"INFO"}, f"AI Fill done ({done.message}): {prepared.output}{where}")
+        self.report({"INFO"}, f"AI Fill done ({run.message}): {prepared.output}{where}")
         return {"FINISHED"}
 
 

@@ -98,4 +98,24 @@ class AIFX_PT_image_fill(bpy.types.Panel):
         )
 
 
+def draw_menu_entry(self, context: bpy.types.Context) -> None:
+    """AI Fill in the editors' Clip / Image menu, which is also what lets F3 find it."""
+    self.layout.separator()
+    self.layout.operator("aifx.fill", icon="BRUSH_DATA")
+
+
+#: Menus that get an AI Fill entry: the Movie Clip Editor's Clip menu and the Image Editor's Image menu.
+MENUS = ("CLIP_MT_clip", "IMAGE_MT_image")
+
+
+def register_menus() -> None:
+    for name in MENUS:
+        getattr(bpy.types, name).append(draw_menu_entry)
+
+
+def unregister_menus() -> None:
+    for name in MENUS:
+        getattr(bpy.types, name).remove(draw_menu_entry)
+
+
 classes = (AIFX_PT_clip_fill, AIFX_PT_image_fill)

@@ -20,7 +20,8 @@ class AIFX_AddonPreferences(bpy.types.AddonPreferences):
 
     python_path: bpy.props.StringProperty(
         name="aifx Python",
-        description="Python executable of the environment where aifx-core is installed (e.g. ~/aifx/.venv/bin/python)",
+        description="The virtualenv folder where aifx-core is installed (e.g. ~/aifx/.venv), or its Python "
+        "executable (bin/python, Scripts\\python.exe on Windows)",
         subtype="FILE_PATH",
     )
     server_url: bpy.props.StringProperty(
@@ -45,16 +46,33 @@ def addon_preferences(context: bpy.types.Context | None = None) -> AIFX_AddonPre
     return addon.preferences if addon is not None else None
 
 
+#: Where a virtualenv (or conda env) keeps its Python, relative to the environment folder.
+VENV_PYTHONS = (("bin", "python"), ("bin", "python3"), ("Scripts", "python.exe"), ("python.exe",))
+
+
+def python_in(path: str) -> str:
+    """``path`` itself, or for an environment folder the Python inside it (the folder when it has none,
+    so :func:`check_python` can say so)."""
+    if not os.path.isdir(path):
+        return path
+    for parts in VENV_PYTHONS:
+        candidate = os.path.join(path, *parts)
+        if os.path.isfile(candidate):
+            return candidate
+    return path
+
+
 def resolve_python(context: bpy.types.Context | None = None, override: str = "") -> str:
     """The Python that runs the worker: the operator's ``python``, the preference, ``$AIFX_PYTHON``, or
-    Blender's own Python when aifx-core happens to be installed in it (the ``bpy`` module in a venv)."""
+    Blender's own Python when aifx-core happens to be installed in it (the ``bpy`` module in a venv).
+    Each may name the environment folder instead of its Python."""
     if override:
-        return bpy.path.abspath(override)
+        return python_in(bpy.path.abspath(override))
     prefs = addon_preferences(context)
     if prefs is not None and prefs.python_path:
-        return bpy.path.abspath(prefs.python_path)
+        return python_in(bpy.path.abspath(prefs.python_path))
     if os.environ.get("AIFX_PYTHON"):
-        return os.environ["AIFX_PYTHON"]
+        return python_in(os.environ["AIFX_PYTHON"])
     if importlib.util.find_spec("aifx_core") is not None and os.path.exists(sys.executable):
         return sys.executable
     return ""
@@ -63,6 +81,11 @@ def resolve_python(context: bpy.types.Context | None = None, override: str = "")
 def check_python(python: str, force: bool = False) -> tuple[bool, str]:
     if python in _CHECKED_OK and not force:
         return True, f"aifx-core found in {python}"
+    if os.path.isdir(python):
+        return False, (
+            f"no Python in the folder {python} (looked for bin/python and Scripts\\python.exe): set aifx Python "
+            "to the virtualenv where aifx-core is installed, or to its python"
+        )
     ok, message = aifx_worker.check_environment(python)
     if ok:
         _CHECKED_OK.add(python)

@@ -7,8 +7,9 @@ tested without Nuke. Only documented Python API is used (``nuke.nodes``, ``Group
 
 Inside the group::
 
-    Source ──► aifx_crop_source ──► aifx_write_source   (Crop to the format: the EXR data window is the bbox,
-    Mask ────► aifx_crop_mask ────► aifx_write_mask      so both files cover exactly the Source's format)
+    Source ──► aifx_crop_source ──► aifx_write_source   (Crop + reformat to the Source's format: an EXR's data
+    Mask ────► aifx_crop_mask ────► aifx_write_mask      window is its input's bbox, its display window the
+                                                         format; both files cover exactly the Source's format)
     aifx_result (Read, raw) ──► Output                   (errors until a result exists: never the raw plate)
 
 The cache Writes stay disabled except while we execute them, so ``nuke -x`` never runs them.
@@ -104,9 +105,10 @@ def create_aifill(connect_selected: bool = True) -> nuke.Group:
             (knobs.CROP_SOURCE, knobs.WRITE_SOURCE, source),
             (knobs.CROP_MASK, knobs.WRITE_MASK, mask),
         ):
-            # The EXR writer takes the data window from its input's bbox (a Roto's small one, overscan):
-            # a Crop to the Source's format (set before each write) makes both files the same full frame.
-            crop = nuke.nodes.Crop(name=crop_name, reformat=False, intersect=False, crop=True)
+            # The EXR writer takes the data window from its input's bbox (a Roto's small one, overscan) and
+            # the display window from its format (a Roto's is the project's): a Crop that reformats to the
+            # Source's format (the box is set before each write) makes both files the same full frame.
+            crop = nuke.nodes.Crop(name=crop_name, reformat=True, intersect=False, crop=True)
             crop.setInput(0, upstream)
             write = nuke.nodes.Write(
                 name=write_name, file_type="exr", raw=True, create_directories=True, disable=True

@@ -86,15 +86,39 @@ def extension_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return Path(done.stdout.strip().splitlines()[-1])
 
 
+@pytest.fixture(scope="session")
+def png_shot(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An 8-bit image sequence made from the bundled sample shot (it ships with the repo, so the Blender
+    tests need no shared data): ``frames/00000.png…00029.png`` (the 320x180 plate, sRGB-encoded, the lit
+    window clipped at 1) and ``masks/00000.png…`` (the ball and pole, 255 = fill, anti-aliased edge)."""
+    import cv2
+    import numpy as np
+    import OpenEXR
+
+    root = tmp_path_factory.mktemp("png_shot")
+    (root / "frames").mkdir()
+    (root / "masks").mkdir()
+    for index, number in enumerate(range(1001, 1031)):
+        with OpenEXR.File(str(SAMPLE_SHOT / f"plate.{number}.exr"), separate_channels=True) as exr:
+            channels = exr.channels()
+            linear = np.dstack([channels[c].pixels.astype(np.float32) for c in ("R", "G", "B")])
+        linear = np.clip(linear, 0.0, 1.0)
+        encoded = np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055)
+        rgb = np.round(encoded * 255.0).astype(np.uint8)
+        cv2.imwrite(str(root / "frames" / f"{index:05d}.png"), rgb[..., ::-1])
+        shutil.copy(SAMPLE_SHOT / f"mask.{number}.png", root / "masks" / f"{index:05d}.png")
+    return root
+
+
 @pytest.fixture()
-def plate(tennis: Path, tmp_path: Path) -> Path:
-    """Six tennis frames (``frames/00000.png…``) and their object mattes (``masks/``), copied to tmp."""
+def plate(png_shot: Path, tmp_path: Path) -> Path:
+    """Six frames of :func:`png_shot` (``frames/00000.png…``) and their mattes (``masks/``), copied to tmp."""
     root = tmp_path / "shot"
     for sub in ("frames", "masks"):
         (root / sub).mkdir(parents=True)
         for index in range(6):
             name = f"{index:05d}.png"
-            shutil.copy(tennis / sub / name, root / sub / name)
+            shutil.copy(png_shot / sub / name, root / sub / name)
     return root
 
 

@@ -157,3 +157,32 @@ def test_exr_image_sequence_as_non_color_fills_raw_values(blender, exr_shot: Pat
     out = exr_shot / "aifx_fill"
     assert json.loads((out / "plate_fill.aifx.json").read_text())["colorspace"] == "Raw"
     _untouched_outside(exr_shot, [out / f"plate_fill.{n}.exr" for n in range(1001, 1007)])
+
+
+def test_rejected_job_leaves_nothing_in_the_plate_folder(blender, exr_shot: Path) -> None:
+    """The core rejects a colourspace it does not know: no job file, mattes or folders stay behind, and an
+    earlier fill's job file is put back as it was."""
+    result = blender(
+        """
+        clip = bpy.data.movieclips.load(os.path.join(PLATE, "plate.1001.exr"))
+        clip.frame_start = 1001
+        scene = bpy.context.scene
+        scene.frame_start, scene.frame_end = 1001, 1002
+        mask = draw_mask("m", (100, 60, 160, 120), tuple(clip.size))
+        plate = os.path.join(PLATE, "plate.####.exr")
+        RESULT["rejected"] = run_fill(input=plate, mask_datablock=mask.name, colorspace="Bogus Space")
+        RESULT["listing"] = sorted(os.listdir(PLATE))
+        RESULT["good"] = run_fill(clip=clip.name, mask_datablock=mask.name, backend="telea")
+        job = os.path.join(PLATE, "aifx_fill", "plate_fill.aifx.json")
+        RESULT["job_before"] = open(job).read()
+        RESULT["again"] = run_fill(clip=clip.name, mask_datablock=mask.name, backend="telea", overwrite=True,
+                                   colorspace="Bogus Space", input=plate)
+        RESULT["job_after"] = open(job).read()
+        """,
+        exr_shot,
+    )
+    assert "unknown colourspace 'Bogus Space'" in result["rejected"]["error"], result["log"]
+    assert "aifx_fill" not in result["listing"]
+    assert result["good"] == ["FINISHED"], result["log"]
+    assert "unknown colourspace" in result["again"]["error"]
+    assert result["job_after"] == result["job_before"]

@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from blender_helpers import matte_box, read_exr_rgb, read_png_rgb
+from blender_helpers import REPO, matte_box, read_exr_rgb, read_png_rgb
 
 pytestmark = pytest.mark.blender
 
@@ -35,6 +35,42 @@ def test_zip_is_a_valid_extension(extension_zip: Path) -> None:
     assert {"__init__.py", "aifx_worker.py", "operators.py", "masks.py", "blender_manifest.toml"} <= names
     assert "build.py" not in names and not any("__pycache__" in name for name in names)
     assert 'blender_version_min = "4.2.0"' in manifest and "[permissions]" in manifest
+
+
+def test_manifest_passes_blenders_own_checks(extension_zip: Path, tmp_path: Path) -> None:
+    """Tags from Blender's list and an add-on licence the Extensions Platform accepts, with its text."""
+    import subprocess
+    import sys
+
+    sys.path.insert(0, str(REPO / "blender_addon"))
+    try:
+        import build
+    finally:
+        sys.path.pop(0)
+    builder = build.find_builder()
+    assert builder is not None
+    tags = build.valid_tags_file(builder)
+    assert tags is not None
+
+    def validate(path: Path) -> subprocess.CompletedProcess:
+        command = [sys.executable, str(builder), "validate", str(path), "--valid-tags", str(tags)]
+        return subprocess.run(command, capture_output=True, text=True)
+
+    for source in (REPO / "blender_addon", extension_zip):
+        done = validate(source)
+        assert done.returncode == 0, done.stdout + done.stderr
+    manifest = (REPO / "blender_addon" / "blender_manifest.toml").read_text()
+    assert '\nlicense = ["SPDX:GPL-3.0-or-later"]\n' in manifest
+    with zipfile.ZipFile(extension_zip) as archive:
+        assert "GNU GENERAL PUBLIC LICENSE" in archive.read("LICENSE").decode()[:200]
+    # The check can fail: the tag the manifest used to carry is refused by the same validation.
+    bad = tmp_path / "bad_addon"
+    bad.mkdir()
+    text = (REPO / "blender_addon" / "blender_manifest.toml").read_text()
+    (bad / "blender_manifest.toml").write_text(text.replace('"Tracking"', '"Video Tools"'))
+    (bad / "__init__.py").write_text("")
+    refused = validate(bad)
+    assert refused.returncode != 0 and "Video Tools" in refused.stdout + refused.stderr
 
 
 def test_install_registers_operator_panels_and_preferences(blender) -> None:

@@ -70,19 +70,19 @@ def test_sequence_names_follow_blender_paths() -> None:
     )
 
 
-def _job(tennis: Path, out: Path, last: int) -> str:
+def _job(shot: Path, out: Path, last: int) -> str:
     job = jobs.build_job(
-        input=str(tennis / "frames" / "#####.png"),
+        input=str(shot / "frames" / "#####.png"),
         output=str(out / "clean.#####.exr"),
-        mask=str(tennis / "masks" / "#####.png"),
+        mask=str(shot / "masks" / "#####.png"),
         backend="telea",
         frames=jobs.frame_spec(0, last),
     )
     return jobs.write_job(job, str(out / "job.json"))
 
 
-def test_session_ticks_report_progress_and_finish(tennis: Path, tmp_path: Path) -> None:
-    job_path = _job(tennis, tmp_path, 3)
+def test_session_ticks_report_progress_and_finish(png_shot: Path, tmp_path: Path) -> None:
+    job_path = _job(png_shot, tmp_path, 3)
     fill = session.FillSession(sys.executable, job_path).start()
     assert fill.status_text().startswith("AI Fill: starting")
     texts = []
@@ -97,9 +97,9 @@ def test_session_ticks_report_progress_and_finish(tennis: Path, tmp_path: Path) 
     assert len(jobs.existing_frames(str(tmp_path / "clean.#####.exr"), list(range(4)))) == 4
 
 
-def test_cancel_keeps_finished_frames_and_rerun_resumes(tennis: Path, tmp_path: Path) -> None:
+def test_cancel_keeps_finished_frames_and_rerun_resumes(png_shot: Path, tmp_path: Path) -> None:
     total = 24
-    job_path = _job(tennis, tmp_path, total - 1)
+    job_path = _job(png_shot, tmp_path, total - 1)
     pattern = str(tmp_path / "clean.#####.exr")
     fill = session.FillSession(sys.executable, job_path).start()
     while fill.tick() == session.RUNNING and not fill.worker.last_progress:
@@ -111,7 +111,7 @@ def test_cancel_keeps_finished_frames_and_rerun_resumes(tennis: Path, tmp_path: 
     assert not [p for p in tmp_path.iterdir() if p.suffix == ".exr" and not p.name.startswith("clean.")]
     stamps = {n: Path(jobs.pattern_frame_path(pattern, n)).stat().st_mtime_ns for n in kept}
     for number in kept:  # every frame left behind is a whole, readable image
-        assert read_exr_rgb(Path(jobs.pattern_frame_path(pattern, number))).shape == (240, 432, 3)
+        assert read_exr_rgb(Path(jobs.pattern_frame_path(pattern, number))).shape == (180, 320, 3)
 
     rerun = session.run_blocking(sys.executable, job_path)
     assert rerun.state == session.DONE, rerun.message

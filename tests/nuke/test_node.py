@@ -53,7 +53,7 @@ def test_inputs_are_source_then_mask_each_written_through_a_crop_to_the_format()
     ):
         assert fill.node(crop).Class() == "Crop" and fill.node(crop).input(0) is upstream
         assert fill.node(write).input(0) is fill.node(crop)
-        assert fill.node(crop)["reformat"].value() is False and fill.node(crop)["intersect"].value() is False
+        assert fill.node(crop)["reformat"].value() is True and fill.node(crop)["intersect"].value() is False
     for write in (fill.node(knobs.WRITE_SOURCE), fill.node(knobs.WRITE_MASK)):
         assert write["disable"].value() is True, "nuke -x must not render the cache Writes"
         assert write["raw"].value() is True and write["file_type"].value() == "exr"

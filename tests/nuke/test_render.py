@@ -293,7 +293,8 @@ def _windows(path: str) -> tuple:
 
 
 def test_a_roto_sized_mask_and_an_overscan_plate_are_written_over_the_format(comp):
-    """Nuke's EXR writer takes the data window from the input's bbox: the internal Crops make it the format."""
+    """Nuke's EXR writer takes the data window from the input's bbox and the display window from its format (a
+    Roto's bbox is its shape, its format the project's): the internal Crops make both the Source's format."""
     import cv2
 
     fill = comp["fill"]
@@ -306,12 +307,15 @@ def test_a_roto_sized_mask_and_an_overscan_plate_are_written_over_the_format(com
         )
         ys, xs = np.nonzero(full)
         box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)  # a Roto's animated bbox
-        write_exr(folder / f"roto.{frame}.exr", {"A": full[box[1] : box[3], box[0] : box[2]]}, (96, 54), box)
+        # a Roto in a taller project format (96x64): Nuke's origin is bottom left, so the plate's rows are the
+        # bottom 54 of the 64 (top-down: rows 10-63)
+        tall = (box[0], box[1] + 10, box[2], box[3] + 10)
+        write_exr(folder / f"roto.{frame}.exr", {"A": full[box[1] : box[3], box[0] : box[2]]}, (96, 64), tall)
         mattes[frame] = full
         plate = nuke._read(str(comp["dir"] / f"plate.{frame}.exr"))
         over = {k: np.pad(v, 4, mode="edge") for k, v in _rgb(plate).items()}
         write_exr(folder / f"plate.{frame}.exr", over, (96, 54), (-4, -4, 100, 58))  # 4 px of overscan
-    assert nuke._render(nuke.nodes.Read(file=str(folder / "roto.1002.exr")), 1002).bbox != (0, 0, 96, 54)
+    assert nuke._render(nuke.nodes.Read(file=str(folder / "roto.1002.exr")), 1002).bbox[2:] != (96, 64)
     comp["plate_node"]["file"].setValue((folder / "plate.####.exr").as_posix())
     comp["matte_node"]["file"].setValue((folder / "roto.####.exr").as_posix())
     fill["mask_channel"].setValue("rgba.alpha")

@@ -918,7 +918,8 @@ def _proxy_scaled(image: _Image) -> _Image:
 
 
 def _crop(node: Node, image: _Image) -> _Image:
-    """Crop (reformat off): the bbox becomes the box (intersected with the input's with ``intersect``)."""
+    """Crop: the bbox becomes the box (intersected with the input's with ``intersect``); ``reformat`` makes
+    the box the format too (its bottom-left corner the origin)."""
     x, y, r, t = (int(round(v)) for v in node._knobs["box"]._value)
     box = (x, image.height - t, r, image.height - y)  # Nuke's bottom-up box → top-down pixels
     if node._knobs["intersect"]._value:
@@ -933,6 +934,9 @@ def _crop(node: Node, image: _Image) -> _Image:
             src = plane[iy0 - image.bbox[1] : iy1 - image.bbox[1], ix0 - image.bbox[0] : ix1 - image.bbox[0]]
             out[iy0 - box[1] : iy1 - box[1], ix0 - box[0] : ix1 - box[0]] = src
         planes[name] = out
+    if node._knobs["reformat"]._value:
+        top = image.height - t  # the new format's top row, in the input's top-down pixels
+        return _Image(r - x, t - y, (box[0] - x, box[1] - top, box[2] - x, box[3] - top), planes)
     return _Image(image.width, image.height, box, planes)
 
 

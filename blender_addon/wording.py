@@ -1,0 +1,35 @@
+"""The core's messages in Blender's words: where the artist sets a thing in Blender, not the CLI flag.
+
+The core writes its errors for the command line (``pass --overwrite``, ``check --frames``); an artist in
+Blender sets the same things in the AI Fill panel. No ``bpy`` here.
+"""
+
+from __future__ import annotations
+
+import re
+
+#: (CLI wording, Blender wording), applied in order; the panel's labels are in settings.py.
+_REWRITES: list[tuple[str, str]] = [
+    (r"pass --overwrite to replace them", "tick Redo Finished Frames to replace them"),
+    (r"pass --overwrite", "tick Redo Finished Frames"),
+    (r",? or pass --skip-missing", ""),
+    (r"pass --skip-missing", "render the missing frames"),
+    (r"pass --mask MASK or --mask-channel NAME", "pick a Mask or a Matte in the AI Fill panel"),
+    (r"pass --mask-channel one of them", "use a one-channel matte or pick a Mask"),
+    (r"(limit|check) --frames", r"\1 the frame range (AI Fill panel: Scene Range, or Start and End)"),
+    (r"--frames", "the frame range"),
+    (r"--colorspace", "Color Space"),
+    (r"--backend", "Backend"),
+    (r"--dilate", "Dilate"),
+    (r"--feather", "Feather"),
+    (r"--seed", "Seed"),
+    (r"--output", "Output Folder"),
+    (r"--option ", "option "),
+]
+
+
+def blender_terms(message: str) -> str:
+    """``message`` with the core's command-line wording replaced by the AI Fill panel's field names."""
+    for pattern, replacement in _REWRITES:
+        message = re.sub(pattern, replacement, message)
+    return message

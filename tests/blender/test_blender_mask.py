@@ -1,0 +1,154 @@
+"""Animated Mask datablocks (issue 12 item 2) and the mask raster inside the modal run (item 4), in real
+Blender on the bundled sample shot (no shared data)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.blender
+
+#: Pixels the animated masks move right between scene frames 1001 and 1006.
+MOVE = 150
+BOX = (20, 60, 80, 120)
+
+ANIMATED_MASKS = f"""
+import types
+MOVE, BOX = {MOVE}, {BOX}
+clip = bpy.data.movieclips.load(os.path.join(PLATE, "plate.1001.exr"))
+clip.frame_start = 1001
+scene = bpy.context.scene
+scene.frame_start, scene.frame_end = 1001, 1006
+size = tuple(clip.size)
+shift = MOVE / size[0]  # mask space: x runs 0..1 over the width
+
+# Point keyframes: co and both handles keyed at 1001 and, moved, at 1006.
+keyed = draw_mask("keyed", BOX, size)
+for index, point in enumerate(keyed.layers[0].splines[0].points):
+    for prop in ("co", "handle_left", "handle_right"):
+        path = f'layers["object"].splines[0].points[{{index}}].{{prop}}'  # points cannot key themselves
+        keyed.keyframe_insert(path, frame=1001)
+        value = getattr(point, prop)
+        setattr(point, prop, (value[0] + shift, value[1]))
+        keyed.keyframe_insert(path, frame=1006)
+
+# Shape keys, the way an artist animates a mask: Mask > Insert Shape Key in the Movie Clip Editor.
+shaped = draw_mask("shaped", BOX, size)
+window = bpy.context.window_manager.windows[0]
+area = window.screen.areas[0]
+area.type = "CLIP_EDITOR"
+space = area.spaces.active
+space.clip, space.mode, space.mask = clip, "MASK", shaped
+region = [r for r in area.regions if r.type == "WINDOW"][0]
+for point in shaped.layers[0].splines[0].points:
+    point.select = True  # shape_key_insert keys the layers with selected points
+with bpy.context.temp_override(window=window, area=area, region=region):
+    scene.frame_set(1001)
+    assert bpy.ops.mask.shape_key_insert() == {{"FINISHED"}}
+    scene.frame_set(1006)
+    for point in shaped.layers[0].splines[0].points:
+        point.co = (point.co[0] + shift, point.co[1])
+    assert bpy.ops.mask.shape_key_insert() == {{"FINISHED"}}
+scene.frame_set(1003)  # the artist's playhead, somewhere in the middle
+"""
+
+
+def _centre_x(path: Path) -> float:
+    matte = cv2.imread(str(path), cv2.IMREAD_UNCHANGED).astype(np.float64)
+    assert matte.max() > 0, f"{path.name} is empty"
+    xs = np.arange(matte.shape[1])
+    return float((matte.sum(axis=0) * xs).sum() / matte.sum())
+
+
+def test_animated_masks_move_with_the_scene_frame(blender, exr_shot: Path, tmp_path: Path) -> None:
+    out = tmp_path / "mattes"
+    result = blender(
+        ANIMATED_MASKS
+        + f"""
+masks = sys.modules[ADDON + ".masks"]
+scenes = len(bpy.data.scenes)
+for mask in (keyed, shaped):
+    masks.rasterize_mask(mask, size, [1001, 1006], [1001, 1006], os.path.join({str(out)!r}, mask.name, "m.####.png"))
+RESULT["frame"] = scene.frame_current
+RESULT["scenes"] = len(bpy.data.scenes) - scenes
+""",
+        exr_shot,
+    )
+    assert result["frame"] == 1003 and result["scenes"] == 0  # the artist's scene is back where it was
+    start = (BOX[0] + BOX[2]) / 2
+    for name in ("keyed", "shaped"):
+        first, last = _centre_x(out / name / "m.1001.png"), _centre_x(out / name / "m.1006.png")
+        assert abs(first - start) < 2, (name, first)
+        assert abs(last - first - MOVE) < 2, (name, first, last)  # not frozen at the playhead (1003)
+
+
+FILL_RUN = """
+operators = sys.modules[ADDON + ".operators"]
+rna = bpy.ops.aifx.fill.get_rna_type()
+defaults = {p.identifier: getattr(p, "default", None) for p in rna.properties if p.identifier != "rna_type"}
+scenes = len(bpy.data.scenes)
+
+def prepared_op(**values):
+    op = types.SimpleNamespace(**defaults)
+    op.__dict__.update(values)
+    return operators.prepare(op, bpy.context)
+"""
+
+
+def test_modal_run_rasterises_frame_by_frame_then_fills(blender, exr_shot: Path) -> None:
+    result = blender(
+        ANIMATED_MASKS
+        + FILL_RUN
+        + """
+import time
+prepared = prepared_op(clip=clip.name, mask_datablock=keyed.name, backend="telea")
+mask_dir = os.path.join(PLATE, "aifx_fill", "plate_mask")
+RESULT["mattes_after_prepare"] = len(os.listdir(mask_dir)) if os.path.isdir(mask_dir) else 0
+RESULT["job_after_prepare"] = os.path.exists(prepared.job_path)
+run = operators.FillRun(prepared)
+RESULT["ticks"] = []
+while run.tick() == "running":
+    RESULT["ticks"].append([run.status_text(), scene.frame_current, round(run.fraction, 3)])
+    time.sleep(0.01)
+RESULT["state"], RESULT["message"] = run.state, run.message
+RESULT["scenes"] = len(bpy.data.scenes) - scenes
+""",
+        exr_shot,
+    )
+    assert (
+        result["mattes_after_prepare"] == 0 and not result["job_after_prepare"]
+    )  # pressing AI Fill is quick
+    assert result["state"] == "done", result["message"] + result["log"]
+    raster = [t for t in result["ticks"] if "rasterising mask" in t[0]]
+    assert [t[0] for t in raster] == [f"AI Fill: rasterising mask {i}/6 (Esc to cancel)" for i in range(1, 6)]
+    assert all(t[1] == 1003 for t in result["ticks"])  # the artist's frame is back after every tick
+    assert any("ETA" in t[0] for t in result["ticks"])  # then the worker's progress
+    out = exr_shot / "aifx_fill"
+    assert sorted(p.name for p in out.glob("*.exr")) == [f"plate_fill.{n}.exr" for n in range(1001, 1007)]
+    first, last = (_centre_x(out / "plate_mask" / f"plate_mask.{n}.png") for n in (1001, 1006))
+    assert abs(last - first - MOVE) < 2
+    assert result["scenes"] == 0
+
+
+def test_escape_while_rasterising_leaves_nothing_behind(blender, exr_shot: Path) -> None:
+    result = blender(
+        ANIMATED_MASKS
+        + FILL_RUN
+        + """
+prepared = prepared_op(clip=clip.name, mask_datablock=keyed.name, backend="telea")
+run = operators.FillRun(prepared)
+RESULT["ticks"] = [run.tick(), run.tick()]
+run.cancel()
+RESULT["state"], RESULT["message"] = run.state, run.message
+RESULT["frame"] = scene.frame_current
+RESULT["scenes"] = len(bpy.data.scenes) - scenes
+""",
+        exr_shot,
+    )
+    assert result["ticks"] == ["running", "running"]
+    assert result["state"] == "cancelled" and "nothing was filled" in result["message"]
+    assert result["frame"] == 1003 and result["scenes"] == 0
+    assert not (exr_shot / "aifx_fill").exists()  # no job, no mattes, no folder

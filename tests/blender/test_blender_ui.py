@@ -1,0 +1,87 @@
+"""What the artist meets around the operator (issue 12 item 5): the menu entries F3 finds, the panel's
+settings on calls that set none, a virtualenv folder in the preferences, and messages in Blender's words."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from blender_addon.wording import blender_terms
+
+pytestmark = pytest.mark.blender
+
+
+def test_menu_entries_appear_and_go_with_the_add_on(blender) -> None:
+    result = blender(
+        """
+        panels = sys.modules[ADDON + ".panels"]
+        def entries():
+            return {name: [f for f in getattr(bpy.types, name)._dyn_ui_initialize() if f is panels.draw_menu_entry]
+                    for name in ("CLIP_MT_clip", "IMAGE_MT_image")}
+        RESULT["enabled"] = {name: len(found) for name, found in entries().items()}
+        bpy.ops.preferences.addon_disable(module=ADDON)
+        RESULT["disabled"] = {name: len(found) for name, found in entries().items()}
+        """
+    )
+    assert result["enabled"] == {"CLIP_MT_clip": 1, "IMAGE_MT_image": 1}
+    assert result["disabled"] == {"CLIP_MT_clip": 0, "IMAGE_MT_image": 0}
+
+
+def test_preferences_take_a_virtualenv_folder(blender, tmp_path: Path) -> None:
+    empty = tmp_path / "not_a_venv"
+    empty.mkdir()
+    result = blender(
+        f"""
+        PREFS.python_path = sys.prefix  # the virtualenv folder, not its python
+        RESULT["venv"] = sorted(bpy.ops.aifx.check_environment())
+        RESULT["venv_check"] = PREFS.last_check
+        PREFS.python_path = {str(empty)!r}
+        try:
+            RESULT["empty"] = sorted(bpy.ops.aifx.check_environment())
+        except RuntimeError as exc:  # an ERROR report raises in background Python
+            RESULT["empty"] = str(exc)
+        RESULT["empty_check"] = PREFS.last_check
+        """
+    )
+    assert result["venv"] == ["FINISHED"], result["venv_check"]
+    assert f"found in {Path(sys.prefix) / 'bin' / 'python'}" in result["venv_check"]
+    assert "no Python in the folder" in result["empty"]
+    assert f"no Python in the folder {empty}" in result["empty_check"]
+
+
+def test_calls_without_settings_take_the_panels_and_errors_use_its_words(blender, exr_shot: Path) -> None:
+    result = blender(
+        """
+        clip = bpy.data.movieclips.load(os.path.join(PLATE, "plate.1001.exr"))
+        clip.frame_start = 1001
+        scene = bpy.context.scene
+        scene.frame_start, scene.frame_end = 1001, 1002
+        scene.aifx.backend, scene.aifx.dilate = "telea", 2  # what the artist set in the AI Fill panel
+        mask = os.path.join(PLATE, "mask.####.png")
+        RESULT["menu_call"] = run_fill(clip=clip.name, mask=mask)  # what the menu entry and F3 pass
+        RESULT["job"] = json.load(open(os.path.join(PLATE, "aifx_fill", "plate_fill.aifx.json")))
+        RESULT["changed"] = run_fill(clip=clip.name, mask=mask, dilate=9)  # finished frames, other settings
+        """,
+        exr_shot,
+    )
+    assert result["menu_call"] == ["FINISHED"], result["log"]
+    assert (result["job"]["backend"], result["job"]["dilate"]) == ("telea", 2)
+    error = result["changed"]["error"]
+    assert "tick Redo Finished Frames to replace them" in error and "--" not in error, error
+
+
+def test_core_wording_is_rewritten_for_the_panel() -> None:
+    cases = {
+        "frames 1001-1002 already exist, made with different settings (first: 1001); pass --overwrite to "
+        "replace them or choose another output": "tick Redo Finished Frames to replace them",
+        "plate: frames 5-9 missing; render them or pass --skip-missing": "render them",
+        "mask has no frame 7; render the mask for those frames or limit --frames": "limit the frame range",
+        "--frames '1-': cannot read '1-'": "the frame range '1-'",
+    }
+    for core, blender_words in cases.items():
+        rewritten = blender_terms(core)
+        assert blender_words in rewritten and "--" not in rewritten, rewritten
+    assert json.loads(json.dumps(blender_terms("no flags here"))) == "no flags here"
