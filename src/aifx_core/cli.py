@@ -24,7 +24,13 @@ from .job import FillJob
 from .progress import CancelToken, ProgressEvent
 
 #: Modules that add their own subcommand through ``register_cli(subparsers)``.
-PLUGIN_COMMANDS = ("aifx_core.evaluate", "aifx_core.storyboard")
+PLUGIN_COMMANDS = (
+    "aifx_core.evaluate",
+    "aifx_core.storyboard",
+    "aifx_core.previz",
+    "aifx_core.serve",
+    "aifx_core.submit",
+)
 
 #: ``aifx fill`` flags that become backend options (flag name → option key, type).
 BACKEND_OPTION_FLAGS: tuple[tuple[str, str, Callable[[str], Any], str], ...] = (
@@ -46,6 +52,9 @@ BACKEND_OPTION_FLAGS: tuple[tuple[str, str, Callable[[str], Any], str], ...] = (
     ("--guidance", "guidance", float, "classifier-free guidance scale"),
     ("--strength", "strength", float, "img2img strength, 0..1"),
     ("--scheduler", "scheduler", str, "diffusers scheduler class name, e.g. EulerDiscreteScheduler"),
+    ("--reference", "reference", str, "video-diffusion: image of the element to generate (reference image)"),
+    ("--window", "window", int, "video-diffusion: frames the model sees at once (default 81)"),
+    ("--overlap", "overlap", int, "video-diffusion: frames shared by consecutive windows (default 16)"),
     (
         "--keyframes",
         "keyframes",
@@ -223,6 +232,8 @@ def _run_job(job: FillJob, json_progress: bool, save_job: str | None = None) -> 
     _cancel_on_sigterm(cancel)
     with _progress_printer(json_progress) as on_progress:
         result = fill(job, progress=on_progress, cancel=cancel, save_job=save_job)
+    for notice in result.notices:  # on stderr in every mode: JSON progress owns stdout
+        print(f"aifx: {notice}", file=sys.stderr)
     summary = f"{len(result.written)} frame(s) written to {result.output}"
     if result.skipped:
         summary += f", {len(result.skipped)} already done"
@@ -236,6 +247,7 @@ def _run_job(job: FillJob, json_progress: bool, save_job: str | None = None) -> 
                 "written": result.written,
                 "skipped": result.skipped,
                 "contact_sheet": result.contact_sheet,
+                "notices": result.notices,
             }
         )
     else:

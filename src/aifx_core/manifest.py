@@ -254,6 +254,7 @@ class Manifest:
                 self._update(
                     lambda: self.pending.__setitem__(frame, {"key": self.key, "identity": _identity(temp)})
                 )
+                fault_point("before-rename", frame)
 
             try:
                 yield intend
@@ -305,10 +306,20 @@ def _identity(path: Path) -> list[int] | None:
 
 
 def fault_point(name: str, frame: int) -> None:
-    """Test hook: ``AIFX_TEST_FAULT=after-rename:1003`` kills the process (SIGKILL) at that point, so the bad-input
-    suite can prove a kill there is recoverable. Unset in real use (nothing else reads it)."""
+    """Test hooks, read only by the bad-input suite's subprocesses (unset in real use).
+
+    ``AIFX_TEST_FAULT=after-rename:1003`` (or ``before-rename:1003``) kills the process (SIGKILL) at that point,
+    to prove a kill there is recoverable; ``AIFX_TEST_WAIT=written:1001:/path/go`` pauses there until the file
+    ``/path/go`` exists (at most a minute), so a test can start a second run while the first is mid-shot.
+    """
     wanted = os.environ.get("AIFX_TEST_FAULT")
     if wanted and wanted == f"{name}:{frame}":
         import signal
 
         os.kill(os.getpid(), signal.SIGKILL)
+    wait = os.environ.get("AIFX_TEST_WAIT", "")
+    if wait.startswith(f"{name}:{frame}:"):
+        go = Path(wait.split(":", 2)[2])
+        deadline = time.monotonic() + 60
+        while not go.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -48,16 +49,54 @@ _OFFLOADS = ("none", "model", "sequential")
 
 _PIPELINES: dict[tuple, Any] = {}
 _SCRIPTS: dict[tuple, Any] = {}
+#: Cache key → when it was last handed out (``aifx serve`` unloads models idle for too long).
+_LAST_USED: dict[tuple, float] = {}
 
 
 def clear_cache() -> None:
     """Forget every loaded model (tests, or a long-lived worker that must free memory)."""
     _PIPELINES.clear()
     _SCRIPTS.clear()
+    _LAST_USED.clear()
 
 
 def cached_pipeline_count() -> int:
     return len(_PIPELINES)
+
+
+def loaded_models() -> list[dict[str, Any]]:
+    """What this process holds loaded: model, kind, device, dtype and seconds since last use."""
+    now = time.monotonic()
+    out: list[dict[str, Any]] = []
+    for class_name, request in _PIPELINES:
+        idle = round(now - _LAST_USED.get((class_name, request), now), 1)
+        out.append(
+            {
+                "model": request.model,
+                "kind": class_name,
+                "device": request.device,
+                "dtype": request.dtype,
+                "idle_s": idle,
+            }
+        )
+    for key in _SCRIPTS:
+        idle = round(now - _LAST_USED.get(key, now), 1)
+        out.append(
+            {"model": key[0], "kind": "TorchScript", "device": key[3], "dtype": "float32", "idle_s": idle}
+        )
+    return out
+
+
+def unload_idle(max_idle: float) -> int:
+    """Forget models not used for ``max_idle`` seconds (a long-lived server's worker); returns how many."""
+    cutoff = time.monotonic() - max_idle
+    dropped = 0
+    for cache in (_PIPELINES, _SCRIPTS):
+        for key in [k for k in cache if _LAST_USED.get(k, 0.0) <= cutoff]:
+            del cache[key]
+            _LAST_USED.pop(key, None)
+            dropped += 1
+    return dropped
 
 
 # -- device and dtype -------------------------------------------------------------------------------------
@@ -228,7 +267,7 @@ class PipelineRequest:
     """What to load; every field is part of the cache key."""
 
     model: str
-    #: ``inpaint`` or ``text2image``.
+    #: ``inpaint``, ``text2image``, ``video`` (masked video, e.g. Wan VACE) or ``text2video`` (previz).
     kind: str = "inpaint"
     device: str = "auto"
     dtype: str = "auto"
@@ -278,6 +317,7 @@ def load_pipeline(request: PipelineRequest) -> Any:
         )
     dtype_name = resolve_dtype(device, request.dtype, prefers_bfloat16="Flux" in class_name)
     key = (class_name, replace(request, model=source.location, device=device, dtype=dtype_name))
+    _LAST_USED[key] = time.monotonic()
     if key in _PIPELINES:
         return _PIPELINES[key]
 
@@ -334,6 +374,10 @@ def _from_source(
         return _diffusers_class(class_name).from_pretrained(source.location, **kwargs)
     if request.kind == "text2image":
         return AutoPipelineForText2Image.from_pretrained(source.location, **kwargs)
+    if request.kind in ("video", "text2video"):
+        # Video pipelines (WanVACEPipeline, WanPipeline, LTX, CogVideoX) have no auto class: load what the
+        # folder's model_index.json names.
+        return DiffusionPipeline.from_pretrained(source.location, **kwargs)
     if "Inpaint" in class_name or "Fill" in class_name:
         # Already an inpainting pipeline (e.g. FluxFillPipeline, which the auto class does not map): load as is.
         return DiffusionPipeline.from_pretrained(source.location, **kwargs)
@@ -384,6 +428,7 @@ def load_torchscript(path: Any, device: str, what: str = "LaMa model") -> Any:
         )
     stat = file.stat()
     key = (str(file.resolve()), stat.st_mtime_ns, stat.st_size, device)
+    _LAST_USED[key] = time.monotonic()
     if key in _SCRIPTS:
         return _SCRIPTS[key]
     try:

@@ -1,0 +1,200 @@
+"""The HTTP API of ``aifx serve`` (FastAPI): jobs in, progress out, nothing else.
+
+Every endpoint but ``GET /v1/health`` needs ``Authorization: Bearer TOKEN``. A user sees only their own jobs
+(another user's job is a 404, as if it did not exist); ``admin`` sees and cancels all. Answers:
+
+* ``POST /v1/jobs`` (a FillJob JSON; optional ``Idempotency-Key``) → 202 ``{"id", "position", "events"}``;
+  422 with the CLI's one-line message for a bad job, 403 naming a path outside the roots, 429 with
+  ``Retry-After`` when the queue is full;
+* ``GET /v1/jobs/ID`` → ``{"id", "state", "progress", "result" | "error", ...}``;
+* ``GET /v1/jobs?limit=&offset=`` → your jobs, newest first, a page at a time;
+* ``DELETE /v1/jobs/ID`` → cancels a queued job now, a running one after the frame in hand;
+* ``GET /v1/jobs/ID/events`` → server-sent events whose ``data`` is exactly what ``aifx run --json-progress``
+  prints, with ``id`` = the event's number (``Last-Event-ID`` resumes after it), a comment every 15 s, closed
+  after the final event;
+* ``GET /v1/models`` → the workers and the models each holds loaded.
+"""
+
+# No ``from __future__ import annotations``: FastAPI reads the endpoints' annotations, which name locals.
+import asyncio
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from sse_starlette.sse import EventSourceResponse, ServerSentEvent
+from starlette.concurrency import run_in_threadpool
+
+from .. import __version__
+from ..errors import InputError
+from ..job import FillJob
+from ..sequence import open_sequence
+from .auth import TokenFile, User
+from .paths import PathRefused, PathRule, check_roots, map_job
+from .pool import Pool
+from .store import FINISHED, QueueFull, Store
+
+#: Jobs carry paths, never pixels: a bigger body is a mistake (413).
+MAX_BODY = 1 << 20
+LOCAL_USER = "local"
+
+
+@dataclass
+class ServerConfig:
+    store: Store
+    pool: Pool
+    tokens: TokenFile | None = None
+    roots: list[Path] = field(default_factory=list)
+    path_rules: list[PathRule] = field(default_factory=list)
+    heartbeat: float = 15.0
+    poll: float = 0.05
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status, self.detail, self.headers, self.extra = status, detail, headers or {}, extra
+
+
+def create_app(config: ServerConfig) -> FastAPI:
+    app = FastAPI(title="aifx serve", version=__version__, docs_url=None, redoc_url=None)
+    store, pool = config.store, config.pool
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail, **exc.extra}, status_code=exc.status, headers=exc.headers)
+
+    def user(request: Request) -> User:
+        if config.tokens is None:  # loopback without a token file: one local user
+            return User(LOCAL_USER)
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        found = config.tokens.user_for(token.strip()) if scheme.lower() == "bearer" else None
+        if found is None:
+            raise ApiError(
+                401,
+                "missing or wrong bearer token; ask for one ('aifx serve token add')",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        return found
+
+    Who = Annotated[User, Depends(user)]
+
+    def own_job(job_id: str, who: User) -> dict:
+        record = store.get(job_id)
+        if record is None or (record["user"] != who.name and not who.is_admin):
+            raise ApiError(404, f"no job {job_id}")
+        return record
+
+    def public(record: dict) -> dict:
+        out = dict(record)
+        out["events"] = f"/v1/jobs/{record['id']}/events"
+        if record["state"] == "queued":
+            out["position"] = store.position(record["id"])
+        return out
+
+    @app.get("/v1/health")
+    def health() -> dict:
+        return {"status": "ok", "version": __version__, "workers": len(pool.workers), "jobs": store.counts()}
+
+    @app.post("/v1/jobs", status_code=202)
+    async def submit(request: Request, who: Who) -> JSONResponse:
+        body = await request.body()
+        if len(body) > MAX_BODY:
+            raise ApiError(413, "job JSON is over 1 MiB; jobs carry paths on shared storage, never pixels")
+        try:
+            job = FillJob.from_json(body.decode("utf-8", errors="replace"))
+            job.validate()
+        except InputError as exc:
+            raise ApiError(422, str(exc), exit_code=exc.exit_code) from None
+        except (TypeError, ValueError) as exc:
+            raise ApiError(422, f"job fields have the wrong type ({exc})", exit_code=2) from None
+        job = map_job(job, config.path_rules)
+        return JSONResponse(await run_in_threadpool(queue_job, who, job, request), status_code=202)
+
+    def queue_job(who: User, job: FillJob, request: Request) -> dict:
+        """Roots, then the queue (blocking work: SQLite, symlinks on shared storage), off the event loop."""
+        if config.roots:
+            try:
+                check_roots(job, config.roots)
+            except PathRefused as exc:
+                raise ApiError(403, str(exc)) from None
+        try:  # the plate is there: a typo is a 422 now, not a failed job in the queue later
+            open_sequence(job.input, frames=job.frames, skip_missing=job.skip_missing, role="plate")
+        except InputError as exc:
+            raise ApiError(422, str(exc), exit_code=exc.exit_code) from None
+        try:
+            record, _new = store.submit(who.name, job.to_dict(), request.headers.get("idempotency-key"))
+        except QueueFull as exc:
+            raise ApiError(429, str(exc), headers={"Retry-After": str(exc.retry_after)}) from None
+        return {
+            "id": record["id"],
+            "state": record["state"],
+            "position": store.position(record["id"]) or 0,
+            "events": f"/v1/jobs/{record['id']}/events",
+        }
+
+    @app.get("/v1/jobs")
+    def list_jobs(who: Who, limit: int = 50, offset: int = 0) -> dict:
+        limit = max(1, min(500, limit))
+        offset = max(0, offset)
+        records, total = store.list(None if who.is_admin else who.name, limit, offset)
+        nxt = offset + len(records)
+        return {
+            "jobs": [public(r) for r in records],
+            "total": total,
+            "next_offset": nxt if nxt < total else None,
+        }
+
+    @app.get("/v1/jobs/{job_id}")
+    def get_job(job_id: str, who: Who) -> dict:
+        return public(own_job(job_id, who))
+
+    @app.delete("/v1/jobs/{job_id}", status_code=202)
+    def cancel_job(job_id: str, who: Who) -> JSONResponse:
+        own_job(job_id, who)
+        pool.cancel(job_id)
+        return JSONResponse(public(own_job(job_id, who)), status_code=202)
+
+    @app.get("/v1/jobs/{job_id}/events")
+    async def events(job_id: str, request: Request, who: Who) -> EventSourceResponse:
+        own_job(job_id, who)
+        try:
+            after = int(request.headers.get("last-event-id") or 0)
+        except ValueError:
+            after = 0
+
+        async def stream():
+            nonlocal after
+            quiet = 0
+            while True:
+                batch = store.events_after(job_id, after) if store.last_seq(job_id) > after else []
+                for seq, data in batch:
+                    after = seq
+                    yield ServerSentEvent(data=data, id=str(seq))
+                    if json.loads(data).get("event") in ("done", "error", "cancelled"):
+                        return
+                if batch:
+                    quiet = 0
+                    continue
+                quiet += 1
+                if quiet % 20 == 0:
+                    record = store.get(job_id)
+                    if record is None or record["state"] in FINISHED:
+                        return  # finished and everything sent, or dropped from the history
+                await asyncio.sleep(config.poll)
+
+        return EventSourceResponse(
+            stream(),
+            ping=config.heartbeat,
+            ping_message_factory=lambda: ServerSentEvent(comment="heartbeat"),
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    @app.get("/v1/models")
+    def models(_who: Who) -> dict:
+        return {"workers": pool.describe()}
+
+    return app

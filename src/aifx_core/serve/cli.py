@@ -1,0 +1,184 @@
+"""``aifx serve [...]`` and ``aifx serve token add NAME --token-file FILE``."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import os
+import socket
+import sys
+from pathlib import Path
+
+from ..errors import InputError
+
+DEFAULT_PORT = 8765
+
+
+def default_state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(base) / "aifx" / "serve"
+
+
+def register_cli(subparsers: argparse._SubParsersAction) -> None:
+    serve = subparsers.add_parser(
+        "serve",
+        help="run the shared inference server (needs aifx-core[serve])",
+        description="Serve fill jobs over HTTP to many Blender/Nuke seats from one GPU machine. See docs/serve.md.",
+    )
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, loopback only)"
+    )
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (0 picks a free one)")
+    serve.add_argument("--token-file", help="users and tokens, 'NAME TOKEN' or 'NAME sha256:HEX' per line")
+    serve.add_argument(
+        "--root",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="folder jobs may read and write under (repeatable); required off loopback",
+    )
+    serve.add_argument(
+        "--max-queue", type=int, default=100, help="jobs waiting in all before 429 (default 100)"
+    )
+    serve.add_argument("--per-user", type=int, default=20, help="jobs one user may have waiting (default 20)")
+    serve.add_argument("--history", type=int, default=1000, help="finished jobs kept (default 1000)")
+    serve.add_argument(
+        "--path-map", metavar="RULES.json", help="OpenJD pathmapping-1.0 rules for client paths"
+    )
+    serve.add_argument("--state", help=f"folder for the durable queue (default {default_state_dir()})")
+    serve.add_argument(
+        "--workers",
+        default="auto",
+        help="auto (one per visible GPU, else one on the CPU), cpu, or GPU indices such as 0,1",
+    )
+    serve.add_argument("--idle-unload", type=float, default=600.0, help="unload a model idle this long (s)")
+    serve.add_argument("--heartbeat", type=float, default=15.0, help=argparse.SUPPRESS)
+    serve.set_defaults(handler=_cmd_serve)
+
+    sub = serve.add_subparsers(dest="serve_command", metavar="token")
+    token = sub.add_parser("token", help="manage the token file")
+    token_sub = token.add_subparsers(dest="token_command", metavar="add", required=True)
+    add = token_sub.add_parser("add", help="make (or rotate) NAME's token: prints it once, stores its hash")
+    add.add_argument("name")
+    add.add_argument("--token-file", required=True, dest="token_file_add")
+    add.set_defaults(handler=_cmd_token_add)
+
+
+def _cmd_token_add(args: argparse.Namespace) -> int:
+    from .auth import add_token
+
+    token = add_token(args.token_file_add, args.name)
+    print(token)
+    print(
+        f"aifx: token for {args.name} stored (hashed) in {args.token_file_add}; it is shown only this once",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _lock_state(state: Path):
+    """One server per state folder (two would run each queued job twice). The OS drops the lock when the
+    process dies, SIGKILL included, so a restart never finds a stale lock."""
+    lock = open(state / "serve.lock", "w")  # noqa: SIM115 - held for the server's life
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks here; run one server per --state
+        return lock
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        lock.close()
+        raise InputError(
+            f"--state {state}: another aifx serve is using it; stop it or pick another --state"
+        ) from None
+    return lock
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+
+        from .app import ServerConfig, create_app
+    except ImportError as exc:
+        raise InputError(
+            f"aifx serve needs the server extra ({exc.name} is missing); run: pip install 'aifx-core[serve]'"
+        ) from None
+    from .auth import TokenFile
+    from .paths import load_path_map
+    from .pool import Pool, worker_devices
+    from .store import Limits, Store
+
+    loopback = is_loopback(args.host)
+    if not loopback and not args.token_file:
+        raise InputError(
+            f"--host {args.host} is reachable from other machines: give --token-file (and put TLS in front, "
+            "see docs/serve.md), or bind 127.0.0.1"
+        )
+    if not loopback and not args.root:
+        raise InputError(f"--host {args.host}: give --root DIR for the shared storage jobs may use")
+    for value, name in (
+        (args.max_queue, "--max-queue"),
+        (args.per_user, "--per-user"),
+        (args.history, "--history"),
+    ):
+        if value < 1:
+            raise InputError(f"{name} must be at least 1")
+    roots = []
+    for root in args.root:
+        path = Path(root).expanduser()
+        if not path.is_dir():
+            raise InputError(f"--root {root}: no such folder")
+        roots.append(path.resolve())
+    tokens = TokenFile(args.token_file) if args.token_file else None
+    rules = load_path_map(args.path_map) if args.path_map else []
+    state = Path(args.state).expanduser() if args.state else default_state_dir()
+    state.mkdir(parents=True, exist_ok=True)
+    lock = _lock_state(state)
+
+    logging.basicConfig(level=logging.INFO, format="aifx serve: %(message)s")
+    store = Store(state, Limits(args.max_queue, args.per_user, args.history))
+    resumed = store.recover()
+    pool = Pool(store, worker_devices(args.workers), idle_unload=args.idle_unload)
+    config = ServerConfig(store, pool, tokens, roots, rules, heartbeat=args.heartbeat)
+    app = create_app(config)
+
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((args.host, args.port))
+    except OSError as exc:
+        raise InputError(
+            f"cannot listen on {args.host}:{args.port} ({exc.strerror}); pick another --port"
+        ) from None
+    sock.listen(128)
+    port = sock.getsockname()[1]
+    shown = f"[{args.host}]" if family == socket.AF_INET6 else args.host
+    if not roots:
+        print("aifx serve: no --root given: jobs may read and write anywhere this user can", file=sys.stderr)
+    if resumed:
+        print(f"aifx serve: resuming {len(resumed)} interrupted job(s)", file=sys.stderr)
+    print(
+        f"aifx serve: listening on http://{shown}:{port} with {len(pool.workers)} worker(s)",
+        file=sys.stderr,
+        flush=True,
+    )
+    pool.start()
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=3))
+    try:
+        server.run(sockets=[sock])
+    finally:
+        pool.stop()
+        store.close()
+        lock.close()
+    return 0

@@ -1,0 +1,127 @@
+"""Where a job may read and write: path mapping from the artist's OS, then the roots check.
+
+Jobs carry paths on shared storage, never pixels. An artist on Windows writes ``Z:\\shots\\...``, the server
+on Linux sees ``/mnt/shots/...``: ``--path-map RULES.json`` rewrites them with the OpenJD ``pathmapping-1.0``
+rules (the format render farms use, so the farm export can share one file). Rules are tried longest
+``source_path`` first and the first that matches a whole leading part of the path wins; Windows sources
+match case-insensitively and with either slash.
+
+Then every path the job reads or writes, with symlinks resolved, must sit under one of the ``--root``
+folders: a symlink inside a root that points elsewhere is refused like the path it points to.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path, PurePosixPath, PureWindowsPath
+
+from ..errors import InputError
+from ..job import FillJob
+from ..sequence import parse_pattern  # imported at start: not on the first artist's submit (numpy, OIIO)
+
+#: Job fields holding paths: what is read, what is written.
+PATH_FIELDS = ("input", "mask", "output", "contact_sheet")
+PATHMAPPING_VERSION = "pathmapping-1.0"
+
+
+class PathRefused(Exception):
+    """A path outside every root (the server answers 403 with this message)."""
+
+
+@dataclass(frozen=True)
+class PathRule:
+    source_format: str  # "POSIX" or "WINDOWS"
+    source: str
+    destination: str
+
+    def _parts(self, path: str) -> tuple[str, ...]:
+        pure = PureWindowsPath(path) if self.source_format == "WINDOWS" else PurePosixPath(path)
+        parts = pure.parts
+        return tuple(p.lower() for p in parts) if self.source_format == "WINDOWS" else parts
+
+    def apply(self, path: str) -> str | None:
+        """The mapped path, or None when this rule does not match ``path``."""
+        if self.source_format == "POSIX" and "\\" in path:
+            return None
+        source, candidate = self._parts(self.source), self._parts(path)
+        if candidate[: len(source)] != source:
+            return None
+        original = (PureWindowsPath(path) if self.source_format == "WINDOWS" else PurePosixPath(path)).parts
+        rest = original[len(source) :]
+        return str(Path(self.destination).joinpath(*rest)) if rest else str(Path(self.destination))
+
+
+def load_path_map(file: str | os.PathLike[str]) -> list[PathRule]:
+    path = Path(file)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: cannot read path mapping rules ({exc}); see docs/serve.md") from None
+    if not isinstance(data, dict) or data.get("version") != PATHMAPPING_VERSION:
+        raise InputError(f'{path}: expected a JSON object with "version": "{PATHMAPPING_VERSION}"')
+    rules: list[PathRule] = []
+    for number, item in enumerate(data.get("path_mapping_rules") or [], 1):
+        try:
+            fmt = str(item["source_path_format"]).upper()
+            rule = PathRule(fmt, str(item["source_path"]), str(item["destination_path"]))
+        except (KeyError, TypeError):
+            raise InputError(
+                f"{path}: rule {number} needs source_path_format, source_path and destination_path"
+            ) from None
+        if fmt not in ("POSIX", "WINDOWS"):
+            raise InputError(f"{path}: rule {number}: source_path_format must be POSIX or WINDOWS")
+        rules.append(rule)
+    # Longest source first: /mnt/shots/hero wins over /mnt/shots.
+    return sorted(rules, key=lambda r: len(r._parts(r.source)), reverse=True)
+
+
+def map_path(path: str, rules: list[PathRule]) -> str:
+    for rule in rules:
+        mapped = rule.apply(path)
+        if mapped is not None:
+            return mapped
+    return path
+
+
+def map_job(job: FillJob, rules: list[PathRule]) -> FillJob:
+    if not rules:
+        return job
+    changes = {name: map_path(getattr(job, name), rules) for name in PATH_FIELDS if getattr(job, name)}
+    return replace(job, **changes)
+
+
+def check_roots(job: FillJob, roots: list[Path]) -> None:
+    """Raise :class:`PathRefused` naming the first path (after symlinks) outside every root."""
+    resolved_roots = [Path(r).resolve() for r in roots]
+    for name in PATH_FIELDS:
+        value = getattr(job, name)
+        if not value:
+            continue
+        for real in _real_paths(value):
+            if not any(real == root or real.is_relative_to(root) for root in resolved_roots):
+                shown = f"{value}" if str(real) == value else f"{value} (resolves to {real})"
+                raise PathRefused(
+                    f"{name} path {shown} is outside the server's roots "
+                    f"({', '.join(str(r) for r in resolved_roots)}); put the shot on shared storage under one"
+                )
+
+
+def _real_paths(spec: str) -> list[Path]:
+    """The folder a path or frame pattern lives in, and every existing file it names, symlinks resolved."""
+    path = Path(spec).expanduser()
+    if not path.is_absolute():
+        raise PathRefused(f"{spec}: the server needs absolute paths on shared storage")
+    reals = [path.parent.resolve()]
+    if path.exists() or path.is_symlink():
+        reals.append(path.resolve())
+        if path.is_file():
+            return reals
+    try:
+        pattern = parse_pattern(spec)
+        frames = pattern.discover()
+    except Exception:  # a pattern naming nothing yet (an output): the folder is what counts
+        return reals
+    reals.extend(Path(pattern.path(frame)).resolve() for frame in frames)
+    return reals

@@ -1,0 +1,236 @@
+"""The worker processes and the threads that feed them from the queue.
+
+One :class:`Worker` per visible GPU (``CUDA_VISIBLE_DEVICES`` narrowed to its GPU, so a job's ``device:
+auto`` lands there and its resume key does not depend on which GPU ran it) or one on the CPU. Each has a
+dispatcher thread: claim the next job from the :class:`~.store.Store`, hand it to the worker process, write
+every event it sends back into the store. A worker that dies mid-job fails that job (the server log has its
+stderr) and is started again; a cancelled job whose worker does not stop within ``cancel_grace`` seconds gets
+its worker killed (frames are written atomically, so finished ones are kept).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+from .store import Store
+
+log = logging.getLogger("aifx.serve")
+
+
+def visible_gpus(python: str = sys.executable) -> list[str]:
+    """GPU indices torch can see in a fresh process (none without torch or CUDA)."""
+    code = "import torch; print(torch.cuda.device_count() if torch.cuda.is_available() else 0)"
+    try:
+        done = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=120)
+        count = int(done.stdout.strip() or 0)
+    except (OSError, ValueError, subprocess.TimeoutExpired):
+        count = 0
+    return [str(i) for i in range(count)]
+
+
+def worker_devices(spec: str) -> list[str | None]:
+    """``--workers`` → one entry per worker: a GPU index, ``""`` (CPU only) or None (leave the env alone)."""
+    if spec == "cpu":
+        return [""]
+    if spec == "auto":
+        gpus = visible_gpus()
+        return list(gpus) if gpus else [None]
+    return [part.strip() for part in spec.split(",") if part.strip()]
+
+
+class Worker:
+    def __init__(self, pool: Pool, gpu: str | None) -> None:
+        self.pool = pool
+        self.gpu = gpu
+        self.name = "cpu" if not gpu else f"cuda:{gpu}"
+        self.proc: subprocess.Popen | None = None
+        self.lines: queue.Queue[dict | None] = queue.Queue()
+        self.job_id: str | None = None
+        self.cancel_deadline: float | None = None
+        self.models: list[dict] = []
+        self.thread = threading.Thread(target=self._dispatch, name=f"aifx-dispatch-{self.name}", daemon=True)
+
+    # -- the process ----------------------------------------------------------------------------------------
+    def start_process(self) -> None:
+        env = dict(os.environ)
+        if self.gpu is not None:
+            env["CUDA_VISIBLE_DEVICES"] = self.gpu
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        command = [
+            sys.executable,
+            "-m",
+            "aifx_core.serve.runner",
+            "--idle-unload",
+            str(self.pool.idle_unload),
+        ]
+        self.proc = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+        )
+        self.lines = queue.Queue()
+        threading.Thread(target=self._read, args=(self.proc, self.lines), daemon=True).start()
+        log.info("worker %s started (pid %s)", self.name, self.proc.pid)
+
+    @staticmethod
+    def _read(proc: subprocess.Popen, lines: queue.Queue[dict | None]) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            try:
+                lines.put(json.loads(line))
+            except ValueError:
+                continue
+        lines.put(None)
+
+    def send(self, message: dict) -> None:
+        if self.proc is None or self.proc.stdin is None:
+            return
+        try:
+            self.proc.stdin.write(json.dumps(message) + "\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError, ValueError):
+            pass  # the process is gone; the dispatcher notices at EOF
+
+    def stop_process(self) -> None:
+        proc = self.proc
+        if proc is None:
+            return
+        try:
+            if proc.stdin:
+                proc.stdin.close()  # the runner exits when its stdin closes
+        except OSError:
+            pass
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    # -- the dispatcher -------------------------------------------------------------------------------------
+    def _dispatch(self) -> None:
+        store = self.pool.store
+        while not self.pool.stopping:
+            if self.proc is None or self.proc.poll() is not None:
+                self.start_process()
+            with self.pool.lock:
+                job = store.claim_next() if not self.pool.stopping else None
+                if job is not None:
+                    self.job_id = job["id"]
+                    self.cancel_deadline = None
+                    self.send({"op": "run", "id": job["id"], "job": job["job"]})
+            if job is None:
+                self._drain(timeout=0.0)
+                store.wait_for_work(0.5)
+                continue
+            self._follow(job["id"])
+
+    def _drain(self, timeout: float) -> dict | None | bool:
+        """Handle one message (models reports are absorbed here); False when none came in ``timeout``."""
+        try:
+            message = self.lines.get(timeout=timeout) if timeout else self.lines.get_nowait()
+        except queue.Empty:
+            return False
+        if message is not None and "models" in message:
+            self.models = message["models"]
+            return self._drain(0.0) if timeout == 0.0 else False
+        return message
+
+    def _follow(self, job_id: str) -> None:
+        store = self.pool.store
+        while True:
+            if self.pool.stopping:
+                return  # leave the job 'running': the next start resumes it
+            if self.cancel_deadline is not None and time.monotonic() > self.cancel_deadline:
+                log.warning(
+                    "job %s did not stop within %ss of its cancel; killing worker %s",
+                    job_id,
+                    self.pool.cancel_grace,
+                    self.name,
+                )
+                assert self.proc is not None
+                self.proc.kill()
+                self.cancel_deadline = None
+            message = self._drain(timeout=0.5)
+            if message is False:
+                continue
+            if message is None:  # the worker process ended
+                if self.pool.stopping:
+                    return
+                code = self.proc.wait() if self.proc else None
+                with self.pool.lock:
+                    row = store.get(job_id)
+                    if row and row["cancel_requested"]:
+                        store.add_event(
+                            job_id, {"event": "cancelled", "message": "cancelled; finished frames are kept"}
+                        )
+                    else:
+                        store.add_event(
+                            job_id,
+                            {
+                                "event": "error",
+                                "message": f"the server's worker process died (exit code {code}); see the server log",
+                                "exit_code": 1,
+                            },
+                        )
+                    self.job_id = None
+                return
+            if message.get("id") != job_id or not isinstance(message.get("event"), dict):
+                continue
+            event = message["event"]
+            with self.pool.lock:
+                store.add_event(job_id, event)
+                if event.get("event") in ("done", "error", "cancelled"):
+                    self.job_id = None
+                    return
+
+
+class Pool:
+    def __init__(
+        self, store: Store, devices: list[str | None], idle_unload: float = 600.0, cancel_grace: float = 30.0
+    ) -> None:
+        self.store = store
+        self.idle_unload = idle_unload
+        self.cancel_grace = cancel_grace
+        self.lock = threading.RLock()
+        self.stopping = False
+        self.workers = [Worker(self, gpu) for gpu in devices]
+
+    def start(self) -> None:
+        for worker in self.workers:
+            worker.thread.start()
+
+    def stop(self) -> None:
+        self.stopping = True
+        with self.store.changed:
+            self.store.changed.notify_all()
+        for worker in self.workers:
+            worker.stop_process()
+            worker.thread.join(timeout=5)
+
+    def cancel(self, job_id: str) -> str:
+        """Cancel a queued job now, or tell the worker running it to stop after the frame in hand."""
+        with self.lock:
+            state = self.store.request_cancel(job_id)
+            if state == "running":
+                for worker in self.workers:
+                    if worker.job_id == job_id:
+                        worker.send({"op": "cancel", "id": job_id})
+                        worker.cancel_deadline = time.monotonic() + self.cancel_grace
+            return state
+
+    def describe(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "worker": w.name,
+                "pid": w.proc.pid if w.proc else None,
+                "job": w.job_id,
+                "models": w.models,
+            }
+            for w in self.workers
+        ]

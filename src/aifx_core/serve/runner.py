@@ -1,0 +1,179 @@
+"""The long-lived worker process behind ``aifx serve``: one per visible GPU (or one on the CPU).
+
+It runs jobs one at a time through the same :func:`aifx_core.pipeline.fill` as ``aifx run``, so outputs are
+bit-identical, and it stays alive between jobs so the models the backends loaded stay warm (the backends'
+own caches, keyed by model, dtype and device); a model nobody used for ``--idle-unload`` seconds is dropped.
+
+Protocol: JSON lines. In on stdin: ``{"op": "run", "id", "job"}``, ``{"op": "cancel", "id"}``,
+``{"op": "quit"}``. Out on stdout: ``{"id", "event"}`` where ``event`` is exactly what ``aifx run
+--json-progress`` prints, and ``{"models": [...]}`` whenever the loaded models change. Everything else that
+would go to stdout (a library's chatter) is sent to stderr. When the server goes away (stdin closes, or on
+Linux the parent dies) the worker exits at once, so a restarted server never races an orphan on the same
+output frames.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import queue
+import signal
+import sys
+import threading
+import traceback
+from typing import Any
+
+from ..errors import AifxError, Cancelled
+from ..progress import CancelToken, ProgressEvent
+
+
+def _die_with_parent() -> None:
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+
+
+class Runner:
+    def __init__(self, out: Any, idle_unload: float) -> None:
+        self.out = out
+        self.idle_unload = idle_unload
+        self.jobs: queue.Queue[dict | None] = queue.Queue()
+        self.current: str | None = None
+        self.cancel = CancelToken()
+        self.cancelled_early: set[str] = set()
+        self._write_lock = threading.Lock()
+        self._models: list[dict] = []
+
+    def send(self, message: dict) -> None:
+        with self._write_lock:
+            self.out.write(json.dumps(message) + "\n")
+            self.out.flush()
+
+    def read_commands(self) -> None:
+        for line in sys.stdin:
+            try:
+                command = json.loads(line)
+            except ValueError:
+                continue
+            op = command.get("op")
+            if op == "run":
+                self.jobs.put(command)
+            elif op == "cancel":
+                if command.get("id") == self.current:
+                    self.cancel.cancel()
+                else:
+                    self.cancelled_early.add(command.get("id"))
+            elif op == "quit":
+                self.jobs.put(None)
+        os._exit(0)  # the server is gone: stop now, mid-frame or not (frames are written atomically)
+
+    def serve_forever(self) -> None:
+        threading.Thread(target=self.read_commands, daemon=True).start()
+        self.report_models()
+        while True:
+            try:
+                command = self.jobs.get(timeout=min(30.0, max(1.0, self.idle_unload / 4)))
+            except queue.Empty:
+                self.unload_idle()
+                continue
+            if command is None:
+                return
+            self.run(command["id"], command["job"])
+            self.unload_idle()
+
+    def run(self, job_id: str, job: dict) -> None:
+        from ..pipeline import fill
+
+        self.cancel = CancelToken()
+        self.current = job_id
+        if job_id in self.cancelled_early:
+            self.cancel.cancel()
+
+        def emit(event: dict) -> None:
+            self.send({"id": job_id, "event": event})
+
+        def on_progress(event: ProgressEvent) -> None:
+            emit(event.to_dict())
+
+        try:
+            result = fill(job, progress=on_progress, cancel=self.cancel)
+            self.current = None
+            emit(
+                {
+                    "event": "done",
+                    "output": result.output,
+                    "written": result.written,
+                    "skipped": result.skipped,
+                    "contact_sheet": result.contact_sheet,
+                }
+            )
+        except Cancelled as exc:
+            emit({"event": "cancelled", "message": str(exc)})
+        except AifxError as exc:
+            emit({"event": "error", "message": str(exc), "exit_code": exc.exit_code})
+        except Exception as exc:  # a bug: the server log gets the traceback, the client one line
+            traceback.print_exc()
+            emit({"event": "error", "message": f"internal error: {exc}", "exit_code": 1})
+        finally:
+            self.current = None
+            self.cancelled_early.discard(job_id)
+            self.report_models()
+
+    def report_models(self) -> None:
+        models = _loaded_models()
+        same = [{k: v for k, v in m.items() if k != "idle_s"} for m in models]
+        if same != self._models:
+            self._models = same
+            self.send({"models": models})
+
+    def unload_idle(self) -> None:
+        try:
+            from ..inpaint import models
+        except ImportError:
+            return
+        if models.unload_idle(self.idle_unload):
+            _free_device_memory()
+        self.report_models()
+
+
+def _loaded_models() -> list[dict]:
+    try:
+        from ..inpaint import models
+    except ImportError:
+        return []
+    return models.loaded_models()
+
+
+def _free_device_memory() -> None:
+    import gc
+
+    gc.collect()
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m aifx_core.serve.runner")
+    parser.add_argument("--idle-unload", type=float, default=600.0)
+    args = parser.parse_args(argv)
+    _die_with_parent()
+    # The protocol owns the real stdout; anything else printed goes to stderr.
+    out = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C on the server's terminal is the server's to handle
+    from .. import pipeline  # noqa: F401  (imported now, not on the first artist's job)
+
+    Runner(out, args.idle_unload).serve_forever()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,321 @@
+"""The job queue and its history, in SQLite under ``--state``, so nothing is lost when the server dies.
+
+Every submitted job, its state and every event it sent are rows; an event that ends a job is written in the
+same transaction as the job's final state, so a client that reads ``done`` from the event stream and then
+asks ``GET /v1/jobs/ID`` always sees ``done`` too. On start, jobs that were running when the server died go
+back to the head of the queue and run again: the pipeline's resume skips the frames they had finished.
+
+Scheduling is round-robin between users (the user after the one served last goes next, each user's jobs in
+submit order), so one artist with fifty jobs cannot starve the others; admission is bounded by
+``max_queue`` in all and ``per_user`` waiting jobs per user, beyond which a submit is refused (429).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
+FINISHED = (DONE, FAILED, CANCELLED)
+#: The final event kind → the job state it leaves.
+FINAL_STATES = {"done": DONE, "error": FAILED, "cancelled": CANCELLED}
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    num INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT UNIQUE NOT NULL,
+    user TEXT NOT NULL,
+    job TEXT NOT NULL,
+    state TEXT NOT NULL,
+    created REAL NOT NULL,
+    started REAL,
+    finished REAL,
+    idempotency_key TEXT,
+    interrupted INTEGER NOT NULL DEFAULT 0,
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    progress TEXT,
+    final TEXT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS jobs_idem ON jobs(user, idempotency_key);
+CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, num);
+CREATE TABLE IF NOT EXISTS events (
+    job_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (job_id, seq)
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+"""
+
+
+class QueueFull(Exception):
+    """The queue (or this user's share of it) is full: answer 429 with ``retry_after`` seconds."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass
+class Limits:
+    max_queue: int = 100
+    per_user: int = 20
+    history: int = 1000
+
+
+class Store:
+    def __init__(self, state_dir: str | Path, limits: Limits | None = None) -> None:
+        self.dir = Path(state_dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.limits = limits or Limits()
+        self._db = sqlite3.connect(
+            str(self.dir / "queue.sqlite3"), check_same_thread=False, isolation_level=None
+        )
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # WAL + NORMAL: a committed job or event survives the server being killed (SIGKILL, OOM); only a
+        # power cut may lose the last few events. Submits stay cheap under load.
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        self._lock = threading.RLock()
+        #: Signalled when a job is queued or cancelled (dispatchers wait on it).
+        self.changed = threading.Condition(self._lock)
+        #: job id → last event seq; SSE streams poll this instead of the database.
+        self._last_seq: dict[str, int] = {
+            row["job_id"]: row["seq"]
+            for row in self._db.execute("SELECT job_id, MAX(seq) AS seq FROM events GROUP BY job_id")
+        }
+        self._last_user = self._meta("last_user") or ""
+        #: Seconds a job has taken recently (for Retry-After).
+        self._recent_seconds = 30.0
+
+    # -- small helpers -------------------------------------------------------------------------------------
+    def _meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row["value"] if row else None
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def recover(self) -> list[str]:
+        """After a crash: jobs that were running go back to the head of the queue, to resume."""
+        with self._lock:
+            ids = [r["id"] for r in self._db.execute("SELECT id FROM jobs WHERE state = ?", (RUNNING,))]
+            self._db.execute("UPDATE jobs SET state = ?, interrupted = 1 WHERE state = ?", (QUEUED, RUNNING))
+            return ids
+
+    # -- submit ---------------------------------------------------------------------------------------------
+    def submit(self, user: str, job: dict[str, Any], idempotency_key: str | None = None) -> tuple[dict, bool]:
+        """Queue ``job`` for ``user``; returns (the job's record, whether it is new).
+
+        With an ``idempotency_key`` already used by this user, the job made then is returned, not a new one.
+        """
+        with self._lock:
+            if idempotency_key:
+                row = self._db.execute(
+                    "SELECT * FROM jobs WHERE user = ? AND idempotency_key = ?", (user, idempotency_key)
+                ).fetchone()
+                if row:
+                    return self._record(row), False
+            queued = self._db.execute("SELECT COUNT(*) FROM jobs WHERE state = ?", (QUEUED,)).fetchone()[0]
+            if queued >= self.limits.max_queue:
+                raise QueueFull(
+                    f"the queue is full ({queued} jobs waiting); try again later", self._retry_after(queued)
+                )
+            mine = self._db.execute(
+                "SELECT COUNT(*) FROM jobs WHERE state = ? AND user = ?", (QUEUED, user)
+            ).fetchone()[0]
+            if mine >= self.limits.per_user:
+                raise QueueFull(
+                    f"you have {mine} jobs waiting, the most one user may queue; try again when one has started",
+                    self._retry_after(1),
+                )
+            job_id = uuid.uuid4().hex[:16]
+            self._db.execute(
+                "INSERT INTO jobs (id, user, job, state, created, idempotency_key) VALUES (?, ?, ?, ?, ?, ?)",
+                (job_id, user, json.dumps(job), QUEUED, time.time(), idempotency_key),
+            )
+            self.changed.notify_all()
+            row = self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            return self._record(row), True
+
+    def _retry_after(self, jobs_ahead: int) -> int:
+        return max(1, min(600, int(self._recent_seconds * max(1, jobs_ahead) / 4) + 1))
+
+    # -- scheduling -----------------------------------------------------------------------------------------
+    def _dispatch_order(self) -> list[sqlite3.Row]:
+        """Queued jobs in the order they will start: interrupted ones first, then round-robin by user."""
+        rows = self._db.execute(
+            "SELECT * FROM jobs WHERE state = ? ORDER BY interrupted DESC, num", (QUEUED,)
+        ).fetchall()
+        first = [r for r in rows if r["interrupted"]]
+        per_user: dict[str, list[sqlite3.Row]] = {}
+        for r in rows:
+            if not r["interrupted"]:
+                per_user.setdefault(r["user"], []).append(r)
+        users = sorted(per_user)
+        # Start with the user after the one served last, cyclically.
+        start = next((i for i, u in enumerate(users) if u > self._last_user), 0)
+        users = users[start:] + users[:start]
+        order = list(first)
+        depth = 0
+        while True:
+            layer = [per_user[u][depth] for u in users if depth < len(per_user[u])]
+            if not layer:
+                return order
+            order.extend(layer)
+            depth += 1
+
+    def claim_next(self) -> dict | None:
+        """Mark the next job running and return it (None when nothing is queued)."""
+        with self._lock:
+            order = self._dispatch_order()
+            if not order:
+                return None
+            row = order[0]
+            self._db.execute(
+                "UPDATE jobs SET state = ?, started = ? WHERE id = ?", (RUNNING, time.time(), row["id"])
+            )
+            if not row["interrupted"]:
+                self._last_user = row["user"]
+                self._db.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('last_user', ?)", (row["user"],)
+                )
+            return self._record(self._db.execute("SELECT * FROM jobs WHERE id = ?", (row["id"],)).fetchone())
+
+    def position(self, job_id: str) -> int | None:
+        """How many queued jobs start before this one (0: it is next); None if it is not queued."""
+        with self._lock:
+            for i, row in enumerate(self._dispatch_order()):
+                if row["id"] == job_id:
+                    return i
+            return None
+
+    def wait_for_work(self, timeout: float) -> None:
+        with self.changed:
+            self.changed.wait(timeout)
+
+    # -- events ---------------------------------------------------------------------------------------------
+    def add_event(self, job_id: str, event: dict[str, Any]) -> int:
+        """Append an event; a final one sets the job's final state in the same transaction."""
+        with self._lock:
+            seq = self._last_seq.get(job_id, 0) + 1
+            kind = event.get("event")
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute(
+                    "INSERT INTO events (job_id, seq, data) VALUES (?, ?, ?)",
+                    (job_id, seq, json.dumps(event)),
+                )
+                if kind == "progress":
+                    self._db.execute("UPDATE jobs SET progress = ? WHERE id = ?", (json.dumps(event), job_id))
+                elif kind in FINAL_STATES:
+                    self._db.execute(
+                        "UPDATE jobs SET state = ?, finished = ?, final = ? WHERE id = ?",
+                        (FINAL_STATES[kind], time.time(), json.dumps(event), job_id),
+                    )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._last_seq[job_id] = seq
+            if kind in FINAL_STATES:
+                self._note_duration(job_id)
+                self._trim_history()
+                self.changed.notify_all()
+            return seq
+
+    def _note_duration(self, job_id: str) -> None:
+        row = self._db.execute("SELECT started, finished FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row and row["started"] and row["finished"]:
+            self._recent_seconds = 0.8 * self._recent_seconds + 0.2 * (row["finished"] - row["started"])
+
+    def _trim_history(self) -> None:
+        """Keep the newest ``history`` finished jobs; older ones and their events are dropped."""
+        old = self._db.execute(
+            f"SELECT id FROM jobs WHERE state IN ({','.join('?' * len(FINISHED))}) ORDER BY num DESC "
+            "LIMIT -1 OFFSET ?",
+            (*FINISHED, self.limits.history),
+        ).fetchall()
+        for row in old:
+            self._db.execute("DELETE FROM events WHERE job_id = ?", (row["id"],))
+            self._db.execute("DELETE FROM jobs WHERE id = ?", (row["id"],))
+            self._last_seq.pop(row["id"], None)
+
+    def last_seq(self, job_id: str) -> int:
+        return self._last_seq.get(job_id, 0)
+
+    def events_after(self, job_id: str, after: int) -> list[tuple[int, str]]:
+        with self._lock:
+            return [
+                (r["seq"], r["data"])
+                for r in self._db.execute(
+                    "SELECT seq, data FROM events WHERE job_id = ? AND seq > ? ORDER BY seq", (job_id, after)
+                )
+            ]
+
+    # -- reading and cancelling -----------------------------------------------------------------------------
+    def get(self, job_id: str) -> dict | None:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            return self._record(row) if row else None
+
+    def list(self, user: str | None, limit: int, offset: int) -> tuple[list[dict], int]:
+        """A page of jobs, newest first (``user=None``: everybody's), and how many there are in all."""
+        with self._lock:
+            where, args = ("WHERE user = ?", (user,)) if user is not None else ("", ())
+            total = self._db.execute(f"SELECT COUNT(*) FROM jobs {where}", args).fetchone()[0]
+            rows = self._db.execute(
+                f"SELECT * FROM jobs {where} ORDER BY num DESC LIMIT ? OFFSET ?", (*args, limit, offset)
+            ).fetchall()
+            return [self._record(r) for r in rows], total
+
+    def request_cancel(self, job_id: str) -> str:
+        """Cancel a queued job now (returns ``cancelled``) or flag a running one (returns ``running``)."""
+        with self._lock:
+            row = self._db.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None:
+                return "missing"
+            if row["state"] == QUEUED:
+                self.add_event(job_id, {"event": "cancelled", "message": "cancelled before it started"})
+                return CANCELLED
+            if row["state"] == RUNNING:
+                self._db.execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ?", (job_id,))
+                return RUNNING
+            return str(row["state"])
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            return {
+                r["state"]: r["n"]
+                for r in self._db.execute("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state")
+            }
+
+    @staticmethod
+    def _record(row: sqlite3.Row) -> dict:
+        progress = json.loads(row["progress"]) if row["progress"] else None
+        final = json.loads(row["final"]) if row["final"] else None
+        record: dict[str, Any] = {
+            "id": row["id"],
+            "user": row["user"],
+            "state": row["state"],
+            "job": json.loads(row["job"]),
+            "created": row["created"],
+            "started": row["started"],
+            "finished": row["finished"],
+            "progress": progress,
+            "cancel_requested": bool(row["cancel_requested"]),
+            "interrupted": bool(row["interrupted"]),
+        }
+        if final is not None and final.get("event") == "done":
+            record["result"] = final
+        elif final is not None:
+            record["error"] = final
+        return record

@@ -1,0 +1,151 @@
+"""``aifx submit job.json --server URL``: run a job on an ``aifx serve`` machine as if it ran here.
+
+Progress is printed as a local ``aifx run`` prints it (a bar on a terminal, or the same JSON lines with
+``--json-progress``), the exit code is the job's (0 done, 2 bad input, 1 failure, 130 cancelled), and Ctrl+C
+cancels the job on the server (a second Ctrl+C stops waiting for the server to confirm). The token comes from
+an environment variable (``--token-env``, default ``AIFX_TOKEN``), never from the command line, where other
+users of the machine could read it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import uuid
+
+from .errors import AifxError, InputError
+from .job import FillJob
+from .progress import ProgressEvent
+from .protocol.remote import RemoteClient, RemoteError
+
+#: How often a full queue (429) is retried before giving up.
+QUEUE_FULL_RETRIES = 10
+
+
+def register_cli(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "submit",
+        help="run a saved job on an aifx serve machine, with progress here",
+        description="Send a job to an aifx server, print its progress like a local run and exit with its code.",
+    )
+    p.add_argument("job", help="job JSON file (written by --save-job or FillJob.to_json)")
+    p.add_argument(
+        "--server", default=os.environ.get("AIFX_SERVER"), help="server URL (default $AIFX_SERVER)"
+    )
+    p.add_argument(
+        "--token-env", default="AIFX_TOKEN", metavar="VAR", help="environment variable holding your token"
+    )
+    p.add_argument("--overwrite", action="store_true", default=None, help="replace finished frames")
+    p.add_argument("--json-progress", action="store_true", help="one JSON object per line on stdout")
+    p.set_defaults(handler=_cmd_submit)
+
+
+def _cmd_submit(args: argparse.Namespace) -> int:
+    if not args.server:
+        raise InputError("no server given; pass --server http://HOST:PORT or set AIFX_SERVER")
+    job = FillJob.load(args.job)
+    if args.overwrite:
+        job.overwrite = True
+    job.validate()  # the same one-line errors as a local run, before anything is sent
+    token = os.environ.get(args.token_env) or None
+    try:
+        client = RemoteClient(args.server, token)
+        job_id = _submit(client, job)
+    except RemoteError as exc:
+        raise _as_aifx_error(exc) from None
+    print(f"aifx: job {job_id} queued on {args.server}", file=sys.stderr)
+    return _follow(client, job_id, args.json_progress)
+
+
+def _submit(client: RemoteClient, job: FillJob) -> str:
+    key = uuid.uuid4().hex  # the same key on every retry: the server makes the job once
+    for attempt in range(QUEUE_FULL_RETRIES + 1):
+        try:
+            return str(client.submit(job.to_dict(), idempotency_key=key)["id"])
+        except RemoteError as exc:
+            if exc.status != 429 or attempt == QUEUE_FULL_RETRIES:
+                raise
+            wait = min(60.0, exc.retry_after or 5.0)
+            print(f"aifx: {exc}; retrying in {wait:.0f} s", file=sys.stderr)
+            time.sleep(wait)
+    raise AssertionError("unreachable")
+
+
+def _follow(client: RemoteClient, job_id: str, json_progress: bool) -> int:
+    from .cli import _progress_printer
+
+    last = 0
+    cancelling = False
+    with _progress_printer(json_progress) as on_progress:
+        while True:
+            try:
+                for event in client.events(job_id, last_event_id=last):
+                    last += 1
+                    code = _show(event, json_progress, on_progress)
+                    if code is not None:
+                        return code
+                return 1  # the stream ended without a final event (events() raises first)
+            except KeyboardInterrupt:
+                if cancelling:
+                    print(
+                        f"aifx: stopped waiting; job {job_id} is being cancelled on the server",
+                        file=sys.stderr,
+                    )
+                    return 130
+                cancelling = True
+                print(
+                    f"aifx: cancelling job {job_id} on the server (Ctrl+C again to stop waiting)",
+                    file=sys.stderr,
+                )
+                try:
+                    client.cancel(job_id)
+                except RemoteError as exc:
+                    raise _as_aifx_error(exc) from None
+            except RemoteError as exc:
+                raise _as_aifx_error(exc) from None
+
+
+def _show(event: dict, json_progress: bool, on_progress) -> int | None:
+    """Print one event like a local run; the exit code once the job has ended, else None."""
+    kind = event.get("event")
+    if json_progress:
+        sys.stdout.write(json.dumps(event) + "\n")
+        sys.stdout.flush()
+    elif kind == "progress":
+        on_progress(
+            ProgressEvent(
+                str(event.get("stage", "")),
+                int(event.get("index", 0)),
+                int(event.get("total", 0)),
+                event.get("frame"),
+                str(event.get("message", "")),
+            )
+        )
+    if kind == "done":
+        if not json_progress:
+            print(_summary(event), file=sys.stderr)
+        return 0
+    if kind == "error":
+        print(f"aifx: error: {event.get('message', '')}", file=sys.stderr)
+        return int(event.get("exit_code", 1))
+    if kind == "cancelled":
+        print(f"aifx: {event.get('message', 'cancelled')}", file=sys.stderr)
+        return 130
+    return None
+
+
+def _summary(event: dict) -> str:
+    written, skipped = event.get("written") or [], event.get("skipped") or []
+    text = f"{len(written)} frame(s) written to {event.get('output')}"
+    if skipped:
+        text += f", {len(skipped)} already done"
+    if event.get("contact_sheet"):
+        text += f"; contact sheet {event['contact_sheet']}"
+    return text
+
+
+def _as_aifx_error(exc: RemoteError) -> AifxError:
+    return InputError(str(exc)) if exc.exit_code == 2 else AifxError(str(exc))

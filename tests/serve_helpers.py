@@ -1,0 +1,106 @@
+"""A real ``aifx serve`` on 127.0.0.1 (ephemeral port) for the server tests, and a tiny raw HTTP helper."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from aifx_core.protocol.remote import RemoteClient
+
+TOKENS = {"alice": "alice-token", "bob": "bob-token", "admin": "admin-token"}
+
+
+def write_tokens(path: Path) -> Path:
+    """alice as a plain token, bob and admin hashed, as ``aifx serve token add`` writes them."""
+    import hashlib
+
+    lines = ["# test users", f"alice {TOKENS['alice']}"]
+    for name in ("bob", "admin"):
+        lines.append(f"{name} sha256:{hashlib.sha256(TOKENS[name].encode()).hexdigest()}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+class Server:
+    """``python -m aifx_core serve --port 0 ...`` as a subprocess; ``url`` once it listens."""
+
+    def __init__(self, state: Path, *args: str) -> None:
+        self.command = [sys.executable, "-m", "aifx_core", "serve", "--port", "0", "--state", str(state)]
+        self.command += ["--workers", "cpu", *args]
+        self.log: list[str] = []
+        self.url = ""
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 90.0) -> Server:
+        self.proc = subprocess.Popen(
+            self.command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True
+        )
+        ready = threading.Event()
+
+        def read() -> None:
+            assert self.proc and self.proc.stderr
+            for line in self.proc.stderr:
+                self.log.append(line.rstrip())
+                if "listening on " in line:
+                    self.url = line.split("listening on ")[1].split()[0]
+                    ready.set()
+            ready.set()
+
+        threading.Thread(target=read, daemon=True).start()
+        ready.wait(timeout)
+        if not self.url:
+            self.stop()
+            raise AssertionError("server did not start:\n" + "\n".join(self.log))
+        return self
+
+    def client(self, user: str | None = "alice") -> RemoteClient:
+        return RemoteClient(self.url, TOKENS.get(user or ""), timeout=30)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+
+
+def http(method: str, url: str, user: str | None = None, body=None, headers=None, token: str | None = None):
+    """(status, headers, parsed JSON body) without any client logic in between."""
+    data = json.dumps(body).encode() if body is not None and not isinstance(body, bytes) else body
+    request = urllib.request.Request(url, data=data, method=method)
+    secret = token or (TOKENS[user] if user else None)
+    if secret:
+        request.add_header("Authorization", f"Bearer {secret}")
+    for key, value in (headers or {}).items():
+        request.add_header(key, value)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.headers, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers, json.loads(exc.read() or b"{}")
+
+
+def wait_for(predicate, timeout: float = 60.0, interval: float = 0.1):
+    """Poll until ``predicate()`` is truthy (bounded); returns its value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {predicate}")

@@ -1,0 +1,387 @@
+"""``aifx serve`` for real: a uvicorn server on 127.0.0.1 with an ephemeral port, one CPU worker process,
+real jobs on real EXR shots, and the stdlib client the adapters use."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+
+import numpy as np
+import pytest
+from serve_helpers import TOKENS, Server, http, write_tokens
+from shot_files import make_shot, read_exr, shot_job
+
+from aifx_core.protocol.remote import RemoteError
+
+
+@pytest.fixture(scope="module")
+def area(tmp_path_factory):
+    """The shared storage root, with one short and one long shot in it."""
+    root = tmp_path_factory.mktemp("studio")
+    make_shot(root / "short", range(1, 4))
+    make_shot(
+        root / "long", range(1, 121)
+    )  # long enough that no cancel arrives after the end, even on a busy box
+    return root
+
+
+@pytest.fixture(scope="module")
+def server(area, tmp_path_factory):
+    here = tmp_path_factory.mktemp("server")
+    rules = {
+        "version": "pathmapping-1.0",
+        "path_mapping_rules": [
+            {"source_path_format": "WINDOWS", "source_path": "Z:\\studio", "destination_path": str(area)},
+        ],
+    }
+    (here / "map.json").write_text(json.dumps(rules))
+    srv = Server(
+        here / "state",
+        "--token-file",
+        str(write_tokens(here / "tokens")),
+        "--root",
+        str(area),
+        "--path-map",
+        str(here / "map.json"),
+        "--heartbeat",
+        "0.3",
+    ).start()
+    yield srv
+    srv.stop()
+
+
+def _frames(folder):
+    return {p.name: read_exr(p)[1] for p in sorted(folder.glob("*.exr"))}
+
+
+def _same_pixels(a, b):
+    assert a.keys() == b.keys() and a
+    for name in a:
+        assert a[name].keys() == b[name].keys()
+        for channel in a[name]:
+            np.testing.assert_array_equal(a[name][channel], b[name][channel], err_msg=f"{name} {channel}")
+
+
+def _run_cli(*args, env=None):
+    return subprocess.run(
+        [sys.executable, "-m", "aifx_core", *args], capture_output=True, text=True, env=env, timeout=300
+    )
+
+
+def _events_until_final(client, job_id, **kwargs):
+    return list(client.events(job_id, **kwargs))
+
+
+# -- auth -----------------------------------------------------------------------------------------------------
+def test_health_is_open_everything_else_needs_a_token(server, area):
+    status, _, body = http("GET", server.url + "/v1/health")
+    assert status == 200 and body["status"] == "ok"
+    for method, path in (
+        ("GET", "/v1/jobs"),
+        ("GET", "/v1/models"),
+        ("GET", "/v1/jobs/x"),
+        ("DELETE", "/v1/jobs/x"),
+        ("GET", "/v1/jobs/x/events"),
+        ("POST", "/v1/jobs"),
+    ):
+        status, headers, _ = http(method, server.url + path, body={} if method == "POST" else None)
+        assert status == 401, (method, path)
+        assert headers["WWW-Authenticate"] == "Bearer"
+        status, _, _ = http(method, server.url + path, token="alice-token-wrong")
+        assert status == 401, (method, path)
+    # A hashed entry (bob) and a plain one (alice) both work.
+    assert http("GET", server.url + "/v1/jobs", "bob")[0] == 200
+    assert http("GET", server.url + "/v1/jobs", "alice")[0] == 200
+
+
+def test_another_users_job_is_404_and_cannot_be_cancelled(server, area, tmp_path):
+    job = shot_job(area / "long", area / "out_cross" / "c.####.exr", backend="propagate")
+    alice, bob = server.client("alice"), server.client("bob")
+    job_id = alice.submit(job.to_dict())["id"]
+    for method in ("GET", "DELETE"):
+        status, _, body = http(method, f"{server.url}/v1/jobs/{job_id}", "bob")
+        assert status == 404 and job_id in body["detail"]
+    assert http("GET", f"{server.url}/v1/jobs/{job_id}/events", "bob")[0] == 404
+    assert all(j["id"] != job_id for j in bob.jobs()["jobs"])
+    assert any(j["id"] == job_id for j in server.client("admin").jobs()["jobs"])  # admin sees all
+    record = alice.job(job_id)
+    assert (
+        record["state"] in ("queued", "running") and not record["cancel_requested"]
+    )  # bob's DELETE did nothing
+    alice.cancel(job_id)
+    assert _events_until_final(alice, job_id)[-1]["event"] == "cancelled"
+
+
+# -- submit, progress, result ----------------------------------------------------------------------------------
+def test_submit_streams_the_cli_events_and_writes_the_cli_frames(server, area, tmp_path):
+    remote_out, local_out = area / "out_remote", tmp_path / "out_local"
+    job = shot_job(area / "short", remote_out / "c.####.exr")
+    client = server.client()
+    answer = client.submit(job.to_dict())
+    assert (
+        set(answer) >= {"id", "position", "events"} and answer["events"] == f"/v1/jobs/{answer['id']}/events"
+    )
+
+    # Read the raw stream: ids count up, data lines are JSON objects, the stream closes after the final one.
+    request = urllib.request.Request(
+        server.url + answer["events"], headers={"Authorization": "Bearer alice-token"}
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        assert response.headers["Content-Type"].startswith("text/event-stream")
+        raw = response.read().decode()
+    blocks = [b for b in raw.replace("\r\n", "\n").split("\n\n") if b.strip() and not b.startswith(":")]
+    ids = [int(line[4:]) for b in blocks for line in b.splitlines() if line.startswith("id: ")]
+    remote = [json.loads(line[6:]) for b in blocks for line in b.splitlines() if line.startswith("data: ")]
+    assert ids == list(range(1, len(remote) + 1))
+    assert remote[-1]["event"] == "done"
+    record = client.job(answer["id"])
+    assert record["state"] == "done" and record["result"] == remote[-1]
+
+    job_file = tmp_path / "job.json"
+    shot_job(area / "short", local_out / "c.####.exr").save(job_file)
+    done = _run_cli("run", str(job_file), "--json-progress")
+    assert done.returncode == 0, done.stderr
+    local = [json.loads(line) for line in done.stdout.splitlines()]
+    for event in local + remote:
+        event.pop("output", None)
+    assert remote == local  # exactly the --json-progress objects
+    _same_pixels(_frames(remote_out), _frames(local_out))
+
+
+def test_last_event_id_replays_only_what_came_after(server, area):
+    client = server.client()
+    job_id = client.submit(shot_job(area / "short", area / "out_replay" / "c.####.exr").to_dict())["id"]
+    everything = _events_until_final(client, job_id)
+    assert len(everything) >= 3
+    assert _events_until_final(client, job_id, last_event_id=2) == everything[2:]
+
+
+def test_idempotency_key_returns_the_same_job(server, area):
+    job = shot_job(area / "short", area / "out_idem" / "c.####.exr").to_dict()
+    client = server.client()
+    first = client.submit(job, idempotency_key="retry-1")
+    again = client.submit(job, idempotency_key="retry-1")
+    assert first["id"] == again["id"]
+    assert (
+        server.client("bob").submit(job, idempotency_key="retry-1")["id"] != first["id"]
+    )  # keys are per user
+    for job_id in {first["id"]}:
+        _events_until_final(client, job_id)
+    assert (
+        len([j for j in client.jobs(limit=500)["jobs"] if j["job"]["output"].endswith("out_idem/c.####.exr")])
+        == 1
+    )
+
+
+def test_a_bad_job_is_422_with_the_cli_message(server, area, tmp_path):
+    job = shot_job(area / "short", area / "out_bad" / "c.####.exr", threshold=2.0)
+    status, _, body = http("POST", server.url + "/v1/jobs", "alice", job.to_dict())
+    assert status == 422
+    job.save(tmp_path / "bad.json")
+    local = _run_cli("run", str(tmp_path / "bad.json"))
+    assert local.returncode == 2
+    assert local.stderr.strip() == f"aifx: error: {body['detail']}"
+    status, _, body = http("POST", server.url + "/v1/jobs", "alice", b"{not json")
+    assert status == 422 and "not valid JSON" in body["detail"]
+    # A plate that is not there is refused at submit, with the message a local run gives.
+    job = shot_job(area / "short", area / "out_bad" / "c.####.exr", frames="1-5")
+    status, _, body = http("POST", server.url + "/v1/jobs", "alice", job.to_dict())
+    assert status == 422 and body["exit_code"] == 2
+    job.save(tmp_path / "gap.json")
+    local = _run_cli("run", str(tmp_path / "gap.json"))
+    assert local.returncode == 2 and local.stderr.strip() == f"aifx: error: {body['detail']}"
+
+
+def test_list_is_own_jobs_paged(server, area):
+    client = server.client("bob")
+    ids = [
+        client.submit(shot_job(area / "short", area / f"out_page{i}" / "c.####.exr").to_dict())["id"]
+        for i in range(3)
+    ]
+    for job_id in ids:
+        _events_until_final(client, job_id)
+    first = client.jobs(limit=2)
+    assert len(first["jobs"]) == 2 and first["next_offset"] == 2
+    rest = client.jobs(limit=2, offset=first["next_offset"])
+    seen = [j["id"] for j in first["jobs"] + rest["jobs"]]
+    assert set(ids) <= set(seen) and len(seen) == len(set(seen)) == first["total"]
+    assert all(j["user"] == "bob" for j in first["jobs"] + rest["jobs"])
+
+
+def test_heartbeat_comment_while_waiting(server, area):
+    client = server.client()
+    long_id = client.submit(
+        shot_job(area / "long", area / "out_hb1" / "c.####.exr", backend="propagate").to_dict()
+    )
+    queued_id = client.submit(shot_job(area / "short", area / "out_hb2" / "c.####.exr").to_dict())["id"]
+    request = urllib.request.Request(
+        f"{server.url}/v1/jobs/{queued_id}/events", headers={"Authorization": "Bearer alice-token"}
+    )
+    comments = 0
+    with urllib.request.urlopen(request, timeout=60) as response:
+        for raw in response:
+            if raw.startswith(b":"):
+                comments += 1
+                if comments == 2:
+                    break
+    assert comments == 2
+    for job_id in (long_id["id"], queued_id):
+        client.cancel(job_id)
+        _events_until_final(client, job_id)
+
+
+# -- cancel ---------------------------------------------------------------------------------------------------
+def test_cancel_queued_and_running_jobs(server, area):
+    client = server.client()
+    out = area / "out_cancel"
+    running = client.submit(shot_job(area / "long", out / "c.####.exr", backend="propagate").to_dict())["id"]
+    queued = client.submit(shot_job(area / "short", area / "out_cancel_q" / "c.####.exr").to_dict())["id"]
+    stream = client.events(running)
+    first_write = next(e for e in stream if e.get("stage") == "write")
+    assert first_write["index"] == 1
+    client.cancel(queued)
+    assert client.job(queued)["state"] == "cancelled"  # at once, it never started
+    assert _events_until_final(client, queued)[-1]["event"] == "cancelled"
+    started = time.monotonic()
+    client.cancel(running)
+    rest = list(stream)
+    assert rest[-1]["event"] == "cancelled" and time.monotonic() - started < 15
+    record = client.job(running)
+    assert record["state"] == "cancelled"
+    written = sorted(out.glob("c.*.exr"))
+    assert 0 < len(written) < 120  # finished frames are kept, and they are whole
+    for path in written:
+        read_exr(path)
+    assert not (area / "out_cancel_q").exists() or not list((area / "out_cancel_q").glob("*.exr"))
+
+
+# -- files ----------------------------------------------------------------------------------------------------
+def test_paths_outside_the_roots_are_403(server, area, tmp_path):
+    outside = make_shot(tmp_path / "elsewhere", range(1, 3))
+    status, _, body = http(
+        "POST", server.url + "/v1/jobs", "alice", shot_job(outside, area / "out_x" / "c.####.exr").to_dict()
+    )
+    assert status == 403 and str(outside / "plate.####.exr") in body["detail"]
+    status, _, body = http(
+        "POST",
+        server.url + "/v1/jobs",
+        "alice",
+        shot_job(area / "short", tmp_path / "o" / "c.####.exr").to_dict(),
+    )
+    assert status == 403 and "output" in body["detail"] and str(tmp_path / "o") in body["detail"]
+    # A symlink inside the root that points outside it is refused by where it points.
+    (area / "sneaky").symlink_to(outside, target_is_directory=True)
+    status, _, body = http(
+        "POST",
+        server.url + "/v1/jobs",
+        "alice",
+        shot_job(area / "sneaky", area / "out_y" / "c.####.exr").to_dict(),
+    )
+    assert status == 403 and "sneaky" in body["detail"] and str(outside) in body["detail"]
+    # and so is a single frame file linked from outside.
+    linked = area / "linked"
+    linked.mkdir()
+    for src in (area / "short").iterdir():
+        (linked / src.name).symlink_to(src)
+    (linked / "plate.0002.exr").unlink()
+    (linked / "plate.0002.exr").symlink_to(outside / "plate.0002.exr")
+    status, _, body = http(
+        "POST", server.url + "/v1/jobs", "alice", shot_job(linked, area / "out_z" / "c.####.exr").to_dict()
+    )
+    assert status == 403 and "plate.####.exr" in body["detail"]
+
+
+def test_windows_paths_are_mapped_onto_the_root(server, area):
+    job = shot_job(area / "short", area / "out_map" / "c.####.exr").to_dict()
+    job["input"] = "Z:\\studio\\short\\plate.####.exr"
+    job["mask"] = "z:/STUDIO/short/mask.####.png"  # case-insensitive, either slash
+    job["output"] = "Z:\\studio\\out_map\\c.####.exr"
+    client = server.client()
+    job_id = client.submit(job)["id"]
+    assert _events_until_final(client, job_id)[-1]["event"] == "done"
+    assert client.job(job_id)["job"]["input"] == str(area / "short" / "plate.####.exr")
+    assert len(list((area / "out_map").glob("c.*.exr"))) == 3
+
+
+def test_models_lists_the_workers(server):
+    status, _, body = http("GET", server.url + "/v1/models", "bob")
+    assert status == 200
+    assert [w["worker"] for w in body["workers"]] == ["cpu"] and body["workers"][0]["pid"]
+
+
+# -- aifx submit ----------------------------------------------------------------------------------------------
+def test_aifx_submit_runs_remotely_like_a_local_run(server, area, tmp_path):
+    env = {**__import__("os").environ, "AIFX_TOKEN": TOKENS["alice"]}
+    shot_job(area / "short", area / "out_submit" / "c.####.exr").save(tmp_path / "job.json")
+    done = _run_cli("submit", str(tmp_path / "job.json"), "--server", server.url, "--json-progress", env=env)
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    assert events[-1]["event"] == "done" and len(events[-1]["written"]) == 3
+    plain = _run_cli("submit", str(tmp_path / "job.json"), "--server", server.url, env=env)
+    assert plain.returncode == 0 and "3 already done" in plain.stderr
+
+    shot_job(area / "short", area / "out_submit2" / "c.####.exr", threshold=7).save(tmp_path / "bad.json")
+    bad = _run_cli("submit", str(tmp_path / "bad.json"), "--server", server.url, env=env)
+    assert bad.returncode == 2 and "threshold" in bad.stderr and "Traceback" not in bad.stderr
+    shot_job(
+        area / "short",
+        area / "missing_in",
+    ).save(tmp_path / "missing.json")
+    job = json.loads((tmp_path / "missing.json").read_text())
+    job["input"] = str(area / "nothing" / "plate.####.exr")
+    (tmp_path / "missing.json").write_text(json.dumps(job))
+    failed = _run_cli("submit", str(tmp_path / "missing.json"), "--server", server.url, env=env)
+    assert failed.returncode == 2, failed.stderr  # the job's own exit code, from the server
+    noauth = _run_cli(
+        "submit", str(tmp_path / "job.json"), "--server", server.url, "--token-env", "NO_SUCH_VAR"
+    )
+    assert noauth.returncode == 2 and "token" in noauth.stderr
+
+
+def test_ctrl_c_in_aifx_submit_cancels_on_the_server(server, area, tmp_path):
+    import signal
+
+    env = {**__import__("os").environ, "AIFX_TOKEN": TOKENS["alice"]}
+    out = area / "out_sigint"
+    shot_job(area / "long", out / "c.####.exr", backend="propagate").save(tmp_path / "job.json")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "aifx_core",
+            "submit",
+            str(tmp_path / "job.json"),
+            "--server",
+            server.url,
+            "--json-progress",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if json.loads(line).get("stage") == "write":
+            break
+    proc.send_signal(signal.SIGINT)
+    rest, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert json.loads(rest.splitlines()[-1])["event"] == "cancelled"
+    mine = [
+        j for j in server.client().jobs(limit=500)["jobs"] if j["job"]["output"] == str(out / "c.####.exr")
+    ]
+    assert [j["state"] for j in mine] == ["cancelled"]
+
+
+def test_remote_client_errors_are_clear(server):
+    with pytest.raises(RemoteError) as info:
+        server.client("alice").job("nope")
+    assert info.value.status == 404 and info.value.exit_code == 2
+    from aifx_core.protocol.remote import RemoteClient
+
+    with pytest.raises(RemoteError, match="cannot reach"):
+        RemoteClient("http://127.0.0.1:9", "x", timeout=5).health()

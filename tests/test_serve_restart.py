@@ -1,0 +1,98 @@
+"""Nothing lost: the queue bound, and a server killed with SIGKILL that comes back with every job."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+from serve_helpers import Server, http, wait_for, write_tokens
+from shot_files import make_shot, read_exr, shot_job
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is dead too (its parent was the killed server).
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_full_queue_is_429_and_sigkill_loses_nothing(tmp_path):
+    area = tmp_path / "studio"
+    make_shot(area / "long", range(1, 81))
+    make_shot(area / "short", range(1, 4))
+    state, tokens = tmp_path / "state", write_tokens(tmp_path / "tokens")
+    args = ("--token-file", str(tokens), "--root", str(area), "--max-queue", "2", "--per-user", "2")
+    server = Server(state, *args).start()
+    try:
+        alice = server.client("alice")
+        long_job = shot_job(area / "long", area / "out_long" / "c.####.exr", backend="propagate")
+        long_id = alice.submit(long_job.to_dict())["id"]
+        stream = alice.events(long_id)
+        assert next(e for e in stream if e.get("stage") == "write")["index"] == 1
+        queued = [
+            alice.submit(shot_job(area / "short", area / f"out_q{i}" / "c.####.exr").to_dict())
+            for i in range(2)
+        ]
+        assert [q["position"] for q in queued] == [0, 1]
+        status, headers, body = http(
+            "POST",
+            server.url + "/v1/jobs",
+            "bob",
+            shot_job(area / "short", area / "out_x" / "c.exr").to_dict(),
+        )
+        assert status == 429 and int(headers["Retry-After"]) >= 1 and "queue is full" in body["detail"]
+
+        worker_pid = http("GET", server.url + "/v1/models", "alice")[2]["workers"][0]["pid"]
+        server.kill()
+        stream.close()
+        wait_for(lambda: not _alive(worker_pid), timeout=10)  # no orphan keeps writing frames
+    finally:
+        server.stop()
+
+    server = Server(state, *args).start()
+    try:
+        assert any("resuming 1 interrupted job" in line for line in server.log)
+        twin = subprocess.run(
+            [sys.executable, "-m", "aifx_core", "serve", "--port", "0", "--state", str(state)],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert twin.returncode == 2 and "another aifx serve is using it" in twin.stderr
+
+        alice = server.client("alice")
+        finals = {job_id: list(alice.events(job_id))[-1] for job_id in [long_id] + [q["id"] for q in queued]}
+        assert all(e["event"] == "done" for e in finals.values()), finals
+        assert finals[long_id]["skipped"], "the interrupted job resumed after its finished frames"
+        assert alice.job(long_id)["state"] == "done"
+    finally:
+        server.stop()
+
+    # The output equals an uninterrupted run of the same job.
+    local = shot_job(area / "long", tmp_path / "local" / "c.####.exr", backend="propagate")
+    local.save(tmp_path / "job.json")
+    done = subprocess.run(
+        [sys.executable, "-m", "aifx_core", "run", str(tmp_path / "job.json")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    remote_files = sorted(p.name for p in (area / "out_long").iterdir())
+    local_files = sorted(p.name for p in (tmp_path / "local").iterdir())
+    frames = [n for n in remote_files if n.endswith(".exr") and not n.startswith(".")]
+    assert frames == [n for n in local_files if n.endswith(".exr")]
+    for frame in range(1, 81):
+        name = f"c.{frame:04d}.exr"
+        _, remote = read_exr(area / "out_long" / name)
+        _, uninterrupted = read_exr(tmp_path / "local" / name)
+        for channel in uninterrupted:
+            np.testing.assert_array_equal(
+                remote[channel], uninterrupted[channel], err_msg=f"{name} {channel}"
+            )

@@ -1,0 +1,145 @@
+"""The server's parts that need no server: tokens, the fair queue, path mapping, the loopback rule."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import subprocess
+import sys
+
+import pytest
+
+from aifx_core.errors import InputError
+from aifx_core.serve.auth import TokenFile, add_token
+from aifx_core.serve.paths import PathRule, load_path_map, map_path
+from aifx_core.serve.store import Limits, QueueFull, Store
+
+
+def test_token_add_stores_only_a_hash_and_rotates(tmp_path):
+    file = tmp_path / "tokens"
+    done = subprocess.run(
+        [sys.executable, "-m", "aifx_core", "serve", "token", "add", "alice", "--token-file", str(file)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    token = done.stdout.strip()
+    assert len(token) >= 32 and token not in file.read_text()
+    assert file.read_text().strip() == f"alice sha256:{hashlib.sha256(token.encode()).hexdigest()}"
+    assert file.stat().st_mode & 0o077 == 0  # not readable by others
+    tokens = TokenFile(file)
+    assert tokens.user_for(token).name == "alice"
+    assert (
+        tokens.user_for(token + "x") is None and tokens.user_for("") is None and tokens.user_for(None) is None
+    )
+    add_token(file, "bob")
+    rotated = add_token(file, "alice")  # rotation replaces alice's entry: the old token stops working
+    assert tokens.user_for(rotated).name == "alice" and tokens.user_for(token) is None
+    assert tokens.users == ["bob", "alice"]
+
+
+def test_every_entry_is_compared_in_constant_time(tmp_path, monkeypatch):
+    file = tmp_path / "tokens"
+    file.write_text("a one\nb two\nc three\n")
+    tokens = TokenFile(file)
+    calls = []
+    real = hmac.compare_digest
+    monkeypatch.setattr(hmac, "compare_digest", lambda x, y: calls.append((x, y)) or real(x, y))
+    for token in ("one", "three", "nobody"):
+        calls.clear()
+        tokens.user_for(token)
+        assert len(calls) == 3  # no early exit on a match or on a length difference
+        assert all(len(x) == len(y) == 64 for x, y in calls)  # digests, not the raw tokens
+
+
+def test_bad_token_file_lines_are_named(tmp_path):
+    file = tmp_path / "tokens"
+    file.write_text("alice\n")
+    with pytest.raises(InputError, match=r"tokens:1: expected 'NAME TOKEN'"):
+        TokenFile(file)
+    file.write_text("alice sha256:xyz\n")
+    with pytest.raises(InputError, match="64 hex digits"):
+        TokenFile(file)
+
+
+def _submit(store, user, n=1):
+    return [store.submit(user, {"input": f"{user}{i}", "output": "o"})[0]["id"] for i in range(n)]
+
+
+def test_round_robin_between_users(tmp_path):
+    store = Store(tmp_path, Limits(max_queue=50, per_user=10))
+    a = _submit(store, "anna", 4)
+    b = _submit(store, "ben", 1)
+    c = _submit(store, "cara", 2)
+    order = []
+    while (job := store.claim_next()) is not None:
+        order.append(job["id"])
+        store.add_event(job["id"], {"event": "done", "output": "o", "written": [], "skipped": []})
+    assert order == [a[0], b[0], c[0], a[1], c[1], a[2], a[3]]
+
+
+def test_positions_and_bounds(tmp_path):
+    store = Store(tmp_path, Limits(max_queue=3, per_user=2))
+    a = _submit(store, "anna", 2)
+    with pytest.raises(QueueFull, match="you have 2 jobs waiting") as info:
+        _submit(store, "anna")
+    assert info.value.retry_after >= 1
+    b = _submit(store, "ben")
+    assert [store.position(i) for i in (a[0], b[0], a[1])] == [0, 1, 2]
+    with pytest.raises(QueueFull, match="queue is full"):
+        _submit(store, "cara")
+
+
+def test_history_is_capped(tmp_path):
+    store = Store(tmp_path, Limits(max_queue=50, per_user=50, history=3))
+    ids = _submit(store, "anna", 6)
+    for _ in ids:
+        job = store.claim_next()
+        store.add_event(job["id"], {"event": "progress", "stage": "write", "index": 1, "total": 1})
+        store.add_event(job["id"], {"event": "done", "output": "o", "written": [1], "skipped": []})
+    records, total = store.list("anna", 50, 0)
+    assert total == 3 and [r["id"] for r in records] == ids[:2:-1]
+    assert store.events_after(ids[0], 0) == []
+
+
+def test_restart_requeues_running_jobs_first(tmp_path):
+    store = Store(tmp_path)
+    first, second = _submit(store, "anna", 2)
+    assert store.claim_next()["id"] == first
+    store.close()
+    again = Store(tmp_path)
+    assert again.recover() == [first]
+    assert again.get(first)["state"] == "queued"
+    assert again.claim_next()["id"] == first and again.claim_next()["id"] == second
+
+
+def test_path_mapping_rules(tmp_path):
+    file = tmp_path / "map.json"
+    file.write_text(
+        '{"version": "pathmapping-1.0", "path_mapping_rules": ['
+        '{"source_path_format": "WINDOWS", "source_path": "Z:\\\\shots", "destination_path": "/mnt/shots"},'
+        '{"source_path_format": "WINDOWS", "source_path": "Z:\\\\shots\\\\hero", "destination_path": "/fast/hero"},'
+        '{"source_path_format": "POSIX", "source_path": "/Volumes/shots", "destination_path": "/mnt/shots"}]}'
+    )
+    rules = load_path_map(file)
+    assert map_path("Z:\\shots\\a\\plate.####.exr", rules) == "/mnt/shots/a/plate.####.exr"
+    assert map_path("z:/Shots/HERO/p.%04d.exr", rules) == "/fast/hero/p.%04d.exr"  # longest source wins
+    assert map_path("/Volumes/shots/b/c.exr", rules) == "/mnt/shots/b/c.exr"
+    assert map_path("/Volumes/shotsX/c.exr", rules) == "/Volumes/shotsX/c.exr"  # whole components only
+    assert map_path("/Volumes/Shots/c.exr", rules) == "/Volumes/Shots/c.exr"  # POSIX is case-sensitive
+    assert PathRule("POSIX", "/a", "/b").apply("/a") == "/b"
+    file.write_text('{"version": "pathmapping-2.0", "path_mapping_rules": []}')
+    with pytest.raises(InputError, match="pathmapping-1.0"):
+        load_path_map(file)
+
+
+def test_refuses_a_public_host_without_a_token_file(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "aifx_core", "serve", "--host", "0.0.0.0", "--state", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "--token-file" in done.stderr and "Traceback" not in done.stderr
