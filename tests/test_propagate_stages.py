@@ -142,7 +142,7 @@ def _hard_packets(clip):
 
 
 def _flow_outliers(
-    forward: np.ndarray, backward: np.ndarray, hole: np.ndarray, side: str = "a"
+    forward: np.ndarray, backward: np.ndarray, hole: np.ndarray, side: str = "a", **_: object
 ) -> np.ndarray:
     """A real (if simple) detector of unmasked movers: flow far from the frame's median motion."""
     median = np.median(forward[~hole], axis=0)

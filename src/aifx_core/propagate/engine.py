@@ -45,6 +45,8 @@ _UNIT = np.ones(3, np.float32)
 #: Added to aifx_core.flow by the flow side of issue #10; optional until then (fit 0, no movers).
 _complete_flows_scored = getattr(flow_package, "complete_flows_scored", None)
 _moving_objects = getattr(flow_package, "moving_objects", None)
+#: Fewest pixels (or 2 % of the hole) wanting a per-frame spatial fill before one is run.
+MIN_SPATIAL = 32
 #: Confidence bands reported in ``PropagateBackend.bands`` (share of hole pixels), lower bounds.
 BANDS = (("high", 0.7), ("medium", 0.3), ("low", 0.0))
 
@@ -243,14 +245,16 @@ class _Run:
             fits: tuple[np.ndarray, np.ndarray] | None = None
             if union.any():
                 if _complete_flows_scored is not None:
-                    forward, backward, fit_f, fit_b = _complete_flows_scored([forward, backward], union)
+                    forward, backward, fit_f, fit_b = _complete_flows_scored(
+                        [forward, backward], union, images=(a.gray, b.gray)
+                    )
                     fits = (fit_f, fit_b)
                 else:
                     forward, backward = complete_flows([forward, backward], union)
             self.flows[pair] = (forward, backward)
             self.fits[pair] = fits
             if _moving_objects is not None:
-                self._detect_movers(pair, forward, backward, union)
+                self._detect_movers(pair, forward, backward, union, (a.gray, b.gray))
             self.gains[pair] = self._exposure_gain(a, b, forward) if self.opt.exposure_match else _UNIT
         forward, backward = self.flows[pair]
         return forward if direction > 0 else backward
@@ -263,7 +267,14 @@ class _Run:
             return None
         return fits[0] if direction > 0 else fits[1]
 
-    def _detect_movers(self, pair: int, forward: np.ndarray, backward: np.ndarray, union: np.ndarray) -> None:
+    def _detect_movers(
+        self,
+        pair: int,
+        forward: np.ndarray,
+        backward: np.ndarray,
+        union: np.ndarray,
+        grays: tuple[np.ndarray, np.ndarray],
+    ) -> None:
         """Unmasked moving objects of frame pair+1 (and of frame 0 with the first pair), at full resolution.
 
         Each frame's movers come from one pair only (the one that ends at it), so they do not depend on
@@ -272,9 +283,12 @@ class _Run:
         assert _moving_objects is not None and self.size is not None
         height, width = self.size
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
-        wanted = [(pair + 1, backward, forward)] + ([(0, forward, backward)] if pair == 0 else [])
-        for index, ahead, back in wanted:
-            small = np.asarray(_moving_objects(ahead, back, union, side="a"), bool)
+        a_gray, b_gray = grays
+        wanted = [(pair + 1, backward, forward, (b_gray, a_gray))]
+        if pair == 0:
+            wanted.append((0, forward, backward, (a_gray, b_gray)))
+        for index, ahead, back, images in wanted:
+            small = np.asarray(_moving_objects(ahead, back, union, side="a", images=images), bool)
             if not small.any():
                 continue
             full = cv2.resize(small.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST)
@@ -488,6 +502,9 @@ class _Run:
             )
             fallback[need] = carried
             spatial_points = need[beta < 0.999]
+            if (beta < 0.5).sum() < max(MIN_SPATIAL, 0.02 * len(prop.ys)):
+                # A few stray pixels are not worth a spatial fill of the frame (it costs as much as a big one).
+                spatial_points = spatial_points[:0]
             if len(spatial_points):
                 # The spatial backend sees only what propagation is sure of; every unsure pixel is hole.
                 known = np.where(prop.found[:, None], base, 0.0)
