@@ -35,6 +35,7 @@ JOB_DEFAULTS: dict[str, Any] = {
     "device": "auto",
     "overwrite": False,
     "contact_sheet": None,
+    "confidence": False,
 }
 
 _LAST_DIGITS = re.compile(r"^(.*?)(\d+)(\D*)$")

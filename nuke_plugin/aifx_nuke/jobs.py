@@ -231,6 +231,7 @@ def build_job(
         "device": "auto",
         "overwrite": False,
         "contact_sheet": None,
+        "confidence": False,
     }
 
 
