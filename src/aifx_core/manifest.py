@@ -54,11 +54,12 @@ def lock_path(output_pattern: str) -> Path:
     return pattern.parent / f".{pattern.name}{LOCK_SUFFIX}"
 
 
-def run_key(job: FillJob, frames: list[int], range_dependent: bool) -> str:
+def run_key(job: FillJob, frames: list[int], range_dependent: bool, settings_key: str | None = None) -> str:
     """The key a frame is made under: the job's settings, plus the frame range when the backend's pixels
     depend on which frames it saw (the temporal engine), so a frame filled as part of 1001-1030 is never taken
-    for one of a whole-shot run."""
-    key = job.resume_key()
+    for one of a whole-shot run. ``settings_key`` is the job's resume key over the options that change pixels
+    (the pipeline asks the backends: ``job.resume_key(backends.pixel_options(...))``)."""
+    key = settings_key or job.resume_key()
     if not range_dependent:
         return key
     blob = f"{key}|{format_frames(frames)}".encode()
@@ -293,7 +294,7 @@ class Manifest:
             "ranges": self.ranges,
             "job": self.job.to_dict(),
         }
-        text = json.dumps(data, indent=1)
+        text = json.dumps(data, indent=1, default=repr)  # a Python caller's flow estimator: recorded by repr
         atomic_write(self.path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 

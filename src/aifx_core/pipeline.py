@@ -16,16 +16,16 @@ from pathlib import Path
 import numpy as np
 import OpenEXR
 
+from .backends import check_options, create_backend, is_per_frame, pixel_options, route
 from .colour import guess_colorspace, resolve_colorspace
 from .composite import composite
 from .confidence import attach as attach_confidence
 from .confidence import confidence_map
-from .inpaint import BackendContext, FramePacket, create_backend
-from .inpaint.base import is_per_frame
-from .job import FillJob
+from .inpaint import BackendContext, FramePacket
 from .manifest import Manifest, OutputLock, fault_point, run_key
 from .mask import MaskSource, feather_weight, make_hole, open_mask
 from .progress import CancelToken, ProgressCallback, Reporter
+from .protocol.job import FillJob
 from .sequence import (
     FORMATS,
     FramePattern,
@@ -43,9 +43,6 @@ from .sequence import (
 from .sequence.exr import LOSSY
 from .sequence.window import in_display_window, reframe, windows
 
-#: Spatial backends that invent content: on a sequence they fill keyframes and the temporal engine carries
-#: the result through the shot (set ``options["per_frame"] = True`` to generate every frame on its own).
-GENERATIVE_BACKENDS = {"diffusers", "lama"}
 #: Warn when the hole covers at least this fraction of a frame (the fill is then mostly invented).
 HOLE_WARNING = 0.5
 
@@ -77,6 +74,7 @@ def fill(
     """
     job = _as_job(job)
     job.validate()
+    check_options(job.backend, job.options)  # a typo or a bad value fails now, not after flow or a model load
     reporter = Reporter(progress, cancel)
 
     plate = open_sequence(job.input, frames=job.frames, skip_missing=job.skip_missing, role="plate")
@@ -106,9 +104,12 @@ def fill(
     if save_job:
         job.save(save_job)
 
-    name, context = _backend_for(job, len(plate.frames))
-    key = run_key(job, plate.frames, range_dependent=not is_per_frame(name))
-    with OutputLock(str(out), job.resume_key(), str(out)) as lock:
+    # The routing rule (a generative backend on a sequence runs under the temporal engine) is the registry's.
+    name, options = route(job.backend, job.options, len(plate.frames))
+    context = BackendContext(seed=job.seed, device=job.device, options=options)
+    settings = job.resume_key(pixel_options(job.backend, job.options))  # the backends say what changes pixels
+    key = run_key(job, plate.frames, range_dependent=not is_per_frame(name), settings_key=settings)
+    with OutputLock(str(out), settings, str(out)) as lock:
         if not lock.joined:  # alone on this output: a killed run's temp files of its frames are stale now
             clean_stale_temps(out_dir, 0.0, {out.path(f).name for f in plate.frames})
         with lock.exclusive():
@@ -257,16 +258,6 @@ def _as_job(job: FillJob | dict | str | os.PathLike) -> FillJob:
     if isinstance(job, dict):
         return FillJob.from_dict(job)
     return FillJob.load(job)
-
-
-def _backend_for(job: FillJob, frame_count: int) -> tuple[str, BackendContext]:
-    """Backend name and context; generative backends on a sequence run under the temporal engine."""
-    options = dict(job.options)
-    name = job.backend
-    if name in GENERATIVE_BACKENDS and frame_count > 1 and not options.get("per_frame"):
-        options.setdefault("spatial_backend", name)
-        name = "propagate"
-    return name, BackendContext(seed=job.seed, device=job.device, options=options)
 
 
 def _copy_through(
