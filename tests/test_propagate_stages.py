@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from propagate_clips import hard_clip
 
-from aifx_core.inpaint import BackendContext, FramePacket, create_backend
+from aifx_core.backends import create_backend
+from aifx_core.inpaint import BackendContext, FramePacket
 from aifx_core.progress import Reporter
 from aifx_core.propagate import engine
 from aifx_core.propagate.candidates import Candidates, Source, gather
