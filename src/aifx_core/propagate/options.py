@@ -41,14 +41,15 @@ class PropagateOptions:
     candidates: int = 2
     #: A sample further than this from the consensus (relative to the frame's level) is an outlier.
     outlier_tol: float = 0.25
-    #: Confidence below ``fallback_low`` takes the fallback route wholly, above ``fallback_high`` propagation
-    #: wholly; in between they blend (smoothstep), softened over ``fallback_soften`` pixels.
+    #: Confidence at or below which a pixel takes the fallback (keyframe/spatial) route wholly.
     fallback_low: float = 0.01
+    #: Confidence at or above which a pixel keeps its propagated value wholly (smoothstep blend in between).
     fallback_high: float = 0.06
+    #: The blend between the routes is softened over this many pixels (no hard-edged blocks).
     fallback_soften: int = 3
-    #: Keyframe content carried with a chain quality below ``carry_low`` gives way to a spatial fill of the
-    #: frame itself, above ``carry_high`` it is used as is (blended in between).
+    #: Keyframe content carried with a chain quality at or below this gives way to a spatial fill of the frame.
     carry_low: float = 0.2
+    #: Keyframe content carried with a chain quality at or above this is used as is (blended in between).
     carry_high: float = 0.5
 
     @classmethod
