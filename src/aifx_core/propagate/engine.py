@@ -28,9 +28,17 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .. import flow as flow_package
 from ..errors import InputError
-from ..flow import DISFlow, FlowEstimator, complete_flows, flow_gray, warp, working_size
+from ..flow import (
+    DISFlow,
+    FlowEstimator,
+    complete_flows,
+    complete_flows_scored,
+    flow_gray,
+    moving_objects,
+    warp,
+    working_size,
+)
 from ..inpaint.base import BackendContext, FramePacket, SpatialBackend, SpatialFactory
 from ..progress import Reporter
 from .candidates import Source, gather
@@ -42,9 +50,10 @@ from .options import PropagateOptions
 from .seam import ring, seam_match
 
 _UNIT = np.ones(3, np.float32)
-#: Added to aifx_core.flow by the flow side of issue #10; optional until then (fit 0, no movers).
-_complete_flows_scored = getattr(flow_package, "complete_flows_scored", None)
-_moving_objects = getattr(flow_package, "moving_objects", None)
+#: The flow side's scored completion and mover detection; module-level so another (or none) can be put in:
+#: None means fit 0 everywhere and no movers.
+_complete_flows_scored: Callable[..., tuple[np.ndarray, ...]] | None = complete_flows_scored
+_moving_objects: Callable[..., np.ndarray] | None = moving_objects
 #: Fewest pixels (or 2 % of the hole) wanting a per-frame spatial fill before one is run.
 MIN_SPATIAL = 32
 #: Confidence bands reported in ``PropagateBackend.bands`` (share of hole pixels), lower bounds.
