@@ -31,7 +31,7 @@ class SyntheticClip(harness.Clip):
         if t not in self._cache:
             self._cache = {k: v for k, v in self._cache.items() if k >= t - 2}
             self._cache[t] = self.clip.frame(t)
-        return self._cache[t]
+        return self._cache[t].copy()  # (harness.packets blanks the hole in place)
 
     def holes(self) -> harness.Holes:
         return harness.Holes("squares" if self.clip.ball is None else "ball", self.clip.hole)

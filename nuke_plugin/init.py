@@ -1,9 +1,22 @@
 # aifx Nuke plugin, loaded for every Nuke session (GUI, nuke -t and nuke -x) once this folder is on NUKE_PATH
-# or added with nuke.pluginAddPath() in ~/.nuke/init.py. It only makes the aifx_nuke package importable, so an
-# .nk script with AIFill nodes opens and renders headless; the toolbar menu is in menu.py (GUI only).
+# or added with nuke.pluginAddPath() in ~/.nuke/init.py. It makes the aifx_nuke package importable, so an .nk
+# script with AIFill nodes opens and renders headless, and when a script opens it points each AIFill node at a
+# finished result of its inputs and settings if the cache holds one (a farm task made it: the comp's own render
+# then reads it without the script having been saved). The toolbar menu is in menu.py (GUI only).
 import os
 import sys
+
+import nuke
 
 _PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))
 if _PLUGIN_DIR not in sys.path:
     sys.path.append(_PLUGIN_DIR)
+
+
+def _aifx_results_on_load() -> None:
+    from aifx_nuke import nodes
+
+    nodes.attach_cached_results()
+
+
+nuke.addOnScriptLoad(_aifx_results_on_load)

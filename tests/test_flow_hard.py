@@ -78,6 +78,13 @@ def test_completion_does_not_spread_a_crossing_object_into_the_hole() -> None:
     # Without keeping the object off the ring, part of the hole takes the object's motion: the test can fail.
     spread = complete_flow(flow, hole, exclude_movers=False)
     assert np.percentile(np.hypot(*(spread[hole] - background[hole]).T), 99) > 5.0
+    # The object on the ring makes the completion a guess there: the fit says so, most on its side.
+    _, fit = complete_flows_scored([flow], hole)
+    calm = np.zeros_like(flow)
+    calm[...] = background
+    _, calm_fit = complete_flows_scored([np.where(hole[..., None], flow, calm)], hole)
+    assert fit[hole].mean() > 5 * calm_fit[hole].mean()
+    assert fit[80, 97] > fit[80, 133]
 
 
 def test_scored_completion_matches_the_plain_one_and_scores_its_guess() -> None:
@@ -181,3 +188,67 @@ def test_moving_objects_on_estimated_flow_of_a_fast_pan() -> None:
     # DIS smears the object's motion up to ~20 px around it (its coarse levels); nothing is marked farther.
     near = cv2.dilate(truth.astype(np.uint8), np.ones((41, 41), np.uint8)) > 0
     assert (movers & ~near).sum() < 0.1 * movers.sum()
+
+
+def test_global_motion_recovers_a_zoom_from_features() -> None:
+    clip = hard_clips.CameraClip(
+        432, 240, 2, np.array([[0.0, 0.0], [30.0, 20.0]]), np.array([1.0, 0.92]), blur=0
+    )
+    a, b = (_gray(clip.frame(t), (240, 432)) for t in (0, 1))
+    matrix = global_motion(a, b)
+    assert matrix is not None
+    truth = clip.background_flow(0)
+    ys, xs = np.mgrid[0:240, 0:432].astype(np.float32)
+    found = cv2.perspectiveTransform(np.stack([xs, ys], -1).reshape(-1, 1, 2), matrix).reshape(240, 432, 2)
+    error = np.hypot(*np.moveaxis(found - np.stack([xs, ys], -1) - truth, -1, 0))
+    assert np.median(error) < 0.5
+    # And DIS, pre-aligned, follows the zoom everywhere but where content leaves the frame.
+    flow = DISFlow().estimate(a, b)
+    assert np.median(np.hypot(*np.moveaxis(flow - truth, -1, 0))[20:-20, 20:-60]) < 0.5
+
+
+def test_moving_objects_finds_an_object_the_flow_did_not_follow() -> None:
+    # The estimator gave a crossing disc the background's motion (DIS often does, on a fast, soft object):
+    # only the images can tell. A is the plate with the disc, B the plate moved 20 px left, the disc 10 px right.
+    rng = np.random.default_rng(7)
+    plate = cv2.GaussianBlur(rng.random((200, 320)).astype(np.float32), (0, 0), 1.5)
+    plate = (255 * (plate - plate.min()) / (plate.max() - plate.min())).astype(np.uint8)
+    a, b = plate[:, 20:260].copy(), plate[:, 40:280].copy()
+    cv2.circle(a, (100, 100), 25, (230,), -1)
+    cv2.circle(b, (110, 100), 25, (230,), -1)
+    flow = np.zeros((200, 240, 2), np.float32)
+    flow[..., 0] = -20.0
+    back = -flow
+    hole = np.zeros((200, 240), bool)
+    hole[90:110, 180:200] = True
+    disc = np.zeros((200, 240), np.uint8)
+    cv2.circle(disc, (100, 100), 21, (1,), -1)
+    assert not moving_objects(flow, back, hole, side="a").any()  # the flow alone sees nothing
+    found = moving_objects(flow, back, hole, side="a", images=(a, b))
+    assert (found & (disc > 0)).sum() > 0.8 * disc.sum()
+    # Besides the disc, A's pixels whose match in B the disc covers (flow that cannot hold there); nothing else.
+    both = np.zeros((200, 240), np.uint8)
+    cv2.circle(both, (100, 100), 32, (1,), -1)
+    cv2.circle(both, (130, 100), 32, (1,), -1)
+    assert not (found & (both == 0)).any()
+    # Completion told the images keeps the disc off the ring as well (same mask, same code path).
+    _, fit = complete_flows_scored([flow], hole, images=(a, b))
+    assert np.isfinite(fit).all()
+
+
+def test_completion_survives_non_finite_flow_and_holes_without_a_ring() -> None:
+    rng = np.random.default_rng(0)
+    flow = rng.normal(0.0, 1.0, (20, 30, 2)).astype(np.float32)
+    flow[0, -1] = np.nan
+    flow[-1, -1] = np.inf
+    hole = np.zeros((20, 30), bool)
+    hole[:10, :15] = True
+    forward, fit = complete_flows_scored([flow], hole)
+    assert np.isfinite(forward[hole]).all() and np.isfinite(fit).all()
+    # A hole leaving nothing to learn from: the flow stays as it was, and the fit says "unknown".
+    steady = np.tile(np.array([3.0, 0.0], np.float32), (100, 100, 1))
+    everything = np.ones((100, 100), bool)
+    everything[:, :3] = False
+    kept, unknown = complete_flows_scored([steady], everything)
+    np.testing.assert_array_equal(kept, steady)
+    assert (unknown[everything] == 100.0).all()

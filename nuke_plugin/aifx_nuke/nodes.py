@@ -303,6 +303,24 @@ def on_cancel_button() -> bool:
     return stopped
 
 
+def attach_cached_results() -> list[str]:
+    """onScriptLoad (init.py): point every AIFill node at a finished result of its inputs, if cached.
+
+    Never stops a script from opening: a node that cannot be planned (no aifx Python on this machine, no
+    Source) keeps its Read, which errors until a result exists.
+    """
+    found = []
+    for node in nuke.allNodes("Group", nuke.root(), recurseGroups=True):
+        if node.knob("aifx_env") is None:
+            continue
+        try:
+            if session.attach_cached(NukeHost(node)):
+                found.append(node.fullName())
+        except Exception as exc:  # opening the script matters more than the shortcut
+            print(f"aifx: {node.fullName()}: not looking for a cached result: {exc}")
+    return found
+
+
 def find_node(name: str) -> nuke.Node:
     """``AIFill1`` or ``Group1.AIFill1`` → the node, or a one-line error naming what exists."""
     node = nuke.toNode(name)

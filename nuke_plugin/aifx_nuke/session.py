@@ -154,6 +154,22 @@ def plan(
     return paths, job, python, first, last
 
 
+def attach_cached(host: Host, environ: Mapping[str, str] | None = None) -> bool:
+    """Show a finished result of the node's current inputs and settings, if the cache has one; write nothing.
+
+    Run when a script opens: a farm task (``render.py``) fills the cache but does not save the script.
+    """
+    try:
+        paths, _job, _python, first, last = plan(host, None, os.environ if environ is None else environ)
+    except RenderError:
+        return False
+    if not jobs.is_marked_done(paths.result_done, first, last, paths.result):
+        return False
+    host.show_result(paths.result, first, last)
+    host.set_status(f"done: frames {first}-{last} (found in the cache when the script opened)")
+    return True
+
+
 def render(
     host: Host,
     frame_range: str | None = None,

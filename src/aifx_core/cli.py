@@ -24,7 +24,13 @@ from .job import FillJob
 from .progress import CancelToken, ProgressEvent
 
 #: Modules that add their own subcommand through ``register_cli(subparsers)``.
-PLUGIN_COMMANDS = ("aifx_core.evaluate", "aifx_core.storyboard", "aifx_core.serve", "aifx_core.submit")
+PLUGIN_COMMANDS = (
+    "aifx_core.evaluate",
+    "aifx_core.storyboard",
+    "aifx_core.previz",
+    "aifx_core.serve",
+    "aifx_core.submit",
+)
 
 #: ``aifx fill`` flags that become backend options (flag name → option key, type).
 BACKEND_OPTION_FLAGS: tuple[tuple[str, str, Callable[[str], Any], str], ...] = (
@@ -46,6 +52,9 @@ BACKEND_OPTION_FLAGS: tuple[tuple[str, str, Callable[[str], Any], str], ...] = (
     ("--guidance", "guidance", float, "classifier-free guidance scale"),
     ("--strength", "strength", float, "img2img strength, 0..1"),
     ("--scheduler", "scheduler", str, "diffusers scheduler class name, e.g. EulerDiscreteScheduler"),
+    ("--reference", "reference", str, "video-diffusion: image of the element to generate (reference image)"),
+    ("--window", "window", int, "video-diffusion: frames the model sees at once (default 81)"),
+    ("--overlap", "overlap", int, "video-diffusion: frames shared by consecutive windows (default 16)"),
     (
         "--keyframes",
         "keyframes",

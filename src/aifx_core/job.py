@@ -174,6 +174,7 @@ class FillJob:
     def resume_key(self) -> str:
         """Hash of every setting that changes output pixels: a rerun with the same key may skip done frames."""
         data = {k: v for k, v in asdict(self).items() if k not in _NOT_IN_RESUME_KEY}
-        data["options"] = {k: v for k, v in self.options.items() if k not in _OPTIONS_NOT_IN_RESUME_KEY}
+        scheduling_only = _OPTIONS_NOT_IN_RESUME_KEY if self.backend != "video-diffusion" else set()
+        data["options"] = {k: v for k, v in self.options.items() if k not in scheduling_only}
         blob = json.dumps(data, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]

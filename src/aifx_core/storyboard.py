@@ -26,7 +26,7 @@ import argparse
 import math
 import re
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -69,6 +69,8 @@ class Shot:
     aspect: float
     aspect_text: str
     camera: str
+    #: Keys a caller allowed beyond the storyboard's own (``aifx previz``: ``image``, ``frames``).
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -116,8 +118,16 @@ def _int(value: Any, where: str, minimum: int = 0) -> int:
     return number
 
 
-def load_board(path: Path, overrides: dict[str, Any] | None = None) -> Board:
-    """Read and check ``path``; ``overrides`` (from the command line) win over the file's top-level keys."""
+def load_board(
+    path: Path,
+    overrides: dict[str, Any] | None = None,
+    top_keys: set[str] = TOP_KEYS,
+    shot_keys: set[str] = SHOT_KEYS,
+) -> Board:
+    """Read and check ``path``; ``overrides`` (from the command line) win over the file's top-level keys.
+
+    ``top_keys``/``shot_keys`` are the keys allowed (``aifx previz`` allows a few more); keys beyond the
+    storyboard's own stay in :attr:`Board.options` and :attr:`Shot.extra` for the caller to read."""
     import yaml
 
     if not path.is_file():
@@ -130,10 +140,10 @@ def load_board(path: Path, overrides: dict[str, Any] | None = None) -> Board:
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a mapping with 'model' and 'shots' at the top level")
     data.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    unknown = sorted(set(map(str, data)) - TOP_KEYS)
+    unknown = sorted(set(map(str, data)) - top_keys)
     if unknown:
         raise InputError(
-            f"{path}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(TOP_KEYS))}"
+            f"{path}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(top_keys))}"
         )
     model = data.get("model")
     if not model:
@@ -156,10 +166,10 @@ def load_board(path: Path, overrides: dict[str, Any] | None = None) -> Board:
         where = f"{path}: shot {index}"
         if not isinstance(item, dict):
             raise InputError(f"{where}: expected a mapping with name and prompt")
-        unknown = sorted(set(map(str, item)) - SHOT_KEYS)
+        unknown = sorted(set(map(str, item)) - shot_keys)
         if unknown:
             raise InputError(
-                f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(SHOT_KEYS))}"
+                f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(shot_keys))}"
             )
         name = str(item.get("name") or "").strip()
         prompt = str(item.get("prompt") or "").strip()
@@ -178,6 +188,7 @@ def load_board(path: Path, overrides: dict[str, Any] | None = None) -> Board:
                 aspect=parse_aspect(aspect_text, where),
                 aspect_text=aspect_text,
                 camera=str(item.get("camera") or ""),
+                extra={k: v for k, v in item.items() if k not in SHOT_KEYS},
             )
         )
     guidance = data.get("guidance")

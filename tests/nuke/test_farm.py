@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import runpy
 import subprocess
 import sys
 from pathlib import Path
@@ -59,23 +60,44 @@ def test_farm_renders_a_node_by_name_over_the_given_range(comp, tmp_path, capsys
     assert len(nuke.execute_log) == 2
 
 
-def test_a_farm_fill_alone_leaves_the_saved_comp_erroring_not_unfilled(comp, tmp_path):
-    """The farm task does not save the artist's script: the comp's render must fail, not write the plate."""
+def test_a_comp_rendered_before_its_fill_fails_and_renders_the_fill_once_the_farm_made_it(comp, tmp_path):
+    """The farm task does not save the artist's script. Until a result exists the comp's render fails (never the
+    unfilled plate); once the farm task made it, opening the script (init.py's onScriptLoad) finds it."""
+    import numpy as np
+
+    runpy.run_path(str(PLUGIN / "init.py"))  # Nuke runs the plugin's init.py at startup, in every mode
     nuke.nodes.Write(name="CompOut", file=str(tmp_path / "out" / "comp.####.exr"), create_directories=True)
     nuke.toNode("CompOut").setInput(0, comp["fill"])
     script = _save(tmp_path)
-    assert render.main([str(script), "AIFill1", "1001-1003"]) == 0
-    nuke.scriptOpen(str(script))  # the comp render (nuke -x) opens the file as it was saved
+    runpy.run_path(str(PLUGIN / "init.py"))  # a new session
+
+    nuke.scriptOpen(str(script))  # the comp render (nuke -x) before the fill
     with pytest.raises(RuntimeError, match="AIFill not rendered yet"):
         nuke.execute("CompOut", 1001, 1001)
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
-    # once the artist renders (the cache answers at once) and saves, the comp renders the fill
-    nuke.toNode("AIFill1")["render"].execute()
-    nuke.scriptSave()
+    assert render.main([str(script), "AIFill1"]) == 0  # the farm task: the node's own range
+    assert (
+        nuke.scriptSave.__name__ and (tmp_path / "comp.nk").read_text().count("AIFill not rendered yet") >= 1
+    )
+
+    nuke.scriptOpen(str(script))  # the comp render after the fill: the script on disk is unchanged
+    fill = nuke.toNode("AIFill1")
+    assert "found in the cache" in fill["status"].value()
+    nuke.execute("CompOut", 1001, 1003)
+    written = nuke._read(str(tmp_path / "out" / "comp.1002.exr"))["rgba.red"]
+    result = fill.node(knobs.READ_RESULT)["file"].value().replace("####", "1002")
+    np.testing.assert_allclose(written, nuke._read(result)["rgba.red"], rtol=2e-3, atol=1e-3)  # half float
+    assert not np.allclose(written, nuke._read(comp["plate"].replace("####", "1002"))["rgba.red"], atol=1e-4)
+
+
+def test_opening_a_script_never_fails_on_an_aifill_it_cannot_plan(comp, tmp_path, capsys):
+    runpy.run_path(str(PLUGIN / "init.py"))
+    comp["fill"]["aifx_env"].setValue(str(tmp_path / "no" / "python"))
+    script = _save(tmp_path)
+    runpy.run_path(str(PLUGIN / "init.py"))
     nuke.scriptOpen(str(script))
-    nuke.execute("CompOut", 1001, 1001)
-    assert (tmp_path / "out" / "comp.1001.exr").exists()
+    assert nuke.toNode("AIFill1")["status"].value() == "not rendered"
 
 
 def test_farm_without_range_uses_the_nodes_own_range(comp, tmp_path, capsys):

@@ -26,8 +26,8 @@ def test_plugin_type_checks_against_the_types_nuke_stubs():
 
 
 def test_plugin_imports_no_nuke_outside_the_nuke_modules():
-    """Only nodes.py, render.py (lazily) and menu.py may import nuke: the logic stays testable without it."""
-    allowed = {"nodes.py", "render.py", "menu.py"}
+    """Only nodes.py, render.py (lazily), init.py and menu.py may import nuke: the logic stays testable without it."""
+    allowed = {"nodes.py", "render.py", "menu.py", "init.py"}
     for path in PLUGIN.rglob("*.py"):
         text = path.read_text(encoding="utf-8")
         if path.name not in allowed:
@@ -39,6 +39,7 @@ def test_init_py_only_makes_the_package_importable(monkeypatch):
     runpy.run_path(str(PLUGIN / "init.py"))
     assert str(PLUGIN) in sys.path
     assert nuke.menus == {}, "init.py must not build GUI menus (it also runs in nuke -t / -x)"
+    assert len(nuke._on_script_load) == 1, "one onScriptLoad callback: cached results for AIFill nodes"
 
 
 def test_menu_py_adds_an_aifx_toolbar_menu_with_aifill():

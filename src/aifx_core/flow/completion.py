@@ -54,6 +54,8 @@ class _Settings:
     max_samples: int = 1500
     max_layers: int = 3
     exclude_movers: bool = True
+    #: (a_gray, b_gray): the images the flows were estimated on, for moving objects the flow did not follow.
+    images: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def complete_flow(flow: np.ndarray, hole: np.ndarray, **options: Any) -> np.ndarray:
@@ -70,8 +72,10 @@ def complete_flows(flows: list[np.ndarray], hole: np.ndarray, **options: Any) ->
     """:func:`complete_flow` for several flows sharing one hole (forward and backward of a frame pair).
 
     Options: ``ring`` (16) and ``gap`` (10) working pixels, ``ransac_px`` (1.5), ``min_inliers`` (0.5),
-    ``max_samples`` (1500), ``max_layers`` (3, at most 4: how many motions one ring may be explained by) and
-    ``exclude_movers`` (True: keep objects moving against the background off the ring fit).
+    ``max_samples`` (1500), ``max_layers`` (3, at most 4: how many motions one ring may be explained by),
+    ``exclude_movers`` (True: keep objects moving against the background off the ring fit) and ``images``
+    (``(a_gray, b_gray)``, the uint8 images the flows were estimated on: recommended, so that objects the flow
+    did not follow are found too; see :func:`.motion.moving_mask`).
     """
     return _complete(flows, hole, _Settings(**options))[0]
 
@@ -102,17 +106,20 @@ def _complete(
     usable = distance > opt.gap
     # The frame's background layers (one fit per flow, shared by every hole) and what moves against them.
     frame_layers, movers = [], []
-    for flow in flows:
+    for j, flow in enumerate(flows):
         layers = background_layers(flow, usable, ransac_px=opt.ransac_px)
         frame_layers.append(layers)
         if opt.exclude_movers and layers:
-            movers.append(moving_mask(flow, hole, layers, distance=distance))
+            # Flow j runs A→B for even j (forward), B→A for odd j (backward).
+            seen = None if opt.images is None else (opt.images if j % 2 == 0 else opt.images[::-1])
+            movers.append(moving_mask(flow, hole, layers, distance=distance, images=seen))
         else:
             movers.append(np.zeros((height, width), bool))
-    # One crop around all holes (cost follows the holes, not the frame) for the smooth fills; motions are
-    # found per hole group (holes whose rings touch), each from its own ring.
+    # One crop around all holes and their rings (cost follows the holes, not the frame: nothing beyond the
+    # rings is learned from) for the smooth fills; motions are found per hole group (holes whose rings
+    # touch), each from its own ring.
     ys, xs = np.nonzero(hole)
-    margin = opt.gap + opt.ring + max(opt.ring, (int(np.ptp(ys)) + int(np.ptp(xs))) // 4)
+    margin = opt.gap + opt.ring + 1
     y0, y1 = max(0, int(ys.min()) - margin), min(height, int(ys.max()) + margin + 1)
     x0, x1 = max(0, int(xs.min()) - margin), min(width, int(xs.max()) + margin + 1)
     crop = (slice(y0, y1), slice(x0, x1))
@@ -125,7 +132,9 @@ def _complete(
     moving = [mask[crop] for mask in movers]
     bases = [np.zeros_like(c) for c in crops]
     errors = [np.zeros(near.shape, np.float32) for _ in flows]
-    learn = np.zeros(near.shape, bool)  # where residuals and errors are learned from: the rings, minus movers
+    learn = np.zeros(near.shape, bool)  # where residuals are learned from: the rings, minus movers
+    rings = np.zeros(near.shape, bool)  # where errors are learned from: the whole rings (movers on the ring
+    # make the completion a guess: their disagreement with the model counts)
     unknown = np.zeros(near.shape, bool)  # groups with nothing around them to learn from
     for k in range(1, count):
         x, y, w, h = (int(v) for v in stats[k, :4])
@@ -135,6 +144,7 @@ def _complete(
         if not ring.any():
             unknown[box] |= own
             continue
+        rings[box] |= ring
         group_learn = ring.copy()
         for j, layers in enumerate(frame_layers):
             base, explained, error = _group_motion(
@@ -147,20 +157,23 @@ def _complete(
             group_learn = ring
         learn[box] |= group_learn
     for j in range(len(flows)):
-        learn &= ~moving[j]
+        learn &= ~moving[j] & np.isfinite(crops[j][..., 0]) & np.isfinite(crops[j][..., 1])
     if not learn.any():
-        learn = known & (reach > 0)
+        learn = known & (reach > 0) & ~unknown
+        for crop_flow in crops:
+            learn &= np.isfinite(crop_flow[..., 0]) & np.isfinite(crop_flow[..., 1])
     residuals = [c - b for c, b in zip(crops, bases, strict=True)]
     filled = _push_pull_channels(residuals, learn)
     depth = cv2.distanceTransform(inside.astype(np.uint8), cv2.DIST_L2, 5)
-    spread = _push_pull_channels([e[..., None] for e in errors], learn)
+    spread = _coarse_spread(errors, rings if rings.any() else learn)
     completed = []
     for j, flow in enumerate(flows):
         out = flow.copy()
         region = out[crop]
-        region[inside] = (bases[j] + filled[j])[inside]
+        done = inside & ~unknown  # (where nothing could be learned, the flow is left as it was)
+        region[done] = (bases[j] + filled[j])[done]
         completed.append(out)
-        fit = spread[j][..., 0] * (1.0 + depth / opt.ring) + DRIFT * depth
+        fit = spread[j] * (1.0 + depth / opt.ring) + DRIFT * depth
         fit[unknown] = UNKNOWN_FIT
         fits[j][crop][inside] = fit[inside]
     return completed, fits
@@ -178,6 +191,20 @@ def _push_pull_channels(fields: list[np.ndarray], known: np.ndarray) -> list[np.
     )
     sizes = np.cumsum([f.shape[-1] for f in fields])[:-1]
     return np.split(out, sizes, axis=-1)
+
+
+def _coarse_spread(fields: list[np.ndarray], known: np.ndarray, factor: int = 4) -> list[np.ndarray]:
+    """Smooth fill of several (H, W) error maps from ``known``, at 1/``factor`` resolution (errors are smooth
+    at that scale anyway; 16x cheaper), back at full size. Known pixels keep their local average."""
+    height, width = known.shape
+    small = (max(1, width // factor), max(1, height // factor))
+    weight = cv2.resize(known.astype(np.float32), small, interpolation=cv2.INTER_AREA)
+    stacked = np.stack([np.where(known, f, np.float32(0)) for f in fields], axis=-1).astype(np.float32)
+    sums = cv2.resize(stacked, small, interpolation=cv2.INTER_AREA).reshape(small[1], small[0], -1)
+    mean = sums / np.maximum(weight, np.float32(1e-6))[..., None]
+    filled = push_pull_fill(mean, weight > 0.0)
+    up = cv2.resize(filled, (width, height), interpolation=cv2.INTER_LINEAR).reshape(height, width, -1)
+    return [up[..., k] for k in range(len(fields))]
 
 
 def _group_motion(
@@ -201,15 +228,16 @@ def _group_motion(
         motions = [homography_flow(frame_layers[0], gx, gy)]
     else:
         motions = []
+    finite = np.isfinite(flow[..., 0]) & np.isfinite(flow[..., 1])
     if not motions:  # nothing explains the ring: the flow itself is filled smoothly
-        values = flow[still] if still.any() else flow[ring]
-        centre = np.median(values, axis=0)
+        values = flow[(still if still.any() else ring) & finite]
+        centre = np.median(values, axis=0) if len(values) else np.zeros(2, np.float32)
         error = np.hypot(flow[..., 0] - centre[0], flow[..., 1] - centre[1]).astype(np.float32)
-        return np.zeros_like(flow), np.ones(ring.shape, bool), error
+        return np.zeros_like(flow), finite, np.nan_to_num(error, nan=tol, posinf=tol)
     base, explained = _layered_base(flow, motions, still, inside, tol)
     residual = flow - base
     error = np.minimum(np.hypot(residual[..., 0], residual[..., 1]), np.float32(tol))
-    return base, explained, error
+    return base, explained & finite, np.nan_to_num(error, nan=tol)
 
 
 def _layer_motions(

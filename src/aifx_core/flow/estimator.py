@@ -43,7 +43,9 @@ class DISFlow:
     a frame over motion-blurred plates breaks it. So the global motion is found first from features (ORB
     corners matched both ways, RANSAC homography: :func:`global_motion`), ``b`` is warped onto ``a`` with it,
     DIS estimates only the small residual, and the two are composed. Used when the global motion is at least
-    ``prealign_px`` working pixels (slower shots are DIS's home ground and stay as they were).
+    ``prealign_px`` working pixels (slower shots are DIS's home ground and stay as they were). The global
+    motion is first sought as a translation by phase correlation of thumbnails (a fraction of a millisecond;
+    blur does not disturb it, both frames carry it); only when that has no clear peak are features matched.
     """
 
     def __init__(self, preset: str = "medium", *, prealign: bool = True, prealign_px: float = 4.0) -> None:
@@ -57,7 +59,11 @@ class DISFlow:
 
     def estimate(self, a_gray: np.ndarray, b_gray: np.ndarray) -> np.ndarray:
         if self.prealign and min(a_gray.shape[:2]) >= 64:
-            matrix = global_motion(a_gray, b_gray, self._features)
+            matrix = _coarse_shift(a_gray, b_gray)
+            if (
+                matrix is None
+            ):  # no single clear translation (zoom, rotation, little texture): ask the features
+                matrix = global_motion(a_gray, b_gray, self._features)
             if matrix is not None and _mean_shift(matrix, a_gray.shape[:2]) >= self.prealign_px:
                 return self._prealigned(a_gray, b_gray, matrix)
         return self._calc(a_gray, b_gray)
@@ -93,11 +99,14 @@ class _FeatureCache:
     """ORB keypoints and descriptors of the last few images, keyed by content (each frame is used by two
     pairs and both directions: detecting once saves three detections; a content key keeps it exact)."""
 
+    #: Features are detected on images with a long side up to this (enough for a global motion; cheaper).
+    max_side = 480
+
     def __init__(self, size: int = 4) -> None:
         self.size = size
         self.entries: dict[bytes, tuple[np.ndarray, np.ndarray | None]] = {}
         self.orb = cv2.ORB_create(
-            nfeatures=1500, scaleFactor=1.3, nlevels=4, edgeThreshold=15, fastThreshold=8
+            nfeatures=600, scaleFactor=1.3, nlevels=4, edgeThreshold=15, fastThreshold=5
         )
 
     def __call__(self, gray: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
@@ -105,8 +114,17 @@ class _FeatureCache:
             str(gray.shape), "ascii"
         )
         if key not in self.entries:
-            keypoints, descriptors = self.orb.detectAndCompute(gray, None)
-            points = np.array([k.pt for k in keypoints], np.float32).reshape(-1, 2)
+            height, width = gray.shape[:2]
+            scale = min(1.0, self.max_side / max(height, width))
+            small = (
+                gray
+                if scale == 1.0
+                else cv2.resize(
+                    gray, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA
+                )
+            )
+            keypoints, descriptors = self.orb.detectAndCompute(small, None)
+            points = np.array([k.pt for k in keypoints], np.float32).reshape(-1, 2) / np.float32(scale)
             if len(self.entries) >= self.size:
                 self.entries.pop(next(iter(self.entries)))
             self.entries[key] = (points, descriptors)
@@ -139,6 +157,20 @@ def global_motion(
 
 #: Phase-correlation peak (0..1) below which the translation is not trusted.
 PHASE_MIN_RESPONSE = 0.15
+
+
+def _coarse_shift(a_gray: np.ndarray, b_gray: np.ndarray, side: int = 160) -> np.ndarray | None:
+    """The translation a → b (as a homography) from a phase correlation of thumbnails (long side ``side``;
+    DIS refines what that misses); None when the peak is weak (no single dominant translation)."""
+    height, width = a_gray.shape[:2]
+    scale = min(1.0, side / max(height, width))
+    size = (max(8, round(width * scale)), max(8, round(height * scale)))
+    a, b = (cv2.resize(g, size, interpolation=cv2.INTER_AREA).astype(np.float32) for g in (a_gray, b_gray))
+    matrix = _phase_translation(a, b)
+    if matrix is not None:
+        matrix[0, 2] *= width / size[0]
+        matrix[1, 2] *= height / size[1]
+    return matrix
 
 
 def _phase_translation(a_gray: np.ndarray, b_gray: np.ndarray) -> np.ndarray | None:

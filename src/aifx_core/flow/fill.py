@@ -26,8 +26,8 @@ def push_pull_fill(
         array = array[..., None]
     channels = array.shape[-1]
     weight = known.astype(np.float32)
-    premult = array * weight[..., None]
-    premult[~known] = 0.0  # unknown pixels may hold NaN/Inf: 0·NaN is still NaN
+    # (not array · weight: unknown pixels may hold NaN/Inf, and 0·NaN is still NaN)
+    premult = np.where(known[..., None], array, np.float32(0.0))
     levels: list[tuple[np.ndarray, np.ndarray]] = []
     v, w = premult, weight
     while min(w.shape[:2]) > 2:

@@ -51,7 +51,7 @@ def background_layers(
     usable: np.ndarray,
     *,
     ransac_px: float = 1.5,
-    max_samples: int = 1200,
+    max_samples: int = 600,
     max_layers: int = MAX_BACKGROUND_LAYERS,
     min_share: float = 0.2,
 ) -> list[np.ndarray]:
@@ -66,16 +66,22 @@ def background_layers(
     Samples lie on a regular grid (deterministic); the tolerance grows a little with the motion, since flow
     on fast, blurred frames is less precise.
     """
-    # Pieces are cut on every other pixel (4x cheaper; a layer is far larger than that).
-    sub_flow, sub_usable = flow[::2, ::2], usable[::2, ::2]
-    smooth = sub_usable & ~flow_jumps(sub_flow, 2.0 * JUMP) & np.isfinite(sub_flow).all(axis=-1)
+    # Pieces are cut on a coarse grid (every 2nd to 4th pixel: a layer is far larger than that).
+    grid = coarse_step(usable.shape)
+    sub_flow, sub_usable = flow[::grid, ::grid], usable[::grid, ::grid]
+    smooth = (
+        sub_usable
+        & ~flow_jumps(sub_flow, grid * JUMP)
+        & np.isfinite(sub_flow[..., 0])
+        & np.isfinite(sub_flow[..., 1])
+    )
     count, labels = cv2.connectedComponents(smooth.astype(np.uint8), connectivity=4)
     step = max(1, int(np.sqrt(sub_usable.sum() / max(1, max_samples))))
     ys, xs = np.nonzero(smooth[::step, ::step])
     if len(xs) < 24:
         return []
     ys, xs = ys * step, xs * step
-    src = np.stack([xs, ys], axis=-1).astype(np.float32) * 2.0
+    src = np.stack([xs, ys], axis=-1).astype(np.float32) * float(grid)
     moved = sub_flow[ys, xs]
     piece = labels[ys, xs]
     speed = float(np.median(np.hypot(moved[:, 0], moved[:, 1])))
@@ -153,8 +159,10 @@ def moving_mask(
     min_area: float = 0.0008,
     parallel_deg: float = 20.0,
     grow: int = 3,
-    step: int = 2,
+    step: int | None = None,
     distance: np.ndarray | None = None,
+    images: tuple[np.ndarray, np.ndarray] | None = None,
+    mismatch_level: float = 4.0,
 ) -> np.ndarray:
     """Where ``flow`` (one direction) moves against all background ``layers``, outside ``hole``.
 
@@ -164,16 +172,24 @@ def moving_mask(
     one moves along the same direction as it (within ``parallel_deg``, at least 0.3x as fast), an object
     crossing the frame in general does not. The flow within ``near_hole`` working pixels of the hole is the
     pre-filled hole's smear, not an object, and is not looked at, nor is flow whose background motion leaves
-    the frame (it has nothing to match). Regions are found on every ``step``-th pixel (objects are far larger
-    than that; 4x cheaper), and the mask is grown by ``grow`` pixels at full resolution (flow is blurred at an
+    the frame (it has nothing to match). Regions are found on every ``step``-th pixel (by default a grid
+    about 240 samples wide: objects are far larger than that), and the mask is grown by ``grow`` pixels at full resolution (flow is blurred at an
     object's edge) but never covers the hole itself. ``distance`` (to the hole) may be passed when the caller
     has it already.
+
+    ``images`` (A and B as the uint8 grey images the flow was estimated on) adds what the flow alone cannot
+    see: an object the estimator did not follow (DIS often gives a fast, low-contrast object the background's
+    motion). Where B, sampled along the flow, differs from A by more than ``mismatch_level`` times the
+    frame's median difference (and at least 12 grey levels), the flow does not explain the image there;
+    such regions count whatever their flow: a parallax layer is one whose own motion explains the image
+    (less than 20 % of it mismatched).
     """
     height, width = hole.shape
     if not layers:
         return np.zeros((height, width), bool)
     if distance is None:
         distance = hole_distance(hole)
+    step = coarse_step(hole.shape) if step is None else step
     sub = flow[::step, ::step]
     xs, ys = _grid(height, width, step)
     best = np.full(xs.shape, np.inf, np.float32)
@@ -191,6 +207,10 @@ def moving_mask(
     lands = (tx >= 0) & (tx <= width - 1) & (ty >= 0) & (ty <= height - 1)
     look = (distance[::step, ::step] > near_hole) & lands
     candidate = look & ~(best <= limit * limit)  # (NaN flow disagrees too)
+    mismatch = None
+    if images is not None:
+        mismatch = _mismatch(images, sub, xs, ys, distance, near_hole, mismatch_level, step) & look
+        candidate |= mismatch
     candidate = cv2.morphologyEx(candidate.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     count, labels, stats, _ = cv2.connectedComponentsWithStats(candidate, connectivity=8)
     area = stats[:, cv2.CC_STAT_AREA].astype(np.float64)
@@ -212,6 +232,9 @@ def moving_mask(
     f_norm, b_norm = np.hypot(fx, fy), np.hypot(bx, by)
     cos = (fx * bx + fy * by) / np.maximum(f_norm * b_norm, 1e-9)
     parallax = (b_norm > 1.0) & (cos > np.cos(np.radians(parallel_deg))) & (f_norm > 0.3 * b_norm)
+    if mismatch is not None:
+        unexplained = np.bincount(label, weights=mismatch[members].astype(np.float64), minlength=count)
+        parallax &= unexplained < 0.2 * np.maximum(area, 1.0)
     keep = big & ~parallax
     if not keep.any():
         return np.zeros((height, width), bool)
@@ -220,6 +243,35 @@ def moving_mask(
     size = 2 * (grow + step // 2) + 1
     mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))) > 0
     return mask & ~hole
+
+
+def _mismatch(
+    images: tuple[np.ndarray, np.ndarray],
+    flow: np.ndarray,
+    xs: np.ndarray,
+    ys: np.ndarray,
+    distance: np.ndarray,
+    near_hole: float,
+    level: float,
+    step: int,
+) -> np.ndarray:
+    """On the coarse grid (``xs``, ``ys``, with ``flow`` sampled there): where B along the flow is far from A.
+
+    Both images are smoothed a little first (noise, and the 1-px jitter of sampling blurred texture); targets
+    near a hole compare with its smooth pre-fill and are left out.
+    """
+    a, b = (cv2.GaussianBlur(image, (5, 5), 1.0).astype(np.float32) for image in images)
+    tx, ty = xs + flow[..., 0], ys + flow[..., 1]
+    seen = cv2.remap(b, tx, ty, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    difference = np.abs(a[::step, ::step] - seen)
+    clear = cv2.remap(distance, tx, ty, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE) > near_hole + 2
+    typical = float(np.median(difference[clear])) if clear.any() else 0.0
+    return (difference > max(12.0, level * typical)) & clear
+
+
+def coarse_step(shape: tuple[int, ...]) -> int:
+    """Sampling step of the frame-wide analyses: a grid about 240 samples across (at least every 2nd pixel)."""
+    return max(2, round(max(shape[:2]) / 240))
 
 
 @functools.lru_cache(maxsize=8)
@@ -238,6 +290,7 @@ def moving_objects(
     side: str = "both",
     ransac_px: float = 1.5,
     gap: int = 10,
+    images: tuple[np.ndarray, np.ndarray] | None = None,
     **options: float,
 ) -> np.ndarray:
     """Pixels outside ``hole`` whose motion disagrees with the background's motion layers (H, W bool).
@@ -247,16 +300,18 @@ def moving_objects(
     cloud) is where it is in A according to ``forward`` and in B according to ``backward``; ``side`` picks
     ``"a"``, ``"b"`` or ``"both"`` (the union, default: every pixel of the pair that shows the object). Other
     ``options`` are those of :func:`moving_mask`. Background layers are fitted away from the hole (beyond
-    ``gap`` pixels, where the pre-filled hole does not smear the flow).
+    ``gap`` pixels, where the pre-filled hole does not smear the flow). ``images``: ``(a_gray, b_gray)``, the
+    uint8 grey images the flows were estimated on (recommended: finds objects the flow did not follow).
     """
     if side not in ("a", "b", "both"):
         raise ValueError(f"side must be 'a', 'b' or 'both', not {side!r}")
     usable = _usable(hole, gap)
     out = np.zeros(hole.shape, bool)
-    for name, flow in (("a", forward), ("b", backward)):
+    pairs = (None, None) if images is None else (images, images[::-1])
+    for name, flow, seen in (("a", forward, pairs[0]), ("b", backward, pairs[1])):
         if side in (name, "both"):
             layers = background_layers(flow, usable, ransac_px=ransac_px)
-            out |= moving_mask(flow, hole, layers, **options)  # type: ignore[arg-type]
+            out |= moving_mask(flow, hole, layers, images=seen, **options)  # type: ignore[arg-type]
     return out
 
 

@@ -267,7 +267,7 @@ class PipelineRequest:
     """What to load; every field is part of the cache key."""
 
     model: str
-    #: ``inpaint`` or ``text2image``.
+    #: ``inpaint``, ``text2image``, ``video`` (masked video, e.g. Wan VACE) or ``text2video`` (previz).
     kind: str = "inpaint"
     device: str = "auto"
     dtype: str = "auto"
@@ -374,6 +374,10 @@ def _from_source(
         return _diffusers_class(class_name).from_pretrained(source.location, **kwargs)
     if request.kind == "text2image":
         return AutoPipelineForText2Image.from_pretrained(source.location, **kwargs)
+    if request.kind in ("video", "text2video"):
+        # Video pipelines (WanVACEPipeline, WanPipeline, LTX, CogVideoX) have no auto class: load what the
+        # folder's model_index.json names.
+        return DiffusionPipeline.from_pretrained(source.location, **kwargs)
     if "Inpaint" in class_name or "Fill" in class_name:
         # Already an inpainting pipeline (e.g. FluxFillPipeline, which the auto class does not map): load as is.
         return DiffusionPipeline.from_pretrained(source.location, **kwargs)

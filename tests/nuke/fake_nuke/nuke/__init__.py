@@ -715,6 +715,16 @@ def menu(name: str) -> Menu:
 # -- scripts on disk ---------------------------------------------------------------------------------------------
 
 
+_on_script_load: list[tuple[Callable[..., Any], tuple, dict]] = []
+
+
+def addOnScriptLoad(
+    call: Callable[..., Any], args: Any = (), kwargs: Any = None, nodeClass: str = "Root"
+) -> None:
+    """Run ``call`` after each script is loaded (``scriptOpen``), in every mode (GUI, -t, -x)."""
+    _on_script_load.append((call, _as_tuple(args), dict(kwargs or {})))
+
+
 def scriptSave(filename: str | None = None) -> bool:
     """Write the whole graph to ``filename`` (default: the open script's name)."""
     _check_thread("nuke.scriptSave")
@@ -749,6 +759,8 @@ def scriptOpen(filename: str) -> None:
     _context = [_root]
     _load(_root, data)
     _root._script = filename
+    for call, args, kwargs in list(_on_script_load):
+        call(*args, **kwargs)
 
 
 def _dump(node: Node) -> dict[str, Any]:
@@ -1021,6 +1033,7 @@ def _reset() -> None:
     while not _main_calls.empty():
         _main_calls.get_nowait()
     menus.clear()
+    _on_script_load.clear()
 
 
 def _select(node: Node | None) -> None:

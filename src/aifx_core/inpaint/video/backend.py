@@ -1,0 +1,271 @@
+"""The ``video-diffusion`` fill backend: a masked video-diffusion model (Wan VACE) over a whole shot.
+
+Keyframe propagation is right for clean-ups, but an explosion, a creature or a collapsing facade must move by
+itself, so this backend lets a video model see a whole window of frames and their masks at once. Read top to
+bottom, one window:
+
+1. gather ``window`` packets (the first ``known`` of them are the previous window's last results);
+2. crop all frames to the union of the window's holes plus context, at about ``size × size`` model pixels with
+   sides that are multiples of 16, and convert to the model's sRGB through OCIO (HDR soft-clipped reversibly);
+3. hand the model the crop with the holes greyed out and masked, the known frames unmasked (mask 0), pad the
+   frame count to 4k+1, and generate with a seed derived from the job's seed and the window's index;
+4. resize back, convert back to the plate's colourspace and paste near the holes (the holes grown by
+   :data:`PASTE_BAND` px: only there is anything composited); cross-fade the known frames
+   linearly with the previous window's results; emit every frame the next window will not touch.
+
+Memory holds one window of packets. Pixels outside the paste band are the input's, and the pipeline composites
+only inside the feathered mask, so everything outside the hole stays bit-exact.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import numpy as np
+
+from ...errors import InputError
+from ...progress import Reporter
+from ..base import BackendContext, FramePacket
+from ..models import PipelineRequest, load_pipeline, resolve_device
+from .crop import VideoCrop, from_model_size, hole_to_model_size, plan_video_crop, to_model_size
+from .options import VideoOptions
+from .windows import crossfade_weights, model_frame_count, plan_windows, window_seed
+
+#: Model-space value of the pixels under the hole: neutral grey, so nothing of the removed object leaks in.
+HOLE_GREY = 0.5
+
+
+#: Pixels beyond the holes that get the model's result too: the composite's feather and the seam need them.
+PASTE_BAND = 16
+
+
+def paste_band(union: np.ndarray) -> np.ndarray:
+    """The window's holes grown by :data:`PASTE_BAND` pixels (bool, same shape)."""
+    import cv2
+
+    size = 2 * PASTE_BAND + 1
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    return cv2.dilate(union.astype(np.uint8), kernel) > 0
+
+
+def crossfade(previous: np.ndarray, new: np.ndarray, weight: float) -> np.ndarray:
+    """``(1 - weight) * previous + weight * new`` where they differ; bit for bit ``new`` where they agree (the
+    plate outside both windows' crops stays exact)."""
+    mixed = ((1.0 - weight) * previous + weight * new).astype(np.float32)
+    return np.where(previous == new, new, mixed)
+
+
+class VideoDiffusionBackend:
+    """``create_backend("video-diffusion", context)``; see the module docstring."""
+
+    name = "video-diffusion"
+    #: Needs every frame in order: windows are cut by position in the shot.
+    temporal = True
+
+    def __init__(self, context: BackendContext, pipe: Any = None) -> None:
+        self.options = VideoOptions.from_dict(dict(context.options))
+        self.loader_options = dict(context.options)
+        self.colorspace = context.colorspace
+        self.seed = int(context.seed)
+        self.device = context.device
+        self._pipe = pipe
+        self._reference: Any = None
+        #: Most packets held at once during the last :meth:`fill` (bounded by the window).
+        self.max_held = 0
+        #: Model calls of the last :meth:`fill` (windows with no hole are passed through without one).
+        self.calls = 0
+
+    # -- model ---------------------------------------------------------------------------------------------
+    @property
+    def pipe(self) -> Any:
+        """Loaded on the first window that has a hole: a shot with empty masks never loads the model."""
+        if self._pipe is None:
+            resolve_device(self.device)  # a missing GPU is a clear error before any loading
+            request = PipelineRequest.from_options(self.loader_options, self.device, kind="video")
+            self._pipe = load_pipeline(request)
+        return self._pipe
+
+    def reference_image(self) -> Any:
+        """The ``reference`` option as a PIL image in model space (read once)."""
+        if self.options.reference is None:
+            return None
+        if self._reference is None:
+            from PIL import Image as PILImage
+
+            from ...colour import guess_colorspace, to_model
+            from ...sequence import read_image
+
+            image = read_image(self.options.reference)
+            model = to_model(image.rgb(), guess_colorspace(image, self.options.reference))
+            self._reference = PILImage.fromarray(np.clip(np.rint(model * 255.0), 0, 255).astype(np.uint8))
+        return self._reference
+
+    # -- the shot ------------------------------------------------------------------------------------------
+    def fill(self, packets: Iterable[FramePacket], reporter: Reporter) -> Iterator[tuple[int, np.ndarray]]:
+        window, overlap = self.options.window, self.options.overlap
+        total = len(packets) if hasattr(packets, "__len__") else 0  # type: ignore[arg-type]
+        windows = len(plan_windows(total, window, overlap)) if total else 0
+        source = iter(packets)
+        buffer: list[FramePacket] = []
+        carry: list[np.ndarray] = []  # the previous window's results for the frames it shares with the next
+        exhausted = False
+        index = 0
+        self.max_held = 0
+        self.calls = 0
+        while True:
+            before = len(buffer)
+            while len(buffer) < window and not exhausted:
+                packet = next(source, None)
+                if packet is None:
+                    exhausted = True
+                else:
+                    buffer.append(packet)
+            self.max_held = max(self.max_held, len(buffer))
+            if len(buffer) == before:  # nothing new: the carried frames are final as they are
+                for packet, result in zip(buffer, carry, strict=True):
+                    yield packet.frame, result
+                return
+            reporter.cancel.raise_if_cancelled()
+            reporter(
+                "generate",
+                index,
+                windows,
+                buffer[0].frame,
+                f"window {index + 1}: frames {buffer[0].frame}-{buffer[-1].frame}",
+            )
+            results = self.generate_window(buffer, carry, index)
+            for j, weight in enumerate(crossfade_weights(len(carry))):
+                results[j] = crossfade(carry[j], results[j], weight)
+            last = exhausted
+            keep = 0 if last else min(overlap, len(buffer))
+            for packet, result in zip(
+                buffer[: len(buffer) - keep], results[: len(buffer) - keep], strict=True
+            ):
+                yield packet.frame, result
+            if last:
+                return
+            buffer, carry = buffer[len(buffer) - keep :], results[len(results) - keep :]
+            index += 1
+
+    def generate_window(
+        self, packets: list[FramePacket], known: list[np.ndarray], index: int
+    ) -> list[np.ndarray]:
+        """Full-frame results for one window; ``known[j]`` replaces packet j's plate as unmasked conditioning."""
+        from ...colour import from_model, to_model
+
+        count = len(packets)
+        frames = [known[j] if j < len(known) else packets[j].rgb for j in range(count)]
+        holes = [packets[j].hole if j >= len(known) else None for j in range(count)]
+        if not any(hole is not None and hole.any() for hole in holes):
+            return [np.asarray(frame, dtype=np.float32).copy() for frame in frames]
+        union = np.logical_or.reduce([packet.hole for packet in packets])
+        crop = plan_video_crop(
+            union, self.options.size, multiple=self.size_multiple(), margin=self.options.margin
+        )
+        rows, cols = crop.box()
+        video = np.empty((count, crop.model_height, crop.model_width, 3), np.float32)
+        mask = np.zeros((count, crop.model_height, crop.model_width, 1), np.float32)
+        for j in range(count):
+            # Resize in the plate's (linear) values, then convert only the model-size image: OCIO and the
+            # shoulder cost per pixel, and a 1080p crop is several times the model's size.
+            plate_crop = np.nan_to_num(
+                np.asarray(frames[j][rows, cols], dtype=np.float32), posinf=0.0, neginf=0.0
+            )
+            small = to_model_size(np.ascontiguousarray(plate_crop), crop)
+            video[j] = np.clip(to_model(small, self.colorspace), 0.0, 1.0)
+            if holes[j] is not None:
+                model_hole = hole_to_model_size(holes[j][rows, cols], crop)
+                video[j][model_hole] = HOLE_GREY
+                mask[j, ..., 0] = model_hole
+        generated = self.run_model(video, mask, crop, window_seed(self.seed, index))
+        # Only pixels near a hole are ever composited (hole + feather), so only they are converted back.
+        band = paste_band(union[rows, cols])
+        results = []
+        for j in range(count):
+            back = np.clip(from_model_size(generated[j], crop), 0.0, 1.0)
+            result = np.asarray(frames[j], dtype=np.float32).copy()
+            region = result[rows, cols]
+            region[band] = from_model(back[band], self.colorspace)
+            results.append(result)
+        return results
+
+    def size_multiple(self) -> int:
+        """Model sides divide by VAE factor × patch size (Wan: 8 × 2 = 16)."""
+        pipe = self.pipe
+        factor = int(getattr(pipe, "vae_scale_factor_spatial", 8) or 8)
+        transformer = getattr(pipe, "transformer", None)
+        patch = getattr(getattr(transformer, "config", None), "patch_size", None) or (1, 2, 2)
+        return factor * int(patch[-1])
+
+    def call_arguments(
+        self, video: np.ndarray, mask: np.ndarray, crop: VideoCrop, seed: int
+    ) -> dict[str, Any]:
+        """Keyword arguments for the pipeline (only those its ``__call__`` accepts)."""
+        import torch
+
+        temporal = int(getattr(self.pipe, "vae_scale_factor_temporal", 4) or 4)
+        frames = model_frame_count(len(video), temporal)
+        if frames > len(video):  # repeat the last frame (and its mask) up to the model's frame count
+            pad = frames - len(video)
+            video = np.concatenate([video, np.repeat(video[-1:], pad, axis=0)])
+            mask = np.concatenate([mask, np.repeat(mask[-1:], pad, axis=0)])
+        wanted: dict[str, Any] = {
+            "prompt": self.options.prompt,
+            "video": [video],
+            "mask": [mask],
+            "height": crop.model_height,
+            "width": crop.model_width,
+            "num_frames": frames,
+            "num_inference_steps": self.options.steps,
+            "conditioning_scale": self.options.conditioning_scale,
+            # A CPU generator gives the same noise on every device: a seed means the same element anywhere.
+            "generator": torch.Generator(device="cpu").manual_seed(seed),
+            "output_type": "np",
+        }
+        if self.options.negative_prompt is not None:
+            wanted["negative_prompt"] = self.options.negative_prompt
+        if self.options.guidance is not None:
+            wanted["guidance_scale"] = self.options.guidance
+        if self.options.max_sequence_length is not None:
+            wanted["max_sequence_length"] = self.options.max_sequence_length
+        reference = self.reference_image()
+        if reference is not None:
+            wanted["reference_images"] = [reference]
+        accepts = set(inspect.signature(self.pipe.__call__).parameters)
+        if reference is not None and "reference_images" not in accepts:
+            raise InputError(
+                f"{self.options.model}: this pipeline takes no reference image; drop --reference or use a "
+                "VACE model"
+            )
+        return {key: value for key, value in wanted.items() if key in accepts}
+
+    def run_model(self, video: np.ndarray, mask: np.ndarray, crop: VideoCrop, seed: int) -> np.ndarray:
+        """One model call: float32 (N, h, w, 3) in [0, 1] → the same shape; says how to fit when memory runs out."""
+        import torch
+
+        arguments = self.call_arguments(video, mask, crop, seed)
+        try:
+            with torch.inference_mode():
+                output = self.pipe(**arguments)
+        except torch.OutOfMemoryError:
+            raise InputError(self._memory_advice(len(video), crop)) from None
+        frames = np.asarray(output.frames, dtype=np.float32)
+        frames = frames[0] if frames.ndim == 5 else frames
+        self.calls += 1
+        if frames.shape[1:3] != (crop.model_height, crop.model_width):
+            raise RuntimeError(
+                f"model returned frames of {frames.shape[1:3]}, expected {crop.model_height}x"
+                f"{crop.model_width}"
+            )
+        return frames[: len(video)]
+
+    def _memory_advice(self, frames: int, crop: VideoCrop) -> str:
+        latent_tokens = (frames // 4 + 1) * (crop.model_height // 16) * (crop.model_width // 16)
+        return (
+            f"out of memory generating {frames} frames at {crop.model_width}x{crop.model_height} model pixels "
+            f"({latent_tokens} latent tokens); make it fit with --option window={max(self.options.overlap + 1, frames // 2)}, "
+            f"--option size={max(16, self.options.size * 3 // 4)}, --option offload=model, --option vae_tiling=true "
+            "or --option dtype=bfloat16"
+        )

@@ -1,0 +1,271 @@
+"""``aifx previz shots.yaml -o previz/``: a short moving clip per shot, next to ``aifx storyboard``.
+
+The same YAML as the storyboard (model, steps, size, seed, shots with name/prompt/aspect/camera), plus::
+
+    frames: 33            # clip length (rounded up to 4k+1 for Wan-style video models)
+    fps: 24
+    shots:
+      - name: "010"
+        prompt: a lighthouse at dusk, slow push in
+        image: board/01_010.png   # optional: start from this storyboard frame (image-to-video)
+
+The model is a diffusers text-to-video or masked video pipeline (Wan 2.1/2.2 T2V, Wan VACE, LTX-Video,
+CogVideoX): a hub id, a local folder or a checkpoint, found like every other aifx model. With a masked video
+pipeline (VACE) a shot's ``image`` becomes the known first frame (mask 0) and the rest is generated; with an
+image-to-video pipeline it is passed as ``image``; a text-to-video pipeline ignores it (said once).
+
+Writes per shot ``NN_name/NN_name.####.png`` (frames from 1001) and ``NN_name.mp4`` (H.264 through PyAV),
+then ``previz_sheet.png``: first, middle and last frame of every shot. Files are written atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import sys
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError
+from .storyboard import SHOT_KEYS, TOP_KEYS, Board, Shot, image_size, load_board
+
+PREVIZ_TOP_KEYS = TOP_KEYS | {"frames", "fps"}
+PREVIZ_SHOT_KEYS = SHOT_KEYS | {"image", "frames"}
+FIRST_FRAME = 1001
+
+
+def _whole(value: Any, where: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise InputError(f"{where}: expected a whole number, got {value!r}")
+    try:
+        number = int(str(value))
+    except ValueError:
+        raise InputError(f"{where}: expected a whole number, got {value!r}") from None
+    if number < minimum:
+        raise InputError(f"{where}: must be at least {minimum}")
+    return number
+
+
+def load_previz(path: Path, overrides: dict[str, Any] | None = None) -> tuple[Board, int, int]:
+    """The board plus the clip length and frame rate; a shot's ``image`` is resolved next to the YAML file."""
+    board = load_board(path, overrides, top_keys=PREVIZ_TOP_KEYS, shot_keys=PREVIZ_SHOT_KEYS)
+    frames = _whole(board.options.pop("frames", 33), f"{path}: frames", 1)
+    fps = _whole(board.options.pop("fps", 24), f"{path}: fps", 1)
+    for shot in board.shots:
+        if "frames" in shot.extra:
+            shot.extra["frames"] = _whole(shot.extra["frames"], f"{path}: shot {shot.name}: frames", 1)
+        if shot.extra.get("image"):
+            image = Path(str(shot.extra["image"])).expanduser()
+            image = image if image.is_absolute() else path.parent / image
+            if not image.is_file():
+                raise InputError(
+                    f"{path}: shot {shot.name}: image {image} not found; give a storyboard frame"
+                )
+            shot.extra["image"] = image
+    return board, frames, fps
+
+
+def _frame_count(pipe: Any, frames: int) -> int:
+    from .inpaint.video.windows import model_frame_count
+
+    return model_frame_count(frames, int(getattr(pipe, "vae_scale_factor_temporal", 4) or 4))
+
+
+def _start_image(path: Path, width: int, height: int) -> np.ndarray:
+    """The storyboard frame in model space (sRGB 0..1), resized and centre-cropped to the clip's shape."""
+    import cv2
+
+    from .colour import guess_colorspace, to_model
+    from .sequence import read_image
+
+    image = read_image(path)
+    rgb = np.clip(to_model(image.rgb(), guess_colorspace(image, path)), 0.0, 1.0)
+    h, w = rgb.shape[:2]
+    scale = max(width / w, height / h)
+    resized = cv2.resize(rgb, (max(width, round(w * scale)), max(height, round(h * scale))), cv2.INTER_AREA)
+    top = (resized.shape[0] - height) // 2
+    left = (resized.shape[1] - width) // 2
+    return np.ascontiguousarray(resized[top : top + height, left : left + width], dtype=np.float32)
+
+
+def clip_arguments(
+    pipe: Any, board: Board, shot: Shot, frames: int, accepts: set[str]
+) -> tuple[dict[str, Any], int, str]:
+    """Pipeline arguments for one shot, the frame count asked for, and how the start image is used."""
+    import torch
+
+    multiple = 16
+    width, height = image_size(shot.aspect, board.size, multiple)
+    count = _frame_count(pipe, int(shot.extra.get("frames", frames)))
+    wanted: dict[str, Any] = {
+        "prompt": shot.prompt,
+        "negative_prompt": shot.negative_prompt,
+        "width": width,
+        "height": height,
+        "num_frames": count,
+        "num_inference_steps": board.steps,
+        "generator": torch.Generator(device="cpu").manual_seed(shot.seed),
+        "output_type": "np",
+    }
+    if board.guidance is not None:
+        wanted["guidance_scale"] = board.guidance
+    mode = "text"
+    image = shot.extra.get("image")
+    if image is not None:
+        start = _start_image(Path(image), width, height)
+        if {
+            "video",
+            "mask",
+        } <= accepts:  # masked video pipeline: the first frame is known, the rest generated
+            video = np.full((count, height, width, 3), 0.5, np.float32)
+            video[0] = start
+            mask = np.ones((count, height, width, 1), np.float32)
+            mask[0] = 0.0
+            wanted.update(video=[video], mask=[mask])
+            mode = "first frame"
+        elif "image" in accepts:
+            from PIL import Image as PILImage
+
+            wanted["image"] = PILImage.fromarray(np.rint(start * 255).astype(np.uint8))
+            mode = "image"
+        else:
+            mode = "ignored"
+    return {k: v for k, v in wanted.items() if k in accepts and v is not None}, count, mode
+
+
+def _file_stem(index: int, name: str) -> str:
+    from .storyboard import _file_name
+
+    return _file_name(index, name)[: -len(".png")]
+
+
+def _save_png(rgb8: np.ndarray, path: Path) -> None:
+    from PIL import Image as PILImage
+
+    PILImage.fromarray(rgb8).save(path, format="PNG")
+
+
+def write_mp4(frames8: np.ndarray, fps: int, path: Path) -> None:
+    """H.264 MP4 (yuv420p, even sides) of uint8 (N, H, W, 3) frames, written atomically through PyAV."""
+    try:
+        import av
+    except ImportError:
+        raise InputError("writing MP4 needs PyAV: pip install 'aifx-core[video]'") from None
+    from .sequence.atomic import atomic_write
+
+    height, width = frames8.shape[1] // 2 * 2, frames8.shape[2] // 2 * 2
+
+    def write(temp: Path) -> None:
+        with av.open(str(temp), mode="w", format="mp4") as container:
+            stream = container.add_stream("libx264", rate=fps)
+            stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+            stream.options = {"crf": "18"}
+            for frame in frames8:
+                picture = av.VideoFrame.from_ndarray(
+                    np.ascontiguousarray(frame[:height, :width]), format="rgb24"
+                )
+                for packet in stream.encode(picture):
+                    container.mux(packet)
+            for packet in stream.encode():
+                container.mux(packet)
+
+    atomic_write(path, write)
+
+
+def generate_previz(board: Board, frames: int, fps: int, output: Path, device: str = "auto") -> list[Path]:
+    """Generate every shot's clip into ``output``; returns the files written."""
+    import torch
+
+    from .inpaint.models import PipelineRequest, load_pipeline
+    from .sequence.atomic import atomic_write
+
+    pipe = load_pipeline(PipelineRequest.from_options(board.options, device, kind="text2video"))
+    accepts = set(inspect.signature(pipe.__call__).parameters)
+    if "num_frames" not in accepts:
+        raise InputError(
+            f"{board.options.get('model')}: {type(pipe).__name__} is not a video pipeline; use a text-to-video "
+            "or masked video model (Wan, Wan VACE, LTX-Video, CogVideoX)"
+        )
+    output.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    clips: list[tuple[Shot, np.ndarray]] = []
+    for index, shot in enumerate(board.shots, start=1):
+        arguments, count, mode = clip_arguments(pipe, board, shot, frames, accepts)
+        if mode == "ignored":
+            print(
+                f"aifx: {shot.name}: {type(pipe).__name__} takes no start image; generating from text",
+                file=sys.stderr,
+            )
+        with torch.inference_mode():
+            result = np.asarray(pipe(**arguments).frames, dtype=np.float32)
+        result = result[0] if result.ndim == 5 else result
+        frames8 = np.clip(np.rint(np.nan_to_num(result) * 255.0), 0, 255).astype(np.uint8)
+        stem = _file_stem(index, shot.name)
+        folder = output / stem
+        folder.mkdir(exist_ok=True)
+        for offset, frame in enumerate(frames8):
+            file = folder / f"{stem}.{FIRST_FRAME + offset:04d}.png"
+            atomic_write(file, partial(_save_png, frame))
+            written.append(file)
+        movie = output / f"{stem}.mp4"
+        write_mp4(frames8, fps, movie)
+        written.append(movie)
+        clips.append((shot, frames8))
+    sheet = output / "previz_sheet.png"
+    write_previz_sheet(board.title, clips, sheet)
+    return [*written, sheet]
+
+
+def write_previz_sheet(title: str, clips: list[tuple[Shot, np.ndarray]], path: Path) -> None:
+    """One row per shot: its first, middle and last frame, with the name, frame count and camera note."""
+    from matplotlib.figure import Figure
+
+    from .sequence.atomic import atomic_write
+
+    figure = Figure(figsize=(10, 2.6 * len(clips) + 0.6))
+    figure.suptitle(f"{title}: previz", fontsize=14)
+    for row, (shot, frames8) in enumerate(clips):
+        picks = sorted({0, len(frames8) // 2, len(frames8) - 1})
+        for column, pick in enumerate(picks):
+            axes = figure.add_subplot(len(clips), 3, row * 3 + column + 1)
+            axes.imshow(frames8[pick])
+            axes.set_xticks([])
+            axes.set_yticks([])
+            axes.set_title(f"{shot.name}  frame {FIRST_FRAME + pick}", fontsize=9)
+            if column == 0 and shot.camera:
+                axes.set_xlabel(shot.camera, fontsize=8)
+    figure.tight_layout()
+    atomic_write(path, lambda temp: figure.savefig(temp, dpi=90, format="png"))
+
+
+def run_previz(args: argparse.Namespace) -> int:
+    overrides = {"model": args.model, "steps": args.steps, "size": args.size, "frames": args.frames}
+    if args.local_files_only:
+        overrides["local_files_only"] = True
+    board, frames, fps = load_previz(Path(args.shots), overrides)
+    for file in generate_previz(board, frames, fps, Path(args.output), device=args.device):
+        print(file)
+    return 0
+
+
+def register_cli(subparsers: Any) -> None:
+    """Adds ``aifx previz``."""
+    parser = subparsers.add_parser(
+        "previz",
+        help="generate a short clip per shot (text- or image-to-video) from a YAML shot list, PNGs + MP4",
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+    )
+    parser.add_argument("shots", help="shots YAML file (the storyboard's format, plus frames, fps, image)")
+    parser.add_argument("-o", "--output", required=True, help="folder for the frames, MP4s and sheet")
+    parser.add_argument("--model", help="override the file's model (hub id, folder or checkpoint)")
+    parser.add_argument("--steps", type=int, help="override the file's steps")
+    parser.add_argument("--size", type=int, help="override the file's size (pixel area ≈ size²)")
+    parser.add_argument("--frames", type=int, help="override the file's clip length in frames")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
+    parser.add_argument(
+        "--local-files-only", action="store_true", help="never download (like HF_HUB_OFFLINE=1)"
+    )
+    parser.set_defaults(handler=run_previz)

@@ -1,0 +1,137 @@
+"""``aifx previz``: a clip per shot from a YAML shot list, with a tiny random Wan VACE pipeline saved with
+``save_pretrained`` and loaded by folder path, as a user's model is. Random weights: the plumbing is tested."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from aifx_core.errors import InputError
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("diffusers")
+pytest.importorskip("ftfy")
+av = pytest.importorskip("av")
+
+from tiny_models import cached_build  # noqa: E402
+
+from aifx_core.previz import clip_arguments, load_previz  # noqa: E402
+
+pytestmark = pytest.mark.diffusers
+
+
+@pytest.fixture(scope="module")
+def tiny_vace(tmp_path_factory):
+    return cached_build("wan-vace", tmp_path_factory.getbasetemp())
+
+
+def _shots(folder, model, image=True):
+    import cv2
+
+    cv2.imwrite(str(folder / "board.png"), np.full((30, 50, 3), (200, 100, 0), np.uint8))
+    text = f"""
+model: {model}
+steps: 2
+size: 32
+frames: 6
+fps: 12
+shots:
+  - name: "010"
+    prompt: a lighthouse at dusk
+    aspect: "16:9"
+    camera: slow push in
+"""
+    if image:
+        text += """  - name: "020"
+    prompt: waves on rocks
+    image: board.png
+    frames: 3
+"""
+    (folder / "shots.yaml").write_text(text)
+    return folder / "shots.yaml"
+
+
+def test_yaml_is_checked_and_images_resolve_next_to_it(tmp_path):
+    board, frames, fps = load_previz(_shots(tmp_path, "some/model"))
+    assert (frames, fps) == (6, 12) and board.shots[1].extra["image"] == tmp_path / "board.png"
+    assert board.shots[1].extra["frames"] == 3 and "frames" not in board.options
+    (tmp_path / "bad.yaml").write_text("model: m\nshots:\n  - name: a\n    prompt: p\n    image: nope.png\n")
+    with pytest.raises(InputError, match="nope.png not found"):
+        load_previz(tmp_path / "bad.yaml")
+    (tmp_path / "bad2.yaml").write_text("model: m\nframez: 3\nshots:\n  - name: a\n    prompt: p\n")
+    with pytest.raises(InputError, match="unknown key.*framez"):
+        load_previz(tmp_path / "bad2.yaml")
+
+
+def test_a_start_image_becomes_the_known_first_frame_of_a_masked_video_model(tiny_vace, tmp_path):
+    import inspect
+
+    from aifx_core.inpaint.models import PipelineRequest, load_pipeline
+
+    board, frames, _ = load_previz(_shots(tmp_path, tiny_vace))
+    pipe = load_pipeline(PipelineRequest.from_options(board.options, "cpu", kind="text2video"))
+    accepts = set(inspect.signature(pipe.__call__).parameters)
+    arguments, count, mode = clip_arguments(pipe, board, board.shots[1], frames, accepts)
+    assert mode == "first frame" and count == 5  # 3 frames asked, rounded up to 4k+1
+    video, mask = arguments["video"][0], arguments["mask"][0]
+    assert video.shape[0] == count and not mask[0].any() and mask[1:].all()
+    assert np.allclose(video[0], [0, 100 / 255, 200 / 255], atol=1 / 255)  # cv2 wrote BGR (200, 100, 0)
+    text_only, _, mode = clip_arguments(pipe, board, board.shots[0], frames, accepts)
+    assert mode == "text" and "video" not in text_only and text_only["num_frames"] == 9
+
+
+def test_cli_writes_frames_an_mp4_and_a_sheet_per_shot(tiny_vace, tmp_path):
+    shots = _shots(tmp_path, tiny_vace)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "aifx_core",
+            "previz",
+            str(shots),
+            "-o",
+            str(tmp_path / "out"),
+            "--device",
+            "cpu",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    out = tmp_path / "out"
+    first = sorted((out / "01_010").glob("01_010.*.png"))
+    second = sorted((out / "02_020").glob("02_020.*.png"))
+    assert [p.name for p in first][:2] == ["01_010.1001.png", "01_010.1002.png"]
+    assert len(first) == 9 and len(second) == 5
+    with av.open(str(out / "01_010.mp4")) as movie:
+        decoded = [frame.to_ndarray(format="rgb24") for frame in movie.decode(video=0)]
+    assert len(decoded) == 9 and decoded[0].shape[2] == 3
+    assert (out / "previz_sheet.png").stat().st_size > 1000
+
+
+def test_an_image_model_is_refused_with_a_clear_message(tmp_path_factory, tmp_path):
+    image_model = cached_build("text2image", tmp_path_factory.getbasetemp())
+    shots = _shots(tmp_path, image_model, image=False)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "aifx_core",
+            "previz",
+            str(shots),
+            "-o",
+            str(tmp_path / "out"),
+            "--device",
+            "cpu",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert (
+        done.returncode == 2 and "is not a video pipeline" in done.stderr and "Traceback" not in done.stderr
+    )
