@@ -19,7 +19,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from aifx_core.inpaint import BackendContext, FillBackend, FramePacket, create_backend
+from aifx_core.backends import create_backend
+from aifx_core.inpaint import BackendContext, FillBackend, FramePacket
 from aifx_core.metrics import SequenceScorer, estimate_motion
 from aifx_core.progress import Reporter
 

@@ -29,8 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import harness  # noqa: E402
 
+from aifx_core.backends import available_backends  # noqa: E402
 from aifx_core.evaluate import write_plot  # noqa: E402
-from aifx_core.inpaint import FillBackend, available_backends  # noqa: E402
+from aifx_core.inpaint import FillBackend  # noqa: E402
 from aifx_core.metrics import json_number  # noqa: E402
 
 REPO = harness.REPO

@@ -3,7 +3,7 @@
 The extension is thin glue: it rasterises the artist's Mask, writes an aifx ``FillJob`` and runs
 ``python -m aifx_core run JOB --json-progress`` in the Python named in the preferences. It never imports
 torch or aifx_core. Modules that need ``bpy`` are imported in :func:`register`, so the plain-Python parts
-(``jobs``, ``session``, ``aifx_worker``) can be imported and tested without Blender.
+(``jobs``, ``session``, ``aifx_protocol``) can be imported and tested without Blender.
 """
 
 from __future__ import annotations

@@ -1,41 +1,19 @@
 """Frame patterns and job files for the add-on.
 
-Plain Python with no ``bpy`` and no ``aifx_core`` import at module level: Blender's own Python has neither
-torch nor (usually) aifx-core, and the tests import this module without Blender. The job is the core's
-``FillJob`` JSON; when ``aifx_core`` happens to be importable it writes the file itself, otherwise the same
-keys are written by hand (a test checks both stay in step).
+Plain Python with no ``bpy`` at module level, so the tests import it without Blender. The job is the core's
+``FillJob`` from the extension's copy of the protocol floor (``aifx_protocol``, written by
+``utils/sync_protocol.py``): Blender's own Python has neither torch nor (usually) aifx-core, and still builds,
+checks and writes the one job description the core reads.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass
 from typing import Any
 
-#: Every key of ``aifx_core.job.FillJob.to_dict()`` with its default, for when aifx_core is not importable.
-JOB_DEFAULTS: dict[str, Any] = {
-    "aifx_job": 1,
-    "input": "",
-    "output": "",
-    "mask": None,
-    "mask_channel": None,
-    "frames": None,
-    "skip_missing": False,
-    "backend": "propagate",
-    "options": {},
-    "threshold": 0.5,
-    "invert_mask": False,
-    "dilate": 4,
-    "feather": 2,
-    "colorspace": None,
-    "compression": None,
-    "seed": 0,
-    "device": "auto",
-    "overwrite": False,
-    "contact_sheet": None,
-}
+from .aifx_protocol.job import FillJob
 
 _LAST_DIGITS = re.compile(r"^(.*?)(\d+)(\D*)$")
 
@@ -113,10 +91,12 @@ def build_job(
     seed: int = 0,
     colorspace: str | None = None,
     overwrite: bool = False,
-) -> dict[str, Any]:
-    """A complete FillJob dictionary; options with empty values are left out so backends use their defaults."""
-    job = dict(JOB_DEFAULTS)
-    job.update(
+) -> FillJob:
+    """The checked job; options with empty values are left out so backends use their defaults.
+
+    Raises ``InputError`` (one line naming the setting) for a value the core would refuse.
+    """
+    job = FillJob(
         input=input,
         output=output,
         mask=mask or None,
@@ -129,25 +109,14 @@ def build_job(
         colorspace=colorspace or None,
         overwrite=bool(overwrite),
     )
+    job.validate()
     return job
 
 
-def job_to_json(job: dict[str, Any]) -> str:
-    """JSON for ``aifx run``: through ``FillJob`` when aifx_core imports here (it validates), else by hand."""
-    try:
-        from aifx_core.job import FillJob
-    except ImportError:
-        return json.dumps(job, indent=2, sort_keys=True)
-    return FillJob.from_dict(job).to_json()
-
-
-def write_job(job: dict[str, Any], path: str) -> str:
-    """Save the job next to its output, so the same fill can be rerun (resumed) or sent to a farm."""
+def write_job(job: FillJob, path: str) -> str:
+    """Save the job next to its output (atomically), so the same fill can be rerun (resumed) or sent to a farm."""
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(job_to_json(job) + "\n")
-    os.replace(tmp, path)
+    job.save(path)
     return path
 
 

@@ -16,6 +16,7 @@ import bpy
 from bpy.props import BoolProperty, StringProperty
 
 from . import colorspaces, jobs, masks, plates, preferences, session
+from .aifx_protocol.errors import InputError
 from .plates import Plate, UserError
 from .settings import FillOptions
 from .wording import blender_terms
@@ -29,7 +30,7 @@ class PreparedFill:
     """A checked fill, ready to run: the job is built but not yet written, the mask not yet rasterised."""
 
     plate: Plate
-    job: dict
+    job: jobs.FillJob
     job_path: str
     output: str
     numbers: list
@@ -221,22 +222,21 @@ def prepare(op: AIFX_OT_fill, context: bpy.types.Context) -> PreparedFill:
     options = {"model": op.model, "prompt": op.prompt, "negative_prompt": op.negative_prompt}
     if op.backend == "propagate":
         options["spatial_backend"] = op.spatial_backend
-    job = jobs.build_job(
-        input=plate.pattern,
-        output=output,
-        mask=mask_pattern,
-        backend=op.backend,
-        frames=jobs.frame_spec(numbers[0], numbers[-1]) if numbers else None,
-        options=options,
-        dilate=op.dilate,
-        feather=op.feather,
-        seed=op.seed,
-        colorspace=colorspace,
-        overwrite=op.overwrite,
-    )
     try:
-        jobs.job_to_json(job)  # FillJob checks the settings when aifx_core is importable here
-    except Exception as exc:
+        job = jobs.build_job(
+            input=plate.pattern,
+            output=output,
+            mask=mask_pattern,
+            backend=op.backend,
+            frames=jobs.frame_spec(numbers[0], numbers[-1]) if numbers else None,
+            options=options,
+            dilate=op.dilate,
+            feather=op.feather,
+            seed=op.seed,
+            colorspace=colorspace,
+            overwrite=op.overwrite,
+        )
+    except InputError as exc:  # FillJob refuses a setting: nothing has been written yet
         raise UserError(str(exc)) from None
     new_folders = _missing_folders(os.path.dirname(paths["job"])) + _missing_folders(paths["mask_dir"])
     prepared = PreparedFill(plate, job, paths["job"], output, numbers or [], python, None, new_folders)
@@ -385,7 +385,7 @@ def discard_rejected(prepared: PreparedFill) -> None:
         else:
             with open(prepared.job_path, "wb") as handle:
                 handle.write(prepared.previous_job)
-    mask_pattern = prepared.job.get("mask") or ""
+    mask_pattern = prepared.job.mask or ""
     mask_dir = os.path.dirname(mask_pattern)
     if prepared.raster is not None and mask_dir in prepared.new_folders:
         for number in plates.sequence_numbers(mask_pattern):

@@ -9,7 +9,7 @@ import sys
 
 import bpy
 
-from . import aifx_worker
+from .aifx_protocol import client
 
 #: Successful checks this session, so every fill does not start a second Python just to check.
 _CHECKED_OK: set = set()
@@ -86,7 +86,7 @@ def check_python(python: str, force: bool = False) -> tuple[bool, str]:
             f"no Python in the folder {python} (looked for bin/python and Scripts\\python.exe): set aifx Python "
             "to the virtualenv where aifx-core is installed, or to its python"
         )
-    ok, message = aifx_worker.check_environment(python)
+    ok, message = client.check_environment(python)
     if ok:
         _CHECKED_OK.add(python)
     return ok, message

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import aifx_worker
+from .aifx_protocol import client, events
 from .jobs import format_eta
 
 RUNNING, DONE, CANCELLED, ERROR = "running", "done", "cancelled", "error"
@@ -25,7 +25,7 @@ class FillSession:
         self.python = python
         self.job_path = job_path
         self.on_event = on_event
-        self.worker = aifx_worker.WorkerProcess(python, job_path)
+        self.worker = client.WorkerProcess(python, job_path)
         self.state = RUNNING
         self.message = ""
         self.events: list[dict[str, Any]] = []
@@ -57,9 +57,9 @@ class FillSession:
         final = self.worker.final or {}
         kind = final.get("event")
         code = self.worker.returncode
-        if kind == "done" and code == 0:
-            self.state, self.message = DONE, summary(final)
-        elif kind == "cancelled" or (self.cancel_requested and kind != "error"):
+        if kind == events.DONE and code == 0:
+            self.state, self.message = DONE, events.summary(final)
+        elif kind == events.CANCELLED or (self.cancel_requested and kind != events.ERROR):
             self.state = CANCELLED
             self.message = "AI Fill cancelled: finished frames are kept, run it again to resume"
         else:
@@ -90,14 +90,8 @@ class FillSession:
         event: dict[str, Any] | None = self.worker.last_progress
         if not event:
             return "AI Fill: starting aifx… (Esc to cancel)"
-        frame = event.get("frame")
-        where = f" frame {frame}" if frame is not None else ""
-        return "AI Fill {}{}: {}/{}, ETA {} (Esc to cancel)".format(
-            event.get("stage", ""),
-            where,
-            event.get("index", 0),
-            event.get("total", "?"),
-            format_eta(self.worker.eta_seconds()),
+        return (
+            f"AI Fill {events.describe(event)}, ETA {format_eta(self.worker.eta_seconds())} (Esc to cancel)"
         )
 
 
@@ -116,20 +110,4 @@ def run_blocking(
 
 def describe_event(event: dict[str, Any]) -> str:
     """One log line per worker event for ``blender -b`` runs."""
-    kind = event.get("event")
-    if kind == "progress":
-        frame = event.get("frame")
-        where = f" frame {frame}" if frame is not None else ""
-        note = f" {event['message']}" if event.get("message") else ""
-        return (
-            f"AI Fill {event.get('stage', '')} {event.get('index', 0)}/{event.get('total', '?')}{where}{note}"
-        )
-    if kind == "done":
-        return f"AI Fill done: {summary(event)}"
-    return f"AI Fill {kind}: {event.get('message', '')}"
-
-
-def summary(done_event: dict[str, Any]) -> str:
-    """``6 frames written, 2 already done`` from the worker's done event."""
-    written, skipped = len(done_event.get("written") or []), len(done_event.get("skipped") or [])
-    return f"{written} frame{'s' * (written != 1)} written, {skipped} already done"
+    return f"AI Fill {events.describe(event)}"

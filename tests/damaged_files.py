@@ -121,3 +121,36 @@ def shared_temp_folder() -> Path:
     folder = Path(tempfile.mkdtemp(prefix="aifx-perm-"))
     folder.chmod(0o755)
     return folder
+
+
+def claimed_exr(dest: Path, width: int, height: int, deep: bool) -> Path:
+    """A tiny EXR whose header *claims* a huge (or deep) image, as a damaged header does: written byte by byte
+    (the bindings refuse to write such a file), with an offset table and no pixel data."""
+    import struct
+
+    def attribute(name: str, kind: str, data: bytes) -> bytes:
+        return name.encode() + b"\0" + kind.encode() + b"\0" + struct.pack("<i", len(data)) + data
+
+    def box(x1: int, y1: int) -> bytes:
+        return struct.pack("<iiii", 0, 0, x1, y1)
+
+    channels = b"".join(n.encode() + b"\0" + struct.pack("<iBBBBii", 1, 0, 0, 0, 0, 1, 1) for n in "BGR")
+    header = b"\x76\x2f\x31\x01" + struct.pack("<I", 2 | (0x800 if deep else 0))
+    header += attribute("channels", "chlist", channels + b"\0")
+    header += attribute("compression", "compression", b"\0")
+    header += attribute("dataWindow", "box2i", box(width - 1, height - 1))
+    header += attribute("displayWindow", "box2i", box(width - 1, height - 1))
+    header += attribute("lineOrder", "lineOrder", b"\0")
+    header += attribute("pixelAspectRatio", "float", struct.pack("<f", 1))
+    header += attribute("screenWindowCenter", "v2f", struct.pack("<ff", 0, 0))
+    header += attribute("screenWindowWidth", "float", struct.pack("<f", 1))
+    if deep:
+        header += attribute("type", "string", b"deepscanline")
+        header += attribute("version", "int", struct.pack("<i", 1))
+        header += attribute("chunkCount", "int", struct.pack("<i", height))
+        header += attribute("maxSamplesPerPixel", "int", struct.pack("<i", 4))
+    header += b"\0"
+    start = len(header) + 8 * height
+    table = b"".join(struct.pack("<Q", start + 32 * i) for i in range(height))
+    dest.write_bytes(header + table + bytes(64))
+    return dest

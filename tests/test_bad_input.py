@@ -12,8 +12,10 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from shot_files import make_shot
 
@@ -68,7 +70,8 @@ def fill_args(shot: Path, out: Path, *extra: str) -> list[str]:
 
 
 def frames_in(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.glob("*.exr")) if folder.is_dir() else []
+    """Output frames (hidden files, e.g. a killed run's temp file, are not frames)."""
+    return sorted(p.name for p in folder.glob("[!.]*.exr")) if folder.is_dir() else []
 
 
 # -- 1, 2, 11: side outputs ------------------------------------------------------------------------------
@@ -161,7 +164,7 @@ def test_device_files_and_huge_files_are_refused(tmp_path):
     big = tmp_path / "big.json"
     big.write_text('{"input": "' + "x" * 1_200_000 + '"}')
     one_error_line(aifx("run", str(big), timeout=60), "big.json", "bytes")
-    one_error_line(aifx("info", "/dev/zero.exr", timeout=60), "/dev/zero.exr")
+    one_error_line(aifx("info", "/dev/zero", timeout=60), "/dev/zero", "device")
     fake = tmp_path / "zero.exr"
     fake.symlink_to("/dev/zero")
     one_error_line(aifx("fill", str(fake), "-o", str(tmp_path / "o.exr"), timeout=60), "zero.exr", "device")
@@ -247,18 +250,22 @@ def test_a_job_with_the_same_settings_joins_a_running_one(shot, tmp_path):
     assert len(frames_in(out.parent)) == len(FRAMES)
 
 
-def test_kill_between_rename_and_manifest_is_recovered(shot, tmp_path):
-    """#11.7: the rerun refused its own frame ("made by something else")."""
+@pytest.mark.parametrize("point", ["after-rename", "before-rename"])
+def test_kill_next_to_a_rename_is_recovered(shot, tmp_path, point):
+    """#11.7: a kill between a frame's rename and the manifest save made the rerun refuse its own frame."""
     clean = tmp_path / "clean" / "c.####.exr"
     assert aifx(*fill_args(shot, clean)).returncode == 0
     out = tmp_path / "o" / "c.####.exr"
-    killed = aifx(*fill_args(shot, out), env={"AIFX_TEST_FAULT": "after-rename:1002"})
+    killed = aifx(*fill_args(shot, out), env={"AIFX_TEST_FAULT": f"{point}:1002"})
     assert killed.returncode == -signal.SIGKILL
-    assert frames_in(out.parent) == ["c.1001.exr", "c.1002.exr"]
+    renamed = point == "after-rename"
+    assert frames_in(out.parent) == ["c.1001.exr", "c.1002.exr"][: 2 if renamed else 1]
     again = aifx(*fill_args(shot, out, "--json-progress"))
     assert again.returncode == 0, again.stderr
     done = json.loads(again.stdout.splitlines()[-1])
-    assert done["skipped"] == [1001, 1002] and done["written"] == [1003, 1004]
+    assert done["skipped"] == ([1001, 1002] if renamed else [1001])
+    assert done["written"] == ([1003, 1004] if renamed else [1002, 1003, 1004])
+    assert [p.name for p in out.parent.iterdir() if "aifx-tmp" in p.name] == []  # the killed run's temp
     for frame in FRAMES:
         name = f"c.{frame}.exr"
         assert (out.parent / name).read_bytes() == (clean.parent / name).read_bytes(), name
@@ -279,3 +286,191 @@ def test_frame_range_is_part_of_the_resume_key_for_the_temporal_engine(shot, tmp
     again = aifx(*fill_args(shot, per_frame, "--json-progress"))
     assert again.returncode == 0
     assert json.loads(again.stdout.splitlines()[-1])["skipped"] == [1001, 1002]
+
+
+# -- 12, 13: refused from the header, said in one line ------------------------------------------------------
+
+
+def test_deep_or_absurd_exr_header_is_refused_before_pixels_with_one_message(tmp_path):
+    """#11.12: a damaged header claiming a deep 8,166,272 x 23 image cost 10-15 s and 1.6 GB, and ``info`` and
+    ``fill`` disagreed on why."""
+    from damaged_files import claimed_exr
+
+    for name, deep, height in (("deep.exr", True, 23), ("huge.exr", False, 23000)):
+        path = claimed_exr(tmp_path / name, 8_166_272, height, deep=deep)
+        info = one_error_line(aifx("info", str(path), timeout=60), str(path))
+        fill = one_error_line(aifx("fill", str(path), "-o", str(tmp_path / "o.exr"), timeout=60), str(path))
+        assert info == fill
+        assert ("deep" if deep else "8166272x23000") in fill
+    assert not (tmp_path / "o.exr").exists()
+
+
+def test_damaged_header_is_named_not_a_raw_library_message(tmp_path):
+    """#11.13: 79 damaged files got a raw "Unable to open ... for read"."""
+    from damaged_files import garbage_header, write_good_exr
+
+    bad = garbage_header(write_good_exr(tmp_path / "good.exr"), tmp_path / "bad.exr")
+    for command in (["info", str(bad)], ["fill", str(bad), "-o", str(tmp_path / "o.exr")]):
+        line = one_error_line(aifx(*command), str(bad))
+        assert "Unable to open" not in line and "damaged" in line
+
+
+def test_channel_name_that_is_not_text_is_a_damaged_header(shot, tmp_path):
+    """Found by flipping header bytes: a channel name that is not UTF-8 was a UnicodeDecodeError traceback."""
+    data = bytearray((shot / "plate.1001.exr").read_bytes())
+    first_name = data.index(b"channels\0chlist\0") + len(b"channels\0chlist\0") + 4
+    data[first_name] = 0xBC
+    bad = tmp_path / "bad.exr"
+    bad.write_bytes(bytes(data))
+    for command in (["info", str(bad)], ["fill", str(bad), "-o", str(tmp_path / "o.exr")]):
+        one_error_line(aifx(*command), str(bad), "channel name is not text")
+
+
+def test_png_from_exr_says_what_it_drops_and_no_numpy_warning(shot, tmp_path):
+    """#11.13: extra channels and HDR were dropped silently; a numpy RuntimeWarning leaked to stderr."""
+    out = tmp_path / "o" / "c.####.png"
+    done = aifx(*fill_args(shot, out))
+    assert done.returncode == 0, done.stderr
+    assert "Warning" not in done.stderr, done.stderr
+    notes = [line for line in done.stderr.splitlines() if line.startswith("aifx: note:")]
+    assert len(notes) == 1 and "channels Z" in notes[0] and "above 1" in notes[0], done.stderr
+    assert len(list(out.parent.glob("*.png"))) == len(FRAMES)
+
+
+@pytest.mark.parametrize("extension", ["exr", "png"])
+def test_mip_mapped_plate_says_its_levels_are_not_written(tmp_path, extension):
+    """#11.13: mip-map levels were dropped silently."""
+    import cv2
+    import OpenImageIO as oiio
+    from shot_files import object_matte, plate_frame
+
+    shot = tmp_path / "shot"
+    shot.mkdir()
+    rgba = plate_frame(0)
+    pixels = np.stack([rgba[c].astype(np.float32) for c in "RGBA"], axis=-1)
+    buf = oiio.ImageBuf(oiio.ImageSpec(pixels.shape[1], pixels.shape[0], 4, oiio.HALF))
+    buf.set_pixels(oiio.ROI(), pixels)
+    assert oiio.ImageBufAlgo.make_texture(oiio.MakeTxTexture, buf, str(shot / "plate.exr"), oiio.ImageSpec())
+    cv2.imwrite(str(shot / "mask.png"), object_matte(0))
+    out = tmp_path / f"o.{extension}"
+    args = ["fill", str(shot / "plate.exr"), "-m", str(shot / "mask.png"), "-o", str(out), "-b", "telea"]
+    done = aifx(*args)
+    assert done.returncode == 0, done.stderr
+    notes = [line for line in done.stderr.splitlines() if line.startswith("aifx: note:")]
+    assert len(notes) == 1 and "mip-map" in notes[0], done.stderr
+    assert out.is_file()
+
+
+def test_a_hole_over_most_of_the_frame_is_warned_about(shot, tmp_path):
+    """#11.13: an all-ones mask or --dilate 100000 invented the whole frame with exit 0 and no word."""
+    done = aifx(*fill_args(shot, tmp_path / "o" / "c.####.exr", "--dilate", "100000"))
+    assert done.returncode == 0, done.stderr
+    warning = [line for line in done.stderr.splitlines() if "warning" in line]
+    assert len(warning) == 1 and "100 % of frame" in warning[0], done.stderr
+    quiet = aifx(*fill_args(shot, tmp_path / "q" / "c.####.exr"))
+    assert "warning" not in quiet.stderr
+
+
+# -- 5, 6: multi-part plates, lossy compression ------------------------------------------------------------
+
+
+def _multipart_shot(folder: Path, compression) -> Path:
+    import cv2
+    import OpenEXR
+    from shot_files import object_matte, plate_frame
+
+    folder.mkdir()
+    for i, frame in enumerate(FRAMES):
+        rgba = plate_frame(i)
+        depth = {"Z": rgba.pop("Z")}
+        header = {"compression": compression, "type": OpenEXR.scanlineimage, "owner": "tests"}
+        parts = [OpenEXR.Part(header, rgba, "rgba"), OpenEXR.Part(dict(header), depth, "depth")]
+        OpenEXR.File(parts).write(str(folder / f"plate.{frame}.exr"))
+        cv2.imwrite(str(folder / f"mask.{frame}.png"), object_matte(i))
+    return folder
+
+
+def _parts(path: Path) -> dict[str, dict]:
+    import OpenEXR
+
+    with OpenEXR.File(str(path), separate_channels=True) as f:
+        return {
+            str(p.header.get("name")): {
+                "compression": p.header["compression"],
+                **{n: c.pixels.copy() for n, c in p.channels.items()},
+            }
+            for p in f.parts
+        }
+
+
+def test_multipart_plate_keeps_every_part(tmp_path):
+    """#11.5: a "depth" part vanished from every frame, exit 0."""
+    import OpenEXR
+
+    shot = _multipart_shot(tmp_path / "shot", OpenEXR.ZIP_COMPRESSION)
+    before = hashes(shot)
+    out = tmp_path / "o" / "c.####.exr"
+    done = aifx(*fill_args(shot, out))
+    assert done.returncode == 0, done.stderr
+    assert hashes(shot) == before
+    for frame in FRAMES:
+        source, result = _parts(shot / f"plate.{frame}.exr"), _parts(out.parent / f"c.{frame}.exr")
+        assert list(result) == ["rgba", "depth"]
+        assert np.array_equal(result["depth"]["Z"], source["depth"]["Z"])
+
+
+def test_lossy_plate_compression_is_not_reused_unless_asked(tmp_path):
+    """#11.6: DWAA was reused, changing 78k of 98k pixels outside the mask per frame."""
+    import OpenEXR
+
+    shot = _multipart_shot(tmp_path / "shot", OpenEXR.DWAA_COMPRESSION)
+    out = tmp_path / "o" / "c.####.exr"
+    done = aifx(*fill_args(shot, out, "--dilate", "0", "--feather", "0"))
+    assert done.returncode == 0, done.stderr
+    notes = [line for line in done.stderr.splitlines() if "note:" in line]
+    assert len(notes) == 1 and "DWAA" in notes[0] and "--compression dwaa" in notes[0]
+    for frame in FRAMES:
+        source, result = _parts(shot / f"plate.{frame}.exr"), _parts(out.parent / f"c.{frame}.exr")
+        assert result["rgba"]["compression"] == OpenEXR.ZIP_COMPRESSION
+        outside = np.ones(source["rgba"]["R"].shape, bool)
+        outside[18:28, :] = False  # the moving square's rows
+        for name in ("R", "G", "B", "A"):
+            a, b = source["rgba"][name][outside], result["rgba"][name][outside]
+            assert a.tobytes() == b.tobytes(), (frame, name)
+        assert np.array_equal(result["depth"]["Z"], source["depth"]["Z"])
+    kept = aifx(*fill_args(shot, tmp_path / "k" / "c.####.exr", "--compression", "dwaa"))
+    assert kept.returncode == 0 and "note:" not in kept.stderr
+    assert _parts(tmp_path / "k" / "c.1001.exr")["rgba"]["compression"] == OpenEXR.DWAA_COMPRESSION
+
+
+def test_two_real_runs_at_once(tmp_path):
+    """#11.4 with two real processes: other settings are refused while the first runs; same settings join, and
+    the output ends complete with a manifest that tells the truth."""
+    shot = make_shot(tmp_path / "shot", range(1001, 1013))
+    out = tmp_path / "o" / "c.####.exr"
+    args = fill_args(shot, out, "--json-progress")
+    args[args.index("telea")] = "propagate"
+    go = tmp_path / "go"
+    first = subprocess.Popen(
+        [sys.executable, "-m", "aifx_core", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "AIFX_TEST_WAIT": f"written:1001:{go}"},  # pauses mid-shot, holding the lock
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (out.parent / "c.1001.exr").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        one_error_line(aifx(*args, "--dilate", "9"), str(out), "another aifx job", "different settings")
+        same = aifx(*args)
+        assert same.returncode == 0, same.stderr
+        assert json.loads(same.stdout.splitlines()[-1])["skipped"] == [1001]
+    finally:
+        go.touch()
+        stdout, stderr = first.communicate(timeout=300)
+    assert first.returncode == 0, stderr
+    assert len(frames_in(out.parent)) == 12
+    rerun = aifx(*args)
+    assert json.loads(rerun.stdout.splitlines()[-1])["written"] == []
+    assert not (out.parent / f".{out.name}.aifx.lock").exists()

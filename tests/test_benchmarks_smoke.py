@@ -17,7 +17,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 import harness  # noqa: E402
 import run_all  # noqa: E402
 
-from aifx_core.inpaint import available_backends  # noqa: E402
+from aifx_core.backends import available_backends  # noqa: E402
 
 
 def test_synthetic_clip_is_reproducible_and_has_parallax():

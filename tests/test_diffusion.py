@@ -13,9 +13,10 @@ pytest.importorskip("diffusers")
 
 from tiny_models import cached_build  # noqa: E402
 
+from aifx_core.backends import create_backend, create_spatial  # noqa: E402
 from aifx_core.composite import composite  # noqa: E402
 from aifx_core.errors import InputError  # noqa: E402
-from aifx_core.inpaint import BackendContext, create_backend, create_spatial  # noqa: E402
+from aifx_core.inpaint import BackendContext  # noqa: E402
 from aifx_core.inpaint.crop import plan_crop  # noqa: E402
 from aifx_core.inpaint.diffusion import native_size  # noqa: E402
 from aifx_core.inpaint.models import PipelineRequest, cached_pipeline_count, load_pipeline, locate_model  # noqa: E402

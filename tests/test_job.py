@@ -31,7 +31,9 @@ def test_resume_key_ignores_what_does_not_change_pixels():
     other = FillJob(input="a.####.exr", output="b.####.exr", dilate=9)
     scheduled = FillJob(input="a.####.exr", output="b.####.exr", options={"window": 16})
     prompted = FillJob(input="a.####.exr", output="b.####.exr", options={"prompt": "rubble"})
-    assert base.resume_key() == same.resume_key() == scheduled.resume_key()
+    assert base.resume_key() == same.resume_key()
+    # The job keys on every option unless told which ones change pixels (the backend says: see test_backends).
+    assert scheduled.resume_key() != base.resume_key() == scheduled.resume_key(pixel_options={})
     assert base.resume_key() != other.resume_key()
     assert base.resume_key() != prompted.resume_key()
 
@@ -62,3 +64,90 @@ def test_validate_rejects_impossible_values(field, value):
 def test_missing_job_file_is_an_input_error(tmp_path):
     with pytest.raises(InputError, match="job file not found"):
         FillJob.load(tmp_path / "nope.json")
+
+
+#: Job JSON a careless user or a hostile file might send (issue #11 item 3): each refused, naming the field.
+BAD_FIELDS = [
+    ("overwrite", "false"),
+    ("skip_missing", "no"),
+    ("invert_mask", 1),
+    ("dilate", True),
+    ("dilate", 1.5),
+    ("feather", -1),
+    ("seed", "abc"),
+    ("seed", -1),
+    ("threshold", None),
+    ("threshold", 1.5),
+    ("threshold", "0.5"),
+    ("frames", 1001),
+    ("input", 7),
+    ("output", None),
+    ("input", ""),
+    ("mask", ["a.png"]),
+    ("options", ["steps", 4]),
+    ("backend", 3),
+    ("device", None),
+    ("compression", False),
+]
+
+
+@pytest.mark.parametrize("name, value", BAD_FIELDS)
+def test_every_field_type_and_range_is_checked(name, value):
+    data = {**FillJob(input="a.####.exr", output="b.####.exr").to_dict(), name: value}
+    with pytest.raises(InputError) as info:
+        FillJob.from_dict(data)
+    message = str(info.value)
+    assert f'"{name}"' in message and "\n" not in message
+    job = FillJob(input="a.####.exr", output="b.####.exr")
+    setattr(job, name, value)  # the Python API: the same rule set through validate()
+    with pytest.raises(InputError, match=f'"{name}"'):
+        job.validate()
+
+
+def test_good_values_of_every_kind_pass():
+    job = FillJob.from_dict(
+        {"input": "a.####.exr", "output": "b.####.exr", "threshold": 1, "seed": 2**32 - 1, "mask": None}
+    )
+    job.validate()
+    assert job.threshold == 1 and job.seed == 2**32 - 1
+
+
+@pytest.mark.parametrize(
+    "name, value", [("overwrite", "false"), ("dilate", True), ("frames", 5), ("input", 3)]
+)
+def test_aifx_run_refuses_a_mistyped_job_with_exit_2(tmp_path, name, value):
+    import json
+    import subprocess
+    import sys
+
+    data = {**FillJob(input=str(tmp_path / "a.####.exr"), output=str(tmp_path / "o.####.exr")).to_dict()}
+    data[name] = value
+    path = tmp_path / "job.json"
+    path.write_text(json.dumps(data))
+    done = subprocess.run(
+        [sys.executable, "-m", "aifx_core", "run", str(path)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and f'"{name}"' in lines[0], done.stderr
+    assert not (tmp_path / "o.0001.exr").exists()
+
+
+def test_job_files_that_are_not_files_or_too_big_are_refused(tmp_path):
+    with pytest.raises(InputError, match="job file is a folder"):
+        FillJob.load(tmp_path)
+    big = tmp_path / "big.json"
+    big.write_bytes(b" " * (2 << 20))
+    with pytest.raises(InputError, match="a job is at most"):
+        FillJob.load(big)
+    latin = tmp_path / "latin.json"
+    latin.write_bytes('{"input": "caf\xe9"}'.encode("latin-1"))
+    with pytest.raises(InputError, match="not UTF-8"):
+        FillJob.load(latin)
+
+
+def test_save_is_atomic_and_leaves_no_temp(tmp_path):
+    job = FillJob(input="a.####.exr", output="b.####.exr")
+    job.save(tmp_path / "job.json")
+    assert FillJob.load(tmp_path / "job.json") == job
+    assert [p.name for p in tmp_path.iterdir()] == ["job.json"]

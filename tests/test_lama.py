@@ -9,9 +9,10 @@ pytest.importorskip("torch")
 
 from tiny_models import cached_build  # noqa: E402
 
+from aifx_core.backends import create_spatial  # noqa: E402
 from aifx_core.colour import from_model, to_model  # noqa: E402
 from aifx_core.errors import InputError  # noqa: E402
-from aifx_core.inpaint import BackendContext, create_spatial  # noqa: E402
+from aifx_core.inpaint import BackendContext  # noqa: E402
 from aifx_core.inpaint.crop import plan_crop  # noqa: E402
 
 pytestmark = pytest.mark.diffusers

@@ -135,3 +135,27 @@ def test_an_image_model_is_refused_with_a_clear_message(tmp_path_factory, tmp_pa
     assert (
         done.returncode == 2 and "is not a video pipeline" in done.stderr and "Traceback" not in done.stderr
     )
+
+
+def test_a_text_to_video_model_makes_clips_and_says_it_ignores_the_start_image(tmp_path_factory, tmp_path):
+    t2v = cached_build("wan-t2v", tmp_path_factory.getbasetemp())
+    shots = _shots(tmp_path, t2v)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "aifx_core",
+            "previz",
+            str(shots),
+            "-o",
+            str(tmp_path / "out"),
+            "--device",
+            "cpu",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "020: WanPipeline takes no start image" in done.stderr
+    assert len(list((tmp_path / "out" / "02_020").glob("*.png"))) == 5

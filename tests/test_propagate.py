@@ -9,8 +9,9 @@ import cv2
 import numpy as np
 import pytest
 
+from aifx_core.backends import create_backend, register_spatial
 from aifx_core.errors import Cancelled, InputError
-from aifx_core.inpaint import BackendContext, FramePacket, create_backend, register_spatial
+from aifx_core.inpaint import BackendContext, FramePacket
 from aifx_core.progress import CancelToken, Reporter
 from aifx_core.propagate import PropagateBackend
 

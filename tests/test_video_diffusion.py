@@ -118,7 +118,7 @@ pytest.importorskip("ftfy")
 
 from tiny_models import cached_build  # noqa: E402
 
-from aifx_core.inpaint import create_backend  # noqa: E402
+from aifx_core.backends import create_backend  # noqa: E402
 from aifx_core.inpaint.video import VideoDiffusionBackend  # noqa: E402
 from aifx_core.inpaint.video.backend import paste_band  # noqa: E402
 
@@ -332,3 +332,24 @@ def test_cli_and_saved_job_fill_a_sequence_bit_exact_outside_the_mask(tiny_vace,
     assert rerun.returncode == 0, rerun.stderr
     for t in range(6):
         assert np.array_equal(first[t], read_image(tmp_path / "again" / f"fx.{1001 + t}.png").channels["R"])
+
+
+def test_out_of_gpu_memory_says_what_would_make_the_window_fit(tiny_vace):
+    class OutOfMemory:  # stands in for a GPU that is full: this machine has none to fill
+        def __init__(self, pipe):
+            self.pipe = pipe
+
+        def __getattr__(self, name):
+            return getattr(self.pipe, name)
+
+        def __call__(self, **kwargs):
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+    OutOfMemory.__call__.__wrapped__ = Recorder.__call__.__wrapped__  # type: ignore[attr-defined]
+    backend = _backend(tiny_vace, pipe=OutOfMemory(_backend(tiny_vace).pipe), window=5, overlap=1)
+    with pytest.raises(InputError) as error:
+        list(backend.fill(_shot(5), Reporter()))
+    message = str(error.value)
+    assert "out of memory generating 5 frames at" in message and "latent tokens" in message
+    for fix in ("window=", "size=", "offload=model", "vae_tiling=true"):
+        assert fix in message

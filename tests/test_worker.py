@@ -1,4 +1,4 @@
-"""The out-of-process worker client the Blender and Nuke adapters carry, against the real worker."""
+"""The out-of-process worker client (protocol/client.py) the Blender and Nuke adapters carry, against the real worker."""
 
 from __future__ import annotations
 
@@ -7,19 +7,9 @@ from pathlib import Path
 
 from shot_files import make_shot, read_exr, shot_job
 
-from aifx_core.worker import WorkerProcess, check_environment, run_job
+from aifx_core.protocol.client import WorkerProcess, check_environment, run_job
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def test_vendored_copies_are_byte_identical():
-    source = (REPO / "src" / "aifx_core" / "worker.py").read_bytes()
-    copies = [
-        REPO / "blender_addon" / "aifx_worker.py",
-        REPO / "nuke_plugin" / "aifx_nuke" / "aifx_worker.py",
-    ]
-    for copy in copies:
-        assert copy.read_bytes() == source, f"{copy} is out of date: copy src/aifx_core/worker.py over it"
 
 
 def test_check_environment():

@@ -244,6 +244,53 @@ def build_tiny_wan_vace_pipeline(folder: Path) -> Path:
     return Path(folder)
 
 
+def build_tiny_wan_t2v_pipeline(folder: Path) -> Path:
+    """Save a random text-to-video ``WanPipeline`` (previz), sharing the VACE builder's tiny VAE/encoder sizes."""
+    import torch
+    from diffusers import (
+        AutoencoderKLWan,
+        FlowMatchEulerDiscreteScheduler,
+        WanPipeline,
+        WanTransformer3DModel,
+    )
+    from transformers import T5Tokenizer, UMT5Config, UMT5EncoderModel
+
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    pieces = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0)]
+    pieces += [("\u2581" + c, -1.0) for c in letters] + [(c, -2.0) for c in letters]
+    tokenizer = T5Tokenizer(vocab=pieces, extra_ids=0)
+    torch.manual_seed(0)
+    vae = AutoencoderKLWan(
+        base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1, temperal_downsample=[False, True, True]
+    )
+    text_encoder = UMT5EncoderModel(
+        UMT5Config(vocab_size=len(tokenizer), d_model=32, d_kv=8, d_ff=37, num_layers=1, num_heads=4)
+    )
+    transformer = WanTransformer3DModel(
+        patch_size=(1, 2, 2),
+        num_attention_heads=2,
+        attention_head_dim=12,
+        in_channels=16,
+        out_channels=16,
+        text_dim=32,
+        freq_dim=256,
+        ffn_dim=32,
+        num_layers=2,
+        cross_attn_norm=True,
+        qk_norm="rms_norm_across_heads",
+        rope_max_seq_len=32,
+    )
+    pipe = WanPipeline(
+        transformer=transformer,
+        vae=vae,
+        scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0),
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+    )
+    pipe.save_pretrained(folder)
+    return Path(folder)
+
+
 def build_tiny_lama(path: Path) -> Path:
     """Save a scripted module with big-lama's calling convention: ``model(image, mask) -> image``.
 
@@ -294,6 +341,7 @@ def cached_build(kind: str, root: Path) -> Path:
             "flux-fill": lambda: build_tiny_flux_fill_pipeline(root / "tiny-flux-fill"),
             "lama": lambda: build_tiny_lama(root / "tiny-lama.pt"),
             "wan-vace": lambda: build_tiny_wan_vace_pipeline(root / "tiny-wan-vace"),
+            "wan-t2v": lambda: build_tiny_wan_t2v_pipeline(root / "tiny-wan-t2v"),
         }
         _BUILT[kind] = builders[kind]()
     return _BUILT[kind]

@@ -1,8 +1,8 @@
-"""Pure logic of the AIFill node: frame ranges, cache keys and folders, the job JSON, colour and progress.
+"""Pure logic of the AIFill node: frame ranges, cache keys and folders, the job, colour.
 
-Nothing here imports ``nuke``, so all of it is tested in a plain Python. The job is the same JSON that
-``aifx_core.job.FillJob.to_dict()`` writes (``aifx_job: 1`` plus its fields); it is written with the standard
-library because Nuke's Python has no aifx-core.
+Nothing here imports ``nuke``, so all of it is tested in a plain Python. The job is the core's ``FillJob``,
+from the plugin's copy of the protocol floor (``aifx_protocol``, written by ``utils/sync_protocol.py``),
+because Nuke's Python has no aifx-core; progress events are read with that copy's ``events`` module.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-JOB_FORMAT_VERSION = 1
+from .aifx_protocol.job import FillJob
 
 _VAR = re.compile(r"\$(?:(\w+)|\{([^}]*)\})")
 _RANGE = re.compile(r"^\s*(-?\d+)\s*(?:-\s*(-?\d+)\s*)?$")
@@ -106,9 +106,9 @@ def inputs_key(
     )
 
 
-def fill_key(inputs: str, job_fields: Mapping[str, Any]) -> str:
-    """Identity of the result: the inputs plus every job field that changes pixels (paths left out)."""
-    fields = {k: v for k, v in job_fields.items() if k not in ("input", "output", "mask")}
+def fill_key(inputs: str, job: FillJob) -> str:
+    """Identity of the result: the inputs plus every job field (paths left out)."""
+    fields = {k: v for k, v in job.to_dict().items() if k not in ("input", "output", "mask")}
     return _digest({"inputs": inputs, "job": fields})
 
 
@@ -209,36 +209,30 @@ def build_job(
     last: int,
     colorspace: str,
     mask_connected: bool,
-) -> dict[str, Any]:
-    """The ``FillJob`` dict for one render (same keys as ``FillJob.to_dict()``)."""
-    return {
-        "aifx_job": JOB_FORMAT_VERSION,
-        "input": paths.source,
-        "output": paths.result,
-        "mask": paths.mask if mask_connected else None,
-        "mask_channel": exr_channel(str(settings.get("mask_channel", "rgba.alpha"))),
-        "frames": f"{first}-{last}",
-        "skip_missing": False,
-        "backend": settings["backend"],
-        "options": backend_options(settings),
-        "threshold": 0.5,
-        "invert_mask": bool(settings.get("invert_mask", False)),
-        "dilate": int(settings.get("dilate", 4)),
-        "feather": int(settings.get("feather", 2)),
-        "colorspace": colorspace,
-        "compression": "zip",
-        "seed": int(settings.get("seed", 0)),
-        "device": "auto",
-        "overwrite": False,
-        "contact_sheet": None,
-    }
+) -> FillJob:
+    """The job for one render: the node's settings, the cache paths, and lossless ``zip`` for the cache EXRs."""
+    return FillJob(
+        input=paths.source,
+        output=paths.result,
+        mask=paths.mask if mask_connected else None,
+        mask_channel=exr_channel(str(settings.get("mask_channel", "rgba.alpha"))),
+        frames=f"{first}-{last}",
+        backend=settings["backend"],
+        options=backend_options(settings),
+        invert_mask=bool(settings.get("invert_mask", False)),
+        dilate=int(settings.get("dilate", 4)),
+        feather=int(settings.get("feather", 2)),
+        colorspace=colorspace,
+        compression="zip",
+        seed=int(settings.get("seed", 0)),
+    )
 
 
-def save_job(job: Mapping[str, Any], path: str) -> None:
+def save_job(job: FillJob, path: str) -> None:
+    """Check the job (one line naming a bad setting) and write it atomically."""
+    job.validate()
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w", encoding="utf-8") as handle:
-        json.dump(dict(job), handle, indent=2, sort_keys=True)
-        handle.write("\n")
+    job.save(path)
 
 
 def resolve_python(knob_value: str, environ: Mapping[str, str]) -> str:
@@ -262,36 +256,8 @@ def worker_environment(environ: Mapping[str, str]) -> dict[str, str]:
 
 # -- progress -------------------------------------------------------------------------------------------------
 
-#: Share of the progress bar the input writes take; the worker fills the rest.
+#: Share of the progress bar the input writes take; the worker fills the rest (``events.percent(e, WRITE_SHARE)``).
 WRITE_SHARE = 10
-
-
-def progress_percent(event: Mapping[str, Any]) -> int | None:
-    """A worker event → percent of the whole render, or None when the bar should stay where it is.
-
-    Stages such as ``flow`` restart their count, so only ``write`` (frames finished) moves the bar: it never
-    goes backwards. The inputs take the first :data:`WRITE_SHARE` percent.
-    """
-    if event.get("event") == "done":
-        return 100
-    total = event.get("total") or 0
-    if event.get("event") != "progress" or event.get("stage") != "write" or not total:
-        return None
-    fraction = min(1.0, max(0.0, float(event.get("index", 0)) / float(total)))
-    return WRITE_SHARE + int(round(fraction * (100 - WRITE_SHARE)))
-
-
-def progress_message(event: Mapping[str, Any]) -> str:
-    """One line for the progress bar: stage, count and frame."""
-    stage = str(event.get("stage", "aifx"))
-    text = stage
-    if event.get("total"):
-        text += f" {event.get('index', 0)}/{event['total']}"
-    if event.get("frame") is not None:
-        text += f" (frame {event['frame']})"
-    if event.get("message"):
-        text += f": {event['message']}"
-    return text
 
 
 # -- farm ---------------------------------------------------------------------------------------------------

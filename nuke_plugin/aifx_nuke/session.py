@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from . import jobs
-from .aifx_worker import WorkerProcess
+from .aifx_protocol import events
+from .aifx_protocol.client import WorkerProcess
+from .aifx_protocol.errors import InputError
 
 
 class RenderError(Exception):
@@ -121,7 +123,7 @@ def is_rendering(node_name: str) -> bool:
 
 def plan(
     host: Host, frame_range: str | None, environ: Mapping[str, str]
-) -> tuple[jobs.CachePaths, dict[str, Any], str, int, int]:
+) -> tuple[jobs.CachePaths, jobs.FillJob, str, int, int]:
     """Everything decided before any file is written: (paths, job, python, first, last)."""
     settings = host.settings()
     text = settings.get("frame_range", "") if frame_range is None else frame_range
@@ -151,6 +153,10 @@ def plan(
     folder = host.node_name.replace(".", "_")
     paths = jobs.CachePaths.make(cache_root, folder, inputs, jobs.fill_key(inputs, draft))
     job = jobs.build_job(settings, paths, first, last, colorspace, mask_connected)
+    try:
+        job.validate()
+    except InputError as exc:
+        raise RenderError(str(exc)) from None
     return paths, job, python, first, last
 
 
@@ -207,13 +213,13 @@ def _render(
         return Outcome(paths.result, first, last, reused=True)
 
     task = host.progress(f"AIFill {host.node_name}")
-    if not _inputs_cached(paths, first, last, job["mask"] is not None):
+    if not _inputs_cached(paths, first, last, job.mask is not None):
         task.setMessage(f"writing Source and Mask, frames {first}-{last}")
         host.set_status(f"writing inputs {first}-{last}")
-        host.write_inputs(paths, first, last, job["mask"] is not None)
+        host.write_inputs(paths, first, last, job.mask is not None)
         missing = [
             p
-            for p in _input_patterns(paths, job["mask"] is not None)
+            for p in _input_patterns(paths, job.mask is not None)
             if not os.path.exists(jobs.frame_path(p, first))
         ]
         if missing:
@@ -226,10 +232,10 @@ def _render(
     worker = WorkerProcess(python, paths.job, env=jobs.worker_environment(environ)).start()
     cancelled = _follow(worker, task, cancel, poll_interval)
     final = worker.final or {}
-    if cancelled or final.get("event") == "cancelled":
+    if cancelled or final.get("event") == events.CANCELLED:
         host.set_status("cancelled: finished frames are kept, Render resumes")
         return Outcome(paths.result, first, last, cancelled=True)
-    if worker.returncode != 0 or final.get("event") != "done":
+    if worker.returncode != 0 or final.get("event") != events.DONE:
         raise RenderError(worker.error_message())
     jobs.mark_done(paths.result_done, first, last)
     host.show_result(paths.result, first, last)
@@ -254,9 +260,9 @@ def _follow(worker: WorkerProcess, task: ProgressLike, cancel: threading.Event, 
     while True:
         running = worker.running()
         for event in worker.poll():
-            if event.get("event") == "progress":
-                task.setMessage(jobs.progress_message(event))
-            percent = jobs.progress_percent(event)
+            if event.get("event") == events.PROGRESS:
+                task.setMessage(events.describe(event))
+            percent = events.percent(event, jobs.WRITE_SHARE)
             if percent is not None:
                 task.setProgress(percent)
         if task.isCancelled() or cancel.is_set():

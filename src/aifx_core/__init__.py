@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .errors import AifxError, Cancelled, InputError
-from .job import FillJob
-from .progress import CancelToken, ProgressEvent
+from .progress import CancelToken
+from .protocol.errors import AifxError, Cancelled, InputError
+from .protocol.events import ProgressEvent
+from .protocol.job import FillJob
 
 __version__ = "0.1.0"
 

@@ -19,12 +19,15 @@ from dataclasses import fields
 from typing import Any
 
 from . import __version__
-from .errors import AifxError, Cancelled, InputError
-from .job import FillJob
-from .progress import CancelToken, ProgressEvent
+from .progress import CancelToken
+from .protocol import events
+from .protocol.errors import EXIT_CANCELLED, EXIT_INTERNAL, AifxError, Cancelled, InputError
+from .protocol.events import ProgressEvent
+from .protocol.job import FillJob
 
 #: Modules that add their own subcommand through ``register_cli(subparsers)``.
 PLUGIN_COMMANDS = (
+    "aifx_core.backends",
     "aifx_core.evaluate",
     "aifx_core.storyboard",
     "aifx_core.previz",
@@ -74,22 +77,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except Cancelled as exc:
-        _final(json_progress, {"event": "cancelled", "message": str(exc)})
+        _final(json_progress, events.cancelled_event(str(exc)))
         print(f"aifx: {exc}", file=sys.stderr)
         return exc.exit_code
     except AifxError as exc:
-        _final(json_progress, {"event": "error", "message": str(exc), "exit_code": exc.exit_code})
+        _final(json_progress, events.error_event(str(exc), exc.exit_code))
         print(f"aifx: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        _final(json_progress, {"event": "cancelled", "message": "interrupted"})
+        _final(json_progress, events.cancelled_event("interrupted"))
         print("aifx: interrupted; finished frames are kept and a rerun resumes after them", file=sys.stderr)
-        return 130
+        return EXIT_CANCELLED
     except Exception as exc:  # a bug: say so, with the traceback for the report
-        _final(json_progress, {"event": "error", "message": f"internal error: {exc}", "exit_code": 1})
+        _final(json_progress, events.error_event(f"internal error: {exc}", EXIT_INTERNAL))
         traceback.print_exc()
         print(f"aifx: internal error: {exc} (please report it with the traceback above)", file=sys.stderr)
-        return 1
+        return EXIT_INTERNAL
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -202,6 +205,7 @@ def _job_from_args(args: argparse.Namespace) -> FillJob:
 
 def _cmd_fill(args: argparse.Namespace) -> int:
     job = _job_from_args(args)
+    job.validate()  # a bad value is refused before anything, the saved job included, is written
     # Saved only after every check has passed (never over an input, never for a job that cannot run).
     return _run_job(job, args.json_progress, save_job=args.save_job)
 
@@ -227,6 +231,8 @@ def _run_job(job: FillJob, json_progress: bool, save_job: str | None = None) -> 
     _cancel_on_sigterm(cancel)
     with _progress_printer(json_progress) as on_progress:
         result = fill(job, progress=on_progress, cancel=cancel, save_job=save_job)
+    for notice in result.notices:  # on stderr in every mode: JSON progress owns stdout
+        print(f"aifx: {notice}", file=sys.stderr)
     summary = f"{len(result.written)} frame(s) written to {result.output}"
     if result.skipped:
         summary += f", {len(result.skipped)} already done"
@@ -234,13 +240,9 @@ def _run_job(job: FillJob, json_progress: bool, save_job: str | None = None) -> 
         summary += f"; contact sheet {result.contact_sheet}"
     if json_progress:
         _emit(
-            {
-                "event": "done",
-                "output": result.output,
-                "written": result.written,
-                "skipped": result.skipped,
-                "contact_sheet": result.contact_sheet,
-            }
+            events.done_event(
+                result.output, result.written, result.skipped, result.contact_sheet, notices=result.notices
+            )
         )
     else:
         print(summary, file=sys.stderr)
@@ -286,7 +288,7 @@ class _progress_printer:
     def _draw(self, event: ProgressEvent) -> None:
         from tqdm import tqdm
 
-        if event.stage != "write":
+        if event.stage != events.OVERALL_STAGE:
             if self.bar is not None and event.frame is not None:
                 self.bar.set_postfix_str(f"{event.stage} {event.frame}")
             return
@@ -300,7 +302,7 @@ class _progress_printer:
 
 
 def _emit(payload: dict) -> None:
-    sys.stdout.write(json.dumps(payload) + "\n")
+    sys.stdout.write(events.encode(payload) + "\n")
     sys.stdout.flush()
 
 

@@ -14,14 +14,33 @@ Options: all of the ``diffusers`` backend's, plus ``every_frame_strength`` (defa
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 import numpy as np
 
 from .errors import InputError
 from .inpaint.base import BackendContext, FramePacket
+from .inpaint.diffusion import DiffusersOptions
 from .progress import Reporter
 
 DEFAULT_EVERY_FRAME_STRENGTH = 0.5
+
+
+@dataclass(frozen=True)
+class EveryFrameOptions(DiffusersOptions):
+    """The ``diffusers`` options, plus how far each frame may move from the previous result."""
+
+    owner = "diffusers-every-frame"
+
+    #: Img2img strength in (0, 1] for every frame after the first: low keeps frames alike, high corrects drift.
+    every_frame_strength: float = DEFAULT_EVERY_FRAME_STRENGTH
+
+    def check(self) -> None:
+        super().check()
+        if not 0.0 < self.every_frame_strength <= 1.0:
+            raise InputError(
+                f"option every_frame_strength={self.every_frame_strength!r}: expected a number in (0, 1]"
+            )
 
 
 def warp_previous(
@@ -52,19 +71,13 @@ class EveryFrameDiffusion:
     temporal = True
 
     def __init__(self, context: BackendContext, spatial=None) -> None:
+        self.every_frame_strength = EveryFrameOptions.from_dict(context.options).every_frame_strength
         if spatial is None:
             from .inpaint.diffusion import DiffusersBackend
 
             spatial = DiffusersBackend(context)
         self.spatial = spatial
         self.colorspace = context.colorspace
-        raw = context.options.get("every_frame_strength", DEFAULT_EVERY_FRAME_STRENGTH)
-        try:
-            self.every_frame_strength = float(raw)
-        except (TypeError, ValueError):
-            raise InputError(f"option every_frame_strength={raw!r}: expected a number in (0, 1]") from None
-        if not 0.0 < self.every_frame_strength <= 1.0:
-            raise InputError(f"option every_frame_strength={raw!r}: expected a number in (0, 1]")
 
     def fill(self, packets: Iterable[FramePacket], reporter: Reporter) -> Iterator[tuple[int, np.ndarray]]:
         previous: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # (rgb, hole, result)

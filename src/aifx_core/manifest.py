@@ -54,11 +54,12 @@ def lock_path(output_pattern: str) -> Path:
     return pattern.parent / f".{pattern.name}{LOCK_SUFFIX}"
 
 
-def run_key(job: FillJob, frames: list[int], range_dependent: bool) -> str:
+def run_key(job: FillJob, frames: list[int], range_dependent: bool, settings_key: str | None = None) -> str:
     """The key a frame is made under: the job's settings, plus the frame range when the backend's pixels
     depend on which frames it saw (the temporal engine), so a frame filled as part of 1001-1030 is never taken
-    for one of a whole-shot run."""
-    key = job.resume_key()
+    for one of a whole-shot run. ``settings_key`` is the job's resume key over the options that change pixels
+    (the pipeline asks the backends: ``job.resume_key(backends.pixel_options(...))``)."""
+    key = settings_key or job.resume_key()
     if not range_dependent:
         return key
     blob = f"{key}|{format_frames(frames)}".encode()
@@ -254,6 +255,7 @@ class Manifest:
                 self._update(
                     lambda: self.pending.__setitem__(frame, {"key": self.key, "identity": _identity(temp)})
                 )
+                fault_point("before-rename", frame)
 
             try:
                 yield intend
@@ -292,7 +294,7 @@ class Manifest:
             "ranges": self.ranges,
             "job": self.job.to_dict(),
         }
-        text = json.dumps(data, indent=1)
+        text = json.dumps(data, indent=1, default=repr)  # a Python caller's flow estimator: recorded by repr
         atomic_write(self.path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
@@ -305,10 +307,20 @@ def _identity(path: Path) -> list[int] | None:
 
 
 def fault_point(name: str, frame: int) -> None:
-    """Test hook: ``AIFX_TEST_FAULT=after-rename:1003`` kills the process (SIGKILL) at that point, so the bad-input
-    suite can prove a kill there is recoverable. Unset in real use (nothing else reads it)."""
+    """Test hooks, read only by the bad-input suite's subprocesses (unset in real use).
+
+    ``AIFX_TEST_FAULT=after-rename:1003`` (or ``before-rename:1003``) kills the process (SIGKILL) at that point,
+    to prove a kill there is recoverable; ``AIFX_TEST_WAIT=written:1001:/path/go`` pauses there until the file
+    ``/path/go`` exists (at most a minute), so a test can start a second run while the first is mid-shot.
+    """
     wanted = os.environ.get("AIFX_TEST_FAULT")
     if wanted and wanted == f"{name}:{frame}":
         import signal
 
         os.kill(os.getpid(), signal.SIGKILL)
+    wait = os.environ.get("AIFX_TEST_WAIT", "")
+    if wait.startswith(f"{name}:{frame}:"):
+        go = Path(wait.split(":", 2)[2])
+        deadline = time.monotonic() + 60
+        while not go.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)

@@ -25,6 +25,7 @@ import numpy as np
 from .errors import InputError
 from .sequence.frames import format_frames
 from .sequence.image import Image, to_float
+from .sequence.window import in_display_window
 
 
 class _Sequence(Protocol):
@@ -159,7 +160,7 @@ class MaskSource:
         if self._static is not None:
             return self._static
         source_frame = self.mask.frames[0] if self.mask.is_still else frame
-        image = self.mask.read(source_frame)
+        image = in_display_window(self.mask.read(source_frame))  # a Roto-sized bbox EXR covers the frame
         if self.channel is None:
             name = default_mask_channel(image.channels)
         else:
@@ -180,7 +181,7 @@ class MaskSource:
             shape = plate_image.shape
         else:
             if self._plate_shape is None:
-                self._plate_shape = self.plate.read(self.plate.frames[0]).shape
+                self._plate_shape = in_display_window(self.plate.read(self.plate.frames[0])).shape
             shape = self._plate_shape
         if matte.shape != shape:
             assert self.mask is not None

@@ -14,17 +14,20 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+import OpenEXR
 
+from .backends import check_options, create_backend, is_per_frame, pixel_options, route
 from .colour import guess_colorspace, resolve_colorspace
 from .composite import composite
-from .inpaint import BackendContext, FramePacket, create_backend
-from .inpaint.base import is_per_frame
-from .job import FillJob
-from .manifest import Manifest, OutputLock, run_key
+from .inpaint import BackendContext, FramePacket
+from .manifest import Manifest, OutputLock, fault_point, run_key
 from .mask import MaskSource, feather_weight, make_hole, open_mask
 from .progress import CancelToken, ProgressCallback, Reporter
+from .protocol.job import FillJob
 from .sequence import (
+    FORMATS,
     FramePattern,
+    Image,
     Sequence,
     atomic_write,
     check_side_output,
@@ -35,10 +38,11 @@ from .sequence import (
     protected_inputs,
     write_image,
 )
+from .sequence.exr import LOSSY
+from .sequence.window import in_display_window, reframe, windows
 
-#: Spatial backends that invent content: on a sequence they fill keyframes and the temporal engine carries
-#: the result through the shot (set ``options["per_frame"] = True`` to generate every frame on its own).
-GENERATIVE_BACKENDS = {"diffusers", "lama"}
+#: Warn when the hole covers at least this fraction of a frame (the fill is then mostly invented).
+HOLE_WARNING = 0.5
 
 
 @dataclass
@@ -49,6 +53,9 @@ class FillResult:
     written: list[int] = field(default_factory=list)
     skipped: list[int] = field(default_factory=list)
     contact_sheet: str | None = None
+    #: One-line notes for the user: what the output format could not keep, a lossy compression not reused,
+    #: a hole covering most of the frame.
+    notices: list[str] = field(default_factory=list)
 
 
 def fill(
@@ -65,6 +72,7 @@ def fill(
     """
     job = _as_job(job)
     job.validate()
+    check_options(job.backend, job.options)  # a typo or a bad value fails now, not after flow or a model load
     reporter = Reporter(progress, cancel)
 
     plate = open_sequence(job.input, frames=job.frames, skip_missing=job.skip_missing, role="plate")
@@ -94,9 +102,14 @@ def fill(
     if save_job:
         job.save(save_job)
 
-    name, context = _backend_for(job, len(plate.frames))
-    key = run_key(job, plate.frames, range_dependent=not is_per_frame(name))
-    with OutputLock(str(out), job.resume_key(), str(out)) as lock:
+    # The routing rule (a generative backend on a sequence runs under the temporal engine) is the registry's.
+    name, options = route(job.backend, job.options, len(plate.frames))
+    context = BackendContext(seed=job.seed, device=job.device, options=options)
+    settings = job.resume_key(pixel_options(job.backend, job.options))  # the backends say what changes pixels
+    key = run_key(job, plate.frames, range_dependent=not is_per_frame(name), settings_key=settings)
+    with OutputLock(str(out), settings, str(out)) as lock:
+        if not lock.joined:  # alone on this output: a killed run's temp files of its frames are stale now
+            clean_stale_temps(out_dir, 0.0, {out.path(f).name for f in plate.frames})
         with lock.exclusive():
             manifest = Manifest.load(out, job, key, lock)
             existing = {f for f in plate.frames if Path(out.path(f)).exists()}
@@ -134,6 +147,7 @@ def _fill_frames(
         if job.colorspace
         else guess_colorspace(first, plate.path(plate.frames[0]))
     )
+    compression = _output_compression(job, first, out, result.notices)
     backend = create_backend(name, replace(context, colorspace=colorspace))
     # A temporal backend reads every frame (done ones are sources for the rest); a per-frame one only the todo.
     context_frames = plate.frames if getattr(backend, "temporal", True) else todo
@@ -142,12 +156,16 @@ def _fill_frames(
     # temporal backend reads ahead do not cost a second full-resolution copy each.
     pending: dict[int, np.ndarray] = {}
 
+    largest = (0.0, plate.frames[0])
+
     def packets() -> Iterator[FramePacket]:
+        nonlocal largest
         for frame in context_frames:
-            image = plate.read(frame)
+            image = in_display_window(plate.read(frame))  # the fill works on the frame (display window)
             hole = make_hole(mask.matte(frame, image), job.threshold, job.dilate)
             if frame in wanted:
                 pending[frame] = hole
+                largest = max(largest, (float(hole.mean()), frame))
             yield FramePacket(frame=frame, rgb=image.rgb(), hole=hole)
 
     for frame, rgb in backend.fill(packets(), reporter):
@@ -157,12 +175,65 @@ def _fill_frames(
         target = Path(out.path(frame))
         with manifest.writing(frame) as intend:
             if hole.any():
-                filled = composite(plate.read(frame), rgb, feather_weight(hole, job.feather))
-                write_image(target, filled, compression=job.compression, before_replace=intend)
+                original = plate.read(frame)
+                data, display = windows(original)  # back into the plate's own data window
+                weight = reframe(feather_weight(hole, job.feather), display, data)
+                filled = composite(original, reframe(rgb, display, data), weight)
+                write_image(target, filled, compression=compression, before_replace=intend)
             else:
-                _copy_through(plate, frame, target, job.compression, intend)
+                _copy_through(plate, frame, target, compression, intend)
         result.written.append(frame)
         reporter("write", len(result.written), len(todo), frame)
+        fault_point("written", frame)
+    if largest[0] >= HOLE_WARNING:
+        result.notices.append(
+            f"warning: the hole covers {100 * largest[0]:.0f} % of frame {largest[1]}: that much is invented, "
+            "not restored; check the mask, --invert-mask, --threshold and --dilate"
+        )
+
+
+def _output_compression(job: FillJob, first: Image, out: FramePattern, notices: list[str]) -> str | None:
+    """The output's compression, and one-line notices for what the output format cannot keep.
+
+    A lossy input compression (DWAA/DWAB/B44) is not reused unless asked for: re-encoding would change every
+    pixel outside the mask, so the output defaults to lossless ZIP and says so.
+    """
+    header = first.header
+    source_format = header.get("format")
+    target_format = FORMATS.get(out.extension, "")
+    compression = job.compression
+    source_compression = str(header.get("compression") or "").lower()
+    if (
+        compression is None
+        and source_format == "exr"
+        and target_format == "exr"
+        and source_compression in LOSSY
+    ):
+        compression = "zip"
+        notices.append(
+            f"note: the plate is {source_compression.upper()}-compressed (lossy); the output is written with ZIP "
+            f"(lossless) so pixels outside the mask stay exact; pass --compression {source_compression} to keep it"
+        )
+    tiles = header.get("attributes", {}).get("tiles") if source_format == "exr" else None
+    mip_mapped = tiles is not None and getattr(tiles, "mode", None) not in (None, OpenEXR.ONE_LEVEL)
+    if mip_mapped and target_format == "exr":
+        notices.append(
+            "note: the plate is mip-mapped; the output holds level 0 only (the full-resolution image), "
+            "rebuild the levels with maketx or oiiotool if you need them"
+        )
+    if source_format == "exr" and target_format != "exr":
+        lost = [n for n in first.channels if n not in ("R", "G", "B", "A", "Y")]
+        parts = [f"channels {', '.join(lost)}" if lost else "", "values above 1 and below 0 (clipped)"]
+        if mip_mapped:
+            parts.append("mip-map levels")
+        if int(header.get("parts", 1)) > 1:
+            parts.append("parts " + ", ".join(header.get("part_names", [])[1:]))
+        notices.append(
+            f"note: {target_format.upper()} output drops the EXR plate's "
+            + ", ".join(p for p in parts if p)
+            + "; write .exr to keep them"
+        )
+    return compression
 
 
 def _as_job(job: FillJob | dict | str | os.PathLike) -> FillJob:
@@ -171,16 +242,6 @@ def _as_job(job: FillJob | dict | str | os.PathLike) -> FillJob:
     if isinstance(job, dict):
         return FillJob.from_dict(job)
     return FillJob.load(job)
-
-
-def _backend_for(job: FillJob, frame_count: int) -> tuple[str, BackendContext]:
-    """Backend name and context; generative backends on a sequence run under the temporal engine."""
-    options = dict(job.options)
-    name = job.backend
-    if name in GENERATIVE_BACKENDS and frame_count > 1 and not options.get("per_frame"):
-        options.setdefault("spatial_backend", name)
-        name = "propagate"
-    return name, BackendContext(seed=job.seed, device=job.device, options=options)
 
 
 def _copy_through(

@@ -1,32 +1,20 @@
 """Progress reporting and cooperative cancellation.
 
 The same two objects serve the Python API, the CLI's progress bar, the ``--json-progress`` stream the
-Blender and Nuke adapters read, and (later) the server: a callback that receives :class:`ProgressEvent`
-and a :class:`CancelToken` that the long loops poll between frames.
+Blender and Nuke adapters read, and the server: a callback that receives a
+:class:`~aifx_core.protocol.events.ProgressEvent` (defined on the protocol floor, since it crosses process
+boundaries) and a :class:`CancelToken` that the long loops poll between frames.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 
-from .errors import Cancelled
+from .protocol.errors import Cancelled
+from .protocol.events import ProgressEvent
 
-
-@dataclass(frozen=True)
-class ProgressEvent:
-    """One step of a job: ``index`` of ``total`` in ``stage`` (e.g. ``"flow"``, ``"fill"``, ``"write"``)."""
-
-    stage: str
-    index: int
-    total: int
-    frame: int | None = None
-    message: str = ""
-
-    def to_dict(self) -> dict:
-        return {"event": "progress", **asdict(self)}
-
+__all__ = ["CancelToken", "ProgressCallback", "ProgressEvent", "Reporter"]
 
 ProgressCallback = Callable[[ProgressEvent], None]
 

@@ -32,7 +32,14 @@ def test_zip_is_a_valid_extension(extension_zip: Path) -> None:
     with zipfile.ZipFile(extension_zip) as archive:
         names = set(archive.namelist())
         manifest = archive.read("blender_manifest.toml").decode()
-    assert {"__init__.py", "aifx_worker.py", "operators.py", "masks.py", "blender_manifest.toml"} <= names
+    assert {
+        "__init__.py",
+        "aifx_protocol/job.py",
+        "aifx_protocol/client.py",
+        "operators.py",
+        "masks.py",
+        "blender_manifest.toml",
+    } <= names
     assert "build.py" not in names and not any("__pycache__" in name for name in names)
     assert 'blender_version_min = "4.2.0"' in manifest and "[permissions]" in manifest
 
@@ -184,7 +191,7 @@ def test_clip_frame_offset_maps_scene_frames_to_files(blender, plate: Path) -> N
     ]
     assert sorted(p.name for p in out.glob("*.exr")) == [f"frames_fill.{i:05d}.exr" for i in range(6)]
     assert json.loads((out / "frames_fill.aifx.json").read_text())["frames"] == "3-5"
-    assert "AI Fill write 3/3 frame 2" in result["log"] and "AI Fill write 3/3 frame 5" in result["log"]
+    assert "AI Fill write 3/3 (frame 2)" in result["log"] and "AI Fill write 3/3 (frame 5)" in result["log"]
 
 
 def test_bad_input_reports_a_clear_error(blender, plate: Path) -> None:
@@ -263,7 +270,7 @@ def test_script_call_with_paths_only(blender, plate: Path, tmp_path: Path) -> No
     )
     assert result["ops"] == ["FINISHED"], result["log"]
     assert result["images"] == [["frames AI Fill", "SEQUENCE"]]
-    assert "AI Fill write 6/6 frame 5" in result["log"], result[
+    assert "AI Fill write 6/6 (frame 5)" in result["log"], result[
         "log"
     ]  # progress is logged in background mode
     _assert_untouched_outside_matte(plate, [out / f"clean.{i:05d}.exr" for i in range(6)], grow=2 + 1 + 1)

@@ -9,23 +9,16 @@ import time
 from pathlib import Path
 
 import pytest
-from blender_helpers import REPO, read_exr_rgb
+from blender_helpers import read_exr_rgb
 
-from aifx_core.job import FillJob
+from aifx_core.protocol.job import FillJob
 from blender_addon import jobs, session
+from blender_addon.aifx_protocol.errors import InputError
 
 pytestmark = pytest.mark.blender
 
 
-def test_worker_copies_are_byte_identical() -> None:
-    core = (REPO / "src" / "aifx_core" / "worker.py").read_bytes()
-    assert (REPO / "blender_addon" / "aifx_worker.py").read_bytes() == core
-    nuke_copy = REPO / "nuke_plugin" / "aifx_nuke" / "aifx_worker.py"
-    if nuke_copy.exists():
-        assert nuke_copy.read_bytes() == core
-
-
-def test_hand_written_job_matches_fill_job() -> None:
+def test_jobs_are_built_by_the_protocol_copy_and_match_the_core_json() -> None:
     job = jobs.build_job(
         input="/p/plate.####.exr",
         output="/o/clean.####.exr",
@@ -38,11 +31,24 @@ def test_hand_written_job_matches_fill_job() -> None:
         seed=7,
         colorspace="ACEScg",
     )
-    assert set(job) == set(FillJob(input="a", output="b").to_dict())
-    by_hand = FillJob.from_json(json.dumps(job))  # what Blender writes when aifx_core is not importable
-    assert by_hand == FillJob.from_json(jobs.job_to_json(job))
-    assert by_hand.options == {"spatial_backend": "telea"}  # empty options are left to the backend
-    assert (by_hand.frames, by_hand.dilate, by_hand.colorspace, by_hand.seed) == ("1001-1010", 6, "ACEScg", 7)
+    expected = FillJob(
+        input="/p/plate.####.exr",
+        output="/o/clean.####.exr",
+        mask="/p/mask.####.png",
+        frames="1001-1010",
+        options={"spatial_backend": "telea"},  # empty options are left to the backend
+        dilate=6,
+        feather=3,
+        seed=7,
+        colorspace="ACEScg",
+    )
+    assert json.loads(job.to_json()) == json.loads(expected.to_json())  # the whole job, every field
+    assert FillJob.from_json(job.to_json()) == expected
+
+
+def test_a_refused_setting_is_one_line_naming_it() -> None:
+    with pytest.raises(InputError, match='"dilate"'):
+        jobs.build_job(input="/p/a.####.exr", output="/o/b.####.exr", mask=None, backend="telea", dilate=-2)
 
 
 def test_sequence_names_follow_blender_paths() -> None:

@@ -80,6 +80,9 @@ def test_core_wording_is_rewritten_for_the_panel() -> None:
         "plate: frames 5-9 missing; render them or pass --skip-missing": "render them",
         "mask has no frame 7; render the mask for those frames or limit --frames": "limit the frame range",
         "--frames '1-': cannot read '1-'": "the frame range '1-'",
+        "/p/a.0001.exr is an input of this job (output frame, -o/--output); pass another -o/--output": (
+            "(output frame, Output Folder); choose another Output Folder"
+        ),
     }
     for core, blender_words in cases.items():
         rewritten = blender_terms(core)

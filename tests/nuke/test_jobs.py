@@ -1,4 +1,4 @@
-"""The plugin's pure logic (no nuke): ranges, channels, colour, cache keys, the job JSON, progress, farm args."""
+"""The plugin's pure logic (no nuke): ranges, channels, colour, cache keys, the job, progress, farm args."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 from aifx_nuke import jobs, knobs
-from aifx_nuke.aifx_worker import worker_command
+from aifx_nuke.aifx_protocol import events
+from aifx_nuke.aifx_protocol.client import worker_command
 
 from aifx_core.colour import resolve_colorspace
-from aifx_core.errors import InputError
-from aifx_core.job import FillJob
+from aifx_core.protocol.errors import InputError
+from aifx_core.protocol.job import FillJob
 
 
 @pytest.mark.parametrize(
@@ -126,7 +127,7 @@ def test_fill_key_changes_with_pixel_settings_only():
     assert key(backend="diffusers", prompt="a wall") != key(backend="diffusers", prompt="grass")
 
 
-def test_job_is_a_valid_fill_job_for_aifx_core():
+def test_job_is_the_whole_fill_job_the_core_expects():
     paths = jobs.CachePaths.make("/cache", "AIFill1", "in123", "fill456")
     settings = _settings(
         backend="diffusers",
@@ -140,36 +141,60 @@ def test_job_is_a_valid_fill_job_for_aifx_core():
         feather=3,
         mask_channel="rgba.red",
     )
-    data = jobs.build_job(settings, paths, 1001, 1010, "ACEScg", mask_connected=True)
-    assert set(data) == set(FillJob(input="a", output="b").to_dict())
-    job = FillJob.from_dict(data)
-    job.validate()
-    assert job.input == "/cache/AIFill1/in123/source.####.exr"
-    assert job.mask == "/cache/AIFill1/in123/mask.####.exr"
-    assert job.output == "/cache/AIFill1/in123/fill_fill456/result.####.exr"
-    assert (job.frames, job.mask_channel, job.colorspace, job.seed) == ("1001-1010", "R", "ACEScg", 7)
-    assert job.options == {
-        "model": "my/model",
-        "prompt": "brick wall",
-        "negative_prompt": "people",
-        "steps": 12,
-        "strength": 0.8,
-    }
+    job = jobs.build_job(settings, paths, 1001, 1010, "ACEScg", mask_connected=True)
+    expected = FillJob(
+        input="/cache/AIFill1/in123/source.####.exr",
+        output="/cache/AIFill1/in123/fill_fill456/result.####.exr",
+        mask="/cache/AIFill1/in123/mask.####.exr",
+        mask_channel="R",
+        frames="1001-1010",
+        backend="diffusers",
+        options={
+            "model": "my/model",
+            "prompt": "brick wall",
+            "negative_prompt": "people",
+            "steps": 12,
+            "strength": 0.8,
+        },
+        dilate=6,
+        feather=3,
+        colorspace="ACEScg",
+        compression="zip",  # the cache is lossless whatever the plate was
+        seed=7,
+    )
+    assert json.loads(job.to_json()) == json.loads(expected.to_json())  # every field, not just the keys
 
 
 def test_job_without_mask_input_takes_the_channel_from_the_source():
-    data = jobs.build_job(_settings(), jobs.CachePaths("/c", "/c/f"), 1, 2, "linear", mask_connected=False)
-    assert data["mask"] is None and data["mask_channel"] == "A"
-    assert jobs.build_job(_settings(spatial_backend="lama"), jobs.CachePaths("", ""), 1, 2, "linear", False)[
-        "options"
-    ] == {"spatial_backend": "lama"}
+    job = jobs.build_job(_settings(), jobs.CachePaths("/c", "/c/f"), 1, 2, "linear", mask_connected=False)
+    expected = FillJob(
+        input="/c/source.####.exr",
+        output="/c/f/result.####.exr",
+        mask_channel="A",
+        frames="1-2",
+        options={},
+        colorspace="linear",
+        compression="zip",
+    )
+    assert json.loads(job.to_json()) == json.loads(expected.to_json())
+    lama = jobs.build_job(_settings(spatial_backend="lama"), jobs.CachePaths("", ""), 1, 2, "linear", False)
+    assert lama.options == {"spatial_backend": "lama"}
 
 
 def test_saved_job_loads_in_aifx_core(tmp_path):
     paths = jobs.CachePaths.make(str(tmp_path), "AIFill1", "k1", "k2")
-    data = jobs.build_job(_settings(), paths, 1, 3, "linear", True)
-    jobs.save_job(data, paths.job)
-    assert FillJob.load(paths.job).to_dict() == data
+    job = jobs.build_job(_settings(), paths, 1, 3, "linear", True)
+    jobs.save_job(job, paths.job)
+    assert FillJob.load(paths.job).to_dict() == job.to_dict()
+
+
+def test_a_bad_setting_is_refused_before_the_job_is_saved(tmp_path):
+    paths = jobs.CachePaths.make(str(tmp_path), "AIFill1", "k1", "k2")
+    job = jobs.build_job(_settings(dilate=-3), paths, 1, 3, "linear", True)
+    with pytest.raises(Exception, match='"dilate"') as info:
+        jobs.save_job(job, paths.job)
+    assert type(info.value).__name__ == "InputError"
+    assert not os.path.exists(paths.job)
 
 
 def test_worker_command_line_runs_the_saved_job_with_json_progress():
@@ -216,15 +241,17 @@ def test_done_marker_needs_every_frame_and_the_same_range(tmp_path):
 
 
 def test_progress_bar_moves_on_written_frames_only_and_never_backwards():
+    """The plugin reads events with the protocol copy's helpers: the same as every other reader."""
     flow = {"event": "progress", "stage": "flow", "index": 1, "total": 4, "frame": 1002, "message": ""}
     write = {"event": "progress", "stage": "write", "index": 2, "total": 4, "frame": 1002, "message": ""}
-    assert jobs.progress_percent(flow) is None
-    assert jobs.progress_percent(write) == jobs.WRITE_SHARE + 45
-    assert jobs.progress_percent({**write, "index": 4}) == 100
-    assert jobs.progress_percent({"event": "done"}) == 100
-    assert jobs.progress_percent({"event": "progress", "stage": "write", "index": 0, "total": 0}) is None
-    assert jobs.progress_message(flow) == "flow 1/4 (frame 1002)"
-    assert jobs.progress_message({**write, "message": "hi"}) == "write 2/4 (frame 1002): hi"
+    share = jobs.WRITE_SHARE
+    assert events.percent(flow, share) is None
+    assert events.percent(write, share) == share + 45
+    assert events.percent({**write, "index": 4}, share) == 100
+    assert events.percent({"event": "done"}, share) == 100
+    assert events.percent({"event": "progress", "stage": "write", "index": 0, "total": 0}, share) is None
+    assert events.describe(flow) == "flow 1/4 (frame 1002)"
+    assert events.describe({**write, "message": "hi"}) == "write 2/4 (frame 1002): hi"
 
 
 def test_farm_arguments(tmp_path):
@@ -259,6 +286,6 @@ def test_farm_arguments_come_from_nukes_raw_args_which_keep_the_range():
 
 def test_unknown_job_field_would_be_refused_by_the_core():
     """Guards the contract both ways: aifx-core rejects a key the plugin might add by mistake."""
-    data = jobs.build_job(_settings(), jobs.CachePaths("/c", "/c/f"), 1, 2, "linear", True)
+    job = jobs.build_job(_settings(), jobs.CachePaths("/c", "/c/f"), 1, 2, "linear", True)
     with pytest.raises(InputError):
-        FillJob.from_dict({**data, "cache_dir": "/c"})
+        FillJob.from_dict({**job.to_dict(), "cache_dir": "/c"})

@@ -71,6 +71,20 @@ class DISFlow:
     def _prealigned(self, a_gray: np.ndarray, b_gray: np.ndarray, matrix: np.ndarray) -> np.ndarray:
         """DIS on ``a`` and ``b`` warped onto ``a`` by ``matrix``; the residual composed with the homography."""
         height, width = a_gray.shape[:2]
+        if np.allclose(matrix[2], (0.0, 0.0, 1.0)) and np.allclose(matrix[:2, :2], np.eye(2)):
+            # A translation (what phase correlation finds): x + r in the shifted b is x + r + t in b.
+            shift = matrix[:2, 2]
+            moved = np.float64([[1.0, 0.0, shift[0]], [0.0, 1.0, shift[1]]])
+            warped = cv2.warpAffine(
+                b_gray,
+                moved,
+                (width, height),
+                flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                borderMode=cv2.BORDER_REPLICATE,
+            )
+            residual = self._calc(a_gray, warped)
+            residual += shift.astype(np.float32)
+            return residual
         warped = cv2.warpPerspective(
             b_gray,
             matrix,

@@ -1,4 +1,7 @@
-"""Fill backends: spatial (one image) and temporal (a whole shot)."""
+"""Spatial backends (one image from its own pixels) and what every fill backend is.
+
+The registry that finds a backend by name, and the routing rule, live one floor up in :mod:`aifx_core.backends`.
+"""
 
 from .base import (
     BackendContext,
@@ -6,11 +9,7 @@ from .base import (
     FramePacket,
     PerFrame,
     SpatialBackend,
-    available_backends,
-    create_backend,
-    create_spatial,
-    register_fill,
-    register_spatial,
+    SpatialFactory,
 )
 
 __all__ = [
@@ -19,9 +18,5 @@ __all__ = [
     "FramePacket",
     "PerFrame",
     "SpatialBackend",
-    "available_backends",
-    "create_backend",
-    "create_spatial",
-    "register_fill",
-    "register_spatial",
+    "SpatialFactory",
 ]

@@ -1,4 +1,4 @@
-"""What a fill backend is, and how one is found by name.
+"""What a fill backend is (the registry that finds one by name is :mod:`aifx_core.backends`).
 
 Two kinds, because temporal consistency is the product:
 
@@ -19,7 +19,6 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from ..errors import InputError
 from ..progress import Reporter
 
 
@@ -87,52 +86,6 @@ class PerFrame:
                 yield packet.frame, packet.rgb
 
 
-SpatialFactory = Callable[[BackendContext], SpatialBackend]
-FillFactory = Callable[[BackendContext], FillBackend]
-
-_SPATIAL: dict[str, SpatialFactory] = {}
-_FILL: dict[str, FillFactory] = {}
-
-
-def register_spatial(name: str, factory: SpatialFactory) -> None:
-    """Register a spatial backend; it is also usable as a per-frame fill backend of the same name."""
-    _SPATIAL[name] = factory
-
-
-def register_fill(name: str, factory: FillFactory) -> None:
-    """Register a whole-shot (temporal) fill backend."""
-    _FILL[name] = factory
-
-
-def _ensure_builtin_backends() -> None:
-    # Imported here so that registering costs nothing until a backend is asked for, and heavy
-    # dependencies (torch) load only with the backend that needs them.
-    from . import builtin  # noqa: F401
-
-
-def available_backends() -> list[str]:
-    _ensure_builtin_backends()
-    return sorted(set(_SPATIAL) | set(_FILL))
-
-
-def is_per_frame(name: str) -> bool:
-    """True for a backend whose frames do not depend on the other frames of the run (a spatial one)."""
-    _ensure_builtin_backends()
-    return name in _SPATIAL and name not in _FILL
-
-
-def create_spatial(name: str, context: BackendContext) -> SpatialBackend:
-    _ensure_builtin_backends()
-    if name not in _SPATIAL:
-        raise InputError(f"unknown spatial backend {name!r}; choose one of {', '.join(sorted(_SPATIAL))}")
-    return _SPATIAL[name](context)
-
-
-def create_backend(name: str, context: BackendContext) -> FillBackend:
-    """The fill backend called ``name``: a temporal one, or a spatial one run per frame."""
-    _ensure_builtin_backends()
-    if name in _FILL:
-        return _FILL[name](context)
-    if name in _SPATIAL:
-        return PerFrame(_SPATIAL[name](context))
-    raise InputError(f"unknown backend {name!r}; choose one of {', '.join(available_backends())}")
+#: Builds a spatial backend by name (``aifx_core.backends.create_spatial``): handed to the temporal engine, so
+#: no backend package needs the registry that stands above them all.
+SpatialFactory = Callable[[str, BackendContext], SpatialBackend]

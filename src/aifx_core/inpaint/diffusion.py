@@ -20,16 +20,86 @@ from __future__ import annotations
 
 import difflib
 import inspect
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ..errors import InputError
+from ..options import Options, option
 from .base import BackendContext
 from .crop import fill_through_crop
-from .models import PipelineRequest, load_pipeline, resolve_device
+from .models import DTYPES, OFFLOADS, PipelineRequest, load_pipeline, resolve_device
 
 DEFAULT_STEPS = 30
+
+
+@dataclass(frozen=True)
+class DiffusersOptions(Options):
+    """Every option of the ``diffusers`` backend, checked before the model loads."""
+
+    owner = "diffusers"
+
+    #: Model: hub id, local folder or single checkpoint file (required).
+    model: str | None = None
+    #: What to generate in the hole.
+    prompt: str = ""
+    #: What not to generate.
+    negative_prompt: str | None = None
+    #: Denoising steps.
+    steps: int = DEFAULT_STEPS
+    #: Classifier-free guidance scale (default: the pipeline's own).
+    guidance: float | None = None
+    #: Img2img strength in (0, 1]: 1.0 generates from noise.
+    strength: float = 1.0
+    #: Diffusers scheduler class name, e.g. EulerDiscreteScheduler (default: the model's).
+    scheduler: str | None = None
+    #: Side of the square the model runs at (default: the model's native size).
+    size: int | None = None
+    #: Context pixels kept around the hole in the crop (default: chosen from the hole's size).
+    margin: int | None = None
+    #: Weights' precision: auto, float32, float16 or bfloat16.
+    dtype: str = "auto"
+    #: Weights variant to load, e.g. fp16.
+    variant: str | None = None
+    #: CPU offload to save GPU memory: none, model or sequential.
+    offload: str = option("none", pixels=False)
+    #: Decode the latents in tiles (less memory for large crops).
+    vae_tiling: bool = False
+    #: Decode the batch one image at a time (less memory).
+    vae_slicing: bool = option(False, pixels=False)
+    #: Never download: use only the local cache (also HF_HUB_OFFLINE=1).
+    local_files_only: bool = option(False, pixels=False)
+    #: Hugging Face cache folder instead of the default (e.g. a shared farm cache).
+    cache_dir: str | None = option(None, pixels=False)
+    #: Diffusers pipeline class for a single checkpoint file.
+    pipeline_class: str | None = None
+    #: Config folder or hub id for a single checkpoint file.
+    config: str | None = None
+
+    def check(self) -> None:
+        if self.steps < 1:
+            raise InputError(f"option steps={self.steps}: expected at least 1")
+        check_strength(self.strength, self.steps)
+        if self.guidance is not None and self.guidance < 0:
+            raise InputError(f"option guidance={self.guidance}: expected 0 or more")
+        if self.size is not None and self.size < 8:
+            raise InputError(f"option size={self.size}: expected at least 8 pixels")
+        if self.margin is not None and self.margin < 0:
+            raise InputError(f"option margin={self.margin}: expected 0 or more pixels")
+        if self.offload.lower() not in OFFLOADS:
+            raise InputError(f"offload {self.offload!r}: expected one of {', '.join(OFFLOADS)}")
+        if self.dtype.lower() not in DTYPES:
+            raise InputError(f"dtype {self.dtype!r}: expected auto, float32, float16 or bfloat16")
+
+
+def check_strength(strength: float, steps: int) -> None:
+    if not 0.0 < strength <= 1.0:
+        raise InputError(f"strength {strength}: expected a value in (0, 1]")
+    if int(steps * strength) < 1:
+        raise InputError(
+            f"strength {strength} with steps {steps} leaves no denoising step; raise --steps or --strength"
+        )
 
 
 def native_size(pipe: Any) -> int:
@@ -74,49 +144,30 @@ def make_scheduler(pipe: Any, name: str | None) -> Any:
     return cls.from_config(default.config)
 
 
-def _number(options: dict[str, Any], key: str, kind: type, default: Any) -> Any:
-    value = options.get(key)
-    if value is None or value == "":
-        return default
-    try:
-        return kind(value)
-    except (TypeError, ValueError):
-        raise InputError(f"option {key}={value!r}: expected a {kind.__name__}") from None
-
-
 class DiffusersBackend:
     """Spatial backend around a cached diffusers inpainting pipeline."""
 
     name = "diffusers"
 
     def __init__(self, context: BackendContext) -> None:
-        options = context.options
+        opts = DiffusersOptions.from_dict(context.options)  # checked before the model loads
         self.colorspace = context.colorspace
         self.seed = int(context.seed)
         self.device = resolve_device(context.device)
-        self.pipe = load_pipeline(PipelineRequest.from_options(options, context.device, kind="inpaint"))
-        self.prompt = str(options.get("prompt") or "")
-        self.negative_prompt = options.get("negative_prompt") or None
-        self.steps = _number(options, "steps", int, DEFAULT_STEPS)
-        self.guidance = _number(options, "guidance", float, None)
-        self.strength = _number(options, "strength", float, 1.0)
-        self.margin = _number(options, "margin", int, None)
-        self.scheduler = make_scheduler(self.pipe, options.get("scheduler"))
+        self.pipe = load_pipeline(
+            PipelineRequest.from_options(context.options, context.device, kind="inpaint")
+        )
+        self.prompt = opts.prompt or ""
+        self.negative_prompt = opts.negative_prompt or None
+        self.steps = opts.steps
+        self.guidance = opts.guidance
+        self.strength = opts.strength
+        self.margin = opts.margin
+        self.scheduler = make_scheduler(self.pipe, opts.scheduler)
         self.multiple = size_multiple(self.pipe)
-        size = _number(options, "size", int, None) or native_size(self.pipe)
+        size = opts.size or native_size(self.pipe)
         self.model_size = max(self.multiple, size // self.multiple * self.multiple)
         self._accepts = set(inspect.signature(self.pipe.__call__).parameters)
-        if self.steps < 1:
-            raise InputError(f"option steps={self.steps}: expected at least 1")
-        self._check_strength(self.strength)
-
-    def _check_strength(self, strength: float) -> None:
-        if not 0.0 < strength <= 1.0:
-            raise InputError(f"strength {strength}: expected a value in (0, 1]")
-        if int(self.steps * strength) < 1:
-            raise InputError(
-                f"strength {strength} with steps {self.steps} leaves no denoising step; raise --steps or --strength"
-            )
 
     def inpaint(
         self, rgb: np.ndarray, hole: np.ndarray, *, frame: int | None = None, strength: float | None = None
@@ -124,7 +175,7 @@ class DiffusersBackend:
         """Fill ``hole``; ``strength`` below 1 starts from the pixels already in the hole (img2img) instead of
         pure noise, which is how the every-frame mode keeps a frame close to the previous one."""
         use = self.strength if strength is None else float(strength)
-        self._check_strength(use)
+        check_strength(use, self.steps)
 
         def model_fill(model_rgb: np.ndarray, model_hole: np.ndarray) -> np.ndarray:
             return self.generate(model_rgb, model_hole, strength=use)

@@ -11,9 +11,12 @@ Options: ``model`` (path to the .pt file, required), ``size`` (square side, defa
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..errors import InputError
+from ..options import Options
 from .base import BackendContext
 from .crop import fill_through_crop
 from .models import load_torchscript, resolve_device
@@ -30,20 +33,34 @@ def _pad_to_multiple(array: np.ndarray, multiple: int) -> np.ndarray:
     return np.pad(array, pads, mode="symmetric")
 
 
+@dataclass(frozen=True)
+class LamaOptions(Options):
+    owner = "lama"
+
+    #: TorchScript file of the LaMa model (e.g. big-lama.pt).
+    model: str | None = None
+    #: Side of the square the model runs at (rounded down to a multiple of 8).
+    size: int = DEFAULT_SIZE
+    #: Context pixels kept around the hole in the crop (default: chosen from the hole's size).
+    margin: int | None = None
+
+    def check(self) -> None:
+        if self.size < MULTIPLE:
+            raise InputError(f"lama option size={self.size}: expected at least {MULTIPLE} pixels")
+        if self.margin is not None and self.margin < 0:
+            raise InputError(f"lama option margin={self.margin}: expected 0 or more pixels")
+
+
 class LamaBackend:
     name = "lama"
 
     def __init__(self, context: BackendContext) -> None:
-        options = context.options
+        options = LamaOptions.from_dict(context.options)
         self.colorspace = context.colorspace
         self.device = resolve_device(context.device)
-        self.model = load_torchscript(options.get("model"), self.device)
-        try:
-            size = int(options.get("size") or DEFAULT_SIZE)
-            self.margin = None if options.get("margin") is None else int(options["margin"])
-        except (TypeError, ValueError):
-            raise InputError("lama options size/margin: expected whole numbers of pixels") from None
-        self.model_size = max(MULTIPLE, size // MULTIPLE * MULTIPLE)
+        self.model = load_torchscript(options.model, self.device)
+        self.margin = options.margin
+        self.model_size = max(MULTIPLE, options.size // MULTIPLE * MULTIPLE)
 
     def inpaint(self, rgb: np.ndarray, hole: np.ndarray, *, frame: int | None = None) -> np.ndarray:
         return fill_through_crop(

@@ -46,6 +46,9 @@ _DTYPES = {
     "bf16": "bfloat16",
 }
 _OFFLOADS = ("none", "model", "sequential")
+#: Accepted ``dtype`` and ``offload`` option values (checked before any model loads).
+DTYPES = ("auto", *_DTYPES)
+OFFLOADS = _OFFLOADS
 
 _PIPELINES: dict[tuple, Any] = {}
 _SCRIPTS: dict[tuple, Any] = {}

@@ -9,19 +9,37 @@ bounding box (plus the ring) is processed, so a small hole on a 4K plate costs a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
+from ..errors import InputError
+from ..options import Options
 from .base import BackendContext
 
 _TOP = 65535.0
+
+
+@dataclass(frozen=True)
+class TeleaOptions(Options):
+    owner = "telea"
+
+    #: Pixels around each hole pixel that OpenCV's Telea method samples.
+    telea_radius: float = 5.0
+
+    def check(self) -> None:
+        if self.telea_radius <= 0:
+            raise InputError(
+                f"telea option telea_radius={self.telea_radius}: expected a positive number of pixels"
+            )
 
 
 class TeleaBackend:
     name = "telea"
 
     def __init__(self, context: BackendContext) -> None:
-        self.radius = float(context.options.get("telea_radius", 5))
+        self.radius = TeleaOptions.from_dict(context.options).telea_radius
 
     def inpaint(self, rgb: np.ndarray, hole: np.ndarray, *, frame: int | None = None) -> np.ndarray:
         out = rgb.copy()

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..flow import DISFlow, FlowEstimator, complete_flows, flow_gray, sample_points, warp, working_size
-from ..inpaint.base import BackendContext, FramePacket, SpatialBackend, create_spatial
+from ..inpaint.base import BackendContext, FramePacket, SpatialBackend, SpatialFactory
 from ..progress import Reporter
 from .chain import Chain, touches
 from .options import PropagateOptions
@@ -72,9 +72,11 @@ class PropagateBackend:
 
     name = "propagate"
 
-    def __init__(self, context: BackendContext) -> None:
+    def __init__(self, context: BackendContext, spatial_factory: SpatialFactory | None = None) -> None:
         self.context = context
         self.options = PropagateOptions.from_dict(dict(context.options))
+        #: Builds the spatial backend by name; ``aifx_core.backends`` hands in its registry's (Telea alone without).
+        self.spatial_factory = spatial_factory or _telea_only
         self._spatial: SpatialBackend | None = None
         #: Largest number of packets held at once during the last :meth:`fill` (for tests and benchmarks).
         self.max_held = 0
@@ -84,7 +86,7 @@ class PropagateBackend:
     @property
     def spatial(self) -> SpatialBackend:
         if self._spatial is None:  # created on first use: shots that propagation fills never load a model
-            self._spatial = create_spatial(self.options.spatial_backend, self.context)
+            self._spatial = self.spatial_factory(self.options.spatial_backend, self.context)
         return self._spatial
 
     @property
@@ -107,6 +109,17 @@ class PropagateBackend:
             yield frame_number, result
             index += 1
         self.max_held = max(self.max_held, run.max_held)
+
+
+def _telea_only(name: str, context: BackendContext) -> SpatialBackend:
+    from ..inpaint.telea import TeleaBackend
+
+    if name != "telea":
+        raise InputError(
+            f"spatial backend {name!r} needs the registry: build the engine with "
+            "aifx_core.backends.create_backend('propagate', context)"
+        )
+    return TeleaBackend(context)
 
 
 class _Run:

@@ -7,6 +7,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..flow import DIS_PRESETS
+from ..options import option
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,7 @@ class PropagateOptions:
     #: automatic keyframe, the frame with the most pixels no neighbour saw.
     keyframe_interval: int = 4
     #: Packets are read this many at a time. Changes memory, never the result.
-    window: int = 4
+    window: int = option(4, pixels=False)
     #: Forward-backward round-trip tolerance in working-resolution pixels (plus 5% of the motion).
     consistency_tol: float = 1.0
     #: Match each source frame's exposure to the target's (per-channel gain chained along the flow).

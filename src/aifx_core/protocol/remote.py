@@ -22,8 +22,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-Event = dict[str, Any]
-FINAL = ("done", "error", "cancelled")
+from .events import Event, is_final
 
 
 class RemoteError(Exception):
@@ -116,7 +115,7 @@ class RemoteClient:
                             last_event_id = event_id
                         event = json.loads(data)
                         yield event
-                        if event.get("event") in FINAL:
+                        if is_final(event):
                             return
             except urllib.error.HTTPError as exc:
                 raise _http_error(exc) from None

@@ -6,7 +6,13 @@ Entry points: :func:`open_sequence` (check an input up front), :func:`output_pat
 
 from .atomic import atomic_write, clean_stale_temps
 from .frames import format_frames, frame_gaps, parse_frame_spec, split_trailing_range
-from .guard import ProtectedFiles, check_regular_file, check_side_output, protected_inputs
+from .guard import (
+    ProtectedFiles,
+    check_regular_file,
+    check_side_output,
+    check_side_sequence,
+    protected_inputs,
+)
 from .image import Image, from_float, to_float
 from .imageinfo import ImageInfo
 from .imageio import FORMATS, check_writable, read_image, read_info, write_image
@@ -24,6 +30,7 @@ __all__ = [
     "atomic_write",
     "check_regular_file",
     "check_side_output",
+    "check_side_sequence",
     "check_writable",
     "clean_stale_temps",
     "describe",

@@ -100,11 +100,15 @@ def atomic_write(
     return result
 
 
-def clean_stale_temps(folder: str | os.PathLike[str], older_than_s: float = 300.0) -> list[Path]:
+def clean_stale_temps(
+    folder: str | os.PathLike[str], older_than_s: float = 300.0, targets: set[str] | None = None
+) -> list[Path]:
     """Delete aifx temp files left in ``folder`` by a killed run; returns what was removed.
 
     Only files older than ``older_than_s`` are removed, so a second aifx process writing into the same folder
-    (another farm blade on the same shot) keeps the temp file it is still writing.
+    (another farm blade on the same shot) keeps the temp file it is still writing. ``targets`` (file names)
+    limits the clean-up to the temp files of those targets: a run that alone owns its output's lock passes
+    its frames' names with ``older_than_s=0``, since no one else can be writing them.
     """
     removed: list[Path] = []
     try:
@@ -115,6 +119,8 @@ def clean_stale_temps(folder: str | os.PathLike[str], older_than_s: float = 300.
     for entry in entries:
         if not _TEMP_NAME.match(entry.name) or not entry.is_file(follow_symlinks=False):
             continue
+        if targets is not None and _target_name(entry.name) not in targets:
+            continue
         try:
             if now - entry.stat(follow_symlinks=False).st_mtime < older_than_s:
                 continue
@@ -123,6 +129,12 @@ def clean_stale_temps(folder: str | os.PathLike[str], older_than_s: float = 300.
             continue
         removed.append(Path(entry.path))
     return removed
+
+
+def _target_name(temp_name: str) -> str:
+    """``.clean.1001.aifx-tmp-123-9f2c.exr`` → ``clean.1001.exr`` (inverse of :func:`temp_path_for`)."""
+    stem, _, rest = temp_name[1:].partition(TEMP_MARKER)
+    return stem + os.path.splitext(rest)[1]
 
 
 def _fsync_file(path: Path) -> None:

@@ -15,8 +15,9 @@ compressions (none, rle, zips, zip, piz; pxr24 only for half/uint) and keeps cus
 * ``tiled``: whether the part was stored in tiles (it is written back tiled)
 * ``colorspace`` / ``colorspace_reason``: see :func:`~aifx_core.sequence.imageinfo.guess_colorspace`
 
-Limits, stated rather than hidden: only the first part of a multi-part file is read (``parts`` says how
-many there were, ``aifx info`` shows it); deep and sub-sampled (luminance/chroma) images are refused with an
+Multi-part files: the first part is the image; the others are kept whole in ``other_parts`` (attributes,
+channels) and written back after it, untouched (a lossy one re-encoded as ZIP). Limits, stated rather than
+hidden: deep and sub-sampled (luminance/chroma) images are refused with an
 :class:`InputError`; mip/rip-mapped tiled files are written back as plain scanline files (level 0 only).
 """
 
@@ -50,6 +51,8 @@ COMPRESSIONS: dict[str, Any] = {
 }
 #: What a new EXR is compressed with when neither the caller nor the source file says (lossless, common).
 DEFAULT_COMPRESSION = "zip"
+#: Compressions that change pixel values: never reused for a rewrite unless asked for.
+LOSSY = {"dwaa", "dwab", "b44", "b44a"}
 
 # -- header values that can be copied and pickled --------------------------------------------------------
 #
@@ -124,6 +127,10 @@ def _open(path: Path, header_only: bool) -> Any:
             exr = OpenEXR.File(str(path), separate_channels=True, header_only=header_only)
     except (RuntimeError, ValueError, OSError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if reason.startswith("Unable to open"):  # the bindings' only words for a header they cannot parse
+            raise InputError(
+                f"{path}: EXR header is damaged (its attributes cannot be read); re-render or re-copy the file"
+            ) from None
         raise InputError(f"{path}: not a readable EXR ({reason}); re-render or re-copy the file") from None
     if not exr.parts or exr.parts[0].part_index != 0:
         raise InputError(
@@ -132,18 +139,48 @@ def _open(path: Path, header_only: bool) -> Any:
     return exr
 
 
+#: Largest width or height accepted (OpenEXR allows more; no plate is this big, a damaged header often is).
+MAX_SIDE = 1 << 17
+#: Largest frame accepted, counted at 4 bytes a sample (the header alone does not give pixel types).
+MAX_FRAME_BYTES = 16 << 30
+
+
 def _check_supported(path: Path, attributes: Mapping[str, Any]) -> None:
+    """Refuse from the header alone, before any pixel is read: deep and sub-sampled images, and data windows
+    that are absurd or bigger than :data:`MAX_FRAME_BYTES` (a damaged header claiming millions of pixels
+    would otherwise cost seconds and gigabytes before failing). ``aifx info`` and ``aifx fill`` share it."""
     storage = attributes.get("type")
     if storage in (OpenEXR.deepscanline, OpenEXR.deeptile):
         raise InputError(
             f"{path}: deep EXR images are not supported; flatten it first (e.g. Nuke DeepToImage)"
         )
     for channel in attributes.get("channels", []):
+        try:
+            channel.name  # noqa: B018 - a damaged header can hold names that are not text
+        except UnicodeDecodeError:
+            raise InputError(
+                f"{path}: EXR header is damaged (a channel name is not text); re-render or re-copy the file"
+            ) from None
         if channel.xSampling != 1 or channel.ySampling != 1:
             raise InputError(
                 f"{path}: channel {channel.name} is sub-sampled (luminance/chroma EXR); "
                 "convert it to full-resolution RGB first"
             )
+    if "dataWindow" not in attributes:
+        raise InputError(f"{path}: EXR header has no data window; re-render or re-copy the file")
+    x0, y0, x1, y1 = _window(attributes["dataWindow"])
+    width, height = x1 - x0 + 1, y1 - y0 + 1
+    if width < 1 or height < 1 or width > MAX_SIDE or height > MAX_SIDE:
+        raise InputError(
+            f"{path}: EXR header claims a {width}x{height} image, which no plate is (damaged header?); "
+            "re-render or re-copy the file"
+        )
+    samples = width * height * max(1, len(attributes.get("channels", [])))
+    if samples * 4 > MAX_FRAME_BYTES:
+        raise InputError(
+            f"{path}: EXR is {width}x{height} with {len(attributes.get('channels', []))} channels, over the "
+            f"{MAX_FRAME_BYTES >> 30} GB a frame may use; crop it or write fewer channels"
+        )
 
 
 def _part_names(exr: Any) -> list[str]:
@@ -202,6 +239,7 @@ def _channel_types(path: Path, names: list[str]) -> dict[str, str]:
 
 def read_exr(path: Path) -> Image:
     """Every channel of the first part in its stored dtype, plus every header attribute."""
+    _check_supported(path, dict(_open(path, header_only=True).parts[0].header))  # before any pixel
     exr = _open(path, header_only=False)
     part = exr.parts[0]
     attributes = dict(part.header)
@@ -223,7 +261,22 @@ def read_exr(path: Path) -> Image:
     }
     if not channels:
         raise InputError(f"{path}: EXR has no channels; re-render it")
+    if len(exr.parts) > 1:
+        header["other_parts"] = [_carried_part(path, other) for other in exr.parts[1:]]
     return Image(channels=channels, header=header, source=path)
+
+
+def _carried_part(path: Path, part: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """A part after the first, kept whole so the output carries it through untouched."""
+    attributes = dict(part.header)
+    name = attributes.get("name", part.part_index)
+    if attributes.get("type") in (OpenEXR.deepscanline, OpenEXR.deeptile):
+        raise InputError(
+            f"{path}: part {name!r} is deep and cannot be carried through; split it off first "
+            "(e.g. oiiotool --subimage)"
+        )
+    channels = {n: np.ascontiguousarray(c.pixels) for n, c in part.channels.items()}
+    return {k: v for k, v in attributes.items() if k != "channels"}, channels
 
 
 def resolve_compression(name: str | None, header: Mapping[str, Any]) -> Any:
@@ -263,6 +316,10 @@ def exr_attributes(image: Image, compression: str | None) -> dict[str, Any]:
     attributes["dataWindow"] = _window_attribute(data_window)
     attributes["displayWindow"] = _window_attribute(tuple(display_window))  # type: ignore[arg-type]
     attributes["compression"] = resolve_compression(compression, header)
+    return _storage_for_write(attributes)
+
+
+def _storage_for_write(attributes: dict[str, Any]) -> dict[str, Any]:
     tiles = attributes.get("tiles")
     storage = attributes.get("type", OpenEXR.scanlineimage)
     if storage != OpenEXR.tiledimage or tiles is None or tiles.mode != OpenEXR.ONE_LEVEL:
@@ -274,6 +331,14 @@ def exr_attributes(image: Image, compression: str | None) -> dict[str, Any]:
     return attributes
 
 
+def _other_part(attributes: dict[str, Any], channels: dict[str, np.ndarray]) -> Any:
+    """A part carried through untouched (its own header and pixels); a lossy compression becomes ZIP."""
+    attributes = {k: v for k, v in attributes.items() if k not in _DERIVED_ATTRIBUTES}
+    if compression_name(attributes.get("compression", "none")) in LOSSY:
+        attributes["compression"] = COMPRESSIONS[DEFAULT_COMPRESSION]
+    return OpenEXR.Part(_storage_for_write(attributes), channels, str(attributes.get("name", "")))
+
+
 def write_exr(path: Path, image: Image, compression: str | None = None) -> None:
     """Write a single-part EXR (call through :func:`~aifx_core.sequence.imageio.write_image` for atomicity).
 
@@ -283,7 +348,19 @@ def write_exr(path: Path, image: Image, compression: str | None = None) -> None:
         raise InputError(f"{path}: nothing to write (the image has no channels)")
     attributes = exr_attributes(image, compression)
     channels = {name: _exr_plane(plane) for name, plane in image.channels.items()}
-    OpenEXR.File(attributes, channels).write(str(path))
+    others = (image.header.get("other_parts") or []) if image.header.get("format") == "exr" else []
+    if not others:
+        OpenEXR.File(attributes, channels).write(str(path))
+        return
+    name = _multipart_name(image) or "rgba"
+    parts = [OpenEXR.Part(attributes, channels, name)]
+    parts += [_other_part(dict(a), c) for a, c in others]
+    OpenEXR.File(parts).write(str(path))
+
+
+def _multipart_name(image: Image) -> str:
+    names = image.header.get("part_names") or []
+    return str(image.header.get("attributes", {}).get("name") or (names[0] if names else ""))
 
 
 def pixel_type_name(dtype: np.dtype) -> str:

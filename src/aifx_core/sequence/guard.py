@@ -126,6 +126,19 @@ class ProtectedFiles:
             raise InputError(f"{path}: the {what} would overwrite the {role} {_resolved(path)}; {hint}")
 
 
+def check_side_sequence(
+    pattern: _Frames | Any,
+    frames: Iterable[int],
+    what: str,
+    protected: ProtectedFiles,
+    flag: str | None = None,
+) -> None:
+    """A side-output *sequence* (e.g. the confidence frames): no frame of it may land on an input or an output
+    frame. ``pattern`` has ``path(frame)`` (a :class:`~aifx_core.sequence.FramePattern`)."""
+    for frame in frames:
+        protected.refuse(pattern.path(frame), f"{what} frame", flag)
+
+
 def check_side_output(
     path: str | os.PathLike[str],
     what: str,

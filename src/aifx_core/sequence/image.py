@@ -34,7 +34,8 @@ def from_float(plane: np.ndarray, dtype: np.dtype) -> np.ndarray:
     dtype = np.dtype(dtype)
     if dtype == np.uint8 or dtype == np.uint16:
         top = 255.0 if dtype == np.uint8 else 65535.0
-        return np.clip(np.rint(np.nan_to_num(plane) * top), 0, top).astype(dtype)
+        # Clipped to 0..1 first, so Inf (and values far above 1) never overflow the multiply.
+        return np.rint(np.clip(np.nan_to_num(plane, posinf=1.0, neginf=0.0), 0.0, 1.0) * top).astype(dtype)
     return plane.astype(dtype)
 
 

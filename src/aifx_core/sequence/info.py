@@ -11,6 +11,7 @@ from collections import defaultdict
 
 from ..errors import InputError
 from .frames import format_frames, frame_gaps, parse_frame_spec, split_trailing_range
+from .guard import check_regular_file
 from .imageinfo import ImageInfo, Window, window_size
 from .imageio import read_info
 from .pattern import FramePattern, parse_pattern, still_frame
@@ -40,6 +41,8 @@ def _frames_section(pattern: FramePattern, frames: str | None, lines: list[str])
     """Append the frame lines; return the frame whose header is read."""
     if pattern.is_still:
         file = pattern.path(0)
+        if os.path.lexists(file):
+            check_regular_file(file, "input")  # a device or FIFO is not "not found"
         if not file.is_file():
             raise InputError(f"{file}: not found; check the path")
         return still_frame(file)

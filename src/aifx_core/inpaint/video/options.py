@@ -32,6 +32,7 @@ class VideoOptions:
     model: str = ""
     #: What to generate inside the mask, e.g. "a car explodes, fireball and black smoke".
     prompt: str = ""
+    #: What not to generate.
     negative_prompt: str | None = None
     #: Image of the element to generate (a creature's look, a reference explosion), given to the model as a
     #: reference image when the pipeline takes one (Wan VACE does).
@@ -41,6 +42,7 @@ class VideoOptions:
     #: Frames shared by consecutive windows: the previous window's result conditions the next one there, and
     #: the two are cross-faded.
     overlap: int = 16
+    #: Denoising steps per window.
     steps: int = 30
     #: Classifier-free guidance; None keeps the pipeline's default (Wan: 5.0).
     guidance: float | None = None

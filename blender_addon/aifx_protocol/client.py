@@ -1,16 +1,13 @@
 """Run an aifx job in another Python process and follow its progress.
 
-Standard library only, and no imports from the rest of aifx_core: the Blender extension and the Nuke plugin
-carry byte-identical copies of this file (``blender_addon/aifx_worker.py``, ``nuke_plugin/aifx_nuke/aifx_worker.py``,
-kept in sync by a test), because a DCC's Python has neither torch nor aifx-core. The worker is
-``python -m aifx_core run JOB.json --json-progress``; it prints one JSON object per line:
-``{"event": "progress", "stage", "index", "total", "frame", "message"}``, then ``{"event": "done", ...}``,
-``{"event": "cancelled", ...}`` or ``{"event": "error", "message", "exit_code"}``.
+Standard library only, and no imports from outside the protocol package: the Blender extension and the Nuke
+plugin carry a copy of the package (``utils/sync_protocol.py``), because a DCC's Python has neither torch nor
+aifx-core. The worker is ``python -m aifx_core run JOB.json --json-progress``; it prints one event per line
+(see :mod:`.events`), the last one ``done``, ``cancelled`` or ``error``.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import queue
 import signal
@@ -20,10 +17,8 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, Optional
 
-Event = Dict[str, Any]
-
-#: The progress stage that counts finished output frames (other stages report work inside a frame).
-OVERALL_STAGE = "write"
+from . import events
+from .events import Event
 
 
 def worker_command(python: str, job_path: str) -> List[str]:
@@ -98,17 +93,13 @@ class WorkerProcess:
     def _read_stdout(self) -> None:
         assert self._proc is not None and self._proc.stdout is not None
         for line in self._proc.stdout:
-            line = line.strip()
-            if not line.startswith("{"):
-                continue
-            try:
-                event = json.loads(line)
-            except ValueError:
+            event = events.decode(line)
+            if event is None:
                 continue
             # Track the state here, as lines arrive, so fraction()/final are right whether or not anyone polls.
-            if event.get("event") == "progress" and event.get("stage") == OVERALL_STAGE:
+            if events.is_overall(event):
                 self.last_progress = event
-            elif event.get("event") in ("done", "error", "cancelled"):
+            elif events.is_final(event):
                 self.final = event
             self.events.put(event)
 
@@ -138,10 +129,7 @@ class WorkerProcess:
 
     def fraction(self) -> float:
         """Progress 0..1: finished output frames over frames to do, from the last ``write`` event."""
-        event = self.last_progress
-        if not event or not event.get("total"):
-            return 0.0
-        return min(1.0, max(0.0, float(event.get("index", 0)) / float(event["total"])))
+        return events.fraction(self.last_progress) or 0.0
 
     def eta_seconds(self) -> Optional[float]:
         """Seconds left, extrapolated from the time taken so far; None until there is progress."""
@@ -175,7 +163,7 @@ class WorkerProcess:
 
     def error_message(self) -> str:
         """One line for the artist: the worker's own error, or the end of its stderr."""
-        if self.final and self.final.get("event") == "error":
+        if self.final and self.final.get("event") == events.ERROR:
             return str(self.final.get("message", "aifx failed"))
         tail = [line for line in self._stderr if line.strip()]
         return tail[-1] if tail else "aifx worker exited with code %s" % self.returncode

@@ -1,0 +1,273 @@
+"""The one job description, and the one set of rules that says whether a job is well formed.
+
+A :class:`FillJob` is what every entry point passes: the Python API, ``aifx fill`` / ``aifx run job.json``,
+the Blender and Nuke adapters (which build it here, write it to a file and launch ``aifx run``), the server
+and the Ray executor. It is plain data and round-trips through JSON, so a job can be saved, diffed,
+resubmitted on a farm and compared for resume.
+
+Every field is checked against its own declaration (type annotation and ``metadata``) by
+:meth:`FillJob.check_fields`: a JSON job with ``"overwrite": "false"`` or ``"dilate": true`` is refused with
+one line naming the field, the same way for the CLI, the API and the server. Standard library only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import math
+import os
+import stat
+from dataclasses import dataclass, field, fields
+from typing import Any, Dict, List, Tuple
+
+from .errors import InputError
+
+JOB_FORMAT_VERSION = 1
+#: A job file is a few hundred bytes; anything above this is not one (and ``/dev/zero`` never ends).
+MAX_JOB_BYTES = 1_000_000
+#: Job fields that never change pixels, left out of the resume key.
+NOT_IN_RESUME_KEY = ("overwrite", "frames", "skip_missing", "contact_sheet")
+
+
+def _limits(minimum: float | None = None, maximum: float | None = None, required: str = "") -> Dict[str, Any]:
+    """Field metadata read by :meth:`FillJob.check_fields`: a numeric range, or (``required``: what to give)
+    a string that must not be empty."""
+    return {"min": minimum, "max": maximum, "required": required}
+
+
+@dataclass
+class FillJob:
+    """Everything needed to fill one shot.
+
+    Paths may be frame patterns (``plate.####.exr``, ``plate.%04d.exr``, ``plate.$F4.exr``,
+    ``plate.@@@@.exr``), a folder of frames, or a single image.
+    """
+
+    input: str = field(metadata=_limits(required="a plate sequence such as plate.####.exr"))
+    output: str = field(metadata=_limits(required="an output pattern such as clean.####.exr"))
+    #: Mask sequence/still; ``None`` takes the plate's alpha (or :attr:`mask_channel`).
+    mask: str | None = None
+    #: Channel of the mask (or of the plate when ``mask`` is None) that holds the matte, e.g. ``"A"``.
+    mask_channel: str | None = None
+    #: Frame range spec such as ``"1001-1100"`` or ``"1001-1010,1020"``; ``None`` means every frame found.
+    frames: str | None = None
+    #: Skip missing frames instead of failing on gaps.
+    skip_missing: bool = False
+    backend: str = field(default="propagate", metadata=_limits(required="a backend name, see aifx backends"))
+    #: Backend options: e.g. ``model``, ``prompt``, ``negative_prompt``, ``steps``, ``guidance``, ``strength``,
+    #: ``scheduler``, ``keyframes``, ``spatial_backend``, ``flow_preset``.
+    options: dict[str, Any] = field(default_factory=dict)
+    #: Matte value that counts as hole.
+    threshold: float = field(default=0.5, metadata=_limits(0.0, 1.0))
+    invert_mask: bool = False
+    #: Grow the hole by this many pixels (covers the object's soft edge and motion blur).
+    dilate: int = field(default=4, metadata=_limits(0))
+    #: Soften the fill's edge over this many pixels outside the dilated hole (weight ramps 1 → 0).
+    feather: int = field(default=2, metadata=_limits(0))
+    #: Colourspace of the plate's values; ``None`` guesses (scene-linear for EXR, sRGB for 8/16-bit files).
+    colorspace: str | None = None
+    #: EXR compression of the output (``"zip"``, ``"piz"``, ``"dwaa"``...); ``None`` keeps the input's.
+    compression: str | None = None
+    seed: int = field(default=0, metadata=_limits(0, 2**32 - 1))
+    device: str = field(default="auto", metadata=_limits(required="auto, cpu, cuda, cuda:1 or mps"))
+    overwrite: bool = False
+    #: Optional before/after contact sheet PNG written at the end.
+    contact_sheet: str | None = None
+
+    # -- JSON -------------------------------------------------------------------------------------------
+    def to_dict(self) -> Dict[str, Any]:
+        """The job as JSON-ready data (a Python caller's option objects, e.g. a flow estimator, stay objects)."""
+        data = {spec.name: getattr(self, spec.name) for spec in fields(self)}
+        data["options"] = dict(self.options)
+        return {"aifx_job": JOB_FORMAT_VERSION, **data}
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: Dict[str, Any]) -> FillJob:
+        """A checked job from its dict: unknown, missing or mistyped fields are an :class:`InputError`."""
+        if not isinstance(data, dict):
+            raise InputError("job must be a JSON object with at least 'input' and 'output'")
+        data = dict(data)
+        version = data.pop("aifx_job", JOB_FORMAT_VERSION)
+        if version != JOB_FORMAT_VERSION or isinstance(version, bool):
+            raise InputError(
+                f"job format {version} is not supported by this aifx (expects {JOB_FORMAT_VERSION}); upgrade aifx-core"
+            )
+        known = [f.name for f in fields(cls)]
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            raise InputError(
+                f"unknown job field(s) {', '.join(unknown)}; known fields: {', '.join(sorted(known))}"
+            )
+        missing = [name for name in ("input", "output") if name not in data]
+        if missing:
+            raise InputError(f"job is missing required field(s) {', '.join(missing)}")
+        job = cls(**data)
+        job.check_fields()
+        return job
+
+    @classmethod
+    def from_json(cls, text: str) -> FillJob:
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise InputError(f"job is not valid JSON ({exc}); write it with FillJob.to_json()") from None
+        if not isinstance(data, dict):
+            raise InputError("job JSON must be an object with at least 'input' and 'output'")
+        return cls.from_dict(data)
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the job atomically (temp file beside ``path``, then rename): never half a job file."""
+        target = os.fspath(path)
+        temp = os.path.join(os.path.dirname(target), f".{os.path.basename(target)}.aifx-tmp-{os.getpid()}")
+        try:
+            with open(temp, "w", encoding="utf-8") as handle:
+                handle.write(self.to_json() + "\n")
+            os.replace(temp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.remove(temp)
+            raise
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> FillJob:
+        """Read a job file; a missing, special (FIFO, device), huge or non-UTF-8 file is an :class:`InputError`."""
+        return cls.from_json(read_job_text(path))
+
+    # -- validation and identity ------------------------------------------------------------------------
+    def check_fields(self) -> None:
+        """Check every field's type and range from its declaration; the first problem is one line naming it."""
+        for spec in fields(self):
+            _check_field(spec.name, getattr(self, spec.name), _FIELD_TYPES[spec.name], spec.metadata)
+
+    def validate(self) -> None:
+        """Reject values that cannot work, before anything is read or written."""
+        self.check_fields()
+
+    def resume_key(self, pixel_options: Dict[str, Any] | None = None) -> str:
+        """Hash of every setting that changes output pixels: a rerun with the same key may skip done frames.
+
+        ``pixel_options`` are the backend options that change pixels, as the backend itself says (see
+        ``aifx_core.backends.pixel_options``); ``None`` keys on every option.
+        """
+        import hashlib
+
+        data = {k: v for k, v in self.to_dict().items() if k not in NOT_IN_RESUME_KEY and k != "aifx_job"}
+        data["options"] = dict(self.options if pixel_options is None else pixel_options)
+        blob = json.dumps(data, sort_keys=True, default=_type_name).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def read_job_text(path: str | os.PathLike) -> str:
+    """The text of a job file, refusing what is not one: missing, a folder, a FIFO or device (which would
+    block or never end), over :data:`MAX_JOB_BYTES`, or not UTF-8."""
+    p = os.fspath(path)
+    try:
+        info = os.stat(p)
+    except FileNotFoundError:
+        raise InputError(f"{p}: job file not found; check the path") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise InputError(f"{p}: job file is a symlink loop; fix the link") from None
+        raise InputError(f"{p}: cannot read job file ({exc.strerror})") from None
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a folder" if stat.S_ISDIR(info.st_mode) else "a FIFO or device, not a regular file"
+        raise InputError(f"{p}: job file is {kind}; give the path of a job JSON file")
+    if info.st_size > MAX_JOB_BYTES:
+        raise InputError(
+            f"{p}: job file is {info.st_size:,} bytes (a job is at most {MAX_JOB_BYTES:,}); check the path"
+        )
+    try:
+        with open(p, "rb") as handle:
+            data = handle.read(MAX_JOB_BYTES + 1)
+    except OSError as exc:
+        raise InputError(f"{p}: cannot read job file ({exc.strerror})") from None
+    if len(data) > MAX_JOB_BYTES:
+        raise InputError(f"{p}: job file is over {MAX_JOB_BYTES:,} bytes; check the path")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{p}: job file is not UTF-8 text (bad byte at offset {exc.start}); write it with FillJob.to_json()"
+        ) from None
+
+
+def _type_name(value: Any) -> str:
+    """A Python object in the options (a flow estimator) keys by its type: stable from one run to the next."""
+    return f"<{type(value).__module__}.{type(value).__qualname__}>"
+
+
+# -- the rule set --------------------------------------------------------------------------------------------
+
+#: Annotation words → the JSON kind they accept (``from __future__ import annotations`` keeps them as text,
+#: which is also why this works on Python 3.9 where ``str | None`` cannot be evaluated).
+_KINDS: Dict[str, str] = {"str": "string", "bool": "bool", "int": "int", "float": "number", "None": "null"}
+_KIND_WORDS = {
+    "string": "a string",
+    "bool": "true or false",
+    "int": "a whole number",
+    "number": "a number",
+    "null": "null",
+    "object": "an object",
+    "list": "a list",
+}
+
+
+def _parse_annotation(annotation: str) -> Tuple[str, ...]:
+    kinds: List[str] = []
+    for part in str(annotation).split("|"):
+        word = part.strip()
+        base = word.split("[", 1)[0]
+        if base in ("dict", "Dict", "Mapping"):
+            kinds.append("object")
+        elif base in ("list", "List"):
+            kinds.append("list")
+        elif word in _KINDS:
+            kinds.append(_KINDS[word])
+        else:
+            raise TypeError(f"FillJob field annotation {annotation!r}: no validation rule for {word!r}")
+    return tuple(kinds)
+
+
+def _is_kind(value: Any, kind: str) -> bool:
+    if kind == "null":
+        return value is None
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "number":
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if kind == "string":
+        return isinstance(value, str)
+    if kind == "object":
+        return isinstance(value, dict) and all(isinstance(k, str) for k in value)
+    return isinstance(value, list)
+
+
+def _shown(value: Any) -> str:
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def _check_field(name: str, value: Any, kinds: Tuple[str, ...], meta: Any) -> None:
+    if not any(_is_kind(value, kind) for kind in kinds):
+        wanted = " or ".join(_KIND_WORDS[k] for k in kinds)
+        raise InputError(f'job field "{name}" must be {wanted}, got {_shown(value)}')
+    if meta.get("required") and isinstance(value, str) and not value.strip():
+        raise InputError(f'job field "{name}" is empty; give {meta["required"]}')
+    low, high = meta.get("min"), meta.get("max")
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if number and ((low is not None and value < low) or (high is not None and value > high)):
+        limits = f"within {low}..{high}" if high is not None else f">= {low}"
+        raise InputError(f'job field "{name}" must be {limits}, got {_shown(value)}')
+
+
+_FIELD_TYPES: Dict[str, Tuple[str, ...]] = {
+    spec.name: _parse_annotation(str(spec.type)) for spec in fields(FillJob)
+}

@@ -1,0 +1,171 @@
+"""Talk to an ``aifx serve`` server: submit a job, follow its events, cancel it.
+
+Standard library only (``urllib``), Python 3.9 syntax: this runs inside Blender's and Nuke's Python, which
+have no third-party HTTP or websocket package. The events are the same objects ``aifx run --json-progress``
+prints, read from the server's event stream (server-sent events); a dropped connection is picked up again
+with ``Last-Event-ID``, so no event is lost or repeated.
+
+    client = RemoteClient("https://aifx.studio:8765", token)
+    job_id = client.submit(job_dict)["id"]
+    for event in client.events(job_id):
+        ...  # progress..., then one done / error / cancelled
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from .events import Event, is_final
+
+
+class RemoteError(Exception):
+    """The server said no (``status``: the HTTP status; ``retry_after`` for 429) or could not be reached."""
+
+    def __init__(self, message: str, status: int = 0, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+    @property
+    def exit_code(self) -> int:
+        """The exit code the CLI would give: 2 for a job or request the user can fix, else 1."""
+        return 2 if self.status in (400, 401, 403, 404, 413, 422) else 1
+
+
+class RemoteClient:
+    def __init__(self, url: str, token: str | None = None, timeout: float = 30.0) -> None:
+        parsed = urllib.parse.urlparse(url)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise RemoteError(f"server URL {url!r}: expected http(s)://HOST:PORT", status=400)
+        self.url = url.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+
+    # -- plumbing -------------------------------------------------------------------------------------------
+    def _request(
+        self, method: str, path: str, body: Any | None = None, headers: dict[str, str] | None = None
+    ) -> urllib.request.Request:
+        data = json.dumps(body).encode("utf-8") if body is not None else None
+        request = urllib.request.Request(self.url + path, data=data, method=method)
+        request.add_header("Accept", "application/json")
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        if self.token:
+            request.add_header("Authorization", "Bearer " + self.token)
+        for key, value in (headers or {}).items():
+            request.add_header(key, value)
+        return request
+
+    def _call(
+        self, method: str, path: str, body: Any | None = None, headers: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        try:
+            with urllib.request.urlopen(
+                self._request(method, path, body, headers), timeout=self.timeout
+            ) as r:
+                return json.loads(r.read().decode("utf-8") or "{}")
+        except urllib.error.HTTPError as exc:
+            raise _http_error(exc) from None
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise RemoteError(f"cannot reach the aifx server at {self.url} ({reason})") from None
+
+    # -- the API --------------------------------------------------------------------------------------------
+    def health(self) -> dict[str, Any]:
+        return self._call("GET", "/v1/health")
+
+    def submit(self, job: dict[str, Any], idempotency_key: str | None = None) -> dict[str, Any]:
+        """Queue a job (its FillJob dict); retried submits with the same key give the same job."""
+        key = idempotency_key or uuid.uuid4().hex
+        return self._call("POST", "/v1/jobs", job, {"Idempotency-Key": key})
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        return self._call("GET", "/v1/jobs/" + urllib.parse.quote(job_id))
+
+    def jobs(self, limit: int = 50, offset: int = 0) -> dict[str, Any]:
+        return self._call("GET", f"/v1/jobs?limit={int(limit)}&offset={int(offset)}")
+
+    def cancel(self, job_id: str) -> dict[str, Any]:
+        return self._call("DELETE", "/v1/jobs/" + urllib.parse.quote(job_id))
+
+    def models(self) -> dict[str, Any]:
+        return self._call("GET", "/v1/models")
+
+    def events(self, job_id: str, last_event_id: int = 0, reconnects: int = 5) -> Iterator[Event]:
+        """The job's events until its final one, reconnecting (with ``Last-Event-ID``) when a stream drops."""
+        failures = 0
+        while True:
+            headers = {"Accept": "text/event-stream"}
+            if last_event_id:
+                headers["Last-Event-ID"] = str(last_event_id)
+            request = self._request("GET", f"/v1/jobs/{urllib.parse.quote(job_id)}/events", None, headers)
+            try:
+                # The heartbeat arrives every 15 s, so a read that waits much longer means a dead connection.
+                with urllib.request.urlopen(request, timeout=max(self.timeout, 45.0)) as response:
+                    for event_id, data in _read_sse(response):
+                        failures = 0
+                        if event_id is not None:
+                            last_event_id = event_id
+                        event = json.loads(data)
+                        yield event
+                        if is_final(event):
+                            return
+            except urllib.error.HTTPError as exc:
+                raise _http_error(exc) from None
+            except (urllib.error.URLError, OSError, ValueError) as exc:
+                failures += 1
+                if failures > reconnects:
+                    raise RemoteError(f"lost the event stream of job {job_id} ({exc})") from None
+                time.sleep(min(5.0, 0.5 * failures))
+                continue
+            # The stream ended without a final event (the server restarted): ask again where we were.
+            failures += 1
+            if failures > reconnects:
+                raise RemoteError(f"the event stream of job {job_id} ended without a final event")
+            time.sleep(min(5.0, 0.5 * failures))
+
+
+def _read_sse(response: Any) -> Iterator[tuple[int | None, str]]:
+    """(id, data) for each server-sent event; comments (the heartbeat) and other fields are skipped."""
+    data: list = []
+    event_id: int | None = None
+    for raw in response:
+        line = raw.decode("utf-8").rstrip("\r\n")
+        if not line:
+            if data:
+                yield event_id, "\n".join(data)
+            data, event_id = [], None
+            continue
+        if line.startswith(":"):
+            continue
+        name, _, value = line.partition(":")
+        value = value[1:] if value.startswith(" ") else value
+        if name == "data":
+            data.append(value)
+        elif name == "id":
+            try:
+                event_id = int(value)
+            except ValueError:
+                event_id = None
+
+
+def _http_error(exc: urllib.error.HTTPError) -> RemoteError:
+    try:
+        detail = json.loads(exc.read().decode("utf-8")).get("detail")
+    except (ValueError, AttributeError, OSError):
+        detail = None
+    if not isinstance(detail, str):
+        detail = f"{exc.code} {exc.reason}"
+    retry = exc.headers.get("Retry-After") if exc.headers else None
+    try:
+        retry_after = float(retry) if retry else None
+    except ValueError:
+        retry_after = None
+    return RemoteError(detail, status=exc.code, retry_after=retry_after)

@@ -1,0 +1,390 @@
+"""Every fill backend by name: the registry, the built-in backends, the routing rule, and plugins.
+
+This module stands above ``inpaint/``, ``propagate/`` and ``generate``: it is the only place that knows them
+all, so none of them imports another's registry (``inpaint/`` never imports ``propagate/`` or ``generate``;
+``propagate`` is handed its spatial backend factory). Heavy backends are registered by ``"module:attribute"``
+text and imported only when asked for, so listing backends never loads torch.
+
+Third-party backends are found through the entry-point group ``aifx.backends`` (the way OpenTimelineIO finds
+adapter plugins). In the plugin's ``pyproject.toml``::
+
+    [project.entry-points."aifx.backends"]
+    my-fill = "my_package.backend:MyFill"
+
+The entry point loads either a :class:`Backend` (full control: kind, options, docs) or a class: one with an
+``inpaint(rgb, hole, *, frame=None)`` method is a spatial backend, one with ``fill(packets, reporter)`` a
+whole-shot backend; either is built as ``cls(context)``. The entry point's name is the backend's name.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from .inpaint.base import BackendContext, FillBackend, PerFrame, SpatialBackend
+from .options import changes_pixels, unknown_options
+from .protocol.errors import InputError
+
+#: The entry-point group third-party packages register backends in.
+ENTRY_POINT_GROUP = "aifx.backends"
+SPATIAL, FILL = "spatial", "fill"
+#: Options every backend accepts, read by the routing rule (they change pixels, so they stay in the resume key).
+GENERAL_OPTIONS = {
+    "per_frame": "run a generative backend on every frame on its own, not on keyframes under the engine",
+}
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One registered backend: how to build it, and what the routing rule needs to know about it."""
+
+    name: str
+    #: ``"spatial"`` (fills one image from its own pixels) or ``"fill"`` (fills a whole shot).
+    kind: str
+    #: ``factory(context)`` builds the backend; ``"module:attribute"`` text is imported on first use.
+    factory: Callable[[BackendContext], Any] | str
+    #: One line for ``aifx backends``.
+    doc: str = ""
+    #: Invents content (a model): on a sequence it runs under the temporal engine, asked only for keyframes.
+    generative: bool = False
+    #: Where it came from: ``"aifx"`` or the plugin's distribution name.
+    source: str = "aifx"
+    #: Its options dataclass (with ``from_dict``; ``"module:attribute"`` text is imported on first use); None
+    #: for a plugin that declares none (its options are then passed through unchecked).
+    options: type | str | None = None
+    #: Options for Python callers only (objects, not JSON), e.g. the engine's ``flow_estimator``.
+    python_options: tuple[str, ...] = ()
+    #: Runs a spatial backend inside (named by its ``spatial_backend`` option): that one's options apply too.
+    hosts_spatial: bool = False
+    #: Other option names it reads and checks itself (e.g. model-loader settings); may be ``"module:attribute"``.
+    accepts: tuple[str, ...] | str = ()
+
+    def build(self, context: BackendContext) -> Any:
+        return _load(self.factory)(context)
+
+    def options_class(self) -> type | None:
+        return None if self.options is None else _load(self.options)
+
+
+def _load(target: Any) -> Any:
+    if isinstance(target, str):
+        module, _, attribute = target.partition(":")
+        return getattr(importlib.import_module(module), attribute)
+    return target
+
+
+_REGISTRY: dict[str, Backend] = {}
+#: Plugins whose entry point failed to load: name → one line saying why (reported when the name is asked for).
+_BROKEN: dict[str, str] = {}
+_discovered = False
+
+
+def register(backend: Backend) -> None:
+    """Add (or replace) a backend."""
+    if backend.kind not in (SPATIAL, FILL):
+        raise ValueError(f"backend {backend.name!r}: kind must be 'spatial' or 'fill', not {backend.kind!r}")
+    _REGISTRY[backend.name] = backend
+    _BROKEN.pop(backend.name, None)
+
+
+def register_spatial(
+    name: str, factory: Callable[[BackendContext], SpatialBackend] | str, **kwargs: Any
+) -> None:
+    """Register a spatial backend; it is also usable as a per-frame fill backend of the same name."""
+    register(Backend(name, SPATIAL, factory, **kwargs))
+
+
+def register_fill(name: str, factory: Callable[[BackendContext], FillBackend] | str, **kwargs: Any) -> None:
+    """Register a whole-shot (temporal) fill backend."""
+    register(Backend(name, FILL, factory, **kwargs))
+
+
+# -- built-in backends ---------------------------------------------------------------------------------------
+
+
+def _propagate(context: BackendContext) -> FillBackend:
+    from .propagate import PropagateBackend
+
+    return PropagateBackend(context, spatial_factory=create_spatial)
+
+
+def _every_frame(context: BackendContext) -> FillBackend:
+    from .generate import EveryFrameDiffusion
+
+    return EveryFrameDiffusion(context, spatial=create_spatial("diffusers", context))
+
+
+register_fill(
+    "propagate",
+    _propagate,
+    doc="temporal engine: brings in background other frames saw along the flow; invents only the rest",
+    options="aifx_core.propagate.options:PropagateOptions",
+    python_options=("flow_estimator",),
+    hosts_spatial=True,
+)
+register_spatial(
+    "telea",
+    "aifx_core.inpaint.telea:TeleaBackend",
+    doc="OpenCV Telea inpainting, model-free",
+    options="aifx_core.inpaint.telea:TeleaOptions",
+)
+register_spatial(
+    "lama",
+    "aifx_core.inpaint.lama:LamaBackend",
+    doc="LaMa TorchScript model (--model FILE); keyframes only on a sequence",
+    generative=True,
+    options="aifx_core.inpaint.lama:LamaOptions",
+)
+register_spatial(
+    "diffusers",
+    "aifx_core.inpaint.diffusion:DiffusersBackend",
+    doc="diffusers inpainting pipeline (--model, --prompt); keyframes only on a sequence",
+    generative=True,
+    options="aifx_core.inpaint.diffusion:DiffusersOptions",
+)
+register_fill(
+    "video-diffusion",
+    "aifx_core.inpaint.video:VideoDiffusionBackend",
+    doc="masked video diffusion (e.g. Wan VACE) over overlapping windows: elements that move by themselves",
+    options="aifx_core.inpaint.video.options:VideoOptions",
+    accepts="aifx_core.inpaint.video.options:LOADER_OPTIONS",
+)
+register_fill(
+    "diffusers-every-frame",
+    _every_frame,
+    doc="diffusers on every frame, each started from the previous result warped along the flow",
+    options="aifx_core.generate:EveryFrameOptions",
+)
+
+
+# -- plugins ---------------------------------------------------------------------------------------------------
+
+
+def _entry_points() -> list[Any]:
+    from importlib.metadata import entry_points
+
+    return list(entry_points(group=ENTRY_POINT_GROUP))
+
+
+def _from_plugin(name: str, loaded: Any, source: str) -> Backend:
+    if isinstance(loaded, Backend):
+        return loaded if loaded.name == name else replace(loaded, name=name)
+    doc = ((getattr(loaded, "__doc__", None) or "").strip().splitlines() or [""])[0]
+    if callable(getattr(loaded, "inpaint", None)):
+        return Backend(name, SPATIAL, loaded, doc=doc, source=source)
+    if callable(getattr(loaded, "fill", None)):
+        return Backend(name, FILL, loaded, doc=doc, source=source)
+    raise TypeError("expected an aifx_core.backends.Backend, or a class with inpaint() or fill()")
+
+
+def discover(force: bool = False) -> None:
+    """Register the backends installed packages declare under ``aifx.backends`` (once per process).
+
+    A plugin that fails to import does not break the other backends: its name is kept with the reason,
+    which is the error a job that asks for it gets.
+    """
+    global _discovered
+    if _discovered and not force:
+        return
+    _discovered = True
+    for point in _entry_points():
+        if point.name in _REGISTRY and _REGISTRY[point.name].source == "aifx":
+            continue  # a plugin cannot shadow a built-in backend
+        source = getattr(getattr(point, "dist", None), "name", None) or point.value
+        try:
+            register(_from_plugin(point.name, point.load(), source))
+        except Exception as exc:  # a broken plugin: say so when it is asked for
+            _BROKEN[point.name] = f"backend {point.name!r} from {source} failed to load ({exc})"
+            print(f"aifx: warning: {_BROKEN[point.name]}", file=sys.stderr)
+
+
+# -- looking up, routing and building ---------------------------------------------------------------------------
+
+
+def available_backends() -> list[str]:
+    discover()
+    return sorted(_REGISTRY)
+
+
+def get(name: str) -> Backend:
+    """The registered backend called ``name``; an unknown name is an :class:`InputError` listing the known."""
+    discover()
+    if name in _REGISTRY:
+        return _REGISTRY[name]
+    if name in _BROKEN:
+        raise InputError(f"{_BROKEN[name]}; reinstall the plugin or choose another backend")
+    raise InputError(
+        f"unknown backend {name!r}; choose one of {', '.join(available_backends())} (aifx backends)"
+    )
+
+
+def is_per_frame(name: str) -> bool:
+    """True for a backend whose frames do not depend on the other frames of the run (a spatial one)."""
+    return get(name).kind == SPATIAL
+
+
+def route(name: str, options: dict[str, Any], frame_count: int) -> tuple[str, dict[str, Any]]:
+    """The backend that really runs, and its options: the routing rule, in one place.
+
+    A generative spatial backend on a sequence runs under the temporal engine, which asks it only for what no
+    frame saw, on keyframes, and carries that through the shot (so the fill does not flicker); set
+    ``options["per_frame"] = True`` to run it on every frame on its own instead.
+    """
+    backend = get(name)
+    options = dict(options)
+    if backend.generative and frame_count > 1 and not options.get("per_frame"):
+        options.setdefault("spatial_backend", name)
+        return "propagate", options
+    return name, options
+
+
+def _option_classes(name: str, options: dict[str, Any]) -> tuple[list[type], set[str]] | None:
+    """The options classes that apply when ``name`` runs with ``options`` (None: a plugin that declares none),
+    and the Python-only option names it accepts."""
+    backend = get(name)
+    cls = backend.options_class()
+    if cls is None:
+        return None
+    classes, extra = [cls], set(backend.python_options) | set(_load(backend.accepts))
+    if backend.hosts_spatial:
+        default = next((f.default for f in fields(cls) if f.name == "spatial_backend"), None)
+        spatial = get(str(options.get("spatial_backend") or default))
+        if spatial.options_class() is None:
+            return None
+        classes.append(spatial.options_class())  # type: ignore[arg-type]
+        extra |= set(spatial.python_options) | set(_load(spatial.accepts))
+    return classes, extra
+
+
+def check_options(name: str, options: dict[str, Any]) -> None:
+    """Refuse unknown options (naming the known ones) and bad values, in milliseconds: before any frame is
+    read or model loaded. A job may run on a still or a sequence, which the routing rule treats apart, so an
+    option is known when either route reads it, and values are checked for both."""
+    known: set[str] = set(GENERAL_OPTIONS)
+    checks = []
+    for frame_count in (1, 2):
+        routed, routed_options = route(name, options, frame_count)
+        found = _option_classes(routed, routed_options)
+        if found is None:
+            return  # a plugin without declared options: its options go through unchecked
+        classes, extra = found
+        known |= {f.name for cls in classes for f in fields(cls)} | extra
+        checks += [(cls, routed_options) for cls in classes]
+    unknown_options(set(options), known, f"backend {name!r}")
+    for cls, routed_options in checks:
+        cls.from_dict(routed_options)  # type: ignore[attr-defined]
+
+
+def pixel_options(name: str, options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` without those the backends that run say never change pixels (for the resume key)."""
+    quiet = set()
+    for frame_count in (1, 2):
+        found = _option_classes(*route(name, options, frame_count))
+        for cls in (found or ([], set()))[0]:
+            quiet |= {f.name for f in fields(cls) if not changes_pixels(f)}
+    return {k: v for k, v in options.items() if k not in quiet}
+
+
+def create_spatial(name: str, context: BackendContext) -> SpatialBackend:
+    """The spatial backend called ``name`` (the temporal engine's factory for what no frame saw)."""
+    backend = get(name)
+    if backend.kind != SPATIAL:
+        spatial = sorted(n for n, b in _REGISTRY.items() if b.kind == SPATIAL)
+        raise InputError(f"{name!r} is not a spatial backend; choose one of {', '.join(spatial)}")
+    return backend.build(context)
+
+
+def create_backend(name: str, context: BackendContext) -> FillBackend:
+    """The fill backend called ``name``: a whole-shot one, or a spatial one run per frame."""
+    backend = get(name)
+    built = backend.build(context)
+    return built if backend.kind == FILL else PerFrame(built)
+
+
+# -- aifx backends ---------------------------------------------------------------------------------------------
+
+
+def describe_backends() -> list[dict[str, Any]]:
+    """Every backend with its kind, doc and options (name, default, doc, whether it changes pixels)."""
+    from .options import defaults, option_docs
+
+    out = []
+    for name in available_backends():
+        backend = _REGISTRY[name]
+        cls = backend.options_class()
+        rows = []
+        if cls is not None:
+            docs, values = option_docs(cls), defaults(cls)
+            for spec in fields(cls):
+                rows.append(
+                    {
+                        "name": spec.name,
+                        "default": values.get(spec.name),
+                        "doc": docs.get(spec.name, ""),
+                        "pixels": changes_pixels(spec),
+                    }
+                )
+        out.append(
+            {
+                "name": name,
+                "kind": backend.kind,
+                "doc": backend.doc,
+                "generative": backend.generative,
+                "source": backend.source,
+                "options": rows,
+                "python_options": list(backend.python_options),
+                "hosts_spatial": backend.hosts_spatial,
+                "accepts": sorted(_load(backend.accepts)),
+            }
+        )
+    return out
+
+
+def register_cli(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "backends", help="list the fill backends, their options, defaults and docs (plugins included)"
+    )
+    parser.add_argument("name", nargs="?", help="show only this backend")
+    parser.add_argument("--json", action="store_true", help="print JSON (for tools and adapters)")
+    parser.set_defaults(handler=_cmd_backends)
+
+
+def _cmd_backends(args: Any) -> int:
+    import json
+
+    listing = describe_backends()
+    if args.name:
+        get(args.name)  # an unknown name is an InputError listing the known ones
+        listing = [b for b in listing if b["name"] == args.name]
+    if args.json:
+        print(json.dumps({"backends": listing, "general_options": GENERAL_OPTIONS}, indent=2, default=repr))
+        return 0
+    lines = []
+    for backend in listing:
+        tags = [backend["kind"]] + (["generative"] * backend["generative"])
+        if backend["source"] != "aifx":
+            tags.append(f"plugin {backend['source']}")
+        lines.append(f"{backend['name']} ({', '.join(tags)}): {backend['doc']}")
+        for row in backend["options"]:
+            note = "" if row["pixels"] else " [speed/memory only]"
+            lines.append(
+                f"    {row['name']} = {json.dumps(row['default'], default=repr)}{note}  {row['doc']}"
+            )
+        for name in backend["python_options"]:
+            lines.append(f"    {name}  (Python API only)")
+        if backend["accepts"]:
+            lines.append(f"    also reads: {', '.join(backend['accepts'])}")
+        if backend["hosts_spatial"]:
+            lines.append("    also takes the options of its spatial_backend (e.g. --prompt for diffusers)")
+        if backend["generative"]:
+            lines.append(
+                "    on a sequence it runs under propagate, on keyframes (per_frame=true: every frame)"
+            )
+        lines.append("")
+    lines.append("Every backend also takes: " + "; ".join(f"{k}: {v}" for k, v in GENERAL_OPTIONS.items()))
+    lines.append("Set options with the named flags (--steps, --prompt...) or --option KEY=VALUE.")
+    print("\n".join(lines))
+    return 0

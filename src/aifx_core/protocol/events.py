@@ -1,0 +1,140 @@
+"""What a running job says: the event schema, its one-line-JSON encoding, and how to read it.
+
+``aifx run JOB --json-progress`` prints one event per line on stdout; the Blender and Nuke adapters, the
+server and the CLI's own progress bar read the same events through this module, so an event is written in
+one place (:func:`encode`) and read in one place (:func:`decode`, :func:`fraction`, :func:`percent`,
+:func:`describe`). The kinds:
+
+* ``{"event": "progress", "stage", "index", "total", "frame", "message"}``: ``index`` of ``total`` in
+  ``stage`` (``"flow"``, ``"fill"``... restart their count; ``"write"`` counts finished output frames);
+* ``{"event": "done", "output", "written", "skipped", "contact_sheet", ...}``: the job finished;
+* ``{"event": "error", "message", "exit_code"}``: the job failed (exit codes in :mod:`.errors`);
+* ``{"event": "cancelled", "message"}``: the job stopped on request; finished frames are kept.
+
+Standard library only: this file is copied into the adapters.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any, Dict, Mapping, Optional
+
+Event = Dict[str, Any]
+
+PROGRESS, DONE, ERROR, CANCELLED = "progress", "done", "error", "cancelled"
+#: Kinds that end a job: exactly one of them is the last event of a run.
+FINAL_KINDS = (DONE, ERROR, CANCELLED)
+#: The progress stage that counts finished output frames (other stages report work inside a frame).
+OVERALL_STAGE = "write"
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """One step of a job: ``index`` of ``total`` in ``stage`` (e.g. ``"flow"``, ``"fill"``, ``"write"``)."""
+
+    stage: str
+    index: int
+    total: int
+    frame: Optional[int] = None
+    message: str = ""
+
+    def to_dict(self) -> Event:
+        return {"event": PROGRESS, **asdict(self)}
+
+
+def done_event(
+    output: str, written: list, skipped: list, contact_sheet: Optional[str] = None, **extra: Any
+) -> Event:
+    """The last event of a finished job (``extra`` carries optional outputs, e.g. a confidence sequence)."""
+    return {
+        "event": DONE,
+        "output": output,
+        "written": list(written),
+        "skipped": list(skipped),
+        "contact_sheet": contact_sheet,
+        **extra,
+    }
+
+
+def error_event(message: str, exit_code: int) -> Event:
+    return {"event": ERROR, "message": message, "exit_code": exit_code}
+
+
+def cancelled_event(message: str) -> Event:
+    return {"event": CANCELLED, "message": message}
+
+
+def encode(event: Mapping[str, Any]) -> str:
+    """One event as one line of JSON (without the newline)."""
+    return json.dumps(dict(event))
+
+
+def decode(line: str) -> Optional[Event]:
+    """The event on ``line``, or None for anything else a worker prints (warnings, a library's chatter)."""
+    line = line.strip()
+    if not line.startswith("{"):
+        return None
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(event, dict) or not isinstance(event.get("event"), str):
+        return None
+    return event
+
+
+def is_final(event: Mapping[str, Any]) -> bool:
+    return event.get("event") in FINAL_KINDS
+
+
+def is_overall(event: Mapping[str, Any]) -> bool:
+    """A progress event that counts finished output frames (the one a progress bar follows)."""
+    return event.get("event") == PROGRESS and event.get("stage") == OVERALL_STAGE
+
+
+def fraction(event: Optional[Mapping[str, Any]]) -> Optional[float]:
+    """How much of the job is done, 0..1, or None when this event does not say.
+
+    Stages such as ``flow`` restart their count, so only ``write`` (frames finished) and ``done`` count: a bar
+    that follows this never goes backwards.
+    """
+    if not event:
+        return None
+    if event.get("event") == DONE:
+        return 1.0
+    total = event.get("total") or 0
+    if not is_overall(event) or not total:
+        return None
+    return min(1.0, max(0.0, float(event.get("index", 0)) / float(total)))
+
+
+def percent(event: Optional[Mapping[str, Any]], start: int = 0) -> Optional[int]:
+    """:func:`fraction` as a whole percent of a bar whose first ``start`` percent went to earlier work."""
+    done = fraction(event)
+    if done is None:
+        return None
+    return start + int(round(done * (100 - start)))
+
+
+def summary(event: Mapping[str, Any]) -> str:
+    """``6 frames written, 2 already done`` from a ``done`` event."""
+    written, skipped = len(event.get("written") or []), len(event.get("skipped") or [])
+    return f"{written} frame{'s' * (written != 1)} written, {skipped} already done"
+
+
+def describe(event: Mapping[str, Any]) -> str:
+    """One line for a log or a status bar: ``write 2/4 (frame 1002): note``, ``done: 4 frames written...``."""
+    kind = event.get("event")
+    if kind == PROGRESS:
+        text = str(event.get("stage", "aifx"))
+        if event.get("total"):
+            text += f" {event.get('index', 0)}/{event['total']}"
+        if event.get("frame") is not None:
+            text += f" (frame {event['frame']})"
+        if event.get("message"):
+            text += f": {event['message']}"
+        return text
+    if kind == DONE:
+        return f"done: {summary(event)}"
+    return f"{kind}: {event.get('message', '')}"

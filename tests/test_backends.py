@@ -1,0 +1,314 @@
+"""The backend registry: built-ins, the routing rule, and a third-party backend found through its entry point."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from shot_files import make_shot, read_exr
+
+from aifx_core import InputError
+from aifx_core.backends import available_backends, create_backend, get, route
+from aifx_core.inpaint import BackendContext, PerFrame
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_builtin_backends_are_listed_without_importing_torch():
+    code = (
+        "import sys\n"
+        "from aifx_core.backends import available_backends\n"
+        "print(','.join(available_backends()))\n"
+        "print('torch' in sys.modules, 'aifx_core.propagate' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    names, loaded = done.stdout.splitlines()
+    assert {"propagate", "telea", "lama", "diffusers", "diffusers-every-frame"} <= set(names.split(","))
+    assert loaded == "False False"
+
+
+def test_routing_rule_runs_generative_backends_under_the_engine_on_a_sequence():
+    assert route("diffusers", {"prompt": "wall"}, 10) == (
+        "propagate",
+        {"prompt": "wall", "spatial_backend": "diffusers"},
+    )
+    assert route("lama", {"spatial_backend": "telea"}, 10) == ("propagate", {"spatial_backend": "telea"})
+    assert route("diffusers", {}, 1) == ("diffusers", {})  # a still
+    assert route("diffusers", {"per_frame": True}, 10) == ("diffusers", {"per_frame": True})
+    assert route("telea", {}, 10) == ("telea", {})  # model-free: per frame as asked
+
+
+def test_unknown_backend_names_the_known_ones():
+    with pytest.raises(InputError, match="unknown backend 'telia'.*telea"):
+        get("telia")
+    with pytest.raises(InputError, match="not a spatial backend"):
+        from aifx_core.backends import create_spatial
+
+        create_spatial("propagate", BackendContext())
+
+
+def test_spatial_backends_run_per_frame_and_the_engine_gets_the_registry_factory():
+    assert isinstance(create_backend("telea", BackendContext()), PerFrame)
+    engine = create_backend("propagate", BackendContext(options={"spatial_backend": "telea"}))
+    assert type(engine.spatial).__name__ == "TeleaBackend"
+
+
+PLUGIN_MODULE = '''
+"""A flat grey fill, shipped by a third party."""
+
+import numpy as np
+
+
+class FlatGrey:
+    """Fills the hole with 0.25 grey (a test plugin)."""
+
+    name = "flat-grey"
+
+    def __init__(self, context):
+        self.context = context
+
+    def inpaint(self, rgb, hole, *, frame=None):
+        out = rgb.copy()
+        out[hole] = np.float32(0.25)
+        return out
+'''
+
+
+@pytest.fixture(scope="module")
+def plugin_path(tmp_path_factory) -> Path:
+    """A tiny plugin package, installed with pip into a folder of its own (never into the shared venv)."""
+    root = tmp_path_factory.mktemp("plugin")
+    source = root / "src"
+    (source / "aifx_flat").mkdir(parents=True)
+    (source / "aifx_flat" / "__init__.py").write_text(textwrap.dedent(PLUGIN_MODULE))
+    (source / "pyproject.toml").write_text(
+        textwrap.dedent(
+            """
+            [build-system]
+            requires = ["setuptools>=61"]
+            build-backend = "setuptools.build_meta"
+
+            [project]
+            name = "aifx-flat"
+            version = "0.1"
+
+            [project.entry-points."aifx.backends"]
+            flat-grey = "aifx_flat:FlatGrey"
+            broken = "aifx_flat_missing:Nothing"
+            """
+        )
+    )
+    target = root / "site"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--quiet",
+            "--target",
+            str(target),
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return target
+
+
+def _env(plugin: Path) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(plugin), str(REPO / "src")])}
+
+
+def test_a_plugin_backend_fills_a_shot(plugin_path, tmp_path):
+    shot = make_shot(tmp_path / "shot", range(1, 4))
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "aifx_core",
+            "fill",
+            str(shot / "plate.####.exr"),
+            "-m",
+            str(shot / "mask.####.png"),
+        ]
+        + ["-o", str(out / "c.####.exr"), "-b", "flat-grey", "--feather", "0"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=_env(plugin_path),
+    )
+    assert done.returncode == 0, done.stderr
+    _, plate = read_exr(shot / "plate.0002.exr")
+    _, filled = read_exr(out / "c.0002.exr")
+    inside = filled["R"] == np.float16(0.25)
+    assert inside.sum() >= 100  # the dilated hole is grey
+    same = (filled["G"] == plate["G"]) | (np.isnan(filled["G"]) & np.isnan(plate["G"]))
+    assert same[~inside].all()  # nothing else changed
+
+
+def test_a_broken_plugin_is_named_only_when_asked_for(plugin_path, tmp_path):
+    code = (
+        "from aifx_core.backends import available_backends, get\n"
+        "print('flat-grey' in available_backends(), 'broken' in available_backends())\n"
+        "try:\n"
+        "    get('broken')\n"
+        "except Exception as exc:\n"
+        "    print(type(exc).__name__, exc)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=_env(plugin_path)
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "True False"
+    assert lines[1].startswith("InputError backend 'broken' from aifx-flat failed to load")
+    assert "aifx_flat_missing" in done.stderr  # one warning line at discovery
+    assert available_backends()  # this process (no plugin on its path) is unaffected
+
+
+# -- options: declared once, checked first ----------------------------------------------------------------------
+
+
+def test_an_unknown_option_names_the_known_ones():
+    from aifx_core.backends import check_options
+
+    with pytest.raises(InputError, match=r"unknown option\(s\) radus .*known options: .*radius"):
+        check_options("propagate", {"radus": 3})
+    with pytest.raises(InputError, match="telea_radius"):
+        check_options("telea", {"steps": 3})  # steps is a diffusers option, not telea's
+    check_options(
+        "propagate", {"spatial_backend": "diffusers", "prompt": "wall", "steps": 4}
+    )  # hosted spatial
+    check_options("diffusers", {"prompt": "wall", "radius": 4})  # on a sequence it runs under propagate
+    check_options("propagate", {"flow_estimator": object(), "per_frame": False})  # Python-only, general
+
+
+@pytest.mark.parametrize(
+    "backend, options, fragment",
+    [
+        ("diffusers", {"steps": 0}, "steps=0"),
+        ("diffusers", {"steps": "many"}, "steps='many'"),
+        ("diffusers", {"strength": 0.2, "steps": 2}, "no denoising step"),
+        ("diffusers", {"offload": "disk"}, "offload"),
+        ("diffusers-every-frame", {"every_frame_strength": 1.5}, "every_frame_strength"),
+        ("lama", {"size": 4}, "size=4"),
+        ("telea", {"telea_radius": -1}, "telea_radius"),
+        ("propagate", {"radius": 0}, "radius"),
+        ("propagate", {"spatial_backend": "nope"}, "unknown backend 'nope'"),
+    ],
+)
+def test_bad_values_fail_before_anything_loads(backend, options, fragment):
+    from aifx_core.backends import check_options
+
+    with pytest.raises(InputError) as info:
+        check_options(backend, options)
+    assert fragment in str(info.value)
+
+
+def test_the_cli_refuses_a_bad_option_before_reading_a_frame_or_loading_a_model(tmp_path):
+    """The plate and the model do not exist: the error is still about the option, so nothing was opened."""
+    for extra, fragment in (
+        (["-b", "diffusers", "--model", str(tmp_path / "no-model"), "--steps", "0"], "steps=0"),
+        (["--option", "radus=3"], "radius"),
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "aifx_core", "fill", str(tmp_path / "missing.####.exr"), "-o"]
+            + [str(tmp_path / "out" / "c.####.exr"), *extra],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 2, done.stderr
+        assert fragment in done.stderr and "missing" not in done.stderr, done.stderr
+        assert not (tmp_path / "out").exists()
+
+
+def test_resume_key_asks_the_backend_which_options_change_pixels():
+    from aifx_core import FillJob
+    from aifx_core.backends import pixel_options
+
+    def key(backend="propagate", **options):
+        job = FillJob(input="a.####.exr", output="b.####.exr", backend=backend, options=options)
+        return job.resume_key(pixel_options(job.backend, job.options))
+
+    assert key(window=16) == key()  # the engine says: memory only
+    assert key("diffusers", prompt="x", offload="model", cache_dir="/c") == key("diffusers", prompt="x")
+    assert key("diffusers", prompt="x") != key("diffusers", prompt="y")
+    assert key(radius=6) != key()
+    # the video model's window is its temporal context: there it changes pixels, and says so
+    assert key("video-diffusion", model="m", window=33) != key("video-diffusion", model="m", window=81)
+
+
+def test_aifx_backends_lists_backends_options_defaults_and_docs():
+    import json
+
+    done = subprocess.run(
+        [sys.executable, "-m", "aifx_core", "backends"], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "window = 4 [speed/memory only]  Packets are read this many at a time" in done.stdout
+    assert "steps = 30  Denoising steps." in done.stdout
+    data = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "aifx_core", "backends", "--json"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        ).stdout
+    )
+    by_name = {b["name"]: b for b in data["backends"]}
+    every_frame = {o["name"]: o for o in by_name["diffusers-every-frame"]["options"]}
+    assert every_frame["steps"]["doc"] == "Denoising steps."  # inherited options keep their docs
+    assert every_frame["every_frame_strength"]["default"] == 0.5
+    for backend in by_name.values():
+        for row in backend["options"]:
+            assert row["doc"], f"{backend['name']}.{row['name']} has no doc"
+    unknown = subprocess.run(
+        [sys.executable, "-m", "aifx_core", "backends", "telia"], capture_output=True, text=True, timeout=120
+    )
+    assert unknown.returncode == 2 and "telea" in unknown.stderr
+
+
+def test_aifx_backends_lists_a_plugin(plugin_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "aifx_core", "backends"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=_env(plugin_path),
+    )
+    assert done.returncode == 0, done.stderr
+    assert (
+        "flat-grey (spatial, plugin aifx-flat): Fills the hole with 0.25 grey (a test plugin)." in done.stdout
+    )
+
+
+def test_python_callers_can_still_hand_the_engine_a_flow_estimator_object(tmp_path):
+    from aifx_core import FillJob, fill
+    from aifx_core.flow import DISFlow
+
+    shot = make_shot(tmp_path / "shot", range(1, 4))
+
+    def job():
+        return FillJob(
+            input=str(shot / "plate.####.exr"),
+            mask=str(shot / "mask.####.png"),
+            output=str(tmp_path / "out" / "c.####.exr"),
+            options={"flow_estimator": DISFlow("fast")},
+        )
+
+    assert fill(job()).written == [1, 2, 3]
+    assert fill(job()).skipped == [1, 2, 3]  # keyed by the estimator's type: a rerun resumes

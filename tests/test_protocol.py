@@ -1,0 +1,121 @@
+"""The protocol floor: standard library only, Python 3.9, one copy per adapter kept byte-identical."""
+
+from __future__ import annotations
+
+import ast
+import glob
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from aifx_core.protocol import events
+
+REPO = Path(__file__).resolve().parents[1]
+PROTOCOL = REPO / "src" / "aifx_core" / "protocol"
+SYNC = REPO / "utils" / "sync_protocol.py"
+
+
+def _sync_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("sync_protocol", SYNC)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_adapter_copies_match_the_source():
+    done = subprocess.run([sys.executable, str(SYNC), "--check"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
+def test_sync_check_finds_drift_and_fix_repairs_it(tmp_path):
+    sync = _sync_module()
+    shutil.copytree(PROTOCOL, tmp_path / sync.SOURCE, ignore=shutil.ignore_patterns("__pycache__"))
+    assert len(sync.drift(tmp_path)) == len(sync.COPIES) * len(sync.source_files(tmp_path))  # all missing
+    sync.fix(tmp_path)
+    assert sync.drift(tmp_path) == []
+    copy = tmp_path / sync.COPIES[0]
+    (copy / "job.py").write_text((copy / "job.py").read_text() + "\n# retyped by hand\n")
+    (copy / "stale.py").write_text("")
+    assert sorted(sync.drift(tmp_path)) == [
+        f"{sync.COPIES[0] / 'job.py'}: differs from {sync.SOURCE / 'job.py'}",
+        f"{sync.COPIES[0] / 'stale.py'}: not in {sync.SOURCE}",
+    ]
+    sync.fix(tmp_path)
+    assert sync.drift(tmp_path) == [] and not (copy / "stale.py").exists()
+
+
+def test_protocol_imports_only_the_standard_library_and_itself():
+    for path in sorted(PROTOCOL.glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), feature_version=(3, 9))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                assert node.level == 1, f"{path.name}: reaches outside the protocol package"
+                continue
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            for name in names:
+                top = name.split(".")[0]
+                assert top in sys.stdlib_module_names or top == "__future__", f"{path.name} imports {name}"
+
+
+def _python39() -> str | None:
+    found = [os.environ.get("AIFX_TEST_PYTHON39", "")] + sorted(
+        glob.glob(os.path.expanduser("~/.pyenv/versions/3.9*/bin/python3.9"))
+    )
+    return next((p for p in found if p and os.path.exists(p)), None)
+
+
+def test_a_copy_runs_under_python_3_9_with_another_package_name(tmp_path):
+    """Nuke 14 embeds Python 3.9 and the copy lives under another name: both must work."""
+    python = _python39()
+    if python is None:
+        pytest.skip("no Python 3.9 on this machine (set AIFX_TEST_PYTHON39)")
+    shutil.copytree(PROTOCOL, tmp_path / "dcc_protocol", ignore=shutil.ignore_patterns("__pycache__"))
+    code = (
+        "from dcc_protocol import FillJob, InputError, events, client\n"
+        "job = FillJob(input='a.####.exr', output='b.####.exr', options={'steps': 4})\n"
+        "job.validate()\n"
+        "assert FillJob.from_json(job.to_json()) == job\n"
+        "try:\n"
+        "    FillJob.from_dict({'input': 'a', 'output': 'b', 'seed': 'abc'})\n"
+        "except InputError as exc:\n"
+        "    print(exc)\n"
+        "line = events.encode(events.ProgressEvent('write', 1, 2, 7).to_dict())\n"
+        "print(events.describe(events.decode(line)), events.percent(events.decode(line), 10))\n"
+        "print(client.worker_command('py', 'j.json')[-1])\n"
+    )
+    done = subprocess.run(
+        [python, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60, env={"PYTHONPATH": ""}
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        'job field "seed" must be a whole number, got "abc"',
+        "write 1/2 (frame 7) 55",
+        "--json-progress",
+    ]
+
+
+def test_events_round_trip_and_junk_is_ignored():
+    progress = events.ProgressEvent("write", 2, 4, 1002, "hi").to_dict()
+    done = events.done_event("o.####.exr", [1, 2], [3], None)
+    for event in (progress, done, events.error_event("bad", 2), events.cancelled_event("stop")):
+        assert events.decode(events.encode(event) + "\n") == event
+    for junk in ("", "warning: something", "{not json", "[1, 2]", '{"no": "kind"}'):
+        assert events.decode(junk) is None
+    assert events.is_final(done) and not events.is_final(progress)
+    assert events.fraction(progress) == 0.5 and events.fraction(done) == 1.0
+    assert events.fraction({**progress, "stage": "flow"}) is None
+    assert events.describe(done) == "done: 2 frames written, 1 already done"
+    assert events.describe(events.error_event("bad plate", 2)) == "error: bad plate"
