@@ -756,6 +756,19 @@ def case_from_json(data: dict[str, Any]) -> harness.CaseResult:
     )
 
 
+def reused_note(previous: dict | None, skipped: list[str], clips: tuple[str, ...]) -> str:
+    """What of the page comes from an earlier run (``--reuse``), for its header; empty when nothing does."""
+    if previous is None or not (skipped or clips):
+        return ""
+    parts = list(skipped)
+    if clips and "quality" not in skipped:
+        parts.append(f"quality (every clip but {', '.join(clips)})")
+    return (
+        f"The {', '.join(parts)} results are reused from the run started {previous['started'][:16]} UTC "
+        f"(commit {previous['machine']['commit']}); only the rest was run again."
+    )
+
+
 # -- main -------------------------------------------------------------------------------------------------
 
 
@@ -791,7 +804,7 @@ def main(argv: list[str] | None = None) -> int:
     command = "python benchmarks/run_all.py" + (" --quick" if args.quick else "")
     if args.clips:
         command += f" --clips {args.clips}"
-    if previous is not None and args.skip:
+    if previous is not None and (args.skip or args.clips):
         command += "".join(f" --skip {part}" for part in args.skip) + f" --reuse {args.reuse.name}"
     started = dt.datetime.now(dt.timezone.utc)
     t0 = time.perf_counter()
@@ -806,6 +819,12 @@ def main(argv: list[str] | None = None) -> int:
     plots: list[Path] = []
     if "quality" not in args.skip:
         quality, plots = run_quality(settings, baseline, temporal, img_dir)
+        if previous is not None and settings.clips:
+            # --clips with --reuse: the other clips' cases come from the earlier run, so a long run can be
+            # done clip by clip into one page.
+            kept = [case_from_json(c) for c in previous["quality"] if c["clip"] not in settings.clips]
+            quality = kept + quality
+            plots = [plot_case(case, img_dir) for case in kept] + plots
     elif previous is not None:
         quality = [case_from_json(case) for case in previous["quality"]]
         plots = [plot_case(case, img_dir) for case in quality]
@@ -841,12 +860,7 @@ def main(argv: list[str] | None = None) -> int:
         baseline_note,
         telea_sane=harness.telea_is_sane(),
         load=(load_start, os.getloadavg()[0]),
-        reused=(
-            f"The {', '.join(args.skip)} results are reused from the run started {previous['started'][:16]} UTC "
-            f"(commit {previous['machine']['commit']}); only the other parts were run again."
-            if previous is not None and args.skip
-            else ""
-        ),
+        reused=reused_note(previous, args.skip, settings.clips),
     )
     results_dir = (WORK / "quick") if args.quick else (REPO / "benchmarks" / "results")
     results_dir.mkdir(parents=True, exist_ok=True)

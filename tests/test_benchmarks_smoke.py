@@ -201,3 +201,11 @@ def test_below_telea_share_counts_frames_more_than_a_db_worse():
         seconds=0.0,
     )
     assert harness.below_baseline_share(case, "fill") == pytest.approx(1 / 3)
+
+
+def test_a_run_of_some_clips_reuses_the_others_and_says_so():
+    previous = {"started": "2026-12-03T10:00:00", "machine": {"commit": "abc1234"}}
+    assert run_all.reused_note(None, [], ("whip",)) == "" and run_all.reused_note(previous, [], ()) == ""
+    note = run_all.reused_note(previous, ["speed", "memory"], ("whip", "crosser"))
+    assert "speed, memory, quality (every clip but whip, crosser) results are reused" in note
+    assert "abc1234" in note
