@@ -223,9 +223,9 @@ def prepare(op: AIFX_OT_fill, context: bpy.types.Context) -> PreparedFill:
     if paths["job"] in _RUNNING_JOBS:
         raise UserError(f"{plate.name}: AI Fill is already running for {output}; wait for it or press Esc")
     mask_pattern, raster_plan = _mask_pattern(mask_source, plate, paths, numbers)
-    options = {"model": op.model, "prompt": op.prompt, "negative_prompt": op.negative_prompt}
-    if op.backend == "propagate":
-        options["spatial_backend"] = op.spatial_backend
+    options = jobs.backend_options(op)
+    if options.get("reference"):
+        options["reference"] = bpy.path.abspath(options["reference"])
     try:
         job = jobs.build_job(
             input=plate.pattern,
