@@ -102,7 +102,7 @@ def fill(
     check_writable(out_dir)  # fail now, not after minutes of model loading
     clean_stale_temps(out_dir)
     if save_job:
-        job.save(save_job)
+        job.save(Path(save_job))
 
     # The routing rule (a generative backend on a sequence runs under the temporal engine) is the registry's.
     name, options = route(job.backend, job.options, len(plate.frames))
