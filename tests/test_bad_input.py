@@ -194,9 +194,15 @@ def test_sigterm_cancels_with_the_normal_cancel_path_and_a_rerun_completes(tmp_p
         if json.loads(line).get("event") == "progress":
             break
     proc.send_signal(signal.SIGTERM)
-    stdout, stderr = proc.communicate(timeout=60)
+    # Read through the same buffered file the loop above read from (communicate() reads the raw pipe and would
+    # miss lines that loop had already buffered).
+    stdout = proc.stdout.read()
+    assert proc.stderr is not None
+    stderr = proc.stderr.read()
+    proc.wait(timeout=60)
     assert proc.returncode == 130, stderr
-    assert json.loads(stdout.splitlines()[-1])["event"] == "cancelled"
+    events = [json.loads(line) for line in stdout.splitlines() if line.strip()]
+    assert events and events[-1]["event"] == "cancelled", (stdout, stderr)
     assert "cancelled" in stderr and "Traceback" not in stderr
     assert [p.name for p in out.parent.iterdir() if "aifx-tmp" in p.name or p.name.endswith(".lock")] == []
     again = aifx(*args)

@@ -19,7 +19,7 @@ from dataclasses import fields
 from typing import Any
 
 from . import __version__
-from .progress import CancelToken
+from .progress import CancelToken, shielded, signal_shield
 from .protocol import events
 from .protocol.errors import EXIT_CANCELLED, EXIT_INTERNAL, AifxError, Cancelled, InputError
 from .protocol.events import ProgressEvent
@@ -281,6 +281,8 @@ def _cancel_on_sigterm(cancel: CancelToken) -> None:
         if cancel.cancelled:  # already unwinding: do not interrupt the clean-up
             return
         cancel.cancel()
+        if shielded():  # never inside a stream swap or an event line: the next progress check raises
+            return
         raise Cancelled("cancelled; finished frames are kept and a rerun resumes after them")
 
     try:
@@ -322,8 +324,9 @@ class _progress_printer:
 
 
 def _emit(payload: dict) -> None:
-    sys.stdout.write(events.encode(payload) + "\n")
-    sys.stdout.flush()
+    with signal_shield():  # SIGTERM never breaks an event line; the next progress check raises
+        sys.stdout.write(events.encode(payload) + "\n")
+        sys.stdout.flush()
 
 
 def _final(json_progress: bool, payload: dict) -> None:

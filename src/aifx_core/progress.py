@@ -8,8 +8,9 @@ boundaries) and a :class:`CancelToken` that the long loops poll between frames.
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from .protocol.errors import Cancelled
 from .protocol.events import ProgressEvent
@@ -50,3 +51,23 @@ class Reporter:
         self.cancel.raise_if_cancelled()
         if self.callback is not None:
             self.callback(ProgressEvent(stage, index, total, frame, message))
+
+
+_shield_depth = 0
+
+
+@contextlib.contextmanager
+def signal_shield() -> Iterator[None]:
+    """A short section a signal handler must not raise into (a stream swap, an event line half written):
+    the CLI's SIGTERM handler then only sets the cancel flag, and the next progress check raises."""
+    global _shield_depth
+    _shield_depth += 1
+    try:
+        yield
+    finally:
+        _shield_depth -= 1
+
+
+def shielded() -> bool:
+    """True inside :func:`signal_shield`."""
+    return _shield_depth > 0

@@ -97,8 +97,10 @@ _stderr = _StderrCapture()
 @contextlib.contextmanager
 def decoder_messages_silenced() -> Iterator[None]:
     """Run a decoder call without its own messages reaching stdout/stderr (see the module docstring)."""
+    from ..progress import signal_shield  # a SIGTERM raising mid-swap would leave stdout muted
+
     me = threading.get_ident()
-    with _lock:
+    with signal_shield(), _lock:
         proxy = sys.stdout if isinstance(sys.stdout, _QuietStdout) else _QuietStdout(sys.stdout)
         sys.stdout = proxy
         proxy.quiet_threads.add(me)
@@ -106,7 +108,7 @@ def decoder_messages_silenced() -> Iterator[None]:
     try:
         yield
     finally:
-        with _lock:
+        with signal_shield(), _lock:
             _stderr.stop()
             proxy.quiet_threads.discard(me)
             if not proxy.quiet_threads and sys.stdout is proxy:
