@@ -23,6 +23,7 @@ from .inpaint import BackendContext, FramePacket
 from .manifest import Manifest, OutputLock, fault_point, run_key
 from .mask import MaskSource, feather_weight, make_hole, open_mask
 from .progress import CancelToken, ProgressCallback, Reporter
+from .protocol import events
 from .protocol.job import FillJob
 from .sequence import (
     FORMATS,
@@ -56,6 +57,12 @@ class FillResult:
     #: One-line notes for the user: what the output format could not keep, a lossy compression not reused,
     #: a hole covering most of the frame.
     notices: list[str] = field(default_factory=list)
+
+    def done_event(self) -> dict:
+        """The ``done`` event every front end sends for this result (CLI ``--json-progress``, the server)."""
+        return events.done_event(
+            self.output, self.written, self.skipped, self.contact_sheet, notices=self.notices
+        )
 
 
 def fill(

@@ -26,6 +26,8 @@ from typing import Any
 
 from ..errors import AifxError, Cancelled
 from ..progress import CancelToken, ProgressEvent
+from ..protocol import events
+from ..protocol.errors import EXIT_INTERNAL
 
 
 def _die_with_parent() -> None:
@@ -104,22 +106,14 @@ class Runner:
         try:
             result = fill(job, progress=on_progress, cancel=self.cancel)
             self.current = None
-            emit(
-                {
-                    "event": "done",
-                    "output": result.output,
-                    "written": result.written,
-                    "skipped": result.skipped,
-                    "contact_sheet": result.contact_sheet,
-                }
-            )
+            emit(result.done_event())  # the same event the CLI's --json-progress ends with
         except Cancelled as exc:
-            emit({"event": "cancelled", "message": str(exc)})
+            emit(events.cancelled_event(str(exc)))
         except AifxError as exc:
-            emit({"event": "error", "message": str(exc), "exit_code": exc.exit_code})
+            emit(events.error_event(str(exc), exc.exit_code))
         except Exception as exc:  # a bug: the server log gets the traceback, the client one line
             traceback.print_exc()
-            emit({"event": "error", "message": f"internal error: {exc}", "exit_code": 1})
+            emit(events.error_event(f"internal error: {exc}", EXIT_INTERNAL))
         finally:
             self.current = None
             self.cancelled_early.discard(job_id)
