@@ -10,6 +10,7 @@ Used by ``benchmarks/run_all.py`` and, on tiny clips, by ``tests/test_benchmarks
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -21,7 +22,7 @@ import numpy as np
 
 from aifx_core.backends import create_backend
 from aifx_core.inpaint import BackendContext, FillBackend, FramePacket
-from aifx_core.metrics import SequenceScorer, estimate_motion
+from aifx_core.metrics import FrameScores, SequenceScorer, estimate_motion
 from aifx_core.progress import Reporter
 
 SEED = 20260125
@@ -29,6 +30,9 @@ SEED = 20260125
 CLIP_COLORSPACE = "sRGB Encoded Rec.709 (sRGB)"
 REPO = Path(__file__).resolve().parents[1]
 TENNIS = REPO.parent / "shared" / "data" / "tennis"
+SCHOOLGIRLS = REPO.parent / "shared" / "data" / "schoolgirls"
+#: Clips rendered with Blender's Cycles by ``benchmarks/render_clips.py`` and cached in the repository.
+CLIPS = REPO / "benchmarks" / "clips"
 
 
 # -- clips ------------------------------------------------------------------------------------------------
@@ -44,6 +48,10 @@ class Clip:
 
     def frame(self, t: int) -> np.ndarray:
         raise NotImplementedError
+
+    def plate(self, t: int) -> np.ndarray:
+        """What the camera saw in frame ``t``, before anything was removed (the clean frame unless overridden)."""
+        return self.frame(t)
 
     def object_mask(self, t: int) -> np.ndarray | None:
         """Where frame ``t`` shows a real object (not ground truth for the background), or None if nowhere.
@@ -90,6 +98,62 @@ class FolderClip(Clip):
             (matte > 127).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
         )
         return grown.astype(bool)
+
+
+def _read_rgb(path: Path) -> np.ndarray:
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise FileNotFoundError(f"{path}: missing or unreadable frame")
+    return (cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0).astype(np.float32)
+
+
+class RenderedClip(Clip):
+    """A clip rendered by ``benchmarks/render_clips.py`` and cached in ``benchmarks/clips/<name>/``.
+
+    ``truth/`` is the clean render: every pixel is ground truth (the objects that cross the frame are part of
+    it; nothing is masked). A removal clip also has ``plate/`` (the same shot with one more object in it) and
+    ``remove/`` (that object's matte, shadow and motion-blurred fringe included, 0/255), so the truth inside
+    the matte is what was behind the object. ``plate/`` holds only the inside of the matte (black elsewhere):
+    outside it the plate is the truth. ``clip.json`` says what the clip is (size, frames, speeds).
+    """
+
+    def __init__(self, folder: Path, count: int | None = None) -> None:
+        self.folder = Path(folder)
+        self.meta = json.loads((self.folder / "clip.json").read_text(encoding="utf-8"))
+        self.name = str(self.meta["name"])
+        self.width, self.height = int(self.meta["width"]), int(self.meta["height"])
+        self.count = int(self.meta["frames"]) if count is None else min(count, int(self.meta["frames"]))
+        self.removal = bool(self.meta.get("remove"))
+
+    def _path(self, pattern: str, t: int) -> Path:
+        return self.folder / pattern.replace("####", f"{int(self.meta.get('first_frame', 0)) + t:04d}")
+
+    def frame(self, t: int) -> np.ndarray:
+        return _read_rgb(self._path(self.meta["truth"], t))
+
+    def plate(self, t: int) -> np.ndarray:
+        """The shot with the object: ``plate/`` inside its matte, the truth elsewhere (where they agree)."""
+        if not self.removal:
+            return self.frame(t)
+        inside = self.remove_mask(t)
+        return np.where(inside[..., None], _read_rgb(self._path(self.meta["plate"], t)), self.frame(t))
+
+    def remove_mask(self, t: int) -> np.ndarray:
+        """The matte of the object to remove in frame ``t`` (bool); all False for a clip without one."""
+        if not self.removal:
+            return np.zeros((self.height, self.width), bool)
+        path = self._path(self.meta["remove"], t)
+        matte = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+        if matte is None:
+            raise FileNotFoundError(f"{path}: missing or unreadable matte")
+        return matte > 127
+
+
+def rendered_clips(folder: Path = CLIPS, count: int | None = None) -> list[RenderedClip]:
+    """Every cached rendered clip, by name (whip, whip960, crosser, nonrigid, ...)."""
+    if not folder.is_dir():
+        return []
+    return [RenderedClip(p.parent, count) for p in sorted(folder.glob("*/clip.json"))]
 
 
 def _noise_texture(rng: np.random.Generator, height: int, width: int, tint: np.ndarray) -> np.ndarray:
@@ -159,6 +223,10 @@ class Holes:
 
     name: str
     mask: HoleFn
+    #: False where nothing says what is behind the hole (a real object removed): scored by flicker only.
+    has_truth: bool = True
+    #: True when the backend must see the plate (with the object to remove), not the clean frame.
+    on_plate: bool = False
 
 
 def static_square(width: int, height: int) -> Holes:
@@ -181,6 +249,84 @@ def moving_blob(width: int, height: int, count: int) -> Holes:
         return hole.astype(bool)
 
     return Holes("moving blob", mask)
+
+
+def square_grid(width: int, height: int) -> Holes:
+    """Nine static squares (35 px at 432x240, 11 % of the frame) on a 3x3 grid: many holes that whatever crosses
+    the frame runs through."""
+    side = max(4, round(35 * height / 240))
+    hole = np.zeros((height, width), bool)
+    for fx in (0.2, 0.5, 0.8):
+        for fy in (0.25, 0.5, 0.75):
+            x0, y0 = int(width * fx) - side // 2, int(height * fy) - side // 2
+            hole[y0 : y0 + side, x0 : x0 + side] = True
+    return Holes("nine squares", lambda t: hole)
+
+
+def object_removal(clip: RenderedClip) -> Holes:
+    """Remove the rendered clip's object: the hole is its matte, the backend sees the plate, the truth is the
+    render without it."""
+    return Holes("remove object", clip.remove_mask, on_plate=True)
+
+
+def remove_objects(clip: Clip) -> Holes:
+    """Remove the clip's own objects (e.g. the schoolgirls): no truth behind them, so only flicker is scored."""
+
+    def mask(t: int) -> np.ndarray:
+        found = clip.object_mask(t)
+        return np.zeros((clip.height, clip.width), bool) if found is None else found
+
+    return Holes("remove objects (no truth)", mask, has_truth=False)
+
+
+def squares_off_objects(
+    clip: Clip,
+    count: int = 3,
+    margin: int = 12,
+    near: tuple[tuple[float, float], ...] = (),
+) -> Holes:
+    """``count`` static squares (a sixth of the height) where the clip's objects never go, ``margin`` px clear
+    of them: the truth there is known although the objects are removed too (e.g. schoolgirls' wall and road).
+
+    With ``near`` (points as fractions of width and height) each square is the free one nearest its point;
+    otherwise the first is the free one nearest the centre and each next one the farthest from those chosen.
+    """
+    side = max(4, clip.height // 6)
+    busy = np.zeros((clip.height, clip.width), np.uint8)
+    for t in range(clip.count):
+        found = clip.object_mask(t)
+        if found is not None:
+            busy |= found.astype(np.uint8)
+    grow = 2 * margin + 1
+    busy = cv2.dilate(busy, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
+    free = cv2.integral(busy)
+    step, edge = 4, 4
+    candidates = []
+    for y in range(edge, clip.height - side - edge + 1, step):
+        for x in range(edge, clip.width - side - edge + 1, step):
+            if free[y + side, x + side] - free[y, x + side] - free[y + side, x] + free[y, x] == 0:
+                candidates.append((x + side / 2, y + side / 2))
+    chosen: list[tuple[float, float]] = []
+    centre = (clip.width / 2, clip.height / 2)
+    for fx, fy in near[:count]:
+        free_ones = [c for c in candidates if all(math.dist(c, o) >= side * math.sqrt(2) for o in chosen)]
+        if free_ones:
+            chosen.append(min(free_ones, key=lambda c: math.dist(c, (fx * clip.width, fy * clip.height))))
+    while candidates and len(chosen) < count:
+        if not chosen:
+            best = min(candidates, key=lambda c: math.dist(c, centre))
+        else:
+            best = max(candidates, key=lambda c: min(math.dist(c, o) for o in chosen))
+            if min(math.dist(best, o) for o in chosen) < side:
+                break  # no room left for a square that does not touch the others
+        chosen.append(best)
+    if not chosen:
+        raise ValueError(f"{clip.name}: no room for a {side}-px square away from the objects")
+    hole = np.zeros((clip.height, clip.width), bool)
+    for cx, cy in chosen:
+        x0, y0 = int(cx - side / 2), int(cy - side / 2)
+        hole[y0 : y0 + side, x0 : x0 + side] = True
+    return Holes("squares off the objects", lambda t: hole)
 
 
 def object_shaped(
@@ -226,7 +372,10 @@ def removed(clip: Clip, holes: Holes, t: int) -> np.ndarray:
 
 
 def scored(clip: Clip, holes: Holes, t: int) -> np.ndarray:
-    """Where frame ``t``'s fill is compared with the truth: the synthetic hole, less the real object."""
+    """Where frame ``t``'s fill is compared with the truth: the synthetic hole, less the real object (all that
+    was removed when there is no truth: then only its flicker is measured)."""
+    if not holes.has_truth:
+        return removed(clip, holes, t)
     found = clip.object_mask(t)
     hole = holes.mask(t)
     return hole if found is None else hole & ~found
@@ -236,7 +385,7 @@ def packets(clip: Clip, holes: Holes) -> Iterator[FramePacket]:
     """The clip with its holes blanked to black: a backend cannot peek at the truth."""
     for t in range(clip.count):
         hole = removed(clip, holes, t)
-        rgb = clip.frame(t)
+        rgb = clip.plate(t) if holes.on_plate or not holes.has_truth else clip.frame(t)
         rgb[hole] = 0.0
         yield FramePacket(frame=t, rgb=rgb, hole=hole)
 
@@ -250,6 +399,9 @@ class BackendRun:
     seconds: float
     #: The backend's own counters after the run, e.g. propagate's hole pixels per route.
     stats: dict[str, int] = field(default_factory=dict)
+    #: Scored hole pixels per confidence band (see :data:`CONFIDENCE_BANDS`), when the backend exposes a
+    #: per-pixel confidence; empty otherwise.
+    confidence: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -263,14 +415,69 @@ class CaseResult:
     #: E_warp of the clean clip itself (full frame and inside the same holes): the stability to aim for.
     clean: BackendRun
     runs: dict[str, BackendRun] = field(default_factory=dict)
+    #: Median camera motion of a rendered clip in px/frame (NaN when unknown): what makes a clip "fast".
+    camera_px: float = math.nan
+    #: False when nothing says what was behind the hole: only flicker (E_warp on the result's motion) is scored.
+    has_truth: bool = True
 
 
-def _run_from(scorer: SequenceScorer, seconds: float, backend: object = None) -> BackendRun:
+#: Confidence bands of the table (lower bound inclusive, upper exclusive; the last one includes 1).
+CONFIDENCE_BANDS = (
+    (0.0, 0.25, "<0.25"),
+    (0.25, 0.5, "0.25-0.5"),
+    (0.5, 0.75, "0.5-0.75"),
+    (0.75, 1.01, "≥0.75"),
+)
+
+
+def confidence_map(backend: object, frame: int, item: tuple, shape: tuple[int, int]) -> np.ndarray | None:
+    """The per-pixel confidence (0..1) a backend gives frame ``frame``, if it gives one; None otherwise.
+
+    The engine is changing under the benchmark, so every way it may expose it is read: a third element of what
+    ``fill`` yields, a ``confidence(frame)`` method or mapping, or a ``last_confidence`` array for the frame just
+    yielded. Anything of the wrong shape is ignored rather than guessed at.
+    """
+    value: object = item[2] if len(item) > 2 else None
+    if value is None:
+        source = getattr(backend, "confidence", None)
+        if callable(source):
+            value = source(frame)
+        elif isinstance(source, dict):
+            value = source.get(frame)
+        else:
+            value = getattr(backend, "last_confidence", None)
+    if value is None:
+        return None
+    array = np.asarray(value, dtype=np.float32)
+    if array.ndim == 3 and array.shape[-1] == 1:
+        array = array[..., 0]
+    return array if array.shape == tuple(shape) else None
+
+
+def confidence_bands(confidence: np.ndarray, hole: np.ndarray) -> dict[str, int]:
+    """Hole pixels per confidence band."""
+    values = np.nan_to_num(confidence[hole], nan=0.0)
+    return {label: int(((values >= lo) & (values < hi)).sum()) for lo, hi, label in CONFIDENCE_BANDS}
+
+
+def _run_from(
+    scorer: SequenceScorer, seconds: float, backend: object = None, confidence: dict[str, int] | None = None
+) -> BackendRun:
     names = ("psnr", "psnr_hole", "ssim", "ssim_hole", "ewarp", "ewarp_hole")
     per_frame = {name: [getattr(f, name) for f in scorer.frames] for name in names}
     stats = getattr(backend, "stats", None)
-    counters = {str(k): int(v) for k, v in stats.items()} if isinstance(stats, dict) else {}
-    return BackendRun(summary=scorer.summary(), per_frame=per_frame, seconds=seconds, stats=counters)
+    counters: dict[str, int] = {}
+    if isinstance(stats, dict):
+        for key, value in stats.items():
+            if isinstance(value, int | float | np.integer | np.floating):
+                counters[str(key)] = int(value)
+    return BackendRun(
+        summary=scorer.summary(),
+        per_frame=per_frame,
+        seconds=seconds,
+        stats=counters,
+        confidence=dict(confidence or {}),
+    )
 
 
 def score_case(clip: Clip, holes: Holes, backends: dict[str, FillBackend]) -> CaseResult:
@@ -278,31 +485,46 @@ def score_case(clip: Clip, holes: Holes, backends: dict[str, FillBackend]) -> Ca
 
     The backends run in lockstep on their own lazily generated packets, so memory stays at one frame per
     backend plus each backend's window; the clean clip's motion is estimated once per frame pair and shared.
+    Where the holes have no truth (``has_truth=False``: real objects removed) each result is scored by its
+    in-hole E_warp on its own motion, i.e. by flicker, and the clean columns stay NaN.
     """
     streams = {
         name: iter(backend.fill(packets(clip, holes), Reporter())) for name, backend in backends.items()
     }
     seconds = dict.fromkeys(backends, 0.0)
     scorers = {name: SequenceScorer() for name in backends}
+    bands: dict[str, dict[str, int]] = {name: {} for name in backends}
     clean_scorer = SequenceScorer()
     previous: np.ndarray | None = None
     hole_pixels = 0
     for t in range(clip.count):
-        truth = clip.frame(t)
+        truth = clip.frame(t) if holes.has_truth else clip.plate(t)
         hole = scored(clip, holes, t)
         hole_pixels += int(hole.sum())
-        motion = estimate_motion(previous, truth) if previous is not None else None
-        clean_scorer.add(t, truth, None, hole, motion)
+        motion = None
+        if holes.has_truth:
+            motion = estimate_motion(previous, truth) if previous is not None else None
+            clean_scorer.add(t, truth, None, hole, motion)
+        else:
+            clean_scorer.frames.append(FrameScores(t))
         for name, stream in streams.items():
             start = time.perf_counter()
-            frame, rgb = next(stream)
+            item = next(stream)
             seconds[name] += time.perf_counter() - start
+            frame, rgb = item[0], item[1]
             if frame != t:
                 raise RuntimeError(f"{name} returned frame {frame} when {t} was due")
+            confidence = confidence_map(backends[name], frame, item, hole.shape)
+            if confidence is not None:
+                for label, count in confidence_bands(confidence, hole).items():
+                    bands[name][label] = bands[name].get(label, 0) + count
             result = np.where(hole[..., None], np.clip(np.nan_to_num(rgb), 0.0, 1.0), truth).astype(
                 np.float32
             )
-            scorers[name].add(t, result, truth, hole, motion)
+            if holes.has_truth:
+                scorers[name].add(t, result, truth, hole, motion)
+            else:
+                scorers[name].add(t, result, None, hole)
         previous = truth
     return CaseResult(
         clip=clip.name,
@@ -312,8 +534,31 @@ def score_case(clip: Clip, holes: Holes, backends: dict[str, FillBackend]) -> Ca
         frames=clip.count,
         hole_fraction=hole_pixels / float(clip.count * clip.width * clip.height),
         clean=_run_from(clean_scorer, 0.0),
-        runs={name: _run_from(scorer, seconds[name], backends[name]) for name, scorer in scorers.items()},
+        camera_px=camera_speed(clip),
+        has_truth=holes.has_truth,
+        runs={
+            name: _run_from(scorer, seconds[name], backends[name], bands[name])
+            for name, scorer in scorers.items()
+        },
     )
+
+
+def camera_speed(clip: Clip) -> float:
+    """The median camera speed (px/frame) a rendered clip's ``clip.json`` records; NaN for other clips."""
+    speeds = getattr(clip, "meta", {}).get("camera_px_per_frame") or []
+    return float(np.median(speeds)) if speeds else math.nan
+
+
+def below_baseline_share(
+    case: CaseResult, name: str, baseline: str = "telea", margin_db: float = 1.0
+) -> float:
+    """Share of frames whose hole PSNR under ``name`` is more than ``margin_db`` below ``baseline``'s (frames
+    where either was not measured are left out; NaN when none is left)."""
+    fill, base = case.runs[name].per_frame["psnr_hole"], case.runs[baseline].per_frame["psnr_hole"]
+    pairs = [(f, b) for f, b in zip(fill, base, strict=True) if not (math.isnan(f) or math.isnan(b))]
+    if not pairs:
+        return math.nan
+    return sum(1 for f, b in pairs if f < b - margin_db) / len(pairs)
 
 
 def backend_only_fps(clip: Clip, holes: Holes, backend: FillBackend) -> float:

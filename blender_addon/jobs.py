@@ -78,6 +78,24 @@ def frame_spec(first: int, last: int) -> str:
     return str(first) if first == last else f"{first}-{last}"
 
 
+def backend_options(settings: Any) -> dict[str, Any]:
+    """The options the chosen backend reads, from the panel's (or operator's) settings; ``settings`` is any
+    object with the :class:`~.settings.FillOptions` attributes. Paths are expected absolute already."""
+    backend = settings.backend
+    options: dict[str, Any] = {
+        "model": settings.model,
+        "prompt": settings.prompt,
+        "negative_prompt": settings.negative_prompt,
+    }
+    if backend == "propagate":
+        options["spatial_backend"] = settings.spatial_backend
+    if backend == "video-diffusion":
+        options.update(
+            reference=settings.reference, window=int(settings.window), overlap=int(settings.overlap)
+        )
+    return options
+
+
 def build_job(
     *,
     input: str,

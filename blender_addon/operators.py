@@ -134,9 +134,13 @@ def frame_numbers(op: AIFX_OT_fill, plate: Plate, scene: bpy.types.Scene) -> lis
         first, last = max(first, span[0]), min(last, span[1])
     if first > last:
         where = f"frames {span[0]}-{span[1]}" if span else "its frames"
+        placed = {
+            "clip": ", or place the clip (Footage Settings > Start Frame, Frame Offset)",
+            "image": ", or place the sequence (Image Editor sidebar > Image > Frames, Start Frame, Offset)",
+        }.get(plate.kind, "")
         raise UserError(
             f"{plate.name}: frame range {wanted[0]}-{wanted[1]} does not overlap the plate ({where}); "
-            "set the scene's frame range, or untick Scene Range and set Start and End"
+            f"set the scene's frame range, or untick Scene Range and set Start and End{placed}"
         )
     return [plate.file_number(frame) for frame in range(first, last + 1)]
 
@@ -219,9 +223,9 @@ def prepare(op: AIFX_OT_fill, context: bpy.types.Context) -> PreparedFill:
     if paths["job"] in _RUNNING_JOBS:
         raise UserError(f"{plate.name}: AI Fill is already running for {output}; wait for it or press Esc")
     mask_pattern, raster_plan = _mask_pattern(mask_source, plate, paths, numbers)
-    options = {"model": op.model, "prompt": op.prompt, "negative_prompt": op.negative_prompt}
-    if op.backend == "propagate":
-        options["spatial_backend"] = op.spatial_backend
+    options = jobs.backend_options(op)
+    if options.get("reference"):
+        options["reference"] = bpy.path.abspath(options["reference"])
     try:
         job = jobs.build_job(
             input=plate.pattern,

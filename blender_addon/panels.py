@@ -14,7 +14,16 @@ def _draw_settings(layout: bpy.types.UILayout, settings) -> None:
     col.prop(settings, "backend")
     if settings.backend == "propagate":
         col.prop(settings, "spatial_backend")
-    if settings.backend == "diffusers" or settings.spatial_backend == "diffusers":
+    if settings.backend == "video-diffusion":
+        col.prop(settings, "model")
+        col.prop(settings, "prompt")
+        col.prop(settings, "negative_prompt")
+        col.prop(settings, "reference")
+        sub = col.column(align=True)
+        sub.prop(settings, "window")
+        sub.prop(settings, "overlap")
+        col.prop(settings, "seed")
+    elif settings.backend == "diffusers" or settings.spatial_backend == "diffusers":
         col.prop(settings, "model")
         col.prop(settings, "prompt")
         col.prop(settings, "negative_prompt")

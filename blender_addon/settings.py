@@ -15,6 +15,11 @@ BACKENDS = [
     ("telea", "Telea", "Fast classical inpainting, frame by frame (previews, thin wires)"),
     ("lama", "LaMa", "Learned spatial inpainting, frame by frame"),
     ("diffusers", "Diffusion", "Prompted fill with a diffusion inpainting model"),
+    (
+        "video-diffusion",
+        "Video Diffusion",
+        "A masked video model generates an element that moves by itself (explosion, creature, collapse)",
+    ),
 ]
 SPATIAL_BACKENDS = [
     ("telea", "Telea", "Classical inpainting for what no frame shows"),
@@ -38,6 +43,21 @@ class FillOptions:
     )
     prompt: StringProperty(name="Prompt", description="What to paint into the hole (diffusion)")
     negative_prompt: StringProperty(name="Negative Prompt", description="What to keep out of the fill")
+    reference: StringProperty(
+        name="Reference",
+        subtype="FILE_PATH",
+        description="Image of the element to generate, given to the video model as a reference (optional)",
+    )
+    window: IntProperty(
+        name="Window", default=81, min=1, soft_max=161, description="Frames the video model sees at once"
+    )
+    overlap: IntProperty(
+        name="Overlap",
+        default=16,
+        min=0,
+        soft_max=40,
+        description="Frames consecutive windows share: the next continues the last, and they cross-fade",
+    )
     seed: IntProperty(name="Seed", default=0, min=0)
     dilate: IntProperty(
         name="Dilate", default=4, min=0, soft_max=64, subtype="PIXEL", description="Grow the hole"
@@ -69,6 +89,9 @@ class FillOptions:
         "model",
         "prompt",
         "negative_prompt",
+        "reference",
+        "window",
+        "overlap",
         "seed",
         "dilate",
         "feather",

@@ -10,6 +10,8 @@ import re
 
 #: (CLI wording, Blender wording), applied in order; the panel's labels are in settings.py.
 _REWRITES: list[tuple[str, str]] = [
+    (r"pass another -o/--output", "choose another Output Folder"),
+    (r"-o/--output", "Output Folder"),
     (r"pass --overwrite to replace them", "tick Redo Finished Frames to replace them"),
     (r"pass --overwrite", "tick Redo Finished Frames"),
     (r",? or pass --skip-missing", ""),

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -119,3 +120,103 @@ def test_memory_probe_runs_in_its_own_process():
     )
     row = json.loads(done.stdout.strip().splitlines()[-1])
     assert row["frames"] == 3 and row["peak_rss_mb"] > 10
+
+
+class _ClipWithObject(harness.ParallaxClip):
+    """The parallax clip with a 'real object' (no truth) sliding along its left third."""
+
+    def object_mask(self, t):
+        mask = np.zeros((self.height, self.width), bool)
+        mask[10:30, 4 + 2 * t : 20 + 2 * t] = True
+        return mask
+
+
+def test_nine_squares_cover_about_eleven_percent():
+    hole = harness.square_grid(432, 240).mask(0)
+    assert hole.shape == (240, 432) and abs(hole.mean() - 9 * 35 * 35 / (432 * 240)) < 1e-3
+    labels = cv2.connectedComponents(hole.astype(np.uint8))[0] - 1
+    assert labels == 9
+
+
+def test_squares_off_objects_never_touch_them():
+    clip = _ClipWithObject(160, 90, 5)
+    hole = harness.squares_off_objects(clip, count=3, margin=6).mask(0)
+    assert hole.any()
+    for t in range(clip.count):
+        grown = cv2.dilate(clip.object_mask(t).astype(np.uint8), np.ones((11, 11), np.uint8)) > 0
+        assert not (hole & grown).any()
+    # Scored where the truth is known: the object is removed too, but the squares are scored whole.
+    assert np.array_equal(harness.scored(clip, harness.squares_off_objects(clip), 0), hole)
+
+
+def test_removing_objects_without_truth_scores_flicker_only():
+    clip = _ClipWithObject(96, 54, 4)
+    holes = harness.remove_objects(clip)
+    packet = next(harness.packets(clip, holes))
+    assert np.array_equal(packet.hole, clip.object_mask(0)) and (packet.rgb[packet.hole] == 0).all()
+    backend, _ = harness.baseline_backend()
+    case = harness.score_case(clip, holes, {"telea": backend})
+    run = case.runs["telea"]
+    assert not case.has_truth and math.isnan(run.summary["psnr_hole"])
+    assert run.summary["ewarp_hole"] > 0 and math.isnan(case.clean.summary["ewarp_hole"])
+    assert run_all.case_target_rows(case, "telea") == []  # no truth: no target can be judged
+
+
+class _ConfidentTelea:
+    """Per-frame Telea that also says how sure it is, the way an engine may expose it (``last_confidence``)."""
+
+    def __init__(self):
+        self.inner, _ = harness.baseline_backend()
+        self.stats = {"propagated": 3, "spatial": 1, "frames_seen": 99}
+
+    def fill(self, packets, reporter):
+        for frame, rgb in self.inner.fill(packets, reporter):
+            ramp = np.linspace(0.0, 1.0, rgb.shape[1], dtype=np.float32)
+            self.last_confidence = np.broadcast_to(ramp, rgb.shape[:2])
+            yield frame, rgb
+
+
+def test_confidence_bands_and_routes_are_read_when_the_engine_exposes_them():
+    clip = harness.ParallaxClip(96, 54, 3)
+    holes = harness.static_square(96, 54)
+    case = harness.score_case(clip, holes, {"sure": _ConfidentTelea()})
+    bands = case.runs["sure"].confidence
+    assert set(bands) == {label for _, _, label in harness.CONFIDENCE_BANDS}
+    assert sum(bands.values()) == 3 * int(holes.mask(0).sum())
+    assert bands["<0.25"] == 0 and bands["0.25-0.5"] > 0  # the square sits at 30-48% of the width
+    assert run_all.confidence_text(bands).startswith("<0.25 0% / 0.25-0.5 ")
+    # Route shares use the route counters only, whatever else the engine counts.
+    assert run_all.routes(case.runs["sure"].stats) == "propagated 75% / spatial 25%"
+    assert run_all.confidence_text({}) == "-"
+
+
+def test_below_telea_share_counts_frames_more_than_a_db_worse():
+    clip = harness.ParallaxClip(64, 36, 3)
+    backend, _ = harness.baseline_backend()
+    case = harness.score_case(clip, harness.static_square(64, 36), {"telea": backend})
+    base = case.runs["telea"].per_frame["psnr_hole"]
+    case.runs["fill"] = harness.BackendRun(
+        summary=dict(case.runs["telea"].summary),
+        per_frame={"psnr_hole": [p - d for p, d in zip(base, (0, 2, 0.5), strict=True)]},
+        seconds=0.0,
+    )
+    assert harness.below_baseline_share(case, "fill") == pytest.approx(1 / 3)
+
+
+def test_a_run_of_some_clips_reuses_the_others_and_says_so():
+    previous = {"started": "2026-12-03T10:00:00", "machine": {"commit": "abc1234"}}
+    assert run_all.reused_note(None, [], ("whip",)) == "" and run_all.reused_note(previous, [], ()) == ""
+    note = run_all.reused_note(previous, ["speed", "memory"], ("whip", "crosser"))
+    assert "speed, memory, quality (every clip but whip, crosser) results are reused" in note
+    assert "abc1234" in note
+
+
+def test_the_full_run_scores_every_cached_clip_and_the_smoke_run_two():
+    cases = run_all.quality_cases(run_all.Settings.full())
+    names = {(clip.name, holes.name) for clip, holes in cases}
+    for clip in harness.rendered_clips():
+        for hole in ("static square", "nine squares", "moving blob"):
+            assert (clip.name, hole) in names
+        assert ((clip.name, "remove object") in names) == clip.removal
+    quick = {clip.name for clip, _ in run_all.quality_cases(run_all.Settings.quick())}
+    assert {"whip", "crosser"} <= quick and "whip960" not in quick

@@ -306,6 +306,26 @@ def test_windows_paths_are_mapped_onto_the_root(server, area):
     assert len(list((area / "out_map").glob("c.*.exr"))) == 3
 
 
+def test_a_worker_that_dies_fails_its_job_and_is_replaced(server, area):
+    import os
+    import signal
+
+    client = server.client()
+    job_id = client.submit(
+        shot_job(area / "long", area / "out_crash" / "c.####.exr", backend="propagate").to_dict()
+    )["id"]
+    stream = client.events(job_id)
+    next(e for e in stream if e.get("stage") == "write")
+    pid = http("GET", server.url + "/v1/models", "alice")[2]["workers"][0]["pid"]
+    os.kill(pid, signal.SIGKILL)  # what an out-of-memory kill or a crashing model library does
+    final = list(stream)[-1]
+    assert final["event"] == "error" and final["exit_code"] == 1 and "worker process died" in final["message"]
+    assert client.job(job_id)["state"] == "failed"
+    after = client.submit(shot_job(area / "short", area / "out_after_crash" / "c.####.exr").to_dict())["id"]
+    assert list(client.events(after))[-1]["event"] == "done"
+    assert http("GET", server.url + "/v1/models", "alice")[2]["workers"][0]["pid"] != pid
+
+
 def test_models_lists_the_workers(server):
     status, _, body = http("GET", server.url + "/v1/models", "bob")
     assert status == 200

@@ -22,10 +22,14 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from .events import Event, is_final
+from .errors import EXIT_INPUT, EXIT_INTERNAL, AifxError
+from .events import Event, decode, is_final
+
+#: HTTP answers that mean the user has something to fix (the job, a path, the token): exit code 2.
+_USER_ERRORS = (400, 401, 403, 404, 413, 422)
 
 
-class RemoteError(Exception):
+class RemoteError(AifxError):
     """The server said no (``status``: the HTTP status; ``retry_after`` for 429) or could not be reached."""
 
     def __init__(self, message: str, status: int = 0, retry_after: float | None = None) -> None:
@@ -34,9 +38,9 @@ class RemoteError(Exception):
         self.retry_after = retry_after
 
     @property
-    def exit_code(self) -> int:
-        """The exit code the CLI would give: 2 for a job or request the user can fix, else 1."""
-        return 2 if self.status in (400, 401, 403, 404, 413, 422) else 1
+    def exit_code(self) -> int:  # type: ignore[override]
+        """The exit code the CLI gives: 2 for a job or request the user can fix, else 1."""
+        return EXIT_INPUT if self.status in _USER_ERRORS else EXIT_INTERNAL
 
 
 class RemoteClient:
@@ -113,7 +117,9 @@ class RemoteClient:
                         failures = 0
                         if event_id is not None:
                             last_event_id = event_id
-                        event = json.loads(data)
+                        event = decode(data)
+                        if event is None:
+                            continue
                         yield event
                         if is_final(event):
                             return

@@ -199,6 +199,14 @@ def backend_options(settings: Mapping[str, Any]) -> dict[str, Any]:
         options["negative_prompt"] = str(settings.get("negative_prompt", ""))
         options["steps"] = int(settings.get("steps", 30))
         options["strength"] = float(settings.get("strength", 1.0))
+    if backend == "video-diffusion":
+        options["prompt"] = str(settings.get("prompt", ""))
+        options["negative_prompt"] = str(settings.get("negative_prompt", ""))
+        options["steps"] = int(settings.get("steps", 30))
+        options["window"] = int(settings.get("window", 81))
+        options["overlap"] = int(settings.get("overlap", 16))
+        if str(settings.get("reference", "")).strip():
+            options["reference"] = str(settings["reference"]).strip()
     return options
 
 

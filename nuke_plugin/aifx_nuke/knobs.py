@@ -14,7 +14,7 @@ from typing import Any
 NODE_NAME = "AIFill"
 TAB_NAME = "aifx"
 
-BACKENDS = ["propagate", "telea", "lama", "diffusers"]
+BACKENDS = ["propagate", "telea", "lama", "diffusers", "video-diffusion"]
 #: ``auto`` lets the temporal engine pick its keyframe filler; otherwise ``options.spatial_backend``.
 SPATIAL_BACKENDS = ["auto", "telea", "lama", "diffusers"]
 
@@ -80,6 +80,23 @@ KNOBS: list[KnobSpec] = [
     ),
     KnobSpec("prompt", "String_Knob", "prompt", "", "What to paint into the hole (diffusers only)."),
     KnobSpec("negative_prompt", "String_Knob", "negative prompt", "", "What to avoid (diffusers only)."),
+    KnobSpec(
+        "reference",
+        "File_Knob",
+        "reference",
+        "",
+        "Image of the element to generate, given to the video model as a reference (video-diffusion only).",
+    ),
+    KnobSpec(
+        "window", "Int_Knob", "window", 81, "Frames the video model sees at once (video-diffusion only)."
+    ),
+    KnobSpec(
+        "overlap",
+        "Int_Knob",
+        "overlap",
+        16,
+        "Frames consecutive windows share and cross-fade over (video-diffusion only).",
+    ),
     KnobSpec("seed", "Int_Knob", "seed", 0, "Random seed: the same seed gives the same fill."),
     KnobSpec("steps", "Int_Knob", "steps", 30, "Diffusion steps (diffusers only)."),
     KnobSpec("strength", "Double_Knob", "strength", 1.0, "How far diffusion may move from the plate, 0..1."),

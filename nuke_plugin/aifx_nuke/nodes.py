@@ -139,6 +139,18 @@ class NukeHost:
             raise session.RenderError(f"{self.node_name} has no internal node {name}; make a new AIFill")
         return inner
 
+    def _source_format(self) -> nuke.Format:
+        """The Source input's format (main thread, full resolution: called inside the methods below)."""
+        source = self.node.input(0)
+        if source is None:
+            raise session.RenderError(f"{self.node_name} has no Source input; connect the plate")
+        try:
+            return source.format()
+        except RuntimeError as exc:
+            raise session.RenderError(
+                f"the Source input has no image: {exc}; check what feeds Source"
+            ) from None
+
     @_main_thread
     def settings(self) -> dict[str, Any]:
         """Knob values; file knobs evaluated (``[getenv SHOW]/cache``), as Nuke evaluates a Read's path."""
@@ -178,7 +190,7 @@ class NukeHost:
         if self.node.input(0) is not None:
             # What the written inputs depend on besides the nodes: the full-resolution format and the view.
             with _full_resolution():
-                size = self.node.input(0).format()  # type: ignore[union-attr]
+                size = self._source_format()
             rows.append(("Project", "Root", "root", f"format {size.width()}x{size.height()}\nview {_hero()}"))
         return rows
 
@@ -206,7 +218,7 @@ class NukeHost:
             )
         os.makedirs(paths.inputs_dir, exist_ok=True)
         with _full_resolution():
-            size = self.node.input(0).format()  # type: ignore[union-attr]
+            size = self._source_format()
             box = (0, 0, size.width(), size.height())
             for label, name, pattern, channels, datatype in todo:
                 crop = self._inner(knobs.CROP_SOURCE if name == knobs.WRITE_SOURCE else knobs.CROP_MASK)

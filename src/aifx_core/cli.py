@@ -178,6 +178,11 @@ def _add_job_arguments(p: argparse.ArgumentParser) -> None:
         "--overwrite", action="store_true", help="replace existing output frames instead of resuming"
     )
     p.add_argument("--contact-sheet", metavar="PNG", help="write a before/after contact sheet here")
+    p.add_argument(
+        "--confidence",
+        action="store_true",
+        help="also write the fill's confidence: EXR channel fill.confidence, or a confidence/ PNG sequence",
+    )
     p.add_argument("--json-progress", action="store_true", help="one JSON object per line on stdout")
 
 
@@ -232,18 +237,37 @@ def _run_job(job: FillJob, json_progress: bool, save_job: str | None = None) -> 
     _cancel_on_sigterm(cancel)
     with _progress_printer(json_progress) as on_progress:
         result = fill(job, progress=on_progress, cancel=cancel, save_job=save_job)
-    for notice in result.notices:  # on stderr in every mode: JSON progress owns stdout
-        print(f"aifx: {notice}", file=sys.stderr)
-    summary = f"{len(result.written)} frame(s) written to {result.output}"
-    if result.skipped:
-        summary += f", {len(result.skipped)} already done"
-    if result.contact_sheet:
-        summary += f"; contact sheet {result.contact_sheet}"
+    done = done_event(result)
+    print_notices(done)
     if json_progress:
-        _emit(result.done_event())
+        _emit(done)
     else:
-        print(summary, file=sys.stderr)
+        print(done_summary(done), file=sys.stderr)
     return 0
+
+
+def done_event(result: Any) -> dict:
+    """The ``done`` event of a finished run (``aifx serve``'s worker sends this same one)."""
+    return events.done_event(
+        result.output, result.written, result.skipped, result.contact_sheet, notices=result.notices
+    )
+
+
+def print_notices(done: dict) -> None:
+    """What the output could not keep, on stderr in every mode (JSON progress owns stdout)."""
+    for notice in done.get("notices") or []:
+        print(f"aifx: {notice}", file=sys.stderr)
+
+
+def done_summary(done: dict) -> str:
+    """The line a local run prints at the end (``aifx submit`` prints it from the server's ``done`` event)."""
+    written, skipped = done.get("written") or [], done.get("skipped") or []
+    summary = f"{len(written)} frame(s) written to {done.get('output')}"
+    if skipped:
+        summary += f", {len(skipped)} already done"
+    if done.get("contact_sheet"):
+        summary += f"; contact sheet {done['contact_sheet']}"
+    return summary
 
 
 def _cancel_on_sigterm(cancel: CancelToken) -> None:

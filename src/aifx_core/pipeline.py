@@ -19,11 +19,12 @@ import OpenEXR
 from .backends import check_options, create_backend, is_per_frame, pixel_options, route
 from .colour import guess_colorspace, resolve_colorspace
 from .composite import composite
+from .confidence import attach as attach_confidence
+from .confidence import confidence_map
 from .inpaint import BackendContext, FramePacket
 from .manifest import Manifest, OutputLock, fault_point, run_key
 from .mask import MaskSource, feather_weight, make_hole, open_mask
 from .progress import CancelToken, ProgressCallback, Reporter
-from .protocol import events
 from .protocol.job import FillJob
 from .sequence import (
     FORMATS,
@@ -57,12 +58,6 @@ class FillResult:
     #: One-line notes for the user: what the output format could not keep, a lossy compression not reused,
     #: a hole covering most of the frame.
     notices: list[str] = field(default_factory=list)
-
-    def done_event(self) -> dict:
-        """The ``done`` event every front end sends for this result (CLI ``--json-progress``, the server)."""
-        return events.done_event(
-            self.output, self.written, self.skipped, self.contact_sheet, notices=self.notices
-        )
 
 
 def fill(
@@ -107,7 +102,7 @@ def fill(
     check_writable(out_dir)  # fail now, not after minutes of model loading
     clean_stale_temps(out_dir)
     if save_job:
-        job.save(save_job)
+        job.save(Path(save_job))
 
     # The routing rule (a generative backend on a sequence runs under the temporal engine) is the registry's.
     name, options = route(job.backend, job.options, len(plate.frames))
@@ -184,9 +179,23 @@ def _fill_frames(
             if hole.any():
                 original = plate.read(frame)
                 data, display = windows(original)  # back into the plate's own data window
-                weight = reframe(feather_weight(hole, job.feather), display, data)
+                shown = feather_weight(hole, job.feather)
+                weight = reframe(shown, display, data)
                 filled = composite(original, reframe(rgb, display, data), weight)
+                if job.confidence:
+                    unsure = 1.0 - confidence_map(backend, hole, shown)  # 0 wherever the plate is kept
+                    sure = 1.0 - reframe(unsure, display, data)
+                    filled = attach_confidence(filled, target, sure)
                 write_image(target, filled, compression=compression, before_replace=intend)
+            elif job.confidence:  # nothing filled: all plate, fully sure (the file gets the channel anyway)
+                unchanged = plate.read(frame)
+                sure = np.ones(unchanged.shape, np.float32)
+                write_image(
+                    target,
+                    attach_confidence(unchanged, target, sure),
+                    compression=compression,
+                    before_replace=intend,
+                )
             else:
                 _copy_through(plate, frame, target, compression, intend)
         result.written.append(frame)

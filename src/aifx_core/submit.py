@@ -10,15 +10,16 @@ users of the machine could read it.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
 import uuid
+from collections.abc import Callable
 
-from .errors import AifxError, InputError
-from .job import FillJob
-from .progress import ProgressEvent
+from .protocol import events
+from .protocol.errors import EXIT_CANCELLED, EXIT_INTERNAL, EXIT_OK, InputError
+from .protocol.events import ProgressEvent
+from .protocol.job import FillJob
 from .protocol.remote import RemoteClient, RemoteError
 
 #: How often a full queue (429) is retried before giving up.
@@ -50,12 +51,8 @@ def _cmd_submit(args: argparse.Namespace) -> int:
     if args.overwrite:
         job.overwrite = True
     job.validate()  # the same one-line errors as a local run, before anything is sent
-    token = os.environ.get(args.token_env) or None
-    try:
-        client = RemoteClient(args.server, token)
-        job_id = _submit(client, job)
-    except RemoteError as exc:
-        raise _as_aifx_error(exc) from None
+    client = RemoteClient(args.server, os.environ.get(args.token_env) or None)
+    job_id = _submit(client, job)
     print(f"aifx: job {job_id} queued on {args.server}", file=sys.stderr)
     return _follow(client, job_id, args.json_progress)
 
@@ -75,46 +72,38 @@ def _submit(client: RemoteClient, job: FillJob) -> str:
 
 
 def _follow(client: RemoteClient, job_id: str, json_progress: bool) -> int:
+    """Print the job's events until its final one; Ctrl+C cancels it on the server and keeps following."""
     from .cli import _progress_printer
 
-    last = 0
+    seen = 0  # event ids count 1, 2, 3... per job: after a Ctrl+C, follow on from the last one printed
     cancelling = False
     with _progress_printer(json_progress) as on_progress:
         while True:
             try:
-                for event in client.events(job_id, last_event_id=last):
-                    last += 1
+                for event in client.events(job_id, last_event_id=seen):
+                    seen += 1
                     code = _show(event, json_progress, on_progress)
                     if code is not None:
                         return code
-                return 1  # the stream ended without a final event (events() raises first)
+                return EXIT_INTERNAL  # not reached: events() ends with a final event or raises
             except KeyboardInterrupt:
                 if cancelling:
-                    print(
-                        f"aifx: stopped waiting; job {job_id} is being cancelled on the server",
-                        file=sys.stderr,
-                    )
-                    return 130
+                    print(f"aifx: stopped waiting; job {job_id} is being cancelled", file=sys.stderr)
+                    return EXIT_CANCELLED
                 cancelling = True
-                print(
-                    f"aifx: cancelling job {job_id} on the server (Ctrl+C again to stop waiting)",
-                    file=sys.stderr,
-                )
-                try:
-                    client.cancel(job_id)
-                except RemoteError as exc:
-                    raise _as_aifx_error(exc) from None
-            except RemoteError as exc:
-                raise _as_aifx_error(exc) from None
+                print(f"aifx: cancelling job {job_id} (Ctrl+C again to stop waiting)", file=sys.stderr)
+                client.cancel(job_id)
 
 
-def _show(event: dict, json_progress: bool, on_progress) -> int | None:
+def _show(event: dict, json_progress: bool, on_progress: Callable[[ProgressEvent], None]) -> int | None:
     """Print one event like a local run; the exit code once the job has ended, else None."""
+    from .cli import done_summary, print_notices
+
     kind = event.get("event")
     if json_progress:
-        sys.stdout.write(json.dumps(event) + "\n")
+        sys.stdout.write(events.encode(event) + "\n")
         sys.stdout.flush()
-    elif kind == "progress":
+    elif kind == events.PROGRESS:
         on_progress(
             ProgressEvent(
                 str(event.get("stage", "")),
@@ -124,28 +113,15 @@ def _show(event: dict, json_progress: bool, on_progress) -> int | None:
                 str(event.get("message", "")),
             )
         )
-    if kind == "done":
+    if kind == events.DONE:
+        print_notices(event)
         if not json_progress:
-            print(_summary(event), file=sys.stderr)
-        return 0
-    if kind == "error":
+            print(done_summary(event), file=sys.stderr)
+        return EXIT_OK
+    if kind == events.ERROR:
         print(f"aifx: error: {event.get('message', '')}", file=sys.stderr)
-        return int(event.get("exit_code", 1))
-    if kind == "cancelled":
+        return int(event.get("exit_code", EXIT_INTERNAL))
+    if kind == events.CANCELLED:
         print(f"aifx: {event.get('message', 'cancelled')}", file=sys.stderr)
-        return 130
+        return EXIT_CANCELLED
     return None
-
-
-def _summary(event: dict) -> str:
-    written, skipped = event.get("written") or [], event.get("skipped") or []
-    text = f"{len(written)} frame(s) written to {event.get('output')}"
-    if skipped:
-        text += f", {len(skipped)} already done"
-    if event.get("contact_sheet"):
-        text += f"; contact sheet {event['contact_sheet']}"
-    return text
-
-
-def _as_aifx_error(exc: RemoteError) -> AifxError:
-    return InputError(str(exc)) if exc.exit_code == 2 else AifxError(str(exc))

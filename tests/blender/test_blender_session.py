@@ -140,3 +140,38 @@ def test_worker_errors_reach_the_session(tmp_path: Path) -> None:
     assert failed.state == session.ERROR and "nope" in failed.message
     missing = session.FillSession(str(tmp_path / "no-python"), job_path).start()
     assert missing.tick() == session.ERROR and "cannot start" in missing.message
+
+
+def test_video_diffusion_settings_become_its_options_and_the_core_accepts_them() -> None:
+    from types import SimpleNamespace
+
+    from aifx_core.backends import check_options
+
+    panel = SimpleNamespace(
+        backend="video-diffusion",
+        spatial_backend="telea",
+        model="/models/wan-vace",
+        prompt="a car explodes",
+        negative_prompt="",
+        reference="/refs/fire.png",
+        window=41,
+        overlap=8,
+    )
+    options = jobs.backend_options(panel)
+    job = jobs.build_job(
+        input="/p/plate.####.exr",
+        output="/o/fx.####.exr",
+        mask="/p/m.####.png",
+        backend=panel.backend,
+        options=options,
+    )
+    assert job.options == {
+        "model": "/models/wan-vace",
+        "prompt": "a car explodes",
+        "reference": "/refs/fire.png",
+        "window": 41,
+        "overlap": 8,
+    }
+    check_options(job.backend, job.options)  # what the core checks before reading a frame
+    propagate = jobs.backend_options(SimpleNamespace(**{**vars(panel), "backend": "propagate"}))
+    assert propagate["spatial_backend"] == "telea" and "window" not in propagate

@@ -64,6 +64,14 @@ def test_calls_without_settings_take_the_panels_and_errors_use_its_words(blender
         RESULT["menu_call"] = run_fill(clip=clip.name, mask=mask)  # what the menu entry and F3 pass
         RESULT["job"] = json.load(open(os.path.join(PLATE, "aifx_fill", "plate_fill.aifx.json")))
         RESULT["changed"] = run_fill(clip=clip.name, mask=mask, dilate=9)  # finished frames, other settings
+        image = bpy.data.images.load(os.path.join(PLATE, "plate.1001.exr"))
+        image.source = "SEQUENCE"
+        window = bpy.context.window_manager.windows[0]
+        area = window.screen.areas[0]
+        area.type = "IMAGE_EDITOR"
+        area.spaces.active.image = image  # its Image User shows files 1..100 at scene frames 1..100
+        with bpy.context.temp_override(window=window, area=area):
+            RESULT["image_range"] = run_fill(mask=mask)
         """,
         exr_shot,
     )
@@ -71,6 +79,9 @@ def test_calls_without_settings_take_the_panels_and_errors_use_its_words(blender
     assert (result["job"]["backend"], result["job"]["dilate"]) == ("telea", 2)
     error = result["changed"]["error"]
     assert "tick Redo Finished Frames to replace them" in error and "--" not in error, error
+    image_range = result["image_range"]["error"]
+    assert "frame range 1001-1002 does not overlap the plate (frames 1-100)" in image_range
+    assert "Image > Frames, Start Frame, Offset" in image_range
 
 
 def test_core_wording_is_rewritten_for_the_panel() -> None:
@@ -80,6 +91,9 @@ def test_core_wording_is_rewritten_for_the_panel() -> None:
         "plate: frames 5-9 missing; render them or pass --skip-missing": "render them",
         "mask has no frame 7; render the mask for those frames or limit --frames": "limit the frame range",
         "--frames '1-': cannot read '1-'": "the frame range '1-'",
+        "/p/a.0001.exr is an input of this job (output frame, -o/--output); pass another -o/--output": (
+            "(output frame, Output Folder); choose another Output Folder"
+        ),
     }
     for core, blender_words in cases.items():
         rewritten = blender_terms(core)

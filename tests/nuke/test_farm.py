@@ -155,6 +155,34 @@ def test_nuke_t_renders_the_range_given_on_the_command_line(comp, tmp_path, fram
     assert results == ["result.1002.exr", "result.1003.exr"]
 
 
+def test_the_farm_chain_in_fresh_nuke_processes(comp, tmp_path):
+    """Comp render before the fill fails; fill task (-t); comp render (-x) reads the fill: NUKE_PATH's init.py
+    runs at each start and the script on disk is never saved by the farm."""
+    nuke.nodes.Write(name="CompOut", file=str(tmp_path / "out" / "comp.####.exr"), create_directories=True)
+    nuke.toNode("CompOut").setInput(0, comp["fill"])
+    script = _save(tmp_path)
+    saved = script.read_bytes()
+    env = {
+        **os.environ,
+        "NUKE_PATH": str(PLUGIN),
+        "PYTHONPATH": os.pathsep.join([str(FAKE_NUKE), os.environ.get("PYTHONPATH", "")]),
+    }
+
+    def nuke_cli(*args: str) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "nuke", *args]
+        return subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+
+    early = nuke_cli("-x", "-F", "1001-1003", str(script))
+    assert early.returncode == 1 and "AIFill not rendered yet" in early.stderr, early.stdout + early.stderr
+    assert not list(tmp_path.glob("out/*.exr")), "no unfilled plate rendered"
+    fill = nuke_cli("-t", str(RENDER_PY), str(script), "AIFill1")
+    assert fill.returncode == 0, fill.stdout + fill.stderr
+    comp_render = nuke_cli("-x", "-F", "1001-1003", str(script))
+    assert comp_render.returncode == 0, comp_render.stdout + comp_render.stderr
+    assert sorted(p.name for p in tmp_path.glob("out/*.exr")) == [f"comp.{f}.exr" for f in (1001, 1002, 1003)]
+    assert script.read_bytes() == saved
+
+
 def test_render_py_runs_as_a_script(tmp_path):
     script = tmp_path / "empty.nk"
     nuke.scriptSave(str(script))

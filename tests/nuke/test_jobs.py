@@ -289,3 +289,35 @@ def test_unknown_job_field_would_be_refused_by_the_core():
     job = jobs.build_job(_settings(), jobs.CachePaths("/c", "/c/f"), 1, 2, "linear", True)
     with pytest.raises(InputError):
         FillJob.from_dict({**job.to_dict(), "cache_dir": "/c"})
+
+
+def test_video_diffusion_knobs_become_its_options_and_the_core_accepts_them(tmp_path):
+    from aifx_core.backends import check_options
+
+    settings = _settings(
+        backend="video-diffusion",
+        model="/models/wan-vace",
+        prompt="a car explodes",
+        reference="/refs/fire.png",
+    )
+    job = jobs.build_job(settings, jobs.CachePaths("/c", "/c/f"), 1001, 1100, "ACEScg", mask_connected=True)
+    assert job.options == {
+        "model": "/models/wan-vace",
+        "prompt": "a car explodes",
+        "negative_prompt": "",
+        "steps": 30,
+        "window": 81,
+        "overlap": 16,
+        "reference": "/refs/fire.png",
+    }
+    check_options(job.backend, job.options)  # what the core checks before reading a frame
+    other = jobs.build_job(
+        _settings(backend="video-diffusion", model="m", window=41),
+        jobs.CachePaths("/c", "/c/f"),
+        1,
+        2,
+        "lin",
+        True,
+    )
+    assert other.options["window"] == 41 and "reference" not in other.options
+    assert jobs.fill_key("k", job) != jobs.fill_key("k", other)

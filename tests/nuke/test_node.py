@@ -35,7 +35,7 @@ def test_aifill_is_a_group_with_the_documented_knobs_and_defaults():
         assert type(knob) is kind, name
         assert knob.value() == default, name
         assert knob.tooltip(), name
-    assert fill["backend"].values() == ["propagate", "telea", "lama", "diffusers"]
+    assert fill["backend"].values() == ["propagate", "telea", "lama", "diffusers", "video-diffusion"]
     for button in ("render", "cancel"):
         assert isinstance(fill[button], nuke.PyScript_Knob)
         assert f"aifx_nuke.nodes.on_{button}_button()" in fill[button].command()

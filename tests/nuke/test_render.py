@@ -377,3 +377,10 @@ def test_file_knobs_with_tcl_are_evaluated(comp, tmp_path, monkeypatch):
     outcome = nodes.render_node(fill)
     assert outcome.result.startswith((tmp_path / "show" / "aifx_cache" / "AIFill1").as_posix())
     assert not (Path.cwd() / "[getenv AIFX_TEST_SHOW]").exists()
+
+
+def test_a_source_without_its_first_frame_is_a_render_error_naming_the_file(comp):
+    os.remove(comp["dir"] / "plate.1001.exr")
+    with pytest.raises(session.RenderError, match="Source input has no image: .*plate.1001.exr"):
+        nodes.render_node(comp["fill"])
+    assert comp["fill"]["status"].value().startswith("error: the Source input has no image")

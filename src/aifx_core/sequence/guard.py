@@ -103,8 +103,8 @@ class ProtectedFiles:
         if identity is not None:
             self._by_id.setdefault(identity, role)
 
-    def add_frames(self, sequence: _Frames | None, role: str, frames: Iterable[int] | None = None) -> None:
-        """Every file of ``sequence`` (at ``frames``, default its own) as ``role`` (``plate frame``...)."""
+    def add_frames(self, sequence: Any, role: str, frames: Iterable[int] | None = None) -> None:
+        """Every file of ``sequence`` (``path(frame)``; at ``frames``, default its ``frames``) as ``role``."""
         if sequence is None:
             return
         for frame in sequence.frames if frames is None else frames:

@@ -28,16 +28,15 @@ from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
 from .. import __version__
-from ..errors import InputError
-from ..job import FillJob
+from ..protocol import events as protocol_events
+from ..protocol.errors import EXIT_INPUT, InputError
+from ..protocol.job import MAX_JOB_BYTES, FillJob
 from ..sequence import open_sequence
 from .auth import TokenFile, User
 from .paths import PathRefused, PathRule, check_roots, map_job
 from .pool import Pool
 from .store import FINISHED, QueueFull, Store
 
-#: Jobs carry paths, never pixels: a bigger body is a mistake (413).
-MAX_BODY = 1 << 20
 LOCAL_USER = "local"
 
 
@@ -102,15 +101,18 @@ def create_app(config: ServerConfig) -> FastAPI:
     @app.post("/v1/jobs", status_code=202)
     async def submit(request: Request, who: Who) -> JSONResponse:
         body = await request.body()
-        if len(body) > MAX_BODY:
-            raise ApiError(413, "job JSON is over 1 MiB; jobs carry paths on shared storage, never pixels")
+        if len(body) > MAX_JOB_BYTES:
+            raise ApiError(
+                413,
+                f"job JSON is over {MAX_JOB_BYTES} bytes; jobs carry paths on shared storage, never pixels",
+            )
         try:
             job = FillJob.from_json(body.decode("utf-8", errors="replace"))
             job.validate()
         except InputError as exc:
             raise ApiError(422, str(exc), exit_code=exc.exit_code) from None
         except (TypeError, ValueError) as exc:
-            raise ApiError(422, f"job fields have the wrong type ({exc})", exit_code=2) from None
+            raise ApiError(422, f"job fields have the wrong type ({exc})", exit_code=EXIT_INPUT) from None
         job = map_job(job, config.path_rules)
         return JSONResponse(await run_in_threadpool(queue_job, who, job, request), status_code=202)
 
@@ -174,7 +176,7 @@ def create_app(config: ServerConfig) -> FastAPI:
                 for seq, data in batch:
                     after = seq
                     yield ServerSentEvent(data=data, id=str(seq))
-                    if json.loads(data).get("event") in ("done", "error", "cancelled"):
+                    if protocol_events.is_final(json.loads(data)):
                         return
                 if batch:
                     quiet = 0

@@ -18,7 +18,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import InputError
+from ..protocol.errors import InputError
 
 ADMIN = "admin"
 _NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")

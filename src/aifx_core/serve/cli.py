@@ -10,7 +10,7 @@ import socket
 import sys
 from pathlib import Path
 
-from ..errors import InputError
+from ..protocol.errors import InputError
 
 DEFAULT_PORT = 8765
 

@@ -17,8 +17,8 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
-from ..errors import InputError
-from ..job import FillJob
+from ..protocol.errors import InputError
+from ..protocol.job import FillJob
 from ..sequence import parse_pattern  # imported at start: not on the first artist's submit (numpy, OIIO)
 
 #: Job fields holding paths: what is read, what is written.

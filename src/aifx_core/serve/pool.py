@@ -20,6 +20,8 @@ import threading
 import time
 from typing import Any
 
+from ..protocol import events
+from ..protocol.errors import EXIT_INTERNAL
 from .store import Store
 
 log = logging.getLogger("aifx.serve")
@@ -166,18 +168,10 @@ class Worker:
                 with self.pool.lock:
                     row = store.get(job_id)
                     if row and row["cancel_requested"]:
-                        store.add_event(
-                            job_id, {"event": "cancelled", "message": "cancelled; finished frames are kept"}
-                        )
+                        store.add_event(job_id, events.cancelled_event("cancelled; finished frames are kept"))
                     else:
-                        store.add_event(
-                            job_id,
-                            {
-                                "event": "error",
-                                "message": f"the server's worker process died (exit code {code}); see the server log",
-                                "exit_code": 1,
-                            },
-                        )
+                        message = f"the server's worker process died (exit code {code}); see the server log"
+                        store.add_event(job_id, events.error_event(message, EXIT_INTERNAL))
                     self.job_id = None
                 return
             if message.get("id") != job_id or not isinstance(message.get("event"), dict):
@@ -185,7 +179,7 @@ class Worker:
             event = message["event"]
             with self.pool.lock:
                 store.add_event(job_id, event)
-                if event.get("event") in ("done", "error", "cancelled"):
+                if events.is_final(event):
                     self.job_id = None
                     return
 

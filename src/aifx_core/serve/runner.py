@@ -24,10 +24,10 @@ import threading
 import traceback
 from typing import Any
 
-from ..errors import AifxError, Cancelled
-from ..progress import CancelToken, ProgressEvent
+from ..progress import CancelToken
 from ..protocol import events
-from ..protocol.errors import EXIT_INTERNAL
+from ..protocol.errors import EXIT_INTERNAL, AifxError, Cancelled
+from ..protocol.events import ProgressEvent
 
 
 def _die_with_parent() -> None:
@@ -90,6 +90,7 @@ class Runner:
             self.unload_idle()
 
     def run(self, job_id: str, job: dict) -> None:
+        from ..cli import done_event
         from ..pipeline import fill
 
         self.cancel = CancelToken()
@@ -106,7 +107,7 @@ class Runner:
         try:
             result = fill(job, progress=on_progress, cancel=self.cancel)
             self.current = None
-            emit(result.done_event())  # the same event the CLI's --json-progress ends with
+            emit(done_event(result))
         except Cancelled as exc:
             emit(events.cancelled_event(str(exc)))
         except AifxError as exc:

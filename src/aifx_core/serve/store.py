@@ -21,10 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..protocol import events
+
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
 FINISHED = (DONE, FAILED, CANCELLED)
 #: The final event kind → the job state it leaves.
-FINAL_STATES = {"done": DONE, "error": FAILED, "cancelled": CANCELLED}
+FINAL_STATES = {events.DONE: DONE, events.ERROR: FAILED, events.CANCELLED: CANCELLED}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -214,7 +216,7 @@ class Store:
                     "INSERT INTO events (job_id, seq, data) VALUES (?, ?, ?)",
                     (job_id, seq, json.dumps(event)),
                 )
-                if kind == "progress":
+                if kind == events.PROGRESS:
                     self._db.execute("UPDATE jobs SET progress = ? WHERE id = ?", (json.dumps(event), job_id))
                 elif kind in FINAL_STATES:
                     self._db.execute(
@@ -284,7 +286,7 @@ class Store:
             if row is None:
                 return "missing"
             if row["state"] == QUEUED:
-                self.add_event(job_id, {"event": "cancelled", "message": "cancelled before it started"})
+                self.add_event(job_id, events.cancelled_event("cancelled before it started"))
                 return CANCELLED
             if row["state"] == RUNNING:
                 self._db.execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ?", (job_id,))
@@ -314,7 +316,7 @@ class Store:
             "cancel_requested": bool(row["cancel_requested"]),
             "interrupted": bool(row["interrupted"]),
         }
-        if final is not None and final.get("event") == "done":
+        if final is not None and final.get("event") == events.DONE:
             record["result"] = final
         elif final is not None:
             record["error"] = final
