@@ -71,6 +71,8 @@ class Settings:
     schoolgirls_frames: int | None = None
     #: Only these clips (by name) in the quality part; empty: every clip.
     clips: tuple[str, ...] = ()
+    #: Only these cached Cycles clips; empty: all of them (the smoke run takes one fast and one removal clip).
+    rendered: tuple[str, ...] = ()
 
     @classmethod
     def full(cls) -> Settings:
@@ -78,7 +80,9 @@ class Settings:
 
     @classmethod
     def quick(cls) -> Settings:
-        return cls(8, (480, 270), 6, (432, 240, 4), (480, 270, 3), (320, 180), (10, 30), 4, 4)
+        small = cls(8, (480, 270), 6, (432, 240, 4), (480, 270, 3), (320, 180), (10, 30), 4, 4)
+        small.rendered = ("whip", "crosser")
+        return small
 
 
 # -- quality ----------------------------------------------------------------------------------------------
@@ -109,6 +113,8 @@ def quality_cases(settings: Settings) -> list[tuple[harness.Clip, harness.Holes]
     # The Cycles clips of issue #10 (benchmarks/render_clips.py, cached in benchmarks/clips/): fast blurred pans
     # and things crossing the holes, an object to remove with truth behind it, non-rigid content.
     for rendered in harness.rendered_clips(count=settings.rendered_frames):
+        if settings.rendered and rendered.name not in settings.rendered:
+            continue
         cases.append((rendered, harness.static_square(rendered.width, rendered.height)))
         cases.append((rendered, harness.square_grid(rendered.width, rendered.height)))
         cases.append((rendered, harness.moving_blob(rendered.width, rendered.height, rendered.count)))

@@ -474,3 +474,23 @@ def test_two_real_runs_at_once(tmp_path):
     rerun = aifx(*args)
     assert json.loads(rerun.stdout.splitlines()[-1])["written"] == []
     assert not (out.parent / f".{out.name}.aifx.lock").exists()
+
+
+def test_a_filesystem_without_file_locks_still_fills(shot, tmp_path, monkeypatch):
+    """Some network filesystems refuse flock (ENOLCK): the run must go on unlocked, not fail. NFS cannot run
+    here, so flock is made to answer as it does there."""
+    import errno
+
+    from shot_files import shot_job
+
+    from aifx_core import manifest
+    from aifx_core.pipeline import fill
+
+    def no_locks(fd, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(manifest.fcntl, "flock", no_locks)
+    out = tmp_path / "o" / "c.####.exr"
+    result = fill(shot_job(shot, out))
+    assert result.written == list(FRAMES)
+    assert not (out.parent / f".{out.name}.aifx.lock").exists()

@@ -209,3 +209,14 @@ def test_a_run_of_some_clips_reuses_the_others_and_says_so():
     note = run_all.reused_note(previous, ["speed", "memory"], ("whip", "crosser"))
     assert "speed, memory, quality (every clip but whip, crosser) results are reused" in note
     assert "abc1234" in note
+
+
+def test_the_full_run_scores_every_cached_clip_and_the_smoke_run_two():
+    cases = run_all.quality_cases(run_all.Settings.full())
+    names = {(clip.name, holes.name) for clip, holes in cases}
+    for clip in harness.rendered_clips():
+        for hole in ("static square", "nine squares", "moving blob"):
+            assert (clip.name, hole) in names
+        assert ((clip.name, "remove object") in names) == clip.removal
+    quick = {clip.name for clip, _ in run_all.quality_cases(run_all.Settings.quick())}
+    assert {"whip", "crosser"} <= quick and "whip960" not in quick

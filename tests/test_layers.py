@@ -6,7 +6,7 @@ first (a unit may import its own floor's modules only inside itself, and any uni
 0. ``protocol`` — the job, errors, events, client; standard library only (copied into the adapters);
 1. ``errors``, ``job`` (aliases of the floor), ``progress``, ``options`` (how backends declare options);
 2. ``colour``;  3. ``sequence`` — frames in and out;
-4. ``mask``, ``flow``;  5. ``composite``, ``metrics`` — per-frame operations;
+4. ``mask``, ``flow``;  5. ``composite``, ``metrics``, ``confidence`` — per-frame operations;
 6. ``inpaint`` — what a backend is, and the spatial backends;
 7. ``propagate``, ``generate`` — whole-shot backends built on the spatial ones (handed a factory);
 8. ``backends`` — the registry above all backends: built-ins, plugins, the routing rule;
@@ -35,6 +35,7 @@ FLOORS = {
     "flow": 4,
     "composite": 5,
     "metrics": 5,
+    "confidence": 5,
     "inpaint": 6,
     "propagate": 7,
     "generate": 7,

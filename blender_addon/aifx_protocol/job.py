@@ -74,6 +74,9 @@ class FillJob:
     overwrite: bool = False
     #: Optional before/after contact sheet PNG written at the end.
     contact_sheet: str | None = None
+    #: Also write the fill's confidence (1 = plate, or background other frames saw; towards 0 = invented): an
+    #: EXR channel ``fill.confidence``, or a ``confidence/`` PNG sequence beside PNG/TIFF/JPEG outputs.
+    confidence: bool = False
 
     # -- JSON -------------------------------------------------------------------------------------------
     def to_dict(self) -> Dict[str, Any]:

@@ -177,6 +177,11 @@ def _add_job_arguments(p: argparse.ArgumentParser) -> None:
         "--overwrite", action="store_true", help="replace existing output frames instead of resuming"
     )
     p.add_argument("--contact-sheet", metavar="PNG", help="write a before/after contact sheet here")
+    p.add_argument(
+        "--confidence",
+        action="store_true",
+        help="also write the fill's confidence: EXR channel fill.confidence, or a confidence/ PNG sequence",
+    )
     p.add_argument("--json-progress", action="store_true", help="one JSON object per line on stdout")
 
 

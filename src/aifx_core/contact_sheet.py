@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from .colour import guess_colorspace, to_display_uint8
+from .confidence import read_confidence
 from .errors import InputError
 from .metrics import display_unit
 from .sequence import atomic_write, check_writable
@@ -88,7 +89,11 @@ def render_contact_sheet(
     canvas[:] = _BACKGROUND
     for c, title in enumerate(column_titles[:columns]):
         _put_text(
-            canvas, title, _LABEL_WIDTH + c * (thumb_width + _GAP) + _GAP, _TITLE_HEIGHT - 9, thumb_width
+            canvas,
+            title,
+            _LABEL_WIDTH + c * (thumb_width + _GAP) + _GAP,
+            _TITLE_HEIGHT - 9,
+            thumb_width,
         )
     y = _TITLE_HEIGHT
     for (label, _), row, row_height in zip(rows, thumbs, row_heights, strict=True):
@@ -172,7 +177,8 @@ def before_after_sheet(
 ) -> Path:
     """Write a before/after sheet at up to ``count`` evenly spaced ``frames``.
 
-    Rows: ``before`` (the plate, hole outlined in red when ``mask`` is given), ``after`` (the result), ``truth``
+    Rows: ``before`` (the plate, hole outlined in red when ``mask`` is given), ``after`` (the result),
+    ``confidence`` (when the result carries one, see :mod:`aifx_core.confidence`: white = sure), ``truth``
     (``reference_seq``, when given) and ``mask``. ``mask`` is a sequence (``.frames``/``.read``; a single
     frame serves every frame), a callable ``frame -> array`` or a dict. ``colorspace`` defaults to a guess from
     the result's pixel type (float = scene-linear).
@@ -198,6 +204,14 @@ def before_after_sheet(
             before = [overlay_hole(img, hole) for img, hole in zip(before, holes, strict=True)]
         rows.append(("before", before))
     rows.append(("after", [_colour_of(img) for img in results]))
+    where = getattr(result_seq, "path", None)
+    confidences = [
+        read_confidence(img, where(f) if callable(where) else None)
+        for img, f in zip(results, chosen, strict=True)
+    ]
+    if any(c is not None for c in confidences):
+        blank = np.zeros(results[0].shape if hasattr(results[0], "shape") else (1, 1), np.float32)
+        rows.append(("confidence", [c if c is not None else blank for c in confidences]))
     if reference_seq is not None:
         rows.append(("truth", [_colour_of(reference_seq.read(f)) for f in chosen]))
     if holes is not None:

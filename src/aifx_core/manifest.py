@@ -14,12 +14,14 @@ between the rename and the manifest update leaves a frame that the next run reco
 with the same settings share it (farm chunks of one shot, or a rerun while one is still going: they join, and
 every manifest update is read-merge-written under a short exclusive lock); a run with other settings is
 refused with exit code 2. The lock is an OS file lock (``flock``), so a crashed run's lock file is stale by
-construction: the OS drops the lock with the process, and the next run takes it over.
+construction: the OS drops the lock with the process, and the next run takes it over. On a filesystem that
+refuses file locks (some network filesystems) the run goes on unlocked, as before locks existed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -41,6 +43,10 @@ try:  # POSIX; on Windows runs are not locked (stated in the README)
     import fcntl
 except ImportError:  # pragma: no cover
     fcntl = None  # type: ignore[assignment]
+
+
+#: errno values meaning "this filesystem has no file locks".
+_NO_LOCKS = {errno.ENOLCK, errno.EBADF, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOSYS}
 
 
 def manifest_path(output_pattern: str) -> Path:
@@ -81,16 +87,37 @@ class OutputLock:
         self.group = group
         self.describe = describe
         self._hold: int | None = None
-        self._gate: int | None = None
         self.joined = False
+        #: False where the output's filesystem refuses file locks: the run then goes on unlocked.
+        self.supported = True
+
+    def _flock(self, fd: int, operation: int) -> bool:
+        """``flock``; False (and the lock is off for this run) where the filesystem has no file locks (some
+        network filesystems refuse them), so a run there works as it did before locks rather than failing."""
+        try:
+            fcntl.flock(fd, operation)
+        except BlockingIOError:
+            raise
+        except OSError as exc:
+            if exc.errno not in _NO_LOCKS:
+                raise
+            self.supported = False
+            return False
+        return True
 
     def acquire(self) -> None:
         if fcntl is None:  # pragma: no cover
             return
         with self.exclusive():
+            if not self.supported:
+                return
             hold = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
             try:
-                fcntl.flock(hold, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                if not self._flock(hold, fcntl.LOCK_EX | fcntl.LOCK_NB):
+                    os.close(hold)
+                    with contextlib.suppress(OSError):
+                        os.unlink(self.path)
+                    return
             except BlockingIOError:
                 owner = _read_owner(hold)
                 if owner.get("group") != self.group:
@@ -135,9 +162,12 @@ class OutputLock:
         if fcntl is None:  # pragma: no cover
             yield
             return
+        if not self.supported:
+            yield
+            return
         gate = os.open(self.path.parent, os.O_RDONLY)
         try:
-            fcntl.flock(gate, fcntl.LOCK_EX)
+            self._flock(gate, fcntl.LOCK_EX)
             yield
         finally:
             os.close(gate)

@@ -19,6 +19,8 @@ import OpenEXR
 from .backends import check_options, create_backend, is_per_frame, pixel_options, route
 from .colour import guess_colorspace, resolve_colorspace
 from .composite import composite
+from .confidence import attach as attach_confidence
+from .confidence import confidence_map
 from .inpaint import BackendContext, FramePacket
 from .manifest import Manifest, OutputLock, fault_point, run_key
 from .mask import MaskSource, feather_weight, make_hole, open_mask
@@ -177,9 +179,23 @@ def _fill_frames(
             if hole.any():
                 original = plate.read(frame)
                 data, display = windows(original)  # back into the plate's own data window
-                weight = reframe(feather_weight(hole, job.feather), display, data)
+                shown = feather_weight(hole, job.feather)
+                weight = reframe(shown, display, data)
                 filled = composite(original, reframe(rgb, display, data), weight)
+                if job.confidence:
+                    unsure = 1.0 - confidence_map(backend, hole, shown)  # 0 wherever the plate is kept
+                    sure = 1.0 - reframe(unsure, display, data)
+                    filled = attach_confidence(filled, target, sure)
                 write_image(target, filled, compression=compression, before_replace=intend)
+            elif job.confidence:  # nothing filled: all plate, fully sure (the file gets the channel anyway)
+                unchanged = plate.read(frame)
+                sure = np.ones(unchanged.shape, np.float32)
+                write_image(
+                    target,
+                    attach_confidence(unchanged, target, sure),
+                    compression=compression,
+                    before_replace=intend,
+                )
             else:
                 _copy_through(plate, frame, target, compression, intend)
         result.written.append(frame)

@@ -1,10 +1,14 @@
 """Following pixels through a shot by chaining neighbour-to-neighbour flows.
 
-A target frame's hole pixels are walked one frame at a time (t → t±1 → t±2 …). Each step samples the
-completed flow at the current positions and checks it against the reverse flow (a round trip that does not
-come back means the point is occluded or the flow is wrong there); failing points stop. Sampling happens at
-point lists only, so the cost follows the hole's area, not the frame's, and colours are read once from the
-source frame at the chained position (no repeated resampling blur).
+A target frame's points are walked one frame at a time (t → t±1 → t±2 …). Each step samples the completed
+flow at the current positions and checks it against the reverse flow (a round trip that does not come back
+means the point is occluded or the flow is wrong there); failing points stop. Sampling happens at point
+lists only, so the cost follows the hole's area, not the frame's, and colours are read once from the source
+frame at the chained position (no repeated resampling blur).
+
+Along the way every point accumulates what the confidence stage needs to judge a sample fetched at the end
+of its chain: the round-trip error of each step (``fb``, working pixels, added in quadrature), how far it moved
+(``travel``, working pixels) and the largest flow-completion fit residual it crossed (``fit``).
 """
 
 from __future__ import annotations
@@ -14,6 +18,10 @@ from collections.abc import Callable
 import numpy as np
 
 from ..flow import sample_points
+
+#: ``fit(s, d)``: the completion's expected error (working pixels, (H, W) float32) of the flow from frame s to
+#: s + d, or None when unknown (treated as 0).
+FitLookup = Callable[[int, int], "np.ndarray | None"]
 
 
 class Chain:
@@ -35,6 +43,7 @@ class Chain:
         scale: tuple[float, float],
         tol: float,
         relative: float = 0.05,
+        fit: FitLookup | None = None,
     ) -> None:
         self.current = start
         self.direction = direction
@@ -42,7 +51,12 @@ class Chain:
         self.index = np.arange(len(xs))
         self.x = np.asarray(xs, dtype=np.float32)
         self.y = np.asarray(ys, dtype=np.float32)
+        #: Per followed point: round-trip error (steps added in quadrature), path length and largest fit residual (working px).
+        self.fb = np.zeros(len(xs), np.float32)
+        self.travel = np.zeros(len(xs), np.float32)
+        self.fit = np.zeros(len(xs), np.float32)
         self._flow = flow
+        self._fit = fit
         self._height, self._width = size
         self._sx, self._sy = scale
         self._tol = tol
@@ -61,17 +75,25 @@ class Chain:
         f = sample_points(forward, xw, yw)
         b = sample_points(backward, xw + f[:, 0], yw + f[:, 1])
         error = np.hypot(f[:, 0] + b[:, 0], f[:, 1] + b[:, 1])
-        limit = self._tol + self._relative * (np.hypot(f[:, 0], f[:, 1]) + np.hypot(b[:, 0], b[:, 1]))
+        moved = np.hypot(f[:, 0], f[:, 1])
+        limit = self._tol + self._relative * (moved + np.hypot(b[:, 0], b[:, 1]))
         x = self.x + f[:, 0] / self._sx
         y = self.y + f[:, 1] / self._sy
         keep = (error <= limit) & (x >= 0) & (x <= self._width - 1) & (y >= 0) & (y <= self._height - 1)
+        fit_map = self._fit(self.current, self.direction) if self._fit is not None else None
+        if fit_map is not None:
+            self.fit = np.maximum(self.fit, sample_points(fit_map, xw, yw))
+        self.fb = np.sqrt(self.fb**2 + error**2)  # independent step errors add in quadrature
+        self.travel = self.travel + moved
         self.index, self.x, self.y = self.index[keep], x[keep], y[keep]
+        self.fb, self.travel, self.fit = self.fb[keep], self.travel[keep], self.fit[keep]
         self.current = nxt
         self.steps += 1
 
     def keep(self, mask: np.ndarray) -> None:
-        """Stop following the points where ``mask`` is False (e.g. those that found their source)."""
+        """Stop following the points where ``mask`` is False (e.g. those that found enough sources)."""
         self.index, self.x, self.y = self.index[mask], self.x[mask], self.y[mask]
+        self.fb, self.travel, self.fit = self.fb[mask], self.travel[mask], self.fit[mask]
 
 
 def touches(invalid: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:

@@ -1,36 +1,63 @@
 """The temporal fill engine (backend ``propagate``): flow-guided propagation over a sliding window.
 
-For every frame t, each hole pixel is followed through the neighbouring frames with chained, completed,
-consistency-checked flow (:mod:`.chain`) up to ``radius`` frames each way; the nearest frame where it lands on
-real (non-hole, finite) plate is its source, and the two directions are blended by 1/distance. What no
-neighbour saw is filled once per keyframe block by the spatial backend on the block's keyframe (the frame
-with the most such pixels) and carried to the other frames by the same chained flow, cross-fading between
-the keyframes before and after; per-frame spatial fill is only the last resort. A smooth offset field
-matches the fill to the frame's own pixels at the seam.
+The method is a pipeline of stages, one module each, named for what flows through them (docs/method.md):
 
-Streaming and window independence: a frame's propagation depends only on frames within ``radius``; keyframes
-depend only on their block (fixed by position in the shot) and its ``radius`` neighbourhood; a frame uses the
-keyframes of its own and the adjacent blocks. Nothing depends on how packets are chunked, so ``window``
-changes memory, never pixels, and at most ``window + overlap`` packets are held (:attr:`PropagateBackend.overlap`).
+1. :mod:`.candidates`: each hole pixel (and a seam ring around the hole) is followed forward and backward
+   through chained, completed, consistency-checked flow (:mod:`.chain`); up to ``candidates`` samples per
+   direction are read where it lands on valid plate (never a hole, never an unmasked moving object).
+2. :mod:`.confidence`: every sample is scored (round-trip error, fit residual of the flow completion, travel);
+   after fusion every pixel gets a confidence from several cues.
+3. :mod:`.fusion`: a weighted-median consensus rejects the odd wrong sample and averages the rest.
+4. :mod:`.fallback`: where confidence is low, the result blends smoothly towards the keyframe route (what no
+   neighbour saw, invented once per keyframe block by the spatial backend and carried by flow).
+5. :mod:`.seam`: a smooth offset field matches the fill to the frame's own pixels at the hole's edge.
+
+This module keeps only the streaming: packets read ``window`` at a time, flows computed once per frame pair,
+and bounded caches keyed by position in the shot. A frame's propagation depends only on frames within
+``radius``; keyframes depend only on their block (fixed by position in the shot) and its ``radius``
+neighbourhood; a frame uses the keyframes of its own and the adjacent blocks. Nothing depends on how packets
+are chunked, so ``window`` changes memory, never pixels, and at most ``window + overlap`` packets are held
+(:attr:`PropagateBackend.overlap`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from ..errors import InputError
-from ..flow import DISFlow, FlowEstimator, complete_flows, flow_gray, sample_points, warp, working_size
+from ..flow import (
+    DISFlow,
+    FlowEstimator,
+    complete_flows,
+    complete_flows_scored,
+    flow_gray,
+    moving_objects,
+    warp,
+    working_size,
+)
 from ..inpaint.base import BackendContext, FramePacket, SpatialBackend, SpatialFactory
 from ..progress import Reporter
-from .chain import Chain, touches
+from .candidates import Source, gather
+from .chain import Chain
+from .confidence import candidate_quality, candidate_weight, pixel_confidence
+from .fallback import blend_weights, carry, choose_keyframe
+from .fusion import fuse
 from .options import PropagateOptions
-from .seam import seam_offsets
+from .seam import ring, seam_match
 
 _UNIT = np.ones(3, np.float32)
+#: The flow side's scored completion and mover detection; module-level so another (or none) can be put in:
+#: None means fit 0 everywhere and no movers.
+_complete_flows_scored: Callable[..., tuple[np.ndarray, ...]] | None = complete_flows_scored
+_moving_objects: Callable[..., np.ndarray] | None = moving_objects
+#: Fewest pixels (or 2 % of the hole) wanting a per-frame spatial fill before one is run.
+MIN_SPATIAL = 32
+#: Confidence bands reported in ``PropagateBackend.bands`` (share of hole pixels), lower bounds.
+BANDS = (("high", 0.7), ("medium", 0.3), ("low", 0.0))
 
 
 @dataclass
@@ -40,18 +67,22 @@ class _Frame:
     packet: FramePacket
     #: RGB safe to interpolate from (non-finite values zeroed; the same array as the packet when clean).
     source: np.ndarray
-    #: Where nothing may be copied from: the hole and non-finite pixels.
+    #: Where nothing may be copied from: the hole and non-finite pixels (unmasked movers are added later).
     invalid: np.ndarray
     gray: np.ndarray
     small_hole: np.ndarray
     #: Small linear RGB copy (long side ≤ 192) and its hole, to measure exposure changes between frames.
     thumb: np.ndarray
     thumb_hole: np.ndarray
+    #: The frame's typical level (median |value|): colour differences are judged relative to it.
+    level: float
+    #: Unmasked moving objects (full resolution), None when not detected.
+    movers: np.ndarray | None = None
 
 
 @dataclass
 class _Propagated:
-    """Frame t after propagation: hole pixel coordinates, fetched values, and which were found."""
+    """Frame t after propagation: hole pixel coordinates, fused values and how far to trust them."""
 
     ys: np.ndarray
     xs: np.ndarray
@@ -59,12 +90,15 @@ class _Propagated:
     found: np.ndarray
     #: Smooth seam offset at each hole pixel (zeros when seam matching is off or impossible).
     offset: np.ndarray
-    #: Frames between each hole pixel and its nearest real source (0 where none was found): a confidence.
-    distance: np.ndarray
+    #: Confidence (0..1) of each propagated pixel (0 where nothing was found).
+    confidence: np.ndarray
+    #: Weight of the propagated value against the fallback route (0..1, smooth in space).
+    alpha: np.ndarray
 
     @property
     def remaining(self) -> int:
-        return int((~self.found).sum())
+        """Hole pixels that need the fallback route, even in part."""
+        return int((self.alpha < 0.999).sum())
 
 
 class PropagateBackend:
@@ -80,8 +114,14 @@ class PropagateBackend:
         self._spatial: SpatialBackend | None = None
         #: Largest number of packets held at once during the last :meth:`fill` (for tests and benchmarks).
         self.max_held = 0
-        #: Hole pixels filled by each route during the last :meth:`fill`: propagated, keyframe, spatial.
-        self.stats = {"propagated": 0, "keyframe": 0, "spatial": 0}
+        #: Hole pixels by route during the last :meth:`fill`: wholly propagated, blended between propagation
+        #: and the fallback, wholly from keyframes, wholly from a per-frame spatial fill.
+        self.stats = {"propagated": 0, "blended": 0, "keyframe": 0, "spatial": 0}
+        #: Hole pixels by confidence band (:data:`BANDS`) during the last :meth:`fill`.
+        self.bands = {name: 0 for name, _ in BANDS}
+        #: Confidence map (H, W) float32 of the frame last yielded by :meth:`fill`: 1 outside the hole, in the
+        #: hole the propagated share times its confidence (0: invented by the spatial route).
+        self.last_confidence: np.ndarray | None = None
 
     @property
     def spatial(self) -> SpatialBackend:
@@ -97,15 +137,17 @@ class PropagateBackend:
     def fill(self, packets: Iterable[FramePacket], reporter: Reporter) -> Iterator[tuple[int, np.ndarray]]:
         total = len(packets) if hasattr(packets, "__len__") else 0  # type: ignore[arg-type]
         self.stats = dict.fromkeys(self.stats, 0)
+        self.bands = dict.fromkeys(self.bands, 0)
         self.max_held = 0
         run = _Run(self, iter(packets))
         index = 0
         while run.available(index):
             frame_number = run.frame(index).packet.frame
             reporter("propagate", index, total, frame_number)
-            result = run.result(index)
+            result, confidence = run.result(index)
             run.evict(index + 1)
             self.max_held = max(self.max_held, run.max_held)
+            self.last_confidence = confidence
             yield frame_number, result
             index += 1
         self.max_held = max(self.max_held, run.max_held)
@@ -140,6 +182,8 @@ class _Run:
         self.exhausted = False
         self.max_held = 0
         self.flows: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # pair i: (i→i+1, i+1→i), working res
+        #: pair i: the completion's expected error of each flow (working px), None when not estimated.
+        self.fits: dict[int, tuple[np.ndarray, np.ndarray] | None] = {}
         #: pair i: per-channel gain that brings frame i+1's values to frame i's exposure (1 when unmatched).
         self.gains: dict[int, np.ndarray] = {}
         self.props: dict[int, _Propagated] = {}
@@ -199,7 +243,17 @@ class _Run:
         thumb = cv2.resize(np.asarray(source, np.float32), thumb_size, interpolation=cv2.INTER_AREA)
         thumb_hole = cv2.resize(invalid.astype(np.uint8), thumb_size, interpolation=cv2.INTER_NEAREST) > 0
         thumb_hole |= cv2.resize(invalid.astype(np.float32), thumb_size, interpolation=cv2.INTER_AREA) > 0
-        return _Frame(packet, np.asarray(source, np.float32), invalid, gray, small_hole, thumb, thumb_hole)
+        level = float(np.median(np.abs(thumb[~thumb_hole]))) if (~thumb_hole).any() else 1.0
+        return _Frame(
+            packet,
+            np.asarray(source, np.float32),
+            invalid,
+            gray,
+            small_hole,
+            thumb,
+            thumb_hole,
+            max(level, 1e-3),
+        )
 
     # ------------------------------------------------------------------------------------------------ flow
     def flow(self, index: int, direction: int) -> np.ndarray:
@@ -210,12 +264,58 @@ class _Run:
             union = a.small_hole | b.small_hole
             forward = self.estimator.estimate(a.gray, b.gray)
             backward = self.estimator.estimate(b.gray, a.gray)
+            fits: tuple[np.ndarray, np.ndarray] | None = None
             if union.any():
-                forward, backward = complete_flows([forward, backward], union)
+                if _complete_flows_scored is not None:
+                    forward, backward, fit_f, fit_b = _complete_flows_scored(
+                        [forward, backward], union, images=(a.gray, b.gray)
+                    )
+                    fits = (fit_f, fit_b)
+                else:
+                    forward, backward = complete_flows([forward, backward], union)
             self.flows[pair] = (forward, backward)
+            self.fits[pair] = fits
+            if _moving_objects is not None:
+                self._detect_movers(pair, forward, backward, union, (a.gray, b.gray))
             self.gains[pair] = self._exposure_gain(a, b, forward) if self.opt.exposure_match else _UNIT
         forward, backward = self.flows[pair]
         return forward if direction > 0 else backward
+
+    def fit(self, index: int, direction: int) -> np.ndarray | None:
+        """The completion's expected error of :meth:`flow` (working px), None when not estimated."""
+        pair = index if direction > 0 else index - 1
+        fits = self.fits.get(pair)
+        if fits is None:
+            return None
+        return fits[0] if direction > 0 else fits[1]
+
+    def _detect_movers(
+        self,
+        pair: int,
+        forward: np.ndarray,
+        backward: np.ndarray,
+        union: np.ndarray,
+        grays: tuple[np.ndarray, np.ndarray],
+    ) -> None:
+        """Unmasked moving objects of frame pair+1 (and of frame 0 with the first pair), at full resolution.
+
+        Each frame's movers come from one pair only (the one that ends at it), so they do not depend on
+        how the shot is read.
+        """
+        assert _moving_objects is not None and self.size is not None
+        height, width = self.size
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+        a_gray, b_gray = grays
+        wanted = [(pair + 1, backward, forward, (b_gray, a_gray))]
+        if pair == 0:
+            wanted.append((0, forward, backward, (a_gray, b_gray)))
+        for index, ahead, back, images in wanted:
+            small = np.asarray(_moving_objects(ahead, back, union, side="a", images=images), bool)
+            if not small.any():
+                continue
+            full = cv2.resize(small.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST)
+            frame = self.frames[index]
+            frame.movers = (cv2.dilate(full, kernel) > 0) & ~frame.packet.hole
 
     def _exposure_gain(self, a: _Frame, b: _Frame, forward: np.ndarray) -> np.ndarray:
         """Per-channel gain g with ``b·g ≈ a`` over the background both frames see (robust median of log
@@ -248,11 +348,24 @@ class _Run:
         return gain
 
     def _chain(
-        self, start: int, direction: int, xs: np.ndarray, ys: np.ndarray, *, checked: bool = True
+        self, start: int, direction: int, xs: np.ndarray, ys: np.ndarray, checked: bool = True
     ) -> Chain:
         assert self.size is not None
         tol = self.opt.consistency_tol if checked else float("inf")
-        return Chain(start, direction, xs, ys, self.flow, self.size, self.scale, tol)
+        return Chain(start, direction, xs, ys, self.flow, self.size, self.scale, tol, fit=self.fit)
+
+    def _blocked(self, frame: _Frame) -> np.ndarray:
+        """Where nothing may be read from ``frame``: its hole, non-finite pixels and unmasked movers."""
+        return frame.invalid if frame.movers is None else (frame.invalid | frame.movers)
+
+    def _source(self, target: int) -> Callable[[int], Source | None]:
+        def source(index: int) -> Source | None:
+            if index < 0 or not self.available(index):
+                return None
+            frame = self.frames[index]
+            return Source(frame.source, self._blocked(frame), self.gain_between(index, target))
+
+        return source
 
     # ----------------------------------------------------------------------------------------- propagation
     def propagated(self, index: int) -> _Propagated:
@@ -267,106 +380,96 @@ class _Run:
         return self.props[index]
 
     def _propagate(self, t: int) -> _Propagated:
+        """Stages candidates → confidence → fusion → seam for frame t (the fallback is applied in result)."""
         frame = self.frames[t]
         hole = frame.packet.hole
         ys, xs = np.nonzero(hole)
         n_hole = len(ys)
-        empty = np.zeros((n_hole, 3), dtype=np.float32)
         if n_hole == 0:
-            return _Propagated(ys, xs, empty, np.zeros(0, bool), empty, np.zeros(0, np.int16))
-        ring_ys, ring_xs = self._ring(frame)
+            empty = np.zeros((0, 3), dtype=np.float32)
+            none = np.zeros(0, np.float32)
+            return _Propagated(ys, xs, empty, np.zeros(0, bool), empty, none, none)
+        if self.opt.seam == "none":
+            ring_ys, ring_xs = np.zeros(0, np.intp), np.zeros(0, np.intp)
+        else:
+            ring_ys, ring_xs = ring(hole, self._blocked(frame), self.opt.seam_ring)
         all_ys = np.concatenate([ys, ring_ys])
         all_xs = np.concatenate([xs, ring_xs])
-        n = len(all_ys)
-        accum = np.zeros((n, 3), dtype=np.float32)
-        weight = np.zeros(n, dtype=np.float32)
-        distance = np.zeros(n, dtype=np.int16)
-        for direction in (1, -1):
-            chain = self._chain(t, direction, all_xs.astype(np.float32), all_ys.astype(np.float32))
-            for _ in range(self.opt.radius):
-                nxt = chain.current + direction
-                if len(chain) == 0 or nxt < 0 or not self.available(nxt):
-                    break
-                chain.step()
-                source = self.frames[chain.current]
-                ok = ~touches(source.invalid, chain.x, chain.y)
-                if ok.any():
-                    w = 1.0 / float(chain.steps)
-                    hit = chain.index[ok]
-                    gain = self.gain_between(chain.current, t)
-                    accum[hit] += w * gain * sample_points(source.source, chain.x[ok], chain.y[ok])
-                    weight[hit] += w
-                    nearer = (distance[hit] == 0) | (distance[hit] > chain.steps)
-                    distance[hit[nearer]] = chain.steps
-                    chain.keep(~ok)
-        found = weight > 0
-        values = accum / np.maximum(weight, 1e-12)[:, None]
-        offset = np.zeros((n_hole, 3), dtype=np.float32)
-        ring_found = found[n_hole:]
-        if self.opt.seam != "none" and ring_found.any():
-            real = frame.source[ring_ys[ring_found], ring_xs[ring_found]]
-            fetched = values[n_hole:][ring_found]
-            if self.opt.seam == "gain":
-                # Exposure-like changes are multiplicative: match log gain, spread it, express it as offset.
-                eps = np.maximum(0.05 * np.median(np.abs(real), axis=0), 1e-4)
-                ratio = (np.maximum(real, 0) + eps) / (np.maximum(fetched, 0) + eps)
-                log_gain = np.clip(np.log(ratio), -0.7, 0.7)
-                gain = np.exp(seam_offsets(ys, xs, ring_ys[ring_found], ring_xs[ring_found], log_gain))
-                offset = (values[:n_hole] * (gain - 1.0)).astype(np.float32)
-            else:
-                offset = seam_offsets(ys, xs, ring_ys[ring_found], ring_xs[ring_found], real - fetched)
-        return _Propagated(ys, xs, values[:n_hole], found[:n_hole], offset, distance[:n_hole])
-
-    def _ring(self, frame: _Frame) -> tuple[np.ndarray, np.ndarray]:
-        """Valid pixels within ``seam_ring`` of the hole (the frame's own pixels the fill must match)."""
-        if self.opt.seam == "none":
-            return np.zeros(0, np.intp), np.zeros(0, np.intp)
-        width = self.opt.seam_ring
-        hole = frame.packet.hole
-        ys, xs = np.nonzero(hole)
-        pad = width + 1
-        y0, y1 = max(0, ys.min() - pad), min(hole.shape[0], ys.max() + pad + 1)
-        x0, x1 = max(0, xs.min() - pad), min(hole.shape[1], xs.max() + pad + 1)
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * width + 1, 2 * width + 1))
-        crop = hole[y0:y1, x0:x1].astype(np.uint8)
-        ring = (cv2.dilate(crop, kernel) > 0) & ~frame.invalid[y0:y1, x0:x1]
-        ry, rx = np.nonzero(ring)
-        return ry + y0, rx + x0
+        candidates = gather(
+            t, all_xs, all_ys, self._chain, self._source(t), self.opt.radius, self.opt.candidates
+        )
+        quality = candidate_quality(candidates)
+        weight = candidate_weight(candidates, quality)
+        fused = fuse(candidates, weight, quality, len(all_ys), frame.level, self.opt.outlier_tol)
+        values = fused.values[:n_hole]
+        real = frame.source[ring_ys, ring_xs]
+        fetched = fused.values[n_hole:]
+        # Ring pixels whose fetched value is far from the plate's show something the fill must not match
+        # (an unmasked object passing the hole, a misregistered edge): the seam ignores them.
+        usable = fused.found[n_hole:] & (
+            np.abs(real - fetched).max(axis=1) <= self.opt.outlier_tol * frame.level
+        )
+        real, fetched = real[usable], fetched[usable]
+        ry, rx = ring_ys[usable], ring_xs[usable]
+        offset, residual = seam_match(self.opt.seam, ys, xs, ry, rx, real, fetched, values, frame.level)
+        confidence = pixel_confidence(
+            fused.align[:n_hole],
+            fused.rejected[:n_hole],
+            fused.gap[:n_hole],
+            fused.nearest[:n_hole],
+            residual,
+        )
+        found = fused.found[:n_hole]
+        alpha = blend_weights(
+            ys, xs, confidence, found, self.opt.fallback_low, self.opt.fallback_high, self.opt.fallback_soften
+        )
+        return _Propagated(ys, xs, values, found, offset, confidence, alpha)
 
     # ------------------------------------------------------------------------------------------- keyframes
     def _decide_block(self, block: int) -> None:
-        """Pick the block's keyframe (a user keyframe, else the frame with most unseen pixels) and fill it."""
+        """Pick the block's keyframe (a user keyframe, else the frame most in need of it) and fill it."""
         start = block * self.opt.keyframe_interval
         members = [i for i in range(start, start + self.opt.keyframe_interval) if i in self.props]
-        chosen: int | None = None
-        for i in members:
-            if self.frames[i].packet.frame in self.user_keyframes:
-                chosen = i
-                break
-        if chosen is None:
-            counts = [self.props[i].remaining for i in members]
-            if counts and max(counts) > 0:
-                chosen = members[int(np.argmax(counts))]  # argmax takes the first maximum: deterministic
+        chosen = choose_keyframe(
+            members,
+            [self.props[i].remaining for i in members],
+            [self.frames[i].packet.frame in self.user_keyframes for i in members],
+        )
         self.keyframe_of_block[block] = chosen
         if chosen is not None:
             self.keyframe_images[chosen] = self._fill_keyframe(chosen)
 
-    def _composed(self, t: int, values: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    def _composed(self, t: int, values: np.ndarray) -> np.ndarray:
         frame = self.frames[t]
         prop = self.props[t]
         image = frame.source.copy()
-        image[prop.ys, prop.xs] = values + offset
+        image[prop.ys, prop.xs] = values
         return image
+
+    def _spatial_fill(self, t: int, image: np.ndarray, points: np.ndarray) -> np.ndarray:
+        """The spatial backend's values at hole ``points`` of frame t, given ``image`` with the rest filled.
+
+        Unmasked movers near the hole are handed to the spatial backend as hole too (their values are not
+        used), so a spatial fill never smears a passing car into the hole.
+        """
+        frame = self.frames[t]
+        prop = self.props[t]
+        mask = np.zeros(frame.packet.hole.shape, dtype=bool)
+        mask[prop.ys[points], prop.xs[points]] = True
+        if frame.movers is not None:
+            mask |= frame.movers
+        spatial = self.backend.spatial.inpaint(image, mask, frame=frame.packet.frame)
+        return spatial[prop.ys[points], prop.xs[points]]
 
     def _fill_keyframe(self, t: int) -> np.ndarray:
         prop = self.props[t]
-        image = self._composed(t, prop.values, prop.offset)
-        remaining = ~prop.found
-        if remaining.any():
-            mask = np.zeros(self.frames[t].packet.hole.shape, dtype=bool)
-            mask[prop.ys[remaining], prop.xs[remaining]] = True
-            spatial = self.backend.spatial.inpaint(image, mask, frame=self.frames[t].packet.frame)
-            image[mask] = spatial[mask]
+        base = prop.values + prop.offset
+        image = self._composed(t, np.where(prop.found[:, None], base, 0.0))
+        need = np.nonzero(prop.alpha < 0.999)[0]
+        if len(need):
+            spatial = self._spatial_fill(t, image, need)
+            a = prop.alpha[need][:, None]
+            image[prop.ys[need], prop.xs[need]] = a * base[need] + (1.0 - a) * spatial
         return np.nan_to_num(image, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
 
     def _keyframes_around(self, t: int) -> list[int]:
@@ -386,63 +489,76 @@ class _Run:
         return sorted(set(chosen))
 
     # ---------------------------------------------------------------------------------------------- result
-    def result(self, t: int) -> np.ndarray:
+    def result(self, t: int) -> tuple[np.ndarray, np.ndarray]:
+        """Frame t filled, and its confidence map (1 outside the hole)."""
         prop = self.propagated(t)
         frame = self.frames[t]
+        confidence = np.ones(frame.packet.hole.shape, np.float32)
         if len(prop.ys) == 0:
-            return frame.packet.rgb
-        values = prop.values.copy()
-        found = prop.found.copy()
-        stats = self.backend.stats
-        stats["propagated"] += int(found.sum())
-        if not found.all():
-            self._from_keyframes(t, prop, values, found)
-            stats["keyframe"] += int(found.sum()) - int(prop.found.sum())
-        values += np.where(found[:, None], prop.offset, 0.0).astype(np.float32)
-        if not found.all():
-            stats["spatial"] += int((~found).sum())
-            image = self._composed(t, values, np.zeros_like(values))
-            mask = np.zeros(frame.packet.hole.shape, dtype=bool)
-            mask[prop.ys[~found], prop.xs[~found]] = True
-            spatial = self.backend.spatial.inpaint(image, mask, frame=frame.packet.frame)
-            values[~found] = spatial[prop.ys[~found], prop.xs[~found]]
+            return frame.packet.rgb, confidence
+        base = prop.values + prop.offset
+        alpha = prop.alpha
+        fallback = np.zeros_like(base)
+        need = np.nonzero(alpha < 0.999)[0]
+        spatial_points = np.zeros(0, np.intp)
+        if len(need):
+            keyframes = self._keyframes_around(t)
+            carried, got, held = carry(
+                t,
+                prop.xs[need].astype(np.float32),
+                prop.ys[need].astype(np.float32),
+                keyframes,
+                self.keyframe_images.__getitem__,
+                self._chain,
+                self.gain_between,
+            )
+            # Where the carrying chains held poorly, the fallback blends towards the frame's own spatial fill.
+            beta = blend_weights(
+                prop.ys[need],
+                prop.xs[need],
+                held,
+                got,
+                self.opt.carry_low,
+                self.opt.carry_high,
+                self.opt.fallback_soften,
+            )
+            fallback[need] = carried
+            spatial_points = need[beta < 0.999]
+            if (beta < 0.5).sum() < max(MIN_SPATIAL, 0.02 * len(prop.ys)):
+                # A few stray pixels are not worth a spatial fill of the frame (it costs as much as a big one).
+                spatial_points = spatial_points[:0]
+            if len(spatial_points):
+                # The spatial backend sees only what propagation is sure of; every unsure pixel is hole.
+                known = np.where(prop.found[:, None], base, 0.0)
+                spatial = self._spatial_fill(t, self._composed(t, known), need)
+                b = beta[:, None]
+                fallback[need] = b * carried + (1.0 - b) * spatial
+        a = alpha[:, None]
+        if len(need) and t in keyframes:
+            a = np.where((alpha < 0.999)[:, None], 0.0, a)  # the keyframe's own fill is already blended
+        values = a * base + (1.0 - a) * fallback
+        self._count(prop, spatial_points)
         out = frame.packet.rgb.copy()
         out[prop.ys, prop.xs] = values
-        return out
+        confidence[prop.ys, prop.xs] = alpha * prop.confidence
+        return out, confidence
 
-    def _from_keyframes(self, t: int, prop: _Propagated, values: np.ndarray, found: np.ndarray) -> None:
-        """Fill what propagation missed from the keyframes around t, cross-faded by temporal distance."""
-        keyframes = self._keyframes_around(t)
-        if t in keyframes:
-            image = self.keyframe_images[t]
-            unfilled = ~found
-            values[unfilled] = image[prop.ys[unfilled], prop.xs[unfilled]] - prop.offset[unfilled]
-            found[unfilled] = True
-            return
-        # First with consistency-checked chains; what those lose (the chain crossed an occlusion or a flow
-        # error) is carried by the completed flow alone, which still moves with the plate, unlike a per-frame
-        # spatial fill.
-        for checked in (True, False):
-            missing = np.nonzero(~found)[0]
-            if len(missing) == 0:
-                break
-            accum = np.zeros((len(missing), 3), dtype=np.float32)
-            weight = np.zeros(len(missing), dtype=np.float32)
-            xs, ys = prop.xs[missing].astype(np.float32), prop.ys[missing].astype(np.float32)
-            for key in keyframes:
-                chain = self._chain(t, 1 if key > t else -1, xs, ys, checked=checked)
-                while chain.current != key and len(chain):
-                    chain.step()
-                if chain.current != key or len(chain) == 0:
-                    continue
-                w = 1.0 / abs(key - t)
-                gain = self.gain_between(key, t)
-                accum[chain.index] += w * gain * sample_points(self.keyframe_images[key], chain.x, chain.y)
-                weight[chain.index] += w
-            got = weight > 0
-            # Keyframe content already carries the keyframe's seam match; remove t's so it is not applied twice.
-            values[missing[got]] = accum[got] / weight[got][:, None] - prop.offset[missing[got]]
-            found[missing[got]] = True
+    def _count(self, prop: _Propagated, spatial_points: np.ndarray) -> None:
+        stats, alpha = self.backend.stats, prop.alpha
+        whole = alpha >= 0.999
+        none = alpha <= 0.001
+        spatial = np.zeros(len(alpha), bool)
+        spatial[spatial_points] = True
+        stats["propagated"] += int(whole.sum())
+        stats["blended"] += int((~whole & ~none).sum())
+        stats["keyframe"] += int((none & ~spatial).sum())
+        stats["spatial"] += int((none & spatial).sum())
+        shown = alpha * prop.confidence
+        below = np.ones(len(alpha), bool)
+        for name, low in BANDS:
+            band = below & (shown >= low)
+            self.backend.bands[name] += int(band.sum())
+            below &= ~band
 
     # -------------------------------------------------------------------------------------------- eviction
     def evict(self, next_output: int) -> None:
@@ -465,6 +581,7 @@ class _Run:
         for store, low in (
             (self.frames, keep_frames),
             (self.flows, keep_flows),
+            (self.fits, keep_flows),
             (self.gains, keep_flows),
             (self.keyframe_images, block_start),
             (self.props, min(next_output, first_undecided)),

@@ -36,6 +36,21 @@ class PropagateOptions:
     seam: str = "offset"
     #: Ring width (pixels) sampled around the hole for seam matching.
     seam_ring: int = 4
+    #: Samples kept per direction for each hole pixel (the nearest ones); more lets the fusion outvote a
+    #: chain that went through something passing by.
+    candidates: int = 2
+    #: A sample further than this from the consensus (relative to the frame's level) is an outlier.
+    outlier_tol: float = 0.25
+    #: Confidence at or below which a pixel takes the fallback (keyframe/spatial) route wholly.
+    fallback_low: float = 0.01
+    #: Confidence at or above which a pixel keeps its propagated value wholly (smoothstep blend in between).
+    fallback_high: float = 0.06
+    #: The blend between the routes is softened over this many pixels (no hard-edged blocks).
+    fallback_soften: int = 3
+    #: Keyframe content carried with a chain quality at or below this gives way to a spatial fill of the frame.
+    carry_low: float = 0.2
+    #: Keyframe content carried with a chain quality at or above this is used as is (blended in between).
+    carry_high: float = 0.5
 
     @classmethod
     def from_dict(cls, options: dict[str, Any]) -> PropagateOptions:
@@ -52,11 +67,27 @@ class PropagateOptions:
                     f"keyframes {frames!r}: give a list of frame numbers, e.g. [1001, 1040]"
                 ) from None
         try:
-            for name in ("flow_max_side", "radius", "keyframe_interval", "window", "seam_ring"):
+            for name in (
+                "flow_max_side",
+                "radius",
+                "keyframe_interval",
+                "window",
+                "seam_ring",
+                "candidates",
+                "fallback_soften",
+            ):
                 if name in values:
                     values[name] = int(values[name])
-            if "consistency_tol" in values:
-                values["consistency_tol"] = float(values["consistency_tol"])
+            for name in (
+                "consistency_tol",
+                "outlier_tol",
+                "fallback_low",
+                "fallback_high",
+                "carry_low",
+                "carry_high",
+            ):
+                if name in values:
+                    values[name] = float(values[name])
             if isinstance(values.get("exposure_match"), str):  # from a command line: "false", "0", "off"
                 values["exposure_match"] = values["exposure_match"].strip().lower() in (
                     "1",
@@ -77,7 +108,18 @@ class PropagateOptions:
             )
         if self.seam not in ("gain", "offset", "none"):
             raise InputError(f"seam {self.seam!r} is unknown; choose 'gain', 'offset' or 'none'")
-        for name in ("radius", "keyframe_interval", "window"):
+        if not 0.0 <= self.fallback_low < self.fallback_high <= 1.0:
+            raise InputError(
+                f"fallback_low={self.fallback_low}, fallback_high={self.fallback_high}: "
+                "need 0 <= fallback_low < fallback_high <= 1"
+            )
+        if not 0.0 <= self.carry_low < self.carry_high <= 1.0:
+            raise InputError(
+                f"carry_low={self.carry_low}, carry_high={self.carry_high}: need 0 <= carry_low < carry_high <= 1"
+            )
+        if self.outlier_tol <= 0:
+            raise InputError(f"outlier_tol={self.outlier_tol} must be positive")
+        for name in ("radius", "keyframe_interval", "window", "candidates"):
             if getattr(self, name) < 1:
                 raise InputError(f"propagate option {name}={getattr(self, name)} must be at least 1")
         if self.flow_max_side < 32:

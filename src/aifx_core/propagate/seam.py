@@ -1,41 +1,139 @@
-"""Seam matching: pixels fetched from other frames may differ in exposure or colour (flicker, a cloud, auto
+"""Stage 5, seam: pixels fetched from other frames may differ in exposure or colour (flicker, a cloud, auto
 gain). The difference between the frame's real pixels on a thin ring around the hole and what propagation
 fetched for that same ring is measured and spread smoothly into the hole, per channel, as an offset field.
 
 Offsets (not gains) because they stay well defined for scene-linear values near or below zero; the field is
-smooth so texture comes from the source frames and only the low frequencies are corrected.
+smooth so texture comes from the source frames and only the low frequencies are corrected. What the smooth
+offset cannot explain (the fetched ring is misaligned or shows something else) is the seam *residual*, one of
+the confidence cues.
 """
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from ..flow import push_pull_fill
 
 
-def seam_offsets(
+def ring(hole: np.ndarray, invalid: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """(ys, xs) of the valid pixels within ``width`` of the hole: the frame's own pixels the fill must match."""
+    ys, xs = np.nonzero(hole)
+    if len(ys) == 0:
+        return np.zeros(0, np.intp), np.zeros(0, np.intp)
+    pad = width + 1
+    y0, y1 = max(0, ys.min() - pad), min(hole.shape[0], ys.max() + pad + 1)
+    x0, x1 = max(0, xs.min() - pad), min(hole.shape[1], xs.max() + pad + 1)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * width + 1, 2 * width + 1))
+    crop = hole[y0:y1, x0:x1].astype(np.uint8)
+    around = (cv2.dilate(crop, kernel) > 0) & ~invalid[y0:y1, x0:x1]
+    ry, rx = np.nonzero(around)
+    return ry + y0, rx + x0
+
+
+def spread(
     hole_ys: np.ndarray,
     hole_xs: np.ndarray,
     ring_ys: np.ndarray,
     ring_xs: np.ndarray,
-    ring_offset: np.ndarray,
+    ring_values: np.ndarray,
 ) -> np.ndarray:
-    """Offsets (N_hole, 3) at the hole pixels, interpolated from ``ring_offset`` (N_ring, 3) on the ring.
+    """Values (N_hole, C ≤ 4) at the hole pixels, interpolated smoothly from ``ring_values`` (N_ring, C).
 
     Work is limited to the bounding box of the hole and ring.
     """
+    channels = ring_values.shape[1]
     if len(ring_ys) == 0 or len(hole_ys) == 0:
-        return np.zeros((len(hole_ys), 3), dtype=np.float32)
+        return np.zeros((len(hole_ys), channels), dtype=np.float32)
     y0 = int(min(hole_ys.min(), ring_ys.min()))
     x0 = int(min(hole_xs.min(), ring_xs.min()))
     y1 = int(max(hole_ys.max(), ring_ys.max())) + 1
     x1 = int(max(hole_xs.max(), ring_xs.max())) + 1
-    values = np.zeros((y1 - y0, x1 - x0, 3), dtype=np.float32)
+    values = np.zeros((y1 - y0, x1 - x0, channels), dtype=np.float32)
     known = np.zeros((y1 - y0, x1 - x0), dtype=bool)
-    values[ring_ys - y0, ring_xs - x0] = ring_offset
+    values[ring_ys - y0, ring_xs - x0] = ring_values
     known[ring_ys - y0, ring_xs - x0] = True
-    # Median-clamp so a few misregistered edge pixels cannot tint the whole hole.
-    limit = 3.0 * np.median(np.abs(ring_offset), axis=0) + 1e-6
-    values = np.clip(values, -limit, limit)
     field = push_pull_fill(values, known, smooth=True)
     return field[hole_ys - y0, hole_xs - x0]
+
+
+def seam_match(
+    mode: str,
+    hole_ys: np.ndarray,
+    hole_xs: np.ndarray,
+    ring_ys: np.ndarray,
+    ring_xs: np.ndarray,
+    real: np.ndarray,
+    fetched: np.ndarray,
+    hole_values: np.ndarray,
+    scale: float,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The offset (N_hole, 3) to add to the fetched ``hole_values`` so they meet the ring's ``real`` pixels,
+    and the seam residual (N_hole,) of :func:`seam_residual` (None when the ring is empty).
+
+    ``mode``: ``offset`` (additive field), ``gain`` (multiplicative field in log space, expressed as an
+    offset) or ``none`` (no offset; the residual is still measured). One push-pull spreads both.
+    """
+    n = len(hole_ys)
+    if len(ring_ys) == 0 or n == 0:
+        return np.zeros((n, 3), np.float32), None
+    left = ring_mismatch(ring_ys, ring_xs, real, fetched, scale)[:, None]
+    if mode == "none":
+        return np.zeros((n, 3), np.float32), spread(hole_ys, hole_xs, ring_ys, ring_xs, left)[:, 0]
+    if mode == "gain":
+        # Exposure-like changes are multiplicative: match log gain, spread it, express it as offset.
+        eps = np.maximum(0.05 * np.median(np.abs(real), axis=0), 1e-4)
+        ratio = (np.maximum(real, 0) + eps) / (np.maximum(fetched, 0) + eps)
+        field = np.clip(np.log(ratio), -0.7, 0.7)
+    else:
+        field = real - fetched
+    limit = 3.0 * np.median(np.abs(field), axis=0) + 1e-6  # so a few misregistered pixels cannot tint it all
+    both = np.concatenate([np.clip(field, -limit, limit), left], axis=1).astype(np.float32)
+    spread_both = spread(hole_ys, hole_xs, ring_ys, ring_xs, both)
+    offset = spread_both[:, :3]
+    if mode == "gain":
+        offset = hole_values * (np.exp(offset) - 1.0)
+    return offset.astype(np.float32), spread_both[:, 3]
+
+
+def ring_mismatch(
+    ring_ys: np.ndarray,
+    ring_xs: np.ndarray,
+    real: np.ndarray,
+    fetched: np.ndarray,
+    scale: float,
+    radius: int = 3,
+) -> np.ndarray:
+    """Per ring pixel, the relative (real - fetched) mismatch that a smooth offset cannot explain.
+
+    The differences minus their local mean (a normalised box of ``radius`` px over the ring): a colour
+    drift leaves nothing, fetched texture that does not line up with the plate's (misaligned, or something
+    else entirely) does. The magnitude (largest channel) is averaged the same way.
+    """
+    y0, x0 = int(ring_ys.min()), int(ring_xs.min())
+    shape = (int(ring_ys.max()) - y0 + 1, int(ring_xs.max()) - x0 + 1)
+    diff = np.zeros((*shape, 3), np.float32)
+    known = np.zeros(shape, np.float32)
+    diff[ring_ys - y0, ring_xs - x0] = real - fetched
+    known[ring_ys - y0, ring_xs - x0] = 1.0
+    size = (2 * radius + 1, 2 * radius + 1)
+    weight = np.maximum(cv2.blur(known, size), 1e-6)
+    local = cv2.blur(diff, size) / weight[..., None]
+    left = np.abs(diff - local).max(axis=-1) * known
+    return (cv2.blur(left, size) / weight)[ring_ys - y0, ring_xs - x0] / scale
+
+
+def seam_residual(
+    hole_ys: np.ndarray,
+    hole_xs: np.ndarray,
+    ring_ys: np.ndarray,
+    ring_xs: np.ndarray,
+    real: np.ndarray,
+    fetched: np.ndarray,
+    scale: float,
+) -> np.ndarray:
+    """:func:`ring_mismatch` spread smoothly into the hole (N_hole,): a confidence cue."""
+    if len(ring_ys) == 0 or len(hole_ys) == 0:
+        return np.zeros(len(hole_ys), np.float32)
+    left = ring_mismatch(ring_ys, ring_xs, real, fetched, scale)[:, None].astype(np.float32)
+    return spread(hole_ys, hole_xs, ring_ys, ring_xs, left)[:, 0]

@@ -1,0 +1,72 @@
+"""The fill's confidence as an output a compositor can look at: where the fill is a guess.
+
+``FillJob.confidence`` (``aifx fill --confidence``) asks for it. EXR outputs get an extra channel
+``fill.confidence`` (float, 1 = the plate itself or background other frames saw, well aligned; 0 = invented
+by the spatial route); PNG/TIFF/JPEG outputs, which cannot hold extra channels, get a grey 16-bit PNG sequence
+of the same frame names in a ``confidence/`` folder beside the output. The map follows the composite:
+outside the feathered hole it is 1, inside it blends towards the backend's value by the same weight.
+
+Backends say how sure they are through a ``last_confidence`` attribute (H, W float32, for the frame they last
+returned; the ``propagate`` engine sets it); a backend without one fills every frame on its own, so its
+hole is a guess (0).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .sequence import Image, write_image
+
+#: EXR channel name of the confidence map.
+CHANNEL = "fill.confidence"
+#: Folder (beside the output frames) of the confidence sequence for formats without extra channels.
+FOLDER = "confidence"
+
+
+def confidence_map(backend: Any, hole: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """The output confidence (H, W float32) of the frame ``backend`` last returned, composited by ``weight``."""
+    reported = getattr(backend, "last_confidence", None)
+    inside = np.zeros(hole.shape, np.float32) if reported is None else np.asarray(reported, np.float32)
+    if inside.shape != hole.shape:
+        inside = np.zeros(hole.shape, np.float32)
+    w = np.clip(np.nan_to_num(weight), 0.0, 1.0).astype(np.float32)
+    return (1.0 - w * (1.0 - np.clip(inside, 0.0, 1.0))).astype(np.float32)
+
+
+def sidecar_path(target: str | Path) -> Path:
+    """Where the confidence of output frame ``target`` goes when its format has no room for a channel."""
+    path = Path(target)
+    return path.parent / FOLDER / (path.stem + ".png")
+
+
+def attach(image: Image, target: str | Path, confidence: np.ndarray) -> Image:
+    """``image`` with the confidence added for writing to ``target``: as a channel for EXR, else written now
+    as a 16-bit grey PNG in :func:`sidecar_path` (atomically) and ``image`` returned unchanged."""
+    if Path(target).suffix.lower() == ".exr":
+        return image.with_channels({CHANNEL: confidence.astype(np.float32)})
+    side = sidecar_path(target)
+    side.parent.mkdir(parents=True, exist_ok=True)
+    grey = np.round(np.clip(confidence, 0.0, 1.0) * 65535.0).astype(np.uint16)
+    write_image(side, Image(channels={"Y": grey}), bit_depth=16)
+    return image
+
+
+def read_confidence(image: Any, source: str | Path | None) -> np.ndarray | None:
+    """The confidence stored with a result frame (its channel, or the sidecar PNG), None when there is none."""
+    channels = getattr(image, "channels", None)
+    if channels is not None and CHANNEL in channels:
+        return np.asarray(channels[CHANNEL], np.float32)
+    if source is None:
+        return None
+    side = sidecar_path(source)
+    if not side.exists():
+        return None
+    from .sequence import read_image
+
+    grey = read_image(side)
+    plane = next(iter(grey.channels.values()))
+    scale = 65535.0 if plane.dtype == np.uint16 else 255.0 if plane.dtype == np.uint8 else 1.0
+    return plane.astype(np.float32) / scale

@@ -1,0 +1,125 @@
+"""Stage 1, candidates: for each point of a target frame, the background samples other frames saw.
+
+Each point (a hole pixel, or a seam-ring pixel that is matched along with the hole) is followed forward and
+backward through the shot (:class:`.chain.Chain`, up to ``radius`` frames each way). Wherever the chained
+position and the four pixels a bilinear read touches are valid plate in that frame (not a hole, not NaN/Inf,
+not an unmasked moving object), the colour is read once, brought to the target frame's exposure, and kept as
+a candidate with what its chain went through. Not only the nearest source per direction is kept but up to
+``per_direction`` of them: one chain that went through a passing car is then outvoted in :mod:`.fusion`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..flow import sample_points
+from .chain import Chain, touches
+
+
+@dataclass
+class Source:
+    """What a frame offers as a source: its RGB, where nothing may be read, and the gain to the target."""
+
+    image: np.ndarray
+    invalid: np.ndarray
+    gain: np.ndarray
+
+
+@dataclass
+class Candidates:
+    """Every sample fetched for the points of one target frame, one row per sample (flat arrays)."""
+
+    #: Which point (index into the target's point list) the sample is for.
+    point: np.ndarray
+    #: (M, 3) float32 colour, already at the target frame's exposure.
+    value: np.ndarray
+    #: +1 (from a later frame) or -1 (from an earlier one).
+    direction: np.ndarray
+    #: Frames between target and source.
+    steps: np.ndarray
+    #: Chain's round-trip error (in quadrature over its steps), path length and largest completion fit residual (working pixels).
+    fb: np.ndarray
+    travel: np.ndarray
+    fit: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.point)
+
+    @classmethod
+    def concat(cls, parts: list[Candidates]) -> Candidates:
+        if not parts:
+            return cls.empty()
+        return cls(*(np.concatenate([getattr(p, name) for p in parts]) for name in _FIELDS))
+
+    @classmethod
+    def empty(cls) -> Candidates:
+        return cls(
+            np.zeros(0, np.intp),
+            np.zeros((0, 3), np.float32),
+            np.zeros(0, np.int8),
+            np.zeros(0, np.int16),
+            np.zeros(0, np.float32),
+            np.zeros(0, np.float32),
+            np.zeros(0, np.float32),
+        )
+
+
+#: Frames past a point's first sample in a direction within which further samples are looked for.
+SEARCH_ON = 2
+
+_FIELDS = ("point", "value", "direction", "steps", "fb", "travel", "fit")
+
+
+def gather(
+    start: int,
+    xs: np.ndarray,
+    ys: np.ndarray,
+    chain: Callable[[int, int, np.ndarray, np.ndarray], Chain],
+    source: Callable[[int], Source | None],
+    radius: int,
+    per_direction: int,
+) -> Candidates:
+    """Candidates for the points (``xs``, ``ys``, full-resolution pixels) of frame ``start``.
+
+    ``chain(start, direction, xs, ys)`` makes a :class:`Chain`; ``source(j)`` is frame j as a source, or
+    None when the shot has no frame j. A point stops being followed in a direction once it has
+    ``per_direction`` samples there, ``SEARCH_ON`` frames after its first, when its chain breaks, or after
+    ``radius`` frames.
+    """
+    parts: list[Candidates] = []
+    for direction in (1, -1):
+        walk = chain(start, direction, xs.astype(np.float32), ys.astype(np.float32))
+        hits = np.zeros(len(xs), np.int16)
+        first = np.full(len(xs), np.iinfo(np.int16).max, np.int32)
+        for _ in range(radius):
+            if len(walk) == 0:
+                break
+            frame = source(walk.current + direction)
+            if frame is None:
+                break
+            walk.step()
+            ok = ~touches(frame.invalid, walk.x, walk.y)
+            if not ok.any():
+                continue
+            point = walk.index[ok]
+            values = sample_points(frame.image, walk.x[ok], walk.y[ok]) * frame.gain
+            count = len(point)
+            parts.append(
+                Candidates(
+                    point,
+                    values.astype(np.float32),
+                    np.full(count, direction, np.int8),
+                    np.full(count, walk.steps, np.int16),
+                    walk.fb[ok],
+                    walk.travel[ok],
+                    walk.fit[ok],
+                )
+            )
+            hits[point] += 1
+            first[point] = np.minimum(first[point], walk.steps)
+            # Further samples are looked for only a few frames past the first (they cost chain steps).
+            walk.keep((hits[walk.index] < per_direction) & (walk.steps < first[walk.index] + SEARCH_ON))
+    return Candidates.concat(parts)

@@ -1,0 +1,127 @@
+"""Stage 4, fallback: where propagation is unsure, blend towards the keyframe/spatial route, never cut.
+
+What no neighbour saw, and what propagation found only with low confidence, is invented once per keyframe
+block by the spatial backend on the block's keyframe (the frame with the most unseen pixels, or the user's)
+and carried to the other frames by the same chained flow, cross-fading between the keyframes before and
+after (:func:`carry`), so the invented part moves with the plate instead of boiling.
+
+Carrying keyframe content is only as good as the flow that carries it: where those chains are poor (a fast,
+blurred pan), the fallback itself blends towards a spatial fill of the frame (:func:`carry` reports the
+quality), so the result is never worse than a blur.
+
+A pixel's share of its propagated value (``alpha``, :func:`blend_weights`) follows its confidence through a
+smoothstep and is blurred, so the transition between the routes is a soft ramp over a few pixels, never a
+hard-edged block. Confidence comes
+from smooth cues (chain errors, consensus, seam residual), so alpha also changes smoothly from frame to frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import cv2
+import numpy as np
+
+from ..flow import sample_points
+from .chain import Chain
+from .confidence import FIT_SHARE, MISALIGN_PX, TRAVEL_SHARE
+
+
+def smoothstep(low: float, high: float, value: np.ndarray) -> np.ndarray:
+    u = np.clip((value - low) / max(high - low, 1e-6), 0.0, 1.0)
+    return (u * u * (3.0 - 2.0 * u)).astype(np.float32)
+
+
+def blend_weights(
+    ys: np.ndarray,
+    xs: np.ndarray,
+    confidence: np.ndarray,
+    found: np.ndarray,
+    low: float,
+    high: float,
+    soften: int = 3,
+) -> np.ndarray:
+    """Per hole point, the weight (0..1) of the propagated value against the fallback route.
+
+    ``smoothstep(low, high, confidence)``, then a normalised Gaussian of ``soften`` pixels over the found
+    points and the plate around the hole (which counts as 1: it is real), so a low-confidence patch ramps
+    into its surroundings; pixels propagation did not find stay 0 and do not pull their neighbours down (the
+    keyframe content they get was made next to those neighbours, so it meets them).
+    """
+    alpha = np.where(found, smoothstep(low, high, confidence), 0.0).astype(np.float32)
+    if len(ys) == 0 or soften <= 0 or bool((alpha[found] >= 1.0).all()):
+        return alpha
+    pad = 3 * soften
+    y0, x0 = int(ys.min()) - pad, int(xs.min()) - pad
+    shape = (int(ys.max()) - y0 + pad + 1, int(xs.max()) - x0 + pad + 1)
+    canvas = np.ones(shape, np.float32)
+    weight = np.ones(shape, np.float32)
+    canvas[ys - y0, xs - x0] = alpha
+    weight[ys - y0, xs - x0] = found
+    blurred = cv2.GaussianBlur(canvas * weight, (0, 0), soften, borderType=cv2.BORDER_REPLICATE)
+    norm = cv2.GaussianBlur(weight, (0, 0), soften, borderType=cv2.BORDER_REPLICATE)
+    out = np.clip(blurred[ys - y0, xs - x0] / np.maximum(norm[ys - y0, xs - x0], 1e-6), 0.0, 1.0)
+    return np.where(found, out, 0.0).astype(np.float32)
+
+
+def choose_keyframe(members: Sequence[int], unseen: Sequence[int], user: Sequence[bool]) -> int | None:
+    """The block's keyframe: the user's (first one), else the member with most unseen pixels (first on ties),
+    else None (nothing to invent in this block)."""
+    for index, wanted in zip(members, user, strict=True):
+        if wanted:
+            return index
+    if unseen and max(unseen) > 0:
+        return members[int(np.argmax(unseen))]  # argmax takes the first maximum: deterministic
+    return None
+
+
+def carry(
+    t: int,
+    xs: np.ndarray,
+    ys: np.ndarray,
+    keyframes: Sequence[int],
+    image: Callable[[int], np.ndarray],
+    chain: Callable[[int, int, np.ndarray, np.ndarray, bool], Chain],
+    gain: Callable[[int, int], np.ndarray],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Keyframe content at points (``xs``, ``ys``) of frame t: (values (N, 3), got (N,) bool, quality (N,)).
+
+    First along consistency-checked chains; what those lose (the chain crossed an occlusion or a flow error)
+    is carried by the completed flow alone, which still moves with the plate, unlike a per-frame spatial fill.
+    Keyframes before and after t are cross-faded by 1/temporal distance. ``quality`` (0..1) is how well the
+    carrying chains held (round-trip error, fit residual, travel, as for a candidate; unchecked chains count
+    their failed round trips too): a keyframe carried far through a fast, blurred pan is no better than a blur.
+    """
+    n = len(xs)
+    values = np.zeros((n, 3), np.float32)
+    quality = np.zeros(n, np.float32)
+    got = np.zeros(n, bool)
+    if t in keyframes:
+        values[:] = image(t)[ys.astype(np.intp), xs.astype(np.intp)]
+        got[:] = True
+        quality[:] = 1.0
+        return values, got, quality
+    for checked in (True, False):
+        missing = np.nonzero(~got)[0]
+        if len(missing) == 0:
+            break
+        accum = np.zeros((len(missing), 3), dtype=np.float32)
+        weight = np.zeros(len(missing), dtype=np.float32)
+        sure = np.zeros(len(missing), dtype=np.float32)
+        mx, my = xs[missing].astype(np.float32), ys[missing].astype(np.float32)
+        for key in keyframes:
+            walk = chain(t, 1 if key > t else -1, mx, my, checked)
+            while walk.current != key and len(walk):
+                walk.step()
+            if walk.current != key or len(walk) == 0:
+                continue
+            w = 1.0 / abs(key - t)
+            accum[walk.index] += w * gain(key, t) * sample_points(image(key), walk.x, walk.y)
+            weight[walk.index] += w
+            error = walk.fb + FIT_SHARE * walk.fit + TRAVEL_SHARE * walk.travel
+            sure[walk.index] += w / (1.0 + (error / MISALIGN_PX) ** 2)
+        ok = weight > 0
+        values[missing[ok]] = accum[ok] / weight[ok][:, None]
+        quality[missing[ok]] = sure[ok] / weight[ok]
+        got[missing[ok]] = True
+    return values, got, quality

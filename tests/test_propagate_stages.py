@@ -1,0 +1,211 @@
+"""Each stage of the propagate engine alone (candidates → confidence → fusion → fallback → seam), and the
+engine on a hard synthetic clip: a fast blurred pan under static holes with an unmasked object crossing them."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from propagate_clips import hard_clip
+
+from aifx_core.backends import create_backend
+from aifx_core.inpaint import BackendContext, FramePacket
+from aifx_core.progress import Reporter
+from aifx_core.propagate import engine
+from aifx_core.propagate.candidates import Candidates, Source, gather
+from aifx_core.propagate.chain import Chain
+from aifx_core.propagate.confidence import candidate_quality, candidate_weight, pixel_confidence
+from aifx_core.propagate.fallback import blend_weights
+from aifx_core.propagate.fusion import fuse, weighted_median_index
+from aifx_core.propagate.seam import seam_residual
+
+
+def _translating(shift: float, size=(40, 60)):
+    """A chain factory for a plate translating ``shift`` px/frame to the left (flow = -shift everywhere)."""
+    flow = np.zeros((*size, 2), np.float32)
+
+    def flows(start: int, direction: int) -> np.ndarray:
+        out = flow.copy()
+        out[..., 0] = -shift * direction
+        return out
+
+    def chain(start, direction, xs, ys, checked=True):
+        return Chain(start, direction, xs, ys, flows, size, (1.0, 1.0), 1.0 if checked else float("inf"))
+
+    return chain
+
+
+def test_candidates_keep_several_per_direction_and_never_read_blocked_pixels() -> None:
+    size = (40, 60)
+    images = {j: np.full((*size, 3), float(j), np.float32) for j in range(-6, 7)}
+    blocked = {j: np.zeros(size, bool) for j in images}
+    blocked[2][:, :] = True  # frame 2 is wholly covered by something passing: nothing may come from it
+
+    def source(j: int) -> Source | None:
+        return Source(images[j], blocked[j], np.ones(3, np.float32)) if j in images else None
+
+    xs, ys = np.array([30.0, 31.0]), np.array([20.0, 20.0])
+    found = gather(0, xs, ys, _translating(1.0), source, radius=6, per_direction=2)
+    for point in (0, 1):
+        mine = found.point == point
+        assert sorted(found.value[mine][:, 0].tolist()) == [-2.0, -1.0, 1.0, 3.0]
+        assert sorted(found.steps[mine].tolist()) == [1, 1, 2, 3]
+    assert found.travel[found.steps == 3] == pytest.approx(3.0)
+    single = gather(0, xs, ys, _translating(1.0), source, radius=6, per_direction=1)
+    assert len(single) == 4 and set(single.value[:, 0].tolist()) == {-1.0, 1.0}
+
+
+def _cands(point, values, direction, steps, fb=None, fit=None) -> Candidates:
+    n = len(point)
+    return Candidates(
+        np.asarray(point, np.intp),
+        np.asarray(values, np.float32),
+        np.asarray(direction, np.int8),
+        np.asarray(steps, np.int16),
+        np.asarray(fb if fb is not None else np.zeros(n), np.float32),
+        np.zeros(n, np.float32),
+        np.asarray(fit if fit is not None else np.zeros(n), np.float32),
+    )
+
+
+def test_quality_falls_with_round_trip_error_and_fit_residual() -> None:
+    c = _cands([0, 0, 0], np.zeros((3, 3)), [1, 1, 1], [1, 1, 1], fb=[0, 2, 0], fit=[0, 0, 6])
+    quality = candidate_quality(c)
+    assert quality[0] == pytest.approx(1.0) and quality[1] < 0.6 and quality[2] < quality[1]
+    far = _cands([0, 0], np.zeros((2, 3)), [1, 1], [1, 4])
+    weight = candidate_weight(far, candidate_quality(far))
+    assert weight[0] == pytest.approx(4 * weight[1])
+
+
+def test_weighted_median_index_picks_the_median_row_of_each_group() -> None:
+    group = np.array([0, 0, 0, 1, 2, 2])
+    key = np.array([5.0, 1.0, 3.0, 7.0, 1.0, 9.0])
+    weight = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 5.0])
+    assert weighted_median_index(group, key, weight, 4).tolist() == [2, 3, 5, -1]
+
+
+def test_fusion_rejects_the_chain_that_went_through_a_passing_car() -> None:
+    grey, car = [0.5, 0.5, 0.5], [0.9, 0.1, 0.1]
+    # The nearest forward sample (heaviest) saw the car; three others agree on the background.
+    c = _cands([0, 0, 0, 0, 1], [car, grey, grey, grey, grey], [1, 1, -1, -1, 1], [1, 2, 1, 2, 3])
+    quality = candidate_quality(c)
+    fused = fuse(c, candidate_weight(c, quality), quality, 3, scale=0.5)
+    np.testing.assert_allclose(fused.values[0], grey, atol=1e-6)
+    assert fused.rejected[0] == pytest.approx(1.0 / (1 + 0.5 + 1 + 0.5))
+    assert fused.found.tolist() == [True, True, False]
+    assert np.isnan(fused.gap[1]) and fused.gap[0] == pytest.approx(0.0)  # one direction only / agreeing
+    assert fused.nearest.tolist() == [1, 3, 0]
+    clean = pixel_confidence(fused.align, fused.rejected, fused.gap, fused.nearest)
+    assert clean[2] == 0.0 and clean[1] < 1.0
+    # A car seen by every candidate of one direction makes the directions disagree: confidence drops.
+    split = _cands([0, 0, 0, 0], [car, car, grey, grey], [1, 1, -1, -1], [1, 2, 1, 2])
+    q = candidate_quality(split)
+    torn = fuse(split, candidate_weight(split, q), q, 1, scale=0.5)
+    torn_conf = pixel_confidence(torn.align, torn.rejected, torn.gap, torn.nearest)
+    assert np.isfinite(torn.gap[0]) and torn_conf[0] < 0.5 * clean[0]
+
+
+def test_seam_residual_flags_misaligned_texture_not_a_colour_drift() -> None:
+    rng = np.random.default_rng(1)
+    plate = cv2.GaussianBlur(rng.random((60, 60)).astype(np.float32), (0, 0), 1.0)
+    plate = np.repeat(plate[..., None], 3, axis=2)
+    hole = np.zeros((60, 60), bool)
+    hole[20:40, 20:40] = True
+    ring = cv2.dilate(hole.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool) & ~hole
+    ry, rx = np.nonzero(ring)
+    hy, hx = np.nonzero(hole)
+    real = plate[ry, rx]
+    drift = seam_residual(hy, hx, ry, rx, real, real - 0.1, scale=0.5)
+    shifted = np.roll(plate, 3, axis=1)[ry, rx]
+    misaligned = seam_residual(hy, hx, ry, rx, real, shifted, scale=0.5)
+    assert drift.max() < 0.02 and misaligned.mean() > 5 * max(drift.mean(), 1e-3)
+
+
+def test_low_confidence_patch_blends_with_a_soft_ramp_not_a_cut() -> None:
+    ys, xs = np.nonzero(np.ones((40, 40), bool))
+    confidence = np.full(len(ys), 0.9, np.float32)
+    patch = (ys >= 15) & (ys < 25) & (xs >= 15) & (xs < 25)
+    confidence[patch] = 0.0
+    found = np.ones(len(ys), bool)
+    alpha = blend_weights(ys, xs, confidence, found, 0.1, 0.5, soften=3).reshape(40, 40)
+    assert alpha[20, 20] < 0.2 and alpha[2, 2] == pytest.approx(1.0, abs=1e-3)
+    assert np.abs(np.diff(alpha, axis=1)).max() < 0.25  # a ramp over several pixels, never a hard edge
+    assert np.abs(np.diff(alpha, axis=0)).max() < 0.25
+    found[:40] = False  # nothing found: nothing propagated to weigh
+    assert (blend_weights(ys, xs, confidence, found, 0.1, 0.5)[:40] == 0).all()
+
+
+def _hard_packets(clip):
+    return [
+        FramePacket(t, np.where(h[..., None], 0.0, f).astype(np.float32), h)
+        for t, (f, h) in enumerate(zip(clip.frames, clip.holes, strict=True))
+    ]
+
+
+def _flow_outliers(
+    forward: np.ndarray, backward: np.ndarray, hole: np.ndarray, side: str = "a", **_: object
+) -> np.ndarray:
+    """A real (if simple) detector of unmasked movers: flow far from the frame's median motion."""
+    median = np.median(forward[~hole], axis=0)
+    return (np.hypot(*(forward - median).transpose(2, 0, 1)) > 3.0) & ~hole
+
+
+def test_a_crossing_object_is_never_painted_into_the_hole(monkeypatch) -> None:
+    clip = hard_clip(n=14, pan=10.0, crosser_speed=-4.0)
+    monkeypatch.setattr(engine, "_moving_objects", _flow_outliers)
+    backend = create_backend("propagate", BackendContext(colorspace="sRGB"))
+    results = [rgb for _, rgb in backend.fill(_hard_packets(clip), Reporter())]
+    telea = create_backend("telea", BackendContext(colorspace="sRGB"))
+    spatial = [rgb for _, rgb in telea.fill(_hard_packets(clip), Reporter())]
+    errors, spatial_errors, painted = [], [], 0
+    for t, (ours, theirs) in enumerate(zip(results, spatial, strict=True)):
+        scored = clip.holes[t] & ~clip.crosser[t]
+        truth = clip.background[t][scored]
+        errors.append(np.abs(ours[scored] - truth))
+        spatial_errors.append(np.abs(theirs[scored] - truth))
+        painted += int((np.abs(ours[scored] - truth).max(axis=1) > 0.25).sum())
+    ours_mse = float(np.mean(np.concatenate(errors) ** 2))
+    theirs_mse = float(np.mean(np.concatenate(spatial_errors) ** 2))
+    assert painted == 0  # no pixel of the crosser (or anything else far from the truth) in the fill
+    assert ours_mse < theirs_mse / 4  # and far better than a spatial fill
+    assert backend.stats["propagated"] > 0
+
+
+def test_confidence_map_is_one_outside_and_low_where_nothing_was_seen() -> None:
+    clip = hard_clip(n=8, pan=0.0, blur=False, crosser_speed=0.0)  # locked off: nothing under the holes seen
+    backend = create_backend("propagate", BackendContext(colorspace="sRGB"))
+    for t, _rgb in backend.fill(_hard_packets(clip), Reporter()):
+        confidence = backend.last_confidence
+        assert confidence is not None and confidence.dtype == np.float32
+        assert (confidence[~clip.holes[t]] == 1.0).all()
+        assert confidence[clip.holes[t]].max() < 0.05
+    assert backend.bands["low"] == sum(int(h.sum()) for h in clip.holes)
+    panning = hard_clip(n=10, pan=3.0, blur=False, crosser_speed=0.0, crosser_size=(1, 1))
+    backend = create_backend("propagate", BackendContext(colorspace="sRGB"))
+    inside = [
+        backend.last_confidence[h].mean()
+        for (_, _), h in zip(backend.fill(_hard_packets(panning), Reporter()), panning.holes, strict=True)
+    ]
+    assert np.mean(inside) > 0.4
+
+
+def test_an_unknown_flow_completion_hands_the_hole_to_the_fallback(monkeypatch) -> None:
+    from aifx_core.flow import complete_flows
+
+    def unsure(flows, hole, **options):
+        completed = complete_flows(flows, hole, **options)
+        fit = np.where(hole, np.float32(100.0), np.float32(0.0)).astype(np.float32)
+        return (*completed, fit, fit)
+
+    clip = hard_clip(n=10, pan=3.0, blur=False, crosser_speed=0.0, crosser_size=(1, 1))
+    sure = create_backend("propagate", BackendContext(colorspace="sRGB"))
+    list(sure.fill(_hard_packets(clip), Reporter()))
+    monkeypatch.setattr(engine, "_complete_flows_scored", unsure)
+    backend = create_backend("propagate", BackendContext(colorspace="sRGB"))
+    results = [rgb for _, rgb in backend.fill(_hard_packets(clip), Reporter())]
+    total = sum(int(h.sum()) for h in clip.holes)
+    assert sure.stats["propagated"] > 0.5 * total
+    assert backend.stats["propagated"] < 0.05 * total  # nothing trusted where the flow was a guess
+    assert backend.bands["low"] > 0.9 * total
+    for rgb, frame in zip(results, clip.frames, strict=True):
+        assert np.isfinite(rgb).all() and np.array_equal(rgb[~clip.holes[0]], frame[~clip.holes[0]])
