@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import signal
 import sys
 import traceback
@@ -322,8 +323,18 @@ class _progress_printer:
 
 
 def _emit(payload: dict) -> None:
-    sys.stdout.write(events.encode(payload) + "\n")
+    """One event, one line, in one write: SIGTERM (cancel) raises between bytecodes, so a line written piecewise
+    could be cut and glued to the ``cancelled`` event after it, and the reader would lose both."""
     sys.stdout.flush()
+    data = (events.encode(payload) + "\n").encode("utf-8")
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (captured in a test, embedded)
+        sys.stdout.write(data.decode("utf-8"))
+        sys.stdout.flush()
+        return
+    while data:
+        data = data[os.write(fd, data) :]
 
 
 def _final(json_progress: bool, payload: dict) -> None:
