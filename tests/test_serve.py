@@ -186,6 +186,8 @@ def test_a_bad_job_is_422_with_the_cli_message(server, area, tmp_path):
     assert local.stderr.strip() == f"aifx: error: {body['detail']}"
     status, _, body = http("POST", server.url + "/v1/jobs", "alice", b"{not json")
     assert status == 422 and "not valid JSON" in body["detail"]
+    status, _, body = http("POST", server.url + "/v1/jobs", "alice", b"{" + b" " * 2_000_000 + b"}")
+    assert status == 413 and "never pixels" in body["detail"]
     # A plate that is not there is refused at submit, with the message a local run gives.
     job = shot_job(area / "short", area / "out_bad" / "c.####.exr", frames="1-5")
     status, _, body = http("POST", server.url + "/v1/jobs", "alice", job.to_dict())

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import signal
 import sys
 import traceback
@@ -324,9 +325,20 @@ class _progress_printer:
 
 
 def _emit(payload: dict) -> None:
-    with signal_shield():  # SIGTERM never breaks an event line; the next progress check raises
-        sys.stdout.write(events.encode(payload) + "\n")
+    """One event, one line, in one write: SIGTERM (cancel) raises between bytecodes, so a line written piecewise
+    could be cut and glued to the ``cancelled`` event after it, and the reader would lose both. The write is also
+    shielded: the handler only sets the cancel flag inside it, and the next progress check raises."""
+    with signal_shield():
         sys.stdout.flush()
+        data = (events.encode(payload) + "\n").encode("utf-8")
+        try:
+            fd = sys.stdout.fileno()
+        except (AttributeError, OSError, ValueError):  # not a real file (captured in a test, embedded)
+            sys.stdout.write(data.decode("utf-8"))
+            sys.stdout.flush()
+            return
+        while data:
+            data = data[os.write(fd, data) :]
 
 
 def _final(json_progress: bool, payload: dict) -> None:

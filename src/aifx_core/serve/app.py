@@ -100,8 +100,10 @@ def create_app(config: ServerConfig) -> FastAPI:
 
     @app.post("/v1/jobs", status_code=202)
     async def submit(request: Request, who: Who) -> JSONResponse:
-        body = await request.body()
-        if len(body) > MAX_JOB_BYTES:
+        declared = request.headers.get("content-length", "")
+        too_big = declared.isdigit() and int(declared) > MAX_JOB_BYTES  # refused before it is read
+        body = b"" if too_big else await request.body()
+        if too_big or len(body) > MAX_JOB_BYTES:
             raise ApiError(
                 413,
                 f"job JSON is over {MAX_JOB_BYTES} bytes; jobs carry paths on shared storage, never pixels",
