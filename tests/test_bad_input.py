@@ -118,6 +118,22 @@ def test_save_job_onto_an_input_or_for_a_failing_job_writes_nothing(shot, tmp_pa
     assert [p.name for p in tmp_path.iterdir() if "aifx-tmp" in p.name] == []
 
 
+def test_the_job_file_is_an_input_that_nothing_the_job_writes_may_replace(shot, tmp_path):
+    """#11.1 for ``aifx run``: the job file the run reads is as protected as the plate."""
+    job = tmp_path / "job.png"  # an odd name, but the one a contact sheet could take
+    data = {
+        "input": str(shot / "plate.####.exr"),
+        "mask": str(shot / "mask.####.png"),
+        "output": str(tmp_path / "o" / "c.####.exr"),
+        "backend": "telea",
+        "contact_sheet": str(job),
+    }
+    job.write_text(json.dumps(data))
+    before = job.read_bytes()
+    one_error_line(aifx("run", str(job)), str(job), "job file", "--contact-sheet")
+    assert job.read_bytes() == before and frames_in(tmp_path / "o") == []
+
+
 @pytest.mark.parametrize("flag", ["--save-job", "--contact-sheet"])
 def test_side_output_at_a_folder_or_missing_folder_fails_first(shot, tmp_path, flag):
     """#11.11: a folder gave a traceback (after the whole fill, with a temp file made in /)."""

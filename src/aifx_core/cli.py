@@ -220,7 +220,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     job = FillJob.load(args.job)
     if args.overwrite:
         job.overwrite = True
-    return _run_job(job, args.json_progress)
+    return _run_job(job, args.json_progress, job_file=args.job)
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -230,13 +230,15 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_job(job: FillJob, json_progress: bool, save_job: str | None = None) -> int:
+def _run_job(
+    job: FillJob, json_progress: bool, save_job: str | None = None, job_file: str | None = None
+) -> int:
     from .pipeline import fill
 
     cancel = CancelToken()
     _cancel_on_sigterm(cancel)
     with _progress_printer(json_progress) as on_progress:
-        result = fill(job, progress=on_progress, cancel=cancel, save_job=save_job)
+        result = fill(job, progress=on_progress, cancel=cancel, save_job=save_job, job_file=job_file)
     done = done_event(result)
     print_notices(done)
     if json_progress:

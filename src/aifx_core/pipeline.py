@@ -66,12 +66,17 @@ def fill(
     cancel: CancelToken | None = None,
     *,
     save_job: str | os.PathLike | None = None,
+    job_file: str | os.PathLike | None = None,
 ) -> FillResult:
     """Run a fill job; ``job`` may be a :class:`FillJob`, its dict, or the path of a saved job JSON.
 
     ``save_job`` also writes the job to that file: checked with everything else before any work, written
     (atomically) only once every check has passed, so a bad job never leaves a job file or replaces an input.
+    ``job_file`` is the file the job was read from (``aifx run job.json``): it is an input too, so nothing the
+    job writes may replace it (given a path as ``job``, that path is taken).
     """
+    if job_file is None and isinstance(job, (str, os.PathLike)):
+        job_file = job
     job = _as_job(job)
     job.validate()
     check_options(job.backend, job.options)  # a typo or a bad value fails now, not after flow or a model load
@@ -81,6 +86,8 @@ def fill(
     out = output_pattern(job.output, plate)
     mask = open_mask(job.mask, job.mask_channel, plate, invert=job.invert_mask)
     protected = protected_inputs(plate, mask.mask)
+    if job_file is not None:
+        protected.add(job_file, "job file")
     for frame in plate.frames:
         protected.refuse(out.path(frame), "output frame", "-o/--output")
     protected.add_frames(out, "output frame", plate.frames)  # side outputs must not land on frames either
