@@ -146,6 +146,23 @@ def test_side_output_at_a_folder_or_missing_folder_fails_first(shot, tmp_path, f
     assert frames_in(out) == []
 
 
+def test_side_outputs_next_to_new_output_frames_go_into_the_folder_the_job_makes(shot, tmp_path):
+    """The README's first command on a fresh machine: `-o out/clean.####.exr --contact-sheet out/sheet.png`."""
+    out = tmp_path / "new" / "out"
+    done = aifx(
+        *fill_args(
+            shot,
+            out / "c.####.exr",
+            "--contact-sheet",
+            str(out / "sheet.png"),
+            "--save-job",
+            str(out / "j.json"),
+        )
+    )
+    assert done.returncode == 0, done.stderr
+    assert (out / "sheet.png").is_file() and (out / "j.json").is_file() and len(frames_in(out)) == len(FRAMES)
+
+
 def test_eval_folder_never_overwrites_an_input(shot, tmp_path):
     """#11.1 for ``aifx eval --out``: its files (contact_sheet.png...) must not replace an input."""
     out = tmp_path / "o"

@@ -91,6 +91,10 @@ def fill(
     for frame in plate.frames:
         protected.refuse(out.path(frame), "output frame", "-o/--output")
     protected.add_frames(out, "output frame", plate.frames)  # side outputs must not land on frames either
+    out_dir = Path(out.path(plate.frames[0])).parent
+    # Created (and probed) before the side outputs are checked: a contact sheet or saved job next to the frames
+    # (`-o out/clean.####.exr --contact-sheet out/sheet.png` on a fresh machine) goes into the folder the job makes.
+    check_writable(out_dir)  # fail now, not after minutes of model loading
     if job.contact_sheet:
         check_side_output(
             job.contact_sheet,
@@ -105,8 +109,6 @@ def fill(
             save_job, "saved job", protected, suffixes=(".json",), example="job.json", flag="--save-job"
         )
 
-    out_dir = Path(out.path(plate.frames[0])).parent
-    check_writable(out_dir)  # fail now, not after minutes of model loading
     clean_stale_temps(out_dir)
     if save_job:
         job.save(Path(save_job))
