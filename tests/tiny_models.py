@@ -194,16 +194,10 @@ def build_tiny_flux_fill_pipeline(folder: Path) -> Path:
     return Path(folder)
 
 
-def build_tiny_wan_vace_pipeline(folder: Path) -> Path:
-    """Save a random ``WanVACEPipeline`` (masked video diffusion) at the sizes of diffusers' own fast tests,
-    with a UMT5 encoder and a T5 tokenizer built here instead of downloaded."""
+def _tiny_wan_parts():
+    """The parts every tiny Wan pipeline shares: a T5 tokenizer built here, the VAE and a UMT5 encoder."""
     import torch
-    from diffusers import (
-        AutoencoderKLWan,
-        FlowMatchEulerDiscreteScheduler,
-        WanVACEPipeline,
-        WanVACETransformer3DModel,
-    )
+    from diffusers import AutoencoderKLWan, FlowMatchEulerDiscreteScheduler
     from transformers import T5Tokenizer, UMT5Config, UMT5EncoderModel
 
     letters = "abcdefghijklmnopqrstuvwxyz"
@@ -217,77 +211,50 @@ def build_tiny_wan_vace_pipeline(folder: Path) -> Path:
     text_encoder = UMT5EncoderModel(
         UMT5Config(vocab_size=len(tokenizer), d_model=32, d_kv=8, d_ff=37, num_layers=1, num_heads=4)
     )
+    return {
+        "vae": vae,
+        "scheduler": FlowMatchEulerDiscreteScheduler(shift=7.0),
+        "text_encoder": text_encoder,
+        "tokenizer": tokenizer,
+    }
+
+
+#: Transformer sizes of diffusers' own fast Wan tests.
+_WAN_TRANSFORMER = dict(
+    patch_size=(1, 2, 2),
+    num_attention_heads=2,
+    attention_head_dim=12,
+    in_channels=16,
+    out_channels=16,
+    text_dim=32,
+    freq_dim=256,
+    ffn_dim=32,
+    cross_attn_norm=True,
+    qk_norm="rms_norm_across_heads",
+    rope_max_seq_len=32,
+)
+
+
+def build_tiny_wan_vace_pipeline(folder: Path) -> Path:
+    """Save a random ``WanVACEPipeline`` (masked video diffusion) at the sizes of diffusers' own fast tests,
+    with a UMT5 encoder and a T5 tokenizer built here instead of downloaded."""
+    from diffusers import WanVACEPipeline, WanVACETransformer3DModel
+
+    parts = _tiny_wan_parts()
     transformer = WanVACETransformer3DModel(
-        patch_size=(1, 2, 2),
-        num_attention_heads=2,
-        attention_head_dim=12,
-        in_channels=16,
-        out_channels=16,
-        text_dim=32,
-        freq_dim=256,
-        ffn_dim=32,
-        num_layers=3,
-        cross_attn_norm=True,
-        qk_norm="rms_norm_across_heads",
-        rope_max_seq_len=32,
-        vace_layers=[0, 2],
-        vace_in_channels=96,
+        num_layers=3, vace_layers=[0, 2], vace_in_channels=96, **_WAN_TRANSFORMER
     )
-    pipe = WanVACEPipeline(
-        transformer=transformer,
-        vae=vae,
-        scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0),
-        text_encoder=text_encoder,
-        tokenizer=tokenizer,
-    )
-    pipe.save_pretrained(folder)
+    WanVACEPipeline(transformer=transformer, **parts).save_pretrained(folder)
     return Path(folder)
 
 
 def build_tiny_wan_t2v_pipeline(folder: Path) -> Path:
-    """Save a random text-to-video ``WanPipeline`` (previz), sharing the VACE builder's tiny VAE/encoder sizes."""
-    import torch
-    from diffusers import (
-        AutoencoderKLWan,
-        FlowMatchEulerDiscreteScheduler,
-        WanPipeline,
-        WanTransformer3DModel,
-    )
-    from transformers import T5Tokenizer, UMT5Config, UMT5EncoderModel
+    """Save a random text-to-video ``WanPipeline`` (previz) with the same tiny parts."""
+    from diffusers import WanPipeline, WanTransformer3DModel
 
-    letters = "abcdefghijklmnopqrstuvwxyz"
-    pieces = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0)]
-    pieces += [("\u2581" + c, -1.0) for c in letters] + [(c, -2.0) for c in letters]
-    tokenizer = T5Tokenizer(vocab=pieces, extra_ids=0)
-    torch.manual_seed(0)
-    vae = AutoencoderKLWan(
-        base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1, temperal_downsample=[False, True, True]
-    )
-    text_encoder = UMT5EncoderModel(
-        UMT5Config(vocab_size=len(tokenizer), d_model=32, d_kv=8, d_ff=37, num_layers=1, num_heads=4)
-    )
-    transformer = WanTransformer3DModel(
-        patch_size=(1, 2, 2),
-        num_attention_heads=2,
-        attention_head_dim=12,
-        in_channels=16,
-        out_channels=16,
-        text_dim=32,
-        freq_dim=256,
-        ffn_dim=32,
-        num_layers=2,
-        cross_attn_norm=True,
-        qk_norm="rms_norm_across_heads",
-        rope_max_seq_len=32,
-    )
-    pipe = WanPipeline(
-        transformer=transformer,
-        vae=vae,
-        scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0),
-        text_encoder=text_encoder,
-        tokenizer=tokenizer,
-    )
-    pipe.save_pretrained(folder)
+    parts = _tiny_wan_parts()
+    transformer = WanTransformer3DModel(num_layers=2, **_WAN_TRANSFORMER)
+    WanPipeline(transformer=transformer, **parts).save_pretrained(folder)
     return Path(folder)
 
 

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError
+from .inpaint.models import LOADER_OPTIONS
 
 TOP_KEYS = {
     "model",
@@ -45,15 +46,7 @@ TOP_KEYS = {
     "scheduler",
     "title",
     "shots",
-    "dtype",
-    "variant",
-    "offload",
-    "vae_tiling",
-    "vae_slicing",
-    "local_files_only",
-    "cache_dir",
-    "pipeline_class",
-    "config",
+    *LOADER_OPTIONS,
 }
 SHOT_KEYS = {"name", "prompt", "negative_prompt", "seed", "aspect", "camera"}
 #: Image sides are rounded to a multiple of 16 (Flux, SDXL) or 8 (SD), see ``size_multiple``.

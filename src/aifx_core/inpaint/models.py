@@ -264,6 +264,20 @@ def _diffusers_class(name: str) -> Any:
 
 # -- pipelines ---------------------------------------------------------------------------------------------
 
+#: Options that say how a model is loaded (the fields of :class:`PipelineRequest` besides ``model``): every
+#: command or backend that loads a diffusers pipeline accepts them.
+LOADER_OPTIONS = (
+    "dtype",
+    "variant",
+    "offload",
+    "vae_tiling",
+    "vae_slicing",
+    "local_files_only",
+    "cache_dir",
+    "pipeline_class",
+    "config",
+)
+
 
 @dataclass(frozen=True)
 class PipelineRequest:

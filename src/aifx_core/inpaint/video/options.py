@@ -10,20 +10,10 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from ...errors import InputError
+from ..models import LOADER_OPTIONS
 from .windows import check_window
 
-#: Options the model loader reads (see :class:`aifx_core.inpaint.models.PipelineRequest`).
-LOADER_OPTIONS = (
-    "dtype",
-    "variant",
-    "offload",
-    "vae_tiling",
-    "vae_slicing",
-    "local_files_only",
-    "cache_dir",
-    "pipeline_class",
-    "config",
-)
+__all__ = ["LOADER_OPTIONS", "VideoOptions"]
 
 
 @dataclass(frozen=True)
