@@ -418,3 +418,28 @@ def test_remote_client_errors_are_clear(server):
 
     with pytest.raises(RemoteError, match="cannot reach"):
         RemoteClient("http://127.0.0.1:9", "x", timeout=5).health()
+
+
+def test_remote_worker_runs_a_saved_job_like_a_local_worker(server, area, tmp_path):
+    """What the Blender and Nuke adapters poll: the same calls as the local WorkerProcess, on the server."""
+    from aifx_core.protocol.remote import RemoteError, RemoteWorker
+
+    job_path = tmp_path / "job.json"
+    shot_job(area / "short", area / "out_remote" / "c.####.exr").save(job_path)
+    worker = RemoteWorker(server.url, TOKENS["alice"], str(job_path)).start()
+    assert worker.wait(timeout=120) == 0 and not worker.running()
+    seen = worker.poll()
+    assert seen[-1]["event"] == "done" and worker.fraction() == 1.0 and worker.poll() == []
+    assert sorted(p.name for p in (area / "out_remote").glob("c.*.exr")) == [
+        "c.0001.exr",
+        "c.0002.exr",
+        "c.0003.exr",
+    ]
+    # A job the server refuses fails at start with the CLI's message; a cancelled one ends with 130.
+    shot_job(area / "short", area / "out_remote_bad" / "c.####.exr", threshold=2.0).save(job_path)
+    with pytest.raises(RemoteError, match="threshold"):
+        RemoteWorker(server.url, TOKENS["alice"], str(job_path)).start()
+    shot_job(area / "long", area / "out_remote_cancel" / "c.####.exr", backend="propagate").save(job_path)
+    long = RemoteWorker(server.url, TOKENS["alice"], str(job_path)).start()
+    long.cancel(grace=60)
+    assert long.wait(timeout=60) == 130 and long.final["event"] == "cancelled"

@@ -13,7 +13,10 @@ with ``Last-Event-ID``, so no event is lost or repeated.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import queue
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -22,8 +25,8 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from .errors import EXIT_INPUT, EXIT_INTERNAL, AifxError
-from .events import Event, decode, is_final
+from .errors import EXIT_CANCELLED, EXIT_INPUT, EXIT_INTERNAL, AifxError
+from .events import CANCELLED, DONE, ERROR, Event, decode, fraction, is_final, is_overall
 
 #: HTTP answers that mean the user has something to fix (the job, a path, the token): exit code 2.
 _USER_ERRORS = (400, 401, 403, 404, 413, 422)
@@ -175,3 +178,97 @@ def _http_error(exc: urllib.error.HTTPError) -> RemoteError:
     except ValueError:
         retry_after = None
     return RemoteError(detail, status=exc.code, retry_after=retry_after)
+
+
+class RemoteWorker:
+    """A job run on an ``aifx serve`` server, polled like a local :class:`~.client.WorkerProcess`.
+
+    The adapters drive a local worker through ``start / poll / running / returncode / fraction / eta_seconds /
+    cancel / wait / error_message``; this offers the same calls for a server, so switching a DCC to the
+    shared GPU box is the choice of which class to build. A reader thread follows the event stream.
+    """
+
+    def __init__(self, url: str, token: str | None, job_path: str) -> None:
+        self.client = RemoteClient(url, token)
+        self.job_path = job_path
+        self.job_id: str | None = None
+        self.events: queue.Queue[Event] = queue.Queue()
+        self.last_progress: Event | None = None
+        self.final: Event | None = None
+        self.started_at = 0.0
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> RemoteWorker:
+        """Submit the saved job (raises :class:`RemoteError` when the server refuses it) and follow it."""
+        with open(self.job_path, encoding="utf-8") as handle:
+            job = json.load(handle)
+        self.job_id = str(self.client.submit(job)["id"])
+        self.started_at = time.monotonic()
+        self._thread = threading.Thread(target=self._follow, daemon=True)
+        self._thread.start()
+        return self
+
+    def _follow(self) -> None:
+        assert self.job_id is not None
+        try:
+            for event in self.client.events(self.job_id):
+                if is_overall(event):
+                    self.last_progress = event
+                elif is_final(event):
+                    self.final = event
+                self.events.put(event)
+        except AifxError as exc:
+            self.final = {"event": ERROR, "message": str(exc), "exit_code": exc.exit_code}
+            self.events.put(self.final)
+
+    def poll(self) -> list[Event]:
+        """Events received since the last call (never blocks)."""
+        out: list[Event] = []
+        while True:
+            try:
+                out.append(self.events.get_nowait())
+            except queue.Empty:
+                return out
+
+    @property
+    def returncode(self) -> int | None:
+        """Like a process's: None while the job runs, then 0 (done), its error's exit code, or 130 (cancelled)."""
+        if self.final is None or (self._thread is not None and self._thread.is_alive()):
+            return None
+        kind = self.final.get("event")
+        if kind == DONE:
+            return 0
+        if kind == CANCELLED:
+            return EXIT_CANCELLED
+        return int(self.final.get("exit_code", EXIT_INTERNAL) or EXIT_INTERNAL)
+
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def fraction(self) -> float:
+        return fraction(self.last_progress) or 0.0
+
+    def eta_seconds(self) -> float | None:
+        done = self.fraction()
+        if done <= 0.0:
+            return None
+        return (time.monotonic() - self.started_at) * (1.0 - done) / done
+
+    def cancel(self, grace: float = 10.0) -> None:
+        """Cancel the job on the server (finished frames are kept) and wait up to ``grace`` for its last event."""
+        if self.job_id is None or not self.running():
+            return
+        with contextlib.suppress(RemoteError):  # it ended meanwhile: the stream still brings its final event
+            self.client.cancel(self.job_id)
+        if self._thread is not None:
+            self._thread.join(timeout=grace)
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self._thread is not None:
+            self._thread.join(timeout=timeout)
+        code = self.returncode
+        return EXIT_INTERNAL if code is None else code
+
+    def error_message(self) -> str:
+        final = self.final or {}
+        return str(final.get("message") or "the aifx server gave no result")
