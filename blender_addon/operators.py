@@ -202,7 +202,8 @@ def job_colorspace(plate: Plate) -> str | None:
 def prepare(op: AIFX_OT_fill, context: bpy.types.Context) -> PreparedFill:
     """Everything before the worker starts; raises UserError with one line for the artist."""
     python = preferences.resolve_python(context, op.python)
-    ok, message = preferences.check_python(python)
+    server = preferences.server_settings(context)
+    ok, message = (True, "") if server else preferences.check_python(python)  # a server needs no local aifx
     if not ok:
         raise UserError(message + " (Edit > Preferences > Add-ons > aifx AI Fill)")
     plate = find_plate(op, context)
@@ -263,7 +264,9 @@ def start_worker(prepared: PreparedFill, on_event=None) -> session.FillSession:
         raise UserError(
             f"{prepared.job_path}: cannot write the job ({exc}); choose another output folder"
         ) from None
-    return session.FillSession(prepared.python, prepared.job_path, on_event).start()
+    return session.FillSession(
+        prepared.python, prepared.job_path, on_event, server=preferences.server_settings()
+    ).start()
 
 
 class FillRun:

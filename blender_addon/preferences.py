@@ -26,7 +26,13 @@ class AIFX_AddonPreferences(bpy.types.AddonPreferences):
     )
     server_url: bpy.props.StringProperty(
         name="Server URL",
-        description="aifx server to send jobs to (not used yet: jobs run on this machine)",
+        description="aifx serve machine to run fills on (http://gpu-box:8765); empty: $AIFX_SERVER, else this "
+        "machine runs them",
+    )
+    server_token: bpy.props.StringProperty(
+        name="Server Token",
+        subtype="PASSWORD",
+        description="Your token for the aifx server (from 'aifx serve token add'); empty: $AIFX_TOKEN",
     )
     last_check: bpy.props.StringProperty(name="Last check", options={"SKIP_SAVE"})
 
@@ -38,12 +44,24 @@ class AIFX_AddonPreferences(bpy.types.AddonPreferences):
         if self.last_check:
             row.label(text=self.last_check)
         layout.prop(self, "server_url")
+        layout.prop(self, "server_token")
 
 
 def addon_preferences(context: bpy.types.Context | None = None) -> AIFX_AddonPreferences | None:
     context = context or bpy.context
     addon = context.preferences.addons.get(__package__)
     return addon.preferences if addon is not None else None
+
+
+def server_settings(context: bpy.types.Context | None = None) -> tuple[str, str] | None:
+    """(URL, token) of the aifx server to run on: the preferences, else ``$AIFX_SERVER``/``$AIFX_TOKEN``;
+    None runs the fill on this machine."""
+    prefs = addon_preferences(context)
+    url = (prefs.server_url.strip() if prefs is not None else "") or os.environ.get("AIFX_SERVER", "").strip()
+    if not url:
+        return None
+    token = (prefs.server_token if prefs is not None else "") or os.environ.get("AIFX_TOKEN", "")
+    return url, token
 
 
 #: Where a virtualenv (or conda env) keeps its Python, relative to the environment folder.

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .aifx_protocol import client, events
+from .aifx_protocol import client, events, remote
 from .jobs import format_eta
 
 RUNNING, DONE, CANCELLED, ERROR = "running", "done", "cancelled", "error"
@@ -20,12 +20,21 @@ class FillSession:
     """Starts ``aifx run JOB --json-progress`` and turns its events into a state and a status line."""
 
     def __init__(
-        self, python: str, job_path: str, on_event: Callable[[dict[str, Any]], None] | None = None
+        self,
+        python: str,
+        job_path: str,
+        on_event: Callable[[dict[str, Any]], None] | None = None,
+        server: tuple[str, str] | None = None,
     ) -> None:
         self.python = python
         self.job_path = job_path
         self.on_event = on_event
-        self.worker = client.WorkerProcess(python, job_path)
+        #: ``(url, token)``: the job runs on that ``aifx serve`` machine, polled the same way as a local worker.
+        self.worker: client.WorkerProcess | remote.RemoteWorker = (
+            remote.RemoteWorker(server[0], server[1], job_path)
+            if server
+            else client.WorkerProcess(python, job_path)
+        )
         self.state = RUNNING
         self.message = ""
         self.events: list[dict[str, Any]] = []
@@ -36,6 +45,8 @@ class FillSession:
             self.worker.start()
         except OSError as exc:
             self.state, self.message = ERROR, f"cannot start {self.python} ({exc})"
+        except remote.RemoteError as exc:  # the server refused the job or could not be reached
+            self.state, self.message = ERROR, str(exc)
         return self
 
     def tick(self) -> str:

@@ -254,6 +254,13 @@ def expand_vars(text: str, environ: Mapping[str, str]) -> str:
     return _VAR.sub(lambda m: environ.get(m.group(1) or m.group(2), m.group(0)), text)
 
 
+def server_settings(settings: Mapping[str, Any], environ: Mapping[str, str]) -> tuple[str, str] | None:
+    """(URL, token) of the ``aifx serve`` machine to run on: the node's knob or ``$AIFX_SERVER``; the token
+    only from ``$AIFX_TOKEN`` (a token saved in a script would travel with every copy of it). None: run here."""
+    url = str(settings.get("server_url", "")).strip() or environ.get("AIFX_SERVER", "").strip()
+    return (url, environ.get("AIFX_TOKEN", "")) if url else None
+
+
 def worker_environment(environ: Mapping[str, str]) -> dict[str, str]:
     """Nuke's environment minus what points a Python at Nuke's own libraries (the worker is another Python)."""
     drop = {"PYTHONHOME", "PYTHONPATH", "PYTHONSTARTUP", "PYTHONNOUSERSITE"}

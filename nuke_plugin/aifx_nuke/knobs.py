@@ -130,8 +130,16 @@ KNOBS: list[KnobSpec] = [
         "File_Knob",
         "aifx environment",
         "",
-        "Python executable of an environment that has aifx-core (an aifx server URL later). "
+        "Python executable of an environment that has aifx-core (not needed with a server). "
         "Empty: $AIFX_PYTHON.",
+    ),
+    KnobSpec(
+        "server_url",
+        "String_Knob",
+        "aifx server",
+        "",
+        "aifx serve URL (http://gpu-box:8765) to run the fill on; the token comes from $AIFX_TOKEN. "
+        "Empty: $AIFX_SERVER, else this machine runs it.",
     ),
     KnobSpec(
         "render",

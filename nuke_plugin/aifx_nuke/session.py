@@ -20,7 +20,8 @@ from typing import Any, Protocol
 from . import jobs
 from .aifx_protocol import events
 from .aifx_protocol.client import WorkerProcess
-from .aifx_protocol.errors import InputError
+from .aifx_protocol.errors import AifxError, InputError
+from .aifx_protocol.remote import RemoteWorker
 
 
 class RenderError(Exception):
@@ -132,15 +133,16 @@ def plan(
     except jobs.RangeError as exc:
         raise RenderError(str(exc)) from None
     python = jobs.resolve_python(str(settings.get("aifx_env", "")), environ)
-    if not python:
-        raise RenderError(
-            "no aifx environment: set 'aifx environment' to the python of an environment with aifx-core "
-            "(or set $AIFX_PYTHON)"
-        )
-    if not os.path.exists(python):
-        raise RenderError(
-            f"aifx Python not found at {python}: install aifx-core in a virtualenv and point to its python"
-        )
+    if jobs.server_settings(settings, environ) is None:  # with a server, no aifx Python is needed here
+        if not python:
+            raise RenderError(
+                "no aifx environment: set 'aifx environment' to the python of an environment with aifx-core "
+                "(or set $AIFX_PYTHON, or an aifx server)"
+            )
+        if not os.path.exists(python):
+            raise RenderError(
+                f"aifx Python not found at {python}: install aifx-core in a virtualenv and point to its python"
+            )
     colorspace = jobs.job_colorspace(str(settings.get("colorspace", "")), *host.colour_settings())
     mask_connected = host.mask_connected()
     inputs = jobs.inputs_key(
@@ -229,7 +231,15 @@ def _render(
 
     jobs.save_job(job, paths.job)
     host.set_status(f"rendering {first}-{last}")
-    worker = WorkerProcess(python, paths.job, env=jobs.worker_environment(environ)).start()
+    server = jobs.server_settings(host.settings(), environ)
+    try:
+        worker = (
+            RemoteWorker(server[0], server[1], paths.job)
+            if server
+            else WorkerProcess(python, paths.job, env=jobs.worker_environment(environ))
+        ).start()
+    except AifxError as exc:  # the server refused the job or could not be reached
+        raise RenderError(str(exc)) from None
     cancelled = _follow(worker, task, cancel, poll_interval)
     final = worker.final or {}
     if cancelled or final.get("event") == events.CANCELLED:
@@ -255,7 +265,9 @@ def _inputs_cached(paths: jobs.CachePaths, first: int, last: int, with_mask: boo
     )
 
 
-def _follow(worker: WorkerProcess, task: ProgressLike, cancel: threading.Event, poll_interval: float) -> bool:
+def _follow(
+    worker: WorkerProcess | RemoteWorker, task: ProgressLike, cancel: threading.Event, poll_interval: float
+) -> bool:
     """Forward the worker's events to the progress task until it ends; True when the artist cancelled."""
     while True:
         running = worker.running()

@@ -175,3 +175,29 @@ def test_video_diffusion_settings_become_its_options_and_the_core_accepts_them()
     check_options(job.backend, job.options)  # what the core checks before reading a frame
     propagate = jobs.backend_options(SimpleNamespace(**{**vars(panel), "backend": "propagate"}))
     assert propagate["spatial_backend"] == "telea" and "window" not in propagate
+
+
+def test_with_a_server_the_session_runs_the_job_on_aifx_serve(png_shot: Path, tmp_path: Path) -> None:
+    """#13: the preferences' Server URL and token send the job to a real ``aifx serve`` on 127.0.0.1."""
+    from serve_helpers import TOKENS, Server, write_tokens
+
+    server = Server(
+        tmp_path / "state",
+        "--token-file",
+        str(write_tokens(tmp_path / "tokens")),
+        "--root",
+        str(tmp_path),
+        "--root",
+        str(png_shot),
+    ).start()
+    try:
+        job_path = _job(png_shot, tmp_path, 3)
+        fill = session.FillSession("", job_path, server=(server.url, TOKENS["alice"])).start()
+        assert fill.wait(timeout=120).state == session.DONE, fill.message
+        assert [e["frame"] for e in fill.events if e.get("stage") == "write"] == [0, 1, 2, 3]
+        assert len(jobs.existing_frames(str(tmp_path / "clean.#####.exr"), list(range(4)))) == 4
+        refused = session.FillSession("", job_path, server=(server.url, "wrong")).start()
+        assert refused.state == session.ERROR
+        assert "401" in refused.message or "token" in refused.message, refused.message
+    finally:
+        server.stop()

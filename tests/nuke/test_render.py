@@ -384,3 +384,32 @@ def test_a_source_without_its_first_frame_is_a_render_error_naming_the_file(comp
     with pytest.raises(session.RenderError, match="Source input has no image: .*plate.1001.exr"):
         nodes.render_node(comp["fill"])
     assert comp["fill"]["status"].value().startswith("error: the Source input has no image")
+
+
+def test_with_a_server_url_the_fill_runs_on_the_aifx_server(comp, tmp_path, monkeypatch):
+    """#13: the AIFill node sends its job to ``aifx serve`` (a real one, on 127.0.0.1) instead of a local worker."""
+    from serve_helpers import TOKENS, Server, write_tokens
+
+    server = Server(
+        tmp_path / "state", "--token-file", str(write_tokens(tmp_path / "tokens")), "--root", str(tmp_path)
+    ).start()
+    try:
+        fill = comp["fill"]
+        fill["aifx_env"].setValue("")  # no local aifx Python is needed with a server
+        fill["server_url"].setValue(server.url)
+        monkeypatch.setenv("AIFX_TOKEN", TOKENS["alice"])
+        outcome = nodes.render_node(fill)
+        assert outcome.written == 3 and fill["status"].value() == "done: frames 1001-1003 (3 filled now)"
+        (result_dir,) = _result_dirs(comp["cache"])
+        assert sorted(p.name for p in result_dir.glob("result.*.exr")) == [
+            "result.1001.exr",
+            "result.1002.exr",
+            "result.1003.exr",
+        ]
+        # A wrong token is the server's one-line refusal on the node, not a traceback.
+        monkeypatch.setenv("AIFX_TOKEN", "wrong")
+        fill["seed"].setValue(5)
+        with pytest.raises(session.RenderError, match="401|token"):
+            nodes.render_node(fill)
+    finally:
+        server.stop()
