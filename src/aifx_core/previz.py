@@ -30,33 +30,31 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError
-from .storyboard import SHOT_KEYS, TOP_KEYS, Board, Shot, image_size, load_board
+from .storyboard import (
+    SHOT_KEYS,
+    TOP_KEYS,
+    Board,
+    Shot,
+    add_model_arguments,
+    image_size,
+    load_board,
+    model_overrides,
+    whole_number,
+)
 
 PREVIZ_TOP_KEYS = TOP_KEYS | {"frames", "fps"}
 PREVIZ_SHOT_KEYS = SHOT_KEYS | {"image", "frames"}
 FIRST_FRAME = 1001
 
 
-def _whole(value: Any, where: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise InputError(f"{where}: expected a whole number, got {value!r}")
-    try:
-        number = int(str(value))
-    except ValueError:
-        raise InputError(f"{where}: expected a whole number, got {value!r}") from None
-    if number < minimum:
-        raise InputError(f"{where}: must be at least {minimum}")
-    return number
-
-
 def load_previz(path: Path, overrides: dict[str, Any] | None = None) -> tuple[Board, int, int]:
     """The board plus the clip length and frame rate; a shot's ``image`` is resolved next to the YAML file."""
     board = load_board(path, overrides, top_keys=PREVIZ_TOP_KEYS, shot_keys=PREVIZ_SHOT_KEYS)
-    frames = _whole(board.options.pop("frames", 33), f"{path}: frames", 1)
-    fps = _whole(board.options.pop("fps", 24), f"{path}: fps", 1)
+    frames = whole_number(board.options.pop("frames", 33), f"{path}: frames", 1)
+    fps = whole_number(board.options.pop("fps", 24), f"{path}: fps", 1)
     for shot in board.shots:
         if "frames" in shot.extra:
-            shot.extra["frames"] = _whole(shot.extra["frames"], f"{path}: shot {shot.name}: frames", 1)
+            shot.extra["frames"] = whole_number(shot.extra["frames"], f"{path}: shot {shot.name}: frames", 1)
         if shot.extra.get("image"):
             image = Path(str(shot.extra["image"])).expanduser()
             image = image if image.is_absolute() else path.parent / image
@@ -242,10 +240,7 @@ def write_previz_sheet(title: str, clips: list[tuple[Shot, np.ndarray]], path: P
 
 
 def run_previz(args: argparse.Namespace) -> int:
-    overrides = {"model": args.model, "steps": args.steps, "size": args.size, "frames": args.frames}
-    if args.local_files_only:
-        overrides["local_files_only"] = True
-    board, frames, fps = load_previz(Path(args.shots), overrides)
+    board, frames, fps = load_previz(Path(args.shots), {**model_overrides(args), "frames": args.frames})
     for file in generate_previz(board, frames, fps, Path(args.output), device=args.device):
         print(file)
     return 0
@@ -260,12 +255,6 @@ def register_cli(subparsers: Any) -> None:
     )
     parser.add_argument("shots", help="shots YAML file (the storyboard's format, plus frames, fps, image)")
     parser.add_argument("-o", "--output", required=True, help="folder for the frames, MP4s and sheet")
-    parser.add_argument("--model", help="override the file's model (hub id, folder or checkpoint)")
-    parser.add_argument("--steps", type=int, help="override the file's steps")
-    parser.add_argument("--size", type=int, help="override the file's size (pixel area ≈ size²)")
+    add_model_arguments(parser)
     parser.add_argument("--frames", type=int, help="override the file's clip length in frames")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
-    parser.add_argument(
-        "--local-files-only", action="store_true", help="never download (like HF_HUB_OFFLINE=1)"
-    )
     parser.set_defaults(handler=run_previz)

@@ -99,7 +99,7 @@ def image_size(aspect: float, size: int, multiple: int = MULTIPLE) -> tuple[int,
     )
 
 
-def _int(value: Any, where: str, minimum: int = 0) -> int:
+def whole_number(value: Any, where: str, minimum: int = 0) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise InputError(f"{where}: expected a whole number, got {value!r}")
     try:
@@ -151,7 +151,7 @@ def load_board(
     shots_data = data.get("shots")
     if not isinstance(shots_data, list) or not shots_data:
         raise InputError(f"{path}: 'shots' must be a non-empty list of shots (each with name and prompt)")
-    default_seed = _int(data.get("seed", 0), f"{path}: seed")
+    default_seed = whole_number(data.get("seed", 0), f"{path}: seed")
     default_negative = data.get("negative_prompt")
     shots: list[Shot] = []
     names: set[str] = set()
@@ -177,7 +177,7 @@ def load_board(
                 name=name,
                 prompt=prompt,
                 negative_prompt=item.get("negative_prompt", default_negative),
-                seed=_int(item.get("seed", default_seed), f"{where}: seed"),
+                seed=whole_number(item.get("seed", default_seed), f"{where}: seed"),
                 aspect=parse_aspect(aspect_text, where),
                 aspect_text=aspect_text,
                 camera=str(item.get("camera") or ""),
@@ -191,8 +191,8 @@ def load_board(
         raise InputError(f"{path}: guidance {guidance!r} is not a number") from None
     return Board(
         options=options,
-        steps=_int(data.get("steps", 30), f"{path}: steps", minimum=1),
-        size=_int(data.get("size", 512), f"{path}: size", minimum=MULTIPLE),
+        steps=whole_number(data.get("steps", 30), f"{path}: steps", minimum=1),
+        size=whole_number(data.get("size", 512), f"{path}: size", minimum=MULTIPLE),
         guidance=guidance,
         title=str(data.get("title") or path.stem),
         shots=shots,
@@ -311,11 +311,27 @@ def write_sheet_and_pdf(
     atomic_write(pdf, write_pdf)
 
 
-def run_storyboard(args: argparse.Namespace) -> int:
-    overrides = {"model": args.model, "steps": args.steps, "size": args.size}
+def model_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The shot file's top-level keys the command line overrides (``aifx storyboard`` and ``aifx previz``)."""
+    overrides: dict[str, Any] = {"model": args.model, "steps": args.steps, "size": args.size}
     if args.local_files_only:
         overrides["local_files_only"] = True
-    board = load_board(Path(args.shots), overrides)
+    return overrides
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options both shot-list commands take: which model, how many steps, what size, where it runs."""
+    parser.add_argument("--model", help="override the file's model (hub id, folder or checkpoint)")
+    parser.add_argument("--steps", type=int, help="override the file's steps")
+    parser.add_argument("--size", type=int, help="override the file's size (pixel area ≈ size²)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
+    parser.add_argument(
+        "--local-files-only", action="store_true", help="never download (like HF_HUB_OFFLINE=1)"
+    )
+
+
+def run_storyboard(args: argparse.Namespace) -> int:
+    board = load_board(Path(args.shots), model_overrides(args))
     written = generate_board(board, Path(args.output), device=args.device)
     for file in written:
         print(file)
@@ -331,11 +347,5 @@ def register_cli(subparsers: Any) -> None:
     )
     parser.add_argument("shots", help="shots YAML file (model, steps, size and a list of shots)")
     parser.add_argument("-o", "--output", required=True, help="folder for the PNGs, contact sheet and PDF")
-    parser.add_argument("--model", help="override the file's model (hub id, folder or checkpoint)")
-    parser.add_argument("--steps", type=int, help="override the file's steps")
-    parser.add_argument("--size", type=int, help="override the file's size (pixel area ≈ size²)")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
-    parser.add_argument(
-        "--local-files-only", action="store_true", help="never download (like HF_HUB_OFFLINE=1)"
-    )
+    add_model_arguments(parser)
     parser.set_defaults(handler=run_storyboard)
