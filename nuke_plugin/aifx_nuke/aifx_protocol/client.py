@@ -50,7 +50,49 @@ def check_environment(python: str, timeout: float = 60.0) -> "tuple[bool, str]":
     return True, "aifx-core %s found in %s" % (done.stdout.strip(), python)
 
 
-class WorkerProcess:
+class EventFollower:
+    """What a UI polls while a job runs, wherever it runs (a local worker, or an ``aifx serve`` server): the
+    events not yet polled, the last overall progress and the final event, recorded by a reader thread as
+    they arrive so :meth:`fraction` and :attr:`final` are right whether or not anyone polls."""
+
+    def __init__(self) -> None:
+        self.events: "queue.Queue[Event]" = queue.Queue()
+        self.last_progress: Optional[Event] = None
+        self.final: Optional[Event] = None
+        self.started_at = 0.0
+
+    def _record(self, event: Event) -> None:
+        if events.is_overall(event):
+            self.last_progress = event
+        elif events.is_final(event):
+            self.final = event
+        self.events.put(event)
+
+    def poll(self) -> List[Event]:
+        """Events received since the last call (never blocks)."""
+        out: List[Event] = []
+        while True:
+            try:
+                event = self.events.get_nowait()
+            except queue.Empty:
+                break
+            out.append(event)
+        return out
+
+    def fraction(self) -> float:
+        """Progress 0..1: finished output frames over frames to do, from the last ``write`` event."""
+        return events.fraction(self.last_progress) or 0.0
+
+    def eta_seconds(self) -> Optional[float]:
+        """Seconds left, extrapolated from the time taken so far; None until there is progress."""
+        done = self.fraction()
+        if done <= 0.0:
+            return None
+        spent = time.monotonic() - self.started_at
+        return spent * (1.0 - done) / done
+
+
+class WorkerProcess(EventFollower):
     """A running ``aifx run`` worker whose JSON-lines progress can be polled without blocking.
 
     A reader thread moves stdout lines into a queue, so a UI timer (Blender) or a progress loop (Nuke) calls
@@ -58,12 +100,9 @@ class WorkerProcess:
     """
 
     def __init__(self, python: str, job_path: str, env: Optional[Dict[str, str]] = None) -> None:
+        super().__init__()
         self.command = worker_command(python, job_path)
         self.env = env
-        self.events: "queue.Queue[Event]" = queue.Queue()
-        self.last_progress: Optional[Event] = None
-        self.final: Optional[Event] = None
-        self.started_at = 0.0
         self._stderr: List[str] = []
         self._proc: Optional[subprocess.Popen] = None
         self._threads: List[threading.Thread] = []
@@ -94,14 +133,8 @@ class WorkerProcess:
         assert self._proc is not None and self._proc.stdout is not None
         for line in self._proc.stdout:
             event = events.decode(line)
-            if event is None:
-                continue
-            # Track the state here, as lines arrive, so fraction()/final are right whether or not anyone polls.
-            if events.is_overall(event):
-                self.last_progress = event
-            elif events.is_final(event):
-                self.final = event
-            self.events.put(event)
+            if event is not None:
+                self._record(event)
 
     def _read_stderr(self) -> None:
         assert self._proc is not None and self._proc.stderr is not None
@@ -109,35 +142,12 @@ class WorkerProcess:
             self._stderr.append(line.rstrip())
             del self._stderr[:-50]
 
-    def poll(self) -> List[Event]:
-        """Events received since the last call (never blocks)."""
-        out: List[Event] = []
-        while True:
-            try:
-                event = self.events.get_nowait()
-            except queue.Empty:
-                break
-            out.append(event)
-        return out
-
     @property
     def returncode(self) -> Optional[int]:
         return None if self._proc is None else self._proc.poll()
 
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
-
-    def fraction(self) -> float:
-        """Progress 0..1: finished output frames over frames to do, from the last ``write`` event."""
-        return events.fraction(self.last_progress) or 0.0
-
-    def eta_seconds(self) -> Optional[float]:
-        """Seconds left, extrapolated from the time taken so far; None until there is progress."""
-        done = self.fraction()
-        if done <= 0.0:
-            return None
-        spent = time.monotonic() - self.started_at
-        return spent * (1.0 - done) / done
 
     def cancel(self, grace: float = 10.0) -> None:
         """Ask the worker to stop (it finishes no partial frame), then kill it if it does not."""

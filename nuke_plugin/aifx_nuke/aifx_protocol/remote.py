@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import queue
 import threading
 import time
 import urllib.error
@@ -25,8 +24,9 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+from .client import EventFollower
 from .errors import EXIT_CANCELLED, EXIT_INPUT, EXIT_INTERNAL, AifxError
-from .events import CANCELLED, DONE, ERROR, Event, decode, fraction, is_final, is_overall
+from .events import CANCELLED, DONE, ERROR, Event, decode, is_final
 
 #: HTTP answers that mean the user has something to fix (the job, a path, the token): exit code 2.
 _USER_ERRORS = (400, 401, 403, 404, 413, 422)
@@ -180,7 +180,7 @@ def _http_error(exc: urllib.error.HTTPError) -> RemoteError:
     return RemoteError(detail, status=exc.code, retry_after=retry_after)
 
 
-class RemoteWorker:
+class RemoteWorker(EventFollower):
     """A job run on an ``aifx serve`` server, polled like a local :class:`~.client.WorkerProcess`.
 
     The adapters drive a local worker through ``start / poll / running / returncode / fraction / eta_seconds /
@@ -189,13 +189,10 @@ class RemoteWorker:
     """
 
     def __init__(self, url: str, token: str | None, job_path: str) -> None:
+        super().__init__()
         self.client = RemoteClient(url, token)
         self.job_path = job_path
         self.job_id: str | None = None
-        self.events: queue.Queue[Event] = queue.Queue()
-        self.last_progress: Event | None = None
-        self.final: Event | None = None
-        self.started_at = 0.0
         self._thread: threading.Thread | None = None
 
     def start(self) -> RemoteWorker:
@@ -212,23 +209,9 @@ class RemoteWorker:
         assert self.job_id is not None
         try:
             for event in self.client.events(self.job_id):
-                if is_overall(event):
-                    self.last_progress = event
-                elif is_final(event):
-                    self.final = event
-                self.events.put(event)
+                self._record(event)
         except AifxError as exc:
-            self.final = {"event": ERROR, "message": str(exc), "exit_code": exc.exit_code}
-            self.events.put(self.final)
-
-    def poll(self) -> list[Event]:
-        """Events received since the last call (never blocks)."""
-        out: list[Event] = []
-        while True:
-            try:
-                out.append(self.events.get_nowait())
-            except queue.Empty:
-                return out
+            self._record({"event": ERROR, "message": str(exc), "exit_code": exc.exit_code})
 
     @property
     def returncode(self) -> int | None:
@@ -244,15 +227,6 @@ class RemoteWorker:
 
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
-
-    def fraction(self) -> float:
-        return fraction(self.last_progress) or 0.0
-
-    def eta_seconds(self) -> float | None:
-        done = self.fraction()
-        if done <= 0.0:
-            return None
-        return (time.monotonic() - self.started_at) * (1.0 - done) / done
 
     def cancel(self, grace: float = 10.0) -> None:
         """Cancel the job on the server (finished frames are kept) and wait up to ``grace`` for its last event."""
