@@ -110,9 +110,16 @@ class AnchorStore:
         self._records = {}
         if self.root.is_dir():
             for entry in self.root.iterdir():
-                if entry.is_dir() and entry.name.startswith("anchors-"):
+                if entry.is_dir() and entry.name.startswith("anchors-") and entry != self.folder:
                     shutil.rmtree(entry, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            self.index_path.unlink()  # rewritten last, once every block is
         self.folder.mkdir(parents=True, exist_ok=True)
+
+    def discard(self) -> None:
+        """Remove an unfinished cache (a failed or cancelled build): nothing half-made stays behind."""
+        if not self.index_path.exists():
+            shutil.rmtree(self.folder, ignore_errors=True)
 
     def write(self, block: int, anchor: Anchor) -> None:
         """Write one block's anchor (atomically); the index lists it once :meth:`finish` runs."""
@@ -153,13 +160,18 @@ class AnchorStore:
         if fcntl is None:  # pragma: no cover
             yield
             return
-        fd = os.open(self.root / ".anchors.lock", os.O_RDWR | os.O_CREAT, 0o666)
+        lock = self.root / ".anchors.lock"
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
         try:
             # A filesystem without file locks builds unlocked: the results are identical, only the work repeats.
             with contextlib.suppress(OSError):
                 fcntl.flock(fd, fcntl.LOCK_EX)
             yield
         finally:
+            if not any(p.name != lock.name for p in self.root.iterdir()):
+                with contextlib.suppress(OSError):  # nothing cached (a failed first run): leave no folder
+                    lock.unlink()
+                    self.root.rmdir()
             os.close(fd)
 
 

@@ -277,13 +277,16 @@ def _anchors(
             yield store, store.reader(), None
             return
         store.begin()
-        if in_stream:
-            yield store, None, store.write
+        try:
+            if in_stream:
+                yield store, None, store.write
+                store.finish()
+                return
+            for block, anchor in backend.anchors(feed.packets(shot), reporter, Span(tuple(shot))):
+                store.write(block, anchor)
             store.finish()
-            return
-        for block, anchor in backend.anchors(feed.packets(shot), reporter, Span(tuple(shot))):
-            store.write(block, anchor)
-        store.finish()
+        finally:
+            store.discard()  # unless finished
         anchors = store.reader()
     yield store, anchors, None
 
