@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from shot_files import HEIGHT, WIDTH, plate_frame, read_exr, write_exr
 
-from aifx_core import FillJob, InputError, fill
+from aifx_core import Cancelled, CancelToken, FillJob, InputError, fill
 from aifx_core.anchors import AnchorStore, cache_folder
 from aifx_core.backends import register_spatial
 from aifx_core.chunks import plan_chunks
@@ -162,9 +162,14 @@ def test_stale_or_damaged_anchors_are_detected_and_rebuilt(shot, whole, tmp_path
     blob = bytearray(files[0].read_bytes())
     blob[-1] ^= 0xFF
     files[0].write_bytes(bytes(blob))
-    store = AnchorStore(str(out / "clean.####.exr"), folder.name.removeprefix("anchors-"), [], 0)
-    assert not store.valid()
+    shot_frames = list(range(FIRST, FIRST + COUNT))
+    blocks = -(-COUNT // ENGINE["keyframe_interval"])
+    store = AnchorStore(
+        str(out / "clean.####.exr"), folder.name.removeprefix("anchors-"), shot_frames, blocks
+    )
+    assert not store.valid() and len(store.load()) == blocks - 1  # only the damaged block is made again
     fill(job, frames="1001-1012")
+    assert store.valid()
     # A truncated index (a run killed while writing it would never leave one: it is written atomically).
     (folder / "index.json").write_text('{"aifx_anchors": 1, "key"', encoding="utf-8")
     fill(job, frames="1013-1030")
@@ -173,6 +178,32 @@ def test_stale_or_damaged_anchors_are_detected_and_rebuilt(shot, whole, tmp_path
     # Other settings never read this cache: a new key gets its own folder, the old one is dropped.
     other = _job(shot, tmp_path / "other", radius=2)
     assert Path(prepare_anchors(other) or "").name != folder.name
+
+
+def test_a_cancelled_whole_run_resumes_with_the_anchors_it_made(shot, whole, tmp_path) -> None:
+    register_spatial("counting-telea", _Counting, options="aifx_core.inpaint.telea:TeleaOptions")
+    out = tmp_path / "out"
+    job = _job(shot, out, spatial_backend="counting-telea")
+    token = CancelToken()
+
+    def stop_after_twelve(event) -> None:
+        if event.stage == "write" and event.index == 12:
+            token.cancel()
+
+    _Counting.calls.clear()
+    with pytest.raises(Cancelled):
+        fill(job, progress=stop_after_twelve, cancel=token)
+    first = set(_Counting.calls)
+    folder = next(cache_folder(str(out / "clean.####.exr")).glob("anchors-*"))
+    made = json.loads((folder / "index.json").read_text(encoding="utf-8"))
+    assert not made["complete"] and len(made["anchors"]) >= 3
+    kept = {r["keyframe"] for r in made["anchors"].values() if r}
+    _Counting.calls.clear()
+    result = fill(job)
+    assert result.written == list(range(1013, FIRST + COUNT))
+    assert not set(_Counting.calls) & kept  # the kept keyframes are read, not filled again
+    assert first & kept == kept
+    _assert_same(whole, out, range(FIRST, FIRST + COUNT))
 
 
 def test_a_frame_range_outside_the_shot_is_refused(shot, tmp_path) -> None:
