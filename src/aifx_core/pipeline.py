@@ -389,8 +389,12 @@ def _fill_frames(
                 )
             for start, stop, outputs in parts:
                 span = Span(tuple(shot), frozenset(shot[p] for p in outputs), anchors, on_anchor)
+                left = len(outputs)
                 for frame, rgb in backend.fill(feed.packets(shot[start : stop + 1]), reporter, span):
                     write(frame, rgb)
+                    left -= 1
+                    if not left:  # the rest of the segment is context only: do not make it
+                        break
     elif getattr(backend, "temporal", True):
         # A temporal backend without chunks reads the whole shot (done frames are sources for the rest) and
         # stops once the last frame to do is written.

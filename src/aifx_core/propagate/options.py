@@ -52,6 +52,10 @@ class PropagateOptions:
     #: Keyframe content carried with a chain quality at or above this is used as is (blended in between).
     carry_high: float = 0.5
 
+    def chunk_step(self, count: int) -> int:
+        """Farm chunks may start at any frame: each reads the context it needs (exact, see the engine)."""
+        return 1
+
     @classmethod
     def from_dict(cls, options: dict[str, Any]) -> PropagateOptions:
         known = {name for name in cls.__dataclass_fields__}
