@@ -118,6 +118,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("job", help="job JSON file")
     run.add_argument("--overwrite", action="store_true", default=None, help="replace finished frames")
     run.add_argument("--json-progress", action="store_true", help="one JSON object per line on stdout")
+    run.add_argument(
+        "--frames",
+        metavar="RANGE",
+        help="write only these frames of the job's shot, e.g. 1026-1050 (a farm chunk): bit-identical to "
+        "the same frames of a whole run",
+    )
+    run.add_argument(
+        "--anchors",
+        action="store_true",
+        help="run only the anchors stage (the shot's keyframes, decided and filled once, cached beside the "
+        "output for every chunk); with --overwrite it is rebuilt",
+    )
     run.set_defaults(handler=_cmd_run)
 
     info = sub.add_parser("info", help="describe a sequence: range, gaps, resolution, channels, colourspace")
@@ -218,9 +230,28 @@ def _cmd_fill(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     job = FillJob.load(args.job)
+    if args.anchors:
+        if args.frames:
+            raise InputError("--anchors prepares the whole shot; run --frames chunks after it")
+        return _run_anchors(job, args.json_progress, rebuild=bool(args.overwrite))
     if args.overwrite:
         job.overwrite = True
-    return _run_job(job, args.json_progress, job_file=args.job)
+    return _run_job(job, args.json_progress, job_file=args.job, frames=args.frames)
+
+
+def _run_anchors(job: FillJob, json_progress: bool, rebuild: bool) -> int:
+    from .pipeline import prepare_anchors
+
+    cancel = CancelToken()
+    _cancel_on_sigterm(cancel)
+    with _progress_printer(json_progress) as on_progress:
+        folder = prepare_anchors(job, progress=on_progress, cancel=cancel, rebuild=rebuild)
+    done = events.done_event(job.output, [], [], None, anchors=folder)
+    if json_progress:
+        _emit(done)
+    else:
+        print(f"anchors in {folder}" if folder else "this backend needs no anchors", file=sys.stderr)
+    return 0
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -231,14 +262,20 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _run_job(
-    job: FillJob, json_progress: bool, save_job: str | None = None, job_file: str | None = None
+    job: FillJob,
+    json_progress: bool,
+    save_job: str | None = None,
+    job_file: str | None = None,
+    frames: str | None = None,
 ) -> int:
     from .pipeline import fill
 
     cancel = CancelToken()
     _cancel_on_sigterm(cancel)
     with _progress_printer(json_progress) as on_progress:
-        result = fill(job, progress=on_progress, cancel=cancel, save_job=save_job, job_file=job_file)
+        result = fill(
+            job, progress=on_progress, cancel=cancel, frames=frames, save_job=save_job, job_file=job_file
+        )
     done = done_event(result)
     print_notices(done)
     if json_progress:
