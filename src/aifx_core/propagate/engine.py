@@ -703,10 +703,12 @@ class _Run:
         prop = self.propagated(t)
         base = prop.values + prop.offset
         image = self._composed(t, np.where(prop.found[:, None], base, 0.0))
-        need = np.nonzero(prop.alpha < 0.999)[0]
+        # The share of the propagated value: its weight against the fallback, less the ring check's share.
+        kept = prop.alpha * (1.0 - prop.spatial)
+        need = np.nonzero(kept < 0.999)[0]
         if len(need):
             spatial = self._spatial_fill(t, image, need)
-            a = prop.alpha[need][:, None]
+            a = kept[need][:, None]
             image[prop.ys[need], prop.xs[need]] = a * base[need] + (1.0 - a) * spatial
         return np.nan_to_num(image, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
 
@@ -731,13 +733,19 @@ class _Run:
         confidence = np.ones(frame.packet.hole.shape, np.float32)
         if len(prop.ys) == 0:
             return frame.packet.rgb, confidence
-        base = prop.values + prop.offset
         alpha, share = prop.alpha, prop.spatial
+        if t in keyframes:
+            # A keyframe's fill is its image: propagation, its spatial fill and the ring check's share of it,
+            # blended once (by the anchors stage, or as its block was reached).
+            values = self.keyframe_image(t)[prop.ys, prop.xs]
+            kept = alpha * (1.0 - share)
+            self._count(prop, np.flatnonzero(kept < 0.999), share)
+            return self._output(t, values, kept * prop.confidence)
+        base = prop.values + prop.offset
         fallback = np.zeros_like(base)
         need = np.nonzero(alpha < 0.999)[0]
         beta = np.ones(len(need), np.float32)
         carried = fallback[need]
-        keyframes: list[int] = []
         if len(need):
             carried, got, held = carry(
                 t,
@@ -777,16 +785,20 @@ class _Run:
         else:
             share = np.zeros_like(share)
         a = alpha[:, None]
-        if len(need) and t in keyframes:
-            a = np.where((alpha < 0.999)[:, None], 0.0, a)  # the keyframe's own fill is already blended
         values = a * base + (1.0 - a) * fallback
         s = share[:, None]
         values = (1.0 - s) * values + s * spatial
         self._count(prop, need[beta < 0.999] if len(spatial_points) else spatial_points, share)
+        return self._output(t, values, alpha * prop.confidence * (1.0 - share))
+
+    def _output(self, t: int, values: np.ndarray, confidence: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Frame t with ``values`` in its hole, and the confidence map (1 outside the hole)."""
+        frame, prop = self.frames[t], self.props[t]
         out = frame.packet.rgb.copy()
         out[prop.ys, prop.xs] = values
-        confidence[prop.ys, prop.xs] = alpha * prop.confidence * (1.0 - share)
-        return out, confidence
+        shown = np.ones(frame.packet.hole.shape, np.float32)
+        shown[prop.ys, prop.xs] = confidence
+        return out, shown
 
     def _count(self, prop: _Propagated, spatial_points: np.ndarray, share: np.ndarray) -> None:
         stats, alpha = self.backend.stats, prop.alpha
