@@ -30,6 +30,7 @@ import contextlib
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 from collections import deque
@@ -272,7 +273,7 @@ class ChunkWorker:
         usage = resource.getrusage(resource.RUSAGE_SELF)
         return {
             "pid": os.getpid(),
-            "peak_rss_mib": round(usage.ru_maxrss / 1024.0, 1),  # KiB on Linux
+            "peak_rss_mib": round(_peak_rss_mib(usage.ru_maxrss), 1),
             "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
             "chunks": self._chunks,
         }
@@ -284,6 +285,16 @@ class ChunkWorker:
             _test_fault(event)
 
         return on_progress
+
+
+def _peak_rss_mib(ru_maxrss: int) -> float:
+    """This process image's peak RSS: ``VmHWM`` on Linux (``ru_maxrss`` carries a forking parent's size over
+    into the child there, and Ray's workers are forked), ``ru_maxrss`` elsewhere."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    return ru_maxrss / (1024.0 * 1024.0 if sys.platform == "darwin" else 1024.0)
 
 
 def _test_fault(event: ProgressEvent) -> None:
