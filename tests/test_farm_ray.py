@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -196,6 +197,38 @@ def test_cli_runs_on_a_ray_cluster_with_json_progress(cluster, shot, reference, 
     _check_stream(received[:-1], FRAMES)
     assert received[-1]["event"] == "done" and received[-1]["written"] == list(FRAMES)
     _assert_exact(out, reference)
+
+
+def test_cli_sigterm_cancels_every_worker_and_keeps_finished_frames(cluster, shot, reference, tmp_path):
+    """What the adapters' Cancel sends (SIGTERM) stops a Ray run: exit code 130, a final ``cancelled`` event,
+    finished frames exact and kept."""
+    out = tmp_path / "clean.####.exr"
+    job_file = tmp_path / "job.json"
+    shot_job(shot, out, backend=BACKEND).save(job_file)
+    command = [sys.executable, "-m", "aifx_core", "run", str(job_file), "--json-progress"]
+    command += ["--executor", "ray", "--address", cluster, "--chunk", "4"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", FAULT_VARIABLE: "slow:0.4"}
+    worker = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        received = []
+        for line in worker.stdout:
+            event = events.decode(line)
+            received.append(event)
+            if event and events.is_overall(event) and event["index"] >= 2:
+                worker.send_signal(signal.SIGTERM)
+                break
+        rest, errors = worker.communicate(timeout=120)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+    received += [events.decode(line) for line in rest.splitlines()]
+    assert worker.returncode == 130, errors[-2000:]
+    assert received[-1]["event"] == "cancelled"
+    kept = _written(out)
+    assert 2 <= len(kept) < len(FRAMES), kept
+    _assert_exact(out, reference, kept)
+    assert not list(tmp_path.glob("*tmp*"))
 
 
 def test_cli_refuses_ray_flags_without_the_ray_executor(shot, tmp_path):

@@ -32,7 +32,7 @@ import yaml
 from ..protocol import events
 from ..protocol.errors import InputError
 from ..protocol.job import FillJob
-from .ray_executor import DEFAULT_CHUNK
+from .ray_executor import DEFAULT_CHUNK, chunk_frames
 
 SPECIFICATION = "jobtemplate-2023-09"
 #: The most values OpenJD puts in one chunk (``chunks.defaultTaskCount``).
@@ -51,7 +51,7 @@ def build_template(
     name: str | None = None,
 ) -> dict[str, Any]:
     """The job template (as data) for ``job`` saved at ``job_file``; see the module docstring."""
-    from ..chunks import plan_chunks
+    from ..sequence import format_frames
 
     size = chunk or DEFAULT_CHUNK
     if size < 1:
@@ -68,7 +68,7 @@ def build_template(
                 f"job {field_name} {value!r} is a relative path: farm tasks run in their own folder; "
                 "save the job with absolute paths on shared storage"
             )
-    ranges = plan_chunks(job, size)
+    chunks = chunk_frames(job, size)
     run = ["-m", "aifx_core", "run", "{{Param.JobFile}}"]
     report = ["--openjd-progress", "--path-map", "{{Session.PathMappingRulesFile}}"]
     parameters: list[dict[str, Any]] = [
@@ -91,7 +91,7 @@ def build_template(
         frames_parameter: dict[str, Any] = {
             "name": "Frames",
             "type": "STRING",
-            "range": [f"{a}-{b}" for a, b in ranges],
+            "range": [format_frames(frames) for frames in chunks],
         }
     else:
         parameters.append(
@@ -107,7 +107,7 @@ def build_template(
         frames_parameter = {
             "name": "Frames",
             "type": "CHUNK[INT]",
-            "range": openjd_range(_shot_frames(job)),
+            "range": openjd_range([f for frames in chunks for f in frames]),
             "chunks": {"defaultTaskCount": "{{Param.ChunkSize}}", "rangeConstraint": "CONTIGUOUS"},
         }
     template: dict[str, Any] = {"specificationVersion": SPECIFICATION}
@@ -136,14 +136,6 @@ def build_template(
 
 def _script(args: list[str]) -> dict[str, Any]:
     return {"actions": {"onRun": {"command": "{{Param.Python}}", "args": args}}}
-
-
-def _shot_frames(job: FillJob) -> list[int]:
-    from ..sequence import open_sequence
-
-    return list(
-        open_sequence(job.input, frames=job.frames, skip_missing=job.skip_missing, role="plate").frames
-    )
 
 
 def openjd_range(frames: list[int]) -> str:

@@ -45,6 +45,7 @@ from ..progress import CancelToken, ProgressCallback
 from ..protocol.errors import AifxError, Cancelled, InputError
 from ..protocol.events import ProgressEvent
 from ..protocol.job import FillJob
+from ..sequence import format_frames
 from .progress import ChunkProgress
 
 #: Frames per chunk when none is given (Ray and farm export): the context a chunk reads around its frames is
@@ -114,16 +115,26 @@ def run_on_ray(
     check_options(job.backend, job.options)  # a typo fails here, not in every worker
     if chunk is not None and chunk < 1:
         raise InputError(f"--chunk {chunk}: a chunk needs at least 1 frame")
+    if workers is not None and workers < 1:
+        raise InputError(f"--workers {workers}: at least 1")
     if retries < 0:
         raise InputError(f"retries {retries}: must be 0 or more")
-    from ..chunks import plan_chunks
-
-    ranges = plan_chunks(job, chunk or DEFAULT_CHUNK)
+    chunks = chunk_frames(job, chunk or DEFAULT_CHUNK)
     cancel = cancel or CancelToken()
     with _connected(ray, address):
         gpus = gpus_per_worker(job, ray.cluster_resources())
-        run = _RayRun(ray, job, ranges, progress, cancel, gpus, retries, job_file)
-        return run.run(workers or _default_workers(ray.cluster_resources(), gpus, len(ranges)))
+        run = _RayRun(ray, job, chunks, progress, cancel, gpus, retries, job_file)
+        return run.run(workers or _default_workers(ray.cluster_resources(), gpus, len(chunks)))
+
+
+def chunk_frames(job: FillJob, size: int) -> list[list[int]]:
+    """The shot's frames in the chunks :func:`aifx_core.chunks.plan_chunks` plans (a chunk is a first/last
+    pair; on a shot with gaps only the frames the shot has between them belong to it)."""
+    from ..chunks import plan_chunks
+    from ..sequence import open_sequence
+
+    shot = open_sequence(job.input, frames=job.frames, skip_missing=job.skip_missing, role="plate").frames
+    return [[f for f in shot if first <= f <= last] for first, last in plan_chunks(job, size)]
 
 
 # -- what a job needs -------------------------------------------------------------------------------------------
@@ -235,11 +246,15 @@ class ChunkWorker:
     def ready(self) -> int:
         return os.getpid()
 
-    def anchors(self, job: dict[str, Any], job_file: str | None) -> None:
-        """The anchors stage (keyframes and what no frame saw on them, cached in the output's job cache)."""
+    def anchors(self, job: dict[str, Any]) -> str | None:
+        """The anchors stage (keyframes and what no frame saw on them, cached in the output's job cache);
+        ``--overwrite`` rebuilds them, as ``aifx run --anchors --overwrite`` does."""
         from ..pipeline import prepare_anchors
 
-        prepare_anchors(FillJob.from_dict(job), progress=self._reporter(ANCHORS), cancel=self._cancel)
+        data = FillJob.from_dict(job)
+        return prepare_anchors(
+            data, progress=self._reporter(ANCHORS), cancel=self._cancel, rebuild=bool(data.overwrite)
+        )
 
     def chunk(
         self, tag: str, job: dict[str, Any], frames: str | None, job_file: str | None
@@ -334,7 +349,7 @@ class _RayRun:
         self,
         ray: Any,
         job: FillJob,
-        ranges: list[tuple[int, int]],
+        chunks: list[list[int]],
         progress: ProgressCallback | None,
         cancel: CancelToken,
         gpus: int,
@@ -345,10 +360,8 @@ class _RayRun:
         self.job = job
         self.job_data = replace(job, contact_sheet=None).to_dict()  # a chunk never writes the shot's sheet
         self.job_file = os.path.abspath(job_file) if job_file is not None else None
-        self.tasks = [_Task(f"{a}-{b}" if a != b else str(a), f"{a}-{b}") for a, b in ranges]
-        self.progress = ChunkProgress(
-            progress, {t.tag: list(range(a, b + 1)) for t, (a, b) in zip(self.tasks, ranges, strict=True)}
-        )
+        self.tasks = [_Task(format_frames(frames), format_frames(frames)) for frames in chunks]
+        self.progress = ChunkProgress(progress, dict(zip((t.tag for t in self.tasks), chunks, strict=True)))
         self.callback = progress
         self.cancel = cancel
         self.gpus = gpus
@@ -400,9 +413,10 @@ class _RayRun:
     def _submit(self, index: int, task: _Task) -> Any:
         worker = self.workers[index]
         if task.tag == ANCHORS:
-            return worker.anchors.remote(self.job_data, self.job_file)
+            return worker.anchors.remote(self.job_data)
         if task.tag == SHEET:
-            return worker.chunk.remote(task.tag, self.job.to_dict(), None, self.job_file)
+            sheet = replace(self.job, overwrite=False).to_dict()  # every frame is done: only the sheet is new
+            return worker.chunk.remote(task.tag, sheet, None, self.job_file)
         return worker.chunk.remote(task.tag, self.job_data, task.frames, self.job_file)
 
     def _schedule(self, tasks: list[_Task]) -> None:
@@ -451,7 +465,7 @@ class _RayRun:
         queue.append(task)
 
     def _finished(self, task: _Task, value: Any) -> None:
-        if not isinstance(value, dict):  # the anchors stage returns nothing
+        if not isinstance(value, dict):  # the anchors stage: its cache folder, or None
             return
         self.result.output = self.result.output or str(value.get("output") or "")
         if task.tag == SHEET:
