@@ -109,6 +109,7 @@ def build_job(
     seed: int = 0,
     colorspace: str | None = None,
     overwrite: bool = False,
+    confidence: bool = False,
 ) -> FillJob:
     """The checked job; options with empty values are left out so backends use their defaults.
 
@@ -126,6 +127,7 @@ def build_job(
         seed=int(seed),
         colorspace=colorspace or None,
         overwrite=bool(overwrite),
+        confidence=bool(confidence),
     )
     job.validate()
     return job

@@ -33,6 +33,7 @@ def _draw_settings(layout: bpy.types.UILayout, settings) -> None:
     sub = col.column(align=True)
     sub.prop(settings, "dilate")
     sub.prop(settings, "feather")
+    col.prop(settings, "confidence")
     col.prop(settings, "use_scene_range")
     if not settings.use_scene_range:
         sub = col.column(align=True)

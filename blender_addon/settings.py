@@ -65,6 +65,12 @@ class FillOptions:
     feather: IntProperty(
         name="Feather", default=2, min=0, soft_max=64, subtype="PIXEL", description="Soften the fill's edge"
     )
+    confidence: BoolProperty(
+        name="Confidence",
+        default=False,
+        description="Also write where the fill is a guess (EXR pass fill: 1 = plate or background other frames "
+        "saw, towards 0 = invented) and build the compositor group '<plate> AI Fill Confidence' that shows it",
+    )
     use_scene_range: BoolProperty(
         name="Scene Range", default=True, description="Fill the scene's frame range (within the clip)"
     )
@@ -95,6 +101,7 @@ class FillOptions:
         "seed",
         "dilate",
         "feather",
+        "confidence",
         "use_scene_range",
         "frame_start",
         "frame_end",

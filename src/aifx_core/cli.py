@@ -141,6 +141,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--chunk", type=int, help="--executor ray: frames per chunk (default 50)")
     run.add_argument("--workers", type=int, help="--executor ray: worker processes (default: what fits)")
+    run.add_argument(
+        "--frames",
+        metavar="RANGE",
+        help="write only these frames of the job's shot, e.g. 1026-1050 (a farm chunk): bit-identical to "
+        "the same frames of a whole run",
+    )
+    run.add_argument(
+        "--anchors",
+        action="store_true",
+        help="run only the anchors stage (the shot's keyframes, decided and filled once, cached beside the "
+        "output for every chunk); with --overwrite it is rebuilt",
+    )
     run.set_defaults(handler=_cmd_run)
 
     info = sub.add_parser("info", help="describe a sequence: range, gaps, resolution, channels, colourspace")
@@ -241,23 +253,53 @@ def _cmd_fill(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     job = FillJob.load(args.job)
-    if args.overwrite:
-        job.overwrite = True
-    if args.path_map:
+    if args.path_map:  # before anything reads a path (the anchors stage too)
         from .farm.openjd import map_job_paths
 
         job = map_job_paths(job, args.path_map)
     ray_flags = [f"--{n}" for n in ("address", "chunk", "workers") if getattr(args, n) is not None]
     if args.executor == "ray":
+        if args.frames or args.anchors:
+            raise InputError(
+                "--executor ray runs the anchors and every chunk itself; leave out --frames/--anchors"
+            )
         from functools import partial
 
         from .farm import run_on_ray
 
+        job.overwrite = job.overwrite or bool(args.overwrite)
         run = partial(run_on_ray, address=args.address, chunk=args.chunk, workers=args.workers)
         return _run_job(job, args.json_progress, job_file=args.job, run=run, openjd=args.openjd_progress)
     if ray_flags:
         raise InputError(f"{', '.join(ray_flags)}: only with --executor ray")
-    return _run_job(job, args.json_progress, job_file=args.job, openjd=args.openjd_progress)
+    if args.anchors:
+        if args.frames:
+            raise InputError("--anchors prepares the whole shot; run --frames chunks after it")
+        return _run_anchors(
+            job, args.json_progress, rebuild=bool(args.overwrite), openjd=args.openjd_progress
+        )
+    if args.overwrite:
+        job.overwrite = True
+    return _run_job(
+        job, args.json_progress, job_file=args.job, frames=args.frames, openjd=args.openjd_progress
+    )
+
+
+def _run_anchors(job: FillJob, json_progress: bool, rebuild: bool, openjd: bool = False) -> int:
+    from .pipeline import prepare_anchors
+
+    cancel = CancelToken()
+    _cancel_on_sigterm(cancel)
+    with _progress_printer(json_progress, openjd) as on_progress:
+        folder = prepare_anchors(job, progress=on_progress, cancel=cancel, rebuild=rebuild)
+    done = events.done_event(job.output, [], [], None, anchors=folder)
+    if json_progress:
+        _emit(done)
+    else:
+        if openjd:
+            _openjd_line(done)
+        print(f"anchors in {folder}" if folder else "this backend needs no anchors", file=sys.stderr)
+    return 0
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -272,6 +314,7 @@ def _run_job(
     json_progress: bool,
     save_job: str | None = None,
     job_file: str | None = None,
+    frames: str | None = None,
     *,
     run: Callable[..., Any] | None = None,
     openjd: bool = False,
@@ -283,7 +326,9 @@ def _run_job(
     _cancel_on_sigterm(cancel)
     with _progress_printer(json_progress, openjd) as on_progress:
         if run is None:
-            result = fill(job, progress=on_progress, cancel=cancel, save_job=save_job, job_file=job_file)
+            result = fill(
+                job, progress=on_progress, cancel=cancel, frames=frames, save_job=save_job, job_file=job_file
+            )
         else:
             result = run(job, progress=on_progress, cancel=cancel, job_file=job_file)
     done = done_event(result)
