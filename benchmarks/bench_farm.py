@@ -8,12 +8,13 @@ On the tennis clip (``../shared/data/tennis``, 432x240; a synthetic parallax sho
 2. **Ray, 2 workers**: :func:`aifx_core.farm.run_on_ray` on a local Ray started with 2 CPUs: the cluster's
    start-up apart from the run, wall time, CPU time and peak RSS of every worker (from the worker itself);
 3. **per chunk**: ``aifx run job.json --frames A-B`` in a child process for several chunk sizes, and the anchors
-   stage alone, each into a fresh output: CPU time against the chunk size is a line ``fixed + per_frame x n``.
+   stage alone, each into a fresh output whose anchors are made first (as a farm's Anchors step does): CPU
+   time against the chunk size is a line ``fixed + per_frame x n``.
    ``fixed`` (process start, imports, the context read around the chunk) is what a farm pays per task, so the
    overhead of a chunk of n frames is ``fixed / (per_frame x n)``.
 
-From (3) it projects the wall time on N machines with W workers each: ``anchors + ceil(chunks / (N x W)) x
-chunk time``. Results go to ``benchmarks/results/farm.json`` and a Markdown table on stdout (for docs/farm.md).
+From (3) it projects the wall time on N machines with W workers each, a core per worker: ``anchors (grown with
+the shot) + ceil(chunks / (N x W)) x chunk CPU time``. Results go to ``benchmarks/results/farm.json`` and a Markdown table on stdout (for docs/farm.md).
 The load average is recorded before and after: the box is shared, wall times are ratios at best.
 Not a test (timings).
 """
@@ -165,7 +166,9 @@ def main() -> int:
     per_chunk = []
     for size in [int(s) for s in args.sizes.split(",")]:
         first = 1001 + (frames - size) // 2  # a chunk in the middle: context on both sides
-        report = child(save_job(plate, mask, f"chunk{size}"), "--frames", f"{first}-{first + size - 1}")
+        job_file = save_job(plate, mask, f"chunk{size}")
+        child(job_file, "--anchors")  # as on a farm: the Anchors step ran before, the chunk reads its cache
+        report = child(job_file, "--frames", f"{first}-{first + size - 1}")
         per_chunk.append({"size": size, **report})
     fixed, per_frame = fit([(c["size"], c["cpu_s"]) for c in per_chunk])
     # The last chunk again: every frame is done, so this is a task's cost with no work (process, imports, setup).
@@ -180,7 +183,10 @@ def main() -> int:
             for shot in (frames, 1000):
                 chunks = math.ceil(shot / args.chunk)
                 waves = math.ceil(chunks / (machines * workers))
-                seconds = anchors["cpu_s"] + waves * (fixed + per_frame * min(args.chunk, shot))
+                # The anchors stage runs once, before the chunks, and grows with the shot.
+                seconds = anchors["cpu_s"] * shot / frames + waves * (
+                    fixed + per_frame * min(args.chunk, shot)
+                )
                 projection.append(
                     {"machines": machines, "workers": workers, "frames": shot, "wall_s": seconds}
                 )

@@ -121,7 +121,8 @@ def run_on_ray(
         raise InputError(f"retries {retries}: must be 0 or more")
     chunks = chunk_frames(job, chunk or DEFAULT_CHUNK)
     cancel = cancel or CancelToken()
-    with _connected(ray, address):
+    with _SignalsCancel(cancel) as signals, _connected(ray, address):
+        signals.install()
         gpus = gpus_per_worker(job, ray.cluster_resources())
         run = _RayRun(ray, job, chunks, progress, cancel, gpus, retries, job_file)
         return run.run(workers or _default_workers(ray.cluster_resources(), gpus, len(chunks)))
@@ -225,6 +226,37 @@ def _connected(ray: Any, address: str | None) -> Iterator[None]:
         yield
     finally:
         ray.shutdown()
+
+
+class _SignalsCancel:
+    """For a run, SIGTERM (the adapters' Cancel) and SIGINT (Ctrl+C) only set the cancel token; the driver loop
+    notices within :data:`POLL_SECONDS`, stops every worker and raises :class:`Cancelled`.
+
+    Why not raise from the handler, as a local run does: a signal handler that raises inside Ray's compiled
+    calls (``ray.wait``) leaves them half done (``SystemError``), and ``ray.init`` installs Ray's own handlers,
+    which log and exit the process. The caller's handlers are saved before Ray starts and put back at the end.
+    Only in the main thread (elsewhere signals are the host's business; the caller's token still works).
+    """
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self, cancel: CancelToken) -> None:
+        self.cancel = cancel
+        self.saved: dict[int, Any] = {}
+
+    def __enter__(self) -> _SignalsCancel:
+        if threading.current_thread() is threading.main_thread():
+            self.saved = {sig: signal.getsignal(sig) for sig in self.SIGNALS}
+        return self
+
+    def install(self) -> None:
+        """Take over the signals (after ``ray.init``, which replaces them)."""
+        for sig in self.saved:
+            signal.signal(sig, lambda _sig, _frame: self.cancel.cancel())
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self.saved.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
 
 
 # -- the worker ---------------------------------------------------------------------------------------------------
