@@ -233,6 +233,7 @@ def build_job(
         colorspace=colorspace,
         compression="zip",
         seed=int(settings.get("seed", 0)),
+        confidence=bool(settings.get("confidence", False)),
     )
 
 

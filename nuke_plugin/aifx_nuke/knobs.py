@@ -29,6 +29,10 @@ READ_RESULT = "aifx_result"
 #: The result Read's file until a render: no such file, so the node's output is an error that says why (a
 #: comp rendered before the fill must fail, not pass the unfilled plate through).
 NOT_RENDERED = "AIFill not rendered yet - press Render, or run render.py and reopen the script.exr"
+#: The layer and channel the *confidence* knob adds to the node's output: the EXR channel ``fill.confidence``
+#: the core writes (``aifx_core.confidence.CHANNEL``; a test checks they agree), read by Nuke as layer ``fill``.
+CONFIDENCE_LAYER = "fill"
+CONFIDENCE_CHANNEL = "fill.confidence"
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,15 @@ KNOBS: list[KnobSpec] = [
         "dilate", "Int_Knob", "dilate", 4, "Grow the hole by this many pixels (soft edges, motion blur)."
     ),
     KnobSpec("feather", "Int_Knob", "feather", 2, "Soften the fill's edge over this many pixels."),
+    KnobSpec(
+        "confidence",
+        "Boolean_Knob",
+        "confidence",
+        False,
+        "Also output the channel fill.confidence: 1 where the plate, or background other frames saw, is "
+        "shown; towards 0 where the fill is invented. View it in the Viewer's channel menu (layer fill) "
+        "or Shuffle it into rgba to key on it.",
+    ),
     KnobSpec(
         "frame_range",
         "String_Knob",

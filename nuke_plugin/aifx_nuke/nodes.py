@@ -239,7 +239,12 @@ class NukeHost:
                     write["disable"].setValue(True)
 
     @_main_thread
-    def show_result(self, pattern: str, first: int, last: int) -> None:
+    def show_result(self, pattern: str, first: int, last: int, confidence: bool = False) -> None:
+        """Point the result Read at the filled frames. With ``confidence`` the files carry the EXR channel
+        ``fill.confidence``, which the Read outputs as layer ``fill``: the layer is added to the script first,
+        so the Viewer's channel menu and a Shuffle's ``in`` can name it before a frame has been read."""
+        if confidence:
+            nuke.Layer(knobs.CONFIDENCE_LAYER, [knobs.CONFIDENCE_CHANNEL])
         read = self._inner(knobs.READ_RESULT)
         read["file"].setValue(pattern)
         for name, value in (("first", first), ("last", last), ("origfirst", first), ("origlast", last)):

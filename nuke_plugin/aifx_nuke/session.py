@@ -57,7 +57,7 @@ class Host(Protocol):
 
     def write_inputs(self, paths: jobs.CachePaths, first: int, last: int, write_mask: bool) -> None: ...
 
-    def show_result(self, pattern: str, first: int, last: int) -> None: ...
+    def show_result(self, pattern: str, first: int, last: int, confidence: bool = False) -> None: ...
 
     def set_status(self, text: str) -> None: ...
 
@@ -168,12 +168,12 @@ def attach_cached(host: Host, environ: Mapping[str, str] | None = None) -> bool:
     Run when a script opens: a farm task (``render.py``) fills the cache but does not save the script.
     """
     try:
-        paths, _job, _python, first, last = plan(host, None, os.environ if environ is None else environ)
+        paths, job, _python, first, last = plan(host, None, os.environ if environ is None else environ)
     except RenderError:
         return False
     if not jobs.is_marked_done(paths.result_done, first, last, paths.result):
         return False
-    host.show_result(paths.result, first, last)
+    host.show_result(paths.result, first, last, job.confidence)
     host.set_status(f"done: frames {first}-{last} (found in the cache when the script opened)")
     return True
 
@@ -210,7 +210,7 @@ def _render(
 ) -> Outcome:
     paths, job, python, first, last = plan(host, frame_range, environ)
     if jobs.is_marked_done(paths.result_done, first, last, paths.result):
-        host.show_result(paths.result, first, last)
+        host.show_result(paths.result, first, last, job.confidence)
         host.set_status(f"done: frames {first}-{last} (cached, nothing changed)")
         return Outcome(paths.result, first, last, reused=True)
 
@@ -248,7 +248,7 @@ def _render(
     if worker.returncode != 0 or final.get("event") != events.DONE:
         raise RenderError(worker.error_message())
     jobs.mark_done(paths.result_done, first, last)
-    host.show_result(paths.result, first, last)
+    host.show_result(paths.result, first, last, job.confidence)
     written = len(final.get("written") or [])
     host.set_status(f"done: frames {first}-{last} ({written} filled now)")
     task.setProgress(100)

@@ -56,6 +56,8 @@ def test_docs_knob_table_lists_every_knob_with_its_default():
         assert spec.name in rows, f"docs/nuke.md knob table is missing {spec.name}"
         if spec.kind not in ("PyScript_Knob", "Boolean_Knob") and spec.default != "":
             assert str(spec.default) in rows[spec.name], spec.name
+        for value in spec.values:  # every choice of a menu is documented (video-diffusion was missing)
+            assert f"`{value}`" in rows[spec.name], (spec.name, value)
 
 
 def _python39() -> str | None:

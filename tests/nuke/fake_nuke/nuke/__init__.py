@@ -19,6 +19,12 @@ the plugin uses, and it is as strict as Nuke where Nuke bites:
   ``[value root.name]``, ``[file dirname ...]``), ``value()`` does not. A ``Channel_Knob`` of the default
   depth (0: a layer) holds a layer, depth 1 one channel. Buttons (``PyScript_Knob``) share the line of the
   knob before them unless ``STARTLINE`` is set.
+- **Channels and layers.** A script knows Nuke's default layers (``rgba``, ``depth``, ``mask``...); any other
+  layer exists only once it is added (``nuke.Layer(name, channels)``, or a Read opening an EXR whose channel
+  is ``layer.channel``). A channel knob refuses a channel or layer that does not exist, ``nuke.layers()`` /
+  ``Node.channels()`` list what exists, and a saved script keeps the custom layers its knobs refer to (Nuke
+  writes them as ``add_layer``; the others are dropped). ``Shuffle`` moves a layer's channels into rgba by
+  position (old Shuffle: ``red red`` = the ``in`` layer's first channel).
 - **Scripts.** ``scriptSave`` writes the graph (every node, knob and connection) to disk and ``scriptOpen``
   builds a new graph from that file alone: nothing held in memory survives.
 
@@ -252,7 +258,9 @@ class File_Knob(EvalString_Knob):
 
 
 class Channel_Knob(String_Knob):
-    """Depth 0 (the default, Nuke's 4 channels) selects a layer; depth 1 selects one channel."""
+    """Depth 0 (the default, Nuke's 4 channels) selects a layer; depth 1 selects one channel.
+
+    Like Nuke's, it takes only a channel (or layer) the script knows: add a layer before using it."""
 
     _default = "none"
 
@@ -265,7 +273,23 @@ class Channel_Knob(String_Knob):
 
     def setValue(self, value: Any) -> bool:
         text = str(value)
-        self._value = text if self._depth == 1 else text.split(".", 1)[0]
+        if self._depth == 1:
+            _require_channel(text, self._name)
+            self._value = text
+        else:
+            self._value = text.split(".", 1)[0]
+            _require_layer(self._value, self._name)
+        return True
+
+
+class ChannelMask_Knob(String_Knob):
+    """A set of channels (a Write's ``channels``, a Shuffle's ``in``/``out``): ``all``, ``none`` or a layer."""
+
+    def setValue(self, value: Any) -> bool:
+        text = str(value)
+        if text not in ("all", "none"):
+            _require_layer(text, self._name)
+        self._value = text
         return True
 
 
@@ -340,7 +364,125 @@ def _tcl_substitute(text: str) -> str:
     return text
 
 
+# -- channels and layers -------------------------------------------------------------------------------------
+
+#: Nuke's default layers and their channels (``nuke.layers()`` in a new script, in this order).
+_DEFAULT_LAYERS: dict[str, list[str]] = {
+    "rgb": ["rgba.red", "rgba.green", "rgba.blue"],
+    "rgba": ["rgba.red", "rgba.green", "rgba.blue", "rgba.alpha"],
+    "alpha": ["rgba.alpha"],
+    "depth": ["depth.Z"],
+    "motion": ["forward.u", "forward.v", "backward.u", "backward.v"],
+    "forward": ["forward.u", "forward.v"],
+    "backward": ["backward.u", "backward.v"],
+    "disparity": ["disparityL.x", "disparityL.y", "disparityR.x", "disparityR.y"],
+    "disparityL": ["disparityL.x", "disparityL.y"],
+    "disparityR": ["disparityR.x", "disparityR.y"],
+    "mask": ["mask.a"],
+    "rotopaint_mask": ["rotopaint_mask.a"],
+}
+#: The script's layers: the defaults plus those added since it was made or opened.
+_layers: dict[str, list[str]] = {}
+
+
+def _all_channels() -> list[str]:
+    seen: dict[str, None] = {}
+    for names in _layers.values():
+        seen.update(dict.fromkeys(names))
+    return list(seen)
+
+
+def _require_channel(name: str, knob: str) -> None:
+    if name != "none" and name not in _all_channels():
+        raise ValueError(f"{knob}: there is no channel {name!r}; add its layer first (nuke.Layer)")
+
+
+def _require_layer(name: str, knob: str) -> None:
+    if name not in _layers:
+        raise ValueError(f"{knob}: there is no layer {name!r}; add it first (nuke.Layer)")
+
+
+class Layer:
+    """``nuke.Layer(name, channels)`` adds the layer (and channels) if the script lacks them; ``nuke.Layer(name)``
+    is an existing layer. Channels are ``layer.channel`` (Nuke 11-12 also took bare ``channel`` names)."""
+
+    def __init__(self, name: str, channels: list[str] | None = None) -> None:
+        _check_thread("nuke.Layer")
+        if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name):
+            raise ValueError(f"bad layer name {name!r}")
+        self._name = name
+        if channels is None:
+            _require_layer(name, "nuke.Layer")
+            return
+        wanted = [c if "." in c else f"{name}.{c}" for c in channels]
+        if name in _DEFAULT_LAYERS:
+            extra = [c for c in wanted if c not in _DEFAULT_LAYERS[name]]
+            if extra:
+                raise ValueError(f"cannot add {extra[0]} to Nuke's built-in layer {name}")
+            return
+        held = _layers.setdefault(name, [])
+        for channel in wanted:
+            if channel.split(".", 1)[0] != name and channel not in _all_channels():
+                raise ValueError(f"{channel}: no such channel for layer {name}")
+            if channel not in held:
+                held.append(channel)
+
+    def name(self) -> str:
+        return self._name
+
+    def channels(self) -> list[str]:
+        return list(_layers.get(self._name, []))
+
+    def setName(self, newName: str) -> None:
+        if self._name in _DEFAULT_LAYERS:
+            raise ValueError(f"cannot rename Nuke's built-in layer {self._name}")
+        _layers[newName] = [newName + "." + c.split(".", 1)[1] for c in _layers.pop(self._name)]
+        self._name = newName
+
+    def visible(self) -> bool:
+        return True
+
+
+def layers(node: Node | None = None) -> list[str]:
+    """Every layer of the script, or the layers ``node`` outputs (what the Viewer's channel menu lists)."""
+    _check_thread("nuke.layers")
+    if node is None:
+        return list(_layers)
+    present = set(node.channels())
+    return [name for name, names in _layers.items() if any(c in present for c in names)]
+
+
+def channels(n: Node | None = None) -> list[str]:
+    """Every channel of the script, or those ``n`` outputs (deprecated in Nuke for ``Node.channels``)."""
+    _check_thread("nuke.channels")
+    return _all_channels() if n is None else n.channels()
+
+
+def _exr_channel(name: str) -> str:
+    """An EXR channel name → Nuke's channel, adding the layer as Nuke's EXR reader does (``fill.confidence``)."""
+    known = {"R": "rgba.red", "G": "rgba.green", "B": "rgba.blue", "A": "rgba.alpha", "Z": "depth.Z"}
+    if name in known:
+        return known[name]
+    layer, dot, rest = name.rpartition(".")
+    if dot and layer and layer not in _DEFAULT_LAYERS:
+        layer = re.sub(r"[^A-Za-z0-9_]", "_", layer)
+        channel = f"{layer}.{rest}"
+        held = _layers.setdefault(layer, [])
+        if channel not in held:
+            held.append(channel)
+        return channel
+    return name
+
+
 # -- nodes ------------------------------------------------------------------------------------------------------
+
+
+class _ShuffleSource_Knob(Enumeration_Knob):
+    """A Shuffle output's source: the ``in`` layer's 1st..4th channel (``red``..``alpha``), ``black``, ``white``."""
+
+    def __init__(self, name: str, label: str | None = None) -> None:
+        super().__init__(name, label, ["red", "green", "blue", "alpha", "black", "white"])
+
 
 #: Built-in knobs (name → default) of the node classes the plugin and tests use; other classes accept any.
 _CLASS_KNOBS: dict[str, dict[str, Any]] = {
@@ -358,13 +500,19 @@ _CLASS_KNOBS: dict[str, dict[str, Any]] = {
     "Write": {
         "file": File_Knob,
         "file_type": "",
-        "channels": "rgb",
+        "channels": (ChannelMask_Knob, "rgb"),
         "datatype": "16 bit half",
         "compression": "Zip (1 scanline)",
         "raw": False,
         "create_directories": False,
         "disable": False,
         "colorspace": "default",
+    },
+    "Shuffle": {
+        "in": (ChannelMask_Knob, "rgba"),
+        "out": (ChannelMask_Knob, "rgba"),
+        **{name: (_ShuffleSource_Knob, name) for name in ("red", "green", "blue", "alpha")},
+        "disable": False,
     },
     "Crop": {"box": BBox_Knob, "reformat": False, "intersect": False, "crop": True, "disable": False},
     "Input": {"number": 0},
@@ -402,7 +550,10 @@ class Node(_MainThreadOnly):
             parent._children.append(self)
 
     def _add_builtin(self, name: str, default: Any) -> None:
-        if isinstance(default, type):
+        if isinstance(default, tuple) and default and isinstance(default[0], type):
+            knob = default[0](name)  # (knob class, default value)
+            knob.setValue(default[1])
+        elif isinstance(default, type):
             knob = default(name)
         else:
             kind: type[Knob] = {bool: Boolean_Knob, int: Int_Knob, float: Double_Knob}.get(
@@ -507,6 +658,15 @@ class Node(_MainThreadOnly):
 
     def proxy(self) -> bool:
         return bool(_root._knobs["proxy"]._value)
+
+    def channels(self) -> list[str]:
+        """The channels this node outputs (at its first frame), in the script's channel order."""
+        try:
+            present = set(_render(self, self.firstFrame()).channels)
+        except RuntimeError:  # an erroring node outputs nothing
+            return []
+        ordered = [c for c in _all_channels() if c in present]
+        return ordered + sorted(present - set(ordered))
 
     def _upstream(self) -> Node | None:
         if self._class == "Input" and isinstance(self._parent, Group):
@@ -733,7 +893,7 @@ def scriptSave(filename: str | None = None) -> bool:
         raise RuntimeError("script has no name: use scriptSaveAs")
     with open(path, "w", encoding="utf-8") as handle:
         handle.write("#! fake nuke script (tests/nuke/fake_nuke)\n")
-        json.dump(_dump(_root), handle, indent=1)
+        json.dump({**_dump(_root), "add_layer": _referenced_layers(_root)}, handle, indent=1)
     _root._script = path
     return True
 
@@ -757,10 +917,30 @@ def scriptOpen(filename: str) -> None:
     _root = Root("Root", None)
     _root._name = "root"
     _context = [_root]
+    _reset_layers()
+    for name, names in data.get("add_layer", {}).items():
+        _layers[name] = list(names)
     _load(_root, data)
     _root._script = filename
     for call, args, kwargs in list(_on_script_load):
         call(*args, **kwargs)
+
+
+def _referenced_layers(group: Group) -> dict[str, list[str]]:
+    """The custom layers some channel knob in the script uses: what Nuke saves as ``add_layer`` lines (it
+    drops the channels no knob refers to)."""
+    used: set[str] = set()
+    stack: list[Node] = [group]
+    while stack:
+        node = stack.pop()
+        for knob in node._knobs.values():
+            if isinstance(knob, (Channel_Knob, ChannelMask_Knob)):
+                used.add(str(knob._value).split(".", 1)[0])
+        if isinstance(node, Group):
+            stack.extend(node._children)
+    return {
+        name: list(names) for name, names in _layers.items() if name in used and name not in _DEFAULT_LAYERS
+    }
 
 
 def _dump(node: Node) -> dict[str, Any]:
@@ -917,7 +1097,30 @@ def _render(node: Node | None, frame: int) -> _Image:
         return _proxy_scaled(image) if _root._knobs["proxy"]._value else image
     if cls == "Crop" and not node._knobs["disable"]._value:
         return _crop(node, _render(node.input(0), frame))
+    if cls == "Shuffle" and not node._knobs["disable"]._value:
+        return _shuffle(node, _render(node.input(0), frame))
     return _render(node._upstream(), frame)
+
+
+def _shuffle(node: Node, image: _Image) -> _Image:
+    """Old Shuffle: output ``out``'s i-th channel takes the ``in`` layer's channel named by the i-th source knob
+    (``red`` = the first channel of ``in``...); a channel the input lacks is black. Other channels pass."""
+    source = _layers.get(node._knobs["in"]._value, [])
+    target = _layers.get(node._knobs["out"]._value, [])
+    planes = dict(image.channels)
+    height, width = image.bbox[3] - image.bbox[1], image.bbox[2] - image.bbox[0]
+    order = ["red", "green", "blue", "alpha"]
+    for index, channel in enumerate(target[:4]):
+        pick = node._knobs[order[index]]._value
+        if pick in ("black", "white"):
+            planes[channel] = np.full((height, width), 1.0 if pick == "white" else 0.0, np.float32)
+            continue
+        position = order.index(pick)
+        name = source[position] if position < len(source) else None
+        planes[channel] = (
+            image.channels[name].copy() if name in image.channels else np.zeros((height, width), np.float32)
+        )
+    return _Image(image.width, image.height, image.bbox, planes)
 
 
 def _proxy_scaled(image: _Image) -> _Image:
@@ -961,12 +1164,11 @@ def _read_image(path: str) -> _Image:
     if not os.path.exists(path):
         raise RuntimeError(f"Read error: {path}: No such file or directory")
     if path.lower().endswith(".exr"):
-        names = {"R": "rgba.red", "G": "rgba.green", "B": "rgba.blue", "A": "rgba.alpha"}
         with OpenEXR.File(path, separate_channels=True) as exr:
             header = exr.header()
             (dx0, dy0), (dx1, dy1) = (tuple(int(v) for v in p) for p in header["displayWindow"])
             (wx0, wy0), (wx1, wy1) = (tuple(int(v) for v in p) for p in header["dataWindow"])
-            planes = {names.get(k, k): np.asarray(v.pixels, np.float32) for k, v in exr.channels().items()}
+            planes = {_exr_channel(k): np.asarray(v.pixels, np.float32) for k, v in exr.channels().items()}
         bbox = (wx0 - dx0, wy0 - dy0, wx1 + 1 - dx0, wy1 + 1 - dy0)
         return _Image(dx1 - dx0 + 1, dy1 - dy0 + 1, bbox, planes)
     image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
@@ -986,12 +1188,7 @@ def _write_frame(write: Node, frame: int) -> None:
     channels = image.channels
     wanted = write["channels"].value()
     rgba = {"rgba.red": "R", "rgba.green": "G", "rgba.blue": "B", "rgba.alpha": "A"}
-    if wanted == "all":
-        names = list(channels)
-    else:
-        names = [
-            c for c in rgba if c in channels and c.split(".")[1][0] in ("rgba" if wanted == "rgba" else "rgb")
-        ]
+    names = list(channels) if wanted == "all" else [c for c in _layers.get(wanted, []) if c in channels]
     dtype = np.float16 if write["datatype"].value() == "16 bit half" else np.float32
     out = {rgba.get(n, n): np.ascontiguousarray(channels[n].astype(dtype)) for n in names}
     path = _frame_path(write["file"].evaluate(), frame)
@@ -1027,6 +1224,7 @@ def _reset() -> None:
     _root._script = "Root"
     _context = [_root]
     _this = _selected = None
+    _reset_layers()
     ProgressTask._cancel_after = None
     for log in (execute_log, execute_views, progress_tasks, messages, opened_scripts):
         log.clear()
@@ -1034,6 +1232,11 @@ def _reset() -> None:
         _main_calls.get_nowait()
     menus.clear()
     _on_script_load.clear()
+
+
+def _reset_layers() -> None:
+    _layers.clear()
+    _layers.update({name: list(names) for name, names in _DEFAULT_LAYERS.items()})
 
 
 def _select(node: Node | None) -> None:
