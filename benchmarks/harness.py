@@ -419,6 +419,8 @@ class CaseResult:
     camera_px: float = math.nan
     #: False when nothing says what was behind the hole: only flicker (E_warp on the result's motion) is scored.
     has_truth: bool = True
+    #: Which run measured it (``started`` UTC, ``commit``): a page merged from several runs says so per clip.
+    measured: dict[str, str] = field(default_factory=dict)
 
 
 #: Confidence bands of the table (lower bound inclusive, upper exclusive; the last one includes 1).
@@ -461,10 +463,17 @@ def confidence_bands(confidence: np.ndarray, hole: np.ndarray) -> dict[str, int]
 
 
 def _run_from(
-    scorer: SequenceScorer, seconds: float, backend: object = None, confidence: dict[str, int] | None = None
+    scorer: SequenceScorer,
+    seconds: float,
+    backend: object = None,
+    confidence: dict[str, int] | None = None,
+    extra: dict[str, list[float]] | None = None,
 ) -> BackendRun:
     names = ("psnr", "psnr_hole", "ssim", "ssim_hole", "ewarp", "ewarp_hole")
     per_frame = {name: [getattr(f, name) for f in scorer.frames] for name in names}
+    for name, values in (extra or {}).items():  # per-frame routes and confidence, where the backend has them
+        if len(values) == len(scorer.frames) and not all(math.isnan(v) for v in values):
+            per_frame[name] = values
     stats = getattr(backend, "stats", None)
     counters: dict[str, int] = {}
     if isinstance(stats, dict):
@@ -497,6 +506,10 @@ def score_case(clip: Clip, holes: Holes, backends: dict[str, FillBackend]) -> Ca
     clean_scorer = SequenceScorer()
     previous: np.ndarray | None = None
     hole_pixels = 0
+    # Per frame: each backend's hole pixels by route (the change of its ``stats`` counters over that frame,
+    # as shares) and its mean confidence over the scored hole; plotted next to the hole PSNR.
+    routes: dict[str, dict[str, list[float]]] = {name: {} for name in backends}
+    counted: dict[str, dict[str, int]] = {name: {} for name in backends}
     for t in range(clip.count):
         truth = clip.frame(t) if holes.has_truth else clip.plate(t)
         hole = scored(clip, holes, t)
@@ -518,6 +531,11 @@ def score_case(clip: Clip, holes: Holes, backends: dict[str, FillBackend]) -> Ca
             if confidence is not None:
                 for label, count in confidence_bands(confidence, hole).items():
                     bands[name][label] = bands[name].get(label, 0) + count
+            _add_frame_routes(routes[name], counted[name], backends[name], t)
+            mean = (
+                float(np.nan_to_num(confidence[hole], nan=0.0).mean()) if confidence is not None else math.nan
+            )
+            routes[name].setdefault(CONFIDENCE_SERIES, []).append(mean if hole.any() else math.nan)
             result = np.where(hole[..., None], np.clip(np.nan_to_num(rgb), 0.0, 1.0), truth).astype(
                 np.float32
             )
@@ -537,10 +555,35 @@ def score_case(clip: Clip, holes: Holes, backends: dict[str, FillBackend]) -> Ca
         camera_px=camera_speed(clip),
         has_truth=holes.has_truth,
         runs={
-            name: _run_from(scorer, seconds[name], backends[name], bands[name])
+            name: _run_from(scorer, seconds[name], backends[name], bands[name], routes[name])
             for name, scorer in scorers.items()
         },
     )
+
+
+#: Route counters of the engine's ``stats`` (hole pixels wholly propagated, blended with the fallback,
+#: wholly from keyframes, wholly from a per-frame spatial fill); other counters are not shares of the hole.
+ROUTE_KEYS = ("propagated", "blended", "keyframe", "spatial")
+#: Per-frame series names: ``route <key>`` (share of that frame's hole, 0..1) and the mean confidence.
+ROUTE_SERIES = tuple(f"route {key}" for key in ROUTE_KEYS)
+CONFIDENCE_SERIES = "confidence mean"
+
+
+def _add_frame_routes(
+    series: dict[str, list[float]], counted: dict[str, int], backend: object, t: int
+) -> None:
+    """Append frame ``t``'s share of hole pixels per route: what the backend's ``stats`` counters gained since
+    the previous frame (a backend without route counters adds nothing)."""
+    stats = getattr(backend, "stats", None)
+    if not isinstance(stats, dict) or not any(key in stats for key in ROUTE_KEYS):
+        return
+    now = {key: int(stats.get(key, 0)) for key in ROUTE_KEYS}
+    gained = {key: now[key] - counted.get(key, 0) for key in ROUTE_KEYS}
+    counted.update(now)
+    total = sum(gained.values())
+    for key, name in zip(ROUTE_KEYS, ROUTE_SERIES, strict=True):
+        values = series.setdefault(name, [math.nan] * t)
+        values.append(gained[key] / total if total > 0 else math.nan)
 
 
 def camera_speed(clip: Clip) -> float:
@@ -571,19 +614,28 @@ def backend_only_fps(clip: Clip, holes: Holes, backend: FillBackend) -> float:
 # -- files for the end-to-end runs ------------------------------------------------------------------------
 
 
-def write_plate(clip: Clip, holes: Holes, folder: Path, first_frame: int = 1001) -> tuple[str, str]:
-    """The clip as half-float EXRs and its holes as 8-bit PNGs; returns (plate pattern, mask pattern)."""
+def write_plate(
+    clip: Clip, holes: Holes, folder: Path, first_frame: int = 1001, plate_format: str = "exr"
+) -> tuple[str, str]:
+    """The clip as half-float ZIP EXRs (or, with ``plate_format="png"``, 8-bit PNGs) and its holes as 8-bit
+    PNGs; returns (plate pattern, mask pattern)."""
     import OpenEXR
 
     folder.mkdir(parents=True, exist_ok=True)
     for t in range(clip.count):
-        rgb = clip.frame(t).astype(np.float16)
-        header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
-        channels = {"R": rgb[..., 0].copy(), "G": rgb[..., 1].copy(), "B": rgb[..., 2].copy()}
-        with OpenEXR.File(header, channels) as exr:
-            exr.write(str(folder / f"plate.{first_frame + t:04d}.exr"))
+        if plate_format == "png":
+            rgb8 = np.clip(np.rint(clip.frame(t) * 255.0), 0, 255).astype(np.uint8)
+            cv2.imwrite(
+                str(folder / f"plate.{first_frame + t:04d}.png"), cv2.cvtColor(rgb8, cv2.COLOR_RGB2BGR)
+            )
+        else:
+            rgb = clip.frame(t).astype(np.float16)
+            header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+            channels = {"R": rgb[..., 0].copy(), "G": rgb[..., 1].copy(), "B": rgb[..., 2].copy()}
+            with OpenEXR.File(header, channels) as exr:
+                exr.write(str(folder / f"plate.{first_frame + t:04d}.exr"))
         cv2.imwrite(str(folder / f"mask.{first_frame + t:04d}.png"), holes.mask(t).astype(np.uint8) * 255)
-    return str(folder / "plate.####.exr"), str(folder / "mask.####.png")
+    return str(folder / f"plate.####.{plate_format}"), str(folder / "mask.####.png")
 
 
 # -- the per-frame baseline -------------------------------------------------------------------------------

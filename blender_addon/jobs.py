@@ -91,7 +91,11 @@ def backend_options(settings: Any) -> dict[str, Any]:
         options["spatial_backend"] = settings.spatial_backend
     if backend == "video-diffusion":
         options.update(
-            reference=settings.reference, window=int(settings.window), overlap=int(settings.overlap)
+            reference=settings.reference,
+            window=int(settings.window),
+            overlap=int(settings.overlap),
+            steps=int(settings.steps),
+            size=int(settings.model_size),
         )
     return options
 
@@ -109,6 +113,7 @@ def build_job(
     seed: int = 0,
     colorspace: str | None = None,
     overwrite: bool = False,
+    confidence: bool = False,
 ) -> FillJob:
     """The checked job; options with empty values are left out so backends use their defaults.
 
@@ -126,6 +131,7 @@ def build_job(
         seed=int(seed),
         colorspace=colorspace or None,
         overwrite=bool(overwrite),
+        confidence=bool(confidence),
     )
     job.validate()
     return job

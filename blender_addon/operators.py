@@ -15,7 +15,7 @@ from typing import Any
 import bpy
 from bpy.props import BoolProperty, StringProperty
 
-from . import colorspaces, jobs, masks, plates, preferences, session
+from . import colorspaces, confidence_view, jobs, masks, plates, preferences, session
 from .aifx_protocol.errors import InputError
 from .plates import Plate, UserError
 from .settings import FillOptions
@@ -240,6 +240,7 @@ def prepare(op: AIFX_OT_fill, context: bpy.types.Context) -> PreparedFill:
             seed=op.seed,
             colorspace=colorspace,
             overwrite=op.overwrite,
+            confidence=op.confidence,
         )
     except InputError as exc:  # FillJob refuses a setting: nothing has been written yet
         raise UserError(str(exc)) from None
@@ -447,7 +448,23 @@ def load_result(prepared: PreparedFill, space=None) -> Any:
             space.clip = result
         else:
             space.image = result
+    if prepared.job.confidence and numbers:
+        show_confidence(prepared, numbers, first)
     return result
+
+
+def show_confidence(prepared: PreparedFill, numbers: list, first_file: str) -> bpy.types.NodeTree:
+    """The compositor group that shows the result's confidence pass (see :mod:`.confidence_view`), on an Image of
+    the result files: the image route's result itself, for a clip an Image of the same files."""
+    plate = prepared.plate
+    image = confidence_view.result_image(f"{plate.name} AI Fill", first_file, plate.colorspace)
+    return confidence_view.build_group(
+        confidence_view.group_name(plate.name),
+        image,
+        plate.scene_frame(numbers[0]),
+        numbers[0],
+        numbers[-1] - numbers[0] + 1,
+    )
 
 
 class AIFX_OT_fill(FillOptions, bpy.types.Operator):
@@ -556,6 +573,10 @@ class AIFX_OT_fill(FillOptions, bpy.types.Operator):
             self.report({"WARNING"}, run.message)
             return {"CANCELLED"}
         where = f" as '{result.name}'" if result is not None else ""
+        if result is not None and prepared.job.confidence:
+            where += (
+                f", confidence in the compositor group '{confidence_view.group_name(prepared.plate.name)}'"
+            )
         self.report({"INFO"}, f"AI Fill done ({run.message}): {prepared.output}{where}")
         return {"FINISHED"}
 

@@ -22,6 +22,9 @@ def _draw_settings(layout: bpy.types.UILayout, settings) -> None:
         sub = col.column(align=True)
         sub.prop(settings, "window")
         sub.prop(settings, "overlap")
+        sub = col.column(align=True)
+        sub.prop(settings, "steps")
+        sub.prop(settings, "model_size")
         col.prop(settings, "seed")
     elif settings.backend == "diffusers" or settings.spatial_backend == "diffusers":
         col.prop(settings, "model")
@@ -33,6 +36,7 @@ def _draw_settings(layout: bpy.types.UILayout, settings) -> None:
     sub = col.column(align=True)
     sub.prop(settings, "dilate")
     sub.prop(settings, "feather")
+    col.prop(settings, "confidence")
     col.prop(settings, "use_scene_range")
     if not settings.use_scene_range:
         sub = col.column(align=True)

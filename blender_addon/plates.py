@@ -180,5 +180,13 @@ def plate_size(plate: Plate) -> tuple[int, int]:
     finally:
         bpy.data.images.remove(image)
     if width <= 0 or height <= 0:
+        # An EXR with more than RGBA (an AI Fill result with its confidence pass) opens as a MULTILAYER
+        # image, which has no size through Python; a Movie Clip of the same file reads its first layer.
+        clip = bpy.data.movieclips.load(path, check_existing=False)
+        try:
+            width, height = int(clip.size[0]), int(clip.size[1])
+        finally:
+            bpy.data.movieclips.remove(clip)
+    if width <= 0 or height <= 0:
         raise UserError(f"{plate.name}: cannot read the size of {path}; check that Blender can open it")
     return width, height

@@ -252,3 +252,22 @@ def test_completion_survives_non_finite_flow_and_holes_without_a_ring() -> None:
     kept, unknown = complete_flows_scored([steady], everything)
     np.testing.assert_array_equal(kept, steady)
     assert (unknown[everything] == 100.0).all()
+
+
+def test_completion_continues_an_object_that_spans_the_hole() -> None:
+    # A band (a car the camera tracks) moving (+8, 0) against a (-25, 1) pan runs right across a square hole:
+    # it is on the ring left and right, so inside the hole it is the band's motion that continues, not the pan.
+    height, width = 160, 220
+    xs, ys = _grid(height, width)
+    background = np.stack([np.full_like(xs, -25.0), np.full_like(ys, 1.0)], axis=-1)
+    band = (ys >= 55) & (ys < 95)
+    truth = np.where(band[..., None], np.float32(8.0) * np.float32([1.0, 0.0]), background).astype(np.float32)
+    hole = np.zeros((height, width), bool)
+    hole[60:112, 95:135] = True
+    flow = truth.copy()
+    flow[hole] = (60.0, -40.0)
+    completed = complete_flow(flow, hole)
+    inner = hole & (ys < 90)
+    assert np.percentile(np.hypot(*(completed[inner] - truth[inner]).T), 95) < 0.5
+    below = hole & (ys >= 102)  # (the object's edge is known to a few pixels: its mask is grown)
+    assert np.percentile(np.hypot(*(completed[below] - truth[below]).T), 95) < 0.5

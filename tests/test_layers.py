@@ -10,7 +10,7 @@ first (a unit may import its own floor's modules only inside itself, and any uni
 6. ``inpaint`` — what a backend is, and the spatial backends;
 7. ``propagate``, ``generate`` — whole-shot backends built on the spatial ones (handed a factory);
 8. ``backends`` — the registry above all backends: built-ins, plugins, the routing rule;
-9. ``manifest``, ``contact_sheet``;  10. ``pipeline`` — one job from start to end;
+9. ``manifest``, ``anchors``, ``contact_sheet`` (beside the output);  10. ``pipeline`` — one job from start to end;
 11. entry points: ``cli``, ``evaluate``, ``storyboard``, ``__main__`` and any module not listed here.
 
 The package's ``__init__`` is the public façade (its lazy ``fill`` reaches the pipeline) and is left out.
@@ -41,6 +41,7 @@ FLOORS = {
     "generate": 7,
     "backends": 8,
     "manifest": 9,
+    "anchors": 9,
     "contact_sheet": 9,
     "pipeline": 10,
 }

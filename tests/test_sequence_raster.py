@@ -202,3 +202,20 @@ def test_png_needs_colour_channels(tmp_path: Path) -> None:
     assert str(caught.value).startswith(f"{tmp_path / 'depth.png'}: PNG needs colour channels")
     assert "found Z; write an EXR" in str(caught.value)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_png_zip_level_is_fast_lossless_and_chosen_by_zip_n(tmp_path: Path) -> None:
+    """PNG is written at zlib level 1 (fast) unless ``zip:N`` asks for another; every level is lossless."""
+    smooth = np.linspace(0, 255, W, dtype=np.float32)[None, :, None] * np.ones((H, 1, 3), np.float32)
+    pixels = np.rint(smooth + 8 * np.sin(np.arange(H))[:, None, None]).clip(0, 255).astype(np.uint8)
+    image = Image(channels={c: pixels[:, :, i].copy() for i, c in enumerate("RGB")})
+    sizes = {}
+    for compression in (None, "zip:1", "zip:9", "none"):
+        path = write_image(tmp_path / f"{compression}.png".replace(":", "_"), image, compression=compression)
+        _, back = read_direct(path)
+        assert np.array_equal(back, pixels)
+        sizes[compression] = path.stat().st_size
+    assert sizes["zip:9"] < sizes["zip:1"] < sizes["none"]  # the level reaches libpng
+    with pytest.raises(InputError, match="zip:0 to zip:9"):
+        write_image(tmp_path / "bad.png", image, compression="zip:12")
+    assert not (tmp_path / "bad.png").exists()

@@ -301,13 +301,14 @@ def _check_rgb(rgb: np.ndarray) -> np.ndarray:
 
 
 def _odd_piecewise(x: np.ndarray, split: float, low: Any, high: Any) -> np.ndarray:
-    """``sign(x)·f(|x|)`` with ``f = low`` up to ``split`` and ``high`` above, each evaluated only where it
-    applies (float32 throughout: a 2K frame converts in a fraction of a second)."""
+    """``sign(x)·f(|x|)`` with ``f = low`` up to ``split`` and ``high`` above (float32 throughout).
+
+    Both pieces are evaluated everywhere and the right one picked: the same values as evaluating each only
+    where it applies, at less than half the time (boolean indexing dominated; a piece may overflow or divide
+    by zero where it does not apply, hence the silenced warnings)."""
     a = np.abs(x, dtype=np.float32)
-    above = a > split
-    out = np.empty_like(a)
-    out[~above] = low(a[~above])
-    out[above] = high(a[above])
+    with np.errstate(all="ignore"):
+        out = np.where(a > split, high(a), low(a))
     return np.copysign(out, x).astype(np.float32)
 
 

@@ -3,25 +3,38 @@
 Read top to bottom it is the data flow: open the plate and the mask, decide which frames are still to do
 (resume), stream packets lazily into the backend, composite each result inside the feathered mask only, and
 write it atomically. Memory is bounded by the backend's window plus the frames it has not returned yet.
+
+**Exact chunks.** ``fill(job, frames=...)`` writes only those frames of the job's shot (``job.frames`` stays
+the whole shot), bit-identical to the same frames of a whole-shot run. A chunked backend
+(:class:`~aifx_core.inpaint.ChunkedFill`, e.g. ``propagate``) says which context each run of frames needs
+(``chunk_context``); the frames still to do are cut into runs, each widened by its context, overlapping ones merged,
+and each read once. Keyframe decisions are the shot's, made once by the anchors stage and cached
+(:mod:`aifx_core.anchors`, :func:`prepare_anchors`); a whole-shot run makes them as it goes and caches them
+too, so a later resume reads only the unfinished frames plus their context. Other temporal backends read the
+whole shot (exact by construction); per-frame backends read only the frames to do.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import OpenEXR
 
+from .anchors import AnchorStore
 from .backends import check_options, create_backend, is_per_frame, pixel_options, route
 from .colour import guess_colorspace, resolve_colorspace
 from .composite import composite
 from .confidence import attach as attach_confidence
 from .confidence import confidence_map
-from .inpaint import BackendContext, FramePacket
+from .errors import InputError
+from .inpaint import Anchor, BackendContext, FramePacket, Span
 from .manifest import Manifest, OutputLock, fault_point, run_key
 from .mask import MaskSource, feather_weight, make_hole, open_mask
 from .progress import CancelToken, ProgressCallback, Reporter
@@ -35,8 +48,10 @@ from .sequence import (
     check_side_output,
     check_writable,
     clean_stale_temps,
+    format_frames,
     open_sequence,
     output_pattern,
+    parse_frame_spec,
     protected_inputs,
     write_image,
 )
@@ -65,15 +80,19 @@ def fill(
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
     *,
+    frames: Iterable[int] | str | None = None,
     save_job: str | os.PathLike | None = None,
     job_file: str | os.PathLike | None = None,
 ) -> FillResult:
     """Run a fill job; ``job`` may be a :class:`FillJob`, its dict, or the path of a saved job JSON.
 
-    ``save_job`` also writes the job to that file: checked with everything else before any work, written
-    (atomically) only once every check has passed, so a bad job never leaves a job file or replaces an input.
-    ``job_file`` is the file the job was read from (``aifx run job.json``): it is an input too, so nothing the
-    job writes may replace it (given a path as ``job``, that path is taken).
+    ``frames`` (frame numbers, or a range text such as ``"1026-1050"`` or ``"1001-1010,1020-1030"``) writes
+    only those frames of the job's shot, bit-identical to the same frames of a whole-shot run (see the module
+    docstring); a frame outside the shot is an :class:`InputError`. ``save_job`` also writes the job to that
+    file: checked with everything else before any work, written (atomically) only once every check has passed,
+    so a bad job never leaves a job file or replaces an input. ``job_file`` is the file the job was read from
+    (``aifx run job.json``): it is an input too, so nothing the job writes may replace it (given a path as
+    ``job``, that path is taken).
     """
     if job_file is None and isinstance(job, (str, os.PathLike)):
         job_file = job
@@ -83,6 +102,7 @@ def fill(
     reporter = Reporter(progress, cancel)
 
     plate = open_sequence(job.input, frames=job.frames, skip_missing=job.skip_missing, role="plate")
+    selection = select_frames(frames, plate.frames)
     out = output_pattern(job.output, plate)
     mask = open_mask(job.mask, job.mask_channel, plate, invert=job.invert_mask)
     protected = protected_inputs(plate, mask.mask)
@@ -113,31 +133,184 @@ def fill(
     if save_job:
         job.save(Path(save_job))
 
-    # The routing rule (a generative backend on a sequence runs under the temporal engine) is the registry's.
-    name, options = route(job.backend, job.options, len(plate.frames))
-    context = BackendContext(seed=job.seed, device=job.device, options=options)
-    settings = job.resume_key(pixel_options(job.backend, job.options))  # the backends say what changes pixels
-    key = run_key(job, plate.frames, range_dependent=not is_per_frame(name), settings_key=settings)
-    with OutputLock(str(out), settings, str(out)) as lock:
+    run = _RunSetup.of(job, plate)
+    with OutputLock(str(out), run.settings, str(out)) as lock:
         if not lock.joined:  # alone on this output: a killed run's temp files of its frames are stale now
             clean_stale_temps(out_dir, 0.0, {out.path(f).name for f in plate.frames})
         with lock.exclusive():
-            manifest = Manifest.load(out, job, key, lock)
-            existing = {f for f in plate.frames if Path(out.path(f)).exists()}
-            todo = manifest.plan(plate.frames, existing, job.overwrite, str(out))
+            manifest = Manifest.load(out, job, run.key, lock)
+            existing = {f for f in selection if Path(out.path(f)).exists()}
+            todo = manifest.plan(selection, existing, job.overwrite, str(out))
             manifest.record_range(plate.frames)
-        result = FillResult(output=str(out), skipped=[f for f in plate.frames if f not in todo])
+        result = FillResult(output=str(out), skipped=[f for f in selection if f not in todo])
         if todo:
-            _fill_frames(job, plate, mask, out, manifest, todo, name, context, reporter, result)
+            _fill_frames(job, plate, mask, out, manifest, todo, run, reporter, result)
         else:
             reporter("write", 0, 0, None, "all frames already done")
         if job.contact_sheet:
             from .contact_sheet import before_after_sheet
 
             result.contact_sheet = str(
-                before_after_sheet(job.contact_sheet, plate, out, plate.frames, mask=mask)
+                before_after_sheet(job.contact_sheet, plate, out, selection, mask=mask)
             )
     return result
+
+
+def select_frames(frames: Iterable[int] | str | None, shot: list[int]) -> list[int]:
+    """The frames a run writes: ``frames`` (numbers or a range text), which must lie in the shot; None: all."""
+    if frames is None:
+        return list(shot)
+    wanted = parse_frame_spec(frames) if isinstance(frames, str) else sorted({int(f) for f in frames})
+    if not wanted:
+        raise InputError("--frames names no frame; give frames like 1026-1050")
+    inside = set(shot)
+    outside = [f for f in wanted if f not in inside]
+    if outside:
+        raise InputError(
+            f"--frames {format_frames(outside, max_parts=4)}: not in the job's shot "
+            f"({format_frames(shot, max_parts=4)}); give frames of the shot, or widen the job's frames"
+        )
+    return wanted
+
+
+@dataclass
+class _RunSetup:
+    """What the job runs as: the routed backend, its context, and the keys its frames are made under."""
+
+    name: str
+    context: BackendContext
+    #: The job's settings key (frame range left out): runs sharing it share the output lock (farm chunks).
+    settings: str
+    #: The key frames are made under: the settings, plus the shot for backends whose pixels depend on it.
+    key: str
+
+    @classmethod
+    def of(cls, job: FillJob, plate: Sequence) -> _RunSetup:
+        # The routing rule (a generative backend on a sequence runs under the temporal engine) is the registry's.
+        name, options = route(job.backend, job.options, len(plate.frames))
+        context = BackendContext(seed=job.seed, device=job.device, options=options)
+        settings = job.resume_key(
+            pixel_options(job.backend, job.options)
+        )  # the backends say what changes pixels
+        key = run_key(job, plate.frames, range_dependent=not is_per_frame(name), settings_key=settings)
+        return cls(name, context, settings, key)
+
+
+def prepare_anchors(
+    job: FillJob | dict | str | os.PathLike,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+    *,
+    rebuild: bool = False,
+) -> str | None:
+    """The anchors stage alone: decide and fill every keyframe block of the shot once and cache it in the
+    output folder's job cache (idempotent: a valid cache is kept unless ``rebuild``). Returns the cache folder,
+    or None for a backend that needs no anchors. Runs under the output lock, like a fill."""
+    job = _as_job(job)
+    job.validate()
+    check_options(job.backend, job.options)
+    reporter = Reporter(progress, cancel)
+    plate = open_sequence(job.input, frames=job.frames, skip_missing=job.skip_missing, role="plate")
+    out = output_pattern(job.output, plate)
+    mask = open_mask(job.mask, job.mask_channel, plate, invert=job.invert_mask)
+    check_writable(Path(out.path(plate.frames[0])).parent)
+    run = _RunSetup.of(job, plate)
+    with OutputLock(str(out), run.settings, str(out)):
+        backend = _create(job, plate, run)
+        if not hasattr(backend, "anchors"):
+            return None
+        feed = _Feed(job, plate, mask)
+        with _anchors(backend, feed, str(out), run.key, plate.frames, reporter, rebuild=rebuild) as found:
+            store, _anchors_map, _on_anchor = found
+        return str(store.folder)
+
+
+def _create(job: FillJob, plate: Sequence, run: _RunSetup) -> Any:
+    first = plate.read(plate.frames[0])
+    colorspace = (
+        resolve_colorspace(job.colorspace)
+        if job.colorspace
+        else guess_colorspace(first, plate.path(plate.frames[0]))
+    )
+    return create_backend(run.name, replace(run.context, colorspace=colorspace))
+
+
+class _Feed:
+    """Packets of the shot, read lazily: the plate frame in its display window and its thresholded hole."""
+
+    def __init__(self, job: FillJob, plate: Sequence, mask: MaskSource) -> None:
+        self.job, self.plate, self.mask = job, plate, mask
+        #: Called with each packet as it is read (the pipeline keeps the holes of the frames it writes).
+        self.seen: Callable[[FramePacket], None] | None = None
+
+    def packets(self, frames: list[int]) -> Iterator[FramePacket]:
+        for frame in frames:
+            image = in_display_window(self.plate.read(frame))  # the fill works on the frame (display window)
+            hole = make_hole(self.mask.matte(frame, image), self.job.threshold, self.job.dilate)
+            packet = FramePacket(frame=frame, rgb=image.rgb(), hole=hole)
+            if self.seen is not None:
+                self.seen(packet)
+            yield packet
+
+
+@contextlib.contextmanager
+def _anchors(
+    backend: Any,
+    feed: _Feed,
+    output: str,
+    key: str,
+    shot: list[int],
+    reporter: Reporter,
+    *,
+    rebuild: bool = False,
+    in_stream: bool = False,
+) -> Iterator[tuple[AnchorStore, Mapping[int, Anchor] | None, Callable[[int, Anchor], None] | None]]:
+    """The shot's anchors: ``(store, anchors, on_anchor)``.
+
+    A valid cache is read. Otherwise, with ``in_stream`` (a whole-shot run), ``anchors`` is None and the run
+    decides them as it goes, handing each to ``on_anchor`` (the cache is completed when the run ends, and the
+    build lock is held until then); else the anchors stage runs over the shot first.
+    """
+    store = AnchorStore(output, key, shot, backend.blocks(len(shot)))
+    with store.building():
+        if store.valid() and not rebuild:
+            yield store, store.reader(), None
+            return
+        store.begin()
+        try:
+            if in_stream:
+                yield store, None, store.write
+                store.finish()
+                return
+            for block, anchor in backend.anchors(feed.packets(shot), reporter, Span(tuple(shot))):
+                store.write(block, anchor)
+            store.finish()
+        finally:
+            store.discard()  # unless finished
+        anchors = store.reader()
+    yield store, anchors, None
+
+
+def segments(
+    todo_positions: list[int], context: Callable[[int, int, int], tuple[int, int]], length: int
+) -> list[tuple[int, int, list[int]]]:
+    """Runs of consecutive positions to make, each widened by its ``context`` and merged where the contexts
+    overlap or touch: ``(first read, last read, outputs)`` per segment, each frame read once."""
+    runs: list[list[int]] = []
+    for position in sorted(todo_positions):
+        if runs and position == runs[-1][-1] + 1:
+            runs[-1].append(position)
+        else:
+            runs.append([position])
+    merged: list[tuple[int, int, list[int]]] = []
+    for run in runs:
+        first, last = context(run[0], run[-1], length)
+        if merged and first <= merged[-1][1] + 1:
+            start, stop, outputs = merged[-1]
+            merged[-1] = (start, max(stop, last), outputs + run)
+        else:
+            merged.append((first, last, list(run)))
+    return merged
 
 
 def _fill_frames(
@@ -147,41 +320,30 @@ def _fill_frames(
     out: FramePattern,
     manifest: Manifest,
     todo: list[int],
-    name: str,
-    context: BackendContext,
+    run: _RunSetup,
     reporter: Reporter,
     result: FillResult,
 ) -> None:
     first = plate.read(plate.frames[0])
-    colorspace = (
-        resolve_colorspace(job.colorspace)
-        if job.colorspace
-        else guess_colorspace(first, plate.path(plate.frames[0]))
-    )
     compression = _output_compression(job, first, out, result.notices)
-    backend = create_backend(name, replace(context, colorspace=colorspace))
-    # A temporal backend reads every frame (done ones are sources for the rest); a per-frame one only the todo.
-    context_frames = plate.frames if getattr(backend, "temporal", True) else todo
+    backend = _create(job, plate, run)
     wanted = set(todo)
     # Only the holes wait for the backend: the plate frame is read again at write time, so the frames a
     # temporal backend reads ahead do not cost a second full-resolution copy each.
     pending: dict[int, np.ndarray] = {}
-
     largest = (0.0, plate.frames[0])
+    feed = _Feed(job, plate, mask)
 
-    def packets() -> Iterator[FramePacket]:
+    def keep(packet: FramePacket) -> None:
         nonlocal largest
-        for frame in context_frames:
-            image = in_display_window(plate.read(frame))  # the fill works on the frame (display window)
-            hole = make_hole(mask.matte(frame, image), job.threshold, job.dilate)
-            if frame in wanted:
-                pending[frame] = hole
-                largest = max(largest, (float(hole.mean()), frame))
-            yield FramePacket(frame=frame, rgb=image.rgb(), hole=hole)
+        if packet.frame in wanted:
+            pending[packet.frame] = packet.hole
+            largest = max(largest, (float(packet.hole.mean()), packet.frame))
 
-    for frame, rgb in backend.fill(packets(), reporter):
-        if frame not in wanted:
-            continue
+    feed.seen = keep
+    shot = plate.frames
+
+    def write(frame: int, rgb: np.ndarray) -> None:
         hole = pending.pop(frame)
         target = Path(out.path(frame))
         with manifest.writing(frame) as intend:
@@ -210,6 +372,34 @@ def _fill_frames(
         result.written.append(frame)
         reporter("write", len(result.written), len(todo), frame)
         fault_point("written", frame)
+
+    if callable(getattr(backend, "chunk_context", None)):
+        # Exact chunks: each run of frames to do, widened by its context; the shot's anchors first.
+        index = {f: i for i, f in enumerate(shot)}
+        parts = segments([index[f] for f in todo], backend.chunk_context, len(shot))
+        whole = len(parts) == 1 and parts[0][0] == 0 and parts[0][1] == len(shot) - 1
+        with contextlib.ExitStack() as stack:
+            anchors: Mapping[int, Anchor] | None = None
+            on_anchor = None
+            if hasattr(backend, "anchors"):
+                _store, anchors, on_anchor = stack.enter_context(
+                    _anchors(backend, feed, str(out), run.key, shot, reporter, in_stream=whole)
+                )
+            for start, stop, outputs in parts:
+                span = Span(tuple(shot), frozenset(shot[p] for p in outputs), anchors, on_anchor)
+                for frame, rgb in backend.fill(feed.packets(shot[start : stop + 1]), reporter, span):
+                    write(frame, rgb)
+    elif getattr(backend, "temporal", True):
+        # A temporal backend without chunks reads the whole shot (done frames are sources for the rest) and
+        # stops once the last frame to do is written.
+        for frame, rgb in backend.fill(feed.packets(shot), reporter):
+            if frame in wanted:
+                write(frame, rgb)
+                if len(result.written) == len(todo):
+                    break
+    else:  # a per-frame one reads only the frames to do
+        for frame, rgb in backend.fill(feed.packets(todo), reporter):
+            write(frame, rgb)
     if largest[0] >= HOLE_WARNING:
         result.notices.append(
             f"warning: the hole covers {100 * largest[0]:.0f} % of frame {largest[1]}: that much is invented, "

@@ -41,6 +41,8 @@ from .motion import (
 
 #: Expected error (working px) reported where the completion had nothing to learn from.
 UNKNOWN_FIT = 100.0
+#: Growth of a ring's agreement tolerance with its motion (px per px of flow): fast, blurred flow is coarser.
+MOTION_TOL = 0.03
 #: Growth of the expected error with the distance to the ring (px per px): a model's extrapolation drifts.
 DRIFT = 0.02
 
@@ -228,6 +230,7 @@ def _group_motion(
         motions = [homography_flow(frame_layers[0], gx, gy)]
     else:
         motions = []
+    spanning = _spanning_mover(flow, ring, moving, gx, gy, opt) if motions else None
     finite = np.isfinite(flow[..., 0]) & np.isfinite(flow[..., 1])
     if not motions:  # nothing explains the ring: the flow itself is filled smoothly
         values = flow[(still if still.any() else ring) & finite]
@@ -235,9 +238,56 @@ def _group_motion(
         error = np.hypot(flow[..., 0] - centre[0], flow[..., 1] - centre[1]).astype(np.float32)
         return np.zeros_like(flow), finite, np.nan_to_num(error, nan=tol, posinf=tol)
     base, explained = _layered_base(flow, motions, still, inside, tol)
+    if spanning is not None:
+        # An unmasked object on both sides of the hole runs across it (a car the camera tracks, passing
+        # the hole): between its two sides, its own motion continues.
+        motion, across = spanning
+        np.copyto(base, motion, where=(across & inside)[..., None])
     residual = flow - base
     error = np.minimum(np.hypot(residual[..., 0], residual[..., 1]), np.float32(tol))
     return base, explained & finite, np.nan_to_num(error, nan=tol)
+
+
+def _spanning_mover(
+    flow: np.ndarray,
+    ring: np.ndarray,
+    moving: np.ndarray,
+    gx: np.ndarray,
+    gy: np.ndarray,
+    opt: _Settings,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """(motion over the box, where it spans the hole) of an unmasked object on the ring on opposite sides of
+    the hole, or None. An object seen on one side only may end anywhere inside (it is not spread: issue #10's
+    crossers); one on both sides runs across the hole between them."""
+    on_ring = ring & moving
+    if on_ring.sum() < 24:
+        return None
+    across = _between(on_ring, ring)
+    if not across.any():
+        return None
+    my, mx = np.nonzero(on_ring)
+    matrix = _fit_homography_to(flow, my, mx, gx[my, mx], gy[my, mx], opt)
+    if matrix is None:
+        return None
+    motion = homography_flow(matrix, gx, gy)
+    return (motion, across) if np.isfinite(motion).all() else None
+
+
+def _between(marked: np.ndarray, ring: np.ndarray) -> np.ndarray:
+    """Pixels whose nearest ring pixels on both sides, along their row or along their column, are ``marked``
+    (an object on opposite sides of the hole spans it there; one seen on one side only may end anywhere)."""
+    code = np.where(ring, np.where(marked, 2, 1), 0).astype(np.int8)
+    out = np.zeros(ring.shape, bool)
+    for axis in (0, 1):
+        ends = []
+        for flip in (False, True):
+            c = np.flip(code, axis) if flip else code
+            position = np.arange(c.shape[axis]).reshape((-1, 1) if axis == 0 else (1, -1))
+            last = np.maximum.accumulate(np.where(c > 0, position, 0), axis=axis)
+            seen = np.take_along_axis(c, last, axis=axis)
+            ends.append(np.flip(seen, axis) if flip else seen)
+        out |= (ends[0] == 2) & (ends[1] == 2)
+    return out & ~ring
 
 
 def _layer_motions(
@@ -263,11 +313,15 @@ def _layer_motions(
     ys, xs = np.nonzero(ring_mask)  # work on the ring's samples, not on the whole crop
     samples = flow[ys, xs]
     px, py = gx[ys, xs], gy[ys, xs]
-    agree = 0.5 * opt.ransac_px
+    # Flow on fast, blurred frames is less precise: the tolerance grows with the motion (as the frame's layers').
+    finite = np.isfinite(samples).all(axis=1)
+    speed = float(np.median(np.hypot(*samples[finite].T))) if finite.any() else 0.0
+    inlier = opt.ransac_px + MOTION_TOL * speed
+    agree = 0.5 * inlier
 
     def explains(matrix: np.ndarray, piece: np.ndarray | slice) -> bool:
         error = np.hypot(*(samples[piece] - homography_flow(matrix, px[piece], py[piece])).T)
-        return bool(len(error)) and float(np.median(error)) < agree and (error < opt.ransac_px).mean() >= 0.5
+        return bool(len(error)) and float(np.median(error)) < agree and (error < inlier).mean() >= 0.5
 
     pieces = _ring_pieces(flow, ring_mask, ys, xs, min_layer)
     matrices: list[np.ndarray] = []

@@ -4,19 +4,25 @@ The registry that finds a backend by name, and the routing rule, live one floor 
 """
 
 from .base import (
+    Anchor,
     BackendContext,
+    ChunkedFill,
     FillBackend,
     FramePacket,
     PerFrame,
+    Span,
     SpatialBackend,
     SpatialFactory,
 )
 
 __all__ = [
+    "Anchor",
     "BackendContext",
+    "ChunkedFill",
     "FillBackend",
     "FramePacket",
     "PerFrame",
     "SpatialBackend",
     "SpatialFactory",
+    "Span",
 ]

@@ -13,7 +13,7 @@ step decides what is written.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -44,6 +44,40 @@ class BackendContext:
     options: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Anchor:
+    """One keyframe block's decision, made once for the shot (the anchors stage) and read by every chunk.
+
+    ``keyframe`` is the block's keyframe as a frame number (None: nothing in the block to invent); ``values``
+    are the keyframe's filled hole pixels, float32 (N, 3) in ``np.nonzero(hole)`` order, so a chunk rebuilds
+    the keyframe image from the plate it reads anyway; ``hole`` fingerprints that hole (pixel count and hash),
+    so an anchor is never applied to a mask it was not made for.
+    """
+
+    keyframe: int | None
+    values: np.ndarray | None = None
+    hole: str = ""
+
+
+@dataclass(frozen=True)
+class Span:
+    """What one :meth:`ChunkedFill.fill` call makes out of a shot (exact chunks).
+
+    Positions in the shot count from ``shot[0]``, whichever frames a call reads, so a frame's pixels depend
+    on the shot, never on the chunk. The packets handed in are a contiguous run of the shot (the chunk's
+    frames plus the context :meth:`ChunkedFill.chunk_context` asks for); only ``outputs`` are yielded.
+    """
+
+    #: Every frame number of the shot, in order (the job's frames, not the chunk's).
+    shot: tuple[int, ...]
+    #: Frame numbers to yield (None: every packet).
+    outputs: frozenset[int] | None = None
+    #: Block index → :class:`Anchor` from the anchors stage (None: decided while streaming, whole shot only).
+    anchors: Mapping[int, Anchor] | None = None
+    #: Called with each block's anchor as it is decided while streaming (the pipeline caches them).
+    on_anchor: Callable[[int, Anchor], None] | None = None
+
+
 @runtime_checkable
 class SpatialBackend(Protocol):
     """Fills one image from its own pixels."""
@@ -64,6 +98,25 @@ class FillBackend(Protocol):
 
     def fill(
         self, packets: Iterable[FramePacket], reporter: Reporter
+    ) -> Iterator[tuple[int, np.ndarray]]: ...
+
+
+@runtime_checkable
+class ChunkedFill(Protocol):
+    """A fill backend whose frames can be made in chunks, bit-identical to a whole-shot run.
+
+    ``chunk_context(first, last, length)`` gives the shot positions (inclusive) to read so that positions
+    ``first..last`` of a ``length``-frame shot come out exactly as in a whole run; ``fill(packets, reporter,
+    span)`` then yields ``span.outputs`` only. Backends with global decisions (keyframes) also have
+    ``anchors(packets, reporter, span)``: the anchors stage over the whole shot, yielding ``(block, Anchor)``.
+    """
+
+    name: str
+
+    def chunk_context(self, first: int, last: int, length: int) -> tuple[int, int]: ...
+
+    def fill(
+        self, packets: Iterable[FramePacket], reporter: Reporter, span: Span | None = None
     ) -> Iterator[tuple[int, np.ndarray]]: ...
 
 

@@ -13,16 +13,25 @@ The method is a pipeline of stages, one module each, named for what flows throug
 5. :mod:`.seam`: a smooth offset field matches the fill to the frame's own pixels at the hole's edge.
 
 This module keeps only the streaming: packets read ``window`` at a time, flows computed once per frame pair,
-and bounded caches keyed by position in the shot. A frame's propagation depends only on frames within
-``radius``; keyframes depend only on their block (fixed by position in the shot) and its ``radius``
-neighbourhood; a frame uses the keyframes of its own and the adjacent blocks. Nothing depends on how packets
-are chunked, so ``window`` changes memory, never pixels, and at most ``window + overlap`` packets are held
-(:attr:`PropagateBackend.overlap`).
+and bounded caches keyed by position in the *shot* (counted from the shot's first frame, whichever frames a
+call reads). A frame's propagation depends only on frames within ``radius`` (and the movers of the first of
+them, found with the frame before it); keyframe blocks are fixed by position in the shot and each block's
+keyframe (the user's, else the member with the largest hole: a cheap cue known from the masks alone) and its
+fill are decided once per shot, by the anchors stage (:meth:`PropagateBackend.anchors`) or, on a whole-shot
+stream, as the blocks are reached (the same code, so the same pixels); a frame uses the keyframes of its own
+and the adjacent blocks, at most ``2 * keyframe_interval - 2`` frames away. So a chunk is exact when it reads
+
+    positions [first - max(radius + 1, 2 * keyframe_interval - 2), last + max(radius, 2 * keyframe_interval - 2)]
+
+(clipped to the shot; :meth:`PropagateBackend.chunk_context`) and the shot's anchors. Nothing depends on how
+packets are chunked, so ``window`` changes memory, never pixels, and at most ``window + overlap`` packets are
+held (:attr:`PropagateBackend.overlap`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+import hashlib
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 import cv2
@@ -39,15 +48,15 @@ from ..flow import (
     warp,
     working_size,
 )
-from ..inpaint.base import BackendContext, FramePacket, SpatialBackend, SpatialFactory
+from ..inpaint.base import Anchor, BackendContext, FramePacket, Span, SpatialBackend, SpatialFactory
 from ..progress import Reporter
 from .candidates import Source, gather
 from .chain import Chain
 from .confidence import candidate_quality, candidate_weight, pixel_confidence
-from .fallback import blend_weights, carry, choose_keyframe
+from .fallback import blend_weights, carry, choose_keyframe, smoothstep
 from .fusion import fuse
 from .options import PropagateOptions
-from .seam import ring, seam_match
+from .seam import ring, ring_check, seam_match
 
 _UNIT = np.ones(3, np.float32)
 #: The flow side's scored completion and mover detection; module-level so another (or none) can be put in:
@@ -56,8 +65,21 @@ _complete_flows_scored: Callable[..., tuple[np.ndarray, ...]] | None = complete_
 _moving_objects: Callable[..., np.ndarray] | None = moving_objects
 #: Fewest pixels (or 2 % of the hole) wanting a per-frame spatial fill before one is run.
 MIN_SPATIAL = 32
+#: Largest share of the frame's own spatial fill left out when the frame gets none (so the share never jumps
+#: by more than this from one frame to the next when the fill starts or stops being run).
+SHARE_SKIP = 0.05
 #: Confidence bands reported in ``PropagateBackend.bands`` (share of hole pixels), lower bounds.
 BANDS = (("high", 0.7), ("medium", 0.3), ("low", 0.0))
+
+
+class ContextError(RuntimeError):
+    """The engine needed a frame its chunk did not read: :meth:`PropagateBackend.chunk_context` is too small (a bug)."""
+
+
+def hole_fingerprint(hole: np.ndarray) -> str:
+    """Pixel count and hash of a hole: an anchor made for one mask is never applied to another."""
+    digest = hashlib.sha256(np.packbits(np.asarray(hole, bool)).tobytes()).hexdigest()[:16]
+    return f"{int(np.count_nonzero(hole))}:{digest}"
 
 
 @dataclass
@@ -94,6 +116,9 @@ class _Propagated:
     confidence: np.ndarray
     #: Weight of the propagated value against the fallback route (0..1, smooth in space).
     alpha: np.ndarray
+    #: Share of the frame's own spatial fill in the result (0..1, smooth in space): high where propagation
+    #: reproduced the frame's ring no better than a blur would (:func:`.seam.ring_check`).
+    spatial: np.ndarray
 
     @property
     def remaining(self) -> int:
@@ -130,27 +155,94 @@ class PropagateBackend:
         return self._spatial
 
     @property
-    def overlap(self) -> int:
-        """Packets held besides the read window: ``radius`` behind, two keyframe blocks + ``radius`` ahead."""
-        return 2 * self.options.radius + 2 * self.options.keyframe_interval
+    def reach(self) -> tuple[int, int]:
+        """Frames before and after an output that its pixels depend on (see the module docstring)."""
+        radius, interval = self.options.radius, self.options.keyframe_interval
+        return max(radius + 1, 2 * interval - 2), max(radius, 2 * interval - 2)
 
-    def fill(self, packets: Iterable[FramePacket], reporter: Reporter) -> Iterator[tuple[int, np.ndarray]]:
-        total = len(packets) if hasattr(packets, "__len__") else 0  # type: ignore[arg-type]
+    @property
+    def overlap(self) -> int:
+        """Packets held besides the read window: the reach behind, and ahead the reach plus what deciding the
+        next block's keyframe reads while streaming (its block and ``radius`` beyond)."""
+        behind, _ = self.reach
+        return behind + 2 * self.options.keyframe_interval + self.options.radius + 1
+
+    def chunk_context(self, first: int, last: int, length: int) -> tuple[int, int]:
+        """Shot positions to read so that positions ``first..last`` of a ``length``-frame shot come out exactly
+        as in a whole-shot run (given the shot's anchors): the reach on either side, clipped to the shot."""
+        behind, ahead = self.reach
+        return max(0, first - behind), min(length - 1, last + ahead)
+
+    def blocks(self, length: int) -> int:
+        """Keyframe blocks of a ``length``-frame shot."""
+        return -(-length // self.options.keyframe_interval)
+
+    def _reset(self) -> None:
         self.stats = dict.fromkeys(self.stats, 0)
         self.bands = dict.fromkeys(self.bands, 0)
         self.max_held = 0
-        run = _Run(self, iter(packets))
-        index = 0
-        while run.available(index):
+
+    def fill(
+        self, packets: Iterable[FramePacket], reporter: Reporter, span: Span | None = None
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield ``(frame, rgb)`` for every packet, or with a ``span`` for ``span.outputs`` only."""
+        self._reset()
+        run = _Run(self, iter(packets), span)
+        if span is not None and span.outputs is not None:
+            wanted = sorted(run.position(f) for f in span.outputs)
+            total = len(wanted)
+        else:
+            wanted = None
+            total = len(packets) if hasattr(packets, "__len__") else 0  # type: ignore[arg-type]
+        count = 0
+        index = run.base
+        while True:
+            if wanted is not None:
+                if count >= len(wanted):
+                    break
+                index = wanted[count]
+                if not run.available(index):
+                    raise ContextError(f"output position {index} was not read")
+            elif not run.available(index):
+                break
             frame_number = run.frame(index).packet.frame
-            reporter("propagate", index, total, frame_number)
+            reporter("propagate", count, total, frame_number)
             result, confidence = run.result(index)
-            run.evict(index + 1)
+            count += 1
+            following = wanted[count] if wanted is not None and count < len(wanted) else index + 1
+            run.evict(following)
             self.max_held = max(self.max_held, run.max_held)
             self.last_confidence = confidence
             yield frame_number, result
             index += 1
         self.max_held = max(self.max_held, run.max_held)
+
+    def anchors(
+        self, packets: Iterable[FramePacket], reporter: Reporter, span: Span
+    ) -> Iterator[tuple[int, Anchor]]:
+        """The anchors stage: every keyframe block's keyframe and its fill, in block order, from the whole shot.
+
+        It propagates one frame per block (the keyframe) and runs the spatial backend there once; the other
+        frames are read for the flow that propagation follows. Chunks then read these instead of deciding.
+        """
+        self._reset()
+        run = _Run(self, iter(packets), Span(span.shot))
+        total = self.blocks(len(span.shot))
+        interval = self.options.keyframe_interval
+        for block in range(total):
+            reporter.cancel.raise_if_cancelled()
+            reporter("anchors", block, total, span.shot[block * interval])
+            anchor = run.anchor(block)
+            run.evict((block + 1) * interval)
+            self.max_held = max(self.max_held, run.max_held)
+            yield block, anchor
+
+
+def _depth(hole: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> float:
+    """The largest distance (pixels) from a hole pixel to the nearest pixel outside the hole."""
+    y0, x0 = max(int(ys.min()) - 1, 0), max(int(xs.min()) - 1, 0)
+    crop = hole[y0 : int(ys.max()) + 2, x0 : int(xs.max()) + 2].astype(np.uint8)
+    return float(cv2.distanceTransform(crop, cv2.DIST_L2, 3).max())
 
 
 def _telea_only(name: str, context: BackendContext) -> SpatialBackend:
@@ -167,7 +259,9 @@ def _telea_only(name: str, context: BackendContext) -> SpatialBackend:
 class _Run:
     """State of one :meth:`PropagateBackend.fill` call: bounded caches keyed by position in the shot."""
 
-    def __init__(self, backend: PropagateBackend, packets: Iterator[FramePacket]) -> None:
+    def __init__(
+        self, backend: PropagateBackend, packets: Iterator[FramePacket], span: Span | None = None
+    ) -> None:
         self.backend = backend
         self.opt = backend.options
         self.colorspace = backend.context.colorspace
@@ -178,7 +272,6 @@ class _Run:
         )
         self._packets = packets
         self.frames: dict[int, _Frame] = {}
-        self.loaded = 0
         self.exhausted = False
         self.max_held = 0
         self.flows: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # pair i: (i→i+1, i+1→i), working res
@@ -187,32 +280,89 @@ class _Run:
         #: pair i: per-channel gain that brings frame i+1's values to frame i's exposure (1 when unmatched).
         self.gains: dict[int, np.ndarray] = {}
         self.props: dict[int, _Propagated] = {}
-        self.next_prop = 0
+        #: block → its keyframe position (None: nothing to invent), decided here or read from the anchors.
         self.keyframe_of_block: dict[int, int | None] = {}
         self.keyframe_images: dict[int, np.ndarray] = {}
+        #: Hole pixel count of every frame read (the keyframe cue; a few bytes a frame, kept for the run).
+        self.hole_area: dict[int, int] = {}
         self.size: tuple[int, int] | None = None
         self.work: tuple[int, int] = (0, 0)
         self.scale = (1.0, 1.0)
         self.user_keyframes = set(self.opt.keyframes)
+        self._next_output = 0
+        # Positions count from the shot's first frame; without a span the stream is the whole shot.
+        self.shot = span.shot if span is not None else None
+        self.anchors: Mapping[int, Anchor] | None = span.anchors if span is not None else None
+        self.on_anchor = span.on_anchor if span is not None else None
+        self._positions = {f: i for i, f in enumerate(self.shot)} if self.shot is not None else None
+        #: Shot length: known from the shot, or (streaming) when the packets end.
+        self.length: int | None = len(self.shot) if self.shot is not None else None
+        self._first = next(self._packets, None)
+        self.base = 0 if self._first is None else self.position(self._first.frame)
+        #: Next position to read.
+        self.loaded = self.base
+
+    def position(self, frame: int) -> int:
+        """Position of frame number ``frame`` in the shot."""
+        if self._positions is None:
+            return frame - self._first.frame if self._first is not None else 0
+        try:
+            return self._positions[frame]
+        except KeyError:
+            raise InputError(f"frame {frame} is not in the shot; check the frame range") from None
+
+    def _next_packet(self) -> FramePacket | None:
+        if self._first is not None:
+            packet, self._first = self._first, None
+            return packet
+        return next(self._packets, None)
 
     # ----------------------------------------------------------------------------------------------- input
     def available(self, index: int) -> bool:
-        """Read packets (``window`` at a time) until ``index`` is loaded; False if the shot is shorter."""
+        """Read packets (``window`` at a time) until ``index`` is loaded; False if the shot has no ``index``.
+
+        A position inside the shot that this call did not read (before its first packet, after its last, or
+        already evicted) is a :class:`ContextError`: the context formula must cover every frame used.
+        """
+        if index < 0 or (self.length is not None and index >= self.length):
+            return False
+        if index < self.base:
+            raise ContextError(f"position {index} is before the first frame read ({self.base})")
         while self.loaded <= index and not self.exhausted:
             target = index + self.opt.window
-            while self.loaded < target:
-                packet = next(self._packets, None)
+            while self.loaded < target and (self.length is None or self.loaded < self.length):
+                packet = self._next_packet()
                 if packet is None:
                     self.exhausted = True
                     break
-                self.frames[self.loaded] = self._prepare(packet)
+                if self._positions is None:
+                    position = self.loaded
+                else:
+                    position = self.position(packet.frame)
+                    if position != self.loaded:
+                        raise InputError(
+                            f"frame {packet.frame}: packets must be consecutive frames of the shot "
+                            f"(expected {self.shot[self.loaded] if self.shot else '?'})"
+                        )
+                self.frames[position] = self._prepare(packet)
+                self.hole_area[position] = int(np.count_nonzero(packet.hole))
                 self.loaded += 1
-                if self.loaded > 1:
+                if self.loaded - 1 > self.base:
                     # Flows are computed as packets arrive (each pair once): chains toward keyframes may
                     # later cross pairs whose frames are already gone.
                     self.flow(self.loaded - 2, 1)
+            if self.length is not None and self.loaded >= self.length:
+                self.exhausted = True
             self.max_held = max(self.max_held, len(self.frames))
-        return index < self.loaded
+        if self.exhausted and self.length is None:
+            self.length = self.loaded
+        if index < self.loaded:
+            if index not in self.frames:
+                raise ContextError(f"position {index} was needed after it was evicted")
+            return True
+        if self.length is not None and index < self.length:
+            raise ContextError(f"position {index} is after the last frame read ({self.loaded - 1})")
+        return False
 
     def frame(self, index: int) -> _Frame:
         return self.frames[index]
@@ -369,14 +519,11 @@ class _Run:
 
     # ----------------------------------------------------------------------------------------- propagation
     def propagated(self, index: int) -> _Propagated:
-        """Propagation result of frame ``index`` (computed in order, deciding keyframe blocks as they close)."""
-        while self.next_prop <= index:
-            i = self.next_prop
-            self.props[i] = self._propagate(i)
-            self.next_prop += 1
-            block = i // self.opt.keyframe_interval
-            if (i + 1) % self.opt.keyframe_interval == 0 or not self.available(i + 1):
-                self._decide_block(block)
+        """Propagation result of frame ``index`` (computed once, on demand)."""
+        if index not in self.props:
+            if not self.available(index):
+                raise ContextError(f"position {index} is not in the shot")
+            self.props[index] = self._propagate(index)
         return self.props[index]
 
     def _propagate(self, t: int) -> _Propagated:
@@ -388,7 +535,7 @@ class _Run:
         if n_hole == 0:
             empty = np.zeros((0, 3), dtype=np.float32)
             none = np.zeros(0, np.float32)
-            return _Propagated(ys, xs, empty, np.zeros(0, bool), empty, none, none)
+            return _Propagated(ys, xs, empty, np.zeros(0, bool), empty, none, none, none)
         if self.opt.seam == "none":
             ring_ys, ring_xs = np.zeros(0, np.intp), np.zeros(0, np.intp)
         else:
@@ -409,6 +556,7 @@ class _Run:
         usable = fused.found[n_hole:] & (
             np.abs(real - fetched).max(axis=1) <= self.opt.outlier_tol * frame.level
         )
+        share = self._spatial_share(t, ys, xs, ring_ys, ring_xs, real, fetched, fused.found[n_hole:])
         real, fetched = real[usable], fetched[usable]
         ry, rx = ring_ys[usable], ring_xs[usable]
         offset, residual = seam_match(self.opt.seam, ys, xs, ry, rx, real, fetched, values, frame.level)
@@ -423,21 +571,111 @@ class _Run:
         alpha = blend_weights(
             ys, xs, confidence, found, self.opt.fallback_low, self.opt.fallback_high, self.opt.fallback_soften
         )
-        return _Propagated(ys, xs, values, found, offset, confidence, alpha)
+        return _Propagated(ys, xs, values, found, offset, confidence, alpha, share)
+
+    def _spatial_share(
+        self,
+        t: int,
+        ys: np.ndarray,
+        xs: np.ndarray,
+        ring_ys: np.ndarray,
+        ring_xs: np.ndarray,
+        real: np.ndarray,
+        fetched: np.ndarray,
+        found: np.ndarray,
+    ) -> np.ndarray:
+        """Per hole pixel, the share of the frame's own spatial fill (see :func:`.seam.ring_check`).
+
+        Every ring pixel propagation found counts (also those the seam offset ignores as outliers: they are
+        exactly what the other frames do not show here), and so do unmasked movers next to the hole, which
+        the other frames show elsewhere: something crossing the hole.
+        """
+        frame = self.frames[t]
+        ry, rx, real, fetched = ring_ys[found], ring_xs[found], real[found], fetched[found]
+        crossing = np.zeros(len(ry), bool)
+        if frame.movers is not None and self.opt.seam_ring > 0:
+            my, mx = ring(frame.packet.hole, frame.invalid, self.opt.seam_ring)
+            on = frame.movers[my, mx]
+            if on.any():
+                my, mx = my[on], mx[on]
+                plate = frame.source[my, mx]
+                ry, rx = np.concatenate([ry, my]), np.concatenate([rx, mx])
+                real, fetched = np.concatenate([real, plate]), np.concatenate([fetched, plate])
+                crossing = np.concatenate([crossing, np.ones(len(my), bool)])
+        # A blur's error grows with the distance into the hole: judge it at the hole's depth.
+        depth = _depth(frame.packet.hole, ys, xs)
+        radius = int(np.clip(depth / 2, 2 * self.opt.seam_ring, 64))
+        ratio = ring_check(ys, xs, ry, rx, real, fetched, frame.level, crossing, radius)
+        return smoothstep(self.opt.ring_low, self.opt.ring_high, ratio)
 
     # ------------------------------------------------------------------------------------------- keyframes
-    def _decide_block(self, block: int) -> None:
-        """Pick the block's keyframe (a user keyframe, else the frame most in need of it) and fill it."""
-        start = block * self.opt.keyframe_interval
-        members = [i for i in range(start, start + self.opt.keyframe_interval) if i in self.props]
+    def anchor(self, block: int) -> Anchor:
+        """Decide the block's keyframe and fill it (the anchors stage, or a whole-shot stream as it goes).
+
+        The keyframe is the user's (first one), else the member with the largest hole: a cue known from the
+        masks alone, so deciding costs one propagation and one spatial fill per block, not the whole block's
+        propagation. The keyframe's fill is propagation where it is sure, blended into the spatial backend's
+        fill of the rest.
+        """
+        interval = self.opt.keyframe_interval
+        start = block * interval
+        members = [i for i in range(start, start + interval) if self.available(i)]
         chosen = choose_keyframe(
             members,
-            [self.props[i].remaining for i in members],
+            [self.hole_area[i] for i in members],
             [self.frames[i].packet.frame in self.user_keyframes for i in members],
         )
         self.keyframe_of_block[block] = chosen
-        if chosen is not None:
-            self.keyframe_images[chosen] = self._fill_keyframe(chosen)
+        if chosen is None:
+            return Anchor(None)
+        image = self._fill_keyframe(chosen)
+        self.keyframe_images[chosen] = image
+        frame = self.frames[chosen]
+        hole = frame.packet.hole
+        return Anchor(frame.packet.frame, image[hole], hole_fingerprint(hole))
+
+    def keyframe_of(self, block: int) -> int | None:
+        """The block's keyframe position: from the shot's anchors, else decided now (whole-shot stream)."""
+        if block < 0 or (self.length is not None and block * self.opt.keyframe_interval >= self.length):
+            return None
+        if block not in self.keyframe_of_block:
+            if self.anchors is None:
+                anchor = self.anchor(block)
+                if self.on_anchor is not None:
+                    self.on_anchor(block, anchor)
+            else:
+                self._use_anchor(block)
+        return self.keyframe_of_block[block]
+
+    def _use_anchor(self, block: int) -> None:
+        """Take the block's keyframe from the anchors (its image is rebuilt when first carried)."""
+        assert self.anchors is not None
+        try:
+            anchor = self.anchors[block]
+        except KeyError:
+            raise InputError(
+                f"the anchors hold no keyframe block {block}; run the anchors stage again"
+            ) from None
+        self.keyframe_of_block[block] = None if anchor.keyframe is None else self.position(anchor.keyframe)
+
+    def keyframe_image(self, k: int) -> np.ndarray:
+        """Keyframe ``k``'s image: the frame with its hole filled as the anchor says."""
+        if k not in self.keyframe_images:
+            assert self.anchors is not None
+            anchor = self.anchors[k // self.opt.keyframe_interval]
+            if not self.available(k):
+                raise ContextError(f"keyframe position {k} is not in the shot")
+            frame = self.frames[k]
+            hole = frame.packet.hole
+            if anchor.values is None or anchor.hole != hole_fingerprint(hole):
+                raise InputError(
+                    f"frame {frame.packet.frame}: the cached keyframe was made for another mask; "
+                    "run the anchors stage again (aifx run JOB --anchors --overwrite)"
+                )
+            image = frame.source.copy()
+            image[hole] = anchor.values
+            self.keyframe_images[k] = image
+        return self.keyframe_images[k]
 
     def _composed(self, t: int, values: np.ndarray) -> np.ndarray:
         frame = self.frames[t]
@@ -462,26 +700,22 @@ class _Run:
         return spatial[prop.ys[points], prop.xs[points]]
 
     def _fill_keyframe(self, t: int) -> np.ndarray:
-        prop = self.props[t]
+        prop = self.propagated(t)
         base = prop.values + prop.offset
         image = self._composed(t, np.where(prop.found[:, None], base, 0.0))
-        need = np.nonzero(prop.alpha < 0.999)[0]
+        # The share of the propagated value: its weight against the fallback, less the ring check's share.
+        kept = prop.alpha * (1.0 - prop.spatial)
+        need = np.nonzero(kept < 0.999)[0]
         if len(need):
             spatial = self._spatial_fill(t, image, need)
-            a = prop.alpha[need][:, None]
+            a = kept[need][:, None]
             image[prop.ys[need], prop.xs[need]] = a * base[need] + (1.0 - a) * spatial
         return np.nan_to_num(image, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
 
     def _keyframes_around(self, t: int) -> list[int]:
         """The nearest keyframe at or before t and at or after t, among t's block and the adjacent ones."""
-        interval = self.opt.keyframe_interval
-        block = t // interval
-        last_needed = (block + 2) * interval - 1
-        if self.available(last_needed):
-            self.propagated(last_needed)
-        else:
-            self.propagated(self.loaded - 1)
-        candidates = [self.keyframe_of_block.get(b) for b in (block - 1, block, block + 1)]
+        block = t // self.opt.keyframe_interval
+        candidates = [self.keyframe_of(b) for b in (block - 1, block, block + 1)]
         frames = [k for k in candidates if k is not None]
         before = [k for k in frames if k <= t]
         after = [k for k in frames if k >= t]
@@ -491,24 +725,34 @@ class _Run:
     # ---------------------------------------------------------------------------------------------- result
     def result(self, t: int) -> tuple[np.ndarray, np.ndarray]:
         """Frame t filled, and its confidence map (1 outside the hole)."""
+        # Asked for every frame, needed or not: a whole-shot stream decides the blocks in order, while the
+        # frames their keyframes need are still held.
+        keyframes = self._keyframes_around(t)
         prop = self.propagated(t)
         frame = self.frames[t]
         confidence = np.ones(frame.packet.hole.shape, np.float32)
         if len(prop.ys) == 0:
             return frame.packet.rgb, confidence
+        alpha, share = prop.alpha, prop.spatial
+        if t in keyframes:
+            # A keyframe's fill is its image: propagation, its spatial fill and the ring check's share of it,
+            # blended once (by the anchors stage, or as its block was reached).
+            values = self.keyframe_image(t)[prop.ys, prop.xs]
+            kept = alpha * (1.0 - share)
+            self._count(prop, np.flatnonzero(kept < 0.999), share)
+            return self._output(t, values, kept * prop.confidence)
         base = prop.values + prop.offset
-        alpha = prop.alpha
         fallback = np.zeros_like(base)
         need = np.nonzero(alpha < 0.999)[0]
-        spatial_points = np.zeros(0, np.intp)
+        beta = np.ones(len(need), np.float32)
+        carried = fallback[need]
         if len(need):
-            keyframes = self._keyframes_around(t)
             carried, got, held = carry(
                 t,
                 prop.xs[need].astype(np.float32),
                 prop.ys[need].astype(np.float32),
                 keyframes,
-                self.keyframe_images.__getitem__,
+                self.keyframe_image,
                 self._chain,
                 self.gain_between,
             )
@@ -523,37 +767,52 @@ class _Run:
                 self.opt.fallback_soften,
             )
             fallback[need] = carried
-            spatial_points = need[beta < 0.999]
-            if (beta < 0.5).sum() < max(MIN_SPATIAL, 0.02 * len(prop.ys)):
-                # A few stray pixels are not worth a spatial fill of the frame (it costs as much as a big one).
-                spatial_points = spatial_points[:0]
-            if len(spatial_points):
-                # The spatial backend sees only what propagation is sure of; every unsure pixel is hole.
-                known = np.where(prop.found[:, None], base, 0.0)
-                spatial = self._spatial_fill(t, self._composed(t, known), need)
-                b = beta[:, None]
-                fallback[need] = b * carried + (1.0 - b) * spatial
+        # Pixels that take some of the frame's own spatial fill: a poorly carried fallback, or a propagated
+        # value no better than a blur (``share``). A few stray poorly carried pixels are not worth a spatial
+        # fill of the frame (it costs as much as a big one); a share below SHARE_SKIP changes nothing visible.
+        poorly_carried = int((beta < 0.5).sum()) >= max(MIN_SPATIAL, 0.02 * len(prop.ys))
+        spatial_points = np.zeros(0, np.intp)
+        spatial = np.zeros_like(base)
+        if poorly_carried or float(share.max()) >= SHARE_SKIP:
+            unsure = share > 0.001
+            unsure[need] = True
+            spatial_points = np.flatnonzero(unsure)
+            # The spatial backend sees only what propagation is sure of; every unsure pixel is hole.
+            known = np.where(prop.found[:, None], base, 0.0)
+            spatial[spatial_points] = self._spatial_fill(t, self._composed(t, known), spatial_points)
+            b = beta[:, None]
+            fallback[need] = b * carried + (1.0 - b) * spatial[need]
+        else:
+            share = np.zeros_like(share)
         a = alpha[:, None]
-        if len(need) and t in keyframes:
-            a = np.where((alpha < 0.999)[:, None], 0.0, a)  # the keyframe's own fill is already blended
         values = a * base + (1.0 - a) * fallback
-        self._count(prop, spatial_points)
+        s = share[:, None]
+        values = (1.0 - s) * values + s * spatial
+        self._count(prop, need[beta < 0.999] if len(spatial_points) else spatial_points, share)
+        return self._output(t, values, alpha * prop.confidence * (1.0 - share))
+
+    def _output(self, t: int, values: np.ndarray, confidence: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Frame t with ``values`` in its hole, and the confidence map (1 outside the hole)."""
+        frame, prop = self.frames[t], self.props[t]
         out = frame.packet.rgb.copy()
         out[prop.ys, prop.xs] = values
-        confidence[prop.ys, prop.xs] = alpha * prop.confidence
-        return out, confidence
+        shown = np.ones(frame.packet.hole.shape, np.float32)
+        shown[prop.ys, prop.xs] = confidence
+        return out, shown
 
-    def _count(self, prop: _Propagated, spatial_points: np.ndarray) -> None:
+    def _count(self, prop: _Propagated, spatial_points: np.ndarray, share: np.ndarray) -> None:
         stats, alpha = self.backend.stats, prop.alpha
-        whole = alpha >= 0.999
-        none = alpha <= 0.001
+        kept = alpha * (1.0 - share)
+        whole = kept >= 0.999
         spatial = np.zeros(len(alpha), bool)
         spatial[spatial_points] = True
+        none = (alpha <= 0.001) & (share <= 0.001)
+        wholly_spatial = (share >= 0.999) | (none & spatial)
         stats["propagated"] += int(whole.sum())
-        stats["blended"] += int((~whole & ~none).sum())
+        stats["blended"] += int((~whole & ~none & ~wholly_spatial).sum())
         stats["keyframe"] += int((none & ~spatial).sum())
-        stats["spatial"] += int((none & spatial).sum())
-        shown = alpha * prop.confidence
+        stats["spatial"] += int(wholly_spatial.sum())
+        shown = kept * prop.confidence
         below = np.ones(len(alpha), bool)
         for name, low in BANDS:
             band = below & (shown >= low)
@@ -562,29 +821,19 @@ class _Run:
 
     # -------------------------------------------------------------------------------------------- eviction
     def evict(self, next_output: int) -> None:
-        """Forget what no later output can need.
-
-        Frames: the next outputs, the ``radius`` behind the next frame to propagate, and undecided keyframe
-        blocks (their keyframe image is built from the frame). Flows: those plus the chains back to the
-        previous block's keyframe. Keyframe images: from the previous block on.
-        """
-        interval, radius = self.opt.keyframe_interval, self.opt.radius
-        block_start = (next_output // interval - 1) * interval
-        undecided = [
-            b
-            for b in range(next_output // interval - 1, self.next_prop // interval + 1)
-            if b not in self.keyframe_of_block
-        ]
-        first_undecided = undecided[0] * interval if undecided else self.next_prop
-        keep_frames = min(next_output, self.next_prop - radius, first_undecided)
-        keep_flows = min(self.next_prop - radius, block_start)
-        for store, low in (
-            (self.frames, keep_frames),
-            (self.flows, keep_flows),
-            (self.fits, keep_flows),
-            (self.gains, keep_flows),
+        """Forget what no later output (at ``next_output`` or after) can need: frames and flows more than the
+        reach behind it, propagation results before it, keyframe images before the previous block."""
+        self._next_output = next_output
+        behind, _ = self.backend.reach
+        low = next_output - behind
+        block_start = (next_output // self.opt.keyframe_interval - 1) * self.opt.keyframe_interval
+        for store, limit in (
+            (self.frames, low),
+            (self.flows, low),
+            (self.fits, low),
+            (self.gains, low),
             (self.keyframe_images, block_start),
-            (self.props, min(next_output, first_undecided)),
+            (self.props, next_output),
         ):
-            for key in [k for k in store if k < low]:
+            for key in [k for k in store if k < limit]:
                 del store[key]

@@ -1,7 +1,9 @@
 """Stage 4, fallback: where propagation is unsure, blend towards the keyframe/spatial route, never cut.
 
 What no neighbour saw, and what propagation found only with low confidence, is invented once per keyframe
-block by the spatial backend on the block's keyframe (the frame with the most unseen pixels, or the user's)
+block by the spatial backend on the block's keyframe (the user's, else the frame with the largest hole: a cue
+the masks give without propagating the block, so the shot's keyframes are decided once, cheaply, by the
+anchors stage and every farm chunk reads them)
 and carried to the other frames by the same chained flow, cross-fading between the keyframes before and
 after (:func:`carry`), so the invented part moves with the plate instead of boiling.
 
@@ -64,14 +66,14 @@ def blend_weights(
     return np.where(found, out, 0.0).astype(np.float32)
 
 
-def choose_keyframe(members: Sequence[int], unseen: Sequence[int], user: Sequence[bool]) -> int | None:
-    """The block's keyframe: the user's (first one), else the member with most unseen pixels (first on ties),
-    else None (nothing to invent in this block)."""
+def choose_keyframe(members: Sequence[int], need: Sequence[int], user: Sequence[bool]) -> int | None:
+    """The block's keyframe: the user's (first one), else the member with the largest ``need`` (its hole's
+    pixel count; first on ties), else None (no hole in the block: nothing to invent)."""
     for index, wanted in zip(members, user, strict=True):
         if wanted:
             return index
-    if unseen and max(unseen) > 0:
-        return members[int(np.argmax(unseen))]  # argmax takes the first maximum: deterministic
+    if need and max(need) > 0:
+        return members[int(np.argmax(need))]  # argmax takes the first maximum: deterministic
     return None
 
 

@@ -23,6 +23,7 @@ from .image import Image
 from .imageinfo import ImageInfo
 from .raster import (
     RASTER_FORMATS,
+    png_zip_level,
     read_raster,
     read_raster_info,
     target_dtype,
@@ -159,6 +160,8 @@ def _check_can_write(
         else:
             target_dtype(image, fmt, bit_depth)
             written_channels(image, fmt)
+            if fmt == "png":
+                png_zip_level(compression)
     except InputError as exc:
         message = str(exc)
         if image.source is not None:

@@ -45,6 +45,12 @@ _FORMAT_DTYPES = {
     "jpeg": (np.uint8,),
 }
 _DEFAULT_COMPRESSION = {"png": "zip", "tiff": "zip", "jpeg": "jpeg:95"}
+#: zlib level of a PNG write (``--compression zip:N`` picks another). libpng's default (6, with every row
+#: filter tried) costs 46 ms per 432x240 frame and 0.8 s per 1080p frame; level 1 with the Paeth filter
+#: 10 ms and 0.14 s, for files 5-20 % larger. Still lossless: a fill is written once and read a few times.
+PNG_ZIP_LEVEL = 1
+#: libpng's PNG_FILTER_PAETH: one filter for every row instead of trying all five.
+_PNG_FILTER_PAETH = 0x80
 # What a format is compressed with when its reader does not say (PNG is always deflate).
 _IMPLIED_COMPRESSION = {"png": "zip", "jpeg": "jpeg"}
 _DTYPE_FOR_BASETYPE = {
@@ -236,6 +242,8 @@ def write_raster(
     same_format = image.header.get("format") == fmt and image.header.get("compression")
     chosen = compression or (image.header["compression"] if same_format else _DEFAULT_COMPRESSION[fmt])
     spec.attribute("compression", chosen)
+    if fmt == "png":
+        _png_speed(spec, chosen)
     if fmt == "jpeg":
         _check_room_for_jpeg(path, pixels.nbytes)
     out = oiio.ImageOutput.create(str(path))
@@ -252,6 +260,29 @@ def write_raster(
         if _disk_nearly_full(path):
             raise OSError(errno.ENOSPC, f"No space left on device ({detail})", str(path))
         raise OSError(f"{path}: writing failed: {detail}")
+
+
+def png_zip_level(compression: str | None) -> int | None:
+    """The zlib level a PNG write with ``compression`` uses (:data:`PNG_ZIP_LEVEL` for plain ``zip``, N for
+    ``zip:N``); None for another codec name. A bad level is an :class:`InputError`."""
+    name, _, level = (compression or "zip").partition(":")
+    if name.strip().lower() != "zip":
+        return None
+    if not level:
+        return PNG_ZIP_LEVEL
+    if not (level.strip().isdigit() and 0 <= int(level) <= 9):
+        raise InputError(f"PNG compression {compression!r}: use zip, zip:0 to zip:9 (zlib level) or none")
+    return int(level)
+
+
+def _png_speed(spec: oiio.ImageSpec, compression: str) -> None:
+    """A fast zlib level and one row filter for PNG (see :data:`PNG_ZIP_LEVEL`)."""
+    level = png_zip_level(compression)
+    if level is None:
+        return
+    spec.attribute("png:compressionLevel", level)
+    if ":" not in compression:
+        spec.attribute("png:filter", _PNG_FILTER_PAETH)
 
 
 def _check_room_for_jpeg(path: Path, raw_bytes: int) -> None:

@@ -1,0 +1,107 @@
+"""Show where the fill is a guess: the result's confidence in Blender's compositor.
+
+With *Confidence* on, the core writes one more EXR channel, ``fill.confidence`` (1 = the plate, or background
+other frames saw; towards 0 = invented). Blender 5.0 opens such a file as a **MULTILAYER** image: the
+compositor's Image node then offers ``Combined`` (the filled RGBA; not ``Image``) and a one-channel pass named
+``fill`` (the confidence), the Image Editor shows ``Combined`` and lists ``fill`` in its pass menu, and a freshly
+loaded one reports size 0x0 and no pixels to Python. A Movie Clip of the same files shows the RGB as before.
+
+So the add-on builds a compositor node group, ``<plate> AI Fill Confidence``, that an artist adds to any
+compositor (Add > Group) or picks as the scene's compositor: outputs **Image** (the fill, tinted red by how
+unsure it is), **Confidence** (the pass, to key or mask with) and **Fill** (the filled RGBA), plus a Viewer on
+the tinted image. Nothing is computed here: the nodes read the result files, so the group follows a rerun.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import bpy
+
+#: The Image node output that carries the EXR channel ``fill.confidence`` (Blender names the pass ``fill``).
+PASS = "fill"
+#: How strongly an unsure pixel is tinted, and the tint (linear red).
+TINT = 0.7
+TINT_COLOUR = (1.0, 0.05, 0.05, 1.0)
+
+
+def group_name(plate_name: str) -> str:
+    return f"{plate_name} AI Fill Confidence"
+
+
+def result_image(name: str, first_file: str, colorspace: str | None) -> bpy.types.Image:
+    """The result sequence as an Image datablock (the image route's result itself, else loaded once)."""
+    image = bpy.data.images.get(name)
+    if image is not None and bpy.path.abspath(image.filepath) != first_file:
+        image = None
+    if image is None:
+        image = bpy.data.images.load(first_file, check_existing=False)
+        image.name = name
+    else:
+        image.reload()
+    image.source = "SEQUENCE"
+    if colorspace:
+        # A colourspace this Blender's config lacks raises TypeError: keep its guess then.
+        with contextlib.suppress(TypeError):
+            image.colorspace_settings.name = colorspace
+    image.use_fake_user = True
+    return image
+
+
+def build_group(
+    name: str, image: bpy.types.Image, first_scene_frame: int, first_number: int, count: int
+) -> bpy.types.NodeTree:
+    """Make (or rebuild in place, so group nodes that use it stay linked) the confidence node group."""
+    tree = bpy.data.node_groups.get(name)
+    if tree is None or tree.bl_idname != "CompositorNodeTree":
+        tree = bpy.data.node_groups.new(name, "CompositorNodeTree")
+    tree.nodes.clear()
+    tree.interface.clear()
+    tree.interface.new_socket(name="Image", in_out="OUTPUT", socket_type="NodeSocketColor")
+    tree.interface.new_socket(name="Confidence", in_out="OUTPUT", socket_type="NodeSocketFloat")
+    tree.interface.new_socket(name="Fill", in_out="OUTPUT", socket_type="NodeSocketColor")
+
+    source = tree.nodes.new("CompositorNodeImage")
+    source.image = image
+    # Scene frame f shows file (f - frame_start + 1 + frame_offset), as for the plate.
+    source.frame_start, source.frame_offset, source.frame_duration = (
+        first_scene_frame,
+        first_number - 1,
+        count,
+    )
+    source.location = (-600, 0)
+    fill = source.outputs.get("Combined") or source.outputs.get("Image")
+    confidence = source.outputs.get(PASS)
+    if fill is None or confidence is None:
+        raise RuntimeError(f"{image.name}: Blender shows no '{PASS}' pass in {image.filepath}")
+
+    unsure = tree.nodes.new("CompositorNodeInvert")
+    unsure.location = (-350, -150)
+    tree.links.new(confidence, unsure.inputs["Color"])
+    strength = tree.nodes.new("ShaderNodeMath")
+    strength.operation = "MULTIPLY"
+    strength.inputs[1].default_value = TINT
+    strength.location = (-150, -150)
+    tree.links.new(unsure.outputs["Color"], strength.inputs[0])
+    red = tree.nodes.new("CompositorNodeRGB")
+    red.outputs[0].default_value = TINT_COLOUR
+    red.location = (-350, -350)
+    tint = tree.nodes.new("ShaderNodeMix")
+    tint.data_type = "RGBA"
+    tint.location = (100, 0)
+    tree.links.new(strength.outputs[0], tint.inputs["Factor"])
+    colours = [s for s in tint.inputs if s.type == "RGBA"]
+    tree.links.new(fill, colours[0])
+    tree.links.new(red.outputs[0], colours[1])
+    tinted = next(s for s in tint.outputs if s.type == "RGBA")
+
+    output = tree.nodes.new("NodeGroupOutput")
+    output.location = (350, 0)
+    tree.links.new(tinted, output.inputs["Image"])
+    tree.links.new(confidence, output.inputs["Confidence"])
+    tree.links.new(fill, output.inputs["Fill"])
+    viewer = tree.nodes.new("CompositorNodeViewer")
+    viewer.location = (350, -200)
+    tree.links.new(tinted, viewer.inputs[0])
+    tree.use_fake_user = True
+    return tree

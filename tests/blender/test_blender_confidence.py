@@ -1,0 +1,206 @@
+"""The fill's confidence in Blender (#10 item 5), in real bpy 5.0.1.
+
+What the host does with our EXR: a result with the extra channel ``fill.confidence`` opens as a MULTILAYER
+image (freshly loaded it reports size 0x0 and no pixels; the Image node offers ``Combined`` and a pass ``fill``
+instead of ``Image``), while a Movie Clip of the same files still shows the RGB. The add-on's answer: the Confidence option writes the channel and
+builds a compositor group ``<plate> AI Fill Confidence`` (Image: the fill tinted red where unsure; Confidence;
+Fill). Everything is checked by rendering Blender's compositor and reading its EXRs with OpenEXR.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import OpenEXR
+import pytest
+
+from blender_addon import jobs
+
+pytestmark = pytest.mark.blender
+
+RENDER = """
+import OpenEXR as _exr_check  # noqa: F401  (the test reads the renders; bpy writes them)
+
+
+def render(socket_from, frame, path):
+    # Render what `socket_from(tree)` gives, through Blender's compositor, to a 32-bit float EXR at `path`.
+    scene = bpy.data.scenes.get("probe") or bpy.data.scenes.new("probe")
+    r = scene.render
+    r.resolution_x, r.resolution_y, r.resolution_percentage = 320, 180, 100
+    r.use_compositing, r.use_sequencer, r.dither_intensity = True, False, 0.0
+    r.image_settings.file_format = "OPEN_EXR"
+    r.image_settings.color_depth = "32"
+    r.use_file_extension = False
+    tree = bpy.data.node_groups.new("probe", "CompositorNodeTree")
+    tree.interface.new_socket(name="Image", in_out="OUTPUT", socket_type="NodeSocketColor")
+    out = tree.nodes.new("NodeGroupOutput")
+    tree.links.new(socket_from(tree), out.inputs[0])
+    scene.compositing_node_group = tree
+    scene.frame_start, scene.frame_end = 1001, 1006
+    scene.frame_current = frame
+    # Blender 5.0.1 quirk: a Movie Clip node in a scene rendered by name shows the clip at the frame of the
+    # context scene (the artist's), not the rendered scene's: move both.
+    bpy.context.scene.frame_current = frame
+    r.filepath = path
+    bpy.ops.render.render(write_still=True, scene=scene.name)
+    scene.compositing_node_group = None
+    bpy.data.node_groups.remove(tree)
+    return path
+
+
+def group_output(group_name, output):
+    def make(tree):
+        node = tree.nodes.new("CompositorNodeGroup")
+        node.node_tree = bpy.data.node_groups[group_name]
+        return node.outputs[output]
+    return make
+"""
+
+
+def _exr(path: str | Path) -> dict[str, np.ndarray]:
+    with OpenEXR.File(str(path), separate_channels=True) as exr:
+        return {k: np.array(v.pixels, np.float32) for k, v in exr.channels().items()}
+
+
+def _rgb(channels: dict[str, np.ndarray]) -> np.ndarray:
+    return np.dstack([channels[c] for c in ("R", "G", "B")])
+
+
+def test_clip_fill_with_confidence_keeps_the_rgb_and_builds_the_confidence_group(
+    blender, exr_shot: Path, tmp_path: Path
+) -> None:
+    renders = tmp_path / "renders"
+    result = blender(
+        RENDER
+        + f"""
+clip = bpy.data.movieclips.load(os.path.join(PLATE, "plate.1001.exr"))
+clip.frame_start = 1001
+scene = bpy.context.scene
+scene.frame_start, scene.frame_end = 1001, 1003
+mask = os.path.join(PLATE, "mask.####.png")
+RESULT["fill"] = run_fill(clip=clip.name, mask=mask, backend="telea", confidence=True)
+job_path = os.path.join(PLATE, "aifx_fill", "plate_fill.aifx.json")
+RESULT["job"] = json.load(open(job_path))
+shown = bpy.data.movieclips["plate.1001.exr AI Fill"]
+RESULT["clip"] = [tuple(shown.size), shown.frame_duration, shown.frame_start]
+image = bpy.data.images["plate.1001.exr AI Fill"]
+RESULT["image"] = [image.type, image.use_fake_user]
+group = bpy.data.node_groups["plate.1001.exr AI Fill Confidence"]
+RESULT["group"] = [group.bl_idname, group.use_fake_user,
+                   [s.name for s in group.interface.items_tree if s.in_out == "OUTPUT"],
+                   sorted(n.bl_idname for n in group.nodes)]
+source = next(n for n in group.nodes if n.bl_idname == "CompositorNodeImage")
+RESULT["passes"] = [s.name for s in source.outputs]
+out = {str(renders)!r}
+os.makedirs(out, exist_ok=True)
+def clip_image(tree):
+    node = tree.nodes.new("CompositorNodeMovieClip")
+    node.clip = shown
+    return node.outputs["Image"]
+render(clip_image, 1002, os.path.join(out, "clip.exr"))
+for name in ("Image", "Confidence", "Fill"):
+    render(group_output(group.name, name), 1002, os.path.join(out, name + ".exr"))
+""",
+        exr_shot,
+    )
+    assert result["fill"] == ["FINISHED"], result["log"]
+    assert "confidence in the compositor group 'plate.1001.exr AI Fill Confidence'" in result["log"]
+    aifx_fill = exr_shot / "aifx_fill"
+    expected = jobs.build_job(  # the whole job: the option is one field of it, nothing else changes
+        input=str(exr_shot / "plate.####.exr"),
+        output=str(aifx_fill / "plate_fill.####.exr"),
+        mask=str(exr_shot / "mask.####.png"),
+        backend="telea",
+        frames="1001-1003",
+        colorspace="Linear Rec.709 (sRGB)",
+        confidence=True,
+    )
+    assert result["job"] == json.loads(expected.to_json())
+
+    # what Blender makes of the file: the clip shows it, an Image of it is MULTILAYER with a 'fill' pass
+    assert result["clip"] == [[320, 180], 3, 1001]
+    assert result["image"] == ["MULTILAYER", True]
+    assert result["passes"] == ["Combined", "Alpha", "fill"]
+    kind, fake, outputs, nodes = result["group"]
+    assert kind == "CompositorNodeTree" and fake and outputs == ["Image", "Confidence", "Fill"]
+    assert "CompositorNodeViewer" in nodes
+
+    written = _exr(aifx_fill / "plate_fill.1002.exr")
+    rgb = np.dstack([written["RGBA"][..., i] for i in range(3)]) if "RGBA" in written else _rgb(written)
+    conf = written["fill.confidence"]
+    assert conf.min() < 0.1 and conf.max() == 1.0, "telea invents the hole; the plate is sure"
+    renders = tmp_path / "renders"
+    shown_clip = _rgb(_exr(renders / "clip.exr"))
+    np.testing.assert_allclose(shown_clip, rgb, atol=1e-6, err_msg="the clip shows the filled RGB")
+    fill = _rgb(_exr(renders / "Fill.exr"))
+    np.testing.assert_allclose(fill, rgb, atol=1e-6, err_msg="the group's Fill is the result")
+    confidence = _exr(renders / "Confidence.exr")["R"]
+    np.testing.assert_allclose(confidence, conf, atol=1e-6, err_msg="the group's Confidence is the channel")
+    tinted = _rgb(_exr(renders / "Image.exr"))
+    unsure = (1.0 - conf)[..., None] * 0.7
+    expected = rgb * (1 - unsure) + np.array([1.0, 0.05, 0.05]) * unsure
+    np.testing.assert_allclose(tinted, expected, atol=2e-3, err_msg="the Image output tints the guess red")
+    sure = conf == 1.0
+    np.testing.assert_allclose(tinted[sure], rgb[sure], atol=1e-6)
+
+
+def test_image_fill_with_confidence_and_a_second_fill_on_that_result(blender, exr_shot: Path) -> None:
+    """The image route's result is the MULTILAYER image itself; filling it again with a Mask datablock needs
+    its size, which Blender does not give for a MULTILAYER image (read through a Movie Clip instead)."""
+    result = blender(
+        """
+image = bpy.data.images.load(os.path.join(PLATE, "plate.1001.exr"))
+image.source = "SEQUENCE"
+scene = bpy.context.scene
+scene.frame_start, scene.frame_end = 1001, 1003
+mask = os.path.join(PLATE, "mask.####.png")
+RESULT["first"] = run_fill(image=image.name, mask=mask, backend="telea", confidence=True)
+filled = bpy.data.images["plate.1001.exr AI Fill"]
+RESULT["type"] = filled.type
+group = bpy.data.node_groups["plate.1001.exr AI Fill Confidence"]
+source = next(n for n in group.nodes if n.bl_idname == "CompositorNodeImage")
+RESULT["source"] = [source.image.name, source.frame_start, source.frame_offset, source.frame_duration]
+box = draw_mask("patch", (40, 40, 80, 80), (320, 180))
+RESULT["second"] = run_fill(image=filled.name, mask_datablock=box.name, backend="telea",
+                            output_dir=os.path.join(PLATE, "second"))
+# a script fills the result files by path: Blender loads a frame to learn the size, which a MULTILAYER
+# image does not report until it has been decoded
+RESULT["by_path"] = run_fill(input=os.path.join(PLATE, "aifx_fill", "plate_fill.####.exr"),
+                             mask_datablock=box.name, backend="telea", output_dir=os.path.join(PLATE, "third"))
+RESULT["rerun"] = run_fill(image=image.name, mask=mask, backend="telea", confidence=True, overwrite=True)
+RESULT["groups"] = sorted(g.name for g in bpy.data.node_groups if "Confidence" in g.name)
+""",
+        exr_shot,
+    )
+    assert result["first"] == ["FINISHED"], result["log"]
+    assert result["type"] == "MULTILAYER"
+    assert result["source"] == ["plate.1001.exr AI Fill", 1001, 1000, 3]
+    assert result["second"] == ["FINISHED"], result["log"]
+    assert (exr_shot / "second").is_dir() and list((exr_shot / "second").glob("*_fill.1001.exr"))
+    assert result["by_path"] == ["FINISHED"], result["log"]
+    assert list((exr_shot / "third").glob("*_fill.1001.exr"))
+    assert result["rerun"] == ["FINISHED"], result["log"]
+    assert result["groups"] == ["plate.1001.exr AI Fill Confidence"], "a rerun rebuilds the group in place"
+
+
+def test_confidence_is_off_by_default(blender, exr_shot: Path) -> None:
+    result = blender(
+        """
+clip = bpy.data.movieclips.load(os.path.join(PLATE, "plate.1001.exr"))
+clip.frame_start = 1001
+scene = bpy.context.scene
+scene.frame_start, scene.frame_end = 1001, 1002
+RESULT["default"] = scene.aifx.confidence
+RESULT["fill"] = run_fill(clip=clip.name, mask=os.path.join(PLATE, "mask.####.png"), backend="telea")
+RESULT["job"] = json.load(open(os.path.join(PLATE, "aifx_fill", "plate_fill.aifx.json")))
+RESULT["groups"] = [g.name for g in bpy.data.node_groups if "Confidence" in g.name]
+""",
+        exr_shot,
+    )
+    assert result["default"] is False and result["fill"] == ["FINISHED"], result["log"]
+    assert result["job"]["confidence"] is False and result["groups"] == []
+    with OpenEXR.File(str(exr_shot / "aifx_fill" / "plate_fill.1001.exr")) as exr:
+        assert "fill.confidence" not in exr.channels()
+    assert json.dumps(result["job"])  # a plain JSON job
