@@ -91,7 +91,11 @@ def backend_options(settings: Any) -> dict[str, Any]:
         options["spatial_backend"] = settings.spatial_backend
     if backend == "video-diffusion":
         options.update(
-            reference=settings.reference, window=int(settings.window), overlap=int(settings.overlap)
+            reference=settings.reference,
+            window=int(settings.window),
+            overlap=int(settings.overlap),
+            steps=int(settings.steps),
+            size=int(settings.model_size),
         )
     return options
 

@@ -22,6 +22,9 @@ def _draw_settings(layout: bpy.types.UILayout, settings) -> None:
         sub = col.column(align=True)
         sub.prop(settings, "window")
         sub.prop(settings, "overlap")
+        sub = col.column(align=True)
+        sub.prop(settings, "steps")
+        sub.prop(settings, "model_size")
         col.prop(settings, "seed")
     elif settings.backend == "diffusers" or settings.spatial_backend == "diffusers":
         col.prop(settings, "model")

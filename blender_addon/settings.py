@@ -58,6 +58,22 @@ class FillOptions:
         soft_max=40,
         description="Frames consecutive windows share: the next continues the last, and they cross-fade",
     )
+    steps: IntProperty(
+        name="Steps",
+        default=30,
+        min=1,
+        soft_max=100,
+        description="Denoising steps per window of the video model",
+    )
+    model_size: IntProperty(
+        name="Model Size",
+        default=640,
+        min=16,
+        soft_max=1280,
+        subtype="PIXEL",
+        description="The crop around the mask is resized to about this x this pixels for the video model: "
+        "Wan 480p models ~640, 720p models ~960",
+    )
     seed: IntProperty(name="Seed", default=0, min=0)
     dilate: IntProperty(
         name="Dilate", default=4, min=0, soft_max=64, subtype="PIXEL", description="Grow the hole"
@@ -98,6 +114,8 @@ class FillOptions:
         "reference",
         "window",
         "overlap",
+        "steps",
+        "model_size",
         "seed",
         "dilate",
         "feather",

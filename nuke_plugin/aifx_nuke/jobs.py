@@ -205,6 +205,7 @@ def backend_options(settings: Mapping[str, Any]) -> dict[str, Any]:
         options["steps"] = int(settings.get("steps", 30))
         options["window"] = int(settings.get("window", 81))
         options["overlap"] = int(settings.get("overlap", 16))
+        options["size"] = int(settings.get("model_size", 640))
         if str(settings.get("reference", "")).strip():
             options["reference"] = str(settings["reference"]).strip()
     return options

@@ -101,8 +101,16 @@ KNOBS: list[KnobSpec] = [
         16,
         "Frames consecutive windows share and cross-fade over (video-diffusion only).",
     ),
+    KnobSpec(
+        "model_size",
+        "Int_Knob",
+        "model size",
+        640,
+        "The crop around the mask is resized to about this x this pixels for the video model "
+        "(video-diffusion only): Wan 480p models ~640, 720p models ~960.",
+    ),
     KnobSpec("seed", "Int_Knob", "seed", 0, "Random seed: the same seed gives the same fill."),
-    KnobSpec("steps", "Int_Knob", "steps", 30, "Diffusion steps (diffusers only)."),
+    KnobSpec("steps", "Int_Knob", "steps", 30, "Diffusion steps (diffusers and video-diffusion)."),
     KnobSpec("strength", "Double_Knob", "strength", 1.0, "How far diffusion may move from the plate, 0..1."),
     KnobSpec(
         "dilate", "Int_Knob", "dilate", 4, "Grow the hole by this many pixels (soft edges, motion blur)."

@@ -34,6 +34,7 @@ PLUGIN_COMMANDS = (
     "aifx_core.previz",
     "aifx_core.serve",
     "aifx_core.submit",
+    "aifx_core.farm",
 )
 
 #: ``aifx fill`` flags that become backend options (flag name → option key, type).
@@ -75,22 +76,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     json_progress = bool(getattr(args, "json_progress", False))
+    openjd = bool(getattr(args, "openjd_progress", False))
     try:
         return int(args.handler(args) or 0)
     except Cancelled as exc:
-        _final(json_progress, events.cancelled_event(str(exc)))
+        _final(json_progress, events.cancelled_event(str(exc)), openjd)
         print(f"aifx: {exc}", file=sys.stderr)
         return exc.exit_code
     except AifxError as exc:
-        _final(json_progress, events.error_event(str(exc), exc.exit_code))
+        _final(json_progress, events.error_event(str(exc), exc.exit_code), openjd)
         print(f"aifx: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        _final(json_progress, events.cancelled_event("interrupted"))
+        _final(json_progress, events.cancelled_event("interrupted"), openjd)
         print("aifx: interrupted; finished frames are kept and a rerun resumes after them", file=sys.stderr)
         return EXIT_CANCELLED
     except Exception as exc:  # a bug: say so, with the traceback for the report
-        _final(json_progress, events.error_event(f"internal error: {exc}", EXIT_INTERNAL))
+        _final(json_progress, events.error_event(f"internal error: {exc}", EXIT_INTERNAL), openjd)
         traceback.print_exc()
         print(f"aifx: internal error: {exc} (please report it with the traceback above)", file=sys.stderr)
         return EXIT_INTERNAL
@@ -118,6 +120,27 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("job", help="job JSON file")
     run.add_argument("--overwrite", action="store_true", default=None, help="replace finished frames")
     run.add_argument("--json-progress", action="store_true", help="one JSON object per line on stdout")
+    run.add_argument(
+        "--openjd-progress",
+        action="store_true",
+        help="openjd_progress:/openjd_status:/openjd_fail: lines on stdout (an OpenJD farm task)",
+    )
+    run.add_argument(
+        "--path-map",
+        metavar="RULES.json",
+        help="apply these path mapping rules (OpenJD pathmapping-1.0) to the job's paths",
+    )
+    run.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        default="local",
+        help="local: this process (default); ray: chunks on a Ray cluster (aifx-core[ray], docs/farm.md)",
+    )
+    run.add_argument(
+        "--address", help="--executor ray: the cluster (auto, ray://head:10001); default: start a local Ray"
+    )
+    run.add_argument("--chunk", type=int, help="--executor ray: frames per chunk (default 50)")
+    run.add_argument("--workers", type=int, help="--executor ray: worker processes (default: what fits)")
     run.add_argument(
         "--frames",
         metavar="RANGE",
@@ -233,26 +256,51 @@ def _cmd_fill(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     job = FillJob.load(args.job)
+    if args.path_map:  # before anything reads a path (the anchors stage too)
+        from .farm.openjd import map_job_paths
+
+        job = map_job_paths(job, args.path_map)
+    ray_flags = [f"--{n}" for n in ("address", "chunk", "workers") if getattr(args, n) is not None]
+    if args.executor == "ray":
+        if args.frames or args.anchors:
+            raise InputError(
+                "--executor ray runs the anchors and every chunk itself; leave out --frames/--anchors"
+            )
+        from functools import partial
+
+        from .farm import run_on_ray
+
+        job.overwrite = job.overwrite or bool(args.overwrite)
+        run = partial(run_on_ray, address=args.address, chunk=args.chunk, workers=args.workers)
+        return _run_job(job, args.json_progress, job_file=args.job, run=run, openjd=args.openjd_progress)
+    if ray_flags:
+        raise InputError(f"{', '.join(ray_flags)}: only with --executor ray")
     if args.anchors:
         if args.frames:
             raise InputError("--anchors prepares the whole shot; run --frames chunks after it")
-        return _run_anchors(job, args.json_progress, rebuild=bool(args.overwrite))
+        return _run_anchors(
+            job, args.json_progress, rebuild=bool(args.overwrite), openjd=args.openjd_progress
+        )
     if args.overwrite:
         job.overwrite = True
-    return _run_job(job, args.json_progress, job_file=args.job, frames=args.frames)
+    return _run_job(
+        job, args.json_progress, job_file=args.job, frames=args.frames, openjd=args.openjd_progress
+    )
 
 
-def _run_anchors(job: FillJob, json_progress: bool, rebuild: bool) -> int:
+def _run_anchors(job: FillJob, json_progress: bool, rebuild: bool, openjd: bool = False) -> int:
     from .pipeline import prepare_anchors
 
     cancel = CancelToken()
     _cancel_on_sigterm(cancel)
-    with _progress_printer(json_progress) as on_progress:
+    with _progress_printer(json_progress, openjd) as on_progress:
         folder = prepare_anchors(job, progress=on_progress, cancel=cancel, rebuild=rebuild)
     done = events.done_event(job.output, [], [], None, anchors=folder)
     if json_progress:
         _emit(done)
     else:
+        if openjd:
+            _openjd_line(done)
         print(f"anchors in {folder}" if folder else "this backend needs no anchors", file=sys.stderr)
     return 0
 
@@ -270,20 +318,29 @@ def _run_job(
     save_job: str | None = None,
     job_file: str | None = None,
     frames: str | None = None,
+    *,
+    run: Callable[..., Any] | None = None,
+    openjd: bool = False,
 ) -> int:
+    """Run ``job`` with ``run`` (``pipeline.fill``, or an executor with its signature) and report it."""
     from .pipeline import fill
 
     cancel = CancelToken()
     _cancel_on_sigterm(cancel)
-    with _progress_printer(json_progress) as on_progress:
-        result = fill(
-            job, progress=on_progress, cancel=cancel, frames=frames, save_job=save_job, job_file=job_file
-        )
+    with _progress_printer(json_progress, openjd) as on_progress:
+        if run is None:
+            result = fill(
+                job, progress=on_progress, cancel=cancel, frames=frames, save_job=save_job, job_file=job_file
+            )
+        else:
+            result = run(job, progress=on_progress, cancel=cancel, job_file=job_file)
     done = done_event(result)
     print_notices(done)
     if json_progress:
         _emit(done)
     else:
+        if openjd:
+            _openjd_line(done)
         print(done_summary(done), file=sys.stderr)
     return 0
 
@@ -339,13 +396,16 @@ def _cancel_on_sigterm(cancel: CancelToken) -> None:
 class _progress_printer:
     """Context manager giving the progress callback: JSON lines, a tqdm bar on a terminal, or nothing."""
 
-    def __init__(self, json_progress: bool) -> None:
+    def __init__(self, json_progress: bool, openjd: bool = False) -> None:
         self.json_progress = json_progress
+        self.openjd = openjd
         self.bar: Any = None
 
     def __enter__(self) -> Callable[[ProgressEvent], None]:
         if self.json_progress:
             return lambda event: _emit(event.to_dict())
+        if self.openjd:
+            return lambda event: _openjd_line(event.to_dict())
         if not sys.stderr.isatty():
             return lambda event: None
         return self._draw
@@ -383,9 +443,25 @@ def _emit(payload: dict) -> None:
             data = data[os.write(fd, data) :]
 
 
-def _final(json_progress: bool, payload: dict) -> None:
+def _final(json_progress: bool, payload: dict, openjd: bool = False) -> None:
     if json_progress:
         _emit(payload)
+    elif openjd:
+        _openjd_line(payload)
+
+
+_openjd_progress: Any = None
+
+
+def _openjd_line(payload: dict) -> None:
+    """An event as OpenJD's stdout protocol (``aifx run --openjd-progress``, a farm task)."""
+    global _openjd_progress
+    if _openjd_progress is None:
+        from .farm.openjd import OpenJDProgress
+
+        _openjd_progress = OpenJDProgress()
+    with signal_shield():
+        _openjd_progress(payload)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -156,6 +156,8 @@ def test_video_diffusion_settings_become_its_options_and_the_core_accepts_them()
         reference="/refs/fire.png",
         window=41,
         overlap=8,
+        steps=12,
+        model_size=960,
     )
     options = jobs.backend_options(panel)
     job = jobs.build_job(
@@ -171,6 +173,8 @@ def test_video_diffusion_settings_become_its_options_and_the_core_accepts_them()
         "reference": "/refs/fire.png",
         "window": 41,
         "overlap": 8,
+        "steps": 12,
+        "size": 960,
     }
     check_options(job.backend, job.options)  # what the core checks before reading a frame
     propagate = jobs.backend_options(SimpleNamespace(**{**vars(panel), "backend": "propagate"}))

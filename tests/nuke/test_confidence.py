@@ -122,6 +122,7 @@ def test_video_diffusion_with_confidence_is_only_fields_of_the_job():
         "window": 41,
         "overlap": 8,
         "steps": 20,
+        "model_size": 960,
         "seed": 5,
         "confidence": True,
     }
@@ -140,6 +141,7 @@ def test_video_diffusion_with_confidence_is_only_fields_of_the_job():
             "steps": 20,
             "window": 41,
             "overlap": 8,
+            "size": 960,
             "reference": "/refs/fire.png",
         },
         colorspace="ACEScg",

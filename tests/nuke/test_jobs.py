@@ -308,6 +308,7 @@ def test_video_diffusion_knobs_become_its_options_and_the_core_accepts_them(tmp_
         "steps": 30,
         "window": 81,
         "overlap": 16,
+        "size": 640,
         "reference": "/refs/fire.png",
     }
     check_options(job.backend, job.options)  # what the core checks before reading a frame

@@ -41,6 +41,8 @@ from .motion import (
 
 #: Expected error (working px) reported where the completion had nothing to learn from.
 UNKNOWN_FIT = 100.0
+#: Growth of a ring's agreement tolerance with its motion (px per px of flow): fast, blurred flow is coarser.
+MOTION_TOL = 0.03
 #: Growth of the expected error with the distance to the ring (px per px): a model's extrapolation drifts.
 DRIFT = 0.02
 
@@ -311,11 +313,15 @@ def _layer_motions(
     ys, xs = np.nonzero(ring_mask)  # work on the ring's samples, not on the whole crop
     samples = flow[ys, xs]
     px, py = gx[ys, xs], gy[ys, xs]
-    agree = 0.5 * opt.ransac_px
+    # Flow on fast, blurred frames is less precise: the tolerance grows with the motion (as the frame's layers').
+    finite = np.isfinite(samples).all(axis=1)
+    speed = float(np.median(np.hypot(*samples[finite].T))) if finite.any() else 0.0
+    inlier = opt.ransac_px + MOTION_TOL * speed
+    agree = 0.5 * inlier
 
     def explains(matrix: np.ndarray, piece: np.ndarray | slice) -> bool:
         error = np.hypot(*(samples[piece] - homography_flow(matrix, px[piece], py[piece])).T)
-        return bool(len(error)) and float(np.median(error)) < agree and (error < opt.ransac_px).mean() >= 0.5
+        return bool(len(error)) and float(np.median(error)) < agree and (error < inlier).mean() >= 0.5
 
     pieces = _ring_pieces(flow, ring_mask, ys, xs, min_layer)
     matrices: list[np.ndarray] = []

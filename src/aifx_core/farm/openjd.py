@@ -1,0 +1,284 @@
+"""``aifx export openjd``: a shot as an Open Job Description job template (AWS Deadline Cloud, ``openjd-cli``).
+
+The template has one job parameter that matters, ``JobFile`` (a PATH, so the farm's path mapping applies to
+it), and two steps:
+
+* ``Anchors`` runs ``aifx run JOB --anchors``: the shot's keyframes and what no frame saw on them, once, cached
+  in the output's job cache (a no-op for backends that need none);
+* ``Fill`` depends on it and runs ``aifx run JOB --frames {{Task.Param.Frames}}`` per chunk. By default the
+  chunks come from OpenJD's ``TASK_CHUNKING`` extension (``CHUNK[INT]``): the runtime decides the ranges and may
+  even them out (100 frames at 40 become 34/33/33), which is fine, since every chunk reads the range it is given
+  and any range is exact. ``--portable`` writes the chunks out as a STRING list of ranges instead, for runtimes
+  without the extension.
+
+Tasks report through OpenJD's stdout protocol: ``openjd_progress: 42.0`` from our ``write`` events,
+``openjd_status:`` when a stage starts and at the end, ``openjd_fail:`` with the error line (see
+:class:`OpenJDProgress`). The job's own paths (plate, mask, output) are inside the job file, where OpenJD cannot
+see them: tasks pass ``--path-map {{Session.PathMappingRulesFile}}`` and aifx applies the session's rules to
+them (the same ``pathmapping-1.0`` rules ``aifx serve --path-map`` reads).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..protocol import events
+from ..protocol.errors import InputError
+from ..protocol.job import FillJob
+from .ray_executor import DEFAULT_CHUNK, chunk_frames
+
+SPECIFICATION = "jobtemplate-2023-09"
+#: The most values OpenJD puts in one chunk (``chunks.defaultTaskCount``).
+MAX_CHUNK = 150
+#: Job fields that hold paths: on a farm they must be absolute (a task runs in its own session folder).
+PATH_FIELDS = ("input", "mask", "output", "contact_sheet")
+
+
+def build_template(
+    job: FillJob,
+    job_file: str | os.PathLike,
+    *,
+    chunk: int | None = None,
+    portable: bool = False,
+    python: str = "python",
+    name: str | None = None,
+) -> dict[str, Any]:
+    """The job template (as data) for ``job`` saved at ``job_file``; see the module docstring."""
+    from ..sequence import format_frames
+
+    size = chunk or DEFAULT_CHUNK
+    if size < 1:
+        raise InputError(f"--chunk {size}: a chunk needs at least 1 frame")
+    if not portable and size > MAX_CHUNK:
+        raise InputError(
+            f"--chunk {size}: OpenJD chunks hold at most {MAX_CHUNK} frames; use --chunk {MAX_CHUNK} or "
+            "--portable"
+        )
+    for field_name in PATH_FIELDS:
+        value = getattr(job, field_name)
+        if value and not os.path.isabs(os.path.expanduser(value)):
+            raise InputError(
+                f"job {field_name} {value!r} is a relative path: farm tasks run in their own folder; "
+                "save the job with absolute paths on shared storage"
+            )
+    chunks = chunk_frames(job, size)
+    run = ["-m", "aifx_core", "run", "{{Param.JobFile}}"]
+    report = ["--openjd-progress", "--path-map", "{{Session.PathMappingRulesFile}}"]
+    parameters: list[dict[str, Any]] = [
+        {
+            "name": "JobFile",
+            "type": "PATH",
+            "objectType": "FILE",
+            "dataFlow": "IN",
+            "default": str(Path(job_file).absolute()),
+            "description": "The aifx job (JSON, saved by aifx fill --save-job or FillJob.save).",
+        },
+        {
+            "name": "Python",
+            "type": "STRING",
+            "default": python,
+            "description": "The Python on the workers that has aifx-core installed.",
+        },
+    ]
+    if portable:
+        frames_parameter: dict[str, Any] = {
+            "name": "Frames",
+            "type": "STRING",
+            "range": [format_frames(frames) for frames in chunks],
+        }
+    else:
+        parameters.append(
+            {
+                "name": "ChunkSize",
+                "type": "INT",
+                "default": size,
+                "minValue": 1,
+                "maxValue": MAX_CHUNK,
+                "description": "Frames per Fill task (each also reads the context around its frames).",
+            }
+        )
+        frames_parameter = {
+            "name": "Frames",
+            "type": "CHUNK[INT]",
+            "range": openjd_range([f for frames in chunks for f in frames]),
+            "chunks": {"defaultTaskCount": "{{Param.ChunkSize}}", "rangeConstraint": "CONTIGUOUS"},
+        }
+    template: dict[str, Any] = {"specificationVersion": SPECIFICATION}
+    if not portable:
+        template["extensions"] = ["TASK_CHUNKING"]
+    template.update(
+        {
+            "name": name or f"aifx fill {Path(job.output).name}",
+            "parameterDefinitions": parameters,
+            "steps": [
+                {
+                    "name": "Anchors",
+                    "script": _script([*run, "--anchors", *report]),
+                },
+                {
+                    "name": "Fill",
+                    "dependencies": [{"dependsOn": "Anchors"}],
+                    "parameterSpace": {"taskParameterDefinitions": [frames_parameter]},
+                    "script": _script([*run, "--frames", "{{Task.Param.Frames}}", *report]),
+                },
+            ],
+        }
+    )
+    return template
+
+
+def _script(args: list[str]) -> dict[str, Any]:
+    return {"actions": {"onRun": {"command": "{{Param.Python}}", "args": args}}}
+
+
+def openjd_range(frames: list[int]) -> str:
+    """OpenJD's integer range expression for ``frames``: runs of consecutive frames as ``a-b``, comma-joined."""
+    ordered = sorted(set(frames))
+    parts: list[str] = []
+    start = previous = ordered[0]
+    for frame in [*ordered[1:], None]:
+        if frame is not None and frame == previous + 1:
+            previous = frame
+            continue
+        parts.append(str(start) if start == previous else f"{start}-{previous}")
+        if frame is not None:
+            start = previous = frame
+    return ",".join(parts)
+
+
+def write_template(template: dict[str, Any], path: str | os.PathLike) -> None:
+    from ..sequence import atomic_write
+
+    text = yaml.safe_dump(template, sort_keys=False, width=1000)
+    atomic_write(Path(path), lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+# -- the task side: path mapping and progress lines ---------------------------------------------------------
+
+
+def load_session_path_map(file: str | os.PathLike) -> list[Any]:
+    """The rules in an OpenJD session's path-mapping file; the file a session without rules writes (``{}``)
+    means none."""
+    from ..serve.paths import load_path_map
+
+    try:
+        data = json.loads(Path(file).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{file}: cannot read path mapping rules ({exc})") from None
+    if data == {} or (
+        isinstance(data, dict) and not data.get("path_mapping_rules") and "version" not in data
+    ):
+        return []
+    return load_path_map(file)
+
+
+def map_job_paths(job: FillJob, rules_file: str | os.PathLike) -> FillJob:
+    """``job`` with the rules of ``rules_file`` applied to its plate, mask, output and contact sheet."""
+    from ..serve.paths import map_job
+
+    return map_job(job, load_session_path_map(rules_file))
+
+
+class OpenJDProgress:
+    """Our events as OpenJD's stdout protocol: ``openjd_progress`` (percent of this task's frames written),
+    ``openjd_status`` (a stage starting, the end), ``openjd_fail`` (the error line). One line per write."""
+
+    def __init__(self, write: Any = None) -> None:
+        self.write = write or _print_line
+        self.stage: str | None = None
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        for line in self._lines(event):
+            self.write(" ".join(line.splitlines()))  # the protocol is one line per message
+
+    def _lines(self, event: dict[str, Any]) -> list[str]:
+        lines: list[str] = []
+        kind = event.get("event")
+        if kind == events.PROGRESS:
+            done = events.fraction(event)
+            if done is not None:
+                lines.append(f"openjd_progress: {100.0 * done:.1f}")
+            if event.get("stage") != self.stage and not events.is_overall(event):
+                self.stage = str(event.get("stage"))
+                lines.append(f"openjd_status: {events.describe(event)}")
+        elif kind == events.DONE:
+            lines.append("openjd_progress: 100.0")
+            lines.append(f"openjd_status: {events.describe(event)}")
+        elif kind == events.ERROR:
+            lines.append(f"openjd_fail: {event.get('message', 'aifx failed')}")
+        elif kind == events.CANCELLED:
+            lines.append(f"openjd_status: cancelled: {event.get('message', '')}")
+        return lines
+
+
+def _print_line(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+# -- aifx export openjd ------------------------------------------------------------------------------------------
+
+
+def register_cli(subparsers: Any) -> None:
+    export = subparsers.add_parser("export", help="export a job for a render farm")
+    formats = export.add_subparsers(dest="format", metavar="FORMAT")
+    openjd = formats.add_parser(
+        "openjd",
+        help="an Open Job Description template (AWS Deadline Cloud, openjd-cli)",
+        description=(__doc__ or "").split("\n\n")[1],
+    )
+    openjd.add_argument("job", help="job JSON file (absolute paths on shared storage)")
+    openjd.add_argument("-o", "--output", required=True, metavar="TEMPLATE.yaml", help="template to write")
+    openjd.add_argument(
+        "--chunk", type=int, help="frames per Fill task (default 50, at most 150 unless --portable)"
+    )
+    openjd.add_argument(
+        "--portable",
+        action="store_true",
+        help="list the chunks as STRING ranges (no TASK_CHUNKING extension)",
+    )
+    openjd.add_argument(
+        "--python", default="python", help="the workers' Python with aifx-core (default: python)"
+    )
+    openjd.set_defaults(handler=_cmd_export_openjd)
+    export.set_defaults(handler=lambda args: _need_format(export))
+
+
+def _need_format(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return 2
+
+
+def _cmd_export_openjd(args: argparse.Namespace) -> int:
+    job = FillJob.load(args.job)
+    job.validate()
+    target = Path(args.output)
+    if target.suffix.lower() not in (".yaml", ".yml", ".json"):
+        raise InputError(f"{target}: a job template is .yaml (or .json); e.g. -o template.yaml")
+    if target.exists() and target.resolve() == Path(args.job).resolve():
+        raise InputError(f"{target}: that is the job file; write the template elsewhere")
+    template = build_template(job, args.job, chunk=args.chunk, portable=args.portable, python=args.python)
+    if target.suffix.lower() == ".json":
+        from ..sequence import atomic_write
+
+        text = json.dumps(template, indent=2)
+        atomic_write(target, lambda tmp: tmp.write_text(text + "\n", encoding="utf-8"))
+    else:
+        write_template(template, target)
+    fill = template["steps"][1]["parameterSpace"]["taskParameterDefinitions"][0]
+    how = (
+        f"{len(fill['range'])} chunks" if args.portable else f"chunks of {args.chunk or DEFAULT_CHUNK} frames"
+    )
+    print(
+        f"aifx: wrote {target} (Anchors, then Fill over {how}); run it with: openjd run {target} --step Fill "
+        f"--run-dependencies -p JobFile={Path(args.job).absolute()}",
+        file=sys.stderr,
+    )
+    return 0

@@ -1,0 +1,536 @@
+"""Run one shot on a Ray cluster: the anchors stage first, then exact chunks on warm worker actors.
+
+``aifx run job.json --executor ray [--address auto|ray://host:10001] [--chunk N]`` and :func:`run_on_ray`.
+
+* **Exact.** Every chunk is ``pipeline.fill(job, frames="A-B")`` (the shot stays the whole shot, only the
+  frames written change), so the frames are bit-identical to a one-process run wherever a chunk runs.
+* **Warm workers.** A worker is a Ray *actor*: one long-lived process that runs chunk after chunk, so a model
+  loaded for the first chunk (``inpaint.models`` caches pipelines per process) serves every later one. A
+  worker asks Ray for a GPU (``num_gpus=1``) when the job's device or backend needs one.
+* **Retries.** Ray retries a task only when its process dies, not when it raises. Here every failure is
+  retried explicitly (``retries`` times per chunk; a dead worker is replaced first): frames are written
+  atomically and recorded in the output's manifest, so a retried chunk resumes after the frames its failed
+  attempt finished and rewrites nothing twice. Bad input (exit code 2) and cancel are never retried.
+* **One progress stream.** Workers buffer their events; the driver drains them while it waits and merges
+  them (:class:`~aifx_core.farm.progress.ChunkProgress`) into the event schema of a local run, so
+  ``--json-progress``, the adapters and ``aifx serve`` read a Ray run like any other.
+* **Cancel.** Ctrl+C, SIGTERM or the caller's :class:`~aifx_core.progress.CancelToken` tells every busy
+  worker to stop at its next progress check (a worker is threaded, so the request reaches it mid-chunk), waits
+  a moment for them to clean up, then kills them. Finished frames stay; a rerun resumes after them.
+* **Paths, never pixels.** Workers get the job (absolute paths), a frame range and return frame numbers.
+
+Without an address a small local Ray is started (``num_cpus=2``, no dashboard) and stopped at the end; with
+one, the driver connects and disconnects, leaving the cluster running. A process already connected to Ray
+(a notebook, a test) is used as it is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from ..backends import check_options, get, route
+from ..pipeline import FillResult
+from ..progress import CancelToken, ProgressCallback
+from ..protocol.errors import AifxError, Cancelled, InputError
+from ..protocol.events import ProgressEvent
+from ..protocol.job import FillJob
+from ..sequence import format_frames
+from .progress import ChunkProgress
+
+#: Frames per chunk when none is given (Ray and farm export): the context a chunk reads around its frames is
+#: paid once per chunk (docs/farm.md measures it), so much shorter chunks mostly re-read context.
+DEFAULT_CHUNK = 50
+#: Attempts after the first for each chunk (and for the anchors stage).
+DEFAULT_RETRIES = 2
+#: CPUs of the local Ray started when no address is given.
+LOCAL_CPUS = 2
+#: Seconds between event drains while chunks run (also how soon a cancel is noticed).
+POLL_SECONDS = 0.2
+#: Seconds busy workers get to stop cleanly on cancel before they are killed.
+CANCEL_GRACE = 10.0
+#: Seconds to wait for the workers to start (a cluster without the resources asked for never starts them).
+START_TIMEOUT = 300.0
+#: The local Ray's object store: only paths and frame numbers travel, so the minimum Ray accepts is plenty.
+LOCAL_OBJECT_STORE = 80 * 1024 * 1024
+#: Test hook read by the workers: ``raise:FRAME:MARKER`` raises once after FRAME is written, ``kill:...`` kills
+#: the worker (SIGKILL) there; MARKER is the file that says it happened (so it happens once per test).
+FAULT_VARIABLE = "AIFX_TEST_FARM_FAULT"
+#: Environment passed on to workers: test hooks only (a cluster's machines have their own environment).
+FORWARDED_PREFIX = "AIFX_TEST_"
+
+ANCHORS = "anchors"
+#: The last task when the job asks for a contact sheet: a whole-shot run that finds every frame done.
+SHEET = "contact-sheet"
+
+
+@dataclass
+class RayFillResult(FillResult):
+    """A :class:`FillResult` plus what each worker process used (for the benchmark and for logs)."""
+
+    #: One dict per worker: ``pid``, ``peak_rss_mib``, ``cpu_s``, ``chunks`` (chunks it finished).
+    workers: list[dict[str, Any]] = field(default_factory=list)
+    #: Chunks as run: ``"1001-1050"`` texts in shot order.
+    chunks: list[str] = field(default_factory=list)
+
+
+def run_on_ray(
+    job: FillJob | dict | str | os.PathLike,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+    *,
+    address: str | None = None,
+    chunk: int | None = None,
+    workers: int | None = None,
+    retries: int = DEFAULT_RETRIES,
+    job_file: str | os.PathLike | None = None,
+) -> RayFillResult:
+    """Run ``job`` on Ray in chunks of ``chunk`` frames (see the module docstring); returns what was written.
+
+    ``address`` is a running cluster (``"auto"``, ``"ray://head:10001"``); None starts a local one. ``workers``
+    defaults to what the cluster has room for (one per GPU for GPU work, else one per CPU), at most one per
+    chunk. Raises :class:`InputError` for bad input, :class:`Cancelled` on cancel, :class:`AifxError` when a
+    chunk still fails after ``retries`` more attempts.
+    """
+    try:
+        import ray
+    except ImportError:
+        raise InputError(
+            "--executor ray needs Ray: pip install 'aifx-core[ray]' (or run without --executor ray)"
+        ) from None
+    if job_file is None and isinstance(job, (str, os.PathLike)):
+        job_file = job
+    job = _absolute(_as_job(job))
+    job.validate()
+    check_options(job.backend, job.options)  # a typo fails here, not in every worker
+    if chunk is not None and chunk < 1:
+        raise InputError(f"--chunk {chunk}: a chunk needs at least 1 frame")
+    if workers is not None and workers < 1:
+        raise InputError(f"--workers {workers}: at least 1")
+    if retries < 0:
+        raise InputError(f"retries {retries}: must be 0 or more")
+    chunks = chunk_frames(job, chunk or DEFAULT_CHUNK)
+    cancel = cancel or CancelToken()
+    with _SignalsCancel(cancel) as signals, _connected(ray, address):
+        signals.install()
+        gpus = gpus_per_worker(job, ray.cluster_resources())
+        run = _RayRun(ray, job, chunks, progress, cancel, gpus, retries, job_file)
+        return run.run(workers or _default_workers(ray.cluster_resources(), gpus, len(chunks)))
+
+
+def chunk_frames(job: FillJob, size: int) -> list[list[int]]:
+    """The shot's frames in the chunks :func:`aifx_core.chunks.plan_chunks` plans (a chunk is a first/last
+    pair; on a shot with gaps only the frames the shot has between them belong to it)."""
+    from ..chunks import plan_chunks
+    from ..sequence import open_sequence
+
+    shot = open_sequence(job.input, frames=job.frames, skip_missing=job.skip_missing, role="plate").frames
+    return [[f for f in shot if first <= f <= last] for first, last in plan_chunks(job, size)]
+
+
+# -- what a job needs -------------------------------------------------------------------------------------------
+
+
+def uses_model(job: FillJob) -> bool:
+    """Does the job run a learned model (and so wants a GPU when there is one)?
+
+    Model-free: Telea, and the temporal engine over a model-free spatial backend. Every other whole-shot
+    backend (video diffusion, diffusers on every frame, a plugin's) is taken to run a model.
+    """
+    name, options = route(job.backend, job.options, 2)  # how it runs on a sequence
+    backend = get(name)
+    if backend.kind != "fill":
+        return backend.generative
+    if not backend.hosts_spatial:
+        return True
+    spatial = options.get("spatial_backend") or _option_default(backend, "spatial_backend") or "telea"
+    return get(str(spatial)).generative
+
+
+def gpus_per_worker(job: FillJob, resources: dict[str, float]) -> int:
+    """1 when the job runs on a GPU (``--device cuda``, or ``auto`` with a model and GPUs in the cluster)."""
+    device = (job.device or "auto").strip().lower()
+    if device.startswith("cuda:"):
+        raise InputError(
+            f"device {job.device!r}: on Ray every worker gets its own GPU (Ray sets CUDA_VISIBLE_DEVICES); "
+            "use --device cuda or auto"
+        )
+    if device == "cuda":
+        if resources.get("GPU", 0) < 1:
+            raise InputError("--device cuda: the Ray cluster has no GPU; use --device auto or cpu")
+        return 1
+    if device == "auto":
+        return 1 if resources.get("GPU", 0) >= 1 and uses_model(job) else 0
+    return 0
+
+
+def _option_default(backend: Any, name: str) -> Any:
+    cls = backend.options_class()
+    for spec in fields(cls) if cls is not None else ():
+        if spec.name == name:
+            return spec.default
+    return None
+
+
+def _default_workers(resources: dict[str, float], gpus: int, chunks: int) -> int:
+    room = resources.get("GPU", 0) if gpus else resources.get("CPU", 1)
+    return max(1, min(chunks, int(room)))
+
+
+def _as_job(job: FillJob | dict | str | os.PathLike) -> FillJob:
+    if isinstance(job, FillJob):
+        return job
+    if isinstance(job, dict):
+        return FillJob.from_dict(job)
+    return FillJob.load(job)
+
+
+def _absolute(job: FillJob) -> FillJob:
+    """The job with absolute paths: a worker's working folder is not the driver's."""
+    changes = {}
+    for name in ("input", "mask", "output", "contact_sheet"):
+        value = getattr(job, name)
+        if value and not os.path.isabs(os.path.expanduser(value)):
+            changes[name] = os.path.abspath(value)
+    return replace(job, **changes) if changes else job
+
+
+@contextlib.contextmanager
+def _connected(ray: Any, address: str | None) -> Iterator[None]:
+    """Connected to Ray for the run: an existing connection is used as it is; else start or join, then leave."""
+    if ray.is_initialized():
+        yield
+        return
+    quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING}
+    if address is None:
+        ray.init(num_cpus=LOCAL_CPUS, object_store_memory=LOCAL_OBJECT_STORE, **quiet)
+    else:
+        try:
+            ray.init(address=address, **quiet)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            raise InputError(
+                f"--address {address}: cannot connect to a Ray cluster ({exc}); start one with 'ray start "
+                "--head' or leave out --address to run on a local Ray"
+            ) from None
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+class _SignalsCancel:
+    """For a run, SIGTERM (the adapters' Cancel) and SIGINT (Ctrl+C) only set the cancel token; the driver loop
+    notices within :data:`POLL_SECONDS`, stops every worker and raises :class:`Cancelled`.
+
+    Why not raise from the handler, as a local run does: a signal handler that raises inside Ray's compiled
+    calls (``ray.wait``) leaves them half done (``SystemError``), and ``ray.init`` installs Ray's own handlers,
+    which log and exit the process. The caller's handlers are saved before Ray starts and put back at the end.
+    Only in the main thread (elsewhere signals are the host's business; the caller's token still works).
+    """
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self, cancel: CancelToken) -> None:
+        self.cancel = cancel
+        self.saved: dict[int, Any] = {}
+
+    def __enter__(self) -> _SignalsCancel:
+        if threading.current_thread() is threading.main_thread():
+            self.saved = {sig: signal.getsignal(sig) for sig in self.SIGNALS}
+        return self
+
+    def install(self) -> None:
+        """Take over the signals (after ``ray.init``, which replaces them)."""
+        for sig in self.saved:
+            signal.signal(sig, lambda _sig, _frame: self.cancel.cancel())
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self.saved.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+
+
+# -- the worker ---------------------------------------------------------------------------------------------------
+
+
+class ChunkWorker:
+    """One warm worker process (a Ray actor, threaded so :meth:`cancel` and :meth:`drain` reach it mid-chunk).
+
+    Its events wait in a buffer until the driver drains them: a worker never calls back into the driver, so
+    a slow or gone driver cannot stall a chunk.
+    """
+
+    def __init__(self) -> None:
+        self._events: list[tuple[str, dict[str, Any]]] = []
+        self._lock = threading.Lock()
+        self._cancel = CancelToken()
+        self._chunks = 0
+
+    def ready(self) -> int:
+        return os.getpid()
+
+    def anchors(self, job: dict[str, Any]) -> str | None:
+        """The anchors stage (keyframes and what no frame saw on them, cached in the output's job cache);
+        ``--overwrite`` rebuilds them, as ``aifx run --anchors --overwrite`` does."""
+        from ..pipeline import prepare_anchors
+
+        data = FillJob.from_dict(job)
+        return prepare_anchors(
+            data, progress=self._reporter(ANCHORS), cancel=self._cancel, rebuild=bool(data.overwrite)
+        )
+
+    def chunk(
+        self, tag: str, job: dict[str, Any], frames: str | None, job_file: str | None
+    ) -> dict[str, Any]:
+        """Write exactly ``frames`` of the job's shot (None: the whole shot, resuming after what is done);
+        returns the :class:`FillResult` as a dict."""
+        from ..pipeline import fill
+
+        progress, cancel = self._reporter(tag), self._cancel
+        if frames is None:
+            result = fill(FillJob.from_dict(job), progress=progress, cancel=cancel, job_file=job_file)
+        else:
+            result = fill(
+                FillJob.from_dict(job), progress=progress, cancel=cancel, frames=frames, job_file=job_file
+            )
+        self._chunks += 1
+        return asdict(result)
+
+    def drain(self) -> list[tuple[str, dict[str, Any]]]:
+        with self._lock:
+            events, self._events = self._events, []
+        return events
+
+    def cancel(self) -> None:
+        self._cancel.cancel()
+
+    def stats(self) -> dict[str, Any]:
+        """Peak memory and CPU time of this worker process (for the benchmark and logs)."""
+        import resource
+
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return {
+            "pid": os.getpid(),
+            "peak_rss_mib": round(_peak_rss_mib(usage.ru_maxrss), 1),
+            "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
+            "chunks": self._chunks,
+        }
+
+    def _reporter(self, tag: str) -> ProgressCallback:
+        def on_progress(event: ProgressEvent) -> None:
+            with self._lock:
+                self._events.append((tag, event.to_dict()))
+            _test_fault(event)
+
+        return on_progress
+
+
+def _peak_rss_mib(ru_maxrss: int) -> float:
+    """This process image's peak RSS: ``VmHWM`` on Linux (``ru_maxrss`` carries a forking parent's size over
+    into the child there, and Ray's workers are forked), ``ru_maxrss`` elsewhere."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    return ru_maxrss / (1024.0 * 1024.0 if sys.platform == "darwin" else 1024.0)
+
+
+def _test_fault(event: ProgressEvent) -> None:
+    """The :data:`FAULT_VARIABLE` test hook (unset in real use), right after a frame is written:
+    ``raise:FRAME:MARKER`` raises once, ``kill:FRAME:MARKER`` kills the worker once (MARKER is the file that says
+    it happened), ``slow:SECONDS`` sleeps after every frame (so a test can cancel mid-shot)."""
+    spec = os.environ.get(FAULT_VARIABLE)
+    if not spec or event.stage != "write" or event.frame is None:
+        return
+    how, _, rest = spec.partition(":")
+    if how == "slow":
+        time.sleep(float(rest))
+        return
+    frame, _, marker = rest.partition(":")
+    if event.frame != int(frame) or os.path.exists(marker):
+        return
+    Path(marker).touch()
+    if how == "kill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    raise RuntimeError(f"injected fault after frame {frame} ({FAULT_VARIABLE})")
+
+
+# -- the driver ---------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Task:
+    tag: str
+    frames: str  # "" for the anchors stage
+    attempt: int = 0
+
+
+class _RayRun:
+    """The driver's side of one run: workers, the task queue, retries, events, cancel."""
+
+    def __init__(
+        self,
+        ray: Any,
+        job: FillJob,
+        chunks: list[list[int]],
+        progress: ProgressCallback | None,
+        cancel: CancelToken,
+        gpus: int,
+        retries: int,
+        job_file: str | os.PathLike | None,
+    ) -> None:
+        self.ray = ray
+        self.job = job
+        self.job_data = replace(job, contact_sheet=None).to_dict()  # a chunk never writes the shot's sheet
+        self.job_file = os.path.abspath(job_file) if job_file is not None else None
+        self.tasks = [_Task(format_frames(frames), format_frames(frames)) for frames in chunks]
+        self.progress = ChunkProgress(progress, dict(zip((t.tag for t in self.tasks), chunks, strict=True)))
+        self.callback = progress
+        self.cancel = cancel
+        self.gpus = gpus
+        self.retries = retries
+        self.result = RayFillResult(output="", chunks=[t.tag for t in self.tasks])
+        self.actor_class: Any = None
+        self.workers: list[Any] = []
+        self.running: dict[Any, tuple[int, _Task]] = {}
+
+    # -- the run, top to bottom ---------------------------------------------------------------------------
+    def run(self, count: int) -> RayFillResult:
+        try:
+            self._start_workers(count)
+            self._schedule([_Task(ANCHORS, "")])
+            self._schedule(self.tasks)
+            if self.job.contact_sheet:  # every frame is done now: a whole-shot run only writes the sheet
+                self._schedule([_Task(SHEET, "")])
+            self.result.workers = self.ray.get([w.stats.remote() for w in self.workers])
+        except BaseException:
+            self._stop()
+            raise
+        finally:
+            for worker in self.workers:
+                with contextlib.suppress(Exception):
+                    self.ray.kill(worker)
+        self.result.written.sort()
+        self.result.skipped.sort()
+        return self.result
+
+    def _start_workers(self, count: int) -> None:
+        env = {k: v for k, v in os.environ.items() if k.startswith(FORWARDED_PREFIX)}
+        options: dict[str, Any] = {"num_cpus": 1, "num_gpus": self.gpus, "max_concurrency": 3}
+        if env:
+            options["runtime_env"] = {"env_vars": env}
+        self.actor_class = self.ray.remote(ChunkWorker).options(**options)
+        self.workers = [self.actor_class.remote() for _ in range(count)]
+        pending = [w.ready.remote() for w in self.workers]
+        deadline = time.monotonic() + START_TIMEOUT
+        while pending:
+            self.cancel.raise_if_cancelled()
+            _, pending = self.ray.wait(pending, num_returns=len(pending), timeout=POLL_SECONDS)
+            if pending and time.monotonic() > deadline:
+                need = f"{self.gpus} GPU and 1 CPU" if self.gpus else "1 CPU"
+                raise AifxError(
+                    f"{len(pending)} of {count} Ray worker(s) did not start in {START_TIMEOUT:.0f} s: each needs "
+                    f"{need}, the cluster has {self.ray.cluster_resources()}; pass --workers or free resources"
+                )
+
+    def _submit(self, index: int, task: _Task) -> Any:
+        worker = self.workers[index]
+        if task.tag == ANCHORS:
+            return worker.anchors.remote(self.job_data)
+        if task.tag == SHEET:
+            sheet = replace(self.job, overwrite=False).to_dict()  # every frame is done: only the sheet is new
+            return worker.chunk.remote(task.tag, sheet, None, self.job_file)
+        return worker.chunk.remote(task.tag, self.job_data, task.frames, self.job_file)
+
+    def _schedule(self, tasks: list[_Task]) -> None:
+        """Run ``tasks`` on the workers, each idle worker taking the next; returns when all have succeeded."""
+        queue = deque(tasks)
+        idle = list(range(len(self.workers)))
+        while queue or self.running:
+            self.cancel.raise_if_cancelled()
+            while queue and idle:
+                index, task = idle.pop(0), queue.popleft()
+                self.running[self._submit(index, task)] = (index, task)
+            ready, _ = self.ray.wait(list(self.running), num_returns=len(self.running), timeout=POLL_SECONDS)
+            self._drain()
+            for ref in ready:
+                index, task = self.running.pop(ref)
+                idle.append(index)
+                try:
+                    value = self.ray.get(ref)
+                except self.ray.exceptions.RayTaskError as exc:
+                    cause = getattr(exc, "cause", None) or exc
+                    if isinstance(cause, InputError):
+                        raise InputError(str(cause)) from None
+                    if isinstance(cause, Cancelled):
+                        raise Cancelled(str(cause)) from None
+                    self._retry(task, cause, queue)
+                except (
+                    self.ray.exceptions.RayError
+                ) as exc:  # the worker died (killed, out of memory, node lost)
+                    self.workers[index] = self.actor_class.remote()
+                    self._retry(task, exc, queue)
+                else:
+                    self._finished(task, value)
+
+    def _retry(self, task: _Task, cause: BaseException, queue: deque[_Task]) -> None:
+        task.attempt += 1
+        what = "the anchors stage" if task.tag == ANCHORS else f"chunk {task.tag}"
+        reason = str(cause).strip().splitlines()[-1] if str(cause).strip() else type(cause).__name__
+        if task.attempt > self.retries:
+            raise AifxError(f"{what} failed {task.attempt} times, last: {reason}")
+        if task.tag in self.progress.chunks:
+            self.progress.retry(task.tag)
+        note = f"{what} failed ({reason}); retry {task.attempt} of {self.retries}"
+        self.result.notices.append(f"note: {note}")
+        if self.callback is not None:
+            self.callback(ProgressEvent("retry", task.attempt, self.retries, None, note))
+        queue.append(task)
+
+    def _finished(self, task: _Task, value: Any) -> None:
+        if not isinstance(value, dict):  # the anchors stage: its cache folder, or None
+            return
+        self.result.output = self.result.output or str(value.get("output") or "")
+        if task.tag == SHEET:
+            self.result.contact_sheet = value.get("contact_sheet")
+        else:
+            self.progress.finish(task.tag)
+            # Frames a failed attempt wrote were written by this run, though the retry found them done.
+            earlier = self.progress.frames_written(task.tag)
+            self.result.written.extend(sorted(earlier | set(value.get("written") or [])))
+            self.result.skipped.extend(f for f in value.get("skipped") or [] if f not in earlier)
+        for notice in value.get("notices") or []:
+            if notice not in self.result.notices:
+                self.result.notices.append(notice)
+
+    def _drain(self) -> None:
+        busy = sorted({index for index, _ in self.running.values()})
+        for ref in [self.workers[i].drain.remote() for i in busy]:
+            try:
+                batch = self.ray.get(ref)
+            except self.ray.exceptions.RayError:  # the worker died: its task's result says so, and is retried
+                continue
+            for tag, event in batch:
+                if tag in self.progress.chunks:
+                    self.progress.chunk_event(tag, event)
+                else:
+                    self.progress.stage_event(event, tag)
+
+    def _stop(self) -> None:
+        """On cancel or failure: busy workers stop at their next progress check; the stragglers are killed."""
+        refs = list(self.running)
+        for index in sorted({index for index, _ in self.running.values()}):
+            with contextlib.suppress(Exception):
+                self.workers[index].cancel.remote()
+        with contextlib.suppress(BaseException):
+            self.ray.wait(refs, num_returns=len(refs), timeout=CANCEL_GRACE)
+        self.running.clear()

@@ -1,0 +1,173 @@
+"""``aifx export openjd``: templates checked and run by the OpenJD reference runtime (``openjd-cli``).
+
+``openjd run`` executes the template's steps on this machine as a farm worker would (a session folder, the
+task parameters substituted, path mapping, the ``openjd_*`` stdout protocol); the frames it writes must be
+bit-identical to one ``fill(job)``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from shot_files import make_shot, read_exr, shot_job
+
+from aifx_core.farm.openjd import OpenJDProgress, build_template, load_session_path_map, openjd_range
+from aifx_core.protocol import events
+from aifx_core.protocol.errors import InputError
+
+pytest.importorskip("openjd.cli")
+
+FRAMES = range(1001, 1013)
+BACKEND = "propagate"
+OPENJD = [sys.executable, "-m", "openjd"]
+
+
+@pytest.fixture(scope="module")
+def shot(tmp_path_factory) -> Path:
+    return make_shot(tmp_path_factory.mktemp("openjd") / "shot", frames=FRAMES)
+
+
+@pytest.fixture(scope="module")
+def reference(shot, tmp_path_factory) -> dict[int, dict[str, bytes]]:
+    from aifx_core.pipeline import fill
+
+    out = tmp_path_factory.mktemp("reference") / "clean.####.exr"
+    fill(shot_job(shot, out, backend=BACKEND))
+    return {frame: _pixels(out, frame) for frame in FRAMES}
+
+
+def _pixels(out: Path, frame: int) -> dict[str, bytes]:
+    _header, channels = read_exr(Path(str(out).replace("####", f"{frame:04d}")))
+    return {name: np.ascontiguousarray(data).tobytes() for name, data in channels.items()}
+
+
+def _export(job_file: Path, template: Path, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "aifx_core", "export", "openjd", str(job_file), "-o", str(template), *extra],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _run(template: Path, job_file: str, *extra: str) -> subprocess.CompletedProcess:
+    command = [*OPENJD, "run", str(template), "--step", "Fill", "--run-dependencies"]
+    command += ["-p", f"JobFile={job_file}", "-p", f"Python={sys.executable}", *extra]
+    return subprocess.run(command, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("form", ["chunked", "portable"])
+def test_template_passes_openjd_check_and_its_run_is_bit_identical(shot, reference, tmp_path, form):
+    out = tmp_path / "out" / "clean.####.exr"
+    job_file = tmp_path / "job.json"
+    shot_job(shot, out, backend=BACKEND).save(job_file)
+    template = tmp_path / "template.yaml"
+    exported = _export(job_file, template, "--chunk", "5", *(["--portable"] if form == "portable" else []))
+    assert exported.returncode == 0, exported.stderr
+
+    check = subprocess.run([*OPENJD, "check", str(template)], capture_output=True, text=True, timeout=120)
+    assert check.returncode == 0 and "passes validation" in check.stdout, check.stdout + check.stderr
+
+    ran = _run(template, str(job_file))
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-2000:]
+    ranges = re.findall(r"Frames\((?:CHUNK\[INT\]|STRING)\) = (\d+)-(\d+)", ran.stdout)
+    covered = sorted(f for a, b in ranges for f in range(int(a), int(b) + 1))
+    assert covered == list(FRAMES), ranges  # every frame in exactly one task
+    # 12 frames at 5: the runtime evens them out (4/4/4, not 5/5/2), and every task reads the range it got.
+    if form == "chunked":
+        assert len(ranges) == 3 and {int(b) - int(a) + 1 for a, b in ranges} == {4}
+    else:
+        assert ranges == [("1001", "1005"), ("1006", "1010"), ("1011", "1012")]
+    assert "openjd_progress: 100.0" in ran.stdout and "openjd_status: done" in ran.stdout
+    for frame in FRAMES:
+        assert _pixels(out, frame) == reference[frame], f"frame {frame} differs from aifx run"
+
+
+@pytest.mark.slow
+def test_the_session_path_mapping_applies_to_the_job_paths(shot, reference, tmp_path):
+    """The artist's job names /mnt/farm/share/...; on this worker that is tmp_path: the session's rules map the
+    JobFile parameter (OpenJD) and the plate, mask and output inside the job (aifx)."""
+    share = tmp_path / "share"
+    make_shot(share / "shot", frames=FRAMES)  # the same shot, on "shared storage"
+    local = shot_job(share / "shot", share / "out" / "clean.####.exr", backend=BACKEND)
+    local.save(share / "local.json")
+    template = tmp_path / "template.yaml"
+    assert _export(share / "local.json", template, "--chunk", "6").returncode == 0
+
+    farm_root = "/mnt/farm/share"
+    as_artist_sees_it = local.to_dict()
+    for name in ("input", "mask", "output"):
+        as_artist_sees_it[name] = as_artist_sees_it[name].replace(str(share), farm_root)
+    (share / "job.json").write_text(json.dumps(as_artist_sees_it))
+    rules = {
+        "version": "pathmapping-1.0",
+        "path_mapping_rules": [
+            {"source_path_format": "POSIX", "source_path": farm_root, "destination_path": str(share)}
+        ],
+    }
+    (tmp_path / "rules.json").write_text(json.dumps(rules))
+
+    ran = _run(template, f"{farm_root}/job.json", "--path-mapping-rules", f"file://{tmp_path / 'rules.json'}")
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-2000:]
+    assert not Path(farm_root).exists()
+    for frame in FRAMES:
+        assert _pixels(share / "out" / "clean.####.exr", frame) == reference[frame]
+
+
+def test_export_refuses_what_cannot_run_on_a_farm(shot, tmp_path, monkeypatch):
+    monkeypatch.chdir(shot.parent)
+    job_file = tmp_path / "job.json"
+    shot_job(Path(shot.name), tmp_path / "clean.####.exr").save(job_file)  # a relative plate path
+    done = _export(job_file, tmp_path / "t.yaml")
+    assert done.returncode == 2 and "relative path" in done.stderr
+    assert not (tmp_path / "t.yaml").exists()
+    with pytest.raises(InputError, match="at most 150"):
+        build_template(shot_job(shot, tmp_path / "c.####.exr"), job_file, chunk=151)
+    template = build_template(shot_job(shot, tmp_path / "c.####.exr"), job_file, chunk=151, portable=True)
+    assert template["steps"][1]["parameterSpace"]["taskParameterDefinitions"][0]["range"] == ["1001-1012"]
+
+
+def test_template_shape(shot, tmp_path):
+    template = build_template(shot_job(shot, tmp_path / "c.####.exr"), tmp_path / "job.json", chunk=4)
+    assert template["extensions"] == ["TASK_CHUNKING"]
+    anchors, fill = template["steps"]
+    assert anchors["name"] == "Anchors" and fill["dependencies"] == [{"dependsOn": "Anchors"}]
+    frames = fill["parameterSpace"]["taskParameterDefinitions"][0]
+    assert frames["type"] == "CHUNK[INT]" and frames["range"] == "1001-1012"
+    args = fill["script"]["actions"]["onRun"]["args"]
+    assert args[args.index("--frames") + 1] == "{{Task.Param.Frames}}"
+    assert (
+        "{{Session.PathMappingRulesFile}}" in args
+        and "--anchors" in anchors["script"]["actions"]["onRun"]["args"]
+    )
+    assert yaml.safe_load(yaml.safe_dump(template)) == template
+
+
+def test_openjd_range_and_progress_lines(tmp_path):
+    assert openjd_range([1001, 1002, 1003, 1005, 1007, 1008]) == "1001-1003,1005,1007-1008"
+    lines: list[str] = []
+    report = OpenJDProgress(lines.append)
+    report({"event": "progress", "stage": "flow", "index": 1, "total": 4, "frame": 1001, "message": ""})
+    report({"event": "progress", "stage": "flow", "index": 2, "total": 4, "frame": 1002, "message": ""})
+    report({"event": "progress", "stage": "write", "index": 1, "total": 4, "frame": 1001, "message": ""})
+    report(events.error_event("frame 1002: bad\nthing", 2))
+    assert lines == [
+        "openjd_status: flow 1/4 (frame 1001)",
+        "openjd_progress: 25.0",
+        "openjd_fail: frame 1002: bad thing",
+    ]
+    empty = tmp_path / "none.json"
+    empty.write_text("{}")  # what an OpenJD session without rules writes
+    assert load_session_path_map(empty) == []
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"version": "pathmapping-0.1", "path_mapping_rules": [{}]}')
+    with pytest.raises(InputError):
+        load_session_path_map(bad)

@@ -1,0 +1,290 @@
+"""The Ray executor on a real local Ray (2 CPUs, one cluster for the module, always shut down).
+
+Every test compares against a one-process ``fill(job)`` of the same shot: chunked, retried, killed or
+cancelled, the frames on disk must be bit-identical to it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from shot_files import make_shot, read_exr, shot_job
+
+from aifx_core.farm.progress import ChunkProgress
+from aifx_core.farm.ray_executor import FAULT_VARIABLE, gpus_per_worker, uses_model
+from aifx_core.protocol import events
+from aifx_core.protocol.errors import Cancelled, InputError
+from aifx_core.protocol.job import FillJob
+
+ray = pytest.importorskip("ray")
+
+pytestmark = pytest.mark.slow
+
+FRAMES = range(1001, 1013)
+#: The temporal engine (the default backend): its chunks read context, so exactness is not free.
+BACKEND = "propagate"
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """One local Ray for the module (start-up is slow on a loaded box); the executor uses it as it is."""
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        object_store_memory=80 * 1024 * 1024,
+        logging_level="WARNING",
+    )
+    try:
+        yield ray.get_runtime_context().gcs_address
+    finally:
+        ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def shot(tmp_path_factory) -> Path:
+    return make_shot(tmp_path_factory.mktemp("farm") / "shot", frames=FRAMES)
+
+
+@pytest.fixture(scope="module")
+def reference(shot, tmp_path_factory) -> dict[int, dict[str, bytes]]:
+    """The frames of one ``fill(job)`` in this process: what every Ray run must reproduce bit for bit."""
+    from aifx_core.pipeline import fill
+
+    out = tmp_path_factory.mktemp("reference") / "clean.####.exr"
+    fill(shot_job(shot, out, backend=BACKEND))
+    return {frame: _pixels(out, frame) for frame in FRAMES}
+
+
+def _pixels(out: Path, frame: int) -> dict[str, bytes]:
+    _header, channels = read_exr(Path(str(out).replace("####", f"{frame:04d}")))
+    return {name: np.ascontiguousarray(data).tobytes() for name, data in channels.items()}
+
+
+def _written(out: Path) -> list[int]:
+    return sorted(f for f in FRAMES if Path(str(out).replace("####", f"{f:04d}")).exists())
+
+
+def _assert_exact(out: Path, reference, frames=FRAMES) -> None:
+    for frame in frames:
+        assert _pixels(out, frame) == reference[frame], f"frame {frame} differs from the one-process run"
+
+
+def _check_stream(received: list[dict], frames) -> None:
+    """The merged stream reads like a local run: one ``write`` per frame, counting up to the total."""
+    writes = [e for e in received if events.is_overall(e)]
+    assert [e["index"] for e in writes] == list(range(1, len(frames) + 1))
+    assert sorted(e["frame"] for e in writes) == list(frames)
+    assert writes[-1]["total"] == len(frames)
+    assert all(e["index"] <= e["total"] for e in writes)
+    fractions = [events.fraction(e) for e in writes]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+
+
+def test_chunks_on_ray_are_bit_identical_to_one_process(cluster, shot, reference, tmp_path):
+    from aifx_core.farm import run_on_ray
+
+    out = tmp_path / "clean.####.exr"
+    received: list[dict] = []
+    result = run_on_ray(
+        shot_job(shot, out, backend=BACKEND), progress=lambda e: received.append(e.to_dict()), chunk=4
+    )
+    assert result.chunks == ["1001-1004", "1005-1008", "1009-1012"]
+    assert result.written == list(FRAMES) and result.skipped == []
+    _assert_exact(out, reference)
+    _check_stream(received, FRAMES)
+    assert len(result.workers) == 2 and all(w["peak_rss_mib"] > 0 for w in result.workers)
+    assert sum(w["chunks"] for w in result.workers) == 3  # both workers took chunks, each stayed warm
+
+    again = run_on_ray(shot_job(shot, out, backend=BACKEND), chunk=4)  # resume: nothing left to do
+    assert again.written == [] and again.skipped == list(FRAMES)
+
+
+@pytest.mark.parametrize("how", ["raise", "kill"])
+def test_a_failed_chunk_is_retried_and_still_exact(cluster, shot, reference, tmp_path, monkeypatch, how):
+    """A chunk that raises (an application error, which Ray does not retry) or whose worker dies after writing
+    frame 1006 runs again; the frames it finished are kept, the rest are written, all bit-identical."""
+    from aifx_core.farm import run_on_ray
+
+    marker = tmp_path / "fault-happened"
+    monkeypatch.setenv(FAULT_VARIABLE, f"{how}:1006:{marker}")
+    out = tmp_path / "clean.####.exr"
+    received: list[dict] = []
+    result = run_on_ray(
+        shot_job(shot, out, backend=BACKEND), progress=lambda e: received.append(e.to_dict()), chunk=4
+    )
+    assert marker.exists(), "the fault never fired: the test proves nothing"
+    assert any("chunk 1005-1008 failed" in n and "retry 1 of 2" in n for n in result.notices)
+    assert any(e.get("stage") == "retry" for e in received)
+    _assert_exact(out, reference)
+    writes = [e for e in received if events.is_overall(e)]
+    assert writes[-1]["index"] == writes[-1]["total"]
+    if how == "raise":  # the failed attempt's own events arrived: its frames count as written by this run
+        assert result.written == list(FRAMES) and writes[-1]["total"] == len(FRAMES)
+    else:  # a killed worker's last events die with it: what it finished, the retry finds already done
+        assert sorted(result.written + result.skipped) == list(FRAMES) and 1006 not in result.written
+    assert not list(tmp_path.glob("*tmp*")), "a temp file was left behind"
+
+
+def test_a_chunk_that_keeps_failing_fails_the_run(cluster, shot, tmp_path, monkeypatch):
+    from aifx_core.farm import run_on_ray
+    from aifx_core.protocol.errors import AifxError
+
+    marker = tmp_path / "fault-happened"
+    monkeypatch.setenv(FAULT_VARIABLE, f"raise:1002:{marker}")
+    with pytest.raises(AifxError, match=r"chunk 1001-1004 failed 1 times.*injected fault"):
+        run_on_ray(shot_job(shot, tmp_path / "clean.####.exr", backend=BACKEND), chunk=4, retries=0)
+
+
+def test_cancel_stops_every_worker_and_keeps_finished_frames(cluster, shot, reference, tmp_path, monkeypatch):
+    from aifx_core.farm import run_on_ray
+    from aifx_core.progress import CancelToken
+
+    monkeypatch.setenv(FAULT_VARIABLE, "slow:0.4")  # a frame takes 0.4 s more: the cancel lands mid-shot
+    out = tmp_path / "clean.####.exr"
+    cancel = CancelToken()
+
+    def on_progress(event) -> None:
+        if event.stage == "write" and event.index >= 2:
+            cancel.cancel()
+
+    with pytest.raises(Cancelled):
+        run_on_ray(shot_job(shot, out, backend=BACKEND), progress=on_progress, cancel=cancel, chunk=4)
+    kept = _written(out)
+    assert 2 <= len(kept) < len(FRAMES), kept
+    _assert_exact(out, reference, kept)
+    assert not list(tmp_path.glob("*tmp*")), "a cancelled worker left a temp file"
+
+    monkeypatch.delenv(FAULT_VARIABLE)
+    rest = run_on_ray(shot_job(shot, out, backend=BACKEND), chunk=4)
+    assert rest.skipped == kept, "finished frames were not kept"
+    assert sorted(rest.written + rest.skipped) == list(FRAMES)
+    _assert_exact(out, reference)
+
+
+def test_bad_input_in_a_chunk_is_not_retried(cluster, shot, tmp_path):
+    from aifx_core.farm import run_on_ray
+
+    job = shot_job(shot, tmp_path / "clean.####.exr", backend=BACKEND, options={"no_such_option": 1})
+    with pytest.raises(InputError, match="no_such_option"):
+        run_on_ray(job, chunk=4)
+
+
+def test_cli_runs_on_a_ray_cluster_with_json_progress(cluster, shot, reference, tmp_path):
+    """``aifx run job.json --executor ray --address ... --json-progress`` from another process, joining the
+    module's cluster: the same event stream as a local run, a done event with every frame, exit code 0."""
+    out = tmp_path / "clean.####.exr"
+    job_file = tmp_path / "job.json"
+    shot_job(shot, out, backend=BACKEND).save(job_file)
+    command = [sys.executable, "-m", "aifx_core", "run", str(job_file), "--json-progress"]
+    done = subprocess.run(
+        [*command, "--executor", "ray", "--address", cluster, "--chunk", "5"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    received = [events.decode(line) for line in done.stdout.splitlines()]
+    assert all(received), f"stdout holds more than events: {done.stdout[:500]}"
+    _check_stream(received[:-1], FRAMES)
+    assert received[-1]["event"] == "done" and received[-1]["written"] == list(FRAMES)
+    _assert_exact(out, reference)
+
+
+def test_cli_sigterm_cancels_every_worker_and_keeps_finished_frames(cluster, shot, reference, tmp_path):
+    """What the adapters' Cancel sends (SIGTERM) stops a Ray run: exit code 130, a final ``cancelled`` event,
+    finished frames exact and kept."""
+    out = tmp_path / "clean.####.exr"
+    job_file = tmp_path / "job.json"
+    shot_job(shot, out, backend=BACKEND).save(job_file)
+    command = [sys.executable, "-m", "aifx_core", "run", str(job_file), "--json-progress"]
+    command += ["--executor", "ray", "--address", cluster, "--chunk", "4"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", FAULT_VARIABLE: "slow:0.4"}
+    worker = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        received = []
+        for line in worker.stdout:
+            event = events.decode(line)
+            received.append(event)
+            if event and events.is_overall(event) and event["index"] >= 2:
+                worker.send_signal(signal.SIGTERM)
+                break
+        rest, errors = worker.communicate(timeout=120)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+    received += [events.decode(line) for line in rest.splitlines()]
+    assert worker.returncode == 130, errors[-2000:]
+    assert received[-1]["event"] == "cancelled"
+    kept = _written(out)
+    assert 2 <= len(kept) < len(FRAMES), kept
+    _assert_exact(out, reference, kept)
+    assert not list(tmp_path.glob("*tmp*"))
+
+
+def test_cli_refuses_ray_flags_without_the_ray_executor(shot, tmp_path):
+    job_file = tmp_path / "job.json"
+    shot_job(shot, tmp_path / "clean.####.exr").save(job_file)
+    done = subprocess.run(
+        [sys.executable, "-m", "aifx_core", "run", str(job_file), "--chunk", "5"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2 and "--chunk: only with --executor ray" in done.stderr
+
+
+# -- without Ray: the merged stream and the GPU rule ------------------------------------------------------------
+
+
+def test_merged_progress_counts_frames_over_chunks_resume_and_retries():
+    received = []
+    merge = ChunkProgress(lambda e: received.append(e), {"a": [1, 2, 3], "b": [4, 5, 6]})
+    assert merge.total == 6
+    merge.chunk_event("b", {"stage": "write", "index": 0, "total": 0, "message": "all frames already done"})
+    assert received[-1].total == 3  # chunk b had nothing left: the total shrinks, the bar jumps forward
+    merge.chunk_event("a", {"stage": "flow", "index": 1, "total": 3, "frame": 1})
+    assert received[-1].stage == "flow" and received[-1].message == "chunk 1-3"
+    merge.chunk_event("a", {"stage": "write", "index": 1, "total": 3, "frame": 1})
+    merge.retry("a")  # the attempt failed after frame 1; the retry has 2 frames left to do
+    merge.chunk_event("a", {"stage": "write", "index": 1, "total": 2, "frame": 2})
+    merge.chunk_event("a", {"stage": "write", "index": 2, "total": 2, "frame": 3})
+    writes = [(e.index, e.total) for e in received if e.stage == "write"]
+    assert writes == [(0, 3), (1, 3), (2, 3), (3, 3)]
+    assert merge.frames_written("a") == {1, 2, 3}
+
+
+def test_gpu_only_for_models_on_a_cluster_with_gpus():
+    telea = FillJob(input="p.####.exr", output="o.####.exr", backend="telea")
+    lama = FillJob(input="p.####.exr", output="o.####.exr", backend="lama", options={"model": "m.pt"})
+    engine = FillJob(input="p.####.exr", output="o.####.exr")
+    assert not uses_model(telea) and not uses_model(engine)
+    assert uses_model(lama)  # routed under the temporal engine, which asks it for keyframes
+    assert uses_model(FillJob(input="p", output="o", options={"spatial_backend": "diffusers"}))
+    assert gpus_per_worker(lama, {"CPU": 8, "GPU": 2}) == 1
+    assert gpus_per_worker(lama, {"CPU": 8}) == 0
+    assert gpus_per_worker(telea, {"CPU": 8, "GPU": 2}) == 0
+    assert gpus_per_worker(FillJob(input="p", output="o", device="cpu", backend="lama"), {"GPU": 1}) == 0
+    with pytest.raises(InputError, match="no GPU"):
+        gpus_per_worker(FillJob(input="p", output="o", device="cuda"), {"CPU": 2})
+    with pytest.raises(InputError, match="use --device cuda or auto"):
+        gpus_per_worker(FillJob(input="p", output="o", device="cuda:1"), {"GPU": 2})
+
+
+def test_job_paths_travel_absolute(tmp_path, monkeypatch):
+    from aifx_core.farm.ray_executor import _absolute
+
+    monkeypatch.chdir(tmp_path)
+    job = _absolute(FillJob(input="shot/plate.####.exr", output="/abs/o.####.exr", mask="m.png"))
+    assert job.input == str(tmp_path / "shot/plate.####.exr") and job.mask == str(tmp_path / "m.png")
+    assert job.output == "/abs/o.####.exr"
+    assert json.loads(job.to_json())["input"].startswith("/")
