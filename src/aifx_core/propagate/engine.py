@@ -173,6 +173,10 @@ class PropagateBackend:
         behind, ahead = self.reach
         return max(0, first - behind), min(length - 1, last + ahead)
 
+    def anchor_start(self, block: int) -> int:
+        """The first shot position the anchors stage reads to decide ``block`` (and the blocks after it)."""
+        return max(0, block * self.options.keyframe_interval - self.options.radius - 1)
+
     def blocks(self, length: int) -> int:
         """Keyframe blocks of a ``length``-frame shot."""
         return -(-length // self.options.keyframe_interval)
@@ -220,16 +224,21 @@ class PropagateBackend:
     def anchors(
         self, packets: Iterable[FramePacket], reporter: Reporter, span: Span
     ) -> Iterator[tuple[int, Anchor]]:
-        """The anchors stage: every keyframe block's keyframe and its fill, in block order, from the whole shot.
+        """The anchors stage: every keyframe block's keyframe and its fill, in block order, over the shot.
 
         It propagates one frame per block (the keyframe) and runs the spatial backend there once; the other
         frames are read for the flow that propagation follows. Chunks then read these instead of deciding.
+        Blocks in ``span.anchors`` (cached already) are skipped; the packets may start at the first missing
+        block's :meth:`anchor_start`.
         """
         self._reset()
         run = _Run(self, iter(packets), Span(span.shot))
         total = self.blocks(len(span.shot))
         interval = self.options.keyframe_interval
+        known = span.anchors or {}
         for block in range(total):
+            if block in known or block * interval < run.base:
+                continue  # cached already (the packets start where the first missing block needs them)
             reporter.cancel.raise_if_cancelled()
             reporter("anchors", block, total, span.shot[block * interval])
             anchor = run.anchor(block)
@@ -415,10 +424,13 @@ class _Run:
             forward = self.estimator.estimate(a.gray, b.gray)
             backward = self.estimator.estimate(b.gray, a.gray)
             fits: tuple[np.ndarray, np.ndarray] | None = None
+            # The flow side's own completion hands on the frame layers it fitted; mover detection reuses them.
+            layers: list[list[np.ndarray]] = []
             if union.any():
                 if _complete_flows_scored is not None:
+                    own = {"layers_out": layers} if _complete_flows_scored is complete_flows_scored else {}
                     forward, backward, fit_f, fit_b = _complete_flows_scored(
-                        [forward, backward], union, images=(a.gray, b.gray)
+                        [forward, backward], union, images=(a.gray, b.gray), **own
                     )
                     fits = (fit_f, fit_b)
                 else:
@@ -426,7 +438,8 @@ class _Run:
             self.flows[pair] = (forward, backward)
             self.fits[pair] = fits
             if _moving_objects is not None:
-                self._detect_movers(pair, forward, backward, union, (a.gray, b.gray))
+                known = (layers[0], layers[1]) if len(layers) == 2 else None
+                self._detect_movers(pair, forward, backward, union, (a.gray, b.gray), known)
             self.gains[pair] = self._exposure_gain(a, b, forward) if self.opt.exposure_match else _UNIT
         forward, backward = self.flows[pair]
         return forward if direction > 0 else backward
@@ -446,21 +459,24 @@ class _Run:
         backward: np.ndarray,
         union: np.ndarray,
         grays: tuple[np.ndarray, np.ndarray],
+        layers: tuple[list[np.ndarray], list[np.ndarray]] | None = None,
     ) -> None:
         """Unmasked moving objects of frame pair+1 (and of frame 0 with the first pair), at full resolution.
 
         Each frame's movers come from one pair only (the one that ends at it), so they do not depend on
-        how the shot is read.
+        how the shot is read. ``layers``: the forward and backward flows' background layers when the
+        completion fitted them already.
         """
         assert _moving_objects is not None and self.size is not None
         height, width = self.size
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
         a_gray, b_gray = grays
-        wanted = [(pair + 1, backward, forward, (b_gray, a_gray))]
+        wanted = [(pair + 1, backward, forward, (b_gray, a_gray), layers and (layers[1], layers[0]))]
         if pair == 0:
-            wanted.append((0, forward, backward, (a_gray, b_gray)))
-        for index, ahead, back, images in wanted:
-            small = np.asarray(_moving_objects(ahead, back, union, side="a", images=images), bool)
+            wanted.append((0, forward, backward, (a_gray, b_gray), layers))
+        for index, ahead, back, images, known in wanted:
+            own = {"layers": known} if known and _moving_objects is moving_objects else {}
+            small = np.asarray(_moving_objects(ahead, back, union, side="a", images=images, **own), bool)
             if not small.any():
                 continue
             full = cv2.resize(small.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST)
@@ -639,12 +655,14 @@ class _Run:
         if block < 0 or (self.length is not None and block * self.opt.keyframe_interval >= self.length):
             return None
         if block not in self.keyframe_of_block:
-            if self.anchors is None:
+            if self.anchors is not None and block in self.anchors:
+                self._use_anchor(block)
+            elif self.anchors is None or self.on_anchor is not None:
                 anchor = self.anchor(block)
                 if self.on_anchor is not None:
                     self.on_anchor(block, anchor)
             else:
-                self._use_anchor(block)
+                raise InputError(f"the anchors hold no keyframe block {block}; run the anchors stage again")
         return self.keyframe_of_block[block]
 
     def _use_anchor(self, block: int) -> None:
