@@ -422,10 +422,13 @@ class _Run:
             forward = self.estimator.estimate(a.gray, b.gray)
             backward = self.estimator.estimate(b.gray, a.gray)
             fits: tuple[np.ndarray, np.ndarray] | None = None
+            # The flow side's own completion hands on the frame layers it fitted; mover detection reuses them.
+            layers: list[list[np.ndarray]] = []
             if union.any():
                 if _complete_flows_scored is not None:
+                    own = {"layers_out": layers} if _complete_flows_scored is complete_flows_scored else {}
                     forward, backward, fit_f, fit_b = _complete_flows_scored(
-                        [forward, backward], union, images=(a.gray, b.gray)
+                        [forward, backward], union, images=(a.gray, b.gray), **own
                     )
                     fits = (fit_f, fit_b)
                 else:
@@ -433,7 +436,8 @@ class _Run:
             self.flows[pair] = (forward, backward)
             self.fits[pair] = fits
             if _moving_objects is not None:
-                self._detect_movers(pair, forward, backward, union, (a.gray, b.gray))
+                known = (layers[0], layers[1]) if len(layers) == 2 else None
+                self._detect_movers(pair, forward, backward, union, (a.gray, b.gray), known)
             self.gains[pair] = self._exposure_gain(a, b, forward) if self.opt.exposure_match else _UNIT
         forward, backward = self.flows[pair]
         return forward if direction > 0 else backward
@@ -453,21 +457,24 @@ class _Run:
         backward: np.ndarray,
         union: np.ndarray,
         grays: tuple[np.ndarray, np.ndarray],
+        layers: tuple[list[np.ndarray], list[np.ndarray]] | None = None,
     ) -> None:
         """Unmasked moving objects of frame pair+1 (and of frame 0 with the first pair), at full resolution.
 
         Each frame's movers come from one pair only (the one that ends at it), so they do not depend on
-        how the shot is read.
+        how the shot is read. ``layers``: the forward and backward flows' background layers when the
+        completion fitted them already.
         """
         assert _moving_objects is not None and self.size is not None
         height, width = self.size
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
         a_gray, b_gray = grays
-        wanted = [(pair + 1, backward, forward, (b_gray, a_gray))]
+        wanted = [(pair + 1, backward, forward, (b_gray, a_gray), layers and (layers[1], layers[0]))]
         if pair == 0:
-            wanted.append((0, forward, backward, (a_gray, b_gray)))
-        for index, ahead, back, images in wanted:
-            small = np.asarray(_moving_objects(ahead, back, union, side="a", images=images), bool)
+            wanted.append((0, forward, backward, (a_gray, b_gray), layers))
+        for index, ahead, back, images, known in wanted:
+            own = {"layers": known} if known and _moving_objects is moving_objects else {}
+            small = np.asarray(_moving_objects(ahead, back, union, side="a", images=images, **own), bool)
             if not small.any():
                 continue
             full = cv2.resize(small.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST)
