@@ -17,7 +17,7 @@ from aifx_core.propagate.chain import Chain
 from aifx_core.propagate.confidence import candidate_quality, candidate_weight, pixel_confidence
 from aifx_core.propagate.fallback import blend_weights
 from aifx_core.propagate.fusion import fuse, weighted_median_index
-from aifx_core.propagate.seam import seam_residual
+from aifx_core.propagate.seam import ring_check, seam_residual
 
 
 def _translating(shift: float, size=(40, 60)):
@@ -209,3 +209,55 @@ def test_an_unknown_flow_completion_hands_the_hole_to_the_fallback(monkeypatch) 
     assert backend.bands["low"] > 0.9 * total
     for rgb, frame in zip(results, clip.frames, strict=True):
         assert np.isfinite(rgb).all() and np.array_equal(rgb[~clip.holes[0]], frame[~clip.holes[0]])
+
+
+def _square_with_ring(size: int = 60, side: int = 20, width: int = 4):
+    hole = np.zeros((size, size), bool)
+    start = (size - side) // 2
+    hole[start : start + side, start : start + side] = True
+    grown = cv2.dilate(hole.astype(np.uint8), np.ones((2 * width + 1, 2 * width + 1), np.uint8)).astype(bool)
+    return hole, grown & ~hole
+
+
+def test_ring_check_tells_a_rigid_background_from_content_other_frames_do_not_show() -> None:
+    rng = np.random.default_rng(4)
+    plate = cv2.GaussianBlur(rng.random((60, 60, 3)).astype(np.float32), (0, 0), 1.5)
+    hole, ring = _square_with_ring()
+    ry, rx = np.nonzero(ring)
+    hy, hx = np.nonzero(hole)
+    real = plate[ry, rx]
+    # Rigid: another frame saw the same texture (a little noise and an exposure drift, which does not count).
+    seen = real * 1.1 + rng.normal(0, 0.003, real.shape).astype(np.float32)
+    rigid = ring_check(hy, hx, ry, rx, real, seen, scale=0.5)
+    # Non-rigid: the other frames show the same kind of texture, but not this one (water, foliage).
+    other = cv2.GaussianBlur(rng.random((60, 60, 3)).astype(np.float32), (0, 0), 1.5)[ry, rx]
+    boiling = ring_check(hy, hx, ry, rx, real, other, scale=0.5)
+    assert rigid.max() < 0.35 and boiling.mean() > 1.0 and boiling.min() > 0.7
+    # An unmasked object on the ring's left side (the other frames show it elsewhere): the hole's left half
+    # is judged no better than a blur, its right half keeps trusting propagation.
+    crossing = rx < 25
+    crossed = ring_check(hy, hx, ry, rx, real, seen, scale=0.5, crossing=crossing)
+    left, right = crossed[hx < 25].mean(), crossed[hx >= 35].mean()
+    assert left > 1.0 and right < 0.5 * left
+
+
+def test_a_slow_crosser_in_the_hole_follows_the_spatial_fill_not_the_background(monkeypatch) -> None:
+    """Where an unmasked object stands in the hole, the truth is the object: the fill must be no worse than
+    the frame's own spatial fill there (before the ring check: twice Telea's error, background pasted)."""
+    clip = hard_clip(n=14, pan=10.0, crosser_speed=-1.5)
+    monkeypatch.setattr(engine, "_moving_objects", _flow_outliers)
+    backend = create_backend("propagate", BackendContext(colorspace="sRGB"))
+    results = [rgb for _, rgb in backend.fill(_hard_packets(clip), Reporter())]
+    telea = create_backend("telea", BackendContext(colorspace="sRGB"))
+    spatial = [rgb for _, rgb in telea.fill(_hard_packets(clip), Reporter())]
+    ours, theirs, background = [], [], []
+    for t, (rgb, blur) in enumerate(zip(results, spatial, strict=True)):
+        covered = clip.holes[t] & clip.crosser[t]
+        truth = clip.frames[t][covered]
+        ours.append(rgb[covered] - truth)
+        theirs.append(blur[covered] - truth)
+        background.append(clip.background[t][covered] - truth)
+    mse = [float(np.mean(np.concatenate(e) ** 2)) for e in (ours, theirs, background)]
+    assert sum(len(e) for e in ours) > 1000  # the crosser does stand in the holes
+    assert mse[0] < 1.15 * mse[1] and mse[0] < 0.5 * mse[2]
+    assert backend.stats["spatial"] + backend.stats["blended"] > 0

@@ -208,6 +208,35 @@ def test_a_bad_job_is_422_with_the_cli_message(server, area, tmp_path):
     assert local.returncode == 2 and local.stderr.strip() == f"aifx: error: {body['detail']}"
 
 
+@pytest.mark.parametrize(
+    "settings, fragment",
+    [
+        ({"options": {"stepz": 3}}, "unknown option(s) stepz"),
+        ({"backend": "diffusers", "options": {"model": "org/name", "steps": 0}}, "steps=0"),
+        ({"backend": "propagate", "options": {"flow_preset": "warp9"}}, "flow_preset"),
+        ({"backend": "no-such-backend"}, "no-such-backend"),
+        ({"mask": "MISSING"}, "mask"),
+        ({"output": "OUT/c.####.mov"}, "output has '.mov'"),
+    ],
+)
+def test_options_mask_and_output_are_checked_at_submit_like_the_cli(
+    server, area, tmp_path, settings, fragment
+):
+    """What ``aifx run`` refuses before any work is a 422 at submit with its message, never a queued job."""
+    settings = dict(settings)
+    output = area / settings.pop("output", "OUT/c.####.exr").replace("OUT", "out_submit")
+    job = shot_job(area / "short", output, **{k: v for k, v in settings.items() if k != "mask"})
+    if settings.get("mask") == "MISSING":
+        job.mask = str(area / "short" / "nomask.####.png")
+    before = server.client("bob").jobs(limit=500)["total"]
+    status, _, body = http("POST", server.url + "/v1/jobs", "bob", job.to_dict())
+    assert status == 422 and body["exit_code"] == 2 and fragment in body["detail"], body
+    assert server.client("bob").jobs(limit=500)["total"] == before  # nothing queued
+    job.save(tmp_path / "bad.json")
+    local = _run_cli("run", str(tmp_path / "bad.json"))
+    assert local.returncode == 2 and local.stderr.strip() == f"aifx: error: {body['detail']}"
+
+
 def test_list_is_own_jobs_paged(server, area):
     client = server.client("bob")
     ids = [

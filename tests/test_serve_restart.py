@@ -46,7 +46,9 @@ def test_full_queue_is_429_and_sigkill_loses_nothing(tmp_path):
             "POST",
             server.url + "/v1/jobs",
             "bob",
-            shot_job(area / "short", area / "out_x" / "c.exr").to_dict(),
+            shot_job(
+                area / "short", area / "out_x" / "c.####.exr"
+            ).to_dict(),  # a good job: only the bound refuses it
         )
         assert status == 429 and int(headers["Retry-After"]) >= 1 and "queue is full" in body["detail"]
 

@@ -10,8 +10,17 @@ import sys
 import pytest
 
 from aifx_core.errors import InputError
+from aifx_core.protocol.job import FillJob
 from aifx_core.serve.auth import TokenFile, add_token
-from aifx_core.serve.paths import PathRule, load_path_map, map_path
+from aifx_core.serve.paths import (
+    PathRefused,
+    PathRule,
+    check_roots,
+    load_path_map,
+    map_job,
+    map_path,
+    option_paths,
+)
 from aifx_core.serve.store import Limits, QueueFull, Store
 
 
@@ -132,6 +141,34 @@ def test_path_mapping_rules(tmp_path):
     file.write_text('{"version": "pathmapping-2.0", "path_mapping_rules": []}')
     with pytest.raises(InputError, match="pathmapping-1.0"):
         load_path_map(file)
+
+
+def test_file_options_are_paths_and_hub_ids_are_not(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "org").mkdir()
+    (tmp_path / "org" / "local").mkdir()  # a relative folder the worker would load as a local model
+    assert option_paths({"model": "org/name", "config": "org/cfg", "steps": 4}) == {}
+    assert option_paths({"model": "org/local"}) == {"model": "org/local"}
+    paths = {
+        "model": "Z:\\models\\sd.safetensors",
+        "config": "/m/cfg",
+        "cache_dir": "hf",
+        "reference": "r.png",
+    }
+    assert option_paths(paths) == paths  # a cache folder or a reference image is always a path
+    rules = [PathRule("WINDOWS", "Z:\\models", "/mnt/models")]
+    job = FillJob(
+        input="/s/p.####.exr", output="/s/o.####.exr", options={"model": paths["model"], "steps": 4}
+    )
+    assert map_job(job, rules).options == {"model": "/mnt/models/sd.safetensors", "steps": 4}
+    assert job.options["model"] == paths["model"]  # the submitted job is not changed in place
+    with pytest.raises(PathRefused, match=r"^option cache_dir hf: the server needs absolute paths"):
+        check_roots(
+            FillJob(
+                input=str(tmp_path / "p.exr"), output=str(tmp_path / "o.exr"), options={"cache_dir": "hf"}
+            ),
+            [tmp_path],
+        )
 
 
 def test_refuses_a_public_host_without_a_token_file(tmp_path):

@@ -8,6 +8,16 @@ resubmitted on a farm and compared for resume.
 Every field is checked against its own declaration (type annotation and ``metadata``) by
 :meth:`FillJob.check_fields`: a JSON job with ``"overwrite": "false"`` or ``"dilate": true`` is refused with
 one line naming the field, the same way for the CLI, the API and the server. Standard library only.
+
+**Job format and forward compatibility.** A job file travels: an artist's Nuke writes it, a farm worker with
+an older aifx-core runs it. Each field declares the job format that added it (``since``); the fields of format
+1 are always written (they pin the pixels: a later default can never change what an old job means), a later
+field only when it is not at its default, and ``"aifx_job"`` is the newest format the written fields need. So
+a job that uses no new setting is format 1 and every aifx-core reads it; one that does use it names the
+format, and an aifx-core that does not know a field refuses the job with one line naming the field, the format
+that added it and "upgrade aifx-core" (a setting that changes pixels is never silently ignored). A new field
+therefore defaults to the behaviour from before it existed, takes ``since=JOB_FORMAT_VERSION`` after bumping
+the version, and never changes its default afterwards. docs/architecture.md (Job format) lists the formats.
 """
 
 from __future__ import annotations
@@ -18,12 +28,13 @@ import json
 import math
 import os
 import stat
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, Dict, List, Tuple
 
 from .errors import InputError
 
-JOB_FORMAT_VERSION = 1
+#: The newest job format this aifx-core reads and writes (see the module docstring; docs/architecture.md lists them).
+JOB_FORMAT_VERSION = 2
 #: A job file is a few hundred bytes; anything above this is not one (and ``/dev/zero`` never ends).
 MAX_JOB_BYTES = 1_000_000
 #: Job fields that never change pixels, left out of the resume key.
@@ -34,6 +45,11 @@ def _limits(minimum: float | None = None, maximum: float | None = None, required
     """Field metadata read by :meth:`FillJob.check_fields`: a numeric range, or (``required``: what to give)
     a string that must not be empty."""
     return {"min": minimum, "max": maximum, "required": required}
+
+
+def _since(job_format: int) -> Dict[str, Any]:
+    """Field metadata: the job format that added the field (written only when not at its default)."""
+    return {"since": job_format}
 
 
 @dataclass
@@ -76,14 +92,25 @@ class FillJob:
     contact_sheet: str | None = None
     #: Also write the fill's confidence (1 = plate, or background other frames saw; towards 0 = invented): an
     #: EXR channel ``fill.confidence``, or a ``confidence/`` PNG sequence beside PNG/TIFF/JPEG outputs.
-    confidence: bool = False
+    confidence: bool = field(default=False, metadata=_since(2))
 
     # -- JSON -------------------------------------------------------------------------------------------
     def to_dict(self) -> Dict[str, Any]:
-        """The job as JSON-ready data (a Python caller's option objects, e.g. a flow estimator, stay objects)."""
-        data = {spec.name: getattr(self, spec.name) for spec in fields(self)}
-        data["options"] = dict(self.options)
-        return {"aifx_job": JOB_FORMAT_VERSION, **data}
+        """The job as JSON-ready data (a Python caller's option objects, e.g. a flow estimator, stay objects).
+
+        Every format-1 field is written; a field added later only when it is not at its default, and
+        ``aifx_job`` is the oldest format that holds what is written, so an older aifx-core can run every job
+        that does not use what it lacks (see the module docstring)."""
+        data: Dict[str, Any] = {}
+        job_format = 1
+        for spec in fields(self):
+            value = getattr(self, spec.name)
+            since = _field_since(spec)
+            if since > 1 and value == _field_default(spec):
+                continue
+            data[spec.name] = dict(value) if spec.name == "options" else value
+            job_format = max(job_format, since)
+        return {"aifx_job": job_format, **data}
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, sort_keys=True)
@@ -95,12 +122,26 @@ class FillJob:
             raise InputError("job must be a JSON object with at least 'input' and 'output'")
         data = dict(data)
         version = data.pop("aifx_job", JOB_FORMAT_VERSION)
-        if version != JOB_FORMAT_VERSION or isinstance(version, bool):
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
             raise InputError(
-                f"job format {version} is not supported by this aifx (expects {JOB_FORMAT_VERSION}); upgrade aifx-core"
+                f"job format {_shown(version)} is not a job format (a whole number >= 1); "
+                "write the job with FillJob.to_json()"
             )
         known = [f.name for f in fields(cls)]
         unknown = sorted(set(data) - set(known))
+        if version > JOB_FORMAT_VERSION:
+            # A newer aifx-core wrote it, with a setting this one does not have: refuse, never ignore it.
+            names = ", ".join(f'"{name}"' for name in unknown)
+            what = (
+                f"job field(s) {names} come from job format {version}"
+                if unknown
+                else f"job format {version} is"
+            )
+            raise InputError(
+                f"{what}, newer than this aifx-core reads (formats 1-{JOB_FORMAT_VERSION}); upgrade aifx-core on "
+                "this machine to the version that wrote the job, or leave those settings at their default where "
+                "the job is made"
+            )
         if unknown:
             raise InputError(
                 f"unknown job field(s) {', '.join(unknown)}; known fields: {', '.join(sorted(known))}"
@@ -158,7 +199,14 @@ class FillJob:
         """
         import hashlib
 
-        data = {k: v for k, v in self.to_dict().items() if k not in NOT_IN_RESUME_KEY and k != "aifx_job"}
+        data = {}
+        for spec in fields(self):
+            value = getattr(self, spec.name)
+            if spec.name in NOT_IN_RESUME_KEY:
+                continue
+            if _field_since(spec) > _KEY_FORMAT and value == _field_default(spec):
+                continue  # a field added later keys only when used: adding one keeps every old output resumable
+            data[spec.name] = value
         data["options"] = dict(self.options if pixel_options is None else pixel_options)
         blob = json.dumps(data, sort_keys=True, default=_type_name).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
@@ -196,6 +244,21 @@ def read_job_text(path: str | os.PathLike) -> str:
         raise InputError(
             f"{p}: job file is not UTF-8 text (bad byte at offset {exc.start}); write it with FillJob.to_json()"
         ) from None
+
+
+#: Fields of job formats up to this one are always in the resume key (as they were when it was frozen), so the
+#: keys of outputs made before later fields existed stay the same.
+_KEY_FORMAT = 2
+
+
+def _field_since(spec: Any) -> int:
+    return int(spec.metadata.get("since", 1))
+
+
+def _field_default(spec: Any) -> Any:
+    if spec.default_factory is not MISSING:
+        return spec.default_factory()
+    return spec.default
 
 
 def _type_name(value: Any) -> str:
@@ -274,3 +337,27 @@ def _check_field(name: str, value: Any, kinds: Tuple[str, ...], meta: Any) -> No
 _FIELD_TYPES: Dict[str, Tuple[str, ...]] = {
     spec.name: _parse_annotation(str(spec.type)) for spec in fields(FillJob)
 }
+
+#: The fields of job format 1, frozen: always written, so their meaning never depends on the reader's defaults.
+FORMAT_1_FIELDS = (
+    "input", "output", "mask", "mask_channel", "frames", "skip_missing", "backend", "options", "threshold",
+    "invert_mask", "dilate", "feather", "colorspace", "compression", "seed", "device", "overwrite", "contact_sheet",
+)  # fmt: skip
+
+
+def _check_declarations() -> None:
+    """A new field must say which format added it, or every job would carry it and old workers refuse them all."""
+    for spec in fields(FillJob):
+        since = _field_since(spec)
+        if spec.name in FORMAT_1_FIELDS:
+            if since != 1:
+                raise TypeError(f"FillJob.{spec.name} is a format-1 field; it cannot declare since={since}")
+        elif not 2 <= since <= JOB_FORMAT_VERSION or _field_default(spec) is MISSING:
+            raise TypeError(
+                f"FillJob.{spec.name}: a field added after format 1 needs a default (the behaviour from before it "
+                f"existed) and metadata since=N with 2 <= N <= JOB_FORMAT_VERSION ({JOB_FORMAT_VERSION}): bump "
+                "JOB_FORMAT_VERSION and declare since=JOB_FORMAT_VERSION"
+            )
+
+
+_check_declarations()

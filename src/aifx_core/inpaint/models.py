@@ -192,17 +192,24 @@ def locate_model(model: Any, what: str = "model") -> ModelSource:
                 f"{path}: not a model checkpoint; expected one of {', '.join(SINGLE_FILE_SUFFIXES)} or a folder"
             )
         return ModelSource("file", str(path.resolve()))
-    looks_like_path = (
-        text.startswith(("/", ".", "~"))
-        or "\\" in text
-        or text.count("/") > 1
-        or path.suffix.lower() in SINGLE_FILE_SUFFIXES
-    )
-    if looks_like_path:
+    if looks_like_path(text):
         raise InputError(
             f"{text}: no such model file or folder; check the path, or give a Hugging Face hub id"
         )
     return ModelSource("hub", text)
+
+
+def looks_like_path(text: str) -> bool:
+    """True when a ``model`` value that names nothing on disk is a mistyped path, not a hub id: it starts with
+    ``/``, ``.`` or ``~``, has a backslash, a drive colon (``Z:``) or more than one ``/``, or a checkpoint file
+    ending (a hub id is ``org/name``)."""
+    return (
+        text.startswith(("/", ".", "~"))
+        or "\\" in text
+        or ":" in text
+        or text.count("/") > 1
+        or Path(text).suffix.lower() in SINGLE_FILE_SUFFIXES
+    )
 
 
 def _how_to_get(model_id: str) -> str:

@@ -53,10 +53,10 @@ from ..progress import Reporter
 from .candidates import Source, gather
 from .chain import Chain
 from .confidence import candidate_quality, candidate_weight, pixel_confidence
-from .fallback import blend_weights, carry, choose_keyframe
+from .fallback import blend_weights, carry, choose_keyframe, smoothstep
 from .fusion import fuse
 from .options import PropagateOptions
-from .seam import ring, seam_match
+from .seam import ring, ring_check, seam_match
 
 _UNIT = np.ones(3, np.float32)
 #: The flow side's scored completion and mover detection; module-level so another (or none) can be put in:
@@ -65,6 +65,9 @@ _complete_flows_scored: Callable[..., tuple[np.ndarray, ...]] | None = complete_
 _moving_objects: Callable[..., np.ndarray] | None = moving_objects
 #: Fewest pixels (or 2 % of the hole) wanting a per-frame spatial fill before one is run.
 MIN_SPATIAL = 32
+#: Largest share of the frame's own spatial fill left out when the frame gets none (so the share never jumps
+#: by more than this from one frame to the next when the fill starts or stops being run).
+SHARE_SKIP = 0.05
 #: Confidence bands reported in ``PropagateBackend.bands`` (share of hole pixels), lower bounds.
 BANDS = (("high", 0.7), ("medium", 0.3), ("low", 0.0))
 
@@ -113,6 +116,9 @@ class _Propagated:
     confidence: np.ndarray
     #: Weight of the propagated value against the fallback route (0..1, smooth in space).
     alpha: np.ndarray
+    #: Share of the frame's own spatial fill in the result (0..1, smooth in space): high where propagation
+    #: reproduced the frame's ring no better than a blur would (:func:`.seam.ring_check`).
+    spatial: np.ndarray
 
     @property
     def remaining(self) -> int:
@@ -230,6 +236,13 @@ class PropagateBackend:
             run.evict((block + 1) * interval)
             self.max_held = max(self.max_held, run.max_held)
             yield block, anchor
+
+
+def _depth(hole: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> float:
+    """The largest distance (pixels) from a hole pixel to the nearest pixel outside the hole."""
+    y0, x0 = max(int(ys.min()) - 1, 0), max(int(xs.min()) - 1, 0)
+    crop = hole[y0 : int(ys.max()) + 2, x0 : int(xs.max()) + 2].astype(np.uint8)
+    return float(cv2.distanceTransform(crop, cv2.DIST_L2, 3).max())
 
 
 def _telea_only(name: str, context: BackendContext) -> SpatialBackend:
@@ -402,10 +415,13 @@ class _Run:
             forward = self.estimator.estimate(a.gray, b.gray)
             backward = self.estimator.estimate(b.gray, a.gray)
             fits: tuple[np.ndarray, np.ndarray] | None = None
+            # The flow side's own completion hands on the frame layers it fitted; mover detection reuses them.
+            layers: list[list[np.ndarray]] = []
             if union.any():
                 if _complete_flows_scored is not None:
+                    own = {"layers_out": layers} if _complete_flows_scored is complete_flows_scored else {}
                     forward, backward, fit_f, fit_b = _complete_flows_scored(
-                        [forward, backward], union, images=(a.gray, b.gray)
+                        [forward, backward], union, images=(a.gray, b.gray), **own
                     )
                     fits = (fit_f, fit_b)
                 else:
@@ -413,7 +429,8 @@ class _Run:
             self.flows[pair] = (forward, backward)
             self.fits[pair] = fits
             if _moving_objects is not None:
-                self._detect_movers(pair, forward, backward, union, (a.gray, b.gray))
+                known = (layers[0], layers[1]) if len(layers) == 2 else None
+                self._detect_movers(pair, forward, backward, union, (a.gray, b.gray), known)
             self.gains[pair] = self._exposure_gain(a, b, forward) if self.opt.exposure_match else _UNIT
         forward, backward = self.flows[pair]
         return forward if direction > 0 else backward
@@ -433,21 +450,24 @@ class _Run:
         backward: np.ndarray,
         union: np.ndarray,
         grays: tuple[np.ndarray, np.ndarray],
+        layers: tuple[list[np.ndarray], list[np.ndarray]] | None = None,
     ) -> None:
         """Unmasked moving objects of frame pair+1 (and of frame 0 with the first pair), at full resolution.
 
         Each frame's movers come from one pair only (the one that ends at it), so they do not depend on
-        how the shot is read.
+        how the shot is read. ``layers``: the forward and backward flows' background layers when the
+        completion fitted them already.
         """
         assert _moving_objects is not None and self.size is not None
         height, width = self.size
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
         a_gray, b_gray = grays
-        wanted = [(pair + 1, backward, forward, (b_gray, a_gray))]
+        wanted = [(pair + 1, backward, forward, (b_gray, a_gray), layers and (layers[1], layers[0]))]
         if pair == 0:
-            wanted.append((0, forward, backward, (a_gray, b_gray)))
-        for index, ahead, back, images in wanted:
-            small = np.asarray(_moving_objects(ahead, back, union, side="a", images=images), bool)
+            wanted.append((0, forward, backward, (a_gray, b_gray), layers))
+        for index, ahead, back, images, known in wanted:
+            own = {"layers": known} if known and _moving_objects is moving_objects else {}
+            small = np.asarray(_moving_objects(ahead, back, union, side="a", images=images, **own), bool)
             if not small.any():
                 continue
             full = cv2.resize(small.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST)
@@ -522,7 +542,7 @@ class _Run:
         if n_hole == 0:
             empty = np.zeros((0, 3), dtype=np.float32)
             none = np.zeros(0, np.float32)
-            return _Propagated(ys, xs, empty, np.zeros(0, bool), empty, none, none)
+            return _Propagated(ys, xs, empty, np.zeros(0, bool), empty, none, none, none)
         if self.opt.seam == "none":
             ring_ys, ring_xs = np.zeros(0, np.intp), np.zeros(0, np.intp)
         else:
@@ -543,6 +563,7 @@ class _Run:
         usable = fused.found[n_hole:] & (
             np.abs(real - fetched).max(axis=1) <= self.opt.outlier_tol * frame.level
         )
+        share = self._spatial_share(t, ys, xs, ring_ys, ring_xs, real, fetched, fused.found[n_hole:])
         real, fetched = real[usable], fetched[usable]
         ry, rx = ring_ys[usable], ring_xs[usable]
         offset, residual = seam_match(self.opt.seam, ys, xs, ry, rx, real, fetched, values, frame.level)
@@ -557,7 +578,42 @@ class _Run:
         alpha = blend_weights(
             ys, xs, confidence, found, self.opt.fallback_low, self.opt.fallback_high, self.opt.fallback_soften
         )
-        return _Propagated(ys, xs, values, found, offset, confidence, alpha)
+        return _Propagated(ys, xs, values, found, offset, confidence, alpha, share)
+
+    def _spatial_share(
+        self,
+        t: int,
+        ys: np.ndarray,
+        xs: np.ndarray,
+        ring_ys: np.ndarray,
+        ring_xs: np.ndarray,
+        real: np.ndarray,
+        fetched: np.ndarray,
+        found: np.ndarray,
+    ) -> np.ndarray:
+        """Per hole pixel, the share of the frame's own spatial fill (see :func:`.seam.ring_check`).
+
+        Every ring pixel propagation found counts (also those the seam offset ignores as outliers: they are
+        exactly what the other frames do not show here), and so do unmasked movers next to the hole, which
+        the other frames show elsewhere: something crossing the hole.
+        """
+        frame = self.frames[t]
+        ry, rx, real, fetched = ring_ys[found], ring_xs[found], real[found], fetched[found]
+        crossing = np.zeros(len(ry), bool)
+        if frame.movers is not None and self.opt.seam_ring > 0:
+            my, mx = ring(frame.packet.hole, frame.invalid, self.opt.seam_ring)
+            on = frame.movers[my, mx]
+            if on.any():
+                my, mx = my[on], mx[on]
+                plate = frame.source[my, mx]
+                ry, rx = np.concatenate([ry, my]), np.concatenate([rx, mx])
+                real, fetched = np.concatenate([real, plate]), np.concatenate([fetched, plate])
+                crossing = np.concatenate([crossing, np.ones(len(my), bool)])
+        # A blur's error grows with the distance into the hole: judge it at the hole's depth.
+        depth = _depth(frame.packet.hole, ys, xs)
+        radius = int(np.clip(depth / 2, 2 * self.opt.seam_ring, 64))
+        ratio = ring_check(ys, xs, ry, rx, real, fetched, frame.level, crossing, radius)
+        return smoothstep(self.opt.ring_low, self.opt.ring_high, ratio)
 
     # ------------------------------------------------------------------------------------------- keyframes
     def anchor(self, block: int) -> Anchor:
@@ -654,10 +710,12 @@ class _Run:
         prop = self.propagated(t)
         base = prop.values + prop.offset
         image = self._composed(t, np.where(prop.found[:, None], base, 0.0))
-        need = np.nonzero(prop.alpha < 0.999)[0]
+        # The share of the propagated value: its weight against the fallback, less the ring check's share.
+        kept = prop.alpha * (1.0 - prop.spatial)
+        need = np.nonzero(kept < 0.999)[0]
         if len(need):
             spatial = self._spatial_fill(t, image, need)
-            a = prop.alpha[need][:, None]
+            a = kept[need][:, None]
             image[prop.ys[need], prop.xs[need]] = a * base[need] + (1.0 - a) * spatial
         return np.nan_to_num(image, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
 
@@ -682,11 +740,19 @@ class _Run:
         confidence = np.ones(frame.packet.hole.shape, np.float32)
         if len(prop.ys) == 0:
             return frame.packet.rgb, confidence
+        alpha, share = prop.alpha, prop.spatial
+        if t in keyframes:
+            # A keyframe's fill is its image: propagation, its spatial fill and the ring check's share of it,
+            # blended once (by the anchors stage, or as its block was reached).
+            values = self.keyframe_image(t)[prop.ys, prop.xs]
+            kept = alpha * (1.0 - share)
+            self._count(prop, np.flatnonzero(kept < 0.999), share)
+            return self._output(t, values, kept * prop.confidence)
         base = prop.values + prop.offset
-        alpha = prop.alpha
         fallback = np.zeros_like(base)
         need = np.nonzero(alpha < 0.999)[0]
-        spatial_points = np.zeros(0, np.intp)
+        beta = np.ones(len(need), np.float32)
+        carried = fallback[need]
         if len(need):
             carried, got, held = carry(
                 t,
@@ -708,37 +774,52 @@ class _Run:
                 self.opt.fallback_soften,
             )
             fallback[need] = carried
-            spatial_points = need[beta < 0.999]
-            if (beta < 0.5).sum() < max(MIN_SPATIAL, 0.02 * len(prop.ys)):
-                # A few stray pixels are not worth a spatial fill of the frame (it costs as much as a big one).
-                spatial_points = spatial_points[:0]
-            if len(spatial_points):
-                # The spatial backend sees only what propagation is sure of; every unsure pixel is hole.
-                known = np.where(prop.found[:, None], base, 0.0)
-                spatial = self._spatial_fill(t, self._composed(t, known), need)
-                b = beta[:, None]
-                fallback[need] = b * carried + (1.0 - b) * spatial
+        # Pixels that take some of the frame's own spatial fill: a poorly carried fallback, or a propagated
+        # value no better than a blur (``share``). A few stray poorly carried pixels are not worth a spatial
+        # fill of the frame (it costs as much as a big one); a share below SHARE_SKIP changes nothing visible.
+        poorly_carried = int((beta < 0.5).sum()) >= max(MIN_SPATIAL, 0.02 * len(prop.ys))
+        spatial_points = np.zeros(0, np.intp)
+        spatial = np.zeros_like(base)
+        if poorly_carried or float(share.max()) >= SHARE_SKIP:
+            unsure = share > 0.001
+            unsure[need] = True
+            spatial_points = np.flatnonzero(unsure)
+            # The spatial backend sees only what propagation is sure of; every unsure pixel is hole.
+            known = np.where(prop.found[:, None], base, 0.0)
+            spatial[spatial_points] = self._spatial_fill(t, self._composed(t, known), spatial_points)
+            b = beta[:, None]
+            fallback[need] = b * carried + (1.0 - b) * spatial[need]
+        else:
+            share = np.zeros_like(share)
         a = alpha[:, None]
-        if len(need) and t in keyframes:
-            a = np.where((alpha < 0.999)[:, None], 0.0, a)  # the keyframe's own fill is already blended
         values = a * base + (1.0 - a) * fallback
-        self._count(prop, spatial_points)
+        s = share[:, None]
+        values = (1.0 - s) * values + s * spatial
+        self._count(prop, need[beta < 0.999] if len(spatial_points) else spatial_points, share)
+        return self._output(t, values, alpha * prop.confidence * (1.0 - share))
+
+    def _output(self, t: int, values: np.ndarray, confidence: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Frame t with ``values`` in its hole, and the confidence map (1 outside the hole)."""
+        frame, prop = self.frames[t], self.props[t]
         out = frame.packet.rgb.copy()
         out[prop.ys, prop.xs] = values
-        confidence[prop.ys, prop.xs] = alpha * prop.confidence
-        return out, confidence
+        shown = np.ones(frame.packet.hole.shape, np.float32)
+        shown[prop.ys, prop.xs] = confidence
+        return out, shown
 
-    def _count(self, prop: _Propagated, spatial_points: np.ndarray) -> None:
+    def _count(self, prop: _Propagated, spatial_points: np.ndarray, share: np.ndarray) -> None:
         stats, alpha = self.backend.stats, prop.alpha
-        whole = alpha >= 0.999
-        none = alpha <= 0.001
+        kept = alpha * (1.0 - share)
+        whole = kept >= 0.999
         spatial = np.zeros(len(alpha), bool)
         spatial[spatial_points] = True
+        none = (alpha <= 0.001) & (share <= 0.001)
+        wholly_spatial = (share >= 0.999) | (none & spatial)
         stats["propagated"] += int(whole.sum())
-        stats["blended"] += int((~whole & ~none).sum())
+        stats["blended"] += int((~whole & ~none & ~wholly_spatial).sum())
         stats["keyframe"] += int((none & ~spatial).sum())
-        stats["spatial"] += int((none & spatial).sum())
-        shown = alpha * prop.confidence
+        stats["spatial"] += int(wholly_spatial.sum())
+        shown = kept * prop.confidence
         below = np.ones(len(alpha), bool)
         for name, low in BANDS:
             band = below & (shown >= low)

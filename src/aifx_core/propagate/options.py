@@ -51,6 +51,12 @@ class PropagateOptions:
     carry_low: float = 0.2
     #: Keyframe content carried with a chain quality at or above this is used as is (blended in between).
     carry_high: float = 0.5
+    #: Propagation's error on the frame's own ring as a share of a blur's (the ring's local contrast) at which
+    #: the result starts blending towards the frame's spatial fill, and at which it is that fill wholly:
+    #: other frames that do not show what is here (non-rigid content, something crossing the hole) are no
+    #: better than a blur.
+    ring_low: float = 0.5
+    ring_high: float = 1.0
 
     @classmethod
     def from_dict(cls, options: dict[str, Any]) -> PropagateOptions:
@@ -85,6 +91,8 @@ class PropagateOptions:
                 "fallback_high",
                 "carry_low",
                 "carry_high",
+                "ring_low",
+                "ring_high",
             ):
                 if name in values:
                     values[name] = float(values[name])
@@ -116,6 +124,10 @@ class PropagateOptions:
         if not 0.0 <= self.carry_low < self.carry_high <= 1.0:
             raise InputError(
                 f"carry_low={self.carry_low}, carry_high={self.carry_high}: need 0 <= carry_low < carry_high <= 1"
+            )
+        if not 0.0 <= self.ring_low < self.ring_high:
+            raise InputError(
+                f"ring_low={self.ring_low}, ring_high={self.ring_high}: need 0 <= ring_low < ring_high"
             )
         if self.outlier_tol <= 0:
             raise InputError(f"outlier_tol={self.outlier_tol} must be positive")

@@ -137,3 +137,40 @@ def seam_residual(
         return np.zeros(len(hole_ys), np.float32)
     left = ring_mismatch(ring_ys, ring_xs, real, fetched, scale)[:, None].astype(np.float32)
     return spread(hole_ys, hole_xs, ring_ys, ring_xs, left)[:, 0]
+
+
+def ring_check(
+    hole_ys: np.ndarray,
+    hole_xs: np.ndarray,
+    ring_ys: np.ndarray,
+    ring_xs: np.ndarray,
+    real: np.ndarray,
+    fetched: np.ndarray,
+    scale: float,
+    crossing: np.ndarray | None = None,
+    radius: int = 8,
+) -> np.ndarray:
+    """Per hole pixel, how well propagation reproduced the frame's own ring compared with a blur (N_hole,).
+
+    The ring is the one place where the truth of a propagated value is known: its pixels were fetched from
+    other frames along the same kind of chains as the hole's. Their error there (the fetched ring against the
+    real one, after a hole-wide colour drift is removed, so exposure is not counted) is compared with what a
+    smooth spatial fill would get wrong: the ring's own local contrast (:func:`ring_mismatch` against zero,
+    over ``radius``). Both are spread smoothly into the hole and divided: well below 1 where other frames show
+    what is here (the rigid background behind a hole), about 1 or more where they do not: content that
+    changes in ways the flow does not explain (water, foliage, smoke) or something on the ring that the other
+    frames show elsewhere (an unmasked object crossing the hole). ``crossing`` marks ring pixels known to be
+    such an object (unmasked movers): they count as fetched wrong by ``0.25 · scale`` at least.
+    """
+    n = len(hole_ys)
+    if len(ring_ys) == 0 or n == 0:
+        return np.zeros(n, np.float32)
+    diff = real - fetched
+    drift = np.median(diff, axis=0)
+    error = np.abs(diff - drift).max(axis=1) / scale
+    if crossing is not None:
+        error = np.where(crossing, np.maximum(error, 0.25), error)
+    contrast = ring_mismatch(ring_ys, ring_xs, real, np.zeros_like(real), scale, radius)
+    both = np.stack([error, contrast], axis=1).astype(np.float32)
+    spread_both = spread(hole_ys, hole_xs, ring_ys, ring_xs, both)
+    return (spread_both[:, 0] / np.maximum(spread_both[:, 1], 1e-3)).astype(np.float32)

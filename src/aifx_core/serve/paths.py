@@ -7,7 +7,10 @@ rules (the format render farms use, so the farm export can share one file). Rule
 match case-insensitively and with either slash.
 
 Then every path the job reads or writes, with symlinks resolved, must sit under one of the ``--root``
-folders: a symlink inside a root that points elsewhere is refused like the path it points to.
+folders: a symlink inside a root that points elsewhere is refused like the path it points to. Backend options
+that name files are paths too (:data:`PATH_OPTIONS`): a model folder or checkpoint, a diffusers config, a
+Hugging Face cache folder (which the worker writes into), a reference image. A ``model`` or ``config`` that is a
+hub id (``org/name``, naming nothing on disk) is not a path and passes.
 """
 
 from __future__ import annotations
@@ -17,12 +20,16 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
+from ..inpaint.models import looks_like_path
 from ..protocol.errors import InputError
 from ..protocol.job import FillJob
 from ..sequence import parse_pattern  # imported at start: not on the first artist's submit (numpy, OIIO)
 
 #: Job fields holding paths: what is read, what is written.
 PATH_FIELDS = ("input", "mask", "output", "contact_sheet")
+#: Backend options holding paths, by name (every backend shares one options namespace): ``"model"`` ones may be
+#: a hub id instead (see ``aifx_core.inpaint.models.locate_model``), ``"path"`` ones are always a path.
+PATH_OPTIONS = {"model": "model", "config": "model", "cache_dir": "path", "reference": "path"}
 PATHMAPPING_VERSION = "pathmapping-1.0"
 
 
@@ -85,26 +92,50 @@ def map_path(path: str, rules: list[PathRule]) -> str:
     return path
 
 
+def option_paths(options: dict) -> dict[str, str]:
+    """The options of a job that name files or folders (hub ids left out), by option name."""
+    found = {}
+    for name, kind in PATH_OPTIONS.items():
+        value = options.get(name)
+        if not isinstance(value, str) or not value.strip():
+            continue
+        text = value.strip()
+        if kind == "model" and not looks_like_path(text) and not Path(text).expanduser().exists():
+            continue  # a hub id: fetched into (or read from) the server's own model cache
+        found[name] = text
+    return found
+
+
 def map_job(job: FillJob, rules: list[PathRule]) -> FillJob:
     if not rules:
         return job
-    changes = {name: map_path(getattr(job, name), rules) for name in PATH_FIELDS if getattr(job, name)}
+    changes: dict = {name: map_path(getattr(job, name), rules) for name in PATH_FIELDS if getattr(job, name)}
+    mapped = {name: map_path(value, rules) for name, value in option_paths(job.options).items()}
+    if mapped:
+        changes["options"] = {**job.options, **mapped}
     return replace(job, **changes)
 
 
 def check_roots(job: FillJob, roots: list[Path]) -> None:
-    """Raise :class:`PathRefused` naming the first path (after symlinks) outside every root."""
+    """Raise :class:`PathRefused` naming the first path (after symlinks) outside every root: the job's paths,
+    then the options that name files."""
     resolved_roots = [Path(r).resolve() for r in roots]
-    for name in PATH_FIELDS:
-        value = getattr(job, name)
+    named = [(f"{name} path", getattr(job, name)) for name in PATH_FIELDS]
+    named += [(f"option {name}", value) for name, value in option_paths(job.options).items()]
+    for label, value in named:
         if not value:
             continue
-        for real in _real_paths(value):
+        try:
+            reals = _real_paths(value)
+        except PathRefused as exc:
+            raise PathRefused(f"{label} {exc}") from None
+        for real in reals:
             if not any(real == root or real.is_relative_to(root) for root in resolved_roots):
-                shown = f"{value}" if str(real) == value else f"{value} (resolves to {real})"
+                plain = str(real) in (value, str(Path(value).parent))  # the path itself, or its folder
+                shown = f"{value}" if plain else f"{value} (resolves to {real})"
                 raise PathRefused(
-                    f"{name} path {shown} is outside the server's roots "
-                    f"({', '.join(str(r) for r in resolved_roots)}); put the shot on shared storage under one"
+                    f"{label} {shown} is outside the server's roots "
+                    f"({', '.join(str(r) for r in resolved_roots)}); put it on shared storage under one"
                 )
 
 
