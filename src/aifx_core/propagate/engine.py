@@ -173,6 +173,10 @@ class PropagateBackend:
         behind, ahead = self.reach
         return max(0, first - behind), min(length - 1, last + ahead)
 
+    def anchor_start(self, block: int) -> int:
+        """The first shot position the anchors stage reads to decide ``block`` (and the blocks after it)."""
+        return max(0, block * self.options.keyframe_interval - self.options.radius - 1)
+
     def blocks(self, length: int) -> int:
         """Keyframe blocks of a ``length``-frame shot."""
         return -(-length // self.options.keyframe_interval)
@@ -220,16 +224,21 @@ class PropagateBackend:
     def anchors(
         self, packets: Iterable[FramePacket], reporter: Reporter, span: Span
     ) -> Iterator[tuple[int, Anchor]]:
-        """The anchors stage: every keyframe block's keyframe and its fill, in block order, from the whole shot.
+        """The anchors stage: every keyframe block's keyframe and its fill, in block order, over the shot.
 
         It propagates one frame per block (the keyframe) and runs the spatial backend there once; the other
         frames are read for the flow that propagation follows. Chunks then read these instead of deciding.
+        Blocks in ``span.anchors`` (cached already) are skipped; the packets may start at the first missing
+        block's :meth:`anchor_start`.
         """
         self._reset()
         run = _Run(self, iter(packets), Span(span.shot))
         total = self.blocks(len(span.shot))
         interval = self.options.keyframe_interval
+        known = span.anchors or {}
         for block in range(total):
+            if block in known or block * interval < run.base:
+                continue  # cached already (the packets start where the first missing block needs them)
             reporter.cancel.raise_if_cancelled()
             reporter("anchors", block, total, span.shot[block * interval])
             anchor = run.anchor(block)
@@ -646,12 +655,14 @@ class _Run:
         if block < 0 or (self.length is not None and block * self.opt.keyframe_interval >= self.length):
             return None
         if block not in self.keyframe_of_block:
-            if self.anchors is None:
+            if self.anchors is not None and block in self.anchors:
+                self._use_anchor(block)
+            elif self.anchors is None or self.on_anchor is not None:
                 anchor = self.anchor(block)
                 if self.on_anchor is not None:
                     self.on_anchor(block, anchor)
             else:
-                self._use_anchor(block)
+                raise InputError(f"the anchors hold no keyframe block {block}; run the anchors stage again")
         return self.keyframe_of_block[block]
 
     def _use_anchor(self, block: int) -> None:

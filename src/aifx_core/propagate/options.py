@@ -58,6 +58,10 @@ class PropagateOptions:
     ring_low: float = 0.5
     ring_high: float = 1.0
 
+    def chunk_step(self, count: int) -> int:
+        """Farm chunks may start at any frame: each reads the context it needs (exact, see the engine)."""
+        return 1
+
     @classmethod
     def from_dict(cls, options: dict[str, Any]) -> PropagateOptions:
         known = {name for name in cls.__dataclass_fields__}
