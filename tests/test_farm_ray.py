@@ -92,11 +92,12 @@ def test_chunks_on_ray_are_bit_identical_to_one_process(cluster, shot, reference
     from aifx_core.farm import run_on_ray
 
     out = tmp_path / "clean.####.exr"
+    sheet = tmp_path / "sheet.png"
     received: list[dict] = []
-    result = run_on_ray(
-        shot_job(shot, out, backend=BACKEND), progress=lambda e: received.append(e.to_dict()), chunk=4
-    )
+    job = shot_job(shot, out, backend=BACKEND, contact_sheet=str(sheet))
+    result = run_on_ray(job, progress=lambda e: received.append(e.to_dict()), chunk=4)
     assert result.chunks == ["1001-1004", "1005-1008", "1009-1012"]
+    assert result.contact_sheet == str(sheet) and sheet.stat().st_size > 0  # once, after every chunk
     assert result.written == list(FRAMES) and result.skipped == []
     _assert_exact(out, reference)
     _check_stream(received, FRAMES)

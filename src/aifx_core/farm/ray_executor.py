@@ -302,7 +302,7 @@ class ChunkWorker:
             result = fill(
                 FillJob.from_dict(job), progress=progress, cancel=cancel, frames=frames, job_file=job_file
             )
-        self._chunks += 1
+            self._chunks += 1
         return asdict(result)
 
     def drain(self) -> list[tuple[str, dict[str, Any]]]:
