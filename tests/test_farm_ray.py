@@ -108,6 +108,30 @@ def test_chunks_on_ray_are_bit_identical_to_one_process(cluster, shot, reference
     assert again.written == [] and again.skipped == list(FRAMES)
 
 
+@pytest.mark.diffusers
+def test_a_model_backend_on_ray_stays_loaded_and_is_exact(cluster, shot, tmp_path):
+    """LaMa (a tiny TorchScript model) on the keyframes under the temporal engine: each worker loads the model
+    once and keeps it for every chunk it runs, and the frames match one process bit for bit."""
+    pytest.importorskip("torch")
+    from tiny_models import cached_build
+
+    from aifx_core.farm import run_on_ray
+    from aifx_core.pipeline import fill
+
+    model = cached_build("lama", tmp_path)
+    settings = {"backend": "lama", "device": "cpu", "options": {"model": str(model)}}
+    one = tmp_path / "one" / "clean.####.exr"
+    fill(shot_job(shot, one, **settings))
+    out = tmp_path / "ray" / "clean.####.exr"
+    result = run_on_ray(shot_job(shot, out, **settings), chunk=4)
+    assert result.written == list(FRAMES)
+    for frame in FRAMES:
+        assert _pixels(out, frame) == _pixels(one, frame), f"frame {frame} differs from the one-process run"
+    assert sum(w["chunks"] for w in result.workers) == 3
+    assert max(w["chunks"] for w in result.workers) >= 2  # one worker ran two chunks...
+    assert all(w["models"] == 1 for w in result.workers)  # ...with the one model it loaded
+
+
 @pytest.mark.parametrize("how", ["raise", "kill"])
 def test_a_failed_chunk_is_retried_and_still_exact(cluster, shot, reference, tmp_path, monkeypatch, how):
     """A chunk that raises (an application error, which Ray does not retry) or whose worker dies after writing
