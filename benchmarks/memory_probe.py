@@ -1,6 +1,7 @@
 """Peak memory of a fill backend over N lazily generated frames, in a process of its own.
 
-Run by ``run_all.py`` once per frame count; prints one JSON line with this process's peak RSS. On Linux that
+Run by ``run_all.py`` once per frame count; prints a JSON line with this process's peak RSS every ``--every``
+frames (with ``"of"``: the frames asked for) and one at the end. On Linux that
 is ``VmHWM`` from ``/proc/self/status``, the high-water mark of this process image: ``ru_maxrss`` is not used
 there because Linux carries it over ``fork``/``exec``, so a child started by a big parent would report the
 parent's size. Frames are rendered on demand by :class:`harness.ParallaxClip` (no files), so what grows with N
@@ -41,6 +42,7 @@ def main() -> int:
     parser.add_argument("--frames", type=int, required=True)
     parser.add_argument("--width", type=int, default=1920)
     parser.add_argument("--height", type=int, default=1080)
+    parser.add_argument("--every", type=int, default=25, help="print the peak so far every N frames")
     args = parser.parse_args()
 
     clip = harness.ParallaxClip(args.width, args.height, args.frames)
@@ -51,24 +53,28 @@ def main() -> int:
         backend = harness.make_backend(args.backend)
     baseline_mb = peak_rss_mb()
     start = time.perf_counter()
+
+    def report(count: int, done: bool) -> None:
+        # One JSON line per report, flushed: a run stopped early (time limit) still says how far it got.
+        line = {
+            "backend": args.backend,
+            "frames": count,
+            "width": args.width,
+            "height": args.height,
+            "peak_rss_mb": round(peak_rss_mb(), 1),
+            "rss_before_fill_mb": round(baseline_mb, 1),
+            "seconds": round(time.perf_counter() - start, 2),
+        }
+        if not done:
+            line["of"] = args.frames
+        print(json.dumps(line), flush=True)
+
     count = 0
-    for _frame, _rgb in backend.fill(harness.packets(clip, holes), Reporter()):
+    for _item in backend.fill(harness.packets(clip, holes), Reporter()):
         count += 1
-    seconds = time.perf_counter() - start
-    peak_mb = peak_rss_mb()
-    print(
-        json.dumps(
-            {
-                "backend": args.backend,
-                "frames": count,
-                "width": args.width,
-                "height": args.height,
-                "peak_rss_mb": round(peak_mb, 1),
-                "rss_before_fill_mb": round(baseline_mb, 1),
-                "seconds": round(seconds, 2),
-            }
-        )
-    )
+        if count % args.every == 0 and count < args.frames:
+            report(count, done=False)
+    report(count, done=True)
     return 0
 
 

@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -136,9 +137,14 @@ def quality_cases(settings: Settings) -> list[tuple[harness.Clip, harness.Holes]
 
 
 def run_quality(
-    settings: Settings, baseline: FillBackend, temporal: str | None, img_dir: Path
+    settings: Settings,
+    baseline: FillBackend,
+    temporal: str | None,
+    img_dir: Path,
+    on_case: Callable[[list[harness.CaseResult]], None] | None = None,
 ) -> tuple[list[harness.CaseResult], list[Path]]:
-    """Every quality case, with a fresh temporal backend per case (it may keep state between shots)."""
+    """Every quality case, with a fresh temporal backend per case (it may keep state between shots);
+    ``on_case`` gets the cases done so far after each one (run_all saves them: a stopped run keeps them)."""
     results, plots = [], []
     for clip, holes in quality_cases(settings):
         backends = {"telea": baseline}
@@ -157,6 +163,8 @@ def run_quality(
         )
         results.append(result)
         plots.append(plot_case(result, img_dir))
+        if on_case is not None:
+            on_case(results)
     return results, plots
 
 
@@ -305,8 +313,11 @@ def run_speed(settings: Settings, names: list[str], log: list[str]) -> tuple[lis
 
 
 def run_memory(settings: Settings, backend: str, log: list[str], timeout: float) -> list[dict]:
-    rows = []
+    """Peak RSS over each frame count, the counts in processes of their own running side by side (a 1000-frame
+    run then costs its own time, not that plus the short one's). A run still going after ``timeout`` seconds
+    is stopped; its row is the peak it reported last, with the frames it reached and an ``error`` saying so."""
     width, height = settings.memory_size
+    running = []
     for frames in settings.memory_frames:
         command = [
             sys.executable,
@@ -320,17 +331,34 @@ def run_memory(settings: Settings, backend: str, log: list[str], timeout: float)
             "--height",
             str(height),
         ]
+        running.append(
+            (frames, subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        )
+    deadline = time.monotonic() + timeout
+    rows = []
+    for frames, process in running:
+        stopped = False
         try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+            out, err = process.communicate(timeout=max(1.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            row = {"frames": frames, "error": f"did not finish in {timeout:.0f} s"}
+            process.kill()
+            out, err = process.communicate()
+            stopped = True
+        lines = [line for line in out.splitlines() if line.startswith("{")]
+        if not lines:
+            tail = (err.strip().splitlines() or ["no output"])[-1]
+            why = (
+                f"did not finish in {timeout:.0f} s"
+                if stopped
+                else f"exit {process.returncode}: {tail[:200]}"
+            )
+            row = {"frames": frames, "error": why}
         else:
-            lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-            if done.returncode != 0 or not lines:
-                tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
-                row = {"frames": frames, "error": f"exit {done.returncode}: {tail[:200]}"}
-            else:
-                row = json.loads(lines[-1])
+            row = json.loads(lines[-1])
+            if stopped or "of" in row:
+                row["error"] = f"stopped after {row['frames']} of {frames} frames ({timeout:.0f} s limit)"
+            elif process.returncode != 0:
+                row["error"] = f"exit {process.returncode}"
         line = f"memory {backend} {frames} frames {width}x{height}: {row}"
         print(line, flush=True)
         log.append(line)
@@ -455,7 +483,18 @@ def target_rows(
             )
     for case in quality:
         rows += case_target_rows(case, temporal)
-    if len(memory) == 2 and all("peak_rss_mb" in m for m in memory):
+    if len(memory) == 2 and all("peak_rss_mb" in m for m in memory) and any("error" in m for m in memory):
+        small, large = memory
+        rows.append(
+            [
+                f"peak RSS, {large.get('of', large['frames'])} frames {large['width']}x{large['height']} "
+                f"≤ {MEMORY_LIMIT_MB:.0f} MB",
+                f"not finished: {large['peak_rss_mb']:.0f} MB after {large['frames']} frames "
+                f"({small['peak_rss_mb']:.0f} MB after {small['frames']})",
+                "n/a",
+            ]
+        )
+    elif len(memory) == 2 and all("peak_rss_mb" in m for m in memory):
         small, large = memory
         rows.append(
             [
@@ -1006,10 +1045,38 @@ def main(argv: list[str] | None = None) -> int:
     baseline, baseline_note = harness.baseline_backend()
     print(f"baseline: {baseline_note}; temporal backend: {temporal or 'none registered'}", flush=True)
 
+    this_run = {"started": started.isoformat()[:16], "commit": machine()["commit"]}
+    results = (
+        args.results or (WORK / "quick" if args.quick else REPO / "benchmarks" / "results") / "latest.json"
+    )
+    results.parent.mkdir(parents=True, exist_ok=True)
+
+    def save(raw: dict[str, Any]) -> None:
+        text = json.dumps(strict_json(raw), indent=1, default=str, allow_nan=False)
+        results.write_text(text + "\n", encoding="utf-8")
+
+    def save_so_far(cases: list[harness.CaseResult]) -> None:
+        """The cases done so far, as a results file ``--reuse`` can merge (a run stopped at a deadline)."""
+        for case in cases:
+            case.measured = case.measured or this_run
+        save(
+            {
+                "command": command,
+                "started": started.isoformat(),
+                "seconds": time.perf_counter() - t0,
+                "machine": machine(),
+                "partial": True,
+                "quality": [asdict(case) for case in cases],
+                "speed": [],
+                "speed_mode": "not run",
+                "memory": [],
+            }
+        )
+
     quality: list[harness.CaseResult] = []
     plots: list[Path] = []
     if "quality" not in args.skip:
-        quality, plots = run_quality(settings, baseline, temporal, img_dir)
+        quality, plots = run_quality(settings, baseline, temporal, img_dir, on_case=save_so_far)
         if previous is not None and settings.clips:
             # --clips with --reuse: the other clips' cases come from the earlier run, so a long run can be
             # done clip by clip into one page.
@@ -1020,7 +1087,6 @@ def main(argv: list[str] | None = None) -> int:
         quality = [case_from_json(case) for case in previous["quality"]]
         plots = [plot_case(case, img_dir) for case in quality]
 
-    this_run = {"started": started.isoformat()[:16], "commit": machine()["commit"]}
     for case in quality:
         case.measured = case.measured or this_run
     measured_parts: dict[str, dict[str, str]] = {}
@@ -1069,11 +1135,6 @@ def main(argv: list[str] | None = None) -> int:
             if part
         ),
     )
-    results = (
-        args.results
-        or ((WORK / "quick") if args.quick else (REPO / "benchmarks" / "results")) / "latest.json"
-    )
-    results.parent.mkdir(parents=True, exist_ok=True)
     raw = {
         "command": command,
         "started": started.isoformat(),
@@ -1087,8 +1148,7 @@ def main(argv: list[str] | None = None) -> int:
         "memory": memory,
         **{f"{part}_measured": origin for part, origin in measured_parts.items()},
     }
-    text = json.dumps(strict_json(raw), indent=1, default=str, allow_nan=False)
-    results.write_text(text + "\n", encoding="utf-8")
+    save(raw)
     print(f"wrote {docs} and {len(plots)} plots in {img_dir} ({elapsed / 60:.1f} min)")
     return 0
 

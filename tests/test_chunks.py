@@ -13,70 +13,27 @@ import subprocess
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
-from shot_files import HEIGHT, WIDTH, plate_frame, read_exr, write_exr
+from chunk_files import COUNT, ENGINE, FIRST, assert_same, chunk_job, chunk_shot
 
-from aifx_core import FillJob, InputError, fill
+from aifx_core import Cancelled, CancelToken, InputError, fill
 from aifx_core.anchors import AnchorStore, cache_folder
 from aifx_core.backends import register_spatial
 from aifx_core.chunks import plan_chunks
 from aifx_core.inpaint import BackendContext
 from aifx_core.pipeline import prepare_anchors
 
-FIRST, COUNT = 1001, 30
-ENGINE = {"radius": 3, "keyframe_interval": 4}
-
-
-def _matte(i: int) -> np.ndarray:
-    """A square sliding back and forth (propagation finds what it hid) and one glued to the plate's pan."""
-    matte = np.zeros((HEIGHT, WIDTH), np.uint8)
-    x = 8 + int(abs((i % 16) - 8) * 4)
-    matte[8:18, x : x + 10] = 255
-    glued = 40 - int(1.5 * i) % 30
-    matte[28:38, glued : glued + 8] = 255
-    return matte
-
-
-def _shot(folder: Path, count: int = COUNT) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for i in range(count):
-        write_exr(folder / f"plate.{FIRST + i:04d}.exr", plate_frame(i))
-        cv2.imwrite(str(folder / f"mask.{FIRST + i:04d}.png"), _matte(i))
-    return folder
-
-
-def _job(shot: Path, out: Path, backend: str = "propagate", **options) -> FillJob:
-    options = {**ENGINE, **options} if backend == "propagate" else options
-    return FillJob(
-        input=str(shot / "plate.####.exr"),
-        mask=str(shot / "mask.####.png"),
-        output=str(out / "clean.####.exr"),
-        backend=backend,
-        options=options,
-    )
-
-
-def _pixels(out: Path, frame: int) -> dict[str, bytes]:
-    _, channels = read_exr(out / f"clean.{frame:04d}.exr")
-    return {name: pixels.tobytes() for name, pixels in channels.items()}
-
-
-def _assert_same(a: Path, b: Path, frames) -> None:
-    for frame in frames:
-        assert _pixels(a, frame) == _pixels(b, frame), f"frame {frame} differs from the whole run"
-
 
 @pytest.fixture(scope="module")
 def shot(tmp_path_factory) -> Path:
-    return _shot(tmp_path_factory.mktemp("chunks") / "shot")
+    return chunk_shot(tmp_path_factory.mktemp("chunks") / "shot")
 
 
 @pytest.fixture(scope="module")
 def whole(shot, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("whole")
-    result = fill(_job(shot, out))
+    result = fill(chunk_job(shot, out))
     assert len(result.written) == COUNT
     return out
 
@@ -95,25 +52,25 @@ def test_chunks_of_the_temporal_engine_are_bit_identical_to_the_whole_run(
     out = tmp_path / "chunked"
     written: list[int] = []
     for chunk in chunks:
-        written += fill(_job(shot, out), frames=chunk).written
+        written += fill(chunk_job(shot, out), frames=chunk).written
     assert sorted(written) == sorted(set(written))
-    _assert_same(whole, out, written)
+    assert_same(whole, out, written)
 
 
 def test_user_keyframes_are_the_shots_in_every_chunk(shot, tmp_path) -> None:
     whole, out = tmp_path / "whole", tmp_path / "chunked"
-    fill(_job(shot, whole, keyframes=[1006, 1019]))
+    fill(chunk_job(shot, whole, keyframes=[1006, 1019]))
     for chunk in ("1001-1008", "1009-1030"):
-        fill(_job(shot, out, keyframes=[1006, 1019]), frames=chunk)
-    _assert_same(whole, out, range(FIRST, FIRST + COUNT))
+        fill(chunk_job(shot, out, keyframes=[1006, 1019]), frames=chunk)
+    assert_same(whole, out, range(FIRST, FIRST + COUNT))
 
 
 def test_per_frame_backend_chunks_are_bit_identical(shot, tmp_path) -> None:
     whole, out = tmp_path / "whole", tmp_path / "chunked"
-    fill(_job(shot, whole, backend="telea"))
-    fill(_job(shot, out, backend="telea"), frames="1003-1004,1020")
-    fill(_job(shot, out, backend="telea"), frames=[1030])
-    _assert_same(whole, out, [1003, 1004, 1020, 1030])
+    fill(chunk_job(shot, whole, backend="telea"))
+    fill(chunk_job(shot, out, backend="telea"), frames="1003-1004,1020")
+    fill(chunk_job(shot, out, backend="telea"), frames=[1030])
+    assert_same(whole, out, [1003, 1004, 1020, 1030])
     assert not cache_folder(str(out / "clean.####.exr")).exists()  # per-frame: no anchors
 
 
@@ -136,7 +93,7 @@ class _Counting:
 def test_anchors_are_computed_once_and_read_by_every_chunk(shot, whole, tmp_path) -> None:
     register_spatial("counting-telea", _Counting, options="aifx_core.inpaint.telea:TeleaOptions")
     out = tmp_path / "chunked"
-    job = _job(shot, out, spatial_backend="counting-telea")
+    job = chunk_job(shot, out, spatial_backend="counting-telea")
     _Counting.calls.clear()
     folder = prepare_anchors(job)
     assert folder is not None and Path(folder).is_dir()
@@ -149,12 +106,12 @@ def test_anchors_are_computed_once_and_read_by_every_chunk(shot, whole, tmp_path
     assert not set(_Counting.calls) & set(keyframes)
     assert set(_Counting.calls) <= set(range(1009, 1017))
     fill(job, frames="1001-1008,1017-1030")
-    _assert_same(whole, out, range(FIRST, FIRST + COUNT))  # counting-telea fills exactly as telea
+    assert_same(whole, out, range(FIRST, FIRST + COUNT))  # counting-telea fills exactly as telea
 
 
 def test_stale_or_damaged_anchors_are_detected_and_rebuilt(shot, whole, tmp_path) -> None:
     out = tmp_path / "chunked"
-    job = _job(shot, out)
+    job = chunk_job(shot, out)
     folder = Path(prepare_anchors(job) or "")
     files = sorted(folder.glob("block-*.npy"))
     assert files
@@ -162,21 +119,52 @@ def test_stale_or_damaged_anchors_are_detected_and_rebuilt(shot, whole, tmp_path
     blob = bytearray(files[0].read_bytes())
     blob[-1] ^= 0xFF
     files[0].write_bytes(bytes(blob))
-    store = AnchorStore(str(out / "clean.####.exr"), folder.name.removeprefix("anchors-"), [], 0)
-    assert not store.valid()
+    shot_frames = list(range(FIRST, FIRST + COUNT))
+    blocks = -(-COUNT // ENGINE["keyframe_interval"])
+    store = AnchorStore(
+        str(out / "clean.####.exr"), folder.name.removeprefix("anchors-"), shot_frames, blocks
+    )
+    assert not store.valid() and len(store.load()) == blocks - 1  # only the damaged block is made again
     fill(job, frames="1001-1012")
+    assert store.valid()
     # A truncated index (a run killed while writing it would never leave one: it is written atomically).
     (folder / "index.json").write_text('{"aifx_anchors": 1, "key"', encoding="utf-8")
     fill(job, frames="1013-1030")
-    _assert_same(whole, out, range(FIRST, FIRST + COUNT))
+    assert_same(whole, out, range(FIRST, FIRST + COUNT))
     assert json.loads((folder / "index.json").read_text(encoding="utf-8"))["aifx_anchors"] == 1
     # Other settings never read this cache: a new key gets its own folder, the old one is dropped.
-    other = _job(shot, tmp_path / "other", radius=2)
+    other = chunk_job(shot, tmp_path / "other", radius=2)
     assert Path(prepare_anchors(other) or "").name != folder.name
 
 
+def test_a_cancelled_whole_run_resumes_with_the_anchors_it_made(shot, whole, tmp_path) -> None:
+    register_spatial("counting-telea", _Counting, options="aifx_core.inpaint.telea:TeleaOptions")
+    out = tmp_path / "out"
+    job = chunk_job(shot, out, spatial_backend="counting-telea")
+    token = CancelToken()
+
+    def stop_after_twelve(event) -> None:
+        if event.stage == "write" and event.index == 12:
+            token.cancel()
+
+    _Counting.calls.clear()
+    with pytest.raises(Cancelled):
+        fill(job, progress=stop_after_twelve, cancel=token)
+    first = set(_Counting.calls)
+    folder = next(cache_folder(str(out / "clean.####.exr")).glob("anchors-*"))
+    made = json.loads((folder / "index.json").read_text(encoding="utf-8"))
+    assert not made["complete"] and len(made["anchors"]) >= 3
+    kept = {r["keyframe"] for r in made["anchors"].values() if r}
+    _Counting.calls.clear()
+    result = fill(job)
+    assert result.written == list(range(1013, FIRST + COUNT))
+    assert not set(_Counting.calls) & kept  # the kept keyframes are read, not filled again
+    assert first & kept == kept
+    assert_same(whole, out, range(FIRST, FIRST + COUNT))
+
+
 def test_a_frame_range_outside_the_shot_is_refused(shot, tmp_path) -> None:
-    job = _job(shot, tmp_path / "out")
+    job = chunk_job(shot, tmp_path / "out")
     with pytest.raises(InputError, match="not in the job's shot"):
         fill(job, frames="1025-1035")
     job_file = tmp_path / "job.json"
@@ -197,7 +185,7 @@ def test_a_frame_range_outside_the_shot_is_refused(shot, tmp_path) -> None:
 
 def test_cli_runs_anchors_then_a_chunk(shot, whole, tmp_path) -> None:
     job_file = tmp_path / "job.json"
-    _job(shot, tmp_path / "out").save(job_file)
+    chunk_job(shot, tmp_path / "out").save(job_file)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     command = [sys.executable, "-m", "aifx_core", "run", str(job_file)]
     anchors = subprocess.run(
@@ -217,11 +205,11 @@ def test_cli_runs_anchors_then_a_chunk(shot, whole, tmp_path) -> None:
     assert chunk.returncode == 0, chunk.stderr
     done = json.loads(chunk.stdout.splitlines()[-1])
     assert done["written"] == [1026, 1027, 1028, 1029, 1030]
-    _assert_same(whole, tmp_path / "out", range(1026, 1031))
+    assert_same(whole, tmp_path / "out", range(1026, 1031))
 
 
 def test_plan_chunks_covers_the_shot_exactly(shot, tmp_path) -> None:
-    job = _job(shot, tmp_path / "out")
+    job = chunk_job(shot, tmp_path / "out")
     assert plan_chunks(job, 8) == [(1001, 1008), (1009, 1016), (1017, 1024), (1025, 1030)]
     assert plan_chunks(job, 100) == [(1001, 1030)]
     with pytest.raises(InputError):

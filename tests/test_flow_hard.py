@@ -271,3 +271,20 @@ def test_completion_continues_an_object_that_spans_the_hole() -> None:
     assert np.percentile(np.hypot(*(completed[inner] - truth[inner]).T), 95) < 0.5
     below = hole & (ys >= 102)  # (the object's edge is known to a few pixels: its mask is grown)
     assert np.percentile(np.hypot(*(completed[below] - truth[below]).T), 95) < 0.5
+
+
+def test_the_completion_hands_its_frame_layers_to_mover_detection() -> None:
+    flow, _, hole, disc = _crossing_field()
+    layers: list = []
+    completed = complete_flows_scored([flow, flow], hole, layers_out=layers)
+    assert len(layers) == 2 and all(len(found) >= 1 for found in layers)
+    np.testing.assert_allclose(layers[0][0][:2, 2], (-25.0, 1.0), atol=0.05)
+    # Reusing them (no second fit) finds the same crosser as fitting them again on the completed flows.
+    reused = moving_objects(completed[0], completed[1], hole, layers=(layers[0], layers[1]))
+    fitted = moving_objects(completed[0], completed[1], hole)
+    assert (reused & disc).sum() > 0.9 * disc.sum()
+    assert (reused != fitted).mean() < 0.001
+    # An empty hole fits nothing and hands nothing on.
+    none: list = []
+    complete_flows_scored([flow], np.zeros_like(hole), layers_out=none)
+    assert none == []

@@ -261,3 +261,36 @@ def test_a_slow_crosser_in_the_hole_follows_the_spatial_fill_not_the_background(
     assert sum(len(e) for e in ours) > 1000  # the crosser does stand in the holes
     assert mse[0] < 1.15 * mse[1] and mse[0] < 0.5 * mse[2]
     assert backend.stats["spatial"] + backend.stats["blended"] > 0
+
+
+def test_the_spatial_share_changes_smoothly_in_time_as_a_crosser_reaches_the_hole(monkeypatch) -> None:
+    """A crosser reaching a hole's ring flips the ring check within a frame or two; the share a pixel takes
+    of the spatial fill ramps (1-2-1 over neighbouring frames) instead of jumping wholly."""
+    clip = hard_clip(n=14, pan=10.0, crosser_speed=-1.5)
+    monkeypatch.setattr(engine, "_moving_objects", _flow_outliers)
+    raw: dict[int, np.ndarray] = {}
+    smooth: dict[int, np.ndarray] = {}
+    weights = engine._Run.weights
+
+    def recording(run, t):
+        alpha, share = weights(run, t)
+        prop = run.propagated(t)
+        for store, values in ((raw, prop.spatial), (smooth, share)):
+            image = np.zeros(clip.holes[t].shape, np.float32)
+            image[prop.ys, prop.xs] = values
+            store[t] = image
+        return alpha, share
+
+    monkeypatch.setattr(engine._Run, "weights", recording)
+    backend = create_backend("propagate", BackendContext(colorspace="sRGB"))
+    list(backend.fill(_hard_packets(clip), Reporter()))
+    hole = clip.holes[0]
+    frames = sorted(smooth)
+    raw_jump = np.abs(np.diff([raw[t][hole] for t in frames], axis=0)).max()
+    smooth_jump = np.abs(np.diff([smooth[t][hole] for t in frames], axis=0)).max()
+    assert raw_jump > 0.9  # the cue itself does flip
+    assert smooth_jump <= 0.5 + 1e-6
+    inner = frames[1:-1]
+    for t in inner:  # the average, exactly (a static hole: every neighbour has the pixel)
+        expected = 0.25 * (raw[t - 1] + 2 * raw[t] + raw[t + 1])
+        np.testing.assert_allclose(smooth[t][hole], expected[hole], atol=1e-6)

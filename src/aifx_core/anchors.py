@@ -8,10 +8,11 @@ the whole shot, and this module keeps it in the output folder's job cache::
     out/.clean.####.exr.aifx-cache/anchors-<run key>/index.json
     out/.clean.####.exr.aifx-cache/anchors-<run key>/block-000012.npy   (the keyframe's filled hole pixels)
 
-Every file is written atomically; ``index.json`` is written last, listing every block with its keyframe, its
-hole fingerprint and the SHA-256 of its values file, so a cache is either complete and checked or not used.
-The folder is named for the run key (settings plus the shot), so other settings never read it; a stale,
-partial or damaged cache is detected on open and rebuilt. Building holds a file lock
+Every file is written atomically, and ``index.json`` after each block's file: it lists the blocks made so far
+with their keyframe, hole fingerprint and the SHA-256 of their values file. A killed build keeps what it
+finished (the next run makes only the rest); a block whose file is damaged is made again. The folder is named
+for the run key (settings plus the shot), so other settings never read it, and a stale cache (other key,
+other shot) is never used. Building holds a file lock
 (``.anchors.lock``), so farm chunks that start together build it once and the others wait, then read it.
 """
 
@@ -60,33 +61,36 @@ class AnchorStore:
         self._records: dict[int, dict[str, Any] | None] = {}
 
     # -- reading --------------------------------------------------------------------------------------------
-    def _index(self) -> dict[str, Any] | None:
+    def load(self) -> dict[int, dict[str, Any] | None]:
+        """The blocks cached for this key and shot whose values files are intact (block → record; None: the
+        block has no keyframe). A block whose file is missing or damaged is left out: it is made again."""
         try:
             data = json.loads(self.index_path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            return None
+            return {}
         if not isinstance(data, dict) or data.get("aifx_anchors") != ANCHORS_FORMAT:
-            return None
+            return {}
         if data.get("key") != self.key or data.get("shot") != self.shot or data.get("blocks") != self.blocks:
-            return None
+            return {}
         records = data.get("anchors")
-        if not isinstance(records, dict) or sorted(records) != sorted(str(b) for b in range(self.blocks)):
-            return None
-        return data
+        if not isinstance(records, dict):
+            return {}
+        found: dict[int, dict[str, Any] | None] = {}
+        for name, record in records.items():
+            try:
+                block = int(name)
+                if not 0 <= block < self.blocks:
+                    continue
+                if record is not None:
+                    self._values(record)
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            found[block] = record
+        return found
 
     def valid(self) -> bool:
-        """True when the cache is complete, made for this key and shot, and every values file is intact."""
-        data = self._index()
-        if data is None:
-            return False
-        for record in data["anchors"].values():
-            if record is None:
-                continue
-            try:
-                self._values(record)
-            except (OSError, ValueError, KeyError, TypeError):
-                return False
-        return True
+        """True when every block is cached, for this key and shot, with intact values files."""
+        return len(self.load()) == self.blocks
 
     def _values(self, record: dict[str, Any]) -> np.ndarray:
         blob = (self.folder / str(record["file"])).read_bytes()
@@ -97,58 +101,50 @@ class AnchorStore:
             raise ValueError(f"{record['file']}: not (N, 3) float32")
         return values
 
-    def reader(self) -> Mapping[int, Anchor]:
-        """The anchors, each block's values read (and checked) when a chunk first asks for it."""
-        data = self._index()
-        if data is None:
-            raise ValueError("anchors cache is not valid")
-        return _Reader(self, {int(b): r for b, r in data["anchors"].items()})
+    def reader(self, records: dict[int, dict[str, Any] | None] | None = None) -> Mapping[int, Anchor]:
+        """The cached blocks (``records``, default :meth:`load`), each block's values read (and checked) when a
+        chunk first asks for it; a block not cached is not in the mapping."""
+        return _Reader(self, self.load() if records is None else dict(records))
 
     # -- writing --------------------------------------------------------------------------------------------
-    def begin(self) -> None:
-        """Start a new cache: drop this key's old files and other keys' caches (their settings are gone)."""
-        self._records = {}
+    def begin(self, keep: dict[int, dict[str, Any] | None] | None = None) -> None:
+        """Start writing, keeping the blocks ``keep`` (what :meth:`load` found); other keys' caches are
+        dropped (their settings are gone)."""
+        self._records = dict(keep or {})
         if self.root.is_dir():
             for entry in self.root.iterdir():
                 if entry.is_dir() and entry.name.startswith("anchors-") and entry != self.folder:
                     shutil.rmtree(entry, ignore_errors=True)
-        with contextlib.suppress(OSError):
-            self.index_path.unlink()  # rewritten last, once every block is
         self.folder.mkdir(parents=True, exist_ok=True)
 
     def discard(self) -> None:
-        """Remove an unfinished cache (a failed or cancelled build): nothing half-made stays behind."""
-        if not self.index_path.exists():
-            shutil.rmtree(self.folder, ignore_errors=True)
+        """Remove this key's cache (a run on bad input): nothing made from it stays behind."""
+        shutil.rmtree(self.folder, ignore_errors=True)
 
     def write(self, block: int, anchor: Anchor) -> None:
-        """Write one block's anchor (atomically); the index lists it once :meth:`finish` runs."""
+        """Write one block's anchor, then the index listing it (both atomically): a killed build keeps the
+        blocks it finished, and the next run makes only the others."""
         if anchor.keyframe is None or anchor.values is None:
             self._records[block] = None
-            return
-        buffer = io.BytesIO()
-        np.save(buffer, np.ascontiguousarray(anchor.values, dtype=np.float32), allow_pickle=False)
-        blob = buffer.getvalue()
-        name = f"block-{block:06d}.npy"
-        atomic_write(self.folder / name, lambda tmp: tmp.write_bytes(blob))
-        self._records[block] = {
-            "keyframe": int(anchor.keyframe),
-            "hole": anchor.hole,
-            "file": name,
-            "sha256": hashlib.sha256(blob).hexdigest(),
-        }
-
-    def finish(self) -> None:
-        """Write the index (atomically, last): from now on the cache is complete and chunks read it."""
-        missing = [b for b in range(self.blocks) if b not in self._records]
-        if missing:
-            raise RuntimeError(f"anchors of blocks {missing[:5]} were never written")
+        else:
+            buffer = io.BytesIO()
+            np.save(buffer, np.ascontiguousarray(anchor.values, dtype=np.float32), allow_pickle=False)
+            blob = buffer.getvalue()
+            name = f"block-{block:06d}.npy"
+            atomic_write(self.folder / name, lambda tmp: tmp.write_bytes(blob))
+            self._records[block] = {
+                "keyframe": int(anchor.keyframe),
+                "hole": anchor.hole,
+                "file": name,
+                "sha256": hashlib.sha256(blob).hexdigest(),
+            }
         data = {
             "aifx_anchors": ANCHORS_FORMAT,
             "key": self.key,
             "shot": self.shot,
             "blocks": self.blocks,
-            "anchors": {str(b): self._records[b] for b in range(self.blocks)},
+            "complete": len(self._records) == self.blocks,
+            "anchors": {str(b): r for b, r in sorted(self._records.items())},
         }
         text = json.dumps(data, indent=1)
         atomic_write(self.index_path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
@@ -182,6 +178,9 @@ class _Reader(Mapping[int, Anchor]):
         self.store = store
         self.records = records
         self._cache: dict[int, Anchor] = {}
+
+    def __contains__(self, block: object) -> bool:
+        return block in self.records
 
     def __getitem__(self, block: int) -> Anchor:
         if block not in self._cache:

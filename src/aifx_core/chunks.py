@@ -35,5 +35,19 @@ def plan_chunks(job: FillJob | dict | str | os.PathLike, size: int) -> list[tupl
 
 
 def chunk_step(job: FillJob, count: int) -> int:
-    """The step chunk sizes are a multiple of: 1, except where the backend cuts the shot itself."""
-    return 1
+    """The step chunk sizes are a multiple of, for a ``count``-frame shot.
+
+    A backend's options class says it with ``chunk_step(count)`` (video-diffusion: its ``segment``, or the whole
+    shot without segments); the temporal engine and per-frame backends chunk anywhere (1); another whole-shot
+    backend reads the whole shot for any chunk, so the shot is one chunk.
+    """
+    from .backends import FILL, get, route
+
+    name, options = route(job.backend, job.options, count)
+    backend = get(name)
+    cls = backend.options_class()
+    settings = cls.from_dict(options) if cls is not None and hasattr(cls, "from_dict") else None
+    step = getattr(settings, "chunk_step", None)
+    if callable(step):
+        return max(1, int(step(count)))
+    return count if backend.kind == FILL else 1

@@ -206,7 +206,10 @@ def _add_job_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--colorspace", help="colourspace of the plate (default: scene-linear for EXR, sRGB for 8-bit)"
     )
-    p.add_argument("--compression", help="EXR compression of the output (default: the input's)")
+    p.add_argument(
+        "--compression",
+        help="output compression (default: the input's): EXR zip, piz, dwaa...; PNG zip (level 1), zip:0-9, none",
+    )
     p.add_argument("--seed", type=int, default=defaults.seed)
     p.add_argument("--device", default=defaults.device, help="auto, cpu, cuda, cuda:1, mps")
     p.add_argument(

@@ -15,6 +15,7 @@ radius N and costs the same for N = 2 or N = 200.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
@@ -220,9 +221,28 @@ def open_mask(spec: str | None, channel: str | None, plate: Any, invert: bool = 
 
 
 def _distance_to(region: np.ndarray) -> np.ndarray:
-    """Exact Euclidean distance (float32) of every pixel to the nearest True pixel of ``region``."""
+    """Exact Euclidean distance (float32) of every pixel to the nearest True pixel of ``region``.
+
+    OpenCV's exact transform is off by float rounding (~1e-6) in a way that depends on the image size; the
+    squared distance between pixel centres is a whole number, so it is snapped to one. The distance is then
+    the same whatever crop it is computed on, and a pixel exactly ``dilate`` away is always in the hole."""
     outside = np.ascontiguousarray((~region).astype(np.uint8))
-    return cv2.distanceTransform(outside, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    distance = cv2.distanceTransform(outside, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    return np.sqrt(np.rint(distance * distance))
+
+
+def _around(region: np.ndarray, margin: int) -> tuple[slice, slice]:
+    """The bounding box of ``region``'s True pixels grown by ``margin`` (clipped to the frame).
+
+    Within that box the distance to the nearest True pixel is the same as over the whole frame (every True
+    pixel is inside it), so a distance that only matters up to ``margin`` is computed on the box alone: a
+    small hole on a 1080p or 4K plate costs its own size, not the frame's."""
+    rows, cols = np.flatnonzero(region.any(axis=1)), np.flatnonzero(region.any(axis=0))
+    height, width = region.shape
+    return (
+        slice(max(int(rows[0]) - margin, 0), min(int(rows[-1]) + margin + 1, height)),
+        slice(max(int(cols[0]) - margin, 0), min(int(cols[-1]) + margin + 1, width)),
+    )
 
 
 def make_hole(matte: np.ndarray, threshold: float = 0.5, dilate: int = 0) -> np.ndarray:
@@ -235,7 +255,10 @@ def make_hole(matte: np.ndarray, threshold: float = 0.5, dilate: int = 0) -> np.
     core = values > 0 if threshold <= 0 else values >= threshold
     if dilate <= 0 or not core.any():
         return core
-    return _distance_to(core) <= float(dilate)
+    box = _around(core, math.ceil(dilate) + 1)
+    hole = np.zeros(core.shape, dtype=bool)
+    hole[box] = _distance_to(core[box]) <= float(dilate)
+    return hole
 
 
 def feather_weight(hole: np.ndarray, feather: int = 0) -> np.ndarray:
@@ -247,6 +270,8 @@ def feather_weight(hole: np.ndarray, feather: int = 0) -> np.ndarray:
     hole = np.asarray(hole, dtype=bool)
     if feather <= 0 or not hole.any():
         return hole.astype(np.float32)
-    distance = _distance_to(hole)
-    weight = 1.0 - distance / np.float32(feather + 1)
-    return np.clip(weight, 0.0, 1.0).astype(np.float32)
+    box = _around(hole, feather + 2)  # the weight is 0 from feather + 1 pixels away
+    weight = np.zeros(hole.shape, dtype=np.float32)
+    near = 1.0 - _distance_to(hole[box]) / np.float32(feather + 1)
+    weight[box] = np.clip(near, 0.0, 1.0)
+    return weight

@@ -263,32 +263,33 @@ def _anchors(
     reporter: Reporter,
     *,
     rebuild: bool = False,
-    in_stream: bool = False,
-) -> Iterator[tuple[AnchorStore, Mapping[int, Anchor] | None, Callable[[int, Anchor], None] | None]]:
+    stream_from: int | None = None,
+) -> Iterator[tuple[AnchorStore, Mapping[int, Anchor], Callable[[int, Anchor], None] | None]]:
     """The shot's anchors: ``(store, anchors, on_anchor)``.
 
-    A valid cache is read. Otherwise, with ``in_stream`` (a whole-shot run), ``anchors`` is None and the run
-    decides them as it goes, handing each to ``on_anchor`` (the cache is completed when the run ends, and the
-    build lock is held until then); else the anchors stage runs over the shot first.
+    Cached blocks are read. The missing ones are decided by the run itself as it streams (``on_anchor`` then
+    caches each; the build lock is held until the run ends) when ``stream_from`` says the run is one segment
+    to the shot's end that starts early enough for them (a whole run, or a killed one resumed); otherwise the
+    anchors stage makes them first, reading the shot from the first missing block on.
     """
     store = AnchorStore(output, key, shot, backend.blocks(len(shot)))
     with store.building():
-        if store.valid() and not rebuild:
-            yield store, store.reader(), None
-            return
-        store.begin()
+        records = {} if rebuild else store.load()
+        store.begin(records)
+        missing = [b for b in range(store.blocks) if b not in records]
         try:
-            if in_stream:
-                yield store, None, store.write
-                store.finish()
+            if missing and stream_from is not None and stream_from <= backend.anchor_start(missing[0]):
+                yield store, store.reader(records), store.write
                 return
-            for block, anchor in backend.anchors(feed.packets(shot), reporter, Span(tuple(shot))):
-                store.write(block, anchor)
-            store.finish()
-        finally:
-            store.discard()  # unless finished
-        anchors = store.reader()
-    yield store, anchors, None
+            if missing:
+                start = backend.anchor_start(missing[0])
+                span = Span(tuple(shot), anchors=store.reader(records))
+                for block, anchor in backend.anchors(feed.packets(shot[start:]), reporter, span):
+                    store.write(block, anchor)
+        except InputError:
+            store.discard()  # made from bad input: nothing of it is kept
+            raise
+    yield store, store.reader(), None
 
 
 def segments(
@@ -377,18 +378,23 @@ def _fill_frames(
         # Exact chunks: each run of frames to do, widened by its context; the shot's anchors first.
         index = {f: i for i, f in enumerate(shot)}
         parts = segments([index[f] for f in todo], backend.chunk_context, len(shot))
-        whole = len(parts) == 1 and parts[0][0] == 0 and parts[0][1] == len(shot) - 1
+        # One segment to the shot's end (a whole run, or a resume after a kill) decides missing anchors itself.
+        to_end = parts[0][0] if len(parts) == 1 and parts[0][1] == len(shot) - 1 else None
         with contextlib.ExitStack() as stack:
             anchors: Mapping[int, Anchor] | None = None
             on_anchor = None
             if hasattr(backend, "anchors"):
                 _store, anchors, on_anchor = stack.enter_context(
-                    _anchors(backend, feed, str(out), run.key, shot, reporter, in_stream=whole)
+                    _anchors(backend, feed, str(out), run.key, shot, reporter, stream_from=to_end)
                 )
             for start, stop, outputs in parts:
                 span = Span(tuple(shot), frozenset(shot[p] for p in outputs), anchors, on_anchor)
+                left = len(outputs)
                 for frame, rgb in backend.fill(feed.packets(shot[start : stop + 1]), reporter, span):
                     write(frame, rgb)
+                    left -= 1
+                    if not left:  # the rest of the segment is context only: do not make it
+                        break
     elif getattr(backend, "temporal", True):
         # A temporal backend without chunks reads the whole shot (done frames are sources for the rest) and
         # stops once the last frame to do is written.

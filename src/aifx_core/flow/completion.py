@@ -83,7 +83,7 @@ def complete_flows(flows: list[np.ndarray], hole: np.ndarray, **options: Any) ->
 
 
 def complete_flows_scored(
-    flows: list[np.ndarray], hole: np.ndarray, **options: Any
+    flows: list[np.ndarray], hole: np.ndarray, *, layers_out: list | None = None, **options: Any
 ) -> tuple[np.ndarray, ...]:
     """:func:`complete_flows` plus each completion's expected error: ``(*completed, *fits)``.
 
@@ -92,17 +92,22 @@ def complete_flows_scored(
     the ring's fit residual of the chosen motion model spread inward, growing with the distance to the ring
     (``· (1 + d / ring) + DRIFT · d``), so large holes and poorly explained rings score high; ``UNKNOWN_FIT``
     where nothing around the hole could be learned from.
+
+    ``layers_out``: a list that receives, per flow, the frame's background layers (homographies, dominant
+    first; see :func:`.motion.background_layers`) the completion fitted (on the flow as estimated, away from the
+    hole), so a caller need not fit them again (e.g. :func:`.motion.moving_objects`'s ``layers``); nothing is
+    added when ``hole`` is empty.
     """
-    completed, fits = _complete(flows, hole, _Settings(**options))
+    completed, fits = _complete(flows, hole, _Settings(**options), layers_out)
     return (*completed, *fits)
 
 
 def _complete(
-    flows: list[np.ndarray], hole: np.ndarray, opt: _Settings
+    flows: list[np.ndarray], hole: np.ndarray, opt: _Settings, layers_out: list | None = None
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     height, width = hole.shape
     fits = [np.zeros((height, width), np.float32) for _ in flows]
-    if not hole.any():
+    if not hole.any():  # (nothing fitted: layers_out stays as it was)
         return list(flows), fits
     distance = hole_distance(hole)
     usable = distance > opt.gap
@@ -117,6 +122,8 @@ def _complete(
             movers.append(moving_mask(flow, hole, layers, distance=distance, images=seen))
         else:
             movers.append(np.zeros((height, width), bool))
+    if layers_out is not None:
+        layers_out.extend(frame_layers)
     # One crop around all holes and their rings (cost follows the holes, not the frame: nothing beyond the
     # rings is learned from) for the smooth fills; motions are found per hole group (holes whose rings
     # touch), each from its own ring.

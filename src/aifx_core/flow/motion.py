@@ -291,6 +291,7 @@ def moving_objects(
     ransac_px: float = 1.5,
     gap: int = 10,
     images: tuple[np.ndarray, np.ndarray] | None = None,
+    layers: tuple[list[np.ndarray], list[np.ndarray]] | None = None,
     **options: float,
 ) -> np.ndarray:
     """Pixels outside ``hole`` whose motion disagrees with the background's motion layers (H, W bool).
@@ -302,16 +303,22 @@ def moving_objects(
     ``options`` are those of :func:`moving_mask`. Background layers are fitted away from the hole (beyond
     ``gap`` pixels, where the pre-filled hole does not smear the flow). ``images``: ``(a_gray, b_gray)``, the
     uint8 grey images the flows were estimated on (recommended: finds objects the flow did not follow).
+    ``layers``: the background layers of ``forward`` and ``backward`` when the caller has them already (e.g.
+    from :func:`.completion.complete_flows_scored`'s ``layers_out``): they are not fitted again.
     """
     if side not in ("a", "b", "both"):
         raise ValueError(f"side must be 'a', 'b' or 'both', not {side!r}")
     usable = _usable(hole, gap)
     out = np.zeros(hole.shape, bool)
     pairs = (None, None) if images is None else (images, images[::-1])
-    for name, flow, seen in (("a", forward, pairs[0]), ("b", backward, pairs[1])):
+    known = (None, None) if layers is None else layers
+    for name, flow, seen, fitted in (
+        ("a", forward, pairs[0], known[0]),
+        ("b", backward, pairs[1], known[1]),
+    ):
         if side in (name, "both"):
-            layers = background_layers(flow, usable, ransac_px=ransac_px)
-            out |= moving_mask(flow, hole, layers, images=seen, **options)  # type: ignore[arg-type]
+            found = background_layers(flow, usable, ransac_px=ransac_px) if fitted is None else fitted
+            out |= moving_mask(flow, hole, found, images=seen, **options)  # type: ignore[arg-type]
     return out
 
 

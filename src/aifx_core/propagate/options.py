@@ -52,11 +52,15 @@ class PropagateOptions:
     #: Keyframe content carried with a chain quality at or above this is used as is (blended in between).
     carry_high: float = 0.5
     #: Propagation's error on the frame's own ring as a share of a blur's (the ring's local contrast) at which
-    #: the result starts blending towards the frame's spatial fill, and at which it is that fill wholly:
-    #: other frames that do not show what is here (non-rigid content, something crossing the hole) are no
-    #: better than a blur.
+    #: the result starts blending towards the frame's spatial fill: other frames that do not show what is
+    #: here (non-rigid content, something crossing the hole) are no better than a blur.
     ring_low: float = 0.5
+    #: That ratio at and above which the result is the frame's spatial fill wholly (smoothstep in between).
     ring_high: float = 1.0
+
+    def chunk_step(self, count: int) -> int:
+        """Farm chunks may start at any frame: each reads the context it needs (exact, see the engine)."""
+        return 1
 
     @classmethod
     def from_dict(cls, options: dict[str, Any]) -> PropagateOptions:

@@ -15,11 +15,19 @@ bottom, one window:
 
 Memory holds one window of packets. Pixels outside the paste band are the input's, and the pipeline composites
 only inside the feathered mask, so everything outside the hole stays bit-exact.
+
+**Segments and farm chunks.** Each window is conditioned on the previous window's output, so windows chain
+through the shot: a chunk could not reproduce its frames without the chunks before it. With ``segment=N`` the
+chain restarts every N frames, counted from the shot's first frame (windows are planned per segment, seeds
+numbered through the shot), so a chunk of whole segments (``chunk_context``; ``plan_chunks`` snaps chunk edges
+there) is bit-identical to the same frames of a whole run by construction. Without segments the whole shot is
+one chain: a chunk reads (and generates) the whole shot, exact but not cheaper.
 """
 
 from __future__ import annotations
 
 import inspect
+import itertools
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -27,7 +35,7 @@ import numpy as np
 
 from ...errors import InputError
 from ...progress import Reporter
-from ..base import BackendContext, FramePacket
+from ..base import BackendContext, FramePacket, Span
 from ..models import PipelineRequest, load_pipeline, resolve_device
 from .crop import VideoCrop, from_model_size, hole_to_model_size, plan_video_crop, to_model_size
 from .options import VideoOptions
@@ -103,17 +111,61 @@ class VideoDiffusionBackend:
         return self._reference
 
     # -- the shot ------------------------------------------------------------------------------------------
-    def fill(self, packets: Iterable[FramePacket], reporter: Reporter) -> Iterator[tuple[int, np.ndarray]]:
+    def segment_length(self, length: int) -> int:
+        """Frames per independent segment of a ``length``-frame shot (all of it without segments)."""
+        return self.options.segment or max(length, 1)
+
+    def chunk_context(self, first: int, last: int, length: int) -> tuple[int, int]:
+        """Positions to read for positions ``first..last``: the whole segments they lie in."""
+        size = self.segment_length(length)
+        return first // size * size, min(length - 1, (last // size + 1) * size - 1)
+
+    def fill(
+        self, packets: Iterable[FramePacket], reporter: Reporter, span: Span | None = None
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield ``(frame, result)`` for every packet, or with a ``span`` (whole segments of the shot) for
+        ``span.outputs`` only."""
         window, overlap = self.options.window, self.options.overlap
-        total = len(packets) if hasattr(packets, "__len__") else 0  # type: ignore[arg-type]
-        windows = len(plan_windows(total, window, overlap)) if total else 0
         source = iter(packets)
+        first = next(source, None)
+        if first is None:
+            return
+        source = itertools.chain([first], source)
+        if span is not None:
+            length = len(span.shot)
+            start = span.shot.index(first.frame)
+        else:
+            length = len(packets) if hasattr(packets, "__len__") else 0  # type: ignore[arg-type]
+            start = 0
+        size = self.segment_length(length) if (self.options.segment or length) else None
+        if size is not None and start % size:
+            raise ValueError(f"frame {first.frame}: a chunk must start at a segment's first frame")
+        per_segment = len(plan_windows(size, window, overlap)) if size else 0
+        windows = per_segment * (-(-length // size)) if size and length else 0
+        self.max_held = 0
+        self.calls = 0
+        segment = start // size if size else 0
+        outputs = span.outputs if span is not None else None
+        while True:
+            part = itertools.islice(source, size) if size else source
+            emitted = 0
+            for frame, result in self._fill_segment(part, reporter, segment * per_segment, windows):
+                emitted += 1
+                if outputs is None or frame in outputs:
+                    yield frame, result
+            if not size or emitted < size:
+                return
+            segment += 1
+
+    def _fill_segment(
+        self, packets: Iterator[FramePacket], reporter: Reporter, index: int, windows: int
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """One chain of overlapping windows; ``index`` numbers its first window in the shot (for the seed)."""
+        window, overlap = self.options.window, self.options.overlap
+        source = packets
         buffer: list[FramePacket] = []
         carry: list[np.ndarray] = []  # the previous window's results for the frames it shares with the next
         exhausted = False
-        index = 0
-        self.max_held = 0
-        self.calls = 0
         while True:
             before = len(buffer)
             while len(buffer) < window and not exhausted:

@@ -44,6 +44,16 @@ class VideoOptions:
     conditioning_scale: float = 1.0
     #: Longest prompt in tokens (None: the pipeline's default).
     max_sequence_length: int | None = None
+    #: Frames after which the continuation conditioning restarts (0: never, the whole shot is one chain of
+    #: windows). The shot is cut into independent segments of this many frames, counted from its first frame:
+    #: farm chunks of whole segments run in parallel and are exact, at the price of a fresh invention (a
+    #: visible change) at each segment's first frame. Choose a multiple of ``window - overlap`` plus
+    #: ``overlap`` so every window is full, and place the restarts where the element allows one.
+    segment: int = 0
+
+    def chunk_step(self, count: int) -> int:
+        """Farm chunks of a ``count``-frame shot are whole segments (all of it without segments)."""
+        return self.segment or count
 
     @classmethod
     def from_dict(cls, options: dict[str, Any]) -> VideoOptions:
@@ -68,6 +78,7 @@ class VideoOptions:
             ("margin", int),
             ("conditioning_scale", float),
             ("max_sequence_length", int),
+            ("segment", int),
         ):
             raw = options.get(name)
             if raw is None or raw == "":
@@ -103,5 +114,9 @@ class VideoOptions:
             raise InputError(f"video-diffusion option size={self.size}: expected at least 16 pixels")
         if self.margin is not None and self.margin < 0:
             raise InputError(f"video-diffusion option margin={self.margin}: expected 0 or more pixels")
+        if self.segment < 0:
+            raise InputError(
+                f"video-diffusion option segment={self.segment}: expected 0 (none) or a frame count"
+            )
         if self.max_sequence_length is not None and self.max_sequence_length < 1:
             raise InputError("video-diffusion option max_sequence_length: expected at least 1 token")

@@ -459,13 +459,16 @@ def channels(n: Node | None = None) -> list[str]:
 
 
 def _exr_channel(name: str) -> str:
-    """An EXR channel name → Nuke's channel, adding the layer as Nuke's EXR reader does (``fill.confidence``)."""
+    """An EXR channel name → Nuke's channel, adding the layer as Nuke's EXR reader does (Foundry's NDK example
+    ``ExrChannelNameToNuke.cpp``: ``layer.channel``, other characters of the layer become ``_``, a layer's
+    ``R``/``G``/``B``/``A`` become ``red``/``green``/``blue``/``alpha``): ``fill.confidence`` → layer ``fill``."""
     known = {"R": "rgba.red", "G": "rgba.green", "B": "rgba.blue", "A": "rgba.alpha", "Z": "depth.Z"}
     if name in known:
         return known[name]
     layer, dot, rest = name.rpartition(".")
     if dot and layer and layer not in _DEFAULT_LAYERS:
         layer = re.sub(r"[^A-Za-z0-9_]", "_", layer)
+        rest = {"R": "red", "G": "green", "B": "blue", "A": "alpha"}.get(rest, rest)
         channel = f"{layer}.{rest}"
         held = _layers.setdefault(layer, [])
         if channel not in held:
