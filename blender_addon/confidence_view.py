@@ -48,6 +48,17 @@ def result_image(name: str, first_file: str, colorspace: str | None) -> bpy.type
     return image
 
 
+def _new_node(tree: bpy.types.NodeTree, *idnames: str) -> bpy.types.Node:
+    """The first node type this Blender's compositor has: 5.x shares Mix/Math with the shader nodes, 4.2-4.5
+    have their own (``CompositorNodeMixRGB``, ``CompositorNodeMath``)."""
+    for idname in idnames[:-1]:
+        try:
+            return tree.nodes.new(idname)
+        except RuntimeError:
+            continue
+    return tree.nodes.new(idnames[-1])
+
+
 def build_group(
     name: str, image: bpy.types.Image, first_scene_frame: int, first_number: int, count: int
 ) -> bpy.types.NodeTree:
@@ -78,7 +89,7 @@ def build_group(
     unsure = tree.nodes.new("CompositorNodeInvert")
     unsure.location = (-350, -150)
     tree.links.new(confidence, unsure.inputs["Color"])
-    strength = tree.nodes.new("ShaderNodeMath")
+    strength = _new_node(tree, "ShaderNodeMath", "CompositorNodeMath")
     strength.operation = "MULTIPLY"
     strength.inputs[1].default_value = TINT
     strength.location = (-150, -150)
@@ -86,10 +97,11 @@ def build_group(
     red = tree.nodes.new("CompositorNodeRGB")
     red.outputs[0].default_value = TINT_COLOUR
     red.location = (-350, -350)
-    tint = tree.nodes.new("ShaderNodeMix")
-    tint.data_type = "RGBA"
+    tint = _new_node(tree, "ShaderNodeMix", "CompositorNodeMixRGB")
+    if hasattr(tint, "data_type"):
+        tint.data_type = "RGBA"
     tint.location = (100, 0)
-    tree.links.new(strength.outputs[0], tint.inputs["Factor"])
+    tree.links.new(strength.outputs[0], tint.inputs.get("Factor") or tint.inputs[0])
     colours = [s for s in tint.inputs if s.type == "RGBA"]
     tree.links.new(fill, colours[0])
     tree.links.new(red.outputs[0], colours[1])

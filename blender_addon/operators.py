@@ -449,7 +449,13 @@ def load_result(prepared: PreparedFill, space=None) -> Any:
         else:
             space.image = result
     if prepared.job.confidence and numbers:
-        show_confidence(prepared, numbers, first)
+        try:
+            show_confidence(prepared, numbers, first)
+        except (RuntimeError, KeyError, TypeError) as exc:  # the fill is done; only the viewing aid failed
+            print(
+                f"AI Fill: no confidence group ({exc}); the channel fill.confidence is in {output}",
+                flush=True,
+            )
     return result
 
 
@@ -573,10 +579,9 @@ class AIFX_OT_fill(FillOptions, bpy.types.Operator):
             self.report({"WARNING"}, run.message)
             return {"CANCELLED"}
         where = f" as '{result.name}'" if result is not None else ""
-        if result is not None and prepared.job.confidence:
-            where += (
-                f", confidence in the compositor group '{confidence_view.group_name(prepared.plate.name)}'"
-            )
+        group = confidence_view.group_name(prepared.plate.name)
+        if result is not None and prepared.job.confidence and group in bpy.data.node_groups:
+            where += f", confidence in the compositor group '{group}'"
         self.report({"INFO"}, f"AI Fill done ({run.message}): {prepared.output}{where}")
         return {"FINISHED"}
 
