@@ -75,6 +75,11 @@ def clip_shape(limits: ModelLimits, board: Board, shot: Shot, frames: int) -> tu
     return width, height, model_frame_count(int(shot.extra.get("frames", frames)), limits.temporal)
 
 
+def _height_width(aspect: float, multiple: int, size: int) -> tuple[int, int]:
+    width, height = image_size(aspect, size, multiple)
+    return height, width
+
+
 def check_clips(pipe: Any, board: Board, frames: int) -> None:
     """Before any shot is generated: every shot's size and length is within what the model's position table
     covers; otherwise an :class:`InputError` naming the shot, ``size``/``frames`` and the values that fit."""
@@ -83,10 +88,7 @@ def check_clips(pipe: Any, board: Board, frames: int) -> None:
     for shot in board.shots:
         width, height, count = clip_shape(limits, board, shot, frames)
         if not limits.side_fits(height, width):
-            fits = limits.largest_size(
-                board.size,
-                lambda size, aspect=shot.aspect: image_size(aspect, size, limits.multiple)[::-1],
-            )
+            fits = limits.largest_size(board.size, partial(_height_width, shot.aspect, limits.multiple))
             fix = (
                 f"use size: {fits} or less (or --size {fits})"
                 if fits
