@@ -220,3 +220,47 @@ def test_the_full_run_scores_every_cached_clip_and_the_smoke_run_two():
         assert ((clip.name, "remove object") in names) == clip.removal
     quick = {clip.name for clip, _ in run_all.quality_cases(run_all.Settings.quick())}
     assert {"whip", "crosser"} <= quick and "whip960" not in quick
+
+
+def test_runs_of_different_clips_merge_into_one_page_that_says_what_came_from_where():
+    def case(clip: str, holes: str, psnr: float) -> dict:
+        run = {"summary": {"psnr_hole": psnr}, "per_frame": {"psnr_hole": [psnr]}, "seconds": 1.0}
+        return {
+            "clip": clip,
+            "holes": holes,
+            "width": 8,
+            "height": 8,
+            "frames": 1,
+            "hole_fraction": 0.1,
+            "clean": run,
+            "runs": {"telea": run},
+        }
+
+    early = {
+        "started": "2026-12-03T16:16:00",
+        "machine": {"commit": "aaa1111"},
+        "quality": [case("tennis", "static square", 30.0), case("whip", "static square", 20.0)],
+        "speed": [{"size": "432x240"}],
+        "speed_mode": "pipeline",
+        "memory": [],
+    }
+    late = {
+        "started": "2026-12-03T17:40:00",
+        "machine": {"commit": "bbb2222"},
+        "quality": [case("whip", "static square", 21.0)],
+        "speed": [],
+        "memory": [{"frames": 100}],
+    }
+    merged = run_all.merge_results([early, late])
+    cases = {(c["clip"], c["holes"]): c for c in merged["quality"]}
+    assert cases[("whip", "static square")]["clean"]["summary"]["psnr_hole"] == 21.0  # the later run wins
+    assert cases[("tennis", "static square")]["measured"]["commit"] == "aaa1111"
+    assert merged["speed"] == early["speed"] and merged["memory"] == late["memory"]  # the last that has them
+    assert (
+        merged["speed_measured"]["commit"] == "aaa1111" and merged["memory_measured"]["commit"] == "bbb2222"
+    )
+    quality = [run_all.case_from_json(c) for c in merged["quality"]]
+    note = run_all.provenance(quality, {"speed": merged["speed_measured"]})
+    assert "tennis, speed: run started 2026-12-03T16:16 UTC on commit aaa1111" in note
+    assert "whip: run started 2026-12-03T17:40 UTC on commit bbb2222" in note
+    assert run_all.provenance(quality[:1], {}) == ""  # one run: nothing to say

@@ -92,11 +92,12 @@ def test_chunks_on_ray_are_bit_identical_to_one_process(cluster, shot, reference
     from aifx_core.farm import run_on_ray
 
     out = tmp_path / "clean.####.exr"
+    sheet = tmp_path / "sheet.png"
     received: list[dict] = []
-    result = run_on_ray(
-        shot_job(shot, out, backend=BACKEND), progress=lambda e: received.append(e.to_dict()), chunk=4
-    )
+    job = shot_job(shot, out, backend=BACKEND, contact_sheet=str(sheet))
+    result = run_on_ray(job, progress=lambda e: received.append(e.to_dict()), chunk=4)
     assert result.chunks == ["1001-1004", "1005-1008", "1009-1012"]
+    assert result.contact_sheet == str(sheet) and sheet.stat().st_size > 0  # once, after every chunk
     assert result.written == list(FRAMES) and result.skipped == []
     _assert_exact(out, reference)
     _check_stream(received, FRAMES)
@@ -105,6 +106,30 @@ def test_chunks_on_ray_are_bit_identical_to_one_process(cluster, shot, reference
 
     again = run_on_ray(shot_job(shot, out, backend=BACKEND), chunk=4)  # resume: nothing left to do
     assert again.written == [] and again.skipped == list(FRAMES)
+
+
+@pytest.mark.diffusers
+def test_a_model_backend_on_ray_stays_loaded_and_is_exact(cluster, shot, tmp_path):
+    """LaMa (a tiny TorchScript model) on the keyframes under the temporal engine: each worker loads the model
+    once and keeps it for every chunk it runs, and the frames match one process bit for bit."""
+    pytest.importorskip("torch")
+    from tiny_models import cached_build
+
+    from aifx_core.farm import run_on_ray
+    from aifx_core.pipeline import fill
+
+    model = cached_build("lama", tmp_path)
+    settings = {"backend": "lama", "device": "cpu", "options": {"model": str(model)}}
+    one = tmp_path / "one" / "clean.####.exr"
+    fill(shot_job(shot, one, **settings))
+    out = tmp_path / "ray" / "clean.####.exr"
+    result = run_on_ray(shot_job(shot, out, **settings), chunk=4)
+    assert result.written == list(FRAMES)
+    for frame in FRAMES:
+        assert _pixels(out, frame) == _pixels(one, frame), f"frame {frame} differs from the one-process run"
+    assert sum(w["chunks"] for w in result.workers) == 3
+    assert max(w["chunks"] for w in result.workers) >= 2  # one worker ran two chunks...
+    assert all(w["models"] == 1 for w in result.workers)  # ...with the one model it loaded
 
 
 @pytest.mark.parametrize("how", ["raise", "kill"])

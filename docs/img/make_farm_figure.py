@@ -2,7 +2,7 @@
 
 Run from the repository root: ``python docs/img/make_farm_figure.py``. A 100-frame shot (1001-1100) in chunks of
 25: each chunk writes its own frames (solid) and reads the context around them (light: the temporal engine's
-``radius``, 12 frames by default, clipped at the shot's ends); every chunk reads the same anchors (keyframe fills
+reach, 13 frames before and 12 after by default, clipped at the shot's ends); every chunk reads the same anchors (keyframe fills
 made once for the whole shot, one per keyframe block) instead of choosing its own.
 """
 
@@ -17,7 +17,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "farm_chunks.png"
-FIRST, LAST, CHUNK, RADIUS, BLOCK = 1001, 1100, 25, 12, 4
+FIRST, LAST, CHUNK, BLOCK = 1001, 1100, 25, 4
+#: The temporal engine's reach with its defaults (``PropagateBackend.reach``: radius 12 + 1 behind, 12 ahead).
+BEHIND, AHEAD = 13, 12
 #: Keyframes the anchors stage chose (one per block at most, where no neighbour saw the background).
 KEYFRAMES = [1003, 1010, 1022, 1031, 1046, 1058, 1063, 1079, 1086, 1097]
 
@@ -36,7 +38,7 @@ def main() -> None:
     ax.text(FIRST - 2, y_anchor, "anchors (once)", ha="right", va="center", fontsize=9)
     for row, ((a, b), colour) in enumerate(zip(chunks, colours, strict=True)):
         y = rows - 1 - row
-        lo, hi = max(FIRST, a - RADIUS), min(LAST, b + RADIUS)
+        lo, hi = max(FIRST, a - BEHIND), min(LAST, b + AHEAD)
         ax.add_patch(Rectangle((lo - 0.5, y - 0.3), hi - lo + 1, 0.6, color=colour, alpha=0.25, lw=0))
         ax.add_patch(Rectangle((a - 0.5, y - 0.3), b - a + 1, 0.6, color=colour, lw=0))
         ax.text(FIRST - 2, y, f"--frames {a}-{b}", ha="right", va="center", fontsize=9, family="monospace")
@@ -62,8 +64,8 @@ def main() -> None:
     for side in ("left", "right", "top"):
         ax.spines[side].set_visible(False)
     ax.set_title(
-        f"Exact chunks: each writes its frames (solid), reads {RADIUS} frames of context each side (light) "
-        "and the shot's anchors (diamonds)",
+        f"Exact chunks: each writes its frames (solid), reads {BEHIND} frames of context before and {AHEAD} "
+        "after (light) and the shot's anchors (diamonds)",
         fontsize=10,
     )
     fig.tight_layout()

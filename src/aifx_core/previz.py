@@ -117,7 +117,8 @@ def _start_image(path: Path, width: int, height: int) -> np.ndarray:
     rgb = np.clip(to_model(image.rgb(), guess_colorspace(image, path)), 0.0, 1.0)
     h, w = rgb.shape[:2]
     scale = max(width / w, height / h)
-    resized = cv2.resize(rgb, (max(width, round(w * scale)), max(height, round(h * scale))), cv2.INTER_AREA)
+    size = (max(width, round(w * scale)), max(height, round(h * scale)))
+    resized = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)  # (the third positional argument is dst)
     top = (resized.shape[0] - height) // 2
     left = (resized.shape[1] - width) // 2
     return np.ascontiguousarray(resized[top : top + height, left : left + width], dtype=np.float32)

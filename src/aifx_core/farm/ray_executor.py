@@ -78,7 +78,8 @@ SHEET = "contact-sheet"
 class RayFillResult(FillResult):
     """A :class:`FillResult` plus what each worker process used (for the benchmark and for logs)."""
 
-    #: One dict per worker: ``pid``, ``peak_rss_mib``, ``cpu_s``, ``chunks`` (chunks it finished).
+    #: One dict per worker: ``pid``, ``peak_rss_mib``, ``cpu_s``, ``chunks`` (chunks it finished), ``models``
+    #: (models it holds loaded at the end).
     workers: list[dict[str, Any]] = field(default_factory=list)
     #: Chunks as run: ``"1001-1050"`` texts in shot order.
     chunks: list[str] = field(default_factory=list)
@@ -302,7 +303,7 @@ class ChunkWorker:
             result = fill(
                 FillJob.from_dict(job), progress=progress, cancel=cancel, frames=frames, job_file=job_file
             )
-        self._chunks += 1
+            self._chunks += 1
         return asdict(result)
 
     def drain(self) -> list[tuple[str, dict[str, Any]]]:
@@ -323,6 +324,7 @@ class ChunkWorker:
             "peak_rss_mib": round(_peak_rss_mib(usage.ru_maxrss), 1),
             "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
             "chunks": self._chunks,
+            "models": _models_held(),
         }
 
     def _reporter(self, tag: str) -> ProgressCallback:
@@ -332,6 +334,12 @@ class ChunkWorker:
             _test_fault(event)
 
         return on_progress
+
+
+def _models_held() -> int:
+    """Models this worker holds loaded (its per-process cache), without importing torch to say none."""
+    models = sys.modules.get("aifx_core.inpaint.models")
+    return len(models.loaded_models()) if models is not None else 0
 
 
 def _peak_rss_mib(ru_maxrss: int) -> float:

@@ -26,17 +26,17 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from ..options import Options, option
 from .base import BackendContext
 from .crop import fill_through_crop
-from .models import DTYPES, OFFLOADS, PipelineRequest, load_pipeline, resolve_device
+from .models import LoaderOptions, PipelineRequest, load_pipeline, resolve_device
 
 DEFAULT_STEPS = 30
 
 
 @dataclass(frozen=True)
-class DiffusersOptions(Options):
-    """Every option of the ``diffusers`` backend, checked before the model loads."""
+class DiffusersOptions(LoaderOptions):
+    """Every option of the ``diffusers`` backend, checked before the model loads: the model loader's
+    (:class:`~aifx_core.inpaint.models.LoaderOptions`, listed first) and its own."""
 
     owner = "diffusers"
 
@@ -58,24 +58,6 @@ class DiffusersOptions(Options):
     size: int | None = None
     #: Context pixels kept around the hole in the crop (default: chosen from the hole's size).
     margin: int | None = None
-    #: Weights' precision: auto, float32, float16 or bfloat16.
-    dtype: str = "auto"
-    #: Weights variant to load, e.g. fp16.
-    variant: str | None = None
-    #: CPU offload to save GPU memory: none, model or sequential.
-    offload: str = option("none", pixels=False)
-    #: Decode the latents in tiles (less memory for large crops).
-    vae_tiling: bool = False
-    #: Decode the batch one image at a time (less memory).
-    vae_slicing: bool = option(False, pixels=False)
-    #: Never download: use only the local cache (also HF_HUB_OFFLINE=1).
-    local_files_only: bool = option(False, pixels=False)
-    #: Hugging Face cache folder instead of the default (e.g. a shared farm cache).
-    cache_dir: str | None = option(None, pixels=False)
-    #: Diffusers pipeline class for a single checkpoint file.
-    pipeline_class: str | None = None
-    #: Config folder or hub id for a single checkpoint file.
-    config: str | None = None
 
     def check(self) -> None:
         if self.steps < 1:
@@ -87,10 +69,7 @@ class DiffusersOptions(Options):
             raise InputError(f"option size={self.size}: expected at least 8 pixels")
         if self.margin is not None and self.margin < 0:
             raise InputError(f"option margin={self.margin}: expected 0 or more pixels")
-        if self.offload.lower() not in OFFLOADS:
-            raise InputError(f"offload {self.offload!r}: expected one of {', '.join(OFFLOADS)}")
-        if self.dtype.lower() not in DTYPES:
-            raise InputError(f"dtype {self.dtype!r}: expected auto, float32, float16 or bfloat16")
+        super().check()
 
 
 def check_strength(strength: float, steps: int) -> None:

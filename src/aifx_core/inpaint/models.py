@@ -25,11 +25,12 @@ import logging
 import os
 import time
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..options import Options, option
 
 log = logging.getLogger(__name__)
 
@@ -271,59 +272,88 @@ def _diffusers_class(name: str) -> Any:
 
 # -- pipelines ---------------------------------------------------------------------------------------------
 
-#: Options that say how a model is loaded (the fields of :class:`PipelineRequest` besides ``model``): every
-#: command or backend that loads a diffusers pipeline accepts them.
-LOADER_OPTIONS = (
-    "dtype",
-    "variant",
-    "offload",
-    "vae_tiling",
-    "vae_slicing",
-    "local_files_only",
-    "cache_dir",
-    "pipeline_class",
-    "config",
-)
+
+@dataclass(frozen=True)
+class LoaderOptions(Options):
+    """How a diffusers model is loaded: the options every command or backend that loads one accepts, declared
+    once. The ``diffusers`` backend's options extend this class, the ``video-diffusion`` backend, storyboards
+    and previz accept these names, and :class:`PipelineRequest` takes its defaults from here."""
+
+    owner = "model loader"
+
+    #: Weights' precision: auto, float32, float16 or bfloat16.
+    dtype: str = "auto"
+    #: Weights variant to load, e.g. fp16.
+    variant: str | None = None
+    #: CPU offload to save GPU memory: none, model or sequential.
+    offload: str = option("none", pixels=False)
+    #: Decode the latents in tiles (less memory for large crops).
+    vae_tiling: bool = False
+    #: Decode the batch one image at a time (less memory).
+    vae_slicing: bool = option(False, pixels=False)
+    #: Never download: use only the local cache (also HF_HUB_OFFLINE=1).
+    local_files_only: bool = option(False, pixels=False)
+    #: Hugging Face cache folder instead of the default (e.g. a shared farm cache).
+    cache_dir: str | None = option(None, pixels=False)
+    #: Diffusers pipeline class for a single checkpoint file.
+    pipeline_class: str | None = None
+    #: Config folder or hub id for a single checkpoint file.
+    config: str | None = None
+
+    def check(self) -> None:
+        if self.offload.lower() not in OFFLOADS:
+            raise InputError(f"offload {self.offload!r}: expected one of {', '.join(OFFLOADS)}")
+        if self.dtype.lower() not in DTYPES:
+            raise InputError(f"dtype {self.dtype!r}: expected auto, float32, float16 or bfloat16")
+
+    @classmethod
+    def read(cls, options: dict[str, Any]) -> LoaderOptions:
+        """The loader's options out of a backend's or storyboard's options (others ignored; ``None`` = default)."""
+        return cls.from_dict({k: v for k, v in options.items() if k in LOADER_OPTIONS and v is not None})
+
+
+#: Names of the loader options (the fields of :class:`LoaderOptions`).
+LOADER_OPTIONS = tuple(spec.name for spec in fields(LoaderOptions))
+_LOADER = LoaderOptions()
 
 
 @dataclass(frozen=True)
 class PipelineRequest:
-    """What to load; every field is part of the cache key."""
+    """What to load; every field is part of the cache key. The loader fields' defaults are
+    :class:`LoaderOptions`'."""
 
     model: str
     #: ``inpaint``, ``text2image``, ``video`` (masked video, e.g. Wan VACE) or ``text2video`` (previz).
     kind: str = "inpaint"
     device: str = "auto"
-    dtype: str = "auto"
-    variant: str | None = None
+    dtype: str = _LOADER.dtype
+    variant: str | None = _LOADER.variant
     #: ``none``, ``model`` (``enable_model_cpu_offload``) or ``sequential`` (``enable_sequential_cpu_offload``).
-    offload: str = "none"
-    vae_tiling: bool = False
-    vae_slicing: bool = False
-    local_files_only: bool = False
+    offload: str = _LOADER.offload
+    vae_tiling: bool = _LOADER.vae_tiling
+    vae_slicing: bool = _LOADER.vae_slicing
+    local_files_only: bool = _LOADER.local_files_only
     #: Hugging Face hub cache folder to use instead of the default (``HF_HUB_CACHE``), e.g. a shared farm cache.
-    cache_dir: str | None = None
-    pipeline_class: str | None = None
-    config: str | None = None
+    cache_dir: str | None = _LOADER.cache_dir
+    pipeline_class: str | None = _LOADER.pipeline_class
+    config: str | None = _LOADER.config
 
     @classmethod
     def from_options(cls, options: dict[str, Any], device: str, kind: str = "inpaint") -> PipelineRequest:
-        offload = str(options.get("offload", "none") or "none").lower()
-        if offload not in _OFFLOADS:
-            raise InputError(f"offload {offload!r}: expected one of {', '.join(_OFFLOADS)}")
+        loader = LoaderOptions.read(options)  # typed and checked, with the defaults declared there
         return cls(
             model=str(options.get("model") or ""),
             kind=kind,
             device=device,
-            dtype=str(options.get("dtype", "auto") or "auto"),
-            variant=options.get("variant") or None,
-            offload=offload,
-            vae_tiling=_flag(options.get("vae_tiling", False)),
-            vae_slicing=_flag(options.get("vae_slicing", False)),
-            local_files_only=offline(options),
-            cache_dir=str(options["cache_dir"]) if options.get("cache_dir") else None,
-            pipeline_class=options.get("pipeline_class") or None,
-            config=options.get("config") or None,
+            dtype=loader.dtype,
+            variant=loader.variant or None,
+            offload=loader.offload.lower(),
+            vae_tiling=loader.vae_tiling,
+            vae_slicing=loader.vae_slicing,
+            local_files_only=loader.local_files_only or offline({}),  # HF_HUB_OFFLINE=1 too
+            cache_dir=loader.cache_dir or None,
+            pipeline_class=loader.pipeline_class or None,
+            config=loader.config or None,
         )
 
 

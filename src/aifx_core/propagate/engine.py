@@ -628,7 +628,7 @@ class _Run:
         # A blur's error grows with the distance into the hole: judge it at the hole's depth.
         depth = _depth(frame.packet.hole, ys, xs)
         radius = int(np.clip(depth / 2, 2 * self.opt.seam_ring, 64))
-        ratio = ring_check(ys, xs, ry, rx, real, fetched, frame.level, crossing, radius)
+        ratio = ring_check(ys, xs, ry, rx, real, fetched, frame.level, crossing, radius, self.opt.outlier_tol)
         return smoothstep(self.opt.ring_low, self.opt.ring_high, ratio)
 
     # ------------------------------------------------------------------------------------------- keyframes

@@ -149,6 +149,7 @@ def ring_check(
     scale: float,
     crossing: np.ndarray | None = None,
     radius: int = 8,
+    crossing_error: float = 0.25,
 ) -> np.ndarray:
     """Per hole pixel, how well propagation reproduced the frame's own ring compared with a blur (N_hole,).
 
@@ -160,7 +161,7 @@ def ring_check(
     what is here (the rigid background behind a hole), about 1 or more where they do not: content that
     changes in ways the flow does not explain (water, foliage, smoke) or something on the ring that the other
     frames show elsewhere (an unmasked object crossing the hole). ``crossing`` marks ring pixels known to be
-    such an object (unmasked movers): they count as fetched wrong by ``0.25 · scale`` at least.
+    such an object (unmasked movers): they count as fetched wrong by ``crossing_error · scale`` at least.
     """
     n = len(hole_ys)
     if len(ring_ys) == 0 or n == 0:
@@ -169,7 +170,7 @@ def ring_check(
     drift = np.median(diff, axis=0)
     error = np.abs(diff - drift).max(axis=1) / scale
     if crossing is not None:
-        error = np.where(crossing, np.maximum(error, 0.25), error)
+        error = np.where(crossing, np.maximum(error, crossing_error), error)
     contrast = ring_mismatch(ring_ys, ring_xs, real, np.zeros_like(real), scale, radius)
     both = np.stack([error, contrast], axis=1).astype(np.float32)
     spread_both = spread(hole_ys, hole_xs, ring_ys, ring_xs, both)

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Any
+from typing import Any, Literal
 
 from ..protocol import events
 from ..protocol.errors import EXIT_INTERNAL
@@ -132,7 +132,7 @@ class Worker:
                 continue
             self._follow(job["id"])
 
-    def _drain(self, timeout: float) -> dict | None | bool:
+    def _drain(self, timeout: float) -> dict | None | Literal[False]:
         """Handle one message (models reports are absorbed here); False when none came in ``timeout``."""
         try:
             message = self.lines.get(timeout=timeout) if timeout else self.lines.get_nowait()
@@ -170,8 +170,8 @@ class Worker:
                     if row and row["cancel_requested"]:
                         store.add_event(job_id, events.cancelled_event("cancelled; finished frames are kept"))
                     else:
-                        message = f"the server's worker process died (exit code {code}); see the server log"
-                        store.add_event(job_id, events.error_event(message, EXIT_INTERNAL))
+                        died = f"the server's worker process died (exit code {code}); see the server log"
+                        store.add_event(job_id, events.error_event(died, EXIT_INTERNAL))
                     self.job_id = None
                 return
             if message.get("id") != job_id or not isinstance(message.get("event"), dict):

@@ -245,8 +245,9 @@ class VideoDiffusionBackend:
             )
             small = to_model_size(np.ascontiguousarray(plate_crop), crop)
             video[j] = np.clip(to_model(small, self.colorspace), 0.0, 1.0)
-            if holes[j] is not None:
-                model_hole = hole_to_model_size(holes[j][rows, cols], crop)
+            hole = holes[j]
+            if hole is not None:
+                model_hole = hole_to_model_size(hole[rows, cols], crop)
                 video[j][model_hole] = HOLE_GREY
                 mask[j, ..., 0] = model_hole
         generated = self.run_model(video, mask, crop, window_seed(self.seed, index), where)

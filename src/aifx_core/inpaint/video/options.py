@@ -10,7 +10,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from ...errors import InputError
-from ..models import LOADER_OPTIONS
+from ..models import LOADER_OPTIONS, LoaderOptions
 from .windows import check_window
 
 __all__ = ["LOADER_OPTIONS", "VideoOptions"]
@@ -93,6 +93,7 @@ class VideoOptions:
                 raise InputError(
                     f"video-diffusion option {name}={raw!r}: expected a {convert.__name__}"
                 ) from None
+        LoaderOptions.read(options)  # the loader's options are checked now too, not when the model loads
         result = cls(**values)
         result.check()
         return result

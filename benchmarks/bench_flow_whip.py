@@ -1,0 +1,92 @@
+"""The engine on the cached Cycles whips (issue #10 item 4): hole PSNR against per-frame Telea, frames more than
+1 dB below it, in-hole E_warp against the clean clip's, routes, CPU time; per frame with ``--frames``.
+
+``--oracle`` replaces the completed flow inside the holes with DIS run on the clean (truth) frames, which see
+what is behind the holes: an upper bound of what better flow completion could buy on these clips (no real shot
+has it). docs/method.md ("Fast whips") has the numbers.
+
+    PYTHONPATH=src python benchmarks/bench_flow_whip.py [--clips whip,whip960] [--holes static,nine,blob] [--oracle]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import harness  # noqa: E402
+
+from aifx_core.flow import DISFlow, flow_gray  # noqa: E402
+from aifx_core.propagate import engine  # noqa: E402
+
+HOLES = {"static": harness.static_square, "nine": harness.square_grid}
+
+
+def holes_for(name: str, clip: harness.RenderedClip) -> harness.Holes:
+    if name == "blob":
+        return harness.moving_blob(clip.width, clip.height, clip.count)
+    return HOLES[name](clip.width, clip.height)
+
+
+def use_oracle(clip: harness.RenderedClip) -> None:
+    """Make the engine take DIS on the clean frames as the flow inside the holes (and trust it fully)."""
+    plain = engine._Run.flow
+    estimator = DISFlow()
+
+    def flow(self: engine._Run, index: int, direction: int) -> np.ndarray:
+        pair = index if direction > 0 else index - 1
+        if pair not in self.flows:
+            plain(self, index, direction)
+            a, _ = flow_gray(clip.frame(pair), None, self.work)
+            b, _ = flow_gray(clip.frame(pair + 1), None, self.work)
+            region = self.frames[pair].small_hole | self.frames[pair + 1].small_hole
+            forward, backward = (f.copy() for f in self.flows[pair])
+            forward[region] = estimator.estimate(a, b)[region]
+            backward[region] = estimator.estimate(b, a)[region]
+            self.flows[pair] = (forward, backward)
+            if self.fits.get(pair) is not None:
+                self.fits[pair] = (np.zeros(region.shape, np.float32),) * 2
+        return self.flows[pair][0 if direction > 0 else 1]
+
+    engine._Run.flow = flow  # type: ignore[method-assign]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--clips", default="whip,whip960")
+    parser.add_argument("--holes", default="static,nine,blob")
+    parser.add_argument("--oracle", action="store_true")
+    parser.add_argument("--frames", action="store_true", help="print the per-frame difference to Telea")
+    args = parser.parse_args()
+    baseline, _ = harness.baseline_backend()
+    for name in args.clips.split(","):
+        clip = harness.RenderedClip(harness.CLIPS / name)
+        if args.oracle:
+            use_oracle(clip)
+        for hole_name in args.holes.split(","):
+            start = time.process_time()
+            result = harness.score_case(
+                clip,
+                holes_for(hole_name, clip),
+                {"telea": baseline, "propagate": harness.make_backend("propagate")},
+            )
+            telea, prop = result.runs["telea"], result.runs["propagate"]
+            ours, theirs = np.array(prop.per_frame["psnr_hole"]), np.array(telea.per_frame["psnr_hole"])
+            print(
+                f"{name}/{hole_name}: telea {telea.summary['psnr_hole']:.2f} dB, propagate "
+                f"{prop.summary['psnr_hole']:.2f} dB, frames < telea-1dB {int((ours < theirs - 1).sum())}/"
+                f"{len(ours)}, E_warp hole {prop.summary['ewarp_hole']:.2e} (clean "
+                f"{result.clean.summary['ewarp_hole']:.2e}), routes {prop.stats}, "
+                f"CPU {time.process_time() - start:.1f} s (both backends)"
+            )
+            if args.frames:
+                print("  propagate - telea per frame:", " ".join(f"{d:+.1f}" for d in ours - theirs))
+
+
+if __name__ == "__main__":
+    main()
