@@ -214,3 +214,53 @@ def test_plan_chunks_covers_the_shot_exactly(shot, tmp_path) -> None:
     assert plan_chunks(job, 100) == [(1001, 1030)]
     with pytest.raises(InputError):
         plan_chunks(job, 0)
+
+
+def test_a_context_too_small_is_an_error_not_a_silent_difference(shot, tmp_path, monkeypatch) -> None:
+    from aifx_core.propagate import PropagateBackend
+    from aifx_core.propagate.engine import ContextError
+
+    job = chunk_job(shot, tmp_path / "out")
+    prepare_anchors(job)
+    narrow = PropagateBackend.chunk_context
+    # The formula is a bound (a keyframe 2K-2 frames away is the worst case); without the radius on one side
+    # propagation itself reaches past what was read, which the engine must refuse rather than fill differently.
+    for side in ("before", "after"):
+
+        def cut(self, first: int, last: int, length: int, side=side) -> tuple[int, int]:
+            start, stop = narrow(self, first, last, length)
+            return (first, stop) if side == "before" else (start, last)
+
+        monkeypatch.setattr(PropagateBackend, "chunk_context", cut)
+        with pytest.raises(ContextError):
+            fill(job, frames="1015-1016")
+    assert not list((tmp_path / "out").glob("clean.*.exr"))
+
+
+def test_the_anchors_stage_and_chunks_hold_a_bounded_window(shot) -> None:
+    from chunk_files import matte
+    from shot_files import plate_frame
+
+    from aifx_core.inpaint import FramePacket, Span
+    from aifx_core.pipeline import select_frames  # noqa: F401  (the public helper exists)
+    from aifx_core.progress import Reporter
+    from aifx_core.propagate import PropagateBackend
+
+    count = 60
+    shot_frames = tuple(range(FIRST, FIRST + count))
+
+    def packets(first: int = 0, last: int = count - 1):
+        for i in range(first, last + 1):
+            rgb = np.stack([plate_frame(i)[c].astype(np.float32) for c in "RGB"], -1)
+            yield FramePacket(FIRST + i, np.nan_to_num(rgb, posinf=0.0, neginf=0.0), matte(i % COUNT) > 0)
+
+    backend = PropagateBackend(BackendContext(colorspace="sRGB", options=dict(ENGINE, window=2)))
+    anchors = dict(backend.anchors(packets(), Reporter(), Span(shot_frames)))
+    assert sorted(anchors) == list(range(backend.blocks(count)))
+    bound = backend.options.window + backend.overlap
+    assert backend.max_held <= bound < count
+    first, last = backend.chunk_context(20, 50, count)
+    span = Span(shot_frames, frozenset(shot_frames[20:51]), anchors)
+    made = [frame for frame, _ in backend.fill(packets(first, last), Reporter(), span)]
+    assert made == list(shot_frames[20:51])
+    assert backend.max_held <= bound

@@ -215,6 +215,8 @@ def prepare_anchors(
     mask = open_mask(job.mask, job.mask_channel, plate, invert=job.invert_mask)
     check_writable(Path(out.path(plate.frames[0])).parent)
     run = _RunSetup.of(job, plate)
+    if is_per_frame(run.name):
+        return None  # frames on their own: nothing is decided for the shot (and no model is loaded)
     with OutputLock(str(out), run.settings, str(out)):
         backend = _create(job, plate, run)
         if not hasattr(backend, "anchors"):
