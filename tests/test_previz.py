@@ -159,3 +159,44 @@ def test_a_text_to_video_model_makes_clips_and_says_it_ignores_the_start_image(t
     assert done.returncode == 0, done.stderr
     assert "020: WanPipeline takes no start image" in done.stderr
     assert len(list((tmp_path / "out" / "02_020").glob("*.png"))) == 5
+
+
+def test_a_size_the_model_cannot_take_is_exit_2_naming_the_shot_and_size(tiny_vace, tmp_path):
+    shots = _shots(tmp_path, tiny_vace, image=False)
+    shots.write_text(shots.read_text().replace("size: 32", "size: 640"))
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "aifx_core",
+            "previz",
+            str(shots),
+            "-o",
+            str(tmp_path / "out"),
+            "--device",
+            "cpu",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    # 16:9 at size 640 is 848x480 pixels; the tiny transformer's rotary table covers 512 a side.
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr and "internal error" not in done.stderr
+    message = done.stderr.strip().splitlines()[-1]
+    assert "shot 010: size 640 at aspect 16:9 is 848x480 pixels" in message
+    assert "at most 512 pixels a side" in message and "use size: 390 or less (or --size 390)" in message
+    assert not (tmp_path / "out").exists()  # refused before anything was generated or written
+
+
+def test_a_clip_longer_than_the_model_takes_names_frames(tiny_vace, tmp_path):
+    from aifx_core.inpaint.models import PipelineRequest, load_pipeline
+    from aifx_core.previz import check_clips
+    from aifx_core.storyboard import image_size
+
+    assert max(image_size(16 / 9, 390)) <= 512 < max(image_size(16 / 9, 391))  # the size suggested above
+    board, frames, _ = load_previz(_shots(tmp_path, tiny_vace, image=False))
+    pipe = load_pipeline(PipelineRequest.from_options(board.options, "cpu", kind="text2video"))
+    check_clips(pipe, board, 125)
+    with pytest.raises(InputError, match=r"shot 010: frames 129 .* \(125 frames, .*use frames: 125 or less"):
+        check_clips(pipe, board, 126)

@@ -353,3 +353,126 @@ def test_out_of_gpu_memory_says_what_would_make_the_window_fit(tiny_vace):
     assert "out of memory generating 5 frames at" in message and "latent tokens" in message
     for fix in ("window=", "size=", "offload=model", "vae_tiling=true"):
         assert fix in message
+
+
+# -- requests the model cannot take: a clear error naming the option, never a traceback ------------------------
+
+
+def _write_shot(folder, count=3):
+    import cv2
+
+    rng = np.random.default_rng(0)
+    for t in range(count):
+        mask = np.zeros((40, 56), np.uint8)
+        mask[14:26, 20:34] = 255
+        cv2.imwrite(str(folder / f"plate.{1001 + t}.png"), (rng.random((40, 56, 3)) * 255).astype(np.uint8))
+        cv2.imwrite(str(folder / f"mask.{1001 + t}.png"), mask)
+
+
+def test_the_limits_come_from_the_models_config(tiny_vace):
+    from aifx_core.inpaint.video.crop import model_shape
+
+    backend = _backend(tiny_vace)
+    limits = backend.limits  # tiny transformer: 32 rotary rows, patch (1, 2, 2), VAE 8 × 4
+    assert (limits.multiple, limits.temporal, limits.max_side, limits.max_latent_frames) == (16, 4, 512, 32)
+    assert limits.largest_frames() == 125 and limits.largest_frames(references=1) == 121
+    assert limits.frames_fit(125) and not limits.frames_fit(129) and not limits.frames_fit(125, references=1)
+    # The size it suggests is the largest that fits: one more would not.
+    fits = limits.largest_size(640, lambda size: model_shape(40, 54, size))
+    assert limits.side_fits(*model_shape(40, 54, fits)) and not limits.side_fits(
+        *model_shape(40, 54, fits + 1)
+    )
+
+
+def test_a_size_the_model_cannot_take_is_exit_2_naming_size_before_generating(tiny_vace, tmp_path):
+    _write_shot(tmp_path)
+    command = [
+        sys.executable,
+        "-m",
+        "aifx_core",
+        "fill",
+        str(tmp_path / "plate.####.png"),
+        "-m",
+        str(tmp_path / "mask.####.png"),
+        "-o",
+        str(tmp_path / "out" / "fx.####.png"),
+        "--backend",
+        "video-diffusion",
+        "--model",
+        str(tiny_vace),
+        "--prompt",
+        "a fireball",
+        "--window",
+        "3",
+        "--overlap",
+        "1",
+        "--steps",
+        "1",
+        "--device",
+        "cpu",
+    ]  # the default size 640 makes 736x544 model frames; the tiny model's rotary table covers 512
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr and "internal error" not in done.stderr
+    message = done.stderr.strip().splitlines()[-1]
+    assert "window 1 (frames 1001-1003)" in message and "size=640" in message
+    assert "at most 512 pixels a side" in message and "rope_max_seq_len=32" in message
+    assert "--option size=447 or less" in message
+    assert not list((tmp_path / "out").glob("fx.*.png"))
+
+
+def test_a_window_the_model_cannot_take_names_window_and_what_fits(tiny_vace, tmp_path):
+    import cv2
+
+    with pytest.raises(InputError, match=r"window=129 .* 129 frames, .* at most 125 .*--window 125 or less"):
+        list(_backend(tiny_vace, window=129, overlap=0).fill(_shot(129), Reporter()))
+    reference = tmp_path / "element.png"
+    cv2.imwrite(str(reference), np.zeros((8, 8, 3), np.uint8))
+    backend = _backend(tiny_vace, window=125, overlap=0, reference=str(reference))
+    with pytest.raises(InputError, match=r"plus 1 reference image.*--window 121 or less"):
+        list(backend.fill(_shot(125), Reporter()))
+    assert backend.calls == 0
+
+
+class _NoDeclaredLimits:
+    """The real pipeline, seen without its transformer's config: a model that declares no size limit."""
+
+    transformer = None
+
+    def __init__(self, pipe):
+        self.pipe = pipe
+
+    def __getattr__(self, name):
+        return getattr(self.pipe, name)
+
+    def __call__(self, **kwargs):
+        return self.pipe(**kwargs)
+
+
+_NoDeclaredLimits.__call__.__wrapped__ = Recorder.__call__.__wrapped__  # type: ignore[attr-defined]
+
+
+def test_a_shape_error_inside_the_model_names_the_window_and_size(tiny_vace):
+    # No limit is declared, so the real model itself fails on its too-short rotary table; that is reported
+    # as bad input naming the window and the options, with the model's error kept as the cause.
+    backend = _backend(
+        tiny_vace, pipe=_NoDeclaredLimits(_backend(tiny_vace).pipe), window=1, overlap=0, size=560
+    )
+    assert backend.limits.max_side is None
+    with pytest.raises(InputError) as error:
+        list(backend.fill(_shot(1), Reporter()))
+    message = str(error.value)
+    assert "window 1 (frames 1001-1001)" in message and "size=560" in message and "window=1" in message
+    assert "--option size=N" in message and "shape" in message
+    assert isinstance(error.value.__cause__, RuntimeError)
+
+
+def test_other_errors_inside_the_model_stay_internal(tiny_vace):
+    class Broken(_NoDeclaredLimits):
+        def __call__(self, **kwargs):
+            raise RuntimeError("CUDA error: an illegal memory access was encountered")
+
+    backend = _backend(tiny_vace, pipe=Broken(_backend(tiny_vace).pipe), window=1, overlap=0)
+    with pytest.raises(RuntimeError, match="illegal memory access") as error:
+        list(backend.fill(_shot(1), Reporter()))
+    assert not isinstance(error.value, InputError)

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError
+from .inpaint.video.limits import ModelLimits, is_shape_error
 from .storyboard import (
     SHOT_KEYS,
     TOP_KEYS,
@@ -66,10 +67,43 @@ def load_previz(path: Path, overrides: dict[str, Any] | None = None) -> tuple[Bo
     return board, frames, fps
 
 
-def _frame_count(pipe: Any, frames: int) -> int:
+def clip_shape(limits: ModelLimits, board: Board, shot: Shot, frames: int) -> tuple[int, int, int]:
+    """(width, height, frame count) the model is asked for one shot (sides and count by its size rules)."""
     from .inpaint.video.windows import model_frame_count
 
-    return model_frame_count(frames, int(getattr(pipe, "vae_scale_factor_temporal", 4) or 4))
+    width, height = image_size(shot.aspect, board.size, limits.multiple)
+    return width, height, model_frame_count(int(shot.extra.get("frames", frames)), limits.temporal)
+
+
+def _height_width(aspect: float, multiple: int, size: int) -> tuple[int, int]:
+    width, height = image_size(aspect, size, multiple)
+    return height, width
+
+
+def check_clips(pipe: Any, board: Board, frames: int) -> None:
+    """Before any shot is generated: every shot's size and length is within what the model's position table
+    covers; otherwise an :class:`InputError` naming the shot, ``size``/``frames`` and the values that fit."""
+    limits = ModelLimits.of(pipe)
+    model = board.options.get("model")
+    for shot in board.shots:
+        width, height, count = clip_shape(limits, board, shot, frames)
+        if not limits.side_fits(height, width):
+            fits = limits.largest_size(board.size, partial(_height_width, shot.aspect, limits.multiple))
+            fix = (
+                f"use size: {fits} or less (or --size {fits})"
+                if fits
+                else "use a model made for larger frames"
+            )
+            raise InputError(
+                f"shot {shot.name}: size {board.size} at aspect {shot.aspect_text} is {width}x{height} pixels, "
+                f"but {model} takes at most {limits.max_side} pixels a side ({limits.reason}); {fix}"
+            )
+        if not limits.frames_fit(count):
+            largest = limits.largest_frames() or 0
+            raise InputError(
+                f"shot {shot.name}: frames {count} is more than {model} takes in one clip ({largest} frames, "
+                f"{limits.reason}); use frames: {largest} or less (or --frames {largest})"
+            )
 
 
 def _start_image(path: Path, width: int, height: int) -> np.ndarray:
@@ -96,9 +130,7 @@ def clip_arguments(
     """Pipeline arguments for one shot, the frame count asked for, and how the start image is used."""
     import torch
 
-    multiple = 16
-    width, height = image_size(shot.aspect, board.size, multiple)
-    count = _frame_count(pipe, int(shot.extra.get("frames", frames)))
+    width, height, count = clip_shape(ModelLimits.of(pipe), board, shot, frames)
     wanted: dict[str, Any] = {
         "prompt": shot.prompt,
         "negative_prompt": shot.negative_prompt,
@@ -188,6 +220,7 @@ def generate_previz(board: Board, frames: int, fps: int, output: Path, device: s
             f"{board.options.get('model')}: {type(pipe).__name__} is not a video pipeline; use a text-to-video "
             "or masked video model (Wan, Wan VACE, LTX-Video, CogVideoX)"
         )
+    check_clips(pipe, board, frames)
     output.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     clips: list[tuple[Shot, np.ndarray]] = []
@@ -198,8 +231,17 @@ def generate_previz(board: Board, frames: int, fps: int, output: Path, device: s
                 f"aifx: {shot.name}: {type(pipe).__name__} takes no start image; generating from text",
                 file=sys.stderr,
             )
-        with torch.inference_mode():
-            result = np.asarray(pipe(**arguments).frames, dtype=np.float32)
+        try:
+            with torch.inference_mode():
+                result = np.asarray(pipe(**arguments).frames, dtype=np.float32)
+        except RuntimeError as error:
+            if not is_shape_error(error):
+                raise  # a real internal error: keep its traceback
+            raise InputError(
+                f"shot {shot.name}: {board.options.get('model')} refused {count} frames at "
+                f"{arguments.get('width')}x{arguments.get('height')} pixels (size {board.size}): "
+                f"{str(error).splitlines()[0]}; try a smaller size or frames, or a model made for this size"
+            ) from error
         result = result[0] if result.ndim == 5 else result
         frames8 = np.clip(np.rint(np.nan_to_num(result) * 255.0), 0, 255).astype(np.uint8)
         stem = _file_stem(index, shot.name)

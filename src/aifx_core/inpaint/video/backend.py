@@ -37,7 +37,15 @@ from ...errors import InputError
 from ...progress import Reporter
 from ..base import BackendContext, FramePacket, Span
 from ..models import PipelineRequest, load_pipeline, resolve_device
-from .crop import VideoCrop, from_model_size, hole_to_model_size, plan_video_crop, to_model_size
+from .crop import (
+    VideoCrop,
+    from_model_size,
+    hole_to_model_size,
+    model_shape,
+    plan_video_crop,
+    to_model_size,
+)
+from .limits import ModelLimits, is_shape_error
 from .options import VideoOptions
 from .windows import crossfade_weights, model_frame_count, plan_windows, window_seed
 
@@ -80,6 +88,7 @@ class VideoDiffusionBackend:
         self.device = context.device
         self._pipe = pipe
         self._reference: Any = None
+        self._limits: ModelLimits | None = None
         #: Most packets held at once during the last :meth:`fill` (bounded by the window).
         self.max_held = 0
         #: Model calls of the last :meth:`fill` (windows with no hole are passed through without one).
@@ -94,6 +103,13 @@ class VideoDiffusionBackend:
             request = PipelineRequest.from_options(self.loader_options, self.device, kind="video")
             self._pipe = load_pipeline(request)
         return self._pipe
+
+    @property
+    def limits(self) -> ModelLimits:
+        """The loaded model's size rules (read from its config once)."""
+        if self._limits is None:
+            self._limits = ModelLimits.of(self.pipe)
+        return self._limits
 
     def reference_image(self) -> Any:
         """The ``reference`` option as a PIL image in model space (read once)."""
@@ -216,6 +232,8 @@ class VideoDiffusionBackend:
         crop = plan_video_crop(
             union, self.options.size, multiple=self.size_multiple(), margin=self.options.margin
         )
+        where = f"window {index + 1} (frames {packets[0].frame}-{packets[-1].frame})"
+        self.check_fits(count, crop, where)
         rows, cols = crop.box()
         video = np.empty((count, crop.model_height, crop.model_width, 3), np.float32)
         mask = np.zeros((count, crop.model_height, crop.model_width, 1), np.float32)
@@ -232,7 +250,7 @@ class VideoDiffusionBackend:
                 model_hole = hole_to_model_size(hole[rows, cols], crop)
                 video[j][model_hole] = HOLE_GREY
                 mask[j, ..., 0] = model_hole
-        generated = self.run_model(video, mask, crop, window_seed(self.seed, index))
+        generated = self.run_model(video, mask, crop, window_seed(self.seed, index), where)
         # Only pixels near a hole are ever composited (hole + feather), so only they are converted back.
         band = paste_band(union[rows, cols])
         results = []
@@ -246,11 +264,37 @@ class VideoDiffusionBackend:
 
     def size_multiple(self) -> int:
         """Model sides divide by VAE factor × patch size (Wan: 8 × 2 = 16)."""
-        pipe = self.pipe
-        factor = int(getattr(pipe, "vae_scale_factor_spatial", 8) or 8)
-        transformer = getattr(pipe, "transformer", None)
-        patch = getattr(getattr(transformer, "config", None), "patch_size", None) or (1, 2, 2)
-        return factor * int(patch[-1])
+        return self.limits.multiple
+
+    def check_fits(self, count: int, crop: VideoCrop, where: str) -> None:
+        """Before generating: the window's frame count and model size are within what the loaded model's
+        position table covers; otherwise an :class:`InputError` naming ``window``/``size`` and what fits."""
+        limits = self.limits
+        references = 1 if self.options.reference is not None else 0
+        frames = model_frame_count(count, limits.temporal)
+        model = self.options.model
+        if not limits.frames_fit(frames, references):
+            largest = limits.largest_frames(references) or 0
+            extra = f" plus {references} reference image" if references else ""
+            fix = (
+                f"use --window {largest} or less (and an --overlap below it)"
+                if largest
+                else "drop --reference"
+            )
+            raise InputError(
+                f"video-diffusion: {where}: window={self.options.window} asks {model} for {frames} frames"
+                f"{extra}, but it takes at most {largest} frames a call ({limits.reason}); {fix}"
+            )
+        if not limits.side_fits(crop.model_height, crop.model_width):
+            fits = limits.largest_size(
+                self.options.size, lambda size: model_shape(crop.height, crop.width, size, limits.multiple)
+            )
+            fix = f"use --option size={fits} or less" if fits else "use a model made for larger frames"
+            raise InputError(
+                f"video-diffusion: {where}: size={self.options.size} makes the window's "
+                f"{crop.width}x{crop.height} crop {crop.model_width}x{crop.model_height} model pixels, but "
+                f"{model} takes at most {limits.max_side} pixels a side ({limits.reason}); {fix}"
+            )
 
     def call_arguments(
         self, video: np.ndarray, mask: np.ndarray, crop: VideoCrop, seed: int
@@ -294,8 +338,11 @@ class VideoDiffusionBackend:
             )
         return {key: value for key, value in wanted.items() if key in accepts}
 
-    def run_model(self, video: np.ndarray, mask: np.ndarray, crop: VideoCrop, seed: int) -> np.ndarray:
-        """One model call: float32 (N, h, w, 3) in [0, 1] → the same shape; says how to fit when memory runs out."""
+    def run_model(
+        self, video: np.ndarray, mask: np.ndarray, crop: VideoCrop, seed: int, where: str = "a window"
+    ) -> np.ndarray:
+        """One model call: float32 (N, h, w, 3) in [0, 1] → the same shape; says how to fit when memory runs
+        out or when the model refuses the window's shape."""
         import torch
 
         arguments = self.call_arguments(video, mask, crop, seed)
@@ -304,6 +351,17 @@ class VideoDiffusionBackend:
                 output = self.pipe(**arguments)
         except torch.OutOfMemoryError:
             raise InputError(self._memory_advice(len(video), crop)) from None
+        except RuntimeError as error:
+            if not is_shape_error(error):
+                raise  # a real internal error: keep its traceback
+            # The model's config declared no limit (check_fits passed) but it refused the request's shape:
+            # the cause is kept on the exception for Python callers; the CLI prints this one line.
+            raise InputError(
+                f"video-diffusion: {where}: {self.options.model} refused {arguments.get('num_frames', len(video))} "
+                f"frames at {crop.model_width}x{crop.model_height} model pixels (size={self.options.size}, "
+                f"window={self.options.window}): {str(error).splitlines()[0]}; try a smaller --option size=N or --window N, or a "
+                "model made for this size"
+            ) from error
         frames = np.asarray(output.frames, dtype=np.float32)
         frames = frames[0] if frames.ndim == 5 else frames
         self.calls += 1

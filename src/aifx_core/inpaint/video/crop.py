@@ -48,10 +48,18 @@ def plan_video_crop(union: np.ndarray, size: int, multiple: int = 16, margin: in
     top, bottom = max(y0 - margin, 0), min(y1 + margin, height)
     left, right = max(x0 - margin, 0), min(x1 + margin, width)
     box_h, box_w = bottom - top, right - left
-    scale = math.sqrt(float(size) * float(size) / float(box_h * box_w))
-    model_h = max(multiple, int(round(box_h * scale / multiple)) * multiple)
-    model_w = max(multiple, int(round(box_w * scale / multiple)) * multiple)
+    model_h, model_w = model_shape(box_h, box_w, size, multiple)
     return VideoCrop(top, left, box_h, box_w, model_h, model_w)
+
+
+def model_shape(height: int, width: int, size: int, multiple: int = 16) -> tuple[int, int]:
+    """(height, width) in model pixels of a ``height × width`` plate box at about ``size × size`` pixels,
+    aspect kept, sides multiples of ``multiple``."""
+    scale = math.sqrt(float(size) * float(size) / float(height * width))
+    return (
+        max(multiple, int(round(height * scale / multiple)) * multiple),
+        max(multiple, int(round(width * scale / multiple)) * multiple),
+    )
 
 
 def to_model_size(image: np.ndarray, crop: VideoCrop) -> np.ndarray:
