@@ -2,7 +2,7 @@
 
 Run from the repository root: ``python docs/img/make_farm_figure.py``. A 100-frame shot (1001-1100) in chunks of
 25: each chunk writes its own frames (solid) and reads the context around them (light: the temporal engine's
-reach, 13 frames before and 12 after by default, clipped at the shot's ends); every chunk reads the same anchors (keyframe fills
+reach with its default options, read from ``PropagateBackend.reach``, clipped at the shot's ends); every chunk reads the same anchors (keyframe fills
 made once for the whole shot, one per keyframe block) instead of choosing its own.
 """
 
@@ -18,8 +18,17 @@ from matplotlib.patches import Rectangle  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "farm_chunks.png"
 FIRST, LAST, CHUNK, BLOCK = 1001, 1100, 25, 4
-#: The temporal engine's reach with its defaults (``PropagateBackend.reach``: radius 12 + 1 behind, 12 ahead).
-BEHIND, AHEAD = 13, 12
+
+
+def _default_reach() -> tuple[int, int]:
+    """The temporal engine's reach with its default options, from the engine itself (never a copied number)."""
+    from aifx_core.backends import create_backend
+    from aifx_core.inpaint import BackendContext
+
+    return create_backend("propagate", BackendContext()).reach
+
+
+BEHIND, AHEAD = _default_reach()
 #: Keyframes the anchors stage chose (one per block at most, where no neighbour saw the background).
 KEYFRAMES = [1003, 1010, 1022, 1031, 1046, 1058, 1063, 1079, 1086, 1097]
 
