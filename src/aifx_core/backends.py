@@ -241,6 +241,14 @@ def route(name: str, options: dict[str, Any], frame_count: int) -> tuple[str, di
     return name, options
 
 
+def spatial_name(backend: Backend, options: dict[str, Any]) -> str | None:
+    """The spatial backend a hosting backend (the temporal engine) runs with ``options``: the job's
+    ``spatial_backend``, else its options class's default (None when it declares neither)."""
+    cls = backend.options_class()
+    default = next((f.default for f in fields(cls) if f.name == "spatial_backend"), None) if cls else None
+    return options.get("spatial_backend") or default
+
+
 def _option_classes(name: str, options: dict[str, Any]) -> tuple[list[type], set[str]] | None:
     """The options classes that apply when ``name`` runs with ``options`` (None: a plugin that declares none),
     and the Python-only option names it accepts."""
@@ -250,8 +258,7 @@ def _option_classes(name: str, options: dict[str, Any]) -> tuple[list[type], set
         return None
     classes, extra = [cls], set(backend.python_options) | set(_load(backend.accepts))
     if backend.hosts_spatial:
-        default = next((f.default for f in fields(cls) if f.name == "spatial_backend"), None)
-        spatial = get(str(options.get("spatial_backend") or default))
+        spatial = get(str(spatial_name(backend, options)))
         if spatial.options_class() is None:
             return None
         classes.append(spatial.options_class())  # type: ignore[arg-type]

@@ -35,11 +35,11 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..backends import check_options, get, route
+from ..backends import check_options, get, route, spatial_name
 from ..pipeline import FillResult
 from ..progress import CancelToken, ProgressCallback
 from ..protocol.errors import AifxError, Cancelled, InputError
@@ -154,7 +154,7 @@ def uses_model(job: FillJob) -> bool:
         return backend.generative
     if not backend.hosts_spatial:
         return True
-    spatial = options.get("spatial_backend") or _option_default(backend, "spatial_backend") or "telea"
+    spatial = spatial_name(backend, options) or "telea"
     return get(str(spatial)).generative
 
 
@@ -173,14 +173,6 @@ def gpus_per_worker(job: FillJob, resources: dict[str, float]) -> int:
     if device == "auto":
         return 1 if resources.get("GPU", 0) >= 1 and uses_model(job) else 0
     return 0
-
-
-def _option_default(backend: Any, name: str) -> Any:
-    cls = backend.options_class()
-    for spec in fields(cls) if cls is not None else ():
-        if spec.name == name:
-            return spec.default
-    return None
 
 
 def _default_workers(resources: dict[str, float], gpus: int, chunks: int) -> int:
