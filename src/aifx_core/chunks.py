@@ -21,10 +21,10 @@ def plan_chunks(job: FillJob | dict | str | os.PathLike, size: int) -> list[tupl
 
     Chunk edges are snapped to the backend's natural step where it has one (see :func:`chunk_step`).
     """
-    from .pipeline import _as_job
+    from .pipeline import as_job
     from .sequence import open_sequence
 
-    job = _as_job(job)
+    job = as_job(job)
     job.validate()
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         raise InputError(f"chunk size {size!r}: give a whole number of frames, 1 or more")

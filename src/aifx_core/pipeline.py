@@ -96,7 +96,7 @@ def fill(
     """
     if job_file is None and isinstance(job, (str, os.PathLike)):
         job_file = job
-    job = _as_job(job)
+    job = as_job(job)
     job.validate()
     check_options(job.backend, job.options)  # a typo or a bad value fails now, not after flow or a model load
     reporter = Reporter(progress, cancel)
@@ -206,7 +206,7 @@ def prepare_anchors(
     """The anchors stage alone: decide and fill every keyframe block of the shot once and cache it in the
     output folder's job cache (idempotent: a valid cache is kept unless ``rebuild``). Returns the cache folder,
     or None for a backend that needs no anchors. Runs under the output lock, like a fill."""
-    job = _as_job(job)
+    job = as_job(job)
     job.validate()
     check_options(job.backend, job.options)
     reporter = Reporter(progress, cancel)
@@ -459,7 +459,8 @@ def _output_compression(job: FillJob, first: Image, out: FramePattern, notices: 
     return compression
 
 
-def _as_job(job: FillJob | dict | str | os.PathLike) -> FillJob:
+def as_job(job: FillJob | dict | str | os.PathLike) -> FillJob:
+    """The job a caller handed in: a :class:`FillJob`, its dict, or the path of a saved job JSON."""
     if isinstance(job, FillJob):
         return job
     if isinstance(job, dict):

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from ..backends import check_options, get, route, spatial_name
-from ..pipeline import FillResult
+from ..pipeline import FillResult, as_job
 from ..progress import CancelToken, ProgressCallback
 from ..protocol.errors import AifxError, Cancelled, InputError
 from ..protocol.events import ProgressEvent
@@ -111,7 +111,7 @@ def run_on_ray(
         ) from None
     if job_file is None and isinstance(job, (str, os.PathLike)):
         job_file = job
-    job = _absolute(_as_job(job))
+    job = _absolute(as_job(job))
     job.validate()
     check_options(job.backend, job.options)  # a typo fails here, not in every worker
     if chunk is not None and chunk < 1:
@@ -178,14 +178,6 @@ def gpus_per_worker(job: FillJob, resources: dict[str, float]) -> int:
 def _default_workers(resources: dict[str, float], gpus: int, chunks: int) -> int:
     room = resources.get("GPU", 0) if gpus else resources.get("CPU", 1)
     return max(1, min(chunks, int(room)))
-
-
-def _as_job(job: FillJob | dict | str | os.PathLike) -> FillJob:
-    if isinstance(job, FillJob):
-        return job
-    if isinstance(job, dict):
-        return FillJob.from_dict(job)
-    return FillJob.load(job)
 
 
 def _absolute(job: FillJob) -> FillJob:
