@@ -246,7 +246,8 @@ def spatial_name(backend: Backend, options: dict[str, Any]) -> str | None:
     ``spatial_backend``, else its options class's default (None when it declares neither)."""
     cls = backend.options_class()
     default = next((f.default for f in fields(cls) if f.name == "spatial_backend"), None) if cls else None
-    return options.get("spatial_backend") or default
+    chosen = options.get("spatial_backend") or default
+    return None if chosen is None else str(chosen)
 
 
 def _option_classes(name: str, options: dict[str, Any]) -> tuple[list[type], set[str]] | None:

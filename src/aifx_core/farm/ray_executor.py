@@ -154,8 +154,7 @@ def uses_model(job: FillJob) -> bool:
         return backend.generative
     if not backend.hosts_spatial:
         return True
-    spatial = spatial_name(backend, options) or "telea"
-    return get(str(spatial)).generative
+    return get(spatial_name(backend, options) or "telea").generative
 
 
 def gpus_per_worker(job: FillJob, resources: dict[str, float]) -> int:
