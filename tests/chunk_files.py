@@ -7,7 +7,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from shot_files import HEIGHT, WIDTH, plate_frame, read_exr, write_exr
+from shot_files import HEIGHT, WIDTH, frame_bytes, plate_frame, write_exr
 
 from aifx_core import FillJob
 
@@ -49,8 +49,7 @@ def chunk_job(shot: Path, out: Path, backend: str = "propagate", **options) -> F
 
 
 def pixels(out: Path, frame: int) -> dict[str, bytes]:
-    _, channels = read_exr(out / f"clean.{frame:04d}.exr")
-    return {name: pixels.tobytes() for name, pixels in channels.items()}
+    return frame_bytes(out / "clean.####.exr", frame)
 
 
 def assert_same(a: Path, b: Path, frames) -> None:

@@ -23,6 +23,12 @@ def read_exr(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
         return dict(f.header()), {name: ch.pixels.copy() for name, ch in f.channels().items()}
 
 
+def frame_bytes(pattern: Path, frame: int) -> dict[str, bytes]:
+    """Every channel of frame ``frame`` of an EXR ``####`` pattern as bytes: what "bit-identical" compares."""
+    _header, channels = read_exr(Path(str(pattern).replace("####", f"{frame:04d}")))
+    return {name: data.tobytes() for name, data in channels.items()}
+
+
 def plate_frame(frame: int, width: int = WIDTH, height: int = HEIGHT) -> dict[str, np.ndarray]:
     """A textured, panning background with scene-linear highlights (>1), negatives, NaN and Inf."""
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)

@@ -13,10 +13,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import yaml
-from shot_files import make_shot, read_exr, shot_job
+from shot_files import frame_bytes, make_shot, shot_job
 
 from aifx_core.farm.openjd import OpenJDProgress, build_template, load_session_path_map, openjd_range
 from aifx_core.protocol import events
@@ -40,12 +39,7 @@ def reference(shot, tmp_path_factory) -> dict[int, dict[str, bytes]]:
 
     out = tmp_path_factory.mktemp("reference") / "clean.####.exr"
     fill(shot_job(shot, out, backend=BACKEND))
-    return {frame: _pixels(out, frame) for frame in FRAMES}
-
-
-def _pixels(out: Path, frame: int) -> dict[str, bytes]:
-    _header, channels = read_exr(Path(str(out).replace("####", f"{frame:04d}")))
-    return {name: np.ascontiguousarray(data).tobytes() for name, data in channels.items()}
+    return {frame: frame_bytes(out, frame) for frame in FRAMES}
 
 
 def _export(job_file: Path, template: Path, *extra: str) -> subprocess.CompletedProcess:
@@ -88,7 +82,7 @@ def test_template_passes_openjd_check_and_its_run_is_bit_identical(shot, referen
         assert ranges == [("1001", "1005"), ("1006", "1010"), ("1011", "1012")]
     assert "openjd_progress: 100.0" in ran.stdout and "openjd_status: done" in ran.stdout
     for frame in FRAMES:
-        assert _pixels(out, frame) == reference[frame], f"frame {frame} differs from aifx run"
+        assert frame_bytes(out, frame) == reference[frame], f"frame {frame} differs from aifx run"
 
 
 @pytest.mark.slow
@@ -119,7 +113,7 @@ def test_the_session_path_mapping_applies_to_the_job_paths(shot, reference, tmp_
     assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-2000:]
     assert not Path(farm_root).exists()
     for frame in FRAMES:
-        assert _pixels(share / "out" / "clean.####.exr", frame) == reference[frame]
+        assert frame_bytes(share / "out" / "clean.####.exr", frame) == reference[frame]
 
 
 def test_export_refuses_what_cannot_run_on_a_farm(shot, tmp_path, monkeypatch):

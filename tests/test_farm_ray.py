@@ -13,9 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
-from shot_files import make_shot, read_exr, shot_job
+from shot_files import frame_bytes, make_shot, shot_job
 
 from aifx_core.farm.progress import ChunkProgress
 from aifx_core.farm.ray_executor import FAULT_VARIABLE, gpus_per_worker, uses_model
@@ -60,12 +59,7 @@ def reference(shot, tmp_path_factory) -> dict[int, dict[str, bytes]]:
 
     out = tmp_path_factory.mktemp("reference") / "clean.####.exr"
     fill(shot_job(shot, out, backend=BACKEND))
-    return {frame: _pixels(out, frame) for frame in FRAMES}
-
-
-def _pixels(out: Path, frame: int) -> dict[str, bytes]:
-    _header, channels = read_exr(Path(str(out).replace("####", f"{frame:04d}")))
-    return {name: np.ascontiguousarray(data).tobytes() for name, data in channels.items()}
+    return {frame: frame_bytes(out, frame) for frame in FRAMES}
 
 
 def _written(out: Path) -> list[int]:
@@ -74,7 +68,7 @@ def _written(out: Path) -> list[int]:
 
 def _assert_exact(out: Path, reference, frames=FRAMES) -> None:
     for frame in frames:
-        assert _pixels(out, frame) == reference[frame], f"frame {frame} differs from the one-process run"
+        assert frame_bytes(out, frame) == reference[frame], f"frame {frame} differs from the one-process run"
 
 
 def _check_stream(received: list[dict], frames) -> None:
@@ -126,7 +120,9 @@ def test_a_model_backend_on_ray_stays_loaded_and_is_exact(cluster, shot, tmp_pat
     result = run_on_ray(shot_job(shot, out, **settings), chunk=4)
     assert result.written == list(FRAMES)
     for frame in FRAMES:
-        assert _pixels(out, frame) == _pixels(one, frame), f"frame {frame} differs from the one-process run"
+        assert frame_bytes(out, frame) == frame_bytes(one, frame), (
+            f"frame {frame} differs from the one-process run"
+        )
     assert sum(w["chunks"] for w in result.workers) == 3
     assert max(w["chunks"] for w in result.workers) >= 2  # one worker ran two chunks...
     assert all(w["models"] == 1 for w in result.workers)  # ...with the one model it loaded
