@@ -32,7 +32,9 @@ held (:attr:`PropagateBackend.overlap`).
 frames and holes, never on fill results, so it runs in one background thread (:mod:`aifx_core.workers`)
 while this thread fills frames: pairs start as their packets are read, ``LOOKAHEAD`` packets beyond the
 furthest frame asked for, and a pair's results are taken over (in this thread) only when something reads
-them, so every read sees exactly what the one-thread run saw. ``AIFX_THREADS=1`` computes them in place.
+them, so every read sees exactly what the one-thread run saw. Packets are pulled from the stream (the
+pipeline's file reads) and prepared (flow grey, thumbnails) in a reading thread, ``LOOKAHEAD`` ahead.
+``AIFX_THREADS=1`` does all of it in this thread.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ from ..flow import (
 )
 from ..inpaint.base import Anchor, BackendContext, FramePacket, Span, SpatialBackend, SpatialFactory
 from ..progress import Reporter
-from ..workers import overlap
+from ..workers import Prefetch, overlap
 from .candidates import Source, gather
 from .chain import Chain
 from .confidence import candidate_quality, candidate_weight, pixel_confidence
@@ -325,7 +327,6 @@ class _Run:
         self.estimator: FlowEstimator = (
             custom if isinstance(custom, FlowEstimator) else DISFlow(self.opt.flow_preset)
         )
-        self._packets = packets
         self.frames: dict[int, _Frame] = {}
         self.exhausted = False
         self.max_held = 0
@@ -358,25 +359,39 @@ class _Run:
         self._positions = {f: i for i, f in enumerate(self.shot)} if self.shot is not None else None
         #: Shot length: known from the shot, or (streaming) when the packets end.
         self.length: int | None = len(self.shot) if self.shot is not None else None
-        self._first = next(self._packets, None)
-        self.base = 0 if self._first is None else self.position(self._first.frame)
+        # Packets are read and prepared (flow grey, thumbnails) in a reading thread, LOOKAHEAD ahead of use.
+        self._stream = Prefetch(packets, self._made, LOOKAHEAD, self._threaded, name="aifx-read")
+        try:
+            self._first: tuple[FramePacket, _Frame | Exception] | None = next(self._stream, None)
+            self._first_number = None if self._first is None else self._first[0].frame
+            self.base = 0 if self._first is None else self.position(self._first[0].frame)
+        except BaseException:
+            self.close()
+            raise
         #: Next position to read.
         self.loaded = self.base
 
     def position(self, frame: int) -> int:
         """Position of frame number ``frame`` in the shot."""
         if self._positions is None:
-            return frame - self._first.frame if self._first is not None else 0
+            return frame - self._first_number if self._first_number is not None else 0
         try:
             return self._positions[frame]
         except KeyError:
             raise InputError(f"frame {frame} is not in the shot; check the frame range") from None
 
-    def _next_packet(self) -> FramePacket | None:
+    def _next_packet(self) -> tuple[FramePacket, _Frame | Exception] | None:
         if self._first is not None:
-            packet, self._first = self._first, None
-            return packet
-        return next(self._packets, None)
+            item, self._first = self._first, None
+            return item
+        return next(self._stream, None)
+
+    def _made(self, packet: FramePacket) -> tuple[FramePacket, _Frame | Exception]:
+        """The packet and its prepared frame, or the error preparing it raised (raised when it is read)."""
+        try:
+            return packet, self._prepare(packet)
+        except Exception as exc:
+            return packet, exc
 
     # ----------------------------------------------------------------------------------------------- input
     def available(self, index: int) -> bool:
@@ -410,10 +425,11 @@ class _Run:
     def _read(self, target: int) -> None:
         """Read packets until position ``target`` is loaded or the stream ends; start each new pair's flow."""
         while self.loaded < target and (self.length is None or self.loaded < self.length):
-            packet = self._next_packet()
-            if packet is None:
+            item = self._next_packet()
+            if item is None:
                 self.exhausted = True
                 break
+            packet, made = item
             if self._positions is None:
                 position = self.loaded
             else:
@@ -423,7 +439,9 @@ class _Run:
                         f"frame {packet.frame}: packets must be consecutive frames of the shot "
                         f"(expected {self.shot[self.loaded] if self.shot else '?'})"
                     )
-            self.frames[position] = self._prepare(packet)
+            if isinstance(made, Exception):
+                raise made
+            self.frames[position] = made
             self.hole_area[position] = int(np.count_nonzero(packet.hole))
             self.loaded += 1
             if self.loaded - 1 > self.base:
@@ -517,7 +535,9 @@ class _Run:
         self.gains[pair] = done.gain
 
     def close(self) -> None:
-        """Stop the flow worker: a pair being computed is finished, pairs not started are dropped."""
+        """Stop the reading thread and the flow worker: what they are making is finished, nothing more is
+        started."""
+        self._stream.close()
         for future in self.pending.values():
             future.cancel()
         self.pending.clear()
