@@ -295,3 +295,88 @@ def test_ctrl_c_while_a_frame_waits_for_the_writer(tmp_path):
     assert rerun.returncode == 0, rerun.stderr
     for frame in range(1001, 1009):
         assert frame_bytes(out, frame) == frame_bytes(reference, frame), frame
+
+
+# -- the engine's flow worker ----------------------------------------------------------------------------
+
+
+def _engine_clip(count: int = 14):
+    """A panning texture with a moving hole and an unmasked square crossing it (movers, completion, gains)."""
+    import cv2
+    import numpy as np
+
+    from aifx_core.inpaint import FramePacket
+
+    rng = np.random.default_rng(3)
+    big = np.stack(
+        [cv2.GaussianBlur(rng.random((80, 160)).astype(np.float32), (0, 0), 1.5) for _ in range(3)], -1
+    )
+    packets = []
+    for t in range(count):
+        frame = np.ascontiguousarray(big[4:68, 2 * t : 2 * t + 96]) * (1.0 + 0.01 * t)
+        frame[20:30, 5 * t % 80 : 5 * t % 80 + 10] = (0.9, 0.2, 0.1)  # the crosser, not masked
+        hole = np.zeros(frame.shape[:2], bool)
+        hole[24:40, 30 + t : 46 + t] = True
+        packets.append(FramePacket(1001 + t, frame.astype(np.float32), hole))
+    return packets
+
+
+def _engine_fill(packets, **options):
+    from aifx_core.backends import create_backend
+    from aifx_core.inpaint import BackendContext
+    from aifx_core.progress import Reporter
+
+    backend = create_backend("propagate", BackendContext(colorspace="sRGB", options=options))
+    return [(f, rgb.tobytes()) for f, rgb in backend.fill(iter(packets), Reporter())]
+
+
+@pytest.mark.parametrize("window", [1, 4])
+def test_the_flow_worker_changes_no_pixel(monkeypatch, window):
+    packets = _engine_clip()
+    monkeypatch.setenv(THREADS_ENV, "1")
+    alone = _engine_fill(packets, window=window, radius=4, keyframe_interval=3)
+    monkeypatch.delenv(THREADS_ENV)
+    overlapped = _engine_fill(packets, window=window, radius=4, keyframe_interval=3)
+    assert [f for f, _ in overlapped] == [p.frame for p in packets]
+    assert overlapped == alone
+    assert _no_worker_threads()
+
+
+def test_a_flow_worker_failure_is_raised_by_fill_and_leaves_no_thread():
+    """A flow estimator (a Python caller's own) failing in the worker: fill raises its error, not a hang."""
+    import numpy as np
+
+    from aifx_core.backends import create_backend
+    from aifx_core.flow import DISFlow
+    from aifx_core.inpaint import BackendContext
+    from aifx_core.progress import Reporter
+
+    class Failing(DISFlow):
+        calls = 0
+
+        def estimate(self, a_gray: np.ndarray, b_gray: np.ndarray) -> np.ndarray:
+            Failing.calls += 1
+            if Failing.calls > 9:
+                raise InputError("flow failed on purpose")
+            return super().estimate(a_gray, b_gray)
+
+    backend = create_backend(
+        "propagate", BackendContext(colorspace="sRGB", options={"flow_estimator": Failing(), "radius": 4})
+    )
+    with pytest.raises(InputError, match="on purpose"):
+        for _ in backend.fill(iter(_engine_clip()), Reporter()):
+            pass
+    assert _no_worker_threads()
+
+
+def test_a_fill_closed_early_stops_its_flow_worker():
+    from aifx_core.backends import create_backend
+    from aifx_core.inpaint import BackendContext
+    from aifx_core.progress import Reporter
+
+    backend = create_backend("propagate", BackendContext(colorspace="sRGB", options={"radius": 4}))
+    stream = backend.fill(iter(_engine_clip()), Reporter())
+    next(stream)
+    assert [t for t in threading.enumerate() if t.name.startswith("aifx-flow")]  # the worker runs ahead
+    stream.close()
+    assert _no_worker_threads()

@@ -27,12 +27,19 @@ and the adjacent blocks, at most ``2 * keyframe_interval - 2`` frames away. So a
 (clipped to the shot; :meth:`PropagateBackend.chunk_context`) and the shot's anchors. Nothing depends on how
 packets are chunked, so ``window`` changes memory, never pixels, and at most ``window + overlap`` packets are
 held (:attr:`PropagateBackend.overlap`).
+
+**The flow worker.** A pair's flow (DIS both ways, completion, movers, exposure gain) depends only on its two
+frames and holes, never on fill results, so it runs in one background thread (:mod:`aifx_core.workers`)
+while this thread fills frames: pairs start as their packets are read, ``LOOKAHEAD`` packets beyond the
+furthest frame asked for, and a pair's results are taken over (in this thread) only when something reads
+them, so every read sees exactly what the one-thread run saw. ``AIFX_THREADS=1`` computes them in place.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
@@ -51,6 +58,7 @@ from ..flow import (
 )
 from ..inpaint.base import Anchor, BackendContext, FramePacket, Span, SpatialBackend, SpatialFactory
 from ..progress import Reporter
+from ..workers import overlap
 from .candidates import Source, gather
 from .chain import Chain
 from .confidence import candidate_quality, candidate_weight, pixel_confidence
@@ -75,6 +83,9 @@ SHARE_SKIP = 0.05
 #: propagation weight ``alpha`` is left as it is: it follows confidence cues that are smooth in time already,
 #: and averaging it over a moving hole's neighbours cost 0.3 dB on tennis.)
 TEMPORAL = 1
+#: Packets read (and their flows started in the flow worker) beyond the furthest frame the engine asked for, so
+#: the flows of the coming pairs are ready when the chains reach them (memory: this many packets more).
+LOOKAHEAD = 2
 #: Confidence bands reported in ``PropagateBackend.bands`` (share of hole pixels), lower bounds.
 BANDS = (("high", 0.7), ("medium", 0.3), ("low", 0.0))
 
@@ -107,6 +118,18 @@ class _Frame:
     level: float
     #: Unmasked moving objects (full resolution), None when not detected.
     movers: np.ndarray | None = None
+
+
+@dataclass
+class _PairFlow:
+    """What the flow worker makes of one frame pair (see :meth:`_Run._pair_flow`)."""
+
+    forward: np.ndarray
+    backward: np.ndarray
+    fits: tuple[np.ndarray, np.ndarray] | None
+    #: Movers by shot position (frame pair+1, and frame 0 with the first pair).
+    movers: dict[int, np.ndarray]
+    gain: np.ndarray
 
 
 @dataclass
@@ -199,6 +222,14 @@ class PropagateBackend:
         """Yield ``(frame, rgb)`` for every packet, or with a ``span`` for ``span.outputs`` only."""
         self._reset()
         run = _Run(self, iter(packets), span)
+        try:
+            yield from self._fill(run, packets, span, reporter)
+        finally:
+            run.close()  # a flow still running is finished, none waiting is started: no thread outlives it
+
+    def _fill(
+        self, run: _Run, packets: Iterable[FramePacket], span: Span | None, reporter: Reporter
+    ) -> Iterator[tuple[int, np.ndarray]]:
         if span is not None and span.outputs is not None:
             wanted = sorted(run.position(f) for f in span.outputs)
             total = len(wanted)
@@ -218,6 +249,7 @@ class PropagateBackend:
                 break
             frame_number = run.frame(index).packet.frame
             reporter("propagate", count, total, frame_number)
+            run.read_ahead()  # the flows of the coming pairs run in the flow worker while this frame is filled
             result, confidence = run.result(index)
             count += 1
             following = wanted[count] if wanted is not None and count < len(wanted) else index + 1
@@ -240,6 +272,12 @@ class PropagateBackend:
         """
         self._reset()
         run = _Run(self, iter(packets), Span(span.shot))
+        try:
+            yield from self._anchors(run, span, reporter)
+        finally:
+            run.close()
+
+    def _anchors(self, run: _Run, span: Span, reporter: Reporter) -> Iterator[tuple[int, Anchor]]:
         total = self.blocks(len(span.shot))
         interval = self.options.keyframe_interval
         known = span.anchors or {}
@@ -248,6 +286,7 @@ class PropagateBackend:
                 continue  # cached already (the packets start where the first missing block needs them)
             reporter.cancel.raise_if_cancelled()
             reporter("anchors", block, total, span.shot[block * interval])
+            run.read_ahead()
             anchor = run.anchor(block)
             run.evict((block + 1) * interval)
             self.max_held = max(self.max_held, run.max_held)
@@ -296,6 +335,12 @@ class _Run:
         #: pair i: per-channel gain that brings frame i+1's values to frame i's exposure (1 when unmatched).
         self.gains: dict[int, np.ndarray] = {}
         self.props: dict[int, _Propagated] = {}
+        #: Pairs whose flows the flow worker is computing (or has computed) and this thread has not taken yet.
+        self.pending: dict[int, Future[_PairFlow]] = {}
+        self._worker: ThreadPoolExecutor | None = None
+        self._threaded = overlap()
+        #: The furthest position the engine asked for (:meth:`available`); reading runs ahead of it.
+        self.demanded = -1
         #: block → its keyframe position (None: nothing to invent), decided here or read from the anchors.
         self.keyframe_of_block: dict[int, int | None] = {}
         self.keyframe_images: dict[int, np.ndarray] = {}
@@ -345,40 +390,51 @@ class _Run:
         if index < self.base:
             raise ContextError(f"position {index} is before the first frame read ({self.base})")
         while self.loaded <= index and not self.exhausted:
-            target = index + self.opt.window
-            while self.loaded < target and (self.length is None or self.loaded < self.length):
-                packet = self._next_packet()
-                if packet is None:
-                    self.exhausted = True
-                    break
-                if self._positions is None:
-                    position = self.loaded
-                else:
-                    position = self.position(packet.frame)
-                    if position != self.loaded:
-                        raise InputError(
-                            f"frame {packet.frame}: packets must be consecutive frames of the shot "
-                            f"(expected {self.shot[self.loaded] if self.shot else '?'})"
-                        )
-                self.frames[position] = self._prepare(packet)
-                self.hole_area[position] = int(np.count_nonzero(packet.hole))
-                self.loaded += 1
-                if self.loaded - 1 > self.base:
-                    # Flows are computed as packets arrive (each pair once): chains toward keyframes may
-                    # later cross pairs whose frames are already gone.
-                    self.flow(self.loaded - 2, 1)
-            if self.length is not None and self.loaded >= self.length:
-                self.exhausted = True
-            self.max_held = max(self.max_held, len(self.frames))
-        if self.exhausted and self.length is None:
-            self.length = self.loaded
+            self._read(index + self.opt.window)
         if index < self.loaded:
             if index not in self.frames:
                 raise ContextError(f"position {index} was needed after it was evicted")
+            self.demanded = max(self.demanded, index)
+            self._take_flows(max(index - 1, 0))  # frame index's movers and every gain up to it are final
             return True
         if self.length is not None and index < self.length:
             raise ContextError(f"position {index} is after the last frame read ({self.loaded - 1})")
         return False
+
+    def read_ahead(self) -> None:
+        """Read up to ``LOOKAHEAD`` packets beyond the furthest position asked for (never past the stream's
+        end), so the flow worker computes the coming pairs while this thread fills (see the module doc)."""
+        if self._threaded:
+            self._read(self.demanded + 1 + LOOKAHEAD)
+
+    def _read(self, target: int) -> None:
+        """Read packets until position ``target`` is loaded or the stream ends; start each new pair's flow."""
+        while self.loaded < target and (self.length is None or self.loaded < self.length):
+            packet = self._next_packet()
+            if packet is None:
+                self.exhausted = True
+                break
+            if self._positions is None:
+                position = self.loaded
+            else:
+                position = self.position(packet.frame)
+                if position != self.loaded:
+                    raise InputError(
+                        f"frame {packet.frame}: packets must be consecutive frames of the shot "
+                        f"(expected {self.shot[self.loaded] if self.shot else '?'})"
+                    )
+            self.frames[position] = self._prepare(packet)
+            self.hole_area[position] = int(np.count_nonzero(packet.hole))
+            self.loaded += 1
+            if self.loaded - 1 > self.base:
+                # Flows are computed as packets arrive (each pair once): chains toward keyframes may
+                # later cross pairs whose frames are already gone.
+                self._start_flow(self.loaded - 2)
+        if self.length is not None and self.loaded >= self.length:
+            self.exhausted = True
+        self.max_held = max(self.max_held, len(self.frames))
+        if self.exhausted and self.length is None:
+            self.length = self.loaded
 
     def frame(self, index: int) -> _Frame:
         return self.frames[index]
@@ -426,34 +482,78 @@ class _Run:
         """Working-resolution flow from frame ``index`` to ``index + direction``, completed inside holes."""
         pair = index if direction > 0 else index - 1
         if pair not in self.flows:
-            a, b = self.frames[pair], self.frames[pair + 1]
-            union = a.small_hole | b.small_hole
-            forward = self.estimator.estimate(a.gray, b.gray)
-            backward = self.estimator.estimate(b.gray, a.gray)
-            fits: tuple[np.ndarray, np.ndarray] | None = None
-            # The flow side's own completion hands on the frame layers it fitted; mover detection reuses them.
-            layers: list[list[np.ndarray]] = []
-            if union.any():
-                if _complete_flows_scored is not None:
-                    own = {"layers_out": layers} if _complete_flows_scored is complete_flows_scored else {}
-                    forward, backward, fit_f, fit_b = _complete_flows_scored(
-                        [forward, backward], union, images=(a.gray, b.gray), **own
-                    )
-                    fits = (fit_f, fit_b)
-                else:
-                    forward, backward = complete_flows([forward, backward], union)
-            self.flows[pair] = (forward, backward)
-            self.fits[pair] = fits
-            if _moving_objects is not None:
-                known = (layers[0], layers[1]) if len(layers) == 2 else None
-                self._detect_movers(pair, forward, backward, union, (a.gray, b.gray), known)
-            self.gains[pair] = self._exposure_gain(a, b, forward) if self.opt.exposure_match else _UNIT
+            if pair not in self.pending:
+                self._start_flow(pair)
+            self._take_flow(pair)
         forward, backward = self.flows[pair]
         return forward if direction > 0 else backward
+
+    def _start_flow(self, pair: int) -> None:
+        """Start pair ``pair``'s flow: in the flow worker, or (no overlap) here and now."""
+        a, b = self.frames[pair], self.frames[pair + 1]
+        if not self._threaded:
+            self._keep(pair, self._pair_flow(pair, a, b))
+            return
+        if self._worker is None:
+            self._worker = ThreadPoolExecutor(1, thread_name_prefix="aifx-flow")
+        self.pending[pair] = self._worker.submit(self._pair_flow, pair, a, b)
+
+    def _take_flow(self, pair: int) -> None:
+        """Wait for pair ``pair``'s flow and take its results over (raises what the worker raised)."""
+        future = self.pending.pop(pair, None)
+        if future is not None:
+            self._keep(pair, future.result())
+
+    def _take_flows(self, last: int) -> None:
+        """Take over every started pair up to ``last``, in order."""
+        for pair in sorted(p for p in self.pending if p <= last):
+            self._take_flow(pair)
+
+    def _keep(self, pair: int, done: _PairFlow) -> None:
+        self.flows[pair] = (done.forward, done.backward)
+        self.fits[pair] = done.fits
+        for index, movers in done.movers.items():
+            self.frames[index].movers = movers
+        self.gains[pair] = done.gain
+
+    def close(self) -> None:
+        """Stop the flow worker: a pair being computed is finished, pairs not started are dropped."""
+        for future in self.pending.values():
+            future.cancel()
+        self.pending.clear()
+        if self._worker is not None:
+            self._worker.shutdown(wait=True, cancel_futures=True)
+            self._worker = None
+
+    def _pair_flow(self, pair: int, a: _Frame, b: _Frame) -> _PairFlow:
+        """Pair ``pair``'s flows both ways, their fits, the movers they show and the exposure gain: from the
+        two frames alone (it runs in the flow worker, so it changes no state of the run)."""
+        union = a.small_hole | b.small_hole
+        forward = self.estimator.estimate(a.gray, b.gray)
+        backward = self.estimator.estimate(b.gray, a.gray)
+        fits: tuple[np.ndarray, np.ndarray] | None = None
+        # The flow side's own completion hands on the frame layers it fitted; mover detection reuses them.
+        layers: list[list[np.ndarray]] = []
+        if union.any():
+            if _complete_flows_scored is not None:
+                own = {"layers_out": layers} if _complete_flows_scored is complete_flows_scored else {}
+                forward, backward, fit_f, fit_b = _complete_flows_scored(
+                    [forward, backward], union, images=(a.gray, b.gray), **own
+                )
+                fits = (fit_f, fit_b)
+            else:
+                forward, backward = complete_flows([forward, backward], union)
+        movers: dict[int, np.ndarray] = {}
+        if _moving_objects is not None:
+            known = (layers[0], layers[1]) if len(layers) == 2 else None
+            movers = self._detect_movers(pair, (a, b), forward, backward, union, known)
+        gain = self._exposure_gain(a, b, forward) if self.opt.exposure_match else _UNIT
+        return _PairFlow(forward, backward, fits, movers, gain)
 
     def fit(self, index: int, direction: int) -> np.ndarray | None:
         """The completion's expected error of :meth:`flow` (working px), None when not estimated."""
         pair = index if direction > 0 else index - 1
+        self._take_flow(pair)
         fits = self.fits.get(pair)
         if fits is None:
             return None
@@ -462,13 +562,14 @@ class _Run:
     def _detect_movers(
         self,
         pair: int,
+        frames: tuple[_Frame, _Frame],
         forward: np.ndarray,
         backward: np.ndarray,
         union: np.ndarray,
-        grays: tuple[np.ndarray, np.ndarray],
         layers: tuple[list[np.ndarray], list[np.ndarray]] | None = None,
-    ) -> None:
-        """Unmasked moving objects of frame pair+1 (and of frame 0 with the first pair), at full resolution.
+    ) -> dict[int, np.ndarray]:
+        """Unmasked moving objects of frame pair+1 (and of frame 0 with the first pair), at full resolution, by
+        position.
 
         Each frame's movers come from one pair only (the one that ends at it), so they do not depend on
         how the shot is read. ``layers``: the forward and backward flows' background layers when the
@@ -477,18 +578,19 @@ class _Run:
         assert _moving_objects is not None and self.size is not None
         height, width = self.size
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
-        a_gray, b_gray = grays
-        wanted = [(pair + 1, backward, forward, (b_gray, a_gray), layers and (layers[1], layers[0]))]
+        a, b = frames
+        found: dict[int, np.ndarray] = {}
+        wanted = [(pair + 1, b, backward, forward, (b.gray, a.gray), layers and (layers[1], layers[0]))]
         if pair == 0:
-            wanted.append((0, forward, backward, (a_gray, b_gray), layers))
-        for index, ahead, back, images, known in wanted:
+            wanted.append((0, a, forward, backward, (a.gray, b.gray), layers))
+        for index, frame, ahead, back, images, known in wanted:
             own = {"layers": known} if known and _moving_objects is moving_objects else {}
             small = np.asarray(_moving_objects(ahead, back, union, side="a", images=images, **own), bool)
             if not small.any():
                 continue
             full = cv2.resize(small.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST)
-            frame = self.frames[index]
-            frame.movers = (cv2.dilate(full, kernel) > 0) & ~frame.packet.hole
+            found[index] = (cv2.dilate(full, kernel) > 0) & ~frame.packet.hole
+        return found
 
     def _exposure_gain(self, a: _Frame, b: _Frame, forward: np.ndarray) -> np.ndarray:
         """Per-channel gain g with ``b·g ≈ a`` over the background both frames see (robust median of log
@@ -511,6 +613,7 @@ class _Run:
 
     def gain_between(self, source: int, target: int) -> np.ndarray:
         """Per-channel gain bringing frame ``source``'s values to frame ``target``'s exposure."""
+        self._take_flows(max(source, target) - 1)
         gain = np.ones(3, np.float32)
         if source > target:
             for pair in range(target, source):
@@ -886,6 +989,7 @@ class _Run:
         self._next_output = next_output
         behind, _ = self.backend.reach
         low = next_output - behind
+        self._take_flows(low - 1)  # a failure of the flow worker is raised, never dropped with its pair
         block_start = (next_output // self.opt.keyframe_interval - 1) * self.opt.keyframe_interval
         for store, limit in (
             (self.frames, low),
