@@ -220,7 +220,12 @@ def pipeline_available() -> str | None:
 
 def time_pipeline(plate: str, mask: str, out: Path, backend: str, frames: int, ext: str = "exr") -> dict:
     """One end-to-end run of ``aifx_core.pipeline.fill``: wall-clock and CPU (user+sys of this process, all
-    its threads) frames/s, and the load average around it."""
+    its threads) frames/s, the calling thread's own CPU time, and the load average around it.
+
+    The fill overlaps its work on several threads (writer, file reading, flow: :mod:`aifx_core.workers`), so
+    on an idle 2-core machine a frame costs at least the calling thread's CPU time and at least half the
+    process's: ``fps_2core`` is ``1 / max(main, cpu / 2)`` per frame, a bound that waits for the GIL do not
+    count against (``cores_used``, CPU over wall time, says how much overlap the run really got)."""
     from aifx_core.job import FillJob
     from aifx_core.pipeline import fill
 
@@ -229,15 +234,18 @@ def time_pipeline(plate: str, mask: str, out: Path, backend: str, frames: int, e
         input=plate, output=str(out / f"clean.####.{ext}"), mask=mask, backend=backend, overwrite=True
     )
     load_start = os.getloadavg()[0]
-    start, cpu_start = time.perf_counter(), time.process_time()
+    start, cpu_start, main_start = time.perf_counter(), time.process_time(), time.thread_time()
     result = fill(job)
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+    main = time.thread_time() - main_start
     if len(result.written) != frames:
         raise RuntimeError(f"pipeline wrote {len(result.written)} of {frames} frames")
     return {
         "fps": frames / seconds,
         "cpu_per_frame": cpu / frames,
         "fps_cpu": frames / max(cpu, 1e-9),
+        "main_per_frame": main / frames,
+        "fps_2core": frames / max(main, cpu / 2, 1e-9),
         "cores_used": cpu / max(seconds, 1e-9),
         "load": [load_start, os.getloadavg()[0]],
     }
@@ -287,7 +295,9 @@ def run_speed(settings: Settings, names: list[str], log: list[str]) -> tuple[lis
             t = timing[name]
             line = (
                 f"speed {clip.width}x{clip.height} {kind} {ext} {name}: {t['fps']:.3f} frames/s wall, "
-                f"{1000 * t['cpu_per_frame']:.0f} CPU ms/frame, load {t['load']} ({notes[name]})"
+                f"{1000 * t['cpu_per_frame']:.0f} CPU ms/frame ({1000 * t.get('main_per_frame', math.nan):.0f} "
+                f"in the calling thread), ≤ {t.get('fps_2core', math.nan):.2f} frames/s on 2 idle cores, "
+                f"{t.get('cores_used', math.nan):.2f} cores used, load {t['load']} ({notes[name]})"
             )
             print(line, flush=True)
             log.append(line)
@@ -462,13 +472,16 @@ SPEED_NOTE = "\n".join(
         "432x240 frame). The plate is read twice (for the engine and again at write time, to keep memory "
         "bounded): 3 ms per 432x240 frame, 35 ms at 1080p.",
         "",
-        "**Two cores.** Nothing runs side by side: reading, the engine and writing take turns on one core "
-        "(OpenCV's own threads are short-lived), so *cores used* stays below 1. The encoders (OpenImageIO, "
-        "OpenEXR) and most of OpenCV/NumPy release the GIL, so a writer thread could hide the write path "
-        "(11 % of the CPU at 432x240, 28 % at 1080p) behind the engine, and a flow thread computing the next "
-        "frame pair while the engine fills the current one could hide most of the flow (about half the "
-        "engine). Neither is done yet; with both, the 1080p target would be in reach on an idle 2-core "
-        "machine, the 432x240 one not (it needs ≤ 133 CPU ms per frame even with both cores busy).",
+        "**Two cores.** The encoders (OpenImageIO, OpenEXR), file I/O and most of OpenCV/NumPy release the GIL, "
+        "so the fill overlaps its stages on threads (`aifx_core.workers`, 2026-12-03 evening): a writer thread "
+        "composites, encodes, fsyncs and renames each frame (two in flight at most) while the engine makes the "
+        "next; a reading thread reads the plate and mask and prepares each packet (flow grey, thumbnails) two "
+        "frames ahead; a flow worker computes each frame pair's flow (DIS, completion, movers, exposure gain: "
+        "they depend on the frames and masks only) as its packets arrive, two frames beyond the furthest the "
+        "engine asked for, and the engine takes a pair's results over only when it reads them, so the output "
+        "is bit-identical to a one-thread run (`AIFX_THREADS=1`; tested). The engine's thread keeps the chains, "
+        "fusion, seam and the Telea fallback. The 432x240 target still needs fewer CPU ms per frame: even "
+        "with both cores busy it needs ≤ 133 CPU ms per frame.",
     ]
 )
 
@@ -506,21 +519,28 @@ def target_rows(
     for run in speed:
         wanted = SPEED_TARGETS.get(run["size"])
         if run["backend"] == temporal and wanted is not None:
-            # Judged on frames per CPU-second: the pipeline runs on one core at a time (see the speed section),
-            # so on an idle 2-core machine its wall-clock rate is about that; wall time on a shared box is not.
+            # Wall time on a shared box says little. Frames per CPU-second is what one core reaches (met for
+            # sure when it is enough); the 2-core bound (calling thread's CPU, or half the process's) is the
+            # most two idle cores can give with the overlapping threads: above the target only there is
+            # "only if the threads overlap fully", not met.
             judged = run.get("fps_cpu", math.nan)
             judged = run["fps"] if math.isnan(judged) else judged
+            bound = run.get("fps_2core", math.nan)
             wall = (
                 f"; wall {fmt(run['fps'], '.1f')} at load {fmt(max(run['load']), '.1f')}"
                 if run.get("load")
                 else ""
             )
+            two = f", ≤ {fmt(bound, '.1f')} on 2 idle cores" if not math.isnan(bound) else ""
+            met = yes_no(judged >= wanted)
+            if judged < wanted and bound >= wanted:
+                met = "only with full overlap"
             rows.append(
                 [
                     f"{temporal} speed at {run['size']}{holes_label(run)} ≥ {wanted:g} frames/s ({run['how']})",
-                    f"{fmt(judged, '.1f')} frames/s per CPU-second{wall} "
+                    f"{fmt(judged, '.1f')} frames/s per CPU-second{two}{wall} "
                     f"({fmt(run.get('vs_telea_cpu', run['vs_telea']))}x per-frame telea)",
-                    yes_no(judged >= wanted),
+                    met,
                 ]
             )
     for case in quality:
@@ -847,10 +867,14 @@ def write_markdown(
         "process) are not included.",
         "",
         "*CPU ms/frame* is user+sys time of the process (all its threads) per frame; *frames/s per CPU-second* "
-        "is frames divided by that CPU time. The pipeline runs its stages one after another on one core (*cores "
-        "used* = CPU time / wall time stays at or below 1 even on an idle machine), so on an idle 2-core "
-        "machine its wall-clock rate is about its frames per CPU-second: that is the number the 2-core target "
-        "is judged on. Wall-clock frames/s on this shared machine depend on the load average beside them.",
+        "is frames divided by that CPU time: what one core reaches. The fill overlaps its work on several "
+        "threads (a writer thread encodes and renames frames, a reading thread reads and prepares packets, a "
+        "flow worker computes the coming frame pairs' flows: `aifx_core.workers`; `AIFX_THREADS=1` turns them "
+        "off). *Main ms/frame* is the CPU time of the thread that called `fill` alone; on an idle 2-core "
+        "machine a frame costs at least that and at least half the process's CPU time, so *2-core bound* = "
+        "1 / max(main, CPU / 2) frames/s is the most two idle cores can give (waits for Python's GIL are not "
+        "in it). *Cores used* = CPU time / wall time, and wall-clock frames/s, depend on the load average "
+        "beside them on this shared machine.",
         "",
         table(
             [
@@ -860,7 +884,9 @@ def write_markdown(
                 "frames",
                 "backend",
                 "CPU ms/frame",
+                "main ms/frame",
                 "frames/s per CPU-second",
+                "2-core bound",
                 "x telea (CPU)",
                 "wall frames/s",
                 "cores used",
@@ -875,7 +901,9 @@ def write_markdown(
                     str(r["frames"]),
                     r["backend"],
                     fmt(1000 * r.get("cpu_per_frame", math.nan), ".0f"),
+                    fmt(1000 * r.get("main_per_frame", math.nan), ".0f"),
                     fmt(r.get("fps_cpu", math.nan), ".2f"),
+                    fmt(r.get("fps_2core", math.nan), ".2f"),
                     fmt(r.get("vs_telea_cpu", math.nan)),
                     fmt(r["fps"], ".2f"),
                     fmt(r.get("cores_used", math.nan)),

@@ -22,7 +22,7 @@ from aifx_core.pipeline import fill
 from aifx_core.progress import CancelToken
 from aifx_core.protocol.errors import Cancelled
 from aifx_core.sequence import read_image
-from aifx_core.workers import THREADS_ENV, InOrder, overlap
+from aifx_core.workers import THREADS_ENV, InOrder, Prefetch, overlap
 
 FRAMES = list(range(1001, 1009))
 
@@ -126,6 +126,30 @@ def test_threads_env_turns_the_overlap_off(monkeypatch):
     worker.submit(1)
     assert seen == [threading.current_thread().name]  # ran at once, in the caller's thread
     worker.finish()
+
+
+def test_prefetch_keeps_order_raises_a_source_error_in_its_place_and_stops_on_close():
+    pulled: list[int] = []
+
+    def source():
+        for item in range(6):
+            pulled.append(item)
+            if item == 4:
+                raise InputError("frame 4: damaged")
+            yield item
+
+    made = Prefetch(source(), lambda x: x * 10, depth=2, name="aifx-test")
+    assert [next(made) for _ in range(4)] == [0, 10, 20, 30]
+    with pytest.raises(InputError, match="frame 4"):
+        next(made)
+    with pytest.raises(StopIteration):
+        next(made)
+    made.close()
+    assert pulled == [0, 1, 2, 3, 4]
+    endless = Prefetch(iter(range(10**9)), lambda x: x, depth=2, name="aifx-test")
+    assert next(endless) == 0
+    endless.close()
+    assert _no_worker_threads()
 
 
 # -- the pipeline's writer thread ------------------------------------------------------------------------

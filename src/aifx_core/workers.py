@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 #: Environment variable: ``1`` runs everything in the calling thread (no writer thread, no flow worker).
@@ -117,3 +117,81 @@ class InOrder:
             with self._cond:
                 self._running = False
                 self._cond.notify_all()
+
+
+class Prefetch:
+    """The items of ``source`` passed through ``work``, made up to ``depth`` ahead in one background thread.
+
+    Iterating gives the results in order. An exception raised by ``source`` (a file that cannot be read) is
+    raised where that item would have come, and the iteration ends there. :meth:`close` stops the thread
+    (the item being made is finished, nothing more is pulled from ``source``). With ``threaded=False`` it is
+    ``map(work, source)``.
+    """
+
+    def __init__(
+        self,
+        source: Iterator[Any],
+        work: Callable[[Any], Any],
+        depth: int = 2,
+        threaded: bool = True,
+        name: str = "",
+    ) -> None:
+        self._source = source
+        self._work = work
+        self._depth = max(1, depth)
+        self._ready: deque[tuple[bool, Any]] = deque()
+        self._ended = False
+        self._closed = False
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        if threaded:
+            self._thread = threading.Thread(target=self._loop, name=name or "aifx-prefetch", daemon=True)
+            self._thread.start()
+
+    def __iter__(self) -> Prefetch:
+        return self
+
+    def __next__(self) -> Any:
+        if self._thread is None:
+            return self._work(next(self._source))
+        with self._cond:
+            while not self._ready and not self._ended:
+                self._cond.wait()
+            if not self._ready:
+                raise StopIteration
+            ok, value = self._ready.popleft()
+            self._cond.notify_all()
+        if not ok:
+            raise value
+        return value
+
+    def close(self) -> None:
+        if self._thread is None:
+            return
+        with self._cond:
+            self._closed = True
+            self._ready.clear()
+            self._cond.notify_all()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while len(self._ready) >= self._depth and not self._closed:
+                    self._cond.wait()
+                if self._closed:
+                    return
+            try:
+                value = (True, self._work(next(self._source)))
+            except StopIteration:
+                value = None
+            except BaseException as exc:  # raised in the reading thread, at this item's place
+                value = (False, exc)
+            with self._cond:
+                if value is not None and not self._closed:
+                    self._ready.append(value)
+                if value is None or not value[0]:
+                    self._ended = True
+                self._cond.notify_all()
+                if self._ended:
+                    return
