@@ -42,15 +42,20 @@ def blend_weights(
     low: float,
     high: float,
     soften: int = 3,
+    scale: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per hole point, the weight (0..1) of the propagated value against the fallback route.
 
-    ``smoothstep(low, high, confidence)``, then a normalised Gaussian of ``soften`` pixels over the found
+    ``smoothstep(low, high, confidence)`` (both thresholds times ``scale`` per point when given), then a normalised Gaussian of ``soften`` pixels over the found
     points and the plate around the hole (which counts as 1: it is real), so a low-confidence patch ramps
     into its surroundings; pixels propagation did not find stay 0 and do not pull their neighbours down (the
     keyframe content they get was made next to those neighbours, so it meets them).
     """
-    alpha = np.where(found, smoothstep(low, high, confidence), 0.0).astype(np.float32)
+    if scale is None:
+        share = smoothstep(low, high, confidence)
+    else:
+        share = smoothstep(0.0, 1.0, (confidence - low * scale) / np.maximum((high - low) * scale, 1e-6))
+    alpha = np.where(found, share, 0.0).astype(np.float32)
     if len(ys) == 0 or soften <= 0 or bool((alpha[found] >= 1.0).all()):
         return alpha
     pad = 3 * soften
