@@ -240,7 +240,7 @@ def _group_motion(
         motions = [homography_flow(frame_layers[0], gx, gy)]
     else:
         motions = []
-    spanning = _spanning_mover(flow, ring, moving, gx, gy, opt) if motions else None
+    spanning = _spanning_mover(flow, ring, moving, inside, gx, gy, opt) if motions else None
     finite = np.isfinite(flow[..., 0]) & np.isfinite(flow[..., 1])
     if not motions:  # nothing explains the ring: the flow itself is filled smoothly
         values = flow[(still if still.any() else ring) & finite]
@@ -262,18 +262,20 @@ def _spanning_mover(
     flow: np.ndarray,
     ring: np.ndarray,
     moving: np.ndarray,
+    inside: np.ndarray,
     gx: np.ndarray,
     gy: np.ndarray,
     opt: _Settings,
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """(motion over the box, where it spans the hole) of an unmasked object on the ring on opposite sides of
     the hole, or None. An object seen on one side only may end anywhere inside (it is not spread: issue #10's
-    crossers); one on both sides runs across the hole between them."""
+    crossers); one on both sides runs across the hole between them. None too when it spans no pixel of
+    ``inside`` (the group's hole): then its motion would not be used, and its fit costs a RANSAC."""
     on_ring = ring & moving
     if on_ring.sum() < 24:
         return None
     across = _between(on_ring, ring)
-    if not across.any():
+    if not (across & inside).any():
         return None
     my, mx = np.nonzero(on_ring)
     matrix = _fit_homography_to(flow, my, mx, gx[my, mx], gy[my, mx], opt)
