@@ -9,7 +9,8 @@ after (:func:`carry`), so the invented part moves with the plate instead of boil
 
 Carrying keyframe content is only as good as the flow that carries it: where those chains are poor (a fast,
 blurred pan), the fallback itself blends towards a spatial fill of the frame (:func:`carry` reports the
-quality), so the result is never worse than a blur.
+quality), so the result is never worse than a blur. Conversely, propagation gives way to a fallback that
+is mostly such a blur only at a lower confidence (``scale`` in :func:`blend_weights`, engine ``CARRY_TRUST``).
 
 A pixel's share of its propagated value (``alpha``, :func:`blend_weights`) follows its confidence through a
 smoothstep and is blurred, so the transition between the routes is a soft ramp over a few pixels, never a
