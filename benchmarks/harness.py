@@ -417,6 +417,9 @@ class CaseResult:
     runs: dict[str, BackendRun] = field(default_factory=dict)
     #: Median camera motion of a rendered clip in px/frame (NaN when unknown): what makes a clip "fast".
     camera_px: float = math.nan
+    #: Median screen speed (px/frame) of the object a removal case removes (NaN when unknown or none): a fast
+    #: object is one whose background other frames reveal soon, so the fill must come from them.
+    object_px: float = math.nan
     #: False when nothing says what was behind the hole: only flicker (E_warp on the result's motion) is scored.
     has_truth: bool = True
     #: Which run measured it (``started`` UTC, ``commit``): a page merged from several runs says so per clip.
@@ -553,6 +556,7 @@ def score_case(clip: Clip, holes: Holes, backends: dict[str, FillBackend]) -> Ca
         hole_fraction=hole_pixels / float(clip.count * clip.width * clip.height),
         clean=_run_from(clean_scorer, 0.0),
         camera_px=camera_speed(clip),
+        object_px=object_speed(clip) if holes.on_plate else math.nan,
         has_truth=holes.has_truth,
         runs={
             name: _run_from(scorer, seconds[name], backends[name], bands[name], routes[name])
@@ -589,6 +593,13 @@ def _add_frame_routes(
 def camera_speed(clip: Clip) -> float:
     """The median camera speed (px/frame) a rendered clip's ``clip.json`` records; NaN for other clips."""
     speeds = getattr(clip, "meta", {}).get("camera_px_per_frame") or []
+    return float(np.median(speeds)) if speeds else math.nan
+
+
+def object_speed(clip: Clip) -> float:
+    """The median screen speed (px/frame) of the object a rendered removal clip removes, as its ``clip.json``
+    records it; NaN for other clips."""
+    speeds = getattr(clip, "meta", {}).get("remove_px_per_frame") or []
     return float(np.median(speeds)) if speeds else math.nan
 
 

@@ -14,6 +14,9 @@ Clips (what they stress, see benchmarks/clips/README.md for the layout):
 * ``whip960``: the first frames of the same shot at 960x540 (so 41-54 px/frame).
 * ``crosser``: a person-like capsule to remove (rendered twice: ``plate/`` with it, ``truth/`` without; its
   matte, shadow included, in ``remove/``; ``plate/`` stores only what is inside the matte) while a ball bounces in front of it and a car drives behind it.
+* ``dollyball``: issue #10's large-hole shot: a camera dolly down a street while a ball a third of the frame
+  high, to be removed, crosses the frame in 24 frames (75 px/frame at 1920 wide, 17 here); ``dollyball960``: its
+  first frames at 960x540. The ball is seen by the camera only, so the plate is rendered in its box alone.
 * ``nonrigid``: a locked-off camera on non-rigid content: a rippling pond, bushes waving in the wind and drifting
   dust particles.
 
@@ -85,6 +88,24 @@ SPECS = {
         "slow dolly; a walking capsule person to remove (plate with, truth without, matte with shadow), "
         "an unmasked ball bouncing in front of it and a car driving behind it",
         motion_frames=32,
+    ),
+    "dollyball": Spec(
+        "dollyball",
+        432,
+        240,
+        24,
+        6,
+        "camera dolly (push-in, truck and pan); a ball a third of the frame high to remove (plate with, truth "
+        "without, matte) crossing the frame in 24 frames: 17 px/frame here, 75 px/frame at 1920 wide",
+    ),
+    "dollyball960": Spec(
+        "dollyball960",
+        960,
+        540,
+        10,
+        4,
+        "the first frames of `dollyball` at 960x540 (the ball at 37.5 px/frame)",
+        motion_frames=24,
     ),
     "nonrigid": Spec(
         "nonrigid",
@@ -173,8 +194,11 @@ def material(
     scale: float,
     kind: str = "noise",
     roughness: float = 0.7,
+    upright: bool = False,
 ) -> object:
-    """A procedural, trackable surface: multi-octave noise (or voronoi cells, bricks, checker) in object space."""
+    """A procedural, trackable surface: multi-octave noise (or voronoi cells, bricks, checker) in object space.
+
+    ``upright`` lays bricks on the object's XZ plane (a wall facing Y) instead of XY."""
     bpy = _bpy()
     mat = bpy.data.materials.new(name)
     mat.use_nodes = True
@@ -209,7 +233,16 @@ def material(
         brick.inputs["Scale"].default_value = scale
         brick.inputs["Mortar Size"].default_value = 0.03
         brick.inputs["Mortar"].default_value = (0.7, 0.68, 0.62, 1)
-        links.new(coords.outputs["Object"], brick.inputs["Vector"])
+        if upright:
+            split = nodes.new("ShaderNodeSeparateXYZ")
+            join = nodes.new("ShaderNodeCombineXYZ")
+            links.new(coords.outputs["Object"], split.inputs[0])
+            links.new(split.outputs["X"], join.inputs["X"])
+            links.new(split.outputs["Z"], join.inputs["Y"])
+            links.new(split.outputs["Y"], join.inputs["Z"])
+            links.new(join.outputs[0], brick.inputs["Vector"])
+        else:
+            links.new(coords.outputs["Object"], brick.inputs["Vector"])
         links.new(colour, brick.inputs["Color1"])
         brick.inputs["Color2"].default_value = (*[0.6 * c for c in high], 1)
         colour = brick.outputs["Color"]
@@ -487,7 +520,115 @@ def build_nonrigid(spec: Spec) -> dict:
     return {"camera": cam, "scene": scene}
 
 
-BUILDERS = {"whip": build_whip, "whip960": build_whip, "crosser": build_crosser, "nonrigid": build_nonrigid}
+def street(rng: np.random.Generator) -> None:
+    """The end of a street seen from its middle: fine-grained ground, a row of brick and stone facades of
+    different heights and set-backs 15-21 m ahead, and posts and bushes 8-11 m ahead: detail everywhere a
+    smear would show, and parallax between the layers as the camera moves."""
+    add(
+        "plane",
+        material("cobbles", (0.12, 0.11, 0.1), (0.5, 0.46, 0.4), 9.0, "voronoi"),
+        (0, 0, 0),
+        (80, 80, 1),
+    )
+    walls = [
+        material("brick", (0.35, 0.12, 0.08), (0.7, 0.35, 0.22), 1.2, "brick", upright=True),
+        material("stone", (0.25, 0.25, 0.22), (0.7, 0.64, 0.52), 0.9, "brick", upright=True),
+        material("render", (0.2, 0.22, 0.26), (0.85, 0.78, 0.66), 5.0, "voronoi"),
+        material("darkbrick", (0.15, 0.1, 0.08), (0.45, 0.3, 0.2), 1.6, "brick", upright=True),
+    ]
+    x = -16.0
+    i = 0
+    while x < 16.0:
+        w = float(rng.uniform(2.5, 4.5))
+        h = float(rng.uniform(3.5, 7.0))
+        y = float(rng.uniform(15.0, 21.0))
+        add("cube", walls[i % len(walls)], (x + w, y, h), (w, 1.5, h))
+        x += 2 * w
+        i += 1
+    leaves = material("leaves", (0.04, 0.12, 0.03), (0.3, 0.5, 0.12), 8.0, "voronoi")
+    metal = material("post", (0.05, 0.05, 0.06), (0.35, 0.33, 0.3), 12.0, roughness=0.4)
+    for x in (-7.5, -3.8, 2.6, 6.9):
+        y = float(rng.uniform(8.0, 11.0))
+        add("cylinder", metal, (x, y, 1.6), (0.09, 0.09, 1.6))
+        add("sphere", metal, (x, y, 3.25), (0.2, 0.2, 0.2))
+    for x in (-5.5, 0.4, 4.8):
+        add("ico", leaves, (x, float(rng.uniform(9.0, 12.0)), 0.6), (1.0, 0.7, 0.75))
+
+
+#: Screen speed of ``dollyball``'s ball as a share of the frame width per frame: 75 px/frame at 1920 wide.
+BALL_SPEED = 75.0 / 1920.0
+
+
+def build_dollyball(spec: Spec) -> dict:
+    """Issue #10's large-hole shot: a camera dolly (push-in with a little truck and pan) over a textured street,
+    and a ball a third of the frame high thrown across the frame in 24 frames (75 px/frame at 1920 wide), to be
+    removed. The ball is seen by the camera only (no shadow, no reflection, no bounced light), so its matte is
+    exactly where it covers the background, motion blur included, and the plate can be rendered in the ball's
+    box only (``plate_border``)."""
+    scene = reset_scene(spec)
+    from mathutils import Vector  # Blender's, importable once bpy is
+
+    rng = np.random.default_rng(13)
+    sun(3.5, (0.85, 0.15, 2.0))
+    street(rng)
+    cam = camera(35.0)
+    ball_mat = material("ball", (0.95, 0.8, 0.1), (0.15, 0.25, 0.85), 6.0, "checker", 0.35)
+    ball = add("sphere", ball_mat, (0, 0, 0), (1, 1, 1))
+    ball.pass_index = REMOVE_INDEX
+    for ray in ("diffuse", "glossy", "shadow", "transmission", "volume_scatter"):
+        setattr(ball, f"visible_{ray}", False)
+    n = spec.motion_frames
+    depth = 6.0
+    frame_w = depth * 36.0 / cam.data.lens  # metres across the frame at the ball's depth
+    frame_h = frame_w * spec.height / spec.width
+    radius = frame_h / 6.0
+    ball.scale = (radius, radius, radius)
+    for f in range(-1, n + 1):
+        key(cam, f, (0.05 * f, 0.2 * f, 2.0), look_rotation(math.radians(-0.25 * f), math.radians(2.5)))
+    for f in range(-1, n + 1):
+        u = f / (n - 1)
+        scene.frame_set(f)
+        # The ball's path is laid out on screen (left to right at BALL_SPEED, a throw's arc) at 6 m from the
+        # moving camera, then keyed in world space.
+        sx = 0.12 + BALL_SPEED * f
+        sy = 0.47 + 0.1 * math.sin(math.pi * u)
+        where = cam.matrix_world @ Vector(((sx - 0.5) * frame_w, (sy - 0.5) * frame_h, -depth))
+        key(ball, f, tuple(where), (0.0, 0.35 * f, 0.1 * f))
+    scene.frame_set(0)
+    margin = 12.0  # px around the ball's blurred extent that the plate render covers
+
+    def plate_border(frame: int) -> tuple[float, float, float, float]:
+        """The plate render's region (min_x, max_x, min_y, max_y, 0..1 from the bottom left): the ball's
+        screen box over the open shutter, grown by ``margin`` px."""
+        from bpy_extras.object_utils import world_to_camera_view
+
+        xs, ys = [], []
+        for s in (frame - 0.3, frame, frame + 0.3):
+            scene.frame_set(int(math.floor(s)), subframe=s - math.floor(s))
+            centre = world_to_camera_view(scene, cam, ball.matrix_world.translation)
+            r = radius / max(centre.z, 1e-3) * cam.data.lens / 36.0  # ball radius as a share of the width
+            xs += [centre.x - r, centre.x + r]
+            ys += [centre.y - r * spec.width / spec.height, centre.y + r * spec.width / spec.height]
+        scene.frame_set(frame)
+        mx, my = margin / spec.width, margin / spec.height
+        return (
+            max(0.0, min(xs) - mx),
+            min(1.0, max(xs) + mx),
+            max(0.0, min(ys) - my),
+            min(1.0, max(ys) + my),
+        )
+
+    return {"camera": cam, "scene": scene, "remove": [ball], "plate_border": plate_border}
+
+
+BUILDERS = {
+    "whip": build_whip,
+    "whip960": build_whip,
+    "crosser": build_crosser,
+    "dollyball": build_dollyball,
+    "dollyball960": build_dollyball,
+    "nonrigid": build_nonrigid,
+}
 
 
 # -- rendering and writing ---------------------------------------------------------------------------------
@@ -523,6 +664,35 @@ def render_frame(scene: object, frame: int, path: Path) -> tuple[np.ndarray, np.
     return read_layers(path)
 
 
+def render_plate_in_box(
+    scene: object, frame: int, tmp: Path, removable: list, box: tuple[float, float, float, float]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(plate, object index, truth) of one frame: the truth (the removable objects hidden) over the whole frame, then the plate in ``box`` only, put into
+    it. For objects that only the camera sees (no shadow, reflection or bounced light) the two renders agree
+    outside the objects' blurred extent, and the same seed gives them the same noise there, so rendering the
+    plate in the box costs a fraction of a second full-frame render and changes nothing outside it."""
+    for part in removable:
+        part.hide_render = True
+    truth, _ = render_frame(scene, frame, tmp / f"{frame:04d}_truth.exr")
+    for part in removable:
+        part.hide_render = False
+    render = scene.render
+    render.use_border, render.use_crop_to_border = True, False
+    render.border_min_x, render.border_max_x, render.border_min_y, render.border_max_y = box
+    try:
+        boxed, index = render_frame(scene, frame, tmp / f"{frame:04d}.exr")
+    finally:
+        render.use_border = False
+    height, width = truth.shape[:2]
+    x0, x1 = math.floor(box[0] * width), math.ceil(box[1] * width)
+    y0, y1 = height - math.ceil(box[3] * height), height - math.floor(box[2] * height)  # top row first
+    inside = np.zeros((height, width), bool)
+    # A few pixels in from the box's edges: the denoiser sees less around them than in the full render.
+    inside[max(0, y0 + 4) : y1 - 4, max(0, x0 + 4) : x1 - 4] = True
+    plate = np.where(inside[..., None], boxed, truth)
+    return plate, np.where(inside, index, 0.0), truth
+
+
 def camera_speed(scene: object, cam: object, frames: int) -> list[float]:
     """Image motion (px/frame) of the background point at the frame centre, 20 m away, between frames."""
     from bpy_extras.object_utils import world_to_camera_view
@@ -537,6 +707,21 @@ def camera_speed(scene: object, cam: object, frames: int) -> list[float]:
         dx = (moved.x - 0.5) * scene.render.resolution_x
         dy = (moved.y - 0.5) * scene.render.resolution_y
         speeds.append(round(math.hypot(dx, dy), 1))
+    return speeds
+
+
+def object_speed(scene: object, cam: object, obj: object, frames: int) -> list[float]:
+    """Image motion (px/frame) of ``obj``'s origin between consecutive frames (the removed object's speed)."""
+    from bpy_extras.object_utils import world_to_camera_view
+
+    speeds, last = [], None
+    for f in range(frames):
+        scene.frame_set(f)
+        seen = world_to_camera_view(scene, cam, obj.matrix_world.translation)
+        here = (seen.x * scene.render.resolution_x, seen.y * scene.render.resolution_y)
+        if last is not None:
+            speeds.append(round(math.dist(here, last), 1))
+        last = here
     return speeds
 
 
@@ -581,6 +766,7 @@ def render_clip(spec: Spec, out: Path, exr_dir: Path | None = None, count: int |
     built = BUILDERS[spec.name](spec)
     scene, cam = built["scene"], built["camera"]
     removable = built.get("remove", [])
+    border = built.get("plate_border")
     tmp = Path(tempfile.mkdtemp(prefix=f"aifx_render_{spec.name}_"))
     # Frames already in the staging folder (a killed render) are kept: the scene is deterministic, so the
     # render resumes where it stopped. Scene time still steps through them in order (particles need it).
@@ -591,14 +777,18 @@ def render_clip(spec: Spec, out: Path, exr_dir: Path | None = None, count: int |
             if all((staging / sub / f"{f:04d}.png").is_file() for sub in wanted) and exr_dir is None:
                 scene.frame_set(f)
                 continue
-            linear, index = render_frame(scene, f, tmp / f"{f:04d}.exr")
+            if border is not None:
+                linear, index, clean_linear = render_plate_in_box(scene, f, tmp, removable, border(f))
+            else:
+                linear, index = render_frame(scene, f, tmp / f"{f:04d}.exr")
             plate = srgb_8bit(linear)
             if removable:
-                for part in removable:
-                    part.hide_render = True
-                clean_linear, _ = render_frame(scene, f, tmp / f"{f:04d}_truth.exr")
-                for part in removable:
-                    part.hide_render = False
+                if border is None:
+                    for part in removable:
+                        part.hide_render = True
+                    clean_linear, _ = render_frame(scene, f, tmp / f"{f:04d}_truth.exr")
+                    for part in removable:
+                        part.hide_render = False
                 truth = srgb_8bit(clean_linear)
                 matte = removal_matte(plate, truth, index)
                 write_png(staging / "remove" / f"{f:04d}.png", matte)
@@ -614,6 +804,7 @@ def render_clip(spec: Spec, out: Path, exr_dir: Path | None = None, count: int |
                 flush=True,
             )
         speeds = camera_speed(scene, cam, frames)
+        moved = object_speed(scene, cam, removable[0], frames) if removable else []
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     bpy = _bpy()
@@ -630,6 +821,7 @@ def render_clip(spec: Spec, out: Path, exr_dir: Path | None = None, count: int |
         "remove": "remove/####.png" if removable else None,
         "encoding": "8-bit sRGB PNG (Standard view transform, scene-linear clipped at 1)",
         "camera_px_per_frame": speeds,
+        **({"remove_px_per_frame": moved} if removable else {}),
         "renderer": f"Blender {bpy.app.version_string} Cycles CPU, {spec.samples} samples, OIDN denoise, "
         f"motion blur shutter 0.5",
         "render_seconds": round(time.perf_counter() - started, 1),

@@ -49,6 +49,10 @@ FAST_MARGIN_DB = 3.0
 FAST_EWARP_FACTOR = 3.0
 #: Counters of the engine's ``stats`` that split the hole pixels by route (the rest are other counters).
 ROUTE_KEYS = harness.ROUTE_KEYS
+#: Issue #10 item 4: removing an object that moves at least FAST_PX px/frame across the frame (the dolly + large
+#: ball): other frames reveal what it covers within a few frames, so the fill must come from them. Held to the
+#: fast clips' bar (FAST_MARGIN_DB, FAST_EWARP_FACTOR): the issue's own bar for hard footage.
+
 #: Issue #10: tennis keeps its gain; the parallax clip's static square must reach this much.
 TENNIS_MARGIN_DB = 7.7
 PARALLAX_SQUARE_MARGIN_DB = 3.0
@@ -216,7 +220,12 @@ def pipeline_available() -> str | None:
 
 def time_pipeline(plate: str, mask: str, out: Path, backend: str, frames: int, ext: str = "exr") -> dict:
     """One end-to-end run of ``aifx_core.pipeline.fill``: wall-clock and CPU (user+sys of this process, all
-    its threads) frames/s, and the load average around it."""
+    its threads) frames/s, the calling thread's own CPU time, and the load average around it.
+
+    The fill overlaps its work on several threads (writer, file reading, flow: :mod:`aifx_core.workers`), so
+    on an idle 2-core machine a frame costs at least the calling thread's CPU time and at least half the
+    process's: ``fps_2core`` is ``1 / max(main, cpu / 2)`` per frame, a bound that waits for the GIL do not
+    count against (``cores_used``, CPU over wall time, says how much overlap the run really got)."""
     from aifx_core.job import FillJob
     from aifx_core.pipeline import fill
 
@@ -225,15 +234,18 @@ def time_pipeline(plate: str, mask: str, out: Path, backend: str, frames: int, e
         input=plate, output=str(out / f"clean.####.{ext}"), mask=mask, backend=backend, overwrite=True
     )
     load_start = os.getloadavg()[0]
-    start, cpu_start = time.perf_counter(), time.process_time()
+    start, cpu_start, main_start = time.perf_counter(), time.process_time(), time.thread_time()
     result = fill(job)
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+    main = time.thread_time() - main_start
     if len(result.written) != frames:
         raise RuntimeError(f"pipeline wrote {len(result.written)} of {frames} frames")
     return {
         "fps": frames / seconds,
         "cpu_per_frame": cpu / frames,
         "fps_cpu": frames / max(cpu, 1e-9),
+        "main_per_frame": main / frames,
+        "fps_2core": frames / max(main, cpu / 2, 1e-9),
         "cores_used": cpu / max(seconds, 1e-9),
         "load": [load_start, os.getloadavg()[0]],
     }
@@ -283,7 +295,9 @@ def run_speed(settings: Settings, names: list[str], log: list[str]) -> tuple[lis
             t = timing[name]
             line = (
                 f"speed {clip.width}x{clip.height} {kind} {ext} {name}: {t['fps']:.3f} frames/s wall, "
-                f"{1000 * t['cpu_per_frame']:.0f} CPU ms/frame, load {t['load']} ({notes[name]})"
+                f"{1000 * t['cpu_per_frame']:.0f} CPU ms/frame ({1000 * t.get('main_per_frame', math.nan):.0f} "
+                f"in the calling thread), ≤ {t.get('fps_2core', math.nan):.2f} frames/s on 2 idle cores, "
+                f"{t.get('cores_used', math.nan):.2f} cores used, load {t['load']} ({notes[name]})"
             )
             print(line, flush=True)
             log.append(line)
@@ -458,13 +472,16 @@ SPEED_NOTE = "\n".join(
         "432x240 frame). The plate is read twice (for the engine and again at write time, to keep memory "
         "bounded): 3 ms per 432x240 frame, 35 ms at 1080p.",
         "",
-        "**Two cores.** Nothing runs side by side: reading, the engine and writing take turns on one core "
-        "(OpenCV's own threads are short-lived), so *cores used* stays below 1. The encoders (OpenImageIO, "
-        "OpenEXR) and most of OpenCV/NumPy release the GIL, so a writer thread could hide the write path "
-        "(11 % of the CPU at 432x240, 28 % at 1080p) behind the engine, and a flow thread computing the next "
-        "frame pair while the engine fills the current one could hide most of the flow (about half the "
-        "engine). Neither is done yet; with both, the 1080p target would be in reach on an idle 2-core "
-        "machine, the 432x240 one not (it needs ≤ 133 CPU ms per frame even with both cores busy).",
+        "**Two cores.** The encoders (OpenImageIO, OpenEXR), file I/O and most of OpenCV/NumPy release the GIL, "
+        "so the fill overlaps its stages on threads (`aifx_core.workers`, 2026-12-03 evening): a writer thread "
+        "composites, encodes, fsyncs and renames each frame (two in flight at most) while the engine makes the "
+        "next; a reading thread reads the plate and mask and prepares each packet (flow grey, thumbnails) two "
+        "frames ahead; a flow worker computes each frame pair's flow (DIS, completion, movers, exposure gain: "
+        "they depend on the frames and masks only) as its packets arrive, two frames beyond the furthest the "
+        "engine asked for, and the engine takes a pair's results over only when it reads them, so the output "
+        "is bit-identical to a one-thread run (`AIFX_THREADS=1`; tested). The engine's thread keeps the chains, "
+        "fusion, seam and the Telea fallback. The 432x240 target still needs fewer CPU ms per frame: even "
+        "with both cores busy it needs ≤ 133 CPU ms per frame.",
     ]
 )
 
@@ -502,21 +519,28 @@ def target_rows(
     for run in speed:
         wanted = SPEED_TARGETS.get(run["size"])
         if run["backend"] == temporal and wanted is not None:
-            # Judged on frames per CPU-second: the pipeline runs on one core at a time (see the speed section),
-            # so on an idle 2-core machine its wall-clock rate is about that; wall time on a shared box is not.
+            # Wall time on a shared box says little. Frames per CPU-second is what one core reaches (met for
+            # sure when it is enough); the 2-core bound (calling thread's CPU, or half the process's) is the
+            # most two idle cores can give with the overlapping threads: above the target only there is
+            # "only if the threads overlap fully", not met.
             judged = run.get("fps_cpu", math.nan)
             judged = run["fps"] if math.isnan(judged) else judged
+            bound = run.get("fps_2core", math.nan)
             wall = (
                 f"; wall {fmt(run['fps'], '.1f')} at load {fmt(max(run['load']), '.1f')}"
                 if run.get("load")
                 else ""
             )
+            two = f", ≤ {fmt(bound, '.1f')} on 2 idle cores" if not math.isnan(bound) else ""
+            met = yes_no(judged >= wanted)
+            if judged < wanted and bound >= wanted:
+                met = "only with full overlap"
             rows.append(
                 [
                     f"{temporal} speed at {run['size']}{holes_label(run)} ≥ {wanted:g} frames/s ({run['how']})",
-                    f"{fmt(judged, '.1f')} frames/s per CPU-second{wall} "
+                    f"{fmt(judged, '.1f')} frames/s per CPU-second{two}{wall} "
                     f"({fmt(run.get('vs_telea_cpu', run['vs_telea']))}x per-frame telea)",
-                    yes_no(judged >= wanted),
+                    met,
                 ]
             )
     for case in quality:
@@ -572,7 +596,7 @@ def case_targets(case: harness.CaseResult) -> tuple[float | None, float | None]:
     if case.clip.startswith("parallax"):
         square = case.holes == "static square"
         return (PARALLAX_SQUARE_MARGIN_DB if square else HOLE_PSNR_MARGIN_DB), EWARP_FACTOR
-    if case.camera_px >= FAST_PX:
+    if case.camera_px >= FAST_PX or (case.has_truth and case.object_px >= FAST_PX):
         return FAST_MARGIN_DB, FAST_EWARP_FACTOR
     return None, None
 
@@ -730,9 +754,13 @@ def write_markdown(
         "`benchmarks/clips/` (see its README): `whip` (432x240, a whip pan and dolly at 20-35 px/frame with "
         "motion blur; a car, a ball and a person, none masked, cross the frame and the holes), `whip960` (its "
         "first frames at 960x540), `crosser` (a person to remove, the truth rendered without it; a ball bounces "
-        "in front of it and a car drives behind it) and `nonrigid` (rippling water, bushes waving, drifting "
-        "dust). Extra holes there: nine 35-px squares (11 % of the frame) and, on `crosser`, the person's "
-        "matte with its shadow. A clip whose camera moves ≥ 15 px/frame counts as fast (targets +3 dB, 3x).",
+        "in front of it and a car drives behind it), `dollyball` (issue #10's large-hole shot: a camera dolly "
+        "down a street while a ball a third of the frame high, to be removed, crosses the frame in 24 frames, "
+        "75 px/frame at 1920 wide; `dollyball960` is its first frames at 960x540) and `nonrigid` (rippling "
+        "water, bushes waving, drifting dust). Extra holes there: nine 35-px squares (11 % of the frame) and, "
+        "on the removal clips, the object's matte (`crosser`: with its shadow). A clip whose camera moves "
+        "≥ 15 px/frame counts as fast, and so does the removal of an object moving ≥ 15 px/frame (the ball: "
+        "what it covers is revealed a few frames later): targets +3 dB, 3x.",
         "",
         "`schoolgirls` (80 frames of `../shared/data/schoolgirls`): the four girls are removed in both of its "
         "cases. *Squares off the objects* are three static squares on the walls and the road, clear of every "
@@ -839,10 +867,14 @@ def write_markdown(
         "process) are not included.",
         "",
         "*CPU ms/frame* is user+sys time of the process (all its threads) per frame; *frames/s per CPU-second* "
-        "is frames divided by that CPU time. The pipeline runs its stages one after another on one core (*cores "
-        "used* = CPU time / wall time stays at or below 1 even on an idle machine), so on an idle 2-core "
-        "machine its wall-clock rate is about its frames per CPU-second: that is the number the 2-core target "
-        "is judged on. Wall-clock frames/s on this shared machine depend on the load average beside them.",
+        "is frames divided by that CPU time: what one core reaches. The fill overlaps its work on several "
+        "threads (a writer thread encodes and renames frames, a reading thread reads and prepares packets, a "
+        "flow worker computes the coming frame pairs' flows: `aifx_core.workers`; `AIFX_THREADS=1` turns them "
+        "off). *Main ms/frame* is the CPU time of the thread that called `fill` alone; on an idle 2-core "
+        "machine a frame costs at least that and at least half the process's CPU time, so *2-core bound* = "
+        "1 / max(main, CPU / 2) frames/s is the most two idle cores can give (waits for Python's GIL are not "
+        "in it). *Cores used* = CPU time / wall time, and wall-clock frames/s, depend on the load average "
+        "beside them on this shared machine.",
         "",
         table(
             [
@@ -852,7 +884,9 @@ def write_markdown(
                 "frames",
                 "backend",
                 "CPU ms/frame",
+                "main ms/frame",
                 "frames/s per CPU-second",
+                "2-core bound",
                 "x telea (CPU)",
                 "wall frames/s",
                 "cores used",
@@ -867,7 +901,9 @@ def write_markdown(
                     str(r["frames"]),
                     r["backend"],
                     fmt(1000 * r.get("cpu_per_frame", math.nan), ".0f"),
+                    fmt(1000 * r.get("main_per_frame", math.nan), ".0f"),
                     fmt(r.get("fps_cpu", math.nan), ".2f"),
+                    fmt(r.get("fps_2core", math.nan), ".2f"),
                     fmt(r.get("vs_telea_cpu", math.nan)),
                     fmt(r["fps"], ".2f"),
                     fmt(r.get("cores_used", math.nan)),
@@ -969,6 +1005,7 @@ def case_from_json(data: dict[str, Any]) -> harness.CaseResult:
         clean=run(data["clean"]),
         runs={name: run(item) for name, item in data["runs"].items()},
         camera_px=from_strict_json(data.get("camera_px")),
+        object_px=from_strict_json(data.get("object_px")),
         has_truth=data.get("has_truth", True),
         measured=data.get("measured") or {},
     )

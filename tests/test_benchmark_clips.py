@@ -21,7 +21,9 @@ import harness  # noqa: E402
 import render_clips  # noqa: E402  (imports without bpy: only rendering needs it)
 
 #: Clips that must be in the cache (each landed with its render).
-REQUIRED = {"whip", "whip960", "nonrigid", "crosser"}
+REQUIRED = {"whip", "whip960", "nonrigid", "crosser", "dollyball", "dollyball960"}
+#: The removal clips (plate with an object, truth without it, its matte).
+REMOVAL = {"crosser", "dollyball", "dollyball960"}
 CLIPS = {clip.name: clip for clip in harness.rendered_clips()}
 
 
@@ -57,7 +59,7 @@ def test_cached_clip_loads_whole(name):
 def test_cache_matches_the_script_that_renders_it(name):
     spec, clip = render_clips.SPECS[name], CLIPS[name]
     assert (clip.width, clip.height, clip.count) == (spec.width, spec.height, spec.frames)
-    assert f"{spec.samples} samples" in clip.meta["renderer"] and clip.removal == (name == "crosser")
+    assert f"{spec.samples} samples" in clip.meta["renderer"] and clip.removal == (name in REMOVAL)
 
 
 def test_whip_pans_fast_and_is_blurred():
@@ -121,3 +123,46 @@ def test_rendered_clip_scores_through_the_harness():
     assert result.frames == 3 and 0.09 < result.hole_fraction < 0.13
     assert result.camera_px >= 15 and result.has_truth
     assert 10 < result.runs["telea"].summary["psnr_hole"] < 40
+
+
+def _rows_and_columns(matte: np.ndarray) -> tuple[int, int]:
+    rows, cols = np.flatnonzero(matte.any(axis=1)), np.flatnonzero(matte.any(axis=0))
+    return int(rows[-1] - rows[0] + 1), int(cols[-1] - cols[0] + 1)
+
+
+@pytest.mark.parametrize("name", ["dollyball", "dollyball960"])
+def test_dollyball_removes_a_large_fast_ball_under_a_dolly(name):
+    """Issue #10's large-hole shot: the matte is a ball a third of the frame high moving 75 px/frame at 1920 wide
+    (17 at 432, 37.5 at 960) under a slow camera dolly, so each frame's hole is revealed a few frames later."""
+    clip = CLIPS[name]
+    speeds = clip.meta["remove_px_per_frame"]
+    assert len(speeds) == clip.count - 1
+    assert np.allclose(speeds, 75 * clip.width / 1920, rtol=0.1), speeds
+    assert harness.object_speed(clip) >= 15  # what holds its removal case to the fast targets
+    assert 0.5 < np.median(clip.meta["camera_px_per_frame"]) < 10  # a dolly, not a whip
+    mattes = [clip.remove_mask(t) for t in range(clip.count)]
+    for t in (0, clip.count // 2):
+        tall, wide = _rows_and_columns(mattes[t])
+        # A third of the frame high: the matte is grown 2 px, blurred along the ball's motion and, near the
+        # frame's edge, stretched by the lens's perspective.
+        assert clip.height / 3 - 2 <= tall <= clip.height / 3 + 0.1 * clip.height, (t, tall)
+        assert wide >= tall - 0.04 * clip.height, (t, wide, tall)
+    # Frame 0's hole: still half covered 2 frames later, wholly revealed by frame 6 (or the clip's end).
+    later = min(6, clip.count - 1)
+    assert (mattes[0] & mattes[2]).sum() > 0.3 * mattes[0].sum()
+    assert (mattes[0] & mattes[later]).sum() < 0.02 * mattes[0].sum()
+    # The plate shows the ball inside the matte, the truth the street behind it.
+    t = clip.count // 2
+    assert np.abs(clip.plate(t) - clip.frame(t))[mattes[t]].max(axis=-1).mean() > 0.1
+    # Detail behind it, so a smear shows: the truth's local contrast under the matte is a real texture's.
+    gray = cv2.cvtColor(clip.frame(0), cv2.COLOR_RGB2GRAY)
+    assert np.abs(cv2.Laplacian(gray, cv2.CV_32F))[mattes[0]].mean() > 0.01
+
+
+def test_dollyball960_is_the_same_shot_at_960x540():
+    small, large = CLIPS["dollyball"], CLIPS["dollyball960"]
+    assert (large.width, large.height) == (960, 540) and large.count < small.count
+    down = cv2.resize(large.frame(2), (small.width, small.height), interpolation=cv2.INTER_AREA)
+    assert np.abs(down - small.frame(2)).mean() < 0.03
+    matte = cv2.resize(large.remove_mask(2).astype(np.uint8), (small.width, small.height)) > 0
+    assert (matte ^ small.remove_mask(2)).sum() < 0.15 * small.remove_mask(2).sum()

@@ -29,6 +29,7 @@ FLOORS = {
     "job": 1,
     "progress": 1,
     "options": 1,
+    "workers": 1,
     "colour": 2,
     "sequence": 3,
     "mask": 4,

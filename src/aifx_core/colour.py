@@ -309,7 +309,7 @@ def _odd_piecewise(x: np.ndarray, split: float, low: Any, high: Any) -> np.ndarr
     a = np.abs(x, dtype=np.float32)
     with np.errstate(all="ignore"):
         out = np.where(a > split, high(a), low(a))
-    return np.copysign(out, x).astype(np.float32)
+    return np.copysign(out, x).astype(np.float32, copy=False)
 
 
 def _shoulder(lin: np.ndarray) -> np.ndarray:
@@ -356,6 +356,14 @@ def _srgb_decode(enc: np.ndarray) -> np.ndarray:
     )
 
 
+def _finite(values: np.ndarray, limit: float) -> np.ndarray:
+    """``values`` (float32, the caller's own copy) with NaN → 0 and ±Inf → ±``limit``, in place; plates are
+    almost always finite, and one check is far cheaper than ``np.nan_to_num``'s three masks and copy."""
+    if not np.isfinite(values).all():
+        np.nan_to_num(values, copy=False, nan=0.0, posinf=limit, neginf=-limit)
+    return values
+
+
 def to_model(rgb: np.ndarray, colorspace: str) -> np.ndarray:
     """Plate values (..., 3) in ``colorspace`` → float32 sRGB-encoded Rec.709 for models (see module doc).
 
@@ -364,20 +372,20 @@ def to_model(rgb: np.ndarray, colorspace: str) -> np.ndarray:
     """
     name = resolve_colorspace(colorspace)
     array = _check_rgb(rgb)
-    clean = np.nan_to_num(array.astype(np.float32), nan=0.0, posinf=LINEAR_LIMIT, neginf=-LINEAR_LIMIT)
+    clean = _finite(array.astype(np.float32), LINEAR_LIMIT)
     if _is_data(name):
         return clean
     if not is_scene_referred(name):
         return _apply(name, MODEL_COLORSPACE, clean)
     lin = _apply(name, LINEAR_COLORSPACE, clean)
-    lin = np.nan_to_num(lin, nan=0.0, posinf=LINEAR_LIMIT, neginf=-LINEAR_LIMIT)
+    lin = _finite(lin, LINEAR_LIMIT)
     return _srgb_encode(_shoulder(lin)).astype(np.float32)
 
 
 def from_model(srgb: np.ndarray, colorspace: str) -> np.ndarray:
     """Inverse of :func:`to_model`: model-space float32 (..., 3) → values in ``colorspace`` (float32)."""
     name = resolve_colorspace(colorspace)
-    array = np.nan_to_num(_check_rgb(srgb).astype(np.float32), nan=0.0, posinf=1.0, neginf=-1.0)
+    array = _finite(_check_rgb(srgb).astype(np.float32), 1.0)
     if _is_data(name):
         return array
     if not is_scene_referred(name):

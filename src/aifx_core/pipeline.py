@@ -57,6 +57,7 @@ from .sequence import (
 )
 from .sequence.exr import LOSSY
 from .sequence.window import in_display_window, reframe, windows
+from .workers import InOrder, overlap
 
 #: Warn when the hole covers at least this fraction of a frame (the fill is then mostly invented).
 HOLE_WARNING = 0.5
@@ -346,8 +347,10 @@ def _fill_frames(
     feed.seen = keep
     shot = plate.frames
 
-    def write(frame: int, rgb: np.ndarray) -> None:
-        hole = pending.pop(frame)
+    def write(item: tuple[int, np.ndarray, np.ndarray, _Reported | None]) -> None:
+        """Composite one frame, write it atomically and report it (in the writer thread: :mod:`.workers`)."""
+        frame, rgb, hole, reported = item
+        reporter.cancel.raise_if_cancelled()  # cancelled: a frame not started yet is dropped, not written
         target = Path(out.path(frame))
         with manifest.writing(frame) as intend:
             if hole.any():
@@ -357,7 +360,7 @@ def _fill_frames(
                 weight = reframe(shown, display, data)
                 filled = composite(original, reframe(rgb, display, data), weight)
                 if job.confidence:
-                    unsure = 1.0 - confidence_map(backend, hole, shown)  # 0 wherever the plate is kept
+                    unsure = 1.0 - confidence_map(reported, hole, shown)  # 0 wherever the plate is kept
                     sure = 1.0 - reframe(unsure, display, data)
                     filled = attach_confidence(filled, target, sure)
                 write_image(target, filled, compression=compression, before_replace=intend)
@@ -376,6 +379,40 @@ def _fill_frames(
         reporter("write", len(result.written), len(todo), frame)
         fault_point("written", frame)
 
+    # Frames are composited and written in a background thread, at most two in flight, while the backend
+    # makes the next ones (:mod:`.workers`). Its failure (a full disk, a cancel) is raised here, in order.
+    writer = InOrder(write, depth=2, threaded=overlap(), name="aifx-writer")
+
+    def submit(frame: int, rgb: np.ndarray) -> None:
+        # What the backend reported about this frame is taken now: it moves on while the frame is written.
+        reported = _Reported(getattr(backend, "last_confidence", None)) if job.confidence else None
+        writer.submit((frame, rgb, pending.pop(frame), reported))
+
+    try:
+        _run_backend(backend, feed, out, run, shot, todo, wanted, reporter, submit)
+        writer.finish()
+    except BaseException:
+        writer.abandon()  # the frame being written is finished whole; those waiting are dropped
+        raise
+    if largest[0] >= HOLE_WARNING:
+        result.notices.append(
+            f"warning: the hole covers {100 * largest[0]:.0f} % of frame {largest[1]}: that much is invented, "
+            "not restored; check the mask, --invert-mask, --threshold and --dilate"
+        )
+
+
+def _run_backend(
+    backend: Any,
+    feed: _Feed,
+    out: FramePattern,
+    run: _RunSetup,
+    shot: list[int],
+    todo: list[int],
+    wanted: set[int],
+    reporter: Reporter,
+    submit: Callable[[int, np.ndarray], None],
+) -> None:
+    """Stream the packets a backend needs for ``todo`` through it, handing each frame to do to ``submit``."""
     if callable(getattr(backend, "chunk_context", None)):
         # Exact chunks: each run of frames to do, widened by its context; the shot's anchors first.
         index = {f: i for i, f in enumerate(shot)}
@@ -393,26 +430,23 @@ def _fill_frames(
                 span = Span(tuple(shot), frozenset(shot[p] for p in outputs), anchors, on_anchor)
                 left = len(outputs)
                 for frame, rgb in backend.fill(feed.packets(shot[start : stop + 1]), reporter, span):
-                    write(frame, rgb)
+                    submit(frame, rgb)
                     left -= 1
                     if not left:  # the rest of the segment is context only: do not make it
                         break
     elif getattr(backend, "temporal", True):
         # A temporal backend without chunks reads the whole shot (done frames are sources for the rest) and
         # stops once the last frame to do is written.
+        made = 0
         for frame, rgb in backend.fill(feed.packets(shot), reporter):
             if frame in wanted:
-                write(frame, rgb)
-                if len(result.written) == len(todo):
+                submit(frame, rgb)
+                made += 1
+                if made == len(todo):
                     break
     else:  # a per-frame one reads only the frames to do
         for frame, rgb in backend.fill(feed.packets(todo), reporter):
-            write(frame, rgb)
-    if largest[0] >= HOLE_WARNING:
-        result.notices.append(
-            f"warning: the hole covers {100 * largest[0]:.0f} % of frame {largest[1]}: that much is invented, "
-            "not restored; check the mask, --invert-mask, --threshold and --dilate"
-        )
+            submit(frame, rgb)
 
 
 def _output_compression(job: FillJob, first: Image, out: FramePattern, notices: list[str]) -> str | None:
@@ -457,6 +491,13 @@ def _output_compression(job: FillJob, first: Image, out: FramePattern, notices: 
             + "; write .exr to keep them"
         )
     return compression
+
+
+@dataclass(frozen=True)
+class _Reported:
+    """What a backend said about the frame it last returned, kept for the writer thread."""
+
+    last_confidence: np.ndarray | None
 
 
 def as_job(job: FillJob | dict | str | os.PathLike) -> FillJob:

@@ -44,16 +44,21 @@ class Reporter:
     def __init__(self, callback: ProgressCallback | None = None, cancel: CancelToken | None = None) -> None:
         self.callback = callback
         self.cancel = cancel or CancelToken()
+        # The pipeline's writer thread reports written frames while the engine reports its own: callbacks
+        # never run at the same time.
+        self._lock = threading.Lock()
 
     def __call__(
         self, stage: str, index: int, total: int, frame: int | None = None, message: str = ""
     ) -> None:
         self.cancel.raise_if_cancelled()
         if self.callback is not None:
-            self.callback(ProgressEvent(stage, index, total, frame, message))
+            with self._lock:
+                self.callback(ProgressEvent(stage, index, total, frame, message))
 
 
 _shield_depth = 0
+_shield_lock = threading.Lock()  # the writer thread enters shields too (its progress lines)
 
 
 @contextlib.contextmanager
@@ -61,11 +66,13 @@ def signal_shield() -> Iterator[None]:
     """A short section a signal handler must not raise into (a stream swap, an event line half written):
     the CLI's SIGTERM handler then only sets the cancel flag, and the next progress check raises."""
     global _shield_depth
-    _shield_depth += 1
+    with _shield_lock:
+        _shield_depth += 1
     try:
         yield
     finally:
-        _shield_depth -= 1
+        with _shield_lock:
+            _shield_depth -= 1
 
 
 def shielded() -> bool:

@@ -281,24 +281,30 @@ def _group_motion(
         motions = [homography_flow(frame_layers[0], gx, gy)]
     else:
         motions = []
-    # Each unmasked object on the ring is a layer of its own (at most four layers in all).
-    objects = _object_layers(flow, ring & moving, gx, gy, opt, min(2, 4 - len(motions))) if motions else []
-    across = _between(ring & moving, ring) if objects else None
+    # Each unmasked object on the ring is a layer of its own (at most four layers in all) where the camera is
+    # fast; under a slow camera an object's extent inside is no better known, and chains along the ground
+    # do not leave the hole at once: there it only continues across the hole (measured: crosser's moving
+    # blob -0.9 dB with object layers, whip +0.4). Its motion is fitted only when used (a RANSAC each).
+    speed = float(np.median(np.hypot(flow[still, 0], flow[still, 1]))) if still.any() else 0.0
+    fast = bool(speed > FAST_PX)
+    across = _between(ring & moving, ring) if motions and (ring & moving).sum() >= 24 else None
+    wanted = fast or (across is not None and bool((across & inside).any()))
+    objects = (
+        _object_layers(flow, ring & moving, gx, gy, opt, min(2, 4 - len(motions)))
+        if motions and wanted
+        else []
+    )
     finite = np.isfinite(flow[..., 0]) & np.isfinite(flow[..., 1])
     if not motions:  # nothing explains the ring: the flow itself is filled smoothly
         values = flow[(still if still.any() else ring) & finite]
         centre = np.median(values, axis=0) if len(values) else np.zeros(2, np.float32)
         error = np.hypot(flow[..., 0] - centre[0], flow[..., 1] - centre[1]).astype(np.float32)
         return np.zeros_like(flow), finite, np.nan_to_num(error, nan=tol, posinf=tol)
-    # Under a slow camera an object's extent inside is no better known, and chains along the ground do
-    # not leave the hole at once: there it only continues across the hole (measured: crosser's moving
-    # blob -0.9 dB with object layers, whip +0.4); beyond FAST_PX the hole pixels next to it follow it.
-    speed = float(np.median(np.hypot(flow[still, 0], flow[still, 1]))) if still.any() else 0.0
-    layered = objects if speed > FAST_PX and np.isfinite(speed) else []
+    layered = objects if fast else []
     base, explained = _layered_base(
         flow, motions + [motion for motion, _ in layered], still, inside, tol, [own for _, own in layered]
     )
-    if across is not None and across.any():
+    if across is not None and objects and across.any():
         # An unmasked object on both sides of the hole runs across it (a car the camera tracks, passing
         # the hole): between its two sides, its own motion (the largest object's) continues, whatever the
         # labels spread from the ring say (they would let the ground below push into it).

@@ -41,11 +41,17 @@ class TeleaBackend:
     def __init__(self, context: BackendContext) -> None:
         self.radius = TeleaOptions.from_dict(context.options).telea_radius
 
+    @property
+    def context_px(self) -> int:
+        """How far (pixels) beyond the hole's bounding box :meth:`inpaint` reads: a caller that wants a few
+        pixels of a large frame may hand it just the crop of the bounding box plus this margin (same values)."""
+        return int(self.radius) + 3
+
     def inpaint(self, rgb: np.ndarray, hole: np.ndarray, *, frame: int | None = None) -> np.ndarray:
         out = rgb.copy()
         if not hole.any():
             return out
-        margin = int(self.radius) + 3
+        margin = self.context_px
         ys, xs = np.nonzero(hole)
         y0, y1 = max(ys.min() - margin, 0), min(ys.max() + margin + 1, hole.shape[0])
         x0, x1 = max(xs.min() - margin, 0), min(xs.max() + margin + 1, hole.shape[1])

@@ -27,12 +27,21 @@ and the adjacent blocks, at most ``2 * keyframe_interval - 2`` frames away. So a
 (clipped to the shot; :meth:`PropagateBackend.chunk_context`) and the shot's anchors. Nothing depends on how
 packets are chunked, so ``window`` changes memory, never pixels, and at most ``window + overlap`` packets are
 held (:attr:`PropagateBackend.overlap`).
+
+**The flow worker.** A pair's flow (DIS both ways, completion, movers, exposure gain) depends only on its two
+frames and holes, never on fill results, so it runs in one background thread (:mod:`aifx_core.workers`)
+while this thread fills frames: pairs start as their packets are read, ``LOOKAHEAD`` packets beyond the
+furthest frame asked for, and a pair's results are taken over (in this thread) only when something reads
+them, so every read sees exactly what the one-thread run saw. Packets are pulled from the stream (the
+pipeline's file reads) and prepared (flow grey, thumbnails) in a reading thread, ``LOOKAHEAD`` ahead.
+``AIFX_THREADS=1`` does all of it in this thread.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
@@ -51,6 +60,7 @@ from ..flow import (
 )
 from ..inpaint.base import Anchor, BackendContext, FramePacket, Span, SpatialBackend, SpatialFactory
 from ..progress import Reporter
+from ..workers import Prefetch, overlap
 from .candidates import Source, gather
 from .chain import Chain
 from .confidence import candidate_quality, candidate_weight, pixel_confidence
@@ -75,6 +85,20 @@ SHARE_SKIP = 0.05
 #: propagation weight ``alpha`` is left as it is: it follows confidence cues that are smooth in time already,
 #: and averaging it over a moving hole's neighbours cost 0.3 dB on tennis.)
 TEMPORAL = 1
+#: The fallback is only worth giving way to where it is surer than propagation. Where its keyframe content
+#: is carried well (weight ``beta`` 1) the fallback thresholds stand; where it is wholly the frame's own
+#: spatial fill (``beta`` 0: a blur) they are scaled by this, so a propagated value gives way to a blur only
+#: at a quarter of the confidence (tennis, object-shaped hole: propagated pixels were closer to the truth
+#: than the fallback in every confidence band; docs/method.md, section 4).
+CARRY_TRUST = 0.25
+#: Unmasked movers this close (pixels, square neighbourhood) to a pixel the spatial fill is asked for are hole
+#: to it, farther ones are not. Telea (radius 5) reads ±5 px and marches its distance field ±5 px outside the
+#: hole: with 16, the values at the asked pixels moved by < 1e-4 against handing it every mover (tennis, blob
+#: and nine squares, 16 frames each; 10 already gave < 3e-4) while the fill took 41 -> 9 and 65 -> 40 ms.
+MOVER_REACH = 16
+#: Packets read (and their flows started in the flow worker) beyond the furthest frame the engine asked for, so
+#: the flows of the coming pairs are ready when the chains reach them (memory: this many packets more).
+LOOKAHEAD = 2
 #: Confidence bands reported in ``PropagateBackend.bands`` (share of hole pixels), lower bounds.
 BANDS = (("high", 0.7), ("medium", 0.3), ("low", 0.0))
 
@@ -107,6 +131,18 @@ class _Frame:
     level: float
     #: Unmasked moving objects (full resolution), None when not detected.
     movers: np.ndarray | None = None
+
+
+@dataclass
+class _PairFlow:
+    """What the flow worker makes of one frame pair (see :meth:`_Run._pair_flow`)."""
+
+    forward: np.ndarray
+    backward: np.ndarray
+    fits: tuple[np.ndarray, np.ndarray] | None
+    #: Movers by shot position (frame pair+1, and frame 0 with the first pair).
+    movers: dict[int, np.ndarray]
+    gain: np.ndarray
 
 
 @dataclass
@@ -199,6 +235,14 @@ class PropagateBackend:
         """Yield ``(frame, rgb)`` for every packet, or with a ``span`` for ``span.outputs`` only."""
         self._reset()
         run = _Run(self, iter(packets), span)
+        try:
+            yield from self._fill(run, packets, span, reporter)
+        finally:
+            run.close()  # a flow still running is finished, none waiting is started: no thread outlives it
+
+    def _fill(
+        self, run: _Run, packets: Iterable[FramePacket], span: Span | None, reporter: Reporter
+    ) -> Iterator[tuple[int, np.ndarray]]:
         if span is not None and span.outputs is not None:
             wanted = sorted(run.position(f) for f in span.outputs)
             total = len(wanted)
@@ -218,6 +262,7 @@ class PropagateBackend:
                 break
             frame_number = run.frame(index).packet.frame
             reporter("propagate", count, total, frame_number)
+            run.read_ahead()  # the flows of the coming pairs run in the flow worker while this frame is filled
             result, confidence = run.result(index)
             count += 1
             following = wanted[count] if wanted is not None and count < len(wanted) else index + 1
@@ -240,6 +285,12 @@ class PropagateBackend:
         """
         self._reset()
         run = _Run(self, iter(packets), Span(span.shot))
+        try:
+            yield from self._anchors(run, span, reporter)
+        finally:
+            run.close()
+
+    def _anchors(self, run: _Run, span: Span, reporter: Reporter) -> Iterator[tuple[int, Anchor]]:
         total = self.blocks(len(span.shot))
         interval = self.options.keyframe_interval
         known = span.anchors or {}
@@ -248,6 +299,7 @@ class PropagateBackend:
                 continue  # cached already (the packets start where the first missing block needs them)
             reporter.cancel.raise_if_cancelled()
             reporter("anchors", block, total, span.shot[block * interval])
+            run.read_ahead()
             anchor = run.anchor(block)
             run.evict((block + 1) * interval)
             self.max_held = max(self.max_held, run.max_held)
@@ -286,7 +338,6 @@ class _Run:
         self.estimator: FlowEstimator = (
             custom if isinstance(custom, FlowEstimator) else DISFlow(self.opt.flow_preset)
         )
-        self._packets = packets
         self.frames: dict[int, _Frame] = {}
         self.exhausted = False
         self.max_held = 0
@@ -296,6 +347,12 @@ class _Run:
         #: pair i: per-channel gain that brings frame i+1's values to frame i's exposure (1 when unmatched).
         self.gains: dict[int, np.ndarray] = {}
         self.props: dict[int, _Propagated] = {}
+        #: Pairs whose flows the flow worker is computing (or has computed) and this thread has not taken yet.
+        self.pending: dict[int, Future[_PairFlow]] = {}
+        self._worker: ThreadPoolExecutor | None = None
+        self._threaded = overlap()
+        #: The furthest position the engine asked for (:meth:`available`); reading runs ahead of it.
+        self.demanded = -1
         #: block → its keyframe position (None: nothing to invent), decided here or read from the anchors.
         self.keyframe_of_block: dict[int, int | None] = {}
         self.keyframe_images: dict[int, np.ndarray] = {}
@@ -313,25 +370,39 @@ class _Run:
         self._positions = {f: i for i, f in enumerate(self.shot)} if self.shot is not None else None
         #: Shot length: known from the shot, or (streaming) when the packets end.
         self.length: int | None = len(self.shot) if self.shot is not None else None
-        self._first = next(self._packets, None)
-        self.base = 0 if self._first is None else self.position(self._first.frame)
+        # Packets are read and prepared (flow grey, thumbnails) in a reading thread, LOOKAHEAD ahead of use.
+        self._stream = Prefetch(packets, self._made, LOOKAHEAD, self._threaded, name="aifx-read")
+        try:
+            self._first: tuple[FramePacket, _Frame | Exception] | None = next(self._stream, None)
+            self._first_number = None if self._first is None else self._first[0].frame
+            self.base = 0 if self._first is None else self.position(self._first[0].frame)
+        except BaseException:
+            self.close()
+            raise
         #: Next position to read.
         self.loaded = self.base
 
     def position(self, frame: int) -> int:
         """Position of frame number ``frame`` in the shot."""
         if self._positions is None:
-            return frame - self._first.frame if self._first is not None else 0
+            return frame - self._first_number if self._first_number is not None else 0
         try:
             return self._positions[frame]
         except KeyError:
             raise InputError(f"frame {frame} is not in the shot; check the frame range") from None
 
-    def _next_packet(self) -> FramePacket | None:
+    def _next_packet(self) -> tuple[FramePacket, _Frame | Exception] | None:
         if self._first is not None:
-            packet, self._first = self._first, None
-            return packet
-        return next(self._packets, None)
+            item, self._first = self._first, None
+            return item
+        return next(self._stream, None)
+
+    def _made(self, packet: FramePacket) -> tuple[FramePacket, _Frame | Exception]:
+        """The packet and its prepared frame, or the error preparing it raised (raised when it is read)."""
+        try:
+            return packet, self._prepare(packet)
+        except Exception as exc:
+            return packet, exc
 
     # ----------------------------------------------------------------------------------------------- input
     def available(self, index: int) -> bool:
@@ -345,40 +416,54 @@ class _Run:
         if index < self.base:
             raise ContextError(f"position {index} is before the first frame read ({self.base})")
         while self.loaded <= index and not self.exhausted:
-            target = index + self.opt.window
-            while self.loaded < target and (self.length is None or self.loaded < self.length):
-                packet = self._next_packet()
-                if packet is None:
-                    self.exhausted = True
-                    break
-                if self._positions is None:
-                    position = self.loaded
-                else:
-                    position = self.position(packet.frame)
-                    if position != self.loaded:
-                        raise InputError(
-                            f"frame {packet.frame}: packets must be consecutive frames of the shot "
-                            f"(expected {self.shot[self.loaded] if self.shot else '?'})"
-                        )
-                self.frames[position] = self._prepare(packet)
-                self.hole_area[position] = int(np.count_nonzero(packet.hole))
-                self.loaded += 1
-                if self.loaded - 1 > self.base:
-                    # Flows are computed as packets arrive (each pair once): chains toward keyframes may
-                    # later cross pairs whose frames are already gone.
-                    self.flow(self.loaded - 2, 1)
-            if self.length is not None and self.loaded >= self.length:
-                self.exhausted = True
-            self.max_held = max(self.max_held, len(self.frames))
-        if self.exhausted and self.length is None:
-            self.length = self.loaded
+            self._read(index + self.opt.window)
         if index < self.loaded:
             if index not in self.frames:
                 raise ContextError(f"position {index} was needed after it was evicted")
+            self.demanded = max(self.demanded, index)
+            self._take_flows(max(index - 1, 0))  # frame index's movers and every gain up to it are final
             return True
         if self.length is not None and index < self.length:
             raise ContextError(f"position {index} is after the last frame read ({self.loaded - 1})")
         return False
+
+    def read_ahead(self) -> None:
+        """Read up to ``LOOKAHEAD`` packets beyond the furthest position asked for (never past the stream's
+        end), so the flow worker computes the coming pairs while this thread fills (see the module doc)."""
+        if self._threaded:
+            self._read(self.demanded + 1 + LOOKAHEAD)
+
+    def _read(self, target: int) -> None:
+        """Read packets until position ``target`` is loaded or the stream ends; start each new pair's flow."""
+        while self.loaded < target and (self.length is None or self.loaded < self.length):
+            item = self._next_packet()
+            if item is None:
+                self.exhausted = True
+                break
+            packet, made = item
+            if self._positions is None:
+                position = self.loaded
+            else:
+                position = self.position(packet.frame)
+                if position != self.loaded:
+                    raise InputError(
+                        f"frame {packet.frame}: packets must be consecutive frames of the shot "
+                        f"(expected {self.shot[self.loaded] if self.shot else '?'})"
+                    )
+            if isinstance(made, Exception):
+                raise made
+            self.frames[position] = made
+            self.hole_area[position] = int(np.count_nonzero(packet.hole))
+            self.loaded += 1
+            if self.loaded - 1 > self.base:
+                # Flows are computed as packets arrive (each pair once): chains toward keyframes may
+                # later cross pairs whose frames are already gone.
+                self._start_flow(self.loaded - 2)
+        if self.length is not None and self.loaded >= self.length:
+            self.exhausted = True
+        self.max_held = max(self.max_held, len(self.frames))
+        if self.exhausted and self.length is None:
+            self.length = self.loaded
 
     def frame(self, index: int) -> _Frame:
         return self.frames[index]
@@ -400,10 +485,14 @@ class _Run:
                 f"frame {packet.frame}: size {rgb.shape[1]}x{rgb.shape[0]} differs from the shot's "
                 f"{self.size[1]}x{self.size[0]}; all frames of a shot must have one size"
             )
-        finite = np.isfinite(rgb).all(axis=-1)
-        clean = bool(finite.all())
-        source = rgb if clean else np.where(finite[..., None], rgb, 0.0).astype(np.float32)
-        invalid = hole if clean else (hole | ~finite)
+        # (one contiguous reduction first: the per-pixel one over a length-3 last axis is ~10x slower)
+        clean = bool(np.isfinite(rgb).all())
+        if clean:
+            source, invalid = rgb, hole
+        else:
+            finite = np.isfinite(rgb).all(axis=-1)
+            source = np.where(finite[..., None], rgb, 0.0).astype(np.float32)
+            invalid = hole | ~finite
         gray, small_hole = flow_gray(source, hole, self.work, self.colorspace)
         thumb_size = working_size(*self.size, 192)[::-1]
         thumb = cv2.resize(np.asarray(source, np.float32), thumb_size, interpolation=cv2.INTER_AREA)
@@ -426,38 +515,84 @@ class _Run:
         """Working-resolution flow from frame ``index`` to ``index + direction``, completed inside holes."""
         pair = index if direction > 0 else index - 1
         if pair not in self.flows:
-            a, b = self.frames[pair], self.frames[pair + 1]
-            union = a.small_hole | b.small_hole
-            forward = self.estimator.estimate(a.gray, b.gray)
-            backward = self.estimator.estimate(b.gray, a.gray)
-            fits: tuple[np.ndarray, np.ndarray] | None = None
-            # The flow side's own completion hands on the frame layers it fitted; mover detection reuses them.
-            layers: list[list[np.ndarray]] = []
-            if union.any():
-                if _complete_flows_scored is not None:
-                    own = {"layers_out": layers} if _complete_flows_scored is complete_flows_scored else {}
-                    forward, backward, fit_f, fit_b = _complete_flows_scored(
-                        [forward, backward],
-                        union,
-                        images=(a.gray, b.gray),
-                        holes=(a.small_hole, b.small_hole),
-                        **own,
-                    )
-                    fits = (fit_f, fit_b)
-                else:
-                    forward, backward = complete_flows([forward, backward], union)
-            self.flows[pair] = (forward, backward)
-            self.fits[pair] = fits
-            if _moving_objects is not None:
-                known = (layers[0], layers[1]) if len(layers) == 2 else None
-                self._detect_movers(pair, forward, backward, union, (a.gray, b.gray), known)
-            self.gains[pair] = self._exposure_gain(a, b, forward) if self.opt.exposure_match else _UNIT
+            if pair not in self.pending:
+                self._start_flow(pair)
+            self._take_flow(pair)
         forward, backward = self.flows[pair]
         return forward if direction > 0 else backward
+
+    def _start_flow(self, pair: int) -> None:
+        """Start pair ``pair``'s flow: in the flow worker, or (no overlap) here and now."""
+        a, b = self.frames[pair], self.frames[pair + 1]
+        if not self._threaded:
+            self._keep(pair, self._pair_flow(pair, a, b))
+            return
+        if self._worker is None:
+            self._worker = ThreadPoolExecutor(1, thread_name_prefix="aifx-flow")
+        self.pending[pair] = self._worker.submit(self._pair_flow, pair, a, b)
+
+    def _take_flow(self, pair: int) -> None:
+        """Wait for pair ``pair``'s flow and take its results over (raises what the worker raised)."""
+        future = self.pending.pop(pair, None)
+        if future is not None:
+            self._keep(pair, future.result())
+
+    def _take_flows(self, last: int) -> None:
+        """Take over every started pair up to ``last``, in order."""
+        for pair in sorted(p for p in self.pending if p <= last):
+            self._take_flow(pair)
+
+    def _keep(self, pair: int, done: _PairFlow) -> None:
+        self.flows[pair] = (done.forward, done.backward)
+        self.fits[pair] = done.fits
+        for index, movers in done.movers.items():
+            self.frames[index].movers = movers
+        self.gains[pair] = done.gain
+
+    def close(self) -> None:
+        """Stop the reading thread and the flow worker: what they are making is finished, nothing more is
+        started."""
+        self._stream.close()
+        for future in self.pending.values():
+            future.cancel()
+        self.pending.clear()
+        if self._worker is not None:
+            self._worker.shutdown(wait=True, cancel_futures=True)
+            self._worker = None
+
+    def _pair_flow(self, pair: int, a: _Frame, b: _Frame) -> _PairFlow:
+        """Pair ``pair``'s flows both ways, their fits, the movers they show and the exposure gain: from the
+        two frames alone (it runs in the flow worker, so it changes no state of the run)."""
+        union = a.small_hole | b.small_hole
+        forward = self.estimator.estimate(a.gray, b.gray)
+        backward = self.estimator.estimate(b.gray, a.gray)
+        fits: tuple[np.ndarray, np.ndarray] | None = None
+        # The flow side's own completion hands on the frame layers it fitted; mover detection reuses them.
+        layers: list[list[np.ndarray]] = []
+        if union.any():
+            if _complete_flows_scored is not None:
+                own = {"layers_out": layers} if _complete_flows_scored is complete_flows_scored else {}
+                forward, backward, fit_f, fit_b = _complete_flows_scored(
+                    [forward, backward],
+                    union,
+                    images=(a.gray, b.gray),
+                    holes=(a.small_hole, b.small_hole),
+                    **own,
+                )
+                fits = (fit_f, fit_b)
+            else:
+                forward, backward = complete_flows([forward, backward], union)
+        movers: dict[int, np.ndarray] = {}
+        if _moving_objects is not None:
+            known = (layers[0], layers[1]) if len(layers) == 2 else None
+            movers = self._detect_movers(pair, (a, b), forward, backward, union, known)
+        gain = self._exposure_gain(a, b, forward) if self.opt.exposure_match else _UNIT
+        return _PairFlow(forward, backward, fits, movers, gain)
 
     def fit(self, index: int, direction: int) -> np.ndarray | None:
         """The completion's expected error of :meth:`flow` (working px), None when not estimated."""
         pair = index if direction > 0 else index - 1
+        self._take_flow(pair)
         fits = self.fits.get(pair)
         if fits is None:
             return None
@@ -466,13 +601,14 @@ class _Run:
     def _detect_movers(
         self,
         pair: int,
+        frames: tuple[_Frame, _Frame],
         forward: np.ndarray,
         backward: np.ndarray,
         union: np.ndarray,
-        grays: tuple[np.ndarray, np.ndarray],
         layers: tuple[list[np.ndarray], list[np.ndarray]] | None = None,
-    ) -> None:
-        """Unmasked moving objects of frame pair+1 (and of frame 0 with the first pair), at full resolution.
+    ) -> dict[int, np.ndarray]:
+        """Unmasked moving objects of frame pair+1 (and of frame 0 with the first pair), at full resolution, by
+        position.
 
         Each frame's movers come from one pair only (the one that ends at it), so they do not depend on
         how the shot is read. ``layers``: the forward and backward flows' background layers when the
@@ -481,18 +617,19 @@ class _Run:
         assert _moving_objects is not None and self.size is not None
         height, width = self.size
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
-        a_gray, b_gray = grays
-        wanted = [(pair + 1, backward, forward, (b_gray, a_gray), layers and (layers[1], layers[0]))]
+        a, b = frames
+        found: dict[int, np.ndarray] = {}
+        wanted = [(pair + 1, b, backward, forward, (b.gray, a.gray), layers and (layers[1], layers[0]))]
         if pair == 0:
-            wanted.append((0, forward, backward, (a_gray, b_gray), layers))
-        for index, ahead, back, images, known in wanted:
+            wanted.append((0, a, forward, backward, (a.gray, b.gray), layers))
+        for index, frame, ahead, back, images, known in wanted:
             own = {"layers": known} if known and _moving_objects is moving_objects else {}
             small = np.asarray(_moving_objects(ahead, back, union, side="a", images=images, **own), bool)
             if not small.any():
                 continue
             full = cv2.resize(small.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST)
-            frame = self.frames[index]
-            frame.movers = (cv2.dilate(full, kernel) > 0) & ~frame.packet.hole
+            found[index] = (cv2.dilate(full, kernel) > 0) & ~frame.packet.hole
+        return found
 
     def _exposure_gain(self, a: _Frame, b: _Frame, forward: np.ndarray) -> np.ndarray:
         """Per-channel gain g with ``b·g ≈ a`` over the background both frames see (robust median of log
@@ -515,6 +652,7 @@ class _Run:
 
     def gain_between(self, source: int, target: int) -> np.ndarray:
         """Per-channel gain bringing frame ``source``'s values to frame ``target``'s exposure."""
+        self._take_flows(max(source, target) - 1)
         gain = np.ones(3, np.float32)
         if source > target:
             for pair in range(target, source):
@@ -713,20 +851,37 @@ class _Run:
         image[prop.ys, prop.xs] = values
         return image
 
-    def _spatial_fill(self, t: int, image: np.ndarray, points: np.ndarray) -> np.ndarray:
-        """The spatial backend's values at hole ``points`` of frame t, given ``image`` with the rest filled.
+    def _spatial_fill(self, t: int, values: np.ndarray, points: np.ndarray) -> np.ndarray:
+        """The spatial backend's values at hole ``points`` of frame t, given ``values`` at every hole pixel.
 
-        Unmasked movers near the hole are handed to the spatial backend as hole too (their values are not
-        used), so a spatial fill never smears a passing car into the hole.
+        Unmasked movers near those points are handed to the spatial backend as hole too (their values are not
+        used), so a spatial fill never smears a passing car into the hole. Only their pixels within
+        :data:`MOVER_REACH` of a point are: the rest change nothing at the points and only cost the backend time
+        (a spatial fill's cost grows with its hole; on tennis the players' mover masks were 2-700x the pixels
+        asked for). A backend that says how far beyond its hole it reads (``context_px``, Telea) gets only
+        that crop of the frame: the same values, without copying a 4K frame twice for a small hole.
         """
         frame = self.frames[t]
         prop = self.props[t]
-        mask = np.zeros(frame.packet.hole.shape, dtype=bool)
-        mask[prop.ys[points], prop.xs[points]] = True
-        if frame.movers is not None:
-            mask |= frame.movers
+        ys, xs = prop.ys[points], prop.xs[points]
+        height, width = frame.packet.hole.shape
+        reach = getattr(self.backend.spatial, "context_px", None)
+        if reach is None or len(ys) == 0:
+            y0, y1, x0, x1 = 0, height, 0, width
+        else:
+            pad = int(reach) + MOVER_REACH
+            y0, y1 = max(int(ys.min()) - pad, 0), min(int(ys.max()) + pad + 1, height)
+            x0, x1 = max(int(xs.min()) - pad, 0), min(int(xs.max()) + pad + 1, width)
+        image = frame.source[y0:y1, x0:x1].copy()
+        inside = (prop.ys >= y0) & (prop.ys < y1) & (prop.xs >= x0) & (prop.xs < x1)
+        image[prop.ys[inside] - y0, prop.xs[inside] - x0] = values[inside]
+        ys, xs = ys - y0, xs - x0
+        mask = np.zeros(image.shape[:2], dtype=bool)
+        mask[ys, xs] = True
+        if frame.movers is not None and len(ys):
+            mask |= _movers_near(frame.movers[y0:y1, x0:x1], ys, xs, MOVER_REACH)
         spatial = self.backend.spatial.inpaint(image, mask, frame=frame.packet.frame)
-        return spatial[prop.ys[points], prop.xs[points]]
+        return spatial[ys, xs]
 
     def weights(self, t: int) -> tuple[np.ndarray, np.ndarray]:
         """Frame t's blend weights at its hole pixels: (alpha, share), the share smoothed in time.
@@ -763,13 +918,14 @@ class _Run:
     def _fill_keyframe(self, t: int) -> np.ndarray:
         prop = self.propagated(t)
         base = prop.values + prop.offset
-        image = self._composed(t, np.where(prop.found[:, None], base, 0.0))
+        known = np.where(prop.found[:, None], base, 0.0)
+        image = self._composed(t, known)
         # The share of the propagated value: its weight against the fallback, less the ring check's share.
         alpha, share = self.weights(t)
         kept = alpha * (1.0 - share)
         need = np.nonzero(kept < 0.999)[0]
         if len(need):
-            spatial = self._spatial_fill(t, image, need)
+            spatial = self._spatial_fill(t, known, need)
             a = kept[need][:, None]
             image[prop.ys[need], prop.xs[need]] = a * base[need] + (1.0 - a) * spatial
         return np.nan_to_num(image, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
@@ -828,6 +984,22 @@ class _Run:
                 self.opt.carry_high,
                 self.opt.fallback_soften,
             )
+            if CARRY_TRUST < 1.0:
+                # Propagation gives way to the fallback at a confidence scaled by how much of the fallback is
+                # carried keyframe content rather than the frame's own blur (see CARRY_TRUST). Lower thresholds
+                # only raise alpha, so every pixel they touch is among ``need`` and has its fallback.
+                scale = np.ones(len(alpha), np.float32)
+                scale[need] = CARRY_TRUST + (1.0 - CARRY_TRUST) * beta
+                alpha = blend_weights(
+                    prop.ys,
+                    prop.xs,
+                    prop.confidence,
+                    prop.found,
+                    self.opt.fallback_low,
+                    self.opt.fallback_high,
+                    self.opt.fallback_soften,
+                    scale,
+                )
             fallback[need] = carried
         # Pixels that take some of the frame's own spatial fill: a poorly carried fallback, or a propagated
         # value no better than a blur (``share``). A few stray poorly carried pixels are not worth a spatial
@@ -841,7 +1013,7 @@ class _Run:
             spatial_points = np.flatnonzero(unsure)
             # The spatial backend sees only what propagation is sure of; every unsure pixel is hole.
             known = np.where(prop.found[:, None], base, 0.0)
-            spatial[spatial_points] = self._spatial_fill(t, self._composed(t, known), spatial_points)
+            spatial[spatial_points] = self._spatial_fill(t, known, spatial_points)
             b = beta[:, None]
             fallback[need] = b * carried + (1.0 - b) * spatial[need]
         else:
@@ -890,6 +1062,7 @@ class _Run:
         self._next_output = next_output
         behind, _ = self.backend.reach
         low = next_output - behind
+        self._take_flows(low - 1)  # a failure of the flow worker is raised, never dropped with its pair
         block_start = (next_output // self.opt.keyframe_interval - 1) * self.opt.keyframe_interval
         for store, limit in (
             (self.frames, low),
@@ -901,3 +1074,18 @@ class _Run:
         ):
             for key in [k for k in store if k < limit]:
                 del store[key]
+
+
+def _movers_near(movers: np.ndarray, ys: np.ndarray, xs: np.ndarray, reach: int) -> np.ndarray:
+    """The pixels of ``movers`` within ``reach`` pixels (square neighbourhood) of any point (ys, xs)."""
+    height, width = movers.shape
+    y0, y1 = max(int(ys.min()) - reach, 0), min(int(ys.max()) + reach + 1, height)
+    x0, x1 = max(int(xs.min()) - reach, 0), min(int(xs.max()) + reach + 1, width)
+    near = np.zeros_like(movers)
+    crop = movers[y0:y1, x0:x1]
+    if crop.any():
+        points = np.zeros(crop.shape, np.uint8)
+        points[ys - y0, xs - x0] = 1
+        grown = cv2.dilate(points, np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)).view(bool)
+        near[y0:y1, x0:x1] = crop & grown
+    return near

@@ -1,0 +1,406 @@
+"""The work that overlaps the fill on a second core (the pipeline's writer thread, the engine's flow worker):
+bounded, in order, its failures surfaced as the same clear errors, and the output bit-identical to a run with
+every overlap off (``AIFX_THREADS=1``)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from shot_files import frame_bytes, make_shot, shot_job
+
+from aifx_core.errors import InputError
+from aifx_core.pipeline import fill
+from aifx_core.progress import CancelToken
+from aifx_core.protocol.errors import Cancelled
+from aifx_core.sequence import read_image
+from aifx_core.workers import THREADS_ENV, InOrder, Prefetch, overlap
+
+FRAMES = list(range(1001, 1009))
+
+
+def _no_worker_threads() -> bool:
+    """No aifx worker thread outlives its run."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        if not [t for t in threading.enumerate() if t.name.startswith("aifx-")]:
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def _outputs(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+
+
+def _temps(folder: Path) -> list[str]:
+    return [name for name in _outputs(folder) if ".aifx-tmp-" in name]
+
+
+# -- InOrder ------------------------------------------------------------------------------------------------
+
+
+def test_in_order_runs_every_item_in_order_with_at_most_depth_in_flight():
+    started: list[int] = []
+    in_flight = 0
+    most = 0
+    lock = threading.Lock()
+
+    def work(item: int) -> None:
+        nonlocal in_flight
+        started.append(item)
+        time.sleep(0.002)
+        with lock:
+            in_flight -= 1
+
+    worker = InOrder(work, depth=2, name="aifx-test")
+    for item in range(40):
+        with lock:
+            in_flight += 1
+            most = max(most, in_flight)
+        worker.submit(item)
+    worker.finish()
+    assert started == list(range(40))
+    assert most <= 3  # two in the worker (waiting + running) and the one being handed in
+    assert _no_worker_threads()
+
+
+def test_in_order_failure_is_raised_in_the_caller_and_drops_what_waited():
+    done: list[int] = []
+    gate = threading.Event()
+
+    def work(item: int) -> None:
+        gate.wait(5)
+        if item == 2:
+            raise InputError("disk full while writing frame 2")
+        done.append(item)
+
+    worker = InOrder(work, depth=2, name="aifx-test")
+    for item in range(3):
+        worker.submit(item)
+    gate.set()
+    with pytest.raises(InputError, match="frame 2"):
+        for item in range(3, 10):
+            worker.submit(item)
+        worker.finish()
+    worker.abandon()
+    assert done == [0, 1]  # nothing after the failure ran
+    assert _no_worker_threads()
+
+
+def test_in_order_abandon_finishes_the_running_item_and_drops_the_waiting_ones():
+    running = threading.Event()
+    release = threading.Event()
+    done: list[int] = []
+
+    def work(item: int) -> None:
+        running.set()
+        release.wait(5)
+        done.append(item)
+
+    worker = InOrder(work, depth=2, name="aifx-test")
+    worker.submit(0)
+    worker.submit(1)
+    assert running.wait(5)
+    threading.Timer(0.05, release.set).start()
+    worker.abandon()
+    assert done == [0]
+    assert _no_worker_threads()
+
+
+def test_threads_env_turns_the_overlap_off(monkeypatch):
+    monkeypatch.delenv(THREADS_ENV, raising=False)
+    assert overlap()
+    monkeypatch.setenv(THREADS_ENV, "1")
+    assert not overlap()
+    seen: list[str] = []
+    worker = InOrder(lambda item: seen.append(threading.current_thread().name), threaded=overlap())
+    worker.submit(1)
+    assert seen == [threading.current_thread().name]  # ran at once, in the caller's thread
+    worker.finish()
+
+
+def test_prefetch_keeps_order_raises_a_source_error_in_its_place_and_stops_on_close():
+    pulled: list[int] = []
+
+    def source():
+        for item in range(6):
+            pulled.append(item)
+            if item == 4:
+                raise InputError("frame 4: damaged")
+            yield item
+
+    made = Prefetch(source(), lambda x: x * 10, depth=2, name="aifx-test")
+    assert [next(made) for _ in range(4)] == [0, 10, 20, 30]
+    with pytest.raises(InputError, match="frame 4"):
+        next(made)
+    with pytest.raises(StopIteration):
+        next(made)
+    made.close()
+    assert pulled == [0, 1, 2, 3, 4]
+    endless = Prefetch(iter(range(10**9)), lambda x: x, depth=2, name="aifx-test")
+    assert next(endless) == 0
+    endless.close()
+    assert _no_worker_threads()
+
+
+# -- the pipeline's writer thread ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def shot(tmp_path_factory):
+    return make_shot(tmp_path_factory.mktemp("workers") / "shot", FRAMES)
+
+
+@pytest.mark.parametrize("backend", ["telea", "propagate"])
+def test_output_is_bit_identical_with_and_without_the_workers(shot, tmp_path, monkeypatch, backend):
+    events: dict[str, list[tuple[str, int, int | None]]] = {}
+    for threads in ("1", ""):
+        monkeypatch.setenv(THREADS_ENV, threads)
+        seen = events.setdefault(threads, [])
+        result = fill(
+            shot_job(shot, tmp_path / f"t{threads}" / "c.####.exr", backend=backend, confidence=True),
+            progress=lambda e, seen=seen: seen.append((e.stage, e.index, e.frame)),
+        )
+        assert result.written == FRAMES
+    for frame in FRAMES:
+        assert frame_bytes(tmp_path / "t1" / "c.####.exr", frame) == frame_bytes(
+            tmp_path / "t" / "c.####.exr", frame
+        ), frame
+    writes = [e for e in events[""] if e[0] == "write"]
+    assert writes == [("write", i + 1, f) for i, f in enumerate(FRAMES)]  # one per frame, in order
+    assert writes == [e for e in events["1"] if e[0] == "write"]
+    assert _no_worker_threads()
+
+
+def test_cancel_during_writes_keeps_whole_frames_and_a_rerun_resumes_byte_identically(shot, tmp_path):
+    reference = tmp_path / "ref" / "c.####.exr"
+    fill(shot_job(shot, reference, backend="propagate"))
+    out = tmp_path / "o" / "c.####.exr"
+    job = shot_job(shot, out, backend="propagate")
+    cancel = CancelToken()
+
+    def stop(event):
+        if event.stage == "write" and event.index == 3:
+            cancel.cancel()
+
+    with pytest.raises(Cancelled):
+        fill(job, progress=stop, cancel=cancel)
+    assert _no_worker_threads()
+    assert _temps(out.parent) == []
+    done = sorted(p.name for p in out.parent.glob("c.*.exr"))
+    assert done == ["c.1001.exr", "c.1002.exr", "c.1003.exr"]  # nothing is written after the cancel
+    for name in done:
+        read_image(out.parent / name)
+    again = fill(job)
+    assert again.written == FRAMES[3:]
+    for frame in FRAMES:
+        assert frame_bytes(out, frame) == frame_bytes(reference, frame), frame
+
+
+def test_an_error_in_the_engine_while_frames_are_written_leaves_whole_frames(shot, tmp_path):
+    """Ctrl-C (or any failure) in the calling thread while the writer has frames in flight: the frame being
+    written is finished whole, the waiting ones are dropped, no temp file stays and no thread outlives it."""
+    out = tmp_path / "o" / "c.####.exr"
+
+    def interrupt(event):
+        if event.stage == "propagate" and event.index == 4:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fill(shot_job(shot, out, backend="propagate"), progress=interrupt)
+    assert _no_worker_threads()
+    assert _temps(out.parent) == []
+    for path in out.parent.glob("c.*.exr"):
+        read_image(path)
+    assert fill(shot_job(shot, out, backend="propagate")).written  # the rest is still to do, and resumes
+
+
+def _unshare_works() -> bool:
+    return bool(shutil.which("unshare")) and subprocess.run(["unshare", "-rm", "true"]).returncode == 0
+
+
+def test_a_full_disk_mid_run_is_the_clear_error_naming_the_frame(tmp_path):
+    """A real ENOSPC in the writer thread (a small tmpfs in a private mount namespace): exit 2 with the
+    disk-full error naming the frame, the frames before it whole, no temp file, and a rerun with room resumes
+    and ends byte-identical to a run that never failed."""
+    if not _unshare_works():
+        pytest.skip("needs unshare with user namespaces to mount a small tmpfs")
+    shot = make_shot(tmp_path / "shot", range(1001, 1013))
+    reference = tmp_path / "ref" / "c.####.exr"
+    fill(shot_job(shot, reference))
+    disk, kept = tmp_path / "disk", tmp_path / "kept"
+    disk.mkdir()
+    args = f"fill {shot}/plate.####.exr -m {shot}/mask.####.png -o {disk}/out/c.####.exr -b telea"
+    script = (
+        f"mount -t tmpfs -o size=48k tmpfs {disk} || exit 90\n"
+        f"{sys.executable} -m aifx_core {args} 2> {tmp_path}/first.err; echo $? > {tmp_path}/first.rc\n"
+        f"ls -a {disk}/out > {tmp_path}/first.ls\n"
+        f"cp -r {disk}/out {tmp_path}/partial\n"
+        f"mount -o remount,size=4m {disk} || exit 91\n"
+        f"{sys.executable} -m aifx_core {args} > {tmp_path}/second.out 2>&1; echo $? > {tmp_path}/second.rc\n"
+        f"cp -r {disk}/out {kept}\n"
+    )
+    done = subprocess.run(["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "first.rc").read_text().strip() == "2"
+    error = (tmp_path / "first.err").read_text()
+    lines = [line for line in error.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("aifx: error: disk full while writing"), error
+    named = re.search(rf"writing {re.escape(str(disk))}/out/c\.(\d{{4}})\.exr;", lines[0])
+    assert named, lines[0]
+    listing = (tmp_path / "first.ls").read_text().split()
+    assert not [name for name in listing if ".aifx-tmp-" in name], listing
+    partial = sorted(p.name for p in (tmp_path / "partial").glob("c.*.exr"))
+    assert partial == [f"c.{f}.exr" for f in range(1001, int(named.group(1)))]  # all before the failed one
+    for name in partial:
+        read_image(tmp_path / "partial" / name)
+    assert (tmp_path / "second.rc").read_text().strip() == "0", (tmp_path / "second.out").read_text()
+    for frame in range(1001, 1013):
+        assert frame_bytes(kept / "c.####.exr", frame) == frame_bytes(reference, frame), frame
+
+
+def test_ctrl_c_while_a_frame_waits_for_the_writer(tmp_path):
+    """A real SIGINT to ``aifx fill`` while its writer thread holds frame 1002 and the next frame waits: the
+    run ends (exit 130), frame 1002 is whole, the waiting frame is dropped, no temp file stays, and a rerun
+    resumes to the same bytes as an uninterrupted run."""
+    shot = make_shot(tmp_path / "shot", range(1001, 1009))
+    reference = tmp_path / "ref" / "c.####.exr"
+    fill(shot_job(shot, reference, backend="propagate"))
+    out = tmp_path / "o" / "c.####.exr"
+    go = tmp_path / "go"
+    args = [
+        "fill",
+        f"{shot}/plate.####.exr",
+        "-m",
+        f"{shot}/mask.####.png",
+        "-o",
+        str(out),
+        "-b",
+        "propagate",
+    ]
+    env = {**os.environ, "AIFX_TEST_WAIT": f"written:1002:{go}"}
+    env.pop(THREADS_ENV, None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aifx_core", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (out.parent / "c.1002.exr").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.0)  # the engine makes the next frames meanwhile and waits for the writer
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+        go.touch()  # the writer leaves its pause; the run must then end without writing the waiting frames
+        _stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, stderr
+    assert _temps(out.parent) == []
+    done = sorted(p.name for p in out.parent.glob("c.*.exr"))
+    assert done == ["c.1001.exr", "c.1002.exr"], done
+    rerun = subprocess.run(
+        [sys.executable, "-m", "aifx_core", *args], capture_output=True, text=True, timeout=300
+    )
+    assert rerun.returncode == 0, rerun.stderr
+    for frame in range(1001, 1009):
+        assert frame_bytes(out, frame) == frame_bytes(reference, frame), frame
+
+
+# -- the engine's flow worker ----------------------------------------------------------------------------
+
+
+def _engine_clip(count: int = 14):
+    """A panning texture with a moving hole and an unmasked square crossing it (movers, completion, gains)."""
+    import cv2
+    import numpy as np
+
+    from aifx_core.inpaint import FramePacket
+
+    rng = np.random.default_rng(3)
+    big = np.stack(
+        [cv2.GaussianBlur(rng.random((80, 160)).astype(np.float32), (0, 0), 1.5) for _ in range(3)], -1
+    )
+    packets = []
+    for t in range(count):
+        frame = np.ascontiguousarray(big[4:68, 2 * t : 2 * t + 96]) * (1.0 + 0.01 * t)
+        frame[20:30, 5 * t % 80 : 5 * t % 80 + 10] = (0.9, 0.2, 0.1)  # the crosser, not masked
+        hole = np.zeros(frame.shape[:2], bool)
+        hole[24:40, 30 + t : 46 + t] = True
+        packets.append(FramePacket(1001 + t, frame.astype(np.float32), hole))
+    return packets
+
+
+def _engine_fill(packets, **options):
+    from aifx_core.backends import create_backend
+    from aifx_core.inpaint import BackendContext
+    from aifx_core.progress import Reporter
+
+    backend = create_backend("propagate", BackendContext(colorspace="sRGB", options=options))
+    return [(f, rgb.tobytes()) for f, rgb in backend.fill(iter(packets), Reporter())]
+
+
+@pytest.mark.parametrize("window", [1, 4])
+def test_the_flow_worker_changes_no_pixel(monkeypatch, window):
+    packets = _engine_clip()
+    monkeypatch.setenv(THREADS_ENV, "1")
+    alone = _engine_fill(packets, window=window, radius=4, keyframe_interval=3)
+    monkeypatch.delenv(THREADS_ENV)
+    overlapped = _engine_fill(packets, window=window, radius=4, keyframe_interval=3)
+    assert [f for f, _ in overlapped] == [p.frame for p in packets]
+    assert overlapped == alone
+    assert _no_worker_threads()
+
+
+def test_a_flow_worker_failure_is_raised_by_fill_and_leaves_no_thread():
+    """A flow estimator (a Python caller's own) failing in the worker: fill raises its error, not a hang."""
+    import numpy as np
+
+    from aifx_core.backends import create_backend
+    from aifx_core.flow import DISFlow
+    from aifx_core.inpaint import BackendContext
+    from aifx_core.progress import Reporter
+
+    class Failing(DISFlow):
+        calls = 0
+
+        def estimate(self, a_gray: np.ndarray, b_gray: np.ndarray) -> np.ndarray:
+            Failing.calls += 1
+            if Failing.calls > 9:
+                raise InputError("flow failed on purpose")
+            return super().estimate(a_gray, b_gray)
+
+    backend = create_backend(
+        "propagate", BackendContext(colorspace="sRGB", options={"flow_estimator": Failing(), "radius": 4})
+    )
+    with pytest.raises(InputError, match="on purpose"):
+        for _ in backend.fill(iter(_engine_clip()), Reporter()):
+            pass
+    assert _no_worker_threads()
+
+
+def test_a_fill_closed_early_stops_its_flow_worker():
+    from aifx_core.backends import create_backend
+    from aifx_core.inpaint import BackendContext
+    from aifx_core.progress import Reporter
+
+    backend = create_backend("propagate", BackendContext(colorspace="sRGB", options={"radius": 4}))
+    stream = backend.fill(iter(_engine_clip()), Reporter())
+    next(stream)
+    assert [t for t in threading.enumerate() if t.name.startswith("aifx-flow")]  # the worker runs ahead
+    stream.close()
+    assert _no_worker_threads()
