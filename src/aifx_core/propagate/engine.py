@@ -573,7 +573,11 @@ class _Run:
             if _complete_flows_scored is not None:
                 own = {"layers_out": layers} if _complete_flows_scored is complete_flows_scored else {}
                 forward, backward, fit_f, fit_b = _complete_flows_scored(
-                    [forward, backward], union, images=(a.gray, b.gray), **own
+                    [forward, backward],
+                    union,
+                    images=(a.gray, b.gray),
+                    holes=(a.small_hole, b.small_hole),
+                    **own,
                 )
                 fits = (fit_f, fit_b)
             else:
