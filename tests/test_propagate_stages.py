@@ -294,3 +294,51 @@ def test_the_spatial_share_changes_smoothly_in_time_as_a_crosser_reaches_the_hol
     for t in inner:  # the average, exactly (a static hole: every neighbour has the pixel)
         expected = 0.25 * (raw[t - 1] + 2 * raw[t] + raw[t + 1])
         np.testing.assert_allclose(smooth[t][hole], expected[hole], atol=1e-6)
+
+
+def test_fallback_thresholds_scale_per_pixel_and_only_raise_the_propagated_weight() -> None:
+    ys, xs = np.nonzero(np.ones((30, 30), bool))
+    confidence = np.linspace(0.0, 0.1, len(ys)).astype(np.float32)
+    found = np.ones(len(ys), bool)
+    plain = blend_weights(ys, xs, confidence, found, 0.01, 0.06, soften=0)
+    same = blend_weights(ys, xs, confidence, found, 0.01, 0.06, soften=0, scale=np.ones(len(ys), np.float32))
+    np.testing.assert_allclose(same, plain, atol=1e-6)
+    quarter = np.full(len(ys), 0.25, np.float32)
+    scaled = blend_weights(ys, xs, confidence, found, 0.01, 0.06, soften=0, scale=quarter)
+    # Thresholds a quarter as high: 0.0025 → 0.015 instead of 0.01 → 0.06.
+    np.testing.assert_allclose(
+        scaled, blend_weights(ys, xs, confidence, found, 0.0025, 0.015, soften=0), atol=1e-6
+    )
+    assert (scaled >= plain - 1e-6).all() and (scaled > plain + 0.1).any()
+    softened = blend_weights(ys, xs, confidence, found, 0.01, 0.06, soften=3, scale=quarter)
+    assert (softened >= blend_weights(ys, xs, confidence, found, 0.01, 0.06, soften=3) - 1e-6).all()
+
+
+def test_propagation_gives_way_only_to_a_fallback_surer_than_itself(monkeypatch) -> None:
+    """The flow is right but scored unsure (a fit residual of 20 px in the hole), so propagated values have a low
+    confidence (about 0.02) and so has the keyframe content carried along the same flow: the fallback is mostly
+    the frame's own blur. Propagation must not give way to that blur (as it did with the thresholds alone):
+    the fallback thresholds are scaled by how well the fallback was carried."""
+    from aifx_core.flow import complete_flows
+
+    def unsure(flows, hole, **options):
+        completed = complete_flows(flows, hole, **options)
+        fit = np.where(hole, np.float32(20.0), np.float32(0.0)).astype(np.float32)
+        return (*completed, fit, fit)
+
+    clip = hard_clip(n=10, pan=3.0, blur=False, crosser_speed=0.0, crosser_size=(1, 1))
+    monkeypatch.setattr(engine, "_complete_flows_scored", unsure)
+    trust = engine.CARRY_TRUST
+    assert trust < 1.0
+
+    def run(carry_trust: float):
+        monkeypatch.setattr(engine, "CARRY_TRUST", carry_trust)
+        backend = create_backend("propagate", BackendContext(colorspace="sRGB"))
+        results = [rgb for _, rgb in backend.fill(_hard_packets(clip), Reporter())]
+        error = np.concatenate([(rgb - clip.background[t])[clip.holes[t]] for t, rgb in enumerate(results)])
+        return float(np.mean(error**2)), backend.stats
+
+    plain_mse, plain = run(1.0)  # the thresholds alone: every hole pixel blends towards the fallback
+    mse, stats = run(trust)
+    assert plain["propagated"] == 0 and stats["propagated"] > 0
+    assert mse < 0.5 * plain_mse

@@ -85,6 +85,12 @@ SHARE_SKIP = 0.05
 #: propagation weight ``alpha`` is left as it is: it follows confidence cues that are smooth in time already,
 #: and averaging it over a moving hole's neighbours cost 0.3 dB on tennis.)
 TEMPORAL = 1
+#: The fallback is only worth giving way to where it is surer than propagation. Where its keyframe content
+#: is carried well (weight ``beta`` 1) the fallback thresholds stand; where it is wholly the frame's own
+#: spatial fill (``beta`` 0: a blur) they are scaled by this, so a propagated value gives way to a blur only
+#: at a quarter of the confidence (tennis, object-shaped hole: propagated pixels were closer to the truth
+#: than the fallback in every confidence band; docs/method.md, section 4).
+CARRY_TRUST = 0.25
 #: Unmasked movers this close (pixels, square neighbourhood) to a pixel the spatial fill is asked for are hole
 #: to it, farther ones are not. Telea (radius 5) reads ±5 px and marches its distance field ±5 px outside the
 #: hole: with 16, the values at the asked pixels moved by < 1e-4 against handing it every mover (tennis, blob
@@ -567,7 +573,11 @@ class _Run:
             if _complete_flows_scored is not None:
                 own = {"layers_out": layers} if _complete_flows_scored is complete_flows_scored else {}
                 forward, backward, fit_f, fit_b = _complete_flows_scored(
-                    [forward, backward], union, images=(a.gray, b.gray), **own
+                    [forward, backward],
+                    union,
+                    images=(a.gray, b.gray),
+                    holes=(a.small_hole, b.small_hole),
+                    **own,
                 )
                 fits = (fit_f, fit_b)
             else:
@@ -974,6 +984,22 @@ class _Run:
                 self.opt.carry_high,
                 self.opt.fallback_soften,
             )
+            if CARRY_TRUST < 1.0:
+                # Propagation gives way to the fallback at a confidence scaled by how much of the fallback is
+                # carried keyframe content rather than the frame's own blur (see CARRY_TRUST). Lower thresholds
+                # only raise alpha, so every pixel they touch is among ``need`` and has its fallback.
+                scale = np.ones(len(alpha), np.float32)
+                scale[need] = CARRY_TRUST + (1.0 - CARRY_TRUST) * beta
+                alpha = blend_weights(
+                    prop.ys,
+                    prop.xs,
+                    prop.confidence,
+                    prop.found,
+                    self.opt.fallback_low,
+                    self.opt.fallback_high,
+                    self.opt.fallback_soften,
+                    scale,
+                )
             fallback[need] = carried
         # Pixels that take some of the frame's own spatial fill: a poorly carried fallback, or a propagated
         # value no better than a blur (``share``). A few stray poorly carried pixels are not worth a spatial

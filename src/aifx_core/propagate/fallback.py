@@ -9,7 +9,8 @@ after (:func:`carry`), so the invented part moves with the plate instead of boil
 
 Carrying keyframe content is only as good as the flow that carries it: where those chains are poor (a fast,
 blurred pan), the fallback itself blends towards a spatial fill of the frame (:func:`carry` reports the
-quality), so the result is never worse than a blur.
+quality), so the result is never worse than a blur. Conversely, propagation gives way to a fallback that
+is mostly such a blur only at a lower confidence (``scale`` in :func:`blend_weights`, engine ``CARRY_TRUST``).
 
 A pixel's share of its propagated value (``alpha``, :func:`blend_weights`) follows its confidence through a
 smoothstep and is blurred, so the transition between the routes is a soft ramp over a few pixels, never a
@@ -42,15 +43,20 @@ def blend_weights(
     low: float,
     high: float,
     soften: int = 3,
+    scale: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per hole point, the weight (0..1) of the propagated value against the fallback route.
 
-    ``smoothstep(low, high, confidence)``, then a normalised Gaussian of ``soften`` pixels over the found
+    ``smoothstep(low, high, confidence)`` (both thresholds times ``scale`` per point when given), then a normalised Gaussian of ``soften`` pixels over the found
     points and the plate around the hole (which counts as 1: it is real), so a low-confidence patch ramps
     into its surroundings; pixels propagation did not find stay 0 and do not pull their neighbours down (the
     keyframe content they get was made next to those neighbours, so it meets them).
     """
-    alpha = np.where(found, smoothstep(low, high, confidence), 0.0).astype(np.float32)
+    if scale is None:
+        share = smoothstep(low, high, confidence)
+    else:
+        share = smoothstep(0.0, 1.0, (confidence - low * scale) / np.maximum((high - low) * scale, 1e-6))
+    alpha = np.where(found, share, 0.0).astype(np.float32)
     if len(ys) == 0 or soften <= 0 or bool((alpha[found] >= 1.0).all()):
         return alpha
     pad = 3 * soften
