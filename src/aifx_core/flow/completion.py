@@ -53,12 +53,17 @@ MOTION_TOL = 0.03
 FAST_PX = 10.0
 #: Growth of the expected error with the distance to the ring (px per px): a model's extrapolation drifts.
 DRIFT = 0.02
-#: A flow landing within this many working pixels of the target frame's hole is not verified by anything.
-LANDING_PX = 2.0
+#: A flow landing within this many working pixels of the target frame's hole is not verified by anything
+#: (negative: the check is off). Off by default: on today's engine it cost whip960's moving blob 0.8 dB and
+#: added a frame below Telea - 1 dB on whip's (docs/method.md "Fast whips"); 2.0 is the value measured.
+LANDING_PX = -1.0
 #: ... and such ring samples are left out only while this share of the ring remains to learn from.
 MIN_VERIFIED = 0.3
 #: Most ring samples an unmasked object's own motion is fitted to (RANSAC cost follows the samples).
 OBJECT_SAMPLES = 300
+#: Unmasked objects on a fast ring are layers of their own in the hole. Off by default for the same reason
+#: as LANDING_PX (measured together; docs/method.md "Fast whips").
+OBJECT_LAYERS = False
 
 
 @dataclass(frozen=True)
@@ -289,7 +294,7 @@ def _group_motion(
     speed = float(np.median(np.hypot(flow[still, 0], flow[still, 1]))) if still.any() else 0.0
     objects = (
         _object_layers(flow, ring & moving, gx, gy, opt, min(2, 4 - len(motions)))
-        if motions and speed > FAST_PX
+        if OBJECT_LAYERS and motions and speed > FAST_PX
         else []
     )
     spanning = _spanning_mover(flow, ring, moving, inside, gx, gy, opt) if motions else None
