@@ -164,11 +164,14 @@ def _complete(
     crops = [flow[crop] for flow in flows]
     moving = [mask[crop] for mask in movers]
     # Flow j runs A→B for even j, so it lands in B's hole; B→A for odd j.
-    landing = [
-        distance if opt.holes is None or np.array_equal(own, hole) else hole_distance(own)
-        for own in ((None, None) if opt.holes is None else opt.holes[::-1])
-    ]
-    unverified = [_unverified(crops[j], (y0, x0), landing[j % 2]) for j in range(len(flows))]
+    if LANDING_PX >= 0:
+        landing = [
+            distance if opt.holes is None or np.array_equal(own, hole) else hole_distance(own)
+            for own in ((None, None) if opt.holes is None else opt.holes[::-1])
+        ]
+        unverified = [_unverified(crops[j], (y0, x0), landing[j % 2]) for j in range(len(flows))]
+    else:  # (the check is off: nothing to compute)
+        unverified = [np.zeros(near.shape, bool) for _ in flows]
     bases = [np.zeros_like(c) for c in crops]
     errors = [np.zeros(near.shape, np.float32) for _ in flows]
     learn = np.zeros(near.shape, bool)  # where residuals are learned from: the rings, minus movers
