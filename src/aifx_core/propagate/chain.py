@@ -23,10 +23,12 @@ from ..flow import sample_points
 #: s + d, or None when unknown (treated as 0).
 FitLookup = Callable[[int, int], "np.ndarray | None"]
 #: Where both ends of a step lie in completed flow (both fit maps > 0), the round trip compares two guesses,
-#: not a guess with a measurement: it may miss by this share of the smaller of their expected errors on top of
-#: the strict tolerance (measured: a large hole's chains then survive its interior, dollyball960 +2.5 dB,
-#: tennis object-shaped +0.24, whip +0.3, crosser's moving blob -0.2; docs/method.md "Large holes").
-GUESS_SLACK = 0.5
+#: not a guess with a measurement, so it could be allowed to miss by this share of the smaller of their expected
+#: errors on top of the strict tolerance. Off (0) by default: at 0.5 a large hole's chains survive its interior
+#: (dollyball960 +2.5 dB, tennis object-shaped +0.24) but chains then also pass through completed flow next to
+#: unmasked movers, and crosser's nine squares went from 0 to 3 of 20 frames below Telea - 1 dB, breaking the
+#: never-worse-than-a-blur rule (docs/method.md "Large holes").
+GUESS_SLACK = 0.0
 #: ... but by no more than this (working px): a completion with nothing to learn from reports a huge error.
 SLACK_CAP = 3.0
 
