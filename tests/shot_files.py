@@ -3,6 +3,7 @@ mattes), written with OpenEXR and OpenCV directly so the tests check aifx's read
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import cv2
@@ -10,6 +11,16 @@ import numpy as np
 import OpenEXR
 
 WIDTH, HEIGHT = 64, 48
+
+
+def interruptible() -> None:
+    """``preexec_fn`` for a child that a test stops with SIGINT, as Ctrl+C in a terminal would.
+
+    A runner started in the background (``cmd &`` in a script, nohup, some CI agents) ignores SIGINT, children
+    inherit that, and Python then never installs KeyboardInterrupt: the signal would be lost and the test would
+    measure how it was launched, not aifx.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def write_exr(path: Path, channels: dict[str, np.ndarray], **attributes) -> None:

@@ -13,7 +13,7 @@ import urllib.request
 import numpy as np
 import pytest
 from serve_helpers import TOKENS, Server, http, write_tokens
-from shot_files import make_shot, read_exr, shot_job
+from shot_files import interruptible, make_shot, read_exr, shot_job
 
 from aifx_core.protocol.remote import RemoteError
 
@@ -424,6 +424,7 @@ def test_ctrl_c_in_aifx_submit_cancels_on_the_server(server, area, tmp_path):
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        preexec_fn=interruptible,
     )
     assert proc.stdout is not None
     for line in proc.stdout:

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from shot_files import frame_bytes, make_shot, shot_job
+from shot_files import frame_bytes, interruptible, make_shot, shot_job
 
 from aifx_core.errors import InputError
 from aifx_core.pipeline import fill
@@ -295,6 +295,7 @@ def test_ctrl_c_while_a_frame_waits_for_the_writer(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        preexec_fn=interruptible,
     )
     try:
         deadline = time.monotonic() + 120
