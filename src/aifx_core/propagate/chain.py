@@ -92,7 +92,7 @@ class Chain:
         if fit_map is not None:
             here = sample_points(fit_map, xw, yw)
             self.fit = np.maximum(self.fit, here)
-            back_fit = self._fit(nxt, -self.direction)
+            back_fit = self._fit(nxt, -self.direction) if GUESS_SLACK > 0 else None
             if back_fit is not None:
                 # Both flows of the step completed: occlusion is not what a miss between them shows (the
                 # landing on measured flow keeps the strict check); the miss still counts in ``fb``.
