@@ -294,10 +294,9 @@ def _group_motion(
     # do not leave the hole at once: there it only continues across the hole, as everywhere (the spanning
     # rule, one fit to all movers on the ring: fitting the largest object alone cost crosser's moving blob
     # 1 dB).
-    speed = float(np.median(np.hypot(flow[still, 0], flow[still, 1]))) if still.any() else 0.0
     objects = (
         _object_layers(flow, ring & moving, gx, gy, opt, min(2, 4 - len(motions)))
-        if OBJECT_LAYERS and motions and speed > FAST_PX
+        if OBJECT_LAYERS and motions and _ring_speed(flow, still) > FAST_PX
         else []
     )
     spanning = _spanning_mover(flow, ring, moving, inside, gx, gy, opt) if motions else None
@@ -319,6 +318,11 @@ def _group_motion(
     residual = flow - base
     error = np.minimum(np.hypot(residual[..., 0], residual[..., 1]), np.float32(tol))
     return base, explained & finite, np.nan_to_num(error, nan=tol)
+
+
+def _ring_speed(flow: np.ndarray, still: np.ndarray) -> float:
+    """Median motion (px/frame) of the ring's background pixels: what makes the camera "fast" here."""
+    return float(np.median(np.hypot(flow[still, 0], flow[still, 1]))) if still.any() else 0.0
 
 
 def _object_layers(
