@@ -64,7 +64,7 @@ from ..workers import Prefetch, overlap
 from .candidates import Source, gather
 from .chain import Chain
 from .confidence import candidate_quality, candidate_weight, pixel_confidence
-from .fallback import blend_weights, carry, choose_keyframe, smoothstep
+from .fallback import SpatialFill, blend_weights, carry, choose_keyframe, smoothstep, steady_spatial
 from .fusion import fuse
 from .options import PropagateOptions
 from .seam import ring, ring_check, seam_match
@@ -91,6 +91,13 @@ TEMPORAL = 1
 #: at a quarter of the confidence (tennis, object-shaped hole: propagated pixels were closer to the truth
 #: than the fallback in every confidence band; docs/method.md, section 4).
 CARRY_TRUST = 0.25
+#: A frame's own spatial fill (where the fallback or the ring check's share uses it) is averaged along the
+#: completed flow with the spatial fills its neighbours up to this many frames away made for themselves
+#: (:func:`.fallback.steady_spatial`), so what is invented moves with the plate instead of boiling. A frame's
+#: pixels then depend on this many frames more each way (``reach``, ``chunk_context``).
+STEADY = 1
+#: Misalignment (working px) at which a neighbour's spatial fill counts half: a blur is forgiving.
+STEADY_PX = 8.0
 #: Unmasked movers this close (pixels, square neighbourhood) to a pixel the spatial fill is asked for are hole
 #: to it, farther ones are not. Telea (radius 5) reads ±5 px and marches its distance field ±5 px outside the
 #: hole: with 16, the values at the asked pixels moved by < 1e-4 against handing it every mover (tennis, blob
@@ -169,6 +176,20 @@ class _Propagated:
         return int((self.alpha < 0.999).sum())
 
 
+@dataclass
+class _Fallback:
+    """Frame t's fallback route at its hole pixels, before its spatial fill is steadied in time."""
+
+    alpha: np.ndarray  # weight of the propagated value
+    share: np.ndarray  # the ring check's share of the frame's own spatial fill, smoothed in time
+    need: np.ndarray  # indices of the pixels that take some fallback
+    beta: np.ndarray  # per ``need``: weight of carried keyframe content against the spatial fill
+    carried: np.ndarray  # per ``need``: carried keyframe content (N, 3)
+    fill: SpatialFill | None  # the frame's own spatial fill (None: none made; keyframes)
+    points: np.ndarray  # indices of the pixels the spatial fill was made for
+    own: np.ndarray  # its values there (N, 3)
+
+
 class PropagateBackend:
     """``create_backend("propagate", context)``; see the module docstring for the method."""
 
@@ -201,14 +222,15 @@ class PropagateBackend:
     def reach(self) -> tuple[int, int]:
         """Frames before and after an output that its pixels depend on (see the module docstring)."""
         radius, interval = self.options.radius, self.options.keyframe_interval
-        return max(radius + 1 + TEMPORAL, 2 * interval - 2), max(radius + TEMPORAL, 2 * interval - 2)
+        behind = max(radius + 1 + TEMPORAL, 2 * interval - 2) + STEADY
+        return behind, max(radius + TEMPORAL, 2 * interval - 2) + STEADY
 
     @property
     def overlap(self) -> int:
         """Packets held besides the read window: the reach behind, and ahead the reach plus what deciding the
         next block's keyframe reads while streaming (its block and ``radius + TEMPORAL`` beyond)."""
         behind, _ = self.reach
-        return behind + 2 * self.options.keyframe_interval + self.options.radius + 1 + TEMPORAL
+        return behind + 2 * self.options.keyframe_interval + self.options.radius + 1 + TEMPORAL + STEADY
 
     def chunk_context(self, first: int, last: int, length: int) -> tuple[int, int]:
         """Shot positions to read so that positions ``first..last`` of a ``length``-frame shot come out exactly
@@ -347,6 +369,8 @@ class _Run:
         #: pair i: per-channel gain that brings frame i+1's values to frame i's exposure (1 when unmatched).
         self.gains: dict[int, np.ndarray] = {}
         self.props: dict[int, _Propagated] = {}
+        #: Per non-keyframe: its fallback route before it is steadied (``parts[j].fill`` is read by j's neighbours).
+        self.parts: dict[int, _Fallback] = {}
         #: Pairs whose flows the flow worker is computing (or has computed) and this thread has not taken yet.
         self.pending: dict[int, Future[_PairFlow]] = {}
         self._worker: ThreadPoolExecutor | None = None
@@ -940,30 +964,30 @@ class _Run:
         chosen = ([max(before)] if before else []) + ([min(after)] if after else [])
         return sorted(set(chosen))
 
-    # ---------------------------------------------------------------------------------------------- result
-    def result(self, t: int) -> tuple[np.ndarray, np.ndarray]:
-        """Frame t filled, and its confidence map (1 outside the hole)."""
+    # -------------------------------------------------------------------------------------------- fallback
+    def fallback(self, t: int) -> _Fallback:
+        """Frame t's fallback route before it is steadied in time (computed once, on demand; a non-keyframe's
+        own spatial fill is also what its neighbours average theirs with, see :meth:`result`)."""
+        if t not in self.parts:
+            if not self.available(t):
+                raise ContextError(f"position {t} is not in the shot")
+            self.parts[t] = self._fallback(t)
+        return self.parts[t]
+
+    def _fallback(self, t: int) -> _Fallback:
         # Asked for every frame, needed or not: a whole-shot stream decides the blocks in order, while the
         # frames their keyframes need are still held.
         keyframes = self._keyframes_around(t)
         prop = self.propagated(t)
-        frame = self.frames[t]
-        confidence = np.ones(frame.packet.hole.shape, np.float32)
-        if len(prop.ys) == 0:
-            return frame.packet.rgb, confidence
         alpha, share = self.weights(t)
-        if t in keyframes:
-            # A keyframe's fill is its image: propagation, its spatial fill and the ring check's share of it,
-            # blended once (by the anchors stage, or as its block was reached).
-            values = self.keyframe_image(t)[prop.ys, prop.xs]
-            kept = alpha * (1.0 - share)
-            self._count(prop, alpha, share, np.flatnonzero(kept < 0.999))
-            return self._output(t, values, kept * prop.confidence)
+        none = np.zeros(0, np.intp)
+        if len(prop.ys) == 0 or t in keyframes:
+            empty = np.zeros((0, 3), np.float32)
+            return _Fallback(alpha, share, none, np.ones(0, np.float32), empty, None, none, empty)
         base = prop.values + prop.offset
-        fallback = np.zeros_like(base)
         need = np.nonzero(alpha < 0.999)[0]
         beta = np.ones(len(need), np.float32)
-        carried = fallback[need]
+        carried = np.zeros((len(need), 3), np.float32)
         if len(need):
             carried, got, held = carry(
                 t,
@@ -1000,29 +1024,74 @@ class _Run:
                     self.opt.fallback_soften,
                     scale,
                 )
-            fallback[need] = carried
         # Pixels that take some of the frame's own spatial fill: a poorly carried fallback, or a propagated
         # value no better than a blur (``share``). A few stray poorly carried pixels are not worth a spatial
         # fill of the frame (it costs as much as a big one); a share below SHARE_SKIP changes nothing visible.
         poorly_carried = int((beta < 0.5).sum()) >= max(MIN_SPATIAL, 0.02 * len(prop.ys))
-        spatial_points = np.zeros(0, np.intp)
+        if not (poorly_carried or float(share.max()) >= SHARE_SKIP):
+            return _Fallback(alpha, np.zeros_like(share), need, beta, carried, None, none, carried[:0])
+        unsure = share > 0.001
+        unsure[need] = True
+        points = np.flatnonzero(unsure)
+        # The spatial backend sees only what propagation is sure of; every unsure pixel is hole.
+        known = np.where(prop.found[:, None], base, 0.0)
+        own = self._spatial_fill(t, known, points)
+        fill = SpatialFill(self.frames[t].packet.hole.shape, prop.ys[points], prop.xs[points], own)
+        return _Fallback(alpha, share, need, beta, carried, fill, points, own)
+
+    def _spatial_fill_of(self, j: int) -> SpatialFill | None:
+        """Frame j's own spatial fill, as a neighbour reads it (None: j made none, or is a keyframe)."""
+        return self.fallback(j).fill
+
+    def _in_shot(self, j: int) -> bool:
+        return j >= 0 and self.available(j)
+
+    # ---------------------------------------------------------------------------------------------- result
+    def result(self, t: int) -> tuple[np.ndarray, np.ndarray]:
+        """Frame t filled, and its confidence map (1 outside the hole)."""
+        keyframes = self._keyframes_around(t)
+        prop = self.propagated(t)
+        frame = self.frames[t]
+        confidence = np.ones(frame.packet.hole.shape, np.float32)
+        if len(prop.ys) == 0:
+            return frame.packet.rgb, confidence
+        if t in keyframes:
+            # A keyframe's fill is its image: propagation, its spatial fill and the ring check's share of it,
+            # blended once (by the anchors stage, or as its block was reached).
+            alpha, share = self.weights(t)
+            values = self.keyframe_image(t)[prop.ys, prop.xs]
+            kept = alpha * (1.0 - share)
+            self._count(prop, alpha, share, np.flatnonzero(kept < 0.999))
+            return self._output(t, values, kept * prop.confidence)
+        part = self.fallback(t)
+        alpha, share, need, beta = part.alpha, part.share, part.need, part.beta
+        base = prop.values + prop.offset
+        fallback = np.zeros_like(base)
+        fallback[need] = part.carried
         spatial = np.zeros_like(base)
-        if poorly_carried or float(share.max()) >= SHARE_SKIP:
-            unsure = share > 0.001
-            unsure[need] = True
-            spatial_points = np.flatnonzero(unsure)
-            # The spatial backend sees only what propagation is sure of; every unsure pixel is hole.
-            known = np.where(prop.found[:, None], base, 0.0)
-            spatial[spatial_points] = self._spatial_fill(t, known, spatial_points)
+        points = part.points
+        if part.fill is not None:
+            # The frame's own spatial fill, averaged along the flow with its neighbours' (so it moves with the
+            # plate instead of boiling); it replaces the fill wherever the fallback or the share uses it.
+            spatial[points] = steady_spatial(
+                t,
+                prop.xs[points],
+                prop.ys[points],
+                part.own,
+                self._spatial_fill_of,
+                self._in_shot,
+                self._chain,
+                self.gain_between,
+                STEADY,
+                STEADY_PX,
+            )
             b = beta[:, None]
-            fallback[need] = b * carried + (1.0 - b) * spatial[need]
-        else:
-            share = np.zeros_like(share)
+            fallback[need] = b * part.carried + (1.0 - b) * spatial[need]
         a = alpha[:, None]
         values = a * base + (1.0 - a) * fallback
         s = share[:, None]
         values = (1.0 - s) * values + s * spatial
-        self._count(prop, alpha, share, need[beta < 0.999] if len(spatial_points) else spatial_points)
+        self._count(prop, alpha, share, need[beta < 0.999] if len(points) else points)
         return self._output(t, values, alpha * prop.confidence * (1.0 - share))
 
     def _output(self, t: int, values: np.ndarray, confidence: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -1063,14 +1132,15 @@ class _Run:
         behind, _ = self.backend.reach
         low = next_output - behind
         self._take_flows(low - 1)  # a failure of the flow worker is raised, never dropped with its pair
-        block_start = (next_output // self.opt.keyframe_interval - 1) * self.opt.keyframe_interval
+        block_start = ((next_output - STEADY) // self.opt.keyframe_interval - 1) * self.opt.keyframe_interval
         for store, limit in (
             (self.frames, low),
             (self.flows, low),
             (self.fits, low),
             (self.gains, low),
             (self.keyframe_images, block_start),
-            (self.props, next_output - TEMPORAL),
+            (self.props, next_output - TEMPORAL - STEADY),
+            (self.parts, next_output - STEADY),
         ):
             for key in [k for k in store if k < limit]:
                 del store[key]
