@@ -64,7 +64,7 @@ from ..workers import Prefetch, overlap
 from .candidates import Source, gather
 from .chain import Chain
 from .confidence import candidate_quality, candidate_weight, pixel_confidence
-from .fallback import SpatialFill, blend_weights, carry, choose_keyframe, smoothstep, steady_spatial
+from .fallback import Filled, blend_weights, carry, choose_keyframe, smoothstep, steady
 from .fusion import fuse
 from .options import PropagateOptions
 from .seam import ring, ring_check, seam_match
@@ -91,13 +91,14 @@ TEMPORAL = 1
 #: at a quarter of the confidence (tennis, object-shaped hole: propagated pixels were closer to the truth
 #: than the fallback in every confidence band; docs/method.md, section 4).
 CARRY_TRUST = 0.25
-#: A frame's own spatial fill (where the fallback or the ring check's share uses it) is averaged along the
-#: completed flow with the spatial fills its neighbours up to this many frames away made for themselves
-#: (:func:`.fallback.steady_spatial`), so what is invented moves with the plate instead of boiling. A frame's
-#: pixels then depend on this many frames more each way (``reach``, ``chunk_context``).
-STEADY = 1
-#: Misalignment (working px) at which a neighbour's spatial fill counts half: a blur is forgiving.
-STEADY_PX = 8.0
+#: Where a frame's fill takes the fallback route, it is averaged along the completed flow with the fills its
+#: neighbours up to this many frames away made for themselves (:func:`.fallback.steady`), so what is invented
+#: or fetched unsurely moves with the plate instead of boiling. A frame's pixels then depend on this many
+#: frames more each way (``reach``, ``chunk_context``); 0 turns it off.
+STEADY = 2
+#: Misalignment (working px) at which a neighbour's value counts half: a blur is forgiving, and on a fast
+#: pan the completed flow is often 10 px out where its round trip says so (docs/method.md, section 4).
+STEADY_PX = 30.0
 #: Unmasked movers this close (pixels, square neighbourhood) to a pixel the spatial fill is asked for are hole
 #: to it, farther ones are not. Telea (radius 5) reads ±5 px and marches its distance field ±5 px outside the
 #: hole: with 16, the values at the asked pixels moved by < 1e-4 against handing it every mover (tennis, blob
@@ -178,16 +179,16 @@ class _Propagated:
 
 @dataclass
 class _Fallback:
-    """Frame t's fallback route at its hole pixels, before its spatial fill is steadied in time."""
+    """Frame t's fill at its hole pixels before it is steadied in time, and what the route counters need."""
 
-    alpha: np.ndarray  # weight of the propagated value
-    share: np.ndarray  # the ring check's share of the frame's own spatial fill, smoothed in time
-    need: np.ndarray  # indices of the pixels that take some fallback
-    beta: np.ndarray  # per ``need``: weight of carried keyframe content against the spatial fill
-    carried: np.ndarray  # per ``need``: carried keyframe content (N, 3)
-    fill: SpatialFill | None  # the frame's own spatial fill (None: none made; keyframes)
-    points: np.ndarray  # indices of the pixels the spatial fill was made for
-    own: np.ndarray  # its values there (N, 3)
+    values: np.ndarray  # (N, 3)
+    kept: np.ndarray  # share of the propagated value in each pixel (the rest is the fallback route)
+    confidence: np.ndarray  # the confidence output
+    counted: np.ndarray  # indices the route counters call spatial where nothing is kept
+    alpha: np.ndarray  # weight of the propagated value against the fallback route
+    share: np.ndarray  # the ring check's share of the frame's own spatial fill (smoothed in time)
+    #: The frame as its neighbours read it (made on first use, see ``_Run.filled``).
+    filled: Filled | None = None
 
 
 class PropagateBackend:
@@ -966,8 +967,7 @@ class _Run:
 
     # -------------------------------------------------------------------------------------------- fallback
     def fallback(self, t: int) -> _Fallback:
-        """Frame t's fallback route before it is steadied in time (computed once, on demand; a non-keyframe's
-        own spatial fill is also what its neighbours average theirs with, see :meth:`result`)."""
+        """Frame t's fill before it is steadied in time (computed once, on demand: its neighbours read it too)."""
         if t not in self.parts:
             if not self.available(t):
                 raise ContextError(f"position {t} is not in the shot")
@@ -980,14 +980,20 @@ class _Run:
         keyframes = self._keyframes_around(t)
         prop = self.propagated(t)
         alpha, share = self.weights(t)
-        none = np.zeros(0, np.intp)
-        if len(prop.ys) == 0 or t in keyframes:
-            empty = np.zeros((0, 3), np.float32)
-            return _Fallback(alpha, share, none, np.ones(0, np.float32), empty, None, none, empty)
+        if len(prop.ys) == 0:
+            none = np.zeros(0, np.float32)
+            return _Fallback(np.zeros((0, 3), np.float32), none, none, np.zeros(0, np.intp), alpha, share)
+        if t in keyframes:
+            # A keyframe's fill is its image: propagation, its spatial fill and the ring check's share of it,
+            # blended once (by the anchors stage, or as its block was reached).
+            values = self.keyframe_image(t)[prop.ys, prop.xs]
+            kept = alpha * (1.0 - share)
+            return _Fallback(values, kept, kept * prop.confidence, np.flatnonzero(kept < 0.999), alpha, share)
         base = prop.values + prop.offset
+        fallback = np.zeros_like(base)
         need = np.nonzero(alpha < 0.999)[0]
         beta = np.ones(len(need), np.float32)
-        carried = np.zeros((len(need), 3), np.float32)
+        carried = fallback[need]
         if len(need):
             carried, got, held = carry(
                 t,
@@ -1024,24 +1030,46 @@ class _Run:
                     self.opt.fallback_soften,
                     scale,
                 )
+            fallback[need] = carried
         # Pixels that take some of the frame's own spatial fill: a poorly carried fallback, or a propagated
         # value no better than a blur (``share``). A few stray poorly carried pixels are not worth a spatial
         # fill of the frame (it costs as much as a big one); a share below SHARE_SKIP changes nothing visible.
         poorly_carried = int((beta < 0.5).sum()) >= max(MIN_SPATIAL, 0.02 * len(prop.ys))
-        if not (poorly_carried or float(share.max()) >= SHARE_SKIP):
-            return _Fallback(alpha, np.zeros_like(share), need, beta, carried, None, none, carried[:0])
-        unsure = share > 0.001
-        unsure[need] = True
-        points = np.flatnonzero(unsure)
-        # The spatial backend sees only what propagation is sure of; every unsure pixel is hole.
-        known = np.where(prop.found[:, None], base, 0.0)
-        own = self._spatial_fill(t, known, points)
-        fill = SpatialFill(self.frames[t].packet.hole.shape, prop.ys[points], prop.xs[points], own)
-        return _Fallback(alpha, share, need, beta, carried, fill, points, own)
+        spatial_points = np.zeros(0, np.intp)
+        spatial = np.zeros_like(base)
+        if poorly_carried or float(share.max()) >= SHARE_SKIP:
+            unsure = share > 0.001
+            unsure[need] = True
+            spatial_points = np.flatnonzero(unsure)
+            # The spatial backend sees only what propagation is sure of; every unsure pixel is hole.
+            known = np.where(prop.found[:, None], base, 0.0)
+            spatial[spatial_points] = self._spatial_fill(t, known, spatial_points)
+            b = beta[:, None]
+            fallback[need] = b * carried + (1.0 - b) * spatial[need]
+        else:
+            share = np.zeros_like(share)
+        a = alpha[:, None]
+        values = a * base + (1.0 - a) * fallback
+        s = share[:, None]
+        values = (1.0 - s) * values + s * spatial
+        counted = need[beta < 0.999] if len(spatial_points) else spatial_points
+        return _Fallback(
+            values, alpha * (1.0 - share), alpha * prop.confidence * (1.0 - share), counted, alpha, share
+        )
 
-    def _spatial_fill_of(self, j: int) -> SpatialFill | None:
-        """Frame j's own spatial fill, as a neighbour reads it (None: j made none, or is a keyframe)."""
-        return self.fallback(j).fill
+    def filled(self, j: int) -> Filled:
+        """Frame j as its neighbours read it to steady their fill (its own fill, not yet steadied)."""
+        part = self.fallback(j)
+        if part.filled is None:
+            frame, prop = self.frames[j], self.props[j]
+            image = frame.source.copy()
+            image[prop.ys, prop.xs] = part.values
+            readable = (~self._blocked(frame)).astype(np.float32)
+            # Its hole is read where its fill is background: not where the ring check saw something the other
+            # frames do not show (an object crossing the hole, water): that is not carried along the flow.
+            readable[prop.ys, prop.xs] = 1.0 - part.share
+            part.filled = Filled(image, readable)
+        return part.filled
 
     def _in_shot(self, j: int) -> bool:
         return j >= 0 and self.available(j)
@@ -1049,50 +1077,35 @@ class _Run:
     # ---------------------------------------------------------------------------------------------- result
     def result(self, t: int) -> tuple[np.ndarray, np.ndarray]:
         """Frame t filled, and its confidence map (1 outside the hole)."""
-        keyframes = self._keyframes_around(t)
+        part = self.fallback(t)
         prop = self.propagated(t)
         frame = self.frames[t]
-        confidence = np.ones(frame.packet.hole.shape, np.float32)
         if len(prop.ys) == 0:
-            return frame.packet.rgb, confidence
-        if t in keyframes:
-            # A keyframe's fill is its image: propagation, its spatial fill and the ring check's share of it,
-            # blended once (by the anchors stage, or as its block was reached).
-            alpha, share = self.weights(t)
-            values = self.keyframe_image(t)[prop.ys, prop.xs]
-            kept = alpha * (1.0 - share)
-            self._count(prop, alpha, share, np.flatnonzero(kept < 0.999))
-            return self._output(t, values, kept * prop.confidence)
-        part = self.fallback(t)
-        alpha, share, need, beta = part.alpha, part.share, part.need, part.beta
-        base = prop.values + prop.offset
-        fallback = np.zeros_like(base)
-        fallback[need] = part.carried
-        spatial = np.zeros_like(base)
-        points = part.points
-        if part.fill is not None:
-            # The frame's own spatial fill, averaged along the flow with its neighbours' (so it moves with the
-            # plate instead of boiling); it replaces the fill wherever the fallback or the share uses it.
-            spatial[points] = steady_spatial(
+            return frame.packet.rgb, np.ones(frame.packet.hole.shape, np.float32)
+        values = part.values
+        # The fallback's share of each pixel, less the ring check's: what the other frames do not show (an
+        # object crossing the hole) is not averaged along the background's flow.
+        unsure = (1.0 - part.alpha) * (1.0 - part.share)
+        points = np.flatnonzero(unsure > 0.001)
+        if STEADY > 0 and len(points):
+            # Where the fill is not wholly propagated it is averaged along the flow with the neighbours' own
+            # fills, so what is invented or fetched unsurely moves with the plate instead of boiling.
+            values = values.copy()
+            values[points] = steady(
                 t,
                 prop.xs[points],
                 prop.ys[points],
-                part.own,
-                self._spatial_fill_of,
+                part.values[points],
+                unsure[points],
+                self.filled,
                 self._in_shot,
                 self._chain,
                 self.gain_between,
                 STEADY,
                 STEADY_PX,
             )
-            b = beta[:, None]
-            fallback[need] = b * part.carried + (1.0 - b) * spatial[need]
-        a = alpha[:, None]
-        values = a * base + (1.0 - a) * fallback
-        s = share[:, None]
-        values = (1.0 - s) * values + s * spatial
-        self._count(prop, alpha, share, need[beta < 0.999] if len(points) else points)
-        return self._output(t, values, alpha * prop.confidence * (1.0 - share))
+        self._count(prop, part.alpha, part.share, part.counted)
+        return self._output(t, values, part.confidence)
 
     def _output(self, t: int, values: np.ndarray, confidence: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Frame t with ``values`` in its hole, and the confidence map (1 outside the hole)."""

@@ -135,33 +135,33 @@ def carry(
     return values, got, quality
 
 
-class SpatialFill:
-    """A frame's own spatial fill, as its neighbours read it: the values at some of its hole pixels, on a crop
-    of the frame just large enough to hold them (so sampling costs the hole's size, not the frame's)."""
+class Filled:
+    """A frame as its neighbours read it when they steady their fill: its plate with its own (not yet steadied)
+    fill in the hole, premultiplied by where it may be read (not on unmasked movers: a passing car is never
+    carried into a neighbour's hole), so a bilinear sample also says how much of its footprint was readable."""
 
-    def __init__(self, shape: tuple[int, int], ys: np.ndarray, xs: np.ndarray, values: np.ndarray) -> None:
-        height, width = shape
-        self.y0, self.x0 = max(int(ys.min()) - 1, 0), max(int(xs.min()) - 1, 0)
-        y1, x1 = min(int(ys.max()) + 2, height), min(int(xs.max()) + 2, width)
-        self.image = np.zeros((y1 - self.y0, x1 - self.x0, 4), np.float32)
-        self.image[ys - self.y0, xs - self.x0, :3] = values
-        self.image[ys - self.y0, xs - self.x0, 3] = 1.0
+    def __init__(self, image: np.ndarray, readable: np.ndarray) -> None:
+        weight = readable.astype(np.float32)
+        self.image = np.concatenate([image * weight[..., None], weight[..., None]], axis=-1).astype(
+            np.float32
+        )
 
     def sample(self, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(values (N, 3), share (N,)): bilinear samples of the fill at full-resolution positions, and the share
-        of each sample's footprint that the fill covers (0 outside it); values are normalised by that share."""
-        got = sample_points(self.image, xs - self.x0, ys - self.y0, border=cv2.BORDER_CONSTANT)
+        """(values (N, 3), share (N,)): bilinear samples at full-resolution positions, normalised by the share of
+        each sample's footprint that was readable (0 where none was)."""
+        got = sample_points(self.image, xs, ys)
         share = got[:, 3]
         values = got[:, :3] / np.maximum(share, 1e-6)[:, None]
         return values, np.where(share > 1e-3, share, 0.0).astype(np.float32)
 
 
-def steady_spatial(
+def steady(
     t: int,
     xs: np.ndarray,
     ys: np.ndarray,
     own: np.ndarray,
-    neighbours: Callable[[int], SpatialFill | None],
+    unsure: np.ndarray,
+    neighbours: Callable[[int], Filled],
     exists: Callable[[int], bool],
     chain: Callable[[int, int, np.ndarray, np.ndarray, bool], Chain],
     gain: Callable[[int, int], np.ndarray],
@@ -169,34 +169,34 @@ def steady_spatial(
     misalign_px: float,
     own_weight: float = 2.0,
 ) -> np.ndarray:
-    """Frame t's spatial fill at points (``xs``, ``ys``), averaged with its neighbours' along the flow.
+    """Frame t's fill at points (``xs``, ``ys``), averaged along the flow with its neighbours' where it is unsure.
 
-    A spatial fill made independently per frame boils: what it invents changes from frame to frame, where the
-    plate moves on steadily. So each point is followed by the completed flow to the frames up to ``reach``
-    away (those the shot has: ``exists``), the spatial fill those frames made for themselves (``neighbours(j)``,
-    None where j made none) is read
-    there, and the values are averaged with the frame's own (weight ``own_weight``; a neighbour's weight is
-    1/distance, times the share of its sample inside its fill, times how well the flow held, scored like a
-    carried keyframe but with ``misalign_px`` as the tolerance: a blur misplaced by a pixel or two is still
-    the same blur). Where the flow is unsure or a neighbour has no fill there, t's own value stands. It reads
-    only frames within ``reach``, so a chunk's output does not depend on where it starts.
+    What the fallback invents (a spatial fill, made per frame) and what propagation fetches with little
+    confidence change from frame to frame, where the plate moves on steadily: they boil. So each point is
+    followed by the completed flow to the frames up to ``reach`` away (those the shot has: ``exists``), the
+    neighbour's own fill (or plate, where the point lands outside its hole) is read there (``neighbours(j)``),
+    and the values are averaged with the frame's own (weight ``own_weight``). A neighbour's weight is
+    ``unsure`` (the point's share of the fallback in frame t: a wholly propagated pixel keeps its value) /
+    distance, times the readable share of its sample, times how well the flow held, scored like a carried
+    keyframe but with ``misalign_px`` as the tolerance (a blur misplaced by a pixel or two is the same blur).
+    It reads only frames within ``reach``, and only their unsteadied fills, so a frame's output does not depend
+    on where a chunk starts.
     """
-    total = own_weight * own.astype(np.float32)
-    weight = np.full(len(xs), own_weight, np.float32)
     if len(xs) == 0 or reach <= 0:
         return own
+    total = own_weight * own.astype(np.float32)
+    weight = np.full(len(xs), own_weight, np.float32)
     for direction in (-1, 1):
         walk = chain(t, direction, xs.astype(np.float32), ys.astype(np.float32), False)
         for distance in range(1, reach + 1):
             if len(walk) == 0 or not exists(t + direction * distance):
                 break
             walk.step()
-            fill = neighbours(walk.current)
-            if fill is None or len(walk) == 0:
-                continue
-            values, share = fill.sample(walk.x, walk.y)
+            if len(walk) == 0:
+                break
+            values, share = neighbours(walk.current).sample(walk.x, walk.y)
             error = walk.fb + FIT_SHARE * walk.fit + TRAVEL_SHARE * walk.travel
-            w = share / (distance * (1.0 + (error / misalign_px) ** 2))
+            w = unsure[walk.index] * share / (distance * (1.0 + (error / misalign_px) ** 2))
             total[walk.index] += w[:, None] * gain(walk.current, t) * values
             weight[walk.index] += w
     return (total / weight[:, None]).astype(np.float32)
