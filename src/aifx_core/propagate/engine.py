@@ -986,9 +986,11 @@ class _Run:
         if t in keyframes:
             # A keyframe's fill is its image: propagation, its spatial fill and the ring check's share of it,
             # blended once (by the anchors stage, or as its block was reached).
+            # What it invented there is the keyframe route, as in the frames it is carried to (counted so, the
+            # per-frame route shares do not jump at keyframes); the ring check's share still counts as spatial.
             values = self.keyframe_image(t)[prop.ys, prop.xs]
             kept = alpha * (1.0 - share)
-            return _Fallback(values, kept, kept * prop.confidence, np.flatnonzero(kept < 0.999), alpha, share)
+            return _Fallback(values, kept, kept * prop.confidence, np.zeros(0, np.intp), alpha, share)
         base = prop.values + prop.offset
         fallback = np.zeros_like(base)
         need = np.nonzero(alpha < 0.999)[0]
@@ -1062,13 +1064,11 @@ class _Run:
         part = self.fallback(j)
         if part.filled is None:
             frame, prop = self.frames[j], self.props[j]
-            image = frame.source.copy()
-            image[prop.ys, prop.xs] = part.values
-            readable = (~self._blocked(frame)).astype(np.float32)
             # Its hole is read where its fill is background: not where the ring check saw something the other
             # frames do not show (an object crossing the hole, water): that is not carried along the flow.
-            readable[prop.ys, prop.xs] = 1.0 - part.share
-            part.filled = Filled(image, readable)
+            part.filled = Filled(
+                frame.source, self._blocked(frame), prop.ys, prop.xs, part.values, 1.0 - part.share
+            )
         return part.filled
 
     def _in_shot(self, j: int) -> bool:

@@ -136,22 +136,50 @@ def carry(
 
 
 class Filled:
-    """A frame as its neighbours read it when they steady their fill: its plate with its own (not yet steadied)
-    fill in the hole, premultiplied by where it may be read (not on unmasked movers: a passing car is never
-    carried into a neighbour's hole), so a bilinear sample also says how much of its footprint was readable."""
+    """A frame as its neighbours read it when they steady their fill: its plate, with its own (not yet steadied)
+    fill in the hole, where it may be read (``readable``, 0..1: never an unmasked mover, so a passing car is
+    not carried into a neighbour's hole). Only a crop around the hole is copied (premultiplied by
+    ``readable``); elsewhere the plate itself is read, so memory stays at a few hole-sized crops."""
 
-    def __init__(self, image: np.ndarray, readable: np.ndarray) -> None:
-        weight = readable.astype(np.float32)
-        self.image = np.concatenate([image * weight[..., None], weight[..., None]], axis=-1).astype(
-            np.float32
-        )
+    def __init__(
+        self,
+        plate: np.ndarray,
+        blocked: np.ndarray,
+        ys: np.ndarray,
+        xs: np.ndarray,
+        values: np.ndarray,
+        readable: np.ndarray,
+    ) -> None:
+        height, width = blocked.shape
+        self.plate = plate
+        self.blocked = blocked.astype(np.uint8) * np.uint8(255)  # sampled bilinearly: the blocked share * 255
+        # The crop holds the hole and one pixel around it, so a bilinear footprint outside the crop's inner part
+        # never touches the hole.
+        self.y0 = self.x0 = self.y1 = self.x1 = 0
+        if len(ys):
+            self.y0, self.x0 = max(int(ys.min()) - 1, 0), max(int(xs.min()) - 1, 0)
+            self.y1, self.x1 = min(int(ys.max()) + 2, height), min(int(xs.max()) + 2, width)
+        crop = np.s_[self.y0 : self.y1, self.x0 : self.x1]
+        weight = 1.0 - blocked[crop].astype(np.float32)
+        weight[ys - self.y0, xs - self.x0] = readable
+        image = plate[crop].copy()
+        image[ys - self.y0, xs - self.x0] = values
+        self.crop = np.concatenate([image * weight[..., None], weight[..., None]], axis=-1).astype(np.float32)
 
     def sample(self, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(values (N, 3), share (N,)): bilinear samples at full-resolution positions, normalised by the share of
         each sample's footprint that was readable (0 where none was)."""
-        got = sample_points(self.image, xs, ys)
-        share = got[:, 3]
-        values = got[:, :3] / np.maximum(share, 1e-6)[:, None]
+        values = np.zeros((len(xs), 3), np.float32)
+        share = np.zeros(len(xs), np.float32)
+        near = (xs >= self.x0) & (xs < self.x1 - 1) & (ys >= self.y0) & (ys < self.y1 - 1)
+        if near.any():
+            got = sample_points(self.crop, xs[near] - self.x0, ys[near] - self.y0)
+            share[near] = got[:, 3]
+            values[near] = got[:, :3] / np.maximum(got[:, 3], 1e-6)[:, None]
+        far = ~near
+        if far.any():
+            values[far] = sample_points(self.plate, xs[far], ys[far])
+            share[far] = 1.0 - sample_points(self.blocked, xs[far], ys[far]).astype(np.float32) / 255.0
         return values, np.where(share > 1e-3, share, 0.0).astype(np.float32)
 
 
