@@ -16,13 +16,17 @@ This module keeps only the streaming: packets read ``window`` at a time, flows c
 and bounded caches keyed by position in the *shot* (counted from the shot's first frame, whichever frames a
 call reads). A frame's propagation depends only on frames within ``radius`` (and the movers of the first of
 them, found with the frame before it); its ring check's spatial share is smoothed over the frame before and
-after it (:data:`TEMPORAL`), so its pixels depend on ``radius + TEMPORAL`` frames each way; keyframe blocks are fixed by position in the shot and each block's
+after it (:data:`TEMPORAL`), and where it takes the fallback route it is averaged along the flow with the
+unsteadied fills of the :data:`STEADY` frames either side, so its pixels depend on ``radius + TEMPORAL + STEADY``
+frames each way; keyframe blocks are fixed by position in the shot and each block's
 keyframe (the user's, else the member with the largest hole: a cheap cue known from the masks alone) and its
 fill are decided once per shot, by the anchors stage (:meth:`PropagateBackend.anchors`) or, on a whole-shot
 stream, as the blocks are reached (the same code, so the same pixels); a frame uses the keyframes of its own
-and the adjacent blocks, at most ``2 * keyframe_interval - 2`` frames away. So a chunk is exact when it reads
+and the adjacent blocks, at most ``2 * keyframe_interval - 2`` frames away (``+ STEADY`` for its neighbours').
+So a chunk is exact when it reads
 
-    positions [first - max(radius + 2, 2 * keyframe_interval - 2), last + max(radius + 1, 2 * keyframe_interval - 2)]
+    positions [first - max(radius + 2, 2 * keyframe_interval - 2) - STEADY,
+               last + max(radius + 1, 2 * keyframe_interval - 2) + STEADY]
 
 (clipped to the shot; :meth:`PropagateBackend.chunk_context`) and the shot's anchors. Nothing depends on how
 packets are chunked, so ``window`` changes memory, never pixels, and at most ``window + overlap`` packets are
