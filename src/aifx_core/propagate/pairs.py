@@ -394,7 +394,14 @@ class Pairs:
         for c in range(3):
             ok = valid & (a.thumb[..., c] > 0.02 * level) & (warped[..., c] > 0.02 * level)
             if ok.sum() >= 64:
-                log_ratio = float(np.median(np.log(a.thumb[..., c][ok] / warped[..., c][ok])))
+                # A plate may hold values near float32's limit (±3.4e38, a bad grade): their ratios overflow
+                # (inf, inf/inf: nan, tiny/huge: 0) and say nothing of exposure; only finite positive ones count.
+                with np.errstate(over="ignore", invalid="ignore"):
+                    ratio = a.thumb[..., c][ok] / warped[..., c][ok]
+                ratio = ratio[np.isfinite(ratio) & (ratio > 0)]
+                if len(ratio) < 64:
+                    continue
+                log_ratio = float(np.median(np.log(ratio)))
                 gain[c] = np.exp(np.clip(log_ratio, -0.7, 0.7)) if abs(log_ratio) > 0.004 else 1.0
         return gain
 
