@@ -222,9 +222,18 @@ def steady(
             walk.step()
             if len(walk) == 0:
                 break
-            values, share = neighbours(walk.current).sample(walk.x, walk.y)
+            with np.errstate(over="ignore", invalid="ignore"):  # plates may hold values near float32's limit
+                values, share = neighbours(walk.current).sample(walk.x, walk.y)
+                values = gain(walk.current, t) * values
+            usable = np.isfinite(values).all(axis=1)
             error = walk.fb + FIT_SHARE * walk.fit + TRAVEL_SHARE * walk.travel
-            w = unsure[walk.index] * share / (distance * (1.0 + (error / misalign_px) ** 2))
-            total[walk.index] += w[:, None] * gain(walk.current, t) * values
+            w = np.where(
+                usable, unsure[walk.index] * share / (distance * (1.0 + (error / misalign_px) ** 2)), 0
+            )
+            with np.errstate(over="ignore", invalid="ignore"):
+                total[walk.index] += w[:, None] * np.where(usable[:, None], values, 0.0)
             weight[walk.index] += w
-    return (total / weight[:, None]).astype(np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = total / weight[:, None]
+    # A sum that overflowed (huge but legal plate values) keeps the frame's own value.
+    return np.where(np.isfinite(out).all(axis=1)[:, None], out, own).astype(np.float32)
