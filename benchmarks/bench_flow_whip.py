@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness  # noqa: E402
 
 from aifx_core.flow import DISFlow, flow_gray  # noqa: E402
-from aifx_core.propagate import engine  # noqa: E402
+from aifx_core.propagate import pairs  # noqa: E402
 
 HOLES = {"static": harness.static_square, "nine": harness.square_grid}
 
@@ -37,10 +37,10 @@ def holes_for(name: str, clip: harness.RenderedClip) -> harness.Holes:
 def use_oracle(clip: harness.RenderedClip, fits: bool = False) -> None:
     """Make the engine take DIS on the clean frames as the flow inside the holes (trusted fully unless
     ``fits``: then the engine's own fit maps are kept)."""
-    plain = engine._Run._pair_flow
+    plain = pairs.Pairs._pair_flow
     estimator = DISFlow()
 
-    def pair_flow(self: engine._Run, pair: int, a: engine._Frame, b: engine._Frame) -> engine._PairFlow:
+    def pair_flow(self: pairs.Pairs, pair: int, a: pairs._Frame, b: pairs._Frame) -> pairs._PairFlow:
         done = plain(self, pair, a, b)
         clean_a, _ = flow_gray(clip.frame(pair), None, self.work)
         clean_b, _ = flow_gray(clip.frame(pair + 1), None, self.work)
@@ -51,7 +51,7 @@ def use_oracle(clip: harness.RenderedClip, fits: bool = False) -> None:
         zero = None if done.fits is None or fits else (np.zeros(region.shape, np.float32),) * 2
         return dataclasses.replace(done, forward=forward, backward=backward, fits=zero or done.fits)
 
-    engine._Run._pair_flow = pair_flow  # type: ignore[method-assign]
+    pairs.Pairs._pair_flow = pair_flow  # type: ignore[method-assign]
 
 
 def main() -> None:

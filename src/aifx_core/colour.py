@@ -307,8 +307,14 @@ def _odd_piecewise(x: np.ndarray, split: float, low: Any, high: Any) -> np.ndarr
     where it applies, at less than half the time (boolean indexing dominated; a piece may overflow or divide
     by zero where it does not apply, hence the silenced warnings)."""
     a = np.abs(x, dtype=np.float32)
+    above = a > split
     with np.errstate(all="ignore"):
-        out = np.where(a > split, high(a), low(a))
+        if not above.any():  # (one piece everywhere: the other need not be evaluated at all)
+            out = low(a)
+        elif above.all():
+            out = high(a)
+        else:
+            out = np.where(above, high(a), low(a))
     return np.copysign(out, x).astype(np.float32, copy=False)
 
 

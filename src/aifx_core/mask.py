@@ -83,6 +83,8 @@ def default_mask_channel(channels: Mapping[str, np.ndarray]) -> str:
 def _as_matte(plane: np.ndarray) -> np.ndarray:
     """A channel as float32 0..1 (8/16-bit scaled; NaN → 0; values outside 0..1 clipped)."""
     matte = to_float(plane)
+    if plane.dtype == np.uint8 or plane.dtype == np.uint16:
+        return matte  # (already finite, float32 and within 0..1)
     return np.clip(np.nan_to_num(matte, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0).astype(np.float32)
 
 
@@ -251,7 +253,8 @@ def make_hole(matte: np.ndarray, threshold: float = 0.5, dilate: int = 0) -> np.
     Growing is a dilation with a disc: a pixel joins the hole if its centre is within ``dilate`` pixels
     (Euclidean) of a thresholded pixel. An empty matte gives an all-False hole.
     """
-    values = np.nan_to_num(np.asarray(matte, dtype=np.float32), nan=0.0)
+    # (NaN compares False either way, as 0 does: no cleaning needed)
+    values = np.asarray(matte, dtype=np.float32)
     core = values > 0 if threshold <= 0 else values >= threshold
     if dilate <= 0 or not core.any():
         return core

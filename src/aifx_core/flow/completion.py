@@ -437,27 +437,30 @@ def _layer_motions(
     pieces = _ring_pieces(flow, ring_mask, ys, xs, min_layer)
     matrices: list[np.ndarray] = []
     if len(pieces) > 1:
-        layers: list[tuple[np.ndarray, np.ndarray, bool]] = []  # (homography, member samples, frame-wide)
+        # (homography, member samples, frame-wide, grown: pieces joined it after its fit)
+        layers: list[tuple[np.ndarray, np.ndarray, bool, bool]] = []
         for piece in pieces:
-            for k, (matrix, members, wide) in enumerate(layers):
+            for k, (matrix, members, wide, _) in enumerate(layers):
                 if explains(matrix, piece):
-                    layers[k] = (matrix, members | piece, wide)
+                    layers[k] = (matrix, members | piece, wide, True)
                     break
             else:
                 if len(layers) >= max_layers:
                     continue
                 wide = next((m for m in frame_layers if explains(m, piece)), None)
                 if wide is not None:
-                    layers.append((wide, piece, True))
+                    layers.append((wide, piece, True, False))
                     continue
                 fitted = _fit_homography_to(flow, ys[piece], xs[piece], px[piece], py[piece], opt)
                 if fitted is not None:
-                    layers.append((fitted, piece, False))
+                    layers.append((fitted, piece, False, False))
         # Refit the ring's own layers on all their pieces (more support, better conditioned than the first).
-        for matrix, members, wide in layers:
+        # A layer no piece joined would be refitted on the very samples of its fit (RANSAC is deterministic:
+        # the same homography), so it keeps that fit.
+        for matrix, members, wide, grown in layers:
             refit = (
                 None
-                if wide
+                if wide or not grown
                 else _fit_homography_to(flow, ys[members], xs[members], px[members], py[members], opt)
             )
             matrices.append(matrix if refit is None else refit)

@@ -27,7 +27,8 @@ def push_pull_fill(
     channels = array.shape[-1]
     weight = known.astype(np.float32)
     # (not array · weight: unknown pixels may hold NaN/Inf, and 0·NaN is still NaN)
-    premult = np.where(known[..., None], array, np.float32(0.0))
+    premult = np.zeros(array.shape, np.float32)
+    np.copyto(premult, array, where=known[..., None])  # (as np.where(known, array, 0), ~4x cheaper)
     levels: list[tuple[np.ndarray, np.ndarray]] = []
     v, w = premult, weight
     while min(w.shape[:2]) > 2:
