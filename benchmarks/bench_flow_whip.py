@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness  # noqa: E402
 
 from aifx_core.flow import DISFlow, flow_gray  # noqa: E402
-from aifx_core.propagate import engine  # noqa: E402
+from aifx_core.propagate import pairs  # noqa: E402
 
 HOLES = {"static": harness.static_square, "nine": harness.square_grid}
 
@@ -35,10 +35,10 @@ def holes_for(name: str, clip: harness.RenderedClip) -> harness.Holes:
 
 def use_oracle(clip: harness.RenderedClip) -> None:
     """Make the engine take DIS on the clean frames as the flow inside the holes (and trust it fully)."""
-    plain = engine._Run.flow
+    plain = pairs.Pairs.flow
     estimator = DISFlow()
 
-    def flow(self: engine._Run, index: int, direction: int) -> np.ndarray:
+    def flow(self: pairs.Pairs, index: int, direction: int) -> np.ndarray:
         pair = index if direction > 0 else index - 1
         if pair not in self.flows:
             plain(self, index, direction)
@@ -53,7 +53,7 @@ def use_oracle(clip: harness.RenderedClip) -> None:
                 self.fits[pair] = (np.zeros(region.shape, np.float32),) * 2
         return self.flows[pair][0 if direction > 0 else 1]
 
-    engine._Run.flow = flow  # type: ignore[method-assign]
+    pairs.Pairs.flow = flow  # type: ignore[method-assign]
 
 
 def main() -> None:

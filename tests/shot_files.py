@@ -3,12 +3,15 @@ mattes), written with OpenEXR and OpenCV directly so the tests check aifx's read
 
 from __future__ import annotations
 
+import shutil
 import signal
+import subprocess
 from pathlib import Path
 
 import cv2
 import numpy as np
 import OpenEXR
+import pytest
 
 WIDTH, HEIGHT = 64, 48
 
@@ -91,4 +94,20 @@ def shot_job(shot: Path, output: Path, **settings):
     settings.setdefault("backend", "telea")
     return FillJob(
         input=str(shot / "plate.####.exr"), mask=str(shot / "mask.####.png"), output=str(output), **settings
+    )
+
+
+def on_small_disk(
+    disk: Path, size: str, script: str, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """Run the shell ``script`` with a ``size`` tmpfs (``48k``, ``4m``) mounted at ``disk``: a real ENOSPC
+    without root, in a private user and mount namespace (``unshare -rm``) that ends with the script. The
+    script may grow the disk with ``mount -o remount,size=N {disk}``. Skips the test where user namespaces
+    are not allowed; exit 90 means the mount failed."""
+    if not shutil.which("unshare") or subprocess.run(["unshare", "-rm", "true"]).returncode != 0:
+        pytest.skip("needs unshare with user namespaces to mount a small tmpfs")
+    disk.mkdir(parents=True, exist_ok=True)
+    script = f"mount -t tmpfs -o size={size} tmpfs {disk} || exit 90\n{script}"
+    return subprocess.run(
+        ["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True, timeout=timeout
     )

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from shot_files import make_shot, write_exr
+from shot_files import make_shot, on_small_disk, write_exr
 
 from aifx_core import FillJob, __version__
 
@@ -141,23 +141,17 @@ def test_info_describes_the_sequence(shot):
 
 def test_disk_full_while_writing_leaves_no_partial_frame(tmp_path):
     """A real ENOSPC: the output goes to a 160 KiB tmpfs mounted in a private user+mount namespace."""
-    import shutil
-
-    if not shutil.which("unshare") or subprocess.run(["unshare", "-rm", "true"]).returncode != 0:
-        pytest.skip("needs unshare with user namespaces to mount a small tmpfs")
     shot = make_shot(
         tmp_path / "shot",
         range(1, 31),
     )
     disk = tmp_path / "small_disk"
-    disk.mkdir()
     script = (
-        f"mount -t tmpfs -o size=160k tmpfs {disk} && "
         f"{sys.executable} -m aifx_core fill {shot}/plate.####.exr -m {shot}/mask.####.png "
         f"-o {disk}/c.####.exr --backend telea --compression none; "
         f"code=$?; ls -a {disk}; exit $code"
     )
-    done = subprocess.run(["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True, timeout=300)
+    done = on_small_disk(disk, "160k", script)
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
     assert "disk full" in done.stderr.lower() or "no space" in done.stderr.lower(), done.stderr

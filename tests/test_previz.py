@@ -200,3 +200,49 @@ def test_a_clip_longer_than_the_model_takes_names_frames(tiny_vace, tmp_path):
     check_clips(pipe, board, 125)
     with pytest.raises(InputError, match=r"shot 010: frames 129 .* \(125 frames, .*use frames: 125 or less"):
         check_clips(pipe, board, 126)
+
+
+@pytest.mark.parametrize(
+    ("raised", "expected"),
+    [
+        (
+            torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB"),
+            "shot 010: out of memory generating 9 frames at 48x32 pixels (size 32); make it fit with a smaller "
+            "size: (e.g. size: 24 or --size) or frames:, or offload: model, vae_tiling: true or dtype: bfloat16 in the "
+            "shots file",
+        ),
+        (
+            RuntimeError("shape '[1, 34, 1, -1]' is invalid for input of size 128"),
+            "shot 010: {model} refused 9 frames at 48x32 pixels (size 32): shape '[1, 34, 1, -1]' is invalid for "
+            "input of size 128; try a smaller size or frames, or a model made for this size",
+        ),
+    ],
+    ids=["out-of-memory", "shape"],
+)
+def test_a_model_that_runs_out_of_memory_or_refuses_the_shape_is_exit_2_naming_the_shot(
+    tiny_vace, tmp_path, capsys, raised, expected
+):
+    """The real tiny pipeline, its transformer failing as a full GPU (or a model with a too-short position
+    table) fails inside ``forward``: one clear line and exit 2, never an internal error with a traceback."""
+    from torch.nn.modules.module import register_module_forward_pre_hook
+
+    from aifx_core.cli import main
+
+    calls = []
+
+    def fail(module, _args):
+        if type(module).__name__.endswith("Transformer3DModel"):  # Wan VACE's denoiser, not the VAE
+            calls.append(module)
+            raise raised
+
+    shots = _shots(tmp_path, tiny_vace, image=False)
+    handle = register_module_forward_pre_hook(fail)
+    try:
+        code = main(["previz", str(shots), "-o", str(tmp_path / "out"), "--device", "cpu"])
+    finally:
+        handle.remove()
+    error = capsys.readouterr().err
+    assert calls and code == 2, error
+    assert "Traceback" not in error and "internal error" not in error
+    assert error.strip().splitlines()[-1] == "aifx: error: " + expected.format(model=tiny_vace)
+    assert not list((tmp_path / "out").rglob("*.png"))  # nothing of the failed shot was written

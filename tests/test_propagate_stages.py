@@ -11,7 +11,7 @@ from propagate_clips import hard_clip
 from aifx_core.backends import create_backend
 from aifx_core.inpaint import BackendContext, FramePacket
 from aifx_core.progress import Reporter
-from aifx_core.propagate import engine
+from aifx_core.propagate import engine, pairs
 from aifx_core.propagate.candidates import Candidates, Source, gather
 from aifx_core.propagate.chain import Chain
 from aifx_core.propagate.confidence import candidate_quality, candidate_weight, pixel_confidence
@@ -152,7 +152,7 @@ def _flow_outliers(
 
 def test_a_crossing_object_is_never_painted_into_the_hole(monkeypatch) -> None:
     clip = hard_clip(n=14, pan=10.0, crosser_speed=-4.0)
-    monkeypatch.setattr(engine, "_moving_objects", _flow_outliers)
+    monkeypatch.setattr(pairs, "_moving_objects", _flow_outliers)
     backend = create_backend("propagate", BackendContext(colorspace="sRGB"))
     results = [rgb for _, rgb in backend.fill(_hard_packets(clip), Reporter())]
     telea = create_backend("telea", BackendContext(colorspace="sRGB"))
@@ -200,7 +200,7 @@ def test_an_unknown_flow_completion_hands_the_hole_to_the_fallback(monkeypatch) 
     clip = hard_clip(n=10, pan=3.0, blur=False, crosser_speed=0.0, crosser_size=(1, 1))
     sure = create_backend("propagate", BackendContext(colorspace="sRGB"))
     list(sure.fill(_hard_packets(clip), Reporter()))
-    monkeypatch.setattr(engine, "_complete_flows_scored", unsure)
+    monkeypatch.setattr(pairs, "_complete_flows_scored", unsure)
     backend = create_backend("propagate", BackendContext(colorspace="sRGB"))
     results = [rgb for _, rgb in backend.fill(_hard_packets(clip), Reporter())]
     total = sum(int(h.sum()) for h in clip.holes)
@@ -245,7 +245,7 @@ def test_a_slow_crosser_in_the_hole_follows_the_spatial_fill_not_the_background(
     """Where an unmasked object stands in the hole, the truth is the object: the fill must be no worse than
     the frame's own spatial fill there (before the ring check: twice Telea's error, background pasted)."""
     clip = hard_clip(n=14, pan=10.0, crosser_speed=-1.5)
-    monkeypatch.setattr(engine, "_moving_objects", _flow_outliers)
+    monkeypatch.setattr(pairs, "_moving_objects", _flow_outliers)
     backend = create_backend("propagate", BackendContext(colorspace="sRGB"))
     results = [rgb for _, rgb in backend.fill(_hard_packets(clip), Reporter())]
     telea = create_backend("telea", BackendContext(colorspace="sRGB"))
@@ -267,7 +267,7 @@ def test_the_spatial_share_changes_smoothly_in_time_as_a_crosser_reaches_the_hol
     """A crosser reaching a hole's ring flips the ring check within a frame or two; the share a pixel takes
     of the spatial fill ramps (1-2-1 over neighbouring frames) instead of jumping wholly."""
     clip = hard_clip(n=14, pan=10.0, crosser_speed=-1.5)
-    monkeypatch.setattr(engine, "_moving_objects", _flow_outliers)
+    monkeypatch.setattr(pairs, "_moving_objects", _flow_outliers)
     raw: dict[int, np.ndarray] = {}
     smooth: dict[int, np.ndarray] = {}
     weights = engine._Run.weights
@@ -327,7 +327,7 @@ def test_propagation_gives_way_only_to_a_fallback_surer_than_itself(monkeypatch)
         return (*completed, fit, fit)
 
     clip = hard_clip(n=10, pan=3.0, blur=False, crosser_speed=0.0, crosser_size=(1, 1))
-    monkeypatch.setattr(engine, "_complete_flows_scored", unsure)
+    monkeypatch.setattr(pairs, "_complete_flows_scored", unsure)
     trust = engine.CARRY_TRUST
     assert trust < 1.0
 

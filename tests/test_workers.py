@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -15,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from shot_files import frame_bytes, interruptible, make_shot, shot_job
+from shot_files import frame_bytes, interruptible, make_shot, on_small_disk, shot_job
 
 from aifx_core.errors import InputError
 from aifx_core.pipeline import fill
@@ -224,24 +223,16 @@ def test_an_error_in_the_engine_while_frames_are_written_leaves_whole_frames(sho
     assert fill(shot_job(shot, out, backend="propagate")).written  # the rest is still to do, and resumes
 
 
-def _unshare_works() -> bool:
-    return bool(shutil.which("unshare")) and subprocess.run(["unshare", "-rm", "true"]).returncode == 0
-
-
 def test_a_full_disk_mid_run_is_the_clear_error_naming_the_frame(tmp_path):
     """A real ENOSPC in the writer thread (a small tmpfs in a private mount namespace): exit 2 with the
     disk-full error naming the frame, the frames before it whole, no temp file, and a rerun with room resumes
     and ends byte-identical to a run that never failed."""
-    if not _unshare_works():
-        pytest.skip("needs unshare with user namespaces to mount a small tmpfs")
     shot = make_shot(tmp_path / "shot", range(1001, 1013))
     reference = tmp_path / "ref" / "c.####.exr"
     fill(shot_job(shot, reference))
     disk, kept = tmp_path / "disk", tmp_path / "kept"
-    disk.mkdir()
     args = f"fill {shot}/plate.####.exr -m {shot}/mask.####.png -o {disk}/out/c.####.exr -b telea"
     script = (
-        f"mount -t tmpfs -o size=48k tmpfs {disk} || exit 90\n"
         f"{sys.executable} -m aifx_core {args} 2> {tmp_path}/first.err; echo $? > {tmp_path}/first.rc\n"
         f"ls -a {disk}/out > {tmp_path}/first.ls\n"
         f"cp -r {disk}/out {tmp_path}/partial\n"
@@ -249,7 +240,7 @@ def test_a_full_disk_mid_run_is_the_clear_error_naming_the_frame(tmp_path):
         f"{sys.executable} -m aifx_core {args} > {tmp_path}/second.out 2>&1; echo $? > {tmp_path}/second.rc\n"
         f"cp -r {disk}/out {kept}\n"
     )
-    done = subprocess.run(["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True, timeout=300)
+    done = on_small_disk(disk, "48k", script)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "first.rc").read_text().strip() == "2"
     error = (tmp_path / "first.err").read_text()

@@ -44,7 +44,7 @@ def main(index: int = 35) -> None:
     run = _Run(
         backend, iter([FramePacket(t, f, h) for t, (f, h) in enumerate(zip(frames, holes, strict=True))])
     )
-    run.available(index)
+    run.pairs.available(index)
     prop = run.propagated(index)
     propagated = frames[index].copy()
     propagated[prop.ys, prop.xs] = prop.values + prop.offset

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError
-from .inpaint.video.limits import ModelLimits, is_shape_error
+from .inpaint.video.limits import ModelLimits, is_shape_error, refusal
 from .storyboard import (
     SHOT_KEYS,
     TOP_KEYS,
@@ -231,16 +231,26 @@ def generate_previz(board: Board, frames: int, fps: int, output: Path, device: s
                 f"aifx: {shot.name}: {type(pipe).__name__} takes no start image; generating from text",
                 file=sys.stderr,
             )
+        width, height = arguments.get("width"), arguments.get("height")
         try:
             with torch.inference_mode():
                 result = np.asarray(pipe(**arguments).frames, dtype=np.float32)
+        except torch.OutOfMemoryError:
+            raise InputError(_memory_advice(shot, board, count, width, height)) from None
         except RuntimeError as error:
             if not is_shape_error(error):
                 raise  # a real internal error: keep its traceback
             raise InputError(
-                f"shot {shot.name}: {board.options.get('model')} refused {count} frames at "
-                f"{arguments.get('width')}x{arguments.get('height')} pixels (size {board.size}): "
-                f"{str(error).splitlines()[0]}; try a smaller size or frames, or a model made for this size"
+                refusal(
+                    f"shot {shot.name}",
+                    board.options.get("model"),
+                    count,
+                    width,
+                    height,
+                    f"pixels (size {board.size})",
+                    error,
+                    "a smaller size or frames",
+                )
             ) from error
         result = result[0] if result.ndim == 5 else result
         frames8 = np.clip(np.rint(np.nan_to_num(result) * 255.0), 0, 255).astype(np.uint8)
@@ -258,6 +268,15 @@ def generate_previz(board: Board, frames: int, fps: int, output: Path, device: s
     sheet = output / "previz_sheet.png"
     write_previz_sheet(board.title, clips, sheet)
     return [*written, sheet]
+
+
+def _memory_advice(shot: Shot, board: Board, frames: int, width: Any, height: Any) -> str:
+    """What to change in the shots file when a clip does not fit in the device's memory."""
+    return (
+        f"shot {shot.name}: out of memory generating {frames} frames at {width}x{height} pixels "
+        f"(size {board.size}); make it fit with a smaller size: (e.g. size: {max(16, board.size * 3 // 4)} or "
+        "--size) or frames:, or offload: model, vae_tiling: true or dtype: bfloat16 in the shots file"
+    )
 
 
 def write_previz_sheet(title: str, clips: list[tuple[Shot, np.ndarray]], path: Path) -> None:

@@ -12,9 +12,11 @@ The method is a pipeline of stages, one module each, named for what flows throug
    neighbour saw, invented once per keyframe block by the spatial backend and carried by flow).
 5. :mod:`.seam`: a smooth offset field matches the fill to the frame's own pixels at the hole's edge.
 
-This module keeps only the streaming: packets read ``window`` at a time, flows computed once per frame pair,
-and bounded caches keyed by position in the *shot* (counted from the shot's first frame, whichever frames a
-call reads). A frame's propagation depends only on frames within ``radius`` (and the movers of the first of
+Two modules hold what the stages read: :mod:`.pairs` (the frames, read ``window`` at a time, and the flow
+between neighbours, computed once per pair in a background flow worker) and :mod:`.keyframes` (each block's
+keyframe and its fill, the anchors). This module is the backend and, per frame, the orchestration
+propagate → weights → fallback → result, over bounded caches keyed by position in the *shot* (counted from the
+shot's first frame, whichever frames a call reads). A frame's propagation depends only on frames within ``radius`` (and the movers of the first of
 them, found with the frame before it); its ring check's spatial share is smoothed over the frame before and
 after it (:data:`TEMPORAL`), so its pixels depend on ``radius + TEMPORAL`` frames each way; keyframe blocks are fixed by position in the shot and each block's
 keyframe (the user's, else the member with the largest hole: a cheap cue known from the masks alone) and its
@@ -28,52 +30,35 @@ and the adjacent blocks, at most ``2 * keyframe_interval - 2`` frames away. So a
 packets are chunked, so ``window`` changes memory, never pixels, and at most ``window + overlap`` packets are
 held (:attr:`PropagateBackend.overlap`).
 
-**The flow worker.** A pair's flow (DIS both ways, completion, movers, exposure gain) depends only on its two
-frames and holes, never on fill results, so it runs in one background thread (:mod:`aifx_core.workers`)
-while this thread fills frames: pairs start as their packets are read, ``LOOKAHEAD`` packets beyond the
-furthest frame asked for, and a pair's results are taken over (in this thread) only when something reads
-them, so every read sees exactly what the one-thread run saw. Packets are pulled from the stream (the
-pipeline's file reads) and prepared (flow grey, thumbnails) in a reading thread, ``LOOKAHEAD`` ahead.
-``AIFX_THREADS=1`` does all of it in this thread.
+**Threads.** The flow worker and the reading thread (:mod:`.pairs`) make only what depends on the frames
+alone; their results are taken over in this thread when something reads them, so every read sees exactly
+what the one-thread run (``AIFX_THREADS=1``) sees.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from ..errors import InputError
-from ..flow import (
-    DISFlow,
-    FlowEstimator,
-    complete_flows,
-    complete_flows_scored,
-    flow_gray,
-    moving_objects,
-    warp,
-    working_size,
-)
+from ..flow import DISFlow, FlowEstimator
 from ..inpaint.base import Anchor, BackendContext, FramePacket, Span, SpatialBackend, SpatialFactory
 from ..progress import Reporter
-from ..workers import Prefetch, overlap
 from .candidates import Source, gather
 from .chain import Chain
 from .confidence import candidate_quality, candidate_weight, pixel_confidence
-from .fallback import blend_weights, carry, choose_keyframe, smoothstep
+from .fallback import blend_weights, carry, smoothstep
 from .fusion import fuse
+from .keyframes import Keyframes
 from .options import PropagateOptions
+from .pairs import ContextError, Pairs, _Frame
 from .seam import ring, ring_check, seam_match
 
-_UNIT = np.ones(3, np.float32)
-#: The flow side's scored completion and mover detection; module-level so another (or none) can be put in:
-#: None means fit 0 everywhere and no movers.
-_complete_flows_scored: Callable[..., tuple[np.ndarray, ...]] | None = complete_flows_scored
-_moving_objects: Callable[..., np.ndarray] | None = moving_objects
+__all__ = ["ContextError", "PropagateBackend"]
+
 #: Fewest pixels (or 2 % of the hole) wanting a per-frame spatial fill before one is run.
 MIN_SPATIAL = 32
 #: Largest share of the frame's own spatial fill left out when the frame gets none (so the share never jumps
@@ -96,53 +81,8 @@ CARRY_TRUST = 0.25
 #: hole: with 16, the values at the asked pixels moved by < 1e-4 against handing it every mover (tennis, blob
 #: and nine squares, 16 frames each; 10 already gave < 3e-4) while the fill took 41 -> 9 and 65 -> 40 ms.
 MOVER_REACH = 16
-#: Packets read (and their flows started in the flow worker) beyond the furthest frame the engine asked for, so
-#: the flows of the coming pairs are ready when the chains reach them (memory: this many packets more).
-LOOKAHEAD = 2
 #: Confidence bands reported in ``PropagateBackend.bands`` (share of hole pixels), lower bounds.
 BANDS = (("high", 0.7), ("medium", 0.3), ("low", 0.0))
-
-
-class ContextError(RuntimeError):
-    """The engine needed a frame its chunk did not read: :meth:`PropagateBackend.chunk_context` is too small (a bug)."""
-
-
-def hole_fingerprint(hole: np.ndarray) -> str:
-    """Pixel count and hash of a hole: an anchor made for one mask is never applied to another."""
-    digest = hashlib.sha256(np.packbits(np.asarray(hole, bool)).tobytes()).hexdigest()[:16]
-    return f"{int(np.count_nonzero(hole))}:{digest}"
-
-
-@dataclass
-class _Frame:
-    """A packet plus what the engine derives from it once."""
-
-    packet: FramePacket
-    #: RGB safe to interpolate from (non-finite values zeroed; the same array as the packet when clean).
-    source: np.ndarray
-    #: Where nothing may be copied from: the hole and non-finite pixels (unmasked movers are added later).
-    invalid: np.ndarray
-    gray: np.ndarray
-    small_hole: np.ndarray
-    #: Small linear RGB copy (long side ≤ 192) and its hole, to measure exposure changes between frames.
-    thumb: np.ndarray
-    thumb_hole: np.ndarray
-    #: The frame's typical level (median |value|): colour differences are judged relative to it.
-    level: float
-    #: Unmasked moving objects (full resolution), None when not detected.
-    movers: np.ndarray | None = None
-
-
-@dataclass
-class _PairFlow:
-    """What the flow worker makes of one frame pair (see :meth:`_Run._pair_flow`)."""
-
-    forward: np.ndarray
-    backward: np.ndarray
-    fits: tuple[np.ndarray, np.ndarray] | None
-    #: Movers by shot position (frame pair+1, and frame 0 with the first pair).
-    movers: dict[int, np.ndarray]
-    gain: np.ndarray
 
 
 @dataclass
@@ -162,11 +102,6 @@ class _Propagated:
     #: Share of the frame's own spatial fill in the result (0..1, smooth in space): high where propagation
     #: reproduced the frame's ring no better than a blur would (:func:`.seam.ring_check`).
     spatial: np.ndarray
-
-    @property
-    def remaining(self) -> int:
-        """Hole pixels that need the fallback route, even in part."""
-        return int((self.alpha < 0.999).sum())
 
 
 class PropagateBackend:
@@ -244,34 +179,34 @@ class PropagateBackend:
         self, run: _Run, packets: Iterable[FramePacket], span: Span | None, reporter: Reporter
     ) -> Iterator[tuple[int, np.ndarray]]:
         if span is not None and span.outputs is not None:
-            wanted = sorted(run.position(f) for f in span.outputs)
+            wanted = sorted(run.pairs.position(f) for f in span.outputs)
             total = len(wanted)
         else:
             wanted = None
             total = len(packets) if hasattr(packets, "__len__") else 0  # type: ignore[arg-type]
         count = 0
-        index = run.base
+        index = run.pairs.base
         while True:
             if wanted is not None:
                 if count >= len(wanted):
                     break
                 index = wanted[count]
-                if not run.available(index):
+                if not run.pairs.available(index):
                     raise ContextError(f"output position {index} was not read")
-            elif not run.available(index):
+            elif not run.pairs.available(index):
                 break
-            frame_number = run.frame(index).packet.frame
+            frame_number = run.pairs.frame(index).packet.frame
             reporter("propagate", count, total, frame_number)
-            run.read_ahead()  # the flows of the coming pairs run in the flow worker while this frame is filled
+            run.pairs.read_ahead()  # the flows of the coming pairs run in the flow worker while this frame is filled
             result, confidence = run.result(index)
             count += 1
             following = wanted[count] if wanted is not None and count < len(wanted) else index + 1
             run.evict(following)
-            self.max_held = max(self.max_held, run.max_held)
+            self.max_held = max(self.max_held, run.pairs.max_held)
             self.last_confidence = confidence
             yield frame_number, result
             index += 1
-        self.max_held = max(self.max_held, run.max_held)
+        self.max_held = max(self.max_held, run.pairs.max_held)
 
     def anchors(
         self, packets: Iterable[FramePacket], reporter: Reporter, span: Span
@@ -295,14 +230,14 @@ class PropagateBackend:
         interval = self.options.keyframe_interval
         known = span.anchors or {}
         for block in range(total):
-            if block in known or block * interval < run.base:
+            if block in known or block * interval < run.pairs.base:
                 continue  # cached already (the packets start where the first missing block needs them)
             reporter.cancel.raise_if_cancelled()
             reporter("anchors", block, total, span.shot[block * interval])
-            run.read_ahead()
-            anchor = run.anchor(block)
+            run.pairs.read_ahead()
+            anchor = run.keyframes.anchor(block)
             run.evict((block + 1) * interval)
-            self.max_held = max(self.max_held, run.max_held)
+            self.max_held = max(self.max_held, run.pairs.max_held)
             yield block, anchor
 
 
@@ -325,349 +260,45 @@ def _telea_only(name: str, context: BackendContext) -> SpatialBackend:
 
 
 class _Run:
-    """State of one :meth:`PropagateBackend.fill` call: bounded caches keyed by position in the shot."""
+    """One :meth:`PropagateBackend.fill` (or anchors) call: the frames and pair flows it reads
+    (:class:`.pairs.Pairs`), the keyframes it uses (:class:`.keyframes.Keyframes`), and per frame the stages
+    propagate → weights → fallback → result, cached by position in the shot."""
 
     def __init__(
         self, backend: PropagateBackend, packets: Iterator[FramePacket], span: Span | None = None
     ) -> None:
         self.backend = backend
         self.opt = backend.options
-        self.colorspace = backend.context.colorspace
         # Python callers may plug in any FlowEstimator (e.g. a learned one); job files pick a DIS preset.
         custom = backend.context.options.get("flow_estimator")
-        self.estimator: FlowEstimator = (
+        estimator: FlowEstimator = (
             custom if isinstance(custom, FlowEstimator) else DISFlow(self.opt.flow_preset)
         )
-        self.frames: dict[int, _Frame] = {}
-        self.exhausted = False
-        self.max_held = 0
-        self.flows: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # pair i: (i→i+1, i+1→i), working res
-        #: pair i: the completion's expected error of each flow (working px), None when not estimated.
-        self.fits: dict[int, tuple[np.ndarray, np.ndarray] | None] = {}
-        #: pair i: per-channel gain that brings frame i+1's values to frame i's exposure (1 when unmatched).
-        self.gains: dict[int, np.ndarray] = {}
+        self.pairs = Pairs(self.opt, backend.context.colorspace, estimator, packets, span)
+        self.keyframes = Keyframes(self.pairs, self.opt, self._fill_keyframe, span)
         self.props: dict[int, _Propagated] = {}
-        #: Pairs whose flows the flow worker is computing (or has computed) and this thread has not taken yet.
-        self.pending: dict[int, Future[_PairFlow]] = {}
-        self._worker: ThreadPoolExecutor | None = None
-        self._threaded = overlap()
-        #: The furthest position the engine asked for (:meth:`available`); reading runs ahead of it.
-        self.demanded = -1
-        #: block → its keyframe position (None: nothing to invent), decided here or read from the anchors.
-        self.keyframe_of_block: dict[int, int | None] = {}
-        self.keyframe_images: dict[int, np.ndarray] = {}
-        #: Hole pixel count of every frame read (the keyframe cue; a few bytes a frame, kept for the run).
-        self.hole_area: dict[int, int] = {}
-        self.size: tuple[int, int] | None = None
-        self.work: tuple[int, int] = (0, 0)
-        self.scale = (1.0, 1.0)
-        self.user_keyframes = set(self.opt.keyframes)
-        self._next_output = 0
-        # Positions count from the shot's first frame; without a span the stream is the whole shot.
-        self.shot = span.shot if span is not None else None
-        self.anchors: Mapping[int, Anchor] | None = span.anchors if span is not None else None
-        self.on_anchor = span.on_anchor if span is not None else None
-        self._positions = {f: i for i, f in enumerate(self.shot)} if self.shot is not None else None
-        #: Shot length: known from the shot, or (streaming) when the packets end.
-        self.length: int | None = len(self.shot) if self.shot is not None else None
-        # Packets are read and prepared (flow grey, thumbnails) in a reading thread, LOOKAHEAD ahead of use.
-        self._stream = Prefetch(packets, self._made, LOOKAHEAD, self._threaded, name="aifx-read")
-        try:
-            self._first: tuple[FramePacket, _Frame | Exception] | None = next(self._stream, None)
-            self._first_number = None if self._first is None else self._first[0].frame
-            self.base = 0 if self._first is None else self.position(self._first[0].frame)
-        except BaseException:
-            self.close()
-            raise
-        #: Next position to read.
-        self.loaded = self.base
-
-    def position(self, frame: int) -> int:
-        """Position of frame number ``frame`` in the shot."""
-        if self._positions is None:
-            return frame - self._first_number if self._first_number is not None else 0
-        try:
-            return self._positions[frame]
-        except KeyError:
-            raise InputError(f"frame {frame} is not in the shot; check the frame range") from None
-
-    def _next_packet(self) -> tuple[FramePacket, _Frame | Exception] | None:
-        if self._first is not None:
-            item, self._first = self._first, None
-            return item
-        return next(self._stream, None)
-
-    def _made(self, packet: FramePacket) -> tuple[FramePacket, _Frame | Exception]:
-        """The packet and its prepared frame, or the error preparing it raised (raised when it is read)."""
-        try:
-            return packet, self._prepare(packet)
-        except Exception as exc:
-            return packet, exc
-
-    # ----------------------------------------------------------------------------------------------- input
-    def available(self, index: int) -> bool:
-        """Read packets (``window`` at a time) until ``index`` is loaded; False if the shot has no ``index``.
-
-        A position inside the shot that this call did not read (before its first packet, after its last, or
-        already evicted) is a :class:`ContextError`: the context formula must cover every frame used.
-        """
-        if index < 0 or (self.length is not None and index >= self.length):
-            return False
-        if index < self.base:
-            raise ContextError(f"position {index} is before the first frame read ({self.base})")
-        while self.loaded <= index and not self.exhausted:
-            self._read(index + self.opt.window)
-        if index < self.loaded:
-            if index not in self.frames:
-                raise ContextError(f"position {index} was needed after it was evicted")
-            self.demanded = max(self.demanded, index)
-            self._take_flows(max(index - 1, 0))  # frame index's movers and every gain up to it are final
-            return True
-        if self.length is not None and index < self.length:
-            raise ContextError(f"position {index} is after the last frame read ({self.loaded - 1})")
-        return False
-
-    def read_ahead(self) -> None:
-        """Read up to ``LOOKAHEAD`` packets beyond the furthest position asked for (never past the stream's
-        end), so the flow worker computes the coming pairs while this thread fills (see the module doc)."""
-        if self._threaded:
-            self._read(self.demanded + 1 + LOOKAHEAD)
-
-    def _read(self, target: int) -> None:
-        """Read packets until position ``target`` is loaded or the stream ends; start each new pair's flow."""
-        while self.loaded < target and (self.length is None or self.loaded < self.length):
-            item = self._next_packet()
-            if item is None:
-                self.exhausted = True
-                break
-            packet, made = item
-            if self._positions is None:
-                position = self.loaded
-            else:
-                position = self.position(packet.frame)
-                if position != self.loaded:
-                    raise InputError(
-                        f"frame {packet.frame}: packets must be consecutive frames of the shot "
-                        f"(expected {self.shot[self.loaded] if self.shot else '?'})"
-                    )
-            if isinstance(made, Exception):
-                raise made
-            self.frames[position] = made
-            self.hole_area[position] = int(np.count_nonzero(packet.hole))
-            self.loaded += 1
-            if self.loaded - 1 > self.base:
-                # Flows are computed as packets arrive (each pair once): chains toward keyframes may
-                # later cross pairs whose frames are already gone.
-                self._start_flow(self.loaded - 2)
-        if self.length is not None and self.loaded >= self.length:
-            self.exhausted = True
-        self.max_held = max(self.max_held, len(self.frames))
-        if self.exhausted and self.length is None:
-            self.length = self.loaded
-
-    def frame(self, index: int) -> _Frame:
-        return self.frames[index]
-
-    def _prepare(self, packet: FramePacket) -> _Frame:
-        rgb, hole = packet.rgb, packet.hole
-        if rgb.ndim != 3 or rgb.shape[2] != 3 or hole.shape != rgb.shape[:2]:
-            raise InputError(
-                f"frame {packet.frame}: expected RGB (H, W, 3) and a hole (H, W), "
-                f"got {rgb.shape} and {hole.shape}; check the plate and matte sizes"
-            )
-        if self.size is None:
-            height, width = int(rgb.shape[0]), int(rgb.shape[1])
-            self.size = (height, width)
-            self.work = working_size(height, width, self.opt.flow_max_side)
-            self.scale = (self.work[1] / width, self.work[0] / height)
-        elif rgb.shape[:2] != self.size:
-            raise InputError(
-                f"frame {packet.frame}: size {rgb.shape[1]}x{rgb.shape[0]} differs from the shot's "
-                f"{self.size[1]}x{self.size[0]}; all frames of a shot must have one size"
-            )
-        # (one contiguous reduction first: the per-pixel one over a length-3 last axis is ~10x slower)
-        clean = bool(np.isfinite(rgb).all())
-        if clean:
-            source, invalid = rgb, hole
-        else:
-            finite = np.isfinite(rgb).all(axis=-1)
-            source = np.where(finite[..., None], rgb, 0.0).astype(np.float32)
-            invalid = hole | ~finite
-        gray, small_hole = flow_gray(source, hole, self.work, self.colorspace)
-        thumb_size = working_size(*self.size, 192)[::-1]
-        thumb = cv2.resize(np.asarray(source, np.float32), thumb_size, interpolation=cv2.INTER_AREA)
-        thumb_hole = cv2.resize(invalid.astype(np.uint8), thumb_size, interpolation=cv2.INTER_NEAREST) > 0
-        thumb_hole |= cv2.resize(invalid.astype(np.float32), thumb_size, interpolation=cv2.INTER_AREA) > 0
-        level = float(np.median(np.abs(thumb[~thumb_hole]))) if (~thumb_hole).any() else 1.0
-        return _Frame(
-            packet,
-            np.asarray(source, np.float32),
-            invalid,
-            gray,
-            small_hole,
-            thumb,
-            thumb_hole,
-            max(level, 1e-3),
-        )
-
-    # ------------------------------------------------------------------------------------------------ flow
-    def flow(self, index: int, direction: int) -> np.ndarray:
-        """Working-resolution flow from frame ``index`` to ``index + direction``, completed inside holes."""
-        pair = index if direction > 0 else index - 1
-        if pair not in self.flows:
-            if pair not in self.pending:
-                self._start_flow(pair)
-            self._take_flow(pair)
-        forward, backward = self.flows[pair]
-        return forward if direction > 0 else backward
-
-    def _start_flow(self, pair: int) -> None:
-        """Start pair ``pair``'s flow: in the flow worker, or (no overlap) here and now."""
-        a, b = self.frames[pair], self.frames[pair + 1]
-        if not self._threaded:
-            self._keep(pair, self._pair_flow(pair, a, b))
-            return
-        if self._worker is None:
-            self._worker = ThreadPoolExecutor(1, thread_name_prefix="aifx-flow")
-        self.pending[pair] = self._worker.submit(self._pair_flow, pair, a, b)
-
-    def _take_flow(self, pair: int) -> None:
-        """Wait for pair ``pair``'s flow and take its results over (raises what the worker raised)."""
-        future = self.pending.pop(pair, None)
-        if future is not None:
-            self._keep(pair, future.result())
-
-    def _take_flows(self, last: int) -> None:
-        """Take over every started pair up to ``last``, in order."""
-        for pair in sorted(p for p in self.pending if p <= last):
-            self._take_flow(pair)
-
-    def _keep(self, pair: int, done: _PairFlow) -> None:
-        self.flows[pair] = (done.forward, done.backward)
-        self.fits[pair] = done.fits
-        for index, movers in done.movers.items():
-            self.frames[index].movers = movers
-        self.gains[pair] = done.gain
 
     def close(self) -> None:
-        """Stop the reading thread and the flow worker: what they are making is finished, nothing more is
-        started."""
-        self._stream.close()
-        for future in self.pending.values():
-            future.cancel()
-        self.pending.clear()
-        if self._worker is not None:
-            self._worker.shutdown(wait=True, cancel_futures=True)
-            self._worker = None
+        """Stop the reading thread and the flow worker (see :meth:`.pairs.Pairs.close`)."""
+        self.pairs.close()
 
-    def _pair_flow(self, pair: int, a: _Frame, b: _Frame) -> _PairFlow:
-        """Pair ``pair``'s flows both ways, their fits, the movers they show and the exposure gain: from the
-        two frames alone (it runs in the flow worker, so it changes no state of the run)."""
-        union = a.small_hole | b.small_hole
-        forward = self.estimator.estimate(a.gray, b.gray)
-        backward = self.estimator.estimate(b.gray, a.gray)
-        fits: tuple[np.ndarray, np.ndarray] | None = None
-        # The flow side's own completion hands on the frame layers it fitted; mover detection reuses them.
-        layers: list[list[np.ndarray]] = []
-        if union.any():
-            if _complete_flows_scored is not None:
-                own = {"layers_out": layers} if _complete_flows_scored is complete_flows_scored else {}
-                forward, backward, fit_f, fit_b = _complete_flows_scored(
-                    [forward, backward],
-                    union,
-                    images=(a.gray, b.gray),
-                    holes=(a.small_hole, b.small_hole),
-                    **own,
-                )
-                fits = (fit_f, fit_b)
-            else:
-                forward, backward = complete_flows([forward, backward], union)
-        movers: dict[int, np.ndarray] = {}
-        if _moving_objects is not None:
-            known = (layers[0], layers[1]) if len(layers) == 2 else None
-            movers = self._detect_movers(pair, (a, b), forward, backward, union, known)
-        gain = self._exposure_gain(a, b, forward) if self.opt.exposure_match else _UNIT
-        return _PairFlow(forward, backward, fits, movers, gain)
-
-    def fit(self, index: int, direction: int) -> np.ndarray | None:
-        """The completion's expected error of :meth:`flow` (working px), None when not estimated."""
-        pair = index if direction > 0 else index - 1
-        self._take_flow(pair)
-        fits = self.fits.get(pair)
-        if fits is None:
-            return None
-        return fits[0] if direction > 0 else fits[1]
-
-    def _detect_movers(
-        self,
-        pair: int,
-        frames: tuple[_Frame, _Frame],
-        forward: np.ndarray,
-        backward: np.ndarray,
-        union: np.ndarray,
-        layers: tuple[list[np.ndarray], list[np.ndarray]] | None = None,
-    ) -> dict[int, np.ndarray]:
-        """Unmasked moving objects of frame pair+1 (and of frame 0 with the first pair), at full resolution, by
-        position.
-
-        Each frame's movers come from one pair only (the one that ends at it), so they do not depend on
-        how the shot is read. ``layers``: the forward and backward flows' background layers when the
-        completion fitted them already.
-        """
-        assert _moving_objects is not None and self.size is not None
-        height, width = self.size
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
-        a, b = frames
-        found: dict[int, np.ndarray] = {}
-        wanted = [(pair + 1, b, backward, forward, (b.gray, a.gray), layers and (layers[1], layers[0]))]
-        if pair == 0:
-            wanted.append((0, a, forward, backward, (a.gray, b.gray), layers))
-        for index, frame, ahead, back, images, known in wanted:
-            own = {"layers": known} if known and _moving_objects is moving_objects else {}
-            small = np.asarray(_moving_objects(ahead, back, union, side="a", images=images, **own), bool)
-            if not small.any():
-                continue
-            full = cv2.resize(small.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST)
-            found[index] = (cv2.dilate(full, kernel) > 0) & ~frame.packet.hole
-        return found
-
-    def _exposure_gain(self, a: _Frame, b: _Frame, forward: np.ndarray) -> np.ndarray:
-        """Per-channel gain g with ``b·g ≈ a`` over the background both frames see (robust median of log
-        ratios on thumbnails). Exposure flicker and auto gain are multiplicative, so this is HDR-safe."""
-        height, width = a.thumb.shape[:2]
-        flow: np.ndarray = cv2.resize(forward, (width, height), interpolation=cv2.INTER_AREA)
-        flow[..., 0] *= width / forward.shape[1]
-        flow[..., 1] *= height / forward.shape[0]
-        warped = warp(b.thumb, flow, border=cv2.BORDER_CONSTANT)
-        warped_hole = warp(b.thumb_hole.astype(np.float32), flow, border=cv2.BORDER_CONSTANT) > 0
-        level = max(float(np.median(np.abs(a.thumb))), 1e-6)
-        valid = ~a.thumb_hole & ~warped_hole
-        gain = np.ones(3, np.float32)
-        for c in range(3):
-            ok = valid & (a.thumb[..., c] > 0.02 * level) & (warped[..., c] > 0.02 * level)
-            if ok.sum() >= 64:
-                log_ratio = float(np.median(np.log(a.thumb[..., c][ok] / warped[..., c][ok])))
-                gain[c] = np.exp(np.clip(log_ratio, -0.7, 0.7)) if abs(log_ratio) > 0.004 else 1.0
-        return gain
-
-    def gain_between(self, source: int, target: int) -> np.ndarray:
-        """Per-channel gain bringing frame ``source``'s values to frame ``target``'s exposure."""
-        self._take_flows(max(source, target) - 1)
-        gain = np.ones(3, np.float32)
-        if source > target:
-            for pair in range(target, source):
-                gain *= self.gains[pair]
-        else:
-            for pair in range(source, target):
-                gain /= self.gains[pair]
-        return gain
-
+    # ----------------------------------------------------------------------------------------- propagation
     def _chain(
         self, start: int, direction: int, xs: np.ndarray, ys: np.ndarray, checked: bool = True
     ) -> Chain:
-        assert self.size is not None
+        assert self.pairs.size is not None
         tol = self.opt.consistency_tol if checked else float("inf")
-        return Chain(start, direction, xs, ys, self.flow, self.size, self.scale, tol, fit=self.fit)
+        return Chain(
+            start,
+            direction,
+            xs,
+            ys,
+            self.pairs.flow,
+            self.pairs.size,
+            self.pairs.scale,
+            tol,
+            fit=self.pairs.fit,
+        )
 
     def _blocked(self, frame: _Frame) -> np.ndarray:
         """Where nothing may be read from ``frame``: its hole, non-finite pixels and unmasked movers."""
@@ -675,10 +306,10 @@ class _Run:
 
     def _source(self, target: int) -> Callable[[int], Source | None]:
         def source(index: int) -> Source | None:
-            if index < 0 or not self.available(index):
+            if index < 0 or not self.pairs.available(index):
                 return None
-            frame = self.frames[index]
-            return Source(frame.source, self._blocked(frame), self.gain_between(index, target))
+            frame = self.pairs.frames[index]
+            return Source(frame.source, self._blocked(frame), self.pairs.gain_between(index, target))
 
         return source
 
@@ -686,14 +317,14 @@ class _Run:
     def propagated(self, index: int) -> _Propagated:
         """Propagation result of frame ``index`` (computed once, on demand)."""
         if index not in self.props:
-            if not self.available(index):
+            if not self.pairs.available(index):
                 raise ContextError(f"position {index} is not in the shot")
             self.props[index] = self._propagate(index)
         return self.props[index]
 
     def _propagate(self, t: int) -> _Propagated:
         """Stages candidates → confidence → fusion → seam for frame t (the fallback is applied in result)."""
-        frame = self.frames[t]
+        frame = self.pairs.frames[t]
         hole = frame.packet.hole
         ys, xs = np.nonzero(hole)
         n_hole = len(ys)
@@ -755,7 +386,7 @@ class _Run:
         exactly what the other frames do not show here), and so do unmasked movers next to the hole, which
         the other frames show elsewhere: something crossing the hole.
         """
-        frame = self.frames[t]
+        frame = self.pairs.frames[t]
         ry, rx, real, fetched = ring_ys[found], ring_xs[found], real[found], fetched[found]
         crossing = np.zeros(len(ry), bool)
         if frame.movers is not None and self.opt.seam_ring > 0:
@@ -773,79 +404,8 @@ class _Run:
         ratio = ring_check(ys, xs, ry, rx, real, fetched, frame.level, crossing, radius, self.opt.outlier_tol)
         return smoothstep(self.opt.ring_low, self.opt.ring_high, ratio)
 
-    # ------------------------------------------------------------------------------------------- keyframes
-    def anchor(self, block: int) -> Anchor:
-        """Decide the block's keyframe and fill it (the anchors stage, or a whole-shot stream as it goes).
-
-        The keyframe is the user's (first one), else the member with the largest hole: a cue known from the
-        masks alone, so deciding costs one propagation and one spatial fill per block, not the whole block's
-        propagation. The keyframe's fill is propagation where it is sure, blended into the spatial backend's
-        fill of the rest.
-        """
-        interval = self.opt.keyframe_interval
-        start = block * interval
-        members = [i for i in range(start, start + interval) if self.available(i)]
-        chosen = choose_keyframe(
-            members,
-            [self.hole_area[i] for i in members],
-            [self.frames[i].packet.frame in self.user_keyframes for i in members],
-        )
-        self.keyframe_of_block[block] = chosen
-        if chosen is None:
-            return Anchor(None)
-        image = self._fill_keyframe(chosen)
-        self.keyframe_images[chosen] = image
-        frame = self.frames[chosen]
-        hole = frame.packet.hole
-        return Anchor(frame.packet.frame, image[hole], hole_fingerprint(hole))
-
-    def keyframe_of(self, block: int) -> int | None:
-        """The block's keyframe position: from the shot's anchors, else decided now (whole-shot stream)."""
-        if block < 0 or (self.length is not None and block * self.opt.keyframe_interval >= self.length):
-            return None
-        if block not in self.keyframe_of_block:
-            if self.anchors is not None and block in self.anchors:
-                self._use_anchor(block)
-            elif self.anchors is None or self.on_anchor is not None:
-                anchor = self.anchor(block)
-                if self.on_anchor is not None:
-                    self.on_anchor(block, anchor)
-            else:
-                raise InputError(f"the anchors hold no keyframe block {block}; run the anchors stage again")
-        return self.keyframe_of_block[block]
-
-    def _use_anchor(self, block: int) -> None:
-        """Take the block's keyframe from the anchors (its image is rebuilt when first carried)."""
-        assert self.anchors is not None
-        try:
-            anchor = self.anchors[block]
-        except KeyError:
-            raise InputError(
-                f"the anchors hold no keyframe block {block}; run the anchors stage again"
-            ) from None
-        self.keyframe_of_block[block] = None if anchor.keyframe is None else self.position(anchor.keyframe)
-
-    def keyframe_image(self, k: int) -> np.ndarray:
-        """Keyframe ``k``'s image: the frame with its hole filled as the anchor says."""
-        if k not in self.keyframe_images:
-            assert self.anchors is not None
-            anchor = self.anchors[k // self.opt.keyframe_interval]
-            if not self.available(k):
-                raise ContextError(f"keyframe position {k} is not in the shot")
-            frame = self.frames[k]
-            hole = frame.packet.hole
-            if anchor.values is None or anchor.hole != hole_fingerprint(hole):
-                raise InputError(
-                    f"frame {frame.packet.frame}: the cached keyframe was made for another mask; "
-                    "run the anchors stage again (aifx run JOB --anchors --overwrite)"
-                )
-            image = frame.source.copy()
-            image[hole] = anchor.values
-            self.keyframe_images[k] = image
-        return self.keyframe_images[k]
-
     def _composed(self, t: int, values: np.ndarray) -> np.ndarray:
-        frame = self.frames[t]
+        frame = self.pairs.frames[t]
         prop = self.props[t]
         image = frame.source.copy()
         image[prop.ys, prop.xs] = values
@@ -861,7 +421,7 @@ class _Run:
         asked for). A backend that says how far beyond its hole it reads (``context_px``, Telea) gets only
         that crop of the frame: the same values, without copying a 4K frame twice for a small hole.
         """
-        frame = self.frames[t]
+        frame = self.pairs.frames[t]
         prop = self.props[t]
         ys, xs = prop.ys[points], prop.xs[points]
         height, width = frame.packet.hole.shape
@@ -899,7 +459,7 @@ class _Run:
         y0, x0 = int(prop.ys.min()), int(prop.xs.min())
         shape = (int(prop.ys.max()) - y0 + 1, int(prop.xs.max()) - x0 + 1)
         for j in (t - 1, t + 1):
-            other = self.propagated(j) if j >= 0 and self.available(j) else None
+            other = self.propagated(j) if j >= 0 and self.pairs.available(j) else None
             if other is None or len(other.ys) == 0:
                 total = total + share
                 continue
@@ -930,24 +490,14 @@ class _Run:
             image[prop.ys[need], prop.xs[need]] = a * base[need] + (1.0 - a) * spatial
         return np.nan_to_num(image, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
 
-    def _keyframes_around(self, t: int) -> list[int]:
-        """The nearest keyframe at or before t and at or after t, among t's block and the adjacent ones."""
-        block = t // self.opt.keyframe_interval
-        candidates = [self.keyframe_of(b) for b in (block - 1, block, block + 1)]
-        frames = [k for k in candidates if k is not None]
-        before = [k for k in frames if k <= t]
-        after = [k for k in frames if k >= t]
-        chosen = ([max(before)] if before else []) + ([min(after)] if after else [])
-        return sorted(set(chosen))
-
     # ---------------------------------------------------------------------------------------------- result
     def result(self, t: int) -> tuple[np.ndarray, np.ndarray]:
         """Frame t filled, and its confidence map (1 outside the hole)."""
         # Asked for every frame, needed or not: a whole-shot stream decides the blocks in order, while the
         # frames their keyframes need are still held.
-        keyframes = self._keyframes_around(t)
+        keyframes = self.keyframes.around(t)
         prop = self.propagated(t)
-        frame = self.frames[t]
+        frame = self.pairs.frames[t]
         confidence = np.ones(frame.packet.hole.shape, np.float32)
         if len(prop.ys) == 0:
             return frame.packet.rgb, confidence
@@ -955,7 +505,7 @@ class _Run:
         if t in keyframes:
             # A keyframe's fill is its image: propagation, its spatial fill and the ring check's share of it,
             # blended once (by the anchors stage, or as its block was reached).
-            values = self.keyframe_image(t)[prop.ys, prop.xs]
+            values = self.keyframes.keyframe_image(t)[prop.ys, prop.xs]
             kept = alpha * (1.0 - share)
             self._count(prop, alpha, share, np.flatnonzero(kept < 0.999))
             return self._output(t, values, kept * prop.confidence)
@@ -970,9 +520,9 @@ class _Run:
                 prop.xs[need].astype(np.float32),
                 prop.ys[need].astype(np.float32),
                 keyframes,
-                self.keyframe_image,
+                self.keyframes.keyframe_image,
                 self._chain,
-                self.gain_between,
+                self.pairs.gain_between,
             )
             # Where the carrying chains held poorly, the fallback blends towards the frame's own spatial fill.
             beta = blend_weights(
@@ -1027,7 +577,7 @@ class _Run:
 
     def _output(self, t: int, values: np.ndarray, confidence: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Frame t with ``values`` in its hole, and the confidence map (1 outside the hole)."""
-        frame, prop = self.frames[t], self.props[t]
+        frame, prop = self.pairs.frames[t], self.props[t]
         out = frame.packet.rgb.copy()
         out[prop.ys, prop.xs] = values
         shown = np.ones(frame.packet.hole.shape, np.float32)
@@ -1059,21 +609,11 @@ class _Run:
     def evict(self, next_output: int) -> None:
         """Forget what no later output (at ``next_output`` or after) can need: frames and flows more than the
         reach behind it, propagation results before it, keyframe images before the previous block."""
-        self._next_output = next_output
         behind, _ = self.backend.reach
-        low = next_output - behind
-        self._take_flows(low - 1)  # a failure of the flow worker is raised, never dropped with its pair
-        block_start = (next_output // self.opt.keyframe_interval - 1) * self.opt.keyframe_interval
-        for store, limit in (
-            (self.frames, low),
-            (self.flows, low),
-            (self.fits, low),
-            (self.gains, low),
-            (self.keyframe_images, block_start),
-            (self.props, next_output - TEMPORAL),
-        ):
-            for key in [k for k in store if k < limit]:
-                del store[key]
+        self.pairs.evict(next_output - behind)
+        self.keyframes.evict((next_output // self.opt.keyframe_interval - 1) * self.opt.keyframe_interval)
+        for key in [k for k in self.props if k < next_output - TEMPORAL]:
+            del self.props[key]
 
 
 def _movers_near(movers: np.ndarray, ys: np.ndarray, xs: np.ndarray, reach: int) -> np.ndarray:

@@ -45,7 +45,7 @@ from .crop import (
     plan_video_crop,
     to_model_size,
 )
-from .limits import ModelLimits, is_shape_error
+from .limits import ModelLimits, is_shape_error, refusal
 from .options import VideoOptions
 from .windows import crossfade_weights, model_frame_count, plan_windows, window_seed
 
@@ -357,10 +357,16 @@ class VideoDiffusionBackend:
             # The model's config declared no limit (check_fits passed) but it refused the request's shape:
             # the cause is kept on the exception for Python callers; the CLI prints this one line.
             raise InputError(
-                f"video-diffusion: {where}: {self.options.model} refused {arguments.get('num_frames', len(video))} "
-                f"frames at {crop.model_width}x{crop.model_height} model pixels (size={self.options.size}, "
-                f"window={self.options.window}): {str(error).splitlines()[0]}; try a smaller --option size=N or --window N, or a "
-                "model made for this size"
+                refusal(
+                    f"video-diffusion: {where}",
+                    self.options.model,
+                    arguments.get("num_frames", len(video)),
+                    crop.model_width,
+                    crop.model_height,
+                    f"model pixels (size={self.options.size}, window={self.options.window})",
+                    error,
+                    "a smaller --option size=N or --window N",
+                )
             ) from error
         frames = np.asarray(output.frames, dtype=np.float32)
         frames = frames[0] if frames.ndim == 5 else frames

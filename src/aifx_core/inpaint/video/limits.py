@@ -32,6 +32,25 @@ def is_shape_error(error: BaseException) -> bool:
     return bool(_SHAPE_WORDS.search(str(error)))
 
 
+def refusal(
+    subject: str,
+    model: Any,
+    frames: int,
+    width: int,
+    height: int,
+    setting: str,
+    error: BaseException,
+    advice: str,
+) -> str:
+    """The one line saying that a model refused a request's shape (:func:`is_shape_error`): who asked
+    (``subject``), how many frames at what size and ``setting`` (the options that made it), the model's own
+    first line, and ``advice`` (what to make smaller)."""
+    return (
+        f"{subject}: {model} refused {frames} frames at {width}x{height} {setting}: "
+        f"{str(error).splitlines()[0]}; try {advice}, or a model made for this size"
+    )
+
+
 def _config_value(config: Any, name: str) -> Any:
     if config is None:
         return None

@@ -1,0 +1,142 @@
+"""Keyframes and anchors: what no neighbour saw, invented once per keyframe block.
+
+The shot is cut into blocks of ``keyframe_interval`` frames, fixed by position in the shot. Each block's
+keyframe (the user's, else the member with the largest hole: :func:`.fallback.choose_keyframe`) is filled once
+(propagation where it is sure, the spatial backend elsewhere) and that fill is the block's :class:`Anchor`;
+the fallback route (:func:`.fallback.carry`) carries the keyframes around a frame to it by flow. The anchors
+come from the anchors stage (:meth:`.engine.PropagateBackend.anchors`) or, on a whole-shot stream, are decided
+as the blocks are reached (the same code, so the same pixels).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+
+import numpy as np
+
+from ..errors import InputError
+from ..inpaint.base import Anchor, Span
+from .fallback import choose_keyframe
+from .options import PropagateOptions
+from .pairs import ContextError, Pairs
+
+
+def hole_fingerprint(hole: np.ndarray) -> str:
+    """Pixel count and hash of a hole: an anchor made for one mask is never applied to another."""
+    digest = hashlib.sha256(np.packbits(np.asarray(hole, bool)).tobytes()).hexdigest()[:16]
+    return f"{int(np.count_nonzero(hole))}:{digest}"
+
+
+class Keyframes:
+    """The keyframe of each block and its filled image for one engine call.
+
+    ``fill(position)`` fills a frame as its keyframe (the engine's propagation and spatial fill); it is asked
+    once per block this call decides (never for blocks read from the anchors).
+    """
+
+    def __init__(
+        self,
+        pairs: Pairs,
+        options: PropagateOptions,
+        fill: Callable[[int], np.ndarray],
+        span: Span | None = None,
+    ) -> None:
+        self.pairs = pairs
+        self.opt = options
+        self.fill = fill
+        #: block → its keyframe position (None: nothing to invent), decided here or read from the anchors.
+        self.keyframe_of_block: dict[int, int | None] = {}
+        self.keyframe_images: dict[int, np.ndarray] = {}
+        self.user_keyframes = set(self.opt.keyframes)
+        self.anchors: Mapping[int, Anchor] | None = span.anchors if span is not None else None
+        self.on_anchor = span.on_anchor if span is not None else None
+
+    def anchor(self, block: int) -> Anchor:
+        """Decide the block's keyframe and fill it (the anchors stage, or a whole-shot stream as it goes).
+
+        The keyframe is the user's (first one), else the member with the largest hole: a cue known from the
+        masks alone, so deciding costs one propagation and one spatial fill per block, not the whole block's
+        propagation. The keyframe's fill is propagation where it is sure, blended into the spatial backend's
+        fill of the rest.
+        """
+        interval = self.opt.keyframe_interval
+        start = block * interval
+        members = [i for i in range(start, start + interval) if self.pairs.available(i)]
+        chosen = choose_keyframe(
+            members,
+            [self.pairs.hole_area[i] for i in members],
+            [self.pairs.frames[i].packet.frame in self.user_keyframes for i in members],
+        )
+        self.keyframe_of_block[block] = chosen
+        if chosen is None:
+            return Anchor(None)
+        image = self.fill(chosen)
+        self.keyframe_images[chosen] = image
+        frame = self.pairs.frames[chosen]
+        hole = frame.packet.hole
+        return Anchor(frame.packet.frame, image[hole], hole_fingerprint(hole))
+
+    def keyframe_of(self, block: int) -> int | None:
+        """The block's keyframe position: from the shot's anchors, else decided now (whole-shot stream)."""
+        if block < 0 or (
+            self.pairs.length is not None and block * self.opt.keyframe_interval >= self.pairs.length
+        ):
+            return None
+        if block not in self.keyframe_of_block:
+            if self.anchors is not None and block in self.anchors:
+                self._use_anchor(block)
+            elif self.anchors is None or self.on_anchor is not None:
+                anchor = self.anchor(block)
+                if self.on_anchor is not None:
+                    self.on_anchor(block, anchor)
+            else:
+                raise InputError(f"the anchors hold no keyframe block {block}; run the anchors stage again")
+        return self.keyframe_of_block[block]
+
+    def _use_anchor(self, block: int) -> None:
+        """Take the block's keyframe from the anchors (its image is rebuilt when first carried)."""
+        assert self.anchors is not None
+        try:
+            anchor = self.anchors[block]
+        except KeyError:
+            raise InputError(
+                f"the anchors hold no keyframe block {block}; run the anchors stage again"
+            ) from None
+        self.keyframe_of_block[block] = (
+            None if anchor.keyframe is None else self.pairs.position(anchor.keyframe)
+        )
+
+    def keyframe_image(self, k: int) -> np.ndarray:
+        """Keyframe ``k``'s image: the frame with its hole filled as the anchor says."""
+        if k not in self.keyframe_images:
+            assert self.anchors is not None
+            anchor = self.anchors[k // self.opt.keyframe_interval]
+            if not self.pairs.available(k):
+                raise ContextError(f"keyframe position {k} is not in the shot")
+            frame = self.pairs.frames[k]
+            hole = frame.packet.hole
+            if anchor.values is None or anchor.hole != hole_fingerprint(hole):
+                raise InputError(
+                    f"frame {frame.packet.frame}: the cached keyframe was made for another mask; "
+                    "run the anchors stage again (aifx run JOB --anchors --overwrite)"
+                )
+            image = frame.source.copy()
+            image[hole] = anchor.values
+            self.keyframe_images[k] = image
+        return self.keyframe_images[k]
+
+    def around(self, t: int) -> list[int]:
+        """The nearest keyframe at or before t and at or after t, among t's block and the adjacent ones."""
+        block = t // self.opt.keyframe_interval
+        candidates = [self.keyframe_of(b) for b in (block - 1, block, block + 1)]
+        frames = [k for k in candidates if k is not None]
+        before = [k for k in frames if k <= t]
+        after = [k for k in frames if k >= t]
+        chosen = ([max(before)] if before else []) + ([min(after)] if after else [])
+        return sorted(set(chosen))
+
+    def evict(self, block_start: int) -> None:
+        """Forget keyframe images before position ``block_start`` (the previous block's start)."""
+        for key in [k for k in self.keyframe_images if k < block_start]:
+            del self.keyframe_images[key]

@@ -1,0 +1,425 @@
+"""Frames and the flows between neighbours: what the engine reads from the plate before any fill.
+
+A :class:`Pairs` streams the packets of one engine call (read and prepared in a reading thread, ``LOOKAHEAD``
+ahead of use), keeps them in caches keyed by position in the *shot*, and computes each neighbouring pair's
+flow once: DIS both ways, completed inside the holes (:mod:`aifx_core.flow`), the completion's fit, the
+unmasked movers the pair shows and the exposure gain between the two frames. All of that depends only on the
+pair's two frames and holes, never on fill results, so it runs in one background thread (the flow worker,
+:mod:`aifx_core.workers`): pairs start as their packets are read, and a pair's results are taken over (in the
+caller's thread) only when something reads them, so every read sees exactly what a one-thread run sees.
+``AIFX_THREADS=1`` does all of it in the caller's thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..errors import InputError
+from ..flow import (
+    FlowEstimator,
+    complete_flows,
+    complete_flows_scored,
+    flow_gray,
+    moving_objects,
+    warp,
+    working_size,
+)
+from ..inpaint.base import FramePacket, Span
+from ..workers import Prefetch, overlap
+from .options import PropagateOptions
+
+_UNIT = np.ones(3, np.float32)
+#: The flow side's scored completion and mover detection; module-level so another (or none) can be put in:
+#: None means fit 0 everywhere and no movers.
+_complete_flows_scored: Callable[..., tuple[np.ndarray, ...]] | None = complete_flows_scored
+_moving_objects: Callable[..., np.ndarray] | None = moving_objects
+#: Packets read (and their flows started in the flow worker) beyond the furthest frame the engine asked for, so
+#: the flows of the coming pairs are ready when the chains reach them (memory: this many packets more).
+LOOKAHEAD = 2
+
+
+class ContextError(RuntimeError):
+    """The engine needed a frame its chunk did not read: :meth:`PropagateBackend.chunk_context` is too small (a bug)."""
+
+
+@dataclass
+class _Frame:
+    """A packet plus what the engine derives from it once."""
+
+    packet: FramePacket
+    #: RGB safe to interpolate from (non-finite values zeroed; the same array as the packet when clean).
+    source: np.ndarray
+    #: Where nothing may be copied from: the hole and non-finite pixels (unmasked movers are added later).
+    invalid: np.ndarray
+    gray: np.ndarray
+    small_hole: np.ndarray
+    #: Small linear RGB copy (long side ≤ 192) and its hole, to measure exposure changes between frames.
+    thumb: np.ndarray
+    thumb_hole: np.ndarray
+    #: The frame's typical level (median |value|): colour differences are judged relative to it.
+    level: float
+    #: Unmasked moving objects (full resolution), None when not detected.
+    movers: np.ndarray | None = None
+
+
+@dataclass
+class _PairFlow:
+    """What the flow worker makes of one frame pair (see :meth:`Pairs._pair_flow`)."""
+
+    forward: np.ndarray
+    backward: np.ndarray
+    fits: tuple[np.ndarray, np.ndarray] | None
+    #: Movers by shot position (frame pair+1, and frame 0 with the first pair).
+    movers: dict[int, np.ndarray]
+    gain: np.ndarray
+
+
+class Pairs:
+    """The frames one engine call reads and the flows between neighbours, in bounded caches keyed by position
+    in the shot (:meth:`evict` forgets what no later output needs)."""
+
+    def __init__(
+        self,
+        options: PropagateOptions,
+        colorspace: str,
+        estimator: FlowEstimator,
+        packets: Iterator[FramePacket],
+        span: Span | None = None,
+    ) -> None:
+        self.opt = options
+        self.colorspace = colorspace
+        self.estimator = estimator
+        self.frames: dict[int, _Frame] = {}
+        self.exhausted = False
+        self.max_held = 0
+        self.flows: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # pair i: (i→i+1, i+1→i), working res
+        #: pair i: the completion's expected error of each flow (working px), None when not estimated.
+        self.fits: dict[int, tuple[np.ndarray, np.ndarray] | None] = {}
+        #: pair i: per-channel gain that brings frame i+1's values to frame i's exposure (1 when unmatched).
+        self.gains: dict[int, np.ndarray] = {}
+        #: Pairs whose flows the flow worker is computing (or has computed) and this thread has not taken yet.
+        self.pending: dict[int, Future[_PairFlow]] = {}
+        self._worker: ThreadPoolExecutor | None = None
+        self._threaded = overlap()
+        #: The furthest position the engine asked for (:meth:`available`); reading runs ahead of it.
+        self.demanded = -1
+        #: Hole pixel count of every frame read (the keyframe cue; a few bytes a frame, kept for the run).
+        self.hole_area: dict[int, int] = {}
+        self.size: tuple[int, int] | None = None
+        self.work: tuple[int, int] = (0, 0)
+        self.scale = (1.0, 1.0)
+        # Positions count from the shot's first frame; without a span the stream is the whole shot.
+        self.shot = span.shot if span is not None else None
+        self._positions = {f: i for i, f in enumerate(self.shot)} if self.shot is not None else None
+        #: Shot length: known from the shot, or (streaming) when the packets end.
+        self.length: int | None = len(self.shot) if self.shot is not None else None
+        # Packets are read and prepared (flow grey, thumbnails) in a reading thread, LOOKAHEAD ahead of use.
+        self._stream = Prefetch(packets, self._made, LOOKAHEAD, self._threaded, name="aifx-read")
+        try:
+            self._first: tuple[FramePacket, _Frame | Exception] | None = next(self._stream, None)
+            self._first_number = None if self._first is None else self._first[0].frame
+            self.base = 0 if self._first is None else self.position(self._first[0].frame)
+        except BaseException:
+            self.close()
+            raise
+        #: Next position to read.
+        self.loaded = self.base
+
+    def position(self, frame: int) -> int:
+        """Position of frame number ``frame`` in the shot."""
+        if self._positions is None:
+            return frame - self._first_number if self._first_number is not None else 0
+        try:
+            return self._positions[frame]
+        except KeyError:
+            raise InputError(f"frame {frame} is not in the shot; check the frame range") from None
+
+    def _next_packet(self) -> tuple[FramePacket, _Frame | Exception] | None:
+        if self._first is not None:
+            item, self._first = self._first, None
+            return item
+        return next(self._stream, None)
+
+    def _made(self, packet: FramePacket) -> tuple[FramePacket, _Frame | Exception]:
+        """The packet and its prepared frame, or the error preparing it raised (raised when it is read)."""
+        try:
+            return packet, self._prepare(packet)
+        except Exception as exc:
+            return packet, exc
+
+    # ----------------------------------------------------------------------------------------------- input
+    def available(self, index: int) -> bool:
+        """Read packets (``window`` at a time) until ``index`` is loaded; False if the shot has no ``index``.
+
+        A position inside the shot that this call did not read (before its first packet, after its last, or
+        already evicted) is a :class:`ContextError`: the context formula must cover every frame used.
+        """
+        if index < 0 or (self.length is not None and index >= self.length):
+            return False
+        if index < self.base:
+            raise ContextError(f"position {index} is before the first frame read ({self.base})")
+        while self.loaded <= index and not self.exhausted:
+            self._read(index + self.opt.window)
+        if index < self.loaded:
+            if index not in self.frames:
+                raise ContextError(f"position {index} was needed after it was evicted")
+            self.demanded = max(self.demanded, index)
+            self._take_flows(max(index - 1, 0))  # frame index's movers and every gain up to it are final
+            return True
+        if self.length is not None and index < self.length:
+            raise ContextError(f"position {index} is after the last frame read ({self.loaded - 1})")
+        return False
+
+    def read_ahead(self) -> None:
+        """Read up to ``LOOKAHEAD`` packets beyond the furthest position asked for (never past the stream's
+        end), so the flow worker computes the coming pairs while this thread fills (see the module doc)."""
+        if self._threaded:
+            self._read(self.demanded + 1 + LOOKAHEAD)
+
+    def _read(self, target: int) -> None:
+        """Read packets until position ``target`` is loaded or the stream ends; start each new pair's flow."""
+        while self.loaded < target and (self.length is None or self.loaded < self.length):
+            item = self._next_packet()
+            if item is None:
+                self.exhausted = True
+                break
+            packet, made = item
+            if self._positions is None:
+                position = self.loaded
+            else:
+                position = self.position(packet.frame)
+                if position != self.loaded:
+                    raise InputError(
+                        f"frame {packet.frame}: packets must be consecutive frames of the shot "
+                        f"(expected {self.shot[self.loaded] if self.shot else '?'})"
+                    )
+            if isinstance(made, Exception):
+                raise made
+            self.frames[position] = made
+            self.hole_area[position] = int(np.count_nonzero(packet.hole))
+            self.loaded += 1
+            if self.loaded - 1 > self.base:
+                # Flows are computed as packets arrive (each pair once): chains toward keyframes may
+                # later cross pairs whose frames are already gone.
+                self._start_flow(self.loaded - 2)
+        if self.length is not None and self.loaded >= self.length:
+            self.exhausted = True
+        self.max_held = max(self.max_held, len(self.frames))
+        if self.exhausted and self.length is None:
+            self.length = self.loaded
+
+    def frame(self, index: int) -> _Frame:
+        return self.frames[index]
+
+    def _prepare(self, packet: FramePacket) -> _Frame:
+        rgb, hole = packet.rgb, packet.hole
+        if rgb.ndim != 3 or rgb.shape[2] != 3 or hole.shape != rgb.shape[:2]:
+            raise InputError(
+                f"frame {packet.frame}: expected RGB (H, W, 3) and a hole (H, W), "
+                f"got {rgb.shape} and {hole.shape}; check the plate and matte sizes"
+            )
+        if self.size is None:
+            height, width = int(rgb.shape[0]), int(rgb.shape[1])
+            self.size = (height, width)
+            self.work = working_size(height, width, self.opt.flow_max_side)
+            self.scale = (self.work[1] / width, self.work[0] / height)
+        elif rgb.shape[:2] != self.size:
+            raise InputError(
+                f"frame {packet.frame}: size {rgb.shape[1]}x{rgb.shape[0]} differs from the shot's "
+                f"{self.size[1]}x{self.size[0]}; all frames of a shot must have one size"
+            )
+        # (one contiguous reduction first: the per-pixel one over a length-3 last axis is ~10x slower)
+        clean = bool(np.isfinite(rgb).all())
+        if clean:
+            source, invalid = rgb, hole
+        else:
+            finite = np.isfinite(rgb).all(axis=-1)
+            source = np.where(finite[..., None], rgb, 0.0).astype(np.float32)
+            invalid = hole | ~finite
+        gray, small_hole = flow_gray(source, hole, self.work, self.colorspace)
+        thumb_size = working_size(*self.size, 192)[::-1]
+        thumb = cv2.resize(np.asarray(source, np.float32), thumb_size, interpolation=cv2.INTER_AREA)
+        thumb_hole = cv2.resize(invalid.astype(np.uint8), thumb_size, interpolation=cv2.INTER_NEAREST) > 0
+        thumb_hole |= cv2.resize(invalid.astype(np.float32), thumb_size, interpolation=cv2.INTER_AREA) > 0
+        level = float(np.median(np.abs(thumb[~thumb_hole]))) if (~thumb_hole).any() else 1.0
+        return _Frame(
+            packet,
+            np.asarray(source, np.float32),
+            invalid,
+            gray,
+            small_hole,
+            thumb,
+            thumb_hole,
+            max(level, 1e-3),
+        )
+
+    # ------------------------------------------------------------------------------------------------ flow
+    def flow(self, index: int, direction: int) -> np.ndarray:
+        """Working-resolution flow from frame ``index`` to ``index + direction``, completed inside holes."""
+        pair = index if direction > 0 else index - 1
+        if pair not in self.flows:
+            if pair not in self.pending:
+                self._start_flow(pair)
+            self._take_flow(pair)
+        forward, backward = self.flows[pair]
+        return forward if direction > 0 else backward
+
+    def _start_flow(self, pair: int) -> None:
+        """Start pair ``pair``'s flow: in the flow worker, or (no overlap) here and now."""
+        a, b = self.frames[pair], self.frames[pair + 1]
+        if not self._threaded:
+            self._keep(pair, self._pair_flow(pair, a, b))
+            return
+        if self._worker is None:
+            self._worker = ThreadPoolExecutor(1, thread_name_prefix="aifx-flow")
+        self.pending[pair] = self._worker.submit(self._pair_flow, pair, a, b)
+
+    def _take_flow(self, pair: int) -> None:
+        """Wait for pair ``pair``'s flow and take its results over (raises what the worker raised)."""
+        future = self.pending.pop(pair, None)
+        if future is not None:
+            self._keep(pair, future.result())
+
+    def _take_flows(self, last: int) -> None:
+        """Take over every started pair up to ``last``, in order."""
+        for pair in sorted(p for p in self.pending if p <= last):
+            self._take_flow(pair)
+
+    def _keep(self, pair: int, done: _PairFlow) -> None:
+        self.flows[pair] = (done.forward, done.backward)
+        self.fits[pair] = done.fits
+        for index, movers in done.movers.items():
+            self.frames[index].movers = movers
+        self.gains[pair] = done.gain
+
+    def close(self) -> None:
+        """Stop the reading thread and the flow worker: what they are making is finished, nothing more is
+        started."""
+        self._stream.close()
+        for future in self.pending.values():
+            future.cancel()
+        self.pending.clear()
+        if self._worker is not None:
+            self._worker.shutdown(wait=True, cancel_futures=True)
+            self._worker = None
+
+    def _pair_flow(self, pair: int, a: _Frame, b: _Frame) -> _PairFlow:
+        """Pair ``pair``'s flows both ways, their fits, the movers they show and the exposure gain: from the
+        two frames alone (it runs in the flow worker, so it changes no state of the run)."""
+        union = a.small_hole | b.small_hole
+        forward = self.estimator.estimate(a.gray, b.gray)
+        backward = self.estimator.estimate(b.gray, a.gray)
+        fits: tuple[np.ndarray, np.ndarray] | None = None
+        # The flow side's own completion hands on the frame layers it fitted; mover detection reuses them.
+        layers: list[list[np.ndarray]] = []
+        if union.any():
+            if _complete_flows_scored is not None:
+                own = {"layers_out": layers} if _complete_flows_scored is complete_flows_scored else {}
+                forward, backward, fit_f, fit_b = _complete_flows_scored(
+                    [forward, backward],
+                    union,
+                    images=(a.gray, b.gray),
+                    holes=(a.small_hole, b.small_hole),
+                    **own,
+                )
+                fits = (fit_f, fit_b)
+            else:
+                forward, backward = complete_flows([forward, backward], union)
+        movers: dict[int, np.ndarray] = {}
+        if _moving_objects is not None:
+            known = (layers[0], layers[1]) if len(layers) == 2 else None
+            movers = self._detect_movers(pair, (a, b), forward, backward, union, known)
+        gain = self._exposure_gain(a, b, forward) if self.opt.exposure_match else _UNIT
+        return _PairFlow(forward, backward, fits, movers, gain)
+
+    def fit(self, index: int, direction: int) -> np.ndarray | None:
+        """The completion's expected error of :meth:`flow` (working px), None when not estimated."""
+        pair = index if direction > 0 else index - 1
+        self._take_flow(pair)
+        fits = self.fits.get(pair)
+        if fits is None:
+            return None
+        return fits[0] if direction > 0 else fits[1]
+
+    def _detect_movers(
+        self,
+        pair: int,
+        frames: tuple[_Frame, _Frame],
+        forward: np.ndarray,
+        backward: np.ndarray,
+        union: np.ndarray,
+        layers: tuple[list[np.ndarray], list[np.ndarray]] | None = None,
+    ) -> dict[int, np.ndarray]:
+        """Unmasked moving objects of frame pair+1 (and of frame 0 with the first pair), at full resolution, by
+        position.
+
+        Each frame's movers come from one pair only (the one that ends at it), so they do not depend on
+        how the shot is read. ``layers``: the forward and backward flows' background layers when the
+        completion fitted them already.
+        """
+        assert _moving_objects is not None and self.size is not None
+        height, width = self.size
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+        a, b = frames
+        found: dict[int, np.ndarray] = {}
+        wanted = [(pair + 1, b, backward, forward, (b.gray, a.gray), layers and (layers[1], layers[0]))]
+        if pair == 0:
+            wanted.append((0, a, forward, backward, (a.gray, b.gray), layers))
+        for index, frame, ahead, back, images, known in wanted:
+            own = {"layers": known} if known and _moving_objects is moving_objects else {}
+            small = np.asarray(_moving_objects(ahead, back, union, side="a", images=images, **own), bool)
+            if not small.any():
+                continue
+            full = cv2.resize(small.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST)
+            found[index] = (cv2.dilate(full, kernel) > 0) & ~frame.packet.hole
+        return found
+
+    def _exposure_gain(self, a: _Frame, b: _Frame, forward: np.ndarray) -> np.ndarray:
+        """Per-channel gain g with ``b·g ≈ a`` over the background both frames see (robust median of log
+        ratios on thumbnails). Exposure flicker and auto gain are multiplicative, so this is HDR-safe."""
+        height, width = a.thumb.shape[:2]
+        flow: np.ndarray = cv2.resize(forward, (width, height), interpolation=cv2.INTER_AREA)
+        flow[..., 0] *= width / forward.shape[1]
+        flow[..., 1] *= height / forward.shape[0]
+        warped = warp(b.thumb, flow, border=cv2.BORDER_CONSTANT)
+        warped_hole = warp(b.thumb_hole.astype(np.float32), flow, border=cv2.BORDER_CONSTANT) > 0
+        level = max(float(np.median(np.abs(a.thumb))), 1e-6)
+        valid = ~a.thumb_hole & ~warped_hole
+        gain = np.ones(3, np.float32)
+        for c in range(3):
+            ok = valid & (a.thumb[..., c] > 0.02 * level) & (warped[..., c] > 0.02 * level)
+            if ok.sum() >= 64:
+                # A plate may hold values near float32's limit (±3.4e38, a bad grade): their ratios overflow
+                # (inf, inf/inf: nan, tiny/huge: 0) and say nothing of exposure; only finite positive ones count.
+                with np.errstate(over="ignore", invalid="ignore"):
+                    ratio = a.thumb[..., c][ok] / warped[..., c][ok]
+                ratio = ratio[np.isfinite(ratio) & (ratio > 0)]
+                if len(ratio) < 64:
+                    continue
+                log_ratio = float(np.median(np.log(ratio)))
+                gain[c] = np.exp(np.clip(log_ratio, -0.7, 0.7)) if abs(log_ratio) > 0.004 else 1.0
+        return gain
+
+    def gain_between(self, source: int, target: int) -> np.ndarray:
+        """Per-channel gain bringing frame ``source``'s values to frame ``target``'s exposure."""
+        self._take_flows(max(source, target) - 1)
+        gain = np.ones(3, np.float32)
+        if source > target:
+            for pair in range(target, source):
+                gain *= self.gains[pair]
+        else:
+            for pair in range(source, target):
+                gain /= self.gains[pair]
+        return gain
+
+    def evict(self, low: int) -> None:
+        """Forget frames and pair flows before position ``low`` (no later output needs them)."""
+        self._take_flows(low - 1)  # a failure of the flow worker is raised, never dropped with its pair
+        for store in (self.frames, self.flows, self.fits, self.gains):
+            for key in [k for k in store if k < low]:
+                del store[key]
