@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import cv2
 import numpy as np
@@ -19,6 +19,9 @@ from .confidence import read_confidence
 from .errors import InputError
 from .metrics import display_unit
 from .sequence import atomic_write, check_writable
+
+if TYPE_CHECKING:
+    from .sequence.pattern import FramePattern
 
 #: Width of one thumbnail in pixels; the height follows the frame's aspect ratio.
 THUMB_WIDTH = 360
@@ -167,7 +170,7 @@ def overlay_hole(rgb8: np.ndarray, hole: np.ndarray) -> np.ndarray:
 def before_after_sheet(
     path: str | Path,
     plate_seq: _Readable | None,
-    result_seq: _Readable,
+    result_seq: _Readable | str | Path | FramePattern,
     frames: Sequence[int],
     mask: Any = None,
     *,
@@ -186,15 +189,17 @@ def before_after_sheet(
     chosen = pick_frames(frames, count)
     if not chosen:
         raise InputError(f"{path}: no frames to put on the contact sheet")
-    if not hasattr(result_seq, "read"):  # an output pattern: open what was written
+    if hasattr(result_seq, "read"):
+        readable = cast(_Readable, result_seq)
+    else:  # an output pattern: open what was written
         from .sequence import open_sequence
 
-        result_seq = open_sequence(str(result_seq), frames=",".join(str(f) for f in chosen))
+        readable = open_sequence(str(result_seq), frames=",".join(str(f) for f in chosen))
     if isinstance(mask, (str, Path)):
         from .mask import open_mask
 
-        mask = open_mask(str(mask), None, plate_seq if plate_seq is not None else result_seq)
-    results = [result_seq.read(f) for f in chosen]
+        mask = open_mask(str(mask), None, plate_seq if plate_seq is not None else readable)
+    results = [readable.read(f) for f in chosen]
     space = colorspace or guess_colorspace(results[0])
     holes = [(_mask_at(mask, f) > 0.5) for f in chosen] if mask is not None else None
     rows: list[tuple[str, list[np.ndarray]]] = []
@@ -204,7 +209,7 @@ def before_after_sheet(
             before = [overlay_hole(img, hole) for img, hole in zip(before, holes, strict=True)]
         rows.append(("before", before))
     rows.append(("after", [_colour_of(img) for img in results]))
-    where = getattr(result_seq, "path", None)
+    where = getattr(readable, "path", None)
     confidences = [
         read_confidence(img, where(f) if callable(where) else None)
         for img, f in zip(results, chosen, strict=True)
