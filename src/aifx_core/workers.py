@@ -320,6 +320,22 @@ class Helper:
             proc.kill()
             proc.wait()
 
+    def usage(self) -> tuple[float, float]:
+        """(CPU seconds, peak resident MB) of the child so far; (0, 0) when none runs or where ``/proc`` is
+        missing. A benchmark adds them to its own: the helper's work is the fill's work."""
+        proc = self._proc
+        if proc is None:
+            return 0.0, 0.0
+        try:
+            with open(f"/proc/{proc.pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{proc.pid}/status") as status:
+                peak = next((line.split()[1] for line in status if line.startswith("VmHWM:")), "0")
+        except (OSError, IndexError, StopIteration):
+            return 0.0, 0.0
+        ticks = os.sysconf("SC_CLK_TCK")
+        return (int(fields[11]) + int(fields[12])) / ticks, int(peak) / 1024.0
+
     def close(self) -> None:
         """End the child (it finishes the call in progress first)."""
         with self._lock:
