@@ -11,6 +11,7 @@ has it). docs/method.md ("Fast whips") has the numbers.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -33,27 +34,24 @@ def holes_for(name: str, clip: harness.RenderedClip) -> harness.Holes:
     return HOLES[name](clip.width, clip.height)
 
 
-def use_oracle(clip: harness.RenderedClip) -> None:
-    """Make the engine take DIS on the clean frames as the flow inside the holes (and trust it fully)."""
-    plain = pairs.Pairs.flow
+def use_oracle(clip: harness.RenderedClip, fits: bool = False) -> None:
+    """Make the engine take DIS on the clean frames as the flow inside the holes (trusted fully unless
+    ``fits``: then the engine's own fit maps are kept)."""
+    plain = pairs.Pairs._pair_flow
     estimator = DISFlow()
 
-    def flow(self: pairs.Pairs, index: int, direction: int) -> np.ndarray:
-        pair = index if direction > 0 else index - 1
-        if pair not in self.flows:
-            plain(self, index, direction)
-            a, _ = flow_gray(clip.frame(pair), None, self.work)
-            b, _ = flow_gray(clip.frame(pair + 1), None, self.work)
-            region = self.frames[pair].small_hole | self.frames[pair + 1].small_hole
-            forward, backward = (f.copy() for f in self.flows[pair])
-            forward[region] = estimator.estimate(a, b)[region]
-            backward[region] = estimator.estimate(b, a)[region]
-            self.flows[pair] = (forward, backward)
-            if self.fits.get(pair) is not None:
-                self.fits[pair] = (np.zeros(region.shape, np.float32),) * 2
-        return self.flows[pair][0 if direction > 0 else 1]
+    def pair_flow(self: pairs.Pairs, pair: int, a: pairs._Frame, b: pairs._Frame) -> pairs._PairFlow:
+        done = plain(self, pair, a, b)
+        clean_a, _ = flow_gray(clip.frame(pair), None, self.work)
+        clean_b, _ = flow_gray(clip.frame(pair + 1), None, self.work)
+        region = a.small_hole | b.small_hole
+        forward, backward = done.forward.copy(), done.backward.copy()
+        forward[region] = estimator.estimate(clean_a, clean_b)[region]
+        backward[region] = estimator.estimate(clean_b, clean_a)[region]
+        zero = None if done.fits is None or fits else (np.zeros(region.shape, np.float32),) * 2
+        return dataclasses.replace(done, forward=forward, backward=backward, fits=zero or done.fits)
 
-    pairs.Pairs.flow = flow  # type: ignore[method-assign]
+    pairs.Pairs._pair_flow = pair_flow  # type: ignore[method-assign]
 
 
 def main() -> None:
@@ -61,13 +59,14 @@ def main() -> None:
     parser.add_argument("--clips", default="whip,whip960")
     parser.add_argument("--holes", default="static,nine,blob")
     parser.add_argument("--oracle", action="store_true")
+    parser.add_argument("--oracle-fits", action="store_true", help="the oracle keeps the engine's fit maps")
     parser.add_argument("--frames", action="store_true", help="print the per-frame difference to Telea")
     args = parser.parse_args()
     baseline, _ = harness.baseline_backend()
     for name in args.clips.split(","):
         clip = harness.RenderedClip(harness.CLIPS / name)
-        if args.oracle:
-            use_oracle(clip)
+        if args.oracle or args.oracle_fits:
+            use_oracle(clip, args.oracle_fits)
         for hole_name in args.holes.split(","):
             start = time.process_time()
             result = harness.score_case(

@@ -23,14 +23,17 @@ from ..flow import sample_points
 #: s + d, or None when unknown (treated as 0).
 FitLookup = Callable[[int, int], "np.ndarray | None"]
 #: Where both ends of a step lie in completed flow (both fit maps > 0), the round trip compares two guesses,
-#: not a guess with a measurement, so it could be allowed to miss by this share of the smaller of their expected
-#: errors on top of the strict tolerance. Off (0) by default: at 0.5 a large hole's chains survive its interior
-#: (dollyball960 +2.5 dB, tennis object-shaped +0.24) but chains then also pass through completed flow next to
-#: unmasked movers, and crosser's nine squares went from 0 to 3 of 20 frames below Telea - 1 dB, breaking the
-#: never-worse-than-a-blur rule (docs/method.md "Large holes").
-GUESS_SLACK = 0.0
+#: not a guess with a measurement, so it may miss by this share of the smaller of their expected errors on top
+#: of the strict tolerance: on fast pans (see SLACK_FAST_PX) a hole's chains then survive its interior.
+GUESS_SLACK = 0.5
 #: ... but by no more than this (working px): a completion with nothing to learn from reports a huge error.
 SLACK_CAP = 3.0
+#: ... and only on a step whose points move at least this far (median, working px; the completion's
+#: ``FAST_PX``): two completions of a fast, motion-blurred pair are coarse guesses, and the strict check stops
+#: chains there for the guesses' coarseness, not for an occlusion. Under a slow camera a miss between two
+#: completions is more often an unmasked mover next to the hole: ungated, the slack put 3 of 20 frames of
+#: crosser's nine squares (1.3 px/frame) below Telea - 1 dB (docs/method.md "Large holes", "Fast whips").
+SLACK_FAST_PX = 10.0
 
 
 class Chain:
@@ -92,7 +95,8 @@ class Chain:
         if fit_map is not None:
             here = sample_points(fit_map, xw, yw)
             self.fit = np.maximum(self.fit, here)
-            back_fit = self._fit(nxt, -self.direction) if GUESS_SLACK > 0 else None
+            fast = GUESS_SLACK > 0 and len(moved) > 0 and float(np.median(moved)) >= SLACK_FAST_PX
+            back_fit = self._fit(nxt, -self.direction) if fast else None
             if back_fit is not None:
                 # Both flows of the step completed: occlusion is not what a miss between them shows (the
                 # landing on measured flow keeps the strict check); the miss still counts in ``fb``.
