@@ -409,3 +409,39 @@ def test_a_fast_blurred_pan_is_filled_from_its_neighbours(monkeypatch: pytest.Mo
     monkeypatch.setattr(completion, "LANDING_PX", -1.0)
     unchecked = np.array(fill("propagate"))
     assert ours.mean() > unchecked.mean() + 0.4
+
+
+def _dragged_pan(speed: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A pan at (``speed``, 0) over a static hole, the estimator's flow dragged to a fifth of it in a band
+    11-15 px upstream of the hole (beyond the fixed 10-px fringe). Returns (flow, truth, hole, band)."""
+    height, width = 160, 260
+    xs, ys = _grid(height, width)
+    truth = np.stack([np.full_like(xs, speed), np.zeros_like(ys)], axis=-1)
+    hole = np.zeros((height, width), bool)
+    hole[60:100, 120:160] = True
+    flow = truth.copy()
+    band = (xs >= 105) & (xs < 109) & (ys >= 60) & (ys < 100)
+    flow[band] = (speed / 5.0, 0.0)
+    flow[hole] = (0.0, 0.0)
+    return flow, truth, hole, band
+
+
+def test_a_fast_pairs_dragged_fringe_is_replaced_by_the_completion(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under a fast pan DIS drags the flow around a pre-filled hole further out than the fixed fringe: on a
+    fast pair (30 px/frame) the replaced fringe grows (``FAST_GAP``), so the band upstream gets the pan's
+    motion; a slow pair's completion is exactly what it was with the fixed fringe."""
+    flow, truth, hole, band = _dragged_pan(30.0)
+    completed = complete_flows([flow, -flow], hole, holes=(hole, hole))[0]
+    assert np.percentile(np.hypot(*(completed[band] - truth[band]).T), 95) < 1.0
+    assert np.hypot(*(completed[hole] - truth[hole]).T).max() < 1.0
+    fixed = complete_flows_scored([flow, -flow], hole, holes=(hole, hole))
+    assert (fixed[2][band] > 0).all()  # the band is a completion now: the fit map says so
+    slow = _dragged_pan(5.0)[:3]
+    grown = complete_flows([slow[0], -slow[0]], slow[2])
+    monkeypatch.setattr(completion, "FAST_GAP", 0.0)
+    assert all(
+        np.array_equal(a, b) for a, b in zip(grown, complete_flows([slow[0], -slow[0]], slow[2]), strict=True)
+    )
+    # Without the growth the fast pair's band keeps the dragged flow: the test can fail.
+    kept = complete_flows([flow, -flow], hole, holes=(hole, hole))[0]
+    assert np.median(np.hypot(*(kept[band] - truth[band]).T)) > 10.0
