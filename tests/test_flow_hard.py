@@ -296,7 +296,9 @@ def test_the_completion_hands_its_frame_layers_to_mover_detection() -> None:
     # Reusing them (no second fit) finds the same crosser as fitting them again on the completed flows.
     reused = moving_objects(completed[0], completed[1], hole, layers=(layers[0], layers[1]))
     fitted = moving_objects(completed[0], completed[1], hole)
-    assert (reused & disc).sum() > 0.9 * disc.sum()
+    # (0.92 of it with the fixed 10-px fringe; this pan is fast (25 px/frame), so the fringe the completion
+    # replaces grows to 14 px and the ring with it, and the disc's edge within 5 px of the hole is lost: 0.87)
+    assert (reused & disc).sum() > 0.85 * disc.sum()
     assert (reused != fitted).mean() < 0.001
     # An empty hole fits nothing and hands nothing on.
     none: list = []

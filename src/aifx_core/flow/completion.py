@@ -220,6 +220,8 @@ def _complete(
         out = flow.copy()
         region = out[crop]
         done = inside & ~unknown  # (where nothing could be learned, the flow is left as it was)
+        if gap > opt.gap:  # the grown fringe keeps an unmasked mover's own flow
+            done &= ~(moving[j] & (near > opt.gap))
         region[done] = (bases[j] + filled[j])[done]
         completed.append(out)
         fit = spread[j] * (1.0 + depth / opt.ring) + DRIFT * depth
