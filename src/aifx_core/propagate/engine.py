@@ -18,13 +18,17 @@ keyframe and its fill, the anchors). This module is the backend and, per frame, 
 propagate → weights → fallback → result, over bounded caches keyed by position in the *shot* (counted from the
 shot's first frame, whichever frames a call reads). A frame's propagation depends only on frames within ``radius`` (and the movers of the first of
 them, found with the frame before it); its ring check's spatial share is smoothed over the frame before and
-after it (:data:`TEMPORAL`), so its pixels depend on ``radius + TEMPORAL`` frames each way; keyframe blocks are fixed by position in the shot and each block's
+after it (:data:`TEMPORAL`), and where it takes the fallback route it is averaged along the flow with the
+unsteadied fills of the :data:`STEADY` frames either side, so its pixels depend on ``radius + TEMPORAL + STEADY``
+frames each way; keyframe blocks are fixed by position in the shot and each block's
 keyframe (the user's, else the member with the largest hole: a cheap cue known from the masks alone) and its
 fill are decided once per shot, by the anchors stage (:meth:`PropagateBackend.anchors`) or, on a whole-shot
 stream, as the blocks are reached (the same code, so the same pixels); a frame uses the keyframes of its own
-and the adjacent blocks, at most ``2 * keyframe_interval - 2`` frames away. So a chunk is exact when it reads
+and the adjacent blocks, at most ``2 * keyframe_interval - 2`` frames away (``+ STEADY`` for its neighbours').
+So a chunk is exact when it reads
 
-    positions [first - max(radius + 2, 2 * keyframe_interval - 2), last + max(radius + 1, 2 * keyframe_interval - 2)]
+    positions [first - max(radius + 2, 2 * keyframe_interval - 2) - STEADY,
+               last + max(radius + 1, 2 * keyframe_interval - 2) + STEADY]
 
 (clipped to the shot; :meth:`PropagateBackend.chunk_context`) and the shot's anchors. Nothing depends on how
 packets are chunked, so ``window`` changes memory, never pixels, and at most ``window + overlap`` packets are
@@ -50,7 +54,7 @@ from ..progress import Reporter
 from .candidates import Source, gather
 from .chain import Chain
 from .confidence import candidate_quality, candidate_weight, pixel_confidence
-from .fallback import blend_weights, carry, smoothstep
+from .fallback import Filled, blend_weights, carry, smoothstep, steady
 from .fusion import fuse
 from .keyframes import Keyframes
 from .options import PropagateOptions
@@ -76,6 +80,14 @@ TEMPORAL = 1
 #: at a quarter of the confidence (tennis, object-shaped hole: propagated pixels were closer to the truth
 #: than the fallback in every confidence band; docs/method.md, section 4).
 CARRY_TRUST = 0.25
+#: Where a frame's fill takes the fallback route, it is averaged along the completed flow with the fills its
+#: neighbours up to this many frames away made for themselves (:func:`.fallback.steady`), so what is invented
+#: or fetched unsurely moves with the plate instead of boiling. A frame's pixels then depend on this many
+#: frames more each way (``reach``, ``chunk_context``); 0 turns it off.
+STEADY = 2
+#: Misalignment (working px) at which a neighbour's value counts half: a blur is forgiving, and on a fast
+#: pan the completed flow is often 10 px out where its round trip says so (docs/method.md, section 4).
+STEADY_PX = 30.0
 #: Unmasked movers this close (pixels, square neighbourhood) to a pixel the spatial fill is asked for are hole
 #: to it, farther ones are not. Telea (radius 5) reads ±5 px and marches its distance field ±5 px outside the
 #: hole: with 16, the values at the asked pixels moved by < 1e-4 against handing it every mover (tennis, blob
@@ -102,6 +114,20 @@ class _Propagated:
     #: Share of the frame's own spatial fill in the result (0..1, smooth in space): high where propagation
     #: reproduced the frame's ring no better than a blur would (:func:`.seam.ring_check`).
     spatial: np.ndarray
+
+
+@dataclass
+class _Fallback:
+    """Frame t's fill at its hole pixels before it is steadied in time, and what the route counters need."""
+
+    values: np.ndarray  # (N, 3)
+    kept: np.ndarray  # share of the propagated value in each pixel (the rest is the fallback route)
+    confidence: np.ndarray  # the confidence output
+    counted: np.ndarray  # indices the route counters call spatial where nothing is kept
+    alpha: np.ndarray  # weight of the propagated value against the fallback route
+    share: np.ndarray  # the ring check's share of the frame's own spatial fill (smoothed in time)
+    #: The frame as its neighbours read it (made on first use, see ``_Run.filled``).
+    filled: Filled | None = None
 
 
 class PropagateBackend:
@@ -136,14 +162,15 @@ class PropagateBackend:
     def reach(self) -> tuple[int, int]:
         """Frames before and after an output that its pixels depend on (see the module docstring)."""
         radius, interval = self.options.radius, self.options.keyframe_interval
-        return max(radius + 1 + TEMPORAL, 2 * interval - 2), max(radius + TEMPORAL, 2 * interval - 2)
+        behind = max(radius + 1 + TEMPORAL, 2 * interval - 2) + STEADY
+        return behind, max(radius + TEMPORAL, 2 * interval - 2) + STEADY
 
     @property
     def overlap(self) -> int:
         """Packets held besides the read window: the reach behind, and ahead the reach plus what deciding the
         next block's keyframe reads while streaming (its block and ``radius + TEMPORAL`` beyond)."""
         behind, _ = self.reach
-        return behind + 2 * self.options.keyframe_interval + self.options.radius + 1 + TEMPORAL
+        return behind + 2 * self.options.keyframe_interval + self.options.radius + 1 + TEMPORAL + STEADY
 
     def chunk_context(self, first: int, last: int, length: int) -> tuple[int, int]:
         """Shot positions to read so that positions ``first..last`` of a ``length``-frame shot come out exactly
@@ -277,6 +304,8 @@ class _Run:
         self.pairs = Pairs(self.opt, backend.context.colorspace, estimator, packets, span)
         self.keyframes = Keyframes(self.pairs, self.opt, self._fill_keyframe, span)
         self.props: dict[int, _Propagated] = {}
+        #: Per frame: its fill before it is steadied (``parts[j].filled`` is what j's neighbours read).
+        self.parts: dict[int, _Fallback] = {}
 
     def close(self) -> None:
         """Stop the reading thread and the flow worker (see :meth:`.pairs.Pairs.close`)."""
@@ -490,25 +519,32 @@ class _Run:
             image[prop.ys[need], prop.xs[need]] = a * base[need] + (1.0 - a) * spatial
         return np.nan_to_num(image, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
 
-    # ---------------------------------------------------------------------------------------------- result
-    def result(self, t: int) -> tuple[np.ndarray, np.ndarray]:
-        """Frame t filled, and its confidence map (1 outside the hole)."""
+    # -------------------------------------------------------------------------------------------- fallback
+    def fallback(self, t: int) -> _Fallback:
+        """Frame t's fill before it is steadied in time (computed once, on demand: its neighbours read it too)."""
+        if t not in self.parts:
+            if not self.pairs.available(t):
+                raise ContextError(f"position {t} is not in the shot")
+            self.parts[t] = self._fallback(t)
+        return self.parts[t]
+
+    def _fallback(self, t: int) -> _Fallback:
         # Asked for every frame, needed or not: a whole-shot stream decides the blocks in order, while the
         # frames their keyframes need are still held.
         keyframes = self.keyframes.around(t)
         prop = self.propagated(t)
-        frame = self.pairs.frames[t]
-        confidence = np.ones(frame.packet.hole.shape, np.float32)
-        if len(prop.ys) == 0:
-            return frame.packet.rgb, confidence
         alpha, share = self.weights(t)
+        if len(prop.ys) == 0:
+            none = np.zeros(0, np.float32)
+            return _Fallback(np.zeros((0, 3), np.float32), none, none, np.zeros(0, np.intp), alpha, share)
         if t in keyframes:
             # A keyframe's fill is its image: propagation, its spatial fill and the ring check's share of it,
             # blended once (by the anchors stage, or as its block was reached).
+            # What it invented there is the keyframe route, as in the frames it is carried to (counted so, the
+            # per-frame route shares do not jump at keyframes); the ring check's share still counts as spatial.
             values = self.keyframes.keyframe_image(t)[prop.ys, prop.xs]
             kept = alpha * (1.0 - share)
-            self._count(prop, alpha, share, np.flatnonzero(kept < 0.999))
-            return self._output(t, values, kept * prop.confidence)
+            return _Fallback(values, kept, kept * prop.confidence, np.zeros(0, np.intp), alpha, share)
         base = prop.values + prop.offset
         fallback = np.zeros_like(base)
         need = np.nonzero(alpha < 0.999)[0]
@@ -572,8 +608,58 @@ class _Run:
         values = a * base + (1.0 - a) * fallback
         s = share[:, None]
         values = (1.0 - s) * values + s * spatial
-        self._count(prop, alpha, share, need[beta < 0.999] if len(spatial_points) else spatial_points)
-        return self._output(t, values, alpha * prop.confidence * (1.0 - share))
+        counted = need[beta < 0.999] if len(spatial_points) else spatial_points
+        return _Fallback(
+            values, alpha * (1.0 - share), alpha * prop.confidence * (1.0 - share), counted, alpha, share
+        )
+
+    def filled(self, j: int) -> Filled:
+        """Frame j as its neighbours read it to steady their fill (its own fill, not yet steadied)."""
+        part = self.fallback(j)
+        if part.filled is None:
+            frame, prop = self.pairs.frames[j], self.props[j]
+            # Its hole is read where its fill is background: not where the ring check saw something the other
+            # frames do not show (an object crossing the hole, water): that is not carried along the flow.
+            part.filled = Filled(
+                frame.source, self._blocked(frame), prop.ys, prop.xs, part.values, 1.0 - part.share
+            )
+        return part.filled
+
+    def _in_shot(self, j: int) -> bool:
+        return j >= 0 and self.pairs.available(j)
+
+    # ---------------------------------------------------------------------------------------------- result
+    def result(self, t: int) -> tuple[np.ndarray, np.ndarray]:
+        """Frame t filled, and its confidence map (1 outside the hole)."""
+        part = self.fallback(t)
+        prop = self.propagated(t)
+        frame = self.pairs.frames[t]
+        if len(prop.ys) == 0:
+            return frame.packet.rgb, np.ones(frame.packet.hole.shape, np.float32)
+        values = part.values
+        # The fallback's share of each pixel, less the ring check's: what the other frames do not show (an
+        # object crossing the hole) is not averaged along the background's flow.
+        unsure = (1.0 - part.alpha) * (1.0 - part.share)
+        points = np.flatnonzero(unsure > 0.001)
+        if STEADY > 0 and len(points):
+            # Where the fill is not wholly propagated it is averaged along the flow with the neighbours' own
+            # fills, so what is invented or fetched unsurely moves with the plate instead of boiling.
+            values = values.copy()
+            values[points] = steady(
+                t,
+                prop.xs[points],
+                prop.ys[points],
+                part.values[points],
+                unsure[points],
+                self.filled,
+                self._in_shot,
+                self._chain,
+                self.pairs.gain_between,
+                STEADY,
+                STEADY_PX,
+            )
+        self._count(prop, part.alpha, part.share, part.counted)
+        return self._output(t, values, part.confidence)
 
     def _output(self, t: int, values: np.ndarray, confidence: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Frame t with ``values`` in its hole, and the confidence map (1 outside the hole)."""
@@ -611,9 +697,12 @@ class _Run:
         reach behind it, propagation results before it, keyframe images before the previous block."""
         behind, _ = self.backend.reach
         self.pairs.evict(next_output - behind)
-        self.keyframes.evict((next_output // self.opt.keyframe_interval - 1) * self.opt.keyframe_interval)
-        for key in [k for k in self.props if k < next_output - TEMPORAL]:
+        interval = self.opt.keyframe_interval
+        self.keyframes.evict(((next_output - STEADY) // interval - 1) * interval)
+        for key in [k for k in self.props if k < next_output - TEMPORAL - STEADY]:
             del self.props[key]
+        for key in [k for k in self.parts if k < next_output - STEADY]:
+            del self.parts[key]
 
 
 def _movers_near(movers: np.ndarray, ys: np.ndarray, xs: np.ndarray, reach: int) -> np.ndarray:

@@ -133,3 +133,107 @@ def carry(
         quality[missing[ok]] = sure[ok] / weight[ok]
         got[missing[ok]] = True
     return values, got, quality
+
+
+class Filled:
+    """A frame as its neighbours read it when they steady their fill: its plate, with its own (not yet steadied)
+    fill in the hole, where it may be read (``readable``, 0..1: never an unmasked mover, so a passing car is
+    not carried into a neighbour's hole). Only a crop around the hole is copied (premultiplied by
+    ``readable``); elsewhere the plate itself is read, so memory stays at a few hole-sized crops."""
+
+    def __init__(
+        self,
+        plate: np.ndarray,
+        blocked: np.ndarray,
+        ys: np.ndarray,
+        xs: np.ndarray,
+        values: np.ndarray,
+        readable: np.ndarray,
+    ) -> None:
+        height, width = blocked.shape
+        self.plate = plate
+        self.blocked = blocked.astype(np.uint8) * np.uint8(255)  # sampled bilinearly: the blocked share * 255
+        # The crop holds the hole and one pixel around it, so a bilinear footprint outside the crop's inner part
+        # never touches the hole.
+        self.y0 = self.x0 = self.y1 = self.x1 = 0
+        if len(ys):
+            self.y0, self.x0 = max(int(ys.min()) - 1, 0), max(int(xs.min()) - 1, 0)
+            self.y1, self.x1 = min(int(ys.max()) + 2, height), min(int(xs.max()) + 2, width)
+        crop = np.s_[self.y0 : self.y1, self.x0 : self.x1]
+        weight = 1.0 - blocked[crop].astype(np.float32)
+        weight[ys - self.y0, xs - self.x0] = readable
+        image = plate[crop].copy()
+        image[ys - self.y0, xs - self.x0] = values
+        self.crop = np.concatenate([image * weight[..., None], weight[..., None]], axis=-1).astype(np.float32)
+
+    def sample(self, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(values (N, 3), share (N,)): bilinear samples at full-resolution positions, normalised by the share of
+        each sample's footprint that was readable (0 where none was)."""
+        values = np.zeros((len(xs), 3), np.float32)
+        share = np.zeros(len(xs), np.float32)
+        near = (xs >= self.x0) & (xs < self.x1 - 1) & (ys >= self.y0) & (ys < self.y1 - 1)
+        if near.any():
+            got = sample_points(self.crop, xs[near] - self.x0, ys[near] - self.y0)
+            share[near] = got[:, 3]
+            values[near] = got[:, :3] / np.maximum(got[:, 3], 1e-6)[:, None]
+        far = ~near
+        if far.any():
+            values[far] = sample_points(self.plate, xs[far], ys[far])
+            share[far] = 1.0 - sample_points(self.blocked, xs[far], ys[far]).astype(np.float32) / 255.0
+        return values, np.where(share > 1e-3, share, 0.0).astype(np.float32)
+
+
+def steady(
+    t: int,
+    xs: np.ndarray,
+    ys: np.ndarray,
+    own: np.ndarray,
+    unsure: np.ndarray,
+    neighbours: Callable[[int], Filled],
+    exists: Callable[[int], bool],
+    chain: Callable[[int, int, np.ndarray, np.ndarray, bool], Chain],
+    gain: Callable[[int, int], np.ndarray],
+    reach: int,
+    misalign_px: float,
+    own_weight: float = 2.0,
+) -> np.ndarray:
+    """Frame t's fill at points (``xs``, ``ys``), averaged along the flow with its neighbours' where it is unsure.
+
+    What the fallback invents (a spatial fill, made per frame) and what propagation fetches with little
+    confidence change from frame to frame, where the plate moves on steadily: they boil. So each point is
+    followed by the completed flow to the frames up to ``reach`` away (those the shot has: ``exists``), the
+    neighbour's own fill (or plate, where the point lands outside its hole) is read there (``neighbours(j)``),
+    and the values are averaged with the frame's own (weight ``own_weight``). A neighbour's weight is
+    ``unsure`` (the point's share of the fallback in frame t: a wholly propagated pixel keeps its value) /
+    distance, times the readable share of its sample, times how well the flow held, scored like a carried
+    keyframe but with ``misalign_px`` as the tolerance (a blur misplaced by a pixel or two is the same blur).
+    It reads only frames within ``reach``, and only their unsteadied fills, so a frame's output does not depend
+    on where a chunk starts.
+    """
+    if len(xs) == 0 or reach <= 0:
+        return own
+    total = own_weight * own.astype(np.float32)
+    weight = np.full(len(xs), own_weight, np.float32)
+    for direction in (-1, 1):
+        walk = chain(t, direction, xs.astype(np.float32), ys.astype(np.float32), False)
+        for distance in range(1, reach + 1):
+            if len(walk) == 0 or not exists(t + direction * distance):
+                break
+            walk.step()
+            if len(walk) == 0:
+                break
+            with np.errstate(over="ignore", invalid="ignore"):  # plates may hold values near float32's limit
+                values, share = neighbours(walk.current).sample(walk.x, walk.y)
+                values = gain(walk.current, t) * values
+            usable = np.isfinite(values).all(axis=1)
+            error = walk.fb + FIT_SHARE * walk.fit + TRAVEL_SHARE * walk.travel
+            w = np.where(
+                usable, unsure[walk.index] * share / (distance * (1.0 + (error / misalign_px) ** 2)), 0
+            )
+            with np.errstate(over="ignore", invalid="ignore"):
+                total[walk.index] += w[:, None] * np.where(usable[:, None], values, 0.0)
+            weight[walk.index] += w
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = total / weight[:, None]
+    # A sum that overflowed (huge but legal plate values) keeps the frame's own value.
+    return np.where(np.isfinite(out).all(axis=1)[:, None], out, own).astype(np.float32)

@@ -1,0 +1,168 @@
+"""The fallback does not boil: where a frame's fill takes the fallback route (a spatial fill made per frame, or
+keyframe content carried unsurely), it is averaged along the flow with what its neighbours made for themselves
+(``fallback.steady``, engine ``STEADY``), and the route counters say what a keyframe's pixels are."""
+
+from __future__ import annotations
+
+import numpy as np
+from propagate_clips import hard_clip, texture
+
+from aifx_core.backends import create_backend
+from aifx_core.inpaint import BackendContext, FramePacket
+from aifx_core.progress import Reporter
+from aifx_core.propagate import engine, pairs
+from aifx_core.propagate.chain import Chain
+from aifx_core.propagate.fallback import Filled, steady
+
+SIZE = (40, 80)
+SHIFT = 3.0  # the plate moves this many px/frame to the left
+
+
+def _chain(start, direction, xs, ys, checked=True):
+    flow = np.zeros((*SIZE, 2), np.float32)
+
+    def flows(s: int, d: int) -> np.ndarray:
+        out = flow.copy()
+        out[..., 0] = -SHIFT * d
+        return out
+
+    return Chain(start, direction, xs, ys, flows, SIZE, (1.0, 1.0), 1.0 if checked else float("inf"))
+
+
+def _boiling_frames(frames=range(-4, 6), noise: float = 0.1):
+    """A textured plate translating SHIFT px/frame under a static hole; each frame's fill is the truth plus its
+    own noise (what a spatial fill made per frame does: it invents something new every frame)."""
+    tex = texture(SIZE[0], SIZE[1] + 64, seed=5)
+    rng = np.random.default_rng(0)
+    hole = np.zeros(SIZE, bool)
+    hole[10:30, 30:50] = True
+    ys, xs = np.nonzero(hole)
+    truth, fills = {}, {}
+    for j in frames:
+        start = int(SHIFT * j) + 16
+        truth[j] = tex[:, start : start + SIZE[1]].copy()
+        fills[j] = truth[j][ys, xs] + rng.normal(0.0, noise, (len(ys), 3)).astype(np.float32)
+    return hole, ys, xs, truth, fills
+
+
+def _steadied(t, hole, ys, xs, truth, fills, unsure=None, readable=None, blocked=None):
+    def neighbour(j: int) -> Filled:
+        plate = np.where(hole[..., None], 0.0, truth[j]).astype(np.float32)
+        share = np.ones(len(ys), np.float32) if readable is None else readable
+        return Filled(plate, hole if blocked is None else blocked, ys, xs, fills[j], share)
+
+    weight = np.ones(len(ys), np.float32) if unsure is None else unsure
+    return steady(t, xs, ys, fills[t], weight, neighbour, lambda j: j in fills, _chain, _unit, 2, 30.0)
+
+
+def _unit(source: int, target: int) -> np.ndarray:
+    return np.ones(3, np.float32)
+
+
+def test_a_boiling_fill_is_averaged_along_the_motion() -> None:
+    hole, ys, xs, truth, fills = _boiling_frames()
+    out = {t: _steadied(t, hole, ys, xs, truth, fills) for t in (0, 1)}
+    # Closer to the truth (independent noise averages out; where a neighbour's point lies outside its hole
+    # the plate itself is read) ...
+    for t in (0, 1):
+        assert np.mean((out[t] - truth[t][ys, xs]) ** 2) < 0.35 * np.mean((fills[t] - truth[t][ys, xs]) ** 2)
+    # ... and steadier along the motion: frame 1 at (x - SHIFT) shows what frame 0 showed at x.
+    image = {t: np.zeros((*SIZE, 3), np.float32) for t in (0, 1)}
+    raw = {t: np.zeros((*SIZE, 3), np.float32) for t in (0, 1)}
+    for t in (0, 1):
+        image[t][ys, xs], raw[t][ys, xs] = out[t], fills[t]
+    both = hole & np.roll(hole, int(SHIFT), axis=1)
+    by, bx = np.nonzero(both)
+    moved = bx - int(SHIFT)
+    change = np.mean((image[0][by, bx] - image[1][by, moved]) ** 2)
+    raw_change = np.mean((raw[0][by, bx] - raw[1][by, moved]) ** 2)
+    assert change < 0.35 * raw_change
+
+
+def test_sure_pixels_unreadable_neighbours_and_the_shot_end_keep_the_frames_own_value() -> None:
+    hole, ys, xs, truth, fills = _boiling_frames()
+    own = fills[0]
+    # Wholly propagated pixels (nothing unsure) are left exactly as they are.
+    np.testing.assert_array_equal(_steadied(0, hole, ys, xs, truth, fills, unsure=np.zeros(len(ys))), own)
+    # A neighbour's fill is not read where its ring check saw something other frames do not show (readable
+    # 0), nor its plate where an unmasked mover covers it.
+    everywhere = np.ones(SIZE, bool)
+    kept = _steadied(
+        0, hole, ys, xs, truth, fills, readable=np.zeros(len(ys), np.float32), blocked=everywhere
+    )
+    np.testing.assert_array_equal(kept, own)
+    # No frame beyond the shot is asked for (frame 0 is the first): only frame 1 and 2 count.
+    asked: list[int] = []
+    hole, ys, xs, truth, fills = _boiling_frames(frames=range(0, 3))
+
+    def exists(j: int) -> bool:
+        asked.append(j)
+        return j in fills
+
+    def neighbour(j: int) -> Filled:
+        assert j in fills
+        return Filled(truth[j], hole, ys, xs, fills[j], np.ones(len(ys), np.float32))
+
+    out = steady(0, xs, ys, fills[0], np.ones(len(ys)), neighbour, exists, _chain, _unit, 2, 30.0)
+    assert -1 in asked and -2 not in asked and not np.array_equal(out, fills[0])
+
+
+def _packets(clip):
+    return [
+        FramePacket(t, np.where(h[..., None], 0.0, f).astype(np.float32), h)
+        for t, (f, h) in enumerate(zip(clip.frames, clip.holes, strict=True))
+    ]
+
+
+def test_the_engines_fallback_moves_with_the_plate_instead_of_boiling(monkeypatch) -> None:
+    """The completed flow is right but scored unsure inside the hole, so propagation gives way and the keyframe
+    content it would carry is as unsure: the fill is mostly each frame's own spatial fill, which boils.
+    Steadied along the flow, it changes much less from frame to frame along the plate's motion, and is no
+    further from the truth."""
+    from aifx_core.flow import complete_flows
+
+    def unsure(flows, hole, **options):
+        completed = complete_flows(flows, hole, **options)
+        fit = np.where(hole, np.float32(40.0), np.float32(0.0)).astype(np.float32)
+        return (*completed, fit, fit)
+
+    pan = 3
+    clip = hard_clip(n=12, pan=float(pan), blur=False, crosser_speed=0.0, crosser_size=(1, 1))
+    monkeypatch.setattr(pairs, "_complete_flows_scored", unsure)
+    reach = engine.STEADY
+    assert reach > 0
+
+    def run(reach: int) -> tuple[float, float, dict]:
+        monkeypatch.setattr(engine, "STEADY", reach)
+        backend = create_backend("propagate", BackendContext(colorspace="sRGB"))
+        out = [rgb for _, rgb in backend.fill(_packets(clip), Reporter())]
+        hole = clip.holes[0]
+        both = hole & np.roll(hole, pan, axis=1)  # x in frame t shows what x - pan shows in frame t + 1
+        by, bx = np.nonzero(both)
+        change = np.mean([(out[t][by, bx] - out[t + 1][by, bx - pan]) ** 2 for t in range(len(out) - 1)])
+        error = np.mean([(rgb - clip.background[t])[hole] ** 2 for t, rgb in enumerate(out)])
+        return float(change), float(error), backend.stats
+
+    boil, plain_error, plain = run(0)
+    change, error, stats = run(reach)
+    assert plain["spatial"] + plain["blended"] > 0.5 * sum(int(h.sum()) for h in clip.holes)
+    assert change < 0.6 * boil
+    assert error < plain_error * 1.05
+    assert stats == plain  # the routes are what they were: only the fallback's values are steadier
+
+
+def test_a_keyframes_invented_pixels_count_as_keyframe_not_spatial() -> None:
+    """Locked off, nothing under the holes is ever seen: every frame's hole is invented on its block's keyframe
+    and carried. The route counters say so on the keyframes too (they said "spatial" there, so per-frame route
+    plots jumped at every keyframe)."""
+    clip = hard_clip(n=9, pan=0.0, blur=False, crosser_speed=0.0, crosser_size=(1, 1))
+    backend = create_backend("propagate", BackendContext(colorspace="sRGB"))
+    before = dict(backend.stats)
+    per_frame = []
+    for _ in backend.fill(_packets(clip), Reporter()):
+        per_frame.append({k: backend.stats[k] - before.get(k, 0) for k in backend.stats})
+        before = dict(backend.stats)
+    hole = int(clip.holes[0].sum())
+    for counts in per_frame:
+        assert sum(counts.values()) == hole
+        assert counts["keyframe"] == hole, counts
