@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness  # noqa: E402
 
 from aifx_core.progress import Reporter  # noqa: E402
+from aifx_core.workers import helper  # noqa: E402
 
 
 def peak_rss_mb() -> float:
@@ -62,6 +63,8 @@ def main() -> int:
             "width": args.width,
             "height": args.height,
             "peak_rss_mb": round(peak_rss_mb(), 1),
+            # The flow worker's helper process (aifx_core.workers.Helper) holds memory of its own.
+            "helper_peak_rss_mb": round(helper().usage()[1], 1),
             "rss_before_fill_mb": round(baseline_mb, 1),
             "seconds": round(time.perf_counter() - start, 2),
         }

@@ -296,7 +296,9 @@ def test_the_completion_hands_its_frame_layers_to_mover_detection() -> None:
     # Reusing them (no second fit) finds the same crosser as fitting them again on the completed flows.
     reused = moving_objects(completed[0], completed[1], hole, layers=(layers[0], layers[1]))
     fitted = moving_objects(completed[0], completed[1], hole)
-    assert (reused & disc).sum() > 0.9 * disc.sum()
+    # (0.92 of it with the fixed 10-px fringe; this pan is fast (25 px/frame), so the fringe the completion
+    # replaces grows to 14 px and the ring with it, and the disc's edge within 5 px of the hole is lost: 0.87)
+    assert (reused & disc).sum() > 0.85 * disc.sum()
     assert (reused != fitted).mean() < 0.001
     # An empty hole fits nothing and hands nothing on.
     none: list = []
@@ -382,7 +384,8 @@ def test_a_fast_blurred_pan_is_filled_from_its_neighbours(monkeypatch: pytest.Mo
     """The rally case end to end (``hard_clips.fast_pan``: 20-35 px/frame, motion blur, three static squares,
     an unmasked disc crossing against the pan): the engine fills the squares from the frames that saw
     behind them, well above a per-frame Telea fill, and not learning the ring flow that DIS dragged onto the
-    pre-filled holes (``completion.LANDING_PX``) is worth measurable dB here (the answer is known)."""
+    pre-filled holes (``completion.LANDING_PX``) nor keeping the wider fringe it dragged (``FAST_GAP``) is
+    worth measurable dB here (the answer is known: 34.9 -> 35.8 dB when written)."""
     from aifx_core.backends import create_backend
     from aifx_core.inpaint import BackendContext, FramePacket
     from aifx_core.progress import Reporter
@@ -407,5 +410,42 @@ def test_a_fast_blurred_pan_is_filled_from_its_neighbours(monkeypatch: pytest.Mo
     assert ours.mean() > telea.mean() + 6.0
     assert (ours > telea - 1.0).all()
     monkeypatch.setattr(completion, "LANDING_PX", -1.0)
+    monkeypatch.setattr(completion, "FAST_GAP", 0.0)
     unchecked = np.array(fill("propagate"))
     assert ours.mean() > unchecked.mean() + 0.4
+
+
+def _dragged_pan(speed: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A pan at (``speed``, 0) over a static hole, the estimator's flow dragged to a fifth of it in a band
+    11-15 px upstream of the hole (beyond the fixed 10-px fringe). Returns (flow, truth, hole, band)."""
+    height, width = 160, 260
+    xs, ys = _grid(height, width)
+    truth = np.stack([np.full_like(xs, speed), np.zeros_like(ys)], axis=-1)
+    hole = np.zeros((height, width), bool)
+    hole[60:100, 120:160] = True
+    flow = truth.copy()
+    band = (xs >= 105) & (xs < 109) & (ys >= 60) & (ys < 100)
+    flow[band] = (speed / 5.0, 0.0)
+    flow[hole] = (0.0, 0.0)
+    return flow, truth, hole, band
+
+
+def test_a_fast_pairs_dragged_fringe_is_replaced_by_the_completion(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under a fast pan DIS drags the flow around a pre-filled hole further out than the fixed fringe: on a
+    fast pair (30 px/frame) the replaced fringe grows (``FAST_GAP``), so the band upstream gets the pan's
+    motion; a slow pair's completion is exactly what it was with the fixed fringe."""
+    flow, truth, hole, band = _dragged_pan(30.0)
+    completed = complete_flows([flow, -flow], hole, holes=(hole, hole))[0]
+    assert np.percentile(np.hypot(*(completed[band] - truth[band]).T), 95) < 1.0
+    assert np.hypot(*(completed[hole] - truth[hole]).T).max() < 1.0
+    fixed = complete_flows_scored([flow, -flow], hole, holes=(hole, hole))
+    assert (fixed[2][band] > 0).all()  # the band is a completion now: the fit map says so
+    slow = _dragged_pan(5.0)[:3]
+    grown = complete_flows([slow[0], -slow[0]], slow[2])
+    monkeypatch.setattr(completion, "FAST_GAP", 0.0)
+    assert all(
+        np.array_equal(a, b) for a, b in zip(grown, complete_flows([slow[0], -slow[0]], slow[2]), strict=True)
+    )
+    # Without the growth the fast pair's band keeps the dragged flow: the test can fail.
+    kept = complete_flows([flow, -flow], hole, holes=(hole, hole))[0]
+    assert np.median(np.hypot(*(kept[band] - truth[band]).T)) > 10.0

@@ -98,6 +98,38 @@ def test_bad_yaml_is_exit_2_with_a_clear_message(tiny_text2image, tmp_path, caps
     assert not (tmp_path / "board" / "storyboard.pdf").exists()
 
 
+def test_out_of_memory_is_exit_2_saying_what_to_make_smaller(tiny_text2image, tmp_path, capsys):
+    """The real tiny pipeline, its UNet failing inside ``forward`` as a full GPU does: one line naming the
+    shot and what to change in the shots file, exit 2, never an internal error with a traceback."""
+    import torch
+    from torch.nn.modules.module import register_module_forward_pre_hook
+
+    calls = []
+
+    def full(module, _args):
+        if type(module).__name__ == "UNet2DConditionModel":
+            calls.append(module)
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+    shots = tmp_path / "shots.yaml"
+    shots.write_text(SHOTS.format(model=tiny_text2image))
+    handle = register_module_forward_pre_hook(full)
+    try:
+        code = main(["storyboard", str(shots), "-o", str(tmp_path / "board"), "--device", "cpu"])
+    finally:
+        handle.remove()
+    err = capsys.readouterr().err
+    assert calls and code == 2, err
+    assert "Traceback" not in err and "internal error" not in err
+    width, height = image_size(2.39, 64, 8)
+    assert err.strip().splitlines()[-1] == (
+        f"aifx: error: shot 010 wide: out of memory generating a {width}x{height} image (size 64); make it fit "
+        "with a smaller size: (e.g. size: 48 or --size), or offload: model, vae_tiling: true or dtype: bfloat16 "
+        "in the shots file"
+    )
+    assert not list((tmp_path / "board").glob("*.png"))
+
+
 def test_aspect_parsing_and_sizes():
     assert parse_aspect("2.39:1", "x") == pytest.approx(2.39)
     assert parse_aspect("16:9", "x") == pytest.approx(16 / 9)

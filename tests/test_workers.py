@@ -396,3 +396,96 @@ def test_a_fill_closed_early_stops_its_flow_worker():
     assert [t for t in threading.enumerate() if t.name.startswith("aifx-flow")]  # the worker runs ahead
     stream.close()
     assert _no_worker_threads()
+
+
+# -- the flow worker's helper process ------------------------------------------------------------------------
+
+
+def test_the_helper_process_computes_the_pairs_and_changes_no_pixel(monkeypatch):
+    """With overlap on, each pair's flow is computed in the helper process (free of this process's GIL): the
+    output is bit-identical to the flow worker computing in its own thread and to no overlap at all."""
+    from aifx_core.workers import PROCESS_ENV, helper
+
+    packets = _engine_clip()
+    monkeypatch.setenv(THREADS_ENV, "1")
+    alone = _engine_fill(packets, radius=4, keyframe_interval=3)
+    monkeypatch.delenv(THREADS_ENV)
+    monkeypatch.setenv(PROCESS_ENV, "0")
+    before = helper().calls
+    in_thread = _engine_fill(packets, radius=4, keyframe_interval=3)
+    assert helper().calls == before  # (switched off: nothing sent)
+    monkeypatch.delenv(PROCESS_ENV)
+    in_helper = _engine_fill(packets, radius=4, keyframe_interval=3)
+    assert helper().calls == before + len(packets) - 1  # every pair went to the helper
+    assert in_helper == in_thread == alone
+    assert _no_worker_threads()
+
+
+def test_the_helper_process_sees_the_settings_a_caller_changed(monkeypatch):
+    """A module setting switched in this process (as the tests and benchmarks do) holds in the helper too."""
+    from aifx_core.flow import completion
+    from aifx_core.workers import PROCESS_ENV, helper
+
+    packets = _engine_clip()
+    plain = _engine_fill(packets, radius=4)
+    monkeypatch.setattr(completion, "DRIFT", 3.0)  # fits grow fast with depth: blend weights change
+    monkeypatch.setattr(completion, "OBJECT_LAYERS", True)
+    before = helper().calls
+    in_helper = _engine_fill(packets, radius=4)
+    assert helper().calls > before
+    monkeypatch.setenv(PROCESS_ENV, "0")
+    in_thread = _engine_fill(packets, radius=4)
+    assert in_helper == in_thread
+    assert in_helper != plain  # (the settings matter on this clip: the check can fail)
+
+
+def test_a_lost_helper_process_costs_no_frame(monkeypatch):
+    """The helper killed while a run uses it: that run computes the rest in its flow worker's thread (same
+    pixels), and the next run starts a new helper."""
+    from aifx_core.workers import helper
+
+    packets = _engine_clip()
+    monkeypatch.setenv(THREADS_ENV, "1")
+    alone = _engine_fill(packets, radius=4)
+    monkeypatch.delenv(THREADS_ENV)
+    worker = helper()
+    worker.start()
+    assert worker._proc is not None
+    worker._proc.kill()
+    assert _engine_fill(packets, radius=4) == alone
+    before = worker.calls
+    assert _engine_fill(packets, radius=4) == alone
+    assert worker.calls == before + len(packets) - 1
+    assert _no_worker_threads()
+
+
+def test_the_helper_raises_the_functions_error_and_refuses_what_it_cannot_send_back():
+    import json
+
+    from aifx_core.workers import helper
+
+    with pytest.raises(json.JSONDecodeError):
+        helper().call("json", "loads", "{")
+    with pytest.raises(RuntimeError, match="not picklable"):
+        helper().call("threading", "Lock")
+    assert helper().call("math", "hypot", 3.0, 4.0) == 5.0  # (still answering)
+
+
+def test_a_helper_that_does_not_start_is_given_up(monkeypatch, tmp_path):
+    """An interpreter that is not a working Python (an embedding host's binary, a broken install) must not
+    hang the fill: the helper is given up after START_WAIT, and not started again."""
+    from aifx_core import workers
+
+    fake = tmp_path / "not-python"
+    fake.write_text("#!/bin/sh\nexec sleep 60\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(fake))
+    monkeypatch.setattr(workers, "START_WAIT", 1.0)
+    worker = workers.Helper()
+    start = time.monotonic()
+    with pytest.raises(workers.HelperUnavailable):
+        worker.call("math", "hypot", 3.0, 4.0)
+    assert time.monotonic() - start < 30
+    with pytest.raises(workers.HelperUnavailable):
+        worker.call("math", "hypot", 3.0, 4.0)
+    assert worker._proc is None and worker.calls == 0

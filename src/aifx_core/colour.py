@@ -300,12 +300,17 @@ def _check_rgb(rgb: np.ndarray) -> np.ndarray:
     return array
 
 
-def _odd_piecewise(x: np.ndarray, split: float, low: Any, high: Any) -> np.ndarray:
+def _odd_piecewise(
+    x: np.ndarray, split: float, low: Any, high: Any, *, exact_high: bool = False
+) -> np.ndarray:
     """``sign(x)·f(|x|)`` with ``f = low`` up to ``split`` and ``high`` above (float32 throughout).
 
     Both pieces are evaluated everywhere and the right one picked: the same values as evaluating each only
     where it applies, at less than half the time (boolean indexing dominated; a piece may overflow or divide
-    by zero where it does not apply, hence the silenced warnings)."""
+    by zero where it does not apply, hence the silenced warnings). ``exact_high``: ``high`` uses only
+    correctly rounded arithmetic (+, -, ·, /, min), so its value at a pixel does not depend on which others
+    it is computed with; then, where few pixels lie above ``split`` (a plate's highlights), it is computed
+    for those alone."""
     a = np.abs(x, dtype=np.float32)
     above = a > split
     with np.errstate(all="ignore"):
@@ -313,6 +318,10 @@ def _odd_piecewise(x: np.ndarray, split: float, low: Any, high: Any) -> np.ndarr
             out = low(a)
         elif above.all():
             out = high(a)
+        elif exact_high and 4 * int(np.count_nonzero(above)) < a.size:
+            picked = np.flatnonzero(above)
+            out = np.array(low(a), dtype=np.float32, order="C")
+            out.reshape(-1)[picked] = high(a.ravel()[picked])
         else:
             out = np.where(above, high(a), low(a))
     return np.copysign(out, x).astype(np.float32, copy=False)
@@ -329,7 +338,7 @@ def _shoulder(lin: np.ndarray) -> np.ndarray:
         t = (np.minimum(a, np.float32(LINEAR_LIMIT)) - k) / (1 - k)
         return k + (1 - k) * (t / (1 + t))
 
-    return _odd_piecewise(lin, SOFT_CLIP_KNEE, lambda a: a, compress)
+    return _odd_piecewise(lin, SOFT_CLIP_KNEE, lambda a: a, compress, exact_high=True)
 
 
 def _unshoulder(y: np.ndarray) -> np.ndarray:
@@ -340,7 +349,7 @@ def _unshoulder(y: np.ndarray) -> np.ndarray:
         u = (np.minimum(a, top) - k) / (1 - k)
         return k + (1 - k) * (u / (1 - u))
 
-    return _odd_piecewise(y, SOFT_CLIP_KNEE, lambda a: a, expand)
+    return _odd_piecewise(y, SOFT_CLIP_KNEE, lambda a: a, expand, exact_high=True)
 
 
 def _srgb_encode(lin: np.ndarray) -> np.ndarray:

@@ -39,6 +39,7 @@ from .storyboard import (
     add_model_arguments,
     image_size,
     load_board,
+    memory_advice,
     model_overrides,
     whole_number,
 )
@@ -236,7 +237,9 @@ def generate_previz(board: Board, frames: int, fps: int, output: Path, device: s
             with torch.inference_mode():
                 result = np.asarray(pipe(**arguments).frames, dtype=np.float32)
         except torch.OutOfMemoryError:
-            raise InputError(_memory_advice(shot, board, count, width, height)) from None
+            raise InputError(
+                memory_advice(shot, board, f"{count} frames at {width}x{height} pixels", " or frames:")
+            ) from None
         except RuntimeError as error:
             if not is_shape_error(error):
                 raise  # a real internal error: keep its traceback
@@ -268,15 +271,6 @@ def generate_previz(board: Board, frames: int, fps: int, output: Path, device: s
     sheet = output / "previz_sheet.png"
     write_previz_sheet(board.title, clips, sheet)
     return [*written, sheet]
-
-
-def _memory_advice(shot: Shot, board: Board, frames: int, width: Any, height: Any) -> str:
-    """What to change in the shots file when a clip does not fit in the device's memory."""
-    return (
-        f"shot {shot.name}: out of memory generating {frames} frames at {width}x{height} pixels "
-        f"(size {board.size}); make it fit with a smaller size: (e.g. size: {max(16, board.size * 3 // 4)} or "
-        "--size) or frames:, or offload: model, vae_tiling: true or dtype: bfloat16 in the shots file"
-    )
 
 
 def write_previz_sheet(title: str, clips: list[tuple[Shot, np.ndarray]], path: Path) -> None:

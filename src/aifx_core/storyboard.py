@@ -242,8 +242,11 @@ def generate_board(board: Board, output: Path, device: str = "auto") -> list[Pat
         arguments = {k: v for k, v in wanted.items() if k in accepts and v is not None}
         if scheduler is not None:
             pipe.scheduler = scheduler
-        with torch.inference_mode():
-            picture = np.asarray(pipe(**arguments).images[0], dtype=np.float32)
+        try:
+            with torch.inference_mode():
+                picture = np.asarray(pipe(**arguments).images[0], dtype=np.float32)
+        except torch.OutOfMemoryError:
+            raise InputError(memory_advice(shot, board, f"a {width}x{height} image")) from None
         rgb8 = np.clip(np.rint(np.nan_to_num(picture) * 255.0), 0, 255).astype(np.uint8)
         file = output / _file_name(index, shot.name)
         atomic_write(file, partial(_save_png, rgb8))
@@ -252,6 +255,16 @@ def generate_board(board: Board, output: Path, device: str = "auto") -> list[Pat
     pdf = output / "storyboard.pdf"
     write_sheet_and_pdf(board.title, images, sheet, pdf)
     return [file for _, _, file in images] + [sheet, pdf]
+
+
+def memory_advice(shot: Shot, board: Board, what: str, smaller: str = "") -> str:
+    """What to change in the shots file when generating ``what`` for ``shot`` ran out of device memory
+    (``smaller``: what else the file can make smaller)."""
+    return (
+        f"shot {shot.name}: out of memory generating {what} (size {board.size}); make it fit with a smaller "
+        f"size: (e.g. size: {max(16, board.size * 3 // 4)} or --size){smaller}, or offload: model, vae_tiling: "
+        "true or dtype: bfloat16 in the shots file"
+    )
 
 
 def _sheet_figure(title: str, images: list[tuple[Shot, np.ndarray, Path]]):

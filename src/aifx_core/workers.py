@@ -18,6 +18,8 @@ to check that the output does not depend on it.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
 import threading
 from collections import deque
@@ -195,3 +197,249 @@ class Prefetch:
                 self._cond.notify_all()
                 if self._ended:
                     return
+
+
+# -- a helper process ----------------------------------------------------------------------------------------
+
+#: Environment variable: ``0`` keeps the flow worker's computation in its thread (no helper process).
+PROCESS_ENV = "AIFX_FLOW_PROCESS"
+#: Seconds a flow worker waits for the helper while another run of this process uses it.
+BUSY_WAIT = 1.0
+#: Seconds a new helper may take to start (its imports, on a loaded machine) before it is given up.
+START_WAIT = 60.0
+#: Types of module settings copied into the helper before each call (a caller may have changed them).
+_SETTING_TYPES = (bool, int, float, str, tuple, type(None))
+
+
+class HelperUnavailable(RuntimeError):
+    """The helper process could not be started, died, or is busy: compute in the calling thread instead."""
+
+
+def helper_wanted() -> bool:
+    """Whether work may go to a helper process: overlap is on and ``AIFX_FLOW_PROCESS`` is not ``0``."""
+    return overlap() and os.environ.get(PROCESS_ENV, "").strip() != "0"
+
+
+def module_settings(names: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """The UPPER_CASE settings (plain values) of the named, already imported modules, as they are now: a test
+    or a caller may have switched one (``completion.OBJECT_LAYERS = True``); the helper must see the same."""
+    import sys
+
+    found: dict[str, dict[str, Any]] = {}
+    for name in names:
+        module = sys.modules.get(name)
+        if module is None:
+            continue
+        found[name] = {
+            key: value
+            for key, value in vars(module).items()
+            if key.isupper() and not key.startswith("_") and isinstance(value, _SETTING_TYPES)
+        }
+    return found
+
+
+class Helper:
+    """One persistent Python child process that runs module-level functions for this process, one call at
+    a time: a second core free of this process's GIL.
+
+    A thread that waits for :meth:`call` holds no GIL, so the helper's NumPy/OpenCV work (the flow worker's:
+    DIS, completion, movers) runs fully beside this process's threads instead of taking turns with them.
+    Arguments and results travel pickled through a pipe (arrays included). The child is started on first use
+    in a session of its own (a Ctrl-C at the terminal reaches this process only, which then stops asking),
+    with this interpreter and this copy of ``aifx_core``; it reads no ``__main__`` module, so scripts without
+    a main guard are safe. It ends when this process closes its pipe (at exit, or when killed). An exception
+    raised by the function is raised by :meth:`call` (the same type); if the child cannot be started, dies,
+    or another thread is using it, :meth:`call` raises :class:`HelperUnavailable` and the caller computes
+    in its own thread (same result: the function is pure).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._proc: Any = None
+        self._failed = False
+        self._ready = False
+        #: Calls answered (for tests and benchmarks: proof that work went to the child).
+        self.calls = 0
+
+    def call(self, module: str, function: str, *args: Any, settings: dict | None = None) -> Any:
+        # (another run of this process may be using it: wait a moment, then compute in the caller's thread)
+        if self._failed or not self._lock.acquire(timeout=BUSY_WAIT):
+            raise HelperUnavailable("helper busy or unavailable")
+        try:
+            proc = self._start()
+            try:
+                if not self._ready:
+                    self._handshake(proc)
+                _send(proc.stdin, (module, function, args, settings or {}))
+                ok, value = _receive(proc.stdout)
+            except (OSError, EOFError, ValueError) as exc:
+                self._stop()  # (the next call starts a new one)
+                raise HelperUnavailable(f"helper process lost: {exc}") from None
+            self.calls += 1
+        finally:
+            self._lock.release()
+        if not ok:
+            raise value
+        return value
+
+    def _handshake(self, proc: Any) -> None:
+        """Wait (at most :data:`START_WAIT` s) for the child to say it runs: an interpreter that is not the
+        Python it should be (an embedding host's binary) must not hang the fill."""
+        import select
+
+        ready, _, _ = select.select([proc.stdout], [], [], START_WAIT)
+        try:
+            said = _receive(proc.stdout) if ready else None
+        except Exception:  # noqa: BLE001 - whatever it wrote, it is not our helper
+            said = None
+        if said != (True, "ready"):
+            self._stop(failed=True)
+            raise HelperUnavailable("helper process did not start")
+        self._ready = True
+
+    def start(self) -> None:
+        """Start the child now (its imports then overlap with the caller's own start), if not running."""
+        if self._failed or not self._lock.acquire(blocking=False):
+            return
+        try:
+            self._start()
+        except HelperUnavailable:
+            pass
+        finally:
+            self._lock.release()
+
+    def _start(self) -> Any:
+        if self._proc is not None and self._proc.poll() is None:
+            return self._proc
+        import subprocess
+        import sys
+        from pathlib import Path
+
+        root = str(Path(__file__).resolve().parent.parent)
+        code = f"import sys; sys.path.insert(0, {root!r}); from aifx_core.workers import _serve; _serve()"
+        self._ready = False
+        try:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-c", code],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            self._failed = True
+            raise HelperUnavailable(f"helper process not started: {exc}") from None
+        return self._proc
+
+    def _stop(self, failed: bool = False) -> None:
+        proc, self._proc = self._proc, None
+        self._failed = self._failed or failed
+        if proc is None:
+            return
+        for stream in (proc.stdin, proc.stdout):
+            with contextlib.suppress(OSError):
+                stream.close()
+        try:
+            proc.wait(timeout=5)
+        except Exception:  # noqa: BLE001 - it did not end on its own: end it
+            proc.kill()
+            proc.wait()
+
+    def usage(self) -> tuple[float, float]:
+        """(CPU seconds, peak resident MB) of the child so far; (0, 0) when none runs or where ``/proc`` is
+        missing. A benchmark adds them to its own: the helper's work is the fill's work."""
+        proc = self._proc
+        if proc is None:
+            return 0.0, 0.0
+        try:
+            with open(f"/proc/{proc.pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{proc.pid}/status") as status:
+                peak = next((line.split()[1] for line in status if line.startswith("VmHWM:")), "0")
+        except (OSError, IndexError, StopIteration):
+            return 0.0, 0.0
+        ticks = os.sysconf("SC_CLK_TCK")
+        return (int(fields[11]) + int(fields[12])) / ticks, int(peak) / 1024.0
+
+    def close(self) -> None:
+        """End the child (it finishes the call in progress first)."""
+        with self._lock:
+            self._stop()
+
+
+def _send(stream: Any, value: Any) -> None:
+    import pickle
+
+    data = pickle.dumps(value, protocol=5)
+    stream.write(len(data).to_bytes(8, "little"))
+    stream.write(data)
+    stream.flush()
+
+
+def _receive(stream: Any) -> Any:
+    import pickle
+
+    head = stream.read(8)
+    if len(head) < 8:
+        raise EOFError("the other side closed the pipe")
+    size = int.from_bytes(head, "little")
+    data = stream.read(size)
+    if len(data) < size:
+        raise EOFError("the other side closed the pipe mid-message")
+    return pickle.loads(data)
+
+
+def _serve() -> None:
+    """The helper's loop: calls in, results out, until the pipe closes. Print output goes to stderr (the
+    protocol owns stdout)."""
+    import importlib
+    import pickle
+    import sys
+
+    requests = os.fdopen(os.dup(0), "rb")
+    answers = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # stray prints must not corrupt the protocol
+    _send(answers, (True, "ready"))
+    while True:
+        try:
+            module, function, args, settings = _receive(requests)
+        except EOFError:
+            return
+        try:
+            for name, values in settings.items():
+                target = importlib.import_module(name)
+                for key, value in values.items():
+                    setattr(target, key, value)
+            result: tuple[bool, Any] = (True, getattr(importlib.import_module(module), function)(*args))
+        except Exception as exc:  # noqa: BLE001 - handed back to the caller, which raises it
+            result = (False, exc)
+        try:
+            _send(answers, result)
+        except (pickle.PicklingError, TypeError, AttributeError) as exc:
+            _send(answers, (False, RuntimeError(f"helper: result not picklable: {exc!r}")))
+        except OSError:
+            return
+        sys.stderr.flush()
+
+
+_HELPER: Helper | None = None
+_HELPER_LOCK = threading.Lock()
+
+
+def helper() -> Helper:
+    """This process's helper (one, started on first use, ended at exit)."""
+    global _HELPER
+    with _HELPER_LOCK:
+        if _HELPER is None:
+            _HELPER = Helper()
+            atexit.register(_HELPER.close)
+        return _HELPER
+
+
+def _forget_helper() -> None:
+    """In a forked child: the parent's helper is not ours (its pipes belong to the parent)."""
+    global _HELPER
+    _HELPER = None
+
+
+if hasattr(os, "register_at_fork"):  # (POSIX)
+    os.register_at_fork(after_in_child=_forget_helper)

@@ -51,6 +51,9 @@ MOTION_TOL = 0.03
 #: ... beyond this motion (working px per frame); slower rings keep the strict tolerance (measured: growing it
 #: from 0 px let a frame layer explain parallax rings, -0.2 dB on the parallax clip with a large hole).
 FAST_PX = 10.0
+#: Growth of the replaced fringe around a hole with the pair's motion beyond FAST_PX (px per px; see
+#: :func:`_fast_gap`). Measured on the whips (docs/method.md "Fast whips"): 0.25-0.4 all gain, 0.6 loses.
+FAST_GAP = 0.3
 #: Growth of the expected error with the distance to the ring (px per px): a model's extrapolation drifts.
 DRIFT = 0.02
 #: A flow landing within this many working pixels of the target frame's hole is not verified by anything
@@ -95,7 +98,8 @@ def complete_flow(flow: np.ndarray, hole: np.ndarray, **options: Any) -> np.ndar
 def complete_flows(flows: list[np.ndarray], hole: np.ndarray, **options: Any) -> list[np.ndarray]:
     """:func:`complete_flow` for several flows sharing one hole (forward and backward of a frame pair).
 
-    Options: ``ring`` (16) and ``gap`` (10) working pixels, ``ransac_px`` (1.5), ``min_inliers`` (0.5),
+    Options: ``ring`` (16) and ``gap`` (10) working pixels (on a fast pair, median motion beyond
+    ``FAST_PX``, the gap grows by ``FAST_GAP`` px per px of motion beyond it: :func:`_fast_gap`), ``ransac_px`` (1.5), ``min_inliers`` (0.5),
     ``max_samples`` (1500), ``max_layers`` (3, at most 4: how many motions one ring may be explained by),
     ``exclude_movers`` (True: keep objects moving against the background off the ring fit; each is a layer
     of its own), ``images`` (``(a_gray, b_gray)``, the uint8 images the flows were estimated on: recommended,
@@ -152,14 +156,15 @@ def _complete(
     # rings is learned from) for the smooth fills; motions are found per hole group (holes whose rings
     # touch), each from its own ring.
     ys, xs = np.nonzero(hole)
-    margin = opt.gap + opt.ring + 1
+    gap = opt.gap + _fast_gap(flows, usable)
+    margin = gap + opt.ring + 1
     y0, y1 = max(0, int(ys.min()) - margin), min(height, int(ys.max()) + margin + 1)
     x0, x1 = max(0, int(xs.min()) - margin), min(width, int(xs.max()) + margin + 1)
     crop = (slice(y0, y1), slice(x0, x1))
     near = distance[crop]
-    inside = near <= opt.gap
+    inside = near <= gap
     known = ~inside
-    reach = (near <= opt.gap + opt.ring).astype(np.uint8)
+    reach = (near <= gap + opt.ring).astype(np.uint8)
     count, groups, stats, _ = cv2.connectedComponentsWithStats(reach, connectivity=8)
     crops = [flow[crop] for flow in flows]
     moving = [mask[crop] for mask in movers]
@@ -215,12 +220,31 @@ def _complete(
         out = flow.copy()
         region = out[crop]
         done = inside & ~unknown  # (where nothing could be learned, the flow is left as it was)
+        if gap > opt.gap:  # the grown fringe keeps an unmasked mover's own flow
+            done &= ~(moving[j] & (near > opt.gap))
         region[done] = (bases[j] + filled[j])[done]
         completed.append(out)
         fit = spread[j] * (1.0 + depth / opt.ring) + DRIFT * depth
         fit[unknown] = UNKNOWN_FIT
         fits[j][crop][inside] = fit[inside]
     return completed, fits
+
+
+def _fast_gap(flows: list[np.ndarray], usable: np.ndarray) -> int:
+    """Extra working pixels of fringe replaced around the holes of a fast pair (0 up to ``FAST_PX``).
+
+    Under a fast camera DIS drags the plate's flow around a pre-filled hole further out than the fixed
+    ``gap`` (the pre-fill sits still while the plate moves 20-50 px), and chains that land in that fringe
+    of the other frame fail their round trip there. The speed is the median motion of the first flow away
+    from the holes (every 4th pixel: it is a robust statistic of the whole frame)."""
+    if FAST_GAP <= 0 or not flows:
+        return 0
+    sample = flows[0][::4, ::4][usable[::4, ::4]]
+    sample = sample[np.isfinite(sample).all(axis=1)]
+    if not len(sample):
+        return 0
+    speed = float(np.median(np.hypot(sample[:, 0], sample[:, 1])))
+    return int(round(FAST_GAP * max(0.0, speed - FAST_PX)))
 
 
 def _unverified(flow: np.ndarray, origin: tuple[int, int], landing: np.ndarray) -> np.ndarray:

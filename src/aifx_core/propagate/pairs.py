@@ -7,7 +7,10 @@ unmasked movers the pair shows and the exposure gain between the two frames. All
 pair's two frames and holes, never on fill results, so it runs in one background thread (the flow worker,
 :mod:`aifx_core.workers`): pairs start as their packets are read, and a pair's results are taken over (in the
 caller's thread) only when something reads them, so every read sees exactly what a one-thread run sees.
-``AIFX_THREADS=1`` does all of it in the caller's thread.
+The flow worker hands the computation itself (:func:`pair_flow`, a pure function of the two frames' grey
+images, holes and thumbnails) to the helper process (:class:`aifx_core.workers.Helper`): there it runs beside
+this process's threads instead of taking turns with them for the GIL; same arrays in, same result out.
+``AIFX_FLOW_PROCESS=0`` keeps it in the worker thread; ``AIFX_THREADS=1`` does all of it in the caller's thread.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..flow import (
+    DISFlow,
     FlowEstimator,
     complete_flows,
     complete_flows_scored,
@@ -30,7 +34,7 @@ from ..flow import (
     working_size,
 )
 from ..inpaint.base import FramePacket, Span
-from ..workers import Prefetch, overlap
+from ..workers import HelperUnavailable, Prefetch, helper, helper_wanted, module_settings, overlap
 from .options import PropagateOptions
 
 _UNIT = np.ones(3, np.float32)
@@ -106,6 +110,10 @@ class Pairs:
         self.pending: dict[int, Future[_PairFlow]] = {}
         self._worker: ThreadPoolExecutor | None = None
         self._threaded = overlap()
+        #: Where the flow worker sends its pairs (a process of its own, free of this one's GIL), or None.
+        self._helper = helper() if self._threaded and helper_wanted() else None
+        if self._helper is not None and _estimator_spec(estimator) is not None:
+            self._helper.start()  # (its imports overlap with reading the first frames)
         #: The furthest position the engine asked for (:meth:`available`); reading runs ahead of it.
         self.demanded = -1
         #: Hole pixel count of every frame read (the keyframe cue; a few bytes a frame, kept for the run).
@@ -310,32 +318,24 @@ class Pairs:
 
     def _pair_flow(self, pair: int, a: _Frame, b: _Frame) -> _PairFlow:
         """Pair ``pair``'s flows both ways, their fits, the movers they show and the exposure gain: from the
-        two frames alone (it runs in the flow worker, so it changes no state of the run)."""
-        union = a.small_hole | b.small_hole
-        forward = self.estimator.estimate(a.gray, b.gray)
-        backward = self.estimator.estimate(b.gray, a.gray)
-        fits: tuple[np.ndarray, np.ndarray] | None = None
-        # The flow side's own completion hands on the frame layers it fitted; mover detection reuses them.
-        layers: list[list[np.ndarray]] = []
-        if union.any():
-            if _complete_flows_scored is not None:
-                own = {"layers_out": layers} if _complete_flows_scored is complete_flows_scored else {}
-                forward, backward, fit_f, fit_b = _complete_flows_scored(
-                    [forward, backward],
-                    union,
-                    images=(a.gray, b.gray),
-                    holes=(a.small_hole, b.small_hole),
-                    **own,
+        two frames alone (it runs in the flow worker, so it changes no state of the run). In the helper
+        process where it can (see the module doc): the same function on the same arrays, the same result."""
+        assert self.size is not None
+        args = (self.size, self.opt.exposure_match, pair, _flow_input(a), _flow_input(b))
+        spec = _estimator_spec(self.estimator)
+        if (
+            self._helper is not None
+            and spec is not None
+            and _complete_flows_scored is complete_flows_scored
+            and _moving_objects is moving_objects
+        ):
+            try:
+                return self._helper.call(
+                    __name__, "_pair_flow_by_spec", spec, *args, settings=module_settings(_SETTINGS)
                 )
-                fits = (fit_f, fit_b)
-            else:
-                forward, backward = complete_flows([forward, backward], union)
-        movers: dict[int, np.ndarray] = {}
-        if _moving_objects is not None:
-            known = (layers[0], layers[1]) if len(layers) == 2 else None
-            movers = self._detect_movers(pair, (a, b), forward, backward, union, known)
-        gain = self._exposure_gain(a, b, forward) if self.opt.exposure_match else _UNIT
-        return _PairFlow(forward, backward, fits, movers, gain)
+            except HelperUnavailable:
+                self._helper = None  # (for the rest of this run: compute here)
+        return pair_flow(self.estimator, *args)
 
     def fit(self, index: int, direction: int) -> np.ndarray | None:
         """The completion's expected error of :meth:`flow` (working px), None when not estimated."""
@@ -345,65 +345,6 @@ class Pairs:
         if fits is None:
             return None
         return fits[0] if direction > 0 else fits[1]
-
-    def _detect_movers(
-        self,
-        pair: int,
-        frames: tuple[_Frame, _Frame],
-        forward: np.ndarray,
-        backward: np.ndarray,
-        union: np.ndarray,
-        layers: tuple[list[np.ndarray], list[np.ndarray]] | None = None,
-    ) -> dict[int, np.ndarray]:
-        """Unmasked moving objects of frame pair+1 (and of frame 0 with the first pair), at full resolution, by
-        position.
-
-        Each frame's movers come from one pair only (the one that ends at it), so they do not depend on
-        how the shot is read. ``layers``: the forward and backward flows' background layers when the
-        completion fitted them already.
-        """
-        assert _moving_objects is not None and self.size is not None
-        height, width = self.size
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
-        a, b = frames
-        found: dict[int, np.ndarray] = {}
-        wanted = [(pair + 1, b, backward, forward, (b.gray, a.gray), layers and (layers[1], layers[0]))]
-        if pair == 0:
-            wanted.append((0, a, forward, backward, (a.gray, b.gray), layers))
-        for index, frame, ahead, back, images, known in wanted:
-            own = {"layers": known} if known and _moving_objects is moving_objects else {}
-            small = np.asarray(_moving_objects(ahead, back, union, side="a", images=images, **own), bool)
-            if not small.any():
-                continue
-            full = cv2.resize(small.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST)
-            found[index] = (cv2.dilate(full, kernel) > 0) & ~frame.packet.hole
-        return found
-
-    def _exposure_gain(self, a: _Frame, b: _Frame, forward: np.ndarray) -> np.ndarray:
-        """Per-channel gain g with ``b·g ≈ a`` over the background both frames see (robust median of log
-        ratios on thumbnails). Exposure flicker and auto gain are multiplicative, so this is HDR-safe."""
-        height, width = a.thumb.shape[:2]
-        flow: np.ndarray = cv2.resize(forward, (width, height), interpolation=cv2.INTER_AREA)
-        flow[..., 0] *= width / forward.shape[1]
-        flow[..., 1] *= height / forward.shape[0]
-        warped = warp(b.thumb, flow, border=cv2.BORDER_CONSTANT)
-        warped_hole = warp(b.thumb_hole.astype(np.float32), flow, border=cv2.BORDER_CONSTANT) > 0
-        level = max(float(np.median(np.abs(a.thumb))), 1e-6)
-        valid = ~a.thumb_hole & ~warped_hole
-        gain = np.ones(3, np.float32)
-        for c in range(3):
-            ok = valid & (a.thumb[..., c] > 0.02 * level) & (warped[..., c] > 0.02 * level)
-            if ok.sum() >= 64:
-                # A plate may hold values near float32's limit (±3.4e38, a bad grade): their ratios overflow
-                # (inf, inf/inf: nan, tiny/huge: 0) and say nothing of exposure; only finite positive ones count.
-                with np.errstate(over="ignore", invalid="ignore"):
-                    ratio = a.thumb[..., c][ok] / warped[..., c][ok]
-                ratio = ratio[np.isfinite(ratio) & (ratio > 0)]
-                if len(ratio) < 64:
-                    continue
-                log_ratio = float(np.median(np.log(ratio)))
-                gain[c] = np.exp(np.clip(log_ratio, -0.7, 0.7)) if abs(log_ratio) > 0.004 else 1.0
-        return gain
 
     def gain_between(self, source: int, target: int) -> np.ndarray:
         """Per-channel gain bringing frame ``source``'s values to frame ``target``'s exposure."""
@@ -423,3 +364,153 @@ class Pairs:
         for store in (self.frames, self.flows, self.fits, self.gains):
             for key in [k for k in store if k < low]:
                 del store[key]
+
+
+# -- a pair's flow, from the two frames alone ------------------------------------------------------------------
+
+#: Modules whose settings the helper process copies before each pair (a caller may have changed them).
+_SETTINGS = (
+    "aifx_core.flow.completion",
+    "aifx_core.flow.motion",
+    "aifx_core.flow.estimator",
+    "aifx_core.flow.fill",
+    "aifx_core.flow.ops",
+    __name__,
+)
+
+
+@dataclass
+class _FlowInput:
+    """What a pair's flow needs of one frame (arrays only: it may cross to the helper process)."""
+
+    gray: np.ndarray
+    small_hole: np.ndarray
+    #: The full-resolution hole (movers are never inside it).
+    hole: np.ndarray
+    thumb: np.ndarray
+    thumb_hole: np.ndarray
+
+
+def _flow_input(frame: _Frame) -> _FlowInput:
+    return _FlowInput(frame.gray, frame.small_hole, frame.packet.hole, frame.thumb, frame.thumb_hole)
+
+
+def _estimator_spec(estimator: FlowEstimator) -> tuple | None:
+    """How the helper process builds the same estimator (DIS: its settings), None for any other: a Python
+    caller's own estimator runs in the flow worker's thread."""
+    if type(estimator) is not DISFlow:
+        return None
+    return ("dis", estimator.preset, estimator.prealign, estimator.prealign_px)
+
+
+#: The helper process's estimators by spec (kept between pairs: DIS's feature cache is keyed by content).
+_ESTIMATORS: dict[tuple, FlowEstimator] = {}
+
+
+def _pair_flow_by_spec(
+    spec: tuple, size: tuple[int, int], exposure_match: bool, pair: int, a: _FlowInput, b: _FlowInput
+) -> _PairFlow:
+    """:func:`pair_flow` with the estimator :func:`_estimator_spec` describes (in the helper process)."""
+    estimator = _ESTIMATORS.get(spec)
+    if estimator is None:
+        _, preset, prealign, prealign_px = spec
+        estimator = _ESTIMATORS[spec] = DISFlow(preset, prealign=prealign, prealign_px=prealign_px)
+    return pair_flow(estimator, size, exposure_match, pair, a, b)
+
+
+def pair_flow(
+    estimator: FlowEstimator,
+    size: tuple[int, int],
+    exposure_match: bool,
+    pair: int,
+    a: _FlowInput,
+    b: _FlowInput,
+) -> _PairFlow:
+    """Pair ``pair``'s flows both ways (frame ``size`` at full resolution), completed in the holes, their
+    fits, the movers they show and the exposure gain: a pure function of its arguments."""
+    union = a.small_hole | b.small_hole
+    forward = estimator.estimate(a.gray, b.gray)
+    backward = estimator.estimate(b.gray, a.gray)
+    fits: tuple[np.ndarray, np.ndarray] | None = None
+    # The flow side's own completion hands on the frame layers it fitted; mover detection reuses them.
+    layers: list[list[np.ndarray]] = []
+    if union.any():
+        if _complete_flows_scored is not None:
+            own = {"layers_out": layers} if _complete_flows_scored is complete_flows_scored else {}
+            forward, backward, fit_f, fit_b = _complete_flows_scored(
+                [forward, backward],
+                union,
+                images=(a.gray, b.gray),
+                holes=(a.small_hole, b.small_hole),
+                **own,
+            )
+            fits = (fit_f, fit_b)
+        else:
+            forward, backward = complete_flows([forward, backward], union)
+    movers: dict[int, np.ndarray] = {}
+    if _moving_objects is not None:
+        known = (layers[0], layers[1]) if len(layers) == 2 else None
+        movers = _detect_movers(size, pair, (a, b), forward, backward, union, known)
+    gain = _exposure_gain(a, b, forward) if exposure_match else _UNIT
+    return _PairFlow(forward, backward, fits, movers, gain)
+
+
+def _detect_movers(
+    size: tuple[int, int],
+    pair: int,
+    frames: tuple[_FlowInput, _FlowInput],
+    forward: np.ndarray,
+    backward: np.ndarray,
+    union: np.ndarray,
+    layers: tuple[list[np.ndarray], list[np.ndarray]] | None = None,
+) -> dict[int, np.ndarray]:
+    """Unmasked moving objects of frame pair+1 (and of frame 0 with the first pair), at full resolution, by
+    position.
+
+    Each frame's movers come from one pair only (the one that ends at it), so they do not depend on
+    how the shot is read. ``layers``: the forward and backward flows' background layers when the
+    completion fitted them already.
+    """
+    assert _moving_objects is not None
+    height, width = size
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+    a, b = frames
+    found: dict[int, np.ndarray] = {}
+    wanted = [(pair + 1, b, backward, forward, (b.gray, a.gray), layers and (layers[1], layers[0]))]
+    if pair == 0:
+        wanted.append((0, a, forward, backward, (a.gray, b.gray), layers))
+    for index, frame, ahead, back, images, known in wanted:
+        own = {"layers": known} if known and _moving_objects is moving_objects else {}
+        small = np.asarray(_moving_objects(ahead, back, union, side="a", images=images, **own), bool)
+        if not small.any():
+            continue
+        full = cv2.resize(small.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST)
+        found[index] = (cv2.dilate(full, kernel) > 0) & ~frame.hole
+    return found
+
+
+def _exposure_gain(a: _FlowInput, b: _FlowInput, forward: np.ndarray) -> np.ndarray:
+    """Per-channel gain g with ``b·g ≈ a`` over the background both frames see (robust median of log
+    ratios on thumbnails). Exposure flicker and auto gain are multiplicative, so this is HDR-safe."""
+    height, width = a.thumb.shape[:2]
+    flow: np.ndarray = cv2.resize(forward, (width, height), interpolation=cv2.INTER_AREA)
+    flow[..., 0] *= width / forward.shape[1]
+    flow[..., 1] *= height / forward.shape[0]
+    warped = warp(b.thumb, flow, border=cv2.BORDER_CONSTANT)
+    warped_hole = warp(b.thumb_hole.astype(np.float32), flow, border=cv2.BORDER_CONSTANT) > 0
+    level = max(float(np.median(np.abs(a.thumb))), 1e-6)
+    valid = ~a.thumb_hole & ~warped_hole
+    gain = np.ones(3, np.float32)
+    for c in range(3):
+        ok = valid & (a.thumb[..., c] > 0.02 * level) & (warped[..., c] > 0.02 * level)
+        if ok.sum() >= 64:
+            # A plate may hold values near float32's limit (±3.4e38, a bad grade): their ratios overflow
+            # (inf, inf/inf: nan, tiny/huge: 0) and say nothing of exposure; only finite positive ones count.
+            with np.errstate(over="ignore", invalid="ignore"):
+                ratio = a.thumb[..., c][ok] / warped[..., c][ok]
+            ratio = ratio[np.isfinite(ratio) & (ratio > 0)]
+            if len(ratio) < 64:
+                continue
+            log_ratio = float(np.median(np.log(ratio)))
+            gain[c] = np.exp(np.clip(log_ratio, -0.7, 0.7)) if abs(log_ratio) > 0.004 else 1.0
+    return gain
