@@ -215,9 +215,17 @@ class HelperUnavailable(RuntimeError):
     """The helper process could not be started, died, or is busy: compute in the calling thread instead."""
 
 
+#: Whether the flow worker uses the helper process when ``AIFX_FLOW_PROCESS`` is unset (``1``: on, ``0``: off).
+#: On: on the shared 2-core box it gave the moving-blob case 15-60 % more frames/s at equal load, nine squares
+#: within the noise (docs/method.md, "Speed, third pass"); the idle-machine A/B rows of docs/benchmarks.md decide.
+FLOW_PROCESS_DEFAULT = True
+
+
 def helper_wanted() -> bool:
-    """Whether work may go to a helper process: overlap is on and ``AIFX_FLOW_PROCESS`` is not ``0``."""
-    return overlap() and os.environ.get(PROCESS_ENV, "").strip() != "0"
+    """Whether work may go to a helper process: overlap is on and ``AIFX_FLOW_PROCESS`` (default
+    :data:`FLOW_PROCESS_DEFAULT`) is not ``0``."""
+    value = os.environ.get(PROCESS_ENV, "").strip()
+    return overlap() and (value != "0" if value else FLOW_PROCESS_DEFAULT)
 
 
 def module_settings(names: tuple[str, ...]) -> dict[str, dict[str, Any]]:
