@@ -397,8 +397,15 @@ def _receive(stream: Any) -> Any:
 
 
 def _serve() -> None:
-    """The helper's loop: calls in, results out, until the pipe closes. Print output goes to stderr (the
-    protocol owns stdout)."""
+    """The helper's loop: calls in, results out, until the pipe closes (then it ends at once and quietly:
+    the parent may have ended, e.g. on a bad input, while this one was still starting). Print output goes to
+    stderr (the protocol owns stdout)."""
+    with contextlib.suppress(OSError, EOFError):
+        _answer_calls()
+    os._exit(0)  # (no flush at exit into a closed pipe: nothing to say, nothing on the parent's terminal)
+
+
+def _answer_calls() -> None:
     import importlib
     import pickle
     import sys
@@ -408,10 +415,7 @@ def _serve() -> None:
     os.dup2(2, 1)  # stray prints must not corrupt the protocol
     _send(answers, (True, "ready"))
     while True:
-        try:
-            module, function, args, settings = _receive(requests)
-        except EOFError:
-            return
+        module, function, args, settings = _receive(requests)
         try:
             for name, values in settings.items():
                 target = importlib.import_module(name)
@@ -424,8 +428,6 @@ def _serve() -> None:
             _send(answers, result)
         except (pickle.PicklingError, TypeError, AttributeError) as exc:
             _send(answers, (False, RuntimeError(f"helper: result not picklable: {exc!r}")))
-        except OSError:
-            return
         sys.stderr.flush()
 
 
