@@ -215,9 +215,17 @@ class HelperUnavailable(RuntimeError):
     """The helper process could not be started, died, or is busy: compute in the calling thread instead."""
 
 
+#: Whether the flow worker uses the helper process when ``AIFX_FLOW_PROCESS`` is unset (``1``: on, ``0``: off).
+#: On: on the shared 2-core box it gave the moving-blob case 15-60 % more frames/s at equal load, nine squares
+#: within the noise (docs/method.md, "Speed, third pass"); the idle-machine A/B rows of docs/benchmarks.md decide.
+FLOW_PROCESS_DEFAULT = True
+
+
 def helper_wanted() -> bool:
-    """Whether work may go to a helper process: overlap is on and ``AIFX_FLOW_PROCESS`` is not ``0``."""
-    return overlap() and os.environ.get(PROCESS_ENV, "").strip() != "0"
+    """Whether work may go to a helper process: overlap is on and ``AIFX_FLOW_PROCESS`` (default
+    :data:`FLOW_PROCESS_DEFAULT`) is not ``0``."""
+    value = os.environ.get(PROCESS_ENV, "").strip()
+    return overlap() and (value != "0" if value else FLOW_PROCESS_DEFAULT)
 
 
 def module_settings(names: tuple[str, ...]) -> dict[str, dict[str, Any]]:
@@ -389,8 +397,15 @@ def _receive(stream: Any) -> Any:
 
 
 def _serve() -> None:
-    """The helper's loop: calls in, results out, until the pipe closes. Print output goes to stderr (the
-    protocol owns stdout)."""
+    """The helper's loop: calls in, results out, until the pipe closes (then it ends at once and quietly:
+    the parent may have ended, e.g. on a bad input, while this one was still starting). Print output goes to
+    stderr (the protocol owns stdout)."""
+    with contextlib.suppress(OSError, EOFError):
+        _answer_calls()
+    os._exit(0)  # (no flush at exit into a closed pipe: nothing to say, nothing on the parent's terminal)
+
+
+def _answer_calls() -> None:
     import importlib
     import pickle
     import sys
@@ -400,10 +415,7 @@ def _serve() -> None:
     os.dup2(2, 1)  # stray prints must not corrupt the protocol
     _send(answers, (True, "ready"))
     while True:
-        try:
-            module, function, args, settings = _receive(requests)
-        except EOFError:
-            return
+        module, function, args, settings = _receive(requests)
         try:
             for name, values in settings.items():
                 target = importlib.import_module(name)
@@ -416,8 +428,6 @@ def _serve() -> None:
             _send(answers, result)
         except (pickle.PicklingError, TypeError, AttributeError) as exc:
             _send(answers, (False, RuntimeError(f"helper: result not picklable: {exc!r}")))
-        except OSError:
-            return
         sys.stderr.flush()
 
 
