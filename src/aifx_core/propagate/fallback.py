@@ -12,6 +12,10 @@ blurred pan), the fallback itself blends towards a spatial fill of the frame (:f
 quality), so the result is never worse than a blur. Conversely, propagation gives way to a fallback that
 is mostly such a blur only at a lower confidence (``scale`` in :func:`blend_weights`, engine ``CARRY_TRUST``).
 
+What the fallback gives a frame, and what propagation fetched with little confidence, is made per frame and
+would boil; :func:`steady` averages it along the flow with the neighbours' own (unsteadied) fills
+(:class:`Filled`), so it moves with the plate, and reads only frames within a fixed reach (chunks stay exact).
+
 A pixel's share of its propagated value (``alpha``, :func:`blend_weights`) follows its confidence through a
 smoothstep and is blurred, so the transition between the routes is a soft ramp over a few pixels, never a
 hard-edged block. Confidence comes
