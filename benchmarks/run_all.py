@@ -522,6 +522,20 @@ SPEED_NOTE = "\n".join(
         "is bit-identical to a one-thread run (`AIFX_THREADS=1`; tested). The engine's thread keeps the chains, "
         "fusion, seam and the Telea fallback. The 432x240 target still needs fewer CPU ms per frame: even "
         "with both cores busy it needs ≤ 133 CPU ms per frame.",
+        "",
+        "**The flow in a process of its own** (2026-12-03 night). The flow worker's completion is NumPy on "
+        "small arrays, which holds Python's GIL most of the time, so in a thread it took turns with the "
+        "engine, reader and writer (last run on an idle machine: 1.6-1.7 cores used, CPU per frame up 14 % "
+        "over one thread). Now the flow worker hands each pair to one persistent helper process "
+        "(`aifx_core.workers.Helper`; pickled arrays through a pipe, bit-identical output; "
+        "`AIFX_FLOW_PROCESS=0` keeps it in the thread). Its CPU time is counted in the rows above (the "
+        "process's own CPU time leaves a child out); the rows *propagate, flow in a thread* are the same "
+        "fill with the helper off, for an A/B on the machine measured. What it costs: starting the helper "
+        "(~0.3 CPU s once per process) and the copies through the pipe (at 1080p ~20 MB a pair). Measured on "
+        "the shared 2-core box at load 11-13 (so ratios only), 432x240 moving blob, 30 frames, two "
+        "interleaved pairs of runs: wall 1.43 / 1.68 vs 1.03 / 1.38 frames/s, cores used 0.32-0.39 vs "
+        "0.20-0.29; user CPU time within a few percent (the startup); nine squares and 1080p single runs "
+        "went both ways at that load.",
     ]
 )
 

@@ -469,3 +469,23 @@ def test_the_helper_raises_the_functions_error_and_refuses_what_it_cannot_send_b
     with pytest.raises(RuntimeError, match="not picklable"):
         helper().call("threading", "Lock")
     assert helper().call("math", "hypot", 3.0, 4.0) == 5.0  # (still answering)
+
+
+def test_a_helper_that_does_not_start_is_given_up(monkeypatch, tmp_path):
+    """An interpreter that is not a working Python (an embedding host's binary, a broken install) must not
+    hang the fill: the helper is given up after START_WAIT, and not started again."""
+    from aifx_core import workers
+
+    fake = tmp_path / "not-python"
+    fake.write_text("#!/bin/sh\nexec sleep 60\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(fake))
+    monkeypatch.setattr(workers, "START_WAIT", 1.0)
+    worker = workers.Helper()
+    start = time.monotonic()
+    with pytest.raises(workers.HelperUnavailable):
+        worker.call("math", "hypot", 3.0, 4.0)
+    assert time.monotonic() - start < 30
+    with pytest.raises(workers.HelperUnavailable):
+        worker.call("math", "hypot", 3.0, 4.0)
+    assert worker._proc is None and worker.calls == 0

@@ -203,6 +203,10 @@ class Prefetch:
 
 #: Environment variable: ``0`` keeps the flow worker's computation in its thread (no helper process).
 PROCESS_ENV = "AIFX_FLOW_PROCESS"
+#: Seconds a flow worker waits for the helper while another run of this process uses it.
+BUSY_WAIT = 1.0
+#: Seconds a new helper may take to start (its imports, on a loaded machine) before it is given up.
+START_WAIT = 60.0
 #: Types of module settings copied into the helper before each call (a caller may have changed them).
 _SETTING_TYPES = (bool, int, float, str, tuple, type(None))
 
@@ -211,9 +215,17 @@ class HelperUnavailable(RuntimeError):
     """The helper process could not be started, died, or is busy: compute in the calling thread instead."""
 
 
+#: Whether the flow worker uses the helper process when ``AIFX_FLOW_PROCESS`` is unset (``1``: on, ``0``: off).
+#: On: on the shared 2-core box it gave the moving-blob case 15-60 % more frames/s at equal load, nine squares
+#: within the noise (docs/method.md, "Speed, third pass"); the idle-machine A/B rows of docs/benchmarks.md decide.
+FLOW_PROCESS_DEFAULT = True
+
+
 def helper_wanted() -> bool:
-    """Whether work may go to a helper process: overlap is on and ``AIFX_FLOW_PROCESS`` is not ``0``."""
-    return overlap() and os.environ.get(PROCESS_ENV, "").strip() != "0"
+    """Whether work may go to a helper process: overlap is on and ``AIFX_FLOW_PROCESS`` (default
+    :data:`FLOW_PROCESS_DEFAULT`) is not ``0``."""
+    value = os.environ.get(PROCESS_ENV, "").strip()
+    return overlap() and (value != "0" if value else FLOW_PROCESS_DEFAULT)
 
 
 def module_settings(names: tuple[str, ...]) -> dict[str, dict[str, Any]]:
@@ -253,15 +265,19 @@ class Helper:
         self._lock = threading.Lock()
         self._proc: Any = None
         self._failed = False
+        self._ready = False
         #: Calls answered (for tests and benchmarks: proof that work went to the child).
         self.calls = 0
 
     def call(self, module: str, function: str, *args: Any, settings: dict | None = None) -> Any:
-        if self._failed or not self._lock.acquire(blocking=False):
+        # (another run of this process may be using it: wait a moment, then compute in the caller's thread)
+        if self._failed or not self._lock.acquire(timeout=BUSY_WAIT):
             raise HelperUnavailable("helper busy or unavailable")
         try:
             proc = self._start()
             try:
+                if not self._ready:
+                    self._handshake(proc)
                 _send(proc.stdin, (module, function, args, settings or {}))
                 ok, value = _receive(proc.stdout)
             except (OSError, EOFError, ValueError) as exc:
@@ -273,6 +289,21 @@ class Helper:
         if not ok:
             raise value
         return value
+
+    def _handshake(self, proc: Any) -> None:
+        """Wait (at most :data:`START_WAIT` s) for the child to say it runs: an interpreter that is not the
+        Python it should be (an embedding host's binary) must not hang the fill."""
+        import select
+
+        ready, _, _ = select.select([proc.stdout], [], [], START_WAIT)
+        try:
+            said = _receive(proc.stdout) if ready else None
+        except Exception:  # noqa: BLE001 - whatever it wrote, it is not our helper
+            said = None
+        if said != (True, "ready"):
+            self._stop(failed=True)
+            raise HelperUnavailable("helper process did not start")
+        self._ready = True
 
     def start(self) -> None:
         """Start the child now (its imports then overlap with the caller's own start), if not running."""
@@ -294,6 +325,7 @@ class Helper:
 
         root = str(Path(__file__).resolve().parent.parent)
         code = f"import sys; sys.path.insert(0, {root!r}); from aifx_core.workers import _serve; _serve()"
+        self._ready = False
         try:
             self._proc = subprocess.Popen(
                 [sys.executable, "-c", code],
@@ -365,8 +397,15 @@ def _receive(stream: Any) -> Any:
 
 
 def _serve() -> None:
-    """The helper's loop: calls in, results out, until the pipe closes. Print output goes to stderr (the
-    protocol owns stdout)."""
+    """The helper's loop: calls in, results out, until the pipe closes (then it ends at once and quietly:
+    the parent may have ended, e.g. on a bad input, while this one was still starting). Print output goes to
+    stderr (the protocol owns stdout)."""
+    with contextlib.suppress(OSError, EOFError):
+        _answer_calls()
+    os._exit(0)  # (no flush at exit into a closed pipe: nothing to say, nothing on the parent's terminal)
+
+
+def _answer_calls() -> None:
     import importlib
     import pickle
     import sys
@@ -374,11 +413,9 @@ def _serve() -> None:
     requests = os.fdopen(os.dup(0), "rb")
     answers = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # stray prints must not corrupt the protocol
+    _send(answers, (True, "ready"))
     while True:
-        try:
-            module, function, args, settings = _receive(requests)
-        except EOFError:
-            return
+        module, function, args, settings = _receive(requests)
         try:
             for name, values in settings.items():
                 target = importlib.import_module(name)
@@ -391,8 +428,6 @@ def _serve() -> None:
             _send(answers, result)
         except (pickle.PicklingError, TypeError, AttributeError) as exc:
             _send(answers, (False, RuntimeError(f"helper: result not picklable: {exc!r}")))
-        except OSError:
-            return
         sys.stderr.flush()
 
 
