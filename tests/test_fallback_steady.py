@@ -18,7 +18,7 @@ SIZE = (40, 80)
 SHIFT = 3.0  # the plate moves this many px/frame to the left
 
 
-def _chain(start, direction, xs, ys, checked=True):
+def _chain(start, direction, xs, ys, checked=True, fit: float = 0.0):
     flow = np.zeros((*SIZE, 2), np.float32)
 
     def flows(s: int, d: int) -> np.ndarray:
@@ -26,7 +26,11 @@ def _chain(start, direction, xs, ys, checked=True):
         out[..., 0] = -SHIFT * d
         return out
 
-    return Chain(start, direction, xs, ys, flows, SIZE, (1.0, 1.0), 1.0 if checked else float("inf"))
+    def fits(s: int, d: int) -> np.ndarray:
+        return np.full(SIZE, fit, np.float32)
+
+    tol = 1.0 if checked else float("inf")
+    return Chain(start, direction, xs, ys, flows, SIZE, (1.0, 1.0), tol, fit=fits)
 
 
 def _boiling_frames(frames=range(-4, 6), noise: float = 0.1):
@@ -45,14 +49,19 @@ def _boiling_frames(frames=range(-4, 6), noise: float = 0.1):
     return hole, ys, xs, truth, fills
 
 
-def _steadied(t, hole, ys, xs, truth, fills, unsure=None, readable=None, blocked=None):
+def _steadied(
+    t, hole, ys, xs, truth, fills, unsure=None, readable=None, blocked=None, fetched=None, chain=_chain
+):
     def neighbour(j: int) -> Filled:
         plate = np.where(hole[..., None], 0.0, truth[j]).astype(np.float32)
         share = np.ones(len(ys), np.float32) if readable is None else readable
         return Filled(plate, hole if blocked is None else blocked, ys, xs, fills[j], share)
 
     weight = np.ones(len(ys), np.float32) if unsure is None else unsure
-    return steady(t, xs, ys, fills[t], weight, neighbour, lambda j: j in fills, _chain, _unit, 2, 30.0)
+    texture = np.zeros(len(ys), np.float32) if fetched is None else fetched
+    return steady(
+        t, xs, ys, fills[t], weight, texture, neighbour, lambda j: j in fills, chain, _unit, 2, 30.0, 2.0
+    )
 
 
 def _unit(source: int, target: int) -> np.ndarray:
@@ -103,7 +112,10 @@ def test_sure_pixels_unreadable_neighbours_and_the_shot_end_keep_the_frames_own_
         assert j in fills
         return Filled(truth[j], hole, ys, xs, fills[j], np.ones(len(ys), np.float32))
 
-    out = steady(0, xs, ys, fills[0], np.ones(len(ys)), neighbour, exists, _chain, _unit, 2, 30.0)
+    nothing = np.zeros(len(ys))
+    out = steady(
+        0, xs, ys, fills[0], np.ones(len(ys)), nothing, neighbour, exists, _chain, _unit, 2, 30.0, 2.0
+    )
     assert -1 in asked and -2 not in asked and not np.array_equal(out, fills[0])
 
 
@@ -166,3 +178,25 @@ def test_a_keyframes_invented_pixels_count_as_keyframe_not_spatial() -> None:
     for counts in per_frame:
         assert sum(counts.values()) == hole
         assert counts["keyframe"] == hole, counts
+
+
+def test_a_propagated_value_is_averaged_only_along_a_flow_that_holds_within_a_few_pixels() -> None:
+    """A blur misplaced by a few pixels is the same blur; fetched texture out of register is not: with the
+    chains' expected misalignment at 5 px (a fit residual of 10), the fallback share is still averaged, a
+    low-confidence propagated value nearly not."""
+    hole, ys, xs, truth, fills = _boiling_frames()
+    n = len(ys)
+
+    def unsure_chain(start, direction, xs, ys, checked=True):
+        return _chain(start, direction, xs, ys, checked, fit=10.0)
+
+    own = fills[0]
+    blur = _steadied(0, hole, ys, xs, truth, fills, chain=unsure_chain)
+    texture = _steadied(
+        0, hole, ys, xs, truth, fills, unsure=np.zeros(n), fetched=np.ones(n), chain=unsure_chain
+    )
+    moved_blur, moved_texture = np.abs(blur - own).mean(), np.abs(texture - own).mean()
+    assert moved_blur > 0.03 and moved_texture < 0.35 * moved_blur
+    # With the flow exact, a fetched value is averaged as much as a fallback one.
+    sure = _steadied(0, hole, ys, xs, truth, fills, unsure=np.zeros(n), fetched=np.ones(n))
+    np.testing.assert_allclose(sure, _steadied(0, hole, ys, xs, truth, fills), atol=0.02)

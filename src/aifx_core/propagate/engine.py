@@ -88,6 +88,10 @@ STEADY = 2
 #: Misalignment (working px) at which a neighbour's value counts half: a blur is forgiving, and on a fast
 #: pan the completed flow is often 10 px out where its round trip says so (docs/method.md, section 4).
 STEADY_PX = 30.0
+#: ... and for a propagated value of low confidence (texture: out of register, averaging blurs it). At 2
+#: (like a candidate's) crosser kept 0 of 20 frames below Telea - 1 dB; at 30 tennis' object-shaped hole went
+#: to 1.0x clean E_warp and whip's static square to 10x, but two crosser cases to 1 of 20 (docs/method.md, 4).
+STEADY_TEXTURE_PX = 2.0
 #: Unmasked movers this close (pixels, square neighbourhood) to a pixel the spatial fill is asked for are hole
 #: to it, farther ones are not. Telea (radius 5) reads ±5 px and marches its distance field ±5 px outside the
 #: hole: with 16, the values at the asked pixels moved by < 1e-4 against handing it every mover (tennis, blob
@@ -642,13 +646,15 @@ class _Run:
         if len(prop.ys) == 0:
             return frame.packet.rgb, np.ones(frame.packet.hole.shape, np.float32)
         values = part.values
-        # The fallback's share of each pixel, less the ring check's: what the other frames do not show (an
-        # object crossing the hole) is not averaged along the background's flow.
-        unsure = (1.0 - part.alpha) * (1.0 - part.share)
-        points = np.flatnonzero(unsure > 0.001)
+        # How unsure each pixel is: the fallback's share, and a propagated value's lack of confidence (fetched
+        # along unsure chains, it boils too); not the ring check's share: what the other frames do not show
+        # (an object crossing the hole) is not averaged along the background's flow.
+        unsure = (1.0 - part.share) * (1.0 - part.alpha)
+        fetched = (1.0 - part.share) * part.alpha * (1.0 - prop.confidence)
+        points = np.flatnonzero(unsure + fetched > 0.001)
         if STEADY > 0 and len(points):
-            # Where the fill is not wholly propagated it is averaged along the flow with the neighbours' own
-            # fills, so what is invented or fetched unsurely moves with the plate instead of boiling.
+            # Where the fill is not wholly and surely propagated it is averaged along the flow with the
+            # neighbours' own fills, so what is invented or fetched unsurely moves with the plate, not boiling.
             values = values.copy()
             values[points] = steady(
                 t,
@@ -656,12 +662,14 @@ class _Run:
                 prop.ys[points],
                 part.values[points],
                 unsure[points],
+                fetched[points],
                 self.filled,
                 self._in_shot,
                 self._chain,
                 self.pairs.gain_between,
                 STEADY,
                 STEADY_PX,
+                STEADY_TEXTURE_PX,
             )
         self._count(prop, part.alpha, part.share, part.counted)
         return self._output(t, values, part.confidence)

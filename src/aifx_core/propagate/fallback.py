@@ -12,6 +12,10 @@ blurred pan), the fallback itself blends towards a spatial fill of the frame (:f
 quality), so the result is never worse than a blur. Conversely, propagation gives way to a fallback that
 is mostly such a blur only at a lower confidence (``scale`` in :func:`blend_weights`, engine ``CARRY_TRUST``).
 
+What the fallback gives a frame, and what propagation fetched with little confidence, is made per frame and
+would boil; :func:`steady` averages it along the flow with the neighbours' own (unsteadied) fills
+(:class:`Filled`), so it moves with the plate, and reads only frames within a fixed reach (chunks stay exact).
+
 A pixel's share of its propagated value (``alpha``, :func:`blend_weights`) follows its confidence through a
 smoothstep and is blurred, so the transition between the routes is a soft ramp over a few pixels, never a
 hard-edged block. Confidence comes
@@ -189,12 +193,14 @@ def steady(
     ys: np.ndarray,
     own: np.ndarray,
     unsure: np.ndarray,
+    fetched: np.ndarray,
     neighbours: Callable[[int], Filled],
     exists: Callable[[int], bool],
     chain: Callable[[int, int, np.ndarray, np.ndarray, bool], Chain],
     gain: Callable[[int, int], np.ndarray],
     reach: int,
     misalign_px: float,
+    texture_px: float,
     own_weight: float = 2.0,
 ) -> np.ndarray:
     """Frame t's fill at points (``xs``, ``ys``), averaged along the flow with its neighbours' where it is unsure.
@@ -204,11 +210,12 @@ def steady(
     followed by the completed flow to the frames up to ``reach`` away (those the shot has: ``exists``), the
     neighbour's own fill (or plate, where the point lands outside its hole) is read there (``neighbours(j)``),
     and the values are averaged with the frame's own (weight ``own_weight``). A neighbour's weight is
-    ``unsure`` (the point's share of the fallback in frame t: a wholly propagated pixel keeps its value) /
-    distance, times the readable share of its sample, times how well the flow held, scored like a carried
-    keyframe but with ``misalign_px`` as the tolerance (a blur misplaced by a pixel or two is the same blur).
-    It reads only frames within ``reach``, and only their unsteadied fills, so a frame's output does not depend
-    on where a chunk starts.
+    1/distance times the readable share of its sample times how well the flow held (the chain's expected
+    misalignment e, scored like a carried keyframe's): ``unsure`` (the point's fallback share) counts at
+    1 / (1 + (e / ``misalign_px``)²), a blur misplaced by a few pixels being the same blur, and ``fetched``
+    (its propagated share times its lack of confidence) at 1 / (1 + (e / ``texture_px``)²): texture averaged
+    out of register is a blur. A point with neither keeps its value exactly. Only frames within ``reach`` and
+    their unsteadied fills are read, so a frame's output does not depend on where a chunk starts.
     """
     if len(xs) == 0 or reach <= 0:
         return own
@@ -227,9 +234,9 @@ def steady(
                 values = gain(walk.current, t) * values
             usable = np.isfinite(values).all(axis=1)
             error = walk.fb + FIT_SHARE * walk.fit + TRAVEL_SHARE * walk.travel
-            w = np.where(
-                usable, unsure[walk.index] * share / (distance * (1.0 + (error / misalign_px) ** 2)), 0
-            )
+            held = unsure[walk.index] / (1.0 + (error / misalign_px) ** 2)
+            held += fetched[walk.index] / (1.0 + (error / texture_px) ** 2)
+            w = np.where(usable, held * share / distance, 0)
             with np.errstate(over="ignore", invalid="ignore"):
                 total[walk.index] += w[:, None] * np.where(usable[:, None], values, 0.0)
             weight[walk.index] += w
