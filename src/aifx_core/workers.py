@@ -295,10 +295,10 @@ class Helper:
         Python it should be (an embedding host's binary) must not hang the fill."""
         import select
 
-        ready, _, _ = select.select([proc.stdout], [], [], START_WAIT)
         try:
+            ready, _, _ = select.select([proc.stdout], [], [], START_WAIT)
             said = _receive(proc.stdout) if ready else None
-        except Exception:  # noqa: BLE001 - whatever it wrote, it is not our helper
+        except Exception:  # noqa: BLE001 - whatever it wrote (or a platform without select on pipes): give up
             said = None
         if said != (True, "ready"):
             self._stop(failed=True)

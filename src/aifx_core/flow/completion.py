@@ -170,10 +170,11 @@ def _complete(
     moving = [mask[crop] for mask in movers]
     # Flow j runs A→B for even j, so it lands in B's hole; B→A for odd j.
     if LANDING_PX >= 0:
-        landing = [
-            distance if opt.holes is None or np.array_equal(own, hole) else hole_distance(own)
-            for own in ((None, None) if opt.holes is None else opt.holes[::-1])
-        ]
+        landing = (
+            [distance, distance]
+            if opt.holes is None
+            else [distance if np.array_equal(own, hole) else hole_distance(own) for own in opt.holes[::-1]]
+        )
         unverified = [_unverified(crops[j], (y0, x0), landing[j % 2]) for j in range(len(flows))]
     else:  # (the check is off: nothing to compute)
         unverified = [np.zeros(near.shape, bool) for _ in flows]
@@ -260,7 +261,7 @@ def _unverified(flow: np.ndarray, origin: tuple[int, int], landing: np.ndarray) 
     height, width = flow.shape[:2]
     gy, gx = np.mgrid[origin[0] : origin[0] + height, origin[1] : origin[1] + width].astype(np.float32)
     tx, ty = gx + flow[..., 0], gy + flow[..., 1]
-    lands = cv2.remap(landing, tx, ty, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=1e6)
+    lands = cv2.remap(landing, tx, ty, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=(1e6,))
     return ~(lands > LANDING_PX)
 
 
@@ -471,9 +472,9 @@ def _layer_motions(
             else:
                 if len(layers) >= max_layers:
                     continue
-                wide = next((m for m in frame_layers if explains(m, piece)), None)
-                if wide is not None:
-                    layers.append((wide, piece, True, False))
+                frame_wide = next((m for m in frame_layers if explains(m, piece)), None)
+                if frame_wide is not None:
+                    layers.append((frame_wide, piece, True, False))
                     continue
                 fitted = _fit_homography_to(flow, ys[piece], xs[piece], px[piece], py[piece], opt)
                 if fitted is not None:
@@ -489,9 +490,11 @@ def _layer_motions(
             )
             matrices.append(matrix if refit is None else refit)
     if len(matrices) <= 1:  # one layer: a frame-wide one that explains the ring, or the ring's dominant fit
-        wide = next((m for m in frame_layers if explains(m, slice(None))), None)
+        frame_wide = next((m for m in frame_layers if explains(m, slice(None))), None)
         dominant = (
-            wide if wide is not None else _fit_homography_to(flow, ys, xs, px, py, opt, opt.min_inliers)
+            frame_wide
+            if frame_wide is not None
+            else _fit_homography_to(flow, ys, xs, px, py, opt, opt.min_inliers)
         )
         matrices = [] if dominant is None else [dominant]
     motions = [homography_flow(matrix, gx, gy) for matrix in matrices]

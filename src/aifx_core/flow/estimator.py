@@ -74,7 +74,7 @@ class DISFlow:
         if np.allclose(matrix[2], (0.0, 0.0, 1.0)) and np.allclose(matrix[:2, :2], np.eye(2)):
             # A translation (what phase correlation finds): x + r in the shifted b is x + r + t in b.
             shift = matrix[:2, 2]
-            moved = np.float64([[1.0, 0.0, shift[0]], [0.0, 1.0, shift[1]]])
+            moved = np.array([[1.0, 0.0, shift[0]], [0.0, 1.0, shift[1]]], np.float64)
             warped = cv2.warpAffine(
                 b_gray,
                 moved,
@@ -119,7 +119,7 @@ class _FeatureCache:
     def __init__(self, size: int = 4) -> None:
         self.size = size
         self.entries: dict[bytes, tuple[np.ndarray, np.ndarray | None]] = {}
-        self.orb = cv2.ORB_create(
+        self.orb = cv2.ORB_create(  # type: ignore[attr-defined]  # in OpenCV, not in its stubs
             nfeatures=600, scaleFactor=1.3, nlevels=4, edgeThreshold=15, fastThreshold=5
         )
 
@@ -197,9 +197,9 @@ def _phase_translation(a_gray: np.ndarray, b_gray: np.ndarray) -> np.ndarray | N
     return np.array([[1.0, 0.0, dx], [0.0, 1.0, dy], [0.0, 0.0, 1.0]])
 
 
-def _mean_shift(matrix: np.ndarray, shape: tuple[int, int]) -> float:
+def _mean_shift(matrix: np.ndarray, shape: tuple[int, ...]) -> float:
     """Mean displacement (px) a homography gives the corners and centre of an image of ``shape``."""
-    height, width = shape
+    height, width = shape[:2]
     xs = np.array([0, width - 1, 0, width - 1, width / 2], np.float32)
     ys = np.array([0, 0, height - 1, height - 1, height / 2], np.float32)
     return float(np.hypot(*homography_flow(matrix, xs, ys).T).mean())

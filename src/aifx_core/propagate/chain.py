@@ -91,12 +91,13 @@ class Chain:
         limit = self._tol + self._relative * (moved + np.hypot(b[:, 0], b[:, 1]))
         x = self.x + f[:, 0] / self._sx
         y = self.y + f[:, 1] / self._sy
-        fit_map = self._fit(self.current, self.direction) if self._fit is not None else None
+        fit_of = self._fit
+        fit_map = fit_of(self.current, self.direction) if fit_of is not None else None
         if fit_map is not None:
             here = sample_points(fit_map, xw, yw)
             self.fit = np.maximum(self.fit, here)
             fast = GUESS_SLACK > 0 and len(moved) > 0 and float(np.median(moved)) >= SLACK_FAST_PX
-            back_fit = self._fit(nxt, -self.direction) if fast else None
+            back_fit = fit_of(nxt, -self.direction) if fast and fit_of is not None else None
             if back_fit is not None:
                 # Both flows of the step completed: occlusion is not what a miss between them shows (the
                 # landing on measured flow keeps the strict check); the miss still counts in ``fb``.
