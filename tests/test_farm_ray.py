@@ -164,7 +164,9 @@ def test_a_chunk_that_keeps_failing_fails_the_run(cluster, shot, tmp_path, monke
 
     marker = tmp_path / "fault-happened"
     monkeypatch.setenv(FAULT_VARIABLE, f"raise:1002:{marker}")
-    with pytest.raises(AifxError, match=r"chunk 1001-1004 failed 1 times.*injected fault.*run the job again to resume"):
+    with pytest.raises(
+        AifxError, match=r"chunk 1001-1004 failed 1 times.*injected fault.*run the job again to resume"
+    ):
         run_on_ray(shot_job(shot, tmp_path / "clean.####.exr", backend=BACKEND), chunk=4, retries=0)
 
 
