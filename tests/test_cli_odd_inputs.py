@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from shot_files import make_shot
+from shot_files import make_shot, plate_frame, write_exr
 
 FRAMES = range(1001, 1005)
 
@@ -106,3 +106,21 @@ def test_a_broken_job_file_is_named(tmp_path):
     refused(aifx("run", str(job)), "shot_010.json: job is not valid JSON")
     job.write_text('{"input": "plate.####.exr", "output": "out.####.exr", "threshhold": 0.5}')
     refused(aifx("run", str(job)), "shot_010.json: unknown job field(s) threshhold")
+
+
+def test_a_plate_frame_of_another_size_is_blamed_not_the_mask(shot, tmp_path):
+    """One frame re-rendered at another size: the mask fits every other frame, so the plate frame is named."""
+    write_exr(shot / "plate.1003.exr", {c: data[:40, :60] for c, data in plate_frame(2).items()})
+    line = refused(
+        aifx(
+            "fill",
+            str(shot / "plate.####.exr"),
+            "-m",
+            str(shot / "mask.####.png"),
+            "-o",
+            str(tmp_path / "o.####.exr"),
+        ),
+        "plate.1003.exr: plate frame 1003 is 60x40",
+        "plate.1001.exr",
+    )
+    assert "give a mask the size of the plate" not in line
