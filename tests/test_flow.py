@@ -19,6 +19,7 @@ from aifx_core.flow import (
     sample_points,
     warp,
 )
+from aifx_core.flow.ops import float_grid
 
 
 def _texture(height: int, width: int, seed: int = 0) -> np.ndarray:
@@ -116,6 +117,19 @@ def test_sample_points_matches_remap_of_the_whole_image() -> None:
     )
     np.testing.assert_allclose(values[0], expected, atol=0.02)
     assert values.shape == (5000, 3)
+
+
+def test_float_grid_is_mgrid_in_float32() -> None:
+    for y0, y1, x0, x1, step in (
+        (0, 240, 0, 432, 1),
+        (5, 37, 11, 90, 1),
+        (0, 1080, 0, 1920, 4),
+        (3, 4, 0, 1, 2),
+    ):
+        ys, xs = float_grid(y0, y1, x0, x1, step)
+        want_y, want_x = np.mgrid[y0:y1:step, x0:x1:step].astype(np.float32)
+        assert ys.dtype == xs.dtype == np.float32
+        assert np.array_equal(ys, want_y) and np.array_equal(xs, want_x)
 
 
 @pytest.mark.parametrize("n", [16384, 16385, 40000])

@@ -43,7 +43,7 @@ from .motion import (
     homography_flow,
     moving_mask,
 )
-from .ops import median_side
+from .ops import float_grid, median_side
 
 #: Expected error (working px) reported where the completion had nothing to learn from.
 UNKNOWN_FIT = 100.0
@@ -260,7 +260,9 @@ def _unverified(flow: np.ndarray, origin: tuple[int, int], landing: np.ndarray) 
     a motion nothing in the shot has.
     """
     height, width = flow.shape[:2]
-    gy, gx = np.mgrid[origin[0] : origin[0] + height, origin[1] : origin[1] + width].astype(np.float32)
+    # (coordinates as a row and a column, broadcast: the same sums as with whole grids)
+    gx = np.arange(origin[1], origin[1] + width, dtype=np.float32)[None, :]
+    gy = np.arange(origin[0], origin[0] + height, dtype=np.float32)[:, None]
     tx, ty = gx + flow[..., 0], gy + flow[..., 1]
     lands = cv2.remap(landing, tx, ty, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=(1e6,))
     return ~(lands > LANDING_PX)
@@ -306,7 +308,7 @@ def _group_motion(
     """One hole group's (background motion, where it explains the flow, per-pixel error of the model) in
     the group's box (``origin`` its top-left in the frame)."""
     height, width = ring.shape
-    gy, gx = np.mgrid[origin[0] : origin[0] + height, origin[1] : origin[1] + width].astype(np.float32)
+    gy, gx = float_grid(origin[0], origin[0] + height, origin[1], origin[1] + width)
     tol = 4.0 * opt.ransac_px  # what a layer's motion plausibly misses (parallax); beyond that, a flow error
     still = ring & ~moving
     if still.sum() >= 0.25 * ring.sum():

@@ -18,6 +18,16 @@ def identity_grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
     return xs, ys
 
 
+def float_grid(y0: int, y1: int, x0: int, x1: int, step: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """(ys, xs): float32 pixel coordinates of rows ``y0:y1`` and columns ``x0:x1`` (every ``step``-th), as
+    ``np.mgrid[y0:y1, x0:x1].astype(np.float32)`` (the same values: whole numbers, exact in float32) without
+    the float64 grids and their cast (fresh pages on every call: ~2 ms a frame in the flow completion)."""
+    ys = np.arange(y0, y1, step, dtype=np.float32)
+    xs = np.arange(x0, x1, step, dtype=np.float32)
+    grid_y, grid_x = np.meshgrid(ys, xs, indexing="ij")
+    return grid_y, grid_x
+
+
 def warp(
     image: np.ndarray,
     flow: np.ndarray,
