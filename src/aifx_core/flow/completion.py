@@ -43,6 +43,7 @@ from .motion import (
     homography_flow,
     moving_mask,
 )
+from .ops import median_side
 
 #: Expected error (working px) reported where the completion had nothing to learn from.
 UNKNOWN_FIT = 100.0
@@ -223,7 +224,7 @@ def _complete(
         done = inside & ~unknown  # (where nothing could be learned, the flow is left as it was)
         if gap > opt.gap:  # the grown fringe keeps an unmasked mover's own flow
             done &= ~(moving[j] & (near > opt.gap))
-        region[done] = (bases[j] + filled[j])[done]
+        region[done] = bases[j][done] + filled[j][done]  # (only where it is written)
         completed.append(out)
         fit = spread[j] * (1.0 + depth / opt.ring) + DRIFT * depth
         fit[unknown] = UNKNOWN_FIT
@@ -457,7 +458,7 @@ def _layer_motions(
 
     def explains(matrix: np.ndarray, piece: np.ndarray | slice) -> bool:
         error = np.hypot(*(samples[piece] - homography_flow(matrix, px[piece], py[piece])).T)
-        return bool(len(error)) and float(np.median(error)) < agree and (error < inlier).mean() >= 0.5
+        return median_side(error, agree) < 0 and (error < inlier).mean() >= 0.5
 
     pieces = _ring_pieces(flow, ring_mask, ys, xs, min_layer)
     matrices: list[np.ndarray] = []
