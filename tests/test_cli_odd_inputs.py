@@ -124,3 +124,29 @@ def test_a_plate_frame_of_another_size_is_blamed_not_the_mask(shot, tmp_path):
         "plate.1001.exr",
     )
     assert "give a mask the size of the plate" not in line
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc (nothing can be made in it)")
+def test_an_output_folder_that_cannot_be_made_says_what_to_do(shot):
+    line = refused(
+        aifx(
+            "fill",
+            str(shot / "plate.####.exr"),
+            "-m",
+            str(shot / "mask.####.png"),
+            "-o",
+            "/proc/aifx/o.####.exr",
+        ),
+        "/proc/aifx: cannot create the output folder",
+    )
+    assert "choose another folder" in line
+
+
+def test_eval_names_the_result_when_the_mask_does_not_fit(shot, tmp_path):
+    small = tmp_path / "small.png"
+    cv2.imwrite(str(small), np.full((12, 16), 255, np.uint8))
+    line = refused(
+        aifx("eval", str(shot / "plate.####.exr"), "--mask", str(small), "--out", str(tmp_path / "eval")),
+        "small.png: mask is 16x12 but result",
+    )
+    assert "the size of the result" in line

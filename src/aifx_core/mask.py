@@ -220,19 +220,20 @@ class MaskSource:
             plate_file = plate_image.source if plate_image is not None and plate_image.source else None
             plate_file = plate_file or self.plate.path(frame)
             first = self.plate.frames[0]
+            role = getattr(self.plate, "role", "plate")  # (aifx eval checks a mask against the result)
             if plate_image is not None and frame != first:
                 # The mask may be right and this plate frame the odd one out (a re-render at another size).
                 if self._plate_shape is None:
                     self._plate_shape = in_display_window(self.plate.read(first)).shape
                 if matte.shape == self._plate_shape:
                     raise InputError(
-                        f"{plate_file}: plate frame {frame} is {shape[1]}x{shape[0]} but the shot's first frame "
+                        f"{plate_file}: {role} frame {frame} is {shape[1]}x{shape[0]} but the shot's first frame "
                         f"{self.plate.path(first)} (and the mask) are {matte.shape[1]}x{matte.shape[0]}; all "
                         "frames of a shot must have one size: re-render or re-copy it"
                     )
             raise InputError(
-                f"{mask_file}: mask is {matte.shape[1]}x{matte.shape[0]} but plate {plate_file} is "
-                f"{shape[1]}x{shape[0]} (frame {frame}); give a mask the size of the plate"
+                f"{mask_file}: mask is {matte.shape[1]}x{matte.shape[0]} but {role} {plate_file} is "
+                f"{shape[1]}x{shape[0]} (frame {frame}); give a mask the size of the {role}"
             )
 
 
