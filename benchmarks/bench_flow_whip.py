@@ -16,9 +16,11 @@ has it). docs/method.md ("Fast whips") has the numbers.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +31,7 @@ import harness  # noqa: E402
 
 from aifx_core.flow import DISFlow, complete_flows_scored, flow_gray  # noqa: E402
 from aifx_core.flow.estimator import working_size  # noqa: E402
+from aifx_core.inpaint import FillBackend  # noqa: E402
 from aifx_core.propagate import pairs  # noqa: E402
 
 HOLES = {"static": harness.static_square, "nine": harness.square_grid}
@@ -40,9 +43,12 @@ def holes_for(name: str, clip: harness.RenderedClip) -> harness.Holes:
     return HOLES[name](clip.width, clip.height)
 
 
-def use_oracle(clip: harness.RenderedClip, fits: bool = False) -> None:
-    """Make the engine take DIS on the clean frames as the flow inside the holes (trusted fully unless
-    ``fits``: then the engine's own fit maps are kept)."""
+@contextlib.contextmanager
+def oracle(clip: harness.RenderedClip, fits: bool = False) -> Iterator[None]:
+    """While open, the engine takes DIS on the clean frames as the flow inside the holes (trusted fully unless
+    ``fits``: then the engine's own fit maps are kept). The engine's own pair flow is put back on exit, error
+    or not: left in place, the next clip's oracle would wrap this clip's (the wrong frames, the wrong size),
+    and anything run later in the process would score an oracle it did not ask for."""
     plain = pairs.Pairs._pair_flow
     estimator = DISFlow()
 
@@ -58,6 +64,10 @@ def use_oracle(clip: harness.RenderedClip, fits: bool = False) -> None:
         return dataclasses.replace(done, forward=forward, backward=backward, fits=zero or done.fits)
 
     pairs.Pairs._pair_flow = pair_flow  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        pairs.Pairs._pair_flow = plain  # type: ignore[method-assign]
 
 
 def flow_error(clip: harness.RenderedClip, holes: harness.Holes) -> list[tuple[float, float, float, float]]:
@@ -118,26 +128,35 @@ def main() -> None:
     baseline, _ = harness.baseline_backend()
     for name in args.clips.split(","):
         clip = harness.RenderedClip(harness.CLIPS / name)
-        if args.oracle or args.oracle_fits:
-            use_oracle(clip, args.oracle_fits)
-        for hole_name in args.holes.split(","):
-            start = time.process_time()
-            result = harness.score_case(
-                clip,
-                holes_for(hole_name, clip),
-                {"telea": baseline, "propagate": harness.make_backend("propagate")},
-            )
-            telea, prop = result.runs["telea"], result.runs["propagate"]
-            ours, theirs = np.array(prop.per_frame["psnr_hole"]), np.array(telea.per_frame["psnr_hole"])
-            print(
-                f"{name}/{hole_name}: telea {telea.summary['psnr_hole']:.2f} dB, propagate "
-                f"{prop.summary['psnr_hole']:.2f} dB, frames < telea-1dB {int((ours < theirs - 1).sum())}/"
-                f"{len(ours)}, E_warp hole {prop.summary['ewarp_hole']:.2e} (clean "
-                f"{result.clean.summary['ewarp_hole']:.2e}), routes {prop.stats}, "
-                f"CPU {time.process_time() - start:.1f} s (both backends)"
-            )
-            if args.frames:
-                print("  propagate - telea per frame:", " ".join(f"{d:+.1f}" for d in ours - theirs))
+        flows = (
+            oracle(clip, args.oracle_fits) if args.oracle or args.oracle_fits else contextlib.nullcontext()
+        )
+        with flows:
+            run_clip(name, clip, args.holes.split(","), baseline, args.frames)
+
+
+def run_clip(
+    name: str, clip: harness.RenderedClip, holes: list[str], baseline: FillBackend, frames: bool
+) -> None:
+    """Score the engine against Telea on each of ``holes`` of ``clip`` and print one line per case."""
+    for hole_name in holes:
+        start = time.process_time()
+        result = harness.score_case(
+            clip,
+            holes_for(hole_name, clip),
+            {"telea": baseline, "propagate": harness.make_backend("propagate")},
+        )
+        telea, prop = result.runs["telea"], result.runs["propagate"]
+        ours, theirs = np.array(prop.per_frame["psnr_hole"]), np.array(telea.per_frame["psnr_hole"])
+        print(
+            f"{name}/{hole_name}: telea {telea.summary['psnr_hole']:.2f} dB, propagate "
+            f"{prop.summary['psnr_hole']:.2f} dB, frames < telea-1dB {int((ours < theirs - 1).sum())}/"
+            f"{len(ours)}, E_warp hole {prop.summary['ewarp_hole']:.2e} (clean "
+            f"{result.clean.summary['ewarp_hole']:.2e}), routes {prop.stats}, "
+            f"CPU {time.process_time() - start:.1f} s (both backends)"
+        )
+        if frames:
+            print("  propagate - telea per frame:", " ".join(f"{d:+.1f}" for d in ours - theirs))
 
 
 if __name__ == "__main__":

@@ -264,3 +264,20 @@ def test_runs_of_different_clips_merge_into_one_page_that_says_what_came_from_wh
     assert "tennis, speed: run started 2026-12-03T16:16 UTC on commit aaa1111" in note
     assert "whip: run started 2026-12-03T17:40 UTC on commit bbb2222" in note
     assert run_all.provenance(quality[:1], {}) == ""  # one run: nothing to say
+
+
+def test_flow_oracle_puts_the_engines_pair_flow_back_error_or_not():
+    """``bench_flow_whip.py --oracle`` over two clips: the second clip's oracle must wrap the engine's own pair
+    flow, not the first clip's oracle (which would read the first clip's frames at the wrong size)."""
+    import bench_flow_whip
+
+    from aifx_core.propagate import pairs
+
+    plain = pairs.Pairs._pair_flow
+    clip = harness.RenderedClip(harness.CLIPS / "whip")
+    with bench_flow_whip.oracle(clip):
+        assert pairs.Pairs._pair_flow is not plain
+    assert pairs.Pairs._pair_flow is plain
+    with pytest.raises(RuntimeError), bench_flow_whip.oracle(clip, fits=True):
+        raise RuntimeError("a case failed mid-clip")
+    assert pairs.Pairs._pair_flow is plain

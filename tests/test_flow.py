@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import cv2
 import numpy as np
 import pytest
@@ -12,10 +14,12 @@ from aifx_core.flow import (
     complete_flow,
     consistency_mask,
     estimate_flow,
+    median_side,
     push_pull_fill,
     sample_points,
     warp,
 )
+from aifx_core.flow.ops import float_grid
 
 
 def _texture(height: int, width: int, seed: int = 0) -> np.ndarray:
@@ -113,6 +117,76 @@ def test_sample_points_matches_remap_of_the_whole_image() -> None:
     )
     np.testing.assert_allclose(values[0], expected, atol=0.02)
     assert values.shape == (5000, 3)
+
+
+def test_float_grid_is_mgrid_in_float32() -> None:
+    for y0, y1, x0, x1, step in (
+        (0, 240, 0, 432, 1),
+        (5, 37, 11, 90, 1),
+        (0, 1080, 0, 1920, 4),
+        (3, 4, 0, 1, 2),
+    ):
+        ys, xs = float_grid(y0, y1, x0, x1, step)
+        want_y, want_x = np.mgrid[y0:y1:step, x0:x1:step].astype(np.float32)
+        assert ys.dtype == xs.dtype == np.float32
+        assert np.array_equal(ys, want_y) and np.array_equal(xs, want_x)
+
+
+@pytest.mark.parametrize("n", [16384, 16385, 40000])
+def test_sample_points_in_rows_is_bit_identical_to_short_lists(n: int) -> None:
+    """Long point lists are sampled in rows (cv2.remap refuses sides of SHRT_MAX): a point's value must not
+    depend on how the list was laid out, to the bit (the engine's output may not either)."""
+    image = _texture(60, 80)
+    rng = np.random.default_rng(n)
+    xs = rng.uniform(-2, 81, n).astype(np.float32)
+    ys = rng.uniform(-2, 61, n).astype(np.float32)
+    whole = sample_points(image, xs, ys)
+    pieces = np.concatenate(
+        [sample_points(image, xs[i : i + 999], ys[i : i + 999]) for i in range(0, n, 999)]
+    )
+    assert whole.shape == (n, 3)
+    assert np.array_equal(whole, pieces)
+
+
+def _median_side_of_numpy(values: np.ndarray, threshold: float) -> int:
+    with warnings.catch_warnings():  # the median of nothing warns and is NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        median = float(np.median(values))
+    return 1 if median >= threshold else -1 if median < threshold else 0
+
+
+def test_median_side_answers_as_numpys_median_does() -> None:
+    """Ties, straddling middle values, values on the threshold, odd and even sizes, NaN, empty: the counted
+    answer is the one ``np.median`` gives (the chains' and the completion's checks must not move a pixel)."""
+    rng = np.random.default_rng(3)
+    checked = 0
+    for n in (*range(0, 9), 10, 11, 64, 65, 1000, 1001):
+        for dtype in (np.float32, np.float64, np.int32):
+            for trial in range(12):
+                if dtype is np.int32:
+                    values = rng.integers(0, 6, n).astype(dtype)
+                    threshold = float(rng.integers(0, 7)) + (0.5 if trial % 2 else 0.0)
+                else:
+                    # Few distinct values near the threshold, so ties and straddles are common.
+                    threshold = 10.0 if trial % 3 else float(np.float32(0.1))
+                    steps = rng.integers(-3, 4, n)
+                    values = (threshold + steps * np.float32(1e-6) * threshold).astype(dtype)
+                    if trial % 4 == 0:
+                        values = rng.normal(threshold, 1.0, n).astype(dtype)
+                if trial == 11 and n > 0 and dtype is not np.int32:
+                    values[rng.integers(0, n)] = np.nan
+                assert median_side(values, threshold) == _median_side_of_numpy(values, threshold), (
+                    n,
+                    dtype,
+                    trial,
+                )
+                checked += 1
+    # Two middle values whose float32 mean rounds onto the threshold from either side.
+    pair = np.array([9.999999, 10.000001], np.float32)
+    assert median_side(pair, 10.0) == _median_side_of_numpy(pair, 10.0)
+    assert median_side(np.array([1.0, np.inf]), 5.0) == 1
+    assert median_side(np.zeros(0, np.float32), 1.0) == 0
+    assert checked > 500
 
 
 def test_push_pull_fill_keeps_known_pixels_and_interpolates_smoothly() -> None:

@@ -251,3 +251,24 @@ def test_plate_without_alpha(tmp_path):
     plate = open_sequence(str(folder / "p.####.exr"))
     with pytest.raises(InputError, match="no alpha channel.*--mask"):
         open_mask(None, None, plate).matte(1001)
+
+
+def test_a_0_1_label_mask_is_refused_naming_the_file_and_the_fix(tmp_path):
+    """An 8-bit mask written as 0/1 (numpy, a segmentation tool) reads as a matte of 1/255: below the default
+    threshold nothing would be filled, the plate written back unchanged without a word."""
+    plate = open_sequence(write_plate(tmp_path / "plate"))
+    for i, frame in enumerate(FRAMES):
+        cv2.imwrite(str(tmp_path / f"label.{frame:04d}.png"), (matte_u8(i) == 255).astype(np.uint8))
+    with pytest.raises(InputError) as info:
+        open_mask(str(tmp_path / "label.####.png"), None, plate).matte(1002)
+    message = str(info.value)
+    assert "label.1002.png" in message and "only 0 and 1" in message and "--threshold 0" in message
+    # Asked for (any non-zero value is hole), it is a matte like any other; a threshold of 1/255 reads it too.
+    for threshold in (0.0, 1 / 255):
+        matte = open_mask(str(tmp_path / "label.####.png"), None, plate, threshold=threshold).matte(1002)
+        assert make_hole(matte, threshold).sum() == 30
+    # A soft matte whose faintest edge alone holds a few 1s is not a label image.
+    faint = np.zeros((H, W), np.uint8)
+    faint[0, :3] = 1
+    cv2.imwrite(str(tmp_path / "faint.png"), faint)
+    assert not make_hole(open_mask(str(tmp_path / "faint.png"), None, plate).matte(1001), 0.5).any()

@@ -62,14 +62,17 @@ class EvalReport:
 def _open(spec: str, frames: str | None, role: str) -> Any:
     from .sequence import open_sequence
 
-    return open_sequence(spec, frames=frames, role=role)
+    # (aifx eval has no --skip-missing: it scores the frames all its sequences have, chosen with --frames)
+    return open_sequence(
+        spec, frames=frames, role=role, fix_missing="render them or score others with --frames"
+    )
 
 
-def _open_mask(spec: str, plate: Any) -> Callable[[int], np.ndarray]:
-    """``frame -> matte`` (float, 0..1) for a mask sequence or still."""
+def _open_mask(spec: str, plate: Any, threshold: float = 0.5) -> Callable[[int], np.ndarray]:
+    """``frame -> matte`` (float, 0..1) for a mask sequence or still (``threshold``: what counts as hole)."""
     from .mask import open_mask
 
-    source = open_mask(spec, None, plate)
+    source = open_mask(spec, None, plate, threshold=threshold)
     return source.matte
 
 
@@ -99,7 +102,7 @@ def evaluate(
                 f"{reference}: no reference frame(s) {_short_list(missing)} for the result; "
                 "give a reference covering the same frames or limit them with --frames"
             )
-    matte = _open_mask(mask, result_seq) if mask else None
+    matte = _open_mask(mask, result_seq, threshold) if mask else None
     first = result_seq.read(wanted[0])
     space = (
         resolve_colorspace(colorspace) if colorspace else guess_colorspace(first, result_seq.path(wanted[0]))

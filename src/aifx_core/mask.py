@@ -88,6 +88,29 @@ def _as_matte(plane: np.ndarray) -> np.ndarray:
     return np.clip(np.nan_to_num(matte, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0).astype(np.float32)
 
 
+#: Fewest pixels at 1 that make an 8/16-bit mask holding only 0 and 1 a label image (a soft matte's faintest edge
+#: alone can hold a few 1s).
+LABEL_PIXELS = 16
+
+
+def _refuse_label_image(plane: np.ndarray, path: Any, threshold: float) -> None:
+    """Refuse an 8/16-bit mask whose values are only 0 and 1 (a 0/1 label image, as numpy or a segmentation
+    tool writes it) when 1 reads below ``threshold``: as a matte 1 is 1/255 (or 1/65535), so nothing would be
+    filled and the run would write the plate back unchanged, frame after frame, without a word."""
+    if plane.dtype != np.uint8 and plane.dtype != np.uint16:
+        return
+    top = 255 if plane.dtype == np.uint8 else 65535
+    if threshold <= 0 or threshold <= 1 / top or int(plane.max()) != 1:
+        return
+    if int(np.count_nonzero(plane)) < LABEL_PIXELS:
+        return
+    raise InputError(
+        f"{path}: the {8 if top == 255 else 16}-bit mask holds only 0 and 1 (a 0/1 label image?): read as a "
+        f"matte 1 is 1/{top}, below --threshold {threshold:g}, so the mask would be empty; save the mask as "
+        f"0/{top} (black/white) or pass --threshold 0 (any non-zero value is hole)"
+    )
+
+
 class MaskSource:
     """Where a shot's matte comes from; :meth:`matte` gives float32 (H, W) in 0..1 for a plate frame.
 
@@ -103,8 +126,11 @@ class MaskSource:
         spec: str | None = None,
         channel: str | None = None,
         invert: bool = False,
+        threshold: float = 0.5,
     ) -> None:
         self.plate = plate
+        #: The job's threshold: a 0/1 label mask is refused when its 1 would fall below it.
+        self.threshold = threshold
         self.mask = mask
         self.spec = spec
         self.channel = channel
@@ -174,7 +200,9 @@ class MaskSource:
                     f"(channels: {', '.join(image.channels) or 'none'}); pass --mask-channel one of them"
                 )
             name = found
-        matte = _as_matte(image.channels[name])
+        plane = image.channels[name]
+        _refuse_label_image(plane, self.mask.path(source_frame), self.threshold)
+        matte = _as_matte(plane)
         if self.mask.is_still:
             self._static = matte
         return matte
@@ -191,19 +219,34 @@ class MaskSource:
             mask_file = self.mask.path(self.mask.frames[0] if self.mask.is_still else frame)
             plate_file = plate_image.source if plate_image is not None and plate_image.source else None
             plate_file = plate_file or self.plate.path(frame)
+            first = self.plate.frames[0]
+            role = getattr(self.plate, "role", "plate")  # (aifx eval checks a mask against the result)
+            if plate_image is not None and frame != first:
+                # The mask may be right and this plate frame the odd one out (a re-render at another size).
+                if self._plate_shape is None:
+                    self._plate_shape = in_display_window(self.plate.read(first)).shape
+                if matte.shape == self._plate_shape:
+                    raise InputError(
+                        f"{plate_file}: {role} frame {frame} is {shape[1]}x{shape[0]} but the shot's first frame "
+                        f"{self.plate.path(first)} (and the mask) are {matte.shape[1]}x{matte.shape[0]}; all "
+                        "frames of a shot must have one size: re-render or re-copy it"
+                    )
             raise InputError(
-                f"{mask_file}: mask is {matte.shape[1]}x{matte.shape[0]} but plate {plate_file} is "
-                f"{shape[1]}x{shape[0]} (frame {frame}); give a mask the size of the plate"
+                f"{mask_file}: mask is {matte.shape[1]}x{matte.shape[0]} but {role} {plate_file} is "
+                f"{shape[1]}x{shape[0]} (frame {frame}); give a mask the size of the {role}"
             )
 
 
-def open_mask(spec: str | None, channel: str | None, plate: Any, invert: bool = False) -> MaskSource:
+def open_mask(
+    spec: str | None, channel: str | None, plate: Any, invert: bool = False, threshold: float = 0.5
+) -> MaskSource:
     """The matte source of a job.
 
     ``spec`` is a mask sequence/pattern, a single image (a static mask for every frame), or ``None`` for
     the plate's own alpha (or the plate channel ``channel``, e.g. ``"mask.Y"``). ``channel`` picks the mask
     file's channel (default: see :func:`default_mask_channel`). A mask sequence must have every frame of the
-    plate, else :class:`InputError` lists the missing ones.
+    plate, else :class:`InputError` lists the missing ones. ``threshold`` is the job's (see
+    :func:`_refuse_label_image`).
     """
     if spec is None or str(spec).strip() == "":
         return MaskSource(plate, channel=channel, invert=invert)
@@ -216,7 +259,7 @@ def open_mask(spec: str | None, channel: str | None, plate: Any, invert: bool = 
                 f"{spec}: mask frames {format_frames(missing)} missing (the plate has "
                 f"{format_frames(plate.frames)}); render the mask for those frames or limit --frames"
             )
-    return MaskSource(plate, mask=mask, spec=str(spec), channel=channel, invert=invert)
+    return MaskSource(plate, mask=mask, spec=str(spec), channel=channel, invert=invert, threshold=threshold)
 
 
 # -- hole and weight -----------------------------------------------------------------------------------------

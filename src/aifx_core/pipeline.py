@@ -105,7 +105,7 @@ def fill(
     plate = open_sequence(job.input, frames=job.frames, skip_missing=job.skip_missing, role="plate")
     selection = select_frames(frames, plate.frames)
     out = output_pattern(job.output, plate)
-    mask = open_mask(job.mask, job.mask_channel, plate, invert=job.invert_mask)
+    mask = open_mask(job.mask, job.mask_channel, plate, invert=job.invert_mask, threshold=job.threshold)
     protected = protected_inputs(plate, mask.mask)
     if job_file is not None:
         protected.add(job_file, "job file")
@@ -213,7 +213,7 @@ def prepare_anchors(
     reporter = Reporter(progress, cancel)
     plate = open_sequence(job.input, frames=job.frames, skip_missing=job.skip_missing, role="plate")
     out = output_pattern(job.output, plate)
-    mask = open_mask(job.mask, job.mask_channel, plate, invert=job.invert_mask)
+    mask = open_mask(job.mask, job.mask_channel, plate, invert=job.invert_mask, threshold=job.threshold)
     check_writable(Path(out.path(plate.frames[0])).parent)
     run = _RunSetup.of(job, plate)
     if is_per_frame(run.name):

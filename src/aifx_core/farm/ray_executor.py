@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -45,7 +46,7 @@ from ..progress import CancelToken, ProgressCallback
 from ..protocol.errors import AifxError, Cancelled, InputError
 from ..protocol.events import ProgressEvent
 from ..protocol.job import FillJob
-from ..sequence import format_frames
+from ..sequence import format_frames, parse_pattern
 from .progress import ChunkProgress
 
 #: Frames per chunk when none is given (Ray and farm export): the context a chunk reads around its frames is
@@ -393,11 +394,17 @@ class _RayRun:
         self.actor_class: Any = None
         self.workers: list[Any] = []
         self.running: dict[Any, tuple[int, _Task]] = {}
+        #: Output frames on disk before any chunk ran, and chunks that lost a worker: a killed worker's last
+        #: events die with it, so its retry finds frames done that no event reported; those not on disk at the
+        #: start were written by this run, not "already done".
+        self.present: set[int] = set()
+        self.lost: set[str] = set()
 
     # -- the run, top to bottom ---------------------------------------------------------------------------
     def run(self, count: int) -> RayFillResult:
         try:
             self._start_workers(count)
+            self.present = self._on_disk()
             self._schedule([_Task(ANCHORS, "")])
             self._schedule(self.tasks)
             if self.job.contact_sheet:  # every frame is done now: a whole-shot run only writes the sheet
@@ -469,7 +476,8 @@ class _RayRun:
                     self.ray.exceptions.RayError
                 ) as exc:  # the worker died (killed, out of memory, node lost)
                     self.workers[index] = self.actor_class.remote()
-                    self._retry(task, exc, queue)
+                    self.lost.add(task.tag)
+                    self._retry(task, RuntimeError(self._death(task, exc)), queue)
                 else:
                     self._finished(task, value)
 
@@ -478,7 +486,10 @@ class _RayRun:
         what = "the anchors stage" if task.tag == ANCHORS else f"chunk {task.tag}"
         reason = str(cause).strip().splitlines()[-1] if str(cause).strip() else type(cause).__name__
         if task.attempt > self.retries:
-            raise AifxError(f"{what} failed {task.attempt} times, last: {reason}")
+            raise AifxError(
+                f"{what} failed {task.attempt} times, last: {reason}; the frames finished are kept: "
+                "run the job again to resume"
+            )
         if task.tag in self.progress.chunks:
             self.progress.retry(task.tag)
         note = f"{what} failed ({reason}); retry {task.attempt} of {self.retries}"
@@ -486,6 +497,24 @@ class _RayRun:
         if self.callback is not None:
             self.callback(ProgressEvent("retry", task.attempt, self.retries, None, note))
         queue.append(task)
+
+    def _on_disk(self) -> set[int]:
+        """Frames of the chunks whose output file exists now (the driver sees the shared storage the workers
+        write to; where it does not, nothing is found and a lost attempt's frames count as written)."""
+        pattern = parse_pattern(self.job.output)
+        frames = [frame for chunk in self.progress.chunks for frame in self.progress.frames_of(chunk)]
+        return {frame for frame in frames if pattern.path(frame).exists()}
+
+    def _death(self, task: _Task, exc: BaseException) -> str:
+        """One line for a worker that died under ``task``: Ray's own account runs to a paragraph."""
+        kind = re.search(r"Worker exit type: (\w+)", str(exc))
+        how = f"Ray exit type {kind.group(1)}" if kind else type(exc).__name__
+        reported = self.progress.frames_written(task.tag) if task.tag in self.progress.chunks else set()
+        last = f"last frame reported written: {max(reported)}" if reported else "no frame reported written"
+        return (
+            f"its Ray worker process died ({how}: killed, out of memory or crashed; the node's Ray logs say "
+            f"which); {last}"
+        )
 
     def _finished(self, task: _Task, value: Any) -> None:
         if not isinstance(value, dict):  # the anchors stage: its cache folder, or None
@@ -497,6 +526,8 @@ class _RayRun:
             self.progress.finish(task.tag)
             # Frames a failed attempt wrote were written by this run, though the retry found them done.
             earlier = self.progress.frames_written(task.tag)
+            if task.tag in self.lost:  # what a dead attempt wrote after its last event reached the driver
+                earlier |= {f for f in value.get("skipped") or [] if f not in self.present}
             self.result.written.extend(sorted(earlier | set(value.get("written") or [])))
             self.result.skipped.extend(f for f in value.get("skipped") or [] if f not in earlier)
         for notice in value.get("notices") or []:

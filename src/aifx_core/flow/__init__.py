@@ -13,7 +13,7 @@ from .estimator import (
 )
 from .fill import push_pull_fill
 from .motion import background_layers, moving_objects
-from .ops import consistency_mask, sample_points, warp
+from .ops import consistency_mask, median_side, sample_points, warp
 
 __all__ = [
     "DIS_PRESETS",
@@ -28,6 +28,7 @@ __all__ = [
     "flow_gray",
     "moving_objects",
     "push_pull_fill",
+    "median_side",
     "sample_points",
     "upscale_flow",
     "warp",

@@ -45,6 +45,7 @@ from .motion import (
     homography_flow,
     moving_mask,
 )
+from .ops import float_grid, median_side
 
 #: Expected error (working px) reported where the completion had nothing to learn from.
 UNKNOWN_FIT = 100.0
@@ -250,7 +251,7 @@ def _complete(
         done = inside & ~unknown  # (where nothing could be learned, the flow is left as it was)
         if gap > opt.gap:  # the grown fringe keeps an unmasked mover's own flow
             done &= ~(moving[j] & (near > opt.gap))
-        region[done] = (bases[j] + filled[j])[done]
+        region[done] = bases[j][done] + filled[j][done]  # (only where it is written)
         completed.append(out)
         fit = spread[j] * (1.0 + depth / opt.ring) + DRIFT * depth
         fit[unknown] = UNKNOWN_FIT
@@ -286,7 +287,9 @@ def _unverified(flow: np.ndarray, origin: tuple[int, int], landing: np.ndarray) 
     a motion nothing in the shot has.
     """
     height, width = flow.shape[:2]
-    gy, gx = np.mgrid[origin[0] : origin[0] + height, origin[1] : origin[1] + width].astype(np.float32)
+    # (coordinates as a row and a column, broadcast: the same sums as with whole grids)
+    gx = np.arange(origin[1], origin[1] + width, dtype=np.float32)[None, :]
+    gy = np.arange(origin[0], origin[0] + height, dtype=np.float32)[:, None]
     tx, ty = gx + flow[..., 0], gy + flow[..., 1]
     lands = cv2.remap(landing, tx, ty, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=(1e6,))
     return ~(lands > LANDING_PX)
@@ -334,7 +337,7 @@ def _group_motion(
     the group's box (``origin`` its top-left in the frame). ``fringe``: (the grown fringe's pixels that may
     vote for the labels, the hole pixels those votes label) on a fast pair (see :func:`_layered_base`)."""
     height, width = ring.shape
-    gy, gx = np.mgrid[origin[0] : origin[0] + height, origin[1] : origin[1] + width].astype(np.float32)
+    gy, gx = float_grid(origin[0], origin[0] + height, origin[1], origin[1] + width)
     tol = 4.0 * opt.ransac_px  # what a layer's motion plausibly misses (parallax); beyond that, a flow error
     still = ring & ~moving
     if still.sum() >= 0.25 * ring.sum():
@@ -494,7 +497,7 @@ def _layer_motions(
 
     def explains(matrix: np.ndarray, piece: np.ndarray | slice) -> bool:
         error = np.hypot(*(samples[piece] - homography_flow(matrix, px[piece], py[piece])).T)
-        return bool(len(error)) and float(np.median(error)) < agree and (error < inlier).mean() >= 0.5
+        return median_side(error, agree) < 0 and (error < inlier).mean() >= 0.5
 
     pieces = _ring_pieces(flow, ring_mask, ys, xs, min_layer)
     matrices: list[np.ndarray] = []

@@ -17,6 +17,7 @@ from ..errors import InputError
 from .completion import complete_flow
 from .fill import push_pull_fill
 from .motion import fit_homography, homography_flow
+from .ops import float_grid
 
 #: DIS presets by name. ``medium`` measured best for propagation quality per second (see docs/method.md).
 DIS_PRESETS = {
@@ -93,7 +94,7 @@ class DISFlow:
             borderMode=cv2.BORDER_REPLICATE,
         )
         residual = self._calc(a_gray, warped)
-        ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+        ys, xs = float_grid(0, height, 0, width)
         # Pixel x of a matches x + r in the warped b, which is H(x + r) in b: flow = H(x + r) - x.
         px, py = xs + residual[..., 0], ys + residual[..., 1]
         return (homography_flow(matrix, px, py) + residual).astype(np.float32)

@@ -16,6 +16,8 @@ import functools
 import cv2
 import numpy as np
 
+from .ops import float_grid
+
 #: Most motions a frame's background is explained by (a dominant one plus parallax layers).
 MAX_BACKGROUND_LAYERS = 2
 
@@ -144,7 +146,7 @@ def _median_error(matrix: np.ndarray, points: np.ndarray, moved: np.ndarray) -> 
 
 def layer_flows(layers: list[np.ndarray], shape: tuple[int, int]) -> list[np.ndarray]:
     """Each layer's motion over a whole (H, W) grid."""
-    ys, xs = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float32)
+    ys, xs = float_grid(0, shape[0], 0, shape[1])
     return [homography_flow(matrix, xs, ys) for matrix in layers]
 
 
@@ -277,7 +279,7 @@ def coarse_step(shape: tuple[int, ...]) -> int:
 @functools.lru_cache(maxsize=8)
 def _grid(height: int, width: int, step: int) -> tuple[np.ndarray, np.ndarray]:
     """Pixel coordinates (xs, ys) of every ``step``-th pixel of an (H, W) frame (cached, read-only)."""
-    ys, xs = np.mgrid[0:height:step, 0:width:step].astype(np.float32)
+    ys, xs = float_grid(0, height, 0, width, step)
     xs.flags.writeable = ys.flags.writeable = False
     return xs, ys
 

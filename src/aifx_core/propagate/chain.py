@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..flow import sample_points
+from ..flow import median_side, sample_points
 
 #: ``fit(s, d)``: the completion's expected error (working pixels, (H, W) float32) of the flow from frame s to
 #: s + d, or None when unknown (treated as 0).
@@ -96,7 +96,7 @@ class Chain:
         if fit_map is not None:
             here = sample_points(fit_map, xw, yw)
             self.fit = np.maximum(self.fit, here)
-            fast = GUESS_SLACK > 0 and len(moved) > 0 and float(np.median(moved)) >= SLACK_FAST_PX
+            fast = GUESS_SLACK > 0 and median_side(moved, SLACK_FAST_PX) > 0
             back_fit = fit_of(nxt, -self.direction) if fast and fit_of is not None else None
             if back_fit is not None:
                 # Both flows of the step completed: occlusion is not what a miss between them shows (the

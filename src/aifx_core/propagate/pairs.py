@@ -38,6 +38,12 @@ from ..workers import HelperUnavailable, Prefetch, helper, helper_wanted, module
 from .options import PropagateOptions
 
 _UNIT = np.ones(3, np.float32)
+#: Largest magnitude the engine computes with (2^40, about 1.1e12): a plate value beyond it (a broken grade
+#: can leave float32's limit, 3.4e38) is read as this. The engine's float32 arithmetic takes differences,
+#: pyramid sums of hundreds of pixels and squares of differences relative to a frame's level (down to 1e-3):
+#: from such values it would overflow to inf and NaN. No real scene-linear plate comes near it, so ordinary
+#: plates are read exactly as they are; pixels outside the hole are never the engine's to write.
+LARGEST = np.float32(2.0**40)
 #: The flow side's scored completion and mover detection; module-level so another (or none) can be put in:
 #: None means fit 0 everywhere and no movers.
 _complete_flows_scored: Callable[..., tuple[np.ndarray, ...]] | None = complete_flows_scored
@@ -56,7 +62,8 @@ class _Frame:
     """A packet plus what the engine derives from it once."""
 
     packet: FramePacket
-    #: RGB safe to interpolate from (non-finite values zeroed; the same array as the packet when clean).
+    #: RGB safe to interpolate from (non-finite values zeroed, magnitudes capped at LARGEST; the same array as
+    #: the packet when it has neither).
     source: np.ndarray
     #: Where nothing may be copied from: the hole and non-finite pixels (unmasked movers are added later).
     invalid: np.ndarray
@@ -241,13 +248,15 @@ class Pairs:
                 f"frame {packet.frame}: size {rgb.shape[1]}x{rgb.shape[0]} differs from the shot's "
                 f"{self.size[1]}x{self.size[0]}; all frames of a shot must have one size"
             )
-        # (one contiguous reduction first: the per-pixel one over a length-3 last axis is ~10x slower)
-        clean = bool(np.isfinite(rgb).all())
-        if clean:
+        # (contiguous reductions first: the per-pixel one over a length-3 last axis is ~10x slower; a NaN
+        # makes both comparisons false)
+        ordinary = bool(rgb.max() <= LARGEST) and bool(rgb.min() >= -LARGEST)
+        if ordinary:
             source, invalid = rgb, hole
         else:
             finite = np.isfinite(rgb).all(axis=-1)
-            source = np.where(finite[..., None], rgb, 0.0).astype(np.float32)
+            bounded = np.clip(rgb, -LARGEST, LARGEST)
+            source = np.where(finite[..., None], bounded, 0.0).astype(np.float32)
             invalid = hole | ~finite
         gray, small_hole = flow_gray(source, hole, self.work, self.colorspace)
         thumb_size = working_size(*self.size, 192)[::-1]

@@ -178,8 +178,13 @@ class FillJob:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> FillJob:
-        """Read a job file; a missing, special (FIFO, device), huge or non-UTF-8 file is an :class:`InputError`."""
-        return cls.from_json(read_job_text(path))
+        """Read a job file; a missing, special (FIFO, device), huge or non-UTF-8 file is an :class:`InputError`,
+        and so is a job that is not valid (the message starts with the file: a farm log shows which job)."""
+        text = read_job_text(path)
+        try:
+            return cls.from_json(text)
+        except InputError as exc:
+            raise InputError(f"{os.fspath(path)}: {exc}") from None
 
     # -- validation and identity ------------------------------------------------------------------------
     def check_fields(self) -> None:

@@ -186,7 +186,13 @@ def check_writable(folder: str | os.PathLike[str], create: bool = True) -> Path:
         except OSError as exc:
             friendly = disk_error(folder, exc)
             reason = exc.strerror or str(exc)
-            raise (friendly or InputError(f"{folder}: cannot create the output folder ({reason})")) from None
+            raise (
+                friendly
+                or InputError(
+                    f"{folder}: cannot create the output folder ({reason}); check the path and the permissions of "
+                    "the folder above it, or choose another folder"
+                )
+            ) from None
     probe = folder / f".aifx-write-test-{os.getpid()}"
     try:
         with open(probe, "wb") as handle:
@@ -197,7 +203,9 @@ def check_writable(folder: str | os.PathLike[str], create: bool = True) -> Path:
                 f"{folder}: output folder is not writable ({exc.strerror}); fix its permissions, free space, "
                 "or choose another folder"
             ) from None
-        raise InputError(f"{folder}: cannot write into the output folder ({exc.strerror or exc})") from None
+        raise InputError(
+            f"{folder}: cannot write into the output folder ({exc.strerror or exc}); choose another folder"
+        ) from None
     finally:
         with contextlib.suppress(OSError):
             probe.unlink()

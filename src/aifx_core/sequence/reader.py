@@ -70,6 +70,7 @@ def open_sequence(
     frames: str | None = None,
     skip_missing: bool = False,
     role: str = "plate",
+    fix_missing: str = "render them or pass --skip-missing",
 ) -> Sequence:
     """Find the frames of ``spec`` on disk and check they cover what is asked.
 
@@ -77,7 +78,8 @@ def open_sequence(
     so a gap in the render is an error unless ``skip_missing`` is set, in which case missing frames are left
     out. A still is used for every requested frame (by default its own frame number, see
     :func:`~aifx_core.sequence.pattern.still_frame`). A range after the pattern, as Nuke's file browser
-    shows sequences (``"plate.####.exr 1001-1100"``), is used when ``frames`` is not given.
+    shows sequences (``"plate.####.exr 1001-1100"``), is used when ``frames`` is not given. ``fix_missing`` ends
+    the message for missing frames (a command without ``--skip-missing`` says its own fix).
     """
     text, trailing = split_trailing_range(os.fspath(spec))
     frames = frames if frames is not None else trailing
@@ -100,9 +102,11 @@ def open_sequence(
     missing = [f for f in wanted if f not in present]
     if missing and not skip_missing:
         where = f" (on disk: {_frames_text(on_disk)})" if requested is not None else ""
+        # Asked for beyond the shot's ends (a range typed from the edit, not the render): say what is there.
+        beyond = requested is not None and (missing[0] < on_disk[0] or missing[-1] > on_disk[-1])
+        limit = f"keep --frames within {on_disk[0]}-{on_disk[-1]}, " if beyond else ""
         raise InputError(
-            f"{pattern}: {role} frames {_frames_text(missing)} missing{where}; "
-            "render them or pass --skip-missing"
+            f"{pattern}: {role} frames {_frames_text(missing)} missing{where}; {limit}{fix_missing}"
         )
     return Sequence(pattern, available, role)
 

@@ -137,7 +137,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         try:  # the plate, the output pattern and the mask, with fill()'s own checks and messages
             plate = open_sequence(job.input, frames=job.frames, skip_missing=job.skip_missing, role="plate")
             output_pattern(job.output, plate)
-            open_mask(job.mask, job.mask_channel, plate, invert=job.invert_mask)
+            open_mask(job.mask, job.mask_channel, plate, invert=job.invert_mask, threshold=job.threshold)
         except InputError as exc:
             raise ApiError(422, str(exc), exit_code=exc.exit_code) from None
         try:

@@ -1,0 +1,152 @@
+"""``aifx`` given what a hurried user gives it: each bad input is one line naming the file or frame and the fix,
+exit code 2, no traceback, and the inputs are left as they were."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from shot_files import make_shot, plate_frame, write_exr
+
+FRAMES = range(1001, 1005)
+
+
+def aifx(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "aifx_core", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+
+
+def refused(done: subprocess.CompletedProcess, *names: str) -> str:
+    """The one error line of a refused run, checked for exit code 2, no traceback and ``names``."""
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.startswith("aifx: error:")]
+    assert len(lines) == 1, done.stderr
+    for name in names:
+        assert name in lines[0], lines[0]
+    return lines[0]
+
+
+def digest(folder: Path) -> str:
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    return hashlib.sha256(b"".join(p.name.encode() + p.read_bytes() for p in files)).hexdigest()
+
+
+@pytest.fixture
+def shot(tmp_path):
+    return make_shot(tmp_path / "shot", FRAMES)
+
+
+def test_a_0_1_label_mask_is_refused_not_filled_as_nothing(shot, tmp_path):
+    for frame in FRAMES:
+        path = shot / f"mask.{frame:04d}.png"
+        cv2.imwrite(str(path), (cv2.imread(str(path), cv2.IMREAD_GRAYSCALE) > 0).astype(np.uint8))
+    before = digest(shot)
+    out = tmp_path / "out" / "clean.####.exr"
+    line = refused(
+        aifx("fill", str(shot / "plate.####.exr"), "-m", str(shot / "mask.####.png"), "-o", str(out)),
+        "mask.1001.png",
+        "only 0 and 1",
+        "--threshold 0",
+    )
+    assert "0/255" in line
+    assert not list((tmp_path / "out").glob("clean.*.exr"))
+    assert digest(shot) == before
+    fixed = aifx(
+        "fill",
+        str(shot / "plate.####.exr"),
+        "-m",
+        str(shot / "mask.####.png"),
+        "-o",
+        str(out),
+        "--threshold",
+        "0",
+    )
+    assert fixed.returncode == 0, fixed.stderr
+    assert len(list((tmp_path / "out").glob("clean.*.exr"))) == len(FRAMES)
+
+
+def test_frames_beyond_the_shot_name_the_range_on_disk(shot, tmp_path):
+    args = ["fill", str(shot / "plate.####.exr"), "-m", str(shot / "mask.####.png")]
+    args += ["-o", str(tmp_path / "out" / "c.####.exr")]
+    line = refused(aifx(*args, "--frames", "995-1003"), "plate.####.exr", "995-1000 missing")
+    assert "on disk: 1001-1004" in line and "keep --frames within 1001-1004" in line
+    line = refused(aifx(*args, "--frames", "2001-2010"), "none of the requested plate frames 2001-2010")
+    assert "on disk: 1001-1004" in line
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").glob("c.*.exr"))
+
+
+def test_eval_against_a_reference_with_a_gap_gives_evals_own_fix(shot):
+    reference = shot.parent / "truth"
+    reference.mkdir()
+    for frame in (1001, 1002, 1004):
+        (reference / f"plate.{frame:04d}.exr").write_bytes((shot / f"plate.{frame:04d}.exr").read_bytes())
+    line = refused(
+        aifx("eval", str(shot / "plate.####.exr"), "--reference", str(reference / "plate.####.exr")),
+        "truth",
+        "reference frames 1003 missing",
+    )
+    assert "--skip-missing" not in line and "--frames" in line  # aifx eval has no --skip-missing
+
+
+def test_a_broken_job_file_is_named(tmp_path):
+    job = tmp_path / "shot_010.json"
+    job.write_text('{"input": "plate.####.exr", "output": "out.####.exr"')  # the closing brace lost
+    refused(aifx("run", str(job)), "shot_010.json: job is not valid JSON")
+    job.write_text('{"input": "plate.####.exr", "output": "out.####.exr", "threshhold": 0.5}')
+    refused(aifx("run", str(job)), "shot_010.json: unknown job field(s) threshhold")
+
+
+def test_a_plate_frame_of_another_size_is_blamed_not_the_mask(shot, tmp_path):
+    """One frame re-rendered at another size: the mask fits every other frame, so the plate frame is named."""
+    write_exr(shot / "plate.1003.exr", {c: data[:40, :60] for c, data in plate_frame(2).items()})
+    line = refused(
+        aifx(
+            "fill",
+            str(shot / "plate.####.exr"),
+            "-m",
+            str(shot / "mask.####.png"),
+            "-o",
+            str(tmp_path / "o.####.exr"),
+        ),
+        "plate.1003.exr: plate frame 1003 is 60x40",
+        "plate.1001.exr",
+    )
+    assert "give a mask the size of the plate" not in line
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc (nothing can be made in it)")
+def test_an_output_folder_that_cannot_be_made_says_what_to_do(shot):
+    line = refused(
+        aifx(
+            "fill",
+            str(shot / "plate.####.exr"),
+            "-m",
+            str(shot / "mask.####.png"),
+            "-o",
+            "/proc/aifx/o.####.exr",
+        ),
+        "/proc/aifx: cannot create the output folder",
+    )
+    assert "choose another folder" in line
+
+
+def test_eval_names_the_result_when_the_mask_does_not_fit(shot, tmp_path):
+    small = tmp_path / "small.png"
+    cv2.imwrite(str(small), np.full((12, 16), 255, np.uint8))
+    line = refused(
+        aifx("eval", str(shot / "plate.####.exr"), "--mask", str(small), "--out", str(tmp_path / "eval")),
+        "small.png: mask is 16x12 but result",
+    )
+    assert "the size of the result" in line
