@@ -78,6 +78,10 @@ FAST_LAYERS = 4
 #: within this many times ``ransac_px`` of a layer's motion (0: off): the outer ring may miss where a
 #: tracked object ends just outside the hole (docs/method.md "Fast whips", fifth pass).
 FRINGE_VOTE = 2.0
+#: ... from this many working pixels beyond the hole outwards (DIS's drag is worst next to the hole; measured on
+#: the whips: from 8 px gains 0.2 dB on whip's static square over the fixed fringe's 10 px, from 6 px loses
+#: the moving blob a frame, from 13 px loses 0.1 dB).
+FRINGE_VOTE_FROM = 8.0
 
 
 @dataclass(frozen=True)
@@ -214,7 +218,7 @@ def _complete(
             seen = verified if verified.sum() >= MIN_VERIFIED * ring.sum() else ring
             # (on a fast pair, the grown fringe's own flow may vote for the labels of the hole itself)
             votes = (
-                (own & inside[box] & (near[box] > opt.gap) & ~moving[j][box], own & (near[box] <= 0))
+                (own & inside[box] & (near[box] > FRINGE_VOTE_FROM) & ~moving[j][box], own & (near[box] <= 0))
                 if fast and FRINGE_VOTE > 0
                 else None
             )
@@ -597,7 +601,8 @@ def _layered_base(
     ``fringe``: (voters, core, tolerance). On a fast pair the ring starts beyond a grown fringe, and an object
     the camera tracks may end inside that fringe: the ring then sees the ground on that side, and the labels
     spread the ground into the object (whip, static square, pair 14: the car's rear end 3-15 px from the
-    hole, 14 px median flow error in the hole). So the voters (the grown fringe) whose own flow is within the
+    hole, 14 px median flow error in the hole). So the voters (the fringe beyond ``FRINGE_VOTE_FROM``, movers
+    excluded) whose own flow is within the
     tolerance of a layer's motion vote too, for the labels of ``core`` (the hole) only; the fringe itself
     keeps the ring's labels (DIS's drag is worst there, and its labels from its own votes cost whip960 0.2 dB).
     """
