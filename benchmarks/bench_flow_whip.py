@@ -1,11 +1,16 @@
 """The engine on the cached Cycles whips (issue #10 item 4): hole PSNR against per-frame Telea, frames more than
 1 dB below it, in-hole E_warp against the clean clip's, routes, CPU time; per frame with ``--frames``.
 
+``--flow-error`` prints, per frame pair, how far the completed flow inside the holes is from that oracle (median
+and 90th percentile, working px; forward flow in A's hole, backward in B's), so a change to the completion can be
+judged before the engine runs (the quality measure takes minutes; this takes seconds).
+
 ``--oracle`` replaces the completed flow inside the holes with DIS run on the clean (truth) frames, which see
 what is behind the holes: an upper bound of what better flow completion could buy on these clips (no real shot
 has it). docs/method.md ("Fast whips") has the numbers.
 
     PYTHONPATH=src python benchmarks/bench_flow_whip.py [--clips whip,whip960] [--holes static,nine,blob] [--oracle]
+    PYTHONPATH=src python benchmarks/bench_flow_whip.py --flow-error [--clips whip] [--holes static]
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import harness  # noqa: E402
 
-from aifx_core.flow import DISFlow, flow_gray  # noqa: E402
+from aifx_core.flow import DISFlow, complete_flows_scored, flow_gray  # noqa: E402
+from aifx_core.flow.estimator import working_size  # noqa: E402
 from aifx_core.inpaint import FillBackend  # noqa: E402
 from aifx_core.propagate import pairs  # noqa: E402
 
@@ -64,6 +70,36 @@ def oracle(clip: harness.RenderedClip, fits: bool = False) -> Iterator[None]:
         pairs.Pairs._pair_flow = plain  # type: ignore[method-assign]
 
 
+def flow_error(clip: harness.RenderedClip, holes: harness.Holes) -> list[tuple[float, float, float, float]]:
+    """Per frame pair: (median, p90) of |completed - oracle| in A's hole for the forward flow, then the same in
+    B's hole for the backward flow (working px). The completion is called with the arguments
+    ``pairs.pair_flow`` gives it (the flow grey with its pre-filled hole, both frames' holes, the images); the
+    oracle is DIS on the clean frames, which see behind the holes."""
+    estimator = DISFlow()
+    work = working_size(clip.height, clip.width, 960)
+    out = []
+    for pair in range(clip.count - 1):
+        a_gray, a_hole = flow_gray(clip.frame(pair), holes.mask(pair), work)
+        b_gray, b_hole = flow_gray(clip.frame(pair + 1), holes.mask(pair + 1), work)
+        forward, backward, _, _ = complete_flows_scored(
+            [estimator.estimate(a_gray, b_gray), estimator.estimate(b_gray, a_gray)],
+            a_hole | b_hole,
+            images=(a_gray, b_gray),
+            holes=(a_hole, b_hole),
+        )
+        clean_a, _ = flow_gray(clip.frame(pair), None, work)
+        clean_b, _ = flow_gray(clip.frame(pair + 1), None, work)
+        row = []
+        for done, truth, hole in (
+            (forward, estimator.estimate(clean_a, clean_b), a_hole),
+            (backward, estimator.estimate(clean_b, clean_a), b_hole),
+        ):
+            error = np.hypot(*(done - truth)[hole].T) if hole.any() else np.zeros(1)
+            row += [float(np.median(error)), float(np.percentile(error, 90))]
+        out.append((row[0], row[1], row[2], row[3]))
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clips", default="whip,whip960")
@@ -71,7 +107,24 @@ def main() -> None:
     parser.add_argument("--oracle", action="store_true")
     parser.add_argument("--oracle-fits", action="store_true", help="the oracle keeps the engine's fit maps")
     parser.add_argument("--frames", action="store_true", help="print the per-frame difference to Telea")
+    parser.add_argument(
+        "--flow-error",
+        action="store_true",
+        help="per-pair in-hole flow error against the oracle (no engine run)",
+    )
     args = parser.parse_args()
+    if args.flow_error:
+        for name in args.clips.split(","):
+            clip = harness.RenderedClip(harness.CLIPS / name)
+            for hole_name in args.holes.split(","):
+                rows = np.array(flow_error(clip, holes_for(hole_name, clip)))
+                print(f"{name}/{hole_name}: in-hole flow error vs the oracle, working px (mean over pairs)")
+                for k, label in enumerate(
+                    ("forward median", "forward p90", "backward median", "backward p90")
+                ):
+                    values = " ".join(f"{v:.1f}" for v in rows[:, k])
+                    print(f"  {label:16s} {rows[:, k].mean():5.2f} | {values}")
+        return
     baseline, _ = harness.baseline_backend()
     for name in args.clips.split(","):
         clip = harness.RenderedClip(harness.CLIPS / name)

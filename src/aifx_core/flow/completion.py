@@ -18,7 +18,9 @@ the ring is a layer of its own instead (its motion fitted to its ring pixels), l
 the background's layers: the hole pixels next to it follow the object, not the ground under it. Ring
 samples whose flow lands in (or next to) the hole of the frame it points to are not learned from: the
 pre-filled hole verifies nothing, and under a fast camera the estimator drags the flow around a hole
-towards the blob (:func:`_unverified`). What the layer motions miss
+towards the blob (:func:`_unverified`). On a fast pair, where the ring starts beyond a grown fringe, that
+fringe's own flow votes for the labels of the hole too (an object the camera tracks may end inside it; see
+:func:`_layered_base`). What the layer motions miss
 (parallax within a layer, non-rigid motion) is the ring's residual, spread smoothly inward. When nothing
 explains the ring, the flow itself is filled smoothly.
 
@@ -68,6 +70,18 @@ OBJECT_SAMPLES = 300
 #: Unmasked objects on a fast ring are layers of their own in the hole. Off by default for the same reason
 #: as LANDING_PX (measured together; docs/method.md "Fast whips").
 OBJECT_LAYERS = False
+#: Most layers one ring may be explained by on a fast pair (the replaced fringe grown): there DIS's drag
+#: around the hole forms ring layers of its own, and with three at most an object the camera tracks (its own,
+#: slower motion) was the one left out (whip960's left squares). Slow pairs keep ``max_layers``.
+FAST_LAYERS = 4
+#: On a fast pair the grown part of the fringe votes for the hole's layer labels where its own flow is
+#: within this many times ``ransac_px`` of a layer's motion (0: off): the outer ring may miss where a
+#: tracked object ends just outside the hole (docs/method.md "Fast whips", fifth pass).
+FRINGE_VOTE = 2.0
+#: ... from this many working pixels beyond the hole outwards (DIS's drag is worst next to the hole; measured on
+#: the whips: from 8 px gains 0.2 dB on whip's static square over the fixed fringe's 10 px, from 6 px loses
+#: the moving blob a frame, from 13 px loses 0.1 dB).
+FRINGE_VOTE_FROM = 8.0
 
 
 @dataclass(frozen=True)
@@ -101,7 +115,8 @@ def complete_flows(flows: list[np.ndarray], hole: np.ndarray, **options: Any) ->
 
     Options: ``ring`` (16) and ``gap`` (10) working pixels (on a fast pair, median motion beyond
     ``FAST_PX``, the gap grows by ``FAST_GAP`` px per px of motion beyond it: :func:`_fast_gap`), ``ransac_px`` (1.5), ``min_inliers`` (0.5),
-    ``max_samples`` (1500), ``max_layers`` (3, at most 4: how many motions one ring may be explained by),
+    ``max_samples`` (1500), ``max_layers`` (3, at most 4: how many motions one ring may be explained by; ``FAST_LAYERS`` on a fast
+    pair),
     ``exclude_movers`` (True: keep objects moving against the background off the ring fit; each is a layer
     of its own), ``images`` (``(a_gray, b_gray)``, the uint8 images the flows were estimated on: recommended,
     so that objects the flow did not follow are found too; see :func:`.motion.moving_mask`) and ``holes``
@@ -158,6 +173,9 @@ def _complete(
     # touch), each from its own ring.
     ys, xs = np.nonzero(hole)
     gap = opt.gap + _fast_gap(flows, usable)
+    fast = gap > opt.gap
+    if fast and 1 < opt.max_layers < FAST_LAYERS:  # (a caller asking for one motion gets one)
+        opt = replace(opt, max_layers=FAST_LAYERS)
     margin = gap + opt.ring + 1
     y0, y1 = max(0, int(ys.min()) - margin), min(height, int(ys.max()) + margin + 1)
     x0, x1 = max(0, int(xs.min()) - margin), min(width, int(xs.max()) + margin + 1)
@@ -198,8 +216,21 @@ def _complete(
         for j, layers in enumerate(frame_layers):
             verified = ring & ~unverified[j][box]
             seen = verified if verified.sum() >= MIN_VERIFIED * ring.sum() else ring
+            # (on a fast pair, the grown fringe's own flow may vote for the labels of the hole itself)
+            votes = (
+                (own & inside[box] & (near[box] > FRINGE_VOTE_FROM) & ~moving[j][box], own & (near[box] <= 0))
+                if fast and FRINGE_VOTE > 0
+                else None
+            )
             base, explained, error = _group_motion(
-                crops[j][box], seen, own & inside[box], moving[j][box], layers, (y0 + y, x0 + x), opt
+                crops[j][box],
+                seen,
+                own & inside[box],
+                moving[j][box],
+                layers,
+                (y0 + y, x0 + x),
+                opt,
+                votes,
             )
             np.copyto(bases[j][box], base, where=own[..., None])
             np.copyto(errors[j][box], error, where=own)
@@ -304,9 +335,11 @@ def _group_motion(
     frame_layers: list[np.ndarray],
     origin: tuple[int, int],
     opt: _Settings,
+    fringe: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One hole group's (background motion, where it explains the flow, per-pixel error of the model) in
-    the group's box (``origin`` its top-left in the frame)."""
+    the group's box (``origin`` its top-left in the frame). ``fringe``: (the grown fringe's pixels that may
+    vote for the labels, the hole pixels those votes label) on a fast pair (see :func:`_layered_base`)."""
     height, width = ring.shape
     gy, gx = float_grid(origin[0], origin[0] + height, origin[1], origin[1] + width)
     tol = 4.0 * opt.ransac_px  # what a layer's motion plausibly misses (parallax); beyond that, a flow error
@@ -335,7 +368,15 @@ def _group_motion(
         error = np.hypot(flow[..., 0] - centre[0], flow[..., 1] - centre[1]).astype(np.float32)
         return np.zeros_like(flow), finite, np.nan_to_num(error, nan=tol, posinf=tol)
     base, explained = _layered_base(
-        flow, motions + [motion for motion, _ in objects], still, inside, tol, [own for _, own in objects]
+        flow,
+        motions + [motion for motion, _ in objects],
+        still,
+        inside,
+        tol,
+        [own for _, own in objects],
+        # (not with the objects' own layers, off by default: together they were not measured, and the
+        # fringe's votes undo an entering object's labels; tests/test_flow_hard.py)
+        None if fringe is None or objects else (fringe[0], fringe[1], FRINGE_VOTE * opt.ransac_px),
     )
     if spanning is not None:
         # An unmasked object on both sides of the hole runs across it (a car the camera tracks, passing
@@ -548,6 +589,7 @@ def _layered_base(
     inside: np.ndarray,
     tol: float,
     objects: list[np.ndarray] | None = None,
+    fringe: tuple[np.ndarray, np.ndarray, float] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(per-pixel motion of the layer each pixel belongs to, where that motion explains the flow within tol).
 
@@ -555,6 +597,14 @@ def _layered_base(
     inward, weigh most at that point. ``objects``: the ring pixels of the last ``len(objects)`` motions
     (unmasked objects' own layers), labelled with their layer whatever their flow. (Loops over layers rather than stacked arrays: this runs on every
     frame pair, and reductions over a short last axis are slow in numpy.)
+
+    ``fringe``: (voters, core, tolerance). On a fast pair the ring starts beyond a grown fringe, and an object
+    the camera tracks may end inside that fringe: the ring then sees the ground on that side, and the labels
+    spread the ground into the object (whip, static square, pair 14: the car's rear end 3-15 px from the
+    hole, 14 px median flow error in the hole). So the voters (the fringe beyond ``FRINGE_VOTE_FROM``, movers
+    excluded) whose own flow is within the
+    tolerance of a layer's motion vote too, for the labels of ``core`` (the hole) only; the fringe itself
+    keeps the ring's labels (DIS's drag is worst there, and its labels from its own votes cost whip960 0.2 dB).
     """
     if len(motions) == 1:
         residual = flow - motions[0]
@@ -572,19 +622,28 @@ def _layered_base(
     for k, own in enumerate(objects or []):
         label[own] = first + k
         votes |= own
-    indicators = np.stack([((label == k) & votes).astype(np.float32) for k in range(len(motions))], axis=-1)
-    spread = push_pull_fill(indicators, votes, smooth=True)  # (≤ 4 layers: one pass)
-    strongest = spread[..., 0].copy()
-    spread_label = np.zeros_like(label)
-    for k in range(1, len(motions)):
-        stronger = spread[..., k] > strongest
-        np.copyto(strongest, spread[..., k], where=stronger)
-        spread_label[stronger] = k
-    np.copyto(label, spread_label, where=inside)
+    extra = None if fringe is None else fringe[0] & (best < fringe[2] * fringe[2])
+    own_label = label if extra is None or not extra.any() else label.copy()
+    np.copyto(label, _spread_labels(own_label, votes, len(motions)), where=inside)
+    if extra is not None and fringe is not None and extra.any():
+        np.copyto(label, _spread_labels(own_label, votes | extra, len(motions)), where=fringe[1])
     base = motions[0].copy()
     for k in range(1, len(motions)):
         np.copyto(base, motions[k], where=(label == k)[..., None])
     return base, explained
+
+
+def _spread_labels(label: np.ndarray, votes: np.ndarray, count: int) -> np.ndarray:
+    """Per pixel, the layer whose voters (``label`` where ``votes``), spread smoothly, weigh most there."""
+    indicators = np.stack([((label == k) & votes).astype(np.float32) for k in range(count)], axis=-1)
+    spread = push_pull_fill(indicators, votes, smooth=True)  # (≤ 4 layers: one pass)
+    strongest = spread[..., 0].copy()
+    spread_label = np.zeros_like(label)
+    for k in range(1, count):
+        stronger = spread[..., k] > strongest
+        np.copyto(strongest, spread[..., k], where=stronger)
+        spread_label[stronger] = k
+    return spread_label
 
 
 def _squared_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
