@@ -535,10 +535,10 @@ def score_case(clip: Clip, holes: Holes, backends: dict[str, FillBackend]) -> Ca
                 for label, count in confidence_bands(confidence, hole).items():
                     bands[name][label] = bands[name].get(label, 0) + count
             _add_frame_routes(routes[name], counted[name], backends[name], t)
-            mean = (
-                float(np.nan_to_num(confidence[hole], nan=0.0).mean()) if confidence is not None else math.nan
-            )
-            routes[name].setdefault(CONFIDENCE_SERIES, []).append(mean if hole.any() else math.nan)
+            # A frame whose hole is empty (an object off screen) has no mean: NaN, not numpy's empty-slice warning.
+            has_hole = confidence is not None and bool(hole.any())
+            mean = float(np.nan_to_num(confidence[hole], nan=0.0).mean()) if has_hole else math.nan
+            routes[name].setdefault(CONFIDENCE_SERIES, []).append(mean)
             result = np.where(hole[..., None], np.clip(np.nan_to_num(rgb), 0.0, 1.0), truth).astype(
                 np.float32
             )
