@@ -77,6 +77,32 @@ def test_a_0_1_label_mask_is_refused_not_filled_as_nothing(shot, tmp_path):
     assert len(list((tmp_path / "out").glob("clean.*.exr"))) == len(FRAMES)
 
 
+def test_a_0_1_label_alpha_used_as_the_mask_is_refused_too(shot, tmp_path):
+    """An RGBA PNG plate whose alpha is a 0/1 label image, the mask taken from the alpha (no ``-m``): the same
+    refusal as a 0/1 mask file, not a run that writes the plate back unfilled."""
+    plates = tmp_path / "rgba"
+    plates.mkdir()
+    for frame in FRAMES:
+        rgb = cv2.imread(str(shot / f"mask.{frame:04d}.png"), cv2.IMREAD_GRAYSCALE)
+        label = (rgb > 0).astype(np.uint8)
+        colour = np.dstack([np.full_like(label, 90), np.full_like(label, 140), np.full_like(label, 200)])
+        cv2.imwrite(str(plates / f"plate.{frame:04d}.png"), np.dstack([colour, label]))
+    before = digest(plates)
+    out = tmp_path / "out" / "clean.####.png"
+    line = refused(
+        aifx("fill", str(plates / "plate.####.png"), "-o", str(out)),
+        "plate.1001.png",
+        "alpha holds only 0 and 1",
+        "--threshold 0",
+    )
+    assert "save the alpha as 0/255" in line
+    assert not list((tmp_path / "out").glob("clean.*.png"))
+    assert digest(plates) == before
+    fixed = aifx("fill", str(plates / "plate.####.png"), "-o", str(out), "--threshold", "0")
+    assert fixed.returncode == 0, fixed.stderr
+    assert len(list((tmp_path / "out").glob("clean.*.png"))) == len(FRAMES)
+
+
 def test_frames_beyond_the_shot_name_the_range_on_disk(shot, tmp_path):
     args = ["fill", str(shot / "plate.####.exr"), "-m", str(shot / "mask.####.png")]
     args += ["-o", str(tmp_path / "out" / "c.####.exr")]

@@ -93,10 +93,11 @@ def _as_matte(plane: np.ndarray) -> np.ndarray:
 LABEL_PIXELS = 16
 
 
-def _refuse_label_image(plane: np.ndarray, path: Any, threshold: float) -> None:
+def _refuse_label_image(plane: np.ndarray, path: Any, threshold: float, what: str = "mask") -> None:
     """Refuse an 8/16-bit mask whose values are only 0 and 1 (a 0/1 label image, as numpy or a segmentation
     tool writes it) when 1 reads below ``threshold``: as a matte 1 is 1/255 (or 1/65535), so nothing would be
-    filled and the run would write the plate back unchanged, frame after frame, without a word."""
+    filled and the run would write the plate back unchanged, frame after frame, without a word. ``what`` names
+    the plane in the message (a mask file, or the plate's alpha used as the mask)."""
     if plane.dtype != np.uint8 and plane.dtype != np.uint16:
         return
     top = 255 if plane.dtype == np.uint8 else 65535
@@ -105,8 +106,8 @@ def _refuse_label_image(plane: np.ndarray, path: Any, threshold: float) -> None:
     if int(np.count_nonzero(plane)) < LABEL_PIXELS:
         return
     raise InputError(
-        f"{path}: the {8 if top == 255 else 16}-bit mask holds only 0 and 1 (a 0/1 label image?): read as a "
-        f"matte 1 is 1/{top}, below --threshold {threshold:g}, so the mask would be empty; save the mask as "
+        f"{path}: the {8 if top == 255 else 16}-bit {what} holds only 0 and 1 (a 0/1 label image?): read as a "
+        f"matte 1 is 1/{top}, below --threshold {threshold:g}, so the mask would be empty; save the {what} as "
         f"0/{top} (black/white) or pass --threshold 0 (any non-zero value is hole)"
     )
 
@@ -182,6 +183,7 @@ class MaskSource:
                 f"{where}: the alpha is opaque everywhere, so as a mask it would fill the whole frame; "
                 "pass --mask MASK or --mask-channel NAME"
             )
+        _refuse_label_image(plane, where, self.threshold, "alpha" if self.channel is None else "mask channel")
         return _as_matte(plane)
 
     def _from_mask(self, frame: int) -> np.ndarray:
@@ -249,7 +251,7 @@ def open_mask(
     :func:`_refuse_label_image`).
     """
     if spec is None or str(spec).strip() == "":
-        return MaskSource(plate, channel=channel, invert=invert)
+        return MaskSource(plate, channel=channel, invert=invert, threshold=threshold)
     mask = _open_mask_sequence(str(spec), list(plate.frames))
     if not mask.is_still:
         have = set(mask.frames)
