@@ -184,7 +184,8 @@ def test_a_bad_job_is_422_with_the_cli_message(server, area, tmp_path):
     job.save(tmp_path / "bad.json")
     local = _run_cli("run", str(tmp_path / "bad.json"))
     assert local.returncode == 2
-    assert local.stderr.strip() == f"aifx: error: {body['detail']}"
+    # The same message; a local run also names the job file it read (the server's job came over HTTP).
+    assert local.stderr.strip() == f"aifx: error: {tmp_path / 'bad.json'}: {body['detail']}"
     status, _, body = http("POST", server.url + "/v1/jobs", "alice", b"{not json")
     assert status == 422 and "not valid JSON" in body["detail"]
     # An oversized job is refused from its Content-Length, before the body is read: only the headers are sent
