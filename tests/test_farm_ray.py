@@ -150,9 +150,9 @@ def test_a_failed_chunk_is_retried_and_still_exact(cluster, shot, reference, tmp
     # Every frame was written by this run, also those a killed worker finished after its last event reached
     # the driver (they were not on disk when the run started): none is reported "already done".
     assert result.written == list(FRAMES) and not result.skipped
-    if how == "raise":  # the failed attempt's own events arrived: they count on the shot's bar
-        assert writes[-1]["total"] == len(FRAMES)
-    else:  # one line names the chunk and what happened, not Ray's paragraph
+    # The bar ends at every frame asked: a killed attempt's frames that its retry found on disk count too.
+    assert writes[-1]["total"] == len(FRAMES)
+    if how == "kill":  # one line names the chunk and what happened, not Ray's paragraph
         note = next(n for n in result.notices if "chunk 1005-1008 failed" in n)
         assert "its Ray worker process died" in note and len(note) < 300, note
     assert not list(tmp_path.glob("*tmp*")), "a temp file was left behind"

@@ -70,6 +70,21 @@ class ChunkProgress:
         with self._lock:
             self._total[chunk] = self._earlier[chunk] + self._now[chunk]
 
+    def found_written(self, chunk: Any, frames: set[int]) -> None:
+        """``frames`` of ``chunk`` were written by an attempt whose worker died before its events for them
+        reached the driver (its retry found them on disk and skipped them): they count as written by this
+        run, so the bar ends at every frame asked, not at what the retry had left to do."""
+        with self._lock:
+            new = set(frames) - self._frames[chunk]
+            if not new:
+                return
+            self._frames[chunk] |= new
+            self._earlier[chunk] += len(new)
+            self._total[chunk] += len(new)
+            merged = ProgressEvent(OVERALL_STAGE, self.written, self.total, max(new), "")
+        if self.callback is not None:
+            self.callback(merged)
+
     def chunk_event(self, chunk: Any, event: Mapping[str, Any]) -> None:
         """One event (as :meth:`ProgressEvent.to_dict` gives it) from ``chunk``."""
         if event.get("event", PROGRESS) != PROGRESS:

@@ -527,7 +527,9 @@ class _RayRun:
             # Frames a failed attempt wrote were written by this run, though the retry found them done.
             earlier = self.progress.frames_written(task.tag)
             if task.tag in self.lost:  # what a dead attempt wrote after its last event reached the driver
-                earlier |= {f for f in value.get("skipped") or [] if f not in self.present}
+                lost = {f for f in value.get("skipped") or [] if f not in self.present}
+                self.progress.found_written(task.tag, lost)
+                earlier |= lost
             self.result.written.extend(sorted(earlier | set(value.get("written") or [])))
             self.result.skipped.extend(f for f in value.get("skipped") or [] if f not in earlier)
         for notice in value.get("notices") or []:
