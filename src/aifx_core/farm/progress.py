@@ -29,7 +29,6 @@ class ChunkProgress:
     def __init__(self, callback: ProgressCallback | None, chunks: Mapping[Any, list[int]]) -> None:
         self.callback = callback
         self._names = {chunk: format_frames(frames) for chunk, frames in chunks.items()}
-        self._chunk_frames = {chunk: list(frames) for chunk, frames in chunks.items()}
         #: Frames a chunk still counts as to do (all of them until its first ``write`` event says otherwise).
         self._total = {chunk: len(frames) for chunk, frames in chunks.items()}
         #: Frames finished by earlier attempts of a chunk, and by the attempt now running.
@@ -49,10 +48,6 @@ class ChunkProgress:
     @property
     def total(self) -> int:
         return sum(self._total.values())
-
-    def frames_of(self, chunk: Any) -> list[int]:
-        """The frames ``chunk`` writes."""
-        return list(self._chunk_frames[chunk])
 
     def frames_written(self, chunk: Any) -> set[int]:
         """Frames ``chunk`` reported written, over all its attempts."""

@@ -385,6 +385,7 @@ class _RayRun:
         self.job_data = replace(job, contact_sheet=None).to_dict()  # a chunk never writes the shot's sheet
         self.job_file = os.path.abspath(job_file) if job_file is not None else None
         self.tasks = [_Task(format_frames(frames), format_frames(frames)) for frames in chunks]
+        self.frames = [frame for frames in chunks for frame in frames]  # every frame the chunks write
         self.progress = ChunkProgress(progress, dict(zip((t.tag for t in self.tasks), chunks, strict=True)))
         self.callback = progress
         self.cancel = cancel
@@ -502,8 +503,7 @@ class _RayRun:
         """Frames of the chunks whose output file exists now (the driver sees the shared storage the workers
         write to; where it does not, nothing is found and a lost attempt's frames count as written)."""
         pattern = parse_pattern(self.job.output)
-        frames = [frame for chunk in self.progress.chunks for frame in self.progress.frames_of(chunk)]
-        return {frame for frame in frames if pattern.path(frame).exists()}
+        return {frame for frame in self.frames if pattern.path(frame).exists()}
 
     def _death(self, task: _Task, exc: BaseException) -> str:
         """One line for a worker that died under ``task``: Ray's own account runs to a paragraph."""

@@ -622,11 +622,15 @@ def _layered_base(
     for k, own in enumerate(objects or []):
         label[own] = first + k
         votes |= own
-    extra = None if fringe is None else fringe[0] & (best < fringe[2] * fringe[2])
-    own_label = label if extra is None or not extra.any() else label.copy()
+    fringe_voters = None  # the fringe's voters whose own flow a layer explains (None: none does)
+    if fringe is not None:
+        fringe_voters = fringe[0] & (best < fringe[2] * fringe[2])
+        if not fringe_voters.any():
+            fringe_voters = None
+    own_label = label if fringe_voters is None else label.copy()  # (both spreads read the ring's labels)
     np.copyto(label, _spread_labels(own_label, votes, len(motions)), where=inside)
-    if extra is not None and fringe is not None and extra.any():
-        np.copyto(label, _spread_labels(own_label, votes | extra, len(motions)), where=fringe[1])
+    if fringe is not None and fringe_voters is not None:
+        np.copyto(label, _spread_labels(own_label, votes | fringe_voters, len(motions)), where=fringe[1])
     base = motions[0].copy()
     for k in range(1, len(motions)):
         np.copyto(base, motions[k], where=(label == k)[..., None])
