@@ -310,6 +310,28 @@ def test_kill_next_to_a_rename_is_recovered(shot, tmp_path, point):
         assert (out.parent / name).read_bytes() == (clean.parent / name).read_bytes(), name
 
 
+def test_the_manifest_is_written_once_a_frame_and_ends_complete(shot, tmp_path, monkeypatch):
+    """Each frame's record rides on the next frame's intent (a rename without its record is recovered from
+    the intent, as after a kill): one manifest write a frame, not two, and the file ends with every frame
+    recorded and no intent left over."""
+    from shot_files import shot_job
+
+    from aifx_core.manifest import Manifest
+    from aifx_core.pipeline import fill
+
+    saves = []
+    save = Manifest.save
+    monkeypatch.setattr(Manifest, "save", lambda self: (saves.append(1), save(self)))
+    out = tmp_path / "o" / "c.####.exr"
+    result = fill(shot_job(shot, out))
+    assert result.written == list(FRAMES)
+    assert len(saves) <= len(FRAMES) + 1  # (was 2 a frame)
+    recorded = json.loads((out.parent / f".{out.name}.aifx.json").read_text())
+    assert sorted(int(f) for f in recorded["frames"]) == list(FRAMES) and recorded["pending"] == {}
+    again = fill(shot_job(shot, out))
+    assert again.written == [] and again.skipped == list(FRAMES)
+
+
 def test_frame_range_is_part_of_the_resume_key_for_the_temporal_engine(shot, tmp_path):
     """#11.8: a shot filled as a sub-range then whole mixed frames made under different ranges."""
     out = tmp_path / "o" / "c.####.exr"
