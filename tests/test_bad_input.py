@@ -6,6 +6,7 @@ one line naming the file or field, the inputs byte-identical afterwards, and the
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -17,19 +18,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_runner import aifx as run_aifx
 from shot_files import make_shot
 
+# Warnings shown: a refused run must print its one line and nothing else.
+aifx = functools.partial(run_aifx, timeout=120, warnings="default")
+
 FRAMES = range(1001, 1005)
-
-
-def aifx(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "aifx_core", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, "PYTHONWARNINGS": "default", **(env or {})},
-    )
 
 
 def hashes(folder: Path) -> dict[str, str]:
