@@ -201,6 +201,29 @@ def test_push_pull_fill_keeps_known_pixels_and_interpolates_smoothly() -> None:
     assert (np.diff(filled[24, 18:46]) > -0.01).all()  # follows the ramp instead of a flat patch
 
 
+@pytest.mark.parametrize("colorspace", ["Linear Rec.709 (sRGB)", "sRGB Encoded Rec.709 (sRGB)", "Raw"])
+def test_tone_map_of_half_values_is_the_direct_path_bit_for_bit(colorspace: str) -> None:
+    """The flow grey's tone map looks half-float plates up in a table (estimator._half_table); every half
+    value (NaN, ±inf, denormals, highlights far above 1 included), in shuffled frames of odd sizes, must give
+    the same bits as the colour conversion itself, and a frame with a value that is no half must too."""
+    from aifx_core.colour import to_model
+    from aifx_core.flow.estimator import _half_table, _tone_map
+
+    assert _half_table(colorspace) is not None
+    every = np.arange(1 << 16, dtype=np.uint32).astype(np.uint16).view(np.float16).astype(np.float32)
+    rng = np.random.default_rng(3)
+    for size in (1, 7, 21846, 40001):
+        frame = rng.permutation(np.resize(every, 3 * size)).reshape(-1, 3)
+        if size == 7:
+            frame[3, 1] = 1.0 + 2.0**-20  # no half: the whole frame takes the direct path
+        with np.errstate(all="ignore"):
+            direct = np.clip(to_model(frame, colorspace), 0.0, 1.0)
+            looked_up = _tone_map(frame, colorspace)
+        assert looked_up.dtype == np.float32
+        np.testing.assert_array_equal(looked_up.view(np.uint32), direct.view(np.uint32))
+    assert _half_table("ACEScg") is None  # an OCIO matrix: no table, the direct path
+
+
 def test_flow_survives_hdr_and_nan_values() -> None:
     a = _texture(64, 80) * 40.0
     b = np.roll(a, 2, axis=1)
