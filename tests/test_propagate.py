@@ -162,9 +162,10 @@ def test_holds_at_most_window_plus_overlap_packets() -> None:
 def test_holds_few_full_resolution_plates(threads: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Counted, not timed: the plates (full-resolution RGB) alive at once stay within what the fill of one
     frame and the next keyframe decision read, ``window + max(2·radius, radius + 2·interval + 2·STEADY)``,
-    well below the packets held for their flows and holes (``window + overlap``). Plates are counted as the
-    arrays the packets brought that are still alive when the next packet is pulled (the reading thread holds
-    up to LOOKAHEAD + 1 prepared ones more)."""
+    well below the packets held for their holes and movers (``window + overlap``); the pairs' flows held, within
+    that and the reach of a fallback back to the previous block's keyframe (``2·interval - 1``). Plates are
+    counted as the arrays the packets brought that are still alive when the next packet is pulled (the
+    reading thread holds up to LOOKAHEAD + 1 prepared ones more)."""
     from aifx_core.propagate.engine import STEADY
     from aifx_core.propagate.pairs import LOOKAHEAD
 
@@ -190,6 +191,7 @@ def test_holds_few_full_resolution_plates(threads: str, monkeypatch: pytest.Monk
     bound = window + max(2 * radius, radius + 2 * interval + 2 * STEADY)
     assert len(list(backend.fill(counting(), Reporter()))) == 40
     assert backend.max_plates <= bound < backend.max_held
+    assert backend.max_flows <= bound + 2 * interval - 1 < backend.max_held - 1
     assert peak[0] <= bound + LOOKAHEAD + 1 < window + backend.overlap
 
 

@@ -153,6 +153,8 @@ class PropagateBackend:
         #: Largest number of those packets held at once with their full-resolution RGB (the others' plates
         #: are released once nothing left to compute reads them: ``_Run.release``).
         self.max_plates = 0
+        #: ... and most frame pairs' flows (and fits) held at once.
+        self.max_flows = 0
         #: Hole pixels by route during the last :meth:`fill`: wholly propagated, blended between propagation
         #: and the fallback, wholly from keyframes, wholly from a per-frame spatial fill.
         self.stats = {"propagated": 0, "blended": 0, "keyframe": 0, "spatial": 0}
@@ -201,6 +203,7 @@ class PropagateBackend:
         self.bands = dict.fromkeys(self.bands, 0)
         self.max_held = 0
         self.max_plates = 0
+        self.max_flows = 0
 
     def fill(
         self, packets: Iterable[FramePacket], reporter: Reporter, span: Span | None = None
@@ -243,11 +246,13 @@ class PropagateBackend:
             run.evict(following)
             self.max_held = max(self.max_held, run.pairs.max_held)
             self.max_plates = max(self.max_plates, run.pairs.max_plates)
+            self.max_flows = max(self.max_flows, run.pairs.max_flows)
             self.last_confidence = confidence
             yield frame_number, result
             index += 1
         self.max_held = max(self.max_held, run.pairs.max_held)
         self.max_plates = max(self.max_plates, run.pairs.max_plates)
+        self.max_flows = max(self.max_flows, run.pairs.max_flows)
 
     def anchors(
         self, packets: Iterable[FramePacket], reporter: Reporter, span: Span
@@ -421,6 +426,14 @@ class _Run:
             low = min(low, deciding)
         pending = self.keyframes.unbuilt(self.pairs.loaded - 1)
         self.pairs.release(lambda j: j >= low or j in pending)
+        # Flows: chains of the propagations not made yet, of the keyframes still to fill (as for the plates),
+        # of the steadying of the outputs to come, and of the fallbacks not made yet, which carry the keyframe
+        # at or before them (at most the previous block's start).
+        unmade = max(self.next_output - STEADY, self.pairs.base)
+        while unmade in self.parts:
+            unmade += 1
+        interval = self.opt.keyframe_interval
+        self.pairs.forget_flows(min(low, (unmade // interval - 1) * interval))
 
     def _propagate(self, t: int) -> _Propagated:
         """Stages candidates → confidence → fusion → seam for frame t (the fallback is applied in result)."""

@@ -86,6 +86,8 @@ class _Frame:
     movers: np.ndarray | None = None
     #: Shot position (for the error when a released plate is read).
     position: int = -1
+    #: False once the flows of both its pairs are made and what only they read is dropped.
+    flow_input_held: bool = True
 
     @property
     def plate_held(self) -> bool:
@@ -104,6 +106,12 @@ class _Frame:
         if self._source is None:
             raise ContextError(f"position {self.position}: its plate was read after it was released")
         return self.packet.rgb
+
+    def drop_flow_input(self) -> None:
+        """Drop what only the flows of its two pairs read (the grey image at working resolution, ...): both
+        are made."""
+        self.gray = self.small_hole = self.thumb = self.thumb_hole = _RELEASED
+        self.flow_input_held = False
 
     def release(self) -> None:
         """Drop the full-resolution RGB (the packet keeps its frame number and hole)."""
@@ -151,6 +159,12 @@ class Pairs:
         self.gains: dict[int, np.ndarray] = {}
         #: Pairs whose flows the flow worker is computing (or has computed) and this thread has not taken yet.
         self.pending: dict[int, Future[_PairFlow]] = {}
+        #: Most pairs' flows held at once.
+        self.max_flows = 0
+        #: Pairs taken over (from the first held on).
+        self.made: set[int] = set()
+        #: Pairs before this are forgotten (:meth:`forget_flows`): asking for one is a ContextError.
+        self.flows_from = 0
         self._worker: ThreadPoolExecutor | None = None
         self._threaded = overlap()
         #: Where the flow worker sends its pairs (a process of its own, free of this one's GIL), or None.
@@ -327,6 +341,7 @@ class Pairs:
     def flow(self, index: int, direction: int) -> np.ndarray:
         """Working-resolution flow from frame ``index`` to ``index + direction``, completed inside holes."""
         pair = index if direction > 0 else index - 1
+        self._check_pair(pair)
         if pair not in self.flows:
             if pair not in self.pending:
                 self._start_flow(pair)
@@ -361,6 +376,12 @@ class Pairs:
         for index, movers in done.movers.items():
             self.frames[index].movers = movers
         self.gains[pair] = done.gain
+        self.made.add(pair)
+        self.max_flows = max(self.max_flows, len(self.flows))
+        # Pairs are taken in order, so frame ``pair`` has both its pairs made now (or only this one, first).
+        frame = self.frames.get(pair)
+        if frame is not None and (pair - 1 in self.made or pair == self.base):
+            frame.drop_flow_input()
 
     def close(self) -> None:
         """Stop the reading thread and the flow worker: what they are making is finished, nothing more is
@@ -397,6 +418,7 @@ class Pairs:
     def fit(self, index: int, direction: int) -> np.ndarray | None:
         """The completion's expected error of :meth:`flow` (working px), None when not estimated."""
         pair = index if direction > 0 else index - 1
+        self._check_pair(pair)
         self._take_flow(pair)
         fits = self.fits.get(pair)
         if fits is None:
@@ -415,12 +437,24 @@ class Pairs:
                 gain /= self.gains[pair]
         return gain
 
+    def _check_pair(self, pair: int) -> None:
+        if pair < self.flows_from:
+            raise ContextError(f"pair {pair}'s flow was read after it was forgotten (from {self.flows_from})")
+
+    def forget_flows(self, low: int) -> None:
+        """Forget the flows and fits (not the gains) of the pairs before ``low``: nothing left reads them."""
+        self.flows_from = max(self.flows_from, low)
+        for store in (self.flows, self.fits):
+            for key in [k for k in store if k < low]:
+                del store[key]
+
     def evict(self, low: int) -> None:
         """Forget frames and pair flows before position ``low`` (no later output needs them)."""
         self._take_flows(low - 1)  # a failure of the flow worker is raised, never dropped with its pair
         for store in (self.frames, self.flows, self.fits, self.gains):
             for key in [k for k in store if k < low]:
                 del store[key]
+        self.made -= {k for k in self.made if k < low - 1}
 
 
 # -- a pair's flow, from the two frames alone ------------------------------------------------------------------
@@ -449,6 +483,8 @@ class _FlowInput:
 
 
 def _flow_input(frame: _Frame) -> _FlowInput:
+    if not frame.flow_input_held:
+        raise ContextError(f"position {frame.position}: a pair's flow was asked for after both were made")
     return _FlowInput(frame.gray, frame.small_hole, frame.packet.hole, frame.thumb, frame.thumb_hole)
 
 
