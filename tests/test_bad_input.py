@@ -6,6 +6,7 @@ one line naming the file or field, the inputs byte-identical afterwards, and the
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -17,19 +18,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_runner import aifx as run_aifx
 from shot_files import make_shot
 
+# Warnings shown: a refused run must print its one line and nothing else.
+aifx = functools.partial(run_aifx, timeout=120, warnings="default")
+
 FRAMES = range(1001, 1005)
-
-
-def aifx(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "aifx_core", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, "PYTHONWARNINGS": "default", **(env or {})},
-    )
 
 
 def hashes(folder: Path) -> dict[str, str]:
@@ -308,6 +303,28 @@ def test_kill_next_to_a_rename_is_recovered(shot, tmp_path, point):
     for frame in FRAMES:
         name = f"c.{frame}.exr"
         assert (out.parent / name).read_bytes() == (clean.parent / name).read_bytes(), name
+
+
+def test_the_manifest_is_written_once_a_frame_and_ends_complete(shot, tmp_path, monkeypatch):
+    """Each frame's record rides on the next frame's intent (a rename without its record is recovered from
+    the intent, as after a kill): one manifest write a frame, not two, and the file ends with every frame
+    recorded and no intent left over."""
+    from shot_files import shot_job
+
+    from aifx_core.manifest import Manifest
+    from aifx_core.pipeline import fill
+
+    saves = []
+    save = Manifest.save
+    monkeypatch.setattr(Manifest, "save", lambda self: (saves.append(1), save(self)))
+    out = tmp_path / "o" / "c.####.exr"
+    result = fill(shot_job(shot, out))
+    assert result.written == list(FRAMES)
+    assert len(saves) <= len(FRAMES) + 1  # (was 2 a frame)
+    recorded = json.loads((out.parent / f".{out.name}.aifx.json").read_text())
+    assert sorted(int(f) for f in recorded["frames"]) == list(FRAMES) and recorded["pending"] == {}
+    again = fill(shot_job(shot, out))
+    assert again.written == [] and again.skipped == list(FRAMES)
 
 
 def test_frame_range_is_part_of_the_resume_key_for_the_temporal_engine(shot, tmp_path):

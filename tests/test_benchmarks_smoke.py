@@ -281,3 +281,26 @@ def test_flow_oracle_puts_the_engines_pair_flow_back_error_or_not():
     with pytest.raises(RuntimeError), bench_flow_whip.oracle(clip, fits=True):
         raise RuntimeError("a case failed mid-clip")
     assert pairs.Pairs._pair_flow is plain
+
+
+def test_reveal_bound_marks_exactly_the_hole_pixels_another_frame_showed():
+    """``reveal_bound.seen_elsewhere`` against a brute-force search: a hole pixel counts as seen iff some other
+    frame within the radius shows its exact colour, in the same row, outside that frame's hole (the noise
+    textures make a colour unique, and the layers move by whole pixels)."""
+    import reveal_bound
+
+    clip = harness.ParallaxClip(96, 54, 8)
+    holes = harness.static_square(96, 54)
+    radius, t = 3, 4
+    ys, xs, seen = reveal_bound.seen_elsewhere(clip, holes, t, radius)
+    here = clip.frame(t)
+    found = np.zeros_like(seen)
+    for other in range(t - radius, t + radius + 1):
+        if other == t:
+            continue
+        there, outside = clip.frame(other), ~holes.mask(other)
+        for i, (y, x) in enumerate(zip(ys, xs, strict=True)):
+            same = np.all(there[y] == here[y, x], axis=-1) & outside[y]
+            found[i] |= bool(same.any())
+    assert seen.any() and not seen.all()
+    assert np.array_equal(seen, found)

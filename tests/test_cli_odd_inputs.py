@@ -4,27 +4,16 @@ exit code 2, no traceback, and the inputs are left as they were."""
 from __future__ import annotations
 
 import hashlib
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from cli_runner import aifx
 from shot_files import make_shot, plate_frame, write_exr
 
 FRAMES = range(1001, 1005)
-
-
-def aifx(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "aifx_core", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )
 
 
 def refused(done: subprocess.CompletedProcess, *names: str) -> str:
@@ -48,59 +37,41 @@ def shot(tmp_path):
     return make_shot(tmp_path / "shot", FRAMES)
 
 
-def test_a_0_1_label_mask_is_refused_not_filled_as_nothing(shot, tmp_path):
+def label_mask_as_file(shot, tmp_path):
+    """The shot's masks saved as 0/1 labels; the fill reads them with ``-m``."""
     for frame in FRAMES:
         path = shot / f"mask.{frame:04d}.png"
         cv2.imwrite(str(path), (cv2.imread(str(path), cv2.IMREAD_GRAYSCALE) > 0).astype(np.uint8))
-    before = digest(shot)
-    out = tmp_path / "out" / "clean.####.exr"
-    line = refused(
-        aifx("fill", str(shot / "plate.####.exr"), "-m", str(shot / "mask.####.png"), "-o", str(out)),
-        "mask.1001.png",
-        "only 0 and 1",
-        "--threshold 0",
-    )
-    assert "0/255" in line
-    assert not list((tmp_path / "out").glob("clean.*.exr"))
-    assert digest(shot) == before
-    fixed = aifx(
-        "fill",
-        str(shot / "plate.####.exr"),
-        "-m",
-        str(shot / "mask.####.png"),
-        "-o",
-        str(out),
-        "--threshold",
-        "0",
-    )
-    assert fixed.returncode == 0, fixed.stderr
-    assert len(list((tmp_path / "out").glob("clean.*.exr"))) == len(FRAMES)
+    args = [str(shot / "plate.####.exr"), "-m", str(shot / "mask.####.png")]
+    return shot, args, ["mask.1001.png", "only 0 and 1", "0/255"], "exr"
 
 
-def test_a_0_1_label_alpha_used_as_the_mask_is_refused_too(shot, tmp_path):
-    """An RGBA PNG plate whose alpha is a 0/1 label image, the mask taken from the alpha (no ``-m``): the same
-    refusal as a 0/1 mask file, not a run that writes the plate back unfilled."""
+def label_mask_as_alpha(shot, tmp_path):
+    """RGBA PNG plates whose alpha is a 0/1 label image; no ``-m``, so the mask is taken from the alpha."""
     plates = tmp_path / "rgba"
     plates.mkdir()
     for frame in FRAMES:
-        rgb = cv2.imread(str(shot / f"mask.{frame:04d}.png"), cv2.IMREAD_GRAYSCALE)
-        label = (rgb > 0).astype(np.uint8)
+        label = (cv2.imread(str(shot / f"mask.{frame:04d}.png"), cv2.IMREAD_GRAYSCALE) > 0).astype(np.uint8)
         colour = np.dstack([np.full_like(label, 90), np.full_like(label, 140), np.full_like(label, 200)])
         cv2.imwrite(str(plates / f"plate.{frame:04d}.png"), np.dstack([colour, label]))
-    before = digest(plates)
-    out = tmp_path / "out" / "clean.####.png"
-    line = refused(
-        aifx("fill", str(plates / "plate.####.png"), "-o", str(out)),
-        "plate.1001.png",
-        "alpha holds only 0 and 1",
-        "--threshold 0",
-    )
-    assert "save the alpha as 0/255" in line
-    assert not list((tmp_path / "out").glob("clean.*.png"))
-    assert digest(plates) == before
-    fixed = aifx("fill", str(plates / "plate.####.png"), "-o", str(out), "--threshold", "0")
+    args = [str(plates / "plate.####.png")]
+    return plates, args, ["plate.1001.png", "alpha holds only 0 and 1", "save the alpha as 0/255"], "png"
+
+
+@pytest.mark.parametrize("make", [label_mask_as_file, label_mask_as_alpha], ids=["mask file", "plate alpha"])
+def test_a_0_1_label_mask_is_refused_not_filled_as_nothing(make, shot, tmp_path):
+    """A 0/1 label image as the mask (a file or the plate's alpha) is refused with the fix, not run as a mask
+    that holds nothing (which wrote the plate back unfilled and exited 0); with the fix it runs."""
+    inputs, args, named, ext = make(shot, tmp_path)
+    before = digest(inputs)
+    out = tmp_path / "out" / f"clean.####.{ext}"
+    line = refused(aifx("fill", *args, "-o", str(out)), *named[:2], "--threshold 0")
+    assert named[2] in line
+    assert not list((tmp_path / "out").glob(f"clean.*.{ext}"))
+    assert digest(inputs) == before
+    fixed = aifx("fill", *args, "-o", str(out), "--threshold", "0")
     assert fixed.returncode == 0, fixed.stderr
-    assert len(list((tmp_path / "out").glob("clean.*.png"))) == len(FRAMES)
+    assert len(list((tmp_path / "out").glob(f"clean.*.{ext}"))) == len(FRAMES)
 
 
 def test_frames_beyond_the_shot_name_the_range_on_disk(shot, tmp_path):

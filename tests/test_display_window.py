@@ -3,27 +3,20 @@ and every output keeps its plate's own data window, with overscan and pixels out
 
 from __future__ import annotations
 
-import os
+import functools
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import OpenEXR
+from cli_runner import aifx as run_aifx
 from shot_files import HEIGHT, WIDTH, object_matte, plate_frame, read_exr
+
+# Warnings shown: a refused run must print its one line and nothing else.
+aifx = functools.partial(run_aifx, warnings="default")
 
 FRAMES = range(1001, 1005)
 DISPLAY = (0, 0, WIDTH - 1, HEIGHT - 1)
-
-
-def aifx(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "aifx_core", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "PYTHONWARNINGS": "default"},
-    )
 
 
 def window(x0: int, y0: int, x1: int, y1: int):

@@ -19,7 +19,7 @@ from aifx_core.flow import (
     sample_points,
     warp,
 )
-from aifx_core.flow.ops import float_grid
+from aifx_core.flow.ops import channel_mask, float_grid
 
 
 def _texture(height: int, width: int, seed: int = 0) -> np.ndarray:
@@ -155,6 +155,21 @@ def _median_side_of_numpy(values: np.ndarray, threshold: float) -> int:
     return 1 if median >= threshold else -1 if median < threshold else 0
 
 
+@pytest.mark.parametrize("channels", [1, 2, 3])
+def test_channel_mask_copies_what_a_broadcast_mask_copies(channels: int) -> None:
+    rng = np.random.default_rng(channels)
+    mask = rng.random((37, 53)) < 0.4
+    source = rng.standard_normal((37, 53, channels)).astype(np.float32)
+    wide = channel_mask(mask, channels)
+    assert wide.shape == (37, 53, channels) and wide.dtype == bool
+    broadcast, full = np.zeros_like(source), np.zeros_like(source)
+    np.copyto(broadcast, source, where=mask[..., None])
+    np.copyto(full[5:, 3:], source[5:, 3:], where=wide[5:, 3:])  # (a view, as the completion writes)
+    broadcast[:5], broadcast[:, :3] = 0, 0
+    np.testing.assert_array_equal(full, broadcast)
+    assert full[5:, 3:][~mask[5:, 3:]].max() == 0 and (full[mask] != 0).any()
+
+
 def test_median_side_answers_as_numpys_median_does() -> None:
     """Ties, straddling middle values, values on the threshold, odd and even sizes, NaN, empty: the counted
     answer is the one ``np.median`` gives (the chains' and the completion's checks must not move a pixel)."""
@@ -199,6 +214,29 @@ def test_push_pull_fill_keeps_known_pixels_and_interpolates_smoothly() -> None:
     assert np.isfinite(filled).all()
     assert np.abs(filled[~known] - ramp[~known]).max() < 0.1
     assert (np.diff(filled[24, 18:46]) > -0.01).all()  # follows the ramp instead of a flat patch
+
+
+@pytest.mark.parametrize("colorspace", ["Linear Rec.709 (sRGB)", "sRGB Encoded Rec.709 (sRGB)", "Raw"])
+def test_tone_map_of_half_values_is_the_direct_path_bit_for_bit(colorspace: str) -> None:
+    """The flow grey's tone map looks half-float plates up in a table (estimator._half_table); every half
+    value (NaN, ±inf, denormals, highlights far above 1 included), in shuffled frames of odd sizes, must give
+    the same bits as the colour conversion itself, and a frame with a value that is no half must too."""
+    from aifx_core.colour import to_model
+    from aifx_core.flow.estimator import _half_table, _tone_map
+
+    assert _half_table(colorspace) is not None
+    every = np.arange(1 << 16, dtype=np.uint32).astype(np.uint16).view(np.float16).astype(np.float32)
+    rng = np.random.default_rng(3)
+    for size in (1, 7, 21846, 40001):
+        frame = rng.permutation(np.resize(every, 3 * size)).reshape(-1, 3)
+        if size == 7:
+            frame[3, 1] = 1.0 + 2.0**-20  # no half: the whole frame takes the direct path
+        with np.errstate(all="ignore"):
+            direct = np.clip(to_model(frame, colorspace), 0.0, 1.0)
+            looked_up = _tone_map(frame, colorspace)
+        assert looked_up.dtype == np.float32
+        np.testing.assert_array_equal(looked_up.view(np.uint32), direct.view(np.uint32))
+    assert _half_table("ACEScg") is None  # an OCIO matrix: no table, the direct path
 
 
 def test_flow_survives_hdr_and_nan_values() -> None:

@@ -158,6 +158,43 @@ def test_holds_at_most_window_plus_overlap_packets() -> None:
     assert backend.max_held <= bound
 
 
+@pytest.mark.parametrize("threads", ["", "1"])
+def test_holds_few_full_resolution_plates(threads: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Counted, not timed: the plates (full-resolution RGB) alive at once stay within what the fill of one
+    frame and the next keyframe decision read, ``window + max(2·radius, radius + 2·interval + 2·STEADY)``,
+    well below the packets held for their holes and movers (``window + overlap``); the pairs' flows held, within
+    that and the reach of a fallback back to the previous block's keyframe (``2·interval - 1``). Plates are
+    counted as the arrays the packets brought that are still alive when the next packet is pulled (the
+    reading thread holds up to LOOKAHEAD + 1 prepared ones more)."""
+    from aifx_core.propagate.engine import STEADY
+    from aifx_core.propagate.pairs import LOOKAHEAD
+
+    monkeypatch.setenv("AIFX_THREADS", threads)
+    frames, holes = _clip(40, shift=(1, 0), hole_path=lambda t: (20 + (t % 20) * 2, 36))
+    alive: set[int] = set()
+    peak = [0]
+
+    def counting() -> Iterator[FramePacket]:
+        for t, (frame, hole) in enumerate(zip(frames, holes, strict=True)):
+            rgb = frame.copy()
+            alive.add(t)
+            weakref.finalize(rgb, alive.discard, t)
+            peak[0] = max(peak[0], len(alive))
+            yield FramePacket(t, rgb, hole.copy())
+
+    window, radius, interval = 3, 8, 2
+    backend = PropagateBackend(
+        BackendContext(
+            colorspace="sRGB", options=dict(window=window, radius=radius, keyframe_interval=interval)
+        )
+    )
+    bound = window + max(2 * radius, radius + 2 * interval + 2 * STEADY)
+    assert len(list(backend.fill(counting(), Reporter()))) == 40
+    assert backend.max_plates <= bound < backend.max_held
+    assert backend.max_flows <= bound + 2 * interval - 1 < backend.max_held - 1
+    assert peak[0] <= bound + LOOKAHEAD + 1 < window + backend.overlap
+
+
 def test_cancel_stops_the_fill() -> None:
     frames, holes = _clip(12, hole_path=_sliding)
     token = CancelToken()

@@ -12,6 +12,7 @@ import urllib.request
 
 import numpy as np
 import pytest
+from cli_runner import aifx
 from serve_helpers import TOKENS, Server, http, write_tokens
 from shot_files import interruptible, make_shot, read_exr, shot_job
 
@@ -64,12 +65,6 @@ def _same_pixels(a, b):
         assert a[name].keys() == b[name].keys()
         for channel in a[name]:
             np.testing.assert_array_equal(a[name][channel], b[name][channel], err_msg=f"{name} {channel}")
-
-
-def _run_cli(*args, env=None):
-    return subprocess.run(
-        [sys.executable, "-m", "aifx_core", *args], capture_output=True, text=True, env=env, timeout=300
-    )
 
 
 def _events_until_final(client, job_id, **kwargs):
@@ -143,7 +138,7 @@ def test_submit_streams_the_cli_events_and_writes_the_cli_frames(server, area, t
 
     job_file = tmp_path / "job.json"
     shot_job(area / "short", local_out / "c.####.exr").save(job_file)
-    done = _run_cli("run", str(job_file), "--json-progress")
+    done = aifx("run", str(job_file), "--json-progress")
     assert done.returncode == 0, done.stderr
     local = [json.loads(line) for line in done.stdout.splitlines()]
     for event in local + remote:
@@ -182,7 +177,7 @@ def test_a_bad_job_is_422_with_the_cli_message(server, area, tmp_path):
     status, _, body = http("POST", server.url + "/v1/jobs", "alice", job.to_dict())
     assert status == 422
     job.save(tmp_path / "bad.json")
-    local = _run_cli("run", str(tmp_path / "bad.json"))
+    local = aifx("run", str(tmp_path / "bad.json"))
     assert local.returncode == 2
     # The same message; a local run also names the job file it read (the server's job came over HTTP).
     assert local.stderr.strip() == f"aifx: error: {tmp_path / 'bad.json'}: {body['detail']}"
@@ -205,7 +200,7 @@ def test_a_bad_job_is_422_with_the_cli_message(server, area, tmp_path):
     status, _, body = http("POST", server.url + "/v1/jobs", "alice", job.to_dict())
     assert status == 422 and body["exit_code"] == 2
     job.save(tmp_path / "gap.json")
-    local = _run_cli("run", str(tmp_path / "gap.json"))
+    local = aifx("run", str(tmp_path / "gap.json"))
     assert local.returncode == 2 and local.stderr.strip() == f"aifx: error: {body['detail']}"
 
 
@@ -234,7 +229,7 @@ def test_options_mask_and_output_are_checked_at_submit_like_the_cli(
     assert status == 422 and body["exit_code"] == 2 and fragment in body["detail"], body
     assert server.client("bob").jobs(limit=500)["total"] == before  # nothing queued
     job.save(tmp_path / "bad.json")
-    local = _run_cli("run", str(tmp_path / "bad.json"))
+    local = aifx("run", str(tmp_path / "bad.json"))
     assert local.returncode == 2 and local.stderr.strip() == f"aifx: error: {body['detail']}"
 
 
@@ -379,15 +374,15 @@ def test_models_lists_the_workers(server):
 def test_aifx_submit_runs_remotely_like_a_local_run(server, area, tmp_path):
     env = {**__import__("os").environ, "AIFX_TOKEN": TOKENS["alice"]}
     shot_job(area / "short", area / "out_submit" / "c.####.exr").save(tmp_path / "job.json")
-    done = _run_cli("submit", str(tmp_path / "job.json"), "--server", server.url, "--json-progress", env=env)
+    done = aifx("submit", str(tmp_path / "job.json"), "--server", server.url, "--json-progress", env=env)
     assert done.returncode == 0, done.stderr
     events = [json.loads(line) for line in done.stdout.splitlines()]
     assert events[-1]["event"] == "done" and len(events[-1]["written"]) == 3
-    plain = _run_cli("submit", str(tmp_path / "job.json"), "--server", server.url, env=env)
+    plain = aifx("submit", str(tmp_path / "job.json"), "--server", server.url, env=env)
     assert plain.returncode == 0 and "3 already done" in plain.stderr
 
     shot_job(area / "short", area / "out_submit2" / "c.####.exr", threshold=7).save(tmp_path / "bad.json")
-    bad = _run_cli("submit", str(tmp_path / "bad.json"), "--server", server.url, env=env)
+    bad = aifx("submit", str(tmp_path / "bad.json"), "--server", server.url, env=env)
     assert bad.returncode == 2 and "threshold" in bad.stderr and "Traceback" not in bad.stderr
     shot_job(
         area / "short",
@@ -396,11 +391,9 @@ def test_aifx_submit_runs_remotely_like_a_local_run(server, area, tmp_path):
     job = json.loads((tmp_path / "missing.json").read_text())
     job["input"] = str(area / "nothing" / "plate.####.exr")
     (tmp_path / "missing.json").write_text(json.dumps(job))
-    failed = _run_cli("submit", str(tmp_path / "missing.json"), "--server", server.url, env=env)
+    failed = aifx("submit", str(tmp_path / "missing.json"), "--server", server.url, env=env)
     assert failed.returncode == 2, failed.stderr  # the job's own exit code, from the server
-    noauth = _run_cli(
-        "submit", str(tmp_path / "job.json"), "--server", server.url, "--token-env", "NO_SUCH_VAR"
-    )
+    noauth = aifx("submit", str(tmp_path / "job.json"), "--server", server.url, "--token-env", "NO_SUCH_VAR")
     assert noauth.returncode == 2 and "token" in noauth.stderr
 
 

@@ -148,6 +148,16 @@ def _is_data(colorspace: str) -> bool:
     return bool(config().getColorSpace(colorspace).isData())
 
 
+def is_elementwise(colorspace: str) -> bool:
+    """Whether :func:`to_model` of ``colorspace`` maps each value on its own with NumPy alone (no OCIO step):
+    data, model space itself, or a scene-referred space whose conversion to scene linear is a no-op."""
+    name = resolve_colorspace(colorspace)
+    if _is_data(name):
+        return True
+    target = LINEAR_COLORSPACE if is_scene_referred(name) else MODEL_COLORSPACE
+    return name == target or bool(_processor(name, target).isNoOp())
+
+
 # -- guessing ---------------------------------------------------------------------------------------------
 
 

@@ -393,7 +393,10 @@ def _fill_frames(
         writer.finish()
     except BaseException:
         writer.abandon()  # the frame being written is finished whole; those waiting are dropped
+        with contextlib.suppress(Exception):  # (unsaved, the frames written are still recovered on resume)
+            manifest.settle()
         raise
+    manifest.settle()  # the last frame's record (each frame's is saved with the next one's intent)
     if largest[0] >= HOLE_WARNING:
         result.notices.append(
             f"warning: the hole covers {100 * largest[0]:.0f} % of frame {largest[1]}: that much is invented, "

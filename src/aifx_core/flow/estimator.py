@@ -215,6 +215,14 @@ def working_size(height: int, width: int, max_side: int) -> tuple[int, int]:
 def _tone_map(rgb: np.ndarray, colorspace: str | None) -> np.ndarray:
     """Float RGB as stored → perceptual 0..1 values: aifx's model space if colour.py can, else a soft log."""
     if colorspace is not None:
+        table = _half_table(colorspace)
+        if table is not None:
+            with np.errstate(
+                over="ignore"
+            ):  # (a value beyond half's range becomes inf: not exact, see below)
+                half = rgb.astype(np.float16)
+            if np.array_equal(half.astype(np.float32), rgb):  # every value a half (NaN never is): look it up
+                return np.take(table, half.view(np.uint16))
         try:
             from ..colour import to_model
 
@@ -225,6 +233,39 @@ def _tone_map(rgb: np.ndarray, colorspace: str | None) -> np.ndarray:
     if clean.max(initial=0.0) <= 1.0:
         return clean  # looks display-referred already
     return np.log1p(16.0 * clean) / np.log1p(16.0 * 64.0)
+
+
+#: :func:`_half_table` by colourspace (None: no table for it).
+_HALF_TABLES: dict[str, np.ndarray | None] = {}
+
+
+def _half_table(colorspace: str) -> np.ndarray | None:
+    """The tone map of every half-float value (65536 float32, indexed by the half's bits), for a colourspace
+    whose conversion to model space works on each value alone; None for any other.
+
+    Half-float plates (the usual EXR) hold at most 65536 distinct values, and the tone map of a 432x240 frame
+    (the sRGB curve's power on every value) cost ~4-9 ms a frame; a lookup costs well under one. The table is
+    the same functions on the same float32 values, so it gives the same bits: a colourspace qualifies only
+    when its OCIO step is a no-op (a matrix or LUT mixes channels, or may round differently in OCIO's
+    vectorised and scalar paths), so what is left is NumPy element by element (tested against the direct
+    path on every half value).
+    """
+    if colorspace not in _HALF_TABLES:
+        table = None
+        try:
+            from ..colour import is_elementwise, to_model
+
+            if is_elementwise(colorspace):
+                values = np.arange(1 << 16, dtype=np.uint32).astype(np.uint16).view(np.float16)
+                padded = np.zeros(3 * 21846, np.float32)  # (to_model takes RGB triplets: 65538 values)
+                padded[: 1 << 16] = values
+                with np.errstate(all="ignore"):
+                    table = np.clip(to_model(padded.reshape(-1, 3), colorspace), 0.0, 1.0).ravel()[: 1 << 16]
+                table = np.ascontiguousarray(table, dtype=np.float32)
+        except Exception:  # noqa: BLE001 - colour module missing or colourspace unknown: the direct path
+            table = None
+        _HALF_TABLES[colorspace] = table
+    return _HALF_TABLES[colorspace]
 
 
 def flow_gray(

@@ -103,6 +103,9 @@ STEADY_FAST_TEXTURE_PX: float | None = 30.0
 #: hole: with 16, the values at the asked pixels moved by < 1e-4 against handing it every mover (tennis, blob
 #: and nine squares, 16 frames each; 10 already gave < 3e-4) while the fill took 41 -> 9 and 65 -> 40 ms.
 MOVER_REACH = 16
+#: Frames either side of an output whose propagation it reads (its ring check's share over TEMPORAL, its
+#: fallback steadied over STEADY, each of those weighing its neighbours'): what ``_Run.release`` plans with.
+NEAR = TEMPORAL + STEADY
 #: Confidence bands reported in ``PropagateBackend.bands`` (share of hole pixels), lower bounds.
 BANDS = (("high", 0.7), ("medium", 0.3), ("low", 0.0))
 
@@ -153,6 +156,11 @@ class PropagateBackend:
         self._spatial: SpatialBackend | None = None
         #: Largest number of packets held at once during the last :meth:`fill` (for tests and benchmarks).
         self.max_held = 0
+        #: Largest number of those packets held at once with their full-resolution RGB (the others' plates
+        #: are released once nothing left to compute reads them: ``_Run.release``).
+        self.max_plates = 0
+        #: ... and most frame pairs' flows (and fits) held at once.
+        self.max_flows = 0
         #: Hole pixels by route during the last :meth:`fill`: wholly propagated, blended between propagation
         #: and the fallback, wholly from keyframes, wholly from a per-frame spatial fill.
         self.stats = {"propagated": 0, "blended": 0, "keyframe": 0, "spatial": 0}
@@ -200,6 +208,8 @@ class PropagateBackend:
         self.stats = dict.fromkeys(self.stats, 0)
         self.bands = dict.fromkeys(self.bands, 0)
         self.max_held = 0
+        self.max_plates = 0
+        self.max_flows = 0
 
     def fill(
         self, packets: Iterable[FramePacket], reporter: Reporter, span: Span | None = None
@@ -223,6 +233,7 @@ class PropagateBackend:
             total = len(packets) if hasattr(packets, "__len__") else 0  # type: ignore[arg-type]
         count = 0
         index = run.pairs.base
+        run.start_outputs(wanted, index)
         while True:
             if wanted is not None:
                 if count >= len(wanted):
@@ -240,10 +251,14 @@ class PropagateBackend:
             following = wanted[count] if wanted is not None and count < len(wanted) else index + 1
             run.evict(following)
             self.max_held = max(self.max_held, run.pairs.max_held)
+            self.max_plates = max(self.max_plates, run.pairs.max_plates)
+            self.max_flows = max(self.max_flows, run.pairs.max_flows)
             self.last_confidence = confidence
             yield frame_number, result
             index += 1
         self.max_held = max(self.max_held, run.pairs.max_held)
+        self.max_plates = max(self.max_plates, run.pairs.max_plates)
+        self.max_flows = max(self.max_flows, run.pairs.max_flows)
 
     def anchors(
         self, packets: Iterable[FramePacket], reporter: Reporter, span: Span
@@ -316,6 +331,16 @@ class _Run:
         self.props: dict[int, _Propagated] = {}
         #: Per frame: its fill before it is steadied (``parts[j].filled`` is what j's neighbours read).
         self.parts: dict[int, _Fallback] = {}
+        #: A fill's next output position (None: the anchors stage, which releases nothing early) and the
+        #: positions whose propagation its outputs ask for (None: every one from ``next_output - NEAR`` on).
+        self.next_output: int | None = None
+        self.near: set[int] | None = None
+
+    def start_outputs(self, wanted: list[int] | None, first: int) -> None:
+        """A fill begins: its outputs are ``wanted`` (positions), or every position from ``first`` on."""
+        self.next_output = wanted[0] if wanted else first
+        if wanted is not None:
+            self.near = {k for o in wanted for k in range(o - NEAR, o + NEAR + 1)}
 
     def close(self) -> None:
         """Stop the reading thread and the flow worker (see :meth:`.pairs.Pairs.close`)."""
@@ -358,8 +383,63 @@ class _Run:
         if index not in self.props:
             if not self.pairs.available(index):
                 raise ContextError(f"position {index} is not in the shot")
+            # The outputs' propagations before it are made first, in order (each is made once anyway): then
+            # the frames only they would read can be released (see :meth:`release`).
+            for k in self._due(index):
+                self.props[k] = self._propagate(k)
+                self.release()
             self.props[index] = self._propagate(index)
+            self.release()
         return self.props[index]
+
+    def _wanted_prop(self, k: int) -> bool:
+        """Whether an output still to make asks for frame k's propagation (its own, or its neighbours')."""
+        assert self.next_output is not None
+        return k >= self.next_output - NEAR and (self.near is None or k in self.near)
+
+    def _due(self, index: int) -> list[int]:
+        """The propagations the outputs still ask for that lie before ``index`` and are not made yet."""
+        if self.next_output is None or not self._wanted_prop(index):
+            return []
+        start = max(self.next_output - NEAR, self.pairs.base)
+        return [k for k in range(start, index) if k not in self.props and self._wanted_prop(k)]
+
+    def _first_unmade(self) -> int:
+        """The first position at or after ``next_output - NEAR`` whose propagation an output may still ask for
+        and that is not made yet (``next_output - NEAR`` when none is known to be wanted)."""
+        assert self.next_output is not None
+        k = max(self.next_output - NEAR, self.pairs.base)
+        while k in self.props or (k < self.pairs.loaded and not self._wanted_prop(k)):
+            k += 1
+        return k
+
+    def release(self) -> None:
+        """Release the plates (full-resolution RGB) that nothing this fill may still compute reads.
+
+        Frame j's plate is read by the propagation of frames within ``radius`` of it (as a source), by its own
+        propagation, fallback, steadying neighbours and output (j from ``next_output - STEADY`` on), by a
+        keyframe image rebuilt from the anchors, and by the keyframe blocks still to decide (their keyframe's
+        propagation and its neighbours'). Propagations already made read nothing again, so a frame more than
+        ``radius`` before the first one not made yet is released. Nothing changes pixels; a plate read after
+        its release raises :class:`ContextError`.
+        """
+        if self.next_output is None:
+            return  # (the anchors stage: one propagation per block, nothing made in order)
+        radius = self.opt.radius
+        low = min(self.next_output - STEADY, self._first_unmade() - radius)
+        deciding = self.keyframes.reads_from(self.props.__contains__)
+        if deciding is not None:
+            low = min(low, deciding)
+        pending = self.keyframes.unbuilt(self.pairs.loaded - 1)
+        self.pairs.release(lambda j: j >= low or j in pending)
+        # Flows: chains of the propagations not made yet, of the keyframes still to fill (as for the plates),
+        # of the steadying of the outputs to come, and of the fallbacks not made yet, which carry the keyframe
+        # at or before them (at most the previous block's start).
+        unmade = max(self.next_output - STEADY, self.pairs.base)
+        while unmade in self.parts:
+            unmade += 1
+        interval = self.opt.keyframe_interval
+        self.pairs.forget_flows(min(low, (unmade // interval - 1) * interval))
 
     def _propagate(self, t: int) -> _Propagated:
         """Stages candidates → confidence → fusion → seam for frame t (the fallback is applied in result)."""
@@ -650,7 +730,7 @@ class _Run:
         prop = self.propagated(t)
         frame = self.pairs.frames[t]
         if len(prop.ys) == 0:
-            return frame.packet.rgb, np.ones(frame.packet.hole.shape, np.float32)
+            return frame.rgb, np.ones(frame.packet.hole.shape, np.float32)
         values = part.values
         # How unsure each pixel is: the fallback's share, and a propagated value's lack of confidence (fetched
         # along unsure chains, it boils too); not the ring check's share: what the other frames do not show
@@ -684,7 +764,7 @@ class _Run:
     def _output(self, t: int, values: np.ndarray, confidence: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Frame t with ``values`` in its hole, and the confidence map (1 outside the hole)."""
         frame, prop = self.pairs.frames[t], self.props[t]
-        out = frame.packet.rgb.copy()
+        out = frame.rgb.copy()
         out[prop.ys, prop.xs] = values
         shown = np.ones(frame.packet.hole.shape, np.float32)
         shown[prop.ys, prop.xs] = confidence
@@ -723,6 +803,9 @@ class _Run:
             del self.props[key]
         for key in [k for k in self.parts if k < next_output - STEADY]:
             del self.parts[key]
+        if self.next_output is not None:
+            self.next_output = next_output
+            self.release()
 
 
 def _movers_near(movers: np.ndarray, ys: np.ndarray, xs: np.ndarray, reach: int) -> np.ndarray:

@@ -51,6 +51,12 @@ class Keyframes:
         self.user_keyframes = set(self.opt.keyframes)
         self.anchors: Mapping[int, Anchor] | None = span.anchors if span is not None else None
         self.on_anchor = span.on_anchor if span is not None else None
+        #: The keyframe being filled now (its propagation reads plates), if any.
+        self.deciding: int | None = None
+        #: Blocks before this are all decided (a cursor for :meth:`first_undecided`).
+        self._decided_below = 0
+        #: Keyframe images before this position are evicted and never asked for again.
+        self.low = 0
 
     def anchor(self, block: int) -> Anchor:
         """Decide the block's keyframe and fill it (the anchors stage, or a whole-shot stream as it goes).
@@ -71,7 +77,11 @@ class Keyframes:
         self.keyframe_of_block[block] = chosen
         if chosen is None:
             return Anchor(None)
-        image = self.fill(chosen)
+        self.deciding = chosen
+        try:
+            image = self.fill(chosen)
+        finally:
+            self.deciding = None
         self.keyframe_images[chosen] = image
         frame = self.pairs.frames[chosen]
         hole = frame.packet.hole
@@ -136,7 +146,42 @@ class Keyframes:
         chosen = ([max(before)] if before else []) + ([min(after)] if after else [])
         return sorted(set(chosen))
 
+    def reads_from(self, made: Callable[[int], bool]) -> int | None:
+        """The first position whose plate a keyframe this call fills may still read, or None when this call
+        decides no block (they all come from the anchors). A keyframe's fill propagates it and its neighbours,
+        each reading ``radius`` either side, unless ``made(k)`` (k's propagation is made already and reads
+        nothing more): the keyframe being filled now, and those of the blocks not decided yet (from the first
+        one's start - 1 on)."""
+        if self.anchors is not None and self.on_anchor is None:
+            return None
+        while self._decided_below in self.keyframe_of_block:
+            self._decided_below += 1
+        first = self._decided_below * self.opt.keyframe_interval - 1
+        if self.deciding is not None:
+            first = min(first, self.deciding - 1)
+        while made(first):
+            first += 1
+        return first - self.opt.radius
+
+    def unbuilt(self, last: int) -> set[int]:
+        """Positions up to ``last`` whose keyframe image may still be rebuilt from the anchors (it copies the
+        plate): the keyframes of the blocks not evicted whose image is not made yet, and every member of a
+        block the anchors hold that nobody asked for yet (its keyframe is not read before it is used)."""
+        interval = self.opt.keyframe_interval
+        found: set[int] = set()
+        if self.anchors is None:
+            return found  # (every image is made as its block is decided, before its plate can be released)
+        for block in range(self.low // interval, last // interval + 1):
+            if block in self.keyframe_of_block:
+                k = self.keyframe_of_block[block]
+                if k is not None and k not in self.keyframe_images:
+                    found.add(k)
+            elif block in self.anchors:
+                found.update(range(block * interval, (block + 1) * interval))
+        return found
+
     def evict(self, block_start: int) -> None:
         """Forget keyframe images before position ``block_start`` (the previous block's start)."""
+        self.low = max(self.low, block_start)
         for key in [k for k in self.keyframe_images if k < block_start]:
             del self.keyframe_images[key]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -38,6 +38,8 @@ from ..workers import HelperUnavailable, Prefetch, helper, helper_wanted, module
 from .options import PropagateOptions
 
 _UNIT = np.ones(3, np.float32)
+#: What a released frame's packet holds instead of its RGB (see :meth:`_Frame.release`).
+_RELEASED = np.zeros((0, 0, 3), np.float32)
 #: Largest magnitude the engine computes with (2^40, about 1.1e12): a plate value beyond it (a broken grade
 #: can leave float32's limit, 3.4e38) is read as this. The engine's float32 arithmetic takes differences,
 #: pyramid sums of hundreds of pixels and squares of differences relative to a frame's level (down to 1e-3):
@@ -59,12 +61,18 @@ class ContextError(RuntimeError):
 
 @dataclass
 class _Frame:
-    """A packet plus what the engine derives from it once."""
+    r"""A packet plus what the engine derives from it once.
+
+    Its full-resolution RGB (``rgb``, ``source``) is the bulk of what the engine holds (25 MB a frame at
+    1080p as float32), and most frames held are held for their flows, hole and movers only: the engine
+    :meth:`release`\ s a frame's plate as soon as nothing it may still compute reads it (see
+    ``engine._Run.release``); reading it afterwards is a :class:`ContextError`, never a silent difference.
+    """
 
     packet: FramePacket
     #: RGB safe to interpolate from (non-finite values zeroed, magnitudes capped at LARGEST; the same array as
     #: the packet when it has neither).
-    source: np.ndarray
+    _source: np.ndarray | None
     #: Where nothing may be copied from: the hole and non-finite pixels (unmasked movers are added later).
     invalid: np.ndarray
     gray: np.ndarray
@@ -76,6 +84,40 @@ class _Frame:
     level: float
     #: Unmasked moving objects (full resolution), None when not detected.
     movers: np.ndarray | None = None
+    #: Shot position (for the error when a released plate is read).
+    position: int = -1
+    #: False once the flows of both its pairs are made and what only they read is dropped.
+    flow_input_held: bool = True
+
+    @property
+    def plate_held(self) -> bool:
+        return self._source is not None
+
+    @property
+    def source(self) -> np.ndarray:
+        """The RGB the engine reads from (see ``_source``)."""
+        if self._source is None:
+            raise ContextError(f"position {self.position}: its plate was read after it was released")
+        return self._source
+
+    @property
+    def rgb(self) -> np.ndarray:
+        """The packet's RGB as it came (the pixels outside the hole of the output)."""
+        if self._source is None:
+            raise ContextError(f"position {self.position}: its plate was read after it was released")
+        return self.packet.rgb
+
+    def drop_flow_input(self) -> None:
+        """Drop what only the flows of its two pairs read (the grey image at working resolution, ...): both
+        are made."""
+        self.gray = self.small_hole = self.thumb = self.thumb_hole = _RELEASED
+        self.flow_input_held = False
+
+    def release(self) -> None:
+        """Drop the full-resolution RGB (the packet keeps its frame number and hole)."""
+        if self._source is not None:
+            self._source = None
+            self.packet = replace(self.packet, rgb=_RELEASED)
 
 
 @dataclass
@@ -108,6 +150,8 @@ class Pairs:
         self.frames: dict[int, _Frame] = {}
         self.exhausted = False
         self.max_held = 0
+        #: Most frames held at once with their full-resolution RGB (the rest were released: see _Frame).
+        self.max_plates = 0
         self.flows: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # pair i: (i→i+1, i+1→i), working res
         #: pair i: the completion's expected error of each flow (working px), None when not estimated.
         self.fits: dict[int, tuple[np.ndarray, np.ndarray] | None] = {}
@@ -115,6 +159,12 @@ class Pairs:
         self.gains: dict[int, np.ndarray] = {}
         #: Pairs whose flows the flow worker is computing (or has computed) and this thread has not taken yet.
         self.pending: dict[int, Future[_PairFlow]] = {}
+        #: Most pairs' flows held at once.
+        self.max_flows = 0
+        #: Pairs taken over (from the first held on).
+        self.made: set[int] = set()
+        #: Pairs before this are forgotten (:meth:`forget_flows`): asking for one is a ContextError.
+        self.flows_from = 0
         self._worker: ThreadPoolExecutor | None = None
         self._threaded = overlap()
         #: Where the flow worker sends its pairs (a process of its own, free of this one's GIL), or None.
@@ -215,6 +265,7 @@ class Pairs:
                     )
             if isinstance(made, Exception):
                 raise made
+            made.position = position
             self.frames[position] = made
             self.hole_area[position] = int(np.count_nonzero(packet.hole))
             self.loaded += 1
@@ -225,11 +276,22 @@ class Pairs:
         if self.length is not None and self.loaded >= self.length:
             self.exhausted = True
         self.max_held = max(self.max_held, len(self.frames))
+        self.max_plates = max(self.max_plates, self.plates())
         if self.exhausted and self.length is None:
             self.length = self.loaded
 
     def frame(self, index: int) -> _Frame:
         return self.frames[index]
+
+    def plates(self) -> int:
+        """Frames held now with their full-resolution RGB."""
+        return sum(1 for frame in self.frames.values() if frame.plate_held)
+
+    def release(self, keep: Callable[[int], bool]) -> None:
+        """Release the plate of every frame held for which ``keep(position)`` is False."""
+        for position, frame in self.frames.items():
+            if frame.plate_held and not keep(position):
+                frame.release()
 
     def _prepare(self, packet: FramePacket) -> _Frame:
         rgb, hole = packet.rgb, packet.hole
@@ -279,6 +341,7 @@ class Pairs:
     def flow(self, index: int, direction: int) -> np.ndarray:
         """Working-resolution flow from frame ``index`` to ``index + direction``, completed inside holes."""
         pair = index if direction > 0 else index - 1
+        self._check_pair(pair)
         if pair not in self.flows:
             if pair not in self.pending:
                 self._start_flow(pair)
@@ -313,6 +376,12 @@ class Pairs:
         for index, movers in done.movers.items():
             self.frames[index].movers = movers
         self.gains[pair] = done.gain
+        self.made.add(pair)
+        self.max_flows = max(self.max_flows, len(self.flows))
+        # Pairs are taken in order, so frame ``pair`` has both its pairs made now (or only this one, first).
+        frame = self.frames.get(pair)
+        if frame is not None and (pair - 1 in self.made or pair == self.base):
+            frame.drop_flow_input()
 
     def close(self) -> None:
         """Stop the reading thread and the flow worker: what they are making is finished, nothing more is
@@ -349,6 +418,7 @@ class Pairs:
     def fit(self, index: int, direction: int) -> np.ndarray | None:
         """The completion's expected error of :meth:`flow` (working px), None when not estimated."""
         pair = index if direction > 0 else index - 1
+        self._check_pair(pair)
         self._take_flow(pair)
         fits = self.fits.get(pair)
         if fits is None:
@@ -367,12 +437,24 @@ class Pairs:
                 gain /= self.gains[pair]
         return gain
 
+    def _check_pair(self, pair: int) -> None:
+        if pair < self.flows_from:
+            raise ContextError(f"pair {pair}'s flow was read after it was forgotten (from {self.flows_from})")
+
+    def forget_flows(self, low: int) -> None:
+        """Forget the flows and fits (not the gains) of the pairs before ``low``: nothing left reads them."""
+        self.flows_from = max(self.flows_from, low)
+        for store in (self.flows, self.fits):
+            for key in [k for k in store if k < low]:
+                del store[key]
+
     def evict(self, low: int) -> None:
         """Forget frames and pair flows before position ``low`` (no later output needs them)."""
         self._take_flows(low - 1)  # a failure of the flow worker is raised, never dropped with its pair
         for store in (self.frames, self.flows, self.fits, self.gains):
             for key in [k for k in store if k < low]:
                 del store[key]
+        self.made -= {k for k in self.made if k < low - 1}
 
 
 # -- a pair's flow, from the two frames alone ------------------------------------------------------------------
@@ -401,6 +483,8 @@ class _FlowInput:
 
 
 def _flow_input(frame: _Frame) -> _FlowInput:
+    if not frame.flow_input_held:
+        raise ContextError(f"position {frame.position}: a pair's flow was asked for after both were made")
     return _FlowInput(frame.gray, frame.small_hole, frame.packet.hole, frame.thumb, frame.thumb_hole)
 
 
