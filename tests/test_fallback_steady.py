@@ -206,7 +206,8 @@ def test_on_a_fast_pan_a_low_confidence_propagated_value_is_averaged_like_a_blur
     """On a fast pan (the chains' points move at least chain.SLACK_FAST_PX working px per step, median) the
     fetched texture of low confidence is averaged with the fallback's tolerance (``fast_texture_px``): there
     it flips from frame to frame (the whips' boil), and the completed flow inside the hole is coarse anyway.
-    A slow walk with the same expected misalignment keeps the strict texture tolerance."""
+    A slow walk with the same expected misalignment keeps the strict texture tolerance, and the frame's own
+    value its full weight."""
     hole, ys, xs, truth, fills = _boiling_frames()
     n = len(ys)
 
@@ -224,7 +225,7 @@ def test_on_a_fast_pan_a_low_confidence_propagated_value_is_averaged_like_a_blur
 
         return chain
 
-    def moved(speed: float, fast_texture_px: float | None) -> float:
+    def moved(speed: float, fast_texture_px: float | None, fast_own: float | None = None) -> float:
         def neighbour(j: int) -> Filled:
             plate = np.where(hole[..., None], 0.0, truth[j]).astype(np.float32)
             return Filled(plate, hole, ys, xs, fills[j], np.ones(n, np.float32))
@@ -232,6 +233,7 @@ def test_on_a_fast_pan_a_low_confidence_propagated_value_is_averaged_like_a_blur
         out = steady(
             0, xs, ys, fills[0], np.zeros(n, np.float32), np.ones(n, np.float32), neighbour,
             lambda j: j in fills, walk_at(speed), _unit, 2, 30.0, 2.0, fast_texture_px=fast_texture_px,
+            fast_own_weight=fast_own,
         )  # fmt: skip
         return float(np.abs(out - fills[0]).mean())
 
@@ -239,3 +241,7 @@ def test_on_a_fast_pan_a_low_confidence_propagated_value_is_averaged_like_a_blur
     assert fast > 2.5 * fast_strict  # averaged on the fast walk ...
     assert slow < 0.35 * fast  # ... not on a slow one with the same expected misalignment
     np.testing.assert_array_equal(slow, moved(3.0, None))
+    # The frame's own value weighs less where a fast step followed the point (the boil is its own value) ...
+    assert moved(12.0, 30.0, 1.0) > 1.15 * fast
+    # ... and as much as ever on a slow walk.
+    np.testing.assert_array_equal(moved(3.0, 30.0, 1.0), slow)

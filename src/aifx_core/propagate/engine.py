@@ -98,6 +98,10 @@ STEADY_TEXTURE_PX = 2.0
 #: boil. Slow walks (crosser's 1.3 px/frame, where 30 px for all put a car entering a square below Telea - 1
 #: dB) keep 2 px. None: off (docs/method.md, "Fast whips", sixth pass).
 STEADY_FAST_TEXTURE_PX: float | None = 30.0
+#: ... and there the frame's own value weighs this much in the average instead of 2 (``fallback.steady``'s
+#: ``own_weight``): on the whips the boil is the frame's own value. Own weight 1 for every walk put a car entering
+#: crosser's static square below Telea - 1 dB (docs/method.md, section 4); fast walks only (sixth pass).
+STEADY_FAST_OWN: float | None = 1.0
 #: Unmasked movers this close (pixels, square neighbourhood) to a pixel the spatial fill is asked for are hole
 #: to it, farther ones are not. Telea (radius 5) reads ±5 px and marches its distance field ±5 px outside the
 #: hole: with 16, the values at the asked pixels moved by < 1e-4 against handing it every mover (tennis, blob
@@ -757,6 +761,7 @@ class _Run:
                 STEADY_PX,
                 STEADY_TEXTURE_PX,
                 fast_texture_px=STEADY_FAST_TEXTURE_PX,
+                fast_own_weight=STEADY_FAST_OWN,
             )
         self._count(prop, part.alpha, part.share, part.counted)
         return self._output(t, values, part.confidence)

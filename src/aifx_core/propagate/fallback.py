@@ -203,6 +203,7 @@ def steady(
     texture_px: float,
     own_weight: float = 2.0,
     fast_texture_px: float | None = None,
+    fast_own_weight: float | None = None,
 ) -> np.ndarray:
     """Frame t's fill at points (``xs``, ``ys``), averaged along the flow with its neighbours' where it is unsure.
 
@@ -221,11 +222,14 @@ def steady(
     ``fast_texture_px``: the texture tolerance of a walk step whose points have moved at least
     ``chain.SLACK_FAST_PX`` working px per step so far (median over the points still followed): on a fast,
     motion-blurred pan fetched texture of low confidence boils like the fallback, and is averaged like it.
+    ``fast_own_weight`` (with it): the frame's own weight at points some such fast step followed; the boil
+    there is the frame's own value, so it counts less against what its neighbours made.
     """
     if len(xs) == 0 or reach <= 0:
         return own
     total = own_weight * own.astype(np.float32)
     weight = np.full(len(xs), own_weight, np.float32)
+    fast = np.zeros(len(xs), bool)  # points some fast walk step followed
     for direction in (-1, 1):
         walk = chain(t, direction, xs.astype(np.float32), ys.astype(np.float32), False)
         for distance in range(1, reach + 1):
@@ -243,11 +247,17 @@ def steady(
             texture = texture_px
             if fast_texture_px is not None and median_side(walk.travel, SLACK_FAST_PX * distance) > 0:
                 texture = fast_texture_px
+                fast[walk.index] = True
             held += fetched[walk.index] / (1.0 + (error / texture) ** 2)
             w = np.where(usable, held * share / distance, 0)
             with np.errstate(over="ignore", invalid="ignore"):
                 total[walk.index] += w[:, None] * np.where(usable[:, None], values, 0.0)
             weight[walk.index] += w
+    if fast_own_weight is not None and fast.any():
+        # (the frame's own value counts less where a fast walk followed the point: take the difference off)
+        less = np.where(fast, np.float32(own_weight - fast_own_weight), np.float32(0.0))
+        total -= less[:, None] * own
+        weight -= less
     with np.errstate(over="ignore", invalid="ignore"):
         out = total / weight[:, None]
     # A sum that overflowed (huge but legal plate values) keeps the frame's own value.
