@@ -200,3 +200,42 @@ def test_a_propagated_value_is_averaged_only_along_a_flow_that_holds_within_a_fe
     # With the flow exact, a fetched value is averaged as much as a fallback one.
     sure = _steadied(0, hole, ys, xs, truth, fills, unsure=np.zeros(n), fetched=np.ones(n))
     np.testing.assert_allclose(sure, _steadied(0, hole, ys, xs, truth, fills), atol=0.02)
+
+
+def test_on_a_fast_pan_a_low_confidence_propagated_value_is_averaged_like_a_blur() -> None:
+    """On a fast pan (the chains' points move at least chain.SLACK_FAST_PX working px per step, median) the
+    fetched texture of low confidence is averaged with the fallback's tolerance (``fast_texture_px``): there
+    it flips from frame to frame (the whips' boil), and the completed flow inside the hole is coarse anyway.
+    A slow walk with the same expected misalignment keeps the strict texture tolerance."""
+    hole, ys, xs, truth, fills = _boiling_frames()
+    n = len(ys)
+
+    def walk_at(speed: float):
+        def chain(start, direction, xs, ys, checked=True):
+            flow = np.zeros((*SIZE, 2), np.float32)
+            fit = np.full(SIZE, 10.0, np.float32)
+
+            def flows(s: int, d: int) -> np.ndarray:
+                out = flow.copy()
+                out[..., 0] = -speed * d
+                return out
+
+            return Chain(start, direction, xs, ys, flows, SIZE, (1.0, 1.0), np.inf, fit=lambda s, d: fit)
+
+        return chain
+
+    def moved(speed: float, fast_texture_px: float | None) -> float:
+        def neighbour(j: int) -> Filled:
+            plate = np.where(hole[..., None], 0.0, truth[j]).astype(np.float32)
+            return Filled(plate, hole, ys, xs, fills[j], np.ones(n, np.float32))
+
+        out = steady(
+            0, xs, ys, fills[0], np.zeros(n, np.float32), np.ones(n, np.float32), neighbour,
+            lambda j: j in fills, walk_at(speed), _unit, 2, 30.0, 2.0, fast_texture_px=fast_texture_px,
+        )  # fmt: skip
+        return float(np.abs(out - fills[0]).mean())
+
+    fast, fast_strict, slow = moved(12.0, 30.0), moved(12.0, None), moved(3.0, 30.0)
+    assert fast > 2.5 * fast_strict  # averaged on the fast walk ...
+    assert slow < 0.35 * fast  # ... not on a slow one with the same expected misalignment
+    np.testing.assert_array_equal(slow, moved(3.0, None))

@@ -19,7 +19,7 @@ from aifx_core.flow import (
     sample_points,
     warp,
 )
-from aifx_core.flow.ops import float_grid
+from aifx_core.flow.ops import channel_mask, float_grid
 
 
 def _texture(height: int, width: int, seed: int = 0) -> np.ndarray:
@@ -153,6 +153,21 @@ def _median_side_of_numpy(values: np.ndarray, threshold: float) -> int:
         warnings.simplefilter("ignore", RuntimeWarning)
         median = float(np.median(values))
     return 1 if median >= threshold else -1 if median < threshold else 0
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3])
+def test_channel_mask_copies_what_a_broadcast_mask_copies(channels: int) -> None:
+    rng = np.random.default_rng(channels)
+    mask = rng.random((37, 53)) < 0.4
+    source = rng.standard_normal((37, 53, channels)).astype(np.float32)
+    wide = channel_mask(mask, channels)
+    assert wide.shape == (37, 53, channels) and wide.dtype == bool
+    broadcast, full = np.zeros_like(source), np.zeros_like(source)
+    np.copyto(broadcast, source, where=mask[..., None])
+    np.copyto(full[5:, 3:], source[5:, 3:], where=wide[5:, 3:])  # (a view, as the completion writes)
+    broadcast[:5], broadcast[:, :3] = 0, 0
+    np.testing.assert_array_equal(full, broadcast)
+    assert full[5:, 3:][~mask[5:, 3:]].max() == 0 and (full[mask] != 0).any()
 
 
 def test_median_side_answers_as_numpys_median_does() -> None:

@@ -45,7 +45,7 @@ from .motion import (
     homography_flow,
     moving_mask,
 )
-from .ops import float_grid, median_side
+from .ops import channel_mask, float_grid, median_side
 
 #: Expected error (working px) reported where the completion had nothing to learn from.
 UNKNOWN_FIT = 100.0
@@ -232,7 +232,7 @@ def _complete(
                 opt,
                 votes,
             )
-            np.copyto(bases[j][box], base, where=own[..., None])
+            np.copyto(bases[j][box], base, where=channel_mask(own, 2))
             np.copyto(errors[j][box], error, where=own)
             group_learn &= explained
         if not group_learn.any():
@@ -255,7 +255,8 @@ def _complete(
         done = inside & ~unknown  # (where nothing could be learned, the flow is left as it was)
         if gap > opt.gap:  # the grown fringe keeps an unmasked mover's own flow
             done &= ~(moving[j] & (near > opt.gap))
-        region[done] = bases[j][done] + filled[j][done]  # (only where it is written)
+        with np.errstate(all="ignore"):  # (summed everywhere, written only where done)
+            np.copyto(region, bases[j] + filled[j], where=channel_mask(done, 2))
         completed.append(out)
         fit = spread[j] * (1.0 + depth / opt.ring) + DRIFT * depth
         fit[unknown] = UNKNOWN_FIT
@@ -383,7 +384,7 @@ def _group_motion(
         # the hole): between its two sides, its own motion continues, whatever the labels spread from the
         # ring say (they would let the ground below push into it).
         motion, across = spanning
-        np.copyto(base, motion, where=(across & inside)[..., None])
+        np.copyto(base, motion, where=channel_mask(across & inside, 2))
     residual = flow - base
     error = np.minimum(np.hypot(residual[..., 0], residual[..., 1]), np.float32(tol))
     return base, explained & finite, np.nan_to_num(error, nan=tol)
@@ -633,7 +634,7 @@ def _layered_base(
         np.copyto(label, _spread_labels(own_label, votes | fringe_voters, len(motions)), where=fringe[1])
     base = motions[0].copy()
     for k in range(1, len(motions)):
-        np.copyto(base, motions[k], where=(label == k)[..., None])
+        np.copyto(base, motions[k], where=channel_mask(label == k, 2))
     return base, explained
 
 

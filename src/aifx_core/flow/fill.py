@@ -10,6 +10,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .ops import channel_mask
+
 
 def push_pull_fill(
     values: np.ndarray, known: np.ndarray, *, saturation: float = 4.0, smooth: bool = False
@@ -28,7 +30,8 @@ def push_pull_fill(
     weight = known.astype(np.float32)
     # (not array · weight: unknown pixels may hold NaN/Inf, and 0·NaN is still NaN)
     premult = np.zeros(array.shape, np.float32)
-    np.copyto(premult, array, where=known[..., None])  # (as np.where(known, array, 0), ~4x cheaper)
+    where = channel_mask(known, channels)
+    np.copyto(premult, array, where=where)  # (as np.where(known, array, 0), ~4x cheaper)
     levels: list[tuple[np.ndarray, np.ndarray]] = []
     v, w = premult, weight
     while min(w.shape[:2]) > 2:
@@ -46,7 +49,7 @@ def push_pull_fill(
         height, width = w_level.shape
         up = _as3(cv2.pyrUp(estimate, dstsize=(width, height)), channels)
         estimate = up if smooth and depth == 0 else v_level + (np.float32(1.0) - w_level)[..., None] * up
-    np.copyto(estimate, array, where=known[..., None])
+    np.copyto(estimate, array, where=where)
     return estimate[..., 0] if squeeze else estimate
 
 

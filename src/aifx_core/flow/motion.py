@@ -16,7 +16,7 @@ import functools
 import cv2
 import numpy as np
 
-from .ops import float_grid
+from .ops import channel_mask, float_grid
 
 #: Most motions a frame's background is explained by (a dominant one plus parallax layers).
 MAX_BACKGROUND_LAYERS = 2
@@ -201,7 +201,7 @@ def moving_mask(
         error = _squared_distance(sub, motion)
         closer = error < best
         np.copyto(best, error, where=closer)
-        np.copyto(background, motion, where=closer[..., None])
+        np.copyto(background, motion, where=channel_mask(closer, 2))
     speed = np.hypot(background[..., 0], background[..., 1])
     limit = tol_px + relative * speed
     # Where the background leaves the frame there is nothing to match: the flow there is arbitrary.

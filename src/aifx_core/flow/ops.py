@@ -28,6 +28,15 @@ def float_grid(y0: int, y1: int, x0: int, x1: int, step: int = 1) -> tuple[np.nd
     return grid_y, grid_x
 
 
+def channel_mask(mask: np.ndarray, channels: int) -> np.ndarray:
+    """``mask`` (H, W) repeated over ``channels`` into a contiguous (H, W, channels) bool array, for a masked
+    ``np.copyto`` into a multi-channel image: with ``mask[..., None]`` (a broadcast, stride-0 mask) NumPy takes
+    a slow path, ~4-8x the time of the copy itself (a 171x310 flow crop: 0.9 → 0.27 ms). Same values."""
+    if channels == 1:
+        return mask[..., None]  # (a length-1 axis: no broadcast, nothing to gain)
+    return np.repeat(mask[..., None], channels, axis=-1)
+
+
 def warp(
     image: np.ndarray,
     flow: np.ndarray,

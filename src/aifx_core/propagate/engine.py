@@ -92,6 +92,12 @@ STEADY_PX = 30.0
 #: (like a candidate's) crosser kept 0 of 20 frames below Telea - 1 dB; at 30 tennis' object-shaped hole went
 #: to 1.0x clean E_warp and whip's static square to 10x, but two crosser cases to 1 of 20 (docs/method.md, 4).
 STEADY_TEXTURE_PX = 2.0
+#: ... but on a fast pan (the walk's points move at least ``chain.SLACK_FAST_PX`` working px per step, median)
+#: the fallback's own ``STEADY_PX``: there a low-confidence propagated value flips from frame to frame (the
+#: whips' in-hole boil) and the completed flow inside the hole is coarse anyway, so holding it to 2 px kept the
+#: boil. Slow walks (crosser's 1.3 px/frame, where 30 px for all put a car entering a square below Telea - 1
+#: dB) keep 2 px. None: off (docs/method.md, "Fast whips", sixth pass).
+STEADY_FAST_TEXTURE_PX: float | None = 30.0
 #: Unmasked movers this close (pixels, square neighbourhood) to a pixel the spatial fill is asked for are hole
 #: to it, farther ones are not. Telea (radius 5) reads ±5 px and marches its distance field ±5 px outside the
 #: hole: with 16, the values at the asked pixels moved by < 1e-4 against handing it every mover (tennis, blob
@@ -750,6 +756,7 @@ class _Run:
                 STEADY,
                 STEADY_PX,
                 STEADY_TEXTURE_PX,
+                fast_texture_px=STEADY_FAST_TEXTURE_PX,
             )
         self._count(prop, part.alpha, part.share, part.counted)
         return self._output(t, values, part.confidence)

@@ -29,8 +29,8 @@ from collections.abc import Callable, Sequence
 import cv2
 import numpy as np
 
-from ..flow import sample_points
-from .chain import Chain
+from ..flow import median_side, sample_points
+from .chain import SLACK_FAST_PX, Chain
 from .confidence import FIT_SHARE, MISALIGN_PX, TRAVEL_SHARE
 
 
@@ -202,6 +202,7 @@ def steady(
     misalign_px: float,
     texture_px: float,
     own_weight: float = 2.0,
+    fast_texture_px: float | None = None,
 ) -> np.ndarray:
     """Frame t's fill at points (``xs``, ``ys``), averaged along the flow with its neighbours' where it is unsure.
 
@@ -216,6 +217,10 @@ def steady(
     (its propagated share times its lack of confidence) at 1 / (1 + (e / ``texture_px``)²): texture averaged
     out of register is a blur. A point with neither keeps its value exactly. Only frames within ``reach`` and
     their unsteadied fills are read, so a frame's output does not depend on where a chunk starts.
+
+    ``fast_texture_px``: the texture tolerance of a walk step whose points have moved at least
+    ``chain.SLACK_FAST_PX`` working px per step so far (median over the points still followed): on a fast,
+    motion-blurred pan fetched texture of low confidence boils like the fallback, and is averaged like it.
     """
     if len(xs) == 0 or reach <= 0:
         return own
@@ -235,7 +240,10 @@ def steady(
             usable = np.isfinite(values).all(axis=1)
             error = walk.fb + FIT_SHARE * walk.fit + TRAVEL_SHARE * walk.travel
             held = unsure[walk.index] / (1.0 + (error / misalign_px) ** 2)
-            held += fetched[walk.index] / (1.0 + (error / texture_px) ** 2)
+            texture = texture_px
+            if fast_texture_px is not None and median_side(walk.travel, SLACK_FAST_PX * distance) > 0:
+                texture = fast_texture_px
+            held += fetched[walk.index] / (1.0 + (error / texture) ** 2)
             w = np.where(usable, held * share / distance, 0)
             with np.errstate(over="ignore", invalid="ignore"):
                 total[walk.index] += w[:, None] * np.where(usable[:, None], values, 0.0)
