@@ -11,7 +11,7 @@ from propagate_clips import hard_clip
 from aifx_core.backends import create_backend
 from aifx_core.inpaint import BackendContext, FramePacket
 from aifx_core.progress import Reporter
-from aifx_core.propagate import engine, pairs
+from aifx_core.propagate import fallback_route, pairs
 from aifx_core.propagate.candidates import Candidates, Source, gather
 from aifx_core.propagate.chain import Chain
 from aifx_core.propagate.confidence import candidate_quality, candidate_weight, pixel_confidence
@@ -270,18 +270,18 @@ def test_the_spatial_share_changes_smoothly_in_time_as_a_crosser_reaches_the_hol
     monkeypatch.setattr(pairs, "_moving_objects", _flow_outliers)
     raw: dict[int, np.ndarray] = {}
     smooth: dict[int, np.ndarray] = {}
-    weights = engine._Run.weights
+    weights = fallback_route.FallbackRoute.weights
 
-    def recording(run, t):
-        alpha, share = weights(run, t)
-        prop = run.propagated(t)
+    def recording(route, t):
+        alpha, share = weights(route, t)
+        prop = route.propagated(t)
         for store, values in ((raw, prop.spatial), (smooth, share)):
             image = np.zeros(clip.holes[t].shape, np.float32)
             image[prop.ys, prop.xs] = values
             store[t] = image
         return alpha, share
 
-    monkeypatch.setattr(engine._Run, "weights", recording)
+    monkeypatch.setattr(fallback_route.FallbackRoute, "weights", recording)
     backend = create_backend("propagate", BackendContext(colorspace="sRGB"))
     list(backend.fill(_hard_packets(clip), Reporter()))
     hole = clip.holes[0]
@@ -328,11 +328,11 @@ def test_propagation_gives_way_only_to_a_fallback_surer_than_itself(monkeypatch)
 
     clip = hard_clip(n=10, pan=3.0, blur=False, crosser_speed=0.0, crosser_size=(1, 1))
     monkeypatch.setattr(pairs, "_complete_flows_scored", unsure)
-    trust = engine.CARRY_TRUST
+    trust = fallback_route.CARRY_TRUST
     assert trust < 1.0
 
     def run(carry_trust: float):
-        monkeypatch.setattr(engine, "CARRY_TRUST", carry_trust)
+        monkeypatch.setattr(fallback_route, "CARRY_TRUST", carry_trust)
         backend = create_backend("propagate", BackendContext(colorspace="sRGB"))
         results = [rgb for _, rgb in backend.fill(_hard_packets(clip), Reporter())]
         error = np.concatenate([(rgb - clip.background[t])[clip.holes[t]] for t, rgb in enumerate(results)])

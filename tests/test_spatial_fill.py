@@ -6,7 +6,7 @@ import numpy as np
 
 from aifx_core.inpaint.base import BackendContext
 from aifx_core.inpaint.telea import TeleaBackend
-from aifx_core.propagate.engine import MOVER_REACH, _movers_near
+from aifx_core.propagate.fallback_route import MOVER_REACH, movers_near
 
 
 def _plate(height: int, width: int) -> np.ndarray:
@@ -48,9 +48,9 @@ def test_only_movers_near_the_asked_pixels_are_handed_to_the_spatial_fill() -> N
     movers[10:60, 20:50] = True  # a player next to the asked pixels
     movers[10:60, 200:260] = True  # another far away
     ys, xs = np.mgrid[30:40, 60:70]
-    near = _movers_near(movers, ys.ravel(), xs.ravel(), MOVER_REACH)
+    near = movers_near(movers, ys.ravel(), xs.ravel(), MOVER_REACH)
     assert not near[:, 150:].any()  # the far one is left out whole
     # the near one within reach of the points (a square neighbourhood), not beyond
     assert near[30, 49] and near[30 - MOVER_REACH, 60 - MOVER_REACH] and not near[30, 60 - MOVER_REACH - 1]
     assert not (near & ~movers).any()
-    assert not _movers_near(movers, np.array([90]), np.array([150]), MOVER_REACH).any()
+    assert not movers_near(movers, np.array([90]), np.array([150]), MOVER_REACH).any()

@@ -90,6 +90,11 @@ class _Frame:
     flow_input_held: bool = True
 
     @property
+    def blocked(self) -> np.ndarray:
+        """Where nothing may be read from this frame: its hole, non-finite pixels and unmasked movers."""
+        return self.invalid if self.movers is None else (self.invalid | self.movers)
+
+    @property
     def plate_held(self) -> bool:
         return self._source is not None
 

@@ -10,10 +10,17 @@ the confidence cues.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import cv2
 import numpy as np
 
 from ..flow import push_pull_fill
+from .fallback import smoothstep
+
+if TYPE_CHECKING:
+    from .options import PropagateOptions
+    from .pairs import _Frame
 
 
 def ring(hole: np.ndarray, invalid: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -181,3 +188,45 @@ def ring_check(
     both = np.stack([error, contrast], axis=1).astype(np.float32)
     spread_both = spread(hole_ys, hole_xs, ring_ys, ring_xs, both)
     return (spread_both[:, 0] / np.maximum(spread_both[:, 1], 1e-3)).astype(np.float32)
+
+
+def ring_share(
+    frame: _Frame,
+    options: PropagateOptions,
+    ys: np.ndarray,
+    xs: np.ndarray,
+    ring_ys: np.ndarray,
+    ring_xs: np.ndarray,
+    real: np.ndarray,
+    fetched: np.ndarray,
+    found: np.ndarray,
+) -> np.ndarray:
+    """Per hole pixel of ``frame``, the share of its own spatial fill (0..1, see :func:`ring_check`).
+
+    Every ring pixel propagation found counts (also those the seam offset ignores as outliers: they are
+    exactly what the other frames do not show here), and so do unmasked movers next to the hole, which
+    the other frames show elsewhere: something crossing the hole.
+    """
+    ry, rx, real, fetched = ring_ys[found], ring_xs[found], real[found], fetched[found]
+    crossing = np.zeros(len(ry), bool)
+    if frame.movers is not None and options.seam_ring > 0:
+        my, mx = ring(frame.packet.hole, frame.invalid, options.seam_ring)
+        on = frame.movers[my, mx]
+        if on.any():
+            my, mx = my[on], mx[on]
+            plate = frame.source[my, mx]
+            ry, rx = np.concatenate([ry, my]), np.concatenate([rx, mx])
+            real, fetched = np.concatenate([real, plate]), np.concatenate([fetched, plate])
+            crossing = np.concatenate([crossing, np.ones(len(my), bool)])
+    # A blur's error grows with the distance into the hole: judge it at the hole's depth.
+    depth = _depth(frame.packet.hole, ys, xs)
+    radius = int(np.clip(depth / 2, 2 * options.seam_ring, 64))
+    ratio = ring_check(ys, xs, ry, rx, real, fetched, frame.level, crossing, radius, options.outlier_tol)
+    return smoothstep(options.ring_low, options.ring_high, ratio)
+
+
+def _depth(hole: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> float:
+    """The largest distance (pixels) from a hole pixel to the nearest pixel outside the hole."""
+    y0, x0 = max(int(ys.min()) - 1, 0), max(int(xs.min()) - 1, 0)
+    crop = hole[y0 : int(ys.max()) + 2, x0 : int(xs.max()) + 2].astype(np.uint8)
+    return float(cv2.distanceTransform(crop, cv2.DIST_L2, 3).max())

@@ -1,0 +1,333 @@
+"""Stage 4, the fallback route of one engine call: where propagation is unsure, what a frame's fill blends to.
+
+:mod:`.fallback` holds the route's pieces (blend weights, carrying keyframes by flow, steadying in time); this
+module puts them together per frame, over the frames' propagation (:class:`Propagated`, made by the engine):
+
+* :meth:`FallbackRoute.weights`: the blend weights at the hole pixels, the ring check's share of the frame's
+  own spatial fill smoothed over the frames before and after it (:data:`TEMPORAL`);
+* :meth:`FallbackRoute.keyframe_image`: a keyframe's fill (propagation where it is sure, the spatial backend
+  elsewhere), which :class:`.keyframes.Keyframes` keeps as the block's anchor;
+* :meth:`FallbackRoute.fallback`: a frame's fill before it is steadied: propagation blended towards the keyframes
+  carried to it by flow, and towards its own spatial fill where they were carried poorly or where the ring check
+  says propagation is no better than a blur;
+* :meth:`FallbackRoute.filled`: that fill as its neighbours read it to steady theirs.
+
+Each is computed once per frame, on demand, and cached by position in the shot like the engine's propagation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..inpaint.base import Span, SpatialBackend
+from .chain import Chain
+from .fallback import Filled, blend_weights, carry
+from .keyframes import Keyframes
+from .options import PropagateOptions
+from .pairs import ContextError, Pairs
+
+#: Fewest pixels (or 2 % of the hole) wanting a per-frame spatial fill before one is run.
+MIN_SPATIAL = 32
+#: Largest share of the frame's own spatial fill left out when the frame gets none (so the share never jumps
+#: by more than this from one frame to the next when the fill starts or stops being run).
+SHARE_SKIP = 0.05
+#: The ring check's spatial share of a frame is averaged with that of this many frames before and after it
+#: (weights 1-2-1), so a pixel's route changes smoothly in time as well as in space: a mover that reaches the
+#: ring in one frame moves the blend by a quarter, then a half, then a quarter, not wholly at once. (The
+#: propagation weight ``alpha`` is left as it is: it follows confidence cues that are smooth in time already,
+#: and averaging it over a moving hole's neighbours cost 0.3 dB on tennis.)
+TEMPORAL = 1
+#: The fallback is only worth giving way to where it is surer than propagation. Where its keyframe content
+#: is carried well (weight ``beta`` 1) the fallback thresholds stand; where it is wholly the frame's own
+#: spatial fill (``beta`` 0: a blur) they are scaled by this, so a propagated value gives way to a blur only
+#: at a quarter of the confidence (tennis, object-shaped hole: propagated pixels were closer to the truth
+#: than the fallback in every confidence band; docs/method.md, section 4).
+CARRY_TRUST = 0.25
+#: Unmasked movers this close (pixels, square neighbourhood) to a pixel the spatial fill is asked for are hole
+#: to it, farther ones are not. Telea (radius 5) reads ±5 px and marches its distance field ±5 px outside the
+#: hole: with 16, the values at the asked pixels moved by < 1e-4 against handing it every mover (tennis, blob
+#: and nine squares, 16 frames each; 10 already gave < 3e-4) while the fill took 41 -> 9 and 65 -> 40 ms.
+MOVER_REACH = 16
+
+
+@dataclass
+class Propagated:
+    """Frame t after propagation: hole pixel coordinates, fused values and how far to trust them."""
+
+    ys: np.ndarray
+    xs: np.ndarray
+    values: np.ndarray
+    found: np.ndarray
+    #: Smooth seam offset at each hole pixel (zeros when seam matching is off or impossible).
+    offset: np.ndarray
+    #: Confidence (0..1) of each propagated pixel (0 where nothing was found).
+    confidence: np.ndarray
+    #: Weight of the propagated value against the fallback route (0..1, smooth in space).
+    alpha: np.ndarray
+    #: Share of the frame's own spatial fill in the result (0..1, smooth in space): high where propagation
+    #: reproduced the frame's ring no better than a blur would (:func:`.seam.ring_share`).
+    spatial: np.ndarray
+
+
+@dataclass
+class Fallback:
+    """Frame t's fill at its hole pixels before it is steadied in time, and what the route counters need."""
+
+    values: np.ndarray  # (N, 3)
+    kept: np.ndarray  # share of the propagated value in each pixel (the rest is the fallback route)
+    confidence: np.ndarray  # the confidence output
+    counted: np.ndarray  # indices the route counters call spatial where nothing is kept
+    alpha: np.ndarray  # weight of the propagated value against the fallback route
+    share: np.ndarray  # the ring check's share of the frame's own spatial fill (smoothed in time)
+    #: The frame as its neighbours read it (made on first use, see :meth:`FallbackRoute.filled`).
+    filled: Filled | None = None
+
+
+#: Follows points from a frame through the chained pair flows: (start, direction, xs, ys, checked) → Chain.
+ChainFactory = Callable[..., Chain]
+
+
+class FallbackRoute:
+    """The fallback route of one engine call (see the module docstring), over its frames (``pairs``) and their
+    propagation (``propagated``, computed on demand by the engine). It owns the call's
+    :class:`.keyframes.Keyframes`, whose keyframe images it fills (:meth:`keyframe_image`) and carries."""
+
+    def __init__(
+        self,
+        pairs: Pairs,
+        options: PropagateOptions,
+        propagated: Callable[[int], Propagated],
+        chain: ChainFactory,
+        spatial: Callable[[], SpatialBackend],
+        span: Span | None = None,
+    ) -> None:
+        self.pairs = pairs
+        self.opt = options
+        self.propagated = propagated
+        self.chain = chain
+        #: The spatial backend, asked for on first use (shots that propagation fills never load a model).
+        self.spatial = spatial
+        self.keyframes = Keyframes(pairs, options, self.keyframe_image, span)
+        #: Per frame: its fill before it is steadied (``parts[j].filled`` is what j's neighbours read).
+        self.parts: dict[int, Fallback] = {}
+
+    def weights(self, t: int) -> tuple[np.ndarray, np.ndarray]:
+        """Frame t's blend weights at its hole pixels: (alpha, share), the share smoothed in time.
+
+        ``alpha`` weighs propagation against the fallback route. ``share`` (the frame's own spatial fill, from
+        the ring check) of frames t-1 and t+1 is read at t's pixels (image positions: the hole is where the
+        matte is) and averaged 1-2-1 with t's own; where a neighbour has no hole pixel, or the shot no
+        neighbour, t's own value stands in.
+        """
+        prop = self.propagated(t)
+        alpha, share = prop.alpha, prop.spatial
+        if len(prop.ys) == 0 or TEMPORAL == 0:
+            return alpha, share
+        total = 2.0 * share
+        y0, x0 = int(prop.ys.min()), int(prop.xs.min())
+        shape = (int(prop.ys.max()) - y0 + 1, int(prop.xs.max()) - x0 + 1)
+        for j in (t - 1, t + 1):
+            other = self.propagated(j) if j >= 0 and self.pairs.available(j) else None
+            if other is None or len(other.ys) == 0:
+                total = total + share
+                continue
+            inside = (
+                (other.ys >= y0) & (other.ys < y0 + shape[0]) & (other.xs >= x0) & (other.xs < x0 + shape[1])
+            )
+            oy, ox = other.ys[inside] - y0, other.xs[inside] - x0
+            held = np.zeros(shape, bool)
+            near = np.zeros(shape, np.float32)
+            held[oy, ox] = True
+            near[oy, ox] = other.spatial[inside]
+            mine = held[prop.ys - y0, prop.xs - x0]
+            total = total + np.where(mine, near[prop.ys - y0, prop.xs - x0], share)
+        return alpha, (0.25 * total).astype(np.float32)
+
+    def keyframe_image(self, t: int) -> np.ndarray:
+        """Frame t filled as its block's keyframe: propagation where it is sure, the spatial backend elsewhere,
+        blended by the same weights as any frame's fill (asked once per block by :class:`.keyframes.Keyframes`)."""
+        prop = self.propagated(t)
+        base = prop.values + prop.offset
+        known = np.where(prop.found[:, None], base, 0.0)
+        image = self._composed(t, known)
+        # The share of the propagated value: its weight against the fallback, less the ring check's share.
+        alpha, share = self.weights(t)
+        kept = alpha * (1.0 - share)
+        need = np.nonzero(kept < 0.999)[0]
+        if len(need):
+            spatial = self._spatial_fill(t, known, need)
+            a = kept[need][:, None]
+            image[prop.ys[need], prop.xs[need]] = a * base[need] + (1.0 - a) * spatial
+        image = np.asarray(image, np.float32)
+        if not np.isfinite(
+            image
+        ).all():  # (one check: nan_to_num's three full-frame masks cost ~0.1 s at 1080p)
+            image = np.nan_to_num(image, nan=0.0, posinf=0.0, neginf=0.0)
+        return image
+
+    def _composed(self, t: int, values: np.ndarray) -> np.ndarray:
+        frame = self.pairs.frames[t]
+        prop = self.propagated(t)
+        image = frame.source.copy()
+        image[prop.ys, prop.xs] = values
+        return image
+
+    def _spatial_fill(self, t: int, values: np.ndarray, points: np.ndarray) -> np.ndarray:
+        """The spatial backend's values at hole ``points`` of frame t, given ``values`` at every hole pixel.
+
+        Unmasked movers near those points are handed to the spatial backend as hole too (their values are not
+        used), so a spatial fill never smears a passing car into the hole. Only their pixels within
+        :data:`MOVER_REACH` of a point are: the rest change nothing at the points and only cost the backend time
+        (a spatial fill's cost grows with its hole; on tennis the players' mover masks were 2-700x the pixels
+        asked for). A backend that says how far beyond its hole it reads (``context_px``, Telea) gets only
+        that crop of the frame: the same values, without copying a 4K frame twice for a small hole.
+        """
+        frame = self.pairs.frames[t]
+        prop = self.propagated(t)
+        ys, xs = prop.ys[points], prop.xs[points]
+        height, width = frame.packet.hole.shape
+        backend = self.spatial()
+        reach = getattr(backend, "context_px", None)
+        if reach is None or len(ys) == 0:
+            y0, y1, x0, x1 = 0, height, 0, width
+        else:
+            pad = int(reach) + MOVER_REACH
+            y0, y1 = max(int(ys.min()) - pad, 0), min(int(ys.max()) + pad + 1, height)
+            x0, x1 = max(int(xs.min()) - pad, 0), min(int(xs.max()) + pad + 1, width)
+        image = frame.source[y0:y1, x0:x1].copy()
+        inside = (prop.ys >= y0) & (prop.ys < y1) & (prop.xs >= x0) & (prop.xs < x1)
+        image[prop.ys[inside] - y0, prop.xs[inside] - x0] = values[inside]
+        ys, xs = ys - y0, xs - x0
+        mask = np.zeros(image.shape[:2], dtype=bool)
+        mask[ys, xs] = True
+        if frame.movers is not None and len(ys):
+            mask |= movers_near(frame.movers[y0:y1, x0:x1], ys, xs, MOVER_REACH)
+        spatial = backend.inpaint(image, mask, frame=frame.packet.frame)
+        return spatial[ys, xs]
+
+    def fallback(self, t: int) -> Fallback:
+        """Frame t's fill before it is steadied in time (computed once, on demand: its neighbours read it too)."""
+        if t not in self.parts:
+            if not self.pairs.available(t):
+                raise ContextError(f"position {t} is not in the shot")
+            self.parts[t] = self._fallback(t)
+        return self.parts[t]
+
+    def _fallback(self, t: int) -> Fallback:
+        # Asked for every frame, needed or not: a whole-shot stream decides the blocks in order, while the
+        # frames their keyframes need are still held.
+        keyframes = self.keyframes.around(t)
+        prop = self.propagated(t)
+        alpha, share = self.weights(t)
+        if len(prop.ys) == 0:
+            none = np.zeros(0, np.float32)
+            return Fallback(np.zeros((0, 3), np.float32), none, none, np.zeros(0, np.intp), alpha, share)
+        if t in keyframes:
+            # A keyframe's fill is its image: propagation, its spatial fill and the ring check's share of it,
+            # blended once (by the anchors stage, or as its block was reached).
+            # What it invented there is the keyframe route, as in the frames it is carried to (counted so, the
+            # per-frame route shares do not jump at keyframes); the ring check's share still counts as spatial.
+            values = self.keyframes.keyframe_image(t)[prop.ys, prop.xs]
+            kept = alpha * (1.0 - share)
+            return Fallback(values, kept, kept * prop.confidence, np.zeros(0, np.intp), alpha, share)
+        base = prop.values + prop.offset
+        fallback = np.zeros_like(base)
+        need = np.nonzero(alpha < 0.999)[0]
+        beta = np.ones(len(need), np.float32)
+        carried = fallback[need]
+        if len(need):
+            carried, got, held = carry(
+                t,
+                prop.xs[need].astype(np.float32),
+                prop.ys[need].astype(np.float32),
+                keyframes,
+                self.keyframes.keyframe_image,
+                self.chain,
+                self.pairs.gain_between,
+            )
+            # Where the carrying chains held poorly, the fallback blends towards the frame's own spatial fill.
+            beta = blend_weights(
+                prop.ys[need],
+                prop.xs[need],
+                held,
+                got,
+                self.opt.carry_low,
+                self.opt.carry_high,
+                self.opt.fallback_soften,
+            )
+            if CARRY_TRUST < 1.0:
+                # Propagation gives way to the fallback at a confidence scaled by how much of the fallback is
+                # carried keyframe content rather than the frame's own blur (see CARRY_TRUST). Lower thresholds
+                # only raise alpha, so every pixel they touch is among ``need`` and has its fallback.
+                scale = np.ones(len(alpha), np.float32)
+                scale[need] = CARRY_TRUST + (1.0 - CARRY_TRUST) * beta
+                alpha = blend_weights(
+                    prop.ys,
+                    prop.xs,
+                    prop.confidence,
+                    prop.found,
+                    self.opt.fallback_low,
+                    self.opt.fallback_high,
+                    self.opt.fallback_soften,
+                    scale,
+                )
+            fallback[need] = carried
+        # Pixels that take some of the frame's own spatial fill: a poorly carried fallback, or a propagated
+        # value no better than a blur (``share``). A few stray poorly carried pixels are not worth a spatial
+        # fill of the frame (it costs as much as a big one); a share below SHARE_SKIP changes nothing visible.
+        poorly_carried = int((beta < 0.5).sum()) >= max(MIN_SPATIAL, 0.02 * len(prop.ys))
+        spatial_points = np.zeros(0, np.intp)
+        spatial = np.zeros_like(base)
+        if poorly_carried or float(share.max()) >= SHARE_SKIP:
+            unsure = share > 0.001
+            unsure[need] = True
+            spatial_points = np.flatnonzero(unsure)
+            # The spatial backend sees only what propagation is sure of; every unsure pixel is hole.
+            known = np.where(prop.found[:, None], base, 0.0)
+            spatial[spatial_points] = self._spatial_fill(t, known, spatial_points)
+            b = beta[:, None]
+            fallback[need] = b * carried + (1.0 - b) * spatial[need]
+        else:
+            share = np.zeros_like(share)
+        a = alpha[:, None]
+        values = a * base + (1.0 - a) * fallback
+        s = share[:, None]
+        values = (1.0 - s) * values + s * spatial
+        counted = need[beta < 0.999] if len(spatial_points) else spatial_points
+        return Fallback(
+            values, alpha * (1.0 - share), alpha * prop.confidence * (1.0 - share), counted, alpha, share
+        )
+
+    def filled(self, j: int) -> Filled:
+        """Frame j as its neighbours read it to steady their fill (its own fill, not yet steadied)."""
+        part = self.fallback(j)
+        if part.filled is None:
+            frame, prop = self.pairs.frames[j], self.propagated(j)
+            # Its hole is read where its fill is background: not where the ring check saw something the other
+            # frames do not show (an object crossing the hole, water): that is not carried along the flow.
+            part.filled = Filled(frame.source, frame.blocked, prop.ys, prop.xs, part.values, 1.0 - part.share)
+        return part.filled
+
+    def evict(self, low: int) -> None:
+        """Forget the fills before position ``low`` (no output still to make reads them)."""
+        for key in [k for k in self.parts if k < low]:
+            del self.parts[key]
+
+
+def movers_near(movers: np.ndarray, ys: np.ndarray, xs: np.ndarray, reach: int) -> np.ndarray:
+    """The pixels of ``movers`` within ``reach`` pixels (square neighbourhood) of any point (ys, xs)."""
+    height, width = movers.shape
+    y0, y1 = max(int(ys.min()) - reach, 0), min(int(ys.max()) + reach + 1, height)
+    x0, x1 = max(int(xs.min()) - reach, 0), min(int(xs.max()) + reach + 1, width)
+    near = np.zeros_like(movers)
+    crop = movers[y0:y1, x0:x1]
+    if crop.any():
+        points = np.zeros(crop.shape, np.uint8)
+        points[ys - y0, xs - x0] = 1
+        grown = cv2.dilate(points, np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)).view(bool)
+        near[y0:y1, x0:x1] = crop & grown
+    return near
