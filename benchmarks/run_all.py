@@ -269,21 +269,21 @@ SPEED_CASES = (
 )
 
 
-#: Speed cases also run with the flow worker computing in its thread instead of the helper process
-#: (``AIFX_FLOW_PROCESS=0``), so the page shows what the helper process buys on the machine measured.
-SPEED_THREAD_CASES = (("small", "nine squares", "png"), ("large", "moving blob", "exr"))
+#: Speed cases also run with the flow worker handing its pairs to the helper process (``AIFX_FLOW_PROCESS=1``)
+#: instead of computing them in its thread (the default), so the page shows what the helper would buy here.
+SPEED_HELPER_CASES = (("small", "nine squares", "png"), ("large", "moving blob", "exr"))
 #: The row name of that run (not a backend: target rows judge ``propagate`` only).
-IN_THREAD = "propagate, flow in a thread"
+IN_HELPER = "propagate, flow in a helper process"
 
 
 @contextlib.contextmanager
-def _flow_in_thread(on: bool) -> Iterator[None]:
-    """``AIFX_FLOW_PROCESS=0`` while ``on``: the flow worker keeps its work in its thread (no helper)."""
+def _flow_in_helper(on: bool) -> Iterator[None]:
+    """``AIFX_FLOW_PROCESS=1`` while ``on``: the flow worker hands its pairs to the helper process."""
     from aifx_core.workers import PROCESS_ENV
 
     saved = os.environ.get(PROCESS_ENV)
     if on:
-        os.environ[PROCESS_ENV] = "0"
+        os.environ[PROCESS_ENV] = "1"
     try:
         yield
     finally:
@@ -315,14 +315,14 @@ def run_speed(settings: Settings, names: list[str], log: list[str]) -> tuple[lis
         if why_not is None:
             plate, mask = harness.write_plate(clip, holes, folder / "plate", plate_format=ext)
         runs = list(names)
-        if (size, kind, ext) in SPEED_THREAD_CASES and "propagate" in names:
-            runs.append(IN_THREAD)  # the same fill with its flow worker computing in a thread (A/B)
+        if (size, kind, ext) in SPEED_HELPER_CASES and "propagate" in names:
+            runs.append(IN_HELPER)  # the same fill with its flow in the helper process (A/B)
         for name in runs:
-            run_name = "propagate" if name == IN_THREAD else name
+            run_name = "propagate" if name == IN_HELPER else name
             try:
                 if why_not is not None:
                     raise RuntimeError(why_not)
-                with _flow_in_thread(name == IN_THREAD):
+                with _flow_in_helper(name == IN_HELPER):
                     timing[name] = time_pipeline(
                         plate, mask, folder / f"out_{slug(name)}", run_name, clip.count, ext
                     )
@@ -545,10 +545,14 @@ SPEED_NOTE = "\n".join(
         "small arrays, which holds Python's GIL most of the time, so in a thread it took turns with the "
         "engine, reader and writer (last run on an idle machine: 1.6-1.7 cores used, CPU per frame up 14 % "
         "over one thread). Now the flow worker hands each pair to one persistent helper process "
-        "(`aifx_core.workers.Helper`; pickled arrays through a pipe, bit-identical output; "
-        "`AIFX_FLOW_PROCESS=0` keeps it in the thread). Its CPU time is counted in the rows above (the "
-        "process's own CPU time leaves a child out); the rows *propagate, flow in a thread* are the same "
-        "fill with the helper off, for an A/B on the machine measured. What it costs: starting the helper "
+        "(`aifx_core.workers.Helper`; pickled arrays through a pipe, bit-identical output). Its CPU time "
+        "counts in the rows *propagate, flow in a helper process* (the process's own CPU time leaves a child "
+        "out): the same fill with `AIFX_FLOW_PROCESS=1`, for an A/B on the machine measured. **Off by "
+        "default since 2026-12-04**: on an idle machine, four interleaved whole-page speed runs (main "
+        "44799c2, two with the flow in the thread, two in the helper) gave the thread 4-9 % more frames/s "
+        "in every case (432x240 moving blob 11.5 / 10.7 vs 10.9 / 9.4, nine squares EXR 5.5 / 6.6 vs 6.0 / "
+        "5.7, nine squares PNG 5.5-6.6 vs 5.4-5.5, 1080p 2.2-2.5 vs 2.1-2.3 frames/s), and the helper holds "
+        "~175 MB of its own at 1080p. What the helper costs: starting it "
         "(~0.3 CPU s once per process) and the copies through the pipe (at 1080p ~20 MB a pair). Measured on "
         "the shared 2-core box at load 11-13 (so ratios only), 432x240 moving blob, 30 frames, two "
         "interleaved pairs of runs: wall 1.43 / 1.68 vs 1.03 / 1.38 frames/s, cores used 0.32-0.39 vs "

@@ -414,10 +414,13 @@ def test_the_helper_process_computes_the_pairs_and_changes_no_pixel(monkeypatch)
     before = helper().calls
     in_thread = _engine_fill(packets, radius=4, keyframe_interval=3)
     assert helper().calls == before  # (switched off: nothing sent)
-    monkeypatch.delenv(PROCESS_ENV)
+    monkeypatch.setenv(PROCESS_ENV, "1")
     in_helper = _engine_fill(packets, radius=4, keyframe_interval=3)
     assert helper().calls == before + len(packets) - 1  # every pair went to the helper
-    assert in_helper == in_thread == alone
+    monkeypatch.delenv(PROCESS_ENV)
+    by_default = _engine_fill(packets, radius=4, keyframe_interval=3)
+    assert helper().calls == before + len(packets) - 1  # the default keeps the flow in its thread
+    assert in_helper == in_thread == alone == by_default
     assert _no_worker_threads()
 
 
@@ -428,6 +431,7 @@ def test_the_helper_process_sees_the_settings_a_caller_changed(monkeypatch):
 
     packets = _engine_clip()
     plain = _engine_fill(packets, radius=4)
+    monkeypatch.setenv(PROCESS_ENV, "1")
     monkeypatch.setattr(completion, "DRIFT", 3.0)  # fits grow fast with depth: blend weights change
     monkeypatch.setattr(completion, "OBJECT_LAYERS", True)
     before = helper().calls
@@ -442,12 +446,13 @@ def test_the_helper_process_sees_the_settings_a_caller_changed(monkeypatch):
 def test_a_lost_helper_process_costs_no_frame(monkeypatch):
     """The helper killed while a run uses it: that run computes the rest in its flow worker's thread (same
     pixels), and the next run starts a new helper."""
-    from aifx_core.workers import helper
+    from aifx_core.workers import PROCESS_ENV, helper
 
     packets = _engine_clip()
     monkeypatch.setenv(THREADS_ENV, "1")
     alone = _engine_fill(packets, radius=4)
     monkeypatch.delenv(THREADS_ENV)
+    monkeypatch.setenv(PROCESS_ENV, "1")
     worker = helper()
     worker.start()
     assert worker._proc is not None

@@ -216,9 +216,11 @@ class HelperUnavailable(RuntimeError):
 
 
 #: Whether the flow worker uses the helper process when ``AIFX_FLOW_PROCESS`` is unset (``1``: on, ``0``: off).
-#: On: on the shared 2-core box it gave the moving-blob case 15-60 % more frames/s at equal load, nine squares
-#: within the noise (docs/method.md, "Speed, third pass"); the idle-machine A/B rows of docs/benchmarks.md decide.
-FLOW_PROCESS_DEFAULT = True
+#: Off since 2026-12-04: on an idle 2-core machine, four interleaved end-to-end runs (docs/benchmarks.md's A/B
+#: rows) gave the flow in the worker thread 4-9 % more frames/s than in the helper in every case (432x240
+#: moving blob and nine squares, 1080p), and it saves the helper's ~175 MB at 1080p. The helper had paid on the
+#: loaded box where it was chosen (docs/method.md, "Speed, third pass"); ``AIFX_FLOW_PROCESS=1`` still uses it.
+FLOW_PROCESS_DEFAULT = False
 
 
 def helper_wanted() -> bool:

@@ -7,10 +7,11 @@ unmasked movers the pair shows and the exposure gain between the two frames. All
 pair's two frames and holes, never on fill results, so it runs in one background thread (the flow worker,
 :mod:`aifx_core.workers`): pairs start as their packets are read, and a pair's results are taken over (in the
 caller's thread) only when something reads them, so every read sees exactly what a one-thread run sees.
-The flow worker hands the computation itself (:func:`pair_flow`, a pure function of the two frames' grey
-images, holes and thumbnails) to the helper process (:class:`aifx_core.workers.Helper`): there it runs beside
-this process's threads instead of taking turns with them for the GIL; same arrays in, same result out.
-``AIFX_FLOW_PROCESS=0`` keeps it in the worker thread; ``AIFX_THREADS=1`` does all of it in the caller's thread.
+With ``AIFX_FLOW_PROCESS=1`` the flow worker hands the computation itself (:func:`pair_flow`, a pure function
+of the two frames' grey images, holes and thumbnails) to the helper process (:class:`aifx_core.workers.Helper`),
+where it runs beside this process's threads instead of taking turns with them for the GIL (same arrays in,
+same result out; off by default: on an idle machine the thread measured faster); ``AIFX_THREADS=1`` does all
+of it in the caller's thread.
 """
 
 from __future__ import annotations
