@@ -494,11 +494,10 @@ WHY_NOT_MET = "\n".join(
         "itself is blurred along the pan and the dolly changes scale, so the fetched background is "
         "resampled twice. +3 dB is met on `whip`'s static square and `whip960`'s moving blob, missed on the "
         "other four whip cases (the car entering a static hole, and the blob covering car and walker most of "
-        "the shot); in-hole E_warp stays 4-39x the clean clip's on every whip case.",
-        "* *Memory at 1080p*: flat with shot length (1000 frames ≤ 1.05x 100 frames), but above 2 GB since "
-        "the steady fallback's reach (+2 frames each way) grew the packets held from 36 to 40, and the flow "
-        "worker's results and the reading thread's two packets ahead sit beside them: about 44 frames of "
-        "1080p plate (24 MB each as float32) plus their flows. A smaller `radius` holds fewer (12 by default).",
+        "the shot: fed the clean frames' flow the same engine reaches 23.6 dB on the blob, so what is missing "
+        "is the tracked objects' own motion inside the hole, which one frame pair does not show); in-hole "
+        "E_warp is 4.0-33x the clean clip's on every whip case (steadying on fast walks took it down from "
+        "4.2-39x).",
         "* *Synthetic parallax* (the 1080p clip): fine noise texture and exact whole-pixel motion, so its own "
         "E_warp is tiny and any resampled fill lands many times above it even when it looks steady; where a "
         "layer boundary crosses a hole the completed flow must guess the layer of each hidden pixel. Its static "
@@ -529,6 +528,15 @@ SPEED_NOTE = "\n".join(
         "DIS 21, chain steps 16, writing 14; moving blob 152: writing 24, completion 20, DIS 20, nothing else "
         "above a few ms. Same-pixel cuts of that day bought 5-13 % (docs/method.md, speed fourth pass); 15 "
         "frames/s needs ~110-120 CPU ms per frame for the blob, i.e. pixel-changing or design changes.",
+        "",
+        "**Fifth pass** (2026-12-04 afternoon, docs/method.md): same-pixel cuts (the flow grey's tone map of "
+        "half-float plates by a 65536-entry table, 6.6 → 2.0 ms a frame; one manifest write a frame instead of "
+        "two; masked copies with full-shape masks), and the flow worker computing in its thread by default "
+        "instead of the helper process (the A/B below). On an idle machine the page's run went from 10.0 to "
+        "12.9 frames/s on the moving blob (179 → 144 CPU ms a frame) and from 5.6 / 5.1 to 7.0 / 6.6 on nine "
+        "squares; single runs vary by about ±10 %. Two pixel-changing cuts were measured and not kept: Telea "
+        "radius 3 instead of 5 in the engine (crosser nine squares −0.18 dB) and skipping spatial fills whose "
+        "weight is under 0.02 (crosser static square −0.13 dB).",
         "",
         "**Two cores.** The encoders (OpenImageIO, OpenEXR), file I/O and most of OpenCV/NumPy release the GIL, "
         "so the fill overlaps its stages on threads (`aifx_core.workers`, 2026-12-03 evening): a writer thread "
@@ -999,8 +1007,9 @@ def write_markdown(
         "Each count runs in its own process; the peak is that process's high-water mark (`VmHWM`; not "
         "`ru_maxrss`, which Linux carries over from the parent through fork/exec), which includes Python, "
         "NumPy/OpenCV and the generator's layer textures (about 200 MB at 1080p), identical in both runs. The "
-        "flow worker's helper process (`aifx_core.workers.Helper`) holds its own memory: its peak is the next "
-        "column (add the two for the whole fill).",
+        "flow worker computes in its own thread by default, so its memory is in the peak; the opt-in helper "
+        "process (`AIFX_FLOW_PROCESS=1`, `aifx_core.workers.Helper`) holds its own, in the next column when "
+        "one ran (0: none; add the two for the whole fill).",
         "",
         table(
             [
