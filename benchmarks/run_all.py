@@ -534,7 +534,8 @@ SPEED_NOTE = "\n".join(
         "two; masked copies with full-shape masks), and the flow worker computing in its thread by default "
         "instead of the helper process (the A/B below). On an idle machine the page's run went from 10.0 to "
         "12.9 frames/s on the moving blob (179 → 144 CPU ms a frame) and from 5.6 / 5.1 to 7.0 / 6.6 on nine "
-        "squares; single runs vary by about ±10 %. Two pixel-changing cuts were measured and not kept: Telea "
+        "squares. That is one run: single runs vary by ±10 % and more, and two other idle runs of the same "
+        "default (flow in the thread, on 44799c2) gave the blob 11.5 and 10.7 frames/s. Two pixel-changing cuts were measured and not kept: Telea "
         "radius 3 instead of 5 in the engine (crosser nine squares −0.18 dB) and skipping spatial fills whose "
         "weight is under 0.02 (crosser static square −0.13 dB).",
         "",
