@@ -217,9 +217,8 @@ def _tone_map(rgb: np.ndarray, colorspace: str | None) -> np.ndarray:
     if colorspace is not None:
         table = _half_table(colorspace)
         if table is not None:
-            with np.errstate(
-                over="ignore"
-            ):  # (a value beyond half's range becomes inf: not exact, see below)
+            # (a value beyond half's range becomes inf: not exact, so it takes the direct path below)
+            with np.errstate(over="ignore"):
                 half = rgb.astype(np.float16)
             if np.array_equal(half.astype(np.float32), rgb):  # every value a half (NaN never is): look it up
                 return np.take(table, half.view(np.uint16))

@@ -13,11 +13,6 @@ import numpy as np
 _ROW = 16384
 
 
-def identity_grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-    xs, ys = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
-    return xs, ys
-
-
 def float_grid(y0: int, y1: int, x0: int, x1: int, step: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """(ys, xs): float32 pixel coordinates of rows ``y0:y1`` and columns ``x0:x1`` (every ``step``-th), as
     ``np.mgrid[y0:y1, x0:x1].astype(np.float32)`` (the same values: whole numbers, exact in float32) without
@@ -46,7 +41,7 @@ def warp(
 ) -> np.ndarray:
     """Backward warp: ``out[y, x] = image[y + dy, x + dx]`` with the flow ``(dx, dy)`` of the output grid."""
     height, width = flow.shape[:2]
-    xs, ys = identity_grid(height, width)
+    ys, xs = float_grid(0, height, 0, width)
     return cv2.remap(image, xs + flow[..., 0], ys + flow[..., 1], interpolation, borderMode=border)
 
 
@@ -63,7 +58,7 @@ def consistency_mask(
     error = np.linalg.norm(fwd + back, axis=-1)
     limit = tol + relative * (np.linalg.norm(fwd, axis=-1) + np.linalg.norm(back, axis=-1))
     height, width = fwd.shape[:2]
-    xs, ys = identity_grid(height, width)
+    ys, xs = float_grid(0, height, 0, width)
     tx, ty = xs + fwd[..., 0], ys + fwd[..., 1]
     inside = (tx >= 0) & (tx <= width - 1) & (ty >= 0) & (ty <= height - 1)
     return (error <= limit) & inside

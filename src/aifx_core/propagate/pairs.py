@@ -108,9 +108,8 @@ class _Frame:
 
     @property
     def rgb(self) -> np.ndarray:
-        """The packet's RGB as it came (the pixels outside the hole of the output)."""
-        if self._source is None:
-            raise ContextError(f"position {self.position}: its plate was read after it was released")
+        """The packet's RGB as it came (the pixels outside the hole of the output); released with ``source``."""
+        self.source  # noqa: B018 - (raises once the plate is released)
         return self.packet.rgb
 
     def drop_flow_input(self) -> None:
