@@ -248,9 +248,8 @@ def steady(
             if len(walk) == 0:
                 break
             quick = fast_texture_px is not None and median_side(walk.travel, SLACK_FAST_PX * distance) > 0
-            whole = (
-                quick and fast_spatial is not None
-            )  # (a fast step that averages the ring check's share too)
+            # (a fast step that averages the ring check's share too reads the neighbours' whole holes)
+            whole = quick and fast_spatial is not None
             with np.errstate(over="ignore", invalid="ignore"):  # plates may hold values near float32's limit
                 values, share = neighbours(walk.current).sample(walk.x, walk.y, whole)
                 values = gain(walk.current, t) * values
