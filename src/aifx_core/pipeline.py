@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import OpenEXR
 
-from .anchors import AnchorStore
+from .anchors import AnchorStore, cache_folder
 from .backends import check_options, create_backend, is_per_frame, pixel_options, route
 from .colour import guess_colorspace, resolve_colorspace
 from .composite import composite
@@ -36,7 +36,7 @@ from .confidence import attach as attach_confidence
 from .confidence import confidence_map
 from .errors import InputError
 from .inpaint import Anchor, BackendContext, FramePacket, Span
-from .manifest import Manifest, OutputLock, fault_point, run_key
+from .manifest import Manifest, OutputLock, fault_point, lock_path, manifest_path, run_key
 from .mask import MaskSource, feather_weight, make_hole, open_mask
 from .progress import CancelToken, ProgressCallback, Reporter
 from .protocol.job import FillJob
@@ -46,6 +46,7 @@ from .sequence import (
     Image,
     Sequence,
     atomic_write,
+    check_names_fit,
     check_side_output,
     check_writable,
     clean_stale_temps,
@@ -117,6 +118,7 @@ def fill(
     # Created (and probed) before the side outputs are checked: a contact sheet or saved job next to the frames
     # (`-o out/clean.####.exr --contact-sheet out/sheet.png` on a fresh machine) goes into the folder the job makes.
     check_writable(out_dir)  # fail now, not after minutes of model loading
+    _check_names(out, plate, out_dir)
     if job.contact_sheet:
         check_side_output(
             job.contact_sheet,
@@ -156,6 +158,13 @@ def fill(
                 before_after_sheet(job.contact_sheet, plate, out, selection, mask=mask)
             )
     return result
+
+
+def _check_names(out: FramePattern, plate: Sequence, folder: Path) -> None:
+    """The names a run makes beside its frames fit the folder's filesystem (see :func:`check_names_fit`)."""
+    frames = [out.path(frame).name for frame in (plate.frames[0], plate.frames[-1])]
+    plain = [lock_path(str(out)).name, cache_folder(str(out)).name]
+    check_names_fit(str(out), folder, plain, [*frames, manifest_path(str(out)).name])
 
 
 def select_frames(frames: Iterable[int] | str | None, shot: list[int]) -> list[int]:
@@ -215,7 +224,8 @@ def prepare_anchors(
     plate = open_sequence(job.input, frames=job.frames, skip_missing=job.skip_missing, role="plate")
     out = output_pattern(job.output, plate)
     mask = open_mask(job.mask, job.mask_channel, plate, invert=job.invert_mask, threshold=job.threshold)
-    check_writable(Path(out.path(plate.frames[0])).parent)
+    out_dir = check_writable(Path(out.path(plate.frames[0])).parent)
+    _check_names(out, plate, out_dir)
     run = _RunSetup.of(job, plate)
     if is_per_frame(run.name):
         return None  # frames on their own: nothing is decided for the shot (and no model is loaded)
