@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -248,6 +249,57 @@ def _create(job: FillJob, plate: Sequence, run: _RunSetup) -> Any:
     return create_backend(run.name, replace(run.context, colorspace=colorspace))
 
 
+#: Most bytes of plate frames :class:`_Plates` keeps between the backend's read and the writer's: at 432x240 every
+#: frame the engine reads ahead of the one being written (~20 of 0.6 MB), at 1080p (12 MB a half-float RGB
+#: frame) the first two or three only, so the 1080p peak (docs/benchmarks.md, memory) grows by at most this.
+PLATE_CACHE_BYTES = 32 << 20
+
+
+class _Plates:
+    """Plate frames the feed read for frames still to write, handed to the writer so it does not read (and
+    decode) the file again: the same :class:`Image`, so the same pixels. Bounded by bytes: a frame read while
+    the cache is full is not kept and is read again at write time, as every frame was before. Thread-safe
+    (the feed runs in the engine's reading thread, the writer in its own)."""
+
+    def __init__(self, plate: Sequence, wanted: set[int], limit: int | None = None) -> None:
+        self.plate, self.wanted = plate, wanted
+        self.limit = PLATE_CACHE_BYTES if limit is None else limit
+        self.images: dict[int, Image] = {}
+        self.bytes = 0
+        self._lock = threading.Lock()
+
+    def keep(self, frame: int, image: Image) -> None:
+        """Keep ``image`` (plate frame ``frame`` as read) for the writer if it will write it and there is room."""
+        if frame not in self.wanted:
+            return
+        size = _size(image)
+        with self._lock:
+            if frame in self.images or self.bytes + size > self.limit:
+                return
+            self.images[frame] = image
+            self.bytes += size
+
+    def take(self, frame: int) -> Image:
+        """Plate frame ``frame``: the kept one (forgotten here), else read from disk."""
+        image = self._pop(frame)
+        return image if image is not None else self.plate.read(frame)
+
+    def forget(self, frame: int) -> None:
+        """Drop frame ``frame`` if it is kept (the writer does not need its pixels)."""
+        self._pop(frame)
+
+    def _pop(self, frame: int) -> Image | None:
+        with self._lock:
+            image = self.images.pop(frame, None)
+            if image is not None:
+                self.bytes -= _size(image)
+        return image
+
+
+def _size(image: Image) -> int:
+    return sum(int(plane.nbytes) for plane in image.channels.values())
+
+
 class _Feed:
     """Packets of the shot, read lazily: the plate frame in its display window and its thresholded hole."""
 
@@ -255,10 +307,15 @@ class _Feed:
         self.job, self.plate, self.mask = job, plate, mask
         #: Called with each packet as it is read (the pipeline keeps the holes of the frames it writes).
         self.seen: Callable[[FramePacket], None] | None = None
+        #: Where each plate frame read is offered to the writer (None: the writer reads its own).
+        self.plates: _Plates | None = None
 
     def packets(self, frames: list[int]) -> Iterator[FramePacket]:
         for frame in frames:
-            image = in_display_window(self.plate.read(frame))  # the fill works on the frame (display window)
+            read = self.plate.read(frame)
+            if self.plates is not None:
+                self.plates.keep(frame, read)
+            image = in_display_window(read)  # the fill works on the frame (display window)
             hole = make_hole(self.mask.matte(frame, image), self.job.threshold, self.job.dilate)
             packet = FramePacket(frame=frame, rgb=image.rgb(), hole=hole)
             if self.seen is not None:
@@ -342,11 +399,13 @@ def _fill_frames(
     compression = _output_compression(job, first, out, result.notices)
     backend = _create(job, plate, run)
     wanted = set(todo)
-    # Only the holes wait for the backend: the plate frame is read again at write time, so the frames a
-    # temporal backend reads ahead do not cost a second full-resolution copy each.
+    # Only the holes wait for the backend; the plate frame as read waits too while it fits in _Plates' few MB,
+    # else it is read again at write time, so the frames a temporal backend reads ahead do not cost a second
+    # full-resolution copy each.
     pending: dict[int, np.ndarray] = {}
     largest = (0.0, plate.frames[0])
     feed = _Feed(job, plate, mask)
+    plates = feed.plates = _Plates(plate, wanted)
 
     def keep(packet: FramePacket) -> None:
         nonlocal largest
@@ -364,7 +423,7 @@ def _fill_frames(
         target = Path(out.path(frame))
         with manifest.writing(frame) as intend:
             if hole.any():
-                original = plate.read(frame)
+                original = plates.take(frame)
                 data, display = windows(original)  # back into the plate's own data window
                 shown = feather_weight(hole, job.feather)
                 weight = reframe(shown, display, data)
@@ -375,7 +434,7 @@ def _fill_frames(
                     filled = attach_confidence(filled, target, sure)
                 write_image(target, filled, compression=compression, before_replace=intend)
             elif job.confidence:  # nothing filled: all plate, fully sure (the file gets the channel anyway)
-                unchanged = plate.read(frame)
+                unchanged = plates.take(frame)
                 sure = np.ones(unchanged.shape, np.float32)
                 write_image(
                     target,
@@ -384,6 +443,7 @@ def _fill_frames(
                     before_replace=intend,
                 )
             else:
+                plates.forget(frame)  # (the file is copied, or read again to be rewritten)
                 _copy_through(plate, frame, target, compression, intend)
         result.written.append(frame)
         reporter("write", len(result.written), len(todo), frame)
