@@ -4,6 +4,7 @@ exit code 2, no traceback, and the inputs are left as they were."""
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 from pathlib import Path
 
@@ -147,3 +148,64 @@ def test_eval_names_the_result_when_the_mask_does_not_fit(shot, tmp_path):
         "small.png: mask is 16x12 but result",
     )
     assert "the size of the result" in line
+
+
+def _fill(shot: Path, output: str | Path, *more: str) -> subprocess.CompletedProcess:
+    return aifx(
+        "fill", str(shot / "plate.####.exr"), "-m", str(shot / "mask.####.png"), "-o", str(output), *more
+    )
+
+
+def test_an_output_path_through_a_symlink_loop_is_named_not_a_traceback(shot, tmp_path):
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    (tmp_path / "self").symlink_to(tmp_path / "self")
+    before = digest(shot)
+    for output in (tmp_path / "self" / "clean.####.exr", tmp_path / "a" / "sub" / "clean.####.exr"):
+        line = refused(_fill(shot, output, "-b", "telea"), str(output).replace("####", "1001"))
+        assert "symlink loop" in line and "choose another output" in line
+    assert digest(shot) == before
+
+
+def test_a_long_output_name_is_refused_before_anything_is_written(shot, tmp_path):
+    """Long shot names are common: the frame name fits the filesystem's 255 bytes, but the hidden temp and
+    resume files aifx writes beside it would not. Refused up front with how much to cut (it used to fail on
+    the lock file with a traceback, after the output folder was made); a name that fits still fills."""
+    folder = tmp_path / "out"
+    line = refused(_fill(shot, folder / f"{'x' * 230}.####.exr"), "the output file name is too long")
+    assert "shorten the output name by 22 characters" in line, line
+    assert list(folder.iterdir()) == []
+    line = refused(_fill(shot, folder / f"{'x' * 260}.####.exr"), "cannot use this output path")
+    assert "File name too long" in line
+    fits = _fill(shot, folder / f"{'x' * 200}.####.exr", "-b", "telea")
+    assert fits.returncode == 0, fits.stderr
+    assert len([p for p in folder.iterdir() if p.name.endswith(".exr")]) == len(FRAMES)
+
+
+def test_an_output_frame_hard_linked_to_a_plate_names_the_plate(shot, tmp_path):
+    """A "copy" of the plates made with hard links (``cp -al``) as the output: refused even with --overwrite,
+    and the message names the plate frame it is linked to, not the output path again."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "clean.1002.exr").hardlink_to(shot / "plate.1002.exr")
+    before = digest(shot)
+    line = refused(
+        _fill(shot, out / "clean.####.exr", "-b", "telea", "--overwrite"),
+        "clean.1002.exr: the output frame would overwrite the plate frame",
+        f"{shot / 'plate.1002.exr'} (it is a hard link to it)",
+    )
+    assert "-o/--output" in line
+    assert digest(shot) == before
+
+
+def test_an_empty_mask_path_is_refused_not_read_as_the_plate_alpha(shot, tmp_path):
+    """``-m "$MASK"`` with MASK unset in a wrapper script, or ``"mask": ""`` in a generated job: the plates'
+    alpha (a soft matte here) used to become the hole, filling 95 % of a frame with exit 0."""
+    out = tmp_path / "out" / "clean.####.exr"
+    plate = str(shot / "plate.####.exr")
+    line = refused(aifx("fill", plate, "-m", "", "-o", str(out), "-b", "telea"), "the mask path is empty")
+    assert "leave it out" in line and "plate's alpha" in line
+    job = tmp_path / "job.json"
+    job.write_text(json.dumps({"input": plate, "mask": " ", "output": str(out), "backend": "telea"}))
+    refused(aifx("run", str(job)), "the mask path is empty")
+    assert not out.parent.exists() or not any(out.parent.glob("clean.*.exr"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -32,15 +33,29 @@ BACKEND = "propagate"
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    """One local Ray for the module (start-up is slow on a loaded box); the executor uses it as it is."""
-    ray.init(
-        num_cpus=2,
-        include_dashboard=False,
-        log_to_driver=False,
-        object_store_memory=80 * 1024 * 1024,
-        logging_level="WARNING",
-    )
+def workers_folder(tmp_path_factory) -> Path:
+    """The working folder of the module's Ray workers: a local Ray's workers keep the folder it started in."""
+    return tmp_path_factory.mktemp("ray-workers")
+
+
+@pytest.fixture(scope="module")
+def cluster(workers_folder):
+    """One local Ray for the module (start-up is slow on a loaded box); the executor uses it as it is.
+
+    Started from :func:`workers_folder`, which the test of a driver that does not see the workers' storage
+    writes into (never the repository)."""
+    here = os.getcwd()
+    os.chdir(workers_folder)
+    try:
+        ray.init(
+            num_cpus=2,
+            include_dashboard=False,
+            log_to_driver=False,
+            object_store_memory=80 * 1024 * 1024,
+            logging_level="WARNING",
+        )
+    finally:
+        os.chdir(here)
     try:
         yield ray.get_runtime_context().gcs_address
     finally:
@@ -93,6 +108,7 @@ def test_chunks_on_ray_are_bit_identical_to_one_process(cluster, shot, reference
     assert result.chunks == ["1001-1004", "1005-1008", "1009-1012"]
     assert result.contact_sheet == str(sheet) and sheet.stat().st_size > 0  # once, after every chunk
     assert result.written == list(FRAMES) and result.skipped == []
+    assert not [n for n in result.notices if "does not see" in n]  # the driver sees the workers' storage
     _assert_exact(out, reference)
     _check_stream(received, FRAMES)
     assert len(result.workers) == 2 and all(w["peak_rss_mib"] > 0 for w in result.workers)
@@ -156,6 +172,42 @@ def test_a_failed_chunk_is_retried_and_still_exact(cluster, shot, reference, tmp
         note = next(n for n in result.notices if "chunk 1005-1008 failed" in n)
         assert "its Ray worker process died" in note and len(note) < 300, note
     assert not list(tmp_path.glob("*tmp*")), "a temp file was left behind"
+
+
+def test_a_driver_that_does_not_see_the_output_counts_only_what_the_workers_wrote(
+    cluster, workers_folder, shot, reference, tmp_path, monkeypatch
+):
+    """The driver (this process) and its workers see different folders at the job's output path, as a
+    submission host without the farm's storage mount would: the path goes through ``/proc/self/cwd``, and the
+    workers' working folder (where the module's Ray started) is not the driver's. Frames 1005-1006 were made
+    by an earlier run; chunk 1005-1008 then loses its worker after writing 1007, and its retry finds 1005-1007
+    done. Only 1007 was written by this run: the driver must not count 1005-1006 as written because it sees no
+    file at all (it used to look at its own view of the output for what existed before the run)."""
+    from aifx_core.farm import run_on_ray
+    from aifx_core.pipeline import fill
+
+    driver_folder = tmp_path / "driver"
+    driver_folder.mkdir()
+    name = f"{tmp_path.name}-out"
+    out = Path("/proc/self/cwd") / name / "clean.####.exr"
+    try:
+        monkeypatch.chdir(workers_folder)  # the earlier run, on the workers' storage
+        fill(shot_job(shot, out, backend=BACKEND), frames="1005-1006")
+        monkeypatch.chdir(driver_folder)
+        assert not (driver_folder / name).exists() and (workers_folder / name).is_dir()
+
+        marker = tmp_path / "fault-happened"
+        monkeypatch.setenv(FAULT_VARIABLE, f"kill:1007:{marker}")
+        result = run_on_ray(shot_job(shot, out, backend=BACKEND), chunk=4)
+        assert marker.exists(), "the fault never fired: the test proves nothing"
+        assert result.skipped == [1005, 1006], "frames of the earlier run were counted as written by this one"
+        assert result.written == [f for f in FRAMES if f not in (1005, 1006)]
+        assert any(
+            n.startswith("note: this machine does not see 10 of the 10 frames") for n in result.notices
+        )
+        _assert_exact(workers_folder / name / "clean.####.exr", reference)
+    finally:
+        shutil.rmtree(workers_folder / name, ignore_errors=True)
 
 
 def test_a_chunk_that_keeps_failing_fails_the_run(cluster, shot, tmp_path, monkeypatch):

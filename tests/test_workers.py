@@ -180,6 +180,35 @@ def test_output_is_bit_identical_with_and_without_the_workers(shot, tmp_path, mo
     assert _no_worker_threads()
 
 
+def test_the_writer_takes_the_plate_the_engine_read_within_its_bound(shot, tmp_path, monkeypatch):
+    """Each plate frame is decoded once for the engine and once more at write time only beyond the bytes
+    ``pipeline._Plates`` may keep; the pixels are the same either way."""
+    import aifx_core.pipeline as pipeline
+    from aifx_core.sequence import reader
+
+    reads: list[int] = []
+    real = reader.read_image
+
+    def counted(path, *args, **kwargs):
+        if Path(path).name.startswith("plate."):
+            reads.append(int(Path(path).name.split(".")[1]))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(reader, "read_image", counted)
+    outputs = {}
+    for limit in (pipeline.PLATE_CACHE_BYTES, 0):
+        monkeypatch.setattr(pipeline, "PLATE_CACHE_BYTES", limit)
+        reads.clear()
+        out = tmp_path / f"l{limit}" / "c.####.exr"
+        assert fill(shot_job(shot, out, backend="propagate")).written == FRAMES
+        outputs[limit] = [frame_bytes(out, frame) for frame in FRAMES]
+        plate_reads = [f for f in reads if f in FRAMES]
+        # (the first frame is read twice more at the start: compression and colourspace)
+        expected = len(FRAMES) + 2 if limit else 2 * len(FRAMES) + 2
+        assert len(plate_reads) == expected, (limit, sorted(plate_reads))
+    assert outputs[pipeline.PLATE_CACHE_BYTES] == outputs[0]
+
+
 def test_cancel_during_writes_keeps_whole_frames_and_a_rerun_resumes_byte_identically(shot, tmp_path):
     reference = tmp_path / "ref" / "c.####.exr"
     fill(shot_job(shot, reference, backend="propagate"))

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -27,7 +28,7 @@ from typing import Any
 import numpy as np
 import OpenEXR
 
-from .anchors import AnchorStore
+from .anchors import AnchorStore, cache_folder
 from .backends import check_options, create_backend, is_per_frame, pixel_options, route
 from .colour import guess_colorspace, resolve_colorspace
 from .composite import composite
@@ -35,7 +36,7 @@ from .confidence import attach as attach_confidence
 from .confidence import confidence_map
 from .errors import InputError
 from .inpaint import Anchor, BackendContext, FramePacket, Span
-from .manifest import Manifest, OutputLock, fault_point, run_key
+from .manifest import Manifest, OutputLock, fault_point, lock_path, manifest_path, run_key
 from .mask import MaskSource, feather_weight, make_hole, open_mask
 from .progress import CancelToken, ProgressCallback, Reporter
 from .protocol.job import FillJob
@@ -45,6 +46,7 @@ from .sequence import (
     Image,
     Sequence,
     atomic_write,
+    check_names_fit,
     check_side_output,
     check_writable,
     clean_stale_temps,
@@ -116,6 +118,7 @@ def fill(
     # Created (and probed) before the side outputs are checked: a contact sheet or saved job next to the frames
     # (`-o out/clean.####.exr --contact-sheet out/sheet.png` on a fresh machine) goes into the folder the job makes.
     check_writable(out_dir)  # fail now, not after minutes of model loading
+    _check_names(out, plate, out_dir)
     if job.contact_sheet:
         check_side_output(
             job.contact_sheet,
@@ -155,6 +158,13 @@ def fill(
                 before_after_sheet(job.contact_sheet, plate, out, selection, mask=mask)
             )
     return result
+
+
+def _check_names(out: FramePattern, plate: Sequence, folder: Path) -> None:
+    """The names a run makes beside its frames fit the folder's filesystem (see :func:`check_names_fit`)."""
+    frames = [out.path(frame).name for frame in (plate.frames[0], plate.frames[-1])]
+    plain = [lock_path(str(out)).name, cache_folder(str(out)).name]
+    check_names_fit(str(out), folder, plain, [*frames, manifest_path(str(out)).name])
 
 
 def select_frames(frames: Iterable[int] | str | None, shot: list[int]) -> list[int]:
@@ -214,7 +224,8 @@ def prepare_anchors(
     plate = open_sequence(job.input, frames=job.frames, skip_missing=job.skip_missing, role="plate")
     out = output_pattern(job.output, plate)
     mask = open_mask(job.mask, job.mask_channel, plate, invert=job.invert_mask, threshold=job.threshold)
-    check_writable(Path(out.path(plate.frames[0])).parent)
+    out_dir = check_writable(Path(out.path(plate.frames[0])).parent)
+    _check_names(out, plate, out_dir)
     run = _RunSetup.of(job, plate)
     if is_per_frame(run.name):
         return None  # frames on their own: nothing is decided for the shot (and no model is loaded)
@@ -238,6 +249,57 @@ def _create(job: FillJob, plate: Sequence, run: _RunSetup) -> Any:
     return create_backend(run.name, replace(run.context, colorspace=colorspace))
 
 
+#: Most bytes of plate frames :class:`_Plates` keeps between the backend's read and the writer's: at 432x240 every
+#: frame the engine reads ahead of the one being written (~20 of 0.6 MB), at 1080p (12 MB a half-float RGB
+#: frame) the first two or three only, so the 1080p peak (docs/benchmarks.md, memory) grows by at most this.
+PLATE_CACHE_BYTES = 32 << 20
+
+
+class _Plates:
+    """Plate frames the feed read for frames still to write, handed to the writer so it does not read (and
+    decode) the file again: the same :class:`Image`, so the same pixels. Bounded by bytes: a frame read while
+    the cache is full is not kept and is read again at write time, as every frame was before. Thread-safe
+    (the feed runs in the engine's reading thread, the writer in its own)."""
+
+    def __init__(self, plate: Sequence, wanted: set[int], limit: int | None = None) -> None:
+        self.plate, self.wanted = plate, wanted
+        self.limit = PLATE_CACHE_BYTES if limit is None else limit
+        self.images: dict[int, Image] = {}
+        self.bytes = 0
+        self._lock = threading.Lock()
+
+    def keep(self, frame: int, image: Image) -> None:
+        """Keep ``image`` (plate frame ``frame`` as read) for the writer if it will write it and there is room."""
+        if frame not in self.wanted:
+            return
+        size = _size(image)
+        with self._lock:
+            if frame in self.images or self.bytes + size > self.limit:
+                return
+            self.images[frame] = image
+            self.bytes += size
+
+    def take(self, frame: int) -> Image:
+        """Plate frame ``frame``: the kept one (forgotten here), else read from disk."""
+        image = self._pop(frame)
+        return image if image is not None else self.plate.read(frame)
+
+    def forget(self, frame: int) -> None:
+        """Drop frame ``frame`` if it is kept (the writer does not need its pixels)."""
+        self._pop(frame)
+
+    def _pop(self, frame: int) -> Image | None:
+        with self._lock:
+            image = self.images.pop(frame, None)
+            if image is not None:
+                self.bytes -= _size(image)
+        return image
+
+
+def _size(image: Image) -> int:
+    return sum(int(plane.nbytes) for plane in image.channels.values())
+
+
 class _Feed:
     """Packets of the shot, read lazily: the plate frame in its display window and its thresholded hole."""
 
@@ -245,10 +307,15 @@ class _Feed:
         self.job, self.plate, self.mask = job, plate, mask
         #: Called with each packet as it is read (the pipeline keeps the holes of the frames it writes).
         self.seen: Callable[[FramePacket], None] | None = None
+        #: Where each plate frame read is offered to the writer (None: the writer reads its own).
+        self.plates: _Plates | None = None
 
     def packets(self, frames: list[int]) -> Iterator[FramePacket]:
         for frame in frames:
-            image = in_display_window(self.plate.read(frame))  # the fill works on the frame (display window)
+            read = self.plate.read(frame)
+            if self.plates is not None:
+                self.plates.keep(frame, read)
+            image = in_display_window(read)  # the fill works on the frame (display window)
             hole = make_hole(self.mask.matte(frame, image), self.job.threshold, self.job.dilate)
             packet = FramePacket(frame=frame, rgb=image.rgb(), hole=hole)
             if self.seen is not None:
@@ -332,11 +399,13 @@ def _fill_frames(
     compression = _output_compression(job, first, out, result.notices)
     backend = _create(job, plate, run)
     wanted = set(todo)
-    # Only the holes wait for the backend: the plate frame is read again at write time, so the frames a
-    # temporal backend reads ahead do not cost a second full-resolution copy each.
+    # Only the holes wait for the backend; the plate frame as read waits too while it fits in _Plates' few MB,
+    # else it is read again at write time, so the frames a temporal backend reads ahead do not cost a second
+    # full-resolution copy each.
     pending: dict[int, np.ndarray] = {}
     largest = (0.0, plate.frames[0])
     feed = _Feed(job, plate, mask)
+    plates = feed.plates = _Plates(plate, wanted)
 
     def keep(packet: FramePacket) -> None:
         nonlocal largest
@@ -354,7 +423,7 @@ def _fill_frames(
         target = Path(out.path(frame))
         with manifest.writing(frame) as intend:
             if hole.any():
-                original = plate.read(frame)
+                original = plates.take(frame)
                 data, display = windows(original)  # back into the plate's own data window
                 shown = feather_weight(hole, job.feather)
                 weight = reframe(shown, display, data)
@@ -365,7 +434,7 @@ def _fill_frames(
                     filled = attach_confidence(filled, target, sure)
                 write_image(target, filled, compression=compression, before_replace=intend)
             elif job.confidence:  # nothing filled: all plate, fully sure (the file gets the channel anyway)
-                unchanged = plate.read(frame)
+                unchanged = plates.take(frame)
                 sure = np.ones(unchanged.shape, np.float32)
                 write_image(
                     target,
@@ -374,6 +443,7 @@ def _fill_frames(
                     before_replace=intend,
                 )
             else:
+                plates.forget(frame)  # (the file is copied, or read again to be rewritten)
                 _copy_through(plate, frame, target, compression, intend)
         result.written.append(frame)
         reporter("write", len(result.written), len(todo), frame)

@@ -290,6 +290,12 @@ class ChunkWorker:
             self._chunks += 1
         return asdict(result)
 
+    def on_disk(self, output: str, frames: list[int]) -> list[int]:
+        """Which of ``frames`` have an output file, as this worker sees ``output``: the storage the workers
+        write to, which the driver may not see (see :meth:`_RayRun._on_disk`)."""
+        pattern = parse_pattern(output)
+        return [frame for frame in frames if pattern.path(frame).exists()]
+
     def drain(self) -> list[tuple[str, dict[str, Any]]]:
         with self._lock:
             events, self._events = self._events, []
@@ -395,9 +401,9 @@ class _RayRun:
         self.actor_class: Any = None
         self.workers: list[Any] = []
         self.running: dict[Any, tuple[int, _Task]] = {}
-        #: Output frames on disk before any chunk ran, and chunks that lost a worker: a killed worker's last
-        #: events die with it, so its retry finds frames done that no event reported; those not on disk at the
-        #: start were written by this run, not "already done".
+        #: Output frames on disk before any chunk ran (as a worker sees the output), and chunks that lost a
+        #: worker: a killed worker's last events die with it, so its retry finds frames done that no event
+        #: reported; those not on disk at the start were written by this run, not "already done".
         self.present: set[int] = set()
         self.lost: set[str] = set()
 
@@ -420,7 +426,22 @@ class _RayRun:
                     self.ray.kill(worker)
         self.result.written.sort()
         self.result.skipped.sort()
+        self._check_visible()
         return self.result
+
+    def _check_visible(self) -> None:
+        """Say so when this machine does not see frames the workers report written: the counts are the
+        workers' (see :meth:`_on_disk`), but a user looking for the frames here would find none and wonder."""
+        if not self.result.written:
+            return
+        pattern = parse_pattern(self.job.output)
+        unseen = [frame for frame in self.result.written if not pattern.path(frame).exists()]
+        if unseen:
+            self.result.notices.append(
+                f"note: this machine does not see {len(unseen)} of the {len(self.result.written)} frames the "
+                f"workers wrote (first: {pattern.path(unseen[0])}): the workers' storage is not mounted here, "
+                "or under another path; the frames are where the workers wrote them"
+            )
 
     def _start_workers(self, count: int) -> None:
         env = {k: v for k, v in os.environ.items() if k.startswith(FORWARDED_PREFIX)}
@@ -500,10 +521,17 @@ class _RayRun:
         queue.append(task)
 
     def _on_disk(self) -> set[int]:
-        """Frames of the chunks whose output file exists now (the driver sees the shared storage the workers
-        write to; where it does not, nothing is found and a lost attempt's frames count as written)."""
-        pattern = parse_pattern(self.job.output)
-        return {frame for frame in self.frames if pattern.path(frame).exists()}
+        """Frames of the chunks whose output file exists now, as a worker sees them.
+
+        Asked of a worker, never looked up by the driver: a driver on a submission host may not see the
+        storage the workers write to (no mount there, or another folder at the same path), and from its own
+        view a killed attempt's retry would pass frames of an earlier run off as written by this one. What the
+        driver counts as written is what workers report: ``write`` events (sent after the frame is fsynced and
+        renamed into place) and, for a lost attempt, the frames its retry found done that were not there
+        before the run.
+        """
+        ref = self.workers[0].on_disk.remote(self.job.output, self.frames)
+        return set(self.ray.get(ref))
 
     def _death(self, task: _Task, exc: BaseException) -> str:
         """One line for a worker that died under ``task``: Ray's own account runs to a paragraph."""

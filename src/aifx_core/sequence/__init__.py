@@ -15,7 +15,7 @@ from .guard import (
 )
 from .image import Image, from_float, to_float
 from .imageinfo import ImageInfo
-from .imageio import FORMATS, check_writable, read_image, read_info, write_image
+from .imageio import FORMATS, check_names_fit, check_writable, read_image, read_info, write_image
 from .info import describe
 from .pattern import FramePattern, parse_pattern
 from .reader import Sequence, open_sequence, output_pattern
@@ -31,6 +31,7 @@ __all__ = [
     "check_regular_file",
     "check_side_output",
     "check_side_sequence",
+    "check_names_fit",
     "check_writable",
     "clean_stale_temps",
     "describe",

@@ -38,8 +38,18 @@ _DISK_ERRORS = {
 def temp_path_for(path: Path) -> Path:
     """The hidden temp file :func:`atomic_write` uses for ``path`` (same folder, same extension)."""
     path = Path(path)
-    stem, suffix = path.stem, path.suffix
-    return path.with_name(f".{stem}{TEMP_MARKER}{os.getpid()}-{secrets.token_hex(4)}{suffix}")
+    return path.with_name(_temp_name(path.name, str(os.getpid()), secrets.token_hex(4)))
+
+
+def longest_temp_name(name: str) -> str:
+    """The longest temp file name :func:`atomic_write` can give a file named ``name`` (a 7-digit process id,
+    Linux's largest): what must fit the filesystem's name limit besides ``name`` itself."""
+    return _temp_name(name, "9" * 7, "f" * 8)
+
+
+def _temp_name(name: str, pid: str, token: str) -> str:
+    path = Path(name)
+    return f".{path.stem}{TEMP_MARKER}{pid}-{token}{path.suffix}"
 
 
 def disk_error(path: Path, exc: BaseException) -> InputError | None:

@@ -94,14 +94,15 @@ class ProtectedFiles:
 
     def __init__(self) -> None:
         self._by_path: dict[Path, str] = {}
-        self._by_id: dict[tuple[int, int], str] = {}
+        #: (device, inode) → role and path of the protected file, so a hard link to it is named by what it is.
+        self._by_id: dict[tuple[int, int], tuple[str, Path]] = {}
 
     def add(self, path: str | os.PathLike[str], role: str) -> None:
         resolved = _resolved(path)
         self._by_path.setdefault(resolved, role)
         identity = _identity(resolved)
         if identity is not None:
-            self._by_id.setdefault(identity, role)
+            self._by_id.setdefault(identity, (role, resolved))
 
     def add_frames(self, sequence: Any, role: str, frames: Iterable[int] | None = None) -> None:
         """Every file of ``sequence`` (``path(frame)``; at ``frames``, default its ``frames``) as ``role``."""
@@ -112,18 +113,25 @@ class ProtectedFiles:
 
     def role_of(self, path: str | os.PathLike[str]) -> str | None:
         """What ``path`` is to the job (``"plate frame"``, ``"mask frame"``...), or ``None`` if unprotected."""
+        found = self._find(path)
+        return found[0] if found is not None else None
+
+    def _find(self, path: str | os.PathLike[str]) -> tuple[str, Path] | None:
+        """The role and path of the protected file ``path`` is (after symlinks) or is a hard link to."""
         resolved = _resolved(path)
         if resolved in self._by_path:
-            return self._by_path[resolved]
+            return self._by_path[resolved], resolved
         identity = _identity(resolved)
         return self._by_id.get(identity) if identity is not None else None
 
     def refuse(self, path: str | os.PathLike[str], what: str, flag: str | None = None) -> None:
         """Raise if writing ``what`` to ``path`` would replace a protected file."""
-        role = self.role_of(path)
-        if role is not None:
+        found = self._find(path)
+        if found is not None:
+            role, protected = found
             hint = f"pass another {flag}" if flag else "choose another path"
-            raise InputError(f"{path}: the {what} would overwrite the {role} {_resolved(path)}; {hint}")
+            how = "" if protected == _resolved(path) else " (it is a hard link to it)"
+            raise InputError(f"{path}: the {what} would overwrite the {role} {protected}{how}; {hint}")
 
 
 def check_side_sequence(

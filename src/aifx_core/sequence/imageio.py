@@ -12,11 +12,11 @@ import contextlib
 import errno
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from ..errors import InputError
-from .atomic import atomic_write, disk_error
+from .atomic import atomic_write, disk_error, longest_temp_name
 from .exr import read_exr, read_exr_info, resolve_compression, write_exr
 from .guard import check_regular_file
 from .image import Image
@@ -167,6 +167,35 @@ def _check_can_write(
         if image.source is not None:
             message = message.replace(f"{image.source}: ", "")
         raise InputError(f"{path}: {message}") from None
+
+
+#: File name limit where the filesystem does not say (``pathconf``): 255 bytes on every common one.
+NAME_MAX = 255
+
+
+def check_names_fit(
+    output: str, folder: str | os.PathLike[str], plain: Iterable[str], atomic: Iterable[str]
+) -> None:
+    """Refuse up front the names ``output`` (the pattern, for the message) makes in ``folder`` that its
+    filesystem cannot hold: ``plain`` names as they are, and ``atomic`` ones (frames, the manifest) also as the
+    longer hidden temp file :func:`atomic_write` writes first.
+
+    Long shot names are common in pipelines; without this a 230-character output name failed on its first file
+    (the lock, or a frame's temp file) with a traceback, or after minutes of work.
+    """
+    try:
+        limit = int(os.pathconf(folder, "PC_NAME_MAX"))
+    except (OSError, ValueError, AttributeError):
+        limit = NAME_MAX
+    names = list(plain) + [n for name in atomic for n in (name, longest_temp_name(name))]
+    longest = max(names, key=lambda name: len(os.fsencode(name)))
+    size = len(os.fsencode(longest))
+    if size > limit:
+        raise InputError(
+            f"{output}: the output file name is too long: the resume and temp files aifx writes beside the "
+            f"frames would have {size}-byte names, over the filesystem's limit of {limit}; shorten the output "
+            f"name by {size - limit} characters or more"
+        )
 
 
 def check_writable(folder: str | os.PathLike[str], create: bool = True) -> Path:

@@ -151,7 +151,13 @@ def output_pattern(spec: str | os.PathLike[str], input_seq: Sequence) -> FramePa
     and must never be the input itself (that would overwrite the plate).
     """
     text = os.fspath(spec)
-    if Path(text).is_dir() or text.endswith(("/", os.sep)):
+    try:
+        folder = Path(text).is_dir()
+    except OSError as exc:  # a name too long for the filesystem, say
+        raise InputError(
+            f"{text}: cannot use this output path ({exc.strerror or exc}); choose another"
+        ) from None
+    if folder or text.endswith(("/", os.sep)):
         raise InputError(
             f"{text}: output is a folder; give a file pattern inside it, like {Path(text) / 'clean.####.exr'}"
         )
@@ -173,7 +179,12 @@ def output_pattern(spec: str | os.PathLike[str], input_seq: Sequence) -> FramePa
 
 
 def _same_file(a: Path, b: Path) -> bool:
+    """Do ``a`` (an output frame) and ``b`` (an input frame) name one file after symlinks?"""
     try:
         return a.resolve() == b.resolve()
+    except RuntimeError:  # a symlink loop on the way to the output (Python < 3.13; later ones just stop)
+        raise InputError(
+            f"{a}: the output path runs into a symlink loop; fix the link or choose another output"
+        ) from None
     except OSError:
         return False
