@@ -9,8 +9,16 @@ judged before the engine runs (the quality measure takes minutes; this takes sec
 what is behind the holes: an upper bound of what better flow completion could buy on these clips (no real shot
 has it). docs/method.md ("Fast whips") has the numbers.
 
+``--anatomy`` runs the engine with and without the oracle and splits the scored hole pixels into *object*
+pixels (the clean frames' flow more than ``OBJECT_PX`` from the frame's median motion: the tracked car and
+walker, the ball) and *ground*: per class the share found by propagation, the propagated share of the fill
+(``kept``) and the ring check's spatial share, hole PSNR of the fill, of the propagated value where found, and
+of Telea; and what the fill would score with every object pixel wholly on the fallback route (an occupancy
+oracle: knowing where the object stands, without its motion). It says how the oracle wins.
+
     PYTHONPATH=src python benchmarks/bench_flow_whip.py [--clips whip,whip960] [--holes static,nine,blob] [--oracle]
     PYTHONPATH=src python benchmarks/bench_flow_whip.py --flow-error [--clips whip] [--holes static]
+    PYTHONPATH=src python benchmarks/bench_flow_whip.py --anatomy [--clips whip] [--holes nine]
 """
 
 from __future__ import annotations
@@ -32,7 +40,8 @@ import harness  # noqa: E402
 from aifx_core.flow import DISFlow, complete_flows_scored, flow_gray  # noqa: E402
 from aifx_core.flow.estimator import working_size  # noqa: E402
 from aifx_core.inpaint import FillBackend  # noqa: E402
-from aifx_core.propagate import pairs  # noqa: E402
+from aifx_core.progress import Reporter  # noqa: E402
+from aifx_core.propagate import engine, pairs  # noqa: E402
 
 HOLES = {"static": harness.static_square, "nine": harness.square_grid}
 
@@ -100,6 +109,119 @@ def flow_error(clip: harness.RenderedClip, holes: harness.Holes) -> list[tuple[f
     return out
 
 
+#: Clean-frame motion (px/frame) this far from the frame's median marks an *object* pixel for ``--anatomy``.
+OBJECT_PX = 6.0
+
+
+@contextlib.contextmanager
+def recorded(store: dict[int, dict[str, np.ndarray]]) -> Iterator[None]:
+    """While open, every frame the engine outputs leaves in ``store[position]`` its hole pixels (``ys``,
+    ``xs``), whether propagation found them, the propagated value (seam offset added), the propagated share of
+    the fill (``kept``), the ring check's share, the fill before steadying and the output. Put back on exit."""
+    plain = engine._Run.result
+
+    def result(self: engine._Run, t: int) -> tuple[np.ndarray, np.ndarray]:
+        out = plain(self, t)
+        part, prop = self.route.parts[t], self.props[t]
+        store[t] = {
+            "ys": prop.ys,
+            "xs": prop.xs,
+            "found": prop.found.copy(),
+            "base": prop.values + prop.offset,
+            "kept": part.kept,
+            "share": part.share,
+            "unsteady": part.values,
+            "final": out[0][prop.ys, prop.xs],
+        }
+        return out
+
+    engine._Run.result = result  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        engine._Run.result = plain  # type: ignore[method-assign]
+
+
+def object_pixels(clip: harness.RenderedClip, t: int) -> np.ndarray:
+    """Frame t's pixels whose clean-frame motion (DIS, to the next frame; from the previous one on the last)
+    is more than ``OBJECT_PX`` from the frame's median: what moves unlike the camera (tracked objects, the ball,
+    a near layer)."""
+    import cv2
+
+    estimator = DISFlow()
+    work = working_size(clip.height, clip.width, 960)
+    other = t + 1 if t + 1 < clip.count else t - 1
+    a, _ = flow_gray(clip.frame(t), None, work)
+    b, _ = flow_gray(clip.frame(other), None, work)
+    flow = estimator.estimate(a, b)
+    if flow.shape[:2] != (clip.height, clip.width):
+        flow = cv2.resize(flow, (clip.width, clip.height)) * (clip.width / flow.shape[1])
+    median = np.median(flow.reshape(-1, 2), axis=0)
+    return np.hypot(*(flow - median).transpose(2, 0, 1)) > OBJECT_PX
+
+
+def anatomy(clip: harness.RenderedClip, holes: harness.Holes, baseline: FillBackend) -> list[str]:
+    """``--anatomy``'s lines for one case (see the module docstring)."""
+    runs: dict[str, dict[int, dict[str, np.ndarray]]] = {"default": {}, "oracle": {}}
+    for name, store in runs.items():
+        flows = oracle(clip) if name == "oracle" else contextlib.nullcontext()
+        with flows, recorded(store):
+            for _ in harness.make_backend("propagate").fill(harness.packets(clip, holes), Reporter()):
+                pass
+    telea = {t: rgb for t, rgb, *_ in baseline.fill(harness.packets(clip, holes), Reporter())}
+    sums: dict[tuple[str, str], dict[str, float]] = {}
+    for t in range(clip.count):
+        truth = np.clip(clip.frame(t), 0.0, 1.0)
+        scored, moving = harness.scored(clip, holes, t), object_pixels(clip, t)
+        for name, store in runs.items():
+            rec = store[t]
+            ys, xs = rec["ys"], rec["xs"]
+            inside, real = scored[ys, xs], truth[ys, xs]
+
+            def error(values: np.ndarray, real: np.ndarray = real) -> np.ndarray:
+                return ((np.clip(values, 0.0, 1.0) - real) ** 2).mean(axis=1)
+
+            kept = rec["kept"][:, None]
+            # The fill with the propagated share taken out: what the fallback route alone gave (before steadying).
+            fallback = np.where(
+                kept < 0.99,
+                (rec["unsteady"] - kept * rec["base"]) / np.maximum(1.0 - kept, 1e-3),
+                rec["unsteady"],
+            )
+            for cls, member in (("object", inside & moving[ys, xs]), ("ground", inside & ~moving[ys, xs])):
+                found = member & rec["found"]
+                row = sums.setdefault(
+                    (cls, name),
+                    dict.fromkeys(
+                        ("n", "found", "kept", "share", "fill", "base", "telea", "unsteady", "fallback"), 0.0
+                    ),
+                )
+                row["n"] += member.sum()
+                row["found"] += found.sum()
+                row["kept"] += rec["kept"][member].sum()
+                row["share"] += rec["share"][member].sum()
+                row["fill"] += error(rec["final"])[member].sum()
+                row["base"] += error(rec["base"])[found].sum()
+                row["telea"] += error(telea[t][ys, xs])[member].sum()
+                row["unsteady"] += error(rec["unsteady"])[member].sum()
+                row["fallback"] += error(fallback)[member].sum()
+
+    def db(total: float, count: float) -> float:
+        return 10.0 * np.log10(count / max(total, 1e-12)) if count else float("nan")
+
+    everything = sum(row["n"] for row in sums.values()) / 2
+    lines = []
+    for (cls, name), row in sums.items():
+        n = row["n"]
+        lines.append(
+            f"  {cls:6s} {name:7s} {n / everything:4.0%} of the hole: found {row['found'] / max(n, 1):.2f}, kept "
+            f"{row['kept'] / max(n, 1):.2f}, spatial share {row['share'] / max(n, 1):.2f} | fill {db(row['fill'], n):.2f} dB, "
+            f"propagated where found {db(row['base'], row['found']):.2f}, Telea {db(row['telea'], n):.2f} | before "
+            f"steadying {db(row['unsteady'], n):.2f}, fallback route alone {db(row['fallback'], n):.2f}"
+        )
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clips", default="whip,whip960")
@@ -112,7 +234,20 @@ def main() -> None:
         action="store_true",
         help="per-pair in-hole flow error against the oracle (no engine run)",
     )
+    parser.add_argument(
+        "--anatomy",
+        action="store_true",
+        help="object vs ground pixels in the hole, default vs oracle: routes and PSNR per class",
+    )
     args = parser.parse_args()
+    if args.anatomy:
+        baseline, _ = harness.baseline_backend()
+        for name in args.clips.split(","):
+            clip = harness.RenderedClip(harness.CLIPS / name)
+            for hole_name in args.holes.split(","):
+                print(f"{name}/{hole_name}:")
+                print("\n".join(anatomy(clip, holes_for(hole_name, clip), baseline)))
+        return
     if args.flow_error:
         for name in args.clips.split(","):
             clip = harness.RenderedClip(harness.CLIPS / name)

@@ -283,6 +283,33 @@ def test_flow_oracle_puts_the_engines_pair_flow_back_error_or_not():
     assert pairs.Pairs._pair_flow is plain
 
 
+def test_anatomy_records_every_output_frame_and_puts_the_engine_back():
+    """``bench_flow_whip.py --anatomy`` reads the engine's routes through ``recorded``: every output frame leaves
+    its hole pixels with the fill the engine yielded there and shares in [0, 1], and ``_Run.result`` is the
+    engine's own again afterwards, error or not."""
+    import bench_flow_whip
+
+    from aifx_core.progress import Reporter
+    from aifx_core.propagate import engine
+
+    plain = engine._Run.result
+    clip = harness.ParallaxClip(96, 54, 6)
+    holes = harness.static_square(96, 54)
+    store: dict[int, dict[str, np.ndarray]] = {}
+    with bench_flow_whip.recorded(store):
+        outputs = dict(harness.make_backend("propagate").fill(harness.packets(clip, holes), Reporter()))
+    assert engine._Run.result is plain
+    assert sorted(store) == sorted(outputs) == list(range(6))
+    for t, rec in store.items():
+        assert len(rec["ys"]) == int(holes.mask(t).sum()) > 0
+        np.testing.assert_array_equal(rec["final"], outputs[t][rec["ys"], rec["xs"]])
+        assert rec["kept"].min() >= 0.0 and rec["kept"].max() <= 1.0
+        assert rec["share"].min() >= 0.0 and rec["share"].max() <= 1.0
+    with pytest.raises(RuntimeError), bench_flow_whip.recorded({}):
+        raise RuntimeError("a case failed mid-clip")
+    assert engine._Run.result is plain
+
+
 def test_reveal_bound_marks_exactly_the_hole_pixels_another_frame_showed():
     """``reveal_bound.seen_elsewhere`` against a brute-force search: a hole pixel counts as seen iff some other
     frame within the radius shows its exact colour, in the same row, outside that frame's hole (the noise

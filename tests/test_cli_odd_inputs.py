@@ -4,6 +4,7 @@ exit code 2, no traceback, and the inputs are left as they were."""
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 from pathlib import Path
 
@@ -195,3 +196,16 @@ def test_an_output_frame_hard_linked_to_a_plate_names_the_plate(shot, tmp_path):
     )
     assert "-o/--output" in line
     assert digest(shot) == before
+
+
+def test_an_empty_mask_path_is_refused_not_read_as_the_plate_alpha(shot, tmp_path):
+    """``-m "$MASK"`` with MASK unset in a wrapper script, or ``"mask": ""`` in a generated job: the plates'
+    alpha (a soft matte here) used to become the hole, filling 95 % of a frame with exit 0."""
+    out = tmp_path / "out" / "clean.####.exr"
+    plate = str(shot / "plate.####.exr")
+    line = refused(aifx("fill", plate, "-m", "", "-o", str(out), "-b", "telea"), "the mask path is empty")
+    assert "leave it out" in line and "plate's alpha" in line
+    job = tmp_path / "job.json"
+    job.write_text(json.dumps({"input": plate, "mask": " ", "output": str(out), "backend": "telea"}))
+    refused(aifx("run", str(job)), "the mask path is empty")
+    assert not out.parent.exists() or not any(out.parent.glob("clean.*.exr"))

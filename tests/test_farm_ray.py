@@ -108,6 +108,7 @@ def test_chunks_on_ray_are_bit_identical_to_one_process(cluster, shot, reference
     assert result.chunks == ["1001-1004", "1005-1008", "1009-1012"]
     assert result.contact_sheet == str(sheet) and sheet.stat().st_size > 0  # once, after every chunk
     assert result.written == list(FRAMES) and result.skipped == []
+    assert not [n for n in result.notices if "does not see" in n]  # the driver sees the workers' storage
     _assert_exact(out, reference)
     _check_stream(received, FRAMES)
     assert len(result.workers) == 2 and all(w["peak_rss_mib"] > 0 for w in result.workers)
@@ -201,6 +202,9 @@ def test_a_driver_that_does_not_see_the_output_counts_only_what_the_workers_wrot
         assert marker.exists(), "the fault never fired: the test proves nothing"
         assert result.skipped == [1005, 1006], "frames of the earlier run were counted as written by this one"
         assert result.written == [f for f in FRAMES if f not in (1005, 1006)]
+        assert any(
+            n.startswith("note: this machine does not see 10 of the 10 frames") for n in result.notices
+        )
         _assert_exact(workers_folder / name / "clean.####.exr", reference)
     finally:
         shutil.rmtree(workers_folder / name, ignore_errors=True)

@@ -250,8 +250,13 @@ def open_mask(
     plate, else :class:`InputError` lists the missing ones. ``threshold`` is the job's (see
     :func:`_refuse_label_image`).
     """
-    if spec is None or str(spec).strip() == "":
+    if spec is None:
         return MaskSource(plate, channel=channel, invert=invert, threshold=threshold)
+    if not str(spec).strip():  # a script's unset variable (-m "$MASK"): the plate's alpha would be filled
+        raise InputError(
+            'the mask path is empty (-m "" or "mask": ""); leave it out (null in a job file) to use the '
+            "plate's alpha, or give a mask such as mask.####.png"
+        )
     mask = _open_mask_sequence(str(spec), list(plate.frames))
     if not mask.is_still:
         have = set(mask.frames)

@@ -426,7 +426,22 @@ class _RayRun:
                     self.ray.kill(worker)
         self.result.written.sort()
         self.result.skipped.sort()
+        self._check_visible()
         return self.result
+
+    def _check_visible(self) -> None:
+        """Say so when this machine does not see frames the workers report written: the counts are the
+        workers' (see :meth:`_on_disk`), but a user looking for the frames here would find none and wonder."""
+        if not self.result.written:
+            return
+        pattern = parse_pattern(self.job.output)
+        unseen = [frame for frame in self.result.written if not pattern.path(frame).exists()]
+        if unseen:
+            self.result.notices.append(
+                f"note: this machine does not see {len(unseen)} of the {len(self.result.written)} frames the "
+                f"workers wrote (first: {pattern.path(unseen[0])}): the workers' storage is not mounted here, "
+                "or under another path; the frames are where the workers wrote them"
+            )
 
     def _start_workers(self, count: int) -> None:
         env = {k: v for k, v in os.environ.items() if k.startswith(FORWARDED_PREFIX)}
