@@ -220,6 +220,7 @@ class Manifest:
         #: The files frame N is made from (its plate frame; its mask file, known by content), set by the run;
         #: None: not kept. See :func:`source_identity`.
         self.inputs: Callable[[int], list[tuple[Path, bool]]] | None = None
+        self._hashed: dict[tuple[str, int, int], list[Any] | None] = {}
         #: Whether frames were recorded in memory after the last save (see :meth:`writing`).
         self._unsaved = False
 
@@ -304,7 +305,7 @@ class Manifest:
             return files[0][0] if files else None
         for (path, by_content), before in zip(files, recorded, strict=True):
             if (path, by_content) not in seen:
-                seen[(path, by_content)] = source_identity(path, by_content)
+                seen[(path, by_content)] = self._identity_of(path, by_content)
             if seen[(path, by_content)] != before:
                 return path
         return None
@@ -312,7 +313,21 @@ class Manifest:
     def _sources_now(self, frame: int) -> list[Any] | None:
         if self.inputs is None:
             return None
-        return [source_identity(path, by_content) for path, by_content in self.inputs(frame)]
+        return [self._identity_of(path, by_content) for path, by_content in self.inputs(frame)]
+
+    def _identity_of(self, path: Path, by_content: bool) -> list[Any] | None:
+        """:func:`source_identity`, a file known by content hashed once while its size and time stay (a still
+        mask is the same file for every frame the run writes)."""
+        if not by_content:
+            return source_identity(path)
+        try:
+            info = os.stat(path)
+        except OSError:
+            return None
+        memo = (str(path), info.st_size, info.st_mtime_ns)
+        if memo not in self._hashed:
+            self._hashed[memo] = source_identity(path, by_content=True)
+        return self._hashed[memo]
 
     def record_range(self, frames: list[int]) -> None:
         self.ranges[self.key] = format_frames(frames)
