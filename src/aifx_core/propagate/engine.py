@@ -7,7 +7,9 @@ The method is a pipeline of stages, one module each, named for what flows throug
    direction are read where it lands on valid plate (never a hole, never an unmasked moving object).
 2. :mod:`.confidence`: every sample is scored (round-trip error, fit residual of the flow completion, travel);
    after fusion every pixel gets a confidence from several cues.
-3. :mod:`.fusion`: a weighted-median consensus rejects the odd wrong sample and averages the rest.
+3. :mod:`.fusion`: a weighted-median consensus rejects the odd wrong sample and averages the rest; on fast
+   frames, points no sample was found for may take the colour of a side's motion hypothesis that the
+   neighbouring frames agree on (:mod:`.hypotheses`: a tracked car entering the hole).
 4. :mod:`.fallback`: where confidence is low, the result blends smoothly towards the keyframe route (what no
    neighbour saw, invented once per keyframe block by the spatial backend and carried by flow), and towards the
    frame's own spatial fill where the ring check says propagation is no better than a blur; put together per

@@ -48,6 +48,8 @@ DIFFERENT_PX = 3.0
 #: motion where the plate is flat or dark; a patch's texture does not.
 PATCH = tuple((dy, dx) for dy in (-2, 0, 2) for dx in (-2, 0, 2))
 _CENTRE = len(PATCH) // 2
+_DY = np.array([dy for dy, _ in PATCH], np.float32)
+_DX = np.array([dx for _, dx in PATCH], np.float32)
 #: Sampling stride (working px) of the frame's motion for the fast-frame gate.
 GATE_STRIDE = 8
 
@@ -98,27 +100,27 @@ def _samples(
     source: Callable[[int], Source | None],
     steps: int,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Colours (2·steps, N, P, 3) read at ``p + o + k·v`` for each patch offset o (the forward motion into
-    t + k, the backward one into t - k; working px per frame), and whether each is valid plate (2·steps, N, P)."""
+    """Colours (2·steps, P, N, 3) read at ``p + o + k·v`` for each patch offset o (the forward motion into
+    t + k, the backward one into t - k; working px per frame), and whether each is valid plate (2·steps, P, N)."""
     sx, sy = scale
     n = len(xs)
-    values = np.zeros((2 * steps, n, len(PATCH), 3), np.float32)
-    valid = np.zeros((2 * steps, n, len(PATCH)), bool)
+    values = np.zeros((2 * steps, len(PATCH), n, 3), np.float32)
+    valid = np.zeros((2 * steps, len(PATCH), n), bool)
     row = 0
     for direction, motion in ((1, forward), (-1, backward)):
         for k in range(1, steps + 1):
             frame = source(t + direction * k)
             if frame is not None:
                 height, width = frame.invalid.shape
-                for j, (dy, dx) in enumerate(PATCH):
-                    x = xs + dx + k * motion[:, 0] / sx
-                    y = ys + dy + k * motion[:, 1] / sy
-                    inside = np.isfinite(x + y) & (x >= 0) & (x <= width - 1) & (y >= 0) & (y <= height - 1)
-                    ok = inside.copy()
-                    ok[inside] = ~touches(frame.invalid, x[inside], y[inside])
-                    if ok.any():
-                        values[row, ok, j] = sample_points(frame.image, x[ok], y[ok]) * frame.gain
-                    valid[row, :, j] = ok
+                # Every offset of every point at once: (P, N) positions.
+                x = (xs + k * motion[:, 0] / sx)[None, :] + _DX[:, None]
+                y = (ys + k * motion[:, 1] / sy)[None, :] + _DY[:, None]
+                inside = np.isfinite(x + y) & (x >= 0) & (x <= width - 1) & (y >= 0) & (y <= height - 1)
+                ok = inside.copy()
+                ok[inside] = ~touches(frame.invalid, x[inside], y[inside])
+                if ok.any():
+                    values[row][ok] = sample_points(frame.image, x[ok], y[ok]) * frame.gain
+                valid[row] = ok
             row += 1
     return values, valid
 
@@ -127,13 +129,15 @@ def _spread(values: np.ndarray, valid: np.ndarray, level: float) -> tuple[np.nda
     """Per point: the mean colour of the valid samples at the patch's centre (N, 3), and the relative spread
     (each valid sample's largest-channel distance to the mean of its patch offset, averaged, over ``level``;
     inf with fewer than two valid samples at the centre)."""
-    count = valid.sum(axis=0)  # (N, P)
+    count = valid.sum(axis=0)  # (P, N)
     mean = (values * valid[..., None]).sum(axis=0) / np.maximum(count, 1)[..., None]
-    distance = np.abs(values - mean[None]).max(axis=3)  # (S, N, P)
+    difference = np.abs(values - mean[None])
+    distance = np.maximum(np.maximum(difference[..., 0], difference[..., 1]), difference[..., 2])  # (S, P, N)
     usable = valid & (count >= 2)[None]
-    spread = np.where(usable, distance, 0.0).sum(axis=(0, 2)) / np.maximum(usable.sum(axis=(0, 2)), 1) / level
-    spread = np.where(count[:, _CENTRE] >= 2, spread, np.inf)
-    return mean[:, _CENTRE].astype(np.float32), spread.astype(np.float32)
+    total = np.where(usable, distance, np.float32(0.0)).sum(axis=(0, 1))
+    spread = total / np.maximum(usable.sum(axis=(0, 1)), 1) / level
+    spread = np.where(count[_CENTRE] >= 2, spread, np.inf)
+    return mean[_CENTRE].astype(np.float32), spread.astype(np.float32)
 
 
 def fast(flow: np.ndarray) -> bool:
@@ -181,7 +185,7 @@ def choose(
             continue
         values, valid = _samples(t, xs[ask], ys[ask], motion_f[ask], motion_b[ask], scale, source, steps)
         mean, spread = _spread(values, valid, level)
-        both_ways = valid[:steps, :, _CENTRE].any(axis=0) & valid[steps:, :, _CENTRE].any(axis=0)
+        both_ways = valid[:steps, _CENTRE].any(axis=0) & valid[steps:, _CENTRE].any(axis=0)
         better = both_ways & (spread <= AGREE) & (spread < MARGIN * base[ask]) & (spread < best[ask])
         where = ask[better]
         best[where] = spread[better]
