@@ -98,3 +98,56 @@ def test_nearest_outside_finds_the_first_measured_pixel_each_way():
     edge = np.ones((3, 3), bool)
     left, right, up, down = nearest_outside(edge)
     assert (left == -1).all() and (right == -1).all() and (up == -1).all() and (down == -1).all()
+
+
+def test_through_the_engine_nothing_comes_from_a_hole_and_the_window_changes_nothing(monkeypatch):
+    """A static hole on the fast pan, a sentinel colour planted in every frame's hole: the engine's output
+    never shows the sentinel, and is bit-identical for window sizes 1 and 40 (the hypotheses read only frames
+    within 2 of the target, inside the radius). On this clean synthetic pan the chains find almost every point,
+    so every other point's fused sample is dropped first (the same points in both runs): the hypotheses are
+    asked there and give some of them a side's colour."""
+    from aifx_core.backends import create_backend
+    from aifx_core.inpaint import BackendContext, FramePacket
+    from aifx_core.progress import Reporter
+    from aifx_core.propagate import engine
+
+    frames, _, _ = _scene(24, 8)
+    frames = frames + _scene(24, 8)[0]  # ten frames: the pan and the object start over half way
+    hole = np.zeros((HEIGHT, WIDTH), bool)
+    hole[HOLE] = True
+    sentinel = np.array([7.0, -5.0, 9.0], np.float32)
+    packets = [
+        FramePacket(t, np.where(hole[..., None], sentinel, f).astype(np.float32), hole)
+        for t, f in enumerate(frames)
+    ]
+    taken = []
+    plain = engine.choose
+
+    def counted(*args, **kwargs):  # noqa: ANN202 - (a spy on the real function)
+        chosen = plain(*args, **kwargs)
+        taken.append(0 if chosen is None else len(chosen.index))
+        return chosen
+
+    monkeypatch.setattr(engine, "choose", counted)
+    fuse = engine.fuse
+
+    def fewer(*args, **kwargs):  # noqa: ANN202 - (the real fusion, every other point dropped)
+        fused = fuse(*args, **kwargs)
+        fused.found[::2] = False
+        fused.values[::2] = 0.0
+        return fused
+
+    monkeypatch.setattr(engine, "fuse", fewer)
+    outputs = {}
+    for window in (1, 40):
+        backend = create_backend(
+            "propagate",
+            BackendContext(colorspace="sRGB", options=dict(window=window, radius=3, keyframe_interval=4)),
+        )
+        outputs[window] = list(backend.fill(iter(packets), Reporter()))
+    assert sum(taken) > 0
+    for (fa, a), (fb, b) in zip(outputs[1], outputs[40], strict=True):
+        assert fa == fb
+        np.testing.assert_array_equal(a, b)
+        filled = a[hole]
+        assert filled.max() < 1.5 and filled.min() > -0.5
