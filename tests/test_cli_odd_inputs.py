@@ -209,3 +209,70 @@ def test_an_empty_mask_path_is_refused_not_read_as_the_plate_alpha(shot, tmp_pat
     job.write_text(json.dumps({"input": plate, "mask": " ", "output": str(out), "backend": "telea"}))
     refused(aifx("run", str(job)), "the mask path is empty")
     assert not out.parent.exists() or not any(out.parent.glob("clean.*.exr"))
+
+
+def _outputs(folder: Path, pattern: str = "clean") -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.glob(f"{pattern}.*.exr"))}
+
+
+def _rewrite_plate(shot: Path, frame: int) -> None:
+    """A re-rendered plate frame: other pixels, same name."""
+    channels = plate_frame(frame)
+    channels["R"] = (channels["R"] * 0.5).astype(channels["R"].dtype)
+    write_exr(shot / f"plate.{frame:04d}.exr", channels)
+
+
+def _rewrite_mask(shot: Path, frame: int, grow: bool) -> None:
+    """The matte written again: unchanged (as Blender's add-on does on every run), or an updated roto."""
+    path = shot / f"mask.{frame:04d}.png"
+    matte = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if grow:
+        matte[2:8, 2:8] = 255
+    path.unlink()  # a new file, as a render or an export writes it
+    cv2.imwrite(str(path), matte)
+
+
+def test_a_rerun_after_the_plate_or_mask_changed_is_refused_not_called_done(shot, tmp_path):
+    """A re-rendered plate frame or an updated roto under the same names: the rerun used to say "already done"
+    and keep frames made from the old versions (pixels outside the hole no longer the plate's). It is refused,
+    naming the file; --overwrite fills again, equal to a fresh fill. A matte written again unchanged (Blender
+    rasterises its Mask on every run) still resumes: masks are compared by content."""
+    out = tmp_path / "out" / "clean.####.exr"
+
+    def run(*more: str) -> subprocess.CompletedProcess:
+        return _fill(shot, out, "-b", "telea", *more)
+
+    assert run().returncode == 0
+    for frame in FRAMES:
+        _rewrite_mask(shot, frame, grow=False)
+    again = run()
+    assert again.returncode == 0 and "4 already done" in again.stderr, again.stderr
+
+    _rewrite_plate(shot, 1003)
+    line = refused(run(), "the inputs of 1 finished frame(s) changed", "plate.1003.exr of frame 1003")
+    assert "pass --overwrite" in line
+    _rewrite_mask(shot, 1002, grow=True)
+    refused(run(), "the inputs of 2 finished frame(s) changed", "mask.1002.png of frame 1002")
+
+    assert run("--overwrite").returncode == 0
+    fresh = tmp_path / "fresh" / "clean.####.exr"
+    assert _fill(shot, fresh, "-b", "telea").returncode == 0
+    assert _outputs(out.parent) == _outputs(fresh.parent)
+    assert "4 already done" in run().stderr
+
+
+def test_overwrite_after_a_roto_update_remakes_the_temporal_engines_anchors(shot, tmp_path):
+    """The temporal engine caches its keyframe fills (the anchors) beside the output. After the roto changed,
+    --overwrite used to stop on that cache ("the cached keyframe was made for another mask; run the anchors
+    stage again"), and a changed plate frame would have been filled around keyframes made from the old one:
+    the cache records what its inputs were and is made again when they changed."""
+    out = tmp_path / "out" / "clean.####.exr"
+    assert _fill(shot, out).returncode == 0
+    _rewrite_mask(shot, 1001, grow=True)
+    _rewrite_plate(shot, 1004)
+    refused(_fill(shot, out), "the inputs of 2 finished frame(s) changed", "mask.1001.png of frame 1001")
+    done = _fill(shot, out, "--overwrite")
+    assert done.returncode == 0, done.stderr
+    fresh = tmp_path / "fresh" / "clean.####.exr"
+    assert _fill(shot, fresh).returncode == 0
+    assert _outputs(out.parent) == _outputs(fresh.parent)

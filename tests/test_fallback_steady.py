@@ -245,3 +245,62 @@ def test_on_a_fast_pan_a_low_confidence_propagated_value_is_averaged_like_a_blur
     assert moved(12.0, 30.0, 1.0) > 1.15 * fast
     # ... and as much as ever on a slow walk.
     np.testing.assert_array_equal(moved(3.0, 30.0, 1.0), slow)
+
+
+def test_on_a_fast_pan_the_frames_own_spatial_fill_is_averaged_where_its_neighbours_agree() -> None:
+    """The ring check's share (a frame's own spatial fill where propagation reproduced the ring no better than
+    a blur) is left alone on slow walks: there it marks an object crossing the hole, which the background's flow
+    would smear. On a fast pan (the whips) it is the boil itself: averaged along the flow (``fast_spatial``,
+    engine ``STEADY_FAST_SHARE``), reading the neighbours' whole holes, each neighbour weighed by how well its
+    value agrees with the frame's own (``fast_agree``): a fill the neighbours do not show barely moves."""
+    speed = 12.0
+    tex = texture(SIZE[0], SIZE[1] + 64, seed=5)
+    rng = np.random.default_rng(1)
+    hole = np.zeros(SIZE, bool)
+    hole[10:30, 30:50] = True
+    ys, xs = np.nonzero(hole)
+    n = len(ys)
+    truth, fills = {}, {}
+    for j in range(-2, 3):  # the plate moves `speed` px/frame to the left
+        start = int(speed * j) + 32
+        truth[j] = tex[:, start : start + SIZE[1]].copy()
+        fills[j] = truth[j][ys, xs] + rng.normal(0.0, 0.1, (n, 3)).astype(np.float32)
+
+    def walk_at(step: float):
+        def chain(start, direction, xs, ys, checked=True):
+            def flows(s: int, d: int) -> np.ndarray:
+                out = np.zeros((*SIZE, 2), np.float32)
+                out[..., 0] = -step * d
+                return out
+
+            return Chain(start, direction, xs, ys, flows, SIZE, (1.0, 1.0), np.inf)
+
+        return chain
+
+    wide = np.ones(SIZE, bool)  # (an unmasked mover all round: only the neighbours' holes may be read)
+
+    def neighbour(j: int) -> Filled:
+        plate = np.where(hole[..., None], 0.0, truth[j]).astype(np.float32)
+        # The whole hole is the ring check's share: unreadable to slow steps, readable to fast ones.
+        return Filled(plate, wide, ys, xs, fills[j], np.zeros(n, np.float32), np.ones(n, np.float32))
+
+    def steadied(step: float, spatial: float | None, agree: float = np.inf) -> np.ndarray:
+        nothing = np.zeros(n, np.float32)
+        return steady(
+            0, xs, ys, fills[0], nothing, nothing, neighbour, lambda j: j in fills, walk_at(step), _unit, 2,
+            30.0, 2.0, fast_texture_px=30.0, fast_own_weight=1.0,
+            fast_spatial=None if spatial is None else np.full(n, spatial, np.float32), fast_agree=agree,
+        )  # fmt: skip
+
+    own, want = fills[0], truth[0][ys, xs]
+    fast = steadied(speed, 0.5)
+    # Averaged along the fast pan: closer to the truth, the frames' own noise averages out ...
+    moved = np.abs(fast - own).max(axis=1) > 0
+    assert moved.mean() > 0.3
+    assert np.mean((fast - want)[moved] ** 2) < 0.75 * np.mean((own - want)[moved] ** 2)
+    # ... but not without the share's weight, nor on a slow walk (exactly the frame's own value).
+    np.testing.assert_array_equal(steadied(speed, None), own)
+    np.testing.assert_array_equal(steadied(3.0, 0.5), own)
+    # A neighbour far from the frame's own value (here: every one, at a tight agreement) barely counts.
+    assert np.abs(steadied(speed, 0.5, agree=0.01) - own).mean() < 0.1 * np.abs(fast - own).mean()
+    assert np.allclose(steadied(speed, 0.5, agree=10.0), steadied(speed, 0.5), atol=0.01)

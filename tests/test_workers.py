@@ -387,6 +387,32 @@ def test_the_flow_worker_changes_no_pixel(monkeypatch, window):
     assert _no_worker_threads()
 
 
+def test_the_flows_are_estimated_in_a_thread_of_their_own(monkeypatch):
+    """DIS runs in the aifx-dis thread, a pair ahead of the flow worker's completion (its native code and the
+    completion's NumPy then use both cores); the output is the one-thread run's."""
+    from aifx_core.flow import DISFlow
+
+    class Recording(DISFlow):
+        def __init__(self) -> None:
+            super().__init__()
+            self.threads: set[str] = set()
+
+        def estimate(self, a_gray, b_gray):
+            self.threads.add(threading.current_thread().name.split("_")[0])
+            return super().estimate(a_gray, b_gray)
+
+    packets = _engine_clip()
+    outputs, threads = [], []
+    for one in ("1", ""):
+        monkeypatch.setenv(THREADS_ENV, one)
+        estimator = Recording()
+        outputs.append(_engine_fill(packets, radius=4, keyframe_interval=3, flow_estimator=estimator))
+        threads.append(estimator.threads)
+    assert outputs[0] == outputs[1]
+    assert threads == [{"MainThread"}, {"aifx-dis"}]
+    assert _no_worker_threads()
+
+
 def test_a_flow_worker_failure_is_raised_by_fill_and_leaves_no_thread():
     """A flow estimator (a Python caller's own) failing in the worker: fill raises its error, not a hang."""
     import numpy as np

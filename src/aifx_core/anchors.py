@@ -9,7 +9,9 @@ the whole shot, and this module keeps it in the output folder's job cache::
     out/.clean.####.exr.aifx-cache/anchors-<run key>/block-000012.npy   (the keyframe's filled hole pixels)
 
 Every file is written atomically, and ``index.json`` after each block's file: it lists the blocks made so far
-with their keyframe, hole fingerprint and the SHA-256 of their values file. A killed build keeps what it
+with their keyframe, hole fingerprint and the SHA-256 of their values file, and a fingerprint of the shot's
+input files (:func:`aifx_core.manifest.source_identity` of every plate and mask frame), so a cache made
+before the plate was re-rendered or the roto updated is made again, not used. A killed build keeps what it
 finished (the next run makes only the rest); a block whose file is damaged is made again. The folder is named
 for the run key (settings plus the shot), so other settings never read it, and a stale cache (other key,
 other shot) is never used. Building holds a file lock
@@ -51,13 +53,23 @@ def cache_folder(output_pattern: str) -> Path:
 class AnchorStore:
     """The cached anchors of one run key (see the module docstring)."""
 
-    def __init__(self, output_pattern: str, key: str, shot: list[int] | tuple[int, ...], blocks: int) -> None:
+    def __init__(
+        self,
+        output_pattern: str,
+        key: str,
+        shot: list[int] | tuple[int, ...],
+        blocks: int,
+        sources: str | None = None,
+    ) -> None:
         self.root = cache_folder(output_pattern)
         self.folder = self.root / f"anchors-{key}"
         self.index_path = self.folder / "index.json"
         self.key = key
         self.shot = format_frames(shot)
         self.blocks = blocks
+        #: A fingerprint of the shot's input files (plate and mask frames) as they are now: a cache made from
+        #: other versions of them (a re-rendered plate, an updated roto) is not used. None: not checked.
+        self.sources = sources
         self._records: dict[int, dict[str, Any] | None] = {}
 
     # -- reading --------------------------------------------------------------------------------------------
@@ -72,6 +84,8 @@ class AnchorStore:
             return {}
         if data.get("key") != self.key or data.get("shot") != self.shot or data.get("blocks") != self.blocks:
             return {}
+        if self.sources is not None and data.get("sources", self.sources) != self.sources:
+            return {}  # made from other versions of the inputs: made again (a cache without them predates this)
         records = data.get("anchors")
         if not isinstance(records, dict):
             return {}
@@ -143,6 +157,7 @@ class AnchorStore:
             "key": self.key,
             "shot": self.shot,
             "blocks": self.blocks,
+            "sources": self.sources,
             "complete": len(self._records) == self.blocks,
             "anchors": {str(b): r for b, r in sorted(self._records.items())},
         }

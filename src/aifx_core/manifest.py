@@ -3,8 +3,9 @@
 Frames are written atomically, so a file on disk is always complete; what the file alone cannot say is
 whether it was made with the *same settings*. The manifest, a small JSON file beside the output frames
 (``.clean.####.exr.aifx.json``), records for every finished frame the key it was made with (see
-:func:`run_key`). A rerun with the same key skips those frames; a frame made with other settings, or by
-something else, is never silently mixed in (``--overwrite`` replaces it).
+:func:`run_key`) and what its input files were (:func:`source_identity`). A rerun with the same key skips
+those frames; a frame made with other settings, by something else, or from another version of its plate or
+mask frame (a re-render, an updated roto) is never silently mixed in (``--overwrite`` replaces it).
 
 **Kill-safe.** Before a finished temp file is renamed onto its frame, the manifest records the *intent*: the
 frame and the temp file's identity (inode, size, modification time, which a rename keeps). A run killed
@@ -214,6 +215,12 @@ class Manifest:
         self.pending: dict[int, dict[str, Any]] = {}
         #: key → frame range text it was made over, for messages.
         self.ranges: dict[str, str] = {}
+        #: frame → what its input files were when it was made (:func:`source_identity` of each).
+        self.sources: dict[int, list[Any]] = {}
+        #: The files frame N is made from (its plate frame; its mask file, known by content), set by the run;
+        #: None: not kept. See :func:`source_identity`.
+        self.inputs: Callable[[int], list[tuple[Path, bool]]] | None = None
+        self._hashed: dict[tuple[str, int, int], list[Any] | None] = {}
         #: Whether frames were recorded in memory after the last save (see :meth:`writing`).
         self._unsaved = False
 
@@ -245,10 +252,13 @@ class Manifest:
         else:
             self.frames = {int(f): str(k) for f, k in dict(data.get("frames", {})).items()}
         self.ranges = {str(k): str(v) for k, v in dict(data.get("ranges", {})).items()}
+        self.sources = {int(f): list(v) for f, v in dict(data.get("sources", {})).items()}
         self.pending = {int(f): dict(v) for f, v in dict(data.get("pending", {})).items()}
         for frame, intent in list(self.pending.items()):
             if _identity(self.output.path(frame)) == intent.get("identity"):
                 self.frames[frame] = str(intent["key"])  # renamed, then killed before the record
+                if intent.get("sources") is not None:
+                    self.sources[frame] = list(intent["sources"])
                 del self.pending[frame]
 
     def plan(self, frames: list[int], existing: set[int], overwrite: bool, output_name: str) -> list[int]:
@@ -270,7 +280,54 @@ class Manifest:
                 f"{output_name}: {len(foreign)} output frame(s) already exist, made {why} "
                 f"(first: {first}); pass --overwrite to replace them or choose another output"
             )
+        seen: dict[tuple[Path, bool], list[Any] | None] = {}  # a still mask is one file for every frame
+        changed = [
+            f for f in frames if f in done and f in existing and self._changed_input(f, seen) is not None
+        ]
+        if changed:
+            first = changed[0]
+            raise InputError(
+                f"{output_name}: the inputs of {len(changed)} finished frame(s) changed since they were made "
+                f"(first: {self._changed_input(first, seen)} of frame {first}; a plate frame is compared by size "
+                "and modification time, a mask by content); pass --overwrite to fill them again"
+            )
         return [f for f in frames if f not in done or f not in existing]
+
+    def _changed_input(self, frame: int, seen: dict[tuple[Path, bool], list[Any] | None]) -> Path | None:
+        """The input file of ``frame`` that is not what it was when the frame was made, if one is known.
+
+        Frames made before inputs were recorded, or by a run that does not say its inputs, are not checked."""
+        recorded = self.sources.get(frame)
+        if recorded is None or self.inputs is None:
+            return None
+        files = self.inputs(frame)
+        if len(recorded) != len(files):
+            return files[0][0] if files else None
+        for (path, by_content), before in zip(files, recorded, strict=True):
+            if (path, by_content) not in seen:
+                seen[(path, by_content)] = self._identity_of(path, by_content)
+            if seen[(path, by_content)] != before:
+                return path
+        return None
+
+    def _sources_now(self, frame: int) -> list[Any] | None:
+        if self.inputs is None:
+            return None
+        return [self._identity_of(path, by_content) for path, by_content in self.inputs(frame)]
+
+    def _identity_of(self, path: Path, by_content: bool) -> list[Any] | None:
+        """:func:`source_identity`, a file known by content hashed once while its size and time stay (a still
+        mask is the same file for every frame the run writes)."""
+        if not by_content:
+            return source_identity(path)
+        try:
+            info = os.stat(path)
+        except OSError:
+            return None
+        memo = (str(path), info.st_size, info.st_mtime_ns)
+        if memo not in self._hashed:
+            self._hashed[memo] = source_identity(path, by_content=True)
+        return self._hashed[memo]
 
     def record_range(self, frames: list[int]) -> None:
         self.ranges[self.key] = format_frames(frames)
@@ -282,11 +339,11 @@ class Manifest:
         that joined the lock never lose each other's records."""
         section = self.lock.exclusive() if self.lock is not None else contextlib.nullcontext()
         with section:
+            sources = self._sources_now(frame)  # the inputs as they are now, just read for this frame
 
             def intend(temp: Path) -> None:
-                self._update(
-                    lambda: self.pending.__setitem__(frame, {"key": self.key, "identity": _identity(temp)})
-                )
+                intent = {"key": self.key, "identity": _identity(temp), "sources": sources}
+                self._update(lambda: self.pending.__setitem__(frame, intent))
                 fault_point("before-rename", frame)
 
             try:
@@ -303,6 +360,8 @@ class Manifest:
             # leaves what a kill right after the rename always left, which the next run recovers.
             self.pending.pop(frame, None)
             self.frames[frame] = self.key
+            if sources is not None:
+                self.sources[frame] = sources
             self._unsaved = True
 
     def settle(self) -> None:
@@ -334,11 +393,33 @@ class Manifest:
             "aifx_manifest": MANIFEST_FORMAT,
             "frames": {str(f): k for f, k in sorted(self.frames.items())},
             "pending": {str(f): v for f, v in sorted(self.pending.items())},
+            "sources": {str(f): v for f, v in sorted(self.sources.items()) if f in self.frames},
             "ranges": self.ranges,
             "job": self.job.to_dict(),
         }
         text = json.dumps(data, indent=1, default=repr)  # a Python caller's flow estimator: recorded by repr
         atomic_write(self.path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def source_identity(path: Path, by_content: bool = False) -> list[Any] | None:
+    """What says an input file is still the one a frame was made from (None: it is gone).
+
+    A plate frame is known by its size and modification time: a re-render, a replaced file or a new version
+    behind a symlink changes them, and reading a plate again to hash it would cost ~6 ms a 1080p frame. A mask
+    file is known by its size and content (SHA-256; mattes are small): tools write mattes again unchanged
+    (Blender's add-on rasterises its Mask on every run), and a rerun after that must still resume.
+    """
+    try:
+        info = os.stat(path)
+        if not by_content:
+            return [info.st_size, info.st_mtime_ns]
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return None
+    return [info.st_size, digest.hexdigest()[:32]]
 
 
 def _identity(path: Path) -> list[int] | None:

@@ -17,6 +17,8 @@ whole shot (exact by construction); per-frame backends read only the frames to d
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
 import shutil
 import threading
@@ -36,7 +38,15 @@ from .confidence import attach as attach_confidence
 from .confidence import confidence_map
 from .errors import InputError
 from .inpaint import Anchor, BackendContext, FramePacket, Span
-from .manifest import Manifest, OutputLock, fault_point, lock_path, manifest_path, run_key
+from .manifest import (
+    Manifest,
+    OutputLock,
+    fault_point,
+    lock_path,
+    manifest_path,
+    run_key,
+    source_identity,
+)
 from .mask import MaskSource, feather_weight, make_hole, open_mask
 from .progress import CancelToken, ProgressCallback, Reporter
 from .protocol.job import FillJob
@@ -143,6 +153,7 @@ def fill(
             clean_stale_temps(out_dir, 0.0, {out.path(f).name for f in plate.frames})
         with lock.exclusive():
             manifest = Manifest.load(out, job, run.key, lock)
+            manifest.inputs = lambda frame: _input_files(plate, mask, frame)
             existing = {f for f in selection if Path(out.path(f)).exists()}
             todo = manifest.plan(selection, existing, job.overwrite, str(out))
             manifest.record_range(plate.frames)
@@ -158,6 +169,29 @@ def fill(
                 before_after_sheet(job.contact_sheet, plate, out, selection, mask=mask)
             )
     return result
+
+
+def _input_files(plate: Sequence, mask: MaskSource, frame: int) -> list[tuple[Path, bool]]:
+    """The files output ``frame`` is made from, and whether each is known by its content (see
+    :func:`~aifx_core.manifest.source_identity`): its plate frame, and its mask file when the mask is not the
+    plate's alpha. The manifest keeps what they were, so a rerun never takes a frame made from another version
+    of them (a re-rendered plate, an updated roto) for done."""
+    files = [(Path(plate.path(frame)), False)]
+    if mask.mask is not None:
+        files.append((Path(mask.mask.path(frame)), True))
+    return files
+
+
+def _shot_sources(plate: Sequence, mask: MaskSource, shot: list[int]) -> str:
+    """One fingerprint of every input file of the shot as it is now (see :func:`_input_files`): what the
+    anchors cache was made from."""
+    seen: dict[tuple[Path, bool], list[Any] | None] = {}  # a still mask is one file for every frame
+    for frame in shot:
+        for path, by_content in _input_files(plate, mask, frame):
+            if (path, by_content) not in seen:
+                seen[(path, by_content)] = source_identity(path, by_content)
+    blob = json.dumps([[str(path), identity] for (path, _), identity in seen.items()])
+    return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
 def _check_names(out: FramePattern, plate: Sequence, folder: Path) -> None:
@@ -342,7 +376,9 @@ def _anchors(
     to the shot's end that starts early enough for them (a whole run, or a killed one resumed); otherwise the
     anchors stage makes them first, reading the shot from the first missing block on.
     """
-    store = AnchorStore(output, key, shot, backend.blocks(len(shot)))
+    store = AnchorStore(
+        output, key, shot, backend.blocks(len(shot)), _shot_sources(feed.plate, feed.mask, shot)
+    )
     with store.building():
         records = {} if rebuild else store.load()
         store.begin(records)

@@ -153,6 +153,7 @@ class Filled:
         xs: np.ndarray,
         values: np.ndarray,
         readable: np.ndarray,
+        readable_fast: np.ndarray | None = None,
     ) -> None:
         height, width = blocked.shape
         self.plate = plate
@@ -165,19 +166,25 @@ class Filled:
             self.y1, self.x1 = min(int(ys.max()) + 2, height), min(int(xs.max()) + 2, width)
         crop = np.s_[self.y0 : self.y1, self.x0 : self.x1]
         weight = 1.0 - blocked[crop].astype(np.float32)
-        weight[ys - self.y0, xs - self.x0] = readable
         image = plate[crop].copy()
         image[ys - self.y0, xs - self.x0] = values
-        self.crop = np.concatenate([image * weight[..., None], weight[..., None]], axis=-1).astype(np.float32)
+        self.crops = []
+        for inside in (readable,) if readable_fast is None else (readable, readable_fast):
+            weight[ys - self.y0, xs - self.x0] = inside
+            self.crops.append(
+                np.concatenate([image * weight[..., None], weight[..., None]], axis=-1).astype(np.float32)
+            )
 
-    def sample(self, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def sample(self, xs: np.ndarray, ys: np.ndarray, fast: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """(values (N, 3), share (N,)): bilinear samples at full-resolution positions, normalised by the share of
-        each sample's footprint that was readable (0 where none was)."""
+        each sample's footprint that was readable (0 where none was); ``fast``: read the hole at
+        ``readable_fast`` (when given), as a fast walk step does."""
         values = np.zeros((len(xs), 3), np.float32)
         share = np.zeros(len(xs), np.float32)
         near = (xs >= self.x0) & (xs < self.x1 - 1) & (ys >= self.y0) & (ys < self.y1 - 1)
         if near.any():
-            got = sample_points(self.crop, xs[near] - self.x0, ys[near] - self.y0)
+            crop = self.crops[-1] if fast else self.crops[0]
+            got = sample_points(crop, xs[near] - self.x0, ys[near] - self.y0)
             share[near] = got[:, 3]
             values[near] = got[:, :3] / np.maximum(got[:, 3], 1e-6)[:, None]
         far = ~near
@@ -204,6 +211,8 @@ def steady(
     own_weight: float = 2.0,
     fast_texture_px: float | None = None,
     fast_own_weight: float | None = None,
+    fast_spatial: np.ndarray | None = None,
+    fast_agree: float = np.inf,
 ) -> np.ndarray:
     """Frame t's fill at points (``xs``, ``ys``), averaged along the flow with its neighbours' where it is unsure.
 
@@ -238,16 +247,26 @@ def steady(
             walk.step()
             if len(walk) == 0:
                 break
+            quick = fast_texture_px is not None and median_side(walk.travel, SLACK_FAST_PX * distance) > 0
+            # (a fast step that averages the ring check's share too reads the neighbours' whole holes)
+            whole = quick and fast_spatial is not None
             with np.errstate(over="ignore", invalid="ignore"):  # plates may hold values near float32's limit
-                values, share = neighbours(walk.current).sample(walk.x, walk.y)
+                values, share = neighbours(walk.current).sample(walk.x, walk.y, whole)
                 values = gain(walk.current, t) * values
             usable = np.isfinite(values).all(axis=1)
             error = walk.fb + FIT_SHARE * walk.fit + TRAVEL_SHARE * walk.travel
             held = unsure[walk.index] / (1.0 + (error / misalign_px) ** 2)
             texture = texture_px
-            if fast_texture_px is not None and median_side(walk.travel, SLACK_FAST_PX * distance) > 0:
+            if quick:
+                assert fast_texture_px is not None
                 texture = fast_texture_px
                 fast[walk.index] = True
+                if fast_spatial is not None:
+                    with np.errstate(over="ignore", invalid="ignore"):
+                        apart = np.abs(values - own[walk.index]).max(axis=1) / fast_agree
+                    apart = np.nan_to_num(apart, nan=1e6, posinf=1e6)  # (not usable anyway: weight 0 below)
+                    agree = 1.0 / (1.0 + apart**2)
+                    held += agree * fast_spatial[walk.index] / (1.0 + (error / misalign_px) ** 2)
             held += fetched[walk.index] / (1.0 + (error / texture) ** 2)
             w = np.where(usable, held * share / distance, 0)
             with np.errstate(over="ignore", invalid="ignore"):

@@ -4,9 +4,11 @@ A :class:`Pairs` streams the packets of one engine call (read and prepared in a 
 ahead of use), keeps them in caches keyed by position in the *shot*, and computes each neighbouring pair's
 flow once: DIS both ways, completed inside the holes (:mod:`aifx_core.flow`), the completion's fit, the
 unmasked movers the pair shows and the exposure gain between the two frames. All of that depends only on the
-pair's two frames and holes, never on fill results, so it runs in one background thread (the flow worker,
-:mod:`aifx_core.workers`): pairs start as their packets are read, and a pair's results are taken over (in the
-caller's thread) only when something reads them, so every read sees exactly what a one-thread run sees.
+pair's two frames and holes, never on fill results, so it runs in background threads (:mod:`aifx_core.workers`):
+each pair's DIS in one (``aifx-dis``: native code that releases the GIL), its completion, movers and gain in the
+flow worker (``aifx-flow``: NumPy) a pair behind, so the two overlap on two cores. Pairs start as their packets
+are read, and a pair's results are taken over (in the caller's thread) only when something reads them, so every
+read sees exactly what a one-thread run sees.
 With ``AIFX_FLOW_PROCESS=1`` the flow worker hands the computation itself (:func:`pair_flow`, a pure function
 of the two frames' grey images, holes and thumbnails) to the helper process (:class:`aifx_core.workers.Helper`),
 where it runs beside this process's threads instead of taking turns with them for the GIL (same arrays in,
@@ -171,6 +173,8 @@ class Pairs:
         #: Pairs before this are forgotten (:meth:`forget_flows`): asking for one is a ContextError.
         self.flows_from = 0
         self._worker: ThreadPoolExecutor | None = None
+        #: Where each pair's DIS runs, one pair ahead of its completion (see :meth:`_start_flow`).
+        self._estimating: ThreadPoolExecutor | None = None
         self._threaded = overlap()
         #: Where the flow worker sends its pairs (a process of its own, free of this one's GIL), or None.
         self._helper = helper() if self._threaded and helper_wanted() else None
@@ -362,7 +366,15 @@ class Pairs:
             return
         if self._worker is None:
             self._worker = ThreadPoolExecutor(1, thread_name_prefix="aifx-flow")
-        self.pending[pair] = self._worker.submit(self._pair_flow, pair, a, b)
+        estimated: Future[tuple[np.ndarray, np.ndarray]] | None = None
+        if self._helper is None:
+            # The flows themselves (DIS: native code, the GIL released) in a thread of their own, so the next
+            # pair's are estimated while the flow worker completes this one in NumPy (the flow worker alone was
+            # the moving blob's critical path: ~50 of its ~65 ms a frame on two idle cores).
+            if self._estimating is None:
+                self._estimating = ThreadPoolExecutor(1, thread_name_prefix="aifx-dis")
+            estimated = self._estimating.submit(estimate_pair, self.estimator, _flow_input(a), _flow_input(b))
+        self.pending[pair] = self._worker.submit(self._pair_flow, pair, a, b, estimated)
 
     def _take_flow(self, pair: int) -> None:
         """Wait for pair ``pair``'s flow and take its results over (raises what the worker raised)."""
@@ -395,16 +407,27 @@ class Pairs:
         for future in self.pending.values():
             future.cancel()
         self.pending.clear()
-        if self._worker is not None:
-            self._worker.shutdown(wait=True, cancel_futures=True)
-            self._worker = None
+        for worker in (self._estimating, self._worker):
+            if worker is not None:
+                worker.shutdown(wait=True, cancel_futures=True)
+        self._estimating = self._worker = None
 
-    def _pair_flow(self, pair: int, a: _Frame, b: _Frame) -> _PairFlow:
+    def _pair_flow(
+        self,
+        pair: int,
+        a: _Frame,
+        b: _Frame,
+        estimated: Future[tuple[np.ndarray, np.ndarray]] | None = None,
+    ) -> _PairFlow:
         """Pair ``pair``'s flows both ways, their fits, the movers they show and the exposure gain: from the
-        two frames alone (it runs in the flow worker, so it changes no state of the run). In the helper
-        process where it can (see the module doc): the same function on the same arrays, the same result."""
+        two frames alone (it runs in the flow worker, so it changes no state of the run). ``estimated``: the
+        pair's DIS flows being made in the DIS thread (:func:`estimate_pair`), else they are made here. In the
+        helper process where it can (see the module doc): the same function on the same arrays, the same
+        result."""
         assert self.size is not None
         args = (self.size, self.opt.exposure_match, pair, _flow_input(a), _flow_input(b))
+        if estimated is not None:
+            return complete_pair(*args, estimated.result())
         spec = _estimator_spec(self.estimator)
         if (
             self._helper is not None
@@ -525,10 +548,28 @@ def pair_flow(
     b: _FlowInput,
 ) -> _PairFlow:
     """Pair ``pair``'s flows both ways (frame ``size`` at full resolution), completed in the holes, their
-    fits, the movers they show and the exposure gain: a pure function of its arguments."""
+    fits, the movers they show and the exposure gain: a pure function of its arguments
+    (:func:`estimate_pair`, then :func:`complete_pair`)."""
+    return complete_pair(size, exposure_match, pair, a, b, estimate_pair(estimator, a, b))
+
+
+def estimate_pair(estimator: FlowEstimator, a: _FlowInput, b: _FlowInput) -> tuple[np.ndarray, np.ndarray]:
+    """The pair's flows as estimated, A→B and B→A (before completion)."""
+    return estimator.estimate(a.gray, b.gray), estimator.estimate(b.gray, a.gray)
+
+
+def complete_pair(
+    size: tuple[int, int],
+    exposure_match: bool,
+    pair: int,
+    a: _FlowInput,
+    b: _FlowInput,
+    estimated: tuple[np.ndarray, np.ndarray],
+) -> _PairFlow:
+    """:func:`pair_flow` given the flows :func:`estimate_pair` made: completed in the holes, their fits, the
+    movers they show and the exposure gain."""
     union = a.small_hole | b.small_hole
-    forward = estimator.estimate(a.gray, b.gray)
-    backward = estimator.estimate(b.gray, a.gray)
+    forward, backward = estimated
     fits: tuple[np.ndarray, np.ndarray] | None = None
     # The flow side's own completion hands on the frame layers it fitted; mover detection reuses them.
     layers: list[list[np.ndarray]] = []
