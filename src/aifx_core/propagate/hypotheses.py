@@ -38,7 +38,7 @@ from .chain import SLACK_FAST_PX, touches
 STEPS = 2
 #: Largest mean relative spread (largest channel, over the frame's level) of a hypothesis's samples that
 #: counts as agreement.
-AGREE = 0.12
+AGREE = 0.16
 #: A side's hypothesis is taken where its spread is below this share of the completed flow's (or the completed
 #: flow's samples are fewer than two).
 MARGIN = 0.7
