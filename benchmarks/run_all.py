@@ -539,12 +539,25 @@ SPEED_NOTE = "\n".join(
         "radius 3 instead of 5 in the engine (crosser nine squares −0.18 dB) and skipping spatial fills whose "
         "weight is under 0.02 (crosser static square −0.13 dB).",
         "",
+        "**Sixth pass** (2026-12-04 evening, docs/method.md; measured under SCHED_FIFO, `chrt -f 20`, so a "
+        "run had both cores of the shared box as on an idle one). An idle machine paid for OpenBLAS: the flow "
+        "grey's and fusion's luma were matrix-vector products, which OpenBLAS splits over two threads whose "
+        "worker then spins after every call (41-68 CPU ms a frame beside the fill; the reason idle runs "
+        "measured more CPU per frame than loaded ones). Luma is now plain element-wise arithmetic "
+        "(`flow.ops.luma`; bits change at the ulp level, quality within 0.035 dB on every clip). Each "
+        "pair's DIS runs in a thread of its own, a pair ahead of its completion (the flow worker alone was the "
+        "moving blob's critical path), and the writer takes the plate frame the engine read. Together "
+        "(`time_pipeline` under SCHED_FIFO, main c2c0032 → a377bd8, alternated runs): 432x240 moving blob "
+        "EXR 10.6-11.2 → 14.3-16.3 frames/s (147-160 → 103-117 CPU ms a frame), nine squares EXR 6.1-6.3 → "
+        "6.3-7.2 (the engine's own thread and the flow worker, both NumPy under the GIL, bound it), 1080p "
+        "2.0-2.3 → 2.5.",
+        "",
         "**Two cores.** The encoders (OpenImageIO, OpenEXR), file I/O and most of OpenCV/NumPy release the GIL, "
         "so the fill overlaps its stages on threads (`aifx_core.workers`, 2026-12-03 evening): a writer thread "
         "composites, encodes, fsyncs and renames each frame (two in flight at most) while the engine makes the "
         "next; a reading thread reads the plate and mask and prepares each packet (flow grey, thumbnails) two "
-        "frames ahead; a flow worker computes each frame pair's flow (DIS, completion, movers, exposure gain: "
-        "they depend on the frames and masks only) as its packets arrive, two frames beyond the furthest the "
+        "frames ahead; a DIS thread estimates each frame pair's flows and a flow worker completes them (completion, "
+        "movers, exposure gain: they depend on the frames and masks only) as its packets arrive, two frames beyond the furthest the "
         "engine asked for, and the engine takes a pair's results over only when it reads them, so the output "
         "is bit-identical to a one-thread run (`AIFX_THREADS=1`; tested). The engine's thread keeps the chains, "
         "fusion, seam and the Telea fallback. The 432x240 target still needs fewer CPU ms per frame: even "

@@ -239,6 +239,27 @@ def test_tone_map_of_half_values_is_the_direct_path_bit_for_bit(colorspace: str)
     assert _half_table("ACEScg") is None  # an OCIO matrix: no table, the direct path
 
 
+def test_luma_is_elementwise_arithmetic_not_a_blas_product() -> None:
+    """The flow grey and fusion's reference take luma as (r·wr + g·wg) + b·wb in float32, element by element
+    (flow.ops.luma): a ``@`` with the weights would go to BLAS, whose spinning worker threads cost a core's
+    share on an idle machine, and whose rounding differs from this in a fifth of the values (so this fails
+    if the product comes back). HDR, negative and odd shapes included."""
+    from aifx_core.flow.estimator import flow_gray
+    from aifx_core.flow.ops import LUMA, luma
+
+    rng = np.random.default_rng(5)
+    rgb = (rng.standard_normal((37, 53, 3)) * rng.choice([0.1, 1.0, 300.0], (37, 53, 1))).astype(np.float32)
+    r, g, b = (np.float32(w) for w in LUMA)
+    expected = (rgb[..., 0] * r + rgb[..., 1] * g) + rgb[..., 2] * b
+    out = luma(rgb)
+    assert out.dtype == np.float32 and out.shape == (37, 53)
+    np.testing.assert_array_equal(out.view(np.uint32), expected.view(np.uint32))
+    np.testing.assert_array_equal(luma(rgb.reshape(-1, 3)), expected.ravel())  # (fusion's candidate list)
+    tone = np.clip(np.abs(rgb) / 300.0, 0.0, 1.0)  # (a display-referred frame: the tone map keeps it)
+    gray, _ = flow_gray(tone, None, (37, 53))
+    np.testing.assert_array_equal(gray, np.clip(np.rint(luma(tone) * 255.0), 0, 255).astype(np.uint8))
+
+
 def test_flow_survives_hdr_and_nan_values() -> None:
     a = _texture(64, 80) * 40.0
     b = np.roll(a, 2, axis=1)

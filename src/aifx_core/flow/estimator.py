@@ -17,7 +17,7 @@ from ..errors import InputError
 from .completion import complete_flow
 from .fill import push_pull_fill
 from .motion import fit_homography, homography_flow
-from .ops import float_grid
+from .ops import float_grid, luma
 
 #: DIS presets by name. ``medium`` measured best for propagation quality per second (see docs/method.md).
 DIS_PRESETS = {
@@ -283,7 +283,7 @@ def flow_gray(
         gray = small.astype(np.float32) / 255.0
     else:
         tone = _tone_map(np.asarray(small, dtype=np.float32), colorspace)
-        gray = (tone @ np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)).astype(np.float32)
+        gray = luma(tone).astype(np.float32, copy=False)
     if hole is None or not hole.any():
         small_hole = np.zeros(size, dtype=bool)
     else:

@@ -23,6 +23,27 @@ def float_grid(y0: int, y1: int, x0: int, x1: int, step: int = 1) -> tuple[np.nd
     return grid_y, grid_x
 
 
+#: Rec.709 luma weights (R, G, B).
+LUMA = (0.2126, 0.7152, 0.0722)
+
+
+def luma(rgb: np.ndarray) -> np.ndarray:
+    """Rec.709 luma of float32 RGB (..., 3) → (...) float32, as ``(r·wr + g·wg) + b·wb`` element by element.
+
+    Not ``rgb @ weights``: a matrix product goes to BLAS, and OpenBLAS splits one over a frame between its
+    threads, whose worker then spins for a while after every call. On an idle 2-core machine that spinning
+    took 38-63 CPU ms a 432x240 frame beside the fill's own threads (the flow grey once a frame, fusion's
+    reference luma once a frame): with it gone the tennis moving blob went from 83-101 to 68-83 ms a frame
+    end to end (docs/method.md, speed sixth pass). The plain arithmetic also gives the same bits on every
+    machine, where a BLAS kernel's rounding depends on the CPU it picks.
+    """
+    r, g, b = (np.float32(w) for w in LUMA)
+    out = rgb[..., 0] * r
+    out += rgb[..., 1] * g
+    out += rgb[..., 2] * b
+    return out
+
+
 def channel_mask(mask: np.ndarray, channels: int) -> np.ndarray:
     """``mask`` (H, W) repeated over ``channels`` into a contiguous (H, W, channels) bool array, for a masked
     ``np.copyto`` into a multi-channel image: with ``mask[..., None]`` (a broadcast, stride-0 mask) NumPy takes

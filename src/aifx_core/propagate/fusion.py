@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..flow.ops import luma
 from .candidates import Candidates
 
 #: ``gap`` recorded when every sample of one direction was rejected (a clear disagreement).
 DISAGREE = 0.15
-_LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
 
 
 @dataclass
@@ -92,7 +92,7 @@ def fuse(
     gap = np.full(n, np.nan, np.float32)
     if len(point) == 0:
         return Fused(values, np.zeros(n, bool), align, rejected, gap, nearest)
-    reference = weighted_median_index(point, candidates.value @ _LUMA, weight, n)
+    reference = weighted_median_index(point, luma(candidates.value), weight, n)
     found = reference >= 0
     distance = _largest_channel(np.abs(candidates.value - candidates.value[reference[point]])) / scale
     inlier = distance <= tolerance
