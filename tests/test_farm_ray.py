@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -320,6 +321,27 @@ def test_cli_refuses_ray_flags_without_the_ray_executor(shot, tmp_path):
         timeout=120,
     )
     assert done.returncode == 2 and "--chunk: only with --executor ray" in done.stderr
+
+
+def test_an_address_where_no_ray_answers_is_refused_not_waited_on(shot, tmp_path):
+    """A typo in ``--address`` (a port nothing listens on): ``ray.init`` kept retrying for minutes, which
+    looked like a hang; now exit 2 at once, naming the address and what to do."""
+    job_file = tmp_path / "job.json"
+    shot_job(shot, tmp_path / "clean.####.exr").save(job_file)
+    free = socket.socket()
+    free.bind(("127.0.0.1", 0))
+    port = free.getsockname()[1]
+    free.close()  # nothing listens there now
+    done = subprocess.run(
+        [sys.executable, "-m", "aifx_core", "run", str(job_file), "--executor", "ray"]
+        + ["--address", f"127.0.0.1:{port}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert f"--address 127.0.0.1:{port}: no Ray cluster answers there" in done.stderr
+    assert "Traceback" not in done.stderr and not list(tmp_path.glob("clean.*"))
 
 
 # -- without Ray: the merged stream and the GPU rule ------------------------------------------------------------

@@ -31,6 +31,7 @@ import logging
 import os
 import re
 import signal
+import socket
 import sys
 import threading
 import time
@@ -62,6 +63,9 @@ POLL_SECONDS = 0.2
 CANCEL_GRACE = 10.0
 #: Seconds to wait for the workers to start (a cluster without the resources asked for never starts them).
 START_TIMEOUT = 300.0
+#: Seconds a ``host:port`` address gets to answer before ``ray.init`` is tried: ``ray.init`` keeps retrying
+#: a head that is not there for minutes (a typo in --address looked like a hang).
+CONNECT_TIMEOUT = 10.0
 #: The local Ray's object store: only paths and frame numbers travel, so the minimum Ray accepts is plenty.
 LOCAL_OBJECT_STORE = 80 * 1024 * 1024
 #: Test hook read by the workers: ``raise:FRAME:MARKER`` raises once after FRAME is written, ``kill:...`` kills
@@ -200,6 +204,7 @@ def _connected(ray: Any, address: str | None) -> Iterator[None]:
     if address is None:
         ray.init(num_cpus=LOCAL_CPUS, object_store_memory=LOCAL_OBJECT_STORE, **quiet)
     else:
+        _check_answers(address)
         try:
             ray.init(address=address, **quiet)
         except (ConnectionError, RuntimeError, ValueError) as exc:
@@ -211,6 +216,37 @@ def _connected(ray: Any, address: str | None) -> Iterator[None]:
         yield
     finally:
         ray.shutdown()
+
+
+def _check_answers(address: str) -> None:
+    """Refuse, within :data:`CONNECT_TIMEOUT`, a ``host:port`` address where nothing answers (``auto`` and
+    ``ray://`` addresses fail fast in ``ray.init`` itself)."""
+    text = address.strip()
+    if text == "auto" or "://" in text or ":" not in text:
+        return
+    host, _, port = text.rpartition(":")
+    try:
+        number = int(port)
+    except ValueError:
+        raise InputError(
+            f"--address {address}: {port!r} is not a port; give host:port (the head's GCS port, 6379 by default), "
+            "auto or ray://host:10001"
+        ) from None
+    try:
+        with socket.create_connection((host.strip("[]"), number), timeout=CONNECT_TIMEOUT):
+            pass
+    except OSError as exc:
+        if isinstance(exc, socket.gaierror):
+            reason = f"unknown host {host}"
+        elif isinstance(exc, (TimeoutError, socket.timeout)):
+            reason = f"no answer in {CONNECT_TIMEOUT:.0f} s"
+        else:
+            reason = exc.strerror or str(exc)
+        raise InputError(
+            f"--address {address}: no Ray cluster answers there ({reason}); check the address (the head's GCS "
+            "port, 6379 by default), start one with 'ray start --head', or leave out --address to run on a "
+            "local Ray"
+        ) from None
 
 
 class _SignalsCancel:
