@@ -544,11 +544,13 @@ SPEED_NOTE = "\n".join(
         "grey's and fusion's luma were matrix-vector products, which OpenBLAS splits over two threads whose "
         "worker then spins after every call (41-68 CPU ms a frame beside the fill; the reason idle runs "
         "measured more CPU per frame than loaded ones). Luma is now plain element-wise arithmetic "
-        "(`flow.ops.luma`; bits change at the ulp level, quality unchanged within 0.03 dB on every clip). Each "
+        "(`flow.ops.luma`; bits change at the ulp level, quality within 0.035 dB on every clip). Each "
         "pair's DIS runs in a thread of its own, a pair ahead of its completion (the flow worker alone was the "
-        "moving blob's critical path), and the writer takes the plate frame the engine read. Together, "
-        "432x240 tennis EXR under SCHED_FIFO: moving blob 84-101 → 58-69 ms a frame (about 15 frames/s), "
-        "nine squares 156-171 → 136-157 (bound by the engine's own thread and the total CPU at once).",
+        "moving blob's critical path), and the writer takes the plate frame the engine read. Together "
+        "(`time_pipeline` under SCHED_FIFO, main c2c0032 → a377bd8, alternated runs): 432x240 moving blob "
+        "EXR 10.6-11.2 → 14.3-16.3 frames/s (147-160 → 103-117 CPU ms a frame), nine squares EXR 6.1-6.3 → "
+        "6.3-7.2 (the engine's own thread and the flow worker, both NumPy under the GIL, bound it), 1080p "
+        "2.0-2.3 → 2.5.",
         "",
         "**Two cores.** The encoders (OpenImageIO, OpenEXR), file I/O and most of OpenCV/NumPy release the GIL, "
         "so the fill overlaps its stages on threads (`aifx_core.workers`, 2026-12-03 evening): a writer thread "
