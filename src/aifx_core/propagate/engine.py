@@ -7,7 +7,9 @@ The method is a pipeline of stages, one module each, named for what flows throug
    direction are read where it lands on valid plate (never a hole, never an unmasked moving object).
 2. :mod:`.confidence`: every sample is scored (round-trip error, fit residual of the flow completion, travel);
    after fusion every pixel gets a confidence from several cues.
-3. :mod:`.fusion`: a weighted-median consensus rejects the odd wrong sample and averages the rest.
+3. :mod:`.fusion`: a weighted-median consensus rejects the odd wrong sample and averages the rest; on fast
+   frames, points no sample was found for may take the colour of a side's motion hypothesis that the
+   neighbouring frames agree on (:mod:`.hypotheses`: a tracked car entering the hole).
 4. :mod:`.fallback`: where confidence is low, the result blends smoothly towards the keyframe route (what no
    neighbour saw, invented once per keyframe block by the spatial backend and carried by flow), and towards the
    frame's own spatial fill where the ring check says propagation is no better than a blur; put together per
@@ -58,7 +60,9 @@ from .chain import Chain
 from .confidence import candidate_quality, candidate_weight, pixel_confidence
 from .fallback import blend_weights, steady
 from .fallback_route import TEMPORAL, FallbackRoute, Propagated
-from .fusion import fuse
+from .fusion import Fused, fuse
+from .hypotheses import STEPS as HYPOTHESIS_STEPS
+from .hypotheses import choose
 from .options import PropagateOptions
 from .pairs import ContextError, Pairs
 from .seam import ring, ring_share, seam_match
@@ -77,6 +81,11 @@ STEADY_PX = 30.0
 #: (like a candidate's) crosser kept 0 of 20 frames below Telea - 1 dB; at 30 tennis' object-shaped hole went
 #: to 1.0x clean E_warp and whip's static square to 10x, but two crosser cases to 1 of 20 (docs/method.md, 4).
 STEADY_TEXTURE_PX = 2.0
+#: ... and at least the walk's median motion per step times this (None: off): the completed flow errs in proportion
+#: to the motion, so on dollyball960's 6 px/frame dolly 2 px held back low-confidence texture that boils there
+#: (removal 3.02x -> 2.84x clean E_warp, +0.10 dB); walks under 2 px per step (crosser, nonrigid) are unchanged
+#: (docs/method.md, section 4, "Flicker").
+STEADY_TEXTURE_PER_MOTION: float | None = 1.0
 #: ... but on a fast pan (the walk's points move at least ``chain.SLACK_FAST_PX`` working px per step, median)
 #: the fallback's own ``STEADY_PX``: there a low-confidence propagated value flips from frame to frame (the
 #: whips' in-hole boil) and the completed flow inside the hole is coarse anyway, so holding it to 2 px kept the
@@ -96,6 +105,11 @@ STEADY_FAST_SHARE: float | None = 0.5
 #: from the frame's own: a boil is averaged, an object the neighbours do not show (whip's ball entering the static
 #: square) barely is. Without it whip960's nine squares lost 0.7 dB.
 STEADY_FAST_AGREE = 0.5
+#: Where propagation found nothing on a fast frame, a side's motion hypothesis the neighbouring frames agree on
+#: supplies the colour (:mod:`.hypotheses`; docs/method.md, "Fast whips", seventh pass). False: off.
+HYPOTHESES = True
+#: ... with this quality (the ``align`` cue) in its confidence: its samples agree, but along a guessed motion.
+HYPOTHESIS_QUALITY = 0.8
 #: Frames either side of an output whose propagation it reads (its ring check's share over TEMPORAL, its
 #: fallback steadied over STEADY, each of those weighing its neighbours'): what ``_Run.release`` plans with.
 NEAR = TEMPORAL + STEADY
@@ -429,6 +443,7 @@ class _Run:
         quality = candidate_quality(candidates)
         weight = candidate_weight(candidates, quality)
         fused = fuse(candidates, weight, quality, len(all_ys), frame.level, self.opt.outlier_tol)
+        self._hypotheses(t, all_xs, all_ys, fused, frame.level)
         values = fused.values[:n_hole]
         real = frame.source[ring_ys, ring_xs]
         fetched = fused.values[n_hole:]
@@ -453,6 +468,34 @@ class _Run:
             ys, xs, confidence, found, self.opt.fallback_low, self.opt.fallback_high, self.opt.fallback_soften
         )
         return Propagated(ys, xs, values, found, offset, confidence, alpha, share)
+
+    def _hypotheses(self, t: int, xs: np.ndarray, ys: np.ndarray, fused: Fused, level: float) -> None:
+        """Give the points propagation found nothing for the colour of a side's motion hypothesis where the
+        neighbouring frames clearly agree on it (:mod:`.hypotheses`; fast frames only), in place."""
+        missing = np.flatnonzero(~fused.found)
+        if not HYPOTHESES or len(missing) == 0:
+            return
+        assert self.pairs.scale is not None
+        chosen = choose(
+            t,
+            xs[missing],
+            ys[missing],
+            self.pairs.flow,
+            self.pairs.fit,
+            self.pairs.scale,
+            self._source(t),
+            level,
+            min(HYPOTHESIS_STEPS, self.opt.radius),
+        )
+        if chosen is None or len(chosen.index) == 0:
+            return
+        points = missing[chosen.index]
+        fused.values[points] = chosen.values
+        fused.found[points] = True
+        fused.align[points] = HYPOTHESIS_QUALITY
+        fused.rejected[points] = 0.0
+        fused.gap[points] = 0.0  # seen both ways in time, and agreeing
+        fused.nearest[points] = 1
 
     def _in_shot(self, j: int) -> bool:
         return j >= 0 and self.pairs.available(j)
@@ -498,6 +541,7 @@ class _Run:
                 fast_own_weight=STEADY_FAST_OWN,
                 fast_spatial=None if own_fill is None else own_fill[points],
                 fast_agree=STEADY_FAST_AGREE * frame.level,
+                texture_per_motion=STEADY_TEXTURE_PER_MOTION,
             )
         self.backend._count(prop, part.alpha, part.share, part.counted)
         return self._output(t, values, part.confidence)
