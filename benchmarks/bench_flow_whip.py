@@ -117,7 +117,8 @@ OBJECT_PX = 6.0
 def recorded(store: dict[int, dict[str, np.ndarray]]) -> Iterator[None]:
     """While open, every frame the engine outputs leaves in ``store[position]`` its hole pixels (``ys``,
     ``xs``), whether propagation found them, the propagated value (seam offset added), the propagated share of
-    the fill (``kept``), the ring check's share, the fill before steadying and the output. Put back on exit."""
+    the fill (``kept``), the ring check's share, the propagated value's confidence, the fill before steadying
+    and the output. Put back on exit."""
     plain = engine._Run.result
 
     def result(self: engine._Run, t: int) -> tuple[np.ndarray, np.ndarray]:
@@ -130,6 +131,7 @@ def recorded(store: dict[int, dict[str, np.ndarray]]) -> Iterator[None]:
             "base": prop.values + prop.offset,
             "kept": part.kept,
             "share": part.share,
+            "confidence": prop.confidence,
             "unsteady": part.values,
             "final": out[0][prop.ys, prop.xs],
         }

@@ -331,3 +331,24 @@ def test_reveal_bound_marks_exactly_the_hole_pixels_another_frame_showed():
             found[i] |= bool(same.any())
     assert seen.any() and not seen.all()
     assert np.array_equal(seen, found)
+
+
+def test_flicker_routes_splits_the_harness_in_hole_ewarp_by_route():
+    """``flicker_routes.decompose`` measures the same in-hole E_warp as ``harness.score_case`` (the clean clip's
+    motion, frame t's scored hole) and splits all of it among the routes; the engine is its own afterwards."""
+    import flicker_routes
+
+    from aifx_core.propagate import engine
+
+    plain = engine._Run.result
+    clip = harness.ParallaxClip(96, 54, 6)
+    holes = harness.moving_blob(96, 54, 6)
+    result = flicker_routes.decompose(clip, holes)
+    assert engine._Run.result is plain
+    case = harness.score_case(clip, holes, {"propagate": harness.make_backend("propagate")})
+    scored = case.runs["propagate"].summary["ewarp_hole"] / case.clean.summary["ewarp_hole"]
+    assert result["ewarp"] == pytest.approx(scored, rel=1e-6)
+    shares = result["shares"]
+    assert sum(shares[k] for k in flicker_routes.ROUTES) == pytest.approx(1.0, abs=1e-6)
+    assert 0.0 <= shares["outside"] <= 1.0 and 0.0 <= shares["switch"] <= 1.0
+    assert 0 < len(result["pairs"]) <= 5  # (pairs whose clean E_warp is 0 have no ratio)

@@ -304,3 +304,40 @@ def test_on_a_fast_pan_the_frames_own_spatial_fill_is_averaged_where_its_neighbo
     # A neighbour far from the frame's own value (here: every one, at a tight agreement) barely counts.
     assert np.abs(steadied(speed, 0.5, agree=0.01) - own).mean() < 0.1 * np.abs(fast - own).mean()
     assert np.allclose(steadied(speed, 0.5, agree=10.0), steadied(speed, 0.5), atol=0.01)
+
+
+def test_a_low_confidence_propagated_value_is_held_to_the_walks_own_motion() -> None:
+    """The completed flow errs in proportion to the motion, so the texture tolerance of a walk that is not fast
+    is at least its median motion per step (``texture_per_motion``, engine ``STEADY_TEXTURE_PER_MOTION``): on a
+    6 px/frame dolly a low-confidence propagated value 5 px out of register is averaged more than at the strict
+    2 px, while a walk under 2 px per step is exactly as before."""
+    hole, ys, xs, truth, fills = _boiling_frames()
+    n = len(ys)
+
+    def walk_at(speed: float):
+        def chain(start, direction, xs, ys, checked=True):
+            def flows(s: int, d: int) -> np.ndarray:
+                out = np.zeros((*SIZE, 2), np.float32)
+                out[..., 0] = -speed * d
+                return out
+
+            fit = np.full(SIZE, 10.0, np.float32)  # expected misalignment 5 px (FIT_SHARE 0.5)
+            return Chain(start, direction, xs, ys, flows, SIZE, (1.0, 1.0), np.inf, fit=lambda s, d: fit)
+
+        return chain
+
+    def moved(speed: float, per_motion: float | None) -> np.ndarray:
+        def neighbour(j: int) -> Filled:
+            plate = np.where(hole[..., None], 0.0, truth[j]).astype(np.float32)
+            return Filled(plate, hole, ys, xs, fills[j], np.ones(n, np.float32))
+
+        return steady(
+            0, xs, ys, fills[0], np.zeros(n, np.float32), np.ones(n, np.float32), neighbour,
+            lambda j: j in fills, walk_at(speed), _unit, 2, 30.0, 2.0, fast_texture_px=30.0,
+            fast_own_weight=1.0, texture_per_motion=per_motion,
+        )  # fmt: skip
+
+    own = fills[0]
+    dolly, strict = moved(6.0, 1.0), moved(6.0, None)
+    assert np.abs(dolly - own).mean() > 1.5 * np.abs(strict - own).mean()
+    np.testing.assert_array_equal(moved(1.5, 1.0), moved(1.5, None))

@@ -81,6 +81,11 @@ STEADY_PX = 30.0
 #: (like a candidate's) crosser kept 0 of 20 frames below Telea - 1 dB; at 30 tennis' object-shaped hole went
 #: to 1.0x clean E_warp and whip's static square to 10x, but two crosser cases to 1 of 20 (docs/method.md, 4).
 STEADY_TEXTURE_PX = 2.0
+#: ... and at least the walk's median motion per step times this (None: off): the completed flow errs in proportion
+#: to the motion, so on dollyball960's 6 px/frame dolly 2 px held back low-confidence texture that boils there
+#: (removal 3.02x -> 2.84x clean E_warp, +0.10 dB); walks under 2 px per step (crosser, nonrigid) are unchanged
+#: (docs/method.md, section 4, "Flicker").
+STEADY_TEXTURE_PER_MOTION: float | None = 1.0
 #: ... but on a fast pan (the walk's points move at least ``chain.SLACK_FAST_PX`` working px per step, median)
 #: the fallback's own ``STEADY_PX``: there a low-confidence propagated value flips from frame to frame (the
 #: whips' in-hole boil) and the completed flow inside the hole is coarse anyway, so holding it to 2 px kept the
@@ -536,6 +541,7 @@ class _Run:
                 fast_own_weight=STEADY_FAST_OWN,
                 fast_spatial=None if own_fill is None else own_fill[points],
                 fast_agree=STEADY_FAST_AGREE * frame.level,
+                texture_per_motion=STEADY_TEXTURE_PER_MOTION,
             )
         self.backend._count(prop, part.alpha, part.share, part.counted)
         return self._output(t, values, part.confidence)

@@ -213,6 +213,7 @@ def steady(
     fast_own_weight: float | None = None,
     fast_spatial: np.ndarray | None = None,
     fast_agree: float = np.inf,
+    texture_per_motion: float | None = None,
 ) -> np.ndarray:
     """Frame t's fill at points (``xs``, ``ys``), averaged along the flow with its neighbours' where it is unsure.
 
@@ -232,7 +233,15 @@ def steady(
     ``chain.SLACK_FAST_PX`` working px per step so far (median over the points still followed): on a fast,
     motion-blurred pan fetched texture of low confidence boils like the fallback, and is averaged like it.
     ``fast_own_weight`` (with it): the frame's own weight at points some such fast step followed; the boil
-    there is the frame's own value, so it counts less against what its neighbours made.
+    there is the frame's own value, so it counts less against what its neighbours made. ``fast_spatial`` (with
+    it): a weight per point like ``unsure``'s, counted on fast steps only (the ring check's share: on a fast pan
+    a per-frame spatial fill that boils), each neighbour's sample times 1 / (1 + (d / ``fast_agree``)²), d its
+    largest channel difference from the frame's own value; such a step reads the neighbours' whole holes
+    (``Filled``'s ``readable_fast``).
+
+    ``texture_per_motion``: on the other steps the texture tolerance is at least this times the walk's median
+    motion per step (working px): the completed flow errs in proportion to the motion, so on a dolly of 6 px a
+    frame 2 px held back texture that only boils; a slow walk (under ``texture_px`` per step) is unchanged.
     """
     if len(xs) == 0 or reach <= 0:
         return own
@@ -267,6 +276,9 @@ def steady(
                     apart = np.nan_to_num(apart, nan=1e6, posinf=1e6)  # (not usable anyway: weight 0 below)
                     agree = 1.0 / (1.0 + apart**2)
                     held += agree * fast_spatial[walk.index] / (1.0 + (error / misalign_px) ** 2)
+            elif texture_per_motion is not None and len(walk.travel):
+                # (the completed flow errs in proportion to the motion: a walk's own step is its tolerance)
+                texture = max(texture, texture_per_motion * float(np.median(walk.travel)) / distance)
             held += fetched[walk.index] / (1.0 + (error / texture) ** 2)
             w = np.where(usable, held * share / distance, 0)
             with np.errstate(over="ignore", invalid="ignore"):
