@@ -219,6 +219,23 @@ def pipeline_available() -> str | None:
     return None
 
 
+#: A speed run had the machine to itself when everything else on it used at most this many cores meanwhile
+#: (``others_cores``): then its wall-clock frames/s is what the issue asks for, "on 2 cores, end to end".
+IDLE_OTHERS_CORES = 0.1
+
+
+def busy_cpu_seconds() -> float:
+    """CPU seconds the whole machine has spent busy since boot (``/proc/stat``: user, nice, system, irq,
+    softirq, steal; not idle or iowait), or NaN where there is no ``/proc/stat``. Taken around a run and less
+    the run's own CPU time, it says whether anything else used the cores while it was timed."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()
+    except OSError:
+        return math.nan
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 def time_pipeline(plate: str, mask: str, out: Path, backend: str, frames: int, ext: str = "exr") -> dict:
     """One end-to-end run of ``aifx_core.pipeline.fill``: wall-clock and CPU (user+sys of this process, all
     its threads) frames/s, the calling thread's own CPU time, and the load average around it.
@@ -238,9 +255,11 @@ def time_pipeline(plate: str, mask: str, out: Path, backend: str, frames: int, e
 
     load_start = os.getloadavg()[0]
     helper_start = helper().usage()[0]
+    busy_start = busy_cpu_seconds()
     start, cpu_start, main_start = time.perf_counter(), time.process_time(), time.thread_time()
     result = fill(job)
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+    busy = busy_cpu_seconds() - busy_start
     main = time.thread_time() - main_start
     # The flow worker's helper process (aifx_core.workers.Helper) works for this fill: its CPU counts too.
     helper_cpu = helper().usage()[0] - helper_start
@@ -255,6 +274,8 @@ def time_pipeline(plate: str, mask: str, out: Path, backend: str, frames: int, e
         "helper_per_frame": helper_cpu / frames,
         "fps_2core": frames / max(main, cpu / 2, 1e-9),
         "cores_used": cpu / max(seconds, 1e-9),
+        # Everything else on the machine meanwhile, in cores (the machine's busy time less this run's own).
+        "others_cores": max(0.0, busy - cpu) / max(seconds, 1e-9),
         "load": [load_start, os.getloadavg()[0]],
     }
 
@@ -620,7 +641,10 @@ def target_rows(
             # Wall time on a shared box says little. Frames per CPU-second is what one core reaches (met for
             # sure when it is enough); the 2-core bound (calling thread's CPU, or half the process's) is the
             # most two idle cores can give with the overlapping threads: above the target only there is
-            # "only if the threads overlap fully", not met.
+            # "only if the threads overlap fully", not met. A run that had the machine to itself (nothing
+            # else used more than IDLE_OTHERS_CORES meanwhile) is judged by its wall clock: that is the
+            # issue's "on 2 cores, end to end".
+            idle = run.get("others_cores", math.inf) <= IDLE_OTHERS_CORES
             judged = run.get("fps_cpu", math.nan)
             judged = run["fps"] if math.isnan(judged) else judged
             bound = run.get("fps_2core", math.nan)
@@ -629,9 +653,13 @@ def target_rows(
                 if run.get("load")
                 else ""
             )
+            if "others_cores" in run:
+                wall += f", other processes {fmt(run['others_cores'], '.2f')} cores"
             two = f", ≤ {fmt(bound, '.1f')} on 2 idle cores" if not math.isnan(bound) else ""
             met = yes_no(judged >= wanted)
-            if judged < wanted and bound >= wanted:
+            if judged < wanted and idle:
+                met = yes_no(run["fps"] >= wanted) + " (wall clock, the machine to itself)"
+            elif judged < wanted and bound >= wanted:
                 met = "only with full overlap"
             rows.append(
                 [
@@ -972,7 +1000,10 @@ def write_markdown(
         "machine a frame costs at least that and at least half the process's CPU time, so *2-core bound* = "
         "1 / max(main, CPU / 2) frames/s is the most two idle cores can give (waits for Python's GIL are not "
         "in it). *Cores used* = CPU time / wall time, and wall-clock frames/s, depend on the load average "
-        "beside them on this shared machine.",
+        "beside them on this shared machine. *Others' cores* is what every other process on the machine used "
+        "while the run was timed (`/proc/stat`'s busy time less the run's own CPU, over the wall time): at "
+        f"most {IDLE_OTHERS_CORES:g} the run had the two cores to itself, and the targets table judges it by "
+        'its wall-clock frames/s (the issue\'s "on 2 cores, end to end"); otherwise by frames per CPU-second.',
         "",
         table(
             [
@@ -988,6 +1019,7 @@ def write_markdown(
                 "x telea (CPU)",
                 "wall frames/s",
                 "cores used",
+                "others' cores",
                 "load avg",
                 "how",
             ],
@@ -1005,6 +1037,7 @@ def write_markdown(
                     fmt(r.get("vs_telea_cpu", math.nan)),
                     fmt(r["fps"], ".2f"),
                     fmt(r.get("cores_used", math.nan)),
+                    fmt(r.get("others_cores", math.nan)),
                     " → ".join(f"{v:.1f}" for v in r.get("load", [])) or "-",
                     r["how"],
                 ]

@@ -276,3 +276,23 @@ def test_overwrite_after_a_roto_update_remakes_the_temporal_engines_anchors(shot
     fresh = tmp_path / "fresh" / "clean.####.exr"
     assert _fill(shot, fresh).returncode == 0
     assert _outputs(out.parent) == _outputs(fresh.parent)
+
+
+def test_a_mask_numbered_unlike_the_plate_says_so(shot, tmp_path):
+    """Mattes exported from 1 for a plate from 1001: the message used to say "check --frames"."""
+    mattes = tmp_path / "mattes"
+    mattes.mkdir()
+    for index, frame in enumerate(FRAMES, start=1):
+        (mattes / f"matte.{index}.png").write_bytes((shot / f"mask.{frame:04d}.png").read_bytes())
+    line = refused(
+        aifx(
+            "fill",
+            str(shot / "plate.####.exr"),
+            "-m",
+            str(mattes / "matte.#.png"),
+            "-o",
+            str(tmp_path / "o.####.exr"),
+        ),
+        "none of the requested mask frames 1001-1004 exist (on disk: 1-4)",
+    )
+    assert line.endswith("number the mask frames like the plate's"), line

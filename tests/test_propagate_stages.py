@@ -342,3 +342,53 @@ def test_propagation_gives_way_only_to_a_fallback_surer_than_itself(monkeypatch)
     mse, stats = run(trust)
     assert plain["propagated"] == 0 and stats["propagated"] > 0
     assert mse < 0.5 * plain_mse
+
+
+def test_a_pair_makes_its_holes_distance_transform_once(monkeypatch) -> None:
+    """Counted, not timed: the union hole's distance transform is made once per pair and shared by the flow
+    completion and the mover detections (the first pair runs two: frames 0 and 1); it was made five times."""
+    from aifx_core.flow import DISFlow, completion, flow_gray, motion
+
+    clip = hard_clip(n=2)
+    height, width = clip.frames[0].shape[:2]
+    inputs = []
+    for rgb, hole in zip(clip.frames, clip.holes, strict=True):
+        gray, small = flow_gray(rgb, hole, (height, width), "sRGB")
+        inputs.append(pairs._FlowInput(gray, small, hole, rgb, hole))
+    made: list[np.ndarray] = []
+    real = motion.hole_distance
+
+    def counting(hole: np.ndarray) -> np.ndarray:
+        made.append(hole.copy())
+        return real(hole)
+
+    for module in (motion, completion, pairs):
+        monkeypatch.setattr(module, "hole_distance", counting, raising=False)
+    done = pairs.pair_flow(DISFlow(), (height, width), False, 0, inputs[0], inputs[1])
+    union = inputs[0].small_hole | inputs[1].small_hole
+    assert union.any() and done.fits is not None
+    assert sum(np.array_equal(hole, union) for hole in made) == 1
+
+
+def test_a_frames_blocked_map_is_made_once_per_movers_and_dropped_with_its_plate() -> None:
+    """``_Frame.blocked`` (read on every access to a frame as a source) is cached while the plate is held: the
+    same read-only array each time, remade when the movers change, not kept once the plate is released."""
+    size = (8, 10)
+    invalid = np.zeros(size, bool)
+    invalid[2:4, 2:4] = True
+    rgb = np.zeros((*size, 3), np.float32)
+    frame = pairs._Frame(
+        FramePacket(1, rgb, invalid), rgb, invalid, np.zeros(size, np.uint8), invalid, rgb, invalid, 1.0
+    )
+    assert frame.blocked is invalid  # (no movers: the invalid map itself)
+    movers = np.zeros(size, bool)
+    movers[5, 5:8] = True
+    frame.movers = movers
+    first = frame.blocked
+    assert np.array_equal(first, invalid | movers) and not first.flags.writeable
+    assert frame.blocked is first
+    frame.movers = other = np.zeros(size, bool)
+    other[0, 0] = True
+    assert np.array_equal(frame.blocked, invalid | other) and frame.blocked is not first
+    frame.release()
+    assert np.array_equal(frame.blocked, invalid | other) and frame.blocked is not frame.blocked

@@ -156,3 +156,29 @@ def test_silencing_the_bindings_keeps_other_threads_output(capsys: pytest.Captur
     print("after")
     out = capsys.readouterr().out
     assert out.splitlines() == ['{"event": "progress"}', "after"]
+
+
+def test_silencing_reuses_one_capture_file_and_passes_each_line_on_once(
+    capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A frame takes ~8 decoder calls: the stderr capture file is made once per process, not per call, and
+    emptied each time (a later, shorter capture neither repeats nor leaves a tail of an earlier one)."""
+    import os
+    import tempfile
+
+    from aifx_core.sequence import quiet
+
+    made = []
+    real = tempfile.TemporaryFile
+
+    def counting(*args, **kwargs):
+        made.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(quiet.tempfile, "TemporaryFile", counting)
+    for text in (b"a longer line from another thread\n", b"short\n", b"libpng error: bad\n", b"last\n"):
+        with quiet.decoder_messages_silenced():
+            os.write(2, b"(EXR_ERR_CORRUPT_CHUNK) dropped\n")
+            os.write(2, text)
+    assert len(made) <= 1
+    assert capfd.readouterr().err.splitlines() == ["a longer line from another thread", "short", "last"]

@@ -127,7 +127,12 @@ def complete_flows(flows: list[np.ndarray], hole: np.ndarray, **options: Any) ->
 
 
 def complete_flows_scored(
-    flows: list[np.ndarray], hole: np.ndarray, *, layers_out: list | None = None, **options: Any
+    flows: list[np.ndarray],
+    hole: np.ndarray,
+    *,
+    layers_out: list | None = None,
+    distance: np.ndarray | None = None,
+    **options: Any,
 ) -> tuple[np.ndarray, ...]:
     """:func:`complete_flows` plus each completion's expected error: ``(*completed, *fits)``.
 
@@ -140,20 +145,26 @@ def complete_flows_scored(
     ``layers_out``: a list that receives, per flow, the frame's background layers (homographies, dominant
     first; see :func:`.motion.background_layers`) the completion fitted (on the flow as estimated, away from the
     hole), so a caller need not fit them again (e.g. :func:`.motion.moving_objects`'s ``layers``); nothing is
-    added when ``hole`` is empty.
+    added when ``hole`` is empty. ``distance``: :func:`.motion.hole_distance` of ``hole`` when the caller has it
+    (it is read, never written), so the pair's mover detection and its completion share one transform.
     """
-    completed, fits = _complete(flows, hole, _Settings(**options), layers_out)
+    completed, fits = _complete(flows, hole, _Settings(**options), layers_out, distance)
     return (*completed, *fits)
 
 
 def _complete(
-    flows: list[np.ndarray], hole: np.ndarray, opt: _Settings, layers_out: list | None = None
+    flows: list[np.ndarray],
+    hole: np.ndarray,
+    opt: _Settings,
+    layers_out: list | None = None,
+    distance: np.ndarray | None = None,
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     height, width = hole.shape
     fits = [np.zeros((height, width), np.float32) for _ in flows]
     if not hole.any():  # (nothing fitted: layers_out stays as it was)
         return list(flows), fits
-    distance = hole_distance(hole)
+    if distance is None:
+        distance = hole_distance(hole)
     usable = distance > opt.gap
     # The frame's background layers (one fit per flow, shared by every hole) and what moves against them.
     frame_layers, movers = [], []

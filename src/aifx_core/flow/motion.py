@@ -294,6 +294,7 @@ def moving_objects(
     gap: int = 10,
     images: tuple[np.ndarray, np.ndarray] | None = None,
     layers: tuple[list[np.ndarray], list[np.ndarray]] | None = None,
+    distance: np.ndarray | None = None,
     **options: float,
 ) -> np.ndarray:
     """Pixels outside ``hole`` whose motion disagrees with the background's motion layers (H, W bool).
@@ -307,10 +308,13 @@ def moving_objects(
     uint8 grey images the flows were estimated on (recommended: finds objects the flow did not follow).
     ``layers``: the background layers of ``forward`` and ``backward`` when the caller has them already (e.g.
     from :func:`.completion.complete_flows_scored`'s ``layers_out``): they are not fitted again.
+    ``distance``: :func:`hole_distance` of ``hole`` when the caller has it (read only): not computed again.
     """
     if side not in ("a", "b", "both"):
         raise ValueError(f"side must be 'a', 'b' or 'both', not {side!r}")
-    usable = _usable(hole, gap)
+    if distance is None:
+        distance = hole_distance(hole)
+    usable = distance > gap  # (measured flow there, not smeared from the pre-filled hole)
     out = np.zeros(hole.shape, bool)
     pairs = (None, None) if images is None else (images, images[::-1])
     known = (None, None) if layers is None else layers
@@ -320,13 +324,8 @@ def moving_objects(
     ):
         if side in (name, "both"):
             found = background_layers(flow, usable, ransac_px=ransac_px) if fitted is None else fitted
-            out |= moving_mask(flow, hole, found, images=seen, **options)  # type: ignore[arg-type]
+            out |= moving_mask(flow, hole, found, images=seen, distance=distance, **options)  # type: ignore[arg-type]
     return out
-
-
-def _usable(hole: np.ndarray, gap: float) -> np.ndarray:
-    """Pixels farther than ``gap`` from the hole: their flow is measured, not smeared from the pre-fill."""
-    return hole_distance(hole) > gap
 
 
 def hole_distance(hole: np.ndarray) -> np.ndarray:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -36,6 +36,7 @@ from ..flow import (
     warp,
     working_size,
 )
+from ..flow.motion import hole_distance
 from ..inpaint.base import FramePacket, Span
 from ..workers import HelperUnavailable, Prefetch, helper, helper_wanted, module_settings, overlap
 from .options import PropagateOptions
@@ -91,11 +92,24 @@ class _Frame:
     position: int = -1
     #: False once the flows of both its pairs are made and what only they read is dropped.
     flow_input_held: bool = True
+    #: ``blocked`` as last made (read-only) and the movers it was made with: it is read on every access to
+    #: the frame as a source (each chain step, every target), and ``invalid | movers`` cost a full-resolution
+    #: pass each time. Dropped with the plate (:meth:`release`), so it is held only while the plate is.
+    _blocked: np.ndarray | None = field(default=None, repr=False, compare=False)
+    _blocked_for: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def blocked(self) -> np.ndarray:
         """Where nothing may be read from this frame: its hole, non-finite pixels and unmasked movers."""
-        return self.invalid if self.movers is None else (self.invalid | self.movers)
+        if self.movers is None:
+            return self.invalid
+        if self._blocked is not None and self._blocked_for is self.movers:
+            return self._blocked
+        blocked = self.invalid | self.movers
+        if self.plate_held:
+            blocked.flags.writeable = False  # (shared by every reader)
+            self._blocked, self._blocked_for = blocked, self.movers
+        return blocked
 
     @property
     def plate_held(self) -> bool:
@@ -125,6 +139,7 @@ class _Frame:
         if self._source is not None:
             self._source = None
             self.packet = replace(self.packet, rgb=_RELEASED)
+        self._blocked = self._blocked_for = None
 
 
 @dataclass
@@ -573,9 +588,15 @@ def complete_pair(
     fits: tuple[np.ndarray, np.ndarray] | None = None
     # The flow side's own completion hands on the frame layers it fitted; mover detection reuses them.
     layers: list[list[np.ndarray]] = []
+    # The union's distance transform, made once for the completion and both mover detections (own functions).
+    distance = hole_distance(union) if union.any() else None
     if union.any():
         if _complete_flows_scored is not None:
-            own = {"layers_out": layers} if _complete_flows_scored is complete_flows_scored else {}
+            own = (
+                {"layers_out": layers, "distance": distance}
+                if _complete_flows_scored is complete_flows_scored
+                else {}
+            )
             forward, backward, fit_f, fit_b = _complete_flows_scored(
                 [forward, backward],
                 union,
@@ -589,7 +610,7 @@ def complete_pair(
     movers: dict[int, np.ndarray] = {}
     if _moving_objects is not None:
         known = (layers[0], layers[1]) if len(layers) == 2 else None
-        movers = _detect_movers(size, pair, (a, b), forward, backward, union, known)
+        movers = _detect_movers(size, pair, (a, b), forward, backward, union, known, distance)
     gain = _exposure_gain(a, b, forward) if exposure_match else _UNIT
     return _PairFlow(forward, backward, fits, movers, gain)
 
@@ -602,13 +623,14 @@ def _detect_movers(
     backward: np.ndarray,
     union: np.ndarray,
     layers: tuple[list[np.ndarray], list[np.ndarray]] | None = None,
+    distance: np.ndarray | None = None,
 ) -> dict[int, np.ndarray]:
     """Unmasked moving objects of frame pair+1 (and of frame 0 with the first pair), at full resolution, by
     position.
 
     Each frame's movers come from one pair only (the one that ends at it), so they do not depend on
     how the shot is read. ``layers``: the forward and backward flows' background layers when the
-    completion fitted them already.
+    completion fitted them already; ``distance``: the union's :func:`.motion.hole_distance`, when made.
     """
     assert _moving_objects is not None
     height, width = size
@@ -619,7 +641,11 @@ def _detect_movers(
     if pair == 0:
         wanted.append((0, a, forward, backward, (a.gray, b.gray), layers))
     for index, frame, ahead, back, images, known in wanted:
-        own = {"layers": known} if known and _moving_objects is moving_objects else {}
+        own: dict[str, object] = {}
+        if _moving_objects is moving_objects:
+            own = {"distance": distance} if distance is not None else {}
+            if known:
+                own["layers"] = known
         small = np.asarray(_moving_objects(ahead, back, union, side="a", images=images, **own), bool)
         if not small.any():
             continue

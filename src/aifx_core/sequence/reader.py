@@ -95,9 +95,11 @@ def open_sequence(
     present = set(on_disk)
     available = [f for f in wanted if f in present]
     if not available:
+        # A mask is asked for the plate's frames: none there is a mask numbered otherwise (1-8 for 1001-1008).
+        fix = "number the mask frames like the plate's" if role == "mask" else "check --frames"
         raise InputError(
             f"{pattern}: none of the requested {role} frames {_frames_text(wanted)} exist "
-            f"(on disk: {_frames_text(on_disk)}); check --frames"
+            f"(on disk: {_frames_text(on_disk)}); {fix}"
         )
     missing = [f for f in wanted if f not in present]
     if missing and not skip_missing:
