@@ -513,12 +513,17 @@ WHY_NOT_MET = "\n".join(
         "function of its two frames, which keeps output window-independent).",
         "* *Fast, motion-blurred pans* (`whip`, `whip960`): the flow is found (pre-alignment), but the plate "
         "itself is blurred along the pan and the dolly changes scale, so the fetched background is "
-        "resampled twice. +3 dB is met on `whip`'s static square and `whip960`'s moving blob, missed on the "
-        "other four whip cases (the car entering a static hole, and the blob covering car and walker most of "
-        "the shot: fed the clean frames' flow the same engine reaches 23.6 dB on the blob, so what is missing "
-        "is the tracked objects' own motion inside the hole, which one frame pair does not show); in-hole "
-        "E_warp is 4.0-33x the clean clip's on every whip case (steadying on fast walks took it down from "
-        "4.2-39x).",
+        "resampled twice. +3 dB is met on `whip`'s static square and `whip960`'s nine squares and moving blob, "
+        "missed on the other three whip cases. Fed the clean frames' flow inside the holes the same engine "
+        "rebuilds the tracked car and walker from the frames that saw them (their pixels 27.6 vs 18.6 dB on "
+        "whip nine squares, `bench_flow_whip.py --anatomy`); keeping the background out of them instead would "
+        "lose. Motion hypotheses on fast frames (the measured flow beside the hole, carried at constant "
+        "velocity and judged by agreement over t±1, 2) bring back part of it (+0.16 dB on whip nine, +0.45 on "
+        "whip960 nine); what is left is where propagation finds the ground but the object stands in front, "
+        "and agreement over nearby frames cannot tell which layer is in front. In-hole E_warp is met on the "
+        "whip's moving blob (2.9x) and 3.3-24x on the others (from 4.0-33x: the frame's own spatial fill is now "
+        "steadied on fast walks; most of what is left lands outside the next frame's hole, i.e. it is fill "
+        "error against the next plate, not boil).",
         "* *Synthetic parallax* (the 1080p clip): fine noise texture and exact whole-pixel motion, so its own "
         "E_warp is tiny and any resampled fill lands many times above it even when it looks steady; where a "
         "layer boundary crosses a hole the completed flow must guess the layer of each hidden pixel. Its static "
@@ -571,7 +576,12 @@ SPEED_NOTE = "\n".join(
         "(`time_pipeline` under SCHED_FIFO, main c2c0032 → a377bd8, alternated runs): 432x240 moving blob "
         "EXR 10.6-11.2 → 14.3-16.3 frames/s (147-160 → 103-117 CPU ms a frame), nine squares EXR 6.1-6.3 → "
         "6.3-7.2 (the engine's own thread and the flow worker, both NumPy under the GIL, bound it), 1080p "
-        "2.0-2.3 → 2.5.",
+        "2.0-2.3 → 2.5. Then the page's runs, whole `run_all` speed parts alone on the idle machine (nothing else used "
+        "more than 0.01 cores meanwhile) after the motion hypotheses and the fast-walk steadying landed (main "
+        "85dca46; both cost CPU on fast frames only, ~5 % on tennis nine squares), three in a row: moving blob "
+        "13.7 / 14.8 / 14.1 frames/s, nine squares EXR 4.7 / 6.9 / 5.6 and PNG 5.0 / 6.9 / 6.2, 1080p 2.0 / "
+        "2.8 / 2.5 (per-frame Telea moved as much: 66 / 62 / 77 on the blob). The page shows the third; the "
+        "moving blob stays just under 15 in all three.",
         "",
         "**Two cores.** The encoders (OpenImageIO, OpenEXR), file I/O and most of OpenCV/NumPy release the GIL, "
         "so the fill overlaps its stages on threads (`aifx_core.workers`, 2026-12-03 evening): a writer thread "
@@ -817,9 +827,16 @@ def write_markdown(
     busy = ""
     if load:
         shared = max(load) > 0.75 * float(info["cores"] or 1)
+        # The load average counts the fill's own threads; what other processes used is measured per speed run.
+        alone = bool(speed) and all(r.get("others_cores", math.inf) <= IDLE_OTHERS_CORES for r in speed)
         busy = (
             f"Load average (1 min) {load[0]:.1f} at the start and {load[1]:.1f} at the end on {info['cores']} cores"
-            + (": other work shared the machine, so timings are pessimistic." if shared else ".")
+            + (
+                f": it counts the fill's own threads; every speed run had the machine to itself (other "
+                f"processes ≤ {IDLE_OTHERS_CORES:g} cores meanwhile)."
+                if alone
+                else (": other work shared the machine, so timings are pessimistic." if shared else ".")
+            )
         )
     parts = [
         "# Benchmarks",
