@@ -30,6 +30,7 @@ import cv2
 import numpy as np
 
 from ..flow import median_side, sample_points
+from ..flow.ops import largest_channel
 from .chain import SLACK_FAST_PX, Chain
 from .confidence import FIT_SHARE, MISALIGN_PX, TRAVEL_SHARE
 
@@ -272,7 +273,7 @@ def steady(
                 fast[walk.index] = True
                 if fast_spatial is not None:
                     with np.errstate(over="ignore", invalid="ignore"):
-                        apart = np.abs(values - own[walk.index]).max(axis=1) / fast_agree
+                        apart = largest_channel(np.abs(values - own[walk.index])) / fast_agree
                     apart = np.nan_to_num(apart, nan=1e6, posinf=1e6)  # (not usable anyway: weight 0 below)
                     agree = 1.0 / (1.0 + apart**2)
                     held += agree * fast_spatial[walk.index] / (1.0 + (error / misalign_px) ** 2)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..flow.ops import luma
+from ..flow.ops import largest_channel, luma
 from .candidates import Candidates
 
 #: ``gap`` recorded when every sample of one direction was rejected (a clear disagreement).
@@ -33,12 +33,6 @@ class Fused:
     gap: np.ndarray
     #: Frames to the nearest inlier (0: none found).
     nearest: np.ndarray
-
-
-def _largest_channel(values: np.ndarray) -> np.ndarray:
-    """Per row of (N, 3), the largest value (as ``max(axis=1)``, NaN included, without numpy's slow strided
-    reduction over a length-3 last axis)."""
-    return np.maximum(np.maximum(values[:, 0], values[:, 1]), values[:, 2])
 
 
 def _first_of_each(groups: np.ndarray) -> np.ndarray:
@@ -94,7 +88,7 @@ def fuse(
         return Fused(values, np.zeros(n, bool), align, rejected, gap, nearest)
     reference = weighted_median_index(point, luma(candidates.value), weight, n)
     found = reference >= 0
-    distance = _largest_channel(np.abs(candidates.value - candidates.value[reference[point]])) / scale
+    distance = largest_channel(np.abs(candidates.value - candidates.value[reference[point]])) / scale
     inlier = distance <= tolerance
     w_in = np.where(inlier, weight, 0.0)
     total = np.bincount(point, weight, minlength=n)
@@ -117,7 +111,7 @@ def fuse(
     both = (w_f > 0) & (w_b > 0)
     forward = sum_f[both] / w_f[both][:, None]
     backward = sum_b[both] / w_b[both][:, None]
-    gap[both] = _largest_channel(np.abs(forward - backward)) / scale
+    gap[both] = largest_channel(np.abs(forward - backward)) / scale
     # Both directions saw the pixel but every sample of one side was outvoted: they disagree.
     gap[seen_f & seen_b & ~both] = DISAGREE
     rows = np.flatnonzero(inlier)

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..flow import median_side, sample_points
+from ..flow.ops import largest_channel
 from .candidates import Source
 from .chain import SLACK_FAST_PX, touches
 
@@ -131,8 +132,7 @@ def _spread(values: np.ndarray, valid: np.ndarray, level: float) -> tuple[np.nda
     inf with fewer than two valid samples at the centre)."""
     count = valid.sum(axis=0)  # (P, N)
     mean = (values * valid[..., None]).sum(axis=0) / np.maximum(count, 1)[..., None]
-    difference = np.abs(values - mean[None])
-    distance = np.maximum(np.maximum(difference[..., 0], difference[..., 1]), difference[..., 2])  # (S, P, N)
+    distance = largest_channel(np.abs(values - mean[None]))  # (S, P, N)
     usable = valid & (count >= 2)[None]
     total = np.where(usable, distance, np.float32(0.0)).sum(axis=(0, 1))
     spread = total / np.maximum(usable.sum(axis=(0, 1)), 1) / level
