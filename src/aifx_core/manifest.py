@@ -280,20 +280,21 @@ class Manifest:
                 f"{output_name}: {len(foreign)} output frame(s) already exist, made {why} "
                 f"(first: {first}); pass --overwrite to replace them or choose another output"
             )
-        seen: dict[tuple[Path, bool], list[Any] | None] = {}  # a still mask is one file for every frame
-        changed = [
-            f for f in frames if f in done and f in existing and self._changed_input(f, seen) is not None
-        ]
+        changed: dict[int, Path] = {}  # finished frame -> its first input that is not what it was
+        for frame in frames:
+            path = self._changed_input(frame) if frame in done and frame in existing else None
+            if path is not None:
+                changed[frame] = path
         if changed:
-            first = changed[0]
+            first = next(iter(changed))  # (in the order of frames)
             raise InputError(
                 f"{output_name}: the inputs of {len(changed)} finished frame(s) changed since they were made "
-                f"(first: {self._changed_input(first, seen)} of frame {first}; a plate frame is compared by size "
+                f"(first: {changed[first]} of frame {first}; a plate frame is compared by size "
                 "and modification time, a mask by content); pass --overwrite to fill them again"
             )
         return [f for f in frames if f not in done or f not in existing]
 
-    def _changed_input(self, frame: int, seen: dict[tuple[Path, bool], list[Any] | None]) -> Path | None:
+    def _changed_input(self, frame: int) -> Path | None:
         """The input file of ``frame`` that is not what it was when the frame was made, if one is known.
 
         Frames made before inputs were recorded, or by a run that does not say its inputs, are not checked."""
@@ -304,9 +305,7 @@ class Manifest:
         if len(recorded) != len(files):
             return files[0][0] if files else None
         for (path, by_content), before in zip(files, recorded, strict=True):
-            if (path, by_content) not in seen:
-                seen[(path, by_content)] = self._identity_of(path, by_content)
-            if seen[(path, by_content)] != before:
+            if self._identity_of(path, by_content) != before:  # (a still mask is hashed once: _identity_of)
                 return path
         return None
 
