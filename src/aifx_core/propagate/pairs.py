@@ -36,7 +36,7 @@ from ..flow import (
     warp,
     working_size,
 )
-from ..flow.motion import hole_distance
+from ..flow.motion import hole_distance, smoothed_grey
 from ..inpaint.base import FramePacket, Span
 from ..workers import HelperUnavailable, Prefetch, helper, helper_wanted, module_settings, overlap
 from .options import PropagateOptions
@@ -590,10 +590,12 @@ def complete_pair(
     layers: list[list[np.ndarray]] = []
     # The union's distance transform, made once for the completion and both mover detections (own functions).
     distance = hole_distance(union) if union.any() else None
+    # The two grey images as the mover masks compare them, blurred once for the (up to four) masks of the pair.
+    smoothed = (smoothed_grey(a.gray), smoothed_grey(b.gray))
     if union.any():
         if _complete_flows_scored is not None:
             own = (
-                {"layers_out": layers, "distance": distance}
+                {"layers_out": layers, "distance": distance, "smoothed": smoothed}
                 if _complete_flows_scored is complete_flows_scored
                 else {}
             )
@@ -610,7 +612,7 @@ def complete_pair(
     movers: dict[int, np.ndarray] = {}
     if _moving_objects is not None:
         known = (layers[0], layers[1]) if len(layers) == 2 else None
-        movers = _detect_movers(size, pair, (a, b), forward, backward, union, known, distance)
+        movers = _detect_movers(size, pair, (a, b), forward, backward, union, known, distance, smoothed)
     gain = _exposure_gain(a, b, forward) if exposure_match else _UNIT
     return _PairFlow(forward, backward, fits, movers, gain)
 
@@ -624,28 +626,35 @@ def _detect_movers(
     union: np.ndarray,
     layers: tuple[list[np.ndarray], list[np.ndarray]] | None = None,
     distance: np.ndarray | None = None,
+    smoothed: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[int, np.ndarray]:
     """Unmasked moving objects of frame pair+1 (and of frame 0 with the first pair), at full resolution, by
     position.
 
     Each frame's movers come from one pair only (the one that ends at it), so they do not depend on
     how the shot is read. ``layers``: the forward and backward flows' background layers when the
-    completion fitted them already; ``distance``: the union's :func:`.motion.hole_distance`, when made.
+    completion fitted them already; ``distance``: the union's :func:`.motion.hole_distance`, when made;
+    ``smoothed``: the two frames' grey images through :func:`.motion.smoothed_grey` (A, B), when made.
     """
     assert _moving_objects is not None
     height, width = size
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
     a, b = frames
     found: dict[int, np.ndarray] = {}
-    wanted = [(pair + 1, b, backward, forward, (b.gray, a.gray), layers and (layers[1], layers[0]))]
+    blurred = (None, None) if smoothed is None else (smoothed[::-1], smoothed)
+    wanted = [
+        (pair + 1, b, backward, forward, (b.gray, a.gray), layers and (layers[1], layers[0]), blurred[0])
+    ]
     if pair == 0:
-        wanted.append((0, a, forward, backward, (a.gray, b.gray), layers))
-    for index, frame, ahead, back, images, known in wanted:
+        wanted.append((0, a, forward, backward, (a.gray, b.gray), layers, blurred[1]))
+    for index, frame, ahead, back, images, known, smooth in wanted:
         own: dict[str, object] = {}
         if _moving_objects is moving_objects:
             own = {"distance": distance} if distance is not None else {}
             if known:
                 own["layers"] = known
+            if smooth is not None:
+                own["smoothed"] = smooth
         small = np.asarray(_moving_objects(ahead, back, union, side="a", images=images, **own), bool)
         if not small.any():
             continue
