@@ -30,6 +30,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -61,8 +62,10 @@ def oracle(clip: harness.RenderedClip, fits: bool = False) -> Iterator[None]:
     plain = pairs.Pairs._pair_flow
     estimator = DISFlow()
 
-    def pair_flow(self: pairs.Pairs, pair: int, a: pairs._Frame, b: pairs._Frame) -> pairs._PairFlow:
-        done = plain(self, pair, a, b)
+    def pair_flow(
+        self: pairs.Pairs, pair: int, a: pairs._Frame, b: pairs._Frame, *rest: Any, **named: Any
+    ) -> pairs._PairFlow:
+        done = plain(self, pair, a, b, *rest, **named)  # (rest: the DIS thread's flows, when it made them)
         clean_a, _ = flow_gray(clip.frame(pair), None, self.work)
         clean_b, _ = flow_gray(clip.frame(pair + 1), None, self.work)
         region = a.small_hole | b.small_hole

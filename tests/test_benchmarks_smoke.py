@@ -283,6 +283,23 @@ def test_flow_oracle_puts_the_engines_pair_flow_back_error_or_not():
     assert pairs.Pairs._pair_flow is plain
 
 
+def test_flow_oracle_runs_through_the_engine_and_changes_the_fill():
+    """The oracle wraps ``Pairs._pair_flow`` whatever arguments the engine passes it (the DIS thread's flows
+    since f259734: the wrapper took four and every ``--oracle`` / ``--anatomy`` run stopped with a TypeError),
+    and its flow reaches the fill: on the whip's first frames the fill differs from the engine's own."""
+    import bench_flow_whip
+
+    from aifx_core.progress import Reporter
+
+    clip = harness.RenderedClip(harness.CLIPS / "whip", count=4)
+    holes = harness.moving_blob(clip.width, clip.height, 24)
+    own = dict(harness.make_backend("propagate").fill(harness.packets(clip, holes), Reporter()))
+    with bench_flow_whip.oracle(clip):
+        told = dict(harness.make_backend("propagate").fill(harness.packets(clip, holes), Reporter()))
+    assert sorted(told) == sorted(own) == list(range(4))
+    assert any(not np.array_equal(told[t], own[t]) for t in own)
+
+
 def test_anatomy_records_every_output_frame_and_puts_the_engine_back():
     """``bench_flow_whip.py --anatomy`` reads the engine's routes through ``recorded``: every output frame leaves
     its hole pixels with the fill the engine yielded there and shares in [0, 1], and ``_Run.result`` is the
