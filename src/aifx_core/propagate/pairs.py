@@ -40,6 +40,7 @@ from ..flow import (
 from ..flow.motion import hole_distance
 from ..inpaint.base import FramePacket, Span
 from ..workers import HelperUnavailable, Prefetch, helper, helper_wanted, module_settings, overlap
+from .chain import footprint
 from .options import PropagateOptions
 
 _UNIT = np.ones(3, np.float32)
@@ -98,6 +99,8 @@ class _Frame:
     #: pass each time. Dropped with the plate (:meth:`release`), so it is held only while the plate is.
     _blocked: np.ndarray | None = field(default=None, repr=False, compare=False)
     _blocked_for: np.ndarray | None = field(default=None, repr=False, compare=False)
+    #: ``footprint`` as last made (read-only), with the movers it was made with (None: no movers), the same way.
+    _footprint: tuple[np.ndarray | None, np.ndarray] | None = field(default=None, repr=False, compare=False)
 
     @property
     def blocked(self) -> np.ndarray:
@@ -111,6 +114,19 @@ class _Frame:
             blocked.flags.writeable = False  # (shared by every reader)
             self._blocked, self._blocked_for = blocked, self.movers
         return blocked
+
+    @property
+    def footprint(self) -> np.ndarray:
+        """``blocked`` grown by a bilinear read's footprint (:func:`.chain.footprint`): what chain steps and
+        hypotheses ask of a source frame, one gather a point instead of four. Kept like ``blocked``."""
+        movers = self.movers
+        if self._footprint is not None and self._footprint[0] is movers:
+            return self._footprint[1]
+        grown = footprint(self.blocked)
+        if self.plate_held:
+            grown.flags.writeable = False  # (shared by every reader)
+            self._footprint = (movers, grown)
+        return grown
 
     @property
     def plate_held(self) -> bool:
@@ -141,6 +157,7 @@ class _Frame:
             self._source = None
             self.packet = replace(self.packet, rgb=_RELEASED)
         self._blocked = self._blocked_for = None
+        self._footprint = None
 
 
 @dataclass
