@@ -18,6 +18,7 @@ of it in the caller's thread.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -39,6 +40,7 @@ from ..flow import (
 from ..flow.motion import hole_distance, smoothed_grey
 from ..inpaint.base import FramePacket, Span
 from ..workers import HelperUnavailable, Prefetch, helper, helper_wanted, module_settings, overlap
+from .chain import footprint
 from .options import PropagateOptions
 
 _UNIT = np.ones(3, np.float32)
@@ -97,6 +99,8 @@ class _Frame:
     #: pass each time. Dropped with the plate (:meth:`release`), so it is held only while the plate is.
     _blocked: np.ndarray | None = field(default=None, repr=False, compare=False)
     _blocked_for: np.ndarray | None = field(default=None, repr=False, compare=False)
+    #: ``footprint`` as last made (read-only), with the movers it was made with (None: no movers), the same way.
+    _footprint: tuple[np.ndarray | None, np.ndarray] | None = field(default=None, repr=False, compare=False)
 
     @property
     def blocked(self) -> np.ndarray:
@@ -110,6 +114,19 @@ class _Frame:
             blocked.flags.writeable = False  # (shared by every reader)
             self._blocked, self._blocked_for = blocked, self.movers
         return blocked
+
+    @property
+    def footprint(self) -> np.ndarray:
+        """``blocked`` grown by a bilinear read's footprint (:func:`.chain.footprint`): what chain steps and
+        hypotheses ask of a source frame, one gather a point instead of four. Kept like ``blocked``."""
+        movers = self.movers
+        if self._footprint is not None and self._footprint[0] is movers:
+            return self._footprint[1]
+        grown = footprint(self.blocked)
+        if self.plate_held:
+            grown.flags.writeable = False  # (shared by every reader)
+            self._footprint = (movers, grown)
+        return grown
 
     @property
     def plate_held(self) -> bool:
@@ -140,6 +157,7 @@ class _Frame:
             self._source = None
             self.packet = replace(self.packet, rgb=_RELEASED)
         self._blocked = self._blocked_for = None
+        self._footprint = None
 
 
 @dataclass
@@ -190,6 +208,10 @@ class Pairs:
         self._worker: ThreadPoolExecutor | None = None
         #: Where each pair's DIS runs, one pair ahead of its completion (see :meth:`_start_flow`).
         self._estimating: ThreadPoolExecutor | None = None
+        #: One estimator call at a time: DIS keeps its pyramids and buffers in its OpenCV object (and a
+        #: caller's own estimator may too), and two threads may ask it: the DIS thread for the pairs started
+        #: after a helper process was lost, the flow worker for the pairs queued for that helper before.
+        self._estimator_lock = threading.Lock()
         self._threaded = overlap()
         #: Where the flow worker sends its pairs (a process of its own, free of this one's GIL), or None.
         self._helper = helper() if self._threaded and helper_wanted() else None
@@ -388,7 +410,7 @@ class Pairs:
             # the moving blob's critical path: ~50 of its ~65 ms a frame on two idle cores).
             if self._estimating is None:
                 self._estimating = ThreadPoolExecutor(1, thread_name_prefix="aifx-dis")
-            estimated = self._estimating.submit(estimate_pair, self.estimator, _flow_input(a), _flow_input(b))
+            estimated = self._estimating.submit(self._estimate, _flow_input(a), _flow_input(b))
         self.pending[pair] = self._worker.submit(self._pair_flow, pair, a, b, estimated)
 
     def _take_flow(self, pair: int) -> None:
@@ -456,7 +478,12 @@ class Pairs:
                 )
             except HelperUnavailable:
                 self._helper = None  # (for the rest of this run: compute here)
-        return pair_flow(self.estimator, *args)
+        return complete_pair(*args, self._estimate(args[3], args[4]))
+
+    def _estimate(self, a: _FlowInput, b: _FlowInput) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`estimate_pair` with this run's estimator, one call at a time (see ``_estimator_lock``)."""
+        with self._estimator_lock:
+            return estimate_pair(self.estimator, a, b)
 
     def fit(self, index: int, direction: int) -> np.ndarray | None:
         """The completion's expected error of :meth:`flow` (working px), None when not estimated."""
