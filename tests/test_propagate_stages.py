@@ -370,6 +370,35 @@ def test_a_pair_makes_its_holes_distance_transform_once(monkeypatch) -> None:
     assert sum(np.array_equal(hole, union) for hole in made) == 1
 
 
+def test_a_pair_blurs_its_two_grey_images_once(monkeypatch) -> None:
+    """Counted, not timed: the mover masks' smoothed grey images (a 5x5 Gaussian of each frame) are made once
+    per pair and shared by the completion's two mover masks and the mover detections (the first pair runs
+    two); each mask blurred both images itself before (eight blurs on the first pair)."""
+    import cv2
+
+    from aifx_core.flow import DISFlow, flow_gray
+
+    clip = hard_clip(n=2)
+    height, width = clip.frames[0].shape[:2]
+    inputs = []
+    for rgb, hole in zip(clip.frames, clip.holes, strict=True):
+        gray, small = flow_gray(rgb, hole, (height, width), "sRGB")
+        inputs.append(pairs._FlowInput(gray, small, hole, rgb, hole))
+    blurred: list[np.ndarray] = []
+    real = cv2.GaussianBlur
+
+    def counting(image: np.ndarray, ksize, sigma, *args, **kwargs) -> np.ndarray:
+        if tuple(ksize) == (5, 5) and image.dtype == np.uint8:
+            blurred.append(image)
+        return real(image, ksize, sigma, *args, **kwargs)
+
+    monkeypatch.setattr(cv2, "GaussianBlur", counting)
+    done = pairs.pair_flow(DISFlow(), (height, width), False, 0, inputs[0], inputs[1])
+    assert done.fits is not None
+    assert len(blurred) == 2
+    assert {id(image) for image in blurred} == {id(inputs[0].gray), id(inputs[1].gray)}
+
+
 def test_a_frames_blocked_map_is_made_once_per_movers_and_dropped_with_its_plate() -> None:
     """``_Frame.blocked`` (read on every access to a frame as a source) is cached while the plate is held: the
     same read-only array each time, remade when the movers change, not kept once the plate is released."""
