@@ -341,3 +341,33 @@ def test_a_low_confidence_propagated_value_is_held_to_the_walks_own_motion() -> 
     dolly, strict = moved(6.0, 1.0), moved(6.0, None)
     assert np.abs(dolly - own).mean() > 1.5 * np.abs(strict - own).mean()
     np.testing.assert_array_equal(moved(1.5, 1.0), moved(1.5, None))
+
+
+def test_a_filled_frame_builds_what_it_is_read_by_on_first_use_and_reads_the_same() -> None:
+    """``Filled`` makes its fast crop and its full-frame blocked map only when a read needs them (most steady
+    steps read inside the hole's crop, slow ones never the fast crop), and what it reads does not depend on the
+    order of the reads."""
+    hole, ys, xs, truth, fills = _boiling_frames(frames=(0,))
+    plate = np.where(hole[..., None], 0.0, truth[0]).astype(np.float32)
+    rng = np.random.default_rng(2)
+    readable, fast = rng.random(len(ys)).astype(np.float32), np.ones(len(ys), np.float32)
+    inside_x = rng.uniform(30, 48, 200).astype(np.float32)
+    inside_y = rng.uniform(10, 28, 200).astype(np.float32)
+    outside_x = rng.uniform(0, 20, 50).astype(np.float32)
+    outside_y = rng.uniform(0, 38, 50).astype(np.float32)
+    lazy = Filled(plate, hole, ys, xs, fills[0], readable, fast)
+    slow = lazy.sample(inside_x, inside_y)
+    assert lazy._crops[1] is None and lazy._blocked_255 is None
+    quick = lazy.sample(inside_x, inside_y, True)
+    assert lazy._crops[1] is not None and lazy._blocked_255 is None
+    far = lazy.sample(outside_x, outside_y)
+    assert lazy._blocked_255 is not None
+    other = Filled(plate, hole, ys, xs, fills[0], readable, fast)
+    for got, (x, y, is_fast) in zip(
+        (far, quick, slow),
+        ((outside_x, outside_y, False), (inside_x, inside_y, True), (inside_x, inside_y, False)),
+        strict=True,
+    ):
+        expected = other.sample(x, y, is_fast)
+        assert np.array_equal(got[0], expected[0]) and np.array_equal(got[1], expected[1])
+    assert not np.array_equal(slow[0], quick[0])  # (the two crops differ: the test reads both)

@@ -310,3 +310,31 @@ def test_complete_flow_falls_back_to_smooth_fill_on_an_incoherent_ring() -> None
     assert np.isfinite(completed).all()
     assert np.abs(completed[hole]).max() <= 3.0 + 1e-3
     assert completed[hole].std() < 1.0  # smooth, not the noise's own spread (1.7)
+
+
+def test_between_marks_what_lies_between_two_marked_ring_pixels() -> None:
+    """completion._between (a running maximum that carries the nearest ring pixel's code) against its
+    definition, walked pixel by pixel: a pixel off the ring is between where its nearest ring pixels on both
+    sides, along its row or along its column, are marked. Random rings and marks, ties at the edges."""
+    from aifx_core.flow.completion import _between
+
+    def reference(marked: np.ndarray, ring: np.ndarray) -> np.ndarray:
+        height, width = ring.shape
+        out = np.zeros(ring.shape, bool)
+        for y in range(height):
+            for x in range(width):
+                if ring[y, x]:
+                    continue
+                for line, marks, at in ((ring[y, :], marked[y, :], x), (ring[:, x], marked[:, x], y)):
+                    before = [i for i in range(at) if line[i]]
+                    after = [i for i in range(at + 1, len(line)) if line[i]]
+                    if before and after and marks[before[-1]] and marks[after[0]]:
+                        out[y, x] = True
+        return out
+
+    rng = np.random.default_rng(11)
+    for _ in range(60):
+        height, width = (int(v) for v in rng.integers(1, 24, 2))
+        ring = rng.random((height, width)) < rng.random()
+        marked = rng.random((height, width)) < rng.random()
+        assert np.array_equal(_between(marked, ring), reference(marked, ring))

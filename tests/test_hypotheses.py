@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 
 from aifx_core.propagate.candidates import Source
-from aifx_core.propagate.hypotheses import choose, nearest_outside
+from aifx_core.propagate.hypotheses import _side_motions, choose, nearest_outside
 
 WIDTH, HEIGHT, FRAMES, TARGET = 200, 64, 5, 2
 HOLE = (slice(16, 48), slice(70, 110))  # rows, columns of the hole in the target frame
@@ -151,3 +151,20 @@ def test_through_the_engine_nothing_comes_from_a_hole_and_the_window_changes_not
         np.testing.assert_array_equal(a, b)
         filled = a[hole]
         assert filled.max() < 1.5 and filled.min() > -0.5
+
+
+def test_side_motions_scan_only_the_points_rows_and_columns_and_agree_with_the_whole_frame():
+    """``_side_motions`` reads the nearest measured pixel each way from the points' own rows and columns only;
+    what it finds is what ``nearest_outside`` over the whole frame finds there."""
+    rng = np.random.default_rng(7)
+    for size in ((1, 1), (4, 9), (30, 41)):
+        for share in (0.2, 0.7, 1.0):
+            completed = rng.random(size) < share
+            flow = rng.standard_normal((*size, 2)).astype(np.float32)
+            xi, yi = rng.integers(0, size[1], 60), rng.integers(0, size[0], 60)
+            whole = nearest_outside(completed)
+            for side, (motion, has) in enumerate(_side_motions(flow, completed, xi, yi)):
+                at = whole[side][yi, xi]
+                assert np.array_equal(has, at >= 0)
+                expected = flow[yi, np.maximum(at, 0)] if side < 2 else flow[np.maximum(at, 0), xi]
+                assert np.array_equal(motion, expected)

@@ -13,7 +13,7 @@ from aifx_core.inpaint import BackendContext, FramePacket
 from aifx_core.progress import Reporter
 from aifx_core.propagate import fallback_route, pairs
 from aifx_core.propagate.candidates import Candidates, Source, gather
-from aifx_core.propagate.chain import Chain
+from aifx_core.propagate.chain import Chain, footprint, touches, touches_footprint
 from aifx_core.propagate.confidence import candidate_quality, candidate_weight, pixel_confidence
 from aifx_core.propagate.fallback import blend_weights
 from aifx_core.propagate.fusion import fuse, weighted_median_index
@@ -370,6 +370,35 @@ def test_a_pair_makes_its_holes_distance_transform_once(monkeypatch) -> None:
     assert sum(np.array_equal(hole, union) for hole in made) == 1
 
 
+def test_a_pair_blurs_its_two_grey_images_once(monkeypatch) -> None:
+    """Counted, not timed: the mover masks' smoothed grey images (a 5x5 Gaussian of each frame) are made once
+    per pair and shared by the completion's two mover masks and the mover detections (the first pair runs
+    two); each mask blurred both images itself before (eight blurs on the first pair)."""
+    import cv2
+
+    from aifx_core.flow import DISFlow, flow_gray
+
+    clip = hard_clip(n=2)
+    height, width = clip.frames[0].shape[:2]
+    inputs = []
+    for rgb, hole in zip(clip.frames, clip.holes, strict=True):
+        gray, small = flow_gray(rgb, hole, (height, width), "sRGB")
+        inputs.append(pairs._FlowInput(gray, small, hole, rgb, hole))
+    blurred: list[np.ndarray] = []
+    real = cv2.GaussianBlur
+
+    def counting(image: np.ndarray, ksize, sigma, *args, **kwargs) -> np.ndarray:
+        if tuple(ksize) == (5, 5) and image.dtype == np.uint8:
+            blurred.append(image)
+        return real(image, ksize, sigma, *args, **kwargs)
+
+    monkeypatch.setattr(cv2, "GaussianBlur", counting)
+    done = pairs.pair_flow(DISFlow(), (height, width), False, 0, inputs[0], inputs[1])
+    assert done.fits is not None
+    assert len(blurred) == 2
+    assert {id(image) for image in blurred} == {id(inputs[0].gray), id(inputs[1].gray)}
+
+
 def test_a_frames_blocked_map_is_made_once_per_movers_and_dropped_with_its_plate() -> None:
     """``_Frame.blocked`` (read on every access to a frame as a source) is cached while the plate is held: the
     same read-only array each time, remade when the movers change, not kept once the plate is released."""
@@ -392,3 +421,70 @@ def test_a_frames_blocked_map_is_made_once_per_movers_and_dropped_with_its_plate
     assert np.array_equal(frame.blocked, invalid | other) and frame.blocked is not first
     frame.release()
     assert np.array_equal(frame.blocked, invalid | other) and frame.blocked is not frame.blocked
+
+
+def test_a_footprint_answers_touches_with_one_read() -> None:
+    """``chain.footprint`` grows a map by a bilinear read's 2x2 footprint (the last row and column clamped, as
+    ``touches`` clamps), so one read of it says what ``touches``' four reads say, at every position."""
+    rng = np.random.default_rng(3)
+    for size in ((1, 1), (1, 6), (6, 1), (9, 13)):
+        for share in (0.05, 0.3, 0.8):
+            invalid = rng.random(size) < share
+            ys, xs = np.mgrid[0 : size[0] : 0.25, 0 : size[1] : 0.25]
+            xs, ys = xs.ravel().astype(np.float32), ys.ravel().astype(np.float32)
+            expected = touches(invalid, xs, ys)
+            assert np.array_equal(touches_footprint(footprint(invalid), xs, ys), expected)
+            source = Source(
+                np.zeros((*size, 3), np.float32), invalid, np.ones(3, np.float32), footprint(invalid)
+            )
+            assert np.array_equal(source.touches(xs, ys), expected)
+    # One invalid pixel blocks the reads whose floor is it, left of it, above it, or diagonally above-left.
+    single = np.zeros((4, 4), bool)
+    single[2, 2] = True
+    assert np.argwhere(footprint(single)).tolist() == [[1, 1], [1, 2], [2, 1], [2, 2]]
+
+
+def test_a_frames_footprint_is_made_once_per_movers_and_dropped_with_its_plate() -> None:
+    """``_Frame.footprint`` (read by every chain step that reads the frame) is kept like ``blocked``: made once
+    per movers, read-only, and not kept once the plate is released."""
+    size = (8, 10)
+    invalid = np.zeros(size, bool)
+    invalid[2:4, 2:4] = True
+    rgb = np.zeros((*size, 3), np.float32)
+    frame = pairs._Frame(
+        FramePacket(1, rgb, invalid), rgb, invalid, np.zeros(size, np.uint8), invalid, rgb, invalid, 1.0
+    )
+    first = frame.footprint
+    assert np.array_equal(first, footprint(invalid)) and not first.flags.writeable
+    assert frame.footprint is first
+    frame.movers = movers = np.zeros(size, bool)
+    movers[6, 6] = True
+    second = frame.footprint
+    assert second is not first and np.array_equal(second, footprint(invalid | movers))
+    assert frame.footprint is second
+    frame.release()
+    assert np.array_equal(frame.footprint, second) and frame.footprint is not frame.footprint
+
+
+def test_fusion_takes_the_nearest_inlier_not_the_nearest_sample() -> None:
+    """``nearest`` is the fewest frames to an inlier of the point (an outlier nearer does not count; 0: none)."""
+    grey, car = [0.5, 0.5, 0.5], [0.9, 0.1, 0.1]
+    c = _cands(
+        [0, 0, 0, 0, 1, 1], [car, grey, grey, grey, grey, grey], [1, 1, -1, -1, -1, 1], [1, 3, 4, 2, 5, 4]
+    )
+    quality = candidate_quality(c)
+    fused = fuse(c, candidate_weight(c, quality), quality, 3, scale=0.5)
+    assert fused.nearest.tolist() == [2, 4, 0] and fused.nearest.dtype == np.int16
+    rng = np.random.default_rng(5)
+    n, m = 40, 300
+    point = rng.integers(0, n - 5, m)
+    values = rng.choice([0.2, 0.21, 0.9], size=(m, 1)) * np.ones((1, 3))
+    c = _cands(point, values, rng.choice([1, -1], m), rng.integers(1, 13, m))
+    quality = candidate_quality(c)
+    weight = candidate_weight(c, quality)
+    fused = fuse(c, weight, quality, n, scale=0.5)
+    reference = weighted_median_index(point, c.value[:, 0], weight, n)
+    for p in range(n):
+        rows = np.flatnonzero(point == p)
+        inliers = [r for r in rows if abs(c.value[r, 0] - c.value[reference[p], 0]) / 0.5 <= 0.25]
+        assert fused.nearest[p] == (min(c.steps[r] for r in inliers) if inliers else 0)

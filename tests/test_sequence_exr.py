@@ -278,3 +278,27 @@ def test_images_from_tiled_time_coded_plates_can_be_copied_and_pickled(tmp_path:
         header_back, pixels_back = read_direct(write_image(tmp_path / "clone.exr", clone))
         assert_same_pixels(pixels_back, rich_channels())
         assert header_back["timeCode"].hours == 1
+
+
+@pytest.mark.parametrize("compression", ["zip", "zips"])
+def test_zip_level_is_set_and_lossless(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compression: str
+) -> None:
+    """ZIP/ZIPS are written at EXR_ZIP_LEVEL (1: a faster encode, a larger file), the same pixels as at
+    OpenEXR's default level. Smooth texture with noise, so the levels compress it differently."""
+    from aifx_core.sequence import exr
+
+    if not exr._zip_level_setter():
+        pytest.skip("these OpenEXR bindings do not export exr_set_default_zip_compression_level")
+    rng = np.random.default_rng(3)
+    ys, xs = np.mgrid[0:240, 0:320]
+    smooth = np.sin(xs / 17.0) * np.cos(ys / 23.0) + 0.05 * rng.standard_normal((240, 320))
+    channels = {c: (smooth * (i + 1)).astype(np.float16) for i, c in enumerate("RGB")}
+    sizes = {}
+    for level in (None, 1):
+        monkeypatch.setattr(exr, "EXR_ZIP_LEVEL", level)
+        out = write_image(tmp_path / f"{level}.exr", Image(channels=channels), compression=compression)
+        sizes[level] = out.stat().st_size
+        assert_same_pixels(read_direct(out)[1], channels)
+    monkeypatch.setattr(exr, "EXR_ZIP_LEVEL", 1)
+    assert sizes[1] > sizes[None]  # (level 1 compresses less than the default 4: the setting took)

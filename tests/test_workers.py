@@ -375,6 +375,23 @@ def _engine_fill(packets, **options):
     return [(f, rgb.tobytes()) for f, rgb in backend.fill(iter(packets), Reporter())]
 
 
+def _assert_same_frames(got, expected) -> None:
+    """``got == expected`` for two :func:`_engine_fill` results; on a difference, says which frames differ and
+    by how much instead of printing every frame's bytes (CI shows only the end of a long message)."""
+    import numpy as np
+
+    if got == expected:
+        return
+    assert [f for f, _ in got] == [f for f, _ in expected]
+    differ = []
+    for (frame, a), (_, b) in zip(got, expected, strict=True):
+        if a != b:
+            x, y = np.frombuffer(a, np.float32), np.frombuffer(b, np.float32)
+            diff = np.abs(x.astype(np.float64) - y)
+            differ.append(f"{frame}: {np.count_nonzero(x != y)} values, max |d| {np.nanmax(diff):.3g}")
+    raise AssertionError(f"{len(differ)} of {len(got)} frames differ: " + "; ".join(differ))
+
+
 @pytest.mark.parametrize("window", [1, 4])
 def test_the_flow_worker_changes_no_pixel(monkeypatch, window):
     packets = _engine_clip()
@@ -383,7 +400,7 @@ def test_the_flow_worker_changes_no_pixel(monkeypatch, window):
     monkeypatch.delenv(THREADS_ENV)
     overlapped = _engine_fill(packets, window=window, radius=4, keyframe_interval=3)
     assert [f for f, _ in overlapped] == [p.frame for p in packets]
-    assert overlapped == alone
+    _assert_same_frames(overlapped, alone)
     assert _no_worker_threads()
 
 
@@ -408,7 +425,7 @@ def test_the_flows_are_estimated_in_a_thread_of_their_own(monkeypatch):
         estimator = Recording()
         outputs.append(_engine_fill(packets, radius=4, keyframe_interval=3, flow_estimator=estimator))
         threads.append(estimator.threads)
-    assert outputs[0] == outputs[1]
+    _assert_same_frames(outputs[1], outputs[0])
     assert threads == [{"MainThread"}, {"aifx-dis"}]
     assert _no_worker_threads()
 
@@ -475,7 +492,8 @@ def test_the_helper_process_computes_the_pairs_and_changes_no_pixel(monkeypatch)
     monkeypatch.delenv(PROCESS_ENV)
     by_default = _engine_fill(packets, radius=4, keyframe_interval=3)
     assert helper().calls == before + len(packets) - 1  # the default keeps the flow in its thread
-    assert in_helper == in_thread == alone == by_default
+    for output in (in_thread, in_helper, by_default):
+        _assert_same_frames(output, alone)
     assert _no_worker_threads()
 
 
@@ -494,13 +512,13 @@ def test_the_helper_process_sees_the_settings_a_caller_changed(monkeypatch):
     assert helper().calls > before
     monkeypatch.setenv(PROCESS_ENV, "0")
     in_thread = _engine_fill(packets, radius=4)
-    assert in_helper == in_thread
+    _assert_same_frames(in_helper, in_thread)
     assert in_helper != plain  # (the settings matter on this clip: the check can fail)
 
 
 def test_a_lost_helper_process_costs_no_frame(monkeypatch):
-    """The helper killed while a run uses it: that run computes the rest in its flow worker's thread (same
-    pixels), and the next run starts a new helper."""
+    """A helper killed between runs: the next run starts a new one and every pair goes to it (same pixels).
+    (Killed in the middle of a run: the next test.)"""
     from aifx_core.workers import PROCESS_ENV, helper
 
     packets = _engine_clip()
@@ -512,9 +530,10 @@ def test_a_lost_helper_process_costs_no_frame(monkeypatch):
     worker.start()
     assert worker._proc is not None
     worker._proc.kill()
-    assert _engine_fill(packets, radius=4) == alone
+    worker._proc.wait()  # (dead for sure: a killed child not yet reaped would look alive to the next call)
+    _assert_same_frames(_engine_fill(packets, radius=4), alone)
     before = worker.calls
-    assert _engine_fill(packets, radius=4) == alone
+    _assert_same_frames(_engine_fill(packets, radius=4), alone)
     assert worker.calls == before + len(packets) - 1
     assert _no_worker_threads()
 
@@ -549,3 +568,62 @@ def test_a_helper_that_does_not_start_is_given_up(monkeypatch, tmp_path):
     with pytest.raises(workers.HelperUnavailable):
         worker.call("math", "hypot", 3.0, 4.0)
     assert worker._proc is None and worker.calls == 0
+
+
+def test_a_helper_lost_mid_run_never_runs_the_estimator_in_two_threads_at_once(monkeypatch):
+    """The helper dies after a few pairs: the pairs already queued for it are computed in the flow worker,
+    the later ones have their DIS made in the aifx-dis thread. The run's estimator (one OpenCV DIS object,
+    whose buffers are its own and not safe to share) must still see one call at a time, and the output is
+    the one-thread run's."""
+    from aifx_core.flow import DISFlow
+    from aifx_core.workers import PROCESS_ENV, helper
+
+    packets = _engine_clip(16)
+    monkeypatch.setenv(THREADS_ENV, "1")
+    alone = _engine_fill(packets, radius=4)
+    monkeypatch.delenv(THREADS_ENV)
+
+    plain_estimate = DISFlow.estimate
+    inside, most, threads, guard = [0], [0], set(), threading.Lock()
+
+    def estimate(self, a_gray, b_gray):  # DISFlow's own, slowed so that two callers would meet
+        with guard:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+            threads.add(threading.current_thread().name.split("_")[0])
+        try:
+            time.sleep(0.05)
+            return plain_estimate(self, a_gray, b_gray)
+        finally:
+            with guard:
+                inside[0] -= 1
+
+    monkeypatch.setattr(DISFlow, "estimate", estimate)  # (still a DISFlow: the helper is asked)
+    monkeypatch.setenv(PROCESS_ENV, "1")
+    worker = helper()
+    before = worker.calls
+    stop = threading.Event()
+
+    def kill_after_two_pairs() -> None:
+        while not stop.is_set():
+            if worker.calls >= before + 4 and worker._proc is not None:
+                # Stopped first, so that the flow worker waits in a call while the engine queues the
+                # next pairs for the helper; then lost with those pairs queued.
+                worker._proc.send_signal(signal.SIGSTOP)
+                time.sleep(1.0)
+                worker._proc.kill()
+                return
+            time.sleep(0.001)
+
+    killer = threading.Thread(target=kill_after_two_pairs)
+    killer.start()
+    try:
+        mid_run = _engine_fill(packets, radius=4)
+    finally:
+        stop.set()
+        killer.join()
+    assert worker.calls < before + len(packets) - 1  # (the helper was lost: the check can fail)
+    assert threads  # the rest was computed here
+    assert most[0] == 1, threads
+    _assert_same_frames(mid_run, alone)
+    assert _no_worker_threads()

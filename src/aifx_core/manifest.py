@@ -396,7 +396,10 @@ class Manifest:
             "ranges": self.ranges,
             "job": self.job.to_dict(),
         }
-        text = json.dumps(data, indent=1, default=repr)  # a Python caller's flow estimator: recorded by repr
+        # (a Python caller's flow estimator is recorded by repr) Not indented: with ``indent`` the json module
+        # encodes in Python, not C, holding the GIL on the writer thread, and the file grows with the shot
+        # (every frame's record and sources): 0.35 → 0.06 ms a save at 70 frames, 4.9 → 0.85 ms at 1000.
+        text = json.dumps(data, default=repr)
         atomic_write(self.path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 

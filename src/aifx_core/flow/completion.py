@@ -98,6 +98,9 @@ class _Settings:
     #: (a_hole, b_hole): each frame's own hole (the hole completed is their union), when known; a flow is
     #: unverified where it lands in the hole of the frame it points to (the union when not given).
     holes: tuple[np.ndarray, np.ndarray] | None = None
+    #: ``images`` through :func:`.motion.smoothed_grey`, when the caller has them (shared with its mover
+    #: detection: each blurred once).
+    smoothed: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def complete_flow(flow: np.ndarray, hole: np.ndarray, **options: Any) -> np.ndarray:
@@ -121,7 +124,8 @@ def complete_flows(flows: list[np.ndarray], hole: np.ndarray, **options: Any) ->
     of its own), ``images`` (``(a_gray, b_gray)``, the uint8 images the flows were estimated on: recommended,
     so that objects the flow did not follow are found too; see :func:`.motion.moving_mask`) and ``holes``
     (``(a_hole, b_hole)``, each frame's own hole when the flows are a pair [A→B, B→A, ...]: ring samples
-    landing in the other frame's hole are not learned from; without it, in the union).
+    landing in the other frame's hole are not learned from; without it, in the union). ``smoothed``:
+    ``images`` through :func:`.motion.smoothed_grey`, when the caller has them (not blurred again).
     """
     return _complete(flows, hole, _Settings(**options))[0]
 
@@ -174,7 +178,8 @@ def _complete(
         if opt.exclude_movers and layers:
             # Flow j runs A→B for even j (forward), B→A for odd j (backward).
             seen = None if opt.images is None else (opt.images if j % 2 == 0 else opt.images[::-1])
-            movers.append(moving_mask(flow, hole, layers, distance=distance, images=seen))
+            smooth = None if opt.smoothed is None else (opt.smoothed if j % 2 == 0 else opt.smoothed[::-1])
+            movers.append(moving_mask(flow, hole, layers, distance=distance, images=seen, smoothed=smooth))
         else:
             movers.append(np.zeros((height, width), bool))
     if layers_out is not None:
@@ -468,17 +473,18 @@ def _spanning_mover(
 def _between(marked: np.ndarray, ring: np.ndarray) -> np.ndarray:
     """Pixels whose nearest ring pixels on both sides, along their row or along their column, are ``marked``
     (an object on opposite sides of the hole spans it there; one seen on one side only may end anywhere)."""
-    code = np.where(ring, np.where(marked, 2, 1), 0).astype(np.int8)
+    # The nearest ring pixel on one side is the last one before, so a running maximum of (4 · its position +
+    # its code: 1 ring, 2 marked) carries its code in the low two bits (one int32 pass a side, no gather).
+    code = np.where(ring, np.where(marked, 2, 1), 0).astype(np.int32)
     out = np.zeros(ring.shape, bool)
     for axis in (0, 1):
-        ends = []
-        for flip in (False, True):
-            c = np.flip(code, axis) if flip else code
-            position = np.arange(c.shape[axis]).reshape((-1, 1) if axis == 0 else (1, -1))
-            last = np.maximum.accumulate(np.where(c > 0, position, 0), axis=axis)
-            seen = np.take_along_axis(c, last, axis=axis)
-            ends.append(np.flip(seen, axis) if flip else seen)
-        out |= (ends[0] == 2) & (ends[1] == 2)
+        length = ring.shape[axis]
+        position = (4 * np.arange(length, dtype=np.int32)).reshape((-1, 1) if axis == 0 else (1, -1))
+        before = np.maximum.accumulate(np.where(ring, position + code, 0), axis=axis)
+        # (the far side: positions counted from the other end, the running maximum taken backwards)
+        after_key = np.where(ring, (4 * length - position) + code, 0)
+        after = np.flip(np.maximum.accumulate(np.flip(after_key, axis), axis=axis), axis)
+        out |= ((before & 3) == 2) & ((after & 3) == 2)
     return out & ~ring
 
 

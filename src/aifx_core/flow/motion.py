@@ -165,6 +165,7 @@ def moving_mask(
     distance: np.ndarray | None = None,
     images: tuple[np.ndarray, np.ndarray] | None = None,
     mismatch_level: float = 4.0,
+    smoothed: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Where ``flow`` (one direction) moves against all background ``layers``, outside ``hole``.
 
@@ -184,7 +185,8 @@ def moving_mask(
     motion). Where B, sampled along the flow, differs from A by more than ``mismatch_level`` times the
     frame's median difference (and at least 12 grey levels), the flow does not explain the image there;
     such regions count whatever their flow: a parallax layer is one whose own motion explains the image
-    (less than 20 % of it mismatched).
+    (less than 20 % of it mismatched). ``smoothed``: ``images`` through :func:`smoothed_grey`, when the
+    caller has them (a frame pair's three mover masks read the same two; a blur each costs a pass).
     """
     height, width = hole.shape
     if not layers:
@@ -211,7 +213,8 @@ def moving_mask(
     candidate = look & ~(best <= limit * limit)  # (NaN flow disagrees too)
     mismatch = None
     if images is not None:
-        mismatch = _mismatch(images, sub, xs, ys, distance, near_hole, mismatch_level, step) & look
+        pair = smoothed if smoothed is not None else (smoothed_grey(images[0]), smoothed_grey(images[1]))
+        mismatch = _mismatch(pair, sub, xs, ys, distance, near_hole, mismatch_level, step) & look
         candidate |= mismatch
     candidate = cv2.morphologyEx(candidate.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     count, labels, stats, _ = cv2.connectedComponentsWithStats(candidate, connectivity=8)
@@ -247,8 +250,14 @@ def moving_mask(
     return mask & ~hole
 
 
+def smoothed_grey(image: np.ndarray) -> np.ndarray:
+    """A grey image as :func:`moving_mask` compares it: a 5x5 Gaussian (sigma 1), float32 (noise, and the 1-px
+    jitter of sampling blurred texture)."""
+    return cv2.GaussianBlur(image, (5, 5), 1.0).astype(np.float32)
+
+
 def _mismatch(
-    images: tuple[np.ndarray, np.ndarray],
+    smoothed: tuple[np.ndarray, np.ndarray],
     flow: np.ndarray,
     xs: np.ndarray,
     ys: np.ndarray,
@@ -259,10 +268,10 @@ def _mismatch(
 ) -> np.ndarray:
     """On the coarse grid (``xs``, ``ys``, with ``flow`` sampled there): where B along the flow is far from A.
 
-    Both images are smoothed a little first (noise, and the 1-px jitter of sampling blurred texture); targets
-    near a hole compare with its smooth pre-fill and are left out.
+    ``smoothed``: A and B through :func:`smoothed_grey`; targets near a hole compare with its smooth pre-fill
+    and are left out.
     """
-    a, b = (cv2.GaussianBlur(image, (5, 5), 1.0).astype(np.float32) for image in images)
+    a, b = smoothed
     tx, ty = xs + flow[..., 0], ys + flow[..., 1]
     seen = cv2.remap(b, tx, ty, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     difference = np.abs(a[::step, ::step] - seen)
@@ -295,6 +304,7 @@ def moving_objects(
     images: tuple[np.ndarray, np.ndarray] | None = None,
     layers: tuple[list[np.ndarray], list[np.ndarray]] | None = None,
     distance: np.ndarray | None = None,
+    smoothed: tuple[np.ndarray, np.ndarray] | None = None,
     **options: float,
 ) -> np.ndarray:
     """Pixels outside ``hole`` whose motion disagrees with the background's motion layers (H, W bool).
@@ -309,6 +319,7 @@ def moving_objects(
     ``layers``: the background layers of ``forward`` and ``backward`` when the caller has them already (e.g.
     from :func:`.completion.complete_flows_scored`'s ``layers_out``): they are not fitted again.
     ``distance``: :func:`hole_distance` of ``hole`` when the caller has it (read only): not computed again.
+    ``smoothed``: ``images`` through :func:`smoothed_grey` when the caller has them: not blurred again.
     """
     if side not in ("a", "b", "both"):
         raise ValueError(f"side must be 'a', 'b' or 'both', not {side!r}")
@@ -317,14 +328,15 @@ def moving_objects(
     usable = distance > gap  # (measured flow there, not smeared from the pre-filled hole)
     out = np.zeros(hole.shape, bool)
     pairs = (None, None) if images is None else (images, images[::-1])
+    blurred = (None, None) if smoothed is None else (smoothed, smoothed[::-1])
     known = (None, None) if layers is None else layers
-    for name, flow, seen, fitted in (
-        ("a", forward, pairs[0], known[0]),
-        ("b", backward, pairs[1], known[1]),
+    for name, flow, seen, smooth, fitted in (
+        ("a", forward, pairs[0], blurred[0], known[0]),
+        ("b", backward, pairs[1], blurred[1], known[1]),
     ):
         if side in (name, "both"):
             found = background_layers(flow, usable, ransac_px=ransac_px) if fitted is None else fitted
-            out |= moving_mask(flow, hole, found, images=seen, distance=distance, **options)  # type: ignore[arg-type]
+            out |= moving_mask(flow, hole, found, images=seen, distance=distance, smoothed=smooth, **options)  # type: ignore[arg-type]
     return out
 
 

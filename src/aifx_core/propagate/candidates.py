@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..flow import sample_points
-from .chain import Chain, touches
+from .chain import Chain, touches, touches_footprint
 
 
 @dataclass
@@ -26,6 +26,14 @@ class Source:
     image: np.ndarray
     invalid: np.ndarray
     gain: np.ndarray
+    #: ``invalid``'s :func:`.chain.footprint`, when the frame keeps one (read by :meth:`touches`).
+    footprint: np.ndarray | None = None
+
+    def touches(self, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+        """:func:`.chain.touches` on ``invalid``: True where a bilinear read at (x, y) would touch it."""
+        if self.footprint is None:
+            return touches(self.invalid, xs, ys)
+        return touches_footprint(self.footprint, xs, ys)
 
 
 @dataclass
@@ -101,7 +109,7 @@ def gather(
             if frame is None:
                 break
             walk.step()
-            ok = ~touches(frame.invalid, walk.x, walk.y)
+            ok = ~frame.touches(walk.x, walk.y)
             if not ok.any():
                 continue
             point = walk.index[ok]

@@ -124,7 +124,8 @@ def touches(invalid: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
     """True where any of the four pixels a bilinear sample at (x, y) reads is ``invalid``.
 
     Checked on all four neighbours (not on the interpolated weight) so no fraction of a hole pixel, however
-    small, can leak into a fill.
+    small, can leak into a fill. (A frame read many times reads its :func:`footprint` instead:
+    :func:`touches_footprint`, the same answer.)
     """
     height, width = invalid.shape
     # Followed points stay inside the frame (Chain.step drops the others), so truncation is the floor.
@@ -133,3 +134,21 @@ def touches(invalid: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
     x1 = np.minimum(x0 + 1, width - 1)
     y1 = np.minimum(y0 + 1, height - 1)
     return invalid[y0, x0] | invalid[y0, x1] | invalid[y1, x0] | invalid[y1, x1]
+
+
+def footprint(invalid: np.ndarray) -> np.ndarray:
+    """Per pixel (x0, y0): whether a bilinear read whose floor is there touches ``invalid`` (the pixel, its right
+    and lower neighbours and the one diagonally between; the last row and column repeat themselves, as
+    :func:`touches` clamps). Made once per source frame, it turns :func:`touches`' four gathers and index
+    arithmetic per point into one gather (:func:`touches_footprint`): a frame is read by every chain step of
+    every target within the radius, and by the motion hypotheses' patches."""
+    grown = invalid.copy()
+    grown[:, :-1] |= invalid[:, 1:]
+    grown[:-1] |= grown[1:]
+    return grown
+
+
+def touches_footprint(grown: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """:func:`touches` on an ``invalid`` map given by its :func:`footprint` (the same answer)."""
+    height, width = grown.shape
+    return grown[np.minimum(ys.astype(np.intp), height - 1), np.minimum(xs.astype(np.intp), width - 1)]

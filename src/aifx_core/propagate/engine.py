@@ -353,7 +353,9 @@ class _Run:
             if index < 0 or not self.pairs.available(index):
                 return None
             frame = self.pairs.frames[index]
-            return Source(frame.source, frame.blocked, self.pairs.gain_between(index, target))
+            return Source(
+                frame.source, frame.blocked, self.pairs.gain_between(index, target), frame.footprint
+            )
 
         return source
 

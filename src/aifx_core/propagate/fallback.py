@@ -158,7 +158,10 @@ class Filled:
     ) -> None:
         height, width = blocked.shape
         self.plate = plate
-        self.blocked = blocked.astype(np.uint8) * np.uint8(255)  # sampled bilinearly: the blocked share * 255
+        self._blocked = blocked
+        #: ``blocked`` * 255 as uint8, sampled bilinearly (the blocked share) where a read falls outside the crop;
+        #: made on the first such read (a full-frame pass: 2 MB at 1080p, and most steps read inside the crop).
+        self._blocked_255: np.ndarray | None = None
         # The crop holds the hole and one pixel around it, so a bilinear footprint outside the crop's inner part
         # never touches the hole.
         self.y0 = self.x0 = self.y1 = self.x1 = 0
@@ -166,15 +169,23 @@ class Filled:
             self.y0, self.x0 = max(int(ys.min()) - 1, 0), max(int(xs.min()) - 1, 0)
             self.y1, self.x1 = min(int(ys.max()) + 2, height), min(int(xs.max()) + 2, width)
         crop = np.s_[self.y0 : self.y1, self.x0 : self.x1]
-        weight = 1.0 - blocked[crop].astype(np.float32)
-        image = plate[crop].copy()
-        image[ys - self.y0, xs - self.x0] = values
-        self.crops = []
-        for inside in (readable,) if readable_fast is None else (readable, readable_fast):
-            weight[ys - self.y0, xs - self.x0] = inside
-            self.crops.append(
-                np.concatenate([image * weight[..., None], weight[..., None]], axis=-1).astype(np.float32)
-            )
+        self._weight = 1.0 - blocked[crop].astype(np.float32)
+        self._image = plate[crop].copy()
+        self._holes = (ys - self.y0, xs - self.x0)
+        self._image[self._holes] = values
+        self._readable = (readable,) if readable_fast is None else (readable, readable_fast)
+        #: Per readable map, the crop premultiplied by it with the weight as a fourth channel (made on first use:
+        #: the fast one is read only by fast walk steps).
+        self._crops: list[np.ndarray | None] = [None] * len(self._readable)
+
+    def _crop(self, which: int) -> np.ndarray:
+        made = self._crops[which]
+        if made is None:
+            weight = self._weight  # (the hole's weights are all set here, each time: the rest is the plate's)
+            weight[self._holes] = self._readable[which]
+            made = np.concatenate([self._image * weight[..., None], weight[..., None]], axis=-1)
+            made = self._crops[which] = made.astype(np.float32)
+        return made
 
     def sample(self, xs: np.ndarray, ys: np.ndarray, fast: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """(values (N, 3), share (N,)): bilinear samples at full-resolution positions, normalised by the share of
@@ -184,14 +195,16 @@ class Filled:
         share = np.zeros(len(xs), np.float32)
         near = (xs >= self.x0) & (xs < self.x1 - 1) & (ys >= self.y0) & (ys < self.y1 - 1)
         if near.any():
-            crop = self.crops[-1] if fast else self.crops[0]
+            crop = self._crop(len(self._crops) - 1 if fast else 0)
             got = sample_points(crop, xs[near] - self.x0, ys[near] - self.y0)
             share[near] = got[:, 3]
             values[near] = got[:, :3] / np.maximum(got[:, 3], 1e-6)[:, None]
         far = ~near
         if far.any():
             values[far] = sample_points(self.plate, xs[far], ys[far])
-            share[far] = 1.0 - sample_points(self.blocked, xs[far], ys[far]).astype(np.float32) / 255.0
+            if self._blocked_255 is None:
+                self._blocked_255 = self._blocked.astype(np.uint8) * np.uint8(255)
+            share[far] = 1.0 - sample_points(self._blocked_255, xs[far], ys[far]).astype(np.float32) / 255.0
         return values, np.where(share > 1e-3, share, 0.0).astype(np.float32)
 
 

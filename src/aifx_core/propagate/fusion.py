@@ -80,12 +80,11 @@ def fuse(
     relative to it), ``tolerance`` the relative distance to the reference beyond which a sample is dropped."""
     point = candidates.point
     values = np.zeros((n, 3), np.float32)
-    nearest = np.zeros(n, np.int16)
     align = np.zeros(n, np.float32)
     rejected = np.zeros(n, np.float32)
     gap = np.full(n, np.nan, np.float32)
     if len(point) == 0:
-        return Fused(values, np.zeros(n, bool), align, rejected, gap, nearest)
+        return Fused(values, np.zeros(n, bool), align, rejected, gap, np.zeros(n, np.int16))
     reference = weighted_median_index(point, luma(candidates.value), weight, n)
     found = reference >= 0
     distance = largest_channel(np.abs(candidates.value - candidates.value[reference[point]])) / scale
@@ -114,9 +113,10 @@ def fuse(
     gap[both] = largest_channel(np.abs(forward - backward)) / scale
     # Both directions saw the pixel but every sample of one side was outvoted: they disagree.
     gap[seen_f & seen_b & ~both] = DISAGREE
-    rows = np.flatnonzero(inlier)
-    order = rows[_group_order(point[rows], candidates.steps[rows].astype(np.float32))]
-    first = order[_first_of_each(point[order])]
-    nearest[point[first]] = candidates.steps[first]
+    # The nearest inlier's frames: the least over each point's inliers (one pass, no sort by point).
+    unseen = np.iinfo(np.int16).max
+    least = np.full(n, unseen, np.int16)
+    np.minimum.at(least, point[inlier], candidates.steps[inlier].astype(np.int16))
+    nearest = np.where(least < unseen, least, np.int16(0))
     values[~found] = 0.0
     return Fused(values.astype(np.float32), found, align, rejected.astype(np.float32), gap, nearest)

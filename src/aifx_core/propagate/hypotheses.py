@@ -32,7 +32,7 @@ import numpy as np
 from ..flow import median_side, sample_points
 from ..flow.ops import largest_channel
 from .candidates import Source
-from .chain import SLACK_FAST_PX, touches
+from .chain import SLACK_FAST_PX
 
 #: Frames each way a hypothesis is followed (constant velocity: the whip's pan accelerates 18 -> 34 px/frame,
 #: and 3 or 4 frames each way measured worse).
@@ -66,26 +66,36 @@ class Chosen:
 def nearest_outside(completed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per pixel, the column of the nearest pixel not ``completed`` to its left / right in its row, and the row
     of the nearest one above / below in its column (-1 where there is none)."""
-    height, width = completed.shape
+    left, right = _along_rows(completed)
+    up, down = _along_rows(completed.T)
+    return left, right, up.T, down.T
+
+
+def _along_rows(completed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per pixel, the column of the nearest pixel not ``completed`` to its left / right in its row (-1: none)."""
+    width = completed.shape[1]
     columns = np.arange(width)[None, :]
     left = np.maximum.accumulate(np.where(completed, -1, columns), axis=1)
     right = np.minimum.accumulate(np.where(completed, width, columns)[:, ::-1], axis=1)[:, ::-1]
-    rows = np.arange(height)[:, None]
-    up = np.maximum.accumulate(np.where(completed, -1, rows), axis=0)
-    down = np.minimum.accumulate(np.where(completed, height, rows)[::-1], axis=0)[::-1]
-    return left, np.where(right >= width, -1, right), up, np.where(down >= height, -1, down)
+    return left, np.where(right >= width, -1, right)
 
 
 def _side_motions(
     flow: np.ndarray, completed: np.ndarray, xi: np.ndarray, yi: np.ndarray
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """For points at working pixels (xi, yi): per side (left, right, up, down), the measured motion there
-    (N, 2) and whether the side has one (N,)."""
+    (N, 2) and whether the side has one (N,).
+
+    Only the rows and columns the points lie in are scanned (:func:`nearest_outside`'s values there, for a
+    fraction of the frame: a row's answer depends on that row alone)."""
+    rows, in_row = np.unique(yi, return_inverse=True)
+    cols, in_col = np.unique(xi, return_inverse=True)
+    left, right = _along_rows(completed[rows])
+    up, down = _along_rows(completed[:, cols].T)
     out = []
-    for side, nearest in enumerate(nearest_outside(completed)):
-        at = nearest[yi, xi]
-        has = at >= 0
-        at = np.maximum(at, 0)
+    for side, nearest in enumerate((left[in_row, xi], right[in_row, xi], up[in_col, yi], down[in_col, yi])):
+        has = nearest >= 0
+        at = np.maximum(nearest, 0)
         motion = flow[yi, at] if side < 2 else flow[at, xi]
         out.append((motion.astype(np.float32), has))
     return out
@@ -118,7 +128,7 @@ def _samples(
                 y = (ys + k * motion[:, 1] / sy)[None, :] + _DY[:, None]
                 inside = np.isfinite(x + y) & (x >= 0) & (x <= width - 1) & (y >= 0) & (y <= height - 1)
                 ok = inside.copy()
-                ok[inside] = ~touches(frame.invalid, x[inside], y[inside])
+                ok[inside] = ~frame.touches(x[inside], y[inside])
                 if ok.any():
                     values[row][ok] = sample_points(frame.image, x[ok], y[ok]) * frame.gain
                 valid[row] = ok

@@ -18,6 +18,7 @@ of it in the caller's thread.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -36,9 +37,10 @@ from ..flow import (
     warp,
     working_size,
 )
-from ..flow.motion import hole_distance
+from ..flow.motion import hole_distance, smoothed_grey
 from ..inpaint.base import FramePacket, Span
 from ..workers import HelperUnavailable, Prefetch, helper, helper_wanted, module_settings, overlap
+from .chain import footprint
 from .options import PropagateOptions
 
 _UNIT = np.ones(3, np.float32)
@@ -97,6 +99,8 @@ class _Frame:
     #: pass each time. Dropped with the plate (:meth:`release`), so it is held only while the plate is.
     _blocked: np.ndarray | None = field(default=None, repr=False, compare=False)
     _blocked_for: np.ndarray | None = field(default=None, repr=False, compare=False)
+    #: ``footprint`` as last made (read-only), with the movers it was made with (None: no movers), the same way.
+    _footprint: tuple[np.ndarray | None, np.ndarray] | None = field(default=None, repr=False, compare=False)
 
     @property
     def blocked(self) -> np.ndarray:
@@ -110,6 +114,19 @@ class _Frame:
             blocked.flags.writeable = False  # (shared by every reader)
             self._blocked, self._blocked_for = blocked, self.movers
         return blocked
+
+    @property
+    def footprint(self) -> np.ndarray:
+        """``blocked`` grown by a bilinear read's footprint (:func:`.chain.footprint`): what chain steps and
+        hypotheses ask of a source frame, one gather a point instead of four. Kept like ``blocked``."""
+        movers = self.movers
+        if self._footprint is not None and self._footprint[0] is movers:
+            return self._footprint[1]
+        grown = footprint(self.blocked)
+        if self.plate_held:
+            grown.flags.writeable = False  # (shared by every reader)
+            self._footprint = (movers, grown)
+        return grown
 
     @property
     def plate_held(self) -> bool:
@@ -140,6 +157,7 @@ class _Frame:
             self._source = None
             self.packet = replace(self.packet, rgb=_RELEASED)
         self._blocked = self._blocked_for = None
+        self._footprint = None
 
 
 @dataclass
@@ -190,6 +208,10 @@ class Pairs:
         self._worker: ThreadPoolExecutor | None = None
         #: Where each pair's DIS runs, one pair ahead of its completion (see :meth:`_start_flow`).
         self._estimating: ThreadPoolExecutor | None = None
+        #: One estimator call at a time: DIS keeps its pyramids and buffers in its OpenCV object (and a
+        #: caller's own estimator may too), and two threads may ask it: the DIS thread for the pairs started
+        #: after a helper process was lost, the flow worker for the pairs queued for that helper before.
+        self._estimator_lock = threading.Lock()
         self._threaded = overlap()
         #: Where the flow worker sends its pairs (a process of its own, free of this one's GIL), or None.
         self._helper = helper() if self._threaded and helper_wanted() else None
@@ -388,7 +410,7 @@ class Pairs:
             # the moving blob's critical path: ~50 of its ~65 ms a frame on two idle cores).
             if self._estimating is None:
                 self._estimating = ThreadPoolExecutor(1, thread_name_prefix="aifx-dis")
-            estimated = self._estimating.submit(estimate_pair, self.estimator, _flow_input(a), _flow_input(b))
+            estimated = self._estimating.submit(self._estimate, _flow_input(a), _flow_input(b))
         self.pending[pair] = self._worker.submit(self._pair_flow, pair, a, b, estimated)
 
     def _take_flow(self, pair: int) -> None:
@@ -456,7 +478,12 @@ class Pairs:
                 )
             except HelperUnavailable:
                 self._helper = None  # (for the rest of this run: compute here)
-        return pair_flow(self.estimator, *args)
+        return complete_pair(*args, self._estimate(args[3], args[4]))
+
+    def _estimate(self, a: _FlowInput, b: _FlowInput) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`estimate_pair` with this run's estimator, one call at a time (see ``_estimator_lock``)."""
+        with self._estimator_lock:
+            return estimate_pair(self.estimator, a, b)
 
     def fit(self, index: int, direction: int) -> np.ndarray | None:
         """The completion's expected error of :meth:`flow` (working px), None when not estimated."""
@@ -590,10 +617,12 @@ def complete_pair(
     layers: list[list[np.ndarray]] = []
     # The union's distance transform, made once for the completion and both mover detections (own functions).
     distance = hole_distance(union) if union.any() else None
+    # The two grey images as the mover masks compare them, blurred once for the (up to four) masks of the pair.
+    smoothed = (smoothed_grey(a.gray), smoothed_grey(b.gray))
     if union.any():
         if _complete_flows_scored is not None:
             own = (
-                {"layers_out": layers, "distance": distance}
+                {"layers_out": layers, "distance": distance, "smoothed": smoothed}
                 if _complete_flows_scored is complete_flows_scored
                 else {}
             )
@@ -610,7 +639,7 @@ def complete_pair(
     movers: dict[int, np.ndarray] = {}
     if _moving_objects is not None:
         known = (layers[0], layers[1]) if len(layers) == 2 else None
-        movers = _detect_movers(size, pair, (a, b), forward, backward, union, known, distance)
+        movers = _detect_movers(size, pair, (a, b), forward, backward, union, known, distance, smoothed)
     gain = _exposure_gain(a, b, forward) if exposure_match else _UNIT
     return _PairFlow(forward, backward, fits, movers, gain)
 
@@ -624,28 +653,35 @@ def _detect_movers(
     union: np.ndarray,
     layers: tuple[list[np.ndarray], list[np.ndarray]] | None = None,
     distance: np.ndarray | None = None,
+    smoothed: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[int, np.ndarray]:
     """Unmasked moving objects of frame pair+1 (and of frame 0 with the first pair), at full resolution, by
     position.
 
     Each frame's movers come from one pair only (the one that ends at it), so they do not depend on
     how the shot is read. ``layers``: the forward and backward flows' background layers when the
-    completion fitted them already; ``distance``: the union's :func:`.motion.hole_distance`, when made.
+    completion fitted them already; ``distance``: the union's :func:`.motion.hole_distance`, when made;
+    ``smoothed``: the two frames' grey images through :func:`.motion.smoothed_grey` (A, B), when made.
     """
     assert _moving_objects is not None
     height, width = size
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
     a, b = frames
     found: dict[int, np.ndarray] = {}
-    wanted = [(pair + 1, b, backward, forward, (b.gray, a.gray), layers and (layers[1], layers[0]))]
+    blurred = (None, None) if smoothed is None else (smoothed[::-1], smoothed)
+    wanted = [
+        (pair + 1, b, backward, forward, (b.gray, a.gray), layers and (layers[1], layers[0]), blurred[0])
+    ]
     if pair == 0:
-        wanted.append((0, a, forward, backward, (a.gray, b.gray), layers))
-    for index, frame, ahead, back, images, known in wanted:
+        wanted.append((0, a, forward, backward, (a.gray, b.gray), layers, blurred[1]))
+    for index, frame, ahead, back, images, known, smooth in wanted:
         own: dict[str, object] = {}
         if _moving_objects is moving_objects:
             own = {"distance": distance} if distance is not None else {}
             if known:
                 own["layers"] = known
+            if smooth is not None:
+                own["smoothed"] = smooth
         small = np.asarray(_moving_objects(ahead, back, union, side="a", images=images, **own), bool)
         if not small.any():
             continue
