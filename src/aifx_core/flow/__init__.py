@@ -11,7 +11,7 @@ from .estimator import (
     upscale_flow,
     working_size,
 )
-from .fill import push_pull_fill
+from .fill import line_fill, push_pull_fill
 from .motion import background_layers, moving_objects
 from .ops import consistency_mask, median_side, sample_points, warp
 
@@ -27,6 +27,7 @@ __all__ = [
     "estimate_flow",
     "flow_gray",
     "moving_objects",
+    "line_fill",
     "push_pull_fill",
     "median_side",
     "sample_points",

@@ -53,6 +53,39 @@ def push_pull_fill(
     return estimate[..., 0] if squeeze else estimate
 
 
+def line_fill(
+    values: np.ndarray, known: np.ndarray, *, axis: int, default: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(``values`` (H, W, C) with every pixel where ``known`` is False replaced by the linear interpolation
+    between the nearest known pixels before and after it along its row (``axis`` 1) or column (0), with one of
+    them only by that one's value, with neither by ``default``'s; per pixel, the largest channel difference
+    between those two ends (0 where there are not two)).
+
+    What a blur along that axis leaves of a plate: a whip pan smears the plate along its motion, so across a
+    hole the plate changes smoothly along the motion, not across it. Ends that differ much are two things (an
+    object's edge and the ground): the caller may trust the line less there."""
+    array = np.asarray(values, np.float32)
+    fallback = np.asarray(default, np.float32)
+    if axis == 0:
+        array, fallback, known = array.swapaxes(0, 1), fallback.swapaxes(0, 1), known.T
+    height, width = known.shape
+    columns = np.arange(width)[None, :]
+    before = np.maximum.accumulate(np.where(known, columns, -1), axis=1)
+    after = np.minimum.accumulate(np.where(known, columns, width)[:, ::-1], axis=1)[:, ::-1]
+    has_before, has_after = before >= 0, after < width
+    rows = np.arange(height)[:, None]
+    low = array[rows, np.maximum(before, 0)]
+    high = array[rows, np.minimum(after, width - 1)]
+    span = np.maximum(after - before, 1).astype(np.float32)
+    weight = np.where(has_before & has_after, (columns - before) / span, has_after.astype(np.float32))
+    weight = weight.astype(np.float32)[..., None]
+    out = (np.float32(1.0) - weight) * low + weight * high
+    out = np.where((has_before | has_after)[..., None], out, fallback)
+    out = np.where(known[..., None], array, out)
+    ends = np.where(has_before & has_after, np.abs(low - high).max(axis=-1), np.float32(0.0))
+    return (out.swapaxes(0, 1), ends.T) if axis == 0 else (out, ends)
+
+
 def _as3(array: np.ndarray, channels: int) -> np.ndarray:
     """OpenCV drops a trailing axis of length 1; put it back."""
     return array[..., None] if array.ndim == 2 and channels == 1 else array

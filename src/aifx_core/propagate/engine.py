@@ -48,6 +48,7 @@ what the one-thread run (``AIFX_THREADS=1``) sees.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
 
 import numpy as np
 
@@ -62,7 +63,7 @@ from .fallback import blend_weights, steady
 from .fallback_route import TEMPORAL, FallbackRoute, Propagated
 from .fusion import Fused, fuse
 from .hypotheses import STEPS as HYPOTHESIS_STEPS
-from .hypotheses import choose
+from .hypotheses import choose, fast_motion
 from .options import PropagateOptions
 from .pairs import ContextError, Pairs
 from .seam import ring, ring_share, seam_match
@@ -110,6 +111,13 @@ STEADY_FAST_AGREE = 0.5
 HYPOTHESES = True
 #: ... with this quality (the ``align`` cue) in its confidence: its samples agree, but along a guessed motion.
 HYPOTHESIS_QUALITY = 0.8
+#: On a fast frame (:func:`.hypotheses.fast_motion`) the ring check's thresholds (``ring_low``, ``ring_high``)
+#: are this many times the options': propagation has to look this much worse than a blur on the ring before the
+#: frame's own spatial fill takes a share. Whip nine squares 26.24 -> 26.30 dB (+3.04 over Telea), static 26.12 ->
+#: 26.23; 1.2 gained more but left whip's static square frame 15 and whip960's static square frame 2 within
+#: 0.1-0.2 dB of Telea − 1 dB, and 1.4 put the static square 2 of 24 frames below it (docs/method.md, "Fast
+#: whips", eighth pass). 1: off.
+RING_FAST = 1.1
 #: Frames either side of an output whose propagation it reads (its ring check's share over TEMPORAL, its
 #: fallback steadied over STEADY, each of those weighing its neighbours'): what ``_Run.release`` plans with.
 NEAR = TEMPORAL + STEADY
@@ -454,7 +462,10 @@ class _Run:
         usable = fused.found[n_hole:] & (
             np.abs(real - fetched).max(axis=1) <= self.opt.outlier_tol * frame.level
         )
-        share = ring_share(frame, self.opt, ys, xs, ring_ys, ring_xs, real, fetched, fused.found[n_hole:])
+        opt = self.opt
+        if RING_FAST != 1.0 and fast_motion(t, self.pairs.flow, self._in_shot) is not None:
+            opt = replace(opt, ring_low=opt.ring_low * RING_FAST, ring_high=opt.ring_high * RING_FAST)
+        share = ring_share(frame, opt, ys, xs, ring_ys, ring_xs, real, fetched, fused.found[n_hole:])
         real, fetched = real[usable], fetched[usable]
         ry, rx = ring_ys[usable], ring_xs[usable]
         offset, residual = seam_match(self.opt.seam, ys, xs, ry, rx, real, fetched, values, frame.level)

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..flow import push_pull_fill
+from ..flow import line_fill, push_pull_fill
 from ..inpaint.base import Span, SpatialBackend
 from .chain import Chain
 from .fallback import Filled, blend_weights, carry
-from .hypotheses import fast
+from .hypotheses import fast_motion
 from .keyframes import Keyframes
 from .options import PropagateOptions
 from .pairs import ContextError, Pairs
@@ -56,13 +56,21 @@ CARRY_TRUST = 0.25
 MOVER_REACH = 16
 #: On a fast frame (median motion at least ``chain.SLACK_FAST_PX``: :func:`.hypotheses.fast`) the frame's own
 #: spatial fill is this share a smooth membrane of the same pixels (push-pull, from what the spatial backend is
-#: given), the rest the backend's. A whip pan blurs the plate along its motion, so what no frame shows is
-#: smooth; a per-frame fill's edges and streaks (Telea's) are sharper than that truth and differ from frame to
+#: given), :data:`FAST_ALONG` the plate interpolated across the hole along the frame's motion, the rest the
+#: backend's. A whip pan blurs the plate along its motion, so what no frame shows is smooth, along the motion
+#: most; a per-frame fill's edges and streaks (Telea's) are sharper than that truth and differ from frame to
 #: frame (the ring check's share carried 47-92 % of the whips' in-hole flicker: docs/method.md, "Flicker").
-#: Whip nine squares +0.13 dB with in-hole E_warp 3.3x -> 3.0x clean, whip960 +0.2-0.7 dB; 1 (the membrane
-#: alone) put the whip's static square and blob 2 of 24 frames below Telea − 1 dB ("Fast whips", eighth
-#: pass). Slow frames are untouched. 0: off.
-FAST_SMOOTH = 0.5
+#: Slow frames are untouched. Measured in docs/method.md, "Fast whips", eighth pass. 0 and 0: off.
+FAST_SMOOTH = 1.0 / 3.0
+#: Share of a fast frame's own spatial fill that is :func:`.line_fill` along its motion (rows when its median
+#: motion is more across than up or down, else columns), where the line's two ends agree within
+#: :data:`FAST_ALONG_AGREE` of the frame's level; elsewhere that share stays the backend's (a row from a car's
+#: edge to the ground is two things: ungated, the car entering whip's static square put 3 of 24 frames below
+#: Telea − 1 dB).
+FAST_ALONG = 1.0 / 3.0
+#: ... of the frame's level (0.25 / 0.4 measured within 0.05 dB on the whips; 0.6 put the static square 2 of 24
+#: frames below Telea − 1 dB).
+FAST_ALONG_AGREE = 0.3
 
 
 @dataclass
@@ -196,7 +204,8 @@ class FallbackRoute:
         (a spatial fill's cost grows with its hole; on tennis the players' mover masks were 2-700x the pixels
         asked for). A backend that says how far beyond its hole it reads (``context_px``, Telea) gets only
         that crop of the frame: the same values, without copying a 4K frame twice for a small hole. On a fast
-        frame the backend's values are blended with a smooth membrane of the same crop (:data:`FAST_SMOOTH`).
+        frame the backend's values are blended with a smooth membrane of the same crop (:data:`FAST_SMOOTH`) and
+        the plate interpolated along the frame's motion (:data:`FAST_ALONG`).
         """
         frame = self.pairs.frames[t]
         prop = self.propagated(t)
@@ -219,17 +228,26 @@ class FallbackRoute:
         if frame.movers is not None and len(ys):
             mask |= movers_near(frame.movers[y0:y1, x0:x1], ys, xs, MOVER_REACH)
         spatial = backend.inpaint(image, mask, frame=frame.packet.frame)
-        if FAST_SMOOTH > 0 and len(ys) and self._fast(t):
-            smooth = push_pull_fill(image, ~mask, smooth=True)
-            return (1.0 - FAST_SMOOTH) * spatial[ys, xs] + FAST_SMOOTH * smooth[ys, xs]
-        return spatial[ys, xs]
+        motion = (
+            fast_motion(t, self.pairs.flow, self._in_shot)
+            if len(ys) and (FAST_SMOOTH > 0 or FAST_ALONG > 0)
+            else None
+        )
+        if motion is None:
+            return spatial[ys, xs]
+        smooth = push_pull_fill(image, ~mask, smooth=True)
+        along, ends = line_fill(
+            image, ~mask, axis=1 if abs(motion[0]) >= abs(motion[1]) else 0, default=smooth
+        )
+        share = np.where(
+            ends[ys, xs] <= FAST_ALONG_AGREE * frame.level, np.float32(FAST_ALONG), np.float32(0.0)
+        )
+        share = share[:, None]
+        own = np.float32(1.0 - FAST_SMOOTH) - share
+        return own * spatial[ys, xs] + np.float32(FAST_SMOOTH) * smooth[ys, xs] + share * along[ys, xs]
 
-    def _fast(self, t: int) -> bool:
-        """Whether frame t moves fast (:func:`.hypotheses.fast` on its forward flow; the shot's last frame: on its
-        backward flow). Both are flows the frame's propagation reads anyway, whatever the window."""
-        if self.pairs.available(t + 1):
-            return fast(self.pairs.flow(t, 1))
-        return t > 0 and self.pairs.available(t - 1) and fast(self.pairs.flow(t, -1))
+    def _in_shot(self, j: int) -> bool:
+        return j >= 0 and self.pairs.available(j)
 
     def fallback(self, t: int) -> Fallback:
         """Frame t's fill before it is steadied in time (computed once, on demand: its neighbours read it too)."""

@@ -156,6 +156,23 @@ def fast(flow: np.ndarray) -> bool:
     return median_side(np.hypot(grid[:, 0], grid[:, 1]), SLACK_FAST_PX) > 0
 
 
+def fast_motion(
+    t: int, flow: Callable[[int, int], np.ndarray], in_shot: Callable[[int], bool]
+) -> np.ndarray | None:
+    """Frame t's median motion (working px, x and y) if the frame is :func:`fast` (on its forward flow; the
+    shot's last frame: on its backward flow), else None. Both are flows frame t's propagation reads anyway, so
+    the answer is the same for any window."""
+    if in_shot(t + 1):
+        motion = flow(t, 1)
+    elif in_shot(t - 1):
+        motion = flow(t, -1)
+    else:
+        return None
+    if not fast(motion):
+        return None
+    return np.median(motion[::GATE_STRIDE, ::GATE_STRIDE].reshape(-1, 2), axis=0)
+
+
 def choose(
     t: int,
     xs: np.ndarray,
