@@ -23,9 +23,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..flow import push_pull_fill
 from ..inpaint.base import Span, SpatialBackend
 from .chain import Chain
 from .fallback import Filled, blend_weights, carry
+from .hypotheses import fast
 from .keyframes import Keyframes
 from .options import PropagateOptions
 from .pairs import ContextError, Pairs
@@ -52,6 +54,15 @@ CARRY_TRUST = 0.25
 #: hole: with 16, the values at the asked pixels moved by < 1e-4 against handing it every mover (tennis, blob
 #: and nine squares, 16 frames each; 10 already gave < 3e-4) while the fill took 41 -> 9 and 65 -> 40 ms.
 MOVER_REACH = 16
+#: On a fast frame (median motion at least ``chain.SLACK_FAST_PX``: :func:`.hypotheses.fast`) the frame's own
+#: spatial fill is this share a smooth membrane of the same pixels (push-pull, from what the spatial backend is
+#: given), the rest the backend's. A whip pan blurs the plate along its motion, so what no frame shows is
+#: smooth; a per-frame fill's edges and streaks (Telea's) are sharper than that truth and differ from frame to
+#: frame (the ring check's share carried 47-92 % of the whips' in-hole flicker: docs/method.md, "Flicker").
+#: Whip nine squares +0.13 dB with in-hole E_warp 3.3x -> 3.0x clean, whip960 +0.2-0.7 dB; 1 (the membrane
+#: alone) put the whip's static square and blob 2 of 24 frames below Telea − 1 dB ("Fast whips", eighth
+#: pass). Slow frames are untouched. 0: off.
+FAST_SMOOTH = 0.5
 
 
 @dataclass
@@ -184,7 +195,8 @@ class FallbackRoute:
         :data:`MOVER_REACH` of a point are: the rest change nothing at the points and only cost the backend time
         (a spatial fill's cost grows with its hole; on tennis the players' mover masks were 2-700x the pixels
         asked for). A backend that says how far beyond its hole it reads (``context_px``, Telea) gets only
-        that crop of the frame: the same values, without copying a 4K frame twice for a small hole.
+        that crop of the frame: the same values, without copying a 4K frame twice for a small hole. On a fast
+        frame the backend's values are blended with a smooth membrane of the same crop (:data:`FAST_SMOOTH`).
         """
         frame = self.pairs.frames[t]
         prop = self.propagated(t)
@@ -207,7 +219,17 @@ class FallbackRoute:
         if frame.movers is not None and len(ys):
             mask |= movers_near(frame.movers[y0:y1, x0:x1], ys, xs, MOVER_REACH)
         spatial = backend.inpaint(image, mask, frame=frame.packet.frame)
+        if FAST_SMOOTH > 0 and len(ys) and self._fast(t):
+            smooth = push_pull_fill(image, ~mask, smooth=True)
+            return (1.0 - FAST_SMOOTH) * spatial[ys, xs] + FAST_SMOOTH * smooth[ys, xs]
         return spatial[ys, xs]
+
+    def _fast(self, t: int) -> bool:
+        """Whether frame t moves fast (:func:`.hypotheses.fast` on its forward flow; the shot's last frame: on its
+        backward flow). Both are flows the frame's propagation reads anyway, whatever the window."""
+        if self.pairs.available(t + 1):
+            return fast(self.pairs.flow(t, 1))
+        return t > 0 and self.pairs.available(t - 1) and fast(self.pairs.flow(t, -1))
 
     def fallback(self, t: int) -> Fallback:
         """Frame t's fill before it is steadied in time (computed once, on demand: its neighbours read it too)."""
