@@ -21,7 +21,7 @@ from aifx_core.pipeline import fill
 from aifx_core.progress import CancelToken
 from aifx_core.protocol.errors import Cancelled
 from aifx_core.sequence import read_image
-from aifx_core.workers import THREADS_ENV, InOrder, Prefetch, overlap
+from aifx_core.workers import THREADS_ENV, InOrder, Prefetch, concurrently, overlap
 
 FRAMES = list(range(1001, 1009))
 
@@ -125,6 +125,80 @@ def test_threads_env_turns_the_overlap_off(monkeypatch):
     worker.submit(1)
     assert seen == [threading.current_thread().name]  # ran at once, in the caller's thread
     worker.finish()
+
+
+def test_concurrently_runs_the_calls_at_once_in_order_and_leaves_no_thread(monkeypatch):
+    """``concurrently`` runs the first call in the caller and each other one in a thread of its own, all at once
+    (each waits here for the others to have started), returns their results in order, raises the first failure
+    in call order once all have finished, and leaves no thread behind; with ``AIFX_THREADS=1`` all run in the
+    caller, one after another."""
+    monkeypatch.delenv(THREADS_ENV, raising=False)
+    started = threading.Barrier(3, timeout=10)
+
+    def call(value: int):
+        def run():
+            started.wait()  # (only passes when all three run at the same time)
+            return value, threading.current_thread().name
+
+        return run
+
+    results = concurrently([call(0), call(1), call(2)], "aifx-test")
+    assert [value for value, _ in results] == [0, 1, 2]
+    assert results[0][1] == threading.current_thread().name
+    assert {name for _, name in results[1:]} == {"aifx-test-1", "aifx-test-2"}
+    assert _no_worker_threads()
+    finished: list[int] = []
+
+    def fails(index: int):
+        def run():
+            time.sleep(0.05 * (3 - index))
+            finished.append(index)
+            raise ValueError(index)
+
+        return run
+
+    with pytest.raises(ValueError, match="1"):
+        concurrently([lambda: finished.append(0), fails(1), fails(2)], "aifx-test")
+    assert sorted(finished) == [0, 1, 2] and _no_worker_threads()
+    monkeypatch.setenv(THREADS_ENV, "1")
+    names = concurrently([lambda: threading.current_thread().name] * 3)
+    assert names == [threading.current_thread().name] * 3
+
+
+def test_telea_runs_its_channel_passes_at_once_with_the_same_values(monkeypatch):
+    """Telea's three 16-bit channel passes run at once (OpenCV releases the GIL in them): two in threads of
+    their own, and the filled values are those of the passes one after another (``AIFX_THREADS=1``)."""
+    import cv2
+    import numpy as np
+
+    from aifx_core.inpaint import BackendContext
+    from aifx_core.inpaint.telea import TeleaBackend
+
+    rng = np.random.default_rng(4)
+    rgb = cv2.GaussianBlur(rng.random((90, 120, 3)).astype(np.float32), (0, 0), 3) * [4.0, 1.0, 0.2]
+    rgb = rgb.astype(np.float32)
+    rgb[5, 5] = [np.nan, np.inf, -np.inf]
+    hole = np.zeros((90, 120), bool)
+    hole[20:45, 30:60] = True
+    hole[60:80, 90:110] = True
+    telea = TeleaBackend(BackendContext())
+    names: list[str] = []
+    inpaint = cv2.inpaint
+
+    def recording(*args):
+        names.append(threading.current_thread().name)
+        return inpaint(*args)
+
+    monkeypatch.setattr(cv2, "inpaint", recording)
+    monkeypatch.delenv(THREADS_ENV, raising=False)
+    together = telea.inpaint(rgb, hole)
+    assert sorted(names) == sorted([threading.current_thread().name, "aifx-telea-1", "aifx-telea-2"])
+    monkeypatch.setenv(THREADS_ENV, "1")
+    names.clear()
+    alone = telea.inpaint(rgb, hole)
+    assert names == [threading.current_thread().name] * 3
+    assert np.array_equal(together, alone, equal_nan=True) and _no_worker_threads()
+    assert not np.array_equal(together[hole], rgb[hole])
 
 
 def test_prefetch_keeps_order_raises_a_source_error_in_its_place_and_stops_on_close():

@@ -23,8 +23,10 @@ import contextlib
 import os
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 #: Environment variable: ``1`` runs everything in the calling thread (no writer thread, no flow worker).
 THREADS_ENV = "AIFX_THREADS"
@@ -39,6 +41,38 @@ def overlap() -> bool:
         return int(value) > 1
     except ValueError:
         return True
+
+
+def concurrently(calls: Sequence[Callable[[], T]], name: str = "aifx-worker") -> list[T]:
+    """The results of independent ``calls``, run at once: the first in the calling thread, each other one in a
+    thread of its own, joined before this returns (none outlives it). Worth it for native calls that release
+    the GIL (OpenCV's), e.g. Telea's per-channel passes, which otherwise take turns on the calling thread while
+    the second core waits. One after another here with ``AIFX_THREADS=1`` or a single call. The first failure
+    in call order is raised, once every thread has finished."""
+    if len(calls) < 2 or not overlap():
+        return [call() for call in calls]
+    results: list[Any] = [None] * len(calls)
+    errors: list[BaseException | None] = [None] * len(calls)
+
+    def run(index: int) -> None:
+        try:
+            results[index] = calls[index]()
+        except BaseException as error:  # (raised below, in the caller, after the joins)
+            errors[index] = error
+
+    threads = [
+        threading.Thread(target=run, args=(index,), name=f"{name}-{index}", daemon=True)
+        for index in range(1, len(calls))
+    ]
+    for thread in threads:
+        thread.start()
+    run(0)
+    for thread in threads:
+        thread.join()
+    for error in errors:
+        if error is not None:
+            raise error
+    return results
 
 
 class InOrder:
