@@ -114,3 +114,32 @@ def test_a_fast_frames_ring_check_asks_propagation_to_look_worse_before_its_spat
         _fill(hard_clip(n=6, pan=pan, blur=True, crosser_speed=0.0, crosser_size=(1, 1)), 0.0, monkeypatch)
         assert seen and set(seen) == {(defaults.ring_low * scale, defaults.ring_high * scale)}
     assert engine.RING_FAST > 1.0
+
+
+def test_a_generative_spatial_backends_fill_is_left_as_it_is(monkeypatch) -> None:
+    """Only Telea's fill (fallback_route.SMOOTHED) is shared with the membrane and the line: another spatial
+    backend's (here one painting a flat grey, standing in for LaMa or diffusers) is the same with and without."""
+    from aifx_core.propagate import PropagateBackend
+
+    class Grey:
+        name = "grey"
+
+        def inpaint(self, rgb: np.ndarray, hole: np.ndarray, *, frame: int | None = None) -> np.ndarray:
+            return np.where(hole[..., None], np.float32(0.4), rgb).astype(np.float32)
+
+    clip = hard_clip(n=6, pan=24.0, blur=True, crosser_speed=0.0, crosser_size=(1, 1))
+    monkeypatch.setattr(pairs, "_complete_flows_scored", _unsure)
+    packets = [
+        FramePacket(t, np.where(h[..., None], 0.0, f).astype(np.float32), h)
+        for t, (f, h) in enumerate(zip(clip.frames, clip.holes, strict=True))
+    ]
+    outputs = []
+    for share in (0.0, 1.0 / 3.0):
+        monkeypatch.setattr(fallback_route, "FAST_SMOOTH", share)
+        monkeypatch.setattr(fallback_route, "FAST_ALONG", share)
+        backend = PropagateBackend(
+            BackendContext(colorspace="sRGB"), spatial_factory=lambda name, context: Grey()
+        )
+        outputs.append(np.stack([rgb for _, rgb in backend.fill(iter(packets), Reporter())]))
+    np.testing.assert_array_equal(outputs[0], outputs[1])
+    assert np.isclose(outputs[0][0][clip.holes[0]], 0.4, atol=0.05).mean() > 0.3  # (the grey is used)

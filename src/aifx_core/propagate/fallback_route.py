@@ -71,6 +71,9 @@ FAST_ALONG = 1.0 / 3.0
 #: ... of the frame's level (0.25 / 0.4 measured within 0.05 dB on the whips; 0.6 put the static square 2 of 24
 #: frames below Telea − 1 dB).
 FAST_ALONG_AGREE = 0.3
+#: Spatial backends whose fill the membrane and the line share on fast frames: Telea's, where it was measured.
+#: A generative backend's (LaMa, diffusers) invents texture on purpose and was not measured: left as it is.
+SMOOTHED = frozenset({"telea"})
 
 
 @dataclass
@@ -230,7 +233,7 @@ class FallbackRoute:
         spatial = backend.inpaint(image, mask, frame=frame.packet.frame)
         motion = (
             fast_motion(t, self.pairs.flow, self._in_shot)
-            if len(ys) and (FAST_SMOOTH > 0 or FAST_ALONG > 0)
+            if len(ys) and (FAST_SMOOTH > 0 or FAST_ALONG > 0) and getattr(backend, "name", None) in SMOOTHED
             else None
         )
         if motion is None:
