@@ -102,7 +102,7 @@ def on_small_disk(
 ) -> subprocess.CompletedProcess[str]:
     """Run the shell ``script`` with a ``size`` tmpfs (``48k``, ``4m``) mounted at ``disk``: a real ENOSPC
     without root, in a private user and mount namespace (``unshare -rm``) that ends with the script. The
-    script may grow the disk with ``mount -o remount,size=N {disk}``. Skips the test where user namespaces
+    script may grow the disk with :func:`grow_small_disk`'s commands. Skips the test where user namespaces
     are not allowed; exit 90 means the mount failed."""
     if not shutil.which("unshare") or subprocess.run(["unshare", "-rm", "true"]).returncode != 0:
         pytest.skip("needs unshare with user namespaces to mount a small tmpfs")
@@ -110,4 +110,14 @@ def on_small_disk(
     script = f"mount -t tmpfs -o size={size} tmpfs {disk} || exit 90\n{script}"
     return subprocess.run(
         ["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True, timeout=timeout
+    )
+
+
+def grow_small_disk(disk: Path, size: str, hold: Path) -> str:
+    """Shell commands (for an :func:`on_small_disk` script) that give ``disk`` ``size`` room and keep what is
+    on it: a remount where the kernel lets a user namespace resize its tmpfs, else its files copied to
+    ``hold`` (times and modes kept: a resume compares them), a new tmpfs mounted, and the files copied back."""
+    return (
+        f"mount -o remount,size={size} {disk} 2>/dev/null || {{ cp -a {disk}/. {hold}/ && umount {disk} "
+        f"&& mount -t tmpfs -o size={size} tmpfs {disk} && cp -a {hold}/. {disk}/; }}"
     )

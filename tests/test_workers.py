@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from shot_files import frame_bytes, interruptible, make_shot, on_small_disk, shot_job
+from shot_files import frame_bytes, grow_small_disk, interruptible, make_shot, on_small_disk, shot_job
 
 from aifx_core.errors import InputError
 from aifx_core.pipeline import fill
@@ -339,7 +339,7 @@ def test_a_full_disk_mid_run_is_the_clear_error_naming_the_frame(tmp_path):
         f"{sys.executable} -m aifx_core {args} 2> {tmp_path}/first.err; echo $? > {tmp_path}/first.rc\n"
         f"ls -a {disk}/out > {tmp_path}/first.ls\n"
         f"cp -r {disk}/out {tmp_path}/partial\n"
-        f"mount -o remount,size=4m {disk} || exit 91\n"
+        f"mkdir -p {tmp_path}/held && {{ {grow_small_disk(disk, '4m', tmp_path / 'held')}; }} || exit 91\n"
         f"{sys.executable} -m aifx_core {args} > {tmp_path}/second.out 2>&1; echo $? > {tmp_path}/second.rc\n"
         f"cp -r {disk}/out {kept}\n"
     )
