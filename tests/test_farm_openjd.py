@@ -8,6 +8,7 @@ bit-identical to one ``fill(job)``.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -54,7 +55,12 @@ def _export(job_file: Path, template: Path, *extra: str) -> subprocess.Completed
 def _run(template: Path, job_file: str, *extra: str) -> subprocess.CompletedProcess:
     command = [*OPENJD, "run", str(template), "--step", "Fill", "--run-dependencies"]
     command += ["-p", f"JobFile={job_file}", "-p", f"Python={sys.executable}", *extra]
-    return subprocess.run(command, capture_output=True, text=True, timeout=600)
+    # OpenJD's sessions live under the temp folder's OpenJD/, which it refuses when another user made it
+    # (a shared CI box): each run gets a temp folder of its own beside the template.
+    temp = template.parent / "openjd-temp"
+    temp.mkdir(exist_ok=True)
+    env = {**os.environ, "TMPDIR": str(temp)}
+    return subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
 
 
 @pytest.mark.slow
