@@ -33,6 +33,33 @@ def _chain(start, direction, xs, ys, checked=True, fit: float = 0.0):
     return Chain(start, direction, xs, ys, flows, SIZE, (1.0, 1.0), tol, fit=fits)
 
 
+def _walk_at(speed: float, fit: float | None = None):
+    """A ``chain`` factory (as :func:`steady` takes it) over a plate moving ``speed`` px/frame to the left,
+    unchecked, with a fit map of ``fit`` everywhere (None: no map; 10 means an expected misalignment of 5 px
+    at FIT_SHARE 0.5)."""
+    fits = None if fit is None else np.full(SIZE, fit, np.float32)
+
+    def chain(start, direction, xs, ys, checked=True):
+        def flows(s: int, d: int) -> np.ndarray:
+            out = np.zeros((*SIZE, 2), np.float32)
+            out[..., 0] = -speed * d
+            return out
+
+        return Chain(
+            start,
+            direction,
+            xs,
+            ys,
+            flows,
+            SIZE,
+            (1.0, 1.0),
+            np.inf,
+            fit=None if fits is None else lambda s, d: fits,
+        )
+
+    return chain
+
+
 def _boiling_frames(frames=range(-4, 6), noise: float = 0.1):
     """A textured plate translating SHIFT px/frame under a static hole; each frame's fill is the truth plus its
     own noise (what a spatial fill made per frame does: it invents something new every frame)."""
@@ -211,20 +238,6 @@ def test_on_a_fast_pan_a_low_confidence_propagated_value_is_averaged_like_a_blur
     hole, ys, xs, truth, fills = _boiling_frames()
     n = len(ys)
 
-    def walk_at(speed: float):
-        def chain(start, direction, xs, ys, checked=True):
-            flow = np.zeros((*SIZE, 2), np.float32)
-            fit = np.full(SIZE, 10.0, np.float32)
-
-            def flows(s: int, d: int) -> np.ndarray:
-                out = flow.copy()
-                out[..., 0] = -speed * d
-                return out
-
-            return Chain(start, direction, xs, ys, flows, SIZE, (1.0, 1.0), np.inf, fit=lambda s, d: fit)
-
-        return chain
-
     def moved(speed: float, fast_texture_px: float | None, fast_own: float | None = None) -> float:
         def neighbour(j: int) -> Filled:
             plate = np.where(hole[..., None], 0.0, truth[j]).astype(np.float32)
@@ -232,7 +245,7 @@ def test_on_a_fast_pan_a_low_confidence_propagated_value_is_averaged_like_a_blur
 
         out = steady(
             0, xs, ys, fills[0], np.zeros(n, np.float32), np.ones(n, np.float32), neighbour,
-            lambda j: j in fills, walk_at(speed), _unit, 2, 30.0, 2.0, fast_texture_px=fast_texture_px,
+            lambda j: j in fills, _walk_at(speed, fit=10.0), _unit, 2, 30.0, 2.0, fast_texture_px=fast_texture_px,
             fast_own_weight=fast_own,
         )  # fmt: skip
         return float(np.abs(out - fills[0]).mean())
@@ -266,17 +279,6 @@ def test_on_a_fast_pan_the_frames_own_spatial_fill_is_averaged_where_its_neighbo
         truth[j] = tex[:, start : start + SIZE[1]].copy()
         fills[j] = truth[j][ys, xs] + rng.normal(0.0, 0.1, (n, 3)).astype(np.float32)
 
-    def walk_at(step: float):
-        def chain(start, direction, xs, ys, checked=True):
-            def flows(s: int, d: int) -> np.ndarray:
-                out = np.zeros((*SIZE, 2), np.float32)
-                out[..., 0] = -step * d
-                return out
-
-            return Chain(start, direction, xs, ys, flows, SIZE, (1.0, 1.0), np.inf)
-
-        return chain
-
     wide = np.ones(SIZE, bool)  # (an unmasked mover all round: only the neighbours' holes may be read)
 
     def neighbour(j: int) -> Filled:
@@ -287,7 +289,7 @@ def test_on_a_fast_pan_the_frames_own_spatial_fill_is_averaged_where_its_neighbo
     def steadied(step: float, spatial: float | None, agree: float = np.inf) -> np.ndarray:
         nothing = np.zeros(n, np.float32)
         return steady(
-            0, xs, ys, fills[0], nothing, nothing, neighbour, lambda j: j in fills, walk_at(step), _unit, 2,
+            0, xs, ys, fills[0], nothing, nothing, neighbour, lambda j: j in fills, _walk_at(step), _unit, 2,
             30.0, 2.0, fast_texture_px=30.0, fast_own_weight=1.0,
             fast_spatial=None if spatial is None else np.full(n, spatial, np.float32), fast_agree=agree,
         )  # fmt: skip
@@ -314,18 +316,6 @@ def test_a_low_confidence_propagated_value_is_held_to_the_walks_own_motion() -> 
     hole, ys, xs, truth, fills = _boiling_frames()
     n = len(ys)
 
-    def walk_at(speed: float):
-        def chain(start, direction, xs, ys, checked=True):
-            def flows(s: int, d: int) -> np.ndarray:
-                out = np.zeros((*SIZE, 2), np.float32)
-                out[..., 0] = -speed * d
-                return out
-
-            fit = np.full(SIZE, 10.0, np.float32)  # expected misalignment 5 px (FIT_SHARE 0.5)
-            return Chain(start, direction, xs, ys, flows, SIZE, (1.0, 1.0), np.inf, fit=lambda s, d: fit)
-
-        return chain
-
     def moved(speed: float, per_motion: float | None) -> np.ndarray:
         def neighbour(j: int) -> Filled:
             plate = np.where(hole[..., None], 0.0, truth[j]).astype(np.float32)
@@ -333,7 +323,7 @@ def test_a_low_confidence_propagated_value_is_held_to_the_walks_own_motion() -> 
 
         return steady(
             0, xs, ys, fills[0], np.zeros(n, np.float32), np.ones(n, np.float32), neighbour,
-            lambda j: j in fills, walk_at(speed), _unit, 2, 30.0, 2.0, fast_texture_px=30.0,
+            lambda j: j in fills, _walk_at(speed, fit=10.0), _unit, 2, 30.0, 2.0, fast_texture_px=30.0,
             fast_own_weight=1.0, texture_per_motion=per_motion,
         )  # fmt: skip
 

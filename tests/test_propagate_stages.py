@@ -344,10 +344,10 @@ def test_propagation_gives_way_only_to_a_fallback_surer_than_itself(monkeypatch)
     assert mse < 0.5 * plain_mse
 
 
-def test_a_pair_makes_its_holes_distance_transform_once(monkeypatch) -> None:
-    """Counted, not timed: the union hole's distance transform is made once per pair and shared by the flow
-    completion and the mover detections (the first pair runs two: frames 0 and 1); it was made five times."""
-    from aifx_core.flow import DISFlow, completion, flow_gray, motion
+def _first_pair_inputs() -> tuple[tuple[int, int], list]:
+    """The frame size and the two frames' flow inputs (grey, working hole, hole, thumbnail, its hole) of a
+    two-frame hard clip, as :func:`.pairs.pair_flow` takes them."""
+    from aifx_core.flow import flow_gray
 
     clip = hard_clip(n=2)
     height, width = clip.frames[0].shape[:2]
@@ -355,6 +355,15 @@ def test_a_pair_makes_its_holes_distance_transform_once(monkeypatch) -> None:
     for rgb, hole in zip(clip.frames, clip.holes, strict=True):
         gray, small = flow_gray(rgb, hole, (height, width), "sRGB")
         inputs.append(pairs._FlowInput(gray, small, hole, rgb, hole))
+    return (height, width), inputs
+
+
+def test_a_pair_makes_its_holes_distance_transform_once(monkeypatch) -> None:
+    """Counted, not timed: the union hole's distance transform is made once per pair and shared by the flow
+    completion and the mover detections (the first pair runs two: frames 0 and 1); it was made five times."""
+    from aifx_core.flow import DISFlow, completion, motion
+
+    (height, width), inputs = _first_pair_inputs()
     made: list[np.ndarray] = []
     real = motion.hole_distance
 
@@ -376,14 +385,9 @@ def test_a_pair_blurs_its_two_grey_images_once(monkeypatch) -> None:
     two); each mask blurred both images itself before (eight blurs on the first pair)."""
     import cv2
 
-    from aifx_core.flow import DISFlow, flow_gray
+    from aifx_core.flow import DISFlow
 
-    clip = hard_clip(n=2)
-    height, width = clip.frames[0].shape[:2]
-    inputs = []
-    for rgb, hole in zip(clip.frames, clip.holes, strict=True):
-        gray, small = flow_gray(rgb, hole, (height, width), "sRGB")
-        inputs.append(pairs._FlowInput(gray, small, hole, rgb, hole))
+    (height, width), inputs = _first_pair_inputs()
     blurred: list[np.ndarray] = []
     real = cv2.GaussianBlur
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .ops import channel_mask
+from .ops import channel_mask, nearest_along_rows
 
 
 def push_pull_fill(
@@ -70,8 +70,7 @@ def line_fill(
         array, fallback, known = array.swapaxes(0, 1), fallback.swapaxes(0, 1), known.T
     height, width = known.shape
     columns = np.arange(width)[None, :]
-    before = np.maximum.accumulate(np.where(known, columns, -1), axis=1)
-    after = np.minimum.accumulate(np.where(known, columns, width)[:, ::-1], axis=1)[:, ::-1]
+    before, after = nearest_along_rows(known)
     has_before, has_after = before >= 0, after < width
     rows = np.arange(height)[:, None]
     low = array[rows, np.maximum(before, 0)]

@@ -44,6 +44,17 @@ def luma(rgb: np.ndarray) -> np.ndarray:
     return out
 
 
+def nearest_along_rows(known: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per pixel of ``known`` (H, W bool), the column of the nearest known pixel at or before it in its row
+    (-1 where none) and at or after it (W where none): one running maximum and one running minimum a row.
+    (Columns: pass ``known.T`` and transpose the answers.)"""
+    width = known.shape[1]
+    columns = np.arange(width)[None, :]
+    before = np.maximum.accumulate(np.where(known, columns, -1), axis=1)
+    after = np.minimum.accumulate(np.where(known, columns, width)[:, ::-1], axis=1)[:, ::-1]
+    return before, after
+
+
 def largest_channel(values: np.ndarray) -> np.ndarray:
     """The largest of the last axis's three channels (..., 3) → (...): as ``values.max(axis=-1)``, NaN
     included, without NumPy's slow strided reduction over a length-3 axis (~1.5 % of a 432x240 nine-squares

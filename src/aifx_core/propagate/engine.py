@@ -463,7 +463,7 @@ class _Run:
             np.abs(real - fetched).max(axis=1) <= self.opt.outlier_tol * frame.level
         )
         opt = self.opt
-        if RING_FAST != 1.0 and fast_motion(t, self.pairs.flow, self._in_shot) is not None:
+        if RING_FAST != 1.0 and fast_motion(t, self.pairs.flow, self.pairs.available) is not None:
             opt = replace(opt, ring_low=opt.ring_low * RING_FAST, ring_high=opt.ring_high * RING_FAST)
         share = ring_share(frame, opt, ys, xs, ring_ys, ring_xs, real, fetched, fused.found[n_hole:])
         real, fetched = real[usable], fetched[usable]
@@ -510,9 +510,6 @@ class _Run:
         fused.gap[points] = 0.0  # seen both ways in time, and agreeing
         fused.nearest[points] = 1
 
-    def _in_shot(self, j: int) -> bool:
-        return j >= 0 and self.pairs.available(j)
-
     # ----------------------------------------------------------------------------- steady → output
     def result(self, t: int) -> tuple[np.ndarray, np.ndarray]:
         """Frame t filled, and its confidence map (1 outside the hole)."""
@@ -544,7 +541,7 @@ class _Run:
                 unsure[points],
                 fetched[points],
                 self.route.filled,
-                self._in_shot,
+                self.pairs.available,
                 self._chain,
                 self.pairs.gain_between,
                 STEADY,

@@ -232,7 +232,7 @@ class FallbackRoute:
             mask |= movers_near(frame.movers[y0:y1, x0:x1], ys, xs, MOVER_REACH)
         spatial = backend.inpaint(image, mask, frame=frame.packet.frame)
         motion = (
-            fast_motion(t, self.pairs.flow, self._in_shot)
+            fast_motion(t, self.pairs.flow, self.pairs.available)
             if len(ys) and (FAST_SMOOTH > 0 or FAST_ALONG > 0) and getattr(backend, "name", None) in SMOOTHED
             else None
         )
@@ -248,9 +248,6 @@ class FallbackRoute:
         share = share[:, None]
         own = np.float32(1.0 - FAST_SMOOTH) - share
         return own * spatial[ys, xs] + np.float32(FAST_SMOOTH) * smooth[ys, xs] + share * along[ys, xs]
-
-    def _in_shot(self, j: int) -> bool:
-        return j >= 0 and self.pairs.available(j)
 
     def fallback(self, t: int) -> Fallback:
         """Frame t's fill before it is steadied in time (computed once, on demand: its neighbours read it too)."""

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..flow import median_side, sample_points
-from ..flow.ops import largest_channel
+from ..flow.ops import largest_channel, nearest_along_rows
 from .candidates import Source
 from .chain import SLACK_FAST_PX
 
@@ -73,11 +73,8 @@ def nearest_outside(completed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
 
 def _along_rows(completed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per pixel, the column of the nearest pixel not ``completed`` to its left / right in its row (-1: none)."""
-    width = completed.shape[1]
-    columns = np.arange(width)[None, :]
-    left = np.maximum.accumulate(np.where(completed, -1, columns), axis=1)
-    right = np.minimum.accumulate(np.where(completed, width, columns)[:, ::-1], axis=1)[:, ::-1]
-    return left, np.where(right >= width, -1, right)
+    left, right = nearest_along_rows(~completed)
+    return left, np.where(right >= completed.shape[1], -1, right)
 
 
 def _side_motions(
