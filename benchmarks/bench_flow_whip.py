@@ -9,6 +9,16 @@ judged before the engine runs (the quality measure takes minutes; this takes sec
 what is behind the holes: an upper bound of what better flow completion could buy on these clips (no real shot
 has it). docs/method.md ("Fast whips") has the numbers.
 
+``--extent MOTION`` is an oracle for the *extent* of the objects in the hole only: where the clean frames show
+an object (the same test as ``--anatomy``'s) inside the holes, the flow is replaced, per connected object piece,
+by MOTION; the ground keeps the engine's completion. MOTION: ``truth`` (the clean frames' flow there),
+``best`` (one translation per piece, the median of that flow over its part in the hole: the best a translation
+per piece can do), ``near`` (the median of the clean flow of its pixels within ``NEAR_PX`` outside the hole),
+``measured`` (the median of the engine's own flow over its pixels in the ``NEAR_PX`` beyond the replaced fringe)
+or ``matched`` (the translation that best matches its pixels within ``NEAR_PX`` outside the hole from one
+holed frame to the other: no clean frame read but for the extent). It says what the mover's extent is worth
+with each way of knowing its motion.
+
 ``--anatomy`` runs the engine with and without the oracle and splits the scored hole pixels into *object*
 pixels (the clean frames' flow more than ``OBJECT_PX`` from the frame's median motion: the tracked car and
 walker, the ball) and *ground*: per class the share found by propagation, the propagated share of the fill
@@ -19,6 +29,7 @@ oracle: knowing where the object stands, without its motion). It says how the or
     PYTHONPATH=src python benchmarks/bench_flow_whip.py [--clips whip,whip960] [--holes static,nine,blob] [--oracle]
     PYTHONPATH=src python benchmarks/bench_flow_whip.py --flow-error [--clips whip] [--holes static]
     PYTHONPATH=src python benchmarks/bench_flow_whip.py --anatomy [--clips whip] [--holes nine]
+    PYTHONPATH=src python benchmarks/bench_flow_whip.py --extent matched [--clips whip] [--holes blob]
 """
 
 from __future__ import annotations
@@ -80,6 +91,94 @@ def oracle(clip: harness.RenderedClip, fits: bool = False) -> Iterator[None]:
         yield
     finally:
         pairs.Pairs._pair_flow = plain  # type: ignore[method-assign]
+
+
+#: ``--extent``: how far outside the hole an object piece's pixels tell its motion (px), and where the engine's
+#: own flow is read for ``measured`` (beyond the fringe the completion replaces: 18 px on these whips).
+NEAR_PX = 15.0
+FRINGE_PX = 20.0
+EXTENT_MOTIONS = ("truth", "best", "near", "measured", "matched")
+
+
+@contextlib.contextmanager
+def extent_oracle(clip: harness.RenderedClip, holes: harness.Holes, motion: str) -> Iterator[None]:
+    """While open, the flow inside the holes is MOTION (see the module docstring) where the clean frames show an
+    object, the engine's completion elsewhere; the fit maps are the engine's. Put back on exit."""
+    import cv2
+
+    if motion not in EXTENT_MOTIONS:
+        raise ValueError(f"--extent takes one of {', '.join(EXTENT_MOTIONS)}, not {motion!r}")
+    plain = pairs.Pairs._pair_flow
+    estimator = DISFlow()
+
+    def pair_flow(
+        self: pairs.Pairs, pair: int, a: pairs._Frame, b: pairs._Frame, *rest: Any, **named: Any
+    ) -> pairs._PairFlow:
+        done = plain(self, pair, a, b, *rest, **named)
+        clean = [flow_gray(clip.frame(pair + k), None, self.work)[0] for k in (0, 1)]
+        holed = [flow_gray(clip.frame(pair + k), holes.mask(pair + k), self.work) for k in (0, 1)]
+        region = a.small_hole | b.small_hole
+        outside = cv2.distanceTransform((~region).astype(np.uint8), cv2.DIST_L2, 5)
+        flows = []
+        for k, own in ((0, done.forward), (1, done.backward)):
+            truth = estimator.estimate(clean[k], clean[1 - k])
+            median = np.median(truth.reshape(-1, 2), axis=0)
+            moving = np.hypot(*(truth - median).transpose(2, 0, 1)) > OBJECT_PX
+            flow = own.copy()
+            count, pieces = cv2.connectedComponents(moving.astype(np.uint8), connectivity=8)
+            for piece in range(1, count):
+                mine = pieces == piece
+                inside = mine & region
+                if inside.sum() < 4:
+                    continue
+                near = mine & (outside > 0) & (outside <= NEAR_PX)
+                beyond = mine & (outside > FRINGE_PX) & (outside <= FRINGE_PX + NEAR_PX)
+                if motion == "measured" and beyond.sum() >= 20:
+                    flow[inside] = np.median(own[beyond], axis=0)
+                elif motion in ("near", "matched") and near.sum() >= 20:
+                    flow[inside] = (
+                        np.median(truth[near], axis=0)
+                        if motion == "near"
+                        else matched_translation(holed[k], holed[1 - k], near)
+                    )
+                elif motion == "truth":
+                    flow[inside] = truth[inside]
+                else:  # best, or too little of the piece outside to tell: the best translation
+                    flow[inside] = np.median(truth[inside], axis=0)
+            flows.append(flow)
+        return dataclasses.replace(done, forward=flows[0], backward=flows[1])
+
+    pairs.Pairs._pair_flow = pair_flow  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        pairs.Pairs._pair_flow = plain  # type: ignore[method-assign]
+
+
+def matched_translation(
+    a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray], pixels: np.ndarray, reach: int = 60
+) -> np.ndarray:
+    """The whole-pixel (dx, dy) within ``reach`` across and 12 up or down that best matches ``pixels`` of grey
+    image a (mean absolute difference) in grey image b, never reading b's hole: (grey, hole) each."""
+    ys, xs = np.nonzero(pixels)
+    if len(ys) > 600:
+        pick = np.linspace(0, len(ys) - 1, 600).astype(int)
+        ys, xs = ys[pick], xs[pick]
+    grey_a, grey_b = a[0].astype(np.float32), b[0].astype(np.float32)
+    height, width = grey_b.shape
+    values = grey_a[ys, xs]
+    best, found = np.inf, np.zeros(2, np.float32)
+    for dy in range(-12, 13):
+        for dx in range(-reach, reach + 1):
+            ty, tx = ys + dy, xs + dx
+            ok = (ty >= 0) & (ty < height) & (tx >= 0) & (tx < width)
+            ok[ok] &= ~b[1][ty[ok], tx[ok]]
+            if ok.sum() < len(ys) / 2:
+                continue
+            cost = float(np.mean(np.abs(values[ok] - grey_b[ty[ok], tx[ok]])))
+            if cost < best:
+                best, found = cost, np.array((dx, dy), np.float32)
+    return found
 
 
 def flow_error(clip: harness.RenderedClip, holes: harness.Holes) -> list[tuple[float, float, float, float]]:
@@ -244,7 +343,20 @@ def main() -> None:
         action="store_true",
         help="object vs ground pixels in the hole, default vs oracle: routes and PSNR per class",
     )
+    parser.add_argument(
+        "--extent",
+        choices=EXTENT_MOTIONS,
+        help="oracle for the objects' extent in the hole only, with this motion there",
+    )
     args = parser.parse_args()
+    if args.extent:
+        baseline, _ = harness.baseline_backend()
+        for name in args.clips.split(","):
+            clip = harness.RenderedClip(harness.CLIPS / name)
+            for hole_name in args.holes.split(","):
+                with extent_oracle(clip, holes_for(hole_name, clip), args.extent):
+                    run_clip(name, clip, [hole_name], baseline, args.frames)
+        return
     if args.anatomy:
         baseline, _ = harness.baseline_backend()
         for name in args.clips.split(","):

@@ -300,6 +300,45 @@ def test_flow_oracle_runs_through_the_engine_and_changes_the_fill():
     assert any(not np.array_equal(told[t], own[t]) for t in own)
 
 
+def test_extent_oracle_changes_the_fill_and_puts_the_engines_pair_flow_back():
+    """``bench_flow_whip.py --extent``: on the whip's first frames (the blob on the tracked car) the objects'
+    motion given in the hole reaches the fill, and the engine's own pair flow is back afterwards, error or not."""
+    import bench_flow_whip
+
+    from aifx_core.progress import Reporter
+    from aifx_core.propagate import pairs
+
+    plain = pairs.Pairs._pair_flow
+    clip = harness.RenderedClip(harness.CLIPS / "whip", count=4)
+    holes = harness.moving_blob(clip.width, clip.height, 24)
+    own = dict(harness.make_backend("propagate").fill(harness.packets(clip, holes), Reporter()))
+    with bench_flow_whip.extent_oracle(clip, holes, "matched"):
+        told = dict(harness.make_backend("propagate").fill(harness.packets(clip, holes), Reporter()))
+    assert pairs.Pairs._pair_flow is plain
+    assert sorted(told) == sorted(own) == list(range(4))
+    assert any(not np.array_equal(told[t], own[t]) for t in own)
+    with pytest.raises(RuntimeError), bench_flow_whip.extent_oracle(clip, holes, "near"):
+        raise RuntimeError("a case failed mid-clip")
+    assert pairs.Pairs._pair_flow is plain
+
+
+def test_matched_translation_finds_a_shift_without_reading_the_hole():
+    """The ``--extent matched`` motion: a textured patch moved by (7, -3) px is found, though b's hole covers
+    where the patch's pixels would match under a wrong shift that a plain search would take (a copy there)."""
+    import bench_flow_whip
+
+    rng = np.random.default_rng(3)
+    a = rng.uniform(0, 255, (80, 120)).astype(np.float32)
+    b = np.roll(a, (-3, 7), axis=(0, 1))
+    pixels = np.zeros(a.shape, bool)
+    pixels[30:50, 30:50] = True
+    hole = np.zeros(a.shape, bool)
+    hole[30:50, 50:70] = True
+    b[30:50, 50:70] = a[30:50, 30:50]  # (a perfect decoy at (20, 0), inside the hole)
+    found = bench_flow_whip.matched_translation((a, np.zeros_like(hole)), (b, hole), pixels)
+    np.testing.assert_array_equal(found, [7, -3])
+
+
 def test_anatomy_records_every_output_frame_and_puts_the_engine_back():
     """``bench_flow_whip.py --anatomy`` reads the engine's routes through ``recorded``: every output frame leaves
     its hole pixels with the fill the engine yielded there and shares in [0, 1], and ``_Run.result`` is the

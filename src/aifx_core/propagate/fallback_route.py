@@ -31,7 +31,7 @@ from ..flow import line_fill, push_pull_fill
 from ..inpaint.base import Span, SpatialBackend
 from ..workers import in_turn, overlap
 from .chain import Chain
-from .fallback import Filled, blend_weights, carry
+from .fallback import Filled, Patched, blend_weights, carry
 from .hypotheses import fast_motion
 from .keyframes import Keyframes
 from .options import PropagateOptions
@@ -182,13 +182,14 @@ class FallbackRoute:
             total = total + np.where(mine, near[prop.ys - y0, prop.xs - x0], share)
         return alpha, (0.25 * total).astype(np.float32)
 
-    def keyframe_image(self, t: int) -> np.ndarray:
+    def keyframe_image(self, t: int) -> Patched:
         """Frame t filled as its block's keyframe: propagation where it is sure, the spatial backend elsewhere,
-        blended by the same weights as any frame's fill (asked once per block by :class:`.keyframes.Keyframes`)."""
+        blended by the same weights as any frame's fill (asked once per block by :class:`.keyframes.Keyframes`).
+        Its plate is the frame's own, shared (:class:`.fallback.Patched`): only the hole is new."""
         prop = self.propagated(t)
         base = prop.values + prop.offset
         known = np.where(prop.found[:, None], base, 0.0)
-        image = self._composed(t, known)
+        values = known.astype(np.float32)
         # The share of the propagated value: its weight against the fallback, less the ring check's share.
         alpha, share = self.weights(t)
         kept = alpha * (1.0 - share)
@@ -196,20 +197,11 @@ class FallbackRoute:
         if len(need):
             spatial = self._spatial_fill(t, known, need)()
             a = kept[need][:, None]
-            image[prop.ys[need], prop.xs[need]] = a * base[need] + (1.0 - a) * spatial
-        image = np.asarray(image, np.float32)
-        if not np.isfinite(
-            image
-        ).all():  # (one check: nan_to_num's three full-frame masks cost ~0.1 s at 1080p)
-            image = np.nan_to_num(image, nan=0.0, posinf=0.0, neginf=0.0)
-        return image
-
-    def _composed(self, t: int, values: np.ndarray) -> np.ndarray:
-        frame = self.pairs.frames[t]
-        prop = self.propagated(t)
-        image = frame.source.copy()
-        image[prop.ys, prop.xs] = values
-        return image
+            values[need] = a * base[need] + (1.0 - a) * spatial
+        # (the plate is finite: the frame's ``source``; so is what is read outside the hole)
+        if not np.isfinite(values).all():
+            values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
+        return Patched(self.pairs.frames[t].source, prop.ys, prop.xs, values)
 
     def _spatial_fill(
         self, t: int, values: np.ndarray, points: np.ndarray, ahead: bool = False
@@ -325,7 +317,7 @@ class FallbackRoute:
             # blended once (by the anchors stage, or as its block was reached).
             # What it invented there is the keyframe route, as in the frames it is carried to (counted so, the
             # per-frame route shares do not jump at keyframes); the ring check's share still counts as spatial.
-            values = self.keyframes.keyframe_image(t)[prop.ys, prop.xs]
+            values = self.keyframes.keyframe_image(t).at(prop.ys, prop.xs)
             kept = alpha * (1.0 - share)
             made = Fallback(values, kept, kept * prop.confidence, np.zeros(0, np.intp), alpha, share)
             return lambda: made
