@@ -9,13 +9,14 @@ import pytest
 from propagate_clips import hard_clip
 
 from aifx_core.backends import create_backend
+from aifx_core.flow import sample_points
 from aifx_core.inpaint import BackendContext, FramePacket
 from aifx_core.progress import Reporter
 from aifx_core.propagate import fallback_route, pairs
 from aifx_core.propagate.candidates import Candidates, Source, gather
-from aifx_core.propagate.chain import Chain, footprint, touches, touches_footprint
+from aifx_core.propagate.chain import Chain, Footprint, footprint, touches, touches_footprint
 from aifx_core.propagate.confidence import candidate_quality, candidate_weight, pixel_confidence
-from aifx_core.propagate.fallback import blend_weights
+from aifx_core.propagate.fallback import Patched, blend_weights
 from aifx_core.propagate.fusion import fuse, weighted_median_index
 from aifx_core.propagate.seam import ring_check, seam_residual
 
@@ -427,25 +428,39 @@ def test_a_frames_blocked_map_is_made_once_per_movers_and_dropped_with_its_plate
     assert np.array_equal(frame.blocked, invalid | other) and frame.blocked is not frame.blocked
 
 
+def _whole(box: Footprint, shape: tuple[int, int]) -> np.ndarray:
+    """A footprint's map over the whole frame (its box, False elsewhere)."""
+    whole = np.zeros(shape, bool)
+    height, width = box.grown.shape
+    whole[box.y0 : box.y0 + height, box.x0 : box.x0 + width] = box.grown
+    return whole
+
+
 def test_a_footprint_answers_touches_with_one_read() -> None:
     """``chain.footprint`` grows a map by a bilinear read's 2x2 footprint (the last row and column clamped, as
-    ``touches`` clamps), so one read of it says what ``touches``' four reads say, at every position."""
+    ``touches`` clamps), so one read of it says what ``touches``' four reads say, at every position; it keeps
+    only the box around the map's pixels, which positions outside it read as False."""
     rng = np.random.default_rng(3)
-    for size in ((1, 1), (1, 6), (6, 1), (9, 13)):
-        for share in (0.05, 0.3, 0.8):
-            invalid = rng.random(size) < share
-            ys, xs = np.mgrid[0 : size[0] : 0.25, 0 : size[1] : 0.25]
-            xs, ys = xs.ravel().astype(np.float32), ys.ravel().astype(np.float32)
-            expected = touches(invalid, xs, ys)
-            assert np.array_equal(touches_footprint(footprint(invalid), xs, ys), expected)
-            source = Source(
-                np.zeros((*size, 3), np.float32), invalid, np.ones(3, np.float32), footprint(invalid)
-            )
-            assert np.array_equal(source.touches(xs, ys), expected)
+    for size in ((1, 1), (1, 6), (6, 1), (9, 13), (30, 40)):
+        for share in (0.0, 0.05, 0.3, 0.8):
+            for box in (np.s_[:, :], np.s_[12:15, 20:22], np.s_[0:2, 35:], np.s_[27:, 0:1], np.s_[5:6, 39:]):
+                invalid = np.zeros(size, bool)
+                invalid[box] = rng.random(invalid[box].shape) < share
+                ys, xs = np.mgrid[0 : size[0] : 0.25, 0 : size[1] : 0.25]
+                xs, ys = xs.ravel().astype(np.float32), ys.ravel().astype(np.float32)
+                expected = touches(invalid, xs, ys)
+                assert np.array_equal(touches_footprint(footprint(invalid), xs, ys), expected)
+                source = Source(
+                    np.zeros((*size, 3), np.float32), invalid, np.ones(3, np.float32), footprint(invalid)
+                )
+                assert np.array_equal(source.touches(xs, ys), expected)
     # One invalid pixel blocks the reads whose floor is it, left of it, above it, or diagonally above-left.
-    single = np.zeros((4, 4), bool)
-    single[2, 2] = True
-    assert np.argwhere(footprint(single)).tolist() == [[1, 1], [1, 2], [2, 1], [2, 2]]
+    single = np.zeros((40, 50), bool)
+    single[20, 30] = True
+    held = footprint(single)
+    assert np.argwhere(_whole(held, single.shape)).tolist() == [[19, 29], [19, 30], [20, 29], [20, 30]]
+    assert held.grown.shape == (4, 4)  # (the box and its False margin, not the frame)
+    assert footprint(np.zeros((40, 50), bool)).grown.shape == (1, 1)
 
 
 def test_a_frames_footprint_is_made_once_per_movers_and_dropped_with_its_plate() -> None:
@@ -459,15 +474,20 @@ def test_a_frames_footprint_is_made_once_per_movers_and_dropped_with_its_plate()
         FramePacket(1, rgb, invalid), rgb, invalid, np.zeros(size, np.uint8), invalid, rgb, invalid, 1.0
     )
     first = frame.footprint
-    assert np.array_equal(first, footprint(invalid)) and not first.flags.writeable
+    assert _same(first, footprint(invalid))
+    assert not first.grown.flags.writeable
     assert frame.footprint is first
     frame.movers = movers = np.zeros(size, bool)
     movers[6, 6] = True
     second = frame.footprint
-    assert second is not first and np.array_equal(second, footprint(invalid | movers))
+    assert second is not first and _same(second, footprint(invalid | movers))
     assert frame.footprint is second
     frame.release()
-    assert np.array_equal(frame.footprint, second) and frame.footprint is not frame.footprint
+    assert _same(frame.footprint, second) and frame.footprint is not frame.footprint
+
+
+def _same(a: Footprint, b: Footprint) -> bool:
+    return (a.y0, a.x0) == (b.y0, b.x0) and np.array_equal(a.grown, b.grown)
 
 
 def test_fusion_takes_the_nearest_inlier_not_the_nearest_sample() -> None:
@@ -492,3 +512,52 @@ def test_fusion_takes_the_nearest_inlier_not_the_nearest_sample() -> None:
         rows = np.flatnonzero(point == p)
         inliers = [r for r in rows if abs(c.value[r, 0] - c.value[reference[p], 0]) / 0.5 <= 0.25]
         assert fused.nearest[p] == (min(c.steps[r] for r in inliers) if inliers else 0)
+
+
+def test_a_keyframe_image_reads_as_the_whole_filled_frame() -> None:
+    """``fallback.Patched`` (a keyframe's image: the shared plate and a box around the hole with the fill) gives
+    what the whole filled frame gives, bit for bit: ``sample`` as ``sample_points`` on it, at positions all over
+    the frame and within 1/64 px of pixel edges (OpenCV rounds a position to 1/32 px first), and ``at`` /
+    ``hole_values`` as indexing it; holes in the middle, on every border, and none."""
+    rng = np.random.default_rng(11)
+    height, width = 30, 41
+    plate = rng.random((height, width, 3), dtype=np.float32)
+    plate_before = plate.copy()
+    grid = np.mgrid[0 : height - 1 : 0.37, 0 : width - 1 : 0.29].reshape(2, -1).astype(np.float32)
+    edges = np.arange(width, dtype=np.float32)[:, None] + np.float32([-1 / 64, -1 / 128, 0, 1 / 64, 1 / 32])
+    ey = np.repeat(np.float32(height // 2), edges.size)
+    ys = np.concatenate([grid[0], ey, rng.random(500, np.float32) * (height - 1)])
+    xs = np.concatenate(
+        [grid[1], np.clip(edges.ravel(), 0, width - 1), rng.random(500, np.float32) * (width - 1)]
+    )
+    for box in (
+        np.s_[10:14, 15:21],
+        np.s_[0:3, 0:5],
+        np.s_[26:, 37:],
+        np.s_[:, 20:22],
+        np.s_[5:6, 40:],
+        None,
+    ):
+        hole = np.zeros((height, width), bool)
+        if box is not None:
+            hole[box] = rng.random(hole[box].shape) < 0.8
+            hole[box][0, 0] = True
+        hy, hx = np.nonzero(hole)
+        values = rng.random((len(hy), 3), dtype=np.float32) * 5
+        whole = plate.copy()
+        whole[hole] = values
+        image = Patched(plate, hy, hx, values)
+        assert np.array_equal(image.sample(xs, ys), sample_points(whole, xs, ys))
+        # (points all near the hole, and all far from it: the paths that read only the box, only the plate)
+        near_x, near_y = hx.astype(np.float32) + 0.6, hy.astype(np.float32) - 0.3
+        near_x, near_y = np.minimum(near_x, width - 1), np.maximum(near_y, 0)
+        assert np.array_equal(image.sample(near_x, near_y), sample_points(whole, near_x, near_y))
+        far = (np.abs(xs - 20) > 25) if box is None else slice(0, 3)
+        assert np.array_equal(image.sample(xs[far], ys[far]), sample_points(whole, xs[far], ys[far]))
+        iy, ix = ys.astype(np.intp), xs.astype(np.intp)
+        assert np.array_equal(image.at(iy, ix), whole[iy, ix])
+        assert np.array_equal(image.at(hy, hx), whole[hy, hx])
+        assert np.array_equal(image.hole_values(hole), whole[hole])
+        if box is not None and box != np.s_[:, 20:22]:
+            assert image.box.size < whole.size // 4  # (the box around the hole, not the frame)
+    assert np.array_equal(plate, plate_before)  # (the shared plate is never written)

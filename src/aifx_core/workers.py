@@ -43,13 +43,30 @@ def overlap() -> bool:
         return True
 
 
+_local = threading.local()
+
+
+@contextlib.contextmanager
+def in_turn() -> Iterator[None]:
+    """Within it, :func:`concurrently` runs its calls one after another in this thread: for work already off
+    the engine's critical path (a spatial fill started ahead, in a thread of its own), where threads of their
+    own would only add their start and contention (measured: the 432x240 moving blob 16.6 → 17.5 frames/s
+    with Telea's passes in turn there; docs/method.md "Speed, eighth pass")."""
+    previous = getattr(_local, "in_turn", False)
+    _local.in_turn = True
+    try:
+        yield
+    finally:
+        _local.in_turn = previous
+
+
 def concurrently(calls: Sequence[Callable[[], T]], name: str = "aifx-worker") -> list[T]:
     """The results of independent ``calls``, run at once: the first in the calling thread, each other one in a
     thread of its own, joined before this returns (none outlives it). Worth it for native calls that release
     the GIL (OpenCV's), e.g. Telea's per-channel passes, which otherwise take turns on the calling thread while
-    the second core waits. One after another here with ``AIFX_THREADS=1`` or a single call. The first failure
-    in call order is raised, once every thread has finished."""
-    if len(calls) < 2 or not overlap():
+    the second core waits. One after another here with ``AIFX_THREADS=1``, a single call or within
+    :func:`in_turn`. The first failure in call order is raised, once every thread has finished."""
+    if len(calls) < 2 or not overlap() or getattr(_local, "in_turn", False):
         return [call() for call in calls]
     results: list[Any] = [None] * len(calls)
     errors: list[BaseException | None] = [None] * len(calls)

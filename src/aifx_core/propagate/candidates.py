@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..flow import sample_points
-from .chain import Chain, touches, touches_footprint
+from .chain import Chain, Footprint, touches, touches_footprint
 
 
 @dataclass
@@ -27,7 +27,7 @@ class Source:
     invalid: np.ndarray
     gain: np.ndarray
     #: ``invalid``'s :func:`.chain.footprint`, when the frame keeps one (read by :meth:`touches`).
-    footprint: np.ndarray | None = None
+    footprint: Footprint | None = None
 
     def touches(self, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
         """:func:`.chain.touches` on ``invalid``: True where a bilinear read at (x, y) would touch it."""

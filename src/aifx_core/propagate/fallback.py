@@ -77,6 +77,69 @@ def blend_weights(
     return np.where(found, out, 0.0).astype(np.float32)
 
 
+class Patched:
+    """A frame's plate with its hole filled (a keyframe's image), read like that whole image: held as the plate
+    itself, shared with the frame while the frame holds it, and a copy of the box around the hole with the fill
+    written in. A keyframe image kept as a whole copy was 25 MB at 1080p, and the ~4 a run holds are read while
+    their frames' plates are held too (~95 MB of the 1080p peak); the box is a few hole-sized bytes.
+
+    ``sample`` is :func:`~aifx_core.flow.sample_points` on the whole image, and ``at`` its pixels, bit for bit: a
+    bilinear read whose 2x2 footprint may touch the hole reads the box (OpenCV's remap puts a position on a
+    1/32-pixel grid, which an integer shift of the box keeps), any other reads the plate, which is the image
+    there. The plate is never written to (the engine copies before it writes)."""
+
+    #: Pixels of plate kept around the hole's box: a read near it (2 px, below) stays inside with its footprint.
+    MARGIN = 3
+
+    def __init__(self, plate: np.ndarray, ys: np.ndarray, xs: np.ndarray, values: np.ndarray) -> None:
+        height, width = plate.shape[:2]
+        self.plate = plate
+        self.shape = plate.shape
+        if len(ys) == 0:
+            self.hole = (0, 0, 0, 0)
+            self.y0 = self.x0 = 0
+            self.box = plate[:0, :0].copy()
+            return
+        top, left = int(ys.min()), int(xs.min())
+        bottom, right = int(ys.max()) + 1, int(xs.max()) + 1
+        #: The hole's box (y0, y1, x0, x1): outside it the image is the plate.
+        self.hole = (top, bottom, left, right)
+        margin = self.MARGIN
+        self.y0, self.x0 = max(top - margin, 0), max(left - margin, 0)
+        self.box = plate[self.y0 : min(bottom + margin, height), self.x0 : min(right + margin, width)].copy()
+        self.box[ys - self.y0, xs - self.x0] = values
+
+    def at(self, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+        """The image's pixels at integer positions (N, 3)."""
+        height, width = self.box.shape[:2]
+        inside = (ys >= self.y0) & (ys < self.y0 + height) & (xs >= self.x0) & (xs < self.x0 + width)
+        if inside.all():
+            return self.box[ys - self.y0, xs - self.x0]
+        out = self.plate[ys, xs]
+        out[inside] = self.box[ys[inside] - self.y0, xs[inside] - self.x0]
+        return out
+
+    def sample(self, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+        """Bilinear samples at float positions inside the frame (N, 3), as ``sample_points`` on the whole image."""
+        top, bottom, left, right = self.hole
+        # A read's footprint is the columns of its 1/32-rounded position and the next: within 2 px of the box.
+        near = (xs >= left - 2) & (xs < right + 1) & (ys >= top - 2) & (ys < bottom + 1)
+        if self.box.size == 0 or not near.any():
+            return sample_points(self.plate, xs, ys)
+        if near.all():
+            return sample_points(self.box, xs - np.float32(self.x0), ys - np.float32(self.y0))
+        out = np.empty((len(xs), 3), self.plate.dtype)
+        out[near] = sample_points(self.box, xs[near] - np.float32(self.x0), ys[near] - np.float32(self.y0))
+        far = ~near
+        out[far] = sample_points(self.plate, xs[far], ys[far])
+        return out
+
+    def hole_values(self, hole: np.ndarray) -> np.ndarray:
+        """The image at ``hole``'s pixels, in ``image[hole]``'s order."""
+        height, width = self.box.shape[:2]
+        return self.box[hole[self.y0 : self.y0 + height, self.x0 : self.x0 + width]]
+
+
 def choose_keyframe(members: Sequence[int], need: Sequence[int], user: Sequence[bool]) -> int | None:
     """The block's keyframe: the user's (first one), else the member with the largest ``need`` (its hole's
     pixel count; first on ties), else None (no hole in the block: nothing to invent)."""
@@ -93,7 +156,7 @@ def carry(
     xs: np.ndarray,
     ys: np.ndarray,
     keyframes: Sequence[int],
-    image: Callable[[int], np.ndarray],
+    image: Callable[[int], Patched],
     chain: Callable[[int, int, np.ndarray, np.ndarray, bool], Chain],
     gain: Callable[[int, int], np.ndarray],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -110,7 +173,7 @@ def carry(
     quality = np.zeros(n, np.float32)
     got = np.zeros(n, bool)
     if t in keyframes:
-        values[:] = image(t)[ys.astype(np.intp), xs.astype(np.intp)]
+        values[:] = image(t).at(ys.astype(np.intp), xs.astype(np.intp))
         got[:] = True
         quality[:] = 1.0
         return values, got, quality
@@ -129,7 +192,7 @@ def carry(
             if walk.current != key or len(walk) == 0:
                 continue
             w = 1.0 / abs(key - t)
-            accum[walk.index] += w * gain(key, t) * sample_points(image(key), walk.x, walk.y)
+            accum[walk.index] += w * gain(key, t) * image(key).sample(walk.x, walk.y)
             weight[walk.index] += w
             error = walk.fb + FIT_SHARE * walk.fit + TRAVEL_SHARE * walk.travel
             sure[walk.index] += w / (1.0 + (error / MISALIGN_PX) ** 2)

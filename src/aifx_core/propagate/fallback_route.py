@@ -13,11 +13,15 @@ module puts them together per frame, over the frames' propagation (:class:`Propa
 * :meth:`FallbackRoute.filled`: that fill as its neighbours read it to steady theirs.
 
 Each is computed once per frame, on demand, and cached by position in the shot like the engine's propagation.
+:meth:`FallbackRoute.start` begins a frame's fill ahead of need: the spatial backend (Telea: native code, the
+GIL released) then runs in a thread of its own (``aifx-spatial``) while the engine's thread steadies and
+outputs the frames before it; the same values, computed in the same order.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
@@ -25,8 +29,9 @@ import numpy as np
 
 from ..flow import line_fill, push_pull_fill
 from ..inpaint.base import Span, SpatialBackend
+from ..workers import in_turn, overlap
 from .chain import Chain
-from .fallback import Filled, blend_weights, carry
+from .fallback import Filled, Patched, blend_weights, carry
 from .hypotheses import fast_motion
 from .keyframes import Keyframes
 from .options import PropagateOptions
@@ -74,6 +79,10 @@ FAST_ALONG_AGREE = 0.3
 #: Spatial backends whose fill the membrane and the line share on fast frames: Telea's, where it was measured.
 #: A generative backend's (LaMa, diffusers) invents texture on purpose and was not measured: left as it is.
 SMOOTHED = frozenset({"telea"})
+#: Spatial backends whose fill of a frame started ahead of need (:meth:`FallbackRoute.start`) runs in the
+#: ``aifx-spatial`` thread: Telea's (stateless, OpenCV releases the GIL). A model's (LaMa, diffusers) stays in
+#: the engine's thread, as before.
+AHEAD = frozenset({"telea"})
 
 
 @dataclass
@@ -136,6 +145,10 @@ class FallbackRoute:
         self.keyframes = Keyframes(pairs, options, self.keyframe_image, span)
         #: Per frame: its fill before it is steadied (``parts[j].filled`` is what j's neighbours read).
         self.parts: dict[int, Fallback] = {}
+        #: Fills started ahead of need (:meth:`start`): what finishes each.
+        self.started: dict[int, Callable[[], Fallback]] = {}
+        #: The thread a started fill's spatial backend runs in (made on first use; none with AIFX_THREADS=1).
+        self._ahead: ThreadPoolExecutor | None = None
 
     def weights(self, t: int) -> tuple[np.ndarray, np.ndarray]:
         """Frame t's blend weights at its hole pixels: (alpha, share), the share smoothed in time.
@@ -169,37 +182,33 @@ class FallbackRoute:
             total = total + np.where(mine, near[prop.ys - y0, prop.xs - x0], share)
         return alpha, (0.25 * total).astype(np.float32)
 
-    def keyframe_image(self, t: int) -> np.ndarray:
+    def keyframe_image(self, t: int) -> Patched:
         """Frame t filled as its block's keyframe: propagation where it is sure, the spatial backend elsewhere,
-        blended by the same weights as any frame's fill (asked once per block by :class:`.keyframes.Keyframes`)."""
+        blended by the same weights as any frame's fill (asked once per block by :class:`.keyframes.Keyframes`).
+        Its plate is the frame's own, shared (:class:`.fallback.Patched`): only the hole is new."""
         prop = self.propagated(t)
         base = prop.values + prop.offset
         known = np.where(prop.found[:, None], base, 0.0)
-        image = self._composed(t, known)
+        values = known.astype(np.float32)
         # The share of the propagated value: its weight against the fallback, less the ring check's share.
         alpha, share = self.weights(t)
         kept = alpha * (1.0 - share)
         need = np.nonzero(kept < 0.999)[0]
         if len(need):
-            spatial = self._spatial_fill(t, known, need)
+            spatial = self._spatial_fill(t, known, need)()
             a = kept[need][:, None]
-            image[prop.ys[need], prop.xs[need]] = a * base[need] + (1.0 - a) * spatial
-        image = np.asarray(image, np.float32)
-        if not np.isfinite(
-            image
-        ).all():  # (one check: nan_to_num's three full-frame masks cost ~0.1 s at 1080p)
-            image = np.nan_to_num(image, nan=0.0, posinf=0.0, neginf=0.0)
-        return image
+            values[need] = a * base[need] + (1.0 - a) * spatial
+        # (the plate is finite: the frame's ``source``; so is what is read outside the hole)
+        if not np.isfinite(values).all():
+            values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
+        return Patched(self.pairs.frames[t].source, prop.ys, prop.xs, values)
 
-    def _composed(self, t: int, values: np.ndarray) -> np.ndarray:
-        frame = self.pairs.frames[t]
-        prop = self.propagated(t)
-        image = frame.source.copy()
-        image[prop.ys, prop.xs] = values
-        return image
-
-    def _spatial_fill(self, t: int, values: np.ndarray, points: np.ndarray) -> np.ndarray:
-        """The spatial backend's values at hole ``points`` of frame t, given ``values`` at every hole pixel.
+    def _spatial_fill(
+        self, t: int, values: np.ndarray, points: np.ndarray, ahead: bool = False
+    ) -> Callable[[], np.ndarray]:
+        """What gives the spatial backend's values at hole ``points`` of frame t, given ``values`` at every hole
+        pixel. ``ahead`` (a fill started before it is needed): an :data:`AHEAD` backend runs in the
+        ``aifx-spatial`` thread meanwhile, on copies (the rest runs here, when asked).
 
         Unmasked movers near those points are handed to the spatial backend as hole too (their values are not
         used), so a spatial fill never smears a passing car into the hole. Only their pixels within
@@ -230,34 +239,70 @@ class FallbackRoute:
         mask[ys, xs] = True
         if frame.movers is not None and len(ys):
             mask |= movers_near(frame.movers[y0:y1, x0:x1], ys, xs, MOVER_REACH)
-        spatial = backend.inpaint(image, mask, frame=frame.packet.frame)
-        motion = (
-            fast_motion(t, self.pairs.flow, self.pairs.available)
-            if len(ys) and (FAST_SMOOTH > 0 or FAST_ALONG > 0) and getattr(backend, "name", None) in SMOOTHED
-            else None
-        )
-        if motion is None:
-            return spatial[ys, xs]
-        smooth = push_pull_fill(image, ~mask, smooth=True)
-        along, ends = line_fill(
-            image, ~mask, axis=1 if abs(motion[0]) >= abs(motion[1]) else 0, default=smooth
-        )
-        share = np.where(
-            ends[ys, xs] <= FAST_ALONG_AGREE * frame.level, np.float32(FAST_ALONG), np.float32(0.0)
-        )
-        share = share[:, None]
-        own = np.float32(1.0 - FAST_SMOOTH) - share
-        return own * spatial[ys, xs] + np.float32(FAST_SMOOTH) * smooth[ys, xs] + share * along[ys, xs]
+        name = getattr(backend, "name", None)
+        running: Future[np.ndarray] | None = None
+        if ahead and name in AHEAD and overlap():
+            if self._ahead is None:
+                self._ahead = ThreadPoolExecutor(1, thread_name_prefix="aifx-spatial")
+            # (image and mask are this call's own: nothing else writes them)
+            running = self._ahead.submit(_inpaint_in_turn, backend, image, mask, frame.packet.frame)
+
+        def finish() -> np.ndarray:
+            if running is None:
+                spatial = backend.inpaint(image, mask, frame=frame.packet.frame)
+            else:
+                spatial = running.result()
+            motion = (
+                fast_motion(t, self.pairs.flow, self.pairs.available)
+                if len(ys) and (FAST_SMOOTH > 0 or FAST_ALONG > 0) and name in SMOOTHED
+                else None
+            )
+            if motion is None:
+                return spatial[ys, xs]
+            smooth = push_pull_fill(image, ~mask, smooth=True)
+            along, ends = line_fill(
+                image, ~mask, axis=1 if abs(motion[0]) >= abs(motion[1]) else 0, default=smooth
+            )
+            share = np.where(
+                ends[ys, xs] <= FAST_ALONG_AGREE * frame.level, np.float32(FAST_ALONG), np.float32(0.0)
+            )
+            share = share[:, None]
+            own = np.float32(1.0 - FAST_SMOOTH) - share
+            return own * spatial[ys, xs] + np.float32(FAST_SMOOTH) * smooth[ys, xs] + share * along[ys, xs]
+
+        return finish
 
     def fallback(self, t: int) -> Fallback:
         """Frame t's fill before it is steadied in time (computed once, on demand: its neighbours read it too)."""
         if t not in self.parts:
-            if not self.pairs.available(t):
-                raise ContextError(f"position {t} is not in the shot")
-            self.parts[t] = self._fallback(t)
+            finish = self.started.pop(t, None)
+            if finish is None:
+                if not self.pairs.available(t):
+                    raise ContextError(f"position {t} is not in the shot")
+                finish = self._fallback(t)
+            self.parts[t] = finish()
         return self.parts[t]
 
-    def _fallback(self, t: int) -> Fallback:
+    def start(self, t: int) -> None:
+        """Begin frame t's fill (in the shot) ahead of need: all of it up to its spatial fill here, which then
+        runs in the ``aifx-spatial`` thread (:data:`AHEAD` backends) until :meth:`fallback` asks for it.
+
+        The engine starts the frame its next output's steadying will read, so that frame's Telea runs while
+        this one is steadied and written (on nine 35-px squares it held the engine's thread ~24 ms a frame).
+        A fill is the same computation started ahead or not: the same values."""
+        if t not in self.parts and t not in self.started:
+            self.started[t] = self._fallback(t, ahead=True)
+
+    def close(self) -> None:
+        """Finish a spatial fill still running (its result is dropped): no thread outlives the engine call."""
+        self.started.clear()
+        if self._ahead is not None:
+            self._ahead.shutdown(wait=True)
+            self._ahead = None
+
+    def _fallback(self, t: int, ahead: bool = False) -> Callable[[], Fallback]:
+        """What makes frame t's fill (see :meth:`fallback`); its spatial fill begins now (``ahead``: in the
+        ``aifx-spatial`` thread, see :meth:`start`), the rest when it is called."""
         # Asked for every frame, needed or not: a whole-shot stream decides the blocks in order, while the
         # frames their keyframes need are still held.
         keyframes = self.keyframes.around(t)
@@ -265,15 +310,17 @@ class FallbackRoute:
         alpha, share = self.weights(t)
         if len(prop.ys) == 0:
             none = np.zeros(0, np.float32)
-            return Fallback(np.zeros((0, 3), np.float32), none, none, np.zeros(0, np.intp), alpha, share)
+            empty = Fallback(np.zeros((0, 3), np.float32), none, none, np.zeros(0, np.intp), alpha, share)
+            return lambda: empty
         if t in keyframes:
             # A keyframe's fill is its image: propagation, its spatial fill and the ring check's share of it,
             # blended once (by the anchors stage, or as its block was reached).
             # What it invented there is the keyframe route, as in the frames it is carried to (counted so, the
             # per-frame route shares do not jump at keyframes); the ring check's share still counts as spatial.
-            values = self.keyframes.keyframe_image(t)[prop.ys, prop.xs]
+            values = self.keyframes.keyframe_image(t).at(prop.ys, prop.xs)
             kept = alpha * (1.0 - share)
-            return Fallback(values, kept, kept * prop.confidence, np.zeros(0, np.intp), alpha, share)
+            made = Fallback(values, kept, kept * prop.confidence, np.zeros(0, np.intp), alpha, share)
+            return lambda: made
         base = prop.values + prop.offset
         fallback = np.zeros_like(base)
         need = np.nonzero(alpha < 0.999)[0]
@@ -321,26 +368,33 @@ class FallbackRoute:
         # fill of the frame (it costs as much as a big one); a share below SHARE_SKIP changes nothing visible.
         poorly_carried = int((beta < 0.5).sum()) >= max(MIN_SPATIAL, 0.02 * len(prop.ys))
         spatial_points = np.zeros(0, np.intp)
-        spatial = np.zeros_like(base)
+        asked: Callable[[], np.ndarray] | None = None
         if poorly_carried or float(share.max()) >= SHARE_SKIP:
             unsure = share > 0.001
             unsure[need] = True
             spatial_points = np.flatnonzero(unsure)
             # The spatial backend sees only what propagation is sure of; every unsure pixel is hole.
             known = np.where(prop.found[:, None], base, 0.0)
-            spatial[spatial_points] = self._spatial_fill(t, known, spatial_points)
-            b = beta[:, None]
-            fallback[need] = b * carried + (1.0 - b) * spatial[need]
+            asked = self._spatial_fill(t, known, spatial_points, ahead)
         else:
             share = np.zeros_like(share)
-        a = alpha[:, None]
-        values = a * base + (1.0 - a) * fallback
-        s = share[:, None]
-        values = (1.0 - s) * values + s * spatial
-        counted = need[beta < 0.999] if len(spatial_points) else spatial_points
-        return Fallback(
-            values, alpha * (1.0 - share), alpha * prop.confidence * (1.0 - share), counted, alpha, share
-        )
+
+        def finish() -> Fallback:
+            spatial = np.zeros_like(base)
+            if asked is not None:
+                spatial[spatial_points] = asked()
+                b = beta[:, None]
+                fallback[need] = b * carried + (1.0 - b) * spatial[need]
+            a = alpha[:, None]
+            values = a * base + (1.0 - a) * fallback
+            s = share[:, None]
+            values = (1.0 - s) * values + s * spatial
+            counted = need[beta < 0.999] if len(spatial_points) else spatial_points
+            return Fallback(
+                values, alpha * (1.0 - share), alpha * prop.confidence * (1.0 - share), counted, alpha, share
+            )
+
+        return finish
 
     def filled(self, j: int) -> Filled:
         """Frame j as its neighbours read it to steady their fill (its own fill, not yet steadied)."""
@@ -360,6 +414,15 @@ class FallbackRoute:
         """Forget the fills before position ``low`` (no output still to make reads them)."""
         for key in [k for k in self.parts if k < low]:
             del self.parts[key]
+        for key in [k for k in self.started if k < low]:
+            del self.started[key]
+
+
+def _inpaint_in_turn(backend: SpatialBackend, image: np.ndarray, mask: np.ndarray, frame: int) -> np.ndarray:
+    """The backend's fill of a frame started ahead, its own passes one after another (:func:`.workers.in_turn`:
+    it is off the engine's critical path, and threads of their own cost the moving blob 5 %)."""
+    with in_turn():
+        return backend.inpaint(image, mask, frame=frame)
 
 
 def movers_near(movers: np.ndarray, ys: np.ndarray, xs: np.ndarray, reach: int) -> np.ndarray:

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..inpaint.base import Anchor, Span
-from .fallback import choose_keyframe
+from .fallback import Patched, choose_keyframe
 from .options import PropagateOptions
 from .pairs import ContextError, Pairs
 
@@ -39,7 +39,7 @@ class Keyframes:
         self,
         pairs: Pairs,
         options: PropagateOptions,
-        fill: Callable[[int], np.ndarray],
+        fill: Callable[[int], Patched],
         span: Span | None = None,
     ) -> None:
         self.pairs = pairs
@@ -47,7 +47,7 @@ class Keyframes:
         self.fill = fill
         #: block → its keyframe position (None: nothing to invent), decided here or read from the anchors.
         self.keyframe_of_block: dict[int, int | None] = {}
-        self.keyframe_images: dict[int, np.ndarray] = {}
+        self.keyframe_images: dict[int, Patched] = {}
         self.user_keyframes = set(self.opt.keyframes)
         self.anchors: Mapping[int, Anchor] | None = span.anchors if span is not None else None
         self.on_anchor = span.on_anchor if span is not None else None
@@ -85,7 +85,7 @@ class Keyframes:
         self.keyframe_images[chosen] = image
         frame = self.pairs.frames[chosen]
         hole = frame.packet.hole
-        return Anchor(frame.packet.frame, image[hole], hole_fingerprint(hole))
+        return Anchor(frame.packet.frame, image.hole_values(hole), hole_fingerprint(hole))
 
     def keyframe_of(self, block: int) -> int | None:
         """The block's keyframe position: from the shot's anchors, else decided now (whole-shot stream)."""
@@ -117,7 +117,7 @@ class Keyframes:
             None if anchor.keyframe is None else self.pairs.position(anchor.keyframe)
         )
 
-    def keyframe_image(self, k: int) -> np.ndarray:
+    def keyframe_image(self, k: int) -> Patched:
         """Keyframe ``k``'s image: the frame with its hole filled as the anchor says."""
         if k not in self.keyframe_images:
             assert self.anchors is not None
@@ -131,9 +131,8 @@ class Keyframes:
                     f"frame {frame.packet.frame}: the cached keyframe was made for another mask; "
                     "run the anchors stage again (aifx run JOB --anchors --overwrite)"
                 )
-            image = frame.source.copy()
-            image[hole] = anchor.values
-            self.keyframe_images[k] = image
+            ys, xs = np.nonzero(hole)
+            self.keyframe_images[k] = Patched(frame.source, ys, xs, np.asarray(anchor.values, np.float32))
         return self.keyframe_images[k]
 
     def around(self, t: int) -> list[int]:

@@ -40,7 +40,7 @@ from ..flow import (
 from ..flow.motion import hole_distance, smoothed_grey
 from ..inpaint.base import FramePacket, Span
 from ..workers import HelperUnavailable, Prefetch, helper, helper_wanted, module_settings, overlap
-from .chain import footprint
+from .chain import Footprint, footprint
 from .options import PropagateOptions
 
 _UNIT = np.ones(3, np.float32)
@@ -100,7 +100,7 @@ class _Frame:
     _blocked: np.ndarray | None = field(default=None, repr=False, compare=False)
     _blocked_for: np.ndarray | None = field(default=None, repr=False, compare=False)
     #: ``footprint`` as last made (read-only), with the movers it was made with (None: no movers), the same way.
-    _footprint: tuple[np.ndarray | None, np.ndarray] | None = field(default=None, repr=False, compare=False)
+    _footprint: tuple[np.ndarray | None, Footprint] | None = field(default=None, repr=False, compare=False)
 
     @property
     def blocked(self) -> np.ndarray:
@@ -116,15 +116,16 @@ class _Frame:
         return blocked
 
     @property
-    def footprint(self) -> np.ndarray:
-        """``blocked`` grown by a bilinear read's footprint (:func:`.chain.footprint`): what chain steps and
-        hypotheses ask of a source frame, one gather a point instead of four. Kept like ``blocked``."""
+    def footprint(self) -> Footprint:
+        """``blocked`` grown by a bilinear read's footprint (:func:`.chain.footprint`, the box around it): what
+        chain steps and hypotheses ask of a source frame, one gather a point instead of four. Kept like
+        ``blocked``."""
         movers = self.movers
         if self._footprint is not None and self._footprint[0] is movers:
             return self._footprint[1]
         grown = footprint(self.blocked)
         if self.plate_held:
-            grown.flags.writeable = False  # (shared by every reader)
+            grown.grown.flags.writeable = False  # (shared by every reader)
             self._footprint = (movers, grown)
         return grown
 
