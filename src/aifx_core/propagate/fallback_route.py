@@ -21,8 +21,9 @@ outputs the frames before it; the same values, computed in the same order.
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -240,37 +241,19 @@ class FallbackRoute:
         if frame.movers is not None and len(ys):
             mask |= movers_near(frame.movers[y0:y1, x0:x1], ys, xs, MOVER_REACH)
         name = getattr(backend, "name", None)
-        running: Future[np.ndarray] | None = None
-        if ahead and name in AHEAD and overlap():
-            if self._ahead is None:
-                self._ahead = ThreadPoolExecutor(1, thread_name_prefix="aifx-spatial")
-            # (image and mask are this call's own: nothing else writes them)
-            running = self._ahead.submit(_inpaint_in_turn, backend, image, mask, frame.packet.frame)
-
-        def finish() -> np.ndarray:
-            if running is None:
-                spatial = backend.inpaint(image, mask, frame=frame.packet.frame)
-            else:
-                spatial = running.result()
-            motion = (
-                fast_motion(t, self.pairs.flow, self.pairs.available)
-                if len(ys) and (FAST_SMOOTH > 0 or FAST_ALONG > 0) and name in SMOOTHED
-                else None
-            )
-            if motion is None:
-                return spatial[ys, xs]
-            smooth = push_pull_fill(image, ~mask, smooth=True)
-            along, ends = line_fill(
-                image, ~mask, axis=1 if abs(motion[0]) >= abs(motion[1]) else 0, default=smooth
-            )
-            share = np.where(
-                ends[ys, xs] <= FAST_ALONG_AGREE * frame.level, np.float32(FAST_ALONG), np.float32(0.0)
-            )
-            share = share[:, None]
-            own = np.float32(1.0 - FAST_SMOOTH) - share
-            return own * spatial[ys, xs] + np.float32(FAST_SMOOTH) * smooth[ys, xs] + share * along[ys, xs]
-
-        return finish
+        motion = (
+            fast_motion(t, self.pairs.flow, self.pairs.available)
+            if len(ys) and (FAST_SMOOTH > 0 or FAST_ALONG > 0) and name in SMOOTHED
+            else None
+        )
+        # (image and mask are this call's own: nothing else writes them)
+        asked = (backend, image, mask, frame.packet.frame, ys, xs, motion, frame.level)
+        if not (ahead and name in AHEAD and overlap()):
+            return lambda: _spatial_values(*asked)
+        if self._ahead is None:
+            self._ahead = ThreadPoolExecutor(1, thread_name_prefix="aifx-spatial")
+        running = self._ahead.submit(_spatial_values_in_turn, *asked)
+        return running.result
 
     def fallback(self, t: int) -> Fallback:
         """Frame t's fill before it is steadied in time (computed once, on demand: its neighbours read it too)."""
@@ -418,11 +401,36 @@ class FallbackRoute:
             del self.started[key]
 
 
-def _inpaint_in_turn(backend: SpatialBackend, image: np.ndarray, mask: np.ndarray, frame: int) -> np.ndarray:
-    """The backend's fill of a frame started ahead, its own passes one after another (:func:`.workers.in_turn`:
-    it is off the engine's critical path, and threads of their own cost the moving blob 5 %)."""
+def _spatial_values(
+    backend: SpatialBackend,
+    image: np.ndarray,
+    mask: np.ndarray,
+    frame: int,
+    ys: np.ndarray,
+    xs: np.ndarray,
+    motion: np.ndarray | None,
+    level: float,
+) -> np.ndarray:
+    """The spatial fill's values at crop points (``ys``, ``xs``): the backend's fill of ``image`` where ``mask``,
+    on a fast frame (``motion``: its median motion) blended with a smooth membrane and the plate interpolated
+    along the motion (see :meth:`FallbackRoute._spatial_fill`)."""
+    spatial = backend.inpaint(image, mask, frame=frame)
+    if motion is None:
+        return spatial[ys, xs]
+    smooth = push_pull_fill(image, ~mask, smooth=True)
+    along, ends = line_fill(image, ~mask, axis=1 if abs(motion[0]) >= abs(motion[1]) else 0, default=smooth)
+    share = np.where(ends[ys, xs] <= FAST_ALONG_AGREE * level, np.float32(FAST_ALONG), np.float32(0.0))
+    share = share[:, None]
+    own = np.float32(1.0 - FAST_SMOOTH) - share
+    return own * spatial[ys, xs] + np.float32(FAST_SMOOTH) * smooth[ys, xs] + share * along[ys, xs]
+
+
+def _spatial_values_in_turn(*asked: Any) -> np.ndarray:
+    """:func:`_spatial_values` of a fill started ahead, in the ``aifx-spatial`` thread: its own passes one after
+    another (:func:`.workers.in_turn`: it is off the engine's critical path, and threads of their own cost the
+    moving blob ~5 %)."""
     with in_turn():
-        return backend.inpaint(image, mask, frame=frame)
+        return _spatial_values(*asked)
 
 
 def movers_near(movers: np.ndarray, ys: np.ndarray, xs: np.ndarray, reach: int) -> np.ndarray:
