@@ -739,6 +739,25 @@ def test_a_helper_that_does_not_start_is_given_up(monkeypatch, tmp_path):
     assert worker._proc is None and worker.calls == 0
 
 
+def test_a_helper_killed_while_starting_is_started_again():
+    """A child killed before it said it runs (by a user, the OOM killer) is not a broken interpreter: the
+    call falls back to the caller's thread and the next call starts a new child."""
+    import subprocess
+
+    from aifx_core import workers
+
+    worker = workers.Helper()
+    code = "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"
+    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    worker._proc = proc
+    with pytest.raises(workers.HelperUnavailable):
+        worker._handshake(proc)
+    assert proc.returncode == -9
+    assert worker.call("math", "hypot", 3.0, 4.0) == 5.0
+    assert worker.calls == 1
+    worker._stop()
+
+
 def test_a_helper_lost_mid_run_never_runs_the_estimator_in_two_threads_at_once(monkeypatch):
     """The helper dies after a few pairs: the pairs already queued for it are computed in the flow worker,
     the later ones have their DIS made in the aifx-dis thread. The run's estimator (one OpenCV DIS object,

@@ -299,6 +299,18 @@ def module_settings(names: tuple[str, ...]) -> dict[str, dict[str, Any]]:
     return found
 
 
+def _killed(proc: Any) -> bool:
+    """Whether a child that never said it runs was ended by a signal (killed while starting: the next call may
+    start a new one) rather than being an interpreter that cannot run the helper (given up for the process)."""
+    import subprocess
+
+    try:
+        code = proc.wait(timeout=1)
+    except subprocess.TimeoutExpired:
+        return False
+    return code is not None and code < 0
+
+
 class Helper:
     """One persistent Python child process that runs module-level functions for this process, one call at
     a time: a second core free of this process's GIL.
@@ -354,7 +366,7 @@ class Helper:
         except Exception:  # noqa: BLE001 - whatever it wrote (or a platform without select on pipes): give up
             said = None
         if said != (True, "ready"):
-            self._stop(failed=True)
+            self._stop(failed=not _killed(proc))
             raise HelperUnavailable("helper process did not start")
         self._ready = True
 
