@@ -136,6 +136,14 @@ class FallbackRoute:
         self.keyframes = Keyframes(pairs, options, self.keyframe_image, span)
         #: Per frame: its fill before it is steadied (``parts[j].filled`` is what j's neighbours read).
         self.parts: dict[int, Fallback] = {}
+        #: Per frame: :func:`.hypotheses.fast_motion` (asked by the ring check and the spatial fill).
+        self._fast: dict[int, np.ndarray | None] = {}
+
+    def fast_motion(self, t: int) -> np.ndarray | None:
+        """Frame t's :func:`.hypotheses.fast_motion`, computed once (a function of t's flows, which do not change)."""
+        if t not in self._fast:
+            self._fast[t] = fast_motion(t, self.pairs.flow, self.pairs.available)
+        return self._fast[t]
 
     def weights(self, t: int) -> tuple[np.ndarray, np.ndarray]:
         """Frame t's blend weights at its hole pixels: (alpha, share), the share smoothed in time.
@@ -224,7 +232,7 @@ class FallbackRoute:
             mask |= movers_near(frame.movers[y0:y1, x0:x1], ys, xs, MOVER_REACH)
         spatial = backend.inpaint(image, mask, frame=frame.packet.frame)
         motion = (
-            fast_motion(t, self.pairs.flow, self.pairs.available)
+            self.fast_motion(t)
             if len(ys) and (FAST_SMOOTH > 0 or FAST_ALONG > 0) and getattr(backend, "name", None) in SMOOTHED
             else None
         )
@@ -352,6 +360,8 @@ class FallbackRoute:
         """Forget the fills before position ``low`` (no output still to make reads them)."""
         for key in [k for k in self.parts if k < low]:
             del self.parts[key]
+        for key in [k for k in self._fast if k < low]:
+            del self._fast[key]
 
 
 def movers_near(movers: np.ndarray, ys: np.ndarray, xs: np.ndarray, reach: int) -> np.ndarray:
