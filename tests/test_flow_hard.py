@@ -287,6 +287,26 @@ def test_completion_continues_an_object_that_spans_the_hole() -> None:
     assert np.percentile(np.hypot(*(completed[below] - truth[below]).T), 95) < 0.5
 
 
+def test_the_spanning_fits_capped_draws_still_find_a_motion_half_the_samples_follow() -> None:
+    """The spanning object's RANSAC stops after ``SPANNING_ITERATIONS`` draws: enough to find a motion that
+    just over half its samples follow (what it must find to be kept) among scattered flow errors; a
+    fit capped far lower misses it."""
+    from aifx_core.flow.motion import fit_homography
+
+    rng = np.random.default_rng(7)
+    src = rng.uniform(0, 120, (1600, 2)).astype(np.float32)
+    dst = src + np.float32([8.0, -1.5]) + 0.02 * src[:, ::-1]
+    wrong = rng.random(len(src)) < 0.46
+    dst[wrong] += rng.uniform(-30, 30, (int(wrong.sum()), 2)).astype(np.float32)
+    matrix, inliers = fit_homography(src, dst, 1.5, completion.SPANNING_ITERATIONS)
+    assert matrix is not None and inliers.mean() >= 0.5
+    moved = cv2.perspectiveTransform(src[None], matrix)[0]
+    true = src + np.float32([8.0, -1.5]) + 0.02 * src[:, ::-1]
+    assert np.abs(moved - true)[~wrong].max() < 0.1
+    few, found = fit_homography(src, dst, 1.5, 3)
+    assert few is None or found.mean() < 0.5
+
+
 def test_the_completion_hands_its_frame_layers_to_mover_detection() -> None:
     flow, _, hole, disc = _crossing_field()
     layers: list = []

@@ -21,7 +21,7 @@ from aifx_core.pipeline import fill
 from aifx_core.progress import CancelToken
 from aifx_core.protocol.errors import Cancelled
 from aifx_core.sequence import read_image
-from aifx_core.workers import THREADS_ENV, InOrder, Prefetch, concurrently, overlap
+from aifx_core.workers import THREADS_ENV, InOrder, Prefetch, concurrently, in_turn, overlap
 
 FRAMES = list(range(1001, 1009))
 
@@ -163,6 +163,20 @@ def test_concurrently_runs_the_calls_at_once_in_order_and_leaves_no_thread(monke
     monkeypatch.setenv(THREADS_ENV, "1")
     names = concurrently([lambda: threading.current_thread().name] * 3)
     assert names == [threading.current_thread().name] * 3
+
+
+def test_concurrently_runs_its_calls_in_turn_within_in_turn(monkeypatch):
+    """Within ``in_turn`` (work already off the critical path) the calls run one after another in the calling
+    thread; outside it, at once again."""
+    monkeypatch.delenv(THREADS_ENV, raising=False)
+    me = threading.current_thread().name
+    with in_turn():
+        assert concurrently([lambda: threading.current_thread().name] * 3) == [me] * 3
+        with in_turn():
+            pass
+        assert concurrently([lambda: threading.current_thread().name] * 2) == [me] * 2
+    assert concurrently([lambda: threading.current_thread().name] * 2, "aifx-test") == [me, "aifx-test-1"]
+    assert _no_worker_threads()
 
 
 def test_telea_runs_its_channel_passes_at_once_with_the_same_values(monkeypatch):
@@ -544,6 +558,87 @@ def test_a_fill_closed_early_stops_its_flow_worker():
     assert _no_worker_threads()
 
 
+def _recording_telea(monkeypatch, fail_in: str | None = None) -> list[str]:
+    """Names of the threads Telea's fills run in (the engine's spatial backend); it fails in thread
+    ``fail_in``."""
+    from aifx_core.inpaint.telea import TeleaBackend
+
+    names: list[str] = []
+    inpaint = TeleaBackend.inpaint
+
+    def recording(self, rgb, hole, *, frame=None):
+        names.append(threading.current_thread().name.split("_")[0])
+        if names[-1] == fail_in:
+            raise InputError("spatial fill failed on purpose")
+        return inpaint(self, rgb, hole, frame=frame)
+
+    monkeypatch.setattr(TeleaBackend, "inpaint", recording)
+    return names
+
+
+@pytest.mark.parametrize("window", [1, 4])
+def test_the_next_frames_spatial_fill_runs_ahead_in_its_own_thread(monkeypatch, window):
+    """The fill of the frame the next output's steadying reads last is started while this output is
+    steadied: its Telea runs in the aifx-spatial thread, and the output is the one-thread run's."""
+    import cv2
+
+    packets = _engine_clip()
+    options = {"window": window, "radius": 4, "keyframe_interval": 3}
+    monkeypatch.setenv(THREADS_ENV, "1")
+    names = _recording_telea(monkeypatch)
+    alone = _engine_fill(packets, **options)
+    assert names and set(names) == {"MainThread"}
+    names.clear()
+    monkeypatch.delenv(THREADS_ENV)
+    passes: list[str] = []
+    inpaint = cv2.inpaint
+
+    def recording(*args):
+        passes.append(re.sub(r"[-_]\d+$", "", threading.current_thread().name))
+        return inpaint(*args)
+
+    monkeypatch.setattr(cv2, "inpaint", recording)
+    overlapped = _engine_fill(packets, **options)
+    _assert_same_frames(overlapped, alone)
+    assert "aifx-spatial" in names  # (the keyframes' fills stay in the engine's thread)
+    # (there its three channel passes run in turn; the engine's thread's at once, as before)
+    assert passes.count("aifx-spatial") == 3 * names.count("aifx-spatial")
+    assert passes.count("aifx-telea") == 2 * names.count("MainThread") > 0
+    assert _no_worker_threads()
+
+
+def test_a_spatial_fill_failing_ahead_is_raised_by_fill_and_leaves_no_thread(monkeypatch):
+    from aifx_core.backends import create_backend
+    from aifx_core.inpaint import BackendContext
+    from aifx_core.progress import Reporter
+
+    names = _recording_telea(monkeypatch, fail_in="aifx-spatial")
+    backend = create_backend(
+        "propagate", BackendContext(colorspace="sRGB", options={"radius": 4, "keyframe_interval": 3})
+    )
+    with pytest.raises(InputError, match="on purpose"):
+        for _ in backend.fill(iter(_engine_clip()), Reporter()):
+            pass
+    assert "aifx-spatial" in names and _no_worker_threads()
+
+
+def test_a_fill_closed_early_finishes_its_spatial_fill_ahead(monkeypatch):
+    from aifx_core.backends import create_backend
+    from aifx_core.inpaint import BackendContext
+    from aifx_core.progress import Reporter
+
+    names = _recording_telea(monkeypatch)
+    backend = create_backend(
+        "propagate", BackendContext(colorspace="sRGB", options={"radius": 4, "keyframe_interval": 3})
+    )
+    stream = backend.fill(iter(_engine_clip()), Reporter())
+    for _ in range(3):
+        next(stream)
+    assert "aifx-spatial" in names
+    stream.close()
+    assert _no_worker_threads()
+
+
 # -- the flow worker's helper process ------------------------------------------------------------------------
 
 
@@ -642,6 +737,25 @@ def test_a_helper_that_does_not_start_is_given_up(monkeypatch, tmp_path):
     with pytest.raises(workers.HelperUnavailable):
         worker.call("math", "hypot", 3.0, 4.0)
     assert worker._proc is None and worker.calls == 0
+
+
+def test_a_helper_killed_while_starting_is_started_again():
+    """A child killed before it said it runs (by a user, the OOM killer) is not a broken interpreter: the
+    call falls back to the caller's thread and the next call starts a new child."""
+    import subprocess
+
+    from aifx_core import workers
+
+    worker = workers.Helper()
+    code = "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"
+    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    worker._proc = proc
+    with pytest.raises(workers.HelperUnavailable):
+        worker._handshake(proc)
+    assert proc.returncode == -9
+    assert worker.call("math", "hypot", 3.0, 4.0) == 5.0
+    assert worker.calls == 1
+    worker._stop()
 
 
 def test_a_helper_lost_mid_run_never_runs_the_estimator_in_two_threads_at_once(monkeypatch):

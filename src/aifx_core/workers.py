@@ -43,13 +43,30 @@ def overlap() -> bool:
         return True
 
 
+_local = threading.local()
+
+
+@contextlib.contextmanager
+def in_turn() -> Iterator[None]:
+    """Within it, :func:`concurrently` runs its calls one after another in this thread: for work already off
+    the engine's critical path (a spatial fill started ahead, in a thread of its own), where threads of their
+    own would only add their start and contention (measured: the 432x240 moving blob 16.6 → 17.5 frames/s
+    with Telea's passes in turn there; docs/method.md "Speed, eighth pass")."""
+    previous = getattr(_local, "in_turn", False)
+    _local.in_turn = True
+    try:
+        yield
+    finally:
+        _local.in_turn = previous
+
+
 def concurrently(calls: Sequence[Callable[[], T]], name: str = "aifx-worker") -> list[T]:
     """The results of independent ``calls``, run at once: the first in the calling thread, each other one in a
     thread of its own, joined before this returns (none outlives it). Worth it for native calls that release
     the GIL (OpenCV's), e.g. Telea's per-channel passes, which otherwise take turns on the calling thread while
-    the second core waits. One after another here with ``AIFX_THREADS=1`` or a single call. The first failure
-    in call order is raised, once every thread has finished."""
-    if len(calls) < 2 or not overlap():
+    the second core waits. One after another here with ``AIFX_THREADS=1``, a single call or within
+    :func:`in_turn`. The first failure in call order is raised, once every thread has finished."""
+    if len(calls) < 2 or not overlap() or getattr(_local, "in_turn", False):
         return [call() for call in calls]
     results: list[Any] = [None] * len(calls)
     errors: list[BaseException | None] = [None] * len(calls)
@@ -282,6 +299,18 @@ def module_settings(names: tuple[str, ...]) -> dict[str, dict[str, Any]]:
     return found
 
 
+def _killed(proc: Any) -> bool:
+    """Whether a child that never said it runs was ended by a signal (killed while starting: the next call may
+    start a new one) rather than being an interpreter that cannot run the helper (given up for the process)."""
+    import subprocess
+
+    try:
+        code = proc.wait(timeout=1)
+    except subprocess.TimeoutExpired:
+        return False
+    return code is not None and code < 0
+
+
 class Helper:
     """One persistent Python child process that runs module-level functions for this process, one call at
     a time: a second core free of this process's GIL.
@@ -337,7 +366,7 @@ class Helper:
         except Exception:  # noqa: BLE001 - whatever it wrote (or a platform without select on pipes): give up
             said = None
         if said != (True, "ready"):
-            self._stop(failed=True)
+            self._stop(failed=not _killed(proc))
             raise HelperUnavailable("helper process did not start")
         self._ready = True
 

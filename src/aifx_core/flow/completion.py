@@ -67,6 +67,12 @@ LANDING_PX = 2.0
 MIN_VERIFIED = 0.3
 #: Most ring samples an unmasked object's own motion is fitted to (RANSAC cost follows the samples).
 OBJECT_SAMPLES = 300
+#: Most RANSAC draws for the motion of an unmasked object spanning a hole (:func:`_spanning_mover`). Its fit
+#: is kept only with half its samples inlying; RANSAC finds a model with that share within K draws but for
+#: (1 - 0.5⁴)^K, 6e-5 at 150 (OpenCV's own confidence, 0.995, stops such a fit after ~83), so the other 350
+#: of the default 500 are spent on fits that fail: two thirds of these fits on tennis nine squares, 8 of its
+#: 9 CPU ms a pair. Measured: docs/method.md "Speed, eighth pass".
+SPANNING_ITERATIONS = 150
 #: Unmasked objects on a fast ring are layers of their own in the hole. Off by default for the same reason
 #: as LANDING_PX (measured together; docs/method.md "Fast whips").
 OBJECT_LAYERS = False
@@ -463,7 +469,7 @@ def _spanning_mover(
     if not (across & inside).any():
         return None
     my, mx = np.nonzero(on_ring)
-    matrix = _fit_homography_to(flow, my, mx, gx[my, mx], gy[my, mx], opt)
+    matrix = _fit_homography_to(flow, my, mx, gx[my, mx], gy[my, mx], opt, iterations=SPANNING_ITERATIONS)
     if matrix is None:
         return None
     motion = homography_flow(matrix, gx, gy)
@@ -586,9 +592,10 @@ def _fit_homography_to(
     py: np.ndarray,
     opt: _Settings,
     min_inliers: float = 0.5,
+    iterations: int = 500,
 ) -> np.ndarray | None:
     """The homography RANSAC fits to ``flow`` at crop pixels (``xs``, ``ys``), frame positions (``px``,
-    ``py``); None if poor (fewer than ``min_inliers`` inliers)."""
+    ``py``) in at most ``iterations`` draws; None if poor (fewer than ``min_inliers`` inliers)."""
     if len(xs) < 12:
         return None
     step = max(1, len(xs) // opt.max_samples)  # deterministic subsampling: same input, same output
@@ -596,7 +603,7 @@ def _fit_homography_to(
     dst = src + flow[ys[::step], xs[::step]]
     if not np.isfinite(dst).all():
         return None
-    matrix, inliers = fit_homography(src, dst, opt.ransac_px)
+    matrix, inliers = fit_homography(src, dst, opt.ransac_px, iterations)
     return None if matrix is None or inliers.mean() < min_inliers else matrix
 
 

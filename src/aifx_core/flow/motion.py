@@ -36,13 +36,18 @@ def homography_flow(matrix: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.nd
 
 
 def fit_homography(
-    src: np.ndarray, dst: np.ndarray, ransac_px: float
+    src: np.ndarray, dst: np.ndarray, ransac_px: float, iterations: int = 500
 ) -> tuple[np.ndarray | None, np.ndarray]:
-    """RANSAC homography src → dst (N, 2) (seeded: bit-reproducible) and its inlier mask."""
+    """RANSAC homography src → dst (N, 2) (seeded: bit-reproducible) and its inlier mask.
+
+    ``iterations``: the most RANSAC draws (a run capped at K draws is the first K of a longer one: the same
+    seed, the same draws)."""
     if len(src) < 8:
         return None, np.zeros(len(src), bool)
     cv2.setRNGSeed(0)
-    matrix, inliers = cv2.findHomography(src, dst, cv2.RANSAC, ransac_px, maxIters=500, confidence=0.995)
+    matrix, inliers = cv2.findHomography(
+        src, dst, cv2.RANSAC, ransac_px, maxIters=iterations, confidence=0.995
+    )
     if matrix is None or inliers is None or not np.isfinite(matrix).all():
         return None, np.zeros(len(src), bool)
     return matrix, inliers.ravel().astype(bool)

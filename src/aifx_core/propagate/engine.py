@@ -350,16 +350,42 @@ class _Run:
         #: positions whose propagation its outputs ask for (None: every one from ``next_output - NEAR`` on).
         self.next_output: int | None = None
         self.near: set[int] | None = None
+        #: The fill's outputs (None: every position of the shot from the first on).
+        self.outputs: set[int] | None = None
 
     def start_outputs(self, wanted: list[int] | None, first: int) -> None:
         """A fill begins: its outputs are ``wanted`` (positions), or every position from ``first`` on."""
         self.next_output = wanted[0] if wanted else first
         if wanted is not None:
             self.near = {k for o in wanted for k in range(o - NEAR, o + NEAR + 1)}
+            self.outputs = set(wanted)
 
     def close(self) -> None:
-        """Stop the reading thread and the flow worker (see :meth:`.pairs.Pairs.close`)."""
-        self.pairs.close()
+        """Stop the reading thread, the flow worker (see :meth:`.pairs.Pairs.close`) and a spatial fill
+        started ahead (:meth:`.fallback_route.FallbackRoute.close`)."""
+        try:
+            self.route.close()
+        finally:
+            self.pairs.close()
+
+    def _is_output(self, index: int) -> bool:
+        """Whether position ``index`` is an output of this fill (so its fill is made in any case)."""
+        if self.outputs is not None:
+            return index in self.outputs and self.pairs.available(index)
+        return self.pairs.available(index)
+
+    def _ahead(self, t: int) -> None:
+        """Before output t is steadied: make the fills it reads after it (t+1 … t+STEADY, in order, as its
+        steadying would), and start the next output's last one (t+STEADY+1) ahead of need, so that frame's
+        spatial fill runs in its own thread while t is steadied and written (:meth:`.fallback_route.
+        FallbackRoute.start`). Only fills of outputs, which are made in any case: what is computed, and its
+        values, are as without; only when moves."""
+        last = t + STEADY + 1
+        if STEADY <= 0 or not all(self._is_output(j) for j in range(t + 1, last + 1)):
+            return
+        for j in range(t + 1, last):
+            self.route.fallback(j)
+        self.route.start(last)
 
     # --------------------------------------------------------------------------- what propagation reads
     def _chain(
@@ -530,6 +556,7 @@ class _Run:
         part = self.route.fallback(t)
         prop = self.propagated(t)
         frame = self.pairs.frames[t]
+        self._ahead(t)
         if len(prop.ys) == 0:
             return frame.rgb, (frame.packet.hole.shape, prop.ys, prop.xs, np.zeros(0, np.float32))
         values = part.values

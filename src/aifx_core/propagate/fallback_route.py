@@ -13,18 +13,24 @@ module puts them together per frame, over the frames' propagation (:class:`Propa
 * :meth:`FallbackRoute.filled`: that fill as its neighbours read it to steady theirs.
 
 Each is computed once per frame, on demand, and cached by position in the shot like the engine's propagation.
+:meth:`FallbackRoute.start` begins a frame's fill ahead of need: the spatial backend (Telea: native code, the
+GIL released) then runs in a thread of its own (``aifx-spatial``) while the engine's thread steadies and
+outputs the frames before it; the same values, computed in the same order.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
 
 from ..flow import line_fill, push_pull_fill
 from ..inpaint.base import Span, SpatialBackend
+from ..workers import in_turn, overlap
 from .chain import Chain
 from .fallback import Filled, Patched, blend_weights, carry
 from .hypotheses import fast_motion
@@ -74,6 +80,10 @@ FAST_ALONG_AGREE = 0.3
 #: Spatial backends whose fill the membrane and the line share on fast frames: Telea's, where it was measured.
 #: A generative backend's (LaMa, diffusers) invents texture on purpose and was not measured: left as it is.
 SMOOTHED = frozenset({"telea"})
+#: Spatial backends whose fill of a frame started ahead of need (:meth:`FallbackRoute.start`) runs in the
+#: ``aifx-spatial`` thread: Telea's (stateless, OpenCV releases the GIL). A model's (LaMa, diffusers) stays in
+#: the engine's thread, as before.
+AHEAD = frozenset({"telea"})
 
 
 @dataclass
@@ -136,6 +146,10 @@ class FallbackRoute:
         self.keyframes = Keyframes(pairs, options, self.keyframe_image, span)
         #: Per frame: its fill before it is steadied (``parts[j].filled`` is what j's neighbours read).
         self.parts: dict[int, Fallback] = {}
+        #: Fills started ahead of need (:meth:`start`): what finishes each.
+        self.started: dict[int, Callable[[], Fallback]] = {}
+        #: The thread a started fill's spatial backend runs in (made on first use; none with AIFX_THREADS=1).
+        self._ahead: ThreadPoolExecutor | None = None
         #: Per frame: :func:`.hypotheses.fast_motion` (asked by the ring check and the spatial fill).
         self._fast: dict[int, np.ndarray | None] = {}
 
@@ -190,7 +204,7 @@ class FallbackRoute:
         kept = alpha * (1.0 - share)
         need = np.nonzero(kept < 0.999)[0]
         if len(need):
-            spatial = self._spatial_fill(t, known, need)
+            spatial = self._spatial_fill(t, known, need)()
             a = kept[need][:, None]
             values[need] = a * base[need] + (1.0 - a) * spatial
         # (the plate is finite: the frame's ``source``; so is what is read outside the hole)
@@ -198,8 +212,12 @@ class FallbackRoute:
             values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
         return Patched(self.pairs.frames[t].source, prop.ys, prop.xs, values)
 
-    def _spatial_fill(self, t: int, values: np.ndarray, points: np.ndarray) -> np.ndarray:
-        """The spatial backend's values at hole ``points`` of frame t, given ``values`` at every hole pixel.
+    def _spatial_fill(
+        self, t: int, values: np.ndarray, points: np.ndarray, ahead: bool = False
+    ) -> Callable[[], np.ndarray]:
+        """What gives the spatial backend's values at hole ``points`` of frame t, given ``values`` at every hole
+        pixel. ``ahead`` (a fill started before it is needed): an :data:`AHEAD` backend runs in the
+        ``aifx-spatial`` thread meanwhile, on copies (the rest runs here, when asked).
 
         Unmasked movers near those points are handed to the spatial backend as hole too (their values are not
         used), so a spatial fill never smears a passing car into the hole. Only their pixels within
@@ -230,34 +248,52 @@ class FallbackRoute:
         mask[ys, xs] = True
         if frame.movers is not None and len(ys):
             mask |= movers_near(frame.movers[y0:y1, x0:x1], ys, xs, MOVER_REACH)
-        spatial = backend.inpaint(image, mask, frame=frame.packet.frame)
+        name = getattr(backend, "name", None)
         motion = (
             self.fast_motion(t)
-            if len(ys) and (FAST_SMOOTH > 0 or FAST_ALONG > 0) and getattr(backend, "name", None) in SMOOTHED
+            if len(ys) and (FAST_SMOOTH > 0 or FAST_ALONG > 0) and name in SMOOTHED
             else None
         )
-        if motion is None:
-            return spatial[ys, xs]
-        smooth = push_pull_fill(image, ~mask, smooth=True)
-        along, ends = line_fill(
-            image, ~mask, axis=1 if abs(motion[0]) >= abs(motion[1]) else 0, default=smooth
-        )
-        share = np.where(
-            ends[ys, xs] <= FAST_ALONG_AGREE * frame.level, np.float32(FAST_ALONG), np.float32(0.0)
-        )
-        share = share[:, None]
-        own = np.float32(1.0 - FAST_SMOOTH) - share
-        return own * spatial[ys, xs] + np.float32(FAST_SMOOTH) * smooth[ys, xs] + share * along[ys, xs]
+        # (image and mask are this call's own: nothing else writes them)
+        asked = (backend, image, mask, frame.packet.frame, ys, xs, motion, frame.level)
+        if not (ahead and name in AHEAD and overlap()):
+            return lambda: _spatial_values(*asked)
+        if self._ahead is None:
+            self._ahead = ThreadPoolExecutor(1, thread_name_prefix="aifx-spatial")
+        running = self._ahead.submit(_spatial_values_in_turn, *asked)
+        return running.result
 
     def fallback(self, t: int) -> Fallback:
         """Frame t's fill before it is steadied in time (computed once, on demand: its neighbours read it too)."""
         if t not in self.parts:
-            if not self.pairs.available(t):
-                raise ContextError(f"position {t} is not in the shot")
-            self.parts[t] = self._fallback(t)
+            finish = self.started.pop(t, None)
+            if finish is None:
+                if not self.pairs.available(t):
+                    raise ContextError(f"position {t} is not in the shot")
+                finish = self._fallback(t)
+            self.parts[t] = finish()
         return self.parts[t]
 
-    def _fallback(self, t: int) -> Fallback:
+    def start(self, t: int) -> None:
+        """Begin frame t's fill (in the shot) ahead of need: all of it up to its spatial fill here, which then
+        runs in the ``aifx-spatial`` thread (:data:`AHEAD` backends) until :meth:`fallback` asks for it.
+
+        The engine starts the frame its next output's steadying will read, so that frame's Telea runs while
+        this one is steadied and written (on nine 35-px squares it held the engine's thread ~24 ms a frame).
+        A fill is the same computation started ahead or not: the same values."""
+        if t not in self.parts and t not in self.started:
+            self.started[t] = self._fallback(t, ahead=True)
+
+    def close(self) -> None:
+        """Finish a spatial fill still running (its result is dropped): no thread outlives the engine call."""
+        self.started.clear()
+        if self._ahead is not None:
+            self._ahead.shutdown(wait=True)
+            self._ahead = None
+
+    def _fallback(self, t: int, ahead: bool = False) -> Callable[[], Fallback]:
+        """What makes frame t's fill (see :meth:`fallback`); its spatial fill begins now (``ahead``: in the
+        ``aifx-spatial`` thread, see :meth:`start`), the rest when it is called."""
         # Asked for every frame, needed or not: a whole-shot stream decides the blocks in order, while the
         # frames their keyframes need are still held.
         keyframes = self.keyframes.around(t)
@@ -265,7 +301,8 @@ class FallbackRoute:
         alpha, share = self.weights(t)
         if len(prop.ys) == 0:
             none = np.zeros(0, np.float32)
-            return Fallback(np.zeros((0, 3), np.float32), none, none, np.zeros(0, np.intp), alpha, share)
+            empty = Fallback(np.zeros((0, 3), np.float32), none, none, np.zeros(0, np.intp), alpha, share)
+            return lambda: empty
         if t in keyframes:
             # A keyframe's fill is its image: propagation, its spatial fill and the ring check's share of it,
             # blended once (by the anchors stage, or as its block was reached).
@@ -273,7 +310,8 @@ class FallbackRoute:
             # per-frame route shares do not jump at keyframes); the ring check's share still counts as spatial.
             values = self.keyframes.keyframe_image(t).at(prop.ys, prop.xs)
             kept = alpha * (1.0 - share)
-            return Fallback(values, kept, kept * prop.confidence, np.zeros(0, np.intp), alpha, share)
+            made = Fallback(values, kept, kept * prop.confidence, np.zeros(0, np.intp), alpha, share)
+            return lambda: made
         base = prop.values + prop.offset
         fallback = np.zeros_like(base)
         need = np.nonzero(alpha < 0.999)[0]
@@ -321,26 +359,33 @@ class FallbackRoute:
         # fill of the frame (it costs as much as a big one); a share below SHARE_SKIP changes nothing visible.
         poorly_carried = int((beta < 0.5).sum()) >= max(MIN_SPATIAL, 0.02 * len(prop.ys))
         spatial_points = np.zeros(0, np.intp)
-        spatial = np.zeros_like(base)
+        asked: Callable[[], np.ndarray] | None = None
         if poorly_carried or float(share.max()) >= SHARE_SKIP:
             unsure = share > 0.001
             unsure[need] = True
             spatial_points = np.flatnonzero(unsure)
             # The spatial backend sees only what propagation is sure of; every unsure pixel is hole.
             known = np.where(prop.found[:, None], base, 0.0)
-            spatial[spatial_points] = self._spatial_fill(t, known, spatial_points)
-            b = beta[:, None]
-            fallback[need] = b * carried + (1.0 - b) * spatial[need]
+            asked = self._spatial_fill(t, known, spatial_points, ahead)
         else:
             share = np.zeros_like(share)
-        a = alpha[:, None]
-        values = a * base + (1.0 - a) * fallback
-        s = share[:, None]
-        values = (1.0 - s) * values + s * spatial
-        counted = need[beta < 0.999] if len(spatial_points) else spatial_points
-        return Fallback(
-            values, alpha * (1.0 - share), alpha * prop.confidence * (1.0 - share), counted, alpha, share
-        )
+
+        def finish() -> Fallback:
+            spatial = np.zeros_like(base)
+            if asked is not None:
+                spatial[spatial_points] = asked()
+                b = beta[:, None]
+                fallback[need] = b * carried + (1.0 - b) * spatial[need]
+            a = alpha[:, None]
+            values = a * base + (1.0 - a) * fallback
+            s = share[:, None]
+            values = (1.0 - s) * values + s * spatial
+            counted = need[beta < 0.999] if len(spatial_points) else spatial_points
+            return Fallback(
+                values, alpha * (1.0 - share), alpha * prop.confidence * (1.0 - share), counted, alpha, share
+            )
+
+        return finish
 
     def filled(self, j: int) -> Filled:
         """Frame j as its neighbours read it to steady their fill (its own fill, not yet steadied)."""
@@ -362,6 +407,40 @@ class FallbackRoute:
             del self.parts[key]
         for key in [k for k in self._fast if k < low]:
             del self._fast[key]
+        for key in [k for k in self.started if k < low]:
+            del self.started[key]
+
+
+def _spatial_values(
+    backend: SpatialBackend,
+    image: np.ndarray,
+    mask: np.ndarray,
+    frame: int,
+    ys: np.ndarray,
+    xs: np.ndarray,
+    motion: np.ndarray | None,
+    level: float,
+) -> np.ndarray:
+    """The spatial fill's values at crop points (``ys``, ``xs``): the backend's fill of ``image`` where ``mask``,
+    on a fast frame (``motion``: its median motion) blended with a smooth membrane and the plate interpolated
+    along the motion (see :meth:`FallbackRoute._spatial_fill`)."""
+    spatial = backend.inpaint(image, mask, frame=frame)
+    if motion is None:
+        return spatial[ys, xs]
+    smooth = push_pull_fill(image, ~mask, smooth=True)
+    along, ends = line_fill(image, ~mask, axis=1 if abs(motion[0]) >= abs(motion[1]) else 0, default=smooth)
+    share = np.where(ends[ys, xs] <= FAST_ALONG_AGREE * level, np.float32(FAST_ALONG), np.float32(0.0))
+    share = share[:, None]
+    own = np.float32(1.0 - FAST_SMOOTH) - share
+    return own * spatial[ys, xs] + np.float32(FAST_SMOOTH) * smooth[ys, xs] + share * along[ys, xs]
+
+
+def _spatial_values_in_turn(*asked: Any) -> np.ndarray:
+    """:func:`_spatial_values` of a fill started ahead, in the ``aifx-spatial`` thread: its own passes one after
+    another (:func:`.workers.in_turn`: it is off the engine's critical path, and threads of their own cost the
+    moving blob ~5 %)."""
+    with in_turn():
+        return _spatial_values(*asked)
 
 
 def movers_near(movers: np.ndarray, ys: np.ndarray, xs: np.ndarray, reach: int) -> np.ndarray:
