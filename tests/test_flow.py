@@ -338,3 +338,36 @@ def test_between_marks_what_lies_between_two_marked_ring_pixels() -> None:
         ring = rng.random((height, width)) < rng.random()
         marked = rng.random((height, width)) < rng.random()
         assert np.array_equal(_between(marked, ring), reference(marked, ring))
+
+
+def test_a_holes_geometry_is_kept_read_only_and_found_again_only_for_the_same_hole() -> None:
+    """:mod:`aifx_core.flow.holes` keeps what a pair's completion makes from its hole alone: the next pair with
+    the same hole gets the same arrays (read-only: no caller can change what the next one reads), a hole that
+    differs in one pixel or other settings gets its own, equal to one made anew."""
+    from aifx_core.flow import holes
+    from aifx_core.flow.motion import hole_distance
+
+    holes.forget()
+    hole = np.zeros((120, 200), bool)
+    hole[10:20, 10:22] = True
+    hole[80:95, 150:165] = True
+    distance = holes.shared_distance(hole)
+    assert distance is holes.shared_distance(hole.copy()) and not distance.flags.writeable
+    assert np.array_equal(distance, hole_distance(hole))
+    kept = holes.geometry(hole, distance, 10, 16, 8.0)
+    assert kept is holes.geometry(hole.copy(), distance, 10, 16, 8.0)
+    assert (
+        len(kept.groups) == 2 and not kept.inside.flags.writeable and not kept.groups[0].ring.flags.writeable
+    )
+    other = hole.copy()
+    other[94, 164] = False
+    changed = holes.geometry(other, holes.shared_distance(other), 10, 16, 8.0)
+    wider = holes.geometry(hole, distance, 12, 16, 8.0)
+    assert changed is not kept and wider is not kept and wider.inside.sum() > kept.inside.sum()
+    holes.forget()
+    fresh = holes.geometry(hole, hole_distance(hole), 10, 16, 8.0)
+    assert fresh is not kept and fresh.crop == kept.crop
+    for name in ("near", "inside", "reach", "rings", "unknown", "depth"):
+        assert np.array_equal(getattr(fresh, name), getattr(kept, name)), name
+    for a, b in zip(fresh.groups, kept.groups, strict=True):
+        assert a.box == b.box and np.array_equal(a.ring, b.ring) and np.array_equal(a.voters, b.voters)

@@ -361,8 +361,10 @@ def _first_pair_inputs() -> tuple[tuple[int, int], list]:
 
 def test_a_pair_makes_its_holes_distance_transform_once(monkeypatch) -> None:
     """Counted, not timed: the union hole's distance transform is made once per pair and shared by the flow
-    completion and the mover detections (the first pair runs two: frames 0 and 1); it was made five times."""
-    from aifx_core.flow import DISFlow, completion, motion
+    completion and the mover detections (the first pair runs two: frames 0 and 1); it was made five times.
+    A next pair with the same hole (a static hole) makes none: it is kept (:mod:`aifx_core.flow.holes`),
+    with the completion's crop, groups and rings, and gives the same flows."""
+    from aifx_core.flow import DISFlow, completion, holes, motion
 
     (height, width), inputs = _first_pair_inputs()
     made: list[np.ndarray] = []
@@ -372,12 +374,20 @@ def test_a_pair_makes_its_holes_distance_transform_once(monkeypatch) -> None:
         made.append(hole.copy())
         return real(hole)
 
-    for module in (motion, completion, pairs):
+    for module in (motion, completion, pairs, holes):
         monkeypatch.setattr(module, "hole_distance", counting, raising=False)
+    holes.forget()
     done = pairs.pair_flow(DISFlow(), (height, width), False, 0, inputs[0], inputs[1])
     union = inputs[0].small_hole | inputs[1].small_hole
     assert union.any() and done.fits is not None
     assert sum(np.array_equal(hole, union) for hole in made) == 1
+    again = pairs.pair_flow(DISFlow(), (height, width), False, 0, inputs[0], inputs[1])
+    assert sum(np.array_equal(hole, union) for hole in made) == 1
+    assert np.array_equal(again.forward, done.forward) and np.array_equal(again.fits[1], done.fits[1])
+    holes.forget()
+    fresh = pairs.pair_flow(DISFlow(), (height, width), False, 0, inputs[0], inputs[1])
+    assert sum(np.array_equal(hole, union) for hole in made) == 2
+    assert np.array_equal(fresh.backward, done.backward) and np.array_equal(fresh.fits[0], done.fits[0])
 
 
 def test_a_pair_blurs_its_two_grey_images_once(monkeypatch) -> None:

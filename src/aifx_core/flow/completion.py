@@ -37,6 +37,7 @@ import cv2
 import numpy as np
 
 from .fill import push_pull_fill
+from .holes import geometry, shared_distance
 from .motion import (
     background_layers,
     fit_homography,
@@ -183,9 +184,9 @@ def _complete(
         frame_layers.append(layers)
         if opt.exclude_movers and layers:
             # Flow j runs A→B for even j (forward), B→A for odd j (backward).
-            seen = None if opt.images is None else (opt.images if j % 2 == 0 else opt.images[::-1])
+            pair = None if opt.images is None else (opt.images if j % 2 == 0 else opt.images[::-1])
             smooth = None if opt.smoothed is None else (opt.smoothed if j % 2 == 0 else opt.smoothed[::-1])
-            movers.append(moving_mask(flow, hole, layers, distance=distance, images=seen, smoothed=smooth))
+            movers.append(moving_mask(flow, hole, layers, distance=distance, images=pair, smoothed=smooth))
         else:
             movers.append(np.zeros((height, width), bool))
     if layers_out is not None:
@@ -193,20 +194,14 @@ def _complete(
     # One crop around all holes and their rings (cost follows the holes, not the frame: nothing beyond the
     # rings is learned from) for the smooth fills; motions are found per hole group (holes whose rings
     # touch), each from its own ring.
-    ys, xs = np.nonzero(hole)
     gap = opt.gap + _fast_gap(flows, usable)
     fast = gap > opt.gap
     if fast and 1 < opt.max_layers < FAST_LAYERS:  # (a caller asking for one motion gets one)
         opt = replace(opt, max_layers=FAST_LAYERS)
-    margin = gap + opt.ring + 1
-    y0, y1 = max(0, int(ys.min()) - margin), min(height, int(ys.max()) + margin + 1)
-    x0, x1 = max(0, int(xs.min()) - margin), min(width, int(xs.max()) + margin + 1)
-    crop = (slice(y0, y1), slice(x0, x1))
-    near = distance[crop]
-    inside = near <= gap
-    known = ~inside
-    reach = (near <= gap + opt.ring).astype(np.uint8)
-    count, groups, stats, _ = cv2.connectedComponentsWithStats(reach, connectivity=8)
+    # (what the hole alone decides, kept while the next pairs have the same hole: :mod:`.holes`)
+    geo = geometry(hole, distance, gap, opt.ring, FRINGE_VOTE_FROM)
+    (y0, x0), crop = geo.origin, geo.crop
+    near, inside, known, reach = geo.near, geo.inside, geo.known, geo.reach
     crops = [flow[crop] for flow in flows]
     moving = [mask[crop] for mask in movers]
     # Flow j runs A→B for even j, so it lands in B's hole; B→A for odd j.
@@ -214,7 +209,7 @@ def _complete(
         landing = (
             [distance, distance]
             if opt.holes is None
-            else [distance if np.array_equal(own, hole) else hole_distance(own) for own in opt.holes[::-1]]
+            else [distance if np.array_equal(own, hole) else shared_distance(own) for own in opt.holes[::-1]]
         )
         unverified = [_unverified(crops[j], (y0, x0), landing[j % 2]) for j in range(len(flows))]
     else:  # (the check is off: nothing to compute)
@@ -222,37 +217,29 @@ def _complete(
     bases = [np.zeros_like(c) for c in crops]
     errors = [np.zeros(near.shape, np.float32) for _ in flows]
     learn = np.zeros(near.shape, bool)  # where residuals are learned from: the rings, minus movers
-    rings = np.zeros(near.shape, bool)  # where errors are learned from: the whole rings (movers on the ring
-    # make the completion a guess: their disagreement with the model counts)
-    unknown = np.zeros(near.shape, bool)  # groups with nothing around them to learn from
-    for k in range(1, count):
-        x, y, w, h = (int(v) for v in stats[k, :4])
-        box = (slice(y, y + h), slice(x, x + w))
-        own = groups[box] == k
-        ring = known[box] & own
-        if not ring.any():
-            unknown[box] |= own
+    # Where errors are learned from: the whole rings (movers on the ring make the completion a guess: their
+    # disagreement with the model counts); groups with nothing around them to learn from are unknown.
+    rings, unknown = geo.rings, geo.unknown
+    for group in geo.groups:
+        box, own, ring = group.box, group.own, group.ring
+        if ring is None:
             continue
-        rings[box] |= ring
         group_learn = ring.copy()
         for j, layers in enumerate(frame_layers):
             verified = ring & ~unverified[j][box]
             seen = verified if verified.sum() >= MIN_VERIFIED * ring.sum() else ring
             # (on a fast pair, the grown fringe's own flow may vote for the labels of the hole itself)
-            votes = (
-                (own & inside[box] & (near[box] > FRINGE_VOTE_FROM) & ~moving[j][box], own & (near[box] <= 0))
-                if fast and FRINGE_VOTE > 0
-                else None
-            )
+            votes = (group.voters & ~moving[j][box], group.core) if fast and FRINGE_VOTE > 0 else None
             base, explained, error = _group_motion(
                 crops[j][box],
                 seen,
-                own & inside[box],
+                group.inner,
                 moving[j][box],
                 layers,
-                (y0 + y, x0 + x),
+                group.origin,
                 opt,
                 votes,
+                (group.gy, group.gx),
             )
             np.copyto(bases[j][box], base, where=channel_mask(own, 2))
             np.copyto(errors[j][box], error, where=own)
@@ -268,7 +255,7 @@ def _complete(
             learn &= np.isfinite(crop_flow[..., 0]) & np.isfinite(crop_flow[..., 1])
     residuals = [c - b for c, b in zip(crops, bases, strict=True)]
     filled = _push_pull_channels(residuals, learn)
-    depth = cv2.distanceTransform(inside.astype(np.uint8), cv2.DIST_L2, 5)
+    depth = geo.depth
     spread = _coarse_spread(errors, rings if rings.any() else learn)
     completed = []
     for j, flow in enumerate(flows):
@@ -359,12 +346,18 @@ def _group_motion(
     origin: tuple[int, int],
     opt: _Settings,
     fringe: tuple[np.ndarray, np.ndarray] | None = None,
+    grids: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One hole group's (background motion, where it explains the flow, per-pixel error of the model) in
     the group's box (``origin`` its top-left in the frame). ``fringe``: (the grown fringe's pixels that may
-    vote for the labels, the hole pixels those votes label) on a fast pair (see :func:`_layered_base`)."""
+    vote for the labels, the hole pixels those votes label) on a fast pair (see :func:`_layered_base`);
+    ``grids``: the box's frame coordinates (y, x), when the caller has them (:mod:`.holes`)."""
     height, width = ring.shape
-    gy, gx = float_grid(origin[0], origin[0] + height, origin[1], origin[1] + width)
+    gy, gx = (
+        grids
+        if grids is not None
+        else float_grid(origin[0], origin[0] + height, origin[1], origin[1] + width)
+    )
     tol = 4.0 * opt.ransac_px  # what a layer's motion plausibly misses (parallax); beyond that, a flow error
     still = ring & ~moving
     if still.sum() >= 0.25 * ring.sum():

@@ -37,7 +37,8 @@ from ..flow import (
     warp,
     working_size,
 )
-from ..flow.motion import hole_distance, smoothed_grey
+from ..flow.holes import shared_distance
+from ..flow.motion import smoothed_grey
 from ..inpaint.base import FramePacket, Span
 from ..workers import HelperUnavailable, Prefetch, helper, helper_wanted, module_settings, overlap
 from .chain import Footprint, footprint
@@ -617,7 +618,7 @@ def complete_pair(
     # The flow side's own completion hands on the frame layers it fitted; mover detection reuses them.
     layers: list[list[np.ndarray]] = []
     # The union's distance transform, made once for the completion and both mover detections (own functions).
-    distance = hole_distance(union) if union.any() else None
+    distance = shared_distance(union) if union.any() else None
     # The two grey images as the mover masks compare them, blurred once for the (up to four) masks of the pair.
     smoothed = (smoothed_grey(a.gray), smoothed_grey(b.gray))
     if union.any():
