@@ -327,6 +327,44 @@ def test_the_manifest_is_written_once_a_frame_and_ends_complete(shot, tmp_path, 
     assert again.written == [] and again.skipped == list(FRAMES)
 
 
+def test_the_manifest_is_read_back_only_when_another_run_wrote_it(shot, tmp_path, monkeypatch):
+    """Before each save the manifest merges what other runs of the output recorded (farm chunks that joined the
+    lock); while the file still holds exactly what this run saved, it is not parsed again (it grows with the
+    shot). Two runs recording frames in turn each keep the other's records."""
+    from shot_files import shot_job
+
+    from aifx_core.manifest import Manifest
+    from aifx_core.sequence import atomic_write, open_sequence, output_pattern
+
+    job = shot_job(shot, tmp_path / "o" / "c.####.exr")
+    out = output_pattern(job.output, open_sequence(job.input))
+    out.path(FRAMES[0]).parent.mkdir(parents=True)
+    reads = []
+    read = Manifest._read
+    monkeypatch.setattr(Manifest, "_read", lambda self: (reads.append(self), read(self)))
+
+    def record(manifest: Manifest, frame: int) -> None:
+        with manifest.writing(frame) as intend:
+            atomic_write(out.path(frame), lambda tmp: tmp.write_bytes(b"frame"), intend)
+
+    first = Manifest.load(out, job, "k")
+    for frame in FRAMES[:3]:
+        record(first, frame)
+    first.settle()
+    assert reads == [first, first]  # (its load, and its first save: nothing saved by it yet)
+    reads.clear()
+    second = Manifest.load(out, job, "k")
+    record(second, FRAMES[3])
+    second.settle()
+    record(first, FRAMES[0])  # (the file is the second's now: read back, so its frame is kept)
+    first.settle()
+    assert first in reads
+    recorded = json.loads(
+        out.path(FRAMES[0]).parent.joinpath(f".{Path(job.output).name}.aifx.json").read_text()
+    )
+    assert sorted(int(f) for f in recorded["frames"]) == list(FRAMES) and recorded["pending"] == {}
+
+
 def test_frame_range_is_part_of_the_resume_key_for_the_temporal_engine(shot, tmp_path):
     """#11.8: a shot filled as a sub-range then whole mixed frames made under different ranges."""
     out = tmp_path / "o" / "c.####.exr"

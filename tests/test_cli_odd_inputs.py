@@ -270,12 +270,44 @@ def test_overwrite_after_a_roto_update_remakes_the_temporal_engines_anchors(shot
     assert _fill(shot, out).returncode == 0
     _rewrite_mask(shot, 1001, grow=True)
     _rewrite_plate(shot, 1004)
-    refused(_fill(shot, out), "the inputs of 2 finished frame(s) changed", "mask.1001.png of frame 1001")
+    refused(_fill(shot, out), "the inputs of 4 finished frame(s) changed", "mask.1001.png of frame 1001")
     done = _fill(shot, out, "--overwrite")
     assert done.returncode == 0, done.stderr
     fresh = tmp_path / "fresh" / "clean.####.exr"
     assert _fill(shot, fresh).returncode == 0
     assert _outputs(out.parent) == _outputs(fresh.parent)
+
+
+def test_a_plate_frame_changed_before_its_own_output_exists_still_stops_its_neighbours(tmp_path):
+    """The temporal engine makes each output from its neighbours too. A killed run (here: a chunk) had written
+    1001-1004 from plate 1007 as it then was; plate 1007 was re-rendered before its own output existed. The
+    rerun used to keep 1003 and 1004 (the manifest knew only each frame's own plate) and fill the rest from the
+    new plate. It is refused, naming the re-rendered plate and a frame made from it; a plate beyond every
+    finished frame's reach changes nothing."""
+    shot = make_shot(tmp_path / "shot", range(1001, 1013))
+    out = tmp_path / "out" / "clean.####.exr"
+    job = tmp_path / "job.json"
+    job.write_text(
+        json.dumps(
+            {
+                "input": str(shot / "plate.####.exr"),
+                "mask": str(shot / "mask.####.png"),
+                "output": str(out),
+                "backend": "propagate",
+                "options": {"radius": 1, "keyframe_interval": 2},
+            }
+        )
+    )
+    first = aifx("run", str(job), "--frames", "1001-1004")
+    assert first.returncode == 0, first.stderr
+    _rewrite_plate(shot, 1012)  # beyond the reach of 1001-1004: they stay done
+    again = aifx("run", str(job), "--frames", "1001-1004")
+    assert again.returncode == 0 and "4 already done" in again.stderr, again.stderr
+    _rewrite_plate(shot, 1007)
+    line = refused(aifx("run", str(job)), "the inputs of 2 finished frame(s) changed", "plate.1007.exr")
+    assert "which frame 1003 was made from" in line and "pass --overwrite" in line
+    assert aifx("run", str(job), "--overwrite").returncode == 0
+    assert "12 already done" in aifx("run", str(job)).stderr
 
 
 def test_a_mask_numbered_unlike_the_plate_says_so(shot, tmp_path):

@@ -239,6 +239,28 @@ def test_tone_map_of_half_values_is_the_direct_path_bit_for_bit(colorspace: str)
     assert _half_table("ACEScg") is None  # an OCIO matrix: no table, the direct path
 
 
+def test_half_bits_are_found_for_every_half_and_for_nothing_else() -> None:
+    """The tone map's table is indexed by each value's half-float bits (estimator._half_bits: OpenCV's F16C
+    conversion there and back, NumPy where OpenCV lacks it): every half that is not NaN (denormals, ±0, ±inf,
+    highlights) gives NumPy's own bits, in frames of any shape, and a frame with one NaN or one value that is
+    no half (between two halves, beyond half's range) gives None, so it takes the direct path."""
+    from aifx_core.flow.estimator import _half_bits
+
+    every = np.arange(1 << 16, dtype=np.uint32).astype(np.uint16).view(np.float16).astype(np.float32)
+    halves = every[~np.isnan(every)]
+    rng = np.random.default_rng(5)
+    for shape in ((len(halves) // 3, 3), (7, 11, 3), (5, 9), (1, 1, 3)):
+        frame = np.ascontiguousarray(rng.permutation(np.resize(halves, int(np.prod(shape)))).reshape(shape))
+        bits = _half_bits(frame)
+        assert bits is not None and bits.dtype == np.uint16
+        np.testing.assert_array_equal(bits, frame.astype(np.float16).view(np.uint16))
+        for odd in (np.nan, 1.0 + 2.0**-20, 70000.0, -1e-9):
+            spoiled = frame.copy()
+            spoiled.flat[len(spoiled.flat) // 2] = odd
+            assert _half_bits(spoiled) is None
+        assert _half_bits(np.asfortranarray(frame)) is not None  # (NumPy's path)
+
+
 def test_luma_is_elementwise_arithmetic_not_a_blas_product() -> None:
     """The flow grey and fusion's reference take luma as (r·wr + g·wg) + b·wb in float32, element by element
     (flow.ops.luma): a ``@`` with the weights would go to BLAS, whose spinning worker threads cost a core's

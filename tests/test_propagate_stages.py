@@ -412,6 +412,12 @@ def test_a_pair_blurs_its_two_grey_images_once(monkeypatch) -> None:
     assert done.fits is not None
     assert len(blurred) == 2
     assert {id(image) for image in blurred} == {id(inputs[0].gray), id(inputs[1].gray)}
+    # With neither the completion nor the mover detection (hooks set to None), nothing reads them: no blur.
+    blurred.clear()
+    monkeypatch.setattr(pairs, "_complete_flows_scored", None)
+    monkeypatch.setattr(pairs, "_moving_objects", None)
+    done = pairs.pair_flow(DISFlow(), (height, width), False, 0, inputs[0], inputs[1])
+    assert done.fits is None and not done.movers and blurred == []
 
 
 def test_a_frames_blocked_map_is_made_once_per_movers_and_dropped_with_its_plate() -> None:

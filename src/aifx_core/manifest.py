@@ -220,9 +220,21 @@ class Manifest:
         #: The files frame N is made from (its plate frame; its mask file, known by content), set by the run;
         #: None: not kept. See :func:`source_identity`.
         self.inputs: Callable[[int], list[tuple[Path, bool]]] | None = None
+        #: The plate frames output N is made from (a temporal backend reads its neighbours), set by the run once
+        #: its backend is known; None: only its own (see :meth:`_changed_read`).
+        self.depends: Callable[[int], list[int]] | None = None
+        #: frame → what its input files were when a written frame last read them (:func:`source_identity` each).
+        self.reads: dict[int, list[Any]] = {}
+        #: frame → [first, last] plate frame it was made from (frames whose pixels depend on their neighbours).
+        self.spans: dict[int, list[int]] = {}
+        #: Frames whose inputs this run has recorded in :attr:`reads` (each is looked at once a run).
+        self._recorded: set[int] = set()
         self._hashed: dict[tuple[str, int, int], list[Any] | None] = {}
         #: Whether frames were recorded in memory after the last save (see :meth:`writing`).
         self._unsaved = False
+        #: The bytes this run last saved (None: none yet): while the file still holds them, nobody else wrote it
+        #: and reading it back would give what is in memory (see :meth:`_update`).
+        self._saved: bytes | None = None
 
     @property
     def done(self) -> set[int]:
@@ -253,12 +265,15 @@ class Manifest:
             self.frames = {int(f): str(k) for f, k in dict(data.get("frames", {})).items()}
         self.ranges = {str(k): str(v) for k, v in dict(data.get("ranges", {})).items()}
         self.sources = {int(f): list(v) for f, v in dict(data.get("sources", {})).items()}
+        self.reads = {int(f): list(v) for f, v in dict(data.get("reads", {})).items()}
+        self.spans = {int(f): [int(x) for x in v] for f, v in dict(data.get("spans", {})).items()}
         self.pending = {int(f): dict(v) for f, v in dict(data.get("pending", {})).items()}
         for frame, intent in list(self.pending.items()):
             if _identity(self.output.path(frame)) == intent.get("identity"):
                 self.frames[frame] = str(intent["key"])  # renamed, then killed before the record
                 if intent.get("sources") is not None:
                     self.sources[frame] = list(intent["sources"])
+                self._settle_reads(frame, intent)
                 del self.pending[frame]
 
     def plan(self, frames: list[int], existing: set[int], overwrite: bool, output_name: str) -> list[int]:
@@ -280,16 +295,23 @@ class Manifest:
                 f"{output_name}: {len(foreign)} output frame(s) already exist, made {why} "
                 f"(first: {first}); pass --overwrite to replace them or choose another output"
             )
-        changed: dict[int, Path] = {}  # finished frame -> its first input that is not what it was
+        changed: dict[int, str] = {}  # finished frame -> its first input that is not what it was
+        read_now: dict[int, list[Any] | None] = {}
         for frame in frames:
-            path = self._changed_input(frame) if frame in done and frame in existing else None
+            if frame not in done or frame not in existing:
+                continue
+            path = self._changed_input(frame)
             if path is not None:
-                changed[frame] = path
+                changed[frame] = f"{path} of frame {frame}"
+            else:
+                path = self._changed_read(frame, read_now)
+                if path is not None:
+                    changed[frame] = f"{path}, which frame {frame} was made from"
         if changed:
             first = next(iter(changed))  # (in the order of frames)
             raise InputError(
                 f"{output_name}: the inputs of {len(changed)} finished frame(s) changed since they were made "
-                f"(first: {changed[first]} of frame {first}; a plate frame is compared by size "
+                f"(first: {changed[first]}; a plate frame is compared by size "
                 "and modification time, a mask by content); pass --overwrite to fill them again"
             )
         return [f for f in frames if f not in done or f not in existing]
@@ -309,7 +331,29 @@ class Manifest:
                 return path
         return None
 
-    def _sources_now(self, frame: int) -> list[Any] | None:
+    def _changed_read(self, frame: int, now: dict[int, list[Any] | None]) -> Path | None:
+        """The input file of another frame that ``frame`` was made from (a temporal backend's neighbour) and
+        that is not what it was when it was read, if one is known. ``now`` memoises each frame's inputs for
+        the plan: a neighbour is shared by every frame within its reach."""
+        span = self.spans.get(frame)
+        if span is None or self.inputs is None:
+            return None
+        for other in range(span[0], span[1] + 1):
+            recorded = self.reads.get(other)
+            if other == frame or recorded is None:
+                continue
+            if other not in now:
+                now[other] = self._sources_of(other)
+            if now[other] != recorded:
+                files = self.inputs(other)
+                current = now[other] or []
+                for index, (path, _) in enumerate(files):
+                    if index >= len(recorded) or index >= len(current) or current[index] != recorded[index]:
+                        return path
+                return files[0][0] if files else None
+        return None
+
+    def _sources_of(self, frame: int) -> list[Any] | None:
         if self.inputs is None:
             return None
         return [self._identity_of(path, by_content) for path, by_content in self.inputs(frame)]
@@ -338,10 +382,13 @@ class Manifest:
         that joined the lock never lose each other's records."""
         section = self.lock.exclusive() if self.lock is not None else contextlib.nullcontext()
         with section:
-            sources = self._sources_now(frame)  # the inputs as they are now, just read for this frame
+            sources = self._sources_of(frame)  # the inputs as they are now, just read for this frame
+            reads, span = self._reads_now(frame)
 
             def intend(temp: Path) -> None:
-                intent = {"key": self.key, "identity": _identity(temp), "sources": sources}
+                intent: dict[str, Any] = {"key": self.key, "identity": _identity(temp), "sources": sources}
+                if span is not None:
+                    intent.update(reads={str(f): v for f, v in reads.items()}, span=span)
                 self._update(lambda: self.pending.__setitem__(frame, intent))
                 fault_point("before-rename", frame)
 
@@ -361,7 +408,35 @@ class Manifest:
             self.frames[frame] = self.key
             if sources is not None:
                 self.sources[frame] = sources
+            if span is not None:
+                self.reads.update(reads)
+                self.spans[frame] = span
             self._unsaved = True
+
+    def _reads_now(self, frame: int) -> tuple[dict[int, list[Any]], list[int] | None]:
+        """What the neighbours ``frame`` is made from are now ({frame: identity} of those this run has not
+        recorded yet), and its span: a plate frame re-rendered after its neighbours' outputs were written, but
+        before its own was, must not leave those outputs taken for done on the next run."""
+        if self.depends is None or self.inputs is None:
+            return {}, None
+        frames = self.depends(frame)
+        if not frames:
+            return {}, None
+        reads: dict[int, list[Any]] = {}
+        for other in frames:
+            if other not in self._recorded:
+                identity = self._sources_of(other)
+                if identity is not None:
+                    reads[other] = identity
+                self._recorded.add(other)
+        return reads, [min(frames), max(frames)]
+
+    def _settle_reads(self, frame: int, intent: dict[str, Any]) -> None:
+        """Take a recovered intent's reads and span (see :meth:`_reads_now`)."""
+        if intent.get("span") is None:
+            return
+        self.spans[frame] = [int(x) for x in intent["span"]]
+        self.reads.update({int(f): list(v) for f, v in dict(intent.get("reads") or {}).items()})
 
     def settle(self) -> None:
         """Save the frames :meth:`writing` recorded in memory only (nothing to do when none is waiting)."""
@@ -380,7 +455,8 @@ class Manifest:
     def _update(self, change: Callable[[], Any]) -> None:
         """Read what other runs recorded, apply ``change``, write back atomically."""
         mine = self.ranges.get(self.key)
-        self._read()
+        if not self._still_mine():
+            self._read()
         if mine is not None:
             self.ranges[self.key] = mine
         change()
@@ -393,14 +469,29 @@ class Manifest:
             "frames": {str(f): k for f, k in sorted(self.frames.items())},
             "pending": {str(f): v for f, v in sorted(self.pending.items())},
             "sources": {str(f): v for f, v in sorted(self.sources.items()) if f in self.frames},
+            "reads": {str(f): v for f, v in sorted(self.reads.items())},
+            "spans": {str(f): v for f, v in sorted(self.spans.items()) if f in self.frames},
             "ranges": self.ranges,
             "job": self.job.to_dict(),
         }
         # (a Python caller's flow estimator is recorded by repr) Not indented: with ``indent`` the json module
         # encodes in Python, not C, holding the GIL on the writer thread, and the file grows with the shot
         # (every frame's record and sources): 0.35 → 0.06 ms a save at 70 frames, 4.9 → 0.85 ms at 1000.
-        text = json.dumps(data, default=repr)
-        atomic_write(self.path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+        blob = json.dumps(data, default=repr).encode("utf-8")
+        atomic_write(self.path, lambda tmp: tmp.write_bytes(blob))
+        self._saved = blob
+
+    def _still_mine(self) -> bool:
+        """Whether the file holds exactly what this run saved last: then no other run (a farm chunk that joined
+        the lock) wrote it since, and :meth:`_read` would rebuild what is in memory (this run's frames recorded
+        since, the intent they were saved with recovered), so it is not parsed again. The file grows with the
+        shot, and parsing it back before every frame's save was the writer's largest Python cost on long shots."""
+        if self._saved is None:
+            return False
+        try:
+            return self.path.read_bytes() == self._saved
+        except OSError:
+            return False
 
 
 def source_identity(path: Path, by_content: bool = False) -> list[Any] | None:

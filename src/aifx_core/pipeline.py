@@ -451,6 +451,7 @@ def _fill_frames(
 
     feed.seen = keep
     shot = plate.frames
+    manifest.depends = _depends(backend, shot)
 
     def write(item: tuple[int, np.ndarray, np.ndarray, _Reported | None]) -> None:
         """Composite one frame, write it atomically and report it (in the writer thread: :mod:`.workers`)."""
@@ -508,6 +509,24 @@ def _fill_frames(
             f"warning: the hole covers {100 * largest[0]:.0f} % of frame {largest[1]}: that much is invented, "
             "not restored; check the mask, --invert-mask, --threshold and --dilate"
         )
+
+
+def _depends(backend: Any, shot: list[int]) -> Callable[[int], list[int]] | None:
+    """The plate frames each output of ``backend`` is made from, for the manifest (None: only its own).
+
+    A chunked backend says its context (the engine's reach); a temporal one without chunks reads the whole
+    shot; a per-frame one reads its own frame only."""
+    if callable(getattr(backend, "chunk_context", None)):
+        index = {f: i for i, f in enumerate(shot)}
+
+        def around(frame: int) -> list[int]:
+            first, last = backend.chunk_context(index[frame], index[frame], len(shot))
+            return shot[first : last + 1]
+
+        return around
+    if getattr(backend, "temporal", True):
+        return lambda frame: shot
+    return None
 
 
 def _run_backend(

@@ -217,11 +217,9 @@ def _tone_map(rgb: np.ndarray, colorspace: str | None) -> np.ndarray:
     if colorspace is not None:
         table = _half_table(colorspace)
         if table is not None:
-            # (a value beyond half's range becomes inf: not exact, so it takes the direct path below)
-            with np.errstate(over="ignore"):
-                half = rgb.astype(np.float16)
-            if np.array_equal(half.astype(np.float32), rgb):  # every value a half (NaN never is): look it up
-                return np.take(table, half.view(np.uint16))
+            bits = _half_bits(rgb)
+            if bits is not None:  # every value a half: look it up
+                return np.take(table, bits)
         try:
             from ..colour import to_model
 
@@ -232,6 +230,25 @@ def _tone_map(rgb: np.ndarray, colorspace: str | None) -> np.ndarray:
     if clean.max(initial=0.0) <= 1.0:
         return clean  # looks display-referred already
     return np.log1p(16.0 * clean) / np.log1p(16.0 * 64.0)
+
+
+def _half_bits(rgb: np.ndarray) -> np.ndarray | None:
+    """The half-float bits (uint16) of every value of float32 ``rgb`` when each is exactly a half, else None (a
+    NaN never is; a value beyond half's range becomes inf, which is not it either).
+
+    A value that is a half converts to it and back to itself under any rounding, so only the check matters:
+    OpenCV's ``convertFp16`` (the CPU's F16C instructions) does both conversions in ~0.03 ms a 432x240 frame
+    where NumPy's ``astype(float16)`` and back took ~1.1 (it converts in software); NumPy where OpenCV lacks it.
+    """
+    convert = getattr(cv2, "convertFp16", None)
+    if convert is not None and rgb.dtype == np.float32 and rgb.flags.c_contiguous and rgb.size:
+        bits = convert(rgb)
+        back = convert(bits)
+        if bits.shape == rgb.shape and back.shape == rgb.shape:  # (else OpenCV folded an axis: not expected)
+            return bits.view(np.uint16) if np.array_equal(back, rgb) else None
+    with np.errstate(over="ignore"):
+        half = rgb.astype(np.float16)
+    return half.view(np.uint16) if np.array_equal(half.astype(np.float32), rgb) else None
 
 
 #: :func:`_half_table` by colourspace (None: no table for it).

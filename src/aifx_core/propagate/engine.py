@@ -63,7 +63,7 @@ from .fallback import blend_weights, steady
 from .fallback_route import TEMPORAL, FallbackRoute, Propagated
 from .fusion import Fused, fuse
 from .hypotheses import STEPS as HYPOTHESIS_STEPS
-from .hypotheses import choose, fast_motion
+from .hypotheses import choose
 from .options import PropagateOptions
 from .pairs import ContextError, Pairs
 from .seam import ring, ring_share, seam_match
@@ -121,6 +121,8 @@ RING_FAST = 1.1
 #: Frames either side of an output whose propagation it reads (its ring check's share over TEMPORAL, its
 #: fallback steadied over STEADY, each of those weighing its neighbours'): what ``_Run.release`` plans with.
 NEAR = TEMPORAL + STEADY
+#: A frame's confidence as the engine keeps it: (frame shape, hole rows, hole columns, the hole pixels' values).
+Confidence = tuple[tuple[int, ...], np.ndarray, np.ndarray, np.ndarray]
 #: Confidence bands reported in ``PropagateBackend.bands`` (share of hole pixels), lower bounds.
 BANDS = (("high", 0.7), ("medium", 0.3), ("low", 0.0))
 
@@ -148,9 +150,21 @@ class PropagateBackend:
         self.stats = {"propagated": 0, "blended": 0, "keyframe": 0, "spatial": 0}
         #: Hole pixels by confidence band (:data:`BANDS`) during the last :meth:`fill`.
         self.bands = {name: 0 for name, _ in BANDS}
-        #: Confidence map (H, W) float32 of the frame last yielded by :meth:`fill`: 1 outside the hole, in the
-        #: hole the propagated share times its confidence (0: invented by the spatial route).
-        self.last_confidence: np.ndarray | None = None
+        #: What :attr:`last_confidence` is made of: the frame's shape, its hole pixels and their confidence.
+        self._confidence: Confidence | None = None
+        self._confidence_map: np.ndarray | None = None
+
+    @property
+    def last_confidence(self) -> np.ndarray | None:
+        """Confidence map (H, W) float32 of the frame last yielded by :meth:`fill`: 1 outside the hole, in the
+        hole the propagated share times its confidence (0: invented by the spatial route). Made when asked for
+        (a full-frame map each frame cost ~3 ms at 1080p, and only ``--confidence`` and the benchmark read it)."""
+        if self._confidence_map is None and self._confidence is not None:
+            shape, ys, xs, values = self._confidence
+            shown = np.ones(shape, np.float32)
+            shown[ys, xs] = values
+            self._confidence_map = shown
+        return self._confidence_map
 
     @property
     def spatial(self) -> SpatialBackend:
@@ -257,7 +271,7 @@ class PropagateBackend:
             self.max_held = max(self.max_held, run.pairs.max_held)
             self.max_plates = max(self.max_plates, run.pairs.max_plates)
             self.max_flows = max(self.max_flows, run.pairs.max_flows)
-            self.last_confidence = confidence
+            self._confidence, self._confidence_map = confidence, None
             yield frame_number, result
             index += 1
         self.max_held = max(self.max_held, run.pairs.max_held)
@@ -490,7 +504,7 @@ class _Run:
             np.abs(real - fetched).max(axis=1) <= self.opt.outlier_tol * frame.level
         )
         opt = self.opt
-        if RING_FAST != 1.0 and fast_motion(t, self.pairs.flow, self.pairs.available) is not None:
+        if RING_FAST != 1.0 and self.route.fast_motion(t) is not None:
             opt = replace(opt, ring_low=opt.ring_low * RING_FAST, ring_high=opt.ring_high * RING_FAST)
         share = ring_share(frame, opt, ys, xs, ring_ys, ring_xs, real, fetched, fused.found[n_hole:])
         real, fetched = real[usable], fetched[usable]
@@ -538,14 +552,14 @@ class _Run:
         fused.nearest[points] = 1
 
     # ----------------------------------------------------------------------------- steady → output
-    def result(self, t: int) -> tuple[np.ndarray, np.ndarray]:
-        """Frame t filled, and its confidence map (1 outside the hole)."""
+    def result(self, t: int) -> tuple[np.ndarray, Confidence]:
+        """Frame t filled, and its confidence (see :attr:`PropagateBackend.last_confidence`)."""
         part = self.route.fallback(t)
         prop = self.propagated(t)
         frame = self.pairs.frames[t]
         self._ahead(t)
         if len(prop.ys) == 0:
-            return frame.rgb, np.ones(frame.packet.hole.shape, np.float32)
+            return frame.rgb, (frame.packet.hole.shape, prop.ys, prop.xs, np.zeros(0, np.float32))
         values = part.values
         # How unsure each pixel is: the fallback's share, and a propagated value's lack of confidence (fetched
         # along unsure chains, it boils too); not the ring check's share: what the other frames do not show
@@ -584,14 +598,12 @@ class _Run:
         self.backend._count(prop, part.alpha, part.share, part.counted)
         return self._output(t, values, part.confidence)
 
-    def _output(self, t: int, values: np.ndarray, confidence: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Frame t with ``values`` in its hole, and the confidence map (1 outside the hole)."""
+    def _output(self, t: int, values: np.ndarray, confidence: np.ndarray) -> tuple[np.ndarray, Confidence]:
+        """Frame t with ``values`` in its hole, and its confidence (the hole pixels' ``confidence``)."""
         frame, prop = self.pairs.frames[t], self.props[t]
         out = frame.rgb.copy()
         out[prop.ys, prop.xs] = values
-        shown = np.ones(frame.packet.hole.shape, np.float32)
-        shown[prop.ys, prop.xs] = confidence
-        return out, shown
+        return out, (frame.packet.hole.shape, prop.ys, prop.xs, confidence)
 
     # -------------------------------------------------------------------------------------------- eviction
     def evict(self, next_output: int) -> None:

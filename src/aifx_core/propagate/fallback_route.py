@@ -150,6 +150,14 @@ class FallbackRoute:
         self.started: dict[int, Callable[[], Fallback]] = {}
         #: The thread a started fill's spatial backend runs in (made on first use; none with AIFX_THREADS=1).
         self._ahead: ThreadPoolExecutor | None = None
+        #: Per frame: :func:`.hypotheses.fast_motion` (asked by the ring check and the spatial fill).
+        self._fast: dict[int, np.ndarray | None] = {}
+
+    def fast_motion(self, t: int) -> np.ndarray | None:
+        """Frame t's :func:`.hypotheses.fast_motion`, computed once (a function of t's flows, which do not change)."""
+        if t not in self._fast:
+            self._fast[t] = fast_motion(t, self.pairs.flow, self.pairs.available)
+        return self._fast[t]
 
     def weights(self, t: int) -> tuple[np.ndarray, np.ndarray]:
         """Frame t's blend weights at its hole pixels: (alpha, share), the share smoothed in time.
@@ -242,7 +250,7 @@ class FallbackRoute:
             mask |= movers_near(frame.movers[y0:y1, x0:x1], ys, xs, MOVER_REACH)
         name = getattr(backend, "name", None)
         motion = (
-            fast_motion(t, self.pairs.flow, self.pairs.available)
+            self.fast_motion(t)
             if len(ys) and (FAST_SMOOTH > 0 or FAST_ALONG > 0) and name in SMOOTHED
             else None
         )
@@ -397,6 +405,8 @@ class FallbackRoute:
         """Forget the fills before position ``low`` (no output still to make reads them)."""
         for key in [k for k in self.parts if k < low]:
             del self.parts[key]
+        for key in [k for k in self._fast if k < low]:
+            del self._fast[key]
         for key in [k for k in self.started if k < low]:
             del self.started[key]
 

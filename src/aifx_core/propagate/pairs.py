@@ -619,8 +619,12 @@ def complete_pair(
     layers: list[list[np.ndarray]] = []
     # The union's distance transform, made once for the completion and both mover detections (own functions).
     distance = shared_distance(union) if union.any() else None
-    # The two grey images as the mover masks compare them, blurred once for the (up to four) masks of the pair.
-    smoothed = (smoothed_grey(a.gray), smoothed_grey(b.gray))
+    # The two grey images as the mover masks compare them, blurred once for the (up to four) masks of the pair
+    # (the completion's own masks, and the movers': none without either).
+    completes = union.any() and _complete_flows_scored is complete_flows_scored
+    smoothed = (
+        (smoothed_grey(a.gray), smoothed_grey(b.gray)) if completes or _moving_objects is not None else None
+    )
     if union.any():
         if _complete_flows_scored is not None:
             own = (
