@@ -375,17 +375,18 @@ class _Run:
         return self.pairs.available(index)
 
     def _ahead(self, t: int) -> None:
-        """Before output t is steadied: make the fills it reads after it (t+1 … t+STEADY, in order, as its
-        steadying would), and start the next output's last one (t+STEADY+1) ahead of need, so that frame's
-        spatial fill runs in its own thread while t is steadied and written (:meth:`.fallback_route.
-        FallbackRoute.start`). Only fills of outputs, which are made in any case: what is computed, and its
-        values, are as without; only when moves."""
+        """Before output t is steadied: start the fills after it up to the next output's last steadying
+        neighbour (t+1 … t+STEADY+1, in order; all but the last are started already after the first output)
+        ahead of need (:meth:`.fallback_route.FallbackRoute.start`): each frame's spatial fill runs in its own
+        thread while t and t+1 are steadied and written, and is joined when a steadying first reads it. Only
+        fills of outputs, which are made in any case, and each started in order (what runs in the engine's
+        thread runs in the same order as without): what is computed, and its values, are as without; only
+        when moves."""
         last = t + STEADY + 1
         if STEADY <= 0 or not all(self._is_output(j) for j in range(t + 1, last + 1)):
             return
-        for j in range(t + 1, last):
-            self.route.fallback(j)
-        self.route.start(last)
+        for j in range(t + 1, last + 1):
+            self.route.start(j)
 
     # --------------------------------------------------------------------------- what propagation reads
     def _chain(
