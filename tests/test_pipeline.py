@@ -151,3 +151,24 @@ def test_plate_alpha_is_the_default_mask(tmp_path):
     _, src = read_exr(shot / "p.2.exr")
     assert not np.array_equal(out["R"][10:20, 20:30], src["R"][10:20, 20:30])
     assert np.array_equal(out["R"].view(np.uint16)[30:], src["R"].view(np.uint16)[30:])
+
+
+def test_a_hole_covering_most_of_a_frame_is_named_with_its_share(tmp_path):
+    """The notice for a hole covering most of a frame names the frame with the largest share of it and that
+    share (counted over the frame's pixels), and a run whose holes are all small gives none."""
+    shot = make_shot(tmp_path / "shot", frames=range(1001, 1004))
+    big = cv2.imread(str(shot / "mask.1002.png"), cv2.IMREAD_UNCHANGED)
+    big[:] = 0
+    big[:, : big.shape[1] * 3 // 5] = 255  # 60 % of the frame
+    cv2.imwrite(str(shot / "mask.1002.png"), big)
+    job = shot_job(shot, tmp_path / "o" / "c.####.exr")
+    result = fill(job)
+    hole = make_hole(big.astype(np.float32) / 255, job.threshold, job.dilate)  # (the hole as the fill has it)
+    share = np.count_nonzero(hole) / hole.size
+    assert 0.6 < share < 0.7
+    assert [n for n in result.notices if "covers" in n] == [
+        f"warning: the hole covers {100 * share:.0f} % of frame 1002: that much is invented, not restored; "
+        "check the mask, --invert-mask, --threshold and --dilate"
+    ]
+    small = fill(shot_job(make_shot(tmp_path / "small"), tmp_path / "p" / "c.####.exr"))
+    assert not [n for n in small.notices if "covers" in n]
