@@ -607,6 +607,35 @@ def test_the_next_frames_spatial_fill_runs_ahead_in_its_own_thread(monkeypatch, 
     assert _no_worker_threads()
 
 
+def test_a_fill_started_ahead_is_joined_when_a_steadying_first_reads_it(monkeypatch):
+    """Each output starts the fill its next output's steadying reads last (t+3), and a started fill is joined
+    only when a steadying first reads it: so t+2's Telea, started one output before, runs while t+3's part in
+    the engine's thread is made (joined at once, it held the engine's thread ~12 ms a frame on nine squares)."""
+    from aifx_core.propagate.fallback_route import FallbackRoute
+
+    events: list[tuple[str, int]] = []
+    start, fallback = FallbackRoute.start, FallbackRoute.fallback
+
+    def starting(self, t):
+        if t not in self.parts and t not in self.started:
+            events.append(("start", t))
+        return start(self, t)
+
+    def joining(self, t):
+        if t in self.started:
+            events.append(("join", t))
+        return fallback(self, t)
+
+    monkeypatch.setattr(FallbackRoute, "start", starting)
+    monkeypatch.setattr(FallbackRoute, "fallback", joining)
+    monkeypatch.delenv(THREADS_ENV, raising=False)
+    _engine_fill(_engine_clip(), radius=4, keyframe_interval=3)
+    order = {event: k for k, event in enumerate(events)}
+    joined = [t for kind, t in events if kind == "join" and ("start", t + 1) in order]
+    assert len(joined) >= 6
+    assert all(order[("join", t)] > order[("start", t + 1)] for t in joined)
+
+
 def test_a_spatial_fill_failing_ahead_is_raised_by_fill_and_leaves_no_thread(monkeypatch):
     from aifx_core.backends import create_backend
     from aifx_core.inpaint import BackendContext
