@@ -18,7 +18,7 @@ from aifx_core.propagate.chain import Chain, Footprint, footprint, touches, touc
 from aifx_core.propagate.confidence import candidate_quality, candidate_weight, pixel_confidence
 from aifx_core.propagate.fallback import Patched, blend_weights
 from aifx_core.propagate.fusion import fuse, weighted_median_index
-from aifx_core.propagate.seam import ring_check, seam_residual
+from aifx_core.propagate.seam import ring, ring_check, seam_residual
 
 
 def _translating(shift: float, size=(40, 60)):
@@ -577,3 +577,19 @@ def test_a_keyframe_image_reads_as_the_whole_filled_frame() -> None:
         if box is not None and box != np.s_[:, 20:22]:
             assert image.box.size < whole.size // 4  # (the box around the hole, not the frame)
     assert np.array_equal(plate, plate_before)  # (the shared plate is never written)
+
+
+def test_the_seam_ring_from_the_holes_points_is_the_ring_of_the_hole() -> None:
+    """``seam.ring`` given the hole's ``np.nonzero`` (which the engine has made already) finds what it finds
+    from the hole itself: holes in the middle, on the borders, two apart; the invalid pixels left out."""
+    rng = np.random.default_rng(7)
+    for box in (np.s_[10:14, 15:21], np.s_[0:3, 0:5], np.s_[26:, 37:], np.s_[:, 20:22]):
+        hole = np.zeros((30, 41), bool)
+        hole[box] = rng.random(hole[box].shape) < 0.7
+        hole[3, 30] = True
+        invalid = hole | (rng.random(hole.shape) < 0.1)
+        for width in (1, 4):
+            expected = ring(hole, invalid, width)
+            given = ring(hole, invalid, width, np.nonzero(hole))
+            assert all(np.array_equal(a, b) for a, b in zip(given, expected, strict=True))
+            assert len(expected[0]) and not invalid[expected].any()

@@ -485,7 +485,7 @@ class _Run:
         if self.opt.seam == "none":
             ring_ys, ring_xs = np.zeros(0, np.intp), np.zeros(0, np.intp)
         else:
-            ring_ys, ring_xs = ring(hole, frame.blocked, self.opt.seam_ring)
+            ring_ys, ring_xs = ring(hole, frame.blocked, self.opt.seam_ring, (ys, xs))
         all_ys = np.concatenate([ys, ring_ys])
         all_xs = np.concatenate([xs, ring_xs])
         candidates = gather(
