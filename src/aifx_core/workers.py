@@ -51,7 +51,8 @@ def in_turn() -> Iterator[None]:
     """Within it, :func:`concurrently` runs its calls one after another in this thread: for work already off
     the engine's critical path (a spatial fill started ahead, in a thread of its own), where threads of their
     own would only add their start and contention (measured: the 432x240 moving blob 16.6 → 17.5 frames/s
-    with Telea's passes in turn there; docs/method.md "Speed, eighth pass")."""
+    with Telea's passes in turn there while its fill was joined early; no difference since it is joined late:
+    docs/method.md "Speed, eighth pass")."""
     previous = getattr(_local, "in_turn", False)
     _local.in_turn = True
     try:
