@@ -529,7 +529,14 @@ WHY_NOT_MET = "\n".join(
         "fill falls back to the spatial route. whip960 static has 6 frames, the car in the square in all of "
         "them. In-hole E_warp is met on the whip's nine squares (2.8x) and moving blob (2.4x), and 7.6-19.6x "
         "on the others (from 8.3-24x; most of what is left lands outside the next frame's hole, i.e. it is "
-        "fill error against the next plate, not boil).",
+        "fill error against the next plate, not boil). Measured in the ninth pass (`bench_flow_whip.py "
+        "--extent`): the car's true extent in the hole with the clean flow's motion there is worth the whole "
+        "oracle gain (whip blob 22.84 dB, whip960 static 23.11, against 17.60 / 19.39), but one translation per "
+        "object piece taken from just outside the hole gives +2.07 / +3.19 over Telea with the clean frames' flow "
+        "there (breaking the 5 % rule on the blob) and +0.82 / +1.53 with the engine's own, a translation "
+        "matched between the holed frames +1.60 / +2.33, and every variant loses on "
+        "whip960 nine squares; what would pay is the hidden object's motion at each pixel inside the hole, which "
+        "no view of it outside the hole at that frame gives.",
         "* *Synthetic parallax* (the 1080p clip): fine noise texture and exact whole-pixel motion, so its own "
         "E_warp is tiny and any resampled fill lands many times above it even when it looks steady; where a "
         "layer boundary crosses a hole the completed flow must guess the layer of each hidden pixel. Its static "
@@ -606,6 +613,20 @@ SPEED_NOTE = "\n".join(
         "(it is ~85: Telea ~24 of it at OpenCV's floor, the chains' steps ~20, the fast-frame hypotheses ~7): "
         "pixel-changing or design work (an asynchronous spatial fill; pruning chain points that cannot reach "
         "valid plate, 40 % of the point-steps but not a same-pixel change).",
+        "",
+        "**Eighth pass** (2026-12-04 late night, docs/method.md, same pixels: every quality case identical to the "
+        "seventh pass's final run). The spatial fill of the frame the next output's steadying will read is "
+        "started ahead and runs in a thread of its own (`aifx-spatial`: Telea, and on fast frames the membrane "
+        "and the line fill), joined only when a steadying first reads it; the spanning object's RANSAC capped at "
+        "150 draws; what a pair's completion makes from its hole alone kept for the next pairs with the same "
+        "hole; the seam ring from the hole's pixel list the engine already has; the flow grey's half-float check "
+        "by OpenCV's `convertFp16`; the confidence map built only when read; `fast_motion` once a frame. Under "
+        "SCHED_FIFO (714cd67 → 09a7df1, alternated): nine squares 7.4-7.5 → 8.5-8.7 frames/s (engine thread "
+        "87-89 → 73-76 CPU ms a frame), moving blob 17.1-17.3 → 17.4-18.0. The page's runs (main c716adc), whole "
+        "speed parts alone on the idle machine, three in a row: moving blob 15.2 / 16.0 / 16.5 frames/s (met in "
+        "all three), nine squares EXR 7.9 / 7.6 / 8.0 and PNG 7.6 / 7.2 / 8.1 (about 200 CPU ms a frame where "
+        "15 frames/s on two cores needs ≤ 133; even with the flow side served from a cache the engine thread "
+        "alone bounds it near 10.7), 1080p 2.8 / 3.0 / 3.0. The page shows the third.",
         "",
         "**Two cores.** The encoders (OpenImageIO, OpenEXR), file I/O and most of OpenCV/NumPy release the GIL, "
         "so the fill overlaps its stages on threads (`aifx_core.workers`, 2026-12-03 evening): a writer thread "
