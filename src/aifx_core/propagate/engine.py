@@ -381,7 +381,7 @@ class _Run:
         thread while t and t+1 are steadied and written, and is joined when a steadying first reads it. Only
         fills of outputs, which are made in any case, and each started in order (what runs in the engine's
         thread runs in the same order as without): what is computed, and its values, are as without; only
-        when moves."""
+        when it is computed moves."""
         last = t + STEADY + 1
         if STEADY <= 0 or not all(self._is_output(j) for j in range(t + 1, last + 1)):
             return
