@@ -126,12 +126,12 @@ def _geometry(hole: np.ndarray, distance: np.ndarray, gap: int, ring: int, vote_
         x, y, w, h = (int(v) for v in stats[k, :4])
         box = (slice(y, y + h), slice(x, x + w))
         own = labels[box] == k
-        ring_mask: np.ndarray | None = known[box] & own
-        if ring_mask is not None and ring_mask.any():
+        ring_mask = known[box] & own
+        has_ring = bool(ring_mask.any())
+        if has_ring:
             rings[box] |= ring_mask
         else:
             unknown[box] |= own
-            ring_mask = None
         inner = own & inside[box]
         gy, gx = float_grid(y0 + y, y0 + y + h, x0 + x, x0 + x + w)
         groups.append(
@@ -139,7 +139,7 @@ def _geometry(hole: np.ndarray, distance: np.ndarray, gap: int, ring: int, vote_
                 box,
                 (y0 + y, x0 + x),
                 _read_only(own),
-                None if ring_mask is None else _read_only(ring_mask),
+                _read_only(ring_mask) if has_ring else None,
                 _read_only(inner),
                 _read_only(inner & (near[box] > vote_from)),
                 _read_only(own & (near[box] <= 0)),
