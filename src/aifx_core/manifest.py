@@ -296,7 +296,8 @@ class Manifest:
                 f"(first: {first}); pass --overwrite to replace them or choose another output"
             )
         changed: dict[int, str] = {}  # finished frame -> its first input that is not what it was
-        read_now: dict[int, list[Any] | None] = {}
+        # A neighbour's first changed input, shared by every finished frame within its reach.
+        neighbours: dict[int, Path | None] = {}
         for frame in frames:
             if frame not in done or frame not in existing:
                 continue
@@ -304,7 +305,7 @@ class Manifest:
             if path is not None:
                 changed[frame] = f"{path} of frame {frame}"
             else:
-                path = self._changed_read(frame, read_now)
+                path = self._changed_read(frame, neighbours)
                 if path is not None:
                     changed[frame] = f"{path}, which frame {frame} was made from"
         if changed:
@@ -320,7 +321,26 @@ class Manifest:
         """The input file of ``frame`` that is not what it was when the frame was made, if one is known.
 
         Frames made before inputs were recorded, or by a run that does not say its inputs, are not checked."""
-        recorded = self.sources.get(frame)
+        return self._changed_since(frame, self.sources.get(frame))
+
+    def _changed_read(self, frame: int, checked: dict[int, Path | None]) -> Path | None:
+        """The input file of another frame that ``frame`` was made from (a temporal backend's neighbour) and
+        that is not what it was when it was read, if one is known. ``checked`` memoises each neighbour's answer
+        for the plan: a neighbour is shared by every frame within its reach."""
+        span = self.spans.get(frame)
+        if span is None:
+            return None
+        for other in range(span[0], span[1] + 1):
+            if other == frame or other not in self.reads:
+                continue
+            if other not in checked:
+                checked[other] = self._changed_since(other, self.reads[other])
+            if checked[other] is not None:
+                return checked[other]
+        return None
+
+    def _changed_since(self, frame: int, recorded: list[Any] | None) -> Path | None:
+        """The first input file of ``frame`` whose identity is not ``recorded``'s (None: nothing recorded)."""
         if recorded is None or self.inputs is None:
             return None
         files = self.inputs(frame)
@@ -329,28 +349,6 @@ class Manifest:
         for (path, by_content), before in zip(files, recorded, strict=True):
             if self._identity_of(path, by_content) != before:  # (a still mask is hashed once: _identity_of)
                 return path
-        return None
-
-    def _changed_read(self, frame: int, now: dict[int, list[Any] | None]) -> Path | None:
-        """The input file of another frame that ``frame`` was made from (a temporal backend's neighbour) and
-        that is not what it was when it was read, if one is known. ``now`` memoises each frame's inputs for
-        the plan: a neighbour is shared by every frame within its reach."""
-        span = self.spans.get(frame)
-        if span is None or self.inputs is None:
-            return None
-        for other in range(span[0], span[1] + 1):
-            recorded = self.reads.get(other)
-            if other == frame or recorded is None:
-                continue
-            if other not in now:
-                now[other] = self._sources_of(other)
-            if now[other] != recorded:
-                files = self.inputs(other)
-                current = now[other] or []
-                for index, (path, _) in enumerate(files):
-                    if index >= len(recorded) or index >= len(current) or current[index] != recorded[index]:
-                        return path
-                return files[0][0] if files else None
         return None
 
     def _sources_of(self, frame: int) -> list[Any] | None:
