@@ -310,6 +310,68 @@ def test_a_plate_frame_changed_before_its_own_output_exists_still_stops_its_neig
     assert "12 already done" in aifx("run", str(job)).stderr
 
 
+def test_a_later_chunk_reading_the_changed_plate_does_not_make_an_earlier_chunks_frames_current(tmp_path):
+    """Farm chunks of one shot write one manifest. Chunk 1001-1004 was made from plate 1007; the plate was
+    re-rendered; then chunk 1005-1008 ran and read the new plate 1007. The manifest used to keep one record per
+    plate frame (the latest run's), so the earlier chunk's 1003-1004 looked current and a whole-shot rerun kept
+    them. Each run's reads are now its own: the rerun refuses, naming the plate and a frame made from it."""
+    shot = make_shot(tmp_path / "shot", range(1001, 1013))
+    out = tmp_path / "out" / "clean.####.exr"
+    job = tmp_path / "job.json"
+    job.write_text(
+        json.dumps(
+            {
+                "input": str(shot / "plate.####.exr"),
+                "mask": str(shot / "mask.####.png"),
+                "output": str(out),
+                "backend": "propagate",
+                "options": {"radius": 1, "keyframe_interval": 2},
+            }
+        )
+    )
+    assert aifx("run", str(job), "--frames", "1001-1004").returncode == 0
+    _rewrite_plate(shot, 1007)
+    later = aifx("run", str(job), "--frames", "1005-1008")
+    assert later.returncode == 0, later.stderr
+    line = refused(aifx("run", str(job)), "the inputs of 2 finished frame(s) changed", "plate.1007.exr")
+    assert "which frame 1003 was made from" in line
+    # The later chunk's own frames were made from the new plate: filling the earlier ones again settles it.
+    assert aifx("run", str(job), "--frames", "1001-1004", "--overwrite").returncode == 0
+    rest = aifx("run", str(job))
+    assert rest.returncode == 0 and "8 already done" in rest.stderr, rest.stderr
+    final = aifx("run", str(job))
+    assert final.returncode == 0 and "12 already done" in final.stderr, final.stderr
+
+
+def test_a_manifest_from_before_reads_were_kept_per_run_is_still_checked(tmp_path):
+    """A manifest written before each run's reads were its own holds one table of them and names no run
+    per frame. It is read as one run's, so its frames are still checked against it."""
+    shot = make_shot(tmp_path / "shot", range(1001, 1013))
+    out = tmp_path / "out" / "clean.####.exr"
+    job = tmp_path / "job.json"
+    job.write_text(
+        json.dumps(
+            {
+                "input": str(shot / "plate.####.exr"),
+                "mask": str(shot / "mask.####.png"),
+                "output": str(out),
+                "backend": "propagate",
+                "options": {"radius": 1, "keyframe_interval": 2},
+            }
+        )
+    )
+    assert aifx("run", str(job), "--frames", "1001-1004").returncode == 0
+    manifest = out.parent / ".clean.####.exr.aifx.json"
+    data = json.loads(manifest.read_text())
+    assert len(data["reads"]) == 1 and set(data["runs"].values()) == set(data["reads"])
+    data["reads"] = next(iter(data["reads"].values()))  # the older form: {frame: identity}
+    del data["runs"]
+    manifest.write_text(json.dumps(data))
+    _rewrite_plate(shot, 1007)
+    line = refused(aifx("run", str(job)), "the inputs of 2 finished frame(s) changed", "plate.1007.exr")
+    assert "which frame 1003 was made from" in line
+
+
 def test_a_mask_numbered_unlike_the_plate_says_so(shot, tmp_path):
     """Mattes exported from 1 for a plate from 1001: the message used to say "check --frames"."""
     mattes = tmp_path / "mattes"

@@ -345,3 +345,23 @@ def test_tennis_background_hole_beats_per_frame_telea(tennis) -> None:
     telea = create_backend("telea", BackendContext(colorspace="sRGB"))
     theirs = _psnr([rgb for _, rgb in telea.fill(_packets(frames, holes), Reporter())], frames, holes)
     assert ours > theirs + 5.0
+
+
+def test_a_finished_fill_leaves_no_hole_kept_for_the_next_pairs() -> None:
+    """:mod:`aifx_core.flow.holes` keeps the holes of the last pairs for the next ones. A long-lived process
+    (``aifx serve``, a Ray worker) must not hold the last shot's after its fill ends."""
+    from aifx_core.flow import holes
+
+    holes.forget()
+    size = (48, 64)
+    rng = np.random.default_rng(3)
+    plate = cv2.GaussianBlur(rng.random((*size, 3)).astype(np.float32), (0, 0), 2)
+    frames = [np.roll(plate, 2 * t, axis=1) for t in range(6)]
+    hole = np.zeros(size, bool)
+    hole[16:30, 20:34] = True
+    backend = create_backend("propagate", BackendContext(colorspace="sRGB"))
+    stream = backend.fill(_packets(frames, [hole] * 6), Reporter())
+    next(stream)
+    assert holes._DISTANCES._items, "the pairs' completion keeps the hole while the fill runs"
+    list(stream)
+    assert not holes._DISTANCES._items and not holes._GEOMETRIES._items

@@ -5,7 +5,10 @@ whether it was made with the *same settings*. The manifest, a small JSON file be
 (``.clean.####.exr.aifx.json``), records for every finished frame the key it was made with (see
 :func:`run_key`) and what its input files were (:func:`source_identity`). A rerun with the same key skips
 those frames; a frame made with other settings, by something else, or from another version of its plate or
-mask frame (a re-render, an updated roto) is never silently mixed in (``--overwrite`` replaces it).
+mask frame (a re-render, an updated roto) is never silently mixed in (``--overwrite`` replaces it). A temporal
+backend's frame is made from its neighbours' plates too: each run records what those were when it first read
+them, under the run's own name, so a later run (the next farm chunk) that reads a re-rendered neighbour cannot
+make an earlier run's frames look current.
 
 **Kill-safe.** Before a finished temp file is renamed onto its frame, the manifest records the *intent*: the
 frame and the temp file's identity (inode, size, modification time, which a rename keeps). A run killed
@@ -21,6 +24,7 @@ refuses file locks (some network filesystems) the run goes on unlocked, as befor
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import errno
 import hashlib
@@ -28,6 +32,7 @@ import json
 import os
 import socket
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
@@ -38,7 +43,7 @@ from .sequence import atomic_write, format_frames
 
 MANIFEST_SUFFIX = ".aifx.json"
 LOCK_SUFFIX = ".aifx.lock"
-MANIFEST_FORMAT = 2
+MANIFEST_FORMAT = 3  # 3: reads kept per run (runs)
 
 try:  # POSIX; on Windows runs are not locked (stated in the README)
     import fcntl
@@ -181,6 +186,20 @@ class OutputLock:
         self.release()
 
 
+#: The run of frames recorded before reads were kept per run (one table for every run).
+LEGACY_RUN = ""
+
+
+def _reads_by_run(data: object) -> dict[str, dict[int, list[Any]]]:
+    """The manifest's ``reads``: {run: {frame: identity}}; an older file's single {frame: identity} table
+    becomes the :data:`LEGACY_RUN`'s (its frames name no run)."""
+    if not isinstance(data, dict):
+        return {}
+    if any(isinstance(v, list) for v in data.values()):  # one table, not one per run
+        return {LEGACY_RUN: {int(f): list(v) for f, v in data.items()}}
+    return {str(run): {int(f): list(v) for f, v in dict(read).items()} for run, read in data.items()}
+
+
 def _read_owner(fd: int) -> dict[str, Any]:
     for _ in range(50):  # the owner writes its record right after locking; give it a moment
         try:
@@ -223,10 +242,17 @@ class Manifest:
         #: The plate frames output N is made from (a temporal backend reads its neighbours), set by the run once
         #: its backend is known; None: only its own (see :meth:`_changed_read`).
         self.depends: Callable[[int], list[int]] | None = None
-        #: frame → what its input files were when a written frame last read them (:func:`source_identity` each).
-        self.reads: dict[int, list[Any]] = {}
+        #: run → {frame: what its input files were when that run's written frames first read them}
+        #: (:func:`source_identity` each). Kept per run: a later run (another farm chunk) that reads a plate
+        #: frame after it was re-rendered records the new version under its own name, and never overwrites
+        #: the version an earlier run's frames were made from.
+        self.reads: dict[str, dict[int, list[Any]]] = {}
         #: frame → [first, last] plate frame it was made from (frames whose pixels depend on their neighbours).
         self.spans: dict[int, list[int]] = {}
+        #: frame → the run that made it (whose :attr:`reads` its span is compared with).
+        self.runs: dict[int, str] = {}
+        #: This run's name in :attr:`reads` and :attr:`runs`.
+        self.run = uuid.uuid4().hex[:12]
         #: Frames whose inputs this run has recorded in :attr:`reads` (each is looked at once a run).
         self._recorded: set[int] = set()
         self._hashed: dict[tuple[str, int, int], list[Any] | None] = {}
@@ -265,8 +291,9 @@ class Manifest:
             self.frames = {int(f): str(k) for f, k in dict(data.get("frames", {})).items()}
         self.ranges = {str(k): str(v) for k, v in dict(data.get("ranges", {})).items()}
         self.sources = {int(f): list(v) for f, v in dict(data.get("sources", {})).items()}
-        self.reads = {int(f): list(v) for f, v in dict(data.get("reads", {})).items()}
+        self.reads = _reads_by_run(data.get("reads"))
         self.spans = {int(f): [int(x) for x in v] for f, v in dict(data.get("spans", {})).items()}
+        self.runs = {int(f): str(r) for f, r in dict(data.get("runs", {})).items()}
         self.pending = {int(f): dict(v) for f, v in dict(data.get("pending", {})).items()}
         for frame, intent in list(self.pending.items()):
             if _identity(self.output.path(frame)) == intent.get("identity"):
@@ -296,16 +323,18 @@ class Manifest:
                 f"(first: {first}); pass --overwrite to replace them or choose another output"
             )
         changed: dict[int, str] = {}  # finished frame -> its first input that is not what it was
-        # A neighbour's first changed input, shared by every finished frame within its reach.
-        neighbours: dict[int, Path | None] = {}
-        for frame in frames:
-            if frame not in done or frame not in existing:
-                continue
+        # Each run's neighbours whose inputs changed since it read them, shared by its finished frames.
+        neighbours: dict[str, list[tuple[int, Path]]] = {}
+        finished = [f for f in frames if f in done and f in existing]
+        spans = [self.spans[f] for f in finished if f in self.spans]
+        # Only neighbours within some finished frame's span are looked at (a chunk's plan reads its reach).
+        reach = (min(s[0] for s in spans), max(s[1] for s in spans)) if spans else (0, -1)
+        for frame in finished:
             path = self._changed_input(frame)
             if path is not None:
                 changed[frame] = f"{path} of frame {frame}"
             else:
-                path = self._changed_read(frame, neighbours)
+                path = self._changed_read(frame, neighbours, reach)
                 if path is not None:
                     changed[frame] = f"{path}, which frame {frame} was made from"
         if changed:
@@ -323,20 +352,27 @@ class Manifest:
         Frames made before inputs were recorded, or by a run that does not say its inputs, are not checked."""
         return self._changed_since(frame, self.sources.get(frame))
 
-    def _changed_read(self, frame: int, checked: dict[int, Path | None]) -> Path | None:
+    def _changed_read(
+        self, frame: int, checked: dict[str, list[tuple[int, Path]]], reach: tuple[int, int]
+    ) -> Path | None:
         """The input file of another frame that ``frame`` was made from (a temporal backend's neighbour) and
-        that is not what it was when it was read, if one is known. ``checked`` memoises each neighbour's answer
-        for the plan: a neighbour is shared by every frame within its reach."""
+        that is not what it was when the run that made ``frame`` read it, if one is known. ``checked`` holds,
+        per run, its neighbours within ``reach`` that changed (frame order), found once for the plan: a whole-shot
+        backend's every frame spans the shot, and looking its span up frame by frame made the plan quadratic."""
         span = self.spans.get(frame)
-        if span is None:
+        run = self.runs.get(frame, LEGACY_RUN)
+        read = self.reads.get(run)
+        if span is None or read is None:
             return None
-        for other in range(span[0], span[1] + 1):
-            if other == frame or other not in self.reads:
-                continue
-            if other not in checked:
-                checked[other] = self._changed_since(other, self.reads[other])
-            if checked[other] is not None:
-                return checked[other]
+        if run not in checked:
+            within = sorted((f, identity) for f, identity in read.items() if reach[0] <= f <= reach[1])
+            found = ((other, self._changed_since(other, identity)) for other, identity in within)
+            checked[run] = [(other, path) for other, path in found if path is not None]
+        changed = checked[run]
+        at = bisect.bisect_left(changed, span[0], key=lambda item: item[0])
+        for other, path in changed[at : at + 2]:  # (at most one of them is ``frame`` itself)
+            if other != frame and other <= span[1]:
+                return path
         return None
 
     def _changed_since(self, frame: int, recorded: list[Any] | None) -> Path | None:
@@ -386,7 +422,7 @@ class Manifest:
             def intend(temp: Path) -> None:
                 intent: dict[str, Any] = {"key": self.key, "identity": _identity(temp), "sources": sources}
                 if span is not None:
-                    intent.update(reads={str(f): v for f, v in reads.items()}, span=span)
+                    intent.update(reads={str(f): v for f, v in reads.items()}, span=span, run=self.run)
                 self._update(lambda: self.pending.__setitem__(frame, intent))
                 fault_point("before-rename", frame)
 
@@ -407,8 +443,9 @@ class Manifest:
             if sources is not None:
                 self.sources[frame] = sources
             if span is not None:
-                self.reads.update(reads)
+                self.reads.setdefault(self.run, {}).update(reads)
                 self.spans[frame] = span
+                self.runs[frame] = self.run
             self._unsaved = True
 
     def _reads_now(self, frame: int) -> tuple[dict[int, list[Any]], list[int] | None]:
@@ -433,8 +470,12 @@ class Manifest:
         """Take a recovered intent's reads and span (see :meth:`_reads_now`)."""
         if intent.get("span") is None:
             return
+        run = str(intent.get("run", LEGACY_RUN))
         self.spans[frame] = [int(x) for x in intent["span"]]
-        self.reads.update({int(f): list(v) for f, v in dict(intent.get("reads") or {}).items()})
+        self.runs[frame] = run
+        self.reads.setdefault(run, {}).update(
+            {int(f): list(v) for f, v in dict(intent.get("reads") or {}).items()}
+        )
 
     def settle(self) -> None:
         """Save the frames :meth:`writing` recorded in memory only (nothing to do when none is waiting)."""
@@ -462,13 +503,21 @@ class Manifest:
         self._unsaved = False
 
     def save(self) -> None:
+        # Only runs some recorded frame was made by are kept (a frame filled again by a later run, or with
+        # --overwrite, leaves its old run's reads behind).
+        made_by = {self.runs.get(f, LEGACY_RUN) for f in self.spans if f in self.frames}
         data = {
             "aifx_manifest": MANIFEST_FORMAT,
             "frames": {str(f): k for f, k in sorted(self.frames.items())},
             "pending": {str(f): v for f, v in sorted(self.pending.items())},
             "sources": {str(f): v for f, v in sorted(self.sources.items()) if f in self.frames},
-            "reads": {str(f): v for f, v in sorted(self.reads.items())},
+            "reads": {
+                run: {str(f): v for f, v in sorted(read.items())}
+                for run, read in self.reads.items()
+                if run in made_by
+            },
             "spans": {str(f): v for f, v in sorted(self.spans.items()) if f in self.frames},
+            "runs": {str(f): r for f, r in sorted(self.runs.items()) if f in self.frames},
             "ranges": self.ranges,
             "job": self.job.to_dict(),
         }

@@ -79,19 +79,37 @@ class Chain:
         return len(self.index)
 
     def step(self) -> None:
-        """Move every followed point one frame on; drop those that fail the round trip or leave the frame."""
+        """Move every followed point one frame on; drop those that fail the round trip or leave the frame.
+
+        Written for the engine's thread, which runs ~27 steps of ~11 000 points a frame on nine 35-px squares:
+        in-place float32 arithmetic where a temporary is not needed (each operation rounds as the expression
+        it replaces), :func:`hypot` for NumPy's, and no gathers when every point is kept."""
         nxt = self.current + self.direction
         forward = self._flow(self.current, self.direction)
         backward = self._flow(nxt, -self.direction)
-        xw = (self.x + 0.5) * self._sx - 0.5
-        yw = (self.y + 0.5) * self._sy - 0.5
+        sx, sy = self._sx, self._sy
+        xw = self.x + 0.5
+        xw *= sx
+        xw -= 0.5
+        yw = self.y + 0.5
+        yw *= sy
+        yw -= 0.5
         f = sample_points(forward, xw, yw)
-        b = sample_points(backward, xw + f[:, 0], yw + f[:, 1])
-        error = np.hypot(f[:, 0] + b[:, 0], f[:, 1] + b[:, 1])
-        moved = np.hypot(f[:, 0], f[:, 1])
-        limit = self._tol + self._relative * (moved + np.hypot(b[:, 0], b[:, 1]))
-        x = self.x + f[:, 0] / self._sx
-        y = self.y + f[:, 1] / self._sy
+        fx, fy = f[:, 0], f[:, 1]
+        # Where each point lands in the next frame (working px): the backward flow (and its fit) is read there.
+        lx, ly = xw + fx, yw + fy
+        b = sample_points(backward, lx, ly)
+        bx, by = b[:, 0], b[:, 1]
+        error = hypot(fx + bx, fy + by)
+        moved = hypot(fx, fy)
+        limit = hypot(bx, by)
+        limit += moved
+        limit *= self._relative
+        limit += self._tol
+        x = fx / sx if sx != 1.0 else fx.copy()  # (x / 1 is x)
+        x += self.x
+        y = fy / sy if sy != 1.0 else fy.copy()
+        y += self.y
         fit_of = self._fit
         fit_map = fit_of(self.current, self.direction) if fit_of is not None else None
         if fit_map is not None:
@@ -102,16 +120,24 @@ class Chain:
             if back_fit is not None:
                 # Both flows of the step completed: occlusion is not what a miss between them shows (the
                 # landing on measured flow keeps the strict check); the miss still counts in ``fb``.
-                there = sample_points(back_fit, xw + f[:, 0], yw + f[:, 1])
+                there = sample_points(back_fit, lx, ly)
                 both = (here > 0) & (there > 0)
                 limit = np.where(
                     both, limit + np.minimum(GUESS_SLACK * np.minimum(here, there), SLACK_CAP), limit
                 )
-        keep = (error <= limit) & (x >= 0) & (x <= self._width - 1) & (y >= 0) & (y <= self._height - 1)
-        self.fb = np.sqrt(self.fb**2 + error**2)  # independent step errors add in quadrature
-        self.travel = self.travel + moved
-        self.index, self.x, self.y = self.index[keep], x[keep], y[keep]
-        self.fb, self.travel, self.fit = self.fb[keep], self.travel[keep], self.fit[keep]
+        keep = error <= limit
+        keep &= x >= 0
+        keep &= x <= self._width - 1
+        keep &= y >= 0
+        keep &= y <= self._height - 1
+        fb = np.square(self.fb)
+        fb += np.square(error)
+        self.fb = np.sqrt(fb, out=fb)  # independent step errors add in quadrature
+        moved += self.travel
+        self.travel = moved
+        self.x, self.y = x, y
+        if not keep.all():
+            self.keep(keep)
         self.current = nxt
         self.steps += 1
 
@@ -119,6 +145,20 @@ class Chain:
         """Stop following the points where ``mask`` is False (e.g. those that found enough sources)."""
         self.index, self.x, self.y = self.index[mask], self.x[mask], self.y[mask]
         self.fb, self.travel, self.fit = self.fb[mask], self.travel[mask], self.fit[mask]
+
+
+def hypot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``np.hypot`` of float32 arrays, bit for bit where glibc computes it (``hypotf``: the float64 sum of the
+    squares, its square root rounded to float32), in ~2/3 of its time: the squares of float32 values are exact
+    in float64 and cannot overflow there. Only where an input is infinite and the other NaN does that give NaN
+    instead of inf; those (and any other NaN) are NumPy's own."""
+    total = np.square(a, dtype=np.float64)
+    total += np.square(b, dtype=np.float64)
+    out = np.sqrt(total, out=total).astype(np.float32)
+    bad = np.isnan(out)
+    if bad.any():
+        out[bad] = np.hypot(a[bad], b[bad])
+    return out
 
 
 def touches(invalid: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:

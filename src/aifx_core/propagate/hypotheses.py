@@ -138,7 +138,8 @@ def _spread(values: np.ndarray, valid: np.ndarray, level: float) -> tuple[np.nda
     (each valid sample's largest-channel distance to the mean of its patch offset, averaged, over ``level``;
     inf with fewer than two valid samples at the centre)."""
     count = valid.sum(axis=0)  # (P, N)
-    mean = (values * valid[..., None]).sum(axis=0) / np.maximum(count, 1)[..., None]
+    # (an invalid sample's values are 0: :func:`_samples` writes only valid ones)
+    mean = values.sum(axis=0) / np.maximum(count, 1)[..., None]
     distance = largest_channel(np.abs(values - mean[None]))  # (S, P, N)
     usable = valid & (count >= 2)[None]
     total = np.where(usable, distance, np.float32(0.0)).sum(axis=(0, 1))

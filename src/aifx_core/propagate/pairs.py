@@ -33,6 +33,7 @@ from ..flow import (
     complete_flows,
     complete_flows_scored,
     flow_gray,
+    holes,
     moving_objects,
     warp,
     working_size,
@@ -441,7 +442,8 @@ class Pairs:
 
     def close(self) -> None:
         """Stop the reading thread and the flow worker: what they are making is finished, nothing more is
-        started."""
+        started. The holes :mod:`..flow.holes` kept for this shot's pairs are dropped too: a long-lived
+        process (``aifx serve``, a Ray worker) would otherwise hold the last shot's (~25-35 MB at 1080p)."""
         self._stream.close()
         for future in self.pending.values():
             future.cancel()
@@ -450,6 +452,7 @@ class Pairs:
             if worker is not None:
                 worker.shutdown(wait=True, cancel_futures=True)
         self._estimating = self._worker = None
+        holes.forget()
 
     def _pair_flow(
         self,
