@@ -365,6 +365,41 @@ def test_the_manifest_is_read_back_only_when_another_run_wrote_it(shot, tmp_path
     assert sorted(int(f) for f in recorded["frames"]) == list(FRAMES) and recorded["pending"] == {}
 
 
+def test_the_plan_finds_each_frames_changed_neighbours_within_its_own_span(shot, tmp_path):
+    """A whole-shot backend's frames each span the shot; the plan finds a run's changed neighbours once and
+    looks each frame's span up among them. A frame is not stopped by its own plate as a neighbour saw it (its
+    own is compared with what it was made from), nor by a change outside its span, nor by another run's
+    record."""
+    from shot_files import shot_job
+
+    from aifx_core.errors import InputError
+    from aifx_core.manifest import Manifest, source_identity
+    from aifx_core.sequence import open_sequence, output_pattern
+
+    job = shot_job(shot, tmp_path / "o" / "c.####.exr")
+    out = output_pattern(job.output, open_sequence(job.input))
+    plates = {f: tmp_path / f"p{f}.bin" for f in range(1, 9)}
+    for path in plates.values():
+        path.write_bytes(b"old")
+    manifest = Manifest(out, job, "k")
+    manifest.inputs = lambda frame: [(plates[frame], False)]
+    old = {f: [source_identity(p)] for f, p in plates.items()}
+    manifest.frames = dict.fromkeys(plates, "k")
+    manifest.sources = dict(old)
+    manifest.spans = {f: [1, 8] for f in plates} | {7: [6, 8], 8: [6, 8]}
+    manifest.runs = dict.fromkeys(plates, "a") | {6: "b"}
+    manifest.reads = {"a": dict(old), "b": dict(old)}
+    plates[3].write_bytes(b"new plate")  # re-rendered after run a read it...
+    manifest.sources[3] = [source_identity(plates[3])]  # ...and before frame 3 was made from it
+    manifest.reads["b"][3] = [source_identity(plates[3])]  # run b read the new one
+    frames = list(plates)
+    with pytest.raises(InputError) as refused:
+        manifest.plan(frames, set(frames), overwrite=False, output_name="c")
+    # 1, 2, 4, 5 (run a, spans 1-8): not 3 (itself), not 6 (run b read the new one), not 7-8 (spans 6-8)
+    assert "the inputs of 4 finished frame(s)" in str(refused.value)
+    assert f"{plates[3]}, which frame 1 was made from" in str(refused.value)
+
+
 def test_frame_range_is_part_of_the_resume_key_for_the_temporal_engine(shot, tmp_path):
     """#11.8: a shot filled as a sub-range then whole mixed frames made under different ranges."""
     out = tmp_path / "o" / "c.####.exr"

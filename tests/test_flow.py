@@ -19,7 +19,8 @@ from aifx_core.flow import (
     sample_points,
     warp,
 )
-from aifx_core.flow.ops import channel_mask, float_grid
+from aifx_core.flow.motion import _mismatch
+from aifx_core.flow.ops import channel_mask, float_grid, median_at_least
 
 
 def _texture(height: int, width: int, seed: int = 0) -> np.ndarray:
@@ -202,6 +203,48 @@ def test_median_side_answers_as_numpys_median_does() -> None:
     assert median_side(np.array([1.0, np.inf]), 5.0) == 1
     assert median_side(np.zeros(0, np.float32), 1.0) == 0
     assert checked > 500
+
+
+def test_median_at_least_is_numpys_median_beyond_its_floor() -> None:
+    """Below the floor the floor itself, at or above it (and with NaN) ``np.median``'s value, to the bit: what
+    the completion's speed checks and the mover mask's threshold use in place of a median."""
+    rng = np.random.default_rng(5)
+    for n in (1, 2, 3, 10, 11, 1000, 1001):
+        for trial in range(20):
+            floor = 10.0 if trial % 2 else 3.0
+            values = rng.normal(floor, 2.0 if trial % 3 else 1e-5, n).astype(np.float32)
+            if trial == 19:
+                values[0] = np.nan
+            median = float(np.median(values))
+            got = median_at_least(values, floor)
+            if median < floor:
+                assert got == floor
+            else:
+                assert got == median or (np.isnan(got) and np.isnan(median))
+                assert type(got) is float
+    # Below the floor, the floor: so max(0, · - floor) and max(floor, ·) answer as with the median.
+    assert median_at_least(np.array([1.0, 2.0, 30.0], np.float32), 10.0) == 10.0
+    assert median_at_least(np.array([11.0, 12.0], np.float32), 10.0) == 11.5
+
+
+@pytest.mark.parametrize("typical", [1.0, 2.9, 3.0, 3.1, 6.0])
+def test_mismatch_threshold_as_with_the_median(typical: float) -> None:
+    """The mover mask's image check: where B along the flow differs from A by more than max(12, 4 × the
+    median difference); below a median of 3 the median itself is never found, and the mask is the same."""
+    rng = np.random.default_rng(int(typical * 10))
+    height, width, step = 60, 80, 2
+    a = rng.uniform(0, 255, (height, width)).astype(np.float32)
+    noise = rng.normal(0.0, typical * 1.4826, (height, width)).astype(np.float32)
+    b = a + np.abs(noise) * np.where(rng.random((height, width)) < 0.5, 1, -1).astype(np.float32)
+    b[20:30, 20:40] += 60.0  # (an object the flow did not follow)
+    ys, xs = float_grid(0, height, 0, width, step)
+    flow = np.zeros((*xs.shape, 2), np.float32)
+    distance = np.full((height, width), 1e6, np.float32)
+    got = _mismatch((a, b), flow, xs, ys, distance, 5.0, 4.0, step)
+    difference = np.abs(a[::step, ::step] - b[::step, ::step])
+    expected = difference > max(12.0, 4.0 * float(np.median(difference)))
+    np.testing.assert_array_equal(got, expected)
+    assert got[10:15, 10:20].all()
 
 
 def test_push_pull_fill_keeps_known_pixels_and_interpolates_smoothly() -> None:

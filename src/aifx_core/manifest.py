@@ -24,6 +24,7 @@ refuses file locks (some network filesystems) the run goes on unlocked, as befor
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import errno
 import hashlib
@@ -322,16 +323,18 @@ class Manifest:
                 f"(first: {first}); pass --overwrite to replace them or choose another output"
             )
         changed: dict[int, str] = {}  # finished frame -> its first input that is not what it was
-        # A neighbour's first changed input as a run read it, shared by every finished frame within its reach.
-        neighbours: dict[tuple[str, int], Path | None] = {}
-        for frame in frames:
-            if frame not in done or frame not in existing:
-                continue
+        # Each run's neighbours whose inputs changed since it read them, shared by its finished frames.
+        neighbours: dict[str, list[tuple[int, Path]]] = {}
+        finished = [f for f in frames if f in done and f in existing]
+        spans = [self.spans[f] for f in finished if f in self.spans]
+        # Only neighbours within some finished frame's span are looked at (a chunk's plan reads its reach).
+        reach = (min(s[0] for s in spans), max(s[1] for s in spans)) if spans else (0, -1)
+        for frame in finished:
             path = self._changed_input(frame)
             if path is not None:
                 changed[frame] = f"{path} of frame {frame}"
             else:
-                path = self._changed_read(frame, neighbours)
+                path = self._changed_read(frame, neighbours, reach)
                 if path is not None:
                     changed[frame] = f"{path}, which frame {frame} was made from"
         if changed:
@@ -349,23 +352,27 @@ class Manifest:
         Frames made before inputs were recorded, or by a run that does not say its inputs, are not checked."""
         return self._changed_since(frame, self.sources.get(frame))
 
-    def _changed_read(self, frame: int, checked: dict[tuple[str, int], Path | None]) -> Path | None:
+    def _changed_read(
+        self, frame: int, checked: dict[str, list[tuple[int, Path]]], reach: tuple[int, int]
+    ) -> Path | None:
         """The input file of another frame that ``frame`` was made from (a temporal backend's neighbour) and
-        that is not what it was when the run that made ``frame`` read it, if one is known. ``checked`` memoises
-        each (run, neighbour) answer for the plan: a neighbour is shared by every frame of a run within its
-        reach."""
+        that is not what it was when the run that made ``frame`` read it, if one is known. ``checked`` holds,
+        per run, its neighbours within ``reach`` that changed (frame order), found once for the plan: a whole-shot
+        backend's every frame spans the shot, and looking its span up frame by frame made the plan quadratic."""
         span = self.spans.get(frame)
         run = self.runs.get(frame, LEGACY_RUN)
         read = self.reads.get(run)
         if span is None or read is None:
             return None
-        for other in range(span[0], span[1] + 1):
-            if other == frame or other not in read:
-                continue
-            if (run, other) not in checked:
-                checked[run, other] = self._changed_since(other, read[other])
-            if checked[run, other] is not None:
-                return checked[run, other]
+        if run not in checked:
+            within = sorted((f, identity) for f, identity in read.items() if reach[0] <= f <= reach[1])
+            found = ((other, self._changed_since(other, identity)) for other, identity in within)
+            checked[run] = [(other, path) for other, path in found if path is not None]
+        changed = checked[run]
+        at = bisect.bisect_left(changed, span[0], key=lambda item: item[0])
+        for other, path in changed[at : at + 2]:  # (at most one of them is ``frame`` itself)
+            if other != frame and other <= span[1]:
+                return path
         return None
 
     def _changed_since(self, frame: int, recorded: list[Any] | None) -> Path | None:

@@ -46,7 +46,7 @@ from .motion import (
     homography_flow,
     moving_mask,
 )
-from .ops import channel_mask, float_grid, median_side
+from .ops import channel_mask, float_grid, median_at_least, median_side
 
 #: Expected error (working px) reported where the completion had nothing to learn from.
 UNKNOWN_FIT = 100.0
@@ -286,7 +286,7 @@ def _fast_gap(flows: list[np.ndarray], usable: np.ndarray) -> int:
     sample = sample[np.isfinite(sample).all(axis=1)]
     if not len(sample):
         return 0
-    speed = float(np.median(np.hypot(sample[:, 0], sample[:, 1])))
+    speed = median_at_least(np.hypot(sample[:, 0], sample[:, 1]), FAST_PX)  # (only beyond FAST_PX counts)
     return int(round(FAST_GAP * max(0.0, speed - FAST_PX)))
 
 
@@ -512,7 +512,8 @@ def _layer_motions(
     px, py = gx[ys, xs], gy[ys, xs]
     # Flow on fast, blurred frames is less precise: the tolerance grows with the motion (as the frame's layers').
     finite = np.isfinite(samples).all(axis=1)
-    speed = float(np.median(np.hypot(*samples[finite].T))) if finite.any() else 0.0
+    # (only a speed beyond FAST_PX counts: below it, whether it is there is counted, not its median found)
+    speed = median_at_least(np.hypot(*samples[finite].T), FAST_PX) if finite.any() else 0.0
     inlier = opt.ransac_px + MOTION_TOL * max(0.0, speed - FAST_PX)
     agree = 0.5 * inlier
 

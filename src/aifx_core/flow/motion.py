@@ -16,7 +16,7 @@ import functools
 import cv2
 import numpy as np
 
-from .ops import channel_mask, float_grid
+from .ops import channel_mask, float_grid, median_at_least, median_side
 
 #: Most motions a frame's background is explained by (a dominant one plus parallax layers).
 MAX_BACKGROUND_LAYERS = 2
@@ -100,7 +100,9 @@ def background_layers(
         members = piece == k
         if sizes[k] < 24 or len(candidates) >= max_layers + 1:
             break
-        if any(_median_error(m, src[members], moved[members]) < 0.5 * ransac_px for m, _ in candidates):
+        if any(
+            median_side(_errors(m, src[members], moved[members]), 0.5 * ransac_px) < 0 for m, _ in candidates
+        ):
             continue
         matrix, inliers = fit_homography(src[members], src[members] + moved[members], tol)
         if matrix is not None and inliers.mean() >= 0.5:
@@ -143,10 +145,6 @@ def _errors(matrix: np.ndarray, points: np.ndarray, moved: np.ndarray) -> np.nda
     """Distance between the flow samples ``moved`` at ``points`` (N, 2) and the homography's motion there."""
     delta = moved - homography_flow(matrix, points[:, 0], points[:, 1])
     return np.hypot(delta[:, 0], delta[:, 1])
-
-
-def _median_error(matrix: np.ndarray, points: np.ndarray, moved: np.ndarray) -> float:
-    return float(np.median(_errors(matrix, points, moved)))
 
 
 def layer_flows(layers: list[np.ndarray], shape: tuple[int, int]) -> list[np.ndarray]:
@@ -281,7 +279,14 @@ def _mismatch(
     seen = cv2.remap(b, tx, ty, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     difference = np.abs(a[::step, ::step] - seen)
     clear = cv2.remap(distance, tx, ty, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE) > near_hole + 2
-    typical = float(np.median(difference[clear])) if clear.any() else 0.0
+    # (a typical difference below 12 / level leaves the threshold at 12: then its median is not needed)
+    floor = 12.0 / level if level > 0 else 0.0
+    if not clear.any():
+        typical = 0.0
+    elif level > 0 and level * floor <= 12.0:
+        typical = median_at_least(difference[clear], floor)
+    else:
+        typical = float(np.median(difference[clear]))
     return (difference > max(12.0, level * typical)) & clear
 
 

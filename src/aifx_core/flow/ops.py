@@ -163,3 +163,16 @@ def median_side(values: np.ndarray, threshold: float) -> int:
     low, high = flat[below].max(), flat[~below].min()
     middle = np.mean(np.array([low, high], dtype=flat.dtype))
     return 1 if float(middle) >= threshold else -1
+
+
+def median_at_least(values: np.ndarray, floor: float) -> float:
+    """``float(np.median(values))`` where that is at or above ``floor``, else ``floor`` itself (``np.median``'s
+    answer where :func:`median_side` cannot tell: empty, or NaN among the values).
+
+    For a median that is only used beyond a floor (``max(0, median - floor)``, ``max(floor, median)``): below
+    it, counting (:func:`median_side`) says so without the partition a median costs (~0.7 ms on the ~25 000
+    samples of a 432x240 frame's coarse grid); the answer is the same either way."""
+    side = median_side(values, floor)
+    if side < 0:
+        return floor
+    return float(np.median(values))
