@@ -119,3 +119,60 @@ def test_a_steadying_walk_of_every_point_inside_the_crop_equals_the_general_path
     inside = filled.sample(px, py)
     mixed = filled.sample(np.append(px, np.float32(2.5)), np.append(py, np.float32(5.5)))
     assert _same(inside[0], mixed[0][:n]) and _same(inside[1], mixed[1][:n])
+
+
+def test_a_replayed_first_step_is_the_unchecked_step() -> None:
+    """The candidates' (checked) walk keeps its first step for every point it began with; an unchecked walk of
+    some of those points that replays it ends where its own step would, with the same values, also where the
+    checked walk dropped points (a tight tolerance) and where the flow is NaN (the unchecked walk drops those)."""
+    rng = np.random.default_rng(5)
+    xs = rng.uniform(0, 79, 400).astype(np.float32)
+    ys = rng.uniform(0, 39, 400).astype(np.float32)
+
+    def flows(s: int, d: int) -> np.ndarray:
+        out = _flows(s, d)
+        out[5:8, 10:20] = np.nan
+        return out
+
+    checked = Chain(0, 1, xs, ys, flows, SIZE, (1.0, 1.0), 0.05, fit=_fits)
+    checked.record = True
+    checked.step()
+    first = checked.first_step
+    assert first is not None
+    assert len(checked) < int(first.kept.sum()) < len(xs)  # (the tolerance and the NaN and border both drop)
+    which = np.sort(rng.choice(len(xs), 250, replace=False))
+    own = Chain(0, 1, xs[which], ys[which], flows, SIZE, (1.0, 1.0), np.inf, fit=_fits)
+    replayed = Chain(0, 1, xs[which], ys[which], flows, SIZE, (1.0, 1.0), np.inf, fit=_fits)
+    own.step()
+    assert replayed.replay(first, which)
+    assert (replayed.current, replayed.steps) == (own.current, own.steps)
+    for name in ("index", "x", "y", "fb", "travel", "fit"):
+        assert _same(getattr(replayed, name), getattr(own, name)), name
+    # ... and it goes on as its own would.
+    own.step()
+    replayed.step()
+    for name in ("index", "x", "y", "fb", "travel", "fit"):
+        assert _same(getattr(replayed, name), getattr(own, name)), name
+    # A checked walk, or one that has stepped, does not replay.
+    strict = Chain(0, 1, xs[which], ys[which], flows, SIZE, (1.0, 1.0), 1.0, fit=_fits)
+    assert not strict.replay(first, which) and not own.replay(first, which)
+
+
+def test_the_fusion_order_is_by_group_then_key_and_stable() -> None:
+    """``_group_order`` sorts the bits of its float keys as integers: the rows of a stable sort of the floats."""
+    from aifx_core.propagate.fusion import _group_order
+
+    def as_floats(group: np.ndarray, key: np.ndarray) -> np.ndarray:
+        low, high = float(key.min()), float(key.max())
+        unit = (key.astype(np.float64) - low) / ((high - low) * 1.001 + 1e-12)
+        return np.argsort(group.astype(np.float64) + unit, kind="stable")
+
+    rng = np.random.default_rng(6)
+    group = rng.integers(0, 500, 20_000)
+    key = rng.integers(0, 7, 20_000).astype(np.float32) / 3  # (many equal keys in a group: ties)
+    order = _group_order(group, key)
+    assert np.array_equal(order, np.lexsort((np.arange(len(group)), key, group)))
+    assert np.array_equal(order, as_floats(group, key))
+    key[3] = np.nan  # (the float sort's order, whatever it is)
+    with np.errstate(invalid="ignore"):
+        assert np.array_equal(_group_order(group, key), as_floats(group, key))

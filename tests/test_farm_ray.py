@@ -211,6 +211,36 @@ def test_a_driver_that_does_not_see_the_output_counts_only_what_the_workers_wrot
         shutil.rmtree(workers_folder / name, ignore_errors=True)
 
 
+def test_a_driver_that_does_not_see_the_plates_has_the_cluster_plan_the_chunks(
+    cluster, workers_folder, shot, reference, tmp_path, monkeypatch
+):
+    """A submission host without the farm's storage mount: the plates are where the workers are (through
+    ``/proc/self/cwd``, as in the test above), not here. The driver used to list the plate folder itself to plan
+    chunks and failed ("does not exist"); the cluster plans them now, and the run is exact. A bad input there is
+    still exit code 2, saying where it was seen."""
+    from aifx_core.farm import run_on_ray
+
+    driver_folder = tmp_path / "driver"
+    driver_folder.mkdir()
+    name = f"{tmp_path.name}-plates"
+    plates = Path("/proc/self/cwd") / name
+    out = tmp_path / "out" / "clean.####.exr"
+    try:
+        shutil.copytree(shot, workers_folder / name)
+        monkeypatch.chdir(driver_folder)
+        assert not plates.exists()
+        result = run_on_ray(shot_job(plates, out, backend=BACKEND), chunk=4)
+        assert result.written == list(FRAMES) and result.chunks == ["1001-1004", "1005-1008", "1009-1012"]
+        _assert_exact(out, reference)
+
+        missing = shot_job(plates, tmp_path / "other" / "clean.####.exr", backend=BACKEND)
+        missing.input = str(plates / "plate.####.tif")
+        with pytest.raises(InputError, match="as a Ray worker sees it"):
+            run_on_ray(missing, chunk=4)
+    finally:
+        shutil.rmtree(workers_folder / name, ignore_errors=True)
+
+
 def test_a_chunk_that_keeps_failing_fails_the_run(cluster, shot, tmp_path, monkeypatch):
     from aifx_core.farm import run_on_ray
     from aifx_core.protocol.errors import AifxError

@@ -125,10 +125,14 @@ def run_on_ray(
         raise InputError(f"--workers {workers}: at least 1")
     if retries < 0:
         raise InputError(f"retries {retries}: must be 0 or more")
-    chunks = chunk_frames(job, chunk or DEFAULT_CHUNK)
+    # Planned here when this machine sees the plates (bad input fails before any cluster starts), else on the
+    # cluster: a submission host need not mount the farm's storage.
+    chunks = chunk_frames(job, chunk or DEFAULT_CHUNK) if sees_plates(job) else None
     cancel = cancel or CancelToken()
     with _SignalsCancel(cancel) as signals, _connected(ray, address):
         signals.install()
+        if chunks is None:
+            chunks = _chunk_frames_on_cluster(ray, job, chunk or DEFAULT_CHUNK)
         gpus = gpus_per_worker(job, ray.cluster_resources())
         run = _RayRun(ray, job, chunks, progress, cancel, gpus, retries, job_file)
         return run.run(workers or _default_workers(ray.cluster_resources(), gpus, len(chunks)))
@@ -142,6 +146,31 @@ def chunk_frames(job: FillJob, size: int) -> list[list[int]]:
 
     shot = open_sequence(job.input, frames=job.frames, skip_missing=job.skip_missing, role="plate").frames
     return [[f for f in shot if first <= f <= last] for first, last in plan_chunks(job, size)]
+
+
+def sees_plates(job: FillJob) -> bool:
+    """Whether this machine sees the job's plate folder (a submission host may not mount the farm's storage;
+    the cluster then plans the chunks: :func:`_chunk_frames_on_cluster`)."""
+    return parse_pattern(job.input).path(0).parent.is_dir()
+
+
+def _chunk_frames_on_cluster(ray: Any, job: FillJob, size: int) -> list[list[int]]:
+    """:func:`chunk_frames` in a Ray task, where the workers' storage is: the driver does not see the plates.
+    A bad input there is the same :class:`InputError` (exit code 2), saying where it was found."""
+    task = ray.remote(num_cpus=1, max_retries=0)(_planned).remote(job.to_dict(), size)
+    try:
+        return list(ray.get(task))
+    except ray.exceptions.RayTaskError as exc:
+        cause = getattr(exc, "cause", None)
+        if isinstance(cause, InputError):
+            raise InputError(
+                f"{cause} (as a Ray worker sees it; this machine does not see the plate folder)"
+            ) from None
+        raise
+
+
+def _planned(job: dict[str, Any], size: int) -> list[list[int]]:
+    return chunk_frames(FillJob.from_dict(job), size)
 
 
 # -- what a job needs -------------------------------------------------------------------------------------------

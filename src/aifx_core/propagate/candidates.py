@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..flow import sample_points
-from .chain import Chain, Footprint, touches, touches_footprint
+from .chain import Chain, FirstStep, Footprint, touches, touches_footprint
 
 
 @dataclass
@@ -89,17 +89,19 @@ def gather(
     source: Callable[[int], Source | None],
     radius: int,
     per_direction: int,
+    first_steps: dict[int, FirstStep] | None = None,
 ) -> Candidates:
     """Candidates for the points (``xs``, ``ys``, full-resolution pixels) of frame ``start``.
 
     ``chain(start, direction, xs, ys)`` makes a :class:`Chain`; ``source(j)`` is frame j as a source, or
     None when the shot has no frame j. A point stops being followed in a direction once it has
     ``per_direction`` samples there, ``SEARCH_ON`` frames after its first, when its chain breaks, or after
-    ``radius`` frames.
+    ``radius`` frames. ``first_steps``: each direction's first step is kept there (:class:`.chain.FirstStep`).
     """
     parts: list[Candidates] = []
     for direction in (1, -1):
         walk = chain(start, direction, xs.astype(np.float32), ys.astype(np.float32))
+        walk.record = first_steps is not None
         hits = np.zeros(len(xs), np.int16)
         first = np.full(len(xs), np.iinfo(np.int16).max, np.int32)
         for _ in range(radius):
@@ -118,7 +120,7 @@ def gather(
             parts.append(
                 Candidates(
                     point,
-                    values.astype(np.float32),
+                    values.astype(np.float32, copy=False),
                     np.full(count, direction, np.int8),
                     np.full(count, walk.steps, np.int16),
                     walk.fb[ok],
@@ -130,4 +132,6 @@ def gather(
             first[point] = np.minimum(first[point], walk.steps)
             # Further samples are looked for only a few frames past the first (they cost chain steps).
             walk.keep((hits[walk.index] < per_direction) & (walk.steps < first[walk.index] + SEARCH_ON))
+        if first_steps is not None and walk.first_step is not None:
+            first_steps[direction] = walk.first_step
     return Candidates.concat(parts)

@@ -37,6 +37,25 @@ SLACK_CAP = 3.0
 SLACK_FAST_PX = 10.0
 
 
+@dataclass(frozen=True)
+class FirstStep:
+    """A chain's first step (from its start one frame on), for every point it began with, as an unchecked chain
+    (tolerance inf: the steadying's walks) takes it: where each point lands and what it accumulated, and which
+    points such a chain keeps (``kept``: those that stay in the frame, with a round trip that is not NaN).
+
+    A step's values at a point depend on that point's position alone except for the slack of the round-trip
+    check, which an infinite tolerance makes moot: so the candidates' (checked) walk of a frame's hole, which
+    makes the same first step for the same points, hands it to the steadying of that frame
+    (:meth:`Chain.replay`) instead of it being made again."""
+
+    x: np.ndarray
+    y: np.ndarray
+    fb: np.ndarray
+    travel: np.ndarray
+    fit: np.ndarray
+    kept: np.ndarray
+
+
 class Chain:
     """Points of frame ``start`` followed towards ``start + direction * k`` for k = 1, 2, …
 
@@ -74,6 +93,9 @@ class Chain:
         self._sx, self._sy = scale
         self._tol = tol
         self._relative = relative
+        #: Set before the first step to keep it (:attr:`first_step`, see :class:`FirstStep`).
+        self.record = False
+        self.first_step: FirstStep | None = None
 
     def __len__(self) -> int:
         return len(self.index)
@@ -105,6 +127,7 @@ class Chain:
         limit = hypot(bx, by)
         limit += moved
         limit *= self._relative
+        wide = limit + np.float32(np.inf) if self.record and self.steps == 0 else None
         limit += self._tol
         x = fx / sx if sx != 1.0 else fx.copy()  # (x / 1 is x)
         x += self.x
@@ -125,17 +148,25 @@ class Chain:
                 limit = np.where(
                     both, limit + np.minimum(GUESS_SLACK * np.minimum(here, there), SLACK_CAP), limit
                 )
+        inside = x >= 0
+        inside &= x <= self._width - 1
+        inside &= y >= 0
+        inside &= y <= self._height - 1
         keep = error <= limit
-        keep &= x >= 0
-        keep &= x <= self._width - 1
-        keep &= y >= 0
-        keep &= y <= self._height - 1
+        keep &= inside
         fb = np.square(self.fb)
         fb += np.square(error)
         self.fb = np.sqrt(fb, out=fb)  # independent step errors add in quadrature
         moved += self.travel
         self.travel = moved
         self.x, self.y = x, y
+        if self.record and self.steps == 0:
+            # (an infinite tolerance keeps a point unless its round trip or its limit is NaN: the slack only
+            # adds finite values to the limit)
+            assert wide is not None
+            kept = error <= wide
+            kept &= inside
+            self.first_step = FirstStep(x, y, self.fb, self.travel, self.fit, kept)
         if not keep.all():
             self.keep(keep)
         self.current = nxt
@@ -145,6 +176,25 @@ class Chain:
         """Stop following the points where ``mask`` is False (e.g. those that found enough sources)."""
         self.index, self.x, self.y = self.index[mask], self.x[mask], self.y[mask]
         self.fb, self.travel, self.fit = self.fb[mask], self.travel[mask], self.fit[mask]
+
+    def replay(self, first: FirstStep | None, which: np.ndarray) -> bool:
+        """Take the first step from ``first``, the first step of a chain that began with other points of the same
+        frame, the same way (``which``: where this chain's points are among them), instead of making it again;
+        the same values as :meth:`step` for an unchecked chain (tolerance inf). False (nothing done) when there
+        is no such step to take."""
+        if first is None or self.steps or self._tol != np.inf:
+            return False
+        kept = first.kept[which]
+        self.index = self.index[kept]
+        self.x, self.y = first.x[which][kept], first.y[which][kept]
+        self.fb, self.travel, self.fit = (
+            first.fb[which][kept],
+            first.travel[which][kept],
+            first.fit[which][kept],
+        )
+        self.current += self.direction
+        self.steps = 1
+        return True
 
 
 def hypot(a: np.ndarray, b: np.ndarray) -> np.ndarray:

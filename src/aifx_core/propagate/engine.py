@@ -57,7 +57,7 @@ from ..flow import DISFlow, FlowEstimator
 from ..inpaint.base import Anchor, BackendContext, FramePacket, Span, SpatialBackend, SpatialFactory
 from ..progress import Reporter
 from .candidates import Source, gather
-from .chain import Chain
+from .chain import Chain, FirstStep
 from .confidence import candidate_quality, candidate_weight, pixel_confidence
 from .fallback import blend_weights, steady
 from .fallback_route import TEMPORAL, FallbackRoute, Propagated
@@ -488,8 +488,9 @@ class _Run:
             ring_ys, ring_xs = ring(hole, frame.blocked, self.opt.seam_ring, (ys, xs))
         all_ys = np.concatenate([ys, ring_ys])
         all_xs = np.concatenate([xs, ring_xs])
+        first_steps: dict[int, FirstStep] = {}
         candidates = gather(
-            t, all_xs, all_ys, self._chain, self._source(t), self.opt.radius, self.opt.candidates
+            t, all_xs, all_ys, self._chain, self._source(t), self.opt.radius, self.opt.candidates, first_steps
         )
         quality = candidate_quality(candidates)
         weight = candidate_weight(candidates, quality)
@@ -521,7 +522,7 @@ class _Run:
         alpha = blend_weights(
             ys, xs, confidence, found, self.opt.fallback_low, self.opt.fallback_high, self.opt.fallback_soften
         )
-        return Propagated(ys, xs, values, found, offset, confidence, alpha, share)
+        return Propagated(ys, xs, values, found, offset, confidence, alpha, share, first_steps)
 
     def _hypotheses(self, t: int, xs: np.ndarray, ys: np.ndarray, fused: Fused, level: float) -> None:
         """Give the points propagation found nothing for the colour of a side's motion hypothesis where the
@@ -571,6 +572,9 @@ class _Run:
         if STEADY_FAST_SHARE is not None and STEADY_FAST_TEXTURE_PX is not None:
             own_fill = STEADY_FAST_SHARE * part.share
         points = np.flatnonzero(unsure + fetched + (0.0 if own_fill is None else own_fill) > 0.001)
+        # The candidates' walks made the first step of each direction for every hole pixel already: the
+        # steadying's walks of its points take it from there (the same values; then it is dropped).
+        first_steps, prop.first_steps = prop.first_steps, None
         if STEADY > 0 and len(points):
             # Where the fill is not wholly and surely propagated it is averaged along the flow with the
             # neighbours' own fills, so what is invented or fetched unsurely moves with the plate, not boiling.
@@ -594,6 +598,9 @@ class _Run:
                 fast_spatial=None if own_fill is None else own_fill[points],
                 fast_agree=STEADY_FAST_AGREE * frame.level,
                 texture_per_motion=STEADY_TEXTURE_PER_MOTION,
+                first=None
+                if not first_steps
+                else lambda walk: walk.replay(first_steps.get(walk.direction), points),
             )
         self.backend._count(prop, part.alpha, part.share, part.counted)
         return self._output(t, values, part.confidence)

@@ -298,6 +298,7 @@ def steady(
     fast_spatial: np.ndarray | None = None,
     fast_agree: float = np.inf,
     texture_per_motion: float | None = None,
+    first: Callable[[Chain], bool] | None = None,
 ) -> np.ndarray:
     """Frame t's fill at points (``xs``, ``ys``), averaged along the flow with its neighbours' where it is unsure.
 
@@ -326,6 +327,9 @@ def steady(
     ``texture_per_motion``: on the other steps the texture tolerance is at least this times the walk's median
     motion per step (working px): the completed flow errs in proportion to the motion, so on a dolly of 6 px a
     frame 2 px held back texture that only boils; a slow walk (under ``texture_px`` per step) is unchanged.
+
+    ``first(walk)``: takes a walk's first step from one made already (:meth:`.chain.Chain.replay`, the same
+    values), or says it cannot (False: the walk steps itself).
     """
     if len(xs) == 0 or reach <= 0:
         return own
@@ -337,7 +341,8 @@ def steady(
         for distance in range(1, reach + 1):
             if len(walk) == 0 or not exists(t + direction * distance):
                 break
-            walk.step()
+            if not (distance == 1 and first is not None and first(walk)):
+                walk.step()
             if len(walk) == 0:
                 break
             quick = fast_texture_px is not None and median_side(walk.travel, SLACK_FAST_PX * distance) > 0

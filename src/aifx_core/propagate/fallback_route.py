@@ -31,7 +31,7 @@ import numpy as np
 from ..flow import line_fill, push_pull_fill
 from ..inpaint.base import Span, SpatialBackend
 from ..workers import in_turn, overlap
-from .chain import Chain
+from .chain import Chain, FirstStep
 from .fallback import Filled, Patched, blend_weights, carry
 from .hypotheses import fast_motion
 from .keyframes import Keyframes
@@ -103,6 +103,9 @@ class Propagated:
     #: Share of the frame's own spatial fill in the result (0..1, smooth in space): high where propagation
     #: reproduced the frame's ring no better than a blur would (:func:`.seam.ring_share`).
     spatial: np.ndarray
+    #: The candidates' walks' first steps (per direction, for the hole pixels and then the ring), until the
+    #: frame's steadying takes them (:meth:`.chain.Chain.replay`) and drops them.
+    first_steps: dict[int, FirstStep] | None = None
 
 
 @dataclass
