@@ -20,7 +20,7 @@ from aifx_core.flow import (
     warp,
 )
 from aifx_core.flow.motion import _mismatch
-from aifx_core.flow.ops import channel_mask, float_grid, median_at_least
+from aifx_core.flow.ops import channel_mask, float_grid, interleave, join_channels, median_at_least
 
 
 def _texture(height: int, width: int, seed: int = 0) -> np.ndarray:
@@ -169,6 +169,33 @@ def test_channel_mask_copies_what_a_broadcast_mask_copies(channels: int) -> None
     broadcast[:5], broadcast[:, :3] = 0, 0
     np.testing.assert_array_equal(full, broadcast)
     assert full[5:, 3:][~mask[5:, 3:]].max() == 0 and (full[mask] != 0).any()
+
+
+@pytest.mark.parametrize(
+    "dtype", [np.bool_, np.uint8, np.int16, np.int32, np.float32, np.float64, np.float16, np.int64]
+)
+def test_interleave_and_join_channels_are_numpys_stack_and_concatenate(dtype: type) -> None:
+    """OpenCV's merge where it takes the dtype (the same array as NumPy's, NaN and odd shapes included), NumPy's
+    own elsewhere: the completion and the fills must not move a pixel."""
+    rng = np.random.default_rng(7)
+    for shape in [(37, 53), (1, 9), (9, 1), (0, 4), (11,), (3, 4, 5)]:
+        planes = [(rng.standard_normal(shape) * 3).astype(dtype) for _ in range(4)]
+        if np.dtype(dtype).kind == "f" and planes[0].size:
+            planes[1].flat[0] = np.nan
+        for count in (1, 2, 3, 4):
+            got, want = interleave(planes[:count]), np.stack(planes[:count], axis=-1)
+            assert got.dtype == want.dtype and got.shape == want.shape
+            np.testing.assert_array_equal(got, want)
+        if len(shape) == 2:
+            fields = [np.stack(planes[:2], axis=-1), planes[2][..., None], np.stack(planes[1:], axis=-1)]
+            got, want = join_channels(fields), np.concatenate(fields, axis=-1)
+            assert got.dtype == want.dtype and got.shape == want.shape
+            np.testing.assert_array_equal(got, want)
+    # A strided view (a crop, as the completion passes) and a mask repeated over channels.
+    base = rng.random((40, 60)) < 0.5
+    view = base[3:31:2, 5:50]
+    np.testing.assert_array_equal(channel_mask(view, 3), np.repeat(view[..., None], 3, axis=-1))
+    assert channel_mask(view, 3).flags.c_contiguous
 
 
 def test_median_side_answers_as_numpys_median_does() -> None:

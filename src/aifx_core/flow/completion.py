@@ -46,7 +46,7 @@ from .motion import (
     homography_flow,
     moving_mask,
 )
-from .ops import channel_mask, float_grid, median_at_least, median_side
+from .ops import channel_mask, float_grid, interleave, join_channels, median_at_least, median_side
 
 #: Expected error (working px) reported where the completion had nothing to learn from.
 UNKNOWN_FIT = 100.0
@@ -311,7 +311,7 @@ def _unverified(flow: np.ndarray, origin: tuple[int, int], landing: np.ndarray) 
 
 def _push_pull_channels(fields: list[np.ndarray], known: np.ndarray) -> list[np.ndarray]:
     """Smooth push-pull fill of several (H, W, C) fields, packed four channels to a pass."""
-    stacked = np.concatenate(fields, axis=-1)
+    stacked = join_channels(fields)
     out = np.concatenate(
         [
             push_pull_fill(stacked[..., start : start + 4], known, smooth=True).reshape(*known.shape, -1)
@@ -329,7 +329,7 @@ def _coarse_spread(fields: list[np.ndarray], known: np.ndarray, factor: int = 4)
     height, width = known.shape
     small = (max(1, width // factor), max(1, height // factor))
     weight = cv2.resize(known.astype(np.float32), small, interpolation=cv2.INTER_AREA)
-    stacked = np.stack([np.where(known, f, np.float32(0)) for f in fields], axis=-1).astype(np.float32)
+    stacked = interleave([np.where(known, f, np.float32(0)).astype(np.float32) for f in fields])
     sums = cv2.resize(stacked, small, interpolation=cv2.INTER_AREA).reshape(small[1], small[0], -1)
     mean = sums / np.maximum(weight, np.float32(1e-6))[..., None]
     filled = push_pull_fill(mean, weight > 0.0)
@@ -658,7 +658,7 @@ def _layered_base(
 
 def _spread_labels(label: np.ndarray, votes: np.ndarray, count: int) -> np.ndarray:
     """Per pixel, the layer whose voters (``label`` where ``votes``), spread smoothly, weigh most there."""
-    indicators = np.stack([((label == k) & votes).astype(np.float32) for k in range(count)], axis=-1)
+    indicators = interleave([((label == k) & votes).astype(np.float32) for k in range(count)])
     spread = push_pull_fill(indicators, votes, smooth=True)  # (≤ 4 layers: one pass)
     strongest = spread[..., 0].copy()
     spread_label = np.zeros_like(label)

@@ -16,7 +16,7 @@ import functools
 import cv2
 import numpy as np
 
-from .ops import channel_mask, float_grid, median_at_least, median_side
+from .ops import channel_mask, float_grid, interleave, median_at_least, median_side
 
 #: Most motions a frame's background is explained by (a dominant one plus parallax layers).
 MAX_BACKGROUND_LAYERS = 2
@@ -32,7 +32,7 @@ def homography_flow(matrix: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.nd
     w = np.where(np.abs(w) < 1e-9, 1e-9, w)
     mx = (h[0, 0] * xs + h[0, 1] * ys + h[0, 2]) / w
     my = (h[1, 0] * xs + h[1, 1] * ys + h[1, 2]) / w
-    return np.stack([mx - xs, my - ys], axis=-1).astype(np.float32)
+    return interleave([(mx - xs).astype(np.float32), (my - ys).astype(np.float32)])
 
 
 def fit_homography(
