@@ -267,14 +267,16 @@ class Filled:
         if near.any():
             crop = self._crop(len(self._crops) - 1 if fast else 0)
             got = sample_points(crop, xs[near] - self.x0, ys[near] - self.y0)
-            share[near] = got[:, 3]
-            values[near] = got[:, :3] / np.maximum(got[:, 3], 1e-6)[:, None]
+            weight = got[:, 3]
+            share[near] = weight
+            values[near] = got[:, :3] / np.maximum(weight, 1e-6)[:, None]
         far = ~near
         if far.any():
-            values[far] = sample_points(self.plate, xs[far], ys[far])
+            far_x, far_y = xs[far], ys[far]
+            values[far] = sample_points(self.plate, far_x, far_y)
             if self._blocked_255 is None:
                 self._blocked_255 = self._blocked.astype(np.uint8) * np.uint8(255)
-            share[far] = 1.0 - sample_points(self._blocked_255, xs[far], ys[far]).astype(np.float32) / 255.0
+            share[far] = 1.0 - sample_points(self._blocked_255, far_x, far_y).astype(np.float32) / 255.0
         return values, np.where(share > 1e-3, share, 0.0).astype(np.float32)
 
 

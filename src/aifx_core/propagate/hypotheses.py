@@ -140,7 +140,8 @@ def _spread(values: np.ndarray, valid: np.ndarray, level: float) -> tuple[np.nda
     count = valid.sum(axis=0)  # (P, N)
     # (an invalid sample's values are 0: :func:`_samples` writes only valid ones)
     mean = values.sum(axis=0) / np.maximum(count, 1)[..., None]
-    distance = largest_channel(np.abs(values - mean[None]))  # (S, P, N)
+    apart = values - mean[None]
+    distance = largest_channel(np.abs(apart, out=apart))  # (S, P, N)
     usable = valid & (count >= 2)[None]
     total = np.where(usable, distance, np.float32(0.0)).sum(axis=(0, 1))
     spread = total / np.maximum(usable.sum(axis=(0, 1)), 1) / level
