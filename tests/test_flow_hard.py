@@ -287,6 +287,56 @@ def test_completion_continues_an_object_that_spans_the_hole() -> None:
     assert np.percentile(np.hypot(*(completed[below] - truth[below]).T), 95) < 0.5
 
 
+def _spanned_pair(span: bool) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """A frame pair's flows [A→B, B→A] under a slow (-6, 1) pan with a band across a static square hole: moving
+    (+8, 0) (a car the camera tracks), or (``span`` False) with no one motion (a dust cloud: flow noise);
+    (flows, hole, the band's hole pixels)."""
+    height, width = 160, 220
+    xs, ys = _grid(height, width)
+    band = (ys >= 55) & (ys < 95)
+    noise = np.random.default_rng(3).uniform(-20.0, 20.0, (2, height, width, 2)).astype(np.float32)
+    moves = [np.float32([8.0, 0.0]), np.float32([-8.0, 0.0])] if span else [noise[0], noise[1]]
+    forward = np.where(band[..., None], moves[0], np.float32([-6.0, 1.0])).astype(np.float32)
+    backward = np.where(band[..., None], moves[1], np.float32([6.0, -1.0])).astype(np.float32)
+    hole = np.zeros((height, width), bool)
+    hole[60:112, 95:135] = True
+    for flow in (forward, backward):
+        flow[hole] = (60.0, -40.0)
+    return [forward, backward], hole, hole & (ys < 90)
+
+
+@pytest.mark.parametrize("span", [True, False])
+def test_the_backward_flow_takes_the_forward_flows_spanning_object(
+    monkeypatch: pytest.MonkeyPatch, span: bool
+) -> None:
+    """``SPANNING_FROM_FORWARD``: on a slow pair the backward flow continues the inverse of the forward flow's
+    object across the hole (checked on its own ring, not fitted again), and seeks none where the forward flow's
+    ring showed none; the forward flow's completion is the same either way."""
+    fits: list[int] = []
+    fit = completion.fit_homography
+
+    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        fits.append(len(args[0]))
+        return fit(*args, **kwargs)
+
+    monkeypatch.setattr(completion, "fit_homography", counted)
+    flows, hole, inner = _spanned_pair(span)
+    done = {}
+    for derived in (False, True):
+        monkeypatch.setattr(completion, "SPANNING_FROM_FORWARD", derived)
+        fits.clear()
+        done[derived] = complete_flows_scored([f.copy() for f in flows], hole, holes=(hole, hole))
+        done[derived, "fits"] = len(fits)
+    np.testing.assert_array_equal(done[True][0], done[False][0])
+    for derived in (False, True):
+        backward = done[derived][1]
+        if span:  # (the band's motion continues inside, seen from B)
+            assert np.percentile(np.hypot(*(backward[inner] - (-8.0, 0.0)).T), 95) < 0.5
+        else:  # (no one motion of it: the pan's inverse fills the hole)
+            assert np.percentile(np.hypot(*(backward[inner] - (6.0, -1.0)).T), 95) < 0.5
+    assert done[True, "fits"] < done[False, "fits"]
+
+
 def test_the_spanning_fits_capped_draws_still_find_a_motion_half_the_samples_follow() -> None:
     """The spanning object's RANSAC stops after ``SPANNING_ITERATIONS`` draws: enough to find a motion that
     just over half its samples follow (what it must find to be kept) among scattered flow errors; a

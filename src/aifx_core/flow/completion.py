@@ -74,6 +74,12 @@ OBJECT_SAMPLES = 300
 #: of the default 500 are spent on fits that fail: two thirds of these fits on tennis nine squares, 8 of its
 #: 9 CPU ms a pair. Measured: docs/method.md "Speed, eighth pass".
 SPANNING_ITERATIONS = 150
+#: For a frame pair's flows (``holes`` given: [A→B, B→A]) the backward flow's hole group takes the inverse of
+#: the forward flow's unmasked object spanning the hole (kept where half its ring samples follow it, as a fit
+#: is), and none where the forward flow's ring showed none, instead of a RANSAC fit of its own: the same
+#: object seen from the other frame. Two thirds of these fits fail after all their draws (tennis nine
+#: squares), so the backward flow's were half the fits' cost. Measured: docs/method.md "Speed, ninth pass".
+SPANNING_FROM_FORWARD = True
 #: Unmasked objects on a fast ring are layers of their own in the hole. Off by default for the same reason
 #: as LANDING_PX (measured together; docs/method.md "Fast whips").
 OBJECT_LAYERS = False
@@ -220,17 +226,21 @@ def _complete(
     # Where errors are learned from: the whole rings (movers on the ring make the completion a guess: their
     # disagreement with the model counts); groups with nothing around them to learn from are unknown.
     rings, unknown = geo.rings, geo.unknown
+    # (flows [A→B, B→A, ...], a slow pair: under a fast camera the sides' movers are DIS's drag and blur as
+    # much as an object, and each flow's own fit was worth 0.8 dB on whip's static square)
+    derive = SPANNING_FROM_FORWARD and opt.holes is not None and not fast
     for group in geo.groups:
         box, own, ring = group.box, group.own, group.ring
         if ring is None:
             continue
         group_learn = ring.copy()
+        spanned: _Spanned | None = None  # (what the forward flow's ring showed of a spanning object)
         for j, layers in enumerate(frame_layers):
             verified = ring & ~unverified[j][box]
             seen = verified if verified.sum() >= MIN_VERIFIED * ring.sum() else ring
             # (on a fast pair, the grown fringe's own flow may vote for the labels of the hole itself)
             votes = (group.voters & ~moving[j][box], group.core) if fast and FRINGE_VOTE > 0 else None
-            base, explained, error = _group_motion(
+            base, explained, error, found = _group_motion(
                 crops[j][box],
                 seen,
                 group.inner,
@@ -240,7 +250,9 @@ def _complete(
                 opt,
                 votes,
                 (group.gy, group.gx),
+                spanned if derive and j % 2 == 1 else None,
             )
+            spanned = found
             np.copyto(bases[j][box], base, where=channel_mask(own, 2))
             np.copyto(errors[j][box], error, where=own)
             group_learn &= explained
@@ -347,11 +359,15 @@ def _group_motion(
     opt: _Settings,
     fringe: tuple[np.ndarray, np.ndarray] | None = None,
     grids: tuple[np.ndarray, np.ndarray] | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One hole group's (background motion, where it explains the flow, per-pixel error of the model) in
-    the group's box (``origin`` its top-left in the frame). ``fringe``: (the grown fringe's pixels that may
-    vote for the labels, the hole pixels those votes label) on a fast pair (see :func:`_layered_base`);
-    ``grids``: the box's frame coordinates (y, x), when the caller has them (:mod:`.holes`)."""
+    reverse: _Spanned | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, _Spanned | None]:
+    """One hole group's (background motion, where it explains the flow, per-pixel error of the model, what
+    its ring showed of an unmasked object spanning the hole: None where no motion explained the ring) in the
+    group's box (``origin`` its top-left in the frame). ``fringe``: (the grown fringe's pixels that may vote
+    for the labels, the hole pixels those votes label) on a fast pair (see :func:`_layered_base`);
+    ``grids``: the box's frame coordinates (y, x), when the caller has them (:mod:`.holes`); ``reverse``: what
+    the pair's other flow showed (``SPANNING_FROM_FORWARD``): its object's inverse motion is checked instead of
+    a fit, and no object is sought where it showed none."""
     height, width = ring.shape
     gy, gx = (
         grids
@@ -376,13 +392,18 @@ def _group_motion(
         if OBJECT_LAYERS and motions and _ring_speed(flow, still) > FAST_PX
         else []
     )
-    spanning = _spanning_mover(flow, ring, moving, inside, gx, gy, opt) if motions else None
+    given = None if reverse is None or reverse.matrix is None else _inverse(reverse.matrix)
+    spanning = (
+        None
+        if not motions or (reverse is not None and given is None)
+        else _spanning_mover(flow, ring, moving, inside, gx, gy, opt, given)
+    )
     finite = np.isfinite(flow[..., 0]) & np.isfinite(flow[..., 1])
     if not motions:  # nothing explains the ring: the flow itself is filled smoothly
         values = flow[(still if still.any() else ring) & finite]
         centre = np.median(values, axis=0) if len(values) else np.zeros(2, np.float32)
         error = np.hypot(flow[..., 0] - centre[0], flow[..., 1] - centre[1]).astype(np.float32)
-        return np.zeros_like(flow), finite, np.nan_to_num(error, nan=tol, posinf=tol)
+        return np.zeros_like(flow), finite, np.nan_to_num(error, nan=tol, posinf=tol), None
     base, explained = _layered_base(
         flow,
         motions + [motion for motion, _ in objects],
@@ -398,11 +419,56 @@ def _group_motion(
         # An unmasked object on both sides of the hole runs across it (a car the camera tracks, passing
         # the hole): between its two sides, its own motion continues, whatever the labels spread from the
         # ring say (they would let the ground below push into it).
-        motion, across = spanning
+        motion, across, _ = spanning
         np.copyto(base, motion, where=channel_mask(across & inside, 2))
     residual = flow - base
     error = np.minimum(np.hypot(residual[..., 0], residual[..., 1]), np.float32(tol))
-    return base, explained & finite, np.nan_to_num(error, nan=tol)
+    return (
+        base,
+        explained & finite,
+        np.nan_to_num(error, nan=tol),
+        _Spanned(None if spanning is None else spanning[2]),
+    )
+
+
+@dataclass(frozen=True)
+class _Spanned:
+    """What one flow's ring of a hole group showed of an unmasked object spanning the hole: its homography,
+    None when it showed none (none on the ring, on one side only, or no motion that half of it follows)."""
+
+    matrix: np.ndarray | None
+
+
+def _inverse(matrix: np.ndarray) -> np.ndarray | None:
+    """The inverse homography (the same motion seen from the other frame); None when there is none.
+
+    By the adjugate, element by element, not ``np.linalg.inv``: LAPACK goes to OpenBLAS, whose worker threads
+    then spin beside the fill (25-30 CPU ms a 432x240 frame on nine squares, measured; as with ``ops.luma``)."""
+    m = np.asarray(matrix, np.float64)
+    adjugate = np.array(
+        [
+            [
+                m[1, 1] * m[2, 2] - m[1, 2] * m[2, 1],
+                m[0, 2] * m[2, 1] - m[0, 1] * m[2, 2],
+                m[0, 1] * m[1, 2] - m[0, 2] * m[1, 1],
+            ],
+            [
+                m[1, 2] * m[2, 0] - m[1, 0] * m[2, 2],
+                m[0, 0] * m[2, 2] - m[0, 2] * m[2, 0],
+                m[0, 2] * m[1, 0] - m[0, 0] * m[1, 2],
+            ],
+            [
+                m[1, 0] * m[2, 1] - m[1, 1] * m[2, 0],
+                m[0, 1] * m[2, 0] - m[0, 0] * m[2, 1],
+                m[0, 0] * m[1, 1] - m[0, 1] * m[1, 0],
+            ],
+        ]
+    )
+    determinant = m[0, 0] * adjugate[0, 0] + m[0, 1] * adjugate[1, 0] + m[0, 2] * adjugate[2, 0]
+    if not np.isfinite(determinant) or abs(determinant) < 1e-12 * max(1.0, float(np.abs(m).max()) ** 3):
+        return None
+    inverse = adjugate / determinant
+    return inverse if np.isfinite(inverse).all() else None
 
 
 def _ring_speed(flow: np.ndarray, still: np.ndarray) -> float:
@@ -450,11 +516,14 @@ def _spanning_mover(
     gx: np.ndarray,
     gy: np.ndarray,
     opt: _Settings,
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """(motion over the box, where it spans the hole) of an unmasked object on the ring on opposite sides of
-    the hole, or None. An object seen on one side only may end anywhere inside (it is not spread: issue #10's
-    crossers); one on both sides runs across the hole between them. None too when it spans no pixel of
-    ``inside`` (the group's hole): then its motion would not be used, and its fit costs a RANSAC."""
+    given: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(motion over the box, where it spans the hole, its homography) of an unmasked object on the ring on
+    opposite sides of the hole, or None. An object seen on one side only may end anywhere inside (it is not
+    spread: issue #10's crossers); one on both sides runs across the hole between them. None too when it
+    spans no pixel of ``inside`` (the group's hole): then its motion would not be used, and its fit costs a
+    RANSAC. ``given``: a homography checked instead of a fit (kept with half the samples inlying, as a fit
+    is)."""
     on_ring = ring & moving
     if on_ring.sum() < 24:
         return None
@@ -462,11 +531,39 @@ def _spanning_mover(
     if not (across & inside).any():
         return None
     my, mx = np.nonzero(on_ring)
-    matrix = _fit_homography_to(flow, my, mx, gx[my, mx], gy[my, mx], opt, iterations=SPANNING_ITERATIONS)
+    px, py = gx[my, mx], gy[my, mx]
+    matrix = (
+        _fit_homography_to(flow, my, mx, px, py, opt, iterations=SPANNING_ITERATIONS)
+        if given is None
+        else _checked(given, flow, my, mx, px, py, opt)
+    )
     if matrix is None:
         return None
     motion = homography_flow(matrix, gx, gy)
-    return (motion, across) if np.isfinite(motion).all() else None
+    return (motion, across, matrix) if np.isfinite(motion).all() else None
+
+
+def _checked(
+    matrix: np.ndarray,
+    flow: np.ndarray,
+    ys: np.ndarray,
+    xs: np.ndarray,
+    px: np.ndarray,
+    py: np.ndarray,
+    opt: _Settings,
+    min_inliers: float = 0.5,
+) -> np.ndarray | None:
+    """``matrix`` when at least ``min_inliers`` of the samples :func:`_fit_homography_to` would fit follow it
+    within ``ransac_px`` (RANSAC's own inlier test), else None."""
+    if len(xs) < 12:
+        return None
+    step = max(1, len(xs) // opt.max_samples)  # (the samples a fit would take)
+    moved = flow[ys[::step], xs[::step]]
+    if not np.isfinite(moved).all():
+        return None
+    delta = moved - homography_flow(matrix, px[::step], py[::step])
+    squared = delta[:, 0] * delta[:, 0] + delta[:, 1] * delta[:, 1]
+    return matrix if (squared <= np.float32(opt.ransac_px**2)).mean() >= min_inliers else None
 
 
 def _between(marked: np.ndarray, ring: np.ndarray) -> np.ndarray:
@@ -511,9 +608,10 @@ def _layer_motions(
     samples = flow[ys, xs]
     px, py = gx[ys, xs], gy[ys, xs]
     # Flow on fast, blurred frames is less precise: the tolerance grows with the motion (as the frame's layers').
-    finite = np.isfinite(samples).all(axis=1)
+    finite = np.isfinite(samples[:, 0]) & np.isfinite(samples[:, 1])  # (not a reduction over a length-2 axis)
+    moved = samples if finite.all() else samples[finite]
     # (only a speed beyond FAST_PX counts: below it, whether it is there is counted, not its median found)
-    speed = median_at_least(np.hypot(*samples[finite].T), FAST_PX) if finite.any() else 0.0
+    speed = median_at_least(np.hypot(moved[:, 0], moved[:, 1]), FAST_PX) if len(moved) else 0.0
     inlier = opt.ransac_px + MOTION_TOL * max(0.0, speed - FAST_PX)
     agree = 0.5 * inlier
 

@@ -29,7 +29,8 @@ def homography_flow(matrix: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.nd
     """
     h = matrix.astype(np.float64)
     w = h[2, 0] * xs + h[2, 1] * ys + h[2, 2]
-    w = np.where(np.abs(w) < 1e-9, 1e-9, w)
+    if w.size and not np.abs(w).min() >= 1e-9:  # (a rare near-singular point: only then the guarded copy)
+        w = np.where(np.abs(w) < 1e-9, 1e-9, w)
     mx = (h[0, 0] * xs + h[0, 1] * ys + h[0, 2]) / w
     my = (h[1, 0] * xs + h[1, 1] * ys + h[1, 2]) / w
     return interleave([(mx - xs).astype(np.float32), (my - ys).astype(np.float32)])
