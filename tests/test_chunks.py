@@ -299,3 +299,31 @@ def test_chunks_are_exact_where_every_frame_is_fast(tmp_path, monkeypatch) -> No
         written += fill(chunk_job(shot, out), frames=chunk).written
     assert_same(whole, out, written)
     assert lines and thresholds == {engine.PropagateOptions().ring_low * engine.RING_FAST}
+
+
+@pytest.mark.parametrize("threads", ["", "1"])
+def test_a_streaming_run_writes_its_anchors_in_a_thread_of_their_own(
+    shot, whole, tmp_path, monkeypatch, threads
+) -> None:
+    """A whole run decides its blocks as it streams; each block is written (with its fsyncs) by
+    ``aifx-anchors``, not the engine's thread (with ``AIFX_THREADS=1``: the caller), every one before the run
+    ends, and the run is the same."""
+    import threading
+
+    monkeypatch.setenv("AIFX_THREADS", threads)
+    writers: list[str] = []
+    write = AnchorStore.write
+
+    def recording(self, block, anchor) -> None:
+        writers.append(threading.current_thread().name)
+        write(self, block, anchor)
+
+    monkeypatch.setattr(AnchorStore, "write", recording)
+    out = tmp_path / "out"
+    fill(chunk_job(shot, out))
+    folder = next(cache_folder(str(out / "clean.####.exr")).glob("anchors-*"))
+    made = json.loads((folder / "index.json").read_text(encoding="utf-8"))
+    assert made["complete"] and len(writers) == len(made["anchors"]) >= 3
+    assert set(writers) == {"aifx-anchors" if not threads else threading.main_thread().name}
+    assert not any(t.name == "aifx-anchors" for t in threading.enumerate())
+    assert_same(whole, out, range(FIRST, FIRST + COUNT))
