@@ -20,7 +20,14 @@ from aifx_core.flow import (
     warp,
 )
 from aifx_core.flow.motion import _mismatch
-from aifx_core.flow.ops import channel_mask, float_grid, interleave, join_channels, median_at_least
+from aifx_core.flow.ops import (
+    channel_mask,
+    float_grid,
+    interleave,
+    join_channels,
+    median_at_least,
+    median_within,
+)
 
 
 def _texture(height: int, width: int, seed: int = 0) -> np.ndarray:
@@ -252,6 +259,27 @@ def test_median_at_least_is_numpys_median_beyond_its_floor() -> None:
     # Below the floor, the floor: so max(0, · - floor) and max(floor, ·) answer as with the median.
     assert median_at_least(np.array([1.0, 2.0, 30.0], np.float32), 10.0) == 10.0
     assert median_at_least(np.array([11.0, 12.0], np.float32), 10.0) == 11.5
+
+
+def test_median_within_answers_as_numpys_median_does() -> None:
+    """``abs(median) <= limit`` by counting: the same answer as ``np.median`` at the float32 values next to
+    both limits, on ties, odd and even sizes and NaN (the exposure gain's "no gain" test)."""
+    rng = np.random.default_rng(1)
+    checked = 0
+    for n in (1, 2, 3, 4, 10, 11, 1000, 1001):
+        for trial in range(60):
+            centre = (0.004, -0.004, 0.0, 0.01, -0.01)[trial % 5]
+            scale = (1e-9, 1e-6, 1e-3, 0.1)[trial % 4]
+            values = (centre + rng.normal(0.0, scale, n)).astype(np.float32)
+            if trial % 7 == 0:  # (ties: half of them one float32 step away)
+                values[:] = np.float32(centre)
+                values[: n // 2] = np.nextafter(np.float32(centre), np.float32(1))
+            if trial % 20 == 1:
+                values[0] = np.nan
+            assert median_within(values, 0.004) == (abs(float(np.median(values))) <= 0.004), (n, trial)
+            checked += 1
+    assert median_within(np.array([0.5, -0.001, 0.002], np.float64), 0.004)
+    assert checked == 480
 
 
 @pytest.mark.parametrize("typical", [1.0, 2.9, 3.0, 3.1, 6.0])

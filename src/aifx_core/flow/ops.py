@@ -213,6 +213,24 @@ def median_side(values: np.ndarray, threshold: float) -> int:
     return 1 if float(middle) >= threshold else -1
 
 
+def median_within(values: np.ndarray, limit: float) -> bool:
+    """Whether ``abs(float(np.median(values))) <= limit`` for float32 ``values``, decided by counting
+    (:func:`median_side`) where it can; ``np.median`` itself where it cannot (empty, NaN)."""
+    flat = np.asarray(values)
+    if flat.dtype != np.float32:
+        return bool(abs(float(np.median(flat))) <= limit)
+    # A float32 median m has m > limit exactly when m >= up (the least float32 above limit), and m < -limit
+    # exactly when m <= -up, that is m < the float32 just above -up.
+    up = np.float32(limit)
+    if float(up) <= limit:
+        up = np.nextafter(up, np.float32(np.inf))
+    low = np.nextafter(-up, np.float32(np.inf))
+    above, below = median_side(flat, float(up)), median_side(flat, float(low))
+    if above == 0 or below == 0:
+        return bool(abs(float(np.median(flat))) <= limit)
+    return above < 0 and below > 0
+
+
 def median_at_least(values: np.ndarray, floor: float) -> float:
     """``float(np.median(values))`` where that is at or above ``floor``, else ``floor`` itself (``np.median``'s
     answer where :func:`median_side` cannot tell: empty, or NaN among the values).

@@ -40,6 +40,7 @@ from ..flow import (
 )
 from ..flow.holes import shared_distance
 from ..flow.motion import smoothed_grey
+from ..flow.ops import median_within
 from ..inpaint.base import FramePacket, Span
 from ..workers import HelperUnavailable, Prefetch, helper, helper_wanted, module_settings, overlap
 from .chain import Footprint, footprint
@@ -721,6 +722,9 @@ def _exposure_gain(a: _FlowInput, b: _FlowInput, forward: np.ndarray) -> np.ndar
             ratio = ratio[np.isfinite(ratio) & (ratio > 0)]
             if len(ratio) < 64:
                 continue
-            log_ratio = float(np.median(np.log(ratio)))
+            logs = np.log(ratio)
+            if median_within(logs, 0.004):  # (the usual case: no gain, and no median found for it)
+                continue
+            log_ratio = float(np.median(logs))
             gain[c] = np.exp(np.clip(log_ratio, -0.7, 0.7)) if abs(log_ratio) > 0.004 else 1.0
     return gain
