@@ -327,3 +327,28 @@ def test_a_streaming_run_writes_its_anchors_in_a_thread_of_their_own(
     assert set(writers) == {"aifx-anchors" if not threads else threading.main_thread().name}
     assert not any(t.name == "aifx-anchors" for t in threading.enumerate())
     assert_same(whole, out, range(FIRST, FIRST + COUNT))
+
+
+def test_a_keyframe_images_spatial_fill_runs_beside_the_engine(shot, whole, tmp_path, monkeypatch) -> None:
+    """A streaming run's keyframe images are filled by Telea in ``aifx-spatial``, waited for only when first read
+    (their anchors are sent then, or at the run's end): never in the engine's thread, and the run is the same."""
+    import threading
+
+    from aifx_core.inpaint.telea import TeleaBackend
+
+    where: dict[int | None, set[str]] = {}
+    inpaint = TeleaBackend.inpaint
+
+    def recording(self, rgb, hole, *, frame=None):
+        where.setdefault(frame, set()).add(threading.current_thread().name)
+        return inpaint(self, rgb, hole, frame=frame)
+
+    monkeypatch.setattr(TeleaBackend, "inpaint", recording)
+    out = tmp_path / "out"
+    fill(chunk_job(shot, out))
+    folder = next(cache_folder(str(out / "clean.####.exr")).glob("anchors-*"))
+    made = json.loads((folder / "index.json").read_text(encoding="utf-8"))
+    keyframes = {r["keyframe"] for r in made["anchors"].values() if r}
+    assert made["complete"] and len(keyframes) >= 3 and keyframes <= set(where)
+    assert all(all(n.startswith("aifx-spatial") for n in where[k]) for k in keyframes), where
+    assert_same(whole, out, range(FIRST, FIRST + COUNT))

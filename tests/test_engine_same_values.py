@@ -176,3 +176,29 @@ def test_the_fusion_order_is_by_group_then_key_and_stable() -> None:
     key[3] = np.nan  # (the float sort's order, whatever it is)
     with np.errstate(invalid="ignore"):
         assert np.array_equal(_group_order(group, key), as_floats(group, key))
+
+
+def test_a_keyframe_image_made_on_first_read_reads_as_one_made_at_once() -> None:
+    """``Patched`` given a callable for its values calls it once, on the first read, and reads bit for bit as one
+    given the values."""
+    from aifx_core.propagate.fallback import Patched
+
+    rng = np.random.default_rng(8)
+    plate = rng.uniform(0.0, 1.0, (*SIZE, 3)).astype(np.float32)
+    hole = np.zeros(SIZE, bool)
+    hole[10:30, 30:50] = True
+    hy, hx = np.nonzero(hole)
+    values = rng.uniform(0.0, 1.0, (len(hy), 3)).astype(np.float32)
+    calls: list[int] = []
+
+    def make() -> np.ndarray:
+        calls.append(1)
+        return values
+
+    lazy, eager = Patched(plate, hy, hx, make), Patched(plate, hy, hx, values)
+    assert not calls
+    xs = rng.uniform(0, SIZE[1] - 1, 500).astype(np.float32)
+    ys = rng.uniform(0, SIZE[0] - 1, 500).astype(np.float32)
+    assert _same(lazy.sample(xs, ys), eager.sample(xs, ys)) and calls == [1]
+    assert _same(lazy.at(hy, hx), eager.at(hy, hx)) and _same(lazy.at(hy, hx), values)
+    assert _same(lazy.hole_values(hole), eager.hole_values(hole)) and calls == [1]

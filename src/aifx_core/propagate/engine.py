@@ -47,6 +47,7 @@ what the one-thread run (``AIFX_THREADS=1``) sees.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 
@@ -237,6 +238,13 @@ class PropagateBackend:
         run = _Run(self, iter(packets), span)
         try:
             yield from self._fill(run, packets, span, reporter)
+            run.keyframes.flush()  # (the anchors of keyframe images nothing read)
+        except GeneratorExit:
+            # The caller stopped reading (it has its frames, or it is cancelled): the blocks decided are still the
+            # shot's, and their images are made or being made; a failure here is not the caller's to see.
+            with contextlib.suppress(Exception):
+                run.keyframes.flush()
+            raise
         finally:
             run.close()  # a flow still running is finished, none waiting is started: no thread outlives it
 

@@ -86,19 +86,29 @@ class Patched:
     ``sample`` is :func:`~aifx_core.flow.sample_points` on the whole image, and ``at`` its pixels, bit for bit: a
     bilinear read whose 2x2 footprint may touch the hole reads the box (OpenCV's remap puts a position on a
     1/32-pixel grid, which an integer shift of the box keeps), any other reads the plate, which is the image
-    there. The plate is never written to (the engine copies before it writes)."""
+    there. The plate is never written to (the engine copies before it writes).
+
+    ``values`` may be a callable that gives them: it is called on the first read (a keyframe image whose spatial
+    fill runs in another thread meanwhile is waited for only when something reads it)."""
 
     #: Pixels of plate kept around the hole's box: a read near it (2 px, below) stays inside with its footprint.
     MARGIN = 3
 
-    def __init__(self, plate: np.ndarray, ys: np.ndarray, xs: np.ndarray, values: np.ndarray) -> None:
+    def __init__(
+        self,
+        plate: np.ndarray,
+        ys: np.ndarray,
+        xs: np.ndarray,
+        values: np.ndarray | Callable[[], np.ndarray],
+    ) -> None:
         height, width = plate.shape[:2]
         self.plate = plate
         self.shape = plate.shape
+        self._pending: tuple[np.ndarray, np.ndarray, Callable[[], np.ndarray]] | None = None
         if len(ys) == 0:
             self.hole = (0, 0, 0, 0)
             self.y0 = self.x0 = 0
-            self.box = plate[:0, :0].copy()
+            self._box = plate[:0, :0].copy()
             return
         top, left = int(ys.min()), int(xs.min())
         bottom, right = int(ys.max()) + 1, int(xs.max()) + 1
@@ -106,8 +116,20 @@ class Patched:
         self.hole = (top, bottom, left, right)
         margin = self.MARGIN
         self.y0, self.x0 = max(top - margin, 0), max(left - margin, 0)
-        self.box = plate[self.y0 : min(bottom + margin, height), self.x0 : min(right + margin, width)].copy()
-        self.box[ys - self.y0, xs - self.x0] = values
+        self._box = plate[self.y0 : min(bottom + margin, height), self.x0 : min(right + margin, width)].copy()
+        if callable(values):
+            self._pending = (ys, xs, values)
+        else:
+            self._box[ys - self.y0, xs - self.x0] = values
+
+    @property
+    def box(self) -> np.ndarray:
+        """The copy of the plate around the hole's box, with the fill written in (made on the first read)."""
+        if self._pending is not None:
+            ys, xs, make = self._pending
+            self._box[ys - self.y0, xs - self.x0] = make()
+            self._pending = None
+        return self._box
 
     def at(self, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
         """The image's pixels at integer positions (N, 3)."""

@@ -57,6 +57,8 @@ class Keyframes:
         self._decided_below = 0
         #: Keyframe images before this position are evicted and never asked for again.
         self.low = 0
+        #: Keyframes whose anchor is not handed to ``on_anchor`` yet: (block, frame number, hole).
+        self._unsent: dict[int, tuple[int, int, np.ndarray]] = {}
 
     def anchor(self, block: int) -> Anchor:
         """Decide the block's keyframe and fill it (the anchors stage, or a whole-shot stream as it goes).
@@ -66,6 +68,17 @@ class Keyframes:
         propagation. The keyframe's fill is propagation where it is sure, blended into the spatial backend's
         fill of the rest.
         """
+        chosen = self._decide(block)
+        if chosen is None:
+            return Anchor(None)
+        frame = self.pairs.frames[chosen]
+        hole = frame.packet.hole
+        return Anchor(
+            frame.packet.frame, self.keyframe_images[chosen].hole_values(hole), hole_fingerprint(hole)
+        )
+
+    def _decide(self, block: int) -> int | None:
+        """Choose the block's keyframe and start its image (:meth:`anchor` without the anchor)."""
         interval = self.opt.keyframe_interval
         start = block * interval
         members = [i for i in range(start, start + interval) if self.pairs.available(i)]
@@ -76,16 +89,26 @@ class Keyframes:
         )
         self.keyframe_of_block[block] = chosen
         if chosen is None:
-            return Anchor(None)
+            return None
         self.deciding = chosen
         try:
             image = self.fill(chosen)
         finally:
             self.deciding = None
         self.keyframe_images[chosen] = image
-        frame = self.pairs.frames[chosen]
-        hole = frame.packet.hole
-        return Anchor(frame.packet.frame, image.hole_values(hole), hole_fingerprint(hole))
+        return chosen
+
+    def _send(self, k: int) -> None:
+        """Hand keyframe ``k``'s anchor to ``on_anchor`` (its image is read for it: its fill is finished)."""
+        block, number, hole = self._unsent.pop(k)
+        assert self.on_anchor is not None
+        image = self.keyframe_images[k]
+        self.on_anchor(block, Anchor(number, image.hole_values(hole), hole_fingerprint(hole)))
+
+    def flush(self) -> None:
+        """Send every anchor not sent yet (the run's end: every block it decided is the shot's)."""
+        for k in sorted(self._unsent):
+            self._send(k)
 
     def keyframe_of(self, block: int) -> int | None:
         """The block's keyframe position: from the shot's anchors, else decided now (whole-shot stream)."""
@@ -97,9 +120,16 @@ class Keyframes:
             if self.anchors is not None and block in self.anchors:
                 self._use_anchor(block)
             elif self.anchors is None or self.on_anchor is not None:
-                anchor = self.anchor(block)
+                self._decide(block)
+                chosen = self.keyframe_of_block[block]
                 if self.on_anchor is not None:
-                    self.on_anchor(block, anchor)
+                    if chosen is None:
+                        self.on_anchor(block, Anchor(None))
+                    else:
+                        # (its image may still be being filled: the anchor is sent when the image is first
+                        # read, or at the run's end)
+                        hole = self.pairs.frames[chosen].packet.hole
+                        self._unsent[chosen] = (block, self.pairs.frames[chosen].packet.frame, hole)
             else:
                 raise InputError(f"the anchors hold no keyframe block {block}; run the anchors stage again")
         return self.keyframe_of_block[block]
@@ -119,6 +149,8 @@ class Keyframes:
 
     def keyframe_image(self, k: int) -> Patched:
         """Keyframe ``k``'s image: the frame with its hole filled as the anchor says."""
+        if k in self._unsent:
+            self._send(k)
         if k not in self.keyframe_images:
             assert self.anchors is not None
             anchor = self.anchors[k // self.opt.keyframe_interval]
@@ -182,5 +214,7 @@ class Keyframes:
     def evict(self, block_start: int) -> None:
         """Forget keyframe images before position ``block_start`` (the previous block's start)."""
         self.low = max(self.low, block_start)
+        for key in [k for k in self._unsent if k < block_start]:
+            self._send(key)
         for key in [k for k in self.keyframe_images if k < block_start]:
             del self.keyframe_images[key]
