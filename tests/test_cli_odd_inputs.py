@@ -278,12 +278,9 @@ def test_overwrite_after_a_roto_update_remakes_the_temporal_engines_anchors(shot
     assert _outputs(out.parent) == _outputs(fresh.parent)
 
 
-def test_a_plate_frame_changed_before_its_own_output_exists_still_stops_its_neighbours(tmp_path):
-    """The temporal engine makes each output from its neighbours too. A killed run (here: a chunk) had written
-    1001-1004 from plate 1007 as it then was; plate 1007 was re-rendered before its own output existed. The
-    rerun used to keep 1003 and 1004 (the manifest knew only each frame's own plate) and fill the rest from the
-    new plate. It is refused, naming the re-rendered plate and a frame made from it; a plate beyond every
-    finished frame's reach changes nothing."""
+def _temporal_shot(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A 12-frame shot, its output pattern and a job file filling it with the temporal engine (short reach,
+    so a 4-frame chunk's neighbours are known: plate 1007 is within the reach of 1001-1004, 1012 beyond it)."""
     shot = make_shot(tmp_path / "shot", range(1001, 1013))
     out = tmp_path / "out" / "clean.####.exr"
     job = tmp_path / "job.json"
@@ -298,6 +295,16 @@ def test_a_plate_frame_changed_before_its_own_output_exists_still_stops_its_neig
             }
         )
     )
+    return shot, out, job
+
+
+def test_a_plate_frame_changed_before_its_own_output_exists_still_stops_its_neighbours(tmp_path):
+    """The temporal engine makes each output from its neighbours too. A killed run (here: a chunk) had written
+    1001-1004 from plate 1007 as it then was; plate 1007 was re-rendered before its own output existed. The
+    rerun used to keep 1003 and 1004 (the manifest knew only each frame's own plate) and fill the rest from the
+    new plate. It is refused, naming the re-rendered plate and a frame made from it; a plate beyond every
+    finished frame's reach changes nothing."""
+    shot, out, job = _temporal_shot(tmp_path)
     first = aifx("run", str(job), "--frames", "1001-1004")
     assert first.returncode == 0, first.stderr
     _rewrite_plate(shot, 1012)  # beyond the reach of 1001-1004: they stay done
@@ -315,20 +322,7 @@ def test_a_later_chunk_reading_the_changed_plate_does_not_make_an_earlier_chunks
     re-rendered; then chunk 1005-1008 ran and read the new plate 1007. The manifest used to keep one record per
     plate frame (the latest run's), so the earlier chunk's 1003-1004 looked current and a whole-shot rerun kept
     them. Each run's reads are now its own: the rerun refuses, naming the plate and a frame made from it."""
-    shot = make_shot(tmp_path / "shot", range(1001, 1013))
-    out = tmp_path / "out" / "clean.####.exr"
-    job = tmp_path / "job.json"
-    job.write_text(
-        json.dumps(
-            {
-                "input": str(shot / "plate.####.exr"),
-                "mask": str(shot / "mask.####.png"),
-                "output": str(out),
-                "backend": "propagate",
-                "options": {"radius": 1, "keyframe_interval": 2},
-            }
-        )
-    )
+    shot, out, job = _temporal_shot(tmp_path)
     assert aifx("run", str(job), "--frames", "1001-1004").returncode == 0
     _rewrite_plate(shot, 1007)
     later = aifx("run", str(job), "--frames", "1005-1008")
@@ -346,20 +340,7 @@ def test_a_later_chunk_reading_the_changed_plate_does_not_make_an_earlier_chunks
 def test_a_manifest_from_before_reads_were_kept_per_run_is_still_checked(tmp_path):
     """A manifest written before each run's reads were its own holds one table of them and names no run
     per frame. It is read as one run's, so its frames are still checked against it."""
-    shot = make_shot(tmp_path / "shot", range(1001, 1013))
-    out = tmp_path / "out" / "clean.####.exr"
-    job = tmp_path / "job.json"
-    job.write_text(
-        json.dumps(
-            {
-                "input": str(shot / "plate.####.exr"),
-                "mask": str(shot / "mask.####.png"),
-                "output": str(out),
-                "backend": "propagate",
-                "options": {"radius": 1, "keyframe_interval": 2},
-            }
-        )
-    )
+    shot, out, job = _temporal_shot(tmp_path)
     assert aifx("run", str(job), "--frames", "1001-1004").returncode == 0
     manifest = out.parent / ".clean.####.exr.aifx.json"
     data = json.loads(manifest.read_text())
