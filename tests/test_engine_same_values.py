@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from aifx_core.propagate.chain import Chain, hypot
-from aifx_core.propagate.fallback import Filled, steady
+from aifx_core.propagate.fallback import Along, Filled, Tolerances, steady
 
 SIZE = (40, 80)
 
@@ -100,7 +100,8 @@ def test_a_steadying_walk_of_every_point_inside_the_crop_equals_the_general_path
 
     def run(x, y, o, u, f):
         one = np.ones(3, np.float32)
-        return steady(0, x, y, o, u, f, neighbour, lambda j: j in fills, walk, lambda s, t: one, 2, 30.0, 2.0)
+        along = Along(neighbour, lambda j: j in fills, walk, lambda s, t: one)
+        return steady(0, x, y, o, u, f, along, 2, Tolerances(30.0, 2.0))
 
     alone = run(xs, ys, own, unsure, fetched)
     among = run(

@@ -12,7 +12,7 @@ from aifx_core.inpaint import BackendContext, FramePacket
 from aifx_core.progress import Reporter
 from aifx_core.propagate import engine, pairs
 from aifx_core.propagate.chain import Chain
-from aifx_core.propagate.fallback import Filled, steady
+from aifx_core.propagate.fallback import Along, Filled, Tolerances, steady
 
 SIZE = (40, 80)
 SHIFT = 3.0  # the plate moves this many px/frame to the left
@@ -86,9 +86,8 @@ def _steadied(
 
     weight = np.ones(len(ys), np.float32) if unsure is None else unsure
     texture = np.zeros(len(ys), np.float32) if fetched is None else fetched
-    return steady(
-        t, xs, ys, fills[t], weight, texture, neighbour, lambda j: j in fills, chain, _unit, 2, 30.0, 2.0
-    )
+    along = Along(neighbour, lambda j: j in fills, chain, _unit)
+    return steady(t, xs, ys, fills[t], weight, texture, along, 2, Tolerances(30.0, 2.0))
 
 
 def _unit(source: int, target: int) -> np.ndarray:
@@ -140,9 +139,8 @@ def test_sure_pixels_unreadable_neighbours_and_the_shot_end_keep_the_frames_own_
         return Filled(truth[j], hole, ys, xs, fills[j], np.ones(len(ys), np.float32))
 
     nothing = np.zeros(len(ys))
-    out = steady(
-        0, xs, ys, fills[0], np.ones(len(ys)), nothing, neighbour, exists, _chain, _unit, 2, 30.0, 2.0
-    )
+    along = Along(neighbour, exists, _chain, _unit)
+    out = steady(0, xs, ys, fills[0], np.ones(len(ys)), nothing, along, 2, Tolerances(30.0, 2.0))
     assert -1 in asked and -2 not in asked and not np.array_equal(out, fills[0])
 
 
@@ -243,11 +241,11 @@ def test_on_a_fast_pan_a_low_confidence_propagated_value_is_averaged_like_a_blur
             plate = np.where(hole[..., None], 0.0, truth[j]).astype(np.float32)
             return Filled(plate, hole, ys, xs, fills[j], np.ones(n, np.float32))
 
+        along = Along(neighbour, lambda j: j in fills, _walk_at(speed, fit=10.0), _unit)
+        tolerances = Tolerances(30.0, 2.0, fast_texture_px=fast_texture_px, fast_own_weight=fast_own)
         out = steady(
-            0, xs, ys, fills[0], np.zeros(n, np.float32), np.ones(n, np.float32), neighbour,
-            lambda j: j in fills, _walk_at(speed, fit=10.0), _unit, 2, 30.0, 2.0, fast_texture_px=fast_texture_px,
-            fast_own_weight=fast_own,
-        )  # fmt: skip
+            0, xs, ys, fills[0], np.zeros(n, np.float32), np.ones(n, np.float32), along, 2, tolerances
+        )
         return float(np.abs(out - fills[0]).mean())
 
     fast, fast_strict, slow = moved(12.0, 30.0), moved(12.0, None), moved(3.0, 30.0)
@@ -288,11 +286,10 @@ def test_on_a_fast_pan_the_frames_own_spatial_fill_is_averaged_where_its_neighbo
 
     def steadied(step: float, spatial: float | None, agree: float = np.inf) -> np.ndarray:
         nothing = np.zeros(n, np.float32)
-        return steady(
-            0, xs, ys, fills[0], nothing, nothing, neighbour, lambda j: j in fills, _walk_at(step), _unit, 2,
-            30.0, 2.0, fast_texture_px=30.0, fast_own_weight=1.0,
-            fast_spatial=None if spatial is None else np.full(n, spatial, np.float32), fast_agree=agree,
-        )  # fmt: skip
+        along = Along(neighbour, lambda j: j in fills, _walk_at(step), _unit)
+        tolerances = Tolerances(30.0, 2.0, fast_texture_px=30.0, fast_own_weight=1.0, fast_agree=agree)
+        share = None if spatial is None else np.full(n, spatial, np.float32)
+        return steady(0, xs, ys, fills[0], nothing, nothing, along, 2, tolerances, fast_spatial=share)
 
     own, want = fills[0], truth[0][ys, xs]
     fast = steadied(speed, 0.5)
@@ -321,11 +318,13 @@ def test_a_low_confidence_propagated_value_is_held_to_the_walks_own_motion() -> 
             plate = np.where(hole[..., None], 0.0, truth[j]).astype(np.float32)
             return Filled(plate, hole, ys, xs, fills[j], np.ones(n, np.float32))
 
+        along = Along(neighbour, lambda j: j in fills, _walk_at(speed, fit=10.0), _unit)
+        tolerances = Tolerances(
+            30.0, 2.0, fast_texture_px=30.0, fast_own_weight=1.0, texture_per_motion=per_motion
+        )
         return steady(
-            0, xs, ys, fills[0], np.zeros(n, np.float32), np.ones(n, np.float32), neighbour,
-            lambda j: j in fills, _walk_at(speed, fit=10.0), _unit, 2, 30.0, 2.0, fast_texture_px=30.0,
-            fast_own_weight=1.0, texture_per_motion=per_motion,
-        )  # fmt: skip
+            0, xs, ys, fills[0], np.zeros(n, np.float32), np.ones(n, np.float32), along, 2, tolerances
+        )
 
     own = fills[0]
     dolly, strict = moved(6.0, 1.0), moved(6.0, None)

@@ -60,7 +60,7 @@ from ..progress import Reporter
 from .candidates import Source, gather
 from .chain import Chain, FirstStep
 from .confidence import candidate_quality, candidate_weight, pixel_confidence
-from .fallback import blend_weights, steady
+from .fallback import Along, Tolerances, blend_weights, steady
 from .fallback_route import TEMPORAL, FallbackRoute, Propagated
 from .fusion import Fused, fuse
 from .hypotheses import STEPS as HYPOTHESIS_STEPS
@@ -587,6 +587,23 @@ class _Run:
             # Where the fill is not wholly and surely propagated it is averaged along the flow with the
             # neighbours' own fills, so what is invented or fetched unsurely moves with the plate, not boiling.
             values = values.copy()
+            along = Along(
+                self.route.filled,
+                self.pairs.available,
+                self._chain,
+                self.pairs.gain_between,
+                None
+                if not first_steps
+                else lambda walk: walk.replay(first_steps.get(walk.direction), points),
+            )
+            tolerances = Tolerances(
+                STEADY_PX,
+                STEADY_TEXTURE_PX,
+                fast_texture_px=STEADY_FAST_TEXTURE_PX,
+                fast_own_weight=STEADY_FAST_OWN,
+                fast_agree=STEADY_FAST_AGREE * frame.level,
+                texture_per_motion=STEADY_TEXTURE_PER_MOTION,
+            )
             values[points] = steady(
                 t,
                 prop.xs[points],
@@ -594,21 +611,10 @@ class _Run:
                 part.values[points],
                 unsure[points],
                 fetched[points],
-                self.route.filled,
-                self.pairs.available,
-                self._chain,
-                self.pairs.gain_between,
+                along,
                 STEADY,
-                STEADY_PX,
-                STEADY_TEXTURE_PX,
-                fast_texture_px=STEADY_FAST_TEXTURE_PX,
-                fast_own_weight=STEADY_FAST_OWN,
+                tolerances,
                 fast_spatial=None if own_fill is None else own_fill[points],
-                fast_agree=STEADY_FAST_AGREE * frame.level,
-                texture_per_motion=STEADY_TEXTURE_PER_MOTION,
-                first=None
-                if not first_steps
-                else lambda walk: walk.replay(first_steps.get(walk.direction), points),
             )
         self.backend._count(prop, part.alpha, part.share, part.counted)
         return self._output(t, values, part.confidence)

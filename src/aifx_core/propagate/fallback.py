@@ -25,6 +25,7 @@ from smooth cues (chain errors, consensus, seam residual), so alpha also changes
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -302,6 +303,54 @@ class Filled:
         return values, np.where(share > 1e-3, share, 0.0).astype(np.float32)
 
 
+@dataclass(frozen=True)
+class Along:
+    """What :func:`steady` reads of the shot around the frame it steadies.
+
+    ``neighbours(j)``: frame j's :class:`Filled` (its own unsteadied fill, and its plate outside the hole);
+    ``exists(j)``: whether the shot has frame j; ``chain(t, direction, xs, ys, checked)``: a walk of points
+    from frame t along the completed flow; ``gain(j, t)``: frame j's exposure relative to t's (per channel);
+    ``first(walk)``: takes a walk's first step from one made already (:meth:`.chain.Chain.replay`, the same
+    values), or says it cannot (False: the walk steps itself).
+    """
+
+    neighbours: Callable[[int], Filled]
+    exists: Callable[[int], bool]
+    chain: Callable[[int, int, np.ndarray, np.ndarray, bool], Chain]
+    gain: Callable[[int, int], np.ndarray]
+    first: Callable[[Chain], bool] | None = None
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    """How much of a neighbour's value :func:`steady` takes, by how far its walk may have strayed.
+
+    ``misalign_px``: the tolerance of the fallback's share (a blur misplaced by a few pixels is the same blur);
+    ``texture_px``: of low-confidence propagated texture (out of register it is a blur); ``own_weight``: the
+    frame's own value's weight.
+
+    ``fast_texture_px``: the texture tolerance of a walk step whose points have moved at least
+    ``chain.SLACK_FAST_PX`` working px per step so far (median over the points still followed): on a fast,
+    motion-blurred pan fetched texture of low confidence boils like the fallback, and is averaged like it.
+    ``fast_own_weight`` (with it): the frame's own weight at points some such fast step followed; the boil
+    there is the frame's own value, so it counts less against what its neighbours made. ``fast_agree``: on such
+    a step a neighbour's sample of the ring check's share counts 1 / (1 + (d / ``fast_agree``)²), d its largest
+    channel difference from the frame's own value (see ``fast_spatial`` of :func:`steady`).
+
+    ``texture_per_motion``: on the other steps the texture tolerance is at least this times the walk's median
+    motion per step (working px): the completed flow errs in proportion to the motion, so on a dolly of 6 px a
+    frame 2 px held back texture that only boils; a slow walk (under ``texture_px`` per step) is unchanged.
+    """
+
+    misalign_px: float
+    texture_px: float
+    own_weight: float = 2.0
+    fast_texture_px: float | None = None
+    fast_own_weight: float | None = None
+    fast_agree: float = np.inf
+    texture_per_motion: float | None = None
+
+
 def steady(
     t: int,
     xs: np.ndarray,
@@ -309,72 +358,54 @@ def steady(
     own: np.ndarray,
     unsure: np.ndarray,
     fetched: np.ndarray,
-    neighbours: Callable[[int], Filled],
-    exists: Callable[[int], bool],
-    chain: Callable[[int, int, np.ndarray, np.ndarray, bool], Chain],
-    gain: Callable[[int, int], np.ndarray],
+    along: Along,
     reach: int,
-    misalign_px: float,
-    texture_px: float,
-    own_weight: float = 2.0,
-    fast_texture_px: float | None = None,
-    fast_own_weight: float | None = None,
+    tolerances: Tolerances,
     fast_spatial: np.ndarray | None = None,
-    fast_agree: float = np.inf,
-    texture_per_motion: float | None = None,
-    first: Callable[[Chain], bool] | None = None,
 ) -> np.ndarray:
     """Frame t's fill at points (``xs``, ``ys``), averaged along the flow with its neighbours' where it is unsure.
 
     What the fallback invents (a spatial fill, made per frame) and what propagation fetches with little
     confidence change from frame to frame, where the plate moves on steadily: they boil. So each point is
-    followed by the completed flow to the frames up to ``reach`` away (those the shot has: ``exists``), the
-    neighbour's own fill (or plate, where the point lands outside its hole) is read there (``neighbours(j)``),
-    and the values are averaged with the frame's own (weight ``own_weight``). A neighbour's weight is
-    1/distance times the readable share of its sample times how well the flow held (the chain's expected
-    misalignment e, scored like a carried keyframe's): ``unsure`` (the point's fallback share) counts at
-    1 / (1 + (e / ``misalign_px``)²), a blur misplaced by a few pixels being the same blur, and ``fetched``
-    (its propagated share times its lack of confidence) at 1 / (1 + (e / ``texture_px``)²): texture averaged
-    out of register is a blur. A point with neither keeps its value exactly. Only frames within ``reach`` and
-    their unsteadied fills are read, so a frame's output does not depend on where a chunk starts.
+    followed by the completed flow to the frames up to ``reach`` away (those the shot has: ``along.exists``),
+    the neighbour's own fill (or plate, where the point lands outside its hole) is read there
+    (``along.neighbours(j)``), and the values are averaged with the frame's own (weight ``own_weight``). A
+    neighbour's weight is 1/distance times the readable share of its sample times how well the flow held (the
+    chain's expected misalignment e, scored like a carried keyframe's): ``unsure`` (the point's fallback share)
+    counts at 1 / (1 + (e / ``misalign_px``)²), a blur misplaced by a few pixels being the same blur, and
+    ``fetched`` (its propagated share times its lack of confidence) at 1 / (1 + (e / ``texture_px``)²): texture
+    averaged out of register is a blur. A point with neither keeps its value exactly. Only frames within
+    ``reach`` and their unsteadied fills are read, so a frame's output does not depend on where a chunk starts.
+    The tolerances, and how fast walks differ, are :class:`Tolerances`'.
 
-    ``fast_texture_px``: the texture tolerance of a walk step whose points have moved at least
-    ``chain.SLACK_FAST_PX`` working px per step so far (median over the points still followed): on a fast,
-    motion-blurred pan fetched texture of low confidence boils like the fallback, and is averaged like it.
-    ``fast_own_weight`` (with it): the frame's own weight at points some such fast step followed; the boil
-    there is the frame's own value, so it counts less against what its neighbours made. ``fast_spatial`` (with
-    it): a weight per point like ``unsure``'s, counted on fast steps only (the ring check's share: on a fast pan
-    a per-frame spatial fill that boils), each neighbour's sample times 1 / (1 + (d / ``fast_agree``)²), d its
-    largest channel difference from the frame's own value; such a step reads the neighbours' whole holes
-    (``Filled``'s ``readable_fast``).
-
-    ``texture_per_motion``: on the other steps the texture tolerance is at least this times the walk's median
-    motion per step (working px): the completed flow errs in proportion to the motion, so on a dolly of 6 px a
-    frame 2 px held back texture that only boils; a slow walk (under ``texture_px`` per step) is unchanged.
-
-    ``first(walk)``: takes a walk's first step from one made already (:meth:`.chain.Chain.replay`, the same
-    values), or says it cannot (False: the walk steps itself).
+    ``fast_spatial`` (with ``tolerances.fast_texture_px``): a weight per point like ``unsure``'s, counted on
+    fast steps only (the ring check's share: on a fast pan a per-frame spatial fill that boils), each
+    neighbour's sample weighed by its agreement with the frame's own value (``tolerances.fast_agree``); such a
+    step reads the neighbours' whole holes (``Filled``'s ``readable_fast``).
     """
     if len(xs) == 0 or reach <= 0:
         return own
-    total = own_weight * own.astype(np.float32)
-    weight = np.full(len(xs), own_weight, np.float32)
+    total = tolerances.own_weight * own.astype(np.float32)
+    weight = np.full(len(xs), tolerances.own_weight, np.float32)
     fast = np.zeros(len(xs), bool)  # points some fast walk step followed
     for direction in (-1, 1):
-        walk = chain(t, direction, xs.astype(np.float32), ys.astype(np.float32), False)
+        walk = along.chain(t, direction, xs.astype(np.float32), ys.astype(np.float32), False)
         for distance in range(1, reach + 1):
-            if len(walk) == 0 or not exists(t + direction * distance):
+            if len(walk) == 0 or not along.exists(t + direction * distance):
                 break
-            if not (distance == 1 and first is not None and first(walk)):
+            if not (distance == 1 and along.first is not None and along.first(walk)):
                 walk.step()
             if len(walk) == 0:
                 break
-            quick = fast_texture_px is not None and median_side(walk.travel, SLACK_FAST_PX * distance) > 0
+            quick = (
+                tolerances.fast_texture_px is not None
+                and median_side(walk.travel, SLACK_FAST_PX * distance) > 0
+            )
             # (a fast step that averages the ring check's share too reads the neighbours' whole holes)
             whole = quick and fast_spatial is not None
             with np.errstate(over="ignore", invalid="ignore"):  # plates may hold values near float32's limit
-                values, share = neighbours(walk.current).sample(walk.x, walk.y, whole)
-                values = gain(walk.current, t) * values
+                values, share = along.neighbours(walk.current).sample(walk.x, walk.y, whole)
+                values = along.gain(walk.current, t) * values
             finite = np.isfinite(values)
             usable = finite[:, 0] & finite[:, 1] & finite[:, 2]  # (a strided all(axis=1) costs ~5x)
             # Every point still followed (the walk is unchecked: it drops only points leaving the frame): the
@@ -382,21 +413,23 @@ def steady(
             every = len(walk) == len(xs)
             at = slice(None) if every else walk.index
             error = walk.fb + FIT_SHARE * walk.fit + TRAVEL_SHARE * walk.travel
-            held = unsure[at] / (1.0 + (error / misalign_px) ** 2)
-            texture = texture_px
+            held = unsure[at] / (1.0 + (error / tolerances.misalign_px) ** 2)
+            texture = tolerances.texture_px
             if quick:
-                assert fast_texture_px is not None
-                texture = fast_texture_px
+                assert tolerances.fast_texture_px is not None
+                texture = tolerances.fast_texture_px
                 fast[at] = True
                 if fast_spatial is not None:
                     with np.errstate(over="ignore", invalid="ignore"):
-                        apart = largest_channel(np.abs(values - own[at])) / fast_agree
+                        apart = largest_channel(np.abs(values - own[at])) / tolerances.fast_agree
                     apart = np.nan_to_num(apart, nan=1e6, posinf=1e6)  # (not usable anyway: weight 0 below)
                     agree = 1.0 / (1.0 + apart**2)
-                    held += agree * fast_spatial[at] / (1.0 + (error / misalign_px) ** 2)
-            elif texture_per_motion is not None and len(walk.travel):
+                    held += agree * fast_spatial[at] / (1.0 + (error / tolerances.misalign_px) ** 2)
+            elif tolerances.texture_per_motion is not None and len(walk.travel):
                 # (the completed flow errs in proportion to the motion: a walk's own step is its tolerance)
-                texture = max(texture, texture_per_motion * float(np.median(walk.travel)) / distance)
+                texture = max(
+                    texture, tolerances.texture_per_motion * float(np.median(walk.travel)) / distance
+                )
             held += fetched[at] / (1.0 + (error / texture) ** 2)
             every_usable = bool(usable.all())
             w = held * share / distance
@@ -406,9 +439,9 @@ def steady(
             with np.errstate(over="ignore", invalid="ignore"):
                 total[at] += w[:, None] * values
             weight[at] += w
-    if fast_own_weight is not None and fast.any():
+    if tolerances.fast_own_weight is not None and fast.any():
         # (the frame's own value counts less where a fast walk followed the point: take the difference off)
-        less = np.where(fast, np.float32(own_weight - fast_own_weight), np.float32(0.0))
+        less = np.where(fast, np.float32(tolerances.own_weight - tolerances.fast_own_weight), np.float32(0.0))
         total -= less[:, None] * own
         weight -= less
     with np.errstate(over="ignore", invalid="ignore"):
