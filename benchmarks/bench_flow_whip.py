@@ -54,6 +54,7 @@ from aifx_core.flow.estimator import working_size  # noqa: E402
 from aifx_core.inpaint import FillBackend  # noqa: E402
 from aifx_core.progress import Reporter  # noqa: E402
 from aifx_core.propagate import engine, pairs  # noqa: E402
+from aifx_core.propagate.chain import box_fit  # noqa: E402
 
 HOLES = {"static": harness.static_square, "nine": harness.square_grid}
 
@@ -83,7 +84,7 @@ def oracle(clip: harness.RenderedClip, fits: bool = False) -> Iterator[None]:
         forward, backward = done.forward.copy(), done.backward.copy()
         forward[region] = estimator.estimate(clean_a, clean_b)[region]
         backward[region] = estimator.estimate(clean_b, clean_a)[region]
-        zero = None if done.fits is None or fits else (np.zeros(region.shape, np.float32),) * 2
+        zero = None if done.fits is None or fits else (box_fit(np.zeros(region.shape, np.float32)),) * 2
         return dataclasses.replace(done, forward=forward, backward=backward, fits=zero or done.fits)
 
     pairs.Pairs._pair_flow = pair_flow  # type: ignore[method-assign]

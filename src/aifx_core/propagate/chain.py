@@ -20,9 +20,86 @@ import numpy as np
 
 from ..flow import median_side, sample_points
 
-#: ``fit(s, d)``: the completion's expected error (working pixels, (H, W) float32) of the flow from frame s to
-#: s + d, or None when unknown (treated as 0).
-FitLookup = Callable[[int, int], "np.ndarray | None"]
+
+@dataclass(frozen=True, eq=False)
+class BoxedFit:
+    """A flow completion's fit map (working px, (H, W) float32), held as the box around its nonzero pixels with a
+    margin of 0 (``box``, whose first pixel is map pixel (``y0``, ``x0``); ``shape``: the whole map's): the map is
+    0 wherever the flow was measured, so outside the box every read is 0. A pair's two whole maps were 4 MB at
+    1080p (working 960x540), ~75 MB of the 1080p peak over the ~19 pairs held; the boxes are hole-sized.
+
+    :meth:`sample` is :func:`~aifx_core.flow.sample_points` on the whole map bit for bit: a bilinear read whose
+    footprint touches a nonzero pixel lies inside the box with its footprint (the margin), and reads the same
+    pixels at the same 1/32-pixel weights (an integer shift of a position inside the box is exact, and keeps
+    OpenCV's position grid); any other read, on the whole map, reads 0s only, and on the box reads the margin's
+    0s (replicated past its edge) or, at a frame edge the box shares, the same pixels as the whole map."""
+
+    box: np.ndarray
+    y0: int
+    x0: int
+    shape: tuple[int, int]
+
+    #: Pixels of 0 kept around the nonzero pixels (a read's footprint is its floor pixel and the next: 1 is
+    #: enough; 2 leaves one more).
+    MARGIN = 2
+
+    def sample(self, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+        """Bilinear samples (N,) at working-pixel positions, as ``sample_points`` on the whole map."""
+        if self.box.size == 0:
+            return np.zeros(len(xs), np.float32)
+        if self.x0:
+            xs = xs - np.float32(self.x0)
+        if self.y0:
+            ys = ys - np.float32(self.y0)
+        return sample_points(self.box, xs, ys)
+
+    def positive(self) -> np.ndarray:
+        """The whole map's ``> 0`` (H, W) bool (made on each call: a hypothesis reads it once a fast frame)."""
+        out = np.zeros(self.shape, bool)
+        height, width = self.box.shape
+        np.greater(self.box, 0, out=out[self.y0 : self.y0 + height, self.x0 : self.x0 + width])
+        return out
+
+    def full(self) -> np.ndarray:
+        """The whole map (for tests and checks: the engine reads the box)."""
+        out = np.zeros(self.shape, np.float32)
+        height, width = self.box.shape
+        out[self.y0 : self.y0 + height, self.x0 : self.x0 + width] = self.box
+        return out
+
+
+def box_fit(fit: np.ndarray) -> BoxedFit:
+    """``fit`` as a :class:`BoxedFit`: the box around its pixels whose bits are not 0 (NaN and -0.0 included, so
+    every value outside the box reads back as the whole map's +0.0), grown by ``MARGIN`` where the map has it."""
+    height, width = fit.shape
+    bits = fit.view(np.uint32)
+    rows = np.flatnonzero(bits.any(axis=1))
+    if len(rows) == 0:
+        return BoxedFit(np.zeros((0, 0), np.float32), 0, 0, (height, width))
+    cols = np.flatnonzero(bits[rows[0] : rows[-1] + 1].any(axis=0))
+    margin = BoxedFit.MARGIN
+    y0, y1 = max(int(rows[0]) - margin, 0), min(int(rows[-1]) + 1 + margin, height)
+    x0, x1 = max(int(cols[0]) - margin, 0), min(int(cols[-1]) + 1 + margin, width)
+    return BoxedFit(fit[y0:y1, x0:x1].copy(), y0, x0, (height, width))
+
+
+def sample_fit(fit: np.ndarray | BoxedFit, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """``fit``'s bilinear samples at working-pixel positions (N,), whole map or box: the same values."""
+    if isinstance(fit, BoxedFit):
+        return fit.sample(xs, ys)
+    return sample_points(fit, xs, ys)
+
+
+def fit_positive(fit: np.ndarray | BoxedFit) -> np.ndarray:
+    """Where ``fit`` is > 0 (H, W) bool, whole map or box: the same map."""
+    if isinstance(fit, BoxedFit):
+        return fit.positive()
+    return fit > 0
+
+
+#: ``fit(s, d)``: the completion's expected error (working pixels) of the flow from frame s to s + d, a whole
+#: (H, W) float32 map or its :class:`BoxedFit`, or None when unknown (treated as 0).
+FitLookup = Callable[[int, int], "np.ndarray | BoxedFit | None"]
 #: Where both ends of a step lie in completed flow (both fit maps > 0), the round trip compares two guesses,
 #: not a guess with a measurement, so it may miss by this share of the smaller of their expected errors on top
 #: of the strict tolerance: on fast pans (see SLACK_FAST_PX) a hole's chains then survive its interior.
@@ -136,14 +213,14 @@ class Chain:
         fit_of = self._fit
         fit_map = fit_of(self.current, self.direction) if fit_of is not None else None
         if fit_map is not None:
-            here = sample_points(fit_map, xw, yw)
+            here = sample_fit(fit_map, xw, yw)
             self.fit = np.maximum(self.fit, here)
             fast = GUESS_SLACK > 0 and median_side(moved, SLACK_FAST_PX) > 0
             back_fit = fit_of(nxt, -self.direction) if fast and fit_of is not None else None
             if back_fit is not None:
                 # Both flows of the step completed: occlusion is not what a miss between them shows (the
                 # landing on measured flow keeps the strict check); the miss still counts in ``fb``.
-                there = sample_points(back_fit, lx, ly)
+                there = sample_fit(back_fit, lx, ly)
                 both = (here > 0) & (there > 0)
                 limit = np.where(
                     both, limit + np.minimum(GUESS_SLACK * np.minimum(here, there), SLACK_CAP), limit

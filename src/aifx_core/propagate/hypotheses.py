@@ -32,7 +32,7 @@ import numpy as np
 from ..flow import median_side, sample_points
 from ..flow.ops import largest_channel, nearest_along_rows
 from .candidates import Source
-from .chain import SLACK_FAST_PX
+from .chain import SLACK_FAST_PX, BoxedFit, fit_positive
 
 #: Frames each way a hypothesis is followed (constant velocity: the whip's pan accelerates 18 -> 34 px/frame,
 #: and 3 or 4 frames each way measured worse).
@@ -177,7 +177,7 @@ def choose(
     xs: np.ndarray,
     ys: np.ndarray,
     flow: Callable[[int, int], np.ndarray],
-    fit: Callable[[int, int], np.ndarray | None],
+    fit: Callable[[int, int], np.ndarray | BoxedFit | None],
     scale: tuple[float, float],
     source: Callable[[int], Source | None],
     level: float,
@@ -202,7 +202,9 @@ def choose(
     colour = np.zeros((len(xs), 3), np.float32)
     chosen = np.zeros(len(xs), bool)
     sides = zip(
-        _side_motions(forward, fit_f > 0, xi, yi), _side_motions(backward, fit_b > 0, xi, yi), strict=True
+        _side_motions(forward, fit_positive(fit_f), xi, yi),
+        _side_motions(backward, fit_positive(fit_b), xi, yi),
+        strict=True,
     )
     for (motion_f, has_f), (motion_b, has_b) in sides:
         off = np.maximum(np.hypot(*(motion_f - own_f).T), np.hypot(*(motion_b - own_b).T)) > DIFFERENT_PX

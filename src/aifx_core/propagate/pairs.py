@@ -43,7 +43,7 @@ from ..flow.motion import smoothed_grey
 from ..flow.ops import median_within
 from ..inpaint.base import FramePacket, Span
 from ..workers import HelperUnavailable, Prefetch, helper, helper_wanted, module_settings, overlap
-from .chain import Footprint, footprint
+from .chain import BoxedFit, Footprint, box_fit, footprint
 from .options import PropagateOptions
 
 _UNIT = np.ones(3, np.float32)
@@ -170,7 +170,8 @@ class _PairFlow:
 
     forward: np.ndarray
     backward: np.ndarray
-    fits: tuple[np.ndarray, np.ndarray] | None
+    #: The completion's fit maps (forward, backward) as boxes (:class:`.chain.BoxedFit`), None when not estimated.
+    fits: tuple[BoxedFit, BoxedFit] | None
     #: Movers by shot position (frame pair+1, and frame 0 with the first pair).
     movers: dict[int, np.ndarray]
     gain: np.ndarray
@@ -197,8 +198,8 @@ class Pairs:
         #: Most frames held at once with their full-resolution RGB (the rest were released: see _Frame).
         self.max_plates = 0
         self.flows: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # pair i: (i→i+1, i+1→i), working res
-        #: pair i: the completion's expected error of each flow (working px), None when not estimated.
-        self.fits: dict[int, tuple[np.ndarray, np.ndarray] | None] = {}
+        #: pair i: the completion's expected error of each flow (working px, boxed), None when not estimated.
+        self.fits: dict[int, tuple[BoxedFit, BoxedFit] | None] = {}
         #: pair i: per-channel gain that brings frame i+1's values to frame i's exposure (1 when unmatched).
         self.gains: dict[int, np.ndarray] = {}
         #: Pairs whose flows the flow worker is computing (or has computed) and this thread has not taken yet.
@@ -491,8 +492,9 @@ class Pairs:
         with self._estimator_lock:
             return estimate_pair(self.estimator, a, b)
 
-    def fit(self, index: int, direction: int) -> np.ndarray | None:
-        """The completion's expected error of :meth:`flow` (working px), None when not estimated."""
+    def fit(self, index: int, direction: int) -> BoxedFit | None:
+        """The completion's expected error of :meth:`flow` (working px; its box, read as the whole map: see
+        :class:`.chain.BoxedFit`), None when not estimated."""
         pair = index if direction > 0 else index - 1
         self._check_pair(pair)
         self._take_flow(pair)
@@ -618,7 +620,7 @@ def complete_pair(
     movers they show and the exposure gain."""
     union = a.small_hole | b.small_hole
     forward, backward = estimated
-    fits: tuple[np.ndarray, np.ndarray] | None = None
+    fits: tuple[BoxedFit, BoxedFit] | None = None
     # The flow side's own completion hands on the frame layers it fitted; mover detection reuses them.
     layers: list[list[np.ndarray]] = []
     # The union's distance transform, made once for the completion and both mover detections (own functions).
@@ -643,7 +645,7 @@ def complete_pair(
                 holes=(a.small_hole, b.small_hole),
                 **own,
             )
-            fits = (fit_f, fit_b)
+            fits = (box_fit(fit_f), box_fit(fit_b))  # (held as boxes: they are 0 away from the holes)
         else:
             forward, backward = complete_flows([forward, backward], union)
     movers: dict[int, np.ndarray] = {}
