@@ -628,6 +628,22 @@ SPEED_NOTE = "\n".join(
         "15 frames/s on two cores needs ≤ 133; even with the flow side served from a cache the engine thread "
         "alone bounds it near 10.7), 1080p 2.8 / 3.0 / 3.0. The page shows the third.",
         "",
+        "**Ninth pass** (2026-12-05 night, docs/method.md). Engine thread, same pixels: chain steps in place "
+        "with an exact hypot, the steadying's walks taking their first step from the candidates' walks, "
+        "footprints read by one flat take, anchor blocks written and keyframe images' Telea run in threads of "
+        "their own. Flow side: medians only counted where only their side of a limit is used, channels "
+        "interleaved by OpenCV, the exposure gain's medians skipped when there is no gain (same pixels), and on "
+        "a slow pair the backward flow taking the forward flow's spanning object instead of a RANSAC fit of its "
+        "own (pixels change: every case within 0.02 dB but crosser static square −0.06 and dollyball remove "
+        "object +0.12; the 5 % rule unchanged everywhere). Under SCHED_FIFO (c5f50f4 → 1a42d2e, alternated): "
+        "nine squares 8.5-8.8 → 9.4-9.6 frames/s (engine thread 72-75 → 62-63 CPU ms a frame, flow worker "
+        "39 → 31-32), moving blob 17.3-18.4 → 18.1-19.3. The page's runs (main 697508c), whole speed parts "
+        "alone on the idle machine, three in a row: moving blob 18.6 / 19.1 / 19.4 frames/s, nine squares EXR "
+        "9.7 / 9.6 / 9.6 and PNG 9.7 / 9.7 / 9.5 (165-169 CPU ms a frame against the ≤ 133 that 15 frames/s on "
+        "two cores needs: engine thread ~57, flow side ~56 of which DIS 25 at this preset's floor, Telea ~28 at "
+        "OpenCV's floor, reading and writing ~16; what is left needs pixel-changing design work, e.g. a "
+        "half-resolution flow completion), 1080p 3.3 / 3.2 / 3.2. The page shows the third.",
+        "",
         "**Two cores.** The encoders (OpenImageIO, OpenEXR), file I/O and most of OpenCV/NumPy release the GIL, "
         "so the fill overlaps its stages on threads (`aifx_core.workers`, 2026-12-03 evening): a writer thread "
         "composites, encodes, fsyncs and renames each frame (two in flight at most) while the engine makes the "
