@@ -165,7 +165,7 @@ def test_holds_few_full_resolution_plates(threads: str, monkeypatch: pytest.Monk
     well below the packets held for their holes and movers (``window + overlap``); the pairs' flows held, within
     that and the reach of a fallback back to the previous block's keyframe (``2·interval - 1``). Plates are
     counted as the arrays the packets brought that are still alive when the next packet is pulled (the
-    reading thread holds up to LOOKAHEAD + 1 prepared ones more)."""
+    reading thread holds up to LOOKAHEAD + 1 prepared ones more), and so are the holes."""
     from aifx_core.propagate.engine import STEADY
     from aifx_core.propagate.pairs import LOOKAHEAD
 
@@ -173,14 +173,19 @@ def test_holds_few_full_resolution_plates(threads: str, monkeypatch: pytest.Monk
     frames, holes = _clip(40, shift=(1, 0), hole_path=lambda t: (20 + (t % 20) * 2, 36))
     alive: set[int] = set()
     peak = [0]
+    holes_alive: set[int] = set()
+    holes_peak = [0]
 
     def counting() -> Iterator[FramePacket]:
         for t, (frame, hole) in enumerate(zip(frames, holes, strict=True)):
-            rgb = frame.copy()
+            rgb, own = frame.copy(), hole.copy()
             alive.add(t)
+            holes_alive.add(t)
             weakref.finalize(rgb, alive.discard, t)
+            weakref.finalize(own, holes_alive.discard, t)
             peak[0] = max(peak[0], len(alive))
-            yield FramePacket(t, rgb, hole.copy())
+            holes_peak[0] = max(holes_peak[0], len(holes_alive))
+            yield FramePacket(t, rgb, own)
 
     window, radius, interval = 3, 8, 2
     backend = PropagateBackend(
@@ -193,6 +198,9 @@ def test_holds_few_full_resolution_plates(threads: str, monkeypatch: pytest.Monk
     assert backend.max_plates <= bound < backend.max_held
     assert backend.max_flows <= bound + 2 * interval - 1 < backend.max_held - 1
     assert peak[0] <= bound + LOOKAHEAD + 1 < window + backend.overlap
+    # The full-resolution holes are dropped with the plates once both pairs' flows are made (pairs._Frame):
+    # at most one more than the plates (the frame whose next pair is not taken yet).
+    assert holes_peak[0] <= bound + LOOKAHEAD + 2 < window + backend.overlap
 
 
 def test_cancel_stops_the_fill() -> None:

@@ -506,6 +506,34 @@ def test_a_frames_footprint_is_made_once_per_movers_and_dropped_with_its_plate()
     assert _same(frame.footprint, second) and frame.footprint is not frame.footprint
 
 
+@pytest.mark.parametrize("order", ["plate first", "flows first"])
+def test_a_frames_hole_is_dropped_once_its_plate_and_flow_inputs_are(order: str) -> None:
+    """The full-resolution hole and ``invalid`` map of a frame are dropped when both its plate is released and
+    its pairs' flows are made (in either order), not before: the flows read the hole, a source's ``blocked``
+    reads ``invalid``. Afterwards every read of them (``hole``, ``invalid``, ``blocked``, a pair's flow input)
+    is a ContextError, never an empty array; the frame number stays."""
+    size = (8, 10)
+    hole = np.zeros(size, bool)
+    hole[2:4, 2:4] = True
+    rgb = np.zeros((*size, 3), np.float32)
+    frame = pairs._Frame(FramePacket(7, rgb, hole), rgb, hole, np.zeros(size, np.uint8), hole, rgb, hole, 1.0)
+    frame.movers = np.zeros(size, bool)
+    first, second = (frame.release, frame.drop_flow_input)[:: 1 if order == "plate first" else -1]
+    first()
+    assert frame.hole is hole and frame.invalid is hole and frame.hole_held
+    assert np.array_equal(frame.blocked, hole)
+    second()
+    assert not frame.hole_held and frame.packet.frame == 7 and frame.packet.hole.size == 0
+    for read in (
+        lambda: frame.hole,
+        lambda: frame.invalid,
+        lambda: frame.blocked,
+        lambda: pairs._flow_input(frame),
+    ):
+        with pytest.raises(pairs.ContextError):
+            read()
+
+
 def _same(a: Footprint, b: Footprint) -> bool:
     return (a.y0, a.x0) == (b.y0, b.x0) and np.array_equal(a.grown, b.grown)
 

@@ -483,7 +483,7 @@ class _Run:
     def _propagate(self, t: int) -> Propagated:
         """Stages candidates → confidence → fusion → seam for frame t (the fallback route is :attr:`route`'s)."""
         frame = self.pairs.frames[t]
-        hole = frame.packet.hole
+        hole = frame.hole
         ys, xs = np.nonzero(hole)
         n_hole = len(ys)
         if n_hole == 0:
@@ -568,7 +568,7 @@ class _Run:
         frame = self.pairs.frames[t]
         self._ahead(t)
         if len(prop.ys) == 0:
-            return frame.rgb, (frame.packet.hole.shape, prop.ys, prop.xs, np.zeros(0, np.float32))
+            return frame.rgb, (frame.hole.shape, prop.ys, prop.xs, np.zeros(0, np.float32))
         values = part.values
         # How unsure each pixel is: the fallback's share, and a propagated value's lack of confidence (fetched
         # along unsure chains, it boils too); not the ring check's share: what the other frames do not show
@@ -624,7 +624,7 @@ class _Run:
         frame, prop = self.pairs.frames[t], self.props[t]
         out = frame.rgb.copy()
         out[prop.ys, prop.xs] = values
-        return out, (frame.packet.hole.shape, prop.ys, prop.xs, confidence)
+        return out, (frame.hole.shape, prop.ys, prop.xs, confidence)
 
     # -------------------------------------------------------------------------------------------- eviction
     def evict(self, next_output: int) -> None:

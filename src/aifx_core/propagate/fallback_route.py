@@ -243,7 +243,7 @@ class FallbackRoute:
         frame = self.pairs.frames[t]
         prop = self.propagated(t)
         ys, xs = prop.ys[points], prop.xs[points]
-        height, width = frame.packet.hole.shape
+        height, width = frame.hole.shape
         backend = self.spatial()
         reach = getattr(backend, "context_px", None)
         if reach is None or len(ys) == 0:

@@ -72,7 +72,7 @@ class Keyframes:
         if chosen is None:
             return Anchor(None)
         frame = self.pairs.frames[chosen]
-        hole = frame.packet.hole
+        hole = frame.hole
         return Anchor(
             frame.packet.frame, self.keyframe_images[chosen].hole_values(hole), hole_fingerprint(hole)
         )
@@ -128,7 +128,7 @@ class Keyframes:
                     else:
                         # (its image may still be being filled: the anchor is sent when the image is first
                         # read, or at the run's end)
-                        hole = self.pairs.frames[chosen].packet.hole
+                        hole = self.pairs.frames[chosen].hole
                         self._unsent[chosen] = (block, self.pairs.frames[chosen].packet.frame, hole)
             else:
                 raise InputError(f"the anchors hold no keyframe block {block}; run the anchors stage again")
@@ -157,7 +157,7 @@ class Keyframes:
             if not self.pairs.available(k):
                 raise ContextError(f"keyframe position {k} is not in the shot")
             frame = self.pairs.frames[k]
-            hole = frame.packet.hole
+            hole = frame.hole
             if anchor.values is None or anchor.hole != hole_fingerprint(hole):
                 raise InputError(
                     f"frame {frame.packet.frame}: the cached keyframe was made for another mask; "

@@ -49,6 +49,8 @@ from .options import PropagateOptions
 _UNIT = np.ones(3, np.float32)
 #: What a released frame's packet holds instead of its RGB (see :meth:`_Frame.release`).
 _RELEASED = np.zeros((0, 0, 3), np.float32)
+#: ... and instead of its hole and ``invalid`` map, once nothing reads them (see :meth:`_Frame.drop_hole`).
+_DROPPED_HOLE = np.zeros((0, 0), bool)
 #: Largest magnitude the engine computes with (2^40, about 1.1e12): a plate value beyond it (a broken grade
 #: can leave float32's limit, 3.4e38) is read as this. The engine's float32 arithmetic takes differences,
 #: pyramid sums of hundreds of pixels and squares of differences relative to a frame's level (down to 1e-3):
@@ -76,14 +78,19 @@ class _Frame:
     1080p as float32), and most frames held are held for their flows, hole and movers only: the engine
     :meth:`release`\ s a frame's plate as soon as nothing it may still compute reads it (see
     ``engine._Run.release``); reading it afterwards is a :class:`ContextError`, never a silent difference.
+    The full-resolution hole (``hole``) and ``invalid`` map (2 MB each at 1080p, one array when the plate is
+    all finite) are read with the plate (the frame's own propagation, fallback and output; ``blocked`` as a
+    source) and by its two pairs' flows, and by nothing else: they are dropped too once both are done
+    (:meth:`drop_hole`), and reading them afterwards is a :class:`ContextError` as well.
     """
 
     packet: FramePacket
     #: RGB safe to interpolate from (non-finite values zeroed, magnitudes capped at LARGEST; the same array as
     #: the packet when it has neither).
     _source: np.ndarray | None
-    #: Where nothing may be copied from: the hole and non-finite pixels (unmasked movers are added later).
-    invalid: np.ndarray
+    #: Where nothing may be copied from: the hole and non-finite pixels (unmasked movers are added later; read
+    #: through ``invalid``).
+    _invalid: np.ndarray
     gray: np.ndarray
     small_hole: np.ndarray
     #: Small linear RGB copy (long side ≤ 192) and its hole, to measure exposure changes between frames.
@@ -97,6 +104,8 @@ class _Frame:
     position: int = -1
     #: False once the flows of both its pairs are made and what only they read is dropped.
     flow_input_held: bool = True
+    #: False once the hole and ``invalid`` are dropped (:meth:`drop_hole`).
+    hole_held: bool = True
     #: ``blocked`` as last made (read-only) and the movers it was made with: it is read on every access to
     #: the frame as a source (each chain step, every target), and ``invalid | movers`` cost a full-resolution
     #: pass each time. Dropped with the plate (:meth:`release`), so it is held only while the plate is.
@@ -104,6 +113,20 @@ class _Frame:
     _blocked_for: np.ndarray | None = field(default=None, repr=False, compare=False)
     #: ``footprint`` as last made (read-only), with the movers it was made with (None: no movers), the same way.
     _footprint: tuple[np.ndarray | None, Footprint] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def hole(self) -> np.ndarray:
+        """The packet's hole (full resolution)."""
+        if not self.hole_held:
+            raise ContextError(f"position {self.position}: its hole was read after it was dropped")
+        return self.packet.hole
+
+    @property
+    def invalid(self) -> np.ndarray:
+        """Where nothing may be copied from: the hole and non-finite pixels."""
+        if not self.hole_held:
+            raise ContextError(f"position {self.position}: its invalid map was read after it was dropped")
+        return self._invalid
 
     @property
     def blocked(self) -> np.ndarray:
@@ -154,6 +177,7 @@ class _Frame:
         are made."""
         self.gray = self.small_hole = self.thumb = self.thumb_hole = _RELEASED
         self.flow_input_held = False
+        self.drop_hole()
 
     def release(self) -> None:
         """Drop the full-resolution RGB (the packet keeps its frame number and hole)."""
@@ -162,6 +186,15 @@ class _Frame:
             self.packet = replace(self.packet, rgb=_RELEASED)
         self._blocked = self._blocked_for = None
         self._footprint = None
+        self.drop_hole()
+
+    def drop_hole(self) -> None:
+        """Drop the hole and ``invalid`` once nothing reads them: the plate is released and both pairs' flows
+        are made (the packet keeps its frame number)."""
+        if self.hole_held and not self.plate_held and not self.flow_input_held:
+            self.packet = replace(self.packet, hole=_DROPPED_HOLE)
+            self._invalid = _DROPPED_HOLE
+            self.hole_held = False
 
 
 @dataclass
@@ -563,7 +596,7 @@ class _FlowInput:
 def _flow_input(frame: _Frame) -> _FlowInput:
     if not frame.flow_input_held:
         raise ContextError(f"position {frame.position}: a pair's flow was asked for after both were made")
-    return _FlowInput(frame.gray, frame.small_hole, frame.packet.hole, frame.thumb, frame.thumb_hole)
+    return _FlowInput(frame.gray, frame.small_hole, frame.hole, frame.thumb, frame.thumb_hole)
 
 
 def _estimator_spec(estimator: FlowEstimator) -> tuple | None:

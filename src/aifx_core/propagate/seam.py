@@ -209,7 +209,7 @@ def ring_share(
     ry, rx, real, fetched = ring_ys[found], ring_xs[found], real[found], fetched[found]
     crossing = np.zeros(len(ry), bool)
     if frame.movers is not None and options.seam_ring > 0:
-        my, mx = ring(frame.packet.hole, frame.invalid, options.seam_ring, (ys, xs))
+        my, mx = ring(frame.hole, frame.invalid, options.seam_ring, (ys, xs))
         on = frame.movers[my, mx]
         if on.any():
             my, mx = my[on], mx[on]
@@ -218,7 +218,7 @@ def ring_share(
             real, fetched = np.concatenate([real, plate]), np.concatenate([fetched, plate])
             crossing = np.concatenate([crossing, np.ones(len(my), bool)])
     # A blur's error grows with the distance into the hole: judge it at the hole's depth.
-    depth = _depth(frame.packet.hole, ys, xs)
+    depth = _depth(frame.hole, ys, xs)
     radius = int(np.clip(depth / 2, 2 * options.seam_ring, 64))
     ratio = ring_check(ys, xs, ry, rx, real, fetched, frame.level, crossing, radius, options.outlier_tol)
     return smoothstep(options.ring_low, options.ring_high, ratio)
