@@ -637,12 +637,14 @@ SPEED_NOTE = "\n".join(
         "own (pixels change: every case within 0.02 dB but crosser static square −0.06 and dollyball remove "
         "object +0.12; the 5 % rule unchanged everywhere). Under SCHED_FIFO (c5f50f4 → 1a42d2e, alternated): "
         "nine squares 8.5-8.8 → 9.4-9.6 frames/s (engine thread 72-75 → 62-63 CPU ms a frame, flow worker "
-        "39 → 31-32), moving blob 17.3-18.4 → 18.1-19.3. The page's runs (main 697508c), whole speed parts "
-        "alone on the idle machine, three in a row: moving blob 18.6 / 19.1 / 19.4 frames/s, nine squares EXR "
-        "9.7 / 9.6 / 9.6 and PNG 9.7 / 9.7 / 9.5 (165-169 CPU ms a frame against the ≤ 133 that 15 frames/s on "
-        "two cores needs: engine thread ~57, flow side ~56 of which DIS 25 at this preset's floor, Telea ~28 at "
+        "39 → 31-32), moving blob 17.3-18.4 → 18.1-19.3. Then fit maps held as their box and holes dropped with "
+        "their plates (same pixels; memory). The page's runs (main 612c5f0), whole speed parts alone on the "
+        "idle machine, three in a row: moving blob 18.0 / 18.4 / 18.2 frames/s, nine squares EXR 9.7 / 9.5 / "
+        "8.9 and PNG 9.5 / 9.4 / 9.2 (167-179 CPU ms a frame against the ≤ 133 that 15 frames/s on two cores "
+        "needs: engine thread ~57-62, flow side ~56 of which DIS 25 at this preset's floor, Telea ~28 at "
         "OpenCV's floor, reading and writing ~16; what is left needs pixel-changing design work, e.g. a "
-        "half-resolution flow completion), 1080p 3.3 / 3.2 / 3.2. The page shows the third.",
+        "half-resolution flow completion), 1080p 3.2 / 3.2 / 3.2 (the same parts on 697508c, before the memory "
+        "cuts: 18.6 / 19.1 / 19.4, 9.7 / 9.6 / 9.6, 9.7 / 9.7 / 9.5, 3.3 / 3.2 / 3.2). The page shows the third.",
         "",
         "**Two cores.** The encoders (OpenImageIO, OpenEXR), file I/O and most of OpenCV/NumPy release the GIL, "
         "so the fill overlaps its stages on threads (`aifx_core.workers`, 2026-12-03 evening): a writer thread "
