@@ -555,13 +555,13 @@ def _checked(
 ) -> np.ndarray | None:
     """``matrix`` when at least ``min_inliers`` of the samples :func:`_fit_homography_to` would fit follow it
     within ``ransac_px`` (RANSAC's own inlier test), else None."""
-    if len(xs) < 12:
+    samples = _samples(flow, ys, xs, px, py, opt)
+    if samples is None:
         return None
-    step = max(1, len(xs) // opt.max_samples)  # (the samples a fit would take)
-    moved = flow[ys[::step], xs[::step]]
+    src, moved = samples
     if not np.isfinite(moved).all():
         return None
-    delta = moved - homography_flow(matrix, px[::step], py[::step])
+    delta = moved - homography_flow(matrix, src[:, 0], src[:, 1])
     squared = delta[:, 0] * delta[:, 0] + delta[:, 1] * delta[:, 1]
     return matrix if (squared <= np.float32(opt.ransac_px**2)).mean() >= min_inliers else None
 
@@ -688,15 +688,27 @@ def _fit_homography_to(
 ) -> np.ndarray | None:
     """The homography RANSAC fits to ``flow`` at crop pixels (``xs``, ``ys``), frame positions (``px``,
     ``py``) in at most ``iterations`` draws; None if poor (fewer than ``min_inliers`` inliers)."""
-    if len(xs) < 12:
+    samples = _samples(flow, ys, xs, px, py, opt)
+    if samples is None:
         return None
-    step = max(1, len(xs) // opt.max_samples)  # deterministic subsampling: same input, same output
-    src = np.stack([px[::step], py[::step]], axis=-1).astype(np.float32)
-    dst = src + flow[ys[::step], xs[::step]]
+    src, moved = samples
+    dst = src + moved
     if not np.isfinite(dst).all():
         return None
     matrix, inliers = fit_homography(src, dst, opt.ransac_px, iterations)
     return None if matrix is None or inliers.mean() < min_inliers else matrix
+
+
+def _samples(
+    flow: np.ndarray, ys: np.ndarray, xs: np.ndarray, px: np.ndarray, py: np.ndarray, opt: _Settings
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The samples a motion is fitted to or checked on: (frame positions (N, 2) float32, their flow (N, 2)),
+    every ``step``-th of at most ``opt.max_samples`` (deterministic: same input, same output); None under 12."""
+    if len(xs) < 12:
+        return None
+    step = max(1, len(xs) // opt.max_samples)
+    src = np.stack([px[::step], py[::step]], axis=-1).astype(np.float32)
+    return src, flow[ys[::step], xs[::step]]
 
 
 def _layered_base(
