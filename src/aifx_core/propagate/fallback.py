@@ -273,6 +273,12 @@ class Filled:
             made = self._crops[which] = made.astype(np.float32)
         return made
 
+    def _in_crop(self, xs: np.ndarray, ys: np.ndarray, fast: bool) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`sample` at positions inside the crop: (values normalised by their share, share)."""
+        got = sample_points(self._crop(len(self._crops) - 1 if fast else 0), xs - self.x0, ys - self.y0)
+        share = got[:, 3]
+        return got[:, :3] / np.maximum(share, 1e-6)[:, None], share
+
     def sample(self, xs: np.ndarray, ys: np.ndarray, fast: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """(values (N, 3), share (N,)): bilinear samples at full-resolution positions, normalised by the share of
         each sample's footprint that was readable (0 where none was); ``fast``: read the hole at
@@ -280,19 +286,12 @@ class Filled:
         near = (xs >= self.x0) & (xs < self.x1 - 1) & (ys >= self.y0) & (ys < self.y1 - 1)
         if near.all():
             # (most steps read inside the crop: no masked gathers and scatters)
-            crop = self._crop(len(self._crops) - 1 if fast else 0)
-            got = sample_points(crop, xs - self.x0, ys - self.y0)
-            share = got[:, 3]
-            values = got[:, :3] / np.maximum(share, 1e-6)[:, None]
+            values, share = self._in_crop(xs, ys, fast)
             return values, np.where(share > 1e-3, share, 0.0).astype(np.float32)
         values = np.zeros((len(xs), 3), np.float32)
         share = np.zeros(len(xs), np.float32)
         if near.any():
-            crop = self._crop(len(self._crops) - 1 if fast else 0)
-            got = sample_points(crop, xs[near] - self.x0, ys[near] - self.y0)
-            weight = got[:, 3]
-            share[near] = weight
-            values[near] = got[:, :3] / np.maximum(weight, 1e-6)[:, None]
+            values[near], share[near] = self._in_crop(xs[near], ys[near], fast)
         far = ~near
         if far.any():
             far_x, far_y = xs[far], ys[far]

@@ -72,10 +72,7 @@ class Keyframes:
         if chosen is None:
             return Anchor(None)
         frame = self.pairs.frames[chosen]
-        hole = frame.hole
-        return Anchor(
-            frame.packet.frame, self.keyframe_images[chosen].hole_values(hole), hole_fingerprint(hole)
-        )
+        return self._anchor_of(chosen, frame.packet.frame, frame.hole)
 
     def _decide(self, block: int) -> int | None:
         """Choose the block's keyframe and start its image (:meth:`anchor` without the anchor)."""
@@ -102,8 +99,12 @@ class Keyframes:
         """Hand keyframe ``k``'s anchor to ``on_anchor`` (its image is read for it: its fill is finished)."""
         block, number, hole = self._unsent.pop(k)
         assert self.on_anchor is not None
-        image = self.keyframe_images[k]
-        self.on_anchor(block, Anchor(number, image.hole_values(hole), hole_fingerprint(hole)))
+        self.on_anchor(block, self._anchor_of(k, number, hole))
+
+    def _anchor_of(self, k: int, number: int, hole: np.ndarray) -> Anchor:
+        """Keyframe ``k``'s anchor: frame ``number``'s fill inside ``hole`` (kept with the anchor's record: the
+        frame's own hole may be dropped by the time it is sent)."""
+        return Anchor(number, self.keyframe_images[k].hole_values(hole), hole_fingerprint(hole))
 
     def flush(self) -> None:
         """Send every anchor not sent yet (the run's end: every block it decided is the shot's)."""
@@ -120,8 +121,7 @@ class Keyframes:
             if self.anchors is not None and block in self.anchors:
                 self._use_anchor(block)
             elif self.anchors is None or self.on_anchor is not None:
-                self._decide(block)
-                chosen = self.keyframe_of_block[block]
+                chosen = self._decide(block)
                 if self.on_anchor is not None:
                     if chosen is None:
                         self.on_anchor(block, Anchor(None))
