@@ -37,7 +37,7 @@ import cv2
 import numpy as np
 
 from .fill import push_pull_fill
-from .holes import Upsampling, geometry, shared_distance
+from .holes import CENTRE, Upsampling, coarse_hole, geometry, shared_distance
 from .motion import (
     JUMP,
     background_layers,
@@ -218,11 +218,12 @@ def _complete(
     # (a coarse grid on slow pairs only: on the fast whips it lost 0.1-0.45 dB, where DIS's drag, the grown
     # fringe and its votes are a few pixels wide)
     step = 1 if fast else max(1, opt.step)
+    opt = replace(opt, step=step)
     geo = geometry(hole, distance, gap, opt.ring, FRINGE_VOTE_FROM, step)
     (y0, x0), crop = geo.origin, geo.crop
     near, inside, known, reach = geo.near, geo.inside, geo.known, geo.reach
-    crops = [_coarse(flow, step)[crop] for flow in flows]
-    moving = [_coarse(mask, step)[crop] for mask in movers]
+    crops = [_coarse(flow, step, crop) for flow in flows]
+    moving = [_coarse(mask, step, crop) for mask in movers]
     # Flow j runs A→B for even j, so it lands in B's hole; B→A for odd j.
     if LANDING_PX >= 0:
         landing = (
@@ -305,9 +306,17 @@ def _complete(
     return completed, fits
 
 
-def _coarse(array: np.ndarray, step: int) -> np.ndarray:
+def _coarse(array: np.ndarray, step: int, crop: tuple[slice, slice]) -> np.ndarray:
     """Every ``step``-th pixel of ``array`` (contiguous: OpenCV reads it), or ``array`` itself at step 1."""
-    return array if step <= 1 else np.ascontiguousarray(array[::step, ::step])
+    if step <= 1:
+        return array[crop]
+    if CENTRE:
+        full = array[crop[0].start * step : crop[0].stop * step, crop[1].start * step : crop[1].stop * step]
+        rows, cols = crop[0].stop - crop[0].start, crop[1].stop - crop[1].start
+        if array.dtype == bool:
+            return coarse_hole(full, step)[:rows, :cols]
+        return cv2.resize(full, (cols, rows), interpolation=cv2.INTER_AREA).reshape(rows, cols, -1)
+    return np.ascontiguousarray(array[::step, ::step][crop])
 
 
 def _upsampled(
@@ -373,7 +382,7 @@ def _unverified(flow: np.ndarray, origin: tuple[int, int], landing: np.ndarray, 
     gx = np.arange(origin[1], origin[1] + width, dtype=np.float32)[None, :]
     gy = np.arange(origin[0], origin[0] + height, dtype=np.float32)[:, None]
     if step > 1:  # (a coarse crop: its pixels' positions on the frame, where ``landing`` is)
-        gx, gy = gx * np.float32(step), gy * np.float32(step)
+        gx, gy = gx * np.float32(step) + np.float32(CENTRE), gy * np.float32(step) + np.float32(CENTRE)
     tx, ty = gx + flow[..., 0], gy + flow[..., 1]
     lands = cv2.remap(landing, tx, ty, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=(1e6,))
     return ~(lands > LANDING_PX)
