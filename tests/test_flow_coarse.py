@@ -28,16 +28,19 @@ def _squares(height: int, width: int) -> np.ndarray:
 
 def test_a_coarse_completion_recovers_a_slow_homography_and_keeps_the_flow_outside_bit_for_bit() -> None:
     height, width = 180, 330
-    matrix = np.array([[1.004, 0.003, 2.5], [-0.002, 0.998, -1.5], [4e-6, 6e-6, 1.0]])
+    # (a zoom of 2 %: a pixel's misplacement between the grids would cost 0.02 px)
+    matrix = np.array([[1.02, 0.004, -2.0], [-0.003, 1.02, -1.5], [4e-6, 6e-6, 1.0]])
     forward = _homography_field(height, width, matrix)
     backward = _homography_field(height, width, np.linalg.inv(matrix))
     hole = _squares(height, width)
     given = [np.where(hole[..., None], np.float32(40.0), f).astype(np.float32) for f in (forward, backward)]
     out = complete_flows_scored([g.copy() for g in given], hole, holes=(hole, hole), step=2)
     distance = hole_distance(hole)
+    full = complete_flows_scored([g.copy() for g in given], hole, holes=(hole, hole), step=1)
+    assert not np.array_equal(out[0], full[0])  # (the coarse grid was used)
     for completed, source, truth in zip(out[:2], given, (forward, backward), strict=True):
         error = np.hypot(*np.moveaxis(completed - truth, -1, 0))
-        assert error[hole].max() < 0.05, error[hole].max()
+        assert error[hole].max() < 0.01, error[hole].max()
         # Beyond the completed region (the gap around the holes) every value is the one given.
         np.testing.assert_array_equal(completed[distance > 10], source[distance > 10])
         assert not np.array_equal(completed[hole], source[hole])

@@ -37,7 +37,7 @@ import cv2
 import numpy as np
 
 from .fill import push_pull_fill
-from .holes import CENTRE, Upsampling, coarse_hole, geometry, shared_distance
+from .holes import Upsampling, geometry, shared_distance
 from .motion import (
     JUMP,
     background_layers,
@@ -310,12 +310,6 @@ def _coarse(array: np.ndarray, step: int, crop: tuple[slice, slice]) -> np.ndarr
     """Every ``step``-th pixel of ``array`` (contiguous: OpenCV reads it), or ``array`` itself at step 1."""
     if step <= 1:
         return array[crop]
-    if CENTRE:
-        full = array[crop[0].start * step : crop[0].stop * step, crop[1].start * step : crop[1].stop * step]
-        rows, cols = crop[0].stop - crop[0].start, crop[1].stop - crop[1].start
-        if array.dtype == bool:
-            return coarse_hole(full, step)[:rows, :cols]
-        return cv2.resize(full, (cols, rows), interpolation=cv2.INTER_AREA).reshape(rows, cols, -1)
     return np.ascontiguousarray(array[::step, ::step][crop])
 
 
@@ -382,7 +376,7 @@ def _unverified(flow: np.ndarray, origin: tuple[int, int], landing: np.ndarray, 
     gx = np.arange(origin[1], origin[1] + width, dtype=np.float32)[None, :]
     gy = np.arange(origin[0], origin[0] + height, dtype=np.float32)[:, None]
     if step > 1:  # (a coarse crop: its pixels' positions on the frame, where ``landing`` is)
-        gx, gy = gx * np.float32(step) + np.float32(CENTRE), gy * np.float32(step) + np.float32(CENTRE)
+        gx, gy = gx * np.float32(step), gy * np.float32(step)
     tx, ty = gx + flow[..., 0], gy + flow[..., 1]
     lands = cv2.remap(landing, tx, ty, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=(1e6,))
     return ~(lands > LANDING_PX)

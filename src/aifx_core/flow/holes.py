@@ -49,8 +49,6 @@ def _read_only(array: np.ndarray) -> np.ndarray:
     return array
 
 
-import os
-CENTRE = 0.5 if os.environ.get("AIFX_CENTRE") == "1" else 0.0
 _DISTANCES = _Recent(3)  # (a moving hole: the union, and each frame's own for two pairs)
 _GEOMETRIES = _Recent(2)
 
@@ -155,12 +153,11 @@ def coarse_hole(hole: np.ndarray, step: int) -> np.ndarray:
 def _coarse_geometry(
     hole: np.ndarray, distance: np.ndarray, gap: int, ring: int, vote_from: float, step: int
 ) -> Geometry:
-    cgap = gap + int(os.environ.get("AIFX_SEAM", "0"))
-    small = np.ascontiguousarray(hole[::step, ::step]) if os.environ.get("AIFX_HOLESUB") == "1" else coarse_hole(hole, step)
-    if os.environ.get("AIFX_DSUB") == "1":
-        coarse = _geometry(coarse_hole(hole, step), np.ascontiguousarray(distance[::step, ::step]), cgap, ring, vote_from, step)
-    else:
-        coarse = _geometry(small, hole_distance(small) * np.float32(step), cgap, ring, vote_from, step)
+    # The frame's own distances at the coarse pixels: the ring, the fringe and the depth's edge are the frame's,
+    # sampled (a distance transform of the coarse hole moved the ring by up to a pixel on two sides: measured,
+    # dollyball static square 33.92 against 34.01 dB). The coarse hole only bounds the crop.
+    sampled = np.ascontiguousarray(distance[::step, ::step])
+    coarse = _geometry(coarse_hole(hole, step), sampled, gap, ring, vote_from, step)
     (y0, x0), near = coarse.origin, coarse.near
     height, width = hole.shape
     rows, cols = near.shape
@@ -170,8 +167,8 @@ def _coarse_geometry(
     )
     full_near = distance[crop].copy()
     ys, xs = float_grid(crop[0].start, crop[0].stop, crop[1].start, crop[1].stop)
-    map_y = (ys - np.float32(CENTRE)) / np.float32(step) - np.float32(y0)
-    map_x = (xs - np.float32(CENTRE)) / np.float32(step) - np.float32(x0)
+    map_y = ys / np.float32(step) - np.float32(y0)
+    map_x = xs / np.float32(step) - np.float32(x0)
     nearest = (
         np.minimum(np.rint(map_y), rows - 1).astype(np.intp),
         np.minimum(np.rint(map_x), cols - 1).astype(np.intp),
@@ -217,7 +214,7 @@ def _geometry(
         inner = own & inside[box]
         gy, gx = float_grid(y0 + y, y0 + y + h, x0 + x, x0 + x + w)
         if step > 1:  # (the frame's own coordinates of the coarse pixels)
-            gy, gx = gy * np.float32(step) + np.float32(CENTRE), gx * np.float32(step) + np.float32(CENTRE)
+            gy, gx = gy * np.float32(step), gx * np.float32(step)
         groups.append(
             Group(
                 box,
