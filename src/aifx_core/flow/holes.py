@@ -229,8 +229,8 @@ def _geometry(
             )
         )
     depth = cv2.distanceTransform(inside.astype(np.uint8), cv2.DIST_L2, 5)
-    if step > 1:
-        depth *= np.float32(step)
+    if step > 1:  # (in the frame's pixels)
+        depth = depth * np.float32(step)
     return Geometry(
         (y0, x0),
         crop,
