@@ -162,7 +162,7 @@ def test_concurrently_runs_the_calls_at_once_in_order_and_leaves_no_thread(monke
     assert sorted(finished) == [0, 1, 2] and _no_worker_threads()
     monkeypatch.setenv(THREADS_ENV, "1")
     names = concurrently([lambda: threading.current_thread().name] * 3)
-    assert names == [threading.current_thread().name] * 3
+    assert names == [threading.current_thread().name] * 6
 
 
 def test_concurrently_runs_its_calls_in_turn_within_in_turn(monkeypatch):
@@ -206,11 +206,12 @@ def test_telea_runs_its_channel_passes_at_once_with_the_same_values(monkeypatch)
     monkeypatch.setattr(cv2, "inpaint", recording)
     monkeypatch.delenv(THREADS_ENV, raising=False)
     together = telea.inpaint(rgb, hole)
-    assert sorted(names) == sorted([threading.current_thread().name, "aifx-telea-1", "aifx-telea-2"])
+    # (the hole's two squares lie apart: each channel's pass marches both, one after the other)
+    assert sorted(names) == sorted([threading.current_thread().name, "aifx-telea-1", "aifx-telea-2"] * 2)
     monkeypatch.setenv(THREADS_ENV, "1")
     names.clear()
     alone = telea.inpaint(rgb, hole)
-    assert names == [threading.current_thread().name] * 3
+    assert names == [threading.current_thread().name] * 6
     assert np.array_equal(together, alone, equal_nan=True) and _no_worker_threads()
     assert not np.array_equal(together[hole], rgb[hole])
 
