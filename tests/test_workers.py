@@ -162,7 +162,7 @@ def test_concurrently_runs_the_calls_at_once_in_order_and_leaves_no_thread(monke
     assert sorted(finished) == [0, 1, 2] and _no_worker_threads()
     monkeypatch.setenv(THREADS_ENV, "1")
     names = concurrently([lambda: threading.current_thread().name] * 3)
-    assert names == [threading.current_thread().name] * 6
+    assert names == [threading.current_thread().name] * 3
 
 
 def test_concurrently_runs_its_calls_in_turn_within_in_turn(monkeypatch):
