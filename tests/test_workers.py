@@ -206,11 +206,12 @@ def test_telea_runs_its_channel_passes_at_once_with_the_same_values(monkeypatch)
     monkeypatch.setattr(cv2, "inpaint", recording)
     monkeypatch.delenv(THREADS_ENV, raising=False)
     together = telea.inpaint(rgb, hole)
-    assert sorted(names) == sorted([threading.current_thread().name, "aifx-telea-1", "aifx-telea-2"])
+    # (the hole's two squares lie apart: each channel's pass marches both, one after the other)
+    assert sorted(names) == sorted([threading.current_thread().name, "aifx-telea-1", "aifx-telea-2"] * 2)
     monkeypatch.setenv(THREADS_ENV, "1")
     names.clear()
     alone = telea.inpaint(rgb, hole)
-    assert names == [threading.current_thread().name] * 3
+    assert names == [threading.current_thread().name] * 6
     assert np.array_equal(together, alone, equal_nan=True) and _no_worker_threads()
     assert not np.array_equal(together[hole], rgb[hole])
 
