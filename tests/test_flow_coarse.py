@@ -68,7 +68,7 @@ def test_a_coarse_completion_keeps_two_layers_apart_across_the_hole() -> None:
 def test_a_fast_pair_is_completed_on_the_frames_own_grid() -> None:
     height, width = 180, 330
     forward = np.zeros((height, width, 2), np.float32)
-    forward[..., 0] = FAST_PX + 14.0  # (a fast pan: the grown fringe is a few pixels wide, kept full size)
+    forward[..., 0] = FAST_PX + 14.0  # (a fast pan: the fringe grows by 4 px, kept on the full grid)
     hole = _squares(height, width)
     given = np.where(hole[..., None], np.float32(-30.0), forward).astype(np.float32)
     coarse = complete_flows_scored([given.copy(), -given], hole, step=2)

@@ -102,6 +102,11 @@ FRINGE_VOTE_FROM = 8.0
 #: The frame-wide background layers and mover masks stay on the frame's grid; distances, widths and motions
 #: are in the frame's pixels either way. Measured: docs/method.md "Speed, tenth pass".
 PAIR_STEP = 2
+#: ... on a slow pair, and on a fast one whose replaced fringe grows by at most this many working pixels
+#: (``_fast_gap``: motion up to FAST_PX + 3 / FAST_GAP = 20 px a frame). Faster pairs keep the frame's grid: there
+#: the coarse grid lost whip's static square 0.28 dB (its pairs grow the fringe by 2-8 px; tennis's fast pairs by
+#: 1-3). Measured: docs/method.md "Speed, tenth pass".
+COARSE_FAST_GAP = 3
 
 
 @dataclass(frozen=True)
@@ -215,9 +220,9 @@ def _complete(
     if fast and 1 < opt.max_layers < FAST_LAYERS:  # (a caller asking for one motion gets one)
         opt = replace(opt, max_layers=FAST_LAYERS)
     # (what the hole alone decides, kept while the next pairs have the same hole: :mod:`.holes`)
-    # (a coarse grid on slow pairs only: on the fast whips it lost 0.1-0.45 dB, where DIS's drag, the grown
-    # fringe and its votes are a few pixels wide)
-    step = 1 if fast else max(1, opt.step)
+    # (the coarse grid up to a fringe grown by COARSE_FAST_GAP: on the fastest whip pairs it lost 0.28 dB, where
+    # DIS's drag, the grown fringe and its votes are a few pixels wide)
+    step = 1 if gap - opt.gap > COARSE_FAST_GAP else max(1, opt.step)
     opt = replace(opt, step=step)
     geo = geometry(hole, distance, gap, opt.ring, FRINGE_VOTE_FROM, step)
     (y0, x0), crop = geo.origin, geo.crop
