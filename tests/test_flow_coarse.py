@@ -65,16 +65,37 @@ def test_a_coarse_completion_keeps_two_layers_apart_across_the_hole() -> None:
     assert (error[off_boundary] < 0.5).mean() > 0.95
 
 
-def test_a_fast_pair_is_completed_on_the_frames_own_grid() -> None:
+def _pan(speed: float) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+    """A pan at ``speed`` px a frame over six square holes, completed on the coarse and on the full grid."""
     height, width = 180, 330
-    forward = np.zeros((height, width, 2), np.float32)
-    forward[..., 0] = FAST_PX + 14.0  # (a fast pan: the fringe grows by 4 px, kept on the full grid)
+    forward = _pan_field(height, width, speed)
     hole = _squares(height, width)
     given = np.where(hole[..., None], np.float32(-30.0), forward).astype(np.float32)
     coarse = complete_flows_scored([given.copy(), -given], hole, step=2)
     full = complete_flows_scored([given.copy(), -given], hole, step=1)
+    return coarse, full
+
+
+def _pan_field(height: int, width: int, speed: float) -> np.ndarray:
+    """A pan at ``speed`` px a frame with a 1 % zoom (no two pixels' motions alike)."""
+    matrix = np.array([[1.01, 0.0, speed - 1.65], [0.0, 1.01, -0.9], [0.0, 0.0, 1.0]])
+    return _homography_field(height, width, matrix)
+
+
+def test_a_fast_pair_is_completed_on_the_frames_own_grid() -> None:
+    # (the fringe grows by 0.3 px per px beyond FAST_PX: 4 px here, beyond COARSE_FAST_GAP)
+    coarse, full = _pan(FAST_PX + 14.0)
     for a, b in zip(coarse, full, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_pair_just_beyond_fast_is_still_completed_on_the_coarse_grid() -> None:
+    # (a fringe grown by 2 px: within COARSE_FAST_GAP)
+    coarse, full = _pan(FAST_PX + 7.0)
+    assert not np.array_equal(coarse[0], full[0])
+    hole = _squares(180, 330)
+    truth = _pan_field(180, 330, FAST_PX + 7.0)
+    assert np.abs(coarse[0][hole] - truth[hole]).max() < 0.01
 
 
 def test_the_coarse_geometry_samples_the_frames_ring() -> None:
