@@ -37,8 +37,9 @@ import cv2
 import numpy as np
 
 from .fill import push_pull_fill
-from .holes import geometry, shared_distance
+from .holes import Upsampling, geometry, shared_distance
 from .motion import (
+    JUMP,
     background_layers,
     fit_homography,
     flow_jumps,
@@ -95,6 +96,17 @@ FRINGE_VOTE = 2.0
 #: the whips: from 8 px gains 0.2 dB on whip's static square over the fixed fringe's 10 px, from 6 px loses
 #: the moving blob a frame, from 13 px loses 0.1 dB).
 FRINGE_VOTE_FROM = 8.0
+#: A frame pair's hole motions are found on every PAIR_STEP-th pixel (``step`` of :func:`complete_flows`,
+#: passed by the pair flows of :mod:`..propagate.pairs`): DIS's ``medium`` preset computes its flow at half
+#: resolution anyway (finest scale 1), and the completion's cost follows the pixels of the rings and holes.
+#: The frame-wide background layers and mover masks stay on the frame's grid; distances, widths and motions
+#: are in the frame's pixels either way. Measured: docs/method.md "Speed, tenth pass".
+PAIR_STEP = 2
+#: ... on a slow pair, and on a fast one whose replaced fringe grows by at most this many working pixels
+#: (``_fast_gap``: motion up to FAST_PX + 3 / FAST_GAP = 20 px a frame). Faster pairs keep the frame's grid: there
+#: the coarse grid lost whip's static square 0.28 dB (its pairs grow the fringe by 2-8 px; tennis's fast pairs by
+#: 1-3). Measured: docs/method.md "Speed, tenth pass".
+COARSE_FAST_GAP = 3
 
 
 @dataclass(frozen=True)
@@ -114,6 +126,9 @@ class _Settings:
     #: ``images`` through :func:`.motion.smoothed_grey`, when the caller has them (shared with its mover
     #: detection: each blurred once).
     smoothed: tuple[np.ndarray, np.ndarray] | None = None
+    #: The hole's motions are found on every ``step``-th pixel (1: all; see :data:`PAIR_STEP`); the flow
+    #: outside the completed region is the flow given whatever the step.
+    step: int = 1
 
 
 def complete_flow(flow: np.ndarray, hole: np.ndarray, **options: Any) -> np.ndarray:
@@ -205,11 +220,15 @@ def _complete(
     if fast and 1 < opt.max_layers < FAST_LAYERS:  # (a caller asking for one motion gets one)
         opt = replace(opt, max_layers=FAST_LAYERS)
     # (what the hole alone decides, kept while the next pairs have the same hole: :mod:`.holes`)
-    geo = geometry(hole, distance, gap, opt.ring, FRINGE_VOTE_FROM)
+    # (the coarse grid up to a fringe grown by COARSE_FAST_GAP: on the fastest whip pairs it lost 0.28 dB, where
+    # DIS's drag, the grown fringe and its votes are a few pixels wide)
+    step = 1 if gap - opt.gap > COARSE_FAST_GAP else max(1, opt.step)
+    opt = replace(opt, step=step)
+    geo = geometry(hole, distance, gap, opt.ring, FRINGE_VOTE_FROM, step)
     (y0, x0), crop = geo.origin, geo.crop
     near, inside, known, reach = geo.near, geo.inside, geo.known, geo.reach
-    crops = [flow[crop] for flow in flows]
-    moving = [mask[crop] for mask in movers]
+    crops = [_coarse(flow, step, crop) for flow in flows]
+    moving = [_coarse(mask, step, crop) for mask in movers]
     # Flow j runs A→B for even j, so it lands in B's hole; B→A for odd j.
     if LANDING_PX >= 0:
         landing = (
@@ -217,7 +236,7 @@ def _complete(
             if opt.holes is None
             else [distance if np.array_equal(own, hole) else shared_distance(own) for own in opt.holes[::-1]]
         )
-        unverified = [_unverified(crops[j], (y0, x0), landing[j % 2]) for j in range(len(flows))]
+        unverified = [_unverified(crops[j], (y0, x0), landing[j % 2], step) for j in range(len(flows))]
     else:  # (the check is off: nothing to compute)
         unverified = [np.zeros(near.shape, bool) for _ in flows]
     bases = [np.zeros_like(c) for c in crops]
@@ -268,7 +287,14 @@ def _complete(
     residuals = [c - b for c, b in zip(crops, bases, strict=True)]
     filled = _push_pull_channels(residuals, learn)
     depth = geo.depth
-    spread = _coarse_spread(errors, rings if rings.any() else learn)
+    spread = _coarse_spread(errors, rings if rings.any() else learn, max(1, 4 // step))
+    if geo.full is not None:
+        with np.errstate(all="ignore"):  # (summed everywhere, written only where done)
+            values = [b + f for b, f in zip(bases, filled, strict=True)]
+        scores = [s * (1.0 + depth / opt.ring) + DRIFT * depth for s in spread]
+        for score in scores:
+            score[unknown] = UNKNOWN_FIT
+        return _upsampled(flows, movers, geo.full, values, scores, opt.gap if gap > opt.gap else None)
     completed = []
     for j, flow in enumerate(flows):
         out = flow.copy()
@@ -282,6 +308,44 @@ def _complete(
         fit = spread[j] * (1.0 + depth / opt.ring) + DRIFT * depth
         fit[unknown] = UNKNOWN_FIT
         fits[j][crop][inside] = fit[inside]
+    return completed, fits
+
+
+def _coarse(array: np.ndarray, step: int, crop: tuple[slice, slice]) -> np.ndarray:
+    """Every ``step``-th pixel of ``array`` (contiguous: OpenCV reads it), or ``array`` itself at step 1."""
+    if step <= 1:
+        return array[crop]
+    return np.ascontiguousarray(array[::step, ::step][crop])
+
+
+def _upsampled(
+    flows: list[np.ndarray],
+    movers: list[np.ndarray],
+    full: Upsampling,
+    values: list[np.ndarray],
+    scores: list[np.ndarray],
+    fringe_gap: int | None,
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The completion on a coarse grid brought back to the frame's: each flow (a copy) takes the coarse
+    crop's ``values`` (bilinear between coarse pixels) where the frame's own pixels are within the gap of the
+    hole and a ring was learned from, and nowhere else (every other pixel is the flow given, bit for bit);
+    each fit map takes ``scores`` there. ``fringe_gap``: on a fast pair, the fixed gap beyond which the grown
+    fringe keeps an unmasked mover's own flow (None: a slow pair)."""
+    height, width = flows[0].shape[:2]
+    done = full.inside & ~full.unknown
+    completed, fits = [], []
+    for j, flow in enumerate(flows):
+        out = flow.copy()
+        up = cv2.remap(values[j], full.map_x, full.map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        here = done if fringe_gap is None else done & ~(movers[j][full.crop] & (full.near > fringe_gap))
+        np.copyto(out[full.crop], up, where=channel_mask(here, 2))
+        completed.append(out)
+        score = cv2.remap(
+            scores[j], full.map_x, full.map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
+        fit = np.zeros((height, width), np.float32)
+        fit[full.crop][full.inside] = score[full.inside]
+        fits.append(fit)
     return completed, fits
 
 
@@ -302,7 +366,7 @@ def _fast_gap(flows: list[np.ndarray], usable: np.ndarray) -> int:
     return int(round(FAST_GAP * max(0.0, speed - FAST_PX)))
 
 
-def _unverified(flow: np.ndarray, origin: tuple[int, int], landing: np.ndarray) -> np.ndarray:
+def _unverified(flow: np.ndarray, origin: tuple[int, int], landing: np.ndarray, step: int = 1) -> np.ndarray:
     """Where a crop's flow (crop top-left at ``origin``) lands within ``LANDING_PX`` of the hole it points
     to (``landing``: the distance to it over the frame); a flow leaving the frame is left as it is.
 
@@ -316,6 +380,8 @@ def _unverified(flow: np.ndarray, origin: tuple[int, int], landing: np.ndarray) 
     # (coordinates as a row and a column, broadcast: the same sums as with whole grids)
     gx = np.arange(origin[1], origin[1] + width, dtype=np.float32)[None, :]
     gy = np.arange(origin[0], origin[0] + height, dtype=np.float32)[:, None]
+    if step > 1:  # (a coarse crop: its pixels' positions on the frame, where ``landing`` is)
+        gx, gy = gx * np.float32(step), gy * np.float32(step)
     tx, ty = gx + flow[..., 0], gy + flow[..., 1]
     lands = cv2.remap(landing, tx, ty, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=(1e6,))
     return ~(lands > LANDING_PX)
@@ -525,7 +591,7 @@ def _spanning_mover(
     RANSAC. ``given``: a homography checked instead of a fit (kept with half the samples inlying, as a fit
     is)."""
     on_ring = ring & moving
-    if on_ring.sum() < 24:
+    if on_ring.sum() * opt.step * opt.step < 24:  # (24 frame pixels)
         return None
     across = _between(on_ring, ring)
     if not (across & inside).any():
@@ -619,7 +685,7 @@ def _layer_motions(
         error = np.hypot(*(samples[piece] - homography_flow(matrix, px[piece], py[piece])).T)
         return median_side(error, agree) < 0 and (error < inlier).mean() >= 0.5
 
-    pieces = _ring_pieces(flow, ring_mask, ys, xs, min_layer)
+    pieces = _ring_pieces(flow, ring_mask, ys, xs, min_layer, opt.step)
     matrices: list[np.ndarray] = []
     if len(pieces) > 1:
         # (homography, member samples, frame-wide, grown: pieces joined it after its fit)
@@ -662,11 +728,12 @@ def _layer_motions(
 
 
 def _ring_pieces(
-    flow: np.ndarray, ring_mask: np.ndarray, ys: np.ndarray, xs: np.ndarray, min_size: int
+    flow: np.ndarray, ring_mask: np.ndarray, ys: np.ndarray, xs: np.ndarray, min_size: int, step: int = 1
 ) -> list[np.ndarray]:
     """The ring cut where the flow jumps: the pieces of at least ``min_size`` pixels as masks over the ring's
-    samples (``ys``, ``xs``), largest first (ties by position: deterministic)."""
-    jump = flow_jumps(flow)
+    samples (``ys``, ``xs``), largest first (ties by position: deterministic). ``step``: the flow is on every
+    ``step``-th pixel (a jump per frame pixel is ``step`` times larger per sample)."""
+    jump = flow_jumps(flow) if step <= 1 else flow_jumps(flow, step * JUMP)
     count, labels = cv2.connectedComponents((ring_mask & ~jump).astype(np.uint8), connectivity=4)
     sizes = np.bincount(labels.ravel(), minlength=count)
     sizes[0] = 0

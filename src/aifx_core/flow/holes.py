@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import cv2
@@ -97,20 +97,99 @@ class Geometry:
     rings: np.ndarray
     unknown: np.ndarray
     depth: np.ndarray
+    #: With ``step`` > 1 (the grid is every ``step``-th pixel of the frame): how its values come back to the
+    #: frame's own grid (:class:`Upsampling`); None at step 1.
+    full: Upsampling | None = None
 
 
-def geometry(hole: np.ndarray, distance: np.ndarray, gap: int, ring: int, vote_from: float) -> Geometry:
+@dataclass(frozen=True)
+class Upsampling:
+    """The frame's own pixels a coarse :class:`Geometry` completes, and where each lies on the coarse crop.
+
+    ``crop``: the frame's pixels the coarse crop covers; ``inside``: those within ``gap`` of the hole (at the
+    frame's resolution: the region completed is the same as at step 1); ``near``: their distance to the hole;
+    ``unknown``: the coarse ``unknown`` at each of them; ``map_x``, ``map_y``: each one's position on the
+    coarse crop (for ``cv2.remap``: coarse pixel (i, j) is the frame's pixel (step·i, step·j))."""
+
+    crop: tuple[slice, slice]
+    inside: np.ndarray
+    near: np.ndarray
+    unknown: np.ndarray
+    map_x: np.ndarray
+    map_y: np.ndarray
+
+
+def geometry(
+    hole: np.ndarray, distance: np.ndarray, gap: int, ring: int, vote_from: float, step: int = 1
+) -> Geometry:
     """The completion's :class:`Geometry` of ``hole`` (``distance``: its :func:`.motion.hole_distance`),
-    read-only, kept for the next pairs with the same hole and settings."""
+    read-only, kept for the next pairs with the same hole and settings.
+
+    ``step`` > 1: on every ``step``-th pixel of the frame (a pixel is in the coarse hole when any frame pixel
+    of its ``step`` x ``step`` cell is), distances, depth and the grids (``gy``, ``gx``) still in the frame's
+    pixels, so ``gap``, ``ring``, ``vote_from`` and every motion mean the same as at step 1; ``full`` says
+    where the completed values go back on the frame's grid."""
+    if step <= 1:
+        return _GEOMETRIES.get(
+            hole, (gap, ring, vote_from), lambda: _geometry(hole, distance, gap, ring, vote_from)
+        )
     return _GEOMETRIES.get(
-        hole, (gap, ring, vote_from), lambda: _geometry(hole, distance, gap, ring, vote_from)
+        hole,
+        (gap, ring, vote_from, step),
+        lambda: _coarse_geometry(hole, distance, gap, ring, vote_from, step),
     )
 
 
-def _geometry(hole: np.ndarray, distance: np.ndarray, gap: int, ring: int, vote_from: float) -> Geometry:
+def coarse_hole(hole: np.ndarray, step: int) -> np.ndarray:
+    """``hole`` on every ``step``-th pixel: a coarse pixel (i, j) is in it when any frame pixel of the cell
+    starting at (step·i, step·j) is (so no hole pixel is between coarse known pixels)."""
+    height, width = hole.shape
+    rows, cols = -(-height // step), -(-width // step)
+    padded = np.zeros((rows * step, cols * step), bool)
+    padded[:height, :width] = hole
+    return padded.reshape(rows, step, cols, step).any(axis=(1, 3))
+
+
+def _coarse_geometry(
+    hole: np.ndarray, distance: np.ndarray, gap: int, ring: int, vote_from: float, step: int
+) -> Geometry:
+    # The frame's own distances at the coarse pixels: the ring, the fringe and the depth's edge are the frame's,
+    # sampled (a distance transform of the coarse hole moved the ring by up to a pixel on two sides: measured,
+    # dollyball static square 33.92 against 34.01 dB). The coarse hole only bounds the crop.
+    sampled = np.ascontiguousarray(distance[::step, ::step])
+    coarse = _geometry(coarse_hole(hole, step), sampled, gap, ring, vote_from, step)
+    (y0, x0), near = coarse.origin, coarse.near
+    height, width = hole.shape
+    rows, cols = near.shape
+    crop = (
+        slice(step * y0, min(height, step * (y0 + rows))),
+        slice(step * x0, min(width, step * (x0 + cols))),
+    )
+    full_near = distance[crop].copy()
+    ys, xs = float_grid(crop[0].start, crop[0].stop, crop[1].start, crop[1].stop)
+    map_y = ys / np.float32(step) - np.float32(y0)
+    map_x = xs / np.float32(step) - np.float32(x0)
+    nearest = (
+        np.minimum(np.rint(map_y), rows - 1).astype(np.intp),
+        np.minimum(np.rint(map_x), cols - 1).astype(np.intp),
+    )
+    up = Upsampling(
+        crop,
+        _read_only(full_near <= gap),
+        _read_only(full_near),
+        _read_only(coarse.unknown[nearest]),
+        _read_only(map_x),
+        _read_only(map_y),
+    )
+    return replace(coarse, full=up)
+
+
+def _geometry(
+    hole: np.ndarray, distance: np.ndarray, gap: int, ring: int, vote_from: float, step: int = 1
+) -> Geometry:
     height, width = hole.shape
     ys, xs = np.nonzero(hole)
-    margin = gap + ring + 1
+    margin = gap + ring + 1 if step == 1 else -(-(gap + ring) // step) + 1
     y0, y1 = max(0, int(ys.min()) - margin), min(height, int(ys.max()) + margin + 1)
     x0, x1 = max(0, int(xs.min()) - margin), min(width, int(xs.max()) + margin + 1)
     crop = (slice(y0, y1), slice(x0, x1))
@@ -134,6 +213,8 @@ def _geometry(hole: np.ndarray, distance: np.ndarray, gap: int, ring: int, vote_
             unknown[box] |= own
         inner = own & inside[box]
         gy, gx = float_grid(y0 + y, y0 + y + h, x0 + x, x0 + x + w)
+        if step > 1:  # (the frame's own coordinates of the coarse pixels)
+            gy, gx = gy * np.float32(step), gx * np.float32(step)
         groups.append(
             Group(
                 box,
@@ -148,6 +229,8 @@ def _geometry(hole: np.ndarray, distance: np.ndarray, gap: int, ring: int, vote_
             )
         )
     depth = cv2.distanceTransform(inside.astype(np.uint8), cv2.DIST_L2, 5)
+    if step > 1:  # (in the frame's pixels)
+        depth = depth * np.float32(step)
     return Geometry(
         (y0, x0),
         crop,

@@ -38,6 +38,7 @@ from ..flow import (
     warp,
     working_size,
 )
+from ..flow.completion import PAIR_STEP
 from ..flow.holes import shared_distance
 from ..flow.motion import smoothed_grey
 from ..flow.ops import median_within
@@ -667,7 +668,7 @@ def complete_pair(
     if union.any():
         if _complete_flows_scored is not None:
             own = (
-                {"layers_out": layers, "distance": distance, "smoothed": smoothed}
+                {"layers_out": layers, "distance": distance, "smoothed": smoothed, "step": PAIR_STEP}
                 if _complete_flows_scored is complete_flows_scored
                 else {}
             )
