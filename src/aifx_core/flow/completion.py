@@ -161,7 +161,10 @@ def complete_flows(flows: list[np.ndarray], hole: np.ndarray, **options: Any) ->
     so that objects the flow did not follow are found too; see :func:`.motion.moving_mask`) and ``holes``
     (``(a_hole, b_hole)``, each frame's own hole when the flows are a pair [A→B, B→A, ...]: ring samples
     landing in the other frame's hole are not learned from; without it, in the union). ``smoothed``:
-    ``images`` through :func:`.motion.smoothed_grey`, when the caller has them (not blurred again).
+    ``images`` through :func:`.motion.smoothed_grey`, when the caller has them (not blurred again). ``step``
+    (1): find the hole's motions on every ``step``-th pixel (``PAIR_STEP`` for a frame pair's flows) where the
+    pair is slow or barely fast (``COARSE_FAST_GAP``); the flow outside the completed region is the flow given,
+    bit for bit, at any step.
     """
     return _complete(flows, hole, _Settings(**options))[0]
 
