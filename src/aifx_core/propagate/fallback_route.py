@@ -84,6 +84,11 @@ SMOOTHED = frozenset({"telea"})
 #: ``aifx-spatial`` thread: Telea's (stateless, OpenCV releases the GIL). A model's (LaMa, diffusers) stays in
 #: the engine's thread, as before.
 AHEAD = frozenset({"telea"})
+#: Unsure pixels whose output the frame's own spatial fill moves by less than this share of (spatial fill −
+#: the rest of the blend) are not the spatial backend's hole: they keep the value the blend gives them
+#: without it (:func:`spatial_core`), and the backend marches from them as it does from the plate. Telea's
+#: cost is its hole's pixels (docs/method.md, speed, tenth pass); 0: every unsure pixel is hole, as before.
+SPATIAL_MIN = 0.05
 
 
 @dataclass
@@ -329,6 +334,7 @@ class FallbackRoute:
         need = np.nonzero(alpha < 0.999)[0]
         beta = np.ones(len(need), np.float32)
         carried = fallback[need]
+        got = np.zeros(len(need), bool)
         if len(need):
             carried, got, held = carry(
                 t,
@@ -372,27 +378,38 @@ class FallbackRoute:
         poorly_carried = int((beta < 0.5).sum()) >= max(MIN_SPATIAL, 0.02 * len(prop.ys))
         spatial_points = np.zeros(0, np.intp)
         asked: Callable[[], np.ndarray] | None = None
+        hold: tuple[np.ndarray, np.ndarray] = (np.zeros(0, np.intp), np.zeros((0, 3), np.float32))
+        spatial_run = False
         if poorly_carried or float(share.max()) >= SHARE_SKIP:
             unsure = share > 0.001
             unsure[need] = True
             spatial_points = np.flatnonzero(unsure)
-            # The spatial backend sees only what propagation is sure of; every unsure pixel is hole.
+            # The spatial backend sees only what propagation is sure of; every unsure pixel is hole, except
+            # those whose output it would barely move (:func:`spatial_core`): they hold their value without it.
             known = np.where(prop.found[:, None], base, 0.0)
-            asked = self._spatial_fill(t, known, spatial_points, ahead)
+            core, rest = spatial_core(unsure, share, alpha, need, beta, known, carried, prop.found, got)
+            spatial_points = np.flatnonzero(core)
+            if len(rest):
+                known[rest[0]] = rest[1]
+            asked = self._spatial_fill(t, known, spatial_points, ahead) if len(spatial_points) else None
+            hold = rest
+            spatial_run = True
         else:
             share = np.zeros_like(share)
 
         def finish() -> Fallback:
             spatial = np.zeros_like(base)
-            if asked is not None:
-                spatial[spatial_points] = asked()
+            if spatial_run:
+                if asked is not None:
+                    spatial[spatial_points] = asked()
+                spatial[hold[0]] = hold[1]
                 b = beta[:, None]
                 fallback[need] = b * carried + (1.0 - b) * spatial[need]
             a = alpha[:, None]
             values = a * base + (1.0 - a) * fallback
             s = share[:, None]
             values = (1.0 - s) * values + s * spatial
-            counted = need[beta < 0.999] if len(spatial_points) else spatial_points
+            counted = need[beta < 0.999] if spatial_run else spatial_points
             return Fallback(
                 values, alpha * (1.0 - share), alpha * prop.confidence * (1.0 - share), counted, alpha, share
             )
@@ -468,3 +485,43 @@ def movers_near(movers: np.ndarray, ys: np.ndarray, xs: np.ndarray, reach: int) 
         grown = cv2.dilate(points, np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)).view(bool)
         near[y0:y1, x0:x1] = crop & grown
     return near
+
+
+def spatial_core(
+    unsure: np.ndarray,
+    share: np.ndarray,
+    alpha: np.ndarray,
+    need: np.ndarray,
+    beta: np.ndarray,
+    known: np.ndarray,
+    carried: np.ndarray,
+    found: np.ndarray,
+    got: np.ndarray,
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """Which unsure hole pixels the spatial backend fills: (core mask over the hole pixels, (indices, values)
+    of the unsure pixels left out, each with the value the frame's blend gives it without a spatial fill).
+
+    A pixel's output is ``(1 - w) * rest + w * spatial`` with the spatial fill's weight ``w`` = ``share`` +
+    (1 − ``share``)(1 − ``alpha``)(1 − ``beta``) for the pixels of ``need`` (which blend a carried fallback)
+    and ``share`` for the others. Where ``w`` < :data:`SPATIAL_MIN` the pixel is left out and its spatial value
+    is ``rest`` (``alpha`` · propagated + (1 − ``alpha``) · carried; the propagated value for the others),
+    so its output moves by less than that share of (Telea − rest) and stays continuous with its core
+    neighbours, whose fill the backend marches from it. Only a pixel with a real value is left out: found by
+    propagation, and for a ``need`` pixel its keyframe content carried (``got``; ``alpha`` is 0 where nothing
+    was found); the rest stay hole, so nothing unfound is read as plate.
+    """
+    core = unsure.copy()
+    if SPATIAL_MIN <= 0:
+        return core, (np.zeros(0, np.intp), np.zeros((0, 3), np.float32))
+    weight = share.astype(np.float32)
+    valid = found.copy()
+    rest = known.astype(np.float32)
+    if len(need):
+        s, a = share[need], alpha[need]
+        weight[need] = s + (1.0 - s) * (1.0 - a) * (1.0 - beta)
+        valid[need] = got
+        rest[need] = a[:, None] * known[need] + (1.0 - a[:, None]) * carried
+    left = unsure & valid & (weight < SPATIAL_MIN)
+    core &= ~left
+    idx = np.flatnonzero(left)
+    return core, (idx, rest[idx])
