@@ -112,8 +112,8 @@ def test_the_coarse_geometry_samples_the_frames_ring() -> None:
     np.testing.assert_array_equal(near, distance[2 * y0 : 2 * (y0 + rows) : 2, 2 * x0 : 2 * (x0 + cols) : 2])
     full = coarse.full
     assert full is not None and fine.full is None
-    assert full.inside.sum() == fine.inside.sum() == (distance <= 10).sum()
-    np.testing.assert_array_equal(full.inside, distance[full.crop] <= 10)
+    assert len(full.index) == fine.inside.sum() == (distance <= 10).sum()
+    np.testing.assert_array_equal(full.index, np.flatnonzero(distance <= 10))
     for group in coarse.groups:  # (frame coordinates of the coarse pixels)
         assert group.gy[0, 0] == 2 * group.origin[0] and group.gx[0, 1] == 2 * group.origin[1] + 2
     holes.forget()

@@ -106,17 +106,18 @@ class Geometry:
 class Upsampling:
     """The frame's own pixels a coarse :class:`Geometry` completes, and where each lies on the coarse crop.
 
-    ``crop``: the frame's pixels the coarse crop covers; ``inside``: those within ``gap`` of the hole (at the
-    frame's resolution: the region completed is the same as at step 1); ``near``: their distance to the hole;
-    ``unknown``: the coarse ``unknown`` at each of them; ``map_x``, ``map_y``: each one's position on the
-    coarse crop (for ``cv2.remap``: coarse pixel (i, j) is the frame's pixel (step·i, step·j))."""
+    ``index``: the flat frame indices (raster order) of the pixels within ``gap`` of the hole (at the frame's
+    resolution: the region completed is the same as at step 1); ``near``: their distance to the hole;
+    ``unknown``: the coarse ``unknown`` at each of them; ``xs``, ``ys``: each one's position on the coarse crop
+    (for a bilinear read, :func:`.ops.sample_points`: coarse pixel (i, j) is the frame's pixel (step·i,
+    step·j)). Only these pixels are read and written: a remap of the whole crop and masked copies into it cost
+    about twice as much on nine squares."""
 
-    crop: tuple[slice, slice]
-    inside: np.ndarray
+    index: np.ndarray
     near: np.ndarray
     unknown: np.ndarray
-    map_x: np.ndarray
-    map_y: np.ndarray
+    xs: np.ndarray
+    ys: np.ndarray
 
 
 def geometry(
@@ -165,18 +166,18 @@ def _coarse_geometry(
         slice(step * y0, min(height, step * (y0 + rows))),
         slice(step * x0, min(width, step * (x0 + cols))),
     )
-    full_near = distance[crop].copy()
-    ys, xs = float_grid(crop[0].start, crop[0].stop, crop[1].start, crop[1].stop)
-    map_y = ys / np.float32(step) - np.float32(y0)
-    map_x = xs / np.float32(step) - np.float32(x0)
+    near_crop = distance[crop]
+    ry, rx = np.nonzero(near_crop <= gap)
+    fy, fx = ry + crop[0].start, rx + crop[1].start
+    map_y = fy.astype(np.float32) / np.float32(step) - np.float32(y0)
+    map_x = fx.astype(np.float32) / np.float32(step) - np.float32(x0)
     nearest = (
         np.minimum(np.rint(map_y), rows - 1).astype(np.intp),
         np.minimum(np.rint(map_x), cols - 1).astype(np.intp),
     )
     up = Upsampling(
-        crop,
-        _read_only(full_near <= gap),
-        _read_only(full_near),
+        _read_only(fy * width + fx),
+        _read_only(near_crop[ry, rx]),
         _read_only(coarse.unknown[nearest]),
         _read_only(map_x),
         _read_only(map_y),
