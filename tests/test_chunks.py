@@ -75,9 +75,11 @@ def test_per_frame_backend_chunks_are_bit_identical(shot, tmp_path) -> None:
 
 
 class _Counting:
-    """A real spatial backend (OpenCV Telea underneath) that records the frames it is asked to fill."""
+    """A real spatial backend (OpenCV Telea underneath) that records the frames it is asked to fill. Its
+    ``name`` is Telea's: the engine treats a backend by its name (``fallback_route.AHEAD``, ``SMOOTHED``,
+    ``CUT``), and this one must fill exactly as Telea does."""
 
-    name = "counting-telea"
+    name = "telea"
     calls: list[int | None] = []
 
     def __init__(self, context: BackendContext) -> None:

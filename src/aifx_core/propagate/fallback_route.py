@@ -84,6 +84,15 @@ SMOOTHED = frozenset({"telea"})
 #: ``aifx-spatial`` thread: Telea's (stateless, OpenCV releases the GIL). A model's (LaMa, diffusers) stays in
 #: the engine's thread, as before.
 AHEAD = frozenset({"telea"})
+#: On a slow frame, unsure pixels whose output the frame's own spatial fill moves by less than this share of
+#: (spatial fill − the rest of the blend) are not the spatial backend's hole (:func:`spatial_core`): they take
+#: a smooth membrane of the same crop and hole instead (push-pull), which the backend then marches from.
+#: Telea's cost is its hole's pixels (docs/method.md, speed, tenth pass (ch18b): tennis nine squares ~11 500 →
+#: ~9 300 hole pixels a call). Fast frames keep the whole hole: cut there too, whip960's static square put 1 of
+#: its 6 frames below Telea − 1 dB. 0: every unsure pixel is hole, as before.
+SPATIAL_MIN = 0.05
+#: Spatial backends whose hole is cut so (:data:`SPATIAL_MIN`): Telea's, where it was measured.
+CUT = frozenset({"telea"})
 
 
 @dataclass
@@ -225,7 +234,12 @@ class FallbackRoute:
         return Patched(self.pairs.frames[t].source, prop.ys, prop.xs, finish)
 
     def _spatial_fill(
-        self, t: int, values: np.ndarray, points: np.ndarray, ahead: bool = False
+        self,
+        t: int,
+        values: np.ndarray,
+        points: np.ndarray,
+        ahead: bool = False,
+        core: np.ndarray | None = None,
     ) -> Callable[[], np.ndarray]:
         """What gives the spatial backend's values at hole ``points`` of frame t, given ``values`` at every hole
         pixel. ``ahead`` (a fill started before it is needed): an :data:`AHEAD` backend runs in the
@@ -238,7 +252,9 @@ class FallbackRoute:
         asked for). A backend that says how far beyond its hole it reads (``context_px``, Telea) gets only
         that crop of the frame: the same values, without copying a 4K frame twice for a small hole. On a fast
         frame the backend's values are blended with a smooth membrane of the same crop (:data:`FAST_SMOOTH`) and
-        the plate interpolated along the frame's motion (:data:`FAST_ALONG`).
+        the plate interpolated along the frame's motion (:data:`FAST_ALONG`). ``core`` (per point; a :data:`CUT`
+        backend): only those points (and the movers near them) are the backend's hole, the others take that
+        membrane (:data:`SPATIAL_MIN`).
         """
         frame = self.pairs.frames[t]
         prop = self.propagated(t)
@@ -258,16 +274,22 @@ class FallbackRoute:
         ys, xs = ys - y0, xs - x0
         mask = np.zeros(image.shape[:2], dtype=bool)
         mask[ys, xs] = True
+        name = getattr(backend, "name", None)
+        inner = None
+        if core is not None and name in CUT and not core.all():
+            inner = np.zeros(image.shape[:2], dtype=bool)
+            inner[ys[core], xs[core]] = True
         if frame.movers is not None and len(ys):
             mask |= movers_near(frame.movers[y0:y1, x0:x1], ys, xs, MOVER_REACH)
-        name = getattr(backend, "name", None)
+            if inner is not None and core is not None and core.any():
+                inner |= movers_near(frame.movers[y0:y1, x0:x1], ys[core], xs[core], MOVER_REACH)
         motion = (
             self.fast_motion(t)
             if len(ys) and (FAST_SMOOTH > 0 or FAST_ALONG > 0) and name in SMOOTHED
             else None
         )
         # (image and mask are this call's own: nothing else writes them)
-        asked = (backend, image, mask, frame.packet.frame, ys, xs, motion, frame.level)
+        asked = (backend, image, mask, frame.packet.frame, ys, xs, motion, frame.level, inner)
         if not (ahead and name in AHEAD and overlap()):
             return lambda: _spatial_values(*asked)
         if self._ahead is None:
@@ -329,6 +351,7 @@ class FallbackRoute:
         need = np.nonzero(alpha < 0.999)[0]
         beta = np.ones(len(need), np.float32)
         carried = fallback[need]
+        got = np.zeros(len(need), bool)
         if len(need):
             carried, got, held = carry(
                 t,
@@ -376,9 +399,13 @@ class FallbackRoute:
             unsure = share > 0.001
             unsure[need] = True
             spatial_points = np.flatnonzero(unsure)
-            # The spatial backend sees only what propagation is sure of; every unsure pixel is hole.
+            # The spatial backend sees only what propagation is sure of; every unsure pixel is hole. On a slow
+            # frame, those whose output it would barely move are the membrane's, not the backend's (SPATIAL_MIN).
             known = np.where(prop.found[:, None], base, 0.0)
-            asked = self._spatial_fill(t, known, spatial_points, ahead)
+            core = None
+            if self.fast_motion(t) is None:
+                core = spatial_core(unsure, share, alpha, need, beta, prop.found, got)[spatial_points]
+            asked = self._spatial_fill(t, known, spatial_points, ahead, core)
         else:
             share = np.zeros_like(share)
 
@@ -432,14 +459,23 @@ def _spatial_values(
     xs: np.ndarray,
     motion: np.ndarray | None,
     level: float,
+    inner: np.ndarray | None = None,
 ) -> np.ndarray:
     """The spatial fill's values at crop points (``ys``, ``xs``): the backend's fill of ``image`` where ``mask``,
     on a fast frame (``motion``: its median motion) blended with a smooth membrane and the plate interpolated
-    along the motion (see :meth:`FallbackRoute._spatial_fill`)."""
-    spatial = backend.inpaint(image, mask, frame=frame)
+    along the motion (see :meth:`FallbackRoute._spatial_fill`). With ``inner`` (part of ``mask``) only that is
+    the backend's hole: the rest of ``mask`` takes the membrane, read by the backend like the plate (it is
+    made from the plate and the sure pixels only, so nothing of the hole is read as plate)."""
+    if inner is None:
+        spatial = backend.inpaint(image, mask, frame=frame)
+        smooth = push_pull_fill(image, ~mask, smooth=True) if motion is not None else image
+    else:
+        # The hole's pixels left out of the backend's (``inner``) hold the membrane, which it marches from.
+        smooth = push_pull_fill(image, ~mask, smooth=True)
+        held = np.where(mask[..., None], smooth, image)
+        spatial = backend.inpaint(held, inner, frame=frame) if inner.any() else held
     if motion is None:
         return spatial[ys, xs]
-    smooth = push_pull_fill(image, ~mask, smooth=True)
     along, ends = line_fill(image, ~mask, axis=1 if abs(motion[0]) >= abs(motion[1]) else 0, default=smooth)
     share = np.where(ends[ys, xs] <= FAST_ALONG_AGREE * level, np.float32(FAST_ALONG), np.float32(0.0))
     share = share[:, None]
@@ -468,3 +504,34 @@ def movers_near(movers: np.ndarray, ys: np.ndarray, xs: np.ndarray, reach: int) 
         grown = cv2.dilate(points, np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)).view(bool)
         near[y0:y1, x0:x1] = crop & grown
     return near
+
+
+def spatial_core(
+    unsure: np.ndarray,
+    share: np.ndarray,
+    alpha: np.ndarray,
+    need: np.ndarray,
+    beta: np.ndarray,
+    found: np.ndarray,
+    got: np.ndarray,
+) -> np.ndarray:
+    """Which unsure hole pixels the spatial backend fills (a mask over the hole pixels); the others take a
+    smooth membrane (:func:`_spatial_values`).
+
+    A pixel's output is ``(1 - w) * rest + w * spatial`` with the spatial fill's weight ``w`` = ``share`` +
+    (1 − ``share``)(1 − ``alpha``)(1 − ``beta``) for the pixels of ``need`` (which blend a carried fallback)
+    and ``share`` for the others. Where ``w`` < :data:`SPATIAL_MIN` the pixel is left out: its output moves by
+    less than that share of (Telea − membrane), and the backend marches its core from the membrane, so the two
+    meet without a seam. Left out only where the rest of its blend is a real value: found by propagation, and
+    for a ``need`` pixel its keyframe content carried (``got``); elsewhere the spatial fill is all it has.
+    """
+    core = unsure.copy()
+    if SPATIAL_MIN <= 0:
+        return core
+    weight = share.astype(np.float32)
+    valid = found.copy()
+    if len(need):
+        s, a = share[need], alpha[need]
+        weight[need] = s + (1.0 - s) * (1.0 - a) * (1.0 - beta)
+        valid[need] = got
+    return core & ~(valid & (weight < SPATIAL_MIN))
