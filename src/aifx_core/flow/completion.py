@@ -37,7 +37,7 @@ import cv2
 import numpy as np
 
 from .fill import push_pull_fill
-from .holes import Upsampling, geometry, shared_distance
+from .holes import Upsampling, geometry, hole_depth, shared_distance
 from .motion import (
     JUMP,
     background_layers,
@@ -115,6 +115,11 @@ PAIR_STEP = 2
 #: the coarse grid lost whip's static square 0.28 dB (its pairs grow the fringe by 2-8 px; tennis's fast pairs by
 #: 1-3). Measured: docs/method.md "Speed, tenth pass".
 COARSE_FAST_GAP = 3
+#: ... and only on holes whose deepest pixel is at most this many working pixels from their edge (parts up to
+#: ~64 px thick: tennis's nine 35-px squares and 60x50 square). A thicker hole keeps the frame's grid: on the
+#: coarse grid dollyball960's removed ball (~180 px across) lost in-hole steadiness, E_warp 2.84 -> 3.14x the
+#: clean clip's (its target is 3x). Measured: docs/method.md "Speed, tenth pass".
+COARSE_MAX_DEPTH = 32.0
 
 
 @dataclass(frozen=True)
@@ -233,7 +238,8 @@ def _complete(
     # (what the hole alone decides, kept while the next pairs have the same hole: :mod:`.holes`)
     # (the coarse grid up to a fringe grown by COARSE_FAST_GAP: on the fastest whip pairs it lost 0.28 dB, where
     # DIS's drag, the grown fringe and its votes are a few pixels wide)
-    step = 1 if gap - opt.gap > COARSE_FAST_GAP else max(1, opt.step)
+    coarse = opt.step > 1 and gap - opt.gap <= COARSE_FAST_GAP and hole_depth(hole) <= COARSE_MAX_DEPTH
+    step = max(1, opt.step) if coarse else 1
     opt = replace(opt, step=step)
     geo = geometry(hole, distance, gap, opt.ring, FRINGE_VOTE_FROM, step)
     (y0, x0), crop = geo.origin, geo.crop

@@ -51,12 +51,26 @@ def _read_only(array: np.ndarray) -> np.ndarray:
 
 _DISTANCES = _Recent(3)  # (a moving hole: the union, and each frame's own for two pairs)
 _GEOMETRIES = _Recent(2)
+_DEPTHS = _Recent(2)
 
 
 def forget() -> None:
     """Drop every hole kept (tests; a process that is done with a shot may free the few MB)."""
     _DISTANCES.clear()
     _GEOMETRIES.clear()
+    _DEPTHS.clear()
+
+
+def hole_depth(hole: np.ndarray) -> float:
+    """How far (px) the hole's deepest pixel lies from its edge (half the thickness of its thickest part),
+    kept for the next pairs with the same hole. The 5x5 mask, as :func:`.motion.hole_distance` (bit-exact)."""
+
+    def depth() -> float:
+        if not hole.any():
+            return 0.0
+        return float(cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 5).max())
+
+    return float(_DEPTHS.get(hole, None, depth))
 
 
 def shared_distance(hole: np.ndarray) -> np.ndarray:
