@@ -117,3 +117,26 @@ def test_the_coarse_geometry_samples_the_frames_ring() -> None:
     for group in coarse.groups:  # (frame coordinates of the coarse pixels)
         assert group.gy[0, 0] == 2 * group.origin[0] and group.gx[0, 1] == 2 * group.origin[1] + 2
     holes.forget()
+
+
+def test_a_hole_deeper_than_the_limit_keeps_the_frames_grid() -> None:
+    # A disc ~2 x (COARSE_MAX_DEPTH + 6) px across (dollyball960's removed ball is ~200): step 2 is asked for,
+    # the frame's grid is used, so the result is that of step 1 bit for bit; a disc within the limit is not.
+    from aifx_core.flow.completion import COARSE_MAX_DEPTH
+
+    def completed(radius: int, step: int) -> list[np.ndarray]:
+        size = 2 * radius + 80
+        matrix = np.array([[1.01, 0.0, -1.5], [0.0, 1.01, -1.0], [0.0, 0.0, 1.0]])
+        flows = [_homography_field(size, size, m) for m in (matrix, np.linalg.inv(matrix))]
+        hole = np.zeros((size, size), np.uint8)
+        cv2.circle(hole, (size // 2, size // 2), radius, (1,), -1)
+        mask = hole.astype(bool)
+        assert (holes.hole_depth(mask) > COARSE_MAX_DEPTH) == (radius > COARSE_MAX_DEPTH + 1)
+        given = [np.where(mask[..., None], np.float32(40.0), f).astype(np.float32) for f in flows]
+        return complete_flows_scored(given, mask, holes=(mask, mask), step=step)
+
+    deep = int(COARSE_MAX_DEPTH) + 6
+    for coarse, full in zip(completed(deep, 2), completed(deep, 1), strict=True):
+        np.testing.assert_array_equal(coarse, full)
+    shallow = int(COARSE_MAX_DEPTH) - 8
+    assert not np.array_equal(completed(shallow, 2)[0], completed(shallow, 1)[0])

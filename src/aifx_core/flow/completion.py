@@ -115,11 +115,12 @@ PAIR_STEP = 2
 #: the coarse grid lost whip's static square 0.28 dB (its pairs grow the fringe by 2-8 px; tennis's fast pairs by
 #: 1-3). Measured: docs/method.md "Speed, tenth pass".
 COARSE_FAST_GAP = 3
-#: ... and only on holes whose deepest pixel is at most this many working pixels from their edge (parts up to
-#: ~64 px thick: tennis's nine 35-px squares and 60x50 square). A thicker hole keeps the frame's grid: on the
-#: coarse grid dollyball960's removed ball (~180 px across) lost in-hole steadiness, E_warp 2.84 -> 3.14x the
-#: clean clip's (its target is 3x). Measured: docs/method.md "Speed, tenth pass".
-COARSE_MAX_DEPTH = 32.0
+#: ... and only where the pair's hole is at most this many working pixels deep (its deepest pixel's distance
+#: to its edge: parts up to ~128 px thick; tennis's holes with the player's matte are 32-58 deep, nine squares
+#: 18). A deeper hole keeps the frame's grid: on the coarse grid dollyball960's removed ball (~200 px across,
+#: 100 deep) lost in-hole steadiness, E_warp 2.84 -> 3.14x the clean clip's against a 3x target; at 32 tennis
+#: lost the coarse grid's +0.2-0.4 dB. Measured: docs/method.md "Speed, tenth pass".
+COARSE_MAX_DEPTH = 64.0
 
 
 @dataclass(frozen=True)
