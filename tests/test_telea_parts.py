@@ -57,3 +57,19 @@ def test_parts_closer_than_twice_the_reach_are_marched_together() -> None:
     hole[50:55, 150:160] = True
     crops = _parts(hole, 8)
     assert sorted(crops) == [(12, 38, 2, 28), (12, 38, 29, 81), (42, 60, 142, 168)]
+
+
+def test_merged_parts_are_merged_again_with_what_their_union_reaches() -> None:
+    hole = np.zeros((90, 60), bool)
+    hole[10:20, 10:20] = True  # a
+    hole[20:60, 30:40] = True  # b: 10 columns from a, rows touching: merged with it
+    hole[70:75, 0:5] = True  # c: 50 rows from a, 25 columns from b, but 10 rows and 5 columns from a ∪ b
+    assert _parts(hole, 8) == [(2, 83, 0, 48)]
+
+
+def test_scattered_pixels_each_in_exactly_one_crop() -> None:
+    rng = np.random.default_rng(7)
+    hole = rng.random((300, 500)) < 0.0005  # ~90 single pixels: ~60 parts, some merged in chains
+    crops = _parts(hole, 8)
+    assert 1 < len(crops) < hole.sum()
+    assert sum(int(hole[y0:y1, x0:x1].sum()) for y0, y1, x0, x1 in crops) == int(hole.sum())

@@ -113,25 +113,37 @@ def _parts(hole: np.ndarray, margin: int) -> list[tuple[int, int, int, int]]:
     march each part alone. Telea reads, for a hole pixel, pixels within its radius (plus one for a gradient)
     and a distance map that reaches as far: less than ``margin``. Parts whose boxes lie within 2 x margin + 1
     of each other are merged until none do, so no crop holds another part's pixels and no two parts' reads
-    meet; a march's order among equally distant pixels is by distance, then raster order, which a crop keeps."""
-    count, _, stats, _ = cv2.connectedComponentsWithStats(hole.astype(np.uint8), connectivity=8)
-    boxes = [[int(y), int(y + h), int(x), int(x + w)] for x, y, w, h in stats[1:, :4].tolist()]
-    gap = 2 * margin + 1
-    merged = True
-    while merged and len(boxes) > 1:
-        merged = False
-        for i in range(len(boxes)):
-            for j in range(i + 1, len(boxes)):
-                a, b = boxes[i], boxes[j]
-                if a[0] - gap < b[1] and b[0] - gap < a[1] and a[2] - gap < b[3] and b[2] - gap < a[3]:
-                    boxes[i] = [min(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), max(a[3], b[3])]
-                    del boxes[j]
-                    merged = True
-                    break
-            if merged:
-                break
+    meet; a march's order among equally distant pixels is by distance, then raster order, which a crop keeps.
+
+    The merging is by the connected regions of the boxes grown by ``margin`` (two grown boxes touch exactly
+    when the boxes are that close), repeated on the merged boxes until their number holds: a few image passes
+    however many parts a scattered mask has (pairwise merging grew with their cube: 0.7 s for 600 pixels)."""
     height, width = hole.shape
+    count, _, stats, _ = cv2.connectedComponentsWithStats(hole.astype(np.uint8), connectivity=8)
+    x0, y0 = stats[1:, 0], stats[1:, 1]
+    boxes = np.stack([y0, y0 + stats[1:, 3], x0, x0 + stats[1:, 2]], axis=1)
+    while len(boxes) > 1:
+        grown = np.zeros((height, width), np.uint8)
+        for top, bottom, left, right in boxes.tolist():
+            grown[max(top - margin, 0) : bottom + margin, max(left - margin, 0) : right + margin] = 1
+        count, labels = cv2.connectedComponents(grown, connectivity=8)
+        if count - 1 == len(boxes):
+            break
+        group = labels[boxes[:, 0], boxes[:, 2]] - 1  # (a box's own corner lies in its grown region)
+        merged = np.empty((count - 1, 4), boxes.dtype)
+        merged[:, 0] = merged[:, 2] = np.iinfo(boxes.dtype).max
+        merged[:, 1] = merged[:, 3] = np.iinfo(boxes.dtype).min
+        np.minimum.at(merged[:, 0], group, boxes[:, 0])
+        np.maximum.at(merged[:, 1], group, boxes[:, 1])
+        np.minimum.at(merged[:, 2], group, boxes[:, 2])
+        np.maximum.at(merged[:, 3], group, boxes[:, 3])
+        boxes = merged
     return [
-        (max(y0 - margin, 0), min(y1 + margin, height), max(x0 - margin, 0), min(x1 + margin, width))
-        for y0, y1, x0, x1 in boxes
+        (
+            max(top - margin, 0),
+            min(bottom + margin, height),
+            max(left - margin, 0),
+            min(right + margin, width),
+        )
+        for top, bottom, left, right in boxes.tolist()
     ]
