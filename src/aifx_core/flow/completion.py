@@ -240,7 +240,7 @@ def _complete(
     # (the coarse grid up to a fringe grown by COARSE_FAST_GAP: on the fastest whip pairs it lost 0.28 dB, where
     # DIS's drag, the grown fringe and its votes are a few pixels wide)
     coarse = opt.step > 1 and gap - opt.gap <= COARSE_FAST_GAP and hole_depth(hole) <= COARSE_MAX_DEPTH
-    step = max(1, opt.step) if coarse else 1
+    step = opt.step if coarse else 1
     opt = replace(opt, step=step)
     geo = geometry(hole, distance, gap, opt.ring, FRINGE_VOTE_FROM, step)
     (y0, x0), crop = geo.origin, geo.crop
