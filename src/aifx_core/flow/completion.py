@@ -121,6 +121,15 @@ COARSE_FAST_GAP = 3
 #: 100 deep) lost in-hole steadiness, E_warp 2.84 -> 3.14x the clean clip's against a 3x target; at 32 tennis
 #: lost the coarse grid's +0.2-0.4 dB. Measured: docs/method.md "Speed, tenth pass".
 COARSE_MAX_DEPTH = 64.0
+#: A ring layer whose pieces span less than this share of their hole group's box across or down (a near
+#: post crossing the ring: 24-42 of ~700 working px) moves by its pieces' median flow, not by the homography
+#: fitted to them: eight parameters on a strip are held along it only, and the fit, carried across a hole
+#: many times wider than the strip, strayed up to 10 px from the strip's own motion (parallax1920x1080
+#: object-shaped). At 0.2 and 0.5 a ring's side band (its 16-px width against a 35-px square's ~95-px box)
+#: counted as a strip too, and crosser's nine squares and whip's static square lost 0.1-0.2 dB. Slow pairs
+#: only: on whip960's fast pan (its fringe grown, FAST_PX) a strip is mostly a tracked object's edge, and its
+#: translation put the static square's frame 2 1.04 dB below Telea (docs/method.md, "eleventh pass").
+NARROW_LAYER = 0.1
 
 
 @dataclass(frozen=True)
@@ -288,6 +297,7 @@ def _complete(
                 votes,
                 (group.gy, group.gx),
                 spanned if derive and j % 2 == 1 else None,
+                narrow=not fast,
             )
             spanned = found
             np.copyto(bases[j][box], base, where=channel_mask(own, 2))
@@ -453,6 +463,7 @@ def _group_motion(
     fringe: tuple[np.ndarray, np.ndarray] | None = None,
     grids: tuple[np.ndarray, np.ndarray] | None = None,
     reverse: _Spanned | None = None,
+    narrow: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, _Spanned | None]:
     """One hole group's (background motion, where it explains the flow, per-pixel error of the model, what
     its ring showed of an unmasked object spanning the hole: None where no motion explained the ring) in the
@@ -460,7 +471,8 @@ def _group_motion(
     for the labels, the hole pixels those votes label) on a fast pair (see :func:`_layered_base`);
     ``grids``: the box's frame coordinates (y, x), when the caller has them (:mod:`.holes`); ``reverse``: what
     the pair's other flow showed (``SPANNING_FROM_FORWARD``): its object's inverse motion is checked instead of
-    a fit, and no object is sought where it showed none."""
+    a fit, and no object is sought where it showed none; ``narrow``: a ring layer seen on a strip only moves by
+    its translation (:data:`NARROW_LAYER`; a slow pair)."""
     height, width = ring.shape
     gy, gx = (
         grids
@@ -470,7 +482,9 @@ def _group_motion(
     tol = 4.0 * opt.ransac_px  # what a layer's motion plausibly misses (parallax); beyond that, a flow error
     still = ring & ~moving
     if still.sum() >= 0.25 * ring.sum():
-        motions = _layer_motions(flow, still, gx, gy, frame_layers, opt, max(1, min(opt.max_layers, 4)))
+        motions = _layer_motions(
+            flow, still, gx, gy, frame_layers, opt, max(1, min(opt.max_layers, 4)), narrow
+        )
     elif frame_layers:  # a ring mostly covered by a moving object: trust the frame's background alone
         motions = [homography_flow(frame_layers[0], gx, gy)]
     else:
@@ -685,6 +699,7 @@ def _layer_motions(
     frame_layers: list[np.ndarray],
     opt: _Settings,
     max_layers: int,
+    narrow: bool = True,
 ) -> list[np.ndarray]:
     """Flows (over the crop) of the motions of the layers the ring sees, dominant first; [] if poor.
 
@@ -693,7 +708,8 @@ def _layer_motions(
     it would have more inliers than either true layer. So the ring is cut where the flow changes faster
     than any camera motion makes it (``JUMP`` px per px), and its pieces are grouped: a piece joins the
     first layer whose motion explains it (the frame's background layers are tried first: no fit needed),
-    else it starts a new one.
+    else it starts a new one. With ``narrow``, a layer of the ring's own whose pieces are a strip of the box
+    (:func:`_narrow`) moves by their median flow: a homography fitted to a strip is held along it only.
     """
     # A layer must cover a few percent of the ring: a smaller piece is more likely a flow error than a layer.
     min_layer = max(12, int(0.04 * ring_mask.sum()))
@@ -730,6 +746,8 @@ def _layer_motions(
                     layers.append((frame_wide, piece, True, False))
                     continue
                 fitted = _fit_homography_to(flow, ys[piece], xs[piece], px[piece], py[piece], opt)
+                if fitted is not None and narrow and _narrow(px[piece], py[piece], gx, gy):
+                    fitted = _translation(samples[piece])
                 if fitted is not None:
                     layers.append((fitted, piece, False, False))
         # Refit the ring's own layers on all their pieces (more support, better conditioned than the first).
@@ -741,6 +759,8 @@ def _layer_motions(
                 if wide or not grown
                 else _fit_homography_to(flow, ys[members], xs[members], px[members], py[members], opt)
             )
+            if refit is not None and narrow and _narrow(px[members], py[members], gx, gy):
+                refit = _translation(samples[members])
             matrices.append(matrix if refit is None else refit)
     if len(matrices) <= 1:  # one layer: a frame-wide one that explains the ring, or the ring's dominant fit
         frame_wide = next((m for m in frame_layers if explains(m, slice(None))), None)
@@ -752,6 +772,23 @@ def _layer_motions(
         matrices = [] if dominant is None else [dominant]
     motions = [homography_flow(matrix, gx, gy) for matrix in matrices]
     return [motion for motion in motions if np.isfinite(motion).all()]
+
+
+def _narrow(px: np.ndarray, py: np.ndarray, gx: np.ndarray, gy: np.ndarray) -> bool:
+    """Whether samples at frame positions (``px``, ``py``) span less than :data:`NARROW_LAYER` of the box whose
+    frame positions are ``gx``, ``gy`` across or down: too narrow to hold a homography over the box."""
+    width = float(gx.max() - gx.min()) + 1.0
+    height = float(gy.max() - gy.min()) + 1.0
+    across = float(px.max() - px.min()) + 1.0
+    down = float(py.max() - py.min()) + 1.0
+    return across < NARROW_LAYER * width or down < NARROW_LAYER * height
+
+
+def _translation(samples: np.ndarray) -> np.ndarray:
+    """The homography of a translation by the median of the flow ``samples`` (N, 2) (their finite ones)."""
+    finite = samples[np.isfinite(samples[:, 0]) & np.isfinite(samples[:, 1])]
+    shift = np.median(finite, axis=0) if len(finite) else np.zeros(2)
+    return np.array([[1.0, 0.0, float(shift[0])], [0.0, 1.0, float(shift[1])], [0.0, 0.0, 1.0]])
 
 
 def _ring_pieces(
