@@ -213,6 +213,29 @@ def test_an_empty_mask_path_is_refused_not_read_as_the_plate_alpha(shot, tmp_pat
     assert not out.parent.exists() or not any(out.parent.glob("clean.*.exr"))
 
 
+@pytest.mark.parametrize("name", ["", "  "])
+def test_an_empty_colorspace_is_refused_not_taken_for_the_guess(shot, tmp_path, name):
+    """``--colorspace "$CS"`` with CS unset in a wrapper script, or ``"colorspace": ""`` in a generated job: an
+    empty name used to mean "guess" silently and a blank one failed as an unknown colourspace after the output
+    folder was made. Both are refused before anything is written, saying how to ask for the guess."""
+    out = tmp_path / "out" / "clean.####.exr"
+    plate = str(shot / "plate.####.exr")
+    mask = str(shot / "mask.####.png")
+    line = refused(
+        aifx("fill", plate, "-m", mask, "-o", str(out), "--colorspace", name), "the colourspace is empty"
+    )
+    assert "leave it out" in line
+    assert not out.parent.exists()
+
+
+def test_an_unknown_colorspace_is_refused_before_the_output_folder_is_made(shot, tmp_path):
+    out = tmp_path / "out" / "clean.####.exr"
+    plate = str(shot / "plate.####.exr")
+    mask = str(shot / "mask.####.png")
+    refused(aifx("fill", plate, "-m", mask, "-o", str(out), "--colorspace", "ACEScgg"), "unknown colourspace")
+    assert not out.parent.exists()
+
+
 def _outputs(folder: Path, pattern: str = "clean") -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.glob(f"{pattern}.*.exr"))}
 
