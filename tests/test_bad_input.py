@@ -400,6 +400,29 @@ def test_the_plan_finds_each_frames_changed_neighbours_within_its_own_span(shot,
     assert f"{plates[3]}, which frame 1 was made from" in str(refused.value)
 
 
+def test_a_plate_whose_time_moved_is_judged_by_its_content(tmp_path):
+    """Size and time decide while they are what was recorded; where only the time moved the content does
+    (a copy without times); a record from before digests were kept (size and time) still refuses a moved
+    time; a file gone now, or there now but gone when recorded, is not the one recorded."""
+    from aifx_core.manifest import plate_identity, same_plate, source_identity
+
+    path = tmp_path / "plate.1001.exr"
+    path.write_bytes(b"pixels-a")
+    recorded = plate_identity(path)
+    assert recorded is not None and same_plate(path, recorded, source_identity(path))
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert same_plate(path, recorded, source_identity(path))  # copied: same bytes
+    assert not same_plate(path, recorded[:2], source_identity(path))  # legacy record: time only
+    path.write_bytes(b"pixels-b")  # same size, other content
+    assert not same_plate(path, recorded, source_identity(path))
+    path.unlink()
+    assert not same_plate(path, recorded, source_identity(path))
+    assert same_plate(path, None, source_identity(path))  # gone when recorded, gone now
+    path.write_bytes(b"pixels-a")
+    assert not same_plate(path, None, source_identity(path))  # gone when recorded, there now
+
+
 def test_frame_range_is_part_of_the_resume_key_for_the_temporal_engine(shot, tmp_path):
     """#11.8: a shot filled as a sub-range then whole mixed frames made under different ranges."""
     out = tmp_path / "o" / "c.####.exr"

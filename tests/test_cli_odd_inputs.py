@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 from pathlib import Path
 
 import cv2
 import numpy as np
+import OpenEXR
 import pytest
 from cli_runner import aifx
 from shot_files import make_shot, plate_frame, write_exr
@@ -211,6 +213,29 @@ def test_an_empty_mask_path_is_refused_not_read_as_the_plate_alpha(shot, tmp_pat
     assert not out.parent.exists() or not any(out.parent.glob("clean.*.exr"))
 
 
+@pytest.mark.parametrize("name", ["", "  "])
+def test_an_empty_colorspace_is_refused_not_taken_for_the_guess(shot, tmp_path, name):
+    """``--colorspace "$CS"`` with CS unset in a wrapper script, or ``"colorspace": ""`` in a generated job: an
+    empty name used to mean "guess" silently and a blank one failed as an unknown colourspace after the output
+    folder was made. Both are refused before anything is written, saying how to ask for the guess."""
+    out = tmp_path / "out" / "clean.####.exr"
+    plate = str(shot / "plate.####.exr")
+    mask = str(shot / "mask.####.png")
+    line = refused(
+        aifx("fill", plate, "-m", mask, "-o", str(out), "--colorspace", name), "the colourspace is empty"
+    )
+    assert "leave it out" in line
+    assert not out.parent.exists()
+
+
+def test_an_unknown_colorspace_is_refused_before_the_output_folder_is_made(shot, tmp_path):
+    out = tmp_path / "out" / "clean.####.exr"
+    plate = str(shot / "plate.####.exr")
+    mask = str(shot / "mask.####.png")
+    refused(aifx("fill", plate, "-m", mask, "-o", str(out), "--colorspace", "ACEScgg"), "unknown colourspace")
+    assert not out.parent.exists()
+
+
 def _outputs(folder: Path, pattern: str = "clean") -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.glob(f"{pattern}.*.exr"))}
 
@@ -259,6 +284,42 @@ def test_a_rerun_after_the_plate_or_mask_changed_is_refused_not_called_done(shot
     assert _fill(shot, fresh, "-b", "telea").returncode == 0
     assert _outputs(out.parent) == _outputs(fresh.parent)
     assert "4 already done" in run().stderr
+
+
+@pytest.mark.parametrize("backend", ["telea", "propagate"])
+def test_plates_copied_without_their_times_still_resume(shot, tmp_path, backend):
+    """Plates copied without their times (``cp`` without ``-p``, a sync tool, a restore): every plate frame has a
+    new modification time and the same content. The rerun used to refuse every finished frame ("the inputs of 4
+    finished frame(s) changed") until --overwrite threw them away; the content says they are the same frames,
+    so it resumes. A plate re-rendered to the same byte size (an uncompressed EXR) is still refused: only the
+    time, not the size, lets the content decide. The temporal engine's frames are made from their
+    neighbours' plates too, which are checked the same way."""
+    out = tmp_path / "out" / "clean.####.exr"
+    for frame in FRAMES:  # uncompressed: a re-render with other pixels keeps the byte size
+        write_exr(
+            shot / f"plate.{frame:04d}.exr",
+            plate_frame(frame - FRAMES[0]),
+            compression=OpenEXR.NO_COMPRESSION,
+        )
+    assert _fill(shot, out, "-b", backend).returncode == 0
+    made = _outputs(out.parent)
+    for frame in FRAMES:  # copied: same bytes, another (later) modification time
+        path = shot / f"plate.{frame:04d}.exr"
+        data = path.read_bytes()
+        path.unlink()
+        path.write_bytes(data)
+        os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+    again = _fill(shot, out, "-b", backend)
+    assert again.returncode == 0 and "4 already done" in again.stderr, again.stderr
+    assert _outputs(out.parent) == made
+
+    before = (shot / "plate.1003.exr").stat().st_size
+    channels = plate_frame(1003 - FRAMES[0])
+    channels["R"] = (channels["R"] * 0.5).astype(channels["R"].dtype)
+    write_exr(shot / "plate.1003.exr", channels, compression=OpenEXR.NO_COMPRESSION)
+    assert (shot / "plate.1003.exr").stat().st_size == before
+    line = refused(_fill(shot, out, "-b", backend), "finished frame(s) changed", "plate.1003.exr")
+    assert "pass --overwrite" in line
 
 
 def test_overwrite_after_a_roto_update_remakes_the_temporal_engines_anchors(shot, tmp_path):

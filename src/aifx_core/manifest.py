@@ -3,11 +3,12 @@
 Frames are written atomically, so a file on disk is always complete; what the file alone cannot say is
 whether it was made with the *same settings*. The manifest, a small JSON file beside the output frames
 (``.clean.####.exr.aifx.json``), records for every finished frame the key it was made with (see
-:func:`run_key`) and what its input files were (:func:`source_identity`). A rerun with the same key skips
-those frames; a frame made with other settings, by something else, or from another version of its plate or
-mask frame (a re-render, an updated roto) is never silently mixed in (``--overwrite`` replaces it). A temporal
-backend's frame is made from its neighbours' plates too: each run records what those were when it first read
-them, under the run's own name, so a later run (the next farm chunk) that reads a re-rendered neighbour cannot
+:func:`run_key`) and what its input files were (:func:`plate_identity`, :func:`source_identity`). A rerun
+with the same key skips those frames; a frame made with other settings, by something else, or from another
+version of its plate or mask frame (a re-render, an updated roto) is never silently mixed in (``--overwrite``
+replaces it); a plate copied without its times is the same frame (its content says so). A temporal backend's
+frame is made from its neighbours' plates too: each run records what those were when it first read them, under
+the run's own name, so a later run (the next farm chunk) that reads a re-rendered neighbour cannot
 make an earlier run's frames look current.
 
 **Kill-safe.** Before a finished temp file is renamed onto its frame, the manifest records the *intent*: the
@@ -341,8 +342,9 @@ class Manifest:
             first = next(iter(changed))  # (in the order of frames)
             raise InputError(
                 f"{output_name}: the inputs of {len(changed)} finished frame(s) changed since they were made "
-                f"(first: {changed[first]}; a plate frame is compared by size "
-                "and modification time, a mask by content); pass --overwrite to fill them again"
+                f"(first: {changed[first]}; a plate frame is compared by size, "
+                "and by content where its modification time changed, a mask by content); pass --overwrite to "
+                "fill them again"
             )
         return [f for f in frames if f not in done or f not in existing]
 
@@ -383,7 +385,10 @@ class Manifest:
         if len(recorded) != len(files):
             return files[0][0] if files else None
         for (path, by_content), before in zip(files, recorded, strict=True):
-            if self._identity_of(path, by_content) != before:  # (a still mask is hashed once: _identity_of)
+            if by_content:  # (a still mask is hashed once: _identity_of)
+                if self._identity_of(path, by_content) != before:
+                    return path
+            elif not same_plate(path, before, source_identity(path)):
                 return path
         return None
 
@@ -393,17 +398,19 @@ class Manifest:
         return [self._identity_of(path, by_content) for path, by_content in self.inputs(frame)]
 
     def _identity_of(self, path: Path, by_content: bool) -> list[Any] | None:
-        """:func:`source_identity`, a file known by content hashed once while its size and time stay (a still
-        mask is the same file for every frame the run writes)."""
-        if not by_content:
-            return source_identity(path)
+        """What the manifest records for an input file: a plate frame's :func:`plate_identity`, a mask's
+        :func:`source_identity` by content; each file hashed once while its size and time stay (a still mask is
+        the same file for every frame the run writes; a plate frame is recorded as a frame's own input and
+        again as a neighbour a temporal backend read)."""
         try:
             info = os.stat(path)
         except OSError:
             return None
         memo = (str(path), info.st_size, info.st_mtime_ns)
         if memo not in self._hashed:
-            self._hashed[memo] = source_identity(path, by_content=True)
+            self._hashed[memo] = (
+                source_identity(path, by_content=True) if by_content else plate_identity(path)
+            )
         return self._hashed[memo]
 
     def record_range(self, frames: list[int]) -> None:
@@ -544,22 +551,65 @@ class Manifest:
 def source_identity(path: Path, by_content: bool = False) -> list[Any] | None:
     """What says an input file is still the one a frame was made from (None: it is gone).
 
-    A plate frame is known by its size and modification time: a re-render, a replaced file or a new version
-    behind a symlink changes them, and reading a plate again to hash it would cost ~6 ms a 1080p frame. A mask
-    file is known by its size and content (SHA-256; mattes are small): tools write mattes again unchanged
-    (Blender's add-on rasterises its Mask on every run), and a rerun after that must still resume.
+    A plate frame is known here by its size and modification time: a re-render, a replaced file or a new
+    version behind a symlink changes them, and a stat is all it costs (the anchors cache fingerprints every
+    plate of the shot this way at the start of each run). A mask file is known by its size and content (SHA-256;
+    mattes are small): tools write mattes again unchanged (Blender's add-on rasterises its Mask on every run),
+    and a rerun after that must still resume. The manifest's record of a plate frame adds its content digest
+    (:func:`plate_identity`), so a plate copied without its times is still recognised on resume.
     """
     try:
         info = os.stat(path)
         if not by_content:
             return [info.st_size, info.st_mtime_ns]
-        digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
+        digest = _digest(path)
     except OSError:
         return None
-    return [info.st_size, digest.hexdigest()[:32]]
+    return [info.st_size, digest]
+
+
+def plate_identity(path: Path) -> list[Any] | None:
+    """A plate frame's record in the manifest: size, modification time and content digest (None: gone).
+
+    Size and time decide while they are what was recorded (no read). The digest decides when only the time
+    moved: plates copied without their times (``cp`` without ``-p``, a sync tool, a restore from backup) are
+    the same frames, and a resume after such a copy used to be refused until ``--overwrite`` threw every
+    finished frame away. Hashing costs one more read of a plate frame the run has just read (in the page
+    cache; ~5 ms a 1080p half-float frame, 0.2 ms at 432x240), on the writer thread (hashlib releases the GIL).
+    """
+    try:
+        info = os.stat(path)
+        digest = _digest(path)
+    except OSError:
+        return None
+    return [info.st_size, info.st_mtime_ns, digest]
+
+
+def same_plate(path: Path, recorded: list[Any] | None, now: list[Any] | None) -> bool:
+    """Whether the plate frame at ``path`` (its size and time ``now``, :func:`source_identity`) is the one
+    ``recorded`` (:func:`plate_identity`; a manifest written before digests were kept holds size and time
+    only, compared as they were; None on both sides: gone then and now)."""
+    if recorded is None or now is None:
+        return recorded is None and now is None
+    if len(recorded) < 2 or now[0] != recorded[0]:
+        return False
+    if now[1] == recorded[1]:
+        return True
+    if len(recorded) < 3:
+        return False
+    try:
+        return _digest(path) == recorded[2]
+    except OSError:
+        return False
+
+
+def _digest(path: Path) -> str:
+    """SHA-256 of a file's content (the first 32 hex digits), read in 1 MB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:32]
 
 
 def _identity(path: Path) -> list[int] | None:

@@ -112,6 +112,7 @@ def fill(
     job = as_job(job)
     job.validate()
     check_options(job.backend, job.options)  # a typo or a bad value fails now, not after flow or a model load
+    _check_colorspace(job.colorspace)
     reporter = Reporter(progress, cancel)
 
     plate = open_sequence(job.input, frames=job.frames, skip_missing=job.skip_missing, role="plate")
@@ -273,11 +274,28 @@ def prepare_anchors(
         return str(store.folder)
 
 
+def _check_colorspace(name: str | None) -> None:
+    """A colourspace the job names must be one the config knows, checked before anything is read or written
+    (it used to fail when the backend was made, after the output folder and its lock existed). An empty name
+    (``--colorspace "$CS"`` with CS unset in a wrapper script, ``"colorspace": ""`` in a generated job) used to
+    mean "guess" silently while a blank one was an unknown name: both are refused, saying how to ask for the
+    guess."""
+    if name is None:
+        return
+    if not name.strip():
+        raise InputError(
+            'the colourspace is empty (--colorspace "" or "colorspace": ""); leave it out (null in a job file) to '
+            "take the plate's own (its header's, else scene-linear for EXR and sRGB for 8-bit files), or name one "
+            "such as ACEScg"
+        )
+    resolve_colorspace(name)
+
+
 def _create(job: FillJob, plate: Sequence, run: _RunSetup) -> Any:
     first = plate.read(plate.frames[0])
     colorspace = (
         resolve_colorspace(job.colorspace)
-        if job.colorspace
+        if job.colorspace is not None
         else guess_colorspace(first, plate.path(plate.frames[0]))
     )
     return create_backend(run.name, replace(run.context, colorspace=colorspace))

@@ -29,6 +29,14 @@ DIS_PRESETS = {
 
 _DIS_MIN_SIDE = 16
 
+#: What DIS changes on a slow pair (a global motion found and under ``prealign_px``: not pre-aligned), by preset:
+#: (patch stride, variational refinement iterations) instead of the preset's own (``medium``: 3 and 5). A pair
+#: that moves a few pixels is DIS's home ground, where a sparser patch grid finds the same motion at ~75 % of the
+#: cost (432x240: 10.7 -> 8.2 ms a call); pre-aligned (fast) pairs, and pairs whose global motion is unknown,
+#: keep the preset. Fewer refinement iterations or a stride of 5 cost the crossing objects' cases 0.15-1.3 dB
+#: (docs/method.md, "Speed, eleventh pass").
+SLOW_SETTINGS: dict[str, tuple[int, int]] = {"medium": (4, 5)}
+
 
 @runtime_checkable
 class FlowEstimator(Protocol):
@@ -47,15 +55,29 @@ class DISFlow:
     ``prealign_px`` working pixels (slower shots are DIS's home ground and stay as they were). The global
     motion is first sought as a translation by phase correlation of thumbnails (a fraction of a millisecond;
     blur does not disturb it, both frames carry it); only when that has no clear peak are features matched.
+    ``slow`` (the propagate engine's; off by default, so that the benchmark's E_warp and any other caller keep
+    the preset's flow): a pair whose global motion is found and under ``prealign_px`` runs DIS with the preset's
+    :data:`SLOW_SETTINGS`, decided from the two images alone, so each pair's flow stays a function of its two
+    frames, whatever the window.
     """
 
-    def __init__(self, preset: str = "medium", *, prealign: bool = True, prealign_px: float = 4.0) -> None:
+    def __init__(
+        self, preset: str = "medium", *, prealign: bool = True, prealign_px: float = 4.0, slow: bool = False
+    ) -> None:
         if preset not in DIS_PRESETS:
             raise InputError(f"flow preset {preset!r} is unknown; choose one of {', '.join(DIS_PRESETS)}")
         self.preset = preset
         self.prealign = prealign
         self.prealign_px = prealign_px
+        #: The settings slow pairs run with (:data:`SLOW_SETTINGS`), None where they keep the preset.
+        self.slow = SLOW_SETTINGS.get(preset) if slow and prealign else None
         self._dis = cv2.DISOpticalFlow_create(DIS_PRESETS[preset])  # type: ignore[attr-defined]
+        self._slow_dis = None
+        if self.slow is not None:
+            stride, refine = self.slow
+            self._slow_dis = cv2.DISOpticalFlow_create(DIS_PRESETS[preset])  # type: ignore[attr-defined]
+            self._slow_dis.setPatchStride(stride)
+            self._slow_dis.setVariationalRefinementIterations(refine)
         self._features = _FeatureCache()
 
     def estimate(self, a_gray: np.ndarray, b_gray: np.ndarray) -> np.ndarray:
@@ -65,8 +87,11 @@ class DISFlow:
                 matrix is None
             ):  # no single clear translation (zoom, rotation, little texture): ask the features
                 matrix = global_motion(a_gray, b_gray, self._features)
-            if matrix is not None and _mean_shift(matrix, a_gray.shape[:2]) >= self.prealign_px:
-                return self._prealigned(a_gray, b_gray, matrix)
+            if matrix is not None:
+                if _mean_shift(matrix, a_gray.shape[:2]) >= self.prealign_px:
+                    return self._prealigned(a_gray, b_gray, matrix)
+                if self._slow_dis is not None:
+                    return self._slow_dis.calc(a_gray, b_gray, None)  # (sides of 64 and more: no padding)
         return self._calc(a_gray, b_gray)
 
     def _prealigned(self, a_gray: np.ndarray, b_gray: np.ndarray, matrix: np.ndarray) -> np.ndarray:

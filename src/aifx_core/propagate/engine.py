@@ -345,7 +345,7 @@ class _Run:
         # Python callers may plug in any FlowEstimator (e.g. a learned one); job files pick a DIS preset.
         custom = backend.context.options.get("flow_estimator")
         estimator: FlowEstimator = (
-            custom if isinstance(custom, FlowEstimator) else DISFlow(self.opt.flow_preset)
+            custom if isinstance(custom, FlowEstimator) else DISFlow(self.opt.flow_preset, slow=True)
         )
         self.pairs = Pairs(self.opt, backend.context.colorspace, estimator, packets, span)
         self.props: dict[int, Propagated] = {}

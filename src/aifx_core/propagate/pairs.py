@@ -605,7 +605,8 @@ def _estimator_spec(estimator: FlowEstimator) -> tuple | None:
     caller's own estimator runs in the flow worker's thread."""
     if type(estimator) is not DISFlow:
         return None
-    return ("dis", estimator.preset, estimator.prealign, estimator.prealign_px)
+    # (the slow pairs' settings as this estimator holds them: the helper's cached estimators are keyed by them)
+    return ("dis", estimator.preset, estimator.prealign, estimator.prealign_px, estimator.slow)
 
 
 #: The helper process's estimators by spec (kept between pairs: DIS's feature cache is keyed by content).
@@ -616,11 +617,18 @@ def _pair_flow_by_spec(
     spec: tuple, size: tuple[int, int], exposure_match: bool, pair: int, a: _FlowInput, b: _FlowInput
 ) -> _PairFlow:
     """:func:`pair_flow` with the estimator :func:`_estimator_spec` describes (in the helper process)."""
+    return pair_flow(_estimator_from_spec(spec), size, exposure_match, pair, a, b)
+
+
+def _estimator_from_spec(spec: tuple) -> FlowEstimator:
+    """The estimator :func:`_estimator_spec` describes, made once per spec (in the helper process)."""
     estimator = _ESTIMATORS.get(spec)
     if estimator is None:
-        _, preset, prealign, prealign_px = spec
-        estimator = _ESTIMATORS[spec] = DISFlow(preset, prealign=prealign, prealign_px=prealign_px)
-    return pair_flow(estimator, size, exposure_match, pair, a, b)
+        _, preset, prealign, prealign_px, slow = spec
+        # (the module's SLOW_SETTINGS are copied from the caller's before each pair: the same ``slow``)
+        estimator = DISFlow(preset, prealign=prealign, prealign_px=prealign_px, slow=slow is not None)
+        _ESTIMATORS[spec] = estimator
+    return estimator
 
 
 def pair_flow(
