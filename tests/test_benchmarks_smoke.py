@@ -406,7 +406,9 @@ def test_flicker_routes_splits_the_harness_in_hole_ewarp_by_route():
     assert result["ewarp"] == pytest.approx(scored, rel=1e-6)
     shares = result["shares"]
     assert sum(shares[k] for k in flicker_routes.ROUTES) == pytest.approx(1.0, abs=1e-6)
-    assert 0.0 <= shares["outside"] <= 1.0 and 0.0 <= shares["switch"] <= 1.0
+    # (ratios of float32 sums over a part and over the whole: a part that is all of it may come out a few ulps
+    # above 1, as parallax's moving blob did after the slow-pair DIS changed its pixels: 1.0000000022)
+    assert -1e-6 <= shares["outside"] <= 1.0 + 1e-6 and -1e-6 <= shares["switch"] <= 1.0 + 1e-6
     assert 0 < len(result["pairs"]) <= 5  # (pairs whose clean E_warp is 0 have no ratio)
 
 
