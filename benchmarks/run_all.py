@@ -667,6 +667,21 @@ SPEED_NOTE = "\n".join(
         "longer read-ahead that removed the engine's waits for flows gave no more frames/s), 1080p 3.3 / 3.3 / "
         "3.3. The page shows the third.",
         "",
+        "**Eleventh pass** (2026-12-05 morning, docs/method.md; pixel-changing cuts where the pair itself "
+        "shows that the quality has room, through the quality gate). DIS with patch stride 4 instead of 3 on "
+        "slow pairs (a global motion found and under 4 working px; spd19): one 432x240 call 10.7-11.1 → "
+        "8.2-8.4 ms, the DIS thread ~1.5-2 CPU ms a frame less on nine squares, about 1 % of the process. "
+        "Measured and not kept: stride 5, stride 4 with 2 or 3 refinement iterations, finest scale 2 (up to "
+        "−1.5 dB on crosser, a frame below Telea − 1 dB on crosser's remove object, tennis −1 dB), Telea in 8 "
+        "bits on slow frames only (0.8 ms: since the tenth pass Telea's time is on the fast frames), Telea's "
+        "hole cut on fast frames under 16 px (no CPU saved: the membrane it adds costs what Telea saves), a "
+        "propagation radius of 8 or one candidate (the engine thread moved by less than the noise). Nothing "
+        "measured buys the ~30 CPU ms a frame that 15 frames/s needs without costing the crossing-object or "
+        "fast clips. The page's runs (main dcec845), whole speed parts alone on the idle machine, three in a "
+        "row: moving blob 18.0 / 16.9 / 17.3 frames/s, nine squares EXR 9.7 / 8.8 / 9.4 and PNG 9.7 / 8.8 / "
+        "9.0 (159-178 CPU ms a frame; single runs of one commit vary by ±10 %), 1080p 3.4 / 3.3 / 3.4. The "
+        "page shows the third.",
+        "",
         "**Two cores.** The encoders (OpenImageIO, OpenEXR), file I/O and most of OpenCV/NumPy release the GIL, "
         "so the fill overlaps its stages on threads (`aifx_core.workers`, 2026-12-03 evening): a writer thread "
         "composites, encodes, fsyncs and renames each frame (two in flight at most) while the engine makes the "
