@@ -217,7 +217,8 @@ def test_an_empty_mask_path_is_refused_not_read_as_the_plate_alpha(shot, tmp_pat
 def test_an_empty_colorspace_is_refused_not_taken_for_the_guess(shot, tmp_path, name):
     """``--colorspace "$CS"`` with CS unset in a wrapper script, or ``"colorspace": ""`` in a generated job: an
     empty name used to mean "guess" silently and a blank one failed as an unknown colourspace after the output
-    folder was made. Both are refused before anything is written, saying how to ask for the guess."""
+    folder was made. Both are refused before anything is written, saying how to ask for the guess; ``aifx eval``
+    the same."""
     out = tmp_path / "out" / "clean.####.exr"
     plate = str(shot / "plate.####.exr")
     mask = str(shot / "mask.####.png")
@@ -226,6 +227,9 @@ def test_an_empty_colorspace_is_refused_not_taken_for_the_guess(shot, tmp_path, 
     )
     assert "leave it out" in line
     assert not out.parent.exists()
+    evaluated = tmp_path / "eval"
+    refused(aifx("eval", plate, "--out", str(evaluated), "--colorspace", name), "the colourspace is empty")
+    assert not evaluated.exists()
 
 
 def test_an_unknown_colorspace_is_refused_before_the_output_folder_is_made(shot, tmp_path):

@@ -136,6 +136,22 @@ def resolve_colorspace(name: str) -> str:
     )
 
 
+def check_colorspace(name: str | None) -> None:
+    """A colourspace a job or command names must be one the config knows, checked before anything is read or
+    written. An empty name (``--colorspace "$CS"`` with CS unset in a wrapper script, ``"colorspace": ""`` in a
+    generated job) used to mean "guess" silently while a blank one was an unknown name: both are refused,
+    saying how to ask for the guess (None: the guess)."""
+    if name is None:
+        return
+    if not name.strip():
+        raise InputError(
+            'the colourspace is empty (--colorspace "" or "colorspace": ""); leave it out (null in a job file) to '
+            "take the file's own (its header's, else scene-linear for EXR and sRGB for 8-bit files), or name one "
+            "such as ACEScg"
+        )
+    resolve_colorspace(name)
+
+
 def is_scene_referred(colorspace: str) -> bool:
     """True for scene-linear and log colourspaces: those get the soft clip on the way to model space."""
     space = config().getColorSpace(resolve_colorspace(colorspace))

@@ -90,8 +90,9 @@ def evaluate(
     Frames are read one at a time, so any length fits in memory. ``colorspace`` defaults to the guess aifx makes
     for the result's first frame; all images are compared display-encoded on 0..1 (:func:`display_unit`).
     """
-    from .colour import guess_colorspace, resolve_colorspace
+    from .colour import check_colorspace, guess_colorspace, resolve_colorspace
 
+    check_colorspace(colorspace)
     result_seq = _open(result, frames, "result")
     wanted = list(result_seq.frames)
     reference_seq = _open(reference, frames, "reference") if reference else None
@@ -105,7 +106,9 @@ def evaluate(
     matte = _open_mask(mask, result_seq, threshold) if mask else None
     first = result_seq.read(wanted[0])
     space = (
-        resolve_colorspace(colorspace) if colorspace else guess_colorspace(first, result_seq.path(wanted[0]))
+        resolve_colorspace(colorspace)
+        if colorspace is not None
+        else guess_colorspace(first, result_seq.path(wanted[0]))
     )
 
     scorer = SequenceScorer()

@@ -32,7 +32,7 @@ import OpenEXR
 
 from .anchors import AnchorStore, cache_folder
 from .backends import check_options, create_backend, is_per_frame, pixel_options, route
-from .colour import guess_colorspace, resolve_colorspace
+from .colour import check_colorspace, guess_colorspace, resolve_colorspace
 from .composite import composite
 from .confidence import attach as attach_confidence
 from .confidence import confidence_map
@@ -112,7 +112,7 @@ def fill(
     job = as_job(job)
     job.validate()
     check_options(job.backend, job.options)  # a typo or a bad value fails now, not after flow or a model load
-    _check_colorspace(job.colorspace)
+    check_colorspace(job.colorspace)  # (before anything is read or written)
     reporter = Reporter(progress, cancel)
 
     plate = open_sequence(job.input, frames=job.frames, skip_missing=job.skip_missing, role="plate")
@@ -272,23 +272,6 @@ def prepare_anchors(
         with _anchors(backend, feed, str(out), run.key, plate.frames, reporter, rebuild=rebuild) as found:
             store, _anchors_map, _on_anchor = found
         return str(store.folder)
-
-
-def _check_colorspace(name: str | None) -> None:
-    """A colourspace the job names must be one the config knows, checked before anything is read or written
-    (it used to fail when the backend was made, after the output folder and its lock existed). An empty name
-    (``--colorspace "$CS"`` with CS unset in a wrapper script, ``"colorspace": ""`` in a generated job) used to
-    mean "guess" silently while a blank one was an unknown name: both are refused, saying how to ask for the
-    guess."""
-    if name is None:
-        return
-    if not name.strip():
-        raise InputError(
-            'the colourspace is empty (--colorspace "" or "colorspace": ""); leave it out (null in a job file) to '
-            "take the plate's own (its header's, else scene-linear for EXR and sRGB for 8-bit files), or name one "
-            "such as ACEScg"
-        )
-    resolve_colorspace(name)
 
 
 def _create(job: FillJob, plate: Sequence, run: _RunSetup) -> Any:
