@@ -237,8 +237,20 @@ def test_a_driver_that_does_not_see_the_plates_has_the_cluster_plan_the_chunks(
         missing.input = str(plates / "plate.####.tif")
         with pytest.raises(InputError, match="as a Ray worker sees it"):
             run_on_ray(missing, chunk=4)
+
+        # The plates given as a bare folder (no frame token): it used to read, here, as a still image inside
+        # /proc/self/cwd, which the driver does see, so the driver planned the chunks itself and failed.
+        (workers_folder / f"{name}-bare").mkdir()
+        for plate in shot.glob("plate.*.exr"):
+            shutil.copy2(plate, workers_folder / f"{name}-bare" / plate.name)
+        bare = shot_job(plates, tmp_path / "bare" / "clean.####.exr", backend=BACKEND)
+        bare.input = str(plates.parent / f"{name}-bare")
+        result = run_on_ray(bare, chunk=4)
+        assert result.written == list(FRAMES)
+        _assert_exact(tmp_path / "bare" / "clean.####.exr", reference)
     finally:
         shutil.rmtree(workers_folder / name, ignore_errors=True)
+        shutil.rmtree(workers_folder / f"{name}-bare", ignore_errors=True)
 
 
 def test_a_chunk_that_keeps_failing_fails_the_run(cluster, shot, tmp_path, monkeypatch):

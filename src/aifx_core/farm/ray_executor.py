@@ -150,8 +150,13 @@ def chunk_frames(job: FillJob, size: int) -> list[list[int]]:
 
 def sees_plates(job: FillJob) -> bool:
     """Whether this machine sees the job's plate folder (a submission host may not mount the farm's storage;
-    the cluster then plans the chunks: :func:`_chunk_frames_on_cluster`)."""
-    return parse_pattern(job.input).path(0).parent.is_dir()
+    the cluster then plans the chunks: :func:`_chunk_frames_on_cluster`). A spec without a frame token is a
+    folder of frames or a still image: it must itself be there (a folder this machine does not see reads as a
+    still inside its parent folder, which this machine may well see, and planning here then failed)."""
+    pattern = parse_pattern(job.input)
+    if pattern.is_still:
+        return pattern.path(0).exists()
+    return pattern.folder.is_dir()
 
 
 def _chunk_frames_on_cluster(ray: Any, job: FillJob, size: int) -> list[list[int]]:
