@@ -227,6 +227,9 @@ class Holes:
     has_truth: bool = True
     #: True when the backend must see the plate (with the object to remove), not the clean frame.
     on_plate: bool = False
+    #: True when the clip's own object (its matte) stays in what the backend sees and crosses the holes, an
+    #: unmasked mover; it is still no truth for the background, so :func:`scored` leaves it out.
+    object_kept: bool = False
 
 
 def static_square(width: int, height: int) -> Holes:
@@ -277,6 +280,22 @@ def remove_objects(clip: Clip) -> Holes:
         return np.zeros((clip.height, clip.width), bool) if found is None else found
 
     return Holes("remove objects (no truth)", mask, has_truth=False)
+
+
+def crossed_squares(clip: Clip, where: tuple[tuple[float, float], ...]) -> Holes:
+    """Static squares (a sixth of the height) on the path of the clip's own object, which is left in the
+    plate: an unmasked person walking through a clean-up (issue #10 item 3 on real footage). The backend must
+    not paint the person into the background around it, nor import them into frames where they are elsewhere.
+    Only the hole pixels off the person's grown matte are scored (the truth there is the background), so
+    the frames before and after the crossing count wholly. ``where``: the squares' top-left corners as
+    fractions of width and height."""
+    side = max(4, clip.height // 6)
+    hole = np.zeros((clip.height, clip.width), bool)
+    for fx, fy in where:
+        x0, y0 = int(clip.width * fx), int(clip.height * fy)
+        hole[y0 : y0 + side, x0 : x0 + side] = True
+    name = "crossed square" if len(where) == 1 else "crossed squares"
+    return Holes(name, lambda t: hole, object_kept=True)
 
 
 def squares_off_objects(
@@ -365,9 +384,10 @@ def make_backend(name: str, **options: object) -> FillBackend:
 
 
 def removed(clip: Clip, holes: Holes, t: int) -> np.ndarray:
-    """What the backend must fill in frame ``t``: the synthetic hole plus the clip's real object, if any."""
+    """What the backend must fill in frame ``t``: the synthetic hole plus the clip's real object, if any (not
+    when the holes keep it: then it crosses them unmasked)."""
     hole = holes.mask(t).copy()  # a copy: a backend may not change the hole the scores use
-    found = clip.object_mask(t)
+    found = None if holes.object_kept else clip.object_mask(t)
     return hole if found is None else hole | found
 
 
