@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -324,6 +325,45 @@ def test_plates_copied_without_their_times_still_resume(shot, tmp_path, backend)
     assert (shot / "plate.1003.exr").stat().st_size == before
     line = refused(_fill(shot, out, "-b", backend), "finished frame(s) changed", "plate.1003.exr")
     assert "pass --overwrite" in line
+
+
+#: Plate paths whose Python-level opens are being counted (an audit hook cannot be removed once added).
+_COUNTED: dict[str, int] = {}
+
+
+def _count_opens(event: str, args: tuple) -> None:
+    if event == "open" and str(args[0]) in _COUNTED:
+        _COUNTED[str(args[0])] += 1
+
+
+def test_a_resume_after_the_plates_were_copied_hashes_each_plate_frame_once(shot, tmp_path):
+    """After plates were copied without their times, the resume compares each finished frame's plate frame by
+    content, as its own input and again as a neighbour the temporal engine read. Each comparison used to read
+    the whole file again (a 1000-frame 1080p shot is ~12 GB of EXRs); now each is hashed once a run. The
+    files are read for their content only through Python's ``open`` (the image readers are C++)."""
+    from aifx_core import FillJob, fill
+
+    job = FillJob(
+        input=str(shot / "plate.####.exr"),
+        mask=str(shot / "mask.####.png"),
+        output=str(tmp_path / "out" / "clean.####.exr"),
+    )
+    assert fill(job).written == list(FRAMES)
+    for frame in FRAMES:  # copied: same bytes, another (later) modification time
+        path = shot / f"plate.{frame:04d}.exr"
+        data = path.read_bytes()
+        path.unlink()
+        path.write_bytes(data)
+        os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+    sys.addaudithook(_count_opens)
+    _COUNTED.update({str(shot / f"plate.{frame:04d}.exr"): 0 for frame in FRAMES})
+    try:
+        again = fill(job)
+    finally:
+        opens = dict(_COUNTED)
+        _COUNTED.clear()
+    assert again.written == [] and len(again.skipped) == len(FRAMES), again
+    assert sorted(opens.values()) == [1] * len(FRAMES), opens
 
 
 def test_overwrite_after_a_roto_update_remakes_the_temporal_engines_anchors(shot, tmp_path):
