@@ -389,7 +389,7 @@ class Manifest:
             if by_content:  # (a still mask is hashed once: _identity_of)
                 if self._identity_of(path, by_content) != before:
                     return path
-            elif not same_plate(path, before, source_identity(path), digest=self._digest_of):
+            elif not same_plate(path, before, source_identity(path), digest=self.digest_of):
                 return path
         return None
 
@@ -412,11 +412,11 @@ class Manifest:
             self._hashed[memo] = (
                 source_identity(path, by_content=True)
                 if by_content
-                else plate_identity(path, digest=self._digest_of)
+                else plate_identity(path, digest=self.digest_of)
             )
         return self._hashed[memo]
 
-    def _digest_of(self, path: Path) -> str:
+    def digest_of(self, path: Path) -> str:
         """:func:`_digest` of ``path``, once while its size and time stay: a plate frame copied without its
         times is compared by content as its own input, again as each run's neighbour and once more when its
         new identity is recorded; each of those read the whole file."""
@@ -425,6 +425,18 @@ class Manifest:
         if memo not in self._digests:
             self._digests[memo] = _digest(path)
         return self._digests[memo]
+
+    def plate_digests(self, plate_path: Callable[[int], Path]) -> dict[tuple[str, int, int], str]:
+        """The content digests recorded for plate frames (as a frame's own input or a neighbour a run read), by
+        the frame's ``plate_path``, size and modification time when recorded: what the anchors cache compares
+        a plate copied without its times with (:meth:`aifx_core.anchors.AnchorStore.load`)."""
+        found: dict[tuple[str, int, int], str] = {}
+        recorded = [*self.sources.items(), *(item for read in self.reads.values() for item in read.items())]
+        for frame, identities in recorded:
+            plate = identities[0] if identities else None
+            if isinstance(plate, list) and len(plate) >= 3:
+                found[(str(plate_path(frame)), int(plate[0]), int(plate[1]))] = str(plate[2])
+        return found
 
     def record_range(self, frames: list[int]) -> None:
         self.ranges[self.key] = format_frames(frames)
