@@ -282,6 +282,17 @@ def remove_objects(clip: Clip) -> Holes:
     return Holes("remove objects (no truth)", mask, has_truth=False)
 
 
+def corner_patches(width: int, height: int) -> Holes:
+    """A broadcaster's bug and a burnt-in caption: static patches in two corners, touching the frame's edges
+    (top left a fifth of the width by an eighth of the height, bottom right a fifth by a seventh). Under a
+    slow pan what enters the frame behind a patch at the edge is seen only once it has crossed the patch,
+    often more frames away than a chain reaches."""
+    hole = np.zeros((height, width), bool)
+    hole[: height // 8, : width // 7] = True
+    hole[height - height // 7 :, width - width // 5 :] = True
+    return Holes("corner patches", lambda t: hole)
+
+
 def crossed_squares(clip: Clip, where: tuple[tuple[float, float], ...]) -> Holes:
     """Static squares (a sixth of the height) on the path of the clip's own object, which is left in the
     plate: an unmasked person walking through a clean-up (issue #10 item 3 on real footage). The backend must

@@ -162,6 +162,20 @@ def test_removing_objects_without_truth_scores_flicker_only():
     assert run_all.case_target_rows(case, "telea") == []  # no truth: no target can be judged
 
 
+def test_corner_patches_touch_the_frame_edges_in_two_corners():
+    hole = harness.corner_patches(432, 240).mask(0)
+    assert cv2.connectedComponents(hole.astype(np.uint8))[0] - 1 == 2
+    assert hole[0, 0] and hole[-1, -1] and not hole[0, -1] and not hole[-1, 0]
+    assert hole.sum() == 30 * 61 + 34 * 86
+
+    # On tennis the corners are held to the every-clip rule only, the tennis squares to the tennis margin.
+    def case(holes: str) -> harness.CaseResult:
+        return harness.CaseResult("tennis", holes, 432, 240, 2, 0.01, clean=None)  # type: ignore[arg-type]
+
+    assert run_all.case_targets(case("corner patches")) == (None, None)
+    assert run_all.case_targets(case("static square"))[0] == run_all.TENNIS_MARGIN_DB
+
+
 def test_crossed_squares_leave_the_object_in_the_plate_and_out_of_the_scores():
     clip = _ClipWithObject(96, 54, 6)
     holes = harness.crossed_squares(clip, ((0.1, 0.2),))  # 9 px square at (9, 10): the object slides into it
