@@ -292,6 +292,17 @@ def test_a_rerun_after_the_plate_or_mask_changed_is_refused_not_called_done(shot
     assert "4 already done" in run().stderr
 
 
+def _copy_plates_without_times(shot: Path) -> None:
+    """Each plate frame copied as ``cp`` without ``-p`` leaves it: the same bytes in a new file with a later
+    modification time."""
+    for frame in FRAMES:
+        path = shot / f"plate.{frame:04d}.exr"
+        data = path.read_bytes()
+        path.unlink()
+        path.write_bytes(data)
+        os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+
+
 @pytest.mark.parametrize("backend", ["telea", "propagate"])
 def test_plates_copied_without_their_times_still_resume(shot, tmp_path, backend):
     """Plates copied without their times (``cp`` without ``-p``, a sync tool, a restore): every plate frame has a
@@ -309,12 +320,7 @@ def test_plates_copied_without_their_times_still_resume(shot, tmp_path, backend)
         )
     assert _fill(shot, out, "-b", backend).returncode == 0
     made = _outputs(out.parent)
-    for frame in FRAMES:  # copied: same bytes, another (later) modification time
-        path = shot / f"plate.{frame:04d}.exr"
-        data = path.read_bytes()
-        path.unlink()
-        path.write_bytes(data)
-        os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+    _copy_plates_without_times(shot)
     again = _fill(shot, out, "-b", backend)
     assert again.returncode == 0 and "4 already done" in again.stderr, again.stderr
     assert _outputs(out.parent) == made
@@ -350,12 +356,7 @@ def test_a_resume_after_the_plates_were_copied_hashes_each_plate_frame_once(shot
         output=str(tmp_path / "out" / "clean.####.exr"),
     )
     assert fill(job).written == list(FRAMES)
-    for frame in FRAMES:  # copied: same bytes, another (later) modification time
-        path = shot / f"plate.{frame:04d}.exr"
-        data = path.read_bytes()
-        path.unlink()
-        path.write_bytes(data)
-        os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+    _copy_plates_without_times(shot)
     sys.addaudithook(_count_opens)
     _COUNTED.update({str(shot / f"plate.{frame:04d}.exr"): 0 for frame in FRAMES})
     try:
@@ -392,12 +393,7 @@ def test_a_resume_after_the_plates_were_copied_keeps_the_temporal_engines_anchor
     job = FillJob(input=str(shot / "plate.####.exr"), mask=str(shot / "mask.####.png"), output=str(out))
     assert fill(job).written == list(FRAMES)
     made, anchors = _outputs(out.parent), _anchor_files(out)
-    for frame in FRAMES:  # copied: same bytes, another (later) modification time
-        path = shot / f"plate.{frame:04d}.exr"
-        data = path.read_bytes()
-        path.unlink()
-        path.write_bytes(data)
-        os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+    _copy_plates_without_times(shot)
     (out.parent / "clean.1004.exr").unlink()
     assert fill(job).written == [1004]
     assert _outputs(out.parent) == made and _anchor_files(out) == anchors
