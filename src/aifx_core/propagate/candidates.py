@@ -75,6 +75,24 @@ class Candidates:
         )
 
 
+@dataclass(frozen=True)
+class Frontier:
+    """The points a walk followed through all ``radius`` frames without finding a sample in that direction:
+    where they are in the last frame it reached (full-resolution pixels) and what their chains went through.
+    What that frame's own propagation recovered there is the only thing left to read for them
+    (:mod:`.far`)."""
+
+    #: Frames between the target and where the points are (``radius``).
+    steps: int
+    #: Which points (indices into the target's point list).
+    point: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    fb: np.ndarray
+    travel: np.ndarray
+    fit: np.ndarray
+
+
 #: Frames past a point's first sample in a direction within which further samples are looked for.
 SEARCH_ON = 2
 
@@ -90,13 +108,15 @@ def gather(
     radius: int,
     per_direction: int,
     first_steps: dict[int, FirstStep] | None = None,
+    frontiers: dict[int, Frontier] | None = None,
 ) -> Candidates:
     """Candidates for the points (``xs``, ``ys``, full-resolution pixels) of frame ``start``.
 
     ``chain(start, direction, xs, ys)`` makes a :class:`Chain`; ``source(j)`` is frame j as a source, or
     None when the shot has no frame j. A point stops being followed in a direction once it has
     ``per_direction`` samples there, ``SEARCH_ON`` frames after its first, when its chain breaks, or after
-    ``radius`` frames. ``first_steps``: each direction's first step is kept there (:class:`.chain.FirstStep`).
+    ``radius`` frames. ``first_steps``: each direction's first step is kept there (:class:`.chain.FirstStep`);
+    ``frontiers``: each direction's :class:`Frontier`, when its walk went all ``radius`` frames.
     """
     parts: list[Candidates] = []
     for direction in (1, -1):
@@ -134,4 +154,15 @@ def gather(
             walk.keep((hits[walk.index] < per_direction) & (walk.steps < first[walk.index] + SEARCH_ON))
         if first_steps is not None and walk.first_step is not None:
             first_steps[direction] = walk.first_step
+        if frontiers is not None and walk.steps == radius and len(walk):
+            none = hits[walk.index] == 0
+            frontiers[direction] = Frontier(
+                radius,
+                walk.index[none],
+                walk.x[none],
+                walk.y[none],
+                walk.fb[none],
+                walk.travel[none],
+                walk.fit[none],
+            )
     return Candidates.concat(parts)

@@ -23,7 +23,9 @@ keyframe and its fill, the anchors). This module is the backend and, per frame, 
 pairs → candidates/confidence/fusion/seam (:meth:`_Run.propagated`) → fallback route (:attr:`_Run.route`) →
 steady → output (:meth:`_Run.result`), over bounded caches keyed by position in the *shot* (counted from the
 shot's first frame, whichever frames a call reads). A frame's propagation depends only on frames within ``radius`` (and the movers of the first of
-them, found with the frame before it); its ring check's spatial share is smoothed over the frame before and
+them, found with the frame before it), and where a point's backward chain went all ``radius`` frames without
+finding plate, on what the propagation of the frame ``radius`` back recovered there (:mod:`.far`, :data:`FAR`:
+``2 * radius`` back in all); its ring check's spatial share is smoothed over the frame before and
 after it (:data:`TEMPORAL`), and where it takes the fallback route it is averaged along the flow with the
 unsteadied fills of the :data:`STEADY` frames either side, so its pixels depend on ``radius + TEMPORAL + STEADY``
 frames each way; keyframe blocks are fixed by position in the shot and each block's
@@ -33,7 +35,7 @@ stream, as the blocks are reached (the same code, so the same pixels); a frame u
 and the adjacent blocks, at most ``2 * keyframe_interval - 2`` frames away (``+ STEADY`` for its neighbours').
 So a chunk is exact when it reads
 
-    positions [first - max(radius + 2, 2 * keyframe_interval - 2) - STEADY,
+    positions [first - max(2 * radius + 2, 2 * keyframe_interval - 2) - STEADY,
                last + max(radius + 1, 2 * keyframe_interval - 2) + STEADY]
 
 (clipped to the shot; :meth:`PropagateBackend.chunk_context`) and the shot's anchors. Nothing depends on how
@@ -57,11 +59,12 @@ from ..errors import InputError
 from ..flow import DISFlow, FlowEstimator
 from ..inpaint.base import Anchor, BackendContext, FramePacket, Span, SpatialBackend, SpatialFactory
 from ..progress import Reporter
-from .candidates import Source, gather
+from .candidates import Frontier, Source, gather
 from .chain import Chain, FirstStep
 from .confidence import candidate_quality, candidate_weight, pixel_confidence
 from .fallback import Along, Tolerances, blend_weights, steady
 from .fallback_route import TEMPORAL, FallbackRoute, Propagated
+from .far import Recovered, far_candidates, recovered
 from .fusion import Fused, fuse
 from .hypotheses import STEPS as HYPOTHESIS_STEPS
 from .hypotheses import choose
@@ -71,6 +74,10 @@ from .seam import ring, ring_share, seam_match
 
 __all__ = ["ContextError", "PropagateBackend"]
 
+#: Points nothing was found for whose backward chain went all ``radius`` frames read what that frame's propagation
+#: recovered there (:mod:`.far`): twice the reach backward in time, for what slid under a patch at the frame edge
+#: under a slow pan. A frame's pixels then depend on ``radius`` frames more behind (``reach``). False: off.
+FAR = True
 #: Where a frame's fill takes the fallback route, it is averaged along the completed flow with the fills its
 #: neighbours up to this many frames away made for themselves (:func:`.fallback.steady`), so what is invented
 #: or fetched unsurely moves with the plate instead of boiling. A frame's pixels then depend on this many
@@ -177,7 +184,9 @@ class PropagateBackend:
     def reach(self) -> tuple[int, int]:
         """Frames before and after an output that its pixels depend on (see the module docstring)."""
         radius, interval = self.options.radius, self.options.keyframe_interval
-        behind = max(radius + 1 + TEMPORAL, 2 * interval - 2) + STEADY
+        # (a propagation reads what the frame ``radius`` back recovered from its own ``radius`` back: FAR)
+        back = 2 * radius if FAR else radius
+        behind = max(back + 1 + TEMPORAL, 2 * interval - 2) + STEADY
         return behind, max(radius + TEMPORAL, 2 * interval - 2) + STEADY
 
     @property
@@ -195,7 +204,8 @@ class PropagateBackend:
 
     def anchor_start(self, block: int) -> int:
         """The first shot position the anchors stage reads to decide ``block`` (and the blocks after it)."""
-        return max(0, block * self.options.keyframe_interval - self.options.radius - 1)
+        back = 2 * self.options.radius if FAR else self.options.radius
+        return max(0, block * self.options.keyframe_interval - back - 1)
 
     def blocks(self, length: int) -> int:
         """Keyframe blocks of a ``length``-frame shot."""
@@ -349,6 +359,8 @@ class _Run:
         )
         self.pairs = Pairs(self.opt, backend.context.colorspace, estimator, packets, span)
         self.props: dict[int, Propagated] = {}
+        #: Per position: what its propagation recovered from plates (:mod:`.far`), kept ``radius`` and a few frames.
+        self.recovered: dict[int, Recovered | None] = {}
         #: Stage 4 over this call's propagation; it owns the call's keyframes (it fills their images).
         self.route = FallbackRoute(
             self.pairs, self.opt, self.propagated, self._chain, lambda: backend.spatial, span
@@ -459,16 +471,19 @@ class _Run:
         propagation, fallback, steadying neighbours and output (j from ``next_output - STEADY`` on), by a
         keyframe image rebuilt from the anchors, and by the keyframe blocks still to decide (their keyframe's
         propagation and its neighbours'). Propagations already made read nothing again, so a frame more than
-        ``radius`` before the first one not made yet is released. Nothing changes pixels; a plate read after
-        its release raises :class:`ContextError`.
+        ``radius`` before the first one not made yet is released; a propagation still to make also reads what the
+        frame ``radius`` before it recovered (:mod:`.far`), made then if it is not kept (a chunk's first frames:
+        :meth:`_recovered_from`). Nothing changes pixels; a plate read after its release raises
+        :class:`ContextError`.
         """
         if self.next_output is None:
             return  # (the anchors stage: one propagation per block, nothing made in order)
         radius = self.opt.radius
-        low = min(self.next_output - STEADY, self._first_unmade() - radius)
+        first = self._first_unmade()
+        low = min(self.next_output - STEADY, self._recovered_from(first) - radius)
         deciding = self.keyframes.reads_from(self.props.__contains__)
         if deciding is not None:
-            low = min(low, deciding)
+            low = min(low, self._recovered_from(deciding + radius) - radius)
         pending = self.keyframes.unbuilt(self.pairs.loaded - 1)
         self.pairs.release(lambda j: j >= low or j in pending)
         # Flows: chains of the propagations not made yet, of the keyframes still to fill (as for the plates),
@@ -480,30 +495,34 @@ class _Run:
         interval = self.opt.keyframe_interval
         self.pairs.forget_flows(min(low, (unmade // interval - 1) * interval))
 
+    def _recovered_from(self, first: int) -> int:
+        """The first position whose propagation (``radius`` either side) the propagations from ``first`` on may
+        still make: ``first``, or the first frame ``radius`` before one of them whose recovered pixels (:mod:`.far`)
+        are not kept (a chunk's first frames; a whole-shot stream made them all)."""
+        if not FAR:
+            return first
+        for j in range(max(first - self.opt.radius, self.pairs.base), first):
+            if j not in self.recovered:
+                return j
+        return first
+
     def _propagate(self, t: int) -> Propagated:
         """Stages candidates → confidence → fusion → seam for frame t (the fallback route is :attr:`route`'s)."""
         frame = self.pairs.frames[t]
-        hole = frame.hole
-        ys, xs = np.nonzero(hole)
+        ys, xs, ring_ys, ring_xs = self._points(t)
         n_hole = len(ys)
         if n_hole == 0:
+            self.recovered[t] = None
             empty = np.zeros((0, 3), dtype=np.float32)
             none = np.zeros(0, np.float32)
             return Propagated(ys, xs, empty, np.zeros(0, bool), empty, none, none, none)
-        if self.opt.seam == "none":
-            ring_ys, ring_xs = np.zeros(0, np.intp), np.zeros(0, np.intp)
-        else:
-            ring_ys, ring_xs = ring(hole, frame.blocked, self.opt.seam_ring, (ys, xs))
         all_ys = np.concatenate([ys, ring_ys])
         all_xs = np.concatenate([xs, ring_xs])
         first_steps: dict[int, FirstStep] = {}
-        candidates = gather(
-            t, all_xs, all_ys, self._chain, self._source(t), self.opt.radius, self.opt.candidates, first_steps
-        )
-        quality = candidate_quality(candidates)
-        weight = candidate_weight(candidates, quality)
-        fused = fuse(candidates, weight, quality, len(all_ys), frame.level, self.opt.outlier_tol)
-        self._hypotheses(t, all_xs, all_ys, fused, frame.level)
+        frontiers: dict[int, Frontier] = {}
+        fused = self._fused(t, all_xs, all_ys, first_steps, frontiers)
+        self.recovered[t] = recovered(ys, xs, fused, self.opt.fallback_high)
+        self._far(t, frontiers, fused, frame.level)
         values = fused.values[:n_hole]
         real = frame.source[ring_ys, ring_xs]
         fetched = fused.values[n_hole:]
@@ -531,6 +550,82 @@ class _Run:
             ys, xs, confidence, found, self.opt.fallback_low, self.opt.fallback_high, self.opt.fallback_soften
         )
         return Propagated(ys, xs, values, found, offset, confidence, alpha, share, first_steps)
+
+    def _points(self, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Frame t's hole pixels and the seam ring's (rows, columns of each): the points its chains follow."""
+        frame = self.pairs.frames[t]
+        hole = frame.hole
+        ys, xs = np.nonzero(hole)
+        if len(ys) == 0 or self.opt.seam == "none":
+            return ys, xs, np.zeros(0, np.intp), np.zeros(0, np.intp)
+        ring_ys, ring_xs = ring(hole, frame.blocked, self.opt.seam_ring, (ys, xs))
+        return ys, xs, ring_ys, ring_xs
+
+    def _fused(
+        self,
+        t: int,
+        xs: np.ndarray,
+        ys: np.ndarray,
+        first_steps: dict[int, FirstStep] | None = None,
+        frontiers: dict[int, Frontier] | None = None,
+    ) -> Fused:
+        """Frame t's points (``xs``, ``ys``) fused from the plates within ``radius`` (and the motion hypotheses)."""
+        frame = self.pairs.frames[t]
+        candidates = gather(
+            t,
+            xs,
+            ys,
+            self._chain,
+            self._source(t),
+            self.opt.radius,
+            self.opt.candidates,
+            first_steps,
+            frontiers,
+        )
+        quality = candidate_quality(candidates)
+        weight = candidate_weight(candidates, quality)
+        fused = fuse(candidates, weight, quality, len(ys), frame.level, self.opt.outlier_tol)
+        self._hypotheses(t, xs, ys, fused, frame.level)
+        return fused
+
+    def _recovered(self, j: int) -> Recovered | None:
+        """What frame j's propagation recovered from plates (:mod:`.far`): kept when j was propagated, else
+        made now (its plates within ``radius`` are read)."""
+        if j not in self.recovered:
+            ys, xs, ring_ys, ring_xs = self._points(j)
+            found = None
+            if len(ys):
+                # (the same points as its propagation follows: a walk's slack reads their median motion)
+                all_ys, all_xs = np.concatenate([ys, ring_ys]), np.concatenate([xs, ring_xs])
+                found = recovered(ys, xs, self._fused(j, all_xs, all_ys), self.opt.fallback_high)
+            self.recovered[j] = found
+        return self.recovered[j]
+
+    def _far(self, t: int, frontiers: dict[int, Frontier], fused: Fused, level: float) -> None:
+        """The points nothing was found for whose backward chain went all ``radius`` frames read what that frame
+        recovered there (:mod:`.far`), in place."""
+        frontier = frontiers.get(-1)
+        if not FAR or frontier is None or len(frontier.point) == 0:
+            return
+        missing = ~fused.found
+        if not missing[frontier.point].any():
+            return
+        j = t - frontier.steps
+        found = self._recovered(j)
+        if found is None:
+            return
+        far = far_candidates(frontier, missing, found, self.pairs.gain_between(j, t), -1)
+        if len(far) == 0:
+            return
+        quality = candidate_quality(far)
+        extra = fuse(far, candidate_weight(far, quality), quality, len(missing), level, self.opt.outlier_tol)
+        points = np.flatnonzero(extra.found & missing)
+        fused.values[points] = extra.values[points]
+        fused.found[points] = True
+        fused.align[points] = extra.align[points]
+        fused.rejected[points] = extra.rejected[points]
+        fused.gap[points] = extra.gap[points]
+        fused.nearest[points] = extra.nearest[points]
 
     def _hypotheses(self, t: int, xs: np.ndarray, ys: np.ndarray, fused: Fused, level: float) -> None:
         """Give the points propagation found nothing for the colour of a side's motion hypothesis where the
@@ -636,6 +731,8 @@ class _Run:
         self.keyframes.evict(((next_output - STEADY) // interval - 1) * interval)
         for key in [k for k in self.props if k < next_output - TEMPORAL - STEADY]:
             del self.props[key]
+        for key in [k for k in self.recovered if k < next_output - NEAR - self.opt.radius]:
+            del self.recovered[key]
         self.route.evict(next_output - STEADY)
         if self.next_output is not None:
             self.next_output = next_output
