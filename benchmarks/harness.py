@@ -227,6 +227,9 @@ class Holes:
     has_truth: bool = True
     #: True when the backend must see the plate (with the object to remove), not the clean frame.
     on_plate: bool = False
+    #: True when the clip's own object (its matte) stays in what the backend sees and crosses the holes, an
+    #: unmasked mover; it is still no truth for the background, so :func:`scored` leaves it out.
+    object_kept: bool = False
 
 
 def static_square(width: int, height: int) -> Holes:
@@ -277,6 +280,35 @@ def remove_objects(clip: Clip) -> Holes:
         return np.zeros((clip.height, clip.width), bool) if found is None else found
 
     return Holes("remove objects (no truth)", mask, has_truth=False)
+
+
+def corner_patches(width: int, height: int) -> Holes:
+    """A broadcaster's bug and a burnt-in caption: static patches in two corners, touching the frame's edges
+    (top left a fifth of the width by an eighth of the height, bottom right a fifth by a seventh). Under a
+    slow pan what enters the frame behind a patch at the edge is seen only once it has crossed the patch,
+    often more frames away than a chain reaches. (On tennis the camera nearly stops in frames 31-44 and then
+    reverses, so most of what lies under the top-left patch then is never seen outside it: frames 26-50 are
+    at Telea's level because no frame saw it; see docs/method.md, "Twelfth pass (lr20)".)"""
+    hole = np.zeros((height, width), bool)
+    hole[: height // 8, : width // 7] = True
+    hole[height - height // 7 :, width - width // 5 :] = True
+    return Holes("corner patches", lambda t: hole)
+
+
+def crossed_squares(clip: Clip, where: tuple[tuple[float, float], ...]) -> Holes:
+    """Static squares (a sixth of the height) on the path of the clip's own object, which is left in the
+    plate: an unmasked person walking through a clean-up (issue #10 item 3 on real footage). The backend must
+    not paint the person into the background around it, nor import them into frames where they are elsewhere.
+    Only the hole pixels off the person's grown matte are scored (the truth there is the background), so
+    the frames before and after the crossing count wholly. ``where``: the squares' top-left corners as
+    fractions of width and height."""
+    side = max(4, clip.height // 6)
+    hole = np.zeros((clip.height, clip.width), bool)
+    for fx, fy in where:
+        x0, y0 = int(clip.width * fx), int(clip.height * fy)
+        hole[y0 : y0 + side, x0 : x0 + side] = True
+    name = "crossed square" if len(where) == 1 else "crossed squares"
+    return Holes(name, lambda t: hole, object_kept=True)
 
 
 def squares_off_objects(
@@ -365,9 +397,10 @@ def make_backend(name: str, **options: object) -> FillBackend:
 
 
 def removed(clip: Clip, holes: Holes, t: int) -> np.ndarray:
-    """What the backend must fill in frame ``t``: the synthetic hole plus the clip's real object, if any."""
+    """What the backend must fill in frame ``t``: the synthetic hole plus the clip's real object, if any (not
+    when the holes keep it: then it crosses them unmasked)."""
     hole = holes.mask(t).copy()  # a copy: a backend may not change the hole the scores use
-    found = clip.object_mask(t)
+    found = None if holes.object_kept else clip.object_mask(t)
     return hole if found is None else hole | found
 
 

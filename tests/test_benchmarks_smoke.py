@@ -162,6 +162,40 @@ def test_removing_objects_without_truth_scores_flicker_only():
     assert run_all.case_target_rows(case, "telea") == []  # no truth: no target can be judged
 
 
+def test_corner_patches_touch_the_frame_edges_in_two_corners():
+    hole = harness.corner_patches(432, 240).mask(0)
+    assert cv2.connectedComponents(hole.astype(np.uint8))[0] - 1 == 2
+    assert hole[0, 0] and hole[-1, -1] and not hole[0, -1] and not hole[-1, 0]
+    assert hole.sum() == 30 * 61 + 34 * 86
+
+    # On tennis the corners are held to the every-clip rule only, the tennis squares to the tennis margin.
+    def case(holes: str) -> harness.CaseResult:
+        return harness.CaseResult("tennis", holes, 432, 240, 2, 0.01, clean=None)  # type: ignore[arg-type]
+
+    assert run_all.case_targets(case("corner patches")) == (None, None)
+    assert run_all.case_targets(case("static square"))[0] == run_all.TENNIS_MARGIN_DB
+
+
+def test_crossed_squares_leave_the_object_in_the_plate_and_out_of_the_scores():
+    clip = _ClipWithObject(96, 54, 6)
+    holes = harness.crossed_squares(clip, ((0.1, 0.2),))  # 9 px square at (9, 10): the object slides into it
+    square = holes.mask(0)
+    assert holes.name == "crossed square" and square.sum() == 9 * 9
+    for t, packet in enumerate(harness.packets(clip, holes)):
+        found = clip.object_mask(t)
+        # The backend sees the object wherever it is off the square (an unmasked mover), and only the square
+        # is blanked; the scores leave out the object's pixels in the square.
+        assert np.array_equal(packet.hole, square)
+        assert np.array_equal(packet.rgb[found & ~square], clip.frame(t)[found & ~square])
+        assert np.array_equal(harness.scored(clip, holes, t), square & ~found)
+    assert (square & clip.object_mask(0)).any() and not np.array_equal(harness.scored(clip, holes, 0), square)
+    backend, _ = harness.baseline_backend()
+    case = harness.score_case(clip, holes, {"telea": backend})
+    assert case.has_truth and np.isfinite(case.runs["telea"].summary["psnr_hole"])
+    rows = run_all.case_target_rows(case, "telea")
+    assert len(rows) == 1 and "5%" in rows[0][0]  # the every-clip rule only: the crosser is no truth
+
+
 class _ConfidentTelea:
     """Per-frame Telea that also says how sure it is, the way an engine may expose it (``last_confidence``)."""
 

@@ -7,6 +7,8 @@ import hashlib
 import json
 import os
 import subprocess
+import sys
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -290,6 +292,17 @@ def test_a_rerun_after_the_plate_or_mask_changed_is_refused_not_called_done(shot
     assert "4 already done" in run().stderr
 
 
+def _copy_plates_without_times(shot: Path) -> None:
+    """Each plate frame copied as ``cp`` without ``-p`` leaves it: the same bytes in a new file with a later
+    modification time."""
+    for frame in FRAMES:
+        path = shot / f"plate.{frame:04d}.exr"
+        data = path.read_bytes()
+        path.unlink()
+        path.write_bytes(data)
+        os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+
+
 @pytest.mark.parametrize("backend", ["telea", "propagate"])
 def test_plates_copied_without_their_times_still_resume(shot, tmp_path, backend):
     """Plates copied without their times (``cp`` without ``-p``, a sync tool, a restore): every plate frame has a
@@ -307,12 +320,7 @@ def test_plates_copied_without_their_times_still_resume(shot, tmp_path, backend)
         )
     assert _fill(shot, out, "-b", backend).returncode == 0
     made = _outputs(out.parent)
-    for frame in FRAMES:  # copied: same bytes, another (later) modification time
-        path = shot / f"plate.{frame:04d}.exr"
-        data = path.read_bytes()
-        path.unlink()
-        path.write_bytes(data)
-        os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+    _copy_plates_without_times(shot)
     again = _fill(shot, out, "-b", backend)
     assert again.returncode == 0 and "4 already done" in again.stderr, again.stderr
     assert _outputs(out.parent) == made
@@ -324,6 +332,81 @@ def test_plates_copied_without_their_times_still_resume(shot, tmp_path, backend)
     assert (shot / "plate.1003.exr").stat().st_size == before
     line = refused(_fill(shot, out, "-b", backend), "finished frame(s) changed", "plate.1003.exr")
     assert "pass --overwrite" in line
+
+
+#: Plate paths whose Python-level opens are being counted (an audit hook cannot be removed once added).
+_COUNTED: dict[str, int] = {}
+
+
+def _count_opens(event: str, args: tuple) -> None:
+    if event == "open" and str(args[0]) in _COUNTED:
+        _COUNTED[str(args[0])] += 1
+
+
+def test_a_resume_after_the_plates_were_copied_hashes_each_plate_frame_once(shot, tmp_path):
+    """After plates were copied without their times, the resume compares each finished frame's plate frame by
+    content, as its own input and again as a neighbour the temporal engine read. Each comparison used to read
+    the whole file again (a 1000-frame 1080p shot is ~12 GB of EXRs); now each is hashed once a run. The
+    files are read for their content only through Python's ``open`` (the image readers are C++)."""
+    from aifx_core import FillJob, fill
+
+    job = FillJob(
+        input=str(shot / "plate.####.exr"),
+        mask=str(shot / "mask.####.png"),
+        output=str(tmp_path / "out" / "clean.####.exr"),
+    )
+    assert fill(job).written == list(FRAMES)
+    _copy_plates_without_times(shot)
+    sys.addaudithook(_count_opens)
+    _COUNTED.update({str(shot / f"plate.{frame:04d}.exr"): 0 for frame in FRAMES})
+    try:
+        again = fill(job)
+    finally:
+        opens = dict(_COUNTED)
+        _COUNTED.clear()
+    assert again.written == [] and len(again.skipped) == len(FRAMES), again
+    assert sorted(opens.values()) == [1] * len(FRAMES), opens
+
+
+def _anchor_files(out: Path) -> dict[str, tuple[int, int]]:
+    """The anchors cache's block files by name, with inode and time: a rebuild writes each anew."""
+    found = sorted(out.parent.glob(".*.aifx-cache/anchors-*/block-*.npy"))
+    assert found
+    return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in found}
+
+
+def test_a_resume_after_the_plates_were_copied_keeps_the_temporal_engines_anchors(shot, tmp_path):
+    """Plates copied without their times resume their finished frames (the manifest compares them by content);
+    the temporal engine's anchors cache fingerprinted them by size and time, so the resume made every keyframe
+    block again first: tennis 432x240, 10 of 70 frames left, 2.8 s to resume as is, 8.7 s after a copy (the
+    whole shot took ~8). It compares them by the digests the manifest recorded, and keeps the cache; a plate
+    re-rendered to the same size still remakes it."""
+    from aifx_core import FillJob, fill
+
+    for frame in FRAMES:  # uncompressed: a re-render with other pixels keeps the byte size
+        write_exr(
+            shot / f"plate.{frame:04d}.exr",
+            plate_frame(frame - FRAMES[0]),
+            compression=OpenEXR.NO_COMPRESSION,
+        )
+    out = tmp_path / "out" / "clean.####.exr"
+    job = FillJob(input=str(shot / "plate.####.exr"), mask=str(shot / "mask.####.png"), output=str(out))
+    assert fill(job).written == list(FRAMES)
+    made, anchors = _outputs(out.parent), _anchor_files(out)
+    _copy_plates_without_times(shot)
+    (out.parent / "clean.1004.exr").unlink()
+    assert fill(job).written == [1004]
+    assert _outputs(out.parent) == made and _anchor_files(out) == anchors
+    assert fill(job).written == [] and _anchor_files(out) == anchors  # renewed: the quick way now
+
+    before = (shot / "plate.1003.exr").stat().st_size
+    channels = plate_frame(1003 - FRAMES[0])
+    channels["R"] = (channels["R"] * 0.5).astype(channels["R"].dtype)
+    write_exr(shot / "plate.1003.exr", channels, compression=OpenEXR.NO_COMPRESSION)
+    assert (shot / "plate.1003.exr").stat().st_size == before
+    assert fill(replace(job, overwrite=True)).written == list(FRAMES)
+    remade = _anchor_files(out)
+    assert remade.keys() == anchors.keys() and all(remade[n] != anchors[n] for n in anchors)
 
 
 def test_overwrite_after_a_roto_update_remakes_the_temporal_engines_anchors(shot, tmp_path):

@@ -10,8 +10,12 @@ the whole shot, and this module keeps it in the output folder's job cache::
 
 Every file is written atomically, and ``index.json`` after each block's file: it lists the blocks made so far
 with their keyframe, hole fingerprint and the SHA-256 of their values file, and a fingerprint of the shot's
-input files (:func:`aifx_core.manifest.source_identity` of every plate and mask frame), so a cache made
-before the plate was re-rendered or the roto updated is made again, not used. A killed build keeps what it
+input files (:func:`aifx_core.manifest.source_identity` of every plate and mask frame, kept whole in
+``inputs.json``), so a cache made before the plate was re-rendered or the roto updated is made again, not
+used. Plates copied without their times (``cp`` without ``-p``, a restore) keep the cache, as they keep the
+manifest's finished frames: a plate frame whose time alone moved is compared by content with the digest the
+manifest recorded for it (:meth:`aifx_core.manifest.Manifest.plate_digests`), and the fingerprint is then
+renewed, so the next run or chunk takes the quick way. A killed build keeps what it
 finished (the next run makes only the rest); a block whose file is damaged is made again. The folder is named
 for the run key (settings plus the shot), so other settings never read it, and a stale cache (other key,
 other shot) is never used. Building holds a file lock
@@ -26,22 +30,36 @@ import io
 import json
 import os
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .inpaint.base import Anchor
+from .manifest import same_plate, source_identity
 from .sequence import atomic_write, format_frames
 
 ANCHORS_FORMAT = 1
+#: The shot's input files as the cache was made from them, beside the index (see :meth:`AnchorStore.load`).
+INPUTS_FILE = "inputs.json"
 CACHE_SUFFIX = ".aifx-cache"
 
 try:  # POSIX; elsewhere builds are not locked (like the output lock)
     import fcntl
 except ImportError:  # pragma: no cover
     fcntl = None  # type: ignore[assignment]
+
+
+def _identities(inputs: list[tuple[Path, bool]]) -> list[list[Any]]:
+    """``[path, by content, identity]`` of each input file as it is now (:func:`source_identity`)."""
+    return [[str(path), by_content, source_identity(path, by_content)] for path, by_content in inputs]
+
+
+def _fingerprint(identities: list[Any]) -> str:
+    """One fingerprint of the input files' identities (as the index has always kept it)."""
+    blob = json.dumps([[entry[0], entry[2]] for entry in identities])
+    return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
 def cache_folder(output_pattern: str) -> Path:
@@ -59,7 +77,9 @@ class AnchorStore:
         key: str,
         shot: list[int] | tuple[int, ...],
         blocks: int,
-        sources: str | None = None,
+        inputs: list[tuple[Path, bool]] | None = None,
+        digests: Mapping[tuple[str, int, int], str] | None = None,
+        digest: Callable[[Path], str] | None = None,
     ) -> None:
         self.root = cache_folder(output_pattern)
         self.folder = self.root / f"anchors-{key}"
@@ -67,10 +87,16 @@ class AnchorStore:
         self.key = key
         self.shot = format_frames(shot)
         self.blocks = blocks
-        #: A fingerprint of the shot's input files (plate and mask frames) as they are now: a cache made from
-        #: other versions of them (a re-rendered plate, an updated roto) is not used. None: not checked.
-        self.sources = sources
+        #: The shot's input files (plate and mask frames; True: known by content) and what they are now.
+        self.inputs = _identities(inputs) if inputs is not None else None
+        #: A fingerprint of :attr:`inputs`: a cache made from other versions of them (a re-rendered plate, an
+        #: updated roto) is not used. None: not checked.
+        self.sources = _fingerprint(self.inputs) if self.inputs is not None else None
+        #: Content digests recorded for plate frames, by (path, size, time) then; and how one is taken now.
+        self.digests = digests or {}
+        self.digest = digest
         self._records: dict[int, dict[str, Any] | None] = {}
+        self._inputs_written = False
 
     # -- reading --------------------------------------------------------------------------------------------
     def load(self) -> dict[int, dict[str, Any] | None]:
@@ -84,8 +110,14 @@ class AnchorStore:
             return {}
         if data.get("key") != self.key or data.get("shot") != self.shot or data.get("blocks") != self.blocks:
             return {}
-        if self.sources is not None and data.get("sources", self.sources) != self.sources:
-            return {}  # made from other versions of the inputs: made again (a cache without them predates this)
+        recorded = data.get("sources", self.sources)  # (a cache without them predates this)
+        if self.sources is not None and recorded != self.sources:
+            if not self._same_content(recorded):
+                return {}  # made from other versions of the inputs: made again
+            data["sources"] = self.sources
+            self._write_inputs()
+            text = json.dumps(data, indent=1)
+            atomic_write(self.index_path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
         records = data.get("anchors")
         if not isinstance(records, dict):
             return {}
@@ -101,6 +133,37 @@ class AnchorStore:
                 continue
             found[block] = record
         return found
+
+    def _same_content(self, recorded: object) -> bool:
+        """Whether the inputs the cache was made from (``inputs.json``, whose fingerprint is ``recorded``) are
+        the files there now, each plate frame whose time alone moved compared by its content digest."""
+        try:
+            before = json.loads((self.folder / INPUTS_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return False
+        if self.inputs is None or not isinstance(before, list) or _fingerprint(before) != recorded:
+            return False
+        if len(before) != len(self.inputs):
+            return False
+        for (path, by_content, was), (path_now, _, now) in zip(before, self.inputs, strict=True):
+            if path != path_now:
+                return False
+            if was == now:
+                continue
+            if by_content or not isinstance(was, list) or len(was) < 2:
+                return False
+            known = self.digests.get((path, int(was[0]), int(was[1])))
+            if known is None or not same_plate(Path(path), [*was[:2], known], now, self.digest):
+                return False
+        return True
+
+    def _write_inputs(self) -> None:
+        """Keep :attr:`inputs` whole beside the index (once a run): what :meth:`_same_content` compares."""
+        if self.inputs is None or self._inputs_written:
+            return
+        text = json.dumps(self.inputs)
+        atomic_write(self.folder / INPUTS_FILE, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+        self._inputs_written = True
 
     def valid(self) -> bool:
         """True when every block is cached, for this key and shot, with intact values files."""
@@ -152,6 +215,7 @@ class AnchorStore:
                 "file": name,
                 "sha256": hashlib.sha256(blob).hexdigest(),
             }
+        self._write_inputs()
         data = {
             "aifx_anchors": ANCHORS_FORMAT,
             "key": self.key,

@@ -257,6 +257,7 @@ class Manifest:
         #: Frames whose inputs this run has recorded in :attr:`reads` (each is looked at once a run).
         self._recorded: set[int] = set()
         self._hashed: dict[tuple[str, int, int], list[Any] | None] = {}
+        self._digests: dict[tuple[str, int, int], str] = {}
         #: Whether frames were recorded in memory after the last save (see :meth:`writing`).
         self._unsaved = False
         #: The bytes this run last saved (None: none yet): while the file still holds them, nobody else wrote it
@@ -388,7 +389,7 @@ class Manifest:
             if by_content:  # (a still mask is hashed once: _identity_of)
                 if self._identity_of(path, by_content) != before:
                     return path
-            elif not same_plate(path, before, source_identity(path)):
+            elif not same_plate(path, before, source_identity(path), digest=self.digest_of):
                 return path
         return None
 
@@ -409,9 +410,33 @@ class Manifest:
         memo = (str(path), info.st_size, info.st_mtime_ns)
         if memo not in self._hashed:
             self._hashed[memo] = (
-                source_identity(path, by_content=True) if by_content else plate_identity(path)
+                source_identity(path, by_content=True)
+                if by_content
+                else plate_identity(path, digest=self.digest_of)
             )
         return self._hashed[memo]
+
+    def digest_of(self, path: Path) -> str:
+        """:func:`_digest` of ``path``, once while its size and time stay: a plate frame copied without its
+        times is compared by content as its own input, again as each run's neighbour and once more when its
+        new identity is recorded; each of those read the whole file."""
+        info = os.stat(path)
+        memo = (str(path), info.st_size, info.st_mtime_ns)
+        if memo not in self._digests:
+            self._digests[memo] = _digest(path)
+        return self._digests[memo]
+
+    def plate_digests(self, plate_path: Callable[[int], Path]) -> dict[tuple[str, int, int], str]:
+        """The content digests recorded for plate frames (as a frame's own input or a neighbour a run read), by
+        the frame's ``plate_path``, size and modification time when recorded: what the anchors cache compares
+        a plate copied without its times with (:meth:`aifx_core.anchors.AnchorStore.load`)."""
+        found: dict[tuple[str, int, int], str] = {}
+        recorded = [*self.sources.items(), *(item for read in self.reads.values() for item in read.items())]
+        for frame, identities in recorded:
+            plate = identities[0] if identities else None
+            if isinstance(plate, list) and len(plate) >= 3:
+                found[(str(plate_path(frame)), int(plate[0]), int(plate[1]))] = str(plate[2])
+        return found
 
     def record_range(self, frames: list[int]) -> None:
         self.ranges[self.key] = format_frames(frames)
@@ -421,10 +446,13 @@ class Manifest:
         """Write one frame: yields ``intend(temp_path)``, to call once the temp file is complete and before it
         is renamed; on leaving, records the frame as done. Held under the lock's exclusive section, so runs
         that joined the lock never lose each other's records."""
+        # The inputs as they are now, just read for this frame: found before the lock is taken, since hashing
+        # them (a plate frame's digest, a mask's content) concerns this run only, and farm chunks sharing the
+        # lock wait for every moment it is held.
+        sources = self._sources_of(frame)
+        reads, span = self._reads_now(frame)
         section = self.lock.exclusive() if self.lock is not None else contextlib.nullcontext()
         with section:
-            sources = self._sources_of(frame)  # the inputs as they are now, just read for this frame
-            reads, span = self._reads_now(frame)
 
             def intend(temp: Path) -> None:
                 intent: dict[str, Any] = {"key": self.key, "identity": _identity(temp), "sources": sources}
@@ -568,7 +596,7 @@ def source_identity(path: Path, by_content: bool = False) -> list[Any] | None:
     return [info.st_size, digest]
 
 
-def plate_identity(path: Path) -> list[Any] | None:
+def plate_identity(path: Path, digest: Callable[[Path], str] | None = None) -> list[Any] | None:
     """A plate frame's record in the manifest: size, modification time and content digest (None: gone).
 
     Size and time decide while they are what was recorded (no read). The digest decides when only the time
@@ -579,16 +607,22 @@ def plate_identity(path: Path) -> list[Any] | None:
     """
     try:
         info = os.stat(path)
-        digest = _digest(path)
+        content = (digest or _digest)(path)
     except OSError:
         return None
-    return [info.st_size, info.st_mtime_ns, digest]
+    return [info.st_size, info.st_mtime_ns, content]
 
 
-def same_plate(path: Path, recorded: list[Any] | None, now: list[Any] | None) -> bool:
+def same_plate(
+    path: Path,
+    recorded: list[Any] | None,
+    now: list[Any] | None,
+    digest: Callable[[Path], str] | None = None,
+) -> bool:
     """Whether the plate frame at ``path`` (its size and time ``now``, :func:`source_identity`) is the one
     ``recorded`` (:func:`plate_identity`; a manifest written before digests were kept holds size and time
-    only, compared as they were; None on both sides: gone then and now)."""
+    only, compared as they were; None on both sides: gone then and now). ``digest``: how its content is
+    hashed (default :func:`_digest`; a manifest passes its memo)."""
     if recorded is None or now is None:
         return recorded is None and now is None
     if len(recorded) < 2 or now[0] != recorded[0]:
@@ -598,7 +632,7 @@ def same_plate(path: Path, recorded: list[Any] | None, now: list[Any] | None) ->
     if len(recorded) < 3:
         return False
     try:
-        return _digest(path) == recorded[2]
+        return (digest or _digest)(path) == recorded[2]
     except OSError:
         return False
 

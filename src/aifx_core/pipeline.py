@@ -17,8 +17,6 @@ whole shot (exact by construction); per-frame backends read only the frames to d
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import os
 import shutil
 import threading
@@ -45,7 +43,6 @@ from .manifest import (
     lock_path,
     manifest_path,
     run_key,
-    source_identity,
 )
 from .mask import MaskSource, feather_weight, make_hole, open_mask
 from .progress import CancelToken, ProgressCallback, Reporter
@@ -183,16 +180,13 @@ def _input_files(plate: Sequence, mask: MaskSource, frame: int) -> list[tuple[Pa
     return files
 
 
-def _shot_sources(plate: Sequence, mask: MaskSource, shot: list[int]) -> str:
-    """One fingerprint of every input file of the shot as it is now (see :func:`_input_files`): what the
-    anchors cache was made from."""
-    seen: dict[tuple[Path, bool], list[Any] | None] = {}  # a still mask is one file for every frame
+def _shot_inputs(plate: Sequence, mask: MaskSource, shot: list[int]) -> list[tuple[Path, bool]]:
+    """Every input file of the shot once (see :func:`_input_files`; a still mask is one file for every frame):
+    what the anchors cache was made from."""
+    seen: dict[tuple[Path, bool], None] = {}
     for frame in shot:
-        for path, by_content in _input_files(plate, mask, frame):
-            if (path, by_content) not in seen:
-                seen[(path, by_content)] = source_identity(path, by_content)
-    blob = json.dumps([[str(path), identity] for (path, _), identity in seen.items()])
-    return hashlib.sha256(blob.encode()).hexdigest()[:32]
+        seen.update(dict.fromkeys(_input_files(plate, mask, frame)))
+    return list(seen)
 
 
 def _check_names(out: FramePattern, plate: Sequence, folder: Path) -> None:
@@ -269,6 +263,7 @@ def prepare_anchors(
         if not hasattr(backend, "anchors"):
             return None
         feed = _Feed(job, plate, mask)
+        feed.knows(Manifest.load(out, job, run.key))
         with _anchors(backend, feed, str(out), run.key, plate.frames, reporter, rebuild=rebuild) as found:
             store, _anchors_map, _on_anchor = found
         return str(store.folder)
@@ -344,6 +339,15 @@ class _Feed:
         self.seen: Callable[[FramePacket], None] | None = None
         #: Where each plate frame read is offered to the writer (None: the writer reads its own).
         self.plates: _Plates | None = None
+        #: The plate digests the output's manifest recorded, and how a digest is taken (its memo): the anchors
+        #: cache compares plates copied without their times by content, as the manifest does.
+        self.digests: dict[tuple[str, int, int], str] = {}
+        self.digest: Callable[[Path], str] | None = None
+
+    def knows(self, manifest: Manifest) -> None:
+        """Take ``manifest``'s plate digests (see :attr:`digests`)."""
+        self.digests = manifest.plate_digests(lambda frame: Path(self.plate.path(frame)))
+        self.digest = manifest.digest_of
 
     def packets(self, frames: list[int]) -> Iterator[FramePacket]:
         for frame in frames:
@@ -384,7 +388,13 @@ def _anchors(
     A block written late is no hazard: a resumed run that misses it makes it again, the same values.
     """
     store = AnchorStore(
-        output, key, shot, backend.blocks(len(shot)), _shot_sources(feed.plate, feed.mask, shot)
+        output,
+        key,
+        shot,
+        backend.blocks(len(shot)),
+        _shot_inputs(feed.plate, feed.mask, shot),
+        feed.digests,
+        feed.digest,
     )
     with store.building():
         records = {} if rebuild else store.load()
@@ -460,6 +470,7 @@ def _fill_frames(
     pending: dict[int, np.ndarray] = {}
     largest = (0.0, plate.frames[0])
     feed = _Feed(job, plate, mask)
+    feed.knows(manifest)
     plates = feed.plates = _Plates(plate, wanted)
 
     def keep(packet: FramePacket) -> None:
