@@ -68,6 +68,7 @@ from .far import Recovered, far_candidates, recovered
 from .fusion import Fused, fuse
 from .hypotheses import STEPS as HYPOTHESIS_STEPS
 from .hypotheses import choose
+from .mover_fringe import near_own_movers
 from .options import PropagateOptions
 from .pairs import ContextError, Pairs
 from .seam import ring, ring_share, seam_match
@@ -415,15 +416,34 @@ class _Run:
         pairs = self.pairs
         assert pairs.size is not None
         tol = self.opt.consistency_tol if checked else float("inf")
-        return Chain(start, direction, xs, ys, pairs.flow, pairs.size, pairs.scale, tol, fit=pairs.fit)
+        return Chain(
+            start,
+            direction,
+            xs,
+            ys,
+            pairs.flow,
+            pairs.size,
+            pairs.scale,
+            tol,
+            fit=pairs.fit,
+            linked=pairs.linked,
+        )
 
     def _source(self, target: int) -> Callable[[int], Source | None]:
+        # A fast frame's points leave the band next to a hole within a step or two, and on blurred plates the
+        # movers are least sure: its chains do not refuse the movers' fringes (:mod:`.mover_fringe`).
+        fringes = self.route.fast_motion(target) is None
+
         def source(index: int) -> Source | None:
-            if index < 0 or not self.pairs.available(index):
-                return None
+            if index < 0 or not self.pairs.available(index) or not self.pairs.linked(index, target):
+                return None  # (not in the shot, or across a cut: another shot's frame)
             frame = self.pairs.frames[index]
             return Source(
-                frame.source, frame.blocked, self.pairs.gain_between(index, target), frame.footprint
+                frame.source,
+                frame.blocked,
+                self.pairs.gain_between(index, target),
+                frame.footprint,
+                frame.fringe if fringes else None,
             )
 
         return source
@@ -571,6 +591,10 @@ class _Run:
     ) -> Fused:
         """Frame t's points (``xs``, ``ys``) fused from the plates within ``radius`` (and the motion hypotheses)."""
         frame = self.pairs.frames[t]
+        # Next to another frame's hole, where its movers may reach unseen, nothing is read for a point unless a
+        # mover of frame t itself is near it (:mod:`.mover_fringe`).
+        assert self.pairs.scale is not None
+        exempt = near_own_movers(frame.movers, ys, xs, self.pairs.scale)
         candidates = gather(
             t,
             xs,
@@ -580,6 +604,7 @@ class _Run:
             self.opt.radius,
             self.opt.candidates,
             first_steps,
+            exempt,
             frontiers,
         )
         quality = candidate_quality(candidates)
