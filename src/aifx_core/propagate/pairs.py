@@ -8,7 +8,9 @@ pair's two frames and holes, never on fill results, so it runs in background thr
 each pair's DIS in one (``aifx-dis``: native code that releases the GIL), its completion, movers and gain in the
 flow worker (``aifx-flow``: NumPy) a pair behind, so the two overlap on two cores. Pairs start as their packets
 are read, and a pair's results are taken over (in the caller's thread) only when something reads them, so every
-read sees exactly what a one-thread run sees.
+read sees exactly what a one-thread run sees. A pair with a frame masked (nearly) whole is the exception: when
+first read, its flows and fits are replaced by the neighbouring pairs' motion (:mod:`.bridge`), in the caller's
+thread, from pairs at most ``bridge.REACH`` away (so still from the frames alone).
 With ``AIFX_FLOW_PROCESS=1`` the flow worker hands the computation itself (:func:`pair_flow`, a pure function
 of the two frames' grey images, holes and thumbnails) to the helper process (:class:`aifx_core.workers.Helper`),
 where it runs beside this process's threads instead of taking turns with them for the GIL (same arrays in,
@@ -44,6 +46,7 @@ from ..flow.motion import smoothed_grey
 from ..flow.ops import median_within
 from ..inpaint.base import FramePacket, Span
 from ..workers import HelperUnavailable, Prefetch, helper, helper_wanted, module_settings, overlap
+from . import bridge as bridging
 from .chain import BoxedFit, Footprint, box_fit, footprint
 from .options import PropagateOptions
 
@@ -242,6 +245,8 @@ class Pairs:
         self.max_flows = 0
         #: Pairs taken over (from the first held on).
         self.made: set[int] = set()
+        #: Pairs across a blind frame whose flows and fits were replaced by their bridge (:mod:`.bridge`).
+        self.bridged: set[int] = set()
         #: Pairs before this are forgotten (:meth:`forget_flows`): asking for one is a ContextError.
         self.flows_from = 0
         self._worker: ThreadPoolExecutor | None = None
@@ -427,12 +432,43 @@ class Pairs:
         """Working-resolution flow from frame ``index`` to ``index + direction``, completed inside holes."""
         pair = index if direction > 0 else index - 1
         self._check_pair(pair)
-        if pair not in self.flows:
-            if pair not in self.pending:
-                self._start_flow(pair)
-            self._take_flow(pair)
+        self._made_flow(pair)
+        self._bridge(pair)
         forward, backward = self.flows[pair]
         return forward if direction > 0 else backward
+
+    def _made_flow(self, pair: int) -> None:
+        """Pair ``pair``'s flows made and taken over (started here if the reading has not started them)."""
+        if pair not in self.flows:
+            if pair not in self.pending:
+                # (a chain carried across a bridged pair may reach a pair whose second frame is not read yet)
+                self.available(pair + 1)
+            if pair not in self.flows and pair not in self.pending:
+                self._start_flow(pair)
+            self._take_flow(pair)
+
+    def _blind_pair(self, pair: int) -> bool:
+        """Whether one of pair ``pair``'s frames is too covered to track (:func:`.bridge.blind`)."""
+        assert self.size is not None
+        area = self.size[0] * self.size[1]
+        return bridging.blind(self.hole_area[pair], area) or bridging.blind(self.hole_area[pair + 1], area)
+
+    def _bridge(self, pair: int) -> None:
+        """Once, when one of its frames is blind: replace pair ``pair``'s flows and fits by the neighbouring
+        pairs' motion (:func:`.bridge.bridge`). It reads pairs up to ``bridge.REACH`` away, which the engine's
+        reach covers: the same pixels for any window or chunk."""
+        if pair in self.bridged or not self._blind_pair(pair):
+            return
+        self.flows[pair], self.fits[pair] = bridging.bridge(pair, self._good_flows, self.flows[pair][0].shape)
+        self.bridged.add(pair)
+
+    def _good_flows(self, pair: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """Pair ``pair``'s flows when it is in the shot and both its frames see (a bridge's source), else None."""
+        if pair < 0 or not self.available(pair + 1) or self._blind_pair(pair):
+            return None
+        self._check_pair(pair)
+        self._made_flow(pair)
+        return self.flows[pair]
 
     def _start_flow(self, pair: int) -> None:
         """Start pair ``pair``'s flow: in the flow worker, or (no overlap) here and now."""
@@ -532,6 +568,8 @@ class Pairs:
         pair = index if direction > 0 else index - 1
         self._check_pair(pair)
         self._take_flow(pair)
+        if pair in self.flows:
+            self._bridge(pair)
         fits = self.fits.get(pair)
         if fits is None:
             return None
@@ -555,6 +593,7 @@ class Pairs:
 
     def forget_flows(self, low: int) -> None:
         """Forget the flows and fits (not the gains) of the pairs before ``low``: nothing left reads them."""
+        low -= bridging.REACH  # (a pair still to read may be bridged from pairs that far before it)
         self.flows_from = max(self.flows_from, low)
         for store in (self.flows, self.fits):
             for key in [k for k in store if k < low]:
@@ -567,6 +606,7 @@ class Pairs:
             for key in [k for k in store if k < low]:
                 del store[key]
         self.made -= {k for k in self.made if k < low - 1}
+        self.bridged -= {k for k in self.bridged if k < low}
 
 
 # -- a pair's flow, from the two frames alone ------------------------------------------------------------------
