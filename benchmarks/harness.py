@@ -286,7 +286,9 @@ def corner_patches(width: int, height: int) -> Holes:
     """A broadcaster's bug and a burnt-in caption: static patches in two corners, touching the frame's edges
     (top left a fifth of the width by an eighth of the height, bottom right a fifth by a seventh). Under a
     slow pan what enters the frame behind a patch at the edge is seen only once it has crossed the patch,
-    often more frames away than a chain reaches."""
+    often more frames away than a chain reaches. (On tennis the camera nearly stops in frames 31-44 and then
+    reverses, so most of what lies under the top-left patch then is never seen outside it: frames 26-50 are
+    at Telea's level because no frame saw it; see docs/method.md, "Twelfth pass (lr20)".)"""
     hole = np.zeros((height, width), bool)
     hole[: height // 8, : width // 7] = True
     hole[height - height // 7 :, width - width // 5 :] = True

@@ -28,12 +28,23 @@ class Source:
     gain: np.ndarray
     #: ``invalid``'s :func:`.chain.footprint`, when the frame keeps one (read by :meth:`touches`).
     footprint: Footprint | None = None
+    #: Where the frame's movers may reach unseen next to its hole (:mod:`.mover_fringe`), as a footprint: not read
+    #: either, except for the points a target exempts. None: nothing there.
+    fringe: Footprint | None = None
 
-    def touches(self, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
-        """:func:`.chain.touches` on ``invalid``: True where a bilinear read at (x, y) would touch it."""
+    def touches(self, xs: np.ndarray, ys: np.ndarray, exempt: np.ndarray | None = None) -> np.ndarray:
+        """:func:`.chain.touches` on ``invalid`` and the fringe: True where a bilinear read at (x, y) would touch
+        them; ``exempt`` (per point, or None: none) are the points for which the fringe is readable."""
         if self.footprint is None:
-            return touches(self.invalid, xs, ys)
-        return touches_footprint(self.footprint, xs, ys)
+            hit = touches(self.invalid, xs, ys)
+        else:
+            hit = touches_footprint(self.footprint, xs, ys)
+        if self.fringe is not None:
+            near = touches_footprint(self.fringe, xs, ys)
+            if exempt is not None:
+                near &= ~exempt
+            hit |= near
+        return hit
 
 
 @dataclass
@@ -90,6 +101,7 @@ def gather(
     radius: int,
     per_direction: int,
     first_steps: dict[int, FirstStep] | None = None,
+    exempt: np.ndarray | None = None,
 ) -> Candidates:
     """Candidates for the points (``xs``, ``ys``, full-resolution pixels) of frame ``start``.
 
@@ -97,6 +109,7 @@ def gather(
     None when the shot has no frame j. A point stops being followed in a direction once it has
     ``per_direction`` samples there, ``SEARCH_ON`` frames after its first, when its chain breaks, or after
     ``radius`` frames. ``first_steps``: each direction's first step is kept there (:class:`.chain.FirstStep`).
+    ``exempt``: per point, whether the sources' mover fringes are readable for it (None: for none).
     """
     parts: list[Candidates] = []
     for direction in (1, -1):
@@ -111,7 +124,7 @@ def gather(
             if frame is None:
                 break
             walk.step()
-            ok = ~frame.touches(walk.x, walk.y)
+            ok = ~frame.touches(walk.x, walk.y, None if exempt is None else exempt[walk.index])
             if not ok.any():
                 continue
             point = walk.index[ok]

@@ -66,6 +66,7 @@ from .fallback_route import TEMPORAL, FallbackRoute, Propagated
 from .fusion import Fused, fuse
 from .hypotheses import STEPS as HYPOTHESIS_STEPS
 from .hypotheses import choose
+from .mover_fringe import near_own_movers
 from .options import PropagateOptions
 from .pairs import ContextError, Pairs
 from .seam import ring, ring_share, seam_match
@@ -408,12 +409,20 @@ class _Run:
         return Chain(start, direction, xs, ys, pairs.flow, pairs.size, pairs.scale, tol, fit=pairs.fit)
 
     def _source(self, target: int) -> Callable[[int], Source | None]:
+        # A fast frame's points leave the band next to a hole within a step or two, and on blurred plates the
+        # movers are least sure: its chains do not refuse the movers' fringes (:mod:`.mover_fringe`).
+        fringes = self.route.fast_motion(target) is None
+
         def source(index: int) -> Source | None:
             if index < 0 or not self.pairs.available(index):
                 return None
             frame = self.pairs.frames[index]
             return Source(
-                frame.source, frame.blocked, self.pairs.gain_between(index, target), frame.footprint
+                frame.source,
+                frame.blocked,
+                self.pairs.gain_between(index, target),
+                frame.footprint,
+                frame.fringe if fringes else None,
             )
 
         return source
@@ -499,8 +508,20 @@ class _Run:
         all_ys = np.concatenate([ys, ring_ys])
         all_xs = np.concatenate([xs, ring_xs])
         first_steps: dict[int, FirstStep] = {}
+        # Next to another frame's hole, where its movers may reach unseen, nothing is read for a point unless a
+        # mover of frame t itself is near it (:mod:`.mover_fringe`).
+        assert self.pairs.scale is not None
+        exempt = near_own_movers(frame.movers, all_ys, all_xs, self.pairs.scale)
         candidates = gather(
-            t, all_xs, all_ys, self._chain, self._source(t), self.opt.radius, self.opt.candidates, first_steps
+            t,
+            all_xs,
+            all_ys,
+            self._chain,
+            self._source(t),
+            self.opt.radius,
+            self.opt.candidates,
+            first_steps,
+            exempt,
         )
         quality = candidate_quality(candidates)
         weight = candidate_weight(candidates, quality)

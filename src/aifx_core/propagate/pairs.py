@@ -48,6 +48,7 @@ from ..inpaint.base import FramePacket, Span
 from ..workers import HelperUnavailable, Prefetch, helper, helper_wanted, module_settings, overlap
 from . import bridge as bridging
 from .chain import BoxedFit, Footprint, box_fit, footprint
+from .mover_fringe import mover_fringe
 from .options import PropagateOptions
 
 _UNIT = np.ones(3, np.float32)
@@ -104,6 +105,10 @@ class _Frame:
     level: float
     #: Unmasked moving objects (full resolution), None when not detected.
     movers: np.ndarray | None = None
+    #: Where its movers may reach unseen next to the hole (:func:`.mover_fringe.mover_fringe`), as a bilinear
+    #: read's footprint: not read as a source of the hole pixels of a frame whose own movers are not near them.
+    #: None when nothing is there.
+    fringe: Footprint | None = None
     #: Shot position (for the error when a released plate is read).
     position: int = -1
     #: False once the flows of both its pairs are made and what only they read is dropped.
@@ -503,7 +508,10 @@ class Pairs:
         self.flows[pair] = (done.forward, done.backward)
         self.fits[pair] = done.fits
         for index, movers in done.movers.items():
-            self.frames[index].movers = movers
+            target = self.frames[index]
+            target.movers = movers
+            fringe = mover_fringe(movers, target.hole, self.scale)
+            target.fringe = None if fringe is None else footprint(fringe)
         self.gains[pair] = done.gain
         self.made.add(pair)
         self.max_flows = max(self.max_flows, len(self.flows))

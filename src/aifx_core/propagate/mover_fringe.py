@@ -1,0 +1,94 @@
+"""Unmasked movers next to a hole, as far as they may reach unseen: where a frame is not read as a source.
+
+The mover detection (:func:`aifx_core.flow.moving_objects`) is blind next to a hole: the flow there is the
+completion's (the hole's completed fringe carries the background's motion, whatever stands in it), the image
+check leaves targets near the hole out, and a part of a mover that moves with the ground at that moment (a
+planted foot, a wheel's contact with the road) agrees with the background in both cues. So a person who walks
+up to the hole is marked from the knees up, 12-13 px away from it, and his feet at the hole are not. Yet the
+band next to a hole is where its pixels are seen first as the camera moves on, so most of their samples are
+read there: on tennis with a static square over frames 0-40 and the player unmasked, 0.8-1.2 thousand of the
+~3 600 hole pixels of each of frames 5-13 (the player far from the square) took samples from his leg and shoe
+standing next to it in frames 14-17 (2-8 px from the detected mover, 5-22 px from the hole): hard-edged
+fragments pasted into the clay court (docs/method.md, "Twelfth pass (cross20)").
+
+So within ``BAND_PX`` of a source frame's hole every pixel within ``REACH_PX`` of one of its movers (its *fringe*)
+is not read either (the movers themselves, the hole and non-finite pixels are not read anyway): a point whose
+chain lands there looks on to the next frames, and where no frame shows it clear it goes to the fallback route
+(a blend, never a paste). Farther from the hole the detection sees, and the movers stay as detected. A point
+of a target frame with a mover of its own within ``OWN_PX`` still reads fringes (:func:`near_own_movers`), and
+so does every point of a fast frame (the engine's ``_source``).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+#: How far (working pixels) next to the hole a detected mover may continue unseen: about the completed fringe
+#: (the hole grown by 4 + 10 working px) less the mover mask's own growth, rounded up.
+REACH_PX = 12.0
+#: The band around the hole (working pixels) where that is assumed: the fringe and a reach beyond it (a mover
+#: marked at the fringe's edge may stand on both sides of it).
+BAND_PX = 24.0
+#: Hole (and ring) pixels of a target within this (working pixels) of one of its own movers are not refused the
+#: fringe: where a mover stands in the hole now (a car passing through it), what the other frames show next to
+#: it may be the truth. The detection starts seeing about 13 px from the hole, so this exempts the outer ~11 px.
+OWN_PX = 24.0
+
+
+def mover_fringe(movers: np.ndarray, hole: np.ndarray, scale: tuple[float, float]) -> np.ndarray | None:
+    """The pixels within ``BAND_PX`` of ``hole`` and ``REACH_PX`` of ``movers`` that are neither (full-resolution
+    (H, W) bool; ``scale``: working / full resolution, (sx, sy)), or None where there are none."""
+    if not hole.any() or not movers.any():
+        return None
+    reach, band = _pixels(REACH_PX, scale), BAND_PX / _per_px(scale)
+    height, width = hole.shape
+    ys, xs = np.nonzero(hole)
+    # The band lies within ``band`` of the hole's box; movers within ``reach`` of the band are all that reach it.
+    pad = int(np.ceil(band)) + reach + 1
+    y0, y1 = max(int(ys.min()) - pad, 0), min(int(ys.max()) + pad + 1, height)
+    x0, x1 = max(int(xs.min()) - pad, 0), min(int(xs.max()) + pad + 1, width)
+    crop = movers[y0:y1, x0:x1]
+    if not crop.any():
+        return None
+    inside = hole[y0:y1, x0:x1]
+    # (the whole hole lies in the crop, so the distances to it are the frame's own)
+    distance = cv2.distanceTransform((~inside).astype(np.uint8), cv2.DIST_L2, 5)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
+    added = cv2.dilate(crop.astype(np.uint8), kernel).view(bool)
+    added &= (distance <= band) & ~inside & ~crop
+    if not added.any():
+        return None
+    out = np.zeros((height, width), bool)
+    out[y0:y1, x0:x1] = added
+    return out
+
+
+def near_own_movers(
+    movers: np.ndarray | None, ys: np.ndarray, xs: np.ndarray, scale: tuple[float, float]
+) -> np.ndarray | None:
+    """Per point (``ys``, ``xs``: a target's hole and ring pixels), whether a mover of the target itself lies within
+    ``OWN_PX`` (working pixels): there the mover may stand in the hole now, and what the other frames show next
+    to it may be it (the fringe is not refused). None when no point is."""
+    if movers is None or len(ys) == 0:
+        return None
+    reach = _pixels(OWN_PX, scale)
+    height, width = movers.shape
+    y0, y1 = max(int(ys.min()) - reach, 0), min(int(ys.max()) + reach + 1, height)
+    x0, x1 = max(int(xs.min()) - reach, 0), min(int(xs.max()) + reach + 1, width)
+    crop = movers[y0:y1, x0:x1]
+    if not crop.any():
+        return None
+    distance = cv2.distanceTransform((~crop).astype(np.uint8), cv2.DIST_L2, 5)
+    near = distance[ys - y0, xs - x0] <= reach
+    return near if near.any() else None
+
+
+def _per_px(scale: tuple[float, float]) -> float:
+    """Working pixels per full-resolution pixel (the smaller axis)."""
+    return max(min(scale), 1e-6)
+
+
+def _pixels(working: float, scale: tuple[float, float]) -> int:
+    """``working`` pixels as a whole number of full-resolution pixels (at least 1)."""
+    return max(int(round(working / _per_px(scale))), 1)

@@ -1,0 +1,109 @@
+"""An unmasked mover that reaches a static hole later is not imported into the frames before it came.
+
+The mover detection is blind next to a hole (the flow there is the completion's) and to a part of a mover that
+moves with the ground (a planted foot); the engine refuses sources next to the hole near a detected mover
+(:mod:`aifx_core.propagate.mover_fringe`)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from aifx_core.backends import create_backend
+from aifx_core.inpaint import BackendContext, FramePacket
+from aifx_core.progress import Reporter
+from aifx_core.propagate.mover_fringe import mover_fringe, near_own_movers
+
+HEIGHT, WIDTH = 96, 176
+#: The background moves this many px a frame to the left (a slow pan).
+PAN = 3
+#: The static square hole (rows, columns), on every frame.
+HOLE = (slice(36, 68), slice(72, 112))
+#: Frames in which the walker stands next to the hole; none before.
+ARRIVES, LEAVES = 12, 18
+BOB = 6
+
+
+def _texture(height: int, width: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    planes = [cv2.GaussianBlur(rng.random((height, width)).astype(np.float32), (0, 0), 1.5) for _ in range(3)]
+    tex = np.stack(planes, -1)
+    return ((tex - tex.min()) / (tex.max() - tex.min())).astype(np.float32)
+
+
+def _walker_clip(n: int = 24) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """Frames, holes and the background truth: a textured plate panning left, a static square hole, and from
+    frame ``ARRIVES`` an unmasked magenta walker left of it: a foot planted on the ground right next to the hole
+    (it moves with the plate) and a leg beside it that bobs up and down (a mover the detection finds)."""
+    ground = 0.15 + 0.7 * _texture(HEIGHT, WIDTH + PAN * n + 2, 0)
+    skin = _texture(64, 40, 1)
+    magenta = np.stack([0.8 + 0.2 * skin[..., 0], 0.05 * skin[..., 1], 0.8 + 0.2 * skin[..., 2]], -1)
+    frames, holes, truth = [], [], []
+    for t in range(n):
+        plate = np.ascontiguousarray(ground[:, PAN * t : PAN * t + WIDTH])
+        truth.append(plate.copy())
+        if ARRIVES <= t < LEAVES:
+            # The foot stands where the plate was at x 62-71 at arrival (1-10 px left of the hole), moving with it.
+            x0 = 62 - PAN * (t - ARRIVES)
+            plate[52:68, x0 : x0 + 10] = magenta[:16, :10]
+            # The leg: 20 px wide, left of the foot, BOB px up and down in turn.
+            y0 = 24 + BOB * (t % 2)
+            plate[y0 : y0 + 40, x0 - 20 : x0] = magenta[4:44, 20:40]
+        frames.append(plate)
+        hole = np.zeros((HEIGHT, WIDTH), bool)
+        hole[HOLE] = True
+        holes.append(hole)
+    return frames, holes, truth
+
+
+def test_the_fringe_lies_only_next_to_the_hole_near_a_mover() -> None:
+    hole = np.zeros((80, 120), bool)
+    hole[30:50, 40:60] = True
+    movers = np.zeros_like(hole)
+    movers[30:50, 73:80] = True  # 14 px right of the hole: where the detection starts seeing
+    movers[0:4, 0:4] = True  # far from the hole
+    fringe = mover_fringe(movers, hole, (1.0, 1.0))
+    assert fringe is not None
+    assert not (fringe & (hole | movers)).any()
+    assert fringe[35:45, 62:73].all()  # between the hole and the mover
+    assert not fringe[:20, :20].any()  # the far mover has none
+    assert not fringe[:, 85:].any()  # nor the near one beyond the band
+    # No mover near the hole: no fringe.
+    lone = np.zeros_like(hole)
+    lone[0:4, 110:114] = True
+    assert mover_fringe(lone, hole, (1.0, 1.0)) is None
+    # At half working resolution the reach and the band are twice as many frame pixels.
+    wide = mover_fringe(movers, hole, (0.5, 0.5))
+    assert wide is not None and wide.sum() > fringe.sum()
+
+
+def test_a_targets_own_movers_exempt_the_points_near_them() -> None:
+    movers = np.zeros((80, 120), bool)
+    movers[30:50, 73:80] = True
+    ys, xs = np.array([40, 40, 40]), np.array([59, 50, 20])  # 14, 23 and 53 px from the mover
+    near = near_own_movers(movers, ys, xs, (1.0, 1.0))
+    assert near is not None and near.tolist() == [True, True, False]
+    assert near_own_movers(movers, ys[2:], xs[2:], (1.0, 1.0)) is None
+    assert near_own_movers(None, ys, xs, (1.0, 1.0)) is None
+
+
+def test_a_walker_arriving_later_is_not_pasted_into_the_hole_before() -> None:
+    frames, holes, truth = _walker_clip()
+    backend = create_backend("propagate", BackendContext(colorspace="sRGB"))
+    packets = [
+        FramePacket(t, np.where(h[..., None], 0.0, f).astype(np.float32), h)
+        for t, (f, h) in enumerate(zip(frames, holes, strict=True))
+    ]
+    results = [rgb for _, rgb in backend.fill(packets, Reporter())]
+    pasted = []
+    for t in range(ARRIVES):
+        out, hole = results[t], holes[t]
+        # The walker's colour (green near 0 where the plate has at least 0.15) anywhere in the hole.
+        magenta = (out[..., 1] < 0.1) & (out[..., 0] > 0.5) & (out[..., 2] > 0.5) & hole
+        pasted.append(int(magenta.sum()))
+        assert np.array_equal(out[~hole], frames[t][~hole])
+    assert sum(pasted) == 0, pasted
+    error = np.concatenate([(results[t][holes[t]] - truth[t][holes[t]]).ravel() for t in range(ARRIVES)])
+    assert 10 * np.log10(1.0 / np.mean(error**2)) > 30.0, (
+        "the frames before it came are filled from the plate the other frames saw"
+    )
