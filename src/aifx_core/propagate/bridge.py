@@ -46,18 +46,24 @@ def blind(hole_area: int, frame_area: int) -> bool:
 
 
 def bridge(
-    pair: int, good: Callable[[int], Flows | None], shape: tuple[int, ...]
+    pair: int,
+    good: Callable[[int], Flows | None],
+    cut: Callable[[int], bool],
+    shape: tuple[int, ...],
 ) -> tuple[Flows, tuple[BoxedFit, BoxedFit]]:
     """Pair ``pair``'s flows (forward, backward) and fits from the nearest good pairs within :data:`REACH`
-    (``good(p)``: pair p's flows when both its frames see, else None). With none (a long run of blind
-    frames), no motion, expected :data:`UNKNOWN_PX` out: chains through it are scored as the guesses they are
-    (``shape``: a flow's, (H, W, 2) at working resolution)."""
+    (``good(p)``: pair p's flows when both its frames see, else None; the search stops at a pair where
+    ``cut(p)``, asked after ``good(p)``: the motion of another shot says nothing). With none (a long run of
+    blind frames), no motion, expected :data:`UNKNOWN_PX` out: chains through it are scored as the guesses
+    they are (``shape``: a flow's, (H, W, 2) at working resolution)."""
     sides: list[tuple[float, Flows]] = []
     for step in (-1, 1):
         for away in range(1, REACH + 1):
             flows = good(pair + step * away)
             if flows is not None:
                 sides.append((1.0 / away, flows))
+                break
+            if cut(pair + step * away):
                 break
     if not sides:
         still = np.zeros(shape, np.float32)

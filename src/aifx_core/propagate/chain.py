@@ -153,6 +153,7 @@ class Chain:
         tol: float,
         relative: float = 0.05,
         fit: FitLookup | None = None,
+        linked: Callable[[int, int], bool] | None = None,
     ) -> None:
         self.current = start
         self.direction = direction
@@ -166,6 +167,8 @@ class Chain:
         self.fit = np.zeros(len(xs), np.float32)
         self._flow = flow
         self._fit = fit
+        #: Whether two neighbouring frames are of one shot (None: always): no walk crosses a cut.
+        self._linked = linked
         self._height, self._width = size
         self._sx, self._sy = scale
         self._tol = tol
@@ -184,6 +187,9 @@ class Chain:
         in-place float32 arithmetic where a temporary is not needed (each operation rounds as the expression
         it replaces), :func:`hypot` for NumPy's, and no gathers when every point is kept."""
         nxt = self.current + self.direction
+        if self._linked is not None and not self._linked(self.current, nxt):
+            self.keep(np.zeros(len(self.index), bool))  # across a cut: every walk ends here
+            return
         forward = self._flow(self.current, self.direction)
         backward = self._flow(nxt, -self.direction)
         sx, sy = self._sx, self._sy

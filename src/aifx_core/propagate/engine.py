@@ -406,7 +406,18 @@ class _Run:
         pairs = self.pairs
         assert pairs.size is not None
         tol = self.opt.consistency_tol if checked else float("inf")
-        return Chain(start, direction, xs, ys, pairs.flow, pairs.size, pairs.scale, tol, fit=pairs.fit)
+        return Chain(
+            start,
+            direction,
+            xs,
+            ys,
+            pairs.flow,
+            pairs.size,
+            pairs.scale,
+            tol,
+            fit=pairs.fit,
+            linked=pairs.linked,
+        )
 
     def _source(self, target: int) -> Callable[[int], Source | None]:
         # A fast frame's points leave the band next to a hole within a step or two, and on blurred plates the
@@ -414,8 +425,8 @@ class _Run:
         fringes = self.route.fast_motion(target) is None
 
         def source(index: int) -> Source | None:
-            if index < 0 or not self.pairs.available(index):
-                return None
+            if index < 0 or not self.pairs.available(index) or not self.pairs.linked(index, target):
+                return None  # (not in the shot, or across a cut: another shot's frame)
             frame = self.pairs.frames[index]
             return Source(
                 frame.source,

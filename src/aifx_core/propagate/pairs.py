@@ -11,6 +11,9 @@ are read, and a pair's results are taken over (in the caller's thread) only when
 read sees exactly what a one-thread run sees. A pair with a frame masked (nearly) whole is the exception: when
 first read, its flows and fits are replaced by the neighbouring pairs' motion (:mod:`.bridge`), in the caller's
 thread, from pairs at most ``bridge.REACH`` away (so still from the frames alone).
+A pair across a cut (two shots in one sequence: a careless pull, an edit run whole) is told from the pair's
+own two frames (:func:`is_cut`): no chain crosses it and no frame is a source for a frame on its other side
+(:meth:`Pairs.linked`), so nothing of one shot is ever painted into the other.
 With ``AIFX_FLOW_PROCESS=1`` the flow worker hands the computation itself (:func:`pair_flow`, a pure function
 of the two frames' grey images, holes and thumbnails) to the helper process (:class:`aifx_core.workers.Helper`),
 where it runs beside this process's threads instead of taking turns with them for the GIL (same arrays in,
@@ -217,6 +220,8 @@ class _PairFlow:
     #: Movers by shot position (frame pair+1, and frame 0 with the first pair).
     movers: dict[int, np.ndarray]
     gain: np.ndarray
+    #: The two frames are of two shots (:func:`is_cut`): nothing may cross the pair.
+    cut: bool = False
 
 
 class Pairs:
@@ -252,6 +257,8 @@ class Pairs:
         self.made: set[int] = set()
         #: Pairs across a blind frame whose flows and fits were replaced by their bridge (:mod:`.bridge`).
         self.bridged: set[int] = set()
+        #: Pairs taken over that lie across a cut (:func:`is_cut`), kept as long as their frames are.
+        self.cuts: set[int] = set()
         #: Pairs before this are forgotten (:meth:`forget_flows`): asking for one is a ContextError.
         self.flows_from = 0
         self._worker: ThreadPoolExecutor | None = None
@@ -464,16 +471,19 @@ class Pairs:
         reach covers: the same pixels for any window or chunk."""
         if pair in self.bridged or not self._blind_pair(pair):
             return
-        self.flows[pair], self.fits[pair] = bridging.bridge(pair, self._good_flows, self.flows[pair][0].shape)
+        self.flows[pair], self.fits[pair] = bridging.bridge(
+            pair, self._good_flows, self.cuts.__contains__, self.flows[pair][0].shape
+        )
         self.bridged.add(pair)
 
     def _good_flows(self, pair: int) -> tuple[np.ndarray, np.ndarray] | None:
-        """Pair ``pair``'s flows when it is in the shot and both its frames see (a bridge's source), else None."""
+        """Pair ``pair``'s flows when it is in the shot, both its frames see and it is no cut (a bridge's
+        source), else None."""
         if pair < 0 or not self.available(pair + 1) or self._blind_pair(pair):
             return None
         self._check_pair(pair)
         self._made_flow(pair)
-        return self.flows[pair]
+        return None if pair in self.cuts else self.flows[pair]
 
     def _start_flow(self, pair: int) -> None:
         """Start pair ``pair``'s flow: in the flow worker, or (no overlap) here and now."""
@@ -514,6 +524,9 @@ class Pairs:
             target.fringe = None if fringe is None else footprint(fringe)
         self.gains[pair] = done.gain
         self.made.add(pair)
+        if done.cut and not self._blind_pair(pair):
+            # (a frame masked (nearly) whole shows too little to tell a cut; its pair is bridged instead)
+            self.cuts.add(pair)
         self.max_flows = max(self.max_flows, len(self.flows))
         # Pairs are taken in order, so frame ``pair`` has both its pairs made now (or only this one, first).
         frame = self.frames.get(pair)
@@ -570,6 +583,16 @@ class Pairs:
         with self._estimator_lock:
             return estimate_pair(self.estimator, a, b)
 
+    def linked(self, a: int, b: int) -> bool:
+        """Whether frames ``a`` and ``b`` are of one shot: no pair between them lies across a cut (the pairs
+        between are made first, as a walk from one to the other would make them)."""
+        for pair in range(min(a, b), max(a, b)):
+            if pair not in self.made:
+                self.flow(pair, 1)
+            if pair in self.cuts:
+                return False
+        return True
+
     def fit(self, index: int, direction: int) -> BoxedFit | None:
         """The completion's expected error of :meth:`flow` (working px; its box, read as the whole map: see
         :class:`.chain.BoxedFit`), None when not estimated."""
@@ -615,6 +638,7 @@ class Pairs:
                 del store[key]
         self.made -= {k for k in self.made if k < low - 1}
         self.bridged -= {k for k in self.bridged if k < low}
+        self.cuts -= {k for k in self.cuts if k < low - 1}
 
 
 # -- a pair's flow, from the two frames alone ------------------------------------------------------------------
@@ -710,6 +734,13 @@ def complete_pair(
     movers they show and the exposure gain."""
     union = a.small_hole | b.small_hole
     forward, backward = estimated
+    if is_cut(a, b, forward):
+        # Nothing crosses the pair (:meth:`Pairs.linked`); its flows are still read where a frame's own motion
+        # is asked for (is the frame fast?): none. Its movers are what its flows show, as for any pair: the
+        # frame after the cut may have no other pair ending at it.
+        shown = _detect_movers(size, pair, (a, b), forward, backward, union) if _moving_objects else {}
+        still = np.zeros_like(forward)
+        return _PairFlow(still, still.copy(), None, shown, _UNIT, cut=True)
     fits: tuple[BoxedFit, BoxedFit] | None = None
     # The flow side's own completion hands on the frame layers it fitted; mover detection reuses them.
     layers: list[list[np.ndarray]] = []
@@ -792,13 +823,65 @@ def _detect_movers(
     return found
 
 
-def _exposure_gain(a: _FlowInput, b: _FlowInput, forward: np.ndarray) -> np.ndarray:
-    """Per-channel gain g with ``b·g ≈ a`` over the background both frames see (robust median of log
-    ratios on thumbnails). Exposure flicker and auto gain are multiplicative, so this is HDR-safe."""
+#: A pair is a cut when frame B, warped onto frame A, correlates with A less than these (log luminance of the
+#: thumbnails, over what both show): under CUT_DENSE by the pair's own flow, and under CUT_COARSE by that flow
+#: smoothed over an eighth of the frame (DIS, free at every pixel, makes two unrelated textures look alike;
+#: no smooth motion does). Every pair of the benchmark's clips (tennis, schoolgirls, the 1080p parallax, the
+#: Cycles whips, crosser, dollyball, nonrigid water and foliage) gave at least 0.958 and 0.698 (crosser's
+#: walker and car, which the smoothed flow does not follow); a cut from tennis to schoolgirls 0.39 and 0.17,
+#: two unrelated noise textures 0.51 and 0.28. Taking a pair for a cut only makes its frames fall back to
+#: their spatial fill; missing one pastes another shot into the hole.
+CUT_DENSE = 0.9
+CUT_COARSE = 0.5
+#: ... and only when at least this share of the thumbnail, and this many pixels, are seen by both (a frame
+#: nearly all hole says nothing).
+CUT_MIN_SHARE = 0.2
+CUT_MIN_PIXELS = 256
+
+
+def _thumb_flow(a: _FlowInput, forward: np.ndarray) -> np.ndarray:
+    """The pair's forward flow at the thumbnails' size (in thumbnail pixels)."""
     height, width = a.thumb.shape[:2]
     flow: np.ndarray = cv2.resize(forward, (width, height), interpolation=cv2.INTER_AREA)
     flow[..., 0] *= width / forward.shape[1]
     flow[..., 1] *= height / forward.shape[0]
+    return flow
+
+
+def _correlation_onto_a(a: _FlowInput, b: _FlowInput, flow: np.ndarray) -> float | None:
+    """How frame B's thumbnail, warped onto A's by ``flow`` (thumbnail px), correlates with A's (log
+    luminance, over the pixels both show); None where too few are shown, or one side is flat."""
+    warped = warp(b.thumb, flow, border=cv2.BORDER_CONSTANT)
+    known = warp((~b.thumb_hole).astype(np.float32), flow, border=cv2.BORDER_CONSTANT) >= 1.0
+    both = known & ~a.thumb_hole
+    if int(both.sum()) < max(CUT_MIN_PIXELS, CUT_MIN_SHARE * both.size):
+        return None
+    here = np.log1p(np.maximum(a.thumb.mean(axis=-1)[both], 0.0, dtype=np.float64))
+    there = np.log1p(np.maximum(warped.mean(axis=-1)[both], 0.0, dtype=np.float64))
+    here -= here.mean()
+    there -= there.mean()
+    scale = float(np.sqrt(np.dot(here, here) * np.dot(there, there)))
+    if not np.isfinite(scale) or scale <= 1e-12:
+        return None  # a flat frame (black leader, a fade's end) correlates with nothing: no evidence
+    return float(np.dot(here, there)) / scale
+
+
+def is_cut(a: _FlowInput, b: _FlowInput, forward: np.ndarray) -> bool:
+    """Whether frames A and B are of two shots: B, warped onto A by the flow estimated between them and by
+    that flow smoothed, does not look like A (see :data:`CUT_DENSE`). Log luminance makes the test blind to
+    exposure and grade; a pair it cannot judge (too little seen, a flat frame) is no cut."""
+    flow = _thumb_flow(a, forward)
+    dense = _correlation_onto_a(a, b, flow)
+    if dense is None or dense >= CUT_DENSE:
+        return False
+    coarse = _correlation_onto_a(a, b, cv2.GaussianBlur(flow, (0, 0), max(flow.shape[:2]) / 8))
+    return coarse is not None and coarse < CUT_COARSE
+
+
+def _exposure_gain(a: _FlowInput, b: _FlowInput, forward: np.ndarray) -> np.ndarray:
+    """Per-channel gain g with ``b·g ≈ a`` over the background both frames see (robust median of log
+    ratios on thumbnails). Exposure flicker and auto gain are multiplicative, so this is HDR-safe."""
+    flow = _thumb_flow(a, forward)
     warped = warp(b.thumb, flow, border=cv2.BORDER_CONSTANT)
     warped_hole = warp(b.thumb_hole.astype(np.float32), flow, border=cv2.BORDER_CONSTANT) > 0
     level = max(float(np.median(np.abs(a.thumb))), 1e-6)

@@ -1,0 +1,74 @@
+"""A sequence holding two shots (a cut inside the plate range: a careless pull, an edit run whole): nothing of
+one shot may reach the other's hole, while each shot still propagates within itself."""
+
+from __future__ import annotations
+
+import numpy as np
+from propagate_clips import texture
+
+from aifx_core.backends import create_backend
+from aifx_core.inpaint import BackendContext, FramePacket
+from aifx_core.progress import Reporter
+from aifx_core.propagate import pairs
+
+HEIGHT, WIDTH, CUT, COUNT = 72, 120, 6, 12
+#: Shot one is red, shot two green: a fill's colour says which shot it came from.
+RED, GREEN = (1.0, 0.15, 0.1), (0.1, 1.0, 0.2)
+
+
+def _two_shots() -> tuple[list[np.ndarray], np.ndarray]:
+    """Frames 0-5 of a red texture panning right 2 px a frame, 6-11 of a green one panning left, and a static
+    hole: each shot's own frames see what is behind the hole."""
+    red = texture(HEIGHT, WIDTH + 40, 7)[..., :1] * np.asarray(RED, np.float32)  # red share 0.8 everywhere
+    green = texture(HEIGHT, WIDTH + 40, 8)[..., :1] * np.asarray(GREEN, np.float32)  # red share 0.08
+    frames = [
+        red[:, 2 * t : 2 * t + WIDTH] if t < CUT else green[:, 40 - 2 * t : 40 - 2 * t + WIDTH]
+        for t in range(COUNT)
+    ]
+    hole = np.zeros((HEIGHT, WIDTH), bool)
+    hole[26:46, 50:70] = True
+    return [np.ascontiguousarray(f) for f in frames], hole
+
+
+def _fill(frames: list[np.ndarray], hole: np.ndarray) -> list[np.ndarray]:
+    packets = (
+        FramePacket(frame=t, rgb=np.where(hole[..., None], 0.0, f).astype(np.float32), hole=hole.copy())
+        for t, f in enumerate(frames)
+    )
+    backend = create_backend("propagate", BackendContext(colorspace="sRGB"))
+    return [rgb for _, rgb in backend.fill(packets, Reporter())]
+
+
+def test_nothing_crosses_a_cut_and_each_shot_still_propagates() -> None:
+    frames, hole = _two_shots()
+    filled = _fill(frames, hole)
+    for t, (out, truth) in enumerate(zip(filled, frames, strict=True)):
+        inside = out[hole]
+        red_share = inside[:, 0] / np.maximum(inside.sum(axis=1), 1e-6)
+        # No pixel of the other shot: a red pixel in the green shot's hole, or a green one in the red shot's.
+        if t < CUT:
+            assert (red_share > 0.6).all(), (t, float(red_share.min()))
+        else:
+            assert (red_share < 0.25).all(), (t, float(red_share.max()))
+        # Each shot's own frames saw what is behind the hole: close to the truth, not a spatial guess.
+        assert float(np.abs(inside - truth[hole]).mean()) < 0.03, t
+
+
+def test_a_cut_is_told_from_the_pair_alone() -> None:
+    frames, hole = _two_shots()
+    small = np.zeros((HEIGHT, WIDTH), bool)
+    sizes = []
+    for a, b in ((frames[CUT - 2], frames[CUT - 1]), (frames[CUT - 1], frames[CUT])):
+        inputs = [
+            pairs._FlowInput(f.mean(axis=-1), small, hole, f, hole)
+            for f in (a, b)  # thumbnails: the frames
+        ]
+        forward = np.zeros((HEIGHT, WIDTH, 2), np.float32)
+        forward[..., 0] = 2.0  # (the first pair's motion; for the cut any flow is as good)
+        sizes.append(pairs.is_cut(inputs[0], inputs[1], forward))
+    assert sizes == [False, True]
+    # A frame nearly all hole says nothing: never a cut.
+    most = np.ones((HEIGHT, WIDTH), bool)
+    most[:4, :4] = False
+    blank = [pairs._FlowInput(f.mean(axis=-1), small, most, f, most) for f in (frames[CUT - 1], frames[CUT])]
+    assert not pairs.is_cut(blank[0], blank[1], np.zeros((HEIGHT, WIDTH, 2), np.float32))
