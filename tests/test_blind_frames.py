@@ -98,3 +98,24 @@ def test_chunks_around_blind_frames_are_bit_identical_to_the_whole_run(tmp_path:
         written += fill(chunk_job(shot, out), frames=chunk).written
     assert sorted(written) == list(range(FIRST, FIRST + count))
     assert_same(whole, out, written)
+
+
+def test_a_bridge_takes_the_motion_on_both_sides_and_stops_at_a_cut() -> None:
+    from aifx_core.propagate.bridge import BASE_PX, UNKNOWN_PX, bridge
+
+    shape = (8, 10, 2)
+
+    def moving(dx: float) -> tuple[np.ndarray, np.ndarray]:
+        forward = np.zeros(shape, np.float32)
+        forward[..., 0] = dx
+        return forward, -forward
+
+    pairs = {3: moving(2.0), 7: moving(4.0)}  # pairs 4-6 have a blind frame (None), 7 is after a cut at 6
+    (forward, backward), (fit, _) = bridge(5, pairs.get, lambda p: False, shape)
+    np.testing.assert_allclose(forward[..., 0], 3.0)  # 1/2 each, both two pairs away
+    np.testing.assert_allclose(backward[..., 0], -3.0)
+    np.testing.assert_allclose(fit.full(), 0.5 * 2.0 + BASE_PX)  # half their disagreement
+    (forward, _), _ = bridge(5, pairs.get, lambda p: p == 6, shape)
+    np.testing.assert_allclose(forward[..., 0], 2.0)  # the other shot's motion says nothing
+    (forward, _), (fit, _) = bridge(5, {}.get, lambda p: False, shape)
+    assert not forward.any() and np.allclose(fit.full(), UNKNOWN_PX)
