@@ -167,8 +167,8 @@ def test_a_hole_covering_most_of_a_frame_is_named_with_its_share(tmp_path):
     share = np.count_nonzero(hole) / hole.size
     assert 0.6 < share < 0.7
     assert [n for n in result.notices if "covers" in n] == [
-        f"warning: the hole covers {100 * share:.0f} % of frame 1002: that much is invented, not restored; "
-        "check the mask, --invert-mask, --threshold and --dilate"
+        f"warning: the hole covers {100 * share:.0f} % of frame 1002: what no other frame saw there is "
+        "invented, not restored; check the mask, --invert-mask, --threshold and --dilate"
     ]
     small = fill(shot_job(make_shot(tmp_path / "small"), tmp_path / "p" / "c.####.exr"))
     assert not [n for n in small.notices if "covers" in n]

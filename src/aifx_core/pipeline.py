@@ -68,7 +68,7 @@ from .sequence.exr import LOSSY
 from .sequence.window import in_display_window, reframe, windows
 from .workers import InOrder, overlap
 
-#: Warn when the hole covers at least this fraction of a frame (the fill is then mostly invented).
+#: Warn when the hole covers at least this fraction of a frame (what no other frame saw there is invented).
 HOLE_WARNING = 0.5
 
 
@@ -538,8 +538,8 @@ def _fill_frames(
     manifest.settle()  # the last frame's record (each frame's is saved with the next one's intent)
     if largest[0] >= HOLE_WARNING:
         result.notices.append(
-            f"warning: the hole covers {100 * largest[0]:.0f} % of frame {largest[1]}: that much is invented, "
-            "not restored; check the mask, --invert-mask, --threshold and --dilate"
+            f"warning: the hole covers {100 * largest[0]:.0f} % of frame {largest[1]}: what no other frame saw "
+            "there is invented, not restored; check the mask, --invert-mask, --threshold and --dilate"
         )
 
 

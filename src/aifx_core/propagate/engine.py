@@ -35,8 +35,8 @@ stream, as the blocks are reached (the same code, so the same pixels); a frame u
 and the adjacent blocks, at most ``2 * keyframe_interval - 2`` frames away (``+ STEADY`` for its neighbours').
 So a chunk is exact when it reads
 
-    positions [first - max(2 * radius + 2, 2 * keyframe_interval - 2) - STEADY,
-               last + max(radius + 1, 2 * keyframe_interval - 2) + STEADY]
+    positions [first - max(2 * radius + 2, 2 * keyframe_interval - 2) - STEADY - bridge.REACH,
+               last + max(radius + 1, 2 * keyframe_interval - 2) + STEADY + bridge.REACH]
 
 (clipped to the shot; :meth:`PropagateBackend.chunk_context`) and the shot's anchors. Nothing depends on how
 packets are chunked, so ``window`` changes memory, never pixels, and at most ``window + overlap`` packets are
@@ -59,6 +59,7 @@ from ..errors import InputError
 from ..flow import DISFlow, FlowEstimator
 from ..inpaint.base import Anchor, BackendContext, FramePacket, Span, SpatialBackend, SpatialFactory
 from ..progress import Reporter
+from .bridge import REACH as BRIDGE
 from .candidates import Frontier, Source, gather
 from .chain import Chain, FirstStep
 from .confidence import candidate_quality, candidate_weight, pixel_confidence
@@ -185,10 +186,11 @@ class PropagateBackend:
     def reach(self) -> tuple[int, int]:
         """Frames before and after an output that its pixels depend on (see the module docstring)."""
         radius, interval = self.options.radius, self.options.keyframe_interval
-        # (a propagation reads what the frame ``radius`` back recovered from its own ``radius`` back: FAR)
+        # (a propagation reads what the frame ``radius`` back recovered from its own ``radius`` back: FAR; + BRIDGE:
+        # a pair across a blind frame reads the pairs that far either side, :mod:`.bridge`)
         back = 2 * radius if FAR else radius
-        behind = max(back + 1 + TEMPORAL, 2 * interval - 2) + STEADY
-        return behind, max(radius + TEMPORAL, 2 * interval - 2) + STEADY
+        behind = max(back + 1 + TEMPORAL, 2 * interval - 2) + STEADY + BRIDGE
+        return behind, max(radius + TEMPORAL, 2 * interval - 2) + STEADY + BRIDGE
 
     @property
     def overlap(self) -> int:
@@ -206,7 +208,7 @@ class PropagateBackend:
     def anchor_start(self, block: int) -> int:
         """The first shot position the anchors stage reads to decide ``block`` (and the blocks after it)."""
         back = 2 * self.options.radius if FAR else self.options.radius
-        return max(0, block * self.options.keyframe_interval - back - 1)
+        return max(0, block * self.options.keyframe_interval - back - 1 - BRIDGE)
 
     def blocks(self, length: int) -> int:
         """Keyframe blocks of a ``length``-frame shot."""

@@ -8,7 +8,9 @@ pair's two frames and holes, never on fill results, so it runs in background thr
 each pair's DIS in one (``aifx-dis``: native code that releases the GIL), its completion, movers and gain in the
 flow worker (``aifx-flow``: NumPy) a pair behind, so the two overlap on two cores. Pairs start as their packets
 are read, and a pair's results are taken over (in the caller's thread) only when something reads them, so every
-read sees exactly what a one-thread run sees.
+read sees exactly what a one-thread run sees. A pair with a frame masked (nearly) whole is the exception: when
+first read, its flows and fits are replaced by the neighbouring pairs' motion (:mod:`.bridge`), in the caller's
+thread, from pairs at most ``bridge.REACH`` away (so still from the frames alone).
 A pair across a cut (two shots in one sequence: a careless pull, an edit run whole) is told from the pair's
 own two frames (:func:`is_cut`): no chain crosses it and no frame is a source for a frame on its other side
 (:meth:`Pairs.linked`), so nothing of one shot is ever painted into the other.
@@ -47,6 +49,7 @@ from ..flow.motion import smoothed_grey
 from ..flow.ops import median_within
 from ..inpaint.base import FramePacket, Span
 from ..workers import HelperUnavailable, Prefetch, helper, helper_wanted, module_settings, overlap
+from . import bridge as bridging
 from .chain import BoxedFit, Footprint, box_fit, footprint
 from .mover_fringe import mover_fringe
 from .options import PropagateOptions
@@ -252,6 +255,8 @@ class Pairs:
         self.max_flows = 0
         #: Pairs taken over (from the first held on).
         self.made: set[int] = set()
+        #: Pairs across a blind frame whose flows and fits were replaced by their bridge (:mod:`.bridge`).
+        self.bridged: set[int] = set()
         #: Pairs taken over that lie across a cut (:func:`is_cut`), kept as long as their frames are.
         self.cuts: set[int] = set()
         #: Pairs before this are forgotten (:meth:`forget_flows`): asking for one is a ContextError.
@@ -439,12 +444,46 @@ class Pairs:
         """Working-resolution flow from frame ``index`` to ``index + direction``, completed inside holes."""
         pair = index if direction > 0 else index - 1
         self._check_pair(pair)
-        if pair not in self.flows:
-            if pair not in self.pending:
-                self._start_flow(pair)
-            self._take_flow(pair)
+        self._made_flow(pair)
+        self._bridge(pair)
         forward, backward = self.flows[pair]
         return forward if direction > 0 else backward
+
+    def _made_flow(self, pair: int) -> None:
+        """Pair ``pair``'s flows made and taken over (started here if the reading has not started them)."""
+        if pair not in self.flows:
+            if pair not in self.pending:
+                # (a chain carried across a bridged pair may reach a pair whose second frame is not read yet)
+                self.available(pair + 1)
+            if pair not in self.flows and pair not in self.pending:
+                self._start_flow(pair)
+            self._take_flow(pair)
+
+    def _blind_pair(self, pair: int) -> bool:
+        """Whether one of pair ``pair``'s frames is too covered to track (:func:`.bridge.blind`)."""
+        assert self.size is not None
+        area = self.size[0] * self.size[1]
+        return bridging.blind(self.hole_area[pair], area) or bridging.blind(self.hole_area[pair + 1], area)
+
+    def _bridge(self, pair: int) -> None:
+        """Once, when one of its frames is blind: replace pair ``pair``'s flows and fits by the neighbouring
+        pairs' motion (:func:`.bridge.bridge`). It reads pairs up to ``bridge.REACH`` away, which the engine's
+        reach covers: the same pixels for any window or chunk."""
+        if pair in self.bridged or not self._blind_pair(pair):
+            return
+        self.flows[pair], self.fits[pair] = bridging.bridge(
+            pair, self._good_flows, self.cuts.__contains__, self.flows[pair][0].shape
+        )
+        self.bridged.add(pair)
+
+    def _good_flows(self, pair: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """Pair ``pair``'s flows when it is in the shot, both its frames see and it is no cut (a bridge's
+        source), else None."""
+        if pair < 0 or not self.available(pair + 1) or self._blind_pair(pair):
+            return None
+        self._check_pair(pair)
+        self._made_flow(pair)
+        return None if pair in self.cuts else self.flows[pair]
 
     def _start_flow(self, pair: int) -> None:
         """Start pair ``pair``'s flow: in the flow worker, or (no overlap) here and now."""
@@ -485,7 +524,8 @@ class Pairs:
             target.fringe = None if fringe is None else footprint(fringe)
         self.gains[pair] = done.gain
         self.made.add(pair)
-        if done.cut:
+        if done.cut and not self._blind_pair(pair):
+            # (a frame masked (nearly) whole shows too little to tell a cut; its pair is bridged instead)
             self.cuts.add(pair)
         self.max_flows = max(self.max_flows, len(self.flows))
         # Pairs are taken in order, so frame ``pair`` has both its pairs made now (or only this one, first).
@@ -559,6 +599,8 @@ class Pairs:
         pair = index if direction > 0 else index - 1
         self._check_pair(pair)
         self._take_flow(pair)
+        if pair in self.flows:
+            self._bridge(pair)
         fits = self.fits.get(pair)
         if fits is None:
             return None
@@ -582,6 +624,7 @@ class Pairs:
 
     def forget_flows(self, low: int) -> None:
         """Forget the flows and fits (not the gains) of the pairs before ``low``: nothing left reads them."""
+        low -= bridging.REACH  # (a pair still to read may be bridged from pairs that far before it)
         self.flows_from = max(self.flows_from, low)
         for store in (self.flows, self.fits):
             for key in [k for k in store if k < low]:
@@ -594,6 +637,7 @@ class Pairs:
             for key in [k for k in store if k < low]:
                 del store[key]
         self.made -= {k for k in self.made if k < low - 1}
+        self.bridged -= {k for k in self.bridged if k < low}
         self.cuts -= {k for k in self.cuts if k < low - 1}
 
 

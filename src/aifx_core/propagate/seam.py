@@ -17,6 +17,7 @@ import numpy as np
 
 from ..flow import push_pull_fill
 from ..flow.ops import largest_channel
+from .bridge import blind
 from .fallback import smoothstep
 
 if TYPE_CHECKING:
@@ -206,6 +207,10 @@ def ring_share(
     exactly what the other frames do not show here), and so do unmasked movers next to the hole, which
     the other frames show elsewhere: something crossing the hole.
     """
+    if blind(len(ys), frame.hole.size):
+        # A frame that shows (nearly) nothing: its own spatial fill is a smear of the few pixels it shows, and
+        # its ring too small to judge propagation by (docs/method.md, "A frame masked (nearly) whole").
+        return np.zeros(len(ys), np.float32)
     ry, rx, real, fetched = ring_ys[found], ring_xs[found], real[found], fetched[found]
     crossing = np.zeros(len(ry), bool)
     if frame.movers is not None and options.seam_ring > 0:
