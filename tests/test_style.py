@@ -37,3 +37,42 @@ def test_mypy_on_the_core():
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Success" in done.stdout
+
+
+#: NumPy calls that go to BLAS/LAPACK (OpenBLAS here). OpenBLAS splits them over worker threads that then spin
+#: after every call: on an idle machine that costs a core's share (the sixth speed pass, docs/method.md), and the
+#: cut check's three ``np.dot`` of ~20 000 values a frame pair took the 432x240 moving blob from ~96 to ~140 CPU
+#: ms a frame. ``np.linalg.norm`` with ``axis`` is a plain reduction and is allowed.
+_BLAS_CALLS = {"dot", "vdot", "inner", "matmul", "einsum", "tensordot", "outer"}
+
+
+def _blas_uses(path: Path) -> list[str]:
+    import ast
+
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult):
+            found.append(f"{path.name}:{node.lineno} @")
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            name, owner = node.func.attr, node.func.value
+            in_linalg = isinstance(owner, ast.Attribute) and owner.attr == "linalg"
+            if name in _BLAS_CALLS and not in_linalg:
+                found.append(f"{path.name}:{node.lineno} {name}")
+            elif in_linalg and not (name == "norm" and any(k.arg == "axis" for k in node.keywords)):
+                found.append(f"{path.name}:{node.lineno} linalg.{name}")
+    return found
+
+
+def test_the_core_makes_no_blas_call():
+    uses = [use for path in sorted((REPO / "src" / "aifx_core").rglob("*.py")) for use in _blas_uses(path)]
+    assert uses == [], f"BLAS calls in the core (write them element-wise): {uses}"
+
+
+def test_the_blas_check_sees_a_product(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "import numpy as np\nx = np.dot(a, b) + (a @ b)\ny = np.linalg.inv(m)\nz = np.linalg.norm(v)\n"
+    )
+    assert len(_blas_uses(probe)) == 4
+    probe.write_text("import numpy as np\nn = np.linalg.norm(v, axis=-1)\ns = (a * b).sum()\n")
+    assert _blas_uses(probe) == []

@@ -860,10 +860,12 @@ def _correlation_onto_a(a: _FlowInput, b: _FlowInput, flow: np.ndarray) -> float
     there = np.log1p(np.maximum(warped.mean(axis=-1)[both], 0.0, dtype=np.float64))
     here -= here.mean()
     there -= there.mean()
-    scale = float(np.sqrt(np.dot(here, here) * np.dot(there, there)))
+    # (element-wise sums, not np.dot: a BLAS call wakes OpenBLAS, whose spinning workers cost ~40 CPU ms a
+    # frame on an idle machine: tests/test_style.py)
+    scale = float(np.sqrt(float((here * here).sum()) * float((there * there).sum())))
     if not np.isfinite(scale) or scale <= 1e-12:
         return None  # a flat frame (black leader, a fade's end) correlates with nothing: no evidence
-    return float(np.dot(here, there)) / scale
+    return float((here * there).sum()) / scale
 
 
 def is_cut(a: _FlowInput, b: _FlowInput, forward: np.ndarray) -> bool:
