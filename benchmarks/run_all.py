@@ -691,6 +691,16 @@ SPEED_NOTE = "\n".join(
         "9.0 (159-178 CPU ms a frame; single runs of one commit vary by ±10 %), 1080p 3.4 / 3.3 / 3.4. The "
         "page shows the third.",
         "",
+        "**Twelfth pass** (2026-12-05, docs/method.md; no speed work, four robustness changes to the engine: "
+        "cuts, the mover fringe, frames masked (nearly) whole, the far reach backward). One of them cost "
+        "speed until the final check: the cut check's three `np.dot` calls a frame pair woke OpenBLAS, whose "
+        "spinning workers took the moving blob from 105-111 to 146-150 CPU ms a frame (and 15 frames/s out of "
+        "reach); written element-wise, and `tests/test_style.py` now refuses any BLAS call in the core. "
+        "Against the session's start, three alternated runs of the moving blob: 86-87 → 89-92 CPU ms a frame "
+        "for all four together. The page's runs (main 3dfb1a1), whole speed parts alone on the idle machine, "
+        "three in a row: moving blob 18.5 / 17.8 / 18.9 frames/s, nine squares EXR 9.7 / 9.8 / 10.0 and PNG "
+        "9.3 / 9.8 / 9.7 (157-168 CPU ms a frame), 1080p 3.1 / 3.3 / 3.2. The page shows the third.",
+        "",
         "**Two cores.** The encoders (OpenImageIO, OpenEXR), file I/O and most of OpenCV/NumPy release the GIL, "
         "so the fill overlaps its stages on threads (`aifx_core.workers`, 2026-12-03 evening): a writer thread "
         "composites, encodes, fsyncs and renames each frame (two in flight at most) while the engine makes the "
