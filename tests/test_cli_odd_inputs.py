@@ -449,8 +449,9 @@ def _temporal_shot(tmp_path: Path) -> tuple[Path, Path, Path]:
 def test_a_plate_frame_changed_before_its_own_output_exists_still_stops_its_neighbours(tmp_path):
     """The temporal engine makes each output from its neighbours too. A killed run (here: a chunk) had written
     1001-1004 from plate 1007 as it then was; plate 1007 was re-rendered before its own output existed. The
-    rerun used to keep 1003 and 1004 (the manifest knew only each frame's own plate) and fill the rest from the
-    new plate. It is refused, naming the re-rendered plate and a frame made from it; a plate beyond every
+    rerun used to keep them (the manifest knew only each frame's own plate) and fill the rest from the new
+    plate (each of 1001-1004 reads 1007: the engine's reach, with the bridge's two pairs, is 6 frames after).
+    It is refused, naming the re-rendered plate and a frame made from it; a plate beyond every
     finished frame's reach changes nothing."""
     shot, out, job = _temporal_shot(tmp_path)
     first = aifx("run", str(job), "--frames", "1001-1004")
@@ -459,8 +460,8 @@ def test_a_plate_frame_changed_before_its_own_output_exists_still_stops_its_neig
     again = aifx("run", str(job), "--frames", "1001-1004")
     assert again.returncode == 0 and "4 already done" in again.stderr, again.stderr
     _rewrite_plate(shot, 1007)
-    line = refused(aifx("run", str(job)), "the inputs of 2 finished frame(s) changed", "plate.1007.exr")
-    assert "which frame 1003 was made from" in line and "pass --overwrite" in line
+    line = refused(aifx("run", str(job)), "the inputs of 4 finished frame(s) changed", "plate.1007.exr")
+    assert "which frame 1001 was made from" in line and "pass --overwrite" in line
     assert aifx("run", str(job), "--overwrite").returncode == 0
     assert "12 already done" in aifx("run", str(job)).stderr
 
@@ -468,15 +469,15 @@ def test_a_plate_frame_changed_before_its_own_output_exists_still_stops_its_neig
 def test_a_later_chunk_reading_the_changed_plate_does_not_make_an_earlier_chunks_frames_current(tmp_path):
     """Farm chunks of one shot write one manifest. Chunk 1001-1004 was made from plate 1007; the plate was
     re-rendered; then chunk 1005-1008 ran and read the new plate 1007. The manifest used to keep one record per
-    plate frame (the latest run's), so the earlier chunk's 1003-1004 looked current and a whole-shot rerun kept
+    plate frame (the latest run's), so the earlier chunk's frames looked current and a whole-shot rerun kept
     them. Each run's reads are now its own: the rerun refuses, naming the plate and a frame made from it."""
     shot, out, job = _temporal_shot(tmp_path)
     assert aifx("run", str(job), "--frames", "1001-1004").returncode == 0
     _rewrite_plate(shot, 1007)
     later = aifx("run", str(job), "--frames", "1005-1008")
     assert later.returncode == 0, later.stderr
-    line = refused(aifx("run", str(job)), "the inputs of 2 finished frame(s) changed", "plate.1007.exr")
-    assert "which frame 1003 was made from" in line
+    line = refused(aifx("run", str(job)), "the inputs of 4 finished frame(s) changed", "plate.1007.exr")
+    assert "which frame 1001 was made from" in line
     # The later chunk's own frames were made from the new plate: filling the earlier ones again settles it.
     assert aifx("run", str(job), "--frames", "1001-1004", "--overwrite").returncode == 0
     rest = aifx("run", str(job))
@@ -497,8 +498,8 @@ def test_a_manifest_from_before_reads_were_kept_per_run_is_still_checked(tmp_pat
     del data["runs"]
     manifest.write_text(json.dumps(data))
     _rewrite_plate(shot, 1007)
-    line = refused(aifx("run", str(job)), "the inputs of 2 finished frame(s) changed", "plate.1007.exr")
-    assert "which frame 1003 was made from" in line
+    line = refused(aifx("run", str(job)), "the inputs of 4 finished frame(s) changed", "plate.1007.exr")
+    assert "which frame 1001 was made from" in line
 
 
 def test_a_mask_numbered_unlike_the_plate_says_so(shot, tmp_path):

@@ -37,8 +37,8 @@ from typing import Any
 import numpy as np
 
 from .inpaint.base import Anchor
-from .manifest import same_plate, source_identity
 from .sequence import atomic_write, format_frames
+from .sequence.identity import same_plate, source_identity
 
 ANCHORS_FORMAT = 1
 #: The shot's input files as the cache was made from them, beside the index (see :meth:`AnchorStore.load`).

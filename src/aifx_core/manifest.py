@@ -41,6 +41,7 @@ from typing import Any, Protocol
 from .errors import InputError
 from .job import FillJob
 from .sequence import atomic_write, format_frames
+from .sequence.identity import content_digest, plate_identity, same_plate, source_identity
 
 MANIFEST_SUFFIX = ".aifx.json"
 LOCK_SUFFIX = ".aifx.lock"
@@ -417,13 +418,13 @@ class Manifest:
         return self._hashed[memo]
 
     def digest_of(self, path: Path) -> str:
-        """:func:`_digest` of ``path``, once while its size and time stay: a plate frame copied without its
+        """:func:`content_digest` of ``path``, once while its size and time stay: a plate frame copied without its
         times is compared by content as its own input, again as each run's neighbour and once more when its
         new identity is recorded; each of those read the whole file."""
         info = os.stat(path)
         memo = (str(path), info.st_size, info.st_mtime_ns)
         if memo not in self._digests:
-            self._digests[memo] = _digest(path)
+            self._digests[memo] = content_digest(path)
         return self._digests[memo]
 
     def plate_digests(self, plate_path: Callable[[int], Path]) -> dict[tuple[str, int, int], str]:
@@ -574,76 +575,6 @@ class Manifest:
             return self.path.read_bytes() == self._saved
         except OSError:
             return False
-
-
-def source_identity(path: Path, by_content: bool = False) -> list[Any] | None:
-    """What says an input file is still the one a frame was made from (None: it is gone).
-
-    A plate frame is known here by its size and modification time: a re-render, a replaced file or a new
-    version behind a symlink changes them, and a stat is all it costs (the anchors cache fingerprints every
-    plate of the shot this way at the start of each run). A mask file is known by its size and content (SHA-256;
-    mattes are small): tools write mattes again unchanged (Blender's add-on rasterises its Mask on every run),
-    and a rerun after that must still resume. The manifest's record of a plate frame adds its content digest
-    (:func:`plate_identity`), so a plate copied without its times is still recognised on resume.
-    """
-    try:
-        info = os.stat(path)
-        if not by_content:
-            return [info.st_size, info.st_mtime_ns]
-        digest = _digest(path)
-    except OSError:
-        return None
-    return [info.st_size, digest]
-
-
-def plate_identity(path: Path, digest: Callable[[Path], str] | None = None) -> list[Any] | None:
-    """A plate frame's record in the manifest: size, modification time and content digest (None: gone).
-
-    Size and time decide while they are what was recorded (no read). The digest decides when only the time
-    moved: plates copied without their times (``cp`` without ``-p``, a sync tool, a restore from backup) are
-    the same frames, and a resume after such a copy used to be refused until ``--overwrite`` threw every
-    finished frame away. Hashing costs one more read of a plate frame the run has just read (in the page
-    cache; ~5 ms a 1080p half-float frame, 0.2 ms at 432x240), on the writer thread (hashlib releases the GIL).
-    """
-    try:
-        info = os.stat(path)
-        content = (digest or _digest)(path)
-    except OSError:
-        return None
-    return [info.st_size, info.st_mtime_ns, content]
-
-
-def same_plate(
-    path: Path,
-    recorded: list[Any] | None,
-    now: list[Any] | None,
-    digest: Callable[[Path], str] | None = None,
-) -> bool:
-    """Whether the plate frame at ``path`` (its size and time ``now``, :func:`source_identity`) is the one
-    ``recorded`` (:func:`plate_identity`; a manifest written before digests were kept holds size and time
-    only, compared as they were; None on both sides: gone then and now). ``digest``: how its content is
-    hashed (default :func:`_digest`; a manifest passes its memo)."""
-    if recorded is None or now is None:
-        return recorded is None and now is None
-    if len(recorded) < 2 or now[0] != recorded[0]:
-        return False
-    if now[1] == recorded[1]:
-        return True
-    if len(recorded) < 3:
-        return False
-    try:
-        return (digest or _digest)(path) == recorded[2]
-    except OSError:
-        return False
-
-
-def _digest(path: Path) -> str:
-    """SHA-256 of a file's content (the first 32 hex digits), read in 1 MB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:32]
 
 
 def _identity(path: Path) -> list[int] | None:

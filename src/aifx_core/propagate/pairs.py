@@ -49,7 +49,9 @@ from ..flow.motion import smoothed_grey
 from ..flow.ops import median_within
 from ..inpaint.base import FramePacket, Span
 from ..workers import HelperUnavailable, Prefetch, helper, helper_wanted, module_settings, overlap
-from . import bridge as bridging
+from .bridge import REACH as BRIDGE_REACH
+from .bridge import blind as blind_frame
+from .bridge import bridge as bridged_flows
 from .chain import BoxedFit, Footprint, box_fit, footprint
 from .mover_fringe import mover_fringe
 from .options import PropagateOptions
@@ -463,7 +465,7 @@ class Pairs:
         """Whether one of pair ``pair``'s frames is too covered to track (:func:`.bridge.blind`)."""
         assert self.size is not None
         area = self.size[0] * self.size[1]
-        return bridging.blind(self.hole_area[pair], area) or bridging.blind(self.hole_area[pair + 1], area)
+        return blind_frame(self.hole_area[pair], area) or blind_frame(self.hole_area[pair + 1], area)
 
     def _bridge(self, pair: int) -> None:
         """Once, when one of its frames is blind: replace pair ``pair``'s flows and fits by the neighbouring
@@ -471,7 +473,7 @@ class Pairs:
         reach covers: the same pixels for any window or chunk."""
         if pair in self.bridged or not self._blind_pair(pair):
             return
-        self.flows[pair], self.fits[pair] = bridging.bridge(
+        self.flows[pair], self.fits[pair] = bridged_flows(
             pair, self._good_flows, self.cuts.__contains__, self.flows[pair][0].shape
         )
         self.bridged.add(pair)
@@ -624,7 +626,7 @@ class Pairs:
 
     def forget_flows(self, low: int) -> None:
         """Forget the flows and fits (not the gains) of the pairs before ``low``: nothing left reads them."""
-        low -= bridging.REACH  # (a pair still to read may be bridged from pairs that far before it)
+        low -= BRIDGE_REACH  # (a pair still to read may be bridged from pairs that far before it)
         self.flows_from = max(self.flows_from, low)
         for store in (self.flows, self.fits):
             for key in [k for k in store if k < low]:
