@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 from shot_files import HEIGHT, WIDTH, frame_bytes, plate_frame, write_exr
 
-from aifx_core import FillJob
+from aifx_core import FillJob, fill
 
 FIRST, COUNT = 1001, 30
 ENGINE = {"radius": 3, "keyframe_interval": 4}
@@ -55,3 +55,11 @@ def pixels(out: Path, frame: int) -> dict[str, bytes]:
 def assert_same(a: Path, b: Path, frames) -> None:
     for frame in frames:
         assert pixels(a, frame) == pixels(b, frame), f"frame {frame} differs from the whole run"
+
+
+def fill_in_chunks(shot: Path, out: Path, chunks: list[str]) -> list[int]:
+    """Fill ``shot`` into ``out`` one ``--frames`` chunk after another (as farm tasks would): the frames written."""
+    written: list[int] = []
+    for chunk in chunks:
+        written += fill(chunk_job(shot, out), frames=chunk).written
+    return written

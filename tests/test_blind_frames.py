@@ -8,7 +8,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from chunk_files import FIRST, assert_same, chunk_job
+from chunk_files import FIRST, assert_same, chunk_job, fill_in_chunks
 from shot_files import HEIGHT, WIDTH, plate_frame, write_exr
 
 from aifx_core import fill
@@ -93,9 +93,7 @@ def test_chunks_around_blind_frames_are_bit_identical_to_the_whole_run(tmp_path:
     whole = tmp_path / "whole"
     fill(chunk_job(shot, whole))
     out = tmp_path / "chunked"
-    written: list[int] = []
-    for chunk in ["1001-1006", "1007", "1008-1012", "1013-1016", "1017-1024"]:
-        written += fill(chunk_job(shot, out), frames=chunk).written
+    written = fill_in_chunks(shot, out, ["1001-1006", "1007", "1008-1012", "1013-1016", "1017-1024"])
     assert sorted(written) == list(range(FIRST, FIRST + count))
     assert_same(whole, out, written)
 

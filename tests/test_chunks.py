@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from chunk_files import COUNT, ENGINE, FIRST, assert_same, chunk_job, chunk_shot
+from chunk_files import COUNT, ENGINE, FIRST, assert_same, chunk_job, chunk_shot, fill_in_chunks
 
 from aifx_core import Cancelled, CancelToken, InputError, fill
 from aifx_core.anchors import AnchorStore, cache_folder
@@ -50,9 +50,7 @@ def test_chunks_of_the_temporal_engine_are_bit_identical_to_the_whole_run(
     shot, whole, tmp_path, chunks
 ) -> None:
     out = tmp_path / "chunked"
-    written: list[int] = []
-    for chunk in chunks:
-        written += fill(chunk_job(shot, out), frames=chunk).written
+    written = fill_in_chunks(shot, out, chunks)
     assert sorted(written) == sorted(set(written))
     assert_same(whole, out, written)
 
@@ -296,9 +294,7 @@ def test_chunks_are_exact_where_every_frame_is_fast(tmp_path, monkeypatch) -> No
     whole = tmp_path / "whole"
     fill(chunk_job(shot, whole))
     out = tmp_path / "chunked"
-    written: list[int] = []
-    for chunk in ["1001-1010", "1011-1020", "1021-1030", "1017", "1030"]:
-        written += fill(chunk_job(shot, out), frames=chunk).written
+    written = fill_in_chunks(shot, out, ["1001-1010", "1011-1020", "1021-1030", "1017", "1030"])
     assert_same(whole, out, written)
     assert lines and thresholds == {engine.PropagateOptions().ring_low * engine.RING_FAST}
 
