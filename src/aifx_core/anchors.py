@@ -10,7 +10,7 @@ the whole shot, and this module keeps it in the output folder's job cache::
 
 Every file is written atomically, and ``index.json`` after each block's file: it lists the blocks made so far
 with their keyframe, hole fingerprint and the SHA-256 of their values file, and a fingerprint of the shot's
-input files (:func:`aifx_core.manifest.source_identity` of every plate and mask frame, kept whole in
+input files (:func:`aifx_core.sequence.identity.source_identity` of every plate and mask frame, kept whole in
 ``inputs.json``), so a cache made before the plate was re-rendered or the roto updated is made again, not
 used. Plates copied without their times (``cp`` without ``-p``, a restore) keep the cache, as they keep the
 manifest's finished frames: a plate frame whose time alone moved is compared by content with the digest the

@@ -171,7 +171,7 @@ def fill(
 
 def _input_files(plate: Sequence, mask: MaskSource, frame: int) -> list[tuple[Path, bool]]:
     """The files output ``frame`` is made from, and whether each is known by its content (see
-    :func:`~aifx_core.manifest.source_identity`): its plate frame, and its mask file when the mask is not the
+    :func:`~aifx_core.sequence.identity.source_identity`): its plate frame, and its mask file when the mask is not the
     plate's alpha. The manifest keeps what they were, so a rerun never takes a frame made from another version
     of them (a re-rendered plate, an updated roto) for done."""
     files = [(Path(plate.path(frame)), False)]
