@@ -61,6 +61,9 @@ PARALLAX_SQUARE_MARGIN_DB = 3.0
 #: player on frames 15-43 of 70; two on schoolgirls' paths (one entered once and stayed in, one crossed often).
 TENNIS_CROSSED = ((0.093, 0.625),)
 SCHOOLGIRLS_CROSSED = ((0.625, 0.292), (0.209, 0.292))
+#: Where schoolgirls' squares with truth go (fractions of width and height): on the left wall, the road and the
+#: right-hand wall/post, clear of every girl in every frame.
+SCHOOLGIRLS_SQUARES = ((0.08, 0.5), (0.06, 0.92), (0.95, 0.4))
 MEMORY_LIMIT_MB = 2048.0
 MEMORY_GROWTH = 1.2
 #: frames/s the temporal backend must reach end to end on this 2-core CPU, by frame size.
@@ -140,9 +143,7 @@ def quality_cases(settings: Settings) -> list[tuple[harness.Clip, harness.Holes]
         clip = harness.FolderClip(
             girls / "frames", settings.schoolgirls_frames, name="schoolgirls", masks=girls / "masks"
         )
-        # On the left wall, the road and the right-hand wall/post, clear of every girl in every frame.
-        where = ((0.08, 0.5), (0.06, 0.92), (0.95, 0.4))
-        cases.append((clip, harness.squares_off_objects(clip, near=where)))
+        cases.append((clip, harness.squares_off_objects(clip, near=SCHOOLGIRLS_SQUARES)))
         cases.append((clip, harness.remove_objects(clip)))
         cases.append((clip, harness.crossed_squares(clip, SCHOOLGIRLS_CROSSED)))
     if settings.clips:

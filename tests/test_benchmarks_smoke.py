@@ -475,3 +475,63 @@ def test_busy_cpu_seconds_counts_this_process_work():
     while run_all.time.process_time() - spent < 0.3:  # bounded: 0.3 CPU seconds of our own
         sum(range(10_000))
     assert run_all.busy_cpu_seconds() - before >= 0.25
+
+
+class _WithObject(harness.ParallaxClip):
+    """The synthetic clip with an 'object': a 6-px square moving 3 px a frame, as a real clip's matte."""
+
+    def object_mask(self, t: int) -> np.ndarray:
+        matte = np.zeros((self.height, self.width), bool)
+        matte[20:26, 10 + 3 * t : 16 + 3 * t] = True
+        return matte
+
+
+def test_stress_variants_transform_frames_and_mattes_alike():
+    import stress_variants as sv
+
+    base = _WithObject(96, 54, 9)
+    fast_back = sv.Variant(base, "x", sv.Transform(step=2, reverse=True))
+    assert fast_back.count == 5
+    assert np.array_equal(fast_back.frame(0), base.frame(8)) and np.array_equal(
+        fast_back.frame(4), base.frame(0)
+    )
+    blurred = sv.Variant(base, "b", sv.Transform(step=3, blur=3))
+    assert np.allclose(blurred.frame(1), np.mean([base.frame(k) for k in (3, 4, 5)], axis=0), atol=1e-6)
+    # A blurred frame's matte holds every ghost of the object: the union of its frames' mattes.
+    assert np.array_equal(
+        blurred.object_mask(1), base.object_mask(3) | base.object_mask(4) | base.object_mask(5)
+    )
+    large = sv.Variant(base, "u", sv.Transform(scale=2.0, count=3))
+    assert (
+        large.count == 3
+        and large.frame(2).shape == (108, 192, 3)
+        and large.object_mask(2).shape == (108, 192)
+    )
+    # The camera moves frames and mattes together: under the zoom the matte grows with the picture.
+    zoom = sv.Variant(base, "z", sv.Transform(zoom=0.05))
+    assert zoom.object_mask(8).sum() > zoom.object_mask(0).sum() > base.object_mask(0).sum()
+    grainy = sv.Variant(base, "g", sv.Transform(grain=0.05))
+    assert 0.02 < float(np.std(grainy.frame(0) - base.frame(0))) < 0.06
+
+
+def test_stress_variants_score_a_case_and_write_the_page(tmp_path):
+    import stress_variants as sv
+
+    if "propagate" not in available_backends():
+        pytest.skip("propagate backend not installed")
+    clip = sv.Variant(harness.ParallaxClip(96, 54, 6), "parallax-step2", sv.VARIANTS["step2"])
+    row = sv.score(clip, harness.static_square(96, 54), "parallax", "step2", min_scored=0.0)
+    assert row.frames == 3 and math.isfinite(row.propagate_db) and math.isfinite(row.telea_db)
+    assert 0.0 <= row.below <= 1.0 and 0.0 <= row.below_counted <= 1.0
+    assert [w[1] for w in row.worst] and all(
+        w[2] == int(harness.static_square(96, 54).mask(0).sum()) for w in row.worst
+    )
+    # Nothing counts when no frame has enough scored pixels, and the page says which cases break the rule.
+    assert math.isnan(sv.score(clip, harness.static_square(96, 54), "parallax", "step2", 1.01).below_counted)
+    bad = sv.Row("parallax", "step2", "static square", 3, 20.0, 21.0, 0.5, 0.5, [(-2.0, 1, 500)])
+    text = sv.page([row, bad], 1.0, "abc1234")
+    assert (
+        "abc1234" in text
+        and "parallax step2 static square (50 %)" in text
+        and text.count("\n| parallax") == 2
+    )
