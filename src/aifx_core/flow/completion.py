@@ -130,6 +130,17 @@ COARSE_MAX_DEPTH = 64.0
 #: only: on whip960's fast pan (its fringe grown, FAST_PX) a strip is mostly a tracked object's edge, and its
 #: translation put the static square's frame 2 1.04 dB below Telea (docs/method.md, "eleventh pass").
 NARROW_LAYER = 0.1
+#: A ring layer's own homography whose motion over its hole group's box leaves the range of the ring's flows by
+#: more than this share of that range (plus :data:`STRAY_PX`) moves by its pieces' translation instead (None:
+#: off). On a fast, motion-blurred pan DIS's flow around a large hole bends (drag, blur), the ring falls into
+#: up to four pieces, and a homography fitted to one of them ran away across the hole: -350 to +230 px where the
+#: camera moved 75-95 px on tennis blur6's object-shaped hole. A motion smooth over the box takes its extremes on
+#: the ring (an affine one exactly), so a plausible layer is left alone. At 0.25 (more strays caught: blur6 +0.3
+#: dB more) it also took dollyball960's moving blob's perspective layers (-0.34 dB, in-hole E_warp 1.98 -> 2.56x
+#: clean) and its removed ball over the 3x E_warp target (docs/method.md "Thirteenth pass (fast21)").
+STRAY_MARGIN: float | None = 1.0
+#: ... plus this many working pixels (a slow ring's range is a few pixels: its noise is not a stray).
+STRAY_PX = 2.0
 
 
 @dataclass(frozen=True)
@@ -730,6 +741,7 @@ def _layer_motions(
 
     pieces = _ring_pieces(flow, ring_mask, ys, xs, min_layer, opt.step)
     matrices: list[np.ndarray] = []
+    supports: list[np.ndarray | slice] = []
     if len(pieces) > 1:
         # (homography, member samples, frame-wide, grown: pieces joined it after its fit)
         layers: list[tuple[np.ndarray, np.ndarray, bool, bool]] = []
@@ -762,6 +774,7 @@ def _layer_motions(
             if refit is not None and narrow and _narrow(px[members], py[members], gx, gy):
                 refit = _translation(samples[members])
             matrices.append(matrix if refit is None else refit)
+            supports.append(members)
     if len(matrices) <= 1:  # one layer: a frame-wide one that explains the ring, or the ring's dominant fit
         frame_wide = next((m for m in frame_layers if explains(m, slice(None))), None)
         dominant = (
@@ -770,8 +783,27 @@ def _layer_motions(
             else _fit_homography_to(flow, ys, xs, px, py, opt, opt.min_inliers)
         )
         matrices = [] if dominant is None else [dominant]
+        supports = [slice(None)] * len(matrices)
     motions = [homography_flow(matrix, gx, gy) for matrix in matrices]
+    if STRAY_MARGIN is not None and len(moved):
+        # A homography fitted to the ring's pieces that runs away inside the hole (eight parameters on a
+        # blurred, dragged side of a fast pan) moves by its pieces' translation; a frame-wide layer is kept.
+        for k, matrix in enumerate(matrices):
+            if not any(matrix is layer for layer in frame_layers) and _strays(motions[k], moved):
+                motions[k] = homography_flow(_translation(samples[supports[k]]), gx, gy)
     return [motion for motion in motions if np.isfinite(motion).all()]
+
+
+def _strays(motion: np.ndarray, shown: np.ndarray) -> bool:
+    """Whether ``motion`` (a layer's flow over the hole group's box) leaves the range of the flows its ring
+    shows (``shown``, (N, 2) finite) by more than :data:`STRAY_MARGIN` of that range plus :data:`STRAY_PX`, on
+    either axis. A motion that is smooth over the box takes its extremes on the ring around the hole (an affine
+    one exactly), so only a fit that runs away inside the hole leaves it."""
+    assert STRAY_MARGIN is not None
+    low, high = shown.min(axis=0), shown.max(axis=0)
+    margin = STRAY_MARGIN * float((high - low).max()) + STRAY_PX
+    flat = motion.reshape(-1, 2)
+    return bool((flat.min(axis=0) < low - margin).any() or (flat.max(axis=0) > high + margin).any())
 
 
 def _narrow(px: np.ndarray, py: np.ndarray, gx: np.ndarray, gy: np.ndarray) -> bool:
