@@ -55,8 +55,8 @@ def blend_weights(
 
     ``smoothstep(low, high, confidence)`` (both thresholds times ``scale`` per point when given), then a normalised Gaussian of ``soften`` pixels over the found
     points and the plate around the hole (which counts as 1: it is real), so a low-confidence patch ramps
-    into its surroundings; pixels propagation did not find stay 0 and do not pull their neighbours down (the
-    keyframe content they get was made next to those neighbours, so it meets them).
+    into its surroundings; pixels propagation did not find stay 0 and do not pull their neighbours down (their
+    fallback is offset to meet those neighbours: :mod:`.meet`).
     """
     if scale is None:
         share = smoothstep(low, high, confidence)

@@ -9,7 +9,7 @@ module puts them together per frame, over the frames' propagation (:class:`Propa
   elsewhere), which :class:`.keyframes.Keyframes` keeps as the block's anchor;
 * :meth:`FallbackRoute.fallback`: a frame's fill before it is steadied: propagation blended towards the keyframes
   carried to it by flow, and towards its own spatial fill where they were carried poorly or where the ring check
-  says propagation is no better than a blur;
+  says propagation is no better than a blur, offset to meet the sure pixels it borders (:mod:`.meet`);
 * :meth:`FallbackRoute.filled`: that fill as its neighbours read it to steady theirs.
 
 Each is computed once per frame, on demand, and cached by position in the shot like the engine's propagation.
@@ -35,6 +35,7 @@ from .chain import Chain, FirstStep
 from .fallback import Filled, Patched, blend_weights, carry
 from .hypotheses import fast_motion
 from .keyframes import Keyframes
+from .meet import meeting_offset
 from .options import PropagateOptions
 from .pairs import ContextError, Pairs
 
@@ -93,6 +94,10 @@ AHEAD = frozenset({"telea"})
 SPATIAL_MIN = 0.05
 #: Spatial backends whose hole is cut so (:data:`SPATIAL_MIN`): Telea's, where it was measured.
 CUT = frozenset({"telea"})
+#: Where propagation gives way (``alpha`` < 1), the fallback is offset smoothly to meet the surely propagated
+#: pixels and the plate it borders (:mod:`.meet`): the frame's own spatial fill, made with the unsure pixels
+#: masked, did not (tennis taken fast and blurred: a banner-blue block with hard edges in the wall). False: off.
+MEET = True
 
 
 @dataclass
@@ -225,7 +230,17 @@ class FallbackRoute:
             out = values
             if asked is not None:
                 a = kept[need][:, None]
-                out[need] = a * base[need] + (1.0 - a) * asked()
+                spatial = asked()
+                out[need] = a * base[need] + (1.0 - a) * spatial
+                if MEET:
+                    # Where propagation gives way (alpha), the spatial fill meets the sure pixels it borders; the
+                    # ring check's share of it stays as it is (:mod:`.meet`).
+                    low = np.flatnonzero(alpha[need] < 0.999)
+                    if len(low):
+                        points = need[low]
+                        offset = self._meeting(t, points, spatial[low], prop.found & (alpha >= 0.999), base)
+                        given = (1.0 - share[points]) * (1.0 - alpha[points])
+                        out[points] += given[:, None] * offset
             # (the plate is finite: the frame's ``source``; so is what is read outside the hole)
             if not np.isfinite(out).all():
                 out = np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
@@ -296,6 +311,14 @@ class FallbackRoute:
             self._ahead = ThreadPoolExecutor(1, thread_name_prefix="aifx-spatial")
         running = self._ahead.submit(_spatial_values_in_turn, *asked)
         return running.result
+
+    def _meeting(
+        self, t: int, points: np.ndarray, values: np.ndarray, sure: np.ndarray, base: np.ndarray
+    ) -> np.ndarray:
+        """:func:`.meet.meeting_offset` of frame t's fallback ``values`` at hole ``points``, against its ``sure``
+        hole pixels (``base``: their propagated values) and its plate."""
+        frame, prop = self.pairs.frames[t], self.propagated(t)
+        return meeting_offset(prop.ys, prop.xs, points, values, sure, base, frame.source, frame.blocked)
 
     def fallback(self, t: int) -> Fallback:
         """Frame t's fill before it is steadied in time (computed once, on demand: its neighbours read it too)."""
@@ -415,6 +438,11 @@ class FallbackRoute:
                 spatial[spatial_points] = asked()
                 b = beta[:, None]
                 fallback[need] = b * carried + (1.0 - b) * spatial[need]
+            if MEET and len(need):
+                # The fallback meets the surely propagated pixels (and the plate) it borders (:mod:`.meet`).
+                low = need[alpha[need] < 0.999]
+                if len(low):
+                    fallback[low] += self._meeting(t, low, fallback[low], prop.found & (alpha >= 0.999), base)
             a = alpha[:, None]
             values = a * base + (1.0 - a) * fallback
             s = share[:, None]
