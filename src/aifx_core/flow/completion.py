@@ -130,15 +130,16 @@ COARSE_MAX_DEPTH = 64.0
 #: only: on whip960's fast pan (its fringe grown, FAST_PX) a strip is mostly a tracked object's edge, and its
 #: translation put the static square's frame 2 1.04 dB below Telea (docs/method.md, "eleventh pass").
 NARROW_LAYER = 0.1
-#: A ring layer's own homography whose motion over its hole group's box leaves the range of the ring's flows by
-#: more than this share of that range (plus :data:`STRAY_PX`) moves by its pieces' translation instead (None:
-#: off). On a fast, motion-blurred pan DIS's flow around a large hole bends (drag, blur), the ring falls into
-#: up to four pieces, and a homography fitted to one of them ran away across the hole: -350 to +230 px where the
-#: camera moved 75-95 px on tennis blur6's object-shaped hole. A motion smooth over the box takes its extremes on
-#: the ring (an affine one exactly), so a plausible layer is left alone. At 0.25 (more strays caught: blur6 +0.3
-#: dB more) it also took dollyball960's moving blob's perspective layers (-0.34 dB, in-hole E_warp 1.98 -> 2.56x
-#: clean) and its removed ball over the 3x E_warp target (docs/method.md "Thirteenth pass (fast21)").
-STRAY_MARGIN: float | None = 1.0
+#: On a fast pair, a ring layer's own homography whose motion over its hole group's box leaves the range of the
+#: ring's flows by more than this share of that range (plus :data:`STRAY_PX`) moves by its pieces' translation
+#: instead (None: off). On a fast, motion-blurred pan DIS's flow around a large hole bends (drag, blur), the ring
+#: falls into up to four pieces, and a homography fitted to one of them ran away across the hole: -350 to +230 px
+#: where the camera moved 75-95 px on tennis blur6's object-shaped hole. A motion smooth over the box takes its
+#: extremes on the ring (an affine one exactly), so a plausible layer is left alone. Slow pairs have
+#: :data:`NARROW_LAYER` (with the check there crosser's nine squares got a frame below Telea - 1 dB). At 0.25 it
+#: also took dollyball960's dolly layers (its removed ball over the 3x E_warp target), at 1.0 whip's moving blob
+#: got a frame below Telea - 1 dB (docs/method.md "Thirteenth pass (fast21)").
+STRAY_MARGIN: float | None = 1.5
 #: ... plus this many working pixels (a slow ring's range is a few pixels: its noise is not a stray).
 STRAY_PX = 2.0
 
@@ -785,9 +786,10 @@ def _layer_motions(
         matrices = [] if dominant is None else [dominant]
         supports = [slice(None)] * len(matrices)
     motions = [homography_flow(matrix, gx, gy) for matrix in matrices]
-    if STRAY_MARGIN is not None and len(moved):
-        # A homography fitted to the ring's pieces that runs away inside the hole (eight parameters on a
-        # blurred, dragged side of a fast pan) moves by its pieces' translation; a frame-wide layer is kept.
+    if STRAY_MARGIN is not None and not narrow and len(moved):
+        # On a fast pair (``narrow`` off) a homography fitted to the ring's pieces that runs away inside the
+        # hole (eight parameters on a blurred, dragged side of the pan) moves by its pieces' translation; a
+        # frame-wide layer is kept.
         for k, matrix in enumerate(matrices):
             if not any(matrix is layer for layer in frame_layers) and _strays(motions[k], moved):
                 motions[k] = homography_flow(_translation(samples[supports[k]]), gx, gy)
