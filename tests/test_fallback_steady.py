@@ -305,6 +305,53 @@ def test_on_a_fast_pan_the_frames_own_spatial_fill_is_averaged_where_its_neighbo
     assert np.allclose(steadied(speed, 0.5, agree=10.0), steadied(speed, 0.5), atol=0.01)
 
 
+def test_on_a_fast_pan_a_neighbours_fallback_far_from_the_frames_own_barely_counts() -> None:
+    """On a fast pan the completed flow inside the hole may be tens of pixels out, so a neighbour's fill read
+    along it may be something else (tennis taken fast: the court read into the wall, a wedge 3.8 dB below
+    per-frame Telea). A neighbour's sample of the fallback's share then counts by its agreement with the frame's
+    own value too (``fast_fallback_agree``, engine ``STEADY_FAST_FALLBACK_AGREE``): the boil is averaged, a
+    value far from the frame's own barely is; slow walks are unchanged."""
+    speed = 12.0
+    tex = texture(SIZE[0], SIZE[1] + 64, seed=5)
+    rng = np.random.default_rng(1)
+    hole = np.zeros(SIZE, bool)
+    hole[10:30, 30:50] = True
+    ys, xs = np.nonzero(hole)
+    n = len(ys)
+    other = ys < 20  # where the neighbours' fills show something else (0.6 off)
+    truth, fills = {}, {}
+    for j in range(-2, 3):  # the plate moves `speed` px/frame to the left
+        start = int(speed * j) + 32
+        truth[j] = tex[:, start : start + SIZE[1]].copy()
+        fills[j] = truth[j][ys, xs] + rng.normal(0.0, 0.05, (n, 3)).astype(np.float32)
+        if j != 0:
+            fills[j][other] += 0.6
+
+    def neighbour(j: int) -> Filled:
+        plate = np.where(hole[..., None], 0.0, truth[j]).astype(np.float32)
+        return Filled(plate, hole, ys, xs, fills[j], np.ones(n, np.float32))
+
+    def steadied(step: float, agree: float) -> np.ndarray:
+        along = Along(neighbour, lambda j: j in fills, _walk_at(step), _unit)
+        tolerances = Tolerances(
+            30.0, 2.0, fast_texture_px=30.0, fast_own_weight=1.0, fast_fallback_agree=agree
+        )
+        nothing = np.zeros(n, np.float32)
+        return steady(0, xs, ys, fills[0], np.ones(n, np.float32), nothing, along, 2, tolerances)
+
+    own = fills[0]
+    loose, held = steadied(speed, np.inf), steadied(speed, 0.2)
+    # Without it the neighbours' fills that land there pull the fill towards their +0.6 by 0.12 (the others read the
+    # plate); with it by a small fraction of that.
+    pulled = float((loose - own)[other].mean())
+    assert pulled > 0.1
+    assert float((held - own)[other].mean()) < 0.15 * pulled
+    # Where they agree (noise) the fill is still averaged, nearly as much.
+    assert np.abs(held - own)[~other].mean() > 0.7 * np.abs(loose - own)[~other].mean()
+    # A slow walk is exactly as before.
+    np.testing.assert_array_equal(steadied(3.0, 0.2), steadied(3.0, np.inf))
+
+
 def test_a_low_confidence_propagated_value_is_held_to_the_walks_own_motion() -> None:
     """The completed flow errs in proportion to the motion, so the texture tolerance of a walk that is not fast
     is at least its median motion per step (``texture_per_motion``, engine ``STEADY_TEXTURE_PER_MOTION``): on a

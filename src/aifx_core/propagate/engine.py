@@ -116,6 +116,12 @@ STEADY_FAST_SHARE: float | None = 0.5
 #: from the frame's own: a boil is averaged, an object the neighbours do not show (whip's ball entering the static
 #: square) barely is. Without it whip960's nine squares lost 0.7 dB.
 STEADY_FAST_AGREE = 0.5
+#: ... and so does a neighbour's sample of the fallback's share on such a step, at this x the frame's level (None:
+#: off): the completed flow inside the hole of a 50 px/frame pan read the court into the wall (tennis taken fast,
+#: blur6 frame 8: unsteadied 32.0 dB, steadied 26.0, per-frame Telea 28.3; now 27.6). At 0.5 it was 29.0 but
+#: whip960's static / nine squares lost 0.07 / 0.10 dB and flickered 16.7x -> 19.4x / 7.1x -> 8.5x clean E_warp;
+#: at 1.0 they lose 0.01 / 0.03 (17.4x / 7.5x). Slow walks are unchanged (docs/method.md, section 4, thirteenth pass).
+STEADY_FAST_FALLBACK_AGREE: float | None = 1.0
 #: Where propagation found nothing on a fast frame, a side's motion hypothesis the neighbouring frames agree on
 #: supplies the colour (:mod:`.hypotheses`; docs/method.md, "Fast whips", seventh pass). False: off.
 HYPOTHESES = True
@@ -725,6 +731,9 @@ class _Run:
                 fast_own_weight=STEADY_FAST_OWN,
                 fast_agree=STEADY_FAST_AGREE * frame.level,
                 texture_per_motion=STEADY_TEXTURE_PER_MOTION,
+                fast_fallback_agree=np.inf
+                if STEADY_FAST_FALLBACK_AGREE is None
+                else STEADY_FAST_FALLBACK_AGREE * frame.level,
             )
             values[points] = steady(
                 t,

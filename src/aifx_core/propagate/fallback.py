@@ -334,7 +334,10 @@ class Tolerances:
     ``fast_own_weight`` (with it): the frame's own weight at points some such fast step followed; the boil
     there is the frame's own value, so it counts less against what its neighbours made. ``fast_agree``: on such
     a step a neighbour's sample of the ring check's share counts 1 / (1 + (d / ``fast_agree``)²), d its largest
-    channel difference from the frame's own value (see ``fast_spatial`` of :func:`steady`).
+    channel difference from the frame's own value (see ``fast_spatial`` of :func:`steady`);
+    ``fast_fallback_agree``: so does a neighbour's sample of the fallback's share there (``unsure``): on a fast
+    pan the completed flow inside the hole may be tens of pixels out and read something else (tennis taken fast:
+    the court read into the wall, a frame 3.8 dB below per-frame Telea); the boil is averaged, that barely is.
 
     ``texture_per_motion``: on the other steps the texture tolerance is at least this times the walk's median
     motion per step (working px): the completed flow errs in proportion to the motion, so on a dolly of 6 px a
@@ -348,6 +351,7 @@ class Tolerances:
     fast_own_weight: float | None = None
     fast_agree: float = np.inf
     texture_per_motion: float | None = None
+    fast_fallback_agree: float = np.inf
 
 
 def steady(
@@ -418,12 +422,15 @@ def steady(
                 assert tolerances.fast_texture_px is not None
                 texture = tolerances.fast_texture_px
                 fast[at] = True
-                if fast_spatial is not None:
+                if fast_spatial is not None or np.isfinite(tolerances.fast_fallback_agree):
                     with np.errstate(over="ignore", invalid="ignore"):
-                        apart = largest_channel(np.abs(values - own[at])) / tolerances.fast_agree
+                        apart = largest_channel(np.abs(values - own[at]))
                     apart = np.nan_to_num(apart, nan=1e6, posinf=1e6)  # (not usable anyway: weight 0 below)
-                    agree = 1.0 / (1.0 + apart**2)
-                    held += agree * fast_spatial[at] / (1.0 + (error / tolerances.misalign_px) ** 2)
+                    if np.isfinite(tolerances.fast_fallback_agree):
+                        held = held / (1.0 + (apart / tolerances.fast_fallback_agree) ** 2)
+                    if fast_spatial is not None:
+                        agree = 1.0 / (1.0 + (apart / tolerances.fast_agree) ** 2)
+                        held += agree * fast_spatial[at] / (1.0 + (error / tolerances.misalign_px) ** 2)
             elif tolerances.texture_per_motion is not None and len(walk.travel):
                 # (the completed flow errs in proportion to the motion: a walk's own step is its tolerance)
                 texture = max(
