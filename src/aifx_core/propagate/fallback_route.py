@@ -225,6 +225,7 @@ class FallbackRoute:
         # from that block's keyframe on (on nine squares one output later), so the engine's thread need not wait
         # for it here (~4-8 ms of wall a frame on tennis nine squares). The same computation: the same values.
         asked = self._spatial_fill(t, known, need, ahead=True) if len(need) else None
+        around = self._around(t, prop) if MEET and len(need) else None
 
         def finish() -> np.ndarray:
             out = values
@@ -236,9 +237,11 @@ class FallbackRoute:
                     # Where propagation gives way (alpha), the spatial fill meets the sure pixels it borders; the
                     # ring check's share of it stays as it is (:mod:`.meet`).
                     low = np.flatnonzero(alpha[need] < 0.999)
-                    if len(low):
+                    if len(low) and around is not None:
                         points = need[low]
-                        offset = self._meeting(t, points, spatial[low], prop.found & (alpha >= 0.999), base)
+                        sure = prop.found & (alpha >= 0.999)
+                        ys, xs, plate, blocked = around
+                        offset = meeting_offset(ys, xs, points, spatial[low], sure, base, plate, blocked)
                         given = (1.0 - share[points]) * (1.0 - alpha[points])
                         out[points] += given[:, None] * offset
             # (the plate is finite: the frame's ``source``; so is what is read outside the hole)
@@ -312,13 +315,13 @@ class FallbackRoute:
         running = self._ahead.submit(_spatial_values_in_turn, *asked)
         return running.result
 
-    def _meeting(
-        self, t: int, points: np.ndarray, values: np.ndarray, sure: np.ndarray, base: np.ndarray
-    ) -> np.ndarray:
-        """:func:`.meet.meeting_offset` of frame t's fallback ``values`` at hole ``points``, against its ``sure``
-        hole pixels (``base``: their propagated values) and its plate."""
-        frame, prop = self.pairs.frames[t], self.propagated(t)
-        return meeting_offset(prop.ys, prop.xs, points, values, sure, base, frame.source, frame.blocked)
+    def _around(self, t: int, prop: Propagated) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """What :func:`.meet.meeting_offset` reads of frame t besides the fallback: its hole pixels, plate and
+        ``blocked`` map. Taken when the fill is set up, not when it is finished: a keyframe's image is finished
+        when first read, and a fill started ahead when its frame is asked for, by then the frame's plate and
+        hole may have been let go (a chunk's or an anchor's last frames)."""
+        frame = self.pairs.frames[t]
+        return prop.ys, prop.xs, frame.source, frame.blocked
 
     def fallback(self, t: int) -> Fallback:
         """Frame t's fill before it is steadied in time (computed once, on demand: its neighbours read it too)."""
@@ -431,6 +434,7 @@ class FallbackRoute:
             asked = self._spatial_fill(t, known, spatial_points, ahead, core)
         else:
             share = np.zeros_like(share)
+        around = self._around(t, prop) if MEET and len(need) else None
 
         def finish() -> Fallback:
             spatial = np.zeros_like(base)
@@ -438,11 +442,13 @@ class FallbackRoute:
                 spatial[spatial_points] = asked()
                 b = beta[:, None]
                 fallback[need] = b * carried + (1.0 - b) * spatial[need]
-            if MEET and len(need):
+            if around is not None:
                 # The fallback meets the surely propagated pixels (and the plate) it borders (:mod:`.meet`).
                 low = need[alpha[need] < 0.999]
                 if len(low):
-                    fallback[low] += self._meeting(t, low, fallback[low], prop.found & (alpha >= 0.999), base)
+                    sure = prop.found & (alpha >= 0.999)
+                    ys, xs, plate, blocked = around
+                    fallback[low] += meeting_offset(ys, xs, low, fallback[low], sure, base, plate, blocked)
             a = alpha[:, None]
             values = a * base + (1.0 - a) * fallback
             s = share[:, None]
