@@ -98,6 +98,11 @@ CUT = frozenset({"telea"})
 #: pixels and the plate it borders (:mod:`.meet`): the frame's own spatial fill, made with the unsure pixels
 #: masked, did not (tennis taken fast and blurred: a banner-blue block with hard edges in the wall). False: off.
 MEET = True
+#: ... on fast frames only (median motion at least ``chain.SLACK_FAST_PX``: :func:`.hypotheses.fast`). On a slow
+#: frame the pixels it borders are more often an unmasked person standing by the hole, whom the offset then
+#: pulled the fallback towards: schoolgirls at half size with the crossed squares went from 0 to 9 % of frames
+#: below Telea - 1 dB (-1.4 dB on frames 74-76), and the slow clips of the quality gate lost up to 0.16 dB.
+MEET_FAST_ONLY = True
 
 
 @dataclass
@@ -225,7 +230,7 @@ class FallbackRoute:
         # from that block's keyframe on (on nine squares one output later), so the engine's thread need not wait
         # for it here (~4-8 ms of wall a frame on tennis nine squares). The same computation: the same values.
         asked = self._spatial_fill(t, known, need, ahead=True) if len(need) else None
-        around = self._around(t, prop) if MEET and len(need) else None
+        around = self._around(t, prop) if self._meets(t) and len(need) else None
 
         def finish() -> np.ndarray:
             out = values
@@ -314,6 +319,10 @@ class FallbackRoute:
             self._ahead = ThreadPoolExecutor(1, thread_name_prefix="aifx-spatial")
         running = self._ahead.submit(_spatial_values_in_turn, *asked)
         return running.result
+
+    def _meets(self, t: int) -> bool:
+        """Whether frame t's fallback is offset to meet what it borders (:data:`MEET`, :data:`MEET_FAST_ONLY`)."""
+        return MEET and (not MEET_FAST_ONLY or self.fast_motion(t) is not None)
 
     def _around(self, t: int, prop: Propagated) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """What :func:`.meet.meeting_offset` reads of frame t besides the fallback: its hole pixels, plate and
@@ -434,7 +443,7 @@ class FallbackRoute:
             asked = self._spatial_fill(t, known, spatial_points, ahead, core)
         else:
             share = np.zeros_like(share)
-        around = self._around(t, prop) if MEET and len(need) else None
+        around = self._around(t, prop) if self._meets(t) and len(need) else None
 
         def finish() -> Fallback:
             spatial = np.zeros_like(base)
