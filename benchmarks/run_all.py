@@ -702,6 +702,15 @@ SPEED_NOTE = "\n".join(
         "three in a row: moving blob 18.5 / 17.8 / 18.9 frames/s, nine squares EXR 9.7 / 9.8 / 10.0 and PNG "
         "9.3 / 9.8 / 9.7 (157-168 CPU ms a frame), 1080p 3.1 / 3.3 / 3.2. The page shows the third.",
         "",
+        "**Thirteenth pass** (2026-12-05 afternoon, docs/method.md; no speed work, three changes for fast, "
+        "motion-blurred footage found by benchmarks/stress_variants.py: the fallback meeting what it borders on "
+        "fast frames, the steadying's agreement test on fast walks, runaway ring layers moved by their "
+        "translation on fast pairs; each measured within the A/B noise on nine squares). The page's runs (main "
+        "f2fc0b4), whole speed parts alone on the idle machine, three in a row: moving blob 16.9 / 16.7 / 18.2 "
+        "frames/s (92-99 CPU ms a frame, 89-92 before: the fast frames' extra work, or noise), nine squares EXR "
+        "9.3 / 8.5 / 9.5 and PNG 8.5 / 9.2 / 9.4 (165-184 CPU ms a frame), 1080p 3.2 / 3.2 / 3.2. The page shows "
+        "the third.",
+        "",
         "**Two cores.** The encoders (OpenImageIO, OpenEXR), file I/O and most of OpenCV/NumPy release the GIL, "
         "so the fill overlaps its stages on threads (`aifx_core.workers`, 2026-12-03 evening): a writer thread "
         "composites, encodes, fsyncs and renames each frame (two in flight at most) while the engine makes the "
