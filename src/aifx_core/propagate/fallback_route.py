@@ -238,17 +238,16 @@ class FallbackRoute:
                 a = kept[need][:, None]
                 spatial = asked()
                 out[need] = a * base[need] + (1.0 - a) * spatial
-                if MEET:
-                    # Where propagation gives way (alpha), the spatial fill meets the sure pixels it borders; the
-                    # ring check's share of it stays as it is (:mod:`.meet`).
-                    low = np.flatnonzero(alpha[need] < 0.999)
-                    if len(low) and around is not None:
-                        points = need[low]
-                        sure = prop.found & (alpha >= 0.999)
-                        ys, xs, plate, blocked = around
-                        offset = meeting_offset(ys, xs, points, spatial[low], sure, base, plate, blocked)
-                        given = (1.0 - share[points]) * (1.0 - alpha[points])
-                        out[points] += given[:, None] * offset
+                # Where propagation gives way (alpha), the spatial fill meets the sure pixels it borders; the ring
+                # check's share of it stays as it is (:mod:`.meet`; ``around`` is None where it does not).
+                low = np.flatnonzero(alpha[need] < 0.999)
+                if len(low) and around is not None:
+                    points = need[low]
+                    sure = prop.found & (alpha >= 0.999)
+                    ys, xs, plate, blocked = around
+                    offset = meeting_offset(ys, xs, points, spatial[low], sure, base, plate, blocked)
+                    given = (1.0 - share[points]) * (1.0 - alpha[points])
+                    out[points] += given[:, None] * offset
             # (the plate is finite: the frame's ``source``; so is what is read outside the hole)
             if not np.isfinite(out).all():
                 out = np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
