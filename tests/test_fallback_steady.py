@@ -258,6 +258,17 @@ def test_on_a_fast_pan_a_low_confidence_propagated_value_is_averaged_like_a_blur
     np.testing.assert_array_equal(moved(3.0, 30.0, 1.0), slow)
 
 
+def _fast_pan(speed: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, np.ndarray]]:
+    """A 20x20 hole over a textured plate moving ``speed`` px a frame to the left: (hole, its ys, xs, the plate
+    of frames -2..2)."""
+    tex = texture(SIZE[0], SIZE[1] + 64, seed=5)
+    hole = np.zeros(SIZE, bool)
+    hole[10:30, 30:50] = True
+    ys, xs = np.nonzero(hole)
+    truth = {j: tex[:, int(speed * j) + 32 : int(speed * j) + 32 + SIZE[1]].copy() for j in range(-2, 3)}
+    return hole, ys, xs, truth
+
+
 def test_on_a_fast_pan_the_frames_own_spatial_fill_is_averaged_where_its_neighbours_agree() -> None:
     """The ring check's share (a frame's own spatial fill where propagation reproduced the ring no better than
     a blur) is left alone on slow walks: there it marks an object crossing the hole, which the background's flow
@@ -265,17 +276,10 @@ def test_on_a_fast_pan_the_frames_own_spatial_fill_is_averaged_where_its_neighbo
     engine ``STEADY_FAST_SHARE``), reading the neighbours' whole holes, each neighbour weighed by how well its
     value agrees with the frame's own (``fast_agree``): a fill the neighbours do not show barely moves."""
     speed = 12.0
-    tex = texture(SIZE[0], SIZE[1] + 64, seed=5)
-    rng = np.random.default_rng(1)
-    hole = np.zeros(SIZE, bool)
-    hole[10:30, 30:50] = True
-    ys, xs = np.nonzero(hole)
+    hole, ys, xs, truth = _fast_pan(speed)
     n = len(ys)
-    truth, fills = {}, {}
-    for j in range(-2, 3):  # the plate moves `speed` px/frame to the left
-        start = int(speed * j) + 32
-        truth[j] = tex[:, start : start + SIZE[1]].copy()
-        fills[j] = truth[j][ys, xs] + rng.normal(0.0, 0.1, (n, 3)).astype(np.float32)
+    rng = np.random.default_rng(1)
+    fills = {j: truth[j][ys, xs] + rng.normal(0.0, 0.1, (n, 3)).astype(np.float32) for j in truth}
 
     wide = np.ones(SIZE, bool)  # (an unmasked mover all round: only the neighbours' holes may be read)
 
@@ -312,18 +316,12 @@ def test_on_a_fast_pan_a_neighbours_fallback_far_from_the_frames_own_barely_coun
     own value too (``fast_fallback_agree``, engine ``STEADY_FAST_FALLBACK_AGREE``): the boil is averaged, a
     value far from the frame's own barely is; slow walks are unchanged."""
     speed = 12.0
-    tex = texture(SIZE[0], SIZE[1] + 64, seed=5)
-    rng = np.random.default_rng(1)
-    hole = np.zeros(SIZE, bool)
-    hole[10:30, 30:50] = True
-    ys, xs = np.nonzero(hole)
+    hole, ys, xs, truth = _fast_pan(speed)
     n = len(ys)
     other = ys < 20  # where the neighbours' fills show something else (0.6 off)
-    truth, fills = {}, {}
-    for j in range(-2, 3):  # the plate moves `speed` px/frame to the left
-        start = int(speed * j) + 32
-        truth[j] = tex[:, start : start + SIZE[1]].copy()
-        fills[j] = truth[j][ys, xs] + rng.normal(0.0, 0.05, (n, 3)).astype(np.float32)
+    rng = np.random.default_rng(1)
+    fills = {j: truth[j][ys, xs] + rng.normal(0.0, 0.05, (n, 3)).astype(np.float32) for j in truth}
+    for j in truth:
         if j != 0:
             fills[j][other] += 0.6
 
