@@ -17,6 +17,7 @@ import numpy as np
 
 from ..flow import sample_points
 from .chain import Chain, FirstStep, Footprint, touches, touches_footprint
+from .mover_fringe import ADVANCE_PX, FringeDistance
 
 
 @dataclass
@@ -29,20 +30,30 @@ class Source:
     #: ``invalid``'s :func:`.chain.footprint`, when the frame keeps one (read by :meth:`touches`).
     footprint: Footprint | None = None
     #: Where the frame's movers may reach unseen next to its hole (:mod:`.mover_fringe`), as a footprint: not read
-    #: either, except for the points a target exempts. None: nothing there.
+    #: either, except for the points a target's own movers are near. None: nothing there.
     fringe: Footprint | None = None
+    #: How far the fringe lies from the frame's movers (:func:`.mover_fringe.fringe_distance`).
+    fringe_distance: FringeDistance | None = None
 
-    def touches(self, xs: np.ndarray, ys: np.ndarray, exempt: np.ndarray | None = None) -> np.ndarray:
+    def touches(self, xs: np.ndarray, ys: np.ndarray, own: np.ndarray | None = None) -> np.ndarray:
         """:func:`.chain.touches` on ``invalid`` and the fringe: True where a bilinear read at (x, y) would touch
-        them; ``exempt`` (per point, or None: none) are the points for which the fringe is readable."""
+        them. ``own`` (per point, or None: inf for all) is how far (working px) the target's own mover lies from
+        the point: the fringe is read where this frame's mover is not nearer to the read than that by more than
+        ``ADVANCE_PX`` (it did not come onto that ground after the target frame); inf: never, -inf: always."""
         if self.footprint is None:
             hit = touches(self.invalid, xs, ys)
         else:
             hit = touches_footprint(self.footprint, xs, ys)
         if self.fringe is not None:
             near = touches_footprint(self.fringe, xs, ys)
-            if exempt is not None:
-                near &= ~exempt
+            if own is not None:
+                asked = np.flatnonzero(near & (own < np.inf))
+                if len(asked):
+                    if self.fringe_distance is None:
+                        distance = np.full(len(asked), np.inf, np.float32)
+                    else:
+                        distance = self.fringe_distance.at(xs[asked], ys[asked])
+                    near[asked] = distance + ADVANCE_PX < own[asked]
             hit |= near
         return hit
 
@@ -119,7 +130,7 @@ def gather(
     radius: int,
     per_direction: int,
     first_steps: dict[int, FirstStep] | None = None,
-    exempt: np.ndarray | None = None,
+    own: np.ndarray | None = None,
     frontiers: dict[int, Frontier] | None = None,
 ) -> Candidates:
     """Candidates for the points (``xs``, ``ys``, full-resolution pixels) of frame ``start``.
@@ -128,7 +139,8 @@ def gather(
     None when the shot has no frame j. A point stops being followed in a direction once it has
     ``per_direction`` samples there, ``SEARCH_ON`` frames after its first, when its chain breaks, or after
     ``radius`` frames. ``first_steps``: each direction's first step is kept there (:class:`.chain.FirstStep`).
-    ``exempt``: per point, whether the sources' mover fringes are readable for it (None: for none).
+    ``own``: per point, how far the target's own mover lies (working px; what :meth:`Source.touches` reads of
+    the sources' mover fringes; None: inf for every point, the fringes are not read).
     ``frontiers``: each direction's :class:`Frontier`, when its walk went all ``radius`` frames.
     """
     parts: list[Candidates] = []
@@ -144,7 +156,7 @@ def gather(
             if frame is None:
                 break
             walk.step()
-            ok = ~frame.touches(walk.x, walk.y, None if exempt is None else exempt[walk.index])
+            ok = ~frame.touches(walk.x, walk.y, None if own is None else own[walk.index])
             if not ok.any():
                 continue
             point = walk.index[ok]

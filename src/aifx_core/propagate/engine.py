@@ -69,7 +69,7 @@ from .far import Recovered, far_candidates, recovered
 from .fusion import Fused, fuse
 from .hypotheses import STEPS as HYPOTHESIS_STEPS
 from .hypotheses import choose
-from .mover_fringe import near_own_movers
+from .mover_fringe import FAST_OWN_PX, OWN_PX, own_mover_distance
 from .options import PropagateOptions
 from .pairs import ContextError, Pairs
 from .seam import ring, ring_share, seam_match
@@ -437,10 +437,8 @@ class _Run:
             linked=pairs.linked,
         )
 
-    def _source(self, target: int) -> Callable[[int], Source | None]:
-        # A fast frame's points leave the band next to a hole within a step or two, and on blurred plates the
-        # movers are least sure: its chains do not refuse the movers' fringes (:mod:`.mover_fringe`).
-        fringes = self.route.fast_motion(target) is None
+    def _source(self, target: int, fringes: bool = True) -> Callable[[int], Source | None]:
+        """Frame ``target``'s sources: ``fringes``, with the movers' fringes (:mod:`.mover_fringe`)."""
 
         def source(index: int) -> Source | None:
             if index < 0 or not self.pairs.available(index) or not self.pairs.linked(index, target):
@@ -452,6 +450,7 @@ class _Run:
                 self.pairs.gain_between(index, target),
                 frame.footprint,
                 frame.fringe if fringes else None,
+                frame.fringe_distance if fringes else None,
             )
 
         return source
@@ -600,9 +599,16 @@ class _Run:
         """Frame t's points (``xs``, ``ys``) fused from the plates within ``radius`` (and the motion hypotheses)."""
         frame = self.pairs.frames[t]
         # Next to another frame's hole, where its movers may reach unseen, nothing is read for a point unless a
-        # mover of frame t itself is near it (:mod:`.mover_fringe`).
+        # mover of frame t itself is near it, and then not where the other frame's mover came nearer
+        # (:mod:`.mover_fringe`). A fast frame's points leave the band next to a hole within a step or two, and
+        # on blurred plates the movers are least sure: its points far from its own movers read the fringes.
         assert self.pairs.scale is not None
-        exempt = near_own_movers(frame.movers, ys, xs, self.pairs.scale)
+        fast = self.route.fast_motion(t) is not None
+        own = own_mover_distance(frame.movers, ys, xs, self.pairs.scale, FAST_OWN_PX if fast else OWN_PX)
+        if fast:
+            own = (
+                np.full(len(ys), -np.inf, np.float32) if own is None else np.where(own < np.inf, own, -np.inf)
+            )
         candidates = gather(
             t,
             xs,
@@ -612,7 +618,7 @@ class _Run:
             self.opt.radius,
             self.opt.candidates,
             first_steps,
-            exempt,
+            own,
             frontiers,
         )
         quality = candidate_quality(candidates)
@@ -674,7 +680,8 @@ class _Run:
             self.pairs.flow,
             self.pairs.fit,
             self.pairs.scale,
-            self._source(t),
+            # (a fast frame's hypotheses do not refuse the fringes either)
+            self._source(t, fringes=self.route.fast_motion(t) is None),
             level,
             min(HYPOTHESIS_STEPS, self.opt.radius),
         )

@@ -14,12 +14,21 @@ fragments pasted into the clay court (docs/method.md, "Twelfth pass (cross20)").
 So within ``BAND_PX`` of a source frame's hole every pixel within ``REACH_PX`` of one of its movers (its *fringe*)
 is not read either (the movers themselves, the hole and non-finite pixels are not read anyway): a point whose
 chain lands there looks on to the next frames, and where no frame shows it clear it goes to the fallback route
-(a blend, never a paste). Farther from the hole the detection sees, and the movers stay as detected. A point
-of a target frame with a mover of its own within ``OWN_PX`` still reads fringes (:func:`near_own_movers`), and
-so does every point of a fast frame (the engine's ``_source``).
+(a blend, never a paste). Farther from the hole the detection sees, and the movers stay as detected.
+
+A point of a target frame with a mover of its own within ``OWN_PX`` still reads fringes (a mover may stand in
+its hole now, and what the other frames show next to it may be that mover; :func:`own_mover_distance`), and so
+does every point of a fast frame, but not where the source's mover is nearer to the read than the target's own
+mover is to the point by more than ``ADVANCE_PX`` (:func:`fringe_distance`): there the mover came onto that
+ground after the target frame, and stood beside the hole then. On tennis rolling 0.4 degrees a frame with a
+crossed square (``benchmarks/stress_variants.py``) the player's legs next to the square in frames 14-16 were
+imported into frames 13-14, where he stood beside it, through both exemptions (docs/method.md, "Fourteenth pass
+(cross22)").
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -34,6 +43,37 @@ BAND_PX = 24.0
 #: fringe: where a mover stands in the hole now (a car passing through it), what the other frames show next to
 #: it may be the truth. The detection starts seeing about 13 px from the hole, so this exempts the outer ~11 px.
 OWN_PX = 24.0
+#: A fringe pixel of a source frame is read for a point of a target whose own mover lies within ``OWN_PX`` only
+#: if the source's mover is not nearer to it than the target's mover is to the point by more than this (working
+#: pixels): where it is, the mover came onto that ground after the target frame (it walked up to and beside the
+#: hole), so what stands there is the mover, not what the target's hole hides.
+ADVANCE_PX = 6.0
+#: On a fast frame the points farther than this (working pixels) from its own movers read the fringes whatever
+#: stands there (its points cross the band in a step or two, and blurred plates' movers are the least sure);
+#: nearer, a mover of its own may have come onto the ground the fringe shows since, as on a slow frame with
+#: ``OWN_PX``: a fast camera takes it twice as far in the frames read.
+FAST_OWN_PX = 48.0
+
+
+@dataclass(frozen=True)
+class FringeDistance:
+    """Per pixel of a box around a frame's fringe (first pixel: frame pixel (``y0``, ``x0``)): the working-pixel
+    distance from the fringe to the frame's nearest mover, the smallest over the four pixels a bilinear read
+    whose floor is there touches (inf where it touches none)."""
+
+    distance: np.ndarray
+    y0: int
+    x0: int
+
+    def at(self, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+        """The distance for reads at (``xs``, ``ys``) (full-resolution pixels; inf outside the box)."""
+        rows = ys.astype(np.intp) - self.y0
+        cols = xs.astype(np.intp) - self.x0
+        height, width = self.distance.shape
+        inside = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
+        out = np.full(len(xs), np.inf, np.float32)
+        out[inside] = self.distance[rows[inside], cols[inside]]
+        return out
 
 
 def mover_fringe(movers: np.ndarray, hole: np.ndarray, scale: tuple[float, float]) -> np.ndarray | None:
@@ -64,24 +104,55 @@ def mover_fringe(movers: np.ndarray, hole: np.ndarray, scale: tuple[float, float
     return out
 
 
-def near_own_movers(
-    movers: np.ndarray | None, ys: np.ndarray, xs: np.ndarray, scale: tuple[float, float]
+def fringe_distance(movers: np.ndarray, fringe: np.ndarray, scale: tuple[float, float]) -> FringeDistance:
+    """How far (working pixels) each pixel of ``fringe`` lies from ``movers``, for :meth:`FringeDistance.at`."""
+    rows = np.flatnonzero(fringe.any(axis=1))
+    cols = np.flatnonzero(fringe.any(axis=0))
+    reach = _pixels(REACH_PX, scale) + 2
+    height, width = fringe.shape
+    # (one row and column above and left: a read there touches the box's first pixels)
+    y0, y1 = max(int(rows[0]) - 1, 0), min(int(rows[-1]) + 2, height)
+    x0, x1 = max(int(cols[0]) - 1, 0), min(int(cols[-1]) + 2, width)
+    # Every mover within the fringe's reach of the box lies in the box grown by the reach.
+    gy0, gy1 = max(y0 - reach, 0), min(y1 + reach, height)
+    gx0, gx1 = max(x0 - reach, 0), min(x1 + reach, width)
+    grown = movers[gy0:gy1, gx0:gx1]
+    distance = cv2.distanceTransform((~grown).astype(np.uint8), cv2.DIST_L2, 5) * _per_px(scale)
+    distance = distance[y0 - gy0 : y1 - gy0, x0 - gx0 : x1 - gx0]
+    distance[~fringe[y0:y1, x0:x1]] = np.inf
+    # A read whose floor is (y, x) touches (y..y+1, x..x+1): the smallest of the four (the last row and column
+    # repeat themselves, as reads are clamped).
+    padded = np.pad(distance, ((0, 1), (0, 1)), mode="edge")
+    touched = np.minimum(
+        np.minimum(padded[:-1, :-1], padded[:-1, 1:]), np.minimum(padded[1:, :-1], padded[1:, 1:])
+    )
+    return FringeDistance(touched.astype(np.float32), y0, x0)
+
+
+def own_mover_distance(
+    movers: np.ndarray | None,
+    ys: np.ndarray,
+    xs: np.ndarray,
+    scale: tuple[float, float],
+    within: float = OWN_PX,
 ) -> np.ndarray | None:
-    """Per point (``ys``, ``xs``: a target's hole and ring pixels), whether a mover of the target itself lies within
-    ``OWN_PX`` (working pixels): there the mover may stand in the hole now, and what the other frames show next
-    to it may be it (the fringe is not refused). None when no point is."""
+    """Per point (``ys``, ``xs``: a target's hole and ring pixels), the working-pixel distance to the target's
+    own nearest mover where it is within ``OWN_PX`` (there the mover may stand in the hole now, and what the
+    other frames show next to it may be it), inf elsewhere. None when no point is that near."""
     if movers is None or len(ys) == 0:
         return None
-    reach = _pixels(OWN_PX, scale)
+    reach = _pixels(within, scale)
     height, width = movers.shape
     y0, y1 = max(int(ys.min()) - reach, 0), min(int(ys.max()) + reach + 1, height)
     x0, x1 = max(int(xs.min()) - reach, 0), min(int(xs.max()) + reach + 1, width)
     crop = movers[y0:y1, x0:x1]
     if not crop.any():
         return None
-    distance = cv2.distanceTransform((~crop).astype(np.uint8), cv2.DIST_L2, 5)
-    near = distance[ys - y0, xs - x0] <= reach
-    return near if near.any() else None
+    distance = cv2.distanceTransform((~crop).astype(np.uint8), cv2.DIST_L2, 5)[ys - y0, xs - x0]
+    near = distance <= reach
+    if not near.any():
+        return None
+    return np.where(near, distance * _per_px(scale), np.inf).astype(np.float32)
 
 
 def _per_px(scale: tuple[float, float]) -> float:

@@ -53,7 +53,7 @@ from .bridge import REACH as BRIDGE_REACH
 from .bridge import blind as blind_frame
 from .bridge import bridge as bridged_flows
 from .chain import BoxedFit, Footprint, box_fit, footprint
-from .mover_fringe import mover_fringe
+from .mover_fringe import FringeDistance, fringe_distance, mover_fringe
 from .options import PropagateOptions
 
 _UNIT = np.ones(3, np.float32)
@@ -114,6 +114,8 @@ class _Frame:
     #: read's footprint: not read as a source of the hole pixels of a frame whose own movers are not near them.
     #: None when nothing is there.
     fringe: Footprint | None = None
+    #: How far the fringe lies from the movers (:func:`.mover_fringe.fringe_distance`; None without a fringe).
+    fringe_distance: FringeDistance | None = None
     #: Shot position (for the error when a released plate is read).
     position: int = -1
     #: False once the flows of both its pairs are made and what only they read is dropped.
@@ -524,6 +526,7 @@ class Pairs:
             target.movers = movers
             fringe = mover_fringe(movers, target.hole, self.scale)
             target.fringe = None if fringe is None else footprint(fringe)
+            target.fringe_distance = None if fringe is None else fringe_distance(movers, fringe, self.scale)
         self.gains[pair] = done.gain
         self.made.add(pair)
         if done.cut and not self._blind_pair(pair):
