@@ -17,10 +17,11 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import fields
+from types import FrameType
 from typing import Any
 
 from . import __version__
-from .progress import CancelToken, shielded, signal_shield
+from .progress import CancelToken, in_thread_machinery, shielded, signal_shield
 from .protocol import events
 from .protocol.errors import EXIT_CANCELLED, EXIT_INTERNAL, AifxError, Cancelled, InputError
 from .protocol.events import ProgressEvent
@@ -370,18 +371,22 @@ def done_summary(done: dict) -> str:
 
 
 def _cancel_on_sigterm(cancel: CancelToken) -> None:
-    """SIGTERM (what the adapters send for Cancel) cancels at once, wherever the job is, even blocked in a read.
+    """SIGTERM (what the adapters send for Cancel) cancels at once, wherever the job is, even blocked in a read,
+    but for a few short sections a raise would break (:func:`~aifx_core.progress.signal_shield`, the thread
+    machinery: :func:`~aifx_core.progress.in_thread_machinery`), after which the next progress check raises.
 
     The handler raises :class:`Cancelled` like Ctrl-C raises KeyboardInterrupt: temp files are removed on the
     way out, frames are renamed into place only whole, and the manifest's intent record makes a stop between
     a rename and its record recoverable, so stopping mid-frame loses nothing but the frame in hand.
     """
 
-    def on_signal(_sig: int, _frame: object) -> None:
+    def on_signal(_sig: int, frame: FrameType | None) -> None:
         if cancel.cancelled:  # already unwinding: do not interrupt the clean-up
             return
         cancel.cancel()
-        if shielded():  # never inside a stream swap or an event line: the next progress check raises
+        # Never inside a stream swap, an event line or the thread machinery (a thread's start, a join):
+        # the next progress check raises.
+        if shielded() or in_thread_machinery(frame):
             return
         raise Cancelled("cancelled; finished frames are kept and a rerun resumes after them")
 
