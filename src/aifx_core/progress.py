@@ -108,4 +108,3 @@ def in_thread_machinery(frame: FrameType | None) -> bool:
             return True
         frame = frame.f_back
     return False
-
