@@ -26,14 +26,12 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM to ones
 
 @pytest.fixture
 def token():
-    """The CLI's SIGTERM handler installed for the test (pytest runs it in the main thread), then removed."""
+    """The CLI's SIGTERM handler installed for the test (pytest runs it in the main thread), then the one before."""
     previous = signal.getsignal(signal.SIGTERM)
     cancel = CancelToken()
-    cli._cancel_on_sigterm(cancel)
-    try:
+    with cli._cancel_on_signals(cancel):
         yield cancel
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    assert signal.getsignal(signal.SIGTERM) is previous
 
 
 def _sigterm_in(seconds: float) -> threading.Timer:
@@ -90,3 +88,24 @@ def test_a_cancel_elsewhere_still_raises_at_once(token):
     timer.join()
     assert time.monotonic() - started < 5
     assert token.cancelled
+
+
+def test_ctrl_c_is_held_the_same_way_and_given_back(monkeypatch):
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        pytest.skip("this runner does not have Python's own Ctrl-C handler")
+    monkeypatch.delenv("AIFX_THREADS", raising=False)
+    cancel = CancelToken()
+    with cli._cancel_on_signals(cancel):
+        timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
+        timer.start()
+        results = concurrently([lambda: 0, lambda: time.sleep(0.6) or 1], "aifx-cancel-test")
+        timer.join()
+        assert results == [0, 1] and cancel.cancelled
+        timer = threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGINT))
+        timer.start()
+        started = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):  # a second Ctrl-C, out of the thread code, stops at once
+            while time.monotonic() - started < 10:
+                sum(range(1000))
+        timer.join()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
