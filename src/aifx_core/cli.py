@@ -9,18 +9,20 @@ adapters read; otherwise a progress bar is drawn when stderr is a terminal and n
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import os
 import signal
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import fields
+from types import FrameType
 from typing import Any
 
 from . import __version__
-from .progress import CancelToken, shielded, signal_shield
+from .progress import CancelToken, in_thread_machinery, shielded, signal_shield
 from .protocol import events
 from .protocol.errors import EXIT_CANCELLED, EXIT_INTERNAL, AifxError, Cancelled, InputError
 from .protocol.events import ProgressEvent
@@ -292,8 +294,7 @@ def _run_anchors(job: FillJob, json_progress: bool, rebuild: bool, openjd: bool 
     from .pipeline import prepare_anchors
 
     cancel = CancelToken()
-    _cancel_on_sigterm(cancel)
-    with _progress_printer(json_progress, openjd) as on_progress:
+    with _cancel_on_signals(cancel), _progress_printer(json_progress, openjd) as on_progress:
         folder = prepare_anchors(job, progress=on_progress, cancel=cancel, rebuild=rebuild)
     done = events.done_event(job.output, [], [], None, anchors=folder)
     if json_progress:
@@ -326,8 +327,7 @@ def _run_job(
     from .pipeline import fill
 
     cancel = CancelToken()
-    _cancel_on_sigterm(cancel)
-    with _progress_printer(json_progress, openjd) as on_progress:
+    with _cancel_on_signals(cancel), _progress_printer(json_progress, openjd) as on_progress:
         if run is None:
             result = fill(
                 job, progress=on_progress, cancel=cancel, frames=frames, save_job=save_job, job_file=job_file
@@ -369,28 +369,56 @@ def done_summary(done: dict) -> str:
     return summary
 
 
-def _cancel_on_sigterm(cancel: CancelToken) -> None:
-    """SIGTERM (what the adapters send for Cancel) cancels at once, wherever the job is, even blocked in a read.
+@contextlib.contextmanager
+def _cancel_on_signals(cancel: CancelToken) -> Iterator[None]:
+    """SIGTERM (what the adapters send for Cancel) and Ctrl-C cancel at once, wherever the job is, even blocked
+    in a read, but for a few short sections a raise would break (:func:`~aifx_core.progress.signal_shield`,
+    the thread machinery: :func:`~aifx_core.progress.in_thread_machinery`): there the handler only sets the
+    cancel flag, and the next progress check raises (or the next signal, once out of it).
 
-    The handler raises :class:`Cancelled` like Ctrl-C raises KeyboardInterrupt: temp files are removed on the
-    way out, frames are renamed into place only whole, and the manifest's intent record makes a stop between
-    a rename and its record recoverable, so stopping mid-frame loses nothing but the frame in hand.
+    SIGTERM raises :class:`Cancelled`, Ctrl-C KeyboardInterrupt as Python's own handler does: temp files are
+    removed on the way out, frames are renamed into place only whole, and the manifest's intent record makes a
+    stop between a rename and its record recoverable, so stopping mid-frame loses nothing but the frame in
+    hand. Ctrl-C is taken over only where Python's default handler has it (a runner started in the background
+    ignores SIGINT, and so do we). The handlers before are back once the job ends (``main`` called in a host).
     """
+    raised = False
 
-    def on_signal(_sig: int, _frame: object) -> None:
-        if cancel.cancelled:  # already unwinding: do not interrupt the clean-up
-            return
-        cancel.cancel()
-        if shielded():  # never inside a stream swap or an event line: the next progress check raises
-            return
-        raise Cancelled("cancelled; finished frames are kept and a rerun resumes after them")
+    def handler(make: Callable[[], BaseException], again: bool) -> Callable[[int, FrameType | None], None]:
+        """``again``: a second signal raises when the first only set the flag (a second Ctrl-C while no
+        progress check comes, e.g. a model loading); a second SIGTERM never does: the cancel is under way."""
 
+        def on_signal(_sig: int, frame: FrameType | None) -> None:
+            nonlocal raised
+            if raised or (cancel.cancelled and not again):  # already unwinding: do not interrupt the clean-up
+                return
+            cancel.cancel()
+            if shielded() or in_thread_machinery(frame):
+                return
+            raised = True
+            raise make()
+
+        return on_signal
+
+    on_term = handler(
+        lambda: Cancelled("cancelled; finished frames are kept and a rerun resumes after them"), False
+    )
+    wanted = {signal.SIGTERM: on_term}
+    if hasattr(signal, "SIGBREAK"):
+        wanted[signal.SIGBREAK] = on_term
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        wanted[signal.SIGINT] = handler(KeyboardInterrupt, True)
+    before = {sig: signal.getsignal(sig) for sig in wanted}
     try:
-        signal.signal(signal.SIGTERM, on_signal)
-        if hasattr(signal, "SIGBREAK"):
-            signal.signal(signal.SIGBREAK, on_signal)
+        for sig, on_signal in wanted.items():
+            signal.signal(sig, on_signal)
     except ValueError:  # not the main thread (embedded use): the caller's own token still works
-        pass
+        before = {}
+    try:
+        yield
+    finally:
+        for sig, previous in before.items():
+            signal.signal(sig, previous if previous is not None else signal.SIG_DFL)
 
 
 class _progress_printer:

@@ -26,6 +26,8 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
+from .progress import signal_shield
+
 T = TypeVar("T")
 
 #: Environment variable: ``1`` runs everything in the calling thread (no writer thread, no flow worker).
@@ -82,11 +84,14 @@ def concurrently(calls: Sequence[Callable[[], T]], name: str = "aifx-worker") ->
         threading.Thread(target=run, args=(index,), name=f"{name}-{index}", daemon=True)
         for index in range(1, len(calls))
     ]
-    for thread in threads:
-        thread.start()
-    run(0)
-    for thread in threads:
-        thread.join()
+    # Shielded from a cancel's signal (the CLI's handler then only sets the flag): raised between two starts,
+    # it would leave the started threads running native code past the job, and the interpreter's exit aborts.
+    with signal_shield():
+        for thread in threads:
+            thread.start()
+        run(0)
+        for thread in threads:
+            thread.join()
     for error in errors:
         if error is not None:
             raise error
