@@ -65,7 +65,7 @@ from .chain import Chain, FirstStep
 from .confidence import candidate_quality, candidate_weight, pixel_confidence
 from .fallback import Along, Tolerances, blend_weights, steady
 from .fallback_route import TEMPORAL, FallbackRoute, Propagated
-from .far import Recovered, far_candidates, recovered
+from .far import Recovered, far_candidates, recovered, ring_membrane
 from .fusion import Fused, fuse
 from .hypotheses import STEPS as HYPOTHESIS_STEPS
 from .hypotheses import choose
@@ -548,8 +548,8 @@ class _Run:
         first_steps: dict[int, FirstStep] = {}
         frontiers: dict[int, Frontier] = {}
         fused = self._fused(t, all_xs, all_ys, first_steps, frontiers)
-        self.recovered[t] = recovered(ys, xs, fused, self.opt.fallback_high)
-        self._far(t, frontiers, fused, frame.level)
+        self.recovered[t] = recovered(ys, xs, fused, self.opt.fallback_high, frame.source)
+        self._far(t, frontiers, fused, frame.level, all_ys, all_xs, n_hole)
         values = fused.values[:n_hole]
         real = frame.source[ring_ys, ring_xs]
         fetched = fused.values[n_hole:]
@@ -636,13 +636,29 @@ class _Run:
             if len(ys):
                 # (the same points as its propagation follows: a walk's slack reads their median motion)
                 all_ys, all_xs = np.concatenate([ys, ring_ys]), np.concatenate([xs, ring_xs])
-                found = recovered(ys, xs, self._fused(j, all_xs, all_ys), self.opt.fallback_high)
+                found = recovered(
+                    ys,
+                    xs,
+                    self._fused(j, all_xs, all_ys),
+                    self.opt.fallback_high,
+                    self.pairs.frames[j].source,
+                )
             self.recovered[j] = found
         return self.recovered[j]
 
-    def _far(self, t: int, frontiers: dict[int, Frontier], fused: Fused, level: float) -> None:
+    def _far(
+        self,
+        t: int,
+        frontiers: dict[int, Frontier],
+        fused: Fused,
+        level: float,
+        ys: np.ndarray,
+        xs: np.ndarray,
+        n_hole: int,
+    ) -> None:
         """The points nothing was found for whose backward chain went all ``radius`` frames read what that frame
-        recovered there (:mod:`.far`), in place."""
+        recovered there (:mod:`.far`), in place. ``ys``, ``xs``: frame t's points (its ``n_hole`` hole pixels
+        first, then the seam ring's), whose fusion ``fused`` is."""
         frontier = frontiers.get(-1)
         if not FAR or frontier is None or len(frontier.point) == 0:
             return
@@ -653,10 +669,22 @@ class _Run:
         found = self._recovered(j)
         if found is None:
             return
-        far = far_candidates(frontier, missing, found, self.pairs.gain_between(j, t), -1)
+        plate = self.pairs.frames[t].source
+
+        def own_ring(points: np.ndarray) -> np.ndarray:
+            # A hole point takes the hole's ring membrane, a seam-ring point (plate) its own value.
+            out = plate[ys[points], xs[points]].astype(np.float32)
+            inside = np.flatnonzero(points < n_hole)
+            out[inside] = ring_membrane(plate, ys[:n_hole], xs[:n_hole], points[inside])
+            return out
+
+        far, agreement = far_candidates(
+            frontier, missing, found, self.pairs.gain_between(j, t), -1, own_ring, level
+        )
         if len(far) == 0:
             return
-        quality = candidate_quality(far)
+        # A far read gives way where the plate around the hole changed since (:data:`.far.RING_AGREE`).
+        quality = candidate_quality(far) * agreement
         extra = fuse(far, candidate_weight(far, quality), quality, len(missing), level, self.opt.outlier_tol)
         points = np.flatnonzero(extra.found & missing)
         fused.values[points] = extra.values[points]

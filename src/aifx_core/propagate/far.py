@@ -12,19 +12,80 @@ longer for it. Forward in time the same read would need the plates ``2 * radius`
 Only points nothing else was found for read it, so every pixel propagation filled before keeps its value; and
 only where the frame's own propagation was sure there (found from plates with a confidence, from its fusion's
 cues alone, of at least ``fallback_high``: its seam and ring checks depend on its other hole pixels and are not
-used), at all four pixels a bilinear read touches.
+used), at all four pixels a bilinear read touches. A far read's quality falls where the plate around the hole
+changed since that frame (:data:`RING_AGREE`): a person now standing beside the hole.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
-from ..flow import sample_points
+from ..flow import push_pull_fill, sample_points
+from ..flow.ops import largest_channel
 from .candidates import Candidates, Frontier
 from .confidence import pixel_confidence
 from .fusion import Fused
+
+#: A far read is trusted as far as the plate around the hole it was recovered in agrees with the target's: the
+#: two frames' ring membranes (:func:`ring_membrane`; the earlier one read at the same position as the value)
+#: differing by this share of the target's level halve its quality (:func:`ring_agreement`), so the fallback
+#: takes over smoothly. A far read spans up to ``2 * radius`` frames inside the hole; beside an unmasked person
+#: who came to stand by the hole since, far reads were 1-3 px misplaced and what the earlier frame recovered
+#: there was itself 0.13-0.18 off (schoolgirls pushed in, crossed squares: 15 % of frames below Telea − 1 dB,
+#: 0 % with this). The changed ring flags them; it is not their cause, and it also flags good far reads where a
+#: person stands by the hole (the same clip's static square: −0.13 dB; 0.5 cost it 0.66): docs/method.md,
+#: "Fourteenth pass (carry22)". 0: off.
+RING_AGREE = 1.0
+#: Pixels of plate around the hole's box that :func:`ring_membrane` is made from.
+RING_MARGIN = 3
+#: :func:`ring_membrane` is made at most this many pixels a side (the box shrunk by a whole factor): a membrane
+#: is smooth, and at full resolution it cost ~20 ms a frame for nine squares at 1080p (0.5 ms at 432x240).
+RING_SIDE = 256
+
+
+def ring_membrane(
+    plate: np.ndarray, ys: np.ndarray, xs: np.ndarray, at: np.ndarray | None = None
+) -> np.ndarray:
+    """At hole pixels (``ys``, ``xs``; only those indexed by ``at`` when given): a smooth membrane (push-pull) of
+    the plate in the hole's box and the :data:`RING_MARGIN` pixels around it, the hole unknown ((N, 3)): the low
+    frequencies the plate around the hole says each hole pixel has, whatever was put in it. A box longer than
+    :data:`RING_SIDE` is shrunk by a whole factor first (its margin widened to two shrunk pixels; a shrunk pixel
+    is plate where all of it is)."""
+    if len(ys) == 0 or (at is not None and len(at) == 0):
+        return np.zeros((0, 3), np.float32)
+    height, width = plate.shape[:2]
+    side = max(int(ys.max()) - int(ys.min()), int(xs.max()) - int(xs.min())) + 1
+    factor = -(-side // RING_SIDE)
+    margin = max(RING_MARGIN, 2 * factor)
+    y0, x0 = max(int(ys.min()) - margin, 0), max(int(xs.min()) - margin, 0)
+    y1, x1 = min(int(ys.max()) + margin + 1, height), min(int(xs.max()) + margin + 1, width)
+    known = np.ones((y1 - y0, x1 - x0), bool)
+    known[ys - y0, xs - x0] = False
+    if at is not None:
+        ys, xs = ys[at], xs[at]
+    if factor == 1:
+        membrane = push_pull_fill(plate[y0:y1, x0:x1], known)
+        return np.ascontiguousarray(membrane[ys - y0, xs - x0], dtype=np.float32)
+    size = (-(-(x1 - x0) // factor), -(-(y1 - y0) // factor))
+    small = cv2.resize(plate[y0:y1, x0:x1], size, interpolation=cv2.INTER_AREA)
+    plate_share = cv2.resize(known.astype(np.float32), size, interpolation=cv2.INTER_AREA)
+    membrane = push_pull_fill(small, plate_share >= 1.0 - 1e-6)
+    at_x = ((xs - x0).astype(np.float32) + 0.5) / factor - 0.5
+    at_y = ((ys - y0).astype(np.float32) + 0.5) / factor - 0.5
+    return sample_points(membrane, at_x, at_y).astype(np.float32, copy=False)
+
+
+def ring_agreement(earlier: np.ndarray, own: np.ndarray, level: float) -> np.ndarray:
+    """Per point (0..1): ``1 / (1 + (d / (RING_AGREE × level))²)`` of the largest channel of |``earlier`` −
+    ``own``| (two ring membranes, :func:`ring_membrane`, at the same exposure)."""
+    if RING_AGREE <= 0:
+        return np.ones(len(own), np.float32)
+    d = largest_channel(np.abs(earlier - own)) / max(RING_AGREE * level, 1e-6)
+    return (1.0 / (1.0 + d * d)).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -37,11 +98,16 @@ class Recovered:
     x0: int
     values: np.ndarray
     sure: np.ndarray
+    #: :func:`ring_membrane` of the frame at the same pixels (None: not made).
+    ring: np.ndarray | None = None
 
 
-def recovered(ys: np.ndarray, xs: np.ndarray, fused: Fused, sure_from: float) -> Recovered | None:
+def recovered(
+    ys: np.ndarray, xs: np.ndarray, fused: Fused, sure_from: float, plate: np.ndarray | None = None
+) -> Recovered | None:
     """The frame's recovered pixels, from its hole pixels (``ys``, ``xs``) and their fusion (rows in the same
-    order, ring points after them ignored); None when none is sure."""
+    order, ring points after them ignored); None when none is sure. With its ``plate`` (and
+    :data:`RING_AGREE`), its ring membrane there too."""
     n = len(ys)
     found = fused.found[:n]
     cues = pixel_confidence(fused.align[:n], fused.rejected[:n], fused.gap[:n], fused.nearest[:n])
@@ -55,12 +121,19 @@ def recovered(ys: np.ndarray, xs: np.ndarray, fused: Fused, sure_from: float) ->
     held = np.zeros(shape, bool)
     box[sy - y0, sx - x0] = fused.values[:n][sure]
     held[sy - y0, sx - x0] = True
-    return Recovered(y0, x0, box, held)
+    ring = None
+    if plate is not None and RING_AGREE > 0:
+        ring = np.zeros_like(box)
+        ring[sy - y0, sx - x0] = ring_membrane(plate, ys, xs, np.flatnonzero(sure))
+    return Recovered(y0, x0, box, held, ring)
 
 
-def read(found: Recovered, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def read(
+    found: Recovered, xs: np.ndarray, ys: np.ndarray, image: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Where bilinear reads at full-resolution positions (``xs``, ``ys``, inside the frame) touch only sure
-    pixels (bool (N,)), and their values there ((M, 3), for those only)."""
+    pixels (bool (N,)), and their values there ((M, 3), for those only); of ``image`` (a box like
+    ``found.values``) instead when given."""
     height, width = found.sure.shape
     cols = np.floor(xs).astype(np.intp) - found.x0
     rows = np.floor(ys).astype(np.intp) - found.y0
@@ -77,22 +150,36 @@ def read(found: Recovered, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, 
     sure = found.sure
     ok[where] = sure[r, c] & sure[r, c1] & sure[r1, c] & sure[r1, c1] & ~last_row & ~last_col
     at_x, at_y = xs[ok] - np.float32(found.x0), ys[ok] - np.float32(found.y0)
-    return ok, sample_points(found.values, at_x, at_y).astype(np.float32, copy=False)
+    box = found.values if image is None else image
+    return ok, sample_points(box, at_x, at_y).astype(np.float32, copy=False)
 
 
 def far_candidates(
-    frontier: Frontier, missing: np.ndarray, found: Recovered, gain: np.ndarray, direction: int
-) -> Candidates:
+    frontier: Frontier,
+    missing: np.ndarray,
+    found: Recovered,
+    gain: np.ndarray,
+    direction: int,
+    own_ring: Callable[[np.ndarray], np.ndarray] | None = None,
+    level: float = 1.0,
+) -> tuple[Candidates, np.ndarray]:
     """Candidates for the frontier's points that are ``missing`` (bool per target point: nothing found), read
     from what the frame it reached recovered (``found``), brought to the target's exposure by ``gain``. They
-    count ``2 * steps`` frames away: the recovered value itself may have come that much further."""
+    count ``2 * steps`` frames away: the recovered value itself may have come that much further. With
+    ``own_ring`` (what gives the target's :func:`ring_membrane` at given points of it) and ``found.ring``, also each
+    candidate's :func:`ring_agreement` (ones otherwise), which scales its quality."""
     want = missing[frontier.point]
     if not want.any():
-        return Candidates.empty()
+        return Candidates.empty(), np.ones(0, np.float32)
     xs, ys = frontier.x[want], frontier.y[want]
     ok, values = read(found, xs, ys)
     count = int(ok.sum())
-    return Candidates(
+    points = frontier.point[want][ok]
+    agreement = np.ones(count, np.float32)
+    if own_ring is not None and found.ring is not None and count:
+        _, earlier = read(found, xs[ok], ys[ok], found.ring)
+        agreement = ring_agreement(earlier * gain, own_ring(points), level)
+    candidates = Candidates(
         frontier.point[want][ok],
         (values * gain).astype(np.float32, copy=False),
         np.full(count, direction, np.int8),
@@ -101,3 +188,4 @@ def far_candidates(
         frontier.travel[want][ok],
         frontier.fit[want][ok],
     )
+    return candidates, agreement
