@@ -405,3 +405,43 @@ def test_a_filled_frame_builds_what_it_is_read_by_on_first_use_and_reads_the_sam
         expected = other.sample(x, y, is_fast)
         assert np.array_equal(got[0], expected[0]) and np.array_equal(got[1], expected[1])
     assert not np.array_equal(slow[0], quick[0])  # (the two crops differ: the test reads both)
+
+
+def test_on_a_fast_pan_a_neighbours_propagated_value_near_the_frames_mover_counts_by_its_agreement() -> None:
+    """Near a mover of the frame's own (``near_mover``) the neighbours' fills may hold that mover where it stood
+    in their holes (tennis rolling: the player's leg in frame 16's hole steadied into frame 14, where he stood
+    beside it). There a neighbour's sample of the ``fetched`` share (a low-confidence propagated value) counts by
+    its agreement with the frame's own value on a fast step (``mover_agree``, engine ``STEADY_MOVER_AGREE``);
+    elsewhere, and on slow walks, it is averaged as before."""
+    speed = 12.0
+    hole, ys, xs, truth = _fast_pan(speed)
+    n = len(ys)
+    other = ys < 20  # where the neighbours' fills hold the mover (0.6 off)
+    rng = np.random.default_rng(1)
+    fills = {j: truth[j][ys, xs] + rng.normal(0.0, 0.05, (n, 3)).astype(np.float32) for j in truth}
+    for j in truth:
+        if j != 0:
+            fills[j][other] += 0.6
+
+    def neighbour(j: int) -> Filled:
+        plate = np.where(hole[..., None], 0.0, truth[j]).astype(np.float32)
+        return Filled(plate, hole, ys, xs, fills[j], np.ones(n, np.float32))
+
+    def steadied(step: float, near: np.ndarray | None) -> np.ndarray:
+        along = Along(neighbour, lambda j: j in fills, _walk_at(step), _unit)
+        tolerances = Tolerances(30.0, 2.0, fast_texture_px=30.0, fast_own_weight=1.0, mover_agree=0.1)
+        nothing = np.zeros(n, np.float32)
+        fetched = np.ones(n, np.float32)
+        return steady(0, xs, ys, fills[0], nothing, fetched, along, 2, tolerances, near_mover=near)
+
+    own = fills[0]
+    everywhere = np.ones(n, bool)
+    loose, held = steadied(speed, None), steadied(speed, everywhere)
+    pulled = float((loose - own)[other].mean())
+    assert pulled > 0.1
+    assert float((held - own)[other].mean()) < 0.15 * pulled
+    # Where they agree (noise) the fill is still averaged, nearly as much.
+    assert np.abs(held - own)[~other].mean() > 0.7 * np.abs(loose - own)[~other].mean()
+    # Points with no mover near, and a slow walk, are exactly as before.
+    np.testing.assert_array_equal(steadied(speed, np.zeros(n, bool)), loose)
+    np.testing.assert_array_equal(steadied(3.0, everywhere), steadied(3.0, None))

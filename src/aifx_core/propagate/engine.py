@@ -122,6 +122,12 @@ STEADY_FAST_AGREE = 0.5
 #: whip960's static / nine squares lost 0.07 / 0.10 dB and flickered 16.7x -> 19.4x / 7.1x -> 8.5x clean E_warp;
 #: at 1.0 they lose 0.01 / 0.03 (17.4x / 7.5x). Slow walks are unchanged (docs/method.md, section 4, thirteenth pass).
 STEADY_FAST_FALLBACK_AGREE: float | None = 1.0
+#: Near a mover of the frame's own (within ``mover_fringe.FAST_OWN_PX``) a fast step's neighbour sample of the
+#: ``fetched`` share counts 1 / (1 + (d / (this × level))²), d its difference from the frame's own value: the
+#: neighbours' fills there hold the mover where it stood in their holes (tennis rolling 0.4 degrees a frame with a
+#: crossed square: the player's leg in frame 16's hole steadied into frame 14, where he stood beside it; the
+#: fill before the steadying 33.0 dB, after it 26.0, now 31.9, Telea 26.4; docs/method.md, "Fourteenth pass (cross22)").
+STEADY_MOVER_AGREE = 0.25
 #: Where propagation found nothing on a fast frame, a side's motion hypothesis the neighbouring frames agree on
 #: supplies the colour (:mod:`.hypotheses`; docs/method.md, "Fast whips", seventh pass). False: off.
 HYPOTHESES = True
@@ -602,13 +608,7 @@ class _Run:
         # mover of frame t itself is near it, and then not where the other frame's mover came nearer
         # (:mod:`.mover_fringe`). A fast frame's points leave the band next to a hole within a step or two, and
         # on blurred plates the movers are least sure: its points far from its own movers read the fringes.
-        assert self.pairs.scale is not None
-        fast = self.route.fast_motion(t) is not None
-        own = own_mover_distance(frame.movers, ys, xs, self.pairs.scale, FAST_OWN_PX if fast else OWN_PX)
-        if fast:
-            own = (
-                np.full(len(ys), -np.inf, np.float32) if own is None else np.where(own < np.inf, own, -np.inf)
-            )
+        own = self._own_mover(t, ys, xs)
         candidates = gather(
             t,
             xs,
@@ -626,6 +626,26 @@ class _Run:
         fused = fuse(candidates, weight, quality, len(ys), frame.level, self.opt.outlier_tol)
         self._hypotheses(t, xs, ys, fused, frame.level)
         return fused
+
+    def _own_mover(self, t: int, ys: np.ndarray, xs: np.ndarray) -> np.ndarray | None:
+        """Per point of frame t, how far its own mover lies (working px) as the sources' mover fringes are read
+        (:meth:`.candidates.Source.touches`): within ``OWN_PX`` (a fast frame: ``FAST_OWN_PX``), inf beyond (a fast
+        frame: -inf, every fringe is read); None: inf for every point."""
+        frame = self.pairs.frames[t]
+        assert self.pairs.scale is not None
+        fast = self.route.fast_motion(t) is not None
+        own = own_mover_distance(frame.movers, ys, xs, self.pairs.scale, FAST_OWN_PX if fast else OWN_PX)
+        if fast:
+            own = (
+                np.full(len(ys), -np.inf, np.float32) if own is None else np.where(own < np.inf, own, -np.inf)
+            )
+        return own
+
+    def _near_mover(self, t: int, ys: np.ndarray, xs: np.ndarray) -> np.ndarray | None:
+        """Per point of frame t, whether one of its own movers lies within ``FAST_OWN_PX`` (None: for none)."""
+        assert self.pairs.scale is not None
+        own = own_mover_distance(self.pairs.frames[t].movers, ys, xs, self.pairs.scale, FAST_OWN_PX)
+        return None if own is None else own < np.inf
 
     def _recovered(self, j: int) -> Recovered | None:
         """What frame j's propagation recovered from plates (:mod:`.far`): kept when j was propagated, else
@@ -765,6 +785,7 @@ class _Run:
                 fast_texture_px=STEADY_FAST_TEXTURE_PX,
                 fast_own_weight=STEADY_FAST_OWN,
                 fast_agree=STEADY_FAST_AGREE * frame.level,
+                mover_agree=STEADY_MOVER_AGREE * frame.level,
                 texture_per_motion=STEADY_TEXTURE_PER_MOTION,
                 fast_fallback_agree=np.inf
                 if STEADY_FAST_FALLBACK_AGREE is None
@@ -781,6 +802,7 @@ class _Run:
                 STEADY,
                 tolerances,
                 fast_spatial=None if own_fill is None else own_fill[points],
+                near_mover=self._near_mover(t, prop.ys[points], prop.xs[points]),
             )
         self.backend._count(prop, part.alpha, part.share, part.counted)
         return self._output(t, values, part.confidence)

@@ -350,6 +350,9 @@ class Tolerances:
     fast_texture_px: float | None = None
     fast_own_weight: float | None = None
     fast_agree: float = np.inf
+    #: Near a mover of the frame (``steady``'s ``near_mover``) a fast step's sample of a propagated value counts
+    #: 1 / (1 + (d / ``mover_agree``)²), d its largest channel difference from the frame's own value.
+    mover_agree: float = np.inf
     texture_per_motion: float | None = None
     fast_fallback_agree: float = np.inf
 
@@ -365,6 +368,7 @@ def steady(
     reach: int,
     tolerances: Tolerances,
     fast_spatial: np.ndarray | None = None,
+    near_mover: np.ndarray | None = None,
 ) -> np.ndarray:
     """Frame t's fill at points (``xs``, ``ys``), averaged along the flow with its neighbours' where it is unsure.
 
@@ -385,6 +389,10 @@ def steady(
     fast steps only (the ring check's share: on a fast pan a per-frame spatial fill that boils), each
     neighbour's sample weighed by its agreement with the frame's own value (``tolerances.fast_agree``); such a
     step reads the neighbours' whole holes (``Filled``'s ``readable_fast``).
+
+    ``near_mover`` (per point, or None: none): where frame t's own mover is near, on a fast step a neighbour's
+    sample of the ``fetched`` share counts as far as it agrees with the frame's own value
+    (``tolerances.mover_agree``): the neighbours' fills there may hold the mover where it stood in their holes.
     """
     if len(xs) == 0 or reach <= 0:
         return own
@@ -436,7 +444,16 @@ def steady(
                 texture = max(
                     texture, tolerances.texture_per_motion * float(np.median(walk.travel)) / distance
                 )
-            held += fetched[at] / (1.0 + (error / texture) ** 2)
+            taken = fetched[at] / (1.0 + (error / texture) ** 2)
+            if quick and near_mover is not None and np.isfinite(tolerances.mover_agree):
+                # Near a mover of frame t the neighbours' fills may hold it, where it stood in their holes: on a
+                # fast step a propagated value's sample counts as far as it agrees with the frame's own value.
+                mover = near_mover[at]
+                if mover.any():
+                    with np.errstate(over="ignore", invalid="ignore"):
+                        apart = np.nan_to_num(largest_channel(np.abs(values - own[at])), nan=1e6, posinf=1e6)
+                    taken = np.where(mover, taken / (1.0 + (apart / tolerances.mover_agree) ** 2), taken)
+            held += taken
             every_usable = bool(usable.all())
             w = held * share / distance
             if not every_usable:
