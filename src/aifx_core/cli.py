@@ -22,11 +22,12 @@ from types import FrameType
 from typing import Any
 
 from . import __version__
-from .progress import CancelToken, in_thread_machinery, shielded, signal_shield
+from .progress import CancelToken
 from .protocol import events
 from .protocol.errors import EXIT_CANCELLED, EXIT_INTERNAL, AifxError, Cancelled, InputError
 from .protocol.events import ProgressEvent
 from .protocol.job import FillJob
+from .workers import in_thread_machinery, shielded, signal_shield
 
 #: Modules that add their own subcommand through ``register_cli(subparsers)``.
 PLUGIN_COMMANDS = (
@@ -372,8 +373,8 @@ def done_summary(done: dict) -> str:
 @contextlib.contextmanager
 def _cancel_on_signals(cancel: CancelToken) -> Iterator[None]:
     """SIGTERM (what the adapters send for Cancel) and Ctrl-C cancel at once, wherever the job is, even blocked
-    in a read, but for a few short sections a raise would break (:func:`~aifx_core.progress.signal_shield`,
-    the thread machinery: :func:`~aifx_core.progress.in_thread_machinery`): there the handler only sets the
+    in a read, but for a few short sections a raise would break (:func:`~aifx_core.workers.signal_shield`,
+    the thread machinery: :func:`~aifx_core.workers.in_thread_machinery`): there the handler only sets the
     cancel flag, and the next progress check raises (or the next signal, once out of it).
 
     SIGTERM raises :class:`Cancelled`, Ctrl-C KeyboardInterrupt as Python's own handler does: temp files are

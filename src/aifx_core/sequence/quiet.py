@@ -110,7 +110,7 @@ _stderr = _StderrCapture()
 @contextlib.contextmanager
 def decoder_messages_silenced() -> Iterator[None]:
     """Run a decoder call without its own messages reaching stdout/stderr (see the module docstring)."""
-    from ..progress import signal_shield  # a SIGTERM raising mid-swap would leave stdout muted
+    from ..workers import signal_shield  # a SIGTERM raising mid-swap would leave stdout muted
 
     me = threading.get_ident()
     with signal_shield(), _lock:
