@@ -4,6 +4,8 @@ keyframe content carried unsurely), it is averaged along the flow with what its 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from propagate_clips import hard_clip, texture
 
@@ -269,6 +271,28 @@ def _fast_pan(speed: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[in
     return hole, ys, xs, truth
 
 
+def _neighbours_off_above(
+    speed: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, np.ndarray], Callable[[int], Filled]]:
+    """Hole pixels (``ys``, ``xs``) of :func:`_fast_pan` at ``speed``, where the neighbours' fills are 0.6 off
+    (``other``: the top 20 rows; elsewhere every fill is the truth and a little noise), the fills, and each
+    neighbour as a :class:`Filled`."""
+    hole, ys, xs, truth = _fast_pan(speed)
+    n = len(ys)
+    other = ys < 20
+    rng = np.random.default_rng(1)
+    fills = {j: truth[j][ys, xs] + rng.normal(0.0, 0.05, (n, 3)).astype(np.float32) for j in truth}
+    for j in truth:
+        if j != 0:
+            fills[j][other] += 0.6
+
+    def neighbour(j: int) -> Filled:
+        plate = np.where(hole[..., None], 0.0, truth[j]).astype(np.float32)
+        return Filled(plate, hole, ys, xs, fills[j], np.ones(n, np.float32))
+
+    return ys, xs, other, fills, neighbour
+
+
 def test_on_a_fast_pan_the_frames_own_spatial_fill_is_averaged_where_its_neighbours_agree() -> None:
     """The ring check's share (a frame's own spatial fill where propagation reproduced the ring no better than
     a blur) is left alone on slow walks: there it marks an object crossing the hole, which the background's flow
@@ -316,18 +340,8 @@ def test_on_a_fast_pan_a_neighbours_fallback_far_from_the_frames_own_barely_coun
     own value too (``fast_fallback_agree``, engine ``STEADY_FAST_FALLBACK_AGREE``): the boil is averaged, a
     value far from the frame's own barely is; slow walks are unchanged."""
     speed = 12.0
-    hole, ys, xs, truth = _fast_pan(speed)
+    ys, xs, other, fills, neighbour = _neighbours_off_above(speed)
     n = len(ys)
-    other = ys < 20  # where the neighbours' fills show something else (0.6 off)
-    rng = np.random.default_rng(1)
-    fills = {j: truth[j][ys, xs] + rng.normal(0.0, 0.05, (n, 3)).astype(np.float32) for j in truth}
-    for j in truth:
-        if j != 0:
-            fills[j][other] += 0.6
-
-    def neighbour(j: int) -> Filled:
-        plate = np.where(hole[..., None], 0.0, truth[j]).astype(np.float32)
-        return Filled(plate, hole, ys, xs, fills[j], np.ones(n, np.float32))
 
     def steadied(step: float, agree: float) -> np.ndarray:
         along = Along(neighbour, lambda j: j in fills, _walk_at(step), _unit)
@@ -414,18 +428,8 @@ def test_on_a_fast_pan_a_neighbours_propagated_value_near_the_frames_mover_count
     its agreement with the frame's own value on a fast step (``mover_agree``, engine ``STEADY_MOVER_AGREE``);
     elsewhere, and on slow walks, it is averaged as before."""
     speed = 12.0
-    hole, ys, xs, truth = _fast_pan(speed)
+    ys, xs, other, fills, neighbour = _neighbours_off_above(speed)  # (the mover, in the neighbours' fills)
     n = len(ys)
-    other = ys < 20  # where the neighbours' fills hold the mover (0.6 off)
-    rng = np.random.default_rng(1)
-    fills = {j: truth[j][ys, xs] + rng.normal(0.0, 0.05, (n, 3)).astype(np.float32) for j in truth}
-    for j in truth:
-        if j != 0:
-            fills[j][other] += 0.6
-
-    def neighbour(j: int) -> Filled:
-        plate = np.where(hole[..., None], 0.0, truth[j]).astype(np.float32)
-        return Filled(plate, hole, ys, xs, fills[j], np.ones(n, np.float32))
 
     def steadied(step: float, near: np.ndarray | None) -> np.ndarray:
         along = Along(neighbour, lambda j: j in fills, _walk_at(step), _unit)

@@ -6,6 +6,8 @@ moves with the ground (a planted foot); the engine refuses sources next to the h
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 
@@ -35,13 +37,8 @@ def _walker_clip(n: int = 24) -> tuple[list[np.ndarray], list[np.ndarray], list[
     """Frames, holes and the background truth: a textured plate panning left, a static square hole, and from
     frame ``ARRIVES`` an unmasked magenta walker left of it: a foot planted on the ground right next to the hole
     (it moves with the plate) and a leg beside it that bobs up and down (a mover the detection finds)."""
-    ground = 0.15 + 0.7 * _texture(HEIGHT, WIDTH + PAN * n + 2, 0)
-    skin = _texture(64, 40, 1)
-    magenta = np.stack([0.8 + 0.2 * skin[..., 0], 0.05 * skin[..., 1], 0.8 + 0.2 * skin[..., 2]], -1)
-    frames, holes, truth = [], [], []
-    for t in range(n):
-        plate = np.ascontiguousarray(ground[:, PAN * t : PAN * t + WIDTH])
-        truth.append(plate.copy())
+
+    def draw(plate: np.ndarray, t: int, magenta: np.ndarray) -> None:
         if ARRIVES <= t < LEAVES:
             # The foot stands where the plate was at x 62-71 at arrival (1-10 px left of the hole), moving with it.
             x0 = 62 - PAN * (t - ARRIVES)
@@ -49,6 +46,23 @@ def _walker_clip(n: int = 24) -> tuple[list[np.ndarray], list[np.ndarray], list[
             # The leg: 20 px wide, left of the foot, BOB px up and down in turn.
             y0 = 24 + BOB * (t % 2)
             plate[y0 : y0 + 40, x0 - 20 : x0] = magenta[4:44, 20:40]
+
+    return _panning_clip(n, draw)
+
+
+def _panning_clip(
+    n: int, draw: Callable[[np.ndarray, int, np.ndarray], None]
+) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """Frames, holes and the background truth of a textured plate panning ``PAN`` px a frame left under the
+    static hole ``HOLE``; ``draw(plate, t, magenta)`` puts frame t's unmasked magenta mover on its plate."""
+    ground = 0.15 + 0.7 * _texture(HEIGHT, WIDTH + PAN * n + 2, 0)
+    skin = _texture(64, 40, 1)
+    magenta = np.stack([0.8 + 0.2 * skin[..., 0], 0.05 * skin[..., 1], 0.8 + 0.2 * skin[..., 2]], -1)
+    frames, holes, truth = [], [], []
+    for t in range(n):
+        plate = np.ascontiguousarray(ground[:, PAN * t : PAN * t + WIDTH])
+        truth.append(plate.copy())
+        draw(plate, t, magenta)
         frames.append(plate)
         hole = np.zeros((HEIGHT, WIDTH), bool)
         hole[HOLE] = True
@@ -104,21 +118,27 @@ def test_the_fringe_distance_is_the_nearest_movers_for_a_bilinear_read() -> None
     assert np.allclose(distance.at(xs, ys), [1, 7, 8, np.inf], atol=0.1)
 
 
-def test_a_walker_arriving_later_is_not_pasted_into_the_hole_before() -> None:
-    frames, holes, truth = _walker_clip()
+def _filled(frames: list[np.ndarray], holes: list[np.ndarray]) -> list[np.ndarray]:
+    """The default backend's fill of the clip, every frame."""
     backend = create_backend("propagate", BackendContext(colorspace="sRGB"))
     packets = [
         FramePacket(t, np.where(h[..., None], 0.0, f).astype(np.float32), h)
         for t, (f, h) in enumerate(zip(frames, holes, strict=True))
     ]
-    results = [rgb for _, rgb in backend.fill(packets, Reporter())]
-    pasted = []
-    for t in range(ARRIVES):
-        out, hole = results[t], holes[t]
-        # The walker's colour (green near 0 where the plate has at least 0.15) anywhere in the hole.
-        magenta = (out[..., 1] < 0.1) & (out[..., 0] > 0.5) & (out[..., 2] > 0.5) & hole
-        pasted.append(int(magenta.sum()))
-        assert np.array_equal(out[~hole], frames[t][~hole])
+    return [rgb for _, rgb in backend.fill(packets, Reporter())]
+
+
+def _magenta_in_hole(out: np.ndarray, hole: np.ndarray, plate: np.ndarray) -> int:
+    """How many hole pixels show the walker's colour (green near 0 where the plate has at least 0.15); the
+    pixels outside the hole must be the plate's, bit for bit."""
+    assert np.array_equal(out[~hole], plate[~hole])
+    return int(((out[..., 1] < 0.1) & (out[..., 0] > 0.5) & (out[..., 2] > 0.5) & hole).sum())
+
+
+def test_a_walker_arriving_later_is_not_pasted_into_the_hole_before() -> None:
+    frames, holes, truth = _walker_clip()
+    results = _filled(frames, holes)
+    pasted = [_magenta_in_hole(results[t], holes[t], frames[t]) for t in range(ARRIVES)]
     assert sum(pasted) == 0, pasted
     error = np.concatenate([(results[t][holes[t]] - truth[t][holes[t]]).ravel() for t in range(ARRIVES)])
     assert 10 * np.log10(1.0 / np.mean(error**2)) > 30.0, (
@@ -136,22 +156,14 @@ def _stepping_walker_clip(n: int = 24) -> tuple[list[np.ndarray], list[np.ndarra
     walker beside the hole on every frame, never in it: a bobbing body 16 px left of it and a foot 1-17 px from
     it that stands on each piece of ground for 4 frames. The ground a foot stands on was in the hole 1-3
     frames before, when the foot stood elsewhere (next to the hole, where the detection does not see it)."""
-    ground = 0.15 + 0.7 * _texture(HEIGHT, WIDTH + PAN * n + 2, 0)
-    skin = _texture(64, 40, 1)
-    magenta = np.stack([0.8 + 0.2 * skin[..., 0], 0.05 * skin[..., 1], 0.8 + 0.2 * skin[..., 2]], -1)
-    frames, holes, truth = [], [], []
-    for t in range(n):
-        plate = np.ascontiguousarray(ground[:, PAN * t : PAN * t + WIDTH])
-        truth.append(plate.copy())
+
+    def draw(plate: np.ndarray, t: int, magenta: np.ndarray) -> None:
         y0 = 14 + 6 * (t % 2)
         plate[y0 : y0 + 40, BODY_X : BODY_X + 16] = magenta[:40, 20:36]
         x0 = FOOT_X - PAN * (t % 4)
         plate[56:72, x0 : x0 + 8] = magenta[40:56, :8]
-        frames.append(plate)
-        hole = np.zeros((HEIGHT, WIDTH), bool)
-        hole[HOLE] = True
-        holes.append(hole)
-    return frames, holes, truth
+
+    return _panning_clip(n, draw)
 
 
 def test_a_walker_beside_the_hole_is_not_imported_from_where_it_stood_later() -> None:
@@ -161,17 +173,10 @@ def test_a_walker_beside_the_hole_is_not_imported_from_where_it_stood_later() ->
     Main before cross22 pasted 18-31 walker pixels into 13 of the 24 holes (hole PSNR 24.5 dB); now none
     (27.9 dB)."""
     frames, holes, truth = _stepping_walker_clip()
-    backend = create_backend("propagate", BackendContext(colorspace="sRGB"))
-    packets = [
-        FramePacket(t, np.where(h[..., None], 0.0, f).astype(np.float32), h)
-        for t, (f, h) in enumerate(zip(frames, holes, strict=True))
+    results = _filled(frames, holes)
+    pasted = [
+        _magenta_in_hole(out, hole, plate) for out, hole, plate in zip(results, holes, frames, strict=True)
     ]
-    results = [rgb for _, rgb in backend.fill(packets, Reporter())]
-    pasted = []
-    for t, (out, hole) in enumerate(zip(results, holes, strict=True)):
-        magenta = (out[..., 1] < 0.1) & (out[..., 0] > 0.5) & (out[..., 2] > 0.5) & hole
-        pasted.append(int(magenta.sum()))
-        assert np.array_equal(out[~hole], frames[t][~hole])
     assert sum(pasted) == 0, pasted
     error = np.concatenate(
         [(out[hole] - plate[hole]).ravel() for out, hole, plate in zip(results, holes, truth, strict=True)]
