@@ -711,6 +711,15 @@ SPEED_NOTE = "\n".join(
         "9.3 / 8.5 / 9.5 and PNG 8.5 / 9.2 / 9.4 (165-184 CPU ms a frame), 1080p 3.2 / 3.2 / 3.2. The page shows "
         "the third.",
         "",
+        "**Fourteenth pass** (2026-12-05 late afternoon, docs/method.md; no speed work: an unmasked person is not "
+        "imported from where a source frame's mover stood nearer than the target's own, the steadying judges a "
+        "neighbour's propagated value near the frame's own mover by its agreement on fast steps, far reads give "
+        "way where the plate around the hole changed since; a cancel's signal is held inside the thread "
+        "machinery). The page's runs (main cfa13dc), whole speed parts alone on the idle machine, three in a row: "
+        "moving blob 16.0 / 15.6 / 18.1 frames/s (93-108 CPU ms a frame against 92-99 on the thirteenth pass's "
+        "page: the far reads' ring membranes and the fringe's distances, or the machine), nine squares EXR 8.8 / "
+        "9.0 / 9.4 and PNG 8.4 / 8.7 / 9.0, 1080p 3.2 / 3.4 / 3.3. The page shows the third.",
+        "",
         "**Two cores.** The encoders (OpenImageIO, OpenEXR), file I/O and most of OpenCV/NumPy release the GIL, "
         "so the fill overlaps its stages on threads (`aifx_core.workers`, 2026-12-03 evening): a writer thread "
         "composites, encodes, fsyncs and renames each frame (two in flight at most) while the engine makes the "
