@@ -357,6 +357,14 @@ class Tolerances:
     fast_fallback_agree: float = np.inf
 
 
+def _apart(values: np.ndarray, own: np.ndarray) -> np.ndarray:
+    """Per sample, its largest channel difference from the frame's own value (a non-finite sample: 1e6; it is not
+    usable anyway and gets weight 0)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        apart = largest_channel(np.abs(values - own))
+    return np.nan_to_num(apart, nan=1e6, posinf=1e6)
+
+
 def steady(
     t: int,
     xs: np.ndarray,
@@ -426,14 +434,13 @@ def steady(
             error = walk.fb + FIT_SHARE * walk.fit + TRAVEL_SHARE * walk.travel
             held = unsure[at] / (1.0 + (error / tolerances.misalign_px) ** 2)
             texture = tolerances.texture_px
+            apart: np.ndarray | None = None  # (on a fast step: each sample's difference from the frame's own)
             if quick:
                 assert tolerances.fast_texture_px is not None
                 texture = tolerances.fast_texture_px
                 fast[at] = True
                 if fast_spatial is not None or np.isfinite(tolerances.fast_fallback_agree):
-                    with np.errstate(over="ignore", invalid="ignore"):
-                        apart = largest_channel(np.abs(values - own[at]))
-                    apart = np.nan_to_num(apart, nan=1e6, posinf=1e6)  # (not usable anyway: weight 0 below)
+                    apart = _apart(values, own[at])
                     if np.isfinite(tolerances.fast_fallback_agree):
                         held = held / (1.0 + (apart / tolerances.fast_fallback_agree) ** 2)
                     if fast_spatial is not None:
@@ -450,8 +457,8 @@ def steady(
                 # fast step a propagated value's sample counts as far as it agrees with the frame's own value.
                 mover = near_mover[at]
                 if mover.any():
-                    with np.errstate(over="ignore", invalid="ignore"):
-                        apart = np.nan_to_num(largest_channel(np.abs(values - own[at])), nan=1e6, posinf=1e6)
+                    if apart is None:
+                        apart = _apart(values, own[at])
                     taken = np.where(mover, taken / (1.0 + (apart / tolerances.mover_agree) ** 2), taken)
             held += taken
             every_usable = bool(usable.all())

@@ -230,7 +230,7 @@ class FallbackRoute:
         # from that block's keyframe on (on nine squares one output later), so the engine's thread need not wait
         # for it here (~4-8 ms of wall a frame on tennis nine squares). The same computation: the same values.
         asked = self._spatial_fill(t, known, need, ahead=True) if len(need) else None
-        around = self._around(t, prop) if self._meets(t) and len(need) else None
+        meet = self._meeting(t, prop, alpha, base) if len(need) else None
 
         def finish() -> np.ndarray:
             out = values
@@ -241,13 +241,10 @@ class FallbackRoute:
                 # Where propagation gives way (alpha), the spatial fill meets the sure pixels it borders; the ring
                 # check's share of it stays as it is (:mod:`.meet`; ``around`` is None where it does not).
                 low = np.flatnonzero(alpha[need] < 0.999)
-                if len(low) and around is not None:
+                if len(low) and meet is not None:
                     points = need[low]
-                    sure = prop.found & (alpha >= 0.999)
-                    ys, xs, plate, blocked = around
-                    offset = meeting_offset(ys, xs, points, spatial[low], sure, base, plate, blocked)
                     given = (1.0 - share[points]) * (1.0 - alpha[points])
-                    out[points] += given[:, None] * offset
+                    out[points] += given[:, None] * meet(points, spatial[low])
             # (the plate is finite: the frame's ``source``; so is what is read outside the hole)
             if not np.isfinite(out).all():
                 out = np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
@@ -323,13 +320,25 @@ class FallbackRoute:
         """Whether frame t's fallback is offset to meet what it borders (:data:`MEET`, :data:`MEET_FAST_ONLY`)."""
         return MEET and (not MEET_FAST_ONLY or self.fast_motion(t) is not None)
 
-    def _around(self, t: int, prop: Propagated) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """What :func:`.meet.meeting_offset` reads of frame t besides the fallback: its hole pixels, plate and
-        ``blocked`` map. Taken when the fill is set up, not when it is finished: a keyframe's image is finished
-        when first read, and a fill started ahead when its frame is asked for, by then the frame's plate and
-        hole may have been let go (a chunk's or an anchor's last frames)."""
+    def _meeting(
+        self, t: int, prop: Propagated, alpha: np.ndarray, base: np.ndarray
+    ) -> Callable[[np.ndarray, np.ndarray], np.ndarray] | None:
+        """What gives the offsets (:func:`.meet.meeting_offset`) by which frame t's fallback values at hole points
+        meet the pixels propagated wholly (``alpha``, their values ``base``) and the plate they border; None
+        where the fallback does not meet them (:meth:`_meets`). What it reads of the frame (its plate and
+        ``blocked`` map) is taken when the fill is set up, not when it is finished: a keyframe's image is
+        finished when first read, and a fill started ahead when its frame is asked for, by then the frame's
+        plate and hole may have been let go (a chunk's or an anchor's last frames)."""
+        if not self._meets(t):
+            return None
         frame = self.pairs.frames[t]
-        return prop.ys, prop.xs, frame.source, frame.blocked
+        plate, blocked = frame.source, frame.blocked
+
+        def offsets(points: np.ndarray, values: np.ndarray) -> np.ndarray:
+            sure = prop.found & (alpha >= 0.999)
+            return meeting_offset(prop.ys, prop.xs, points, values, sure, base, plate, blocked)
+
+        return offsets
 
     def fallback(self, t: int) -> Fallback:
         """Frame t's fill before it is steadied in time (computed once, on demand: its neighbours read it too)."""
@@ -442,7 +451,7 @@ class FallbackRoute:
             asked = self._spatial_fill(t, known, spatial_points, ahead, core)
         else:
             share = np.zeros_like(share)
-        around = self._around(t, prop) if self._meets(t) and len(need) else None
+        meet = self._meeting(t, prop, alpha, base) if len(need) else None
 
         def finish() -> Fallback:
             spatial = np.zeros_like(base)
@@ -450,13 +459,11 @@ class FallbackRoute:
                 spatial[spatial_points] = asked()
                 b = beta[:, None]
                 fallback[need] = b * carried + (1.0 - b) * spatial[need]
-            if around is not None:
+            if meet is not None:
                 # The fallback meets the surely propagated pixels (and the plate) it borders (:mod:`.meet`).
                 low = need[alpha[need] < 0.999]
                 if len(low):
-                    sure = prop.found & (alpha >= 0.999)
-                    ys, xs, plate, blocked = around
-                    fallback[low] += meeting_offset(ys, xs, low, fallback[low], sure, base, plate, blocked)
+                    fallback[low] += meet(low, fallback[low])
             a = alpha[:, None]
             values = a * base + (1.0 - a) * fallback
             s = share[:, None]
