@@ -137,8 +137,9 @@ def own_mover_distance(
     within: float = OWN_PX,
 ) -> np.ndarray | None:
     """Per point (``ys``, ``xs``: a target's hole and ring pixels), the working-pixel distance to the target's
-    own nearest mover where it is within ``OWN_PX`` (there the mover may stand in the hole now, and what the
-    other frames show next to it may be it), inf elsewhere. None when no point is that near."""
+    own nearest mover where it is within ``within`` (``OWN_PX``; the engine passes ``FAST_OWN_PX`` on a fast
+    frame: there the mover may stand in the hole now, and what the other frames show next to it may be it), inf
+    elsewhere. None when no point is that near."""
     if movers is None or len(ys) == 0:
         return None
     reach = _pixels(within, scale)
