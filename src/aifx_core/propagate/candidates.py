@@ -34,12 +34,23 @@ class Source:
     fringe: Footprint | None = None
     #: How far the fringe lies from the frame's movers (:func:`.mover_fringe.fringe_distance`).
     fringe_distance: FringeDistance | None = None
+    #: Where its movers go on unseen up to its hole (:func:`.mover_fringe.hidden_movers`), as a footprint: read
+    #: only by the points a target's own hidden movers are near. None: nothing there.
+    hidden: Footprint | None = None
 
-    def touches(self, xs: np.ndarray, ys: np.ndarray, own: np.ndarray | None = None) -> np.ndarray:
+    def touches(
+        self,
+        xs: np.ndarray,
+        ys: np.ndarray,
+        own: np.ndarray | None = None,
+        own_hidden: np.ndarray | None = None,
+    ) -> np.ndarray:
         """:func:`.chain.touches` on ``invalid`` and the fringe: True where a bilinear read at (x, y) would touch
         them. ``own`` (per point, or None: inf for all) is how far (working px) the target's own mover lies from
         the point: the fringe is read where this frame's mover is not nearer to the read than that by more than
-        ``ADVANCE_PX`` (it did not come onto that ground after the target frame); inf: never, -inf: always."""
+        ``ADVANCE_PX`` (it did not come onto that ground after the target frame); inf: never, -inf: always. The
+        frame's hidden movers are read only where ``own_hidden`` (per point, or None: for none) is True: the
+        target's own movers go on into its hole near the point."""
         if self.footprint is None:
             hit = touches(self.invalid, xs, ys)
         else:
@@ -55,6 +66,11 @@ class Source:
                         distance = self.fringe_distance.at(xs[asked], ys[asked])
                     near[asked] = distance + ADVANCE_PX < own[asked]
             hit |= near
+        if self.hidden is not None:
+            unseen = touches_footprint(self.hidden, xs, ys)
+            if own_hidden is not None:
+                unseen &= ~own_hidden
+            hit |= unseen
         return hit
 
 
@@ -132,6 +148,7 @@ def gather(
     first_steps: dict[int, FirstStep] | None = None,
     own: np.ndarray | None = None,
     frontiers: dict[int, Frontier] | None = None,
+    own_hidden: np.ndarray | None = None,
 ) -> Candidates:
     """Candidates for the points (``xs``, ``ys``, full-resolution pixels) of frame ``start``.
 
@@ -142,6 +159,8 @@ def gather(
     ``own``: per point, how far the target's own mover lies (working px; what :meth:`Source.touches` reads of
     the sources' mover fringes; None: inf for every point, the fringes are not read).
     ``frontiers``: each direction's :class:`Frontier`, when its walk went all ``radius`` frames.
+    ``own_hidden``: per point, whether the target's own movers go on into its hole near it (it reads the sources'
+    hidden movers, :mod:`.mover_fringe`; None: no point does).
     """
     parts: list[Candidates] = []
     for direction in (1, -1):
@@ -156,7 +175,12 @@ def gather(
             if frame is None:
                 break
             walk.step()
-            ok = ~frame.touches(walk.x, walk.y, None if own is None else own[walk.index])
+            ok = ~frame.touches(
+                walk.x,
+                walk.y,
+                None if own is None else own[walk.index],
+                None if own_hidden is None else own_hidden[walk.index],
+            )
             if not ok.any():
                 continue
             point = walk.index[ok]

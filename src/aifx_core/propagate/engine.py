@@ -457,6 +457,7 @@ class _Run:
                 frame.footprint,
                 frame.fringe if fringes else None,
                 frame.fringe_distance if fringes else None,
+                frame.hidden,
             )
 
         return source
@@ -620,6 +621,7 @@ class _Run:
             first_steps,
             own,
             frontiers,
+            self._own_hidden(t, ys, xs),
         )
         quality = candidate_quality(candidates)
         weight = candidate_weight(candidates, quality)
@@ -640,6 +642,14 @@ class _Run:
                 np.full(len(ys), -np.inf, np.float32) if own is None else np.where(own < np.inf, own, -np.inf)
             )
         return own
+
+    def _own_hidden(self, t: int, ys: np.ndarray, xs: np.ndarray) -> np.ndarray | None:
+        """Per point of frame t, whether its own movers go on unseen into its hole within ``OWN_PX`` of it (such a
+        point reads the other frames' hidden movers: the mover may stand in its hole now); None: for none."""
+        frame = self.pairs.frames[t]
+        assert self.pairs.scale is not None
+        near = own_mover_distance(frame.hidden_pixels, ys, xs, self.pairs.scale, OWN_PX)
+        return None if near is None else near < np.inf
 
     def _near_mover(self, t: int, ys: np.ndarray, xs: np.ndarray) -> np.ndarray | None:
         """Per point of frame t, whether one of its own movers lies within ``FAST_OWN_PX`` (None: for none)."""

@@ -53,7 +53,8 @@ from .bridge import REACH as BRIDGE_REACH
 from .bridge import blind as blind_frame
 from .bridge import bridge as bridged_flows
 from .chain import BoxedFit, Footprint, box_fit, footprint
-from .mover_fringe import FringeDistance, fringe_distance, mover_fringe
+from .hypotheses import fast
+from .mover_fringe import FringeDistance, fringe_distance, hidden_movers, mover_fringe
 from .options import PropagateOptions
 
 _UNIT = np.ones(3, np.float32)
@@ -116,6 +117,12 @@ class _Frame:
     fringe: Footprint | None = None
     #: How far the fringe lies from the movers (:func:`.mover_fringe.fringe_distance`; None without a fringe).
     fringe_distance: FringeDistance | None = None
+    #: Its movers carried on, unseen, up to the hole (:func:`.mover_fringe.hidden_movers`), as a bilinear read's
+    #: footprint: not read as a source but by the points near where a frame's own movers go on into its hole.
+    #: None: none.
+    hidden: Footprint | None = None
+    #: The same as pixels (for a frame's own points: are they near where its movers go on into its hole?).
+    hidden_pixels: np.ndarray | None = None
     #: Shot position (for the error when a released plate is read).
     position: int = -1
     #: False once the flows of both its pairs are made and what only they read is dropped.
@@ -211,6 +218,10 @@ class _Frame:
             self.packet = replace(self.packet, hole=_DROPPED_HOLE)
             self._invalid = _DROPPED_HOLE
             self.hole_held = False
+
+
+#: Whether a frame's movers are carried on to its hole as a source (:func:`.mover_fringe.hidden_movers`).
+HIDDEN_MOVERS = True
 
 
 @dataclass
@@ -524,6 +535,12 @@ class Pairs:
         for index, movers in done.movers.items():
             target = self.frames[index]
             target.movers = movers
+            # (on a fast pair DIS drags the plate's flow around the pre-filled hole: what is marked next to it
+            # is that drag as often as a mover, and is not carried on; the flow its movers were found on)
+            slow = not fast(done.backward if index == pair + 1 else done.forward)
+            hidden = hidden_movers(movers, target.hole, self.scale) if HIDDEN_MOVERS and slow else None
+            target.hidden_pixels = hidden
+            target.hidden = None if hidden is None else footprint(hidden)
             fringe = mover_fringe(movers, target.hole, self.scale)
             target.fringe = None if fringe is None else footprint(fringe)
             target.fringe_distance = None if fringe is None else fringe_distance(movers, fringe, self.scale)
