@@ -5,7 +5,9 @@ The benchmark's own clips are what the engine was tuned on; issue #10 is also me
 have. So each real clip (tennis, schoolgirls) is transformed into what such clips often are: faster (every
 2nd, 3rd or 6th frame), fast and motion-blurred (the mean of 4 or 6 consecutive frames, every 4th or 6th),
 larger or smaller (DAVIS-like 864x480, or half size), grainy, flickering, played backwards, rolling, zooming
-in, or shaking. The truth is the transformed clip itself, so every number is a real comparison; the object
+in, shaking, compressed (JPEG blocks and ringing, as a phone's or a proxy's codec leaves them), scene-linear
+(the display clip decoded to linear light: most values small, as an EXR plate's are) or underexposed and
+noisy. The truth is the transformed clip itself, so every number is a real comparison; the object
 mattes go through the same transform (a blurred frame's matte is the union of its frames' mattes, since the
 ghosts of a fast object are object too).
 
@@ -60,6 +62,9 @@ class Transform:
     roll: float = 0.0
     zoom: float = 0.0
     shake: float = 0.0
+    jpeg: int = 0
+    gain: float = 1.0
+    gamma: float = 1.0
     count: int | None = None
 
 
@@ -78,6 +83,9 @@ VARIANTS: dict[str, Transform] = {
     "roll": Transform(roll=0.4, count=40),  # handheld roll, 16 degrees over the clip
     "zoom": Transform(zoom=0.01, count=40),  # a push-in, 1.15x to 1.6x
     "shake": Transform(shake=6.0),  # handheld shake
+    "jpeg": Transform(jpeg=30),  # a compressed source: 8x8 blocks and ringing, new every frame
+    "linear": Transform(gamma=2.2),  # a scene-linear plate: the same clip in linear light
+    "dark": Transform(gain=0.25, grain=0.003),  # two stops under, with a little sensor noise
 }
 
 
@@ -121,9 +129,15 @@ class Variant(harness.Clip):
         rgb = self._size(rgb, cv2.INTER_CUBIC if how.scale > 1 else cv2.INTER_AREA)
         if how.flicker:
             rgb = rgb * (1.0 + how.flicker * np.random.default_rng(1000 + t).uniform(-1, 1))
+        rgb = rgb * how.gain
         if how.grain:
             rgb = rgb + np.random.default_rng(t).normal(0, how.grain, rgb.shape).astype(np.float32)
-        return np.clip(rgb, 0, 1).astype(np.float32)
+        rgb = np.clip(rgb, 0, 1).astype(np.float32)
+        if how.jpeg:
+            rgb = _through_jpeg(rgb, how.jpeg)
+        if how.gamma != 1.0:
+            rgb = rgb**how.gamma
+        return rgb
 
     def object_mask(self, t: int) -> np.ndarray | None:
         found = [self.base.object_mask(s) for s in self._sources(t)]
@@ -132,6 +146,15 @@ class Variant(harness.Clip):
         matte = np.logical_or.reduce(found).astype(np.uint8)
         matte = self._size(self._camera(matte, t, cv2.INTER_NEAREST), cv2.INTER_NEAREST)
         return matte.astype(bool)
+
+
+def _through_jpeg(rgb: np.ndarray, quality: int) -> np.ndarray:
+    """``rgb`` (0-1) encoded as an 8-bit JPEG at ``quality`` and decoded: a codec's blocks and ringing."""
+    bgr = np.clip(np.rint(rgb[..., ::-1] * 255), 0, 255).astype(np.uint8)
+    ok, data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise RuntimeError("OpenCV could not encode a JPEG")
+    return (cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1] / np.float32(255)).astype(np.float32)
 
 
 def holes_for(clip: harness.Clip, real: str) -> list[harness.Holes]:

@@ -512,6 +512,15 @@ def test_stress_variants_transform_frames_and_mattes_alike():
     assert zoom.object_mask(8).sum() > zoom.object_mask(0).sum() > base.object_mask(0).sum()
     grainy = sv.Variant(base, "g", sv.Transform(grain=0.05))
     assert 0.02 < float(np.std(grainy.frame(0) - base.frame(0))) < 0.06
+    # A compressed frame differs from its source by the codec's error only, in 8x8 blocks; mattes stay.
+    coded = sv.Variant(base, "j", sv.VARIANTS["jpeg"])
+    error = np.abs(coded.frame(4) - base.frame(4))
+    assert 0.0 < float(error.mean()) < 0.05 and np.array_equal(coded.object_mask(4), base.object_mask(4))
+    # Linear light: the frame to the power 2.2 (darker, the same order); underexposed: a quarter, plus noise.
+    linear = sv.Variant(base, "l", sv.VARIANTS["linear"])
+    assert np.allclose(linear.frame(3), base.frame(3) ** 2.2, atol=1e-6)
+    dark = sv.Variant(base, "d", sv.VARIANTS["dark"])
+    assert abs(float(dark.frame(2).mean()) - 0.25 * float(base.frame(2).mean())) < 0.01
 
 
 def test_stress_variants_score_a_case_and_write_the_page(tmp_path):

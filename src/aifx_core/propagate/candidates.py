@@ -51,10 +51,24 @@ class Source:
         ``ADVANCE_PX`` (it did not come onto that ground after the target frame); inf: never, -inf: always. The
         frame's hidden movers are read only where ``own_hidden`` (per point, or None: for none) is True: the
         target's own movers go on into its hole near the point."""
+        hit, advanced = self.refused(xs, ys, own, own_hidden)
+        return hit | advanced
+
+    def refused(
+        self,
+        xs: np.ndarray,
+        ys: np.ndarray,
+        own: np.ndarray | None = None,
+        own_hidden: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """What :meth:`touches` refuses, in two parts: reads touching ``invalid``, a fringe the point may not
+        read at all or a hidden mover, and the fringe reads refused only because this frame's mover came nearer
+        (``ADVANCE_PX``; valid plate otherwise)."""
         if self.footprint is None:
             hit = touches(self.invalid, xs, ys)
         else:
             hit = touches_footprint(self.footprint, xs, ys)
+        advanced = np.zeros(len(xs), bool)
         if self.fringe is not None:
             near = touches_footprint(self.fringe, xs, ys)
             if own is not None:
@@ -64,14 +78,16 @@ class Source:
                         distance = np.full(len(asked), np.inf, np.float32)
                     else:
                         distance = self.fringe_distance.at(xs[asked], ys[asked])
-                    near[asked] = distance + ADVANCE_PX < own[asked]
+                    came = distance + ADVANCE_PX < own[asked]
+                    near[asked] = False
+                    advanced[asked] = came
             hit |= near
         if self.hidden is not None:
             unseen = touches_footprint(self.hidden, xs, ys)
             if own_hidden is not None:
                 unseen &= ~own_hidden
             hit |= unseen
-        return hit
+        return hit, advanced & ~hit
 
 
 @dataclass
@@ -93,6 +109,10 @@ class Candidates:
 
     def __len__(self) -> int:
         return len(self.point)
+
+    def select(self, which: np.ndarray) -> Candidates:
+        """The rows ``which`` (bool or indices) picks."""
+        return Candidates(*(getattr(self, name)[which] for name in _FIELDS))
 
     @classmethod
     def concat(cls, parts: list[Candidates]) -> Candidates:
@@ -148,6 +168,7 @@ def gather(
     first_steps: dict[int, FirstStep] | None = None,
     own: np.ndarray | None = None,
     frontiers: dict[int, Frontier] | None = None,
+    held: list[Candidates] | None = None,
     own_hidden: np.ndarray | None = None,
 ) -> Candidates:
     """Candidates for the points (``xs``, ``ys``, full-resolution pixels) of frame ``start``.
@@ -159,10 +180,14 @@ def gather(
     ``own``: per point, how far the target's own mover lies (working px; what :meth:`Source.touches` reads of
     the sources' mover fringes; None: inf for every point, the fringes are not read).
     ``frontiers``: each direction's :class:`Frontier`, when its walk went all ``radius`` frames.
+    ``held``: the reads refused only by the sources' mover advance (:meth:`Source.refused`) of the points that
+    found no sample in either direction are appended there (one :class:`Candidates`), not returned.
     ``own_hidden``: per point, whether the target's own movers go on into its hole near it (it reads the sources'
     hidden movers, :mod:`.mover_fringe`; None: no point does).
     """
     parts: list[Candidates] = []
+    kept: list[Candidates] = []
+    found = np.zeros(len(xs), bool)
     for direction in (1, -1):
         walk = chain(start, direction, xs.astype(np.float32), ys.astype(np.float32))
         walk.record = first_steps is not None
@@ -175,12 +200,15 @@ def gather(
             if frame is None:
                 break
             walk.step()
-            ok = ~frame.touches(
+            refused, advanced = frame.refused(
                 walk.x,
                 walk.y,
                 None if own is None else own[walk.index],
                 None if own_hidden is None else own_hidden[walk.index],
             )
+            if held is not None and advanced.any():
+                kept.append(_sample(frame, walk, advanced, direction))
+            ok = ~(refused | advanced)
             if not ok.any():
                 continue
             point = walk.index[ok]
@@ -198,6 +226,7 @@ def gather(
                 )
             )
             hits[point] += 1
+            found[point] = True
             first[point] = np.minimum(first[point], walk.steps)
             # Further samples are looked for only a few frames past the first (they cost chain steps).
             walk.keep((hits[walk.index] < per_direction) & (walk.steps < first[walk.index] + SEARCH_ON))
@@ -214,4 +243,24 @@ def gather(
                 walk.travel[none],
                 walk.fit[none],
             )
+    if held is not None and kept:
+        spare = Candidates.concat(kept)
+        lone = ~found[spare.point]
+        if lone.any():
+            held.append(spare.select(lone))
     return Candidates.concat(parts)
+
+
+def _sample(frame: Source, walk: Chain, which: np.ndarray, direction: int) -> Candidates:
+    """The samples of ``frame`` at the walk's points ``which`` (bool per point of the walk)."""
+    values = sample_points(frame.image, walk.x[which], walk.y[which]) * frame.gain
+    count = int(which.sum())
+    return Candidates(
+        walk.index[which],
+        values.astype(np.float32, copy=False),
+        np.full(count, direction, np.int8),
+        np.full(count, walk.steps, np.int16),
+        walk.fb[which],
+        walk.travel[which],
+        walk.fit[which],
+    )

@@ -60,12 +60,12 @@ from ..flow import DISFlow, FlowEstimator
 from ..inpaint.base import Anchor, BackendContext, FramePacket, Span, SpatialBackend, SpatialFactory
 from ..progress import Reporter
 from .bridge import REACH as BRIDGE
-from .candidates import Frontier, Source, gather
+from .candidates import Candidates, Frontier, Source, gather
 from .chain import Chain, FirstStep
 from .confidence import candidate_quality, candidate_weight, pixel_confidence
 from .fallback import Along, Tolerances, blend_weights, steady
 from .fallback_route import TEMPORAL, FallbackRoute, Propagated
-from .far import Recovered, far_candidates, recovered, ring_membrane
+from .far import Recovered, far_candidates, recovered, ring_agreement, ring_membrane
 from .fusion import Fused, fuse
 from .hypotheses import STEPS as HYPOTHESIS_STEPS
 from .hypotheses import choose
@@ -128,6 +128,11 @@ STEADY_FAST_FALLBACK_AGREE: float | None = 1.0
 #: crossed square: the player's leg in frame 16's hole steadied into frame 14, where he stood beside it; the
 #: fill before the steadying 33.0 dB, after it 26.0, now 31.9, Telea 26.4; docs/method.md, "Fourteenth pass (cross22)").
 STEADY_MOVER_AGREE = 0.25
+#: On a slow frame a read refused only because the source's mover came nearer (:data:`.mover_fringe.ADVANCE_PX`)
+#: is still taken for a point that found nothing else, where it agrees with the plate around the target's hole:
+#: its largest channel within this share of the frame's level of the hole's ring membrane (:meth:`_Run._held`;
+#: the stepping walker's magenta foot is refused at 0.5, not at 0.75). 0: off.
+HELD_AGREE = 0.5
 #: Where propagation found nothing on a fast frame, a side's motion hypothesis the neighbouring frames agree on
 #: supplies the colour (:mod:`.hypotheses`; docs/method.md, "Fast whips", seventh pass). False: off.
 HYPOTHESES = True
@@ -610,6 +615,7 @@ class _Run:
         # (:mod:`.mover_fringe`). A fast frame's points leave the band next to a hole within a step or two, and
         # on blurred plates the movers are least sure: its points far from its own movers read the fringes.
         own = self._own_mover(t, ys, xs)
+        held: list[Candidates] = []
         candidates = gather(
             t,
             xs,
@@ -621,13 +627,51 @@ class _Run:
             first_steps,
             own,
             frontiers,
+            # (a fast frame's points leave the band in a step or two, and its blurred plates' colours agree
+            # with most things: there the refused reads stay refused)
+            held if self.route.fast_motion(t) is None else None,
             self._own_hidden(t, ys, xs),
         )
         quality = candidate_quality(candidates)
         weight = candidate_weight(candidates, quality)
         fused = fuse(candidates, weight, quality, len(ys), frame.level, self.opt.outlier_tol)
+        if held:
+            self._held(t, held[0], fused, ys, xs)
         self._hypotheses(t, xs, ys, fused, frame.level)
         return fused
+
+    def _held(self, t: int, held: Candidates, fused: Fused, ys: np.ndarray, xs: np.ndarray) -> None:
+        """The points nothing was found for take the reads a source's mover advance refused them
+        (:meth:`.candidates.Source.refused`) where those agree with the plate around frame t's hole (its ring
+        membrane; a seam-ring point: its own plate), in place: a mover's advance is judged on detected movers, and
+        next to a hole those are blind, grown and sometimes false, so the ground beside them is often clear."""
+        frame = self.pairs.frames[t]
+        if HELD_AGREE <= 0 or len(held) == 0:
+            return
+        around = self._ring_values(t, ys, xs, int(np.count_nonzero(frame.hole)), held.point)
+        agreement = ring_agreement(held.value, around, frame.level, HELD_AGREE)
+        keep = agreement >= 0.5
+        if not keep.any():
+            return
+        chosen = held.select(keep)
+        quality = candidate_quality(chosen) * agreement[keep]
+        fused.take_missing(
+            fuse(
+                chosen, candidate_weight(chosen, quality), quality, len(ys), frame.level, self.opt.outlier_tol
+            )
+        )
+
+    def _ring_values(
+        self, t: int, ys: np.ndarray, xs: np.ndarray, n_hole: int, points: np.ndarray
+    ) -> np.ndarray:
+        """What the plate around frame t's hole says its ``points`` (indices into ``ys``, ``xs``: the ``n_hole``
+        hole pixels first, then the seam ring's) have: a hole point the hole's ring membrane
+        (:func:`.far.ring_membrane`), a seam-ring point (plate) its own value."""
+        plate = self.pairs.frames[t].source
+        out = plate[ys[points], xs[points]].astype(np.float32)
+        inside = np.flatnonzero(points < n_hole)
+        out[inside] = ring_membrane(plate, ys[:n_hole], xs[:n_hole], points[inside])
+        return out
 
     def _own_mover(self, t: int, ys: np.ndarray, xs: np.ndarray) -> np.ndarray | None:
         """Per point of frame t, how far its own mover lies (working px) as the sources' mover fringes are read
@@ -699,14 +743,9 @@ class _Run:
         found = self._recovered(j)
         if found is None:
             return
-        plate = self.pairs.frames[t].source
 
         def own_ring(points: np.ndarray) -> np.ndarray:
-            # A hole point takes the hole's ring membrane, a seam-ring point (plate) its own value.
-            out = plate[ys[points], xs[points]].astype(np.float32)
-            inside = np.flatnonzero(points < n_hole)
-            out[inside] = ring_membrane(plate, ys[:n_hole], xs[:n_hole], points[inside])
-            return out
+            return self._ring_values(t, ys, xs, n_hole, points)
 
         far, agreement = far_candidates(
             frontier, missing, found, self.pairs.gain_between(j, t), -1, own_ring, level
@@ -715,14 +754,9 @@ class _Run:
             return
         # A far read gives way where the plate around the hole changed since (:data:`.far.RING_AGREE`).
         quality = candidate_quality(far) * agreement
-        extra = fuse(far, candidate_weight(far, quality), quality, len(missing), level, self.opt.outlier_tol)
-        points = np.flatnonzero(extra.found & missing)
-        fused.values[points] = extra.values[points]
-        fused.found[points] = True
-        fused.align[points] = extra.align[points]
-        fused.rejected[points] = extra.rejected[points]
-        fused.gap[points] = extra.gap[points]
-        fused.nearest[points] = extra.nearest[points]
+        fused.take_missing(
+            fuse(far, candidate_weight(far, quality), quality, len(missing), level, self.opt.outlier_tol)
+        )
 
     def _hypotheses(self, t: int, xs: np.ndarray, ys: np.ndarray, fused: Fused, level: float) -> None:
         """Give the points propagation found nothing for the colour of a side's motion hypothesis where the

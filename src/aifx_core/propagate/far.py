@@ -79,12 +79,16 @@ def ring_membrane(
     return sample_points(membrane, at_x, at_y).astype(np.float32, copy=False)
 
 
-def ring_agreement(earlier: np.ndarray, own: np.ndarray, level: float) -> np.ndarray:
-    """Per point (0..1): ``1 / (1 + (d / (RING_AGREE × level))²)`` of the largest channel of |``earlier`` −
-    ``own``| (two ring membranes, :func:`ring_membrane`, at the same exposure)."""
-    if RING_AGREE <= 0:
+def ring_agreement(
+    earlier: np.ndarray, own: np.ndarray, level: float, share: float | None = None
+) -> np.ndarray:
+    """Per point (0..1): ``1 / (1 + (d / (share × level))²)`` of the largest channel of |``earlier`` −
+    ``own``| (two ring membranes, :func:`ring_membrane`, at the same exposure, or values against one);
+    ``share``: :data:`RING_AGREE` by default, 0 or less: all 1."""
+    share = RING_AGREE if share is None else share
+    if share <= 0:
         return np.ones(len(own), np.float32)
-    d = largest_channel(np.abs(earlier - own)) / max(RING_AGREE * level, 1e-6)
+    d = largest_channel(np.abs(earlier - own)) / max(share * level, 1e-6)
     return (1.0 / (1.0 + d * d)).astype(np.float32)
 
 

@@ -34,6 +34,12 @@ class Fused:
     #: Frames to the nearest inlier (0: none found).
     nearest: np.ndarray
 
+    def take_missing(self, other: Fused) -> None:
+        """The points this fusion found nothing for take ``other``'s fusion where it found one, in place."""
+        points = np.flatnonzero(other.found & ~self.found)
+        for name in ("values", "found", "align", "rejected", "gap", "nearest"):
+            getattr(self, name)[points] = getattr(other, name)[points]
+
 
 def _first_of_each(groups: np.ndarray) -> np.ndarray:
     """Positions where a sorted ``groups`` array starts a new group."""
