@@ -61,9 +61,10 @@ class Source:
         own: np.ndarray | None = None,
         own_hidden: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """What :meth:`touches` refuses, in two parts: reads touching ``invalid``, a fringe the point may not
-        read at all or a hidden mover, and the fringe reads refused only because this frame's mover came nearer
-        (``ADVANCE_PX``; valid plate otherwise)."""
+        """What :meth:`touches` refuses, in two parts: reads touching ``invalid`` or a fringe the point may not
+        read at all, and the reads refused only because this frame's mover came nearer (``ADVANCE_PX``) or goes on
+        unseen there (its hidden movers): valid plate otherwise, which may be taken back where it agrees with the
+        target's ring (``held``)."""
         if self.footprint is None:
             hit = touches(self.invalid, xs, ys)
         else:
@@ -86,7 +87,7 @@ class Source:
             unseen = touches_footprint(self.hidden, xs, ys)
             if own_hidden is not None:
                 unseen &= ~own_hidden
-            hit |= unseen
+            advanced |= unseen
         return hit, advanced & ~hit
 
 
