@@ -25,7 +25,7 @@ import numpy as np
 
 from .fill import push_pull_fill
 from .motion import JUMP, fit_homography, flow_jumps, homography_flow
-from .ops import channel_mask, float_grid, interleave, median_at_least, median_side
+from .ops import channel_mask, float_grid, interleave, median_at_least, median_side, squared_distance
 
 #: Growth of a ring's agreement tolerance with its motion (px per px of flow): fast, blurred flow is coarser.
 MOTION_TOL = 0.03
@@ -527,10 +527,10 @@ def _layered_base(
     if len(motions) == 1:
         residual = flow - motions[0]
         return motions[0], np.hypot(residual[..., 0], residual[..., 1]) < tol
-    best = _squared_distance(flow, motions[0])
+    best = squared_distance(flow, motions[0])
     label = np.zeros(best.shape, np.uint8)
     for k in range(1, len(motions)):
-        error = _squared_distance(flow, motions[k])
+        error = squared_distance(flow, motions[k])
         closer = error < best
         np.copyto(best, error, where=closer)
         label[closer] = k
@@ -566,10 +566,3 @@ def _spread_labels(label: np.ndarray, votes: np.ndarray, count: int) -> np.ndarr
         np.copyto(strongest, spread[..., k], where=stronger)
         spread_label[stronger] = k
     return spread_label
-
-
-def _squared_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """|a - b|² per pixel of two (H, W, 2) flows."""
-    dx = a[..., 0] - b[..., 0]
-    dy = a[..., 1] - b[..., 1]
-    return dx * dx + dy * dy
