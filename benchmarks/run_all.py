@@ -611,7 +611,7 @@ SPEED_NOTE = "\n".join(
         "hypotheses scanning only their points' rows and columns, fusion's nearest inlier without a float64 "
         "argsort, and Telea's three 16-bit channel passes run at once (`workers.concurrently`: OpenCV releases "
         "the GIL in them, and Telea was on the critical path). Flow side and I/O: a pair's two grey images "
-        "blurred once for its mover masks, `completion._between` by a running maximum, the manifest written "
+        "blurred once for its mover masks, `ring_layers._between` by a running maximum, the manifest written "
         "compactly, EXR output at zlib level 1 (lossless, files ~5 % larger, one 432x240 write 8.5-10.3 → "
         "6.5 ms, 1080p 132-163 → 88-103 ms). Under SCHED_FIFO (bbcefde → 922dcb6, alternated runs): nine "
         "squares EXR 6.5-7.0 → 7.4-7.8 frames/s (engine thread 104-111 → 83-84 CPU ms a frame), moving blob "

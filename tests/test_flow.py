@@ -433,10 +433,10 @@ def test_complete_flow_falls_back_to_smooth_fill_on_an_incoherent_ring() -> None
 
 
 def test_between_marks_what_lies_between_two_marked_ring_pixels() -> None:
-    """completion._between (a running maximum that carries the nearest ring pixel's code) against its
+    """ring_layers._between (a running maximum that carries the nearest ring pixel's code) against its
     definition, walked pixel by pixel: a pixel off the ring is between where its nearest ring pixels on both
     sides, along its row or along its column, are marked. Random rings and marks, ties at the edges."""
-    from aifx_core.flow.completion import _between
+    from aifx_core.flow.ring_layers import _between
 
     def reference(marked: np.ndarray, ring: np.ndarray) -> np.ndarray:
         height, width = ring.shape

@@ -7,8 +7,8 @@ import cv2
 import numpy as np
 
 from aifx_core.flow import complete_flows, complete_flows_scored, holes
-from aifx_core.flow.completion import FAST_PX
 from aifx_core.flow.motion import hole_distance
+from aifx_core.flow.ring_layers import FAST_PX
 
 
 def _homography_field(height: int, width: int, matrix: np.ndarray) -> np.ndarray:

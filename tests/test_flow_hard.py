@@ -21,6 +21,7 @@ from aifx_core.flow import (
     completion,
     flow_gray,
     moving_objects,
+    ring_layers,
 )
 from aifx_core.flow.estimator import global_motion
 
@@ -72,7 +73,7 @@ def test_moving_objects_leaves_a_parallax_layer_alone() -> None:
 
 
 def test_completion_gives_an_object_entering_the_hole_its_own_motion(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(completion, "OBJECT_LAYERS", True)  # (off by default: see its docstring)
+    monkeypatch.setattr(ring_layers, "OBJECT_LAYERS", True)  # (off by default: see its docstring)
     # The disc is unmasked: where it reaches into the hole it is the truth there, and it moves its own way.
     flow, background, hole, _ = _crossing_field()
     xs, ys = _grid(*hole.shape)
@@ -89,9 +90,9 @@ def test_completion_gives_an_object_entering_the_hole_its_own_motion(monkeypatch
     far = hole & (xs > 115)
     assert np.percentile(np.hypot(*(completed[far] - background[far]).T), 99) < 0.5
     # Without the object's own layer the hole is the pan's: the test can fail.
-    monkeypatch.setattr(completion, "OBJECT_LAYERS", False)
+    monkeypatch.setattr(ring_layers, "OBJECT_LAYERS", False)
     assert np.hypot(*(complete_flow(flow, hole)[hole] - truth[hole]).T).mean() > 3.0
-    monkeypatch.setattr(completion, "OBJECT_LAYERS", True)
+    monkeypatch.setattr(ring_layers, "OBJECT_LAYERS", True)
     # Where the object ends inside is a guess: the fit is higher than without it, most on its side.
     _, fit = complete_flows_scored([flow], hole)
     calm = np.zeros_like(flow)
@@ -313,13 +314,13 @@ def test_the_backward_flow_takes_the_forward_flows_spanning_object(
     object across the hole (checked on its own ring, not fitted again), and seeks none where the forward flow's
     ring showed none; the forward flow's completion is the same either way."""
     fits: list[int] = []
-    fit = completion.fit_homography
+    fit = ring_layers.fit_homography
 
     def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
         fits.append(len(args[0]))
         return fit(*args, **kwargs)
 
-    monkeypatch.setattr(completion, "fit_homography", counted)
+    monkeypatch.setattr(ring_layers, "fit_homography", counted)
     flows, hole, inner = _spanned_pair(span)
     done = {}
     for derived in (False, True):
@@ -348,7 +349,7 @@ def test_the_spanning_fits_capped_draws_still_find_a_motion_half_the_samples_fol
     dst = src + np.float32([8.0, -1.5]) + 0.02 * src[:, ::-1]
     wrong = rng.random(len(src)) < 0.46
     dst[wrong] += rng.uniform(-30, 30, (int(wrong.sum()), 2)).astype(np.float32)
-    matrix, inliers = fit_homography(src, dst, 1.5, completion.SPANNING_ITERATIONS)
+    matrix, inliers = fit_homography(src, dst, 1.5, ring_layers.SPANNING_ITERATIONS)
     assert matrix is not None and inliers.mean() >= 0.5
     moved = cv2.perspectiveTransform(src[None], matrix)[0]
     true = src + np.float32([8.0, -1.5]) + 0.02 * src[:, ::-1]

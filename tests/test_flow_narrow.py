@@ -1,5 +1,5 @@
 """A ring layer seen on a narrow strip only moves by its strip's translation across the hole
-(``flow.completion.NARROW_LAYER``, docs/method.md "eleventh pass")."""
+(``flow.ring_layers.NARROW_LAYER``, docs/method.md "eleventh pass")."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from aifx_core.flow import completion
+from aifx_core.flow import ring_layers
 from aifx_core.flow.ops import float_grid
 
 
@@ -33,7 +33,7 @@ def _post_ending_in_the_hole(
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_a_layer_seen_on_a_strip_moves_by_the_strips_translation_across_the_hole(seed: int) -> None:
     flow, ring, hole, (gx, gy) = _post_ending_in_the_hole(seed, 0.2)
-    motions = completion._layer_motions(flow, ring, gx, gy, [], completion._Settings(), 3)
+    motions = ring_layers._layer_motions(flow, ring, gx, gy, [], ring_layers.LayerSettings(), 3)
     post = [m for m in motions if np.median(m[hole][:, 0]) < -3.0]
     assert len(motions) == 2 and len(post) == 1
     inside = post[0][hole]
@@ -45,11 +45,11 @@ def test_a_layer_seen_on_a_strip_moves_by_the_strips_translation_across_the_hole
 def test_a_strip_is_narrow_against_its_box_and_a_side_band_is_not() -> None:
     gy, gx = float_grid(0, 400, 0, 700)
     strip_x, strip_y = np.array([100.0, 140.0]), np.array([0.0, 90.0])  # 41 x 91 px of a 700 x 400 box
-    assert completion._narrow(strip_x, strip_y, gx, gy)
+    assert ring_layers._narrow(strip_x, strip_y, gx, gy)
     band_x, band_y = np.array([0.0, 699.0]), np.array([0.0, 45.0])  # a side band: 46 of 400 px down
-    assert not completion._narrow(band_x, band_y, gx, gy)
+    assert not ring_layers._narrow(band_x, band_y, gx, gy)
     assert np.array_equal(
-        completion._translation(np.array([[1.0, 2.0], [np.nan, 0.0], [3.0, 4.0]])),
+        ring_layers._translation(np.array([[1.0, 2.0], [np.nan, 0.0], [3.0, 4.0]])),
         np.array([[1.0, 0.0, 2.0], [0.0, 1.0, 3.0], [0.0, 0.0, 1.0]]),
     )
 
@@ -57,6 +57,6 @@ def test_a_strip_is_narrow_against_its_box_and_a_side_band_is_not() -> None:
 def test_without_narrow_the_strip_keeps_its_homography() -> None:
     # What a fast pair (``narrow=False``, whip960: a strip there is mostly a tracked object's edge) still gets.
     flow, ring, hole, (gx, gy) = _post_ending_in_the_hole(2, 0.2)
-    motions = completion._layer_motions(flow, ring, gx, gy, [], completion._Settings(), 3, narrow=False)
+    motions = ring_layers._layer_motions(flow, ring, gx, gy, [], ring_layers.LayerSettings(), 3, narrow=False)
     post = [m[hole] for m in motions if np.median(m[hole][:, 0]) < -3.0]
     assert post and max(float(np.ptp(inside, axis=0).max()) for inside in post) > 0.5

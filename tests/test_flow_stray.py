@@ -1,12 +1,12 @@
 """A ring layer's own homography may not carry the hole's motion far beyond what the ring shows
-(``flow.completion.STRAY_MARGIN``, docs/method.md "Thirteenth pass (fast21)")."""
+(``flow.ring_layers.STRAY_MARGIN``, docs/method.md "Thirteenth pass (fast21)")."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
-from aifx_core.flow import completion
+from aifx_core.flow import ring_layers
 from aifx_core.flow.motion import homography_flow
 from aifx_core.flow.ops import float_grid
 
@@ -31,11 +31,11 @@ def test_a_fit_whose_denominator_vanishes_inside_the_hole_strays_and_a_smooth_mo
     runaway = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [-1.0 / 130.0, 0.0, 1.0 + 84.0 / 130.0]])
     far = homography_flow(runaway, gx[hole], gy[hole])
     assert np.abs(far[np.isfinite(far)]).max() > 200.0  # (what main carried into the hole)
-    assert completion._strays(homography_flow(runaway, gx, gy), shown)
+    assert ring_layers._strays(homography_flow(runaway, gx, gy), shown)
     # The pan itself, and a motion within the ring's range plus its span, are left alone.
-    assert not completion._strays(np.broadcast_to(np.float32([30.0, 0.0]), (HEIGHT, WIDTH, 2)), shown)
-    assert not completion._strays(np.broadcast_to(np.float32([45.0, 5.0]), (HEIGHT, WIDTH, 2)), shown)
-    assert completion._strays(np.broadcast_to(np.float32([90.0, 0.0]), (HEIGHT, WIDTH, 2)), shown)
+    assert not ring_layers._strays(np.broadcast_to(np.float32([30.0, 0.0]), (HEIGHT, WIDTH, 2)), shown)
+    assert not ring_layers._strays(np.broadcast_to(np.float32([45.0, 5.0]), (HEIGHT, WIDTH, 2)), shown)
+    assert ring_layers._strays(np.broadcast_to(np.float32([90.0, 0.0]), (HEIGHT, WIDTH, 2)), shown)
 
 
 def test_a_plausible_layer_keeps_its_homography() -> None:
@@ -45,8 +45,8 @@ def test_a_plausible_layer_keeps_its_homography() -> None:
     flow = np.stack([0.08 * (gx - 160.0) + 12.0, 0.08 * (gy - 120.0)], axis=-1).astype(np.float32)
     ring, _ = _ring_and_hole()
     box = np.s_[44:196, 84:236]  # the ring's box, as the completion's hole group passes it
-    motions = completion._layer_motions(
-        flow[box], ring[box], gx[box], gy[box], [], completion._Settings(), 4, narrow=False
+    motions = ring_layers._layer_motions(
+        flow[box], ring[box], gx[box], gy[box], [], ring_layers.LayerSettings(), 4, narrow=False
     )
     assert len(motions) == 1
     assert np.abs(motions[0] - flow[box]).max() < 0.05

@@ -698,14 +698,14 @@ def test_the_helper_process_computes_the_pairs_and_changes_no_pixel(monkeypatch)
 
 def test_the_helper_process_sees_the_settings_a_caller_changed(monkeypatch):
     """A module setting switched in this process (as the tests and benchmarks do) holds in the helper too."""
-    from aifx_core.flow import completion
+    from aifx_core.flow import completion, ring_layers
     from aifx_core.workers import PROCESS_ENV, helper
 
     packets = _engine_clip()
     plain = _engine_fill(packets, radius=4)
     monkeypatch.setenv(PROCESS_ENV, "1")
     monkeypatch.setattr(completion, "DRIFT", 3.0)  # fits grow fast with depth: blend weights change
-    monkeypatch.setattr(completion, "OBJECT_LAYERS", True)
+    monkeypatch.setattr(ring_layers, "OBJECT_LAYERS", True)
     before = helper().calls
     in_helper = _engine_fill(packets, radius=4)
     assert helper().calls > before
@@ -713,6 +713,23 @@ def test_the_helper_process_sees_the_settings_a_caller_changed(monkeypatch):
     in_thread = _engine_fill(packets, radius=4)
     _assert_same_frames(in_helper, in_thread)
     assert in_helper != plain  # (the settings matter on this clip: the check can fail)
+
+
+def test_the_helper_process_copies_the_settings_of_every_flow_module():
+    """Every module of the flow side that has settings is one the helper copies (``pairs._SETTINGS``): a setting
+    moved to a new module (the ring's layers, split from the completion) must not silently stop holding there."""
+    import importlib
+    import pkgutil
+
+    import aifx_core.flow
+    from aifx_core.propagate import pairs
+    from aifx_core.workers import module_settings
+
+    names = [f"aifx_core.flow.{info.name}" for info in pkgutil.iter_modules(aifx_core.flow.__path__)]
+    for name in names:
+        importlib.import_module(name)
+    missing = [name for name in names if module_settings((name,))[name] and name not in pairs._SETTINGS]
+    assert missing == []
 
 
 def test_a_lost_helper_process_costs_no_frame(monkeypatch):

@@ -339,7 +339,7 @@ def helper_wanted() -> bool:
 
 def module_settings(names: tuple[str, ...]) -> dict[str, dict[str, Any]]:
     """The UPPER_CASE settings (plain values) of the named, already imported modules, as they are now: a test
-    or a caller may have switched one (``completion.OBJECT_LAYERS = True``); the helper must see the same."""
+    or a caller may have switched one (``ring_layers.OBJECT_LAYERS = True``); the helper must see the same."""
     import sys
 
     found: dict[str, dict[str, Any]] = {}

@@ -82,13 +82,13 @@ class DISFlow:
 
     def estimate(self, a_gray: np.ndarray, b_gray: np.ndarray) -> np.ndarray:
         if self.prealign and min(a_gray.shape[:2]) >= 64:
-            matrix = _coarse_shift(a_gray, b_gray)
+            matrix = _thumbnail_translation(a_gray, b_gray)
             if (
                 matrix is None
             ):  # no single clear translation (zoom, rotation, little texture): ask the features
                 matrix = global_motion(a_gray, b_gray, self._features)
             if matrix is not None:
-                if _mean_shift(matrix, a_gray.shape[:2]) >= self.prealign_px:
+                if _mean_displacement(matrix, a_gray.shape[:2]) >= self.prealign_px:
                     return self._prealigned(a_gray, b_gray, matrix)
                 if self._slow_dis is not None:
                     return self._slow_dis.calc(a_gray, b_gray, None)  # (sides of 64 and more: no padding)
@@ -199,7 +199,7 @@ def global_motion(
 PHASE_MIN_RESPONSE = 0.15
 
 
-def _coarse_shift(a_gray: np.ndarray, b_gray: np.ndarray, side: int = 160) -> np.ndarray | None:
+def _thumbnail_translation(a_gray: np.ndarray, b_gray: np.ndarray, side: int = 160) -> np.ndarray | None:
     """The translation a → b (as a homography) from a phase correlation of thumbnails (long side ``side``;
     DIS refines what that misses); None when the peak is weak (no single dominant translation)."""
     height, width = a_gray.shape[:2]
@@ -223,7 +223,7 @@ def _phase_translation(a_gray: np.ndarray, b_gray: np.ndarray) -> np.ndarray | N
     return np.array([[1.0, 0.0, dx], [0.0, 1.0, dy], [0.0, 0.0, 1.0]])
 
 
-def _mean_shift(matrix: np.ndarray, shape: tuple[int, ...]) -> float:
+def _mean_displacement(matrix: np.ndarray, shape: tuple[int, ...]) -> float:
     """Mean displacement (px) a homography gives the corners and centre of an image of ``shape``."""
     height, width = shape[:2]
     xs = np.array([0, width - 1, 0, width - 1, width / 2], np.float32)

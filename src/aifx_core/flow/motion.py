@@ -16,7 +16,7 @@ import functools
 import cv2
 import numpy as np
 
-from .ops import channel_mask, float_grid, interleave, median_at_least, median_side
+from .ops import channel_mask, float_grid, interleave, median_at_least, median_side, squared_distance
 
 #: Most motions a frame's background is explained by (a dominant one plus parallax layers).
 MAX_BACKGROUND_LAYERS = 2
@@ -102,7 +102,8 @@ def background_layers(
         if sizes[k] < 24 or len(candidates) >= max_layers + 1:
             break
         if any(
-            median_side(_errors(m, src[members], moved[members]), 0.5 * ransac_px) < 0 for m, _ in candidates
+            median_side(_homography_errors(m, src[members], moved[members]), 0.5 * ransac_px) < 0
+            for m, _ in candidates
         ):
             continue
         matrix, inliers = fit_homography(src[members], src[members] + moved[members], tol)
@@ -111,7 +112,7 @@ def background_layers(
     if not candidates:
         return []
     # Each sample goes to the closest candidate (within tol); layers are kept by support, largest first.
-    errors = np.stack([_errors(m, src, moved) for m, _ in candidates])
+    errors = np.stack([_homography_errors(m, src, moved) for m, _ in candidates])
     closest = np.argmin(errors, axis=0)
     near = errors.min(axis=0) < tol
     support = np.array([(near & (closest == k)).sum() for k in range(len(candidates))])
@@ -142,16 +143,10 @@ def flow_jumps(flow: np.ndarray, jump: float = JUMP) -> np.ndarray:
     return np.maximum(steep[..., 0], steep[..., 1]) > 8.0 * jump
 
 
-def _errors(matrix: np.ndarray, points: np.ndarray, moved: np.ndarray) -> np.ndarray:
+def _homography_errors(matrix: np.ndarray, points: np.ndarray, moved: np.ndarray) -> np.ndarray:
     """Distance between the flow samples ``moved`` at ``points`` (N, 2) and the homography's motion there."""
     delta = moved - homography_flow(matrix, points[:, 0], points[:, 1])
     return np.hypot(delta[:, 0], delta[:, 1])
-
-
-def layer_flows(layers: list[np.ndarray], shape: tuple[int, int]) -> list[np.ndarray]:
-    """Each layer's motion over a whole (H, W) grid."""
-    ys, xs = float_grid(0, shape[0], 0, shape[1])
-    return [homography_flow(matrix, xs, ys) for matrix in layers]
 
 
 def moving_mask(
@@ -204,7 +199,7 @@ def moving_mask(
     background = np.zeros(sub.shape, np.float32)
     for matrix in layers:
         motion = homography_flow(matrix, xs, ys)
-        error = _squared_distance(sub, motion)
+        error = squared_distance(sub, motion)
         closer = error < best
         np.copyto(best, error, where=closer)
         np.copyto(background, motion, where=channel_mask(closer, 2))
@@ -359,10 +354,3 @@ def hole_distance(hole: np.ndarray) -> np.ndarray:
     if not hole.any():
         return np.full(hole.shape, np.float32(1e6), np.float32)
     return cv2.distanceTransform((~hole).astype(np.uint8), cv2.DIST_L2, 5)
-
-
-def _squared_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """|a - b|² per pixel of two (H, W, 2) flows."""
-    dx = a[..., 0] - b[..., 0]
-    dy = a[..., 1] - b[..., 1]
-    return dx * dx + dy * dy

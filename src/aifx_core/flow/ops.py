@@ -78,6 +78,13 @@ _MERGE_DTYPES = frozenset(
 )
 
 
+def squared_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """|a - b|² per pixel of two (H, W, 2) flows (two planes, no reduction over the short last axis)."""
+    dx = a[..., 0] - b[..., 0]
+    dy = a[..., 1] - b[..., 1]
+    return dx * dx + dy * dy
+
+
 def interleave(planes: list[np.ndarray]) -> np.ndarray:
     """``np.stack(planes, axis=-1)`` (planes of one shape and dtype): the same array, made by OpenCV's
     ``merge`` where it can. NumPy interleaves channels one element at a time (a 225x364 crop's two 2-channel

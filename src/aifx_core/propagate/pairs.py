@@ -668,6 +668,7 @@ class Pairs:
 #: Modules whose settings the helper process copies before each pair (a caller may have changed them).
 _SETTINGS = (
     "aifx_core.flow.completion",
+    "aifx_core.flow.ring_layers",
     "aifx_core.flow.motion",
     "aifx_core.flow.estimator",
     "aifx_core.flow.fill",
