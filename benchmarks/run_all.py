@@ -720,6 +720,17 @@ SPEED_NOTE = "\n".join(
         "page: the far reads' ring membranes and the fringe's distances, or the machine), nine squares EXR 8.8 / "
         "9.0 / 9.4 and PNG 8.4 / 8.7 / 9.0, 1080p 3.2 / 3.4 / 3.3. The page shows the third.",
         "",
+        "**Fifteenth pass** (2026-12-05 evening, docs/method.md; no speed work: reads refused only by the mover "
+        "advance rule taken back on slow frames where nothing else was found, movers hidden next to the hole "
+        "carried on to it on slow pairs, the flow completion's ring layers in a module of their own). Profile of "
+        "nine squares PNG (py-spy, 2026-12-05, main 8201732, ~169 CPU ms a frame): the spatial fill thread ~38 "
+        "(Telea ~24 of it: one call a frame on 9 500 hole pixels on average, keyframes and fast frames on the whole "
+        "hole and the movers near it, ~45 ms on each of the 24 fast frames), the engine thread ~60, the flow "
+        "worker ~24, DIS ~20, writing ~15, reading ~7. The page's runs (main 8356c71), whole speed parts alone "
+        "on the idle machine, three in a row: moving blob 16.1 / 18.1 / 17.5 frames/s (93-101 CPU ms a frame), "
+        "nine squares EXR 8.8 / 9.1 / 8.8 and PNG 8.6 / 9.1 / 8.6 (169-180 CPU ms a frame), 1080p 3.3 / 3.3 / "
+        "3.3. The page shows the third.",
+        "",
         "**Two cores.** The encoders (OpenImageIO, OpenEXR), file I/O and most of OpenCV/NumPy release the GIL, "
         "so the fill overlaps its stages on threads (`aifx_core.workers`, 2026-12-03 evening): a writer thread "
         "composites, encodes, fsyncs and renames each frame (two in flight at most) while the engine makes the "
