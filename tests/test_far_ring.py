@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from aifx_core.propagate.candidates import Frontier
-from aifx_core.propagate.far import RING_AGREE, far_candidates, recovered, ring_membrane
+from aifx_core.propagate.far import RING_AGREE, RingMembrane, far_candidates, recovered, ring_membrane
 from aifx_core.propagate.fusion import Fused
 
 HEIGHT, WIDTH = 40, 60
@@ -43,7 +43,7 @@ def _agreement(person_now: bool) -> tuple[np.ndarray, np.ndarray]:
         np.full(n, np.nan, np.float32),
         np.ones(n, np.int16),
     )
-    found = recovered(ys, xs, fused, 0.01, _plate(person=False))
+    found = recovered(ys, xs, fused, 0.01, RingMembrane(_plate(person=False), ys, xs))
     assert found is not None and found.ring is not None
     zeros = np.zeros(n, np.float32)
     frontier = Frontier(4, np.arange(n), xs.astype(np.float32), ys.astype(np.float32), zeros, zeros, zeros)

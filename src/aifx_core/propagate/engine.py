@@ -65,7 +65,7 @@ from .chain import Chain, FirstStep
 from .confidence import candidate_quality, candidate_weight, pixel_confidence
 from .fallback import Along, Tolerances, blend_weights, steady
 from .fallback_route import TEMPORAL, FallbackRoute, Propagated
-from .far import Recovered, far_candidates, recovered, ring_agreement, ring_membrane
+from .far import Recovered, RingMembrane, far_candidates, recovered, ring_agreement
 from .fusion import Fused, fuse
 from .hypotheses import STEPS as HYPOTHESIS_STEPS
 from .hypotheses import choose
@@ -559,9 +559,10 @@ class _Run:
         all_xs = np.concatenate([xs, ring_xs])
         first_steps: dict[int, FirstStep] = {}
         frontiers: dict[int, Frontier] = {}
-        fused = self._fused(t, all_xs, all_ys, first_steps, frontiers)
-        self.recovered[t] = recovered(ys, xs, fused, self.opt.fallback_high, frame.source)
-        self._far(t, frontiers, fused, frame.level, all_ys, all_xs, n_hole)
+        membrane = RingMembrane(frame.source, ys, xs)
+        fused = self._fused(t, all_xs, all_ys, membrane, first_steps, frontiers)
+        self.recovered[t] = recovered(ys, xs, fused, self.opt.fallback_high, membrane)
+        self._far(t, frontiers, fused, frame.level, all_ys, all_xs, membrane)
         values = fused.values[:n_hole]
         real = frame.source[ring_ys, ring_xs]
         fetched = fused.values[n_hole:]
@@ -605,10 +606,12 @@ class _Run:
         t: int,
         xs: np.ndarray,
         ys: np.ndarray,
+        membrane: RingMembrane,
         first_steps: dict[int, FirstStep] | None = None,
         frontiers: dict[int, Frontier] | None = None,
     ) -> Fused:
-        """Frame t's points (``xs``, ``ys``) fused from the plates within ``radius`` (and the motion hypotheses)."""
+        """Frame t's points (``xs``, ``ys``: its hole pixels, then its seam ring's; ``membrane``: its ring membrane
+        at the hole pixels) fused from the plates within ``radius`` (and the motion hypotheses)."""
         frame = self.pairs.frames[t]
         # Next to another frame's hole, where its movers may reach unseen, nothing is read for a point unless a
         # mover of frame t itself is near it, and then not where the other frame's mover came nearer
@@ -636,11 +639,13 @@ class _Run:
         weight = candidate_weight(candidates, quality)
         fused = fuse(candidates, weight, quality, len(ys), frame.level, self.opt.outlier_tol)
         if held:
-            self._held(t, held[0], fused, ys, xs)
+            self._held(t, held[0], fused, ys, xs, membrane)
         self._hypotheses(t, xs, ys, fused, frame.level)
         return fused
 
-    def _held(self, t: int, held: Candidates, fused: Fused, ys: np.ndarray, xs: np.ndarray) -> None:
+    def _held(
+        self, t: int, held: Candidates, fused: Fused, ys: np.ndarray, xs: np.ndarray, membrane: RingMembrane
+    ) -> None:
         """The points nothing was found for take the reads a source's mover advance refused them
         (:meth:`.candidates.Source.refused`) where those agree with the plate around frame t's hole (its ring
         membrane; a seam-ring point: its own plate), in place: a mover's advance is judged on detected movers, and
@@ -648,7 +653,7 @@ class _Run:
         frame = self.pairs.frames[t]
         if HELD_AGREE <= 0 or len(held) == 0:
             return
-        around = self._ring_values(t, ys, xs, int(np.count_nonzero(frame.hole)), held.point)
+        around = self._ring_values(t, ys, xs, membrane, held.point)
         agreement = ring_agreement(held.value, around, frame.level, HELD_AGREE)
         keep = agreement >= 0.5
         if not keep.any():
@@ -662,15 +667,15 @@ class _Run:
         )
 
     def _ring_values(
-        self, t: int, ys: np.ndarray, xs: np.ndarray, n_hole: int, points: np.ndarray
+        self, t: int, ys: np.ndarray, xs: np.ndarray, membrane: RingMembrane, points: np.ndarray
     ) -> np.ndarray:
-        """What the plate around frame t's hole says its ``points`` (indices into ``ys``, ``xs``: the ``n_hole``
-        hole pixels first, then the seam ring's) have: a hole point the hole's ring membrane
-        (:func:`.far.ring_membrane`), a seam-ring point (plate) its own value."""
+        """What the plate around frame t's hole says its ``points`` (indices into ``ys``, ``xs``: the hole pixels
+        first, then the seam ring's) have: a hole point the hole's ring ``membrane``, a seam-ring point (plate)
+        its own value."""
         plate = self.pairs.frames[t].source
         out = plate[ys[points], xs[points]].astype(np.float32)
-        inside = np.flatnonzero(points < n_hole)
-        out[inside] = ring_membrane(plate, ys[:n_hole], xs[:n_hole], points[inside])
+        inside = np.flatnonzero(points < len(membrane))
+        out[inside] = membrane.at(points[inside])
         return out
 
     def _own_mover(self, t: int, ys: np.ndarray, xs: np.ndarray) -> np.ndarray | None:
@@ -710,12 +715,9 @@ class _Run:
             if len(ys):
                 # (the same points as its propagation follows: a walk's slack reads their median motion)
                 all_ys, all_xs = np.concatenate([ys, ring_ys]), np.concatenate([xs, ring_xs])
+                membrane = RingMembrane(self.pairs.frames[j].source, ys, xs)
                 found = recovered(
-                    ys,
-                    xs,
-                    self._fused(j, all_xs, all_ys),
-                    self.opt.fallback_high,
-                    self.pairs.frames[j].source,
+                    ys, xs, self._fused(j, all_xs, all_ys, membrane), self.opt.fallback_high, membrane
                 )
             self.recovered[j] = found
         return self.recovered[j]
@@ -728,11 +730,11 @@ class _Run:
         level: float,
         ys: np.ndarray,
         xs: np.ndarray,
-        n_hole: int,
+        membrane: RingMembrane,
     ) -> None:
         """The points nothing was found for whose backward chain went all ``radius`` frames read what that frame
-        recovered there (:mod:`.far`), in place. ``ys``, ``xs``: frame t's points (its ``n_hole`` hole pixels
-        first, then the seam ring's), whose fusion ``fused`` is."""
+        recovered there (:mod:`.far`), in place. ``ys``, ``xs``: frame t's points (its hole pixels first, then
+        the seam ring's), whose fusion ``fused`` is; ``membrane``: its ring membrane at the hole pixels."""
         frontier = frontiers.get(-1)
         if not FAR or frontier is None or len(frontier.point) == 0:
             return
@@ -745,7 +747,7 @@ class _Run:
             return
 
         def own_ring(points: np.ndarray) -> np.ndarray:
-            return self._ring_values(t, ys, xs, n_hole, points)
+            return self._ring_values(t, ys, xs, membrane, points)
 
         far, agreement = far_candidates(
             frontier, missing, found, self.pairs.gain_between(j, t), -1, own_ring, level
