@@ -12,7 +12,7 @@ from aifx_core.backends import create_backend
 from aifx_core.flow import complete_flows, line_fill
 from aifx_core.inpaint import BackendContext, FramePacket
 from aifx_core.progress import Reporter
-from aifx_core.propagate import fallback_route, pairs
+from aifx_core.propagate import fallback_route, pair_flow
 
 
 def _unsure(flows, hole, **options):  # noqa: ANN001, ANN202 - (the real completion, scored unsure in the hole)
@@ -25,7 +25,7 @@ def _fill(clip, share: float, monkeypatch, window: int = 40, along: float = 0.0)
     """The engine's output with the membrane's share ``share`` and the line's ``along``; propagation is told the
     completed flow is unsure inside the holes, so the fill is mostly each frame's own spatial fill (what the
     shares act on)."""
-    monkeypatch.setattr(pairs, "_complete_flows_scored", _unsure)
+    monkeypatch.setattr(pair_flow, "_complete_flows_scored", _unsure)
     monkeypatch.setattr(fallback_route, "FAST_SMOOTH", share)
     monkeypatch.setattr(fallback_route, "FAST_ALONG", along)
     packets = [
@@ -128,7 +128,7 @@ def test_a_generative_spatial_backends_fill_is_left_as_it_is(monkeypatch) -> Non
             return np.where(hole[..., None], np.float32(0.4), rgb).astype(np.float32)
 
     clip = hard_clip(n=6, pan=24.0, blur=True, crosser_speed=0.0, crosser_size=(1, 1))
-    monkeypatch.setattr(pairs, "_complete_flows_scored", _unsure)
+    monkeypatch.setattr(pair_flow, "_complete_flows_scored", _unsure)
     packets = [
         FramePacket(t, np.where(h[..., None], 0.0, f).astype(np.float32), h)
         for t, (f, h) in enumerate(zip(clip.frames, clip.holes, strict=True))
