@@ -70,5 +70,7 @@ def test_a_cut_is_told_from_the_pair_alone() -> None:
     # A frame nearly all hole says nothing: never a cut.
     most = np.ones((HEIGHT, WIDTH), bool)
     most[:4, :4] = False
-    blank = [pair_flow.FlowInput(f.mean(axis=-1), small, most, f, most) for f in (frames[CUT - 1], frames[CUT])]
+    blank = [
+        pair_flow.FlowInput(f.mean(axis=-1), small, most, f, most) for f in (frames[CUT - 1], frames[CUT])
+    ]
     assert not pair_flow.is_cut(blank[0], blank[1], np.zeros((HEIGHT, WIDTH, 2), np.float32))
