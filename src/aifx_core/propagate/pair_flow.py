@@ -24,6 +24,7 @@ from ..flow.completion import PAIR_STEP
 from ..flow.holes import shared_distance
 from ..flow.motion import smoothed_grey
 from ..flow.ops import median_within
+from ..workers import Helper, module_settings
 from .chain import BoxedFit, box_fit
 
 _UNIT = np.ones(3, np.float32)
@@ -89,6 +90,19 @@ def _pair_flow_by_spec(
 ) -> PairFlow:
     """:func:`pair_flow` with the estimator :func:`estimator_spec` describes (in the helper process)."""
     return pair_flow(_estimator_from_spec(spec), size, exposure_match, pair, a, b)
+
+
+def same_in_helper() -> bool:
+    """Whether the helper process computes what this process would: the flow side's own completion and mover
+    detection are in place (another put in here, by a test or a caller, exists in this process only)."""
+    return _complete_flows_scored is complete_flows_scored and _moving_objects is moving_objects
+
+
+def in_helper(worker: Helper, spec: tuple, *args: object) -> PairFlow:
+    """:func:`_pair_flow_by_spec` run by the helper process ``worker`` (found there by this module's name), with
+    the settings this process has for the modules of :data:`_SETTINGS`; raises
+    :class:`aifx_core.workers.HelperUnavailable` when it cannot."""
+    return worker.call(__name__, "_pair_flow_by_spec", spec, *args, settings=module_settings(_SETTINGS))
 
 
 def _estimator_from_spec(spec: tuple) -> FlowEstimator:

@@ -33,10 +33,9 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
-from ..flow import FlowEstimator, complete_flows_scored, flow_gray, holes, moving_objects, working_size
+from ..flow import FlowEstimator, flow_gray, holes, working_size
 from ..inpaint.base import FramePacket, Span
-from ..workers import HelperUnavailable, Prefetch, helper, helper_wanted, module_settings, overlap
-from . import pair_flow as flows
+from ..workers import HelperUnavailable, Prefetch, helper, helper_wanted, overlap
 from .bridge import REACH as BRIDGE_REACH
 from .bridge import blind as blind_frame
 from .bridge import bridge as bridged_flows
@@ -44,7 +43,15 @@ from .chain import BoxedFit, Footprint, footprint
 from .hypotheses import fast
 from .mover_fringe import FringeDistance, fringe_distance, hidden_movers, mover_fringe
 from .options import PropagateOptions
-from .pair_flow import FlowInput, PairFlow, complete_pair, estimate_pair, estimator_spec
+from .pair_flow import (
+    FlowInput,
+    PairFlow,
+    complete_pair,
+    estimate_pair,
+    estimator_spec,
+    in_helper,
+    same_in_helper,
+)
 
 #: What a released frame's packet holds instead of its RGB (see :meth:`_Frame.release`).
 _RELEASED = np.zeros((0, 0, 3), np.float32)
@@ -555,15 +562,9 @@ class Pairs:
         if estimated is not None:
             return complete_pair(*args, estimated.result())
         spec = estimator_spec(self.estimator)
-        if (
-            self._helper is not None
-            and spec is not None
-            and flows._complete_flows_scored is complete_flows_scored
-            and flows._moving_objects is moving_objects
-        ):
+        if self._helper is not None and spec is not None and same_in_helper():
             try:
-                settings = module_settings(flows._SETTINGS)
-                return self._helper.call(flows.__name__, "_pair_flow_by_spec", spec, *args, settings=settings)
+                return in_helper(self._helper, spec, *args)
             except HelperUnavailable:
                 self._helper = None  # (for the rest of this run: compute here)
         return complete_pair(*args, self._estimate(args[3], args[4]))
