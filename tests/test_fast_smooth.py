@@ -96,24 +96,24 @@ def test_line_fill_interpolates_along_rows_or_columns_and_says_how_far_apart_the
 def test_a_fast_frames_ring_check_asks_propagation_to_look_worse_before_its_spatial_fill_takes_a_share(
     monkeypatch,
 ) -> None:
-    """engine.RING_FAST scales the ring check's thresholds on fast frames only (a 24 px/frame pan: every frame;
+    """propagation.RING_FAST scales the ring check's thresholds on fast frames only (a 24 px/frame pan: every frame;
     a 3 px/frame pan: none)."""
-    from aifx_core.propagate import engine
+    from aifx_core.propagate import engine, propagation
 
     seen: list[tuple[float, float]] = []
-    plain = engine.ring_share
+    plain = propagation.ring_share
 
     def spy(frame, options, *args):  # noqa: ANN001, ANN202 - (a spy on the real function)
         seen.append((options.ring_low, options.ring_high))
         return plain(frame, options, *args)
 
-    monkeypatch.setattr(engine, "ring_share", spy)
+    monkeypatch.setattr(propagation, "ring_share", spy)
     defaults = engine.PropagateOptions()
-    for pan, scale in ((24.0, engine.RING_FAST), (3.0, 1.0)):
+    for pan, scale in ((24.0, propagation.RING_FAST), (3.0, 1.0)):
         seen.clear()
         _fill(hard_clip(n=6, pan=pan, blur=True, crosser_speed=0.0, crosser_size=(1, 1)), 0.0, monkeypatch)
         assert seen and set(seen) == {(defaults.ring_low * scale, defaults.ring_high * scale)}
-    assert engine.RING_FAST > 1.0
+    assert propagation.RING_FAST > 1.0
 
 
 def test_a_generative_spatial_backends_fill_is_left_as_it_is(monkeypatch) -> None:

@@ -119,7 +119,7 @@ def hidden_movers(movers: np.ndarray, hole: np.ndarray, scale: tuple[float, floa
     """The pixels nearer ``hole`` than ``SEEN_FROM_PX`` whose way straight out from it meets ``movers`` at that
     distance (full-resolution (H, W) bool; ``scale``: working / full resolution), or None where there are none:
     a mover as it goes on, unseen, up to the hole. Other frames read nothing there but for their points near
-    where their own movers go on into their holes (``engine``'s ``_own_hidden``).
+    where their own movers go on into their holes (:func:`near_hidden`).
 
     The detection is blind next to a hole (see the module's docstring): on tennis every 6th frame with a
     crossed square, 0 of the player's 555 pixels within 8 px of the hole were marked in frame 6, where his shin
@@ -215,6 +215,36 @@ def own_mover_distance(
     if not near.any():
         return None
     return np.where(near, distance * _per_px(scale), np.inf).astype(np.float32)
+
+
+def own_reach(
+    movers: np.ndarray | None, ys: np.ndarray, xs: np.ndarray, scale: tuple[float, float], fast: bool
+) -> np.ndarray | None:
+    """Per point of a target (``ys``, ``xs``; ``movers``: its own), how far its own mover lies (working px) as the
+    sources' mover fringes are read (:meth:`.candidates.Source.touches`): within ``OWN_PX`` (a ``fast`` frame:
+    ``FAST_OWN_PX``), inf beyond (a fast frame: -inf, every fringe is read); None: inf for every point."""
+    own = own_mover_distance(movers, ys, xs, scale, FAST_OWN_PX if fast else OWN_PX)
+    if fast:
+        own = np.full(len(ys), -np.inf, np.float32) if own is None else np.where(own < np.inf, own, -np.inf)
+    return own
+
+
+def near_hidden(
+    hidden: np.ndarray | None, ys: np.ndarray, xs: np.ndarray, scale: tuple[float, float]
+) -> np.ndarray | None:
+    """Per point of a target, whether its own movers go on unseen into its hole (``hidden``, the target's
+    :func:`hidden_movers`) within ``OWN_PX`` of it (such a point reads the other frames' hidden movers: the mover
+    may stand in its hole now); None: for none."""
+    near = own_mover_distance(hidden, ys, xs, scale, OWN_PX)
+    return None if near is None else near < np.inf
+
+
+def near_own_mover(
+    movers: np.ndarray | None, ys: np.ndarray, xs: np.ndarray, scale: tuple[float, float]
+) -> np.ndarray | None:
+    """Per point of a target, whether one of its own ``movers`` lies within ``FAST_OWN_PX`` (None: for none)."""
+    own = own_mover_distance(movers, ys, xs, scale, FAST_OWN_PX)
+    return None if own is None else own < np.inf
 
 
 def _per_px(scale: tuple[float, float]) -> float:
