@@ -11,7 +11,14 @@ import pytest
 from aifx_core.propagate.fallback import Along
 from aifx_core.propagate.fallback_route import Fallback, Propagated
 from aifx_core.propagate.far import RingMembrane, ring_membrane
-from aifx_core.propagate.mover_fringe import FAST_OWN_PX, OWN_PX, near_own_mover, own_reach
+from aifx_core.propagate.mover_fringe import (
+    FAST_OWN_PX,
+    OWN_PX,
+    BoxedMask,
+    near_hidden,
+    near_own_mover,
+    own_reach,
+)
 from aifx_core.propagate.output import steadied
 
 
@@ -85,3 +92,26 @@ def test_the_steadying_leaves_a_surely_propagated_fill_alone_and_walks_an_unsure
     out = steadied(7, prop, part, 0.5, 2, along, None, None, (1.0, 1.0))
     np.testing.assert_array_equal(out, part.values)
     assert walked == [(-1, 4), (1, 4)]
+
+
+def test_a_boxed_mask_reads_as_the_full_map_it_was_made_from():
+    """A frame's hidden movers are held as their box (``mover_fringe.BoxedMask``): every region of it, and the
+    distances its points measure to it, are the full map's, at the frame's edges and beyond the box too."""
+    rng = np.random.default_rng(5)
+    full = np.zeros((60, 90), bool)
+    full[20:34, 50:71] = rng.random((14, 21)) > 0.6
+    boxed = BoxedMask.of(full)
+    assert boxed.box.shape == (14, 21) and boxed.box.size < full.size / 10
+    for y0, y1, x0, x1 in (
+        (0, 60, 0, 90),
+        (25, 60, 60, 90),
+        (0, 22, 0, 55),
+        (30, 40, 0, 30),
+        (21, 22, 52, 53),
+    ):
+        np.testing.assert_array_equal(boxed.region(y0, y1, x0, x1), full[y0:y1, x0:x1])
+    ys, xs = np.nonzero(rng.random((60, 90)) > 0.97)
+    for scale in ((1.0, 1.0), (0.5, 0.5)):
+        np.testing.assert_array_equal(near_hidden(boxed, ys, xs, scale), near_hidden(full, ys, xs, scale))  # type: ignore[arg-type]
+    empty = BoxedMask.of(np.zeros((60, 90), bool))
+    assert not empty.region(0, 60, 0, 90).any() and near_hidden(empty, ys, xs, (1.0, 1.0)) is None

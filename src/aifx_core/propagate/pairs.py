@@ -41,7 +41,7 @@ from .bridge import blind as blind_frame
 from .bridge import bridge as bridged_flows
 from .chain import BoxedFit, Footprint, footprint
 from .hypotheses import fast
-from .mover_fringe import FringeDistance, fringe_distance, hidden_movers, mover_fringe
+from .mover_fringe import BoxedMask, FringeDistance, fringe_distance, hidden_movers, mover_fringe
 from .options import PropagateOptions
 from .pair_flow import (
     FlowInput,
@@ -112,8 +112,9 @@ class _Frame:
     #: footprint: not read as a source but by the points near where a frame's own movers go on into its hole.
     #: None: none.
     hidden: Footprint | None = None
-    #: The same as pixels (for a frame's own points: are they near where its movers go on into its hole?).
-    hidden_pixels: np.ndarray | None = None
+    #: The same as pixels, in their box (for a frame's own points: are they near where its movers go on into its
+    #: hole?).
+    hidden_pixels: BoxedMask | None = None
     #: Shot position (for the error when a released plate is read).
     position: int = -1
     #: False once the flows of both its pairs are made and what only they read is dropped.
@@ -515,7 +516,7 @@ class Pairs:
             # is that drag as often as a mover, and is not carried on; the flow its movers were found on)
             slow = not fast(done.backward if index == pair + 1 else done.forward)
             hidden = hidden_movers(movers, target.hole, self.scale) if HIDDEN_MOVERS and slow else None
-            target.hidden_pixels = hidden
+            target.hidden_pixels = None if hidden is None else BoxedMask.of(hidden)
             target.hidden = None if hidden is None else footprint(hidden)
             fringe = mover_fringe(movers, target.hole, self.scale)
             target.fringe = None if fringe is None else footprint(fringe)
