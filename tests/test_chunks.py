@@ -85,6 +85,12 @@ class _Counting:
 
         self.telea = TeleaBackend(context)
 
+    @property
+    def context_px(self) -> int:
+        """Telea's reach beyond its hole: the engine hands it the same crop (the membrane a Telea fill is shared
+        with, ``fallback_route.SLOW_SMOOTH``, is made of that crop)."""
+        return int(self.telea.context_px)
+
     def inpaint(self, rgb: np.ndarray, hole: np.ndarray, *, frame: int | None = None) -> np.ndarray:
         _Counting.calls.append(frame)
         return self.telea.inpaint(rgb, hole, frame=frame)

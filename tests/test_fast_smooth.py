@@ -28,6 +28,7 @@ def _fill(clip, share: float, monkeypatch, window: int = 40, along: float = 0.0)
     monkeypatch.setattr(pair_flow, "_complete_flows_scored", _unsure)
     monkeypatch.setattr(fallback_route, "FAST_SMOOTH", share)
     monkeypatch.setattr(fallback_route, "FAST_ALONG", along)
+    monkeypatch.setattr(fallback_route, "SLOW_SMOOTH", 0.0)  # (tests/test_slow_smooth.py)
     packets = [
         FramePacket(t, np.where(h[..., None], 0.0, f).astype(np.float32), h)
         for t, (f, h) in enumerate(zip(clip.frames, clip.holes, strict=True))
@@ -117,7 +118,7 @@ def test_a_fast_frames_ring_check_asks_propagation_to_look_worse_before_its_spat
 
 
 def test_a_generative_spatial_backends_fill_is_left_as_it_is(monkeypatch) -> None:
-    """Only Telea's fill (fallback_route.SMOOTHED) is shared with the membrane and the line: another spatial
+    """Only Telea's fill (fallback_route.SMOOTHED) is shared with the membrane (SLOW_SMOOTH too) and the line: another spatial
     backend's (here one painting a flat grey, standing in for LaMa or diffusers) is the same with and without."""
     from aifx_core.propagate import PropagateBackend
 
@@ -137,6 +138,7 @@ def test_a_generative_spatial_backends_fill_is_left_as_it_is(monkeypatch) -> Non
     for share in (0.0, 1.0 / 3.0):
         monkeypatch.setattr(fallback_route, "FAST_SMOOTH", share)
         monkeypatch.setattr(fallback_route, "FAST_ALONG", share)
+        monkeypatch.setattr(fallback_route, "SLOW_SMOOTH", share)
         backend = PropagateBackend(
             BackendContext(colorspace="sRGB"), spatial_factory=lambda name, context: Grey()
         )

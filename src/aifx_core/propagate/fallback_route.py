@@ -78,7 +78,14 @@ FAST_ALONG = 1.0 / 3.0
 #: ... of the frame's level (0.25 / 0.4 measured within 0.05 dB on the whips; 0.6 put the static square 2 of 24
 #: frames below Telea − 1 dB).
 FAST_ALONG_AGREE = 0.3
-#: Spatial backends whose fill the membrane and the line share on fast frames: Telea's, where it was measured.
+#: On a slow frame the frame's own spatial fill is this share the same smooth membrane, the rest the backend's.
+#: Where no frame saw what is behind a hole, any fill is a guess, and the guess with the least squared error is
+#: the smooth one: Telea continues the edges and texture around the hole into it, sharp and sure but rarely in
+#: the right place, so its error is the truth's texture plus its own. Half of each, on the spatial fill alone
+#: against the truth (every clip's static holes): +0.2 to +1.4 dB over Telea. Measured in docs/method.md,
+#: "Sixteenth pass (smooth24)". 0: off.
+SLOW_SMOOTH = 0.5
+#: Spatial backends whose fill the membrane shares (and the line, on fast frames): Telea's, where it was measured.
 #: A generative backend's (LaMa, diffusers) invents texture on purpose and was not measured: left as it is.
 SMOOTHED = frozenset({"telea"})
 #: Spatial backends whose fill of a frame started ahead of need (:meth:`FallbackRoute.start`) runs in the
@@ -302,13 +309,10 @@ class FallbackRoute:
             mask |= movers_near(frame.movers[y0:y1, x0:x1], ys, xs, MOVER_REACH)
             if inner is not None and core is not None and core.any():
                 inner |= movers_near(frame.movers[y0:y1, x0:x1], ys[core], xs[core], MOVER_REACH)
-        motion = (
-            self.fast_motion(t)
-            if len(ys) and (FAST_SMOOTH > 0 or FAST_ALONG > 0) and name in SMOOTHED
-            else None
-        )
+        smoothed = bool(len(ys)) and name in SMOOTHED
+        motion = self.fast_motion(t) if smoothed and (FAST_SMOOTH > 0 or FAST_ALONG > 0) else None
         # (image and mask are this call's own: nothing else writes them)
-        asked = (backend, image, mask, frame.packet.frame, ys, xs, motion, frame.level, inner)
+        asked = (backend, image, mask, frame.packet.frame, ys, xs, motion, frame.level, inner, smoothed)
         if not (ahead and name in AHEAD and overlap()):
             return lambda: _spatial_values(*asked)
         if self._ahead is None:
@@ -509,22 +513,28 @@ def _spatial_values(
     motion: np.ndarray | None,
     level: float,
     inner: np.ndarray | None = None,
+    smoothed: bool = False,
 ) -> np.ndarray:
     """The spatial fill's values at crop points (``ys``, ``xs``): the backend's fill of ``image`` where ``mask``,
-    on a fast frame (``motion``: its median motion) blended with a smooth membrane and the plate interpolated
-    along the motion (see :meth:`FallbackRoute._spatial_fill`). With ``inner`` (part of ``mask``) only that is
-    the backend's hole: the rest of ``mask`` takes the membrane, read by the backend like the plate (it is
-    made from the plate and the sure pixels only, so nothing of the hole is read as plate)."""
+    for a :data:`SMOOTHED` backend blended with a smooth membrane (:data:`SLOW_SMOOTH`), on a fast frame
+    (``motion``: its median motion) with the membrane and the plate interpolated along the motion instead (see
+    :meth:`FallbackRoute._spatial_fill`). With ``inner`` (part of ``mask``) only that is the backend's hole: the
+    rest of ``mask`` takes the membrane, read by the backend like the plate (it is made from the plate and the
+    sure pixels only, so nothing of the hole is read as plate)."""
+    wanted = motion is not None or (smoothed and SLOW_SMOOTH > 0)
     if inner is None:
         spatial = backend.inpaint(image, mask, frame=frame)
-        smooth = push_pull_fill(image, ~mask, smooth=True) if motion is not None else image
+        smooth = push_pull_fill(image, ~mask, smooth=True) if wanted else image
     else:
         # The hole's pixels left out of the backend's (``inner``) hold the membrane, which it marches from.
         smooth = push_pull_fill(image, ~mask, smooth=True)
         held = np.where(mask[..., None], smooth, image)
         spatial = backend.inpaint(held, inner, frame=frame) if inner.any() else held
     if motion is None:
-        return spatial[ys, xs]
+        if not (smoothed and SLOW_SMOOTH > 0):
+            return spatial[ys, xs]
+        share = np.float32(SLOW_SMOOTH)
+        return (np.float32(1.0) - share) * spatial[ys, xs] + share * smooth[ys, xs]
     along, ends = line_fill(image, ~mask, axis=1 if abs(motion[0]) >= abs(motion[1]) else 0, default=smooth)
     share = np.where(ends[ys, xs] <= FAST_ALONG_AGREE * level, np.float32(FAST_ALONG), np.float32(0.0))
     share = share[:, None]
