@@ -55,6 +55,7 @@ from aifx_core.inpaint import FillBackend  # noqa: E402
 from aifx_core.progress import Reporter  # noqa: E402
 from aifx_core.propagate import engine, pairs  # noqa: E402
 from aifx_core.propagate.chain import box_fit  # noqa: E402
+from aifx_core.propagate.pair_flow import PairFlow  # noqa: E402
 
 HOLES = {"static": harness.static_square, "nine": harness.square_grid}
 
@@ -76,7 +77,7 @@ def oracle(clip: harness.RenderedClip, fits: bool = False) -> Iterator[None]:
 
     def pair_flow(
         self: pairs.Pairs, pair: int, a: pairs._Frame, b: pairs._Frame, *rest: Any, **named: Any
-    ) -> pairs._PairFlow:
+    ) -> PairFlow:
         done = plain(self, pair, a, b, *rest, **named)  # (rest: the DIS thread's flows, when it made them)
         clean_a, _ = flow_gray(clip.frame(pair), None, self.work)
         clean_b, _ = flow_gray(clip.frame(pair + 1), None, self.work)
@@ -114,7 +115,7 @@ def extent_oracle(clip: harness.RenderedClip, holes: harness.Holes, motion: str)
 
     def pair_flow(
         self: pairs.Pairs, pair: int, a: pairs._Frame, b: pairs._Frame, *rest: Any, **named: Any
-    ) -> pairs._PairFlow:
+    ) -> PairFlow:
         done = plain(self, pair, a, b, *rest, **named)
         clean = [flow_gray(clip.frame(pair + k), None, self.work)[0] for k in (0, 1)]
         holed = [flow_gray(clip.frame(pair + k), holes.mask(pair + k), self.work) for k in (0, 1)]
@@ -185,7 +186,7 @@ def matched_translation(
 def flow_error(clip: harness.RenderedClip, holes: harness.Holes) -> list[tuple[float, float, float, float]]:
     """Per frame pair: (median, p90) of |completed - oracle| in A's hole for the forward flow, then the same in
     B's hole for the backward flow (working px). The completion is called with the arguments
-    ``pairs.pair_flow`` gives it (the flow grey with its pre-filled hole, both frames' holes, the images); the
+    ``pair_flow.pair_flow`` gives it (the flow grey with its pre-filled hole, both frames' holes, the images); the
     oracle is DIS on the clean frames, which see behind the holes."""
     estimator = DISFlow()
     work = working_size(clip.height, clip.width, 960)

@@ -273,12 +273,12 @@ def test_chunks_are_exact_where_every_frame_is_fast(tmp_path, monkeypatch) -> No
     """The fast-frame paths (the motion hypotheses, the membrane and line in the frame's own spatial fill, the
     stricter ring check: each gated by ``hypotheses.fast``) read the frame's flows to t ± 1 and frames within the
     radius: with the gate at 0 px every frame of the panning shot takes them, and chunks stay bit-identical."""
-    from aifx_core.propagate import engine, fallback_route, hypotheses
+    from aifx_core.propagate import engine, fallback_route, hypotheses, propagation
 
     monkeypatch.setattr(hypotheses, "SLACK_FAST_PX", 0.0)
     lines: list[int] = []
     thresholds: set[float] = set()
-    line_fill, ring_share = fallback_route.line_fill, engine.ring_share
+    line_fill, ring_share = fallback_route.line_fill, propagation.ring_share
 
     def counted_line(*args, **kwargs):  # noqa: ANN202 - (spies on the real functions)
         lines.append(1)
@@ -289,14 +289,14 @@ def test_chunks_are_exact_where_every_frame_is_fast(tmp_path, monkeypatch) -> No
         return ring_share(frame, options, *args)
 
     monkeypatch.setattr(fallback_route, "line_fill", counted_line)
-    monkeypatch.setattr(engine, "ring_share", counted_ring)
+    monkeypatch.setattr(propagation, "ring_share", counted_ring)
     shot = chunk_shot(tmp_path / "shot")
     whole = tmp_path / "whole"
     fill(chunk_job(shot, whole))
     out = tmp_path / "chunked"
     written = fill_in_chunks(shot, out, ["1001-1010", "1011-1020", "1021-1030", "1017", "1030"])
     assert_same(whole, out, written)
-    assert lines and thresholds == {engine.PropagateOptions().ring_low * engine.RING_FAST}
+    assert lines and thresholds == {engine.PropagateOptions().ring_low * propagation.RING_FAST}
 
 
 @pytest.mark.parametrize("threads", ["", "1"])

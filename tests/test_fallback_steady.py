@@ -12,7 +12,7 @@ from propagate_clips import hard_clip, texture
 from aifx_core.backends import create_backend
 from aifx_core.inpaint import BackendContext, FramePacket
 from aifx_core.progress import Reporter
-from aifx_core.propagate import engine, pairs
+from aifx_core.propagate import engine, pair_flow
 from aifx_core.propagate.chain import Chain
 from aifx_core.propagate.fallback import Along, Filled, Tolerances, steady
 
@@ -167,7 +167,7 @@ def test_the_engines_fallback_moves_with_the_plate_instead_of_boiling(monkeypatc
 
     pan = 3
     clip = hard_clip(n=12, pan=float(pan), blur=False, crosser_speed=0.0, crosser_size=(1, 1))
-    monkeypatch.setattr(pairs, "_complete_flows_scored", unsure)
+    monkeypatch.setattr(pair_flow, "_complete_flows_scored", unsure)
     reach = engine.STEADY
     assert reach > 0
 

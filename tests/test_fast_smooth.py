@@ -12,7 +12,7 @@ from aifx_core.backends import create_backend
 from aifx_core.flow import complete_flows, line_fill
 from aifx_core.inpaint import BackendContext, FramePacket
 from aifx_core.progress import Reporter
-from aifx_core.propagate import fallback_route, pairs
+from aifx_core.propagate import fallback_route, pair_flow
 
 
 def _unsure(flows, hole, **options):  # noqa: ANN001, ANN202 - (the real completion, scored unsure in the hole)
@@ -25,7 +25,7 @@ def _fill(clip, share: float, monkeypatch, window: int = 40, along: float = 0.0)
     """The engine's output with the membrane's share ``share`` and the line's ``along``; propagation is told the
     completed flow is unsure inside the holes, so the fill is mostly each frame's own spatial fill (what the
     shares act on)."""
-    monkeypatch.setattr(pairs, "_complete_flows_scored", _unsure)
+    monkeypatch.setattr(pair_flow, "_complete_flows_scored", _unsure)
     monkeypatch.setattr(fallback_route, "FAST_SMOOTH", share)
     monkeypatch.setattr(fallback_route, "FAST_ALONG", along)
     packets = [
@@ -96,24 +96,24 @@ def test_line_fill_interpolates_along_rows_or_columns_and_says_how_far_apart_the
 def test_a_fast_frames_ring_check_asks_propagation_to_look_worse_before_its_spatial_fill_takes_a_share(
     monkeypatch,
 ) -> None:
-    """engine.RING_FAST scales the ring check's thresholds on fast frames only (a 24 px/frame pan: every frame;
+    """propagation.RING_FAST scales the ring check's thresholds on fast frames only (a 24 px/frame pan: every frame;
     a 3 px/frame pan: none)."""
-    from aifx_core.propagate import engine
+    from aifx_core.propagate import engine, propagation
 
     seen: list[tuple[float, float]] = []
-    plain = engine.ring_share
+    plain = propagation.ring_share
 
     def spy(frame, options, *args):  # noqa: ANN001, ANN202 - (a spy on the real function)
         seen.append((options.ring_low, options.ring_high))
         return plain(frame, options, *args)
 
-    monkeypatch.setattr(engine, "ring_share", spy)
+    monkeypatch.setattr(propagation, "ring_share", spy)
     defaults = engine.PropagateOptions()
-    for pan, scale in ((24.0, engine.RING_FAST), (3.0, 1.0)):
+    for pan, scale in ((24.0, propagation.RING_FAST), (3.0, 1.0)):
         seen.clear()
         _fill(hard_clip(n=6, pan=pan, blur=True, crosser_speed=0.0, crosser_size=(1, 1)), 0.0, monkeypatch)
         assert seen and set(seen) == {(defaults.ring_low * scale, defaults.ring_high * scale)}
-    assert engine.RING_FAST > 1.0
+    assert propagation.RING_FAST > 1.0
 
 
 def test_a_generative_spatial_backends_fill_is_left_as_it_is(monkeypatch) -> None:
@@ -128,7 +128,7 @@ def test_a_generative_spatial_backends_fill_is_left_as_it_is(monkeypatch) -> Non
             return np.where(hole[..., None], np.float32(0.4), rgb).astype(np.float32)
 
     clip = hard_clip(n=6, pan=24.0, blur=True, crosser_speed=0.0, crosser_size=(1, 1))
-    monkeypatch.setattr(pairs, "_complete_flows_scored", _unsure)
+    monkeypatch.setattr(pair_flow, "_complete_flows_scored", _unsure)
     packets = [
         FramePacket(t, np.where(h[..., None], 0.0, f).astype(np.float32), h)
         for t, (f, h) in enumerate(zip(clip.frames, clip.holes, strict=True))

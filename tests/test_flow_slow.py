@@ -17,7 +17,7 @@ import pytest
 
 from aifx_core.flow import DISFlow, flow_gray
 from aifx_core.flow import estimator as estimator_module
-from aifx_core.propagate import pairs
+from aifx_core.propagate import pair_flow
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
@@ -77,13 +77,13 @@ def test_a_pair_without_a_global_motion_keeps_the_preset() -> None:
 
 def test_the_helper_process_builds_the_same_estimator(monkeypatch) -> None:
     a, b, _ = _pair((2.0, 3.0))
-    monkeypatch.setattr(pairs, "_ESTIMATORS", {})
+    monkeypatch.setattr(pair_flow, "_ESTIMATORS", {})
     flows = {}
     for slow in (True, False):
         estimator = DISFlow(slow=slow)
-        spec = pairs._estimator_spec(estimator)
+        spec = pair_flow.estimator_spec(estimator)
         assert spec is not None and spec[-1] == (estimator_module.SLOW_SETTINGS["medium"] if slow else None)
-        built = pairs._estimator_from_spec(spec)
+        built = pair_flow._estimator_from_spec(spec)
         flows[slow] = built.estimate(a, b)
         np.testing.assert_array_equal(flows[slow], estimator.estimate(a, b))
     assert not np.array_equal(flows[True], flows[False])  # (two specs, two estimators)

@@ -109,7 +109,7 @@ def test_through_the_engine_nothing_comes_from_a_hole_and_the_window_changes_not
     from aifx_core.backends import create_backend
     from aifx_core.inpaint import BackendContext, FramePacket
     from aifx_core.progress import Reporter
-    from aifx_core.propagate import engine
+    from aifx_core.propagate import propagation
 
     frames, _, _ = _scene(24, 8)
     frames = frames + _scene(24, 8)[0]  # ten frames: the pan and the object start over half way
@@ -121,15 +121,15 @@ def test_through_the_engine_nothing_comes_from_a_hole_and_the_window_changes_not
         for t, f in enumerate(frames)
     ]
     taken = []
-    plain = engine.choose
+    plain = propagation.choose
 
     def counted(*args, **kwargs):  # noqa: ANN202 - (a spy on the real function)
         chosen = plain(*args, **kwargs)
         taken.append(0 if chosen is None else len(chosen.index))
         return chosen
 
-    monkeypatch.setattr(engine, "choose", counted)
-    fuse = engine.fuse
+    monkeypatch.setattr(propagation, "choose", counted)
+    fuse = propagation.fuse
 
     def fewer(*args, **kwargs):  # noqa: ANN202 - (the real fusion, every other point dropped)
         fused = fuse(*args, **kwargs)
@@ -137,7 +137,7 @@ def test_through_the_engine_nothing_comes_from_a_hole_and_the_window_changes_not
         fused.values[::2] = 0.0
         return fused
 
-    monkeypatch.setattr(engine, "fuse", fewer)
+    monkeypatch.setattr(propagation, "fuse", fewer)
     outputs = {}
     for window in (1, 40):
         backend = create_backend(

@@ -9,7 +9,7 @@ from propagate_clips import texture
 from aifx_core.backends import create_backend
 from aifx_core.inpaint import BackendContext, FramePacket
 from aifx_core.progress import Reporter
-from aifx_core.propagate import pairs
+from aifx_core.propagate import pair_flow
 
 HEIGHT, WIDTH, CUT, COUNT = 72, 120, 6, 12
 #: Shot one is red, shot two green: a fill's colour says which shot it came from.
@@ -60,15 +60,17 @@ def test_a_cut_is_told_from_the_pair_alone() -> None:
     sizes = []
     for a, b in ((frames[CUT - 2], frames[CUT - 1]), (frames[CUT - 1], frames[CUT])):
         inputs = [
-            pairs._FlowInput(f.mean(axis=-1), small, hole, f, hole)
+            pair_flow.FlowInput(f.mean(axis=-1), small, hole, f, hole)
             for f in (a, b)  # thumbnails: the frames
         ]
         forward = np.zeros((HEIGHT, WIDTH, 2), np.float32)
         forward[..., 0] = 2.0  # (the first pair's motion; for the cut any flow is as good)
-        sizes.append(pairs.is_cut(inputs[0], inputs[1], forward))
+        sizes.append(pair_flow.is_cut(inputs[0], inputs[1], forward))
     assert sizes == [False, True]
     # A frame nearly all hole says nothing: never a cut.
     most = np.ones((HEIGHT, WIDTH), bool)
     most[:4, :4] = False
-    blank = [pairs._FlowInput(f.mean(axis=-1), small, most, f, most) for f in (frames[CUT - 1], frames[CUT])]
-    assert not pairs.is_cut(blank[0], blank[1], np.zeros((HEIGHT, WIDTH, 2), np.float32))
+    blank = [
+        pair_flow.FlowInput(f.mean(axis=-1), small, most, f, most) for f in (frames[CUT - 1], frames[CUT])
+    ]
+    assert not pair_flow.is_cut(blank[0], blank[1], np.zeros((HEIGHT, WIDTH, 2), np.float32))

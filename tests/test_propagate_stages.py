@@ -12,7 +12,7 @@ from aifx_core.backends import create_backend
 from aifx_core.flow import sample_points
 from aifx_core.inpaint import BackendContext, FramePacket
 from aifx_core.progress import Reporter
-from aifx_core.propagate import fallback_route, pairs
+from aifx_core.propagate import fallback_route, pair_flow, pairs
 from aifx_core.propagate.candidates import Candidates, Source, gather
 from aifx_core.propagate.chain import Chain, Footprint, footprint, touches, touches_footprint
 from aifx_core.propagate.confidence import candidate_quality, candidate_weight, pixel_confidence
@@ -153,7 +153,7 @@ def _flow_outliers(
 
 def test_a_crossing_object_is_never_painted_into_the_hole(monkeypatch) -> None:
     clip = hard_clip(n=14, pan=10.0, crosser_speed=-4.0)
-    monkeypatch.setattr(pairs, "_moving_objects", _flow_outliers)
+    monkeypatch.setattr(pair_flow, "_moving_objects", _flow_outliers)
     backend = create_backend("propagate", BackendContext(colorspace="sRGB"))
     results = [rgb for _, rgb in backend.fill(_hard_packets(clip), Reporter())]
     telea = create_backend("telea", BackendContext(colorspace="sRGB"))
@@ -201,7 +201,7 @@ def test_an_unknown_flow_completion_hands_the_hole_to_the_fallback(monkeypatch) 
     clip = hard_clip(n=10, pan=3.0, blur=False, crosser_speed=0.0, crosser_size=(1, 1))
     sure = create_backend("propagate", BackendContext(colorspace="sRGB"))
     list(sure.fill(_hard_packets(clip), Reporter()))
-    monkeypatch.setattr(pairs, "_complete_flows_scored", unsure)
+    monkeypatch.setattr(pair_flow, "_complete_flows_scored", unsure)
     backend = create_backend("propagate", BackendContext(colorspace="sRGB"))
     results = [rgb for _, rgb in backend.fill(_hard_packets(clip), Reporter())]
     total = sum(int(h.sum()) for h in clip.holes)
@@ -246,7 +246,7 @@ def test_a_slow_crosser_in_the_hole_follows_the_spatial_fill_not_the_background(
     """Where an unmasked object stands in the hole, the truth is the object: the fill must be no worse than
     the frame's own spatial fill there (before the ring check: twice Telea's error, background pasted)."""
     clip = hard_clip(n=14, pan=10.0, crosser_speed=-1.5)
-    monkeypatch.setattr(pairs, "_moving_objects", _flow_outliers)
+    monkeypatch.setattr(pair_flow, "_moving_objects", _flow_outliers)
     backend = create_backend("propagate", BackendContext(colorspace="sRGB"))
     results = [rgb for _, rgb in backend.fill(_hard_packets(clip), Reporter())]
     telea = create_backend("telea", BackendContext(colorspace="sRGB"))
@@ -268,7 +268,7 @@ def test_the_spatial_share_changes_smoothly_in_time_as_a_crosser_reaches_the_hol
     """A crosser reaching a hole's ring flips the ring check within a frame or two; the share a pixel takes
     of the spatial fill ramps (1-2-1 over neighbouring frames) instead of jumping wholly."""
     clip = hard_clip(n=14, pan=10.0, crosser_speed=-1.5)
-    monkeypatch.setattr(pairs, "_moving_objects", _flow_outliers)
+    monkeypatch.setattr(pair_flow, "_moving_objects", _flow_outliers)
     raw: dict[int, np.ndarray] = {}
     smooth: dict[int, np.ndarray] = {}
     weights = fallback_route.FallbackRoute.weights
@@ -328,7 +328,7 @@ def test_propagation_gives_way_only_to_a_fallback_surer_than_itself(monkeypatch)
         return (*completed, fit, fit)
 
     clip = hard_clip(n=10, pan=3.0, blur=False, crosser_speed=0.0, crosser_size=(1, 1))
-    monkeypatch.setattr(pairs, "_complete_flows_scored", unsure)
+    monkeypatch.setattr(pair_flow, "_complete_flows_scored", unsure)
     trust = fallback_route.CARRY_TRUST
     assert trust < 1.0
 
@@ -347,7 +347,7 @@ def test_propagation_gives_way_only_to_a_fallback_surer_than_itself(monkeypatch)
 
 def _first_pair_inputs() -> tuple[tuple[int, int], list]:
     """The frame size and the two frames' flow inputs (grey, working hole, hole, thumbnail, its hole) of a
-    two-frame hard clip, as :func:`.pairs.pair_flow` takes them."""
+    two-frame hard clip, as :func:`.pair_flow.pair_flow` takes them."""
     from aifx_core.flow import flow_gray
 
     clip = hard_clip(n=2)
@@ -355,7 +355,7 @@ def _first_pair_inputs() -> tuple[tuple[int, int], list]:
     inputs = []
     for rgb, hole in zip(clip.frames, clip.holes, strict=True):
         gray, small = flow_gray(rgb, hole, (height, width), "sRGB")
-        inputs.append(pairs._FlowInput(gray, small, hole, rgb, hole))
+        inputs.append(pair_flow.FlowInput(gray, small, hole, rgb, hole))
     return (height, width), inputs
 
 
@@ -377,17 +377,17 @@ def test_a_pair_makes_its_holes_distance_transform_once(monkeypatch) -> None:
     for module in (motion, completion, pairs, holes):
         monkeypatch.setattr(module, "hole_distance", counting, raising=False)
     holes.forget()
-    done = pairs.pair_flow(DISFlow(), (height, width), False, 0, inputs[0], inputs[1])
+    done = pair_flow.pair_flow(DISFlow(), (height, width), False, 0, inputs[0], inputs[1])
     union = inputs[0].small_hole | inputs[1].small_hole
     assert union.any() and done.fits is not None
     assert sum(np.array_equal(hole, union) for hole in made) == 1
-    again = pairs.pair_flow(DISFlow(), (height, width), False, 0, inputs[0], inputs[1])
+    again = pair_flow.pair_flow(DISFlow(), (height, width), False, 0, inputs[0], inputs[1])
     assert sum(np.array_equal(hole, union) for hole in made) == 1
     assert np.array_equal(again.forward, done.forward) and np.array_equal(
         again.fits[1].full(), done.fits[1].full()
     )
     holes.forget()
-    fresh = pairs.pair_flow(DISFlow(), (height, width), False, 0, inputs[0], inputs[1])
+    fresh = pair_flow.pair_flow(DISFlow(), (height, width), False, 0, inputs[0], inputs[1])
     assert sum(np.array_equal(hole, union) for hole in made) == 2
     assert np.array_equal(fresh.backward, done.backward) and np.array_equal(
         fresh.fits[0].full(), done.fits[0].full()
@@ -412,15 +412,15 @@ def test_a_pair_blurs_its_two_grey_images_once(monkeypatch) -> None:
         return real(image, ksize, sigma, *args, **kwargs)
 
     monkeypatch.setattr(cv2, "GaussianBlur", counting)
-    done = pairs.pair_flow(DISFlow(), (height, width), False, 0, inputs[0], inputs[1])
+    done = pair_flow.pair_flow(DISFlow(), (height, width), False, 0, inputs[0], inputs[1])
     assert done.fits is not None
     assert len(blurred) == 2
     assert {id(image) for image in blurred} == {id(inputs[0].gray), id(inputs[1].gray)}
     # With neither the completion nor the mover detection (hooks set to None), nothing reads them: no blur.
     blurred.clear()
-    monkeypatch.setattr(pairs, "_complete_flows_scored", None)
-    monkeypatch.setattr(pairs, "_moving_objects", None)
-    done = pairs.pair_flow(DISFlow(), (height, width), False, 0, inputs[0], inputs[1])
+    monkeypatch.setattr(pair_flow, "_complete_flows_scored", None)
+    monkeypatch.setattr(pair_flow, "_moving_objects", None)
+    done = pair_flow.pair_flow(DISFlow(), (height, width), False, 0, inputs[0], inputs[1])
     assert done.fits is None and not done.movers and blurred == []
 
 

@@ -716,19 +716,19 @@ def test_the_helper_process_sees_the_settings_a_caller_changed(monkeypatch):
 
 
 def test_the_helper_process_copies_the_settings_of_every_flow_module():
-    """Every module of the flow side that has settings is one the helper copies (``pairs._SETTINGS``): a setting
+    """Every module of the flow side that has settings is one the helper copies (``pair_flow._SETTINGS``): a setting
     moved to a new module (the ring's layers, split from the completion) must not silently stop holding there."""
     import importlib
     import pkgutil
 
     import aifx_core.flow
-    from aifx_core.propagate import pairs
+    from aifx_core.propagate import pair_flow
     from aifx_core.workers import module_settings
 
     names = [f"aifx_core.flow.{info.name}" for info in pkgutil.iter_modules(aifx_core.flow.__path__)]
     for name in names:
         importlib.import_module(name)
-    missing = [name for name in names if module_settings((name,))[name] and name not in pairs._SETTINGS]
+    missing = [name for name in names if module_settings((name,))[name] and name not in pair_flow._SETTINGS]
     assert missing == []
 
 

@@ -18,11 +18,12 @@ The method is a pipeline of stages, one module each, named for what flows throug
    ring check, :func:`.seam.ring_share`, says how much of the frame's own spatial fill a pixel takes).
 
 Two modules hold what the stages read: :mod:`.pairs` (the frames, read ``window`` at a time, and the flow
-between neighbours, computed once per pair in a background flow worker) and :mod:`.keyframes` (each block's
-keyframe and its fill, the anchors). This module is the backend and, per frame, the pipeline: read packets →
-pairs → candidates/confidence/fusion/seam (:meth:`_Run.propagated`) → fallback route (:attr:`_Run.route`) →
-steady → output (:meth:`_Run.result`), over bounded caches keyed by position in the *shot* (counted from the
-shot's first frame, whichever frames a call reads). A frame's propagation depends only on frames within ``radius`` (and the movers of the first of
+between neighbours, computed once per pair in a background flow worker: :mod:`.pair_flow`) and :mod:`.keyframes`
+(each block's keyframe and its fill, the anchors). Per frame the stages are put together by three: read packets →
+pairs → candidates/confidence/fusion/seam (:class:`.propagation.Propagation`) → fallback route
+(:class:`.fallback_route.FallbackRoute`) → steady → output (:mod:`.output`). This module is the backend and the
+run's bookkeeping (:class:`_Run`: what is made in which order, kept and released), over bounded caches keyed by
+position in the *shot* (counted from the shot's first frame, whichever frames a call reads). A frame's propagation depends only on frames within ``radius`` (and the movers of the first of
 them, found with the frame before it), and where a point's backward chain went all ``radius`` frames without
 finding plate, on what the propagation of the frame ``radius`` back recovered there (:mod:`.far`, :data:`FAR`:
 ``2 * radius`` back in all); its ring check's spatial share is smoothed over the frame before and
@@ -50,8 +51,7 @@ what the one-thread run (``AIFX_THREADS=1``) sees.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import replace
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 
@@ -60,19 +60,13 @@ from ..flow import DISFlow, FlowEstimator
 from ..inpaint.base import Anchor, BackendContext, FramePacket, Span, SpatialBackend, SpatialFactory
 from ..progress import Reporter
 from .bridge import REACH as BRIDGE
-from .candidates import Candidates, Frontier, Source, gather
-from .chain import Chain, FirstStep
-from .confidence import candidate_quality, candidate_weight, pixel_confidence
-from .fallback import Along, Tolerances, blend_weights, steady
+from .chain import Chain
+from .fallback import Along
 from .fallback_route import TEMPORAL, FallbackRoute, Propagated
-from .far import Recovered, RingMembrane, far_candidates, recovered, ring_agreement
-from .fusion import Fused, fuse
-from .hypotheses import STEPS as HYPOTHESIS_STEPS
-from .hypotheses import choose
-from .mover_fringe import FAST_OWN_PX, OWN_PX, own_mover_distance
 from .options import PropagateOptions
+from .output import steadied, written
 from .pairs import ContextError, Pairs
-from .seam import ring, ring_share, seam_match
+from .propagation import Propagation
 
 __all__ = ["ContextError", "PropagateBackend"]
 
@@ -85,66 +79,6 @@ FAR = True
 #: or fetched unsurely moves with the plate instead of boiling. A frame's pixels then depend on this many
 #: frames more each way (``reach``, ``chunk_context``); 0 turns it off.
 STEADY = 2
-#: Misalignment (working px) at which a neighbour's value counts half: a blur is forgiving, and on a fast
-#: pan the completed flow is often 10 px out where its round trip says so (docs/method.md, section 4).
-STEADY_PX = 30.0
-#: ... and for a propagated value of low confidence (texture: out of register, averaging blurs it). At 2
-#: (like a candidate's) crosser kept 0 of 20 frames below Telea - 1 dB; at 30 tennis' object-shaped hole went
-#: to 1.0x clean E_warp and whip's static square to 10x, but two crosser cases to 1 of 20 (docs/method.md, 4).
-STEADY_TEXTURE_PX = 2.0
-#: ... and at least the walk's median motion per step times this (None: off): the completed flow errs in proportion
-#: to the motion, so on dollyball960's 6 px/frame dolly 2 px held back low-confidence texture that boils there
-#: (removal 3.02x -> 2.84x clean E_warp, +0.10 dB); walks under 2 px per step (crosser, nonrigid) are unchanged
-#: (docs/method.md, section 4, "Flicker").
-STEADY_TEXTURE_PER_MOTION: float | None = 1.0
-#: ... but on a fast pan (the walk's points move at least ``chain.SLACK_FAST_PX`` working px per step, median)
-#: the fallback's own ``STEADY_PX``: there a low-confidence propagated value flips from frame to frame (the
-#: whips' in-hole boil) and the completed flow inside the hole is coarse anyway, so holding it to 2 px kept the
-#: boil. Slow walks (crosser's 1.3 px/frame, where 30 px for all put a car entering a square below Telea - 1
-#: dB) keep 2 px. None: off (docs/method.md, "Fast whips", sixth pass).
-STEADY_FAST_TEXTURE_PX: float | None = 30.0
-#: ... and there the frame's own value weighs this much in the average instead of 2 (``fallback.steady``'s
-#: ``own_weight``): on the whips the boil is the frame's own value. Own weight 1 for every walk put a car entering
-#: crosser's static square below Telea - 1 dB (docs/method.md, section 4); fast walks only (sixth pass).
-STEADY_FAST_OWN: float | None = 1.0
-#: ... and there the ring check's share (the frame's own spatial fill, which is not averaged on slow walks: there
-#: it marks an object crossing the hole) is averaged too, weighted this much against the fallback's share and
-#: by its agreement with the frame's own value (:data:`STEADY_FAST_AGREE`). On the whips that share carried 58-92 %
-#: of the in-hole E_warp, unsteadied. None: off (docs/method.md, section 4, "Flicker").
-STEADY_FAST_SHARE: float | None = 0.5
-#: A neighbour's value counts 1 / (1 + (d / (this x the frame's level))²) there, d its largest channel difference
-#: from the frame's own: a boil is averaged, an object the neighbours do not show (whip's ball entering the static
-#: square) barely is. Without it whip960's nine squares lost 0.7 dB.
-STEADY_FAST_AGREE = 0.5
-#: ... and so does a neighbour's sample of the fallback's share on such a step, at this x the frame's level (None:
-#: off): the completed flow inside the hole of a 50 px/frame pan read the court into the wall (tennis taken fast,
-#: blur6 frame 8: unsteadied 32.0 dB, steadied 26.0, per-frame Telea 28.3; now 27.6). At 0.5 it was 29.0 but
-#: whip960's static / nine squares lost 0.07 / 0.10 dB and flickered 16.7x -> 19.4x / 7.1x -> 8.5x clean E_warp;
-#: at 1.0 they lose 0.01 / 0.03 (17.4x / 7.5x). Slow walks are unchanged (docs/method.md, section 4, thirteenth pass).
-STEADY_FAST_FALLBACK_AGREE: float | None = 1.0
-#: Near a mover of the frame's own (within ``mover_fringe.FAST_OWN_PX``) a fast step's neighbour sample of the
-#: ``fetched`` share counts 1 / (1 + (d / (this × level))²), d its difference from the frame's own value: the
-#: neighbours' fills there hold the mover where it stood in their holes (tennis rolling 0.4 degrees a frame with a
-#: crossed square: the player's leg in frame 16's hole steadied into frame 14, where he stood beside it; the
-#: fill before the steadying 33.0 dB, after it 26.0, now 31.9, Telea 26.4; docs/method.md, "Fourteenth pass (cross22)").
-STEADY_MOVER_AGREE = 0.25
-#: On a slow frame a read refused only because the source's mover came nearer (:data:`.mover_fringe.ADVANCE_PX`)
-#: is still taken for a point that found nothing else, where it agrees with the plate around the target's hole:
-#: its largest channel within this share of the frame's level of the hole's ring membrane (:meth:`_Run._held`;
-#: the stepping walker's magenta foot is refused at 0.5, not at 0.75). 0: off.
-HELD_AGREE = 0.5
-#: Where propagation found nothing on a fast frame, a side's motion hypothesis the neighbouring frames agree on
-#: supplies the colour (:mod:`.hypotheses`; docs/method.md, "Fast whips", seventh pass). False: off.
-HYPOTHESES = True
-#: ... with this quality (the ``align`` cue) in its confidence: its samples agree, but along a guessed motion.
-HYPOTHESIS_QUALITY = 0.8
-#: On a fast frame (:func:`.hypotheses.fast_motion`) the ring check's thresholds (``ring_low``, ``ring_high``)
-#: are this many times the options': propagation has to look this much worse than a blur on the ring before the
-#: frame's own spatial fill takes a share. Whip nine squares 26.24 -> 26.30 dB (+3.04 over Telea), static 26.12 ->
-#: 26.23; 1.2 gained more but left whip's static square frame 15 and whip960's static square frame 2 within
-#: 0.1-0.2 dB of Telea − 1 dB, and 1.4 put the static square 2 of 24 frames below it (docs/method.md, "Fast
-#: whips", eighth pass). 1: off.
-RING_FAST = 1.1
 #: Frames either side of an output whose propagation it reads (its ring check's share over TEMPORAL, its
 #: fallback steadied over STEADY, each of those weighing its neighbours'): what ``_Run.release`` plans with.
 NEAR = TEMPORAL + STEADY
@@ -362,10 +296,11 @@ def _telea_only(name: str, context: BackendContext) -> SpatialBackend:
 
 class _Run:
     """One :meth:`PropagateBackend.fill` (or anchors) call: the frames and pair flows it reads
-    (:class:`.pairs.Pairs`), and per frame the stages: its propagation (:meth:`propagated`), its fill by the
-    fallback route (:attr:`route`, which holds the keyframes, :class:`.keyframes.Keyframes`), steadied into its
-    output (:meth:`result`); each cached by position in the shot, and released (:meth:`release`,
-    :meth:`evict`) as soon as no output still to make reads it."""
+    (:class:`.pairs.Pairs`), and per frame the stages: its propagation (:attr:`propagation`, made in order and
+    kept by :meth:`propagated`), its fill by the fallback route (:attr:`route`, which holds the keyframes,
+    :class:`.keyframes.Keyframes`), steadied into its output (:meth:`result`, :mod:`.output`); each cached by
+    position in the shot, and released (:meth:`release`, :meth:`evict`) as soon as no output still to make reads
+    it."""
 
     def __init__(
         self, backend: PropagateBackend, packets: Iterator[FramePacket], span: Span | None = None
@@ -379,13 +314,13 @@ class _Run:
         )
         self.pairs = Pairs(self.opt, backend.context.colorspace, estimator, packets, span)
         self.props: dict[int, Propagated] = {}
-        #: Per position: what its propagation recovered from plates (:mod:`.far`), kept ``radius`` and a few frames.
-        self.recovered: dict[int, Recovered | None] = {}
         #: Stage 4 over this call's propagation; it owns the call's keyframes (it fills their images).
         self.route = FallbackRoute(
             self.pairs, self.opt, self.propagated, self._chain, lambda: backend.spatial, span
         )
         self.keyframes = self.route.keyframes
+        #: Stages 1-3 and 5 per frame (:meth:`propagated` orders and keeps them).
+        self.propagation = Propagation(self.pairs, self.opt, self._chain, self.route.fast_motion, FAR)
         #: A fill's next output position (None: the anchors stage, which releases nothing early) and the
         #: positions whose propagation its outputs ask for (None: every one from ``next_output - NEAR`` on).
         self.next_output: int | None = None
@@ -428,7 +363,7 @@ class _Run:
         for j in range(t + 1, last + 1):
             self.route.start(j)
 
-    # --------------------------------------------------------------------------- what propagation reads
+    # ------------------------------------------------------------------------------- walks along the flow
     def _chain(
         self, start: int, direction: int, xs: np.ndarray, ys: np.ndarray, checked: bool = True
     ) -> Chain:
@@ -448,25 +383,6 @@ class _Run:
             linked=pairs.linked,
         )
 
-    def _source(self, target: int, fringes: bool = True) -> Callable[[int], Source | None]:
-        """Frame ``target``'s sources: ``fringes``, with the movers' fringes (:mod:`.mover_fringe`)."""
-
-        def source(index: int) -> Source | None:
-            if index < 0 or not self.pairs.available(index) or not self.pairs.linked(index, target):
-                return None  # (not in the shot, or across a cut: another shot's frame)
-            frame = self.pairs.frames[index]
-            return Source(
-                frame.source,
-                frame.blocked,
-                self.pairs.gain_between(index, target),
-                frame.footprint,
-                frame.fringe if fringes else None,
-                frame.fringe_distance if fringes else None,
-                frame.hidden,
-            )
-
-        return source
-
     # ----------------------------------------------------------------------------------------- propagation
     def propagated(self, index: int) -> Propagated:
         """Propagation result of frame ``index`` (computed once, on demand)."""
@@ -476,9 +392,9 @@ class _Run:
             # The outputs' propagations before it are made first, in order (each is made once anyway): then
             # the frames only they would read can be released (see :meth:`release`).
             for k in self._due(index):
-                self.props[k] = self._propagate(k)
+                self.props[k] = self.propagation.frame(k)
                 self.release()
-            self.props[index] = self._propagate(index)
+            self.props[index] = self.propagation.frame(index)
             self.release()
         return self.props[index]
 
@@ -541,324 +457,31 @@ class _Run:
         if not FAR:
             return first
         for j in range(max(first - self.opt.radius, self.pairs.base), first):
-            if j not in self.recovered:
+            if j not in self.propagation.recovered:
                 return j
         return first
 
-    def _propagate(self, t: int) -> Propagated:
-        """Stages candidates → confidence → fusion → seam for frame t (the fallback route is :attr:`route`'s)."""
-        frame = self.pairs.frames[t]
-        ys, xs, ring_ys, ring_xs = self._points(t)
-        n_hole = len(ys)
-        if n_hole == 0:
-            self.recovered[t] = None
-            empty = np.zeros((0, 3), dtype=np.float32)
-            none = np.zeros(0, np.float32)
-            return Propagated(ys, xs, empty, np.zeros(0, bool), empty, none, none, none)
-        all_ys = np.concatenate([ys, ring_ys])
-        all_xs = np.concatenate([xs, ring_xs])
-        first_steps: dict[int, FirstStep] = {}
-        frontiers: dict[int, Frontier] = {}
-        membrane = RingMembrane(frame.source, ys, xs)
-        fused = self._fused(t, all_xs, all_ys, membrane, first_steps, frontiers)
-        self.recovered[t] = recovered(ys, xs, fused, self.opt.fallback_high, membrane)
-        self._far(t, frontiers, fused, frame.level, all_ys, all_xs, membrane)
-        values = fused.values[:n_hole]
-        real = frame.source[ring_ys, ring_xs]
-        fetched = fused.values[n_hole:]
-        # Ring pixels whose fetched value is far from the plate's show something the fill must not match
-        # (an unmasked object passing the hole, a misregistered edge): the seam ignores them.
-        usable = fused.found[n_hole:] & (
-            np.abs(real - fetched).max(axis=1) <= self.opt.outlier_tol * frame.level
-        )
-        opt = self.opt
-        if RING_FAST != 1.0 and self.route.fast_motion(t) is not None:
-            opt = replace(opt, ring_low=opt.ring_low * RING_FAST, ring_high=opt.ring_high * RING_FAST)
-        share = ring_share(frame, opt, ys, xs, ring_ys, ring_xs, real, fetched, fused.found[n_hole:])
-        real, fetched = real[usable], fetched[usable]
-        ry, rx = ring_ys[usable], ring_xs[usable]
-        offset, residual = seam_match(self.opt.seam, ys, xs, ry, rx, real, fetched, values, frame.level)
-        confidence = pixel_confidence(
-            fused.align[:n_hole],
-            fused.rejected[:n_hole],
-            fused.gap[:n_hole],
-            fused.nearest[:n_hole],
-            residual,
-        )
-        found = fused.found[:n_hole]
-        alpha = blend_weights(
-            ys, xs, confidence, found, self.opt.fallback_low, self.opt.fallback_high, self.opt.fallback_soften
-        )
-        return Propagated(ys, xs, values, found, offset, confidence, alpha, share, first_steps)
-
-    def _points(self, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Frame t's hole pixels and the seam ring's (rows, columns of each): the points its chains follow."""
-        frame = self.pairs.frames[t]
-        hole = frame.hole
-        ys, xs = np.nonzero(hole)
-        if len(ys) == 0 or self.opt.seam == "none":
-            return ys, xs, np.zeros(0, np.intp), np.zeros(0, np.intp)
-        ring_ys, ring_xs = ring(hole, frame.blocked, self.opt.seam_ring, (ys, xs))
-        return ys, xs, ring_ys, ring_xs
-
-    def _fused(
-        self,
-        t: int,
-        xs: np.ndarray,
-        ys: np.ndarray,
-        membrane: RingMembrane,
-        first_steps: dict[int, FirstStep] | None = None,
-        frontiers: dict[int, Frontier] | None = None,
-    ) -> Fused:
-        """Frame t's points (``xs``, ``ys``: its hole pixels, then its seam ring's; ``membrane``: its ring membrane
-        at the hole pixels) fused from the plates within ``radius`` (and the motion hypotheses)."""
-        frame = self.pairs.frames[t]
-        # Next to another frame's hole, where its movers may reach unseen, nothing is read for a point unless a
-        # mover of frame t itself is near it, and then not where the other frame's mover came nearer
-        # (:mod:`.mover_fringe`). A fast frame's points leave the band next to a hole within a step or two, and
-        # on blurred plates the movers are least sure: its points far from its own movers read the fringes.
-        own = self._own_mover(t, ys, xs)
-        held: list[Candidates] = []
-        candidates = gather(
-            t,
-            xs,
-            ys,
-            self._chain,
-            self._source(t),
-            self.opt.radius,
-            self.opt.candidates,
-            first_steps,
-            own,
-            frontiers,
-            # (a fast frame's points leave the band in a step or two, and its blurred plates' colours agree
-            # with most things: there the refused reads stay refused)
-            held if self.route.fast_motion(t) is None else None,
-            self._own_hidden(t, ys, xs),
-        )
-        quality = candidate_quality(candidates)
-        weight = candidate_weight(candidates, quality)
-        fused = fuse(candidates, weight, quality, len(ys), frame.level, self.opt.outlier_tol)
-        if held:
-            self._held(t, held[0], fused, ys, xs, membrane)
-        self._hypotheses(t, xs, ys, fused, frame.level)
-        return fused
-
-    def _held(
-        self, t: int, held: Candidates, fused: Fused, ys: np.ndarray, xs: np.ndarray, membrane: RingMembrane
-    ) -> None:
-        """The points nothing was found for take the reads a source's mover advance refused them
-        (:meth:`.candidates.Source.refused`) where those agree with the plate around frame t's hole (its ring
-        membrane; a seam-ring point: its own plate), in place: a mover's advance is judged on detected movers, and
-        next to a hole those are blind, grown and sometimes false, so the ground beside them is often clear."""
-        frame = self.pairs.frames[t]
-        if HELD_AGREE <= 0 or len(held) == 0:
-            return
-        around = self._ring_values(t, ys, xs, membrane, held.point)
-        agreement = ring_agreement(held.value, around, frame.level, HELD_AGREE)
-        keep = agreement >= 0.5
-        if not keep.any():
-            return
-        chosen = held.select(keep)
-        quality = candidate_quality(chosen) * agreement[keep]
-        fused.take_missing(
-            fuse(
-                chosen, candidate_weight(chosen, quality), quality, len(ys), frame.level, self.opt.outlier_tol
-            )
-        )
-
-    def _ring_values(
-        self, t: int, ys: np.ndarray, xs: np.ndarray, membrane: RingMembrane, points: np.ndarray
-    ) -> np.ndarray:
-        """What the plate around frame t's hole says its ``points`` (indices into ``ys``, ``xs``: the hole pixels
-        first, then the seam ring's) have: a hole point the hole's ring ``membrane``, a seam-ring point (plate)
-        its own value."""
-        plate = self.pairs.frames[t].source
-        out = plate[ys[points], xs[points]].astype(np.float32)
-        inside = np.flatnonzero(points < len(membrane))
-        out[inside] = membrane.at(points[inside])
-        return out
-
-    def _own_mover(self, t: int, ys: np.ndarray, xs: np.ndarray) -> np.ndarray | None:
-        """Per point of frame t, how far its own mover lies (working px) as the sources' mover fringes are read
-        (:meth:`.candidates.Source.touches`): within ``OWN_PX`` (a fast frame: ``FAST_OWN_PX``), inf beyond (a fast
-        frame: -inf, every fringe is read); None: inf for every point."""
-        frame = self.pairs.frames[t]
-        assert self.pairs.scale is not None
-        fast = self.route.fast_motion(t) is not None
-        own = own_mover_distance(frame.movers, ys, xs, self.pairs.scale, FAST_OWN_PX if fast else OWN_PX)
-        if fast:
-            own = (
-                np.full(len(ys), -np.inf, np.float32) if own is None else np.where(own < np.inf, own, -np.inf)
-            )
-        return own
-
-    def _own_hidden(self, t: int, ys: np.ndarray, xs: np.ndarray) -> np.ndarray | None:
-        """Per point of frame t, whether its own movers go on unseen into its hole within ``OWN_PX`` of it (such a
-        point reads the other frames' hidden movers: the mover may stand in its hole now); None: for none."""
-        frame = self.pairs.frames[t]
-        assert self.pairs.scale is not None
-        near = own_mover_distance(frame.hidden_pixels, ys, xs, self.pairs.scale, OWN_PX)
-        return None if near is None else near < np.inf
-
-    def _near_mover(self, t: int, ys: np.ndarray, xs: np.ndarray) -> np.ndarray | None:
-        """Per point of frame t, whether one of its own movers lies within ``FAST_OWN_PX`` (None: for none)."""
-        assert self.pairs.scale is not None
-        own = own_mover_distance(self.pairs.frames[t].movers, ys, xs, self.pairs.scale, FAST_OWN_PX)
-        return None if own is None else own < np.inf
-
-    def _recovered(self, j: int) -> Recovered | None:
-        """What frame j's propagation recovered from plates (:mod:`.far`): kept when j was propagated, else
-        made now (its plates within ``radius`` are read)."""
-        if j not in self.recovered:
-            ys, xs, ring_ys, ring_xs = self._points(j)
-            found = None
-            if len(ys):
-                # (the same points as its propagation follows: a walk's slack reads their median motion)
-                all_ys, all_xs = np.concatenate([ys, ring_ys]), np.concatenate([xs, ring_xs])
-                membrane = RingMembrane(self.pairs.frames[j].source, ys, xs)
-                found = recovered(
-                    ys, xs, self._fused(j, all_xs, all_ys, membrane), self.opt.fallback_high, membrane
-                )
-            self.recovered[j] = found
-        return self.recovered[j]
-
-    def _far(
-        self,
-        t: int,
-        frontiers: dict[int, Frontier],
-        fused: Fused,
-        level: float,
-        ys: np.ndarray,
-        xs: np.ndarray,
-        membrane: RingMembrane,
-    ) -> None:
-        """The points nothing was found for whose backward chain went all ``radius`` frames read what that frame
-        recovered there (:mod:`.far`), in place. ``ys``, ``xs``: frame t's points (its hole pixels first, then
-        the seam ring's), whose fusion ``fused`` is; ``membrane``: its ring membrane at the hole pixels."""
-        frontier = frontiers.get(-1)
-        if not FAR or frontier is None or len(frontier.point) == 0:
-            return
-        missing = ~fused.found
-        if not missing[frontier.point].any():
-            return
-        j = t - frontier.steps
-        found = self._recovered(j)
-        if found is None:
-            return
-
-        def own_ring(points: np.ndarray) -> np.ndarray:
-            return self._ring_values(t, ys, xs, membrane, points)
-
-        far, agreement = far_candidates(
-            frontier, missing, found, self.pairs.gain_between(j, t), -1, own_ring, level
-        )
-        if len(far) == 0:
-            return
-        # A far read gives way where the plate around the hole changed since (:data:`.far.RING_AGREE`).
-        quality = candidate_quality(far) * agreement
-        fused.take_missing(
-            fuse(far, candidate_weight(far, quality), quality, len(missing), level, self.opt.outlier_tol)
-        )
-
-    def _hypotheses(self, t: int, xs: np.ndarray, ys: np.ndarray, fused: Fused, level: float) -> None:
-        """Give the points propagation found nothing for the colour of a side's motion hypothesis where the
-        neighbouring frames clearly agree on it (:mod:`.hypotheses`; fast frames only), in place."""
-        missing = np.flatnonzero(~fused.found)
-        if not HYPOTHESES or len(missing) == 0:
-            return
-        assert self.pairs.scale is not None
-        chosen = choose(
-            t,
-            xs[missing],
-            ys[missing],
-            self.pairs.flow,
-            self.pairs.fit,
-            self.pairs.scale,
-            # (a fast frame's hypotheses do not refuse the fringes either)
-            self._source(t, fringes=self.route.fast_motion(t) is None),
-            level,
-            min(HYPOTHESIS_STEPS, self.opt.radius),
-        )
-        if chosen is None or len(chosen.index) == 0:
-            return
-        points = missing[chosen.index]
-        fused.values[points] = chosen.values
-        fused.found[points] = True
-        fused.align[points] = HYPOTHESIS_QUALITY
-        fused.rejected[points] = 0.0
-        fused.gap[points] = 0.0  # seen both ways in time, and agreeing
-        fused.nearest[points] = 1
-
     # ----------------------------------------------------------------------------- steady → output
     def result(self, t: int) -> tuple[np.ndarray, Confidence]:
-        """Frame t filled, and its confidence (see :attr:`PropagateBackend.last_confidence`)."""
+        """Frame t filled (steadied where unsure: :func:`.output.steadied`), and its confidence (see
+        :attr:`PropagateBackend.last_confidence`)."""
         part = self.route.fallback(t)
         prop = self.propagated(t)
         frame = self.pairs.frames[t]
         self._ahead(t)
         if len(prop.ys) == 0:
             return frame.rgb, (frame.hole.shape, prop.ys, prop.xs, np.zeros(0, np.float32))
-        values = part.values
-        # How unsure each pixel is: the fallback's share, and a propagated value's lack of confidence (fetched
-        # along unsure chains, it boils too); not the ring check's share: what the other frames do not show
-        # (an object crossing the hole) is not averaged along the background's flow.
-        unsure = (1.0 - part.share) * (1.0 - part.alpha)
-        fetched = (1.0 - part.share) * part.alpha * (1.0 - prop.confidence)
-        # On a fast walk the ring check's share is averaged too (STEADY_FAST_SHARE).
-        own_fill = None
-        if STEADY_FAST_SHARE is not None and STEADY_FAST_TEXTURE_PX is not None:
-            own_fill = STEADY_FAST_SHARE * part.share
-        points = np.flatnonzero(unsure + fetched + (0.0 if own_fill is None else own_fill) > 0.001)
         # The candidates' walks made the first step of each direction for every hole pixel already: the
         # steadying's walks of its points take it from there (the same values; then it is dropped).
         first_steps, prop.first_steps = prop.first_steps, None
-        if STEADY > 0 and len(points):
-            # Where the fill is not wholly and surely propagated it is averaged along the flow with the
-            # neighbours' own fills, so what is invented or fetched unsurely moves with the plate, not boiling.
-            values = values.copy()
-            along = Along(
-                self.route.filled,
-                self.pairs.available,
-                self._chain,
-                self.pairs.gain_between,
-                None
-                if not first_steps
-                else lambda walk: walk.replay(first_steps.get(walk.direction), points),
-            )
-            tolerances = Tolerances(
-                STEADY_PX,
-                STEADY_TEXTURE_PX,
-                fast_texture_px=STEADY_FAST_TEXTURE_PX,
-                fast_own_weight=STEADY_FAST_OWN,
-                fast_agree=STEADY_FAST_AGREE * frame.level,
-                mover_agree=STEADY_MOVER_AGREE * frame.level,
-                texture_per_motion=STEADY_TEXTURE_PER_MOTION,
-                fast_fallback_agree=np.inf
-                if STEADY_FAST_FALLBACK_AGREE is None
-                else STEADY_FAST_FALLBACK_AGREE * frame.level,
-            )
-            values[points] = steady(
-                t,
-                prop.xs[points],
-                prop.ys[points],
-                part.values[points],
-                unsure[points],
-                fetched[points],
-                along,
-                STEADY,
-                tolerances,
-                fast_spatial=None if own_fill is None else own_fill[points],
-                near_mover=self._near_mover(t, prop.ys[points], prop.xs[points]),
-            )
+        along = Along(self.route.filled, self.pairs.available, self._chain, self.pairs.gain_between)
+        assert self.pairs.scale is not None
+        values = steadied(
+            t, prop, part, frame.level, STEADY, along, first_steps, frame.movers, self.pairs.scale
+        )
         self.backend._count(prop, part.alpha, part.share, part.counted)
-        return self._output(t, values, part.confidence)
-
-    def _output(self, t: int, values: np.ndarray, confidence: np.ndarray) -> tuple[np.ndarray, Confidence]:
-        """Frame t with ``values`` in its hole, and its confidence (the hole pixels' ``confidence``)."""
-        frame, prop = self.pairs.frames[t], self.props[t]
-        out = frame.rgb.copy()
-        out[prop.ys, prop.xs] = values
-        return out, (frame.hole.shape, prop.ys, prop.xs, confidence)
+        out = written(frame.rgb, prop.ys, prop.xs, values)
+        return out, (frame.hole.shape, prop.ys, prop.xs, part.confidence)
 
     # -------------------------------------------------------------------------------------------- eviction
     def evict(self, next_output: int) -> None:
@@ -870,8 +493,7 @@ class _Run:
         self.keyframes.evict(((next_output - STEADY) // interval - 1) * interval)
         for key in [k for k in self.props if k < next_output - TEMPORAL - STEADY]:
             del self.props[key]
-        for key in [k for k in self.recovered if k < next_output - NEAR - self.opt.radius]:
-            del self.recovered[key]
+        self.propagation.forget(next_output - NEAR - self.opt.radius)
         self.route.evict(next_output - STEADY)
         if self.next_output is not None:
             self.next_output = next_output

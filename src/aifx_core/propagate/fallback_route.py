@@ -482,7 +482,7 @@ class FallbackRoute:
             frame, prop = self.pairs.frames[j], self.propagated(j)
             # Its hole is read where its fill is background: not where the ring check saw something the other
             # frames do not show (an object crossing the hole, water): that is not carried along the flow. A
-            # fast walk step that averages the ring check's share too reads all of it (engine.STEADY_FAST_SHARE).
+            # fast walk step that averages the ring check's share too reads all of it (output.STEADY_FAST_SHARE).
             whole = np.ones(len(prop.ys), np.float32)
             part.filled = Filled(
                 frame.source, frame.blocked, prop.ys, prop.xs, part.values, 1.0 - part.share, whole

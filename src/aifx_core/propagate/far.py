@@ -81,7 +81,7 @@ def ring_membrane(
 
 class RingMembrane:
     """A frame's :func:`ring_membrane` at its hole pixels (``ys``, ``xs``), made when first read: one frame's
-    recovered pixels, far reads and held reads (the engine's ``_held``) read the same membrane, one push-pull a
+    recovered pixels, far reads and held reads (``Propagation._held``) read the same membrane, one push-pull a
     frame instead of one each (~14 ms a call for nine squares at 1080p). The values are those
     :func:`ring_membrane` gives at any subset of the points."""
 
@@ -97,6 +97,15 @@ class RingMembrane:
         if self._values is None:
             self._values = ring_membrane(self.plate, self.ys, self.xs)
         return self._values[points]
+
+    def around(self, ys: np.ndarray, xs: np.ndarray, points: np.ndarray) -> np.ndarray:
+        """What the plate around the hole says the frame's ``points`` (indices into ``ys``, ``xs``: its hole
+        pixels first, as this membrane's, then its seam ring's) have: a hole point the membrane, a seam-ring
+        point (plate) its own value."""
+        out = self.plate[ys[points], xs[points]].astype(np.float32)
+        inside = np.flatnonzero(points < len(self))
+        out[inside] = self.at(points[inside])
+        return out
 
 
 def ring_agreement(

@@ -87,6 +87,40 @@ class FringeDistance:
         return out
 
 
+@dataclass(frozen=True)
+class BoxedMask:
+    """A full-resolution bool map (``shape``) held as the box around its True pixels (``box``, whose first pixel
+    is frame pixel (``y0``, ``x0``)): False outside it. A frame's hidden movers (:func:`hidden_movers`) lie within
+    ``SEEN_FROM_PX`` of its hole, so a frame holds a few hole-sized bytes for them instead of a full-resolution map
+    (2 MB at 1080p) for as long as it is held."""
+
+    box: np.ndarray
+    y0: int
+    x0: int
+    shape: tuple[int, int]
+
+    @classmethod
+    def of(cls, full: np.ndarray) -> BoxedMask:
+        rows = np.flatnonzero(full.any(axis=1))
+        if len(rows) == 0:
+            return cls(np.zeros((0, 0), bool), 0, 0, (int(full.shape[0]), int(full.shape[1])))
+        cols = np.flatnonzero(full[rows[0] : rows[-1] + 1].any(axis=0))
+        y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+        return cls(full[y0:y1, x0:x1].copy(), y0, x0, (int(full.shape[0]), int(full.shape[1])))
+
+    def region(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+        """The full map's ``[y0:y1, x0:x1]`` (within the frame), as a new array."""
+        out = np.zeros((y1 - y0, x1 - x0), bool)
+        height, width = self.box.shape
+        top, bottom = max(y0, self.y0), min(y1, self.y0 + height)
+        left, right = max(x0, self.x0), min(x1, self.x0 + width)
+        if top < bottom and left < right:
+            out[top - y0 : bottom - y0, left - x0 : right - x0] = self.box[
+                top - self.y0 : bottom - self.y0, left - self.x0 : right - self.x0
+            ]
+        return out
+
+
 def mover_fringe(movers: np.ndarray, hole: np.ndarray, scale: tuple[float, float]) -> np.ndarray | None:
     """The pixels within ``BAND_PX`` of ``hole`` and ``REACH_PX`` of ``movers`` that are neither (full-resolution
     (H, W) bool; ``scale``: working / full resolution, (sx, sy)), or None where there are none."""
@@ -119,7 +153,7 @@ def hidden_movers(movers: np.ndarray, hole: np.ndarray, scale: tuple[float, floa
     """The pixels nearer ``hole`` than ``SEEN_FROM_PX`` whose way straight out from it meets ``movers`` at that
     distance (full-resolution (H, W) bool; ``scale``: working / full resolution), or None where there are none:
     a mover as it goes on, unseen, up to the hole. Other frames read nothing there but for their points near
-    where their own movers go on into their holes (``engine``'s ``_own_hidden``).
+    where their own movers go on into their holes (:func:`near_hidden`).
 
     The detection is blind next to a hole (see the module's docstring): on tennis every 6th frame with a
     crossed square, 0 of the player's 555 pixels within 8 px of the hole were marked in frame 6, where his shin
@@ -191,7 +225,7 @@ def fringe_distance(movers: np.ndarray, fringe: np.ndarray, scale: tuple[float, 
 
 
 def own_mover_distance(
-    movers: np.ndarray | None,
+    movers: np.ndarray | BoxedMask | None,
     ys: np.ndarray,
     xs: np.ndarray,
     scale: tuple[float, float],
@@ -207,7 +241,7 @@ def own_mover_distance(
     height, width = movers.shape
     y0, y1 = max(int(ys.min()) - reach, 0), min(int(ys.max()) + reach + 1, height)
     x0, x1 = max(int(xs.min()) - reach, 0), min(int(xs.max()) + reach + 1, width)
-    crop = movers[y0:y1, x0:x1]
+    crop = movers.region(y0, y1, x0, x1) if isinstance(movers, BoxedMask) else movers[y0:y1, x0:x1]
     if not crop.any():
         return None
     distance = cv2.distanceTransform((~crop).astype(np.uint8), cv2.DIST_L2, 5)[ys - y0, xs - x0]
@@ -215,6 +249,36 @@ def own_mover_distance(
     if not near.any():
         return None
     return np.where(near, distance * _per_px(scale), np.inf).astype(np.float32)
+
+
+def own_reach(
+    movers: np.ndarray | None, ys: np.ndarray, xs: np.ndarray, scale: tuple[float, float], fast: bool
+) -> np.ndarray | None:
+    """Per point of a target (``ys``, ``xs``; ``movers``: its own), how far its own mover lies (working px) as the
+    sources' mover fringes are read (:meth:`.candidates.Source.touches`): within ``OWN_PX`` (a ``fast`` frame:
+    ``FAST_OWN_PX``), inf beyond (a fast frame: -inf, every fringe is read); None: inf for every point."""
+    own = own_mover_distance(movers, ys, xs, scale, FAST_OWN_PX if fast else OWN_PX)
+    if fast:
+        own = np.full(len(ys), -np.inf, np.float32) if own is None else np.where(own < np.inf, own, -np.inf)
+    return own
+
+
+def near_hidden(
+    hidden: BoxedMask | None, ys: np.ndarray, xs: np.ndarray, scale: tuple[float, float]
+) -> np.ndarray | None:
+    """Per point of a target, whether its own movers go on unseen into its hole (``hidden``, the target's
+    :func:`hidden_movers`) within ``OWN_PX`` of it (such a point reads the other frames' hidden movers: the mover
+    may stand in its hole now); None: for none."""
+    near = own_mover_distance(hidden, ys, xs, scale, OWN_PX)
+    return None if near is None else near < np.inf
+
+
+def near_own_mover(
+    movers: np.ndarray | None, ys: np.ndarray, xs: np.ndarray, scale: tuple[float, float]
+) -> np.ndarray | None:
+    """Per point of a target, whether one of its own ``movers`` lies within ``FAST_OWN_PX`` (None: for none)."""
+    own = own_mover_distance(movers, ys, xs, scale, FAST_OWN_PX)
+    return None if own is None else own < np.inf
 
 
 def _per_px(scale: tuple[float, float]) -> float:

@@ -12,13 +12,14 @@ read sees exactly what a one-thread run sees. A pair with a frame masked (nearly
 first read, its flows and fits are replaced by the neighbouring pairs' motion (:mod:`.bridge`), in the caller's
 thread, from pairs at most ``bridge.REACH`` away (so still from the frames alone).
 A pair across a cut (two shots in one sequence: a careless pull, an edit run whole) is told from the pair's
-own two frames (:func:`is_cut`): no chain crosses it and no frame is a source for a frame on its other side
-(:meth:`Pairs.linked`), so nothing of one shot is ever painted into the other.
-With ``AIFX_FLOW_PROCESS=1`` the flow worker hands the computation itself (:func:`pair_flow`, a pure function
-of the two frames' grey images, holes and thumbnails) to the helper process (:class:`aifx_core.workers.Helper`),
-where it runs beside this process's threads instead of taking turns with them for the GIL (same arrays in,
-same result out; off by default: on an idle machine the thread measured faster); ``AIFX_THREADS=1`` does all
-of it in the caller's thread.
+own two frames (:func:`.pair_flow.is_cut`): no chain crosses it and no frame is a source for a frame on its
+other side (:meth:`Pairs.linked`), so nothing of one shot is ever painted into the other.
+What a pair's flow is made of is :mod:`.pair_flow`'s (a pure function of the two frames' grey images, holes
+and thumbnails); this module streams, schedules and caches. With ``AIFX_FLOW_PROCESS=1`` the flow worker hands
+that computation to the helper process (:class:`aifx_core.workers.Helper`), where it runs beside this
+process's threads instead of taking turns with them for the GIL (same arrays in, same result out; off by
+default: on an idle machine the thread measured faster); ``AIFX_THREADS=1`` does all of it in the caller's
+thread.
 """
 
 from __future__ import annotations
@@ -32,32 +33,26 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
-from ..flow import (
-    DISFlow,
-    FlowEstimator,
-    complete_flows,
-    complete_flows_scored,
-    flow_gray,
-    holes,
-    moving_objects,
-    warp,
-    working_size,
-)
-from ..flow.completion import PAIR_STEP
-from ..flow.holes import shared_distance
-from ..flow.motion import smoothed_grey
-from ..flow.ops import median_within
+from ..flow import FlowEstimator, flow_gray, holes, working_size
 from ..inpaint.base import FramePacket, Span
-from ..workers import HelperUnavailable, Prefetch, helper, helper_wanted, module_settings, overlap
+from ..workers import HelperUnavailable, Prefetch, helper, helper_wanted, overlap
 from .bridge import REACH as BRIDGE_REACH
 from .bridge import blind as blind_frame
 from .bridge import bridge as bridged_flows
-from .chain import BoxedFit, Footprint, box_fit, footprint
+from .chain import BoxedFit, Footprint, footprint
 from .hypotheses import fast
-from .mover_fringe import FringeDistance, fringe_distance, hidden_movers, mover_fringe
+from .mover_fringe import BoxedMask, FringeDistance, fringe_distance, hidden_movers, mover_fringe
 from .options import PropagateOptions
+from .pair_flow import (
+    FlowInput,
+    PairFlow,
+    complete_pair,
+    estimate_pair,
+    estimator_spec,
+    in_helper,
+    same_in_helper,
+)
 
-_UNIT = np.ones(3, np.float32)
 #: What a released frame's packet holds instead of its RGB (see :meth:`_Frame.release`).
 _RELEASED = np.zeros((0, 0, 3), np.float32)
 #: ... and instead of its hole and ``invalid`` map, once nothing reads them (see :meth:`_Frame.drop_hole`).
@@ -68,10 +63,6 @@ _DROPPED_HOLE = np.zeros((0, 0), bool)
 #: from such values it would overflow to inf and NaN. No real scene-linear plate comes near it, so ordinary
 #: plates are read exactly as they are; pixels outside the hole are never the engine's to write.
 LARGEST = np.float32(2.0**40)
-#: The flow side's scored completion and mover detection; module-level so another (or none) can be put in:
-#: None means fit 0 everywhere and no movers.
-_complete_flows_scored: Callable[..., tuple[np.ndarray, ...]] | None = complete_flows_scored
-_moving_objects: Callable[..., np.ndarray] | None = moving_objects
 #: Packets read (and their flows started in the flow worker) beyond the furthest frame the engine asked for, so
 #: the flows of the coming pairs are ready when the chains reach them (memory: this many packets more).
 LOOKAHEAD = 2
@@ -121,8 +112,9 @@ class _Frame:
     #: footprint: not read as a source but by the points near where a frame's own movers go on into its hole.
     #: None: none.
     hidden: Footprint | None = None
-    #: The same as pixels (for a frame's own points: are they near where its movers go on into its hole?).
-    hidden_pixels: np.ndarray | None = None
+    #: The same as pixels, in their box (for a frame's own points: are they near where its movers go on into its
+    #: hole?).
+    hidden_pixels: BoxedMask | None = None
     #: Shot position (for the error when a released plate is read).
     position: int = -1
     #: False once the flows of both its pairs are made and what only they read is dropped.
@@ -224,21 +216,6 @@ class _Frame:
 HIDDEN_MOVERS = True
 
 
-@dataclass
-class _PairFlow:
-    """What the flow worker makes of one frame pair (see :meth:`Pairs._pair_flow`)."""
-
-    forward: np.ndarray
-    backward: np.ndarray
-    #: The completion's fit maps (forward, backward) as boxes (:class:`.chain.BoxedFit`), None when not estimated.
-    fits: tuple[BoxedFit, BoxedFit] | None
-    #: Movers by shot position (frame pair+1, and frame 0 with the first pair).
-    movers: dict[int, np.ndarray]
-    gain: np.ndarray
-    #: The two frames are of two shots (:func:`is_cut`): nothing may cross the pair.
-    cut: bool = False
-
-
 class Pairs:
     """The frames one engine call reads and the flows between neighbours, in bounded caches keyed by position
     in the shot (:meth:`evict` forgets what no later output needs)."""
@@ -265,14 +242,14 @@ class Pairs:
         #: pair i: per-channel gain that brings frame i+1's values to frame i's exposure (1 when unmatched).
         self.gains: dict[int, np.ndarray] = {}
         #: Pairs whose flows the flow worker is computing (or has computed) and this thread has not taken yet.
-        self.pending: dict[int, Future[_PairFlow]] = {}
+        self.pending: dict[int, Future[PairFlow]] = {}
         #: Most pairs' flows held at once.
         self.max_flows = 0
         #: Pairs taken over (from the first held on).
         self.made: set[int] = set()
         #: Pairs across a blind frame whose flows and fits were replaced by their bridge (:mod:`.bridge`).
         self.bridged: set[int] = set()
-        #: Pairs taken over that lie across a cut (:func:`is_cut`), kept as long as their frames are.
+        #: Pairs taken over that lie across a cut (:func:`.pair_flow.is_cut`), kept as long as their frames are.
         self.cuts: set[int] = set()
         #: Pairs before this are forgotten (:meth:`forget_flows`): asking for one is a ContextError.
         self.flows_from = 0
@@ -286,7 +263,7 @@ class Pairs:
         self._threaded = overlap()
         #: Where the flow worker sends its pairs (a process of its own, free of this one's GIL), or None.
         self._helper = helper() if self._threaded and helper_wanted() else None
-        if self._helper is not None and _estimator_spec(estimator) is not None:
+        if self._helper is not None and estimator_spec(estimator) is not None:
             self._helper.start()  # (its imports overlap with reading the first frames)
         #: The furthest position the engine asked for (:meth:`available`); reading runs ahead of it.
         self.demanded = -1
@@ -529,7 +506,7 @@ class Pairs:
         for pair in sorted(p for p in self.pending if p <= last):
             self._take_flow(pair)
 
-    def _keep(self, pair: int, done: _PairFlow) -> None:
+    def _keep(self, pair: int, done: PairFlow) -> None:
         self.flows[pair] = (done.forward, done.backward)
         self.fits[pair] = done.fits
         for index, movers in done.movers.items():
@@ -539,7 +516,7 @@ class Pairs:
             # is that drag as often as a mover, and is not carried on; the flow its movers were found on)
             slow = not fast(done.backward if index == pair + 1 else done.forward)
             hidden = hidden_movers(movers, target.hole, self.scale) if HIDDEN_MOVERS and slow else None
-            target.hidden_pixels = hidden
+            target.hidden_pixels = None if hidden is None else BoxedMask.of(hidden)
             target.hidden = None if hidden is None else footprint(hidden)
             fringe = mover_fringe(movers, target.hole, self.scale)
             target.fringe = None if fringe is None else footprint(fringe)
@@ -575,7 +552,7 @@ class Pairs:
         a: _Frame,
         b: _Frame,
         estimated: Future[tuple[np.ndarray, np.ndarray]] | None = None,
-    ) -> _PairFlow:
+    ) -> PairFlow:
         """Pair ``pair``'s flows both ways, their fits, the movers they show and the exposure gain: from the
         two frames alone (it runs in the flow worker, so it changes no state of the run). ``estimated``: the
         pair's DIS flows being made in the DIS thread (:func:`estimate_pair`), else they are made here. In the
@@ -585,22 +562,15 @@ class Pairs:
         args = (self.size, self.opt.exposure_match, pair, _flow_input(a), _flow_input(b))
         if estimated is not None:
             return complete_pair(*args, estimated.result())
-        spec = _estimator_spec(self.estimator)
-        if (
-            self._helper is not None
-            and spec is not None
-            and _complete_flows_scored is complete_flows_scored
-            and _moving_objects is moving_objects
-        ):
+        spec = estimator_spec(self.estimator)
+        if self._helper is not None and spec is not None and same_in_helper():
             try:
-                return self._helper.call(
-                    __name__, "_pair_flow_by_spec", spec, *args, settings=module_settings(_SETTINGS)
-                )
+                return in_helper(self._helper, spec, *args)
             except HelperUnavailable:
                 self._helper = None  # (for the rest of this run: compute here)
         return complete_pair(*args, self._estimate(args[3], args[4]))
 
-    def _estimate(self, a: _FlowInput, b: _FlowInput) -> tuple[np.ndarray, np.ndarray]:
+    def _estimate(self, a: FlowInput, b: FlowInput) -> tuple[np.ndarray, np.ndarray]:
         """:func:`estimate_pair` with this run's estimator, one call at a time (see ``_estimator_lock``)."""
         with self._estimator_lock:
             return estimate_pair(self.estimator, a, b)
@@ -663,268 +633,7 @@ class Pairs:
         self.cuts -= {k for k in self.cuts if k < low - 1}
 
 
-# -- a pair's flow, from the two frames alone ------------------------------------------------------------------
-
-#: Modules whose settings the helper process copies before each pair (a caller may have changed them).
-_SETTINGS = (
-    "aifx_core.flow.completion",
-    "aifx_core.flow.ring_layers",
-    "aifx_core.flow.motion",
-    "aifx_core.flow.estimator",
-    "aifx_core.flow.fill",
-    "aifx_core.flow.ops",
-    __name__,
-)
-
-
-@dataclass
-class _FlowInput:
-    """What a pair's flow needs of one frame (arrays only: it may cross to the helper process)."""
-
-    gray: np.ndarray
-    small_hole: np.ndarray
-    #: The full-resolution hole (movers are never inside it).
-    hole: np.ndarray
-    thumb: np.ndarray
-    thumb_hole: np.ndarray
-
-
-def _flow_input(frame: _Frame) -> _FlowInput:
+def _flow_input(frame: _Frame) -> FlowInput:
     if not frame.flow_input_held:
         raise ContextError(f"position {frame.position}: a pair's flow was asked for after both were made")
-    return _FlowInput(frame.gray, frame.small_hole, frame.hole, frame.thumb, frame.thumb_hole)
-
-
-def _estimator_spec(estimator: FlowEstimator) -> tuple | None:
-    """How the helper process builds the same estimator (DIS: its settings), None for any other: a Python
-    caller's own estimator runs in the flow worker's thread."""
-    if type(estimator) is not DISFlow:
-        return None
-    # (the slow pairs' settings as this estimator holds them: the helper's cached estimators are keyed by them)
-    return ("dis", estimator.preset, estimator.prealign, estimator.prealign_px, estimator.slow)
-
-
-#: The helper process's estimators by spec (kept between pairs: DIS's feature cache is keyed by content).
-_ESTIMATORS: dict[tuple, FlowEstimator] = {}
-
-
-def _pair_flow_by_spec(
-    spec: tuple, size: tuple[int, int], exposure_match: bool, pair: int, a: _FlowInput, b: _FlowInput
-) -> _PairFlow:
-    """:func:`pair_flow` with the estimator :func:`_estimator_spec` describes (in the helper process)."""
-    return pair_flow(_estimator_from_spec(spec), size, exposure_match, pair, a, b)
-
-
-def _estimator_from_spec(spec: tuple) -> FlowEstimator:
-    """The estimator :func:`_estimator_spec` describes, made once per spec (in the helper process)."""
-    estimator = _ESTIMATORS.get(spec)
-    if estimator is None:
-        _, preset, prealign, prealign_px, slow = spec
-        # (the module's SLOW_SETTINGS are copied from the caller's before each pair: the same ``slow``)
-        estimator = DISFlow(preset, prealign=prealign, prealign_px=prealign_px, slow=slow is not None)
-        _ESTIMATORS[spec] = estimator
-    return estimator
-
-
-def pair_flow(
-    estimator: FlowEstimator,
-    size: tuple[int, int],
-    exposure_match: bool,
-    pair: int,
-    a: _FlowInput,
-    b: _FlowInput,
-) -> _PairFlow:
-    """Pair ``pair``'s flows both ways (frame ``size`` at full resolution), completed in the holes, their
-    fits, the movers they show and the exposure gain: a pure function of its arguments
-    (:func:`estimate_pair`, then :func:`complete_pair`)."""
-    return complete_pair(size, exposure_match, pair, a, b, estimate_pair(estimator, a, b))
-
-
-def estimate_pair(estimator: FlowEstimator, a: _FlowInput, b: _FlowInput) -> tuple[np.ndarray, np.ndarray]:
-    """The pair's flows as estimated, A→B and B→A (before completion)."""
-    return estimator.estimate(a.gray, b.gray), estimator.estimate(b.gray, a.gray)
-
-
-def complete_pair(
-    size: tuple[int, int],
-    exposure_match: bool,
-    pair: int,
-    a: _FlowInput,
-    b: _FlowInput,
-    estimated: tuple[np.ndarray, np.ndarray],
-) -> _PairFlow:
-    """:func:`pair_flow` given the flows :func:`estimate_pair` made: completed in the holes, their fits, the
-    movers they show and the exposure gain."""
-    union = a.small_hole | b.small_hole
-    forward, backward = estimated
-    if is_cut(a, b, forward):
-        # Nothing crosses the pair (:meth:`Pairs.linked`); its flows are still read where a frame's own motion
-        # is asked for (is the frame fast?): none. Its movers are what its flows show, as for any pair: the
-        # frame after the cut may have no other pair ending at it.
-        shown = _detect_movers(size, pair, (a, b), forward, backward, union) if _moving_objects else {}
-        still = np.zeros_like(forward)
-        return _PairFlow(still, still.copy(), None, shown, _UNIT, cut=True)
-    fits: tuple[BoxedFit, BoxedFit] | None = None
-    # The flow side's own completion hands on the frame layers it fitted; mover detection reuses them.
-    layers: list[list[np.ndarray]] = []
-    # The union's distance transform, made once for the completion and both mover detections (own functions).
-    distance = shared_distance(union) if union.any() else None
-    # The two grey images as the mover masks compare them, blurred once for the (up to four) masks of the pair
-    # (the completion's own masks, and the movers': none without either).
-    completes = union.any() and _complete_flows_scored is complete_flows_scored
-    smoothed = (
-        (smoothed_grey(a.gray), smoothed_grey(b.gray)) if completes or _moving_objects is not None else None
-    )
-    if union.any():
-        if _complete_flows_scored is not None:
-            own = (
-                {"layers_out": layers, "distance": distance, "smoothed": smoothed, "step": PAIR_STEP}
-                if _complete_flows_scored is complete_flows_scored
-                else {}
-            )
-            forward, backward, fit_f, fit_b = _complete_flows_scored(
-                [forward, backward],
-                union,
-                images=(a.gray, b.gray),
-                holes=(a.small_hole, b.small_hole),
-                **own,
-            )
-            fits = (box_fit(fit_f), box_fit(fit_b))  # (held as boxes: they are 0 away from the holes)
-        else:
-            forward, backward = complete_flows([forward, backward], union)
-    movers: dict[int, np.ndarray] = {}
-    if _moving_objects is not None:
-        known = (layers[0], layers[1]) if len(layers) == 2 else None
-        movers = _detect_movers(size, pair, (a, b), forward, backward, union, known, distance, smoothed)
-    gain = _exposure_gain(a, b, forward) if exposure_match else _UNIT
-    return _PairFlow(forward, backward, fits, movers, gain)
-
-
-def _detect_movers(
-    size: tuple[int, int],
-    pair: int,
-    frames: tuple[_FlowInput, _FlowInput],
-    forward: np.ndarray,
-    backward: np.ndarray,
-    union: np.ndarray,
-    layers: tuple[list[np.ndarray], list[np.ndarray]] | None = None,
-    distance: np.ndarray | None = None,
-    smoothed: tuple[np.ndarray, np.ndarray] | None = None,
-) -> dict[int, np.ndarray]:
-    """Unmasked moving objects of frame pair+1 (and of frame 0 with the first pair), at full resolution, by
-    position.
-
-    Each frame's movers come from one pair only (the one that ends at it), so they do not depend on
-    how the shot is read. ``layers``: the forward and backward flows' background layers when the
-    completion fitted them already; ``distance``: the union's :func:`.motion.hole_distance`, when made;
-    ``smoothed``: the two frames' grey images through :func:`.motion.smoothed_grey` (A, B), when made.
-    """
-    assert _moving_objects is not None
-    height, width = size
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
-    a, b = frames
-    found: dict[int, np.ndarray] = {}
-    blurred = (None, None) if smoothed is None else (smoothed[::-1], smoothed)
-    wanted = [
-        (pair + 1, b, backward, forward, (b.gray, a.gray), layers and (layers[1], layers[0]), blurred[0])
-    ]
-    if pair == 0:
-        wanted.append((0, a, forward, backward, (a.gray, b.gray), layers, blurred[1]))
-    for index, frame, ahead, back, images, known, smooth in wanted:
-        own: dict[str, object] = {}
-        if _moving_objects is moving_objects:
-            own = {"distance": distance} if distance is not None else {}
-            if known:
-                own["layers"] = known
-            if smooth is not None:
-                own["smoothed"] = smooth
-        small = np.asarray(_moving_objects(ahead, back, union, side="a", images=images, **own), bool)
-        if not small.any():
-            continue
-        full = cv2.resize(small.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST)
-        found[index] = (cv2.dilate(full, kernel) > 0) & ~frame.hole
-    return found
-
-
-#: A pair is a cut when frame B, warped onto frame A, correlates with A less than these (log luminance of the
-#: thumbnails, over what both show): under CUT_DENSE by the pair's own flow, and under CUT_COARSE by that flow
-#: smoothed over an eighth of the frame (DIS, free at every pixel, makes two unrelated textures look alike;
-#: no smooth motion does). Every pair of the benchmark's clips (tennis, schoolgirls, the 1080p parallax, the
-#: Cycles whips, crosser, dollyball, nonrigid water and foliage) gave at least 0.958 and 0.698 (crosser's
-#: walker and car, which the smoothed flow does not follow); a cut from tennis to schoolgirls 0.39 and 0.17,
-#: two unrelated noise textures 0.51 and 0.28. Taking a pair for a cut only makes its frames fall back to
-#: their spatial fill; missing one pastes another shot into the hole.
-CUT_DENSE = 0.9
-CUT_COARSE = 0.5
-#: ... and only when at least this share of the thumbnail, and this many pixels, are seen by both (a frame
-#: nearly all hole says nothing).
-CUT_MIN_SHARE = 0.2
-CUT_MIN_PIXELS = 256
-
-
-def _thumb_flow(a: _FlowInput, forward: np.ndarray) -> np.ndarray:
-    """The pair's forward flow at the thumbnails' size (in thumbnail pixels)."""
-    height, width = a.thumb.shape[:2]
-    flow: np.ndarray = cv2.resize(forward, (width, height), interpolation=cv2.INTER_AREA)
-    flow[..., 0] *= width / forward.shape[1]
-    flow[..., 1] *= height / forward.shape[0]
-    return flow
-
-
-def _correlation_onto_a(a: _FlowInput, b: _FlowInput, flow: np.ndarray) -> float | None:
-    """How frame B's thumbnail, warped onto A's by ``flow`` (thumbnail px), correlates with A's (log
-    luminance, over the pixels both show); None where too few are shown, or one side is flat."""
-    warped = warp(b.thumb, flow, border=cv2.BORDER_CONSTANT)
-    known = warp((~b.thumb_hole).astype(np.float32), flow, border=cv2.BORDER_CONSTANT) >= 1.0
-    both = known & ~a.thumb_hole
-    if int(both.sum()) < max(CUT_MIN_PIXELS, CUT_MIN_SHARE * both.size):
-        return None
-    here = np.log1p(np.maximum(a.thumb.mean(axis=-1)[both], 0.0, dtype=np.float64))
-    there = np.log1p(np.maximum(warped.mean(axis=-1)[both], 0.0, dtype=np.float64))
-    here -= here.mean()
-    there -= there.mean()
-    # (element-wise sums, not np.dot: a BLAS call wakes OpenBLAS, whose spinning workers cost ~40 CPU ms a
-    # frame on an idle machine: tests/test_style.py)
-    scale = float(np.sqrt(float((here * here).sum()) * float((there * there).sum())))
-    if not np.isfinite(scale) or scale <= 1e-12:
-        return None  # a flat frame (black leader, a fade's end) correlates with nothing: no evidence
-    return float((here * there).sum()) / scale
-
-
-def is_cut(a: _FlowInput, b: _FlowInput, forward: np.ndarray) -> bool:
-    """Whether frames A and B are of two shots: B, warped onto A by the flow estimated between them and by
-    that flow smoothed, does not look like A (see :data:`CUT_DENSE`). Log luminance makes the test blind to
-    exposure and grade; a pair it cannot judge (too little seen, a flat frame) is no cut."""
-    flow = _thumb_flow(a, forward)
-    dense = _correlation_onto_a(a, b, flow)
-    if dense is None or dense >= CUT_DENSE:
-        return False
-    coarse = _correlation_onto_a(a, b, cv2.GaussianBlur(flow, (0, 0), max(flow.shape[:2]) / 8))
-    return coarse is not None and coarse < CUT_COARSE
-
-
-def _exposure_gain(a: _FlowInput, b: _FlowInput, forward: np.ndarray) -> np.ndarray:
-    """Per-channel gain g with ``b·g ≈ a`` over the background both frames see (robust median of log
-    ratios on thumbnails). Exposure flicker and auto gain are multiplicative, so this is HDR-safe."""
-    flow = _thumb_flow(a, forward)
-    warped = warp(b.thumb, flow, border=cv2.BORDER_CONSTANT)
-    warped_hole = warp(b.thumb_hole.astype(np.float32), flow, border=cv2.BORDER_CONSTANT) > 0
-    level = max(float(np.median(np.abs(a.thumb))), 1e-6)
-    valid = ~a.thumb_hole & ~warped_hole
-    gain = np.ones(3, np.float32)
-    for c in range(3):
-        ok = valid & (a.thumb[..., c] > 0.02 * level) & (warped[..., c] > 0.02 * level)
-        if ok.sum() >= 64:
-            # A plate may hold values near float32's limit (±3.4e38, a bad grade): their ratios overflow
-            # (inf, inf/inf: nan, tiny/huge: 0) and say nothing of exposure; only finite positive ones count.
-            with np.errstate(over="ignore", invalid="ignore"):
-                ratio = a.thumb[..., c][ok] / warped[..., c][ok]
-            ratio = ratio[np.isfinite(ratio) & (ratio > 0)]
-            if len(ratio) < 64:
-                continue
-            logs = np.log(ratio)
-            if median_within(logs, 0.004):  # (the usual case: no gain, and no median found for it)
-                continue
-            log_ratio = float(np.median(logs))
-            gain[c] = np.exp(np.clip(log_ratio, -0.7, 0.7)) if abs(log_ratio) > 0.004 else 1.0
-    return gain
+    return FlowInput(frame.gray, frame.small_hole, frame.hole, frame.thumb, frame.thumb_hole)
