@@ -194,7 +194,7 @@ def moving_mask(
     whatever its flow says. DIS's flow is often wrong where a pixel's match is hard to see: in a band along the
     frame's border (tennis at 216x120 panning 5.5 px a frame: 1 px at the left edge) and on plain or repetitive
     ground. So a region counts only where at least :data:`EVIDENCE_SHARE` of its samples (and
-    :data:`EVIDENCE_SAMPLES`) are not explained, and within :data:`BORDER_BAND` of the frame's border the
+    :data:`EVIDENCE_SAMPLES`) are not explained, or within :data:`EVIDENCE_REACH_PX` of a region that does, and within :data:`BORDER_BAND` of the frame's border the
     explained samples are left out of every region. Elsewhere a region is kept whole: a plain mover (a car's
     side, a shirt) moving less than its own size is explained inside and shows only along its outline.
     """
@@ -260,7 +260,15 @@ def moving_mask(
     if explained_at is not None:
         # A region counts only with evidence of its own: samples the background's motion does not explain.
         shown = np.bincount(labels[(candidate > 0) & ~explained_at], minlength=count)
-        keep &= shown >= np.maximum(EVIDENCE_SAMPLES, EVIDENCE_SHARE * area)
+        evident = keep & (shown >= np.maximum(EVIDENCE_SAMPLES, EVIDENCE_SHARE * area))
+        if evident.any() and (keep & ~evident).any():
+            # (a region within reach of one with evidence is taken for a part of the same mover: a planted foot
+            # the background's motion explains, beside the rest of the player)
+            reach = max(1, round(EVIDENCE_REACH_PX / step))
+            kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
+            around = cv2.dilate(evident[labels].astype(np.uint8), kernel) > 0
+            evident |= keep & (np.bincount(labels[around], minlength=count) > 0)
+        keep = evident
         if not keep.any():
             return np.zeros((height, width), bool)
     small = keep[labels].astype(np.uint8)
@@ -324,6 +332,9 @@ def _mismatch(
 EVIDENCE_SAMPLES = 4
 #: ... and this share of them are not explained by the background's motion (:func:`moving_mask`'s ``explained``).
 EVIDENCE_SHARE = 0.1
+#: ... unless it lies within this many working pixels of a region that has (a part of the same mover: tennis
+#: step6, frame 6, the player's planted foot beside the square, explained, 10-16 px from the rest of him).
+EVIDENCE_REACH_PX = 16.0
 #: Working pixels along the frame's border where DIS's flow is no evidence of motion (tennis at 216x120
 #: panning 5.5 px a frame: 1 px at the left edge, 6-16 px wide): a sample there the background explains is not
 #: marked, whatever region it belongs to.
