@@ -165,6 +165,7 @@ def moving_mask(
     images: tuple[np.ndarray, np.ndarray] | None = None,
     mismatch_level: float = 4.0,
     smoothed: tuple[np.ndarray, np.ndarray] | None = None,
+    explained: bool = False,
 ) -> np.ndarray:
     """Where ``flow`` (one direction) moves against all background ``layers``, outside ``hole``.
 
@@ -186,6 +187,16 @@ def moving_mask(
     such regions count whatever their flow: a parallax layer is one whose own motion explains the image
     (less than 20 % of it mismatched). ``smoothed``: ``images`` through :func:`smoothed_grey`, when the
     caller has them (a frame pair's three mover masks read the same two; a blur each costs a pass).
+
+    ``explained`` (with ``images``; :func:`moving_objects` sets it): a coarse sample where B, sampled along the
+    background's own motion, matches A (within :data:`EXPLAINED_GREY` grey levels, or :data:`EXPLAINED_LEVEL`
+    times the frame's typical difference; not where that lands by B's hole) gives no evidence of motion,
+    whatever its flow says. DIS's flow is often wrong where a pixel's match is hard to see: in a band along the
+    frame's border (tennis at 216x120 panning 5.5 px a frame: 1 px at the left edge) and on plain or repetitive
+    ground. So a region counts only where at least :data:`EVIDENCE_SHARE` of its samples (and
+    :data:`EVIDENCE_SAMPLES`) are not explained, or within :data:`EVIDENCE_REACH_PX` of a region that does, and within :data:`BORDER_BAND` of the frame's border the
+    explained samples are left out of every region. Elsewhere a region is kept whole: a plain mover (a car's
+    side, a shirt) moving less than its own size is explained inside and shows only along its outline.
     """
     height, width = hole.shape
     if not layers:
@@ -211,10 +222,14 @@ def moving_mask(
     look = (distance[::step, ::step] > near_hole) & lands
     candidate = look & ~(best <= limit * limit)  # (NaN flow disagrees too)
     mismatch = None
+    explained_at = None
     if images is not None:
         pair = smoothed if smoothed is not None else (smoothed_grey(images[0]), smoothed_grey(images[1]))
-        mismatch = _mismatch(pair, sub, xs, ys, distance, near_hole, mismatch_level, step) & look
+        mismatch, typical = _mismatch(pair, sub, xs, ys, distance, near_hole, mismatch_level, step)
+        mismatch &= look
         candidate |= mismatch
+        if explained:
+            explained_at = _background_explains(pair, tx, ty, step, typical, distance, near_hole)
     candidate = cv2.morphologyEx(candidate.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     count, labels, stats, _ = cv2.connectedComponentsWithStats(candidate, connectivity=8)
     area = stats[:, cv2.CC_STAT_AREA].astype(np.float64)
@@ -242,7 +257,33 @@ def moving_mask(
     keep = big & ~parallax
     if not keep.any():
         return np.zeros((height, width), bool)
+    if explained_at is not None:
+        # A region counts only with evidence of its own: samples the background's motion does not explain.
+        shown = np.bincount(labels[(candidate > 0) & ~explained_at], minlength=count)
+        evident = keep & (shown >= np.maximum(EVIDENCE_SAMPLES, EVIDENCE_SHARE * area))
+        if evident.any() and (keep & ~evident).any():
+            # (a region within reach of one with evidence is taken for a part of the same mover: a planted foot
+            # the background's motion explains, beside the rest of the player)
+            reach = max(1, round(EVIDENCE_REACH_PX / step))
+            kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
+            around = cv2.dilate(evident[labels].astype(np.uint8), kernel) > 0
+            evident |= keep & (np.bincount(labels[around], minlength=count) > 0)
+        keep = evident
+        if not keep.any():
+            return np.zeros((height, width), bool)
     small = keep[labels].astype(np.uint8)
+    if explained_at is not None:
+        # In the border band the flow is no evidence: what the background explains there is left out (and
+        # what is left of a region, opened again).
+        band = (
+            (xs < BORDER_BAND)
+            | (ys < BORDER_BAND)
+            | (xs > width - 1 - BORDER_BAND)
+            | (ys > height - 1 - BORDER_BAND)
+        )
+        if (small.astype(bool) & explained_at & band).any():
+            small &= ~(explained_at & band)
+            small = cv2.morphologyEx(small, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     mask = cv2.resize(small, (width, height), interpolation=cv2.INTER_NEAREST)
     size = 2 * (grow + step // 2) + 1
     mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))) > 0
@@ -264,8 +305,9 @@ def _mismatch(
     near_hole: float,
     level: float,
     step: int,
-) -> np.ndarray:
-    """On the coarse grid (``xs``, ``ys``, with ``flow`` sampled there): where B along the flow is far from A.
+) -> tuple[np.ndarray, float]:
+    """On the coarse grid (``xs``, ``ys``, with ``flow`` sampled there): where B along the flow is far from A,
+    and the frame's typical difference (at least 12 / ``level``).
 
     ``smoothed``: A and B through :func:`smoothed_grey`; targets near a hole compare with its smooth pre-fill
     and are left out.
@@ -283,7 +325,48 @@ def _mismatch(
         typical = median_at_least(difference[clear], floor)
     else:
         typical = float(np.median(difference[clear]))
-    return (difference > max(12.0, level * typical)) & clear
+    return (difference > max(12.0, level * typical)) & clear, typical
+
+
+#: A region of disagreeing flow counts as a mover only where at least this many of its coarse samples ...
+EVIDENCE_SAMPLES = 4
+#: ... and this share of them are not explained by the background's motion (:func:`moving_mask`'s ``explained``).
+EVIDENCE_SHARE = 0.1
+#: ... unless it lies within this many working pixels of a region that has (a part of the same mover: tennis
+#: step6, frame 6, the player's planted foot beside the square, explained, 10-16 px from the rest of him).
+EVIDENCE_REACH_PX = 16.0
+#: Working pixels along the frame's border where DIS's flow is no evidence of motion (tennis at 216x120
+#: panning 5.5 px a frame: 1 px at the left edge, 6-16 px wide): a sample there the background explains is not
+#: marked, whatever region it belongs to.
+BORDER_BAND = 12.0
+
+#: A coarse sample is explained by the background's motion (:func:`moving_mask`'s ``explained``) where B along
+#: that motion is within this many grey levels of A (smoothed) ...
+EXPLAINED_GREY = 4.0
+#: ... or within this many times the frame's typical difference along the flow (grain, codecs, flicker; that
+#: is at least 3 grey levels, so clean footage is explained within 4.5).
+EXPLAINED_LEVEL = 1.5
+
+
+def _background_explains(
+    smoothed: tuple[np.ndarray, np.ndarray],
+    tx: np.ndarray,
+    ty: np.ndarray,
+    step: int,
+    typical: float,
+    distance: np.ndarray,
+    near_hole: float,
+) -> np.ndarray:
+    """On the coarse grid: where B, sampled at the background's targets (``tx``, ``ty``), matches A.
+
+    A target in or near B's hole (within ``near_hole`` + 2 of it, by the pair's hole ``distance``) shows the
+    smooth pre-fill, which matches anything plain: it explains nothing.
+    """
+    a, b = smoothed
+    tx, ty = tx.astype(np.float32), ty.astype(np.float32)
+    seen = cv2.remap(b, tx, ty, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    clear = cv2.remap(distance, tx, ty, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE) > near_hole + 2
+    return (np.abs(a[::step, ::step] - seen) <= max(EXPLAINED_GREY, EXPLAINED_LEVEL * typical)) & clear
 
 
 def coarse_step(shape: tuple[int, ...]) -> int:
@@ -342,7 +425,16 @@ def moving_objects(
     ):
         if side in (name, "both"):
             found = background_layers(flow, usable, ransac_px=ransac_px) if fitted is None else fitted
-            out |= moving_mask(flow, hole, found, images=seen, distance=distance, smoothed=smooth, **options)  # type: ignore[arg-type]
+            out |= moving_mask(
+                flow,
+                hole,
+                found,
+                images=seen,
+                distance=distance,
+                smoothed=smooth,
+                explained=True,
+                **options,  # type: ignore[arg-type]
+            )
     return out
 
 
