@@ -533,8 +533,8 @@ def _spatial_values(
     if motion is None:
         if not (smoothed and SLOW_SMOOTH > 0):
             return spatial[ys, xs]
-        share = np.float32(SLOW_SMOOTH)
-        return (np.float32(1.0) - share) * spatial[ys, xs] + share * smooth[ys, xs]
+        membrane = np.float32(SLOW_SMOOTH)
+        return (np.float32(1.0) - membrane) * spatial[ys, xs] + membrane * smooth[ys, xs]
     along, ends = line_fill(image, ~mask, axis=1 if abs(motion[0]) >= abs(motion[1]) else 0, default=smooth)
     share = np.where(ends[ys, xs] <= FAST_ALONG_AGREE * level, np.float32(FAST_ALONG), np.float32(0.0))
     share = share[:, None]
