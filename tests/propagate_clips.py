@@ -2,7 +2,8 @@
 unmasked textured object crossing the holes (what breaks a naive propagation: chains through the crosser,
 and the crosser's pixels fetched as background).
 
-Used by tests/test_propagate*.py and by the engine's evaluation scripts; numpy/OpenCV only, seeded.
+Used by tests/test_propagate*.py and by the engine's evaluation scripts; numpy/OpenCV only (and the engine's
+packet type), seeded.
 """
 
 from __future__ import annotations
@@ -11,6 +12,16 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+
+from aifx_core.inpaint import FramePacket
+
+
+def holed_packets(frames: list[np.ndarray], holes: list[np.ndarray]) -> list[FramePacket]:
+    """The frames as a backend receives them: each hole blanked to black (a fill cannot peek at the truth)."""
+    return [
+        FramePacket(t, np.where(h[..., None], 0.0, f).astype(np.float32), h)
+        for t, (f, h) in enumerate(zip(frames, holes, strict=True))
+    ]
 
 
 def texture(

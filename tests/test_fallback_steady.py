@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from propagate_clips import hard_clip, texture
+from propagate_clips import hard_clip, holed_packets, texture
 
 from aifx_core.backends import create_backend
-from aifx_core.inpaint import BackendContext, FramePacket
+from aifx_core.inpaint import BackendContext
 from aifx_core.progress import Reporter
 from aifx_core.propagate import engine, pair_flow
 from aifx_core.propagate.chain import Chain
@@ -147,10 +147,7 @@ def test_sure_pixels_unreadable_neighbours_and_the_shot_end_keep_the_frames_own_
 
 
 def _packets(clip):
-    return [
-        FramePacket(t, np.where(h[..., None], 0.0, f).astype(np.float32), h)
-        for t, (f, h) in enumerate(zip(clip.frames, clip.holes, strict=True))
-    ]
+    return holed_packets(clip.frames, clip.holes)
 
 
 def test_the_engines_fallback_moves_with_the_plate_instead_of_boiling(monkeypatch) -> None:

@@ -6,11 +6,11 @@ frame's own flows)."""
 from __future__ import annotations
 
 import numpy as np
-from propagate_clips import hard_clip
+from propagate_clips import hard_clip, holed_packets
 
 from aifx_core.backends import create_backend
 from aifx_core.flow import complete_flows, line_fill
-from aifx_core.inpaint import BackendContext, FramePacket
+from aifx_core.inpaint import BackendContext
 from aifx_core.progress import Reporter
 from aifx_core.propagate import fallback_route, pair_flow
 
@@ -29,10 +29,7 @@ def _fill(clip, share: float, monkeypatch, window: int = 40, along: float = 0.0)
     monkeypatch.setattr(fallback_route, "FAST_SMOOTH", share)
     monkeypatch.setattr(fallback_route, "FAST_ALONG", along)
     monkeypatch.setattr(fallback_route, "SLOW_SMOOTH", 0.0)  # (tests/test_slow_smooth.py)
-    packets = [
-        FramePacket(t, np.where(h[..., None], 0.0, f).astype(np.float32), h)
-        for t, (f, h) in enumerate(zip(clip.frames, clip.holes, strict=True))
-    ]
+    packets = holed_packets(clip.frames, clip.holes)
     backend = create_backend(
         "propagate",
         BackendContext(colorspace="sRGB", options=dict(window=window, radius=3, keyframe_interval=4)),
@@ -130,10 +127,7 @@ def test_a_generative_spatial_backends_fill_is_left_as_it_is(monkeypatch) -> Non
 
     clip = hard_clip(n=6, pan=24.0, blur=True, crosser_speed=0.0, crosser_size=(1, 1))
     monkeypatch.setattr(pair_flow, "_complete_flows_scored", _unsure)
-    packets = [
-        FramePacket(t, np.where(h[..., None], 0.0, f).astype(np.float32), h)
-        for t, (f, h) in enumerate(zip(clip.frames, clip.holes, strict=True))
-    ]
+    packets = holed_packets(clip.frames, clip.holes)
     outputs = []
     for share in (0.0, 1.0 / 3.0):
         monkeypatch.setattr(fallback_route, "FAST_SMOOTH", share)

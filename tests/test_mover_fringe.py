@@ -11,9 +11,10 @@ from collections.abc import Callable
 
 import cv2
 import numpy as np
+from propagate_clips import holed_packets
 
 from aifx_core.backends import create_backend
-from aifx_core.inpaint import BackendContext, FramePacket
+from aifx_core.inpaint import BackendContext
 from aifx_core.progress import Reporter
 from aifx_core.propagate.mover_fringe import fringe_distance, hidden_movers, mover_fringe, own_mover_distance
 
@@ -125,10 +126,7 @@ def test_the_fringe_distance_is_the_nearest_movers_for_a_bilinear_read() -> None
 def _filled(frames: list[np.ndarray], holes: list[np.ndarray]) -> list[np.ndarray]:
     """The default backend's fill of the clip, every frame."""
     backend = create_backend("propagate", BackendContext(colorspace="sRGB"))
-    packets = [
-        FramePacket(t, np.where(h[..., None], 0.0, f).astype(np.float32), h)
-        for t, (f, h) in enumerate(zip(frames, holes, strict=True))
-    ]
+    packets = holed_packets(frames, holes)
     return [rgb for _, rgb in backend.fill(packets, Reporter())]
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from propagate_clips import hard_clip
+from propagate_clips import hard_clip, holed_packets
 
 from aifx_core.backends import create_backend
 from aifx_core.flow import sample_points
@@ -137,10 +137,7 @@ def test_low_confidence_patch_blends_with_a_soft_ramp_not_a_cut() -> None:
 
 
 def _hard_packets(clip):
-    return [
-        FramePacket(t, np.where(h[..., None], 0.0, f).astype(np.float32), h)
-        for t, (f, h) in enumerate(zip(clip.frames, clip.holes, strict=True))
-    ]
+    return holed_packets(clip.frames, clip.holes)
 
 
 def _flow_outliers(

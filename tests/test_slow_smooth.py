@@ -6,10 +6,10 @@ output is the same bits for any window size."""
 from __future__ import annotations
 
 import numpy as np
-from propagate_clips import HardClip
+from propagate_clips import HardClip, holed_packets
 
 from aifx_core.backends import create_backend
-from aifx_core.inpaint import BackendContext, FramePacket
+from aifx_core.inpaint import BackendContext
 from aifx_core.progress import Reporter
 from aifx_core.propagate import fallback_route
 
@@ -36,10 +36,7 @@ def _still_clip(n: int = 8, size: tuple[int, int] = (72, 120), seed: int = 5) ->
 
 def _fill(clip, share: float, monkeypatch, window: int = 40) -> list[np.ndarray]:  # noqa: ANN001
     monkeypatch.setattr(fallback_route, "SLOW_SMOOTH", share)
-    packets = [
-        FramePacket(t, np.where(h[..., None], 0.0, f).astype(np.float32), h)
-        for t, (f, h) in enumerate(zip(clip.frames, clip.holes, strict=True))
-    ]
+    packets = holed_packets(clip.frames, clip.holes)
     backend = create_backend(
         "propagate",
         BackendContext(colorspace="sRGB", options=dict(window=window, radius=3, keyframe_interval=4)),
