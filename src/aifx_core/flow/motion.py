@@ -176,8 +176,8 @@ def moving_mask(
     crossing the frame in general does not. The flow within ``near_hole`` working pixels of the hole is the
     pre-filled hole's smear, not an object, and is not looked at, nor is flow whose background motion leaves
     the frame (it has nothing to match). Regions are found on every ``step``-th pixel (by default a grid
-    about 240 samples wide: objects are far larger than that), and the mask is grown by ``grow`` pixels at full resolution (flow is blurred at an
-    object's edge) but never covers the hole itself. ``distance`` (to the hole) may be passed when the caller
+    about 240 samples wide: objects are far larger than that), and the mask is grown by ``grow`` pixels at
+    full resolution (flow is blurred at an object's edge) but never covers the hole itself. ``distance`` (to the hole) may be passed when the caller
     has it already.
 
     ``images`` (A and B as the uint8 grey images the flow was estimated on) adds what the flow alone cannot
@@ -194,8 +194,8 @@ def moving_mask(
     whatever its flow says. DIS's flow is often wrong where a pixel's match is hard to see: in a band along the
     frame's border (tennis at 216x120 panning 5.5 px a frame: 1 px at the left edge) and on plain or repetitive
     ground. So a region counts only where at least :data:`EVIDENCE_SHARE` of its samples (and
-    :data:`EVIDENCE_SAMPLES`) are not explained, or within :data:`EVIDENCE_REACH_PX` of a region that does, and within :data:`BORDER_BAND` of the frame's border the
-    explained samples are left out of every region. Elsewhere a region is kept whole: a plain mover (a car's
+    :data:`EVIDENCE_SAMPLES`) are not explained, or within :data:`EVIDENCE_REACH_PX` of a region that does;
+    and within :data:`BORDER_BAND` of the frame's border the explained samples are left out of every region. Elsewhere a region is kept whole: a plain mover (a car's
     side, a shirt) moving less than its own size is explained inside and shows only along its outline.
     """
     height, width = hole.shape
