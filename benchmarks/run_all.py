@@ -731,6 +731,15 @@ SPEED_NOTE = "\n".join(
         "nine squares EXR 8.8 / 9.1 / 8.8 and PNG 8.6 / 9.1 / 8.6 (169-180 CPU ms a frame), 1080p 3.3 / 3.3 / "
         "3.3. The page shows the third.",
         "",
+        "**Sixteenth pass** (2026-12-05 night, docs/method.md; no speed work: the engine's stages in modules of "
+        "their own, the mover detection's false marks along the frame's border and on ground the background's "
+        "motion explains left out, a slow frame's spatial fill half a smooth membrane: one push-pull of its crop "
+        "where the cut did not make one already, ~1-2 ms a frame at 432x240). The page's runs (main 77d3a9d), "
+        "whole speed parts alone on the idle machine, three in a row: moving blob 16.8 / 15.7 / 15.8 frames/s "
+        "(96-105 CPU ms a frame; an A/B of the blob alone against the commit before the membrane, two each, "
+        "alternated: 16.65 / 17.03 before, 16.97 / 16.32 after), nine squares EXR 8.4 / 8.6 / 8.8 and PNG 8.3 / "
+        "8.8 / 9.0, 1080p 3.2 / 3.2 / 3.3. The page shows the third.",
+        "",
         "**Two cores.** The encoders (OpenImageIO, OpenEXR), file I/O and most of OpenCV/NumPy release the GIL, "
         "so the fill overlaps its stages on threads (`aifx_core.workers`, 2026-12-03 evening): a writer thread "
         "composites, encodes, fsyncs and renames each frame (two in flight at most) while the engine makes the "
