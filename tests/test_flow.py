@@ -295,11 +295,16 @@ def test_mismatch_threshold_as_with_the_median(typical: float) -> None:
     ys, xs = float_grid(0, height, 0, width, step)
     flow = np.zeros((*xs.shape, 2), np.float32)
     distance = np.full((height, width), 1e6, np.float32)
-    got = _mismatch((a, b), flow, xs, ys, distance, 5.0, 4.0, step)
+    got, typical_found = _mismatch((a, b), flow, xs, ys, distance, 5.0, 4.0, step)
     difference = np.abs(a[::step, ::step] - b[::step, ::step])
-    expected = difference > max(12.0, 4.0 * float(np.median(difference)))
+    median = float(np.median(difference))
+    expected = difference > max(12.0, 4.0 * median)
     np.testing.assert_array_equal(got, expected)
     assert got[10:15, 10:20].all()
+    # ... and the frame's typical difference, at least 12 / 4 (what mover detection's explained samples read)
+    assert typical_found >= 3.0 - 1e-6
+    if median > 3.0:
+        assert typical_found == pytest.approx(median, rel=1e-6)
 
 
 def test_push_pull_fill_keeps_known_pixels_and_interpolates_smoothly() -> None:
