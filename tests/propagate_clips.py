@@ -3,7 +3,7 @@ unmasked textured object crossing the holes (what breaks a naive propagation: ch
 and the crosser's pixels fetched as background).
 
 Used by tests/test_propagate*.py and by the engine's evaluation scripts; numpy/OpenCV only (and the engine's
-packet type), seeded.
+packet type and backend, for the fill helpers), seeded.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from aifx_core.inpaint import FramePacket
+from aifx_core.backends import create_backend
+from aifx_core.inpaint import BackendContext, FramePacket
+from aifx_core.progress import Reporter
 
 
 def holed_packets(frames: list[np.ndarray], holes: list[np.ndarray]) -> list[FramePacket]:
@@ -22,6 +24,21 @@ def holed_packets(frames: list[np.ndarray], holes: list[np.ndarray]) -> list[Fra
         FramePacket(t, np.where(h[..., None], 0.0, f).astype(np.float32), h)
         for t, (f, h) in enumerate(zip(frames, holes, strict=True))
     ]
+
+
+def small_engine_fill(clip: HardClip, window: int = 40) -> list[np.ndarray]:
+    """The propagate engine's output on ``clip`` with a short reach (radius 3, keyframes every 4 frames) and
+    ``window``: what the spatial-fill tests compare, share against share."""
+    backend = create_backend(
+        "propagate",
+        BackendContext(colorspace="sRGB", options=dict(window=window, radius=3, keyframe_interval=4)),
+    )
+    return [rgb for _, rgb in backend.fill(iter(holed_packets(clip.frames, clip.holes)), Reporter())]
+
+
+def hole_error(clip: HardClip, out: list[np.ndarray]) -> float:
+    """Mean squared error of ``out`` against the clip's frames, inside the holes."""
+    return float(np.mean([(rgb - clip.frames[t])[clip.holes[t]] ** 2 for t, rgb in enumerate(out)]))
 
 
 def texture(
