@@ -521,20 +521,21 @@ def _spatial_values(
     :meth:`FallbackRoute._spatial_fill`). With ``inner`` (part of ``mask``) only that is the backend's hole: the
     rest of ``mask`` takes the membrane, read by the backend like the plate (it is made from the plate and the
     sure pixels only, so nothing of the hole is read as plate)."""
-    wanted = motion is not None or (smoothed and SLOW_SMOOTH > 0)
+    slow_membrane = motion is None and smoothed and SLOW_SMOOTH > 0
     if inner is None:
         spatial = backend.inpaint(image, mask, frame=frame)
+        wanted = motion is not None or slow_membrane
         smooth = push_pull_fill(image, ~mask, smooth=True) if wanted else image
     else:
         # The hole's pixels left out of the backend's (``inner``) hold the membrane, which it marches from.
         smooth = push_pull_fill(image, ~mask, smooth=True)
         held = np.where(mask[..., None], smooth, image)
         spatial = backend.inpaint(held, inner, frame=frame) if inner.any() else held
-    if motion is None:
-        if not (smoothed and SLOW_SMOOTH > 0):
-            return spatial[ys, xs]
+    if slow_membrane:
         membrane = np.float32(SLOW_SMOOTH)
         return (np.float32(1.0) - membrane) * spatial[ys, xs] + membrane * smooth[ys, xs]
+    if motion is None:
+        return spatial[ys, xs]
     along, ends = line_fill(image, ~mask, axis=1 if abs(motion[0]) >= abs(motion[1]) else 0, default=smooth)
     share = np.where(ends[ys, xs] <= FAST_ALONG_AGREE * level, np.float32(FAST_ALONG), np.float32(0.0))
     share = share[:, None]
