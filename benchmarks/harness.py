@@ -22,6 +22,7 @@ import numpy as np
 
 from aifx_core.backends import create_backend
 from aifx_core.inpaint import BackendContext, FillBackend, FramePacket
+from aifx_core.inpaint.base import Span
 from aifx_core.metrics import FrameScores, SequenceScorer, estimate_motion
 from aifx_core.progress import Reporter
 
@@ -423,6 +424,16 @@ def packets(clip: Clip, holes: Holes) -> Iterator[FramePacket]:
         yield FramePacket(frame=t, rgb=rgb, hole=hole)
 
 
+def filled(backend: FillBackend, clip: Clip, holes: Holes) -> Iterator[tuple]:
+    """The backend's fill of the case as the pipeline streams it: a backend that makes a shot's clean plate
+    (``seen_plate``, :mod:`aifx_core.propagate.seen`) is given it, made from one pass over the packets first."""
+    make = getattr(backend, "seen_plate", None)
+    if not callable(make):
+        return iter(backend.fill(packets(clip, holes), Reporter()))
+    span = Span(tuple(range(clip.count)), seen=make(packets(clip, holes)))
+    return iter(backend.fill(packets(clip, holes), Reporter(), span))  # type: ignore[call-arg]
+
+
 @dataclass
 class BackendRun:
     """One backend on one case: sequence means, per-frame series and fill time."""
@@ -533,9 +544,7 @@ def score_case(clip: Clip, holes: Holes, backends: dict[str, FillBackend]) -> Ca
     Where the holes have no truth (``has_truth=False``: real objects removed) each result is scored by its
     in-hole E_warp on its own motion, i.e. by flicker, and the clean columns stay NaN.
     """
-    streams = {
-        name: iter(backend.fill(packets(clip, holes), Reporter())) for name, backend in backends.items()
-    }
+    streams = {name: filled(backend, clip, holes) for name, backend in backends.items()}
     seconds = dict.fromkeys(backends, 0.0)
     scorers = {name: SequenceScorer() for name in backends}
     bands: dict[str, dict[str, int]] = {name: {} for name in backends}
@@ -651,7 +660,7 @@ def below_baseline_share(
 def backend_only_fps(clip: Clip, holes: Holes, backend: FillBackend) -> float:
     """Frames per second of a backend on in-memory packets (no file I/O, no scoring)."""
     start = time.perf_counter()
-    count = sum(1 for _ in backend.fill(packets(clip, holes), Reporter()))
+    count = sum(1 for _ in filled(backend, clip, holes))
     return count / max(1e-9, time.perf_counter() - start)
 
 

@@ -36,3 +36,27 @@ def test_method_figure_script_runs_on_a_small_clip(tmp_path):
     assert done.returncode == 0, done.stderr
     sheet = cv2.imread(str(out))
     assert sheet is not None and sheet.shape == (2 * 48 + 4, 3 * 64 + 8, 3)
+
+
+def test_seen_plate_figure_script_runs_on_a_small_locked_off_clip(tmp_path):
+    """``make_seen_plate_figure.py`` reads ``$AIFX_DATA/schoolgirls/{frames,masks}/*.png``: here 8 frames of 64x48
+    under a still camera (the plate of frame 0 throughout), a square walking across it."""
+    frames, masks = tmp_path / "schoolgirls" / "frames", tmp_path / "schoolgirls" / "masks"
+    frames.mkdir(parents=True)
+    masks.mkdir()
+    channels = plate_frame(0)
+    still = np.stack([np.nan_to_num(channels[c], nan=0.0, posinf=1.0, neginf=0.0) for c in "BGR"], -1)
+    for i in range(8):
+        cv2.imwrite(str(frames / f"{i:05d}.png"), np.uint8(np.clip(still, 0, 1) * 255))
+        cv2.imwrite(str(masks / f"{i:05d}.png"), object_matte(i))
+    out = tmp_path / "seen_plate.png"
+    done = subprocess.run(
+        [sys.executable, str(REPO / "docs" / "img" / "make_seen_plate_figure.py"), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "AIFX_DATA": str(tmp_path)},
+    )
+    assert done.returncode == 0, done.stderr
+    sheet = cv2.imread(str(out))
+    assert sheet is not None and sheet.shape == (48, 3 * 64 + 8, 3)  # frame 5 only: the clip has 8 frames

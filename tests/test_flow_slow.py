@@ -71,7 +71,7 @@ def test_a_pair_without_a_global_motion_keeps_the_preset() -> None:
     a = rng.integers(0, 256, (120, 160), np.uint8)  # two unrelated noise images: no motion is found
     b = rng.integers(0, 256, (120, 160), np.uint8)
     assert estimator_module.global_motion(a, b) is None
-    assert estimator_module._thumbnail_translation(a, b) is None
+    assert estimator_module.thumbnail_translation(a, b) is None
     np.testing.assert_array_equal(DISFlow(slow=True).estimate(a, b), _dis().calc(a, b, None))
 
 

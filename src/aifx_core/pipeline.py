@@ -264,7 +264,11 @@ def prepare_anchors(
             return None
         feed = _Feed(job, plate, mask)
         feed.knows(Manifest.load(out, job, run.key))
-        with _anchors(backend, feed, str(out), run.key, plate.frames, reporter, rebuild=rebuild) as found:
+        # (the anchors hold keyframe fills, which read the clean plate: the same one the chunks are given)
+        seen = _seen_plate(backend, feed, plate.frames, reporter)
+        with _anchors(
+            backend, feed, str(out), run.key, plate.frames, reporter, rebuild=rebuild, seen=seen
+        ) as found:
             store, _anchors_map, _on_anchor = found
         return str(store.folder)
 
@@ -349,17 +353,35 @@ class _Feed:
         self.digests = manifest.plate_digests(lambda frame: Path(self.plate.path(frame)))
         self.digest = manifest.digest_of
 
-    def packets(self, frames: list[int]) -> Iterator[FramePacket]:
+    def packets(self, frames: list[int], kept: bool = True) -> Iterator[FramePacket]:
+        """The packets of ``frames`` in order; ``kept``: offered to the writer and the pipeline as they are read
+        (False for a pass over the shot that fills nothing: :func:`_seen_plate`)."""
         for frame in frames:
             read = self.plate.read(frame)
-            if self.plates is not None:
+            if kept and self.plates is not None:
                 self.plates.keep(frame, read)
             image = in_display_window(read)  # the fill works on the frame (display window)
             hole = make_hole(self.mask.matte(frame, image), self.job.threshold, self.job.dilate)
             packet = FramePacket(frame=frame, rgb=image.rgb(), hole=hole)
-            if self.seen is not None:
+            if kept and self.seen is not None:
                 self.seen(packet)
             yield packet
+
+
+def _seen_plate(backend: Any, feed: _Feed, shot: list[int], reporter: Reporter) -> Any:
+    """The shot's clean plate where its camera is locked off (a backend's ``seen_plate``, e.g.
+    :func:`aifx_core.propagate.seen.scan`), from one pass over the whole shot, so every chunk of it reads the
+    same; None where the backend makes none. A moving camera ends the pass at its first frame that moves."""
+    make = getattr(backend, "seen_plate", None)
+    if not callable(make):
+        return None
+
+    def reported() -> Iterator[FramePacket]:
+        for index, packet in enumerate(feed.packets(shot, kept=False)):
+            reporter("seen plate", index, len(shot), packet.frame)
+            yield packet
+
+    return make(reported())
 
 
 @contextlib.contextmanager
@@ -373,6 +395,7 @@ def _anchors(
     *,
     rebuild: bool = False,
     stream_from: int | None = None,
+    seen: Any = None,
 ) -> Iterator[tuple[AnchorStore, Mapping[int, Anchor], Callable[[int, Anchor], None] | None]]:
     """The shot's anchors: ``(store, anchors, on_anchor)``.
 
@@ -418,7 +441,7 @@ def _anchors(
                 return
             if missing:
                 start = backend.anchor_start(missing[0])
-                span = Span(tuple(shot), anchors=store.reader(records))
+                span = Span(tuple(shot), anchors=store.reader(records), seen=seen)
                 for block, anchor in backend.anchors(feed.packets(shot[start:]), reporter, span):
                     store.write(block, anchor)
         except InputError:
@@ -579,15 +602,16 @@ def _run_backend(
         parts = segments([index[f] for f in todo], backend.chunk_context, len(shot))
         # One segment to the shot's end (a whole run, or a resume after a kill) decides missing anchors itself.
         to_end = parts[0][0] if len(parts) == 1 and parts[0][1] == len(shot) - 1 else None
+        seen = _seen_plate(backend, feed, shot, reporter) if parts else None
         with contextlib.ExitStack() as stack:
             anchors: Mapping[int, Anchor] | None = None
             on_anchor = None
             if hasattr(backend, "anchors"):
                 _store, anchors, on_anchor = stack.enter_context(
-                    _anchors(backend, feed, str(out), run.key, shot, reporter, stream_from=to_end)
+                    _anchors(backend, feed, str(out), run.key, shot, reporter, stream_from=to_end, seen=seen)
                 )
             for start, stop, outputs in parts:
-                span = Span(tuple(shot), frozenset(shot[p] for p in outputs), anchors, on_anchor)
+                span = Span(tuple(shot), frozenset(shot[p] for p in outputs), anchors, on_anchor, seen)
                 left = len(outputs)
                 for frame, rgb in backend.fill(feed.packets(shot[start : stop + 1]), reporter, span):
                     submit(frame, rgb)

@@ -82,7 +82,7 @@ class DISFlow:
 
     def estimate(self, a_gray: np.ndarray, b_gray: np.ndarray) -> np.ndarray:
         if self.prealign and min(a_gray.shape[:2]) >= 64:
-            matrix = _thumbnail_translation(a_gray, b_gray)
+            matrix = thumbnail_translation(a_gray, b_gray)
             if (
                 matrix is None
             ):  # no single clear translation (zoom, rotation, little texture): ask the features
@@ -199,7 +199,7 @@ def global_motion(
 PHASE_MIN_RESPONSE = 0.15
 
 
-def _thumbnail_translation(a_gray: np.ndarray, b_gray: np.ndarray, side: int = 160) -> np.ndarray | None:
+def thumbnail_translation(a_gray: np.ndarray, b_gray: np.ndarray, side: int = 160) -> np.ndarray | None:
     """The translation a → b (as a homography) from a phase correlation of thumbnails (long side ``side``;
     DIS refines what that misses); None when the peak is weak (no single dominant translation)."""
     height, width = a_gray.shape[:2]

@@ -26,7 +26,8 @@ run's bookkeeping (:class:`_Run`: what is made in which order, kept and released
 position in the *shot* (counted from the shot's first frame, whichever frames a call reads). A frame's propagation depends only on frames within ``radius`` (and the movers of the first of
 them, found with the frame before it), and where a point's backward chain went all ``radius`` frames without
 finding plate, on what the propagation of the frame ``radius`` back recovered there (:mod:`.far`, :data:`FAR`:
-``2 * radius`` back in all); its ring check's spatial share is smoothed over the frame before and
+``2 * radius`` back in all), and on a locked-off shot on the shot's seen plate (:mod:`.seen`: made from the whole
+shot once, before any call, and given to each in ``Span.seen``); its ring check's spatial share is smoothed over the frame before and
 after it (:data:`TEMPORAL`), and where it takes the fallback route it is averaged along the flow with the
 unsteadied fills of the :data:`STEADY` frames either side, so its pixels depend on ``radius + TEMPORAL + STEADY``
 frames each way; keyframe blocks are fixed by position in the shot and each block's
@@ -67,6 +68,7 @@ from .options import PropagateOptions
 from .output import steadied, written
 from .pairs import ContextError, Pairs
 from .propagation import Propagation
+from .seen import SeenPlate, scan
 
 __all__ = ["ContextError", "PropagateBackend"]
 
@@ -160,6 +162,12 @@ class PropagateBackend:
         """The first shot position the anchors stage reads to decide ``block`` (and the blocks after it)."""
         back = 2 * self.options.radius if FAR else self.options.radius
         return max(0, block * self.options.keyframe_interval - back - 1 - BRIDGE)
+
+    def seen_plate(self, packets: Iterable[FramePacket]) -> SeenPlate | None:
+        """The shot's clean plate where its camera is locked off (:mod:`.seen`), from all its packets in order;
+        hand it to every call of the shot as ``Span.seen``. None: the camera moves (the reads stop there), or no
+        hole pixel is ever seen; also when the options turn it off (``seen_plate``)."""
+        return scan(packets) if self.options.seen_plate else None
 
     def blocks(self, length: int) -> int:
         """Keyframe blocks of a ``length``-frame shot."""
@@ -261,7 +269,7 @@ class PropagateBackend:
         block's :meth:`anchor_start`.
         """
         self._reset()
-        run = _Run(self, iter(packets), Span(span.shot))
+        run = _Run(self, iter(packets), Span(span.shot, seen=span.seen))
         try:
             yield from self._anchors(run, span, reporter)
         finally:
@@ -320,7 +328,9 @@ class _Run:
         )
         self.keyframes = self.route.keyframes
         #: Stages 1-3 and 5 per frame (:meth:`propagated` orders and keeps them).
-        self.propagation = Propagation(self.pairs, self.opt, self._chain, self.route.fast_motion, FAR)
+        self.propagation = Propagation(
+            self.pairs, self.opt, self._chain, self.route.fast_motion, FAR, span.seen if span else None
+        )
         #: A fill's next output position (None: the anchors stage, which releases nothing early) and the
         #: positions whose propagation its outputs ask for (None: every one from ``next_output - NEAR`` on).
         self.next_output: int | None = None

@@ -57,6 +57,9 @@ class PropagateOptions:
     ring_low: float = 0.5
     #: That ratio at and above which the result is the frame's spatial fill wholly (smoothstep in between).
     ring_high: float = 1.0
+    #: On a locked-off shot, hole pixels no chain reaches take what the shot showed there whenever the hole left
+    #: it clear (a clean plate built in one pass over the shot: :mod:`aifx_core.propagate.seen`).
+    seen_plate: bool = True
 
     def chunk_step(self, count: int) -> int:
         """Farm chunks may start at any frame: each reads the context it needs (exact, see the engine)."""
@@ -100,13 +103,9 @@ class PropagateOptions:
             ):
                 if name in values:
                     values[name] = float(values[name])
-            if isinstance(values.get("exposure_match"), str):  # from a command line: "false", "0", "off"
-                values["exposure_match"] = values["exposure_match"].strip().lower() in (
-                    "1",
-                    "true",
-                    "yes",
-                    "on",
-                )
+            for name in ("exposure_match", "seen_plate"):
+                if isinstance(values.get(name), str):  # from a command line: "false", "0", "off"
+                    values[name] = values[name].strip().lower() in ("1", "true", "yes", "on")
         except (TypeError, ValueError) as error:
             raise InputError(f"propagate options: {error}; give whole numbers for sizes and counts") from None
         result = cls(**values)

@@ -10,8 +10,9 @@ in this order, for its hole pixels and a seam ring around the hole (:meth:`Propa
 2. confidence: each sample is scored (:mod:`.confidence`);
 3. fusion: a weighted median per point (:mod:`.fusion`); then the points nothing was found for get, in turn, the
    reads a source's mover advance refused where they agree with the plate around the hole (:data:`HELD_AGREE`),
-   what the frame ``radius`` back recovered where their backward chain ended (:mod:`.far`), and on fast frames
-   a side's motion hypothesis (:mod:`.hypotheses`);
+   what the frame ``radius`` back recovered where their backward chain ended (:mod:`.far`), on fast frames
+   a side's motion hypothesis (:mod:`.hypotheses`), and on a locked-off shot the shot's clean plate
+   (:mod:`.seen`);
 5. seam: a smooth offset matches the fused values to the frame's own ring (:func:`.seam.seam_match`), the ring
    check says how much of its own spatial fill each pixel takes (:func:`.seam.ring_share`), and each pixel's
    confidence and weight against the fallback route follow (:func:`.confidence.pixel_confidence`,
@@ -43,6 +44,7 @@ from .mover_fringe import near_hidden, own_reach
 from .options import PropagateOptions
 from .pairs import Pairs
 from .seam import ring, ring_share, seam_match
+from .seen import SeenPlate, seen_candidates
 
 #: On a slow frame a read refused only because the source's mover came nearer (:data:`.mover_fringe.ADVANCE_PX`)
 #: is still taken for a point that found nothing else, where it agrees with the plate around the target's hole:
@@ -74,6 +76,7 @@ class Propagation:
         chain: ChainFactory,
         fast_motion: Callable[[int], np.ndarray | None],
         far: bool = True,
+        seen: SeenPlate | None = None,
     ) -> None:
         self.pairs = pairs
         self.opt = options
@@ -81,6 +84,9 @@ class Propagation:
         self.fast_motion = fast_motion
         #: Whether points nothing was found for read what the frame ``radius`` back recovered (:mod:`.far`).
         self.far = far
+        #: The shot's clean plate (:mod:`.seen`; None: not locked off, or not given): read last, where nothing
+        #: else was found.
+        self.seen = seen
         #: Per position: what its propagation recovered from plates (:mod:`.far`), kept ``radius`` and a few frames.
         self.recovered: dict[int, Recovered | None] = {}
 
@@ -127,6 +133,8 @@ class Propagation:
         fused = self._fused(t, all_xs, all_ys, membrane, first_steps, frontiers)
         self.recovered[t] = recovered(ys, xs, fused, self.opt.fallback_high, membrane)
         self._far(t, frontiers, fused, frame.level, all_ys, all_xs, membrane)
+        if self.seen is not None and self.seen.shape == frame.hole.shape:
+            seen_candidates(t, self.seen, fused, ys, xs, n_hole, membrane, frame.level)
         values = fused.values[:n_hole]
         real = frame.source[ring_ys, ring_xs]
         fetched = fused.values[n_hole:]

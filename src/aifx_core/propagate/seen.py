@@ -1,0 +1,175 @@
+"""The seen plate: on a locked-off shot, what every pixel showed whenever the hole left it clear.
+
+Chains reach ``radius`` frames each way (:mod:`.far` twice that, backward only). On a tripod shot a person who
+stands still for forty frames and then walks off hides background that other frames saw, but further away than
+any chain goes: the fill there was invented (keyframe and spatial route) and changed to the real background
+once a chain reached it. An artist builds a clean plate for such a shot; this is that clean plate, made by the
+caller in one pass over the whole shot before the fill (:func:`scan`), handed to every engine call of the shot
+(:attr:`.inpaint.base.Span.seen`), and read only where propagation found nothing (:func:`seen_candidates`).
+
+Per pixel it keeps the first and the last clear sighting (the pixel at least :data:`CLEAR_PX` from that frame's
+hole) and their frames. A pixel counts as seen where the two are at least :data:`MIN_SPAN` frames apart and agree
+(:data:`AGREE`): a car or a person that passed it in one of them (nothing of those is masked) shows as a
+disagreement, and the pixel is left to the other routes. The shot counts as locked off while each frame's
+thumbnail lies within :data:`STILL_PX` of the first frame's (phase correlation); the first frame that moves
+ends the pass: no plate (a panning shot costs two reads). The plate depends on the whole shot and nothing else,
+so every chunk of it, any window and a resumed run read the same values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..flow import push_pull_fill
+from ..flow.estimator import thumbnail_translation
+from ..flow.ops import largest_channel
+from ..inpaint.base import FramePacket
+from .far import RingMembrane, ring_agreement, ring_membrane
+from .fusion import Fused
+
+#: A sighting is clear this far (pixels) from its frame's hole: a matte's edge holds the object's blur and hair.
+CLEAR_PX = 3
+#: The first and last clear sightings must be at least this many frames apart (a pixel seen in one short gap
+#: could hold a slow unmasked mover in both).
+MIN_SPAN = 8
+#: The two sightings differing by this share of the target frame's level (largest channel) halve the read's quality.
+AGREE = 0.1
+#: Largest thumbnail translation (full-resolution pixels) from the first frame at which the shot is still.
+STILL_PX = 0.5
+#: The plate's ring membrane around the target's hole differing from the target's own by this share of its level
+#: halves the read's quality (:func:`.far.ring_agreement`): a light change, or a camera bumped since.
+RING_AGREE = 0.5
+
+
+@dataclass(frozen=True)
+class SeenPlate:
+    """A shot's clean plate (see the module docstring), at full resolution in the frames' display window."""
+
+    #: (H, W, 3) float32: the first and the last clear sighting of each pixel.
+    first: np.ndarray
+    last: np.ndarray
+    #: (H, W) int32: their shot positions (-1: never clear).
+    first_at: np.ndarray
+    last_at: np.ndarray
+    #: (H, W) float32: their largest channel difference (NaN where the pixel was not seen twice far enough apart).
+    gap: np.ndarray
+
+    @property
+    def values(self) -> np.ndarray:
+        """(H, W, 3) float32: the mean of the two sightings (what the ring membranes compare)."""
+        return (0.5 * (self.first + self.last)).astype(np.float32)
+
+    def at(self, t: int, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+        """At pixels (``ys``, ``xs``) of shot position ``t``: the sighting nearer to it in time."""
+        nearer_first = np.abs(t - self.first_at[ys, xs]) <= np.abs(self.last_at[ys, xs] - t)
+        return np.where(nearer_first[:, None], self.first[ys, xs], self.last[ys, xs]).astype(np.float32)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        height, width = self.first.shape[:2]
+        return height, width
+
+
+def _grey(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A tone-mapped grey for the stillness check (scene-linear and display plates alike), and where all three
+    channels are finite (their sum is)."""
+    total = rgb[..., 0] + rgb[..., 1] + rgb[..., 2]
+    finite = np.isfinite(total)
+    linear = np.maximum(np.nan_to_num(total, nan=0.0, posinf=3.0, neginf=0.0), 0.0) / np.float32(3.0)
+    return (linear / (1.0 + linear)).astype(np.float32, copy=False), finite
+
+
+def _moved(reference: np.ndarray, reference_hole: np.ndarray, grey: np.ndarray, hole: np.ndarray) -> bool:
+    """Whether a frame's grey lies more than :data:`STILL_PX` from the first frame's (``reference``, its hole
+    filled smooth), or no clear translation is found. Both holes show the reference's values in both images:
+    a hole moving over the frame is no motion of the camera."""
+    either = hole | reference_hole
+    matrix = thumbnail_translation(reference, np.where(either, reference, grey))
+    return matrix is None or max(abs(matrix[0, 2]), abs(matrix[1, 2])) > STILL_PX
+
+
+def scan(packets: Iterable[FramePacket]) -> SeenPlate | None:
+    """The shot's :class:`SeenPlate` from all its packets in order, or None: the camera moves, the frames change
+    size, or no pixel was seen twice far enough apart. Reads stop at the first frame that moves."""
+    first = last = None
+    first_at = last_at = None
+    reference: np.ndarray | None = None
+    reference_hole = np.zeros((0, 0), bool)
+    kernel = np.ones((2 * CLEAR_PX + 1, 2 * CLEAR_PX + 1), np.uint8)
+    for index, packet in enumerate(packets):
+        rgb = packet.rgb
+        grey, finite = _grey(rgb)
+        hole = packet.hole
+        if reference is None:
+            reference_hole = hole
+            reference = push_pull_fill(grey, ~hole) if hole.any() else grey
+            height, width = grey.shape
+            first = np.zeros((height, width, 3), np.float32)
+            last = np.zeros((height, width, 3), np.float32)
+            first_at = np.full((height, width), -1, np.int32)
+            last_at = np.full((height, width), -1, np.int32)
+        else:
+            if grey.shape != reference.shape:
+                return None
+            if _moved(reference, reference_hole, grey, hole):
+                return None
+        assert first is not None and last is not None and first_at is not None and last_at is not None
+        clear = ~cv2.dilate(hole.astype(np.uint8), kernel).view(bool) if hole.any() else np.ones_like(hole)
+        clear &= finite
+        new = clear & (first_at < 0)
+        np.copyto(first, rgb, where=new[..., None])
+        first_at[new] = index
+        np.copyto(last, rgb, where=clear[..., None])
+        last_at[clear] = index
+    if reference is None or first is None or first_at is None or last_at is None:
+        return None
+    seen = (first_at >= 0) & (last_at - first_at >= MIN_SPAN)
+    if not seen.any():
+        return None
+    assert last is not None
+    gap = np.full(seen.shape, np.nan, np.float32)
+    gap[seen] = largest_channel(np.abs(first[seen] - last[seen]))
+    return SeenPlate(first, last, first_at, last_at, gap)
+
+
+def seen_candidates(
+    t: int,
+    plate: SeenPlate,
+    fused: Fused,
+    ys: np.ndarray,
+    xs: np.ndarray,
+    n_hole: int,
+    own_ring: RingMembrane,
+    level: float,
+) -> None:
+    """The hole points (the first ``n_hole`` of ``ys``, ``xs``) of shot position ``t`` the fusion ``fused`` found
+    nothing for take the plate's sighting nearer in time where it saw them, in place. Quality: the two sightings' agreement (:data:`AGREE`) times the
+    agreement of the plate's ring membrane with the target's (``own_ring``: its :class:`.far.RingMembrane`; :data:`RING_AGREE`)."""
+    missing = np.flatnonzero(~fused.found[:n_hole])
+    if len(missing) == 0:
+        return
+    gap = plate.gap[ys[missing], xs[missing]]
+    seen = np.isfinite(gap)
+    if not seen.any():
+        return
+    points = missing[seen]
+    gap = gap[seen]
+    scale = max(AGREE * level, 1e-6)
+    quality = 1.0 / (1.0 + (gap / scale) ** 2)
+    # The plate's own ring membrane around this hole, against the frame's: the same light, the same framing.
+    theirs = ring_membrane(plate.values, ys[:n_hole], xs[:n_hole], points)
+    quality = quality * ring_agreement(theirs, own_ring.at(points), level, RING_AGREE)
+    keep = quality >= 0.05
+    if not keep.any():
+        return
+    points, quality, gap = points[keep], quality[keep], gap[keep]
+    fused.values[points] = plate.at(t, ys[points], xs[points])
+    fused.found[points] = True
+    fused.align[points] = quality.astype(np.float32)
+    fused.rejected[points] = 0.0
+    fused.gap[points] = (gap / max(level, 1e-6)).astype(np.float32)
+    fused.nearest[points] = 1

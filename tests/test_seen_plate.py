@@ -1,0 +1,191 @@
+"""The seen plate (aifx_core.propagate.seen): on a locked-off shot, background that an object hid for longer than
+any chain reaches comes back from the frames that saw it, exactly; a panning shot makes none; a sighting that an
+unmasked passer-by spoiled is not pasted; chunks of a shot read the same plate as the whole run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from propagate_clips import holed_packets, texture
+from shot_files import write_exr
+
+from aifx_core import FillJob, fill
+from aifx_core.backends import create_backend
+from aifx_core.inpaint import BackendContext
+from aifx_core.inpaint.base import Span
+from aifx_core.progress import Reporter
+from aifx_core.propagate import seen
+from aifx_core.propagate.far import RingMembrane
+from aifx_core.propagate.fusion import Fused
+
+HEIGHT, WIDTH, COUNT = 48, 64, 32
+#: The object stands on this square for frames 0..STAND-1, then walks right 4 px a frame.
+TOP, LEFT, SIDE, STAND = 16, 14, 12, 16
+#: A short reach, so frames early in the stand are far beyond any chain from the frames that reveal it.
+ENGINE = {"radius": 3, "keyframe_interval": 4}
+
+
+def background(seed: int = 5) -> np.ndarray:
+    return texture(HEIGHT, WIDTH, seed)
+
+
+def standing(t: int) -> np.ndarray:
+    """The object's matte: still for STAND frames, then walking off to the right."""
+    hole = np.zeros((HEIGHT, WIDTH), bool)
+    left = LEFT + max(0, t - STAND + 1) * 4
+    hole[TOP : TOP + SIDE, left : left + SIDE] = True
+    return hole
+
+
+def locked_off(noise: float = 0.004, pan: float = 0.0) -> list[np.ndarray]:
+    """The background under a still (or, with ``pan`` px a frame, panning) camera, with a little grain."""
+    rng = np.random.default_rng(1)
+    wide = texture(HEIGHT, WIDTH + 64, 5)
+    frames = []
+    for t in range(COUNT):
+        shift = np.float32([[1, 0, -pan * t], [0, 1, 0]])
+        view = cv2.warpAffine(wide, shift, (WIDTH + 64, HEIGHT), flags=cv2.INTER_LINEAR)[:, :WIDTH]
+        grain = rng.normal(0.0, noise, view.shape).astype(np.float32)
+        frames.append(np.clip(view + grain, 0.0, 1.0).astype(np.float32))
+    return frames
+
+
+def engine(**options):
+    return create_backend("propagate", BackendContext(colorspace="sRGB", options={**ENGINE, **options}))
+
+
+def fill_frames(
+    frames: list[np.ndarray], holes: list[np.ndarray], plate, window: int = 4
+) -> list[np.ndarray]:
+    span = Span(tuple(range(len(frames))), seen=plate)
+    backend = engine(window=window)
+    return [rgb for _, rgb in backend.fill(iter(holed_packets(frames, holes)), Reporter(), span)]
+
+
+def test_a_locked_off_shot_keeps_what_every_pixel_showed_clear_of_the_hole() -> None:
+    frames, holes = locked_off(), [standing(t) for t in range(COUNT)]
+    plate = seen.scan(holed_packets(frames, holes))
+    assert plate is not None
+    square = standing(0)
+    # Every pixel of the standing square is seen: first once the object walked clear of it, last at the end.
+    assert np.isfinite(plate.gap[square]).all()
+    assert (plate.first_at[square] >= STAND).all() and (plate.last_at[square] == COUNT - 1).all()
+    first = plate.at(0, *np.nonzero(square))
+    assert np.abs(first - frames[0][square]).max() < 0.03  # the background (two grains apart)
+    # The grain of two sightings is far below the agreement tolerance: the reads keep their quality.
+    assert float(np.nanmax(plate.gap[square])) < seen.AGREE * 0.5
+
+
+def test_a_panning_shot_makes_no_plate_and_stops_reading_at_once() -> None:
+    frames, holes = locked_off(pan=2.0), [standing(t) for t in range(COUNT)]
+    read = []
+
+    def packets():
+        for packet in holed_packets(frames, holes):
+            read.append(packet.frame)
+            yield packet
+
+    assert seen.scan(packets()) is None
+    assert len(read) == 2  # the first frame, and the first that moved
+
+
+def test_the_option_turns_it_off() -> None:
+    frames, holes = locked_off(), [standing(t) for t in range(COUNT)]
+    assert engine(seen_plate="off").seen_plate(holed_packets(frames, holes)) is None
+    assert engine().seen_plate(holed_packets(frames, holes)) is not None
+
+
+def test_background_hidden_beyond_every_chain_comes_back_exactly() -> None:
+    frames, holes = locked_off(), [standing(t) for t in range(COUNT)]
+    plate = engine().seen_plate(holed_packets(frames, holes))
+    with_plate = fill_frames(frames, holes, plate)
+    without = fill_frames(frames, holes, None)
+    square = standing(0)
+    for t in (0, 4, 8):  # 8+ frames before the object moves: radius 3 and keyframes every 4 never reach
+        error = float(np.mean((with_plate[t][square] - frames[t][square]) ** 2))
+        before = float(np.mean((without[t][square] - frames[t][square]) ** 2))
+        assert error < 2e-4, f"frame {t}: {error}"  # the grain of two frames
+        assert error < 0.1 * before, f"frame {t}: {error} vs {before} without the plate"
+    # Outside the hole nothing changes, bit for bit; and the window changes nothing at all.
+    for t, rgb in enumerate(fill_frames(frames, holes, plate, window=1)):
+        np.testing.assert_array_equal(rgb, with_plate[t])
+        np.testing.assert_array_equal(with_plate[t][~holes[t]], frames[t][~holes[t]])
+
+
+def test_a_sighting_spoiled_by_a_passer_by_is_not_pasted() -> None:
+    frames, holes = locked_off(), [standing(t) for t in range(COUNT)]
+    # An unmasked red ball stands on part of the square in the last frames: its last sightings are the ball.
+    spoiled = np.zeros((HEIGHT, WIDTH), bool)
+    spoiled[TOP : TOP + 6, LEFT : LEFT + 6] = True
+    for t in range(COUNT - 4, COUNT):
+        frames[t][spoiled] = (0.95, 0.05, 0.05)
+    plate = seen.scan(holed_packets(frames, holes))
+    assert plate is not None
+    ys, xs = np.nonzero(standing(0))
+    fused = Fused(
+        np.zeros((len(ys), 3), np.float32),
+        np.zeros(len(ys), bool),
+        np.zeros(len(ys), np.float32),
+        np.zeros(len(ys), np.float32),
+        np.full(len(ys), np.nan, np.float32),
+        np.zeros(len(ys), np.int16),
+    )
+    packet = holed_packets(frames, holes)[3]
+    seen.seen_candidates(3, plate, fused, ys, xs, len(ys), RingMembrane(packet.rgb, ys, xs), level=0.5)
+    ball = spoiled[ys, xs]
+    assert not fused.found[ball].any()  # first and last sightings disagree there: left to the other routes
+    assert fused.found[~ball].mean() > 0.9
+    np.testing.assert_allclose(
+        fused.values[~ball & fused.found], frames[3][ys, xs][~ball & fused.found], atol=0.03
+    )
+
+
+def _write_shot(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for t, rgb in enumerate(locked_off()):
+        planes = {name: rgb[..., c].astype(np.float16) for c, name in enumerate("RGB")}
+        write_exr(folder / f"plate.{1001 + t:04d}.exr", planes)
+        cv2.imwrite(str(folder / f"mask.{1001 + t:04d}.png"), standing(t).astype(np.uint8) * 255)
+    return folder
+
+
+def _job(shot: Path, out: Path, **options) -> FillJob:
+    return FillJob(
+        input=str(shot / "plate.####.exr"),
+        mask=str(shot / "mask.####.png"),
+        output=str(out / "clean.####.exr"),
+        backend="propagate",
+        options={**ENGINE, **options},
+        dilate=0,
+    )
+
+
+@pytest.mark.parametrize("chunks", [["1001-1012", "1013-1032"]])
+def test_the_pipeline_gives_every_chunk_the_whole_shots_plate(tmp_path: Path, chunks: list[str]) -> None:
+    from shot_files import frame_bytes, read_exr
+
+    shot = _write_shot(tmp_path / "shot")
+    whole = fill(_job(shot, tmp_path / "whole")).written
+    assert len(whole) == COUNT
+    for chunk in chunks:
+        fill(_job(shot, tmp_path / "chunks"), frames=chunk)
+    for frame in range(1001, 1001 + COUNT):
+        assert frame_bytes(tmp_path / "whole" / "clean.####.exr", frame) == frame_bytes(
+            tmp_path / "chunks" / "clean.####.exr", frame
+        ), f"frame {frame} differs from the whole run"
+    # The plate was used: frame 1001's hole is the background the object hid for 16 frames.
+    _header, planes = read_exr(tmp_path / "whole" / "clean.1001.exr")
+    out = np.stack([planes[c].astype(np.float32) for c in "RGB"], axis=-1)
+    truth = locked_off()[0]
+    square = standing(0)
+    assert float(np.mean((out[square] - truth[square]) ** 2)) < 2e-4
+    off = fill(_job(shot, tmp_path / "off", seen_plate=False), frames="1001")
+    assert off.written
+    _header, planes = read_exr(tmp_path / "off" / "clean.1001.exr")
+    out_off = np.stack([planes[c].astype(np.float32) for c in "RGB"], axis=-1)
+    assert float(np.mean((out_off[square] - truth[square]) ** 2)) > 5 * float(
+        np.mean((out[square] - truth[square]) ** 2)
+    )
