@@ -38,7 +38,9 @@ def load() -> tuple[list[np.ndarray], list[np.ndarray]]:
         matte = cv2.imread(str(DATA / "masks" / path.name), cv2.IMREAD_GRAYSCALE).astype(np.float32) / 255.0
         holes.append(make_hole(matte, 0.5, 4))  # as ``aifx fill`` makes it (dilate 4)
     if not frames:
-        raise SystemExit(f"no schoolgirls frames in {DATA / 'frames'}; set AIFX_DATA to the folder holding it")
+        raise SystemExit(
+            f"no schoolgirls frames in {DATA / 'frames'}; set AIFX_DATA to the folder holding it"
+        )
     return frames, holes
 
 
