@@ -13,6 +13,7 @@ from propagate_clips import holed_packets, texture
 from shot_files import write_exr
 
 from aifx_core import FillJob, fill
+from aifx_core.anchors import AnchorStore
 from aifx_core.backends import create_backend
 from aifx_core.inpaint import BackendContext
 from aifx_core.inpaint.base import Span
@@ -163,6 +164,10 @@ def _job(shot: Path, out: Path, **options) -> FillJob:
     )
 
 
+def _stage_into(stages: list[str]):
+    return lambda event: stages.append(event.stage)
+
+
 @pytest.mark.parametrize("chunks", [["1001-1012", "1013-1032"]])
 def test_the_pipeline_gives_every_chunk_the_whole_shots_plate(tmp_path: Path, chunks: list[str]) -> None:
     from shot_files import frame_bytes, read_exr
@@ -170,8 +175,14 @@ def test_the_pipeline_gives_every_chunk_the_whole_shots_plate(tmp_path: Path, ch
     shot = _write_shot(tmp_path / "shot")
     whole = fill(_job(shot, tmp_path / "whole")).written
     assert len(whole) == COUNT
+    passes = []
     for chunk in chunks:
-        fill(_job(shot, tmp_path / "chunks"), frames=chunk)
+        stages: list[str] = []
+        fill(_job(shot, tmp_path / "chunks"), progress=_stage_into(stages), frames=chunk)
+        passes.append(stages.count("seen plate"))
+    # The first chunk makes the plate (one pass over the whole shot) and caches it with the anchors; the next
+    # reads it from there.
+    assert passes == [COUNT, 0]
     for frame in range(1001, 1001 + COUNT):
         assert frame_bytes(tmp_path / "whole" / "clean.####.exr", frame) == frame_bytes(
             tmp_path / "chunks" / "clean.####.exr", frame
@@ -189,3 +200,34 @@ def test_the_pipeline_gives_every_chunk_the_whole_shots_plate(tmp_path: Path, ch
     assert float(np.mean((out_off[square] - truth[square]) ** 2)) > 5 * float(
         np.mean((out[square] - truth[square]) ** 2)
     )
+
+
+def test_the_anchors_cache_keeps_the_plate_and_refuses_a_damaged_one(tmp_path: Path) -> None:
+    frames, holes = locked_off(), [standing(t) for t in range(COUNT)]
+    plate = seen.scan(holed_packets(frames, holes))
+    assert plate is not None
+    shot = list(range(1001, 1001 + COUNT))
+    store = AnchorStore(str(tmp_path / "clean.####.exr"), "k", shot, 8)
+    store.begin(store.load())
+    assert store.cached_seen() == (False, None)
+    store.write_seen(plate.arrays())
+    again = AnchorStore(str(tmp_path / "clean.####.exr"), "k", shot, 8)
+    again.load()
+    cached, arrays = again.cached_seen()
+    assert cached and arrays is not None
+    back = seen.SeenPlate.from_arrays(arrays)
+    for name, array in plate.arrays().items():
+        np.testing.assert_array_equal(getattr(back, name), array)
+    # A damaged file is not read (made again), nor arrays of another shape.
+    path = store.folder / "seen.npz"
+    path.write_bytes(path.read_bytes()[:-8] + b"damaged!")
+    damaged = AnchorStore(str(tmp_path / "clean.####.exr"), "k", shot, 8)
+    damaged.load()
+    assert damaged.cached_seen() == (False, None)
+    with pytest.raises(ValueError):
+        seen.SeenPlate.from_arrays({**plate.arrays(), "gap": np.zeros((3, 3), np.float32)})
+    # A shot without a plate is cached as such.
+    store.write_seen(None)
+    none = AnchorStore(str(tmp_path / "clean.####.exr"), "k", shot, 8)
+    none.load()
+    assert none.cached_seen() == (True, None)

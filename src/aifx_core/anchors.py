@@ -7,6 +7,7 @@ the whole shot, and this module keeps it in the output folder's job cache::
 
     out/.clean.####.exr.aifx-cache/anchors-<run key>/index.json
     out/.clean.####.exr.aifx-cache/anchors-<run key>/block-000012.npy   (the keyframe's filled hole pixels)
+    out/.clean.####.exr.aifx-cache/anchors-<run key>/seen.npz           (the shot's seen plate, if any)
 
 Every file is written atomically, and ``index.json`` after each block's file: it lists the blocks made so far
 with their keyframe, hole fingerprint and the SHA-256 of their values file, and a fingerprint of the shot's
@@ -16,7 +17,9 @@ used. Plates copied without their times (``cp`` without ``-p``, a restore) keep 
 manifest's finished frames: a plate frame whose time alone moved is compared by content with the digest the
 manifest recorded for it (:meth:`aifx_core.manifest.Manifest.plate_digests`), and the fingerprint is then
 renewed, so the next run or chunk takes the quick way. A killed build keeps what it
-finished (the next run makes only the rest); a block whose file is damaged is made again. The folder is named
+finished (the next run makes only the rest); a block whose file is damaged is made again. The shot's seen plate
+(:mod:`aifx_core.propagate.seen`: one pass over the whole shot, which every chunk would otherwise repeat) is kept
+the same way, or the note that the shot has none (its camera moves). The folder is named
 for the run key (settings plus the shot), so other settings never read it, and a stale cache (other key,
 other shot) is never used. Building holds a file lock
 (``.anchors.lock``), so farm chunks that start together build it once and the others wait, then read it.
@@ -41,6 +44,8 @@ from .sequence import atomic_write, format_frames
 from .sequence.identity import same_plate, source_identity
 
 ANCHORS_FORMAT = 1
+#: The seen plate's arrays, beside the blocks (see :meth:`AnchorStore.cached_seen`).
+SEEN_FILE = "seen.npz"
 #: The shot's input files as the cache was made from them, beside the index (see :meth:`AnchorStore.load`).
 INPUTS_FILE = "inputs.json"
 CACHE_SUFFIX = ".aifx-cache"
@@ -96,6 +101,8 @@ class AnchorStore:
         self.digests = digests or {}
         self.digest = digest
         self._records: dict[int, dict[str, Any] | None] = {}
+        #: The index's seen-plate record as :meth:`load` found it (None: not cached).
+        self._seen: dict[str, Any] | None = None
         self._inputs_written = False
 
     # -- reading --------------------------------------------------------------------------------------------
@@ -121,6 +128,8 @@ class AnchorStore:
         records = data.get("anchors")
         if not isinstance(records, dict):
             return {}
+        seen = data.get("seen")
+        self._seen = seen if isinstance(seen, dict) else None
         found: dict[int, dict[str, Any] | None] = {}
         for name, record in records.items():
             try:
@@ -178,6 +187,35 @@ class AnchorStore:
             raise ValueError(f"{record['file']}: not (N, 3) float32")
         return values
 
+    def cached_seen(self) -> tuple[bool, dict[str, np.ndarray] | None]:
+        """``(cached, arrays)``: the seen plate's arrays as :meth:`load` found them listed and intact, or
+        ``(True, None)`` where the shot has none; ``(False, None)``: not cached (or damaged), to be made."""
+        record = self._seen
+        if record is None:
+            return False, None
+        if record.get("none") is True:
+            return True, None
+        try:
+            blob = (self.folder / str(record["file"])).read_bytes()
+            if hashlib.sha256(blob).hexdigest() != record["sha256"]:
+                return False, None
+            with np.load(io.BytesIO(blob), allow_pickle=False) as data:
+                return True, {name: data[name] for name in data.files}
+        except (OSError, ValueError, KeyError, TypeError):
+            return False, None
+
+    def write_seen(self, arrays: Mapping[str, np.ndarray] | None) -> None:
+        """Keep the shot's seen plate (its arrays; None: the shot has none), then the index listing it."""
+        if arrays is None:
+            self._seen = {"none": True}
+        else:
+            buffer = io.BytesIO()
+            np.savez(buffer, **{name: np.ascontiguousarray(a) for name, a in arrays.items()})
+            blob = buffer.getvalue()
+            atomic_write(self.folder / SEEN_FILE, lambda tmp: tmp.write_bytes(blob))
+            self._seen = {"file": SEEN_FILE, "sha256": hashlib.sha256(blob).hexdigest()}
+        self._write_index()
+
     def reader(self, records: dict[int, dict[str, Any] | None] | None = None) -> Mapping[int, Anchor]:
         """The cached blocks (``records``, default :meth:`load`), each block's values read (and checked) when a
         chunk first asks for it; a block not cached is not in the mapping."""
@@ -215,6 +253,10 @@ class AnchorStore:
                 "file": name,
                 "sha256": hashlib.sha256(blob).hexdigest(),
             }
+        self._write_index()
+
+    def _write_index(self) -> None:
+        """The index of what is cached now (atomically; the inputs beside it first)."""
         self._write_inputs()
         data = {
             "aifx_anchors": ANCHORS_FORMAT,
@@ -224,6 +266,7 @@ class AnchorStore:
             "sources": self.sources,
             "complete": len(self._records) == self.blocks,
             "anchors": {str(b): r for b, r in sorted(self._records.items())},
+            **({"seen": self._seen} if self._seen is not None else {}),
         }
         text = json.dumps(data, indent=1)
         atomic_write(self.index_path, lambda tmp: tmp.write_text(text, encoding="utf-8"))

@@ -264,12 +264,8 @@ def prepare_anchors(
             return None
         feed = _Feed(job, plate, mask)
         feed.knows(Manifest.load(out, job, run.key))
-        # (the anchors hold keyframe fills, which read the clean plate: the same one the chunks are given)
-        seen = _seen_plate(backend, feed, plate.frames, reporter)
-        with _anchors(
-            backend, feed, str(out), run.key, plate.frames, reporter, rebuild=rebuild, seen=seen
-        ) as found:
-            store, _anchors_map, _on_anchor = found
+        with _anchors(backend, feed, str(out), run.key, plate.frames, reporter, rebuild=rebuild) as found:
+            store = found[0]
         return str(store.folder)
 
 
@@ -368,20 +364,29 @@ class _Feed:
             yield packet
 
 
-def _seen_plate(backend: Any, feed: _Feed, shot: list[int], reporter: Reporter) -> Any:
+def _seen_plate(backend: Any, feed: _Feed, shot: list[int], reporter: Reporter, store: AnchorStore) -> Any:
     """The shot's clean plate where its camera is locked off (a backend's ``seen_plate``, e.g.
     :func:`aifx_core.propagate.seen.scan`), from one pass over the whole shot, so every chunk of it reads the
-    same; None where the backend makes none. A moving camera ends the pass at its first frame that moves."""
+    same; None where the backend makes none. A moving camera ends the pass at its first frame that moves. Kept
+    in the anchors ``store`` (called with its build lock held), so the chunks of a shot make the pass once."""
     make = getattr(backend, "seen_plate", None)
     if not callable(make):
         return None
+    cached, arrays = store.cached_seen()
+    if cached:
+        try:
+            return None if arrays is None else backend.seen_plate_from(arrays)
+        except ValueError:
+            pass  # (damaged: made again)
 
     def reported() -> Iterator[FramePacket]:
         for index, packet in enumerate(feed.packets(shot, kept=False)):
             reporter("seen plate", index, len(shot), packet.frame)
             yield packet
 
-    return make(reported())
+    plate = make(reported())
+    store.write_seen(None if plate is None else plate.arrays())
+    return plate
 
 
 @contextlib.contextmanager
@@ -395,9 +400,8 @@ def _anchors(
     *,
     rebuild: bool = False,
     stream_from: int | None = None,
-    seen: Any = None,
-) -> Iterator[tuple[AnchorStore, Mapping[int, Anchor], Callable[[int, Anchor], None] | None]]:
-    """The shot's anchors: ``(store, anchors, on_anchor)``.
+) -> Iterator[tuple[AnchorStore, Mapping[int, Anchor], Callable[[int, Anchor], None] | None, Any]]:
+    """The shot's anchors and seen plate: ``(store, anchors, on_anchor, seen)`` (:func:`_seen_plate`).
 
     Cached blocks are read. The missing ones are decided by the run itself as it streams (``on_anchor`` then
     caches each; the build lock is held until the run ends) when ``stream_from`` says the run is one segment
@@ -424,12 +428,18 @@ def _anchors(
         store.begin(records)
         missing = [b for b in range(store.blocks) if b not in records]
         try:
+            seen = _seen_plate(backend, feed, shot, reporter, store)
             if missing and stream_from is not None and stream_from <= backend.anchor_start(missing[0]):
                 writer = InOrder(
                     lambda item: store.write(*item), depth=4, threaded=overlap(), name="aifx-anchors"
                 )
                 try:
-                    yield store, store.reader(records), lambda block, anchor: writer.submit((block, anchor))
+                    yield (
+                        store,
+                        store.reader(records),
+                        lambda block, anchor: writer.submit((block, anchor)),
+                        seen,
+                    )
                 except InputError:
                     writer.abandon()
                     raise
@@ -447,7 +457,7 @@ def _anchors(
         except InputError:
             store.discard()  # made from bad input: nothing of it is kept
             raise
-    yield store, store.reader(), None
+    yield store, store.reader(), None, seen
 
 
 def segments(
@@ -602,13 +612,13 @@ def _run_backend(
         parts = segments([index[f] for f in todo], backend.chunk_context, len(shot))
         # One segment to the shot's end (a whole run, or a resume after a kill) decides missing anchors itself.
         to_end = parts[0][0] if len(parts) == 1 and parts[0][1] == len(shot) - 1 else None
-        seen = _seen_plate(backend, feed, shot, reporter) if parts else None
         with contextlib.ExitStack() as stack:
             anchors: Mapping[int, Anchor] | None = None
             on_anchor = None
+            seen = None
             if hasattr(backend, "anchors"):
-                _store, anchors, on_anchor = stack.enter_context(
-                    _anchors(backend, feed, str(out), run.key, shot, reporter, stream_from=to_end, seen=seen)
+                _store, anchors, on_anchor, seen = stack.enter_context(
+                    _anchors(backend, feed, str(out), run.key, shot, reporter, stream_from=to_end)
                 )
             for start, stop, outputs in parts:
                 span = Span(tuple(shot), frozenset(shot[p] for p in outputs), anchors, on_anchor, seen)

@@ -52,7 +52,7 @@ what the one-thread run (``AIFX_THREADS=1``) sees.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 
 import numpy as np
 
@@ -168,6 +168,10 @@ class PropagateBackend:
         hand it to every call of the shot as ``Span.seen``. None: the camera moves (the reads stop there), or no
         hole pixel is ever seen; also when the options turn it off (``seen_plate``)."""
         return scan(packets) if self.options.seen_plate else None
+
+    def seen_plate_from(self, arrays: Mapping[str, np.ndarray]) -> SeenPlate:
+        """A plate :meth:`seen_plate` made, from its arrays (``SeenPlate.arrays``; the anchors cache keeps them)."""
+        return SeenPlate.from_arrays(arrays)
 
     def blocks(self, length: int) -> int:
         """Keyframe blocks of a ``length``-frame shot."""

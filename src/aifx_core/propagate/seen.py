@@ -4,8 +4,9 @@ Chains reach ``radius`` frames each way (:mod:`.far` twice that, backward only).
 stands still for forty frames and then walks off hides background that other frames saw, but further away than
 any chain goes: the fill there was invented (keyframe and spatial route) and changed to the real background
 once a chain reached it. An artist builds a clean plate for such a shot; this is that clean plate, made by the
-caller in one pass over the whole shot before the fill (:func:`scan`), handed to every engine call of the shot
-(:attr:`.inpaint.base.Span.seen`), and read only where propagation found nothing (:func:`seen_candidates`).
+caller in one pass over the whole shot before the fill (:func:`scan`; the pipeline keeps it with the shot's anchors,
+so farm chunks make it once), handed to every engine call of the shot (:attr:`.inpaint.base.Span.seen`), and read
+only where propagation found nothing (:func:`seen_candidates`).
 
 Per pixel it keeps the first and the last clear sighting (the pixel at least :data:`CLEAR_PX` from that frame's
 hole) and their frames. A pixel counts as seen where the two are at least :data:`MIN_SPAN` frames apart and agree
@@ -18,7 +19,7 @@ so every chunk of it, any window and a resumed run read the same values.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import cv2
@@ -45,6 +46,16 @@ STILL_PX = 0.5
 RING_AGREE = 0.5
 
 
+#: A plate's arrays: dtype and trailing shape beyond (H, W).
+_ARRAYS: dict[str, tuple[type, tuple[int, ...]]] = {
+    "first": (np.float32, (3,)),
+    "last": (np.float32, (3,)),
+    "first_at": (np.int32, ()),
+    "last_at": (np.int32, ()),
+    "gap": (np.float32, ()),
+}
+
+
 @dataclass(frozen=True)
 class SeenPlate:
     """A shot's clean plate (see the module docstring), at full resolution in the frames' display window."""
@@ -62,6 +73,24 @@ class SeenPlate:
     def values(self) -> np.ndarray:
         """(H, W, 3) float32: the mean of the two sightings (what the ring membranes compare)."""
         return (0.5 * (self.first + self.last)).astype(np.float32)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Its arrays by name, as :meth:`from_arrays` takes them back (the anchors cache keeps them)."""
+        return {name: getattr(self, name) for name in _ARRAYS}
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> SeenPlate:
+        """The plate :meth:`arrays` gave; ValueError if they are not such a plate's."""
+        try:
+            values = {name: np.asarray(arrays[name]) for name in _ARRAYS}
+        except KeyError as missing:
+            raise ValueError(f"seen plate: no {missing} array") from None
+        shape = values["gap"].shape
+        for name, (dtype, channels) in _ARRAYS.items():
+            array = values[name]
+            if array.dtype != dtype or array.shape != (*shape, *channels):
+                raise ValueError(f"seen plate: {name} is {array.dtype} {array.shape}")
+        return cls(**values)
 
     def at(self, t: int, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
         """At pixels (``ys``, ``xs``) of shot position ``t``: the sighting nearer to it in time."""
