@@ -12,7 +12,8 @@ Per pixel it keeps the first and the last clear sighting (the pixel at least :da
 hole) and their frames. A pixel counts as seen where the two are at least :data:`MIN_SPAN` frames apart and agree
 (:data:`AGREE`): a car or a person that passed it in one of them (nothing of those is masked) shows as a
 disagreement, and the pixel is left to the other routes. The shot counts as locked off while each frame's
-thumbnail lies within :data:`STILL_PX` of the first frame's (phase correlation); the first frame that moves
+thumbnail lies within :data:`STILL_PX` of the first frame's (phase correlation) and shows the same content
+(:data:`STILL_CHANGE`); the first frame that moves
 ends the pass: no plate (a panning shot costs two reads). The plate depends on the whole shot and nothing else,
 so every chunk of it, any window and a resumed run read the same values.
 """
@@ -32,6 +33,8 @@ from ..inpaint.base import FramePacket
 from .far import RingMembrane, ring_agreement, ring_membrane
 from .fusion import Fused
 
+#: Thumbnails for the stillness check are at most this many pixels a side (as the flow's pre-alignment's).
+THUMBNAIL = 160
 #: A sighting is clear this far (pixels) from its frame's hole: a matte's edge holds the object's blur and hair.
 CLEAR_PX = 3
 #: The first and last clear sightings must be at least this many frames apart (a pixel seen in one short gap
@@ -39,8 +42,15 @@ CLEAR_PX = 3
 MIN_SPAN = 8
 #: The two sightings differing by this share of the target frame's level (largest channel) halve the read's quality.
 AGREE = 0.1
-#: Largest thumbnail translation (full-resolution pixels) from the first frame at which the shot is still.
-STILL_PX = 0.5
+#: Largest thumbnail translation (full-resolution pixels) from the first frame at which the shot is still. The
+#: phase correlation of a locked-off shot of waving water and bushes (``nonrigid``) wanders past 1 px, so it
+#: counts as moving; given a plate (2 px) it gained nothing there (+0.001 dB: the two sightings disagree).
+STILL_PX = 1.0
+#: ... and largest change of the thumbnail from the first frame's, as a share of its contrast (median absolute
+#: differences over the pixels clear of both holes, the exposure matched): a static light or logo can hold the
+#: correlation's peak on a moving shot. Locked off: schoolgirls at most 0.05, nonrigid 0.11; a slow pan (crosser)
+#: 0.18 a frame after the first, 0.4 by the fourth; a texture panned 1.5 px: 0.27.
+STILL_CHANGE = 0.2
 #: The plate's ring membrane around the target's hole differing from the target's own by this share of its level
 #: halves the read's quality (:func:`.far.ring_agreement`): a light change, or a camera bumped since.
 RING_AGREE = 0.5
@@ -112,13 +122,30 @@ def _grey(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (linear / (1.0 + linear)).astype(np.float32, copy=False), finite
 
 
+def _thumbnail(image: np.ndarray) -> np.ndarray:
+    """``image`` shrunk to a long side of at most :data:`THUMBNAIL` (area average)."""
+    height, width = image.shape[:2]
+    scale = min(1.0, THUMBNAIL / max(height, width))
+    size = (max(8, round(width * scale)), max(8, round(height * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
 def _moved(reference: np.ndarray, reference_hole: np.ndarray, grey: np.ndarray, hole: np.ndarray) -> bool:
     """Whether a frame's grey lies more than :data:`STILL_PX` from the first frame's (``reference``, its hole
-    filled smooth), or no clear translation is found. Both holes show the reference's values in both images:
-    a hole moving over the frame is no motion of the camera."""
+    filled smooth), or no clear translation is found, or its content changed by more than
+    :data:`STILL_CHANGE`. Both holes show the reference's values in both images: a hole moving over the frame
+    is no motion of the camera."""
     either = hole | reference_hole
     matrix = thumbnail_translation(reference, np.where(either, reference, grey))
-    return matrix is None or max(abs(matrix[0, 2]), abs(matrix[1, 2])) > STILL_PX
+    if matrix is None or max(abs(matrix[0, 2]), abs(matrix[1, 2])) > STILL_PX:
+        return True
+    clear = _thumbnail((~either).astype(np.float32)) > 0.99
+    if clear.sum() < 16:
+        return True  # (nothing to compare: not known to be still)
+    before, now = _thumbnail(reference)[clear], _thumbnail(grey)[clear]
+    now = now * (np.median(before) / max(float(np.median(now)), 1e-6))
+    contrast = float(np.median(np.abs(before - np.median(before))))
+    return float(np.median(np.abs(now - before))) > STILL_CHANGE * max(contrast, 1e-6)
 
 
 def scan(packets: Iterable[FramePacket]) -> SeenPlate | None:
