@@ -15,6 +15,22 @@ from shot_files import object_matte, plate_frame
 REPO = Path(__file__).resolve().parents[1]
 
 
+def run_figure_script(name: str, data: Path, *args: str) -> np.ndarray:
+    """Run ``docs/img/<name>`` with ``AIFX_DATA=data`` and ``args`` (the last one: the figure it writes); the
+    figure it wrote."""
+    done = subprocess.run(
+        [sys.executable, str(REPO / "docs" / "img" / name), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "AIFX_DATA": str(data)},
+    )
+    assert done.returncode == 0, done.stderr
+    sheet = cv2.imread(args[-1])
+    assert sheet is not None
+    return sheet
+
+
 def test_method_figure_script_runs_on_a_small_clip(tmp_path):
     """``make_method_figure.py`` reads ``$AIFX_DATA/tennis/{frames,masks}/*.png``: here 8 frames of 64x48."""
     frames, masks = tmp_path / "tennis" / "frames", tmp_path / "tennis" / "masks"
@@ -25,17 +41,8 @@ def test_method_figure_script_runs_on_a_small_clip(tmp_path):
         rgb = np.stack([np.nan_to_num(channels[c], nan=0.0, posinf=1.0, neginf=0.0) for c in "BGR"], -1)
         cv2.imwrite(str(frames / f"{i:05d}.png"), np.uint8(np.clip(rgb, 0, 1) * 255))
         cv2.imwrite(str(masks / f"{i:05d}.png"), object_matte(i))
-    out = tmp_path / "method.png"
-    done = subprocess.run(
-        [sys.executable, str(REPO / "docs" / "img" / "make_method_figure.py"), "3", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "AIFX_DATA": str(tmp_path)},
-    )
-    assert done.returncode == 0, done.stderr
-    sheet = cv2.imread(str(out))
-    assert sheet is not None and sheet.shape == (2 * 48 + 4, 3 * 64 + 8, 3)
+    sheet = run_figure_script("make_method_figure.py", tmp_path, "3", str(tmp_path / "method.png"))
+    assert sheet.shape == (2 * 48 + 4, 3 * 64 + 8, 3)
 
 
 def test_seen_plate_figure_script_runs_on_a_small_locked_off_clip(tmp_path):
@@ -49,14 +56,5 @@ def test_seen_plate_figure_script_runs_on_a_small_locked_off_clip(tmp_path):
     for i in range(8):
         cv2.imwrite(str(frames / f"{i:05d}.png"), np.uint8(np.clip(still, 0, 1) * 255))
         cv2.imwrite(str(masks / f"{i:05d}.png"), object_matte(i))
-    out = tmp_path / "seen_plate.png"
-    done = subprocess.run(
-        [sys.executable, str(REPO / "docs" / "img" / "make_seen_plate_figure.py"), str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "AIFX_DATA": str(tmp_path)},
-    )
-    assert done.returncode == 0, done.stderr
-    sheet = cv2.imread(str(out))
-    assert sheet is not None and sheet.shape == (48, 3 * 64 + 8, 3)  # frame 5 only: the clip has 8 frames
+    sheet = run_figure_script("make_seen_plate_figure.py", tmp_path, str(tmp_path / "seen_plate.png"))
+    assert sheet.shape == (48, 3 * 64 + 8, 3)  # frame 5 only: the clip has 8 frames

@@ -80,16 +80,17 @@ def test_a_locked_off_shot_keeps_what_every_pixel_showed_clear_of_the_hole() -> 
     assert float(np.nanmax(plate.gap[square])) < seen.AGREE * 0.5
 
 
+def counted(frames: list[np.ndarray], holes: list[np.ndarray], read: list[int]):
+    """The clip's packets, each one's frame number put in ``read`` as it is taken."""
+    for packet in holed_packets(frames, holes):
+        read.append(packet.frame)
+        yield packet
+
+
 def test_a_panning_shot_makes_no_plate_and_stops_reading_at_once() -> None:
     frames, holes = locked_off(pan=2.0), [standing(t) for t in range(COUNT)]
-    read = []
-
-    def packets():
-        for packet in holed_packets(frames, holes):
-            read.append(packet.frame)
-            yield packet
-
-    assert seen.scan(packets()) is None
+    read: list[int] = []
+    assert seen.scan(counted(frames, holes, read)) is None
     assert len(read) == 2  # the first frame, and the first that moved
 
 
@@ -99,14 +100,8 @@ def test_a_static_light_over_a_pan_does_not_pass_for_a_locked_off_shot() -> None
     frames, holes = locked_off(pan=1.5), [standing(t) for t in range(COUNT)]
     for frame in frames:
         frame[2:8, 2:8] = 40.0  # scene-linear, far above the rest (the tests' shot has such a light)
-    read = []
-
-    def packets():
-        for packet in holed_packets(frames, holes):
-            read.append(packet.frame)
-            yield packet
-
-    assert seen.scan(packets()) is None
+    read: list[int] = []
+    assert seen.scan(counted(frames, holes, read)) is None
     assert len(read) <= 3
 
 
