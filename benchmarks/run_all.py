@@ -740,6 +740,13 @@ SPEED_NOTE = "\n".join(
         "alternated: 16.65 / 17.03 before, 16.97 / 16.32 after), nine squares EXR 8.4 / 8.6 / 8.8 and PNG 8.3 / "
         "8.8 / 9.0, 1080p 3.2 / 3.2 / 3.3. The page shows the third.",
         "",
+        "**Seventeenth pass** (2026-12-05 night, docs/method.md; no speed work: the seen plate, one pass over a "
+        "locked-off shot before the fill, two or three reads of a moving one such as these clips; the profile of "
+        "nine squares PNG (py-spy, main bd3c323): 177 CPU ms a frame, the engine thread 71). The page's runs (main "
+        "b2272d9), whole speed parts alone on the idle machine, three in a row: moving blob 17.4 / 15.8 / 15.2 "
+        "frames/s, nine squares EXR 8.8 / 8.6 / 8.7 and PNG 8.6 / 8.6 / 8.5, 1080p 3.2 / 3.1 / 3.2. The page "
+        "shows the third.",
+        "",
         "**Two cores.** The encoders (OpenImageIO, OpenEXR), file I/O and most of OpenCV/NumPy release the GIL, "
         "so the fill overlaps its stages on threads (`aifx_core.workers`, 2026-12-03 evening): a writer thread "
         "composites, encodes, fsyncs and renames each frame (two in flight at most) while the engine makes the "
