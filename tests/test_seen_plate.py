@@ -12,7 +12,7 @@ import pytest
 from propagate_clips import holed_packets, texture
 from shot_files import write_exr
 
-from aifx_core import FillJob, fill
+from aifx_core import Cancelled, CancelToken, FillJob, fill
 from aifx_core.anchors import AnchorStore
 from aifx_core.backends import create_backend
 from aifx_core.inpaint import BackendContext
@@ -243,3 +243,29 @@ def test_the_anchors_cache_keeps_the_plate_and_refuses_a_damaged_one(tmp_path: P
     none = AnchorStore(str(tmp_path / "clean.####.exr"), "k", shot, 8)
     none.load()
     assert none.cached_seen() == (True, None)
+
+
+def test_a_run_cancelled_during_the_pass_resumes_to_the_same_frames(tmp_path: Path) -> None:
+    """Cancelled (SIGTERM from Blender or Nuke) while the plate is being made: nothing is cached or written half,
+    and the next run makes the same frames, bit for bit, as a run never stopped."""
+    from shot_files import frame_bytes
+
+    shot = _write_shot(tmp_path / "shot")
+    fill(_job(shot, tmp_path / "whole"))
+    cancel = CancelToken()
+
+    def stop(event) -> None:
+        if event.stage == "seen plate" and event.index == COUNT // 2:
+            cancel.cancel()
+
+    with pytest.raises(Cancelled):
+        fill(_job(shot, tmp_path / "again"), progress=stop, cancel=cancel)
+    assert not list((tmp_path / "again").glob("clean.*.exr"))  # the pass comes before any frame
+    assert not list((tmp_path / "again").rglob("seen.npz"))  # nor is half a plate kept
+    stages: list[str] = []
+    assert len(fill(_job(shot, tmp_path / "again"), progress=_stage_into(stages)).written) == COUNT
+    assert stages.count("seen plate") == COUNT
+    for frame in range(1001, 1001 + COUNT):
+        assert frame_bytes(tmp_path / "whole" / "clean.####.exr", frame) == frame_bytes(
+            tmp_path / "again" / "clean.####.exr", frame
+        ), f"frame {frame} differs from the run never stopped"
