@@ -147,7 +147,7 @@ def test_a_sighting_spoiled_by_a_passer_by_is_not_pasted() -> None:
         np.zeros(len(ys), np.int16),
     )
     packet = holed_packets(frames, holes)[3]
-    seen.seen_candidates(3, plate, fused, ys, xs, len(ys), RingMembrane(packet.rgb, ys, xs), level=0.5)
+    seen.seen_candidates(3, plate, fused, ys, xs, RingMembrane(packet.rgb, ys, xs), level=0.5)
     ball = spoiled[ys, xs]
     assert not fused.found[ball].any()  # first and last sightings disagree there: left to the other routes
     assert fused.found[~ball].mean() > 0.9

@@ -178,11 +178,20 @@ class AnchorStore:
         """True when every block is cached, for this key and shot, with intact values files."""
         return len(self.load()) == self.blocks
 
-    def _values(self, record: dict[str, Any]) -> np.ndarray:
+    def _checked(self, record: dict[str, Any]) -> bytes:
+        """The bytes of a listed file (``record``: its ``file`` and ``sha256``); ValueError if they changed."""
         blob = (self.folder / str(record["file"])).read_bytes()
         if hashlib.sha256(blob).hexdigest() != record["sha256"]:
             raise ValueError(f"{record['file']}: checksum mismatch")
-        values = np.load(io.BytesIO(blob), allow_pickle=False)
+        return blob
+
+    def _kept(self, name: str, blob: bytes) -> dict[str, str]:
+        """Write ``blob`` as ``name`` (atomically); what the index lists of it (see :meth:`_checked`)."""
+        atomic_write(self.folder / name, lambda tmp: tmp.write_bytes(blob))
+        return {"file": name, "sha256": hashlib.sha256(blob).hexdigest()}
+
+    def _values(self, record: dict[str, Any]) -> np.ndarray:
+        values = np.load(io.BytesIO(self._checked(record)), allow_pickle=False)
         if values.dtype != np.float32 or values.ndim != 2 or values.shape[1] != 3:
             raise ValueError(f"{record['file']}: not (N, 3) float32")
         return values
@@ -196,10 +205,7 @@ class AnchorStore:
         if record.get("none") is True:
             return True, None
         try:
-            blob = (self.folder / str(record["file"])).read_bytes()
-            if hashlib.sha256(blob).hexdigest() != record["sha256"]:
-                return False, None
-            with np.load(io.BytesIO(blob), allow_pickle=False) as data:
+            with np.load(io.BytesIO(self._checked(record)), allow_pickle=False) as data:
                 return True, {name: data[name] for name in data.files}
         except (OSError, ValueError, KeyError, TypeError):
             return False, None
@@ -211,9 +217,7 @@ class AnchorStore:
         else:
             buffer = io.BytesIO()
             np.savez(buffer, **{name: np.ascontiguousarray(a) for name, a in arrays.items()})
-            blob = buffer.getvalue()
-            atomic_write(self.folder / SEEN_FILE, lambda tmp: tmp.write_bytes(blob))
-            self._seen = {"file": SEEN_FILE, "sha256": hashlib.sha256(blob).hexdigest()}
+            self._seen = self._kept(SEEN_FILE, buffer.getvalue())
         self._write_index()
 
     def reader(self, records: dict[int, dict[str, Any] | None] | None = None) -> Mapping[int, Anchor]:
@@ -244,14 +248,10 @@ class AnchorStore:
         else:
             buffer = io.BytesIO()
             np.save(buffer, np.ascontiguousarray(anchor.values, dtype=np.float32), allow_pickle=False)
-            blob = buffer.getvalue()
-            name = f"block-{block:06d}.npy"
-            atomic_write(self.folder / name, lambda tmp: tmp.write_bytes(blob))
             self._records[block] = {
                 "keyframe": int(anchor.keyframe),
                 "hole": anchor.hole,
-                "file": name,
-                "sha256": hashlib.sha256(blob).hexdigest(),
+                **self._kept(f"block-{block:06d}.npy", buffer.getvalue()),
             }
         self._write_index()
 

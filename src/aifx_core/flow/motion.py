@@ -177,8 +177,8 @@ def moving_mask(
     pre-filled hole's smear, not an object, and is not looked at, nor is flow whose background motion leaves
     the frame (it has nothing to match). Regions are found on every ``step``-th pixel (by default a grid
     about 240 samples wide: objects are far larger than that), and the mask is grown by ``grow`` pixels at
-    full resolution (flow is blurred at an object's edge) but never covers the hole itself. ``distance`` (to the hole) may be passed when the caller
-    has it already.
+    full resolution (flow is blurred at an object's edge) but never covers the hole itself. ``distance`` (to the
+    hole) may be passed when the caller has it already.
 
     ``images`` (A and B as the uint8 grey images the flow was estimated on) adds what the flow alone cannot
     see: an object the estimator did not follow (DIS often gives a fast, low-contrast object the background's
@@ -195,8 +195,9 @@ def moving_mask(
     frame's border (tennis at 216x120 panning 5.5 px a frame: 1 px at the left edge) and on plain or repetitive
     ground. So a region counts only where at least :data:`EVIDENCE_SHARE` of its samples (and
     :data:`EVIDENCE_SAMPLES`) are not explained, or within :data:`EVIDENCE_REACH_PX` of a region that does;
-    and within :data:`BORDER_BAND` of the frame's border the explained samples are left out of every region. Elsewhere a region is kept whole: a plain mover (a car's
-    side, a shirt) moving less than its own size is explained inside and shows only along its outline.
+    and within :data:`BORDER_BAND` of the frame's border the explained samples are left out of every region.
+    Elsewhere a region is kept whole: a plain mover (a car's side, a shirt) moving less than its own size is
+    explained inside and shows only along its outline.
     """
     height, width = hole.shape
     if not layers:

@@ -134,7 +134,7 @@ class Propagation:
         self.recovered[t] = recovered(ys, xs, fused, self.opt.fallback_high, membrane)
         self._far(t, frontiers, fused, frame.level, all_ys, all_xs, membrane)
         if self.seen is not None and self.seen.shape == frame.hole.shape:
-            seen_candidates(t, self.seen, fused, ys, xs, n_hole, membrane, frame.level)
+            seen_candidates(t, self.seen, fused, ys, xs, membrane, frame.level)
         values = fused.values[:n_hole]
         real = frame.source[ring_ys, ring_xs]
         fetched = fused.values[n_hole:]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -79,9 +80,10 @@ class SeenPlate:
     #: (H, W) float32: their largest channel difference (NaN where the pixel was not seen twice far enough apart).
     gap: np.ndarray
 
-    @property
+    @cached_property
     def values(self) -> np.ndarray:
-        """(H, W, 3) float32: the mean of the two sightings (what the ring membranes compare)."""
+        """(H, W, 3) float32: the mean of the two sightings (what the ring membranes compare), made once: every
+        frame that reads the plate compares a membrane of it."""
         return (0.5 * (self.first + self.last)).astype(np.float32)
 
     def arrays(self) -> dict[str, np.ndarray]:
@@ -198,14 +200,14 @@ def seen_candidates(
     fused: Fused,
     ys: np.ndarray,
     xs: np.ndarray,
-    n_hole: int,
     own_ring: RingMembrane,
     level: float,
 ) -> None:
-    """The hole points (the first ``n_hole`` of ``ys``, ``xs``) of shot position ``t`` the fusion ``fused`` found
-    nothing for take the plate's sighting nearer in time where it saw them, in place. Quality: the two sightings' agreement (:data:`AGREE`) times the
-    agreement of the plate's ring membrane with the target's (``own_ring``: its :class:`.far.RingMembrane`; :data:`RING_AGREE`)."""
-    missing = np.flatnonzero(~fused.found[:n_hole])
+    """The hole points (``ys``, ``xs``: the first points of ``fused``; its seam-ring points follow) of shot
+    position ``t`` that the fusion found nothing for take the plate's sighting nearer in time where it saw them,
+    in place. Quality: the two sightings' agreement (:data:`AGREE`) times the agreement of the plate's ring
+    membrane with the target's (``own_ring``: its :class:`.far.RingMembrane`; :data:`RING_AGREE`)."""
+    missing = np.flatnonzero(~fused.found[: len(ys)])
     if len(missing) == 0:
         return
     gap = plate.gap[ys[missing], xs[missing]]
@@ -217,7 +219,7 @@ def seen_candidates(
     scale = max(AGREE * level, 1e-6)
     quality = 1.0 / (1.0 + (gap / scale) ** 2)
     # The plate's own ring membrane around this hole, against the frame's: the same light, the same framing.
-    theirs = ring_membrane(plate.values, ys[:n_hole], xs[:n_hole], points)
+    theirs = ring_membrane(plate.values, ys, xs, points)
     quality = quality * ring_agreement(theirs, own_ring.at(points), level, RING_AGREE)
     keep = quality >= 0.05
     if not keep.any():
