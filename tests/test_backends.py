@@ -207,6 +207,8 @@ def test_an_unknown_option_names_the_known_ones():
         ("lama", {"size": 4}, "size=4"),
         ("telea", {"telea_radius": -1}, "telea_radius"),
         ("propagate", {"radius": 0}, "radius"),
+        ("propagate", {"seen_plate": "maybe"}, "seen_plate='maybe': give true or false"),
+        ("propagate", {"exposure_match": "sometimes"}, "exposure_match='sometimes'"),
         ("propagate", {"spatial_backend": "nope"}, "unknown backend 'nope'"),
     ],
 )
@@ -223,6 +225,7 @@ def test_the_cli_refuses_a_bad_option_before_reading_a_frame_or_loading_a_model(
     for extra, fragment in (
         (["-b", "diffusers", "--model", str(tmp_path / "no-model"), "--steps", "0"], "steps=0"),
         (["--option", "radus=3"], "radius"),
+        (["--option", "seen_plate=maybe"], "seen_plate"),
     ):
         done = subprocess.run(
             [sys.executable, "-m", "aifx_core", "fill", str(tmp_path / "missing.####.exr"), "-o"]

@@ -9,6 +9,10 @@ from ..errors import InputError
 from ..flow import DIS_PRESETS
 from ..options import option
 
+#: How a switch is written on a command line (``--option seen_plate=off``); anything else is refused.
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
 
 @dataclass(frozen=True)
 class PropagateOptions:
@@ -105,7 +109,12 @@ class PropagateOptions:
                     values[name] = float(values[name])
             for name in ("exposure_match", "seen_plate"):
                 if isinstance(values.get(name), str):  # from a command line: "false", "0", "off"
-                    values[name] = values[name].strip().lower() in ("1", "true", "yes", "on")
+                    word = values[name].strip().lower()
+                    if word not in _TRUE + _FALSE:
+                        raise InputError(
+                            f"{name}={values[name]!r}: give true or false (also 1/0, yes/no, on/off)"
+                        )
+                    values[name] = word in _TRUE
         except (TypeError, ValueError) as error:
             raise InputError(f"propagate options: {error}; give whole numbers for sizes and counts") from None
         result = cls(**values)
