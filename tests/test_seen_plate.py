@@ -1,6 +1,7 @@
 """The seen plate (aifx_core.propagate.seen): on a locked-off shot, background that an object hid for longer than
-any chain reaches comes back from the frames that saw it, exactly; a panning shot makes none; a sighting that an
-unmasked passer-by spoiled is not pasted; chunks of a shot read the same plate as the whole run."""
+any chain reaches comes back from the frames that saw it, exactly; a handheld (shaken) shot is registered and gets
+it too; a panning shot makes none; a sighting that an unmasked passer-by spoiled is not pasted; chunks of a shot
+read the same plate as the whole run."""
 
 from __future__ import annotations
 
@@ -87,11 +88,87 @@ def counted(frames: list[np.ndarray], holes: list[np.ndarray], read: list[int]):
         yield packet
 
 
-def test_a_panning_shot_makes_no_plate_and_stops_reading_at_once() -> None:
+def test_a_panning_shot_makes_no_plate_and_stops_reading_once_it_leaves_the_first_view() -> None:
     frames, holes = locked_off(pan=2.0), [standing(t) for t in range(COUNT)]
     read: list[int] = []
     assert seen.scan(counted(frames, holes, read)) is None
-    assert len(read) == 2  # the first frame, and the first that moved
+    # Registered while no corner has moved further than MAX_DRIFT of the short side (2 px a frame), then no more
+    # reads: the frames registered are fewer than MIN_SPAN, so nothing counts as seen.
+    drift = seen.MAX_DRIFT * HEIGHT
+    assert len(read) == int(drift // 2.0) + 2  # the frames within the drift, and the first beyond it
+
+
+#: The handheld shot is twice the size (a rotation of a small frame is too few pixels to register well).
+BIG = 2
+
+
+def shaken(t: int) -> np.ndarray:
+    """A handheld camera: frame t's map from the world (the first frame's pixels) to its own, random within
+    ±2.5 px and ±0.6 degrees (frame 0 is the world)."""
+    if t == 0:
+        return np.float32([[1, 0, 0], [0, 1, 0]])
+    rng = np.random.default_rng(100 + t)
+    matrix = cv2.getRotationMatrix2D((BIG * WIDTH / 2, BIG * HEIGHT / 2), rng.uniform(-0.6, 0.6), 1.0)
+    matrix[:, 2] += rng.uniform(-2.5, 2.5, 2)
+    return matrix.astype(np.float32)
+
+
+def handheld() -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The standing object's shot, BIG times the size, under :func:`shaken`: a wider world seen through a shaking
+    frame (no border shows), the matte moving with the picture."""
+    height, width = BIG * HEIGHT, BIG * WIDTH
+    world = texture(height + 16, width + 16, 5)
+    rng = np.random.default_rng(1)
+    frames, holes = [], []
+    for t in range(COUNT):
+        matrix = shaken(t).copy()
+        matrix[:, 2] -= matrix[:, :2] @ np.float32([8, 8])  # the world's (8, 8) is the first frame's (0, 0)
+        view = cv2.warpAffine(world, matrix, (width, height), flags=cv2.INTER_LINEAR)
+        grain = rng.normal(0.0, 0.004, view.shape).astype(np.float32)
+        frames.append(np.clip(view + grain, 0.0, 1.0).astype(np.float32))
+        matte = np.kron(standing(t), np.ones((BIG, BIG), bool)).astype(np.uint8)
+        holes.append(cv2.warpAffine(matte, shaken(t), (width, height), flags=cv2.INTER_NEAREST).astype(bool))
+    return frames, holes
+
+
+def test_a_handheld_shot_is_registered_and_its_hidden_background_comes_back() -> None:
+    frames, holes = handheld()
+    plate = engine().seen_plate(holed_packets(frames, holes))
+    assert plate is not None and plate.warps is not None
+    assert plate.warps.shape == (COUNT, 2, 3)
+    # Each frame's registration is the camera's within a fifth of a pixel at every corner (or the frame counts
+    # as still, and the camera moved it little).
+    shape = (BIG * HEIGHT, BIG * WIDTH)
+    for t in range(1, COUNT):
+        error = seen._corner_moves(plate.warps[t] - shaken(t) + np.eye(2, 3), shape)
+        assert error < 0.2, f"frame {t}: {error:.2f} px"
+    with_plate = fill_frames(frames, holes, plate)
+    without = fill_frames(frames, holes, None)
+    for t in (0, 4, 8):  # hidden for 8+ frames more than any chain or keyframe reaches
+        hole = holes[t]
+        error = float(np.mean((with_plate[t][hole] - frames[t][hole]) ** 2))
+        before = float(np.mean((without[t][hole] - frames[t][hole]) ** 2))
+        assert error < 1e-3, f"frame {t}: {error}"  # two bilinear resamplings of a fine texture, and grain
+        assert error < 0.2 * before, f"frame {t}: {error} vs {before} without the plate"
+    for t, rgb in enumerate(fill_frames(frames, holes, plate, window=1)):
+        np.testing.assert_array_equal(rgb, with_plate[t])
+        np.testing.assert_array_equal(with_plate[t][~holes[t]], frames[t][~holes[t]])
+
+
+def test_a_locked_off_shot_is_read_as_it_is_and_a_bump_ends_the_plate() -> None:
+    frames, holes = locked_off(), [standing(t) for t in range(COUNT)]
+    plate = seen.scan(holed_packets(frames, holes))
+    assert plate is not None and plate.warps is None  # no frame resampled: the sightings' exact values
+    assert plate.framed(0) is plate and plate.framed(COUNT - 1) is plate
+    # The camera is bumped 12 px at frame 24 and stays there: the pass stops, the plate holds frames 0-23 and
+    # is read there only.
+    bumped = [f if t < 24 else np.roll(f, 12, axis=1) for t, f in enumerate(frames)]
+    read: list[int] = []
+    plate = seen.scan(counted(bumped, holes, read))
+    assert plate is not None and plate.warps is not None
+    assert len(read) == 25 and len(plate.warps) == 24
+    assert plate.framed(10) is plate and plate.framed(24) is None and plate.framed(COUNT - 1) is None
+    assert (plate.last_at[standing(0)] == 23).all()
 
 
 def test_a_static_light_over_a_pan_does_not_pass_for_a_locked_off_shot() -> None:
@@ -156,12 +233,14 @@ def test_a_sighting_spoiled_by_a_passer_by_is_not_pasted() -> None:
     )
 
 
-def _write_shot(folder: Path) -> Path:
+def _write_shot(folder: Path, shot: tuple[list[np.ndarray], list[np.ndarray]] | None = None) -> Path:
+    """The locked-off shot (or ``shot``: frames and holes) as EXR plates and PNG mattes from frame 1001."""
+    frames, holes = shot or (locked_off(), [standing(t) for t in range(COUNT)])
     folder.mkdir(parents=True, exist_ok=True)
-    for t, rgb in enumerate(locked_off()):
+    for t, (rgb, hole) in enumerate(zip(frames, holes, strict=True)):
         planes = {name: rgb[..., c].astype(np.float16) for c, name in enumerate("RGB")}
         write_exr(folder / f"plate.{1001 + t:04d}.exr", planes)
-        cv2.imwrite(str(folder / f"mask.{1001 + t:04d}.png"), standing(t).astype(np.uint8) * 255)
+        cv2.imwrite(str(folder / f"mask.{1001 + t:04d}.png"), hole.astype(np.uint8) * 255)
     return folder
 
 
@@ -214,6 +293,30 @@ def test_the_pipeline_gives_every_chunk_the_whole_shots_plate(tmp_path: Path, ch
     )
 
 
+def test_a_handheld_shot_in_chunks_reads_the_whole_shots_registered_plate(tmp_path: Path) -> None:
+    """The second chunk reads the plate, with each frame's registration, from the anchors cache: the same frames
+    bit for bit as the whole run, and the background the object hid comes back in the first frame."""
+    from shot_files import frame_bytes, read_exr
+
+    frames, holes = handheld()
+    shot = _write_shot(tmp_path / "shot", (frames, holes))
+    fill(_job(shot, tmp_path / "whole"))
+    passes = []
+    for chunk in ("1001-1010", "1011-1032"):
+        stages: list[str] = []
+        fill(_job(shot, tmp_path / "chunks"), progress=_stage_into(stages), frames=chunk)
+        passes.append(stages.count("seen plate"))
+    assert passes == [COUNT, 0]
+    for frame in range(1001, 1001 + COUNT):
+        assert frame_bytes(tmp_path / "whole" / "clean.####.exr", frame) == frame_bytes(
+            tmp_path / "chunks" / "clean.####.exr", frame
+        ), f"frame {frame} differs from the whole run"
+    _header, planes = read_exr(tmp_path / "chunks" / "clean.1005.exr")
+    out = np.stack([planes[c].astype(np.float32) for c in "RGB"], axis=-1)
+    truth = frames[4].astype(np.float16).astype(np.float32)  # (the plate as the EXR holds it)
+    assert float(np.mean((out[holes[4]] - truth[holes[4]]) ** 2)) < 1e-3
+
+
 def test_the_anchors_cache_keeps_the_plate_and_refuses_a_damaged_one(tmp_path: Path) -> None:
     frames, holes = locked_off(), [standing(t) for t in range(COUNT)]
     plate = seen.scan(holed_packets(frames, holes))
@@ -238,6 +341,14 @@ def test_the_anchors_cache_keeps_the_plate_and_refuses_a_damaged_one(tmp_path: P
     assert damaged.cached_seen() == (False, None)
     with pytest.raises(ValueError):
         seen.SeenPlate.from_arrays({**plate.arrays(), "gap": np.zeros((3, 3), np.float32)})
+    # A handheld shot's plate keeps each frame's registration.
+    shaken_plate = seen.scan(holed_packets(*handheld()))
+    assert shaken_plate is not None and shaken_plate.warps is not None
+    back = seen.SeenPlate.from_arrays(shaken_plate.arrays())
+    assert back.warps is not None
+    np.testing.assert_array_equal(back.warps, shaken_plate.warps)
+    with pytest.raises(ValueError):
+        seen.SeenPlate.from_arrays({**shaken_plate.arrays(), "warps": np.zeros((COUNT, 3, 3))})
     # A shot without a plate is cached as such.
     store.write_seen(None)
     none = AnchorStore(str(tmp_path / "clean.####.exr"), "k", shot, 8)

@@ -1,10 +1,12 @@
 """Regenerates ``docs/img/seen_plate.png``: the schoolgirls clip (a locked-off shot) with the girls removed, with
-and without the shot's seen plate (``aifx_core.propagate.seen``).
+and without the shot's seen plate (``aifx_core.propagate.seen``), then the same clip as a handheld shot.
 
 Run from the repository root: ``.venv/bin/python docs/img/make_seen_plate_figure.py [out.png]``. Two girls stand
 still for half the shot; what they hide is seen only once they walk off, further away than any chain reaches.
 Columns: the plate, the fill without the seen plate (``seen_plate: false``), the fill with it (the default); rows:
-frames 5 and 20, cropped to the middle of the frame (the whole frame where it is small).
+frames 5 and 20, then frames 5 and 20 of the handheld version (:func:`handheld`: each frame moved at random up to
+:data:`SHAKE` px, as the benchmark's ``shake`` variant; the plate is registered), cropped to the middle of the
+frame (the whole frame where it is small).
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ OUT = Path(__file__).resolve().parent / "seen_plate.png"
 #: Frames shown, and the crop (rows, columns) at 432x240 (scaled to the clip's size).
 FRAMES = (5, 20)
 CROP = ((0.25, 0.96), (0.35, 0.9))
+#: The handheld version's shake: a random shift of up to this many pixels each way, new every frame, of the frame
+#: scaled up 15 % (so no border shows); mattes move with the picture.
+SHAKE = 6.0
 
 
 def load() -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -42,6 +47,20 @@ def load() -> tuple[list[np.ndarray], list[np.ndarray]]:
             f"no schoolgirls frames in {DATA / 'frames'}; set AIFX_DATA to the folder holding it"
         )
     return frames, holes
+
+
+def handheld(frames: list[np.ndarray], holes: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The shot as a hand would have held the camera (see :data:`SHAKE`; ``benchmarks/stress_variants.py``)."""
+    height, width = frames[0].shape[:2]
+    moved_frames, moved_holes = [], []
+    for t, (frame, hole) in enumerate(zip(frames, holes, strict=True)):
+        matrix = cv2.getRotationMatrix2D((width / 2, height / 2), 0.0, 1.15)
+        matrix[:, 2] += np.random.default_rng(500 + t).uniform(-SHAKE, SHAKE, 2)
+        size = (width, height)
+        moved_frames.append(cv2.warpAffine(frame, matrix, size, borderMode=cv2.BORDER_REFLECT))
+        matte = cv2.warpAffine(hole.astype(np.uint8), matrix, size, flags=cv2.INTER_NEAREST)
+        moved_holes.append(matte.astype(bool))
+    return moved_frames, moved_holes
 
 
 def filled(frames: list[np.ndarray], holes: list[np.ndarray], seen: bool) -> dict[int, np.ndarray]:
@@ -58,20 +77,21 @@ def filled(frames: list[np.ndarray], holes: list[np.ndarray], seen: bool) -> dic
 def main(out: Path = OUT) -> None:
     frames, holes = load()
     shown = [t for t in FRAMES if t < len(frames)]
-    without, with_plate = filled(frames, holes, False), filled(frames, holes, True)
     height, width = frames[0].shape[:2]
     (r0, r1), (c0, c1) = CROP
     rows = slice(int(r0 * height), int(r1 * height)) if height >= 120 else slice(0, height)
     cols = slice(int(c0 * width), int(c1 * width)) if width >= 200 else slice(0, width)
     gap = np.full((rows.stop - rows.start, 4, 3), 1.0, np.float32)
     lines = []
-    for t in shown:
-        tiles = [frames[t][rows, cols], without[t][rows, cols], with_plate[t][rows, cols]]
-        lines.append(np.concatenate([tiles[0], gap, tiles[1], gap, tiles[2]], axis=1))
-        lines.append(np.full((4, lines[-1].shape[1], 3), 1.0, np.float32))
+    for shot, shot_holes in ((frames, holes), handheld(frames, holes)):
+        without, with_plate = filled(shot, shot_holes, False), filled(shot, shot_holes, True)
+        for t in shown:
+            tiles = [shot[t][rows, cols], without[t][rows, cols], with_plate[t][rows, cols]]
+            lines.append(np.concatenate([tiles[0], gap, tiles[1], gap, tiles[2]], axis=1))
+            lines.append(np.full((4, lines[-1].shape[1], 3), 1.0, np.float32))
     sheet = np.concatenate(lines[:-1], axis=0)
     cv2.imwrite(str(out), np.uint8(np.clip(sheet, 0, 1) * 255 + 0.5)[..., ::-1])
-    print(f"wrote {out} (frames {', '.join(map(str, shown))})")
+    print(f"wrote {out} (frames {', '.join(map(str, shown))}, locked off and handheld)")
 
 
 if __name__ == "__main__":

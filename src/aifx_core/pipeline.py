@@ -365,9 +365,9 @@ class _Feed:
 
 
 def _seen_plate(backend: Any, feed: _Feed, shot: list[int], reporter: Reporter, store: AnchorStore) -> Any:
-    """The shot's clean plate where its camera is locked off (a backend's ``seen_plate``, e.g.
+    """The shot's clean plate where its camera is locked off or handheld (a backend's ``seen_plate``, e.g.
     :func:`aifx_core.propagate.seen.scan`), from one pass over the whole shot, so every chunk of it reads the
-    same; None where the backend makes none. A moving camera ends the pass at its first frame that moves. Kept
+    same; None where the backend makes none. A pan ends the pass at its first frame not registered. Kept
     in the anchors ``store`` (called with its build lock held), so the chunks of a shot make the pass once."""
     make = getattr(backend, "seen_plate", None)
     if not callable(make):

@@ -76,8 +76,8 @@ class Span:
     anchors: Mapping[int, Anchor] | None = None
     #: Called with each block's anchor as it is decided while streaming (the pipeline caches them).
     on_anchor: Callable[[int, Anchor], None] | None = None
-    #: The shot's clean plate where its camera is locked off (a backend's own ``seen_plate`` of the whole shot,
-    #: e.g. :class:`aifx_core.propagate.seen.SeenPlate`), the same for every call of the shot; None: none.
+    #: The shot's clean plate where its camera is locked off or handheld (a backend's own ``seen_plate`` of the
+    #: whole shot, e.g. :class:`aifx_core.propagate.seen.SeenPlate`), the same for every call of the shot; None: none.
     seen: Any = None
 
 

@@ -26,8 +26,8 @@ run's bookkeeping (:class:`_Run`: what is made in which order, kept and released
 position in the *shot* (counted from the shot's first frame, whichever frames a call reads). A frame's propagation depends only on frames within ``radius`` (and the movers of the first of
 them, found with the frame before it), and where a point's backward chain went all ``radius`` frames without
 finding plate, on what the propagation of the frame ``radius`` back recovered there (:mod:`.far`, :data:`FAR`:
-``2 * radius`` back in all), and on a locked-off shot on the shot's seen plate (:mod:`.seen`: made from the whole
-shot once, before any call, and given to each in ``Span.seen``); its ring check's spatial share is smoothed
+``2 * radius`` back in all), and on a locked-off or handheld shot on the shot's seen plate (:mod:`.seen`: made
+from the whole shot once, before any call, and given to each in ``Span.seen``); its ring check's spatial share is smoothed
 over the frame before and after it (:data:`TEMPORAL`), and where it takes the fallback route it is averaged along the flow with the
 unsteadied fills of the :data:`STEADY` frames either side, so its pixels depend on ``radius + TEMPORAL + STEADY``
 frames each way; keyframe blocks are fixed by position in the shot and each block's
@@ -164,9 +164,10 @@ class PropagateBackend:
         return max(0, block * self.options.keyframe_interval - back - 1 - BRIDGE)
 
     def seen_plate(self, packets: Iterable[FramePacket]) -> SeenPlate | None:
-        """The shot's clean plate where its camera is locked off (:mod:`.seen`), from all its packets in order;
-        hand it to every call of the shot as ``Span.seen``. None: the camera moves (the reads stop there), or no
-        hole pixel is ever seen; also when the options turn it off (``seen_plate``)."""
+        """The shot's clean plate where its camera is locked off or handheld (:mod:`.seen`), from all its packets
+        in order; hand it to every call of the shot as ``Span.seen``. None: the camera pans from the start (the
+        reads stop at the first frame not registered), or no hole pixel is ever seen; also when the options turn
+        it off (``seen_plate``)."""
         return scan(packets) if self.options.seen_plate else None
 
     def seen_plate_from(self, arrays: Mapping[str, np.ndarray]) -> SeenPlate:

@@ -11,8 +11,8 @@ in this order, for its hole pixels and a seam ring around the hole (:meth:`Propa
 3. fusion: a weighted median per point (:mod:`.fusion`); then the points nothing was found for get, in turn, the
    reads a source's mover advance refused where they agree with the plate around the hole (:data:`HELD_AGREE`),
    what the frame ``radius`` back recovered where their backward chain ended (:mod:`.far`), on fast frames
-   a side's motion hypothesis (:mod:`.hypotheses`), and on a locked-off shot the shot's clean plate
-   (:mod:`.seen`);
+   a side's motion hypothesis (:mod:`.hypotheses`), and on a locked-off or handheld shot the shot's clean
+   plate (:mod:`.seen`, read through the frame's registration);
 5. seam: a smooth offset matches the fused values to the frame's own ring (:func:`.seam.seam_match`), the ring
    check says how much of its own spatial fill each pixel takes (:func:`.seam.ring_share`), and each pixel's
    confidence and weight against the fallback route follow (:func:`.confidence.pixel_confidence`,
@@ -84,7 +84,7 @@ class Propagation:
         self.fast_motion = fast_motion
         #: Whether points nothing was found for read what the frame ``radius`` back recovered (:mod:`.far`).
         self.far = far
-        #: The shot's clean plate (:mod:`.seen`; None: not locked off, or not given): read last, where nothing
+        #: The shot's clean plate (:mod:`.seen`; None: the camera pans, or not given): read last, where nothing
         #: else was found.
         self.seen = seen
         #: Per position: what its propagation recovered from plates (:mod:`.far`), kept ``radius`` and a few frames.

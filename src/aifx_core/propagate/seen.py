@@ -1,4 +1,4 @@
-"""The seen plate: on a locked-off shot, what every pixel showed whenever the hole left it clear.
+"""The seen plate: on a locked-off or handheld shot, what every pixel showed whenever the hole left it clear.
 
 Chains reach ``radius`` frames each way (:mod:`.far` twice that, backward only). On a tripod shot a person who
 stands still for forty frames and then walks off hides background that other frames saw, but further away than
@@ -11,11 +11,15 @@ only where propagation found nothing (:func:`seen_candidates`).
 Per pixel it keeps the first and the last clear sighting (the pixel at least :data:`CLEAR_PX` from that frame's
 hole) and their frames. A pixel counts as seen where the two are at least :data:`MIN_SPAN` frames apart and agree
 (:data:`AGREE`): a car or a person that passed it in one of them (nothing of those is masked) shows as a
-disagreement, and the pixel is left to the other routes. The shot counts as locked off while each frame's
-thumbnail lies within :data:`STILL_PX` of the first frame's (phase correlation) and shows the same content
-(:data:`STILL_CHANGE`); the first frame that moves
-ends the pass: no plate (a panning shot costs two reads). The plate depends on the whole shot and nothing else,
-so every chunk of it, any window and a resumed run read the same values.
+disagreement, and the pixel is left to the other routes.
+
+The plate is kept in the first frame's pixels. Each next frame is registered to the first (a rotation and a shift:
+a shaking or slowly drifting hand; ECC from a phase correlation's start) and must show the same content there
+(:data:`STILL_CHANGE`); a registration that moves no corner more than :data:`STILL_PX` counts as still, so a tripod
+shot is neither resampled nor read resampled (its exact values come back). The first frame that is not registered
+(a pan past :data:`MAX_DRIFT`, a cut, a zoom, a light change) ends the pass: the plate is read in the frames before
+it only (a shot that pans from its start makes none, after a few reads). The plate depends on the whole shot and
+nothing else, so every chunk of it, any window and a resumed run read the same values.
 """
 
 from __future__ import annotations
@@ -43,15 +47,21 @@ CLEAR_PX = 3
 MIN_SPAN = 8
 #: The two sightings differing by this share of the target frame's level (largest channel) halve the read's quality.
 AGREE = 0.1
-#: Largest thumbnail translation (full-resolution pixels) from the first frame at which the shot is still. The
-#: phase correlation of a locked-off shot of waving water and bushes (``nonrigid``) wanders past 1 px, so it
-#: counts as moving; given a plate (2 px) it gained nothing there (+0.001 dB: the two sightings disagree).
-STILL_PX = 1.0
-#: ... and largest change of the thumbnail from the first frame's, as a share of its contrast (median absolute
-#: differences over the pixels clear of both holes, the exposure matched): a static light or logo can hold the
-#: correlation's peak on a moving shot. Locked off: schoolgirls at most 0.05, nonrigid 0.11; a slow pan (crosser)
-#: 0.18 a frame after the first, 0.4 by the fourth; a texture panned 1.5 px: 0.27.
+#: Largest distance (full-resolution pixels) a frame's registration moves a corner at which the frame counts as
+#: still (read, and read from, as it is). ECC on schoolgirls (a tripod) finds at most 0.1 px; on the locked-off
+#: shot of waving water and bushes (``nonrigid``) it wanders to 0.9 px, and there the two sightings disagree anyway.
+STILL_PX = 0.25
+#: Largest change of a registered frame's thumbnail from the first frame's, as a share of its contrast (median
+#: absolute differences over the pixels clear of both holes, the exposure matched): a light change, a cut, a layer
+#: the registration did not follow. Locked off: schoolgirls at most 0.05, nonrigid 0.11.
 STILL_CHANGE = 0.2
+#: A frame is registered while no corner lies further than this share of the frame's short side from where the
+#: first frame had it (beyond, too little of the first frame's view is left to read).
+MAX_DRIFT = 0.15
+#: Long side (pixels) of the frames the registration is found on (its shift is scaled back up).
+REGISTER_SIDE = 480
+#: ECC's correlation (0..1) below which a frame is not registered.
+REGISTER_MIN_CC = 0.8
 #: The plate's ring membrane around the target's hole differing from the target's own by this share of its level
 #: halves the read's quality (:func:`.far.ring_agreement`): a light change, or a camera bumped since.
 RING_AGREE = 0.5
@@ -69,7 +79,7 @@ _ARRAYS: dict[str, tuple[type, tuple[int, ...]]] = {
 
 @dataclass(frozen=True)
 class SeenPlate:
-    """A shot's clean plate (see the module docstring), at full resolution in the frames' display window."""
+    """A shot's clean plate (see the module docstring), at full resolution in the first frame's pixels."""
 
     #: (H, W, 3) float32: the first and the last clear sighting of each pixel.
     first: np.ndarray
@@ -79,6 +89,9 @@ class SeenPlate:
     last_at: np.ndarray
     #: (H, W) float32: their largest channel difference (NaN where the pixel was not seen twice far enough apart).
     gap: np.ndarray
+    #: (N, 2, 3) float64: for each shot position the affine map from the first frame's pixels to its own (NaN:
+    #: not registered, the plate is not read there); None: locked off, every frame in the first frame's pixels.
+    warps: np.ndarray | None = None
 
     @cached_property
     def values(self) -> np.ndarray:
@@ -88,7 +101,8 @@ class SeenPlate:
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Its arrays by name, as :meth:`from_arrays` takes them back (the anchors cache keeps them)."""
-        return {name: getattr(self, name) for name in _ARRAYS}
+        arrays = {name: getattr(self, name) for name in _ARRAYS}
+        return arrays if self.warps is None else {**arrays, "warps": self.warps}
 
     @classmethod
     def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> SeenPlate:
@@ -102,7 +116,47 @@ class SeenPlate:
             array = values[name]
             if array.dtype != dtype or array.shape != (*shape, *channels):
                 raise ValueError(f"seen plate: {name} is {array.dtype} {array.shape}")
-        return cls(**values)
+        warps = arrays.get("warps")
+        if warps is not None:
+            warps = np.asarray(warps)
+            if warps.dtype != np.float64 or warps.ndim != 3 or warps.shape[1:] != (2, 3):
+                raise ValueError(f"seen plate: warps is {warps.dtype} {warps.shape}")
+        return cls(**values, warps=warps)
+
+    def framed(self, t: int) -> SeenPlate | None:
+        """The plate in shot position ``t``'s pixels (itself where that frame is still); None where ``t`` was
+        not registered. Values are resampled bilinearly; a pixel next to one not seen is not seen; sightings'
+        frames are the nearest pixel's."""
+        if self.warps is None:
+            return self
+        if t >= len(self.warps) or not np.isfinite(self.warps[t]).all():
+            return None
+        matrix = self.warps[t]
+        if _still(matrix, self.shape):
+            return self
+        size = (self.shape[1], self.shape[0])
+
+        def warped(image: np.ndarray, interpolation: int) -> np.ndarray:
+            return cv2.warpAffine(
+                image,
+                matrix,
+                size,
+                flags=interpolation,
+                borderMode=cv2.BORDER_CONSTANT,
+                borderValue=(np.nan,) * 4,
+            )
+
+        def frame_of(at: np.ndarray) -> np.ndarray:
+            moved = warped(at.astype(np.float32), cv2.INTER_NEAREST)
+            return np.where(np.isfinite(moved), moved, -1).astype(np.int32)
+
+        return SeenPlate(
+            warped(self.first, cv2.INTER_LINEAR),
+            warped(self.last, cv2.INTER_LINEAR),
+            frame_of(self.first_at),
+            frame_of(self.last_at),
+            warped(self.gap, cv2.INTER_LINEAR),
+        )
 
     def at(self, t: int, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
         """At pixels (``ys``, ``xs``) of shot position ``t``: the sighting nearer to it in time."""
@@ -132,36 +186,98 @@ def _thumbnail(image: np.ndarray) -> np.ndarray:
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
-def _moved(reference: np.ndarray, reference_hole: np.ndarray, grey: np.ndarray, hole: np.ndarray) -> bool:
-    """Whether a frame's grey lies more than :data:`STILL_PX` from the first frame's (``reference``, its hole
-    filled smooth), or no clear translation is found, or its content changed by more than
-    :data:`STILL_CHANGE`. Both holes show the reference's values in both images: a hole moving over the frame
-    is no motion of the camera."""
+def _corner_moves(matrix: np.ndarray, shape: tuple[int, ...]) -> float:
+    """The largest distance (pixels) an affine ``matrix`` moves a corner of a frame of ``shape``."""
+    height, width = shape[:2]
+    xs = np.array([0, width - 1, 0, width - 1], np.float64)
+    ys = np.array([0, 0, height - 1, height - 1], np.float64)
+    dx = matrix[0, 0] * xs + matrix[0, 1] * ys + matrix[0, 2] - xs
+    dy = matrix[1, 0] * xs + matrix[1, 1] * ys + matrix[1, 2] - ys
+    return float(np.hypot(dx, dy).max())
+
+
+def _still(matrix: np.ndarray, shape: tuple[int, ...]) -> bool:
+    """Whether a registration moves no corner further than :data:`STILL_PX`: read as it is."""
+    return _corner_moves(matrix, shape) <= STILL_PX
+
+
+def _registration(
+    reference: np.ndarray, reference_hole: np.ndarray, grey: np.ndarray, hole: np.ndarray
+) -> np.ndarray | None:
+    """The affine map from the first frame's pixels (``reference``: its grey, its hole filled smooth) to this
+    frame's (``grey``), or None where it is not registered: no clear translation, ECC fails or correlates
+    below :data:`REGISTER_MIN_CC`, a corner moves further than :data:`MAX_DRIFT`, or the registered content
+    changed by more than :data:`STILL_CHANGE`. Both holes show the reference's values in the translation's
+    images (a hole moving over the frame is no motion of the camera); ECC sees this frame's hole filled smooth."""
     either = hole | reference_hole
-    matrix = thumbnail_translation(reference, np.where(either, reference, grey))
-    if matrix is None or max(abs(matrix[0, 2]), abs(matrix[1, 2])) > STILL_PX:
-        return True
-    clear = _thumbnail((~either).astype(np.float32)) > 0.99
+    guess = thumbnail_translation(reference, np.where(either, reference, grey))
+    if guess is None:
+        return None
+    height, width = grey.shape
+    scale = min(1.0, REGISTER_SIDE / max(height, width))
+    size = (max(8, round(width * scale)), max(8, round(height * scale)))
+    small_reference = cv2.resize(reference, size, interpolation=cv2.INTER_AREA)
+    small = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+    small_hole = cv2.resize(hole.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0
+    if small_hole.any():
+        small = push_pull_fill(small, ~small_hole)  # (ECC's own mask made it diverge from a good start)
+    start = np.array([[1, 0, guess[0, 2] * scale], [0, 1, guess[1, 2] * scale]], np.float32)
+    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 60, 1e-4)
+    try:
+        cc, found = cv2.findTransformECC(  # type: ignore[call-overload]  # (no mask: the stubs want one)
+            small_reference, small, start, cv2.MOTION_EUCLIDEAN, criteria, None, 3
+        )
+    except cv2.error:
+        return None
+    if not (cc >= REGISTER_MIN_CC and np.isfinite(found).all()):
+        return None
+    matrix = found.astype(np.float64)
+    matrix[:, 2] /= scale
+    if _corner_moves(matrix, (height, width)) > MAX_DRIFT * min(height, width):
+        return None
+    if _still(matrix, (height, width)):
+        matrix = np.eye(2, 3)
+    return matrix if not _changed(reference, reference_hole, grey, hole, matrix) else None
+
+
+def _changed(
+    reference: np.ndarray, reference_hole: np.ndarray, grey: np.ndarray, hole: np.ndarray, matrix: np.ndarray
+) -> bool:
+    """Whether the frame (``grey``, registered by ``matrix``) shows other content than the first frame: its
+    thumbnail differs by more than :data:`STILL_CHANGE` of the reference's contrast over the pixels clear of
+    both holes, the exposure matched (a light change; a moving layer that holds the registration)."""
+    size = (grey.shape[1], grey.shape[0])
+    back = cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR
+    if _still(matrix, grey.shape):
+        registered, inside = grey, hole
+    else:
+        registered = cv2.warpAffine(grey, matrix, size, flags=back, borderMode=cv2.BORDER_REPLICATE)
+        inside = cv2.warpAffine((~hole).astype(np.uint8), matrix, size, flags=back | cv2.INTER_NEAREST) == 0
+    clear = _thumbnail((~(inside | reference_hole)).astype(np.float32)) > 0.99
     if clear.sum() < 16:
-        return True  # (nothing to compare: not known to be still)
-    before, now = _thumbnail(reference)[clear], _thumbnail(grey)[clear]
+        return True  # (nothing to compare: not known to be the same)
+    before, now = _thumbnail(reference)[clear], _thumbnail(registered)[clear]
     now = now * (np.median(before) / max(float(np.median(now)), 1e-6))
     contrast = float(np.median(np.abs(before - np.median(before))))
     return float(np.median(np.abs(now - before))) > STILL_CHANGE * max(contrast, 1e-6)
 
 
 def scan(packets: Iterable[FramePacket]) -> SeenPlate | None:
-    """The shot's :class:`SeenPlate` from all its packets in order, or None: the camera moves, the frames change
-    size, or no pixel was seen twice far enough apart. Reads stop at the first frame that moves."""
+    """The shot's :class:`SeenPlate` from all its packets in order, or None: the frames change size, or no
+    pixel was seen twice far enough apart. Reads stop at the first frame that is not registered (the plate is
+    not read from there on)."""
     first = last = None
     first_at = last_at = None
     reference: np.ndarray | None = None
     reference_hole = np.zeros((0, 0), bool)
+    warps: list[np.ndarray] = []
+    stopped = False
     kernel = np.ones((2 * CLEAR_PX + 1, 2 * CLEAR_PX + 1), np.uint8)
     for index, packet in enumerate(packets):
         rgb = packet.rgb
         grey, finite = _grey(rgb)
         hole = packet.hole
+        matrix = np.eye(2, 3)
         if reference is None:
             reference_hole = hole
             reference = push_pull_fill(grey, ~hole) if hole.any() else grey
@@ -173,11 +289,17 @@ def scan(packets: Iterable[FramePacket]) -> SeenPlate | None:
         else:
             if grey.shape != reference.shape:
                 return None
-            if _moved(reference, reference_hole, grey, hole):
-                return None
+            found = _registration(reference, reference_hole, grey, hole)
+            if found is None:
+                stopped = True
+                break
+            matrix = found
+        warps.append(matrix)
         assert first is not None and last is not None and first_at is not None and last_at is not None
         clear = ~cv2.dilate(hole.astype(np.uint8), kernel).view(bool) if hole.any() else np.ones_like(hole)
         clear &= finite
+        if not _still(matrix, grey.shape):
+            rgb, clear = _registered(rgb, clear, matrix)
         new = clear & (first_at < 0)
         np.copyto(first, rgb, where=new[..., None])
         first_at[new] = index
@@ -191,7 +313,21 @@ def scan(packets: Iterable[FramePacket]) -> SeenPlate | None:
     assert last is not None
     gap = np.full(seen.shape, np.nan, np.float32)
     gap[seen] = largest_channel(np.abs(first[seen] - last[seen]))
-    return SeenPlate(first, last, first_at, last_at, gap)
+    still = not stopped and all(_still(matrix, seen.shape) for matrix in warps)
+    return SeenPlate(first, last, first_at, last_at, gap, None if still else np.stack(warps))
+
+
+def _registered(rgb: np.ndarray, clear: np.ndarray, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A frame and its clear pixels in the first frame's pixels (``matrix``: first frame → this frame); a pixel
+    is clear where its whole bilinear footprint lay clear inside the frame."""
+    size = (rgb.shape[1], rgb.shape[0])
+    back = cv2.WARP_INVERSE_MAP
+    moved = cv2.warpAffine(rgb, matrix, size, flags=back | cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    # A footprint touching an unclear pixel or the border averages to less than one.
+    share = cv2.warpAffine(
+        clear.astype(np.float32), matrix, size, flags=back | cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
+    )
+    return moved, share >= 1.0 - 1e-6
 
 
 def seen_candidates(
@@ -205,11 +341,15 @@ def seen_candidates(
 ) -> None:
     """The hole points (``ys``, ``xs``: the first points of ``fused``; its seam-ring points follow) of shot
     position ``t`` that the fusion found nothing for take the plate's sighting nearer in time where it saw them,
-    in place. Quality: the two sightings' agreement (:data:`AGREE`) times the agreement of the plate's ring
+    in place (the plate read through the frame's registration, :meth:`SeenPlate.framed`). Quality: the two sightings' agreement (:data:`AGREE`) times the agreement of the plate's ring
     membrane with the target's (``own_ring``: its :class:`.far.RingMembrane`; :data:`RING_AGREE`)."""
     missing = np.flatnonzero(~fused.found[: len(ys)])
     if len(missing) == 0:
         return
+    framed = plate.framed(t)  # (in this frame's pixels: resampled where the camera moved)
+    if framed is None:
+        return
+    plate = framed
     gap = plate.gap[ys[missing], xs[missing]]
     seen = np.isfinite(gap)
     if not seen.any():
