@@ -747,6 +747,15 @@ SPEED_NOTE = "\n".join(
         "frames/s, nine squares EXR 8.8 / 8.6 / 8.7 and PNG 8.6 / 8.6 / 8.5, 1080p 3.2 / 3.1 / 3.2. The page "
         "shows the third.",
         "",
+        "**Eighteenth pass** (2026-12-06 night, docs/method.md; no speed work: the seen plate's pass registers "
+        "each frame, ECC at most 480 px long, 13 ms a frame at 432x240 where it was 4.5; these clips pan, so the "
+        "pass stops within two reads on tennis and four on the 1080p parallax clip). The page's runs (main "
+        "524fd72), whole speed parts alone on the idle machine, five in a row: moving blob 16.7 / 16.3 / 15.9 / "
+        "13.7 / 14.9 frames/s, nine squares EXR 8.8 / 8.6 / 8.7 / 7.0 / 6.7 and PNG 8.7 / 8.6 / 7.3 / 7.0 / 6.3, "
+        "1080p 3.1 / 3.0 / 2.7 / 2.7 / 3.0. From the third run on the machine itself slowed (per-frame Telea "
+        "in the same runs: blob 76 / 75 / 80 / 62 / 66 frames/s, nine squares EXR 34 / 33 / 32 / 24 / 28), so "
+        "the page shows the first.",
+        "",
         "**Two cores.** The encoders (OpenImageIO, OpenEXR), file I/O and most of OpenCV/NumPy release the GIL, "
         "so the fill overlaps its stages on threads (`aifx_core.workers`, 2026-12-03 evening): a writer thread "
         "composites, encodes, fsyncs and renames each frame (two in flight at most) while the engine makes the "
