@@ -142,6 +142,15 @@ def test_a_handheld_shot_is_registered_and_its_hidden_background_comes_back() ->
     for t in range(1, COUNT):
         error = seen._corner_moves(plate.warps[t] - shaken(t) + np.eye(2, 3), shape)
         assert error < 0.2, f"frame {t}: {error:.2f} px"
+    # A frame reads the plate resampled over its hole's box alone: the same values as the whole frame's there.
+    whole = plate.framed(5)
+    part = plate.framed(5, (10, 50, 20, 70))
+    assert whole is not None and part is not None and part[1] == (10, 20)
+    # (OpenCV steps its sample positions in 1/32 px from the box's corner: a value may move by its 32nd of a pixel.)
+    for name in ("first", "last", "gap"):
+        np.testing.assert_allclose(getattr(part[0], name), getattr(whole[0], name)[10:50, 20:70], atol=0.02)
+    for name in ("first_at", "last_at"):
+        assert np.mean(getattr(part[0], name) == getattr(whole[0], name)[10:50, 20:70]) > 0.99
     with_plate = fill_frames(frames, holes, plate)
     without = fill_frames(frames, holes, None)
     for t in (0, 4, 8):  # hidden for 8+ frames more than any chain or keyframe reaches
@@ -159,7 +168,7 @@ def test_a_locked_off_shot_is_read_as_it_is_and_a_bump_ends_the_plate() -> None:
     frames, holes = locked_off(), [standing(t) for t in range(COUNT)]
     plate = seen.scan(holed_packets(frames, holes))
     assert plate is not None and plate.warps is None  # no frame resampled: the sightings' exact values
-    assert plate.framed(0) is plate and plate.framed(COUNT - 1) is plate
+    assert plate.framed(0) == (plate, (0, 0)) and plate.framed(COUNT - 1) == (plate, (0, 0))
     # The camera is bumped 12 px at frame 24 and stays there: the pass stops, the plate holds frames 0-23 and
     # is read there only.
     bumped = [f if t < 24 else np.roll(f, 12, axis=1) for t, f in enumerate(frames)]
@@ -167,7 +176,9 @@ def test_a_locked_off_shot_is_read_as_it_is_and_a_bump_ends_the_plate() -> None:
     plate = seen.scan(counted(bumped, holes, read))
     assert plate is not None and plate.warps is not None
     assert len(read) == 25 and len(plate.warps) == 24
-    assert plate.framed(10) is plate and plate.framed(24) is None and plate.framed(COUNT - 1) is None
+    assert (
+        plate.framed(10) == (plate, (0, 0)) and plate.framed(24) is None and plate.framed(COUNT - 1) is None
+    )
     assert (plate.last_at[standing(0)] == 23).all()
 
 

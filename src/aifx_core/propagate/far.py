@@ -47,6 +47,18 @@ RING_MARGIN = 3
 RING_SIDE = 256
 
 
+def ring_box(ys: np.ndarray, xs: np.ndarray, shape: tuple[int, ...]) -> tuple[tuple[int, int, int, int], int]:
+    """The box ``(y0, y1, x0, x1)`` of a frame of ``shape`` that :func:`ring_membrane` reads for hole pixels
+    (``ys``, ``xs``; at least one), and the whole factor it shrinks that box by (see there)."""
+    height, width = shape[:2]
+    side = max(int(ys.max()) - int(ys.min()), int(xs.max()) - int(xs.min())) + 1
+    factor = -(-side // RING_SIDE)
+    margin = max(RING_MARGIN, 2 * factor)
+    y0, x0 = max(int(ys.min()) - margin, 0), max(int(xs.min()) - margin, 0)
+    y1, x1 = min(int(ys.max()) + margin + 1, height), min(int(xs.max()) + margin + 1, width)
+    return (y0, y1, x0, x1), factor
+
+
 def ring_membrane(
     plate: np.ndarray, ys: np.ndarray, xs: np.ndarray, at: np.ndarray | None = None
 ) -> np.ndarray:
@@ -57,12 +69,7 @@ def ring_membrane(
     is plate where all of it is)."""
     if len(ys) == 0 or (at is not None and len(at) == 0):
         return np.zeros((0, 3), np.float32)
-    height, width = plate.shape[:2]
-    side = max(int(ys.max()) - int(ys.min()), int(xs.max()) - int(xs.min())) + 1
-    factor = -(-side // RING_SIDE)
-    margin = max(RING_MARGIN, 2 * factor)
-    y0, x0 = max(int(ys.min()) - margin, 0), max(int(xs.min()) - margin, 0)
-    y1, x1 = min(int(ys.max()) + margin + 1, height), min(int(xs.max()) + margin + 1, width)
+    (y0, y1, x0, x1), factor = ring_box(ys, xs, plate.shape[:2])
     known = np.ones((y1 - y0, x1 - x0), bool)
     known[ys - y0, xs - x0] = False
     if at is not None:

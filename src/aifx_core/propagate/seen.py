@@ -35,7 +35,7 @@ from ..flow import push_pull_fill
 from ..flow.estimator import thumbnail_translation
 from ..flow.ops import largest_channel
 from ..inpaint.base import FramePacket
-from .far import RingMembrane, ring_agreement, ring_membrane
+from .far import RingMembrane, ring_agreement, ring_box, ring_membrane
 from .fusion import Fused
 
 #: Thumbnails for the stillness check are at most this many pixels a side (as the flow's pre-alignment's).
@@ -123,18 +123,23 @@ class SeenPlate:
                 raise ValueError(f"seen plate: warps is {warps.dtype} {warps.shape}")
         return cls(**values, warps=warps)
 
-    def framed(self, t: int) -> SeenPlate | None:
-        """The plate in shot position ``t``'s pixels (itself where that frame is still); None where ``t`` was
-        not registered. Values are resampled bilinearly; a pixel next to one not seen is not seen; sightings'
-        frames are the nearest pixel's."""
+    def framed(
+        self, t: int, box: tuple[int, int, int, int] | None = None
+    ) -> tuple[SeenPlate, tuple[int, int]] | None:
+        """The plate in shot position ``t``'s pixels, and the pixel its (0, 0) is at: itself and (0, 0) where that
+        frame is still, else resampled over ``box`` (``y0, y1, x0, x1`` of the frame; default all of it: a
+        1080p frame's whole plate costs ~60 ms); None where ``t`` was not registered. Values are resampled
+        bilinearly; a pixel next to one not seen is not seen; sightings' frames are the nearest pixel's."""
         if self.warps is None:
-            return self
+            return self, (0, 0)
         if t >= len(self.warps) or not np.isfinite(self.warps[t]).all():
             return None
-        matrix = self.warps[t]
-        if _still(matrix, self.shape):
-            return self
-        size = (self.shape[1], self.shape[0])
+        if _still(self.warps[t], self.shape):
+            return self, (0, 0)
+        y0, y1, x0, x1 = box if box is not None else (0, self.shape[0], 0, self.shape[1])
+        matrix = self.warps[t].copy()
+        matrix[:, 2] -= (x0, y0)  # (the box's pixel (0, 0) is the frame's (x0, y0))
+        size = (x1 - x0, y1 - y0)
 
         def warped(image: np.ndarray, interpolation: int) -> np.ndarray:
             return cv2.warpAffine(
@@ -150,13 +155,14 @@ class SeenPlate:
             moved = warped(at.astype(np.float32), cv2.INTER_NEAREST)
             return np.where(np.isfinite(moved), moved, -1).astype(np.int32)
 
-        return SeenPlate(
+        plate = SeenPlate(
             warped(self.first, cv2.INTER_LINEAR),
             warped(self.last, cv2.INTER_LINEAR),
             frame_of(self.first_at),
             frame_of(self.last_at),
             warped(self.gap, cv2.INTER_LINEAR),
         )
+        return plate, (y0, x0)
 
     def at(self, t: int, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
         """At pixels (``ys``, ``xs``) of shot position ``t``: the sighting nearer to it in time."""
@@ -346,10 +352,12 @@ def seen_candidates(
     missing = np.flatnonzero(~fused.found[: len(ys)])
     if len(missing) == 0:
         return
-    framed = plate.framed(t)  # (in this frame's pixels: resampled where the camera moved)
+    # The plate in this frame's pixels (resampled where the camera moved, over what the ring check reads).
+    framed = plate.framed(t, ring_box(ys, xs, plate.shape)[0])
     if framed is None:
         return
-    plate = framed
+    plate, (y0, x0) = framed
+    ys, xs = ys - y0, xs - x0
     gap = plate.gap[ys[missing], xs[missing]]
     seen = np.isfinite(gap)
     if not seen.any():
