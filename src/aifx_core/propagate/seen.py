@@ -14,10 +14,10 @@ hole) and their frames. A pixel counts as seen where the two are at least :data:
 disagreement, and the pixel is left to the other routes.
 
 The plate is kept in the first frame's pixels. Each next frame is registered to the first (a rotation and a shift:
-a shaking or slowly drifting hand; ECC from a phase correlation's start) and must show the same content there
-(:data:`STILL_CHANGE`); a registration that moves no corner more than :data:`STILL_PX` counts as still, so a tripod
-shot is neither resampled nor read resampled (its exact values come back). The first frame that is not registered
-(a pan past :data:`MAX_DRIFT`, a cut, a zoom, a light change) ends the pass: the plate is read in the frames before
+a shaking or slowly drifting hand; else any affine map: a push-in; ECC from a phase correlation's start) and must
+show the same content there (:data:`STILL_CHANGE`); a registration that moves no corner more than :data:`STILL_PX`
+counts as still, so a tripod shot is neither resampled nor read resampled (its exact values come back). The first
+frame that is not registered (a pan or a push-in past :data:`MAX_DRIFT`, a cut, a light change) ends the pass: the plate is read in the frames before
 it only (a shot that pans from its start makes none, after a few reads). The plate depends on the whole shot and
 nothing else, so every chunk of it, any window and a resumed run read the same values.
 """
@@ -62,6 +62,16 @@ MAX_DRIFT = 0.15
 REGISTER_SIDE = 480
 #: ECC's correlation (0..1) below which a frame is not registered.
 REGISTER_MIN_CC = 0.8
+#: Each frame is registered with a rotation and a shift (a hand) and with any affine map (a push-in also scales);
+#: the rotation and shift is kept unless the affine map's scale moves a corner further than this, about the centre:
+#: on a tripod shot the affine scale wanders (schoolgirls: 0.3 px at a corner, against the rotation and shift's
+#: 0.1), and there a still frame must be read exactly; on a push-in the rotation and shift alone passes the
+#: content check for a few frames while it misses the zoom by over a pixel.
+ZOOM_PX = 0.5
+#: An affine map that shears or stretches (moves a corner, about the centre, this far from the nearest rotation
+#: and scale) is refused: a camera does not, and such a fit can hold a logo fixed in frame still while following a
+#: pan (the tests' shot: 2 px at 64 wide).
+SHEAR_PX = 1.0
 #: The plate's ring membrane around the target's hole differing from the target's own by this share of its level
 #: halves the read's quality (:func:`.far.ring_agreement`): a light change, or a camera bumped since.
 RING_AGREE = 0.5
@@ -202,6 +212,29 @@ def _corner_moves(matrix: np.ndarray, shape: tuple[int, ...]) -> float:
     return float(np.hypot(dx, dy).max())
 
 
+def _sheared(matrix: np.ndarray, shape: tuple[int, ...]) -> float:
+    """How far (pixels) the shear and stretch of an affine ``matrix`` (its linear part less the nearest rotation
+    and scale) move a corner of a frame of ``shape`` about its centre."""
+    height, width = shape[:2]
+    (a, b), (c, d) = matrix[0, :2], matrix[1, :2]
+    stretch, shear = 0.5 * (a - d), 0.5 * (b + c)  # (a rotation and scale has a == d and b == -c)
+    half_x, half_y = 0.5 * (width - 1), 0.5 * (height - 1)
+    return float(
+        max(
+            np.hypot(stretch * x + shear * y, shear * x - stretch * y)
+            for x, y in ((half_x, half_y), (half_x, -half_y))
+        )
+    )
+
+
+def _zoomed(matrix: np.ndarray, shape: tuple[int, ...]) -> float:
+    """How far (pixels) the scale of an affine ``matrix`` (the mean of its axes' lengths) moves a corner of a
+    frame of ``shape`` about its centre."""
+    height, width = shape[:2]
+    scale = 0.5 * (np.hypot(matrix[0, 0], matrix[1, 0]) + np.hypot(matrix[0, 1], matrix[1, 1]))
+    return float(abs(scale - 1.0) * 0.5 * np.hypot(width - 1, height - 1))
+
+
 def _still(matrix: np.ndarray, shape: tuple[int, ...]) -> bool:
     """Whether a registration moves no corner further than :data:`STILL_PX`: read as it is."""
     return _corner_moves(matrix, shape) <= STILL_PX
@@ -211,8 +244,9 @@ def _registration(
     reference: np.ndarray, reference_hole: np.ndarray, grey: np.ndarray, hole: np.ndarray
 ) -> np.ndarray | None:
     """The affine map from the first frame's pixels (``reference``: its grey, its hole filled smooth) to this
-    frame's (``grey``), or None where it is not registered: no clear translation, ECC fails or correlates
-    below :data:`REGISTER_MIN_CC`, a corner moves further than :data:`MAX_DRIFT`, or the registered content
+    frame's (``grey``; a rotation and shift or an affine map, see :data:`ZOOM_PX`), or None where it is not
+    registered: no clear translation, or for both models ECC fails or correlates below :data:`REGISTER_MIN_CC`,
+    a corner moves further than :data:`MAX_DRIFT`, the map shears (:data:`SHEAR_PX`), or the registered content
     changed by more than :data:`STILL_CHANGE`. Both holes show the reference's values in the translation's
     images (a hole moving over the frame is no motion of the camera); ECC sees this frame's hole filled smooth."""
     either = hole | reference_hole
@@ -228,22 +262,40 @@ def _registration(
     if small_hole.any():
         small = push_pull_fill(small, ~small_hole)  # (ECC's own mask made it diverge from a good start)
     start = np.array([[1, 0, guess[0, 2] * scale], [0, 1, guess[1, 2] * scale]], np.float32)
+    size_full = (height, width)
+    fits = []
+    for motion in (cv2.MOTION_EUCLIDEAN, cv2.MOTION_AFFINE):
+        matrix = _ecc(small_reference, small, start, motion)
+        if matrix is not None:
+            matrix[:, 2] /= scale
+            if (
+                _corner_moves(matrix, size_full) <= MAX_DRIFT * min(size_full)
+                and _sheared(matrix, size_full) <= SHEAR_PX
+            ):
+                fits.append(matrix)
+    # A zoom the rotation and shift cannot follow comes first; else the rotation and shift, then the affine map.
+    fits.sort(key=lambda matrix: -1 if _zoomed(matrix, size_full) > ZOOM_PX else 0)
+    for matrix in fits:
+        if _still(matrix, size_full):
+            matrix = np.eye(2, 3)
+        if not _changed(reference, reference_hole, grey, hole, matrix):
+            return matrix
+    return None
+
+
+def _ecc(reference: np.ndarray, grey: np.ndarray, start: np.ndarray, motion: int) -> np.ndarray | None:
+    """ECC's map (float64, 2x3) from ``reference``'s pixels to ``grey``'s of the ``motion`` model from ``start``,
+    or None: it fails, or correlates below :data:`REGISTER_MIN_CC`."""
     criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 60, 1e-4)
     try:
         cc, found = cv2.findTransformECC(  # type: ignore[call-overload]  # (no mask: the stubs want one)
-            small_reference, small, start, cv2.MOTION_EUCLIDEAN, criteria, None, 3
+            reference, grey, start.copy(), motion, criteria, None, 3
         )
     except cv2.error:
         return None
     if not (cc >= REGISTER_MIN_CC and np.isfinite(found).all()):
         return None
-    matrix = found.astype(np.float64)
-    matrix[:, 2] /= scale
-    if _corner_moves(matrix, (height, width)) > MAX_DRIFT * min(height, width):
-        return None
-    if _still(matrix, (height, width)):
-        matrix = np.eye(2, 3)
-    return matrix if not _changed(reference, reference_hole, grey, hole, matrix) else None
+    return found.astype(np.float64)
 
 
 def _changed(
