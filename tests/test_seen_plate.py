@@ -298,35 +298,42 @@ def _stage_into(stages: list[str]):
     return lambda event: stages.append(event.stage)
 
 
-@pytest.mark.parametrize("chunks", [["1001-1012", "1013-1032"]])
-def test_the_pipeline_gives_every_chunk_the_whole_shots_plate(tmp_path: Path, chunks: list[str]) -> None:
-    from shot_files import frame_bytes, read_exr
+def _chunks_match_the_whole_run(shot: Path, out: Path, chunks: list[str]) -> None:
+    """Fill ``shot`` whole, then in ``chunks``: the first chunk makes the plate (one pass over the whole shot) and
+    caches it with the anchors, the next reads it from there, and every frame is the whole run's, bit for bit."""
+    from shot_files import frame_bytes
 
-    shot = _write_shot(tmp_path / "shot")
-    whole = fill(_job(shot, tmp_path / "whole")).written
-    assert len(whole) == COUNT
+    assert len(fill(_job(shot, out / "whole")).written) == COUNT
     passes = []
     for chunk in chunks:
         stages: list[str] = []
-        fill(_job(shot, tmp_path / "chunks"), progress=_stage_into(stages), frames=chunk)
+        fill(_job(shot, out / "chunks"), progress=_stage_into(stages), frames=chunk)
         passes.append(stages.count("seen plate"))
-    # The first chunk makes the plate (one pass over the whole shot) and caches it with the anchors; the next
-    # reads it from there.
-    assert passes == [COUNT, 0]
+    assert passes == [COUNT] + [0] * (len(chunks) - 1)
     for frame in range(1001, 1001 + COUNT):
-        assert frame_bytes(tmp_path / "whole" / "clean.####.exr", frame) == frame_bytes(
-            tmp_path / "chunks" / "clean.####.exr", frame
+        assert frame_bytes(out / "whole" / "clean.####.exr", frame) == frame_bytes(
+            out / "chunks" / "clean.####.exr", frame
         ), f"frame {frame} differs from the whole run"
+
+
+def _rgb(path: Path) -> np.ndarray:
+    from shot_files import read_exr
+
+    _header, planes = read_exr(path)
+    return np.stack([planes[c].astype(np.float32) for c in "RGB"], axis=-1)
+
+
+@pytest.mark.parametrize("chunks", [["1001-1012", "1013-1032"]])
+def test_the_pipeline_gives_every_chunk_the_whole_shots_plate(tmp_path: Path, chunks: list[str]) -> None:
+    shot = _write_shot(tmp_path / "shot")
+    _chunks_match_the_whole_run(shot, tmp_path, chunks)
     # The plate was used: frame 1001's hole is the background the object hid for 16 frames.
-    _header, planes = read_exr(tmp_path / "whole" / "clean.1001.exr")
-    out = np.stack([planes[c].astype(np.float32) for c in "RGB"], axis=-1)
+    out = _rgb(tmp_path / "whole" / "clean.1001.exr")
     truth = locked_off()[0]
     square = standing(0)
     assert float(np.mean((out[square] - truth[square]) ** 2)) < 2e-4
-    off = fill(_job(shot, tmp_path / "off", seen_plate=False), frames="1001")
-    assert off.written
-    _header, planes = read_exr(tmp_path / "off" / "clean.1001.exr")
-    out_off = np.stack([planes[c].astype(np.float32) for c in "RGB"], axis=-1)
+    assert fill(_job(shot, tmp_path / "off", seen_plate=False), frames="1001").written
+    out_off = _rgb(tmp_path / "off" / "clean.1001.exr")
     assert float(np.mean((out_off[square] - truth[square]) ** 2)) > 5 * float(
         np.mean((out[square] - truth[square]) ** 2)
     )
@@ -334,24 +341,12 @@ def test_the_pipeline_gives_every_chunk_the_whole_shots_plate(tmp_path: Path, ch
 
 def test_a_handheld_shot_in_chunks_reads_the_whole_shots_registered_plate(tmp_path: Path) -> None:
     """The second chunk reads the plate, with each frame's registration, from the anchors cache: the same frames
-    bit for bit as the whole run, and the background the object hid comes back in the first frame."""
-    from shot_files import frame_bytes, read_exr
-
+    bit for bit as the whole run, and the background the object hid comes back."""
     frames, holes = handheld()
-    shot = _write_shot(tmp_path / "shot", (frames, holes))
-    fill(_job(shot, tmp_path / "whole"))
-    passes = []
-    for chunk in ("1001-1010", "1011-1032"):
-        stages: list[str] = []
-        fill(_job(shot, tmp_path / "chunks"), progress=_stage_into(stages), frames=chunk)
-        passes.append(stages.count("seen plate"))
-    assert passes == [COUNT, 0]
-    for frame in range(1001, 1001 + COUNT):
-        assert frame_bytes(tmp_path / "whole" / "clean.####.exr", frame) == frame_bytes(
-            tmp_path / "chunks" / "clean.####.exr", frame
-        ), f"frame {frame} differs from the whole run"
-    _header, planes = read_exr(tmp_path / "chunks" / "clean.1005.exr")
-    out = np.stack([planes[c].astype(np.float32) for c in "RGB"], axis=-1)
+    _chunks_match_the_whole_run(
+        _write_shot(tmp_path / "shot", (frames, holes)), tmp_path, ["1001-1010", "1011-1032"]
+    )
+    out = _rgb(tmp_path / "chunks" / "clean.1005.exr")
     truth = frames[4].astype(np.float16).astype(np.float32)  # (the plate as the EXR holds it)
     assert float(np.mean((out[holes[4]] - truth[holes[4]]) ** 2)) < 1e-3
 

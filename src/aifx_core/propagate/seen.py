@@ -17,9 +17,10 @@ The plate is kept in the first frame's pixels. Each next frame is registered to 
 a shaking or slowly drifting hand; else any affine map: a push-in; ECC from a phase correlation's start) and must
 show the same content there (:data:`STILL_CHANGE`); a registration that moves no corner more than :data:`STILL_PX`
 counts as still, so a tripod shot is neither resampled nor read resampled (its exact values come back). The first
-frame that is not registered (a pan or a push-in past :data:`MAX_DRIFT`, a cut, a light change) ends the pass: the plate is read in the frames before
-it only (a shot that pans from its start makes none, after a few reads). The plate depends on the whole shot and
-nothing else, so every chunk of it, any window and a resumed run read the same values.
+frame that is not registered (a pan or a push-in past :data:`MAX_DRIFT`, a cut, a light change) ends the pass:
+the plate is read in the frames before it only (a shot that pans from its start makes none, after a few reads).
+The plate depends on the whole shot and nothing else, so every chunk of it, any window and a resumed run read the
+same values.
 """
 
 from __future__ import annotations
@@ -262,21 +263,18 @@ def _registration(
     if small_hole.any():
         small = push_pull_fill(small, ~small_hole)  # (ECC's own mask made it diverge from a good start)
     start = np.array([[1, 0, guess[0, 2] * scale], [0, 1, guess[1, 2] * scale]], np.float32)
-    size_full = (height, width)
+    shape = (height, width)
     fits = []
     for motion in (cv2.MOTION_EUCLIDEAN, cv2.MOTION_AFFINE):
         matrix = _ecc(small_reference, small, start, motion)
         if matrix is not None:
             matrix[:, 2] /= scale
-            if (
-                _corner_moves(matrix, size_full) <= MAX_DRIFT * min(size_full)
-                and _sheared(matrix, size_full) <= SHEAR_PX
-            ):
+            if _corner_moves(matrix, shape) <= MAX_DRIFT * min(shape) and _sheared(matrix, shape) <= SHEAR_PX:
                 fits.append(matrix)
     # A zoom the rotation and shift cannot follow comes first; else the rotation and shift, then the affine map.
-    fits.sort(key=lambda matrix: -1 if _zoomed(matrix, size_full) > ZOOM_PX else 0)
+    fits.sort(key=lambda matrix: -1 if _zoomed(matrix, shape) > ZOOM_PX else 0)
     for matrix in fits:
-        if _still(matrix, size_full):
+        if _still(matrix, shape):
             matrix = np.eye(2, 3)
         if not _changed(reference, reference_hole, grey, hole, matrix):
             return matrix
