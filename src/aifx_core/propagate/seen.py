@@ -397,8 +397,9 @@ def seen_candidates(
 ) -> None:
     """The hole points (``ys``, ``xs``: the first points of ``fused``; its seam-ring points follow) of shot
     position ``t`` that the fusion found nothing for take the plate's sighting nearer in time where it saw them,
-    in place (the plate read through the frame's registration, :meth:`SeenPlate.framed`). Quality: the two sightings' agreement (:data:`AGREE`) times the agreement of the plate's ring
-    membrane with the target's (``own_ring``: its :class:`.far.RingMembrane`; :data:`RING_AGREE`)."""
+    in place (the plate read through the frame's registration, :meth:`SeenPlate.framed`). Quality: the two
+    sightings' agreement (:data:`AGREE`) times the agreement of the plate's ring membrane with the target's
+    (``own_ring``: its :class:`.far.RingMembrane`; :data:`RING_AGREE`)."""
     missing = np.flatnonzero(~fused.found[: len(ys)])
     if len(missing) == 0:
         return
