@@ -27,9 +27,9 @@ position in the *shot* (counted from the shot's first frame, whichever frames a 
 them, found with the frame before it), and where a point's backward chain went all ``radius`` frames without
 finding plate, on what the propagation of the frame ``radius`` back recovered there (:mod:`.far`, :data:`FAR`:
 ``2 * radius`` back in all), and on a locked-off or handheld shot on the shot's seen plate (:mod:`.seen`: made
-from the whole shot once, before any call, and given to each in ``Span.seen``); its ring check's spatial share is smoothed
-over the frame before and after it (:data:`TEMPORAL`), and where it takes the fallback route it is averaged along the flow with the
-unsteadied fills of the :data:`STEADY` frames either side, so its pixels depend on ``radius + TEMPORAL + STEADY``
+from the whole shot once, before any call, and given to each in ``Span.seen``); its ring check's spatial share
+is smoothed over the frame before and after it (:data:`TEMPORAL`), and where it takes the fallback route it is
+averaged along the flow with the unsteadied fills of the :data:`STEADY` frames either side, so its pixels depend on ``radius + TEMPORAL + STEADY``
 frames each way; keyframe blocks are fixed by position in the shot and each block's
 keyframe (the user's, else the member with the largest hole: a cheap cue known from the masks alone) and its
 fill are decided once per shot, by the anchors stage (:meth:`PropagateBackend.anchors`) or, on a whole-shot

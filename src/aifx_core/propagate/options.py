@@ -61,8 +61,8 @@ class PropagateOptions:
     ring_low: float = 0.5
     #: That ratio at and above which the result is the frame's spatial fill wholly (smoothstep in between).
     ring_high: float = 1.0
-    #: On a locked-off or handheld shot, hole pixels no chain reaches take what the shot showed there whenever the hole left
-    #: it clear (a clean plate built in one pass over the shot: :mod:`aifx_core.propagate.seen`).
+    #: On a locked-off or handheld shot, hole pixels no chain reaches take what the shot showed there whenever the
+    #: hole left it clear (a clean plate built in one pass over the shot: :mod:`aifx_core.propagate.seen`).
     seen_plate: bool = True
 
     def chunk_step(self, count: int) -> int:

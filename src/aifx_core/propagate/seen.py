@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 
 from ..flow import push_pull_fill
-from ..flow.estimator import thumbnail_translation
+from ..flow.estimator import thumbnail_translation, working_size
 from ..flow.ops import largest_channel
 from ..inpaint.base import FramePacket
 from .far import RingMembrane, ring_agreement, ring_box, ring_membrane
@@ -197,10 +197,8 @@ def _grey(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _thumbnail(image: np.ndarray) -> np.ndarray:
     """``image`` shrunk to a long side of at most :data:`THUMBNAIL` (area average)."""
-    height, width = image.shape[:2]
-    scale = min(1.0, THUMBNAIL / max(height, width))
-    size = (max(8, round(width * scale)), max(8, round(height * scale)))
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    height, width = working_size(image.shape[0], image.shape[1], THUMBNAIL)
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
 
 
 def _corner_moves(matrix: np.ndarray, shape: tuple[int, ...]) -> float:
@@ -241,32 +239,49 @@ def _still(matrix: np.ndarray, shape: tuple[int, ...]) -> bool:
     return _corner_moves(matrix, shape) <= STILL_PX
 
 
-def _registration(
-    reference: np.ndarray, reference_hole: np.ndarray, grey: np.ndarray, hole: np.ndarray
-) -> np.ndarray | None:
-    """The affine map from the first frame's pixels (``reference``: its grey, its hole filled smooth) to this
-    frame's (``grey``; a rotation and shift or an affine map, see :data:`ZOOM_PX`), or None where it is not
-    registered: no clear translation, or for both models ECC fails or correlates below :data:`REGISTER_MIN_CC`,
-    a corner moves further than :data:`MAX_DRIFT`, the map shears (:data:`SHEAR_PX`), or the registered content
-    changed by more than :data:`STILL_CHANGE`. Both holes show the reference's values in the translation's
-    images (a hole moving over the frame is no motion of the camera); ECC sees this frame's hole filled smooth."""
-    either = hole | reference_hole
-    guess = thumbnail_translation(reference, np.where(either, reference, grey))
+@dataclass(frozen=True)
+class _Reference:
+    """What every frame is registered against, made once from the shot's first frame."""
+
+    #: Its grey (:func:`_grey`), the hole filled smooth, and its hole.
+    grey: np.ndarray
+    hole: np.ndarray
+    #: The grey at :data:`REGISTER_SIDE` (ECC's template) and as a thumbnail (the content check's).
+    small: np.ndarray
+    thumbnail: np.ndarray
+
+    @classmethod
+    def of(cls, grey: np.ndarray, hole: np.ndarray) -> _Reference:
+        filled = push_pull_fill(grey, ~hole) if hole.any() else grey
+        height, width = working_size(grey.shape[0], grey.shape[1], REGISTER_SIDE)
+        small = cv2.resize(filled, (width, height), interpolation=cv2.INTER_AREA)
+        return cls(filled, hole, small, _thumbnail(filled))
+
+
+def _registration(reference: _Reference, grey: np.ndarray, hole: np.ndarray) -> np.ndarray | None:
+    """The affine map from the first frame's pixels to this frame's (``grey``; a rotation and shift or an
+    affine map, see :data:`ZOOM_PX`), or None where it is not registered: no clear translation, or for both
+    models ECC fails or correlates below :data:`REGISTER_MIN_CC`, a corner moves further than
+    :data:`MAX_DRIFT`, the map shears (:data:`SHEAR_PX`), or the registered content changed by more than
+    :data:`STILL_CHANGE`. Both holes show the first frame's values in the translation's images (a hole moving
+    over the frame is no motion of the camera); ECC sees this frame's hole filled smooth."""
+    either = hole | reference.hole
+    guess = thumbnail_translation(reference.grey, np.where(either, reference.grey, grey))
     if guess is None:
         return None
-    height, width = grey.shape
-    scale = min(1.0, REGISTER_SIDE / max(height, width))
-    size = (max(8, round(width * scale)), max(8, round(height * scale)))
-    small_reference = cv2.resize(reference, size, interpolation=cv2.INTER_AREA)
-    small = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
-    small_hole = cv2.resize(hole.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0
+    shape = grey.shape
+    small_height, small_width = reference.small.shape
+    scale = min(1.0, REGISTER_SIDE / max(shape))
+    small = cv2.resize(grey, (small_width, small_height), interpolation=cv2.INTER_AREA)
+    small_hole = (
+        cv2.resize(hole.astype(np.float32), (small_width, small_height), interpolation=cv2.INTER_AREA) > 0
+    )
     if small_hole.any():
         small = push_pull_fill(small, ~small_hole)  # (ECC's own mask made it diverge from a good start)
     start = np.array([[1, 0, guess[0, 2] * scale], [0, 1, guess[1, 2] * scale]], np.float32)
-    shape = (height, width)
     fits = []
     for motion in (cv2.MOTION_EUCLIDEAN, cv2.MOTION_AFFINE):
-        matrix = _ecc(small_reference, small, start, motion)
+        matrix = _ecc(reference.small, small, start, motion)
         if matrix is not None:
             matrix[:, 2] /= scale
             if _corner_moves(matrix, shape) <= MAX_DRIFT * min(shape) and _sheared(matrix, shape) <= SHEAR_PX:
@@ -276,7 +291,7 @@ def _registration(
     for matrix in fits:
         if _still(matrix, shape):
             matrix = np.eye(2, 3)
-        if not _changed(reference, reference_hole, grey, hole, matrix):
+        if not _changed(reference, grey, hole, matrix):
             return matrix
     return None
 
@@ -296,9 +311,7 @@ def _ecc(reference: np.ndarray, grey: np.ndarray, start: np.ndarray, motion: int
     return found.astype(np.float64)
 
 
-def _changed(
-    reference: np.ndarray, reference_hole: np.ndarray, grey: np.ndarray, hole: np.ndarray, matrix: np.ndarray
-) -> bool:
+def _changed(reference: _Reference, grey: np.ndarray, hole: np.ndarray, matrix: np.ndarray) -> bool:
     """Whether the frame (``grey``, registered by ``matrix``) shows other content than the first frame: its
     thumbnail differs by more than :data:`STILL_CHANGE` of the reference's contrast over the pixels clear of
     both holes, the exposure matched (a light change; a moving layer that holds the registration)."""
@@ -309,10 +322,10 @@ def _changed(
     else:
         registered = cv2.warpAffine(grey, matrix, size, flags=back, borderMode=cv2.BORDER_REPLICATE)
         inside = cv2.warpAffine((~hole).astype(np.uint8), matrix, size, flags=back | cv2.INTER_NEAREST) == 0
-    clear = _thumbnail((~(inside | reference_hole)).astype(np.float32)) > 0.99
+    clear = _thumbnail((~(inside | reference.hole)).astype(np.float32)) > 0.99
     if clear.sum() < 16:
         return True  # (nothing to compare: not known to be the same)
-    before, now = _thumbnail(reference)[clear], _thumbnail(registered)[clear]
+    before, now = reference.thumbnail[clear], _thumbnail(registered)[clear]
     now = now * (np.median(before) / max(float(np.median(now)), 1e-6))
     contrast = float(np.median(np.abs(before - np.median(before))))
     return float(np.median(np.abs(now - before))) > STILL_CHANGE * max(contrast, 1e-6)
@@ -324,8 +337,7 @@ def scan(packets: Iterable[FramePacket]) -> SeenPlate | None:
     not read from there on)."""
     first = last = None
     first_at = last_at = None
-    reference: np.ndarray | None = None
-    reference_hole = np.zeros((0, 0), bool)
+    reference: _Reference | None = None
     warps: list[np.ndarray] = []
     stopped = False
     kernel = np.ones((2 * CLEAR_PX + 1, 2 * CLEAR_PX + 1), np.uint8)
@@ -335,17 +347,16 @@ def scan(packets: Iterable[FramePacket]) -> SeenPlate | None:
         hole = packet.hole
         matrix = np.eye(2, 3)
         if reference is None:
-            reference_hole = hole
-            reference = push_pull_fill(grey, ~hole) if hole.any() else grey
+            reference = _Reference.of(grey, hole)
             height, width = grey.shape
             first = np.zeros((height, width, 3), np.float32)
             last = np.zeros((height, width, 3), np.float32)
             first_at = np.full((height, width), -1, np.int32)
             last_at = np.full((height, width), -1, np.int32)
         else:
-            if grey.shape != reference.shape:
+            if grey.shape != reference.grey.shape:
                 return None
-            found = _registration(reference, reference_hole, grey, hole)
+            found = _registration(reference, grey, hole)
             if found is None:
                 stopped = True
                 break
