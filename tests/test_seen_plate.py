@@ -93,10 +93,13 @@ def test_a_panning_shot_makes_no_plate_and_stops_reading_once_it_leaves_the_firs
     frames, holes = locked_off(pan=2.0), [standing(t) for t in range(COUNT)]
     read: list[int] = []
     assert seen.scan(counted(frames, holes, read)) is None
-    # Registered while no corner has moved further than MAX_DRIFT of the short side (2 px a frame), then no more
-    # reads: the frames registered are fewer than MIN_SPAN, so nothing counts as seen.
+    # Registered while no corner has moved further than MAX_DRIFT of the short side (2 px a frame), then MAX_MISSES
+    # more frames tried (a jolt would be over by then) and no more reads: the frames registered are fewer than
+    # MIN_SPAN, so nothing counts as seen; the camera never holds still, so no new stretch begins.
     drift = seen.MAX_DRIFT * HEIGHT
-    assert len(read) == int(drift // 2.0) + 2  # the frames within the drift, and the first beyond it
+    assert (
+        len(read) == int(drift // 2.0) + 2 + seen.MAX_MISSES
+    )  # within the drift, the first beyond, the tries
 
 
 #: The handheld shot is twice the size (a rotation of a small frame is too few pixels to register well).
@@ -192,22 +195,58 @@ def test_a_handheld_shot_is_registered_and_its_hidden_background_comes_back(
         np.testing.assert_array_equal(with_plate[t][~holes[t]], frames[t][~holes[t]])
 
 
-def test_a_locked_off_shot_is_read_as_it_is_and_a_bump_ends_the_plate() -> None:
+def test_a_locked_off_shot_is_read_as_it_is() -> None:
     frames, holes = locked_off(), [standing(t) for t in range(COUNT)]
     plate = seen.scan(holed_packets(frames, holes))
-    assert plate is not None and plate.warps is None  # no frame resampled: the sightings' exact values
+    assert plate is not None and plate.warps is None and plate.later is None  # the sightings' exact values
     assert plate.framed(0) == (plate, (0, 0)) and plate.framed(COUNT - 1) == (plate, (0, 0))
-    # The camera is bumped 12 px at frame 24 and stays there: the pass stops, the plate holds frames 0-23 and
-    # is read there only.
-    bumped = [f if t < 24 else np.roll(f, 12, axis=1) for t, f in enumerate(frames)]
-    read: list[int] = []
-    plate = seen.scan(counted(bumped, holes, read))
-    assert plate is not None and plate.warps is not None
-    assert len(read) == 25 and len(plate.warps) == 24
-    assert (
-        plate.framed(10) == (plate, (0, 0)) and plate.framed(24) is None and plate.framed(COUNT - 1) is None
+
+
+def moved(frames: list[np.ndarray], holes: list[np.ndarray], when: range, by: int = 12):
+    """The shot with the camera moved ``by`` px to the side in frames ``when`` (picture and matte alike)."""
+    return (
+        [np.roll(f, by, axis=1) if t in when else f for t, f in enumerate(frames)],
+        [np.roll(h, by, axis=1) if t in when else h for t, h in enumerate(holes)],
     )
-    assert (plate.last_at[standing(0)] == 23).all()
+
+
+def test_frames_after_a_jolt_are_registered_again() -> None:
+    """Frames 10-12 jolted 12 px aside (beyond MAX_DRIFT) and back: those three are neither read from nor read,
+    the rest are, still exactly."""
+    frames, holes = moved(locked_off(), [standing(t) for t in range(COUNT)], range(10, 13))
+    read: list[int] = []
+    plate = seen.scan(counted(frames, holes, read))
+    assert len(read) == COUNT and plate is not None and plate.warps is not None and plate.later is None
+    assert [t for t in range(COUNT) if plate.framed(t) is None] == [10, 11, 12]
+    assert plate.framed(20) == (plate, (0, 0))
+    assert (plate.first_at[standing(0)] >= STAND).all() and (plate.last_at[standing(0)] == COUNT - 1).all()
+
+
+def test_a_bumped_tripod_begins_a_plate_of_its_own_where_it_is_still_again() -> None:
+    """The camera is bumped 12 px at frame 4 and stays there: after SETTLE frames still again, a new stretch
+    begins (frame 7) whose plate its frames read exactly; frames 0-6 read none (the first stretch saw nothing
+    twice far enough apart, frames 4-6 were the camera moving)."""
+    bump = 4
+    truth, holes = moved(locked_off(), [standing(t) for t in range(COUNT)], range(bump, COUNT))
+    read: list[int] = []
+    plate = seen.scan(counted(truth, holes, read))
+    begun = bump + seen.SETTLE
+    assert len(read) == COUNT and plate is not None and plate.later is None and plate.warps is not None
+    assert [t for t in range(COUNT) if plate.framed(t) is not None] == list(range(begun, COUNT))
+    assert plate.framed(begun + 1) == (plate, (0, 0))  # still in its stretch: read as it is
+    with_plate = fill_frames(truth, holes, plate)
+    without = fill_frames(truth, holes, None)
+    square = holes[begun]
+    for t in (begun, begun + 1):  # 8+ frames before the object moves: no chain nor keyframe reaches
+        error = float(np.mean((with_plate[t][square] - truth[t][square]) ** 2))
+        before = float(np.mean((without[t][square] - truth[t][square]) ** 2))
+        assert error < 2e-4 and error < 0.1 * before, f"frame {t}: {error} vs {before} without the plate"
+    # A third bump back (frame 20 on) is a third stretch, kept after the second and read from frame 23 on.
+    again, holes_again = moved(truth, holes, range(20, COUNT), by=-12)
+    plate = seen.scan(holed_packets(again, holes_again))
+    assert plate is not None and plate.later is not None
+    assert plate.framed(22) is None and plate.framed(23) == (plate.later, (0, 0))
+    assert seen.SeenPlate.from_arrays(plate.arrays()).later is not None
 
 
 def test_a_static_light_over_a_pan_does_not_pass_for_a_locked_off_shot() -> None:
@@ -218,7 +257,9 @@ def test_a_static_light_over_a_pan_does_not_pass_for_a_locked_off_shot() -> None
         frame[2:8, 2:8] = 40.0  # scene-linear, far above the rest (the tests' shot has such a light)
     read: list[int] = []
     assert seen.scan(counted(frames, holes, read)) is None
-    assert len(read) <= 3
+    # The light also makes the pan look still again (SETTLE), so new stretches begin; none registers its frames
+    # for long, and the pass ends after MAX_STRETCHES of them.
+    assert len(read) <= seen.MAX_STRETCHES * (seen.SETTLE + 2)
 
 
 def test_the_option_turns_it_off() -> None:
@@ -349,6 +390,19 @@ def test_a_handheld_shot_in_chunks_reads_the_whole_shots_registered_plate(tmp_pa
     out = _rgb(tmp_path / "chunks" / "clean.1005.exr")
     truth = frames[4].astype(np.float16).astype(np.float32)  # (the plate as the EXR holds it)
     assert float(np.mean((out[holes[4]] - truth[holes[4]]) ** 2)) < 1e-3
+
+
+def test_a_bumped_tripod_in_chunks_reads_its_second_stretch_from_the_cache(tmp_path: Path) -> None:
+    """The later stretch's plate travels in the anchors cache with the first: the second chunk, all of it after
+    the bump, gets the hidden background back, bit for bit as the whole run."""
+    truth, holes = moved(locked_off(), [standing(t) for t in range(COUNT)], range(4, COUNT))
+    _chunks_match_the_whole_run(
+        _write_shot(tmp_path / "shot", (truth, holes)), tmp_path, ["1001-1008", "1009-1032"]
+    )
+    t = 4 + seen.SETTLE + 1
+    out = _rgb(tmp_path / "chunks" / f"clean.{1001 + t}.exr")
+    plate = truth[t].astype(np.float16).astype(np.float32)  # (the plate as the EXR holds it)
+    assert float(np.mean((out[holes[t]] - plate[holes[t]]) ** 2)) < 2e-4
 
 
 def test_the_anchors_cache_keeps_the_plate_and_refuses_a_damaged_one(tmp_path: Path) -> None:

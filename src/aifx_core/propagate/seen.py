@@ -16,9 +16,12 @@ disagreement, and the pixel is left to the other routes.
 The plate is kept in the first frame's pixels. Each next frame is registered to the first (a rotation and a shift:
 a shaking or slowly drifting hand; else any affine map: a push-in; ECC from a phase correlation's start) and must
 show the same content there (:data:`STILL_CHANGE`); a registration that moves no corner more than :data:`STILL_PX`
-counts as still, so a tripod shot is neither resampled nor read resampled (its exact values come back). The first
-frame that is not registered (a pan or a push-in past :data:`MAX_DRIFT`, a cut, a light change) ends the pass:
-the plate is read in the frames before it only (a shot that pans from its start makes none, after a few reads).
+counts as still, so a tripod shot is neither resampled nor read resampled (its exact values come back). A frame
+that is not registered (a jolt, a flash, someone passing the lens; a pan or a push-in past :data:`MAX_DRIFT`, a
+cut, a light change) is neither read from nor read; the frames after it are registered again. :data:`MAX_MISSES`
+such frames in a row end the pass (a shot that pans from its start makes no plate, after a few reads), unless the
+camera is still again somewhere else (:data:`SETTLE`, a tripod bumped): a new stretch of the shot begins there,
+with a plate of its own in its own first frame's pixels (:attr:`SeenPlate.later`), read by its frames.
 The plate depends on the whole shot and nothing else, so every chunk of it, any window and a resumed run read the
 same values.
 """
@@ -26,7 +29,7 @@ same values.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import cv2
@@ -73,6 +76,15 @@ ZOOM_PX = 0.5
 #: and scale) is refused: a camera does not, and such a fit can hold a logo fixed in frame still while following a
 #: pan (the tests' shot: 2 px at 64 wide).
 SHEAR_PX = 1.0
+#: Frames in a row that may fail to register before the pass ends (a pan ends it this many frames on).
+MAX_MISSES = 8
+#: A camera that left its stretch's view and then shows the same view (consecutive frames within
+#: :data:`SETTLED_PX`, a phase correlation at :data:`REGISTER_SIDE`) this many frames in a row begins a new
+#: stretch there (a bumped tripod; a hand or a pan is not still).
+SETTLE = 3
+SETTLED_PX = 1.0
+#: Most stretches the pass begins (each holds a full-resolution plate; the pass ends with the last).
+MAX_STRETCHES = 3
 #: The plate's ring membrane around the target's hole differing from the target's own by this share of its level
 #: halves the read's quality (:func:`.far.ring_agreement`): a light change, or a camera bumped since.
 RING_AGREE = 0.5
@@ -86,6 +98,8 @@ _ARRAYS: dict[str, tuple[type, tuple[int, ...]]] = {
     "last_at": (np.int32, ()),
     "gap": (np.float32, ()),
 }
+#: The prefix of a later stretch's arrays (:meth:`SeenPlate.arrays`).
+_LATER = "later."
 
 
 @dataclass(frozen=True)
@@ -103,6 +117,9 @@ class SeenPlate:
     #: (N, 2, 3) float64: for each shot position the affine map from the first frame's pixels to its own (NaN:
     #: not registered, the plate is not read there); None: locked off, every frame in the first frame's pixels.
     warps: np.ndarray | None = None
+    #: The plate of the shot's next stretch (the camera still again elsewhere), in its own first frame's pixels:
+    #: read by the frames this one did not register. None: no later stretch.
+    later: SeenPlate | None = None
 
     @cached_property
     def values(self) -> np.ndarray:
@@ -111,9 +128,14 @@ class SeenPlate:
         return (0.5 * (self.first + self.last)).astype(np.float32)
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """Its arrays by name, as :meth:`from_arrays` takes them back (the anchors cache keeps them)."""
+        """Its arrays by name, as :meth:`from_arrays` takes them back (the anchors cache keeps them); a later
+        stretch's under the prefix :data:`_LATER`."""
         arrays = {name: getattr(self, name) for name in _ARRAYS}
-        return arrays if self.warps is None else {**arrays, "warps": self.warps}
+        if self.warps is not None:
+            arrays["warps"] = self.warps
+        if self.later is not None:
+            arrays.update({_LATER + name: array for name, array in self.later.arrays().items()})
+        return arrays
 
     @classmethod
     def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> SeenPlate:
@@ -132,19 +154,21 @@ class SeenPlate:
             warps = np.asarray(warps)
             if warps.dtype != np.float64 or warps.ndim != 3 or warps.shape[1:] != (2, 3):
                 raise ValueError(f"seen plate: warps is {warps.dtype} {warps.shape}")
-        return cls(**values, warps=warps)
+        later = {name[len(_LATER) :]: array for name, array in arrays.items() if name.startswith(_LATER)}
+        return cls(**values, warps=warps, later=cls.from_arrays(later) if later else None)
 
     def framed(
         self, t: int, box: tuple[int, int, int, int] | None = None
     ) -> tuple[SeenPlate, tuple[int, int]] | None:
         """The plate in shot position ``t``'s pixels, and the pixel its (0, 0) is at: itself and (0, 0) where that
         frame is still, else resampled over ``box`` (``y0, y1, x0, x1`` of the frame; default all of it: a
-        1080p frame's whole plate costs ~60 ms); None where ``t`` was not registered. Values are resampled
+        1080p frame's whole plate costs ~60 ms); where this stretch did not register ``t``, the later stretch's
+        (:attr:`later`), else None. Values are resampled
         bilinearly; a pixel next to one not seen is not seen; sightings' frames are the nearest pixel's."""
         if self.warps is None:
             return self, (0, 0)
         if t >= len(self.warps) or not np.isfinite(self.warps[t]).all():
-            return None
+            return None if self.later is None else self.later.framed(t, box)
         if _still(self.warps[t], self.shape):
             return self, (0, 0)
         y0, y1, x0, x1 = box if box is not None else (0, self.shape[0], 0, self.shape[1])
@@ -258,26 +282,47 @@ class _Reference:
         return cls(filled, hole, small, _thumbnail(filled))
 
 
-def _registration(reference: _Reference, grey: np.ndarray, hole: np.ndarray) -> np.ndarray | None:
-    """The affine map from the first frame's pixels to this frame's (``grey``; a rotation and shift or an
+@dataclass
+class _View:
+    """A frame as the pass sees it: its grey (:func:`_grey`) and hole, and (made when first asked) the grey at
+    :data:`REGISTER_SIDE` with the hole filled smooth: ECC's input, and what the jolt and settle checks
+    compare (a hole filled from its own frame holds no motion of the other's)."""
+
+    grey: np.ndarray
+    hole: np.ndarray
+
+    @cached_property
+    def small(self) -> np.ndarray:
+        height, width = working_size(self.grey.shape[0], self.grey.shape[1], REGISTER_SIDE)
+        small = cv2.resize(self.grey, (width, height), interpolation=cv2.INTER_AREA)
+        hole = cv2.resize(self.hole.astype(np.float32), (width, height), interpolation=cv2.INTER_AREA) > 0
+        # (shown as ECC's own mask instead, the hole made ECC diverge from a good start)
+        return push_pull_fill(small, ~hole) if hole.any() else small
+
+    def shift_from(self, small: np.ndarray) -> np.ndarray | None:
+        """The translation (x, y; full-resolution pixels) of this view from ``small`` (another view's or the
+        reference's :attr:`small`), by phase correlation; None where there is no clear one."""
+        moved = thumbnail_translation(small, self.small, REGISTER_SIDE)
+        if moved is None:
+            return None
+        return moved[:2, 2] * (self.grey.shape[1] / small.shape[1])
+
+
+def _registration(reference: _Reference, view: _View) -> np.ndarray | None:
+    """The affine map from the first frame's pixels to this frame's (``view``; a rotation and shift or an
     affine map, see :data:`ZOOM_PX`), or None where it is not registered: no clear translation, or for both
     models ECC fails or correlates below :data:`REGISTER_MIN_CC`, a corner moves further than
     :data:`MAX_DRIFT`, the map shears (:data:`SHEAR_PX`), or the registered content changed by more than
     :data:`STILL_CHANGE`. Both holes show the first frame's values in the translation's images (a hole moving
     over the frame is no motion of the camera); ECC sees this frame's hole filled smooth."""
+    grey, hole = view.grey, view.hole
     either = hole | reference.hole
     guess = thumbnail_translation(reference.grey, np.where(either, reference.grey, grey))
     if guess is None:
         return None
     shape = grey.shape
-    small_height, small_width = reference.small.shape
     scale = min(1.0, REGISTER_SIDE / max(shape))
-    small = cv2.resize(grey, (small_width, small_height), interpolation=cv2.INTER_AREA)
-    small_hole = (
-        cv2.resize(hole.astype(np.float32), (small_width, small_height), interpolation=cv2.INTER_AREA) > 0
-    )
-    if small_hole.any():
-        small = push_pull_fill(small, ~small_hole)  # (ECC's own mask made it diverge from a good start)
+    small = view.small
     start = np.array([[1, 0, guess[0, 2] * scale], [0, 1, guess[1, 2] * scale]], np.float32)
     fits = []
     for motion in (cv2.MOTION_EUCLIDEAN, cv2.MOTION_AFFINE):
@@ -333,55 +378,119 @@ def _changed(reference: _Reference, grey: np.ndarray, hole: np.ndarray, matrix: 
 
 def scan(packets: Iterable[FramePacket]) -> SeenPlate | None:
     """The shot's :class:`SeenPlate` from all its packets in order, or None: the frames change size, or no
-    pixel was seen twice far enough apart. Reads stop at the first frame that is not registered (the plate is
-    not read from there on)."""
-    first = last = None
-    first_at = last_at = None
-    reference: _Reference | None = None
-    warps: list[np.ndarray] = []
-    stopped = False
-    kernel = np.ones((2 * CLEAR_PX + 1, 2 * CLEAR_PX + 1), np.uint8)
+    pixel was seen twice far enough apart. Reads stop after :data:`MAX_MISSES` frames in a row that are not
+    registered (the plate is not read from there on), or once :data:`MAX_STRETCHES` stretches are made."""
+    plates: list[SeenPlate | None] = []
+    stretch: _Stretch | None = None
+    misses = settled = 0
+    away = np.inf  # (how far the last frame missed lay from the last one registered)
+    previous: _View | None = None
+    exhausted = True
     for index, packet in enumerate(packets):
         rgb = packet.rgb
         grey, finite = _grey(rgb)
-        hole = packet.hole
-        matrix = np.eye(2, 3)
-        if reference is None:
-            reference = _Reference.of(grey, hole)
-            height, width = grey.shape
-            first = np.zeros((height, width, 3), np.float32)
-            last = np.zeros((height, width, 3), np.float32)
-            first_at = np.full((height, width), -1, np.int32)
-            last_at = np.full((height, width), -1, np.int32)
+        view = _View(grey, packet.hole)
+        matrix: np.ndarray | None = np.eye(2, 3)
+        if stretch is None:
+            stretch = _Stretch(index, view)
+        elif grey.shape != stretch.reference.grey.shape:
+            return None
         else:
-            if grey.shape != reference.grey.shape:
-                return None
-            found = _registration(reference, grey, hole)
-            if found is None:
-                stopped = True
-                break
-            matrix = found
-        warps.append(matrix)
-        assert first is not None and last is not None and first_at is not None and last_at is not None
-        clear = ~cv2.dilate(hole.astype(np.uint8), kernel).view(bool) if hole.any() else np.ones_like(hole)
+            # After a miss a frame is tried only where it came back at least halfway to the last one registered
+            # (a jolt over; a flash or a blur gone): each try costs two ECCs, ~20 ms each at REGISTER_SIDE, and
+            # a pan that left the view only goes further.
+            distance = stretch.distance(view) if misses else 0.0
+            matrix = _registration(stretch.reference, view) if not misses or distance < 0.5 * away else None
+            if matrix is None:
+                misses += 1
+                away = distance if misses > 1 else stretch.distance(view)
+                still = previous is not None and _within(view.shift_from(previous.small), SETTLED_PX)
+                settled = settled + 1 if still else 0
+                previous = view
+                if settled < SETTLE:
+                    if misses > MAX_MISSES:
+                        exhausted = False
+                        break
+                    continue
+                # Still again elsewhere: this stretch ends, the next begins with this frame.
+                plates.append(stretch.plate(complete=False))
+                if len(plates) >= MAX_STRETCHES:
+                    stretch, exhausted = None, False
+                    break
+                stretch, matrix = _Stretch(index, view), np.eye(2, 3)
+        misses = settled = 0
+        previous = view
+        assert matrix is not None
+        stretch.add(index, rgb, finite, packet.hole, matrix)
+    if stretch is not None:
+        plates.append(stretch.plate(complete=exhausted and misses == 0))
+    later = None
+    for plate in reversed(plates):
+        if plate is not None:
+            later = replace(plate, later=later)
+    return later
+
+
+def _within(shift: np.ndarray | None, pixels: float) -> bool:
+    """Whether a translation (:meth:`_View.shift_from`) is known and at most ``pixels`` long."""
+    return shift is not None and float(np.hypot(shift[0], shift[1])) <= pixels
+
+
+class _Stretch:
+    """A stretch of the shot registered to its first frame: its sightings as they come (:func:`scan`)."""
+
+    def __init__(self, start: int, view: _View) -> None:
+        self.start = start
+        self.reference = _Reference.of(view.grey, view.hole)
+        height, width = view.grey.shape
+        self.first = np.zeros((height, width, 3), np.float32)
+        self.last = np.zeros((height, width, 3), np.float32)
+        self.first_at = np.full((height, width), -1, np.int32)
+        self.last_at = np.full((height, width), -1, np.int32)
+        #: Per shot position from 0: its registration (NaN before the stretch and where a frame was missed).
+        self.warps: list[np.ndarray] = []
+        self._kernel = np.ones((2 * CLEAR_PX + 1, 2 * CLEAR_PX + 1), np.uint8)
+        #: Where the last registered frame's centre lies from the first frame's (x, y; pixels).
+        self.last_centre = np.zeros(2)
+
+    def distance(self, view: _View) -> float:
+        """How far (pixels) a frame (its translation from the first) lies from the last one registered (inf:
+        no clear translation)."""
+        shift = view.shift_from(self.reference.small)
+        return np.inf if shift is None else float(np.hypot(*(shift - self.last_centre)))
+
+    def add(
+        self, index: int, rgb: np.ndarray, finite: np.ndarray, hole: np.ndarray, matrix: np.ndarray
+    ) -> None:
+        """Shot position ``index`` (registered by ``matrix``): its clear pixels are sightings."""
+        height, width = hole.shape
+        x, y = (width - 1) / 2, (height - 1) / 2
+        self.last_centre = matrix[:, 0] * x + matrix[:, 1] * y + matrix[:, 2] - (x, y)
+        self.warps += [np.full((2, 3), np.nan)] * (index - len(self.warps))
+        self.warps.append(matrix)
+        clear = (
+            ~cv2.dilate(hole.astype(np.uint8), self._kernel).view(bool) if hole.any() else np.ones_like(hole)
+        )
         clear &= finite
-        if not _still(matrix, grey.shape):
+        if not _still(matrix, hole.shape):
             rgb, clear = _registered(rgb, clear, matrix)
-        new = clear & (first_at < 0)
-        np.copyto(first, rgb, where=new[..., None])
-        first_at[new] = index
-        np.copyto(last, rgb, where=clear[..., None])
-        last_at[clear] = index
-    if reference is None or first is None or first_at is None or last_at is None:
-        return None
-    seen = (first_at >= 0) & (last_at - first_at >= MIN_SPAN)
-    if not seen.any():
-        return None
-    assert last is not None
-    gap = np.full(seen.shape, np.nan, np.float32)
-    gap[seen] = largest_channel(np.abs(first[seen] - last[seen]))
-    still = not stopped and all(_still(matrix, seen.shape) for matrix in warps)
-    return SeenPlate(first, last, first_at, last_at, gap, None if still else np.stack(warps))
+        new = clear & (self.first_at < 0)
+        np.copyto(self.first, rgb, where=new[..., None])
+        self.first_at[new] = index
+        np.copyto(self.last, rgb, where=clear[..., None])
+        self.last_at[clear] = index
+
+    def plate(self, complete: bool) -> SeenPlate | None:
+        """Its plate, or None where no pixel was seen twice far enough apart. ``complete``: the stretch is the
+        whole shot, every frame registered (then a locked-off one keeps no registrations: read as it is)."""
+        seen = (self.first_at >= 0) & (self.last_at - self.first_at >= MIN_SPAN)
+        if not seen.any():
+            return None
+        gap = np.full(seen.shape, np.nan, np.float32)
+        gap[seen] = largest_channel(np.abs(self.first[seen] - self.last[seen]))
+        still = complete and self.start == 0 and all(_still(matrix, seen.shape) for matrix in self.warps)
+        warps = None if still else np.stack(self.warps)
+        return SeenPlate(self.first, self.last, self.first_at, self.last_at, gap, warps)
 
 
 def _registered(rgb: np.ndarray, clear: np.ndarray, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
