@@ -47,7 +47,8 @@ def test_method_figure_script_runs_on_a_small_clip(tmp_path):
 
 def test_seen_plate_figure_script_runs_on_a_small_locked_off_clip(tmp_path):
     """``make_seen_plate_figure.py`` reads ``$AIFX_DATA/schoolgirls/{frames,masks}/*.png``: here 8 frames of 64x48
-    under a still camera (the plate of frame 0 throughout), a square walking across it; the script shakes it too."""
+    under a still camera (the plate of frame 0 throughout), a square walking across it; the script shakes it and
+    bumps it too."""
     frames, masks = tmp_path / "schoolgirls" / "frames", tmp_path / "schoolgirls" / "masks"
     frames.mkdir(parents=True)
     masks.mkdir()
@@ -57,5 +58,5 @@ def test_seen_plate_figure_script_runs_on_a_small_locked_off_clip(tmp_path):
         cv2.imwrite(str(frames / f"{i:05d}.png"), np.uint8(np.clip(still, 0, 1) * 255))
         cv2.imwrite(str(masks / f"{i:05d}.png"), object_matte(i))
     sheet = run_figure_script("make_seen_plate_figure.py", tmp_path, str(tmp_path / "seen_plate.png"))
-    # Frame 5 only (the clip has 8 frames): locked off, then handheld.
-    assert sheet.shape == (2 * 48 + 4, 3 * 64 + 8, 3)
+    # Frame 5 only (the clip has 8 frames): locked off, then handheld, then bumped.
+    assert sheet.shape == (3 * 48 + 2 * 4, 3 * 64 + 8, 3)

@@ -1,12 +1,15 @@
 """Regenerates ``docs/img/seen_plate.png``: the schoolgirls clip (a locked-off shot) with the girls removed, with
-and without the shot's seen plate (``aifx_core.propagate.seen``), then the same clip as a handheld shot.
+and without the shot's seen plate (``aifx_core.propagate.seen``), then the same clip as a handheld shot, then as a
+tripod bumped aside early in the shot.
 
 Run from the repository root: ``.venv/bin/python docs/img/make_seen_plate_figure.py [out.png]``. Two girls stand
 still for half the shot; what they hide is seen only once they walk off, further away than any chain reaches.
 Columns: the plate, the fill without the seen plate (``seen_plate: false``), the fill with it (the default); rows:
 frames 5 and 20, then frames 5 and 20 of the handheld version (:func:`handheld`: each frame moved at random up to
-:data:`SHAKE` px, as the benchmark's ``shake`` variant; the plate is registered), cropped to the middle of the
-frame (the whole frame where it is small).
+:data:`SHAKE` px, as the benchmark's ``shake`` variant; the plate is registered), then of the bumped version
+(:func:`bumped`: frame 5 is before the bump, in a stretch too short to see anything twice; frame 20 reads the
+plate of the stretch that begins once the camera is still again), cropped to the middle of the frame (the whole
+frame where it is small).
 """
 
 from __future__ import annotations
@@ -34,6 +37,9 @@ CROP = ((0.25, 0.96), (0.35, 0.9))
 #: The handheld version's shake: a random shift of up to this many pixels each way, new every frame, of the frame
 #: scaled up 15 % (so no border shows); mattes move with the picture.
 SHAKE = 6.0
+#: The bumped version: from this share of the shot on, the camera stands this share of the frame's height aside
+#: (beyond what the pass registers to the first frame), the frame scaled up 30 % so no border shows.
+BUMP_AT, BUMP = 0.125, 0.2
 
 
 def load() -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -63,6 +69,20 @@ def handheld(frames: list[np.ndarray], holes: list[np.ndarray]) -> tuple[list[np
     return moved_frames, moved_holes
 
 
+def bumped(frames: list[np.ndarray], holes: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The shot on a tripod bumped aside early on (see :data:`BUMP`)."""
+    height, width = frames[0].shape[:2]
+    moved_frames, moved_holes = [], []
+    for t, (frame, hole) in enumerate(zip(frames, holes, strict=True)):
+        matrix = cv2.getRotationMatrix2D((width / 2, height / 2), 0.0, 1.3)
+        matrix[0, 2] += BUMP * height if t >= BUMP_AT * len(frames) else 0.0
+        size = (width, height)
+        moved_frames.append(cv2.warpAffine(frame, matrix, size, borderMode=cv2.BORDER_REFLECT))
+        matte = cv2.warpAffine(hole.astype(np.uint8), matrix, size, flags=cv2.INTER_NEAREST)
+        moved_holes.append(matte.astype(bool))
+    return moved_frames, moved_holes
+
+
 def filled(frames: list[np.ndarray], holes: list[np.ndarray], seen: bool) -> dict[int, np.ndarray]:
     """The engine's fill of the shot, with the shot's seen plate made first as the pipeline does (or off)."""
     backend = PropagateBackend(BackendContext(colorspace="sRGB", options={"seen_plate": seen}))
@@ -83,7 +103,7 @@ def main(out: Path = OUT) -> None:
     cols = slice(int(c0 * width), int(c1 * width)) if width >= 200 else slice(0, width)
     gap = np.full((rows.stop - rows.start, 4, 3), 1.0, np.float32)
     lines = []
-    for shot, shot_holes in ((frames, holes), handheld(frames, holes)):
+    for shot, shot_holes in ((frames, holes), handheld(frames, holes), bumped(frames, holes)):
         without, with_plate = filled(shot, shot_holes, False), filled(shot, shot_holes, True)
         for t in shown:
             tiles = [shot[t][rows, cols], without[t][rows, cols], with_plate[t][rows, cols]]
@@ -91,7 +111,7 @@ def main(out: Path = OUT) -> None:
             lines.append(np.full((4, lines[-1].shape[1], 3), 1.0, np.float32))
     sheet = np.concatenate(lines[:-1], axis=0)
     cv2.imwrite(str(out), np.uint8(np.clip(sheet, 0, 1) * 255 + 0.5)[..., ::-1])
-    print(f"wrote {out} (frames {', '.join(map(str, shown))}, locked off and handheld)")
+    print(f"wrote {out} (frames {', '.join(map(str, shown))}, locked off, handheld and bumped)")
 
 
 if __name__ == "__main__":
