@@ -756,6 +756,19 @@ SPEED_NOTE = "\n".join(
         "in the same runs: blob 76 / 75 / 80 / 62 / 66 frames/s, nine squares EXR 34 / 33 / 32 / 24 / 28), so "
         "the page shows the first.",
         "",
+        "**Nineteenth pass** (2026-12-06, docs/method.md; no speed work: the seen plate's pass tries up to eight "
+        "frames after the first it cannot register (a jolt), so a panning shot's pass reads ten to fourteen frames "
+        "where it read two to six: measured alone, its work on tennis 0.18 → 0.33 CPU s a shot (~2 ms a frame) and "
+        "on the 1080p parallax clip 0.49 → 0.75 s, plus eight more EXR reads at 92 CPU ms each (~40 ms a frame "
+        "there, against ~540). The page's runs (main fff4b99), whole speed parts alone on the machine, four in a "
+        "row, on a machine slower than the eighteenth pass's (per-frame Telea, same runs: blob 73 / 40 / 70 / 68 "
+        "frames/s, 1080p 3.7 / 6.9 / 6.6 / 6.4, where the eighteenth pass's first run had 76 and 6.7): moving blob "
+        "15.2 / 9.7 / 16.1 / 14.7 frames/s, nine squares EXR 9.0 / 7.5 / 7.9 / 8.5 and PNG 5.5 / 7.5 / 8.2 / 7.8, "
+        "1080p 1.5 / 2.6 / 2.4 / 2.7; an A/B right after, alternated with the commit before the change (78d2ea0), "
+        "whole speed parts: moving blob 15.9 / 15.4 before and 15.4 / 11.7 after, the machine slowing through "
+        "them (Telea 66 / 71 / 56 / 50). The page shows the third, whose Telea at both sizes is the nearest to an "
+        "idle machine's.",
+        "",
         "**Two cores.** The encoders (OpenImageIO, OpenEXR), file I/O and most of OpenCV/NumPy release the GIL, "
         "so the fill overlaps its stages on threads (`aifx_core.workers`, 2026-12-03 evening): a writer thread "
         "composites, encodes, fsyncs and renames each frame (two in flight at most) while the engine makes the "
