@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -55,32 +56,40 @@ def load() -> tuple[list[np.ndarray], list[np.ndarray]]:
     return frames, holes
 
 
-def handheld(frames: list[np.ndarray], holes: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """The shot as a hand would have held the camera (see :data:`SHAKE`; ``benchmarks/stress_variants.py``)."""
+def _through_camera(
+    frames: list[np.ndarray],
+    holes: list[np.ndarray],
+    zoom: float,
+    shift: Callable[[int], tuple[float, float]],
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The shot through a camera that scales each frame up by ``zoom`` about its centre (so no border shows) and
+    moves frame t by ``shift(t)`` (x, y) px; mattes move with the picture."""
     height, width = frames[0].shape[:2]
+    size = (width, height)
     moved_frames, moved_holes = [], []
     for t, (frame, hole) in enumerate(zip(frames, holes, strict=True)):
-        matrix = cv2.getRotationMatrix2D((width / 2, height / 2), 0.0, 1.15)
-        matrix[:, 2] += np.random.default_rng(500 + t).uniform(-SHAKE, SHAKE, 2)
-        size = (width, height)
+        matrix = cv2.getRotationMatrix2D((width / 2, height / 2), 0.0, zoom)
+        matrix[:, 2] += shift(t)
         moved_frames.append(cv2.warpAffine(frame, matrix, size, borderMode=cv2.BORDER_REFLECT))
         matte = cv2.warpAffine(hole.astype(np.uint8), matrix, size, flags=cv2.INTER_NEAREST)
         moved_holes.append(matte.astype(bool))
     return moved_frames, moved_holes
+
+
+def handheld(frames: list[np.ndarray], holes: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The shot as a hand would have held the camera (see :data:`SHAKE`; ``benchmarks/stress_variants.py``)."""
+
+    def shake(t: int) -> tuple[float, float]:
+        dx, dy = np.random.default_rng(500 + t).uniform(-SHAKE, SHAKE, 2)
+        return float(dx), float(dy)
+
+    return _through_camera(frames, holes, 1.15, shake)
 
 
 def bumped(frames: list[np.ndarray], holes: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """The shot on a tripod bumped aside early on (see :data:`BUMP`)."""
-    height, width = frames[0].shape[:2]
-    moved_frames, moved_holes = [], []
-    for t, (frame, hole) in enumerate(zip(frames, holes, strict=True)):
-        matrix = cv2.getRotationMatrix2D((width / 2, height / 2), 0.0, 1.3)
-        matrix[0, 2] += BUMP * height if t >= BUMP_AT * len(frames) else 0.0
-        size = (width, height)
-        moved_frames.append(cv2.warpAffine(frame, matrix, size, borderMode=cv2.BORDER_REFLECT))
-        matte = cv2.warpAffine(hole.astype(np.uint8), matrix, size, flags=cv2.INTER_NEAREST)
-        moved_holes.append(matte.astype(bool))
-    return moved_frames, moved_holes
+    aside = BUMP * frames[0].shape[0]
+    return _through_camera(frames, holes, 1.3, lambda t: (aside if t >= BUMP_AT * len(frames) else 0.0, 0.0))
 
 
 def filled(frames: list[np.ndarray], holes: list[np.ndarray], seen: bool) -> dict[int, np.ndarray]:
