@@ -60,3 +60,16 @@ def test_seen_plate_figure_script_runs_on_a_small_locked_off_clip(tmp_path):
     sheet = run_figure_script("make_seen_plate_figure.py", tmp_path, str(tmp_path / "seen_plate.png"))
     # Frame 5 only (the clip has 8 frames): locked off, then handheld, then bumped.
     assert sheet.shape == (3 * 48 + 2 * 4, 3 * 64 + 8, 3)
+
+
+def test_direction_figure_script_runs_on_a_small_clip(tmp_path):
+    """``make_direction_figure.py`` reads ``$AIFX_DATA/tennis/frames/*.png``: here 8 frames of 64x48. Its square
+    (a sixth of the height, 8 px, at 5, 30) with half its side around it is 16x16 px, shown 3x: two rows of three."""
+    frames = tmp_path / "tennis" / "frames"
+    frames.mkdir(parents=True)
+    for i in range(8):
+        channels = plate_frame(i)
+        rgb = np.stack([np.nan_to_num(channels[c], nan=0.0, posinf=1.0, neginf=0.0) for c in "BGR"], -1)
+        cv2.imwrite(str(frames / f"{i:05d}.png"), np.uint8(np.clip(rgb, 0, 1) * 255))
+    sheet = run_figure_script("make_direction_figure.py", tmp_path, "3,4", str(tmp_path / "direction.png"))
+    assert sheet.shape == (2 * 48 + 4, 3 * 48 + 8, 3)

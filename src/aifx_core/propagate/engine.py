@@ -6,7 +6,8 @@ The method is a pipeline of stages, one module each, named for what flows throug
    through chained, completed, consistency-checked flow (:mod:`.chain`); up to ``candidates`` samples per
    direction are read where it lands on valid plate (never a hole, never an unmasked moving object).
 2. :mod:`.confidence`: every sample is scored (round-trip error, fit residual of the flow completion, travel);
-   after fusion every pixel gets a confidence from several cues.
+   where a point's forward and backward samples disagree, the direction whose reads match the frame's own seam
+   ring leads (:mod:`.direction`); after fusion every pixel gets a confidence from several cues.
 3. :mod:`.fusion`: a weighted-median consensus rejects the odd wrong sample and averages the rest; on fast
    frames, points no sample was found for may take the colour of a side's motion hypothesis that the
    neighbouring frames agree on (:mod:`.hypotheses`: a tracked car entering the hole).

@@ -7,7 +7,8 @@ in this order, for its hole pixels and a seam ring around the hole (:meth:`Propa
    ``radius``, whose plates are read where it lands clear (:func:`.candidates.gather`; a frame as a source is
    :meth:`Propagation.source`: never its hole, its movers or, unless the point's own mover is near, their fringes:
    :mod:`.mover_fringe`);
-2. confidence: each sample is scored (:mod:`.confidence`);
+2. confidence: each sample is scored (:mod:`.confidence`), and where the forward and the backward samples of a
+   point disagree, the direction whose reads match the frame's own seam ring leads (:mod:`.direction`);
 3. fusion: a weighted median per point (:mod:`.fusion`); then the points nothing was found for get, in turn, the
    reads a source's mover advance refused where they agree with the plate around the hole (:data:`HELD_AGREE`),
    what the frame ``radius`` back recovered where their backward chain ended (:mod:`.far`), on fast frames
@@ -34,6 +35,7 @@ import numpy as np
 from .candidates import Candidates, Frontier, Source, gather
 from .chain import FirstStep
 from .confidence import candidate_quality, candidate_weight, pixel_confidence
+from .direction import prefer_matching_direction
 from .fallback import blend_weights
 from .fallback_route import ChainFactory, Propagated
 from .far import Recovered, RingMembrane, far_candidates, recovered, ring_agreement
@@ -209,6 +211,10 @@ class Propagation:
         )
         quality = candidate_quality(candidates)
         weight = candidate_weight(candidates, quality)
+        # Where the two directions disagree, the one that matches the frame's seam ring leads (:mod:`.direction`).
+        weight = prefer_matching_direction(
+            candidates, weight, frame.source, ys, xs, len(membrane), frame.level
+        )
         fused = fuse(candidates, weight, quality, len(ys), frame.level, self.opt.outlier_tol)
         if held:
             self._held(t, held[0], fused, ys, xs, membrane)
