@@ -769,6 +769,18 @@ SPEED_NOTE = "\n".join(
         "them (Telea 66 / 71 / 56 / 50). The page shows the third, whose Telea at both sizes is the nearest to an "
         "idle machine's.",
         "",
+        "**Twentieth pass** (2026-12-06, docs/method.md; no speed work: where a point's two directions disagree, "
+        "the one that matches the seam ring leads, `propagate/direction.py`: its own thread CPU on tennis, two "
+        "cores busy, 1.5 ms a frame with the moving blob and 6.3 with nine squares, whose box spans the frame). "
+        "This session's machine ran the engine about 40 % slower than the last: the commit before the pass "
+        "(1cd6842) made 135 / 146 CPU ms a frame on the moving blob (the page: 102), per-frame Telea 48-62 "
+        "frames/s (the page: 70). An A/B alternated on it, `time_pipeline` on the moving blob: 135 / 146 CPU ms "
+        "a frame before, 136 / 146 after (12.1 / 11.1 and 12.1 / 11.2 frames/s). The whole speed part four times "
+        "in a row on main a62e0c7: moving blob 10.7 / 10.7 / 12.2 / 10.7 frames/s, nine squares EXR 6.2 / 5.7 / "
+        "6.2 / 6.2 and PNG 6.6 / 6.1 / 6.2 / 5.7, 1080p 2.3 / 2.3 / 2.3 / 2.1. The speed rows above stay the "
+        "nineteenth pass's (fff4b99, a machine at its usual speed); the A/B says this pass does not move them "
+        "beyond its 1-3 % of CPU.",
+        "",
         "**Two cores.** The encoders (OpenImageIO, OpenEXR), file I/O and most of OpenCV/NumPy release the GIL, "
         "so the fill overlaps its stages on threads (`aifx_core.workers`, 2026-12-03 evening): a writer thread "
         "composites, encodes, fsyncs and renames each frame (two in flight at most) while the engine makes the "
