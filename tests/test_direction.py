@@ -76,6 +76,16 @@ def test_no_ring_or_off_changes_nothing(monkeypatch: pytest.MonkeyPatch):
     )
 
 
+def test_huge_values_on_a_dark_frame_leave_the_weights_finite_and_nonzero():
+    """A near-black frame (level 1e-6) whose samples hold 2^40 (what a broken grade leaves, as read): the errors are
+    ~1e18 levels, whose square overflows float32; neither side is near the ring, so both keep their weights."""
+    plate, ys, xs, n_hole, found = _square(0.0, forward=2.0**40, backward=-(2.0**40))
+    weight = np.ones(len(found), np.float32)
+    with np.errstate(over="raise", invalid="raise"):
+        out = direction.prefer_matching_direction(found, weight, plate, ys, xs, n_hole, level=1e-6)
+    assert np.array_equal(out, weight)
+
+
 def test_a_ring_point_is_chosen_for_by_the_points_around_it_not_by_itself():
     ys = np.array([10, 10, 10, 30])
     xs = np.array([10, 11, 12, 30])

@@ -77,13 +77,17 @@ def prefer_matching_direction(
     error = np.zeros((n, 2), np.float32)
     error[:n_hole] = spread(ys[:n_hole], xs[:n_hole], ys[ring], xs[ring], errors)
     error[ring] = _others(ys[ring], xs[ring], errors)
-    g = 1.0 / (1.0 + (error / TOLERANCE) ** 2)
+    # (an error is held under a million tolerances: on a near-black frame with a few huge values it reaches 1e18
+    # levels, whose square overflows float32)
+    g = 1.0 / (1.0 + (np.minimum(error, 1e6 * TOLERANCE) / TOLERANCE) ** 2)
     best = np.maximum(g.max(axis=1), 1e-6)
+    # Where neither side comes within a thousand tolerances of the ring there is nothing to choose between.
+    ratio = np.where(g.max(axis=1)[:, None] >= 1e-6, g / best[:, None], 1.0)
     rows = np.flatnonzero(both[candidates.point])
     points = candidates.point[rows]
     side = np.where(candidates.direction[rows] == 1, 0, 1)
     weight = weight.copy()
-    weight[rows] *= (g[points, side] / best[points]).astype(np.float32)
+    weight[rows] *= ratio[points, side].astype(np.float32)
     return weight
 
 
