@@ -88,7 +88,7 @@ def main(shown: list[int], out: Path = OUT) -> None:
             ("plain fusion", plain[t]),
             ("direction choice", chosen[t]),
         ):
-            tile = crop(image, square).copy()
+            tile = crop(image, square)  # (a new array: cv2.resize's)
             cv2.rectangle(tile, (0, 0), (tile.shape[1], 18), (0, 0, 0), -1)
             cv2.putText(tile, title, (4, 13), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA)
             tiles.append(tile)
@@ -97,9 +97,8 @@ def main(shown: list[int], out: Path = OUT) -> None:
     between = np.full((4, rows[0].shape[1], 3), 255, np.uint8)
     sheet = np.concatenate([part for row in rows for part in (row, between)][:-1], axis=0)
     cv2.imwrite(str(out), sheet, [cv2.IMWRITE_PNG_COMPRESSION, 9])
-    inside = square
     for t in shown:
-        errors = [float(np.mean((run[t] - frames[t])[inside] ** 2)) for run in (plain, chosen)]
+        errors = [float(np.mean((run[t] - frames[t])[square] ** 2)) for run in (plain, chosen)]
         print(
             f"frame {t}: squared error in the square (player included) plain {errors[0]:.5f}, chosen {errors[1]:.5f}"
         )

@@ -80,9 +80,9 @@ def prefer_matching_direction(
     # (an error is held under a million tolerances: on a near-black frame with a few huge values it reaches 1e18
     # levels, whose square overflows float32)
     g = 1.0 / (1.0 + (np.minimum(error, 1e6 * TOLERANCE) / TOLERANCE) ** 2)
-    best = np.maximum(g.max(axis=1), 1e-6)
+    best = g.max(axis=1)
     # Where neither side comes within a thousand tolerances of the ring there is nothing to choose between.
-    ratio = np.where(g.max(axis=1)[:, None] >= 1e-6, g / best[:, None], 1.0)
+    ratio = np.where(best[:, None] >= 1e-6, g / np.maximum(best, 1e-6)[:, None], 1.0)
     rows = np.flatnonzero(both[candidates.point])
     points = candidates.point[rows]
     side = np.where(candidates.direction[rows] == 1, 0, 1)
@@ -106,8 +106,7 @@ def _others(ys: np.ndarray, xs: np.ndarray, values: np.ndarray) -> np.ndarray:
     blurred = cv2.GaussianBlur(image, (size, size), SIGMA_PX, borderType=cv2.BORDER_CONSTANT)
     at = blurred[ys - y0, xs - x0]
     others = at[:, channels] - centre
-    own = values
     near = others > 1e-4
-    out = own.copy()
-    out[near] = (at[near, :channels] - centre * own[near]) / others[near, None]
+    out = values.copy()
+    out[near] = (at[near, :channels] - centre * values[near]) / others[near, None]
     return out
