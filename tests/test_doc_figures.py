@@ -31,16 +31,24 @@ def run_figure_script(name: str, data: Path, *args: str) -> np.ndarray:
     return sheet
 
 
-def test_method_figure_script_runs_on_a_small_clip(tmp_path):
-    """``make_method_figure.py`` reads ``$AIFX_DATA/tennis/{frames,masks}/*.png``: here 8 frames of 64x48."""
-    frames, masks = tmp_path / "tennis" / "frames", tmp_path / "tennis" / "masks"
+def write_tennis(data: Path, masks: bool = False) -> None:
+    """A stand-in for ``$AIFX_DATA/tennis``: 8 frames of 64x48 in ``frames/`` (and the object's mattes in
+    ``masks/``)."""
+    frames = data / "tennis" / "frames"
     frames.mkdir(parents=True)
-    masks.mkdir()
+    if masks:
+        (data / "tennis" / "masks").mkdir()
     for i in range(8):
         channels = plate_frame(i)
         rgb = np.stack([np.nan_to_num(channels[c], nan=0.0, posinf=1.0, neginf=0.0) for c in "BGR"], -1)
         cv2.imwrite(str(frames / f"{i:05d}.png"), np.uint8(np.clip(rgb, 0, 1) * 255))
-        cv2.imwrite(str(masks / f"{i:05d}.png"), object_matte(i))
+        if masks:
+            cv2.imwrite(str(data / "tennis" / "masks" / f"{i:05d}.png"), object_matte(i))
+
+
+def test_method_figure_script_runs_on_a_small_clip(tmp_path):
+    """``make_method_figure.py`` reads ``$AIFX_DATA/tennis/{frames,masks}/*.png``: here 8 frames of 64x48."""
+    write_tennis(tmp_path, masks=True)
     sheet = run_figure_script("make_method_figure.py", tmp_path, "3", str(tmp_path / "method.png"))
     assert sheet.shape == (2 * 48 + 4, 3 * 64 + 8, 3)
 
@@ -65,11 +73,15 @@ def test_seen_plate_figure_script_runs_on_a_small_locked_off_clip(tmp_path):
 def test_direction_figure_script_runs_on_a_small_clip(tmp_path):
     """``make_direction_figure.py`` reads ``$AIFX_DATA/tennis/frames/*.png``: here 8 frames of 64x48. Its square
     (a sixth of the height, 8 px, at 5, 30) with half its side around it is 16x16 px, shown 3x: two rows of three."""
-    frames = tmp_path / "tennis" / "frames"
-    frames.mkdir(parents=True)
-    for i in range(8):
-        channels = plate_frame(i)
-        rgb = np.stack([np.nan_to_num(channels[c], nan=0.0, posinf=1.0, neginf=0.0) for c in "BGR"], -1)
-        cv2.imwrite(str(frames / f"{i:05d}.png"), np.uint8(np.clip(rgb, 0, 1) * 255))
+    write_tennis(tmp_path)
     sheet = run_figure_script("make_direction_figure.py", tmp_path, "3,4", str(tmp_path / "direction.png"))
     assert sheet.shape == (2 * 48 + 4, 3 * 48 + 8, 3)
+
+
+def test_sharp_figure_script_runs_on_a_small_clip(tmp_path):
+    """``make_sharp_figure.py`` reads ``$AIFX_DATA/tennis/frames/*.png``: here 8 frames of 64x48. Its square (8 px,
+    at 28, 3) with half its side around it is 16 px wide and 15 high (the frame's top cuts it), shown 3x: two rows
+    of five."""
+    write_tennis(tmp_path)
+    sheet = run_figure_script("make_sharp_figure.py", tmp_path, "3,4", str(tmp_path / "sharp.png"))
+    assert sheet.shape == (2 * 45 + 4, 5 * 48 + 4 * 4, 3)

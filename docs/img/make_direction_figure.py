@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import cv2
 import numpy as np
@@ -33,9 +34,9 @@ CORNER = (0.093, 0.625)
 ZOOM = 3
 
 
-def load(last: int) -> tuple[list[np.ndarray], np.ndarray]:
+def load(last: int, corner: tuple[float, float] = CORNER) -> tuple[list[np.ndarray], np.ndarray]:
     """Frames 0..``last`` + 8 (the chains' reach past the last frame shown, as far as the clip goes) and the
-    square."""
+    square (a sixth of the frame high, its top-left corner at ``corner``, shares of the frame)."""
     paths = sorted((DATA / "frames").glob("*.png"))[: last + 9]
     if not paths:
         raise SystemExit(
@@ -44,17 +45,18 @@ def load(last: int) -> tuple[list[np.ndarray], np.ndarray]:
     frames = [cv2.imread(str(p))[..., ::-1].astype(np.float32) / 255.0 for p in paths]
     height, width = frames[0].shape[:2]
     side = max(4, height // 6)
-    x0, y0 = int(width * CORNER[0]), int(height * CORNER[1])
+    x0, y0 = int(width * corner[0]), int(height * corner[1])
     square = np.zeros((height, width), bool)
     square[y0 : y0 + side, x0 : x0 + side] = True
     return frames, square
 
 
-def filled(frames: list[np.ndarray], square: np.ndarray, tolerance: float) -> list[np.ndarray]:
-    """The engine's output with ``direction.TOLERANCE`` set to ``tolerance`` (the hole blanked, as the benchmark
-    hands it)."""
-    saved = direction.TOLERANCE
-    direction.TOLERANCE = tolerance
+def filled(
+    frames: list[np.ndarray], square: np.ndarray, module: ModuleType, name: str, value: float
+) -> list[np.ndarray]:
+    """The engine's output with ``module.name`` set to ``value`` (the hole blanked, as the benchmark hands it)."""
+    saved = getattr(module, name)
+    setattr(module, name, value)
     try:
         backend = PropagateBackend(BackendContext(colorspace="sRGB"))
         packets = [
@@ -63,7 +65,7 @@ def filled(frames: list[np.ndarray], square: np.ndarray, tolerance: float) -> li
         ]
         return [rgb for _, rgb in backend.fill(packets, Reporter())]
     finally:
-        direction.TOLERANCE = saved
+        setattr(module, name, saved)
 
 
 def crop(image: np.ndarray, square: np.ndarray) -> np.ndarray:
@@ -76,27 +78,32 @@ def crop(image: np.ndarray, square: np.ndarray) -> np.ndarray:
     return cv2.resize(tile, None, fx=ZOOM, fy=ZOOM, interpolation=cv2.INTER_NEAREST)
 
 
-def main(shown: list[int], out: Path = OUT) -> None:
-    frames, square = load(max(shown))
-    plain = filled(frames, square, 0.0)
-    chosen = filled(frames, square, direction.TOLERANCE)
-    rows = []
-    for t in shown:
+def sheet(rows: list[list[tuple[str, np.ndarray]]], square: np.ndarray, out: Path) -> None:
+    """Writes rows of titled crops (:func:`crop`) around ``square`` as one PNG, white gaps between them."""
+    lines = []
+    for row in rows:
         tiles = []
-        for title, image in (
-            (f"plate, frame {t}", frames[t]),
-            ("plain fusion", plain[t]),
-            ("direction choice", chosen[t]),
-        ):
+        for title, image in row:
             tile = crop(image, square)  # (a new array: cv2.resize's)
             cv2.rectangle(tile, (0, 0), (tile.shape[1], 18), (0, 0, 0), -1)
             cv2.putText(tile, title, (4, 13), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA)
             tiles.append(tile)
         gap = np.full((tiles[0].shape[0], 4, 3), 255, np.uint8)
-        rows.append(np.concatenate([tiles[0], gap, tiles[1], gap, tiles[2]], axis=1))
-    between = np.full((4, rows[0].shape[1], 3), 255, np.uint8)
-    sheet = np.concatenate([part for row in rows for part in (row, between)][:-1], axis=0)
-    cv2.imwrite(str(out), sheet, [cv2.IMWRITE_PNG_COMPRESSION, 9])
+        lines.append(np.concatenate([part for tile in tiles for part in (tile, gap)][:-1], axis=1))
+    between = np.full((4, lines[0].shape[1], 3), 255, np.uint8)
+    whole = np.concatenate([part for line in lines for part in (line, between)][:-1], axis=0)
+    cv2.imwrite(str(out), whole, [cv2.IMWRITE_PNG_COMPRESSION, 9])
+
+
+def main(shown: list[int], out: Path = OUT) -> None:
+    frames, square = load(max(shown))
+    plain = filled(frames, square, direction, "TOLERANCE", 0.0)
+    chosen = filled(frames, square, direction, "TOLERANCE", direction.TOLERANCE)
+    rows = [
+        [(f"plate, frame {t}", frames[t]), ("plain fusion", plain[t]), ("direction choice", chosen[t])]
+        for t in shown
+    ]
+    sheet(rows, square, out)
     for t in shown:
         errors = [float(np.mean((run[t] - frames[t])[square] ** 2)) for run in (plain, chosen)]
         print(

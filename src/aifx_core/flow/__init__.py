@@ -13,7 +13,7 @@ from .estimator import (
 )
 from .fill import line_fill, push_pull_fill
 from .motion import background_layers, moving_objects
-from .ops import consistency_mask, median_side, sample_points, warp
+from .ops import consistency_mask, median_side, sample_points, sample_points_sharp, warp
 
 __all__ = [
     "DIS_PRESETS",
@@ -31,6 +31,7 @@ __all__ = [
     "push_pull_fill",
     "median_side",
     "sample_points",
+    "sample_points_sharp",
     "upscale_flow",
     "warp",
     "working_size",

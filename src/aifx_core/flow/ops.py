@@ -189,6 +189,28 @@ def sample_points(
     return out.reshape(rows * row, *channels)[:n]
 
 
+def sample_points_sharp(image: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """Bicubic samples of ``image`` (H, W, C) at N float positions → (N, C), each held within the range of the four
+    pixels a bilinear read there would mix (no overshoot past what is there: a dark line next to a bright one
+    does not ring). A bilinear read is a local average that softens fine texture at half-pixel positions and
+    not at whole ones, so a fill fetched from sub-pixel positions blurs by a different amount from frame to
+    frame; this one keeps what the source frame shows. It reads the 4x4 pixels around the position's floor
+    (replicated past the frame's edge), where :func:`sample_points` reads 2x2."""
+    height, width = image.shape[:2]
+    cubic = sample_points(image, xs, ys, interpolation=cv2.INTER_CUBIC)
+    x0 = np.minimum(xs.astype(np.intp), width - 1)
+    y0 = np.minimum(ys.astype(np.intp), height - 1)
+    right = np.where(x0 < width - 1, 1, 0)
+    below = np.where(y0 < height - 1, width, 0)
+    flat = image.reshape(height * width, -1)
+    at = y0 * width + x0
+    # (``take`` of flat rows: ~4x faster than fancy indexing, the same pixels)
+    corners = [flat.take(at + step, axis=0) for step in (0, right, below, below + right)]
+    low = np.minimum(np.minimum(corners[0], corners[1]), np.minimum(corners[2], corners[3]))
+    high = np.maximum(np.maximum(corners[0], corners[1]), np.maximum(corners[2], corners[3]))
+    return np.minimum(np.maximum(cubic.reshape(len(xs), -1), low), high).reshape(cubic.shape)
+
+
 def median_side(values: np.ndarray, threshold: float) -> int:
     """Where the median of ``values`` lies against ``threshold``: 1 at or above, -1 below, 0 when there is
     none (empty, or NaN among the values): the same answer as comparing ``float(np.median(values))``.

@@ -15,9 +15,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..flow import sample_points
-from .chain import Chain, FirstStep, Footprint, touches, touches_footprint
+from ..flow import sample_points, sample_points_sharp
+from .chain import Chain, FirstStep, Footprint, footprint, touches, touches_footprint
 from .mover_fringe import ADVANCE_PX, FringeDistance
+
+#: How sure a chain must be for its sample to be read sharp: the sharp read's share is
+#: ``1 / (1 + doubt² / SHARP_PX²)``, ``doubt²`` the chain's round-trip error squared plus the largest flow-completion
+#: residual it crossed squared (working px). A bilinear read softens fine texture by how far between pixels it
+#: falls, so where the chain is sure a sharp read is nearer the truth (tennis: +0.5 dB); where it may be a pixel
+#: or more off, a soft read of the wrong place is nearer than a sharp one (a blur's error is the smaller, as
+#: the fallback's is). 0: always bilinear.
+SHARP_PX = 2.0
 
 
 @dataclass
@@ -37,6 +45,32 @@ class Source:
     #: Where its movers go on unseen up to its hole (:func:`.mover_fringe.hidden_movers`), as a footprint: read
     #: only by the points a target's own hidden movers are near. None: nothing there.
     hidden: Footprint | None = None
+
+    def colours(self, xs: np.ndarray, ys: np.ndarray, fb: np.ndarray, fit: np.ndarray) -> np.ndarray:
+        """The frame's colours (N, 3) at chained positions whose reads were not refused: bilinear, with a sharp
+        read (:func:`~aifx_core.flow.sample_points_sharp`) blended in by how sure the chain is (:data:`SHARP_PX`;
+        ``fb``, ``fit``: its round-trip error and completion residual, working px) wherever the 4x4 pixels the
+        sharp read mixes are all readable (:func:`.chain.widened`): none of the hole, the fringe or hidden movers,
+        whatever the point may read of them bilinearly."""
+        values = sample_points(self.image, xs, ys)
+        if SHARP_PX <= 0 or len(xs) == 0:
+            return values
+        blocked = touches_footprint((self.footprint or footprint(self.invalid)).wide, xs, ys)
+        for extra in (self.fringe, self.hidden):
+            if extra is not None:
+                blocked |= touches_footprint(extra.wide, xs, ys)
+        if blocked.all():
+            return values
+        # (every point clear, as far from a hole most are: no gathers)
+        clear = np.flatnonzero(~blocked) if blocked.any() else slice(None)
+        doubt = np.square(fb[clear])
+        doubt += np.square(fit[clear])
+        doubt /= np.float32(SHARP_PX**2)
+        doubt += np.float32(1.0)
+        share = np.reciprocal(doubt)[:, None]
+        linear = values[clear]
+        values[clear] = linear + share * (sample_points_sharp(self.image, xs[clear], ys[clear]) - linear)
+        return values
 
     def touches(
         self,
@@ -213,7 +247,7 @@ def gather(
             if not ok.any():
                 continue
             point = walk.index[ok]
-            values = sample_points(frame.image, walk.x[ok], walk.y[ok]) * frame.gain
+            values = frame.colours(walk.x[ok], walk.y[ok], walk.fb[ok], walk.fit[ok]) * frame.gain
             count = len(point)
             parts.append(
                 Candidates(
@@ -254,7 +288,7 @@ def gather(
 
 def _sample(frame: Source, walk: Chain, which: np.ndarray, direction: int) -> Candidates:
     """The samples of ``frame`` at the walk's points ``which`` (bool per point of the walk)."""
-    values = sample_points(frame.image, walk.x[which], walk.y[which]) * frame.gain
+    values = frame.colours(walk.x[which], walk.y[which], walk.fb[which], walk.fit[which]) * frame.gain
     count = int(which.sum())
     return Candidates(
         walk.index[which],

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -321,6 +322,11 @@ class Footprint:
     y0: int
     x0: int
 
+    @cached_property
+    def wide(self) -> Footprint:
+        """:func:`widened`: a bicubic read's footprint (made once: a frame is read by every target near it)."""
+        return widened(self)
+
 
 #: A footprint with nothing blocked: one False pixel every position is clamped to.
 _NOTHING = np.zeros((1, 1), bool)
@@ -350,6 +356,23 @@ def footprint(invalid: np.ndarray) -> Footprint:
     grown[:, :-1] |= box[:, 1:]
     grown[:-1] |= grown[1:]
     return Footprint(grown, y0, x0)
+
+
+def widened(box: Footprint) -> Footprint:
+    """A bicubic read's footprint from a bilinear read's (``box``, :func:`footprint`): per pixel (x0, y0), whether a
+    read whose floor is there touches ``invalid`` anywhere in the 4x4 pixels it mixes (x0-1..x0+2, y0-1..y0+2,
+    clamped to the frame as the read replicates its edge): the bilinear footprints at the four diagonal neighbours,
+    whose 2x2 windows tile that one. The box grows by one pixel each way, so its edge is still False wherever it is
+    not the frame's (a position clamped into a box at the frame's edge reads the same pixels the read does)."""
+    height, width = box.grown.shape
+    # Padded by two of its own edge each way, the box's pixel (r, c) is padded[r + 2, c + 2] and a position
+    # clamped into it reads the same; the new box's (i, j) stands for the box's (i - 1, j - 1), whose diagonal
+    # neighbours are padded[i or i + 2, j or j + 2].
+    padded = np.pad(box.grown, 2, mode="edge")
+    out = padded[: height + 2, : width + 2] | padded[: height + 2, 2:]
+    out |= padded[2:, : width + 2]
+    out |= padded[2:, 2:]
+    return Footprint(out, box.y0 - 1, box.x0 - 1)
 
 
 def touches_footprint(box: Footprint, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
