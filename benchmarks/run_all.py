@@ -781,6 +781,15 @@ SPEED_NOTE = "\n".join(
         "nineteenth pass's (fff4b99, a machine at its usual speed); the A/B says this pass does not move them "
         "beyond its 1-3 % of CPU.",
         "",
+        "**Twenty-first pass** (2026-12-06, docs/method.md; no speed work: a candidate's colour is read sharp "
+        "where its chain is sure, `candidates.Source.colours`: the reads' own thread CPU, 70 frames, 3.4 ms a "
+        "frame with the moving blob and 8-9 with nine squares, where bilinear reads alone took 0.2 and 0.6: "
+        "3-4 % of the process). The session's machine was as slow as the twentieth pass's (the commit before, "
+        "c379583: 136 CPU ms a frame on the moving blob). An A/B alternated on it, `time_pipeline`, two rounds: "
+        "moving blob 12.1 / 13.2 frames/s before and 14.0 / 12.5 after, nine squares PNG 7.2 / 7.0 and 7.3 / "
+        "6.8: the machine's noise is larger than the cost. The speed rows above stay the nineteenth pass's "
+        "(fff4b99).",
+        "",
         "**Two cores.** The encoders (OpenImageIO, OpenEXR), file I/O and most of OpenCV/NumPy release the GIL, "
         "so the fill overlaps its stages on threads (`aifx_core.workers`, 2026-12-03 evening): a writer thread "
         "composites, encodes, fsyncs and renames each frame (two in flight at most) while the engine makes the "
