@@ -529,9 +529,12 @@ def test_stress_variants_score_a_case_and_write_the_page(tmp_path):
     if "propagate" not in available_backends():
         pytest.skip("propagate backend not installed")
     clip = sv.Variant(harness.ParallaxClip(96, 54, 6), "parallax-step2", sv.VARIANTS["step2"])
-    row = sv.score(clip, harness.static_square(96, 54), "parallax", "step2", min_scored=0.0)
+    camera = sv.camera_speed(clip)
+    row = sv.score(clip, harness.static_square(96, 54), "parallax", "step2", min_scored=0.0, camera_px=camera)
     assert row.frames == 3 and math.isfinite(row.propagate_db) and math.isfinite(row.telea_db)
     assert 0.0 <= row.below <= 1.0 and 0.0 <= row.below_counted <= 1.0
+    # Flicker against the clean clip's own: both fills flicker more than the clean clip does inside a hole.
+    assert math.isfinite(row.ewarp) and row.ewarp > 0.0 and math.isfinite(row.telea_ewarp)
     assert [w[1] for w in row.worst] and all(
         w[2] == int(harness.static_square(96, 54).mask(0).sum()) for w in row.worst
     )
@@ -543,4 +546,41 @@ def test_stress_variants_score_a_case_and_write_the_page(tmp_path):
         "abc1234" in text
         and "parallax step2 static square (50 %)" in text
         and text.count("\n| parallax") == 2
+        and "Fast cameras" not in text  # no fast case among the rows
     )
+    # Fast variants are held to the fast-clip targets: +3 dB over Telea and E_warp at most 3x the clean clip's.
+    # The camera's speed is measured on the clean frames: the synthetic clip pans 2 px a frame, twice that here.
+    assert row.width == 96 and 3.0 < row.camera_px < 5.0 and not sv.is_fast(row)
+
+    # Fast cameras are held to the fast-clip targets: +3 dB over Telea and E_warp at most 3x the clean clip's.
+    # 20 px a frame per 432 px of width is fast; a locked-off camera is not, however its people move.
+    def case(variant, holes, gain, camera, width=432, **ewarp):
+        return sv.Row(
+            "tennis",
+            variant,
+            holes,
+            12,
+            26.0 + gain,
+            26.0,
+            0.0,
+            0.0,
+            [],
+            **ewarp,
+            camera_px=camera,
+            width=width,
+        )
+
+    fast = [
+        case("step6", "static square", 4.0, 33.7, ewarp=2.0, telea_ewarp=4.0),
+        case("blur4", "moving blob", 2.0, 26.3, ewarp=5.5, telea_ewarp=9.0),
+        case("up2", "moving blob", 1.0, 30.0, width=864),  # 15 px per 432: slow
+        case("step3", "crossed square", 10.0, 21.3),  # written before E_warp
+        case("step2", "static square", 1.0, 14.6, ewarp=9.0),  # slow: not held
+        case("step6", "crossed square", 0.5, math.nan),  # written before the camera's speed
+    ]
+    text = sv.page([row, *fast], 1.0, "abc1234")
+    assert "tennis blur4, tennis step3, tennis step6)" in text
+    assert "≥ Telea + 3 dB in 2 of 3 cases (missed: tennis blur4 moving blob (+2.00 dB))" in text
+    assert "≤ 3x the clean clip's in 1 of 2 (missed: tennis blur4 moving blob (5.50x))" in text
+    assert "| **33.7** | static square |" in text and "| 14.6 | static square |" in text
+    assert "| 2.00x (4.00x) |" in text and "| – (–) |" in text and "| tennis | step6 | – |" in text
