@@ -5,7 +5,9 @@ frames (with ``"of"``: the frames asked for) and one at the end. On Linux that
 is ``VmHWM`` from ``/proc/self/status``, the high-water mark of this process image: ``ru_maxrss`` is not used
 there because Linux carries it over ``fork``/``exec``, so a child started by a big parent would report the
 parent's size. Frames are rendered on demand by :class:`harness.ParallaxClip` (no files), so what grows with N
-is only what the backend keeps.
+is only what the backend keeps. The holes are the benchmark's moving blob, or with ``--holes nine-squares`` nine
+static squares spread over the frame (whatever the engine keeps as a box around a frame's hole is then most of
+the frame).
 """
 
 from __future__ import annotations
@@ -44,10 +46,20 @@ def main() -> int:
     parser.add_argument("--width", type=int, default=1920)
     parser.add_argument("--height", type=int, default=1080)
     parser.add_argument("--every", type=int, default=25, help="print the peak so far every N frames")
+    parser.add_argument(
+        "--holes",
+        choices=("moving-blob", "nine-squares"),
+        default="moving-blob",
+        help="one moving hole (the benchmark's) or nine static squares spread over the frame",
+    )
     args = parser.parse_args()
 
     clip = harness.ParallaxClip(args.width, args.height, args.frames)
-    holes = harness.moving_blob(args.width, args.height, args.frames)
+    holes = (
+        harness.square_grid(args.width, args.height)
+        if args.holes == "nine-squares"
+        else harness.moving_blob(args.width, args.height, args.frames)
+    )
     if args.backend == "telea":
         backend, _ = harness.baseline_backend()
     else:

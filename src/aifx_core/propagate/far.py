@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -130,16 +131,35 @@ def ring_agreement(
 
 @dataclass(frozen=True)
 class Recovered:
-    """What a frame's propagation recovered from plates in its hole, as the box around its sure pixels (first
-    pixel at frame pixel (``y0``, ``x0``)): ``values`` (h, w, 3) float32 at the frame's own exposure, and ``sure``
-    (h, w) bool. Hole-sized: a stream keeps ``radius`` and a few of them."""
+    """What a frame's propagation recovered from plates in its hole: ``sure`` (h, w) bool, the box around its sure
+    pixels (first pixel at frame pixel (``y0``, ``x0``)), and per sure pixel, in ``sure``'s row-major order, its
+    ``values`` (M, 3) float32 at the frame's own exposure. Kept as the sure pixels' values, not as a box of them:
+    a stream keeps ``radius`` and a few of these, and the box of holes spread over the frame (nine squares,
+    tracking markers) is most of the frame (two float32 RGB boxes a frame were ~1.5 GB at 4K)."""
 
     y0: int
     x0: int
-    values: np.ndarray
     sure: np.ndarray
+    values: np.ndarray
     #: :func:`ring_membrane` of the frame at the same pixels (None: not made).
     ring: np.ndarray | None = None
+
+    @cached_property
+    def _row_starts(self) -> np.ndarray:
+        """Index in ``values`` of each box row's first sure pixel (and the count after the last row)."""
+        starts = np.zeros(self.sure.shape[0] + 1, np.intp)
+        np.cumsum(np.count_nonzero(self.sure, axis=1), out=starts[1:])
+        return starts
+
+    def rows(self, first: int, stop: int, ring: bool = False) -> np.ndarray:
+        """Box rows ``first`` to ``stop`` (exclusive) as an image: the sure pixels' values (their ``ring`` values),
+        0 elsewhere: what a bilinear read of the box reads there."""
+        per_pixel = self.values if not ring else self.ring
+        assert per_pixel is not None
+        starts = self._row_starts
+        band = np.zeros((stop - first, self.sure.shape[1], 3), np.float32)
+        band[self.sure[first:stop]] = per_pixel[starts[first] : starts[stop]]
+        return band
 
 
 def recovered(
@@ -157,23 +177,24 @@ def recovered(
     sy, sx = ys[sure], xs[sure]
     y0, x0 = int(sy.min()), int(sx.min())
     shape = (int(sy.max()) - y0 + 1, int(sx.max()) - x0 + 1)
-    box = np.zeros((*shape, 3), np.float32)
     held = np.zeros(shape, bool)
-    box[sy - y0, sx - x0] = fused.values[:n][sure]
     held[sy - y0, sx - x0] = True
+    # The sure pixels in the box's row-major order (a hole's pixels come so from np.nonzero; any order is taken).
+    keys = (sy - y0).astype(np.intp) * shape[1] + (sx - x0)
+    order = slice(None) if bool(np.all(keys[1:] > keys[:-1])) else np.argsort(keys, kind="stable")
+    values = np.ascontiguousarray(fused.values[:n][sure][order], dtype=np.float32)
     ring = None
     if membrane is not None and RING_AGREE > 0:
-        ring = np.zeros_like(box)
-        ring[sy - y0, sx - x0] = membrane.at(np.flatnonzero(sure))
-    return Recovered(y0, x0, box, held, ring)
+        ring = np.ascontiguousarray(membrane.at(np.flatnonzero(sure))[order], dtype=np.float32)
+    return Recovered(y0, x0, held, values, ring)
 
 
 def read(
-    found: Recovered, xs: np.ndarray, ys: np.ndarray, image: np.ndarray | None = None
+    found: Recovered, xs: np.ndarray, ys: np.ndarray, ring: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     """Where bilinear reads at full-resolution positions (``xs``, ``ys``, inside the frame) touch only sure
-    pixels (bool (N,)), and their values there ((M, 3), for those only); of ``image`` (a box like
-    ``found.values``) instead when given."""
+    pixels (bool (N,)), and their values there ((M, 3), for those only); their ``ring`` values instead when
+    asked."""
     height, width = found.sure.shape
     cols = np.floor(xs).astype(np.intp) - found.x0
     rows = np.floor(ys).astype(np.intp) - found.y0
@@ -189,9 +210,15 @@ def read(
     last_col = (c + 1 >= width) & (xs[where] - found.x0 > c)
     sure = found.sure
     ok[where] = sure[r, c] & sure[r, c1] & sure[r1, c] & sure[r1, c1] & ~last_row & ~last_col
-    at_x, at_y = xs[ok] - np.float32(found.x0), ys[ok] - np.float32(found.y0)
-    box = found.values if image is None else image
-    return ok, sample_points(box, at_x, at_y).astype(np.float32, copy=False)
+    if not ok.any():
+        return ok, np.zeros((0, 3), np.float32)
+    # Only the rows the reads touch are made: shifted by a whole row the positions read the same pixels with the
+    # same weights (a float32 position less a smaller whole number is exact, and the border rows are the box's).
+    first = int(rows[ok].min())
+    stop = min(int(rows[ok].max()) + 2, height)
+    at_x = xs[ok] - np.float32(found.x0)
+    at_y = ys[ok] - np.float32(found.y0) - np.float32(first)
+    return ok, sample_points(found.rows(first, stop, ring), at_x, at_y).astype(np.float32, copy=False)
 
 
 def far_candidates(
@@ -217,7 +244,7 @@ def far_candidates(
     points = frontier.point[want][ok]
     agreement = np.ones(count, np.float32)
     if own_ring is not None and found.ring is not None and count:
-        _, earlier = read(found, xs[ok], ys[ok], found.ring)
+        _, earlier = read(found, xs[ok], ys[ok], ring=True)
         agreement = ring_agreement(earlier * gain, own_ring(points), level)
     candidates = Candidates(
         points,
