@@ -122,6 +122,23 @@ def test_memory_probe_runs_in_its_own_process():
     assert row["frames"] == 3 and row["peak_rss_mb"] > 10
 
 
+@pytest.mark.slow
+def test_memory_runs_one_moving_hole_at_each_count_and_nine_spread_squares_beside_them():
+    settings = run_all.Settings.quick()
+    settings.memory_size, settings.memory_frames, settings.memory_spread = (64, 36), (3, 4), 3
+    rows = run_all.run_memory(settings, "telea", [], timeout=120.0)
+    assert [(r["frames"], r["holes"]) for r in rows] == [
+        (3, "moving-blob"),
+        (4, "moving-blob"),
+        (3, "nine-squares"),
+    ]
+    assert all(r["peak_rss_mb"] > 10 and "error" not in r for r in rows)
+    # The targets are the moving hole's: a spread run however large changes none of them.
+    rows[2]["peak_rss_mb"] = 1e6
+    memory_targets = [row for row in run_all.target_rows([], rows, None) if "RSS" in row[0]]
+    assert [row[2] for row in memory_targets] == ["**yes**", "**yes**"], memory_targets
+
+
 class _ClipWithObject(harness.ParallaxClip):
     """The parallax clip with a 'real object' (no truth) sliding along its left third."""
 
