@@ -98,7 +98,7 @@ VARIANTS: dict[str, Transform] = {
 
 #: A case whose camera moves at least this many px a frame (per 432 px of width: issue #10's whip moves 20-30
 #: at 432x240) is a fast clip, held to issue #10's targets for fast, blurred clips (:func:`fast_targets`). On
-#: tennis that is every 3rd or 6th frame, blurred or not (21-35 px); a locked-off camera (schoolgirls) is never
+#: tennis that is every 3rd or 6th frame, blurred or not (24-35 px); a locked-off camera (schoolgirls) is never
 #: fast however fast its people are.
 FAST_CAMERA_PX = 20.0
 #: Issue #10, fast and blurred clips: mean hole PSNR at least this over Telea ...
