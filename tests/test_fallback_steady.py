@@ -446,3 +446,32 @@ def test_on_a_fast_pan_a_neighbours_propagated_value_near_the_frames_mover_count
     # Points with no mover near, and a slow walk, are exactly as before.
     np.testing.assert_array_equal(steadied(speed, np.zeros(n, bool)), loose)
     np.testing.assert_array_equal(steadied(3.0, everywhere), steadied(3.0, None))
+
+
+def test_a_filled_frame_holds_no_crop_sized_copy_until_a_read_makes_its_crop() -> None:
+    """Holes spread over the frame have a crop of most of it, and a stream holds 2·STEADY + 1 frames' ``Filled``:
+    before a read, a frame holds only its hole's values beside the plate and mask it shares; the crop a read then
+    makes is exactly the plate with the fill in the hole, premultiplied by the readable share."""
+    height, width = 60, 90
+    hole = np.zeros((height, width), bool)
+    hole[4:10, 3:9] = True
+    hole[50:57, 80:88] = True  # a second hole far away: the crop is most of the frame
+    ys, xs = np.nonzero(hole)
+    rng = np.random.default_rng(4)
+    plate = np.where(hole[..., None], 0.0, rng.random((height, width, 3))).astype(np.float32)
+    values = rng.random((len(ys), 3))  # float64: held, and put in the crop, as the plate's float32
+    readable, fast = rng.random(len(ys)).astype(np.float32), np.ones(len(ys), np.float32)
+    filled = Filled(plate, hole, ys, xs, values, readable, fast)
+    owned = [
+        a for a in vars(filled).values() if isinstance(a, np.ndarray) and a is not plate and a is not hole
+    ]
+    crop = (filled.y1 - filled.y0) * (filled.x1 - filled.x0)
+    assert crop > 0.8 * height * width
+    assert sum(a.nbytes for a in owned) <= len(ys) * 3 * 4 < crop  # the hole's values only
+    for which, share in enumerate((readable, fast)):
+        image = plate[filled.y0 : filled.y1, filled.x0 : filled.x1].copy()
+        image[ys - filled.y0, xs - filled.x0] = values
+        weight = 1.0 - hole[filled.y0 : filled.y1, filled.x0 : filled.x1].astype(np.float32)
+        weight[ys - filled.y0, xs - filled.x0] = share
+        expected = np.concatenate([image * weight[..., None], weight[..., None]], axis=-1).astype(np.float32)
+        assert np.array_equal(filled._crop(which), expected)  # bit for bit

@@ -254,11 +254,11 @@ class Filled:
         if len(ys):
             self.y0, self.x0 = max(int(ys.min()) - 1, 0), max(int(xs.min()) - 1, 0)
             self.y1, self.x1 = min(int(ys.max()) + 2, height), min(int(xs.max()) + 2, width)
-        crop = np.s_[self.y0 : self.y1, self.x0 : self.x1]
-        self._weight = 1.0 - blocked[crop].astype(np.float32)
-        self._image = plate[crop].copy()
+        self._box = np.s_[self.y0 : self.y1, self.x0 : self.x1]
         self._holes = (ys - self.y0, xs - self.x0)
-        self._image[self._holes] = values
+        #: The fill at the hole's pixels, as the plate's dtype holds it: a crop is made from the plate (held and
+        #: never written) and these when first read, so no crop-sized copy is held for a crop never read.
+        self._values = np.asarray(values).astype(plate.dtype)
         self._readable = (readable,) if readable_fast is None else (readable, readable_fast)
         #: Per readable map, the crop premultiplied by it with the weight as a fourth channel (made on first use:
         #: the fast one is read only by fast walk steps).
@@ -267,9 +267,11 @@ class Filled:
     def _crop(self, which: int) -> np.ndarray:
         made = self._crops[which]
         if made is None:
-            weight = self._weight  # (the hole's weights are all set here, each time: the rest is the plate's)
+            image = self.plate[self._box].copy()
+            image[self._holes] = self._values
+            weight = 1.0 - self._blocked[self._box].astype(np.float32)
             weight[self._holes] = self._readable[which]
-            made = np.concatenate([self._image * weight[..., None], weight[..., None]], axis=-1)
+            made = np.concatenate([image * weight[..., None], weight[..., None]], axis=-1)
             made = self._crops[which] = made.astype(np.float32)
         return made
 
