@@ -291,8 +291,7 @@ def table(rows: list[Row]) -> str:
         worst = ", ".join(f"{d:+.1f} @{t} ({n})" for d, t, n in r.worst)
         lines.append(
             f"| {r.clip} | {r.variant} | {_camera(r)} | {r.holes} | {r.frames} | {r.propagate_db:.2f} | "
-            f"{r.telea_db:.2f} | "
-            f"{r.gain:+.2f} | {100 * r.below:.0f} % / {100 * r.below_counted:.0f} %{flag} | "
+            f"{r.telea_db:.2f} | {r.gain:+.2f} | {100 * r.below:.0f} % / {100 * r.below_counted:.0f} %{flag} | "
             f"{_times(r.ewarp)} ({_times(r.telea_ewarp)}) | {worst} |"
         )
     return "\n".join(lines)
@@ -341,6 +340,7 @@ def fast_targets(rows: list[Row]) -> str:
 def page(rows: list[Row], minutes: float, commit: str) -> str:
     """docs/robustness.md: what was run, the table, and which cases break the 5 % rule."""
     over = [r for r in rows if r.below_counted > 0.05]
+    fast = fast_targets(rows)
     summary = (
         "Every case keeps the 5 % rule."
         if not over
@@ -360,7 +360,7 @@ def page(rows: list[Row], minutes: float, commit: str) -> str:
             "",
             summary,
             "",
-            *([fast_targets(rows), ""] if fast_targets(rows) else []),
+            *([fast, ""] if fast else []),
             table(rows),
             "",
         ]
