@@ -272,7 +272,7 @@ class Filled:
             weight = 1.0 - self._blocked[self._box].astype(np.float32)
             weight[self._holes] = self._readable[which]
             made = np.concatenate([image * weight[..., None], weight[..., None]], axis=-1)
-            made = self._crops[which] = made.astype(np.float32)
+            made = self._crops[which] = made.astype(np.float32, copy=False)
         return made
 
     def _in_crop(self, xs: np.ndarray, ys: np.ndarray, fast: bool) -> tuple[np.ndarray, np.ndarray]:
