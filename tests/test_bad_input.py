@@ -513,6 +513,38 @@ def test_mip_mapped_plate_says_its_levels_are_not_written(tmp_path, extension):
     assert out.is_file()
 
 
+def test_jpeg_output_says_it_does_not_keep_the_plate_exact(tmp_path):
+    """A JPEG output changed pixels outside the mask with exit 0 and no word (the promise is bit-exact)."""
+    import cv2
+    from shot_files import object_matte, plate_frame
+
+    shot = tmp_path / "shot"
+    shot.mkdir()
+    for i, frame in enumerate(FRAMES):
+        rgb = np.stack([plate_frame(i)[c] for c in "BGR"], axis=-1).astype(np.float32)
+        cv2.imwrite(
+            str(shot / f"plate.{frame}.png"), (np.clip(np.nan_to_num(rgb), 0, 1) * 255).astype(np.uint8)
+        )
+        cv2.imwrite(str(shot / f"mask.{frame}.png"), object_matte(i))
+    for extension in ("jpg", "png"):
+        out = tmp_path / extension / f"c.####.{extension}"
+        args = ["fill", str(shot / "plate.####.png"), "-m", str(shot / "mask.####.png"), "-o", str(out)]
+        done = aifx(*args, "-b", "telea", "--dilate", "0", "--feather", "0")
+        assert done.returncode == 0, done.stderr
+        notes = [line for line in done.stderr.splitlines() if line.startswith("aifx: note:")]
+        first = FRAMES[0]
+        outside = object_matte(0) == 0
+        kept = np.array_equal(
+            cv2.imread(str(out.parent / f"c.{first}.{extension}"))[outside],
+            cv2.imread(str(shot / f"plate.{first}.png"))[outside],
+        )
+        if extension == "jpg":
+            assert not kept  # what the note is for
+            assert len(notes) == 1 and "JPEG is lossy" in notes[0] and ".png" in notes[0], done.stderr
+        else:
+            assert kept and notes == [], done.stderr
+
+
 def test_a_hole_over_most_of_the_frame_is_warned_about(shot, tmp_path):
     """#11.13: an all-ones mask or --dilate 100000 invented the whole frame with exit 0 and no word."""
     done = aifx(*fill_args(shot, tmp_path / "o" / "c.####.exr", "--dilate", "100000"))

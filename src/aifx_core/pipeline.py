@@ -647,7 +647,8 @@ def _output_compression(job: FillJob, first: Image, out: FramePattern, notices: 
     """The output's compression, and one-line notices for what the output format cannot keep.
 
     A lossy input compression (DWAA/DWAB/B44) is not reused unless asked for: re-encoding would change every
-    pixel outside the mask, so the output defaults to lossless ZIP and says so.
+    pixel outside the mask, so the output defaults to lossless ZIP and says so. JPEG has no lossless mode, so
+    a JPEG output is written as asked, with a note that the pixels outside the mask are not kept exact.
     """
     header = first.header
     source_format = header.get("format")
@@ -671,6 +672,11 @@ def _output_compression(job: FillJob, first: Image, out: FramePattern, notices: 
         notices.append(
             "note: the plate is mip-mapped; the output holds level 0 only (the full-resolution image), "
             "rebuild the levels with maketx or oiiotool if you need them"
+        )
+    if target_format == "jpeg":
+        notices.append(
+            "note: JPEG is lossy: every pixel is encoded again, outside the mask too, so they are not kept "
+            "exact; write .png, .tif or .exr for that"
         )
     if source_format == "exr" and target_format != "exr":
         lost = [n for n in first.channels if n not in ("R", "G", "B", "A", "Y")]
