@@ -583,6 +583,8 @@ class AIFX_OT_fill(FillOptions, bpy.types.Operator):
         if result is not None and prepared.job.confidence and group in bpy.data.node_groups:
             where += f", confidence in the compositor group '{group}'"
         self.report({"INFO"}, f"AI Fill done ({run.message}): {prepared.output}{where}")
+        for notice in run.session.notices if run.session is not None else []:
+            self.report({"WARNING"}, f"AI Fill {blender_terms(notice)}")  # last: the status bar shows it
         return {"FINISHED"}
 
 

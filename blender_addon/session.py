@@ -38,6 +38,8 @@ class FillSession:
         self.state = RUNNING
         self.message = ""
         self.events: list[dict[str, Any]] = []
+        #: What the finished job asks the artist to check (``warning: the hole covers...``), one line each.
+        self.notices: list[str] = []
         self.cancel_requested = False
 
     def start(self) -> FillSession:
@@ -70,6 +72,7 @@ class FillSession:
         code = self.worker.returncode
         if kind == events.DONE and code == 0:
             self.state, self.message = DONE, events.summary(final)
+            self.notices = events.notices(final)
         elif kind == events.CANCELLED or (self.cancel_requested and kind != events.ERROR):
             self.state = CANCELLED
             self.message = "AI Fill cancelled: finished frames are kept, run it again to resume"

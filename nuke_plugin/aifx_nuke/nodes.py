@@ -254,6 +254,11 @@ class NukeHost:
     def set_status(self, text: str) -> None:
         self.node["status"].setValue(text)
 
+    @_main_thread
+    def warn(self, text: str) -> None:
+        """A line in Nuke's Error Console (the terminal, headless), for what the artist should check."""
+        nuke.warning(f"AIFill {self.node_name}: {text}")
+
     def progress(self, title: str) -> session.ProgressLike:
         return nuke.ProgressTask(title) if nuke.GUI else session.ConsoleProgress(title)
 

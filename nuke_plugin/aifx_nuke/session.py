@@ -61,6 +61,8 @@ class Host(Protocol):
 
     def set_status(self, text: str) -> None: ...
 
+    def warn(self, text: str) -> None: ...
+
     def progress(self, title: str) -> ProgressLike: ...
 
 
@@ -100,6 +102,8 @@ class Outcome:
     reused: bool = False
     cancelled: bool = False
     written: int = 0
+    #: What the core asks the artist to check (``warning: the hole covers 96 % of frame 1004...``).
+    notices: tuple[str, ...] = ()
 
 
 # Renders in flight, by node name: the Cancel button of a node sets its event.
@@ -250,9 +254,12 @@ def _render(
     jobs.mark_done(paths.result_done, first, last)
     host.show_result(paths.result, first, last, job.confidence)
     written = len(final.get("written") or [])
-    host.set_status(f"done: frames {first}-{last} ({written} filled now)")
+    notices = events.notices(final)
+    for notice in notices:  # the worker's stderr reaches no artist: the Error Console and farm logs do
+        host.warn(notice)
+    host.set_status("; ".join([f"done: frames {first}-{last} ({written} filled now)", *notices]))
     task.setProgress(100)
-    return Outcome(paths.result, first, last, written=written)
+    return Outcome(paths.result, first, last, written=written, notices=tuple(notices))
 
 
 def _input_patterns(paths: jobs.CachePaths, with_mask: bool) -> Sequence[str]:

@@ -355,7 +355,7 @@ def done_event(result: Any) -> dict:
 
 def print_notices(done: dict) -> None:
     """What the output could not keep, on stderr in every mode (JSON progress owns stdout)."""
-    for notice in done.get("notices") or []:
+    for notice in events.notices(done):
         print(f"aifx: {notice}", file=sys.stderr)
 
 

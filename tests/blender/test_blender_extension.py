@@ -194,6 +194,30 @@ def test_clip_frame_offset_maps_scene_frames_to_files(blender, plate: Path) -> N
     assert "AI Fill write 3/3 (frame 2)" in result["log"] and "AI Fill write 3/3 (frame 5)" in result["log"]
 
 
+def test_what_the_core_asks_to_check_reaches_the_artist(blender, plate: Path) -> None:
+    """The core's notices (a hole over most of the frame: what no frame saw is invented) were printed on the
+    worker's stderr only, which no Blender artist sees: the operator reports each as a warning, in the
+    panel's words, and a fill whose core says nothing reports none."""
+    result = blender(
+        """
+        clip = load_clip()
+        big = draw_mask("big", (10, 10, 310, 170), tuple(clip.size))
+        RESULT["big"] = run_fill(clip=clip.name, mask_datablock=big.name, backend="telea")
+        small = draw_mask("small", (100, 60, 160, 120), tuple(clip.size))
+        RESULT["small"] = run_fill(clip=clip.name, mask_datablock=small.name, backend="telea", overwrite=True)
+        """,
+        plate,
+    )
+    assert result["big"] == result["small"] == ["FINISHED"], result["log"]
+    runs = result["log"].split("AI Fill: rasterising")[1:]
+    assert len(runs) == 2, result["log"]
+    warnings = [line for line in runs[0].splitlines() if line.startswith("Warning: AI Fill warning:")]
+    assert len(warnings) == 1, runs[0]
+    assert "% of frame" in warnings[0] and "check the Mask (white = fill) and Dilate" in warnings[0]
+    assert "--" not in warnings[0]
+    assert "Warning:" not in runs[1], runs[1]
+
+
 def test_bad_input_reports_a_clear_error(blender, plate: Path) -> None:
     writer = cv2.VideoWriter(str(plate / "movie.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 24, (64, 48))
     for index in range(3):

@@ -94,6 +94,10 @@ def test_core_wording_is_rewritten_for_the_panel() -> None:
         "/p/a.0001.exr is an input of this job (output frame, -o/--output); pass another -o/--output": (
             "(output frame, Output Folder); choose another Output Folder"
         ),
+        "warning: the hole covers 96 % of frame 4: what no other frame saw there is invented, not restored; "
+        "check the mask, --invert-mask, --threshold and --dilate": "check the Mask (white = fill) and Dilate",
+        "note: the plate is DWAA-compressed (lossy); the output is written with ZIP (lossless) so pixels outside "
+        "the mask stay exact; pass --compression dwaa to keep it": "so pixels outside the mask stay exact",
     }
     for core, blender_words in cases.items():
         rewritten = blender_terms(core)

@@ -7,6 +7,7 @@ import os
 import shutil
 from pathlib import Path
 
+import cv2
 import nuke
 import numpy as np
 import OpenEXR
@@ -29,6 +30,7 @@ def test_render_writes_inputs_runs_the_worker_and_swaps_the_read(comp):
     press_render_in_gui(fill)
 
     assert fill["status"].value() == "done: frames 1001-1003 (3 filled now)", nuke.messages
+    assert nuke.warnings == [], "the core had nothing to say about this fill"
     # the inputs were written once each over the input's range, through the internal Writes
     assert nuke.execute_log == [
         ("AIFill1.aifx_write_source", 1001, 1003),
@@ -70,6 +72,22 @@ def test_render_writes_inputs_runs_the_worker_and_swaps_the_read(comp):
     assert task.progress == sorted(task.progress) and task.progress[-1] == 100
     assert jobs.WRITE_SHARE in task.progress
     assert any(m.startswith("write 3/3") for m in task.messages)
+
+
+def test_what_the_core_asks_to_check_reaches_the_node_and_the_error_console(comp):
+    """The core's notices (a hole over most of the frame) went to the worker's stderr, which no compositor
+    sees: in the GUI they end the node's status line and each is a warning in the Error Console."""
+    for frame in (1001, 1002, 1003):
+        matte = np.zeros((54, 96), np.uint8)
+        matte[4:50, 6:90] = 255  # 75 % of the frame
+        cv2.imwrite(str(comp["dir"] / f"mask.{frame}.png"), matte)
+    press_render_in_gui(comp["fill"])
+    status = comp["fill"]["status"].value()
+    assert status.startswith("done: frames 1001-1003 (3 filled now); warning: the hole covers "), status
+    assert len(nuke.warnings) == 1 and nuke.warnings[0].startswith(
+        "AIFill AIFill1: warning: the hole covers "
+    )
+    assert "% of frame 100" in nuke.warnings[0] and nuke.warnings[0].endswith(status.split("; ", 1)[1])
 
 
 def _rgb(channels: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

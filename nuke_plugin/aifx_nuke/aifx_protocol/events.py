@@ -123,6 +123,13 @@ def summary(event: Mapping[str, Any]) -> str:
     return f"{written} frame{'s' * (written != 1)} written, {skipped} already done"
 
 
+def notices(event: Mapping[str, Any]) -> list[str]:
+    """What a ``done`` event asks the artist to check, one line each (``warning: the hole covers 96 % of frame
+    1004...``, ``note: PNG output drops...``): the output is written, but something was not kept or is a
+    guess. ``aifx`` prints them on stderr; the adapters show them where their artist looks."""
+    return [str(notice) for notice in event.get("notices") or []]
+
+
 def describe(event: Mapping[str, Any]) -> str:
     """One line for a log or a status bar: ``write 2/4 (frame 1002): note``, ``done: 4 frames written...``."""
     kind = event.get("event")

@@ -38,6 +38,7 @@ import json
 import os
 import queue
 import re
+import sys
 import threading
 import traceback
 from collections.abc import Callable
@@ -61,6 +62,7 @@ execute_log: list[tuple[str, int, int]] = []
 execute_views: list[list[str]] = []
 progress_tasks: list[ProgressTask] = []
 messages: list[str] = []
+warnings: list[str] = []
 opened_scripts: list[str] = []
 menus: dict[str, Menu] = {}
 
@@ -826,6 +828,13 @@ def message(text: str) -> None:
     messages.append(text)
 
 
+def warning(text: str) -> None:
+    """A line in the Error Console; Nuke prints it on the terminal too (``nuke -t``: the farm's log)."""
+    _check_thread("nuke.warning")
+    warnings.append(text)
+    print(f"Warning: {text}", file=sys.stderr)
+
+
 class ProgressTask:
     """Records messages and percentages; a test cancels by setting ``_cancel_after`` (isCancelled calls).
 
@@ -1229,7 +1238,7 @@ def _reset() -> None:
     _this = _selected = None
     _reset_layers()
     ProgressTask._cancel_after = None
-    for log in (execute_log, execute_views, progress_tasks, messages, opened_scripts):
+    for log in (execute_log, execute_views, progress_tasks, messages, warnings, opened_scripts):
         log.clear()
     while not _main_calls.empty():
         _main_calls.get_nowait()
