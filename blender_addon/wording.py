@@ -21,6 +21,7 @@ _REWRITES: list[tuple[str, str]] = [
     (r"(limit|check) --frames", r"\1 the frame range (AI Fill panel: Scene Range, or Start and End)"),
     (r"--frames", "the frame range"),
     (r"check the mask, --invert-mask, --threshold and --dilate", "check the Mask (white = fill) and Dilate"),
+    (r"check the mask, --mask-channel, --invert-mask and --threshold", "check the Mask (white = fill)"),
     (r"; pass --compression \w+ to keep it", ""),  # the panel has no compression: the output stays lossless
     (r"--colorspace", "Color Space"),
     (r"--backend", "Backend"),

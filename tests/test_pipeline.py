@@ -172,3 +172,24 @@ def test_a_hole_covering_most_of_a_frame_is_named_with_its_share(tmp_path):
     ]
     small = fill(shot_job(make_shot(tmp_path / "small"), tmp_path / "p" / "c.####.exr"))
     assert not [n for n in small.notices if "covers" in n]
+
+
+def test_a_mask_empty_on_every_frame_is_warned_about(tmp_path):
+    """A mask that is empty on every frame (the wrong channel, an inverted matte, a threshold above its values)
+    wrote the plate back, exit 0 and no word. A whole-shot run says so; a mask empty on some frames only (an
+    object off screen) and a run of part of the shot (a farm chunk) do not."""
+    shot = make_shot(tmp_path / "shot", frames=range(1001, 1004))
+    some = fill(shot_job(shot, tmp_path / "some" / "c.####.exr"))
+    assert not [n for n in some.notices if "empty" in n]
+    for frame in (1001, 1002, 1003):
+        matte = cv2.imread(str(shot / f"mask.{frame}.png"), cv2.IMREAD_UNCHANGED)
+        matte[:] = 0
+        cv2.imwrite(str(shot / f"mask.{frame}.png"), matte)
+    part = fill(shot_job(shot, tmp_path / "part" / "c.####.exr"), frames="1002-1003")
+    assert part.written == [1002, 1003] and not [n for n in part.notices if "empty" in n]
+    whole = fill(shot_job(shot, tmp_path / "whole" / "c.####.exr"))
+    assert [n for n in whole.notices if "empty" in n] == [
+        "warning: the mask is empty on every frame (1001-1003): nothing was filled, the output is the plate; "
+        "check the mask, --mask-channel, --invert-mask and --threshold"
+    ]
+    assert whole.written == [1001, 1002, 1003]

@@ -569,6 +569,11 @@ def _fill_frames(
             manifest.settle()
         raise
     manifest.settle()  # the last frame's record (each frame's is saved with the next one's intent)
+    if wanted and len(wanted) == len(shot) and largest[0] == 0.0:  # (a whole-shot run: chunks may miss it)
+        result.notices.append(
+            f"warning: the mask is empty on every frame ({shot[0]}-{shot[-1]}): nothing was filled, the output "
+            "is the plate; check the mask, --mask-channel, --invert-mask and --threshold"
+        )
     if largest[0] >= HOLE_WARNING:
         result.notices.append(
             f"warning: the hole covers {100 * largest[0]:.0f} % of frame {largest[1]}: what no other frame saw "

@@ -98,6 +98,8 @@ def test_core_wording_is_rewritten_for_the_panel() -> None:
         "check the mask, --invert-mask, --threshold and --dilate": "check the Mask (white = fill) and Dilate",
         "note: the plate is DWAA-compressed (lossy); the output is written with ZIP (lossless) so pixels outside "
         "the mask stay exact; pass --compression dwaa to keep it": "so pixels outside the mask stay exact",
+        "warning: the mask is empty on every frame (1-6): nothing was filled, the output is the plate; check the "
+        "mask, --mask-channel, --invert-mask and --threshold": "the output is the plate; check the Mask (white = fill)",
     }
     for core, blender_words in cases.items():
         rewritten = blender_terms(core)
