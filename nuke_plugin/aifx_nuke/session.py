@@ -106,6 +106,26 @@ class Outcome:
     notices: tuple[str, ...] = ()
 
 
+#: The core's notices name its command-line flags; on the node the same things are knobs.
+_KNOB_WORDS: list[tuple[str, str]] = [
+    (
+        "check the mask, --invert-mask, --threshold and --dilate",
+        "check the Mask input, invert mask and dilate",
+    ),
+    (
+        "check the mask, --mask-channel, --invert-mask and --threshold",
+        "check the Mask input, mask channel and invert mask",
+    ),
+]
+
+
+def in_knob_words(notice: str) -> str:
+    """``notice`` as the node's knobs say it (``--invert-mask`` reads ``invert mask``)."""
+    for flags, knobs in _KNOB_WORDS:
+        notice = notice.replace(flags, knobs)
+    return notice
+
+
 # Renders in flight, by node name: the Cancel button of a node sets its event.
 _ACTIVE: dict[str, threading.Event] = {}
 _ACTIVE_LOCK = threading.Lock()
@@ -254,7 +274,7 @@ def _render(
     jobs.mark_done(paths.result_done, first, last)
     host.show_result(paths.result, first, last, job.confidence)
     written = len(final.get("written") or [])
-    notices = events.notices(final)
+    notices = [in_knob_words(notice) for notice in events.notices(final)]
     for notice in notices:  # the worker's stderr reaches no artist: the Error Console and farm logs do
         host.warn(notice)
     host.set_status("; ".join([f"done: frames {first}-{last} ({written} filled now)", *notices]))

@@ -88,6 +88,16 @@ def test_what_the_core_asks_to_check_reaches_the_node_and_the_error_console(comp
         "AIFill AIFill1: warning: the hole covers "
     )
     assert "% of frame 100" in nuke.warnings[0] and nuke.warnings[0].endswith(status.split("; ", 1)[1])
+    assert status.endswith("check the Mask input, invert mask and dilate") and "--" not in status, status
+
+
+def test_notices_name_the_knobs_not_the_flags():
+    """Each notice that names command-line flags reads in the node's knob labels (every label a real knob's)."""
+    labels = {spec.label for spec in knobs.KNOBS}
+    for flags, words in session._KNOB_WORDS:
+        assert session.in_knob_words(f"warning: x; {flags}") == f"warning: x; {words}"
+        named = words.split("check the Mask input, ", 1)[1].replace(" and ", ", ").split(", ")
+        assert set(named) <= labels, named
 
 
 def _rgb(channels: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
