@@ -1,6 +1,7 @@
 """Write a fill into a frame without touching anything it should not.
 
-Only the colour channels of the main layer change, and only where the weight is above 0. Everywhere else the
+Only the colour channels change (the main layer's; in a file without one, the beauty layer's:
+:meth:`.Image.colour_names`), and only where the weight is above 0. Everywhere else the
 output arrays hold the input's values bit for bit, in their stored dtype: NaN, Inf, negatives, values above 1,
 alpha, depth and every other layer. That is the promise that lets a compositor drop an aifx result over the
 plate without a second matte.

@@ -343,11 +343,26 @@ class _Feed:
         #: cache compares plates copied without their times by content, as the manifest does.
         self.digests: dict[tuple[str, int, int], str] = {}
         self.digest: Callable[[Path], str] | None = None
+        #: The first frame read and the channels its colour is in (:meth:`_check_colour`).
+        self.colour: tuple[int, tuple[str, ...]] | None = None
 
     def knows(self, manifest: Manifest) -> None:
         """Take ``manifest``'s plate digests (see :attr:`digests`)."""
         self.digests = manifest.plate_digests(lambda frame: Path(self.plate.path(frame)))
         self.digest = manifest.digest_of
+
+    def _check_colour(self, frame: int, image: Image) -> None:
+        """Every frame's colour is in the same channels (a layer of a multilayer EXR where there is no main
+        layer: :meth:`.Image.colour_names`): a frame whose colour is elsewhere would be filled in another
+        layer than its neighbours, and read as their colour by the temporal backends."""
+        names = image.colour_names()
+        if self.colour is None:
+            self.colour = (frame, names)
+        elif names != self.colour[1]:
+            raise InputError(
+                f"{image.source or self.plate.path(frame)}: its colour is {','.join(names)}, frame "
+                f"{self.colour[0]}'s is {','.join(self.colour[1])}; give every frame of the shot the same layers"
+            )
 
     def packets(self, frames: list[int], kept: bool = True) -> Iterator[FramePacket]:
         """The packets of ``frames`` in order; ``kept``: offered to the writer and the pipeline as they are read
@@ -357,6 +372,7 @@ class _Feed:
             if kept and self.plates is not None:
                 self.plates.keep(frame, read)
             image = in_display_window(read)  # the fill works on the frame (display window)
+            self._check_colour(frame, image)
             hole = make_hole(self.mask.matte(frame, image), self.job.threshold, self.job.dilate)
             packet = FramePacket(frame=frame, rgb=image.rgb(), hole=hole)
             if kept and self.seen is not None:
@@ -684,7 +700,8 @@ def _output_compression(job: FillJob, first: Image, out: FramePattern, notices: 
             "exact; write .png, .tif or .exr for that"
         )
     if source_format == "exr" and target_format != "exr":
-        lost = [n for n in first.channels if n not in ("R", "G", "B", "A", "Y")]
+        colour = first.colour_names()  # (written: a layer's when the plate has no main layer)
+        lost = [n for n in first.channels if n not in ("R", "G", "B", "A", "Y", *colour)]
         parts = [f"channels {', '.join(lost)}" if lost else "", "values above 1 and below 0 (clipped)"]
         if mip_mapped:
             parts.append("mip-map levels")

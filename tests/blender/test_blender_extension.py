@@ -276,6 +276,44 @@ def test_image_sequence_and_matte_image(blender, plate: Path, tmp_path: Path) ->
     _assert_untouched_outside_matte(plate, [out / f"frames_fill.{i:05d}.exr" for i in range(6)])
 
 
+def test_a_multilayer_render_as_the_clip(blender, plate: Path, tmp_path: Path) -> None:
+    """A CG plate rendered by Blender to a multilayer EXR (``ViewLayer.Combined.R``..., a pass per layer, no main
+    layer), loaded as the clip: the core used to refuse it (no R,G,B); its Combined pass is filled and the other
+    passes come back bit for bit."""
+    import OpenEXR
+
+    frames = plate / "render"
+    frames.mkdir()
+    for index in range(6):
+        rgb = cv2.imread(str(plate / "frames" / f"{index:05d}.png"))[..., ::-1].astype(np.float32) / 255
+        channels = {f"ViewLayer.Combined.{c}": rgb[..., i].astype(np.float16) for i, c in enumerate("RGB")}
+        channels["ViewLayer.Combined.A"] = np.ones(rgb.shape[:2], np.float16)
+        channels["ViewLayer.Depth.Z"] = np.full(rgb.shape[:2], 7.5 + index, np.float32)
+        header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+        OpenEXR.File(header, channels).write(str(frames / f"{index:05d}.exr"))
+    out = tmp_path / "renders"
+    result = blender(
+        f"""
+        clip = bpy.data.movieclips.load(os.path.join(PLATE, "render", "00000.exr"))
+        scene = bpy.context.scene
+        scene.frame_start, scene.frame_end = 1, clip.frame_duration
+        matte = bpy.data.images.load(os.path.join(PLATE, "masks", "00000.png"))
+        matte.source = "SEQUENCE"
+        RESULT["ops"] = run_fill(clip=clip.name, mask_image=matte.name, backend="telea", output_dir={str(out)!r})
+        """,
+        plate,
+    )
+    assert result["ops"] == ["FINISHED"], result["log"]
+    for index in range(6):
+        with OpenEXR.File(str(out / f"render_fill.{index:05d}.exr"), separate_channels=True) as exr:
+            filled = {name: channel.pixels.copy() for name, channel in exr.channels().items()}
+        with OpenEXR.File(str(frames / f"{index:05d}.exr"), separate_channels=True) as exr:
+            source = {name: channel.pixels.copy() for name, channel in exr.channels().items()}
+        assert sorted(filled) == sorted(source)
+        assert np.array_equal(filled["ViewLayer.Depth.Z"], source["ViewLayer.Depth.Z"])
+        assert not np.array_equal(filled["ViewLayer.Combined.R"], source["ViewLayer.Combined.R"])
+
+
 def test_script_call_with_paths_only(blender, plate: Path, tmp_path: Path) -> None:
     """What a farm script or ``blender -b --python-expr`` does: no clip, no UI, just paths."""
     out = tmp_path / "clean"

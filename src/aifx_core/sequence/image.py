@@ -8,6 +8,7 @@ back.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,15 @@ from ..errors import InputError
 
 #: Names tried, in order, for the colour channels (first layer wins). Luminance-only images use ``Y``.
 RGB_NAMES = ("R", "G", "B")
+#: The layer filled in a file with no main layer and several layers with colour (Blender's beauty pass).
+BEAUTY = "Combined"
+
+
+def colour_layers(channels: Mapping[str, np.ndarray] | Iterable[str]) -> list[str]:
+    """The layers (``ViewLayer.Combined`` of ``ViewLayer.Combined.R``) holding all of ``R,G,B``, in file order."""
+    names = set(channels)
+    layers = dict.fromkeys(name.rsplit(".", 1)[0] for name in channels if "." in name)
+    return [layer for layer in layers if all(f"{layer}.{c}" in names for c in RGB_NAMES)]
 
 
 def to_float(plane: np.ndarray) -> np.ndarray:
@@ -67,12 +77,28 @@ class Image:
         return self.shape[0]
 
     def colour_names(self) -> tuple[str, ...]:
-        """The channels holding colour: ``R,G,B`` (or ``Y`` for luminance-only); raises if there are none."""
+        """The channels holding colour: ``R,G,B`` (or ``Y`` for luminance-only) of the main layer; raises if
+        there are none.
+
+        A file with no main layer (Blender's multilayer EXR: ``ViewLayer.Combined.R``..., one layer per render
+        pass) has its colour in the one layer that holds ``R,G,B``, or where several do (the passes) in the one
+        named ``Combined``, the beauty: that layer is filled, and every other channel is kept as it is."""
         if all(name in self.channels for name in RGB_NAMES):
             return RGB_NAMES
         if "Y" in self.channels:
             return ("Y",)
+        layers = colour_layers(self.channels)
+        beauty = [layer for layer in layers if layer.rsplit(".", 1)[-1] == BEAUTY]
+        if len(layers) == 1 or len(beauty) == 1:
+            layer = layers[0] if len(layers) == 1 else beauty[0]
+            return tuple(f"{layer}.{name}" for name in RGB_NAMES)
         where = f"{self.source}: " if self.source else ""
+        if layers:
+            raise InputError(
+                f"{where}no main layer (R,G,B) and {len(layers)} layers with colour ({', '.join(layers)}), none of "
+                f"them named {BEAUTY}; write the one to fill as R,G,B (e.g. oiiotool IN --ch "
+                f"R={layers[0]}.R,G={layers[0]}.G,B={layers[0]}.B,A -o OUT)"
+            )
         raise InputError(
             f"{where}no R,G,B (or Y) channels, found {', '.join(self.channels) or 'none'}; "
             "aifx fills the colour channels of the main layer"

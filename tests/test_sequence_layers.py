@@ -1,0 +1,111 @@
+"""A plate with no main layer (Blender's multilayer EXR: ``ViewLayer.Combined.R``..., one layer per pass): the
+beauty layer is filled and every other channel is kept bit for bit; what cannot be decided is refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import OpenEXR
+import pytest
+from cli_runner import aifx
+
+from aifx_core.errors import InputError
+from aifx_core.job import FillJob
+from aifx_core.pipeline import fill
+from aifx_core.sequence.image import Image
+
+FRAMES = (1001, 1002, 1003)
+HOLE = (slice(12, 28), slice(20, 40))
+
+
+def _planes(index: int, layers: tuple[str, ...]) -> dict[str, np.ndarray]:
+    yy, xx = np.mgrid[0:40, 0:64].astype(np.float32)
+    channels: dict[str, np.ndarray] = {}
+    for k, layer in enumerate(layers):
+        for c, name in enumerate("RGB"):
+            wave = 0.5 + 0.4 * np.sin((xx + 2 * index) / (4 + c + k) + yy / 9)
+            channels[f"{layer}.{name}" if layer else name] = (wave * (3 if k == 0 else 1)).astype(np.float16)
+    channels["ViewLayer.Combined.A" if layers[0] else "A"] = np.full((40, 64), 1, np.float16)
+    channels["ViewLayer.Depth.Z"] = (10 + xx + yy).astype(np.float32)
+    return channels
+
+
+def _shot(folder: Path, layers: tuple[str, ...], main_at: int | None = None) -> Path:
+    folder.mkdir()
+    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+    for index, frame in enumerate(FRAMES):
+        frame_layers = ("",) if index == main_at else layers
+        OpenEXR.File(header, _planes(index, frame_layers)).write(str(folder / f"plate.{frame}.exr"))
+        matte = np.zeros((40, 64), np.uint8)
+        matte[HOLE] = 255
+        cv2.imwrite(str(folder / f"mask.{frame}.png"), matte)
+    return folder
+
+
+def _channels(path: Path) -> dict[str, np.ndarray]:
+    with OpenEXR.File(str(path), separate_channels=True) as exr:
+        return {name: channel.pixels.copy() for name, channel in exr.channels().items()}
+
+
+def _job(shot: Path, out: Path) -> FillJob:
+    return FillJob(
+        input=str(shot / "plate.####.exr"),
+        mask=str(shot / "mask.####.png"),
+        output=str(out / "c.####.exr"),
+        dilate=0,
+        feather=0,
+    )
+
+
+def test_blender_multilayer_plate_fills_its_combined_pass_and_keeps_every_other_channel(tmp_path):
+    passes = ("ViewLayer.Combined", "ViewLayer.DiffCol", "ViewLayer.GlossCol")
+    shot = _shot(tmp_path / "shot", passes)
+    result = fill(_job(shot, tmp_path / "o"))
+    assert result.written == list(FRAMES)
+    inside = np.zeros((40, 64), bool)
+    inside[HOLE] = True
+    for frame in FRAMES:
+        before, after = _channels(shot / f"plate.{frame}.exr"), _channels(tmp_path / "o" / f"c.{frame}.exr")
+        assert sorted(after) == sorted(before)
+        for name, plane in before.items():
+            same = plane.view(f"u{plane.itemsize}") == after[name].view(f"u{plane.itemsize}")  # bits
+            if name in ("ViewLayer.Combined.R", "ViewLayer.Combined.G", "ViewLayer.Combined.B"):
+                assert same[~inside].all() and not same[inside].all(), (
+                    frame,
+                    name,
+                )  # filled in the hole only
+            else:
+                assert same.all(), (frame, name)  # the other passes, alpha and depth: bit for bit
+
+
+def test_one_layer_with_colour_is_the_colour_whatever_its_name():
+    image = Image(_planes(0, ("beauty",)))
+    assert image.colour_names() == ("beauty.R", "beauty.G", "beauty.B")
+    assert Image(_planes(0, ("",))).colour_names() == ("R", "G", "B")  # a main layer comes first
+
+
+def test_several_layers_with_colour_and_no_beauty_are_refused_with_what_to_do(tmp_path):
+    shot = _shot(tmp_path / "shot", ("diffuse", "specular"))
+    done = aifx(
+        "fill",
+        str(shot / "plate.####.exr"),
+        "-m",
+        str(shot / "mask.####.png"),
+        "-o",
+        str(tmp_path / "o" / "c.####.exr"),
+    )
+    assert done.returncode == 2, done.stderr
+    assert "plate.1001.exr: no main layer (R,G,B) and 2 layers with colour (diffuse, specular)" in done.stderr
+    assert "oiiotool" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "o").exists() or not list((tmp_path / "o").glob("c.*.exr"))
+
+
+def test_a_frame_whose_colour_is_in_other_channels_is_refused_by_name(tmp_path):
+    shot = _shot(tmp_path / "shot", ("ViewLayer.Combined",), main_at=1)
+    with pytest.raises(InputError) as caught:
+        fill(_job(shot, tmp_path / "o"))
+    message = str(caught.value)
+    assert message.startswith(f"{shot / 'plate.1002.exr'}: its colour is R,G,B, frame 1001's is ")
+    assert "ViewLayer.Combined.R,ViewLayer.Combined.G,ViewLayer.Combined.B" in message
