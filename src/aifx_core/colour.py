@@ -251,6 +251,10 @@ def _read_exr_header(path: Path) -> Mapping[str, Any]:
         return {}
 
 
+#: ``dpx:Transfer`` values (OpenImageIO's names) of a log-encoded DPX: film scans and log camera plates.
+LOG_DPX_TRANSFERS = frozenset({"Printing density", "Logarithmic"})
+
+
 def explain_colorspace(attributes: Mapping[str, Any], is_float: bool) -> tuple[str, str]:
     """(colourspace, why) from a file's attributes and sample type: the guess :func:`guess_colorspace`
     makes, with the reason ``aifx info`` prints beside it."""
@@ -259,6 +263,14 @@ def explain_colorspace(attributes: Mapping[str, Any], is_float: bool) -> tuple[s
         return found, "from the file's colourspace metadata"
     if is_float:
         return DEFAULT_FLOAT_COLORSPACE, "float data without colourspace metadata"
+    transfer = str(attributes.get("dpx:Transfer", ""))
+    if (
+        transfer in LOG_DPX_TRANSFERS
+    ):  # (the header names a kind of curve, not the camera's or scanner's space)
+        return DEFAULT_INTEGER_COLORSPACE, (
+            f"integer data; the DPX says its transfer is {transfer} (log): pass --colorspace with its log space, "
+            "e.g. 'ADX10' or 'ARRI LogC3 (EI800)', for backends that work in scene-linear"
+        )
     return DEFAULT_INTEGER_COLORSPACE, "8/16-bit data without colourspace metadata"
 
 

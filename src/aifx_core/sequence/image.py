@@ -1,6 +1,6 @@
 """The in-memory frame: named channels in their stored pixel type, plus the metadata to write them back.
 
-Keeping each channel in the dtype it was stored in (half, float, uint for EXR; uint8/uint16 for PNG/TIFF/JPEG)
+Keeping each channel in the dtype it was stored in (half, float, uint for EXR; uint8/uint16 for PNG/TIFF/JPEG/DPX)
 is what makes "nothing lost" cheap: pixels outside the mask are copied array-to-array, never converted.
 Only the RGB a backend works on is lifted to float32 (exact for half), and only inside the mask is it written
 back.

@@ -40,12 +40,13 @@ _MAGIC = {
     "png": (b"\x89PNG\r\n\x1a\n",),
     "tiff": (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"),
     "jpeg": (b"\xff\xd8\xff",),
+    "dpx": (b"SDPX", b"XPDS"),
 }
-_EXTENSION_FOR = {"exr": ".exr", "png": ".png", "tiff": ".tif", "jpeg": ".jpg"}
+_EXTENSION_FOR = {"exr": ".exr", "png": ".png", "tiff": ".tif", "jpeg": ".jpg", "dpx": ".dpx"}
 
 
 def format_for(path: str | os.PathLike[str]) -> str:
-    """The format name (``exr``, ``png``, ``tiff``, ``jpeg``) for a file name; unknown → :class:`InputError`."""
+    """The format name (``exr``, ``png``, ``tiff``, ``jpeg``, ``dpx``) for a file name; unknown → :class:`InputError`."""
     suffix = Path(path).suffix.lower()
     if suffix not in FORMATS:
         known = ", ".join(sorted(FORMATS))

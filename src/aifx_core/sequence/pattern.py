@@ -21,7 +21,7 @@ from pathlib import Path
 from ..errors import InputError
 
 #: File extensions aifx reads and writes (lower case, with the dot).
-IMAGE_EXTENSIONS = (".exr", ".png", ".tif", ".tiff", ".jpg", ".jpeg")
+IMAGE_EXTENSIONS = (".exr", ".png", ".tif", ".tiff", ".jpg", ".jpeg", ".dpx")
 
 # One frame token: ####, @@@@, %04d / %d, $F4 / $F / ${F4}.
 _TOKEN = re.compile(r"#+|@+|%0?(\d*)d|\$\{F(\d*)\}|\$F(\d*)(?![A-Za-z_])")

@@ -1,4 +1,4 @@
-"""PNG, TIFF and JPEG through OpenImageIO: 8/16-bit integer and float (TIFF) images.
+"""PNG, TIFF, JPEG and DPX through OpenImageIO: 8/10/12/16-bit integer and float (TIFF) images.
 
 Channels are named as OpenImageIO names them (``R,G,B`` / ``R,G,B,A`` / ``Y`` / ``Y,A``) and kept in the
 stored dtype (uint8, uint16, float32; half TIFF stays float16). Alpha is read and written *unassociated*
@@ -6,18 +6,23 @@ stored dtype (uint8, uint16, float32; half TIFF stays float16). Alpha is read an
 
 ``Image.header`` keys written by :func:`read_raster`:
 
-* ``format``: ``"png"``, ``"tiff"`` or ``"jpeg"``
+* ``format``: ``"png"``, ``"tiff"``, ``"jpeg"`` or ``"dpx"``
 * ``dtype``: the stored sample type (``"uint8"``, ``"uint16"``, ``"float32"``...)
 * ``bit_depth``: 8, 16 or 32
 * ``attributes``: OpenImageIO metadata by name (``XResolution``/``YResolution``/``ResolutionUnit`` (DPI),
-  ``ICCProfile``, ``Software``, ``oiio:ColorSpace``...); written back where the target format allows
+  ``ICCProfile``, ``Software``, ``oiio:ColorSpace``, a DPX's ``dpx:Transfer``, ``smpte:TimeCode``...); written
+  back where the target format allows
+* ``attribute_types``: the OpenImageIO type of each DPX/SMPTE item that is not a plain number or text (a
+  timecode, a keycode), so it is written back as the same type
 * ``compression``: as OpenImageIO names it (``"zip"``, ``"lzw"``, ``"jpeg"``...)
 * ``data_window`` / ``display_window``, ``colorspace`` / ``colorspace_reason``: as for EXR
 
 Bit depth of a write (no colour conversion happens here: values are only rescaled, see
 :func:`~aifx_core.sequence.image.from_float`): an explicit ``bit_depth`` wins; else an image read from a
 PNG/TIFF/JPEG keeps its depth when the target can store it; else PNG gets 16-bit, TIFF keeps float data as
-float32 (lossless, HDR kept) and integer data as is, JPEG is always 8-bit. Only colour and alpha are written
+float32 (lossless, HDR kept) and integer data as is, JPEG is always 8-bit. A DPX read and written as DPX keeps
+its bits per sample (a 10-bit film scan stays 10-bit, its values exact: OpenImageIO widens 10 bits to 16 by
+repeating the high bits and narrows them back by dropping them); others get 16-bit. Only colour and alpha are written
 (JPEG: colour only); other channels (``Z``, ``diffuse.R``...) need EXR. Pixels are the data window.
 """
 
@@ -37,14 +42,22 @@ from .imageinfo import ImageInfo, guess_colorspace
 from .quiet import decoder_messages_silenced
 
 #: Format name for each extension handled here.
-RASTER_FORMATS = {".png": "png", ".tif": "tiff", ".tiff": "tiff", ".jpg": "jpeg", ".jpeg": "jpeg"}
+RASTER_FORMATS = {
+    ".png": "png",
+    ".tif": "tiff",
+    ".tiff": "tiff",
+    ".jpg": "jpeg",
+    ".jpeg": "jpeg",
+    ".dpx": "dpx",
+}
 #: Sample types each format can store, best first.
 _FORMAT_DTYPES = {
     "png": (np.uint16, np.uint8),
     "tiff": (np.float32, np.uint16, np.uint8, np.float16),
     "jpeg": (np.uint8,),
+    "dpx": (np.uint16, np.uint8),
 }
-_DEFAULT_COMPRESSION = {"png": "zip", "tiff": "zip", "jpeg": "jpeg:95"}
+_DEFAULT_COMPRESSION = {"png": "zip", "tiff": "zip", "jpeg": "jpeg:95", "dpx": "none"}
 #: zlib level of a PNG write (``--compression zip:N`` picks another). libpng's default (6, with every row
 #: filter tried) costs 46 ms per 432x240 frame and 0.8 s per 1080p frame; level 1 with the Paeth filter
 #: 10 ms and 0.14 s, for files 5-20 % larger. Still lossless: a fill is written once and read a few times.
@@ -52,7 +65,7 @@ PNG_ZIP_LEVEL = 1
 #: libpng's PNG_FILTER_PAETH: one filter for every row instead of trying all five.
 _PNG_FILTER_PAETH = 0x80
 # What a format is compressed with when its reader does not say (PNG is always deflate).
-_IMPLIED_COMPRESSION = {"png": "zip", "jpeg": "jpeg"}
+_IMPLIED_COMPRESSION = {"png": "zip", "jpeg": "jpeg", "dpx": "none"}
 _DTYPE_FOR_BASETYPE = {
     oiio.UINT8: np.uint8,
     oiio.UINT16: np.uint16,
@@ -74,6 +87,8 @@ _NOT_COPIED = {
     "compression",
 }
 _NOT_COPIED_PREFIXES = ("ICCProfile:", "tiff:", "png:")
+#: Metadata whose typed values (a timecode, a keycode: tuples) are written back with their type.
+_TYPED_PREFIXES = ("dpx:", "smpte:")
 
 
 def _error_text(obj: Any = None) -> str:
@@ -89,6 +104,15 @@ def _config() -> oiio.ImageSpec:
 
 def _attributes(spec: oiio.ImageSpec) -> dict[str, Any]:
     return {p.name: p.value for p in spec.extra_attribs}
+
+
+def _attribute_types(spec: oiio.ImageSpec) -> dict[str, str]:
+    """The type of each DPX/SMPTE item that :func:`_copy_attribute` cannot tell from its value."""
+    return {
+        p.name: str(p.type)
+        for p in spec.extra_attribs
+        if p.name.startswith(_TYPED_PREFIXES) and not isinstance(p.value, (str, int, float))
+    }
 
 
 def _windows(spec: oiio.ImageSpec) -> tuple[tuple[int, int, int, int], tuple[int, int, int, int]]:
@@ -151,6 +175,7 @@ def read_raster(path: Path, fmt: str) -> Image:
                 f"{path}: {fmt.upper()} is truncated or damaged ({_error_text(source)}); re-render or re-copy it"
             )
         attributes = _attributes(spec)
+        attribute_types = _attribute_types(spec)
     finally:
         source.close()
     pixels = np.asarray(pixels).reshape(spec.height, spec.width, spec.nchannels)
@@ -164,6 +189,7 @@ def read_raster(path: Path, fmt: str) -> Image:
         "dtype": dtype_name,
         "bit_depth": np.dtype(dtype).itemsize * 8,
         "attributes": attributes,
+        "attribute_types": attribute_types,
         "compression": spec.get_string_attribute("compression") or _IMPLIED_COMPRESSION.get(fmt),
         "data_window": data,
         "display_window": display,
@@ -225,7 +251,7 @@ def written_channels(image: Image, fmt: str) -> list[str]:
 def write_raster(
     path: Path, image: Image, fmt: str, compression: str | None = None, bit_depth: int | None = None
 ) -> None:
-    """Write a PNG/TIFF/JPEG (call through :func:`~aifx_core.sequence.imageio.write_image` for atomicity)."""
+    """Write a PNG/TIFF/JPEG/DPX (call through :func:`~aifx_core.sequence.imageio.write_image` for atomicity)."""
     dtype = target_dtype(image, fmt, bit_depth)
     names = written_channels(image, fmt)
     pixels = np.stack([_convert(image.channels[n], dtype) for n in names], axis=-1)
@@ -234,10 +260,14 @@ def write_raster(
     spec.channelnames = tuple(names)
     spec.alpha_channel = names.index("A") if "A" in names else -1
     if image.header.get("format") in _FORMAT_DTYPES:
+        types = image.header.get("attribute_types", {})
         for name, value in image.header.get("attributes", {}).items():
             if name in _NOT_COPIED or name.startswith(_NOT_COPIED_PREFIXES):
                 continue
-            _copy_attribute(spec, name, value)
+            _copy_attribute(spec, name, value, types.get(name))
+    bits = image.header.get("attributes", {}).get("oiio:BitsPerSample")
+    if fmt == "dpx" and image.header.get("format") == "dpx" and dtype == np.uint16 and bits in (10, 12):
+        spec.attribute("oiio:BitsPerSample", int(bits))  # a 10-bit scan stays 10-bit (exact, see above)
     spec.attribute("oiio:UnassociatedAlpha", 1)
     same_format = image.header.get("format") == fmt and image.header.get("compression")
     chosen = compression or (image.header["compression"] if same_format else _DEFAULT_COMPRESSION[fmt])
@@ -303,9 +333,12 @@ def _disk_nearly_full(path: Path) -> bool:
         return False
 
 
-def _copy_attribute(spec: oiio.ImageSpec, name: str, value: Any) -> None:
-    """Set one metadata item on ``spec``, keeping its type; values OIIO cannot type are skipped."""
-    if isinstance(value, np.ndarray) and value.dtype == np.uint8:
+def _copy_attribute(spec: oiio.ImageSpec, name: str, value: Any, typename: str | None = None) -> None:
+    """Set one metadata item on ``spec``, keeping its type (``typename`` where the value does not say it, see
+    :func:`_attribute_types`); values OIIO cannot type are skipped."""
+    if typename is not None:
+        spec.attribute(name, oiio.TypeDesc(typename), value)
+    elif isinstance(value, np.ndarray) and value.dtype == np.uint8:
         spec.attribute(name, oiio.TypeDesc(f"uint8[{value.size}]"), value)
     elif isinstance(value, (str, int, float)):
         spec.attribute(name, value)

@@ -1,0 +1,95 @@
+"""DPX plates (film scans, camera pipelines): read and written through OpenImageIO, a 10-bit scan stays a
+10-bit scan with its header (transfer, timecode), outside the hole bit for bit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import OpenImageIO as oiio
+from cli_runner import aifx
+
+FRAMES = (1001, 1002, 1003)
+HOLE = (slice(10, 30), slice(20, 44))
+TIMECODE = (0x01020304, 0)  # 01:02:03:04, SMPTE packed
+
+
+def _write_dpx(path: Path, pixels: np.ndarray, bits: int, frame: int) -> None:
+    spec = oiio.ImageSpec(pixels.shape[1], pixels.shape[0], 3, oiio.UINT16)
+    spec.attribute("oiio:BitsPerSample", bits)
+    spec.attribute("dpx:Transfer", "Printing density")
+    spec.attribute("smpte:TimeCode", oiio.TypeDesc("timecode"), (TIMECODE[0] + frame - FRAMES[0], 0))
+    out = oiio.ImageOutput.create(str(path))
+    assert out.open(str(path), spec) and out.write_image(pixels) and out.close(), out.geterror()
+
+
+def _read(path: Path) -> tuple[np.ndarray, oiio.ImageSpec]:
+    source = oiio.ImageInput.open(str(path))
+    assert source is not None, oiio.geterror()
+    pixels = source.read_image(0, 0, 0, 3, oiio.UINT16)
+    spec = source.spec()
+    source.close()
+    return np.asarray(pixels), spec
+
+
+def _shot(folder: Path, bits: int = 10) -> Path:
+    folder.mkdir()
+    yy, xx = np.mgrid[0:48, 0:64].astype(np.float32)
+    for index, frame in enumerate(FRAMES):
+        wave = [0.5 + 0.4 * np.sin((xx + 2 * index) / (4 + c) + yy / 7) for c in range(3)]
+        codes = np.rint(np.dstack(wave) * ((1 << bits) - 1)).astype(np.uint16)
+        wide = (codes << (16 - bits)) | (codes >> (2 * bits - 16))  # as OpenImageIO widens them
+        _write_dpx(folder / f"plate.{frame}.dpx", wide, bits, frame)
+        matte = np.zeros((48, 64), np.uint8)
+        matte[HOLE] = 255
+        cv2.imwrite(str(folder / f"mask.{frame}.png"), matte)
+    return folder
+
+
+def test_a_10_bit_dpx_shot_comes_back_10_bit_with_its_header_and_outside_the_hole_exact(tmp_path):
+    shot = _shot(tmp_path / "shot")
+    out = tmp_path / "o" / "clean.####.dpx"
+    done = aifx(
+        "fill",
+        str(shot / "plate.####.dpx"),
+        "-m",
+        str(shot / "mask.####.png"),
+        "-o",
+        str(out),
+        "--dilate",
+        "0",
+        "--feather",
+        "0",
+    )
+    assert done.returncode == 0, done.stderr
+    assert "note:" not in done.stderr and "warning" not in done.stderr, done.stderr
+    inside = np.zeros((48, 64), bool)
+    inside[HOLE] = True
+    for frame in FRAMES:
+        source_path, result_path = shot / f"plate.{frame}.dpx", out.parent / f"clean.{frame}.dpx"
+        (source, source_spec), (result, spec) = _read(source_path), _read(result_path)
+        assert spec.get_int_attribute("oiio:BitsPerSample") == 10
+        assert result_path.stat().st_size == source_path.stat().st_size  # packed 10-bit, not widened to 16
+        assert np.array_equal(result[~inside], source[~inside])
+        assert not np.array_equal(result[inside], source[inside])  # filled
+        assert spec.get_string_attribute("dpx:Transfer") == "Printing density"
+        assert tuple(spec.getattribute("smpte:TimeCode")) == tuple(source_spec.getattribute("smpte:TimeCode"))
+        assert result_path.read_bytes()[:4] == source_path.read_bytes()[:4]
+
+
+def test_dpx_is_found_in_a_folder_described_and_a_mislabelled_one_named(tmp_path):
+    shot = _shot(tmp_path / "shot", bits=12)
+    info = aifx("info", str(shot / "plate.####.dpx"))
+    assert info.returncode == 0, info.stderr
+    assert "DPX" in info.stdout and "64x48" in info.stdout, info.stdout
+    assert "transfer is Printing density (log): pass --colorspace" in info.stdout, info.stdout
+    folder = tmp_path / "only_plates"
+    folder.mkdir()
+    for frame in FRAMES:
+        (folder / f"plate.{frame}.dpx").write_bytes((shot / f"plate.{frame}.dpx").read_bytes())
+    listed = aifx("info", str(folder))
+    assert listed.returncode == 0 and "1001-1003" in listed.stdout, listed.stdout + listed.stderr
+    (tmp_path / "fake.dpx").write_bytes((shot / "mask.1001.png").read_bytes())
+    fake = aifx("info", str(tmp_path / "fake.dpx"))
+    assert fake.returncode == 2 and "PNG" in fake.stderr and ".dpx" in fake.stderr, fake.stderr
