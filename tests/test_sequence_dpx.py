@@ -8,6 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import OpenImageIO as oiio
+import pytest
 from cli_runner import aifx
 
 FRAMES = (1001, 1002, 1003)
@@ -15,9 +16,10 @@ HOLE = (slice(10, 30), slice(20, 44))
 TIMECODE = (0x01020304, 0)  # 01:02:03:04, SMPTE packed
 
 
-def _write_dpx(path: Path, pixels: np.ndarray, bits: int, frame: int) -> None:
+def _write_dpx(path: Path, pixels: np.ndarray, bits: int, frame: int, endian: str) -> None:
     spec = oiio.ImageSpec(pixels.shape[1], pixels.shape[0], 3, oiio.UINT16)
     spec.attribute("oiio:BitsPerSample", bits)
+    spec.attribute("oiio:Endian", endian)
     spec.attribute("dpx:Transfer", "Printing density")
     spec.attribute("smpte:TimeCode", oiio.TypeDesc("timecode"), (TIMECODE[0] + frame - FRAMES[0], 0))
     out = oiio.ImageOutput.create(str(path))
@@ -33,22 +35,25 @@ def _read(path: Path) -> tuple[np.ndarray, oiio.ImageSpec]:
     return np.asarray(pixels), spec
 
 
-def _shot(folder: Path, bits: int = 10) -> Path:
+def _shot(folder: Path, bits: int = 10, endian: str = "little") -> Path:
     folder.mkdir()
     yy, xx = np.mgrid[0:48, 0:64].astype(np.float32)
     for index, frame in enumerate(FRAMES):
         wave = [0.5 + 0.4 * np.sin((xx + 2 * index) / (4 + c) + yy / 7) for c in range(3)]
         codes = np.rint(np.dstack(wave) * ((1 << bits) - 1)).astype(np.uint16)
         wide = (codes << (16 - bits)) | (codes >> (2 * bits - 16))  # as OpenImageIO widens them
-        _write_dpx(folder / f"plate.{frame}.dpx", wide, bits, frame)
+        _write_dpx(folder / f"plate.{frame}.dpx", wide, bits, frame, endian)
         matte = np.zeros((48, 64), np.uint8)
         matte[HOLE] = 255
         cv2.imwrite(str(folder / f"mask.{frame}.png"), matte)
     return folder
 
 
-def test_a_10_bit_dpx_shot_comes_back_10_bit_with_its_header_and_outside_the_hole_exact(tmp_path):
-    shot = _shot(tmp_path / "shot")
+@pytest.mark.parametrize("endian", ["big", "little"])
+def test_a_10_bit_dpx_shot_comes_back_10_bit_with_its_header_and_outside_the_hole_exact(tmp_path, endian):
+    """Film scanners write big-endian DPX (SDPX); the output keeps the byte order as well as the bits."""
+    shot = _shot(tmp_path / "shot", endian=endian)
+    assert (shot / "plate.1001.dpx").read_bytes()[:4] == (b"SDPX" if endian == "big" else b"XPDS")
     out = tmp_path / "o" / "clean.####.dpx"
     done = aifx(
         "fill",

@@ -14,6 +14,8 @@ stored dtype (uint8, uint16, float32; half TIFF stays float16). Alpha is read an
   back where the target format allows
 * ``attribute_types``: the OpenImageIO type of each DPX/SMPTE item that is not a plain number or text (a
   timecode, a keycode), so it is written back as the same type
+* ``byte_order``: a DPX's (``"big"``: ``SDPX``, as film scanners write them; ``"little"``: ``XPDS``), which a
+  DPX written from it keeps (OpenImageIO does not report it, and would write the machine's)
 * ``compression``: as OpenImageIO names it (``"zip"``, ``"lzw"``, ``"jpeg"``...)
 * ``data_window`` / ``display_window``, ``colorspace`` / ``colorspace_reason``: as for EXR
 
@@ -190,6 +192,7 @@ def read_raster(path: Path, fmt: str) -> Image:
         "bit_depth": np.dtype(dtype).itemsize * 8,
         "attributes": attributes,
         "attribute_types": attribute_types,
+        "byte_order": _dpx_byte_order(path) if fmt == "dpx" else None,
         "compression": spec.get_string_attribute("compression") or _IMPLIED_COMPRESSION.get(fmt),
         "data_window": data,
         "display_window": display,
@@ -197,6 +200,16 @@ def read_raster(path: Path, fmt: str) -> Image:
         "colorspace_reason": reason,
     }
     return Image(channels=channels, header=header, source=path)
+
+
+def _dpx_byte_order(path: Path) -> str | None:
+    """``"big"`` or ``"little"`` from a DPX's magic number (None: unreadable, already reported by the read)."""
+    try:
+        with open(path, "rb") as handle:
+            magic = handle.read(4)
+    except OSError:
+        return None
+    return {b"SDPX": "big", b"XPDS": "little"}.get(magic)
 
 
 def target_dtype(image: Image, fmt: str, bit_depth: int | None = None) -> np.dtype:
@@ -268,6 +281,8 @@ def write_raster(
     bits = image.header.get("attributes", {}).get("oiio:BitsPerSample")
     if fmt == "dpx" and image.header.get("format") == "dpx" and dtype == np.uint16 and bits in (10, 12):
         spec.attribute("oiio:BitsPerSample", int(bits))  # a 10-bit scan stays 10-bit (exact, see above)
+    if fmt == "dpx" and image.header.get("byte_order") in ("big", "little"):
+        spec.attribute("oiio:Endian", image.header["byte_order"])
     spec.attribute("oiio:UnassociatedAlpha", 1)
     same_format = image.header.get("format") == fmt and image.header.get("compression")
     chosen = compression or (image.header["compression"] if same_format else _DEFAULT_COMPRESSION[fmt])
