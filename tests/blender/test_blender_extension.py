@@ -314,6 +314,37 @@ def test_a_multilayer_render_as_the_clip(blender, plate: Path, tmp_path: Path) -
         assert not np.array_equal(filled["ViewLayer.Combined.R"], source["ViewLayer.Combined.R"])
 
 
+def test_a_dpx_scan_as_the_clip(blender, plate: Path, tmp_path: Path) -> None:
+    """A 10-bit DPX sequence opened as the clip (Blender reads DPX): filled, and the colour space Blender gives
+    the clip is one the core knows."""
+    import OpenImageIO as oiio
+
+    frames = plate / "scan"
+    frames.mkdir()
+    for index in range(6):
+        rgb = cv2.imread(str(plate / "frames" / f"{index:05d}.png"))[..., ::-1]
+        spec = oiio.ImageSpec(rgb.shape[1], rgb.shape[0], 3, oiio.UINT16)
+        spec.attribute("oiio:BitsPerSample", 10)
+        out = oiio.ImageOutput.create(str(frames / f"{index:05d}.dpx"))
+        assert out.open(str(frames / f"{index:05d}.dpx"), spec)
+        assert out.write_image(np.ascontiguousarray(rgb.astype(np.uint16) * 257)) and out.close()
+    out = tmp_path / "renders"
+    result = blender(
+        f"""
+        clip = bpy.data.movieclips.load(os.path.join(PLATE, "scan", "00000.dpx"))
+        scene = bpy.context.scene
+        scene.frame_start, scene.frame_end = 1, clip.frame_duration
+        RESULT["colorspace"] = clip.colorspace_settings.name
+        matte = bpy.data.images.load(os.path.join(PLATE, "masks", "00000.png"))
+        matte.source = "SEQUENCE"
+        RESULT["ops"] = run_fill(clip=clip.name, mask_image=matte.name, backend="telea", output_dir={str(out)!r})
+        """,
+        plate,
+    )
+    assert result["ops"] == ["FINISHED"], (result["colorspace"], result["log"])
+    assert sorted(p.name for p in out.glob("scan_fill.*.exr")) == [f"scan_fill.{i:05d}.exr" for i in range(6)]
+
+
 def test_script_call_with_paths_only(blender, plate: Path, tmp_path: Path) -> None:
     """What a farm script or ``blender -b --python-expr`` does: no clip, no UI, just paths."""
     out = tmp_path / "clean"
