@@ -627,6 +627,52 @@ def test_lossy_plate_compression_is_not_reused_unless_asked(tmp_path):
     assert _parts(tmp_path / "k" / "c.1001.exr")["rgba"]["compression"] == OpenEXR.DWAA_COMPRESSION
 
 
+@pytest.mark.parametrize("layout", ["channels", "parts"])
+def test_a_stereo_plate_says_that_only_one_view_is_filled(tmp_path, layout):
+    """A stereo EXR (``multiView``: left, right) had its default view filled and its other view, with the
+    object still in it, copied through without a word. Both layouts: ``right.R``... channels in one part, or
+    one part per view."""
+    import cv2
+    import OpenEXR
+    from shot_files import object_matte, plate_frame
+
+    shot = tmp_path / "shot"
+    shot.mkdir()
+    for i, frame in enumerate(FRAMES):
+        left = {c: plate_frame(i)[c] for c in "RGB"}
+        right = {c: plate_frame(i + 5)[c] for c in "RGB"}
+        base = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+        if layout == "channels":
+            channels = {**left, **{f"right.{c}": v for c, v in right.items()}}
+            OpenEXR.File({**base, "multiView": ["left", "right"]}, channels).write(
+                str(shot / f"p.{frame}.exr")
+            )
+        else:
+            parts = [
+                OpenEXR.Part({**base, "view": "left"}, left, "left"),
+                OpenEXR.Part({**base, "view": "right"}, right, "right"),
+            ]
+            OpenEXR.File(parts).write(str(shot / f"p.{frame}.exr"))
+        cv2.imwrite(str(shot / f"mask.{frame}.png"), object_matte(i))
+    out = tmp_path / "o" / "c.####.exr"
+    args = [
+        "fill",
+        str(shot / "p.####.exr"),
+        "-m",
+        str(shot / "mask.####.png"),
+        "-o",
+        str(out),
+        "-b",
+        "telea",
+    ]
+    done = aifx(*args)
+    assert done.returncode == 0, done.stderr
+    notes = [line for line in done.stderr.splitlines() if line.startswith("aifx: note:")]
+    assert len(notes) == 1 and "stereo; only its left view is filled, the right view is copied" in notes[0]
+    hint = "--ch R=right.R,G=right.G,B=right.B" if layout == "channels" else "--subimage"
+    assert hint in notes[0], notes[0]
+
+
 def test_two_real_runs_at_once(tmp_path):
     """#11.4 with two real processes: other settings are refused while the first runs; same settings join, and
     the output ends complete with a manifest that tells the truth."""

@@ -699,6 +699,19 @@ def _output_compression(job: FillJob, first: Image, out: FramePattern, notices: 
             "note: JPEG is lossy: every pixel is encoded again, outside the mask too, so they are not kept "
             "exact; write .png, .tif or .exr for that"
         )
+    unfilled = _unfilled_views(first)
+    if unfilled:
+        other = unfilled[0]
+        hint = (
+            f"oiiotool --ch R={other}.R,G={other}.G,B={other}.B takes it out"
+            if f"{other}.R" in first.channels
+            else "oiiotool --subimage takes its part out"
+        )
+        notices.append(
+            f"note: the plate is stereo; only its {_hero_view(first)} view is filled, the {', '.join(unfilled)} "
+            "view is copied as it is (the object is still there); fill each other view as a plate of its own "
+            f"(e.g. {hint})"
+        )
     if source_format == "exr" and target_format != "exr":
         colour = first.colour_names()  # (written: a layer's when the plate has no main layer)
         lost = [n for n in first.channels if n not in ("R", "G", "B", "A", "Y", *colour)]
@@ -713,6 +726,31 @@ def _output_compression(job: FillJob, first: Image, out: FramePattern, notices: 
             + "; write .exr to keep them"
         )
     return compression
+
+
+def _views(first: Image) -> list[str]:
+    """The views of a stereo (multi-view) EXR plate, the default one first: its ``multiView`` attribute, and
+    its parts' ``view`` attributes (one view a part); [] for any other plate."""
+    attributes = first.header.get("attributes", {})
+    views = [str(view) for view in attributes.get("multiView") or []]
+    for part in [attributes] + [other[0] for other in first.header.get("other_parts") or []]:
+        view = part.get("view")
+        if view is not None and str(view) not in views:
+            views.append(str(view))
+    return views
+
+
+def _hero_view(first: Image) -> str:
+    """The view whose colour is filled: the first part's, else the default (first) one."""
+    view = first.header.get("attributes", {}).get("view")
+    return str(view) if view is not None else (_views(first) or ["default"])[0]
+
+
+def _unfilled_views(first: Image) -> list[str]:
+    """The views of a stereo plate the fill leaves as they are: all but the one its colour belongs to (the
+    others are ``right.R``... channels, or other parts, carried through untouched)."""
+    views = _views(first)
+    return [view for view in views if view != _hero_view(first)] if len(views) > 1 else []
 
 
 @dataclass(frozen=True)
