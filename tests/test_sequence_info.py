@@ -40,6 +40,8 @@ def test_describe_a_sequence_with_gaps(tmp_path: Path) -> None:
     assert "display window 40x30 (0,0)-(39,29)" in text
     assert "data window    32x24 (4,2)-(35,25)" in text
     assert lines["channels"].strip() == "R,G,B,A (half), Z (float)"
+    assert lines["fills"].strip() == "R,G,B"
+    assert "views" not in lines
     assert lines["compression"].strip() == "piz"
     assert lines["colourspace"].strip().startswith("Linear Rec.709 (sRGB)")
 

@@ -80,6 +80,23 @@ def test_blender_multilayer_plate_fills_its_combined_pass_and_keeps_every_other_
                 assert same.all(), (frame, name)  # the other passes, alpha and depth: bit for bit
 
 
+def test_info_says_which_channels_a_fill_changes_and_which_views(tmp_path):
+    """``aifx info`` names what a fill will change: the beauty layer of a multilayer render, nothing (and why)
+    where no layer holds colour, and of a stereo plate the view that is filled and the ones that are not."""
+    shot = _shot(tmp_path / "shot", ("ViewLayer.Combined", "ViewLayer.DiffCol"))
+    info = aifx("info", str(shot / "plate.1001.exr"))
+    assert info.returncode == 0 and "fills:       ViewLayer.Combined.{R,G,B}\n" in info.stdout, info.stdout
+    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+    depth = {"Z": np.zeros((4, 4), np.float32)}
+    OpenEXR.File(header, depth).write(str(tmp_path / "z.exr"))
+    none = aifx("info", str(tmp_path / "z.exr"))
+    assert none.returncode == 0 and "fills:       nothing: no R,G,B (or Y) channels, found Z;" in none.stdout
+    views = {c: np.zeros((4, 4), np.float16) for c in ("R", "G", "B", "right.R", "right.G", "right.B")}
+    OpenEXR.File({**header, "multiView": ["left", "right"]}, views).write(str(tmp_path / "s.exr"))
+    stereo = aifx("info", str(tmp_path / "s.exr"))
+    assert "views:       left (filled), right (copied as they are)" in stereo.stdout, stereo.stdout
+
+
 def test_one_layer_with_colour_is_the_colour_whatever_its_name():
     image = Image(_planes(0, ("beauty",)))
     assert image.colour_names() == ("beauty.R", "beauty.G", "beauty.B")

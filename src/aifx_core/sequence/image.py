@@ -30,6 +30,36 @@ def colour_layers(channels: Mapping[str, np.ndarray] | Iterable[str]) -> list[st
     return [layer for layer in layers if all(f"{layer}.{c}" in names for c in RGB_NAMES)]
 
 
+def colour_channels(channels: Iterable[str], source: Path | str | None = None) -> tuple[str, ...]:
+    """The channels of a frame holding colour: ``R,G,B`` (or ``Y`` for luminance-only) of the main layer;
+    raises (naming ``source``) if there are none.
+
+    A file with no main layer (Blender's multilayer EXR: ``ViewLayer.Combined.R``..., one layer per render
+    pass) has its colour in the one layer that holds ``R,G,B``, or where several do (the passes) in the one
+    named ``Combined``, the beauty: that layer is filled, and every other channel is kept as it is."""
+    names = list(channels)
+    if all(name in names for name in RGB_NAMES):
+        return RGB_NAMES
+    if "Y" in names:
+        return ("Y",)
+    layers = colour_layers(names)
+    beauty = [layer for layer in layers if layer.rsplit(".", 1)[-1] == BEAUTY]
+    if len(layers) == 1 or len(beauty) == 1:
+        layer = layers[0] if len(layers) == 1 else beauty[0]
+        return tuple(f"{layer}.{name}" for name in RGB_NAMES)
+    where = f"{source}: " if source else ""
+    if layers:
+        raise InputError(
+            f"{where}no main layer (R,G,B) and {len(layers)} layers with colour ({', '.join(layers)}), none of "
+            f"them named {BEAUTY}; write the one to fill as R,G,B (e.g. oiiotool IN --ch "
+            f"R={layers[0]}.R,G={layers[0]}.G,B={layers[0]}.B,A -o OUT)"
+        )
+    raise InputError(
+        f"{where}no R,G,B (or Y) channels, found {', '.join(names) or 'none'}; "
+        "aifx fills the colour channels of the main layer"
+    )
+
+
 def to_float(plane: np.ndarray) -> np.ndarray:
     """A channel as float32: floats unchanged in value, uint8/uint16 scaled to 0..1."""
     if plane.dtype == np.uint8:
@@ -77,32 +107,8 @@ class Image:
         return self.shape[0]
 
     def colour_names(self) -> tuple[str, ...]:
-        """The channels holding colour: ``R,G,B`` (or ``Y`` for luminance-only) of the main layer; raises if
-        there are none.
-
-        A file with no main layer (Blender's multilayer EXR: ``ViewLayer.Combined.R``..., one layer per render
-        pass) has its colour in the one layer that holds ``R,G,B``, or where several do (the passes) in the one
-        named ``Combined``, the beauty: that layer is filled, and every other channel is kept as it is."""
-        if all(name in self.channels for name in RGB_NAMES):
-            return RGB_NAMES
-        if "Y" in self.channels:
-            return ("Y",)
-        layers = colour_layers(self.channels)
-        beauty = [layer for layer in layers if layer.rsplit(".", 1)[-1] == BEAUTY]
-        if len(layers) == 1 or len(beauty) == 1:
-            layer = layers[0] if len(layers) == 1 else beauty[0]
-            return tuple(f"{layer}.{name}" for name in RGB_NAMES)
-        where = f"{self.source}: " if self.source else ""
-        if layers:
-            raise InputError(
-                f"{where}no main layer (R,G,B) and {len(layers)} layers with colour ({', '.join(layers)}), none of "
-                f"them named {BEAUTY}; write the one to fill as R,G,B (e.g. oiiotool IN --ch "
-                f"R={layers[0]}.R,G={layers[0]}.G,B={layers[0]}.B,A -o OUT)"
-            )
-        raise InputError(
-            f"{where}no R,G,B (or Y) channels, found {', '.join(self.channels) or 'none'}; "
-            "aifx fills the colour channels of the main layer"
-        )
+        """The channels holding colour (:func:`colour_channels`); raises if there are none."""
+        return colour_channels(self.channels, self.source)
 
     def rgb(self) -> np.ndarray:
         """Colour as float32 (height, width, 3); a luminance image is repeated into three channels.

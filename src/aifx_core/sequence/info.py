@@ -12,6 +12,7 @@ from collections import defaultdict
 from ..errors import InputError
 from .frames import format_frames, frame_gaps, parse_frame_spec, split_trailing_range
 from .guard import check_regular_file
+from .image import colour_channels
 from .imageinfo import ImageInfo, Window, window_size
 from .imageio import read_info
 from .pattern import FramePattern, parse_pattern, still_frame
@@ -83,6 +84,16 @@ def _channel_text(channels: dict[str, str]) -> str:
     return ", ".join(f"{','.join(names)} ({kind})" for kind, names in groups.items())
 
 
+def _filled_text(info: ImageInfo) -> str:
+    """The channels a fill changes (:func:`.image.colour_channels`), or why there are none."""
+    try:
+        names = colour_channels(info.channels)
+    except InputError as exc:
+        return f"nothing: {exc}"
+    layer = names[0].rpartition(".")[0]
+    return f"{layer}.{{{','.join(n.rpartition('.')[2] for n in names)}}}" if layer else ",".join(names)
+
+
 def _header_lines(info: ImageInfo) -> list[str]:
     lines = [f"format:      {info.format.upper()}" + ("  (tiled)" if info.tiled else "")]
     if info.data_window == info.display_window:
@@ -91,6 +102,10 @@ def _header_lines(info: ImageInfo) -> list[str]:
         lines.append(f"resolution:  display window {_window_text(info.display_window)}")
         lines.append(f"             data window    {_window_text(info.data_window)}")
     lines.append(f"channels:    {_channel_text(info.channels)}")
+    lines.append(f"fills:       {_filled_text(info)}")
+    views = [str(view) for view in info.attributes.get("multiView") or []]
+    if len(views) > 1:
+        lines.append(f"views:       {views[0]} (filled), {', '.join(views[1:])} (copied as they are)")
     lines.append(f"compression: {info.compression or 'unknown'}")
     lines.append(f"colourspace: {info.colorspace}  ({info.colorspace_reason})")
     if info.parts > 1:
