@@ -709,8 +709,8 @@ def _output_compression(job: FillJob, first: Image, out: FramePattern, notices: 
         )
         notices.append(
             f"note: the plate is stereo; only its {_hero_view(first)} view is filled, the {', '.join(unfilled)} "
-            "view is copied as it is (the object is still there); fill each other view as a plate of its own, with its own mask "
-            f"(e.g. {hint})"
+            "view is copied as it is (the object is still there); fill each other view as a plate of its own, "
+            f"with its own mask (e.g. {hint})"
         )
     if source_format == "exr" and target_format != "exr":
         colour = first.colour_names()  # (written: a layer's when the plate has no main layer)
