@@ -1,7 +1,7 @@
 """The in-memory frame: named channels in their stored pixel type, plus the metadata to write them back.
 
-Keeping each channel in the dtype it was stored in (half, float, uint for EXR; uint8/uint16 for PNG/TIFF/JPEG/DPX)
-is what makes "nothing lost" cheap: pixels outside the mask are copied array-to-array, never converted.
+Keeping each channel in the dtype it was stored in (half, float, uint for EXR; uint8/uint16 for PNG, TIFF, JPEG
+and DPX) is what makes "nothing lost" cheap: pixels outside the mask are copied array-to-array, never converted.
 Only the RGB a backend works on is lifted to float32 (exact for half), and only inside the mask is it written
 back.
 """
@@ -24,7 +24,8 @@ BEAUTY = "Combined"
 
 
 def colour_layers(channels: Mapping[str, np.ndarray] | Iterable[str]) -> list[str]:
-    """The layers (``ViewLayer.Combined`` of ``ViewLayer.Combined.R``) holding all of ``R,G,B``, in file order."""
+    """The layers holding all of ``R,G,B`` (``ViewLayer.Combined`` of ``ViewLayer.Combined.R``...), in file
+    order."""
     names = set(channels)
     layers = dict.fromkeys(name.rsplit(".", 1)[0] for name in channels if "." in name)
     return [layer for layer in layers if all(f"{layer}.{c}" in names for c in RGB_NAMES)]

@@ -46,7 +46,8 @@ _EXTENSION_FOR = {"exr": ".exr", "png": ".png", "tiff": ".tif", "jpeg": ".jpg", 
 
 
 def format_for(path: str | os.PathLike[str]) -> str:
-    """The format name (``exr``, ``png``, ``tiff``, ``jpeg``, ``dpx``) for a file name; unknown → :class:`InputError`."""
+    """The format name (``exr``, ``png``, ``tiff``, ``jpeg``, ``dpx``) for a file name; unknown →
+    :class:`InputError`."""
     suffix = Path(path).suffix.lower()
     if suffix not in FORMATS:
         known = ", ".join(sorted(FORMATS))

@@ -24,8 +24,8 @@ Bit depth of a write (no colour conversion happens here: values are only rescale
 PNG/TIFF/JPEG keeps its depth when the target can store it; else PNG gets 16-bit, TIFF keeps float data as
 float32 (lossless, HDR kept) and integer data as is, JPEG is always 8-bit. A DPX read and written as DPX keeps
 its bits per sample (a 10-bit film scan stays 10-bit, its values exact: OpenImageIO widens 10 bits to 16 by
-repeating the high bits and narrows them back by dropping them); others get 16-bit. Only colour and alpha are written
-(JPEG: colour only); other channels (``Z``, ``diffuse.R``...) need EXR. Pixels are the data window.
+repeating the high bits and narrows them back by dropping them); others get 16-bit. Only colour and alpha are
+written (JPEG: colour only); other channels (``Z``, ``diffuse.R``...) need EXR. Pixels are the data window.
 """
 
 from __future__ import annotations
