@@ -645,27 +645,16 @@ def test_a_stereo_plate_says_that_only_one_view_is_filled(tmp_path, layout):
         if layout == "channels":
             channels = {**left, **{f"right.{c}": v for c, v in right.items()}}
             OpenEXR.File({**base, "multiView": ["left", "right"]}, channels).write(
-                str(shot / f"p.{frame}.exr")
+                str(shot / f"plate.{frame}.exr")
             )
         else:
             parts = [
                 OpenEXR.Part({**base, "view": "left"}, left, "left"),
                 OpenEXR.Part({**base, "view": "right"}, right, "right"),
             ]
-            OpenEXR.File(parts).write(str(shot / f"p.{frame}.exr"))
+            OpenEXR.File(parts).write(str(shot / f"plate.{frame}.exr"))
         cv2.imwrite(str(shot / f"mask.{frame}.png"), object_matte(i))
-    out = tmp_path / "o" / "c.####.exr"
-    args = [
-        "fill",
-        str(shot / "p.####.exr"),
-        "-m",
-        str(shot / "mask.####.png"),
-        "-o",
-        str(out),
-        "-b",
-        "telea",
-    ]
-    done = aifx(*args)
+    done = aifx(*fill_args(shot, tmp_path / "o" / "c.####.exr"))
     assert done.returncode == 0, done.stderr
     notes = [line for line in done.stderr.splitlines() if line.startswith("aifx: note:")]
     assert len(notes) == 1 and "stereo; only its left view is filled, the right view is copied" in notes[0]

@@ -276,6 +276,19 @@ def test_image_sequence_and_matte_image(blender, plate: Path, tmp_path: Path) ->
     _assert_untouched_outside_matte(plate, [out / f"frames_fill.{i:05d}.exr" for i in range(6)])
 
 
+def _fill_clip(first: Path, out: Path) -> str:
+    """A scenario: ``first``'s sequence opened as the clip, filled (telea) with the plate's mattes into ``out``."""
+    return f"""
+        clip = bpy.data.movieclips.load({str(first)!r})
+        scene = bpy.context.scene
+        scene.frame_start, scene.frame_end = 1, clip.frame_duration
+        RESULT["colorspace"] = clip.colorspace_settings.name
+        matte = bpy.data.images.load(os.path.join(PLATE, "masks", "00000.png"))
+        matte.source = "SEQUENCE"
+        RESULT["ops"] = run_fill(clip=clip.name, mask_image=matte.name, backend="telea", output_dir={str(out)!r})
+        """
+
+
 def test_a_multilayer_render_as_the_clip(blender, plate: Path, tmp_path: Path) -> None:
     """A CG plate rendered by Blender to a multilayer EXR (``ViewLayer.Combined.R``..., a pass per layer, no main
     layer), loaded as the clip: the core used to refuse it (no R,G,B); its Combined pass is filled and the other
@@ -292,17 +305,7 @@ def test_a_multilayer_render_as_the_clip(blender, plate: Path, tmp_path: Path) -
         header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
         OpenEXR.File(header, channels).write(str(frames / f"{index:05d}.exr"))
     out = tmp_path / "renders"
-    result = blender(
-        f"""
-        clip = bpy.data.movieclips.load(os.path.join(PLATE, "render", "00000.exr"))
-        scene = bpy.context.scene
-        scene.frame_start, scene.frame_end = 1, clip.frame_duration
-        matte = bpy.data.images.load(os.path.join(PLATE, "masks", "00000.png"))
-        matte.source = "SEQUENCE"
-        RESULT["ops"] = run_fill(clip=clip.name, mask_image=matte.name, backend="telea", output_dir={str(out)!r})
-        """,
-        plate,
-    )
+    result = blender(_fill_clip(frames / "00000.exr", out), plate)
     assert result["ops"] == ["FINISHED"], result["log"]
     for index in range(6):
         with OpenEXR.File(str(out / f"render_fill.{index:05d}.exr"), separate_channels=True) as exr:
@@ -329,18 +332,7 @@ def test_a_dpx_scan_as_the_clip(blender, plate: Path, tmp_path: Path) -> None:
         assert out.open(str(frames / f"{index:05d}.dpx"), spec)
         assert out.write_image(np.ascontiguousarray(rgb.astype(np.uint16) * 257)) and out.close()
     out = tmp_path / "renders"
-    result = blender(
-        f"""
-        clip = bpy.data.movieclips.load(os.path.join(PLATE, "scan", "00000.dpx"))
-        scene = bpy.context.scene
-        scene.frame_start, scene.frame_end = 1, clip.frame_duration
-        RESULT["colorspace"] = clip.colorspace_settings.name
-        matte = bpy.data.images.load(os.path.join(PLATE, "masks", "00000.png"))
-        matte.source = "SEQUENCE"
-        RESULT["ops"] = run_fill(clip=clip.name, mask_image=matte.name, backend="telea", output_dir={str(out)!r})
-        """,
-        plate,
-    )
+    result = blender(_fill_clip(frames / "00000.dpx", out), plate)
     assert result["ops"] == ["FINISHED"], (result["colorspace"], result["log"])
     assert sorted(p.name for p in out.glob("scan_fill.*.exr")) == [f"scan_fill.{i:05d}.exr" for i in range(6)]
 
