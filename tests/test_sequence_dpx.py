@@ -49,10 +49,12 @@ def _shot(folder: Path, bits: int = 10, endian: str = "little") -> Path:
     return folder
 
 
-@pytest.mark.parametrize("endian", ["big", "little"])
-def test_a_10_bit_dpx_shot_comes_back_10_bit_with_its_header_and_outside_the_hole_exact(tmp_path, endian):
+@pytest.mark.parametrize(("bits", "endian"), [(10, "big"), (10, "little"), (12, "big")])
+def test_a_10_or_12_bit_dpx_shot_keeps_its_depth_header_and_byte_order_and_outside_the_hole(
+    tmp_path, bits, endian
+):
     """Film scanners write big-endian DPX (SDPX); the output keeps the byte order as well as the bits."""
-    shot = _shot(tmp_path / "shot", endian=endian)
+    shot = _shot(tmp_path / "shot", bits=bits, endian=endian)
     assert (shot / "plate.1001.dpx").read_bytes()[:4] == (b"SDPX" if endian == "big" else b"XPDS")
     out = tmp_path / "o" / "clean.####.dpx"
     done = aifx(
@@ -74,7 +76,7 @@ def test_a_10_bit_dpx_shot_comes_back_10_bit_with_its_header_and_outside_the_hol
     for frame in FRAMES:
         source_path, result_path = shot / f"plate.{frame}.dpx", out.parent / f"clean.{frame}.dpx"
         (source, source_spec), (result, spec) = _read(source_path), _read(result_path)
-        assert spec.get_int_attribute("oiio:BitsPerSample") == 10
+        assert spec.get_int_attribute("oiio:BitsPerSample") == bits
         assert result_path.stat().st_size == source_path.stat().st_size  # packed 10-bit, not widened to 16
         assert np.array_equal(result[~inside], source[~inside])
         assert not np.array_equal(result[inside], source[inside])  # filled
