@@ -119,6 +119,18 @@ def test_several_layers_with_colour_and_no_beauty_are_refused_with_what_to_do(tm
     assert not (tmp_path / "o").exists() or not list((tmp_path / "o").glob("c.*.exr"))
 
 
+def test_a_grey_frame_among_colour_ones_is_the_main_layer_too_and_fills(tmp_path):
+    """One luminance-only (``Y``) frame among ``R,G,B`` ones is in the same (main) layer: it fills, keeping its
+    own channels, as before multilayer plates were read."""
+    shot = _shot(tmp_path / "shot", ("",))
+    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+    grey = {"Y": _planes(1, ("",))["G"], "A": np.ones((40, 64), np.float16)}
+    OpenEXR.File(header, grey).write(str(shot / "plate.1002.exr"))
+    result = fill(_job(shot, tmp_path / "o"))
+    assert result.written == list(FRAMES)
+    assert sorted(_channels(tmp_path / "o" / "c.1002.exr")) == ["A", "Y"]
+
+
 def test_a_frame_whose_colour_is_in_other_channels_is_refused_by_name(tmp_path):
     shot = _shot(tmp_path / "shot", ("ViewLayer.Combined",), main_at=1)
     with pytest.raises(InputError) as caught:

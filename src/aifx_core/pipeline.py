@@ -326,6 +326,11 @@ class _Plates:
         return image
 
 
+def _layer_of(colour: tuple[str, ...]) -> str:
+    """The layer of a frame's colour channels: ``""`` for the main layer (``R,G,B`` or ``Y``)."""
+    return colour[0].rpartition(".")[0]
+
+
 def _size(image: Image) -> int:
     return sum(int(plane.nbytes) for plane in image.channels.values())
 
@@ -352,13 +357,14 @@ class _Feed:
         self.digest = manifest.digest_of
 
     def _check_colour(self, frame: int, image: Image) -> None:
-        """Every frame's colour is in the same channels (a layer of a multilayer EXR where there is no main
-        layer: :meth:`.Image.colour_names`): a frame whose colour is elsewhere would be filled in another
-        layer than its neighbours, and read as their colour by the temporal backends."""
+        """Every frame's colour is in the same layer (the main one, or of a multilayer EXR without one the
+        layer :meth:`.Image.colour_names` picks): a frame whose colour is in another layer would be filled
+        there, and read as its neighbours' colour by the temporal backends. (A grey ``Y`` frame among ``R,G,B``
+        ones is the main layer too, and fills.)"""
         names = image.colour_names()
         if self.colour is None:
             self.colour = (frame, names)
-        elif names != self.colour[1]:
+        elif _layer_of(names) != _layer_of(self.colour[1]):
             raise InputError(
                 f"{image.source or self.plate.path(frame)}: its colour is {','.join(names)}, frame "
                 f"{self.colour[0]}'s is {','.join(self.colour[1])}; give every frame of the shot the same layers"
