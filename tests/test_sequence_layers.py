@@ -64,6 +64,10 @@ def test_blender_multilayer_plate_fills_its_combined_pass_and_keeps_every_other_
     shot = _shot(tmp_path / "shot", passes)
     result = fill(_job(shot, tmp_path / "o"))
     assert result.written == list(FRAMES)
+    assert result.notices == [
+        "note: only ViewLayer.Combined is filled; the layers ViewLayer.DiffCol, ViewLayer.GlossCol are copied "
+        "as they are, the object still in them; fill a pass as a plate of its own where it must match"
+    ]
     inside = np.zeros((40, 64), bool)
     inside[HOLE] = True
     for frame in FRAMES:
@@ -95,6 +99,18 @@ def test_info_says_which_channels_a_fill_changes_and_which_views(tmp_path):
     OpenEXR.File({**header, "multiView": ["left", "right"]}, views).write(str(tmp_path / "s.exr"))
     stereo = aifx("info", str(tmp_path / "s.exr"))
     assert "views:       left (filled), right (copied as they are)" in stereo.stdout, stereo.stdout
+
+
+def test_render_passes_beside_the_main_layer_are_named_as_not_filled(tmp_path):
+    """AOV layers (``diffuse.R``...) beside the main R,G,B are copied through with the object in them: said
+    once; a plate without such layers (depth and alpha only) says nothing."""
+    shot = _shot(tmp_path / "shot", ("", "diffuse"))
+    result = fill(_job(shot, tmp_path / "o"))
+    assert [n for n in result.notices if "only R,G,B is filled; the layers diffuse are copied" in n], (
+        result.notices
+    )
+    plain = fill(_job(_shot(tmp_path / "plain", ("",)), tmp_path / "p"))
+    assert plain.notices == []
 
 
 def test_one_layer_with_colour_is_the_colour_whatever_its_name():

@@ -65,6 +65,7 @@ from .sequence import (
     write_image,
 )
 from .sequence.exr import LOSSY
+from .sequence.image import colour_layers
 from .sequence.window import in_display_window, reframe, windows
 from .workers import InOrder, overlap
 
@@ -705,19 +706,8 @@ def _output_compression(job: FillJob, first: Image, out: FramePattern, notices: 
             "note: JPEG is lossy: every pixel is encoded again, outside the mask too, so they are not kept "
             "exact; write .png, .tif or .exr for that"
         )
-    unfilled = _unfilled_views(first)
-    if unfilled:
-        other = unfilled[0]
-        hint = (
-            f"oiiotool --ch R={other}.R,G={other}.G,B={other}.B takes it out"
-            if f"{other}.R" in first.channels
-            else "oiiotool --subimage takes its part out"
-        )
-        notices.append(
-            f"note: the plate is stereo; only its {_hero_view(first)} view is filled, the {', '.join(unfilled)} "
-            "view is copied as it is (the object is still there); fill each other view as a plate of its own, "
-            f"with its own mask (e.g. {hint})"
-        )
+    if target_format == "exr":  # (another format drops what is not filled, and says so below)
+        notices.extend(_copied_as_they_are(first))
     if source_format == "exr" and target_format != "exr":
         colour = first.colour_names()  # (written: a layer's when the plate has no main layer)
         lost = [n for n in first.channels if n not in ("R", "G", "B", "A", "Y", *colour)]
@@ -732,6 +722,37 @@ def _output_compression(job: FillJob, first: Image, out: FramePattern, notices: 
             + "; write .exr to keep them"
         )
     return compression
+
+
+def _copied_as_they_are(first: Image) -> list[str]:
+    """Notices for colour an EXR output carries through unfilled, the object still in it: a stereo plate's
+    other views, and render passes (AOV layers with ``R,G,B``) beside the colour that is filled."""
+    notices = []
+    unfilled = _unfilled_views(first)
+    if unfilled:
+        other = unfilled[0]
+        hint = (
+            f"oiiotool --ch R={other}.R,G={other}.G,B={other}.B takes it out"
+            if f"{other}.R" in first.channels
+            else "oiiotool --subimage takes its part out"
+        )
+        notices.append(
+            f"note: the plate is stereo; only its {_hero_view(first)} view is filled, the {', '.join(unfilled)} "
+            "view is copied as it is (the object is still there); fill each other view as a plate of its own, "
+            f"with its own mask (e.g. {hint})"
+        )
+    filled = first.colour_names()
+    passes = [
+        layer
+        for layer in colour_layers(first.channels)
+        if layer != _layer_of(filled) and layer not in unfilled
+    ]
+    if passes:
+        notices.append(
+            f"note: only {_layer_of(filled) or ','.join(filled)} is filled; the layers {', '.join(passes)} are "
+            "copied as they are, the object still in them; fill a pass as a plate of its own where it must match"
+        )
+    return notices
 
 
 def _views(first: Image) -> list[str]:
