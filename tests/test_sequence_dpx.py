@@ -90,6 +90,7 @@ def test_dpx_is_found_in_a_folder_described_and_a_mislabelled_one_named(tmp_path
     info = aifx("info", str(shot / "plate.####.dpx"))
     assert info.returncode == 0, info.stderr
     assert "DPX" in info.stdout and "64x48" in info.stdout, info.stdout
+    assert "channels:    R,G,B (12-bit, read as uint16)" in info.stdout, info.stdout
     assert "transfer is Printing density (log): pass --colorspace" in info.stdout, info.stdout
     folder = tmp_path / "only_plates"
     folder.mkdir()

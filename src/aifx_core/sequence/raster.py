@@ -150,7 +150,10 @@ def read_raster_info(path: Path, fmt: str) -> ImageInfo:
         format=fmt,
         data_window=data,
         display_window=display,
-        channels={name: _type_name(t) for name, t in zip(spec.channelnames, formats, strict=False)},
+        channels={
+            name: _type_name(t, attributes.get("oiio:BitsPerSample"))
+            for name, t in zip(spec.channelnames, formats, strict=False)
+        },
         compression=spec.get_string_attribute("compression") or _IMPLIED_COMPRESSION.get(fmt),
         colorspace=colorspace,
         colorspace_reason=reason,
@@ -159,9 +162,11 @@ def read_raster_info(path: Path, fmt: str) -> ImageInfo:
     )
 
 
-def _type_name(typedesc: oiio.TypeDesc) -> str:
+def _type_name(typedesc: oiio.TypeDesc, bits: Any = None) -> str:
+    """``uint8``, ``uint16``, ``float``...; a 10- or 12-bit file (a DPX scan) read as uint16 says so."""
     dtype = _DTYPE_FOR_BASETYPE.get(typedesc.basetype)
-    return "float" if dtype is np.float32 else np.dtype(dtype).name if dtype else str(typedesc)
+    name = "float" if dtype is np.float32 else np.dtype(dtype).name if dtype else str(typedesc)
+    return f"{bits}-bit, read as {name}" if dtype is np.uint16 and bits in (10, 12) else name
 
 
 def read_raster(path: Path, fmt: str) -> Image:
