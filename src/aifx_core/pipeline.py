@@ -65,7 +65,7 @@ from .sequence import (
     write_image,
 )
 from .sequence.exr import LOSSY
-from .sequence.image import colour_layers
+from .sequence.image import colour_layers, layer_of, stereo_views
 from .sequence.window import in_display_window, reframe, windows
 from .workers import InOrder, overlap
 
@@ -327,11 +327,6 @@ class _Plates:
         return image
 
 
-def _layer_of(colour: tuple[str, ...]) -> str:
-    """The layer of a frame's colour channels: ``""`` for the main layer (``R,G,B`` or ``Y``)."""
-    return colour[0].rpartition(".")[0]
-
-
 def _size(image: Image) -> int:
     return sum(int(plane.nbytes) for plane in image.channels.values())
 
@@ -365,7 +360,7 @@ class _Feed:
         names = image.colour_names()
         if self.colour is None:
             self.colour = (frame, names)
-        elif _layer_of(names) != _layer_of(self.colour[1]):
+        elif layer_of(names) != layer_of(self.colour[1]):
             raise InputError(
                 f"{image.source or self.plate.path(frame)}: its colour is {','.join(names)}, frame "
                 f"{self.colour[0]}'s is {','.join(self.colour[1])}; give every frame of the shot the same layers"
@@ -745,26 +740,20 @@ def _copied_as_they_are(first: Image) -> list[str]:
     passes = [
         layer
         for layer in colour_layers(first.channels)
-        if layer != _layer_of(filled) and layer not in unfilled
+        if layer != layer_of(filled) and layer not in unfilled
     ]
     if passes:
         notices.append(
-            f"note: only {_layer_of(filled) or ','.join(filled)} is filled; the layers {', '.join(passes)} are "
+            f"note: only {layer_of(filled) or ','.join(filled)} is filled; the layers {', '.join(passes)} are "
             "copied as they are, the object still in them; fill a pass as a plate of its own where it must match"
         )
     return notices
 
 
 def _views(first: Image) -> list[str]:
-    """The views of a stereo (multi-view) EXR plate, the default one first: its ``multiView`` attribute, and
-    its parts' ``view`` attributes (one view a part); [] for any other plate."""
-    attributes = first.header.get("attributes", {})
-    views = [str(view) for view in attributes.get("multiView") or []]
-    for part in [attributes] + [other[0] for other in first.header.get("other_parts") or []]:
-        view = part.get("view")
-        if view is not None and str(view) not in views:
-            views.append(str(view))
-    return views
+    """The views of a stereo plate (:func:`.image.stereo_views`), its parts' included."""
+    parts = [other[0] for other in first.header.get("other_parts") or []]
+    return stereo_views(first.header.get("attributes", {}), parts)
 
 
 def _hero_view(first: Image) -> str:

@@ -31,6 +31,22 @@ def colour_layers(channels: Mapping[str, np.ndarray] | Iterable[str]) -> list[st
     return [layer for layer in layers if all(f"{layer}.{c}" in names for c in RGB_NAMES)]
 
 
+def layer_of(colour: tuple[str, ...]) -> str:
+    """The layer of a frame's colour channels (:func:`colour_channels`): ``""`` for the main layer."""
+    return colour[0].rpartition(".")[0]
+
+
+def stereo_views(attributes: Mapping[str, Any], parts: Iterable[Mapping[str, Any]] = ()) -> list[str]:
+    """The views of a stereo (multi-view) EXR, the default one first: its ``multiView`` attribute, and the
+    ``view`` attribute of its first part and of ``parts`` (the others: one view a part); [] otherwise."""
+    views = [str(view) for view in attributes.get("multiView") or []]
+    for part in [attributes, *parts]:
+        view = part.get("view")
+        if view is not None and str(view) not in views:
+            views.append(str(view))
+    return views
+
+
 def colour_channels(channels: Iterable[str], source: Path | str | None = None) -> tuple[str, ...]:
     """The channels of a frame holding colour: ``R,G,B`` (or ``Y`` for luminance-only) of the main layer;
     raises (naming ``source``) if there are none.

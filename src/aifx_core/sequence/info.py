@@ -12,7 +12,7 @@ from collections import defaultdict
 from ..errors import InputError
 from .frames import format_frames, frame_gaps, parse_frame_spec, split_trailing_range
 from .guard import check_regular_file
-from .image import colour_channels
+from .image import colour_channels, stereo_views
 from .imageinfo import ImageInfo, Window, window_size
 from .imageio import read_info
 from .pattern import FramePattern, parse_pattern, still_frame
@@ -103,7 +103,7 @@ def _header_lines(info: ImageInfo) -> list[str]:
         lines.append(f"             data window    {_window_text(info.data_window)}")
     lines.append(f"channels:    {_channel_text(info.channels)}")
     lines.append(f"fills:       {_filled_text(info)}")
-    views = [str(view) for view in info.attributes.get("multiView") or []]
+    views = stereo_views(info.attributes)
     if len(views) > 1:
         lines.append(f"views:       {views[0]} (filled), {', '.join(views[1:])} (copied as they are)")
     lines.append(f"compression: {info.compression or 'unknown'}")
