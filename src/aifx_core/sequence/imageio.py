@@ -22,6 +22,7 @@ from .guard import check_regular_file
 from .image import Image
 from .imageinfo import ImageInfo
 from .raster import (
+    DPX_BYTE_ORDERS,
     RASTER_FORMATS,
     png_zip_level,
     read_raster,
@@ -40,7 +41,7 @@ _MAGIC = {
     "png": (b"\x89PNG\r\n\x1a\n",),
     "tiff": (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"),
     "jpeg": (b"\xff\xd8\xff",),
-    "dpx": (b"SDPX", b"XPDS"),
+    "dpx": tuple(DPX_BYTE_ORDERS),
 }
 _EXTENSION_FOR = {"exr": ".exr", "png": ".png", "tiff": ".tif", "jpeg": ".jpg", "dpx": ".dpx"}
 
@@ -64,8 +65,8 @@ def sniff_format(head: bytes) -> str | None:
     return None
 
 
-def _check_readable(path: Path) -> str:
-    """Everything that can be wrong with a file before a decoder sees it; returns its format."""
+def _check_readable(path: Path) -> tuple[str, bytes]:
+    """Everything that can be wrong with a file before a decoder sees it; returns its format and its first bytes."""
     fmt = format_for(path)
     try:
         info = os.stat(path)
@@ -103,20 +104,20 @@ def _check_readable(path: Path) -> str:
         raise InputError(
             f"{path}: is a {actual.upper()} file named {path.suffix}; rename it to {_EXTENSION_FOR[actual]}"
         )
-    return fmt
+    return fmt, head
 
 
 def read_image(path: str | os.PathLike[str]) -> Image:
     """One frame: every channel in its stored dtype plus the header needed to write it back."""
     path = Path(path)
-    fmt = _check_readable(path)
-    return read_exr(path) if fmt == "exr" else read_raster(path, fmt)
+    fmt, head = _check_readable(path)
+    return read_exr(path) if fmt == "exr" else read_raster(path, fmt, head)
 
 
 def read_info(path: str | os.PathLike[str]) -> ImageInfo:
     """Header facts (size, windows, channels, compression, colourspace guess) without reading pixels."""
     path = Path(path)
-    fmt = _check_readable(path)
+    fmt, _ = _check_readable(path)
     return read_exr_info(path) if fmt == "exr" else read_raster_info(path, fmt)
 
 

@@ -91,6 +91,10 @@ _NOT_COPIED = {
 _NOT_COPIED_PREFIXES = ("ICCProfile:", "tiff:", "png:")
 #: Metadata whose typed values (a timecode, a keycode: tuples) are written back with their type.
 _TYPED_PREFIXES = ("dpx:", "smpte:")
+#: A DPX's magic number and the byte order it means (the sniffer's magic numbers for DPX too).
+DPX_BYTE_ORDERS = {b"SDPX": "big", b"XPDS": "little"}
+#: Bits per sample of a packed integer file read as uint16 (a DPX scan), kept when written as DPX.
+_PACKED_BITS = (10, 12)
 
 
 def _error_text(obj: Any = None) -> str:
@@ -166,11 +170,12 @@ def _type_name(typedesc: oiio.TypeDesc, bits: Any = None) -> str:
     """``uint8``, ``uint16``, ``float``...; a 10- or 12-bit file (a DPX scan) read as uint16 says so."""
     dtype = _DTYPE_FOR_BASETYPE.get(typedesc.basetype)
     name = "float" if dtype is np.float32 else np.dtype(dtype).name if dtype else str(typedesc)
-    return f"{bits}-bit, read as {name}" if dtype is np.uint16 and bits in (10, 12) else name
+    return f"{bits}-bit, read as {name}" if dtype is np.uint16 and bits in _PACKED_BITS else name
 
 
-def read_raster(path: Path, fmt: str) -> Image:
-    """All channels in the stored dtype (other integer depths, e.g. 32-bit TIFF, come as float32)."""
+def read_raster(path: Path, fmt: str, head: bytes = b"") -> Image:
+    """All channels in the stored dtype (other integer depths, e.g. 32-bit TIFF, come as float32). ``head``:
+    the file's first bytes as already read (a DPX's magic number says its byte order)."""
     source = _open(path)
     try:
         spec = source.spec()
@@ -197,7 +202,7 @@ def read_raster(path: Path, fmt: str) -> Image:
         "bit_depth": np.dtype(dtype).itemsize * 8,
         "attributes": attributes,
         "attribute_types": attribute_types,
-        "byte_order": _dpx_byte_order(path) if fmt == "dpx" else None,
+        "byte_order": DPX_BYTE_ORDERS.get(head[:4]) if fmt == "dpx" else None,
         "compression": spec.get_string_attribute("compression") or _IMPLIED_COMPRESSION.get(fmt),
         "data_window": data,
         "display_window": display,
@@ -205,16 +210,6 @@ def read_raster(path: Path, fmt: str) -> Image:
         "colorspace_reason": reason,
     }
     return Image(channels=channels, header=header, source=path)
-
-
-def _dpx_byte_order(path: Path) -> str | None:
-    """``"big"`` or ``"little"`` from a DPX's magic number (None: unreadable, already reported by the read)."""
-    try:
-        with open(path, "rb") as handle:
-            magic = handle.read(4)
-    except OSError:
-        return None
-    return {b"SDPX": "big", b"XPDS": "little"}.get(magic)
 
 
 def target_dtype(image: Image, fmt: str, bit_depth: int | None = None) -> np.dtype:
@@ -284,9 +279,9 @@ def write_raster(
                 continue
             _copy_attribute(spec, name, value, types.get(name))
     bits = image.header.get("attributes", {}).get("oiio:BitsPerSample")
-    if fmt == "dpx" and image.header.get("format") == "dpx" and dtype == np.uint16 and bits in (10, 12):
+    if fmt == "dpx" and image.header.get("format") == "dpx" and dtype == np.uint16 and bits in _PACKED_BITS:
         spec.attribute("oiio:BitsPerSample", int(bits))  # a 10-bit scan stays 10-bit (exact, see above)
-    if fmt == "dpx" and image.header.get("byte_order") in ("big", "little"):
+    if fmt == "dpx" and image.header.get("byte_order") in DPX_BYTE_ORDERS.values():
         spec.attribute("oiio:Endian", image.header["byte_order"])
     spec.attribute("oiio:UnassociatedAlpha", 1)
     same_format = image.header.get("format") == fmt and image.header.get("compression")
