@@ -264,9 +264,8 @@ def explain_colorspace(attributes: Mapping[str, Any], is_float: bool) -> tuple[s
     if is_float:
         return DEFAULT_FLOAT_COLORSPACE, "float data without colourspace metadata"
     transfer = str(attributes.get("dpx:Transfer", ""))
-    if (
-        transfer in LOG_DPX_TRANSFERS
-    ):  # (the header names a kind of curve, not the camera's or scanner's space)
+    # A log DPX keeps the integer guess: its header names a kind of curve, not the camera's or scanner's space.
+    if transfer in LOG_DPX_TRANSFERS:
         return DEFAULT_INTEGER_COLORSPACE, (
             f"integer data; the DPX says its transfer is {transfer} (log): pass --colorspace with its log space, "
             "e.g. 'ADX10' or 'ARRI LogC3 (EI800)', for backends that work in scene-linear"

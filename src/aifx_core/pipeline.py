@@ -723,7 +723,7 @@ def _copied_as_they_are(first: Image) -> list[str]:
     """Notices for colour an EXR output carries through unfilled, the object still in it: a stereo plate's
     other views, and render passes (AOV layers with ``R,G,B``) beside the colour that is filled."""
     notices = []
-    unfilled = _unfilled_views(first)
+    hero, unfilled = _stereo(first)
     if unfilled:
         other = unfilled[0]
         hint = (
@@ -732,7 +732,7 @@ def _copied_as_they_are(first: Image) -> list[str]:
             else "oiiotool --subimage takes its part out"
         )
         notices.append(
-            f"note: the plate is stereo; only its {_hero_view(first)} view is filled, the {', '.join(unfilled)} "
+            f"note: the plate is stereo; only its {hero} view is filled, the {', '.join(unfilled)} "
             "view is copied as it is (the object is still there); fill each other view as a plate of its own, "
             f"with its own mask (e.g. {hint})"
         )
@@ -750,23 +750,17 @@ def _copied_as_they_are(first: Image) -> list[str]:
     return notices
 
 
-def _views(first: Image) -> list[str]:
-    """The views of a stereo plate (:func:`.image.stereo_views`), its parts' included."""
+def _stereo(first: Image) -> tuple[str, list[str]]:
+    """A stereo plate's view whose colour is filled (the first part's, else the default one) and the views
+    left as they are (``right.R``... channels, or other parts, carried through untouched); ``("", [])`` for
+    a plate of one view (:func:`.image.stereo_views`)."""
+    attributes = first.header.get("attributes", {})
     parts = [other[0] for other in first.header.get("other_parts") or []]
-    return stereo_views(first.header.get("attributes", {}), parts)
-
-
-def _hero_view(first: Image) -> str:
-    """The view whose colour is filled: the first part's, else the default (first) one."""
-    view = first.header.get("attributes", {}).get("view")
-    return str(view) if view is not None else (_views(first) or ["default"])[0]
-
-
-def _unfilled_views(first: Image) -> list[str]:
-    """The views of a stereo plate the fill leaves as they are: all but the one its colour belongs to (the
-    others are ``right.R``... channels, or other parts, carried through untouched)."""
-    views = _views(first)
-    return [view for view in views if view != _hero_view(first)] if len(views) > 1 else []
+    views = stereo_views(attributes, parts)
+    if len(views) < 2:
+        return "", []
+    hero = str(attributes["view"]) if attributes.get("view") is not None else views[0]
+    return hero, [view for view in views if view != hero]
 
 
 @dataclass(frozen=True)

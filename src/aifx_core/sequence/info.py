@@ -12,7 +12,7 @@ from collections import defaultdict
 from ..errors import InputError
 from .frames import format_frames, frame_gaps, parse_frame_spec, split_trailing_range
 from .guard import check_regular_file
-from .image import colour_channels, stereo_views
+from .image import colour_channels, layer_of, stereo_views
 from .imageinfo import ImageInfo, Window, window_size
 from .imageio import read_info
 from .pattern import FramePattern, parse_pattern, still_frame
@@ -90,7 +90,7 @@ def _filled_text(info: ImageInfo) -> str:
         names = colour_channels(info.channels)
     except InputError as exc:
         return f"nothing: {exc}"
-    layer = names[0].rpartition(".")[0]
+    layer = layer_of(names)
     return f"{layer}.{{{','.join(n.rpartition('.')[2] for n in names)}}}" if layer else ",".join(names)
 
 
