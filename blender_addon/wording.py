@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from .aifx_protocol import events
+
 #: (CLI wording, Blender wording), applied in order; the panel's labels are in settings.py.
 _REWRITES: list[tuple[str, str]] = [
     (r"pass another -o/--output", "choose another Output Folder"),
@@ -20,8 +22,8 @@ _REWRITES: list[tuple[str, str]] = [
     (r"pass --mask-channel one of them", "use a one-channel matte or pick a Mask"),
     (r"(limit|check) --frames", r"\1 the frame range (AI Fill panel: Scene Range, or Start and End)"),
     (r"--frames", "the frame range"),
-    (r"check the mask, --invert-mask, --threshold and --dilate", "check the Mask (white = fill) and Dilate"),
-    (r"check the mask, --mask-channel, --invert-mask and --threshold", "check the Mask (white = fill)"),
+    (re.escape(events.CHECK_HOLE), "check the Mask (white = fill) and Dilate"),
+    (re.escape(events.CHECK_EMPTY_MASK), "check the Mask (white = fill)"),
     (r"; pass --compression \w+ to keep it", ""),  # the panel has no compression: the output stays lossless
     (r"--colorspace", "Color Space"),
     (r"--backend", "Backend"),

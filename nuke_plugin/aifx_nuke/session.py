@@ -108,14 +108,8 @@ class Outcome:
 
 #: The core's notices name its command-line flags; on the node the same things are knobs.
 _KNOB_WORDS: list[tuple[str, str]] = [
-    (
-        "check the mask, --invert-mask, --threshold and --dilate",
-        "check the Mask input, invert mask and dilate",
-    ),
-    (
-        "check the mask, --mask-channel, --invert-mask and --threshold",
-        "check the Mask input, mask channel and invert mask",
-    ),
+    (events.CHECK_HOLE, "check the Mask input, invert mask and dilate"),
+    (events.CHECK_EMPTY_MASK, "check the Mask input, mask channel and invert mask"),
 ]
 
 

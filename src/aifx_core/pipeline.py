@@ -46,6 +46,7 @@ from .manifest import (
 )
 from .mask import MaskSource, feather_weight, make_hole, open_mask
 from .progress import CancelToken, ProgressCallback, Reporter
+from .protocol import events
 from .protocol.job import FillJob
 from .sequence import (
     FORMATS,
@@ -590,12 +591,12 @@ def _fill_frames(
     if wanted and len(wanted) == len(shot) and largest[0] == 0.0:  # (a whole-shot run: chunks may miss it)
         result.notices.append(
             f"warning: the mask is empty on every frame ({shot[0]}-{shot[-1]}): nothing was filled, the output "
-            "is the plate; check the mask, --mask-channel, --invert-mask and --threshold"
+            f"is the plate; {events.CHECK_EMPTY_MASK}"
         )
     if largest[0] >= HOLE_WARNING:
         result.notices.append(
             f"warning: the hole covers {100 * largest[0]:.0f} % of frame {largest[1]}: what no other frame saw "
-            "there is invented, not restored; check the mask, --invert-mask, --threshold and --dilate"
+            f"there is invented, not restored; {events.CHECK_HOLE}"
         )
 
 

@@ -123,6 +123,12 @@ def summary(event: Mapping[str, Any]) -> str:
     return f"{written} frame{'s' * (written != 1)} written, {skipped} already done"
 
 
+#: How the core's notices about the mask end: the advice in command-line words, which the adapters reword
+#: into their own fields' names (Blender's panel, Nuke's knobs) by these very texts.
+CHECK_HOLE = "check the mask, --invert-mask, --threshold and --dilate"
+CHECK_EMPTY_MASK = "check the mask, --mask-channel, --invert-mask and --threshold"
+
+
 def notices(event: Mapping[str, Any]) -> list[str]:
     """What a ``done`` event asks the artist to check, one line each (``warning: the hole covers 96 % of frame
     1004...``, ``note: PNG output drops...``): the output is written, but something was not kept or is a
