@@ -7,9 +7,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import OpenEXR
 import pytest
 from cli_runner import aifx
+from shot_files import read_exr, write_exr
 
 from aifx_core.errors import InputError
 from aifx_core.job import FillJob
@@ -34,19 +34,13 @@ def _planes(index: int, layers: tuple[str, ...]) -> dict[str, np.ndarray]:
 
 def _shot(folder: Path, layers: tuple[str, ...], main_at: int | None = None) -> Path:
     folder.mkdir()
-    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
     for index, frame in enumerate(FRAMES):
         frame_layers = ("",) if index == main_at else layers
-        OpenEXR.File(header, _planes(index, frame_layers)).write(str(folder / f"plate.{frame}.exr"))
+        write_exr(folder / f"plate.{frame}.exr", _planes(index, frame_layers))
         matte = np.zeros((40, 64), np.uint8)
         matte[HOLE] = 255
         cv2.imwrite(str(folder / f"mask.{frame}.png"), matte)
     return folder
-
-
-def _channels(path: Path) -> dict[str, np.ndarray]:
-    with OpenEXR.File(str(path), separate_channels=True) as exr:
-        return {name: channel.pixels.copy() for name, channel in exr.channels().items()}
 
 
 def _job(shot: Path, out: Path) -> FillJob:
@@ -71,7 +65,10 @@ def test_blender_multilayer_plate_fills_its_combined_pass_and_keeps_every_other_
     inside = np.zeros((40, 64), bool)
     inside[HOLE] = True
     for frame in FRAMES:
-        before, after = _channels(shot / f"plate.{frame}.exr"), _channels(tmp_path / "o" / f"c.{frame}.exr")
+        before, after = (
+            read_exr(shot / f"plate.{frame}.exr")[1],
+            read_exr(tmp_path / "o" / f"c.{frame}.exr")[1],
+        )
         assert sorted(after) == sorted(before)
         for name, plane in before.items():
             same = plane.view(f"u{plane.itemsize}") == after[name].view(f"u{plane.itemsize}")  # bits
@@ -90,13 +87,11 @@ def test_info_says_which_channels_a_fill_changes_and_which_views(tmp_path):
     shot = _shot(tmp_path / "shot", ("ViewLayer.Combined", "ViewLayer.DiffCol"))
     info = aifx("info", str(shot / "plate.1001.exr"))
     assert info.returncode == 0 and "fills:       ViewLayer.Combined.{R,G,B}\n" in info.stdout, info.stdout
-    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
-    depth = {"Z": np.zeros((4, 4), np.float32)}
-    OpenEXR.File(header, depth).write(str(tmp_path / "z.exr"))
+    write_exr(tmp_path / "z.exr", {"Z": np.zeros((4, 4), np.float32)})
     none = aifx("info", str(tmp_path / "z.exr"))
     assert none.returncode == 0 and "fills:       nothing: no R,G,B (or Y) channels, found Z;" in none.stdout
     views = {c: np.zeros((4, 4), np.float16) for c in ("R", "G", "B", "right.R", "right.G", "right.B")}
-    OpenEXR.File({**header, "multiView": ["left", "right"]}, views).write(str(tmp_path / "s.exr"))
+    write_exr(tmp_path / "s.exr", views, multiView=["left", "right"])
     stereo = aifx("info", str(tmp_path / "s.exr"))
     assert "views:       left (filled), right (copied as they are)" in stereo.stdout, stereo.stdout
 
@@ -139,12 +134,11 @@ def test_a_grey_frame_among_colour_ones_is_the_main_layer_too_and_fills(tmp_path
     """One luminance-only (``Y``) frame among ``R,G,B`` ones is in the same (main) layer: it fills, keeping its
     own channels, as before multilayer plates were read."""
     shot = _shot(tmp_path / "shot", ("",))
-    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
     grey = {"Y": _planes(1, ("",))["G"], "A": np.ones((40, 64), np.float16)}
-    OpenEXR.File(header, grey).write(str(shot / "plate.1002.exr"))
+    write_exr(shot / "plate.1002.exr", grey)
     result = fill(_job(shot, tmp_path / "o"))
     assert result.written == list(FRAMES)
-    assert sorted(_channels(tmp_path / "o" / "c.1002.exr")) == ["A", "Y"]
+    assert sorted(read_exr(tmp_path / "o" / "c.1002.exr")[1]) == ["A", "Y"]
 
 
 def test_a_frame_whose_colour_is_in_other_channels_is_refused_by_name(tmp_path):
