@@ -660,6 +660,8 @@ def test_a_stereo_plate_says_that_only_one_view_is_filled(tmp_path, layout):
     assert len(notes) == 1 and "stereo; only its left view is filled, the right view is copied" in notes[0]
     hint = "--ch R=right.R,G=right.G,B=right.B" if layout == "channels" else "--subimage"
     assert hint in notes[0], notes[0]
+    info = aifx("info", str(shot / f"plate.{FRAMES[0]}.exr"))  # (with a part per view too)
+    assert "views:       left (filled), right (copied as they are)\n" in info.stdout, info.stdout
 
 
 def test_two_real_runs_at_once(tmp_path):

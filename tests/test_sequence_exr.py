@@ -240,7 +240,7 @@ def test_multi_part_reads_the_first_part_and_says_so(tmp_path: Path) -> None:
     assert image.header["parts"] == 2
     assert image.header["part_names"] == ["beauty", "depth"]
     text = describe(str(path))
-    assert "2 (beauty, depth)" in text and "only the first part" in text
+    assert "2 (beauty, depth)" in text and "the first is filled" in text
     # written back as an honest single-part file of what was read
     out_header, out_pixels = read_direct(write_image(tmp_path / "single.exr", image))
     assert_same_pixels(out_pixels, beauty)

@@ -108,6 +108,49 @@ def test_render_passes_beside_the_main_layer_are_named_as_not_filled(tmp_path):
     assert plain.notices == []
 
 
+def test_blender_5_multilayer_passes_in_parts_of_their_own_are_kept_and_named(tmp_path):
+    """Blender 5 writes a multilayer render as a part per pass (``ViewLayer.Combined``, ``ViewLayer.Depth``,
+    ``ViewLayer.DiffCol``...): the Combined part is filled, every other part comes back bit for bit, and a
+    colour pass among them, the object still in it, is named by the fill's notice and by ``aifx info`` (it
+    used to look at the first part's channels only and say nothing)."""
+    import OpenEXR
+
+    shot = tmp_path / "shot"
+    shot.mkdir()
+    base = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+    for index, frame in enumerate(FRAMES):
+        planes = _planes(index, ("ViewLayer.Combined", "ViewLayer.DiffCol"))
+        by_pass: dict[str, dict[str, np.ndarray]] = {}
+        for name, plane in planes.items():
+            by_pass.setdefault(name.rpartition(".")[0], {})[name] = plane
+        parts = [OpenEXR.Part(dict(base), channels, name) for name, channels in by_pass.items()]
+        OpenEXR.File(parts).write(str(shot / f"plate.{frame}.exr"))
+        matte = np.zeros((40, 64), np.uint8)
+        matte[HOLE] = 255
+        cv2.imwrite(str(shot / f"mask.{frame}.png"), matte)
+    assert list(by_pass) == ["ViewLayer.Combined", "ViewLayer.DiffCol", "ViewLayer.Depth"]
+    result = fill(_job(shot, tmp_path / "o"))
+    assert result.notices == [
+        "note: only ViewLayer.Combined is filled; the layers ViewLayer.DiffCol are copied as they are, the "
+        "object still in them; fill a pass as a plate of its own where it must match"
+    ]
+    for frame in FRAMES:
+        with (
+            OpenEXR.File(str(shot / f"plate.{frame}.exr"), separate_channels=True) as before,
+            OpenEXR.File(str(tmp_path / "o" / f"c.{frame}.exr"), separate_channels=True) as after,
+        ):
+            assert [p.name() for p in after.parts] == [p.name() for p in before.parts]
+            for old, new in zip(before.parts[1:], after.parts[1:], strict=True):
+                for name, channel in old.channels.items():
+                    assert channel.pixels.tobytes() == new.channels[name].pixels.tobytes(), (frame, name)
+            combined = before.parts[0].channels["ViewLayer.Combined.R"].pixels
+            assert not np.array_equal(after.parts[0].channels["ViewLayer.Combined.R"].pixels, combined)
+    info = aifx("info", str(shot / "plate.1001.exr"))
+    assert info.returncode == 0, info.stderr
+    assert "passes:      ViewLayer.DiffCol (colour, copied as they are)\n" in info.stdout, info.stdout
+    assert "the first is filled, the others copied as they are" in info.stdout
+
+
 def test_one_layer_with_colour_is_the_colour_whatever_its_name():
     image = Image(_planes(0, ("beauty",)))
     assert image.colour_names() == ("beauty.R", "beauty.G", "beauty.B")

@@ -66,7 +66,7 @@ from .sequence import (
     write_image,
 )
 from .sequence.exr import LOSSY
-from .sequence.image import colour_layers, layer_of, stereo_views
+from .sequence.image import layer_of, unfilled_colour
 from .sequence.window import in_display_window, reframe, windows
 from .workers import InOrder, overlap
 
@@ -722,46 +722,31 @@ def _output_compression(job: FillJob, first: Image, out: FramePattern, notices: 
 
 def _copied_as_they_are(first: Image) -> list[str]:
     """Notices for colour an EXR output carries through unfilled, the object still in it: a stereo plate's
-    other views, and render passes (AOV layers with ``R,G,B``) beside the colour that is filled."""
+    other views, and render passes (AOV layers with ``R,G,B``, in the first part or in parts of their own)
+    beside the colour that is filled (:func:`.image.unfilled_colour`)."""
     notices = []
-    hero, unfilled = _stereo(first)
-    if unfilled:
-        other = unfilled[0]
+    filled = first.colour_names()
+    others = [(attributes, channels) for attributes, channels in first.header.get("other_parts") or []]
+    unfilled = unfilled_colour(filled, first.channels, first.header.get("attributes", {}), others)
+    if unfilled.views:
+        other = unfilled.views[0]
         hint = (
             f"oiiotool --ch R={other}.R,G={other}.G,B={other}.B takes it out"
             if f"{other}.R" in first.channels
             else "oiiotool --subimage takes its part out"
         )
         notices.append(
-            f"note: the plate is stereo; only its {hero} view is filled, the {', '.join(unfilled)} "
-            "view is copied as it is (the object is still there); fill each other view as a plate of its own, "
-            f"with its own mask (e.g. {hint})"
+            f"note: the plate is stereo; only its {unfilled.hero} view is filled, the "
+            f"{', '.join(unfilled.views)} view is copied as it is (the object is still there); fill each other "
+            f"view as a plate of its own, with its own mask (e.g. {hint})"
         )
-    filled = first.colour_names()
-    passes = [
-        layer
-        for layer in colour_layers(first.channels)
-        if layer != layer_of(filled) and layer not in unfilled
-    ]
-    if passes:
+    if unfilled.passes:
         notices.append(
-            f"note: only {layer_of(filled) or ','.join(filled)} is filled; the layers {', '.join(passes)} are "
-            "copied as they are, the object still in them; fill a pass as a plate of its own where it must match"
+            f"note: only {layer_of(filled) or ','.join(filled)} is filled; the layers {', '.join(unfilled.passes)} "
+            "are copied as they are, the object still in them; fill a pass as a plate of its own where it must "
+            "match"
         )
     return notices
-
-
-def _stereo(first: Image) -> tuple[str, list[str]]:
-    """A stereo plate's view whose colour is filled (the first part's, else the default one) and the views
-    left as they are (``right.R``... channels, or other parts, carried through untouched); ``("", [])`` for
-    a plate of one view (:func:`.image.stereo_views`)."""
-    attributes = first.header.get("attributes", {})
-    parts = [other[0] for other in first.header.get("other_parts") or []]
-    views = stereo_views(attributes, parts)
-    if len(views) < 2:
-        return "", []
-    hero = str(attributes["view"]) if attributes.get("view") is not None else views[0]
-    return hero, [view for view in views if view != hero]
 
 
 @dataclass(frozen=True)

@@ -317,6 +317,56 @@ def test_a_multilayer_render_as_the_clip(blender, plate: Path, tmp_path: Path) -
         assert not np.array_equal(filled["ViewLayer.Combined.R"], source["ViewLayer.Combined.R"])
 
 
+def test_a_multilayer_render_of_blender_5_as_the_clip(blender, plate: Path, tmp_path: Path) -> None:
+    """What Blender 5 really writes for a multilayer render, made here by Cycles: a part per pass
+    (``ViewLayer.Combined``, ``ViewLayer.Depth``, ``ViewLayer.Diffuse Color``), not one part of ``ViewLayer.*``
+    channels. Opened as the clip and filled: the Combined part changes in the hole only, every other part comes
+    back bit for bit, and the artist is warned that the colour pass Diffuse Color still shows the object."""
+    import OpenEXR
+
+    out = tmp_path / "renders"
+    render = """
+        scene = bpy.context.scene
+        scene.render.engine = "CYCLES"
+        scene.cycles.device, scene.cycles.samples, scene.cycles.use_denoising = "CPU", 1, False
+        scene.render.resolution_x, scene.render.resolution_y, scene.render.resolution_percentage = 320, 180, 100
+        scene.view_layers[0].use_pass_z = scene.view_layers[0].use_pass_diffuse_color = True
+        settings = scene.render.image_settings
+        settings.media_type, settings.file_format = "MULTI_LAYER_IMAGE", "OPEN_EXR_MULTILAYER"
+        scene.render.filepath = os.path.join(PLATE, "render", "#####.exr")
+        scene.frame_start, scene.frame_end = 0, 5
+        cube = bpy.data.objects["Cube"]
+        cube.scale = (3, 3, 3)  # over the whole frame: its noisy shading is what the mattes cut
+        for frame in range(6):
+            cube.location.x = 0.4 * frame
+            cube.keyframe_insert("location", frame=frame)
+        bpy.ops.render.render(animation=True)
+        """
+    frames = plate / "render"
+    result = blender(render + _fill_clip(frames / "00000.exr", out), plate)
+    assert result["ops"] == ["FINISHED"], result["log"]
+    for index in range(6):
+        matte = cv2.imread(str(plate / "masks" / f"{index:05d}.png"), cv2.IMREAD_GRAYSCALE)
+        near = cv2.dilate(matte, np.ones((25, 25), np.uint8)) > 0  # the matte, dilated and feathered
+        with (
+            OpenEXR.File(str(frames / f"{index:05d}.exr"), separate_channels=True) as before,
+            OpenEXR.File(str(out / f"render_fill.{index:05d}.exr"), separate_channels=True) as after,
+        ):
+            names = [p.name() for p in before.parts]
+            assert names == ["ViewLayer.Combined", "ViewLayer.Depth", "ViewLayer.Diffuse Color"], names
+            assert [p.name() for p in after.parts] == names
+            for old, new in zip(before.parts[1:], after.parts[1:], strict=True):
+                for name, channel in old.channels.items():
+                    assert channel.pixels.tobytes() == new.channels[name].pixels.tobytes(), (index, name)
+            source = before.parts[0].channels["ViewLayer.Combined.R"].pixels
+            filled = after.parts[0].channels["ViewLayer.Combined.R"].pixels
+            assert np.array_equal(source[~near], filled[~near]) and not np.array_equal(source, filled)
+    warnings = [line for line in result["log"].splitlines() if line.startswith("Warning: AI Fill")]
+    assert (
+        len(warnings) == 1 and "the layers ViewLayer.Diffuse Color are copied as they are" in warnings[0]
+    ), warnings
+
+
 def test_a_dpx_scan_as_the_clip(blender, plate: Path, tmp_path: Path) -> None:
     """A 10-bit DPX sequence opened as the clip (Blender reads DPX): filled, and the colour space Blender gives
     the clip is one the core knows."""

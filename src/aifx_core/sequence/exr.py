@@ -11,7 +11,7 @@ compressions (none, rle, zips, zip, piz; pxr24 only for half/uint) and keeps cus
 * ``attributes``: every header attribute of the part that was read, by name, as the bindings return it
 * ``compression``: its name (``"zip"``, ``"piz"``, ``"dwaa"``...)
 * ``data_window`` / ``display_window``: ``(xmin, ymin, xmax, ymax)``; pixel arrays cover the data window
-* ``parts`` / ``part_names``: how many parts the file has (only the first is read) and their names
+* ``parts`` / ``part_names``: how many parts the file has (the first is filled) and their names
 * ``tiled``: whether the part was stored in tiles (it is written back tiled)
 * ``colorspace`` / ``colorspace_reason``: see :func:`~aifx_core.sequence.imageinfo.guess_colorspace`
 
@@ -198,6 +198,14 @@ def _part_names(exr: Any) -> list[str]:
     return names
 
 
+def _part_header(part: Any) -> tuple[dict[str, Any], list[str]]:
+    """A part's attributes (less its channel list) and its channel names, from the header alone."""
+    attributes = dict(part.header)
+    return {k: v for k, v in attributes.items() if k != "channels"}, [
+        c.name for c in attributes.get("channels", [])
+    ]
+
+
 def read_exr_info(path: Path) -> ImageInfo:
     """Header facts of the first part, without reading pixels."""
     exr = _open(path, header_only=True)
@@ -218,6 +226,7 @@ def read_exr_info(path: Path) -> ImageInfo:
         attributes={k: v for k, v in attributes.items() if k != "channels"},
         parts=len(exr.parts),
         part_names=_part_names(exr),
+        other_parts=[_part_header(part) for part in exr.parts[1:]],
         tiled=attributes.get("type") == OpenEXR.tiledimage,
     )
 

@@ -47,6 +47,39 @@ def stereo_views(attributes: Mapping[str, Any], parts: Iterable[Mapping[str, Any
     return views
 
 
+@dataclass(frozen=True)
+class Unfilled:
+    """Colour a fill leaves as it is, the object still in it: of a stereo plate the views other than ``hero``
+    (the one filled), and ``passes``, the layers with ``R,G,B`` beside the filled one (render passes, AOVs),
+    in the first part or in others (Blender 5 writes a part per pass)."""
+
+    hero: str = ""
+    views: tuple[str, ...] = ()
+    passes: tuple[str, ...] = ()
+
+
+def unfilled_colour(
+    filled: tuple[str, ...],
+    channels: Iterable[str],
+    attributes: Mapping[str, Any],
+    parts: Iterable[tuple[Mapping[str, Any], Iterable[str]]] = (),
+) -> Unfilled:
+    """What of a frame's colour a fill of ``filled`` (:func:`colour_channels`) leaves as it is: ``channels``
+    and ``attributes`` are the first part's, ``parts`` the others' (attributes, channel names)."""
+    parts = [(part, list(names)) for part, names in parts]
+    names = list(channels)
+    views = stereo_views(attributes, [part for part, _ in parts])
+    hero = ""
+    if len(views) > 1:
+        hero = str(attributes["view"]) if attributes.get("view") is not None else views[0]
+    others = tuple(view for view in views if view != hero) if hero else ()
+    layers = colour_layers(names)
+    for _, part_names in parts:
+        layers += colour_layers(part_names)
+    skip = {layer_of(filled), *others}
+    return Unfilled(hero, others, tuple(layer for layer in dict.fromkeys(layers) if layer not in skip))
+
+
 def colour_channels(channels: Iterable[str], source: Path | str | None = None) -> tuple[str, ...]:
     """The channels of a frame holding colour: ``R,G,B`` (or ``Y`` for luminance-only) of the main layer;
     raises (naming ``source``) if there are none.

@@ -33,6 +33,8 @@ class ImageInfo:
     attributes: dict[str, Any] = field(default_factory=dict)
     parts: int = 1
     part_names: list[str] = field(default_factory=list)
+    #: The parts after the first: (attributes, channel names) of each, what it would carry through.
+    other_parts: list[tuple[dict[str, Any], list[str]]] = field(default_factory=list)
     tiled: bool = False
 
     @property

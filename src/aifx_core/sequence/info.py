@@ -12,7 +12,7 @@ from collections import defaultdict
 from ..errors import InputError
 from .frames import format_frames, frame_gaps, parse_frame_spec, split_trailing_range
 from .guard import check_regular_file
-from .image import colour_channels, layer_of, stereo_views
+from .image import Unfilled, colour_channels, layer_of, unfilled_colour
 from .imageinfo import ImageInfo, Window, window_size
 from .imageio import read_info
 from .pattern import FramePattern, parse_pattern, still_frame
@@ -94,6 +94,16 @@ def _filled_text(info: ImageInfo) -> str:
     return f"{layer}.{{{','.join(n.rpartition('.')[2] for n in names)}}}" if layer else ",".join(names)
 
 
+def _unfilled(info: ImageInfo) -> Unfilled:
+    """The views and colour passes a fill copies as they are (:func:`.image.unfilled_colour`); none where
+    the frame has no colour to fill."""
+    try:
+        filled = colour_channels(info.channels)
+    except InputError:
+        return Unfilled()
+    return unfilled_colour(filled, info.channels, info.attributes, info.other_parts)
+
+
 def _header_lines(info: ImageInfo) -> list[str]:
     lines = [f"format:      {info.format.upper()}" + ("  (tiled)" if info.tiled else "")]
     if info.data_window == info.display_window:
@@ -103,12 +113,18 @@ def _header_lines(info: ImageInfo) -> list[str]:
         lines.append(f"             data window    {_window_text(info.data_window)}")
     lines.append(f"channels:    {_channel_text(info.channels)}")
     lines.append(f"fills:       {_filled_text(info)}")
-    views = stereo_views(info.attributes)
-    if len(views) > 1:
-        lines.append(f"views:       {views[0]} (filled), {', '.join(views[1:])} (copied as they are)")
+    unfilled = _unfilled(info)
+    if unfilled.views:
+        lines.append(
+            f"views:       {unfilled.hero} (filled), {', '.join(unfilled.views)} (copied as they are)"
+        )
+    if unfilled.passes:
+        lines.append(f"passes:      {', '.join(unfilled.passes)} (colour, copied as they are)")
     lines.append(f"compression: {info.compression or 'unknown'}")
     lines.append(f"colourspace: {info.colorspace}  ({info.colorspace_reason})")
     if info.parts > 1:
         names = ", ".join(n or "(unnamed)" for n in info.part_names)
-        lines.append(f"parts:       {info.parts} ({names}); aifx reads only the first part")
+        lines.append(
+            f"parts:       {info.parts} ({names}); the first is filled, the others copied as they are"
+        )
     return lines
