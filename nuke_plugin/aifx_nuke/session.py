@@ -9,6 +9,7 @@ the aifx Python → follow its progress with cancel → point the node's Read at
 from __future__ import annotations
 
 import os
+import re
 import sys
 import tempfile
 import threading
@@ -17,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from . import jobs
+from . import jobs, knobs
 from .aifx_protocol import events
 from .aifx_protocol.client import WorkerProcess
 from .aifx_protocol.errors import AifxError, InputError
@@ -112,12 +113,52 @@ _KNOB_WORDS: list[tuple[str, str]] = [
     (events.CHECK_EMPTY_MASK, "check the Mask input, mask channel and invert mask"),
 ]
 
+#: The core's flags that are knobs of the node, by knob name (the label shown is the knob's own, from
+#: :data:`.knobs.KNOBS`). Flags with no knob (``--threshold``, ``--option offload=...``) stay as they are.
+_FLAG_KNOBS: list[tuple[str, str]] = [
+    ("--mask-channel", "mask_channel"),
+    ("--invert-mask", "invert_mask"),
+    ("--backend", "backend"),
+    ("--model", "model"),
+    ("--reference", "reference"),
+    ("--window", "window"),
+    ("--overlap", "overlap"),
+    ("--option size=", "model_size"),
+    ("--option window=", "window"),
+    ("--seed", "seed"),
+    ("--steps", "steps"),
+    ("--strength", "strength"),
+    ("--dilate", "dilate"),
+    ("--feather", "feather"),
+    ("--frames", "frame_range"),
+    ("--colorspace", "colorspace"),
+]
+_LABELS = {spec.name: spec.label for spec in knobs.KNOBS}
+#: Phrases that read better turned whole than flag by flag.
+_KNOB_PHRASES: list[tuple[str, str]] = [
+    (r"\bpass --model PATH to\b", f"set {_LABELS['model']} to the path of"),
+    (r"\bpass --model with\b", f"set {_LABELS['model']} to"),
+    (r"\b(check|limit|keep) --frames\b", rf"\1 the {_LABELS['frame_range']}"),
+]
 
-def in_knob_words(notice: str) -> str:
-    """``notice`` as the node's knobs say it (``--invert-mask`` reads ``invert mask``)."""
-    for flags, knobs in _KNOB_WORDS:
-        notice = notice.replace(flags, knobs)
-    return notice
+
+def in_knob_words(message: str) -> str:
+    """``message`` (a notice or an error of the core) as the node's knobs say it: ``pass --model PATH`` reads
+    ``set model to PATH``, ``--invert-mask`` reads ``invert mask``."""
+    for flags, words in _KNOB_WORDS:
+        message = message.replace(flags, words)
+    for pattern, words in _KNOB_PHRASES:
+        message = re.sub(pattern, words, message)
+    for flag, name in _FLAG_KNOBS:
+        label, option = _LABELS[name], re.escape(flag)
+        if flag.endswith("="):  # ``--option size=512``: the value follows the name
+            message = re.sub(rf"\b(?:pass|use) {option}", f"set {label} to ", message)
+            message = message.replace(flag, f"{label} ")
+            continue
+        message = re.sub(rf"\b(?:pass|use) {option}[ =]", f"set {label} to ", message)
+        message = re.sub(rf"\bdrop {option}\b", f"clear {label}", message)
+        message = re.sub(rf"(?:\ban? )?{option}(?![\w-])", label, message)
+    return message
 
 
 # Renders in flight, by node name: the Cancel button of a node sets its event.
@@ -176,7 +217,7 @@ def plan(
     try:
         job.validate()
     except InputError as exc:
-        raise RenderError(str(exc)) from None
+        raise RenderError(in_knob_words(str(exc))) from None
     return paths, job, python, first, last
 
 
@@ -257,14 +298,14 @@ def _render(
             else WorkerProcess(python, paths.job, env=jobs.worker_environment(environ))
         ).start()
     except AifxError as exc:  # the server refused the job or could not be reached
-        raise RenderError(str(exc)) from None
+        raise RenderError(in_knob_words(str(exc))) from None
     cancelled = _follow(worker, task, cancel, poll_interval)
     final = worker.final or {}
     if cancelled or final.get("event") == events.CANCELLED:
         host.set_status("cancelled: finished frames are kept, Render resumes")
         return Outcome(paths.result, first, last, cancelled=True)
     if worker.returncode != 0 or final.get("event") != events.DONE:
-        raise RenderError(worker.error_message())
+        raise RenderError(in_knob_words(worker.error_message()))
     jobs.mark_done(paths.result_done, first, last)
     host.show_result(paths.result, first, last, job.confidence)
     written = len(final.get("written") or [])

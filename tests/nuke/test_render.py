@@ -100,6 +100,41 @@ def test_notices_name_the_knobs_not_the_flags():
         assert set(named) <= labels, named
 
 
+def test_a_core_error_names_the_knob_to_set_not_the_flag(comp):
+    """The core's errors are written for the command line (``pass --model PATH``); on the node the same thing
+    is a knob, so the status line and the message say which knob to set."""
+    fill = comp["fill"]
+    fill["backend"].setValue("lama")  # and no model
+    press_render_in_gui(fill)
+    status = fill["status"].value()
+    assert status.startswith("error: no LaMa model given; set model to the path of a TorchScript export"), (
+        status
+    )
+    assert "--" not in status and nuke.messages == ["AIFill AIFill1: " + status[len("error: ") :]]
+
+
+def test_the_core_messages_read_in_knob_words():
+    """Messages the core really raises, each naming a flag the node has as a knob: read in the knob's label
+    (what a changed core message would leave as a flag shows here)."""
+    from aifx_core.inpaint.diffusion import check_strength
+    from aifx_core.inpaint.models import locate_model
+    from aifx_core.sequence.frames import parse_frame_spec
+
+    raised = []
+    for call in (lambda: locate_model(""), lambda: check_strength(0.01, 3), lambda: parse_frame_spec("x")):
+        with pytest.raises(Exception) as caught:
+            call()
+        raised.append(str(caught.value))
+    words = [session.in_knob_words(message) for message in raised]
+    assert words[0].startswith("no model given; set model to a hub id (e.g. "), words[0]
+    assert words[1].endswith("leaves no denoising step; raise steps or strength"), words[1]
+    assert words[2].startswith("frame range 'x': cannot read 'x'"), words[2]
+    assert not [w for w in words if "--" in w], words
+    labels = {spec.label for spec in knobs.KNOBS}
+    assert {session._LABELS[name] for _, name in session._FLAG_KNOBS} <= labels
+    assert session.in_knob_words("pass --threshold 0") == "pass --threshold 0"  # no such knob: left as it is
+
+
 def _rgb(channels: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Nuke's rgb channels under the EXR names a Write gives them."""
     return {"R": channels["rgba.red"], "G": channels["rgba.green"], "B": channels["rgba.blue"]}
