@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from aifx_core.errors import InputError
 from blender_addon.wording import blender_terms
 
 pytestmark = pytest.mark.blender
@@ -105,3 +106,31 @@ def test_core_wording_is_rewritten_for_the_panel() -> None:
         rewritten = blender_terms(core)
         assert blender_words in rewritten and "--" not in rewritten, rewritten
     assert json.loads(json.dumps(blender_terms("no flags here"))) == "no flags here"
+
+
+def test_model_errors_name_the_panels_fields() -> None:
+    """The backends' errors name the Model, Window, Overlap, Model Size and Reference fields of the panel, not
+    the flags: the model ones as the core really raises them, the video model's as it words them."""
+    from aifx_core.inpaint.models import load_torchscript, locate_model
+
+    raised = []
+    for call in (lambda: locate_model(""), lambda: load_torchscript("", "cpu")):
+        with pytest.raises(InputError) as caught:
+            call()
+        raised.append(blender_terms(str(caught.value)))
+    assert raised[0].startswith("no model given; set Model to a hub id (e.g. "), raised[0]
+    assert raised[1].startswith("no LaMa model given; set Model to the path of a TorchScript export"), raised[
+        1
+    ]
+    video = {
+        "window=81 asks m for 81 frames, but it takes at most 49 frames a call (x); use --window 49 or less (and "
+        "an --overlap below it)": "; set Window to 49 or less (and Overlap below it)",
+        "size=960 makes the crop too big; use --option size=640 or less": "; set Model Size to 640 or less",
+        "m: this pipeline takes no reference image; drop --reference or use a VACE model": "; clear Reference or",
+        "make it fit with --option window=40, --option size=480, --option offload=model": (
+            "make it fit with Window 40, Model Size 480, option offload=model"
+        ),
+    }
+    for core, words in video.items():
+        assert words in blender_terms(core), blender_terms(core)
+    assert not [text for text in [*raised, *map(blender_terms, video)] if "--" in text]
