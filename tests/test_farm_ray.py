@@ -119,6 +119,29 @@ def test_chunks_on_ray_are_bit_identical_to_one_process(cluster, shot, reference
     assert again.written == [] and again.skipped == list(FRAMES)
 
 
+def test_a_mask_empty_on_every_frame_is_warned_about_once_over_the_chunks(cluster, shot, tmp_path):
+    """No chunk can tell that the mask is empty on every frame (its own frames may be ones where the object is
+    off screen); the driver adds up the chunks' frames with a hole and warns once, as one process does."""
+    import cv2
+
+    from aifx_core.farm import run_on_ray
+
+    empty = tmp_path / "shot"
+    shutil.copytree(shot, empty)
+    for frame in FRAMES:
+        matte = cv2.imread(str(empty / f"mask.{frame}.png"), cv2.IMREAD_UNCHANGED)
+        matte[:] = 0
+        cv2.imwrite(str(empty / f"mask.{frame}.png"), matte)
+    result = run_on_ray(shot_job(empty, tmp_path / "o" / "c.####.exr", backend="telea"), chunk=4)
+    assert result.written == list(FRAMES)
+    assert [n for n in result.notices if "empty" in n] == [
+        "warning: the mask is empty on every frame (1001-1012): nothing was filled, the output is the plate; "
+        f"{events.CHECK_EMPTY_MASK}"
+    ]
+    kept = run_on_ray(shot_job(shot, tmp_path / "k" / "c.####.exr", backend="telea"), chunk=4)
+    assert kept.written == list(FRAMES) and not [n for n in kept.notices if "empty" in n]
+
+
 @pytest.mark.diffusers
 def test_a_model_backend_on_ray_stays_loaded_and_is_exact(cluster, shot, tmp_path):
     """LaMa (a tiny TorchScript model) on the keyframes under the temporal engine: each worker loads the model

@@ -85,6 +85,17 @@ class FillResult:
     #: One-line notes for the user: what the output format could not keep, a lossy compression not reused,
     #: a hole covering most of the frame.
     notices: list[str] = field(default_factory=list)
+    #: How many of the frames this run filled had a hole (a driver of chunks adds them up: none over the whole
+    #: shot is a mask that selects nothing, which no chunk alone can tell).
+    holed: int = 0
+
+
+def empty_mask_warning(frames: list[int]) -> str:
+    """The warning of a whole shot whose mask is empty on every frame (the plate is written back as it is)."""
+    return (
+        f"warning: the mask is empty on every frame ({frames[0]}-{frames[-1]}): nothing was filled, the output "
+        f"is the plate; {events.CHECK_EMPTY_MASK}"
+    )
 
 
 def fill(
@@ -521,6 +532,7 @@ def _fill_frames(
     # full-resolution copy each.
     pending: dict[int, np.ndarray] = {}
     largest = (0.0, plate.frames[0])
+    holed: set[int] = set()
     feed = _Feed(job, plate, mask)
     feed.knows(manifest)
     plates = feed.plates = _Plates(plate, wanted)
@@ -532,6 +544,8 @@ def _fill_frames(
             # (a count, not ``mean``: a bool mean sums as float64; 0.7 → 0.06 ms a 1080p frame, reading thread)
             share = np.count_nonzero(packet.hole) / max(packet.hole.size, 1)
             largest = max(largest, (share, packet.frame))
+            if share:
+                holed.add(packet.frame)
 
     feed.seen = keep
     shot = plate.frames
@@ -588,11 +602,9 @@ def _fill_frames(
             manifest.settle()
         raise
     manifest.settle()  # the last frame's record (each frame's is saved with the next one's intent)
-    if wanted and len(wanted) == len(shot) and largest[0] == 0.0:  # (a whole-shot run: chunks may miss it)
-        result.notices.append(
-            f"warning: the mask is empty on every frame ({shot[0]}-{shot[-1]}): nothing was filled, the output "
-            f"is the plate; {events.CHECK_EMPTY_MASK}"
-        )
+    result.holed = len(holed)
+    if wanted and len(wanted) == len(shot) and not holed:  # (a whole-shot run: a chunk's driver adds them up)
+        result.notices.append(empty_mask_warning(shot))
     if largest[0] >= HOLE_WARNING:
         result.notices.append(
             f"warning: the hole covers {100 * largest[0]:.0f} % of frame {largest[1]}: what no other frame saw "

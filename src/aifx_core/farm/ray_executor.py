@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from ..backends import check_options, get, route, spatial_name
-from ..pipeline import FillResult, as_job
+from ..pipeline import FillResult, as_job, empty_mask_warning
 from ..progress import CancelToken, ProgressCallback
 from ..protocol.errors import AifxError, Cancelled, InputError
 from ..protocol.events import ProgressEvent
@@ -476,6 +476,8 @@ class _RayRun:
         #: reported; those not on disk at the start were written by this run, not "already done".
         self.present: set[int] = set()
         self.lost: set[str] = set()
+        #: Frames with a hole, over the chunks' results (:attr:`FillResult.holed`).
+        self.holed = 0
 
     # -- the run, top to bottom ---------------------------------------------------------------------------
     def run(self, count: int) -> RayFillResult:
@@ -497,7 +499,16 @@ class _RayRun:
         self.result.written.sort()
         self.result.skipped.sort()
         self._check_visible()
+        self._check_empty_mask()
         return self.result
+
+    def _check_empty_mask(self) -> None:
+        """Warn, as a whole-shot run in one process does, when the mask was empty on every frame: no chunk can
+        tell (its frames may be ones where the object is off screen). Only when this run filled every frame
+        and no worker died (a dead attempt's frames were not counted by its retry)."""
+        every = sorted(self.frames)
+        if self.holed == 0 and not self.lost and every and self.result.written == every:
+            self.result.notices.append(empty_mask_warning(every))
 
     def _check_visible(self) -> None:
         """Say so when this machine does not see frames the workers report written: the counts are the
@@ -629,6 +640,7 @@ class _RayRun:
                 self.progress.found_written(task.tag, lost)
                 earlier |= lost
             self.result.written.extend(sorted(earlier | set(value.get("written") or [])))
+            self.holed += int(value.get("holed") or 0)
             self.result.skipped.extend(f for f in value.get("skipped") or [] if f not in earlier)
         for notice in value.get("notices") or []:
             if notice not in self.result.notices:
