@@ -16,7 +16,7 @@ import numpy as np
 import OpenEXR
 import pytest
 from cli_runner import aifx
-from shot_files import make_shot, plate_frame, write_exr
+from shot_files import make_shot, object_matte, plate_frame, write_exr
 
 FRAMES = range(1001, 1005)
 
@@ -142,6 +142,36 @@ def test_an_output_folder_that_cannot_be_made_says_what_to_do(shot):
         "/proc/aifx: cannot create the output folder",
     )
     assert "choose another folder" in line
+
+
+def test_a_proxy_resolution_mask_is_named_as_one_with_the_line_that_scales_it(shot, tmp_path):
+    """A roto made at half resolution: refused as before (the fill needs the plate's pixels), and the error
+    says it is the plate made smaller and gives the oiiotool line; a mask of another shape gets no such hint."""
+    masks = {"half": (24, 32), "crop": (20, 40)}
+    lines = {}
+    for name, (height, width) in masks.items():
+        folder = tmp_path / name
+        folder.mkdir()
+        for frame in range(1001, 1005):
+            matte = cv2.resize(object_matte(frame - 1001), (width, height), interpolation=cv2.INTER_NEAREST)
+            cv2.imwrite(str(folder / f"mask.{frame}.png"), matte)
+        lines[name] = refused(
+            aifx(
+                "fill",
+                str(shot / "plate.####.exr"),
+                "-m",
+                str(folder / "mask.####.png"),
+                "-o",
+                str(tmp_path / name / "o.####.exr"),
+            ),
+            f"mask.1001.png: mask is {width}x{height} but plate",
+            "give a mask the size of the plate",
+        )
+    assert lines["half"].endswith(
+        "; it looks like a 1/2-resolution (proxy) mask: render it at full resolution, or scale it up (e.g. "
+        "oiiotool mask.1001.png --resize 64x48 -o FULL.png)"
+    ), lines["half"]
+    assert lines["crop"].endswith("give a mask the size of the plate"), lines["crop"]
 
 
 def test_eval_names_the_result_when_the_mask_does_not_fit(shot, tmp_path):

@@ -236,7 +236,24 @@ class MaskSource:
             raise InputError(
                 f"{mask_file}: mask is {matte.shape[1]}x{matte.shape[0]} but {role} {plate_file} is "
                 f"{shape[1]}x{shape[0]} (frame {frame}); give a mask the size of the {role}"
+                + _proxy_hint(matte.shape, shape, mask_file)
             )
+
+
+def _proxy_hint(mask: tuple[int, ...], plate: tuple[int, ...], mask_file: Any) -> str:
+    """What to do with a mask that is the plate at a smaller scale (a proxy-resolution roto): how much smaller
+    and the line that scales it; ``""`` for a mask of another shape (a crop, another plate's)."""
+    (height, width), (full_height, full_width) = mask[:2], plate[:2]
+    if not (0 < width < full_width and 0 < height < full_height):
+        return ""
+    scale = full_width / width
+    if abs(full_height / height - scale) * height > 1:  # another aspect: not the same picture made smaller
+        return ""
+    text = f"1/{scale:g}" if scale == round(scale) else f"{100 / scale:.0f} %"
+    return (
+        f"; it looks like a {text}-resolution (proxy) mask: render it at full resolution, or scale it up "
+        f"(e.g. oiiotool {Path(str(mask_file)).name} --resize {full_width}x{full_height} -o FULL.png)"
+    )
 
 
 def open_mask(
