@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import subprocess
 import sys
 
@@ -180,3 +181,44 @@ def test_refuses_a_public_host_without_a_token_file(tmp_path):
     )
     assert done.returncode == 2
     assert "--token-file" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_bad_server_flags_are_refused_in_one_line(tmp_path):
+    """A port out of range was a traceback (exit 1); a GPU the machine does not have started a worker that
+    said ``cuda:7`` and ran on the CPU."""
+    cases = {
+        ("--port", "99999"): "--port 99999: expected 1-65535 (or 0, which picks a free one)",
+        ("--workers", "-2"): "--workers -2: expected auto, cpu or GPU indices such as 0,1",
+        ("--workers", "7"): "--workers 7: this machine has no GPU 7 (torch sees ",
+        ("--idle-unload", "-1"): "--idle-unload -1: expected seconds, 0 or more",
+    }
+    for flags, message in cases.items():
+        done = subprocess.run(
+            [sys.executable, "-m", "aifx_core", "serve", "--port", "0", *flags, "--state", str(tmp_path)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert f"aifx: error: {message}" in done.stderr, done.stderr
+
+
+def test_worker_gpus_are_the_ones_this_process_sees_in_the_machines_numbering():
+    """``--workers`` names GPUs as this process sees them; a server kept to GPUs 2,3 by its own
+    CUDA_VISIBLE_DEVICES gives its workers those (a worker told ``0`` would get the machine's GPU 0)."""
+    from aifx_core.serve.pool import worker_devices
+
+    two = lambda: ["0", "1"]  # noqa: E731 - what torch sees with CUDA_VISIBLE_DEVICES=2,3
+    narrowed = {"CUDA_VISIBLE_DEVICES": "2,3"}
+    assert worker_devices("auto", two, narrowed) == ["2", "3"]
+    assert worker_devices("1", two, narrowed) == ["3"]
+    assert worker_devices("0,1", two, {}) == ["0", "1"]
+    assert worker_devices("auto", lambda: [], {}) == [None] and worker_devices("cpu", two, {}) == [""]
+    for spec, message in {
+        "0,0": "GPU 0 named twice",
+        "1,2": "this machine has no GPU 2 (torch sees GPUs 0,1)",
+        "gpu1": "expected auto, cpu or GPU indices",
+        ",": "expected auto, cpu or GPU indices",
+    }.items():
+        with pytest.raises(InputError, match=re.escape(message)):
+            worker_devices(spec, two, narrowed)

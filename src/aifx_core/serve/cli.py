@@ -126,6 +126,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         )
     if not loopback and not args.root:
         raise InputError(f"--host {args.host}: give --root DIR for the shared storage jobs may use")
+    if not 0 <= args.port <= 65535:
+        raise InputError(f"--port {args.port}: expected 1-65535 (or 0, which picks a free one)")
+    if args.idle_unload < 0:
+        raise InputError(f"--idle-unload {args.idle_unload:g}: expected seconds, 0 or more")
+    devices = worker_devices(args.workers)  # (before the state folder is locked and its queue read)
     for value, name in (
         (args.max_queue, "--max-queue"),
         (args.per_user, "--per-user"),
@@ -148,7 +153,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="aifx serve: %(message)s")
     store = Store(state, Limits(args.max_queue, args.per_user, args.history))
     resumed = store.recover()
-    pool = Pool(store, worker_devices(args.workers), idle_unload=args.idle_unload)
+    pool = Pool(store, devices, idle_unload=args.idle_unload)
     config = ServerConfig(store, pool, tokens, roots, rules, heartbeat=args.heartbeat)
     app = create_app(config)
 

@@ -18,10 +18,11 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 from ..protocol import events
-from ..protocol.errors import EXIT_INTERNAL
+from ..protocol.errors import EXIT_INTERNAL, InputError
 from .store import Store
 
 log = logging.getLogger("aifx.serve")
@@ -38,14 +39,45 @@ def visible_gpus(python: str = sys.executable) -> list[str]:
     return [str(i) for i in range(count)]
 
 
-def worker_devices(spec: str) -> list[str | None]:
-    """``--workers`` → one entry per worker: a GPU index, ``""`` (CPU only) or None (leave the env alone)."""
+def worker_devices(
+    spec: str,
+    visible: Callable[[], list[str]] = visible_gpus,
+    environ: Mapping[str, str] = os.environ,
+) -> list[str | None]:
+    """``--workers`` → one entry per worker: the ``CUDA_VISIBLE_DEVICES`` of its process (its GPU), ``""``
+    (CPU only) or None (leave the env alone). GPU indices are the GPUs this process sees (``visible``): a GPU
+    that is not there is refused, not handed to a worker that would quietly run on the CPU."""
     if spec == "cpu":
         return [""]
     if spec == "auto":
-        gpus = visible_gpus()
-        return list(gpus) if gpus else [None]
-    return [part.strip() for part in spec.split(",") if part.strip()]
+        gpus = visible()
+        return [gpu_for_worker(index, environ) for index in gpus] if gpus else [None]
+    parts = [part.strip() for part in spec.split(",") if part.strip()]
+    if not parts or not all(part.isdigit() for part in parts):
+        raise InputError(f"--workers {spec}: expected auto, cpu or GPU indices such as 0,1")
+    indices = [str(int(part)) for part in parts]
+    twice = sorted({index for index in indices if indices.count(index) > 1})
+    if twice:
+        raise InputError(f"--workers {spec}: GPU {', '.join(twice)} named twice; one worker per GPU")
+    gpus = visible()
+    missing = [index for index in indices if index not in gpus]
+    if missing:
+        seen = f"GPUs {','.join(gpus)}" if gpus else "no GPU"
+        raise InputError(
+            f"--workers {spec}: this machine has no GPU {','.join(missing)} (torch sees {seen}); "
+            "use --workers auto, cpu or the indices it sees"
+        )
+    return [gpu_for_worker(index, environ) for index in indices]
+
+
+def gpu_for_worker(index: str, environ: Mapping[str, str]) -> str:
+    """The ``CUDA_VISIBLE_DEVICES`` that gives a worker the GPU this process sees as ``index``: the same
+    number, unless this process's own ``CUDA_VISIBLE_DEVICES`` narrows the GPUs (``2,3``: its GPU 0 is the
+    machine's GPU 2, and a worker given ``0`` would get the machine's GPU 0, one the server was kept off)."""
+    narrowed = [
+        entry.strip() for entry in environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if entry.strip()
+    ]
+    return narrowed[int(index)] if int(index) < len(narrowed) else index
 
 
 class Worker:
