@@ -174,6 +174,44 @@ def test_a_proxy_resolution_mask_is_named_as_one_with_the_line_that_scales_it(sh
     assert lines["crop"].endswith("give a mask the size of the plate"), lines["crop"]
 
 
+def test_a_typo_in_device_or_compression_is_refused_not_ignored(shot, tmp_path):
+    """``--device tpu`` ran (a backend with no model never asked), and a compression the PNG/TIFF/JPEG writer
+    does not know was dropped by OpenImageIO without a word: both are refused before any frame is written,
+    naming what the output takes; the names it takes still work."""
+    cases = {
+        (
+            "o.####.png",
+            "--device",
+            "tpu",
+        ): "job field \"device\" is 'tpu'; give auto, cpu, cuda, cuda:1 or mps",
+        ("o.####.png", "--device", "cuda:x"): "job field \"device\" is 'cuda:x'",
+        (
+            "o.####.png",
+            "--compression",
+            "lzw",
+        ): "--compression lzw: PNG output takes zip (zip:0 to zip:9), none",
+        ("o.####.tif", "--compression", "zap"): "--compression zap: TIFF output takes zip",
+        (
+            "o.####.jpg",
+            "--compression",
+            "zip",
+        ): "--compression zip: JPEG output takes jpeg (jpeg:1 to jpeg:100)",
+    }
+    for index, ((name, *flags), message) in enumerate(cases.items()):
+        out = tmp_path / f"r{index}"
+        refused(_fill(shot, out / name, *flags), message)
+        assert not out.exists() or not list(out.glob("o.*")), flags
+    for index, (name, *flags) in enumerate(
+        [
+            ("o.####.png", "--compression", "zip:3"),
+            ("o.####.tif", "--compression", "lzw"),
+            ("o.####.png", "--device", "CPU"),
+        ]
+    ):
+        done = _fill(shot, tmp_path / f"k{index}" / name, *flags)
+        assert done.returncode == 0, done.stderr
+
+
 def test_eval_names_the_result_when_the_mask_does_not_fit(shot, tmp_path):
     small = tmp_path / "small.png"
     cv2.imwrite(str(small), np.full((12, 16), 255, np.uint8))

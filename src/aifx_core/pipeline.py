@@ -67,6 +67,7 @@ from .sequence import (
 )
 from .sequence.exr import LOSSY
 from .sequence.image import layer_of, unfilled_colour
+from .sequence.raster import COMPRESSIONS, check_compression
 from .sequence.window import in_display_window, reframe, windows
 from .workers import InOrder, overlap
 
@@ -690,6 +691,8 @@ def _output_compression(job: FillJob, first: Image, out: FramePattern, notices: 
     source_format = header.get("format")
     target_format = FORMATS.get(out.extension, "")
     compression = job.compression
+    if compression is not None and target_format in COMPRESSIONS:
+        check_compression(target_format, compression)
     source_compression = str(header.get("compression") or "").lower()
     if (
         compression is None

@@ -195,6 +195,8 @@ class FillJob:
     def validate(self) -> None:
         """Reject values that cannot work, before anything is read or written."""
         self.check_fields()
+        if not is_device_name(self.device):  # (a typo fails here, also for a backend that needs no device)
+            raise InputError(f'job field "device" is {self.device!r}; give auto, cpu, cuda, cuda:1 or mps')
 
     def resume_key(self, pixel_options: Dict[str, Any] | None = None) -> str:
         """Hash of every setting that changes output pixels: a rerun with the same key may skip done frames.
@@ -215,6 +217,14 @@ class FillJob:
         data["options"] = dict(self.options if pixel_options is None else pixel_options)
         blob = json.dumps(data, sort_keys=True, default=_type_name).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def is_device_name(device: str) -> bool:
+    """Whether ``device`` names one torch can run on here or elsewhere: ``auto``, ``cpu``, ``mps``, ``cuda`` or
+    ``cuda:N`` (any case, spaces around)."""
+    name = device.strip().lower()
+    index = name[len("cuda:") :] if name.startswith("cuda:") else ""
+    return name in ("auto", "cpu", "mps", "cuda") or (index.isdigit() and index.isascii())
 
 
 def read_job_text(path: str | os.PathLike) -> str:

@@ -31,6 +31,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..options import Options, option
+from ..protocol.job import is_device_name
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,8 @@ def resolve_device(requested: str | None) -> str:
     import torch
 
     name = (requested or "auto").strip().lower()
+    if not is_device_name(name):
+        raise InputError(f"device {requested!r}: expected auto, cpu, cuda, cuda:N or mps")
     if name == "auto":
         if torch.cuda.is_available():
             return "cuda"
@@ -125,8 +128,6 @@ def resolve_device(requested: str | None) -> str:
         )
     if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise InputError(f"device {requested!r}: MPS is not available here; use --device cpu")
-    if not (name == "cpu" or name == "mps" or name.startswith("cuda")):
-        raise InputError(f"device {requested!r}: expected auto, cpu, cuda, cuda:N or mps")
     return name
 
 

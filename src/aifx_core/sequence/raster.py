@@ -307,6 +307,30 @@ def write_raster(
         raise OSError(f"{path}: writing failed: {detail}")
 
 
+#: The codecs a ``--compression`` may name per format (OpenImageIO's names; ``zip:N``, ``jpeg:Q`` carry a level).
+#: OpenImageIO ignores a name it does not know, so a typo would write the default without a word.
+COMPRESSIONS = {
+    "png": ("zip", "none"),
+    "tiff": ("zip", "lzw", "packbits", "none", "jpeg"),
+    "jpeg": ("jpeg",),
+    "dpx": ("none",),
+}
+
+
+def check_compression(fmt: str, compression: str) -> None:
+    """Refuse a ``compression`` the ``fmt`` writer does not know (an :class:`InputError` naming those it
+    does), before any frame is written."""
+    name, colon, level = compression.strip().lower().partition(":")
+    known = COMPRESSIONS.get(fmt, ())
+    if name in known and (not colon or (level.isdigit() and name in ("zip", "jpeg"))):
+        if fmt == "png":
+            png_zip_level(compression)  # (a zlib level over 9 is refused there)
+        return
+    levels = {"zip": "zip:0 to zip:9", "jpeg": "jpeg:1 to jpeg:100"}
+    named = ", ".join(f"{n} ({levels[n]})" if n in levels else n for n in known)
+    raise InputError(f"--compression {compression}: {fmt.upper()} output takes {named}")
+
+
 def png_zip_level(compression: str | None) -> int | None:
     """The zlib level a PNG write with ``compression`` uses (:data:`PNG_ZIP_LEVEL` for plain ``zip``, N for
     ``zip:N``); None for another codec name. A bad level is an :class:`InputError`."""
