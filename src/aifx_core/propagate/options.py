@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,7 +95,7 @@ class PropagateOptions:
                 "fallback_soften",
             ):
                 if name in values:
-                    values[name] = int(values[name])
+                    values[name] = _whole(name, values[name])
             for name in (
                 "consistency_tol",
                 "outlier_tol",
@@ -106,7 +107,7 @@ class PropagateOptions:
                 "ring_high",
             ):
                 if name in values:
-                    values[name] = float(values[name])
+                    values[name] = _number(name, values[name])
             for name in ("exposure_match", "seen_plate"):
                 if isinstance(values.get(name), str):  # from a command line: "false", "0", "off"
                     word = values[name].strip().lower()
@@ -150,3 +151,26 @@ class PropagateOptions:
             raise InputError(f"flow_max_side={self.flow_max_side} is too small; use 256 or more")
         if self.consistency_tol <= 0:
             raise InputError(f"consistency_tol={self.consistency_tol} must be positive (pixels)")
+
+
+def _whole(name: str, value: Any) -> int:
+    """An option that counts (frames, pixels): a whole number, from JSON or a command line (``"12"``); ``2.5``
+    or ``true`` is refused, not cut to 2 or read as 1."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+        return int(value)
+    raise InputError(f"propagate option {name}={value!r}: expected a whole number")
+
+
+def _number(name: str, value: Any) -> float:
+    """A tolerance or a share: a finite number (NaN passed every range check after it)."""
+    try:
+        number = float(value) if not isinstance(value, bool) else math.nan
+    except (TypeError, ValueError):
+        number = math.nan
+    if not math.isfinite(number):
+        raise InputError(f"propagate option {name}={value!r}: expected a number")
+    return number
