@@ -741,7 +741,7 @@ def _copied_as_they_are(first: Image) -> list[str]:
     beside the colour that is filled (:func:`.image.unfilled_colour`)."""
     notices = []
     filled = first.colour_names()
-    others = [(attributes, channels) for attributes, channels in first.header.get("other_parts") or []]
+    others = first.header.get("other_parts") or []  # (attributes, channels) of each part after the first
     unfilled = unfilled_colour(filled, first.channels, first.header.get("attributes", {}), others)
     if unfilled.views:
         other = unfilled.views[0]
