@@ -106,3 +106,38 @@ def test_describe_is_fast_on_a_thousand_frames(tmp_path: Path) -> None:
     assert time.monotonic() - started < 1.0
     assert "1001-2000 (1000 on disk)" in text
     assert "missing:     none" in text
+
+
+def test_info_json_says_the_same_as_the_report_as_data(tmp_path: Path) -> None:
+    """``aifx info --json``: what a pipeline script needs without parsing the report (frames, gaps, windows,
+    channels and their types, what a fill changes), from the same reading as the report."""
+    import json
+
+    from cli_runner import aifx
+
+    for frame in [1001, 1002, 1003, 1006, 1007, 1009]:
+        write_exr(tmp_path / f"plate.{frame:04d}.exr")
+    pattern = str(tmp_path / "plate.####.exr")
+    done = aifx("info", pattern, "--json", "--frames", "1001-1004")
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    assert found["kind"] == "sequence" and found["padding"] == 4
+    assert (found["first"], found["last"], found["on_disk"]) == (1001, 1009, 6)
+    assert found["missing"] == [1004, 1005, 1008]
+    assert found["requested"] == [1001, 1002, 1003, 1004] and found["requested_missing"] == [1004]
+    assert found["data_window"] == [4, 2, 35, 25] and found["display_window"] == [0, 0, 39, 29]
+    assert found["channels"] == {"R": "half", "G": "half", "B": "half", "A": "half", "Z": "float"}
+    assert found["fills"] == ["R", "G", "B"] and found["fills_none_because"] is None
+    assert found["views"] is None and found["passes"] == [] and found["parts"] == []
+    assert found["compression"] == "piz" and found["colorspace"].startswith("Linear Rec.709")
+    text = aifx("info", pattern, "--frames", "1001-1004").stdout
+    assert (
+        f"fills:       {','.join(found['fills'])}\n" in text
+        and "requested:   1001-1004 (1004 not on disk)" in text
+    )
+    OpenEXR.File({"compression": OpenEXR.ZIP_COMPRESSION}, {"Z": np.zeros((4, 4), np.float32)}).write(
+        str(tmp_path / "depth.exr")
+    )
+    depth = json.loads(aifx("info", str(tmp_path / "depth.exr"), "--json").stdout)
+    assert depth["kind"] == "still" and depth["fills"] is None
+    assert depth["fills_none_because"].startswith("no R,G,B (or Y) channels, found Z")

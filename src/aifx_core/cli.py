@@ -161,6 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
     info = sub.add_parser("info", help="describe a sequence: range, gaps, resolution, channels, colourspace")
     info.add_argument("input")
     info.add_argument("--frames", help="frame range, e.g. 1001-1100 or 1001-1010,1020")
+    info.add_argument(
+        "--json", action="store_true", help="print it as one JSON object (for pipeline scripts)"
+    )
     info.set_defaults(handler=_cmd_info)
 
     for module_name in PLUGIN_COMMANDS:
@@ -308,9 +311,12 @@ def _run_anchors(job: FillJob, json_progress: bool, rebuild: bool, openjd: bool 
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    from .sequence import describe
+    from .sequence.info import describe, facts
 
-    print(describe(args.input, frames=args.frames))
+    if args.json:
+        print(json.dumps(facts(args.input, frames=args.frames), indent=2))
+    else:
+        print(describe(args.input, frames=args.frames))
     return 0
 
 

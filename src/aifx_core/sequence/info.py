@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
+from typing import Any
 
 from ..errors import InputError
 from .frames import format_frames, frame_gaps, parse_frame_spec, split_trailing_range
@@ -20,55 +21,119 @@ from .pattern import FramePattern, parse_pattern, still_frame
 
 def describe(spec: str | os.PathLike[str], frames: str | None = None) -> str:
     """A short multi-line report: pattern, frames and gaps, resolution, channels, compression, colourspace."""
+    return _text(facts(spec, frames))
+
+
+def facts(spec: str | os.PathLike[str], frames: str | None = None) -> dict[str, Any]:
+    """What :func:`describe` reports, as JSON-ready data (``aifx info --json``, for pipeline scripts): the
+    same reading, the same rules for what a fill changes and copies."""
     text, trailing = split_trailing_range(os.fspath(spec))
     frames = frames if frames is not None else trailing
     pattern = parse_pattern(text)
-    lines = [f"input:       {pattern}  ({_kind(pattern)})"]
-    first = _frames_section(pattern, frames, lines)
-    info = read_info(pattern.path(first))
-    lines.extend(_header_lines(info))
-    return "\n".join(lines)
+    found: dict[str, Any] = {"input": str(pattern), "kind": _kind_name(pattern)}
+    if found["kind"] == "sequence":
+        found["padding"] = pattern.padding
+    found.update(_frame_facts(pattern, frames))
+    info = read_info(pattern.path(found["read"]))
+    filled, why = _fills(info)
+    unfilled = _unfilled(info, filled)
+    found.update(
+        file=str(pattern.path(found["read"])),
+        format=info.format,
+        tiled=info.tiled,
+        data_window=list(info.data_window),
+        display_window=list(info.display_window),
+        channels=dict(info.channels),
+        fills=list(filled) if filled else None,
+        fills_none_because=why,
+        views={"filled": unfilled.hero, "copied": list(unfilled.views)} if unfilled.views else None,
+        passes=list(unfilled.passes),
+        compression=info.compression,
+        colorspace=info.colorspace,
+        colorspace_reason=info.colorspace_reason,
+        parts=list(info.part_names) if info.parts > 1 else [],
+    )
+    return found
 
 
-def _kind(pattern: FramePattern) -> str:
-    if pattern.is_still:
-        return "single image, used for every frame"
-    if pattern.kind == "folder":
-        return "folder of frames"
-    return f"sequence, {pattern.padding}-digit padding"
+def _kind_name(pattern: FramePattern) -> str:
+    return "still" if pattern.is_still else ("folder" if pattern.kind == "folder" else "sequence")
 
 
-def _frames_section(pattern: FramePattern, frames: str | None, lines: list[str]) -> int:
-    """Append the frame lines; return the frame whose header is read."""
+def _frame_facts(pattern: FramePattern, frames: str | None) -> dict[str, Any]:
+    """The frames on disk, the gaps, the frames asked for and which frame's header is read (``read``)."""
     if pattern.is_still:
         file = pattern.path(0)
         if os.path.lexists(file):
             check_regular_file(file, "input")  # a device or FIFO is not "not found"
         if not file.is_file():
             raise InputError(f"{file}: not found; check the path")
-        return still_frame(file)
+        return {"read": still_frame(file)}
     on_disk = pattern.discover()
     if not on_disk:
         raise InputError(f"{pattern}: no frames found; check the path, name and padding")
+    found: dict[str, Any] = {
+        "first": on_disk[0],
+        "last": on_disk[-1],
+        "on_disk": len(on_disk),
+        "missing": frame_gaps(on_disk),
+        "read": on_disk[0],
+    }
     if pattern.kind == "folder":
-        lines.append(f"pattern:     {pattern.hash_form()}")
-    span = f"{on_disk[0]}-{on_disk[-1]}" if len(on_disk) > 1 else str(on_disk[0])
-    lines.append(f"frames:      {span} ({len(on_disk)} on disk)")
-    gaps = frame_gaps(on_disk)
-    lines.append(
-        f"missing:     {format_frames(gaps, max_parts=40)} ({len(gaps)} frame{'s' if len(gaps) > 1 else ''})"
-        if gaps
-        else "missing:     none"
-    )
+        found["pattern"] = pattern.hash_form()
     if frames is not None:
         wanted = parse_frame_spec(frames)
-        absent = sorted(set(wanted) - set(on_disk))
-        status = f"{format_frames(absent, max_parts=40)} not on disk" if absent else "all on disk"
-        lines.append(f"requested:   {format_frames(wanted)} ({status})")
-        present = [f for f in wanted if f in set(on_disk)]
-        if present:
-            return present[0]
-    return on_disk[0]
+        present = set(on_disk)
+        found["requested"] = wanted
+        found["requested_missing"] = sorted(set(wanted) - present)
+        found["read"] = next((f for f in wanted if f in present), on_disk[0])
+    return found
+
+
+def _text(found: dict[str, Any]) -> str:
+    """:func:`facts` as the report ``aifx info`` prints."""
+    kinds = {"still": "single image, used for every frame", "folder": "folder of frames"}
+    kind = kinds.get(found["kind"]) or f"sequence, {found['padding']}-digit padding"
+    lines = [f"input:       {found['input']}  ({kind})"]
+    if "first" in found:
+        if "pattern" in found:
+            lines.append(f"pattern:     {found['pattern']}")
+        span = f"{found['first']}-{found['last']}" if found["on_disk"] > 1 else str(found["first"])
+        lines.append(f"frames:      {span} ({found['on_disk']} on disk)")
+        gaps = found["missing"]
+        lines.append(
+            f"missing:     {format_frames(gaps, max_parts=40)} ({len(gaps)} frame{'s' if len(gaps) > 1 else ''})"
+            if gaps
+            else "missing:     none"
+        )
+        if "requested" in found:
+            absent = found["requested_missing"]
+            status = f"{format_frames(absent, max_parts=40)} not on disk" if absent else "all on disk"
+            lines.append(f"requested:   {format_frames(found['requested'])} ({status})")
+    lines.append(f"format:      {found['format'].upper()}" + ("  (tiled)" if found["tiled"] else ""))
+    data, display = tuple(found["data_window"]), tuple(found["display_window"])
+    if data == display:
+        lines.append(f"resolution:  {_window_text(data)}")
+    else:
+        lines.append(f"resolution:  display window {_window_text(display)}")
+        lines.append(f"             data window    {_window_text(data)}")
+    lines.append(f"channels:    {_channel_text(found['channels'])}")
+    lines.append(f"fills:       {_filled_text(found['fills'], found['fills_none_because'])}")
+    if found["views"]:
+        views = found["views"]
+        lines.append(
+            f"views:       {views['filled']} (filled), {', '.join(views['copied'])} (copied as they are)"
+        )
+    if found["passes"]:
+        lines.append(f"passes:      {', '.join(found['passes'])} (colour, copied as they are)")
+    lines.append(f"compression: {found['compression'] or 'unknown'}")
+    lines.append(f"colourspace: {found['colorspace']}  ({found['colorspace_reason']})")
+    if found["parts"]:
+        names = ", ".join(n or "(unnamed)" for n in found["parts"])
+        lines.append(
+            f"parts:       {len(found['parts'])} ({names}); the first is filled, the others copied as they are"
+        )
+    return "\n".join(lines)
 
 
 def _window_text(window: Window) -> str:
@@ -84,47 +149,24 @@ def _channel_text(channels: dict[str, str]) -> str:
     return ", ".join(f"{','.join(names)} ({kind})" for kind, names in groups.items())
 
 
-def _filled_text(info: ImageInfo) -> str:
-    """The channels a fill changes (:func:`.image.colour_channels`), or why there are none."""
+def _fills(info: ImageInfo) -> tuple[tuple[str, ...], str | None]:
+    """The channels a fill changes (:func:`.image.colour_channels`), or none and why."""
     try:
-        names = colour_channels(info.channels)
+        return colour_channels(info.channels), None
     except InputError as exc:
-        return f"nothing: {exc}"
-    layer = layer_of(names)
+        return (), str(exc)
+
+
+def _filled_text(names: list[str] | None, why: str | None) -> str:
+    if not names:
+        return f"nothing: {why}"
+    layer = layer_of(tuple(names))
     return f"{layer}.{{{','.join(n.rpartition('.')[2] for n in names)}}}" if layer else ",".join(names)
 
 
-def _unfilled(info: ImageInfo) -> Unfilled:
+def _unfilled(info: ImageInfo, filled: tuple[str, ...]) -> Unfilled:
     """The views and colour passes a fill copies as they are (:func:`.image.unfilled_colour`); none where
     the frame has no colour to fill."""
-    try:
-        filled = colour_channels(info.channels)
-    except InputError:
+    if not filled:
         return Unfilled()
     return unfilled_colour(filled, info.channels, info.attributes, info.other_parts)
-
-
-def _header_lines(info: ImageInfo) -> list[str]:
-    lines = [f"format:      {info.format.upper()}" + ("  (tiled)" if info.tiled else "")]
-    if info.data_window == info.display_window:
-        lines.append(f"resolution:  {_window_text(info.data_window)}")
-    else:
-        lines.append(f"resolution:  display window {_window_text(info.display_window)}")
-        lines.append(f"             data window    {_window_text(info.data_window)}")
-    lines.append(f"channels:    {_channel_text(info.channels)}")
-    lines.append(f"fills:       {_filled_text(info)}")
-    unfilled = _unfilled(info)
-    if unfilled.views:
-        lines.append(
-            f"views:       {unfilled.hero} (filled), {', '.join(unfilled.views)} (copied as they are)"
-        )
-    if unfilled.passes:
-        lines.append(f"passes:      {', '.join(unfilled.passes)} (colour, copied as they are)")
-    lines.append(f"compression: {info.compression or 'unknown'}")
-    lines.append(f"colourspace: {info.colorspace}  ({info.colorspace_reason})")
-    if info.parts > 1:
-        names = ", ".join(n or "(unnamed)" for n in info.part_names)
-        lines.append(
-            f"parts:       {info.parts} ({names}); the first is filled, the others copied as they are"
-        )
-    return lines
