@@ -151,3 +151,28 @@ def test_save_is_atomic_and_leaves_no_temp(tmp_path):
     job.save(tmp_path / "job.json")
     assert FillJob.load(tmp_path / "job.json") == job
     assert [p.name for p in tmp_path.iterdir()] == ["job.json"]
+
+
+def test_a_pathlib_path_is_taken_as_its_text(tmp_path):
+    """A pipeline developer passes ``pathlib.Path`` objects: the job holds their text (what JSON, the adapters
+    and a farm carry), so it validates, saves and runs instead of refusing "must be a string"."""
+    from pathlib import Path
+
+    from shot_files import make_shot
+
+    from aifx_core import fill
+
+    shot = make_shot(tmp_path / "shot", frames=range(1001, 1003))
+    job = FillJob(
+        input=shot / "plate.####.exr",
+        mask=Path(shot / "mask.####.png"),
+        output=tmp_path / "o" / "c.####.exr",
+        contact_sheet=tmp_path / "sheet.png",
+        backend="telea",
+    )
+    assert (job.input, job.mask) == (str(shot / "plate.####.exr"), str(shot / "mask.####.png"))
+    assert isinstance(job.output, str) and isinstance(job.contact_sheet, str)
+    job.validate()
+    job.save(tmp_path / "job.json")
+    assert FillJob.load(tmp_path / "job.json") == job
+    assert fill(job).written == [1001, 1002]

@@ -31,14 +31,13 @@ import yaml
 
 from ..protocol import events
 from ..protocol.errors import InputError
-from ..protocol.job import FillJob
+from ..protocol.job import PATH_FIELDS, FillJob
 from .ray_executor import DEFAULT_CHUNK, chunk_frames
 
 SPECIFICATION = "jobtemplate-2023-09"
 #: The most values OpenJD puts in one chunk (``chunks.defaultTaskCount``).
 MAX_CHUNK = 150
 #: Job fields that hold paths: on a farm they must be absolute (a task runs in its own session folder).
-PATH_FIELDS = ("input", "mask", "output", "contact_sheet")
 
 
 def build_template(

@@ -46,7 +46,7 @@ from ..pipeline import FillResult, as_job, empty_mask_warning
 from ..progress import CancelToken, ProgressCallback
 from ..protocol.errors import AifxError, Cancelled, InputError
 from ..protocol.events import ProgressEvent
-from ..protocol.job import FillJob
+from ..protocol.job import PATH_FIELDS, FillJob
 from ..sequence import format_frames, parse_pattern
 from .progress import ChunkProgress
 
@@ -221,7 +221,7 @@ def _default_workers(resources: dict[str, float], gpus: int, chunks: int) -> int
 def _absolute(job: FillJob) -> FillJob:
     """The job with absolute paths: a worker's working folder is not the driver's."""
     changes = {}
-    for name in ("input", "mask", "output", "contact_sheet"):
+    for name in PATH_FIELDS:
         value = getattr(job, name)
         if value and not os.path.isabs(os.path.expanduser(value)):
             changes[name] = os.path.abspath(value)

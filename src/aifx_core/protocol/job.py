@@ -52,6 +52,10 @@ def _since(job_format: int) -> Dict[str, Any]:
     return {"since": job_format}
 
 
+#: The job fields that name files (path mapping, absolute paths for a farm, a caller's ``pathlib.Path``).
+PATH_FIELDS = ("input", "mask", "output", "contact_sheet")
+
+
 @dataclass
 class FillJob:
     """Everything needed to fill one shot.
@@ -93,6 +97,12 @@ class FillJob:
     #: Also write the fill's confidence (1 = plate, or background other frames saw; towards 0 = invented): an
     #: EXR channel ``fill.confidence``, or a ``confidence/`` PNG sequence beside PNG/TIFF/JPEG outputs.
     confidence: bool = field(default=False, metadata=_since(2))
+
+    def __post_init__(self) -> None:
+        for name in PATH_FIELDS:  # a Python caller's ``pathlib.Path`` is taken as its text
+            value = getattr(self, name)
+            if isinstance(value, os.PathLike):
+                setattr(self, name, os.fspath(value))
 
     # -- JSON -------------------------------------------------------------------------------------------
     def to_dict(self) -> Dict[str, Any]:
