@@ -138,6 +138,9 @@ def test_info_json_says_the_same_as_the_report_as_data(tmp_path: Path) -> None:
     OpenEXR.File({"compression": OpenEXR.ZIP_COMPRESSION}, {"Z": np.zeros((4, 4), np.float32)}).write(
         str(tmp_path / "depth.exr")
     )
+    from aifx_core import info  # the same data for a Python caller
+
+    assert info(pattern, frames="1001-1004") == found
     depth = json.loads(aifx("info", str(tmp_path / "depth.exr"), "--json").stdout)
     assert depth["kind"] == "still" and depth["fills"] is None
     assert depth["fills_none_because"].startswith("no R,G,B (or Y) channels, found Z")

@@ -1,8 +1,10 @@
 """aifx-core: temporally consistent AI fill for VFX image sequences.
 
-The public API is small: describe a shot with :class:`FillJob` and run it with :func:`fill`::
+The public API is small: describe a shot with :class:`FillJob` and run it with :func:`fill`; :func:`info` says
+what a sequence is (``aifx info --json``: frames, gaps, windows, channels, what a fill changes)::
 
-    from aifx_core import FillJob, fill
+    from aifx_core import FillJob, fill, info
+    frames = info("plate.####.exr")["missing"]
     fill(FillJob(input="plate.####.exr", mask="roto.####.png", output="clean.####.exr"))
 
 Heavy modules load only when used, so ``import aifx_core`` stays fast in a DCC's Python.
@@ -21,6 +23,7 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from .pipeline import FillResult, fill
+    from .sequence.info import facts as info
 
 __all__ = [
     "AifxError",
@@ -32,6 +35,7 @@ __all__ = [
     "ProgressEvent",
     "__version__",
     "fill",
+    "info",
 ]
 
 
@@ -40,4 +44,8 @@ def __getattr__(name: str) -> Any:
         from . import pipeline
 
         return getattr(pipeline, name)
+    if name == "info":
+        from .sequence.info import facts
+
+        return facts
     raise AttributeError(f"module 'aifx_core' has no attribute {name!r}")
