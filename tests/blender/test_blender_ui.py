@@ -134,3 +134,19 @@ def test_model_errors_name_the_panels_fields() -> None:
     for core, words in video.items():
         assert words in blender_terms(core), blender_terms(core)
     assert not [text for text in [*raised, *map(blender_terms, video)] if "--" in text]
+
+
+def test_a_label_image_matte_is_refused_with_what_the_artist_can_do() -> None:
+    """A 0/1 label image picked as the Mask Image: the core's fix names --threshold, which the panel does not
+    have; the artist is told to save the matte black/white only."""
+    import numpy as np
+
+    from aifx_core.mask import _refuse_label_image
+
+    label = np.zeros((64, 64), np.uint8)
+    label[8:40, 8:40] = 1
+    with pytest.raises(InputError) as caught:
+        _refuse_label_image(label, "matte.0001.png", 0.5)
+    words = blender_terms(str(caught.value))
+    assert words.endswith("so the mask would be empty; save the mask as 0/255 (black/white)"), words
+    assert "--" not in words
