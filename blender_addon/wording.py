@@ -24,11 +24,10 @@ _REWRITES: list[tuple[str, str]] = [
     (r"--frames", "the frame range"),
     (re.escape(events.CHECK_HOLE), "check the Mask (white = fill) and Dilate"),
     (re.escape(events.CHECK_EMPTY_MASK), "check the Mask (white = fill)"),
-    (r"; pass --compression \w+ to keep it", ""),
-    (
-        r" or pass --threshold 0 \(any non-zero value is hole\)",
-        "",
-    ),  # the panel has no threshold  # the panel has no compression: the output stays lossless
+    (r"; pass --compression \w+ to keep it", ""),  # the panel has no compression: the output stays lossless
+    # The panel has no threshold: a 0/1 label image is saved black/white instead.
+    (r" or pass --threshold 0 \(any non-zero value is hole\)", ""),
+    (r"below --threshold", "below the threshold"),
     (r"--colorspace", "Color Space"),
     (r"--backend", "Backend"),
     (r"--dilate", "Dilate"),
