@@ -32,7 +32,9 @@ class RangeError(ValueError):
 
 
 def parse_frame_range(text: str, default: tuple[int, int] | None = None) -> tuple[int, int]:
-    """``"1001-1100"`` / ``"1001"`` → (first, last); empty text gives ``default`` (the input's range)."""
+    """``"1001-1100"`` / ``"1001"`` → (first, last); empty text gives ``default`` (the input's range), and a
+    range reaching past it is refused: Nuke holds a Read's first and last frame beyond its range, so a typo
+    (``100-1100``) would fill and write hundreds of copies of one frame."""
     text = (text or "").strip()
     if not text:
         if default is None:
@@ -45,6 +47,11 @@ def parse_frame_range(text: str, default: tuple[int, int] | None = None) -> tupl
     last = int(match.group(2)) if match.group(2) is not None else first
     if last < first:
         raise RangeError(f"frame range {text!r} ends before it starts; type first-last such as 1001-1100")
+    if default is not None and (first < default[0] or last > default[1]):
+        raise RangeError(
+            f"frame range {text!r} reaches past the Source input's frames {default[0]}-{default[1]}; type a "
+            "range within them, or leave it empty for all of them"
+        )
     return first, last
 
 

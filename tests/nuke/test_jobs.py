@@ -32,7 +32,15 @@ def test_parse_frame_range(text, default, expected):
 @pytest.mark.parametrize("text", ["1100-1001", "a-b", "1-2-3", "1001,1003"])
 def test_parse_frame_range_rejects_with_a_hint(text):
     with pytest.raises(jobs.RangeError, match="1001-1100"):
-        jobs.parse_frame_range(text, (1, 2))
+        jobs.parse_frame_range(text, (1, 2000))
+
+
+@pytest.mark.parametrize("text", ["100-1100", "1050-1200", "1200"])
+def test_a_range_past_the_source_input_is_refused(text):
+    """Nuke holds the Read's last frame past its range: a typo would fill hundreds of copies of one frame."""
+    with pytest.raises(jobs.RangeError, match="reaches past the Source input's frames 1001-1100"):
+        jobs.parse_frame_range(text, (1001, 1100))
+    assert jobs.parse_frame_range("1001-1100", (1001, 1100)) == (1001, 1100)
 
 
 def test_empty_range_without_an_input_range_says_what_to_do():

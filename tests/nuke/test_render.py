@@ -268,7 +268,10 @@ def test_bad_frame_range_knob_is_reported(comp):
     fill["frame_range"].setValue("1003-1001")
     with pytest.raises(session.RenderError, match="ends before it starts"):
         nodes.render_node(fill)
-
+    fill["frame_range"].setValue("1001-1030")  # past the Source's 1001-1003: Nuke would hold frame 1003
+    with pytest.raises(session.RenderError, match="reaches past the Source input's frames 1001-1003"):
+        nodes.render_node(fill)
+    assert nuke.execute_log == []  # nothing written
 
 def test_frame_range_knob_limits_the_render(comp):
     fill = comp["fill"]
