@@ -273,6 +273,7 @@ def test_bad_frame_range_knob_is_reported(comp):
         nodes.render_node(fill)
     assert nuke.execute_log == []  # nothing written
 
+
 def test_frame_range_knob_limits_the_render(comp):
     fill = comp["fill"]
     fill["frame_range"].setValue("1002-1003")
