@@ -93,7 +93,7 @@ def find_plate(op: AIFX_OT_fill, context: bpy.types.Context) -> Plate:
 def find_mask(op: AIFX_OT_fill, context: bpy.types.Context):
     """A mask path, a Mask datablock (to rasterise) or an Image matte, in that order of precedence."""
     if op.mask:
-        return bpy.path.abspath(op.mask)
+        return plates.blend_path(op.mask, "Mask")
     if op.mask_datablock:
         mask = bpy.data.masks.get(op.mask_datablock)
         if mask is None:
@@ -212,11 +212,13 @@ def prepare(op: AIFX_OT_fill, context: bpy.types.Context) -> PreparedFill:
     numbers = frame_numbers(op, plate, context.scene)
     padding = plate.sequence.padding if plate.sequence is not None else 4
     if op.output:
-        output = bpy.path.abspath(op.output)
+        output = plates.blend_path(op.output, "output")
         out_dir = os.path.dirname(output)
     else:
         out_dir = (
-            bpy.path.abspath(op.output_dir) if op.output_dir else os.path.join(plate.folder, "aifx_fill")
+            plates.blend_path(op.output_dir, "Output Folder")
+            if op.output_dir
+            else os.path.join(plate.folder, "aifx_fill")
         )
         output = ""
     paths = jobs.output_paths(plate.stem, padding, out_dir)
@@ -226,7 +228,7 @@ def prepare(op: AIFX_OT_fill, context: bpy.types.Context) -> PreparedFill:
     mask_pattern, raster_plan = _mask_pattern(mask_source, plate, paths, numbers)
     options = jobs.backend_options(op)
     if options.get("reference"):
-        options["reference"] = bpy.path.abspath(options["reference"])
+        options["reference"] = plates.blend_path(options["reference"], "Reference")
     try:
         job = jobs.build_job(
             input=plate.pattern,

@@ -57,11 +57,27 @@ class Plate:
         return re.sub(r"[#%$@].*$", "", base).strip("._- ") or "plate"
 
 
+def blend_path(path: str, what: str) -> str:
+    """``path`` as Blender resolves it, refusing ``//`` (relative to the .blend) while the .blend is not saved:
+    Blender then resolves it against the folder it was started in, so files would land somewhere unexpected."""
+    if path.startswith("//") and not bpy.data.filepath:
+        raise UserError(
+            f"{what} {path} is relative to the .blend file (//), which is not saved yet; save the .blend first "
+            "or choose an absolute folder"
+        )
+    return bpy.path.abspath(path)
+
+
 def _sequence_or_error(path: str, owner: str) -> SequenceName:
     sequence = split_sequence_path(path)
     if sequence is None:
         raise UserError(
             f"{owner}: {path} has no frame number; open a numbered image sequence (plate.0001.exr…)"
+        )
+    if not sequence_numbers(sequence.pattern):  # Blender shows such a clip pink; the core would blame padding
+        raise UserError(
+            f"{owner}: no frame of {sequence.pattern} is on disk (moved, renamed, deleted or not mounted?); "
+            "point it at the frames again"
         )
     return sequence
 

@@ -4,6 +4,7 @@ extension into a temporary user folder, and driven through ``bpy.ops.aifx.fill``
 from __future__ import annotations
 
 import json
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -253,6 +254,42 @@ def test_bad_input_reports_a_clear_error(blender, plate: Path) -> None:
     assert "movie.avi: is a movie file" in result["movie"]["error"]
     assert result["loaded"] == ["00000.png", "movie.avi"]  # nothing loaded back
     assert not (plate / "frames" / "aifx_fill").exists()  # and nothing written
+
+
+def test_moved_frames_and_blend_relative_folders_of_an_unsaved_file_are_refused(
+    blender, plate: Path, tmp_path: Path
+) -> None:
+    """Two things an artist's scene does that the core could not say well. A clip whose frames were moved
+    away (Blender shows it pink): the core blamed the name's padding. An Output Folder ``//renders/`` in a
+    .blend not saved yet: Blender resolves ``//`` against the folder it was started in, so the fill landed
+    there. Both refused, naming what to do; once the .blend is saved, ``//`` is next to it."""
+    moved = tmp_path / "moved"
+    shutil.copytree(plate / "frames", moved)
+    saved = tmp_path / "scene" / "shot.blend"
+    saved.parent.mkdir()
+    result = blender(
+        f"""
+        import shutil
+        clip = load_clip()
+        box = draw_mask("box", (100, 60, 160, 120), tuple(clip.size))
+        gone = bpy.data.movieclips.load({str(moved / "00000.png")!r})
+        shutil.rmtree({str(moved)!r})
+        RESULT["moved"] = run_fill(clip=gone.name, mask_datablock=box.name, backend="telea")
+        RESULT["unsaved"] = run_fill(clip=clip.name, mask_datablock=box.name, backend="telea", output_dir="//renders/")
+        bpy.ops.wm.save_as_mainfile(filepath={str(saved)!r})
+        RESULT["saved"] = run_fill(clip=clip.name, mask_datablock=box.name, backend="telea", output_dir="//renders/")
+        """,
+        plate,
+    )
+    assert "no frame of" in result["moved"]["error"] and "moved, renamed, deleted" in result["moved"]["error"]
+    assert "padding" not in result["moved"]["error"]
+    assert (
+        "Output Folder //renders/ is relative to the .blend file (//), which is not saved yet"
+        in (result["unsaved"]["error"])
+    )
+    assert not (tmp_path / "renders").exists() and not (plate / "renders").exists()
+    assert result["saved"] == ["FINISHED"], result["log"]
+    assert sorted(p.name for p in (saved.parent / "renders").glob("*.exr"))[0] == "frames_fill.00000.exr"
 
 
 def test_image_sequence_and_matte_image(blender, plate: Path, tmp_path: Path) -> None:
