@@ -219,3 +219,40 @@ def test_png_zip_level_is_fast_lossless_and_chosen_by_zip_n(tmp_path: Path) -> N
     with pytest.raises(InputError, match="zip:0 to zip:9"):
         write_image(tmp_path / "bad.png", image, compression="zip:12")
     assert not (tmp_path / "bad.png").exists()
+
+
+def test_a_multi_page_tiff_says_that_only_its_first_page_is_filled(tmp_path: Path) -> None:
+    """A TIFF with two pages (images) was read as its first page and written back with the second dropped,
+    without a word: the fill and ``aifx info`` now say so; a one-page TIFF says nothing."""
+    import cv2
+    from cli_runner import aifx
+
+    rng = np.random.default_rng(3)
+    for frame in (1001, 1002):
+        path = str(tmp_path / f"plate.{frame}.tif")
+        out = oiio.ImageOutput.create(path)
+        spec = oiio.ImageSpec(32, 24, 3, oiio.UINT8)
+        assert out.open(path, [spec, spec])
+        assert out.write_image((rng.random((24, 32, 3)) * 255).astype(np.uint8))
+        assert out.open(path, spec, "AppendSubimage") and out.write_image(np.zeros((24, 32, 3), np.uint8))
+        assert out.close()
+        write_image(tmp_path / f"single.{frame}.tif", read_image(Path(path)))
+        matte = np.zeros((24, 32), np.uint8)
+        matte[8:16, 8:16] = 255
+        cv2.imwrite(str(tmp_path / f"mask.{frame}.png"), matte)
+    for name, pages in (("plate", 2), ("single", 1)):
+        done = aifx(
+            "fill",
+            str(tmp_path / f"{name}.####.tif"),
+            "-m",
+            str(tmp_path / "mask.####.png"),
+            "-o",
+            str(tmp_path / f"o_{name}" / "c.####.tif"),
+        )
+        assert done.returncode == 0, done.stderr
+        said = "note: the plate's TIFF files hold 2 images (pages); only the first is filled and written"
+        assert (said in done.stderr) == (pages == 2), done.stderr
+        info = aifx("info", str(tmp_path / f"{name}.####.tif")).stdout
+        assert ("pages:       2; the first is filled and written, the others are dropped" in info) == (
+            pages == 2
+        )

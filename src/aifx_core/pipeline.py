@@ -67,7 +67,7 @@ from .sequence import (
 )
 from .sequence.exr import LOSSY
 from .sequence.image import layer_of, unfilled_colour
-from .sequence.raster import COMPRESSIONS, check_compression
+from .sequence.raster import COMPRESSIONS, MAX_PAGES, check_compression
 from .sequence.window import in_display_window, reframe, windows
 from .workers import InOrder, overlap
 
@@ -711,6 +711,12 @@ def _output_compression(job: FillJob, first: Image, out: FramePattern, notices: 
         notices.append(
             "note: the plate is mip-mapped; the output holds level 0 only (the full-resolution image), "
             "rebuild the levels with maketx or oiiotool if you need them"
+        )
+    pages = int(header.get("parts", 1)) if source_format != "exr" else 1
+    if pages > 1:
+        notices.append(
+            f"note: the plate's {str(source_format).upper()} files hold {pages if pages < MAX_PAGES else 'many'} "
+            "images (pages); only the first is filled and written, the others are dropped"
         )
     if target_format == "jpeg":
         notices.append(

@@ -52,6 +52,7 @@ def facts(spec: str | os.PathLike[str], frames: str | None = None) -> dict[str, 
         colorspace=info.colorspace,
         colorspace_reason=info.colorspace_reason,
         parts=list(info.part_names) if info.parts > 1 else [],
+        pages=info.parts if info.format != "exr" else 1,
     )
     return found
 
@@ -128,6 +129,10 @@ def _text(found: dict[str, Any]) -> str:
         lines.append(f"passes:      {', '.join(found['passes'])} (colour, copied as they are)")
     lines.append(f"compression: {found['compression'] or 'unknown'}")
     lines.append(f"colourspace: {found['colorspace']}  ({found['colorspace_reason']})")
+    if found["pages"] > 1:
+        lines.append(
+            f"pages:       {found['pages']}; the first is filled and written, the others are dropped"
+        )
     if found["parts"]:
         names = ", ".join(n or "(unnamed)" for n in found["parts"])
         lines.append(

@@ -137,6 +137,20 @@ def _open(path: Path) -> oiio.ImageInput:
     return source
 
 
+def _images_in(source: oiio.ImageInput) -> int:
+    """How many images (a multi-page TIFF's pages) the file holds; aifx reads the first. Leaves the reader
+    on the first again."""
+    count = 1
+    while count < MAX_PAGES and source.seek_subimage(count, 0):
+        count += 1
+    source.seek_subimage(0, 0)
+    return count
+
+
+#: Pages of a multi-page file counted (to say that there are more than one; the count stops here).
+MAX_PAGES = 1000
+
+
 def read_raster_info(path: Path, fmt: str) -> ImageInfo:
     """Header facts without reading pixels."""
     source = _open(path)
@@ -144,6 +158,7 @@ def read_raster_info(path: Path, fmt: str) -> ImageInfo:
         spec = source.spec()
         formats = list(spec.channelformats) or [spec.format] * spec.nchannels
         attributes = _attributes(spec)
+        pages = _images_in(source)
     finally:
         source.close()
     dtype = np.dtype(_DTYPE_FOR_BASETYPE.get(spec.format.basetype, np.float32)).name
@@ -162,6 +177,7 @@ def read_raster_info(path: Path, fmt: str) -> ImageInfo:
         colorspace=colorspace,
         colorspace_reason=reason,
         attributes=attributes,
+        parts=pages,
         tiled=spec.tile_width > 0,
     )
 
@@ -188,6 +204,7 @@ def read_raster(path: Path, fmt: str, head: bytes = b"") -> Image:
             )
         attributes = _attributes(spec)
         attribute_types = _attribute_types(spec)
+        pages = _images_in(source)
     finally:
         source.close()
     pixels = np.asarray(pixels).reshape(spec.height, spec.width, spec.nchannels)
@@ -208,6 +225,7 @@ def read_raster(path: Path, fmt: str, head: bytes = b"") -> Image:
         "display_window": display,
         "colorspace": colorspace,
         "colorspace_reason": reason,
+        "parts": pages,  # (only the first is read and written: :func:`~aifx_core.pipeline` says so)
     }
     return Image(channels=channels, header=header, source=path)
 
