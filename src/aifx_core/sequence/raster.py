@@ -137,6 +137,10 @@ def _open(path: Path) -> oiio.ImageInput:
     return source
 
 
+#: Pages of a multi-page file counted (to say that there are more than one; the count stops here).
+MAX_PAGES = 1000
+
+
 def _images_in(source: oiio.ImageInput) -> int:
     """How many images (a multi-page TIFF's pages) the file holds; aifx reads the first. Leaves the reader
     on the first again."""
@@ -145,10 +149,6 @@ def _images_in(source: oiio.ImageInput) -> int:
         count += 1
     source.seek_subimage(0, 0)
     return count
-
-
-#: Pages of a multi-page file counted (to say that there are more than one; the count stops here).
-MAX_PAGES = 1000
 
 
 def read_raster_info(path: Path, fmt: str) -> ImageInfo:
