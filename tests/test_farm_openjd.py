@@ -171,3 +171,31 @@ def test_openjd_range_and_progress_lines(tmp_path):
     bad.write_text('{"version": "pathmapping-0.1", "path_mapping_rules": [{}]}')
     with pytest.raises(InputError):
         load_session_path_map(bad)
+
+
+@pytest.mark.slow
+def test_the_anchors_step_warns_when_the_mask_is_empty_on_every_frame(shot, tmp_path):
+    """No Fill task can tell that the mask selects nothing (its chunk's frames may be off screen); the Anchors
+    step, the one task that sees the whole shot, says so in its log. A mask with holes says nothing."""
+    import cv2
+
+    empty = tmp_path / "shot"
+    empty.mkdir()
+    for frame in FRAMES:
+        for name in (f"plate.{frame}.exr", f"mask.{frame}.png"):
+            (empty / name).write_bytes((shot / name).read_bytes())
+        matte = cv2.imread(str(empty / f"mask.{frame}.png"), cv2.IMREAD_UNCHANGED)
+        matte[:] = 0
+        cv2.imwrite(str(empty / f"mask.{frame}.png"), matte)
+    logs = {}
+    for name, source in (("empty", empty), ("kept", shot)):
+        job_file = tmp_path / f"{name}.json"
+        shot_job(source, tmp_path / name / "c.####.exr", backend="telea").save(job_file)
+        template = tmp_path / f"{name}.yaml"
+        assert _export(job_file, template, "--chunk", "6").returncode == 0
+        done = _run(template, str(job_file))
+        assert done.returncode == 0, done.stdout + done.stderr
+        logs[name] = done.stdout + done.stderr
+    warning = "aifx: warning: the mask is empty on every frame (1001-1012): nothing was filled"
+    assert logs["empty"].count(warning) == 1, logs["empty"]
+    assert "mask is empty" not in logs["kept"]

@@ -295,12 +295,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _run_anchors(job: FillJob, json_progress: bool, rebuild: bool, openjd: bool = False) -> int:
-    from .pipeline import prepare_anchors
+    """The whole-shot stage of a farm job (OpenJD's Anchors step): the anchors, and what only the whole shot
+    tells (a mask empty on every frame), since each chunk after it sees its own frames only."""
+    from .pipeline import prepare_anchors, whole_shot_notices
 
     cancel = CancelToken()
     with _cancel_on_signals(cancel), _progress_printer(json_progress, openjd) as on_progress:
         folder = prepare_anchors(job, progress=on_progress, cancel=cancel, rebuild=rebuild)
-    done = events.done_event(job.output, [], [], None, anchors=folder)
+    done = events.done_event(job.output, [], [], None, anchors=folder, notices=whole_shot_notices(job))
+    print_notices(done)
     if json_progress:
         _emit(done)
     else:

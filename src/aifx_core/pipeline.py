@@ -283,6 +283,20 @@ def prepare_anchors(
         return str(store.folder)
 
 
+def whole_shot_notices(job: FillJob | dict | str | os.PathLike) -> list[str]:
+    """What a whole-shot run warns about that no farm chunk can tell: the mask empty on every frame (an OpenJD
+    job's Anchors step says it, the one task that sees the whole shot). Reads mask frames until one has a
+    hole, so a mask that selects something costs a frame or a few; one that selects nothing, the whole shot
+    (the plate's frames too when the mask is their alpha)."""
+    job = as_job(job)
+    plate = open_sequence(job.input, frames=job.frames, skip_missing=job.skip_missing, role="plate")
+    mask = open_mask(job.mask, job.mask_channel, plate, invert=job.invert_mask, threshold=job.threshold)
+    for frame in plate.frames:
+        if make_hole(mask.matte(frame), job.threshold).any():
+            return []
+    return [empty_mask_warning(plate.frames)]
+
+
 def _create(job: FillJob, plate: Sequence, run: _RunSetup) -> Any:
     first = plate.read(plate.frames[0])
     colorspace = (
