@@ -37,7 +37,6 @@ from .ray_executor import DEFAULT_CHUNK, chunk_frames
 SPECIFICATION = "jobtemplate-2023-09"
 #: The most values OpenJD puts in one chunk (``chunks.defaultTaskCount``).
 MAX_CHUNK = 150
-#: Job fields that hold paths: on a farm they must be absolute (a task runs in its own session folder).
 
 
 def build_template(

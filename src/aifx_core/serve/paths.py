@@ -25,7 +25,6 @@ from ..protocol.errors import InputError
 from ..protocol.job import PATH_FIELDS, FillJob
 from ..sequence import parse_pattern  # imported at start: not on the first artist's submit (numpy, OIIO)
 
-#: Job fields holding paths: what is read, what is written.
 #: Backend options holding paths, by name (every backend shares one options namespace): ``"model"`` ones may be
 #: a hub id instead (see ``aifx_core.inpaint.models.locate_model``), ``"path"`` ones are always a path.
 PATH_OPTIONS = {"model": "model", "config": "model", "cache_dir": "path", "reference": "path"}
