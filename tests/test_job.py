@@ -45,7 +45,11 @@ def test_resume_key_ignores_what_does_not_change_pixels():
         ("[1, 2]", "must be an object"),
         ('{"input": "a"}', "missing required field(s) output"),
         ('{"input": "a", "output": "b", "colour": 1}', "unknown job field(s) colour"),
-        ('{"aifx_job": 99, "input": "a", "output": "b"}', "job format 99"),
+        ('{"aifx_job": 99, "input": "a", "output": "b"}', "job format 99 is newer than this aifx-core reads"),
+        (
+            '{"aifx_job": 99, "input": "a", "output": "b", "grain": 1}',
+            'field(s) "grain" come from job format 99, newer',
+        ),
     ],
 )
 def test_bad_job_json_names_the_problem(text, fragment):
@@ -144,6 +148,14 @@ def test_job_files_that_are_not_files_or_too_big_are_refused(tmp_path):
     latin.write_bytes('{"input": "caf\xe9"}'.encode("latin-1"))
     with pytest.raises(InputError, match="not UTF-8"):
         FillJob.load(latin)
+
+
+def test_a_byte_order_mark_is_not_part_of_the_job(tmp_path):
+    """Notepad and PowerShell's ``-Encoding UTF8`` start a file with one; the job is the text after it."""
+    job = FillJob(input="a.####.exr", output="b.####.exr", dilate=3)
+    path = tmp_path / "job.json"
+    path.write_bytes(b"\xef\xbb\xbf" + job.to_json().encode("utf-8"))
+    assert FillJob.load(path) == job
 
 
 def test_save_is_atomic_and_leaves_no_temp(tmp_path):

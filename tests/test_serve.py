@@ -342,6 +342,25 @@ def test_windows_paths_are_mapped_onto_the_root(server, area):
     assert _events_until_final(client, job_id)[-1]["event"] == "done"
     assert client.job(job_id)["job"]["input"] == str(area / "short" / "plate.####.exr")
     assert len(list((area / "out_map").glob("c.*.exr"))) == 3
+    # A drive no rule maps is named as that, not as a path that is not absolute.
+    job["input"] = "Y:\\elsewhere\\plate.####.exr"
+    status, _, body = http("POST", server.url + "/v1/jobs", "alice", job)
+    assert status == 422 and body["detail"].startswith(
+        "input path Y:\\elsewhere\\plate.####.exr is a Windows path"
+    )
+
+
+def test_relative_paths_are_refused_by_a_server_without_roots(tmp_path):
+    """The server's working folder is not the artist's: a relative path would read (and write) beside the
+    server, wherever it was started."""
+    server = Server(tmp_path / "state", "--token-file", str(write_tokens(tmp_path / "tokens"))).start()
+    try:
+        job = shot_job(tmp_path / "shot", tmp_path / "out" / "c.####.exr").to_dict()
+        job["input"] = "shot/plate.####.exr"
+        status, _, body = http("POST", server.url + "/v1/jobs", "alice", job)
+        assert status == 422 and body["detail"].startswith("input path shot/plate.####.exr is relative"), body
+    finally:
+        server.stop()
 
 
 def test_a_worker_that_dies_fails_its_job_and_is_replaced(server, area):
@@ -395,13 +414,24 @@ def test_aifx_submit_runs_remotely_like_a_local_run(server, area, tmp_path):
     assert failed.returncode == 2, failed.stderr  # the job's own exit code, from the server
     noauth = aifx("submit", str(tmp_path / "job.json"), "--server", server.url, "--token-env", "NO_SUCH_VAR")
     assert noauth.returncode == 2 and "token" in noauth.stderr
+    # A job with relative paths means them where aifx submit runs, as aifx run there would read them.
+    relative = shot_job(area / "short", area / "out_relative" / "c.####.exr").to_dict()
+    relative.update(
+        input="short/plate.####.exr", mask="short/mask.####.png", output="out_relative/c.####.exr"
+    )
+    (tmp_path / "relative.json").write_text(json.dumps(relative))
+    there = aifx("submit", str(tmp_path / "relative.json"), "--server", server.url, cwd=area, env=env)
+    assert there.returncode == 0, there.stderr
+    assert len(list((area / "out_relative").glob("c.*.exr"))) == 3
 
 
-def test_ctrl_c_in_aifx_submit_cancels_on_the_server(server, area, tmp_path):
+@pytest.mark.parametrize("sent", ["SIGINT", "SIGTERM"])
+def test_ctrl_c_in_aifx_submit_cancels_on_the_server(server, area, tmp_path, sent):
+    """Ctrl+C, and SIGTERM: how a farm scheduler cancels a task that wraps ``aifx submit``."""
     import signal
 
     env = {**__import__("os").environ, "AIFX_TOKEN": TOKENS["alice"]}
-    out = area / "out_sigint"
+    out = area / f"out_{sent.lower()}"
     shot_job(area / "long", out / "c.####.exr", backend="propagate").save(tmp_path / "job.json")
     proc = subprocess.Popen(
         [
@@ -424,7 +454,7 @@ def test_ctrl_c_in_aifx_submit_cancels_on_the_server(server, area, tmp_path):
     for line in proc.stdout:
         if json.loads(line).get("stage") == "write":
             break
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(getattr(signal, sent))
     rest, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert json.loads(rest.splitlines()[-1])["event"] == "cancelled"

@@ -42,7 +42,7 @@ def test_a_loaded_model_is_listed_then_unloaded_when_idle(tmp_path):
         assert status == 403 and f"(resolves to {built.resolve()})" in body["detail"]
         relative = {**job.to_dict(), "options": {"model": "models/tiny-lama.pt"}}
         status, _, body = http("POST", server.url + "/v1/jobs", "bob", relative)
-        assert status == 403 and "absolute paths" in body["detail"]
+        assert status == 422 and body["detail"].startswith("option model models/tiny-lama.pt is relative")
         job_id = client.submit(job.to_dict())["id"]
         assert list(client.events(job_id))[-1]["event"] == "done"
 

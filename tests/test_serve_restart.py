@@ -5,10 +5,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+import time
 
 import numpy as np
 from serve_helpers import Server, http, wait_for, write_tokens
 from shot_files import make_shot, read_exr, shot_job
+
+#: Seconds the killed server stays down before it is started again: longer than the client's old reconnect
+#: budget (five tries, 7.5 s), shorter than its patience now.
+RESTART_DELAY = 10.0
 
 
 def _alive(pid: int) -> bool:
@@ -54,14 +60,22 @@ def test_full_queue_is_429_and_sigkill_loses_nothing(tmp_path):
 
         worker_pid = http("GET", server.url + "/v1/models", "alice")[2]["workers"][0]["pid"]
         server.kill()
-        stream.close()
+        # The client that was following goes on following through the restart (aifx submit on a farm
+        # node: giving up would fail the task while its job resumes and finishes on the server).
+        followed: list = []
+        follower = threading.Thread(target=lambda: followed.extend(stream), daemon=True)
+        follower.start()
         wait_for(lambda: not _alive(worker_pid), timeout=10)  # no orphan keeps writing frames
     finally:
         server.stop()
 
-    server = Server(state, *args).start()
+    time.sleep(RESTART_DELAY)  # systemd's RestartSec, a deploy: the server is away for a while
+    port = server.url.rsplit(":", 1)[1]
+    server = Server(state, *args, "--port", port).start()
     try:
         assert any("resuming 1 interrupted job" in line for line in server.log)
+        follower.join(timeout=300)
+        assert followed and followed[-1]["event"] == "done", followed[-1:]
         twin = subprocess.run(
             [sys.executable, "-m", "aifx_core", "serve", "--port", "0", "--state", str(state)],
             capture_output=True, text=True, timeout=60,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import re
 import subprocess
 import sys
@@ -47,6 +48,19 @@ def test_token_add_stores_only_a_hash_and_rotates(tmp_path):
     rotated = add_token(file, "alice")  # rotation replaces alice's entry: the old token stops working
     assert tokens.user_for(rotated).name == "alice" and tokens.user_for(token) is None
     assert tokens.users == ["bob", "alice"]
+
+
+def test_rotation_is_seen_where_file_times_count_whole_seconds(tmp_path):
+    """NFS, SMB, ext3: the rotated file (a new one renamed in, a line of the same length) can carry the old
+    file's modification time; the old token must stop working all the same."""
+    file = tmp_path / "tokens"
+    old = add_token(file, "alice")
+    before = file.stat()
+    tokens = TokenFile(file)
+    new = add_token(file, "alice")
+    os.utime(file, ns=(before.st_atime_ns, before.st_mtime_ns))  # the same second, as such storage keeps it
+    assert file.stat().st_size == before.st_size
+    assert tokens.user_for(old) is None and tokens.user_for(new).name == "alice"
 
 
 def test_every_entry_is_compared_in_constant_time(tmp_path, monkeypatch):
@@ -122,6 +136,20 @@ def test_restart_requeues_running_jobs_first(tmp_path):
     assert again.recover() == [first]
     assert again.get(first)["state"] == "queued"
     assert again.claim_next()["id"] == first and again.claim_next()["id"] == second
+
+
+def test_restart_ends_a_running_job_whose_cancel_was_asked_for(tmp_path):
+    """A cancel sent while the worker was busy, then the server killed: the restart must not run it again."""
+    store = Store(tmp_path)
+    cancelled, other = _submit(store, "anna", 2)
+    assert store.claim_next()["id"] == cancelled
+    assert store.request_cancel(cancelled) == "running"
+    store.close()
+    again = Store(tmp_path)
+    assert again.recover() == []
+    record = again.get(cancelled)
+    assert record["state"] == "cancelled" and record["error"]["event"] == "cancelled"
+    assert again.claim_next()["id"] == other and again.claim_next() is None
 
 
 def test_path_mapping_rules(tmp_path):

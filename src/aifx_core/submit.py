@@ -2,7 +2,8 @@
 
 Progress is printed as a local ``aifx run`` prints it (a bar on a terminal, or the same JSON lines with
 ``--json-progress``), the exit code is the job's (0 done, 2 bad input, 1 failure, 130 cancelled), and Ctrl+C
-cancels the job on the server (a second Ctrl+C stops waiting for the server to confirm). The token comes from
+or SIGTERM (how farm schedulers cancel a task) cancels the job on the server (a second one stops waiting for
+the server to confirm). The token comes from
 an environment variable (``--token-env``, default ``AIFX_TOKEN``), never from the command line, where other
 users of the machine could read it.
 """
@@ -10,16 +11,19 @@ users of the machine could read it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from .protocol import events
 from .protocol.errors import EXIT_CANCELLED, EXIT_INTERNAL, EXIT_OK, InputError
 from .protocol.events import ProgressEvent
-from .protocol.job import FillJob
+from .protocol.job import FillJob, absolute_paths
 from .protocol.remote import RemoteClient, RemoteError
 
 #: How often a full queue (429) is retried before giving up.
@@ -47,7 +51,7 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
 def _cmd_submit(args: argparse.Namespace) -> int:
     if not args.server:
         raise InputError("no server given; pass --server http://HOST:PORT or set AIFX_SERVER")
-    job = FillJob.load(args.job)
+    job = absolute_paths(FillJob.load(args.job))  # a relative path means here, as for aifx run, not there
     if args.overwrite:
         job.overwrite = True
     job.validate()  # the same one-line errors as a local run, before anything is sent
@@ -71,13 +75,34 @@ def _submit(client: RemoteClient, job: FillJob) -> str:
     raise AssertionError("unreachable")
 
 
+@contextlib.contextmanager
+def _sigterm_as_ctrl_c() -> Iterator[None]:
+    """SIGTERM takes Ctrl+C's path while a job is followed: a farm task (OpenJD, Deadline, OpenCue) wrapping
+    ``aifx submit`` is cancelled with SIGTERM, and the server's job must stop with it, not run on beside the
+    task's retry. Signal handlers belong to the main thread; elsewhere (a host calling ``main``) nothing
+    changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    before = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
 def _follow(client: RemoteClient, job_id: str, json_progress: bool) -> int:
-    """Print the job's events until its final one; Ctrl+C cancels it on the server and keeps following."""
+    """Print the job's events until its final one; Ctrl+C (or SIGTERM) cancels it on the server and keeps
+    following."""
     from .cli import _progress_printer
 
     seen = 0  # event ids count 1, 2, 3... per job: after a Ctrl+C, follow on from the last one printed
     cancelling = False
-    with _progress_printer(json_progress) as on_progress:
+    with _progress_printer(json_progress) as on_progress, _sigterm_as_ctrl_c():
         while True:
             try:
                 for event in client.events(job_id, last_event_id=seen):

@@ -30,6 +30,10 @@ from .events import CANCELLED, DONE, ERROR, Event, decode, is_final
 
 #: HTTP answers that mean the user has something to fix (the job, a path, the token): exit code 2.
 _USER_ERRORS = (400, 401, 403, 404, 413, 422)
+#: HTTP answers of a proxy (or load balancer) whose server is down for a moment: the event stream retries.
+_RESTARTING = (502, 503, 504)
+#: Seconds :meth:`RemoteClient.events` keeps reconnecting without an event before it gives up.
+RECONNECT_PATIENCE = 300.0
 
 
 class RemoteError(AifxError):
@@ -105,9 +109,18 @@ class RemoteClient:
     def models(self) -> dict[str, Any]:
         return self._call("GET", "/v1/models")
 
-    def events(self, job_id: str, last_event_id: int = 0, reconnects: int = 5) -> Iterator[Event]:
-        """The job's events until its final one, reconnecting (with ``Last-Event-ID``) when a stream drops."""
+    def events(
+        self, job_id: str, last_event_id: int = 0, patience: float = RECONNECT_PATIENCE
+    ) -> Iterator[Event]:
+        """The job's events until its final one, reconnecting (with ``Last-Event-ID``) when a stream drops.
+
+        Reconnects go on for ``patience`` seconds without an event: a server restarting (a deploy, systemd's
+        ``Restart=always``, workers probing their GPUs) takes longer than a few tries, and the job resumes
+        there. Giving up early would fail a farm task whose job then finishes anyway, and its retry would
+        submit a duplicate.
+        """
         failures = 0
+        failing_since: float | None = None
         while True:
             headers = {"Accept": "text/event-stream"}
             if last_event_id:
@@ -117,7 +130,7 @@ class RemoteClient:
                 # The heartbeat arrives every 15 s, so a read that waits much longer means a dead connection.
                 with urllib.request.urlopen(request, timeout=max(self.timeout, 45.0)) as response:
                     for event_id, data in _read_sse(response):
-                        failures = 0
+                        failures, failing_since = 0, None
                         if event_id is not None:
                             last_event_id = event_id
                         event = decode(data)
@@ -126,18 +139,22 @@ class RemoteClient:
                         yield event
                         if is_final(event):
                             return
+                # The stream ended without a final event (the server restarted): ask again where we were.
+                lost = "the stream ended without a final event"
             except urllib.error.HTTPError as exc:
-                raise _http_error(exc) from None
+                if exc.code not in _RESTARTING:
+                    raise _http_error(exc) from None
+                lost = f"{exc.code} {exc.reason}"  # a proxy in front of a server that is restarting
             except (urllib.error.URLError, OSError, ValueError) as exc:
-                failures += 1
-                if failures > reconnects:
-                    raise RemoteError(f"lost the event stream of job {job_id} ({exc})") from None
-                time.sleep(min(5.0, 0.5 * failures))
-                continue
-            # The stream ended without a final event (the server restarted): ask again where we were.
+                lost = str(exc)
             failures += 1
-            if failures > reconnects:
-                raise RemoteError(f"the event stream of job {job_id} ended without a final event")
+            now = time.monotonic()
+            failing_since = now if failing_since is None else failing_since
+            if now - failing_since > patience:
+                raise RemoteError(
+                    f"lost the event stream of job {job_id} for {now - failing_since:.0f} s ({lost}); "
+                    f"the job may still be running there: ask for it with its id"
+                ) from None
             time.sleep(min(5.0, 0.5 * failures))
 
 

@@ -46,7 +46,7 @@ from ..pipeline import FillResult, as_job, empty_mask_warning
 from ..progress import CancelToken, ProgressCallback
 from ..protocol.errors import AifxError, Cancelled, InputError
 from ..protocol.events import ProgressEvent
-from ..protocol.job import PATH_FIELDS, FillJob
+from ..protocol.job import FillJob, absolute_paths
 from ..sequence import format_frames, parse_pattern
 from .progress import ChunkProgress
 
@@ -116,7 +116,7 @@ def run_on_ray(
         ) from None
     if job_file is None and isinstance(job, (str, os.PathLike)):
         job_file = job
-    job = _absolute(as_job(job))
+    job = absolute_paths(as_job(job))  # a worker's working folder is not the driver's
     job.validate()
     check_options(job.backend, job.options)  # a typo fails here, not in every worker
     if chunk is not None and chunk < 1:
@@ -216,16 +216,6 @@ def gpus_per_worker(job: FillJob, resources: dict[str, float]) -> int:
 def _default_workers(resources: dict[str, float], gpus: int, chunks: int) -> int:
     room = resources.get("GPU", 0) if gpus else resources.get("CPU", 1)
     return max(1, min(chunks, int(room)))
-
-
-def _absolute(job: FillJob) -> FillJob:
-    """The job with absolute paths: a worker's working folder is not the driver's."""
-    changes = {}
-    for name in PATH_FIELDS:
-        value = getattr(job, name)
-        if value and not os.path.isabs(os.path.expanduser(value)):
-            changes[name] = os.path.abspath(value)
-    return replace(job, **changes) if changes else job
 
 
 @contextlib.contextmanager

@@ -28,7 +28,7 @@ import json
 import math
 import os
 import stat
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields, replace
 from typing import Any, Dict, List, Tuple
 
 from .errors import InputError
@@ -143,12 +143,12 @@ class FillJob:
             # A newer aifx-core wrote it, with a setting this one does not have: refuse, never ignore it.
             names = ", ".join(f'"{name}"' for name in unknown)
             what = (
-                f"job field(s) {names} come from job format {version}"
+                f"job field(s) {names} come from job format {version},"
                 if unknown
                 else f"job format {version} is"
             )
             raise InputError(
-                f"{what}, newer than this aifx-core reads (formats 1-{JOB_FORMAT_VERSION}); upgrade aifx-core on "
+                f"{what} newer than this aifx-core reads (formats 1-{JOB_FORMAT_VERSION}); upgrade aifx-core on "
                 "this machine to the version that wrote the job, or leave those settings at their default where "
                 "the job is made"
             )
@@ -229,6 +229,17 @@ class FillJob:
         return hashlib.sha256(blob).hexdigest()[:16]
 
 
+def absolute_paths(job: FillJob) -> FillJob:
+    """The job with its file paths made absolute against this process's working folder, as a run here would
+    read them: a job sent elsewhere (a server, a Ray worker) is read where that folder means nothing."""
+    changes = {}
+    for name in PATH_FIELDS:
+        value = getattr(job, name)
+        if value and not os.path.isabs(os.path.expanduser(value)):
+            changes[name] = os.path.abspath(value)
+    return replace(job, **changes) if changes else job
+
+
 def is_device_name(device: str) -> bool:
     """Whether ``device`` names one torch can run on here or elsewhere: ``auto``, ``cpu``, ``mps``, ``cuda`` or
     ``cuda:N`` (any case, spaces around)."""
@@ -264,7 +275,7 @@ def read_job_text(path: str | os.PathLike) -> str:
     if len(data) > MAX_JOB_BYTES:
         raise InputError(f"{p}: job file is over {MAX_JOB_BYTES:,} bytes; check the path")
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig")  # a byte-order mark (Notepad, PowerShell's UTF8) is not the job's
     except UnicodeDecodeError as exc:
         raise InputError(
             f"{p}: job file is not UTF-8 text (bad byte at offset {exc.start}); write it with FillJob.to_json()"

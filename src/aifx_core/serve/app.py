@@ -36,7 +36,7 @@ from ..protocol.errors import EXIT_INPUT, InputError
 from ..protocol.job import MAX_JOB_BYTES, FillJob
 from ..sequence import open_sequence, output_pattern
 from .auth import TokenFile, User
-from .paths import PathRefused, PathRule, check_roots, map_job
+from .paths import PathRefused, PathRule, check_absolute, check_roots, map_job
 from .pool import Pool
 from .store import FINISHED, QueueFull, Store
 
@@ -112,7 +112,7 @@ def create_app(config: ServerConfig) -> FastAPI:
                 f"job JSON is over {MAX_JOB_BYTES} bytes; jobs carry paths on shared storage, never pixels",
             )
         try:
-            job = FillJob.from_json(body.decode("utf-8", errors="replace"))
+            job = FillJob.from_json(body.decode("utf-8-sig", errors="replace"))
             job.validate()
         except InputError as exc:
             raise ApiError(422, str(exc), exit_code=exc.exit_code) from None
@@ -127,6 +127,10 @@ def create_app(config: ServerConfig) -> FastAPI:
         message now, not a failed job in the queue later."""
         try:
             check_options(job.backend, job.options)  # as fill() does, before anything is read
+        except InputError as exc:
+            raise ApiError(422, str(exc), exit_code=exc.exit_code) from None
+        try:
+            check_absolute(job)
         except InputError as exc:
             raise ApiError(422, str(exc), exit_code=exc.exit_code) from None
         if config.roots:  # before any file is opened: nothing outside the roots is even probed

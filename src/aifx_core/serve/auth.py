@@ -42,7 +42,7 @@ class TokenFile:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        self._stamp: tuple[int, int] | None = None
+        self._stamp: tuple[int, ...] | None = None
         self._entries: list[tuple[str, str]] = []
         self.reload()
 
@@ -55,7 +55,7 @@ class TokenFile:
                 f"{self.path}: cannot read the token file ({exc.strerror}); check --token-file"
             ) from None
         self._entries = parse_tokens(text, self.path)
-        self._stamp = (stat.st_mtime_ns, stat.st_size)
+        self._stamp = _stamp(stat)
 
     def _refresh(self) -> None:
         """Token rotation without a restart: a changed file is read again before the next check."""
@@ -63,7 +63,7 @@ class TokenFile:
             stat = self.path.stat()
         except OSError:
             return  # keep the last good list rather than locking everybody out mid-rotation
-        if (stat.st_mtime_ns, stat.st_size) != self._stamp:
+        if _stamp(stat) != self._stamp:
             with contextlib.suppress(InputError):
                 self.reload()
 
@@ -82,6 +82,13 @@ class TokenFile:
     @property
     def users(self) -> list[str]:
         return [name for name, _ in self._entries]
+
+
+def _stamp(stat: os.stat_result) -> tuple[int, ...]:
+    """What tells a changed token file: a rotation replaces the file (a new inode, ``aifx serve token add``
+    renames one in) with a line of the same length, and on storage whose times count whole seconds (NFS, SMB,
+    ext3) the modification time can be the same too."""
+    return (stat.st_ino, stat.st_ctime_ns, stat.st_mtime_ns, stat.st_size)
 
 
 def parse_tokens(text: str, source: Path) -> list[tuple[str, str]]:

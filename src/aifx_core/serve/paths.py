@@ -114,6 +114,25 @@ def map_job(job: FillJob, rules: list[PathRule]) -> FillJob:
     return replace(job, **changes)
 
 
+def check_absolute(job: FillJob) -> None:
+    """Raise :class:`~aifx_core.protocol.errors.InputError` naming the first path that is not absolute after
+    mapping: the worker's working folder is not the artist's, with or without ``--root``."""
+    named = [(f"{name} path", getattr(job, name)) for name in PATH_FIELDS]
+    named += [(f"option {name}", value) for name, value in option_paths(job.options).items()]
+    for label, value in named:
+        if not value or Path(value).expanduser().is_absolute():
+            continue
+        if PureWindowsPath(value).drive:  # Z:\shots\... or \\server\share\... on a server that is not Windows
+            raise InputError(
+                f"{label} {value} is a Windows path no --path-map rule of this server maps; "
+                "ask its admin for a rule (docs/serve.md, path mapping)"
+            )
+        raise InputError(
+            f"{label} {value} is relative: the server's working folder is not yours; "
+            "give an absolute path on shared storage (aifx submit makes them absolute)"
+        )
+
+
 def check_roots(job: FillJob, roots: list[Path]) -> None:
     """Raise :class:`PathRefused` naming the first path (after symlinks) outside every root: the job's paths,
     then the options that name files."""

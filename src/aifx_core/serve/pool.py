@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from ..protocol import events
 from ..protocol.errors import EXIT_INTERNAL, InputError
-from .store import Store
+from .store import CANCELLED_WHILE_RUNNING, Store
 
 log = logging.getLogger("aifx.serve")
 
@@ -200,7 +200,7 @@ class Worker:
                 with self.pool.lock:
                     row = store.get(job_id)
                     if row and row["cancel_requested"]:
-                        store.add_event(job_id, events.cancelled_event("cancelled; finished frames are kept"))
+                        store.add_event(job_id, events.cancelled_event(CANCELLED_WHILE_RUNNING))
                     else:
                         died = f"the server's worker process died (exit code {code}); see the server log"
                         store.add_event(job_id, events.error_event(died, EXIT_INTERNAL))

@@ -3,7 +3,8 @@
 Every submitted job, its state and every event it sent are rows; an event that ends a job is written in the
 same transaction as the job's final state, so a client that reads ``done`` from the event stream and then
 asks ``GET /v1/jobs/ID`` always sees ``done`` too. On start, jobs that were running when the server died go
-back to the head of the queue and run again: the pipeline's resume skips the frames they had finished.
+back to the head of the queue and run again: the pipeline's resume skips the frames they had finished (those
+whose cancel had been asked for end ``cancelled``).
 
 Scheduling is round-robin between users (the user after the one served last goes next, each user's jobs in
 submit order), so one artist with fifty jobs cannot starve the others; admission is bounded by
@@ -27,6 +28,8 @@ QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed"
 FINISHED = (DONE, FAILED, CANCELLED)
 #: The final event kind → the job state it leaves.
 FINAL_STATES = {events.DONE: DONE, events.ERROR: FAILED, events.CANCELLED: CANCELLED}
+#: How a running job whose cancel was asked for ends when its worker (or the server) is gone.
+CANCELLED_WHILE_RUNNING = "cancelled; finished frames are kept"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -107,9 +110,19 @@ class Store:
             self._db.close()
 
     def recover(self) -> list[str]:
-        """After a crash: jobs that were running go back to the head of the queue, to resume."""
+        """After a crash: jobs that were running go back to the head of the queue, to resume (their ids).
+
+        A running job whose cancel was asked for before the crash ends ``cancelled`` instead, as it would
+        have had its worker died with the server still up: the user's cancel outlives a restart.
+        """
         with self._lock:
-            ids = [r["id"] for r in self._db.execute("SELECT id FROM jobs WHERE state = ?", (RUNNING,))]
+            rows = self._db.execute(
+                "SELECT id, cancel_requested FROM jobs WHERE state = ? ORDER BY num", (RUNNING,)
+            ).fetchall()
+            for row in rows:
+                if row["cancel_requested"]:
+                    self.add_event(row["id"], events.cancelled_event(CANCELLED_WHILE_RUNNING))
+            ids = [row["id"] for row in rows if not row["cancel_requested"]]
             self._db.execute("UPDATE jobs SET state = ?, interrupted = 1 WHERE state = ?", (QUEUED, RUNNING))
             return ids
 
