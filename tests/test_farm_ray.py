@@ -447,10 +447,10 @@ def test_gpu_only_for_models_on_a_cluster_with_gpus():
 
 
 def test_job_paths_travel_absolute(tmp_path, monkeypatch):
-    from aifx_core.farm.ray_executor import _absolute
+    from aifx_core.protocol.job import absolute_paths
 
     monkeypatch.chdir(tmp_path)
-    job = _absolute(FillJob(input="shot/plate.####.exr", output="/abs/o.####.exr", mask="m.png"))
+    job = absolute_paths(FillJob(input="shot/plate.####.exr", output="/abs/o.####.exr", mask="m.png"))
     assert job.input == str(tmp_path / "shot/plate.####.exr") and job.mask == str(tmp_path / "m.png")
     assert job.output == "/abs/o.####.exr"
     assert json.loads(job.to_json())["input"].startswith("/")
