@@ -171,8 +171,11 @@ class NukeHost:
 
     @_main_thread
     def upstream(self) -> list[tuple[str, str, str, str]]:
+        """Every node the written inputs depend on, as cache-key rows, in a fixed order (see :func:`_feeds`).
+
+        The node itself is never walked (an expression may name it): its Read changes with each render."""
         rows: list[tuple[str, str, str, str]] = []
-        seen: set[str] = set()
+        seen = {self.node.fullName()}
         for label, index in ((knobs.INPUT_SOURCE, 0), (knobs.INPUT_MASK, 1)):
             stack = [self.node.input(index)]
             while stack:
@@ -181,12 +184,7 @@ class NukeHost:
                     continue
                 seen.add(node.fullName())
                 rows.append((label, node.Class(), node.fullName(), node.writeKnobs(_WRITE_KNOB_FLAGS)))
-                if isinstance(node, nuke.Group):
-                    rows.extend(
-                        (label, n.Class(), n.fullName(), n.writeKnobs(_WRITE_KNOB_FLAGS))
-                        for n in node.nodes()
-                    )
-                stack.extend(node.input(i) for i in reversed(range(node.inputs())))
+                stack.extend(reversed(_feeds(node)))
         if self.node.input(0) is not None:
             # What the written inputs depend on besides the nodes: the full-resolution format and the view.
             with _full_resolution():
@@ -261,6 +259,27 @@ class NukeHost:
 
     def progress(self, title: str) -> session.ProgressLike:
         return nuke.ProgressTask(title) if nuke.GUI else session.ConsoleProgress(title)
+
+
+#: ``Node.dependencies``: input pipes (hidden ones too), expressions (``{{Tracker1.translate.x}}``) and links.
+_DEPENDENCY_MASK = nuke.INPUTS | nuke.HIDDEN_INPUTS | nuke.EXPRESSIONS | nuke.LINKINPUTS
+
+
+def _feeds(node: nuke.Node) -> list[nuke.Node | None]:
+    """What ``node``'s pixels depend on, inputs first: the cache key must change when any of it does.
+
+    An ``Input`` inside a group has no inputs of its own (the walk would stop at the AIFill's group): it goes on
+    with what feeds the group there. A group's nodes are walked like any other, so nested groups are too. Knobs
+    linked by expression to nodes that are not upstream (a Transform driven by ``Tracker1.translate``, a Roto
+    linked to a Tracker) change the pixels as much as an input: re-tracking must redo the inputs.
+    """
+    feeds: list[nuke.Node | None] = [node.input(i) for i in range(node.inputs())]
+    if node.Class() == "Input":
+        feeds.append(node.parent().input(int(node["number"].value())))
+    if isinstance(node, nuke.Group):
+        feeds.extend(node.nodes())
+    linked: list[nuke.Node] = sorted(node.dependencies(_DEPENDENCY_MASK), key=lambda n: n.fullName())
+    return [*feeds, *linked]
 
 
 @contextlib.contextmanager

@@ -53,6 +53,11 @@ GUI = False
 WRITE_NON_DEFAULT_ONLY = 0x1
 TO_SCRIPT = 0x2
 STARTLINE = 0x1000
+#: ``Node.dependencies`` masks (Foundry: "visible input pipes", "hidden input pipes", "expressions", link knobs).
+INPUTS = 0x1
+HIDDEN_INPUTS = 0x2
+EXPRESSIONS = 0x4
+LINKINPUTS = 0x8
 
 #: The whole command line, as Nuke keeps it (``sys.argv`` may have lost a trailing frame range).
 rawArgs: list[str] = []
@@ -628,7 +633,45 @@ class Node(_MainThreadOnly):
             lines.append(f"{name} {knob.toScript()}")
         return "\n".join(lines)
 
+    def parent(self) -> Group | None:
+        """The group the node is in (``nuke.root()`` at the top level)."""
+        return self._parent
+
     # inputs
+    def dependencies(self, what: int) -> list[Node]:
+        """The nodes this one refers to, as Nuke's: its connected inputs (``INPUTS``/``HIDDEN_INPUTS``) and the
+        nodes its knobs' expressions read (``EXPRESSIONS``: ``{{Tracker1.translate.x}}``). Like Nuke's, an
+        ``Input`` node inside a group has no inputs: what feeds the group is not among its dependencies."""
+        found: list[Node] = []
+        if what & (INPUTS | HIDDEN_INPUTS):
+            found.extend(n for n in self._inputs if n is not None)
+        if what & EXPRESSIONS:
+            for knob in self._knobs.values():
+                found.extend(self._expression_nodes(knob.toScript()))
+        unique: list[Node] = []
+        for node in found:
+            if all(node is not other for other in unique):
+                unique.append(node)
+        return unique
+
+    def _expression_nodes(self, text: str) -> list[Node]:
+        """Nodes named in the ``{...}`` expressions of a knob's script text: ``Name.knob`` in the node's own
+        group, ``parent.Name.knob`` one group up (``parent.knob``: the group), ``root.Name.knob`` from the top."""
+        found = []
+        for expression in re.findall(r"\{([^{}]*)\}", text):
+            for path in re.findall(r"\b([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)", expression):
+                parts = path.split(".")
+                group: Group | None = self._parent
+                while parts and parts[0] in ("parent", "root"):
+                    group = _root if parts[0] == "root" else (group._parent if group else None)
+                    parts = parts[1:]
+                node = group.node(parts[0]) if group is not None and parts else None
+                if node is None and len(parts) < len(path.split(".")):
+                    node = group  # ``parent.seed``: a knob of the group itself
+                if node is not None:
+                    found.append(node)
+        return found
+
     def input(self, index: int) -> Node | None:
         return self._inputs[index] if index < len(self._inputs) else None
 
