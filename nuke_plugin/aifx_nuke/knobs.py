@@ -29,6 +29,17 @@ READ_RESULT = "aifx_result"
 #: The result Read's file until a render: no such file, so the node's output is an error that says why (a
 #: comp rendered before the fill must fail, not pass the unfilled plate through).
 NOT_RENDERED = "AIFill not rendered yet - press Render, or run render.py and reopen the script.exr"
+#: After a render, outside the filled frames: a Switch picks this Read, whose file says so (Nuke's Read would
+#: hold the first/last filled frame there, freezing the fill over the plate).
+SWITCH_RANGE = "aifx_range"
+READ_OUTSIDE = "aifx_outside"
+
+
+def outside_range(first: int, last: int) -> str:
+    """The outside Read's file: no such file, so the output there is an error that names the filled frames."""
+    return f"AIFill filled frames {first}-{last} only - set its frame range to the frames the comp needs.exr"
+
+
 #: The layer and channel the *confidence* knob adds to the node's output: the EXR channel ``fill.confidence``
 #: the core writes (``aifx_core.confidence.CHANNEL``; a test checks they agree), read by Nuke as layer ``fill``.
 CONFIDENCE_LAYER = "fill"

@@ -10,7 +10,8 @@ Inside the group::
     Source ──► aifx_crop_source ──► aifx_write_source   (Crop + reformat to the Source's format: an EXR's data
     Mask ────► aifx_crop_mask ────► aifx_write_mask      window is its input's bbox, its display window the
                                                          format; both files cover exactly the Source's format)
-    aifx_result (Read, raw) ──► Output                   (errors until a result exists: never the raw plate)
+    aifx_result (Read, raw) ──► aifx_range ──► Output    (errors until a result exists: never the raw plate)
+    aifx_outside (Read) ───────►┘ (Switch)               (after a render, frames outside the filled ones: an error)
 
 The cache Writes stay disabled except while we execute them, so ``nuke -x`` never runs them.
 """
@@ -115,10 +116,20 @@ def create_aifill(connect_selected: bool = True) -> nuke.Group:
             )
             write.setInput(0, crop)
         read = nuke.nodes.Read(name=knobs.READ_RESULT, raw=True, on_error="error", file=knobs.NOT_RENDERED)
-        nuke.nodes.Output().setInput(0, read)
+        nuke.nodes.Output().setInput(0, _range_switch(read))
     finally:
         group.end()
     return group
+
+
+def _range_switch(read: nuke.Node) -> nuke.Node:
+    """The Switch between the result Read (0) and a Read that errors naming the filled frames (1), in the
+    current group: :meth:`NukeHost.show_result` drives ``which`` by ``frame``."""
+    outside = nuke.nodes.Read(name=knobs.READ_OUTSIDE, on_error="error", file=knobs.NOT_RENDERED)
+    switch = nuke.nodes.Switch(name=knobs.SWITCH_RANGE)
+    switch.setInput(0, read)
+    switch.setInput(1, outside)
+    return switch
 
 
 # -- the host session.render talks to ----------------------------------------------------------------------------
@@ -247,6 +258,22 @@ class NukeHost:
         read["file"].setValue(pattern)
         for name, value in (("first", first), ("last", last), ("origfirst", first), ("origlast", last)):
             read[name].setValue(value)
+        switch = self.node.node(knobs.SWITCH_RANGE) or self._add_range_switch(read)
+        self._inner(knobs.READ_OUTSIDE)["file"].setValue(knobs.outside_range(first, last))
+        switch["which"].setExpression(f"frame < {first} || frame > {last}")
+
+    def _add_range_switch(self, read: nuke.Node) -> nuke.Node:
+        """An AIFill made before the range Switch existed (an older script) gets it on its next result."""
+        output = next((n for n in self.node.nodes() if n.Class() == "Output"), None)
+        if output is None:
+            raise session.RenderError(f"{self.node_name} has no internal Output; make a new AIFill")
+        self.node.begin()
+        try:
+            switch = _range_switch(read)
+        finally:
+            self.node.end()
+        output.setInput(0, switch)
+        return switch
 
     @_main_thread
     def set_status(self, text: str) -> None:

@@ -91,6 +91,8 @@ def comp(shot: dict, tmp_path: Path):
     """A script with Read(plate) → AIFill ← Read(mask), set to run the real worker (telea) in this Python."""
     from aifx_nuke import nodes
 
+    nuke.root()["first_frame"].setValue(1001)  # the project's frame range is the shot's, as in a comp
+    nuke.root()["last_frame"].setValue(1003)
     plate = nuke.nodes.Read(
         name="Plate", file=shot["plate"], first=1001, last=1003, origfirst=1001, origlast=1003
     )

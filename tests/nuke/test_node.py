@@ -58,7 +58,10 @@ def test_inputs_are_source_then_mask_each_written_through_a_crop_to_the_format()
         assert write["disable"].value() is True, "nuke -x must not render the cache Writes"
         assert write["raw"].value() is True and write["file_type"].value() == "exr"
     output = [n for n in fill.nodes() if n.Class() == "Output"]
-    assert len(output) == 1 and output[0].input(0) is fill.node(knobs.READ_RESULT)
+    switch = fill.node(knobs.SWITCH_RANGE)
+    assert len(output) == 1 and output[0].input(0) is switch
+    assert switch.input(0) is fill.node(knobs.READ_RESULT) and switch["which"].value() == 0, "the result"
+    assert switch.input(1) is fill.node(knobs.READ_OUTSIDE), "after a render, outside the filled frames"
     assert nuke.root().nodes() == [fill], "internal nodes live inside the group"
 
 

@@ -282,6 +282,45 @@ def test_frame_range_knob_limits_the_render(comp):
     assert nuke.execute_log[0] == ("AIFill1.aifx_write_source", 1002, 1003)
 
 
+def test_the_fake_read_holds_its_first_and_last_frame_outside_its_range_like_nukes(comp):
+    plate = comp["plate_node"]
+    assert (plate["before"].value(), plate["after"].value()) == ("hold", "hold")
+    held = nuke._pull(plate, 1010)["rgba.red"]
+    assert np.array_equal(held, nuke._pull(plate, 1003)["rgba.red"])
+    plate["after"].setValue("black")
+    assert not nuke._pull(plate, 1010)["rgba.red"].any()
+
+
+def test_outside_the_filled_frames_the_output_is_an_error_not_a_frozen_fill(comp):
+    """Nuke's Read holds its first/last frame outside its range: the fill of 1002 would sit over 1001."""
+    fill = comp["fill"]
+    fill["frame_range"].setValue("1002-1003")
+    nodes.render_node(fill)
+    with pytest.raises(RuntimeError, match="AIFill filled frames 1002-1003 only"):
+        nuke._pull(fill, 1001)
+    result = fill.node(knobs.READ_RESULT)["file"].value()
+    assert np.array_equal(
+        nuke._pull(fill, 1002)["rgba.red"], nuke._read(result.replace("####", "1002"))["rgba.red"]
+    )
+
+    fill["frame_range"].setValue("")  # the whole Source range: every comp frame is filled
+    nodes.render_node(fill)
+    assert nuke._pull(fill, 1001)["rgba.red"].shape == (54, 96)
+
+
+def test_an_aifill_from_an_older_script_gets_the_range_switch_on_its_next_result(comp):
+    fill = comp["fill"]
+    output = next(n for n in fill.nodes() if n.Class() == "Output")
+    for name in (knobs.SWITCH_RANGE, knobs.READ_OUTSIDE):
+        nuke.delete(fill.node(name))
+    output.setInput(0, fill.node(knobs.READ_RESULT))  # as AIFill nodes were built before
+    fill["frame_range"].setValue("1002-1003")
+    nodes.render_node(fill)
+    with pytest.raises(RuntimeError, match="AIFill filled frames 1002-1003 only"):
+        nuke._pull(fill, 1001)
+    assert nuke._pull(fill, 1003)["rgba.red"].any()
+
+
 def test_an_input_that_cannot_render_is_reported_on_the_status_line(comp):
     fill = comp["fill"]
     comp["matte_node"]["file"].setValue((comp["dir"] / "missing.####.png").as_posix())

@@ -162,6 +162,7 @@ class Knob(_MainThreadOnly):
         self._tooltip = ""
         self._flags = STARTLINE if self._startline else 0
         self._node: Node | None = None
+        self._expression: str | None = None
 
     def name(self) -> str:
         return self._name
@@ -201,7 +202,33 @@ class Knob(_MainThreadOnly):
         return self._node
 
     def toScript(self) -> str:
-        return str(self._value)
+        return "{{" + self._expression + "}}" if self._expression else str(self._value)
+
+    def setExpression(self, expression: str, index: int = -1, view: str | None = None) -> bool:
+        """An expression evaluated per frame (Nuke's syntax; the fake knows ``frame``, numbers, comparisons,
+        ``||``/``&&`` and ``?:``-free arithmetic)."""
+        _expression_value(expression, 0)  # refuse what the fake cannot evaluate now, not at render time
+        self._expression = expression
+        return True
+
+    def hasExpression(self, index: int = -1) -> bool:
+        return self._expression is not None
+
+    def clearAnimated(self, channel: int = -1) -> bool:
+        self._expression = None
+        return True
+
+    def _at(self, frame: int) -> Any:
+        """The value at ``frame``: the expression's result, else the value."""
+        return self._value if self._expression is None else _expression_value(self._expression, frame)
+
+
+def _expression_value(expression: str, frame: int) -> float:
+    """A Nuke expression of ``frame`` (``frame < 1010 || frame > 1050``) → its number (True is 1)."""
+    text = expression.replace("||", " or ").replace("&&", " and ")
+    if not re.fullmatch(r"[\sframe0-9.<>=!()+\-*/andor]*", text):
+        raise ValueError(f"the fake cannot evaluate the expression {expression!r}")
+    return float(eval(text, {"__builtins__": {}}, {"frame": frame}))  # noqa: S307 (checked above)
 
 
 class Int_Knob(Knob):
@@ -494,6 +521,13 @@ class _ShuffleSource_Knob(Enumeration_Knob):
         super().__init__(name, label, ["red", "green", "blue", "alpha", "black", "white"])
 
 
+class _Hold_Knob(Enumeration_Knob):
+    """A Read's ``before``/``after``: what it shows outside first..last."""
+
+    def __init__(self, name: str, label: str | None = None) -> None:
+        super().__init__(name, label, ["hold", "loop", "bounce", "black"])
+
+
 #: Built-in knobs (name → default) of the node classes the plugin and tests use; other classes accept any.
 _CLASS_KNOBS: dict[str, dict[str, Any]] = {
     "Read": {
@@ -506,6 +540,8 @@ _CLASS_KNOBS: dict[str, dict[str, Any]] = {
         "on_error": "error",
         "colorspace": "default",
         "disable": False,
+        # Outside first..last a Read shows its first/last frame ("hold", the default), or loops, or is black.
+        **{name: (_Hold_Knob, "hold") for name in ("before", "after")},
     },
     "Write": {
         "file": File_Knob,
@@ -627,6 +663,7 @@ class Node(_MainThreadOnly):
             if (
                 name in self._defaults
                 and knob._value == self._defaults[name]
+                and knob._expression is None
                 and flags & WRITE_NON_DEFAULT_ONLY
             ):
                 continue
@@ -716,14 +753,17 @@ class Node(_MainThreadOnly):
         ordered = [c for c in _all_channels() if c in present]
         return ordered + sorted(present - set(ordered))
 
-    def _upstream(self) -> Node | None:
+    def _upstream(self, frame: int | None = None) -> Node | None:
+        """The node this one passes on at ``frame`` (None: the first frame of the script)."""
+        if frame is None:
+            frame = int(_root._knobs["first_frame"]._value)
         if self._class == "Input" and isinstance(self._parent, Group):
             return self._parent.input(int(self._knobs["number"]._value))
         if isinstance(self, Group) and not isinstance(self, Root):
             output = next((c for c in self._children if c._class == "Output"), None)
             return output.input(0) if output else None
         if self._class == "Switch":
-            return self.input(int(self._knobs["which"]._value))
+            return self.input(int(self._knobs["which"]._at(frame)))
         return self.input(0)
 
 
@@ -1018,6 +1058,8 @@ def _dump(node: Node) -> dict[str, Any]:
                     **extra,
                 }
             )
+        elif knob._expression is not None:
+            knobs[name] = {"expression": knob._expression}
         else:
             knobs[name] = value
     data: dict[str, Any] = {
@@ -1050,6 +1092,9 @@ def _load(group: Group, data: dict[str, Any]) -> None:
 
 def _restore_knobs(node: Node, data: dict[str, Any]) -> None:
     for name, value in data["knobs"].items():
+        if isinstance(value, dict):  # an expression (``which {{frame < 1010}}`` in a .nk)
+            node._knobs[name]._expression = value["expression"]
+            continue
         if name not in node._knobs:
             node._add_builtin(name, value)
         node._knobs[name]._value = tuple(value) if isinstance(value, list) else value
@@ -1148,13 +1193,37 @@ def _render(node: Node | None, frame: int) -> _Image:
         path = node._knobs["file"].evaluate()  # type: ignore[attr-defined]
         if not path.strip():
             raise RuntimeError(f"{node._name}: Read error: no file name")
-        image = _read_image(_frame_path(path, frame))
+        held = _read_frame(node, frame)
+        if held is None:  # before/after "black": the format, nothing in it
+            image = _read_image(_frame_path(path, int(node._knobs["first"]._value)))
+            return _Image(
+                image.width, image.height, (0, 0, 0, 0), {k: v[:0, :0] for k, v in image.channels.items()}
+            )
+        image = _read_image(_frame_path(path, held))
         return _proxy_scaled(image) if _root._knobs["proxy"]._value else image
     if cls == "Crop" and not node._knobs["disable"]._value:
         return _crop(node, _render(node.input(0), frame))
     if cls == "Shuffle" and not node._knobs["disable"]._value:
         return _shuffle(node, _render(node.input(0), frame))
-    return _render(node._upstream(), frame)
+    return _render(node._upstream(frame), frame)
+
+
+def _read_frame(read: Node, frame: int) -> int | None:
+    """The file frame a Read shows at ``frame``: outside first..last its ``before``/``after`` decide (Nuke's
+    default "hold" repeats the first/last frame); None for "black"."""
+    first, last = int(read._knobs["first"]._value), int(read._knobs["last"]._value)
+    if first <= frame <= last:
+        return frame
+    mode = read._knobs["before" if frame < first else "after"]._value
+    length = last - first + 1
+    if mode == "hold":
+        return first if frame < first else last
+    if mode == "loop":
+        return first + (frame - first) % length
+    if mode == "bounce":
+        step = (frame - first) % (2 * length - 2) if length > 1 else 0
+        return first + (step if step < length else 2 * length - 2 - step)
+    return None
 
 
 def _shuffle(node: Node, image: _Image) -> _Image:
