@@ -55,6 +55,18 @@ def parse_frame_range(text: str, default: tuple[int, int] | None = None) -> tupl
     return first, last
 
 
+def check_mask_range(mask: tuple[int, int] | None, first: int, last: int) -> None:
+    """Refuse a Mask input whose frames do not cover ``first``-``last``: Nuke holds a Read's last frame past
+    it, so the frames beyond a short matte would be filled with a stale hole. A one-frame still matte is fine.
+    ``mask``: the Mask input's (first, last), None when it is not connected."""
+    if mask is None or mask[0] == mask[1] or (mask[0] <= first and last <= mask[1]):
+        return
+    raise RangeError(
+        f"the Mask input has frames {mask[0]}-{mask[1]} only, not all of {first}-{last} (Nuke would hold its "
+        "first or last frame there); give the Mask every frame of the range, or limit the frame range to it"
+    )
+
+
 def exr_channel(nuke_channel: str) -> str:
     """Nuke channel (``rgba.alpha``, ``mask.a``) → the channel name in the EXR our Write node writes."""
     layer, _, name = (nuke_channel or "rgba.alpha").partition(".")

@@ -181,6 +181,11 @@ class NukeHost:
         return self.node.input(1) is not None
 
     @_main_thread
+    def mask_range(self) -> tuple[int, int] | None:
+        mask = self.node.input(1)
+        return None if mask is None else (mask.firstFrame(), mask.lastFrame())
+
+    @_main_thread
     def upstream(self) -> list[tuple[str, str, str, str]]:
         """Every node the written inputs depend on, as cache-key rows, in a fixed order (see :func:`_feeds`).
 

@@ -50,6 +50,8 @@ class Host(Protocol):
 
     def mask_connected(self) -> bool: ...
 
+    def mask_range(self) -> tuple[int, int] | None: ...
+
     def upstream(self) -> list[tuple[str, str, str, str]]: ...
 
     def colour_settings(self) -> tuple[str, str, str]: ...
@@ -189,6 +191,7 @@ def plan(
     text = settings.get("frame_range", "") if frame_range is None else frame_range
     try:
         first, last = jobs.parse_frame_range(str(text), host.input_range())
+        jobs.check_mask_range(host.mask_range(), first, last)
     except jobs.RangeError as exc:
         raise RenderError(str(exc)) from None
     python = jobs.resolve_python(str(settings.get("aifx_env", "")), environ)

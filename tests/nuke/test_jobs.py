@@ -43,6 +43,18 @@ def test_a_range_past_the_source_input_is_refused(text):
     assert jobs.parse_frame_range("1001-1100", (1001, 1100)) == (1001, 1100)
 
 
+@pytest.mark.parametrize("mask", [(1001, 1050), (1010, 1100), (1, 100)])
+def test_a_mask_input_short_of_the_range_is_refused(mask):
+    """Nuke holds a short matte's last frame: the frames past it would be filled with a stale hole."""
+    with pytest.raises(jobs.RangeError, match=f"the Mask input has frames {mask[0]}-{mask[1]} only"):
+        jobs.check_mask_range(mask, 1001, 1100)
+
+
+@pytest.mark.parametrize("mask", [None, (1001, 1100), (1, 2000), (1, 1)])
+def test_a_mask_covering_the_range_or_a_still_matte_is_taken(mask):
+    jobs.check_mask_range(mask, 1001, 1100)
+
+
 def test_empty_range_without_an_input_range_says_what_to_do():
     with pytest.raises(jobs.RangeError, match="connect the Source"):
         jobs.parse_frame_range("", None)

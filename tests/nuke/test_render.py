@@ -321,6 +321,25 @@ def test_an_aifill_from_an_older_script_gets_the_range_switch_on_its_next_result
     assert nuke._pull(fill, 1003)["rgba.red"].any()
 
 
+def test_a_mask_shorter_than_the_range_is_refused_naming_the_mask(comp):
+    """The matte was delivered for 1001-1002 only: Nuke would hold 1002's matte over 1003."""
+    comp["matte_node"]["last"].setValue(1002)
+    with pytest.raises(session.RenderError, match="the Mask input has frames 1001-1002 only"):
+        nodes.render_node(comp["fill"])
+    assert nuke.execute_log == [], "nothing written"
+    assert "Mask input" in comp["fill"]["status"].value()
+
+    comp["fill"]["frame_range"].setValue("1001-1002")  # what the artist can do: fill where the matte is
+    assert nodes.render_node(comp["fill"]).written == 2
+
+
+def test_a_one_frame_still_matte_is_taken_for_every_frame(comp):
+    comp["matte_node"]["file"].setValue(comp["mask"].replace("####", "1002"))
+    for name in ("first", "last", "origfirst", "origlast"):
+        comp["matte_node"][name].setValue(1)
+    assert nodes.render_node(comp["fill"]).written == 3
+
+
 def test_an_input_that_cannot_render_is_reported_on_the_status_line(comp):
     fill = comp["fill"]
     comp["matte_node"]["file"].setValue((comp["dir"] / "missing.####.png").as_posix())
