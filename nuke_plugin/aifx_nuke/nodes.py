@@ -205,7 +205,8 @@ class NukeHost:
             # What the written inputs depend on besides the nodes: the full-resolution format and the view.
             with _full_resolution():
                 size = self._source_format()
-            rows.append(("Project", "Root", "root", f"format {size.width()}x{size.height()}\nview {_hero()}"))
+            project = [f"format {size.width()}x{size.height()}", f"view {_hero()}", *_colour_lines()]
+            rows.append(("Project", "Root", "root", "\n".join(project)))
         return rows
 
     @_main_thread
@@ -291,6 +292,28 @@ class NukeHost:
 
     def progress(self, title: str) -> session.ProgressLike:
         return nuke.ProgressTask(title) if nuke.GUI else session.ConsoleProgress(title)
+
+
+#: Project Settings ▸ Color knobs that change what a Read turns a plate into (the working space the inputs are
+#: written in): the colour management, the OCIO config (a custom one's path), the working space and the default
+#: LUTs a Read set to ``default`` uses. Read only where the root has them (they differ between Nuke versions).
+_COLOUR_KNOBS = (
+    "colorManagement",
+    "OCIO_config",
+    "customOCIOConfigPath",
+    "workingSpaceLUT",
+    "int8Lut",
+    "int16Lut",
+    "logLut",
+    "floatLut",
+)
+
+
+def _colour_lines() -> list[str]:
+    """``name value`` of each colour knob the root has: changing one rewrites the inputs (cache key)."""
+    root = nuke.root()
+    knobs_here = ((name, root.knob(name)) for name in _COLOUR_KNOBS)
+    return [f"{name} {knob.value()}" for name, knob in knobs_here if knob is not None]
 
 
 #: ``Node.dependencies``: input pipes (hidden ones too), expressions (``{{Tracker1.translate.x}}``) and links.

@@ -6,6 +6,7 @@ import os
 import shutil
 
 import nuke
+import pytest
 from aifx_nuke import nodes, session
 
 
@@ -84,3 +85,30 @@ def test_an_expression_naming_the_aifill_itself_keeps_the_key_stable_over_a_rend
     nodes.render_node(comp["fill"])
     assert _inputs_key(comp["fill"]) == before
     assert nodes.render_node(comp["fill"]).reused
+
+
+@pytest.mark.parametrize(
+    ("knob", "value"),
+    [
+        ("colorManagement", "OCIO"),
+        ("OCIO_config", "aces_1.2"),
+        ("customOCIOConfigPath", "/show/ocio/config.ocio"),
+        ("workingSpaceLUT", "ACES - ACEScg"),
+        ("int8Lut", "rec709"),
+        ("int16Lut", "linear"),
+        ("logLut", "AlexaV3LogC"),
+        ("floatLut", "sRGB"),
+    ],
+)
+def test_the_projects_colour_management_is_part_of_the_inputs_key(comp, knob, value):
+    """A Read turns the plate into the working space: in another one the written inputs are other pixels."""
+    before = _inputs_key(comp["fill"])
+    nuke.root()[knob].setValue(value)
+    assert _inputs_key(comp["fill"]) != before
+
+
+def test_a_root_without_a_colour_knob_still_keys(comp):
+    """Older Nukes lack some of these knobs: they are read only where the root has them."""
+    del nuke.root()._knobs["customOCIOConfigPath"]
+    rows = nodes.NukeHost(comp["fill"]).upstream()
+    assert "customOCIOConfigPath" not in rows[-1][3] and "floatLut linear" in rows[-1][3]

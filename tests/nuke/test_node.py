@@ -108,7 +108,13 @@ def test_host_reads_settings_range_colour_and_upstream(comp):
         ("Mask", "Read", "Matte"),
         ("Project", "Root", "root"),
     ]
-    assert rows[2][3] == "format 96x54\nview main"
+    assert rows[2][3].splitlines()[:5] == [
+        "format 96x54",
+        "view main",
+        "colorManagement OCIO",
+        "OCIO_config aces_1.2",
+        "customOCIOConfigPath ",
+    ]
     assert "file " + comp["plate"] in rows[0][3]
 
 

@@ -573,6 +573,11 @@ _CLASS_KNOBS: dict[str, dict[str, Any]] = {
         "OCIO_config": "nuke-default",
         "workingSpaceLUT": "linear",
         "customOCIOConfigPath": "",
+        # The default LUTs a Read whose colorspace is "default" uses, by file type (Nuke's defaults).
+        "int8Lut": "sRGB",
+        "int16Lut": "sRGB",
+        "logLut": "Cineon",
+        "floatLut": "linear",
         "proxy": False,
         "proxy_scale": 0.5,
         "views": "main",
