@@ -268,6 +268,19 @@ class NukeHost:
         self._inner(knobs.READ_OUTSIDE)["file"].setValue(knobs.outside_range(first, last))
         switch["which"].setExpression(f"frame < {first} || frame > {last}")
 
+    @_main_thread
+    def clear_result(self) -> bool:
+        """Point the result Read back at its not-rendered error; True when it showed a result until now."""
+        read = self._inner(knobs.READ_RESULT)
+        switch = self.node.node(knobs.SWITCH_RANGE)
+        if switch is not None:
+            switch["which"].clearAnimated()
+            switch["which"].setValue(0)
+        if read["file"].value() == knobs.NOT_RENDERED:
+            return False
+        read["file"].setValue(knobs.NOT_RENDERED)
+        return True
+
     def _add_range_switch(self, read: nuke.Node) -> nuke.Node:
         """An AIFill made before the range Switch existed (an older script) gets it on its next result."""
         output = next((n for n in self.node.nodes() if n.Class() == "Output"), None)

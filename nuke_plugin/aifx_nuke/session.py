@@ -62,6 +62,8 @@ class Host(Protocol):
 
     def show_result(self, pattern: str, first: int, last: int, confidence: bool = False) -> None: ...
 
+    def clear_result(self) -> bool: ...
+
     def set_status(self, text: str) -> None: ...
 
     def warn(self, text: str) -> None: ...
@@ -231,13 +233,27 @@ def attach_cached(host: Host, environ: Mapping[str, str] | None = None) -> bool:
     """
     try:
         paths, job, _python, first, last = plan(host, None, os.environ if environ is None else environ)
-    except RenderError:
+    except RenderError as exc:
+        _forget_result(host, f"not rendered: {exc}")
         return False
     if not jobs.is_marked_done(paths.result_done, first, last, paths.result):
+        _forget_result(host, STALE)
         return False
     host.show_result(paths.result, first, last, job.confidence)
     host.set_status(f"done: frames {first}-{last} (found in the cache when the script opened)")
     return True
+
+
+#: The status of a node whose saved result is not the fill of its inputs and settings any more.
+STALE = "not rendered: the inputs or settings changed since the last render; press Render (or run render.py)"
+
+
+def _forget_result(host: Host, status: str) -> None:
+    """A script saved after a render keeps its Read on that result: when the node's inputs or settings have
+    changed since (or cannot be read), the Read goes back to its error, so a comp fails instead of rendering
+    the old fill (docs/nuke.md, Farm rendering). A node that never showed a result keeps its status."""
+    if host.clear_result():
+        host.set_status(status)
 
 
 def render(

@@ -100,6 +100,36 @@ def test_opening_a_script_never_fails_on_an_aifill_it_cannot_plan(comp, tmp_path
     assert nuke.toNode("AIFill1")["status"].value() == "not rendered"
 
 
+def test_a_script_saved_after_a_render_whose_upstream_changed_opens_not_rendered(comp, tmp_path):
+    """The saved Read points at the old fill: after the roto changed (and the fill task has not run) the comp
+    must fail, not render the old fill (docs/nuke.md, Farm rendering)."""
+    from aifx_nuke import nodes
+
+    runpy.run_path(str(PLUGIN / "init.py"))
+    nodes.render_node(comp["fill"])
+    fix = nuke.nodes.Grade(name="MatteFix", white=0.0)
+    fix.setInput(0, comp["matte_node"])
+    comp["fill"].setInput(1, fix)
+    script = _save(tmp_path)
+    runpy.run_path(str(PLUGIN / "init.py"))
+    nuke.scriptOpen(str(script))
+    fill = nuke.toNode("AIFill1")
+    assert "inputs or settings changed" in fill["status"].value()
+    with pytest.raises(RuntimeError, match="AIFill not rendered yet"):
+        nuke._pull(fill, 1002)
+
+
+def test_a_rendered_node_that_cannot_be_planned_on_open_says_why_and_errors(comp):
+    from aifx_nuke import nodes
+
+    nodes.render_node(comp["fill"])
+    comp["fill"].setInput(0, None)
+    assert nodes.attach_cached_results() == []
+    assert comp["fill"]["status"].value().startswith("not rendered: no frame range")
+    with pytest.raises(RuntimeError, match="AIFill not rendered yet"):
+        nuke._pull(comp["fill"], 1002)
+
+
 def test_farm_without_range_uses_the_nodes_own_range(comp, tmp_path, capsys):
     comp["fill"]["frame_range"].setValue("1003")
     script = _save(tmp_path)
