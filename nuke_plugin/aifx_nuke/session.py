@@ -190,12 +190,25 @@ def plan(
 ) -> tuple[jobs.CachePaths, jobs.FillJob, str, int, int]:
     """Everything decided before any file is written: (paths, job, python, first, last)."""
     settings = host.settings()
+    first, last = _frames(host, settings, frame_range)
+    python = _worker_python(settings, environ)
+    paths, job = _keyed_job(host, settings, first, last, environ)
+    return paths, job, python, first, last
+
+
+def _frames(host: Host, settings: Mapping[str, Any], frame_range: str | None) -> tuple[int, int]:
+    """The frames to fill: ``frame_range`` (the farm's), else the knob's, else the Source's; the Mask's cover them."""
     text = settings.get("frame_range", "") if frame_range is None else frame_range
     try:
         first, last = jobs.parse_frame_range(str(text), host.input_range())
         jobs.check_mask_range(host.mask_range(), first, last)
     except jobs.RangeError as exc:
         raise RenderError(str(exc)) from None
+    return first, last
+
+
+def _worker_python(settings: Mapping[str, Any], environ: Mapping[str, str]) -> str:
+    """The aifx Python that runs the fill; checked only to run one (showing a cached result needs none)."""
     python = jobs.resolve_python(str(settings.get("aifx_env", "")), environ)
     if jobs.server_settings(settings, environ) is None:  # with a server, no aifx Python is needed here
         if not python:
@@ -207,6 +220,13 @@ def plan(
             raise RenderError(
                 f"aifx Python not found at {python}: install aifx-core in a virtualenv and point to its python"
             )
+    return python
+
+
+def _keyed_job(
+    host: Host, settings: Mapping[str, Any], first: int, last: int, environ: Mapping[str, str]
+) -> tuple[jobs.CachePaths, jobs.FillJob]:
+    """The cache folders (keyed on the inputs and settings) and the job: all a cached result is found by."""
     colorspace = jobs.job_colorspace(str(settings.get("colorspace", "")), *host.colour_settings())
     mask_connected = host.mask_connected()
     inputs = jobs.inputs_key(
@@ -223,16 +243,19 @@ def plan(
         job.validate()
     except InputError as exc:
         raise RenderError(in_knob_words(str(exc))) from None
-    return paths, job, python, first, last
+    return paths, job
 
 
 def attach_cached(host: Host, environ: Mapping[str, str] | None = None) -> bool:
     """Show a finished result of the node's current inputs and settings, if the cache has one; write nothing.
 
-    Run when a script opens: a farm task (``render.py``) fills the cache but does not save the script.
+    Run when a script opens: a farm task (``render.py``) fills the cache but does not save the script. The comp
+    machine needs no aifx Python for this: only the key.
     """
     try:
-        paths, job, _python, first, last = plan(host, None, os.environ if environ is None else environ)
+        settings = host.settings()
+        first, last = _frames(host, settings, None)
+        paths, job = _keyed_job(host, settings, first, last, os.environ if environ is None else environ)
     except RenderError as exc:
         _forget_result(host, f"not rendered: {exc}")
         return False

@@ -130,6 +130,20 @@ def test_a_rendered_node_that_cannot_be_planned_on_open_says_why_and_errors(comp
         nuke._pull(comp["fill"], 1002)
 
 
+def test_a_comp_machine_without_the_aifx_python_still_finds_the_farms_result(comp, tmp_path, monkeypatch):
+    """Showing a cached result needs only its key: the comp blades need not have the aifx environment."""
+    monkeypatch.setenv("AIFX_VENV", os.path.dirname(os.path.dirname(sys.executable)))
+    comp["fill"]["aifx_env"].setValue("$AIFX_VENV/bin/" + os.path.basename(sys.executable))
+    script = _save(tmp_path)
+    assert render.main([str(script), "AIFill1"]) == 0  # the fill task, on a machine with the environment
+    monkeypatch.delenv("AIFX_VENV")  # the comp render blade
+    runpy.run_path(str(PLUGIN / "init.py"))
+    nuke.scriptOpen(str(script))
+    fill = nuke.toNode("AIFill1")
+    assert "found in the cache" in fill["status"].value()
+    assert nuke._pull(fill, 1002)["rgba.red"].any()
+
+
 def test_farm_without_range_uses_the_nodes_own_range(comp, tmp_path, capsys):
     comp["fill"]["frame_range"].setValue("1003")
     script = _save(tmp_path)
