@@ -138,6 +138,20 @@ def default_cache_root(script_path: str, temp_dir: str) -> str:
     return os.path.join(temp_dir, "aifx_cache")
 
 
+def absolute_cache_root(cache_root: str, script_path: str) -> str:
+    """A relative *cache folder* made absolute beside the saved script (as the default is): left relative it
+    would be resolved against whatever folder Nuke or the farm started in, not where the Read looks.
+    Refused for an unsaved script, which has no folder."""
+    if os.path.isabs(cache_root):
+        return cache_root
+    if not script_path or script_path == "Root":
+        raise RangeError(
+            f"cache folder {cache_root!r} is relative and the script is not saved; save the script (the folder "
+            "is then beside it) or type an absolute cache folder"
+        )
+    return os.path.join(os.path.dirname(os.path.abspath(script_path)), cache_root)
+
+
 @dataclass(frozen=True)
 class CachePaths:
     """Where one render's files live: inputs under ``<root>/<node>/<inputs key>``, results one level deeper."""

@@ -236,6 +236,10 @@ def _keyed_job(
     cache_root = os.path.expanduser(jobs.expand_vars(str(settings.get("cache_dir", "")).strip(), environ))
     if not cache_root:
         cache_root = jobs.default_cache_root(host.script_path(), tempfile.gettempdir())
+    try:
+        cache_root = jobs.absolute_cache_root(cache_root, host.script_path())
+    except jobs.RangeError as exc:
+        raise RenderError(str(exc)) from None
     folder = host.node_name.replace(".", "_")
     paths = jobs.CachePaths.make(cache_root, folder, inputs, jobs.fill_key(inputs, draft))
     job = jobs.build_job(settings, paths, first, last, colorspace, mask_connected)

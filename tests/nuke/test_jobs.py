@@ -242,6 +242,14 @@ def test_worker_environment_drops_nukes_python_paths():
     assert env == {"OCIO": "/c.ocio", "PATH": "/b", "PYTHONUNBUFFERED": "1"}
 
 
+def test_a_relative_cache_folder_is_beside_the_saved_script_and_refused_unsaved():
+    """Left relative it would follow the process's folder (Nuke's, the farm's), not the script."""
+    assert jobs.absolute_cache_root("aifx_cache", "/shots/sh010/comp.nk") == "/shots/sh010/aifx_cache"
+    assert jobs.absolute_cache_root("/cache", "Root") == "/cache"
+    with pytest.raises(jobs.RangeError, match="relative and the script is not saved"):
+        jobs.absolute_cache_root("aifx_cache", "Root")
+
+
 def test_default_cache_root_is_beside_the_script_or_in_temp():
     assert jobs.default_cache_root("/shots/sh010/comp_v003.nk", "/tmp") == "/shots/sh010/aifx_cache"
     assert jobs.default_cache_root("Root", "/tmp") == os.path.join("/tmp", "aifx_cache")

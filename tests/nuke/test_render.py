@@ -340,6 +340,18 @@ def test_a_one_frame_still_matte_is_taken_for_every_frame(comp):
     assert nodes.render_node(comp["fill"]).written == 3
 
 
+def test_a_relative_cache_folder_lands_beside_the_script_not_the_working_folder(comp, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path / "plates")  # wherever Nuke or the farm happened to start
+    comp["fill"]["cache_dir"].setValue("aifx_cache")
+    with pytest.raises(session.RenderError, match="relative and the script is not saved"):
+        nodes.render_node(comp["fill"])
+    (tmp_path / "shot").mkdir()
+    nuke.scriptSaveAs(str(tmp_path / "shot" / "comp.nk"))
+    outcome = nodes.render_node(comp["fill"])
+    assert outcome.result.startswith((tmp_path / "shot" / "aifx_cache").as_posix())
+    assert not (tmp_path / "plates" / "aifx_cache").exists()
+
+
 def test_an_input_that_cannot_render_is_reported_on_the_status_line(comp):
     fill = comp["fill"]
     comp["matte_node"]["file"].setValue((comp["dir"] / "missing.####.png").as_posix())
