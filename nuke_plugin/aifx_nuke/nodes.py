@@ -224,9 +224,10 @@ class NukeHost:
 
     @_main_thread
     def write_inputs(self, paths: jobs.CachePaths, first: int, last: int, write_mask: bool) -> None:
+        """Source with every channel (the core fills rgba and carries depth, AOVs and the rest through, so
+        the node's output keeps the plate's layers), the Mask with the channel that marks the hole."""
         channel = str(self.node["mask_channel"].value())
-        source_channels = "rgba" if write_mask else jobs.write_channels(channel)
-        todo = [(knobs.INPUT_SOURCE, knobs.WRITE_SOURCE, paths.source, source_channels, "32 bit float")]
+        todo = [(knobs.INPUT_SOURCE, knobs.WRITE_SOURCE, paths.source, "all", "32 bit float")]
         if write_mask:
             todo.append(
                 (knobs.INPUT_MASK, knobs.WRITE_MASK, paths.mask, jobs.write_channels(channel), "16 bit half")

@@ -352,6 +352,19 @@ def test_a_relative_cache_folder_lands_beside_the_script_not_the_working_folder(
     assert not (tmp_path / "plates" / "aifx_cache").exists()
 
 
+def test_the_plates_other_layers_pass_through_below_the_node(comp):
+    """A depth pass (CG, lidar) went missing below AIFill when the mask came from the Mask input: the Source
+    was written as rgba only. The core fills rgba and carries the other channels through."""
+    for frame in (1001, 1002, 1003):
+        path = comp["dir"] / f"plate.{frame}.exr"
+        planes = _exr(str(path))
+        write_exr(path, {**planes, "Z": np.full_like(planes["R"], 5.0)})
+    assert "depth.Z" in comp["plate_node"].channels()
+    nodes.render_node(comp["fill"])
+    assert "depth.Z" in comp["fill"].channels()
+    assert (nuke._pull(comp["fill"], 1002)["depth.Z"] == 5.0).all()
+
+
 def test_an_input_that_cannot_render_is_reported_on_the_status_line(comp):
     fill = comp["fill"]
     comp["matte_node"]["file"].setValue((comp["dir"] / "missing.####.png").as_posix())
