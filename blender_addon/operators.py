@@ -15,7 +15,7 @@ from typing import Any
 import bpy
 from bpy.props import BoolProperty, StringProperty
 
-from . import colorspaces, confidence_view, jobs, masks, plates, preferences, session
+from . import colorspaces, confidence_view, jobs, masks, plates, preferences, session, targets
 from .aifx_protocol.errors import InputError
 from .plates import Plate, UserError
 from .settings import FillOptions
@@ -78,12 +78,13 @@ def find_plate(op: AIFX_OT_fill, context: bpy.types.Context) -> Plate:
         space = _space(context, "IMAGE_EDITOR")
         user = space.image_user if space is not None and space.image == image else None
         return plates.image_plate(image, scene, user)
+    # The editor's clip or image; when it shows an AI Fill result, the plate that result was filled from.
     clip_space = _space(context, "CLIP_EDITOR")
     if clip_space is not None and clip_space.clip is not None:
-        return plates.clip_plate(clip_space.clip)
+        return plates.clip_plate(targets.fill_source(clip_space.clip))
     image_space = _space(context, "IMAGE_EDITOR")
     if image_space is not None and image_space.image is not None:
-        return plates.image_plate(image_space.image, scene, image_space.image_user)
+        return plates.image_plate(targets.fill_source(image_space.image), scene, image_space.image_user)
     raise UserError(
         "no plate: open an image sequence in the Movie Clip Editor (or the Image Editor) and run AI Fill "
         "there (scripts: clip=, image= or input=PATH)"
@@ -445,6 +446,7 @@ def load_result(prepared: PreparedFill, space=None) -> Any:
         with contextlib.suppress(TypeError):
             result.colorspace_settings.name = plate.colorspace
     result.use_fake_user = True
+    targets.tag_result(result, plate.datablock)  # the next press in this editor fills the plate again
     if space is not None and space.type == ("CLIP_EDITOR" if is_clip else "IMAGE_EDITOR"):
         if is_clip:
             space.clip = result
@@ -575,7 +577,8 @@ class AIFX_OT_fill(FillOptions, bpy.types.Operator):
         if run.state == session.ERROR:
             self.report({"ERROR"}, f"AI Fill failed: {blender_terms(run.message)}")
             return {"CANCELLED"}
-        space = getattr(context, "space_data", None)
+        # Only a finished fill is shown: after Esc the editor stays on the plate, so the next press resumes it.
+        space = getattr(context, "space_data", None) if run.state == session.DONE else None
         result = load_result(prepared, space) if self.load else None
         if run.state == session.CANCELLED:
             self.report({"WARNING"}, run.message)

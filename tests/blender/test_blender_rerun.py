@@ -32,3 +32,99 @@ RESULT["same_bytes"] = first == hashlib.sha256(open(matte, "rb").read()).hexdige
     assert result["second"] == ["FINISHED"], result["log"]
     assert result["same_bytes"]
     assert "0 frames written, 3 already done" in result["log"]
+
+
+IN_CLIP_EDITOR = """
+import types
+panels = sys.modules[ADDON + ".panels"]
+operators = sys.modules[ADDON + ".operators"]
+window = bpy.context.window_manager.windows[0]
+area = window.screen.areas[0]
+area.type = "CLIP_EDITOR"
+region = [r for r in area.regions if r.type == "WINDOW"][0]
+space = area.spaces.active
+clip = bpy.data.movieclips.load(os.path.join(PLATE, "plate.1001.exr"))
+space.clip = clip
+scene = bpy.context.scene
+scene.frame_start, scene.frame_end = 1, 3
+mask = draw_mask("player", (150, 60, 250, 150), tuple(clip.size))
+space.mode, space.mask = "MASK", mask
+scene.aifx.backend = "telea"
+
+def in_editor(call, *args, **kwargs):
+    with bpy.context.temp_override(window=window, area=area, region=region):
+        return call(*args, **kwargs)
+
+def press_panel_button():
+    # what the sidebar's AI Fill button calls: the panel's settings plus the names it draws
+    return in_editor(run_fill, **panels.fill_arguments(space, scene.aifx))
+"""
+
+
+def test_pressing_again_while_the_editor_shows_the_result_fills_the_plate(blender, exr_shot: Path) -> None:
+    """After a fill the editor shows '<plate> AI Fill'; the panel's button and the Clip menu / F3 used to
+    fill that result (plate_fill_fill.####.exr, clip '... AI Fill AI Fill') instead of the plate."""
+    result = blender(
+        IN_CLIP_EDITOR
+        + """
+RESULT["first"] = press_panel_button()
+RESULT["shown"] = space.clip.name
+RESULT["panel_names"] = panels.fill_arguments(space, scene.aifx)
+RESULT["again"] = press_panel_button()
+RESULT["menu"] = in_editor(run_fill)  # Clip menu > AI Fill, F3: no names, the editor's
+RESULT["clips"] = sorted(c.name for c in bpy.data.movieclips)
+RESULT["source"] = bpy.data.movieclips["plate.1001.exr AI Fill"].get("aifx_source").name
+# a script that names the result still fills it (a second clean-up on the result, on purpose)
+RESULT["named"] = run_fill(clip="plate.1001.exr AI Fill", mask_datablock=mask.name,
+                           output_dir=os.path.join(PLATE, "second"))
+""",
+        exr_shot,
+    )
+    assert result["first"] == ["FINISHED"], result["log"]
+    assert result["shown"] == "plate.1001.exr AI Fill"
+    assert result["panel_names"] == {"clip": "plate.1001.exr", "mask_datablock": "player"}
+    assert result["again"] == ["FINISHED"], result["log"]
+    assert result["menu"] == ["FINISHED"], result["log"]
+    assert (
+        result["log"].count("done (0 frames written, 3 already done)") == 2
+    )  # both resumed the plate's fill
+    assert result["source"] == "plate.1001.exr"
+    assert "plate.1001.exr AI Fill AI Fill" not in result["clips"]
+    assert sorted(p.name for p in (exr_shot / "aifx_fill").glob("*.exr")) == [
+        f"plate_fill.{n}.exr" for n in (1001, 1002, 1003)
+    ]
+    assert result["named"] == ["FINISHED"], result["log"]
+    assert list((exr_shot / "second").glob("plate_fill_fill.1001.exr"))
+
+
+def test_escape_leaves_the_editor_on_the_plate_and_the_next_press_resumes(blender, exr_shot: Path) -> None:
+    """Esc while filling used to switch the editor to the partial result, so 'resume' filled that."""
+    result = blender(
+        IN_CLIP_EDITOR
+        + """
+import time
+scene.frame_end = 6
+rna = bpy.ops.aifx.fill.get_rna_type()
+op = types.SimpleNamespace(**{p.identifier: getattr(p, "default", None) for p in rna.properties})
+op.__dict__.update(panels.fill_arguments(space, scene.aifx), backend="telea")
+run = operators.FillRun(in_editor(operators.prepare, op, bpy.context))
+while run.tick() == "running":
+    if run.session is not None and run.session.worker.last_progress:
+        run.cancel()  # Esc once the worker has written a frame
+    time.sleep(0.01)
+RESULT["state"] = run.state
+reports = []
+op.report = lambda kind, message: reports.append(message)
+RESULT["finish"] = sorted(in_editor(operators.AIFX_OT_fill._finish, op, bpy.context, run))
+RESULT["shown"] = space.clip.name
+RESULT["written"] = len([f for f in os.listdir(os.path.join(PLATE, "aifx_fill")) if f.endswith(".exr")])
+RESULT["again"] = press_panel_button()
+""",
+        exr_shot,
+    )
+    assert result["state"] == "cancelled" and result["finish"] == ["CANCELLED"], result["log"]
+    assert result["shown"] == "plate.1001.exr"
+    assert 0 < result["written"] < 6, result["log"]
+    assert result["again"] == ["FINISHED"], result["log"]
+    assert f"done ({6 - result['written']} frames written, {result['written']} already done)" in result["log"]
+    assert not list(exr_shot.glob("**/*_fill_fill.*.exr"))
