@@ -107,13 +107,12 @@ def find_mask(op: AIFX_OT_fill, context: bpy.types.Context):
         if image is None:
             raise UserError(f"mask Image '{op.mask_image}' not found; load the matte in the Image Editor")
         return image
+    # The panel's rule (targets.editor_mask): its Mask field, else the editor's Mask, else its Matte.
     settings = getattr(context.scene, "aifx", None)
-    for kind in ("CLIP_EDITOR", "IMAGE_EDITOR"):
-        space = _space(context, kind)
-        if space is not None and getattr(space, "mask", None) is not None:
-            return space.mask
-    if settings is not None and settings.mask is not None:
-        return settings.mask
+    space = _space(context, "CLIP_EDITOR") or _space(context, "IMAGE_EDITOR")
+    mask = targets.editor_mask(settings, space)
+    if mask is not None:
+        return mask
     if settings is not None and settings.mask_image is not None:
         return settings.mask_image
     raise UserError(

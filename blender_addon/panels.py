@@ -50,7 +50,7 @@ def _draw_settings(layout: bpy.types.UILayout, settings) -> None:
 def fill_arguments(space, settings) -> dict[str, str]:
     """What the panel's AI Fill button names: the editor's clip or image (for an AI Fill result, the plate
     it was filled from: :mod:`.targets`), and the Mask (the panel's, else the editor's) or else the Matte."""
-    mask = settings.mask or getattr(space, "mask", None)
+    mask = targets.editor_mask(settings, space)
     if space.type == "CLIP_EDITOR":
         return {"clip": targets.fill_source(space.clip).name, "mask_datablock": mask.name if mask else ""}
     matte = settings.mask_image if mask is None else None

@@ -31,3 +31,9 @@ def fill_source(block: Any) -> Any:
     if isinstance(source, bpy.types.ID) and source.id_type == block.id_type:
         return source
     return block
+
+
+def editor_mask(settings: Any, space: Any) -> bpy.types.Mask | None:
+    """The Mask to fill with: the panel's Mask field, else the Mask the editor shows (its Mask mode)."""
+    chosen = getattr(settings, "mask", None) if settings is not None else None
+    return chosen if chosen is not None else getattr(space, "mask", None)

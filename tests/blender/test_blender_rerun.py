@@ -1,9 +1,12 @@
-"""Pressing AI Fill again: it resumes with an unchanged Mask, and fills the plate, not the result it showed."""
+"""Pressing AI Fill (panel button, Clip menu, F3): which plate and Mask it fills, and pressing it again resumes
+with an unchanged Mask and fills the plate, not the result the editor shows."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 pytestmark = pytest.mark.blender
@@ -128,3 +131,25 @@ RESULT["again"] = press_panel_button()
     assert result["again"] == ["FINISHED"], result["log"]
     assert f"done ({6 - result['written']} frames written, {result['written']} already done)" in result["log"]
     assert not list(exr_shot.glob("**/*_fill_fill.*.exr"))
+
+
+def test_menu_and_f3_fill_with_the_panels_mask_as_its_button_does(blender, exr_shot: Path) -> None:
+    """The panel showed and its button used the panel's Mask field; the Clip menu entry and F3 used the Mask
+    the editor's Mask mode showed."""
+    result = blender(
+        IN_CLIP_EDITOR
+        + """
+scene.frame_end = 1
+scene.aifx.mask = draw_mask("picked", (200, 100, 260, 160), tuple(clip.size))  # the editor still shows "player"
+RESULT["panel"] = panels.fill_arguments(space, scene.aifx)["mask_datablock"]
+RESULT["menu"] = in_editor(run_fill)
+""",
+        exr_shot,
+    )
+    assert result["panel"] == "picked"
+    assert result["menu"] == ["FINISHED"], result["log"]
+    matte = cv2.imread(
+        str(exr_shot / "aifx_fill" / "plate_mask" / "plate_mask.1001.png"), cv2.IMREAD_UNCHANGED
+    )
+    ys, xs = np.nonzero(matte > 32767)
+    assert abs(xs.mean() - 230) < 3 and abs(ys.mean() - 130) < 3  # the picked Mask's box, not the editor's
