@@ -162,13 +162,7 @@ def _mask_pattern(mask_source, plate: Plate, paths: dict, numbers: list | None) 
         pattern = paths["mask"] if plate.sequence is not None else paths["mask"].replace("#", "0")
         scene_frames = [plate.scene_frame(n) for n in numbers]
         return pattern, (mask_source, plates.plate_size(plate), scene_frames, list(numbers), pattern)
-    image = mask_source  # An Image matte: a still or a numbered sequence.
-    path = bpy.path.abspath(image.filepath)
-    if image.source == "SEQUENCE":
-        sequence = jobs.split_sequence_path(path)
-        if sequence is not None:
-            return sequence.pattern, None
-    return path, None
+    return plates.matte_path(mask_source), None  # An Image matte: a still or a numbered sequence.
 
 
 def _missing_folders(path: str) -> list[str]:

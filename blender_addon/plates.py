@@ -133,6 +133,39 @@ def image_plate(image: bpy.types.Image, scene: bpy.types.Scene, image_user=None)
     )
 
 
+def matte_path(image: bpy.types.Image) -> str:
+    """The file (or ``####`` pattern) of an Image picked as the Matte; the worker reads the matte from disk.
+
+    A matte painted or generated in Blender and never saved, or painted on since it was saved, or packed in
+    the .blend, is refused: the worker would read no file (and fall back to the plate's alpha) or a stale one.
+    """
+    where = f"Matte '{image.name}'"
+    if image.source not in {"FILE", "SEQUENCE"} or not image.filepath:
+        raise UserError(
+            f"{where} is not an image file (it was made in Blender and never saved); save it in the Image "
+            "Editor (Image > Save As) and press AI Fill again"
+        )
+    if image.packed_file is not None:
+        raise UserError(
+            f"{where} is packed in the .blend; unpack it (File > External Data > Unpack Resources) or save it "
+            "to a file (Image > Save As)"
+        )
+    if image.is_dirty:
+        raise UserError(
+            f"{where} has unsaved paint; save it (Image > Save) so AI Fill reads what you painted"
+        )
+    path = bpy.path.abspath(image.filepath)
+    if image.source == "SEQUENCE":
+        sequence = split_sequence_path(path)
+        if sequence is not None:
+            return sequence.pattern
+    if not os.path.isfile(path):
+        raise UserError(
+            f"{where}: {path} is not on disk (moved or deleted?); point the image at its file again"
+        )
+    return path
+
+
 def path_plate(pattern: str, colorspace: str | None) -> Plate:
     """A path or ``####`` pattern given by a script; scene frame N is file number N (the VFX convention).
 
