@@ -417,7 +417,7 @@ def load_result(prepared: PreparedFill, space=None) -> Any:
     is_clip = plate.kind == "clip"
     datablocks = bpy.data.movieclips if is_clip else bpy.data.images
     existing = datablocks.get(name)
-    if existing is not None and bpy.path.abspath(existing.filepath) != first:
+    if existing is not None and plates.block_path(existing) != first:
         existing = None  # another output folder: load beside it under a new name
     if existing is not None and not is_clip:
         existing.reload()

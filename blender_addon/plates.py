@@ -68,6 +68,12 @@ def blend_path(path: str, what: str) -> str:
     return bpy.path.abspath(path)
 
 
+def block_path(block: Any) -> str:
+    """The absolute file path of a clip or image datablock. A datablock linked from another .blend (File >
+    Link) keeps its ``//`` path relative to that library's folder, as Blender itself resolves it."""
+    return bpy.path.abspath(block.filepath, library=block.library)
+
+
 def _sequence_or_error(path: str, owner: str) -> SequenceName:
     sequence = split_sequence_path(path)
     if sequence is None:
@@ -88,7 +94,7 @@ def clip_plate(clip: bpy.types.MovieClip) -> Plate:
         raise UserError(
             f"{clip.name}: is a movie file; aifx reads image sequences, so export it as EXR/PNG frames and open those"
         )
-    path = bpy.path.abspath(clip.filepath)
+    path = block_path(clip)
     sequence = _sequence_or_error(path, clip.name)
     return Plate(
         name=clip.name,
@@ -107,7 +113,7 @@ def image_plate(image: bpy.types.Image, scene: bpy.types.Scene, image_user=None)
     """An Image datablock: a numbered sequence (frames mapped through the editor's Image User) or a still."""
     if image.source not in {"SEQUENCE", "FILE"}:
         raise UserError(f"{image.name}: source is {image.source.lower()}; open an image sequence from disk")
-    path = bpy.path.abspath(image.filepath)
+    path = block_path(image)
     colorspace = image.colorspace_settings.name or None
     if image.source == "FILE":
         return Plate(image.name, "image", path, None, scene.frame_start, 0, None, colorspace, image)
@@ -154,7 +160,7 @@ def matte_path(image: bpy.types.Image) -> str:
         raise UserError(
             f"{where} has unsaved paint; save it (Image > Save) so AI Fill reads what you painted"
         )
-    path = bpy.path.abspath(image.filepath)
+    path = block_path(image)
     if image.source == "SEQUENCE":
         sequence = split_sequence_path(path)
         if sequence is not None:
