@@ -91,17 +91,22 @@ def python_in(path: str) -> str:
     return path
 
 
+def _expand(path: str) -> str:
+    """``~`` is the home folder (the tooltip's ``~/aifx/.venv``), ``//`` the .blend's folder."""
+    return bpy.path.abspath(os.path.expanduser(path.strip()))
+
+
 def resolve_python(context: bpy.types.Context | None = None, override: str = "") -> str:
     """The Python that runs the worker: the operator's ``python``, the preference, ``$AIFX_PYTHON``, or
     Blender's own Python when aifx-core happens to be installed in it (the ``bpy`` module in a venv).
     Each may name the environment folder instead of its Python."""
     if override:
-        return python_in(bpy.path.abspath(override))
+        return python_in(_expand(override))
     prefs = addon_preferences(context)
     if prefs is not None and prefs.python_path:
-        return python_in(bpy.path.abspath(prefs.python_path))
+        return python_in(_expand(prefs.python_path))
     if os.environ.get("AIFX_PYTHON"):
-        return python_in(os.environ["AIFX_PYTHON"])
+        return python_in(_expand(os.environ["AIFX_PYTHON"]))
     if importlib.util.find_spec("aifx_core") is not None and os.path.exists(sys.executable):
         return sys.executable
     return ""

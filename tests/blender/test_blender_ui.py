@@ -177,3 +177,24 @@ RESULT["supports"] = [scene.aifx.bl_rna.properties[n].is_path_supports_blend_rel
     assert not [w for w in result["warnings"] if "blend relative" in w], result["warnings"]
     assert result["supports"] == [True, True]
     assert list((exr_shot / "out").glob("plate_fill.*.exr"))  # next to the saved .blend
+
+
+def test_a_tilde_in_the_aifx_python_is_the_home_folder(blender) -> None:
+    """The preference's tooltip suggests ~/aifx/.venv; the ~ was taken literally."""
+    result = blender(
+        """
+preferences = sys.modules[ADDON + ".preferences"]
+venv = os.path.join(os.environ["HOME"], "aifx", ".venv")
+os.makedirs(os.path.join(venv, "bin"))
+open(os.path.join(venv, "bin", "python"), "w").close()
+RESULT["expected"] = os.path.join(venv, "bin", "python")
+PREFS.python_path = "~/aifx/.venv"
+RESULT["preference"] = preferences.resolve_python()
+RESULT["override"] = preferences.resolve_python(override="~/aifx/.venv/bin/python")
+PREFS.python_path = ""
+os.environ["AIFX_PYTHON"] = "~/aifx/.venv"
+RESULT["environment"] = preferences.resolve_python()
+"""
+    )
+    expected = result["expected"]
+    assert [result["preference"], result["override"], result["environment"]] == [expected] * 3
