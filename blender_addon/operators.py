@@ -16,7 +16,7 @@ import bpy
 from bpy.props import BoolProperty, StringProperty
 
 from . import colorspaces, confidence_view, jobs, masks, plates, preferences, session, targets
-from .aifx_protocol.errors import InputError
+from .aifx_protocol.errors import AifxError, InputError
 from .plates import Plate, UserError
 from .settings import FillOptions
 from .wording import blender_terms
@@ -165,6 +165,26 @@ def _mask_pattern(mask_source, plate: Plate, paths: dict, numbers: list | None) 
     return plates.matte_path(mask_source), None  # An Image matte: a still or a numbered sequence.
 
 
+def _refuse_another_plates_folder(job_path: str, plate: Plate) -> None:
+    """Outputs are named after the plate's file name, so shots whose plates share one (``plate.####.exr``)
+    and one Output Folder would mix: the second shot was refused as made with different settings, and with
+    Redo Finished Frames it overwrote the first shot's fill. The earlier job beside the outputs says whose
+    they are."""
+    if not os.path.exists(job_path):
+        return
+    try:
+        earlier = jobs.FillJob.load(job_path)
+    except (AifxError, OSError, ValueError):
+        return  # not a job AI Fill can read: the core reports it
+    if not os.path.isabs(earlier.input) or os.path.normpath(earlier.input) == os.path.normpath(plate.pattern):
+        return
+    raise UserError(
+        f"{plate.name}: the Output Folder {os.path.dirname(job_path)} already holds the fill of another plate "
+        f"with the same file name ({earlier.input}); choose another Output Folder for {plate.pattern}, or leave "
+        "it empty to fill next to each plate"
+    )
+
+
 def _missing_folders(path: str) -> list[str]:
     """``path`` and its parents that do not exist yet, deepest first (what writing there will create)."""
     missing = []
@@ -219,6 +239,7 @@ def prepare(op: AIFX_OT_fill, context: bpy.types.Context) -> PreparedFill:
     output = output or paths["output"]
     if paths["job"] in _RUNNING_JOBS:
         raise UserError(f"{plate.name}: AI Fill is already running for {output}; wait for it or press Esc")
+    _refuse_another_plates_folder(paths["job"], plate)
     mask_pattern, raster_plan = _mask_pattern(mask_source, plate, paths, numbers)
     options = jobs.backend_options(op)
     if options.get("reference"):

@@ -153,3 +153,37 @@ RESULT["menu"] = in_editor(run_fill)
     )
     ys, xs = np.nonzero(matte > 32767)
     assert abs(xs.mean() - 230) < 3 and abs(ys.mean() - 130) < 3  # the picked Mask's box, not the editor's
+
+
+def test_shots_whose_plates_share_a_file_name_never_share_an_output_folder(blender, exr_shot: Path) -> None:
+    """Two shots' plate.####.exr with one Output Folder: the second shot was refused as 'made with different
+    settings', and with Redo Finished Frames it overwrote the first shot's fill."""
+    result = blender(
+        """
+import shutil
+for shot in ("sh010", "sh020"):
+    os.makedirs(os.path.join(PLATE, shot))
+    for n in (1001, 1002):
+        shutil.copy(os.path.join(PLATE, f"plate.{n}.exr"), os.path.join(PLATE, shot))
+bpy.ops.wm.save_as_mainfile(filepath=os.path.join(PLATE, "comp.blend"))
+scene = bpy.context.scene
+scene.frame_start, scene.frame_end = 1, 2
+scene.aifx.output_dir, scene.aifx.backend = "//aifx/", "telea"
+first, second = (bpy.data.movieclips.load(os.path.join(PLATE, s, "plate.1001.exr")) for s in ("sh010", "sh020"))
+mask = draw_mask("player", (150, 60, 250, 150), tuple(first.size))
+RESULT["first"] = run_fill(clip=first.name, mask_datablock=mask.name)
+RESULT["second"] = run_fill(clip=second.name, mask_datablock=mask.name)
+RESULT["redo"] = run_fill(clip=second.name, mask_datablock=mask.name, overwrite=True)
+RESULT["job_input"] = json.load(open(os.path.join(PLATE, "aifx", "plate_fill.aifx.json")))["input"]
+RESULT["again"] = run_fill(clip=first.name, mask_datablock=mask.name)
+""",
+        exr_shot,
+    )
+    assert result["first"] == ["FINISHED"], result["log"]
+    for key in ("second", "redo"):
+        error = result[key]["error"]
+        assert "already holds the fill of another plate with the same file name" in error, result["log"]
+        assert str(exr_shot / "sh010" / "plate.####.exr") in error
+        assert "choose another Output Folder for " + str(exr_shot / "sh020" / "plate.####.exr") in error
+    assert result["job_input"] == str(exr_shot / "sh010" / "plate.####.exr")
+    assert result["again"] == ["FINISHED"], result["log"]
