@@ -111,9 +111,19 @@ def clip_plate(clip: bpy.types.MovieClip) -> Plate:
 
 def image_plate(image: bpy.types.Image, scene: bpy.types.Scene, image_user=None) -> Plate:
     """An Image datablock: a numbered sequence (frames mapped through the editor's Image User) or a still."""
+    if image.source == "TILED":  # frames numbered 1001... are taken for UDIM tiles when opened
+        raise UserError(
+            f"{image.name}: is opened as UDIM tiles; set its Source to Image Sequence (Image Editor sidebar > "
+            "Image), or untick UDIM Tiles when opening it"
+        )
     if image.source not in {"SEQUENCE", "FILE"}:
         raise UserError(f"{image.name}: source is {image.source.lower()}; open an image sequence from disk")
     path = block_path(image)
+    if image.packed_file is not None and not os.path.isfile(path):
+        raise UserError(
+            f"{image.name}: is packed in the .blend and its file is not on disk (aifx reads files); unpack it "
+            "(File > External Data > Unpack Resources)"
+        )
     colorspace = image.colorspace_settings.name or None
     if image.source == "FILE":
         return Plate(image.name, "image", path, None, scene.frame_start, 0, None, colorspace, image)

@@ -47,3 +47,27 @@ RESULT["packed"] = fill(matte.name)
     assert "Matte 'painted' has unsaved paint; save it (Image > Save)" in result["dirty"]["error"]
     assert "unpack it (File > External Data > Unpack Resources)" in result["packed"]["error"]
     assert "Traceback" not in result["log"]
+
+
+def test_udim_tiles_and_a_packed_plate_are_refused_with_what_to_do(blender, exr_shot: Path) -> None:
+    """Plates numbered 1001... opened as UDIM tiles got 'source is tiled'; a packed plate with no file on disk
+    reached the core, which found no file."""
+    result = blender(
+        """
+mask = os.path.join(PLATE, "mask.####.png")
+tiles = bpy.data.images.load(os.path.join(PLATE, "plate.1001.exr"))
+tiles.source = "TILED"
+RESULT["tiled"] = run_fill(image=tiles.name, mask=mask, backend="telea")
+import shutil
+os.makedirs(os.path.join(PLATE, "packed"))
+shutil.copy(os.path.join(PLATE, "plate.1002.exr"), os.path.join(PLATE, "packed", "still.exr"))
+still = bpy.data.images.load(os.path.join(PLATE, "packed", "still.exr"))
+still.pack()
+os.remove(os.path.join(PLATE, "packed", "still.exr"))  # only the packed copy is left
+RESULT["packed"] = run_fill(image=still.name, mask=mask, backend="telea")
+""",
+        exr_shot,
+    )
+    assert "set its Source to Image Sequence" in result["tiled"]["error"], result["log"]
+    assert "untick UDIM Tiles when opening it" in result["tiled"]["error"]
+    assert "unpack it (File > External Data > Unpack Resources)" in result["packed"]["error"], result["log"]
