@@ -59,6 +59,7 @@ from .sequence import (
     check_writable,
     clean_stale_temps,
     format_frames,
+    frame_spec_items,
     open_sequence,
     output_pattern,
     parse_frame_spec,
@@ -112,7 +113,8 @@ def fill(
 
     ``frames`` (frame numbers, or a range text such as ``"1026-1050"`` or ``"1001-1010,1020-1030"``) writes
     only those frames of the job's shot, bit-identical to the same frames of a whole-shot run (see the module
-    docstring); a frame outside the shot is an :class:`InputError`. ``save_job`` also writes the job to that
+    docstring); a frame outside the shot is an :class:`InputError`, but a span ``a-b`` between two frames of the
+    shot means the shot's frames in it (a farm chunk on a shot on twos; :func:`select_frames`). ``save_job`` also writes the job to that
     file: checked with everything else before any work, written (atomically) only once every check has passed,
     so a bad job never leaves a job file or replaces an input. ``job_file`` is the file the job was read from
     (``aifx run job.json``): it is an input too, so nothing the job writes may replace it (given a path as
@@ -211,20 +213,35 @@ def _check_names(out: FramePattern, plate: Sequence, folder: Path) -> None:
 
 
 def select_frames(frames: Iterable[int] | str | None, shot: list[int]) -> list[int]:
-    """The frames a run writes: ``frames`` (numbers or a range text), which must lie in the shot; None: all."""
+    """The frames a run writes: ``frames`` (numbers or a range text), which must lie in the shot; None: all.
+
+    In a range text a span ``a-b`` whose ends are both frames of the shot means the shot's frames from ``a`` to
+    ``b``: a farm names a chunk by its first and last frame (Deadline's ``<STARTFRAME>-<ENDFRAME>``,
+    :func:`~aifx_core.chunks.plan_chunks`), and on a shot on twos or with gaps the frames between are not all
+    the shot's. Any other frame not in the shot is refused, so a span reaching past the shot's ends (OpenCue's
+    last chunk rounded up to a whole chunk) or ending on a frame the shot lacks is not guessed at.
+    """
     if frames is None:
         return list(shot)
     wanted = parse_frame_spec(frames) if isinstance(frames, str) else sorted({int(f) for f in frames})
     if not wanted:
         raise InputError("--frames names no frame; give frames like 1026-1050")
     inside = set(shot)
-    outside = [f for f in wanted if f not in inside]
+    spans = _shot_spans(frames, inside) if isinstance(frames, str) else []
+    outside = [f for f in wanted if f not in inside and not any(f in span for span in spans)]
     if outside:
         raise InputError(
             f"--frames {format_frames(outside, max_parts=4)}: not in the job's shot "
             f"({format_frames(shot, max_parts=4)}); give frames of the shot, or widen the job's frames"
         )
-    return wanted
+    return [f for f in wanted if f in inside]
+
+
+def _shot_spans(spec: str, shot: set[int]) -> list[range]:
+    """The spans ``a-b`` of ``spec`` (no step) whose ends are both frames of the shot (see :func:`select_frames`)."""
+    return [
+        item for item in frame_spec_items(spec) if item.step == 1 and item[0] in shot and item[-1] in shot
+    ]
 
 
 @dataclass

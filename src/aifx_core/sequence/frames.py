@@ -26,10 +26,22 @@ def parse_frame_spec(spec: str) -> list[int]:
     Accepts ``1001``, ``1001-1100``, ``1001-1100x2`` (every second frame), ``-5--1`` (negative frames)
     and comma-separated lists of these. Anything else is an :class:`InputError` naming the bad part.
     """
+    frames: set[int] = set()
+    for item in frame_spec_items(spec):
+        if len(item) + len(frames) > MAX_FRAMES:
+            raise InputError(f"--frames {spec!r}: more than {MAX_FRAMES} frames; check the range for a typo")
+        frames.update(item)
+    return sorted(frames)
+
+
+def frame_spec_items(spec: str) -> list[range]:
+    """The comma-separated items of ``spec`` as ranges, as written (``1001-1100x2`` is ``range(1001, 1101, 2)``),
+    each checked as :func:`parse_frame_spec` says. Their union is the frames; the items themselves matter where a
+    span means the frames a shot has between its ends (``pipeline.select_frames``)."""
     text = spec.strip()
     if not text:
         raise InputError("--frames is empty; give frames like 1001-1100 or 1001-1010,1020")
-    frames: set[int] = set()
+    items: list[range] = []
     for raw in text.split(","):
         item = raw.strip()
         match = _ITEM.match(item)
@@ -44,10 +56,8 @@ def parse_frame_spec(spec: str) -> list[int]:
             raise InputError(f"--frames {spec!r}: step in {item!r} must be 1 or more")
         if end < start:
             raise InputError(f"--frames {spec!r}: range {item!r} runs backwards; write it as {end}-{start}")
-        if (end - start) // step + 1 + len(frames) > MAX_FRAMES:
-            raise InputError(f"--frames {spec!r}: more than {MAX_FRAMES} frames; check the range for a typo")
-        frames.update(range(start, end + 1, step))
-    return sorted(frames)
+        items.append(range(start, end + 1, step))
+    return items
 
 
 def format_frames(frames: Iterable[int], max_parts: int | None = None) -> str:
