@@ -50,6 +50,7 @@ from .protocol import events
 from .protocol.job import FillJob
 from .sequence import (
     FORMATS,
+    JOB_FRAMES,
     FramePattern,
     Image,
     Sequence,
@@ -128,7 +129,7 @@ def fill(
     check_colorspace(job.colorspace)  # (before anything is read or written)
     reporter = Reporter(progress, cancel)
 
-    plate = open_sequence(job.input, frames=job.frames, skip_missing=job.skip_missing, role="plate")
+    plate = open_plate(job)
     selection = select_frames(frames, plate.frames)
     out = output_pattern(job.output, plate)
     mask = open_mask(job.mask, job.mask_channel, plate, invert=job.invert_mask, threshold=job.threshold)
@@ -281,7 +282,7 @@ def prepare_anchors(
     job.validate()
     check_options(job.backend, job.options)
     reporter = Reporter(progress, cancel)
-    plate = open_sequence(job.input, frames=job.frames, skip_missing=job.skip_missing, role="plate")
+    plate = open_plate(job)
     out = output_pattern(job.output, plate)
     mask = open_mask(job.mask, job.mask_channel, plate, invert=job.invert_mask, threshold=job.threshold)
     out_dir = check_writable(Path(out.path(plate.frames[0])).parent)
@@ -306,7 +307,7 @@ def whole_shot_notices(job: FillJob | dict | str | os.PathLike) -> list[str]:
     hole, so a mask that selects something costs a frame or a few; one that selects nothing, the whole shot
     (the plate's frames too when the mask is their alpha)."""
     job = as_job(job)
-    plate = open_sequence(job.input, frames=job.frames, skip_missing=job.skip_missing, role="plate")
+    plate = open_plate(job)
     mask = open_mask(job.mask, job.mask_channel, plate, invert=job.invert_mask, threshold=job.threshold)
     for frame in plate.frames:
         if make_hole(mask.matte(frame), job.threshold).any():
@@ -806,6 +807,14 @@ class _Reported:
     """What a backend said about the frame it last returned, kept for the writer thread."""
 
     last_confidence: np.ndarray | None
+
+
+def open_plate(job: FillJob) -> Sequence:
+    """The job's plate, its shot's frames: what every run, chunk plan and submission opens. A bad ``frames`` is
+    named as the job's field (from a job file there is no ``--frames`` flag to blame)."""
+    return open_sequence(
+        job.input, frames=job.frames, skip_missing=job.skip_missing, role="plate", frames_name=JOB_FRAMES
+    )
 
 
 def as_job(job: FillJob | dict | str | os.PathLike) -> FillJob:

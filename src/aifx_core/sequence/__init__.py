@@ -5,7 +5,14 @@ Entry points: :func:`open_sequence` (check an input up front), :func:`output_pat
 """
 
 from .atomic import atomic_write, clean_stale_temps
-from .frames import format_frames, frame_gaps, frame_spec_items, parse_frame_spec, split_trailing_range
+from .frames import (
+    JOB_FRAMES,
+    format_frames,
+    frame_gaps,
+    frame_spec_items,
+    parse_frame_spec,
+    split_trailing_range,
+)
 from .guard import (
     ProtectedFiles,
     check_regular_file,
@@ -42,6 +49,7 @@ __all__ = [
     "output_pattern",
     "parse_frame_spec",
     "frame_spec_items",
+    "JOB_FRAMES",
     "parse_pattern",
     "protected_inputs",
     "read_image",

@@ -31,10 +31,11 @@ from starlette.concurrency import run_in_threadpool
 from .. import __version__
 from ..backends import check_options
 from ..mask import open_mask
+from ..pipeline import open_plate
 from ..protocol import events as protocol_events
 from ..protocol.errors import EXIT_INPUT, InputError
 from ..protocol.job import MAX_JOB_BYTES, FillJob
-from ..sequence import open_sequence, output_pattern
+from ..sequence import output_pattern
 from .auth import TokenFile, User
 from .paths import PathRefused, PathRule, check_absolute, check_roots, map_job
 from .pool import Pool
@@ -139,7 +140,7 @@ def create_app(config: ServerConfig) -> FastAPI:
             except PathRefused as exc:
                 raise ApiError(403, str(exc)) from None
         try:  # the plate, the output pattern and the mask, with fill()'s own checks and messages
-            plate = open_sequence(job.input, frames=job.frames, skip_missing=job.skip_missing, role="plate")
+            plate = open_plate(job)
             output_pattern(job.output, plate)
             open_mask(job.mask, job.mask_channel, plate, invert=job.invert_mask, threshold=job.threshold)
         except InputError as exc:
