@@ -61,6 +61,17 @@ class ApiError(Exception):
         self.status, self.detail, self.headers, self.extra = status, detail, headers or {}, extra
 
 
+async def read_capped(request: Request, limit: int) -> bytes | None:
+    """The request's body, or None as soon as it passes ``limit`` bytes: a chunked upload has no Content-Length
+    to refuse it by, and reading it whole before the 413 would hold all of it in memory."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
 def create_app(config: ServerConfig) -> FastAPI:
     app = FastAPI(title="aifx serve", version=__version__, docs_url=None, redoc_url=None)
     store, pool = config.store, config.pool
@@ -106,8 +117,8 @@ def create_app(config: ServerConfig) -> FastAPI:
     async def submit(request: Request, who: Who) -> JSONResponse:
         declared = request.headers.get("content-length", "")
         too_big = declared.isdigit() and int(declared) > MAX_JOB_BYTES  # refused before it is read
-        body = b"" if too_big else await request.body()
-        if too_big or len(body) > MAX_JOB_BYTES:
+        body = None if too_big else await read_capped(request, MAX_JOB_BYTES)
+        if body is None:
             raise ApiError(
                 413,
                 f"job JSON is over {MAX_JOB_BYTES} bytes; jobs carry paths on shared storage, never pixels",
