@@ -627,6 +627,28 @@ def test_lossy_plate_compression_is_not_reused_unless_asked(tmp_path):
     assert _parts(tmp_path / "k" / "c.1001.exr")["rgba"]["compression"] == OpenEXR.DWAA_COMPRESSION
 
 
+def test_a_lossy_frame_in_a_lossless_plate_is_not_reencoded_lossy(tmp_path):
+    """A re-render patched into a ZIP plate as DWAA: the compression was chosen from the first frame only, so
+    that frame was written DWAA again, changing thousands of values outside the mask, without a word."""
+    import OpenEXR
+
+    shot = _multipart_shot(tmp_path / "shot", OpenEXR.ZIP_COMPRESSION)
+    patched = _multipart_shot(tmp_path / "patch", OpenEXR.DWAA_COMPRESSION)
+    (patched / f"plate.{FRAMES[1]}.exr").replace(shot / f"plate.{FRAMES[1]}.exr")
+    out = tmp_path / "o" / "c.####.exr"
+    done = aifx(*fill_args(shot, out, "--dilate", "0", "--feather", "0"))
+    assert done.returncode == 0, done.stderr
+    notes = [line for line in done.stderr.splitlines() if "note:" in line]
+    assert len(notes) == 1 and f"plate frame {FRAMES[1]} is DWAA" in notes[0], done.stderr
+    for frame in FRAMES:
+        source, result = _parts(shot / f"plate.{frame}.exr"), _parts(out.parent / f"c.{frame}.exr")
+        assert result["rgba"]["compression"] == OpenEXR.ZIP_COMPRESSION
+        outside = np.ones(source["rgba"]["R"].shape, bool)
+        outside[18:28, :] = False  # the moving square's rows
+        for name in ("R", "G", "B", "A"):
+            assert source["rgba"][name][outside].tobytes() == result["rgba"][name][outside].tobytes()
+
+
 @pytest.mark.parametrize("layout", ["channels", "parts"])
 def test_a_stereo_plate_says_that_only_one_view_is_filled(tmp_path, layout):
     """A stereo EXR (``multiView``: left, right) had its default view filled and its other view, with the

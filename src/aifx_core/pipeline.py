@@ -582,14 +582,15 @@ def _fill_frames(
                     unsure = 1.0 - confidence_map(reported, hole, shown)  # 0 wherever the plate is kept
                     sure = 1.0 - reframe(unsure, display, data)
                     filled = attach_confidence(filled, target, sure)
-                write_image(target, filled, compression=compression, before_replace=intend)
+                own = _lossless(compression, original, frame, result.notices)
+                write_image(target, filled, compression=own, before_replace=intend)
             elif job.confidence:  # nothing filled: all plate, fully sure (the file gets the channel anyway)
                 unchanged = plates.take(frame)
                 sure = np.ones(unchanged.shape, np.float32)
                 write_image(
                     target,
                     attach_confidence(unchanged, target, sure),
-                    compression=compression,
+                    compression=_lossless(compression, unchanged, frame, result.notices),
                     before_replace=intend,
                 )
             else:
@@ -798,6 +799,23 @@ def as_job(job: FillJob | dict | str | os.PathLike) -> FillJob:
     if isinstance(job, dict):
         return FillJob.from_dict(job)
     return FillJob.load(job)
+
+
+def _lossless(compression: str | None, image: Image, frame: int, notices: list[str]) -> str | None:
+    """The compression a filled frame is written with: the run's, but where the run keeps each frame's own
+    (``None``) and this one's is lossy (a re-render patched into a ZIP plate as DWAA), ZIP, said once, as
+    :func:`_output_compression` does for a plate lossy from its first frame: re-encoding would change its
+    pixels outside the mask."""
+    header = image.header
+    own = str(header.get("compression") or "").lower()
+    if compression is not None or header.get("format") != "exr" or own not in LOSSY:
+        return compression
+    if not any(note.startswith("note: plate frame ") for note in notices):
+        notices.append(
+            f"note: plate frame {frame} is {own.upper()}-compressed (lossy), unlike the first; its output (and "
+            "any other such frame's) is written with ZIP (lossless) so pixels outside the mask stay exact"
+        )
+    return "zip"
 
 
 def _copy_through(
