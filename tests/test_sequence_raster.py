@@ -256,3 +256,28 @@ def test_a_multi_page_tiff_says_that_only_its_first_page_is_filled(tmp_path: Pat
         assert ("pages:       2; the first is filled and written, the others are dropped" in info) == (
             pages == 2
         )
+
+
+@pytest.mark.parametrize("associated", [True, False])
+def test_a_tiffs_alpha_association_is_kept(tmp_path: Path, associated: bool) -> None:
+    """A premultiplied RGBA TIFF (as renderers and oiiotool write it) came back marked unassociated, so every
+    other reader multiplied its colour by alpha again, outside the mask too; an unassociated one stays so."""
+    pixels = random_pixels(np.uint16, 4, seed=3)
+    spec = oiio.ImageSpec(W, H, 4, oiio.UINT16)
+    spec.channelnames = ("R", "G", "B", "A")
+    spec.alpha_channel = 3
+    if not associated:
+        spec.attribute("oiio:UnassociatedAlpha", 1)
+    source = tmp_path / "in.tif"
+    out = oiio.ImageOutput.create(str(source))
+    assert out.open(str(source), spec) and out.write_image(pixels) and out.close()
+    written = write_image(tmp_path / "out.tif", read_image(source))
+
+    def as_other_readers_see_it(path: Path) -> tuple[np.ndarray, int]:
+        image = oiio.ImageBuf(str(path))  # OpenImageIO's defaults: what oiiotool, RV, a compositor show
+        return image.get_pixels(oiio.UINT16), image.spec().get_int_attribute("tiff:UnassociatedAlpha", 0)
+
+    before, after = as_other_readers_see_it(source), as_other_readers_see_it(written)
+    assert after[1] == before[1] == (0 if associated else 1)
+    assert np.array_equal(after[0], before[0])
+    assert np.array_equal(read_direct(written)[1].reshape(pixels.shape), pixels)  # stored values unchanged

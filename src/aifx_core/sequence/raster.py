@@ -1,8 +1,9 @@
 """PNG, TIFF, JPEG and DPX through OpenImageIO: 8/10/12/16-bit integer and float (TIFF) images.
 
 Channels are named as OpenImageIO names them (``R,G,B`` / ``R,G,B,A`` / ``Y`` / ``Y,A``) and kept in the
-stored dtype (uint8, uint16, float32; half TIFF stays float16). Alpha is read and written *unassociated*
-(as stored in PNG), so an RGBA PNG round trip is bit-exact rather than premultiplied on the way through.
+stored dtype (uint8, uint16, float32; half TIFF stays float16). Alpha is read as stored, never premultiplied
+or divided on the way through, so an RGBA round trip is bit-exact; it is written *unassociated* (as PNG stores
+it), but a TIFF whose plate TIFF had associated (premultiplied) alpha is written associated again.
 
 ``Image.header`` keys written by :func:`read_raster`:
 
@@ -301,7 +302,7 @@ def write_raster(
         spec.attribute("oiio:BitsPerSample", int(bits))  # a 10-bit scan stays 10-bit (exact, see above)
     if fmt == "dpx" and image.header.get("byte_order") in DPX_BYTE_ORDERS.values():
         spec.attribute("oiio:Endian", image.header["byte_order"])
-    spec.attribute("oiio:UnassociatedAlpha", 1)
+    spec.attribute("oiio:UnassociatedAlpha", 0 if _associated_tiff(image, fmt, names) else 1)
     same_format = image.header.get("format") == fmt and image.header.get("compression")
     chosen = compression or (image.header["compression"] if same_format else _DEFAULT_COMPRESSION[fmt])
     spec.attribute("compression", chosen)
@@ -323,6 +324,16 @@ def write_raster(
         if _disk_nearly_full(path):
             raise OSError(errno.ENOSPC, f"No space left on device ({detail})", str(path))
         raise OSError(f"{path}: writing failed: {detail}")
+
+
+def _associated_tiff(image: Image, fmt: str, names: list[str]) -> bool:
+    """Whether a TIFF is written with associated (premultiplied) alpha: when its plate TIFF was stored so.
+
+    The values are read as stored either way (no premultiply or divide on the way through); the file must
+    say what they are, or an associated plate comes back marked unassociated and every other reader
+    multiplies its colour by alpha again, outside the mask too."""
+    stored = image.header.get("attributes", {}).get("oiio:UnassociatedAlpha")
+    return fmt == "tiff" and image.header.get("format") == "tiff" and "A" in names and stored != 1
 
 
 #: The codecs a ``--compression`` may name per format (OpenImageIO's names; ``zip:N``, ``jpeg:Q`` carry a level).
