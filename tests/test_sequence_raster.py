@@ -281,3 +281,34 @@ def test_a_tiffs_alpha_association_is_kept(tmp_path: Path, associated: bool) -> 
     assert after[1] == before[1] == (0 if associated else 1)
     assert np.array_equal(after[0], before[0])
     assert np.array_equal(read_direct(written)[1].reshape(pixels.shape), pixels)  # stored values unchanged
+
+
+def test_a_tiffs_extra_samples_are_kept(tmp_path: Path) -> None:
+    """A second matte or spot channel after RGBA was dropped from a TIFF written from a TIFF plate."""
+    pixels = random_pixels(np.uint16, 5, seed=4)
+    source = write_direct(tmp_path / "in.tif", pixels)
+    image = read_image(source)
+    assert len(image.channels) == 5
+    spec, back = read_direct(write_image(tmp_path / "out.tif", image))
+    assert tuple(spec.channelnames) == tuple(image.channels)
+    assert np.array_equal(back.reshape(pixels.shape), pixels)
+
+
+def test_a_png_output_says_which_tiff_channels_it_drops(tmp_path: Path) -> None:
+    """TIFF plate → PNG output: the extra sample cannot go into a PNG; the fill says so (it said nothing)."""
+    import cv2
+    from cli_runner import aifx
+
+    for frame in (1001, 1002):
+        write_direct(tmp_path / f"plate.{frame}.tif", random_pixels(np.uint16, 5, seed=frame))
+        matte = np.zeros((H, W), np.uint8)
+        matte[2:6, 2:6] = 255
+        cv2.imwrite(str(tmp_path / f"mask.{frame}.png"), matte)
+    for ext, said in (("png", True), ("tif", False)):
+        out = tmp_path / f"o_{ext}" / f"c.####.{ext}"
+        done = aifx(
+            "fill", str(tmp_path / "plate.####.tif"), "-m", str(tmp_path / "mask.####.png"), "-o", str(out)
+        )
+        assert done.returncode == 0, done.stderr
+        note = "note: PNG output drops the plate's channels channel4; write .exr or .tif to keep them"
+        assert (note in done.stderr) == said, done.stderr

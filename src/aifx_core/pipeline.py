@@ -67,7 +67,7 @@ from .sequence import (
 )
 from .sequence.exr import LOSSY
 from .sequence.image import layer_of, unfilled_colour
-from .sequence.raster import COMPRESSIONS, MAX_PAGES, check_compression
+from .sequence.raster import COMPRESSIONS, MAX_PAGES, check_compression, written_channels
 from .sequence.window import in_display_window, reframe, windows
 from .workers import InOrder, overlap
 
@@ -753,6 +753,14 @@ def _output_compression(job: FillJob, first: Image, out: FramePattern, notices: 
             + ", ".join(p for p in parts if p)
             + "; write .exr to keep them"
         )
+    if source_format != "exr" and target_format not in ("exr", ""):
+        kept = written_channels(first, target_format)
+        lost = [name for name in first.channels if name not in kept]
+        if lost:
+            notices.append(
+                f"note: {target_format.upper()} output drops the plate's channels {', '.join(lost)}; write "
+                f".exr{' or .tif' if source_format == 'tiff' else ''} to keep them"
+            )
     return compression
 
 

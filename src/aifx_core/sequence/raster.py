@@ -266,7 +266,9 @@ def _convert(plane: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 def written_channels(image: Image, fmt: str) -> list[str]:
     """Channels a ``fmt`` file gets, in the order the format expects: colour (``R,G,B`` or ``Y``), then
-    alpha for PNG/TIFF. Other channels are left out: PNG/JPEG cannot hold them and TIFF loses their names."""
+    alpha for PNG/TIFF, then, for a TIFF from a TIFF plate, the plate's other samples in their order (a
+    second matte, a spot channel: TIFF holds them as extra samples, unnamed, as it held them). Other channels
+    are left out (the pipeline says so): PNG/JPEG cannot hold them, and a TIFF would lose their names."""
     try:
         names = list(image.colour_names())
     except InputError:
@@ -277,6 +279,8 @@ def written_channels(image: Image, fmt: str) -> list[str]:
         ) from None
     if fmt != "jpeg" and "A" in image.channels:
         names.append("A")
+    if fmt == "tiff" and image.header.get("format") == "tiff":
+        names += [name for name in image.channels if name not in names]
     return names
 
 
