@@ -312,3 +312,34 @@ def test_a_png_output_says_which_tiff_channels_it_drops(tmp_path: Path) -> None:
         assert done.returncode == 0, done.stderr
         note = "note: PNG output drops the plate's channels channel4; write .exr or .tif to keep them"
         assert (note in done.stderr) == said, done.stderr
+
+
+def test_an_output_in_another_format_names_the_plates_colourspace(tmp_path: Path) -> None:
+    """The values are written as they are (no colour conversion): a linear EXR plate's PNG holds linear values
+    and an sRGB PNG plate's EXR sRGB-encoded ones. Unnamed, every reader (aifx info too) took the PNG for sRGB
+    and the EXR for linear; the file now says what its values are, and the fill says it in a note."""
+    import cv2
+    from cli_runner import aifx
+
+    matte = np.zeros((H, W), np.uint8)
+    matte[2:6, 2:6] = 255
+    cv2.imwrite(str(tmp_path / "mask.png"), matte)
+    grey = {c: np.full((H, W), 0.18, np.float16) for c in "RGB"}
+    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+    OpenEXR.File(header, grey).write(str(tmp_path / "lin.1001.exr"))
+    write_direct(tmp_path / "srgb.1001.png", np.full((H, W, 3), 118, np.uint8))
+    for plate, ext, colorspace, stated in (
+        ("lin.####.exr", "png", "Linear Rec.709 (sRGB)", "lin_rec709_scene"),
+        ("srgb.####.png", "exr", "sRGB Encoded Rec.709 (sRGB)", "srgb_rec709_scene"),
+        ("srgb.####.png", "tif", None, None),  # what a TIFF usually holds: no note (and no guess changed)
+    ):
+        out = tmp_path / f"o_{ext}" / f"c.####.{ext}"
+        done = aifx("fill", str(tmp_path / plate), "-m", str(tmp_path / "mask.png"), "-o", str(out))
+        assert done.returncode == 0, done.stderr
+        written = read_image(Path(str(out).replace("####", "1001")))
+        if colorspace is None:
+            assert "colorconvert" not in done.stderr
+            continue
+        assert f"in {colorspace} (named in its metadata as {stated})" in done.stderr, done.stderr
+        assert written.header["colorspace"] == colorspace
+        assert "metadata" in written.header["colorspace_reason"]
