@@ -485,7 +485,8 @@ def test_png_from_exr_says_what_it_drops_and_no_numpy_warning(shot, tmp_path):
     assert done.returncode == 0, done.stderr
     assert "Warning" not in done.stderr, done.stderr
     notes = [line for line in done.stderr.splitlines() if line.startswith("aifx: note:")]
-    assert len(notes) == 1 and "channels Z" in notes[0] and "above 1" in notes[0], done.stderr
+    assert len(notes) == 2 and "channels Z" in notes[0] and "above 1" in notes[0], done.stderr
+    assert "values as they are, in Linear Rec.709" in notes[1]  # (the colourspace the PNG names)
     assert len(list(out.parent.glob("*.png"))) == len(FRAMES)
 
 
