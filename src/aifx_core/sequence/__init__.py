@@ -24,7 +24,7 @@ from .image import Image, from_float, to_float
 from .imageinfo import ImageInfo
 from .imageio import FORMATS, check_names_fit, check_writable, read_image, read_info, write_image
 from .info import describe
-from .pattern import FramePattern, parse_pattern
+from .pattern import FramePattern, beside_output, parse_pattern
 from .reader import Sequence, open_sequence, output_pattern
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "ProtectedFiles",
     "Sequence",
     "atomic_write",
+    "beside_output",
     "check_regular_file",
     "check_side_output",
     "check_side_sequence",
