@@ -343,3 +343,7 @@ def test_an_output_in_another_format_names_the_plates_colourspace(tmp_path: Path
         assert f"in {colorspace} (named in its metadata as {stated})" in done.stderr, done.stderr
         assert written.header["colorspace"] == colorspace
         assert "metadata" in written.header["colorspace_reason"]
+    # A job that names the colourspace (the Blender adapter does) knows what it asked for: no note.
+    named = aifx("fill", str(tmp_path / "lin.####.exr"), "-m", str(tmp_path / "mask.png"), "-o",
+                 str(tmp_path / "named" / "c.####.png"), "--colorspace", "linear")  # fmt: skip
+    assert named.returncode == 0 and "colorconvert" not in named.stderr, named.stderr

@@ -799,15 +799,17 @@ def _stated_colorspace(
     """How an output in another format than the plate says what its values are: they are written as they are
     (no colour conversion), so a linear EXR plate's PNG holds linear values and an sRGB PNG plate's EXR holds
     sRGB-encoded ones. The file names the plate's colourspace (``Image.header["write_colorspace"]``), and where
-    that is not what the format usually holds, a note says so; unnamed, a viewer (and ``aifx info``) took a
-    PNG for sRGB and an EXR for linear, showing the frame far too dark or washed out."""
+    that is not what the format usually holds, a note says so (not when the job names the colourspace: its
+    caller, such as the Blender adapter loading the result with the plate's colourspace, knows); unnamed, a
+    viewer (and ``aifx info``) took a PNG for sRGB and an EXR for linear, showing the frame far too dark or
+    washed out."""
     source_format, target_format = first.header.get("format"), FORMATS.get(out.extension, "")
     if not target_format or source_format == target_format:
         return lambda image: image
     colorspace = _plate_colorspace(job, plate, first)
     usual = DEFAULT_FLOAT_COLORSPACE if target_format == "exr" else DEFAULT_INTEGER_COLORSPACE
     tag = interop_id(colorspace)
-    if colorspace != usual and target_format != "jpeg":
+    if colorspace != usual and target_format != "jpeg" and job.colorspace is None:
         notices.append(
             f"note: the {target_format.upper()} output holds the {str(source_format).upper()} plate's values "
             f"as they are, in {colorspace} (named in its metadata as {tag}), not converted to the "
