@@ -18,6 +18,8 @@ import contextlib
 
 import bpy
 
+from .plates import block_path
+
 #: The Image node output that carries the EXR channel ``fill.confidence`` (Blender names the pass ``fill``).
 PASS = "fill"
 #: How strongly an unsure pixel is tinted, and the tint (linear red).
@@ -32,7 +34,7 @@ def group_name(plate_name: str) -> str:
 def result_image(name: str, first_file: str, colorspace: str | None) -> bpy.types.Image:
     """The result sequence as an Image datablock (the image route's result itself, else loaded once)."""
     image = bpy.data.images.get(name)
-    if image is not None and bpy.path.abspath(image.filepath) != first_file:
+    if image is not None and block_path(image) != first_file:
         image = None
     if image is None:
         image = bpy.data.images.load(first_file, check_existing=False)

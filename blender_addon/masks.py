@@ -124,7 +124,8 @@ class MaskRaster:
 
 
 def _setup_scene(scene: bpy.types.Scene, mask: bpy.types.Mask, width: int, height: int) -> None:
-    """A scene that renders only the compositor: the Mask, Raw view, no dither, 16-bit greyscale PNG."""
+    """A scene that renders only the compositor: the Mask, Raw view, no dither, 16-bit greyscale PNG, no
+    metadata (so an unchanged Mask gives byte-identical files)."""
     render = scene.render
     render.resolution_x, render.resolution_y, render.resolution_percentage = width, height, 100
     render.pixel_aspect_x = render.pixel_aspect_y = 1.0
@@ -139,7 +140,19 @@ def _setup_scene(scene: bpy.types.Scene, mask: bpy.types.Mask, width: int, heigh
     scene.view_settings.look = "None"
     scene.view_settings.exposure = 0.0
     scene.view_settings.gamma = 1.0
+    _no_metadata(render)
     _build_compositor(scene, mask)
+
+
+def _no_metadata(render: bpy.types.RenderSettings) -> None:
+    """Turn off every render stamp (burnt in, and written as PNG text: Date, Time, Render Time...).
+
+    The core knows a finished frame by the bytes of its matte: with a date in the file, each rasterise of an
+    unchanged Mask looked like new roto, so pressing AI Fill again never resumed.
+    """
+    for prop in render.bl_rna.properties:
+        if prop.identifier.startswith("use_stamp") and prop.type == "BOOLEAN" and not prop.is_readonly:
+            setattr(render, prop.identifier, False)
 
 
 def rasterize_mask(

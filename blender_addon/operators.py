@@ -15,8 +15,8 @@ from typing import Any
 import bpy
 from bpy.props import BoolProperty, StringProperty
 
-from . import colorspaces, confidence_view, jobs, masks, plates, preferences, session
-from .aifx_protocol.errors import InputError
+from . import colorspaces, confidence_view, jobs, masks, plates, preferences, session, targets
+from .aifx_protocol.errors import AifxError, InputError
 from .plates import Plate, UserError
 from .settings import FillOptions
 from .wording import blender_terms
@@ -78,12 +78,13 @@ def find_plate(op: AIFX_OT_fill, context: bpy.types.Context) -> Plate:
         space = _space(context, "IMAGE_EDITOR")
         user = space.image_user if space is not None and space.image == image else None
         return plates.image_plate(image, scene, user)
+    # The editor's clip or image; when it shows an AI Fill result, the plate that result was filled from.
     clip_space = _space(context, "CLIP_EDITOR")
     if clip_space is not None and clip_space.clip is not None:
-        return plates.clip_plate(clip_space.clip)
+        return plates.clip_plate(targets.fill_source(clip_space.clip))
     image_space = _space(context, "IMAGE_EDITOR")
     if image_space is not None and image_space.image is not None:
-        return plates.image_plate(image_space.image, scene, image_space.image_user)
+        return plates.image_plate(targets.fill_source(image_space.image), scene, image_space.image_user)
     raise UserError(
         "no plate: open an image sequence in the Movie Clip Editor (or the Image Editor) and run AI Fill "
         "there (scripts: clip=, image= or input=PATH)"
@@ -106,13 +107,12 @@ def find_mask(op: AIFX_OT_fill, context: bpy.types.Context):
         if image is None:
             raise UserError(f"mask Image '{op.mask_image}' not found; load the matte in the Image Editor")
         return image
+    # The panel's rule (targets.editor_mask): its Mask field, else the editor's Mask, else its Matte.
     settings = getattr(context.scene, "aifx", None)
-    for kind in ("CLIP_EDITOR", "IMAGE_EDITOR"):
-        space = _space(context, kind)
-        if space is not None and getattr(space, "mask", None) is not None:
-            return space.mask
-    if settings is not None and settings.mask is not None:
-        return settings.mask
+    space = _space(context, "CLIP_EDITOR") or _space(context, "IMAGE_EDITOR")
+    mask = targets.editor_mask(settings, space)
+    if mask is not None:
+        return mask
     if settings is not None and settings.mask_image is not None:
         return settings.mask_image
     raise UserError(
@@ -162,13 +162,27 @@ def _mask_pattern(mask_source, plate: Plate, paths: dict, numbers: list | None) 
         pattern = paths["mask"] if plate.sequence is not None else paths["mask"].replace("#", "0")
         scene_frames = [plate.scene_frame(n) for n in numbers]
         return pattern, (mask_source, plates.plate_size(plate), scene_frames, list(numbers), pattern)
-    image = mask_source  # An Image matte: a still or a numbered sequence.
-    path = bpy.path.abspath(image.filepath)
-    if image.source == "SEQUENCE":
-        sequence = jobs.split_sequence_path(path)
-        if sequence is not None:
-            return sequence.pattern, None
-    return path, None
+    return plates.matte_path(mask_source), None  # An Image matte: a still or a numbered sequence.
+
+
+def _refuse_another_plates_folder(job_path: str, plate: Plate) -> None:
+    """Outputs are named after the plate's file name, so shots whose plates share one (``plate.####.exr``)
+    and one Output Folder would mix: the second shot was refused as made with different settings, and with
+    Redo Finished Frames it overwrote the first shot's fill. The earlier job beside the outputs says whose
+    they are."""
+    if not os.path.exists(job_path):
+        return
+    try:
+        earlier = jobs.FillJob.load(job_path)
+    except (AifxError, OSError, ValueError):
+        return  # not a job AI Fill can read: the core reports it
+    if not os.path.isabs(earlier.input) or os.path.normpath(earlier.input) == os.path.normpath(plate.pattern):
+        return
+    raise UserError(
+        f"{plate.name}: the Output Folder {os.path.dirname(job_path)} already holds the fill of another plate "
+        f"with the same file name ({earlier.input}); choose another Output Folder for {plate.pattern}, or leave "
+        "it empty to fill next to each plate"
+    )
 
 
 def _missing_folders(path: str) -> list[str]:
@@ -225,6 +239,7 @@ def prepare(op: AIFX_OT_fill, context: bpy.types.Context) -> PreparedFill:
     output = output or paths["output"]
     if paths["job"] in _RUNNING_JOBS:
         raise UserError(f"{plate.name}: AI Fill is already running for {output}; wait for it or press Esc")
+    _refuse_another_plates_folder(paths["job"], plate)
     mask_pattern, raster_plan = _mask_pattern(mask_source, plate, paths, numbers)
     options = jobs.backend_options(op)
     if options.get("reference"):
@@ -423,7 +438,7 @@ def load_result(prepared: PreparedFill, space=None) -> Any:
     is_clip = plate.kind == "clip"
     datablocks = bpy.data.movieclips if is_clip else bpy.data.images
     existing = datablocks.get(name)
-    if existing is not None and bpy.path.abspath(existing.filepath) != first:
+    if existing is not None and plates.block_path(existing) != first:
         existing = None  # another output folder: load beside it under a new name
     if existing is not None and not is_clip:
         existing.reload()
@@ -445,6 +460,7 @@ def load_result(prepared: PreparedFill, space=None) -> Any:
         with contextlib.suppress(TypeError):
             result.colorspace_settings.name = plate.colorspace
     result.use_fake_user = True
+    targets.tag_result(result, plate.datablock)  # the next press in this editor fills the plate again
     if space is not None and space.type == ("CLIP_EDITOR" if is_clip else "IMAGE_EDITOR"):
         if is_clip:
             space.clip = result
@@ -575,7 +591,8 @@ class AIFX_OT_fill(FillOptions, bpy.types.Operator):
         if run.state == session.ERROR:
             self.report({"ERROR"}, f"AI Fill failed: {blender_terms(run.message)}")
             return {"CANCELLED"}
-        space = getattr(context, "space_data", None)
+        # Only a finished fill is shown: after Esc the editor stays on the plate, so the next press resumes it.
+        space = getattr(context, "space_data", None) if run.state == session.DONE else None
         result = load_result(prepared, space) if self.load else None
         if run.state == session.CANCELLED:
             self.report({"WARNING"}, run.message)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bpy
 
+from . import targets
 from .settings import FillOptions
 
 
@@ -46,6 +47,20 @@ def _draw_settings(layout: bpy.types.UILayout, settings) -> None:
     col.prop(settings, "overwrite")
 
 
+def fill_arguments(space, settings) -> dict[str, str]:
+    """What the panel's AI Fill button names: the editor's clip or image (for an AI Fill result, the plate
+    it was filled from: :mod:`.targets`), and the Mask (the panel's, else the editor's) or else the Matte."""
+    mask = targets.editor_mask(settings, space)
+    if space.type == "CLIP_EDITOR":
+        return {"clip": targets.fill_source(space.clip).name, "mask_datablock": mask.name if mask else ""}
+    matte = settings.mask_image if mask is None else None
+    return {
+        "image": targets.fill_source(space.image).name,
+        "mask_datablock": mask.name if mask else "",
+        "mask_image": matte.name if matte is not None else "",
+    }
+
+
 def _fill_button(layout: bpy.types.UILayout, settings, **names: str) -> None:
     row = layout.row()
     row.scale_y = 1.5
@@ -70,14 +85,16 @@ class AIFX_PT_clip_fill(bpy.types.Panel):
         layout = self.layout
         space = context.space_data
         settings = context.scene.aifx
-        mask = settings.mask or space.mask
+        names = fill_arguments(space, settings)
         box = layout.box()
-        box.label(text=f"Plate: {space.clip.name}", icon="SEQUENCE")
+        box.label(text=f"Plate: {names['clip']}", icon="SEQUENCE")
+        if names["clip"] != space.clip.name:
+            box.label(text="(the editor shows its AI Fill)", icon="INFO")
         box.prop(settings, "mask", text="Mask")
-        if mask is None:
+        if not names["mask_datablock"]:
             box.label(text="Draw a mask in Mask mode, or pick one", icon="ERROR")
         _draw_settings(layout, settings)
-        _fill_button(layout, settings, clip=space.clip.name, mask_datablock=mask.name if mask else "")
+        _fill_button(layout, settings, **names)
 
 
 class AIFX_PT_image_fill(bpy.types.Panel):
@@ -94,21 +111,17 @@ class AIFX_PT_image_fill(bpy.types.Panel):
         layout = self.layout
         space = context.space_data
         settings = context.scene.aifx
-        mask = settings.mask or getattr(space, "mask", None)
+        names = fill_arguments(space, settings)
         box = layout.box()
-        box.label(text=f"Plate: {space.image.name}", icon="IMAGE_DATA")
+        box.label(text=f"Plate: {names['image']}", icon="IMAGE_DATA")
+        if names["image"] != space.image.name:
+            box.label(text="(the editor shows its AI Fill)", icon="INFO")
         box.prop(settings, "mask", text="Mask")
         box.prop(settings, "mask_image", text="or Matte")
-        if mask is None and settings.mask_image is None:
+        if not names["mask_datablock"] and not names["mask_image"]:
             box.label(text="Pick a Mask or a matte image", icon="ERROR")
         _draw_settings(layout, settings)
-        _fill_button(
-            layout,
-            settings,
-            image=space.image.name,
-            mask_datablock=mask.name if mask else "",
-            mask_image=settings.mask_image.name if (mask is None and settings.mask_image) else "",
-        )
+        _fill_button(layout, settings, **names)
 
 
 def draw_menu_entry(self, context: bpy.types.Context) -> None:

@@ -68,6 +68,12 @@ def blend_path(path: str, what: str) -> str:
     return bpy.path.abspath(path)
 
 
+def block_path(block: Any) -> str:
+    """The absolute file path of a clip or image datablock. A datablock linked from another .blend (File >
+    Link) keeps its ``//`` path relative to that library's folder, as Blender itself resolves it."""
+    return bpy.path.abspath(block.filepath, library=block.library)
+
+
 def _sequence_or_error(path: str, owner: str) -> SequenceName:
     sequence = split_sequence_path(path)
     if sequence is None:
@@ -88,7 +94,7 @@ def clip_plate(clip: bpy.types.MovieClip) -> Plate:
         raise UserError(
             f"{clip.name}: is a movie file; aifx reads image sequences, so export it as EXR/PNG frames and open those"
         )
-    path = bpy.path.abspath(clip.filepath)
+    path = block_path(clip)
     sequence = _sequence_or_error(path, clip.name)
     return Plate(
         name=clip.name,
@@ -105,9 +111,19 @@ def clip_plate(clip: bpy.types.MovieClip) -> Plate:
 
 def image_plate(image: bpy.types.Image, scene: bpy.types.Scene, image_user=None) -> Plate:
     """An Image datablock: a numbered sequence (frames mapped through the editor's Image User) or a still."""
+    if image.source == "TILED":  # frames numbered 1001... are taken for UDIM tiles when opened
+        raise UserError(
+            f"{image.name}: is opened as UDIM tiles; set its Source to Image Sequence (Image Editor sidebar > "
+            "Image), or untick UDIM Tiles when opening it"
+        )
     if image.source not in {"SEQUENCE", "FILE"}:
         raise UserError(f"{image.name}: source is {image.source.lower()}; open an image sequence from disk")
-    path = bpy.path.abspath(image.filepath)
+    path = block_path(image)
+    if image.packed_file is not None and not os.path.isfile(path):
+        raise UserError(
+            f"{image.name}: is packed in the .blend and its file is not on disk (aifx reads files); unpack it "
+            "(File > External Data > Unpack Resources)"
+        )
     colorspace = image.colorspace_settings.name or None
     if image.source == "FILE":
         return Plate(image.name, "image", path, None, scene.frame_start, 0, None, colorspace, image)
@@ -131,6 +147,39 @@ def image_plate(image: bpy.types.Image, scene: bpy.types.Scene, image_user=None)
         colorspace,
         image,
     )
+
+
+def matte_path(image: bpy.types.Image) -> str:
+    """The file (or ``####`` pattern) of an Image picked as the Matte; the worker reads the matte from disk.
+
+    A matte painted or generated in Blender and never saved, or painted on since it was saved, or packed in
+    the .blend, is refused: the worker would read no file (and fall back to the plate's alpha) or a stale one.
+    """
+    where = f"Matte '{image.name}'"
+    if image.source not in {"FILE", "SEQUENCE"} or not image.filepath:
+        raise UserError(
+            f"{where} is not an image file (it was made in Blender and never saved); save it in the Image "
+            "Editor (Image > Save As) and press AI Fill again"
+        )
+    if image.packed_file is not None:
+        raise UserError(
+            f"{where} is packed in the .blend; unpack it (File > External Data > Unpack Resources) or save it "
+            "to a file (Image > Save As)"
+        )
+    if image.is_dirty:
+        raise UserError(
+            f"{where} has unsaved paint; save it (Image > Save) so AI Fill reads what you painted"
+        )
+    path = block_path(image)
+    if image.source == "SEQUENCE":
+        sequence = split_sequence_path(path)
+        if sequence is not None:
+            return sequence.pattern
+    if not os.path.isfile(path):
+        raise UserError(
+            f"{where}: {path} is not on disk (moved or deleted?); point the image at its file again"
+        )
+    return path
 
 
 def path_plate(pattern: str, colorspace: str | None) -> Plate:

@@ -10,6 +10,7 @@ import sys
 import bpy
 
 from .aifx_protocol import client
+from .plates import UserError
 
 #: Successful checks this session, so every fill does not start a second Python just to check.
 _CHECKED_OK: set = set()
@@ -55,11 +56,21 @@ def addon_preferences(context: bpy.types.Context | None = None) -> AIFX_AddonPre
 
 def server_settings(context: bpy.types.Context | None = None) -> tuple[str, str] | None:
     """(URL, token) of the aifx server to run on: the preferences, else ``$AIFX_SERVER``/``$AIFX_TOKEN``;
-    None runs the fill on this machine."""
+    None runs the fill on this machine.
+
+    Blender's extension policy: an add-on goes online only while **Allow Online Access** is on (the manifest
+    declares the ``network`` permission), so with a server set and online access off this refuses.
+    """
     prefs = addon_preferences(context)
     url = (prefs.server_url.strip() if prefs is not None else "") or os.environ.get("AIFX_SERVER", "").strip()
     if not url:
         return None
+    if not bpy.app.online_access:
+        where = "Server URL" if prefs is not None and prefs.server_url.strip() else "$AIFX_SERVER"
+        raise UserError(
+            f"{where} is {url} but Blender's Allow Online Access is off: turn it on (Edit > Preferences > "
+            "System > Network), or clear Server URL (and $AIFX_SERVER) to fill on this machine"
+        )
     token = (prefs.server_token if prefs is not None else "") or os.environ.get("AIFX_TOKEN", "")
     return url, token
 
@@ -80,17 +91,22 @@ def python_in(path: str) -> str:
     return path
 
 
+def _expand(path: str) -> str:
+    """``~`` is the home folder (the tooltip's ``~/aifx/.venv``), ``//`` the .blend's folder."""
+    return bpy.path.abspath(os.path.expanduser(path.strip()))
+
+
 def resolve_python(context: bpy.types.Context | None = None, override: str = "") -> str:
     """The Python that runs the worker: the operator's ``python``, the preference, ``$AIFX_PYTHON``, or
     Blender's own Python when aifx-core happens to be installed in it (the ``bpy`` module in a venv).
     Each may name the environment folder instead of its Python."""
     if override:
-        return python_in(bpy.path.abspath(override))
+        return python_in(_expand(override))
     prefs = addon_preferences(context)
     if prefs is not None and prefs.python_path:
-        return python_in(bpy.path.abspath(prefs.python_path))
+        return python_in(_expand(prefs.python_path))
     if os.environ.get("AIFX_PYTHON"):
-        return python_in(os.environ["AIFX_PYTHON"])
+        return python_in(_expand(os.environ["AIFX_PYTHON"]))
     if importlib.util.find_spec("aifx_core") is not None and os.path.exists(sys.executable):
         return sys.executable
     return ""

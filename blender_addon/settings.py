@@ -6,6 +6,14 @@ from __future__ import annotations
 import bpy
 from bpy.props import BoolProperty, EnumProperty, IntProperty, PointerProperty, StringProperty
 
+#: Options of a path property whose value may start with "//" (relative to the .blend): Blender 5 warns on
+#: such a value unless the property declares it supports one; Blender 4.2-4.x have no such option.
+BLEND_RELATIVE_PATH = {"ANIMATABLE"} | (
+    {"PATH_SUPPORTS_BLEND_RELATIVE"}
+    if "is_path_supports_blend_relative" in bpy.types.Property.bl_rna.properties
+    else set()
+)
+
 BACKENDS = [
     (
         "propagate",
@@ -46,6 +54,7 @@ class FillOptions:
     reference: StringProperty(
         name="Reference",
         subtype="FILE_PATH",
+        options=BLEND_RELATIVE_PATH,
         description="Image of the element to generate, given to the video model as a reference (optional)",
     )
     window: IntProperty(
@@ -101,6 +110,7 @@ class FillOptions:
     output_dir: StringProperty(
         name="Output Folder",
         subtype="DIR_PATH",
+        options=BLEND_RELATIVE_PATH,
         description="Where filled EXR frames go; empty: an aifx_fill folder next to the plate",
     )
 

@@ -485,7 +485,8 @@ def test_png_from_exr_says_what_it_drops_and_no_numpy_warning(shot, tmp_path):
     assert done.returncode == 0, done.stderr
     assert "Warning" not in done.stderr, done.stderr
     notes = [line for line in done.stderr.splitlines() if line.startswith("aifx: note:")]
-    assert len(notes) == 1 and "channels Z" in notes[0] and "above 1" in notes[0], done.stderr
+    assert len(notes) == 2 and "channels Z" in notes[0] and "above 1" in notes[0], done.stderr
+    assert "values as they are, in Linear Rec.709" in notes[1]  # (the colourspace the PNG names)
     assert len(list(out.parent.glob("*.png"))) == len(FRAMES)
 
 
@@ -509,7 +510,8 @@ def test_mip_mapped_plate_says_its_levels_are_not_written(tmp_path, extension):
     done = aifx(*args)
     assert done.returncode == 0, done.stderr
     notes = [line for line in done.stderr.splitlines() if line.startswith("aifx: note:")]
-    assert len(notes) == 1 and "mip-map" in notes[0], done.stderr
+    assert len(notes) == (1 if extension == "exr" else 2) and "mip-map" in notes[0], done.stderr
+    assert extension == "exr" or "values as they are" in notes[1]  # a PNG of linear values says so too
     assert out.is_file()
 
 
@@ -625,6 +627,28 @@ def test_lossy_plate_compression_is_not_reused_unless_asked(tmp_path):
     kept = aifx(*fill_args(shot, tmp_path / "k" / "c.####.exr", "--compression", "dwaa"))
     assert kept.returncode == 0 and "note:" not in kept.stderr
     assert _parts(tmp_path / "k" / "c.1001.exr")["rgba"]["compression"] == OpenEXR.DWAA_COMPRESSION
+
+
+def test_a_lossy_frame_in_a_lossless_plate_is_not_reencoded_lossy(tmp_path):
+    """A re-render patched into a ZIP plate as DWAA: the compression was chosen from the first frame only, so
+    that frame was written DWAA again, changing thousands of values outside the mask, without a word."""
+    import OpenEXR
+
+    shot = _multipart_shot(tmp_path / "shot", OpenEXR.ZIP_COMPRESSION)
+    patched = _multipart_shot(tmp_path / "patch", OpenEXR.DWAA_COMPRESSION)
+    (patched / f"plate.{FRAMES[1]}.exr").replace(shot / f"plate.{FRAMES[1]}.exr")
+    out = tmp_path / "o" / "c.####.exr"
+    done = aifx(*fill_args(shot, out, "--dilate", "0", "--feather", "0"))
+    assert done.returncode == 0, done.stderr
+    notes = [line for line in done.stderr.splitlines() if "note:" in line]
+    assert len(notes) == 1 and f"plate frame {FRAMES[1]} is DWAA" in notes[0], done.stderr
+    for frame in FRAMES:
+        source, result = _parts(shot / f"plate.{frame}.exr"), _parts(out.parent / f"c.{frame}.exr")
+        assert result["rgba"]["compression"] == OpenEXR.ZIP_COMPRESSION
+        outside = np.ones(source["rgba"]["R"].shape, bool)
+        outside[18:28, :] = False  # the moving square's rows
+        for name in ("R", "G", "B", "A"):
+            assert source["rgba"][name][outside].tobytes() == result["rgba"][name][outside].tobytes()
 
 
 @pytest.mark.parametrize("layout", ["channels", "parts"])

@@ -192,6 +192,34 @@ def test_a_frame_range_outside_the_shot_is_refused(shot, tmp_path) -> None:
     assert not list((tmp_path / "out").glob("clean.*.exr"))
 
 
+@pytest.mark.parametrize("form", ["on twos", "with a gap"])
+def test_plan_chunks_first_last_run_as_frames_on_a_shot_on_twos_or_with_gaps(shot, tmp_path, form) -> None:
+    """A chunk handed on as ``first-last`` (plan_chunks' pairs, Deadline's <STARTFRAME>-<ENDFRAME>) means the
+    shot's frames between its ends; spans reaching outside the shot or ending on a missing frame stay refused."""
+    import shutil
+    from dataclasses import replace
+
+    if form == "on twos":
+        source, settings, missing = shot, {"frames": "1001-1029x2"}, 1002
+    else:
+        source, missing = tmp_path / "gap", 1012
+        shutil.copytree(shot, source)
+        for name in ("plate.1012.exr", "mask.1012.png", "plate.1013.exr", "mask.1013.png"):
+            (source / name).unlink()
+        settings = {"skip_missing": True}
+    whole = tmp_path / "whole"
+    done = fill(replace(chunk_job(source, whole), **settings)).written
+    job = replace(chunk_job(source, tmp_path / "out"), **settings)
+    chunks = plan_chunks(job, 6)
+    assert all(first in done and last in done for first, last in chunks)
+    written = [f for first, last in chunks for f in fill(job, frames=f"{first}-{last}").written]
+    assert written == done
+    assert_same(whole, tmp_path / "out", done)
+    for span in (f"{missing}-1020", "1021-1031", f"{missing}"):
+        with pytest.raises(InputError, match="not in the job's shot"):
+            fill(job, frames=span)
+
+
 def test_cli_runs_anchors_then_a_chunk(shot, whole, tmp_path) -> None:
     job_file = tmp_path / "job.json"
     chunk_job(shot, tmp_path / "out").save(job_file)

@@ -89,6 +89,25 @@ def test_frames_beyond_the_shot_name_the_range_on_disk(shot, tmp_path):
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").glob("c.*.exr"))
 
 
+def test_a_job_files_bad_frames_name_the_job_field_not_a_flag(shot, tmp_path):
+    """``aifx run job.json`` was given no --frames: a bad "frames" in the job is named as the job's field (the
+    flag of aifx fill is still named as the flag, and aifx run's own --frames as its flag)."""
+    from shot_files import shot_job
+
+    job = tmp_path / "job.json"
+    for frames, names in (("1-2-3", ["job field \"frames\" '1-2-3'", "cannot read"]), ("5-9", ["5-9 exist"])):
+        shot_job(shot, tmp_path / "out" / "c.####.exr", frames=frames).save(job)
+        line = refused(aifx("run", str(job)), *names)
+        assert "--frames" not in line and 'job field "frames"' in line
+    line = refused(
+        aifx("fill", str(shot / "plate.####.exr"), "-o", str(tmp_path / "c.####.exr"), "--frames", "1-2-3")
+    )
+    assert "--frames '1-2-3': cannot read" in line
+    shot_job(shot, tmp_path / "out" / "c.####.exr").save(job)
+    assert "--frames '1-2-3': cannot read" in refused(aifx("run", str(job), "--frames", "1-2-3"))
+    assert not (tmp_path / "out").exists()
+
+
 def test_eval_against_a_reference_with_a_gap_gives_evals_own_fix(shot):
     reference = shot.parent / "truth"
     reference.mkdir()

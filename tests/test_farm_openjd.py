@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -92,6 +93,29 @@ def test_template_passes_openjd_check_and_its_run_is_bit_identical(shot, referen
 
 
 @pytest.mark.slow
+def test_a_shot_on_twos_runs_in_chunks_of_its_own_frames(shot, tmp_path):
+    """Job frames 1001-1011x2 at --chunk 3: two tasks of three shot frames (``1001-1005:2``), not six of one
+    (a CONTIGUOUS chunk must be an interval, so the runtime cut every frame into a task of its own)."""
+    from aifx_core.pipeline import fill
+
+    reference = tmp_path / "reference" / "clean.####.exr"
+    fill(shot_job(shot, reference, backend=BACKEND, frames="1001-1011x2"))
+    out = tmp_path / "out" / "clean.####.exr"
+    job_file = tmp_path / "job.json"
+    shot_job(shot, out, backend=BACKEND, frames="1001-1011x2").save(job_file)
+    template = tmp_path / "template.yaml"
+    assert _export(job_file, template, "--chunk", "3").returncode == 0
+    ran = _run(template, str(job_file))
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-2000:]
+    assert re.findall(r"Frames\(CHUNK\[INT\]\) = (\S+)", ran.stdout) == ["1001-1005:2", "1007-1011:2"]
+    for frame in range(1001, 1012, 2):
+        assert frame_bytes(out, frame) == frame_bytes(reference, frame), (
+            f"frame {frame} differs from aifx run"
+        )
+    assert not (out.parent / "clean.1002.exr").exists()
+
+
+@pytest.mark.slow
 def test_the_session_path_mapping_applies_to_the_job_paths(shot, reference, tmp_path):
     """The artist's job names /mnt/farm/share/...; on this worker that is tmp_path: the session's rules map the
     JobFile parameter (OpenJD) and the plate, mask and output inside the job (aifx)."""
@@ -149,6 +173,35 @@ def test_template_shape(shot, tmp_path):
         and "--anchors" in anchors["script"]["actions"]["onRun"]["args"]
     )
     assert yaml.safe_load(yaml.safe_dump(template)) == template
+
+
+def test_stepped_and_gapped_shots_are_range_expressions_chunked_by_their_frames(shot, tmp_path):
+    from openjd.model import IntRangeExpr
+
+    for frames, expression, constraint in (
+        ("1001-1011x2", "1001-1011:2", "NONCONTIGUOUS"),
+        ("1001-1004,1007-1012", "1001-1004,1007-1012", "NONCONTIGUOUS"),
+        ("1003-1010", "1003-1010", "CONTIGUOUS"),
+    ):
+        job = shot_job(shot, tmp_path / "c.####.exr", frames=frames)
+        template = build_template(job, tmp_path / "job.json", chunk=5)
+        parameter = template["steps"][1]["parameterSpace"]["taskParameterDefinitions"][0]
+        assert parameter["range"] == expression
+        assert parameter["chunks"]["rangeConstraint"] == constraint
+    for frames in ([1001, 1003, 1005, 1007, 1020], [-5, -4, -3, 0, 2, 4, 6], [7]):
+        assert list(IntRangeExpr.from_str(openjd_range(frames))) == frames
+
+
+def test_the_printed_openjd_run_command_survives_a_copy_paste(shot, tmp_path):
+    folder = tmp_path / "sh 010 final"
+    folder.mkdir()
+    job_file = folder / "my job.json"
+    shot_job(shot, folder / "out" / "c.####.exr").save(job_file)
+    done = _export(job_file, folder / "t t.yaml", "--chunk", "6")
+    assert done.returncode == 0, done.stderr
+    command = shlex.split(done.stderr.split("run it with: ", 1)[1])
+    assert command[:3] == ["openjd", "run", str(folder / "t t.yaml")]
+    assert command[-2:] == ["-p", f"JobFile={job_file}"]
 
 
 def test_openjd_range_and_progress_lines(tmp_path):

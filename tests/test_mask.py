@@ -182,6 +182,35 @@ def test_channel_choice_in_mask_files(tmp_path):
     assert by_green[3, 3] == 1.0 and by_green.sum() == 1.0
 
 
+def test_a_frame_that_cannot_tell_its_matte_channel_takes_the_masks_choice(tmp_path):
+    """Opaque alpha beside flat colour says nothing on its own: a Roto written as RGBA (colour black, matte in
+    alpha) covering the whole frame, or a matte painted in colour on a frame with nothing to remove. Each
+    reads as the rest of its mask does, also when a chunk starts on that frame."""
+    plate = open_sequence(write_plate(tmp_path / "plate"))
+    black = np.zeros((H, W, 3), np.uint8)
+    roto, painted = tmp_path / "roto", tmp_path / "painted"
+    roto.mkdir(), painted.mkdir()
+    for i, frame in enumerate(FRAMES):
+        whole = i == 1
+        alpha = np.full((H, W), 255, np.uint8) if whole else matte_u8(i)
+        cv2.imwrite(str(roto / f"m.{frame}.png"), np.dstack([black, alpha]))
+        colour = (
+            np.zeros((H, W, 3), np.uint8)
+            if whole
+            else np.dstack([np.zeros((H, W, 2), np.uint8), matte_u8(i)])
+        )
+        cv2.imwrite(str(painted / f"m.{frame}.png"), np.dstack([colour, np.full((H, W), 255, np.uint8)]))
+    for start in (1001, 1002):  # a whole run, and a chunk that starts on the frame that cannot tell
+        by_alpha = open_mask(str(roto / "m.####.png"), None, plate)
+        mattes = [by_alpha.matte(frame) for frame in FRAMES if frame >= start]
+        assert mattes[-2].min() == 1.0  # 1002: the roto covers the whole frame
+        assert mattes[-1].sum() == pytest.approx((matte_u8(2) / 255.0).sum())
+        by_colour = open_mask(str(painted / "m.####.png"), None, plate)
+        mattes = [by_colour.matte(frame) for frame in FRAMES if frame >= start]
+        assert mattes[-2].max() == 0.0  # 1002: nothing painted, nothing to remove
+        assert mattes[-1].sum() == pytest.approx((matte_u8(2) / 255.0).sum())
+
+
 def test_default_mask_channel_order():
     plane = np.zeros((2, 2), np.uint8)
     assert default_mask_channel({"R": plane, "G": plane, "B": plane, "A": plane}) == "A"

@@ -11,6 +11,7 @@ import pytest
 from shot_files import make_shot, read_exr, shot_job
 
 from aifx_core import Cancelled, CancelToken, FillJob, InputError, fill
+from aifx_core.manifest import lock_path
 from aifx_core.mask import feather_weight, make_hole
 
 FRAMES = range(1001, 1007)
@@ -118,6 +119,35 @@ def test_existing_foreign_outputs_are_not_clobbered(shot, tmp_path):
     with pytest.raises(InputError, match="already exist"):
         fill(job)
     assert (out / "clean.1002.exr").read_bytes() == b"someone else's render"
+
+
+def test_the_output_is_one_sequence_however_its_pattern_is_spelled(shot, tmp_path):
+    """``clean.####.exr``, ``clean.%04d.exr`` and ``clean.$F4.exr`` name the same files. Each spelling kept its
+    own manifest and lock, so a run with other settings spelled apart resumed on the first run's frames (and
+    two such runs could write the same frames at once)."""
+    out = tmp_path / "out"
+    first = fill(shot_job(shot, out / "clean.####.exr", dilate=2))
+    assert first.written == [1001, 1002, 1003, 1004, 1005, 1006]
+    with pytest.raises(InputError, match="different settings"):
+        fill(shot_job(shot, out / "clean.%04d.exr", dilate=9))
+    fill(shot_job(shot, out / "clean.%04d.exr", dilate=9, overwrite=True))  # replaced, on purpose
+    with pytest.raises(InputError, match="different settings"):  # not "6 already done" on the other frames
+        fill(shot_job(shot, out / "clean.####.exr", dilate=2))
+    assert [p.name for p in out.iterdir() if p.name.startswith(".") and p.name.endswith(".json")] == [
+        ".clean.####.exr.aifx.json"
+    ]
+    spellings = [str(out / name) for name in ("clean.####.exr", "clean.%04d.exr", "clean.$F4.exr")]
+    assert len({lock_path(spelling) for spelling in spellings}) == 1  # one owner at a time, too
+
+
+def test_an_output_begun_under_its_spelled_manifest_name_still_resumes(shot, tmp_path):
+    """Before manifests were named for the ``#`` form, ``clean.%04d.exr`` kept ``.clean.%04d.exr.aifx.json``."""
+    out = tmp_path / "out"
+    job = shot_job(shot, out / "clean.%04d.exr", frames="1001-1003")
+    assert fill(job).written == [1001, 1002, 1003]
+    (out / ".clean.####.exr.aifx.json").rename(out / ".clean.%04d.exr.aifx.json")
+    again = fill(job)
+    assert again.written == [] and again.skipped == [1001, 1002, 1003]
 
 
 def test_fill_accepts_a_saved_job_file_and_reports_progress(shot, tmp_path):

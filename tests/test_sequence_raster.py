@@ -256,3 +256,94 @@ def test_a_multi_page_tiff_says_that_only_its_first_page_is_filled(tmp_path: Pat
         assert ("pages:       2; the first is filled and written, the others are dropped" in info) == (
             pages == 2
         )
+
+
+@pytest.mark.parametrize("associated", [True, False])
+def test_a_tiffs_alpha_association_is_kept(tmp_path: Path, associated: bool) -> None:
+    """A premultiplied RGBA TIFF (as renderers and oiiotool write it) came back marked unassociated, so every
+    other reader multiplied its colour by alpha again, outside the mask too; an unassociated one stays so."""
+    pixels = random_pixels(np.uint16, 4, seed=3)
+    spec = oiio.ImageSpec(W, H, 4, oiio.UINT16)
+    spec.channelnames = ("R", "G", "B", "A")
+    spec.alpha_channel = 3
+    if not associated:
+        spec.attribute("oiio:UnassociatedAlpha", 1)
+    source = tmp_path / "in.tif"
+    out = oiio.ImageOutput.create(str(source))
+    assert out.open(str(source), spec) and out.write_image(pixels) and out.close()
+    written = write_image(tmp_path / "out.tif", read_image(source))
+
+    def as_other_readers_see_it(path: Path) -> tuple[np.ndarray, int]:
+        image = oiio.ImageBuf(str(path))  # OpenImageIO's defaults: what oiiotool, RV, a compositor show
+        return image.get_pixels(oiio.UINT16), image.spec().get_int_attribute("tiff:UnassociatedAlpha", 0)
+
+    before, after = as_other_readers_see_it(source), as_other_readers_see_it(written)
+    assert after[1] == before[1] == (0 if associated else 1)
+    assert np.array_equal(after[0], before[0])
+    assert np.array_equal(read_direct(written)[1].reshape(pixels.shape), pixels)  # stored values unchanged
+
+
+def test_a_tiffs_extra_samples_are_kept(tmp_path: Path) -> None:
+    """A second matte or spot channel after RGBA was dropped from a TIFF written from a TIFF plate."""
+    pixels = random_pixels(np.uint16, 5, seed=4)
+    source = write_direct(tmp_path / "in.tif", pixels)
+    image = read_image(source)
+    assert len(image.channels) == 5
+    spec, back = read_direct(write_image(tmp_path / "out.tif", image))
+    assert tuple(spec.channelnames) == tuple(image.channels)
+    assert np.array_equal(back.reshape(pixels.shape), pixels)
+
+
+def test_a_png_output_says_which_tiff_channels_it_drops(tmp_path: Path) -> None:
+    """TIFF plate → PNG output: the extra sample cannot go into a PNG; the fill says so (it said nothing)."""
+    import cv2
+    from cli_runner import aifx
+
+    for frame in (1001, 1002):
+        write_direct(tmp_path / f"plate.{frame}.tif", random_pixels(np.uint16, 5, seed=frame))
+        matte = np.zeros((H, W), np.uint8)
+        matte[2:6, 2:6] = 255
+        cv2.imwrite(str(tmp_path / f"mask.{frame}.png"), matte)
+    for ext, said in (("png", True), ("tif", False)):
+        out = tmp_path / f"o_{ext}" / f"c.####.{ext}"
+        done = aifx(
+            "fill", str(tmp_path / "plate.####.tif"), "-m", str(tmp_path / "mask.####.png"), "-o", str(out)
+        )
+        assert done.returncode == 0, done.stderr
+        note = "note: PNG output drops the plate's channels channel4; write .exr or .tif to keep them"
+        assert (note in done.stderr) == said, done.stderr
+
+
+def test_an_output_in_another_format_names_the_plates_colourspace(tmp_path: Path) -> None:
+    """The values are written as they are (no colour conversion): a linear EXR plate's PNG holds linear values
+    and an sRGB PNG plate's EXR sRGB-encoded ones. Unnamed, every reader (aifx info too) took the PNG for sRGB
+    and the EXR for linear; the file now says what its values are, and the fill says it in a note."""
+    import cv2
+    from cli_runner import aifx
+
+    matte = np.zeros((H, W), np.uint8)
+    matte[2:6, 2:6] = 255
+    cv2.imwrite(str(tmp_path / "mask.png"), matte)
+    grey = {c: np.full((H, W), 0.18, np.float16) for c in "RGB"}
+    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+    OpenEXR.File(header, grey).write(str(tmp_path / "lin.1001.exr"))
+    write_direct(tmp_path / "srgb.1001.png", np.full((H, W, 3), 118, np.uint8))
+    for plate, ext, colorspace, stated in (
+        ("lin.####.exr", "png", "Linear Rec.709 (sRGB)", "lin_rec709_scene"),
+        ("srgb.####.png", "exr", "sRGB Encoded Rec.709 (sRGB)", "srgb_rec709_scene"),
+        ("srgb.####.png", "tif", None, None),  # what a TIFF usually holds: no note (and no guess changed)
+    ):
+        out = tmp_path / f"o_{ext}" / f"c.####.{ext}"
+        done = aifx("fill", str(tmp_path / plate), "-m", str(tmp_path / "mask.png"), "-o", str(out))
+        assert done.returncode == 0, done.stderr
+        written = read_image(Path(str(out).replace("####", "1001")))
+        if colorspace is None:
+            assert "colorconvert" not in done.stderr
+            continue
+        assert f"in {colorspace} (named in its metadata as {stated})" in done.stderr, done.stderr
+        assert written.header["colorspace"] == colorspace
+        assert "metadata" in written.header["colorspace_reason"]
+    # A job that names the colourspace (the Blender adapter does) knows what it asked for: no note.
+    named = aifx("fill", str(tmp_path / "lin.####.exr"), "-m", str(tmp_path / "mask.png"), "-o",
+                 str(tmp_path / "named" / "c.####.png"), "--colorspace", "linear")  # fmt: skip
+    assert named.returncode == 0 and "colorconvert" not in named.stderr, named.stderr

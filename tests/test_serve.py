@@ -16,6 +16,7 @@ from cli_runner import aifx
 from serve_helpers import TOKENS, Server, http, write_tokens
 from shot_files import interruptible, make_shot, read_exr, shot_job
 
+from aifx_core.protocol.job import MAX_JOB_BYTES
 from aifx_core.protocol.remote import RemoteError
 
 
@@ -191,6 +192,21 @@ def test_a_bad_job_is_422_with_the_cli_message(server, area, tmp_path):
     connection.putheader("Content-Type", "application/json")
     connection.putheader("Content-Length", str(2_000_002))
     connection.endheaders()
+    response = connection.getresponse()
+    status, body = response.status, json.loads(response.read() or b"{}")
+    connection.close()
+    assert status == 413 and "never pixels" in body["detail"]
+    # A chunked upload has no Content-Length: it is refused once past the limit, before it ends (this one never
+    # does: the server answered before its last chunk, so it did not read the body whole first).
+    connection = httpclient.HTTPConnection(server.url.split("//")[1], timeout=30)
+    connection.putrequest("POST", "/v1/jobs")
+    connection.putheader("Authorization", f"Bearer {TOKENS['alice']}")
+    connection.putheader("Content-Type", "application/json")
+    connection.putheader("Transfer-Encoding", "chunked")
+    connection.endheaders()
+    piece = b"x" * 65536
+    for _ in range(MAX_JOB_BYTES // len(piece) + 1):
+        connection.send(b"%x\r\n%s\r\n" % (len(piece), piece))
     response = connection.getresponse()
     status, body = response.status, json.loads(response.read() or b"{}")
     connection.close()

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from .inpaint.base import Anchor
-from .sequence import atomic_write, format_frames
+from .sequence import atomic_write, beside_output, format_frames
 from .sequence.identity import same_plate, source_identity
 
 ANCHORS_FORMAT = 1
@@ -69,8 +69,7 @@ def _fingerprint(identities: list[Any]) -> str:
 
 def cache_folder(output_pattern: str) -> Path:
     """``out/clean.####.exr`` → ``out/.clean.####.exr.aifx-cache`` (the job cache beside the manifest)."""
-    pattern = Path(output_pattern)
-    return pattern.parent / f".{pattern.name}{CACHE_SUFFIX}"
+    return beside_output(output_pattern, CACHE_SUFFIX)
 
 
 class AnchorStore:

@@ -21,14 +21,13 @@ def plan_chunks(job: FillJob | dict | str | os.PathLike, size: int) -> list[tupl
 
     Chunk edges are snapped to the backend's natural step where it has one (see :func:`chunk_step`).
     """
-    from .pipeline import as_job
-    from .sequence import open_sequence
+    from .pipeline import as_job, open_plate
 
     job = as_job(job)
     job.validate()
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         raise InputError(f"chunk size {size!r}: give a whole number of frames, 1 or more")
-    frames = open_sequence(job.input, frames=job.frames, skip_missing=job.skip_missing, role="plate").frames
+    frames = open_plate(job).frames
     step = chunk_step(job, len(frames))
     size = max(step, size // step * step)
     return [(frames[i], frames[min(i + size, len(frames)) - 1]) for i in range(0, len(frames), size)]

@@ -256,8 +256,18 @@ def _job_from_args(args: argparse.Namespace) -> FillJob:
 def _cmd_fill(args: argparse.Namespace) -> int:
     job = _job_from_args(args)
     job.validate()  # a bad value is refused before anything, the saved job included, is written
+    _check_frames_flag(job)
     # Saved only after every check has passed (never over an input, never for a job that cannot run).
     return _run_job(job, args.json_progress, save_job=args.save_job)
+
+
+def _check_frames_flag(job: FillJob) -> None:
+    """``aifx fill --frames`` checked against the plate here, so a bad one is named as the flag given: the
+    pipeline names a job's ``"frames"`` field, which is what a job file, the API or an adapter gave."""
+    if job.frames is not None:
+        from .sequence import open_sequence
+
+        open_sequence(job.input, frames=job.frames, skip_missing=job.skip_missing, role="plate")
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

@@ -136,6 +136,14 @@ def resolve_colorspace(name: str) -> str:
     )
 
 
+def interop_id(name: str) -> str:
+    """The colour space's interop ID (``lin_rec709_scene``, ``srgb_rec709_scene``, ``lin_ap1_scene``...): the
+    name OpenEXR's ``colorInteropID`` and OpenImageIO use for it; the config's name where it has none."""
+    space = config().getColorSpace(name)
+    found = space.getInteropID() if space is not None else ""
+    return found or name
+
+
 def check_colorspace(name: str | None) -> None:
     """A colourspace a job or command names must be one the config knows, checked before anything is read or
     written. An empty name (``--colorspace "$CS"`` with CS unset in a wrapper script, ``"colorspace": ""`` in a

@@ -40,7 +40,7 @@ from typing import Any, Protocol
 
 from .errors import InputError
 from .job import FillJob
-from .sequence import atomic_write, format_frames
+from .sequence import atomic_write, beside_output, format_frames
 from .sequence.identity import content_digest, plate_identity, same_plate, source_identity
 
 MANIFEST_SUFFIX = ".aifx.json"
@@ -58,14 +58,20 @@ _NO_LOCKS = {errno.ENOLCK, errno.EBADF, errno.EINVAL, errno.EOPNOTSUPP, errno.EN
 
 
 def manifest_path(output_pattern: str) -> Path:
-    """``out/clean.####.exr`` → ``out/.clean.####.exr.aifx.json`` (one manifest per output pattern)."""
-    pattern = Path(output_pattern)
-    return pattern.parent / f".{pattern.name}{MANIFEST_SUFFIX}"
+    """``out/clean.####.exr`` → ``out/.clean.####.exr.aifx.json`` (one manifest per output sequence, however
+    its pattern is spelled: see :func:`~aifx_core.sequence.beside_output`)."""
+    return beside_output(output_pattern, MANIFEST_SUFFIX)
 
 
 def lock_path(output_pattern: str) -> Path:
+    return beside_output(output_pattern, LOCK_SUFFIX)
+
+
+def _spelled_manifest(output_pattern: str) -> Path:
+    """Where a manifest was kept before it was named for the ``#`` form (``.clean.%04d.exr.aifx.json``): read
+    when the ``#``-form one is missing, so an output begun before keeps resuming."""
     pattern = Path(output_pattern)
-    return pattern.parent / f".{pattern.name}{LOCK_SUFFIX}"
+    return pattern.parent / f".{pattern.name}{MANIFEST_SUFFIX}"
 
 
 def run_key(job: FillJob, frames: list[int], range_dependent: bool, settings_key: str | None = None) -> str:
@@ -279,10 +285,17 @@ class Manifest:
         manifest._read()
         return manifest
 
+    def _readable(self) -> Path:
+        """The manifest file to read: this output's, else one kept under the pattern as spelled (older aifx)."""
+        if self.path.exists():
+            return self.path
+        spelled = _spelled_manifest(str(self.output))
+        return spelled if spelled.exists() else self.path
+
     def _read(self) -> None:
         """Refresh from disk, recovering frames whose rename happened but whose record did not."""
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            data = json.loads(self._readable().read_text(encoding="utf-8"))
         except (OSError, ValueError):
             data = {}
         if not isinstance(data, dict):

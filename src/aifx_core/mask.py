@@ -71,13 +71,26 @@ def default_mask_channel(channels: Mapping[str, np.ndarray]) -> str:
     An alpha that is opaque everywhere next to colour channels is skipped (an RGBA PNG whose matte is in its
     colour): a matte of all ones would fill the whole frame, which is never what a mask file means.
     """
+    return _channel_choice(channels)[0]
+
+
+def _channel_choice(channels: Mapping[str, np.ndarray]) -> tuple[str, bool]:
+    """(:func:`default_mask_channel`'s answer, whether this frame alone can tell).
+
+    It cannot when the alpha is opaque and the colour is one flat value below white: that is a Roto written
+    as RGBA (colour black, the matte in alpha) on a frame where the roto covers the whole frame, or a matte
+    painted in colour with an opaque alpha on a frame with nothing to remove. The other frames of the mask
+    say which (see :meth:`MaskSource._auto_channel`).
+    """
     alpha = _find_channel(channels, "A")
     colour = next((c for c in ("R", "Y") if c in channels), None)
     if alpha is not None and not (colour is not None and _is_opaque(channels[alpha])):
-        return alpha
+        return alpha, True
     if colour is not None:
-        return colour
-    return next(iter(channels))
+        plane = channels[colour]
+        flat = alpha is not None and not _is_opaque(plane) and bool(np.all(plane == plane.flat[0]))
+        return colour, not flat
+    return next(iter(channels)), True
 
 
 def _as_matte(plane: np.ndarray) -> np.ndarray:
@@ -138,6 +151,8 @@ class MaskSource:
         self.invert = invert
         self._static: np.ndarray | None = None
         self._plate_shape: tuple[int, int] | None = None
+        #: The channel the mask's frames that can tell chose, for those that cannot (see _auto_channel).
+        self._shot_channel: str | None = None
 
     @property
     def is_static(self) -> bool:
@@ -193,7 +208,7 @@ class MaskSource:
         source_frame = self.mask.frames[0] if self.mask.is_still else frame
         image = in_display_window(self.mask.read(source_frame))  # a Roto-sized bbox EXR covers the frame
         if self.channel is None:
-            name = default_mask_channel(image.channels)
+            name = self._auto_channel(image.channels)
         else:
             found = _find_channel(image.channels, self.channel)
             if found is None:
@@ -208,6 +223,24 @@ class MaskSource:
         if self.mask.is_still:
             self._static = matte
         return matte
+
+    def _auto_channel(self, channels: Mapping[str, np.ndarray]) -> str:
+        """The matte's channel in a mask file with none asked for: the frame's own choice where it can tell,
+        else the choice of the mask's first frame that can (looked for in frame order from the mask's start,
+        so a farm chunk chooses as a whole run does), else the frame's own. One frame masked whole by a Roto
+        written as RGBA would otherwise read its black colour as the matte and be written back unfilled."""
+        name, decided = _channel_choice(channels)
+        if decided:
+            return name
+        if self._shot_channel is None:
+            assert self.mask is not None
+            self._shot_channel = name
+            for frame in self.mask.frames:
+                other, other_decided = _channel_choice(in_display_window(self.mask.read(frame)).channels)
+                if other_decided:
+                    self._shot_channel = other
+                    break
+        return self._shot_channel if self._shot_channel in channels else name
 
     def _check_size(self, matte: np.ndarray, frame: int, plate_image: Image | None) -> None:
         if plate_image is not None:

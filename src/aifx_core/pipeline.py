@@ -30,7 +30,14 @@ import OpenEXR
 
 from .anchors import AnchorStore, cache_folder
 from .backends import check_options, create_backend, is_per_frame, pixel_options, route
-from .colour import check_colorspace, guess_colorspace, resolve_colorspace
+from .colour import (
+    DEFAULT_FLOAT_COLORSPACE,
+    DEFAULT_INTEGER_COLORSPACE,
+    check_colorspace,
+    guess_colorspace,
+    interop_id,
+    resolve_colorspace,
+)
 from .composite import composite
 from .confidence import attach as attach_confidence
 from .confidence import confidence_map
@@ -50,6 +57,7 @@ from .protocol import events
 from .protocol.job import FillJob
 from .sequence import (
     FORMATS,
+    JOB_FRAMES,
     FramePattern,
     Image,
     Sequence,
@@ -59,6 +67,7 @@ from .sequence import (
     check_writable,
     clean_stale_temps,
     format_frames,
+    frame_spec_items,
     open_sequence,
     output_pattern,
     parse_frame_spec,
@@ -67,7 +76,7 @@ from .sequence import (
 )
 from .sequence.exr import LOSSY
 from .sequence.image import layer_of, unfilled_colour
-from .sequence.raster import COMPRESSIONS, MAX_PAGES, check_compression
+from .sequence.raster import COMPRESSIONS, MAX_PAGES, check_compression, written_channels
 from .sequence.window import in_display_window, reframe, windows
 from .workers import InOrder, overlap
 
@@ -112,7 +121,8 @@ def fill(
 
     ``frames`` (frame numbers, or a range text such as ``"1026-1050"`` or ``"1001-1010,1020-1030"``) writes
     only those frames of the job's shot, bit-identical to the same frames of a whole-shot run (see the module
-    docstring); a frame outside the shot is an :class:`InputError`. ``save_job`` also writes the job to that
+    docstring); a frame outside the shot is an :class:`InputError`, but a span ``a-b`` between two frames of the
+    shot means the shot's frames in it (a farm chunk on a shot on twos; :func:`select_frames`). ``save_job`` also writes the job to that
     file: checked with everything else before any work, written (atomically) only once every check has passed,
     so a bad job never leaves a job file or replaces an input. ``job_file`` is the file the job was read from
     (``aifx run job.json``): it is an input too, so nothing the job writes may replace it (given a path as
@@ -126,7 +136,7 @@ def fill(
     check_colorspace(job.colorspace)  # (before anything is read or written)
     reporter = Reporter(progress, cancel)
 
-    plate = open_sequence(job.input, frames=job.frames, skip_missing=job.skip_missing, role="plate")
+    plate = open_plate(job)
     selection = select_frames(frames, plate.frames)
     out = output_pattern(job.output, plate)
     mask = open_mask(job.mask, job.mask_channel, plate, invert=job.invert_mask, threshold=job.threshold)
@@ -211,20 +221,35 @@ def _check_names(out: FramePattern, plate: Sequence, folder: Path) -> None:
 
 
 def select_frames(frames: Iterable[int] | str | None, shot: list[int]) -> list[int]:
-    """The frames a run writes: ``frames`` (numbers or a range text), which must lie in the shot; None: all."""
+    """The frames a run writes: ``frames`` (numbers or a range text), which must lie in the shot; None: all.
+
+    In a range text a span ``a-b`` whose ends are both frames of the shot means the shot's frames from ``a`` to
+    ``b``: a farm names a chunk by its first and last frame (Deadline's ``<STARTFRAME>-<ENDFRAME>``,
+    :func:`~aifx_core.chunks.plan_chunks`), and on a shot on twos or with gaps the frames between are not all
+    the shot's. Any other frame not in the shot is refused, so a span reaching past the shot's ends (OpenCue's
+    last chunk rounded up to a whole chunk) or ending on a frame the shot lacks is not guessed at.
+    """
     if frames is None:
         return list(shot)
     wanted = parse_frame_spec(frames) if isinstance(frames, str) else sorted({int(f) for f in frames})
     if not wanted:
         raise InputError("--frames names no frame; give frames like 1026-1050")
     inside = set(shot)
-    outside = [f for f in wanted if f not in inside]
+    spans = _shot_spans(frames, inside) if isinstance(frames, str) else []
+    outside = [f for f in wanted if f not in inside and not any(f in span for span in spans)]
     if outside:
         raise InputError(
             f"--frames {format_frames(outside, max_parts=4)}: not in the job's shot "
             f"({format_frames(shot, max_parts=4)}); give frames of the shot, or widen the job's frames"
         )
-    return wanted
+    return [f for f in wanted if f in inside]
+
+
+def _shot_spans(spec: str, shot: set[int]) -> list[range]:
+    """The spans ``a-b`` of ``spec`` (no step) whose ends are both frames of the shot (see :func:`select_frames`)."""
+    return [
+        item for item in frame_spec_items(spec) if item.step == 1 and item[0] in shot and item[-1] in shot
+    ]
 
 
 @dataclass
@@ -264,7 +289,7 @@ def prepare_anchors(
     job.validate()
     check_options(job.backend, job.options)
     reporter = Reporter(progress, cancel)
-    plate = open_sequence(job.input, frames=job.frames, skip_missing=job.skip_missing, role="plate")
+    plate = open_plate(job)
     out = output_pattern(job.output, plate)
     mask = open_mask(job.mask, job.mask_channel, plate, invert=job.invert_mask, threshold=job.threshold)
     out_dir = check_writable(Path(out.path(plate.frames[0])).parent)
@@ -289,7 +314,7 @@ def whole_shot_notices(job: FillJob | dict | str | os.PathLike) -> list[str]:
     hole, so a mask that selects something costs a frame or a few; one that selects nothing, the whole shot
     (the plate's frames too when the mask is their alpha)."""
     job = as_job(job)
-    plate = open_sequence(job.input, frames=job.frames, skip_missing=job.skip_missing, role="plate")
+    plate = open_plate(job)
     mask = open_mask(job.mask, job.mask_channel, plate, invert=job.invert_mask, threshold=job.threshold)
     for frame in plate.frames:
         if make_hole(mask.matte(frame), job.threshold).any():
@@ -297,14 +322,17 @@ def whole_shot_notices(job: FillJob | dict | str | os.PathLike) -> list[str]:
     return [empty_mask_warning(plate.frames)]
 
 
-def _create(job: FillJob, plate: Sequence, run: _RunSetup) -> Any:
-    first = plate.read(plate.frames[0])
-    colorspace = (
-        resolve_colorspace(job.colorspace)
-        if job.colorspace is not None
-        else guess_colorspace(first, plate.path(plate.frames[0]))
-    )
-    return create_backend(run.name, replace(run.context, colorspace=colorspace))
+def _create(job: FillJob, plate: Sequence, run: _RunSetup, first: Image | None = None) -> Any:
+    """The run's backend; ``first``: the plate's first frame where already read."""
+    first = first if first is not None else plate.read(plate.frames[0])
+    return create_backend(run.name, replace(run.context, colorspace=_plate_colorspace(job, plate, first)))
+
+
+def _plate_colorspace(job: FillJob, plate: Sequence, first: Image) -> str:
+    """The colourspace the plate's values are in: the job's, else the guess from the first frame."""
+    if job.colorspace is not None:
+        return resolve_colorspace(job.colorspace)
+    return guess_colorspace(first, plate.path(plate.frames[0]))
 
 
 #: Most bytes of plate frames :class:`_Plates` keeps between the backend's read and the writer's: at 432x240 every
@@ -540,7 +568,8 @@ def _fill_frames(
 ) -> None:
     first = plate.read(plate.frames[0])
     compression = _output_compression(job, first, out, result.notices)
-    backend = _create(job, plate, run)
+    stated = _stated_colorspace(job, plate, first, out, result.notices)
+    backend = _create(job, plate, run, first)
     wanted = set(todo)
     # Only the holes wait for the backend; the plate frame as read waits too while it fits in _Plates' few MB,
     # else it is read again at write time, so the frames a temporal backend reads ahead do not cost a second
@@ -582,19 +611,20 @@ def _fill_frames(
                     unsure = 1.0 - confidence_map(reported, hole, shown)  # 0 wherever the plate is kept
                     sure = 1.0 - reframe(unsure, display, data)
                     filled = attach_confidence(filled, target, sure)
-                write_image(target, filled, compression=compression, before_replace=intend)
+                own = _lossless(compression, original, frame, result.notices)
+                write_image(target, stated(filled), compression=own, before_replace=intend)
             elif job.confidence:  # nothing filled: all plate, fully sure (the file gets the channel anyway)
                 unchanged = plates.take(frame)
                 sure = np.ones(unchanged.shape, np.float32)
                 write_image(
                     target,
-                    attach_confidence(unchanged, target, sure),
-                    compression=compression,
+                    stated(attach_confidence(unchanged, target, sure)),
+                    compression=_lossless(compression, unchanged, frame, result.notices),
                     before_replace=intend,
                 )
             else:
                 plates.forget(frame)  # (the file is copied, or read again to be rewritten)
-                _copy_through(plate, frame, target, compression, intend)
+                _copy_through(plate, frame, target, compression, intend, stated)
         result.written.append(frame)
         reporter("write", len(result.written), len(todo), frame)
         fault_point("written", frame)
@@ -752,7 +782,45 @@ def _output_compression(job: FillJob, first: Image, out: FramePattern, notices: 
             + ", ".join(p for p in parts if p)
             + "; write .exr to keep them"
         )
+    if source_format != "exr" and target_format not in ("exr", ""):
+        kept = written_channels(first, target_format)
+        lost = [name for name in first.channels if name not in kept]
+        if lost:
+            notices.append(
+                f"note: {target_format.upper()} output drops the plate's channels {', '.join(lost)}; write "
+                f".exr{' or .tif' if source_format == 'tiff' else ''} to keep them"
+            )
     return compression
+
+
+def _stated_colorspace(
+    job: FillJob, plate: Sequence, first: Image, out: FramePattern, notices: list[str]
+) -> Callable[[Image], Image]:
+    """How an output in another format than the plate says what its values are: they are written as they are
+    (no colour conversion), so a linear EXR plate's PNG holds linear values and an sRGB PNG plate's EXR holds
+    sRGB-encoded ones. The file names the plate's colourspace (``Image.header["write_colorspace"]``), and where
+    that is not what the format usually holds, a note says so (not when the job names the colourspace: its
+    caller, such as the Blender adapter loading the result with the plate's colourspace, knows); unnamed, a
+    viewer (and ``aifx info``) took a PNG for sRGB and an EXR for linear, showing the frame far too dark or
+    washed out."""
+    source_format, target_format = first.header.get("format"), FORMATS.get(out.extension, "")
+    if not target_format or source_format == target_format:
+        return lambda image: image
+    colorspace = _plate_colorspace(job, plate, first)
+    usual = DEFAULT_FLOAT_COLORSPACE if target_format == "exr" else DEFAULT_INTEGER_COLORSPACE
+    tag = interop_id(colorspace)
+    if colorspace != usual and target_format != "jpeg" and job.colorspace is None:
+        notices.append(
+            f"note: the {target_format.upper()} output holds the {str(source_format).upper()} plate's values "
+            f"as they are, in {colorspace} (named in its metadata as {tag}), not converted to the "
+            f"{interop_id(usual)} a viewer expects of a .{out.extension.lstrip('.')}; convert it for viewing, "
+            f"e.g. oiiotool IN --colorconvert {tag} {interop_id(usual)} -o OUT"
+        )
+
+    def stated(image: Image) -> Image:
+        return replace(image, header={**image.header, "write_colorspace": tag})
+
+    return stated
 
 
 def _copied_as_they_are(first: Image) -> list[str]:
@@ -791,6 +859,14 @@ class _Reported:
     last_confidence: np.ndarray | None
 
 
+def open_plate(job: FillJob) -> Sequence:
+    """The job's plate, its shot's frames: what every run, chunk plan and submission opens. A bad ``frames`` is
+    named as the job's field (from a job file there is no ``--frames`` flag to blame)."""
+    return open_sequence(
+        job.input, frames=job.frames, skip_missing=job.skip_missing, role="plate", frames_name=JOB_FRAMES
+    )
+
+
 def as_job(job: FillJob | dict | str | os.PathLike) -> FillJob:
     """The job a caller handed in: a :class:`FillJob`, its dict, or the path of a saved job JSON."""
     if isinstance(job, FillJob):
@@ -800,16 +876,35 @@ def as_job(job: FillJob | dict | str | os.PathLike) -> FillJob:
     return FillJob.load(job)
 
 
+def _lossless(compression: str | None, image: Image, frame: int, notices: list[str]) -> str | None:
+    """The compression a filled frame is written with: the run's, but where the run keeps each frame's own
+    (``None``) and this one's is lossy (a re-render patched into a ZIP plate as DWAA), ZIP, said once, as
+    :func:`_output_compression` does for a plate lossy from its first frame: re-encoding would change its
+    pixels outside the mask."""
+    header = image.header
+    own = str(header.get("compression") or "").lower()
+    if compression is not None or header.get("format") != "exr" or own not in LOSSY:
+        return compression
+    if not any(note.startswith("note: plate frame ") for note in notices):
+        notices.append(
+            f"note: plate frame {frame} is {own.upper()}-compressed (lossy), unlike the first; its output (and "
+            "any other such frame's) is written with ZIP (lossless) so pixels outside the mask stay exact"
+        )
+    return "zip"
+
+
 def _copy_through(
     plate: Sequence,
     frame: int,
     target: Path,
     compression: str | None,
     before_replace: Callable[[Path], None] | None = None,
+    stated: Callable[[Image], Image] = lambda image: image,
 ) -> None:
-    """A frame with nothing to fill: copy the file byte for byte when the format allows, else rewrite it."""
+    """A frame with nothing to fill: copy the file byte for byte when the format allows, else rewrite it
+    (``stated``: what the rewrite names as its colourspace, see :func:`_stated_colorspace`)."""
     source = Path(plate.path(frame))
     if source.suffix.lower() == target.suffix.lower() and compression is None:
         atomic_write(target, lambda tmp: shutil.copyfile(source, tmp), before_replace)
     else:
-        write_image(target, plate.read(frame), compression=compression, before_replace=before_replace)
+        write_image(target, stated(plate.read(frame)), compression=compression, before_replace=before_replace)

@@ -150,3 +150,51 @@ def test_a_label_image_matte_is_refused_with_what_the_artist_can_do() -> None:
     words = blender_terms(str(caught.value))
     assert words.endswith("so the mask would be empty; save the mask as 0/255 (black/white)"), words
     assert "--" not in words
+
+
+def test_blend_relative_folders_are_declared_so_blender_does_not_warn(blender, exr_shot: Path) -> None:
+    """The docs recommend //aifx_fill/; Blender 5 warned 'does not support blend relative "//" prefix' for the
+    panel's and the operator's Output Folder and Reference."""
+    result = blender(
+        f"""
+import warnings
+bpy.ops.wm.save_as_mainfile(filepath={str(exr_shot / "shot.blend")!r})
+clip = bpy.data.movieclips.load(os.path.join(PLATE, "plate.1001.exr"))
+scene = bpy.context.scene
+scene.frame_start, scene.frame_end = 1, 1
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    scene.aifx.output_dir, scene.aifx.reference = "//aifx_fill/", "//reference.png"
+    RESULT["fill"] = run_fill(clip=clip.name, mask=os.path.join(PLATE, "mask.####.png"), backend="telea",
+                              output_dir="//out/")
+RESULT["warnings"] = [str(w.message) for w in caught]
+RESULT["supports"] = [scene.aifx.bl_rna.properties[n].is_path_supports_blend_relative
+                      for n in ("output_dir", "reference")]
+""",
+        exr_shot,
+    )
+    assert result["fill"] == ["FINISHED"], result["log"]
+    assert not [w for w in result["warnings"] if "blend relative" in w], result["warnings"]
+    assert result["supports"] == [True, True]
+    assert list((exr_shot / "out").glob("plate_fill.*.exr"))  # next to the saved .blend
+
+
+def test_a_tilde_in_the_aifx_python_is_the_home_folder(blender) -> None:
+    """The preference's tooltip suggests ~/aifx/.venv; the ~ was taken literally."""
+    result = blender(
+        """
+preferences = sys.modules[ADDON + ".preferences"]
+venv = os.path.join(os.environ["HOME"], "aifx", ".venv")
+os.makedirs(os.path.join(venv, "bin"))
+open(os.path.join(venv, "bin", "python"), "w").close()
+RESULT["expected"] = os.path.join(venv, "bin", "python")
+PREFS.python_path = "~/aifx/.venv"
+RESULT["preference"] = preferences.resolve_python()
+RESULT["override"] = preferences.resolve_python(override="~/aifx/.venv/bin/python")
+PREFS.python_path = ""
+os.environ["AIFX_PYTHON"] = "~/aifx/.venv"
+RESULT["environment"] = preferences.resolve_python()
+"""
+    )
+    expected = result["expected"]
+    assert [result["preference"], result["override"], result["environment"]] == [expected] * 3

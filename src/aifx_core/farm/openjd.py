@@ -8,8 +8,8 @@ it), and two steps:
 * ``Fill`` depends on it and runs ``aifx run JOB --frames {{Task.Param.Frames}}`` per chunk. By default the
   chunks come from OpenJD's ``TASK_CHUNKING`` extension (``CHUNK[INT]``): the runtime decides the ranges and may
   even them out (100 frames at 40 become 34/33/33), which is fine, since every chunk reads the range it is given
-  and any range is exact. ``--portable`` writes the chunks out as a STRING list of ranges instead, for runtimes
-  without the extension.
+  and any range is exact (a shot on twos or with gaps is cut by its own frames: :func:`range_constraint`).
+  ``--portable`` writes the chunks out as a STRING list of ranges instead, for runtimes without the extension.
 
 Tasks report through OpenJD's stdout protocol: ``openjd_progress: 42.0`` from our ``write`` events,
 ``openjd_status:`` when a stage starts and at the end, ``openjd_fail:`` with the error line (see
@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -102,11 +103,12 @@ def build_template(
                 "description": "Frames per Fill task (each also reads the context around its frames).",
             }
         )
+        shot = [f for frames in chunks for f in frames]
         frames_parameter = {
             "name": "Frames",
             "type": "CHUNK[INT]",
-            "range": openjd_range([f for frames in chunks for f in frames]),
-            "chunks": {"defaultTaskCount": "{{Param.ChunkSize}}", "rangeConstraint": "CONTIGUOUS"},
+            "range": openjd_range(shot),
+            "chunks": {"defaultTaskCount": "{{Param.ChunkSize}}", "rangeConstraint": range_constraint(shot)},
         }
     template: dict[str, Any] = {"specificationVersion": SPECIFICATION}
     if not portable:
@@ -137,18 +139,22 @@ def _script(args: list[str]) -> dict[str, Any]:
 
 
 def openjd_range(frames: list[int]) -> str:
-    """OpenJD's integer range expression for ``frames``: runs of consecutive frames as ``a-b``, comma-joined."""
+    """OpenJD's integer range expression for ``frames``: aifx's compact form with OpenJD's step separator
+    (``1001-1029:2``, ``1001-1011,1014-1030``), so a shot on twos is one short expression, not a list of
+    every frame."""
+    from ..sequence import format_frames
+
+    return format_frames(frames).replace("x", ":")  # (the compact form has digits, "-", "," and "x" only)
+
+
+def range_constraint(frames: list[int]) -> str:
+    """How the runtime may cut ``frames`` into chunks. A ``CONTIGUOUS`` chunk must be an interval ``a-b`` of
+    consecutive integers, so a runtime cuts a shot on twos into one-frame tasks (each paying a process start
+    and its whole context) and a shot with gaps at every gap. A ``NONCONTIGUOUS`` chunk is any range
+    expression (``1001-1009:2``, ``1009-1011,1014-1015``), which ``--frames`` reads, so every task gets
+    ``ChunkSize`` frames of the shot. A shot that is one run keeps ``CONTIGUOUS`` (the same chunks)."""
     ordered = sorted(set(frames))
-    parts: list[str] = []
-    start = previous = ordered[0]
-    for frame in [*ordered[1:], None]:
-        if frame is not None and frame == previous + 1:
-            previous = frame
-            continue
-        parts.append(str(start) if start == previous else f"{start}-{previous}")
-        if frame is not None:
-            start = previous = frame
-    return ",".join(parts)
+    return "CONTIGUOUS" if ordered[-1] - ordered[0] + 1 == len(ordered) else "NONCONTIGUOUS"
 
 
 def write_template(template: dict[str, Any], path: str | os.PathLike) -> None:
@@ -274,9 +280,10 @@ def _cmd_export_openjd(args: argparse.Namespace) -> int:
     how = (
         f"{len(fill['range'])} chunks" if args.portable else f"chunks of {args.chunk or DEFAULT_CHUNK} frames"
     )
+    command = ["openjd", "run", str(target), "--step", "Fill", "--run-dependencies"]
+    command += ["-p", f"JobFile={Path(args.job).absolute()}"]
     print(
-        f"aifx: wrote {target} (Anchors, then Fill over {how}); run it with: openjd run {target} --step Fill "
-        f"--run-dependencies -p JobFile={Path(args.job).absolute()}",
+        f"aifx: wrote {target} (Anchors, then Fill over {how}); run it with: {shlex.join(command)}",
         file=sys.stderr,
     )
     return 0

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from ..backends import check_options, get, route, spatial_name
-from ..pipeline import FillResult, as_job, empty_mask_warning
+from ..pipeline import FillResult, as_job, empty_mask_warning, open_plate
 from ..progress import CancelToken, ProgressCallback
 from ..protocol.errors import AifxError, Cancelled, InputError
 from ..protocol.events import ProgressEvent
@@ -142,9 +142,8 @@ def chunk_frames(job: FillJob, size: int) -> list[list[int]]:
     """The shot's frames in the chunks :func:`aifx_core.chunks.plan_chunks` plans (a chunk is a first/last
     pair; on a shot with gaps only the frames the shot has between them belong to it)."""
     from ..chunks import plan_chunks
-    from ..sequence import open_sequence
 
-    shot = open_sequence(job.input, frames=job.frames, skip_missing=job.skip_missing, role="plate").frames
+    shot = open_plate(job).frames
     return [[f for f in shot if first <= f <= last] for first, last in plan_chunks(job, size)]
 
 

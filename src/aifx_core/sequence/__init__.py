@@ -5,7 +5,14 @@ Entry points: :func:`open_sequence` (check an input up front), :func:`output_pat
 """
 
 from .atomic import atomic_write, clean_stale_temps
-from .frames import format_frames, frame_gaps, parse_frame_spec, split_trailing_range
+from .frames import (
+    JOB_FRAMES,
+    format_frames,
+    frame_gaps,
+    frame_spec_items,
+    parse_frame_spec,
+    split_trailing_range,
+)
 from .guard import (
     ProtectedFiles,
     check_regular_file,
@@ -17,7 +24,7 @@ from .image import Image, from_float, to_float
 from .imageinfo import ImageInfo
 from .imageio import FORMATS, check_names_fit, check_writable, read_image, read_info, write_image
 from .info import describe
-from .pattern import FramePattern, parse_pattern
+from .pattern import FramePattern, beside_output, parse_pattern
 from .reader import Sequence, open_sequence, output_pattern
 
 __all__ = [
@@ -28,6 +35,7 @@ __all__ = [
     "ProtectedFiles",
     "Sequence",
     "atomic_write",
+    "beside_output",
     "check_regular_file",
     "check_side_output",
     "check_side_sequence",
@@ -41,6 +49,8 @@ __all__ = [
     "open_sequence",
     "output_pattern",
     "parse_frame_spec",
+    "frame_spec_items",
+    "JOB_FRAMES",
     "parse_pattern",
     "protected_inputs",
     "read_image",

@@ -333,6 +333,8 @@ def exr_attributes(image: Image, compression: str | None) -> dict[str, Any]:
     attributes["dataWindow"] = _window_attribute(data_window)
     attributes["displayWindow"] = _window_attribute(tuple(display_window))  # type: ignore[arg-type]
     attributes["compression"] = resolve_compression(compression, header)
+    if not from_exr and header.get("write_colorspace"):
+        attributes["colorInteropID"] = str(header["write_colorspace"])
     return _storage_for_write(attributes)
 
 

@@ -20,34 +20,49 @@ MAX_FRAMES = 1_000_000
 _ITEM = re.compile(r"^(?P<start>-?\d+)(?:\s*-\s*(?P<end>-?\d+)(?:\s*[x:]\s*(?P<step>\d+))?)?$")
 
 
-def parse_frame_spec(spec: str) -> list[int]:
+#: What the frames of a job are called in messages: a job file's field, not a flag nobody gave.
+JOB_FRAMES = 'job field "frames"'
+
+
+def parse_frame_spec(spec: str, name: str = "--frames") -> list[int]:
     """Frames named by ``spec``, sorted and without duplicates.
 
     Accepts ``1001``, ``1001-1100``, ``1001-1100x2`` (every second frame), ``-5--1`` (negative frames)
-    and comma-separated lists of these. Anything else is an :class:`InputError` naming the bad part.
+    and comma-separated lists of these. Anything else is an :class:`InputError` naming the bad part and where
+    the spec came from, ``name`` (the flag, or :data:`JOB_FRAMES`).
     """
+    frames: set[int] = set()
+    for item in frame_spec_items(spec, name):
+        if len(item) + len(frames) > MAX_FRAMES:
+            raise InputError(f"{name} {spec!r}: more than {MAX_FRAMES} frames; check the range for a typo")
+        frames.update(item)
+    return sorted(frames)
+
+
+def frame_spec_items(spec: str, name: str = "--frames") -> list[range]:
+    """The comma-separated items of ``spec`` as ranges, as written (``1001-1100x2`` is ``range(1001, 1101, 2)``),
+    each checked as :func:`parse_frame_spec` says. Their union is the frames; the items themselves matter where a
+    span means the frames a shot has between its ends (``pipeline.select_frames``)."""
     text = spec.strip()
     if not text:
-        raise InputError("--frames is empty; give frames like 1001-1100 or 1001-1010,1020")
-    frames: set[int] = set()
+        raise InputError(f"{name} is empty; give frames like 1001-1100 or 1001-1010,1020")
+    items: list[range] = []
     for raw in text.split(","):
         item = raw.strip()
         match = _ITEM.match(item)
         if match is None:
             raise InputError(
-                f"--frames {spec!r}: cannot read {item!r}; use frames like 1001-1100, 1001-1100x2 or 1001,1005"
+                f"{name} {spec!r}: cannot read {item!r}; use frames like 1001-1100, 1001-1100x2 or 1001,1005"
             )
         start = int(match["start"])
         end = int(match["end"]) if match["end"] is not None else start
         step = int(match["step"]) if match["step"] is not None else 1
         if step < 1:
-            raise InputError(f"--frames {spec!r}: step in {item!r} must be 1 or more")
+            raise InputError(f"{name} {spec!r}: step in {item!r} must be 1 or more")
         if end < start:
-            raise InputError(f"--frames {spec!r}: range {item!r} runs backwards; write it as {end}-{start}")
-        if (end - start) // step + 1 + len(frames) > MAX_FRAMES:
-            raise InputError(f"--frames {spec!r}: more than {MAX_FRAMES} frames; check the range for a typo")
-        frames.update(range(start, end + 1, step))
-    return sorted(frames)
+            raise InputError(f"{name} {spec!r}: range {item!r} runs backwards; write it as {end}-{start}")
+        items.append(range(start, end + 1, step))
+    return items
 
 
 def format_frames(frames: Iterable[int], max_parts: int | None = None) -> str:

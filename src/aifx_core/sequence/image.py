@@ -136,7 +136,10 @@ class Image:
     ``channels`` maps channel names (``"R"``, ``"A"``, ``"diffuse.R"``, ``"Z"``...) to 2-D arrays of shape
     (height, width) in the stored dtype; insertion order is the file's channel order. ``header`` carries what
     the writer needs to reproduce the file (EXR attributes, compression, windows; bit depth for 8/16-bit
-    formats) under format-specific keys. ``source`` is where it was read from, for error messages.
+    formats) under format-specific keys; ``write_colorspace`` (an OCIO interop ID such as
+    ``lin_rec709_scene``), where set, is the colourspace a write into *another* format names in the file
+    (``colorInteropID`` in EXR, ``oiio:ColorSpace`` elsewhere): the values are not converted, so the file must
+    say what they are. ``source`` is where it was read from, for error messages.
     """
 
     channels: dict[str, np.ndarray]

@@ -242,3 +242,15 @@ def _padding(token: re.Match[str]) -> int:
 def _folder_pattern(folder: Path) -> FramePattern:
     """A folder of frames; ``prefix``/``suffix`` are filled from its first file by :meth:`discover`."""
     return FramePattern(folder=folder, prefix="", suffix="", kind="folder")
+
+
+def beside_output(output_pattern: str, suffix: str) -> Path:
+    """The hidden file (or folder) an output keeps beside its frames: ``out/clean.####.exr`` + ``.aifx.json``
+    → ``out/.clean.####.exr.aifx.json``, named for the pattern's ``#`` form, so ``clean.%04d.exr``,
+    ``clean.$F4.exr`` and ``clean.####.exr``, which name the same files, share one manifest, lock and cache
+    (spelled apart, a second run with other settings took the frames as its own and resumed on them)."""
+    try:
+        pattern = Path(parse_pattern(output_pattern).hash_form())
+    except InputError:
+        pattern = Path(output_pattern)  # (refused where the output is opened; the name is only a fallback)
+    return pattern.parent / f".{pattern.name}{suffix}"

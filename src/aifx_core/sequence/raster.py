@@ -1,8 +1,9 @@
 """PNG, TIFF, JPEG and DPX through OpenImageIO: 8/10/12/16-bit integer and float (TIFF) images.
 
 Channels are named as OpenImageIO names them (``R,G,B`` / ``R,G,B,A`` / ``Y`` / ``Y,A``) and kept in the
-stored dtype (uint8, uint16, float32; half TIFF stays float16). Alpha is read and written *unassociated*
-(as stored in PNG), so an RGBA PNG round trip is bit-exact rather than premultiplied on the way through.
+stored dtype (uint8, uint16, float32; half TIFF stays float16). Alpha is read as stored, never premultiplied
+or divided on the way through, so an RGBA round trip is bit-exact; it is written *unassociated* (as PNG stores
+it), but a TIFF whose plate TIFF had associated (premultiplied) alpha is written associated again.
 
 ``Image.header`` keys written by :func:`read_raster`:
 
@@ -265,7 +266,9 @@ def _convert(plane: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 def written_channels(image: Image, fmt: str) -> list[str]:
     """Channels a ``fmt`` file gets, in the order the format expects: colour (``R,G,B`` or ``Y``), then
-    alpha for PNG/TIFF. Other channels are left out: PNG/JPEG cannot hold them and TIFF loses their names."""
+    alpha for PNG/TIFF, then, for a TIFF from a TIFF plate, the plate's other samples in their order (a
+    second matte, a spot channel: TIFF holds them as extra samples, unnamed, as it held them). Other channels
+    are left out (the pipeline says so): PNG/JPEG cannot hold them, and a TIFF would lose their names."""
     try:
         names = list(image.colour_names())
     except InputError:
@@ -276,6 +279,8 @@ def written_channels(image: Image, fmt: str) -> list[str]:
         ) from None
     if fmt != "jpeg" and "A" in image.channels:
         names.append("A")
+    if fmt == "tiff" and image.header.get("format") == "tiff":
+        names += [name for name in image.channels if name not in names]
     return names
 
 
@@ -296,12 +301,14 @@ def write_raster(
             if name in _NOT_COPIED or name.startswith(_NOT_COPIED_PREFIXES):
                 continue
             _copy_attribute(spec, name, value, types.get(name))
+    if image.header.get("format") != fmt and image.header.get("write_colorspace"):
+        spec.attribute("oiio:ColorSpace", str(image.header["write_colorspace"]))
     bits = image.header.get("attributes", {}).get("oiio:BitsPerSample")
     if fmt == "dpx" and image.header.get("format") == "dpx" and dtype == np.uint16 and bits in _PACKED_BITS:
         spec.attribute("oiio:BitsPerSample", int(bits))  # a 10-bit scan stays 10-bit (exact, see above)
     if fmt == "dpx" and image.header.get("byte_order") in DPX_BYTE_ORDERS.values():
         spec.attribute("oiio:Endian", image.header["byte_order"])
-    spec.attribute("oiio:UnassociatedAlpha", 1)
+    spec.attribute("oiio:UnassociatedAlpha", 0 if _associated_tiff(image, fmt, names) else 1)
     same_format = image.header.get("format") == fmt and image.header.get("compression")
     chosen = compression or (image.header["compression"] if same_format else _DEFAULT_COMPRESSION[fmt])
     spec.attribute("compression", chosen)
@@ -323,6 +330,16 @@ def write_raster(
         if _disk_nearly_full(path):
             raise OSError(errno.ENOSPC, f"No space left on device ({detail})", str(path))
         raise OSError(f"{path}: writing failed: {detail}")
+
+
+def _associated_tiff(image: Image, fmt: str, names: list[str]) -> bool:
+    """Whether a TIFF is written with associated (premultiplied) alpha: when its plate TIFF was stored so.
+
+    The values are read as stored either way (no premultiply or divide on the way through); the file must
+    say what they are, or an associated plate comes back marked unassociated and every other reader
+    multiplies its colour by alpha again, outside the mask too."""
+    stored = image.header.get("attributes", {}).get("oiio:UnassociatedAlpha")
+    return fmt == "tiff" and image.header.get("format") == "tiff" and "A" in names and stored != 1
 
 
 #: The codecs a ``--compression`` may name per format (OpenImageIO's names; ``zip:N``, ``jpeg:Q`` carry a level).

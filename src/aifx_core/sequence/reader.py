@@ -71,6 +71,7 @@ def open_sequence(
     skip_missing: bool = False,
     role: str = "plate",
     fix_missing: str = "render them or pass --skip-missing",
+    frames_name: str = "--frames",
 ) -> Sequence:
     """Find the frames of ``spec`` on disk and check they cover what is asked.
 
@@ -79,12 +80,13 @@ def open_sequence(
     out. A still is used for every requested frame (by default its own frame number, see
     :func:`~aifx_core.sequence.pattern.still_frame`). A range after the pattern, as Nuke's file browser
     shows sequences (``"plate.####.exr 1001-1100"``), is used when ``frames`` is not given. ``fix_missing`` ends
-    the message for missing frames (a command without ``--skip-missing`` says its own fix).
+    the message for missing frames (a command without ``--skip-missing`` says its own fix); ``frames_name`` is
+    what messages call ``frames`` (a job's frames are its field, :data:`~aifx_core.sequence.frames.JOB_FRAMES`).
     """
     text, trailing = split_trailing_range(os.fspath(spec))
     frames = frames if frames is not None else trailing
     pattern = parse_pattern(text)
-    requested = parse_frame_spec(frames) if frames is not None else None
+    requested = parse_frame_spec(frames, frames_name) if frames is not None else None
     if pattern.is_still:
         return _open_still(pattern, requested, role)
     _check_extension(pattern, role)
@@ -96,7 +98,7 @@ def open_sequence(
     available = [f for f in wanted if f in present]
     if not available:
         # A mask is asked for the plate's frames: none there is a mask numbered otherwise (1-8 for 1001-1008).
-        fix = "number the mask frames like the plate's" if role == "mask" else "check --frames"
+        fix = "number the mask frames like the plate's" if role == "mask" else f"check {frames_name}"
         raise InputError(
             f"{pattern}: none of the requested {role} frames {_frames_text(wanted)} exist "
             f"(on disk: {_frames_text(on_disk)}); {fix}"
@@ -106,7 +108,7 @@ def open_sequence(
         where = f" (on disk: {_frames_text(on_disk)})" if requested is not None else ""
         # Asked for beyond the shot's ends (a range typed from the edit, not the render): say what is there.
         beyond = requested is not None and (missing[0] < on_disk[0] or missing[-1] > on_disk[-1])
-        limit = f"keep --frames within {on_disk[0]}-{on_disk[-1]}, " if beyond else ""
+        limit = f"keep {frames_name} within {on_disk[0]}-{on_disk[-1]}, " if beyond else ""
         raise InputError(
             f"{pattern}: {role} frames {_frames_text(missing)} missing{where}; {limit}{fix_missing}"
         )

@@ -31,10 +31,11 @@ from starlette.concurrency import run_in_threadpool
 from .. import __version__
 from ..backends import check_options
 from ..mask import open_mask
+from ..pipeline import open_plate
 from ..protocol import events as protocol_events
 from ..protocol.errors import EXIT_INPUT, InputError
 from ..protocol.job import MAX_JOB_BYTES, FillJob
-from ..sequence import open_sequence, output_pattern
+from ..sequence import output_pattern
 from .auth import TokenFile, User
 from .paths import PathRefused, PathRule, check_absolute, check_roots, map_job
 from .pool import Pool
@@ -58,6 +59,17 @@ class ApiError(Exception):
     def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None, **extra: Any) -> None:
         super().__init__(detail)
         self.status, self.detail, self.headers, self.extra = status, detail, headers or {}, extra
+
+
+async def read_capped(request: Request, limit: int) -> bytes | None:
+    """The request's body, or None as soon as it passes ``limit`` bytes: a chunked upload has no Content-Length
+    to refuse it by, and reading it whole before the 413 would hold all of it in memory."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
 
 
 def create_app(config: ServerConfig) -> FastAPI:
@@ -105,8 +117,8 @@ def create_app(config: ServerConfig) -> FastAPI:
     async def submit(request: Request, who: Who) -> JSONResponse:
         declared = request.headers.get("content-length", "")
         too_big = declared.isdigit() and int(declared) > MAX_JOB_BYTES  # refused before it is read
-        body = b"" if too_big else await request.body()
-        if too_big or len(body) > MAX_JOB_BYTES:
+        body = None if too_big else await read_capped(request, MAX_JOB_BYTES)
+        if body is None:
             raise ApiError(
                 413,
                 f"job JSON is over {MAX_JOB_BYTES} bytes; jobs carry paths on shared storage, never pixels",
@@ -139,7 +151,7 @@ def create_app(config: ServerConfig) -> FastAPI:
             except PathRefused as exc:
                 raise ApiError(403, str(exc)) from None
         try:  # the plate, the output pattern and the mask, with fill()'s own checks and messages
-            plate = open_sequence(job.input, frames=job.frames, skip_missing=job.skip_missing, role="plate")
+            plate = open_plate(job)
             output_pattern(job.output, plate)
             open_mask(job.mask, job.mask_channel, plate, invert=job.invert_mask, threshold=job.threshold)
         except InputError as exc:

@@ -1,0 +1,73 @@
+"""A Matte image picked in the AI Fill panel is read from its file by the worker: one that is not a file, or
+not the file as painted, is refused with what to do in Blender (never replaced by the plate's alpha)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.blender
+
+
+def test_a_matte_painted_in_blender_must_be_saved_first(blender, exr_shot: Path, tmp_path: Path) -> None:
+    """A generated (never saved) matte used to become job.mask = None: the core then took the plate's alpha
+    as the matte; a saved matte painted on afterwards was read stale from disk."""
+    result = blender(
+        f"""
+import numpy as np
+plate = bpy.data.images.load(os.path.join(PLATE, "plate.1001.exr"))
+plate.source = "SEQUENCE"
+scene = bpy.context.scene
+scene.frame_start, scene.frame_end = 1001, 1002
+pixels = np.zeros((180, 320, 4), np.float32)
+pixels[..., 3] = 1
+pixels[60:120, 200:260, :3] = 1.0
+matte = bpy.data.images.new("painted", 320, 180)
+matte.pixels.foreach_set(pixels.ravel())
+def fill(name):
+    return run_fill(image=plate.name, mask_image=name, backend="telea", output_dir={str(tmp_path / "out")!r})
+RESULT["generated"] = fill(matte.name)
+matte.filepath_raw = {str(tmp_path / "matte.png")!r}
+matte.file_format = "PNG"
+matte.save()
+RESULT["saved"] = fill(matte.name)
+pixels[100:170, 20:80, :3] = 1.0
+matte.pixels.foreach_set(pixels.ravel())
+RESULT["dirty"] = fill(matte.name)
+matte.save()
+matte.pack()
+RESULT["packed"] = fill(matte.name)
+""",
+        exr_shot,
+    )
+    assert "Matte 'painted' is not an image file" in result["generated"]["error"], result["log"]
+    assert "Image > Save As" in result["generated"]["error"]
+    assert result["saved"] == ["FINISHED"], result["log"]
+    assert "Matte 'painted' has unsaved paint; save it (Image > Save)" in result["dirty"]["error"]
+    assert "unpack it (File > External Data > Unpack Resources)" in result["packed"]["error"]
+    assert "Traceback" not in result["log"]
+
+
+def test_udim_tiles_and_a_packed_plate_are_refused_with_what_to_do(blender, exr_shot: Path) -> None:
+    """Plates numbered 1001... opened as UDIM tiles got 'source is tiled'; a packed plate with no file on disk
+    reached the core, which found no file."""
+    result = blender(
+        """
+mask = os.path.join(PLATE, "mask.####.png")
+tiles = bpy.data.images.load(os.path.join(PLATE, "plate.1001.exr"))
+tiles.source = "TILED"
+RESULT["tiled"] = run_fill(image=tiles.name, mask=mask, backend="telea")
+import shutil
+os.makedirs(os.path.join(PLATE, "packed"))
+shutil.copy(os.path.join(PLATE, "plate.1002.exr"), os.path.join(PLATE, "packed", "still.exr"))
+still = bpy.data.images.load(os.path.join(PLATE, "packed", "still.exr"))
+still.pack()
+os.remove(os.path.join(PLATE, "packed", "still.exr"))  # only the packed copy is left
+RESULT["packed"] = run_fill(image=still.name, mask=mask, backend="telea")
+""",
+        exr_shot,
+    )
+    assert "set its Source to Image Sequence" in result["tiled"]["error"], result["log"]
+    assert "untick UDIM Tiles when opening it" in result["tiled"]["error"]
+    assert "unpack it (File > External Data > Unpack Resources)" in result["packed"]["error"], result["log"]

@@ -1,0 +1,189 @@
+"""Pressing AI Fill (panel button, Clip menu, F3): which plate and Mask it fills, and pressing it again resumes
+with an unchanged Mask and fills the plate, not the result the editor shows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.blender
+
+
+def test_second_press_with_an_unchanged_mask_resumes(blender, exr_shot: Path) -> None:
+    """Each rasterise used to stamp the date and render time into the matte PNGs, so the core took an
+    unchanged Mask for new roto and refused the second press (tick Redo Finished Frames)."""
+    result = blender(
+        """
+import hashlib, time
+clip = bpy.data.movieclips.load(os.path.join(PLATE, "plate.1001.exr"))
+scene = bpy.context.scene
+scene.frame_start, scene.frame_end = 1, 3
+mask = draw_mask("player", (150, 60, 250, 150), tuple(clip.size))
+matte = os.path.join(PLATE, "aifx_fill", "plate_mask", "plate_mask.1001.png")
+RESULT["first"] = run_fill(clip=clip.name, mask_datablock=mask.name, backend="telea")
+first = hashlib.sha256(open(matte, "rb").read()).hexdigest()
+time.sleep(1.1)  # a stamped date would differ now
+RESULT["second"] = run_fill(clip=clip.name, mask_datablock=mask.name, backend="telea")
+RESULT["same_bytes"] = first == hashlib.sha256(open(matte, "rb").read()).hexdigest()
+""",
+        exr_shot,
+    )
+    assert result["first"] == ["FINISHED"], result["log"]
+    assert result["second"] == ["FINISHED"], result["log"]
+    assert result["same_bytes"]
+    assert "0 frames written, 3 already done" in result["log"]
+
+
+IN_CLIP_EDITOR = """
+import types
+panels = sys.modules[ADDON + ".panels"]
+operators = sys.modules[ADDON + ".operators"]
+window = bpy.context.window_manager.windows[0]
+area = window.screen.areas[0]
+area.type = "CLIP_EDITOR"
+region = [r for r in area.regions if r.type == "WINDOW"][0]
+space = area.spaces.active
+clip = bpy.data.movieclips.load(os.path.join(PLATE, "plate.1001.exr"))
+space.clip = clip
+scene = bpy.context.scene
+scene.frame_start, scene.frame_end = 1, 3
+mask = draw_mask("player", (150, 60, 250, 150), tuple(clip.size))
+space.mode, space.mask = "MASK", mask
+scene.aifx.backend = "telea"
+
+def in_editor(call, *args, **kwargs):
+    with bpy.context.temp_override(window=window, area=area, region=region):
+        return call(*args, **kwargs)
+
+def press_panel_button():
+    # what the sidebar's AI Fill button calls: the panel's settings plus the names it draws
+    return in_editor(run_fill, **panels.fill_arguments(space, scene.aifx))
+"""
+
+
+def test_pressing_again_while_the_editor_shows_the_result_fills_the_plate(blender, exr_shot: Path) -> None:
+    """After a fill the editor shows '<plate> AI Fill'; the panel's button and the Clip menu / F3 used to
+    fill that result (plate_fill_fill.####.exr, clip '... AI Fill AI Fill') instead of the plate."""
+    result = blender(
+        IN_CLIP_EDITOR
+        + """
+RESULT["first"] = press_panel_button()
+RESULT["shown"] = space.clip.name
+RESULT["panel_names"] = panels.fill_arguments(space, scene.aifx)
+RESULT["again"] = press_panel_button()
+RESULT["menu"] = in_editor(run_fill)  # Clip menu > AI Fill, F3: no names, the editor's
+RESULT["clips"] = sorted(c.name for c in bpy.data.movieclips)
+RESULT["source"] = bpy.data.movieclips["plate.1001.exr AI Fill"].get("aifx_source").name
+# a script that names the result still fills it (a second clean-up on the result, on purpose)
+RESULT["named"] = run_fill(clip="plate.1001.exr AI Fill", mask_datablock=mask.name,
+                           output_dir=os.path.join(PLATE, "second"))
+""",
+        exr_shot,
+    )
+    assert result["first"] == ["FINISHED"], result["log"]
+    assert result["shown"] == "plate.1001.exr AI Fill"
+    assert result["panel_names"] == {"clip": "plate.1001.exr", "mask_datablock": "player"}
+    assert result["again"] == ["FINISHED"], result["log"]
+    assert result["menu"] == ["FINISHED"], result["log"]
+    assert (
+        result["log"].count("done (0 frames written, 3 already done)") == 2
+    )  # both resumed the plate's fill
+    assert result["source"] == "plate.1001.exr"
+    assert "plate.1001.exr AI Fill AI Fill" not in result["clips"]
+    assert sorted(p.name for p in (exr_shot / "aifx_fill").glob("*.exr")) == [
+        f"plate_fill.{n}.exr" for n in (1001, 1002, 1003)
+    ]
+    assert result["named"] == ["FINISHED"], result["log"]
+    assert list((exr_shot / "second").glob("plate_fill_fill.1001.exr"))
+
+
+def test_escape_leaves_the_editor_on_the_plate_and_the_next_press_resumes(blender, exr_shot: Path) -> None:
+    """Esc while filling used to switch the editor to the partial result, so 'resume' filled that."""
+    result = blender(
+        IN_CLIP_EDITOR
+        + """
+import time
+scene.frame_end = 6
+rna = bpy.ops.aifx.fill.get_rna_type()
+op = types.SimpleNamespace(**{p.identifier: getattr(p, "default", None) for p in rna.properties})
+op.__dict__.update(panels.fill_arguments(space, scene.aifx), backend="telea")
+run = operators.FillRun(in_editor(operators.prepare, op, bpy.context))
+while run.tick() == "running":
+    if run.session is not None and run.session.worker.last_progress:
+        run.cancel()  # Esc once the worker has written a frame
+    time.sleep(0.01)
+RESULT["state"] = run.state
+reports = []
+op.report = lambda kind, message: reports.append(message)
+RESULT["finish"] = sorted(in_editor(operators.AIFX_OT_fill._finish, op, bpy.context, run))
+RESULT["shown"] = space.clip.name
+RESULT["written"] = len([f for f in os.listdir(os.path.join(PLATE, "aifx_fill")) if f.endswith(".exr")])
+RESULT["again"] = press_panel_button()
+""",
+        exr_shot,
+    )
+    assert result["state"] == "cancelled" and result["finish"] == ["CANCELLED"], result["log"]
+    assert result["shown"] == "plate.1001.exr"
+    assert 0 < result["written"] < 6, result["log"]
+    assert result["again"] == ["FINISHED"], result["log"]
+    assert f"done ({6 - result['written']} frames written, {result['written']} already done)" in result["log"]
+    assert not list(exr_shot.glob("**/*_fill_fill.*.exr"))
+
+
+def test_menu_and_f3_fill_with_the_panels_mask_as_its_button_does(blender, exr_shot: Path) -> None:
+    """The panel showed and its button used the panel's Mask field; the Clip menu entry and F3 used the Mask
+    the editor's Mask mode showed."""
+    result = blender(
+        IN_CLIP_EDITOR
+        + """
+scene.frame_end = 1
+scene.aifx.mask = draw_mask("picked", (200, 100, 260, 160), tuple(clip.size))  # the editor still shows "player"
+RESULT["panel"] = panels.fill_arguments(space, scene.aifx)["mask_datablock"]
+RESULT["menu"] = in_editor(run_fill)
+""",
+        exr_shot,
+    )
+    assert result["panel"] == "picked"
+    assert result["menu"] == ["FINISHED"], result["log"]
+    matte = cv2.imread(
+        str(exr_shot / "aifx_fill" / "plate_mask" / "plate_mask.1001.png"), cv2.IMREAD_UNCHANGED
+    )
+    ys, xs = np.nonzero(matte > 32767)
+    assert abs(xs.mean() - 230) < 3 and abs(ys.mean() - 130) < 3  # the picked Mask's box, not the editor's
+
+
+def test_shots_whose_plates_share_a_file_name_never_share_an_output_folder(blender, exr_shot: Path) -> None:
+    """Two shots' plate.####.exr with one Output Folder: the second shot was refused as 'made with different
+    settings', and with Redo Finished Frames it overwrote the first shot's fill."""
+    result = blender(
+        """
+import shutil
+for shot in ("sh010", "sh020"):
+    os.makedirs(os.path.join(PLATE, shot))
+    for n in (1001, 1002):
+        shutil.copy(os.path.join(PLATE, f"plate.{n}.exr"), os.path.join(PLATE, shot))
+bpy.ops.wm.save_as_mainfile(filepath=os.path.join(PLATE, "comp.blend"))
+scene = bpy.context.scene
+scene.frame_start, scene.frame_end = 1, 2
+scene.aifx.output_dir, scene.aifx.backend = "//aifx/", "telea"
+first, second = (bpy.data.movieclips.load(os.path.join(PLATE, s, "plate.1001.exr")) for s in ("sh010", "sh020"))
+mask = draw_mask("player", (150, 60, 250, 150), tuple(first.size))
+RESULT["first"] = run_fill(clip=first.name, mask_datablock=mask.name)
+RESULT["second"] = run_fill(clip=second.name, mask_datablock=mask.name)
+RESULT["redo"] = run_fill(clip=second.name, mask_datablock=mask.name, overwrite=True)
+RESULT["job_input"] = json.load(open(os.path.join(PLATE, "aifx", "plate_fill.aifx.json")))["input"]
+RESULT["again"] = run_fill(clip=first.name, mask_datablock=mask.name)
+""",
+        exr_shot,
+    )
+    assert result["first"] == ["FINISHED"], result["log"]
+    for key in ("second", "redo"):
+        error = result[key]["error"]
+        assert "already holds the fill of another plate with the same file name" in error, result["log"]
+        assert str(exr_shot / "sh010" / "plate.####.exr") in error
+        assert "choose another Output Folder for " + str(exr_shot / "sh020" / "plate.####.exr") in error
+    assert result["job_input"] == str(exr_shot / "sh010" / "plate.####.exr")
+    assert result["again"] == ["FINISHED"], result["log"]
