@@ -560,7 +560,7 @@ def test_a_hole_over_most_of_the_frame_is_warned_about(shot, tmp_path):
 # -- 5, 6: multi-part plates, lossy compression ------------------------------------------------------------
 
 
-def _multipart_shot(folder: Path, compression) -> Path:
+def _multipart_shot(folder: Path, compression, depth_first: bool = False) -> Path:
     import cv2
     import OpenEXR
     from shot_files import object_matte, plate_frame
@@ -571,7 +571,7 @@ def _multipart_shot(folder: Path, compression) -> Path:
         depth = {"Z": rgba.pop("Z")}
         header = {"compression": compression, "type": OpenEXR.scanlineimage, "owner": "tests"}
         parts = [OpenEXR.Part(header, rgba, "rgba"), OpenEXR.Part(dict(header), depth, "depth")]
-        OpenEXR.File(parts).write(str(folder / f"plate.{frame}.exr"))
+        OpenEXR.File(parts[::-1] if depth_first else parts).write(str(folder / f"plate.{frame}.exr"))
         cv2.imwrite(str(folder / f"mask.{frame}.png"), object_matte(i))
     return folder
 
@@ -603,6 +603,19 @@ def test_multipart_plate_keeps_every_part(tmp_path):
         source, result = _parts(shot / f"plate.{frame}.exr"), _parts(out.parent / f"c.{frame}.exr")
         assert list(result) == ["rgba", "depth"]
         assert np.array_equal(result["depth"]["Z"], source["depth"]["Z"])
+
+
+def test_a_multipart_plate_whose_colour_is_not_in_its_first_part_names_that_part(tmp_path):
+    """aifx fills a file's first part; with a "depth" part first the refusal said only "no R,G,B, found Z"
+    (and aifx info "fills: nothing"), though the file's other part held the colour."""
+    import OpenEXR
+
+    shot = _multipart_shot(tmp_path / "shot", OpenEXR.ZIP_COMPRESSION, depth_first=True)
+    done = aifx(*fill_args(shot, tmp_path / "o" / "c.####.exr"))
+    said = "its part 'rgba' has colour, but aifx fills a file's first part"
+    assert done.returncode == 2 and said in done.stderr and "Traceback" not in done.stderr, done.stderr
+    info = aifx("info", str(shot / "plate.####.exr"))
+    assert info.returncode == 0 and said in info.stdout, info.stdout
 
 
 def test_lossy_plate_compression_is_not_reused_unless_asked(tmp_path):

@@ -110,6 +110,30 @@ def colour_channels(channels: Iterable[str], source: Path | str | None = None) -
     )
 
 
+def file_colour_channels(
+    channels: Iterable[str],
+    other_parts: Iterable[tuple[Any, Iterable[str]]],
+    source: Path | str | None = None,
+) -> tuple[str, ...]:
+    """:func:`colour_channels` of a file's first part; where it has none but another part of a multi-part EXR
+    does (``other_parts``: (attributes, channel names) of the parts after the first), the error names that
+    part: aifx fills the first part, and "no R,G,B" alone sent the artist looking in the wrong place."""
+    try:
+        return colour_channels(channels, source)
+    except InputError as exc:
+        for attributes, names in other_parts:
+            try:
+                colour_channels(names)
+            except InputError:
+                continue
+            part = attributes.get("name", "?")
+            raise InputError(
+                f"{exc}; its part {part!r} has colour, but aifx fills a file's first part: write that part "
+                f"first (or alone: oiiotool IN --subimage {part} -o OUT)"
+            ) from None
+        raise
+
+
 def to_float(plane: np.ndarray) -> np.ndarray:
     """A channel as float32: floats unchanged in value, uint8/uint16 scaled to 0..1."""
     if plane.dtype == np.uint8:
@@ -160,8 +184,8 @@ class Image:
         return self.shape[0]
 
     def colour_names(self) -> tuple[str, ...]:
-        """The channels holding colour (:func:`colour_channels`); raises if there are none."""
-        return colour_channels(self.channels, self.source)
+        """The channels holding colour (:func:`file_colour_channels`); raises if there are none."""
+        return file_colour_channels(self.channels, self.header.get("other_parts") or [], self.source)
 
     def rgb(self) -> np.ndarray:
         """Colour as float32 (height, width, 3); a luminance image is repeated into three channels.

@@ -13,7 +13,7 @@ from typing import Any
 from ..errors import InputError
 from .frames import format_frames, frame_gaps, parse_frame_spec, split_trailing_range
 from .guard import check_regular_file
-from .image import Unfilled, colour_channels, layer_of, unfilled_colour
+from .image import Unfilled, file_colour_channels, layer_of, unfilled_colour
 from .imageinfo import ImageInfo, Window, window_size
 from .imageio import read_info
 from .pattern import FramePattern, parse_pattern, still_frame
@@ -155,9 +155,9 @@ def _channel_text(channels: dict[str, str]) -> str:
 
 
 def _fills(info: ImageInfo) -> tuple[tuple[str, ...], str | None]:
-    """The channels a fill changes (:func:`.image.colour_channels`), or none and why."""
+    """The channels a fill changes (:func:`.image.file_colour_channels`), or none and why."""
     try:
-        return colour_channels(info.channels), None
+        return file_colour_channels(info.channels, info.other_parts), None
     except InputError as exc:
         return (), str(exc)
 
