@@ -271,6 +271,29 @@ def test_opaque_plate_alpha_is_not_taken_as_a_mask(tmp_path):
     assert open_mask(None, "A", plate).matte(1001).min() == 1.0
 
 
+def test_a_frame_whose_alpha_matte_covers_it_whole_is_filled_not_refused(tmp_path):
+    """The plate's alpha is the matte (no --mask) and covers one frame whole: that frame stopped the run mid-shot
+    as 'opaque everywhere: pass --mask'; it is a frame masked whole. An alpha opaque from the first frame on is
+    still refused (coverage, not a matte), also where the run starts later (a farm chunk)."""
+    folder = write_plate(tmp_path / "plate")
+    path = Path(folder.replace("####", "1002"))
+    with OpenEXR.File(str(path)) as f:
+        channels = {name: c.pixels for name, c in f.parts[0].channels.items()}
+    channels["A"] = np.ones((H, W), np.float16)
+    OpenEXR.File({"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}, channels).write(
+        str(path)
+    )
+    plate = open_sequence(folder)
+    assert open_mask(None, None, plate).matte(1002).min() == 1.0
+    for frame in FRAMES:  # now the first frame opaque as well: coverage
+        path = Path(folder.replace("####", str(frame)))
+        OpenEXR.File({"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}, channels).write(
+            str(path)
+        )
+    with pytest.raises(InputError, match="opaque everywhere"):
+        open_mask(None, None, open_sequence(folder)).matte(1003)
+
+
 def test_plate_without_alpha(tmp_path):
     folder = tmp_path / "rgb"
     folder.mkdir()

@@ -153,6 +153,8 @@ class MaskSource:
         self._plate_shape: tuple[int, int] | None = None
         #: The channel the mask's frames that can tell chose, for those that cannot (see _auto_channel).
         self._shot_channel: str | None = None
+        #: Whether the plate's first frame has an opaque alpha (see _opaque_plate_alpha); None until needed.
+        self._first_alpha_opaque: bool | None = None
 
     @property
     def is_static(self) -> bool:
@@ -193,13 +195,24 @@ class MaskSource:
                 f"{where}: no channel {self.channel!r} (channels: {found}); pass --mask-channel one of them"
             )
         plane = image.channels[name]
-        if self.channel is None and _is_opaque(plane) and not self.invert:
+        if self.channel is None and _is_opaque(plane) and not self.invert and self._opaque_plate_alpha():
             raise InputError(
                 f"{where}: the alpha is opaque everywhere, so as a mask it would fill the whole frame; "
                 "pass --mask MASK or --mask-channel NAME"
             )
         _refuse_label_image(plane, where, self.threshold, "alpha" if self.channel is None else "mask channel")
         return _as_matte(plane)
+
+    def _opaque_plate_alpha(self) -> bool:
+        """Whether the plate's alpha is no matte at all: opaque on the shot's first frame too. A frame opaque
+        everywhere is then a plate whose alpha is coverage (a --mask forgotten); where the first frame's alpha
+        holds a matte, a later opaque frame is a frame masked whole, filled with the 100 % notice, not a stop
+        mid-shot. Decided from the first frame, so a farm chunk decides as a whole run."""
+        if self._first_alpha_opaque is None:
+            first = self.plate.read(self.plate.frames[0])
+            name = _find_channel(first.channels, "A")
+            self._first_alpha_opaque = name is None or _is_opaque(first.channels[name])
+        return self._first_alpha_opaque
 
     def _from_mask(self, frame: int) -> np.ndarray:
         assert self.mask is not None
