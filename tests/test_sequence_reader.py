@@ -159,3 +159,21 @@ def test_nuke_style_range_after_the_pattern(tmp_path: Path) -> None:
     seq = open_sequence(f"{tmp_path / 'plate.####.exr'} 1003-1005")
     assert seq.frames == [1003, 1004, 1005]
     assert open_sequence(f"{tmp_path / 'plate.####.exr'} 1003-1005", frames="1001").frames == [1001]
+
+
+def test_a_stray_file_numbered_far_from_the_shot_is_named_not_listed_between(tmp_path: Path) -> None:
+    """``plate.20231205.exr`` (a reference saved with a date) beside frames 1001-1003: every number between was
+    listed as missing, seconds and gigabytes (MemoryError for a Unix time) before any message."""
+    from aifx_core import info
+
+    write_frames(tmp_path, [1001, 1002, 1003])
+    pattern = str(tmp_path / "plate.####.exr")
+    (tmp_path / "plate.1733500000.exr").write_bytes((tmp_path / "plate.1003.exr").read_bytes())
+    for opened in (lambda: open_sequence(pattern), lambda: open_sequence(pattern, skip_missing=True)):
+        with pytest.raises(
+            InputError, match=r"plate\.1733500000\.exr \(frame 1733500000\) is far from the other"
+        ):
+            opened()
+    with pytest.raises(InputError, match="a stray file"):
+        info(pattern)
+    assert open_sequence(pattern, frames="1001-1003").frames == [1001, 1002, 1003]  # frames given: no listing

@@ -17,6 +17,7 @@ from .image import Unfilled, file_colour_channels, layer_of, unfilled_colour
 from .imageinfo import ImageInfo, Window, window_size
 from .imageio import read_info
 from .pattern import FramePattern, parse_pattern, still_frame
+from .reader import check_span
 
 
 def describe(spec: str | os.PathLike[str], frames: str | None = None) -> str:
@@ -73,6 +74,7 @@ def _frame_facts(pattern: FramePattern, frames: str | None) -> dict[str, Any]:
     on_disk = pattern.discover()
     if not on_disk:
         raise InputError(f"{pattern}: no frames found; check the path, name and padding")
+    check_span(pattern, on_disk)
     found: dict[str, Any] = {
         "first": on_disk[0],
         "last": on_disk[-1],

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 from ..errors import InputError
-from .frames import format_frames, parse_frame_spec, split_trailing_range
+from .frames import MAX_FRAMES, format_frames, parse_frame_spec, split_trailing_range
 from .guard import check_regular_file
 from .image import Image
 from .imageio import FORMATS, read_image
@@ -93,6 +93,8 @@ def open_sequence(
     on_disk = pattern.discover()
     if not on_disk:
         raise InputError(_nothing_found(pattern, role))
+    if requested is None:
+        check_span(pattern, on_disk, frames_name)
     wanted = requested if requested is not None else list(range(on_disk[0], on_disk[-1] + 1))
     present = set(on_disk)
     available = [f for f in wanted if f in present]
@@ -113,6 +115,24 @@ def open_sequence(
             f"{pattern}: {role} frames {_frames_text(missing)} missing{where}; {limit}{fix_missing}"
         )
     return Sequence(pattern, available, role)
+
+
+def check_span(pattern: FramePattern, on_disk: list[int], frames_name: str = "") -> None:
+    """Refuse frame numbers on disk that span more than :data:`~.frames.MAX_FRAMES`: no shot does, a stray
+    file does (``plate.20231205.exr`` beside ``plate.1001.exr``), and every frame number between them was
+    listed: gigabytes and seconds before any message. The message names the file that stands apart, and
+    ``frames_name`` (the option or field that picks frames) where there is one."""
+    if on_disk[-1] - on_disk[0] < MAX_FRAMES:
+        return
+    steps = [b - a for a, b in zip(on_disk, on_disk[1:], strict=False)]
+    split = steps.index(max(steps)) + 1  # the widest gap: the fewer frames on one side are the strays
+    strays = on_disk[split:] if len(on_disk) - split <= split else on_disk[:split]
+    others = on_disk[:split] if strays[0] > on_disk[0] else on_disk[split:]
+    raise InputError(
+        f"{pattern}: {pattern.path(strays[0]).name} (frame {strays[0]}) is far from the other frames "
+        f"({_frames_text(others)}): a stray file? move it out of the folder"
+        + (f", or give the frames to use ({frames_name})" if frames_name else "")
+    )
 
 
 def _open_still(pattern: FramePattern, requested: list[int] | None, role: str) -> Sequence:
