@@ -113,6 +113,24 @@ def test_bad_input_with_json_progress_ends_with_an_error_event(tmp_path):
     assert last["event"] == "error" and last["exit_code"] == 2 and "p.####.exr" in last["message"]
 
 
+@pytest.mark.parametrize("command", [["info", "--json"], ["fill", "--json-progress"]])
+def test_a_reader_that_closes_the_output_stops_it_quietly(shot, tmp_path, command):
+    """``aifx info --json | head -1``, a wrapper that stopped reading: the broken pipe was an "internal error
+    (please report it)" with two tracebacks, exit 1."""
+    import subprocess
+
+    args = [sys.executable, "-m", "aifx_core", command[0], str(shot / "plate.####.exr")]
+    if command[0] == "fill":
+        args += ["-m", str(shot / "mask.####.png"), "-o", str(tmp_path / "o" / "c.####.exr"), "-b", "telea"]
+    proc = subprocess.Popen([*args, command[1]], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # before its first line: the interpreter alone takes longer to start
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 141, err
+    assert "Traceback" not in err and "internal error" not in err
+    assert err.strip().splitlines()[-1].startswith("aifx: stopped: what read its output closed it"), err
+
+
 def test_usage_error_exits_2():
     done = aifx("fill")
     assert done.returncode == 2

@@ -94,6 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _final(json_progress, events.cancelled_event("interrupted"), openjd)
         print("aifx: interrupted; finished frames are kept and a rerun resumes after them", file=sys.stderr)
         return EXIT_CANCELLED
+    except BrokenPipeError:  # the reader of stdout went away (| head, a wrapper that stopped reading)
+        return _reader_gone()
     except Exception as exc:  # a bug: say so, with the traceback for the report
         _final(json_progress, events.error_event(f"internal error: {exc}", EXIT_INTERNAL), openjd)
         traceback.print_exc()
@@ -492,10 +494,31 @@ def _emit(payload: dict) -> None:
 
 
 def _final(json_progress: bool, payload: dict, openjd: bool = False) -> None:
-    if json_progress:
-        _emit(payload)
-    elif openjd:
-        _openjd_line(payload)
+    """The run's last event on stdout (for a reader that is gone, nothing: the message on stderr says it)."""
+    with contextlib.suppress(BrokenPipeError):
+        if json_progress:
+            _emit(payload)
+        elif openjd:
+            _openjd_line(payload)
+
+
+#: Exit code when stdout's reader went away: the shell's for a process a closed pipe stopped (128 + SIGPIPE).
+EXIT_PIPE_CLOSED = 141
+
+
+def _reader_gone() -> int:
+    """Stop quietly when stdout's reader has gone (``aifx info --json | head -1``, an adapter that stopped
+    reading): not an internal error with two tracebacks. Stdout is pointed at /dev/null so the flush at exit
+    does not fail again; the frames finished so far are kept, as for a cancel."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    with contextlib.suppress(OSError):
+        print(
+            "aifx: stopped: what read its output closed it; frames already written are kept", file=sys.stderr
+        )
+    return EXIT_PIPE_CLOSED
 
 
 _openjd_progress: Any = None
