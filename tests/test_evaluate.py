@@ -134,6 +134,16 @@ def test_frames_option_limits_the_range(tmp_path):
     assert [f.frame for f in report.frames] == [1002, 1003]
 
 
+def test_a_reference_gap_the_result_does_not_need_is_not_refused(tmp_path):
+    """The reference was opened over its own range, so a gap outside the result's frames refused the score."""
+    shot = make_shot(tmp_path / "shot")
+    last = 1000 + FRAMES
+    (shot / f"truth.{last}.exr").rename(shot / "truth.1100.exr")  # past the result, with a gap before it
+    (shot / f"result.{last}.exr").unlink()
+    report = evaluate(str(shot / "result.####.exr"), str(shot / "truth.####.exr"))
+    assert [f.frame for f in report.frames] == list(range(1001, last))
+
+
 @pytest.mark.parametrize(
     "problem",
     ["missing result", "missing reference frames", "reference size", "mask size", "threshold"],

@@ -59,12 +59,16 @@ class EvalReport:
         }
 
 
-def _open(spec: str, frames: str | None, role: str) -> Any:
+def _open(spec: str, frames: str | None, role: str, skip_missing: bool = False) -> Any:
     from .sequence import open_sequence
 
     # (aifx eval has no --skip-missing: it scores the frames all its sequences have, chosen with --frames)
     return open_sequence(
-        spec, frames=frames, role=role, fix_missing="render them or score others with --frames"
+        spec,
+        frames=frames,
+        skip_missing=skip_missing,
+        role=role,
+        fix_missing="render them or score others with --frames",
     )
 
 
@@ -91,11 +95,16 @@ def evaluate(
     for the result's first frame; all images are compared display-encoded on 0..1 (:func:`display_unit`).
     """
     from .colour import check_colorspace, guess_colorspace, resolve_colorspace
+    from .sequence import format_frames
 
     check_colorspace(colorspace)
     result_seq = _open(result, frames, "result")
     wanted = list(result_seq.frames)
-    reference_seq = _open(reference, frames, "reference") if reference else None
+    # The reference's frames among the result's, so its gaps elsewhere (or frames past the result) do not
+    # matter; one the result has and it lacks is refused below.
+    reference_seq = (
+        _open(reference, format_frames(wanted), "reference", skip_missing=True) if reference else None
+    )
     if reference_seq is not None:
         missing = [f for f in wanted if f not in set(reference_seq.frames)]
         if missing:
