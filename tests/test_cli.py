@@ -131,6 +131,20 @@ def test_a_reader_that_closes_the_output_stops_it_quietly(shot, tmp_path, comman
     assert err.strip().splitlines()[-1].startswith("aifx: stopped: what read its output closed it"), err
 
 
+@pytest.mark.parametrize(
+    "keyframes, said",
+    [("1001-1O04", "--keyframes '1001-1O04'"), ("1002,3000", "--keyframes 3000: not frames of the shot")],
+)
+def test_keyframes_outside_the_shot_or_mistyped_are_refused_by_their_name(shot, tmp_path, keyframes, said):
+    """A typo was reported as --frames, and a keyframe outside the shot (150 for 1050) was dropped without a
+    word, so the default choice ran instead."""
+    out = tmp_path / "o" / "c.####.exr"
+    done = aifx("fill", str(shot / "plate.####.exr"), "-m", str(shot / "mask.####.png"), "-o", str(out),
+                "--keyframes", keyframes)  # fmt: skip
+    assert done.returncode == 2 and said in done.stderr and "--frames" not in done.stderr, done.stderr
+    assert not out.parent.exists() or not list(out.parent.glob("c.*.exr"))
+
+
 def test_usage_error_exits_2():
     done = aifx("fill")
     assert done.returncode == 2

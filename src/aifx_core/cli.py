@@ -249,7 +249,7 @@ def _job_from_args(args: argparse.Namespace) -> FillJob:
     if "keyframes" in options and isinstance(options["keyframes"], str):
         from .sequence import parse_frame_spec
 
-        options["keyframes"] = parse_frame_spec(options["keyframes"])
+        options["keyframes"] = parse_frame_spec(options["keyframes"], "--keyframes")
     # Every other job field has a flag of the same name (see _add_job_arguments).
     settings = {f.name: getattr(args, f.name) for f in fields(FillJob) if f.name != "options"}
     return FillJob(**settings, options=options)

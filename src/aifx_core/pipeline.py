@@ -138,6 +138,7 @@ def fill(
 
     plate = open_plate(job)
     selection = select_frames(frames, plate.frames)
+    check_keyframes(job, plate.frames)
     out = output_pattern(job.output, plate)
     mask = open_mask(job.mask, job.mask_channel, plate, invert=job.invert_mask, threshold=job.threshold)
     protected = protected_inputs(plate, mask.mask)
@@ -220,6 +221,22 @@ def _check_names(out: FramePattern, plate: Sequence, folder: Path) -> None:
     check_names_fit(str(out), folder, plain, [*frames, manifest_path(str(out)).name])
 
 
+def check_keyframes(job: FillJob, shot: list[int]) -> None:
+    """Refuse ``keyframes`` (the option a generative fill is made on) that are not frames of the shot: the
+    backend took only those that are, so a typo (``150`` for ``1050``) ran the default choice without a word."""
+    keyframes = job.options.get("keyframes")
+    if not isinstance(keyframes, (list, tuple)) or not keyframes:
+        return
+    frames = set(shot)
+    outside = [f for f in keyframes if not isinstance(f, int) or isinstance(f, bool) or f not in frames]
+    if outside:
+        shown = format_frames([f for f in outside if isinstance(f, int)]) or ", ".join(map(repr, outside))
+        raise InputError(
+            f"--keyframes {shown}: not frames of the shot ({format_frames(shot)}); give keyframes within it, "
+            "or leave them out to let aifx choose"
+        )
+
+
 def select_frames(frames: Iterable[int] | str | None, shot: list[int]) -> list[int]:
     """The frames a run writes: ``frames`` (numbers or a range text), which must lie in the shot; None: all.
 
@@ -290,6 +307,7 @@ def prepare_anchors(
     check_options(job.backend, job.options)
     reporter = Reporter(progress, cancel)
     plate = open_plate(job)
+    check_keyframes(job, plate.frames)
     out = output_pattern(job.output, plate)
     mask = open_mask(job.mask, job.mask_channel, plate, invert=job.invert_mask, threshold=job.threshold)
     out_dir = check_writable(Path(out.path(plate.frames[0])).parent)
