@@ -116,7 +116,7 @@ def test_eval_against_a_reference_with_a_gap_gives_evals_own_fix(shot):
     line = refused(
         aifx("eval", str(shot / "plate.####.exr"), "--reference", str(reference / "plate.####.exr")),
         "truth",
-        "reference frames 1003 missing",
+        "no reference frame(s) 1003 for the result",
     )
     assert "--skip-missing" not in line and "--frames" in line  # aifx eval has no --skip-missing
 
