@@ -170,3 +170,37 @@ def test_model_space_conversion_of_the_crop_matches_colour_module():
 
     fill_through_crop(plate, hole, "ACEScg", model_fill, 64)
     assert np.allclose(seen["rgb"], np.clip(to_model(plate, "ACEScg"), 0, 1), atol=1e-6)
+
+
+def _white(rgb, model_hole):
+    """A model that paints white (diffusers clamps to [0, 1]: any white it paints comes back as exactly 1)."""
+    return np.ones_like(rgb)
+
+
+def test_a_white_fill_on_a_plate_without_highlights_is_diffuse_white_not_256():
+    rng = np.random.default_rng(2)
+    plate = (0.9 * rng.random((80, 96, 3))).astype(np.float32)  # scene-linear, nothing above 0.9
+    hole = _hole(80, 96, slice(30, 50), slice(40, 60))
+    for colorspace in ("linear", "ACEScg"):
+        out = fill_through_crop(plate, hole, colorspace, _white, model_size=64)
+        assert out[hole].max() <= 1.0 + 1e-5, colorspace  # was 256 (model 1.0 = LINEAR_LIMIT)
+        assert out[hole].min() >= 0.99, colorspace  # still white, and neutral
+    outside = _outside_window_of(hole, 64)
+    assert np.array_equal(out[outside], plate[outside])
+
+
+def test_a_white_fill_may_reach_the_highlights_beside_the_hole_but_not_a_removed_one():
+    plate = np.full((80, 96, 3), 0.3, np.float32)
+    hole = _hole(80, 96, slice(30, 50), slice(40, 60))
+    plate[30:50, 40:60] = 500.0  # the lamp being removed: not context
+    out = fill_through_crop(plate, hole, "linear", _white, model_size=64)
+    assert out[hole].max() <= 1.0 + 1e-5
+    plate[26:29, 40:60] = 20.0  # a sunlit edge just above the hole
+    out = fill_through_crop(plate, hole, "linear", _white, model_size=64)
+    assert out[hole].min() > 19.0 and out[hole].max() <= 20.0 + 1e-4
+
+
+def _outside_window_of(hole, size):
+    outside = np.ones(hole.shape, bool)
+    outside[plan_crop(hole, size).plate_box()] = False
+    return outside

@@ -382,3 +382,15 @@ def test_cli_and_saved_job_run_diffusers_on_a_sequence(tiny_inpaint, tmp_path):
     )
     assert rerun.returncode == 0, rerun.stderr
     assert json.loads(rerun.stdout.splitlines()[-1])["written"] == [1001, 1002, 1003]
+
+
+def test_a_model_that_paints_white_gives_diffuse_white_unless_the_context_has_highlights(tmp_path_factory):
+    white = cached_build("inpaint-white", tmp_path_factory.getbasetemp())
+    backend = create_spatial("diffusers", _context(white, colorspace="ACEScg"))
+    rgb, hole = _plate()  # scene-linear values up to 0.8, no highlights
+    out = backend.inpaint(rgb, hole)
+    assert out[hole].min() >= 0.99 and out[hole].max() <= 1.0 + 1e-5  # was up to 256 (LINEAR_LIMIT)
+    assert np.array_equal(out[_outside_window(hole, 64)], rgb[_outside_window(hole, 64)])
+    rgb[26:29, 50:66] = 12.0  # a highlight just above the hole: a fill may be that bright
+    out = backend.inpaint(rgb, hole)
+    assert 11.0 < out[hole].max() <= 12.0 + 1e-4

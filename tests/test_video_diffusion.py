@@ -166,9 +166,9 @@ def _shot(count, height=40, width=56, moving=False):
         yield FramePacket(frame=1001 + t, rgb=np.roll(base, t, axis=1), hole=hole)
 
 
-def _backend(model, pipe=None, seed=3, **options):
+def _backend(model, pipe=None, seed=3, colorspace="sRGB", **options):
     context = BackendContext(
-        colorspace="sRGB",
+        colorspace=colorspace,
         seed=seed,
         device="cpu",
         options={"model": str(model), "steps": 2, "size": 32, "max_sequence_length": 8, **options},
@@ -476,3 +476,18 @@ def test_other_errors_inside_the_model_stay_internal(tiny_vace):
     with pytest.raises(RuntimeError, match="illegal memory access") as error:
         list(backend.fill(_shot(1), Reporter()))
     assert not isinstance(error.value, InputError)
+
+
+def test_a_model_that_paints_white_gives_diffuse_white_unless_the_window_has_highlights(tmp_path_factory):
+    white = cached_build("wan-vace-white", tmp_path_factory.getbasetemp())
+    packets = list(_shot(5))
+    for packet in packets:
+        packet.rgb[:] = 0.8 * packet.rgb  # scene-linear, nothing above 0.8
+    backend = _backend(white, window=5, overlap=1, colorspace="linear")
+    results = dict(backend.fill(iter(packets), Reporter()))
+    for packet in packets:
+        filled = results[packet.frame][packet.hole]
+        assert filled.min() >= 0.99 and filled.max() <= 1.0 + 1e-5  # was up to 256 (LINEAR_LIMIT)
+    packets[2].rgb[9:11, 10:24] = 30.0  # a highlight beside the hole in one frame of the window
+    results = dict(_backend(white, window=5, overlap=1, colorspace="linear").fill(iter(packets), Reporter()))
+    assert results[1001][packets[0].hole].min() > 29.0 and results[1005][packets[4].hole].max() <= 30.0 + 1e-3

@@ -92,11 +92,26 @@ def _tiny_parts(in_channels: int, latent_size: int, folder: Path, attention: boo
     }
 
 
-def build_tiny_inpaint_pipeline(folder: Path, latent_size: int = 32, attention: bool = True) -> Path:
+def paint_white(vae) -> None:
+    """Make a VAE's decoder output pure white whatever the latents (its last convolution: weights 0, bias far
+    above the top of its [-1, 1] range, which diffusers clamps): a model that paints nothing but white, as a
+    real one does on a white wall or an overexposed sky."""
+    import torch
+
+    conv = vae.decoder.conv_out
+    with torch.no_grad():
+        conv.weight.zero_()
+        conv.bias.fill_(4.0)
+
+
+def build_tiny_inpaint_pipeline(
+    folder: Path, latent_size: int = 32, attention: bool = True, white: bool = False
+) -> Path:
     """Save a random ``StableDiffusionInpaintPipeline`` (9-channel UNet) whose native size is ``2 * latent_size``.
 
     ``attention=False`` drops every self/cross-attention layer (UNet and VAE), whose cost grows with the square of
-    the pixel count: the benchmark's larger model would otherwise spend all its time there."""
+    the pixel count: the benchmark's larger model would otherwise spend all its time there. ``white``: the model
+    paints only white (:func:`paint_white`)."""
     from diffusers import StableDiffusionInpaintPipeline
 
     pipe = StableDiffusionInpaintPipeline(
@@ -105,6 +120,8 @@ def build_tiny_inpaint_pipeline(folder: Path, latent_size: int = 32, attention: 
         feature_extractor=None,
         requires_safety_checker=False,
     )
+    if white:
+        paint_white(pipe.vae)
     pipe.save_pretrained(folder)
     return Path(folder)
 
@@ -235,12 +252,14 @@ _WAN_TRANSFORMER = dict(
 )
 
 
-def build_tiny_wan_vace_pipeline(folder: Path) -> Path:
+def build_tiny_wan_vace_pipeline(folder: Path, white: bool = False) -> Path:
     """Save a random ``WanVACEPipeline`` (masked video diffusion) at the sizes of diffusers' own fast tests,
-    with a UMT5 encoder and a T5 tokenizer built here instead of downloaded."""
+    with a UMT5 encoder and a T5 tokenizer built here instead of downloaded; ``white``: it paints only white."""
     from diffusers import WanVACEPipeline, WanVACETransformer3DModel
 
     parts = _tiny_wan_parts()
+    if white:
+        paint_white(parts["vae"])
     transformer = WanVACETransformer3DModel(
         num_layers=3, vace_layers=[0, 2], vace_in_channels=96, **_WAN_TRANSFORMER
     )
@@ -300,14 +319,16 @@ _BUILT: dict[str, Path] = {}
 
 def cached_build(kind: str, root: Path) -> Path:
     """Build a tiny model once per test session (``kind``: ``inpaint``, ``text2image``, ``flux-fill``,
-    ``wan-vace`` or ``lama``)."""
+    ``wan-vace``, ``lama``, or ``inpaint-white``/``wan-vace-white``: models that paint only white)."""
     if kind not in _BUILT:
         builders = {
             "inpaint": lambda: build_tiny_inpaint_pipeline(root / "tiny-inpaint"),
+            "inpaint-white": lambda: build_tiny_inpaint_pipeline(root / "tiny-inpaint-white", white=True),
             "text2image": lambda: build_tiny_text2image_pipeline(root / "tiny-text2image"),
             "flux-fill": lambda: build_tiny_flux_fill_pipeline(root / "tiny-flux-fill"),
             "lama": lambda: build_tiny_lama(root / "tiny-lama.pt"),
             "wan-vace": lambda: build_tiny_wan_vace_pipeline(root / "tiny-wan-vace"),
+            "wan-vace-white": lambda: build_tiny_wan_vace_pipeline(root / "tiny-wan-vace-white", white=True),
             "wan-t2v": lambda: build_tiny_wan_t2v_pipeline(root / "tiny-wan-t2v"),
         }
         _BUILT[kind] = builders[kind]()

@@ -453,6 +453,16 @@ def from_model(srgb: np.ndarray, colorspace: str) -> np.ndarray:
     return _apply(LINEAR_COLORSPACE, name, _unshoulder(_srgb_decode(array)))
 
 
+def scene_white(colorspace: str) -> float:
+    """The largest channel of diffuse white (scene-linear Rec.709 1, 1, 1) as a value of ``colorspace``; 1.0
+    for display-referred and data spaces. What a fill may reach in a plate whose context has no highlights
+    (about 1.0 in ACEScg, 0.55 in ACEScct)."""
+    name = resolve_colorspace(colorspace)
+    if not is_scene_referred(name):
+        return 1.0
+    return float(np.max(_apply(LINEAR_COLORSPACE, name, np.ones((1, 3), np.float32))))
+
+
 def to_display_uint8(rgb: np.ndarray, colorspace: str) -> np.ndarray:
     """A PNG-ready preview (..., 3) uint8: model space (highlights rolled off, not clipped hard), 0..255."""
     model = to_model(rgb, colorspace)

@@ -12,8 +12,8 @@ through :func:`fill_through_crop`:
 2. :func:`extract`, convert the crop to model space (``aifx_core.colour.to_model``: sRGB-encoded 0..1, HDR
    soft-clipped reversibly), resize it to the model size (only a hole larger than the model size makes the
    square larger than that: it is then *downscaled*, so a huge hole costs one model call at lower detail).
-3. the model fills the ``model_size`` square; the result is resized back, converted back with ``from_model``
-   and pasted into a copy of the plate. Outside the square the returned frame *is* the input, bit for bit;
+3. the model fills the ``model_size`` square; the result is resized back, converted back with ``from_model``,
+   capped at the context's brightest value (:func:`fill_ceiling`) and pasted into a copy of the plate. Outside the square the returned frame *is* the input, bit for bit;
    inside it the model's pixels are returned everywhere (the composite blends them in the feathered mask only).
 """
 
@@ -151,6 +151,29 @@ def paste(plate: np.ndarray, square: np.ndarray, window: CropWindow) -> np.ndarr
     return out
 
 
+def brightest_known(values: np.ndarray, known: np.ndarray) -> float:
+    """The largest finite channel value of ``values`` (H×W×3) where ``known`` (H×W); -inf when there is none."""
+    context = np.asarray(values)[np.asarray(known, dtype=bool)]
+    finite = context[np.isfinite(context)]
+    return float(finite.max()) if finite.size else -math.inf
+
+
+def fill_ceiling(brightest: float, colorspace: str) -> float:
+    """The brightest plate value a fill may have: the context's ``brightest`` (:func:`brightest_known`), or
+    diffuse white if that is higher.
+
+    The soft clip's inverse is steep near its top (model 0.99 is scene 7.3, 1.0 is ``LINEAR_LIMIT``, 256) and
+    diffusers clamps its output to [0, 1], so any white a model paints would come back as a blazing highlight
+    on a plate that has none: fireflies that propagation carries through the shot. Capped here, a fill is
+    brighter than diffuse white only where the context around the hole has highlights. One number for all
+    channels, in the plate's own values (not model space, where a gamut change lifts saturated channels), so
+    a capped white stays neutral.
+    """
+    from ..colour import scene_white
+
+    return max(brightest, scene_white(colorspace))
+
+
 def fill_through_crop(
     rgb: np.ndarray,
     hole: np.ndarray,
@@ -172,11 +195,14 @@ def fill_through_crop(
     if not hole.any():
         return plate.copy()
     window = plan_crop(hole, model_size, multiple, margin)
-    model_rgb = np.clip(to_model(extract(plate, window), colorspace), 0.0, 1.0).astype(np.float32)
+    square, hole_square = extract(plate, window), extract(hole, window)
+    model_rgb = np.clip(to_model(square, colorspace), 0.0, 1.0).astype(np.float32)
     model_rgb = np.ascontiguousarray(to_model_size(model_rgb, window))
-    model_hole = hole_to_model_size(extract(hole, window), window)
+    model_hole = hole_to_model_size(hole_square, window)
     filled = np.asarray(model_fill(model_rgb, model_hole), dtype=np.float32)
     if filled.shape != model_rgb.shape:
         raise RuntimeError(f"model returned {filled.shape}, expected {model_rgb.shape}")
     filled = np.clip(from_model_size(filled, window), 0.0, 1.0)
-    return paste(plate, from_model(filled, colorspace).astype(np.float32), window)
+    ceiling = fill_ceiling(brightest_known(square, ~hole_square), colorspace)
+    back = np.minimum(from_model(filled, colorspace), np.float32(ceiling))
+    return paste(plate, back.astype(np.float32), window)

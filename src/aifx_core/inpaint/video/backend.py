@@ -9,7 +9,8 @@ bottom, one window:
    sides that are multiples of 16, and convert to the model's sRGB through OCIO (HDR soft-clipped reversibly);
 3. hand the model the crop with the holes greyed out and masked, the known frames unmasked (mask 0), pad the
    frame count to 4k+1, and generate with a seed derived from the job's seed and the window's index;
-4. resize back, convert back to the plate's colourspace and paste near the holes (the holes grown by
+4. resize back, convert back to the plate's colourspace, cap at the brightest known pixel of the window's
+   crop or diffuse white (``fill_ceiling``: a white the model paints is not a highlight) and paste near the holes (the holes grown by
    :data:`PASTE_BAND` px: only there is anything composited); cross-fade the known frames
    linearly with the previous window's results; emit every frame the next window will not touch.
 
@@ -36,6 +37,7 @@ import numpy as np
 from ...errors import InputError
 from ...progress import Reporter
 from ..base import BackendContext, FramePacket, Span
+from ..crop import brightest_known, fill_ceiling
 from ..models import PipelineRequest, load_pipeline, resolve_device
 from .crop import (
     VideoCrop,
@@ -237,6 +239,7 @@ class VideoDiffusionBackend:
         rows, cols = crop.box()
         video = np.empty((count, crop.model_height, crop.model_width, 3), np.float32)
         mask = np.zeros((count, crop.model_height, crop.model_width, 1), np.float32)
+        brightest = -np.inf
         for j in range(count):
             # Resize in the plate's (linear) values, then convert only the model-size image: OCIO and the
             # shoulder cost per pixel, and a 1080p crop is several times the model's size.
@@ -246,6 +249,8 @@ class VideoDiffusionBackend:
             small = to_model_size(np.ascontiguousarray(plate_crop), crop)
             video[j] = np.clip(to_model(small, self.colorspace), 0.0, 1.0)
             hole = holes[j]
+            context = ~hole[rows, cols] if hole is not None else np.ones(plate_crop.shape[:2], bool)
+            brightest = max(brightest, brightest_known(plate_crop, context))
             if hole is not None:
                 model_hole = hole_to_model_size(hole[rows, cols], crop)
                 video[j][model_hole] = HOLE_GREY
@@ -253,12 +258,13 @@ class VideoDiffusionBackend:
         generated = self.run_model(video, mask, crop, window_seed(self.seed, index), where)
         # Only pixels near a hole are ever composited (hole + feather), so only they are converted back.
         band = paste_band(union[rows, cols])
+        ceiling = np.float32(fill_ceiling(brightest, self.colorspace))
         results = []
         for j in range(count):
             back = np.clip(from_model_size(generated[j], crop), 0.0, 1.0)
             result = np.asarray(frames[j], dtype=np.float32).copy()
             region = result[rows, cols]
-            region[band] = from_model(back[band], self.colorspace)
+            region[band] = np.minimum(from_model(back[band], self.colorspace), ceiling)
             results.append(result)
         return results
 
