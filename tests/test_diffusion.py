@@ -222,6 +222,29 @@ def test_scheduler_option_swaps_the_scheduler_and_rejects_unknown_names(tiny_inp
         create_spatial("diffusers", _context(tiny_inpaint, scheduler="EulerDiscreteSchedular"))
 
 
+def test_a_scheduler_of_another_family_is_refused_before_the_model_loads(tiny_inpaint):
+    from aifx_core.inpaint.diffusion import make_scheduler
+    from aifx_core.inpaint.models import clear_cache
+
+    clear_cache()
+    with pytest.raises(InputError, match=r"does not work with this model \(it ships DDIMScheduler\)"):
+        create_spatial("diffusers", _context(tiny_inpaint, scheduler="FlowMatchEulerDiscreteScheduler"))
+    with pytest.raises(InputError, match="use one of DDIMScheduler, DDPMScheduler"):
+        create_spatial("diffusers", _context(tiny_inpaint, scheduler="DDPMWuerstchenScheduler"))
+    assert cached_pipeline_count() == 0  # read from model_index.json: nothing was loaded
+    # A single checkpoint file's scheduler is known once loaded: the same check runs then (storyboards too).
+    pipe = create_spatial("diffusers", _context(tiny_inpaint)).pipe
+    with pytest.raises(InputError, match="does not work with this model"):
+        make_scheduler(pipe, "FlowMatchEulerDiscreteScheduler")
+
+
+def test_flux_takes_only_flow_matching_schedulers(tmp_path_factory):
+    model = cached_build("flux-fill", tmp_path_factory.getbasetemp())
+    for name in ("EulerDiscreteScheduler", "DDIMScheduler"):
+        with pytest.raises(InputError, match="use one of FlowMatchEulerDiscreteScheduler, or leave"):
+            create_spatial("diffusers", _context(model, scheduler=name))
+
+
 def test_bad_options_are_input_errors(tiny_inpaint):
     with pytest.raises(InputError, match="strength"):
         create_spatial("diffusers", _context(tiny_inpaint, strength=0.0))

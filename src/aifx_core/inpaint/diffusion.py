@@ -28,7 +28,13 @@ import numpy as np
 from ..errors import InputError
 from .base import BackendContext
 from .crop import fill_through_crop
-from .models import LoaderOptions, PipelineRequest, load_pipeline, resolve_device
+from .models import (
+    LoaderOptions,
+    PipelineRequest,
+    load_pipeline,
+    resolve_device,
+    scheduler_class_name,
+)
 
 DEFAULT_STEPS = 30
 
@@ -102,22 +108,51 @@ def size_multiple(pipe: Any) -> int:
     return 8
 
 
+def _compatibles(default: type | None) -> list[type]:
+    """The scheduler classes diffusers says can replace ``default`` (itself included)."""
+    get = getattr(default, "_get_compatibles", None)
+    return list(get()) if callable(get) else []
+
+
+def check_scheduler(name: str, default: type | None) -> Any:
+    """The diffusers scheduler class ``name``, refused unless the model's own scheduler class ``default`` lists
+    it as compatible: another family (flow matching on SD, Euler or DDIM on Flux) fails deep inside the
+    pipeline's first step, after the model has loaded."""
+    import diffusers
+
+    compatible = sorted({cls.__name__ for cls in _compatibles(default)})
+    choices = ", ".join(compatible) or "a diffusers scheduler class"
+    cls = getattr(diffusers, str(name), None)
+    if cls is None or not isinstance(cls, type) or not issubclass(cls, diffusers.SchedulerMixin):
+        close = difflib.get_close_matches(str(name), compatible, n=2)
+        hint = f"did you mean {', '.join(close)}? " if close else ""
+        raise InputError(
+            f"scheduler {name!r}: not a diffusers scheduler; {hint}for this model use one of {choices}"
+        )
+    if default is not None and compatible and cls.__name__ not in compatible:
+        raise InputError(
+            f"scheduler {name!r}: does not work with this model (it ships {default.__name__}); use one of "
+            f"{choices}, or leave --scheduler out"
+        )
+    return cls
+
+
+def model_scheduler_class(request: PipelineRequest) -> type | None:
+    """The scheduler class the model ships with, from its ``model_index.json`` (None when unknown before
+    loading: a single checkpoint file)."""
+    import diffusers
+
+    name = scheduler_class_name(request)
+    cls = getattr(diffusers, name, None) if name else None
+    return cls if isinstance(cls, type) else None
+
+
 def make_scheduler(pipe: Any, name: str | None) -> Any:
     """The scheduler ``name`` (a diffusers class name) configured from the model's own; None keeps the model's."""
     default = getattr(pipe, "_aifx_default_scheduler", None) or getattr(pipe, "scheduler", None)
     if not name:
         return default
-    import diffusers
-
-    compatible = sorted({cls.__name__ for cls in getattr(default, "compatibles", [])})
-    cls = getattr(diffusers, str(name), None)
-    if cls is None or not isinstance(cls, type) or not issubclass(cls, diffusers.SchedulerMixin):
-        close = difflib.get_close_matches(str(name), compatible, n=2)
-        hint = f"did you mean {', '.join(close)}? " if close else ""
-        choices = ", ".join(compatible) or "a diffusers scheduler class"
-        raise InputError(
-            f"scheduler {name!r}: not a diffusers scheduler; {hint}for this model use one of {choices}"
-        )
+    cls = check_scheduler(str(name), type(default) if default is not None else None)
     if default is None:
         raise InputError(f"scheduler {name!r}: this pipeline has no scheduler to replace")
     return cls.from_config(default.config)
@@ -133,9 +168,10 @@ class DiffusersBackend:
         self.colorspace = context.colorspace
         self.seed = int(context.seed)
         self.device = resolve_device(context.device)
-        self.pipe = load_pipeline(
-            PipelineRequest.from_options(context.options, context.device, kind="inpaint")
-        )
+        request = PipelineRequest.from_options(context.options, context.device, kind="inpaint")
+        if opts.scheduler:  # a scheduler that does not fit the model is refused before it loads
+            check_scheduler(opts.scheduler, model_scheduler_class(request))
+        self.pipe = load_pipeline(request)
         self.prompt = opts.prompt or ""
         self.negative_prompt = opts.negative_prompt or None
         self.steps = opts.steps

@@ -234,8 +234,8 @@ def _hub_error(model_id: str, exc: Exception, is_offline: bool) -> InputError:
     )
 
 
-def pipeline_class_name(source: ModelSource, is_offline: bool, cache_dir: str | None = None) -> str:
-    """The ``_class_name`` in the model's ``model_index.json`` (reads the cache or fetches that one file)."""
+def _model_index(source: ModelSource, is_offline: bool, cache_dir: str | None = None) -> dict[str, Any]:
+    """The model's ``model_index.json`` (reads the cache or fetches that one file)."""
     from diffusers import DiffusionPipeline
 
     try:
@@ -246,7 +246,25 @@ def pipeline_class_name(source: ModelSource, is_offline: bool, cache_dir: str | 
         if source.kind == "hub":
             raise _hub_error(source.location, exc, is_offline) from None
         raise InputError(f"{source.location}: unreadable model_index.json ({exc})") from None
-    return str(config.get("_class_name", ""))
+    return dict(config)
+
+
+def pipeline_class_name(source: ModelSource, is_offline: bool, cache_dir: str | None = None) -> str:
+    """The ``_class_name`` in the model's ``model_index.json`` (reads the cache or fetches that one file)."""
+    return str(_model_index(source, is_offline, cache_dir).get("_class_name", ""))
+
+
+def scheduler_class_name(request: PipelineRequest) -> str | None:
+    """The scheduler class the model ships with, read from its ``model_index.json`` without loading it, so a
+    scheduler that does not fit is refused before minutes of loading; None for a single checkpoint file (its
+    scheduler is known once loaded) or an index that names none."""
+    source = locate_model(request.model)
+    if source.kind == "file":
+        return None
+    entry = _model_index(source, request.local_files_only, request.cache_dir).get("scheduler")
+    if isinstance(entry, (list, tuple)) and len(entry) == 2 and entry[1]:
+        return str(entry[1])
+    return None
 
 
 def _single_file_class(path: str, kind: str, requested: str | None) -> str:
