@@ -491,3 +491,26 @@ def test_a_model_that_paints_white_gives_diffuse_white_unless_the_window_has_hig
     packets[2].rgb[9:11, 10:24] = 30.0  # a highlight beside the hole in one frame of the window
     results = dict(_backend(white, window=5, overlap=1, colorspace="linear").fill(iter(packets), Reporter()))
     assert results[1001][packets[0].hole].min() > 29.0 and results[1005][packets[4].hole].max() <= 30.0 + 1e-3
+
+
+def test_an_image_inpainting_model_is_refused_naming_its_class_before_it_loads(tmp_path_factory):
+    from aifx_core.inpaint.models import cached_pipeline_count
+
+    image_model = cached_build("inpaint", tmp_path_factory.getbasetemp())
+    before = cached_pipeline_count()
+    backend = _backend(image_model)
+    with pytest.raises(
+        InputError, match="StableDiffusionInpaintPipeline, not a masked video pipeline"
+    ) as error:
+        list(backend.fill(_shot(3), Reporter()))
+    assert "--backend diffusers" in str(error.value)
+    assert cached_pipeline_count() == before  # read from model_index.json: nothing was loaded
+
+
+def test_a_missing_reference_is_refused_when_the_backend_is_made(tiny_vace, tmp_path):
+    from aifx_core.inpaint.models import cached_pipeline_count
+
+    before = cached_pipeline_count()
+    with pytest.raises(InputError, match=r"reference=.*nothere\.png: no such image file"):
+        _backend(tiny_vace, reference=str(tmp_path / "nothere.png"))
+    assert cached_pipeline_count() == before

@@ -254,6 +254,24 @@ def pipeline_class_name(source: ModelSource, is_offline: bool, cache_dir: str | 
     return str(_model_index(source, is_offline, cache_dir).get("_class_name", ""))
 
 
+def declared_pipeline_class(request: PipelineRequest) -> type | None:
+    """The diffusers pipeline class ``request`` will load, known without loading it (``pipeline_class``, or
+    the ``_class_name`` of a folder's or cached hub model's ``model_index.json``), so a model of the wrong
+    kind is refused before minutes of loading; None when only loading tells (a single checkpoint file, a
+    class diffusers does not have)."""
+    import diffusers
+
+    source = locate_model(request.model)
+    if request.pipeline_class:
+        name = request.pipeline_class
+    elif source.kind == "file":
+        return None
+    else:
+        name = pipeline_class_name(source, request.local_files_only, request.cache_dir)
+    cls = getattr(diffusers, name, None) if name else None
+    return cls if isinstance(cls, type) else None
+
+
 def scheduler_class_name(request: PipelineRequest) -> str | None:
     """The scheduler class the model ships with, read from its ``model_index.json`` without loading it, so a
     scheduler that does not fit is refused before minutes of loading; None for a single checkpoint file (its

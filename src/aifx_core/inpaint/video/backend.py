@@ -38,7 +38,7 @@ from ...errors import InputError
 from ...progress import Reporter
 from ..base import BackendContext, FramePacket, Span
 from ..crop import brightest_known, fill_ceiling
-from ..models import PipelineRequest, load_pipeline, resolve_device
+from ..models import PipelineRequest, declared_pipeline_class, load_pipeline, resolve_device
 from .crop import (
     VideoCrop,
     from_model_size,
@@ -68,6 +68,25 @@ def paste_band(union: np.ndarray) -> np.ndarray:
     return cv2.dilate(union.astype(np.uint8), kernel) > 0
 
 
+def check_masked_video(cls: type | None, model: str) -> None:
+    """Refuse a pipeline class that is not masked video diffusion (its ``__call__`` takes no ``video`` and
+    ``mask``, and it is no VACE pipeline): an image inpainting model would fail deep inside its first call
+    on the window's frame list. None (not known yet) passes."""
+    if cls is None or "VACE" in cls.__name__:
+        return
+    takes = set(inspect.signature(cls.__call__).parameters)
+    if {"video", "mask"} <= takes:
+        return
+    if "mask_image" in takes:
+        fix = "for an image inpainting model use --backend diffusers"
+    else:
+        fix = "give a masked video model such as Wan 2.1 VACE (WanVACEPipeline)"
+    raise InputError(
+        f"video-diffusion: {model} is a {cls.__name__}, not a masked video pipeline (it takes no video and "
+        f"mask); {fix}"
+    )
+
+
 def crossfade(previous: np.ndarray, new: np.ndarray, weight: float) -> np.ndarray:
     """``(1 - weight) * previous + weight * new`` where they differ; bit for bit ``new`` where they agree (the
     plate outside both windows' crops stays exact)."""
@@ -84,6 +103,7 @@ class VideoDiffusionBackend:
 
     def __init__(self, context: BackendContext, pipe: Any = None) -> None:
         self.options = VideoOptions.from_dict(dict(context.options))
+        self.options.check_files()
         self.loader_options = dict(context.options)
         self.colorspace = context.colorspace
         self.seed = int(context.seed)
@@ -103,7 +123,10 @@ class VideoDiffusionBackend:
         if self._pipe is None:
             resolve_device(self.device)  # a missing GPU is a clear error before any loading
             request = PipelineRequest.from_options(self.loader_options, self.device, kind="video")
-            self._pipe = load_pipeline(request)
+            check_masked_video(declared_pipeline_class(request), self.options.model)  # before loading
+            pipe = load_pipeline(request)
+            check_masked_video(type(pipe), self.options.model)
+            self._pipe = pipe
         return self._pipe
 
     @property

@@ -7,6 +7,7 @@ fails at once, not after minutes of loading.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any
 
 from ...errors import InputError
@@ -97,6 +98,16 @@ class VideoOptions:
         result = cls(**values)
         result.check()
         return result
+
+    def check_files(self) -> None:
+        """The ``reference`` image exists: checked when the backend is made, on the machine that runs it,
+        before the model loads. Not in :meth:`check`, which also runs where the shot's storage may not be
+        mounted (a Ray driver, a host planning farm chunks)."""
+        if self.reference is not None and not Path(self.reference).expanduser().is_file():
+            raise InputError(
+                f"video-diffusion option reference={self.reference}: no such image file; check the path given "
+                "with --reference"
+            )
 
     def check(self) -> None:
         if not self.model:
