@@ -78,3 +78,44 @@ def test_missing_or_bad_model_file_is_an_input_error(tmp_path):
     junk.write_bytes(b"nope")
     with pytest.raises(InputError, match="not a TorchScript file"):
         create_spatial("lama", _context(junk))
+
+
+def _script(module, path):
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.jit.script(module).save(str(path))
+    return path
+
+
+def test_a_torchscript_of_the_wrong_kind_names_the_file_and_the_calling_convention(tmp_path):
+    import torch
+
+    class OneInput(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x
+
+    class Half(torch.nn.Module):
+        def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+            return image[:, :, ::2, ::2]
+
+    class Gray(torch.nn.Module):
+        def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+            return image.mean(dim=1, keepdim=True)
+
+    rgb, hole = _plate()
+    for module, what in (
+        (OneInput(), "expected at most 2 argument"),
+        (Half(), "returned"),
+        (Gray(), "returned"),
+    ):
+        path = _script(module, tmp_path / f"{type(module).__name__}.pt")
+        backend = create_spatial("lama", _context(path, size=64))
+        with pytest.raises(InputError, match=f"{path.name}: not a LaMa model .*{what}") as error:
+            backend.inpaint(rgb, hole)
+        assert "model(image, mask)" in str(error.value) and "(1,3,H,W) image of the same size" in str(
+            error.value
+        )

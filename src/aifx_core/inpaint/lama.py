@@ -59,6 +59,7 @@ class LamaBackend:
         self.colorspace = context.colorspace
         self.device = resolve_device(context.device)
         self.model = load_torchscript(options.model, self.device)
+        self.model_path = str(options.model)
         self.margin = options.margin
         self.model_size = max(MULTIPLE, options.size // MULTIPLE * MULTIPLE)
 
@@ -76,7 +77,22 @@ class LamaBackend:
         mask = _pad_to_multiple(model_hole.astype(np.float32), MULTIPLE)
         image_t = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None].to(self.device)
         mask_t = torch.from_numpy(np.ascontiguousarray(mask))[None, None].to(self.device)
-        with torch.inference_mode():
-            out = self.model(image_t, mask_t)
+        try:
+            with torch.inference_mode():
+                out = self.model(image_t, mask_t)
+        except RuntimeError as error:  # the user's file, called with big-lama's convention, refused it
+            raise self._wrong_kind(str(error).strip().splitlines()[0] if str(error).strip() else "") from None
+        if not isinstance(out, torch.Tensor) or tuple(out.shape) != tuple(image_t.shape):
+            got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            raise self._wrong_kind(f"it returned {got} for an image of {tuple(image_t.shape)}")
         result = out[0].float().clamp(0.0, 1.0).permute(1, 2, 0).cpu().numpy()
         return np.ascontiguousarray(result[:height, :width])
+
+    def _wrong_kind(self, what: str) -> InputError:
+        """A TorchScript file that is not called like big-lama (one input, another output size, one channel)
+        is the user's file to replace, not an aifx bug: say so, with the calling convention it must have."""
+        return InputError(
+            f"{self.model_path}: not a LaMa model ({what}); --backend lama needs a TorchScript export called as "
+            "model(image, mask), image (1,3,H,W) and mask (1,1,H,W) in 0..1, that returns a (1,3,H,W) image "
+            "of the same size, such as big-lama.pt"
+        )
