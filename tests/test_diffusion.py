@@ -417,3 +417,31 @@ def test_a_model_that_paints_white_gives_diffuse_white_unless_the_context_has_hi
     rgb[26:29, 50:66] = 12.0  # a highlight just above the hole: a fill may be that bright
     out = backend.inpaint(rgb, hole)
     assert 11.0 < out[hole].max() <= 12.0 + 1e-4
+
+
+class _OutOfMemory:
+    """The loaded pipeline on a GPU that is full (this machine has none to fill): every call raises what torch
+    raises then."""
+
+    def __init__(self, pipe):
+        self.pipe = pipe
+
+    def __getattr__(self, name):
+        return getattr(self.pipe, name)
+
+    def __call__(self, **kwargs):
+        import torch
+
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 5.00 GiB")
+
+
+def test_out_of_gpu_memory_is_one_line_saying_what_would_make_it_fit(tiny_inpaint):
+    backend = create_spatial("diffusers", _context(tiny_inpaint))
+    backend.pipe = _OutOfMemory(backend.pipe)
+    rgb, hole = _plate()
+    with pytest.raises(InputError) as error:
+        backend.inpaint(rgb, hole)
+    message = str(error.value)
+    assert "out of GPU memory generating a 64x64 fill with" in message and str(tiny_inpaint) in message
+    for fix in ("offload=model", "vae_tiling=true", "dtype=float16", "size=48"):
+        assert fix in message

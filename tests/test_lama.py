@@ -119,3 +119,20 @@ def test_a_torchscript_of_the_wrong_kind_names_the_file_and_the_calling_conventi
         assert "model(image, mask)" in str(error.value) and "(1,3,H,W) image of the same size" in str(
             error.value
         )
+
+
+def test_out_of_gpu_memory_is_one_line_saying_what_would_make_it_fit(tiny_lama):
+    import torch
+
+    class OutOfMemory(torch.nn.Module):  # the model on a GPU that is full: this machine has none to fill
+        def forward(self, image, mask):
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 5.00 GiB")
+
+    backend = create_spatial("lama", _context(tiny_lama, size=64))
+    backend.model = OutOfMemory()
+    rgb, hole = _plate()
+    with pytest.raises(
+        InputError, match="out of GPU memory filling a 64x64 square with .*tiny-lama.pt"
+    ) as error:
+        backend.inpaint(rgb, hole)
+    assert "--option size=48" in str(error.value) and "--device cpu" in str(error.value)

@@ -172,6 +172,7 @@ class DiffusersBackend:
         if opts.scheduler:  # a scheduler that does not fit the model is refused before it loads
             check_scheduler(opts.scheduler, model_scheduler_class(request))
         self.pipe = load_pipeline(request)
+        self.model = str(opts.model)
         self.prompt = opts.prompt or ""
         self.negative_prompt = opts.negative_prompt or None
         self.steps = opts.steps
@@ -235,6 +236,19 @@ class DiffusersBackend:
         )
         if self.scheduler is not None:
             self.pipe.scheduler = self.scheduler
-        with torch.inference_mode():
-            images = self.pipe(**arguments).images
+        try:
+            with torch.inference_mode():
+                images = self.pipe(**arguments).images
+        except torch.OutOfMemoryError:
+            raise InputError(self._memory_advice(model_rgb.shape[0])) from None
         return np.asarray(images[0], dtype=np.float32)
+
+    def _memory_advice(self, side: int) -> str:
+        """One line for a GPU that ran out of memory (exit 2, as video-diffusion): what was asked and the
+        options that make it fit, from the cheapest in quality to the dearest."""
+        smaller = max(self.multiple, side * 3 // 4 // self.multiple * self.multiple)
+        return (
+            f"out of GPU memory generating a {side}x{side} fill with {self.model}; make it fit with "
+            "--option offload=model, --option vae_tiling=true, --option dtype=float16 (bfloat16 for Flux) or "
+            f"a smaller --option size={smaller}"
+        )

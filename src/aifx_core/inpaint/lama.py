@@ -80,6 +80,8 @@ class LamaBackend:
         try:
             with torch.inference_mode():
                 out = self.model(image_t, mask_t)
+        except torch.OutOfMemoryError:
+            raise InputError(self._memory_advice(image_t.shape[-1])) from None
         except RuntimeError as error:  # the user's file, called with big-lama's convention, refused it
             raise self._wrong_kind(str(error).strip().splitlines()[0] if str(error).strip() else "") from None
         if not isinstance(out, torch.Tensor) or tuple(out.shape) != tuple(image_t.shape):
@@ -87,6 +89,14 @@ class LamaBackend:
             raise self._wrong_kind(f"it returned {got} for an image of {tuple(image_t.shape)}")
         result = out[0].float().clamp(0.0, 1.0).permute(1, 2, 0).cpu().numpy()
         return np.ascontiguousarray(result[:height, :width])
+
+    def _memory_advice(self, side: int) -> str:
+        """One line for a GPU that ran out of memory (exit 2, as the other learned backends)."""
+        smaller = max(MULTIPLE, side * 3 // 4 // MULTIPLE * MULTIPLE)
+        return (
+            f"out of GPU memory filling a {side}x{side} square with {self.model_path}; make it fit with a smaller "
+            f"--option size={smaller}, or run it on the CPU with --device cpu"
+        )
 
     def _wrong_kind(self, what: str) -> InputError:
         """A TorchScript file that is not called like big-lama (one input, another output size, one channel)
