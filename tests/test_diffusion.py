@@ -209,6 +209,29 @@ def test_every_frame_mode_fills_a_real_exr_shot_through_the_pipeline(tiny_inpain
     assert result.written == [1001, 1002, 1003]
 
 
+def test_every_frame_strength_that_leaves_no_step_is_refused_before_frame_1_is_written(
+    tiny_inpaint, tmp_path
+):
+    from shot_files import make_shot
+
+    from aifx_core.pipeline import fill
+
+    shot = make_shot(tmp_path / "shot", frames=range(1001, 1004))
+    out = tmp_path / "out"
+    job = {
+        "input": str(shot / "plate.####.exr"),
+        "mask": str(shot / "mask.####.png"),
+        "output": str(out / "clean.####.exr"),
+        "backend": "diffusers-every-frame",
+        "options": {"model": str(tiny_inpaint), "steps": 2, "every_frame_strength": 0.4},
+    }
+    with pytest.raises(
+        InputError, match=r"every_frame_strength=0.4 with steps 2 leaves frames 2\+ no denoising"
+    ):
+        fill(job)
+    assert not list(out.glob("clean.*.exr"))  # was: frame 1001 written, then refused at 1002 as --strength
+
+
 def test_scheduler_option_swaps_the_scheduler_and_rejects_unknown_names(tiny_inpaint):
     rgb, hole = _plate()
     default = create_spatial("diffusers", _context(tiny_inpaint))

@@ -41,6 +41,13 @@ class EveryFrameOptions(DiffusersOptions):
             raise InputError(
                 f"option every_frame_strength={self.every_frame_strength!r}: expected a number in (0, 1]"
             )
+        # Frames 2+ denoise int(steps × every_frame_strength) steps: none would be refused only at frame 2,
+        # after frame 1 was generated and written, and by the name of the other option.
+        if int(self.steps * self.every_frame_strength) < 1:
+            raise InputError(
+                f"option every_frame_strength={self.every_frame_strength} with steps {self.steps} leaves frames "
+                "2+ no denoising step; raise --steps or --option every_frame_strength"
+            )
 
 
 def warp_previous(
