@@ -268,6 +268,18 @@ def test_flux_takes_only_flow_matching_schedulers(tmp_path_factory):
             create_spatial("diffusers", _context(model, scheduler=name))
 
 
+def test_a_masked_video_model_is_sent_to_video_diffusion_before_it_loads(tmp_path_factory):
+    pytest.importorskip("ftfy")  # the Wan tokenizer's text cleaning
+    vace = cached_build("wan-vace", tmp_path_factory.getbasetemp())
+    before = cached_pipeline_count()
+    for backend in ("diffusers", "diffusers-every-frame"):
+        with pytest.raises(
+            InputError, match="is a WanVACEPipeline, a masked video model; run it with --backend video"
+        ):
+            create_backend(backend, _context(vace))
+    assert cached_pipeline_count() == before
+
+
 def test_bad_options_are_input_errors(tiny_inpaint):
     with pytest.raises(InputError, match="strength"):
         create_spatial("diffusers", _context(tiny_inpaint, strength=0.0))

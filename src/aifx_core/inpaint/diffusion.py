@@ -31,6 +31,8 @@ from .crop import fill_through_crop
 from .models import (
     LoaderOptions,
     PipelineRequest,
+    declared_pipeline_class,
+    is_masked_video,
     load_pipeline,
     resolve_device,
     scheduler_class_name,
@@ -158,6 +160,15 @@ def make_scheduler(pipe: Any, name: str | None) -> Any:
     return cls.from_config(default.config)
 
 
+def check_image_model(cls: type | None, model: str) -> None:
+    """Refuse a masked video pipeline (Wan VACE): the image inpainting loader cannot map it ("AutoPipeline
+    can't find a pipeline linked to WanVACEPipeline"), and ``video-diffusion`` is what runs it."""
+    if cls is not None and is_masked_video(cls):
+        raise InputError(
+            f"{model} is a {cls.__name__}, a masked video model; run it with --backend video-diffusion"
+        )
+
+
 class DiffusersBackend:
     """Spatial backend around a cached diffusers inpainting pipeline."""
 
@@ -169,6 +180,7 @@ class DiffusersBackend:
         self.seed = int(context.seed)
         self.device = resolve_device(context.device)
         request = PipelineRequest.from_options(context.options, context.device, kind="inpaint")
+        check_image_model(declared_pipeline_class(request), str(opts.model))  # before loading
         if opts.scheduler:  # a scheduler that does not fit the model is refused before it loads
             check_scheduler(opts.scheduler, model_scheduler_class(request))
         self.pipe = load_pipeline(request)

@@ -272,6 +272,16 @@ def declared_pipeline_class(request: PipelineRequest) -> type | None:
     return cls if isinstance(cls, type) else None
 
 
+def is_masked_video(cls: type) -> bool:
+    """Whether a pipeline class does masked video diffusion: a VACE pipeline, or one whose ``__call__`` takes
+    ``video`` and ``mask`` (what ``video-diffusion`` hands it)."""
+    import inspect
+
+    if "VACE" in cls.__name__:
+        return True
+    return {"video", "mask"} <= set(inspect.signature(cls.__call__).parameters)
+
+
 def scheduler_class_name(request: PipelineRequest) -> str | None:
     """The scheduler class the model ships with, read from its ``model_index.json`` without loading it, so a
     scheduler that does not fit is refused before minutes of loading; None for a single checkpoint file (its

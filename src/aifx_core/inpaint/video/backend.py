@@ -38,7 +38,13 @@ from ...errors import InputError
 from ...progress import Reporter
 from ..base import BackendContext, FramePacket, Span
 from ..crop import brightest_known, fill_ceiling
-from ..models import PipelineRequest, declared_pipeline_class, load_pipeline, resolve_device
+from ..models import (
+    PipelineRequest,
+    declared_pipeline_class,
+    is_masked_video,
+    load_pipeline,
+    resolve_device,
+)
 from .crop import (
     VideoCrop,
     from_model_size,
@@ -72,12 +78,9 @@ def check_masked_video(cls: type | None, model: str) -> None:
     """Refuse a pipeline class that is not masked video diffusion (its ``__call__`` takes no ``video`` and
     ``mask``, and it is no VACE pipeline): an image inpainting model would fail deep inside its first call
     on the window's frame list. None (not known yet) passes."""
-    if cls is None or "VACE" in cls.__name__:
+    if cls is None or is_masked_video(cls):
         return
-    takes = set(inspect.signature(cls.__call__).parameters)
-    if {"video", "mask"} <= takes:
-        return
-    if "mask_image" in takes:
+    if "mask_image" in inspect.signature(cls.__call__).parameters:
         fix = "for an image inpainting model use --backend diffusers"
     else:
         fix = "give a masked video model such as Wan 2.1 VACE (WanVACEPipeline)"
