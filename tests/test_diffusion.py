@@ -318,6 +318,19 @@ def test_hub_id_missing_from_the_cache_offline_says_how_to_get_it(tmp_path, monk
     assert "\n" not in message
 
 
+def test_a_single_checkpoint_offline_without_config_says_to_pass_config(tmp_path, monkeypatch):
+    import torch
+    from safetensors.torch import save_file
+
+    checkpoint = tmp_path / "my-inpaint.safetensors"
+    save_file({"w": torch.zeros(3)}, str(checkpoint))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(
+        InputError, match=r"needs the configs of its model .* --option config=/path/to/folder"
+    ):
+        create_spatial("diffusers", _context(checkpoint))
+
+
 def test_local_files_only_option_is_offline_too(monkeypatch):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     with pytest.raises(InputError, match="not in the Hugging Face cache"):

@@ -295,6 +295,23 @@ def scheduler_class_name(request: PipelineRequest) -> str | None:
     return None
 
 
+def _not_cached(exc: BaseException) -> bool:
+    """huggingface_hub's "not in the local cache and downloads are off" (not a broken file's OSError)."""
+    from huggingface_hub.utils import LocalEntryNotFoundError  # (also in huggingface_hub.errors since 0.24)
+
+    return isinstance(exc, LocalEntryNotFoundError)
+
+
+def _single_file_offline(path: str, class_name: str) -> InputError:
+    """A single checkpoint holds weights only: diffusers fetches its components' configs from the hub, which
+    offline it cannot, and its own message (a missing snapshot) does not say what to do."""
+    return InputError(
+        f"{path}: a single checkpoint file needs the configs of its model ({class_name}), and downloads are "
+        "off (HF_HUB_OFFLINE=1 or local_files_only); point --option config=/path/to/folder at a local "
+        "diffusers folder of the same architecture (or a hub id in the cache), or allow downloads"
+    )
+
+
 def _single_file_class(path: str, kind: str, requested: str | None) -> str:
     if requested:
         return requested
@@ -437,6 +454,8 @@ def load_pipeline(request: PipelineRequest) -> Any:
     except Exception as exc:  # a broken or foreign file is the user's to fix, whatever the library raises
         if source.kind == "hub" and isinstance(exc, (OSError, ValueError)):
             raise _hub_error(source.location, exc, request.local_files_only) from None
+        if source.kind == "file" and request.local_files_only and not request.config and _not_cached(exc):
+            raise _single_file_offline(source.location, class_name) from None
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(
             f"{source.location}: could not load it as a {class_name} ({first}); check the model, or name the "
