@@ -554,8 +554,11 @@ def _anchors(
 def segments(
     todo_positions: list[int], context: Callable[[int, int, int], tuple[int, int]], length: int
 ) -> list[tuple[int, int, list[int]]]:
-    """Runs of consecutive positions to make, each widened by its ``context`` and merged where the contexts
-    overlap or touch: ``(first read, last read, outputs)`` per segment, each frame read once."""
+    """Runs of consecutive positions to make, each widened by its ``context``: ``(first read, last read,
+    outputs)`` per segment. A run whose context reaches back to the previous run's last output joins its
+    segment (frames read once); one further on starts its own, read like a farm chunk. Between two outputs of
+    one segment the engine forgets what the next one cannot need; across a wider gap that left a frame one
+    output further on still asked for (two frames 46 apart to redo after a resume: KeyError, ContextError)."""
     runs: list[list[int]] = []
     for position in sorted(todo_positions):
         if runs and position == runs[-1][-1] + 1:
@@ -565,7 +568,7 @@ def segments(
     merged: list[tuple[int, int, list[int]]] = []
     for run in runs:
         first, last = context(run[0], run[-1], length)
-        if merged and first <= merged[-1][1] + 1:
+        if merged and first <= merged[-1][2][-1]:
             start, stop, outputs = merged[-1]
             merged[-1] = (start, max(stop, last), outputs + run)
         else:
