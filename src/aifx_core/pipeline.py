@@ -188,8 +188,10 @@ def fill(
         if job.contact_sheet:
             from .contact_sheet import before_after_sheet
 
+            # The outline is the hole as filled: the job's threshold and dilate (a matte read at 0.5 was not).
+            filled = lambda frame: make_hole(mask.matte(frame), job.threshold, job.dilate)  # noqa: E731
             result.contact_sheet = str(
-                before_after_sheet(job.contact_sheet, plate, out, selection, mask=mask)
+                before_after_sheet(job.contact_sheet, plate, out, selection, mask=filled)
             )
     return result
 
