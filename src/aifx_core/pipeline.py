@@ -113,7 +113,7 @@ def fill(
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
     *,
-    frames: Iterable[int] | str | None = None,
+    frames: Iterable[int] | int | str | None = None,
     save_job: str | os.PathLike | None = None,
     job_file: str | os.PathLike | None = None,
 ) -> FillResult:
@@ -239,7 +239,7 @@ def check_keyframes(job: FillJob, shot: list[int]) -> None:
         )
 
 
-def select_frames(frames: Iterable[int] | str | None, shot: list[int]) -> list[int]:
+def select_frames(frames: Iterable[int] | int | str | None, shot: list[int]) -> list[int]:
     """The frames a run writes: ``frames`` (numbers or a range text), which must lie in the shot; None: all.
 
     In a range text a span ``a-b`` whose ends are both frames of the shot means the shot's frames from ``a`` to
@@ -250,7 +250,15 @@ def select_frames(frames: Iterable[int] | str | None, shot: list[int]) -> list[i
     """
     if frames is None:
         return list(shot)
-    wanted = parse_frame_spec(frames) if isinstance(frames, str) else sorted({int(f) for f in frames})
+    if isinstance(frames, str):
+        wanted = parse_frame_spec(frames)
+    else:
+        numbers = [frames] if isinstance(frames, int) else list(frames)  # (an int: one frame)
+        if not all(isinstance(f, int) and not isinstance(f, bool) for f in numbers):
+            raise InputError(
+                f"frames {frames!r}: give frame numbers (e.g. [1001, 1002]) or a range text ('1001-1010')"
+            )
+        wanted = sorted(set(numbers))
     if not wanted:
         raise InputError("--frames names no frame; give frames like 1026-1050")
     inside = set(shot)
