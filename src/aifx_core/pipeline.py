@@ -793,6 +793,18 @@ def _output_compression(job: FillJob, first: Image, out: FramePattern, notices: 
             f"note: the plate's {str(source_format).upper()} files hold {pages if pages < MAX_PAGES else 'many'} "
             "images (pages); only the first is filled and written, the others are dropped"
         )
+    orientation = header.get("attributes", {}).get("Orientation", 1) if source_format != "exr" else 1
+    if orientation not in (1, None):
+        kept = (
+            ""
+            if target_format != "exr"
+            else "; the EXR output does not keep the orientation, so it shows unturned"
+        )
+        notices.append(
+            f"note: the plate's frames are stored turned or mirrored (EXIF Orientation {orientation}), which a "
+            "viewer undoes; aifx fills them as stored, so the mask must match the stored frames, not the shown "
+            f"ones (or write the plate upright: oiiotool IN --reorient -o OUT){kept}"
+        )
     if target_format == "jpeg":
         notices.append(
             "note: JPEG is lossy: every pixel is encoded again, outside the mask too, so they are not kept "
