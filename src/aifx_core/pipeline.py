@@ -803,7 +803,7 @@ def _output_compression(job: FillJob, first: Image, out: FramePattern, notices: 
         notices.append(
             f"note: the plate's frames are stored turned or mirrored (EXIF Orientation {orientation}), which a "
             "viewer undoes; aifx fills them as stored, so the mask must match the stored frames, not the shown "
-            f"ones (or write the plate upright: oiiotool IN --reorient -o OUT){kept}"
+            f"ones (or write the plate upright: oiiotool IN --reorient -o OUT){unturned}"
         )
     if target_format == "jpeg":
         notices.append(
