@@ -795,7 +795,7 @@ def _output_compression(job: FillJob, first: Image, out: FramePattern, notices: 
         )
     orientation = header.get("attributes", {}).get("Orientation", 1) if source_format != "exr" else 1
     if orientation not in (1, None):
-        kept = (
+        unturned = (
             ""
             if target_format != "exr"
             else "; the EXR output does not keep the orientation, so it shows unturned"
