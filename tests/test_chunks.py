@@ -55,6 +55,15 @@ def test_chunks_of_the_temporal_engine_are_bit_identical_to_the_whole_run(
     assert_same(whole, out, written)
 
 
+@pytest.mark.parametrize("frames", [[1001, 1014], [1001, 1020], [1001, 1024], [1003, 1018, 1030]])
+def test_outputs_far_apart_in_one_call_are_the_whole_runs(shot, whole, tmp_path, frames) -> None:
+    """Two frames to redo after a resume (or ``--frames 1001,1020``) whose contexts overlap were made in one
+    pass that forgot, after the first, a frame the second still asked for: KeyError or ContextError, exit 1."""
+    out = tmp_path / "apart"
+    assert fill(chunk_job(shot, out), frames=frames).written == frames
+    assert_same(whole, out, frames)
+
+
 def test_user_keyframes_are_the_shots_in_every_chunk(shot, tmp_path) -> None:
     whole, out = tmp_path / "whole", tmp_path / "chunked"
     fill(chunk_job(shot, whole, keyframes=[1006, 1019]))

@@ -177,3 +177,21 @@ def test_disk_full_while_writing_leaves_no_partial_frame(tmp_path):
     listed = done.stdout.split()
     assert not [name for name in listed if "tmp" in name], f"partial temp file left: {listed}"
     assert any(name.startswith("c.") for name in listed), "the frames that fit were kept"
+
+
+def test_the_terminal_bar_shows_the_stages_before_the_first_write(monkeypatch):
+    """On a terminal the bar appeared only at the first frame written: the seen plate and the anchors stages
+    before it (seconds to minutes on a long shot) showed nothing."""
+    import io
+
+    from aifx_core.cli import _progress_printer
+    from aifx_core.progress import ProgressEvent
+
+    shown = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", shown)
+    printer = _progress_printer(json_progress=False)
+    printer._draw(ProgressEvent("seen plate", 3, 70, 1003))
+    assert "seen plate 1003" in shown.getvalue()
+    printer._draw(ProgressEvent("write", 5, 70, 1005))
+    assert printer.bar.total == 70 and printer.bar.n == 5
+    printer.__exit__(None, None, None)

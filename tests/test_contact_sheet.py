@@ -106,3 +106,28 @@ def test_before_after_sheet_from_sequences_and_mask_path(tmp_path):
     before = sheet[_TITLE_HEIGHT : _TITLE_HEIGHT + thumb_h, _LABEL_WIDTH:]
     red = (before[..., 0] > 200) & (before[..., 1] < 90) & (before[..., 2] < 90)
     assert red.any()
+
+
+def test_the_outline_is_the_hole_as_filled_with_the_jobs_dilate(tmp_path):
+    """The fill's contact sheet outlined its matte read at 0.5 whatever the job's --dilate (or --threshold): a
+    reviewer saw a smaller region than the one filled."""
+    from shot_files import HEIGHT, WIDTH, make_shot, shot_job
+
+    from aifx_core import fill
+
+    shot = make_shot(tmp_path / "shot")
+    widths = []
+    for dilate in (0, 8):
+        sheet_path = tmp_path / f"sheet{dilate}.png"
+        fill(
+            shot_job(
+                shot, tmp_path / f"o{dilate}" / "c.####.exr", dilate=dilate, contact_sheet=str(sheet_path)
+            )
+        )
+        sheet = cv2.cvtColor(cv2.imread(str(sheet_path)), cv2.COLOR_BGR2RGB)
+        thumb_h = round(HEIGHT * 360 / WIDTH)
+        before = sheet[_TITLE_HEIGHT : _TITLE_HEIGHT + thumb_h, _LABEL_WIDTH : _LABEL_WIDTH + 360]
+        red = (before[..., 0] > 200) & (before[..., 1] < 90) & (before[..., 2] < 90)
+        columns = np.flatnonzero(red.any(axis=0))
+        widths.append(columns[-1] - columns[0])
+    assert widths[1] > widths[0] + 8 * 360 / WIDTH, widths  # about 2 x 8 plate pixels wider

@@ -168,3 +168,20 @@ def test_bad_input_exits_2(tmp_path, capsys, problem):
     assert main(args) == 2
     err = capsys.readouterr().err
     assert err.startswith("aifx: error:") and "Traceback" not in err
+
+
+def test_the_hole_scored_is_the_fills_a_matte_at_the_threshold_included(tmp_path):
+    """aifx fill counts a matte value at the threshold as hole, aifx eval counted only those above it: an EXR
+    matte of exactly 0.5 was scored as no hole at all."""
+    shot = make_shot(tmp_path / "shot")
+    for path in sorted(shot.glob("mask.*.png")):
+        half = (cv2.imread(str(path), cv2.IMREAD_GRAYSCALE) > 0).astype(np.float16) * np.float16(0.5)
+        OpenEXR.File({"compression": OpenEXR.ZIP_COMPRESSION}, {"Y": half}).write(
+            str(path.with_suffix(".exr"))
+        )
+    at_half = evaluate(
+        str(shot / "result.####.exr"), str(shot / "truth.####.exr"), str(shot / "mask.####.exr")
+    )
+    whole = evaluate(str(shot / "result.####.exr"), str(shot / "truth.####.exr"), str(shot / "mask.####.png"))
+    assert [f.psnr_hole for f in at_half.frames] == [f.psnr_hole for f in whole.frames]
+    assert not any(math.isnan(f.psnr_hole) for f in whole.frames)

@@ -223,3 +223,18 @@ def test_a_mask_empty_on_every_frame_is_warned_about(tmp_path):
         "check the mask, --mask-channel, --invert-mask and --threshold"
     ]
     assert whole.written == [1001, 1002, 1003]
+
+
+def test_a_callers_mixed_up_arguments_fail_before_anything_is_written(shot, tmp_path):
+    """``frames=1002`` was a TypeError deep inside, ``cancel=True`` an AttributeError once the output folder
+    existed, ``progress=5`` a TypeError at the first event."""
+    out = tmp_path / "o"
+    job = shot_job(shot, out / "clean.####.exr")
+    with pytest.raises(TypeError, match="cancel must be a CancelToken"):
+        fill(job, cancel=True)
+    with pytest.raises(TypeError, match="progress must be a function"):
+        fill(job, progress=5)
+    with pytest.raises(InputError, match="give frame numbers"):
+        fill(job, frames=[1001, "x"])
+    assert not out.exists()
+    assert fill(job, frames=1002).written == [1002]  # one frame number is one frame

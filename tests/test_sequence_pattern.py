@@ -48,6 +48,18 @@ def test_negative_frames_use_printf_padding(tmp_path: Path) -> None:
     assert pattern.discover() == [-5, 0, 3]
 
 
+@pytest.mark.parametrize(
+    "names", [("plate.-001.exr", "plate.0000.exr", "plate.0001.exr"), ("plate.-002.exr", "plate.-001.exr")]
+)
+def test_a_folder_starting_on_a_negative_frame_reads_as_its_pattern(tmp_path: Path, names) -> None:
+    """The folder was described by its first file's name with the frame's sign in it: plate.-###.exr."""
+    touch(tmp_path, *names)
+    pattern = parse_pattern(str(tmp_path))
+    frames = pattern.discover()
+    assert pattern.hash_form() == str(tmp_path / "plate.####.exr")
+    assert [pattern.path(f).name for f in frames] == list(names)
+
+
 def test_hash_form_rewrites_any_syntax(tmp_path: Path) -> None:
     assert parse_pattern(str(tmp_path / "a.$F4.exr")).hash_form() == str(tmp_path / "a.####.exr")
     assert parse_pattern(str(tmp_path / "a.%03d.exr")).hash_form() == str(tmp_path / "a.###.exr")

@@ -347,3 +347,24 @@ def test_an_output_in_another_format_names_the_plates_colourspace(tmp_path: Path
     named = aifx("fill", str(tmp_path / "lin.####.exr"), "-m", str(tmp_path / "mask.png"), "-o",
                  str(tmp_path / "named" / "c.####.png"), "--colorspace", "linear")  # fmt: skip
     assert named.returncode == 0 and "colorconvert" not in named.stderr, named.stderr
+
+
+def test_a_plate_stored_turned_says_the_mask_must_match_the_stored_frames(tmp_path: Path) -> None:
+    """EXIF Orientation 3 (turned 180°, as a camera writes it): aifx fills the frame as stored, while every
+    viewer shows it turned, so a mask painted on the shown frame landed on the wrong place without a word."""
+    import cv2
+    from cli_runner import aifx
+
+    for frame in (1001, 1002):
+        write_direct(tmp_path / f"plate.{frame}.png", random_pixels(np.uint8, 3, seed=frame), Orientation=3)
+    matte = np.zeros((H, W), np.uint8)
+    matte[2:6, 2:6] = 255
+    cv2.imwrite(str(tmp_path / "mask.png"), matte)
+    for ext in ("png", "exr"):
+        out = tmp_path / f"o_{ext}" / f"c.####.{ext}"
+        done = aifx(
+            "fill", str(tmp_path / "plate.####.png"), "-m", str(tmp_path / "mask.png"), "-o", str(out)
+        )
+        assert done.returncode == 0, done.stderr
+        assert "stored turned or mirrored (EXIF Orientation 3)" in done.stderr, done.stderr
+        assert ("does not keep the orientation" in done.stderr) == (ext == "exr")

@@ -294,8 +294,8 @@ def test_the_writer_takes_the_plate_the_engine_read_within_its_bound(shot, tmp_p
         assert fill(job).written == FRAMES
         outputs[limit] = [frame_bytes(out, frame) for frame in FRAMES]
         plate_reads = [f for f in reads if f in FRAMES]
-        # (the first frame is read twice more at the start: compression and colourspace)
-        expected = len(FRAMES) + 2 if limit else 2 * len(FRAMES) + 2
+        # (the first frame is read once more at the start: the output's compression and colourspace)
+        expected = len(FRAMES) + 1 if limit else 2 * len(FRAMES) + 1
         assert len(plate_reads) == expected, (limit, sorted(plate_reads))
     assert outputs[pipeline.PLATE_CACHE_BYTES] == outputs[0]
 

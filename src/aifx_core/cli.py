@@ -461,14 +461,20 @@ class _progress_printer:
         return self._draw
 
     def _draw(self, event: ProgressEvent) -> None:
+        """The bar counts frames written; it is drawn from the first event on, the stages before the first
+        write (the seen plate, the anchors: seconds to minutes on a long shot) shown beside it, not silence."""
         from tqdm import tqdm
 
-        if event.stage != events.OVERALL_STAGE:
-            if self.bar is not None and event.frame is not None:
-                self.bar.set_postfix_str(f"{event.stage} {event.frame}")
-            return
+        overall = event.stage == events.OVERALL_STAGE
         if self.bar is None:
-            self.bar = tqdm(total=event.total, unit="frame", desc="aifx fill", file=sys.stderr)
+            total = event.total if overall else None
+            self.bar = tqdm(total=total, unit="frame", desc="aifx fill", file=sys.stderr)
+        if not overall:
+            where = f" {event.frame}" if event.frame is not None else ""
+            self.bar.set_postfix_str(f"{event.stage}{where}")
+            return
+        if self.bar.total != event.total:
+            self.bar.total = event.total
         self.bar.update(event.index - self.bar.n)
 
     def __exit__(self, *exc: object) -> None:

@@ -113,6 +113,8 @@ def evaluate(
                 "give a reference covering the same frames or limit them with --frames"
             )
     matte = _open_mask(mask, result_seq, threshold) if mask else None
+    from .mask import make_hole
+
     first = result_seq.read(wanted[0])
     space = (
         resolve_colorspace(colorspace)
@@ -141,7 +143,7 @@ def evaluate(
                     f"{mask}: mask of frame {frame} is {values.shape[1]}x{values.shape[0]} but the result is "
                     f"{image.width}x{image.height}; use the mask the fill was made with"
                 )
-            hole = values > threshold
+            hole = make_hole(values, threshold)  # the fill's own rule (at or above; 0: any non-zero)
         scorer.add(frame, result_rgb, reference_rgb, hole)
         if progress is not None:
             progress(index + 1, len(wanted), frame)
@@ -356,7 +358,12 @@ def register_cli(subparsers: Any) -> None:
     parser.add_argument(
         "--colorspace", help="colourspace of the sequences (default: guessed from the result)"
     )
-    parser.add_argument("--threshold", type=float, default=0.5, help="mask values above this are hole (0.5)")
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=0.5,
+        help="mask values at or above this are hole, as for aifx fill (0.5)",
+    )
     parser.add_argument("--per-frame", action="store_true", help="print one line per frame too")
     parser.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
     parser.set_defaults(handler=run_eval)

@@ -113,7 +113,7 @@ def fill(
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
     *,
-    frames: Iterable[int] | str | None = None,
+    frames: Iterable[int] | int | str | None = None,
     save_job: str | os.PathLike | None = None,
     job_file: str | os.PathLike | None = None,
 ) -> FillResult:
@@ -188,8 +188,10 @@ def fill(
         if job.contact_sheet:
             from .contact_sheet import before_after_sheet
 
+            # The outline is the hole as filled: the job's threshold and dilate (a matte read at 0.5 was not).
+            filled = lambda frame: make_hole(mask.matte(frame), job.threshold, job.dilate)  # noqa: E731
             result.contact_sheet = str(
-                before_after_sheet(job.contact_sheet, plate, out, selection, mask=mask)
+                before_after_sheet(job.contact_sheet, plate, out, selection, mask=filled)
             )
     return result
 
@@ -237,7 +239,7 @@ def check_keyframes(job: FillJob, shot: list[int]) -> None:
         )
 
 
-def select_frames(frames: Iterable[int] | str | None, shot: list[int]) -> list[int]:
+def select_frames(frames: Iterable[int] | int | str | None, shot: list[int]) -> list[int]:
     """The frames a run writes: ``frames`` (numbers or a range text), which must lie in the shot; None: all.
 
     In a range text a span ``a-b`` whose ends are both frames of the shot means the shot's frames from ``a`` to
@@ -248,7 +250,15 @@ def select_frames(frames: Iterable[int] | str | None, shot: list[int]) -> list[i
     """
     if frames is None:
         return list(shot)
-    wanted = parse_frame_spec(frames) if isinstance(frames, str) else sorted({int(f) for f in frames})
+    if isinstance(frames, str):
+        wanted = parse_frame_spec(frames)
+    else:
+        numbers = [frames] if isinstance(frames, int) else list(frames)  # (an int: one frame)
+        if not all(isinstance(f, int) and not isinstance(f, bool) for f in numbers):
+            raise InputError(
+                f"frames {frames!r}: give frame numbers (e.g. [1001, 1002]) or a range text ('1001-1010')"
+            )
+        wanted = sorted(set(numbers))
     if not wanted:
         raise InputError("--frames names no frame; give frames like 1026-1050")
     inside = set(shot)
@@ -554,8 +564,11 @@ def _anchors(
 def segments(
     todo_positions: list[int], context: Callable[[int, int, int], tuple[int, int]], length: int
 ) -> list[tuple[int, int, list[int]]]:
-    """Runs of consecutive positions to make, each widened by its ``context`` and merged where the contexts
-    overlap or touch: ``(first read, last read, outputs)`` per segment, each frame read once."""
+    """Runs of consecutive positions to make, each widened by its ``context``: ``(first read, last read,
+    outputs)`` per segment. A run whose context reaches back to the previous run's last output joins its
+    segment (frames read once); one further on starts its own, read like a farm chunk. Between two outputs of
+    one segment the engine forgets what the next one cannot need; across a wider gap that left a frame one
+    output further on still asked for (two frames 46 apart to redo after a resume: KeyError, ContextError)."""
     runs: list[list[int]] = []
     for position in sorted(todo_positions):
         if runs and position == runs[-1][-1] + 1:
@@ -565,7 +578,7 @@ def segments(
     merged: list[tuple[int, int, list[int]]] = []
     for run in runs:
         first, last = context(run[0], run[-1], length)
-        if merged and first <= merged[-1][1] + 1:
+        if merged and first <= merged[-1][2][-1]:
             start, stop, outputs = merged[-1]
             merged[-1] = (start, max(stop, last), outputs + run)
         else:
@@ -779,6 +792,18 @@ def _output_compression(job: FillJob, first: Image, out: FramePattern, notices: 
         notices.append(
             f"note: the plate's {str(source_format).upper()} files hold {pages if pages < MAX_PAGES else 'many'} "
             "images (pages); only the first is filled and written, the others are dropped"
+        )
+    orientation = header.get("attributes", {}).get("Orientation", 1) if source_format != "exr" else 1
+    if orientation not in (1, None):
+        unturned = (
+            ""
+            if target_format != "exr"
+            else "; the EXR output does not keep the orientation, so it shows unturned"
+        )
+        notices.append(
+            f"note: the plate's frames are stored turned or mirrored (EXIF Orientation {orientation}), which a "
+            "viewer undoes; aifx fills them as stored, so the mask must match the stored frames, not the shown "
+            f"ones (or write the plate upright: oiiotool IN --reorient -o OUT){unturned}"
         )
     if target_format == "jpeg":
         notices.append(

@@ -41,6 +41,16 @@ class Reporter:
     """Bundles the callback and the cancel token so stages need one argument, not two."""
 
     def __init__(self, callback: ProgressCallback | None = None, cancel: CancelToken | None = None) -> None:
+        # A caller's mix-up fails here, before anything is written (``cancel=True`` failed once the output
+        # folder existed, ``progress=5`` at the first event).
+        if callback is not None and not callable(callback):
+            raise TypeError(
+                f"progress must be a function taking a ProgressEvent, not {type(callback).__name__}"
+            )
+        if cancel is not None and not isinstance(cancel, CancelToken):
+            raise TypeError(
+                f"cancel must be a CancelToken (cancel.cancel() stops the run), not {type(cancel).__name__}"
+            )
         self.callback = callback
         self.cancel = cancel or CancelToken()
         # The pipeline's writer thread reports written frames while the engine reports its own: callbacks

@@ -138,11 +138,15 @@ class FramePattern:
         images = [n for n in names if not n.startswith(".") and Path(n).suffix.lower() in IMAGE_EXTENSIONS]
         found = frames_in_folder(self.folder, images)
         if found:
-            # Describe the folder by its first file, so hash_form() and path() of a missing frame read well.
-            first = found[min(found)].name
+            # Describe the folder by its first file, so hash_form() and path() of a missing frame read well: the
+            # first not negative (plate.-001.exr's '-' is the frame's sign, not the name's), else the sign dropped.
+            frame = min((f for f in found if f >= 0), default=min(found))
+            first = found[frame].name
             last_run = list(_DIGITS.finditer(first))[-1]
             self.prefix, self.suffix = first[: last_run.start()], first[last_run.end() :]
             self.padding = len(last_run.group())
+            if frame < 0:  # printf pads the sign too: -1 in %04d is -001
+                self.prefix, self.padding = self.prefix[:-1], self.padding + 1
         return found
 
 
