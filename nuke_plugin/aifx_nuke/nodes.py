@@ -34,6 +34,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 _WRITE_KNOB_FLAGS = nuke.WRITE_NON_DEFAULT_ONLY | nuke.TO_SCRIPT
 
 
+#: What ``nuke.execute`` raises (as a RuntimeError) when the artist cancels its progress bar.
+NUKE_CANCELLED = "Cancelled"
+
+
 def _main_thread(method: F) -> F:
     """Run a Nuke call on Nuke's main thread: the GUI Render button renders in a background thread.
 
@@ -248,6 +252,8 @@ class NukeHost:
                     nuke.execute(write, first, last, views=[_hero()])
                 except RuntimeError as exc:  # what nuke.execute raises for a render error or a cancel
                     message = str(exc).strip().splitlines()[-1] if str(exc).strip() else "render failed"
+                    if message == NUKE_CANCELLED:  # the artist stopped Nuke's own progress bar
+                        raise session.InputsCancelled(f"the {label} input, frames {first}-{last}") from None
                     raise session.RenderError(
                         f"writing the {label} input, frames {first}-{last}: {message}; check what feeds {label}"
                     ) from None

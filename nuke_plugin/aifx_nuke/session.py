@@ -29,6 +29,11 @@ class RenderError(Exception):
     """A render could not finish; the message is one line for the artist (it goes on the status line)."""
 
 
+class InputsCancelled(Exception):
+    """The artist cancelled Nuke's own progress bar while the inputs were written (a cancel, not an error:
+    no message box, the status says it, Render starts again); the message says what was being written."""
+
+
 class ProgressLike(Protocol):
     """What :func:`render` needs from ``nuke.ProgressTask``."""
 
@@ -323,7 +328,11 @@ def _render(
     if not _inputs_cached(paths, first, last, job.mask is not None):
         task.setMessage(f"writing Source and Mask, frames {first}-{last}")
         host.set_status(f"writing inputs {first}-{last}")
-        host.write_inputs(paths, first, last, job.mask is not None)
+        try:
+            host.write_inputs(paths, first, last, job.mask is not None)
+        except InputsCancelled as exc:
+            host.set_status(f"cancelled while writing {exc}: nothing filled yet, Render starts again")
+            return Outcome(paths.result, first, last, cancelled=True)
         missing = [
             p
             for p in _input_patterns(paths, job.mask is not None)

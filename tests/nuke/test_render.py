@@ -220,6 +220,19 @@ def test_progress_cancel_stops_the_worker_and_keeps_the_plate(comp):
     assert len(nuke.execute_log) == 2
 
 
+def test_cancelling_nukes_progress_bar_while_the_inputs_are_written_is_a_cancel_not_an_error(comp):
+    """nuke.execute raises RuntimeError('Cancelled') when the artist stops its progress bar: that read
+    "error: writing the Source input...: Cancelled; check what feeds Source", with a message box."""
+    fill = comp["fill"]
+    nuke._cancel_execute_after = 1  # the Source's Write is stopped after its first frame
+    press_render_in_gui(fill)
+    status = fill["status"].value()
+    assert status.startswith("cancelled while writing the Source input, frames 1001-1003"), status
+    assert nuke.messages == [] and not session.is_rendering(fill.fullName())
+    outcome = nodes.render_node(fill)  # the next Render writes the inputs again and fills
+    assert outcome.written == 3 and not outcome.cancelled
+
+
 def test_cancel_button_stops_a_running_render(comp, monkeypatch):
     fill = comp["fill"]
     original = nuke.ProgressTask.setProgress

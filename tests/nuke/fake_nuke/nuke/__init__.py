@@ -1169,13 +1169,23 @@ def execute(
         raise RuntimeError(f"unknown view {unknown[0]}")
     execute_log.append((node.fullName(), start, end))
     execute_views.append(wanted)
+    global _cancel_execute_after
     try:
         for view in wanted:
             _view = view
             for frame in range(start, end + 1, incr):
+                if _cancel_execute_after is not None:
+                    if _cancel_execute_after <= 0:  # the artist pressed Cancel on the render's progress bar
+                        _cancel_execute_after = None
+                        raise RuntimeError("Cancelled")
+                    _cancel_execute_after -= 1
                 _write_frame(node, frame)
     finally:
         _view = None
+
+
+#: Frames ``execute`` writes before the artist cancels its progress bar (a test sets it; None: never).
+_cancel_execute_after: int | None = None
 
 
 def _frame_path(pattern: str, frame: int) -> str:
@@ -1355,6 +1365,8 @@ def _reset() -> None:
     _this = _selected = None
     _reset_layers()
     ProgressTask._cancel_after = None
+    global _cancel_execute_after
+    _cancel_execute_after = None
     for log in (execute_log, execute_views, progress_tasks, messages, warnings, opened_scripts):
         log.clear()
     while not _main_calls.empty():
