@@ -153,6 +153,13 @@ def test_export_refuses_what_cannot_run_on_a_farm(shot, tmp_path, monkeypatch):
     done = _export(job_file, tmp_path / "t.yaml")
     assert done.returncode == 2 and "relative path" in done.stderr
     assert not (tmp_path / "t.yaml").exists()
+    # A model given relative to the folder the job was made in (the docs' --model ./Wan2.1-...): every task
+    # would look for it in its own folder.
+    relative_model = shot_job(
+        shot, tmp_path / "c.####.exr", backend="lama", options={"model": "./tiny-lama.pt"}
+    )
+    with pytest.raises(InputError, match="option model './tiny-lama.pt' is a relative path"):
+        build_template(relative_model, job_file)
     with pytest.raises(InputError, match="at most 150"):
         build_template(shot_job(shot, tmp_path / "c.####.exr"), job_file, chunk=151)
     template = build_template(shot_job(shot, tmp_path / "c.####.exr"), job_file, chunk=151, portable=True)

@@ -152,6 +152,22 @@ def test_restart_ends_a_running_job_whose_cancel_was_asked_for(tmp_path):
     assert again.claim_next()["id"] == other and again.claim_next() is None
 
 
+def test_relative_file_options_are_made_absolute_where_the_job_was_made(tmp_path, monkeypatch):
+    """aifx submit and Ray made the job's fields absolute but not a model or reference given relative (the
+    docs' ``--model ./Wan2.1-...``): the server refused it, a Ray worker looked in its own folder."""
+    from aifx_core.serve.paths import absolute_options
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "Wan-VACE").mkdir()
+    options = {"model": "Wan-VACE", "reference": "./ref.png", "config": "org/name", "steps": 4}
+    job = absolute_options(FillJob(input="/a/p.####.exr", output="/a/o.####.exr", options=options))
+    assert job.options == {
+        **options,
+        "model": str(tmp_path / "Wan-VACE"),
+        "reference": str(tmp_path / "ref.png"),
+    }
+
+
 def test_path_mapping_rules(tmp_path):
     file = tmp_path / "map.json"
     file.write_text(

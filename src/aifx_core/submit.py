@@ -51,7 +51,10 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
 def _cmd_submit(args: argparse.Namespace) -> int:
     if not args.server:
         raise InputError("no server given; pass --server http://HOST:PORT or set AIFX_SERVER")
-    job = absolute_paths(FillJob.load(args.job))  # a relative path means here, as for aifx run, not there
+    from .serve.paths import absolute_options
+
+    # A relative path (a field, a model or reference option) means here, as for aifx run, not there.
+    job = absolute_options(absolute_paths(FillJob.load(args.job)))
     if args.overwrite:
         job.overwrite = True
     job.validate()  # the same one-line errors as a local run, before anything is sent

@@ -60,11 +60,14 @@ def build_template(
             f"--chunk {size}: OpenJD chunks hold at most {MAX_CHUNK} frames; use --chunk {MAX_CHUNK} or "
             "--portable"
         )
-    for field_name in PATH_FIELDS:
-        value = getattr(job, field_name)
+    from ..serve.paths import relative_options
+
+    relative = [(f"job {name}", getattr(job, name)) for name in PATH_FIELDS]
+    relative += [(f"option {name}", value) for name, value in relative_options(job.options).items()]
+    for what, value in relative:
         if value and not os.path.isabs(os.path.expanduser(value)):
             raise InputError(
-                f"job {field_name} {value!r} is a relative path: farm tasks run in their own folder; "
+                f"{what} {value!r} is a relative path: farm tasks run in their own folder; "
                 "save the job with absolute paths on shared storage"
             )
     chunks = chunk_frames(job, size)

@@ -116,7 +116,9 @@ def run_on_ray(
         ) from None
     if job_file is None and isinstance(job, (str, os.PathLike)):
         job_file = job
-    job = absolute_paths(as_job(job))  # a worker's working folder is not the driver's
+    from ..serve.paths import absolute_options
+
+    job = absolute_options(absolute_paths(as_job(job)))  # a worker's working folder is not the driver's
     job.validate()
     check_options(job.backend, job.options)  # a typo fails here, not in every worker
     if chunk is not None and chunk < 1:

@@ -104,6 +104,25 @@ def option_paths(options: dict) -> dict[str, str]:
     return found
 
 
+def relative_options(options: dict) -> dict[str, str]:
+    """The options naming files or folders by a relative path (a model ``./Wan2.1-VACE``, a reference image),
+    by option name: a job sent elsewhere (a farm task, a Ray worker, a server) reads them from another folder."""
+    return {
+        name: value
+        for name, value in option_paths(options).items()
+        if not Path(value).expanduser().is_absolute()
+    }
+
+
+def absolute_options(job: FillJob) -> FillJob:
+    """``job`` with its relative file options made absolute against this process's working folder, as
+    :func:`~aifx_core.protocol.job.absolute_paths` does for its file fields."""
+    relative = relative_options(job.options)
+    if not relative:
+        return job
+    return replace(job, options={**job.options, **{k: os.path.abspath(v) for k, v in relative.items()}})
+
+
 def map_job(job: FillJob, rules: list[PathRule]) -> FillJob:
     if not rules:
         return job
