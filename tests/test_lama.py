@@ -121,6 +121,31 @@ def test_a_torchscript_of_the_wrong_kind_names_the_file_and_the_calling_conventi
         )
 
 
+def test_other_runtime_faults_are_not_blamed_on_the_file(tmp_path):
+    """Every RuntimeError of the model call was reported as 'not a LaMa model': the CPU running out of memory
+    (what --device cpu, the GPU advice, can hit) and faults of the model's own maths too. Only a refused calling convention or a
+    shape is the file's; the CPU's allocator gets the memory line; anything else stays an internal error."""
+    import torch
+
+    class NoMemory(torch.nn.Module):
+        def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+            return torch.empty([1 << 50], dtype=torch.uint8)  # a petabyte: the CPU allocator refuses it
+
+    class Maths(torch.nn.Module):
+        def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+            return torch.linalg.inv(torch.zeros(2, 2))  # a fault of the model's own maths, not of its file
+
+    rgb, hole = _plate()
+    memory = create_spatial("lama", _context(_script(NoMemory(), tmp_path / "memory.pt"), size=64))
+    with pytest.raises(InputError, match="out of memory filling a 64x64 square") as error:
+        memory.inpaint(rgb, hole)
+    assert "GPU" not in str(error.value) and "not a LaMa model" not in str(error.value)
+    device = create_spatial("lama", _context(_script(Maths(), tmp_path / "maths.pt"), size=64))
+    with pytest.raises(RuntimeError, match="singular") as fault:
+        device.inpaint(rgb, hole)
+    assert not isinstance(fault.value, InputError)
+
+
 def test_out_of_gpu_memory_is_one_line_saying_what_would_make_it_fit(tiny_lama):
     import torch
 

@@ -11,6 +11,7 @@ Options: ``model`` (path to the .pt file, required), ``size`` (square side, defa
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,9 +21,12 @@ from ..options import Options
 from .base import BackendContext
 from .crop import fill_through_crop
 from .models import load_torchscript, resolve_device
+from .video.limits import is_shape_error
 
 DEFAULT_SIZE = 512
 MULTIPLE = 8
+#: How an allocator that is not CUDA's says it ran out (the CPU's DefaultCPUAllocator, MPS).
+_OUT_OF_MEMORY = re.compile(r"out of memory|can't allocate memory|failed to allocate", re.IGNORECASE)
 
 
 def _pad_to_multiple(array: np.ndarray, multiple: int) -> np.ndarray:
@@ -82,20 +86,27 @@ class LamaBackend:
                 out = self.model(image_t, mask_t)
         except torch.OutOfMemoryError:
             raise InputError(self._memory_advice(image_t.shape[-1])) from None
-        except RuntimeError as error:  # the user's file, called with big-lama's convention, refused it
-            raise self._wrong_kind(str(error).strip().splitlines()[0] if str(error).strip() else "") from None
+        except RuntimeError as error:
+            text = str(error).strip()
+            if _OUT_OF_MEMORY.search(text):  # the CPU's (or MPS's) allocator, which is not OutOfMemoryError
+                raise InputError(self._memory_advice(image_t.shape[-1], gpu=False)) from None
+            if "argument" in text or is_shape_error(error):  # the user's file refused big-lama's convention
+                raise self._wrong_kind(text.splitlines()[0] if text else "") from None
+            raise  # a device or CUDA fault, or an aifx bug: an internal error with its traceback
         if not isinstance(out, torch.Tensor) or tuple(out.shape) != tuple(image_t.shape):
             got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
             raise self._wrong_kind(f"it returned {got} for an image of {tuple(image_t.shape)}")
         result = out[0].float().clamp(0.0, 1.0).permute(1, 2, 0).cpu().numpy()
         return np.ascontiguousarray(result[:height, :width])
 
-    def _memory_advice(self, side: int) -> str:
-        """One line for a GPU that ran out of memory (exit 2, as the other learned backends)."""
+    def _memory_advice(self, side: int, gpu: bool = True) -> str:
+        """One line for a GPU (or, ``gpu=False``, the CPU) that ran out of memory (exit 2, as the other learned
+        backends)."""
         smaller = max(MULTIPLE, side * 3 // 4 // MULTIPLE * MULTIPLE)
+        where = "GPU memory" if gpu else "memory"
         return (
-            f"out of GPU memory filling a {side}x{side} square with {self.model_path}; make it fit with a smaller "
-            f"--option size={smaller}, or run it on the CPU with --device cpu"
+            f"out of {where} filling a {side}x{side} square with {self.model_path}; make it fit with a smaller "
+            f"--option size={smaller}" + (", or run it on the CPU with --device cpu" if gpu else "")
         )
 
     def _wrong_kind(self, what: str) -> InputError:
