@@ -238,3 +238,14 @@ def test_a_callers_mixed_up_arguments_fail_before_anything_is_written(shot, tmp_
         fill(job, frames=[1001, "x"])
     assert not out.exists()
     assert fill(job, frames=1002).written == [1002]  # one frame number is one frame
+
+
+@pytest.mark.parametrize("keyframes", [150, "150", ["1001", "150"], (1001, 150)])
+def test_keyframes_outside_the_shot_are_refused_however_they_are_written(shot, tmp_path, keyframes):
+    """A job file's keyframes as the backends read them: one number, numbers as text, a list or a tuple."""
+    job = shot_job(
+        shot, tmp_path / "o" / "clean.####.exr", backend="propagate", options={"keyframes": keyframes}
+    )
+    with pytest.raises(InputError, match="keyframes 150: not frames of the shot"):
+        fill(job)
+    assert not (tmp_path / "o").exists()

@@ -225,17 +225,21 @@ def _check_names(out: FramePattern, plate: Sequence, folder: Path) -> None:
 
 def check_keyframes(job: FillJob, shot: list[int]) -> None:
     """Refuse ``keyframes`` (the option a generative fill is made on) that are not frames of the shot: the
-    backend took only those that are, so a typo (``150`` for ``1050``) ran the default choice without a word."""
+    backend took only those that are, so a typo (``150`` for ``1050``) ran the default choice without a word.
+    Read as the backends read it (one number, or a list; numbers as text too)."""
     keyframes = job.options.get("keyframes")
-    if not isinstance(keyframes, (list, tuple)) or not keyframes:
+    if keyframes in (None, "", (), []):
         return
-    frames = set(shot)
-    outside = [f for f in keyframes if not isinstance(f, int) or isinstance(f, bool) or f not in frames]
+    listed = [keyframes] if isinstance(keyframes, (int, str)) else keyframes
+    try:
+        numbers = sorted({int(f) for f in listed})
+    except (TypeError, ValueError):
+        return  # (the backend's options check, run before, says what is wrong with it)
+    outside = [f for f in numbers if f not in set(shot)]
     if outside:
-        shown = format_frames([f for f in outside if isinstance(f, int)]) or ", ".join(map(repr, outside))
         raise InputError(
-            f"--keyframes {shown}: not frames of the shot ({format_frames(shot)}); give keyframes within it, "
-            "or leave them out to let aifx choose"
+            f"keyframes {format_frames(outside)}: not frames of the shot ({format_frames(shot)}); give "
+            "keyframes within it, or leave them out to let aifx choose"
         )
 
 
