@@ -662,6 +662,9 @@ def test_a_lossy_frame_in_a_lossless_plate_is_not_reencoded_lossy(tmp_path):
         outside[18:28, :] = False  # the moving square's rows
         for name in ("R", "G", "B", "A"):
             assert source["rgba"][name][outside].tobytes() == result["rgba"][name][outside].tobytes()
+    # Another output format has its own codecs: no EXR ZIP for it, and no note claiming one.
+    png = aifx(*fill_args(shot, tmp_path / "png" / "c.####.png", "--dilate", "0", "--feather", "0"))
+    assert png.returncode == 0 and "plate frame" not in png.stderr, png.stderr
 
 
 @pytest.mark.parametrize("layout", ["channels", "parts"])

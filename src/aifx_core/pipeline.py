@@ -646,7 +646,7 @@ def _fill_frames(
                     unsure = 1.0 - confidence_map(reported, hole, shown)  # 0 wherever the plate is kept
                     sure = 1.0 - reframe(unsure, display, data)
                     filled = attach_confidence(filled, target, sure)
-                own = _lossless(compression, original, frame, result.notices)
+                own = _lossless(compression, original, frame, result.notices, out.extension == ".exr")
                 write_image(target, stated(filled), compression=own, before_replace=intend)
             elif job.confidence:  # nothing filled: all plate, fully sure (the file gets the channel anyway)
                 unchanged = plates.take(frame)
@@ -654,7 +654,9 @@ def _fill_frames(
                 write_image(
                     target,
                     stated(attach_confidence(unchanged, target, sure)),
-                    compression=_lossless(compression, unchanged, frame, result.notices),
+                    compression=_lossless(
+                        compression, unchanged, frame, result.notices, out.extension == ".exr"
+                    ),
                     before_replace=intend,
                 )
             else:
@@ -923,14 +925,16 @@ def as_job(job: FillJob | dict | str | os.PathLike) -> FillJob:
     return FillJob.load(job)
 
 
-def _lossless(compression: str | None, image: Image, frame: int, notices: list[str]) -> str | None:
+def _lossless(
+    compression: str | None, image: Image, frame: int, notices: list[str], exr_output: bool = True
+) -> str | None:
     """The compression a filled frame is written with: the run's, but where the run keeps each frame's own
     (``None``) and this one's is lossy (a re-render patched into a ZIP plate as DWAA), ZIP, said once, as
     :func:`_output_compression` does for a plate lossy from its first frame: re-encoding would change its
-    pixels outside the mask."""
+    pixels outside the mask. (``exr_output``: another output format has codecs of its own.)"""
     header = image.header
     own = str(header.get("compression") or "").lower()
-    if compression is not None or header.get("format") != "exr" or own not in LOSSY:
+    if compression is not None or header.get("format") != "exr" or own not in LOSSY or not exr_output:
         return compression
     if not any(note.startswith("note: plate frame ") for note in notices):
         notices.append(
