@@ -226,7 +226,7 @@ def test_every_frame_strength_that_leaves_no_step_is_refused_before_frame_1_is_w
         "options": {"model": str(tiny_inpaint), "steps": 2, "every_frame_strength": 0.4},
     }
     with pytest.raises(
-        InputError, match=r"every_frame_strength=0.4 with steps 2 leaves frames 2\+ no denoising"
+        InputError, match=r"option every_frame_strength 0.4 with steps 2 leaves no denoising step"
     ):
         fill(job)
     assert not list(out.glob("clean.*.exr"))  # was: frame 1001 written, then refused at 1002 as --strength

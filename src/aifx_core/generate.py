@@ -18,9 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import InputError
 from .inpaint.base import BackendContext, FramePacket
-from .inpaint.diffusion import DiffusersOptions
+from .inpaint.diffusion import DiffusersOptions, check_strength
 from .progress import Reporter
 
 DEFAULT_EVERY_FRAME_STRENGTH = 0.5
@@ -37,17 +36,14 @@ class EveryFrameOptions(DiffusersOptions):
 
     def check(self) -> None:
         super().check()
-        if not 0.0 < self.every_frame_strength <= 1.0:
-            raise InputError(
-                f"option every_frame_strength={self.every_frame_strength!r}: expected a number in (0, 1]"
-            )
         # Frames 2+ denoise int(steps × every_frame_strength) steps: none would be refused only at frame 2,
         # after frame 1 was generated and written, and by the name of the other option.
-        if int(self.steps * self.every_frame_strength) < 1:
-            raise InputError(
-                f"option every_frame_strength={self.every_frame_strength} with steps {self.steps} leaves frames "
-                "2+ no denoising step; raise --steps or --option every_frame_strength"
-            )
+        check_strength(
+            self.every_frame_strength,
+            self.steps,
+            "option every_frame_strength",
+            "--option every_frame_strength",
+        )
 
 
 def warp_previous(

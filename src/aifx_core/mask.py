@@ -247,12 +247,15 @@ class MaskSource:
             return name
         if self._shot_channel is None:
             assert self.mask is not None
-            self._shot_channel = name
+            chosen = (
+                name  # (set once, after the scan: another reader meanwhile scans too, never reads a guess)
+            )
             for frame in self.mask.frames:
                 other, other_decided = _channel_choice(in_display_window(self.mask.read(frame)).channels)
                 if other_decided:
-                    self._shot_channel = other
+                    chosen = other
                     break
+            self._shot_channel = chosen
         return self._shot_channel if self._shot_channel in channels else name
 
     def _check_size(self, matte: np.ndarray, frame: int, plate_image: Image | None) -> None:

@@ -80,12 +80,14 @@ class DiffusersOptions(LoaderOptions):
         super().check()
 
 
-def check_strength(strength: float, steps: int) -> None:
+def check_strength(strength: float, steps: int, name: str = "strength", flag: str = "--strength") -> None:
+    """Refuse a strength outside (0, 1] or one that leaves no denoising step (``int(steps × strength)``);
+    ``name`` and ``flag`` say which option it is (``every_frame_strength`` is checked the same way)."""
     if not 0.0 < strength <= 1.0:
-        raise InputError(f"strength {strength}: expected a value in (0, 1]")
+        raise InputError(f"{name} {strength}: expected a value in (0, 1]")
     if int(steps * strength) < 1:
         raise InputError(
-            f"strength {strength} with steps {steps} leaves no denoising step; raise --steps or --strength"
+            f"{name} {strength} with steps {steps} leaves no denoising step; raise --steps or {flag}"
         )
 
 
