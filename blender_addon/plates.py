@@ -156,6 +156,11 @@ def matte_path(image: bpy.types.Image) -> str:
     the .blend, is refused: the worker would read no file (and fall back to the plate's alpha) or a stale one.
     """
     where = f"Matte '{image.name}'"
+    if image.source in {"MOVIE", "TILED"}:
+        kind = "a movie" if image.source == "MOVIE" else "UDIM tiles"
+        raise UserError(
+            f"{where} is {kind}; give the matte as an image or an image sequence (PNG, EXR...) on disk"
+        )
     if image.source not in {"FILE", "SEQUENCE"} or not image.filepath:
         raise UserError(
             f"{where} is not an image file (it was made in Blender and never saved); save it in the Image "

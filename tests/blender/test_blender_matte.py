@@ -13,6 +13,13 @@ pytestmark = pytest.mark.blender
 def test_a_matte_painted_in_blender_must_be_saved_first(blender, exr_shot: Path, tmp_path: Path) -> None:
     """A generated (never saved) matte used to become job.mask = None: the core then took the plate's alpha
     as the matte; a saved matte painted on afterwards was read stale from disk."""
+    import cv2
+    import numpy as np
+
+    writer = cv2.VideoWriter(str(tmp_path / "matte.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 24, (320, 180))
+    for _ in range(2):
+        writer.write(np.zeros((180, 320, 3), np.uint8))
+    writer.release()
     result = blender(
         f"""
 import numpy as np
@@ -38,6 +45,9 @@ RESULT["dirty"] = fill(matte.name)
 matte.save()
 matte.pack()
 RESULT["packed"] = fill(matte.name)
+movie = bpy.data.images.load({str(tmp_path / "matte.avi")!r})
+RESULT["movie_source"] = movie.source
+RESULT["movie"] = fill(movie.name)
 """,
         exr_shot,
     )
@@ -46,6 +56,8 @@ RESULT["packed"] = fill(matte.name)
     assert result["saved"] == ["FINISHED"], result["log"]
     assert "Matte 'painted' has unsaved paint; save it (Image > Save)" in result["dirty"]["error"]
     assert "unpack it (File > External Data > Unpack Resources)" in result["packed"]["error"]
+    assert result["movie_source"] == "MOVIE"  # (not "made in Blender and never saved")
+    assert "is a movie; give the matte as an image or an image sequence" in result["movie"]["error"]
     assert "Traceback" not in result["log"]
 
 
