@@ -63,8 +63,8 @@ def check_mask_range(mask: tuple[int, int] | None, first: int, last: int) -> Non
         return
     raise RangeError(
         f"the Mask input has frames {mask[0]}-{mask[1]} only, not all of {first}-{last} (Nuke would hold its "
-        "first or last frame there); give the Mask every frame of the range, or limit the frame range to it "
-        "(a Roto with no input takes the project's frame range: set it in Project Settings)"
+        "first or last frame there); give the Mask every frame of the range, limit the frame range to it, or "
+        "set its Read's before and after to black (an empty matte there)"
     )
 
 

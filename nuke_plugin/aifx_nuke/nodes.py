@@ -186,8 +186,18 @@ class NukeHost:
 
     @_main_thread
     def mask_range(self) -> tuple[int, int] | None:
+        """The Mask input's frames where Nuke would hold a matte past them: None when nothing is held there
+        (no Read above it: a Roto or Constant is made for any frame, its range only the project's; a Read
+        set to black before and after: an empty matte there, as the artist asked)."""
         mask = self.node.input(1)
-        return None if mask is None else (mask.firstFrame(), mask.lastFrame())
+        if mask is None:
+            return None
+        read: nuke.Node | None = mask
+        while read is not None and read.Class() != "Read":
+            read = read.input(0)
+        if read is None or (read["before"].value() == "black" and read["after"].value() == "black"):
+            return None
+        return mask.firstFrame(), mask.lastFrame()
 
     @_main_thread
     def upstream(self) -> list[tuple[str, str, str, str]]:

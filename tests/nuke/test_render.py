@@ -346,6 +346,14 @@ def test_a_mask_shorter_than_the_range_is_refused_naming_the_mask(comp):
     assert nodes.render_node(comp["fill"]).written == 2
 
 
+def test_a_short_mask_read_set_to_black_outside_is_not_refused(comp):
+    """A Read set to black before and after holds nothing: past its range the matte is empty, as asked."""
+    comp["matte_node"]["last"].setValue(1002)
+    comp["matte_node"]["before"].setValue("black")
+    comp["matte_node"]["after"].setValue("black")
+    assert nodes.render_node(comp["fill"]).written == 3
+
+
 def test_a_one_frame_still_matte_is_taken_for_every_frame(comp):
     comp["matte_node"]["file"].setValue(comp["mask"].replace("####", "1002"))
     for name in ("first", "last", "origfirst", "origlast"):
