@@ -195,3 +195,19 @@ def test_the_terminal_bar_shows_the_stages_before_the_first_write(monkeypatch):
     printer._draw(ProgressEvent("write", 5, 70, 1005))
     assert printer.bar.total == 70 and printer.bar.n == 5
     printer.__exit__(None, None, None)
+
+
+def test_a_stray_file_refused_by_aifx_fill_suggests_the_flag(shot, tmp_path):
+    """Without --frames the refusal named the job field "frames", which a CLI user never saw."""
+    (shot / "plate.20231205.exr").write_bytes((shot / "plate.1001.exr").read_bytes())
+    done = aifx(
+        "fill",
+        str(shot / "plate.####.exr"),
+        "-m",
+        str(shot / "mask.####.png"),
+        "-o",
+        str(tmp_path / "o.####.exr"),
+    )
+    assert done.returncode == 2 and done.stderr.rstrip().endswith("or give the frames to use (--frames)"), (
+        done.stderr
+    )

@@ -265,11 +265,11 @@ def _cmd_fill(args: argparse.Namespace) -> int:
 
 def _check_frames_flag(job: FillJob) -> None:
     """``aifx fill --frames`` checked against the plate here, so a bad one is named as the flag given: the
-    pipeline names a job's ``"frames"`` field, which is what a job file, the API or an adapter gave."""
-    if job.frames is not None:
-        from .sequence import open_sequence
+    pipeline names a job's ``"frames"`` field, which is what a job file, the API or an adapter gave. (Also
+    without --frames: a stray far-off file's refusal then suggests the flag, not a job field.)"""
+    from .sequence import open_sequence
 
-        open_sequence(job.input, frames=job.frames, skip_missing=job.skip_missing, role="plate")
+    open_sequence(job.input, frames=job.frames, skip_missing=job.skip_missing, role="plate")
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
