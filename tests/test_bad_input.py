@@ -618,6 +618,21 @@ def test_a_multipart_plate_whose_colour_is_not_in_its_first_part_names_that_part
     assert info.returncode == 0 and said in info.stdout, info.stdout
 
 
+def _assert_zip_and_exact_outside(shot: Path, out: Path) -> None:
+    """Every output frame written ZIP, its rgba bit-exact outside the moving square's rows, its depth kept."""
+    import OpenEXR
+
+    for frame in FRAMES:
+        source, result = _parts(shot / f"plate.{frame}.exr"), _parts(out.parent / f"c.{frame}.exr")
+        assert result["rgba"]["compression"] == OpenEXR.ZIP_COMPRESSION
+        outside = np.ones(source["rgba"]["R"].shape, bool)
+        outside[18:28, :] = False  # the moving square's rows
+        for name in ("R", "G", "B", "A"):
+            a, b = source["rgba"][name][outside], result["rgba"][name][outside]
+            assert a.tobytes() == b.tobytes(), (frame, name)
+        assert np.array_equal(result["depth"]["Z"], source["depth"]["Z"])
+
+
 def test_lossy_plate_compression_is_not_reused_unless_asked(tmp_path):
     """#11.6: DWAA was reused, changing 78k of 98k pixels outside the mask per frame."""
     import OpenEXR
@@ -628,15 +643,7 @@ def test_lossy_plate_compression_is_not_reused_unless_asked(tmp_path):
     assert done.returncode == 0, done.stderr
     notes = [line for line in done.stderr.splitlines() if "note:" in line]
     assert len(notes) == 1 and "DWAA" in notes[0] and "--compression dwaa" in notes[0]
-    for frame in FRAMES:
-        source, result = _parts(shot / f"plate.{frame}.exr"), _parts(out.parent / f"c.{frame}.exr")
-        assert result["rgba"]["compression"] == OpenEXR.ZIP_COMPRESSION
-        outside = np.ones(source["rgba"]["R"].shape, bool)
-        outside[18:28, :] = False  # the moving square's rows
-        for name in ("R", "G", "B", "A"):
-            a, b = source["rgba"][name][outside], result["rgba"][name][outside]
-            assert a.tobytes() == b.tobytes(), (frame, name)
-        assert np.array_equal(result["depth"]["Z"], source["depth"]["Z"])
+    _assert_zip_and_exact_outside(shot, out)
     kept = aifx(*fill_args(shot, tmp_path / "k" / "c.####.exr", "--compression", "dwaa"))
     assert kept.returncode == 0 and "note:" not in kept.stderr
     assert _parts(tmp_path / "k" / "c.1001.exr")["rgba"]["compression"] == OpenEXR.DWAA_COMPRESSION
@@ -655,13 +662,7 @@ def test_a_lossy_frame_in_a_lossless_plate_is_not_reencoded_lossy(tmp_path):
     assert done.returncode == 0, done.stderr
     notes = [line for line in done.stderr.splitlines() if "note:" in line]
     assert len(notes) == 1 and f"plate frame {FRAMES[1]} is DWAA" in notes[0], done.stderr
-    for frame in FRAMES:
-        source, result = _parts(shot / f"plate.{frame}.exr"), _parts(out.parent / f"c.{frame}.exr")
-        assert result["rgba"]["compression"] == OpenEXR.ZIP_COMPRESSION
-        outside = np.ones(source["rgba"]["R"].shape, bool)
-        outside[18:28, :] = False  # the moving square's rows
-        for name in ("R", "G", "B", "A"):
-            assert source["rgba"][name][outside].tobytes() == result["rgba"][name][outside].tobytes()
+    _assert_zip_and_exact_outside(shot, out)
     # Another output format has its own codecs: no EXR ZIP for it, and no note claiming one.
     png = aifx(*fill_args(shot, tmp_path / "png" / "c.####.png", "--dilate", "0", "--feather", "0"))
     assert png.returncode == 0 and "plate frame" not in png.stderr, png.stderr
