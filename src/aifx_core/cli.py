@@ -256,8 +256,11 @@ def _job_from_args(args: argparse.Namespace) -> FillJob:
 
 
 def _cmd_fill(args: argparse.Namespace) -> int:
+    from .backends import check_options
+
     job = _job_from_args(args)
     job.validate()  # a bad value is refused before anything, the saved job included, is written
+    check_options(job.backend, job.options)  # (as fill() does first: a bad option is named before the plate)
     _check_frames_flag(job)
     # Saved only after every check has passed (never over an input, never for a job that cannot run).
     return _run_job(job, args.json_progress, save_job=args.save_job)
