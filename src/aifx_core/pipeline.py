@@ -235,7 +235,8 @@ def check_keyframes(job: FillJob, shot: list[int]) -> None:
         numbers = sorted({int(f) for f in listed})
     except (TypeError, ValueError):
         return  # (the backend's options check, run before, says what is wrong with it)
-    outside = [f for f in numbers if f not in set(shot)]
+    frames = set(shot)
+    outside = [f for f in numbers if f not in frames]
     if outside:
         raise InputError(
             f"keyframes {format_frames(outside)}: not frames of the shot ({format_frames(shot)}); give "
@@ -354,10 +355,11 @@ def whole_shot_notices(job: FillJob | dict | str | os.PathLike) -> list[str]:
     return [empty_mask_warning(plate.frames)]
 
 
-def _create(job: FillJob, plate: Sequence, run: _RunSetup, first: Image | None = None) -> Any:
-    """The run's backend; ``first``: the plate's first frame where already read."""
-    first = first if first is not None else plate.read(plate.frames[0])
-    return create_backend(run.name, replace(run.context, colorspace=_plate_colorspace(job, plate, first)))
+def _create(job: FillJob, plate: Sequence, run: _RunSetup, colorspace: str | None = None) -> Any:
+    """The run's backend; ``colorspace``: the plate's (:func:`_plate_colorspace`) where already decided."""
+    if colorspace is None:
+        colorspace = _plate_colorspace(job, plate, plate.read(plate.frames[0]))
+    return create_backend(run.name, replace(run.context, colorspace=colorspace))
 
 
 def _plate_colorspace(job: FillJob, plate: Sequence, first: Image) -> str:
@@ -603,8 +605,10 @@ def _fill_frames(
 ) -> None:
     first = plate.read(plate.frames[0])
     compression = _output_compression(job, first, out, result.notices)
-    stated = _stated_colorspace(job, plate, first, out, result.notices)
-    backend = _create(job, plate, run, first)
+    colorspace = _plate_colorspace(job, plate, first)
+    stated = _stated_colorspace(job, colorspace, first, out, result.notices)
+    backend = _create(job, plate, run, colorspace)
+    exr_output = out.extension == ".exr"  # (another format's codecs are its own: see _lossless)
     wanted = set(todo)
     # Only the holes wait for the backend; the plate frame as read waits too while it fits in _Plates' few MB,
     # else it is read again at write time, so the frames a temporal backend reads ahead do not cost a second
@@ -646,7 +650,7 @@ def _fill_frames(
                     unsure = 1.0 - confidence_map(reported, hole, shown)  # 0 wherever the plate is kept
                     sure = 1.0 - reframe(unsure, display, data)
                     filled = attach_confidence(filled, target, sure)
-                own = _lossless(compression, original, frame, result.notices, out.extension == ".exr")
+                own = _lossless(compression, original, frame, result.notices, exr_output)
                 write_image(target, stated(filled), compression=own, before_replace=intend)
             elif job.confidence:  # nothing filled: all plate, fully sure (the file gets the channel anyway)
                 unchanged = plates.take(frame)
@@ -654,9 +658,7 @@ def _fill_frames(
                 write_image(
                     target,
                     stated(attach_confidence(unchanged, target, sure)),
-                    compression=_lossless(
-                        compression, unchanged, frame, result.notices, out.extension == ".exr"
-                    ),
+                    compression=_lossless(compression, unchanged, frame, result.notices, exr_output),
                     before_replace=intend,
                 )
             else:
@@ -843,7 +845,7 @@ def _output_compression(job: FillJob, first: Image, out: FramePattern, notices: 
 
 
 def _stated_colorspace(
-    job: FillJob, plate: Sequence, first: Image, out: FramePattern, notices: list[str]
+    job: FillJob, colorspace: str, first: Image, out: FramePattern, notices: list[str]
 ) -> Callable[[Image], Image]:
     """How an output in another format than the plate says what its values are: they are written as they are
     (no colour conversion), so a linear EXR plate's PNG holds linear values and an sRGB PNG plate's EXR holds
@@ -855,7 +857,6 @@ def _stated_colorspace(
     source_format, target_format = first.header.get("format"), FORMATS.get(out.extension, "")
     if not target_format or source_format == target_format:
         return lambda image: image
-    colorspace = _plate_colorspace(job, plate, first)
     usual = DEFAULT_FLOAT_COLORSPACE if target_format == "exr" else DEFAULT_INTEGER_COLORSPACE
     tag = interop_id(colorspace)
     if colorspace != usual and target_format != "jpeg" and job.colorspace is None:
@@ -926,7 +927,7 @@ def as_job(job: FillJob | dict | str | os.PathLike) -> FillJob:
 
 
 def _lossless(
-    compression: str | None, image: Image, frame: int, notices: list[str], exr_output: bool = True
+    compression: str | None, image: Image, frame: int, notices: list[str], exr_output: bool
 ) -> str | None:
     """The compression a filled frame is written with: the run's, but where the run keeps each frame's own
     (``None``) and this one's is lossy (a re-render patched into a ZIP plate as DWAA), ZIP, said once, as

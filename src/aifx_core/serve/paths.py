@@ -137,10 +137,9 @@ def check_absolute(job: FillJob) -> None:
     """Raise :class:`~aifx_core.protocol.errors.InputError` naming the first path that is not absolute after
     mapping: the worker's working folder is not the artist's, with or without ``--root``."""
     named = [(f"{name} path", getattr(job, name)) for name in PATH_FIELDS]
-    named += [(f"option {name}", value) for name, value in option_paths(job.options).items()]
+    named = [(label, value) for label, value in named if value and not Path(value).expanduser().is_absolute()]
+    named += [(f"option {name}", value) for name, value in relative_options(job.options).items()]
     for label, value in named:
-        if not value or Path(value).expanduser().is_absolute():
-            continue
         if PureWindowsPath(value).drive:  # Z:\shots\... or \\server\share\... on a server that is not Windows
             raise InputError(
                 f"{label} {value} is a Windows path no --path-map rule of this server maps; "
