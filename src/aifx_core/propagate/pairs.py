@@ -40,6 +40,7 @@ from .bridge import REACH as BRIDGE_REACH
 from .bridge import blind as blind_frame
 from .bridge import bridge as bridged_flows
 from .chain import BoxedFit, Footprint, footprint
+from .fireflies import tame_fireflies
 from .hypotheses import fast
 from .mover_fringe import BoxedMask, FringeDistance, fringe_distance, hidden_movers, mover_fringe
 from .options import PropagateOptions
@@ -87,8 +88,8 @@ class _Frame:
     """
 
     packet: FramePacket
-    #: RGB safe to interpolate from (non-finite values zeroed, magnitudes capped at LARGEST; the same array as
-    #: the packet when it has neither).
+    #: RGB safe to interpolate from (non-finite values zeroed, magnitudes capped at LARGEST, fireflies capped:
+    #: :mod:`.fireflies`; the same array as the packet when it has none of them).
     _source: np.ndarray | None
     #: Where nothing may be copied from: the hole and non-finite pixels (unmasked movers are added later; read
     #: through ``invalid``).
@@ -406,20 +407,26 @@ class Pairs:
             )
         # (contiguous reductions first: the per-pixel one over a length-3 last axis is ~10x slower; a NaN
         # makes both comparisons false)
-        ordinary = bool(rgb.max() <= LARGEST) and bool(rgb.min() >= -LARGEST)
+        highest, lowest = rgb.max(), rgb.min()
+        ordinary = bool(highest <= LARGEST) and bool(lowest >= -LARGEST)
         if ordinary:
             source, invalid = rgb, hole
+            peak = max(float(highest), -float(lowest))
         else:
             finite = np.isfinite(rgb).all(axis=-1)
             bounded = np.clip(rgb, -LARGEST, LARGEST)
             source = np.where(finite[..., None], bounded, 0.0).astype(np.float32)
             invalid = hole | ~finite
-        gray, small_hole = flow_gray(source, hole, self.work, self.colorspace)
+            peak = float(np.abs(source).max())
         thumb_size = working_size(*self.size, 192)[::-1]
-        thumb = cv2.resize(np.asarray(source, np.float32), thumb_size, interpolation=cv2.INTER_AREA)
         thumb_hole = cv2.resize(invalid.astype(np.uint8), thumb_size, interpolation=cv2.INTER_NEAREST) > 0
         thumb_hole |= cv2.resize(invalid.astype(np.float32), thumb_size, interpolation=cv2.INTER_AREA) > 0
-        level = float(np.median(np.abs(thumb[~thumb_hole]))) if (~thumb_hole).any() else 1.0
+        thumb, level = _thumb(source, thumb_size, thumb_hole)
+        tamed = tame_fireflies(source, level, peak)
+        if tamed is not None:
+            source = tamed
+            thumb, level = _thumb(source, thumb_size, thumb_hole)
+        gray, small_hole = flow_gray(source, hole, self.work, self.colorspace)
         return _Frame(
             packet,
             np.asarray(source, np.float32),
@@ -637,3 +644,11 @@ def _flow_input(frame: _Frame) -> FlowInput:
     if not frame.flow_input_held:
         raise ContextError(f"position {frame.position}: a pair's flow was asked for after both were made")
     return FlowInput(frame.gray, frame.small_hole, frame.hole, frame.thumb, frame.thumb_hole)
+
+
+def _thumb(source: np.ndarray, size: tuple[int, int], hole: np.ndarray) -> tuple[np.ndarray, float]:
+    """A frame's small linear copy (``size``: width, height) and its level: the median magnitude outside
+    ``hole`` (the thumb's), 1 where the hole covers it all."""
+    thumb = cv2.resize(np.asarray(source, np.float32), size, interpolation=cv2.INTER_AREA)
+    level = float(np.median(np.abs(thumb[~hole]))) if (~hole).any() else 1.0
+    return thumb, level
