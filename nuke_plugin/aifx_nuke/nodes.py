@@ -298,6 +298,15 @@ class NukeHost:
         read["file"].setValue(knobs.NOT_RENDERED)
         return True
 
+    @_main_thread
+    def shown_result(self) -> tuple[str, int, int] | None:
+        """(file, first, last) of the result Read; None until it shows a result."""
+        read = self._inner(knobs.READ_RESULT)
+        pattern = str(read["file"].value())
+        if pattern == knobs.NOT_RENDERED:
+            return None
+        return pattern, int(read["first"].value()), int(read["last"].value())
+
     def _add_range_switch(self, read: nuke.Node) -> nuke.Node:
         """An AIFill made before the range Switch existed (an older script) gets it on its next result."""
         output = next((n for n in self.node.nodes() if n.Class() == "Output"), None)
@@ -444,6 +453,54 @@ def attach_cached_results() -> list[str]:
                 found.append(node.fullName())
         except Exception as exc:  # opening the script matters more than the shortcut
             print(f"aifx: {node.fullName()}: not looking for a cached result: {exc}")
+    return found
+
+
+#: The AIFill knobs whose change may make the shown result another fill's (those that reach the job or key).
+_RESULT_KNOBS = frozenset(knobs.SETTING_NAMES) - {"cache_dir", "aifx_env", "server_url"}
+
+
+def on_knob_changed() -> None:
+    """knobChanged (init.py; Nuke calls it for the artist's edits in a panel, in the main thread): an AIFill
+    whose setting changed or whose input was reconnected stops showing a result that is not its fill now."""
+    node = nuke.thisNode()
+    name = nuke.thisKnob().name()
+    if node.knob("aifx_env") is None or (name not in _RESULT_KNOBS and name != "inputChange"):
+        return
+    session.on_setting_changed(NukeHost(node), input_changed=name == "inputChange")
+
+
+def check_before_render() -> None:
+    """beforeRender (init.py; every Write render: the GUI, ``nuke.execute``, ``nuke -x``): refuse to render
+    while an AIFill the Write reads shows a result that is not the fill of its inputs and settings now (a
+    plate versioned up in this session). Nuke aborts the render with this error."""
+    write = nuke.thisNode()
+    stale = []
+    for node in _aifills_upstream(write):
+        reason = session.check_shown(NukeHost(node))
+        if reason is not None:
+            stale.append(f"{node.fullName()}: {reason}")
+    if stale:
+        raise RuntimeError(f"AIFill: not rendering {write.fullName()}: " + "; ".join(stale))
+
+
+def _aifills_upstream(write: nuke.Node) -> list[nuke.Node]:
+    """The AIFill nodes ``write``'s pixels depend on (walked as the cache key walks), nearest first; the AIFill
+    holding ``write`` (its own input Writes) is not one of them."""
+    found: list[nuke.Node] = []
+    owner = write.parent()
+    seen = {write.fullName()}
+    if owner is not None and owner.knob("aifx_env") is not None:
+        seen.add(owner.fullName())
+    stack: list[nuke.Node | None] = list(reversed(_feeds(write)))
+    while stack:
+        node = stack.pop()
+        if node is None or node.fullName() in seen:
+            continue
+        seen.add(node.fullName())
+        if isinstance(node, nuke.Group) and node.knob("aifx_env") is not None:
+            found.append(node)
+        stack.extend(reversed(_feeds(node)))
     return found
 
 

@@ -69,6 +69,8 @@ class Host(Protocol):
 
     def clear_result(self) -> bool: ...
 
+    def shown_result(self) -> tuple[str, int, int] | None: ...
+
     def set_status(self, text: str) -> None: ...
 
     def warn(self, text: str) -> None: ...
@@ -278,6 +280,69 @@ def attach_cached(host: Host, environ: Mapping[str, str] | None = None) -> bool:
 
 #: The status of a node whose saved result is not the fill of its inputs and settings any more.
 STALE = "not rendered: the inputs or settings changed since the last render; press Render (or run render.py)"
+
+
+#: The status of a node whose result was forgotten because the artist changed a setting or an input since.
+CHANGED_SETTING = "not rendered: a setting changed since the last render; press Render (or run render.py)"
+CHANGED_INPUT = (
+    "not rendered: an input was reconnected since the last render; press Render (or run render.py)"
+)
+
+
+def on_setting_changed(host: Host, input_changed: bool = False) -> bool:
+    """knobChanged of the node's own knobs (the artist changed a setting or reconnected an input): forget the
+    shown result when it is not the fill of the settings now; True when it was forgotten.
+
+    Runs in Nuke's main thread on every edit, so it stays cheap: no upstream walk, no file read. The shown
+    result's path holds its inputs key, so the fill key of the new settings is compared on that key alone
+    (a knob the backend does not read leaves the result alone). A reconnected input always forgets it (its
+    key needs the walk); the next Render finds it again in the cache if nothing really changed. An upstream
+    change (a Read versioned up) is not seen here: :func:`check_shown` refuses it before a render."""
+    shown = host.shown_result()
+    if shown is None:
+        return False
+    if input_changed:
+        _forget_result(host, CHANGED_INPUT)
+        return True
+    pattern, first, last = shown
+    keys = jobs.result_keys(pattern)
+    try:
+        settings = host.settings()
+        same_range = _frames(host, settings, None) == (first, last)
+        colorspace = jobs.job_colorspace(str(settings.get("colorspace", "")), *host.colour_settings())
+        draft = jobs.build_job(
+            settings, jobs.CachePaths("", ""), first, last, colorspace, host.mask_connected()
+        )
+        same = same_range and keys is not None and jobs.fill_key(keys[0], draft) == keys[1]
+    except (RenderError, ValueError, TypeError, KeyError):
+        same = False
+    if not same:
+        _forget_result(host, CHANGED_SETTING)
+    return not same
+
+
+def check_shown(host: Host, environ: Mapping[str, str] | None = None) -> str | None:
+    """beforeRender: None when the node shows no result (its output errors by itself) or the fill of its
+    inputs and settings now; else why not, with the shown result forgotten (a comp must not render an old fill).
+
+    The key is made over the shown frames, as a render of them would make it: an upstream node changed in this
+    session (a plate versioned up, a roto edited) gives another inputs key."""
+    shown = host.shown_result()
+    if shown is None:
+        return None
+    pattern, first, last = shown
+    try:
+        paths, _ = _keyed_job(host, host.settings(), first, last, os.environ if environ is None else environ)
+    except RenderError as exc:
+        reason = f"cannot check its result: {exc}"
+    else:
+        if jobs.result_keys(pattern) == paths.keys:
+            return None
+        reason = (
+            "its inputs or settings changed since its render; press Render on it (or run render.py) first"
+        )
+    _forget_result(host, f"not rendered: {reason}")
+    return reason
 
 
 def _forget_result(host: Host, status: str) -> None:
