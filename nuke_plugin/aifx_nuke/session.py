@@ -270,12 +270,41 @@ def attach_cached(host: Host, environ: Mapping[str, str] | None = None) -> bool:
     except RenderError as exc:
         _forget_result(host, f"not rendered: {exc}")
         return False
-    if not jobs.is_marked_done(paths.result_done, first, last, paths.result):
-        _forget_result(host, STALE)
+    result = _finished_result(host, paths, first, last)
+    if result is None:
+        shown = host.shown_result()
+        if shown is not None and jobs.result_keys(shown[0]) == paths.keys:
+            _forget_result(host, not_found(paths))
+        else:
+            _forget_result(host, STALE)
         return False
-    host.show_result(paths.result, first, last, job.confidence)
+    host.show_result(result, first, last, job.confidence)
     host.set_status(f"done: frames {first}-{last} (found in the cache when the script opened)")
     return True
+
+
+def _finished_result(host: Host, paths: jobs.CachePaths, first: int, last: int) -> str | None:
+    """The finished fill of these keys and frames: in the node's cache folder, else the one its Read shows.
+
+    The keys name what a result is the fill of; the folder holding it does not: a script saved showing a result
+    and opened from another folder (the default cache folder is beside the script), a node renamed since (its
+    name is a folder of the cache) or a cache folder knob changed keep their finished fill."""
+    if jobs.is_marked_done(paths.result_done, first, last, paths.result):
+        return paths.result
+    shown = host.shown_result()
+    if shown is None or shown[1:] != (first, last) or jobs.result_keys(shown[0]) != paths.keys:
+        return None
+    done = os.path.join(os.path.dirname(shown[0]), os.path.basename(paths.result_done))
+    return shown[0] if jobs.is_marked_done(done, first, last, shown[0]) else None
+
+
+def not_found(paths: jobs.CachePaths) -> str:
+    """The status of a node whose inputs and settings are those of its saved result, which is gone."""
+    root = os.path.dirname(os.path.dirname(paths.inputs_dir))
+    return (
+        f"not rendered: no finished result of these inputs and settings under {root} (the cache was moved or "
+        "cleared); press Render (or run render.py), or set the cache folder to where the result is"
+    )
 
 
 #: The status of a node whose saved result is not the fill of its inputs and settings any more.
@@ -384,10 +413,11 @@ def _render(
     cancel: threading.Event,
 ) -> Outcome:
     paths, job, python, first, last = plan(host, frame_range, environ)
-    if jobs.is_marked_done(paths.result_done, first, last, paths.result):
-        host.show_result(paths.result, first, last, job.confidence)
+    cached = _finished_result(host, paths, first, last)
+    if cached is not None:
+        host.show_result(cached, first, last, job.confidence)
         host.set_status(f"done: frames {first}-{last} (cached, nothing changed)")
-        return Outcome(paths.result, first, last, reused=True)
+        return Outcome(cached, first, last, reused=True)
 
     task = host.progress(f"AIFill {host.node_name}")
     if not _inputs_cached(paths, first, last, job.mask is not None):
