@@ -7,9 +7,10 @@ tested without Nuke. Only documented Python API is used (``nuke.nodes``, ``Group
 
 Inside the group::
 
-    Source ──► aifx_crop_source ──► aifx_write_source   (Crop + reformat to the Source's format: an EXR's data
-    Mask ────► aifx_crop_mask ────► aifx_write_mask      window is its input's bbox, its display window the
-                                                         format; both files cover exactly the Source's format)
+    Source ──► aifx_crop_source ──► aifx_write_source   (an EXR's data window is its input's bbox, its display
+    Mask ────► aifx_crop_mask ────► aifx_write_mask      window the format: the Source's Crop is disabled, so its
+                                                         overscan is kept; the Mask's reformats it to the Source's
+                                                         format, the frame the fill works in)
     aifx_result (Read, raw) ──► aifx_range ──► Output    (errors until a result exists: never the raw plate)
     aifx_outside (Read) ───────►┘ (Switch)               (after a render, frames outside the filled ones: an error)
 
@@ -253,6 +254,10 @@ class NukeHost:
             for label, name, pattern, channels, datatype in todo:
                 crop = self._inner(knobs.CROP_SOURCE if name == knobs.WRITE_SOURCE else knobs.CROP_MASK)
                 crop["box"].setValue(box)
+                # The Source is written as it is: its bbox (overscan too) is the file's data window, its format
+                # the display window; the core fills the frame and carries what lies outside it through. The
+                # Mask is cut and reformatted to the Source's format (a Roto's format is the project's).
+                crop["disable"].setValue(name == knobs.WRITE_SOURCE)
                 write = self._inner(name)
                 write["file"].setValue(pattern)
                 write["channels"].setValue(channels)

@@ -465,7 +465,8 @@ def _windows(path: str) -> tuple:
 
 def test_a_roto_sized_mask_and_an_overscan_plate_are_written_over_the_format(comp):
     """Nuke's EXR writer takes the data window from the input's bbox and the display window from its format (a
-    Roto's bbox is its shape, its format the project's): the internal Crops make both the Source's format."""
+    Roto's bbox is its shape, its format the project's): the Mask's Crop makes it the Source's format; the
+    Source is written as it is, overscan included."""
     import cv2
 
     fill = comp["fill"]
@@ -495,14 +496,13 @@ def test_a_roto_sized_mask_and_an_overscan_plate_are_written_over_the_format(com
     assert outcome.written == 3
     inputs = Path(outcome.result).parent.parent
     full_frame = ((0, 0), (95, 53), (0, 0), (95, 53))
-    for name in ("source", "mask"):
-        for frame in (1001, 1002, 1003):
-            assert _windows(str(inputs / f"{name}.{frame}.exr")) == full_frame, (name, frame)
+    for frame in (1001, 1002, 1003):
+        assert _windows(str(inputs / f"mask.{frame}.exr")) == full_frame, frame
+        # the Source as it is: its overscan is the data window (the core carries it through unfilled)
+        assert _windows(str(inputs / f"source.{frame}.exr")) == ((-4, -4), (99, 57), (0, 0), (95, 53)), frame
     np.testing.assert_allclose(_exr(str(inputs / "mask.1002.exr"))["A"], mattes[1002], atol=1e-3)
     source = _exr(str(inputs / "source.1002.exr"))["R"]
-    np.testing.assert_allclose(
-        source, nuke._read(comp["plate"].replace("####", "1002"))["rgba.red"], atol=1e-6
-    )
+    np.testing.assert_allclose(source, _exr(str(folder / "plate.1002.exr"))["R"], atol=1e-6)
 
 
 # -- proxy, stereo, TCL file knobs (item 10) ----------------------------------------------------------------------
