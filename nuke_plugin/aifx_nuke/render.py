@@ -6,7 +6,7 @@
 Nuke strips a trailing frame range from ``sys.argv``; the arguments are read from ``nuke.rawArgs``.
 The script is opened from disk and not saved: the comp's own render reads the result once the script is
 saved with the node rendered (until then the node's output is an error, never the unfilled plate).
-Exit codes: 0 done (or cached), 1 render failed, 2 bad arguments, 130 cancelled. Progress goes to stdout one
+Exit codes: 0 done (or cached), 1 render failed, 2 bad arguments (or not a script Nuke opens), 130 cancelled. Progress goes to stdout one
 line per change, so farm logs show it.
 """
 
@@ -38,7 +38,16 @@ def main(argv: list[str] | None = None) -> int:
 
     from aifx_nuke import nodes, session
 
-    nuke.scriptOpen(script)
+    try:
+        nuke.scriptOpen(script)
+    except RuntimeError as exc:  # what Nuke raises for a file it cannot read as a script
+        text = str(exc).strip()
+        reason = text.splitlines()[-1].replace(f"{script}: ", "") if text else "cannot be read"
+        print(
+            f"aifx: error: {script}: Nuke cannot open it ({reason}); give the .nk path of the comp",
+            file=sys.stderr,
+        )
+        return 2
     try:
         outcome = nodes.render_node(nodes.find_node(name), frames)
     except session.RenderError as exc:

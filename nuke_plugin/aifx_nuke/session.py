@@ -8,13 +8,14 @@ the aifx Python → follow its progress with cancel → point the node's Read at
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -419,6 +420,36 @@ def _render(
         host.set_status(f"done: frames {first}-{last} (cached, nothing changed)")
         return Outcome(cached, first, last, reused=True)
 
+    with _cache_folder(paths):
+        return _fill(host, paths, job, python, first, last, environ, poll_interval, cancel)
+
+
+@contextlib.contextmanager
+def _cache_folder(paths: jobs.CachePaths) -> Iterator[None]:
+    """A cache folder that cannot be written (a file, read-only, a full disk) is a one-line error naming it
+    and the knob, not a traceback."""
+    try:
+        yield
+    except OSError as exc:
+        where = exc.filename or os.path.dirname(os.path.dirname(paths.inputs_dir))
+        raise RenderError(
+            f"cannot write the cache folder ({where}): {exc.strerror or exc}; set {_LABELS['cache_dir']} to a "
+            "folder this machine can write"
+        ) from None
+
+
+def _fill(
+    host: Host,
+    paths: jobs.CachePaths,
+    job: jobs.FillJob,
+    python: str,
+    first: int,
+    last: int,
+    environ: Mapping[str, str],
+    poll_interval: float,
+    cancel: threading.Event,
+) -> Outcome:
+    """Write the inputs (unless cached), run the worker, show its result."""
     task = host.progress(f"AIFill {host.node_name}")
     if not _inputs_cached(paths, first, last, job.mask is not None):
         task.setMessage(f"writing Source and Mask, frames {first}-{last}")
