@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from typing import Any, Callable, TypeVar, cast
 
 import nuke
@@ -148,6 +148,9 @@ class NukeHost:
             raise session.RenderError(f"{node.name()} is not an AIFill node")
         self.node = node
         self.node_name = node.fullName()
+        # Nuke's Node compares and hashes by the node it wraps (nuke.thisNode() in the Cancel button is another
+        # wrapper of the same node): the key stays the node's through a rename.
+        self.render_key: Hashable = node
 
     def _inner(self, name: str) -> nuke.Node:
         inner = self.node.node(name)
@@ -437,7 +440,7 @@ def on_render_button() -> threading.Thread | None:
 def on_cancel_button() -> bool:
     """Cancel button: stop this node's render (the worker finishes no partial frame)."""
     node = nuke.thisNode()
-    stopped = session.request_cancel(node.fullName())
+    stopped = session.request_cancel(node)
     if not stopped:
         node["status"].setValue("nothing to cancel")
     return stopped

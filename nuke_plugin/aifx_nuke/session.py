@@ -15,7 +15,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -49,6 +49,8 @@ class Host(Protocol):
     """The node and the Nuke session, as :func:`render` sees them."""
 
     node_name: str
+    #: What identifies the node while it renders, whatever it is renamed to (the Cancel button finds it by this).
+    render_key: Hashable
 
     def settings(self) -> dict[str, Any]: ...
 
@@ -173,24 +175,24 @@ def in_knob_words(message: str) -> str:
     return message
 
 
-# Renders in flight, by node name: the Cancel button of a node sets its event.
-_ACTIVE: dict[str, threading.Event] = {}
+# Renders in flight, by the host's render_key (not the name: the artist may rename the node while it renders).
+_ACTIVE: dict[Hashable, threading.Event] = {}
 _ACTIVE_LOCK = threading.Lock()
 
 
-def request_cancel(node_name: str) -> bool:
-    """Ask the render of ``node_name`` to stop; False when none is running."""
+def request_cancel(key: Hashable) -> bool:
+    """Ask the render of the node ``key`` identifies to stop; False when none is running."""
     with _ACTIVE_LOCK:
-        event = _ACTIVE.get(node_name)
+        event = _ACTIVE.get(key)
     if event is None:
         return False
     event.set()
     return True
 
 
-def is_rendering(node_name: str) -> bool:
+def is_rendering(key: Hashable) -> bool:
     with _ACTIVE_LOCK:
-        return node_name in _ACTIVE
+        return key in _ACTIVE
 
 
 def plan(
@@ -393,9 +395,9 @@ def render(
     environ = os.environ if environ is None else environ
     cancel = threading.Event()
     with _ACTIVE_LOCK:
-        if host.node_name in _ACTIVE:
+        if host.render_key in _ACTIVE:
             raise RenderError(f"{host.node_name} is already rendering: wait for it or press Cancel")
-        _ACTIVE[host.node_name] = cancel
+        _ACTIVE[host.render_key] = cancel
     try:
         return _render(host, frame_range, environ, poll_interval, cancel)
     except RenderError as exc:
@@ -403,7 +405,7 @@ def render(
         raise
     finally:
         with _ACTIVE_LOCK:
-            _ACTIVE.pop(host.node_name, None)
+            _ACTIVE.pop(host.render_key, None)
 
 
 def _render(

@@ -211,7 +211,7 @@ def test_progress_cancel_stops_the_worker_and_keeps_the_plate(comp):
     _assert_output_errors(fill)
     (result_dir,) = _result_dirs(cache)
     assert not (result_dir / "result.done").exists()
-    assert not session.is_rendering(fill.fullName())
+    assert not session.is_rendering(fill)
 
     # the next Render resumes: inputs are not written again and the result completes
     nuke.ProgressTask._cancel_after = None
@@ -228,7 +228,7 @@ def test_cancelling_nukes_progress_bar_while_the_inputs_are_written_is_a_cancel_
     press_render_in_gui(fill)
     status = fill["status"].value()
     assert status.startswith("cancelled while writing the Source input, frames 1001-1003"), status
-    assert nuke.messages == [] and not session.is_rendering(fill.fullName())
+    assert nuke.messages == [] and not session.is_rendering(fill)
     outcome = nodes.render_node(fill)  # the next Render writes the inputs again and fills
     assert outcome.written == 3 and not outcome.cancelled
 
@@ -246,6 +246,26 @@ def test_cancel_button_stops_a_running_render(comp, monkeypatch):
     press_render_in_gui(fill)
     assert fill["status"].value().startswith("cancelled")
     _assert_output_errors(fill)
+
+
+def test_cancel_button_stops_a_render_of_a_node_renamed_while_it_renders(comp, monkeypatch):
+    fill = comp["fill"]
+    original = nuke.ProgressTask.setProgress
+
+    def rename_then_cancel_when_the_worker_starts(self, percent):
+        original(self, percent)
+        if percent == jobs.WRITE_SHARE:  # the artist renames the node, then presses its Cancel
+
+            def rename_and_cancel() -> None:
+                fill.setName("AIFill_rig")
+                fill["cancel"].execute()
+
+            nuke.executeInMainThread(rename_and_cancel)
+
+    monkeypatch.setattr(nuke.ProgressTask, "setProgress", rename_then_cancel_when_the_worker_starts)
+    press_render_in_gui(fill)
+    assert fill["status"].value().startswith("cancelled"), fill["status"].value()
+    assert not session.is_rendering(fill)
 
 
 def test_cancel_button_with_nothing_running_says_so(comp):
