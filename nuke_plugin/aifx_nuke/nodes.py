@@ -409,9 +409,12 @@ def _hero() -> str:
 # -- entry points ------------------------------------------------------------------------------------------------
 
 
-def render_node(node: nuke.Node, frame_range: str | None = None) -> session.Outcome:
-    """Render one AIFill node in this thread: what the farm entry point and scripts call."""
-    return session.render(NukeHost(node), frame_range)
+def render_node(
+    node: nuke.Node, frame_range: str | None = None, cancel: threading.Event | None = None
+) -> session.Outcome:
+    """Render one AIFill node in this thread: what the farm entry point and scripts call (``cancel``: set it
+    to stop the render)."""
+    return session.render(NukeHost(node), frame_range, cancel=cancel)
 
 
 def on_render_button() -> threading.Thread | None:

@@ -12,8 +12,12 @@ line per change, so farm logs show it.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 if __package__ in (None, ""):
@@ -36,6 +40,31 @@ def main(argv: list[str] | None = None) -> int:
         print(f"aifx: error: {exc}", file=sys.stderr)
         return 2
 
+    stop = threading.Event()
+    with _stopped_by_signals(stop):
+        return _open_and_render(script, name, frames, stop)
+
+
+@contextlib.contextmanager
+def _stopped_by_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGTERM (a farm cancelling the task) and Ctrl-C set ``stop`` instead of killing Nuke's Python mid-call:
+    the render stops its worker (no frame cut, finished frames kept) and the task exits 130."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield
+        return
+    wanted = (signal.SIGTERM, signal.SIGINT)
+    previous = {number: signal.signal(number, lambda *_: stop.set()) for number in wanted}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _open_and_render(script: str, name: str, frames: str | None, stop: threading.Event) -> int:
+    """Open ``script`` and render its node ``name``: the exit code."""
+    import nuke
+
     from aifx_nuke import nodes, session
 
     try:
@@ -49,11 +78,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     try:
-        outcome = nodes.render_node(nodes.find_node(name), frames)
+        outcome = None if stop.is_set() else nodes.render_node(nodes.find_node(name), frames, cancel=stop)
     except session.RenderError as exc:
         print(f"aifx: error: {name}: {exc}", file=sys.stderr)
         return 1
-    if outcome.cancelled:
+    if outcome is None or outcome.cancelled:
         print(f"aifx: {name} cancelled", file=sys.stderr)
         return 130
     how = "reused the cache" if outcome.reused else f"filled {outcome.written} frame(s)"

@@ -390,10 +390,13 @@ def render(
     frame_range: str | None = None,
     environ: Mapping[str, str] | None = None,
     poll_interval: float = 0.1,
+    cancel: threading.Event | None = None,
 ) -> Outcome:
-    """Render one AIFill node (see the module doc); raises :class:`RenderError` with the status line set."""
+    """Render one AIFill node (see the module doc); raises :class:`RenderError` with the status line set.
+
+    ``cancel``: set it to stop the render (the farm's SIGTERM and Ctrl-C do); the Cancel button sets its own."""
     environ = os.environ if environ is None else environ
-    cancel = threading.Event()
+    cancel = threading.Event() if cancel is None else cancel
     with _ACTIVE_LOCK:
         if host.render_key in _ACTIVE:
             raise RenderError(f"{host.node_name} is already rendering: wait for it or press Cancel")
@@ -470,6 +473,9 @@ def _fill(
             raise RenderError(f"writing the inputs made no {missing[0]}; check the Source/Mask inputs render")
         jobs.mark_done(paths.inputs_done, first, last)
     task.setProgress(jobs.WRITE_SHARE)
+    if cancel.is_set():  # asked while the inputs were written: start no worker
+        host.set_status("cancelled: finished frames are kept, Render resumes")
+        return Outcome(paths.result, first, last, cancelled=True)
 
     jobs.save_job(job, paths.job)
     host.set_status(f"rendering {first}-{last}")

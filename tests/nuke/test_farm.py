@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import runpy
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -268,3 +269,30 @@ def test_a_file_that_is_not_a_nuke_script_is_exit_2_in_one_line(tmp_path, capsys
     assert err == [
         f"aifx: error: {broken}: Nuke cannot open it (not a Nuke script); give the .nk path of the comp"
     ]
+
+
+@pytest.mark.parametrize("number", [signal.SIGTERM, signal.SIGINT])
+def test_a_farm_task_stopped_by_a_signal_cancels_its_worker_and_exits_130(
+    comp, tmp_path, capsys, monkeypatch, number
+):
+    """Deadline/OpenCue cancel a task with SIGTERM, a terminal with Ctrl-C (SIGINT): render.py stops the worker
+    (finished frames kept), says so and exits 130, as docs/nuke.md says, instead of a KeyboardInterrupt
+    traceback or death by the signal. The signal arrives as the worker starts."""
+    from aifx_nuke import session
+
+    started = []
+    original = session.WorkerProcess.start
+
+    def start_then_signal(self):
+        started.append(original(self))
+        os.kill(os.getpid(), number)
+        return started[-1]
+
+    monkeypatch.setattr(session.WorkerProcess, "start", start_then_signal)
+    script = _save(tmp_path)
+    before = signal.getsignal(number)
+    assert render.main([str(script), "AIFill1"]) == 130
+    assert capsys.readouterr().err.strip().splitlines()[-1] == "aifx: AIFill1 cancelled"
+    assert started and started[0].returncode is not None, "the worker was stopped and waited for"
+    assert nuke.toNode("AIFill1")["status"].value().startswith("cancelled")
+    assert signal.getsignal(number) is before, "the handlers are put back"
