@@ -175,6 +175,32 @@ def in_knob_words(message: str) -> str:
     return message
 
 
+#: The EXR channel names the internal Writes give Nuke's channels (``jobs.exr_channel``), back to Nuke's.
+_NUKE_CHANNELS = {"R": "rgba.red", "G": "rgba.green", "B": "rgba.blue", "A": "rgba.alpha", "Z": "depth.Z"}
+
+
+def _nuke_channel(name: str) -> str:
+    """An EXR channel of a cache file (``A``, ``fill.confidence``) as the artist's Nuke names it."""
+    return _NUKE_CHANNELS.get(name, name)
+
+
+def in_node_words(message: str, paths: jobs.CachePaths, mask_connected: bool) -> str:
+    """A core error about the cache files as the node's artist sees it: ``.../mask.1001.exr`` reads ``the Mask
+    input at frame 1001`` (the Source's, when the mask channel is taken from it) and the EXR channels the
+    internal Writes made (``A``, ``R``) read as Nuke's (``rgba.alpha``, ``rgba.red``)."""
+    inputs = [(paths.source, "Source")]
+    inputs.append((paths.mask, "Mask" if mask_connected else "Source"))
+    for pattern, label in inputs:
+        frame_file = re.escape(pattern).replace("\\#\\#\\#\\#", "####").replace("####", r"(-?\d+)")
+        message = re.sub(frame_file, rf"the {label} input at frame \1", message)
+    message = re.sub(r"no channel '([^']*)'", lambda m: f"no channel {_nuke_channel(m.group(1))}", message)
+    return re.sub(
+        r"\(channels: ([^)]*)\)",
+        lambda m: "(channels: " + ", ".join(_nuke_channel(c.strip()) for c in m.group(1).split(",")) + ")",
+        message,
+    )
+
+
 # Renders in flight, by the host's render_key (not the name: the artist may rename the node while it renders).
 _ACTIVE: dict[Hashable, threading.Event] = {}
 _ACTIVE_LOCK = threading.Lock()
@@ -494,7 +520,7 @@ def _fill(
         host.set_status("cancelled: finished frames are kept, Render resumes")
         return Outcome(paths.result, first, last, cancelled=True)
     if worker.returncode != 0 or final.get("event") != events.DONE:
-        raise RenderError(in_knob_words(worker.error_message()))
+        raise RenderError(in_node_words(in_knob_words(worker.error_message()), paths, job.mask is not None))
     jobs.mark_done(paths.result_done, first, last)
     host.show_result(paths.result, first, last, job.confidence)
     written = len(final.get("written") or [])

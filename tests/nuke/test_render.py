@@ -604,3 +604,17 @@ def test_with_a_server_url_the_fill_runs_on_the_aifx_server(comp, tmp_path, monk
             nodes.render_node(fill)
     finally:
         server.stop()
+
+
+def test_a_mask_channel_the_mask_lacks_is_named_in_nukes_words(comp):
+    """A luminance matte (RGB, no alpha) with the default mask channel: the core's error names its cache file
+    and EXR channels; the node names the Mask input, the frame and Nuke's channels."""
+    fill = comp["fill"]
+    fill["mask_channel"].setValue("rgba.alpha")
+    with pytest.raises(session.RenderError) as caught:
+        nodes.render_node(fill)
+    assert str(caught.value) == (
+        "the Mask input at frame 1001: no channel rgba.alpha (channels: rgba.blue, rgba.green, rgba.red); "
+        "set mask channel to one of them"
+    )
+    assert fill["status"].value() == f"error: {caught.value}"
