@@ -75,8 +75,13 @@ def find_plate(op: AIFX_OT_fill, context: bpy.types.Context) -> Plate:
         image = bpy.data.images.get(op.image)
         if image is None:
             raise UserError(f"Image '{op.image}' not found; open the plate in the Image Editor")
+        # The editor's Image User places the plate it shows, also while it shows the plate's AI Fill result
+        # (the panel names the plate then): without it the mattes were rasterised at the wrong scene frames.
         space = _space(context, "IMAGE_EDITOR")
-        user = space.image_user if space is not None and space.image == image else None
+        shown = space.image if space is not None else None
+        user = (
+            space.image_user if shown is not None and image in (shown, targets.fill_source(shown)) else None
+        )
         return plates.image_plate(image, scene, user)
     # The editor's clip or image; when it shows an AI Fill result, the plate that result was filled from.
     clip_space = _space(context, "CLIP_EDITOR")
