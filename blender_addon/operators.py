@@ -560,17 +560,29 @@ class AIFX_OT_fill(FillOptions, bpy.types.Operator):
     def modal(self, context: bpy.types.Context, event) -> set:
         run = self._run
         assert run is not None
-        if event.type == "ESC" and event.value == "PRESS":
-            run.cancel()
-        elif event.type != "TIMER":
-            return {"PASS_THROUGH"}
-        state = run.tick()
-        context.window_manager.progress_update(int(run.fraction * 1000))
-        if context.workspace is not None:
-            context.workspace.status_text_set(run.status_text())
-        if state == session.RUNNING:
-            return {"RUNNING_MODAL"}
-        self._cleanup(context)
+        ended = (
+            True  # also when something below raises: Blender then drops this handler, never calling cancel()
+        )
+        try:
+            if event.type == "ESC" and event.value == "PRESS":
+                run.cancel()
+            elif event.type != "TIMER":
+                ended = False
+                return {"PASS_THROUGH"}
+            state = run.tick()
+            context.window_manager.progress_update(int(run.fraction * 1000))
+            if context.workspace is not None:
+                context.workspace.status_text_set(run.status_text())
+            if state == session.RUNNING:
+                ended = False
+                return {"RUNNING_MODAL"}
+        finally:
+            if ended:
+                if run.state == session.RUNNING:  # an unexpected error: stop the worker too
+                    with contextlib.suppress(Exception):
+                        run.cancel()
+                # the job leaves _RUNNING_JOBS (else every later press said "already running") and the timer goes
+                self._cleanup(context)
         return self._finish(context, run)
 
     def cancel(self, context: bpy.types.Context) -> None:
