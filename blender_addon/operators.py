@@ -346,6 +346,8 @@ class FillRun:
                 self._start()
             except (UserError, RuntimeError, OSError) as exc:
                 self._stop(session.ERROR, str(exc))
+            except ReferenceError:  # Ctrl-Z between two ticks replaced a datablock the raster held
+                self._stop(session.ERROR, masks.SCENE_CHANGED)
             return self.state
         if self.session.tick() != session.RUNNING:
             self._end()
