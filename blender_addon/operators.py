@@ -418,12 +418,12 @@ def discard_rejected(prepared: PreparedFill) -> None:
         else:
             with open(prepared.job_path, "wb") as handle:
                 handle.write(prepared.previous_job)
-    mask_pattern = prepared.job.mask or ""
-    mask_dir = os.path.dirname(mask_pattern)
-    if prepared.raster is not None and mask_dir in prepared.new_folders:
-        for number in plates.sequence_numbers(mask_pattern):
+    raster = prepared.raster
+    if raster is not None and os.path.dirname(raster.pattern) in prepared.new_folders:
+        # The files the raster writes (a still's matte has no '#' in its name: listing the pattern found none).
+        for _, number in raster.frames:
             with contextlib.suppress(OSError):
-                os.remove(jobs.pattern_frame_path(mask_pattern, number))
+                os.remove(jobs.pattern_frame_path(raster.pattern, number))
     for folder in sorted(prepared.new_folders, key=len, reverse=True):
         with contextlib.suppress(OSError):
             os.rmdir(folder)  # only when empty

@@ -166,3 +166,38 @@ RESULT["images"] = sorted(i.name for i in bpy.data.images if "AI Fill" in i.name
         "a Movie Clip cannot play across missing frames to files 1004-1005: fill the frames between"
         in result["log"]
     )
+
+
+STILL = (
+    IN_EDITOR
+    + """
+scene = bpy.context.scene
+scene.frame_start, scene.frame_end = 1, 10
+image = bpy.data.images.load(os.path.join(PLATE, "still", "photo.png"))
+mask = draw_mask("player", (150, 60, 250, 150), tuple(image.size))
+"""
+)
+
+
+def _still(plate: Path) -> Path:
+    """``plate/still/photo.png``: a still (no frame number in its name), the plate's third frame."""
+    still = plate / "still"
+    still.mkdir()
+    (still / "photo.png").write_bytes((plate / "frames" / "00002.png").read_bytes())
+    return plate
+
+
+def test_a_rejected_still_plate_leaves_nothing_behind(blender, plate: Path) -> None:
+    """A job the core rejected left the still's matte photo_mask.0000.png and the aifx_fill folder beside the
+    photo: the mattes to remove were listed with a '#' pattern, which a still's matte name has not."""
+    result = blender(
+        STILL
+        + """
+RESULT["rejected"] = run_fill(image=image.name, mask_datablock=mask.name, backend="lama",
+                              model="/nonexistent/big-lama.pt")
+RESULT["left"] = sorted(os.listdir(os.path.join(PLATE, "still")))
+""",
+        _still(plate),
+    )
+    assert "big-lama.pt" in result["rejected"]["error"], result["log"]
+    assert result["left"] == ["photo.png"]
