@@ -484,8 +484,8 @@ def load_result(prepared: PreparedFill, space=None, notes: list | None = None) -
         result.name = name
     if is_clip:
         result.frame_start = plate.scene_frame(shown[0]) if shown else plate.first_scene_frame
-    elif numbers:
-        result.source = "SEQUENCE"
+    elif numbers and plate.sequence is not None:
+        result.source = "SEQUENCE"  # a still's result is one file: as a sequence it showed a missing image
     if plate.colorspace:
         # A colourspace missing from this Blender's OCIO config raises TypeError: keep Blender's guess then.
         with contextlib.suppress(TypeError):

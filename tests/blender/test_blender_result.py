@@ -201,3 +201,24 @@ RESULT["left"] = sorted(os.listdir(os.path.join(PLATE, "still")))
     )
     assert "big-lama.pt" in result["rejected"]["error"], result["log"]
     assert result["left"] == ["photo.png"]
+
+
+def test_a_still_plates_result_opens_as_one_image(blender, plate: Path) -> None:
+    """The result of a still opened as an image sequence, which showed a missing image on every frame but 1."""
+    result = blender(
+        STILL
+        + """
+parts = editor("IMAGE_EDITOR")
+space = parts[1].spaces.active
+space.image = image
+scene.frame_set(4)
+RESULT["fill"] = fill_from(parts, mask_datablock=mask.name, backend="telea")
+shown = space.image
+RESULT["shown"] = [shown.name, shown.source]
+RESULT["at_frame_4"] = os.path.exists(shown.filepath_from_user(image_user=space.image_user))
+""",
+        _still(plate),
+    )
+    assert result["fill"] == ["FINISHED"], result["log"]
+    assert result["shown"] == ["photo.png AI Fill", "FILE"]
+    assert result["at_frame_4"]
