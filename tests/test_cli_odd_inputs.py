@@ -607,3 +607,38 @@ def test_a_mask_numbered_unlike_the_plate_says_so(shot, tmp_path):
         "none of the requested mask frames 1001-1004 exist (on disk: 1-4)",
     )
     assert line.endswith("number the mask frames like the plate's"), line
+
+
+def test_a_path_that_is_not_utf8_is_refused_before_anything_is_made(shot, tmp_path):
+    """A folder named caf\\xe9 from a Latin-1 share: the image libraries take UTF-8 only, so a PNG plate
+    failed with a traceback (exit 1), an EXR one was called damaged, and an output there failed at write time
+    after its folder was made. Each is one line naming the name and how to rename it, before anything is made."""
+    latin = tmp_path / os.fsdecode(b"caf\xe9")  # (how Python spells the byte 0xe9 in a file name)
+    latin.mkdir()
+    for frame in FRAMES:
+        for name in (f"plate.{frame}.exr", f"mask.{frame}.png"):
+            (latin / name).write_bytes((shot / name).read_bytes())
+    plate, mask = str(shot / "plate.####.exr"), str(shot / "mask.####.png")
+    before = digest(shot)
+    cases = [
+        (str(latin / "plate.####.exr"), mask, str(tmp_path / "o" / "c.####.exr")),
+        (plate, str(latin / "mask.####.png"), str(tmp_path / "o" / "c.####.exr")),
+        (plate, mask, str(latin / "o" / "c.####.png")),
+    ]
+    for source, matte, output in cases:
+        line = refused(aifx("fill", source, "-m", matte, "-o", output, "-b", "telea"))
+        assert "the folder name caf\\xe9 is not valid UTF-8" in line and "convmv -f latin1 -t utf8" in line
+        assert str(tmp_path) + "/*" in line, line
+    assert not (tmp_path / "o").exists() and not (latin / "o").exists()
+    # a plate given as a folder whose listing holds such a file name
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for frame in FRAMES:
+        name = f"plate.{frame}.exr" if frame != FRAMES[-1] else os.fsdecode(b"plate_\xe9.%d.exr" % frame)
+        (folder / name).write_bytes((shot / f"plate.{frame}.exr").read_bytes())
+    line = refused(
+        aifx("fill", str(folder), "-m", mask, "-o", str(tmp_path / "o" / "c.####.exr"), "-b", "telea")
+    )
+    assert f"the file name plate_\\xe9.{FRAMES[-1]}.exr is not valid UTF-8" in line, line
+    assert not (tmp_path / "o").exists()
+    assert digest(shot) == before
