@@ -642,3 +642,18 @@ def test_a_path_that_is_not_utf8_is_refused_before_anything_is_made(shot, tmp_pa
     assert f"the file name plate_\\xe9.{FRAMES[-1]}.exr is not valid UTF-8" in line, line
     assert not (tmp_path / "o").exists()
     assert digest(shot) == before
+
+
+def test_an_output_under_a_folder_with_at_or_hash_in_its_name_is_made(shot, tmp_path):
+    """An SSSD user's home (/home/jane@studio.com) or a shot#12 folder above an output folder not made yet: the
+    output was refused ("the frame token must be in the file name, not the folder"); a plate under a missing
+    such folder is named as a missing folder."""
+    args = [str(shot / "plate.####.exr"), "-m", str(shot / "mask.####.png"), "-b", "telea"]
+    for above in ("jane@studio.com", "shot#12"):
+        out = tmp_path / above / "comp" / "clean.####.exr"
+        done = aifx("fill", *args, "-o", str(out))
+        assert done.returncode == 0, done.stderr
+        assert sorted(p.name for p in out.parent.glob("clean.*.exr")) == [f"clean.{f}.exr" for f in FRAMES]
+    missing = tmp_path / "jane@studio.com" / "nothere" / "plate.####.exr"
+    done = aifx("fill", str(missing), "-m", args[2], "-o", str(tmp_path / "x" / "c.####.exr"), "-b", "telea")
+    assert "plate folder" in refused(done, str(missing.parent), "does not exist")

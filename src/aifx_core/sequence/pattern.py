@@ -248,9 +248,11 @@ def parse_pattern(spec: str | os.PathLike[str]) -> FramePattern:
         # An existing file is a still even if its name happens to hold '#', '@' or '%d'.
         return FramePattern(folder=path.parent, prefix=path.name, suffix="", kind="still")
     folder, name = path.parent, path.name
-    if _TOKEN.search(str(folder)) and not folder.exists():
-        raise InputError(f"{text}: the frame token must be in the file name, not the folder")
     tokens = list(_TOKEN.finditer(name))
+    # ('#' and '@' are common in folder names, /home/jane@studio.com or shot#12: only a name without a token
+    # under a missing folder that has one is a token put in the wrong place.)
+    if not tokens and _TOKEN.search(str(folder)) and not folder.exists():
+        raise InputError(f"{text}: the frame token must be in the file name, not the folder")
     if len(tokens) > 1:
         raise InputError(
             f"{text}: more than one frame token ({', '.join(t.group() for t in tokens)}); keep one, e.g. plate.####.exr"
