@@ -657,3 +657,52 @@ def test_an_output_under_a_folder_with_at_or_hash_in_its_name_is_made(shot, tmp_
     missing = tmp_path / "jane@studio.com" / "nothere" / "plate.####.exr"
     done = aifx("fill", str(missing), "-m", args[2], "-o", str(tmp_path / "x" / "c.####.exr"), "-b", "telea")
     assert "plate folder" in refused(done, str(missing.parent), "does not exist")
+
+
+def test_an_output_into_the_folder_given_as_the_plate_or_mask_is_refused_up_front(shot, tmp_path):
+    """Plate given as a folder (sh010/) and output written into it: the first run wrote, the resume was refused
+    ("sh010_clean.1001.png and sh010_plate.1001.png are both frame 1001"). Now the first run says so, naming the
+    pattern to give instead, before anything is written; a mask folder and a contact sheet likewise."""
+    plates, masks = tmp_path / "sh010", tmp_path / "roto"
+    plates.mkdir()
+    masks.mkdir()
+    for frame in FRAMES:
+        (plates / f"sh010_plate.{frame}.exr").write_bytes((shot / f"plate.{frame}.exr").read_bytes())
+        (masks / f"roto.{frame}.png").write_bytes((shot / f"mask.{frame}.png").read_bytes())
+    before = digest(tmp_path)
+    for args, where in [
+        ([str(plates), "-m", str(masks), "-o", str(plates / "sh010_clean.####.exr")], "plate"),
+        ([str(plates), "-m", str(masks), "-o", str(masks / "clean.####.exr")], "mask"),
+        ([f"{plates}/", "-m", str(masks), "-o", str(plates / "sub" / ".." / "clean.####.exr")], "plate"),
+    ]:
+        line = refused(aifx("fill", *args, "-b", "telea"), f"the output goes into the {where} folder")
+        assert f"give the {where} as a pattern" in line, line
+    line = refused(
+        aifx(
+            "fill",
+            str(plates),
+            "-m",
+            str(masks),
+            "-o",
+            str(tmp_path / "o" / "c.####.exr"),
+            "-b",
+            "telea",
+            "--contact-sheet",
+            str(plates / "sheet.png"),
+        ),
+        "the contact sheet (--contact-sheet) goes into the plate folder",
+        str(plates / "sh010_plate.####.exr"),
+    )
+    assert digest(tmp_path) == before and not (tmp_path / "o").exists()
+    # the pattern, as the line says: written there, and resumed
+    pattern = [
+        str(plates / "sh010_plate.####.exr"),
+        "-m",
+        str(masks),
+        "-o",
+        str(plates / "sh010_clean.####.exr"),
+    ]
+    for _ in range(2):
+        done = aifx("fill", *pattern, "-b", "telea")
+        assert done.returncode == 0, done.stderr
+    assert "4 already done" in done.stdout + done.stderr

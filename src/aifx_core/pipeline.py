@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import OpenEXR
@@ -63,6 +63,7 @@ from .sequence import (
     Sequence,
     atomic_write,
     check_names_fit,
+    check_outside_input_folder,
     check_side_output,
     check_writable,
     clean_stale_temps,
@@ -141,6 +142,7 @@ def fill(
     check_keyframes(job, plate.frames)
     out = output_pattern(job.output, plate)
     mask = open_mask(job.mask, job.mask_channel, plate, invert=job.invert_mask, threshold=job.threshold)
+    _check_outside_folders(job, out, plate, mask)
     protected = protected_inputs(plate, mask.mask)
     if job_file is not None:
         protected.add(job_file, "job file")
@@ -214,6 +216,22 @@ def _shot_inputs(plate: Sequence, mask: MaskSource, shot: list[int]) -> list[tup
     for frame in shot:
         seen.update(dict.fromkeys(_input_files(plate, mask, frame)))
     return list(seen)
+
+
+def _check_outside_folders(job: FillJob, out: FramePattern, plate: Sequence, mask: MaskSource) -> None:
+    """Nothing the job writes goes into a plate or mask given as a folder (see
+    :func:`~.sequence.reader.check_outside_input_folder`; the plate's is checked with the output too): checked
+    before the output folder is made."""
+    for source in (plate, mask.mask):
+        if source is None:
+            continue
+        folder_input = cast(Sequence, source)  # (a mask sequence is one, seen through the mask's protocol)
+        check_outside_input_folder(out.path(plate.frames[0]), folder_input, str(out), "output")
+        if job.contact_sheet:
+            sheet = Path(job.contact_sheet)
+            check_outside_input_folder(
+                sheet, folder_input, job.contact_sheet, "contact sheet (--contact-sheet)"
+            )
 
 
 def _check_names(out: FramePattern, plate: Sequence, folder: Path) -> None:
@@ -325,6 +343,7 @@ def prepare_anchors(
     check_keyframes(job, plate.frames)
     out = output_pattern(job.output, plate)
     mask = open_mask(job.mask, job.mask_channel, plate, invert=job.invert_mask, threshold=job.threshold)
+    _check_outside_folders(job, out, plate, mask)
     out_dir = check_writable(Path(out.path(plate.frames[0])).parent)
     _check_names(out, plate, out_dir)
     run = _RunSetup.of(job, plate)
