@@ -12,6 +12,8 @@ import numpy as np
 from serve_helpers import Server, http, wait_for, write_tokens
 from shot_files import make_shot, read_exr, shot_job
 
+from aifx_core.serve.store import Store
+
 #: Seconds the killed server stays down before it is started again: longer than the client's old reconnect
 #: budget (five tries, 7.5 s), shorter than its patience now.
 RESTART_DELAY = 10.0
@@ -112,3 +114,43 @@ def test_full_queue_is_429_and_sigkill_loses_nothing(tmp_path):
             np.testing.assert_array_equal(
                 remote[channel], uninterrupted[channel], err_msg=f"{name} {channel}"
             )
+
+
+def test_a_stop_of_the_whole_service_leaves_the_job_to_resume(tmp_path):
+    """systemd stops a service with SIGTERM to every process in it (KillMode=control-group), the worker
+    included: the running job is interrupted, not failed, the queued one is not started, and both finish after
+    the restart."""
+    area = tmp_path / "studio"
+    make_shot(area / "long", range(1, 41))
+    make_shot(area / "short", range(1, 4))
+    state = tmp_path / "state"
+    server = Server(state, group=True).start()
+    try:
+        client = server.client(None)
+        long_job = shot_job(area / "long", area / "out_long" / "c.####.exr", backend="propagate")
+        long_id = client.submit(long_job.to_dict())["id"]
+        stream = client.events(long_id)
+        next(e for e in stream if e.get("stage") == "write")
+        short_id = client.submit(shot_job(area / "short", area / "out_short" / "c.####.exr").to_dict())["id"]
+        worker_pid = http("GET", server.url + "/v1/models")[2]["workers"][0]["pid"]
+        server.stop_group()
+        wait_for(lambda: not _alive(worker_pid), timeout=10)
+    finally:
+        server.stop()
+    assert sum("worker cpu started" in line for line in server.log) == 1, server.log  # none restarted
+    store = Store(state)
+    try:
+        assert store.get(long_id)["state"] == "running" and "error" not in store.get(long_id)
+        assert store.get(short_id)["state"] == "queued"
+    finally:
+        store.close()
+
+    server = Server(state).start()
+    try:
+        assert any("resuming 1 interrupted job" in line for line in server.log)
+        client = server.client(None)
+        finals = {job_id: list(client.events(job_id))[-1] for job_id in (long_id, short_id)}
+        assert all(e["event"] == "done" for e in finals.values()), finals
+        assert finals[long_id]["skipped"], "the interrupted job resumed after its finished frames"
+    finally:
+        server.stop()

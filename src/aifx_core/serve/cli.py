@@ -9,6 +9,7 @@ import os
 import socket
 import sys
 from pathlib import Path
+from typing import Any
 
 from ..protocol.errors import InputError
 
@@ -179,7 +180,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         flush=True,
     )
     pool.start()
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=3))
+    server = _uvicorn_server(uvicorn, app, pool)
     try:
         server.run(sockets=[sock])
     finally:
@@ -187,3 +188,16 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         store.close()
         lock.close()
     return 0
+
+
+def _uvicorn_server(uvicorn: Any, app: Any, pool: Any) -> Any:
+    """uvicorn's server, telling the pool the moment the exit signal (SIGTERM, Ctrl+C) arrives: the seconds of
+    graceful shutdown that follow must neither fail the running job (a systemd stop sends the signal to the
+    worker too) nor start the next one."""
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            pool.begin_stop()
+            super().handle_exit(sig, frame)
+
+    return Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=3))

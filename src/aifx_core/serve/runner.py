@@ -9,7 +9,9 @@ Protocol: JSON lines. In on stdin: ``{"op": "run", "id", "job"}``, ``{"op": "can
 --json-progress`` prints, and ``{"models": [...]}`` whenever the loaded models change. Everything else that
 would go to stdout (a library's chatter) is sent to stderr. When the server goes away (stdin closes, or on
 Linux the parent dies) the worker exits at once, so a restarted server never races an orphan on the same
-output frames.
+output frames. SIGINT and SIGTERM are the server's to act on, not the worker's: a Ctrl+C at the server's
+terminal, or a systemd stop (SIGTERM to every process of the service), would otherwise end the job in hand as
+a failure; the server leaves it running for the next start to resume and then goes, and the worker with it.
 """
 
 from __future__ import annotations
@@ -154,6 +156,10 @@ def _free_device_memory() -> None:
         torch.cuda.empty_cache()
 
 
+def _server_decides(_signum: int, _frame: Any) -> None:
+    """SIGTERM: nothing (see the module docstring); the worker ends when the server does."""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m aifx_core.serve.runner")
     parser.add_argument("--idle-unload", type=float, default=600.0)
@@ -164,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     os.dup2(2, 1)
     sys.stdout = sys.stderr
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C on the server's terminal is the server's to handle
+    # A handler, not SIG_IGN: an ignored signal stays ignored in the processes a job starts (exec keeps it).
+    signal.signal(signal.SIGTERM, _server_decides)
     from .. import pipeline  # noqa: F401  (imported now, not on the first artist's job)
 
     Runner(out, args.idle_unload).serve_forever()
