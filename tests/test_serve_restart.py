@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -153,4 +155,42 @@ def test_a_stop_of_the_whole_service_leaves_the_job_to_resume(tmp_path):
         assert all(e["event"] == "done" for e in finals.values()), finals
         assert finals[long_id]["skipped"], "the interrupted job resumed after its finished frames"
     finally:
+        server.stop()
+
+
+def test_a_cancel_sent_while_the_server_is_down_arrives_when_it_is_back(tmp_path):
+    """The farm cancels a task wrapping ``aifx submit`` (SIGTERM) while the server restarts: the cancel is
+    retried until the server is back, the job ends cancelled there instead of running on, the task exits 130."""
+    area = tmp_path / "studio"
+    make_shot(area / "long", range(1, 81))
+    state = tmp_path / "state"
+    shot_job(area / "long", area / "out" / "c.####.exr", backend="propagate").save(tmp_path / "job.json")
+    server = Server(state).start()
+    try:
+        command = [sys.executable, "-m", "aifx_core", "submit", str(tmp_path / "job.json")]
+        submit = subprocess.Popen(
+            [*command, "--server", server.url, "--json-progress"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert submit.stdout is not None
+        for line in submit.stdout:
+            if json.loads(line).get("stage") == "write":
+                break
+        server.kill()
+        submit.send_signal(signal.SIGTERM)
+        time.sleep(3)  # the cancel finds nobody there
+    finally:
+        server.stop()
+    port = server.url.rsplit(":", 1)[1]
+    server = Server(state, "--port", port).start()
+    try:
+        rest, err = submit.communicate(timeout=120)
+        assert submit.returncode == 130, err
+        assert json.loads(rest.splitlines()[-1])["event"] == "cancelled"
+        assert [j["state"] for j in server.client(None).jobs()["jobs"]] == ["cancelled"]
+    finally:
+        if submit.poll() is None:
+            submit.kill()
         server.stop()

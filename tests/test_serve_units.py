@@ -266,3 +266,20 @@ def test_worker_gpus_are_the_ones_this_process_sees_in_the_machines_numbering():
     }.items():
         with pytest.raises(InputError, match=re.escape(message)):
             worker_devices(spec, two, narrowed)
+
+
+def test_a_cancel_no_server_gets_is_retried_then_given_up(tmp_path):
+    """``aifx submit``'s cancel keeps trying while nobody answers, then says so (the caller prints that the
+    job may still run there) instead of raising 'cannot reach'."""
+    import socket
+    import time
+
+    from aifx_core.protocol.remote import RemoteClient
+    from aifx_core.submit import _cancel
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    start = time.monotonic()
+    assert _cancel(RemoteClient(f"http://127.0.0.1:{port}", timeout=2), "job1", patience=1.2) is False
+    assert 1.2 < time.monotonic() - start < 10
