@@ -53,8 +53,17 @@ def _export(job_file: Path, template: Path, *extra: str) -> subprocess.Completed
     )
 
 
-def _run(template: Path, job_file: str, *extra: str) -> subprocess.CompletedProcess:
-    command = [*OPENJD, "run", str(template), "--step", "Fill", "--run-dependencies"]
+def _run(
+    template: Path, job_file: str, *extra: str, step: str = "Fill", dependencies: bool = True
+) -> subprocess.CompletedProcess:
+    command = [
+        *OPENJD,
+        "run",
+        str(template),
+        "--step",
+        step,
+        *(["--run-dependencies"] if dependencies else []),
+    ]
     command += ["-p", f"JobFile={job_file}", "-p", f"Python={sys.executable}", *extra]
     # OpenJD's sessions live under the temp folder's OpenJD/, which it refuses when another user made it
     # (a shared CI box): each run gets a temp folder of its own beside the template.
@@ -144,6 +153,37 @@ def test_the_session_path_mapping_applies_to_the_job_paths(shot, reference, tmp_
     assert not Path(farm_root).exists()
     for frame in FRAMES:
         assert frame_bytes(share / "out" / "clean.####.exr", frame) == reference[frame]
+
+
+@pytest.mark.slow
+def test_the_contact_sheet_is_the_whole_shots_written_once_after_the_chunks(shot, tmp_path):
+    """Each Fill task wrote the sheet of its own chunk over the shot's (the last to end won); the Sheet step
+    now writes the one-process run's sheet, and the chunks none."""
+    from aifx_core.pipeline import fill
+
+    one = shot_job(shot, tmp_path / "one" / "c.####.exr", contact_sheet=str(tmp_path / "one" / "sheet.png"))
+    fill(one)
+    sheet = tmp_path / "out" / "sheet.png"
+    job_file = tmp_path / "job.json"
+    shot_job(shot, tmp_path / "out" / "c.####.exr", contact_sheet=str(sheet), overwrite=True).save(job_file)
+    template = tmp_path / "template.yaml"
+    exported = _export(job_file, template, "--chunk", "4")
+    assert exported.returncode == 0 and "--step Sheet" in exported.stderr, exported.stderr
+    assert [step["name"] for step in yaml.safe_load(template.read_text())["steps"]] == [
+        "Anchors",
+        "Fill",
+        "Sheet",
+    ]
+
+    ran = _run(template, str(job_file))  # the chunks alone: no sheet
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-2000:]
+    assert not sheet.exists()
+    written = {f: (tmp_path / "out" / f"c.{f}.exr").stat().st_mtime_ns for f in FRAMES}
+    ran = _run(template, str(job_file), step="Sheet", dependencies=False)
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-2000:]
+    assert sheet.read_bytes() == (tmp_path / "one" / "sheet.png").read_bytes()
+    # (The job's overwrite: true is not the Sheet step's: the frames the chunks wrote are kept.)
+    assert {f: (tmp_path / "out" / f"c.{f}.exr").stat().st_mtime_ns for f in FRAMES} == written
 
 
 def test_export_refuses_what_cannot_run_on_a_farm(shot, tmp_path, monkeypatch):
@@ -259,3 +299,21 @@ def test_the_anchors_step_warns_when_the_mask_is_empty_on_every_frame(shot, tmp_
     warning = "aifx: warning: the mask is empty on every frame (1001-1012): nothing was filled"
     assert logs["empty"].count(warning) == 1, logs["empty"]
     assert "mask is empty" not in logs["kept"]
+
+
+def test_a_chunk_writes_no_contact_sheet_and_sheet_writes_the_shots(shot, tmp_path):
+    from cli_runner import aifx
+
+    sheet = tmp_path / "sheet.png"
+    job_file = tmp_path / "job.json"
+    shot_job(shot, tmp_path / "c.####.exr", contact_sheet=str(sheet)).save(job_file)
+    chunk = aifx("run", str(job_file), "--frames", "1001-1004", "--json-progress")
+    assert chunk.returncode == 0, chunk.stderr
+    assert not sheet.exists() and json.loads(chunk.stdout.splitlines()[-1])["contact_sheet"] is None
+    refused = aifx("run", str(job_file), "--sheet", "--frames", "1001-1004")
+    assert refused.returncode == 2 and "--sheet" in refused.stderr
+    done = aifx("run", str(job_file), "--sheet")
+    assert done.returncode == 0 and sheet.stat().st_size > 0, done.stderr
+    shot_job(shot, tmp_path / "c.####.exr").save(tmp_path / "plain.json")
+    none = aifx("run", str(tmp_path / "plain.json"), "--sheet")
+    assert none.returncode == 2 and "no contact_sheet" in none.stderr

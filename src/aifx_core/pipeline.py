@@ -187,7 +187,9 @@ def fill(
             _fill_frames(job, plate, mask, out, manifest, todo, run, reporter, result)
         else:
             reporter("write", 0, 0, None, "all frames already done")
-        if job.contact_sheet:
+        # A chunk (frames short of the shot) leaves the shot's sheet to the whole-shot run after every chunk
+        # (Ray's last task, OpenJD's Sheet step): chunks ending together would each write theirs over it.
+        if job.contact_sheet and selection == list(plate.frames):
             from .contact_sheet import before_after_sheet
 
             # The outline is the hole as filled: the job's threshold and dilate (a matte read at 0.5 was not).

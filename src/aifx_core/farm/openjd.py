@@ -1,7 +1,7 @@
 """``aifx export openjd``: a shot as an Open Job Description job template (AWS Deadline Cloud, ``openjd-cli``).
 
 The template has one job parameter that matters, ``JobFile`` (a PATH, so the farm's path mapping applies to
-it), and two steps:
+it), and two steps (three with a contact sheet):
 
 * ``Anchors`` runs ``aifx run JOB --anchors``: the shot's keyframes and what no frame saw on them, once, cached
   in the output's job cache (a no-op for backends that need none);
@@ -9,7 +9,9 @@ it), and two steps:
   chunks come from OpenJD's ``TASK_CHUNKING`` extension (``CHUNK[INT]``): the runtime decides the ranges and may
   even them out (100 frames at 40 become 34/33/33), which is fine, since every chunk reads the range it is given
   and any range is exact (a shot on twos or with gaps is cut by its own frames: :func:`range_constraint`).
-  ``--portable`` writes the chunks out as a STRING list of ranges instead, for runtimes without the extension.
+  ``--portable`` writes the chunks out as a STRING list of ranges instead, for runtimes without the extension;
+* ``Sheet``, when the job asks for a contact sheet, depends on ``Fill`` and runs ``aifx run JOB --sheet``: the
+  whole shot's sheet, once (a chunk writes none: chunks ending together would each write theirs over it).
 
 Tasks report through OpenJD's stdout protocol: ``openjd_progress: 42.0`` from our ``write`` events,
 ``openjd_status:`` when a stage starts and at the end, ``openjd_fail:`` with the error line (see
@@ -134,6 +136,14 @@ def build_template(
             ],
         }
     )
+    if job.contact_sheet:  # chunks write no sheet: one task writes the whole shot's after them
+        template["steps"].append(
+            {
+                "name": "Sheet",
+                "dependencies": [{"dependsOn": "Fill"}],
+                "script": _script([*run, "--sheet", *report]),
+            }
+        )
     return template
 
 
@@ -283,10 +293,12 @@ def _cmd_export_openjd(args: argparse.Namespace) -> int:
     how = (
         f"{len(fill['range'])} chunks" if args.portable else f"chunks of {args.chunk or DEFAULT_CHUNK} frames"
     )
-    command = ["openjd", "run", str(target), "--step", "Fill", "--run-dependencies"]
+    last = template["steps"][-1]["name"]
+    command = ["openjd", "run", str(target), "--step", last, "--run-dependencies"]
     command += ["-p", f"JobFile={Path(args.job).absolute()}"]
     print(
-        f"aifx: wrote {target} (Anchors, then Fill over {how}); run it with: {shlex.join(command)}",
+        f"aifx: wrote {target} (Anchors, then Fill over {how}{', then Sheet' if last == 'Sheet' else ''}); "
+        f"run it with: {shlex.join(command)}",
         file=sys.stderr,
     )
     return 0
