@@ -186,6 +186,24 @@ def test_the_contact_sheet_is_the_whole_shots_written_once_after_the_chunks(shot
     assert {f: (tmp_path / "out" / f"c.{f}.exr").stat().st_mtime_ns for f in FRAMES} == written
 
 
+@pytest.mark.slow
+def test_a_shot_with_negative_frame_numbers_runs(tmp_path):
+    """Frames -3..3 at --chunk 2: a task's '--frames' '-3--2' was read by argparse as an option and every Fill
+    task failed."""
+    shot = make_shot(tmp_path / "shot", frames=range(-3, 4))
+    out = tmp_path / "out" / "c.####.exr"
+    job_file = tmp_path / "job.json"
+    shot_job(shot, out).save(job_file)
+    template = tmp_path / "template.yaml"
+    assert _export(job_file, template, "--chunk", "2").returncode == 0
+    ran = _run(template, str(job_file))
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-2000:]
+    assert len(re.findall(r"Frames\(CHUNK\[INT\]\) = ", ran.stdout)) >= 3
+    assert sorted(p.name for p in out.parent.glob("c.*.exr")) == sorted(
+        f"c.{f:04d}.exr" for f in range(-3, 4)
+    )
+
+
 def test_export_refuses_what_cannot_run_on_a_farm(shot, tmp_path, monkeypatch):
     monkeypatch.chdir(shot.parent)
     job_file = tmp_path / "job.json"
@@ -214,7 +232,7 @@ def test_template_shape(shot, tmp_path):
     frames = fill["parameterSpace"]["taskParameterDefinitions"][0]
     assert frames["type"] == "CHUNK[INT]" and frames["range"] == "1001-1012"
     args = fill["script"]["actions"]["onRun"]["args"]
-    assert args[args.index("--frames") + 1] == "{{Task.Param.Frames}}"
+    assert "--frames={{Task.Param.Frames}}" in args  # one argument (a negative range is no option)
     assert (
         "{{Session.PathMappingRulesFile}}" in args
         and "--anchors" in anchors["script"]["actions"]["onRun"]["args"]

@@ -5,7 +5,7 @@ it), and two steps (three with a contact sheet):
 
 * ``Anchors`` runs ``aifx run JOB --anchors``: the shot's keyframes and what no frame saw on them, once, cached
   in the output's job cache (a no-op for backends that need none);
-* ``Fill`` depends on it and runs ``aifx run JOB --frames {{Task.Param.Frames}}`` per chunk. By default the
+* ``Fill`` depends on it and runs ``aifx run JOB --frames={{Task.Param.Frames}}`` per chunk. By default the
   chunks come from OpenJD's ``TASK_CHUNKING`` extension (``CHUNK[INT]``): the runtime decides the ranges and may
   even them out (100 frames at 40 become 34/33/33), which is fine, since every chunk reads the range it is given
   and any range is exact (a shot on twos or with gaps is cut by its own frames: :func:`range_constraint`).
@@ -131,7 +131,8 @@ def build_template(
                     "name": "Fill",
                     "dependencies": [{"dependsOn": "Anchors"}],
                     "parameterSpace": {"taskParameterDefinitions": [frames_parameter]},
-                    "script": _script([*run, "--frames", "{{Task.Param.Frames}}", *report]),
+                    # One argument: argparse reads a separate "-3--2" (a shot's negative frames) as an option.
+                    "script": _script([*run, "--frames={{Task.Param.Frames}}", *report]),
                 },
             ],
         }
