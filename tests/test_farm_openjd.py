@@ -218,6 +218,9 @@ def test_export_refuses_what_cannot_run_on_a_farm(shot, tmp_path, monkeypatch):
     )
     with pytest.raises(InputError, match="option model './tiny-lama.pt' is a relative path"):
         build_template(relative_model, job_file)
+    for size in (0, -1):  # 0 was taken for "the default, 50"
+        with pytest.raises(InputError, match=f"--chunk {size}: a chunk needs at least 1 frame"):
+            build_template(shot_job(shot, tmp_path / "c.####.exr"), job_file, chunk=size)
     with pytest.raises(InputError, match="at most 150"):
         build_template(shot_job(shot, tmp_path / "c.####.exr"), job_file, chunk=151)
     template = build_template(shot_job(shot, tmp_path / "c.####.exr"), job_file, chunk=151, portable=True)

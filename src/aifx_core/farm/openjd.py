@@ -54,7 +54,7 @@ def build_template(
     """The job template (as data) for ``job`` saved at ``job_file``; see the module docstring."""
     from ..sequence import format_frames
 
-    size = chunk or DEFAULT_CHUNK
+    size = DEFAULT_CHUNK if chunk is None else chunk  # (0 is refused, not taken for the default)
     if size < 1:
         raise InputError(f"--chunk {size}: a chunk needs at least 1 frame")
     if not portable and size > MAX_CHUNK:
