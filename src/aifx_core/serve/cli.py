@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import ipaddress
 import logging
 import os
@@ -164,9 +165,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     try:
         sock.bind((args.host, args.port))
     except OSError as exc:
-        raise InputError(
-            f"cannot listen on {args.host}:{args.port} ({exc.strerror}); pick another --port"
-        ) from None
+        sock.close()
+        raise InputError(_bind_problem(args.host, args.port, exc)) from None
     sock.listen(128)
     port = sock.getsockname()[1]
     shown = f"[{args.host}]" if family == socket.AF_INET6 else args.host
@@ -188,6 +188,22 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         store.close()
         lock.close()
     return 0
+
+
+def _bind_problem(host: str, port: int, exc: OSError) -> str:
+    """Why the server cannot listen, naming the flag to change: a port taken, or a host that is not a name or
+    address of this machine (a typo, another machine's address)."""
+    if isinstance(exc, socket.gaierror):
+        return (
+            f"--host {host}: no such host ({exc.strerror}); give a name or address of this machine, "
+            "e.g. 127.0.0.1, or 0.0.0.0 for every network"
+        )
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return (
+            f"--host {host}: not an address of this machine ({exc.strerror}); give one of its addresses, "
+            "e.g. 127.0.0.1, or 0.0.0.0 for every network"
+        )
+    return f"cannot listen on {host}:{port} ({exc.strerror}); pick another --port"
 
 
 def _uvicorn_server(uvicorn: Any, app: Any, pool: Any) -> Any:
