@@ -22,6 +22,7 @@ from shot_files import frame_bytes, make_shot, shot_job
 from aifx_core.farm.openjd import OpenJDProgress, build_template, load_session_path_map, openjd_range
 from aifx_core.protocol import events
 from aifx_core.protocol.errors import InputError
+from aifx_core.protocol.job import FillJob
 
 pytest.importorskip("openjd.cli")
 
@@ -218,6 +219,11 @@ def test_export_refuses_what_cannot_run_on_a_farm(shot, tmp_path, monkeypatch):
     )
     with pytest.raises(InputError, match="option model './tiny-lama.pt' is a relative path"):
         build_template(relative_model, job_file)
+    # A Windows path was "a relative path" (the server says "a Windows path" of the same job).
+    windows = shot_job(shot, tmp_path / "c.####.exr").to_dict()
+    windows["input"] = "Z:\\shots\\sh010\\plate.####.exr"
+    with pytest.raises(InputError, match=r"job input Z:\\shots\\sh010\\plate.####.exr is a Windows path"):
+        build_template(FillJob.from_dict(windows), job_file)
     for size in (0, -1):  # 0 was taken for "the default, 50"
         with pytest.raises(InputError, match=f"--chunk {size}: a chunk needs at least 1 frame"):
             build_template(shot_job(shot, tmp_path / "c.####.exr"), job_file, chunk=size)

@@ -27,7 +27,7 @@ import json
 import os
 import shlex
 import sys
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import Any
 
 import yaml
@@ -68,6 +68,12 @@ def build_template(
     relative += [(f"option {name}", value) for name, value in relative_options(job.options).items()]
     for what, value in relative:
         if value and not os.path.isabs(os.path.expanduser(value)):
+            if PureWindowsPath(value).drive:  # Z:\shots\... or \\server\share\..., exported off Windows
+                raise InputError(
+                    f"{what} {value} is a Windows path, which this machine cannot check: export the job on the "
+                    "Windows machine that made it (the farm's path mapping maps its paths), or save it with "
+                    "absolute paths on the workers' shared storage"
+                )
             raise InputError(
                 f"{what} {value!r} is a relative path: farm tasks run in their own folder; "
                 "save the job with absolute paths on shared storage"
