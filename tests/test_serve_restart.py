@@ -9,10 +9,11 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 from serve_helpers import Server, http, wait_for, write_tokens
-from shot_files import make_shot, read_exr, shot_job
+from shot_files import frame_bytes, make_shot, read_exr, shot_job
 
 from aifx_core.serve.store import Store
 
@@ -194,3 +195,54 @@ def test_a_cancel_sent_while_the_server_is_down_arrives_when_it_is_back(tmp_path
         if submit.poll() is None:
             submit.kill()
         server.stop()
+
+
+def test_an_interrupted_overwrite_job_resumes_instead_of_starting_over(tmp_path):
+    """A job with overwrite: true killed with its server started again from frame one after the restart. It
+    now keeps the frames it had written itself and still replaces every frame that was there before it."""
+    from aifx_core.pipeline import fill
+
+    area = tmp_path / "studio"
+    make_shot(area / "long", range(1, 41))
+    out = area / "out" / "c.####.exr"
+    fill(shot_job(area / "long", out))  # an older version of the output, made with other settings (telea)
+    server = Server(tmp_path / "state").start()
+    try:
+        client = server.client(None)
+        job = shot_job(area / "long", out, backend="propagate", overwrite=True)
+        job_id = client.submit(job.to_dict())["id"]
+        seen = []
+        for event in client.events(job_id):
+            if event.get("stage") == "write" and event.get("frame") is not None:
+                seen.append(event["frame"])
+                if len(seen) == 5:
+                    break
+        server.kill()
+    finally:
+        server.stop()
+    made = {f: Path(str(out).replace("####", f"{f:04d}")).stat().st_mtime_ns for f in seen}
+    port = server.url.rsplit(":", 1)[1]
+    server = Server(tmp_path / "state", "--port", port).start()
+    try:
+        final = list(server.client(None).events(job_id))[-1]
+    finally:
+        server.stop()
+    assert final["event"] == "done", final
+    assert set(seen) <= set(final["skipped"]), "the frames it had written were written again"
+    assert {f: Path(str(out).replace("####", f"{f:04d}")).stat().st_mtime_ns for f in seen} == made
+    reference = tmp_path / "reference" / "c.####.exr"
+    fill(shot_job(area / "long", reference, backend="propagate"))
+    for frame in range(1, 41):  # every frame replaced, and as one uninterrupted run makes it
+        assert frame_bytes(out, frame) == frame_bytes(reference, frame), f"frame {frame}"
+
+
+def test_frames_an_overwrite_job_wrote_are_kept_only_when_its_settings_made_them(tmp_path):
+    from aifx_core.pipeline import fill
+
+    shot = make_shot(tmp_path / "shot", range(1, 7))
+    out = tmp_path / "out" / "c.####.exr"
+    fill(shot_job(shot, out, dilate=9))  # other settings
+    replaced = fill(shot_job(shot, out, overwrite=True), written=[1, 2, 3])
+    assert replaced.written == [1, 2, 3, 4, 5, 6] and replaced.skipped == []
+    resumed = fill(shot_job(shot, out, overwrite=True), written=[1, 2, 3])
+    assert resumed.written == [4, 5, 6] and resumed.skipped == [1, 2, 3]

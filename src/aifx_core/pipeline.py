@@ -117,6 +117,7 @@ def fill(
     frames: Iterable[int] | int | str | None = None,
     save_job: str | os.PathLike | None = None,
     job_file: str | os.PathLike | None = None,
+    written: Iterable[int] = (),
 ) -> FillResult:
     """Run a fill job; ``job`` may be a :class:`FillJob`, its dict, or the path of a saved job JSON.
 
@@ -127,7 +128,9 @@ def fill(
     file: checked with everything else before any work, written (atomically) only once every check has passed,
     so a bad job never leaves a job file or replaces an input. ``job_file`` is the file the job was read from
     (``aifx run job.json``): it is an input too, so nothing the job writes may replace it (given a path as
-    ``job``, that path is taken).
+    ``job``, that path is taken). ``written``: frames this same job wrote before it was interrupted (a server
+    job resumed after a restart); with ``overwrite`` those the manifest has as made by this job's settings from
+    today's inputs are not written again (:func:`_not_again`).
     """
     if job_file is None and isinstance(job, (str, os.PathLike)):
         job_file = job
@@ -181,6 +184,8 @@ def fill(
             manifest.inputs = lambda frame: _input_files(plate, mask, frame)
             existing = {f for f in selection if Path(out.path(f)).exists()}
             todo = manifest.plan(selection, existing, job.overwrite, str(out))
+            if job.overwrite and written:
+                todo = _not_again(manifest, todo, existing, set(written), str(out))
             manifest.record_range(plate.frames)
         result = FillResult(output=str(out), skipped=[f for f in selection if f not in todo])
         if todo:
@@ -198,6 +203,23 @@ def fill(
                 before_after_sheet(job.contact_sheet, plate, out, selection, mask=filled)
             )
     return result
+
+
+def _not_again(
+    manifest: Manifest, todo: list[int], existing: set[int], written: set[int], name: str
+) -> list[int]:
+    """``todo`` of an overwriting job less the frames it already wrote before an interruption: overwrite means
+    "replace what was there before this job", not "from frame one after every restart". Only frames the manifest
+    has as made with this run's key from unchanged inputs are kept (its resume checks, as without overwrite);
+    if any is not, all of them are written again."""
+    kept = [f for f in todo if f in written and f in existing]
+    if not kept:
+        return todo
+    try:
+        again = set(manifest.plan(kept, existing & set(kept), False, name))
+    except InputError:  # made with other settings since, or an input changed: overwrite them after all
+        return todo
+    return [f for f in todo if f not in kept or f in again]
 
 
 def _input_files(plate: Sequence, mask: MaskSource, frame: int) -> list[tuple[Path, bool]]:

@@ -162,7 +162,10 @@ class Worker:
                 if job is not None:
                     self.job_id = job["id"]
                     self.cancel_deadline = None
-                    self.send({"op": "run", "id": job["id"], "job": job["job"]})
+                    command = {"op": "run", "id": job["id"], "job": job["job"]}
+                    if job["interrupted"] and job["job"].get("overwrite"):  # resumed, not started over
+                        command["written"] = store.written_frames(job["id"])
+                    self.send(command)
             if job is None:
                 self._drain(timeout=0.0)
                 store.wait_for_work(0.5)

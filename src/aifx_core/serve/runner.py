@@ -4,7 +4,8 @@ It runs jobs one at a time through the same :func:`aifx_core.pipeline.fill` as `
 bit-identical, and it stays alive between jobs so the models the backends loaded stay warm (the backends'
 own caches, keyed by model, dtype and device); a model nobody used for ``--idle-unload`` seconds is dropped.
 
-Protocol: JSON lines. In on stdin: ``{"op": "run", "id", "job"}``, ``{"op": "cancel", "id"}``,
+Protocol: JSON lines. In on stdin: ``{"op": "run", "id", "job"}`` (and ``"written"``: the frames an
+interrupted job with ``overwrite`` wrote before, not to be written again), ``{"op": "cancel", "id"}``,
 ``{"op": "quit"}``. Out on stdout: ``{"id", "event"}`` where ``event`` is exactly what ``aifx run
 --json-progress`` prints, and ``{"models": [...]}`` whenever the loaded models change. Everything else that
 would go to stdout (a library's chatter) is sent to stderr. When the server goes away (stdin closes, or on
@@ -88,10 +89,10 @@ class Runner:
                 continue
             if command is None:
                 return
-            self.run(command["id"], command["job"])
+            self.run(command["id"], command["job"], command.get("written") or [])
             self.unload_idle()
 
-    def run(self, job_id: str, job: dict) -> None:
+    def run(self, job_id: str, job: dict, written: list[int]) -> None:
         from ..cli import done_event
         from ..pipeline import fill
 
@@ -107,7 +108,7 @@ class Runner:
             emit(event.to_dict())
 
         try:
-            result = fill(job, progress=on_progress, cancel=self.cancel)
+            result = fill(job, progress=on_progress, cancel=self.cancel, written=written)
             self.current = None
             emit(done_event(result))
         except Cancelled as exc:
