@@ -305,6 +305,41 @@ def test_kill_next_to_a_rename_is_recovered(shot, tmp_path, point):
         assert (out.parent / name).read_bytes() == (clean.parent / name).read_bytes(), name
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM to oneself is POSIX")
+def test_a_cancel_right_after_a_rename_keeps_the_frame_resumable(shot, tmp_path, monkeypatch):
+    """A Cancel (SIGTERM) or Ctrl-C with ``AIFX_THREADS=1`` lands in the writing thread; once just after a
+    frame's rename, in the folder's fsync, the manifest dropped the frame's intent, the only record of the
+    renamed frame, and the rerun refused it as "made by something else". A real SIGTERM to this process, through
+    the CLI's handler, is sent there on frame 1003; the real fsync still runs."""
+    from shot_files import shot_job
+
+    from aifx_core import cli
+    from aifx_core.pipeline import fill
+    from aifx_core.progress import CancelToken
+    from aifx_core.protocol.errors import Cancelled
+    from aifx_core.sequence import atomic
+
+    monkeypatch.setenv("AIFX_THREADS", "1")
+    out = tmp_path / "o" / "c.####.exr"
+    fsync_dir = atomic._fsync_dir
+    sent = []
+
+    def cancelled_after_the_rename(folder: Path) -> None:
+        if (folder / "c.1003.exr").exists() and not sent:  # (the first fsync after frame 1003's rename)
+            sent.append(True)
+            os.kill(os.getpid(), signal.SIGTERM)  # (raised on return, in this thread)
+        fsync_dir(folder)
+
+    monkeypatch.setattr(atomic, "_fsync_dir", cancelled_after_the_rename)
+    cancel = CancelToken()
+    with cli._cancel_on_signals(cancel), pytest.raises(Cancelled):
+        fill(shot_job(shot, out), cancel=cancel)
+    assert frames_in(out.parent) == ["c.1001.exr", "c.1002.exr", "c.1003.exr"]
+    monkeypatch.setattr(atomic, "_fsync_dir", fsync_dir)
+    again = fill(shot_job(shot, out))
+    assert again.skipped == [1001, 1002, 1003] and again.written == [1004]
+
+
 def test_the_manifest_is_written_once_a_frame_and_ends_complete(shot, tmp_path, monkeypatch):
     """Each frame's record rides on the next frame's intent (a rename without its record is recovered from
     the intent, as after a kill): one manifest write a frame, not two, and the file ends with every frame

@@ -13,7 +13,8 @@ make an earlier run's frames look current.
 
 **Kill-safe.** Before a finished temp file is renamed onto its frame, the manifest records the *intent*: the
 frame and the temp file's identity (inode, size, modification time, which a rename keeps). A run killed
-between the rename and the manifest update leaves a frame that the next run recognises as its own.
+between the rename and the manifest update leaves a frame that the next run recognises as its own; a cancel
+(SIGTERM, Ctrl-C) raised there records the frame, since the file on disk is the intent's.
 
 **One owner at a time.** :class:`OutputLock` (``.clean.####.exr.aifx.lock``) is held for the whole run. Runs
 with the same settings share it (farm chunks of one shot, or a rerun while one is still going: they join, and
@@ -313,11 +314,23 @@ class Manifest:
         self.pending = {int(f): dict(v) for f, v in dict(data.get("pending", {})).items()}
         for frame, intent in list(self.pending.items()):
             if _identity(self.output.path(frame)) == intent.get("identity"):
-                self.frames[frame] = str(intent["key"])  # renamed, then killed before the record
-                if intent.get("sources") is not None:
-                    self.sources[frame] = list(intent["sources"])
-                self._settle_reads(frame, intent)
+                self._recover(frame, intent)  # renamed, then killed before the record
                 del self.pending[frame]
+
+    def _recover(self, frame: int, intent: dict[str, Any]) -> None:
+        """Record ``frame`` as its saved ``intent`` says: the file it names was renamed onto the frame."""
+        self.frames[frame] = str(intent["key"])
+        if intent.get("sources") is not None:
+            self.sources[frame] = list(intent["sources"])
+        self._settle_reads(frame, intent)
+
+    def _abandon(self, frame: int) -> None:
+        """Drop ``frame``'s intent after its write failed, unless the rename already happened (a Ctrl-C or
+        SIGTERM raised while the folder is synced, just after it): the frame on disk is then this run's, and
+        its intent is the only record of that, so it is recorded, not dropped."""
+        intent = self.pending.pop(frame, None)
+        if intent is not None and _identity(self.output.path(frame)) == intent.get("identity"):
+            self._recover(frame, intent)
 
     def plan(self, frames: list[int], existing: set[int], overwrite: bool, output_name: str) -> list[int]:
         """Frames still to render. Refuses to clobber outputs made with other (or unknown) settings."""
@@ -479,7 +492,7 @@ class Manifest:
                 yield intend
             except BaseException:
                 with contextlib.suppress(Exception):
-                    self._update(lambda: self.pending.pop(frame, None))
+                    self._update(lambda: self._abandon(frame))
                 raise
             fault_point("after-rename", frame)
             # The saved intent (the renamed file's identity) already makes the frame this run's for any reader
