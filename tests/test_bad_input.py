@@ -10,6 +10,7 @@ import functools
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -771,6 +772,52 @@ def test_two_real_runs_at_once(tmp_path):
     rerun = aifx(*args)
     assert json.loads(rerun.stdout.splitlines()[-1])["written"] == []
     assert not (out.parent / f".{out.name}.aifx.lock").exists()
+
+
+def as_another_user(*args: str) -> subprocess.CompletedProcess:
+    """``aifx <args>`` run by a user who owns none of the files made here: root without its power to override
+    file permissions (``setpriv``), anyone else as themselves; a file made read-only here is then read-only to it,
+    as another user's ``0644`` file is on a shared output."""
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("running as root without setpriv: no way to act as another user")
+        caps = "-dac_override,-dac_read_search,-fowner"
+        prefix = [setpriv, f"--bounding-set={caps}", f"--inh-caps={caps}"]
+    return subprocess.run(
+        [*prefix, sys.executable, "-m", "aifx_core", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONWARNINGS": "default"},
+    )
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="file modes and flock are POSIX")
+def test_another_users_lock_files_are_locked_read_only(tmp_path):
+    """A run killed by one user leaves its lock files (0644); another user resuming on the shared output got a
+    PermissionError traceback (exit 1) opening them for writing. flock works on a read-only file, so the run
+    resumes: the output lock is taken over (replaced by one of its own, whose record names it), the anchors
+    cache's is locked as it is. A lock file it cannot even read is one line naming it, exit 2."""
+    shot = make_shot(tmp_path / "shot", FRAMES)
+    out = tmp_path / "o" / "c.####.exr"
+    args = fill_args(shot, out)
+    args[args.index("telea")] = "propagate"
+    assert aifx(*args).returncode == 0
+    output_lock = out.parent / f".{out.name}.aifx.lock"
+    anchors_lock = out.parent / f".{out.name}.aifx-cache" / ".anchors.lock"
+    output_lock.write_text('{"group": "another user\'s run", "pid": 1, "host": "elsewhere"}')
+    for lock in (output_lock, anchors_lock):
+        lock.chmod(0o444)
+    (out.parent / "c.1004.exr").unlink()  # (made again, from the cached anchors)
+    done = as_another_user(*args, "--json-progress")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1])["written"] == [1004]
+    assert not output_lock.exists()  # (its own, removed as it ended)
+    anchors_lock.chmod(0)
+    (out.parent / "c.1004.exr").unlink()
+    one_error_line(as_another_user(*args), str(anchors_lock), "cannot open this lock file", "writable")
 
 
 def test_a_filesystem_without_file_locks_still_fills(shot, tmp_path, monkeypatch):

@@ -41,6 +41,7 @@ import numpy as np
 
 from .inpaint.base import Anchor
 from .sequence import atomic_write, beside_output, format_frames
+from .sequence.atomic import open_lock_file
 from .sequence.identity import same_plate, source_identity
 
 ANCHORS_FORMAT = 1
@@ -278,7 +279,7 @@ class AnchorStore:
             yield
             return
         lock = self.root / ".anchors.lock"
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+        fd, _ = open_lock_file(lock)  # (read-only where another user's run left it: flock works on it)
         try:
             # A filesystem without file locks builds unlocked: the results are identical, only the work repeats.
             with contextlib.suppress(OSError):

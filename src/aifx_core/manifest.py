@@ -20,7 +20,8 @@ between the rename and the manifest update leaves a frame that the next run reco
 with the same settings share it (farm chunks of one shot, or a rerun while one is still going: they join, and
 every manifest update is read-merge-written under a short exclusive lock); a run with other settings is
 refused with exit code 2. The lock is an OS file lock (``flock``), so a crashed run's lock file is stale by
-construction: the OS drops the lock with the process, and the next run takes it over. On a filesystem that
+construction: the OS drops the lock with the process, and the next run takes it over (another user's too: a
+lock file it may not write is locked read-only, and a free one replaced by its own). On a filesystem that
 refuses file locks (some network filesystems) the run goes on unlocked, as before locks existed.
 """
 
@@ -42,6 +43,7 @@ from typing import Any, Protocol
 from .errors import InputError
 from .job import FillJob
 from .sequence import atomic_write, beside_output, format_frames
+from .sequence.atomic import open_lock_file
 from .sequence.identity import content_digest, plate_identity, same_plate, source_identity
 
 MANIFEST_SUFFIX = ".aifx.json"
@@ -126,7 +128,7 @@ class OutputLock:
         with self.exclusive():
             if not self.supported:
                 return
-            hold = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+            hold, writable = open_lock_file(self.path)
             try:
                 if not self._flock(hold, fcntl.LOCK_EX | fcntl.LOCK_NB):
                     os.close(hold)
@@ -146,11 +148,30 @@ class OutputLock:
                 self.joined = True
             else:
                 # Free, or left by a crashed run (the OS dropped its lock): take it over.
+                if not writable:  # (another user's: its record names their run, not this one)
+                    hold = self._replace_foreign(hold)
                 payload = {"group": self.group, "pid": os.getpid(), "host": socket.gethostname()}
                 os.ftruncate(hold, 0)
                 os.pwrite(hold, json.dumps(payload).encode(), 0)
                 fcntl.flock(hold, fcntl.LOCK_SH)  # others of the group may join; the gate is still ours
             self._hold = hold
+
+    def _replace_foreign(self, hold: int) -> int:
+        """A fresh lock file of this run's, in place of ``hold``: a free one another user's run left, which
+        this run can lock but not write its record into. Replaced under the gate with ``hold`` locked, so no run
+        holds or opens the old one meanwhile."""
+        try:
+            os.unlink(self.path)
+            fresh = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
+        except OSError as exc:
+            os.close(hold)
+            raise InputError(
+                f"{self.path}: this lock file, left by another user's run, cannot be replaced "
+                f"({exc.strerror or exc}); delete it (no aifx job is writing this output now) and rerun"
+            ) from None
+        os.close(hold)
+        fcntl.flock(fresh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return fresh
 
     def release(self) -> None:
         """Drop the lock; the last holder removes the lock file (under the gate, so no one is opening it)."""

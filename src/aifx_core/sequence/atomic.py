@@ -110,6 +110,27 @@ def atomic_write(
     return result
 
 
+def open_lock_file(path: Path) -> tuple[int, bool]:
+    """Open (creating it if missing) the lock file ``path`` for ``flock``: ``(fd, writable)``.
+
+    A lock file left by another user's run (its mode ``0644`` under the usual umask) cannot be opened for
+    writing, but ``flock`` works on a read-only descriptor, so a second user resuming or joining a run on a
+    shared output locks it read-only. Where even that is refused, an :class:`InputError` names the file.
+    """
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o666), True
+    except PermissionError:
+        pass
+    try:
+        return os.open(path, os.O_RDONLY), False
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise InputError(
+            f"{path}: cannot open this lock file ({reason}), which another user's run may have left; make it and "
+            "its folder writable for you (or delete it while no aifx job writes this output) and rerun"
+        ) from None
+
+
 def clean_stale_temps(
     folder: str | os.PathLike[str], older_than_s: float = 300.0, targets: set[str] | None = None
 ) -> list[Path]:
