@@ -774,6 +774,62 @@ def test_two_real_runs_at_once(tmp_path):
     assert not (out.parent / f".{out.name}.aifx.lock").exists()
 
 
+@pytest.mark.parametrize("how", ["deleted", "renamed"])
+def test_an_output_folder_gone_mid_run_is_one_line_and_the_rerun_resumes(shot, tmp_path, how):
+    """The output folder deleted or renamed while the run writes into it was an internal error (exit 1) with
+    three tracebacks, the lock's and the anchors cache's clean-up failing over the write's error."""
+    out = tmp_path / "o" / "c.####.exr"
+    go = tmp_path / "go"
+    run = subprocess.Popen(
+        [sys.executable, "-m", "aifx_core", *fill_args(shot, out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONWARNINGS": "default", "AIFX_TEST_WAIT": f"written:1002:{go}"},
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (out.parent / "c.1002.exr").exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if how == "deleted":
+            shutil.rmtree(out.parent)
+        else:
+            out.parent.rename(tmp_path / "moved")
+    finally:
+        go.touch()
+        stdout, stderr = run.communicate(timeout=120)
+    done = subprocess.CompletedProcess(run.args, run.returncode, stdout, stderr)
+    one_error_line(done, str(out.parent), "the output folder disappeared during the run", "rerun to resume")
+    again = aifx(*fill_args(shot, out))
+    assert again.returncode == 0, again.stderr
+    assert len(frames_in(out.parent)) == len(FRAMES)
+
+
+def test_an_anchors_cache_gone_mid_build_names_the_cache_not_its_clean_up(tmp_path):
+    """The anchors cache deleted while it is built: the build lock's clean-up (listing the gone folder) raised
+    over the write's own error; the run names the cache folder in one line."""
+    from aifx_core.anchors import AnchorStore
+    from aifx_core.errors import InputError
+    from aifx_core.inpaint import Anchor
+    from aifx_core.manifest import folder_kept
+
+    out = tmp_path / "o" / "c.####.exr"
+    out.parent.mkdir()
+    store = AnchorStore(str(out), "k", list(FRAMES), 2)
+    gone = "cache folder disappeared during the run"
+    with (
+        pytest.raises(InputError, match=gone) as raised,
+        folder_kept(out.parent, store.root),
+        store.building(),
+    ):
+        store.begin()
+        store.write(0, Anchor(None))
+        shutil.rmtree(store.root)
+        store.write(1, Anchor(None))
+    assert str(store.root) in str(raised.value)
+    assert Path(raised.value.__cause__.filename).parent == store.folder  # (the write's, not the clean-up's)
+
+
 def as_another_user(*args: str) -> subprocess.CompletedProcess:
     """``aifx <args>`` run by a user who owns none of the files made here: root without its power to override
     file permissions (``setpriv``), anyone else as themselves; a file made read-only here is then read-only to it,

@@ -286,8 +286,10 @@ class AnchorStore:
                 fcntl.flock(fd, fcntl.LOCK_EX)
             yield
         finally:
-            if not any(p.name != lock.name for p in self.root.iterdir()):
-                with contextlib.suppress(OSError):  # nothing cached (a failed first run): leave no folder
+            # Nothing cached (a failed first run): leave no folder. (A folder deleted during the run is gone
+            # already: the run's own error is the one raised.)
+            with contextlib.suppress(OSError):
+                if not any(p.name != lock.name for p in self.root.iterdir()):
                     lock.unlink()
                     self.root.rmdir()
             os.close(fd)

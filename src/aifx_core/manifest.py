@@ -40,7 +40,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
-from .errors import InputError
+from .errors import AifxError, InputError
 from .job import FillJob
 from .sequence import atomic_write, beside_output, format_frames
 from .sequence.atomic import open_lock_file
@@ -174,7 +174,9 @@ class OutputLock:
         return fresh
 
     def release(self) -> None:
-        """Drop the lock; the last holder removes the lock file (under the gate, so no one is opening it)."""
+        """Drop the lock; the last holder removes the lock file (under the gate, so no one is opening it).
+        An output folder deleted or renamed during the run has no lock file left to remove: the run's own
+        error (:func:`folder_kept`) is the one raised, not this clean-up's."""
         if self._hold is None:
             return
         hold, self._hold = self._hold, None
@@ -186,6 +188,8 @@ class OutputLock:
                     return  # others of the group still run
                 with contextlib.suppress(OSError):
                     os.unlink(self.path)
+        except FileNotFoundError:
+            pass  # (the folder is gone)
         finally:
             os.close(hold)  # closing drops the flock
 
@@ -214,6 +218,29 @@ class OutputLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+@contextlib.contextmanager
+def folder_kept(folder: Path, cache: Path) -> Iterator[None]:
+    """Held around a run writing into ``folder`` (its job cache ``cache`` beside it): a failure once the folder
+    (or the cache) was deleted or renamed during the run, whatever it failed on (the manifest's gate, a frame's
+    or a block's write), is one line saying so, not an internal error."""
+    try:
+        yield
+    except Exception as exc:
+        if isinstance(exc, AifxError):
+            raise
+        if not folder.is_dir():
+            raise InputError(
+                f"{folder}: the output folder disappeared during the run (deleted or renamed); rerun to resume"
+            ) from exc
+        missing = getattr(exc, "filename", None)
+        if isinstance(exc, FileNotFoundError) and missing and Path(missing).is_relative_to(cache):
+            raise InputError(
+                f"{cache}: the output's cache folder disappeared during the run (deleted or renamed); rerun to "
+                "resume"
+            ) from exc
+        raise
 
 
 #: The run of frames recorded before reads were kept per run (one table for every run).

@@ -47,6 +47,7 @@ from .manifest import (
     Manifest,
     OutputLock,
     fault_point,
+    folder_kept,
     lock_path,
     manifest_path,
     run_key,
@@ -171,7 +172,8 @@ def fill(
         job.save(Path(save_job))
 
     run = _RunSetup.of(job, plate)
-    with OutputLock(str(out), run.settings, str(out)) as lock:
+    kept = folder_kept(out_dir, cache_folder(str(out)))
+    with OutputLock(str(out), run.settings, str(out)) as lock, kept:
         if not lock.joined:  # alone on this output: a killed run's temp files of its frames are stale now
             clean_stale_temps(out_dir, 0.0, {out.path(f).name for f in plate.frames})
         with lock.exclusive():
@@ -330,7 +332,7 @@ def prepare_anchors(
     run = _RunSetup.of(job, plate)
     if is_per_frame(run.name):
         return None  # frames on their own: nothing is decided for the shot (and no model is loaded)
-    with OutputLock(str(out), run.settings, str(out)):
+    with OutputLock(str(out), run.settings, str(out)), folder_kept(out_dir, cache_folder(str(out))):
         backend = _create(job, plate, run)
         if not hasattr(backend, "anchors"):
             return None
