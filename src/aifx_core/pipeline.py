@@ -75,6 +75,7 @@ from .sequence import (
     protected_inputs,
     write_image,
 )
+from .sequence.atomic import DiskError
 from .sequence.exr import LOSSY
 from .sequence.image import layer_of, unfilled_colour
 from .sequence.raster import COMPRESSIONS, MAX_PAGES, check_compression, written_channels
@@ -520,7 +521,8 @@ def _anchors(
     A streaming run's blocks are written in order by a thread of their own (``aifx-anchors``; in the caller
     with ``AIFX_THREADS=1``), so the engine does not wait for their fsyncs (tennis nine squares: ~2 ms a frame
     of its wall), and all are written before the run ends; after a failure the blocks already handed over are
-    still written (a kill keeps the blocks it finished, as before), except after bad input (nothing is kept).
+    still written (a kill keeps the blocks it finished, as before; so does a full disk), except after bad input
+    (nothing is kept).
     A block written late is no hazard: a resumed run that misses it makes it again, the same values.
     """
     store = AnchorStore(
@@ -549,12 +551,12 @@ def _anchors(
                         lambda block, anchor: writer.submit((block, anchor)),
                         seen,
                     )
-                except InputError:
-                    writer.abandon()
-                    raise
-                except BaseException:
-                    with contextlib.suppress(Exception):  # (the run's own failure is the one to raise)
-                        writer.finish()
+                except BaseException as exc:
+                    if _bad_input(exc):
+                        writer.abandon()
+                    else:
+                        with contextlib.suppress(Exception):  # (the run's own failure is the one to raise)
+                            writer.finish()
                     raise
                 writer.finish()
                 return
@@ -563,10 +565,17 @@ def _anchors(
                 span = Span(tuple(shot), anchors=store.reader(records), seen=seen)
                 for block, anchor in backend.anchors(feed.packets(shot[start:]), reporter, span):
                     store.write(block, anchor)
-        except InputError:
-            store.discard()  # made from bad input: nothing of it is kept
+        except InputError as exc:
+            if _bad_input(exc):
+                store.discard()  # made from bad input: nothing of it is kept
             raise
     yield store, store.reader(), None, seen
+
+
+def _bad_input(exc: BaseException) -> bool:
+    """Whether ``exc`` is about the input itself (its anchors are not kept), not about where the run writes (a
+    full disk, no permission: :class:`~aifx_core.sequence.atomic.DiskError`, whose anchors the rerun reads)."""
+    return isinstance(exc, InputError) and not isinstance(exc, DiskError)
 
 
 def segments(

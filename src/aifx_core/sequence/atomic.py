@@ -52,8 +52,14 @@ def _temp_name(name: str, pid: str, token: str) -> str:
     return f".{path.stem}{TEMP_MARKER}{pid}-{token}{path.suffix}"
 
 
-def disk_error(path: Path, exc: BaseException) -> InputError | None:
-    """The :class:`InputError` for a disk-level failure (full, read-only, no permission), else ``None``.
+class DiskError(InputError):
+    """An :class:`InputError` about where aifx writes (a full disk, a read-only filesystem, no permission), not
+    about the input: what a run made from the input before it stays (a bad input's anchors cache is dropped,
+    a full disk's is kept for the rerun)."""
+
+
+def disk_error(path: Path, exc: BaseException) -> DiskError | None:
+    """The :class:`DiskError` for a disk-level failure (full, read-only, no permission), else ``None``.
 
     Image libraries report disk-full as a RuntimeError whose text holds the OS message, so the text is
     checked as well as ``errno``.
@@ -70,7 +76,7 @@ def disk_error(path: Path, exc: BaseException) -> InputError | None:
         elif "Permission denied" in text:
             code = errno.EACCES
     if code in _DISK_ERRORS:
-        return InputError(_DISK_ERRORS[code].format(path=path))
+        return DiskError(_DISK_ERRORS[code].format(path=path))
     return None
 
 
