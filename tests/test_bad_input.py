@@ -805,6 +805,36 @@ def test_an_output_folder_gone_mid_run_is_one_line_and_the_rerun_resumes(shot, t
     assert len(frames_in(out.parent)) == len(FRAMES)
 
 
+def test_a_manifest_deleted_mid_run_keeps_the_runs_own_frames(tmp_path):
+    """The manifest deleted while a run writes (an artist tidying hidden files): the run read the empty file back
+    before its next save and forgot the frames it had written, so its rerun refused them as "made by something
+    else". The run's own records are kept where the file read back lacks them."""
+    shot = make_shot(tmp_path / "shot", range(1001, 1007))
+    out = tmp_path / "o" / "c.####.exr"
+    manifest = out.parent / f".{out.name}.aifx.json"
+    go = tmp_path / "go"
+    run = subprocess.Popen(
+        [sys.executable, "-m", "aifx_core", *fill_args(shot, out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "AIFX_TEST_WAIT": f"written:1003:{go}"},
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (out.parent / "c.1003.exr").exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        manifest.unlink()
+    finally:
+        go.touch()
+        stdout, stderr = run.communicate(timeout=120)
+    assert run.returncode == 0, stderr
+    assert sorted(json.loads(manifest.read_text())["frames"]) == [str(f) for f in range(1001, 1007)]
+    again = aifx(*fill_args(shot, out, "--json-progress"))
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout.splitlines()[-1])["skipped"] == list(range(1001, 1007))
+
+
 def test_an_anchors_cache_gone_mid_build_names_the_cache_not_its_clean_up(tmp_path):
     """The anchors cache deleted while it is built: the build lock's clean-up (listing the gone folder) raised
     over the write's own error; the run names the cache folder in one line."""

@@ -310,6 +310,8 @@ class Manifest:
         self.runs: dict[int, str] = {}
         #: This run's name in :attr:`reads` and :attr:`runs`.
         self.run = uuid.uuid4().hex[:12]
+        #: Frames this run wrote (and recorded): kept when the file read back has lost them (see :meth:`_update`).
+        self._written: set[int] = set()
         #: Frames whose inputs this run has recorded in :attr:`reads` (each is looked at once a run).
         self._recorded: set[int] = set()
         self._hashed: dict[tuple[str, int, int], list[Any] | None] = {}
@@ -379,6 +381,7 @@ class Manifest:
         intent = self.pending.pop(frame, None)
         if intent is not None and _identity(self.output.path(frame)) == intent.get("identity"):
             self._recover(frame, intent)
+            self._written.add(frame)
 
     def plan(self, frames: list[int], existing: set[int], overwrite: bool, output_name: str) -> list[int]:
         """Frames still to render. Refuses to clobber outputs made with other (or unknown) settings."""
@@ -550,6 +553,7 @@ class Manifest:
             # leaves what a kill right after the rename always left, which the next run recovers.
             self.pending.pop(frame, None)
             self.frames[frame] = self.key
+            self._written.add(frame)
             if sources is not None:
                 self.sources[frame] = sources
             if span is not None:
@@ -597,20 +601,52 @@ class Manifest:
 
     def mark_done(self, frame: int) -> None:
         """Record ``frame`` as made with this run's key (for frames written without :meth:`writing`)."""
+
+        def record() -> None:
+            self.frames[frame] = self.key
+            self._written.add(frame)
+
         section = self.lock.exclusive() if self.lock is not None else contextlib.nullcontext()
         with section:
-            self._update(lambda: self.frames.__setitem__(frame, self.key))
+            self._update(record)
 
     def _update(self, change: Callable[[], Any]) -> None:
-        """Read what other runs recorded, apply ``change``, write back atomically."""
+        """Read what other runs recorded, apply ``change``, write back atomically. What this run wrote and the
+        file no longer records (deleted during the run) is kept: the frames on disk are still this run's."""
         mine = self.ranges.get(self.key)
         if not self._still_mine():
+            ours = self._own_records()
             self._read()
+            self._restore(ours)
         if mine is not None:
             self.ranges[self.key] = mine
         change()
         self.save()
         self._unsaved = False
+
+    def _own_records(self) -> tuple[dict[int, tuple[str, Any, Any, Any]], dict[int, list[Any]]]:
+        """This run's records in memory: each frame it wrote (key, sources, span, run) and its reads."""
+        frames = {
+            f: (self.frames[f], self.sources.get(f), self.spans.get(f), self.runs.get(f))
+            for f in self._written
+            if f in self.frames
+        }
+        return frames, dict(self.reads.get(self.run, {}))
+
+    def _restore(self, ours: tuple[dict[int, tuple[str, Any, Any, Any]], dict[int, list[Any]]]) -> None:
+        """Put back :meth:`_own_records` the file read back lacks (another run's newer record of a frame wins)."""
+        frames, reads = ours
+        for frame, (key, sources, span, run) in frames.items():
+            if frame in self.frames:
+                continue
+            self.frames[frame] = key
+            for table, value in ((self.sources, sources), (self.spans, span), (self.runs, run)):
+                if value is not None:
+                    table[frame] = value
+        if reads:
+            kept = self.reads.setdefault(self.run, {})
+            for frame, identity in reads.items():
+                kept.setdefault(frame, identity)
 
     def save(self) -> None:
         # Only runs some recorded frame was made by are kept (a frame filled again by a later run, or with
