@@ -198,3 +198,18 @@ RESULT["environment"] = preferences.resolve_python()
     )
     expected = result["expected"]
     assert [result["preference"], result["override"], result["environment"]] == [expected] * 3
+
+
+def test_the_model_field_says_a_model_is_required_as_the_core_does(blender) -> None:
+    """The Model field's tooltip and docs/blender.md said empty meant the backend's default, but every
+    backend that reads a model refuses an empty one (LaMa needs its TorchScript file)."""
+    from aifx_core.inpaint.models import load_torchscript, locate_model
+
+    for call in (lambda: locate_model(""), lambda: load_torchscript("", "cpu")):
+        with pytest.raises(InputError, match="no (LaMa )?model given"):
+            call()
+    result = blender('RESULT["tip"] = bpy.context.scene.aifx.bl_rna.properties["model"].description')
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "blender.md").read_text(encoding="utf-8")
+    (box,) = [line for line in docs.splitlines() if line.startswith("│ Model ")]
+    for text in (result["tip"], box):
+        assert "default" not in text and "TorchScript .pt" in text, text

@@ -131,3 +131,23 @@ def test_the_oldest_nuke_the_docs_name_runs_the_python_the_plugin_is_written_for
     (oldest,) = {int(n) for n in re.findall(r"Nuke (\d+) and later", text)}
     assert NUKE_PYTHON[oldest] >= wanted and NUKE_PYTHON[oldest - 1] < wanted, oldest
     assert f"Python {wanted[0]}.{wanted[1]}+" in text
+
+
+def test_the_model_knob_says_a_model_is_required_as_the_core_does():
+    """The model knob and docs/nuke.md said an empty model meant the backend's default, but every backend
+    that reads a model refuses an empty one (LaMa needs its TorchScript file)."""
+    import pytest
+    from aifx_nuke import knobs
+
+    from aifx_core.errors import InputError
+    from aifx_core.inpaint.models import load_torchscript, locate_model
+
+    for call in (lambda: locate_model(""), lambda: load_torchscript("", "cpu")):
+        with pytest.raises(InputError, match="no (LaMa )?model given"):
+            call()
+    (spec,) = [s for s in knobs.KNOBS if s.name == "model"]
+    row = next(
+        line for line in (REPO / "docs" / "nuke.md").read_text().splitlines() if line.startswith("| `model`")
+    )
+    for text in (spec.tooltip, row):
+        assert "default" not in text and "Required by" in text and "TorchScript" in text, text
