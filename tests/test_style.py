@@ -94,3 +94,16 @@ def test_the_readme_names_the_python_the_pinned_setup_needs():
     assert f"**Python {bpy_python}**" in tests, tests
     if (int(numpy[1]), int(numpy[2])) < (2, 1):  # numpy's first release with Python 3.13 wheels
         assert "3.10-3.12" in heading and "no wheels for Python 3.13" in readme
+
+
+def test_the_results_files_the_docs_cite_are_in_the_repository():
+    """docs/farm.md cited benchmarks/results/resume.json for the resume numbers, a file never committed."""
+    import re
+
+    cited = {
+        (doc.name, name)
+        for doc in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+        for name in re.findall(r"benchmarks/results/[\w.-]+\.json", doc.read_text(encoding="utf-8"))
+    }
+    assert cited
+    assert [(doc, name) for doc, name in sorted(cited) if not (REPO / name).is_file()] == []
