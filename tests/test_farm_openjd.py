@@ -259,3 +259,21 @@ def test_the_anchors_step_warns_when_the_mask_is_empty_on_every_frame(shot, tmp_
     warning = "aifx: warning: the mask is empty on every frame (1001-1012): nothing was filled"
     assert logs["empty"].count(warning) == 1, logs["empty"]
     assert "mask is empty" not in logs["kept"]
+
+
+def test_the_help_describes_both_steps_and_the_absolute_paths(capsys):
+    """``aifx export openjd --help`` took one paragraph of the module docstring and stopped at "...and two
+    steps:"."""
+    from aifx_core.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["export", "openjd", "--help"])
+    assert done.value.code == 0
+    text = " ".join(capsys.readouterr().out.split("positional arguments:")[0].split())
+    assert not text.endswith(":") and "two steps:" not in text, text
+    for words in (
+        "Anchors (aifx run JOB --anchors, once)",
+        "Fill (aifx run JOB --frames",
+        "must be absolute",
+    ):
+        assert words in text, text
