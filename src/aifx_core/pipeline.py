@@ -51,7 +51,7 @@ from .manifest import (
     manifest_path,
     run_key,
 )
-from .mask import MaskSource, feather_weight, make_hole, open_mask
+from .mask import MaskSource, dropout_region, feather_weight, make_hole, open_mask
 from .progress import CancelToken, ProgressCallback, Reporter
 from .protocol import events
 from .protocol.job import FillJob
@@ -630,7 +630,13 @@ def _fill_frames(
             if share:
                 holed.add(packet.frame)
 
-    feed.seen = keep
+    dropouts = _Dropouts(plate.frames, wanted)
+
+    def seen(packet: FramePacket) -> None:
+        keep(packet)
+        dropouts.see(packet)
+
+    feed.seen = seen
     shot = plate.frames
     manifest.depends = _depends(backend, shot)
 
@@ -689,10 +695,42 @@ def _fill_frames(
     result.holed = len(holed)
     if wanted and len(wanted) == len(shot) and not holed:  # (a whole-shot run: a chunk's driver adds them up)
         result.notices.append(empty_mask_warning(shot))
+    if dropouts.frames:
+        result.notices.append(dropouts.warning())
     if largest[0] >= HOLE_WARNING:
         result.notices.append(
             f"warning: the hole covers {100 * largest[0]:.0f} % of frame {largest[1]}: what no other frame saw "
             f"there is invented, not restored; {events.CHECK_HOLE}"
+        )
+
+
+class _Dropouts:
+    """The frames this run writes whose matte drops out between two frames with a hole (a forgotten roto key,
+    :func:`.mask.dropout_region`): the object stays in that frame's plate, unmasked. Told from the packets as
+    they are read, in order; a frame whose neighbours this run does not read (a chunk's edge) is not judged."""
+
+    def __init__(self, shot: list[int], wanted: set[int]) -> None:
+        self.index = {frame: i for i, frame in enumerate(shot)}
+        self.wanted = wanted
+        #: The last two packets read: (shot position, frame number, hole).
+        self.recent: list[tuple[int, int, np.ndarray]] = []
+        self.frames: list[int] = []
+
+    def see(self, packet: FramePacket) -> None:
+        here = (self.index.get(packet.frame, -3), packet.frame, packet.hole)
+        if len(self.recent) == 2:
+            (p0, _, before), (p1, frame, middle) = self.recent
+            judged = p0 + 1 == p1 and p1 + 1 == here[0] and frame in self.wanted and frame not in self.frames
+            if judged and dropout_region(before, middle, packet.hole) is not None:
+                self.frames.append(frame)
+        self.recent = [*self.recent[-1:], here]
+
+    def warning(self) -> str:
+        many = len(self.frames) > 1
+        return (
+            f"warning: the mask is empty on frame{'s' * many} {format_frames(self.frames)} but not on the frames "
+            f"either side: a missing roto key? The object stays in {'those frames' if many else 'that frame'} "
+            f"and is not copied into the others' fill; {events.CHECK_EMPTY_MASK}"
         )
 
 
