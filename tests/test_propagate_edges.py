@@ -38,3 +38,15 @@ def test_a_hole_at_the_frame_edge_under_a_pan_has_no_black_pixels(box: tuple[int
         assert dark == 0, f"frame {t}: {dark} black hole pixels"
         assert _psnr(rgb, truth, hole) > _psnr(telea[t], truth, hole) - 1.0, f"frame {t} below Telea"
 
+
+@pytest.mark.filterwarnings("error")
+def test_a_hole_over_nearly_the_whole_frame_fills_without_overflow() -> None:
+    # 140x74 of 160x90: the flow completion's crop is all hole, whose distance transform is float32's largest
+    # value; times the coarse grid's step it overflowed (RuntimeWarning), and the fit scores went NaN.
+    frames = pan(8, (90, 160), 2)
+    hole = np.zeros((90, 160), bool)
+    hole[8:82, 10:150] = True
+    out = filled("propagate", frames, [hole] * len(frames))
+    assert all(np.isfinite(rgb).all() for rgb in out)
+    for rgb, frame in zip(out, frames, strict=True):
+        assert np.array_equal(rgb[~hole], frame[~hole])
