@@ -173,8 +173,8 @@ class MaskSource:
         Pass ``plate_image`` when the plate frame is already in memory: it is then not read again (plate
         alpha) and its size is what the mask is checked against.
         """
-        if self.mask is None:
-            image = plate_image if plate_image is not None else self.plate.read(frame)
+        if self.mask is None:  # (the plate's alpha, in the frame as the fill sees it: its display window)
+            image = plate_image if plate_image is not None else in_display_window(self.plate.read(frame))
             matte = self._from_plate(image, frame)
         else:
             matte = self._from_mask(frame)
