@@ -161,3 +161,24 @@ def format_eta(seconds: float | None) -> str:
 def existing_frames(pattern: str, numbers: list[int]) -> list[int]:
     """Which of ``numbers`` already have an output file (what a rerun will resume after)."""
     return [n for n in numbers if os.path.exists(pattern_frame_path(pattern, n))]
+
+
+def frame_runs(numbers: list[int]) -> list[list[int]]:
+    """``numbers`` (sorted) split where a number is missing: ``[1, 2, 5, 6]`` -> ``[[1, 2], [5, 6]]``."""
+    runs: list[list[int]] = []
+    for number in numbers:
+        if runs and number == runs[-1][-1] + 1:
+            runs[-1].append(number)
+        else:
+            runs.append([number])
+    return runs
+
+
+def run_holding(numbers: list[int], wanted: list[int]) -> list[int]:
+    """The unbroken run of ``numbers`` that holds ``wanted[0]`` (the first run when none does): what a Movie
+    Clip of the sequence can show, since Blender's clip stops at the first missing file."""
+    runs = frame_runs(numbers)
+    for run in runs:
+        if wanted and run[0] <= wanted[0] <= run[-1]:
+            return run
+    return runs[0] if runs else []

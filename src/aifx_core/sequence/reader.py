@@ -215,7 +215,29 @@ def output_pattern(spec: str | os.PathLike[str], input_seq: Sequence) -> FramePa
             raise InputError(
                 f"{text}: output would overwrite the input {input_seq.role}; choose another name"
             )
+    check_outside_input_folder(pattern.path(input_seq.frames[0]), input_seq, text, "output")
     return pattern
+
+
+def check_outside_input_folder(target: Path, input_seq: Sequence, text: str, what: str) -> None:
+    """Refuse writing ``target`` (``what``, given as ``text``) into the folder ``input_seq`` was given as: every
+    image there is one of its frames, so the next run (a resume, a rerun) read the outputs as frames too and
+    stopped on ``clean.1001.png and plate.1001.png are both frame 1001`` (a contact sheet: ``has no frame
+    number``). Refused up front rather than leaving the job's own files out of the folder: an earlier output's
+    other name, ``aifx info`` or ``aifx eval`` of the folder would still read them."""
+    if input_seq.pattern.kind != "folder":
+        return
+    try:
+        inside = target.parent.resolve() == input_seq.pattern.folder.resolve()
+    except (OSError, RuntimeError):
+        return  # (a path that cannot be resolved is refused where it is written)
+    if inside:
+        role = input_seq.role
+        raise InputError(
+            f"{text}: the {what} goes into the {role} folder {input_seq.pattern}, where every image is read as a "
+            f"{role} frame (a rerun would read it as {role} frames too); give the {role} as a pattern "
+            f"({input_seq.pattern.hash_form()}) or write the {what} to another folder"
+        )
 
 
 def _same_file(a: Path, b: Path) -> bool:
