@@ -39,6 +39,14 @@ def _build_compositor(scene: bpy.types.Scene, mask: bpy.types.Mask) -> None:
         tree.links.new(node.outputs["Mask"], output.inputs[0])
 
 
+#: What the artist is told when an undo (Ctrl-Z) or a file load swapped the scenes while the mask rasterised.
+SCENE_CHANGED = "the scene changed under the fill (undo?); press AI Fill again"
+
+
+class SceneChanged(RuntimeError):
+    """The artist's scene or the throw-away raster scene is gone: an undo or a file load replaced them."""
+
+
 class MaskRaster:
     """Rasterises a Mask one frame per :meth:`step`, so the modal operator can show progress and stay
     responsive (a 1080p frame takes about a third of a second); ``blender -b`` runs it to the end.
@@ -46,6 +54,10 @@ class MaskRaster:
     The Mask node evaluates the mask's animation (shape keys, point keyframes) at the frame of the scene
     the artist works in, not at the throw-away scene's frame, so each step moves ``source_scene`` to the
     frame with ``frame_set`` and :meth:`restore_frame` / :meth:`close` put it back where the artist left it.
+
+    The scenes and node trees are held by name and looked up at each step: the artist may press Ctrl-Z
+    between two steps, and an undo replaces every datablock, so a held reference raised ``ReferenceError``
+    (or the raster scene was gone) and the throw-away scene and node tree were left in the .blend.
     """
 
     def __init__(
@@ -66,19 +78,21 @@ class MaskRaster:
         self.frames = [(int(f), int(n)) for f, n in zip(scene_frames, file_numbers, strict=True)]
         self.pattern = pattern
         self.index = 0
-        self.source_scene = source_scene
+        self.source_scene_name = source_scene.name
         self._home = (source_scene.frame_current, source_scene.frame_subframe)
         os.makedirs(os.path.dirname(pattern) or ".", exist_ok=True)
-        trees_before = set(bpy.data.node_groups)
-        self.scene: bpy.types.Scene | None = bpy.data.scenes.new("aifx mask raster")
-        self._trees: set = set()
+        trees_before = set(bpy.data.node_groups.keys())
+        scene = bpy.data.scenes.new("aifx mask raster")
+        #: None once closed.
+        self.scene_name: str | None = scene.name
+        self._tree_names: set = set()
         try:
-            _setup_scene(self.scene, mask, width, height)
+            _setup_scene(scene, mask, width, height)
         except Exception:
-            self._trees = set(bpy.data.node_groups) - trees_before
+            self._tree_names = set(bpy.data.node_groups.keys()) - trees_before
             self.close()
             raise
-        self._trees = set(bpy.data.node_groups) - trees_before
+        self._tree_names = set(bpy.data.node_groups.keys()) - trees_before
 
     @property
     def total(self) -> int:
@@ -88,16 +102,30 @@ class MaskRaster:
     def done(self) -> bool:
         return self.index >= len(self.frames)
 
+    @property
+    def scene(self) -> bpy.types.Scene | None:
+        """The throw-away scene, looked up now (None once closed)."""
+        return bpy.data.scenes.get(self.scene_name) if self.scene_name is not None else None
+
+    def _scenes(self) -> tuple[bpy.types.Scene, bpy.types.Scene]:
+        """(the artist's scene, the raster scene) as they are now, or :class:`SceneChanged`."""
+        source = bpy.data.scenes.get(self.source_scene_name)
+        scene = self.scene
+        if source is None or scene is None:
+            raise SceneChanged(f"{self.mask_name}: {SCENE_CHANGED}")
+        return source, scene
+
     def step(self) -> bool:
         """Render the next frame's matte; False once every frame is written."""
-        if self.done or self.scene is None:
+        if self.done or self.scene_name is None:
             return False
         frame, number = self.frames[self.index]
-        self.source_scene.frame_set(frame)  # drives the Mask's animation
-        self.scene.frame_current = frame
-        render = self.scene.render
+        source, scene = self._scenes()
+        source.frame_set(frame)  # drives the Mask's animation
+        scene.frame_current = frame
+        render = scene.render
         render.filepath = pattern_frame_path(self.pattern, number)
-        bpy.ops.render.render(write_still=True, scene=self.scene.name)
+        bpy.ops.render.render(write_still=True, scene=scene.name)
         if not os.path.exists(render.filepath):
             raise RuntimeError(f"{self.mask_name}: Blender rendered no matte for frame {frame}")
         self.index += 1
@@ -105,22 +133,27 @@ class MaskRaster:
 
     def restore_frame(self) -> None:
         """Put the artist's scene back on the frame it showed before (between modal steps, and at the end)."""
+        source = bpy.data.scenes.get(self.source_scene_name)
         frame, subframe = self._home
-        if (self.source_scene.frame_current, self.source_scene.frame_subframe) != (frame, subframe):
-            self.source_scene.frame_set(frame, subframe=subframe)
+        if source is not None and (source.frame_current, source.frame_subframe) != (frame, subframe):
+            source.frame_set(frame, subframe=subframe)
 
     def close(self) -> None:
-        """Restore the artist's frame and delete the throw-away scene and node tree (safe to call twice)."""
-        if self.scene is None:
+        """Restore the artist's frame and delete the throw-away scene and node tree (safe to call twice, and
+        after an undo swapped them)."""
+        if self.scene_name is None:
             return
         try:
             self.restore_frame()
         finally:
-            for tree in self._trees:
-                if tree.name in bpy.data.node_groups:
+            for name in self._tree_names:
+                tree = bpy.data.node_groups.get(name)
+                if tree is not None:
                     bpy.data.node_groups.remove(tree)
-            bpy.data.scenes.remove(self.scene)
-            self.scene = None
+            scene = self.scene
+            if scene is not None:
+                bpy.data.scenes.remove(scene)
+            self.scene_name = None
 
 
 def _setup_scene(scene: bpy.types.Scene, mask: bpy.types.Mask, width: int, height: int) -> None:

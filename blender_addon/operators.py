@@ -17,6 +17,7 @@ from bpy.props import BoolProperty, StringProperty
 
 from . import colorspaces, confidence_view, jobs, masks, plates, preferences, session, targets
 from .aifx_protocol.errors import AifxError, InputError
+from .jobs import split_sequence_path
 from .plates import Plate, UserError
 from .settings import FillOptions
 from .wording import blender_terms
@@ -75,8 +76,13 @@ def find_plate(op: AIFX_OT_fill, context: bpy.types.Context) -> Plate:
         image = bpy.data.images.get(op.image)
         if image is None:
             raise UserError(f"Image '{op.image}' not found; open the plate in the Image Editor")
+        # The editor's Image User places the plate it shows, also while it shows the plate's AI Fill result
+        # (the panel names the plate then): without it the mattes were rasterised at the wrong scene frames.
         space = _space(context, "IMAGE_EDITOR")
-        user = space.image_user if space is not None and space.image == image else None
+        shown = space.image if space is not None else None
+        user = (
+            space.image_user if shown is not None and image in (shown, targets.fill_source(shown)) else None
+        )
         return plates.image_plate(image, scene, user)
     # The editor's clip or image; when it shows an AI Fill result, the plate that result was filled from.
     clip_space = _space(context, "CLIP_EDITOR")
@@ -341,6 +347,8 @@ class FillRun:
                 self._start()
             except (UserError, RuntimeError, OSError) as exc:
                 self._stop(session.ERROR, str(exc))
+            except ReferenceError:  # Ctrl-Z between two ticks replaced a datablock the raster held
+                self._stop(session.ERROR, masks.SCENE_CHANGED)
             return self.state
         if self.session.tick() != session.RUNNING:
             self._end()
@@ -410,35 +418,58 @@ def discard_rejected(prepared: PreparedFill) -> None:
         else:
             with open(prepared.job_path, "wb") as handle:
                 handle.write(prepared.previous_job)
-    mask_pattern = prepared.job.mask or ""
-    mask_dir = os.path.dirname(mask_pattern)
-    if prepared.raster is not None and mask_dir in prepared.new_folders:
-        for number in plates.sequence_numbers(mask_pattern):
+    raster = prepared.raster
+    if raster is not None and os.path.dirname(raster.pattern) in prepared.new_folders:
+        # The files the raster writes (a still's matte has no '#' in its name: listing the pattern found none).
+        for _, number in raster.frames:
             with contextlib.suppress(OSError):
-                os.remove(jobs.pattern_frame_path(mask_pattern, number))
+                os.remove(jobs.pattern_frame_path(raster.pattern, number))
     for folder in sorted(prepared.new_folders, key=len, reverse=True):
         with contextlib.suppress(OSError):
             os.rmdir(folder)  # only when empty
 
 
-def load_result(prepared: PreparedFill, space=None) -> Any:
-    """Open the filled frames next to the source: a Movie Clip for a clip, else an image sequence.
+def _same_output(block: Any, output: str) -> bool:
+    """Whether the clip or image ``block`` shows files of ``output`` (same folder and name, any frame): a
+    rerun's result then refreshes it. Comparing with one file (the lowest number on disk) made a second
+    result ("... AI Fill.001") when a rerun filled frames before the earlier ones."""
+    path = plates.block_path(block)
+    if "#" not in output:
+        return os.path.normpath(path) == os.path.normpath(output)
+    sequence = split_sequence_path(path)
+    return sequence is not None and os.path.normpath(sequence.pattern) == os.path.normpath(output)
+
+
+def load_result(prepared: PreparedFill, space=None, notes: list | None = None) -> Any:
+    """Open the filled frames next to the source: a Movie Clip for a clip, else an image (sequence).
 
     A second run on the same plate refreshes the result it loaded before. The result keeps a fake user, so
     it is saved with the file even when no editor shows it, and ``space`` (the editor the fill ran from, if
-    it is a Clip or Image Editor) is switched to show it.
+    it is a Clip or Image Editor) is switched to show it. What the artist should know about the result (a
+    clip cannot show frames past a gap) is appended to ``notes``.
     """
     plate, output = prepared.plate, prepared.output
     # Every filled frame on disk, this run's and earlier runs' (a later range resumes beside an earlier one).
     numbers = plates.sequence_numbers(output)
-    first = jobs.pattern_frame_path(output, numbers[0]) if numbers else output
+    is_clip = plate.kind == "clip"
+    shown = numbers
+    if is_clip and numbers:
+        # A Movie Clip plays from its file to the first missing one: start it on the run with this run's frames.
+        shown = jobs.run_holding(numbers, prepared.numbers)
+        if len(shown) < len(numbers) and notes is not None:
+            left = sorted(set(numbers) - set(shown))
+            notes.append(
+                f"the result clip shows files {jobs.frame_spec(shown[0], shown[-1])} of {output}; a Movie Clip "
+                f"cannot play across missing frames to files {jobs.frame_spec(left[0], left[-1])}: fill the "
+                "frames between to see them in one clip"
+            )
+    first = jobs.pattern_frame_path(output, shown[0]) if shown else output
     if not os.path.exists(first):
         return None
     name = f"{plate.name} AI Fill"
-    is_clip = plate.kind == "clip"
     datablocks = bpy.data.movieclips if is_clip else bpy.data.images
     existing = datablocks.get(name)
-    if existing is not None and plates.block_path(existing) != first:
+    if existing is not None and not _same_output(existing, output):
         existing = None  # another output folder: load beside it under a new name
     if existing is not None and not is_clip:
         existing.reload()
@@ -452,9 +483,9 @@ def load_result(prepared: PreparedFill, space=None) -> Any:
             datablocks.remove(existing)
         result.name = name
     if is_clip:
-        result.frame_start = plate.scene_frame(numbers[0]) if numbers else plate.first_scene_frame
-    elif numbers:
-        result.source = "SEQUENCE"
+        result.frame_start = plate.scene_frame(shown[0]) if shown else plate.first_scene_frame
+    elif numbers and plate.sequence is not None:
+        result.source = "SEQUENCE"  # a still's result is one file: as a sequence it showed a missing image
     if plate.colorspace:
         # A colourspace missing from this Blender's OCIO config raises TypeError: keep Blender's guess then.
         with contextlib.suppress(TypeError):
@@ -555,17 +586,29 @@ class AIFX_OT_fill(FillOptions, bpy.types.Operator):
     def modal(self, context: bpy.types.Context, event) -> set:
         run = self._run
         assert run is not None
-        if event.type == "ESC" and event.value == "PRESS":
-            run.cancel()
-        elif event.type != "TIMER":
-            return {"PASS_THROUGH"}
-        state = run.tick()
-        context.window_manager.progress_update(int(run.fraction * 1000))
-        if context.workspace is not None:
-            context.workspace.status_text_set(run.status_text())
-        if state == session.RUNNING:
-            return {"RUNNING_MODAL"}
-        self._cleanup(context)
+        ended = (
+            True  # also when something below raises: Blender then drops this handler, never calling cancel()
+        )
+        try:
+            if event.type == "ESC" and event.value == "PRESS":
+                run.cancel()
+            elif event.type != "TIMER":
+                ended = False
+                return {"PASS_THROUGH"}
+            state = run.tick()
+            context.window_manager.progress_update(int(run.fraction * 1000))
+            if context.workspace is not None:
+                context.workspace.status_text_set(run.status_text())
+            if state == session.RUNNING:
+                ended = False
+                return {"RUNNING_MODAL"}
+        finally:
+            if ended:
+                if run.state == session.RUNNING:  # an unexpected error: stop the worker too
+                    with contextlib.suppress(Exception):
+                        run.cancel()
+                # the job leaves _RUNNING_JOBS (else every later press said "already running") and the timer goes
+                self._cleanup(context)
         return self._finish(context, run)
 
     def cancel(self, context: bpy.types.Context) -> None:
@@ -593,7 +636,8 @@ class AIFX_OT_fill(FillOptions, bpy.types.Operator):
             return {"CANCELLED"}
         # Only a finished fill is shown: after Esc the editor stays on the plate, so the next press resumes it.
         space = getattr(context, "space_data", None) if run.state == session.DONE else None
-        result = load_result(prepared, space) if self.load else None
+        notes: list = []
+        result = load_result(prepared, space, notes) if self.load else None
         if run.state == session.CANCELLED:
             self.report({"WARNING"}, run.message)
             return {"CANCELLED"}
@@ -602,6 +646,8 @@ class AIFX_OT_fill(FillOptions, bpy.types.Operator):
         if result is not None and prepared.job.confidence and group in bpy.data.node_groups:
             where += f", confidence in the compositor group '{group}'"
         self.report({"INFO"}, f"AI Fill done ({run.message}): {prepared.output}{where}")
+        for note in notes:
+            self.report({"WARNING"}, f"AI Fill: {note}")
         for notice in run.session.notices if run.session is not None else []:
             self.report({"WARNING"}, f"AI Fill {blender_terms(notice)}")  # last: the status bar shows it
         return {"FINISHED"}

@@ -9,7 +9,7 @@ import sys
 
 import bpy
 
-from .aifx_protocol import client
+from .aifx_protocol import client, remote
 from .plates import UserError
 
 #: Successful checks this session, so every fill does not start a second Python just to check.
@@ -65,8 +65,19 @@ def server_settings(context: bpy.types.Context | None = None) -> tuple[str, str]
     url = (prefs.server_url.strip() if prefs is not None else "") or os.environ.get("AIFX_SERVER", "").strip()
     if not url:
         return None
+    where = "Server URL" if prefs is not None and prefs.server_url.strip() else "$AIFX_SERVER"
+    try:  # before anything is written: a bad URL used to fail only when the job was sent, with a traceback
+        url = remote.check_server_url(url)
+    except remote.RemoteError as exc:
+        fix = (
+            "correct it (Edit > Preferences > Add-ons > aifx AI Fill), or clear it"
+            if where == "Server URL"
+            else "correct it, or unset it"
+        )
+        raise UserError(
+            f"{str(exc).replace('server URL', where, 1)} (e.g. http://gpu-box:8765); {fix} to fill on this machine"
+        ) from None
     if not bpy.app.online_access:
-        where = "Server URL" if prefs is not None and prefs.server_url.strip() else "$AIFX_SERVER"
         raise UserError(
             f"{where} is {url} but Blender's Allow Online Access is off: turn it on (Edit > Preferences > "
             "System > Network), or clear Server URL (and $AIFX_SERVER) to fill on this machine"

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .aifx_protocol import client, events, remote
+from .aifx_protocol.errors import AifxError
 from .jobs import format_eta
 
 RUNNING, DONE, CANCELLED, ERROR = "running", "done", "cancelled", "error"
@@ -30,11 +31,10 @@ class FillSession:
         self.job_path = job_path
         self.on_event = on_event
         #: ``(url, token)``: the job runs on that ``aifx serve`` machine, polled the same way as a local worker.
-        self.worker: client.WorkerProcess | remote.RemoteWorker = (
-            remote.RemoteWorker(server[0], server[1], job_path)
-            if server
-            else client.WorkerProcess(python, job_path)
-        )
+        self.server = server
+        #: Built by :meth:`start`, so a server URL the client refuses ends the session as an error (nothing
+        #: raised past the operator: its modal handler and the running-jobs set were left behind).
+        self.worker: client.WorkerProcess | remote.RemoteWorker | None = None
         self.state = RUNNING
         self.message = ""
         self.events: list[dict[str, Any]] = []
@@ -44,16 +44,21 @@ class FillSession:
 
     def start(self) -> FillSession:
         try:
+            self.worker = (
+                remote.RemoteWorker(self.server[0], self.server[1], self.job_path)
+                if self.server
+                else client.WorkerProcess(self.python, self.job_path)
+            )
             self.worker.start()
         except OSError as exc:
             self.state, self.message = ERROR, f"cannot start {self.python} ({exc})"
-        except remote.RemoteError as exc:  # the server refused the job or could not be reached
+        except AifxError as exc:  # a bad server URL, the server refused the job or could not be reached
             self.state, self.message = ERROR, str(exc)
         return self
 
     def tick(self) -> str:
         """Read what the worker said since the last tick; returns the state (``running`` until it ends)."""
-        if self.state != RUNNING:
+        if self.state != RUNNING or self.worker is None:
             return self.state
         running = self.worker.running()
         if not running:
@@ -67,6 +72,7 @@ class FillSession:
         return self.state
 
     def _finish(self) -> None:
+        assert self.worker is not None
         final = self.worker.final or {}
         kind = final.get("event")
         code = self.worker.returncode
@@ -82,7 +88,8 @@ class FillSession:
     def cancel(self) -> None:
         """Stop the worker (SIGTERM): it finishes no partial frame, and a rerun resumes."""
         self.cancel_requested = True
-        self.worker.cancel()
+        if self.worker is not None:
+            self.worker.cancel()
 
     def wait(self, timeout: float | None = None, interval: float = 0.05) -> FillSession:
         """Tick until the worker ends (the synchronous path and tests); cancels it after ``timeout`` s."""
@@ -95,13 +102,13 @@ class FillSession:
 
     @property
     def fraction(self) -> float:
-        return self.worker.fraction()
+        return self.worker.fraction() if self.worker is not None else 0.0
 
     def status_text(self) -> str:
         """What the status bar shows: stage, frame i/n and ETA."""
         if self.state != RUNNING:
             return self.message
-        event: dict[str, Any] | None = self.worker.last_progress
+        event: dict[str, Any] | None = self.worker.last_progress if self.worker is not None else None
         if not event:
             return "AI Fill: starting aifx… (Esc to cancel)"
         return (

@@ -10,8 +10,21 @@ import re
 
 from .aifx_protocol import events
 
+#: The job's frames as the core names them (``aifx_core.sequence.frames.JOB_FRAMES``): the panel's range,
+#: turned into file numbers through where the plate is placed.
+_JOB_FRAMES = re.escape('job field "frames"')
+_RANGE = "the frame range (AI Fill panel: Scene Range, or Start and End)"
+_PLACEMENT = "the clip's Start Frame and Frame Offset, or the Image's Start Frame and Offset"
+
 #: (CLI wording, Blender wording), applied in order; the panel's labels are in settings.py.
 _REWRITES: list[tuple[str, str]] = [
+    (rf"check {_JOB_FRAMES}", f"check {_RANGE} and where the plate is placed ({_PLACEMENT})"),
+    (
+        rf"keep {_JOB_FRAMES} within (-?\d+)-(-?\d+),",
+        rf"keep {_RANGE} on files \1-\2 (placed by {_PLACEMENT}),",
+    ),
+    (rf"give the frames to use \({_JOB_FRAMES}\)", "set the frame range (AI Fill panel: Start and End)"),
+    (_JOB_FRAMES, _RANGE),
     (r"pass another -o/--output", "choose another Output Folder"),
     (r"-o/--output", "Output Folder"),
     (r"pass --overwrite to replace them", "tick Redo Finished Frames to replace them"),

@@ -2,7 +2,9 @@
 # or added with nuke.pluginAddPath() in ~/.nuke/init.py. It makes the aifx_nuke package importable, so an .nk
 # script with AIFill nodes opens and renders headless, and when a script opens it points each AIFill node at a
 # finished result of its inputs and settings if the cache holds one (a farm task made it: the comp's own render
-# then reads it without the script having been saved). The toolbar menu is in menu.py (GUI only).
+# then reads it without the script having been saved). An AIFill stops showing a fill that is no longer of its
+# settings (knobChanged), and a Write refuses to render one of older inputs (beforeRender). The toolbar menu is
+# in menu.py (GUI only).
 import os
 import sys
 
@@ -19,4 +21,20 @@ def _aifx_results_on_load() -> None:
     nodes.attach_cached_results()
 
 
+def _aifx_knob_changed() -> None:
+    from aifx_nuke import nodes
+
+    nodes.on_knob_changed()
+
+
+def _aifx_before_render() -> None:
+    from aifx_nuke import nodes
+
+    nodes.check_before_render()
+
+
 nuke.addOnScriptLoad(_aifx_results_on_load)
+# An AIFill's setting changed in its panel: stop showing a fill of the old settings.
+nuke.addKnobChanged(_aifx_knob_changed, nodeClass="Group")
+# Before any Write renders (GUI, nuke -x): refuse while an AIFill it reads shows a fill of older inputs.
+nuke.addBeforeRender(_aifx_before_render)

@@ -196,14 +196,16 @@ def test_a_proxy_resolution_mask_is_named_as_one_with_the_line_that_scales_it(sh
 def test_a_typo_in_device_or_compression_is_refused_not_ignored(shot, tmp_path):
     """``--device tpu`` ran (a backend with no model never asked), and a compression the PNG/TIFF/JPEG writer
     does not know was dropped by OpenImageIO without a word: both are refused before any frame is written,
-    naming what the output takes; the names it takes still work."""
+    naming what the output takes; the names it takes still work. A bad value is named as the flag given (it
+    said job field "device", which an aifx fill user never saw)."""
     cases = {
         (
             "o.####.png",
             "--device",
             "tpu",
-        ): "job field \"device\" is 'tpu'; give auto, cpu, cuda, cuda:1 or mps",
-        ("o.####.png", "--device", "cuda:x"): "job field \"device\" is 'cuda:x'",
+        ): "--device is 'tpu'; give auto, cpu, cuda, cuda:1 or mps",
+        ("o.####.png", "--device", "cuda:x"): "--device is 'cuda:x'",
+        ("o.####.png", "--dilate", "-3"): "--dilate must be >= 0, got -3",
         (
             "o.####.png",
             "--compression",
@@ -218,7 +220,7 @@ def test_a_typo_in_device_or_compression_is_refused_not_ignored(shot, tmp_path):
     }
     for index, ((name, *flags), message) in enumerate(cases.items()):
         out = tmp_path / f"r{index}"
-        refused(_fill(shot, out / name, *flags), message)
+        assert "job field" not in refused(_fill(shot, out / name, *flags), message)
         assert not out.exists() or not list(out.glob("o.*")), flags
     for index, (name, *flags) in enumerate(
         [
@@ -607,3 +609,102 @@ def test_a_mask_numbered_unlike_the_plate_says_so(shot, tmp_path):
         "none of the requested mask frames 1001-1004 exist (on disk: 1-4)",
     )
     assert line.endswith("number the mask frames like the plate's"), line
+
+
+def test_a_path_that_is_not_utf8_is_refused_before_anything_is_made(shot, tmp_path):
+    """A folder named caf\\xe9 from a Latin-1 share: the image libraries take UTF-8 only, so a PNG plate
+    failed with a traceback (exit 1), an EXR one was called damaged, and an output there failed at write time
+    after its folder was made. Each is one line naming the name and how to rename it, before anything is made."""
+    latin = tmp_path / os.fsdecode(b"caf\xe9")  # (how Python spells the byte 0xe9 in a file name)
+    latin.mkdir()
+    for frame in FRAMES:
+        for name in (f"plate.{frame}.exr", f"mask.{frame}.png"):
+            (latin / name).write_bytes((shot / name).read_bytes())
+    plate, mask = str(shot / "plate.####.exr"), str(shot / "mask.####.png")
+    before = digest(shot)
+    cases = [
+        (str(latin / "plate.####.exr"), mask, str(tmp_path / "o" / "c.####.exr")),
+        (plate, str(latin / "mask.####.png"), str(tmp_path / "o" / "c.####.exr")),
+        (plate, mask, str(latin / "o" / "c.####.png")),
+    ]
+    for source, matte, output in cases:
+        line = refused(aifx("fill", source, "-m", matte, "-o", output, "-b", "telea"))
+        assert "the folder name caf\\xe9 is not valid UTF-8" in line and "convmv -f latin1 -t utf8" in line
+        assert str(tmp_path) + "/*" in line, line
+    assert not (tmp_path / "o").exists() and not (latin / "o").exists()
+    # a plate given as a folder whose listing holds such a file name
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for frame in FRAMES:
+        name = f"plate.{frame}.exr" if frame != FRAMES[-1] else os.fsdecode(b"plate_\xe9.%d.exr" % frame)
+        (folder / name).write_bytes((shot / f"plate.{frame}.exr").read_bytes())
+    line = refused(
+        aifx("fill", str(folder), "-m", mask, "-o", str(tmp_path / "o" / "c.####.exr"), "-b", "telea")
+    )
+    assert f"the file name plate_\\xe9.{FRAMES[-1]}.exr is not valid UTF-8" in line, line
+    assert not (tmp_path / "o").exists()
+    assert digest(shot) == before
+
+
+def test_an_output_under_a_folder_with_at_or_hash_in_its_name_is_made(shot, tmp_path):
+    """An SSSD user's home (/home/jane@studio.com) or a shot#12 folder above an output folder not made yet: the
+    output was refused ("the frame token must be in the file name, not the folder"); a plate under a missing
+    such folder is named as a missing folder."""
+    args = [str(shot / "plate.####.exr"), "-m", str(shot / "mask.####.png"), "-b", "telea"]
+    for above in ("jane@studio.com", "shot#12"):
+        out = tmp_path / above / "comp" / "clean.####.exr"
+        done = aifx("fill", *args, "-o", str(out))
+        assert done.returncode == 0, done.stderr
+        assert sorted(p.name for p in out.parent.glob("clean.*.exr")) == [f"clean.{f}.exr" for f in FRAMES]
+    missing = tmp_path / "jane@studio.com" / "nothere" / "plate.####.exr"
+    done = aifx("fill", str(missing), "-m", args[2], "-o", str(tmp_path / "x" / "c.####.exr"), "-b", "telea")
+    assert "plate folder" in refused(done, str(missing.parent), "does not exist")
+
+
+def test_an_output_into_the_folder_given_as_the_plate_or_mask_is_refused_up_front(shot, tmp_path):
+    """Plate given as a folder (sh010/) and output written into it: the first run wrote, the resume was refused
+    ("sh010_clean.1001.png and sh010_plate.1001.png are both frame 1001"). Now the first run says so, naming the
+    pattern to give instead, before anything is written; a mask folder and a contact sheet likewise."""
+    plates, masks = tmp_path / "sh010", tmp_path / "roto"
+    plates.mkdir()
+    masks.mkdir()
+    for frame in FRAMES:
+        (plates / f"sh010_plate.{frame}.exr").write_bytes((shot / f"plate.{frame}.exr").read_bytes())
+        (masks / f"roto.{frame}.png").write_bytes((shot / f"mask.{frame}.png").read_bytes())
+    before = digest(tmp_path)
+    for args, where in [
+        ([str(plates), "-m", str(masks), "-o", str(plates / "sh010_clean.####.exr")], "plate"),
+        ([str(plates), "-m", str(masks), "-o", str(masks / "clean.####.exr")], "mask"),
+        ([f"{plates}/", "-m", str(masks), "-o", str(plates / "sub" / ".." / "clean.####.exr")], "plate"),
+    ]:
+        line = refused(aifx("fill", *args, "-b", "telea"), f"the output goes into the {where} folder")
+        assert f"give the {where} as a pattern" in line, line
+    line = refused(
+        aifx(
+            "fill",
+            str(plates),
+            "-m",
+            str(masks),
+            "-o",
+            str(tmp_path / "o" / "c.####.exr"),
+            "-b",
+            "telea",
+            "--contact-sheet",
+            str(plates / "sheet.png"),
+        ),
+        "the contact sheet (--contact-sheet) goes into the plate folder",
+        str(plates / "sh010_plate.####.exr"),
+    )
+    assert digest(tmp_path) == before and not (tmp_path / "o").exists()
+    # the pattern, as the line says: written there, and resumed
+    pattern = [
+        str(plates / "sh010_plate.####.exr"),
+        "-m",
+        str(masks),
+        "-o",
+        str(plates / "sh010_clean.####.exr"),
+    ]
+    for _ in range(2):
+        done = aifx("fill", *pattern, "-b", "telea")
+        assert done.returncode == 0, done.stderr
+    assert "4 already done" in done.stdout + done.stderr

@@ -131,3 +131,60 @@ def test_the_outline_is_the_hole_as_filled_with_the_jobs_dilate(tmp_path):
         columns = np.flatnonzero(red.any(axis=0))
         widths.append(columns[-1] - columns[0])
     assert widths[1] > widths[0] + 8 * 360 / WIDTH, widths  # about 2 x 8 plate pixels wider
+
+
+@pytest.mark.parametrize("alpha", [False, True], ids=["mask file", "plate alpha"])
+def test_an_overscan_or_bbox_plate_is_shown_in_its_display_window_with_its_hole(tmp_path, alpha):
+    """A plate whose data window is overscan on one frame and a bbox on another: each "before" thumbnail was
+    the frame's data window (framed unlike the others), and the hole's outline was left off those frames."""
+    from shot_files import HEIGHT, WIDTH
+
+    from aifx_core import FillJob, fill
+
+    display = (0, 0, WIDTH - 1, HEIGHT - 1)
+    datas = [(-8, -6, WIDTH + 7, HEIGHT + 5), display, (4, 3, WIDTH - 5, HEIGHT - 4)]
+    hole = np.zeros((HEIGHT, WIDTH), np.uint8)
+    hole[18:30, 24:36] = 255
+    cv2.imwrite(str(tmp_path / "mask.png"), hole)
+    for i, data in enumerate(datas):
+        x0, y0, x1, y1 = data
+        yy, xx = np.mgrid[y0 : y1 + 1, x0 : x1 + 1]
+        inside = (xx >= 0) & (xx < WIDTH) & (yy >= 0) & (yy < HEIGHT)
+        channels = {  # a bright frame edge outside the display window: shown, it would frame the shot unlike
+            "R": np.where(inside, 0.2 + 0.1 * i, 8.0).astype(np.float16),
+            "G": np.where(inside, 0.3, 8.0).astype(np.float16),
+            "B": np.where(inside, 0.4, 8.0).astype(np.float16),
+        }
+        if alpha:
+            channels["A"] = ((yy >= 18) & (yy < 30) & (xx >= 24) & (xx < 36)).astype(np.float16)
+        header = {
+            "compression": OpenEXR.ZIP_COMPRESSION,
+            "type": OpenEXR.scanlineimage,
+            "dataWindow": (np.array(data[:2], np.int32), np.array(data[2:], np.int32)),
+            "displayWindow": (np.array(display[:2], np.int32), np.array(display[2:], np.int32)),
+        }
+        OpenEXR.File(header, channels).write(str(tmp_path / f"plate.{1001 + i}.exr"))
+    sheet_path = tmp_path / "sheet.png"
+    job = FillJob(
+        input=str(tmp_path / "plate.####.exr"),
+        mask=None if alpha else str(tmp_path / "mask.png"),
+        output=str(tmp_path / "o" / "c.####.exr"),
+        backend="telea",
+        contact_sheet=str(sheet_path),
+    )
+    fill(job)
+    sheet = cv2.cvtColor(cv2.imread(str(sheet_path)), cv2.COLOR_BGR2RGB)
+    thumb_h = round(HEIGHT * 360 / WIDTH)
+    assert sheet.shape[0] == _TITLE_HEIGHT + 3 * (thumb_h + _GAP) + _GAP  # before, after, mask: one size
+    outlines = []
+    for row in range(2):  # before and after: no bright overscan edge on any frame
+        top = _TITLE_HEIGHT + row * (thumb_h + _GAP)
+        for c in range(3):
+            left = _LABEL_WIDTH + c * (360 + _GAP) + _GAP
+            thumb = sheet[top : top + thumb_h, left : left + 360].astype(int)
+            assert (thumb.min(axis=-1) < 250).all(), (row, c)
+            if row == 0:
+                red = (thumb[..., 0] > 200) & (thumb[..., 1] < 90) & (thumb[..., 2] < 90)
+                ys, xs = np.nonzero(red)
+                outlines.append((ys.min(), ys.max(), xs.min(), xs.max()) if red.any() else None)
+    assert outlines[0] is not None and outlines == [outlines[1]] * 3, outlines

@@ -112,3 +112,53 @@ def test_data_window_changing_over_the_shot_fills_with_the_temporal_engine(tmp_p
         assert [list(v) for v in header["dataWindow"]] == [[x0, y0], [x1, y1]]
         assert result["R"].shape == (y1 - y0 + 1, x1 - x0 + 1)
         assert np.isfinite(result["R"][20:26, 20:30].astype(np.float32)).all()
+
+
+def test_windowless_output_is_the_display_window(tmp_path):
+    """A bbox or overscan EXR plate written to PNG/TIFF/DPX: every frame at the display window's size, as Nuke's
+    Write gives it (bbox padded with black, overscan cropped and said so), pixels outside the hole exact. Each
+    frame was written at its own data window's size, overscan in the picture and the bbox's position lost."""
+    from aifx_core.sequence import read_image
+    from aifx_core.sequence.image import from_float
+
+    shot = tmp_path / "shot"
+    shot.mkdir()
+    over = (-8, -6, WIDTH + 7, HEIGHT + 5)
+    datas = [(10, 5, WIDTH - 9, HEIGHT - 7), over, DISPLAY]  # a bbox, overscan, the frame
+    for i, frame in enumerate(FRAMES[:3]):
+        big = plate_frame(i + 100, WIDTH + 16, HEIGHT + 12)
+        del big["Z"]
+        write_windowed(shot / f"plate.{frame}.exr", big, datas[i], origin=(-8, -6))
+        write_windowed(shot / f"mask.{frame}.exr", matte_exr(i), DISPLAY)
+    for ext in ("png", "tif", "dpx"):
+        out = tmp_path / ext / f"c.####.{ext}"
+        done = fill(shot, out)
+        assert done.stderr.count("outside its display window (overscan)") == 1, done.stderr
+        for i, frame in enumerate(FRAMES[:3]):
+            _, source = read_exr(shot / f"plate.{frame}.exr")
+            result = read_image(out.parent / f"c.{frame}.{ext}").channels
+            assert result["R"].shape == (HEIGHT, WIDTH), (ext, frame)
+            hole = np.zeros((HEIGHT, WIDTH), bool)
+            hole[18 - 8 : 28 + 8, 14 + 3 * i - 8 : 24 + 3 * i + 8] = True
+            x0, y0, x1, y1 = datas[i]
+            for name in ("R", "G", "B", "A"):
+                expected = np.zeros((HEIGHT, WIDTH), np.float32)  # the bbox padded with black
+                inside = source[name][max(0, -y0) :, max(0, -x0) :][
+                    : HEIGHT - max(y0, 0), : WIDTH - max(x0, 0)
+                ]
+                expected[max(y0, 0) : min(y1, HEIGHT - 1) + 1, max(x0, 0) : min(x1, WIDTH - 1) + 1] = inside
+                want = from_float(expected, result[name].dtype)
+                assert np.array_equal(result[name][~hole], want[~hole]), (ext, frame, name)
+                if name == "R":
+                    assert not np.array_equal(result[name][hole], want[hole])  # filled
+    # --confidence beside a PNG output: its grey PNG sequence is the display window too, 1 outside the hole
+    out = tmp_path / "sure" / "c.####.png"
+    shot_args = [str(shot / "plate.####.exr"), "-m", str(shot / "mask.####.exr"), "-b", "telea"]
+    done = aifx("fill", *shot_args, "-o", str(out), "--confidence")
+    assert done.returncode == 0, done.stderr
+    for i, frame in enumerate(FRAMES[:3]):
+        sure = read_image(out.parent / "confidence" / f"c.{frame}.png").channels["Y"]
+        assert sure.shape == (HEIGHT, WIDTH)
+        hole = np.zeros((HEIGHT, WIDTH), bool)
+        hole[18 - 8 : 28 + 8, 14 + 3 * i - 8 : 24 + 3 * i + 8] = True
+        assert (sure[~hole] == 65535).all() and (sure[hole] < 65535).any()

@@ -22,6 +22,7 @@ from shot_files import frame_bytes, make_shot, shot_job
 from aifx_core.farm.openjd import OpenJDProgress, build_template, load_session_path_map, openjd_range
 from aifx_core.protocol import events
 from aifx_core.protocol.errors import InputError
+from aifx_core.protocol.job import FillJob
 
 pytest.importorskip("openjd.cli")
 
@@ -259,3 +260,31 @@ def test_the_anchors_step_warns_when_the_mask_is_empty_on_every_frame(shot, tmp_
     warning = "aifx: warning: the mask is empty on every frame (1001-1012): nothing was filled"
     assert logs["empty"].count(warning) == 1, logs["empty"]
     assert "mask is empty" not in logs["kept"]
+
+
+def test_the_help_describes_both_steps_and_the_absolute_paths(capsys):
+    """``aifx export openjd --help`` took one paragraph of the module docstring and stopped at "...and two
+    steps:"."""
+    from aifx_core.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["export", "openjd", "--help"])
+    assert done.value.code == 0
+    text = " ".join(capsys.readouterr().out.split("positional arguments:")[0].split())
+    assert not text.endswith(":") and "two steps:" not in text, text
+    for words in (
+        "Anchors (aifx run JOB --anchors, once)",
+        "Fill (aifx run JOB --frames",
+        "must be absolute",
+    ):
+        assert words in text, text
+
+
+def test_the_readme_says_the_export_needs_absolute_paths(tmp_path):
+    """The export refuses a job with relative paths (docs/farm.md says so); the README's line for it did not."""
+    job = FillJob(input="plate.####.exr", output=str(tmp_path / "c.####.exr"))
+    with pytest.raises(InputError, match="job input 'plate.####.exr' is a relative path"):
+        build_template(job, tmp_path / "job.json")
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    (line,) = [line for line in readme.splitlines() if line.startswith("aifx export openjd ")]
+    assert "absolute" in line, line

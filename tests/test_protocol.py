@@ -119,3 +119,96 @@ def test_events_round_trip_and_junk_is_ignored():
     assert events.fraction({**progress, "stage": "flow"}) is None
     assert events.describe(done) == "done: 2 frames written, 1 already done"
     assert events.describe(events.error_event("bad plate", 2)) == "error: bad plate"
+
+
+def test_the_adapters_table_of_what_each_backend_reads_is_the_cores():
+    """The adapters send only the options the chosen backend reads (protocol.backend_options, since they cannot
+    import the core's options classes); the table must say what the registry's options classes say."""
+    from dataclasses import fields
+
+    from aifx_core import backends
+    from aifx_core.protocol.backend_options import GENERAL, HOSTS_SPATIAL, READS, backend_reads
+
+    # (the built-ins, as a fresh process lists them: other tests register backends of their own in this one)
+    listed = subprocess.run(
+        [sys.executable, "-c", "from aifx_core import backends; print(*backends.available_backends())"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    built_in = listed.stdout.split()
+    assert "propagate" in built_in and set(READS) == set(built_in)
+    for name in built_in:
+        backend = backends.get(name)
+        cls = backend.options_class()
+        assert cls is not None, name
+        core = {f.name for f in fields(cls)} | set(backends._load(backend.accepts))
+        assert READS.get(name) == core, (
+            f"{name}: update protocol/backend_options.py, then sync_protocol --fix"
+        )
+        if backend.hosts_spatial:
+            default = backends.spatial_name(backend, {})
+            assert HOSTS_SPATIAL[name] == default
+    assert set(GENERAL) == set(backends.GENERAL_OPTIONS)
+    # the temporal engine reads its spatial backend's options too, its default's when none is named
+    assert "model" not in backend_reads("propagate") and "prompt" in backend_reads("propagate", "diffusers")
+    assert backend_reads("my-plugin") is None and backend_reads("propagate", "my-plugin") is None
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "gpu-box:8765",
+        "localhost:8765",
+        "http://[bad",
+        "ftp://x/",
+        "http://127.0.0.1:1/ with space",
+        "http://h:port",
+    ],
+)
+def test_a_bad_server_url_is_one_line_before_anything_is_sent(url):
+    """``gpu-box:8765`` (no http://) and ``ftp://`` were refused, but ``http://[bad`` raised urlparse's ValueError and
+    a space or a port that is not a number failed only inside urlopen, as tracebacks in Blender and Nuke."""
+    from aifx_core.protocol.remote import RemoteClient, RemoteError
+
+    with pytest.raises(RemoteError) as caught:
+        RemoteClient(url)
+    assert str(caught.value).startswith(f"server URL {url!r}") and "expected http(s)://HOST:PORT" in str(
+        caught.value
+    )
+    assert caught.value.exit_code == 2
+
+
+def test_good_server_urls_are_kept():
+    from aifx_core.protocol.remote import RemoteClient
+
+    assert RemoteClient("http://gpu-box:8765/").url == "http://gpu-box:8765"
+    assert RemoteClient("https://[::1]:8765").url == "https://[::1]:8765"
+
+
+def test_a_server_that_does_not_answer_json_is_a_remote_error():
+    """Something else listening at the Server URL (a web page, a proxy's login) raised JSONDecodeError."""
+    import http.server
+    import threading
+
+    from aifx_core.protocol.remote import RemoteClient, RemoteError
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"<html>hello</html>")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(RemoteError, match="is not JSON; is it an aifx server"):
+            RemoteClient(f"http://127.0.0.1:{server.server_address[1]}", timeout=5).health()
+    finally:
+        server.shutdown()
+        server.server_close()

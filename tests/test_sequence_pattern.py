@@ -125,6 +125,16 @@ def test_token_in_folder_is_an_error(tmp_path: Path) -> None:
         parse_pattern(str(tmp_path / "v####" / "plate.exr"))
 
 
+@pytest.mark.parametrize("above", ["jane@studio.com", "shot#12", "v%d", "$F"])
+def test_a_token_like_folder_above_a_missing_folder_is_just_a_folder(tmp_path: Path, above: str) -> None:
+    """/home/jane@studio.com/comp/clean.####.png with comp/ not made yet: the token is in the file name, and the
+    folder's '@' or '#' is part of its name (it was refused: "the frame token must be in the file name")."""
+    pattern = parse_pattern(str(tmp_path / above / "comp" / "clean.####.png"))
+    assert (pattern.kind, pattern.folder, pattern.prefix) == ("pattern", tmp_path / above / "comp", "clean.")
+    assert pattern.path(7) == tmp_path / above / "comp" / "clean.0007.png"
+    assert pattern.discover() == []
+
+
 def test_still(tmp_path: Path) -> None:
     touch(tmp_path, "clean_plate.1001.exr")
     pattern = parse_pattern(str(tmp_path / "clean_plate.1001.exr"))

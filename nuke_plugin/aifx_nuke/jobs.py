@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .aifx_protocol.backend_options import read_options
 from .aifx_protocol.job import FillJob
 
 _VAR = re.compile(r"\$(?:(\w+)|\{([^}]*)\})")
@@ -153,6 +154,9 @@ def absolute_cache_root(cache_root: str, script_path: str) -> str:
     return os.path.join(os.path.dirname(os.path.abspath(script_path)), cache_root)
 
 
+_FILL_PREFIX = "fill_"
+
+
 @dataclass(frozen=True)
 class CachePaths:
     """Where one render's files live: inputs under ``<root>/<node>/<inputs key>``, results one level deeper."""
@@ -163,7 +167,12 @@ class CachePaths:
     @classmethod
     def make(cls, root: str, node_name: str, inputs: str, fill: str) -> CachePaths:
         inputs_dir = os.path.join(root, node_name, inputs)
-        return cls(inputs_dir, os.path.join(inputs_dir, "fill_" + fill))
+        return cls(inputs_dir, os.path.join(inputs_dir, _FILL_PREFIX + fill))
+
+    @property
+    def keys(self) -> tuple[str, str]:
+        """(inputs key, fill key): what the result is the fill of, wherever the cache folder is."""
+        return os.path.basename(self.inputs_dir), os.path.basename(self.result_dir)[len(_FILL_PREFIX) :]
 
     @property
     def source(self) -> str:
@@ -188,6 +197,16 @@ class CachePaths:
     @property
     def result_done(self) -> str:
         return os.path.join(self.result_dir, "result.done")
+
+
+def result_keys(pattern: str) -> tuple[str, str] | None:
+    """``.../<inputs key>/fill_<fill key>/result.####.exr`` (a result Read's file) → (inputs key, fill key);
+    None for any other path. The keys say what the result is the fill of, whichever folder holds it."""
+    result_dir = os.path.dirname(pattern.replace("\\", "/"))
+    fill_dir = os.path.basename(result_dir)
+    if os.path.basename(pattern) != "result.####.exr" or not fill_dir.startswith(_FILL_PREFIX):
+        return None
+    return os.path.basename(os.path.dirname(result_dir)), fill_dir[len(_FILL_PREFIX) :]
 
 
 def frame_path(pattern: str, frame: int) -> str:
@@ -223,10 +242,11 @@ def backend_options(settings: Mapping[str, Any]) -> dict[str, Any]:
     """Only the options the chosen backend reads, so an unused knob never changes the cache key or the job."""
     backend = settings["backend"]
     spatial = settings.get("spatial_backend", "auto")
+    chosen = spatial if backend == "propagate" and spatial and spatial != "auto" else None
     options: dict[str, Any] = {}
-    if backend == "propagate" and spatial and spatial != "auto":
-        options["spatial_backend"] = spatial
-    if str(settings.get("model", "")).strip():
+    if chosen:
+        options["spatial_backend"] = chosen
+    if str(settings.get("model", "")).strip():  # sent only where read: a knob left set for another backend
         options["model"] = str(settings["model"]).strip()
     if backend == "diffusers" or (backend == "propagate" and spatial == "diffusers"):
         options["prompt"] = str(settings.get("prompt", ""))
@@ -242,7 +262,7 @@ def backend_options(settings: Mapping[str, Any]) -> dict[str, Any]:
         options["size"] = int(settings.get("model_size", 640))
         if str(settings.get("reference", "")).strip():
             options["reference"] = str(settings["reference"]).strip()
-    return options
+    return read_options(backend, options, chosen)
 
 
 def build_job(

@@ -7,9 +7,10 @@ tested without Nuke. Only documented Python API is used (``nuke.nodes``, ``Group
 
 Inside the group::
 
-    Source ──► aifx_crop_source ──► aifx_write_source   (Crop + reformat to the Source's format: an EXR's data
-    Mask ────► aifx_crop_mask ────► aifx_write_mask      window is its input's bbox, its display window the
-                                                         format; both files cover exactly the Source's format)
+    Source ──► aifx_crop_source ──► aifx_write_source   (an EXR's data window is its input's bbox, its display
+    Mask ────► aifx_crop_mask ────► aifx_write_mask      window the format: the Source's Crop is disabled, so its
+                                                         overscan is kept; the Mask's reformats it to the Source's
+                                                         format, the frame the fill works in)
     aifx_result (Read, raw) ──► aifx_range ──► Output    (errors until a result exists: never the raw plate)
     aifx_outside (Read) ───────►┘ (Switch)               (after a render, frames outside the filled ones: an error)
 
@@ -21,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from typing import Any, Callable, TypeVar, cast
 
 import nuke
@@ -147,6 +148,9 @@ class NukeHost:
             raise session.RenderError(f"{node.name()} is not an AIFill node")
         self.node = node
         self.node_name = node.fullName()
+        # Nuke's Node compares and hashes by the node it wraps (nuke.thisNode() in the Cancel button is another
+        # wrapper of the same node): the key stays the node's through a rename.
+        self.render_key: Hashable = node
 
     def _inner(self, name: str) -> nuke.Node:
         inner = self.node.node(name)
@@ -253,6 +257,10 @@ class NukeHost:
             for label, name, pattern, channels, datatype in todo:
                 crop = self._inner(knobs.CROP_SOURCE if name == knobs.WRITE_SOURCE else knobs.CROP_MASK)
                 crop["box"].setValue(box)
+                # The Source is written as it is: its bbox (overscan too) is the file's data window, its format
+                # the display window; the core fills the frame and carries what lies outside it through. The
+                # Mask is cut and reformatted to the Source's format (a Roto's format is the project's).
+                crop["disable"].setValue(name == knobs.WRITE_SOURCE)
                 write = self._inner(name)
                 write["file"].setValue(pattern)
                 write["channels"].setValue(channels)
@@ -297,6 +305,15 @@ class NukeHost:
             return False
         read["file"].setValue(knobs.NOT_RENDERED)
         return True
+
+    @_main_thread
+    def shown_result(self) -> tuple[str, int, int] | None:
+        """(file, first, last) of the result Read; None until it shows a result."""
+        read = self._inner(knobs.READ_RESULT)
+        pattern = str(read["file"].value())
+        if pattern == knobs.NOT_RENDERED:
+            return None
+        return pattern, int(read["first"].value()), int(read["last"].value())
 
     def _add_range_switch(self, read: nuke.Node) -> nuke.Node:
         """An AIFill made before the range Switch existed (an older script) gets it on its next result."""
@@ -392,9 +409,12 @@ def _hero() -> str:
 # -- entry points ------------------------------------------------------------------------------------------------
 
 
-def render_node(node: nuke.Node, frame_range: str | None = None) -> session.Outcome:
-    """Render one AIFill node in this thread: what the farm entry point and scripts call."""
-    return session.render(NukeHost(node), frame_range)
+def render_node(
+    node: nuke.Node, frame_range: str | None = None, cancel: threading.Event | None = None
+) -> session.Outcome:
+    """Render one AIFill node in this thread: what the farm entry point and scripts call (``cancel``: set it
+    to stop the render)."""
+    return session.render(NukeHost(node), frame_range, cancel=cancel)
 
 
 def on_render_button() -> threading.Thread | None:
@@ -423,7 +443,7 @@ def on_render_button() -> threading.Thread | None:
 def on_cancel_button() -> bool:
     """Cancel button: stop this node's render (the worker finishes no partial frame)."""
     node = nuke.thisNode()
-    stopped = session.request_cancel(node.fullName())
+    stopped = session.request_cancel(node)
     if not stopped:
         node["status"].setValue("nothing to cancel")
     return stopped
@@ -444,6 +464,54 @@ def attach_cached_results() -> list[str]:
                 found.append(node.fullName())
         except Exception as exc:  # opening the script matters more than the shortcut
             print(f"aifx: {node.fullName()}: not looking for a cached result: {exc}")
+    return found
+
+
+#: The AIFill knobs whose change may make the shown result another fill's (those that reach the job or key).
+_RESULT_KNOBS = frozenset(knobs.SETTING_NAMES) - {"cache_dir", "aifx_env", "server_url"}
+
+
+def on_knob_changed() -> None:
+    """knobChanged (init.py; Nuke calls it for the artist's edits in a panel, in the main thread): an AIFill
+    whose setting changed or whose input was reconnected stops showing a result that is not its fill now."""
+    node = nuke.thisNode()
+    name = nuke.thisKnob().name()
+    if node.knob("aifx_env") is None or (name not in _RESULT_KNOBS and name != "inputChange"):
+        return
+    session.on_setting_changed(NukeHost(node), input_changed=name == "inputChange")
+
+
+def check_before_render() -> None:
+    """beforeRender (init.py; every Write render: the GUI, ``nuke.execute``, ``nuke -x``): refuse to render
+    while an AIFill the Write reads shows a result that is not the fill of its inputs and settings now (a
+    plate versioned up in this session). Nuke aborts the render with this error."""
+    write = nuke.thisNode()
+    stale = []
+    for node in _aifills_upstream(write):
+        reason = session.check_shown(NukeHost(node))
+        if reason is not None:
+            stale.append(f"{node.fullName()}: {reason}")
+    if stale:
+        raise RuntimeError(f"AIFill: not rendering {write.fullName()}: " + "; ".join(stale))
+
+
+def _aifills_upstream(write: nuke.Node) -> list[nuke.Node]:
+    """The AIFill nodes ``write``'s pixels depend on (walked as the cache key walks), nearest first; the AIFill
+    holding ``write`` (its own input Writes) is not one of them."""
+    found: list[nuke.Node] = []
+    owner = write.parent()
+    seen = {write.fullName()}
+    if owner is not None and owner.knob("aifx_env") is not None:
+        seen.add(owner.fullName())
+    stack: list[nuke.Node | None] = list(reversed(_feeds(write)))
+    while stack:
+        node = stack.pop()
+        if node is None or node.fullName() in seen:
+            continue
+        seen.add(node.fullName())
+        if isinstance(node, nuke.Group) and node.knob("aifx_env") is not None:
+            found.append(node)
+        stack.extend(reversed(_feeds(node)))
     return found
 
 

@@ -6,14 +6,18 @@
 Nuke strips a trailing frame range from ``sys.argv``; the arguments are read from ``nuke.rawArgs``.
 The script is opened from disk and not saved: the comp's own render reads the result once the script is
 saved with the node rendered (until then the node's output is an error, never the unfilled plate).
-Exit codes: 0 done (or cached), 1 render failed, 2 bad arguments, 130 cancelled. Progress goes to stdout one
+Exit codes: 0 done (or cached), 1 render failed, 2 bad arguments (or not a script Nuke opens), 130 cancelled. Progress goes to stdout one
 line per change, so farm logs show it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 if __package__ in (None, ""):
@@ -36,15 +40,49 @@ def main(argv: list[str] | None = None) -> int:
         print(f"aifx: error: {exc}", file=sys.stderr)
         return 2
 
+    stop = threading.Event()
+    with _stopped_by_signals(stop):
+        return _open_and_render(script, name, frames, stop)
+
+
+@contextlib.contextmanager
+def _stopped_by_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGTERM (a farm cancelling the task) and Ctrl-C set ``stop`` instead of killing Nuke's Python mid-call:
+    the render stops its worker (no frame cut, finished frames kept) and the task exits 130."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield
+        return
+    wanted = (signal.SIGTERM, signal.SIGINT)
+    previous = {number: signal.signal(number, lambda *_: stop.set()) for number in wanted}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _open_and_render(script: str, name: str, frames: str | None, stop: threading.Event) -> int:
+    """Open ``script`` and render its node ``name``: the exit code."""
+    import nuke
+
     from aifx_nuke import nodes, session
 
-    nuke.scriptOpen(script)
     try:
-        outcome = nodes.render_node(nodes.find_node(name), frames)
+        nuke.scriptOpen(script)
+    except RuntimeError as exc:  # what Nuke raises for a file it cannot read as a script
+        text = str(exc).strip()
+        reason = text.splitlines()[-1].replace(f"{script}: ", "") if text else "cannot be read"
+        print(
+            f"aifx: error: {script}: Nuke cannot open it ({reason}); give the .nk path of the comp",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        outcome = None if stop.is_set() else nodes.render_node(nodes.find_node(name), frames, cancel=stop)
     except session.RenderError as exc:
         print(f"aifx: error: {name}: {exc}", file=sys.stderr)
         return 1
-    if outcome.cancelled:
+    if outcome is None or outcome.cancelled:
         print(f"aifx: {name} cancelled", file=sys.stderr)
         return 130
     how = "reused the cache" if outcome.reused else f"filled {outcome.written} frame(s)"

@@ -8,13 +8,14 @@ the aifx Python → follow its progress with cancel → point the node's Read at
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -48,6 +49,8 @@ class Host(Protocol):
     """The node and the Nuke session, as :func:`render` sees them."""
 
     node_name: str
+    #: What identifies the node while it renders, whatever it is renamed to (the Cancel button finds it by this).
+    render_key: Hashable
 
     def settings(self) -> dict[str, Any]: ...
 
@@ -68,6 +71,8 @@ class Host(Protocol):
     def show_result(self, pattern: str, first: int, last: int, confidence: bool = False) -> None: ...
 
     def clear_result(self) -> bool: ...
+
+    def shown_result(self) -> tuple[str, int, int] | None: ...
 
     def set_status(self, text: str) -> None: ...
 
@@ -170,24 +175,50 @@ def in_knob_words(message: str) -> str:
     return message
 
 
-# Renders in flight, by node name: the Cancel button of a node sets its event.
-_ACTIVE: dict[str, threading.Event] = {}
+#: The EXR channel names the internal Writes give Nuke's channels (``jobs.exr_channel``), back to Nuke's.
+_NUKE_CHANNELS = {"R": "rgba.red", "G": "rgba.green", "B": "rgba.blue", "A": "rgba.alpha", "Z": "depth.Z"}
+
+
+def _nuke_channel(name: str) -> str:
+    """An EXR channel of a cache file (``A``, ``fill.confidence``) as the artist's Nuke names it."""
+    return _NUKE_CHANNELS.get(name, name)
+
+
+def in_node_words(message: str, paths: jobs.CachePaths, mask_connected: bool) -> str:
+    """A core error about the cache files as the node's artist sees it: ``.../mask.1001.exr`` reads ``the Mask
+    input at frame 1001`` (the Source's, when the mask channel is taken from it) and the EXR channels the
+    internal Writes made (``A``, ``R``) read as Nuke's (``rgba.alpha``, ``rgba.red``)."""
+    inputs = [(paths.source, "Source")]
+    inputs.append((paths.mask, "Mask" if mask_connected else "Source"))
+    for pattern, label in inputs:
+        frame_file = re.escape(pattern).replace("\\#\\#\\#\\#", "####").replace("####", r"(-?\d+)")
+        message = re.sub(frame_file, rf"the {label} input at frame \1", message)
+    message = re.sub(r"no channel '([^']*)'", lambda m: f"no channel {_nuke_channel(m.group(1))}", message)
+    return re.sub(
+        r"\(channels: ([^)]*)\)",
+        lambda m: "(channels: " + ", ".join(_nuke_channel(c.strip()) for c in m.group(1).split(",")) + ")",
+        message,
+    )
+
+
+# Renders in flight, by the host's render_key (not the name: the artist may rename the node while it renders).
+_ACTIVE: dict[Hashable, threading.Event] = {}
 _ACTIVE_LOCK = threading.Lock()
 
 
-def request_cancel(node_name: str) -> bool:
-    """Ask the render of ``node_name`` to stop; False when none is running."""
+def request_cancel(key: Hashable) -> bool:
+    """Ask the render of the node ``key`` identifies to stop; False when none is running."""
     with _ACTIVE_LOCK:
-        event = _ACTIVE.get(node_name)
+        event = _ACTIVE.get(key)
     if event is None:
         return False
     event.set()
     return True
 
 
-def is_rendering(node_name: str) -> bool:
+def is_rendering(key: Hashable) -> bool:
     with _ACTIVE_LOCK:
-        return node_name in _ACTIVE
+        return key in _ACTIVE
 
 
 def plan(
@@ -268,16 +299,108 @@ def attach_cached(host: Host, environ: Mapping[str, str] | None = None) -> bool:
     except RenderError as exc:
         _forget_result(host, f"not rendered: {exc}")
         return False
-    if not jobs.is_marked_done(paths.result_done, first, last, paths.result):
-        _forget_result(host, STALE)
+    result = _finished_result(host, paths, first, last)
+    if result is None:
+        shown = host.shown_result()
+        if shown is not None and jobs.result_keys(shown[0]) == paths.keys:
+            _forget_result(host, not_found(paths))
+        else:
+            _forget_result(host, STALE)
         return False
-    host.show_result(paths.result, first, last, job.confidence)
+    host.show_result(result, first, last, job.confidence)
     host.set_status(f"done: frames {first}-{last} (found in the cache when the script opened)")
     return True
 
 
+def _finished_result(host: Host, paths: jobs.CachePaths, first: int, last: int) -> str | None:
+    """The finished fill of these keys and frames: in the node's cache folder, else the one its Read shows.
+
+    The keys name what a result is the fill of; the folder holding it does not: a script saved showing a result
+    and opened from another folder (the default cache folder is beside the script), a node renamed since (its
+    name is a folder of the cache) or a cache folder knob changed keep their finished fill."""
+    if jobs.is_marked_done(paths.result_done, first, last, paths.result):
+        return paths.result
+    shown = host.shown_result()
+    if shown is None or shown[1:] != (first, last) or jobs.result_keys(shown[0]) != paths.keys:
+        return None
+    done = os.path.join(os.path.dirname(shown[0]), os.path.basename(paths.result_done))
+    return shown[0] if jobs.is_marked_done(done, first, last, shown[0]) else None
+
+
+def not_found(paths: jobs.CachePaths) -> str:
+    """The status of a node whose inputs and settings are those of its saved result, which is gone."""
+    root = os.path.dirname(os.path.dirname(paths.inputs_dir))
+    return (
+        f"not rendered: no finished result of these inputs and settings under {root} (the cache was moved or "
+        "cleared); press Render (or run render.py), or set the cache folder to where the result is"
+    )
+
+
 #: The status of a node whose saved result is not the fill of its inputs and settings any more.
 STALE = "not rendered: the inputs or settings changed since the last render; press Render (or run render.py)"
+
+
+#: The status of a node whose result was forgotten because the artist changed a setting or an input since.
+CHANGED_SETTING = "not rendered: a setting changed since the last render; press Render (or run render.py)"
+CHANGED_INPUT = (
+    "not rendered: an input was reconnected since the last render; press Render (or run render.py)"
+)
+
+
+def on_setting_changed(host: Host, input_changed: bool = False) -> bool:
+    """knobChanged of the node's own knobs (the artist changed a setting or reconnected an input): forget the
+    shown result when it is not the fill of the settings now; True when it was forgotten.
+
+    Runs in Nuke's main thread on every edit, so it stays cheap: no upstream walk, no file read. The shown
+    result's path holds its inputs key, so the fill key of the new settings is compared on that key alone
+    (a knob the backend does not read leaves the result alone). A reconnected input always forgets it (its
+    key needs the walk); the next Render finds it again in the cache if nothing really changed. An upstream
+    change (a Read versioned up) is not seen here: :func:`check_shown` refuses it before a render."""
+    shown = host.shown_result()
+    if shown is None:
+        return False
+    if input_changed:
+        _forget_result(host, CHANGED_INPUT)
+        return True
+    pattern, first, last = shown
+    keys = jobs.result_keys(pattern)
+    try:
+        settings = host.settings()
+        same_range = _frames(host, settings, None) == (first, last)
+        colorspace = jobs.job_colorspace(str(settings.get("colorspace", "")), *host.colour_settings())
+        draft = jobs.build_job(
+            settings, jobs.CachePaths("", ""), first, last, colorspace, host.mask_connected()
+        )
+        same = same_range and keys is not None and jobs.fill_key(keys[0], draft) == keys[1]
+    except (RenderError, ValueError, TypeError, KeyError):
+        same = False
+    if not same:
+        _forget_result(host, CHANGED_SETTING)
+    return not same
+
+
+def check_shown(host: Host, environ: Mapping[str, str] | None = None) -> str | None:
+    """beforeRender: None when the node shows no result (its output errors by itself) or the fill of its
+    inputs and settings now; else why not, with the shown result forgotten (a comp must not render an old fill).
+
+    The key is made over the shown frames, as a render of them would make it: an upstream node changed in this
+    session (a plate versioned up, a roto edited) gives another inputs key."""
+    shown = host.shown_result()
+    if shown is None:
+        return None
+    pattern, first, last = shown
+    try:
+        paths, _ = _keyed_job(host, host.settings(), first, last, os.environ if environ is None else environ)
+    except RenderError as exc:
+        reason = f"cannot check its result: {exc}"
+    else:
+        if jobs.result_keys(pattern) == paths.keys:
+            return None
+        reason = (
+            "its inputs or settings changed since its render; press Render on it (or run render.py) first"
+        )
+    _forget_result(host, f"not rendered: {reason}")
+    return reason
 
 
 def _forget_result(host: Host, status: str) -> None:
@@ -293,14 +416,17 @@ def render(
     frame_range: str | None = None,
     environ: Mapping[str, str] | None = None,
     poll_interval: float = 0.1,
+    cancel: threading.Event | None = None,
 ) -> Outcome:
-    """Render one AIFill node (see the module doc); raises :class:`RenderError` with the status line set."""
+    """Render one AIFill node (see the module doc); raises :class:`RenderError` with the status line set.
+
+    ``cancel``: set it to stop the render (the farm's SIGTERM and Ctrl-C do); the Cancel button sets its own."""
     environ = os.environ if environ is None else environ
-    cancel = threading.Event()
+    cancel = threading.Event() if cancel is None else cancel
     with _ACTIVE_LOCK:
-        if host.node_name in _ACTIVE:
+        if host.render_key in _ACTIVE:
             raise RenderError(f"{host.node_name} is already rendering: wait for it or press Cancel")
-        _ACTIVE[host.node_name] = cancel
+        _ACTIVE[host.render_key] = cancel
     try:
         return _render(host, frame_range, environ, poll_interval, cancel)
     except RenderError as exc:
@@ -308,7 +434,7 @@ def render(
         raise
     finally:
         with _ACTIVE_LOCK:
-            _ACTIVE.pop(host.node_name, None)
+            _ACTIVE.pop(host.render_key, None)
 
 
 def _render(
@@ -319,11 +445,42 @@ def _render(
     cancel: threading.Event,
 ) -> Outcome:
     paths, job, python, first, last = plan(host, frame_range, environ)
-    if jobs.is_marked_done(paths.result_done, first, last, paths.result):
-        host.show_result(paths.result, first, last, job.confidence)
+    cached = _finished_result(host, paths, first, last)
+    if cached is not None:
+        host.show_result(cached, first, last, job.confidence)
         host.set_status(f"done: frames {first}-{last} (cached, nothing changed)")
-        return Outcome(paths.result, first, last, reused=True)
+        return Outcome(cached, first, last, reused=True)
 
+    with _cache_folder(paths):
+        return _fill(host, paths, job, python, first, last, environ, poll_interval, cancel)
+
+
+@contextlib.contextmanager
+def _cache_folder(paths: jobs.CachePaths) -> Iterator[None]:
+    """A cache folder that cannot be written (a file, read-only, a full disk) is a one-line error naming it
+    and the knob, not a traceback."""
+    try:
+        yield
+    except OSError as exc:
+        where = exc.filename or os.path.dirname(os.path.dirname(paths.inputs_dir))
+        raise RenderError(
+            f"cannot write the cache folder ({where}): {exc.strerror or exc}; set {_LABELS['cache_dir']} to a "
+            "folder this machine can write"
+        ) from None
+
+
+def _fill(
+    host: Host,
+    paths: jobs.CachePaths,
+    job: jobs.FillJob,
+    python: str,
+    first: int,
+    last: int,
+    environ: Mapping[str, str],
+    poll_interval: float,
+    cancel: threading.Event,
+) -> Outcome:
+    """Write the inputs (unless cached), run the worker, show its result."""
     task = host.progress(f"AIFill {host.node_name}")
     if not _inputs_cached(paths, first, last, job.mask is not None):
         task.setMessage(f"writing Source and Mask, frames {first}-{last}")
@@ -342,6 +499,9 @@ def _render(
             raise RenderError(f"writing the inputs made no {missing[0]}; check the Source/Mask inputs render")
         jobs.mark_done(paths.inputs_done, first, last)
     task.setProgress(jobs.WRITE_SHARE)
+    if cancel.is_set():  # asked while the inputs were written: start no worker
+        host.set_status("cancelled: finished frames are kept, Render resumes")
+        return Outcome(paths.result, first, last, cancelled=True)
 
     jobs.save_job(job, paths.job)
     host.set_status(f"rendering {first}-{last}")
@@ -360,7 +520,7 @@ def _render(
         host.set_status("cancelled: finished frames are kept, Render resumes")
         return Outcome(paths.result, first, last, cancelled=True)
     if worker.returncode != 0 or final.get("event") != events.DONE:
-        raise RenderError(in_knob_words(worker.error_message()))
+        raise RenderError(in_node_words(in_knob_words(worker.error_message()), paths, job.mask is not None))
     jobs.mark_done(paths.result_done, first, last)
     host.show_result(paths.result, first, last, job.confidence)
     written = len(final.get("written") or [])

@@ -18,7 +18,8 @@ from .colour import guess_colorspace, to_display_uint8
 from .confidence import read_confidence
 from .errors import InputError
 from .metrics import display_unit
-from .sequence import atomic_write, check_writable
+from .sequence import Image, atomic_write, check_writable
+from .sequence.window import in_display_window
 
 if TYPE_CHECKING:
     from .sequence.pattern import FramePattern
@@ -143,6 +144,13 @@ def _colour_of(image: Any) -> np.ndarray:
     return image.rgb() if hasattr(image, "rgb") else np.asarray(image)
 
 
+def _framed(image: Any) -> Any:
+    """A frame as read, in its display window: an EXR with overscan or a bbox as its data window is shown as the
+    frame the fill and its hole are in (each was shown at its data window's size, framed unlike the others,
+    and the hole's outline was left off where the sizes differed)."""
+    return in_display_window(image) if isinstance(image, Image) else image
+
+
 def _mask_at(mask: Any, frame: int) -> np.ndarray:
     if hasattr(mask, "matte"):
         return np.asarray(mask.matte(frame))
@@ -150,7 +158,7 @@ def _mask_at(mask: Any, frame: int) -> np.ndarray:
         return np.asarray(mask(frame))
     if isinstance(mask, dict):
         return np.asarray(mask[frame])
-    image = mask.read(frame) if frame in mask.frames else mask.read(mask.frames[0])
+    image = _framed(mask.read(frame) if frame in mask.frames else mask.read(mask.frames[0]))
     rgb = _colour_of(image)
     return rgb.max(axis=-1) if rgb.ndim == 3 else rgb
 
@@ -199,12 +207,12 @@ def before_after_sheet(
         from .mask import open_mask
 
         mask = open_mask(str(mask), None, plate_seq if plate_seq is not None else readable)
-    results = [readable.read(f) for f in chosen]
+    results = [_framed(readable.read(f)) for f in chosen]
     space = colorspace or guess_colorspace(results[0])
     holes = [(_mask_at(mask, f) > 0.5) for f in chosen] if mask is not None else None
     rows: list[tuple[str, list[np.ndarray]]] = []
     if plate_seq is not None:
-        before = [to_display_rgb8(_colour_of(plate_seq.read(f)), space) for f in chosen]
+        before = [to_display_rgb8(_colour_of(_framed(plate_seq.read(f))), space) for f in chosen]
         if holes is not None:
             before = [overlay_hole(img, hole) for img, hole in zip(before, holes, strict=True)]
         rows.append(("before", before))
@@ -218,7 +226,7 @@ def before_after_sheet(
         blank = np.zeros(results[0].shape if hasattr(results[0], "shape") else (1, 1), np.float32)
         rows.append(("confidence", [c if c is not None else blank for c in confidences]))
     if reference_seq is not None:
-        rows.append(("truth", [_colour_of(reference_seq.read(f)) for f in chosen]))
+        rows.append(("truth", [_colour_of(_framed(reference_seq.read(f))) for f in chosen]))
     if holes is not None:
         rows.append(("mask", [h.astype(np.float32) for h in holes]))
     return write_contact_sheet(path, rows, [f"frame {f}" for f in chosen], space)

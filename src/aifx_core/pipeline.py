@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import OpenEXR
@@ -52,7 +52,7 @@ from .manifest import (
     manifest_path,
     run_key,
 )
-from .mask import MaskSource, feather_weight, make_hole, open_mask
+from .mask import MaskSource, dropout_region, feather_weight, make_hole, open_mask
 from .progress import CancelToken, ProgressCallback, Reporter
 from .protocol import events
 from .protocol.job import FillJob
@@ -64,6 +64,7 @@ from .sequence import (
     Sequence,
     atomic_write,
     check_names_fit,
+    check_outside_input_folder,
     check_side_output,
     check_writable,
     clean_stale_temps,
@@ -79,7 +80,7 @@ from .sequence.atomic import DiskError
 from .sequence.exr import LOSSY
 from .sequence.image import layer_of, unfilled_colour
 from .sequence.raster import COMPRESSIONS, MAX_PAGES, check_compression, written_channels
-from .sequence.window import in_display_window, reframe, windows
+from .sequence.window import beyond_display, in_display_window, reframe, windows
 from .workers import InOrder, overlap
 
 #: Warn when the hole covers at least this fraction of a frame (what no other frame saw there is invented).
@@ -143,6 +144,7 @@ def fill(
     check_keyframes(job, plate.frames)
     out = output_pattern(job.output, plate)
     mask = open_mask(job.mask, job.mask_channel, plate, invert=job.invert_mask, threshold=job.threshold)
+    _check_outside_folders(job, out, plate, mask)
     protected = protected_inputs(plate, mask.mask)
     if job_file is not None:
         protected.add(job_file, "job file")
@@ -217,6 +219,22 @@ def _shot_inputs(plate: Sequence, mask: MaskSource, shot: list[int]) -> list[tup
     for frame in shot:
         seen.update(dict.fromkeys(_input_files(plate, mask, frame)))
     return list(seen)
+
+
+def _check_outside_folders(job: FillJob, out: FramePattern, plate: Sequence, mask: MaskSource) -> None:
+    """Nothing the job writes goes into a plate or mask given as a folder (see
+    :func:`~.sequence.reader.check_outside_input_folder`; the plate's is checked with the output too): checked
+    before the output folder is made."""
+    for source in (plate, mask.mask):
+        if source is None:
+            continue
+        folder_input = cast(Sequence, source)  # (a mask sequence is one, seen through the mask's protocol)
+        check_outside_input_folder(out.path(plate.frames[0]), folder_input, str(out), "output")
+        if job.contact_sheet:
+            sheet = Path(job.contact_sheet)
+            check_outside_input_folder(
+                sheet, folder_input, job.contact_sheet, "contact sheet (--contact-sheet)"
+            )
 
 
 def _check_names(out: FramePattern, plate: Sequence, folder: Path) -> None:
@@ -328,6 +346,7 @@ def prepare_anchors(
     check_keyframes(job, plate.frames)
     out = output_pattern(job.output, plate)
     mask = open_mask(job.mask, job.mask_channel, plate, invert=job.invert_mask, threshold=job.threshold)
+    _check_outside_folders(job, out, plate, mask)
     out_dir = check_writable(Path(out.path(plate.frames[0])).parent)
     _check_names(out, plate, out_dir)
     run = _RunSetup.of(job, plate)
@@ -641,9 +660,19 @@ def _fill_frames(
             if share:
                 holed.add(packet.frame)
 
-    feed.seen = keep
+    dropouts = _Dropouts(plate.frames, wanted)
+
+    def seen(packet: FramePacket) -> None:
+        keep(packet)
+        dropouts.see(packet)
+
+    feed.seen = seen
     shot = plate.frames
     manifest.depends = _depends(backend, shot)
+
+    def framed(image: Image, frame: int) -> Image:
+        """Plate frame ``frame`` in the window its output keeps (see :func:`_output_window`)."""
+        return _output_window(image, frame, out, result.notices, exr_output)
 
     def write(item: tuple[int, np.ndarray, np.ndarray, _Reported | None]) -> None:
         """Composite one frame, write it atomically and report it (in the writer thread: :mod:`.workers`)."""
@@ -652,8 +681,10 @@ def _fill_frames(
         target = Path(out.path(frame))
         with manifest.writing(frame) as intend:
             if hole.any():
-                original = plates.take(frame)
-                data, display = windows(original)  # back into the plate's own data window
+                original = framed(plates.take(frame), frame)
+                data, display = windows(
+                    original
+                )  # back into the output's window (EXR: the plate's data window)
                 shown = feather_weight(hole, job.feather)
                 weight = reframe(shown, display, data)
                 filled = composite(original, reframe(rgb, display, data), weight)
@@ -664,7 +695,7 @@ def _fill_frames(
                 own = _lossless(compression, original, frame, result.notices, exr_output)
                 write_image(target, stated(filled), compression=own, before_replace=intend)
             elif job.confidence:  # nothing filled: all plate, fully sure (the file gets the channel anyway)
-                unchanged = plates.take(frame)
+                unchanged = framed(plates.take(frame), frame)
                 sure = np.ones(unchanged.shape, np.float32)
                 write_image(
                     target,
@@ -674,7 +705,7 @@ def _fill_frames(
                 )
             else:
                 plates.forget(frame)  # (the file is copied, or read again to be rewritten)
-                _copy_through(plate, frame, target, compression, intend, stated)
+                _copy_through(plate, frame, target, compression, intend, lambda i: stated(framed(i, frame)))
         result.written.append(frame)
         reporter("write", len(result.written), len(todo), frame)
         fault_point("written", frame)
@@ -700,10 +731,42 @@ def _fill_frames(
     result.holed = len(holed)
     if wanted and len(wanted) == len(shot) and not holed:  # (a whole-shot run: a chunk's driver adds them up)
         result.notices.append(empty_mask_warning(shot))
+    if dropouts.frames:
+        result.notices.append(dropouts.warning())
     if largest[0] >= HOLE_WARNING:
         result.notices.append(
             f"warning: the hole covers {100 * largest[0]:.0f} % of frame {largest[1]}: what no other frame saw "
             f"there is invented, not restored; {events.CHECK_HOLE}"
+        )
+
+
+class _Dropouts:
+    """The frames this run writes whose matte drops out between two frames with a hole (a forgotten roto key,
+    :func:`.mask.dropout_region`): the object stays in that frame's plate, unmasked. Told from the packets as
+    they are read, in order; a frame whose neighbours this run does not read (a chunk's edge) is not judged."""
+
+    def __init__(self, shot: list[int], wanted: set[int]) -> None:
+        self.index = {frame: i for i, frame in enumerate(shot)}
+        self.wanted = wanted
+        #: The last two packets read: (shot position, frame number, hole).
+        self.recent: list[tuple[int, int, np.ndarray]] = []
+        self.frames: list[int] = []
+
+    def see(self, packet: FramePacket) -> None:
+        here = (self.index.get(packet.frame, -3), packet.frame, packet.hole)
+        if len(self.recent) == 2:
+            (p0, _, before), (p1, frame, middle) = self.recent
+            judged = p0 + 1 == p1 and p1 + 1 == here[0] and frame in self.wanted and frame not in self.frames
+            if judged and dropout_region(before, middle, packet.hole) is not None:
+                self.frames.append(frame)
+        self.recent = [*self.recent[-1:], here]
+
+    def warning(self) -> str:
+        many = len(self.frames) > 1
+        return (
+            f"warning: the mask is empty on frame{'s' * many} {format_frames(self.frames)} but not on the frames "
+            f"either side: a missing roto key? The object stays in {'those frames' if many else 'that frame'} "
+            f"and is not copied into the others' fill; {events.CHECK_EMPTY_MASK}"
         )
 
 
@@ -954,6 +1017,25 @@ def _lossless(
             "any other such frame's) is written with ZIP (lossless) so pixels outside the mask stay exact"
         )
     return "zip"
+
+
+def _output_window(
+    image: Image, frame: int, out: FramePattern, notices: list[str], exr_output: bool
+) -> Image:
+    """Plate frame ``frame`` in the window its output file keeps: an EXR its own data window, a format without
+    windows the display window (a bbox padded with black, overscan cropped, as Nuke's Write does; the fill is
+    composited there, see :mod:`.sequence.window`), said once when overscan is dropped. Written at the data
+    window's size, each frame had its own size, the bbox's position was lost and overscan sat in the picture."""
+    if exr_output:
+        return image
+    if beyond_display(image) and not any("(overscan)" in note for note in notices):
+        x0, y0, x1, y1 = windows(image)[1]
+        notices.append(
+            f"note: plate frame {frame} holds pixels outside its display window (overscan); the "
+            f"{FORMATS.get(out.extension, '').upper()} output holds the display window only ({x1 - x0 + 1}x"
+            f"{y1 - y0 + 1}), so they are dropped; write .exr to keep them"
+        )
+    return in_display_window(image)
 
 
 def _copy_through(

@@ -152,3 +152,60 @@ RESULT["scenes"] = len(bpy.data.scenes) - scenes
     assert result["state"] == "cancelled" and "nothing was filled" in result["message"]
     assert result["frame"] == 1003 and result["scenes"] == 0
     assert not (exr_shot / "aifx_fill").exists()  # no job, no mattes, no folder
+
+
+UNDO_WHILE_RASTERISING = """
+import types
+operators = sys.modules[ADDON + ".operators"]
+window = bpy.context.window_manager.windows[0]
+area = window.screen.areas[0]
+area.type = "CLIP_EDITOR"
+region = [r for r in area.regions if r.type == "WINDOW"][0]
+clip = bpy.data.movieclips.load(os.path.join(PLATE, "plate.1001.exr"))
+area.spaces.active.clip = clip
+scene = bpy.context.scene
+scene.frame_start, scene.frame_end = 1, 4
+mask = draw_mask("player", (150, 60, 250, 150), tuple(clip.size))
+
+def in_editor(call, *args, **kwargs):
+    with bpy.context.temp_override(window=window, area=area, region=region):
+        return call(*args, **kwargs)
+
+in_editor(bpy.ops.ed.undo_push, message="before AI Fill")
+rna = bpy.ops.aifx.fill.get_rna_type()
+op = types.SimpleNamespace(**{p.identifier: getattr(p, "default", None) for p in rna.properties})
+op.__dict__.update(clip=clip.name, mask_datablock=mask.name, backend="telea")
+run = operators.FillRun(in_editor(operators.prepare, op, bpy.context))
+RESULT["first_tick"] = run.tick()  # one matte written; the modal operator hands the UI back to the artist
+for edit in EDITS:  # the artist's edits, each pushed on the undo stack, then Ctrl-Z
+    scene.render.resolution_x = edit
+    in_editor(bpy.ops.ed.undo_push, message=f"edit {edit}")
+in_editor(bpy.ops.ed.undo)
+try:
+    while run.tick() == "running":
+        pass
+    RESULT["state"], RESULT["message"] = run.state, run.message
+except Exception as exc:
+    RESULT["state"] = f"raised {type(exc).__name__}: {exc}"
+RESULT["scenes"] = sorted(s.name for s in bpy.data.scenes)
+RESULT["trees"] = sorted(t.name for t in bpy.data.node_groups if t.name.startswith("aifx"))
+"""
+
+
+@pytest.mark.parametrize("undo_to", ["an edit after AI Fill", "before AI Fill"])
+def test_undo_while_rasterising_stops_or_goes_on_cleanly(blender, exr_shot: Path, undo_to: str) -> None:
+    """Ctrl-Z between two raster steps replaced the scenes the raster held: ReferenceError 'StructRNA of type
+    Scene has been removed' out of the modal handler, and the 'aifx mask raster' scene and node tree left in
+    the .blend. An undo to before AI Fill was pressed (the raster scene is gone) now stops with what to do and
+    leaves nothing behind; an undo of a later edit goes on with the scenes as they are now."""
+    edits = [111, 222] if undo_to == "an edit after AI Fill" else [222]
+    result = blender(f"EDITS = {edits}\n" + UNDO_WHILE_RASTERISING, exr_shot)
+    assert result["first_tick"] == "running"
+    assert result["scenes"] == ["Scene"] and result["trees"] == [], result["log"]
+    if undo_to == "before AI Fill":
+        assert result["state"] == "error", result["log"]
+        assert result["message"] == "player: the scene changed under the fill (undo?); press AI Fill again"
+        assert not (exr_shot / "aifx_fill").exists()  # no job, no mattes, no folder
+    else:
+        assert result["state"] == "done", result["log"]
+        assert len(list((exr_shot / "aifx_fill").glob("plate_fill.*.exr"))) == 4

@@ -4,6 +4,7 @@ with an unchanged Mask and fills the plate, not the result the editor shows."""
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -187,3 +188,92 @@ RESULT["again"] = run_fill(clip=first.name, mask_datablock=mask.name)
         assert "choose another Output Folder for " + str(exr_shot / "sh020" / "plate.####.exr") in error
     assert result["job_input"] == str(exr_shot / "sh010" / "plate.####.exr")
     assert result["again"] == ["FINISHED"], result["log"]
+
+
+def test_a_model_and_prompt_hidden_by_the_panel_stay_out_of_the_job(blender, exr_shot: Path) -> None:
+    """The artist tried Diffusion with a Model and Prompt, then set the backend back to Propagate (Telea): the
+    panel hides both fields but keeps their text, and AI Fill failed with 'unknown option(s) model, prompt
+    for backend 'propagate''. Only what the chosen backend reads reaches the job now."""
+    import json
+
+    from blender_addon import jobs
+
+    result = blender(
+        """
+clip = bpy.data.movieclips.load(os.path.join(PLATE, "plate.1001.exr"))
+scene = bpy.context.scene
+scene.frame_start, scene.frame_end = 1, 3
+mask = draw_mask("player", (150, 60, 250, 150), tuple(clip.size))
+settings = scene.aifx
+settings.backend, settings.spatial_backend = "diffusers", "telea"
+settings.model, settings.prompt, settings.negative_prompt = "/models/sd-inpaint", "empty street", "people"
+settings.backend = "propagate"
+RESULT["fill"] = run_fill(clip=clip.name, mask_datablock=mask.name)
+""",
+        exr_shot,
+    )
+    assert result["fill"] == ["FINISHED"], result["log"]
+    job = json.loads((exr_shot / "aifx_fill" / "plate_fill.aifx.json").read_text())
+    assert (job["backend"], job["options"]) == ("propagate", {"spatial_backend": "telea"})
+    # the same for a backend that reads a model but no prompt
+    panel = SimpleNamespace(
+        backend="lama",
+        spatial_backend="diffusers",
+        model="/m/big-lama.pt",
+        prompt="grass",
+        negative_prompt="x",
+    )
+    assert jobs.backend_options(panel) == {"model": "/m/big-lama.pt"}
+
+
+def test_pressing_again_while_the_image_editor_shows_the_result_keeps_the_plates_placement(
+    blender, exr_shot: Path
+) -> None:
+    """The Image Editor's Image User places the plate (Start Frame 5: file 1001 at scene frame 5). Once the
+    editor showed the result, the panel's button names the plate, which was then taken as not shown there:
+    the Mask was rasterised at scene frames 1-6 instead of 5-10, a 4-frame-late matte and no error."""
+    result = blender(
+        """
+import types
+panels = sys.modules[ADDON + ".panels"]
+operators = sys.modules[ADDON + ".operators"]
+window = bpy.context.window_manager.windows[0]
+area = window.screen.areas[0]
+area.type = "IMAGE_EDITOR"
+region = [r for r in area.regions if r.type == "WINDOW"][0]
+space = area.spaces.active
+image = bpy.data.images.load(os.path.join(PLATE, "plate.1001.exr"))
+image.source = "SEQUENCE"
+space.image = image
+user = space.image_user
+user.frame_start, user.frame_offset, user.frame_duration = 5, 1000, 6
+scene = bpy.context.scene
+scene.frame_start, scene.frame_end = 1, 20
+scene.aifx.mask = draw_mask("player", (150, 60, 250, 150), (320, 180))
+scene.aifx.backend = "telea"
+
+def in_editor(call, *args, **kwargs):
+    with bpy.context.temp_override(window=window, area=area, region=region):
+        return call(*args, **kwargs)
+
+def planned():
+    # the panel button's names, prepared as the operator does: which scene frame each matte is drawn at
+    rna = bpy.ops.aifx.fill.get_rna_type()
+    op = types.SimpleNamespace(**{p.identifier: getattr(p, "default", None) for p in rna.properties})
+    op.__dict__.update(panels.fill_arguments(space, scene.aifx), backend="telea", use_scene_range=True)
+    prepared = in_editor(operators.prepare, op, bpy.context)
+    prepared.raster.close()
+    return prepared.raster.frames
+
+RESULT["before"] = planned()
+RESULT["first"] = in_editor(run_fill, **panels.fill_arguments(space, scene.aifx))
+RESULT["shown"] = space.image.name
+RESULT["after"] = planned()
+""",
+        exr_shot,
+    )
+    assert result["first"] == ["FINISHED"], result["log"]
+    assert result["shown"] == "plate.1001.exr AI Fill"
+    expected = [[5 + i, 1001 + i] for i in range(6)]
+    assert result["before"] == expected
+    assert result["after"] == expected

@@ -108,3 +108,117 @@ RESULT["reopened"] = describe(bpy.data.images.get("plate.1001.exr AI Fill"))
     reopened = result["reopened"]
     assert reopened is not None and reopened["fake"], "the result image was not saved with the file"
     assert reopened["path"] == str(exr_shot / "aifx_fill" / "plate_fill.1001.exr")
+
+
+def test_a_rerun_on_an_earlier_range_or_past_a_gap_refreshes_the_one_result(blender, exr_shot: Path) -> None:
+    """Filled 1004-1005 then 1001-1002: a second clip 'AI Fill.001' (the result was matched by its lowest file,
+    now 1001), and the same for an image; then filling past a gap loaded the clip from the lowest file, so it
+    stopped at the gap and the new frames were not shown. Now one result per output, on this run's frames,
+    with a warning saying what a clip cannot show."""
+    result = blender(
+        IN_EDITOR
+        + """
+clip = bpy.data.movieclips.load(os.path.join(PLATE, "plate.1001.exr"))
+clip.frame_start = 1001
+image = bpy.data.images.load(os.path.join(PLATE, "plate.1001.exr"))
+image.source = "SEQUENCE"
+scene = bpy.context.scene
+mask = os.path.join(PLATE, "mask.####.png")
+RESULT["runs"] = []
+for first, last in ((1004, 1005), (1001, 1002), (1003, 1003)):
+    scene.frame_start, scene.frame_end = first, last
+    RESULT["runs"].append({
+        "fill": run_fill(clip=clip.name, mask=mask, backend="telea"),
+        "clips": [describe(c) for c in bpy.data.movieclips if "AI Fill" in c.name],
+    })
+parts = editor("IMAGE_EDITOR")
+parts[1].spaces.active.image = image
+user = parts[1].spaces.active.image_user  # the image's files 1001.. at scene frames 1..
+user.frame_start, user.frame_offset, user.frame_duration = 1, 1000, 6
+scene.frame_start, scene.frame_end = 3, 4  # files 1003-1004
+fill_from(parts, image=image.name, mask=mask, backend="telea", output_dir=os.path.join(PLATE, "image_fill"))
+scene.frame_start, scene.frame_end = 1, 1  # then file 1001, lower than those on disk
+fill_from(parts, image=image.name, mask=mask, backend="telea", output_dir=os.path.join(PLATE, "image_fill"))
+RESULT["image_files"] = sorted(os.listdir(os.path.join(PLATE, "image_fill")))
+RESULT["images"] = sorted(i.name for i in bpy.data.images if "AI Fill" in i.name)
+""",
+        exr_shot,
+    )
+    assert [f for f in result["image_files"] if f.endswith(".exr")] == [
+        f"plate_fill.{n}.exr" for n in (1001, 1003, 1004)
+    ]
+    assert result["images"] == ["plate.1001.exr AI Fill"]
+    runs = result["runs"]
+    assert [r["fill"] for r in runs] == [["FINISHED"]] * 3, result["log"]
+    for run, (path, start, duration) in zip(
+        runs, ((1004, 1004, 2), (1001, 1001, 2), (1001, 1001, 5)), strict=True
+    ):
+        assert [c["name"] for c in run["clips"]] == ["plate.1001.exr AI Fill"], result["log"]
+        clip = run["clips"][0]
+        assert (clip["path"], clip["start"], clip["duration"]) == (
+            str(exr_shot / "aifx_fill" / f"plate_fill.{path}.exr"),
+            start,
+            duration,
+        )
+    gap = "Warning: AI Fill: the result clip shows files 1001-1002 of "
+    assert result["log"].count(gap) == 1, result["log"]
+    assert (
+        "a Movie Clip cannot play across missing frames to files 1004-1005: fill the frames between"
+        in result["log"]
+    )
+
+
+STILL = (
+    IN_EDITOR
+    + """
+scene = bpy.context.scene
+scene.frame_start, scene.frame_end = 1, 10
+image = bpy.data.images.load(os.path.join(PLATE, "still", "photo.png"))
+mask = draw_mask("player", (150, 60, 250, 150), tuple(image.size))
+"""
+)
+
+
+def _still(plate: Path) -> Path:
+    """``plate/still/photo.png``: a still (no frame number in its name), the plate's third frame."""
+    still = plate / "still"
+    still.mkdir()
+    (still / "photo.png").write_bytes((plate / "frames" / "00002.png").read_bytes())
+    return plate
+
+
+def test_a_rejected_still_plate_leaves_nothing_behind(blender, plate: Path) -> None:
+    """A job the core rejected left the still's matte photo_mask.0000.png and the aifx_fill folder beside the
+    photo: the mattes to remove were listed with a '#' pattern, which a still's matte name has not."""
+    result = blender(
+        STILL
+        + """
+RESULT["rejected"] = run_fill(image=image.name, mask_datablock=mask.name, backend="lama",
+                              model="/nonexistent/big-lama.pt")
+RESULT["left"] = sorted(os.listdir(os.path.join(PLATE, "still")))
+""",
+        _still(plate),
+    )
+    assert "big-lama.pt" in result["rejected"]["error"], result["log"]
+    assert result["left"] == ["photo.png"]
+
+
+def test_a_still_plates_result_opens_as_one_image(blender, plate: Path) -> None:
+    """The result of a still opened as an image sequence, which showed a missing image on every frame but 1."""
+    result = blender(
+        STILL
+        + """
+parts = editor("IMAGE_EDITOR")
+space = parts[1].spaces.active
+space.image = image
+scene.frame_set(4)
+RESULT["fill"] = fill_from(parts, mask_datablock=mask.name, backend="telea")
+shown = space.image
+RESULT["shown"] = [shown.name, shown.source]
+RESULT["at_frame_4"] = os.path.exists(shown.filepath_from_user(image_user=space.image_user))
+""",
+        _still(plate),
+    )
+    assert result["fill"] == ["FINISHED"], result["log"]
+    assert result["shown"] == ["photo.png AI Fill", "FILE"]
+    assert result["at_frame_4"]

@@ -198,3 +198,49 @@ RESULT["environment"] = preferences.resolve_python()
     )
     expected = result["expected"]
     assert [result["preference"], result["override"], result["environment"]] == [expected] * 3
+
+
+def test_the_model_field_says_a_model_is_required_as_the_core_does(blender) -> None:
+    """The Model field's tooltip and docs/blender.md said empty meant the backend's default, but every
+    backend that reads a model refuses an empty one (LaMa needs its TorchScript file)."""
+    from aifx_core.inpaint.models import load_torchscript, locate_model
+
+    for call in (lambda: locate_model(""), lambda: load_torchscript("", "cpu")):
+        with pytest.raises(InputError, match="no (LaMa )?model given"):
+            call()
+    result = blender('RESULT["tip"] = bpy.context.scene.aifx.bl_rna.properties["model"].description')
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "blender.md").read_text(encoding="utf-8")
+    (box,) = [line for line in docs.splitlines() if line.startswith("│ Model ")]
+    for text in (result["tip"], box):
+        assert "default" not in text and "TorchScript .pt" in text, text
+
+
+def test_frame_range_errors_name_the_panels_range_and_the_plates_placement(tmp_path: Path) -> None:
+    """The core checks a job's frames as its field: an artist in Blender was told to check `job field "frames"`,
+    which the panel does not have. Real core messages, from a job's frames beyond the plate on disk."""
+    import cv2
+    import numpy as np
+
+    from aifx_core.sequence.frames import JOB_FRAMES, MAX_FRAMES
+    from aifx_core.sequence.reader import open_sequence
+
+    for folder in ("shot", "stray"):
+        (tmp_path / folder).mkdir()
+        for number in range(0, 10):
+            cv2.imwrite(str(tmp_path / folder / f"plate.{number:04d}.png"), np.zeros((4, 4, 3), np.uint8))
+    stray = tmp_path / "stray" / f"plate.{MAX_FRAMES + 100}.png"  # far from the shot: a stray file
+    cv2.imwrite(str(stray), np.zeros((4, 4, 3), np.uint8))
+    raised = []
+    for folder, frames in (("shot", "1001-1003"), ("shot", "-2-1"), ("stray", None)):
+        with pytest.raises(InputError) as caught:
+            open_sequence(str(tmp_path / folder / "plate.####.png"), frames, frames_name=JOB_FRAMES)
+        assert JOB_FRAMES in str(caught.value)
+        raised.append(blender_terms(str(caught.value)))
+    panel = "the frame range (AI Fill panel: Scene Range, or Start and End)"
+    placed = "the clip's Start Frame and Frame Offset, or the Image's Start Frame and Offset"
+    assert raised[0].endswith(f"; check {panel} and where the plate is placed ({placed})"), raised[0]
+    assert f"; keep {panel} on files 0-9 (placed by {placed}), render them" in raised[1], raised[1]
+    assert raised[2].endswith(
+        "move it out of the folder, or set the frame range (AI Fill panel: Start and End)"
+    )
+    assert not [text for text in raised if "job field" in text or " --" in text], raised

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import runpy
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -235,3 +236,63 @@ def test_render_py_runs_as_a_script(tmp_path):
     assert "no AIFill node named AIFill1" in done.stderr
     usage = _nuke_t()
     assert usage.returncode == 2 and "usage:" in usage.stderr
+
+
+def test_a_cache_folder_that_cannot_be_written_is_one_line_naming_it(comp, tmp_path, capsys):
+    blocker = tmp_path / "cache_is_a_file"
+    blocker.write_text("x")
+    comp["fill"]["cache_dir"].setValue(str(blocker))
+    script = _save(tmp_path)
+    assert render.main([str(script), "AIFill1"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [err[0]] and "Traceback" not in err[0]
+    assert err[0].startswith(f"aifx: error: AIFill1: cannot write the cache folder ({blocker}")
+    assert err[0].endswith("; set cache folder to a folder this machine can write")
+
+
+def test_a_cache_folder_that_cannot_be_written_reaches_the_artist_in_the_gui(comp, tmp_path):
+    from conftest import press_render_in_gui
+
+    blocker = tmp_path / "cache_is_a_file"
+    blocker.write_text("x")
+    comp["fill"]["cache_dir"].setValue(str(blocker))
+    press_render_in_gui(comp["fill"])
+    assert comp["fill"]["status"].value().startswith(f"error: cannot write the cache folder ({blocker}")
+    assert len(nuke.messages) == 1 and "set cache folder to a folder" in nuke.messages[0]
+
+
+def test_a_file_that_is_not_a_nuke_script_is_exit_2_in_one_line(tmp_path, capsys):
+    broken = tmp_path / "broken.nk"
+    broken.write_text("this is not a nuke script\n")
+    assert render.main([str(broken), "AIFill1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"aifx: error: {broken}: Nuke cannot open it (not a Nuke script); give the .nk path of the comp"
+    ]
+
+
+@pytest.mark.parametrize("number", [signal.SIGTERM, signal.SIGINT])
+def test_a_farm_task_stopped_by_a_signal_cancels_its_worker_and_exits_130(
+    comp, tmp_path, capsys, monkeypatch, number
+):
+    """Deadline/OpenCue cancel a task with SIGTERM, a terminal with Ctrl-C (SIGINT): render.py stops the worker
+    (finished frames kept), says so and exits 130, as docs/nuke.md says, instead of a KeyboardInterrupt
+    traceback or death by the signal. The signal arrives as the worker starts."""
+    from aifx_nuke import session
+
+    started = []
+    original = session.WorkerProcess.start
+
+    def start_then_signal(self):
+        started.append(original(self))
+        os.kill(os.getpid(), number)
+        return started[-1]
+
+    monkeypatch.setattr(session.WorkerProcess, "start", start_then_signal)
+    script = _save(tmp_path)
+    before = signal.getsignal(number)
+    assert render.main([str(script), "AIFill1"]) == 130
+    assert capsys.readouterr().err.strip().splitlines()[-1] == "aifx: AIFill1 cancelled"
+    assert started and started[0].returncode is not None, "the worker was stopped and waited for"
+    assert nuke.toNode("AIFill1")["status"].value().startswith("cancelled")
+    assert signal.getsignal(number) is before, "the handlers are put back"

@@ -91,6 +91,22 @@ def test_what_the_core_asks_to_check_reaches_the_node_and_the_error_console(comp
     assert status.endswith("check the Mask input, invert mask and dilate") and "--" not in status, status
 
 
+@pytest.mark.parametrize("backend", ["telea", "propagate"])
+def test_a_model_knob_left_from_another_backend_stays_out_of_the_job_and_the_fill_runs(comp, backend):
+    """The model knob keeps what was typed for LaMa when the backend goes back to one that reads no model
+    (propagate with keyframe fill auto runs Telea): the core refuses an option its backend does not read, so
+    the job leaves it out and the fill runs."""
+    fill = comp["fill"]
+    fill["backend"].setValue(backend)
+    fill["model"].setValue("/models/big-lama.pt")
+    fill["prompt"].setValue("grass")
+    press_render_in_gui(fill)
+    assert fill["status"].value() == "done: frames 1001-1003 (3 filled now)", nuke.messages
+    (result_dir,) = _result_dirs(comp["cache"])
+    job = json.loads((result_dir / "job.json").read_text())
+    assert job["backend"] == backend and job["options"] == {}
+
+
 def test_notices_name_the_knobs_not_the_flags():
     """Each notice that names command-line flags reads in the node's knob labels (every label a real knob's)."""
     labels = {spec.label for spec in knobs.KNOBS}
@@ -211,7 +227,7 @@ def test_progress_cancel_stops_the_worker_and_keeps_the_plate(comp):
     _assert_output_errors(fill)
     (result_dir,) = _result_dirs(cache)
     assert not (result_dir / "result.done").exists()
-    assert not session.is_rendering(fill.fullName())
+    assert not session.is_rendering(fill)
 
     # the next Render resumes: inputs are not written again and the result completes
     nuke.ProgressTask._cancel_after = None
@@ -228,7 +244,7 @@ def test_cancelling_nukes_progress_bar_while_the_inputs_are_written_is_a_cancel_
     press_render_in_gui(fill)
     status = fill["status"].value()
     assert status.startswith("cancelled while writing the Source input, frames 1001-1003"), status
-    assert nuke.messages == [] and not session.is_rendering(fill.fullName())
+    assert nuke.messages == [] and not session.is_rendering(fill)
     outcome = nodes.render_node(fill)  # the next Render writes the inputs again and fills
     assert outcome.written == 3 and not outcome.cancelled
 
@@ -246,6 +262,26 @@ def test_cancel_button_stops_a_running_render(comp, monkeypatch):
     press_render_in_gui(fill)
     assert fill["status"].value().startswith("cancelled")
     _assert_output_errors(fill)
+
+
+def test_cancel_button_stops_a_render_of_a_node_renamed_while_it_renders(comp, monkeypatch):
+    fill = comp["fill"]
+    original = nuke.ProgressTask.setProgress
+
+    def rename_then_cancel_when_the_worker_starts(self, percent):
+        original(self, percent)
+        if percent == jobs.WRITE_SHARE:  # the artist renames the node, then presses its Cancel
+
+            def rename_and_cancel() -> None:
+                fill.setName("AIFill_rig")
+                fill["cancel"].execute()
+
+            nuke.executeInMainThread(rename_and_cancel)
+
+    monkeypatch.setattr(nuke.ProgressTask, "setProgress", rename_then_cancel_when_the_worker_starts)
+    press_render_in_gui(fill)
+    assert fill["status"].value().startswith("cancelled"), fill["status"].value()
+    assert not session.is_rendering(fill)
 
 
 def test_cancel_button_with_nothing_running_says_so(comp):
@@ -465,7 +501,8 @@ def _windows(path: str) -> tuple:
 
 def test_a_roto_sized_mask_and_an_overscan_plate_are_written_over_the_format(comp):
     """Nuke's EXR writer takes the data window from the input's bbox and the display window from its format (a
-    Roto's bbox is its shape, its format the project's): the internal Crops make both the Source's format."""
+    Roto's bbox is its shape, its format the project's): the Mask's Crop makes it the Source's format; the
+    Source is written as it is, overscan included."""
     import cv2
 
     fill = comp["fill"]
@@ -495,14 +532,13 @@ def test_a_roto_sized_mask_and_an_overscan_plate_are_written_over_the_format(com
     assert outcome.written == 3
     inputs = Path(outcome.result).parent.parent
     full_frame = ((0, 0), (95, 53), (0, 0), (95, 53))
-    for name in ("source", "mask"):
-        for frame in (1001, 1002, 1003):
-            assert _windows(str(inputs / f"{name}.{frame}.exr")) == full_frame, (name, frame)
+    for frame in (1001, 1002, 1003):
+        assert _windows(str(inputs / f"mask.{frame}.exr")) == full_frame, frame
+        # the Source as it is: its overscan is the data window (the core carries it through unfilled)
+        assert _windows(str(inputs / f"source.{frame}.exr")) == ((-4, -4), (99, 57), (0, 0), (95, 53)), frame
     np.testing.assert_allclose(_exr(str(inputs / "mask.1002.exr"))["A"], mattes[1002], atol=1e-3)
     source = _exr(str(inputs / "source.1002.exr"))["R"]
-    np.testing.assert_allclose(
-        source, nuke._read(comp["plate"].replace("####", "1002"))["rgba.red"], atol=1e-6
-    )
+    np.testing.assert_allclose(source, _exr(str(folder / "plate.1002.exr"))["R"], atol=1e-6)
 
 
 # -- proxy, stereo, TCL file knobs (item 10) ----------------------------------------------------------------------
@@ -584,3 +620,17 @@ def test_with_a_server_url_the_fill_runs_on_the_aifx_server(comp, tmp_path, monk
             nodes.render_node(fill)
     finally:
         server.stop()
+
+
+def test_a_mask_channel_the_mask_lacks_is_named_in_nukes_words(comp):
+    """A luminance matte (RGB, no alpha) with the default mask channel: the core's error names its cache file
+    and EXR channels; the node names the Mask input, the frame and Nuke's channels."""
+    fill = comp["fill"]
+    fill["mask_channel"].setValue("rgba.alpha")
+    with pytest.raises(session.RenderError) as caught:
+        nodes.render_node(fill)
+    assert str(caught.value) == (
+        "the Mask input at frame 1001: no channel rgba.alpha (channels: rgba.blue, rgba.green, rgba.red); "
+        "set mask channel to one of them"
+    )
+    assert fill["status"].value() == f"error: {caught.value}"

@@ -50,12 +50,30 @@ class RemoteError(AifxError):
         return EXIT_INPUT if self.status in _USER_ERRORS else EXIT_INTERNAL
 
 
+def check_server_url(url: str) -> str:
+    """``url`` without its trailing ``/``, or :class:`RemoteError` (status 400) saying what a server URL looks like.
+
+    Checked before anything is written or sent: ``gpu-box:8765`` (no ``http://``) parses as a scheme,
+    ``http://[bad`` makes ``urlparse`` raise ``ValueError``, and a space or a bad port only failed inside
+    ``urlopen`` with an ``http.client`` error the adapters did not expect.
+    """
+    problem = ""
+    try:
+        parsed = urllib.parse.urlparse(url)
+        parsed.port  # noqa: B018 - raises ValueError for a port that is not a number or out of range
+    except ValueError as exc:
+        problem = f" ({exc})"
+    else:
+        if any(c.isspace() or ord(c) < 32 for c in url):
+            problem = " (it holds a space or a control character)"
+        elif parsed.scheme in ("http", "https") and parsed.hostname:
+            return url.rstrip("/")
+    raise RemoteError(f"server URL {url!r}{problem}: expected http(s)://HOST:PORT", status=400)
+
+
 class RemoteClient:
     def __init__(self, url: str, token: str | None = None, timeout: float = 30.0) -> None:
-        parsed = urllib.parse.urlparse(url)
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise RemoteError(f"server URL {url!r}: expected http(s)://HOST:PORT", status=400)
-        self.url = url.rstrip("/")
+        self.url = check_server_url(url)
         self.token = token
         self.timeout = timeout
 
@@ -81,12 +99,20 @@ class RemoteClient:
             with urllib.request.urlopen(
                 self._request(method, path, body, headers), timeout=self.timeout
             ) as r:
-                return json.loads(r.read().decode("utf-8") or "{}")
+                reply = r.read()
         except urllib.error.HTTPError as exc:
             raise _http_error(exc) from None
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise RemoteError(f"cannot reach the aifx server at {self.url} ({reason})") from None
+        except ValueError as exc:  # http.client.InvalidURL: a URL urlopen cannot send
+            raise RemoteError(f"cannot ask the aifx server at {self.url} ({exc})", status=400) from None
+        try:
+            return json.loads(reply.decode("utf-8") or "{}")
+        except ValueError:
+            raise RemoteError(
+                f"{self.url} answered {method} {path} with something that is not JSON; is it an aifx server?"
+            ) from None
 
     # -- the API --------------------------------------------------------------------------------------------
     def health(self) -> dict[str, Any]:

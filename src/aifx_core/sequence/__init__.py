@@ -25,7 +25,7 @@ from .imageinfo import ImageInfo
 from .imageio import FORMATS, check_names_fit, check_writable, read_image, read_info, write_image
 from .info import describe
 from .pattern import FramePattern, beside_output, parse_pattern
-from .reader import Sequence, open_sequence, output_pattern
+from .reader import Sequence, check_outside_input_folder, open_sequence, output_pattern
 
 __all__ = [
     "FORMATS",
@@ -48,6 +48,7 @@ __all__ = [
     "from_float",
     "open_sequence",
     "output_pattern",
+    "check_outside_input_folder",
     "parse_frame_spec",
     "frame_spec_items",
     "JOB_FRAMES",

@@ -31,6 +31,7 @@ from .raster import (
     write_raster,
     written_channels,
 )
+from .window import in_display_window
 
 #: Format name for every extension aifx reads and writes.
 FORMATS = {".exr": "exr", **RASTER_FORMATS}
@@ -135,10 +136,13 @@ def write_image(
     ``lzw``, ``none``; JPEG: ``jpeg:95``); by default the source file's is kept when the format is the
     same. ``bit_depth`` (8, 16, 32) applies to PNG/TIFF/JPEG only. An image read from PNG/TIFF/JPEG and
     written as EXR becomes half float (0..1); a float image written as PNG/JPEG is clipped to 0..1 and
-    quantised (no colour transform is applied here).
+    quantised (no colour transform is applied here). A format without windows gets the image's display window
+    (:func:`~.window.in_display_window`: a bbox padded, overscan cropped), not its data window at the origin.
     """
     path = Path(path)
     fmt = format_for(path)
+    if fmt != "exr":
+        image = in_display_window(image)
     _check_can_write(path, fmt, image, compression, bit_depth)
     if fmt == "exr":
         atomic_write(path, lambda temp: write_exr(temp, image, compression), before_replace)

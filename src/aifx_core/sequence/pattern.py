@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -136,6 +137,8 @@ class FramePattern:
 
     def _scan_folder(self, names: list[str]) -> dict[int, Path]:
         images = [n for n in names if not n.startswith(".") and Path(n).suffix.lower() in IMAGE_EXTENSIONS]
+        for name in images:
+            check_utf8(str(self.folder / name))
         found = frames_in_folder(self.folder, images)
         if found:
             # Describe the folder by its first file, so hash_form() and path() of a missing frame read well: the
@@ -148,6 +151,35 @@ class FramePattern:
             if frame < 0:  # printf pads the sign too: -1 in %04d is -001
                 self.prefix, self.padding = self.prefix[:-1], self.padding + 1
         return found
+
+
+def check_utf8(path: str) -> None:
+    """Refuse a path that is not valid UTF-8 (a folder named ``caf\\xe9`` copied from a Latin-1 share): Python
+    carries its stray bytes along, but the image libraries take UTF-8 text only, so OpenImageIO failed with a
+    traceback, OpenEXR called the file damaged, and an output folder was made before the first frame failed.
+    Checked where a path comes in (:func:`parse_pattern`) and where frames come from a folder's listing."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = os.fsencode(path).decode("utf-8", "backslashreplace")
+        parts = Path(path).parts
+        index = next(i for i, part in enumerate(parts) if not _encodes(part))
+        name = os.fsencode(parts[index]).decode("utf-8", "backslashreplace")
+        kind = "file" if index == len(parts) - 1 else "folder"
+        above = str(Path(*parts[:index])) if index else "."
+        raise InputError(
+            f"{shown}: the {kind} name {name} is not valid UTF-8 (made on a Latin-1 system?), so the image "
+            f"libraries cannot open it; rename it to UTF-8, e.g. convmv -f latin1 -t utf8 --notest "
+            f"{shlex.quote(above)}/*"
+        ) from None
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def still_frame(file: Path) -> int:
@@ -206,6 +238,7 @@ def parse_pattern(spec: str | os.PathLike[str]) -> FramePattern:
     text = os.fspath(spec).strip()
     if not text:
         raise InputError("empty sequence path; give a pattern like plate.####.exr, a folder, or an image")
+    check_utf8(text)
     path = Path(os.path.expanduser(text))
     if path.is_dir():
         return _folder_pattern(path)
@@ -215,9 +248,11 @@ def parse_pattern(spec: str | os.PathLike[str]) -> FramePattern:
         # An existing file is a still even if its name happens to hold '#', '@' or '%d'.
         return FramePattern(folder=path.parent, prefix=path.name, suffix="", kind="still")
     folder, name = path.parent, path.name
-    if _TOKEN.search(str(folder)) and not folder.exists():
-        raise InputError(f"{text}: the frame token must be in the file name, not the folder")
     tokens = list(_TOKEN.finditer(name))
+    # ('#' and '@' are common in folder names, /home/jane@studio.com or shot#12: only a name without a token
+    # under a missing folder that has one is a token put in the wrong place.)
+    if not tokens and _TOKEN.search(str(folder)) and not folder.exists():
+        raise InputError(f"{text}: the frame token must be in the file name, not the folder")
     if len(tokens) > 1:
         raise InputError(
             f"{text}: more than one frame token ({', '.join(t.group() for t in tokens)}); keep one, e.g. plate.####.exr"

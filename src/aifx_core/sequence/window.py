@@ -4,9 +4,12 @@ An EXR stores pixels only inside its *data window*, which need not match the *di
 Nuke writes a Roto's small bbox or an overscan plate, and a render's data window can change from frame to
 frame. aifx therefore reads every plate and mask frame *into the display window* for the fill (zeros where
 the file has no data, data outside the frame cropped), so plate, mask and every frame of the shot line up.
-The output keeps the plate's own data window: the fill is mapped back into it, and every pixel outside the
-display window (overscan) or outside the mask stays bit for bit what the plate holds. A mask's data outside
-the display window is not used (there is no frame there to fill).
+An EXR output keeps the plate's own data window: the fill is mapped back into it, and every pixel outside the
+display window (overscan) or outside the mask stays bit for bit what the plate holds. A format without windows
+(PNG, TIFF, DPX, JPEG) gets the display window, as Nuke's Write gives it: a bbox padded with black, overscan
+cropped (:func:`beyond_display` tells the pipeline to say so); written at the data window's size, each frame
+had its own size and the picture's position was lost. A mask's data outside the display window is not used
+(there is no frame there to fill).
 """
 
 from __future__ import annotations
@@ -52,3 +55,9 @@ def in_display_window(image: Image) -> Image:
     channels = {name: reframe(plane, data, display) for name, plane in image.channels.items()}
     header = {**image.header, "data_window": display}
     return replace(image, channels=channels, header=header)
+
+
+def beyond_display(image: Image) -> bool:
+    """Whether ``image`` holds pixels outside its display window (overscan), which a windowless file drops."""
+    data, display = windows(image)
+    return data[0] < display[0] or data[1] < display[1] or data[2] > display[2] or data[3] > display[3]

@@ -25,6 +25,12 @@ the plugin uses, and it is as strict as Nuke where Nuke bites:
   ``Node.channels()`` list what exists, and a saved script keeps the custom layers its knobs refer to (Nuke
   writes them as ``add_layer``; the others are dropped). ``Shuffle`` moves a layer's channels into rgba by
   position (old Shuffle: ``red red`` = the ``in`` layer's first channel).
+- **Callbacks.** ``knobChanged`` callbacks (``addKnobChanged``) run only for what the artist does in a node's
+  panel (Foundry: "has its value changed by user interaction events"), never for a Python ``setValue``: a test
+  plays the artist with :func:`_user_set` and :func:`_user_connect` (the knob is then ``inputChange``).
+  ``beforeRender`` callbacks (``addBeforeRender``, Write nodes) run in ``execute`` before the first frame with
+  ``thisNode()`` the Write; one that raises aborts the render (Foundry: "If they throw an exception, the render
+  aborts"), and ``execute`` raises it as a ``RuntimeError``.
 - **Scripts.** ``scriptSave`` writes the graph (every node, knob and connection) to disk and ``scriptOpen``
   builds a new graph from that file alone: nothing held in memory survives.
 
@@ -868,6 +874,13 @@ def root() -> Root:
     return _root
 
 
+def thisKnob() -> Knob:
+    _check_thread("nuke.thisKnob")
+    if _this_knob is None:
+        raise RuntimeError("nuke.thisKnob() called outside a knobChanged callback")
+    return _this_knob
+
+
 def thisNode() -> Node:
     _check_thread("nuke.thisNode")
     if _this is None:
@@ -976,6 +989,59 @@ def menu(name: str) -> Menu:
 
 
 _on_script_load: list[tuple[Callable[..., Any], tuple, dict]] = []
+#: ``(call, args, kwargs, nodeClass)`` of addKnobChanged / addBeforeRender.
+_knob_changed: list[tuple[Callable[..., Any], tuple, dict, str]] = []
+_before_render_calls: list[tuple[Callable[..., Any], tuple, dict, str]] = []
+
+
+def addKnobChanged(
+    call: Callable[..., Any], args: Any = (), kwargs: Any = None, nodeClass: str = "*", node: Any = None
+) -> None:
+    """Run ``call`` when the artist changes a knob of a ``nodeClass`` node in its panel (see the module doc)."""
+    _knob_changed.append((call, _as_tuple(args), dict(kwargs or {}), nodeClass))
+
+
+def addBeforeRender(
+    call: Callable[..., Any], args: Any = (), kwargs: Any = None, nodeClass: str = "Write"
+) -> None:
+    """Run ``call`` before a ``nodeClass`` node renders (``execute``, the Render dialog, ``nuke -x``)."""
+    _before_render_calls.append((call, _as_tuple(args), dict(kwargs or {}), nodeClass))
+
+
+def _run_node_callbacks(
+    calls: list[tuple[Callable[..., Any], tuple, dict, str]], node: Node, knob: Knob | None
+) -> None:
+    global _this, _this_knob
+    previous = (_this, _this_knob)
+    _this, _this_knob = node, knob
+    try:
+        for call, args, kwargs, node_class in list(calls):
+            if node_class in ("*", node.Class()):
+                call(*args, **kwargs)
+    finally:
+        _this, _this_knob = previous
+
+
+def _before_render(write: Node) -> None:
+    try:
+        _run_node_callbacks(_before_render_calls, write, None)
+    except Exception as exc:  # Nuke aborts the render with the callback's error
+        raise RuntimeError(str(exc)) from None
+
+
+def _user_set(knob: Knob, value: Any) -> None:
+    """The artist sets a knob in the node's panel: its value, then the knobChanged callbacks (test helper)."""
+    knob.setValue(value)
+    assert knob._node is not None
+    _run_node_callbacks(_knob_changed, knob._node, knob)
+
+
+def _user_connect(node: Node, index: int, upstream: Node | None) -> None:
+    """The artist connects an input in the DAG: knobChanged with the knob ``inputChange`` (test helper)."""
+    node.setInput(index, upstream)
+    changed = Knob("inputChange")
+    changed._node = node
+    _run_node_callbacks(_knob_changed, node, changed)
 
 
 def addOnScriptLoad(
@@ -1167,6 +1233,7 @@ def execute(
     unknown = [v for v in wanted if v not in globals()["views"]()]
     if unknown:
         raise RuntimeError(f"unknown view {unknown[0]}")
+    _before_render(node)
     execute_log.append((node.fullName(), start, end))
     execute_views.append(wanted)
     global _cancel_execute_after
@@ -1351,18 +1418,19 @@ def _write_frame(write: Node, frame: int) -> None:
 _root: Root
 _context: list[Group]
 _this: Node | None = None
+_this_knob: Knob | None = None
 _selected: Node | None = None
 
 
 def _reset() -> None:
     """Fresh, empty script (a test fixture calls this before each test)."""
-    global _root, _context, _this, _selected, GUI
+    global _root, _context, _this, _this_knob, _selected, GUI
     GUI = False
     _root = Root("Root", None)
     _root._name = "root"
     _root._script = "Root"
     _context = [_root]
-    _this = _selected = None
+    _this = _selected = _this_knob = None
     _reset_layers()
     ProgressTask._cancel_after = None
     global _cancel_execute_after
@@ -1373,6 +1441,8 @@ def _reset() -> None:
         _main_calls.get_nowait()
     menus.clear()
     _on_script_load.clear()
+    _knob_changed.clear()
+    _before_render_calls.clear()
 
 
 def _reset_layers() -> None:

@@ -1,0 +1,66 @@
+"""A finished fill is found again by its keys, wherever the script was opened from and whatever the node is called."""
+
+from __future__ import annotations
+
+import runpy
+import shutil
+from pathlib import Path
+
+import nuke
+from aifx_nuke import knobs, nodes
+from conftest import PLUGIN
+
+
+def _reopen(script: Path) -> nuke.Node:
+    """A new Nuke session (the plugin's init.py) opening ``script``; returns its AIFill."""
+    nuke._reset()
+    runpy.run_path(str(PLUGIN / "init.py"))
+    nuke.scriptOpen(str(script))
+    found = [n for n in nuke.allNodes("Group") if n.knob("aifx_env") is not None]
+    assert len(found) == 1
+    return found[0]
+
+
+def test_a_node_renamed_after_its_render_keeps_its_result(comp, tmp_path):
+    nodes.render_node(comp["fill"])
+    comp["fill"].setName("AIFill_rig")
+    nuke.scriptSave(str(tmp_path / "comp.nk"))
+    fill = _reopen(tmp_path / "comp.nk")
+    assert fill.name() == "AIFill_rig"
+    assert "found in the cache" in fill["status"].value()
+    nuke._pull(fill, 1002)
+    assert nodes.render_node(fill).reused, "Render does not fill it again"
+    assert nuke.execute_log == []
+
+
+def test_a_script_opened_from_another_folder_keeps_its_result(comp, tmp_path):
+    """The default cache folder is beside the script: a copy in another folder (Save As into publish/, a farm
+    submitter copying the .nk) has another default folder, but its Read shows the fill of the same keys."""
+    comp["fill"]["cache_dir"].setValue("")
+    (tmp_path / "work").mkdir()
+    (tmp_path / "publish").mkdir()
+    nuke.scriptSave(str(tmp_path / "work" / "comp_v001.nk"))
+    result = nodes.render_node(comp["fill"]).result
+    assert result.startswith(str(tmp_path / "work" / "aifx_cache"))
+    nuke.scriptSave(str(tmp_path / "work" / "comp_v001.nk"))
+    shutil.copy(tmp_path / "work" / "comp_v001.nk", tmp_path / "publish" / "comp_v001.nk")
+
+    fill = _reopen(tmp_path / "publish" / "comp_v001.nk")
+    assert "found in the cache" in fill["status"].value()
+    assert fill.node(knobs.READ_RESULT)["file"].value() == result
+    outcome = nodes.render_node(fill)
+    assert outcome.reused and outcome.result == result
+    assert not (tmp_path / "publish" / "aifx_cache").exists()
+
+
+def test_a_result_that_is_gone_says_where_it_was_looked_for_not_that_the_inputs_changed(comp, tmp_path):
+    nodes.render_node(comp["fill"])
+    nuke.scriptSave(str(tmp_path / "comp.nk"))
+    shutil.rmtree(comp["cache"])
+    fill = _reopen(tmp_path / "comp.nk")
+    status = fill["status"].value()
+    assert status.startswith(
+        f"not rendered: no finished result of these inputs and settings under {comp['cache']}"
+    )
+    assert "changed" not in status
+    assert fill.node(knobs.READ_RESULT)["file"].value() == knobs.NOT_RENDERED

@@ -1,0 +1,115 @@
+"""A result goes stale in the session: a setting changed in the panel, an input reconnected, a plate versioned up.
+
+The node must stop showing (and a Write must refuse to render) a fill that is not the fill of its inputs and
+settings now; the next Render makes or finds the right one.
+"""
+
+from __future__ import annotations
+
+import runpy
+import shutil
+from pathlib import Path
+
+import nuke
+import numpy as np
+import pytest
+from aifx_nuke import knobs, nodes, session
+from conftest import PLUGIN, write_exr
+
+
+def _comp_write(comp, tmp_path: Path) -> nuke.Node:
+    write = nuke.nodes.Write(
+        name="CompOut", file=str(tmp_path / "out" / "comp.####.exr"), create_directories=True
+    )
+    write.setInput(0, comp["fill"])
+    return write
+
+
+def test_a_plate_versioned_up_in_the_session_stops_the_comp_render(comp, tmp_path):
+    runpy.run_path(str(PLUGIN / "init.py"))  # its beforeRender callback
+    fill = comp["fill"]
+    nodes.render_node(fill)
+    write = _comp_write(comp, tmp_path)
+    nuke.execute(write, 1001, 1001)  # the fill of the plate it reads: renders
+
+    v2 = tmp_path / "v002"
+    v2.mkdir()
+    for frame in range(1001, 1004):  # the plate re-delivered, graded
+        plate = nuke._read(comp["plate"].replace("####", str(frame)))
+        write_exr(
+            v2 / f"plate.{frame}.exr",
+            {c: plate[f"rgba.{n}"] * 2 for c, n in zip("RGB", ("red", "green", "blue"), strict=True)},
+        )
+    comp["plate_node"]["file"].setValue(str(v2 / "plate.####.exr"))
+
+    with pytest.raises(RuntimeError, match="AIFill1: its inputs or settings changed since its render"):
+        nuke.execute(write, 1002, 1002)
+    assert fill["status"].value().startswith("not rendered: its inputs or settings changed")
+    with pytest.raises(RuntimeError, match="AIFill not rendered yet"):
+        nuke._pull(fill, 1002)  # the Viewer stops showing the old fill too
+
+    outcome = nodes.render_node(fill)
+    assert not outcome.reused, "the new plate is filled"
+    nuke.execute(write, 1002, 1002)
+    out = nuke._read(str(tmp_path / "out" / "comp.1002.exr"))["rgba.red"]
+    plate = nuke._read(str(v2 / "plate.1002.exr"))["rgba.red"]
+    assert np.allclose(out[0, 0], plate[0, 0], rtol=2e-3), "the corner (outside the hole) is the new plate's"
+
+
+def test_a_setting_changed_in_the_panel_forgets_the_result_a_knob_the_backend_ignores_does_not(comp):
+    runpy.run_path(str(PLUGIN / "init.py"))  # its knobChanged callback
+    fill = comp["fill"]
+    nodes.render_node(fill)
+    done = fill["status"].value()
+
+    nuke._user_set(fill["prompt"], "a brick wall")  # telea reads no prompt: same fill
+    nuke._user_set(fill["cache_dir"], fill["cache_dir"].value())
+    assert fill["status"].value() == done
+    nuke._pull(fill, 1002)
+
+    nuke._user_set(fill["dilate"], 6)
+    assert fill["status"].value() == session.CHANGED_SETTING
+    with pytest.raises(RuntimeError, match="AIFill not rendered yet"):
+        nuke._pull(fill, 1002)
+
+    nuke._user_set(fill["dilate"], 4)  # back: Render finds the first fill in the cache
+    assert nodes.render_node(fill).reused
+    nuke._pull(fill, 1002)
+
+
+def test_a_reconnected_input_forgets_the_result(comp):
+    runpy.run_path(str(PLUGIN / "init.py"))
+    fill = comp["fill"]
+    nodes.render_node(fill)
+    nuke._user_connect(fill, 1, None)  # the Mask unplugged: the channel now comes from the Source
+    assert fill["status"].value() == session.CHANGED_INPUT
+    assert fill.node(knobs.READ_RESULT)["file"].value() == knobs.NOT_RENDERED
+
+
+def test_knob_changed_runs_for_the_artists_edits_only_as_in_nuke(comp):
+    """Nuke calls knobChanged for edits in a panel, not for Python's setValue: the plugin must not rely on it
+    for what scripts change (the beforeRender check covers those)."""
+    calls = []
+    nuke.addKnobChanged(lambda: calls.append(nuke.thisKnob().name()), nodeClass="Group")
+    comp["fill"]["seed"].setValue(3)
+    assert calls == []
+    nuke._user_set(comp["fill"]["seed"], 4)
+    nuke._user_connect(comp["fill"], 1, None)
+    assert calls == ["seed", "inputChange"]
+
+
+def test_an_aifill_reading_a_stale_aifill_refuses_to_write_its_inputs(comp, tmp_path):
+    """A second AIFill below the first writes its Source through an internal Write: its beforeRender sees the
+    first one's old fill and the render stops with that reason (never a fill of a fill of the old plate)."""
+    runpy.run_path(str(PLUGIN / "init.py"))
+    first = comp["fill"]
+    nodes.render_node(first)
+    nuke._select(first)
+    second = nodes.create_aifill()
+    second.setInput(1, comp["matte_node"])
+    for name in ("mask_channel", "backend", "aifx_env", "cache_dir"):
+        second[name].setValue(first[name].value())
+    shutil.copytree(comp["dir"], tmp_path / "v002")
+    comp["plate_node"]["file"].setValue(str(tmp_path / "v002" / "plate.####.exr"))
+    with pytest.raises(session.RenderError, match="AIFill1: its inputs or settings changed"):
+        nodes.render_node(second)
