@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from .aifx_protocol.backend_options import read_options
 from .aifx_protocol.job import FillJob
 
 _LAST_DIGITS = re.compile(r"^(.*?)(\d+)(\D*)$")
@@ -80,15 +81,19 @@ def frame_spec(first: int, last: int) -> str:
 
 def backend_options(settings: Any) -> dict[str, Any]:
     """The options the chosen backend reads, from the panel's (or operator's) settings; ``settings`` is any
-    object with the :class:`~.settings.FillOptions` attributes. Paths are expected absolute already."""
+    object with the :class:`~.settings.FillOptions` attributes. Paths are expected absolute already.
+
+    A Model or Prompt typed for another backend stays in the settings (the panel only hides it) and is left
+    out here: the core refuses an option its backend does not read."""
     backend = settings.backend
+    spatial = settings.spatial_backend if backend == "propagate" else None
     options: dict[str, Any] = {
         "model": settings.model,
         "prompt": settings.prompt,
         "negative_prompt": settings.negative_prompt,
     }
-    if backend == "propagate":
-        options["spatial_backend"] = settings.spatial_backend
+    if spatial:
+        options["spatial_backend"] = spatial
     if backend == "video-diffusion":
         options.update(
             reference=settings.reference,
@@ -97,7 +102,7 @@ def backend_options(settings: Any) -> dict[str, Any]:
             steps=int(settings.steps),
             size=int(settings.model_size),
         )
-    return options
+    return read_options(backend, options, spatial)
 
 
 def build_job(

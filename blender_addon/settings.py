@@ -47,7 +47,9 @@ class FillOptions:
         description="What fills the part of the hole no other frame shows (Propagate only)",
     )
     model: StringProperty(
-        name="Model", description="Model id or local folder; empty uses the backend's default"
+        name="Model",
+        description="Required by LaMa (its TorchScript .pt file) and Diffusion / Video Diffusion (a hub id, "
+        "local diffusers folder or checkpoint file)",
     )
     prompt: StringProperty(name="Prompt", description="What to paint into the hole (diffusion)")
     negative_prompt: StringProperty(name="Negative Prompt", description="What to keep out of the fill")

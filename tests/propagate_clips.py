@@ -36,6 +36,21 @@ def small_engine_fill(clip: HardClip, window: int = 40) -> list[np.ndarray]:
     return [rgb for _, rgb in backend.fill(iter(holed_packets(clip.frames, clip.holes)), Reporter())]
 
 
+def pan(n: int, size: tuple[int, int], speed: int, seed: int = 4) -> list[np.ndarray]:
+    """A :func:`texture` plate panning ``speed`` px a frame to the left (the frame moves right over it)."""
+    height, width = size
+    big = texture(height, width + speed * n + 2, seed)
+    return [np.ascontiguousarray(big[:, speed * t : speed * t + width]) for t in range(n)]
+
+
+def filled(
+    backend: str, frames: list[np.ndarray], holes: list[np.ndarray], **options: object
+) -> list[np.ndarray]:
+    """``backend``'s fill of the frames (each hole blanked to black first), per frame."""
+    fill = create_backend(backend, BackendContext(colorspace="sRGB", options=dict(options)))
+    return [rgb for _, rgb in fill.fill(iter(holed_packets(frames, holes)), Reporter())]
+
+
 def hole_error(clip: HardClip, out: list[np.ndarray]) -> float:
     """Mean squared error of ``out`` against the clip's frames, inside the holes."""
     return float(np.mean([(rgb - clip.frames[t])[clip.holes[t]] ** 2 for t, rgb in enumerate(out)]))

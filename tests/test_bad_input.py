@@ -10,6 +10,7 @@ import functools
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -303,6 +304,41 @@ def test_kill_next_to_a_rename_is_recovered(shot, tmp_path, point):
     for frame in FRAMES:
         name = f"c.{frame}.exr"
         assert (out.parent / name).read_bytes() == (clean.parent / name).read_bytes(), name
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM to oneself is POSIX")
+def test_a_cancel_right_after_a_rename_keeps_the_frame_resumable(shot, tmp_path, monkeypatch):
+    """A Cancel (SIGTERM) or Ctrl-C with ``AIFX_THREADS=1`` lands in the writing thread; once just after a
+    frame's rename, in the folder's fsync, the manifest dropped the frame's intent, the only record of the
+    renamed frame, and the rerun refused it as "made by something else". A real SIGTERM to this process, through
+    the CLI's handler, is sent there on frame 1003; the real fsync still runs."""
+    from shot_files import shot_job
+
+    from aifx_core import cli
+    from aifx_core.pipeline import fill
+    from aifx_core.progress import CancelToken
+    from aifx_core.protocol.errors import Cancelled
+    from aifx_core.sequence import atomic
+
+    monkeypatch.setenv("AIFX_THREADS", "1")
+    out = tmp_path / "o" / "c.####.exr"
+    fsync_dir = atomic._fsync_dir
+    sent = []
+
+    def cancelled_after_the_rename(folder: Path) -> None:
+        if (folder / "c.1003.exr").exists() and not sent:  # (the first fsync after frame 1003's rename)
+            sent.append(True)
+            os.kill(os.getpid(), signal.SIGTERM)  # (raised on return, in this thread)
+        fsync_dir(folder)
+
+    monkeypatch.setattr(atomic, "_fsync_dir", cancelled_after_the_rename)
+    cancel = CancelToken()
+    with cli._cancel_on_signals(cancel), pytest.raises(Cancelled):
+        fill(shot_job(shot, out), cancel=cancel)
+    assert frames_in(out.parent) == ["c.1001.exr", "c.1002.exr", "c.1003.exr"]
+    monkeypatch.setattr(atomic, "_fsync_dir", fsync_dir)
+    again = fill(shot_job(shot, out))
+    assert again.skipped == [1001, 1002, 1003] and again.written == [1004]
 
 
 def test_the_manifest_is_written_once_a_frame_and_ends_complete(shot, tmp_path, monkeypatch):
@@ -736,6 +772,138 @@ def test_two_real_runs_at_once(tmp_path):
     rerun = aifx(*args)
     assert json.loads(rerun.stdout.splitlines()[-1])["written"] == []
     assert not (out.parent / f".{out.name}.aifx.lock").exists()
+
+
+@pytest.mark.parametrize("how", ["deleted", "renamed"])
+def test_an_output_folder_gone_mid_run_is_one_line_and_the_rerun_resumes(shot, tmp_path, how):
+    """The output folder deleted or renamed while the run writes into it was an internal error (exit 1) with
+    three tracebacks, the lock's and the anchors cache's clean-up failing over the write's error."""
+    out = tmp_path / "o" / "c.####.exr"
+    go = tmp_path / "go"
+    run = subprocess.Popen(
+        [sys.executable, "-m", "aifx_core", *fill_args(shot, out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONWARNINGS": "default", "AIFX_TEST_WAIT": f"written:1002:{go}"},
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (out.parent / "c.1002.exr").exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if how == "deleted":
+            shutil.rmtree(out.parent)
+        else:
+            out.parent.rename(tmp_path / "moved")
+    finally:
+        go.touch()
+        stdout, stderr = run.communicate(timeout=120)
+    done = subprocess.CompletedProcess(run.args, run.returncode, stdout, stderr)
+    one_error_line(done, str(out.parent), "the output folder disappeared during the run", "rerun to resume")
+    again = aifx(*fill_args(shot, out))
+    assert again.returncode == 0, again.stderr
+    assert len(frames_in(out.parent)) == len(FRAMES)
+
+
+def test_a_manifest_deleted_mid_run_keeps_the_runs_own_frames(tmp_path):
+    """The manifest deleted while a run writes (an artist tidying hidden files): the run read the empty file back
+    before its next save and forgot the frames it had written, so its rerun refused them as "made by something
+    else". The run's own records are kept where the file read back lacks them."""
+    shot = make_shot(tmp_path / "shot", range(1001, 1007))
+    out = tmp_path / "o" / "c.####.exr"
+    manifest = out.parent / f".{out.name}.aifx.json"
+    go = tmp_path / "go"
+    run = subprocess.Popen(
+        [sys.executable, "-m", "aifx_core", *fill_args(shot, out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "AIFX_TEST_WAIT": f"written:1003:{go}"},
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (out.parent / "c.1003.exr").exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        manifest.unlink()
+    finally:
+        go.touch()
+        stdout, stderr = run.communicate(timeout=120)
+    assert run.returncode == 0, stderr
+    assert sorted(json.loads(manifest.read_text())["frames"]) == [str(f) for f in range(1001, 1007)]
+    again = aifx(*fill_args(shot, out, "--json-progress"))
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout.splitlines()[-1])["skipped"] == list(range(1001, 1007))
+
+
+def test_an_anchors_cache_gone_mid_build_names_the_cache_not_its_clean_up(tmp_path):
+    """The anchors cache deleted while it is built: the build lock's clean-up (listing the gone folder) raised
+    over the write's own error; the run names the cache folder in one line."""
+    from aifx_core.anchors import AnchorStore
+    from aifx_core.errors import InputError
+    from aifx_core.inpaint import Anchor
+    from aifx_core.manifest import folder_kept
+
+    out = tmp_path / "o" / "c.####.exr"
+    out.parent.mkdir()
+    store = AnchorStore(str(out), "k", list(FRAMES), 2)
+    gone = "cache folder disappeared during the run"
+    with (
+        pytest.raises(InputError, match=gone) as raised,
+        folder_kept(out.parent, store.root),
+        store.building(),
+    ):
+        store.begin()
+        store.write(0, Anchor(None))
+        shutil.rmtree(store.root)
+        store.write(1, Anchor(None))
+    assert str(store.root) in str(raised.value)
+    assert Path(raised.value.__cause__.filename).parent == store.folder  # (the write's, not the clean-up's)
+
+
+def as_another_user(*args: str) -> subprocess.CompletedProcess:
+    """``aifx <args>`` run by a user who owns none of the files made here: root without its power to override
+    file permissions (``setpriv``), anyone else as themselves; a file made read-only here is then read-only to it,
+    as another user's ``0644`` file is on a shared output."""
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("running as root without setpriv: no way to act as another user")
+        caps = "-dac_override,-dac_read_search,-fowner"
+        prefix = [setpriv, f"--bounding-set={caps}", f"--inh-caps={caps}"]
+    return subprocess.run(
+        [*prefix, sys.executable, "-m", "aifx_core", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONWARNINGS": "default"},
+    )
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="file modes and flock are POSIX")
+def test_another_users_lock_files_are_locked_read_only(tmp_path):
+    """A run killed by one user leaves its lock files (0644); another user resuming on the shared output got a
+    PermissionError traceback (exit 1) opening them for writing. flock works on a read-only file, so the run
+    resumes: the output lock is taken over (replaced by one of its own, whose record names it), the anchors
+    cache's is locked as it is. A lock file it cannot even read is one line naming it, exit 2."""
+    shot = make_shot(tmp_path / "shot", FRAMES)
+    out = tmp_path / "o" / "c.####.exr"
+    args = fill_args(shot, out)
+    args[args.index("telea")] = "propagate"
+    assert aifx(*args).returncode == 0
+    output_lock = out.parent / f".{out.name}.aifx.lock"
+    anchors_lock = out.parent / f".{out.name}.aifx-cache" / ".anchors.lock"
+    output_lock.write_text('{"group": "another user\'s run", "pid": 1, "host": "elsewhere"}')
+    for lock in (output_lock, anchors_lock):
+        lock.chmod(0o444)
+    (out.parent / "c.1004.exr").unlink()  # (made again, from the cached anchors)
+    done = as_another_user(*args, "--json-progress")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1])["written"] == [1004]
+    assert not output_lock.exists()  # (its own, removed as it ended)
+    anchors_lock.chmod(0)
+    (out.parent / "c.1004.exr").unlink()
+    one_error_line(as_another_user(*args), str(anchors_lock), "cannot open this lock file", "writable")
 
 
 def test_a_filesystem_without_file_locks_still_fills(shot, tmp_path, monkeypatch):

@@ -155,6 +155,22 @@ def test_stale_or_damaged_anchors_are_detected_and_rebuilt(shot, whole, tmp_path
     assert Path(prepare_anchors(other) or "").name != folder.name
 
 
+def test_a_killed_builds_temp_files_are_removed_from_the_cache(shot, tmp_path) -> None:
+    """A build killed while writing a block, the index or the seen plate leaves its temp file in the anchors
+    folder; only the output folder's were cleaned, so they piled up there. The next build removes them once it
+    holds the build lock (nothing else writes there then)."""
+    from aifx_core.sequence.atomic import temp_path_for
+
+    job = chunk_job(shot, tmp_path / "out")
+    folder = Path(prepare_anchors(job) or "")
+    left = [temp_path_for(folder / name) for name in ("block-000001.npy", "index.json", "seen.npz")]
+    for temp in left:
+        temp.write_bytes(b"half written")
+    kept = sorted(p.name for p in folder.iterdir() if p not in left)
+    prepare_anchors(job)
+    assert sorted(p.name for p in folder.iterdir()) == kept
+
+
 def test_a_cancelled_whole_run_resumes_with_the_anchors_it_made(shot, whole, tmp_path) -> None:
     register_spatial("counting-telea", _Counting, options="aifx_core.inpaint.telea:TeleaOptions")
     out = tmp_path / "out"

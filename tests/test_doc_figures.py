@@ -85,3 +85,24 @@ def test_sharp_figure_script_runs_on_a_small_clip(tmp_path):
     write_tennis(tmp_path)
     sheet = run_figure_script("make_sharp_figure.py", tmp_path, "3,4", str(tmp_path / "sharp.png"))
     assert sheet.shape == (2 * 45 + 4, 5 * 48 + 4 * 4, 3)
+
+
+def test_the_farm_figure_and_text_show_the_engines_reach():
+    """docs/farm.md and its figure said 14 frames before and 13 after a chunk long after the engine's reach
+    grew to 30 and 17: the figure records the reach it was drawn with (rerun docs/img/make_farm_figure.py),
+    the text names the same numbers."""
+    from PIL import Image
+
+    from aifx_core.backends import create_backend
+    from aifx_core.inpaint import BackendContext
+
+    behind, ahead = create_backend("propagate", BackendContext()).reach
+    with Image.open(REPO / "docs" / "img" / "farm_chunks.png") as figure:
+        assert figure.text.get("Description") == f"reach {behind} before, {ahead} after"
+    text = (REPO / "docs" / "farm.md").read_text(encoding="utf-8")
+    assert f"reads {behind} frames of context before and {ahead} after them" in text  # the figure's alt text
+    assert f"{behind} frames before and {ahead} after a run of frames" in text  # resume
+    assert f"reach on both sides ({behind + ahead} frames with the defaults)" in text
+    assert f"`1 + {behind + ahead} / n`" in text
+    for n, times in ((50, "1.94x"), (100, "1.47x"), (20, "3.35x")):
+        assert f"{1 + (behind + ahead) / n:.2f}x" == times and times in text

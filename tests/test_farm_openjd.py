@@ -344,3 +344,31 @@ def test_a_chunk_writes_no_contact_sheet_and_sheet_writes_the_shots(shot, tmp_pa
     shot_job(shot, tmp_path / "c.####.exr").save(tmp_path / "plain.json")
     none = aifx("run", str(tmp_path / "plain.json"), "--sheet")
     assert none.returncode == 2 and "no contact_sheet" in none.stderr
+
+
+def test_the_help_describes_both_steps_and_the_absolute_paths(capsys):
+    """``aifx export openjd --help`` took one paragraph of the module docstring and stopped at "...and two
+    steps:"."""
+    from aifx_core.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["export", "openjd", "--help"])
+    assert done.value.code == 0
+    text = " ".join(capsys.readouterr().out.split("positional arguments:")[0].split())
+    assert not text.endswith(":") and "two steps:" not in text, text
+    for words in (
+        "Anchors (aifx run JOB --anchors, once)",
+        "Fill (aifx run JOB --frames",
+        "must be absolute",
+    ):
+        assert words in text, text
+
+
+def test_the_readme_says_the_export_needs_absolute_paths(tmp_path):
+    """The export refuses a job with relative paths (docs/farm.md says so); the README's line for it did not."""
+    job = FillJob(input="plate.####.exr", output=str(tmp_path / "c.####.exr"))
+    with pytest.raises(InputError, match="job input 'plate.####.exr' is a relative path"):
+        build_template(job, tmp_path / "job.json")
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    (line,) = [line for line in readme.splitlines() if line.startswith("aifx export openjd ")]
+    assert "absolute" in line, line

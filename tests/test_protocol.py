@@ -121,6 +121,41 @@ def test_events_round_trip_and_junk_is_ignored():
     assert events.describe(events.error_event("bad plate", 2)) == "error: bad plate"
 
 
+def test_the_adapters_table_of_what_each_backend_reads_is_the_cores():
+    """The adapters send only the options the chosen backend reads (protocol.backend_options, since they cannot
+    import the core's options classes); the table must say what the registry's options classes say."""
+    from dataclasses import fields
+
+    from aifx_core import backends
+    from aifx_core.protocol.backend_options import GENERAL, HOSTS_SPATIAL, READS, backend_reads
+
+    # (the built-ins, as a fresh process lists them: other tests register backends of their own in this one)
+    listed = subprocess.run(
+        [sys.executable, "-c", "from aifx_core import backends; print(*backends.available_backends())"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    built_in = listed.stdout.split()
+    assert "propagate" in built_in and set(READS) == set(built_in)
+    for name in built_in:
+        backend = backends.get(name)
+        cls = backend.options_class()
+        assert cls is not None, name
+        core = {f.name for f in fields(cls)} | set(backends._load(backend.accepts))
+        assert READS.get(name) == core, (
+            f"{name}: update protocol/backend_options.py, then sync_protocol --fix"
+        )
+        if backend.hosts_spatial:
+            default = backends.spatial_name(backend, {})
+            assert HOSTS_SPATIAL[name] == default
+    assert set(GENERAL) == set(backends.GENERAL_OPTIONS)
+    # the temporal engine reads its spatial backend's options too, its default's when none is named
+    assert "model" not in backend_reads("propagate") and "prompt" in backend_reads("propagate", "diffusers")
+    assert backend_reads("my-plugin") is None and backend_reads("propagate", "my-plugin") is None
+
+
 @pytest.mark.parametrize(
     "url",
     [

@@ -63,6 +63,39 @@ def test_requested_frames(tmp_path: Path) -> None:
     ]
 
 
+def test_a_plate_on_twos_says_which_frames_to_ask_for(tmp_path: Path) -> None:
+    """``--frames 1001-1008`` on a plate on twos (1001-1007x2) was refused for 1002-1008x2 with "keep --frames
+    within 1001-1007", which is refused too: the message gives the shot's frames in the span asked for, as a
+    --frames value (a job's field for a job), and that value opens."""
+    write_frames(tmp_path, [1001, 1003, 1005, 1007])
+    pattern = str(tmp_path / "plate.####.exr")
+    cases = {
+        ("1001-1008", "--frames"): "plate frames 1002-1008x2 missing (on disk: 1001-1007x2); the plate is on "
+        "twos: give --frames 1001-1007x2, render them or pass --skip-missing",
+        ("1003-1010", "--frames"): "the plate is on twos: give --frames 1003-1007x2, render",
+        (
+            None,
+            "--frames",
+        ): "plate frames 1002-1006x2 missing; the plate is on twos: give --frames 1001-1007x2, ",
+        (
+            "1001-1007",
+            'job field "frames"',
+        ): "the plate is on twos: set job field \"frames\" to '1001-1007x2', ",
+    }
+    for (frames, name), message in cases.items():
+        with pytest.raises(InputError) as caught:
+            open_sequence(pattern, frames=frames, frames_name=name)
+        assert message in str(caught.value) and "keep" not in str(caught.value), str(caught.value)
+    assert open_sequence(pattern, frames="1003-1007x2").frames == [1003, 1005, 1007]
+    # frames that do not step evenly, or a mask on twos, get no such advice
+    write_frames(tmp_path / "odd", [1001, 1003, 1004])
+    with pytest.raises(InputError, match=r"missing; render them or pass --skip-missing$"):
+        open_sequence(str(tmp_path / "odd" / "plate.####.exr"))
+    write_frames(tmp_path, [1001, 1003, 1005], name="mask.{:04d}.exr")
+    with pytest.raises(InputError, match=r"missing; render them or pass --skip-missing$"):
+        open_sequence(str(tmp_path / "mask.####.exr"), role="mask")
+
+
 def test_requested_frames_none_on_disk(tmp_path: Path) -> None:
     write_frames(tmp_path, [1001, 1002])
     with pytest.raises(

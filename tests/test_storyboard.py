@@ -137,3 +137,32 @@ def test_aspect_parsing_and_sizes():
     width, height = image_size(2.39, 1024)
     assert width % 16 == 0 and height % 16 == 0
     assert abs(width * height - 1024 * 1024) / (1024 * 1024) < 0.05
+
+
+def test_names_and_aspects_are_read_as_typed(tmp_path):
+    """YAML 1.1 read an unquoted ``name: 010`` as octal 8 (the board's shot '8') and ``aspect: 16:9`` as
+    base-60 969 ("aspect '969' is not a ratio"); the shot list is read as an artist typed it. ``aifx previz``
+    reads the same file through the same loader."""
+    from aifx_core.errors import InputError
+    from aifx_core.previz import load_previz
+    from aifx_core.storyboard import load_board
+
+    shots = tmp_path / "shots.yaml"
+    shots.write_text(
+        "model: m\nseed: 010\nsteps: 12\nguidance: 7.5\nshots:\n"
+        "  - name: 010\n    prompt: a lighthouse\n    aspect: 16:9\n"
+        "  - name: 080\n    prompt: the lamp\n    aspect: 2.39:1\n"
+        "  - name: 0x1F\n    prompt: stairs\n    aspect: 1.85\n"
+        "  - name: 120\n    prompt: sea\n    aspect: 4:3\n    seed: 3\n"
+    )
+    board = load_board(shots)
+    assert [s.name for s in board.shots] == ["010", "080", "0x1F", "120"]
+    assert [s.aspect_text for s in board.shots] == ["16:9", "2.39:1", "1.85", "4:3"]
+    assert [s.aspect for s in board.shots] == pytest.approx([16 / 9, 2.39, 1.85, 4 / 3])
+    assert (board.shots[0].seed, board.shots[3].seed, board.steps, board.guidance) == (10, 3, 12, 7.5)
+    previz, _frames, _fps = load_previz(shots)
+    assert [(s.name, s.aspect_text) for s in previz.shots] == [(s.name, s.aspect_text) for s in board.shots]
+    # a name YAML still reads as another value cannot be given back as typed: say to quote it
+    shots.write_text("model: m\nshots:\n  - name: 1.10\n    prompt: p\n")
+    with pytest.raises(InputError, match=r"shot 1: name 1.1 reads as a value, not text; write it in quotes"):
+        load_board(shots)

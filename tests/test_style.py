@@ -76,3 +76,34 @@ def test_the_blas_check_sees_a_product(tmp_path):
     assert len(_blas_uses(probe)) == 4
     probe.write_text("import numpy as np\nn = np.linalg.norm(v, axis=-1)\ns = (a * b).sum()\n")
     assert _blas_uses(probe) == []
+
+
+def test_the_readme_names_the_python_the_pinned_setup_needs():
+    """The README said Python 3.10+, but the pinned test setup needs the Python bpy's wheels are built for
+    (constraints.txt's header) and numpy 1.26 has no Python 3.13 wheel: the README says both."""
+    import re
+
+    constraints = (REPO / "constraints.txt").read_text(encoding="utf-8")
+    (bpy_python,) = re.findall(r"bpy [\d.]+, Python (3\.\d+)", constraints)
+    numpy = re.search(r"^numpy==(\d+)\.(\d+)", constraints, re.M)
+    assert numpy is not None
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    heading = next(line for line in readme.splitlines() if line.startswith("## Try it on a fresh machine"))
+    assert f"the tests need {bpy_python}" in heading, heading
+    tests = readme.split("Run the tests", 1)[1].split("<!-- test-command -->", 1)[0]
+    assert f"**Python {bpy_python}**" in tests, tests
+    if (int(numpy[1]), int(numpy[2])) < (2, 1):  # numpy's first release with Python 3.13 wheels
+        assert "3.10-3.12" in heading and "no wheels for Python 3.13" in readme
+
+
+def test_the_results_files_the_docs_cite_are_in_the_repository():
+    """docs/farm.md cited benchmarks/results/resume.json for the resume numbers, a file never committed."""
+    import re
+
+    cited = {
+        (doc.name, name)
+        for doc in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+        for name in re.findall(r"benchmarks/results/[\w.-]+\.json", doc.read_text(encoding="utf-8"))
+    }
+    assert cited
+    assert [(doc, name) for doc, name in sorted(cited) if not (REPO / name).is_file()] == []

@@ -4,6 +4,7 @@ every overlap off (``AIFX_THREADS=1``)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -374,6 +375,36 @@ def test_a_full_disk_mid_run_is_the_clear_error_naming_the_frame(tmp_path):
     assert partial == [f"c.{f}.exr" for f in range(1001, int(named.group(1)))]  # all before the failed one
     for name in partial:
         read_image(tmp_path / "partial" / name)
+    assert (tmp_path / "second.rc").read_text().strip() == "0", (tmp_path / "second.out").read_text()
+    for frame in range(1001, 1013):
+        assert frame_bytes(kept / "c.####.exr", frame) == frame_bytes(reference, frame), frame
+
+
+def test_a_full_disk_mid_run_keeps_the_anchors_cache(tmp_path):
+    """A full disk is an error about where the run writes, not about its input: the temporal engine's anchors
+    cache (each keyframe block's decision, its seen plate) made before it stays for the rerun. It was dropped
+    like a bad input's, so the rerun made every keyframe again. A real ENOSPC on a small tmpfs."""
+    shot = make_shot(tmp_path / "shot", range(1001, 1013))
+    reference = tmp_path / "ref" / "c.####.exr"
+    fill(shot_job(shot, reference, backend="propagate"))
+    disk, kept = tmp_path / "disk", tmp_path / "kept"
+    args = f"fill {shot}/plate.####.exr -m {shot}/mask.####.png -o {disk}/out/c.####.exr -b propagate"
+    cache = f"{disk}/out/.c.####.exr.aifx-cache"
+    script = (
+        f"{sys.executable} -m aifx_core {args} 2> {tmp_path}/first.err; echo $? > {tmp_path}/first.rc\n"
+        f"cp -r '{cache}' {tmp_path}/cache\n"
+        f"mkdir -p {tmp_path}/held && {{ {grow_small_disk(disk, '4m', tmp_path / 'held')}; }} || exit 91\n"
+        f"{sys.executable} -m aifx_core {args} > {tmp_path}/second.out 2>&1; echo $? > {tmp_path}/second.rc\n"
+        f"cp -r {disk}/out {kept}\n"
+    )
+    done = on_small_disk(disk, "64k", script)
+    assert done.returncode == 0, done.stderr
+    error = (tmp_path / "first.err").read_text()
+    assert (tmp_path / "first.rc").read_text().strip() == "2" and "aifx: error: disk full" in error, error
+    indexes = list((tmp_path / "cache").glob("anchors-*/index.json"))
+    assert indexes, "the anchors cache was dropped"
+    index = json.loads(indexes[0].read_text())
+    assert index["anchors"], index  # (the blocks made before the disk filled)
     assert (tmp_path / "second.rc").read_text().strip() == "0", (tmp_path / "second.out").read_text()
     for frame in range(1001, 1013):
         assert frame_bytes(kept / "c.####.exr", frame) == frame_bytes(reference, frame), frame

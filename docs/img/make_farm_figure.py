@@ -78,7 +78,8 @@ def main() -> None:
         fontsize=10,
     )
     fig.tight_layout()
-    fig.savefig(OUT)
+    # the reach it was drawn with, for tests/test_doc_figures.py to compare with the engine's
+    fig.savefig(OUT, metadata={"Description": f"reach {BEHIND} before, {AHEAD} after"})
     print(OUT)
 
 

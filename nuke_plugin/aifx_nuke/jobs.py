@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .aifx_protocol.backend_options import read_options
 from .aifx_protocol.job import FillJob
 
 _VAR = re.compile(r"\$(?:(\w+)|\{([^}]*)\})")
@@ -241,10 +242,11 @@ def backend_options(settings: Mapping[str, Any]) -> dict[str, Any]:
     """Only the options the chosen backend reads, so an unused knob never changes the cache key or the job."""
     backend = settings["backend"]
     spatial = settings.get("spatial_backend", "auto")
+    chosen = spatial if backend == "propagate" and spatial and spatial != "auto" else None
     options: dict[str, Any] = {}
-    if backend == "propagate" and spatial and spatial != "auto":
-        options["spatial_backend"] = spatial
-    if str(settings.get("model", "")).strip():
+    if chosen:
+        options["spatial_backend"] = chosen
+    if str(settings.get("model", "")).strip():  # sent only where read: a knob left set for another backend
         options["model"] = str(settings["model"]).strip()
     if backend == "diffusers" or (backend == "propagate" and spatial == "diffusers"):
         options["prompt"] = str(settings.get("prompt", ""))
@@ -260,7 +262,7 @@ def backend_options(settings: Mapping[str, Any]) -> dict[str, Any]:
         options["size"] = int(settings.get("model_size", 640))
         if str(settings.get("reference", "")).strip():
             options["reference"] = str(settings["reference"]).strip()
-    return options
+    return read_options(backend, options, chosen)
 
 
 def build_job(

@@ -91,7 +91,8 @@ KNOBS: list[KnobSpec] = [
         "String_Knob",
         "model",
         "",
-        "Model id or local folder for lama/diffusers (empty: the backend's default).",
+        "Required by lama (its TorchScript .pt file) and diffusers / video-diffusion (a hub id, local "
+        "diffusers folder or checkpoint file).",
     ),
     KnobSpec("prompt", "String_Knob", "prompt", "", "What to paint into the hole (diffusers only)."),
     KnobSpec("negative_prompt", "String_Knob", "negative prompt", "", "What to avoid (diffusers only)."),

@@ -17,7 +17,8 @@ used. Plates copied without their times (``cp`` without ``-p``, a restore) keep 
 manifest's finished frames: a plate frame whose time alone moved is compared by content with the digest the
 manifest recorded for it (:meth:`aifx_core.manifest.Manifest.plate_digests`), and the fingerprint is then
 renewed, so the next run or chunk takes the quick way. A killed build keeps what it
-finished (the next run makes only the rest); a block whose file is damaged is made again. The shot's seen plate
+finished (the next run makes only the rest, and removes its temp files); a block whose file is damaged is made
+again. The shot's seen plate
 (:mod:`aifx_core.propagate.seen`: one pass over the whole shot, which every chunk would otherwise repeat) is kept
 the same way, or the note that the shot has none (its camera moves). The folder is named
 for the run key (settings plus the shot), so other settings never read it, and a stale cache (other key,
@@ -41,6 +42,7 @@ import numpy as np
 
 from .inpaint.base import Anchor
 from .sequence import atomic_write, beside_output, format_frames
+from .sequence.atomic import clean_stale_temps, open_lock_file
 from .sequence.identity import same_plate, source_identity
 
 ANCHORS_FORMAT = 1
@@ -278,15 +280,22 @@ class AnchorStore:
             yield
             return
         lock = self.root / ".anchors.lock"
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+        fd, _ = open_lock_file(lock)  # (read-only where another user's run left it: flock works on it)
         try:
             # A filesystem without file locks builds unlocked: the results are identical, only the work repeats.
+            locked = False
             with contextlib.suppress(OSError):
                 fcntl.flock(fd, fcntl.LOCK_EX)
+                locked = True
+            # A killed build's temp files (a block, the index, the seen plate): every write here is made under
+            # this lock, so once it is held they are all stale (unlocked, only those old enough to be).
+            clean_stale_temps(self.folder, 0.0 if locked else 300.0)
             yield
         finally:
-            if not any(p.name != lock.name for p in self.root.iterdir()):
-                with contextlib.suppress(OSError):  # nothing cached (a failed first run): leave no folder
+            # Nothing cached (a failed first run): leave no folder. (A folder deleted during the run is gone
+            # already: the run's own error is the one raised.)
+            with contextlib.suppress(OSError):
+                if not any(p.name != lock.name for p in self.root.iterdir()):
                     lock.unlink()
                     self.root.rmdir()
             os.close(fd)

@@ -13,6 +13,7 @@ import contextlib
 import importlib
 import json
 import os
+import re
 import signal
 import sys
 import traceback
@@ -265,11 +266,24 @@ def _cmd_fill(args: argparse.Namespace) -> int:
     from .backends import check_options
 
     job = _job_from_args(args)
-    job.validate()  # a bad value is refused before anything, the saved job included, is written
+    try:
+        job.validate()  # a bad value is refused before anything, the saved job included, is written
+    except InputError as exc:
+        raise InputError(_in_flag_words(str(exc))) from None
     check_options(job.backend, job.options)  # (as fill() does first: a bad option is named before the plate)
     _check_frames_flag(job)
     # Saved only after every check has passed (never over an input, never for a job that cannot run).
     return _run_job(job, args.json_progress, save_job=args.save_job)
+
+
+def _in_flag_words(message: str) -> str:
+    """A job's refusal (``job field "device" is 'tpu'``) in the words of ``aifx fill``, whose user gave a flag
+    (``--device is 'tpu'``), never saw a job field: every job field but the plate has a flag of its name."""
+    return re.sub(
+        r'job field "(\w+)"',
+        lambda m: "the plate" if m[1] == "input" else "--" + m[1].replace("_", "-"),
+        message,
+    )
 
 
 def _check_frames_flag(job: FillJob) -> None:

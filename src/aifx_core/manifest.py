@@ -13,13 +13,15 @@ make an earlier run's frames look current.
 
 **Kill-safe.** Before a finished temp file is renamed onto its frame, the manifest records the *intent*: the
 frame and the temp file's identity (inode, size, modification time, which a rename keeps). A run killed
-between the rename and the manifest update leaves a frame that the next run recognises as its own.
+between the rename and the manifest update leaves a frame that the next run recognises as its own; a cancel
+(SIGTERM, Ctrl-C) raised there records the frame, since the file on disk is the intent's.
 
 **One owner at a time.** :class:`OutputLock` (``.clean.####.exr.aifx.lock``) is held for the whole run. Runs
 with the same settings share it (farm chunks of one shot, or a rerun while one is still going: they join, and
 every manifest update is read-merge-written under a short exclusive lock); a run with other settings is
 refused with exit code 2. The lock is an OS file lock (``flock``), so a crashed run's lock file is stale by
-construction: the OS drops the lock with the process, and the next run takes it over. On a filesystem that
+construction: the OS drops the lock with the process, and the next run takes it over (another user's too: a
+lock file it may not write is locked read-only, and a free one replaced by its own). On a filesystem that
 refuses file locks (some network filesystems) the run goes on unlocked, as before locks existed.
 """
 
@@ -38,9 +40,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
-from .errors import InputError
+from .errors import AifxError, InputError
 from .job import FillJob
 from .sequence import atomic_write, beside_output, format_frames
+from .sequence.atomic import open_lock_file
 from .sequence.identity import content_digest, plate_identity, same_plate, source_identity
 
 MANIFEST_SUFFIX = ".aifx.json"
@@ -125,7 +128,7 @@ class OutputLock:
         with self.exclusive():
             if not self.supported:
                 return
-            hold = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+            hold, writable = open_lock_file(self.path)
             try:
                 if not self._flock(hold, fcntl.LOCK_EX | fcntl.LOCK_NB):
                     os.close(hold)
@@ -145,14 +148,35 @@ class OutputLock:
                 self.joined = True
             else:
                 # Free, or left by a crashed run (the OS dropped its lock): take it over.
+                if not writable:  # (another user's: its record names their run, not this one)
+                    hold = self._replace_foreign(hold)
                 payload = {"group": self.group, "pid": os.getpid(), "host": socket.gethostname()}
                 os.ftruncate(hold, 0)
                 os.pwrite(hold, json.dumps(payload).encode(), 0)
                 fcntl.flock(hold, fcntl.LOCK_SH)  # others of the group may join; the gate is still ours
             self._hold = hold
 
+    def _replace_foreign(self, hold: int) -> int:
+        """A fresh lock file of this run's, in place of ``hold``: a free one another user's run left, which
+        this run can lock but not write its record into. Replaced under the gate with ``hold`` locked, so no run
+        holds or opens the old one meanwhile."""
+        try:
+            os.unlink(self.path)
+            fresh = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
+        except OSError as exc:
+            os.close(hold)
+            raise InputError(
+                f"{self.path}: this lock file, left by another user's run, cannot be replaced "
+                f"({exc.strerror or exc}); delete it (no aifx job is writing this output now) and rerun"
+            ) from None
+        os.close(hold)
+        fcntl.flock(fresh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return fresh
+
     def release(self) -> None:
-        """Drop the lock; the last holder removes the lock file (under the gate, so no one is opening it)."""
+        """Drop the lock; the last holder removes the lock file (under the gate, so no one is opening it).
+        An output folder deleted or renamed during the run has no lock file left to remove: the run's own
+        error (:func:`folder_kept`) is the one raised, not this clean-up's."""
         if self._hold is None:
             return
         hold, self._hold = self._hold, None
@@ -164,6 +188,8 @@ class OutputLock:
                     return  # others of the group still run
                 with contextlib.suppress(OSError):
                     os.unlink(self.path)
+        except FileNotFoundError:
+            pass  # (the folder is gone)
         finally:
             os.close(hold)  # closing drops the flock
 
@@ -192,6 +218,29 @@ class OutputLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+@contextlib.contextmanager
+def folder_kept(folder: Path, cache: Path) -> Iterator[None]:
+    """Held around a run writing into ``folder`` (its job cache ``cache`` beside it): a failure once the folder
+    (or the cache) was deleted or renamed during the run, whatever it failed on (the manifest's gate, a frame's
+    or a block's write), is one line saying so, not an internal error."""
+    try:
+        yield
+    except Exception as exc:
+        if isinstance(exc, AifxError):
+            raise
+        if not folder.is_dir():
+            raise InputError(
+                f"{folder}: the output folder disappeared during the run (deleted or renamed); rerun to resume"
+            ) from exc
+        missing = getattr(exc, "filename", None)
+        if isinstance(exc, FileNotFoundError) and missing and Path(missing).is_relative_to(cache):
+            raise InputError(
+                f"{cache}: the output's cache folder disappeared during the run (deleted or renamed); rerun to "
+                "resume"
+            ) from exc
+        raise
 
 
 #: The run of frames recorded before reads were kept per run (one table for every run).
@@ -261,6 +310,8 @@ class Manifest:
         self.runs: dict[int, str] = {}
         #: This run's name in :attr:`reads` and :attr:`runs`.
         self.run = uuid.uuid4().hex[:12]
+        #: Frames this run wrote (and recorded): kept when the file read back has lost them (see :meth:`_update`).
+        self._written: set[int] = set()
         #: Frames whose inputs this run has recorded in :attr:`reads` (each is looked at once a run).
         self._recorded: set[int] = set()
         self._hashed: dict[tuple[str, int, int], list[Any] | None] = {}
@@ -313,11 +364,24 @@ class Manifest:
         self.pending = {int(f): dict(v) for f, v in dict(data.get("pending", {})).items()}
         for frame, intent in list(self.pending.items()):
             if _identity(self.output.path(frame)) == intent.get("identity"):
-                self.frames[frame] = str(intent["key"])  # renamed, then killed before the record
-                if intent.get("sources") is not None:
-                    self.sources[frame] = list(intent["sources"])
-                self._settle_reads(frame, intent)
+                self._recover(frame, intent)  # renamed, then killed before the record
                 del self.pending[frame]
+
+    def _recover(self, frame: int, intent: dict[str, Any]) -> None:
+        """Record ``frame`` as its saved ``intent`` says: the file it names was renamed onto the frame."""
+        self.frames[frame] = str(intent["key"])
+        if intent.get("sources") is not None:
+            self.sources[frame] = list(intent["sources"])
+        self._settle_reads(frame, intent)
+
+    def _abandon(self, frame: int) -> None:
+        """Drop ``frame``'s intent after its write failed, unless the rename already happened (a Ctrl-C or
+        SIGTERM raised while the folder is synced, just after it): the frame on disk is then this run's, and
+        its intent is the only record of that, so it is recorded, not dropped."""
+        intent = self.pending.pop(frame, None)
+        if intent is not None and _identity(self.output.path(frame)) == intent.get("identity"):
+            self._recover(frame, intent)
+            self._written.add(frame)
 
     def plan(self, frames: list[int], existing: set[int], overwrite: bool, output_name: str) -> list[int]:
         """Frames still to render. Refuses to clobber outputs made with other (or unknown) settings."""
@@ -479,7 +543,7 @@ class Manifest:
                 yield intend
             except BaseException:
                 with contextlib.suppress(Exception):
-                    self._update(lambda: self.pending.pop(frame, None))
+                    self._update(lambda: self._abandon(frame))
                 raise
             fault_point("after-rename", frame)
             # The saved intent (the renamed file's identity) already makes the frame this run's for any reader
@@ -489,6 +553,7 @@ class Manifest:
             # leaves what a kill right after the rename always left, which the next run recovers.
             self.pending.pop(frame, None)
             self.frames[frame] = self.key
+            self._written.add(frame)
             if sources is not None:
                 self.sources[frame] = sources
             if span is not None:
@@ -536,20 +601,52 @@ class Manifest:
 
     def mark_done(self, frame: int) -> None:
         """Record ``frame`` as made with this run's key (for frames written without :meth:`writing`)."""
+
+        def record() -> None:
+            self.frames[frame] = self.key
+            self._written.add(frame)
+
         section = self.lock.exclusive() if self.lock is not None else contextlib.nullcontext()
         with section:
-            self._update(lambda: self.frames.__setitem__(frame, self.key))
+            self._update(record)
 
     def _update(self, change: Callable[[], Any]) -> None:
-        """Read what other runs recorded, apply ``change``, write back atomically."""
+        """Read what other runs recorded, apply ``change``, write back atomically. What this run wrote and the
+        file no longer records (deleted during the run) is kept: the frames on disk are still this run's."""
         mine = self.ranges.get(self.key)
         if not self._still_mine():
+            ours = self._own_records()
             self._read()
+            self._restore(ours)
         if mine is not None:
             self.ranges[self.key] = mine
         change()
         self.save()
         self._unsaved = False
+
+    def _own_records(self) -> tuple[dict[int, tuple[str, Any, Any, Any]], dict[int, list[Any]]]:
+        """This run's records in memory: each frame it wrote (key, sources, span, run) and its reads."""
+        frames = {
+            f: (self.frames[f], self.sources.get(f), self.spans.get(f), self.runs.get(f))
+            for f in self._written
+            if f in self.frames
+        }
+        return frames, dict(self.reads.get(self.run, {}))
+
+    def _restore(self, ours: tuple[dict[int, tuple[str, Any, Any, Any]], dict[int, list[Any]]]) -> None:
+        """Put back :meth:`_own_records` the file read back lacks (another run's newer record of a frame wins)."""
+        frames, reads = ours
+        for frame, (key, sources, span, run) in frames.items():
+            if frame in self.frames:
+                continue
+            self.frames[frame] = key
+            for table, value in ((self.sources, sources), (self.spans, span), (self.runs, run)):
+                if value is not None:
+                    table[frame] = value
+        if reads:
+            kept = self.reads.setdefault(self.run, {})
+            for frame, identity in reads.items():
+                kept.setdefault(frame, identity)
 
     def save(self) -> None:
         # Only runs some recorded frame was made by are kept (a frame filled again by a later run, or with

@@ -394,3 +394,35 @@ def feather_weight(hole: np.ndarray, feather: int = 0) -> np.ndarray:
     near = 1.0 - _distance_to(hole[box]) / np.float32(feather + 1)
     weight[box] = np.clip(near, 0.0, 1.0)
     return weight
+
+
+# -- a matte that drops out for a frame ----------------------------------------------------------------------
+
+#: A frame whose hole is empty while the frames either side of it have one is a matte dropout (a forgotten roto
+#: key: the object is in the plate, unmasked) when their holes lie within this share of the frame's long side of
+#: each other (the larger of the two directed distances); farther apart they are two objects, one leaving and
+#: one coming.
+DROPOUT_REACH = 0.1
+#: Where that frame's object may be: the neighbours' holes grown by half the way between them (it moved about
+#: half of it by this frame) and this many pixels.
+DROPOUT_GROW = 4
+
+
+def dropout_region(before: np.ndarray, here: np.ndarray, after: np.ndarray) -> np.ndarray | None:
+    """Where frame ``here``'s unmasked object may be when its hole drops out between ``before``'s and
+    ``after``'s (the holes of the frames either side), else None (see :data:`DROPOUT_REACH`).
+
+    The object is in that frame's plate, so what lies there must never be read as background: the
+    ``propagate`` engine reads nothing of it (one frame with a forgotten key pasted the object into every
+    frame's fill), and the pipeline names the frame."""
+    if here.any() or not before.any() or not after.any():
+        return None
+    box = _around(before | after, math.ceil(DROPOUT_REACH * max(here.shape)) + DROPOUT_GROW + 1)
+    to_before, to_after = _distance_to(before[box]), _distance_to(after[box])
+    apart = max(float(to_after[before[box]].max()), float(to_before[after[box]].max()))
+    if apart > DROPOUT_REACH * max(here.shape):
+        return None
+    grow = DROPOUT_GROW + apart / 2
+    region = np.zeros(here.shape, dtype=bool)
+    region[box] = (to_before <= grow) | (to_after <= grow)
+    return region

@@ -47,11 +47,12 @@ from .manifest import (
     Manifest,
     OutputLock,
     fault_point,
+    folder_kept,
     lock_path,
     manifest_path,
     run_key,
 )
-from .mask import MaskSource, feather_weight, make_hole, open_mask
+from .mask import MaskSource, dropout_region, feather_weight, make_hole, open_mask
 from .progress import CancelToken, ProgressCallback, Reporter
 from .protocol import events
 from .protocol.job import FillJob
@@ -75,6 +76,7 @@ from .sequence import (
     protected_inputs,
     write_image,
 )
+from .sequence.atomic import DiskError
 from .sequence.exr import LOSSY
 from .sequence.image import layer_of, unfilled_colour
 from .sequence.raster import COMPRESSIONS, MAX_PAGES, check_compression, written_channels
@@ -176,7 +178,8 @@ def fill(
         job.save(Path(save_job))
 
     run = _RunSetup.of(job, plate)
-    with OutputLock(str(out), run.settings, str(out)) as lock:
+    kept = folder_kept(out_dir, cache_folder(str(out)))
+    with OutputLock(str(out), run.settings, str(out)) as lock, kept:
         if not lock.joined:  # alone on this output: a killed run's temp files of its frames are stale now
             clean_stale_temps(out_dir, 0.0, {out.path(f).name for f in plate.frames})
         with lock.exclusive():
@@ -373,7 +376,7 @@ def prepare_anchors(
     run = _RunSetup.of(job, plate)
     if is_per_frame(run.name):
         return None  # frames on their own: nothing is decided for the shot (and no model is loaded)
-    with OutputLock(str(out), run.settings, str(out)):
+    with OutputLock(str(out), run.settings, str(out)), folder_kept(out_dir, cache_folder(str(out))):
         backend = _create(job, plate, run)
         if not hasattr(backend, "anchors"):
             return None
@@ -561,7 +564,8 @@ def _anchors(
     A streaming run's blocks are written in order by a thread of their own (``aifx-anchors``; in the caller
     with ``AIFX_THREADS=1``), so the engine does not wait for their fsyncs (tennis nine squares: ~2 ms a frame
     of its wall), and all are written before the run ends; after a failure the blocks already handed over are
-    still written (a kill keeps the blocks it finished, as before), except after bad input (nothing is kept).
+    still written (a kill keeps the blocks it finished, as before; so does a full disk), except after bad input
+    (nothing is kept).
     A block written late is no hazard: a resumed run that misses it makes it again, the same values.
     """
     store = AnchorStore(
@@ -590,12 +594,12 @@ def _anchors(
                         lambda block, anchor: writer.submit((block, anchor)),
                         seen,
                     )
-                except InputError:
-                    writer.abandon()
-                    raise
-                except BaseException:
-                    with contextlib.suppress(Exception):  # (the run's own failure is the one to raise)
-                        writer.finish()
+                except BaseException as exc:
+                    if _bad_input(exc):
+                        writer.abandon()
+                    else:
+                        with contextlib.suppress(Exception):  # (the run's own failure is the one to raise)
+                            writer.finish()
                     raise
                 writer.finish()
                 return
@@ -604,10 +608,17 @@ def _anchors(
                 span = Span(tuple(shot), anchors=store.reader(records), seen=seen)
                 for block, anchor in backend.anchors(feed.packets(shot[start:]), reporter, span):
                     store.write(block, anchor)
-        except InputError:
-            store.discard()  # made from bad input: nothing of it is kept
+        except InputError as exc:
+            if _bad_input(exc):
+                store.discard()  # made from bad input: nothing of it is kept
             raise
     yield store, store.reader(), None, seen
+
+
+def _bad_input(exc: BaseException) -> bool:
+    """Whether ``exc`` is about the input itself (its anchors are not kept), not about where the run writes (a
+    full disk, no permission: :class:`~aifx_core.sequence.atomic.DiskError`, whose anchors the rerun reads)."""
+    return isinstance(exc, InputError) and not isinstance(exc, DiskError)
 
 
 def segments(
@@ -673,7 +684,13 @@ def _fill_frames(
             if share:
                 holed.add(packet.frame)
 
-    feed.seen = keep
+    dropouts = _Dropouts(plate.frames, wanted)
+
+    def seen(packet: FramePacket) -> None:
+        keep(packet)
+        dropouts.see(packet)
+
+    feed.seen = seen
     shot = plate.frames
     manifest.depends = _depends(backend, shot)
 
@@ -738,10 +755,42 @@ def _fill_frames(
     result.holed = len(holed)
     if wanted and len(wanted) == len(shot) and not holed:  # (a whole-shot run: a chunk's driver adds them up)
         result.notices.append(empty_mask_warning(shot))
+    if dropouts.frames:
+        result.notices.append(dropouts.warning())
     if largest[0] >= HOLE_WARNING:
         result.notices.append(
             f"warning: the hole covers {100 * largest[0]:.0f} % of frame {largest[1]}: what no other frame saw "
             f"there is invented, not restored; {events.CHECK_HOLE}"
+        )
+
+
+class _Dropouts:
+    """The frames this run writes whose matte drops out between two frames with a hole (a forgotten roto key,
+    :func:`.mask.dropout_region`): the object stays in that frame's plate, unmasked. Told from the packets as
+    they are read, in order; a frame whose neighbours this run does not read (a chunk's edge) is not judged."""
+
+    def __init__(self, shot: list[int], wanted: set[int]) -> None:
+        self.index = {frame: i for i, frame in enumerate(shot)}
+        self.wanted = wanted
+        #: The last two packets read: (shot position, frame number, hole).
+        self.recent: list[tuple[int, int, np.ndarray]] = []
+        self.frames: list[int] = []
+
+    def see(self, packet: FramePacket) -> None:
+        here = (self.index.get(packet.frame, -3), packet.frame, packet.hole)
+        if len(self.recent) == 2:
+            (p0, _, before), (p1, frame, middle) = self.recent
+            judged = p0 + 1 == p1 and p1 + 1 == here[0] and frame in self.wanted and frame not in self.frames
+            if judged and dropout_region(before, middle, packet.hole) is not None:
+                self.frames.append(frame)
+        self.recent = [*self.recent[-1:], here]
+
+    def warning(self) -> str:
+        many = len(self.frames) > 1
+        return (
+            f"warning: the mask is empty on frame{'s' * many} {format_frames(self.frames)} but not on the frames "
+            f"either side: a missing roto key? The object stays in {'those frames' if many else 'that frame'} "
+            f"and is not copied into the others' fill; {events.CHECK_EMPTY_MASK}"
         )
 
 

@@ -111,6 +111,33 @@ def whole_number(value: Any, where: str, minimum: int = 0) -> int:
     return number
 
 
+#: Plain scalars read as numbers: decimal only, as YAML 1.2 and an artist read them (YAML 1.1, PyYAML's rules,
+#: reads ``010`` as octal 8, ``16:9`` as base-60 969, ``1_000`` as 1000 and ``0x10`` as 16).
+_INT = re.compile(r"^[-+]?(?:0|[1-9][0-9]*)$")
+_FLOAT = re.compile(
+    r"^[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?$|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$"
+)
+
+
+def yaml_loader() -> type:
+    """PyYAML's safe loader, but ``name: 010`` stays the shot ``010`` and ``aspect: 16:9`` the ratio 16:9: a
+    plain scalar is a number only when written in decimal; anything else is text as typed."""
+    import yaml
+
+    int_tag, float_tag = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+
+    class AsTyped(yaml.SafeLoader):
+        pass
+
+    AsTyped.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag not in (int_tag, float_tag)]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    AsTyped.add_implicit_resolver(int_tag, _INT, list("-+0123456789"))
+    AsTyped.add_implicit_resolver(float_tag, _FLOAT, list("-+0123456789."))
+    return AsTyped
+
+
 def load_board(
     path: Path,
     overrides: dict[str, Any] | None = None,
@@ -126,7 +153,7 @@ def load_board(
     if not path.is_file():
         raise InputError(f"{path}: no such file; pass the shots YAML file")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml_loader())  # a safe loader
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         first = " ".join(str(exc).split())
         raise InputError(f"{path}: not valid YAML ({first}); fix the file") from None
@@ -164,6 +191,8 @@ def load_board(
             raise InputError(
                 f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(shot_keys))}"
             )
+        if isinstance(item.get("name"), (bool, float)):  # 1.10 would be 1.1, yes True
+            raise InputError(f"{where}: name {item['name']!r} reads as a value, not text; write it in quotes")
         name = str(item.get("name") or "").strip()
         prompt = str(item.get("prompt") or "").strip()
         if not name or not prompt:

@@ -4,6 +4,7 @@ with an unchanged Mask and fills the plate, not the result the editor shows."""
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -187,6 +188,42 @@ RESULT["again"] = run_fill(clip=first.name, mask_datablock=mask.name)
         assert "choose another Output Folder for " + str(exr_shot / "sh020" / "plate.####.exr") in error
     assert result["job_input"] == str(exr_shot / "sh010" / "plate.####.exr")
     assert result["again"] == ["FINISHED"], result["log"]
+
+
+def test_a_model_and_prompt_hidden_by_the_panel_stay_out_of_the_job(blender, exr_shot: Path) -> None:
+    """The artist tried Diffusion with a Model and Prompt, then set the backend back to Propagate (Telea): the
+    panel hides both fields but keeps their text, and AI Fill failed with 'unknown option(s) model, prompt
+    for backend 'propagate''. Only what the chosen backend reads reaches the job now."""
+    import json
+
+    from blender_addon import jobs
+
+    result = blender(
+        """
+clip = bpy.data.movieclips.load(os.path.join(PLATE, "plate.1001.exr"))
+scene = bpy.context.scene
+scene.frame_start, scene.frame_end = 1, 3
+mask = draw_mask("player", (150, 60, 250, 150), tuple(clip.size))
+settings = scene.aifx
+settings.backend, settings.spatial_backend = "diffusers", "telea"
+settings.model, settings.prompt, settings.negative_prompt = "/models/sd-inpaint", "empty street", "people"
+settings.backend = "propagate"
+RESULT["fill"] = run_fill(clip=clip.name, mask_datablock=mask.name)
+""",
+        exr_shot,
+    )
+    assert result["fill"] == ["FINISHED"], result["log"]
+    job = json.loads((exr_shot / "aifx_fill" / "plate_fill.aifx.json").read_text())
+    assert (job["backend"], job["options"]) == ("propagate", {"spatial_backend": "telea"})
+    # the same for a backend that reads a model but no prompt
+    panel = SimpleNamespace(
+        backend="lama",
+        spatial_backend="diffusers",
+        model="/m/big-lama.pt",
+        prompt="grass",
+        negative_prompt="x",
+    )
+    assert jobs.backend_options(panel) == {"model": "/m/big-lama.pt"}
 
 
 def test_pressing_again_while_the_image_editor_shows_the_result_keeps_the_plates_placement(

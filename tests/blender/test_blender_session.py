@@ -205,3 +205,13 @@ def test_with_a_server_the_session_runs_the_job_on_aifx_serve(png_shot: Path, tm
         assert "401" in refused.message or "token" in refused.message, refused.message
     finally:
         server.stop()
+
+
+def test_the_docs_show_the_progress_lines_blender_prints() -> None:
+    """docs/blender.md showed ``AI Fill write 1/48 frame 1001`` (and ``write frame 1012: 12/48`` in the
+    status bar) where Blender prints ``AI Fill write 1/48 (frame 1001)``."""
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "blender.md").read_text(encoding="utf-8")
+    for index, frame, after in ((1, 1001, "\n"), (12, 1012, ", ETA 0:41 (Esc to cancel)`")):
+        event = {"event": "progress", "stage": "write", "index": index, "total": 48, "frame": frame}
+        assert session.describe_event(event) + after in docs, session.describe_event(event)
+    assert not [line for line in docs.splitlines() if "AI Fill write" in line and "(frame " not in line]

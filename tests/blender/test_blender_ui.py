@@ -200,6 +200,21 @@ RESULT["environment"] = preferences.resolve_python()
     assert [result["preference"], result["override"], result["environment"]] == [expected] * 3
 
 
+def test_the_model_field_says_a_model_is_required_as_the_core_does(blender) -> None:
+    """The Model field's tooltip and docs/blender.md said empty meant the backend's default, but every
+    backend that reads a model refuses an empty one (LaMa needs its TorchScript file)."""
+    from aifx_core.inpaint.models import load_torchscript, locate_model
+
+    for call in (lambda: locate_model(""), lambda: load_torchscript("", "cpu")):
+        with pytest.raises(InputError, match="no (LaMa )?model given"):
+            call()
+    result = blender('RESULT["tip"] = bpy.context.scene.aifx.bl_rna.properties["model"].description')
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "blender.md").read_text(encoding="utf-8")
+    (box,) = [line for line in docs.splitlines() if line.startswith("│ Model ")]
+    for text in (result["tip"], box):
+        assert "default" not in text and "TorchScript .pt" in text, text
+
+
 def test_frame_range_errors_name_the_panels_range_and_the_plates_placement(tmp_path: Path) -> None:
     """The core checks a job's frames as its field: an artist in Blender was told to check `job field "frames"`,
     which the panel does not have. Real core messages, from a job's frames beyond the plate on disk."""

@@ -65,7 +65,7 @@ def test_docs_knob_table_lists_every_knob_with_its_default():
 
 
 def _python39() -> str | None:
-    """A Python 3.9 (Nuke 13/14's) if this machine has one: $AIFX_TEST_PYTHON39 or a pyenv install."""
+    """A Python 3.9 (Nuke 14's) if this machine has one: $AIFX_TEST_PYTHON39 or a pyenv install."""
     import glob
     import os
 
@@ -83,7 +83,7 @@ def test_plugin_parses_as_python_3_9():
 
 
 def test_plugin_logic_runs_under_python_3_9(tmp_path):
-    """Nuke 13/14 embed Python 3.9: import the nuke-free modules there and build a job."""
+    """Nuke 14 embeds Python 3.9: import the nuke-free modules there and build a job."""
     import pytest
 
     python = _python39()
@@ -116,3 +116,42 @@ def test_plugin_logic_runs_under_python_3_9(tmp_path):
         knobs.defaults(), jobs.CachePaths.make("/c", "AIFill1", "a", "b"), 1001, 1010, "linear", True
     )
     assert json.loads(done.stdout) == expected.to_dict()
+
+
+#: The Python each Nuke release embeds (Foundry's release notes).
+NUKE_PYTHON = {12: (2, 7), 13: (3, 7), 14: (3, 9), 15: (3, 10), 16: (3, 11)}
+
+
+def test_the_oldest_nuke_the_docs_name_runs_the_python_the_plugin_is_written_for():
+    """docs/nuke.md said "Nuke 13 and later (Python 3.9+)", but Nuke 13 embeds Python 3.7, where the plugin
+    fails to import (typing.Protocol): the oldest Nuke named must embed the Python ruff.toml lints for."""
+    import re
+
+    import tomllib
+
+    target = tomllib.loads((PLUGIN / "ruff.toml").read_text())["target-version"]
+    wanted = (int(target[2]), int(target[3:]))
+    text = (REPO / "docs" / "nuke.md").read_text(encoding="utf-8")
+    (oldest,) = {int(n) for n in re.findall(r"Nuke (\d+) and later", text)}
+    assert NUKE_PYTHON[oldest] >= wanted and NUKE_PYTHON[oldest - 1] < wanted, oldest
+    assert f"Python {wanted[0]}.{wanted[1]}+" in text
+
+
+def test_the_model_knob_says_a_model_is_required_as_the_core_does():
+    """The model knob and docs/nuke.md said an empty model meant the backend's default, but every backend
+    that reads a model refuses an empty one (LaMa needs its TorchScript file)."""
+    import pytest
+    from aifx_nuke import knobs
+
+    from aifx_core.errors import InputError
+    from aifx_core.inpaint.models import load_torchscript, locate_model
+
+    for call in (lambda: locate_model(""), lambda: load_torchscript("", "cpu")):
+        with pytest.raises(InputError, match="no (LaMa )?model given"):
+            call()
+    (spec,) = [s for s in knobs.KNOBS if s.name == "model"]
+    row = next(
+        line for line in (REPO / "docs" / "nuke.md").read_text().splitlines() if line.startswith("| `model`")
+    )
+    for text in (spec.tooltip, row):
+        assert "default" not in text and "Required by" in text and "TorchScript" in text, text

@@ -91,6 +91,22 @@ def test_what_the_core_asks_to_check_reaches_the_node_and_the_error_console(comp
     assert status.endswith("check the Mask input, invert mask and dilate") and "--" not in status, status
 
 
+@pytest.mark.parametrize("backend", ["telea", "propagate"])
+def test_a_model_knob_left_from_another_backend_stays_out_of_the_job_and_the_fill_runs(comp, backend):
+    """The model knob keeps what was typed for LaMa when the backend goes back to one that reads no model
+    (propagate with keyframe fill auto runs Telea): the core refuses an option its backend does not read, so
+    the job leaves it out and the fill runs."""
+    fill = comp["fill"]
+    fill["backend"].setValue(backend)
+    fill["model"].setValue("/models/big-lama.pt")
+    fill["prompt"].setValue("grass")
+    press_render_in_gui(fill)
+    assert fill["status"].value() == "done: frames 1001-1003 (3 filled now)", nuke.messages
+    (result_dir,) = _result_dirs(comp["cache"])
+    job = json.loads((result_dir / "job.json").read_text())
+    assert job["backend"] == backend and job["options"] == {}
+
+
 def test_notices_name_the_knobs_not_the_flags():
     """Each notice that names command-line flags reads in the node's knob labels (every label a real knob's)."""
     labels = {spec.label for spec in knobs.KNOBS}

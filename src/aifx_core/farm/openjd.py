@@ -250,13 +250,25 @@ def _print_line(line: str) -> None:
 # -- aifx export openjd ------------------------------------------------------------------------------------------
 
 
+#: ``aifx export openjd --help``'s description: the module docstring's second paragraph ends in a bullet list,
+#: which argparse would run together (and taking only that paragraph stopped at "...and two steps:").
+DESCRIPTION = (
+    "Write the shot as an Open Job Description job template (AWS Deadline Cloud, openjd-cli): a JobFile "
+    "parameter and two steps, Anchors (aifx run JOB --anchors, once) and Fill (aifx run JOB --frames ..., one "
+    "task per chunk; OpenJD's TASK_CHUNKING extension decides the chunks unless --portable lists them), and a "
+    "last Sheet step (aifx run JOB --sheet) when the job asks for a contact sheet. Tasks "
+    "report progress through OpenJD's stdout protocol and apply the session's path mapping to the job's paths, "
+    "which must be absolute (on shared storage). See docs/farm.md."
+)
+
+
 def register_cli(subparsers: Any) -> None:
     export = subparsers.add_parser("export", help="export a job for a render farm")
     formats = export.add_subparsers(dest="format", metavar="FORMAT")
     openjd = formats.add_parser(
         "openjd",
         help="an Open Job Description template (AWS Deadline Cloud, openjd-cli)",
-        description=(__doc__ or "").split("\n\n")[1],
+        description=DESCRIPTION,
     )
     openjd.add_argument("job", help="job JSON file (absolute paths on shared storage)")
     openjd.add_argument("-o", "--output", required=True, metavar="TEMPLATE.yaml", help="template to write")

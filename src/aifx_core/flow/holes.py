@@ -9,6 +9,7 @@ comparing the hole itself (never a hash alone), and hand out read-only arrays: t
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -244,6 +245,10 @@ def _geometry(
             )
         )
     depth = cv2.distanceTransform(inside.astype(np.uint8), cv2.DIST_L2, 5)
+    # A crop that is all hole (a hole over nearly the whole frame) has no pixel to measure from: OpenCV gives
+    # float32's largest value, which the step and the fit scores overflowed into inf and NaN. No depth within
+    # the crop exceeds its diagonal, so this bound changes no other depth.
+    depth = np.minimum(depth, np.float32(math.hypot(*depth.shape)))
     if step > 1:  # (in the frame's pixels)
         depth = depth * np.float32(step)
     return Geometry(

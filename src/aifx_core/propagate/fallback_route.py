@@ -442,6 +442,8 @@ class FallbackRoute:
         poorly_carried = int((beta < 0.5).sum()) >= max(MIN_SPATIAL, 0.02 * len(prop.ys))
         spatial_points = np.zeros(0, np.intp)
         asked: Callable[[], np.ndarray] | None = None
+        # True where only the uncarried points take a spatial fill (below): it is then their whole fallback.
+        orphans_only = False
         if poorly_carried or float(share.max()) >= SHARE_SKIP:
             unsure = share > 0.001
             unsure[need] = True
@@ -455,11 +457,26 @@ class FallbackRoute:
             asked = self._spatial_fill(t, known, spatial_points, ahead, core)
         else:
             share = np.zeros_like(share)
+            # Points no keyframe was carried to (``got`` False: every chain left the frame or was lost) that
+            # propagation did not wholly find have no fallback but this one: too few for the fill above, they
+            # still get a spatial fill of their own (they alone the backend's hole; the other hole points are
+            # read as their fill so far), never the zeros ``fallback`` starts as: a black edge under a pan.
+            orphans = need[~got & (alpha[need] < 0.999)] if len(need) else need
+            if len(orphans):
+                spatial_points = orphans
+                a = alpha[need][:, None]
+                known = np.where(prop.found[:, None], base, 0.0)
+                known[need] = a * known[need] + (1.0 - a) * carried
+                asked = self._spatial_fill(t, known, orphans, ahead)
+                orphans_only = True
         meet = self._meeting(t, prop, alpha, base) if len(need) else None
 
         def finish() -> Fallback:
             spatial = np.zeros_like(base)
-            if asked is not None:
+            if asked is not None and orphans_only:
+                spatial[spatial_points] = asked()
+                fallback[spatial_points] = spatial[spatial_points]
+            elif asked is not None:
                 spatial[spatial_points] = asked()
                 b = beta[:, None]
                 fallback[need] = b * carried + (1.0 - b) * spatial[need]
@@ -472,7 +489,7 @@ class FallbackRoute:
             values = a * base + (1.0 - a) * fallback
             s = share[:, None]
             values = (1.0 - s) * values + s * spatial
-            counted = need[beta < 0.999] if len(spatial_points) else spatial_points
+            counted = need[beta < 0.999] if len(spatial_points) and not orphans_only else spatial_points
             return Fallback(
                 values, alpha * (1.0 - share), alpha * prop.confidence * (1.0 - share), counted, alpha, share
             )

@@ -186,8 +186,9 @@ def complete_pair(
     if _moving_objects is not None:
         known = (layers[0], layers[1]) if len(layers) == 2 else None
         movers = _detect_movers(size, pair, (a, b), forward, backward, union, known, distance, smoothed)
-    gain = _exposure_gain(a, b, forward) if exposure_match else _UNIT
-    return PairFlow(forward, backward, fits, movers, gain)
+    gain, trusted = _exposure_gain(a, b, forward) if exposure_match else (_UNIT, True)
+    # A step in exposure that is not one gain over the frame links nothing across it (GAIN_AGREE_SHARE).
+    return PairFlow(forward, backward, fits, movers, gain if trusted else _UNIT, cut=not trusted)
 
 
 def _detect_movers(
@@ -293,15 +294,29 @@ def is_cut(a: FlowInput, b: FlowInput, forward: np.ndarray) -> bool:
     return coarse is not None and coarse < CUT_COARSE
 
 
-def _exposure_gain(a: FlowInput, b: FlowInput, forward: np.ndarray) -> np.ndarray:
+#: A pair's exposure gain (per channel, log) is trusted up to this as measured (the median of the log ratios:
+#: exposure flicker, a grade's breathing) ...
+GAIN_LOG_FREE = 0.7
+#: ... and beyond it (an exposure step of more than 2x between two frames: a light switched off, an auto
+#: exposure jump, a flash) only where it is one gain over the frame: at least this share of the log ratios
+#: nearer the median than half the step (a global step under grain: 0.99 and more on 160x90 frames with
+#: noise of 0.03 on a 0.3x step; a light on 40 % of the frame: 0.6). Such a pair takes its gain as measured;
+#: any other is not linked (:attr:`PairFlow.cut`: nothing crosses it), each side then filled from its own
+#: frames: a gain held at the bound was 15-20 % off over the whole shot. docs/method.md, "Exposure steps".
+GAIN_AGREE_SHARE = 0.8
+
+
+def _exposure_gain(a: FlowInput, b: FlowInput, forward: np.ndarray) -> tuple[np.ndarray, bool]:
     """Per-channel gain g with ``b·g ≈ a`` over the background both frames see (robust median of log
-    ratios on thumbnails). Exposure flicker and auto gain are multiplicative, so this is HDR-safe."""
+    ratios on thumbnails), and whether it can be trusted (False: a step beyond :data:`GAIN_LOG_FREE` that is
+    not one gain over the frame: :data:`GAIN_AGREE_SHARE`). Exposure flicker and auto gain are multiplicative, so this is HDR-safe."""
     flow = _thumb_flow(a, forward)
     warped = warp(b.thumb, flow, border=cv2.BORDER_CONSTANT)
     warped_hole = warp(b.thumb_hole.astype(np.float32), flow, border=cv2.BORDER_CONSTANT) > 0
     level = max(float(np.median(np.abs(a.thumb))), 1e-6)
     valid = ~a.thumb_hole & ~warped_hole
     gain = np.ones(3, np.float32)
+    trusted = True
     for c in range(3):
         ok = valid & (a.thumb[..., c] > 0.02 * level) & (warped[..., c] > 0.02 * level)
         if ok.sum() >= 64:
@@ -316,5 +331,10 @@ def _exposure_gain(a: FlowInput, b: FlowInput, forward: np.ndarray) -> np.ndarra
             if median_within(logs, 0.004):  # (the usual case: no gain, and no median found for it)
                 continue
             log_ratio = float(np.median(logs))
-            gain[c] = np.exp(np.clip(log_ratio, -0.7, 0.7)) if abs(log_ratio) > 0.004 else 1.0
-    return gain
+            if abs(log_ratio) > GAIN_LOG_FREE:
+                agree = float(np.mean(np.abs(logs - log_ratio) < 0.5 * abs(log_ratio)))
+                if agree < GAIN_AGREE_SHARE:
+                    trusted = False
+                    log_ratio = float(np.clip(log_ratio, -GAIN_LOG_FREE, GAIN_LOG_FREE))
+            gain[c] = np.exp(log_ratio) if abs(log_ratio) > 0.004 else 1.0
+    return gain, trusted

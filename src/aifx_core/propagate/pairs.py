@@ -35,6 +35,7 @@ import numpy as np
 from ..errors import InputError
 from ..flow import FlowEstimator, flow_gray, holes, working_size
 from ..inpaint.base import FramePacket, Span
+from ..mask import dropout_region
 from ..workers import HelperUnavailable, Prefetch, helper, helper_wanted, overlap
 from .bridge import REACH as BRIDGE_REACH
 from .bridge import blind as blind_frame
@@ -204,6 +205,13 @@ class _Frame:
         self._footprint = None
         self.drop_hole()
 
+    def exclude(self, region: np.ndarray) -> None:
+        """Never read ``region`` of this frame (a matte dropout's object: :meth:`Pairs._drop_out`); done before
+        the frame is first read from."""
+        self._invalid = self._invalid | region
+        self._blocked = self._blocked_for = None
+        self._footprint = None
+
     def drop_hole(self) -> None:
         """Drop the hole and ``invalid`` once nothing reads them: the plate is released and both pairs' flows
         are made (the packet keeps its frame number)."""
@@ -270,6 +278,12 @@ class Pairs:
         self.demanded = -1
         #: Hole pixel count of every frame read (the keyframe cue; a few bytes a frame, kept for the run).
         self.hole_area: dict[int, int] = {}
+        #: The holes of the last frames read (three at most): a frame's matte dropout is decided from its
+        #: neighbours' (:meth:`_drop_out`), whose own may be dropped by then.
+        self._recent_holes: dict[int, np.ndarray] = {}
+        #: Positions whose matte dropped out between two frames with holes (:func:`..mask.dropout_region`): what
+        #: may be their unmasked object is never read from them.
+        self.dropouts: set[int] = set()
         self.size: tuple[int, int] | None = None
         self.work: tuple[int, int] = (0, 0)
         self.scale = (1.0, 1.0)
@@ -325,6 +339,9 @@ class Pairs:
             raise ContextError(f"position {index} is before the first frame read ({self.base})")
         while self.loaded <= index and not self.exhausted:
             self._read(index + self.opt.window)
+        if self.hole_area.get(index) == 0 and self.hole_area.get(index - 1, 0) > 0:
+            # (the frame after it decides whether its matte dropped out: read before it is read from)
+            self._read(index + 2)
         if index < self.loaded:
             if index not in self.frames:
                 raise ContextError(f"position {index} was needed after it was evicted")
@@ -363,6 +380,9 @@ class Pairs:
             made.position = position
             self.frames[position] = made
             self.hole_area[position] = int(np.count_nonzero(packet.hole))
+            self._recent_holes[position] = packet.hole
+            self._recent_holes.pop(position - 3, None)
+            self._drop_out(position - 1, packet.hole)
             self.loaded += 1
             if self.loaded - 1 > self.base:
                 # Flows are computed as packets arrive (each pair once): chains toward keyframes may
@@ -374,6 +394,20 @@ class Pairs:
         self.max_plates = max(self.max_plates, self.plates())
         if self.exhausted and self.length is None:
             self.length = self.loaded
+
+    def _drop_out(self, index: int, after: np.ndarray) -> None:
+        """When frame ``index``'s hole is empty between two frames with holes near each other (a forgotten
+        roto key: :func:`..mask.dropout_region`), mark where its unmasked object may be as never to be read.
+        Decided as the frame after it is read (``after``: its hole), before ``index`` is read from
+        (:meth:`available`): from the three holes alone, so the same for any window or chunk."""
+        before = self._recent_holes.get(index - 1)
+        frame = self.frames.get(index)
+        if before is None or frame is None or self.hole_area.get(index) != 0 or index - 1 < self.base:
+            return
+        region = dropout_region(before, frame.packet.hole, after)
+        if region is not None:
+            frame.exclude(region)
+            self.dropouts.add(index)
 
     def frame(self, index: int) -> _Frame:
         return self.frames[index]

@@ -52,8 +52,14 @@ def _temp_name(name: str, pid: str, token: str) -> str:
     return f".{path.stem}{TEMP_MARKER}{pid}-{token}{path.suffix}"
 
 
-def disk_error(path: Path, exc: BaseException) -> InputError | None:
-    """The :class:`InputError` for a disk-level failure (full, read-only, no permission), else ``None``.
+class DiskError(InputError):
+    """An :class:`InputError` about where aifx writes (a full disk, a read-only filesystem, no permission), not
+    about the input: what a run made from the input before it stays (a bad input's anchors cache is dropped,
+    a full disk's is kept for the rerun)."""
+
+
+def disk_error(path: Path, exc: BaseException) -> DiskError | None:
+    """The :class:`DiskError` for a disk-level failure (full, read-only, no permission), else ``None``.
 
     Image libraries report disk-full as a RuntimeError whose text holds the OS message, so the text is
     checked as well as ``errno``.
@@ -70,7 +76,7 @@ def disk_error(path: Path, exc: BaseException) -> InputError | None:
         elif "Permission denied" in text:
             code = errno.EACCES
     if code in _DISK_ERRORS:
-        return InputError(_DISK_ERRORS[code].format(path=path))
+        return DiskError(_DISK_ERRORS[code].format(path=path))
     return None
 
 
@@ -108,6 +114,27 @@ def atomic_write(
         raise
     _fsync_dir(target.parent)
     return result
+
+
+def open_lock_file(path: Path) -> tuple[int, bool]:
+    """Open (creating it if missing) the lock file ``path`` for ``flock``: ``(fd, writable)``.
+
+    A lock file left by another user's run (its mode ``0644`` under the usual umask) cannot be opened for
+    writing, but ``flock`` works on a read-only descriptor, so a second user resuming or joining a run on a
+    shared output locks it read-only. Where even that is refused, an :class:`InputError` names the file.
+    """
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o666), True
+    except PermissionError:
+        pass
+    try:
+        return os.open(path, os.O_RDONLY), False
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise InputError(
+            f"{path}: cannot open this lock file ({reason}), which another user's run may have left; make it and "
+            "its folder writable for you (or delete it while no aifx job writes this output) and rerun"
+        ) from None
 
 
 def clean_stale_temps(

@@ -111,10 +111,26 @@ def open_sequence(
         # Asked for beyond the shot's ends (a range typed from the edit, not the render): say what is there.
         beyond = requested is not None and (missing[0] < on_disk[0] or missing[-1] > on_disk[-1])
         limit = f"keep {frames_name} within {on_disk[0]}-{on_disk[-1]}, " if beyond else ""
+        if role == "plate":
+            limit = _on_steps(on_disk, available, frames_name) or limit
         raise InputError(
             f"{pattern}: {role} frames {_frames_text(missing)} missing{where}; {limit}{fix_missing}"
         )
     return Sequence(pattern, available, role)
+
+
+def _on_steps(on_disk: list[int], available: list[int], frames_name: str) -> str:
+    """For a plate rendered on twos (or threes...), the frames to ask for: ``1001-1008`` on a plate with
+    1001-1007x2 is refused for 1002-1008x2, and within 1001-1007 it still would be; the shot's frames in the
+    span asked for are ``1001-1007x2``. Empty when the frames on disk do not step evenly."""
+    steps = {b - a for a, b in zip(on_disk, on_disk[1:], strict=False)}
+    if len(on_disk) < 3 or len(steps) != 1 or min(steps) < 2:
+        return ""
+    (step,) = steps
+    spec = format_frames(f for f in on_disk if available[0] <= f <= available[-1])
+    on = {2: "is on twos", 3: "is on threes", 4: "is on fours"}.get(step, f"has a frame every {step}")
+    ask = f"give {frames_name} {spec}" if frames_name.startswith("--") else f"set {frames_name} to {spec!r}"
+    return f"the plate {on}: {ask}, "
 
 
 def check_span(pattern: FramePattern, on_disk: list[int], frames_name: str = "") -> None:
