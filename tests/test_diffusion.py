@@ -493,3 +493,16 @@ def test_out_of_gpu_memory_is_one_line_saying_what_would_make_it_fit(tiny_inpain
     assert "out of GPU memory generating a 64x64 fill with" in message and str(tiny_inpaint) in message
     for fix in ("offload=model", "vae_tiling=true", "dtype=float16", "size=48"):
         assert fix in message
+
+
+def test_a_model_that_returns_nan_is_refused_naming_the_frame_not_filled_black(tmp_path_factory):
+    """An fp16 VAE that overflows returns NaN; clipped and converted it became a black fill, exit 0, which the
+    temporal engine then carried into the frames around its keyframe."""
+    model = cached_build("inpaint-nan", tmp_path_factory.getbasetemp())
+    backend = create_spatial("diffusers", _context(model))
+    rgb, hole = _plate()
+    with pytest.raises(InputError) as error:
+        backend.inpaint(rgb, hole, frame=1012)
+    message = str(error.value)
+    assert message.startswith(f"frame 1012: {model} produced NaN")
+    assert "half-precision overflow?" in message and "--option dtype=float32" in message

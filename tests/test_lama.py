@@ -161,3 +161,13 @@ def test_out_of_gpu_memory_is_one_line_saying_what_would_make_it_fit(tiny_lama):
     ) as error:
         backend.inpaint(rgb, hole)
     assert "--option size=48" in str(error.value) and "--device cpu" in str(error.value)
+
+
+def test_a_model_that_returns_nan_is_refused_naming_the_frame_not_filled_black(tmp_path_factory):
+    model = cached_build("lama-nan", tmp_path_factory.getbasetemp())
+    backend = create_spatial("lama", _context(model))
+    rgb, hole = _plate()
+    with pytest.raises(InputError) as error:
+        backend.inpaint(rgb, hole, frame=1003)
+    message = str(error.value)
+    assert message.startswith(f"frame 1003: {model} produced NaN") and "--option dtype=float32" in message

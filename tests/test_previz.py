@@ -246,3 +246,16 @@ def test_a_model_that_runs_out_of_memory_or_refuses_the_shape_is_exit_2_naming_t
     assert "Traceback" not in error and "internal error" not in error
     assert error.strip().splitlines()[-1] == "aifx: error: " + expected.format(model=tiny_vace)
     assert not list((tmp_path / "out").rglob("*.png"))  # nothing of the failed shot was written
+
+
+def test_a_model_that_returns_nan_is_exit_2_naming_the_shot_not_black_frames(
+    tmp_path_factory, tmp_path, capsys
+):
+    from aifx_core.cli import main
+
+    model = cached_build("wan-t2v-nan", tmp_path_factory.getbasetemp())
+    shots = _shots(tmp_path, model, image=False)
+    assert main(["previz", str(shots), "-o", str(tmp_path / "out"), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert f"aifx: error: shot 010: {model} produced NaN" in err and "dtype: float32" in err
+    assert "Traceback" not in err and not list((tmp_path / "out").rglob("*.png"))

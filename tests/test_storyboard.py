@@ -166,3 +166,15 @@ def test_names_and_aspects_are_read_as_typed(tmp_path):
     shots.write_text("model: m\nshots:\n  - name: 1.10\n    prompt: p\n")
     with pytest.raises(InputError, match=r"shot 1: name 1.1 reads as a value, not text; write it in quotes"):
         load_board(shots)
+
+
+def test_a_model_that_returns_nan_is_exit_2_naming_the_shot_not_a_black_picture(
+    tmp_path_factory, tmp_path, capsys
+):
+    model = cached_build("text2image-nan", tmp_path_factory.getbasetemp())
+    shots = tmp_path / "shots.yaml"
+    shots.write_text(SHOTS.format(model=model))
+    assert main(["storyboard", str(shots), "-o", str(tmp_path / "board"), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert f"aifx: error: shot 010 wide: {model} produced NaN" in err and "dtype: float32" in err
+    assert "Traceback" not in err and not list((tmp_path / "board").glob("*.png"))

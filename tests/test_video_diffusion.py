@@ -514,3 +514,13 @@ def test_a_missing_reference_is_refused_when_the_backend_is_made(tiny_vace, tmp_
     with pytest.raises(InputError, match=r"reference=.*nothere\.png: no such image file"):
         _backend(tiny_vace, reference=str(tmp_path / "nothere.png"))
     assert cached_pipeline_count() == before
+
+
+def test_a_model_that_returns_nan_is_refused_naming_the_window_not_filled_black(tmp_path_factory):
+    model = cached_build("wan-vace-nan", tmp_path_factory.getbasetemp())
+    backend = _backend(model, window=5, overlap=1)
+    with pytest.raises(InputError) as error:
+        dict(backend.fill(_shot(5), Reporter()))
+    message = str(error.value)
+    assert message.startswith(f"video-diffusion: window 1 (frames 1001-1005): {model} produced NaN")
+    assert "--option dtype=float32" in message

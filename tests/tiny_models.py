@@ -104,8 +104,16 @@ def paint_white(vae) -> None:
         conv.bias.fill_(4.0)
 
 
+def paint_nan(vae) -> None:
+    """Make a VAE's decoder output NaN whatever the latents: what an fp16 VAE that overflows gives."""
+    import torch
+
+    with torch.no_grad():
+        vae.decoder.conv_out.bias.fill_(float("nan"))
+
+
 def build_tiny_inpaint_pipeline(
-    folder: Path, latent_size: int = 32, attention: bool = True, white: bool = False
+    folder: Path, latent_size: int = 32, attention: bool = True, white: bool = False, nan: bool = False
 ) -> Path:
     """Save a random ``StableDiffusionInpaintPipeline`` (9-channel UNet) whose native size is ``2 * latent_size``.
 
@@ -122,12 +130,15 @@ def build_tiny_inpaint_pipeline(
     )
     if white:
         paint_white(pipe.vae)
+    if nan:
+        paint_nan(pipe.vae)
     pipe.save_pretrained(folder)
     return Path(folder)
 
 
-def build_tiny_text2image_pipeline(folder: Path, latent_size: int = 32) -> Path:
-    """Save a random ``StableDiffusionPipeline`` (4-channel UNet) whose native size is ``2 * latent_size``."""
+def build_tiny_text2image_pipeline(folder: Path, latent_size: int = 32, nan: bool = False) -> Path:
+    """Save a random ``StableDiffusionPipeline`` (4-channel UNet) whose native size is ``2 * latent_size``;
+    ``nan``: its VAE returns NaN (:func:`paint_nan`)."""
     from diffusers import StableDiffusionPipeline
 
     pipe = StableDiffusionPipeline(
@@ -136,6 +147,8 @@ def build_tiny_text2image_pipeline(folder: Path, latent_size: int = 32) -> Path:
         feature_extractor=None,
         requires_safety_checker=False,
     )
+    if nan:
+        paint_nan(pipe.vae)
     pipe.save_pretrained(folder)
     return Path(folder)
 
@@ -252,14 +265,17 @@ _WAN_TRANSFORMER = dict(
 )
 
 
-def build_tiny_wan_vace_pipeline(folder: Path, white: bool = False) -> Path:
+def build_tiny_wan_vace_pipeline(folder: Path, white: bool = False, nan: bool = False) -> Path:
     """Save a random ``WanVACEPipeline`` (masked video diffusion) at the sizes of diffusers' own fast tests,
-    with a UMT5 encoder and a T5 tokenizer built here instead of downloaded; ``white``: it paints only white."""
+    with a UMT5 encoder and a T5 tokenizer built here instead of downloaded; ``white``: it paints only white;
+    ``nan``: its VAE returns NaN."""
     from diffusers import WanVACEPipeline, WanVACETransformer3DModel
 
     parts = _tiny_wan_parts()
     if white:
         paint_white(parts["vae"])
+    if nan:
+        paint_nan(parts["vae"])
     transformer = WanVACETransformer3DModel(
         num_layers=3, vace_layers=[0, 2], vace_in_channels=96, **_WAN_TRANSFORMER
     )
@@ -267,28 +283,35 @@ def build_tiny_wan_vace_pipeline(folder: Path, white: bool = False) -> Path:
     return Path(folder)
 
 
-def build_tiny_wan_t2v_pipeline(folder: Path) -> Path:
-    """Save a random text-to-video ``WanPipeline`` (previz) with the same tiny parts."""
+def build_tiny_wan_t2v_pipeline(folder: Path, nan: bool = False) -> Path:
+    """Save a random text-to-video ``WanPipeline`` (previz) with the same tiny parts; ``nan``: its VAE returns
+    NaN."""
     from diffusers import WanPipeline, WanTransformer3DModel
 
     parts = _tiny_wan_parts()
+    if nan:
+        paint_nan(parts["vae"])
     transformer = WanTransformer3DModel(num_layers=2, **_WAN_TRANSFORMER)
     WanPipeline(transformer=transformer, **parts).save_pretrained(folder)
     return Path(folder)
 
 
-def build_tiny_lama(path: Path) -> Path:
+def build_tiny_lama(path: Path, nan: bool = False) -> Path:
     """Save a scripted module with big-lama's calling convention: ``model(image, mask) -> image``.
 
     ``image`` is (1, 3, H, W) in [0, 1], ``mask`` (1, 1, H, W) in {0, 1}. It fills the hole with the mean colour
     of the known pixels (plus a small convolution so it has weights), and refuses sizes that are not a multiple
-    of 8 the way the real export's downsampling would.
+    of 8 the way the real export's downsampling would. ``nan``: it returns NaN (a half-precision export that
+    overflows).
     """
     import torch
+
+    offset = float("nan") if nan else 0.0
 
     class TinyLama(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
+            self.offset = offset
             self.blur = torch.nn.Conv2d(3, 3, 3, padding=1, bias=False)
             with torch.no_grad():
                 self.blur.weight.fill_(0.0)
@@ -303,7 +326,7 @@ def build_tiny_lama(path: Path) -> Path:
                 min=1.0
             )
             filled = image * known + mean * mask
-            return self.blur(filled).clamp(0.0, 1.0)
+            return self.blur(filled).clamp(0.0, 1.0) + self.offset
 
     with (
         warnings.catch_warnings()
@@ -319,7 +342,8 @@ _BUILT: dict[str, Path] = {}
 
 def cached_build(kind: str, root: Path) -> Path:
     """Build a tiny model once per test session (``kind``: ``inpaint``, ``text2image``, ``flux-fill``,
-    ``wan-vace``, ``lama``, or ``inpaint-white``/``wan-vace-white``: models that paint only white)."""
+    ``wan-vace``, ``lama``, or ``inpaint-white``/``wan-vace-white``: models that paint only white, or
+    ``inpaint-nan``/``text2image-nan``/``wan-vace-nan``/``wan-t2v-nan``/``lama-nan``: models that return NaN)."""
     if kind not in _BUILT:
         builders = {
             "inpaint": lambda: build_tiny_inpaint_pipeline(root / "tiny-inpaint"),
@@ -330,6 +354,11 @@ def cached_build(kind: str, root: Path) -> Path:
             "wan-vace": lambda: build_tiny_wan_vace_pipeline(root / "tiny-wan-vace"),
             "wan-vace-white": lambda: build_tiny_wan_vace_pipeline(root / "tiny-wan-vace-white", white=True),
             "wan-t2v": lambda: build_tiny_wan_t2v_pipeline(root / "tiny-wan-t2v"),
+            "inpaint-nan": lambda: build_tiny_inpaint_pipeline(root / "tiny-inpaint-nan", nan=True),
+            "text2image-nan": lambda: build_tiny_text2image_pipeline(root / "tiny-text2image-nan", nan=True),
+            "wan-vace-nan": lambda: build_tiny_wan_vace_pipeline(root / "tiny-wan-vace-nan", nan=True),
+            "wan-t2v-nan": lambda: build_tiny_wan_t2v_pipeline(root / "tiny-wan-t2v-nan", nan=True),
+            "lama-nan": lambda: build_tiny_lama(root / "tiny-lama-nan.pt", nan=True),
         }
         _BUILT[kind] = builders[kind]()
     return _BUILT[kind]

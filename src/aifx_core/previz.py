@@ -32,6 +32,7 @@ import numpy as np
 from .errors import InputError
 from .inpaint.video.limits import ModelLimits, is_shape_error, refusal
 from .storyboard import (
+    NAN_ADVICE,
     SHOT_KEYS,
     TOP_KEYS,
     Board,
@@ -211,7 +212,7 @@ def generate_previz(board: Board, frames: int, fps: int, output: Path, device: s
     """Generate every shot's clip into ``output``; returns the files written."""
     import torch
 
-    from .inpaint.models import PipelineRequest, load_pipeline
+    from .inpaint.models import PipelineRequest, load_pipeline, refuse_nan
     from .sequence.atomic import atomic_write
 
     pipe = load_pipeline(PipelineRequest.from_options(board.options, device, kind="text2video"))
@@ -256,7 +257,8 @@ def generate_previz(board: Board, frames: int, fps: int, output: Path, device: s
                 )
             ) from error
         result = result[0] if result.ndim == 5 else result
-        frames8 = np.clip(np.rint(np.nan_to_num(result) * 255.0), 0, 255).astype(np.uint8)
+        refuse_nan(result, board.options.get("model"), f"shot {shot.name}", NAN_ADVICE)
+        frames8 = np.clip(np.rint(result * 255.0), 0, 255).astype(np.uint8)
         stem = _file_stem(index, shot.name)
         folder = output / stem
         folder.mkdir(exist_ok=True)

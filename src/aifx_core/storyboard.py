@@ -36,6 +36,9 @@ import numpy as np
 from .errors import InputError
 from .inpaint.models import LOADER_OPTIONS
 
+#: What to change in the shots file when the model returned NaN (see ``refuse_nan``).
+NAN_ADVICE = "try dtype: float32 (or bfloat16) in the shots file"
+
 TOP_KEYS = {
     "model",
     "steps",
@@ -246,7 +249,7 @@ def generate_board(board: Board, output: Path, device: str = "auto") -> list[Pat
     import torch
 
     from .inpaint.diffusion import make_scheduler, size_multiple
-    from .inpaint.models import PipelineRequest, load_pipeline
+    from .inpaint.models import PipelineRequest, load_pipeline, refuse_nan
     from .sequence.atomic import atomic_write
 
     pipe = load_pipeline(PipelineRequest.from_options(board.options, device, kind="text2image"))
@@ -276,7 +279,8 @@ def generate_board(board: Board, output: Path, device: str = "auto") -> list[Pat
                 picture = np.asarray(pipe(**arguments).images[0], dtype=np.float32)
         except torch.OutOfMemoryError:
             raise InputError(memory_advice(shot, board, f"a {width}x{height} image")) from None
-        rgb8 = np.clip(np.rint(np.nan_to_num(picture) * 255.0), 0, 255).astype(np.uint8)
+        refuse_nan(picture, board.options.get("model"), f"shot {shot.name}", NAN_ADVICE)
+        rgb8 = np.clip(np.rint(picture * 255.0), 0, 255).astype(np.uint8)
         file = output / _file_name(index, shot.name)
         atomic_write(file, partial(_save_png, rgb8))
         images.append((shot, rgb8, file))

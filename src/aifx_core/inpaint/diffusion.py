@@ -34,6 +34,7 @@ from .models import (
     declared_pipeline_class,
     is_masked_video,
     load_pipeline,
+    refuse_nan,
     resolve_device,
     scheduler_class_name,
 )
@@ -208,7 +209,7 @@ class DiffusersBackend:
         check_strength(use, self.steps)
 
         def model_fill(model_rgb: np.ndarray, model_hole: np.ndarray) -> np.ndarray:
-            return self.generate(model_rgb, model_hole, strength=use)
+            return self.generate(model_rgb, model_hole, strength=use, frame=frame)
 
         return fill_through_crop(
             rgb, hole, self.colorspace, model_fill, self.model_size, self.multiple, self.margin
@@ -240,9 +241,14 @@ class DiffusersBackend:
         return {key: value for key, value in wanted.items() if key in self._accepts}
 
     def generate(
-        self, model_rgb: np.ndarray, model_hole: np.ndarray, strength: float | None = None
+        self,
+        model_rgb: np.ndarray,
+        model_hole: np.ndarray,
+        strength: float | None = None,
+        frame: int | None = None,
     ) -> np.ndarray:
-        """Run the pipeline on a model-space square: float32 (S, S, 3) in [0, 1] → float32 (S, S, 3)."""
+        """Run the pipeline on a model-space square: float32 (S, S, 3) in [0, 1] → float32 (S, S, 3); NaN out
+        (an overflowing half-precision VAE) is refused, naming ``frame``, rather than filled black."""
         import torch
 
         arguments = self.call_arguments(
@@ -255,7 +261,9 @@ class DiffusersBackend:
                 images = self.pipe(**arguments).images
         except torch.OutOfMemoryError:
             raise InputError(self._memory_advice(model_rgb.shape[0])) from None
-        return np.asarray(images[0], dtype=np.float32)
+        result = np.asarray(images[0], dtype=np.float32)
+        refuse_nan(result, self.model, "diffusers" if frame is None else f"frame {frame}")
+        return result
 
     def _memory_advice(self, side: int) -> str:
         """One line for a GPU that ran out of memory (exit 2, as video-diffusion): what was asked and the

@@ -20,7 +20,7 @@ from ..errors import InputError
 from ..options import Options
 from .base import BackendContext
 from .crop import fill_through_crop
-from .models import load_torchscript, resolve_device
+from .models import load_torchscript, refuse_nan, resolve_device
 from .video.limits import is_shape_error
 
 DEFAULT_SIZE = 512
@@ -68,12 +68,16 @@ class LamaBackend:
         self.model_size = max(MULTIPLE, options.size // MULTIPLE * MULTIPLE)
 
     def inpaint(self, rgb: np.ndarray, hole: np.ndarray, *, frame: int | None = None) -> np.ndarray:
+        def model_fill(model_rgb: np.ndarray, model_hole: np.ndarray) -> np.ndarray:
+            return self.generate(model_rgb, model_hole, frame=frame)
+
         return fill_through_crop(
-            rgb, hole, self.colorspace, self.generate, self.model_size, MULTIPLE, self.margin
+            rgb, hole, self.colorspace, model_fill, self.model_size, MULTIPLE, self.margin
         )
 
-    def generate(self, model_rgb: np.ndarray, model_hole: np.ndarray) -> np.ndarray:
-        """Run the TorchScript model on a model-space square (any size; padded to a multiple of 8 here)."""
+    def generate(self, model_rgb: np.ndarray, model_hole: np.ndarray, frame: int | None = None) -> np.ndarray:
+        """Run the TorchScript model on a model-space square (any size; padded to a multiple of 8 here); NaN
+        out is refused, naming ``frame``, rather than filled black."""
         import torch
 
         height, width = model_hole.shape
@@ -96,8 +100,9 @@ class LamaBackend:
         if not isinstance(out, torch.Tensor) or tuple(out.shape) != tuple(image_t.shape):
             got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
             raise self._wrong_kind(f"it returned {got} for an image of {tuple(image_t.shape)}")
-        result = out[0].float().clamp(0.0, 1.0).permute(1, 2, 0).cpu().numpy()
-        return np.ascontiguousarray(result[:height, :width])
+        result = out[0].float().clamp(0.0, 1.0).permute(1, 2, 0).cpu().numpy()[:height, :width]
+        refuse_nan(result, self.model_path, "lama" if frame is None else f"frame {frame}")
+        return np.ascontiguousarray(result)
 
     def _memory_advice(self, side: int, gpu: bool = True) -> str:
         """One line for a GPU (or, ``gpu=False``, the CPU) that ran out of memory (exit 2, as the other learned

@@ -43,6 +43,7 @@ from ..models import (
     declared_pipeline_class,
     is_masked_video,
     load_pipeline,
+    refuse_nan,
     resolve_device,
 )
 from .crop import (
@@ -403,6 +404,7 @@ class VideoDiffusionBackend:
         frames = np.asarray(output.frames, dtype=np.float32)
         frames = frames[0] if frames.ndim == 5 else frames
         self.calls += 1
+        refuse_nan(frames[: len(video)], self.options.model, f"video-diffusion: {where}")
         if frames.shape[1:3] != (crop.model_height, crop.model_width):
             raise RuntimeError(
                 f"model returned frames of {frames.shape[1:3]}, expected {crop.model_height}x"
