@@ -110,6 +110,17 @@ def test_options_are_checked_before_anything_loads():
     assert VideoOptions.from_dict({"model": "m", "window": "33", "offload": "model"}).window == 33
 
 
+@pytest.mark.parametrize(
+    "name, value",
+    [("guidance", -3), ("guidance", "nan"), ("guidance", float("inf")), ("conditioning_scale", "nan")],
+)
+def test_guidance_and_conditioning_must_be_finite_before_anything_loads(name, value):
+    """diffusers checks neither: conditioning_scale=nan gave a black fill with exit 0."""
+    with pytest.raises(InputError, match=f"video-diffusion option {name}=.*expected a number"):
+        VideoOptions.from_dict({"model": "m", name: value})
+    assert VideoOptions.from_dict({"model": "m", "guidance": 0, "conditioning_scale": "0.5"}).guidance == 0
+
+
 # -- with a tiny random Wan VACE pipeline ----------------------------------------------------------------------
 
 torch = pytest.importorskip("torch")

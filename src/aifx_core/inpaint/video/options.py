@@ -6,6 +6,7 @@ fails at once, not after minutes of loading.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -131,3 +132,11 @@ class VideoOptions:
             )
         if self.max_sequence_length is not None and self.max_sequence_length < 1:
             raise InputError("video-diffusion option max_sequence_length: expected at least 1 token")
+        # diffusers checks neither: NaN conditioning gives a black fill, negative guidance an inverted one.
+        if self.guidance is not None and not (math.isfinite(self.guidance) and self.guidance >= 0):
+            raise InputError(f"video-diffusion option guidance={self.guidance}: expected a number, 0 or more")
+        if not math.isfinite(self.conditioning_scale):
+            raise InputError(
+                f"video-diffusion option conditioning_scale={self.conditioning_scale}: expected a number "
+                "(1.0 by default)"
+            )
