@@ -86,6 +86,14 @@ def test_same_seed_same_picture(tiny_text2image, tmp_path):
         ("model: {model}\nsteps: lots\nshots:\n  - name: a\n    prompt: b\n", "steps"),
         ("shots:\n  - name: a\n    prompt: b\n", "no 'model'"),
         ("model: ./missing-model\nshots:\n  - name: a\n    prompt: b\n", "no such model"),
+        (
+            "model: {model}\nnegative_prompt: [a, b]\nshots:\n  - name: a\n    prompt: b\n",
+            "negative_prompt: expected text, got ['a', 'b']",
+        ),
+        (
+            "model: {model}\nshots:\n  - name: a\n    prompt: b\n    negative_prompt: 123\n",
+            "shot 1: negative_prompt: expected text, got 123",
+        ),
     ],
 )
 def test_bad_yaml_is_exit_2_with_a_clear_message(tiny_text2image, tmp_path, capsys, text, message):
@@ -178,3 +186,26 @@ def test_a_model_that_returns_nan_is_exit_2_naming_the_shot_not_a_black_picture(
     err = capsys.readouterr().err
     assert f"aifx: error: shot 010 wide: {model} produced NaN" in err and "dtype: float32" in err
     assert "Traceback" not in err and not list((tmp_path / "board").glob("*.png"))
+
+
+@pytest.mark.parametrize("declared", ["StableDiffusionInpaintPipeline", "StableDiffusionPipeline"])
+def test_an_inpainting_model_is_refused_before_it_loads(tmp_path_factory, tmp_path, capsys, declared):
+    """It loaded, then failed on the first step with an internal error ("size of tensor a (9) must match
+    ... (4)"). Refused from its declared class, or from its 9-channel UNet when the index names a
+    text-to-image class."""
+    import json
+    import shutil
+
+    from aifx_core.inpaint.models import cached_pipeline_count
+
+    model = tmp_path / "inpaint-model"
+    shutil.copytree(cached_build("inpaint", tmp_path_factory.getbasetemp()), model)
+    index = json.loads((model / "model_index.json").read_text())
+    (model / "model_index.json").write_text(json.dumps({**index, "_class_name": declared}))
+    shots = tmp_path / "shots.yaml"
+    shots.write_text(SHOTS.format(model=model))
+    loaded = cached_pipeline_count()
+    assert main(["storyboard", str(shots), "-o", str(tmp_path / "board"), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert f"aifx: error: {model} is a" in err and "inpainting model" in err and "text-to-image" in err
+    assert "Traceback" not in err and cached_pipeline_count() == loaded

@@ -23,6 +23,7 @@ one page per shot with its prompt and camera note). Any mistake in the file is a
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import re
 import textwrap
@@ -114,6 +115,16 @@ def whole_number(value: Any, where: str, minimum: int = 0) -> int:
     return number
 
 
+def optional_text(value: Any, where: str) -> str | None:
+    """A text field that may be left out (``negative_prompt``): the pipeline refuses a number or a list deep
+    inside with a TypeError, so it is refused here, naming the field."""
+    if value is None or isinstance(value, str):
+        return value
+    raise InputError(
+        f"{where}: expected text, got {value!r}; write one line of text (in quotes if it is a number)"
+    )
+
+
 #: Plain scalars read as numbers: decimal only, as YAML 1.2 and an artist read them (YAML 1.1, PyYAML's rules,
 #: reads ``010`` as octal 8, ``16:9`` as base-60 969, ``1_000`` as 1000 and ``0x10`` as 16).
 _INT = re.compile(r"^[-+]?(?:0|[1-9][0-9]*)$")
@@ -182,7 +193,7 @@ def load_board(
     if not isinstance(shots_data, list) or not shots_data:
         raise InputError(f"{path}: 'shots' must be a non-empty list of shots (each with name and prompt)")
     default_seed = whole_number(data.get("seed", 0), f"{path}: seed")
-    default_negative = data.get("negative_prompt")
+    default_negative = optional_text(data.get("negative_prompt"), f"{path}: negative_prompt")
     shots: list[Shot] = []
     names: set[str] = set()
     for index, item in enumerate(shots_data, start=1):
@@ -208,7 +219,9 @@ def load_board(
             Shot(
                 name=name,
                 prompt=prompt,
-                negative_prompt=item.get("negative_prompt", default_negative),
+                negative_prompt=optional_text(
+                    item.get("negative_prompt", default_negative), f"{where}: negative_prompt"
+                ),
                 seed=whole_number(item.get("seed", default_seed), f"{where}: seed"),
                 aspect=parse_aspect(aspect_text, where),
                 aspect_text=aspect_text,
@@ -252,7 +265,11 @@ def generate_board(board: Board, output: Path, device: str = "auto") -> list[Pat
     from .inpaint.models import PipelineRequest, load_pipeline, refuse_nan
     from .sequence.atomic import atomic_write
 
-    pipe = load_pipeline(PipelineRequest.from_options(board.options, device, kind="text2image"))
+    request = PipelineRequest.from_options(board.options, device, kind="text2image")
+    check_text_to_image(request)  # before minutes of loading
+    pipe = load_pipeline(request)
+    parts = [getattr(getattr(pipe, part, None), "config", None) for part in ("unet", "vae")]
+    refuse_inpainting(type(pipe), unet_takes_mask(*parts), request.model)
     scheduler = make_scheduler(pipe, board.options.get("scheduler"))
     accepts = set(inspect.signature(pipe.__call__).parameters)
     multiple = size_multiple(pipe)
@@ -288,6 +305,49 @@ def generate_board(board: Board, output: Path, device: str = "auto") -> list[Pat
     pdf = output / "storyboard.pdf"
     write_sheet_and_pdf(board.title, images, sheet, pdf)
     return [file for _, _, file in images] + [sheet, pdf]
+
+
+def unet_takes_mask(unet_config: Any, vae_config: Any) -> bool:
+    """Whether a UNet takes more channels than the VAE's latents (SD inpainting: 4 latents + 4 masked-image
+    latents + 1 mask = 9): AutoPipelineForText2Image wraps such a model and fails on the first step. The
+    configs are a loaded part's ``config`` or a folder's ``config.json`` (a dict)."""
+
+    def value(config: Any, name: str) -> Any:
+        return config.get(name) if isinstance(config, dict) else getattr(config, name, None)
+
+    channels, latents = value(unet_config, "in_channels"), value(vae_config, "latent_channels")
+    return isinstance(channels, int) and isinstance(latents, int) and channels != latents
+
+
+def refuse_inpainting(cls: type | None, masked_unet: bool, model: str) -> None:
+    """An :class:`InputError` for an inpainting model (an *Inpaint*/*Fill* class, one whose ``__call__``
+    takes ``mask_image``, or a UNet built for a mask): it cannot make a picture from text alone."""
+    import inspect
+
+    name = cls.__name__ if cls is not None else ""
+    takes_mask = cls is not None and "mask_image" in inspect.signature(cls.__call__).parameters
+    if "Inpaint" in name or "Fill" in name or takes_mask or masked_unet:
+        kind = f"a {name}, an inpainting model" if name else "an inpainting model"
+        raise InputError(
+            f"{model} is {kind}; aifx storyboard needs a text-to-image model (e.g. "
+            "stabilityai/stable-diffusion-xl-base-1.0): give another model, or use this one with aifx fill"
+        )
+
+
+def check_text_to_image(request: Any) -> None:
+    """Refuse an inpainting model before it loads: from the class its ``model_index.json`` (or
+    ``pipeline_class``) names and, for a local folder, its UNet's and VAE's configs."""
+    import json
+
+    from .inpaint.models import declared_pipeline_class, locate_model
+
+    source = locate_model(request.model)
+    configs: list[Any] = [None, None]
+    if source.kind == "folder":
+        for index, part in enumerate(("unet", "vae")):
+            with contextlib.suppress(OSError, ValueError):  # the loader names a broken folder
+                configs[index] = json.loads((Path(source.location) / part / "config.json").read_text("utf-8"))
+    refuse_inpainting(declared_pipeline_class(request), unet_takes_mask(*configs), request.model)
 
 
 def memory_advice(shot: Shot, board: Board, what: str, smaller: str = "") -> str:
