@@ -506,3 +506,25 @@ def test_a_model_that_returns_nan_is_refused_naming_the_frame_not_filled_black(t
     message = str(error.value)
     assert message.startswith(f"frame 1012: {model} produced NaN")
     assert "half-precision overflow?" in message and "--option dtype=float32" in message
+
+
+@pytest.mark.parametrize(
+    "named, message",
+    [
+        (
+            "StableDiffusionPipeline",
+            "StableDiffusionPipeline cannot inpaint (it takes no mask); name an inpainting",
+        ),
+        ("WanPipeline", "WanPipeline is a video pipeline; --backend diffusers fills images"),
+    ],
+)
+def test_a_pipeline_class_that_cannot_inpaint_is_refused_before_it_loads(tiny_inpaint, named, message):
+    """StableDiffusionPipeline ran and dropped the image and mask (the hole filled from text alone) or failed
+    on the inpainting UNet; WanPipeline failed inside the loader."""
+    before = cached_pipeline_count()
+    with pytest.raises(InputError) as error:
+        create_spatial("diffusers", _context(tiny_inpaint, pipeline_class=named))
+    assert str(error.value).startswith(f"{tiny_inpaint}: {message}")
+    assert cached_pipeline_count() == before
+    if named == "WanPipeline":
+        assert "pipeline_class" not in str(error.value)

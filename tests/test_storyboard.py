@@ -209,3 +209,11 @@ def test_an_inpainting_model_is_refused_before_it_loads(tmp_path_factory, tmp_pa
     err = capsys.readouterr().err
     assert f"aifx: error: {model} is a" in err and "inpainting model" in err and "text-to-image" in err
     assert "Traceback" not in err and cached_pipeline_count() == loaded
+
+
+def test_a_class_that_fails_to_load_is_named_with_a_or_an(tiny_text2image, tmp_path, capsys):
+    shots = tmp_path / "shots.yaml"
+    shots.write_text(SHOTS.format(model=tiny_text2image) + "pipeline_class: AutoencoderKL\n")
+    assert main(["storyboard", str(shots), "-o", str(tmp_path / "board"), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert "could not load it as an AutoencoderKL (" in err and "Traceback" not in err

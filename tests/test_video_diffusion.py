@@ -535,3 +535,20 @@ def test_a_model_that_returns_nan_is_refused_naming_the_window_not_filled_black(
     message = str(error.value)
     assert message.startswith(f"video-diffusion: window 1 (frames 1001-1005): {model} produced NaN")
     assert "--option dtype=float32" in message
+
+
+def test_a_video_model_that_fails_to_load_is_not_told_to_name_a_pipeline_class(tmp_path_factory, tmp_path):
+    """Naming another class is no fix for a video pipeline (no auto class chooses one): the hint is left out."""
+    import json
+    import shutil
+
+    model = tmp_path / "not-vace"
+    shutil.copytree(cached_build("inpaint", tmp_path_factory.getbasetemp()), model)
+    index = json.loads((model / "model_index.json").read_text())
+    (model / "model_index.json").write_text(json.dumps({**index, "_class_name": "WanVACEPipeline"}))
+    with pytest.raises(InputError) as error:
+        list(_backend(model).fill(_shot(3), Reporter()))
+    message = str(error.value)
+    assert message.startswith(f"{model}: could not load it as a WanVACEPipeline (") and message.endswith(
+        "; check the model"
+    )

@@ -172,6 +172,31 @@ def check_image_model(cls: type | None, model: str) -> None:
         )
 
 
+def check_inpainting_class(cls: type | None, model: str, named: bool) -> None:
+    """Refuse a pipeline class that cannot inpaint (its ``__call__`` takes no ``mask_image``): named with
+    ``pipeline_class``, StableDiffusionPipeline ran and dropped the image and mask (the hole filled from text
+    alone) or failed on an inpainting UNet, and a video class failed inside the loader. ``named``: the user
+    chose the class, so the message says which to choose instead."""
+    if cls is None:
+        return
+    check_image_model(cls, model)
+    takes = set(inspect.signature(cls.__call__).parameters)
+    if "mask_image" in takes:
+        return
+    if "num_frames" in takes:
+        raise InputError(
+            f"{model}: {cls.__name__} is a video pipeline; --backend diffusers fills images with an image "
+            "inpainting pipeline (a masked video model such as Wan VACE runs with --backend video-diffusion)"
+        )
+    fix = (
+        "name an inpainting class such as StableDiffusionInpaintPipeline with --option pipeline_class, or "
+        "leave pipeline_class out"
+        if named
+        else "use an inpainting model"
+    )
+    raise InputError(f"{model}: {cls.__name__} cannot inpaint (it takes no mask); {fix}")
+
+
 class DiffusersBackend:
     """Spatial backend around a cached diffusers inpainting pipeline."""
 
@@ -183,10 +208,18 @@ class DiffusersBackend:
         self.seed = int(context.seed)
         self.device = resolve_device(context.device)
         request = PipelineRequest.from_options(context.options, context.device, kind="inpaint")
-        check_image_model(declared_pipeline_class(request), str(opts.model))  # before loading
+        named = bool(
+            request.pipeline_class
+        )  # else the auto class turns a text-to-image model into inpainting
+        declared = declared_pipeline_class(request)
+        if named:
+            check_inpainting_class(declared, str(opts.model), named)  # before loading
+        else:
+            check_image_model(declared, str(opts.model))
         if opts.scheduler:  # a scheduler that does not fit the model is refused before it loads
             check_scheduler(opts.scheduler, model_scheduler_class(request))
         self.pipe = load_pipeline(request)
+        check_inpainting_class(type(self.pipe), str(opts.model), named)
         self.model = str(opts.model)
         self.prompt = opts.prompt or ""
         self.negative_prompt = opts.negative_prompt or None

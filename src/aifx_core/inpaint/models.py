@@ -457,9 +457,15 @@ def load_pipeline(request: PipelineRequest) -> Any:
         if source.kind == "file" and request.local_files_only and not request.config and _not_cached(exc):
             raise _single_file_offline(source.location, class_name) from None
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        # Video pipelines have no auto class to override: naming another class is no fix there.
+        hint = (
+            ""
+            if request.kind in ("video", "text2video")
+            else ", or name the class with --option pipeline_class=..."
+        )
         raise InputError(
-            f"{source.location}: could not load it as a {class_name} ({first}); check the model, or name the "
-            "class with --option pipeline_class=..."
+            f"{source.location}: could not load it as {article(class_name)} {class_name} ({first}); check the "
+            f"model{hint}"
         ) from None
     _place(pipe, device, request)
     # The scheduler the model shipped with: backends that ask for another one swap it per call on this
@@ -469,6 +475,11 @@ def load_pipeline(request: PipelineRequest) -> Any:
         pipe.set_progress_bar_config(disable=True)  # aifx reports progress itself
     _PIPELINES[key] = pipe
     return pipe
+
+
+def article(word: str) -> str:
+    """``a`` or ``an`` before a class name: an AutoencoderKL, a StableDiffusionPipeline."""
+    return "an" if word[:1].lower() in "aeiou" else "a"
 
 
 def _dtype_keyword() -> str:
