@@ -528,3 +528,22 @@ def test_a_pipeline_class_that_cannot_inpaint_is_refused_before_it_loads(tiny_in
     assert cached_pipeline_count() == before
     if named == "WanPipeline":
         assert "pipeline_class" not in str(error.value)
+
+
+def test_a_scheduler_whose_package_is_missing_says_which_package(tiny_inpaint):
+    """diffusers exports a placeholder for LMSDiscreteScheduler without scipy (DPMSolverSDEScheduler without
+    torchsde); it was called 'not a diffusers scheduler; did you mean LMSDiscreteScheduler'."""
+    import importlib.util
+
+    needs = {"LMSDiscreteScheduler": "scipy", "DPMSolverSDEScheduler": "torchsde"}
+    missing = {name: package for name, package in needs.items() if importlib.util.find_spec(package) is None}
+    if not missing:
+        pytest.skip("scipy and torchsde are both installed here")
+    for name, package in missing.items():
+        with pytest.raises(InputError) as error:
+            create_spatial("diffusers", _context(tiny_inpaint, scheduler=name))
+        message = str(error.value)
+        assert message.startswith(f"scheduler {name!r} needs the Python package {package}, which is not")
+        assert f"pip install {package}" in message and "did you mean" not in message
+        assert "EulerDiscreteScheduler" in message.split("another scheduler")[1]
+        assert name not in message.split("another scheduler")[1]  # only schedulers that run here

@@ -119,6 +119,18 @@ def _compatibles(default: type | None) -> list[type]:
     return list(get()) if callable(get) else []
 
 
+def missing_packages(cls: Any) -> list[str]:
+    """The optional packages a diffusers class needs that are not installed: diffusers exports a placeholder
+    (a ``DummyObject`` listing them in ``_backends``) for a class whose packages are missing, e.g.
+    LMSDiscreteScheduler without scipy, DPMSolverSDEScheduler without torchsde."""
+    import importlib.util
+
+    backends = getattr(cls, "_backends", None)
+    if not isinstance(backends, (list, tuple)):
+        return []
+    return [str(b) for b in backends if importlib.util.find_spec(str(b)) is None]
+
+
 def check_scheduler(name: str, default: type | None) -> Any:
     """The diffusers scheduler class ``name``, refused unless the model's own scheduler class ``default`` lists
     it as compatible: another family (flow matching on SD, Euler or DDIM on Flux) fails deep inside the
@@ -126,8 +138,15 @@ def check_scheduler(name: str, default: type | None) -> Any:
     import diffusers
 
     compatible = sorted({cls.__name__ for cls in _compatibles(default)})
-    choices = ", ".join(compatible) or "a diffusers scheduler class"
+    usable = sorted({cls.__name__ for cls in _compatibles(default) if not missing_packages(cls)})
+    choices = ", ".join(usable) or "a diffusers scheduler class"
     cls = getattr(diffusers, str(name), None)
+    missing = missing_packages(cls)
+    if missing:
+        raise InputError(
+            f"scheduler {name!r} needs the Python package {' and '.join(missing)}, which is not installed in "
+            f"aifx's environment; pip install {' '.join(missing)} there, or use another scheduler ({choices})"
+        )
     if cls is None or not isinstance(cls, type) or not issubclass(cls, diffusers.SchedulerMixin):
         close = difflib.get_close_matches(str(name), compatible, n=2)
         hint = f"did you mean {', '.join(close)}? " if close else ""
