@@ -259,3 +259,21 @@ def test_a_model_that_returns_nan_is_exit_2_naming_the_shot_not_black_frames(
     err = capsys.readouterr().err
     assert f"aifx: error: shot 010: {model} produced NaN" in err and "dtype: float32" in err
     assert "Traceback" not in err and not list((tmp_path / "out").rglob("*.png"))
+
+
+def test_a_shorter_run_into_the_same_folder_removes_the_clips_frames_of_the_longer_one(
+    tiny_vace, tmp_path, capsys
+):
+    """The earlier run's 1006-1009 stayed beside the new 1001-1005 and were read as part of the clip."""
+    from aifx_core.cli import main
+
+    shots = _shots(tmp_path, tiny_vace, image=False)
+    out = tmp_path / "out"
+    assert main(["previz", str(shots), "-o", str(out), "--device", "cpu"]) == 0
+    assert len(list((out / "01_010").glob("01_010.*.png"))) == 9
+    (out / "01_010" / "notes.txt").write_text("mine")
+    (out / "01_010" / "01_010_v2.1009.png").write_bytes(b"another clip's frame")
+    assert main(["previz", str(shots), "-o", str(out), "--device", "cpu", "--frames", "2"]) == 0
+    capsys.readouterr()
+    names = sorted(p.name for p in (out / "01_010").iterdir())
+    assert names == [f"01_010.{f}.png" for f in range(1001, 1006)] + ["01_010_v2.1009.png", "notes.txt"]

@@ -14,7 +14,8 @@ CogVideoX): a hub id, a local folder or a checkpoint, found like every other aif
 pipeline (VACE) a shot's ``image`` becomes the known first frame (mask 0) and the rest is generated; with an
 image-to-video pipeline it is passed as ``image``; a text-to-video pipeline ignores it (said once).
 
-Writes per shot ``NN_name/NN_name.####.png`` (frames from 1001) and ``NN_name.mp4`` (H.264 through PyAV),
+Writes per shot ``NN_name/NN_name.####.png`` (frames from 1001; frames of an earlier, longer run of the clip
+are removed) and ``NN_name.mp4`` (H.264 through PyAV),
 then ``previz_sheet.png``: first, middle and last frame of every shot. Files are written atomically.
 """
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import re
 import sys
 from functools import partial
 from pathlib import Path
@@ -262,10 +264,13 @@ def generate_previz(board: Board, frames: int, fps: int, output: Path, device: s
         stem = _file_stem(index, shot.name)
         folder = output / stem
         folder.mkdir(exist_ok=True)
+        clip: list[Path] = []
         for offset, frame in enumerate(frames8):
             file = folder / f"{stem}.{FIRST_FRAME + offset:04d}.png"
             atomic_write(file, partial(_save_png, frame))
-            written.append(file)
+            clip.append(file)
+        remove_stale_frames(folder, stem, clip)
+        written.extend(clip)
         movie = output / f"{stem}.mp4"
         write_mp4(frames8, fps, movie)
         written.append(movie)
@@ -273,6 +278,16 @@ def generate_previz(board: Board, frames: int, fps: int, output: Path, device: s
     sheet = output / "previz_sheet.png"
     write_previz_sheet(board.title, clips, sheet)
     return [*written, sheet]
+
+
+def remove_stale_frames(folder: Path, stem: str, kept: list[Path]) -> None:
+    """Remove the clip's frames an earlier, longer run left in ``folder`` (``stem.####.png`` files other than
+    ``kept``): read as one sequence, the clip would end in the old run's frames. Nothing else is touched."""
+    pattern = re.compile(re.escape(stem) + r"\.\d+\.png")
+    names = {file.name for file in kept}
+    for file in folder.iterdir():
+        if pattern.fullmatch(file.name) and file.name not in names and file.is_file():
+            file.unlink()
 
 
 def write_previz_sheet(title: str, clips: list[tuple[Shot, np.ndarray]], path: Path) -> None:
