@@ -19,7 +19,13 @@ from aifx_core.errors import InputError  # noqa: E402
 from aifx_core.inpaint import BackendContext  # noqa: E402
 from aifx_core.inpaint.crop import plan_crop  # noqa: E402
 from aifx_core.inpaint.diffusion import native_size  # noqa: E402
-from aifx_core.inpaint.models import PipelineRequest, cached_pipeline_count, load_pipeline, locate_model  # noqa: E402
+from aifx_core.inpaint.models import (  # noqa: E402
+    PipelineRequest,
+    cached_pipeline_count,
+    load_pipeline,
+    loaded_models,
+    locate_model,
+)
 from aifx_core.mask import feather_weight  # noqa: E402
 from aifx_core.sequence.image import Image  # noqa: E402
 
@@ -547,3 +553,22 @@ def test_a_scheduler_whose_package_is_missing_says_which_package(tiny_inpaint):
         assert f"pip install {package}" in message and "did you mean" not in message
         assert "EulerDiscreteScheduler" in message.split("another scheduler")[1]
         assert name not in message.split("another scheduler")[1]  # only schedulers that run here
+
+
+def test_a_model_folder_replaced_on_disk_is_loaded_again(tiny_inpaint, tmp_path_factory, tmp_path):
+    """A long-lived process (aifx serve, a Python session) kept filling with the old model after the folder
+    was replaced with another one: the cache was keyed on the path alone."""
+    import shutil
+
+    white = cached_build("inpaint-white", tmp_path_factory.getbasetemp())
+    model = tmp_path / "model"
+    shutil.copytree(tiny_inpaint, model)
+    request = PipelineRequest(model=str(model), device="cpu")
+    first = load_pipeline(request)
+    assert load_pipeline(request) is first  # unchanged: loaded once
+    shutil.rmtree(model)
+    shutil.copytree(white, model)
+    second = load_pipeline(request)
+    assert second is not first
+    assert float(second.vae.decoder.conv_out.bias.detach().min()) == 4.0  # the white model's weights
+    assert sum(m["model"] == str(model.resolve()) for m in loaded_models()) == 1  # the old one was let go

@@ -16,7 +16,8 @@ A diffusers ``model`` is any of:
   folder holding the matching configs, which offline use needs).
 
 Loaded pipelines are cached per process, keyed by everything that changes what was loaded (model, kind,
-device, dtype, variant, memory options), so a 200-frame shot loads its model once.
+device, dtype, variant, memory options, and the size and time of a local model's files), so a 200-frame shot
+loads its model once and a model folder replaced on disk is loaded again.
 """
 
 from __future__ import annotations
@@ -73,8 +74,9 @@ def loaded_models() -> list[dict[str, Any]]:
     """What this process holds loaded: model, kind, device, dtype and seconds since last use."""
     now = time.monotonic()
     out: list[dict[str, Any]] = []
-    for class_name, request in _PIPELINES:
-        idle = round(now - _LAST_USED.get((class_name, request), now), 1)
+    for key in _PIPELINES:
+        class_name, request = key[0], key[1]
+        idle = round(now - _LAST_USED.get(key, now), 1)
         out.append(
             {
                 "model": request.model,
@@ -421,6 +423,32 @@ class PipelineRequest:
         )
 
 
+#: Files whose change means another model in the same folder (weights, and what says how they fit together).
+_MODEL_FILES = (*SINGLE_FILE_SUFFIXES, ".json", ".gguf")
+
+
+def files_stamp(source: ModelSource) -> tuple:
+    """Name, size and modification time of a local model's files (a folder's ``model_index.json`` and its
+    components' weights and configs, or the single checkpoint), part of the cache key: a folder replaced
+    with another model (a new version copied over the old path) is loaded again, as a LaMa file is, instead
+    of a long-lived process (``aifx serve``, a Python session) filling with the old one. Empty for a hub id
+    (its cache is addressed by content)."""
+    if source.kind == "hub":
+        return ()
+    root = Path(source.location)
+    files = [root] if source.kind == "file" else [*root.glob("*"), *root.glob("*/*")]
+    stamp = []
+    for file in files:
+        if file.suffix.lower() not in _MODEL_FILES:
+            continue
+        try:
+            info = file.stat()
+        except OSError:
+            continue  # removed while we looked: the loader says what is missing
+        stamp.append((str(file.relative_to(root)) if file != root else "", info.st_size, info.st_mtime_ns))
+    return tuple(sorted(stamp))
+
+
 def load_pipeline(request: PipelineRequest) -> Any:
     """The diffusers pipeline for ``request``, loaded once per process."""
     import torch
@@ -434,10 +462,17 @@ def load_pipeline(request: PipelineRequest) -> Any:
             source, request.local_files_only, request.cache_dir
         )
     dtype_name = resolve_dtype(device, request.dtype, prefers_bfloat16="Flux" in class_name)
-    key = (class_name, replace(request, model=source.location, device=device, dtype=dtype_name))
+    key = (
+        class_name,
+        replace(request, model=source.location, device=device, dtype=dtype_name),
+        files_stamp(source),
+    )
     _LAST_USED[key] = time.monotonic()
     if key in _PIPELINES:
         return _PIPELINES[key]
+    for stale in [k for k in _PIPELINES if k[:2] == key[:2]]:  # the same path held another model: free it
+        del _PIPELINES[stale]
+        _LAST_USED.pop(stale, None)
 
     kwargs: dict[str, Any] = {
         _dtype_keyword(): getattr(torch, dtype_name),
