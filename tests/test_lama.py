@@ -171,3 +171,14 @@ def test_a_model_that_returns_nan_is_refused_naming_the_frame_not_filled_black(t
         backend.inpaint(rgb, hole, frame=1003)
     message = str(error.value)
     assert message.startswith(f"frame 1003: {model} produced NaN") and "--option dtype=float32" in message
+
+
+def test_a_lama_folder_is_told_to_pass_the_pt_file(tmp_path):
+    folder = tmp_path / "lama"
+    folder.mkdir()
+    (folder / "big-lama.pt").write_bytes(b"x")
+    with pytest.raises(InputError) as error:
+        create_spatial("lama", BackendContext(device="cpu", options={"model": str(folder)}))
+    message = str(error.value)
+    assert message.startswith(f"{folder}: a folder (it holds big-lama.pt); --model takes the LaMa model's")
+    assert str(folder / "big-lama.pt") in message and "no such" not in message

@@ -26,6 +26,8 @@ import logging
 import os
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -223,11 +225,41 @@ def _how_to_get(model_id: str) -> str:
     )
 
 
+def _unreachable(exc: BaseException) -> bool:
+    """Whether a hub error was caused by the network, not the id: diffusers words a refused connection as
+    "does not appear to have a file named model_index.json", with huggingface_hub's "not in the cache and
+    the hub cannot be reached" (``LocalEntryNotFoundError``) and the connection error behind it."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if _not_cached(cause) or isinstance(cause, (ConnectionError, TimeoutError)):
+            return True
+        if "Connect" in type(cause).__name__ or "Timeout" in type(cause).__name__:  # httpx, requests
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
+@contextmanager
+def _quiet_hub() -> Iterator[None]:
+    """Leave out huggingface_hub's "local_dir_use_symlinks is deprecated" UserWarning: diffusers passes that
+    argument on every hub download, and the artist can do nothing about it."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*local_dir_use_symlinks.*", category=UserWarning)
+        yield
+
+
 def _hub_error(model_id: str, exc: Exception, is_offline: bool) -> InputError:
     if is_offline:
         return InputError(
             f"model {model_id!r} is not in the Hugging Face cache and downloads are off "
             f"(HF_HUB_OFFLINE=1 or local_files_only); {_how_to_get(model_id)}"
+        )
+    if _unreachable(exc):
+        return InputError(
+            f"model {model_id!r} is not in the Hugging Face cache and the hub could not be reached (no network, "
+            f"or a proxy or firewall in the way); connect and run again, or {_how_to_get(model_id)}"
         )
     reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return InputError(
@@ -241,9 +273,10 @@ def _model_index(source: ModelSource, is_offline: bool, cache_dir: str | None = 
     from diffusers import DiffusionPipeline
 
     try:
-        config = DiffusionPipeline.load_config(
-            source.location, local_files_only=is_offline, cache_dir=cache_dir
-        )
+        with _quiet_hub():
+            config = DiffusionPipeline.load_config(
+                source.location, local_files_only=is_offline, cache_dir=cache_dir
+            )
     except (OSError, ValueError) as exc:
         if source.kind == "hub":
             raise _hub_error(source.location, exc, is_offline) from None
@@ -483,7 +516,8 @@ def load_pipeline(request: PipelineRequest) -> Any:
         kwargs["variant"] = request.variant
     log.info("loading %s (%s) on %s as %s", source.location, class_name, device, dtype_name)
     try:
-        pipe = _from_source(source, class_name, request, kwargs)
+        with _quiet_hub():
+            pipe = _from_source(source, class_name, request, kwargs)
     except InputError:
         raise
     except Exception as exc:  # a broken or foreign file is the user's to fix, whatever the library raises
@@ -608,6 +642,13 @@ def load_torchscript(path: Any, device: str, what: str = "LaMa model") -> Any:
             "IOPaint/lama-cleaner releases)"
         )
     file = Path(str(path)).expanduser()
+    if file.is_dir():
+        found = sorted(p.name for p in file.glob("*.pt"))[:3]
+        inside = f" (it holds {', '.join(found)})" if found else ""
+        raise InputError(
+            f"{file}: a folder{inside}; --model takes the {what}'s TorchScript .pt file itself, e.g. "
+            f"{file / (found[0] if found else 'big-lama.pt')}"
+        )
     if not file.is_file():
         raise InputError(
             f"{file}: no such {what} file; pass --model PATH to a TorchScript export such as big-lama.pt"
