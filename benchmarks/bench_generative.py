@@ -101,9 +101,9 @@ def _overhead_case(
     pixels: list[int] = []
     inner_generate = backend.generate
 
-    def counting(rgb, mask, strength=None):
+    def counting(rgb, mask, strength=None, frame=None):
         pixels.append(rgb.shape[0] * rgb.shape[1])
-        return inner_generate(rgb, mask, strength)
+        return inner_generate(rgb, mask, strength, frame)
 
     backend.generate = counting  # type: ignore[method-assign]
 

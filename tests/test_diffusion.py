@@ -356,9 +356,9 @@ def test_backend_diffusers_on_a_sequence_generates_keyframes_only_through_propag
     calls = []
     generate = DiffusersBackend.generate
 
-    def counting(self, model_rgb, model_hole, strength=None):
+    def counting(self, model_rgb, model_hole, strength=None, frame=None):
         calls.append(model_rgb.shape)
-        return generate(self, model_rgb, model_hole, strength)
+        return generate(self, model_rgb, model_hole, strength, frame)
 
     monkeypatch.setattr(DiffusersBackend, "generate", counting)
     shot = make_shot(tmp_path / "shot", frames=range(1001, 1005))
