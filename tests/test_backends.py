@@ -214,6 +214,17 @@ def test_an_unknown_option_names_the_known_ones():
         ("propagate", {"seen_plate": "maybe"}, "seen_plate='maybe': give true or false"),
         ("propagate", {"exposure_match": "sometimes"}, "exposure_match='sometimes'"),
         ("propagate", {"spatial_backend": "nope"}, "unknown backend 'nope'"),
+        # options typed ``X | None`` check the value as an X (they once let anything through)
+        ("diffusers", {"guidance": "abc"}, "guidance='abc': expected a number"),
+        ("diffusers", {"guidance": float("nan")}, "guidance=nan: expected a number"),
+        ("diffusers", {"guidance": float("inf")}, "guidance=inf: expected a number"),
+        ("diffusers", {"scheduler": 5}, "scheduler=5: expected a string"),
+        ("diffusers", {"negative_prompt": {"a": 1}}, "negative_prompt={'a': 1}: expected a string"),
+        ("diffusers", {"size": "big"}, "size='big': expected a whole number"),
+        ("diffusers", {"margin": [1]}, "margin=[1]: expected a whole number"),
+        ("lama", {"model": 5}, "model=5: expected a string"),
+        ("video-diffusion", {"model": "m", "guidance": float("nan")}, "guidance=nan: expected a number"),
+        ("video-diffusion", {"model": "m", "negative_prompt": {}}, "negative_prompt={}: expected a string"),
     ],
 )
 def test_bad_values_fail_before_anything_loads(backend, options, fragment):
