@@ -77,6 +77,41 @@ class FlatGrey:
         out = rgb.copy()
         out[hole] = np.float32(0.25)
         return out
+
+
+class Nameless:
+    """A spatial backend as the docs describe it: a class with inpaint(), no name of its own."""
+
+    def __init__(self, context):
+        pass
+
+    def inpaint(self, rgb, hole, *, frame=None):
+        out = rgb.copy()
+        out[hole] = np.float32(0.5)
+        return out
+
+
+class EveryOther:
+    """A whole-shot backend that (wrongly) yields every other frame only."""
+
+    def __init__(self, context):
+        pass
+
+    def fill(self, packets, reporter):
+        for i, packet in enumerate(packets):
+            if i % 2 == 0:
+                yield packet.frame, packet.rgb
+
+
+class Renumbers:
+    """A whole-shot backend that (wrongly) yields frame numbers it was not given."""
+
+    def __init__(self, context):
+        pass
+
+    def fill(self, packets, reporter):
+        for packet in packets:
+            yield packet.frame + 1000, packet.rgb
 '''
 
 
@@ -100,6 +135,9 @@ def plugin_path(tmp_path_factory) -> Path:
 
             [project.entry-points."aifx.backends"]
             flat-grey = "aifx_flat:FlatGrey"
+            nameless = "aifx_flat:Nameless"
+            every-other = "aifx_flat:EveryOther"
+            renumbers = "aifx_flat:Renumbers"
             broken = "aifx_flat_missing:Nothing"
             """
         )
@@ -157,6 +195,39 @@ def test_a_plugin_backend_fills_a_shot(plugin_path, tmp_path):
     assert inside.sum() >= 100  # the dilated hole is grey
     same = (filled["G"] == plate["G"]) | (np.isnan(filled["G"]) & np.isnan(plate["G"]))
     assert same[~inside].all()  # nothing else changed
+
+
+def test_plugins_as_documented_run_and_a_plugin_that_drops_or_renumbers_frames_is_named(
+    plugin_path, tmp_path
+):
+    """A spatial class without a ``name`` runs as ``-b`` (the entry point names it); a whole-shot plugin that
+    skips frames or returns frames it was not given fails naming them (it once ended with exit 0, frames
+    missing), and the frames it did return are written."""
+    shot = make_shot(tmp_path / "shot", range(1, 5))
+
+    def fill(backend: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "aifx_core", "fill", str(shot / "plate.####.exr"), "-m"]
+            + [str(shot / "mask.####.png"), "-o", str(tmp_path / backend / "c.####.exr"), "-b", backend],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=_env(plugin_path),
+        )
+
+    done = fill("nameless")
+    assert done.returncode == 0, done.stderr
+    assert len(list((tmp_path / "nameless").glob("c.*.exr"))) == 4
+    done = fill("every-other")
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert (
+        "backend 'every-other' stopped without returning frame(s) 2,4; the 2 frame(s) it returned are written"
+        in done.stderr
+    ), done.stderr
+    assert sorted(p.name for p in (tmp_path / "every-other").glob("c.*.exr")) == ["c.0001.exr", "c.0003.exr"]
+    done = fill("renumbers")
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "backend 'renumbers' returned frame 1001, which it was not given (it was given 1-4)" in done.stderr
 
 
 def test_a_broken_plugin_is_named_only_when_asked_for(plugin_path, tmp_path):

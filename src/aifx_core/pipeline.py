@@ -41,7 +41,7 @@ from .colour import (
 from .composite import composite
 from .confidence import attach as attach_confidence
 from .confidence import confidence_map
-from .errors import InputError
+from .errors import AifxError, InputError
 from .inpaint import Anchor, BackendContext, FramePacket, Span
 from .manifest import (
     Manifest,
@@ -720,7 +720,11 @@ def _fill_frames(
         writer.submit((frame, rgb, pending.pop(frame), reported))
 
     try:
-        _run_backend(backend, feed, out, run, shot, todo, wanted, reporter, submit)
+        try:
+            _run_backend(backend, feed, out, run, shot, todo, wanted, reporter, submit)
+        except _BadYield:
+            writer.finish()  # the frames the backend did return are written (and kept), then its fault is raised
+            raise
         writer.finish()
     except BaseException:
         writer.abandon()  # the frame being written is finished whole; those waiting are dropped
@@ -799,7 +803,10 @@ def _run_backend(
     reporter: Reporter,
     submit: Callable[[int, np.ndarray], None],
 ) -> None:
-    """Stream the packets a backend needs for ``todo`` through it, handing each frame to do to ``submit``."""
+    """Stream the packets a backend needs for ``todo`` through it, handing each frame to do to ``submit``.
+
+    What the backend yields is checked against what it was given (:class:`_Yields`): a plugin that skips a
+    frame or names one it was not given once ended the run with exit 0 and frames missing."""
     if callable(getattr(backend, "chunk_context", None)):
         # Exact chunks: each run of frames to do, widened by its context; the shot's anchors first.
         index = {f: i for i, f in enumerate(shot)}
@@ -816,25 +823,74 @@ def _run_backend(
                 )
             for start, stop, outputs in parts:
                 span = Span(tuple(shot), frozenset(shot[p] for p in outputs), anchors, on_anchor, seen)
-                left = len(outputs)
-                for frame, rgb in backend.fill(feed.packets(shot[start : stop + 1]), reporter, span):
-                    submit(frame, rgb)
-                    left -= 1
-                    if not left:  # the rest of the segment is context only: do not make it
+                given = shot[start : stop + 1]
+                yields = _Yields(run.name, span.outputs or frozenset(), given)
+                for frame, rgb in backend.fill(feed.packets(given), reporter, span):
+                    if yields.take(frame):
+                        submit(frame, rgb)
+                    if yields.done():  # the rest of the segment is context only: do not make it
                         break
+                yields.finish()
     elif getattr(backend, "temporal", True):
         # A temporal backend without chunks reads the whole shot (done frames are sources for the rest) and
         # stops once the last frame to do is written.
-        made = 0
+        yields = _Yields(run.name, wanted, shot)
         for frame, rgb in backend.fill(feed.packets(shot), reporter):
-            if frame in wanted:
+            if yields.take(frame):
                 submit(frame, rgb)
-                made += 1
-                if made == len(todo):
-                    break
+            if yields.done():
+                break
+        yields.finish()
     else:  # a per-frame one reads only the frames to do
+        yields = _Yields(run.name, wanted, todo)
         for frame, rgb in backend.fill(feed.packets(todo), reporter):
-            submit(frame, rgb)
+            if yields.take(frame):
+                submit(frame, rgb)
+        yields.finish()
+
+
+class _BadYield(AifxError):
+    """A backend broke its contract (:class:`_Yields`): the frames it did return are still written."""
+
+
+class _Yields:
+    """The frames a backend yields, held against the ones it was given and the ones to write: a frame it was
+    not given, or one to write it skipped or yielded twice, is an error naming the backend and the frames (the
+    frames written before it are kept)."""
+
+    def __init__(self, name: str, outputs: Iterable[int], given: Iterable[int]) -> None:
+        self.name = name
+        self.outputs = set(outputs)
+        self.given = set(given)
+        self.made: set[int] = set()
+
+    def take(self, frame: Any) -> bool:
+        """True when ``frame`` is one to write (the others it was given are context: dropped)."""
+        if isinstance(frame, bool) or not isinstance(frame, (int, np.integer)) or frame not in self.given:
+            raise _BadYield(
+                f"backend {self.name!r} returned frame {frame!r}, which it was not given "
+                f"(it was given {format_frames(sorted(self.given))}); {self._fix}"
+            )
+        if frame not in self.outputs:
+            return False
+        if frame in self.made:
+            raise _BadYield(f"backend {self.name!r} returned frame {frame} twice; {self._fix}")
+        self.made.add(int(frame))
+        return True
+
+    def done(self) -> bool:
+        return len(self.made) == len(self.outputs)
+
+    def finish(self) -> None:
+        """The backend stopped: every frame to write must have come."""
+        missing = sorted(self.outputs - self.made)
+        if missing:
+            raise _BadYield(
+                f"backend {self.name!r} stopped without returning frame(s) {format_frames(missing)}; the "
+                f"{len(self.made)} frame(s) it returned are written; {self._fix}"
+            )
+
+    _fix = "a backend must return each frame it is given, once; report it to the backend's maker, or choose another backend"
 
 
 def _output_compression(job: FillJob, first: Image, out: FramePattern, notices: list[str]) -> str | None:
