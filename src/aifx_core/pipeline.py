@@ -51,6 +51,7 @@ from .manifest import (
     lock_path,
     manifest_path,
     run_key,
+    settings_keys,
 )
 from .mask import MaskSource, dropout_region, feather_weight, make_hole, open_mask
 from .progress import CancelToken, ProgressCallback, Reporter
@@ -174,13 +175,13 @@ def fill(
     if save_job:
         job.save(Path(save_job))
 
-    run = _RunSetup.of(job, plate)
+    run = _RunSetup.of(job, plate, out, mask)
     kept = folder_kept(out_dir, cache_folder(str(out)))
     with OutputLock(str(out), run.settings, str(out)) as lock, kept:
         if not lock.joined:  # alone on this output: a killed run's temp files of its frames are stale now
             clean_stale_temps(out_dir, 0.0, {out.path(f).name for f in plate.frames})
         with lock.exclusive():
-            manifest = Manifest.load(out, job, run.key, lock)
+            manifest = Manifest.load(out, job, run.key, lock, run.accepted)
             manifest.inputs = lambda frame: _input_files(plate, mask, frame)
             existing = {f for f in selection if Path(out.path(f)).exists()}
             todo = manifest.plan(selection, existing, job.overwrite, str(out))
@@ -315,17 +316,30 @@ class _RunSetup:
     settings: str
     #: The key frames are made under: the settings, plus the shot for backends whose pixels depend on it.
     key: str
+    #: Keys frames made with these settings before had (paths keyed as written): done too (Manifest.accepted).
+    accepted: frozenset[str] = frozenset()
 
     @classmethod
-    def of(cls, job: FillJob, plate: Sequence) -> _RunSetup:
+    def of(cls, job: FillJob, plate: Sequence, out: FramePattern, mask: MaskSource) -> _RunSetup:
         # The routing rule (a generative backend on a sequence runs under the temporal engine) is the registry's.
         name, options = route(job.backend, job.options, len(plate.frames))
         context = BackendContext(seed=job.seed, device=job.device, options=options)
-        settings = job.resume_key(
-            pixel_options(job.backend, job.options)
-        )  # the backends say what changes pixels
-        key = run_key(job, plate.frames, range_dependent=not is_per_frame(name), settings_key=settings)
-        return cls(name, context, settings, key)
+        pixels = pixel_options(job.backend, job.options)  # the backends say what changes pixels
+        settings, before = settings_keys(job, pixels, _keyed_paths(plate, out, mask))
+        per_shot = not is_per_frame(name)
+        key = run_key(job, plate.frames, range_dependent=per_shot, settings_key=settings)
+        accepted = {run_key(job, plate.frames, range_dependent=per_shot, settings_key=k) for k in before}
+        return cls(name, context, settings, key, frozenset(accepted - {key}))
+
+
+def _keyed_paths(plate: Sequence, out: FramePattern, mask: MaskSource) -> dict[str, str]:
+    """The job's path fields spelled as the files they name, for the resume key (:func:`.manifest.settings_keys`):
+    absolute, in the ``#`` form of the patterns as opened (a plate given as its folder keys as its frames')."""
+    spelled = {"input": plate.pattern.hash_form(), "output": out.hash_form()}
+    masks = getattr(mask.mask, "pattern", None)  # (None: the plate's alpha or a channel, no file)
+    if masks is not None:
+        spelled["mask"] = masks.hash_form()
+    return {name: os.path.abspath(path) for name, path in spelled.items()}
 
 
 def prepare_anchors(
@@ -349,7 +363,7 @@ def prepare_anchors(
     _check_outside_folders(job, out, plate, mask)
     out_dir = check_writable(Path(out.path(plate.frames[0])).parent)
     _check_names(out, plate, out_dir)
-    run = _RunSetup.of(job, plate)
+    run = _RunSetup.of(job, plate, out, mask)
     if is_per_frame(run.name):
         return None  # frames on their own: nothing is decided for the shot (and no model is loaded)
     with OutputLock(str(out), run.settings, str(out)), folder_kept(out_dir, cache_folder(str(out))):
@@ -357,7 +371,7 @@ def prepare_anchors(
         if not hasattr(backend, "anchors"):
             return None
         feed = _Feed(job, plate, mask)
-        feed.knows(Manifest.load(out, job, run.key))
+        feed.knows(Manifest.load(out, job, run.key, accepted=run.accepted))
         with _anchors(backend, feed, str(out), run.key, plate.frames, reporter, rebuild=rebuild) as found:
             store = found[0]
         return str(store.folder)
