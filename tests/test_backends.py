@@ -285,6 +285,12 @@ def test_an_unknown_option_names_the_known_ones():
         ("propagate", {"seen_plate": "maybe"}, "seen_plate='maybe': give true or false"),
         ("propagate", {"exposure_match": "sometimes"}, "exposure_match='sometimes'"),
         ("propagate", {"spatial_backend": "nope"}, "unknown backend 'nope'"),
+        ("propagate", {"seam_ring": -1}, "seam_ring=-1: give a width from 0 to 64 pixels"),
+        ("propagate", {"seam_ring": 10**6}, "seam_ring=1000000: give a width from 0 to 64 pixels"),
+        ("propagate", {"fallback_soften": -1}, "fallback_soften=-1: give 0 or more pixels"),
+        ("propagate", {"spatial_backend": []}, "spatial_backend=[]: expected a name"),
+        ("propagate", {"flow_preset": {}}, "flow_preset={}: expected a name"),
+        ("propagate", {"seam": 3}, "seam=3: expected a name"),
         # options typed ``X | None`` check the value as an X (they once let anything through)
         ("diffusers", {"guidance": "abc"}, "guidance='abc': expected a number"),
         ("diffusers", {"guidance": float("nan")}, "guidance=nan: expected a number"),

@@ -373,3 +373,24 @@ def test_a_finished_fill_leaves_no_hole_kept_for_the_next_pairs() -> None:
     assert holes._DISTANCES._items, "the pairs' completion keeps the hole while the fill runs"
     list(stream)
     assert not holes._DISTANCES._items and not holes._GEOMETRIES._items
+
+
+def test_a_keyframe_interval_far_past_the_shot_is_one_block_and_quick() -> None:
+    """Each block looked at every position of its interval: 10**8 on six frames took 13 s, 1e30 never ended.
+    The members stop at the shot's end (in a child process, so the old code's hang cannot stall the suite)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import sys, numpy as np\n"
+        f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        "from test_propagate import _clip, _fill\n"
+        "frames, holes = _clip(6, shift=(2, 0))\n"
+        "_, huge = _fill(frames, holes, keyframe_interval=10**30)\n"
+        "_, whole = _fill(frames, holes, keyframe_interval=6)\n"
+        "assert [f for f, _ in huge] == [f for f, _ in whole]\n"
+        "assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(huge, whole))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
