@@ -218,8 +218,44 @@ def test_cancel_stops_the_fill() -> None:
     with pytest.raises(Cancelled):
         for frame, _rgb in backend.fill(_packets(frames, holes), Reporter(on_progress, token)):
             produced.append(frame)
-    assert len(produced) == 3
+    # The third frame's event came with the cancel: the engine sees the token while it makes that frame
+    # (it waits on flows and asks for frames with it, see the test below), so only two are produced.
+    assert len(produced) == 2
     assert events[0].stage == "propagate" and events[0].total == 12 and events[0].frame == 1001
+
+
+def test_a_cancel_while_the_first_keyframe_is_decided_stops_within_a_flow() -> None:
+    """Deciding the first block's keyframe gathers the flows of many pairs with no progress event between
+    them: a cancel waited for all of them (4 s on tennis). It is now seen while each flow is awaited."""
+    import time
+
+    from aifx_core.flow import DISFlow
+
+    class SlowFlow:
+        """DIS, taking 0.4 s a pair (a learned estimator's pace)."""
+
+        def __init__(self) -> None:
+            self.dis = DISFlow("ultrafast")
+
+        def estimate(self, a_gray, b_gray):
+            time.sleep(0.4)
+            return self.dis.estimate(a_gray, b_gray)
+
+    frames, holes = _clip(12, shift=(2, 0))
+    token = CancelToken()
+    cancelled_at: list[float] = []
+
+    def on_progress(event) -> None:
+        if not cancelled_at:  # the first frame's event: its keyframe block is decided next
+            cancelled_at.append(time.monotonic())
+            token.cancel()
+
+    options = {"flow_estimator": SlowFlow(), "radius": 8, "keyframe_interval": 8}
+    backend = create_backend("propagate", BackendContext(colorspace="sRGB", options=options))
+    with pytest.raises(Cancelled):
+        for _ in backend.fill(_packets(frames, holes), Reporter(on_progress, token)):
+            pass
+    assert time.monotonic() - cancelled_at[0] < 1.5  # (the pair being made is finished: 0.4 s)
 
 
 def test_hdr_values_are_propagated_not_clipped() -> None:
