@@ -246,3 +246,14 @@ def test_a_killed_job_save_leaves_a_temp_file_the_clean_up_knows(tmp_path):
     (left,) = tmp_path.iterdir()
     assert left.name.startswith(".job.aifx-tmp-") and left.name.endswith(".json")
     assert clean_stale_temps(tmp_path, 0.0) == [left] and not left.exists()
+
+
+def test_a_job_nested_too_deeply_or_with_a_nul_in_a_path_is_one_line():
+    """A RecursionError traceback, and 'embedded null byte' from the OS once the output folder existed."""
+    deep = (
+        '{"input": "a.####.exr", "output": "b.####.exr", "options": {"x": ' + "[" * 50000 + "]" * 50000 + "}}"
+    )
+    with pytest.raises(InputError, match="nested too deeply"):
+        FillJob.from_json(deep)
+    with pytest.raises(InputError, match='job field "output" holds a NUL character'):
+        FillJob(input="a.####.exr", output="out/c\x00.####.exr").validate()

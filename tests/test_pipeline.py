@@ -287,3 +287,28 @@ def test_keyframes_outside_the_shot_are_refused_however_they_are_written(shot, t
     with pytest.raises(InputError, match="keyframes 150: not frames of the shot"):
         fill(job)
     assert not (tmp_path / "o").exists()
+
+
+def test_side_outputs_under_home_and_a_job_a_file_cannot_hold(shot, tmp_path, monkeypatch):
+    """``~/out/sheet.png`` and ``save_job="~/out/job.json"`` were read as a folder "./~" (refused after the output
+    folder was made); a Python object option with ``save_job`` failed in json with a TypeError."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(tmp_path)
+    job = shot_job(shot, "~/out/c.####.exr", contact_sheet="~/out/sheet.png")
+    result = fill(job, save_job="~/out/job.json")
+    assert result.contact_sheet == str(home / "out" / "sheet.png")
+    assert (home / "out" / "sheet.png").is_file() and (home / "out" / "job.json").is_file()
+    assert not (tmp_path / "~").exists()
+    with pytest.raises(InputError, match="option flow_estimator is a Python object"):
+        fill(
+            shot_job(
+                shot,
+                tmp_path / "o2" / "c.####.exr",
+                backend="propagate",
+                options={"flow_estimator": object()},
+            ),
+            save_job="j.json",
+        )
+    assert not (tmp_path / "o2").exists()

@@ -17,6 +17,7 @@ whole shot (exact by construction); per-frame backends read only the frames to d
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import threading
@@ -138,6 +139,8 @@ def fill(
     job.validate()
     check_options(job.backend, job.options)  # a typo or a bad value fails now, not after flow or a model load
     check_colorspace(job.colorspace)  # (before anything is read or written)
+    if save_job:
+        _check_savable(job)
     reporter = Reporter(progress, cancel)
 
     plate = open_plate(job)
@@ -157,8 +160,9 @@ def fill(
     # (`-o out/clean.####.exr --contact-sheet out/sheet.png` on a fresh machine) goes into the folder the job makes.
     check_writable(out_dir)  # fail now, not after minutes of model loading
     _check_names(out, plate, out_dir)
+    sheet = None
     if job.contact_sheet:
-        check_side_output(
+        sheet = check_side_output(
             job.contact_sheet,
             "contact sheet",
             protected,
@@ -166,14 +170,15 @@ def fill(
             example="contact_sheet.png",
             flag="--contact-sheet",
         )
+    saved = None
     if save_job:
-        check_side_output(
+        saved = check_side_output(
             save_job, "saved job", protected, suffixes=(".json",), example="job.json", flag="--save-job"
         )
 
     clean_stale_temps(out_dir)
-    if save_job:
-        job.save(Path(save_job))
+    if saved is not None:
+        job.save(saved)
 
     run = _RunSetup.of(job, plate, out, mask)
     kept = folder_kept(out_dir, cache_folder(str(out)))
@@ -197,7 +202,7 @@ def fill(
             # The outline is the hole as filled: the job's threshold and dilate (a matte read at 0.5 was not).
             filled = lambda frame: make_hole(mask.matte(frame), job.threshold, job.dilate)  # noqa: E731
             result.contact_sheet = str(
-                before_after_sheet(job.contact_sheet, plate, out, selection, mask=filled)
+                before_after_sheet(sheet or job.contact_sheet, plate, out, selection, mask=filled)
             )
     return result
 
@@ -222,6 +227,19 @@ def _shot_inputs(plate: Sequence, mask: MaskSource, shot: list[int]) -> list[tup
     return list(seen)
 
 
+def _check_savable(job: FillJob) -> None:
+    """A job given ``save_job`` must be one a file can hold: an option that is a Python object (a caller's
+    ``flow_estimator``) is named now, before any work (it failed in ``json`` with a TypeError)."""
+    for name, value in job.options.items():
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError):
+            raise InputError(
+                f"option {name} is a Python object ({type(value).__name__}), which a job file cannot hold; "
+                "leave out save_job or that option"
+            ) from None
+
+
 def _check_outside_folders(job: FillJob, out: FramePattern, plate: Sequence, mask: MaskSource) -> None:
     """Nothing the job writes goes into a plate or mask given as a folder (see
     :func:`~.sequence.reader.check_outside_input_folder`; the plate's is checked with the output too): checked
@@ -232,9 +250,11 @@ def _check_outside_folders(job: FillJob, out: FramePattern, plate: Sequence, mas
         folder_input = cast(Sequence, source)  # (a mask sequence is one, seen through the mask's protocol)
         check_outside_input_folder(out.path(plate.frames[0]), folder_input, str(out), "output")
         if job.contact_sheet:
-            sheet = Path(job.contact_sheet)
             check_outside_input_folder(
-                sheet, folder_input, job.contact_sheet, "contact sheet (--contact-sheet)"
+                Path(os.path.expanduser(job.contact_sheet)),
+                folder_input,
+                job.contact_sheet,
+                "contact sheet (--contact-sheet)",
             )
 
 

@@ -169,6 +169,10 @@ class FillJob:
             data = json.loads(text)
         except ValueError as exc:
             raise InputError(f"job is not valid JSON ({exc}); write it with FillJob.to_json()") from None
+        except RecursionError:  # (lists or objects nested thousands deep: no job is)
+            raise InputError(
+                "job JSON is nested too deeply to be a job; write it with FillJob.to_json()"
+            ) from None
         if not isinstance(data, dict):
             raise InputError("job JSON must be an object with at least 'input' and 'output'")
         return cls.from_dict(data)
@@ -211,6 +215,12 @@ class FillJob:
         """Check every field's type and range from its declaration; the first problem is one line naming it."""
         for spec in fields(self):
             _check_field(spec.name, getattr(self, spec.name), _FIELD_TYPES[spec.name], spec.metadata)
+        for name in PATH_FIELDS:  # (the OS refuses such a name with "embedded null byte", a traceback)
+            value = getattr(self, name)
+            if isinstance(value, str) and "\x00" in value:
+                raise InputError(
+                    f'job field "{name}" holds a NUL character (\\u0000); give the path without it'
+                )
 
     def validate(self) -> None:
         """Reject values that cannot work, before anything is read or written."""
