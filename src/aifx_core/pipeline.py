@@ -767,7 +767,9 @@ def _fill_frames(
 class _Dropouts:
     """The frames this run writes whose matte drops out between two frames with a hole (a forgotten roto key,
     :func:`.mask.dropout_region`): the object stays in that frame's plate, unmasked. Told from the packets as
-    they are read, in order; a frame whose neighbours this run does not read (a chunk's edge) is not judged."""
+    they are read, in order; a frame whose neighbours this run does not read (a chunk's edge) is not judged.
+    The temporal engine decides by the same rule (``Pairs._drop_out``, one :func:`.mask.dropout_region` for both),
+    to never read such a frame where its object may be; this class only tells the artist."""
 
     def __init__(self, shot: list[int], wanted: set[int]) -> None:
         self.index = {frame: i for i, frame in enumerate(shot)}
