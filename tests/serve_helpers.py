@@ -32,7 +32,10 @@ def write_tokens(path: Path) -> Path:
 class Server:
     """``python -m aifx_core serve --port 0 ...`` as a subprocess; ``url`` once it listens."""
 
-    def __init__(self, state: Path, *args: str) -> None:
+    def __init__(self, state: Path, *args: str, group: bool = False) -> None:
+        """``group``: the server leads a process group of its own (as a systemd service's processes are
+        together in one control group), for :meth:`stop_group`."""
+        self.group = group
         self.command = [sys.executable, "-m", "aifx_core", "serve", "--port", "0", "--state", str(state)]
         self.command += ["--workers", "cpu", *args]
         self.log: list[str] = []
@@ -41,7 +44,11 @@ class Server:
 
     def start(self, timeout: float = 90.0) -> Server:
         self.proc = subprocess.Popen(
-            self.command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True
+            self.command,
+            stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            text=True,
+            start_new_session=self.group,
         )
         ready = threading.Event()
 
@@ -72,6 +79,13 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+    def stop_group(self, timeout: float = 30.0) -> int:
+        """SIGTERM to every process in the server's group at once (systemd's KillMode=control-group stop);
+        the server's exit status."""
+        assert self.proc is not None and self.group
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        return self.proc.wait(timeout=timeout)
 
     def kill(self) -> None:
         assert self.proc is not None

@@ -54,8 +54,17 @@ def _export(job_file: Path, template: Path, *extra: str) -> subprocess.Completed
     )
 
 
-def _run(template: Path, job_file: str, *extra: str) -> subprocess.CompletedProcess:
-    command = [*OPENJD, "run", str(template), "--step", "Fill", "--run-dependencies"]
+def _run(
+    template: Path, job_file: str, *extra: str, step: str = "Fill", dependencies: bool = True
+) -> subprocess.CompletedProcess:
+    command = [
+        *OPENJD,
+        "run",
+        str(template),
+        "--step",
+        step,
+        *(["--run-dependencies"] if dependencies else []),
+    ]
     command += ["-p", f"JobFile={job_file}", "-p", f"Python={sys.executable}", *extra]
     # OpenJD's sessions live under the temp folder's OpenJD/, which it refuses when another user made it
     # (a shared CI box): each run gets a temp folder of its own beside the template.
@@ -147,6 +156,55 @@ def test_the_session_path_mapping_applies_to_the_job_paths(shot, reference, tmp_
         assert frame_bytes(share / "out" / "clean.####.exr", frame) == reference[frame]
 
 
+@pytest.mark.slow
+def test_the_contact_sheet_is_the_whole_shots_written_once_after_the_chunks(shot, tmp_path):
+    """Each Fill task wrote the sheet of its own chunk over the shot's (the last to end won); the Sheet step
+    now writes the one-process run's sheet, and the chunks none."""
+    from aifx_core.pipeline import fill
+
+    one = shot_job(shot, tmp_path / "one" / "c.####.exr", contact_sheet=str(tmp_path / "one" / "sheet.png"))
+    fill(one)
+    sheet = tmp_path / "out" / "sheet.png"
+    job_file = tmp_path / "job.json"
+    shot_job(shot, tmp_path / "out" / "c.####.exr", contact_sheet=str(sheet), overwrite=True).save(job_file)
+    template = tmp_path / "template.yaml"
+    exported = _export(job_file, template, "--chunk", "4")
+    assert exported.returncode == 0 and "--step Sheet" in exported.stderr, exported.stderr
+    assert [step["name"] for step in yaml.safe_load(template.read_text())["steps"]] == [
+        "Anchors",
+        "Fill",
+        "Sheet",
+    ]
+
+    ran = _run(template, str(job_file))  # the chunks alone: no sheet
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-2000:]
+    assert not sheet.exists()
+    written = {f: (tmp_path / "out" / f"c.{f}.exr").stat().st_mtime_ns for f in FRAMES}
+    ran = _run(template, str(job_file), step="Sheet", dependencies=False)
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-2000:]
+    assert sheet.read_bytes() == (tmp_path / "one" / "sheet.png").read_bytes()
+    # (The job's overwrite: true is not the Sheet step's: the frames the chunks wrote are kept.)
+    assert {f: (tmp_path / "out" / f"c.{f}.exr").stat().st_mtime_ns for f in FRAMES} == written
+
+
+@pytest.mark.slow
+def test_a_shot_with_negative_frame_numbers_runs(tmp_path):
+    """Frames -3..3 at --chunk 2: a task's '--frames' '-3--2' was read by argparse as an option and every Fill
+    task failed."""
+    shot = make_shot(tmp_path / "shot", frames=range(-3, 4))
+    out = tmp_path / "out" / "c.####.exr"
+    job_file = tmp_path / "job.json"
+    shot_job(shot, out).save(job_file)
+    template = tmp_path / "template.yaml"
+    assert _export(job_file, template, "--chunk", "2").returncode == 0
+    ran = _run(template, str(job_file))
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-2000:]
+    assert len(re.findall(r"Frames\(CHUNK\[INT\]\) = ", ran.stdout)) >= 3
+    assert sorted(p.name for p in out.parent.glob("c.*.exr")) == sorted(
+        f"c.{f:04d}.exr" for f in range(-3, 4)
+    )
+
+
 def test_export_refuses_what_cannot_run_on_a_farm(shot, tmp_path, monkeypatch):
     monkeypatch.chdir(shot.parent)
     job_file = tmp_path / "job.json"
@@ -161,6 +219,14 @@ def test_export_refuses_what_cannot_run_on_a_farm(shot, tmp_path, monkeypatch):
     )
     with pytest.raises(InputError, match="option model './tiny-lama.pt' is a relative path"):
         build_template(relative_model, job_file)
+    # A Windows path was "a relative path" (the server says "a Windows path" of the same job).
+    windows = shot_job(shot, tmp_path / "c.####.exr").to_dict()
+    windows["input"] = "Z:\\shots\\sh010\\plate.####.exr"
+    with pytest.raises(InputError, match=r"job input Z:\\shots\\sh010\\plate.####.exr is a Windows path"):
+        build_template(FillJob.from_dict(windows), job_file)
+    for size in (0, -1):  # 0 was taken for "the default, 50"
+        with pytest.raises(InputError, match=f"--chunk {size}: a chunk needs at least 1 frame"):
+            build_template(shot_job(shot, tmp_path / "c.####.exr"), job_file, chunk=size)
     with pytest.raises(InputError, match="at most 150"):
         build_template(shot_job(shot, tmp_path / "c.####.exr"), job_file, chunk=151)
     template = build_template(shot_job(shot, tmp_path / "c.####.exr"), job_file, chunk=151, portable=True)
@@ -175,7 +241,7 @@ def test_template_shape(shot, tmp_path):
     frames = fill["parameterSpace"]["taskParameterDefinitions"][0]
     assert frames["type"] == "CHUNK[INT]" and frames["range"] == "1001-1012"
     args = fill["script"]["actions"]["onRun"]["args"]
-    assert args[args.index("--frames") + 1] == "{{Task.Param.Frames}}"
+    assert "--frames={{Task.Param.Frames}}" in args  # one argument (a negative range is no option)
     assert (
         "{{Session.PathMappingRulesFile}}" in args
         and "--anchors" in anchors["script"]["actions"]["onRun"]["args"]
@@ -260,6 +326,24 @@ def test_the_anchors_step_warns_when_the_mask_is_empty_on_every_frame(shot, tmp_
     warning = "aifx: warning: the mask is empty on every frame (1001-1012): nothing was filled"
     assert logs["empty"].count(warning) == 1, logs["empty"]
     assert "mask is empty" not in logs["kept"]
+
+
+def test_a_chunk_writes_no_contact_sheet_and_sheet_writes_the_shots(shot, tmp_path):
+    from cli_runner import aifx
+
+    sheet = tmp_path / "sheet.png"
+    job_file = tmp_path / "job.json"
+    shot_job(shot, tmp_path / "c.####.exr", contact_sheet=str(sheet)).save(job_file)
+    chunk = aifx("run", str(job_file), "--frames", "1001-1004", "--json-progress")
+    assert chunk.returncode == 0, chunk.stderr
+    assert not sheet.exists() and json.loads(chunk.stdout.splitlines()[-1])["contact_sheet"] is None
+    refused = aifx("run", str(job_file), "--sheet", "--frames", "1001-1004")
+    assert refused.returncode == 2 and "--sheet" in refused.stderr
+    done = aifx("run", str(job_file), "--sheet")
+    assert done.returncode == 0 and sheet.stat().st_size > 0, done.stderr
+    shot_job(shot, tmp_path / "c.####.exr").save(tmp_path / "plain.json")
+    none = aifx("run", str(tmp_path / "plain.json"), "--sheet")
+    assert none.returncode == 2 and "no contact_sheet" in none.stderr
 
 
 def test_the_help_describes_both_steps_and_the_absolute_paths(capsys):

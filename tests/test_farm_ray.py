@@ -388,6 +388,30 @@ def test_cli_refuses_ray_flags_without_the_ray_executor(shot, tmp_path):
     assert done.returncode == 2 and "--chunk: only with --executor ray" in done.stderr
 
 
+def test_more_workers_than_the_local_ray_has_cpus_is_refused_at_once(shot, tmp_path):
+    """``--workers 3`` on the local Ray (2 CPUs): the third worker never started, and the run waited 300 s for
+    it before failing (exit 1); now exit 2 at once, saying what fits."""
+    job_file = tmp_path / "job.json"
+    shot_job(shot, tmp_path / "clean.####.exr").save(job_file)
+    done = subprocess.run(
+        [sys.executable, "-m", "aifx_core", "run", str(job_file), "--executor", "ray", "--workers", "3"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "--workers 3: the local Ray has 2 CPUs" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_workers_are_no_more_than_the_chunks(cluster, shot, reference, tmp_path):
+    from aifx_core.farm import run_on_ray
+
+    out = tmp_path / "clean.####.exr"
+    result = run_on_ray(shot_job(shot, out, backend=BACKEND), chunk=len(FRAMES), workers=2)
+    assert result.chunks == ["1001-1012"] and len(result.workers) == 1
+    _assert_exact(out, reference)
+
+
 def test_an_address_where_no_ray_answers_is_refused_not_waited_on(shot, tmp_path):
     """A typo in ``--address`` (a port nothing listens on): ``ray.init`` kept retrying for minutes, which
     looked like a hang; now exit 2 at once, naming the address and what to do."""

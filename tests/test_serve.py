@@ -263,6 +263,11 @@ def test_list_is_own_jobs_paged(server, area):
     seen = [j["id"] for j in first["jobs"] + rest["jobs"]]
     assert set(ids) <= set(seen) and len(seen) == len(set(seen)) == first["total"]
     assert all(j["user"] == "bob" for j in first["jobs"] + rest["jobs"])
+    # Past SQLite's 64-bit range: a plain-text 500 and an OverflowError traceback in the log before.
+    for offset in ("99999999999999999999", str(2**63)):
+        status, _, body = http("GET", f"{server.url}/v1/jobs?offset={offset}", "bob")
+        assert status == 200 and body["jobs"] == [] and body["next_offset"] is None, body
+    assert not any("OverflowError" in line for line in server.log)
 
 
 def test_heartbeat_comment_while_waiting(server, area):

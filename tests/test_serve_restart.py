@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 from serve_helpers import Server, http, wait_for, write_tokens
-from shot_files import make_shot, read_exr, shot_job
+from shot_files import frame_bytes, make_shot, read_exr, shot_job
+
+from aifx_core.serve.store import Store
 
 #: Seconds the killed server stays down before it is started again: longer than the client's old reconnect
 #: budget (five tries, 7.5 s), shorter than its patience now.
@@ -112,3 +117,132 @@ def test_full_queue_is_429_and_sigkill_loses_nothing(tmp_path):
             np.testing.assert_array_equal(
                 remote[channel], uninterrupted[channel], err_msg=f"{name} {channel}"
             )
+
+
+def test_a_stop_of_the_whole_service_leaves_the_job_to_resume(tmp_path):
+    """systemd stops a service with SIGTERM to every process in it (KillMode=control-group), the worker
+    included: the running job is interrupted, not failed, the queued one is not started, and both finish after
+    the restart."""
+    area = tmp_path / "studio"
+    make_shot(area / "long", range(1, 41))
+    make_shot(area / "short", range(1, 4))
+    state = tmp_path / "state"
+    server = Server(state, group=True).start()
+    try:
+        client = server.client(None)
+        long_job = shot_job(area / "long", area / "out_long" / "c.####.exr", backend="propagate")
+        long_id = client.submit(long_job.to_dict())["id"]
+        stream = client.events(long_id)
+        next(e for e in stream if e.get("stage") == "write")
+        short_id = client.submit(shot_job(area / "short", area / "out_short" / "c.####.exr").to_dict())["id"]
+        worker_pid = http("GET", server.url + "/v1/models")[2]["workers"][0]["pid"]
+        server.stop_group()
+        wait_for(lambda: not _alive(worker_pid), timeout=10)
+    finally:
+        server.stop()
+    assert sum("worker cpu started" in line for line in server.log) == 1, server.log  # none restarted
+    store = Store(state)
+    try:
+        assert store.get(long_id)["state"] == "running" and "error" not in store.get(long_id)
+        assert store.get(short_id)["state"] == "queued"
+    finally:
+        store.close()
+
+    server = Server(state).start()
+    try:
+        assert any("resuming 1 interrupted job" in line for line in server.log)
+        client = server.client(None)
+        finals = {job_id: list(client.events(job_id))[-1] for job_id in (long_id, short_id)}
+        assert all(e["event"] == "done" for e in finals.values()), finals
+        assert finals[long_id]["skipped"], "the interrupted job resumed after its finished frames"
+    finally:
+        server.stop()
+
+
+def test_a_cancel_sent_while_the_server_is_down_arrives_when_it_is_back(tmp_path):
+    """The farm cancels a task wrapping ``aifx submit`` (SIGTERM) while the server restarts: the cancel is
+    retried until the server is back, the job ends cancelled there instead of running on, the task exits 130."""
+    area = tmp_path / "studio"
+    make_shot(area / "long", range(1, 81))
+    state = tmp_path / "state"
+    shot_job(area / "long", area / "out" / "c.####.exr", backend="propagate").save(tmp_path / "job.json")
+    server = Server(state).start()
+    try:
+        command = [sys.executable, "-m", "aifx_core", "submit", str(tmp_path / "job.json")]
+        submit = subprocess.Popen(
+            [*command, "--server", server.url, "--json-progress"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert submit.stdout is not None
+        for line in submit.stdout:
+            if json.loads(line).get("stage") == "write":
+                break
+        server.kill()
+        submit.send_signal(signal.SIGTERM)
+        time.sleep(3)  # the cancel finds nobody there
+    finally:
+        server.stop()
+    port = server.url.rsplit(":", 1)[1]
+    server = Server(state, "--port", port).start()
+    try:
+        rest, err = submit.communicate(timeout=120)
+        assert submit.returncode == 130, err
+        assert json.loads(rest.splitlines()[-1])["event"] == "cancelled"
+        assert [j["state"] for j in server.client(None).jobs()["jobs"]] == ["cancelled"]
+    finally:
+        if submit.poll() is None:
+            submit.kill()
+        server.stop()
+
+
+def test_an_interrupted_overwrite_job_resumes_instead_of_starting_over(tmp_path):
+    """A job with overwrite: true killed with its server started again from frame one after the restart. It
+    now keeps the frames it had written itself and still replaces every frame that was there before it."""
+    from aifx_core.pipeline import fill
+
+    area = tmp_path / "studio"
+    make_shot(area / "long", range(1, 41))
+    out = area / "out" / "c.####.exr"
+    fill(shot_job(area / "long", out))  # an older version of the output, made with other settings (telea)
+    server = Server(tmp_path / "state").start()
+    try:
+        client = server.client(None)
+        job = shot_job(area / "long", out, backend="propagate", overwrite=True)
+        job_id = client.submit(job.to_dict())["id"]
+        seen = []
+        for event in client.events(job_id):
+            if event.get("stage") == "write" and event.get("frame") is not None:
+                seen.append(event["frame"])
+                if len(seen) == 5:
+                    break
+        server.kill()
+    finally:
+        server.stop()
+    made = {f: Path(str(out).replace("####", f"{f:04d}")).stat().st_mtime_ns for f in seen}
+    port = server.url.rsplit(":", 1)[1]
+    server = Server(tmp_path / "state", "--port", port).start()
+    try:
+        final = list(server.client(None).events(job_id))[-1]
+    finally:
+        server.stop()
+    assert final["event"] == "done", final
+    assert set(seen) <= set(final["skipped"]), "the frames it had written were written again"
+    assert {f: Path(str(out).replace("####", f"{f:04d}")).stat().st_mtime_ns for f in seen} == made
+    reference = tmp_path / "reference" / "c.####.exr"
+    fill(shot_job(area / "long", reference, backend="propagate"))
+    for frame in range(1, 41):  # every frame replaced, and as one uninterrupted run makes it
+        assert frame_bytes(out, frame) == frame_bytes(reference, frame), f"frame {frame}"
+
+
+def test_frames_an_overwrite_job_wrote_are_kept_only_when_its_settings_made_them(tmp_path):
+    from aifx_core.pipeline import fill
+
+    shot = make_shot(tmp_path / "shot", range(1, 7))
+    out = tmp_path / "out" / "c.####.exr"
+    fill(shot_job(shot, out, dilate=9))  # other settings
+    replaced = fill(shot_job(shot, out, overwrite=True), written=[1, 2, 3])
+    assert replaced.written == [1, 2, 3, 4, 5, 6] and replaced.skipped == []
+    resumed = fill(shot_job(shot, out, overwrite=True), written=[1, 2, 3])
+    assert resumed.written == [4, 5, 6] and resumed.skipped == [1, 2, 3]

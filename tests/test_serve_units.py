@@ -266,3 +266,51 @@ def test_worker_gpus_are_the_ones_this_process_sees_in_the_machines_numbering():
     }.items():
         with pytest.raises(InputError, match=re.escape(message)):
             worker_devices(spec, two, narrowed)
+
+
+def test_a_cancel_no_server_gets_is_retried_then_given_up(tmp_path):
+    """``aifx submit``'s cancel keeps trying while nobody answers, then says so (the caller prints that the
+    job may still run there) instead of raising 'cannot reach'."""
+    import socket
+    import time
+
+    from aifx_core.protocol.remote import RemoteClient
+    from aifx_core.submit import _cancel
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    start = time.monotonic()
+    assert _cancel(RemoteClient(f"http://127.0.0.1:{port}", timeout=2), "job1", patience=1.2) is False
+    assert 1.2 < time.monotonic() - start < 10
+
+
+def test_a_host_that_cannot_be_bound_is_named_and_a_taken_port_is_the_ports(tmp_path):
+    """'nosuchhost.invalid' (a typo) and an address of another machine were both 'pick another --port'."""
+    import socket
+
+    tokens = tmp_path / "tokens"
+    tokens.write_text("alice alice-token\n")
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    port = str(taken.getsockname()[1])
+    public = ("--token-file", str(tokens), "--root", str(tmp_path))
+    cases = {
+        ("--host", "nosuchhost.invalid", *public): "--host nosuchhost.invalid: no such host (",
+        ("--host", "192.0.2.1", *public): "--host 192.0.2.1: not an address of this machine (",
+        ("--port", port): f"cannot listen on 127.0.0.1:{port} (Address already in use); pick another --port",
+    }
+    try:
+        for flags, message in cases.items():
+            done = subprocess.run(
+                [sys.executable, "-m", "aifx_core", "serve", "--workers", "cpu", *flags]
+                + ["--state", str(tmp_path / "state")],
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+            assert f"aifx: error: {message}" in done.stderr, done.stderr
+    finally:
+        taken.close()

@@ -159,6 +159,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="run only the anchors stage (the shot's keyframes, decided and filled once, cached beside the "
         "output for every chunk); with --overwrite it is rebuilt",
     )
+    run.add_argument(
+        "--sheet",
+        action="store_true",
+        help="write the job's contact sheet of the whole shot once every chunk is done (a farm's last task; "
+        "finished frames are never refilled, whatever the job's overwrite)",
+    )
     run.set_defaults(handler=_cmd_run)
 
     info = sub.add_parser("info", help="describe a sequence: range, gaps, resolution, channels, colourspace")
@@ -297,9 +303,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         job = map_job_paths(job, args.path_map)
     ray_flags = [f"--{n}" for n in ("address", "chunk", "workers") if getattr(args, n) is not None]
     if args.executor == "ray":
-        if args.frames or args.anchors:
+        if args.frames or args.anchors or args.sheet:
             raise InputError(
-                "--executor ray runs the anchors and every chunk itself; leave out --frames/--anchors"
+                "--executor ray runs the anchors, every chunk and the sheet itself; leave out "
+                "--frames/--anchors/--sheet"
             )
         from functools import partial
 
@@ -310,6 +317,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return _run_job(job, args.json_progress, job_file=args.job, run=run, openjd=args.openjd_progress)
     if ray_flags:
         raise InputError(f"{', '.join(ray_flags)}: only with --executor ray")
+    if args.sheet:
+        if args.frames or args.anchors or args.overwrite:
+            raise InputError(
+                "--sheet writes the finished shot's contact sheet; leave out --frames/--anchors/--overwrite"
+            )
+        if not job.contact_sheet:
+            raise InputError(f"{args.job}: the job has no contact_sheet; --sheet has nothing to write")
+        job.overwrite = False  # every frame is done (the chunks wrote them): only the sheet is new
+        return _run_job(job, args.json_progress, job_file=args.job, openjd=args.openjd_progress)
     if args.anchors:
         if args.frames:
             raise InputError("--anchors prepares the whole shot; run --frames chunks after it")

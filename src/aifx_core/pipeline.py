@@ -121,6 +121,7 @@ def fill(
     frames: Iterable[int] | int | str | None = None,
     save_job: str | os.PathLike | None = None,
     job_file: str | os.PathLike | None = None,
+    written: Iterable[int] = (),
 ) -> FillResult:
     """Run a fill job; ``job`` may be a :class:`FillJob`, its dict, or the path of a saved job JSON.
 
@@ -131,7 +132,9 @@ def fill(
     file: checked with everything else before any work, written (atomically) only once every check has passed,
     so a bad job never leaves a job file or replaces an input. ``job_file`` is the file the job was read from
     (``aifx run job.json``): it is an input too, so nothing the job writes may replace it (given a path as
-    ``job``, that path is taken).
+    ``job``, that path is taken). ``written``: frames this same job wrote before it was interrupted (a server
+    job resumed after a restart); with ``overwrite`` those the manifest has as made by this job's settings from
+    today's inputs are not written again (:func:`_not_again`).
     """
     if job_file is None and isinstance(job, (str, os.PathLike)):
         job_file = job
@@ -190,13 +193,17 @@ def fill(
             manifest.inputs = lambda frame: _input_files(plate, mask, frame)
             existing = {f for f in selection if Path(out.path(f)).exists()}
             todo = manifest.plan(selection, existing, job.overwrite, str(out))
+            if job.overwrite and written:
+                todo = _not_again(manifest, todo, existing, set(written), str(out))
             manifest.record_range(plate.frames)
         result = FillResult(output=str(out), skipped=[f for f in selection if f not in todo])
         if todo:
             _fill_frames(job, plate, mask, out, manifest, todo, run, reporter, result)
         else:
             reporter("write", 0, 0, None, "all frames already done")
-        if job.contact_sheet:
+        # A chunk (frames short of the shot) leaves the shot's sheet to the whole-shot run after every chunk
+        # (Ray's last task, OpenJD's Sheet step): chunks ending together would each write theirs over it.
+        if job.contact_sheet and selection == list(plate.frames):
             from .contact_sheet import before_after_sheet
 
             # The outline is the hole as filled: the job's threshold and dilate (a matte read at 0.5 was not).
@@ -205,6 +212,23 @@ def fill(
                 before_after_sheet(sheet or job.contact_sheet, plate, out, selection, mask=filled)
             )
     return result
+
+
+def _not_again(
+    manifest: Manifest, todo: list[int], existing: set[int], written: set[int], name: str
+) -> list[int]:
+    """``todo`` of an overwriting job less the frames it already wrote before an interruption: overwrite means
+    "replace what was there before this job", not "from frame one after every restart". Only frames the manifest
+    has as made with this run's key from unchanged inputs are kept (its resume checks, as without overwrite);
+    if any is not, all of them are written again."""
+    kept = [f for f in todo if f in written and f in existing]
+    if not kept:
+        return todo
+    try:
+        again = set(manifest.plan(kept, existing & set(kept), False, name))
+    except InputError:  # made with other settings since, or an input changed: overwrite them after all
+        return todo
+    return [f for f in todo if f not in kept or f in again]
 
 
 def _input_files(plate: Sequence, mask: MaskSource, frame: int) -> list[tuple[Path, bool]]:
@@ -781,7 +805,9 @@ def _fill_frames(
 class _Dropouts:
     """The frames this run writes whose matte drops out between two frames with a hole (a forgotten roto key,
     :func:`.mask.dropout_region`): the object stays in that frame's plate, unmasked. Told from the packets as
-    they are read, in order; a frame whose neighbours this run does not read (a chunk's edge) is not judged."""
+    they are read, in order; a frame whose neighbours this run does not read (a chunk's edge) is not judged.
+    The temporal engine decides by the same rule (``Pairs._drop_out``, one :func:`.mask.dropout_region` for both),
+    to never read such a frame where its object may be; this class only tells the artist."""
 
     def __init__(self, shot: list[int], wanted: set[int]) -> None:
         self.index = {frame: i for i, frame in enumerate(shot)}

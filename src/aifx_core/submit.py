@@ -24,7 +24,7 @@ from .protocol import events
 from .protocol.errors import EXIT_CANCELLED, EXIT_INTERNAL, EXIT_OK, InputError
 from .protocol.events import ProgressEvent
 from .protocol.job import FillJob, absolute_paths
-from .protocol.remote import RemoteClient, RemoteError
+from .protocol.remote import _RESTARTING, RECONNECT_PATIENCE, RemoteClient, RemoteError
 
 #: How often a full queue (429) is retried before giving up.
 QUEUE_FULL_RETRIES = 10
@@ -120,7 +120,35 @@ def _follow(client: RemoteClient, job_id: str, json_progress: bool) -> int:
                     return EXIT_CANCELLED
                 cancelling = True
                 print(f"aifx: cancelling job {job_id} (Ctrl+C again to stop waiting)", file=sys.stderr)
-                client.cancel(job_id)
+                try:
+                    delivered = _cancel(client, job_id)
+                except KeyboardInterrupt:
+                    delivered = False
+                if not delivered:
+                    print(
+                        f"aifx: could not reach {client.url} to cancel; job {job_id} may still run on the server",
+                        file=sys.stderr,
+                    )
+                    return EXIT_CANCELLED
+
+
+def _cancel(client: RemoteClient, job_id: str, patience: float = RECONNECT_PATIENCE) -> bool:
+    """Ask the server to cancel, as patient as the event stream: a server restarting (or its proxy answering
+    502-504) gets the cancel once it is back, or the job would run on after the farm cancelled its task.
+    False when the server stayed away ``patience`` seconds; other refusals are raised."""
+    failing_since = time.monotonic()
+    failures = 0
+    while True:
+        try:
+            client.cancel(job_id)
+            return True
+        except RemoteError as exc:
+            if exc.status != 0 and exc.status not in _RESTARTING:
+                raise
+        failures += 1
+        if time.monotonic() - failing_since > patience:
+            return False
+        time.sleep(min(5.0, 0.5 * failures))
 
 
 def _show(event: dict, json_progress: bool, on_progress: Callable[[ProgressEvent], None]) -> int | None:

@@ -1,15 +1,17 @@
 """``aifx export openjd``: a shot as an Open Job Description job template (AWS Deadline Cloud, ``openjd-cli``).
 
 The template has one job parameter that matters, ``JobFile`` (a PATH, so the farm's path mapping applies to
-it), and two steps:
+it), and two steps (three with a contact sheet):
 
 * ``Anchors`` runs ``aifx run JOB --anchors``: the shot's keyframes and what no frame saw on them, once, cached
   in the output's job cache (a no-op for backends that need none);
-* ``Fill`` depends on it and runs ``aifx run JOB --frames {{Task.Param.Frames}}`` per chunk. By default the
+* ``Fill`` depends on it and runs ``aifx run JOB --frames={{Task.Param.Frames}}`` per chunk. By default the
   chunks come from OpenJD's ``TASK_CHUNKING`` extension (``CHUNK[INT]``): the runtime decides the ranges and may
   even them out (100 frames at 40 become 34/33/33), which is fine, since every chunk reads the range it is given
   and any range is exact (a shot on twos or with gaps is cut by its own frames: :func:`range_constraint`).
-  ``--portable`` writes the chunks out as a STRING list of ranges instead, for runtimes without the extension.
+  ``--portable`` writes the chunks out as a STRING list of ranges instead, for runtimes without the extension;
+* ``Sheet``, when the job asks for a contact sheet, depends on ``Fill`` and runs ``aifx run JOB --sheet``: the
+  whole shot's sheet, once (a chunk writes none: chunks ending together would each write theirs over it).
 
 Tasks report through OpenJD's stdout protocol: ``openjd_progress: 42.0`` from our ``write`` events,
 ``openjd_status:`` when a stage starts and at the end, ``openjd_fail:`` with the error line (see
@@ -25,7 +27,7 @@ import json
 import os
 import shlex
 import sys
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import Any
 
 import yaml
@@ -52,7 +54,7 @@ def build_template(
     """The job template (as data) for ``job`` saved at ``job_file``; see the module docstring."""
     from ..sequence import format_frames
 
-    size = chunk or DEFAULT_CHUNK
+    size = DEFAULT_CHUNK if chunk is None else chunk  # (0 is refused, not taken for the default)
     if size < 1:
         raise InputError(f"--chunk {size}: a chunk needs at least 1 frame")
     if not portable and size > MAX_CHUNK:
@@ -66,6 +68,12 @@ def build_template(
     relative += [(f"option {name}", value) for name, value in relative_options(job.options).items()]
     for what, value in relative:
         if value and not os.path.isabs(os.path.expanduser(value)):
+            if PureWindowsPath(value).drive:  # Z:\shots\... or \\server\share\..., exported off Windows
+                raise InputError(
+                    f"{what} {value} is a Windows path, which this machine cannot check: export the job on the "
+                    "Windows machine that made it (the farm's path mapping maps its paths), or save it with "
+                    "absolute paths on the workers' shared storage"
+                )
             raise InputError(
                 f"{what} {value!r} is a relative path: farm tasks run in their own folder; "
                 "save the job with absolute paths on shared storage"
@@ -129,11 +137,20 @@ def build_template(
                     "name": "Fill",
                     "dependencies": [{"dependsOn": "Anchors"}],
                     "parameterSpace": {"taskParameterDefinitions": [frames_parameter]},
-                    "script": _script([*run, "--frames", "{{Task.Param.Frames}}", *report]),
+                    # One argument: argparse reads a separate "-3--2" (a shot's negative frames) as an option.
+                    "script": _script([*run, "--frames={{Task.Param.Frames}}", *report]),
                 },
             ],
         }
     )
+    if job.contact_sheet:  # chunks write no sheet: one task writes the whole shot's after them
+        template["steps"].append(
+            {
+                "name": "Sheet",
+                "dependencies": [{"dependsOn": "Fill"}],
+                "script": _script([*run, "--sheet", *report]),
+            }
+        )
     return template
 
 
@@ -238,7 +255,8 @@ def _print_line(line: str) -> None:
 DESCRIPTION = (
     "Write the shot as an Open Job Description job template (AWS Deadline Cloud, openjd-cli): a JobFile "
     "parameter and two steps, Anchors (aifx run JOB --anchors, once) and Fill (aifx run JOB --frames ..., one "
-    "task per chunk; OpenJD's TASK_CHUNKING extension decides the chunks unless --portable lists them). Tasks "
+    "task per chunk; OpenJD's TASK_CHUNKING extension decides the chunks unless --portable lists them), and a "
+    "last Sheet step (aifx run JOB --sheet) when the job asks for a contact sheet. Tasks "
     "report progress through OpenJD's stdout protocol and apply the session's path mapping to the job's paths, "
     "which must be absolute (on shared storage). See docs/farm.md."
 )
@@ -294,10 +312,12 @@ def _cmd_export_openjd(args: argparse.Namespace) -> int:
     how = (
         f"{len(fill['range'])} chunks" if args.portable else f"chunks of {args.chunk or DEFAULT_CHUNK} frames"
     )
-    command = ["openjd", "run", str(target), "--step", "Fill", "--run-dependencies"]
+    last = template["steps"][-1]["name"]
+    command = ["openjd", "run", str(target), "--step", last, "--run-dependencies"]
     command += ["-p", f"JobFile={Path(args.job).absolute()}"]
     print(
-        f"aifx: wrote {target} (Anchors, then Fill over {how}); run it with: {shlex.join(command)}",
+        f"aifx: wrote {target} (Anchors, then Fill over {how}{', then Sheet' if last == 'Sheet' else ''}); "
+        f"run it with: {shlex.join(command)}",
         file=sys.stderr,
     )
     return 0

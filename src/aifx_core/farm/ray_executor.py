@@ -129,6 +129,9 @@ def run_on_ray(
         raise InputError(f"--workers {workers}: at least 1")
     if retries < 0:
         raise InputError(f"retries {retries}: must be 0 or more")
+    local = address is None and not ray.is_initialized()  # the Ray this run starts, LOCAL_CPUS CPUs
+    if local and workers is not None and workers > LOCAL_CPUS:
+        raise InputError(_too_many_workers(workers, LOCAL_CPUS, "CPUs"))
     # Planned here when this machine sees the plates (bad input fails before any cluster starts), else on the
     # cluster: a submission host need not mount the farm's storage.
     chunks = chunk_frames(job, chunk or DEFAULT_CHUNK) if sees_plates(job) else None
@@ -138,8 +141,23 @@ def run_on_ray(
         if chunks is None:
             chunks = _chunk_frames_on_cluster(ray, job, chunk or DEFAULT_CHUNK)
         gpus = gpus_per_worker(job, ray.cluster_resources())
+        if local and gpus and workers is not None and workers > ray.cluster_resources().get("GPU", 0):
+            raise InputError(_too_many_workers(workers, int(ray.cluster_resources().get("GPU", 0)), "GPUs"))
         run = _RayRun(ray, job, chunks, progress, cancel, gpus, retries, job_file)
-        return run.run(workers or _default_workers(ray.cluster_resources(), gpus, len(chunks)))
+        count = (
+            min(workers, len(chunks))
+            if workers
+            else _default_workers(ray.cluster_resources(), gpus, len(chunks))
+        )
+        return run.run(count)
+
+
+def _too_many_workers(workers: int, room: int, what: str) -> str:
+    """A local Ray never grows: workers it has no room for would be waited on for START_TIMEOUT, then fail."""
+    return (
+        f"--workers {workers}: the local Ray has {room} {what} (one worker each); use --workers {room} or "
+        "less, or --address for a cluster with more"
+    )
 
 
 def chunk_frames(job: FillJob, size: int) -> list[list[int]]:

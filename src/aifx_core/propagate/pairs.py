@@ -286,9 +286,6 @@ class Pairs:
         #: The holes of the last frames read (three at most): a frame's matte dropout is decided from its
         #: neighbours' (:meth:`_drop_out`), whose own may be dropped by then.
         self._recent_holes: dict[int, np.ndarray] = {}
-        #: Positions whose matte dropped out between two frames with holes (:func:`..mask.dropout_region`): what
-        #: may be their unmasked object is never read from them.
-        self.dropouts: set[int] = set()
         self.size: tuple[int, int] | None = None
         self.work: tuple[int, int] = (0, 0)
         self.scale = (1.0, 1.0)
@@ -413,7 +410,6 @@ class Pairs:
         region = dropout_region(before, frame.packet.hole, after)
         if region is not None:
             frame.exclude(region)
-            self.dropouts.add(index)
 
     def frame(self, index: int) -> _Frame:
         return self.frames[index]

@@ -42,6 +42,8 @@ from .pool import Pool
 from .store import FINISHED, QueueFull, Store
 
 LOCAL_USER = "local"
+#: The largest OFFSET SQLite takes (a signed 64-bit integer).
+_LAST_OFFSET = 2**63 - 1
 
 
 @dataclass
@@ -170,7 +172,8 @@ def create_app(config: ServerConfig) -> FastAPI:
     @app.get("/v1/jobs")
     def list_jobs(who: Who, limit: int = 50, offset: int = 0) -> dict:
         limit = max(1, min(500, limit))
-        offset = max(0, offset)
+        # Past every job is an empty page; past SQLite's integers it was an OverflowError (a plain-text 500).
+        offset = max(0, min(offset, _LAST_OFFSET))
         records, total = store.list(None if who.is_admin else who.name, limit, offset)
         nxt = offset + len(records)
         return {

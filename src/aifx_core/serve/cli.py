@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import ipaddress
 import logging
 import os
 import socket
 import sys
 from pathlib import Path
+from typing import Any
 
 from ..protocol.errors import InputError
 
@@ -163,9 +165,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     try:
         sock.bind((args.host, args.port))
     except OSError as exc:
-        raise InputError(
-            f"cannot listen on {args.host}:{args.port} ({exc.strerror}); pick another --port"
-        ) from None
+        sock.close()
+        raise InputError(_bind_problem(args.host, args.port, exc)) from None
     sock.listen(128)
     port = sock.getsockname()[1]
     shown = f"[{args.host}]" if family == socket.AF_INET6 else args.host
@@ -179,7 +180,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         flush=True,
     )
     pool.start()
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=3))
+    server = _uvicorn_server(uvicorn, app, pool)
     try:
         server.run(sockets=[sock])
     finally:
@@ -187,3 +188,32 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         store.close()
         lock.close()
     return 0
+
+
+def _bind_problem(host: str, port: int, exc: OSError) -> str:
+    """Why the server cannot listen, naming the flag to change: a port taken, or a host that is not a name or
+    address of this machine (a typo, another machine's address)."""
+    if isinstance(exc, socket.gaierror):
+        return (
+            f"--host {host}: no such host ({exc.strerror}); give a name or address of this machine, "
+            "e.g. 127.0.0.1, or 0.0.0.0 for every network"
+        )
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return (
+            f"--host {host}: not an address of this machine ({exc.strerror}); give one of its addresses, "
+            "e.g. 127.0.0.1, or 0.0.0.0 for every network"
+        )
+    return f"cannot listen on {host}:{port} ({exc.strerror}); pick another --port"
+
+
+def _uvicorn_server(uvicorn: Any, app: Any, pool: Any) -> Any:
+    """uvicorn's server, telling the pool the moment the exit signal (SIGTERM, Ctrl+C) arrives: the seconds of
+    graceful shutdown that follow must neither fail the running job (a systemd stop sends the signal to the
+    worker too) nor start the next one."""
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            pool.begin_stop()
+            super().handle_exit(sig, frame)
+
+    return Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=3))

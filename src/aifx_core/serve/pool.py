@@ -5,7 +5,9 @@ auto`` lands there and its resume key does not depend on which GPU ran it) or on
 dispatcher thread: claim the next job from the :class:`~.store.Store`, hand it to the worker process, write
 every event it sends back into the store. A worker that dies mid-job fails that job (the server log has its
 stderr) and is started again; a cancelled job whose worker does not stop within ``cancel_grace`` seconds gets
-its worker killed (frames are written atomically, so finished ones are kept).
+its worker killed (frames are written atomically, so finished ones are kept). Once the server is stopping
+(:meth:`Pool.begin_stop`, called as the exit signal arrives) nothing is claimed or restarted any more, and a
+running job stays ``running`` whatever happens to its worker, for the next start to resume.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 import logging
 import os
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -151,13 +154,18 @@ class Worker:
         store = self.pool.store
         while not self.pool.stopping:
             if self.proc is None or self.proc.poll() is not None:
+                if self.pool.stopping:
+                    break
                 self.start_process()
             with self.pool.lock:
                 job = store.claim_next() if not self.pool.stopping else None
                 if job is not None:
                     self.job_id = job["id"]
                     self.cancel_deadline = None
-                    self.send({"op": "run", "id": job["id"], "job": job["job"]})
+                    command = {"op": "run", "id": job["id"], "job": job["job"]}
+                    if job["interrupted"] and job["job"].get("overwrite"):  # resumed, not started over
+                        command["written"] = store.written_frames(job["id"])
+                    self.send(command)
             if job is None:
                 self._drain(timeout=0.0)
                 store.wait_for_work(0.5)
@@ -194,9 +202,9 @@ class Worker:
             if message is False:
                 continue
             if message is None:  # the worker process ended
-                if self.pool.stopping:
-                    return
                 code = self.proc.wait() if self.proc else None
+                if self.pool.stopping or (code in _STOP_CODES and self.pool.wait_stopping(_STOP_SIGNAL_WAIT)):
+                    return  # killed with the server (a stop of the whole service): interrupted, not failed
                 with self.pool.lock:
                     row = store.get(job_id)
                     if row and row["cancel_requested"]:
@@ -216,6 +224,12 @@ class Worker:
                     return
 
 
+#: A worker killed by one of these (its exit code) may have gone with a stop of the whole service.
+_STOP_CODES = (-signal.SIGTERM, -signal.SIGINT)
+#: Seconds such a worker's job waits for the server's own stop to begin before it counts as failed.
+_STOP_SIGNAL_WAIT = 2.0
+
+
 class Pool:
     def __init__(
         self, store: Store, devices: list[str | None], idle_unload: float = 600.0, cancel_grace: float = 30.0
@@ -225,14 +239,24 @@ class Pool:
         self.cancel_grace = cancel_grace
         self.lock = threading.RLock()
         self.stopping = False
+        self._stopped = threading.Event()
         self.workers = [Worker(self, gpu) for gpu in devices]
 
     def start(self) -> None:
         for worker in self.workers:
             worker.thread.start()
 
-    def stop(self) -> None:
+    def begin_stop(self) -> None:
+        """The server is going: claim nothing more, restart no worker, leave running jobs ``running``. Safe in
+        a signal handler (no lock: the dispatchers read the flag, or wake within their 0.5 s waits)."""
         self.stopping = True
+        self._stopped.set()
+
+    def wait_stopping(self, timeout: float) -> bool:
+        return self._stopped.wait(timeout)
+
+    def stop(self) -> None:
+        self.begin_stop()
         with self.store.changed:
             self.store.changed.notify_all()
         for worker in self.workers:

@@ -4,12 +4,15 @@ It runs jobs one at a time through the same :func:`aifx_core.pipeline.fill` as `
 bit-identical, and it stays alive between jobs so the models the backends loaded stay warm (the backends'
 own caches, keyed by model, dtype and device); a model nobody used for ``--idle-unload`` seconds is dropped.
 
-Protocol: JSON lines. In on stdin: ``{"op": "run", "id", "job"}``, ``{"op": "cancel", "id"}``,
+Protocol: JSON lines. In on stdin: ``{"op": "run", "id", "job"}`` (and ``"written"``: the frames an
+interrupted job with ``overwrite`` wrote before, not to be written again), ``{"op": "cancel", "id"}``,
 ``{"op": "quit"}``. Out on stdout: ``{"id", "event"}`` where ``event`` is exactly what ``aifx run
 --json-progress`` prints, and ``{"models": [...]}`` whenever the loaded models change. Everything else that
 would go to stdout (a library's chatter) is sent to stderr. When the server goes away (stdin closes, or on
 Linux the parent dies) the worker exits at once, so a restarted server never races an orphan on the same
-output frames.
+output frames. SIGINT and SIGTERM are the server's to act on, not the worker's: a Ctrl+C at the server's
+terminal, or a systemd stop (SIGTERM to every process of the service), would otherwise end the job in hand as
+a failure; the server leaves it running for the next start to resume and then goes, and the worker with it.
 """
 
 from __future__ import annotations
@@ -86,10 +89,10 @@ class Runner:
                 continue
             if command is None:
                 return
-            self.run(command["id"], command["job"])
+            self.run(command["id"], command["job"], command.get("written") or [])
             self.unload_idle()
 
-    def run(self, job_id: str, job: dict) -> None:
+    def run(self, job_id: str, job: dict, written: list[int]) -> None:
         from ..cli import done_event
         from ..pipeline import fill
 
@@ -105,7 +108,7 @@ class Runner:
             emit(event.to_dict())
 
         try:
-            result = fill(job, progress=on_progress, cancel=self.cancel)
+            result = fill(job, progress=on_progress, cancel=self.cancel, written=written)
             self.current = None
             emit(done_event(result))
         except Cancelled as exc:
@@ -154,6 +157,10 @@ def _free_device_memory() -> None:
         torch.cuda.empty_cache()
 
 
+def _server_decides(_signum: int, _frame: Any) -> None:
+    """SIGTERM: nothing (see the module docstring); the worker ends when the server does."""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m aifx_core.serve.runner")
     parser.add_argument("--idle-unload", type=float, default=600.0)
@@ -164,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     os.dup2(2, 1)
     sys.stdout = sys.stderr
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C on the server's terminal is the server's to handle
+    # A handler, not SIG_IGN: an ignored signal stays ignored in the processes a job starts (exec keeps it).
+    signal.signal(signal.SIGTERM, _server_decides)
     from .. import pipeline  # noqa: F401  (imported now, not on the first artist's job)
 
     Runner(out, args.idle_unload).serve_forever()

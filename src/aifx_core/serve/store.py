@@ -3,8 +3,8 @@
 Every submitted job, its state and every event it sent are rows; an event that ends a job is written in the
 same transaction as the job's final state, so a client that reads ``done`` from the event stream and then
 asks ``GET /v1/jobs/ID`` always sees ``done`` too. On start, jobs that were running when the server died go
-back to the head of the queue and run again: the pipeline's resume skips the frames they had finished (those
-whose cancel had been asked for end ``cancelled``).
+back to the head of the queue and run again: the pipeline's resume skips the frames they had finished, with
+``overwrite`` too (:meth:`Store.written_frames`; those whose cancel had been asked for end ``cancelled``).
 
 Scheduling is round-robin between users (the user after the one served last goes next, each user's jobs in
 submit order), so one artist with fifty jobs cannot starve the others; admission is bounded by
@@ -275,6 +275,21 @@ class Store:
                     "SELECT seq, data FROM events WHERE job_id = ? AND seq > ? ORDER BY seq", (job_id, after)
                 )
             ]
+
+    def written_frames(self, job_id: str) -> list[int]:
+        """The frames the job reported written (its ``write`` events), in every run of it so far: what an
+        interrupted job with ``overwrite`` need not write again (see :func:`aifx_core.pipeline.fill`)."""
+        frames: set[int] = set()
+        for _, data in self.events_after(job_id, 0):
+            event = json.loads(data)
+            frame = event.get("frame")
+            if (
+                event.get("event") == events.PROGRESS
+                and event.get("stage") == "write"
+                and isinstance(frame, int)
+            ):
+                frames.add(frame)
+        return sorted(frames)
 
     # -- reading and cancelling -----------------------------------------------------------------------------
     def get(self, job_id: str) -> dict | None:
