@@ -18,6 +18,13 @@ _PLACEMENT = "the clip's Start Frame and Frame Offset, or the Image's Start Fram
 
 #: (CLI wording, Blender wording), applied in order; the panel's labels are in settings.py.
 _REWRITES: list[tuple[str, str]] = [
+    # A plate on twos: the core tells a job to ask for '1001-1007x2', which the panel's whole-number range cannot
+    # say (and the add-on fills every frame of its range).
+    (
+        rf"the plate (is on \w+|has a frame every \d+): set {_JOB_FRAMES} to '[^']*', "
+        r"render them(?: or pass --skip-missing)?",
+        r"the plate \1, and AI Fill fills every frame of its range: render the frames in between",
+    ),
     (rf"check {_JOB_FRAMES}", f"check {_RANGE} and where the plate is placed ({_PLACEMENT})"),
     (
         rf"keep {_JOB_FRAMES} within (-?\d+)-(-?\d+),",

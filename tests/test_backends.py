@@ -77,6 +77,41 @@ class FlatGrey:
         out = rgb.copy()
         out[hole] = np.float32(0.25)
         return out
+
+
+class Nameless:
+    """A spatial backend as the docs describe it: a class with inpaint(), no name of its own."""
+
+    def __init__(self, context):
+        pass
+
+    def inpaint(self, rgb, hole, *, frame=None):
+        out = rgb.copy()
+        out[hole] = np.float32(0.5)
+        return out
+
+
+class EveryOther:
+    """A whole-shot backend that (wrongly) yields every other frame only."""
+
+    def __init__(self, context):
+        pass
+
+    def fill(self, packets, reporter):
+        for i, packet in enumerate(packets):
+            if i % 2 == 0:
+                yield packet.frame, packet.rgb
+
+
+class Renumbers:
+    """A whole-shot backend that (wrongly) yields frame numbers it was not given."""
+
+    def __init__(self, context):
+        pass
+
+    def fill(self, packets, reporter):
+        for packet in packets:
+            yield packet.frame + 1000, packet.rgb
 '''
 
 
@@ -100,6 +135,9 @@ def plugin_path(tmp_path_factory) -> Path:
 
             [project.entry-points."aifx.backends"]
             flat-grey = "aifx_flat:FlatGrey"
+            nameless = "aifx_flat:Nameless"
+            every-other = "aifx_flat:EveryOther"
+            renumbers = "aifx_flat:Renumbers"
             broken = "aifx_flat_missing:Nothing"
             """
         )
@@ -159,6 +197,39 @@ def test_a_plugin_backend_fills_a_shot(plugin_path, tmp_path):
     assert same[~inside].all()  # nothing else changed
 
 
+def test_plugins_as_documented_run_and_a_plugin_that_drops_or_renumbers_frames_is_named(
+    plugin_path, tmp_path
+):
+    """A spatial class without a ``name`` runs as ``-b`` (the entry point names it); a whole-shot plugin that
+    skips frames or returns frames it was not given fails naming them (it once ended with exit 0, frames
+    missing), and the frames it did return are written."""
+    shot = make_shot(tmp_path / "shot", range(1, 5))
+
+    def fill(backend: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "aifx_core", "fill", str(shot / "plate.####.exr"), "-m"]
+            + [str(shot / "mask.####.png"), "-o", str(tmp_path / backend / "c.####.exr"), "-b", backend],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=_env(plugin_path),
+        )
+
+    done = fill("nameless")
+    assert done.returncode == 0, done.stderr
+    assert len(list((tmp_path / "nameless").glob("c.*.exr"))) == 4
+    done = fill("every-other")
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert (
+        "backend 'every-other' stopped without returning frame(s) 2,4; the 2 frame(s) it returned are written"
+        in done.stderr
+    ), done.stderr
+    assert sorted(p.name for p in (tmp_path / "every-other").glob("c.*.exr")) == ["c.0001.exr", "c.0003.exr"]
+    done = fill("renumbers")
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "backend 'renumbers' returned frame 1001, which it was not given (it was given 1-4)" in done.stderr
+
+
 def test_a_broken_plugin_is_named_only_when_asked_for(plugin_path, tmp_path):
     code = (
         "from aifx_core.backends import available_backends, get\n"
@@ -214,6 +285,23 @@ def test_an_unknown_option_names_the_known_ones():
         ("propagate", {"seen_plate": "maybe"}, "seen_plate='maybe': give true or false"),
         ("propagate", {"exposure_match": "sometimes"}, "exposure_match='sometimes'"),
         ("propagate", {"spatial_backend": "nope"}, "unknown backend 'nope'"),
+        ("propagate", {"seam_ring": -1}, "seam_ring=-1: give a width from 0 to 64 pixels"),
+        ("propagate", {"seam_ring": 10**6}, "seam_ring=1000000: give a width from 0 to 64 pixels"),
+        ("propagate", {"fallback_soften": -1}, "fallback_soften=-1: give 0 or more pixels"),
+        ("propagate", {"spatial_backend": []}, "spatial_backend=[]: expected a name"),
+        ("propagate", {"flow_preset": {}}, "flow_preset={}: expected a name"),
+        ("propagate", {"seam": 3}, "seam=3: expected a name"),
+        # options typed ``X | None`` check the value as an X (they once let anything through)
+        ("diffusers", {"guidance": "abc"}, "guidance='abc': expected a number"),
+        ("diffusers", {"guidance": float("nan")}, "guidance=nan: expected a number"),
+        ("diffusers", {"guidance": float("inf")}, "guidance=inf: expected a number"),
+        ("diffusers", {"scheduler": 5}, "scheduler=5: expected a string"),
+        ("diffusers", {"negative_prompt": {"a": 1}}, "negative_prompt={'a': 1}: expected a string"),
+        ("diffusers", {"size": "big"}, "size='big': expected a whole number"),
+        ("diffusers", {"margin": [1]}, "margin=[1]: expected a whole number"),
+        ("lama", {"model": 5}, "model=5: expected a string"),
+        ("video-diffusion", {"model": "m", "guidance": float("nan")}, "guidance=nan: expected a number"),
+        ("video-diffusion", {"model": "m", "negative_prompt": {}}, "negative_prompt={}: expected a string"),
     ],
 )
 def test_bad_values_fail_before_anything_loads(backend, options, fragment):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -211,3 +212,21 @@ def test_a_stray_file_refused_by_aifx_fill_suggests_the_flag(shot, tmp_path):
     assert done.returncode == 2 and done.stderr.rstrip().endswith("or give the frames to use (--frames)"), (
         done.stderr
     )
+
+
+@pytest.mark.parametrize("stdout", ["closed", "/dev/full"])
+def test_progress_that_cannot_be_written_is_one_line_exit_2(shot, tmp_path, stdout):
+    """``aifx fill ... --json-progress >&-`` failed with an AttributeError on None.flush, ``> /dev/full`` with an
+    OSError: exit 1 and two tracebacks each."""
+    import subprocess
+
+    args = [sys.executable, "-m", "aifx_core", "fill", str(shot / "plate.####.exr"), "-m"]
+    args += [str(shot / "mask.####.png"), "-o", str(tmp_path / "o" / "c.####.exr"), "-b", "telea"]
+    with open(os.devnull if stdout == "closed" else stdout, "w") as sink:
+        shell = [*args, "--json-progress"]
+        if stdout == "closed":  # (the shell's >&-: the child starts with no file descriptor 1)
+            shell = ["sh", "-c", 'exec "$@" >&-', "sh", *shell]
+        done = subprocess.run(shell, stdout=sink, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith("aifx: error: cannot write the progress events")

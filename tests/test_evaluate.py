@@ -185,3 +185,20 @@ def test_the_hole_scored_is_the_fills_a_matte_at_the_threshold_included(tmp_path
     whole = evaluate(str(shot / "result.####.exr"), str(shot / "truth.####.exr"), str(shot / "mask.####.png"))
     assert [f.psnr_hole for f in at_half.frames] == [f.psnr_hole for f in whole.frames]
     assert not any(math.isnan(f.psnr_hole) for f in whole.frames)
+
+
+def test_python_callers_give_paths_and_frame_numbers_as_they_do_to_fill(tmp_path):
+    """``evaluate(frames=[1001, 1002])`` and ``info(frames=1001)`` failed with an AttributeError; a
+    ``pathlib.Path`` stayed in the report, whose JSON then failed after two of write_outputs' three files."""
+    from aifx_core import info
+    from aifx_core.evaluate import write_outputs
+
+    shot = make_shot(tmp_path / "shot")
+    report = evaluate(shot / "result.####.exr", shot / "truth.####.exr", shot / "mask.####.png", [1001, 1002])
+    assert [f.frame for f in report.frames] == [1001, 1002]
+    assert report.result == str(shot / "result.####.exr")
+    json.dumps(report.to_dict())
+    files = write_outputs(report, tmp_path / "eval")
+    assert sorted(files) == ["contact_sheet", "json", "plot"] and Path(files["json"]).is_file()
+    assert info(str(shot / "result.####.exr"), frames=1002)["requested"] == [1002]
+    assert evaluate(str(shot / "result.####.exr"), frames=1003).frames[0].frame == 1003

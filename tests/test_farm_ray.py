@@ -478,3 +478,30 @@ def test_job_paths_travel_absolute(tmp_path, monkeypatch):
     assert job.input == str(tmp_path / "shot/plate.####.exr") and job.mask == str(tmp_path / "m.png")
     assert job.output == "/abs/o.####.exr"
     assert json.loads(job.to_json())["input"].startswith("/")
+
+
+def test_run_on_ray_gives_the_callers_process_back_as_it_was(shot, tmp_path):
+    """``ray.init`` (and importing Ray) left its excepthook, warnings filters and ``PYTHONBREAKPOINT``/``RAY_*``
+    variables in the caller's process (a Blender or pipeline script): a later ``breakpoint()`` went to Ray's
+    debugger. In a process of its own: the executor must start (and stop) its own local Ray here."""
+    code = (
+        "import os, sys, warnings\n"
+        "from aifx_core.farm import run_on_ray\n"
+        "from aifx_core.protocol.job import FillJob\n"
+        "import numpy, cv2  # (their own import-time warnings filters are not Ray's)\n"
+        "def state():\n"
+        "    env = {k: v for k, v in os.environ.items() if k.startswith(('RAY_', 'PYTHONBREAKPOINT'))}\n"
+        "    return sys.excepthook, list(warnings.filters), env\n"
+        "before = state()\n"
+        "job = FillJob(input=sys.argv[1], mask=sys.argv[2], output=sys.argv[3], backend='telea')\n"
+        "assert run_on_ray(job, workers=1).written\n"
+        "after = state()\n"
+        "print([name for name, b, a in zip(('excepthook', 'warnings', 'env'), before, after) if b != a])\n"
+    )
+    paths = [str(shot / "plate.####.exr"), str(shot / "mask.####.png"), str(tmp_path / "c.####.exr")]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_", "PYTHONBREAKPOINT"))}
+    done = subprocess.run(
+        [sys.executable, "-c", code, *paths], capture_output=True, text=True, timeout=300, env=env
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"

@@ -188,3 +188,72 @@ def test_a_pathlib_path_is_taken_as_its_text(tmp_path):
     job.save(tmp_path / "job.json")
     assert FillJob.load(tmp_path / "job.json") == job
     assert fill(job).written == [1001, 1002]
+
+
+def test_job_files_saved_from_threads_at_once_are_always_whole(tmp_path):
+    """Saves in several threads shared one temp name (the pid): one renamed another's away
+    (FileNotFoundError) or a reader met half a job. Each save now writes its own temp file."""
+    import threading
+
+    path = tmp_path / "race.json"
+    errors: list[str] = []
+    jobs = [FillJob(input="a" * 5000 + str(i), output="b.####.exr") for i in range(4)]
+    done = threading.Event()
+
+    def save(job: FillJob) -> None:
+        for _ in range(100):
+            try:
+                job.save(path)
+            except Exception as exc:  # (collected: a thread's exception would be lost)
+                errors.append(repr(exc))
+
+    def read() -> None:
+        while not done.is_set():
+            if path.exists():
+                try:
+                    assert FillJob.load(path) in jobs
+                except Exception as exc:
+                    errors.append(repr(exc))
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    savers = [threading.Thread(target=save, args=(job,)) for job in jobs]
+    for thread in savers:
+        thread.start()
+    for thread in savers:
+        thread.join()
+    done.set()
+    reader.join()
+    assert errors == []
+    assert [p.name for p in tmp_path.iterdir()] == ["race.json"]
+
+
+def test_a_killed_job_save_leaves_a_temp_file_the_clean_up_knows(tmp_path):
+    """A save killed before its rename left ``.job.json.aifx-tmp-<pid>``, a name no clean-up matched."""
+    import subprocess
+    import sys
+
+    from aifx_core.sequence import clean_stale_temps
+
+    code = (
+        "import os, sys\n"
+        "from aifx_core import FillJob\n"
+        "os.replace = lambda *a: os._exit(9)  # killed just before the rename\n"
+        "FillJob(input='a.####.exr', output='b.####.exr').save(sys.argv[1])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "job.json")], timeout=60)
+    assert done.returncode == 9
+    (left,) = tmp_path.iterdir()
+    assert left.name.startswith(".job.aifx-tmp-") and left.name.endswith(".json")
+    assert clean_stale_temps(tmp_path, 0.0) == [left] and not left.exists()
+
+
+def test_a_job_nested_too_deeply_or_with_a_nul_in_a_path_is_one_line():
+    """A RecursionError traceback, and 'embedded null byte' from the OS once the output folder existed."""
+    deep = (
+        '{"input": "a.####.exr", "output": "b.####.exr", "options": {"x": ' + "[" * 50000 + "]" * 50000 + "}}"
+    )
+    with pytest.raises(InputError, match="nested too deeply"):
+        FillJob.from_json(deep)
+    with pytest.raises(InputError, match='job field "output" holds a NUL character'):
+        FillJob(input="a.####.exr", output="out/c\x00.####.exr").validate()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import json
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -11,8 +13,10 @@ import pytest
 from shot_files import make_shot, read_exr, shot_job
 
 from aifx_core import Cancelled, CancelToken, FillJob, InputError, fill
+from aifx_core.backends import pixel_options
 from aifx_core.manifest import lock_path
 from aifx_core.mask import feather_weight, make_hole
+from aifx_core.protocol.job import absolute_paths
 
 FRAMES = range(1001, 1007)
 
@@ -150,6 +154,40 @@ def test_an_output_begun_under_its_spelled_manifest_name_still_resumes(shot, tmp
     assert again.written == [] and again.skipped == [1001, 1002, 1003]
 
 
+def test_the_same_job_with_its_paths_spelled_another_way_resumes(shot, tmp_path, monkeypatch):
+    """A job run here and on Ray (or a server) with its relative paths made absolute, or given as
+    ``./shot/plate.%04d.exr``, reads the same files: its frames were refused as "made with different settings"."""
+    monkeypatch.chdir(tmp_path)
+    job = FillJob(input="shot/plate.####.exr", mask="shot/mask.####.png", output="out/c.####.exr")
+    assert fill(job, frames="1001-1003").written == [1001, 1002, 1003]
+    again = fill(absolute_paths(job))  # what `aifx run --executor ray` and `aifx submit` send
+    assert again.written == [1004, 1005, 1006] and again.skipped == [1001, 1002, 1003]
+    respelled = replace(job, input="./shot/plate.%04d.exr", mask=str(tmp_path / "shot" / "mask.$F4.png"))
+    assert fill(respelled).skipped == list(FRAMES)
+
+
+def test_an_output_made_under_the_old_key_still_resumes_and_then_takes_any_spelling(
+    shot, tmp_path, monkeypatch
+):
+    """Frames made before paths were keyed as the files they name carry the key of the paths as written: a
+    rerun of that job takes them as done (and records them under the new key, so Ray takes them too)."""
+    monkeypatch.chdir(tmp_path)
+    job = FillJob(
+        input="shot/plate.####.exr", mask="shot/mask.####.png", output="out/c.####.exr", backend="telea"
+    )
+    assert fill(job, frames="1001-1003").written == [1001, 1002, 1003]
+    manifest = tmp_path / "out" / ".c.####.exr.aifx.json"
+    data = json.loads(manifest.read_text())
+    old_key = job.resume_key(pixel_options(job.backend, job.options))  # (per-frame: no frame range in it)
+    data["frames"] = {frame: old_key for frame in data["frames"]}
+    manifest.write_text(json.dumps(data))
+    with pytest.raises(InputError, match="different settings"):  # (a spelling that never made them)
+        fill(replace(job, input="./shot/plate.####.exr"))
+    again = fill(job)
+    assert again.written == [1004, 1005, 1006] and again.skipped == [1001, 1002, 1003]
+    assert fill(absolute_paths(job)).skipped == list(FRAMES)
+
+
 def test_fill_accepts_a_saved_job_file_and_reports_progress(shot, tmp_path):
     job = shot_job(shot, tmp_path / "o" / "clean.####.exr", frames="1002-1003")
     path = tmp_path / "job.json"
@@ -249,3 +287,28 @@ def test_keyframes_outside_the_shot_are_refused_however_they_are_written(shot, t
     with pytest.raises(InputError, match="keyframes 150: not frames of the shot"):
         fill(job)
     assert not (tmp_path / "o").exists()
+
+
+def test_side_outputs_under_home_and_a_job_a_file_cannot_hold(shot, tmp_path, monkeypatch):
+    """``~/out/sheet.png`` and ``save_job="~/out/job.json"`` were read as a folder "./~" (refused after the output
+    folder was made); a Python object option with ``save_job`` failed in json with a TypeError."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(tmp_path)
+    job = shot_job(shot, "~/out/c.####.exr", contact_sheet="~/out/sheet.png")
+    result = fill(job, save_job="~/out/job.json")
+    assert result.contact_sheet == str(home / "out" / "sheet.png")
+    assert (home / "out" / "sheet.png").is_file() and (home / "out" / "job.json").is_file()
+    assert not (tmp_path / "~").exists()
+    with pytest.raises(InputError, match="option flow_estimator is a Python object"):
+        fill(
+            shot_job(
+                shot,
+                tmp_path / "o2" / "c.####.exr",
+                backend="propagate",
+                options={"flow_estimator": object()},
+            ),
+            save_job="j.json",
+        )
+    assert not (tmp_path / "o2").exists()

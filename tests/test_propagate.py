@@ -218,8 +218,44 @@ def test_cancel_stops_the_fill() -> None:
     with pytest.raises(Cancelled):
         for frame, _rgb in backend.fill(_packets(frames, holes), Reporter(on_progress, token)):
             produced.append(frame)
-    assert len(produced) == 3
+    # The third frame's event came with the cancel: the engine sees the token while it makes that frame
+    # (it waits on flows and asks for frames with it, see the test below), so only two are produced.
+    assert len(produced) == 2
     assert events[0].stage == "propagate" and events[0].total == 12 and events[0].frame == 1001
+
+
+def test_a_cancel_while_the_first_keyframe_is_decided_stops_within_a_flow() -> None:
+    """Deciding the first block's keyframe gathers the flows of many pairs with no progress event between
+    them: a cancel waited for all of them (4 s on tennis). It is now seen while each flow is awaited."""
+    import time
+
+    from aifx_core.flow import DISFlow
+
+    class SlowFlow:
+        """DIS, taking 0.4 s a pair (a learned estimator's pace)."""
+
+        def __init__(self) -> None:
+            self.dis = DISFlow("ultrafast")
+
+        def estimate(self, a_gray, b_gray):
+            time.sleep(0.4)
+            return self.dis.estimate(a_gray, b_gray)
+
+    frames, holes = _clip(12, shift=(2, 0))
+    token = CancelToken()
+    cancelled_at: list[float] = []
+
+    def on_progress(event) -> None:
+        if not cancelled_at:  # the first frame's event: its keyframe block is decided next
+            cancelled_at.append(time.monotonic())
+            token.cancel()
+
+    options = {"flow_estimator": SlowFlow(), "radius": 8, "keyframe_interval": 8}
+    backend = create_backend("propagate", BackendContext(colorspace="sRGB", options=options))
+    with pytest.raises(Cancelled):
+        for _ in backend.fill(_packets(frames, holes), Reporter(on_progress, token)):
+            pass
+    assert time.monotonic() - cancelled_at[0] < 1.5  # (the pair being made is finished: 0.4 s)
 
 
 def test_hdr_values_are_propagated_not_clipped() -> None:
@@ -373,3 +409,24 @@ def test_a_finished_fill_leaves_no_hole_kept_for_the_next_pairs() -> None:
     assert holes._DISTANCES._items, "the pairs' completion keeps the hole while the fill runs"
     list(stream)
     assert not holes._DISTANCES._items and not holes._GEOMETRIES._items
+
+
+def test_a_keyframe_interval_far_past_the_shot_is_one_block_and_quick() -> None:
+    """Each block looked at every position of its interval: 10**8 on six frames took 13 s, 1e30 never ended.
+    The members stop at the shot's end (in a child process, so the old code's hang cannot stall the suite)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import sys, numpy as np\n"
+        f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        "from test_propagate import _clip, _fill\n"
+        "frames, holes = _clip(6, shift=(2, 0))\n"
+        "_, huge = _fill(frames, holes, keyframe_interval=10**30)\n"
+        "_, whole = _fill(frames, holes, keyframe_interval=6)\n"
+        "assert [f for f, _ in huge] == [f for f, _ in whole]\n"
+        "assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(huge, whole))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr

@@ -69,11 +69,13 @@ def _open_and_render(script: str, name: str, frames: str | None, stop: threading
 
     try:
         nuke.scriptOpen(script)
-    except RuntimeError as exc:  # what Nuke raises for a file it cannot read as a script
+    except RuntimeError as exc:  # what Nuke raises for a file it cannot read as a script, and for load errors
         text = str(exc).strip()
         reason = text.splitlines()[-1].replace(f"{script}: ", "") if text else "cannot be read"
+        # (a real script whose load failed, e.g. a gizmo or plug-in missing on this machine, raises it too)
         print(
-            f"aifx: error: {script}: Nuke cannot open it ({reason}); give the .nk path of the comp",
+            f"aifx: error: {script}: Nuke cannot open it ({reason}); give the .nk path of the comp, and make "
+            "the gizmos and plug-ins it uses available to this Nuke",
             file=sys.stderr,
         )
         return 2

@@ -451,14 +451,14 @@ def _render(
         host.set_status(f"done: frames {first}-{last} (cached, nothing changed)")
         return Outcome(cached, first, last, reused=True)
 
-    with _cache_folder(paths):
-        return _fill(host, paths, job, python, first, last, environ, poll_interval, cancel)
+    return _fill(host, paths, job, python, first, last, environ, poll_interval, cancel)
 
 
 @contextlib.contextmanager
 def _cache_folder(paths: jobs.CachePaths) -> Iterator[None]:
     """A cache folder that cannot be written (a file, read-only, a full disk) is a one-line error naming it
-    and the knob, not a traceback."""
+    and the knob, not a traceback. Around the cache writes only: an OSError elsewhere (starting the aifx Python)
+    is not the cache folder's."""
     try:
         yield
     except OSError as exc:
@@ -486,7 +486,8 @@ def _fill(
         task.setMessage(f"writing Source and Mask, frames {first}-{last}")
         host.set_status(f"writing inputs {first}-{last}")
         try:
-            host.write_inputs(paths, first, last, job.mask is not None)
+            with _cache_folder(paths):
+                host.write_inputs(paths, first, last, job.mask is not None)
         except InputsCancelled as exc:
             host.set_status(f"cancelled while writing {exc}: nothing filled yet, Render starts again")
             return Outcome(paths.result, first, last, cancelled=True)
@@ -497,13 +498,15 @@ def _fill(
         ]
         if missing:
             raise RenderError(f"writing the inputs made no {missing[0]}; check the Source/Mask inputs render")
-        jobs.mark_done(paths.inputs_done, first, last)
+        with _cache_folder(paths):
+            jobs.mark_done(paths.inputs_done, first, last)
     task.setProgress(jobs.WRITE_SHARE)
     if cancel.is_set():  # asked while the inputs were written: start no worker
         host.set_status("cancelled: finished frames are kept, Render resumes")
         return Outcome(paths.result, first, last, cancelled=True)
 
-    jobs.save_job(job, paths.job)
+    with _cache_folder(paths):
+        jobs.save_job(job, paths.job)
     host.set_status(f"rendering {first}-{last}")
     server = jobs.server_settings(host.settings(), environ)
     try:
@@ -514,6 +517,11 @@ def _fill(
         ).start()
     except AifxError as exc:  # the server refused the job or could not be reached
         raise RenderError(in_knob_words(str(exc))) from None
+    except OSError as exc:  # the aifx environment is a folder, or a file that does not run
+        raise RenderError(
+            f"cannot run the aifx Python at {python} ({exc.strerror or exc}); set {_LABELS['aifx_env']} to the "
+            "python executable of an environment with aifx-core"
+        ) from None
     cancelled = _follow(worker, task, cancel, poll_interval)
     final = worker.final or {}
     if cancelled or final.get("event") == events.CANCELLED:
@@ -521,7 +529,8 @@ def _fill(
         return Outcome(paths.result, first, last, cancelled=True)
     if worker.returncode != 0 or final.get("event") != events.DONE:
         raise RenderError(in_node_words(in_knob_words(worker.error_message()), paths, job.mask is not None))
-    jobs.mark_done(paths.result_done, first, last)
+    with _cache_folder(paths):
+        jobs.mark_done(paths.result_done, first, last)
     host.show_result(paths.result, first, last, job.confidence)
     written = len(final.get("written") or [])
     notices = [in_knob_words(notice) for notice in events.notices(final)]

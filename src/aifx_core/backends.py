@@ -309,7 +309,7 @@ def create_backend(name: str, context: BackendContext) -> FillBackend:
     """The fill backend called ``name``: a whole-shot one, or a spatial one run per frame."""
     backend = get(name)
     built = backend.build(context)
-    return built if backend.kind == FILL else PerFrame(built)
+    return built if backend.kind == FILL else PerFrame(built, backend.name)
 
 
 # -- aifx backends ---------------------------------------------------------------------------------------------

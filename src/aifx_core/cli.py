@@ -519,22 +519,36 @@ def _emit(payload: dict) -> None:
     """One event, one line, in one write: SIGTERM (cancel) raises between bytecodes, so a line written piecewise
     could be cut and glued to the ``cancelled`` event after it, and the reader would lose both. The write is also
     shielded: the handler only sets the cancel flag inside it, and the next progress check raises."""
+    if sys.stdout is None:  # (started with stdout closed, `>&-`)
+        raise InputError(_STDOUT_UNWRITABLE.format(why="it is closed"))
     with signal_shield():
-        sys.stdout.flush()
         data = (events.encode(payload) + "\n").encode("utf-8")
         try:
-            fd = sys.stdout.fileno()
-        except (AttributeError, OSError, ValueError):  # not a real file (captured in a test, embedded)
-            sys.stdout.write(data.decode("utf-8"))
             sys.stdout.flush()
-            return
-        while data:
-            data = data[os.write(fd, data) :]
+            try:
+                fd = sys.stdout.fileno()
+            except (AttributeError, OSError, ValueError):  # not a real file (captured in a test, embedded)
+                sys.stdout.write(data.decode("utf-8"))
+                sys.stdout.flush()
+                return
+            while data:
+                data = data[os.write(fd, data) :]
+        except BrokenPipeError:
+            raise  # (its reader went away: main stops quietly, _reader_gone)
+        except OSError as exc:  # a full disk (> /dev/full), a closed descriptor
+            raise InputError(_STDOUT_UNWRITABLE.format(why=exc.strerror or exc)) from None
+
+
+#: The one line for progress events that cannot be written (the frames written so far are kept).
+_STDOUT_UNWRITABLE = (
+    "cannot write the progress events to stdout ({why}); point stdout at a pipe or file that takes them, or "
+    "leave out --json-progress (frames written so far are kept)"
+)
 
 
 def _final(json_progress: bool, payload: dict, openjd: bool = False) -> None:
     """The run's last event on stdout (for a reader that is gone, nothing: the message on stderr says it)."""
-    with contextlib.suppress(BrokenPipeError):
+    with contextlib.suppress(BrokenPipeError, InputError):  # (stdout gone: the message on stderr says it)
         if json_progress:
             _emit(payload)
         elif openjd:

@@ -12,8 +12,9 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,10 +82,10 @@ def _open_mask(spec: str, plate: Any, threshold: float = 0.5) -> Callable[[int],
 
 
 def evaluate(
-    result: str,
-    reference: str | None = None,
-    mask: str | None = None,
-    frames: str | None = None,
+    result: str | os.PathLike[str],
+    reference: str | os.PathLike[str] | None = None,
+    mask: str | os.PathLike[str] | None = None,
+    frames: Iterable[int] | int | str | None = None,
     colorspace: str | None = None,
     threshold: float = 0.5,
     progress: Callable[[int, int, int], None] | None = None,
@@ -96,7 +97,13 @@ def evaluate(
     """
     from .colour import check_colorspace, guess_colorspace, resolve_colorspace
     from .sequence import format_frames
+    from .sequence.frames import frames_text
 
+    # Kept as text: the report is JSON (a pathlib.Path there stopped write_outputs after two of its files).
+    result = os.fspath(result)
+    reference = None if reference is None else os.fspath(reference)
+    mask = None if mask is None else os.fspath(mask)
+    frames = frames_text(frames)
     check_colorspace(colorspace)
     result_seq = _open(result, frames, "result")
     wanted = list(result_seq.frames)

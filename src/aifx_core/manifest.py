@@ -37,11 +37,13 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
 from .errors import AifxError, InputError
 from .job import FillJob
+from .protocol.job import absolute_paths
 from .sequence import atomic_write, beside_output, format_frames
 from .sequence.atomic import open_lock_file
 from .sequence.identity import content_digest, plate_identity, same_plate, source_identity
@@ -75,6 +77,21 @@ def _spelled_manifest(output_pattern: str) -> Path:
     when the ``#``-form one is missing, so an output begun before keeps resuming."""
     pattern = Path(output_pattern)
     return pattern.parent / f".{pattern.name}{MANIFEST_SUFFIX}"
+
+
+def settings_keys(
+    job: FillJob, pixel_options: dict[str, Any], spelled: dict[str, Any]
+) -> tuple[str, frozenset[str]]:
+    """The job's settings key, and the keys the same settings had before paths were keyed as ``spelled``.
+
+    ``spelled`` holds the job's path fields as the files they name, one spelling for all (absolute, the
+    pattern's ``#`` form: the pipeline spells them from the opened sequences), so a job run here and sent to a
+    Ray worker or a server (its relative paths made absolute there) or given as ``./shot/plate.%04d.exr`` keys
+    the same. Outputs made before were keyed on the fields as written, or as a Ray worker got them (absolute):
+    those keys stay accepted (:attr:`Manifest.accepted`), so no finished frame is made again."""
+    key = replace(job, **spelled).resume_key(pixel_options)
+    before = {job.resume_key(pixel_options), absolute_paths(job).resume_key(pixel_options)}
+    return key, frozenset(before - {key})
 
 
 def run_key(job: FillJob, frames: list[int], range_dependent: bool, settings_key: str | None = None) -> str:
@@ -279,10 +296,20 @@ class _Pattern(Protocol):
 class Manifest:
     """Which output frames exist, and under which key each was made (see the module docstring)."""
 
-    def __init__(self, output: _Pattern, job: FillJob, key: str, lock: OutputLock | None = None) -> None:
+    def __init__(
+        self,
+        output: _Pattern,
+        job: FillJob,
+        key: str,
+        lock: OutputLock | None = None,
+        accepted: frozenset[str] = frozenset(),
+    ) -> None:
         self.output = output
         self.path = manifest_path(str(output))
         self.key = key
+        #: Keys that mean this run's settings too: what frames made before the key's paths were spelled one way
+        #: were recorded under (:func:`settings_keys`). Their frames are done; new frames get :attr:`key`.
+        self.accepted = accepted
         self.job = job
         self.lock = lock
         #: frame → key it was made with (this run's frames and any others the file records).
@@ -325,14 +352,19 @@ class Manifest:
     @property
     def done(self) -> set[int]:
         """Frames made with this run's key."""
-        return {f for f, k in self.frames.items() if k == self.key}
+        return {f for f, k in self.frames.items() if k == self.key or k in self.accepted}
 
     @classmethod
     def load(
-        cls, output: _Pattern, job: FillJob, key: str | None = None, lock: OutputLock | None = None
+        cls,
+        output: _Pattern,
+        job: FillJob,
+        key: str | None = None,
+        lock: OutputLock | None = None,
+        accepted: frozenset[str] = frozenset(),
     ) -> Manifest:
         """The manifest of ``output`` (a :class:`~aifx_core.sequence.FramePattern`) for a run of ``job``."""
-        manifest = cls(output, job, key or job.resume_key(), lock)
+        manifest = cls(output, job, key or job.resume_key(), lock, accepted)
         manifest._read()
         return manifest
 
@@ -621,8 +653,22 @@ class Manifest:
         if mine is not None:
             self.ranges[self.key] = mine
         change()
+        self._rekey()
         self.save()
         self._unsaved = False
+
+    def _rekey(self) -> None:
+        """Record frames made under an :attr:`accepted` key under :attr:`key`: the same settings, so a run that
+        spells the paths another way (a Ray worker's absolute ones) takes them as done too."""
+        if not self.accepted:
+            return
+        for frame, key in self.frames.items():
+            if key in self.accepted:
+                self.frames[frame] = self.key
+        for key in self.accepted:
+            if key in self.ranges:
+                self.ranges.setdefault(self.key, self.ranges[key])
+                del self.ranges[key]
 
     def _own_records(self) -> tuple[dict[int, tuple[str, Any, Any, Any]], dict[int, list[Any]]]:
         """This run's records in memory: each frame it wrote (key, sources, span, run) and its reads."""

@@ -99,6 +99,8 @@ def _coerce(name: str, value: Any, annotation: str, owner: str) -> Any:
         elif kind == "str":
             if isinstance(value, str):
                 return value
+        elif kind == "None":
+            continue  # None itself was taken above; ``X | None`` checks the value as an X
         else:
             return value  # a type the class converts itself (its from_dict or check)
     wanted = {"bool": "true or false", "int": "a whole number", "float": "a number", "str": "a string"}

@@ -17,6 +17,7 @@ whole shot (exact by construction); per-frame backends read only the frames to d
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import threading
@@ -41,7 +42,7 @@ from .colour import (
 from .composite import composite
 from .confidence import attach as attach_confidence
 from .confidence import confidence_map
-from .errors import InputError
+from .errors import AifxError, InputError
 from .inpaint import Anchor, BackendContext, FramePacket, Span
 from .manifest import (
     Manifest,
@@ -51,6 +52,7 @@ from .manifest import (
     lock_path,
     manifest_path,
     run_key,
+    settings_keys,
 )
 from .mask import MaskSource, dropout_region, feather_weight, make_hole, open_mask
 from .progress import CancelToken, ProgressCallback, Reporter
@@ -140,6 +142,8 @@ def fill(
     job.validate()
     check_options(job.backend, job.options)  # a typo or a bad value fails now, not after flow or a model load
     check_colorspace(job.colorspace)  # (before anything is read or written)
+    if save_job:
+        _check_savable(job)
     reporter = Reporter(progress, cancel)
 
     plate = open_plate(job)
@@ -159,8 +163,9 @@ def fill(
     # (`-o out/clean.####.exr --contact-sheet out/sheet.png` on a fresh machine) goes into the folder the job makes.
     check_writable(out_dir)  # fail now, not after minutes of model loading
     _check_names(out, plate, out_dir)
+    sheet = None
     if job.contact_sheet:
-        check_side_output(
+        sheet = check_side_output(
             job.contact_sheet,
             "contact sheet",
             protected,
@@ -168,22 +173,23 @@ def fill(
             example="contact_sheet.png",
             flag="--contact-sheet",
         )
+    saved = None
     if save_job:
-        check_side_output(
+        saved = check_side_output(
             save_job, "saved job", protected, suffixes=(".json",), example="job.json", flag="--save-job"
         )
 
     clean_stale_temps(out_dir)
-    if save_job:
-        job.save(Path(save_job))
+    if saved is not None:
+        job.save(saved)
 
-    run = _RunSetup.of(job, plate)
+    run = _RunSetup.of(job, plate, out, mask)
     kept = folder_kept(out_dir, cache_folder(str(out)))
     with OutputLock(str(out), run.settings, str(out)) as lock, kept:
         if not lock.joined:  # alone on this output: a killed run's temp files of its frames are stale now
             clean_stale_temps(out_dir, 0.0, {out.path(f).name for f in plate.frames})
         with lock.exclusive():
-            manifest = Manifest.load(out, job, run.key, lock)
+            manifest = Manifest.load(out, job, run.key, lock, run.accepted)
             manifest.inputs = lambda frame: _input_files(plate, mask, frame)
             existing = {f for f in selection if Path(out.path(f)).exists()}
             todo = manifest.plan(selection, existing, job.overwrite, str(out))
@@ -203,7 +209,7 @@ def fill(
             # The outline is the hole as filled: the job's threshold and dilate (a matte read at 0.5 was not).
             filled = lambda frame: make_hole(mask.matte(frame), job.threshold, job.dilate)  # noqa: E731
             result.contact_sheet = str(
-                before_after_sheet(job.contact_sheet, plate, out, selection, mask=filled)
+                before_after_sheet(sheet or job.contact_sheet, plate, out, selection, mask=filled)
             )
     return result
 
@@ -245,6 +251,19 @@ def _shot_inputs(plate: Sequence, mask: MaskSource, shot: list[int]) -> list[tup
     return list(seen)
 
 
+def _check_savable(job: FillJob) -> None:
+    """A job given ``save_job`` must be one a file can hold: an option that is a Python object (a caller's
+    ``flow_estimator``) is named now, before any work (it failed in ``json`` with a TypeError)."""
+    for name, value in job.options.items():
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError):
+            raise InputError(
+                f"option {name} is a Python object ({type(value).__name__}), which a job file cannot hold; "
+                "leave out save_job or that option"
+            ) from None
+
+
 def _check_outside_folders(job: FillJob, out: FramePattern, plate: Sequence, mask: MaskSource) -> None:
     """Nothing the job writes goes into a plate or mask given as a folder (see
     :func:`~.sequence.reader.check_outside_input_folder`; the plate's is checked with the output too): checked
@@ -255,9 +274,11 @@ def _check_outside_folders(job: FillJob, out: FramePattern, plate: Sequence, mas
         folder_input = cast(Sequence, source)  # (a mask sequence is one, seen through the mask's protocol)
         check_outside_input_folder(out.path(plate.frames[0]), folder_input, str(out), "output")
         if job.contact_sheet:
-            sheet = Path(job.contact_sheet)
             check_outside_input_folder(
-                sheet, folder_input, job.contact_sheet, "contact sheet (--contact-sheet)"
+                Path(os.path.expanduser(job.contact_sheet)),
+                folder_input,
+                job.contact_sheet,
+                "contact sheet (--contact-sheet)",
             )
 
 
@@ -339,17 +360,30 @@ class _RunSetup:
     settings: str
     #: The key frames are made under: the settings, plus the shot for backends whose pixels depend on it.
     key: str
+    #: Keys frames made with these settings before had (paths keyed as written): done too (Manifest.accepted).
+    accepted: frozenset[str] = frozenset()
 
     @classmethod
-    def of(cls, job: FillJob, plate: Sequence) -> _RunSetup:
+    def of(cls, job: FillJob, plate: Sequence, out: FramePattern, mask: MaskSource) -> _RunSetup:
         # The routing rule (a generative backend on a sequence runs under the temporal engine) is the registry's.
         name, options = route(job.backend, job.options, len(plate.frames))
         context = BackendContext(seed=job.seed, device=job.device, options=options)
-        settings = job.resume_key(
-            pixel_options(job.backend, job.options)
-        )  # the backends say what changes pixels
-        key = run_key(job, plate.frames, range_dependent=not is_per_frame(name), settings_key=settings)
-        return cls(name, context, settings, key)
+        pixels = pixel_options(job.backend, job.options)  # the backends say what changes pixels
+        settings, before = settings_keys(job, pixels, _keyed_paths(plate, out, mask))
+        per_shot = not is_per_frame(name)
+        key = run_key(job, plate.frames, range_dependent=per_shot, settings_key=settings)
+        accepted = {run_key(job, plate.frames, range_dependent=per_shot, settings_key=k) for k in before}
+        return cls(name, context, settings, key, frozenset(accepted - {key}))
+
+
+def _keyed_paths(plate: Sequence, out: FramePattern, mask: MaskSource) -> dict[str, str]:
+    """The job's path fields spelled as the files they name, for the resume key (:func:`.manifest.settings_keys`):
+    absolute, in the ``#`` form of the patterns as opened (a plate given as its folder keys as its frames')."""
+    spelled = {"input": plate.pattern.hash_form(), "output": out.hash_form()}
+    masks = getattr(mask.mask, "pattern", None)  # (None: the plate's alpha or a channel, no file)
+    if masks is not None:
+        spelled["mask"] = masks.hash_form()
+    return {name: os.path.abspath(path) for name, path in spelled.items()}
 
 
 def prepare_anchors(
@@ -373,7 +407,7 @@ def prepare_anchors(
     _check_outside_folders(job, out, plate, mask)
     out_dir = check_writable(Path(out.path(plate.frames[0])).parent)
     _check_names(out, plate, out_dir)
-    run = _RunSetup.of(job, plate)
+    run = _RunSetup.of(job, plate, out, mask)
     if is_per_frame(run.name):
         return None  # frames on their own: nothing is decided for the shot (and no model is loaded)
     with OutputLock(str(out), run.settings, str(out)), folder_kept(out_dir, cache_folder(str(out))):
@@ -381,7 +415,7 @@ def prepare_anchors(
         if not hasattr(backend, "anchors"):
             return None
         feed = _Feed(job, plate, mask)
-        feed.knows(Manifest.load(out, job, run.key))
+        feed.knows(Manifest.load(out, job, run.key, accepted=run.accepted))
         with _anchors(backend, feed, str(out), run.key, plate.frames, reporter, rebuild=rebuild) as found:
             store = found[0]
         return str(store.folder)
@@ -744,7 +778,11 @@ def _fill_frames(
         writer.submit((frame, rgb, pending.pop(frame), reported))
 
     try:
-        _run_backend(backend, feed, out, run, shot, todo, wanted, reporter, submit)
+        try:
+            _run_backend(backend, feed, out, run, shot, todo, wanted, reporter, submit)
+        except _BadYield:
+            writer.finish()  # the frames the backend did return are written (and kept), then its fault is raised
+            raise
         writer.finish()
     except BaseException:
         writer.abandon()  # the frame being written is finished whole; those waiting are dropped
@@ -767,7 +805,9 @@ def _fill_frames(
 class _Dropouts:
     """The frames this run writes whose matte drops out between two frames with a hole (a forgotten roto key,
     :func:`.mask.dropout_region`): the object stays in that frame's plate, unmasked. Told from the packets as
-    they are read, in order; a frame whose neighbours this run does not read (a chunk's edge) is not judged."""
+    they are read, in order; a frame whose neighbours this run does not read (a chunk's edge) is not judged.
+    The temporal engine decides by the same rule (``Pairs._drop_out``, one :func:`.mask.dropout_region` for both),
+    to never read such a frame where its object may be; this class only tells the artist."""
 
     def __init__(self, shot: list[int], wanted: set[int]) -> None:
         self.index = {frame: i for i, frame in enumerate(shot)}
@@ -823,7 +863,10 @@ def _run_backend(
     reporter: Reporter,
     submit: Callable[[int, np.ndarray], None],
 ) -> None:
-    """Stream the packets a backend needs for ``todo`` through it, handing each frame to do to ``submit``."""
+    """Stream the packets a backend needs for ``todo`` through it, handing each frame to do to ``submit``.
+
+    What the backend yields is checked against what it was given (:class:`_Yields`): a plugin that skips a
+    frame or names one it was not given once ended the run with exit 0 and frames missing."""
     if callable(getattr(backend, "chunk_context", None)):
         # Exact chunks: each run of frames to do, widened by its context; the shot's anchors first.
         index = {f: i for i, f in enumerate(shot)}
@@ -840,25 +883,74 @@ def _run_backend(
                 )
             for start, stop, outputs in parts:
                 span = Span(tuple(shot), frozenset(shot[p] for p in outputs), anchors, on_anchor, seen)
-                left = len(outputs)
-                for frame, rgb in backend.fill(feed.packets(shot[start : stop + 1]), reporter, span):
-                    submit(frame, rgb)
-                    left -= 1
-                    if not left:  # the rest of the segment is context only: do not make it
+                given = shot[start : stop + 1]
+                yields = _Yields(run.name, span.outputs or frozenset(), given)
+                for frame, rgb in backend.fill(feed.packets(given), reporter, span):
+                    if yields.take(frame):
+                        submit(frame, rgb)
+                    if yields.done():  # the rest of the segment is context only: do not make it
                         break
+                yields.finish()
     elif getattr(backend, "temporal", True):
         # A temporal backend without chunks reads the whole shot (done frames are sources for the rest) and
         # stops once the last frame to do is written.
-        made = 0
+        yields = _Yields(run.name, wanted, shot)
         for frame, rgb in backend.fill(feed.packets(shot), reporter):
-            if frame in wanted:
+            if yields.take(frame):
                 submit(frame, rgb)
-                made += 1
-                if made == len(todo):
-                    break
+            if yields.done():
+                break
+        yields.finish()
     else:  # a per-frame one reads only the frames to do
+        yields = _Yields(run.name, wanted, todo)
         for frame, rgb in backend.fill(feed.packets(todo), reporter):
-            submit(frame, rgb)
+            if yields.take(frame):
+                submit(frame, rgb)
+        yields.finish()
+
+
+class _BadYield(AifxError):
+    """A backend broke its contract (:class:`_Yields`): the frames it did return are still written."""
+
+
+class _Yields:
+    """The frames a backend yields, held against the ones it was given and the ones to write: a frame it was
+    not given, or one to write it skipped or yielded twice, is an error naming the backend and the frames (the
+    frames written before it are kept)."""
+
+    def __init__(self, name: str, outputs: Iterable[int], given: Iterable[int]) -> None:
+        self.name = name
+        self.outputs = set(outputs)
+        self.given = set(given)
+        self.made: set[int] = set()
+
+    def take(self, frame: Any) -> bool:
+        """True when ``frame`` is one to write (the others it was given are context: dropped)."""
+        if isinstance(frame, bool) or not isinstance(frame, (int, np.integer)) or frame not in self.given:
+            raise _BadYield(
+                f"backend {self.name!r} returned frame {frame!r}, which it was not given "
+                f"(it was given {format_frames(sorted(self.given))}); {self._fix}"
+            )
+        if frame not in self.outputs:
+            return False
+        if frame in self.made:
+            raise _BadYield(f"backend {self.name!r} returned frame {frame} twice; {self._fix}")
+        self.made.add(int(frame))
+        return True
+
+    def done(self) -> bool:
+        return len(self.made) == len(self.outputs)
+
+    def finish(self) -> None:
+        """The backend stopped: every frame to write must have come."""
+        missing = sorted(self.outputs - self.made)
+        if missing:
+            raise _BadYield(
+                f"backend {self.name!r} stopped without returning frame(s) {format_frames(missing)}; the "
+                f"{len(self.made)} frame(s) it returned are written; {self._fix}"
+            )
+
+    _fix = "a backend must return each frame it is given, once; report it to the backend's maker, or choose another backend"
 
 
 def _output_compression(job: FillJob, first: Image, out: FramePattern, notices: list[str]) -> str | None:

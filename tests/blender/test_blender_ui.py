@@ -244,3 +244,24 @@ def test_frame_range_errors_name_the_panels_range_and_the_plates_placement(tmp_p
         "move it out of the folder, or set the frame range (AI Fill panel: Start and End)"
     )
     assert not [text for text in raised if "job field" in text or " --" in text], raised
+
+
+def test_a_plate_on_twos_is_not_answered_with_a_stepped_range_the_panel_cannot_take(tmp_path: Path) -> None:
+    """The core tells a job on a plate on twos to set its frames to '1001-1007x2'; the panel has whole-number
+    Start and End only, and the add-on fills every frame of its range."""
+    import cv2
+    import numpy as np
+
+    from aifx_core.sequence.frames import JOB_FRAMES
+    from aifx_core.sequence.reader import open_sequence
+
+    for number in range(1001, 1008, 2):
+        cv2.imwrite(str(tmp_path / f"plate.{number}.png"), np.zeros((4, 4, 3), np.uint8))
+    with pytest.raises(InputError) as caught:
+        open_sequence(str(tmp_path / "plate.####.png"), "1001-1007", frames_name=JOB_FRAMES)
+    assert "'1001-1007x2'" in str(caught.value)
+    said = blender_terms(str(caught.value))
+    assert said.endswith(
+        "the plate is on twos, and AI Fill fills every frame of its range: render the frames in between"
+    ), said
+    assert "to '1001-1007x2'" not in said and "job field" not in said and " --" not in said, said

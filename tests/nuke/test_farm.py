@@ -261,13 +261,28 @@ def test_a_cache_folder_that_cannot_be_written_reaches_the_artist_in_the_gui(com
     assert len(nuke.messages) == 1 and "set cache folder to a folder" in nuke.messages[0]
 
 
+def test_an_aifx_environment_that_does_not_run_is_named_not_the_cache_folder(comp, tmp_path, capsys):
+    """The cache-folder message covered every OSError of a render, so an aifx environment pointing at a
+    folder (the virtualenv, not its python) sent the artist to the cache folder knob."""
+    venv = tmp_path / "venv"
+    venv.mkdir()
+    comp["fill"]["aifx_env"].setValue(str(venv))
+    script = _save(tmp_path)
+    assert render.main([str(script), "AIFill1"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [err[0]] and "cache folder" not in err[0], err
+    assert err[0].startswith(f"aifx: error: AIFill1: cannot run the aifx Python at {venv}")
+    assert err[0].endswith("; set aifx environment to the python executable of an environment with aifx-core")
+
+
 def test_a_file_that_is_not_a_nuke_script_is_exit_2_in_one_line(tmp_path, capsys):
     broken = tmp_path / "broken.nk"
     broken.write_text("this is not a nuke script\n")
     assert render.main([str(broken), "AIFill1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [
-        f"aifx: error: {broken}: Nuke cannot open it (not a Nuke script); give the .nk path of the comp"
+        f"aifx: error: {broken}: Nuke cannot open it (not a Nuke script); give the .nk path of the comp, "
+        "and make the gizmos and plug-ins it uses available to this Nuke"
     ]
 
 

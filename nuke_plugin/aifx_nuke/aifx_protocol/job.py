@@ -169,22 +169,36 @@ class FillJob:
             data = json.loads(text)
         except ValueError as exc:
             raise InputError(f"job is not valid JSON ({exc}); write it with FillJob.to_json()") from None
+        except RecursionError:  # (lists or objects nested thousands deep: no job is)
+            raise InputError(
+                "job JSON is nested too deeply to be a job; write it with FillJob.to_json()"
+            ) from None
         if not isinstance(data, dict):
             raise InputError("job JSON must be an object with at least 'input' and 'output'")
         return cls.from_dict(data)
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write the job atomically (temp file beside ``path``, then rename): never half a job file."""
+        """Write the job atomically (temp file beside ``path``, synced, then renamed): never half a job file,
+        also after a power cut. The temp name is unique per call (pid and a random token: two threads saving
+        at once once shared one and renamed each other's away) and is the one ``aifx_core.sequence.atomic``
+        writes (``.job.aifx-tmp-<pid>-<token>.json``), so a killed save's temp is cleaned like a frame's."""
+        import secrets
+
         target = os.fspath(path)
-        temp = os.path.join(os.path.dirname(target), f".{os.path.basename(target)}.aifx-tmp-{os.getpid()}")
+        stem, suffix = os.path.splitext(os.path.basename(target))
+        name = f".{stem}.aifx-tmp-{os.getpid()}-{secrets.token_hex(4)}{suffix}"
+        temp = os.path.join(os.path.dirname(target), name)
         try:
             with open(temp, "w", encoding="utf-8") as handle:
                 handle.write(self.to_json() + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
             os.replace(temp, target)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.remove(temp)
             raise
+        _sync_folder(os.path.dirname(target) or ".")
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> FillJob:
@@ -201,6 +215,12 @@ class FillJob:
         """Check every field's type and range from its declaration; the first problem is one line naming it."""
         for spec in fields(self):
             _check_field(spec.name, getattr(self, spec.name), _FIELD_TYPES[spec.name], spec.metadata)
+        for name in PATH_FIELDS:  # (the OS refuses such a name with "embedded null byte", a traceback)
+            value = getattr(self, name)
+            if isinstance(value, str) and "\x00" in value:
+                raise InputError(
+                    f'job field "{name}" holds a NUL character (\\u0000); give the path without it'
+                )
 
     def validate(self) -> None:
         """Reject values that cannot work, before anything is read or written."""
@@ -227,6 +247,19 @@ class FillJob:
         data["options"] = dict(self.options if pixel_options is None else pixel_options)
         blob = json.dumps(data, sort_keys=True, default=_type_name).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _sync_folder(folder: str) -> None:
+    """Make a rename in ``folder`` durable (best effort: some filesystems and Windows cannot open a folder)."""
+    try:
+        handle = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(handle)
+    finally:
+        os.close(handle)
 
 
 def absolute_paths(job: FillJob) -> FillJob:

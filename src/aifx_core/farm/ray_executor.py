@@ -35,6 +35,7 @@ import socket
 import sys
 import threading
 import time
+import warnings
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
@@ -109,7 +110,8 @@ def run_on_ray(
     chunk still fails after ``retries`` more attempts.
     """
     try:
-        import ray
+        with _kept_process_state():  # (importing Ray sets its excepthook and warnings filters already)
+            import ray
     except ImportError:
         raise InputError(
             "--executor ray needs Ray: pip install 'aifx-core[ray]' (or run without --executor ray)"
@@ -239,26 +241,49 @@ def _default_workers(resources: dict[str, float], gpus: int, chunks: int) -> int
 
 @contextlib.contextmanager
 def _connected(ray: Any, address: str | None) -> Iterator[None]:
-    """Connected to Ray for the run: an existing connection is used as it is; else start or join, then leave."""
+    """Connected to Ray for the run: an existing connection is used as it is; else start or join, then leave,
+    giving the caller's process back as it was (:func:`_kept_process_state`)."""
     if ray.is_initialized():
         yield
         return
-    quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING}
-    if address is None:
-        ray.init(num_cpus=LOCAL_CPUS, object_store_memory=LOCAL_OBJECT_STORE, **quiet)
-    else:
-        _check_answers(address)
+    with _kept_process_state():
+        quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING}
+        if address is None:
+            ray.init(num_cpus=LOCAL_CPUS, object_store_memory=LOCAL_OBJECT_STORE, **quiet)
+        else:
+            _check_answers(address)
+            try:
+                ray.init(address=address, **quiet)
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                raise InputError(
+                    f"--address {address}: cannot connect to a Ray cluster ({exc}); start one with 'ray start "
+                    "--head' or leave out --address to run on a local Ray"
+                ) from None
         try:
-            ray.init(address=address, **quiet)
-        except (ConnectionError, RuntimeError, ValueError) as exc:
-            raise InputError(
-                f"--address {address}: cannot connect to a Ray cluster ({exc}); start one with 'ray start "
-                "--head' or leave out --address to run on a local Ray"
-            ) from None
+            yield
+        finally:
+            ray.shutdown()
+
+
+#: Environment variables ``ray.init`` sets in the driver's process and ``ray.shutdown`` leaves behind.
+_RAY_ENV = ("RAY_", "PYTHONBREAKPOINT")
+
+
+@contextlib.contextmanager
+def _kept_process_state() -> Iterator[None]:
+    """Put back what ``ray.init`` changes in the caller's process and ``ray.shutdown`` leaves: ``sys.excepthook``
+    (Ray's), the warnings filters and the ``RAY_*`` / ``PYTHONBREAKPOINT`` variables (a ``breakpoint()`` in a
+    Blender or pipeline script after ``run_on_ray`` went to Ray's debugger)."""
+    hook = sys.excepthook
+    env = {k: v for k, v in os.environ.items() if k.startswith(_RAY_ENV)}
     try:
-        yield
+        with warnings.catch_warnings():  # (puts the filters back as they were, caches reset)
+            yield
     finally:
-        ray.shutdown()
+        sys.excepthook = hook
+        for name in [k for k in os.environ if k.startswith(_RAY_ENV) and k not in env]:
+            os.environ.pop(name, None)
+        os.environ.update(env)
 
 
 def _check_answers(address: str) -> None:

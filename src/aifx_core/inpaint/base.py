@@ -129,9 +129,10 @@ class PerFrame:
     #: Needs no other frames: the pipeline feeds it only the frames still to do.
     temporal = False
 
-    def __init__(self, spatial: SpatialBackend) -> None:
+    def __init__(self, spatial: SpatialBackend, name: str | None = None) -> None:
         self.spatial = spatial
-        self.name = spatial.name
+        # A plugin class needs no ``name`` of its own: the registry passes its entry point's name.
+        self.name = name or getattr(spatial, "name", None) or type(spatial).__name__
 
     def fill(self, packets: Iterable[FramePacket], reporter: Reporter) -> Iterator[tuple[int, np.ndarray]]:
         for packet in packets:

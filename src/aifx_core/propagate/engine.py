@@ -214,6 +214,7 @@ class PropagateBackend:
         """Yield ``(frame, rgb)`` for every packet, or with a ``span`` for ``span.outputs`` only."""
         self._reset()
         run = _Run(self, iter(packets), span)
+        run.pairs.cancel = reporter.cancel  # (also waited on inside a block's first decision: see Pairs)
         try:
             yield from self._fill(run, packets, span, reporter)
             run.keyframes.flush()  # (the anchors of keyframe images nothing read)
@@ -276,6 +277,7 @@ class PropagateBackend:
         """
         self._reset()
         run = _Run(self, iter(packets), Span(span.shot, seen=span.seen))
+        run.pairs.cancel = reporter.cancel
         try:
             yield from self._anchors(run, span, reporter)
         finally:

@@ -78,7 +78,11 @@ class Keyframes:
         """Choose the block's keyframe and start its image (:meth:`anchor` without the anchor)."""
         interval = self.opt.keyframe_interval
         start = block * interval
-        members = [i for i in range(start, start + interval) if self.pairs.available(i)]
+        members = []
+        for i in range(start, start + interval):  # (an interval of 10**8 on a short shot stops at its end)
+            if not self.pairs.available(i):
+                break  # past the shot's last frame: so is every later one
+            members.append(i)
         chosen = choose_keyframe(
             members,
             [self.pairs.hole_area[i] for i in members],

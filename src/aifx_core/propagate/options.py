@@ -15,6 +15,10 @@ _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 
 
+#: The widest seam ring: its dilation kernel grows with the square of it (the seam's own reach stops at 64).
+MAX_SEAM_RING = 64
+
+
 @dataclass(frozen=True)
 class PropagateOptions:
     #: Spatial backend for what no frame saw (run on keyframes, then propagated; per frame as a last resort).
@@ -39,7 +43,7 @@ class PropagateOptions:
     #: Seam matching: ``offset`` (smooth per-channel offset from a ring around the hole), ``gain`` (the same
     #: as a multiplicative field) or ``none``.
     seam: str = "offset"
-    #: Ring width (pixels) sampled around the hole for seam matching.
+    #: Ring width (pixels, 0 to 64) sampled around the hole for seam matching.
     seam_ring: int = 4
     #: Samples kept per direction for each hole pixel (the nearest ones); more lets the fusion outvote a
     #: chain that went through something passing by.
@@ -84,6 +88,9 @@ class PropagateOptions:
                 raise InputError(
                     f"keyframes {frames!r}: give a list of frame numbers, e.g. [1001, 1040]"
                 ) from None
+        for name in ("spatial_backend", "flow_preset", "seam"):
+            if name in values and not isinstance(values[name], str):
+                raise InputError(f"propagate option {name}={values[name]!r}: expected a name (text)")
         try:
             for name in (
                 "flow_max_side",
@@ -147,6 +154,14 @@ class PropagateOptions:
         for name in ("radius", "keyframe_interval", "window", "candidates"):
             if getattr(self, name) < 1:
                 raise InputError(f"propagate option {name}={getattr(self, name)} must be at least 1")
+        if not 0 <= self.seam_ring <= MAX_SEAM_RING:  # (-1 failed in OpenCV; 10**6 asked it for terabytes)
+            raise InputError(
+                f"propagate option seam_ring={self.seam_ring}: give a width from 0 to {MAX_SEAM_RING} pixels"
+            )
+        if self.fallback_soften < 0:
+            raise InputError(
+                f"propagate option fallback_soften={self.fallback_soften}: give 0 or more pixels"
+            )
         if self.flow_max_side < 32:
             raise InputError(f"flow_max_side={self.flow_max_side} is too small; use 256 or more")
         if self.consistency_tol <= 0:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 
 import cv2
@@ -36,6 +36,7 @@ from ..errors import InputError
 from ..flow import FlowEstimator, flow_gray, holes, working_size
 from ..inpaint.base import FramePacket, Span
 from ..mask import dropout_region
+from ..progress import CancelToken
 from ..workers import HelperUnavailable, Prefetch, helper, helper_wanted, overlap
 from .bridge import REACH as BRIDGE_REACH
 from .bridge import blind as blind_frame
@@ -68,6 +69,8 @@ LARGEST = np.float32(2.0**40)
 #: Packets read (and their flows started in the flow worker) beyond the furthest frame the engine asked for, so
 #: the flows of the coming pairs are ready when the chains reach them (memory: this many packets more).
 LOOKAHEAD = 2
+#: Seconds between cancel checks while a pair's flow is awaited.
+CANCEL_POLL_S = 0.05
 
 
 class ContextError(RuntimeError):
@@ -240,6 +243,8 @@ class Pairs:
         self.opt = options
         self.colorspace = colorspace
         self.estimator = estimator
+        #: The run's cancel token (set by the engine), checked while waiting for flows and asking for frames.
+        self.cancel: CancelToken | None = None
         self.frames: dict[int, _Frame] = {}
         self.exhausted = False
         self.max_held = 0
@@ -281,9 +286,6 @@ class Pairs:
         #: The holes of the last frames read (three at most): a frame's matte dropout is decided from its
         #: neighbours' (:meth:`_drop_out`), whose own may be dropped by then.
         self._recent_holes: dict[int, np.ndarray] = {}
-        #: Positions whose matte dropped out between two frames with holes (:func:`..mask.dropout_region`): what
-        #: may be their unmasked object is never read from them.
-        self.dropouts: set[int] = set()
         self.size: tuple[int, int] | None = None
         self.work: tuple[int, int] = (0, 0)
         self.scale = (1.0, 1.0)
@@ -335,6 +337,7 @@ class Pairs:
         """
         if index < 0 or (self.length is not None and index >= self.length):
             return False
+        self.check_cancel()  # (every stage asks for its frames here, a keyframe block's members one by one)
         if index < self.base:
             raise ContextError(f"position {index} is before the first frame read ({self.base})")
         while self.loaded <= index and not self.exhausted:
@@ -407,7 +410,6 @@ class Pairs:
         region = dropout_region(before, frame.packet.hole, after)
         if region is not None:
             frame.exclude(region)
-            self.dropouts.add(index)
 
     def frame(self, index: int) -> _Frame:
         return self.frames[index]
@@ -537,10 +539,21 @@ class Pairs:
         self.pending[pair] = self._worker.submit(self._pair_flow, pair, a, b, estimated)
 
     def _take_flow(self, pair: int) -> None:
-        """Wait for pair ``pair``'s flow and take its results over (raises what the worker raised)."""
-        future = self.pending.pop(pair, None)
-        if future is not None:
-            self._keep(pair, future.result())
+        """Wait for pair ``pair``'s flow and take its results over (raises what the worker raised). The wait
+        checks :attr:`cancel`: a block's first keyframe decision gathers many pairs (seconds on a large shot),
+        with no progress event between them (the future stays pending, so :meth:`close` still drops it)."""
+        future = self.pending.get(pair)
+        if future is None:
+            return
+        while not wait([future], timeout=CANCEL_POLL_S).done:
+            self.check_cancel()
+        del self.pending[pair]
+        self._keep(pair, future.result())
+
+    def check_cancel(self) -> None:
+        """Raise :class:`~aifx_core.errors.Cancelled` when the run's :attr:`cancel` token is set."""
+        if self.cancel is not None:
+            self.cancel.raise_if_cancelled()
 
     def _take_flows(self, last: int) -> None:
         """Take over every started pair up to ``last``, in order."""

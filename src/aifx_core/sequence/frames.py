@@ -65,6 +65,20 @@ def frame_spec_items(spec: str, name: str = "--frames") -> list[range]:
     return items
 
 
+def frames_text(frames: Iterable[int] | int | str | None, name: str = "frames") -> str | None:
+    """``frames`` as a Python caller gives them (a range text, one frame number, or a list of them; None: all)
+    as range text: what ``info`` and ``evaluate`` take, as ``fill`` does (they failed with an AttributeError
+    on ``1001`` or ``[1001, 1002]``)."""
+    if frames is None or isinstance(frames, str):
+        return frames
+    numbers = [frames] if isinstance(frames, int) else list(frames) if isinstance(frames, Iterable) else None
+    if not numbers or not all(isinstance(f, int) and not isinstance(f, bool) for f in numbers):
+        raise InputError(
+            f"{name} {frames!r}: give frame numbers (e.g. [1001, 1002]) or a range text ('1001-1010')"
+        )
+    return format_frames(numbers)
+
+
 def format_frames(frames: Iterable[int], max_parts: int | None = None) -> str:
     """The compact form of a set of frames: ``[1001, 1002, 1003, 1020]`` → ``"1001-1003,1020"``.
 

@@ -159,8 +159,8 @@ def check_side_output(
     """Check a side-output file before any work: a file name (not a folder) in an existing, writable folder,
     not a FIFO/device, not an input. Returns the path. The file is written later, atomically, next to itself.
     """
-    target = Path(path)
     text = os.fspath(path)
+    target = Path(os.path.expanduser(text))  # (~/out/sheet.png: the folder is the home's, not "./~")
     what_text = f"{what} ({flag})" if flag else what
     if text.endswith(("/", os.sep)) or target.is_dir():
         name = example or f"aifx{suffixes[0] if suffixes else ''}"

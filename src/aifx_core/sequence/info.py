@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any
 
 from ..errors import InputError
-from .frames import format_frames, frame_gaps, parse_frame_spec, split_trailing_range
+from .frames import format_frames, frame_gaps, frames_text, parse_frame_spec, split_trailing_range
 from .guard import check_regular_file
 from .image import Unfilled, file_colour_channels, layer_of, unfilled_colour
 from .imageinfo import ImageInfo, Window, window_size
@@ -20,16 +21,18 @@ from .pattern import FramePattern, parse_pattern, still_frame
 from .reader import check_span
 
 
-def describe(spec: str | os.PathLike[str], frames: str | None = None) -> str:
+def describe(spec: str | os.PathLike[str], frames: Iterable[int] | int | str | None = None) -> str:
     """A short multi-line report: pattern, frames and gaps, resolution, channels, compression, colourspace."""
     return _text(facts(spec, frames))
 
 
-def facts(spec: str | os.PathLike[str], frames: str | None = None) -> dict[str, Any]:
+def facts(spec: str | os.PathLike[str], frames: Iterable[int] | int | str | None = None) -> dict[str, Any]:
     """What :func:`describe` reports, as JSON-ready data (``aifx info --json``, for pipeline scripts): the
-    same reading, the same rules for what a fill changes and copies."""
+    same reading, the same rules for what a fill changes and copies. ``frames``: a range text, a frame number
+    or a list of them."""
     text, trailing = split_trailing_range(os.fspath(spec))
-    frames = frames if frames is not None else trailing
+    asked = frames_text(frames)
+    frames = asked if asked is not None else trailing
     pattern = parse_pattern(text)
     found: dict[str, Any] = {"input": str(pattern), "kind": _kind_name(pattern)}
     if found["kind"] == "sequence":

@@ -89,12 +89,16 @@ class VideoOptions:
                 isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer())
             ):
                 raise InputError(f"video-diffusion option {name}={raw!r}: expected a whole number")
+            if convert is str and not isinstance(raw, str):
+                raise InputError(f"video-diffusion option {name}={raw!r}: expected a string")
             try:
                 values[name] = convert(raw)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 raise InputError(
                     f"video-diffusion option {name}={raw!r}: expected a {convert.__name__}"
                 ) from None
+            if convert is float and not math.isfinite(values[name]):  # NaN would reach the model's pixels
+                raise InputError(f"video-diffusion option {name}={raw!r}: expected a number")
         LoaderOptions.read(options)  # the loader's options are checked now too, not when the model loads
         result = cls(**values)
         result.check()
