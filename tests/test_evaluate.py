@@ -12,7 +12,7 @@ import OpenEXR
 import pytest
 
 from aifx_core.cli import main
-from aifx_core.evaluate import default_out_dir, evaluate
+from aifx_core.evaluate import default_out_dir, evaluate, write_outputs
 
 WIDTH, HEIGHT, FRAMES = 64, 48, 5
 
@@ -202,3 +202,23 @@ def test_python_callers_give_paths_and_frame_numbers_as_they_do_to_fill(tmp_path
     assert sorted(files) == ["contact_sheet", "json", "plot"] and Path(files["json"]).is_file()
     assert info(str(shot / "result.####.exr"), frames=1002)["requested"] == [1002]
     assert evaluate(str(shot / "result.####.exr"), frames=1003).frames[0].frame == 1003
+
+
+def test_a_linear_exr_reference_of_a_png_result_is_decoded_as_linear(tmp_path):
+    """The reference is read in its own colourspace: the same picture stored as scene-linear EXR and as an sRGB
+    PNG is a match outside the hole (it scored 11 dB when the EXR was read as sRGB like the result)."""
+    shot = make_shot(tmp_path / "shot", "png")
+    for i in range(FRAMES):
+        bgr = cv2.imread(str(shot / f"truth.{1001 + i:04d}.png"))
+        srgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
+        linear = np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
+        header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+        channels = {name: linear[..., c].astype(np.float32) for c, name in enumerate("RGB")}
+        OpenEXR.File(header, channels).write(str(shot / f"linear.{1001 + i:04d}.exr"))
+    as_png = evaluate(shot / "result.####.png", shot / "truth.####.png", shot / "mask.####.png")
+    as_exr = evaluate(shot / "result.####.png", shot / "linear.####.exr", shot / "mask.####.png")
+    assert as_exr.summary["psnr"] == pytest.approx(as_png.summary["psnr"], abs=0.5)
+    assert as_exr.summary["psnr_hole"] == pytest.approx(as_png.summary["psnr_hole"], abs=0.5)
+    assert as_exr.reference_colorspace != as_exr.colorspace
+    files = write_outputs(as_exr, tmp_path / "eval")
+    assert json.loads(Path(files["json"]).read_text())["reference_colorspace"] == as_exr.reference_colorspace

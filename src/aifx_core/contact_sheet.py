@@ -185,6 +185,7 @@ def before_after_sheet(
     reference_seq: _Readable | None = None,
     colorspace: str | None = None,
     count: int = 4,
+    reference_colorspace: str | None = None,
 ) -> Path:
     """Write a before/after sheet at up to ``count`` evenly spaced ``frames``.
 
@@ -192,7 +193,8 @@ def before_after_sheet(
     ``confidence`` (when the result carries one, see :mod:`aifx_core.confidence`: white = sure), ``truth``
     (``reference_seq``, when given) and ``mask``. ``mask`` is a sequence (``.frames``/``.read``; a single
     frame serves every frame), a callable ``frame -> array`` or a dict. ``colorspace`` defaults to a guess from
-    the result's pixel type (float = scene-linear).
+    the result's pixel type (float = scene-linear); ``reference_colorspace`` (the truth row's own, when it is
+    stored otherwise) defaults to it.
     """
     chosen = pick_frames(frames, count)
     if not chosen:
@@ -226,7 +228,9 @@ def before_after_sheet(
         blank = np.zeros(results[0].shape if hasattr(results[0], "shape") else (1, 1), np.float32)
         rows.append(("confidence", [c if c is not None else blank for c in confidences]))
     if reference_seq is not None:
-        rows.append(("truth", [_colour_of(_framed(reference_seq.read(f))) for f in chosen]))
+        truth_space = reference_colorspace or space
+        truth = [_colour_of(_framed(reference_seq.read(f))) for f in chosen]
+        rows.append(("truth", [to_display_rgb8(img, truth_space) for img in truth]))
     if holes is not None:
         rows.append(("mask", [h.astype(np.float32) for h in holes]))
     return write_contact_sheet(path, rows, [f"frame {f}" for f in chosen], space)

@@ -46,6 +46,8 @@ class EvalReport:
     frames: list[FrameScores]
     summary: dict[str, float]
     files: dict[str, str] = field(default_factory=dict)
+    #: The reference's own colourspace (a linear EXR truth for an sRGB PNG result is decoded as linear).
+    reference_colorspace: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -53,6 +55,7 @@ class EvalReport:
             "reference": self.reference,
             "mask": self.mask,
             "colorspace": self.colorspace,
+            "reference_colorspace": self.reference_colorspace,
             "frame_count": len(self.frames),
             "summary": {k: json_number(v) for k, v in self.summary.items()},
             "frames": [f.to_dict() for f in self.frames],
@@ -128,6 +131,15 @@ def evaluate(
         if colorspace is not None
         else guess_colorspace(first, result_seq.path(wanted[0]))
     )
+    # Each sequence is decoded in its own colourspace: a scene-linear EXR truth of an sRGB PNG result read as
+    # sRGB scored the same picture at 11 dB instead of a match.
+    reference_space = None
+    if reference_seq is not None:
+        reference_space = (
+            space
+            if colorspace is not None
+            else guess_colorspace(reference_seq.read(wanted[0]), reference_seq.path(wanted[0]))
+        )
 
     scorer = SequenceScorer()
     for index, frame in enumerate(wanted):
@@ -141,7 +153,7 @@ def evaluate(
                     f"{reference_seq.path(frame)}: reference is {truth.width}x{truth.height} but the result is "
                     f"{image.width}x{image.height}; compare sequences of the same resolution"
                 )
-            reference_rgb = display_unit(truth.rgb(), space)
+            reference_rgb = display_unit(truth.rgb(), reference_space)
         hole = None
         if matte is not None:
             values = np.asarray(matte(frame))
@@ -161,6 +173,7 @@ def evaluate(
         colorspace=space,
         frames=scorer.frames,
         summary=scorer.summary(),
+        reference_colorspace=reference_space,
     )
 
 
@@ -274,6 +287,7 @@ def write_outputs(report: EvalReport, out_dir: str | Path, plate: str | None = N
             mask=mask,
             reference_seq=reference_seq,
             colorspace=report.colorspace,
+            reference_colorspace=report.reference_colorspace,
         )
     )
     report.files = files
@@ -336,7 +350,10 @@ def describe(report: EvalReport) -> str:
         else "(no reference: stability only, hole E_warp = flicker)"
     )
     inside = f", hole from {report.mask}" if report.mask else ""
-    return f"{report.result} {against}{inside}; {len(report.frames)} frames, compared in {report.colorspace}"
+    space = report.colorspace
+    if report.reference_colorspace not in (None, space):
+        space = f"{space} (reference decoded from {report.reference_colorspace})"
+    return f"{report.result} {against}{inside}; {len(report.frames)} frames, compared in {space}"
 
 
 # -- CLI --------------------------------------------------------------------------------------------------
