@@ -222,3 +222,18 @@ def test_a_linear_exr_reference_of_a_png_result_is_decoded_as_linear(tmp_path):
     assert as_exr.reference_colorspace != as_exr.colorspace
     files = write_outputs(as_exr, tmp_path / "eval")
     assert json.loads(Path(files["json"]).read_text())["reference_colorspace"] == as_exr.reference_colorspace
+
+
+def test_ewarp_pairs_no_frames_across_a_gap_in_the_frames_scored(tmp_path):
+    """``--frames 1001-1002,1005`` scores the pair 1001-1002 only: 1002 -> 1005 is not a neighbour's motion
+    (its error, counted as a pair, doubled the mean); a sequence on a step of two keeps its pairs."""
+    shot = make_shot(tmp_path / "shot", "png")
+    gap = evaluate(
+        shot / "result.####.png", shot / "truth.####.png", shot / "mask.####.png", "1001-1002,1005"
+    )
+    whole = evaluate(shot / "result.####.png", shot / "truth.####.png", shot / "mask.####.png")
+    assert [f.frame for f in gap.frames] == [1001, 1002, 1005]
+    assert math.isnan(gap.frames[1].ewarp) and math.isnan(gap.frames[1].ewarp_hole)
+    assert gap.summary["ewarp"] == pytest.approx(whole.frames[0].ewarp)
+    twos = evaluate(shot / "result.####.png", shot / "truth.####.png", frames="1001-1005x2")
+    assert [math.isnan(f.ewarp) for f in twos.frames] == [False, False, True]

@@ -141,7 +141,10 @@ def evaluate(
             else guess_colorspace(reference_seq.read(wanted[0]), reference_seq.path(wanted[0]))
         )
 
-    scorer = SequenceScorer()
+    # Pairs only at the frames' own step: the pair across a gap (1002 -> 1005) is not a neighbour's motion.
+    scorer = SequenceScorer(
+        step=min((b - a for a, b in zip(wanted[:-1], wanted[1:], strict=True)), default=None)
+    )
     for index, frame in enumerate(wanted):
         image = first if index == 0 else result_seq.read(frame)
         result_rgb = display_unit(image.rgb(), space)

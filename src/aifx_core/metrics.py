@@ -248,11 +248,16 @@ class SequenceScorer:
     computed and E_warp uses the reference's motion; without one, only E_warp (on the result's own motion).
     ``motion_from_prev`` (previous frame -> this one) may be given to reuse flow computed once for several
     results of the same clip. In-hole E_warp of a pair uses the earlier frame's hole.
+
+    ``step`` (the sequence's frame step, e.g. the smallest gap between the frames scored) leaves out pairs
+    further apart: across a gap in the frames scored (``--frames 1001-1010,1020``) the picture has moved on,
+    and that pair's error, counted as if the frames were neighbours, raised the sequence's E_warp.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, step: int | None = None) -> None:
         self.frames: list[FrameScores] = []
         self._prev: tuple[np.ndarray, np.ndarray | None, np.ndarray | None] | None = None
+        self._step = step
 
     def add(
         self,
@@ -271,7 +276,7 @@ class SequenceScorer:
             if has_hole:
                 scores.psnr_hole = psnr(result, reference, hole)
                 scores.ssim_hole = float(values[np.asarray(hole, dtype=bool)].mean())
-        if self._prev is not None:
+        if self._prev is not None and (self._step is None or frame - self.frames[-1].frame <= self._step):
             prev_result, prev_reference, prev_hole = self._prev
             motion = motion_from_prev
             if motion is None:
