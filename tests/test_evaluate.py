@@ -237,3 +237,31 @@ def test_ewarp_pairs_no_frames_across_a_gap_in_the_frames_scored(tmp_path):
     assert gap.summary["ewarp"] == pytest.approx(whole.frames[0].ewarp)
     twos = evaluate(shot / "result.####.png", shot / "truth.####.png", frames="1001-1005x2")
     assert [math.isnan(f.ewarp) for f in twos.frames] == [False, False, True]
+
+
+def test_a_result_with_overscan_or_a_bbox_is_scored_in_its_display_window(tmp_path):
+    """aifx fill keeps the plate's data window: an overscan frame was refused as "80x60, not 64x48" against its
+    reference, and frames of different data windows failed in E_warp with a ValueError traceback."""
+    cv2.imwrite(str(tmp_path / "mask.png"), _hole().astype(np.uint8) * 255)
+    display = (0, 0, WIDTH - 1, HEIGHT - 1)
+    datas = [(-8, -6, WIDTH + 7, HEIGHT + 5), (4, 3, WIDTH - 5, HEIGHT - 4), display]
+    big = _texture()
+    for i, data in enumerate(datas):
+        x0, y0, x1, y1 = data
+        framed = np.zeros((HEIGHT + 40, WIDTH + 40, 3), np.float32)
+        framed[20 + y0 : 21 + y1, 20 + x0 : 21 + x1] = big[: y1 - y0 + 1, 2 * i : 2 * i + x1 - x0 + 1]
+        for name, window in (("result", data), ("truth", display)):
+            x0, y0, x1, y1 = window
+            header = {
+                "compression": OpenEXR.ZIP_COMPRESSION,
+                "type": OpenEXR.scanlineimage,
+                "dataWindow": (np.array(window[:2], np.int32), np.array(window[2:], np.int32)),
+                "displayWindow": (np.array(display[:2], np.int32), np.array(display[2:], np.int32)),
+            }
+            plane = framed[20 + y0 : 21 + y1, 20 + x0 : 21 + x1]
+            channels = {n: np.ascontiguousarray(plane[..., c]) for c, n in enumerate("RGB")}
+            OpenEXR.File(header, channels).write(str(tmp_path / f"{name}.{1001 + i}.exr"))
+    scored = evaluate(tmp_path / "result.####.exr", tmp_path / "truth.####.exr", tmp_path / "mask.png")
+    assert [f.psnr for f in scored.frames] == [math.inf] * 3
+    alone = evaluate(tmp_path / "result.####.exr", mask=tmp_path / "mask.png")
+    assert all(math.isfinite(f.ewarp) for f in alone.frames[:2])

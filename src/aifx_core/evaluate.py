@@ -142,15 +142,20 @@ def evaluate(
         )
 
     # Pairs only at the frames' own step: the pair across a gap (1002 -> 1005) is not a neighbour's motion.
+    from .sequence.window import in_display_window
+
+    # Frames are scored in their display window, the frame the mask and the reference are drawn in: a result
+    # keeps its plate's data window (overscan, a bbox per frame), which was refused as another resolution or,
+    # with frames of different data windows, failed in E_warp with a traceback.
     scorer = SequenceScorer(
         step=min((b - a for a, b in zip(wanted[:-1], wanted[1:], strict=True)), default=None)
     )
     for index, frame in enumerate(wanted):
-        image = first if index == 0 else result_seq.read(frame)
+        image = in_display_window(first if index == 0 else result_seq.read(frame))
         result_rgb = display_unit(image.rgb(), space)
         reference_rgb = None
         if reference_seq is not None:
-            truth = reference_seq.read(frame)
+            truth = in_display_window(reference_seq.read(frame))
             if truth.shape != image.shape:
                 raise InputError(
                     f"{reference_seq.path(frame)}: reference is {truth.width}x{truth.height} but the result is "
