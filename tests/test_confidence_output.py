@@ -92,3 +92,14 @@ def test_cli_flag_and_contact_sheet_row(tmp_path) -> None:
     )
     taller = cv2.imread(str(with_row)).shape[0] - cv2.imread(str(without)).shape[0]
     assert taller > 20  # one more row of thumbnails: the confidence
+
+
+def test_a_fill_without_confidence_over_one_with_it_leaves_no_stale_sidecar(tmp_path) -> None:
+    """Re-filled with --overwrite and no --confidence, a PNG output kept the earlier run's confidence/ frames,
+    and the contact sheet and aifx eval showed them as the new fill's confidence."""
+    shot = make_shot(tmp_path / "shot", FRAMES)
+    output = tmp_path / "out" / "clean.####.png"
+    fill(shot_job(shot, output, confidence=True))
+    assert all(sidecar_path(tmp_path / "out" / f"clean.{f:04d}.png").exists() for f in FRAMES)
+    fill(shot_job(shot, output, overwrite=True))
+    assert not any(sidecar_path(tmp_path / "out" / f"clean.{f:04d}.png").exists() for f in FRAMES)

@@ -54,6 +54,14 @@ def attach(image: Image, target: str | Path, confidence: np.ndarray) -> Image:
     return image
 
 
+def forget(target: str | Path) -> None:
+    """Remove the confidence sidecar of output frame ``target``, written by an earlier run, before a run without
+    ``--confidence`` replaces the frame: the sheet and ``aifx eval`` show the sidecar with the frame, and a
+    stale one showed the earlier fill's confidence for the new one."""
+    if Path(target).suffix.lower() != ".exr":
+        sidecar_path(target).unlink(missing_ok=True)
+
+
 def read_confidence(image: Any, source: str | Path | None) -> np.ndarray | None:
     """The confidence stored with a result frame (its channel, or the sidecar PNG), None when there is none."""
     channels = getattr(image, "channels", None)

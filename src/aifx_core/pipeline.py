@@ -42,6 +42,7 @@ from .colour import (
 from .composite import composite
 from .confidence import attach as attach_confidence
 from .confidence import confidence_map
+from .confidence import forget as forget_confidence
 from .errors import AifxError, InputError
 from .inpaint import Anchor, BackendContext, FramePacket, Span
 from .manifest import (
@@ -738,6 +739,8 @@ def _fill_frames(
         reporter.cancel.raise_if_cancelled()  # cancelled: a frame not started yet is dropped, not written
         target = Path(out.path(frame))
         with manifest.writing(frame) as intend:
+            if not job.confidence:
+                forget_confidence(target)  # (an earlier run's, which would be shown with this frame)
             if hole.any():
                 original = framed(plates.take(frame), frame)
                 data, display = windows(
