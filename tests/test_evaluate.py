@@ -265,3 +265,21 @@ def test_a_result_with_overscan_or_a_bbox_is_scored_in_its_display_window(tmp_pa
     assert [f.psnr for f in scored.frames] == [math.inf] * 3
     alone = evaluate(tmp_path / "result.####.exr", mask=tmp_path / "mask.png")
     assert all(math.isfinite(f.ewarp) for f in alone.frames[:2])
+
+
+def test_the_contact_sheet_outlines_the_hole_scored_at_the_threshold_given(tmp_path):
+    """With a soft-edged mask and --threshold 0.1 the numbers took the wide hole, but the sheet's mask row (and
+    outline) showed the matte cut at 0.5."""
+    shot = make_shot(tmp_path / "shot", "png")
+    soft = cv2.GaussianBlur(_hole().astype(np.float32), (0, 0), 4.0)
+    cv2.imwrite(str(shot / "soft.png"), np.rint(soft * 255).astype(np.uint8))
+    white = []
+    for threshold in (0.1, 0.9):
+        report = evaluate(shot / "result.####.png", mask=shot / "soft.png", threshold=threshold)
+        sheet = cv2.imread(write_outputs(report, tmp_path / f"eval{threshold}")["contact_sheet"])
+        mask_row = sheet[-(sheet.shape[0] - 28) // 2 :]  # the lower of the two rows (after, mask)
+        white.append(int((mask_row.min(axis=-1) > 200).sum()))
+        assert (
+            json.loads((tmp_path / f"eval{threshold}" / "metrics.json").read_text())["threshold"] == threshold
+        )
+    assert white[0] > 1.5 * white[1], white

@@ -48,6 +48,8 @@ class EvalReport:
     files: dict[str, str] = field(default_factory=dict)
     #: The reference's own colourspace (a linear EXR truth for an sRGB PNG result is decoded as linear).
     reference_colorspace: str | None = None
+    #: Mask values at or above this were scored as hole (the sheet outlines the same hole).
+    threshold: float = 0.5
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -56,6 +58,7 @@ class EvalReport:
             "mask": self.mask,
             "colorspace": self.colorspace,
             "reference_colorspace": self.reference_colorspace,
+            "threshold": self.threshold,
             "frame_count": len(self.frames),
             "summary": {k: json_number(v) for k, v in self.summary.items()},
             "frames": [f.to_dict() for f in self.frames],
@@ -182,6 +185,7 @@ def evaluate(
         frames=scorer.frames,
         summary=scorer.summary(),
         reference_colorspace=reference_space,
+        threshold=threshold,
     )
 
 
@@ -285,7 +289,15 @@ def write_outputs(report: EvalReport, out_dir: str | Path, plate: str | None = N
     result_seq = _open(report.result, spec, "result")
     reference_seq = _open(report.reference, spec, "reference") if report.reference else None
     plate_seq = _open(plate, spec, "plate") if plate else None
-    mask = _open_mask(report.mask, result_seq) if report.mask else None
+    mask = None
+    if report.mask:  # the hole as scored (--threshold), not the matte cut at 0.5
+        from .mask import make_hole
+
+        matte = _open_mask(report.mask, result_seq, report.threshold)
+
+        def mask(frame: int) -> np.ndarray:
+            return make_hole(np.asarray(matte(frame)), report.threshold)
+
     files["contact_sheet"] = str(
         before_after_sheet(
             folder / "contact_sheet.png",
