@@ -253,6 +253,16 @@ def test_guess_ignores_unknown_names_and_prefers_chromaticities_over_vague_linea
     assert guess_colorspace(header, ".exr") == "ACEScg"
 
 
+def test_guess_takes_a_headers_scene_linear_as_vague_like_linear(tmp_path):
+    # "scene_linear" in a file is a role of whichever config wrote it: it says no more about the primaries
+    # than "linear" does, so the EXR default (Rec.709) holds, not the pinned config's role (ACEScg).
+    assert guess_colorspace(write_exr(tmp_path / "sl.exr", colorSpace="scene_linear")) == LINEAR_COLORSPACE
+    assert guess_colorspace({"oiio:ColorSpace": "scene_linear"}, ".exr") == LINEAR_COLORSPACE
+    ap1 = OpenEXR.colorInteropIDToChromaticities("lin_ap1_scene")
+    path = write_exr(tmp_path / "sl_ap1.exr", colorSpace="scene_linear", chromaticities=ap1)
+    assert guess_colorspace(path) == "ACEScg"
+
+
 def test_guess_ignores_a_readers_own_derived_guess():
     header = {"format": "exr", "attributes": {}, "colorspace": "scene_linear", "colorspace_reason": "default"}
     assert guess_colorspace(header, ".exr") == LINEAR_COLORSPACE

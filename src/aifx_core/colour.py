@@ -230,8 +230,10 @@ def _from_header(header: Mapping[str, Any]) -> str | None:
         if found is None:
             continue
         if value.strip().lower() in _VAGUE_NAMES:
-            # "linear" says nothing about primaries; EXR chromaticities do.
-            return _from_chromaticities(by_key) or found
+            # "linear" says nothing about primaries; EXR chromaticities do, and without them the EXR default
+            # (Rec.709) holds: "scene_linear" is a role, ACEScg in the pinned config but whatever the writer's
+            # config made it, so it is not taken as the pinned config's.
+            return _from_chromaticities(by_key) or DEFAULT_FLOAT_COLORSPACE
         return found
     return _from_chromaticities(by_key)
 
@@ -290,6 +292,7 @@ def guess_colorspace(source: Any = None, extension: str | Path | None = None) ->
 
     1. a colourspace named in the header and known to the config: ``colorInteropID`` (OpenEXR 3.4+),
        ``colorSpace``, ``oiio:ColorSpace``, ``ocio:colorspace`` (in ``header["attributes"]`` or top level);
+       a vague name (``Linear``, ``scene_linear``) means linear with the primaries of rule 2, else Rec.709;
     2. EXR ``chromaticities`` matching a standard linear space (Rec.709, AP1 = ACEScg, AP0, P3, Rec.2020);
        ``acesImageContainerFlag`` = 1 means ACES2065-1;
     3. float data (EXR, HDR, float TIFF) → :data:`DEFAULT_FLOAT_COLORSPACE` (scene-linear Rec.709, the EXR
