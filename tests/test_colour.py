@@ -253,6 +253,16 @@ def test_guess_ignores_unknown_names_and_prefers_chromaticities_over_vague_linea
     assert guess_colorspace(header, ".exr") == "ACEScg"
 
 
+def test_guess_takes_a_headers_scene_linear_as_vague_like_linear(tmp_path):
+    # "scene_linear" in a file is a role of whichever config wrote it: it says no more about the primaries
+    # than "linear" does, so the EXR default (Rec.709) holds, not the pinned config's role (ACEScg).
+    assert guess_colorspace(write_exr(tmp_path / "sl.exr", colorSpace="scene_linear")) == LINEAR_COLORSPACE
+    assert guess_colorspace({"oiio:ColorSpace": "scene_linear"}, ".exr") == LINEAR_COLORSPACE
+    ap1 = OpenEXR.colorInteropIDToChromaticities("lin_ap1_scene")
+    path = write_exr(tmp_path / "sl_ap1.exr", colorSpace="scene_linear", chromaticities=ap1)
+    assert guess_colorspace(path) == "ACEScg"
+
+
 def test_guess_ignores_a_readers_own_derived_guess():
     header = {"format": "exr", "attributes": {}, "colorspace": "scene_linear", "colorspace_reason": "default"}
     assert guess_colorspace(header, ".exr") == LINEAR_COLORSPACE
@@ -267,3 +277,20 @@ def test_guess_from_images_by_pixel_type():
     assert guess_colorspace(f32) == LINEAR_COLORSPACE
     assert guess_colorspace(None, "jpg") == MODEL_COLORSPACE
     assert guess_colorspace(None, Path("a/b.png")) == MODEL_COLORSPACE
+
+
+#: ARRI Wide Gamut 3: a camera's native primaries, which OpenEXR's table of standard spaces does not hold.
+AWG3 = (0.684, 0.313, 0.221, 0.848, 0.0861, -0.102, 0.3127, 0.329)
+
+
+def test_chromaticities_of_no_standard_space_are_said_not_called_missing_metadata(tmp_path):
+    from aifx_core.sequence.exr import read_exr_info
+
+    info = read_exr_info(write_exr(tmp_path / "awg.exr", chromaticities=AWG3))
+    assert info.colorspace == LINEAR_COLORSPACE
+    assert "chromaticities" in info.colorspace_reason and "--colorspace" in info.colorspace_reason
+    # A space named outright wins (no word about the chromaticities); a vague "Linear" does not.
+    named = read_exr_info(write_exr(tmp_path / "named.exr", chromaticities=AWG3, colorSpace="ACEScg"))
+    assert (named.colorspace, named.colorspace_reason) == ("ACEScg", "from the file's colourspace metadata")
+    vague = read_exr_info(write_exr(tmp_path / "vague.exr", chromaticities=AWG3, colorSpace="Linear"))
+    assert "chromaticities" in vague.colorspace_reason

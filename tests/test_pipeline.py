@@ -312,3 +312,18 @@ def test_side_outputs_under_home_and_a_job_a_file_cannot_hold(shot, tmp_path, mo
             save_job="j.json",
         )
     assert not (tmp_path / "o2").exists()
+
+
+def test_a_plate_whose_chromaticities_are_of_no_standard_space_is_filled_with_a_note(tmp_path):
+    from shot_files import object_matte, plate_frame, write_exr
+
+    awg3 = (0.684, 0.313, 0.221, 0.848, 0.0861, -0.102, 0.3127, 0.329)
+    shot = tmp_path / "shot"
+    shot.mkdir()
+    for i, frame in enumerate((1001, 1002)):
+        write_exr(shot / f"plate.{frame:04d}.exr", plate_frame(i), chromaticities=awg3)
+        cv2.imwrite(str(shot / f"mask.{frame:04d}.png"), object_matte(i))
+    result = fill(shot_job(shot, tmp_path / "out" / "clean.####.exr"))
+    assert [n for n in result.notices if "chromaticities" in n and "--colorspace" in n], result.notices
+    named = fill(shot_job(shot, tmp_path / "named" / "clean.####.exr", colorspace="Linear ARRI Wide Gamut 3"))
+    assert not [n for n in named.notices if "chromaticities" in n]

@@ -191,3 +191,19 @@ def test_a_frame_whose_colour_is_in_other_channels_is_refused_by_name(tmp_path):
     message = str(caught.value)
     assert message.startswith(f"{shot / 'plate.1002.exr'}: its colour is R,G,B, frame 1001's is ")
     assert "ViewLayer.Combined.R,ViewLayer.Combined.G,ViewLayer.Combined.B" in message
+
+
+def test_the_refusals_oiiotool_advice_names_an_alpha_the_file_has():
+    # A bare "A" the file lacks is made by oiiotool as zeros: the fill's default matte then covers nothing.
+    passes = {f"{layer}.{c}": np.zeros((4, 4), np.float16) for layer in ("beauty", "diffuse") for c in "RGBA"}
+    with pytest.raises(InputError, match=r"--ch R=beauty\.R,G=beauty\.G,B=beauty\.B,A=beauty\.A -o"):
+        Image(passes).colour_names()
+    no_alpha = {name: plane for name, plane in passes.items() if not name.endswith(".A")}
+    with pytest.raises(InputError, match=r"--ch R=beauty\.R,G=beauty\.G,B=beauty\.B -o"):
+        Image(no_alpha).colour_names()
+    with pytest.raises(InputError, match=r"--ch R=beauty\.R,G=beauty\.G,B=beauty\.B,A -o"):
+        Image({**no_alpha, "A": np.zeros((4, 4), np.float16)}).colour_names()
+    # Lower-case r,g,b,a: the advice says how to name them as aifx reads them.
+    lower = {c: np.zeros((4, 4), np.float16) for c in "rgba"}
+    with pytest.raises(InputError, match=r"named R,G,B \(e\.g\. oiiotool IN --ch R=r,G=g,B=b,A=a -o OUT\)"):
+        Image(lower).colour_names()

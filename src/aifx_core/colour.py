@@ -220,6 +220,28 @@ def _from_chromaticities(by_key: Mapping[str, Any]) -> str | None:
     return None
 
 
+#: Why an EXR whose ``chromaticities`` match no standard space is taken as scene-linear Rec.709 (``aifx info``
+#: prints it, a fill says it in a note).
+UNKNOWN_PRIMARIES = (
+    "the file's chromaticities (primaries) are of no standard space, a camera's own gamut perhaps, so its values "
+    "are taken as scene-linear Rec.709: pass --colorspace with the plate's, e.g. 'Linear ARRI Wide Gamut 3'"
+)
+
+
+def unknown_primaries(attributes: Mapping[str, Any]) -> bool:
+    """Whether an EXR's ``chromaticities`` name primaries no standard space has (a camera's native gamut
+    such as ARRI Wide Gamut 3, or a damaged attribute): the file says what its values are, in terms the guess
+    cannot follow, so taking them as Rec.709 must be said, not done silently."""
+    by_key = _attributes({"attributes": attributes})
+    if by_key.get("chromaticities") is None or _from_chromaticities(by_key) is not None:
+        return False
+    for key in _HEADER_KEYS:  # (a space named outright wins over the chromaticities; "Linear" does not)
+        value = by_key.get(key.lower())
+        if isinstance(value, str) and value.strip().lower() not in _VAGUE_NAMES and _lookup(value):
+            return False
+    return True
+
+
 def _from_header(header: Mapping[str, Any]) -> str | None:
     by_key = _attributes(header)
     for key in _HEADER_KEYS:
@@ -230,8 +252,10 @@ def _from_header(header: Mapping[str, Any]) -> str | None:
         if found is None:
             continue
         if value.strip().lower() in _VAGUE_NAMES:
-            # "linear" says nothing about primaries; EXR chromaticities do.
-            return _from_chromaticities(by_key) or found
+            # "linear" says nothing about primaries; EXR chromaticities do, and without them the EXR default
+            # (Rec.709) holds: "scene_linear" is a role, ACEScg in the pinned config but whatever the writer's
+            # config made it, so it is not taken as the pinned config's.
+            return _from_chromaticities(by_key) or DEFAULT_FLOAT_COLORSPACE
         return found
     return _from_chromaticities(by_key)
 
@@ -266,6 +290,8 @@ LOG_DPX_TRANSFERS = frozenset({"Printing density", "Logarithmic"})
 def explain_colorspace(attributes: Mapping[str, Any], is_float: bool) -> tuple[str, str]:
     """(colourspace, why) from a file's attributes and sample type: the guess :func:`guess_colorspace`
     makes, with the reason ``aifx info`` prints beside it."""
+    if unknown_primaries(attributes):
+        return DEFAULT_FLOAT_COLORSPACE, UNKNOWN_PRIMARIES
     found = _from_header({"attributes": attributes})
     if found is not None:
         return found, "from the file's colourspace metadata"
@@ -290,6 +316,7 @@ def guess_colorspace(source: Any = None, extension: str | Path | None = None) ->
 
     1. a colourspace named in the header and known to the config: ``colorInteropID`` (OpenEXR 3.4+),
        ``colorSpace``, ``oiio:ColorSpace``, ``ocio:colorspace`` (in ``header["attributes"]`` or top level);
+       a vague name (``Linear``, ``scene_linear``) means linear with the primaries of rule 2, else Rec.709;
     2. EXR ``chromaticities`` matching a standard linear space (Rec.709, AP1 = ACEScg, AP0, P3, Rec.2020);
        ``acesImageContainerFlag`` = 1 means ACES2065-1;
     3. float data (EXR, HDR, float TIFF) → :data:`DEFAULT_FLOAT_COLORSPACE` (scene-linear Rec.709, the EXR

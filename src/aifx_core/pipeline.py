@@ -34,10 +34,12 @@ from .backends import check_options, create_backend, is_per_frame, pixel_options
 from .colour import (
     DEFAULT_FLOAT_COLORSPACE,
     DEFAULT_INTEGER_COLORSPACE,
+    UNKNOWN_PRIMARIES,
     check_colorspace,
     guess_colorspace,
     interop_id,
     resolve_colorspace,
+    unknown_primaries,
 )
 from .composite import composite
 from .confidence import attach as attach_confidence
@@ -695,6 +697,8 @@ def _fill_frames(
     first = plate.read(plate.frames[0])
     compression = _output_compression(job, first, out, result.notices)
     colorspace = _plate_colorspace(job, plate, first)
+    if job.colorspace is None and unknown_primaries(first.header.get("attributes", {})):
+        result.notices.append(f"note: {first.source or plate.path(plate.frames[0])}: {UNKNOWN_PRIMARIES}")
     stated = _stated_colorspace(job, colorspace, first, out, result.notices)
     backend = _create(job, plate, run, colorspace)
     exr_output = out.extension == ".exr"  # (another format's codecs are its own: see _lossless)

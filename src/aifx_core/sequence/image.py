@@ -102,12 +102,26 @@ def colour_channels(channels: Iterable[str], source: Path | str | None = None) -
         raise InputError(
             f"{where}no main layer (R,G,B) and {len(layers)} layers with colour ({', '.join(layers)}), none of "
             f"them named {BEAUTY}; write the one to fill as R,G,B (e.g. oiiotool IN --ch "
-            f"R={layers[0]}.R,G={layers[0]}.G,B={layers[0]}.B,A -o OUT)"
+            f"{_renamed(names, layers[0] + '.')} -o OUT)"
         )
+    lower = [name for name in ("r", "g", "b") if name in names]
+    hint = f" (e.g. oiiotool IN --ch {_renamed(names, '', str.lower)} -o OUT)" if len(lower) == 3 else ""
     raise InputError(
         f"{where}no R,G,B (or Y) channels, found {', '.join(names) or 'none'}; "
-        "aifx fills the colour channels of the main layer"
+        f"aifx fills the colour channels of the main layer, named R,G,B{hint}"
     )
+
+
+def _renamed(names: list[str], prefix: str, spell: Any = str) -> str:
+    """oiiotool's ``--ch`` list that writes ``prefix`` + R,G,B (spelt by ``spell``) as R,G,B, and an alpha as A
+    where the file has one (the layer's, else the main one): a bare ``A`` that the file lacks is made by
+    oiiotool as zeros, which as the fill's default matte (the plate's alpha) then covers nothing."""
+    wanted = [f"{c}={prefix}{spell(c)}" for c in RGB_NAMES]
+    if f"{prefix}{spell('A')}" in names:
+        wanted.append(f"A={prefix}{spell('A')}")
+    elif "A" in names:
+        wanted.append("A")
+    return ",".join(wanted)
 
 
 def file_colour_channels(
