@@ -188,6 +188,33 @@ def test_an_output_made_under_the_old_key_still_resumes_and_then_takes_any_spell
     assert fill(absolute_paths(job)).skipped == list(FRAMES)
 
 
+def _made_before_the_new_key(manifest: Path, job: FillJob) -> None:
+    """Record a per-frame output's frames (and range) as the code before 2026-12-06 did: under the key of the
+    paths as written, ``job.resume_key`` over the pixel options (the key still accepted)."""
+    data = json.loads(manifest.read_text())
+    old_key = job.resume_key(pixel_options(job.backend, job.options))  # (per-frame: no frame range in it)
+    data["frames"] = {frame: old_key for frame in data["frames"]}
+    data["ranges"] = {old_key: next(iter(data["ranges"].values()))}  # (one run, one range)
+    manifest.write_text(json.dumps(data))
+
+
+def test_a_finished_output_made_under_the_old_key_is_rekeyed_by_a_rerun_that_writes_nothing(
+    shot, tmp_path, monkeypatch
+):
+    """A rerun that finds every frame done wrote none and never saved the manifest, so the frames kept the old
+    key and Ray (absolute paths) or another spelling refused the finished output as "different settings"."""
+    monkeypatch.chdir(tmp_path)
+    job = FillJob(
+        input="shot/plate.####.exr", mask="shot/mask.####.png", output="out/c.####.exr", backend="telea"
+    )
+    assert fill(job).written == list(FRAMES)
+    _made_before_the_new_key(tmp_path / "out" / ".c.####.exr.aifx.json", job)
+    again = fill(job)
+    assert again.written == [] and again.skipped == list(FRAMES)
+    assert fill(absolute_paths(job)).skipped == list(FRAMES)  # what `aifx run --executor ray` sends
+    assert fill(replace(job, input="./shot/plate.%04d.exr")).skipped == list(FRAMES)
+
+
 def test_fill_accepts_a_saved_job_file_and_reports_progress(shot, tmp_path):
     job = shot_job(shot, tmp_path / "o" / "clean.####.exr", frames="1002-1003")
     path = tmp_path / "job.json"

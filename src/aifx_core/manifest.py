@@ -657,6 +657,13 @@ class Manifest:
         self.save()
         self._unsaved = False
 
+    def rekey(self) -> None:
+        """Save now if any frame carries an :attr:`accepted` key, recording it under :attr:`key` (call under the
+        lock's exclusive section): a rerun that finds every frame done writes none, so without this the old key
+        stayed and Ray or another spelling of the paths kept refusing a finished output."""
+        if any(k in self.accepted for k in self.frames.values()):
+            self._update(lambda: None)
+
     def _rekey(self) -> None:
         """Record frames made under an :attr:`accepted` key under :attr:`key`: the same settings, so a run that
         spells the paths another way (a Ray worker's absolute ones) takes them as done too."""

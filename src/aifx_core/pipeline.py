@@ -199,6 +199,7 @@ def fill(
             if job.overwrite and written:
                 todo = _not_again(manifest, todo, existing, set(written), str(out))
             manifest.record_range(plate.frames)
+            manifest.rekey()  # (frames made under the key of the paths as written: taken by every spelling now)
         result = FillResult(output=str(out), skipped=[f for f in selection if f not in todo])
         if todo:
             _fill_frames(job, plate, mask, out, manifest, todo, run, reporter, result)
