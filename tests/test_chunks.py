@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +20,10 @@ from chunk_files import COUNT, ENGINE, FIRST, assert_same, chunk_job, chunk_shot
 
 from aifx_core import Cancelled, CancelToken, InputError, fill
 from aifx_core.anchors import AnchorStore, cache_folder
-from aifx_core.backends import register_spatial
+from aifx_core.backends import pixel_options, register_spatial
 from aifx_core.chunks import plan_chunks
 from aifx_core.inpaint import BackendContext
+from aifx_core.manifest import run_key
 from aifx_core.pipeline import prepare_anchors
 
 
@@ -125,6 +127,37 @@ def test_anchors_are_computed_once_and_read_by_every_chunk(shot, whole, tmp_path
     assert set(_Counting.calls) <= set(range(1009 - STEADY, 1017 + STEADY))
     fill(job, frames="1001-1008,1017-1030")
     assert_same(whole, out, range(FIRST, FIRST + COUNT))  # counting-telea fills exactly as telea
+
+
+def test_a_temporal_output_made_under_the_old_key_keeps_its_anchors(shot, whole, tmp_path) -> None:
+    """Frames and anchors made before the resume key named the files carry the key of the paths as written
+    (here ``%04d``): resuming removed that anchors folder as another key's and decided every keyframe block
+    again, while the frames already written came from the old decisions (not the same invention in every
+    chunk for a generative fill)."""
+    out = tmp_path / "before"
+    job = chunk_job(shot, out)
+    job = replace(job, input=job.input.replace("####", "%04d"))
+    fill(job, frames="1001-1010")
+    # As the code before 2026-12-06 left them: the run key over the paths as written, on frames and anchors.
+    shot_frames = list(range(FIRST, FIRST + COUNT))
+    old = run_key(job, shot_frames, True, job.resume_key(pixel_options(job.backend, job.options)))
+    manifest = out / ".clean.####.exr.aifx.json"
+    data = json.loads(manifest.read_text())
+    data["frames"] = {frame: old for frame in data["frames"]}
+    data["ranges"] = {old: next(iter(data["ranges"].values()))}
+    manifest.write_text(json.dumps(data))
+    (folder,) = cache_folder(str(out / "clean.####.exr")).glob("anchors-*")
+    index = json.loads((folder / "index.json").read_text())
+    assert index["key"] != old  # (the spelling is keyed anew: the case to test)
+    (folder / "index.json").write_text(json.dumps({**index, "key": old}))
+    blocks = {p.name: p.stat().st_ino for p in folder.glob("block-*.npy")}
+    folder.rename(folder.with_name(f"anchors-{old}"))
+    assert fill(job).skipped == list(range(1001, 1011))
+    assert (
+        blocks and {p.name: p.stat().st_ino for p in folder.glob("block-*.npy")} == blocks
+    )  # not made again
+    assert [p.name for p in folder.parent.glob("anchors-*")] == [folder.name]
+    assert_same(whole, out, shot_frames)
 
 
 def test_stale_or_damaged_anchors_are_detected_and_rebuilt(shot, whole, tmp_path) -> None:

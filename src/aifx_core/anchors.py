@@ -86,11 +86,15 @@ class AnchorStore:
         inputs: list[tuple[Path, bool]] | None = None,
         digests: Mapping[tuple[str, int, int], str] | None = None,
         digest: Callable[[Path], str] | None = None,
+        accepted: frozenset[str] = frozenset(),
     ) -> None:
         self.root = cache_folder(output_pattern)
         self.folder = self.root / f"anchors-{key}"
         self.index_path = self.folder / "index.json"
         self.key = key
+        #: Keys the same settings and shot had before (:attr:`aifx_core.manifest.Manifest.accepted`): a cache
+        #: under one is this run's (:meth:`_adopt`), since the frames written already came from its decisions.
+        self.accepted = accepted
         self.shot = format_frames(shot)
         self.blocks = blocks
         #: The shot's input files (plate and mask frames; True: known by content) and what they are now.
@@ -110,13 +114,18 @@ class AnchorStore:
     def load(self) -> dict[int, dict[str, Any] | None]:
         """The blocks cached for this key and shot whose values files are intact (block → record; None: the
         block has no keyframe). A block whose file is missing or damaged is left out: it is made again."""
+        self._adopt()
         try:
             data = json.loads(self.index_path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return {}
         if not isinstance(data, dict) or data.get("aifx_anchors") != ANCHORS_FORMAT:
             return {}
-        if data.get("key") != self.key or data.get("shot") != self.shot or data.get("blocks") != self.blocks:
+        if (
+            data.get("key") not in {self.key, *self.accepted}
+            or data.get("shot") != self.shot
+            or data.get("blocks") != self.blocks
+        ):
             return {}
         recorded = data.get("sources", self.sources)  # (a cache without them predates this)
         if self.sources is not None and recorded != self.sources:
@@ -143,6 +152,24 @@ class AnchorStore:
                 continue
             found[block] = record
         return found
+
+    def _adopt(self) -> None:
+        """Take over the cache of an :attr:`accepted` key (made before the key named the files the paths mean)
+        by renaming its folder to this key's, where this key has none: :meth:`begin` removed it as another
+        key's, and the blocks were decided again, while the frames already written came from its decisions (a
+        generative fill then invented differently in the next chunk). Its index is checked by :meth:`load` as
+        any (the key it names is accepted; the next index written names this one)."""
+        if not self.accepted or self.index_path.exists():
+            return
+        for key in sorted(self.accepted):
+            old = self.root / f"anchors-{key}"
+            if not (old / "index.json").is_file():
+                continue
+            with contextlib.suppress(OSError):
+                if self.folder.is_dir():  # (no index: nothing usable in it)
+                    shutil.rmtree(self.folder)
+                os.rename(old, self.folder)
+                return
 
     def _same_content(self, recorded: object) -> bool:
         """Whether the inputs the cache was made from (``inputs.json``, whose fingerprint is ``recorded``) are

@@ -420,7 +420,7 @@ def prepare_anchors(
             return None
         feed = _Feed(job, plate, mask)
         feed.knows(Manifest.load(out, job, run.key, accepted=run.accepted))
-        with _anchors(backend, feed, str(out), run.key, plate.frames, reporter, rebuild=rebuild) as found:
+        with _anchors(backend, feed, str(out), run, plate.frames, reporter, rebuild=rebuild) as found:
             store = found[0]
         return str(store.folder)
 
@@ -585,7 +585,7 @@ def _anchors(
     backend: Any,
     feed: _Feed,
     output: str,
-    key: str,
+    run: _RunSetup,
     shot: list[int],
     reporter: Reporter,
     *,
@@ -608,12 +608,13 @@ def _anchors(
     """
     store = AnchorStore(
         output,
-        key,
+        run.key,
         shot,
         backend.blocks(len(shot)),
         _shot_inputs(feed.plate, feed.mask, shot),
         feed.digests,
         feed.digest,
+        run.accepted,  # (a cache made before the key named the files: its decisions made the frames written)
     )
     with store.building():
         records = {} if rebuild else store.load()
@@ -887,7 +888,7 @@ def _run_backend(
             seen = None
             if hasattr(backend, "anchors"):
                 _store, anchors, on_anchor, seen = stack.enter_context(
-                    _anchors(backend, feed, str(out), run.key, shot, reporter, stream_from=to_end)
+                    _anchors(backend, feed, str(out), run, shot, reporter, stream_from=to_end)
                 )
             for start, stop, outputs in parts:
                 span = Span(tuple(shot), frozenset(shot[p] for p in outputs), anchors, on_anchor, seen)
