@@ -14,7 +14,7 @@ from shot_files import make_shot, read_exr, shot_job
 
 from aifx_core import Cancelled, CancelToken, FillJob, InputError, fill
 from aifx_core.backends import pixel_options
-from aifx_core.manifest import lock_path
+from aifx_core.manifest import OutputLock, lock_path
 from aifx_core.mask import feather_weight, make_hole
 from aifx_core.protocol.job import absolute_paths
 
@@ -213,6 +213,23 @@ def test_a_finished_output_made_under_the_old_key_is_rekeyed_by_a_rerun_that_wri
     assert again.written == [] and again.skipped == list(FRAMES)
     assert fill(absolute_paths(job)).skipped == list(FRAMES)  # what `aifx run --executor ray` sends
     assert fill(replace(job, input="./shot/plate.%04d.exr")).skipped == list(FRAMES)
+
+
+def test_a_run_joins_an_older_aifx_writing_the_same_settings_to_the_output(shot, tmp_path, monkeypatch):
+    """An aifx from before the key named the files holds the output lock under the settings key of the paths
+    as written: the same job run with this one was refused as "another aifx job ... with different settings"."""
+    monkeypatch.chdir(tmp_path)
+    job = FillJob(
+        input="shot/plate.####.exr", mask="shot/mask.####.png", output="out/c.####.exr", backend="telea"
+    )
+    (tmp_path / "out").mkdir()
+    older = job.resume_key(pixel_options(job.backend, job.options))  # the group such a run holds the lock as
+    with OutputLock(job.output, older, job.output):  # a real flock, as the older aifx holds it
+        assert fill(job).written == list(FRAMES)
+        assert lock_path(job.output).exists()  # joined: still held by the first owner
+    other = replace(job, dilate=9).resume_key()  # (other settings are still refused)
+    with OutputLock(job.output, other, job.output), pytest.raises(InputError, match="different settings"):
+        fill(replace(job, overwrite=True))
 
 
 def test_fill_accepts_a_saved_job_file_and_reports_progress(shot, tmp_path):

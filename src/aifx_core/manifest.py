@@ -116,9 +116,14 @@ class OutputLock:
     of one shot run side by side); the file records it with the owner's pid and host for messages.
     """
 
-    def __init__(self, output_pattern: str, group: str, describe: str) -> None:
+    def __init__(
+        self, output_pattern: str, group: str, describe: str, accepted: frozenset[str] = frozenset()
+    ) -> None:
         self.path = lock_path(output_pattern)
         self.group = group
+        #: Groups that are these settings too: the settings keys of the paths as written (:func:`settings_keys`),
+        #: which an aifx from before 2026-12-06 holds the lock under, so a farm still running it is joined.
+        self.accepted = accepted
         self.describe = describe
         self._hold: int | None = None
         self.joined = False
@@ -154,7 +159,7 @@ class OutputLock:
                     return
             except BlockingIOError:
                 owner = _read_owner(hold)
-                if owner.get("group") != self.group:
+                if owner.get("group") != self.group and owner.get("group") not in self.accepted:
                     os.close(hold)
                     who = f"pid {owner.get('pid', '?')} on {owner.get('host', '?')}"
                     raise InputError(

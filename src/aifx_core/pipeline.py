@@ -188,7 +188,7 @@ def fill(
 
     run = _RunSetup.of(job, plate, out, mask)
     kept = folder_kept(out_dir, cache_folder(str(out)))
-    with OutputLock(str(out), run.settings, str(out)) as lock, kept:
+    with OutputLock(str(out), run.settings, str(out), run.earlier) as lock, kept:
         if not lock.joined:  # alone on this output: a killed run's temp files of its frames are stale now
             clean_stale_temps(out_dir, 0.0, {out.path(f).name for f in plate.frames})
         with lock.exclusive():
@@ -366,6 +366,8 @@ class _RunSetup:
     key: str
     #: Keys frames made with these settings before had (paths keyed as written): done too (Manifest.accepted).
     accepted: frozenset[str] = frozenset()
+    #: The settings keys of the paths as written: an older aifx's runs of these settings hold the lock so.
+    earlier: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, job: FillJob, plate: Sequence, out: FramePattern, mask: MaskSource) -> _RunSetup:
@@ -377,7 +379,7 @@ class _RunSetup:
         per_shot = not is_per_frame(name)
         key = run_key(job, plate.frames, range_dependent=per_shot, settings_key=settings)
         accepted = {run_key(job, plate.frames, range_dependent=per_shot, settings_key=k) for k in before}
-        return cls(name, context, settings, key, frozenset(accepted - {key}))
+        return cls(name, context, settings, key, frozenset(accepted - {key}), before)
 
 
 def _keyed_paths(plate: Sequence, out: FramePattern, mask: MaskSource) -> dict[str, str]:
@@ -414,7 +416,10 @@ def prepare_anchors(
     run = _RunSetup.of(job, plate, out, mask)
     if is_per_frame(run.name):
         return None  # frames on their own: nothing is decided for the shot (and no model is loaded)
-    with OutputLock(str(out), run.settings, str(out)), folder_kept(out_dir, cache_folder(str(out))):
+    with (
+        OutputLock(str(out), run.settings, str(out), run.earlier),
+        folder_kept(out_dir, cache_folder(str(out))),
+    ):
         backend = _create(job, plate, run)
         if not hasattr(backend, "anchors"):
             return None
