@@ -277,3 +277,22 @@ def test_a_shorter_run_into_the_same_folder_removes_the_clips_frames_of_the_long
     capsys.readouterr()
     names = sorted(p.name for p in (out / "01_010").iterdir())
     assert names == [f"01_010.{f}.png" for f in range(1001, 1006)] + ["01_010_v2.1009.png", "notes.txt"]
+
+
+def test_a_stale_frame_another_shot_starts_from_is_kept(tiny_vace, tmp_path, capsys):
+    """Continuity: shot 020 starts from the last frame of 010's earlier, longer clip. Removing 010's stale
+    frames deleted that input before 020 read it."""
+    from aifx_core.cli import main
+
+    shots = _shots(tmp_path, tiny_vace)
+    out = tmp_path / "out"
+    assert main(["previz", str(shots), "-o", str(out), "--device", "cpu"]) == 0
+    last = sorted((out / "01_010").glob("01_010.*.png"))[-1]
+    before = last.read_bytes()
+    shots.write_text(shots.read_text().replace("image: board.png", f"image: {last}"))
+    assert main(["previz", str(shots), "-o", str(out), "--device", "cpu", "--frames", "2"]) == 0, (
+        capsys.readouterr().err
+    )
+    assert last.read_bytes() == before
+    kept = sorted(p.name for p in (out / "01_010").glob("01_010.*.png"))
+    assert kept == [f"01_010.{f}.png" for f in range(1001, 1006)] + [last.name]

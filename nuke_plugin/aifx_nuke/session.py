@@ -509,19 +509,15 @@ def _fill(
         jobs.save_job(job, paths.job)
     host.set_status(f"rendering {first}-{last}")
     server = jobs.server_settings(host.settings(), environ)
+    worker: WorkerProcess | RemoteWorker
     try:
-        worker = (
-            RemoteWorker(server[0], server[1], paths.job)
-            if server
-            else WorkerProcess(python, paths.job, env=jobs.worker_environment(environ))
-        ).start()
+        if server:
+            with _cache_folder(paths):  # (it reads the job file from the cache folder to send it)
+                worker = RemoteWorker(server[0], server[1], paths.job).start()
+        else:
+            worker = _local_worker(python, paths, environ)
     except AifxError as exc:  # the server refused the job or could not be reached
         raise RenderError(in_knob_words(str(exc))) from None
-    except OSError as exc:  # the aifx environment is a folder, or a file that does not run
-        raise RenderError(
-            f"cannot run the aifx Python at {python} ({exc.strerror or exc}); set {_LABELS['aifx_env']} to the "
-            "python executable of an environment with aifx-core"
-        ) from None
     cancelled = _follow(worker, task, cancel, poll_interval)
     final = worker.final or {}
     if cancelled or final.get("event") == events.CANCELLED:
@@ -539,6 +535,18 @@ def _fill(
     host.set_status("; ".join([f"done: frames {first}-{last} ({written} filled now)", *notices]))
     task.setProgress(100)
     return Outcome(paths.result, first, last, written=written, notices=tuple(notices))
+
+
+def _local_worker(python: str, paths: jobs.CachePaths, environ: Mapping[str, str]) -> WorkerProcess:
+    """The aifx worker started on this machine; an aifx environment that does not run (a folder, a file that is
+    not executable) is named, not taken for the cache folder's fault."""
+    try:
+        return WorkerProcess(python, paths.job, env=jobs.worker_environment(environ)).start()
+    except OSError as exc:
+        raise RenderError(
+            f"cannot run the aifx Python at {python} ({exc.strerror or exc}); set {_LABELS['aifx_env']} to the "
+            "python executable of an environment with aifx-core"
+        ) from None
 
 
 def _input_patterns(paths: jobs.CachePaths, with_mask: bool) -> Sequence[str]:

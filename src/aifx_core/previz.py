@@ -25,6 +25,7 @@ import argparse
 import inspect
 import re
 import sys
+from collections.abc import Set
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -228,6 +229,10 @@ def generate_previz(board: Board, frames: int, fps: int, output: Path, device: s
     output.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     clips: list[tuple[Shot, np.ndarray]] = []
+    # (a shot may start from a frame of another's earlier clip, continuity: that file is an input, never removed)
+    inputs = {
+        Path(shot.extra["image"]).resolve() for shot in board.shots if shot.extra.get("image") is not None
+    }
     for index, shot in enumerate(board.shots, start=1):
         arguments, count, mode = clip_arguments(pipe, board, shot, frames, accepts)
         if mode == "ignored":
@@ -269,7 +274,7 @@ def generate_previz(board: Board, frames: int, fps: int, output: Path, device: s
             file = folder / f"{stem}.{FIRST_FRAME + offset:04d}.png"
             atomic_write(file, partial(_save_png, frame))
             clip.append(file)
-        remove_stale_frames(folder, stem, clip)
+        remove_stale_frames(folder, stem, clip, inputs)
         written.extend(clip)
         movie = output / f"{stem}.mp4"
         write_mp4(frames8, fps, movie)
@@ -280,13 +285,15 @@ def generate_previz(board: Board, frames: int, fps: int, output: Path, device: s
     return [*written, sheet]
 
 
-def remove_stale_frames(folder: Path, stem: str, kept: list[Path]) -> None:
+def remove_stale_frames(folder: Path, stem: str, kept: list[Path], inputs: Set[Path] = frozenset()) -> None:
     """Remove the clip's frames an earlier, longer run left in ``folder`` (``stem.####.png`` files other than
-    ``kept``): read as one sequence, the clip would end in the old run's frames. Nothing else is touched."""
+    ``kept``): read as one sequence, the clip would end in the old run's frames. Nothing else is touched, and
+    never one of ``inputs`` (resolved paths: a shot's start image may be such a frame)."""
     pattern = re.compile(re.escape(stem) + r"\.\d+\.png")
     names = {file.name for file in kept}
     for file in folder.iterdir():
-        if pattern.fullmatch(file.name) and file.name not in names and file.is_file():
+        stale = pattern.fullmatch(file.name) and file.name not in names and file.is_file()
+        if stale and file.resolve() not in inputs:
             file.unlink()
 
 
