@@ -121,6 +121,13 @@ def test_guidance_and_conditioning_must_be_finite_before_anything_loads(name, va
     assert VideoOptions.from_dict({"model": "m", "guidance": 0, "conditioning_scale": "0.5"}).guidance == 0
 
 
+@pytest.mark.parametrize("name", ["guidance", "conditioning_scale"])
+def test_options_built_directly_are_refused_not_finite_as_from_a_job(name):
+    """check() is the one place finiteness is judged: a Python caller building VideoOptions gets the same refusal."""
+    with pytest.raises(InputError, match=f"video-diffusion option {name}=nan: expected a number"):
+        VideoOptions(model="m", **{name: float("nan")}).check()
+
+
 # -- with a tiny random Wan VACE pipeline ----------------------------------------------------------------------
 
 torch = pytest.importorskip("torch")

@@ -97,8 +97,6 @@ class VideoOptions:
                 raise InputError(
                     f"video-diffusion option {name}={raw!r}: expected a {convert.__name__}"
                 ) from None
-            if convert is float and not math.isfinite(values[name]):  # NaN would reach the model's pixels
-                raise InputError(f"video-diffusion option {name}={raw!r}: expected a number")
         LoaderOptions.read(options)  # the loader's options are checked now too, not when the model loads
         result = cls(**values)
         result.check()
@@ -115,6 +113,8 @@ class VideoOptions:
             )
 
     def check(self) -> None:
+        """The one place the options' values are judged (:meth:`from_dict` only converts them), so options
+        built directly are refused the same way as those read from the command line or a job file."""
         if not self.model:
             raise InputError(
                 "video-diffusion needs a model: --model PATH_OR_HUB_ID (a diffusers folder of a masked video "
