@@ -322,6 +322,27 @@ def test_a_callers_mixed_up_arguments_fail_before_anything_is_written(shot, tmp_
     assert fill(job, frames=1002).written == [1002]  # one frame number is one frame
 
 
+def test_frames_from_python_are_read_one_way_for_fill_and_info():
+    """select_frames and frames_text read numbers through one helper: a numpy frame number was a TypeError
+    traceback in fill and a refusal in info/evaluate; an empty list keeps the wording each one gives."""
+    from aifx_core.pipeline import select_frames
+    from aifx_core.sequence.frames import frames_text
+
+    shot = [1001, 1002, 1003]
+    assert select_frames(np.int64(1002), shot) == [1002]
+    assert select_frames(np.arange(1001, 1003), shot) == [1001, 1002]
+    assert frames_text(np.int64(1002)) == "1002"
+    with pytest.raises(InputError, match="--frames names no frame"):
+        select_frames([], shot)
+    with pytest.raises(InputError, match="give frame numbers"):
+        frames_text([])
+    for bad in ([1001, True], [1001, "x"], 1001.0):
+        with pytest.raises(InputError, match="give frame numbers"):
+            select_frames(bad, shot)  # type: ignore[arg-type]
+        with pytest.raises(InputError, match="give frame numbers"):
+            frames_text(bad)  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("keyframes", [150, "150", ["1001", "150"], (1001, 150)])
 def test_keyframes_outside_the_shot_are_refused_however_they_are_written(shot, tmp_path, keyframes):
     """A job file's keyframes as the backends read them: one number, numbers as text, a list or a tuple."""

@@ -74,6 +74,7 @@ from .sequence import (
     check_writable,
     clean_stale_temps,
     format_frames,
+    frame_numbers,
     frame_spec_items,
     open_sequence,
     output_pattern,
@@ -325,15 +326,7 @@ def select_frames(frames: Iterable[int] | int | str | None, shot: list[int]) -> 
     """
     if frames is None:
         return list(shot)
-    if isinstance(frames, str):
-        wanted = parse_frame_spec(frames)
-    else:
-        numbers = [frames] if isinstance(frames, int) else list(frames)  # (an int: one frame)
-        if not all(isinstance(f, int) and not isinstance(f, bool) for f in numbers):
-            raise InputError(
-                f"frames {frames!r}: give frame numbers (e.g. [1001, 1002]) or a range text ('1001-1010')"
-            )
-        wanted = sorted(set(numbers))
+    wanted = parse_frame_spec(frames) if isinstance(frames, str) else sorted(set(frame_numbers(frames)))
     if not wanted:
         raise InputError("--frames names no frame; give frames like 1026-1050")
     inside = set(shot)

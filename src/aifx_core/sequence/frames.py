@@ -6,6 +6,7 @@ can be pasted straight back into ``--frames``.
 
 from __future__ import annotations
 
+import numbers
 import os
 import re
 from collections.abc import Iterable
@@ -71,12 +72,33 @@ def frames_text(frames: Iterable[int] | int | str | None, name: str = "frames") 
     on ``1001`` or ``[1001, 1002]``)."""
     if frames is None or isinstance(frames, str):
         return frames
-    numbers = [frames] if isinstance(frames, int) else list(frames) if isinstance(frames, Iterable) else None
-    if not numbers or not all(isinstance(f, int) and not isinstance(f, bool) for f in numbers):
+    found = frame_numbers(frames, name)
+    if not found:
         raise InputError(
             f"{name} {frames!r}: give frame numbers (e.g. [1001, 1002]) or a range text ('1001-1010')"
         )
-    return format_frames(numbers)
+    return format_frames(found)
+
+
+def frame_numbers(frames: Iterable[int] | int, name: str = "frames") -> list[int]:
+    """Frame numbers as a Python caller gives them (one number, or a list or tuple of them) as a list of ints.
+
+    The one reading for :func:`frames_text` and ``pipeline.select_frames``: a numpy integer (from
+    ``np.arange``) is a frame number; ``True`` or text in a list is refused in one line, not a traceback.
+    An empty list gives ``[]``: each caller says what an empty choice means to it."""
+    if _is_frame_number(frames):
+        return [int(frames)]  # type: ignore[arg-type]
+    items = list(frames) if isinstance(frames, Iterable) and not isinstance(frames, (str, bytes)) else None
+    if items is None or not all(_is_frame_number(f) for f in items):
+        raise InputError(
+            f"{name} {frames!r}: give frame numbers (e.g. [1001, 1002]) or a range text ('1001-1010')"
+        )
+    return [int(f) for f in items]
+
+
+def _is_frame_number(value: object) -> bool:
+    """A whole number that is not a bool (Python's or numpy's)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def format_frames(frames: Iterable[int], max_parts: int | None = None) -> str:
