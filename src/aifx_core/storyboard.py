@@ -322,11 +322,10 @@ def unet_takes_mask(unet_config: Any, vae_config: Any) -> bool:
 def refuse_inpainting(cls: type | None, masked_unet: bool, model: str) -> None:
     """An :class:`InputError` for an inpainting model (an *Inpaint*/*Fill* class, one whose ``__call__``
     takes ``mask_image``, or a UNet built for a mask): it cannot make a picture from text alone."""
-    import inspect
+    from .inpaint.models import takes_mask
 
     name = cls.__name__ if cls is not None else ""
-    takes_mask = cls is not None and "mask_image" in inspect.signature(cls.__call__).parameters
-    if "Inpaint" in name or "Fill" in name or takes_mask or masked_unet:
+    if "Inpaint" in name or "Fill" in name or (cls is not None and takes_mask(cls)) or masked_unet:
         kind = f"a {name}, an inpainting model" if name else "an inpainting model"
         raise InputError(
             f"{model} is {kind}; aifx storyboard needs a text-to-image model (e.g. "

@@ -37,6 +37,7 @@ from .models import (
     refuse_nan,
     resolve_device,
     scheduler_class_name,
+    takes_mask,
 )
 
 DEFAULT_STEPS = 30
@@ -199,10 +200,9 @@ def check_inpainting_class(cls: type | None, model: str, named: bool) -> None:
     if cls is None:
         return
     check_image_model(cls, model)
-    takes = set(inspect.signature(cls.__call__).parameters)
-    if "mask_image" in takes:
+    if takes_mask(cls):
         return
-    if "num_frames" in takes:
+    if "num_frames" in inspect.signature(cls.__call__).parameters:
         raise InputError(
             f"{model}: {cls.__name__} is a video pipeline; --backend diffusers fills images with an image "
             "inpainting pipeline (a masked video model such as Wan VACE runs with --backend video-diffusion)"

@@ -289,6 +289,14 @@ def pipeline_class_name(source: ModelSource, is_offline: bool, cache_dir: str | 
     return str(_model_index(source, is_offline, cache_dir).get("_class_name", ""))
 
 
+def takes_mask(cls: type) -> bool:
+    """Whether pipeline class ``cls`` inpaints: its ``__call__`` takes ``mask_image``. The one test for
+    ``fill``'s diffusers backend (which needs such a class) and ``storyboard`` (which refuses one)."""
+    import inspect
+
+    return "mask_image" in inspect.signature(cls.__call__).parameters
+
+
 def declared_pipeline_class(request: PipelineRequest) -> type | None:
     """The diffusers pipeline class ``request`` will load, known without loading it (``pipeline_class``, or
     the ``_class_name`` of a folder's or cached hub model's ``model_index.json``), so a model of the wrong
