@@ -324,8 +324,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
             )
         if not job.contact_sheet:
             raise InputError(f"{args.job}: the job has no contact_sheet; --sheet has nothing to write")
-        job.overwrite = False  # every frame is done (the chunks wrote them): only the sheet is new
-        return _run_job(job, args.json_progress, job_file=args.job, openjd=args.openjd_progress)
+        from .pipeline import sheet_only
+
+        return _run_job(sheet_only(job), args.json_progress, job_file=args.job, openjd=args.openjd_progress)
     if args.anchors:
         if args.frames:
             raise InputError("--anchors prepares the whole shot; run --frames chunks after it")

@@ -1114,6 +1114,13 @@ def open_plate(job: FillJob) -> Sequence:
     )
 
 
+def sheet_only(job: FillJob) -> FillJob:
+    """``job`` as the run that writes only its contact sheet once a farm's chunks wrote every frame: with
+    overwrite off the finished frames are kept, so only the sheet is new. The one form for ``fill --sheet``
+    and the Ray executor's last task."""
+    return replace(job, overwrite=False)
+
+
 def as_job(job: FillJob | dict | str | os.PathLike) -> FillJob:
     """The job a caller handed in: a :class:`FillJob`, its dict, or the path of a saved job JSON."""
     if isinstance(job, FillJob):

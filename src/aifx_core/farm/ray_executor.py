@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from ..backends import check_options, get, route, spatial_name
-from ..pipeline import FillResult, as_job, empty_mask_warning, open_plate
+from ..pipeline import FillResult, as_job, empty_mask_warning, open_plate, sheet_only
 from ..progress import CancelToken, ProgressCallback
 from ..protocol.errors import AifxError, Cancelled, InputError
 from ..protocol.events import ProgressEvent
@@ -582,7 +582,7 @@ class _RayRun:
         if task.tag == ANCHORS:
             return worker.anchors.remote(self.job_data)
         if task.tag == SHEET:
-            sheet = replace(self.job, overwrite=False).to_dict()  # every frame is done: only the sheet is new
+            sheet = sheet_only(self.job).to_dict()
             return worker.chunk.remote(task.tag, sheet, None, self.job_file)
         return worker.chunk.remote(task.tag, self.job_data, task.frames, self.job_file)
 
