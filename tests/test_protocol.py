@@ -212,3 +212,20 @@ def test_a_server_that_does_not_answer_json_is_a_remote_error():
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_the_retry_rhythm_gives_up_after_its_patience_and_starts_over_on_an_answer():
+    """One Backoff serves the event stream and ``aifx submit``'s cancel (they kept two copies of it)."""
+    import time
+
+    from aifx_core.protocol.remote import Backoff, server_away
+
+    assert server_away(0) and server_away(503) and not server_away(404)
+    backoff = Backoff(patience=0.6)
+    start = time.monotonic()
+    tries = 1
+    while backoff.failed():
+        tries += 1
+    assert tries == 3 and 0.6 < time.monotonic() - start < 3  # paused 0.5 s, then 1 s, then gave up
+    backoff.reset()
+    assert backoff.failing_for == 0.0 and backoff.failed()

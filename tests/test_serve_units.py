@@ -285,6 +285,35 @@ def test_a_cancel_no_server_gets_is_retried_then_given_up(tmp_path):
     assert 1.2 < time.monotonic() - start < 10
 
 
+def test_a_second_ctrl_c_while_the_cancel_is_retried_says_the_user_stopped_waiting(capsys):
+    """The second Ctrl+C during the cancel's retries said 'could not reach ... to cancel', as if aifx had
+    given up: the user chose to stop waiting, and the job may still run on the server."""
+    import os
+    import signal
+    import socket
+    import threading
+
+    from aifx_core.protocol.errors import EXIT_CANCELLED
+    from aifx_core.protocol.remote import RemoteClient
+    from aifx_core.submit import _follow
+
+    with socket.socket() as sock:  # a port nobody listens on: the events and the cancel are both retried
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    client = RemoteClient(f"http://127.0.0.1:{port}", timeout=2)
+    timers = [threading.Timer(delay, os.kill, (os.getpid(), signal.SIGINT)) for delay in (0.3, 1.5)]
+    for timer in timers:
+        timer.start()
+    try:
+        assert _follow(client, "job1", json_progress=False) == EXIT_CANCELLED
+    finally:
+        for timer in timers:
+            timer.cancel()
+    err = capsys.readouterr().err
+    assert "cancelling job job1" in err and "could not reach" not in err
+    assert f"stopped waiting; the cancel has not reached {client.url}, so job job1 may still run" in err
+
+
 def test_a_host_that_cannot_be_bound_is_named_and_a_taken_port_is_the_ports(tmp_path):
     """'nosuchhost.invalid' (a typo) and an address of another machine were both 'pick another --port'."""
     import socket

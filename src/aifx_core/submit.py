@@ -24,7 +24,7 @@ from .protocol import events
 from .protocol.errors import EXIT_CANCELLED, EXIT_INTERNAL, EXIT_OK, InputError
 from .protocol.events import ProgressEvent
 from .protocol.job import FillJob, absolute_paths
-from .protocol.remote import _RESTARTING, RECONNECT_PATIENCE, RemoteClient, RemoteError
+from .protocol.remote import RECONNECT_PATIENCE, Backoff, RemoteClient, RemoteError, server_away
 
 #: How often a full queue (429) is retried before giving up.
 QUEUE_FULL_RETRIES = 10
@@ -122,8 +122,13 @@ def _follow(client: RemoteClient, job_id: str, json_progress: bool) -> int:
                 print(f"aifx: cancelling job {job_id} (Ctrl+C again to stop waiting)", file=sys.stderr)
                 try:
                     delivered = _cancel(client, job_id)
-                except KeyboardInterrupt:
-                    delivered = False
+                except KeyboardInterrupt:  # the user chose to stop waiting while the cancel was retried
+                    print(
+                        f"aifx: stopped waiting; the cancel has not reached {client.url}, so job {job_id} may "
+                        "still run on the server",
+                        file=sys.stderr,
+                    )
+                    return EXIT_CANCELLED
                 if not delivered:
                     print(
                         f"aifx: could not reach {client.url} to cancel; job {job_id} may still run on the server",
@@ -136,19 +141,16 @@ def _cancel(client: RemoteClient, job_id: str, patience: float = RECONNECT_PATIE
     """Ask the server to cancel, as patient as the event stream: a server restarting (or its proxy answering
     502-504) gets the cancel once it is back, or the job would run on after the farm cancelled its task.
     False when the server stayed away ``patience`` seconds; other refusals are raised."""
-    failing_since = time.monotonic()
-    failures = 0
+    backoff = Backoff(patience)
     while True:
         try:
             client.cancel(job_id)
             return True
         except RemoteError as exc:
-            if exc.status != 0 and exc.status not in _RESTARTING:
+            if not server_away(exc.status):
                 raise
-        failures += 1
-        if time.monotonic() - failing_since > patience:
+        if not backoff.failed():
             return False
-        time.sleep(min(5.0, 0.5 * failures))
 
 
 def _show(event: dict, json_progress: bool, on_progress: Callable[[ProgressEvent], None]) -> int | None:

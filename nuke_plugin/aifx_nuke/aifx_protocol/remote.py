@@ -36,6 +36,42 @@ _RESTARTING = (502, 503, 504)
 RECONNECT_PATIENCE = 300.0
 
 
+def server_away(status: int) -> bool:
+    """Whether a :class:`RemoteError`'s ``status`` means the server is away for a moment, so a retry may reach
+    it: no answer at all (0: refused, timed out) or a proxy's 502-504 while the server restarts."""
+    return status == 0 or status in _RESTARTING
+
+
+class Backoff:
+    """The retry rhythm of :meth:`RemoteClient.events` and ``aifx submit``'s cancel: a growing pause (at most
+    5 s) between tries, given up once the server has stayed away ``patience`` seconds. A restart (a deploy,
+    workers probing their GPUs) takes longer than a few tries; giving up early leaves a job running."""
+
+    def __init__(self, patience: float = RECONNECT_PATIENCE) -> None:
+        self.patience = patience
+        self.failures = 0
+        self.failing_since: float | None = None
+
+    def reset(self) -> None:
+        """The server answered: the next failure starts a new wait."""
+        self.failures, self.failing_since = 0, None
+
+    @property
+    def failing_for(self) -> float:
+        """Seconds since the first failure in a row (0 when none)."""
+        return 0.0 if self.failing_since is None else time.monotonic() - self.failing_since
+
+    def failed(self) -> bool:
+        """Count a failed try: pause before the next and return True, or return False when patience ran out."""
+        self.failures += 1
+        if self.failing_since is None:
+            self.failing_since = time.monotonic()
+        if self.failing_for > self.patience:
+            return False
+        time.sleep(min(5.0, 0.5 * self.failures))
+        return True
+
+
 class RemoteError(AifxError):
     """The server said no (``status``: the HTTP status; ``retry_after`` for 429) or could not be reached."""
 
@@ -145,8 +181,7 @@ class RemoteClient:
         there. Giving up early would fail a farm task whose job then finishes anyway, and its retry would
         submit a duplicate.
         """
-        failures = 0
-        failing_since: float | None = None
+        backoff = Backoff(patience)
         while True:
             headers = {"Accept": "text/event-stream"}
             if last_event_id:
@@ -156,7 +191,7 @@ class RemoteClient:
                 # The heartbeat arrives every 15 s, so a read that waits much longer means a dead connection.
                 with urllib.request.urlopen(request, timeout=max(self.timeout, 45.0)) as response:
                     for event_id, data in _read_sse(response):
-                        failures, failing_since = 0, None
+                        backoff.reset()
                         if event_id is not None:
                             last_event_id = event_id
                         event = decode(data)
@@ -173,15 +208,11 @@ class RemoteClient:
                 lost = f"{exc.code} {exc.reason}"  # a proxy in front of a server that is restarting
             except (urllib.error.URLError, OSError, ValueError) as exc:
                 lost = str(exc)
-            failures += 1
-            now = time.monotonic()
-            failing_since = now if failing_since is None else failing_since
-            if now - failing_since > patience:
+            if not backoff.failed():
                 raise RemoteError(
-                    f"lost the event stream of job {job_id} for {now - failing_since:.0f} s ({lost}); "
+                    f"lost the event stream of job {job_id} for {backoff.failing_for:.0f} s ({lost}); "
                     f"the job may still be running there: ask for it with its id"
                 ) from None
-            time.sleep(min(5.0, 0.5 * failures))
 
 
 def _read_sse(response: Any) -> Iterator[tuple[int | None, str]]:
