@@ -271,13 +271,14 @@ def _check_savable(job: FillJob) -> None:
 
 def _check_outside_folders(job: FillJob, out: FramePattern, plate: Sequence, mask: MaskSource) -> None:
     """Nothing the job writes goes into a plate or mask given as a folder (see
-    :func:`~.sequence.reader.check_outside_input_folder`; the plate's is checked with the output too): checked
-    before the output folder is made."""
+    :func:`~.sequence.reader.check_outside_input_folder`; the output against the plate's is checked by
+    :func:`~.sequence.reader.output_pattern`, which opened ``out``): checked before the output folder is made."""
     for source in (plate, mask.mask):
         if source is None:
             continue
         folder_input = cast(Sequence, source)  # (a mask sequence is one, seen through the mask's protocol)
-        check_outside_input_folder(out.path(plate.frames[0]), folder_input, str(out), "output")
+        if source is not plate:
+            check_outside_input_folder(out.path(plate.frames[0]), folder_input, str(out), "output")
         if job.contact_sheet:
             check_outside_input_folder(
                 Path(os.path.expanduser(job.contact_sheet)),
