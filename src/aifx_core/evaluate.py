@@ -137,11 +137,11 @@ def evaluate(
     # Each sequence is decoded in its own colourspace: a scene-linear EXR truth of an sRGB PNG result read as
     # sRGB scored the same picture at 11 dB instead of a match.
     reference_space = None
+    first_truth = None  # (the reference's first frame, read once: for its colourspace, then scored)
     if reference_seq is not None:
+        first_truth = reference_seq.read(wanted[0])
         reference_space = (
-            space
-            if colorspace is not None
-            else guess_colorspace(reference_seq.read(wanted[0]), reference_seq.path(wanted[0]))
+            space if colorspace is not None else guess_colorspace(first_truth, reference_seq.path(wanted[0]))
         )
 
     # Pairs only at the frames' own step: the pair across a gap (1002 -> 1005) is not a neighbour's motion.
@@ -158,7 +158,9 @@ def evaluate(
         result_rgb = display_unit(image.rgb(), space)
         reference_rgb = None
         if reference_seq is not None:
-            truth = in_display_window(reference_seq.read(frame))
+            truth = in_display_window(
+                first_truth if index == 0 and first_truth is not None else reference_seq.read(frame)
+            )
             if truth.shape != image.shape:
                 raise InputError(
                     f"{reference_seq.path(frame)}: reference is {truth.width}x{truth.height} but the result is "

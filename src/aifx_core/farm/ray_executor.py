@@ -140,15 +140,12 @@ def run_on_ray(
         signals.install()
         if chunks is None:
             chunks = _chunk_frames_on_cluster(ray, job, chunk or DEFAULT_CHUNK)
-        gpus = gpus_per_worker(job, ray.cluster_resources())
-        if local and gpus and workers is not None and workers > ray.cluster_resources().get("GPU", 0):
-            raise InputError(_too_many_workers(workers, int(ray.cluster_resources().get("GPU", 0)), "GPUs"))
+        resources = ray.cluster_resources()
+        gpus = gpus_per_worker(job, resources)
+        if local and gpus and workers is not None and workers > resources.get("GPU", 0):
+            raise InputError(_too_many_workers(workers, int(resources.get("GPU", 0)), "GPUs"))
         run = _RayRun(ray, job, chunks, progress, cancel, gpus, retries, job_file)
-        count = (
-            min(workers, len(chunks))
-            if workers
-            else _default_workers(ray.cluster_resources(), gpus, len(chunks))
-        )
+        count = min(workers, len(chunks)) if workers else _default_workers(resources, gpus, len(chunks))
         return run.run(count)
 
 

@@ -45,6 +45,7 @@ from ..models import (
     load_pipeline,
     refuse_nan,
     resolve_device,
+    takes_mask,
 )
 from .crop import (
     VideoCrop,
@@ -81,7 +82,7 @@ def check_masked_video(cls: type | None, model: str) -> None:
     on the window's frame list. None (not known yet) passes."""
     if cls is None or is_masked_video(cls):
         return
-    if "mask_image" in inspect.signature(cls.__call__).parameters:
+    if takes_mask(cls):
         fix = "for an image inpainting model use --backend diffusers"
     else:
         fix = "give a masked video model such as Wan 2.1 VACE (WanVACEPipeline)"
