@@ -163,7 +163,9 @@ def test_a_cancel_sent_while_the_server_is_down_arrives_when_it_is_back(tmp_path
     """The farm cancels a task wrapping ``aifx submit`` (SIGTERM) while the server restarts: the cancel is
     retried until the server is back, the job ends cancelled there instead of running on, the task exits 130."""
     area = tmp_path / "studio"
-    make_shot(area / "long", range(1, 81))
+    # (long enough that the resumed job is still running when the cancel's next try, up to 5 s after the
+    # restart, gets through: with 80 frames it sometimes finished first and the task exited 0)
+    make_shot(area / "long", range(1, 241))
     state = tmp_path / "state"
     shot_job(area / "long", area / "out" / "c.####.exr", backend="propagate").save(tmp_path / "job.json")
     server = Server(state).start()
