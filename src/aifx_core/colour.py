@@ -168,6 +168,13 @@ def is_scene_referred(colorspace: str) -> bool:
     return space.getEncoding() not in _DISPLAY_ENCODINGS
 
 
+def is_linear(colorspace: str) -> bool:
+    """True for a scene-linear colourspace (OCIO encoding ``scene-linear``): what a DPX's ``Linear`` transfer
+    says of its values."""
+    space = config().getColorSpace(resolve_colorspace(colorspace))
+    return not space.isData() and space.getEncoding() == "scene-linear"
+
+
 def _is_data(colorspace: str) -> bool:
     return bool(config().getColorSpace(colorspace).isData())
 
