@@ -458,6 +458,13 @@ def _finite(values: np.ndarray, limit: float) -> np.ndarray:
     return values
 
 
+def convert(rgb: np.ndarray, src: str, dst: str) -> np.ndarray:
+    """Values (..., 3) in colourspace ``src`` as values of ``dst`` (float32): the plain OCIO conversion, no roll-off
+    or clip, so two pictures stored in different spaces can be compared in one (NaN → 0, ±Inf → ±the limit)."""
+    clean = _finite(_check_rgb(rgb).astype(np.float32), LINEAR_LIMIT)
+    return _apply(resolve_colorspace(src), resolve_colorspace(dst), clean)
+
+
 def to_model(rgb: np.ndarray, colorspace: str) -> np.ndarray:
     """Plate values (..., 3) in ``colorspace`` → float32 sRGB-encoded Rec.709 for models (see module doc).
 
