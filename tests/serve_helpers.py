@@ -100,6 +100,8 @@ def http(method: str, url: str, user: str | None = None, body=None, headers=None
     secret = token or (TOKENS[user] if user else None)
     if secret:
         request.add_header("Authorization", f"Bearer {secret}")
+    if data is not None:  # as RemoteClient sends a job (a header below may replace it)
+        request.add_header("Content-Type", "application/json")
     for key, value in (headers or {}).items():
         request.add_header(key, value)
     try:

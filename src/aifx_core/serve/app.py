@@ -3,7 +3,7 @@
 Every endpoint but ``GET /v1/health`` needs ``Authorization: Bearer TOKEN``. A user sees only their own jobs
 (another user's job is a 404, as if it did not exist); ``admin`` sees and cancels all. Answers:
 
-* ``POST /v1/jobs`` (a FillJob JSON; optional ``Idempotency-Key``) → 202 ``{"id", "position", "events"}``;
+* ``POST /v1/jobs`` (a FillJob JSON as ``application/json``; optional ``Idempotency-Key``) → 202 ``{"id", "position", "events"}``;
   422 with the CLI's one-line message for a bad job (its fields, backend options, plate, output and mask are
   checked as ``aifx run`` checks them), 403 naming a path (or a file option) outside the roots, 429 with
   ``Retry-After`` when the queue is full;
@@ -14,6 +14,9 @@ Every endpoint but ``GET /v1/health`` needs ``Authorization: Bearer TOKEN``. A u
   prints, with ``id`` = the event's number (``Last-Event-ID`` resumes after it), a comment every 15 s, closed
   after the final event;
 * ``GET /v1/models`` → the workers and the models each holds loaded.
+
+A request from a web page (``Origin``), and without a token file one naming another host, is a 403
+(:mod:`.guard`); a job that is not ``application/json`` a 415.
 """
 
 # No ``from __future__ import annotations``: FastAPI reads the endpoints' annotations, which name locals.
@@ -37,6 +40,7 @@ from ..protocol.errors import EXIT_INPUT, InputError
 from ..protocol.job import MAX_JOB_BYTES, FillJob
 from ..sequence import output_pattern
 from .auth import TokenFile, User
+from .guard import BrowserGuard
 from .paths import PathRefused, PathRule, check_absolute, check_roots, map_job
 from .pool import Pool
 from .store import FINISHED, QueueFull, Store
@@ -77,6 +81,8 @@ async def read_capped(request: Request, limit: int) -> bytes | None:
 def create_app(config: ServerConfig) -> FastAPI:
     app = FastAPI(title="aifx serve", version=__version__, docs_url=None, redoc_url=None)
     store, pool = config.store, config.pool
+    # Pages in the artist's browser are refused (docs/serve.md, "Browsers"); the host only without tokens.
+    app.add_middleware(BrowserGuard, check_host=config.tokens is None)
 
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
@@ -117,6 +123,13 @@ def create_app(config: ServerConfig) -> FastAPI:
 
     @app.post("/v1/jobs", status_code=202)
     async def submit(request: Request, who: Who) -> JSONResponse:
+        media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+        if media != "application/json":  # a web page's no-cors POST is text/plain (see guard.py)
+            raise ApiError(
+                415,
+                f"a job is sent as Content-Type application/json, not {media or 'none'!r}; "
+                "send jobs with aifx submit, Blender or Nuke",
+            )
         declared = request.headers.get("content-length", "")
         too_big = declared.isdigit() and int(declared) > MAX_JOB_BYTES  # refused before it is read
         body = None if too_big else await read_capped(request, MAX_JOB_BYTES)
