@@ -26,7 +26,8 @@ from .protocol.events import ProgressEvent
 from .protocol.job import FillJob, absolute_paths
 from .protocol.remote import RECONNECT_PATIENCE, Backoff, RemoteClient, RemoteError, server_away
 
-#: How often a full queue (429) is retried before giving up.
+#: How often a full queue (429), or a server that cannot write its queue just now (503 with Retry-After), is
+#: retried before giving up.
 QUEUE_FULL_RETRIES = 10
 
 
@@ -70,7 +71,8 @@ def _submit(client: RemoteClient, job: FillJob) -> str:
         try:
             return str(client.submit(job.to_dict(), idempotency_key=key)["id"])
         except RemoteError as exc:
-            if exc.status != 429 or attempt == QUEUE_FULL_RETRIES:
+            later = exc.status == 429 or (exc.status == 503 and exc.retry_after is not None)
+            if not later or attempt == QUEUE_FULL_RETRIES:
                 raise
             wait = min(60.0, exc.retry_after or 5.0)
             print(f"aifx: {exc}; retrying in {wait:.0f} s", file=sys.stderr)

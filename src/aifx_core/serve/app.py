@@ -22,6 +22,8 @@ A request from a web page (``Origin``), and without a token file one naming anot
 # No ``from __future__ import annotations``: FastAPI reads the endpoints' annotations, which name locals.
 import asyncio
 import json
+import logging
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -46,6 +48,9 @@ from .pool import Pool
 from .store import FINISHED, QueueFull, Store
 
 LOCAL_USER = "local"
+#: Seconds a client is told to wait (Retry-After) when the queue's database refuses a write.
+STORE_RETRY_AFTER = 5
+log = logging.getLogger("aifx.serve")
 #: The largest OFFSET SQLite takes (a signed 64-bit integer).
 _LAST_OFFSET = 2**63 - 1
 
@@ -88,6 +93,16 @@ def create_app(config: ServerConfig) -> FastAPI:
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse({"detail": exc.detail, **exc.extra}, status_code=exc.status, headers=exc.headers)
 
+    @app.exception_handler(sqlite3.OperationalError)
+    async def _store_error(request: Request, exc: sqlite3.OperationalError) -> JSONResponse:
+        """The queue's database refused (a full disk under --state): try again later, nothing was changed."""
+        log.warning("%s %s: the queue's database refused it (%s)", request.method, request.url.path, exc)
+        return JSONResponse(
+            {"detail": f"the server cannot use its job queue just now ({exc}); try again in a moment"},
+            status_code=503,
+            headers={"Retry-After": str(STORE_RETRY_AFTER)},
+        )
+
     def user(request: Request) -> User:
         if config.tokens is None:  # loopback without a token file: one local user
             return User(LOCAL_USER)
@@ -118,8 +133,17 @@ def create_app(config: ServerConfig) -> FastAPI:
         return out
 
     @app.get("/v1/health")
-    def health() -> dict:
-        return {"status": "ok", "version": __version__, "workers": len(pool.workers), "jobs": store.counts()}
+    def health() -> JSONResponse:
+        problems = pool.problems()
+        body = {
+            "status": "failing" if problems else "ok",
+            "version": __version__,
+            "workers": len(pool.workers),
+            "jobs": store.counts(),
+        }
+        if problems:  # a load balancer or monitor sees the 503 (jobs would queue and never start)
+            return JSONResponse({**body, "problems": problems}, status_code=503)
+        return JSONResponse(body)
 
     @app.post("/v1/jobs", status_code=202)
     async def submit(request: Request, who: Who) -> JSONResponse:
