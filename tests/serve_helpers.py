@@ -41,6 +41,8 @@ class Server:
         self.log: list[str] = []
         self.url = ""
         self.proc: subprocess.Popen | None = None
+        #: More ``subprocess.Popen`` arguments (a ``preexec_fn`` setting a limit).
+        self.start_options: dict = {}
 
     def start(self, timeout: float = 90.0) -> Server:
         self.proc = subprocess.Popen(
@@ -49,6 +51,7 @@ class Server:
             stdout=subprocess.DEVNULL,
             text=True,
             start_new_session=self.group,
+            **self.start_options,
         )
         ready = threading.Event()
 

@@ -64,6 +64,8 @@ class ServerConfig:
     path_rules: list[PathRule] = field(default_factory=list)
     heartbeat: float = 15.0
     poll: float = 0.05
+    #: Seconds a job's body may take to arrive (a client that stalls mid-body gets 408).
+    body_timeout: float = 30.0
 
 
 class ApiError(Exception):
@@ -156,7 +158,18 @@ def create_app(config: ServerConfig) -> FastAPI:
             )
         declared = request.headers.get("content-length", "")
         too_big = declared.isdigit() and int(declared) > MAX_JOB_BYTES  # refused before it is read
-        body = None if too_big else await read_capped(request, MAX_JOB_BYTES)
+        try:
+            body = (
+                None
+                if too_big
+                else await asyncio.wait_for(read_capped(request, MAX_JOB_BYTES), config.body_timeout)
+            )
+        except asyncio.TimeoutError:
+            raise ApiError(
+                408,
+                f"the job did not arrive within {config.body_timeout:g} s; send it again",
+                headers={"Connection": "close"},
+            ) from None
         if body is None:
             raise ApiError(
                 413,
