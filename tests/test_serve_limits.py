@@ -86,3 +86,15 @@ def test_running_out_of_file_descriptors_neither_floods_the_log_nor_lasts(tmp_pa
         assert not [line for line in srv.log if line.startswith("Traceback")], srv.log[-20:]
     finally:
         srv.stop()
+
+
+def test_a_client_that_leaves_mid_body_is_one_line_in_the_log(tmp_path):
+    srv = Server(tmp_path / "state").start()
+    try:
+        for sock in _hold(srv.url, PART_BODY, 3):
+            sock.close()
+        assert http("GET", srv.url + "/v1/health")[0] == 200
+        wait_for(lambda: sum("left before" in line for line in srv.log) == 3, timeout=30)
+        assert not [line for line in srv.log if "Traceback" in line or "ClientDisconnect" in line], srv.log
+    finally:
+        srv.stop()

@@ -393,3 +393,22 @@ def test_a_running_server_keeps_its_users_when_the_token_file_turns_unreadable(t
     assert tokens.user_for(token).name == "alice" and not caplog.text  # said once, not per request
     file.write_text(text + "bob sha256:" + "0" * 64 + "\n")  # saved right again: read again
     assert tokens.user_for(token).name == "alice" and tokens.users == ["alice", "bob"]
+
+
+def test_a_state_folder_that_cannot_be_used_is_named_and_versions_are_printed(tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    serve = [sys.executable, "-m", "aifx_core", "serve", "--port", "0", "--workers", "cpu", "--state"]
+    for state, words in ((afile, "a file, not a folder"), (afile / "st", "cannot use it for the queue")):
+        done = subprocess.run([*serve, str(state)], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert done.stderr.strip().startswith(f"aifx: error: --state {state}: ") and words in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1
+    for command in ("serve", "submit"):
+        done = subprocess.run(
+            [sys.executable, "-m", "aifx_core", command, "--version"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0 and done.stdout.startswith("aifx "), done.stderr

@@ -20,6 +20,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 
+from . import __version__
 from .protocol import events
 from .protocol.errors import EXIT_CANCELLED, EXIT_INTERNAL, EXIT_OK, InputError
 from .protocol.events import ProgressEvent
@@ -46,6 +47,7 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--overwrite", action="store_true", default=None, help="replace finished frames")
     p.add_argument("--json-progress", action="store_true", help="one JSON object per line on stdout")
+    p.add_argument("--version", action="version", version=f"aifx {__version__}")
     p.set_defaults(handler=_cmd_submit)
 
 

@@ -32,6 +32,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from .. import __version__
 from ..backends import check_options
@@ -78,10 +79,14 @@ async def read_capped(request: Request, limit: int) -> bytes | None:
     """The request's body, or None as soon as it passes ``limit`` bytes: a chunked upload has no Content-Length
     to refuse it by, and reading it whole before the 413 would hold all of it in memory."""
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            return None
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                return None
+    except ClientDisconnect:  # gone mid-body: nobody to answer, nothing to log but a line
+        log.info("%s: the client left before its job had arrived", request.url.path)
+        raise ApiError(400, "the client left before the job had arrived") from None
     return bytes(body)
 
 

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .. import __version__
 from ..protocol.errors import InputError
 
 DEFAULT_PORT = 8765
@@ -55,6 +56,7 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
         help="auto (one per visible GPU, else one on the CPU), cpu, or GPU indices such as 0,1",
     )
     serve.add_argument("--idle-unload", type=float, default=600.0, help="unload a model idle this long (s)")
+    serve.add_argument("--version", action="version", version=f"aifx {__version__}")
     serve.add_argument("--heartbeat", type=float, default=15.0, help=argparse.SUPPRESS)
     # Seconds a client has to send a request's head, and a job's body (tests make them short).
     serve.add_argument("--header-timeout", type=float, default=15.0, help=argparse.SUPPRESS)
@@ -153,8 +155,15 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     tokens = TokenFile(args.token_file) if args.token_file else None
     rules = load_path_map(args.path_map) if args.path_map else []
     state = Path(args.state).expanduser() if args.state else default_state_dir()
-    state.mkdir(parents=True, exist_ok=True)
-    lock = _lock_state(state)
+    if state.exists() and not state.is_dir():
+        raise InputError(f"--state {state}: a file, not a folder; give a folder for the queue")
+    try:
+        state.mkdir(parents=True, exist_ok=True)
+        lock = _lock_state(state)
+    except OSError as exc:  # a read-only disk, a file of that name, no permission
+        raise InputError(
+            f"--state {state}: cannot use it for the queue ({exc.strerror}); give a folder this user may write to"
+        ) from None
 
     logging.basicConfig(level=logging.INFO, format="aifx serve: %(message)s")
     logging.getLogger("asyncio").addFilter(AcceptFlood())
