@@ -271,7 +271,8 @@ def prepare(op: AIFX_OT_fill, context: bpy.types.Context) -> PreparedFill:
     prepared = PreparedFill(plate, job, paths["job"], output, numbers or [], python, None, new_folders)
     if raster_plan is not None:
         try:
-            prepared.raster = masks.MaskRaster(*raster_plan, context.scene)
+            aspect = masks.mask_aspect(plate.datablock)  # the Mask is drawn over the aspect-corrected picture
+            prepared.raster = masks.MaskRaster(*raster_plan, context.scene, aspect)
         except (OSError, ValueError) as exc:
             raise UserError(f"{raster_plan[0].name}: cannot rasterise the mask ({exc})") from None
     return prepared
@@ -490,6 +491,7 @@ def load_result(prepared: PreparedFill, space=None, notes: list | None = None) -
         # A colourspace missing from this Blender's OCIO config raises TypeError: keep Blender's guess then.
         with contextlib.suppress(TypeError):
             result.colorspace_settings.name = plate.colorspace
+    _copy_aspect(plate.datablock, result)
     result.use_fake_user = True
     targets.tag_result(result, plate.datablock)  # the next press in this editor fills the plate again
     if space is not None and space.type == ("CLIP_EDITOR" if is_clip else "IMAGE_EDITOR"):
@@ -506,6 +508,17 @@ def load_result(prepared: PreparedFill, space=None, notes: list | None = None) -
                 flush=True,
             )
     return result
+
+
+def _copy_aspect(source: Any, result: Any) -> None:
+    """Give the result the source's pixel shape (a clip's Pixel Aspect, a clip's or image's Display Aspect):
+    a square-pixel result of an anamorphic plate showed squashed when the artist switched between them, and
+    the source's Mask and tracks no longer lay over it."""
+    if source is None or getattr(source, "id_type", None) != result.id_type:
+        return
+    result.display_aspect = tuple(source.display_aspect)
+    if hasattr(source, "tracking"):
+        result.tracking.camera.pixel_aspect = source.tracking.camera.pixel_aspect
 
 
 def show_confidence(prepared: PreparedFill, numbers: list, first_file: str) -> bpy.types.NodeTree:
