@@ -62,20 +62,39 @@ def apply_scene_settings(op: AIFX_OT_fill, context: bpy.types.Context) -> None:
             setattr(op, name, getattr(settings, name))
 
 
+def _named(collection: Any, name: str, library: str) -> Any:
+    """The datablock ``name`` linked from ``library`` (the .blend's path as Blender stores it), or with no
+    library the local one (Blender lists it before a linked one of that name), else a linked one.
+
+    Blender names a clip after its file, so a comp with sh020's ``plate.1001.exr`` local and sh010's linked
+    has two clips of one name: by name alone the panel's button filled the local shot instead of the one the
+    editor showed."""
+    return collection.get((name, library)) if library else collection.get(name)
+
+
+def _linked_from(library: str) -> str:
+    return f" linked from {library}" if library else ""
+
+
 def find_plate(op: AIFX_OT_fill, context: bpy.types.Context) -> Plate:
     """The plate from the operator's properties, else from the editor the operator was called in."""
     scene = context.scene
     if op.input:
         return plates.path_plate(op.input, op.colorspace or None)
     if op.clip:
-        clip = bpy.data.movieclips.get(op.clip)
+        clip = _named(bpy.data.movieclips, op.clip, op.clip_library)
         if clip is None:
-            raise UserError(f"Movie Clip '{op.clip}' not found; open the plate in the Movie Clip Editor")
+            raise UserError(
+                f"Movie Clip '{op.clip}'{_linked_from(op.clip_library)} not found; open the plate in the "
+                "Movie Clip Editor"
+            )
         return plates.clip_plate(clip)
     if op.image:
-        image = bpy.data.images.get(op.image)
+        image = _named(bpy.data.images, op.image, op.image_library)
         if image is None:
-            raise UserError(f"Image '{op.image}' not found; open the plate in the Image Editor")
+            raise UserError(
+                f"Image '{op.image}'{_linked_from(op.image_library)} not found; open the plate in the Image Editor"
+            )
         # The editor's Image User places the plate it shows, also while it shows the plate's AI Fill result
         # (the panel names the plate then): without it the mattes were rasterised at the wrong scene frames.
         space = _space(context, "IMAGE_EDITOR")
@@ -102,16 +121,20 @@ def find_mask(op: AIFX_OT_fill, context: bpy.types.Context):
     if op.mask:
         return plates.blend_path(op.mask, "Mask")
     if op.mask_datablock:
-        mask = bpy.data.masks.get(op.mask_datablock)
+        mask = _named(bpy.data.masks, op.mask_datablock, op.mask_library)
         if mask is None:
             raise UserError(
-                f"Mask '{op.mask_datablock}' not found; draw a mask in the Movie Clip Editor's Mask mode"
+                f"Mask '{op.mask_datablock}'{_linked_from(op.mask_library)} not found; draw a mask in the "
+                "Movie Clip Editor's Mask mode"
             )
         return mask
     if op.mask_image:
-        image = bpy.data.images.get(op.mask_image)
+        image = _named(bpy.data.images, op.mask_image, op.mask_image_library)
         if image is None:
-            raise UserError(f"mask Image '{op.mask_image}' not found; load the matte in the Image Editor")
+            raise UserError(
+                f"mask Image '{op.mask_image}'{_linked_from(op.mask_image_library)} not found; load the matte "
+                "in the Image Editor"
+            )
         return image
     # The panel's rule (targets.editor_mask): its Mask field, else the editor's Mask, else its Matte.
     settings = getattr(context.scene, "aifx", None)
@@ -555,6 +578,21 @@ class AIFX_OT_fill(FillOptions, bpy.types.Operator):
     image: StringProperty(name="Image", description="Image sequence to fill (default: the editor's image)")
     mask_datablock: StringProperty(name="Mask", description="Mask datablock to rasterise as the matte")
     mask_image: StringProperty(name="Mask Image", description="Image datablock holding the matte")
+    # A linked datablock and a local one may share a name (Blender names clips after their files): the panel
+    # names the library too. Empty: the local datablock of that name, else a linked one.
+    clip_library: StringProperty(
+        name="Clip Library", description="Library .blend the clip is linked from (empty: the local clip)"
+    )
+    image_library: StringProperty(
+        name="Image Library", description="Library .blend the image is linked from (empty: the local image)"
+    )
+    mask_library: StringProperty(
+        name="Mask Library", description="Library .blend the Mask is linked from (empty: the local Mask)"
+    )
+    mask_image_library: StringProperty(
+        name="Mask Image Library",
+        description="Library .blend the matte image is linked from (empty: the local image)",
+    )
     colorspace: StringProperty(
         name="Colorspace", description="Plate colourspace for input= paths (default: guess)"
     )
