@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import threading
 from collections.abc import Hashable, Iterator
 from typing import Any, Callable, TypeVar, cast
@@ -210,21 +211,27 @@ class NukeHost:
         The node itself is never walked (an expression may name it): its Read changes with each render."""
         rows: list[tuple[str, str, str, str]] = []
         seen = {self.node.fullName()}
-        for label, index in ((knobs.INPUT_SOURCE, 0), (knobs.INPUT_MASK, 1)):
-            stack = [self.node.input(index)]
-            while stack:
-                node = stack.pop()
-                if node is None or node.fullName() in seen:
-                    continue
-                seen.add(node.fullName())
-                rows.append((label, node.Class(), node.fullName(), node.writeKnobs(_WRITE_KNOB_FLAGS)))
-                stack.extend(reversed(_feeds(node)))
-        if self.node.input(0) is not None:
-            # What the written inputs depend on besides the nodes: the full-resolution format and the view.
-            with _full_resolution():
+        relative = False  # a file path that Nuke looks for in the project directory
+        with _full_resolution():  # (nuke.filename gives a Read's proxy file in proxy mode)
+            for label, index in ((knobs.INPUT_SOURCE, 0), (knobs.INPUT_MASK, 1)):
+                stack = [self.node.input(index)]
+                while stack:
+                    node = stack.pop()
+                    if node is None or node.fullName() in seen:
+                        continue
+                    seen.add(node.fullName())
+                    paths, relative_here = _file_paths(node)
+                    relative = relative or relative_here
+                    text = "\n".join([node.writeKnobs(_WRITE_KNOB_FLAGS), *paths])
+                    rows.append((label, node.Class(), node.fullName(), text))
+                    stack.extend(reversed(_feeds(node)))
+            if self.node.input(0) is not None:
+                # What the written inputs depend on besides the nodes: the full-resolution format and the view.
                 size = self._source_format()
-            project = [f"format {size.width()}x{size.height()}", f"view {_hero()}", *_colour_lines()]
-            rows.append(("Project", "Root", "root", "\n".join(project)))
+                project = [f"format {size.width()}x{size.height()}", f"view {_hero()}", *_colour_lines()]
+                if relative:
+                    project.append(f"project_directory {_project_directory()}")
+                rows.append(("Project", "Root", "root", "\n".join(project)))
         return rows
 
     @_main_thread
@@ -361,6 +368,61 @@ def _colour_lines() -> list[str]:
     root = nuke.root()
     knobs_here = ((name, root.knob(name)) for name in _COLOUR_KNOBS)
     return [f"{name} {knob.value()}" for name, knob in knobs_here if knob is not None]
+
+
+#: A key line with a file knob's path as Nuke opens it (``aifx_path file /shots/sh020/plates/plate.####.exr``).
+_PATH_LINE = "aifx_path"
+
+
+def _file_paths(node: nuke.Node) -> tuple[list[str], bool]:
+    """Key lines for the node's file knobs whose text is not the path Nuke opens, and whether a path is relative.
+
+    ``writeKnobs`` holds a file knob's text: ``[getenv SHOT_ROOT]/plates/...`` or ``[file dirname [value
+    root.name]]/../plates/...`` reads another shot's plate after the environment changes or a Save As into the
+    next shot's folder, with the same text. The evaluated path (TCL substituted, the frame token kept: a Read's
+    ``nuke.filename``) is added only where it differs from the text, so a script of plain paths keeps the key it
+    had before these lines existed (its cache stays found)."""
+    lines: list[str] = []
+    relative = False
+    for name in sorted(node.knobs()):
+        knob = node.knobs()[name]
+        if not isinstance(knob, nuke.File_Knob):
+            continue
+        text = str(knob.value())
+        try:
+            if name == "file":
+                path = nuke.filename(node) or ""
+            elif (
+                "[" in text or "$" in text
+            ):  # TCL (other file knobs: evaluate() may put in the current frame)
+                path = str(knob.evaluate())
+            else:
+                path = text
+        except (
+            RuntimeError,
+            ValueError,
+        ) as exc:  # TCL that fails: the Read errors when the inputs are written
+            lines.append(f"{_PATH_LINE} {name} not evaluated: {exc}")
+            continue
+        if path.strip() and not os.path.isabs(path):
+            relative = True
+        if _as_printf(path) != _as_printf(text):
+            lines.append(f"{_PATH_LINE} {name} {path}")
+    return lines, relative
+
+
+def _as_printf(path: str) -> str:
+    """``plate.####.exr`` as ``plate.%04d.exr`` (Nuke may give a sequence either way)."""
+    return re.sub(r"#+", lambda m: f"%0{len(m.group(0))}d", path)
+
+
+def _project_directory() -> str:
+    """Where Nuke looks for a relative file path (the root's *project directory*, evaluated: it is often
+    ``[python {nuke.script_directory()}]``, which a Save As moves)."""
+    knob = nuke.root().knob("project_directory")
+    if knob is None:
+        return ""
+    return str(knob.evaluate() if isinstance(knob, nuke.EvalString_Knob) else knob.value())
 
 
 #: ``Node.dependencies``: input pipes (hidden ones too), expressions (``{{Tracker1.translate.x}}``) and links.

@@ -584,6 +584,9 @@ _CLASS_KNOBS: dict[str, dict[str, Any]] = {
         "int16Lut": "sRGB",
         "logLut": "Cineon",
         "floatLut": "linear",
+        # Where a relative file path (a Read's, a Write's) is looked for; often TCL
+        # (``[python {nuke.script_directory()}]``, the Script Directory button), so it follows a Save As.
+        "project_directory": File_Knob,
         "proxy": False,
         "proxy_scale": 0.5,
         "views": "main",
@@ -1275,6 +1278,7 @@ def _render(node: Node | None, frame: int) -> _Image:
         path = node._knobs["file"].evaluate()  # type: ignore[attr-defined]
         if not path.strip():
             raise RuntimeError(f"{node._name}: Read error: no file name")
+        path = _in_project(path)
         held = _read_frame(node, frame)
         if held is None:  # before/after "black": the format, nothing in it
             image = _read_image(_frame_path(path, int(node._knobs["first"]._value)))
@@ -1288,6 +1292,38 @@ def _render(node: Node | None, frame: int) -> _Image:
     if cls == "Shuffle" and not node._knobs["disable"]._value:
         return _shuffle(node, _render(node.input(0), frame))
     return _render(node._upstream(frame), frame)
+
+
+def _in_project(path: str) -> str:
+    """A file knob's evaluated path as Nuke opens it: a relative one lies in the project directory (Foundry:
+    "The common relative path used to reference the full file path is defined in the project_directory knob");
+    with none set, Nuke's working directory."""
+    if os.path.isabs(path):
+        return path
+    folder = _root._knobs["project_directory"].evaluate()  # type: ignore[attr-defined]
+    return os.path.join(folder, path) if folder else path
+
+
+def filename(node: Node, i: int = 0) -> str | None:
+    """Foundry: "the current filename, based on the root.proxy settings and which of the fullsize/proxy filenames
+    are filled in. All expansion of commands and variables is done. However by default it will still have %04d
+    sequences in it, use REPLACE". A relative path stays relative (Nuke looks for it in the project directory
+    when it opens it, as :func:`_render` does). A group's: its Writes'; None when there is no file name. The
+    fake has no current frame: ``i`` (REPLACE) is refused."""
+    _check_thread("nuke.filename")
+    if i:
+        raise NotImplementedError("the fake nuke has no current frame: nuke.filename(node, REPLACE)")
+    if isinstance(node, Group):
+        writes = allNodes("Write", node, recurseGroups=True)
+        return filename(writes[0], i) if writes else None
+    knob = node._knobs.get("file")
+    if not isinstance(knob, File_Knob):
+        return None
+    proxy = node._knobs.get("proxy")
+    text = knob.evaluate()
+    if _root._knobs["proxy"]._value and isinstance(proxy, File_Knob) and proxy._value:
+        text = proxy.evaluate()
+    return text or None
 
 
 def _read_frame(read: Node, frame: int) -> int | None:
@@ -1397,7 +1433,7 @@ def _write_frame(write: Node, frame: int) -> None:
     names = list(channels) if wanted == "all" else [c for c in _layers.get(wanted, []) if c in channels]
     dtype = np.float16 if write["datatype"].value() == "16 bit half" else np.float32
     out = {rgba.get(n, n): np.ascontiguousarray(channels[n].astype(dtype)) for n in names}
-    path = _frame_path(write["file"].evaluate(), frame)
+    path = _frame_path(_in_project(write["file"].evaluate()), frame)
     if write["create_directories"].value():
         os.makedirs(os.path.dirname(path), exist_ok=True)
     x0, y0, x1, y1 = image.bbox
