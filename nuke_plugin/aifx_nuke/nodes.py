@@ -94,6 +94,30 @@ def _make_knob(spec: knobs.KnobSpec) -> nuke.Knob:
     return knob  # type: ignore[no-any-return]
 
 
+def update_knobs(node: nuke.Node) -> list[str]:
+    """Bring an AIFill from an older script up to today's knobs; the names of those changed.
+
+    A script keeps the user knobs a node had when it was saved, and an Enumeration's menu items too: an AIFill
+    made before a knob existed (``reference``, ``window``... since f444323) would have no such knob, and its
+    *backend* menu would never offer a newer backend. Missing knobs are added at their defaults (what the older
+    plugin sent, so its fill and cache key are unchanged), at the end of the aifx tab; menus get today's items,
+    the chosen one kept (one no longer offered stays in the menu, so the render names it)."""
+    changed = []
+    for spec in knobs.KNOBS:
+        knob = node.knob(spec.name)
+        if knob is None:
+            node.addKnob(_make_knob(spec))
+            changed.append(spec.name)
+        elif isinstance(knob, nuke.Enumeration_Knob):
+            value = str(knob.value())
+            items = [*spec.values, *([] if value in spec.values else [value])]
+            if list(knob.values()) != items:
+                knob.setValues(items)
+                knob.setValue(value)  # Nuke keeps the selection's index, not its item
+                changed.append(spec.name)
+    return changed
+
+
 def create_aifill(connect_selected: bool = True) -> nuke.Group:
     """Make an AIFill node (the toolbar command). ``connect_selected`` wires it under the selected node."""
     made = nuke.createNode("Group", inpanel=False) if connect_selected else nuke.nodes.Group()
@@ -175,9 +199,16 @@ class NukeHost:
     def settings(self) -> dict[str, Any]:
         """Knob values; file knobs evaluated (``[getenv SHOW]/cache``), as Nuke evaluates a Read's path."""
         values: dict[str, Any] = {}
-        for name in knobs.SETTING_NAMES:
-            knob = self.node[name]
-            values[name] = knob.evaluate() if isinstance(knob, nuke.File_Knob) else knob.value()
+        for spec in knobs.KNOBS:
+            if not spec.setting:
+                continue
+            knob = self.node.knob(spec.name)
+            if (
+                knob is None
+            ):  # an AIFill from an older script not updated yet (update_knobs): what it sent then
+                values[spec.name] = spec.default
+            else:
+                values[spec.name] = knob.evaluate() if isinstance(knob, nuke.File_Knob) else knob.value()
         return values
 
     @_main_thread
@@ -476,7 +507,9 @@ def render_node(
 ) -> session.Outcome:
     """Render one AIFill node in this thread: what the farm entry point and scripts call (``cancel``: set it
     to stop the render)."""
-    return session.render(NukeHost(node), frame_range, cancel=cancel)
+    host = NukeHost(node)
+    update_knobs(node)
+    return session.render(host, frame_range, cancel=cancel)
 
 
 def on_render_button() -> threading.Thread | None:
@@ -486,6 +519,7 @@ def on_render_button() -> threading.Thread | None:
         render_node(node)
         return None
     host = NukeHost(node)
+    update_knobs(node)  # (a node pasted from an older script: no script load updated it)
 
     def run() -> None:
         try:
@@ -522,6 +556,7 @@ def attach_cached_results() -> list[str]:
         if node.knob("aifx_env") is None:
             continue
         try:
+            update_knobs(node)
             if session.attach_cached(NukeHost(node)):
                 found.append(node.fullName())
         except Exception as exc:  # opening the script matters more than the shortcut

@@ -352,6 +352,16 @@ class Enumeration_Knob(Knob):
     def values(self) -> list[str]:
         return list(self._values)
 
+    def numValues(self) -> int:
+        return len(self._values)
+
+    def setValues(self, items: list[str]) -> None:
+        """(Re)initialise the menu (Foundry). Nuke holds the selection as an index: the item at the old index
+        (the first item when the menu is shorter) is selected after, so set the value again by name."""
+        index = self._values.index(self._value) if self._value in self._values else 0
+        self._values = [str(item) for item in items]
+        self._value = self._values[index] if index < len(self._values) else (self._values or [""])[0]
+
     def setValue(self, value: Any) -> bool:
         if isinstance(value, int) and not isinstance(value, bool):
             value = self._values[value]
@@ -667,6 +677,14 @@ class Node(_MainThreadOnly):
         knob._node = self
         self._knobs[knob._name] = knob
         self._user.append(knob._name)
+
+    def removeKnob(self, knob: Knob) -> None:
+        """Remove a user knob (a node's own knobs cannot be removed)."""
+        if knob._name not in self._user or self._knobs.get(knob._name) is not knob:
+            raise ValueError(f"{self._name}: {knob._name} is not a user knob of this node")
+        del self._knobs[knob._name]
+        self._user.remove(knob._name)
+        knob._node = None
 
     def writeKnobs(self, flags: int = 0) -> str:
         """The knobs that differ from their defaults, as ``name value`` lines (user knobs always)."""
