@@ -228,12 +228,12 @@ class NukeHost:
         mask = self.node.input(1)
         if mask is None:
             return None
-        read: nuke.Node | None = mask
-        while read is not None and read.Class() != "Read":
-            read = read.input(0)
-        if read is None or (read["before"].value() == "black" and read["after"].value() == "black"):
-            return None
-        return mask.firstFrame(), mask.lastFrame()
+        holding = [
+            read
+            for read in _reads_above(mask)
+            if not (read["before"].value() == "black" and read["after"].value() == "black")
+        ]
+        return (mask.firstFrame(), mask.lastFrame()) if holding else None
 
     @_main_thread
     def upstream(self) -> list[tuple[str, str, str, str]]:
@@ -399,6 +399,31 @@ def _colour_lines() -> list[str]:
     root = nuke.root()
     knobs_here = ((name, root.knob(name)) for name in _COLOUR_KNOBS)
     return [f"{name} {knob.value()}" for name, knob in knobs_here if knob is not None]
+
+
+def _reads_above(node: nuke.Node) -> list[nuke.Node]:
+    """The Reads whose pixels reach ``node``: through every input (a Copy's A input too), from an ``Input``
+    inside a group to what feeds the group there, and into a group through its ``Output``."""
+    found: list[nuke.Node] = []
+    seen: set[str] = set()
+    stack: list[nuke.Node | None] = [node]
+    while stack:
+        here = stack.pop()
+        if here is None or here.fullName() in seen:
+            continue
+        seen.add(here.fullName())
+        if here.Class() == "Read":
+            found.append(here)
+            continue
+        if isinstance(here, nuke.Group):  # its pixels are its Output's
+            stack.extend(n for n in here.nodes() if n.Class() == "Output")
+            continue
+        stack.extend(here.input(i) for i in range(here.inputs()))
+        if here.Class() == "Input":
+            parent = here.parent()
+            if parent is not None:
+                stack.append(parent.input(int(here["number"].value())))
+    return found
 
 
 #: A key line with a file knob's path as Nuke opens it (``aifx_path file /shots/sh020/plates/plate.####.exr``).
