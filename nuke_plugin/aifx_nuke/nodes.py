@@ -24,9 +24,12 @@ import os
 import re
 import threading
 from collections.abc import Hashable, Iterator
-from typing import Any, Callable, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Callable, TypeVar, cast
 
 import nuke
+
+if TYPE_CHECKING:  # (typing.TypeGuard is Python 3.10; Nuke 14 runs 3.9)
+    from typing_extensions import TypeGuard
 
 from . import jobs, knobs, session
 
@@ -165,11 +168,22 @@ def _range_switch(read: nuke.Node) -> nuke.Node:
 # -- the host session.render talks to ----------------------------------------------------------------------------
 
 
+def is_aifill(node: nuke.Node | None) -> TypeGuard[nuke.Group]:
+    """The one test of "is an AIFill node": a Group (an exported gizmo too: ``nuke.Gizmo`` is a Group whose
+    ``Class()`` is the gizmo's name, so never test the class name) with the AIFill knobs."""
+    return isinstance(node, nuke.Group) and node.knob("aifx_env") is not None
+
+
+def all_aifills() -> list[nuke.Node]:
+    """Every AIFill node of the script, inside groups too (whatever their class: a gizmo's is its name)."""
+    return [node for node in nuke.allNodes(group=nuke.root(), recurseGroups=True) if is_aifill(node)]
+
+
 class NukeHost:
     """One AIFill node as :class:`aifx_nuke.session.Host`."""
 
     def __init__(self, node: nuke.Node) -> None:
-        if not isinstance(node, nuke.Group) or node.knob("aifx_env") is None:
+        if not is_aifill(node):
             raise session.RenderError(f"{node.name()} is not an AIFill node")
         self.node = node
         self.node_name = node.fullName()
@@ -577,9 +591,7 @@ def attach_cached_results() -> list[str]:
     Source) keeps its Read, which errors until a result exists.
     """
     found = []
-    for node in nuke.allNodes("Group", nuke.root(), recurseGroups=True):
-        if node.knob("aifx_env") is None:
-            continue
+    for node in all_aifills():
         try:
             update_knobs(node)
             if session.attach_cached(NukeHost(node)):
@@ -596,9 +608,11 @@ _RESULT_KNOBS = frozenset(knobs.SETTING_NAMES) - {"cache_dir", "aifx_env", "serv
 def on_knob_changed() -> None:
     """knobChanged (init.py; Nuke calls it for the artist's edits in a panel, in the main thread): an AIFill
     whose setting changed or whose input was reconnected stops showing a result that is not its fill now."""
+    name = nuke.thisKnob().name()  # (called for every knob of every node: the cheap test first)
+    if name not in _RESULT_KNOBS and name != "inputChange":
+        return
     node = nuke.thisNode()
-    name = nuke.thisKnob().name()
-    if node.knob("aifx_env") is None or (name not in _RESULT_KNOBS and name != "inputChange"):
+    if not is_aifill(node):
         return
     session.on_setting_changed(NukeHost(node), input_changed=name == "inputChange")
 
@@ -623,7 +637,7 @@ def _aifills_upstream(write: nuke.Node) -> list[nuke.Node]:
     found: list[nuke.Node] = []
     owner = write.parent()
     seen = {write.fullName()}
-    if owner is not None and owner.knob("aifx_env") is not None:
+    if is_aifill(owner):
         seen.add(owner.fullName())
     stack: list[nuke.Node | None] = list(reversed(_feeds(write)))
     while stack:
@@ -631,7 +645,7 @@ def _aifills_upstream(write: nuke.Node) -> list[nuke.Node]:
         if node is None or node.fullName() in seen:
             continue
         seen.add(node.fullName())
-        if isinstance(node, nuke.Group) and node.knob("aifx_env") is not None:
+        if is_aifill(node):
             found.append(node)
         stack.extend(reversed(_feeds(node)))
     return found
@@ -640,8 +654,8 @@ def _aifills_upstream(write: nuke.Node) -> list[nuke.Node]:
 def find_node(name: str) -> nuke.Node:
     """``AIFill1`` or ``Group1.AIFill1`` → the node, or a one-line error naming what exists."""
     node = nuke.toNode(name)
-    if node is None or node.knob("aifx_env") is None:
-        found = [n.fullName() for n in nuke.allNodes("Group", recurseGroups=True) if n.knob("aifx_env")]
+    if node is None or not is_aifill(node):
+        found = [n.fullName() for n in all_aifills()]
         names = ", ".join(found) or "none"
         raise session.RenderError(
             f"no AIFill node named {name} in {nuke.root().name()}; AIFill nodes: {names}"

@@ -832,6 +832,34 @@ class Group(Node):
         return None
 
 
+class Gizmo(Group):
+    """A gizmo: a Group whose class is the gizmo's name and whose insides and knobs come from its ``.gizmo``
+    file on the plugin path (a test installs one with :func:`_install_gizmo`). Like Nuke's, a saved script keeps
+    only its name, knob values and inputs (Foundry: "Saved scripts only contain the name and control settings
+    for the gizmo"): reopened, its insides are the file's again, whatever was changed in them."""
+
+    def command(self) -> str:
+        return self._class
+
+    def filename(self) -> str:
+        return f"{self._class}.gizmo"
+
+
+#: Installed gizmos: class name → the exported group (as ``_dump`` writes it). Survives ``_reset(gizmos=True)``.
+_gizmos: dict[str, dict[str, Any]] = {}
+
+
+def _install_gizmo(group: Group, cls: str) -> None:
+    """The artist's "Export as gizmo" of ``group`` as ``cls``, and the file put on every session's plugin path."""
+    _gizmos[cls] = {**_dump(group), "class": cls}
+
+
+def _new_gizmo(cls: str, parent: Group) -> Gizmo:
+    gizmo = Gizmo(cls, parent)
+    _load(gizmo, _gizmos[cls])
+    return gizmo
+
+
 class Root(Group):
     def name(self) -> str:
         return self._script
@@ -868,7 +896,10 @@ nodes = Nodes()
 
 def _make(cls: str, knobs: dict[str, Any]) -> Node:
     parent = _context[-1]
-    node: Node = Group(cls, parent) if cls == "Group" else Node(cls, parent)
+    if cls in _gizmos:
+        node: Node = _new_gizmo(cls, parent)
+    else:
+        node = Group(cls, parent) if cls == "Group" else Node(cls, parent)
     for name, value in knobs.items():
         if name == "name":
             node.setName(value)
@@ -1161,7 +1192,12 @@ def _dump(node: Node) -> dict[str, Any]:
         "user": user,
         "inputs": [None if n is None else n._name for n in node._inputs],
     }
-    if isinstance(node, Group):
+    if isinstance(node, Gizmo):  # its knob values only: its insides and own knobs are in the .gizmo file
+        defined = {spec["name"] for spec in _gizmos.get(node._class, {}).get("user", [])}
+        data["user"] = [spec for spec in user if spec["name"] not in defined]
+        data["values"] = {spec["name"]: spec["value"] for spec in user if spec["name"] in defined}
+        data["gizmo"] = True
+    elif isinstance(node, Group):
         data["children"] = [_dump(child) for child in node._children]
     return data
 
@@ -1170,12 +1206,22 @@ def _load(group: Group, data: dict[str, Any]) -> None:
     _restore_knobs(group, data)
     made = []
     for child in data.get("children", []):
-        node: Node = Group(child["class"], group) if "children" in child else Node(child["class"], group)
-        node._name = child["name"]
-        if isinstance(node, Group):
+        node: Node
+        if child.get("gizmo"):
+            if child["class"] not in _gizmos:
+                raise RuntimeError(f"unknown command {child['class']} (no such gizmo or plug-in)")
+            node = _new_gizmo(child["class"], group)
+            _restore_knobs(node, child)
+            for name, value in child["values"].items():
+                if name in node._knobs:
+                    node._knobs[name]._value = tuple(value) if isinstance(value, list) else value
+        elif "children" in child:
+            node = Group(child["class"], group)
             _load(node, child)
         else:
+            node = Node(child["class"], group)
             _restore_knobs(node, child)
+        node._name = child["name"]
         made.append((node, child))
     for node, child in made:
         for index, name in enumerate(child["inputs"]):
@@ -1476,9 +1522,12 @@ _this_knob: Knob | None = None
 _selected: Node | None = None
 
 
-def _reset() -> None:
-    """Fresh, empty script (a test fixture calls this before each test)."""
+def _reset(gizmos: bool = False) -> None:
+    """Fresh, empty script (a test fixture calls this before each test); ``gizmos``: keep the installed gizmos
+    (a new session on the same machine)."""
     global _root, _context, _this, _this_knob, _selected, GUI
+    if not gizmos:
+        _gizmos.clear()
     GUI = False
     _root = Root("Root", None)
     _root._name = "root"
