@@ -247,12 +247,18 @@ def test_multi_part_reads_the_first_part_and_says_so(tmp_path: Path) -> None:
     assert out_header["name"] == "beauty"  # the part it came from, kept as an (allowed) single-part name
 
 
-def test_integer_image_becomes_half_in_exr(tmp_path: Path) -> None:
+def test_integer_image_becomes_float_in_exr_every_code_kept(tmp_path: Path) -> None:
+    """16-bit as float (half would move most codes), 8-bit as half (which holds its 256 codes)."""
     plane = np.arange(H * W, dtype=np.uint16).reshape(H, W)
     out = write_image(tmp_path / "from16.exr", Image(channels={"R": plane, "G": plane, "B": plane}))
     _, pixels = read_direct(out)
+    assert pixels["R"].dtype == np.float32
+    assert np.array_equal(pixels["R"], (plane / 65535.0).astype(np.float32))
+    small = (plane % 256).astype(np.uint8)
+    out = write_image(tmp_path / "from8.exr", Image(channels={"R": small, "G": small, "B": small}))
+    _, pixels = read_direct(out)
     assert pixels["R"].dtype == np.float16
-    assert np.array_equal(pixels["R"], (plane / 65535.0).astype(np.float32).astype(np.float16))
+    assert np.array_equal(np.rint(pixels["R"].astype(np.float64) * 255), small)
 
 
 def test_images_from_tiled_time_coded_plates_can_be_copied_and_pickled(tmp_path: Path) -> None:

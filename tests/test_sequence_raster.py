@@ -187,6 +187,27 @@ def test_png_to_exr_is_half_scaled_to_one(tmp_path: Path) -> None:
         assert np.array_equal(channels[name], (pixels[:, :, i] / 255.0).astype(np.float32).astype(np.float16))
 
 
+@pytest.mark.parametrize(("ext", "bits"), [("png", 16), ("tif", 16), ("dpx", 10), ("dpx", 12)])
+def test_a_16_bit_plate_written_as_exr_keeps_every_code(tmp_path: Path, ext: str, bits: int) -> None:
+    """A 16-bit PNG/TIFF (or 10/12-bit DPX) written as EXR was rounded to half: most samples of the frame,
+    outside the mask too, no longer came back to their code (up to 16 codes off), without a note. They are
+    float now (exact); an 8-bit plate stays half, which holds its 256 codes."""
+    pixels = random_pixels(np.uint16, 3, seed=bits)
+    spec = oiio.ImageSpec(W, H, 3, oiio.UINT16)
+    spec.attribute("oiio:BitsPerSample", bits)
+    out = oiio.ImageOutput.create(str(tmp_path / f"in.{ext}"))
+    assert out.open(str(tmp_path / f"in.{ext}"), spec)
+    assert out.write_image(pixels)
+    out.close()
+    image = read_image(tmp_path / f"in.{ext}")
+    codes = np.stack([image.channels[n] for n in "RGB"], axis=-1)  # (a 10-bit scan's codes widened to 16)
+    exr = OpenEXR.File(str(write_image(tmp_path / "out.exr", image)), separate_channels=True)
+    for i, name in enumerate("RGB"):
+        plane = exr.channels()[name].pixels
+        assert plane.dtype == np.float32
+        assert np.array_equal(np.rint(plane.astype(np.float64) * 65535), codes[..., i]), name
+
+
 def test_bit_depth_the_format_cannot_hold(tmp_path: Path) -> None:
     image = Image(channels={c: np.zeros((H, W), np.float32) for c in "RGB"})
     with pytest.raises(InputError, match="cannot store 32-bit"):

@@ -311,11 +311,15 @@ def resolve_compression(name: str | None, header: Mapping[str, Any]) -> Any:
 
 
 def _exr_plane(plane: np.ndarray) -> np.ndarray:
-    """A channel in a pixel type EXR stores; 8/16-bit integers become half (scaled to 0..1)."""
+    """A channel in a pixel type EXR stores, scaled to 0..1 from an integer plate and every code kept: 8-bit
+    becomes half (each of 256 codes comes back exact), 16-bit (a 10/12-bit DPX scan read as 16) float, since
+    half holds 11 bits: written as half, most samples of a 16-bit plate moved, outside the mask too."""
     if plane.dtype in _PIXEL_TYPE_NAMES:
         return np.ascontiguousarray(plane)
-    if plane.dtype in (np.uint8, np.uint16):
+    if plane.dtype == np.uint8:
         return np.ascontiguousarray(to_float(plane).astype(np.float16))
+    if plane.dtype == np.uint16:
+        return np.ascontiguousarray(to_float(plane).astype(np.float32))
     return np.ascontiguousarray(plane.astype(np.float32))
 
 
