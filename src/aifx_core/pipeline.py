@@ -87,6 +87,7 @@ from .sequence.atomic import DiskError
 from .sequence.exr import LOSSY
 from .sequence.image import layer_of, unfilled_colour
 from .sequence.raster import COMPRESSIONS, MAX_PAGES, check_compression, written_channels
+from .sequence.smpte import KEEPING_FORMATS, held
 from .sequence.window import beyond_display, in_display_window, reframe, windows
 from .workers import InOrder, overlap
 
@@ -1023,6 +1024,8 @@ def _output_compression(job: FillJob, first: Image, out: FramePattern, notices: 
         colour = first.colour_names()  # (written: a layer's when the plate has no main layer)
         lost = [n for n in first.channels if n not in ("R", "G", "B", "A", "Y", *colour)]
         parts = [f"channels {', '.join(lost)}" if lost else "", "values above 1 and below 0 (clipped)"]
+        if target_format not in KEEPING_FORMATS:
+            parts += held(header.get("attributes", {}), "exr")
         if mip_mapped:
             parts.append("mip-map levels")
         if int(header.get("parts", 1)) > 1:
@@ -1039,6 +1042,12 @@ def _output_compression(job: FillJob, first: Image, out: FramePattern, notices: 
             notices.append(
                 f"note: {target_format.upper()} output drops the plate's channels {', '.join(lost)}; write "
                 f".exr{' or .tif' if source_format == 'tiff' else ''} to keep them"
+            )
+        timing = held(header.get("attributes", {}), str(source_format))
+        if timing and target_format not in KEEPING_FORMATS:
+            notices.append(
+                f"note: {target_format.upper()} output drops the plate's {', '.join(timing)}; write .dpx or "
+                ".exr to keep them"
             )
     return compression
 

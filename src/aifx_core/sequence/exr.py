@@ -36,6 +36,7 @@ from ..errors import InputError
 from .image import Image, to_float
 from .imageinfo import ImageInfo, Window, guess_colorspace
 from .quiet import decoder_messages_silenced
+from .smpte import for_exr
 
 
 #: Compression names accepted by :func:`write_exr`, e.g. ``"zip"`` → ``OpenEXR.ZIP_COMPRESSION``.
@@ -339,6 +340,8 @@ def exr_attributes(image: Image, compression: str | None) -> dict[str, Any]:
     attributes["compression"] = resolve_compression(compression, header)
     if not from_exr and header.get("write_colorspace"):
         attributes["colorInteropID"] = str(header["write_colorspace"])
+    if header.get("format") == "dpx":
+        attributes.update(for_exr(header.get("attributes", {})))  # (timecode, keycode, frame rate)
     return _storage_for_write(attributes)
 
 

@@ -48,6 +48,7 @@ from ..errors import InputError
 from .image import Image, from_float, to_float
 from .imageinfo import ImageInfo, Window, guess_colorspace
 from .quiet import decoder_messages_silenced
+from .smpte import for_dpx
 
 #: Format name for each extension handled here.
 RASTER_FORMATS = {
@@ -323,6 +324,9 @@ def write_raster(
             if name in _NOT_COPIED or name.startswith(_NOT_COPIED_PREFIXES):
                 continue
             _copy_attribute(spec, name, value, types.get(name))
+    if image.header.get("format") == "exr" and fmt == "dpx":
+        for name, (typename, value) in for_dpx(image.header.get("attributes", {})).items():
+            _copy_attribute(spec, name, value, typename)  # (timecode, keycode, frame rate)
     if image.header.get("format") != fmt and image.header.get("write_colorspace"):
         spec.attribute("oiio:ColorSpace", str(image.header["write_colorspace"]))
     if fmt == "dpx" and image.header.get("format") != fmt and image.header.get("write_transfer"):
