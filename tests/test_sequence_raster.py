@@ -389,3 +389,49 @@ def test_a_plate_stored_turned_says_the_mask_must_match_the_stored_frames(tmp_pa
         assert done.returncode == 0, done.stderr
         assert "stored turned or mirrored (EXIF Orientation 3)" in done.stderr, done.stderr
         assert ("does not keep the orientation" in done.stderr) == (ext == "exr")
+
+
+def test_a_jpeg_or_tiff_of_a_linear_plate_says_what_it_holds_and_only_that(tmp_path: Path) -> None:
+    """Linear EXR plate → .jpg had no colourspace note though it holds linear values a reader takes for sRGB;
+    → .tif claimed the colourspace was "named in its metadata" (OpenImageIO's TIFF writer keeps none) and that
+    values above 1 and below 0 were clipped, though a float TIFF keeps them."""
+    import cv2
+
+    from aifx_core.job import FillJob
+    from aifx_core.pipeline import fill
+
+    matte = np.zeros((H, W), np.uint8)
+    matte[2:6, 2:6] = 255
+    cv2.imwrite(str(tmp_path / "mask.png"), matte)
+    wide = {c: (random_pixels(np.float32, 1, seed=i)[..., 0]) for i, c in enumerate("RGB")}  # -1..3
+    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+    OpenEXR.File(header, {**wide, "Z": np.ones((H, W), np.float32)}).write(str(tmp_path / "lin.1001.exr"))
+
+    def notes(ext: str) -> list[str]:
+        job = FillJob(
+            input=str(tmp_path / "lin.####.exr"),
+            mask=str(tmp_path / "mask.png"),
+            output=str(tmp_path / ext / f"c.####.{ext}"),
+            backend="telea",
+        )
+        return fill(job).notices
+
+    jpeg = notes("jpg")
+    assert (
+        "note: JPEG output drops the EXR plate's channels Z, values above 1 and below 0 (clipped)"
+        in "".join(jpeg)
+    )
+    said = (
+        "note: the JPEG output holds the EXR plate's values as they are, in Linear Rec.709 (sRGB), not converted "
+        "to the srgb_rec709_scene a viewer expects of a .jpg, and a .jpg cannot name its colourspace, so it is "
+        "read as srgb_rec709_scene; convert it for viewing"
+    )
+    assert any(n.startswith(said) for n in jpeg), jpeg
+    assert read_image(tmp_path / "jpg" / "c.1001.jpg").header["colorspace"] == "sRGB Encoded Rec.709 (sRGB)"
+
+    tiff = notes("tif")
+    assert "note: TIFF output drops the EXR plate's channels Z; write .exr to keep them" in tiff, tiff
+    assert not [n for n in tiff if "metadata" in n or "clipped" in n], tiff  # (a float TIFF: read as linear)
+    written = read_image(tmp_path / "tif" / "c.1001.tif")
+    assert written.header["colorspace"] == "Linear Rec.709 (sRGB)"
+    assert written.channels["R"].min() < 0 and written.channels["R"].max() > 1

@@ -86,7 +86,7 @@ from .sequence import (
 from .sequence.atomic import DiskError
 from .sequence.exr import LOSSY
 from .sequence.image import layer_of, unfilled_colour
-from .sequence.raster import COMPRESSIONS, MAX_PAGES, check_compression, written_channels
+from .sequence.raster import COMPRESSIONS, MAX_PAGES, check_compression, target_dtype, written_channels
 from .sequence.smpte import KEEPING_FORMATS, held
 from .sequence.window import beyond_display, in_display_window, reframe, windows
 from .workers import InOrder, overlap
@@ -1023,7 +1023,9 @@ def _output_compression(job: FillJob, first: Image, out: FramePattern, notices: 
     if source_format == "exr" and target_format != "exr":
         colour = first.colour_names()  # (written: a layer's when the plate has no main layer)
         lost = [n for n in first.channels if n not in ("R", "G", "B", "A", "Y", *colour)]
-        parts = [f"channels {', '.join(lost)}" if lost else "", "values above 1 and below 0 (clipped)"]
+        parts = [f"channels {', '.join(lost)}" if lost else ""]
+        if not _float_output(first, target_format):
+            parts.append("values above 1 and below 0 (clipped)")
         if target_format not in KEEPING_FORMATS:
             parts += held(header.get("attributes", {}), "exr")
         if mip_mapped:
@@ -1052,27 +1054,47 @@ def _output_compression(job: FillJob, first: Image, out: FramePattern, notices: 
     return compression
 
 
+#: The output formats that say what colourspace their values are in: EXR (``colorInteropID``), PNG
+#: (OpenImageIO stores ``oiio:ColorSpace`` there), DPX (its transfer, see below). OpenImageIO's TIFF writer
+#: keeps no colourspace, and its JPEG is always read back as sRGB.
+_NAMES_COLOURSPACE = ("exr", "png", "dpx")
+
+
+def _float_output(first: Image, target_format: str) -> bool:
+    """Whether ``first`` is written as float data in ``target_format`` (EXR, a float TIFF): float data holds
+    values above 1 and below 0, and a reader takes it for linear; integer data is clipped and taken for sRGB."""
+    return target_format == "exr" or target_dtype(first, target_format).kind == "f"
+
+
 def _stated_colorspace(
     job: FillJob, colorspace: str, first: Image, out: FramePattern, notices: list[str]
 ) -> Callable[[Image], Image]:
     """How an output in another format than the plate says what its values are: they are written as they are
     (no colour conversion), so a linear EXR plate's PNG holds linear values and an sRGB PNG plate's EXR holds
-    sRGB-encoded ones. The file names the plate's colourspace (``Image.header["write_colorspace"]``), and where
-    that is not what the format usually holds, a note says so (not when the job names the colourspace: its
+    sRGB-encoded ones. The file names the plate's colourspace (``Image.header["write_colorspace"]``) where its
+    format can (not TIFF or JPEG, :data:`_NAMES_COLOURSPACE`), and where that is not what the file's data usually
+    holds (linear for float data, sRGB for integers), a note says so (not when the job names the colourspace: its
     caller, such as the Blender adapter loading the result with the plate's colourspace, knows); unnamed, a
     viewer (and ``aifx info``) took a PNG for sRGB and an EXR for linear, showing the frame far too dark or
     washed out."""
     source_format, target_format = first.header.get("format"), FORMATS.get(out.extension, "")
     if not target_format or source_format == target_format:
         return lambda image: image
-    usual = DEFAULT_FLOAT_COLORSPACE if target_format == "exr" else DEFAULT_INTEGER_COLORSPACE
-    tag = interop_id(colorspace)
-    if colorspace != usual and target_format != "jpeg" and job.colorspace is None:
+    usual = DEFAULT_FLOAT_COLORSPACE if _float_output(first, target_format) else DEFAULT_INTEGER_COLORSPACE
+    tag, ext = interop_id(colorspace), out.extension.lstrip(".")
+    if colorspace != usual and job.colorspace is None:
+        convert = f"oiiotool IN --colorconvert {tag} {interop_id(usual)} -o OUT"
+        said = (
+            f"in {colorspace} (named in its metadata as {tag}), not converted to the {interop_id(usual)} a "
+            f"viewer expects of a .{ext}; convert it for viewing, e.g. {convert}"
+            if target_format in _NAMES_COLOURSPACE
+            else f"in {colorspace}, not converted to the {interop_id(usual)} a viewer expects of a .{ext}, and a "
+            f".{ext} cannot name its colourspace, so it is read as {interop_id(usual)}; convert it for viewing "
+            f"(e.g. {convert}) or write .png or .exr, which name it"
+        )
         notices.append(
             f"note: the {target_format.upper()} output holds the {str(source_format).upper()} plate's values "
-            f"as they are, in {colorspace} (named in its metadata as {tag}), not converted to the "
-            f"{interop_id(usual)} a viewer expects of a .{out.extension.lstrip('.')}; convert it for viewing, "
-            f"e.g. oiiotool IN --colorconvert {tag} {interop_id(usual)} -o OUT"
+            f"as they are, {said}"
         )
 
     # DPX keeps no colourspace name, only a transfer: "Linear" reads back as linear (Rec.709 primaries), where
