@@ -126,6 +126,11 @@ def _window_attribute(window: Window) -> tuple[np.ndarray, np.ndarray]:
     return (np.array(window[:2], dtype=np.int32), np.array(window[2:], dtype=np.int32))
 
 
+#: How the bindings refuse an attribute type they do not know (``deepImageState``, which Nuke and Houdini
+#: write on flattened deep renders): OpenImageIO reads such a file and drops the attribute on a rewrite.
+_UNSUPPORTED = "unsupported attribute type:"
+
+
 def _open(path: Path, header_only: bool) -> Any:
     """Open with the bindings, turning their failures into :class:`InputError` naming the file.
 
@@ -140,6 +145,12 @@ def _open(path: Path, header_only: bool) -> Any:
         if reason.startswith("Unable to open"):  # the bindings' only words for a header they cannot parse
             raise InputError(
                 f"{path}: EXR header is damaged (its attributes cannot be read); re-render or re-copy the file"
+            ) from None
+        if reason.startswith(_UNSUPPORTED):  # a sound file (oiiotool reads it) with an attribute of that type
+            kind = reason.removeprefix(_UNSUPPORTED).strip()
+            raise InputError(
+                f"{path}: aifx's EXR reader cannot read the file's {kind} attribute (the image itself is fine); "
+                f"write the frames without it, e.g. oiiotool IN --eraseattrib {kind} -o OUT"
             ) from None
         raise InputError(f"{path}: not a readable EXR ({reason}); re-render or re-copy the file") from None
     if not exr.parts or exr.parts[0].part_index != 0:
