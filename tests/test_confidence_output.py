@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+from dataclasses import replace
 
 import cv2
 import numpy as np
+import pytest
 from shot_files import make_shot, read_exr, shot_job
 
 from aifx_core import fill
 from aifx_core.confidence import CHANNEL, sidecar_path
 from aifx_core.contact_sheet import before_after_sheet
+from aifx_core.errors import InputError
 from aifx_core.mask import feather_weight, make_hole
 from aifx_core.sequence import open_sequence
 
@@ -103,3 +107,36 @@ def test_a_fill_without_confidence_over_one_with_it_leaves_no_stale_sidecar(tmp_
     assert all(sidecar_path(tmp_path / "out" / f"clean.{f:04d}.png").exists() for f in FRAMES)
     fill(shot_job(shot, output, overwrite=True))
     assert not any(sidecar_path(tmp_path / "out" / f"clean.{f:04d}.png").exists() for f in FRAMES)
+
+
+def test_a_confidence_sequence_that_would_land_on_the_mask_is_refused_before_any_work(tmp_path) -> None:
+    """A second pass whose matte is the first pass's confidence sequence, written into the same folder with
+    --confidence, overwrote its own mask frames (exit 0): the sidecars were never checked against the inputs."""
+    shot = make_shot(tmp_path / "shot", FRAMES)
+    output = tmp_path / "out" / "clean.####.tif"
+    mattes = sidecar_path(output)  # (the mask is exactly where the confidence frames would go)
+    for frame in FRAMES:
+        side = sidecar_path(tmp_path / "out" / f"clean.{frame:04d}.tif")
+        side.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot / f"mask.{frame:04d}.png", side)
+    before = {path: path.read_bytes() for path in mattes.parent.iterdir()}
+    job = replace(shot_job(shot, output, confidence=True), mask=str(mattes))
+    with pytest.raises(InputError, match=r"confidence frame would overwrite the mask frame .*-o/--output"):
+        fill(job)
+    assert {path: path.read_bytes() for path in mattes.parent.iterdir()} == before
+    assert not list((tmp_path / "out").glob("clean.*.tif"))  # refused up front
+
+
+def test_a_confidence_sequence_that_would_go_into_a_mask_folder_is_refused(tmp_path) -> None:
+    """The mask given as a folder that the confidence frames would go into: the next run would read them as
+    mask frames too."""
+    shot = make_shot(tmp_path / "shot", FRAMES)
+    output = tmp_path / "out" / "clean.####.tif"
+    mattes = sidecar_path(tmp_path / "out" / "clean.1001.tif").parent
+    mattes.mkdir(parents=True)
+    for frame in FRAMES:
+        shutil.copyfile(shot / f"mask.{frame:04d}.png", mattes / f"matte.{frame:04d}.png")
+    job = replace(shot_job(shot, output, confidence=True), mask=str(mattes))
+    with pytest.raises(InputError, match=r"the confidence sequence goes into the mask folder"):
+        fill(job)
+    assert sorted(p.name for p in mattes.iterdir()) == [f"matte.{f:04d}.png" for f in FRAMES]

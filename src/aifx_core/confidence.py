@@ -13,12 +13,13 @@ hole is a guess (0).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .sequence import Image, write_image
+from .sequence import FramePattern, Image, ProtectedFiles, check_side_sequence, write_image
 
 #: EXR channel name of the confidence map.
 CHANNEL = "fill.confidence"
@@ -40,6 +41,34 @@ def sidecar_path(target: str | Path) -> Path:
     """Where the confidence of output frame ``target`` goes when its format has no room for a channel."""
     path = Path(target)
     return path.parent / FOLDER / (path.stem + ".png")
+
+
+class Sidecars:
+    """The confidence sequence of output ``out`` (a format without room for a channel): ``path(frame)`` is
+    :func:`sidecar_path` of the output frame, what the guard's side-sequence check reads."""
+
+    def __init__(self, out: FramePattern) -> None:
+        self.out = out
+
+    def path(self, frame: int) -> Path:
+        return sidecar_path(self.out.path(frame))
+
+
+def check_sidecars(out: FramePattern, frames: Iterable[int], protected: ProtectedFiles) -> None:
+    """Before any work, for a job writing its confidence beside a non-EXR output: no confidence frame may land
+    on a file the job reads (a second pass whose matte is the first pass's confidence, written into the same
+    folder, overwrote its own mask) or on an output frame; then they are protected too (the contact sheet).
+    Nothing to check for EXR (a channel)."""
+    if not has_sidecars(out):
+        return
+    frames = list(frames)
+    check_side_sequence(Sidecars(out), frames, "confidence", protected, "-o/--output")
+    protected.add_frames(Sidecars(out), "confidence frame", frames)
+
+
+def has_sidecars(out: FramePattern) -> bool:
+    """Does output ``out`` keep its confidence in a sidecar sequence (every format but EXR)?"""
+    return out.extension != ".exr"
 
 
 def attach(image: Image, target: str | Path, confidence: np.ndarray) -> Image:

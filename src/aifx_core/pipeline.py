@@ -44,7 +44,7 @@ from .colour import (
 )
 from .composite import composite
 from .confidence import attach as attach_confidence
-from .confidence import confidence_map
+from .confidence import check_sidecars, confidence_map, has_sidecars, sidecar_path
 from .confidence import forget as forget_confidence
 from .errors import AifxError, InputError
 from .inpaint import Anchor, BackendContext, FramePacket, Span
@@ -163,6 +163,8 @@ def fill(
     for frame in plate.frames:
         protected.refuse(out.path(frame), "output frame", "-o/--output")
     protected.add_frames(out, "output frame", plate.frames)  # side outputs must not land on frames either
+    if job.confidence:
+        check_sidecars(out, plate.frames, protected)
     out_dir = Path(out.path(plate.frames[0])).parent
     # Created (and probed) before the side outputs are checked: a contact sheet or saved job next to the frames
     # (`-o out/clean.####.exr --contact-sheet out/sheet.png` on a fresh machine) goes into the folder the job makes.
@@ -273,13 +275,21 @@ def _check_savable(job: FillJob) -> None:
 def _check_outside_folders(job: FillJob, out: FramePattern, plate: Sequence, mask: MaskSource) -> None:
     """Nothing the job writes goes into a plate or mask given as a folder (see
     :func:`~.sequence.reader.check_outside_input_folder`; the output against the plate's is checked by
-    :func:`~.sequence.reader.output_pattern`, which opened ``out``): checked before the output folder is made."""
+    :func:`~.sequence.reader.output_pattern`, which opened ``out``; the confidence sequence against both):
+    checked before the output folder is made."""
     for source in (plate, mask.mask):
         if source is None:
             continue
         folder_input = cast(Sequence, source)  # (a mask sequence is one, seen through the mask's protocol)
         if source is not plate:
             check_outside_input_folder(out.path(plate.frames[0]), folder_input, str(out), "output")
+        if job.confidence and has_sidecars(out):
+            check_outside_input_folder(
+                sidecar_path(out.path(plate.frames[0])),
+                folder_input,
+                str(sidecar_path(str(out))),
+                "confidence sequence",
+            )
         if job.contact_sheet:
             check_outside_input_folder(
                 Path(os.path.expanduser(job.contact_sheet)),
