@@ -140,3 +140,21 @@ def test_a_confidence_sequence_that_would_go_into_a_mask_folder_is_refused(tmp_p
     with pytest.raises(InputError, match=r"the confidence sequence goes into the mask folder"):
         fill(job)
     assert sorted(p.name for p in mattes.iterdir()) == [f"matte.{f:04d}.png" for f in FRAMES]
+
+
+@pytest.mark.parametrize("kind", ["file", "broken link"])
+def test_a_file_where_the_confidence_folder_goes_is_refused_before_any_work(tmp_path, kind) -> None:
+    """A file or a dangling symlink named ``confidence`` beside a PNG output: a FileExistsError traceback
+    (exit 1) after the whole fill."""
+    shot = make_shot(tmp_path / "shot", FRAMES)
+    output = tmp_path / "out" / "clean.####.png"
+    folder = sidecar_path(tmp_path / "out" / "clean.1001.png").parent
+    folder.parent.mkdir()
+    if kind == "file":
+        folder.write_text("notes")
+    else:
+        folder.symlink_to(tmp_path / "nowhere")
+    with pytest.raises(InputError, match=rf"{kind} named 'confidence' .* move or rename it, or write \.exr"):
+        fill(shot_job(shot, output, confidence=True))
+    assert not list(folder.parent.glob("clean.*.png"))  # refused up front
+    fill(shot_job(shot, tmp_path / "out" / "plain.####.png"))  # (without --confidence it is no matter)

@@ -13,12 +13,15 @@ hole is a guess (0).
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .errors import InputError
 from .sequence import FramePattern, Image, ProtectedFiles, check_side_sequence, write_image
 
 #: EXR channel name of the confidence map.
@@ -57,13 +60,32 @@ class Sidecars:
 def check_sidecars(out: FramePattern, frames: Iterable[int], protected: ProtectedFiles) -> None:
     """Before any work, for a job writing its confidence beside a non-EXR output: no confidence frame may land
     on a file the job reads (a second pass whose matte is the first pass's confidence, written into the same
-    folder, overwrote its own mask) or on an output frame; then they are protected too (the contact sheet).
+    folder, overwrote its own mask) or on an output frame, and their folder must be one; then they are protected
+    too (the contact sheet).
     Nothing to check for EXR (a channel)."""
     if not has_sidecars(out):
         return
     frames = list(frames)
+    if frames:
+        _check_folder(sidecar_path(out.path(frames[0])).parent, out)
     check_side_sequence(Sidecars(out), frames, "confidence", protected, "-o/--output")
     protected.add_frames(Sidecars(out), "confidence frame", frames)
+
+
+def _check_folder(folder: Path, out: FramePattern) -> None:
+    """The confidence folder is a folder (or not there yet) that can be written: a file or a broken link of that
+    name stopped the run after the fill work with a FileExistsError traceback (exit 1)."""
+    if os.path.lexists(folder) and not folder.is_dir():
+        what = "a broken link" if os.path.islink(folder) else "a file"
+        raise InputError(
+            f"{folder}: {what} named '{FOLDER}' is in the output folder, where the confidence frames of "
+            f"{out} go; move or rename it, or write .exr (the confidence is then a channel of the frames)"
+        )
+    if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(
+            f"{folder}: cannot write the confidence frames there (permission denied); check its permissions "
+            "or choose another output folder"
+        )
 
 
 def has_sidecars(out: FramePattern) -> bool:
@@ -88,7 +110,9 @@ def forget(target: str | Path) -> None:
     ``--confidence`` replaces the frame: the sheet and ``aifx eval`` show the sidecar with the frame, and a
     stale one showed the earlier fill's confidence for the new one."""
     if Path(target).suffix.lower() != ".exr":
-        sidecar_path(target).unlink(missing_ok=True)
+        # (a file named ``confidence`` there holds no sidecar: NotADirectoryError stopped a run without the flag)
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+            sidecar_path(target).unlink()
 
 
 def read_confidence(image: Any, source: str | Path | None) -> np.ndarray | None:
