@@ -13,7 +13,7 @@ import pytest
 from shot_files import make_shot, read_exr, shot_job
 
 from aifx_core import fill
-from aifx_core.confidence import CHANNEL, sidecar_path
+from aifx_core.confidence import CHANNEL, legacy_sidecar_path, read_confidence, sidecar_path
 from aifx_core.contact_sheet import before_after_sheet
 from aifx_core.errors import InputError
 from aifx_core.mask import feather_weight, make_hole
@@ -158,3 +158,51 @@ def test_a_file_where_the_confidence_folder_goes_is_refused_before_any_work(tmp_
         fill(shot_job(shot, output, confidence=True))
     assert not list(folder.parent.glob("clean.*.png"))  # refused up front
     fill(shot_job(shot, tmp_path / "out" / "plain.####.png"))  # (without --confidence it is no matter)
+
+
+def test_an_output_of_another_format_in_the_same_folder_keeps_the_first_ones_confidence(tmp_path) -> None:
+    """A TIFF master with --confidence, then a JPEG proxy of the same name without it into the same folder:
+    the two shared confidence/clean.1001.png, the JPEG run deleted the TIFF's, and the TIFF's resume said
+    '20 already done' without it."""
+    shot = make_shot(tmp_path / "shot", FRAMES)
+    master = tmp_path / "out" / "clean.####.tif"
+    fill(shot_job(shot, master, confidence=True))
+    sides = [sidecar_path(tmp_path / "out" / f"clean.{f:04d}.tif") for f in FRAMES]
+    kept = {side: side.read_bytes() for side in sides}
+    fill(shot_job(shot, tmp_path / "out" / "clean.####.jpg"))
+    assert {side: side.read_bytes() for side in sides if side.exists()} == kept
+    result = open_sequence(str(master))
+    for frame in FRAMES:
+        shown = read_confidence(result.read(frame), result.path(frame))
+        assert shown is not None and shown.min() < 1.0
+
+
+def test_a_finished_frame_whose_confidence_is_gone_is_made_again(tmp_path) -> None:
+    shot = make_shot(tmp_path / "shot", FRAMES)
+    output = tmp_path / "out" / "clean.####.png"
+    fill(shot_job(shot, output, confidence=True))
+    lost = [sidecar_path(tmp_path / "out" / f"clean.{f:04d}.png") for f in (1002, 1005)]
+    kept = lost[0].read_bytes()
+    for side in lost:
+        side.unlink()
+    result = fill(shot_job(shot, output, confidence=True))
+    assert result.written == [1002, 1005]
+    assert lost[0].read_bytes() == kept and lost[1].exists()
+    assert fill(shot_job(shot, output, confidence=True)).written == []
+
+
+def test_a_confidence_sequence_of_the_earlier_name_is_still_read(tmp_path) -> None:
+    """Sidecars named before 2026-12-07 (confidence/clean.1001.png for clean.1001.tif) count for resume and
+    are read by the sheet; a frame re-made without --confidence removes its old one too."""
+    shot = make_shot(tmp_path / "shot", FRAMES)
+    output = tmp_path / "out" / "clean.####.tif"
+    fill(shot_job(shot, output, confidence=True))
+    for frame in FRAMES:
+        target = tmp_path / "out" / f"clean.{frame:04d}.tif"
+        sidecar_path(target).rename(legacy_sidecar_path(target))
+    assert fill(shot_job(shot, output, confidence=True)).written == []
+    result = open_sequence(str(output))
+    assert read_confidence(result.read(1003), result.path(1003)) is not None
+    fill(shot_job(shot, output, overwrite=True))
+    assert not list(legacy_sidecar_path(result.path(1003)).parent.iterdir())
+    assert read_confidence(result.read(1003), result.path(1003)) is None

@@ -2,8 +2,9 @@
 
 ``FillJob.confidence`` (``aifx fill --confidence``) asks for it. EXR outputs get an extra channel
 ``fill.confidence`` (float, 1 = the plate itself or background other frames saw, well aligned; 0 = invented
-by the spatial route); PNG/TIFF/JPEG outputs, which cannot hold extra channels, get a grey 16-bit PNG sequence
-of the same frame names in a ``confidence/`` folder beside the output. The map follows the composite:
+by the spatial route); PNG/TIFF/JPEG/DPX outputs, which cannot hold extra channels, get a grey 16-bit PNG sequence
+in a ``confidence/`` folder beside the output, each named for its frame (``clean.1001.tif`` →
+``confidence/clean.1001.tif.png``, :func:`sidecar_path`). The map follows the composite:
 outside the feathered hole it is 1, inside it blends towards the backend's value by the same weight.
 
 Backends say how sure they are through a ``last_confidence`` attribute (H, W float32, for the frame they last
@@ -41,9 +42,29 @@ def confidence_map(backend: Any, hole: np.ndarray, weight: np.ndarray) -> np.nda
 
 
 def sidecar_path(target: str | Path) -> Path:
-    """Where the confidence of output frame ``target`` goes when its format has no room for a channel."""
+    """Where the confidence of output frame ``target`` goes when its format has no room for a channel: the
+    frame's whole name plus ``.png`` (``confidence/clean.1001.tif.png``). Named by the stem alone, a TIFF and a
+    JPEG output of one name in one folder shared their sidecars, and a run of one without ``--confidence``
+    deleted the other's. The frame number stays the last digits before the extension, where Nuke's and
+    Blender's file browsers find it (``confidence/clean.####.tif.png``)."""
+    path = Path(target)
+    return path.parent / FOLDER / (path.name + ".png")
+
+
+def legacy_sidecar_path(target: str | Path) -> Path:
+    """The name aifx gave the sidecar of ``target`` before 2026-12-07 (``confidence/clean.1001.png``), read
+    when the new one is not there, so an output finished then keeps its confidence (sheet, eval, resume)."""
     path = Path(target)
     return path.parent / FOLDER / (path.stem + ".png")
+
+
+def sidecar_of(target: str | Path) -> Path | None:
+    """The sidecar file that holds the confidence of output frame ``target`` (its name, else the legacy one),
+    None when neither is there."""
+    for side in (sidecar_path(target), legacy_sidecar_path(target)):
+        if side.is_file():
+            return side
+    return None
 
 
 class Sidecars:
@@ -111,8 +132,9 @@ def forget(target: str | Path) -> None:
     stale one showed the earlier fill's confidence for the new one."""
     if Path(target).suffix.lower() != ".exr":
         # (a file named ``confidence`` there holds no sidecar: NotADirectoryError stopped a run without the flag)
-        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
-            sidecar_path(target).unlink()
+        for side in (sidecar_path(target), legacy_sidecar_path(target)):  # (an older aifx's name shows too)
+            with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+                side.unlink()
 
 
 def read_confidence(image: Any, source: str | Path | None) -> np.ndarray | None:
@@ -122,8 +144,8 @@ def read_confidence(image: Any, source: str | Path | None) -> np.ndarray | None:
         return np.asarray(channels[CHANNEL], np.float32)
     if source is None:
         return None
-    side = sidecar_path(source)
-    if not side.exists():
+    side = sidecar_of(source)
+    if side is None:
         return None
     from .sequence import read_image
 

@@ -44,7 +44,7 @@ from .colour import (
 )
 from .composite import composite
 from .confidence import attach as attach_confidence
-from .confidence import check_sidecars, confidence_map, has_sidecars, sidecar_path
+from .confidence import check_sidecars, confidence_map, has_sidecars, sidecar_of, sidecar_path
 from .confidence import forget as forget_confidence
 from .errors import AifxError, InputError
 from .inpaint import Anchor, BackendContext, FramePacket, Span
@@ -169,7 +169,7 @@ def fill(
     # Created (and probed) before the side outputs are checked: a contact sheet or saved job next to the frames
     # (`-o out/clean.####.exr --contact-sheet out/sheet.png` on a fresh machine) goes into the folder the job makes.
     check_writable(out_dir)  # fail now, not after minutes of model loading
-    _check_names(out, plate, out_dir)
+    _check_names(out, plate, out_dir, job.confidence)
     sheet = None
     if job.contact_sheet:
         sheet = check_side_output(
@@ -202,6 +202,8 @@ def fill(
             todo = manifest.plan(selection, existing, job.overwrite, str(out))
             if job.overwrite and written:
                 todo = _not_again(manifest, todo, existing, set(written), str(out))
+            if job.confidence and has_sidecars(out):
+                todo = _lost_confidence(todo, selection, existing, out)
             manifest.record_range(plate.frames)
             manifest.rekey()  # (frames made under the key of the paths as written: taken by every spelling now)
         result = FillResult(output=str(out), skipped=[f for f in selection if f not in todo])
@@ -237,6 +239,19 @@ def _not_again(
     except InputError:  # made with other settings since, or an input changed: overwrite them after all
         return todo
     return [f for f in todo if f not in kept or f in again]
+
+
+def _lost_confidence(
+    todo: list[int], selection: list[int], existing: set[int], out: FramePattern
+) -> list[int]:
+    """``todo`` plus the finished frames whose confidence sidecar is gone (removed by hand, or by an older aifx's
+    run of another format into the same folder, which shared its sidecars): they are made again, since a run
+    asking for the confidence is done only when each frame has it."""
+    lost = {f for f in existing if sidecar_of(out.path(f)) is None}
+    if not lost:
+        return todo
+    again = lost | set(todo)
+    return [f for f in selection if f in again]
 
 
 def _input_files(plate: Sequence, mask: MaskSource, frame: int) -> list[tuple[Path, bool]]:
@@ -299,11 +314,13 @@ def _check_outside_folders(job: FillJob, out: FramePattern, plate: Sequence, mas
             )
 
 
-def _check_names(out: FramePattern, plate: Sequence, folder: Path) -> None:
-    """The names a run makes beside its frames fit the folder's filesystem (see :func:`check_names_fit`)."""
+def _check_names(out: FramePattern, plate: Sequence, folder: Path, confidence: bool) -> None:
+    """The names a run makes beside its frames fit the folder's filesystem (see :func:`check_names_fit`; the
+    confidence sidecars' names are the frames' plus ``.png``)."""
     frames = [out.path(frame).name for frame in (plate.frames[0], plate.frames[-1])]
     plain = [lock_path(str(out)).name, cache_folder(str(out)).name]
-    check_names_fit(str(out), folder, plain, [*frames, manifest_path(str(out)).name])
+    sides = [sidecar_path(name).name for name in frames] if confidence and has_sidecars(out) else []
+    check_names_fit(str(out), folder, plain, [*frames, *sides, manifest_path(str(out)).name])
 
 
 def check_keyframes(job: FillJob, shot: list[int]) -> None:
@@ -417,7 +434,7 @@ def prepare_anchors(
     mask = open_mask(job.mask, job.mask_channel, plate, invert=job.invert_mask, threshold=job.threshold)
     _check_outside_folders(job, out, plate, mask)
     out_dir = check_writable(Path(out.path(plate.frames[0])).parent)
-    _check_names(out, plate, out_dir)
+    _check_names(out, plate, out_dir, job.confidence)
     run = _RunSetup.of(job, plate, out, mask)
     if is_per_frame(run.name):
         return None  # frames on their own: nothing is decided for the shot (and no model is loaded)
