@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import replace
 
 import cv2
@@ -18,6 +20,7 @@ from aifx_core.contact_sheet import before_after_sheet
 from aifx_core.errors import InputError
 from aifx_core.mask import feather_weight, make_hole
 from aifx_core.sequence import open_sequence
+from aifx_core.sequence.atomic import temp_path_for
 
 FRAMES = range(1001, 1009)
 
@@ -206,3 +209,22 @@ def test_a_confidence_sequence_of_the_earlier_name_is_still_read(tmp_path) -> No
     fill(shot_job(shot, output, overwrite=True))
     assert not list(legacy_sidecar_path(result.path(1003)).parent.iterdir())
     assert read_confidence(result.read(1003), result.path(1003)) is None
+
+
+def test_a_killed_runs_confidence_temp_file_is_cleaned_like_a_frames(tmp_path) -> None:
+    """A run killed while writing a confidence sidecar left its hidden temp file in confidence/ for good: the
+    clean-up of a killed run's temps looked in the output folder only."""
+    shot = make_shot(tmp_path / "shot", FRAMES)
+    output = tmp_path / "out" / "clean.####.png"
+    fill(shot_job(shot, output, confidence=True, frames="1001-1004"))
+    folder = sidecar_path(tmp_path / "out" / "clean.1001.png").parent
+    killed = temp_path_for(sidecar_path(tmp_path / "out" / "clean.1005.png"))
+    killed.write_bytes(b"half a png")  # (what SIGKILL during the write leaves)
+    other = temp_path_for(folder / "proxy.1001.jpg.png")  # another output's, being written now: kept
+    other.write_bytes(b"being written")
+    fill(shot_job(shot, output, confidence=True))
+    assert not killed.exists() and other.exists()
+    aged = time.time() - 3600  # an hour old: stale whoever wrote it
+    os.utime(other, (aged, aged))
+    fill(shot_job(shot, output, confidence=True))
+    assert not other.exists()

@@ -43,6 +43,7 @@ from .colour import (
     unknown_primaries,
 )
 from .composite import composite
+from .confidence import FOLDER as CONFIDENCE_FOLDER
 from .confidence import attach as attach_confidence
 from .confidence import check_sidecars, confidence_map, has_sidecars, sidecar_of, sidecar_path
 from .confidence import forget as forget_confidence
@@ -186,7 +187,9 @@ def fill(
             save_job, "saved job", protected, suffixes=(".json",), example="job.json", flag="--save-job"
         )
 
+    sides = out_dir / CONFIDENCE_FOLDER  # (the confidence sidecars' temps, by the same rules as the frames')
     clean_stale_temps(out_dir)
+    clean_stale_temps(sides)
     if saved is not None:
         job.save(saved)
 
@@ -195,6 +198,8 @@ def fill(
     with OutputLock(str(out), run.settings, str(out), run.earlier) as lock, kept:
         if not lock.joined:  # alone on this output: a killed run's temp files of its frames are stale now
             clean_stale_temps(out_dir, 0.0, {out.path(f).name for f in plate.frames})
+            if has_sidecars(out):
+                clean_stale_temps(sides, 0.0, {sidecar_path(out.path(f)).name for f in plate.frames})
         with lock.exclusive():
             manifest = Manifest.load(out, job, run.key, lock, run.accepted)
             manifest.inputs = lambda frame: _input_files(plate, mask, frame)
