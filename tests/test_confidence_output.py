@@ -12,7 +12,7 @@ from dataclasses import replace
 import cv2
 import numpy as np
 import pytest
-from shot_files import make_shot, read_exr, shot_job
+from shot_files import HEIGHT, WIDTH, make_shot, plate_frame, read_exr, shot_job, write_exr
 
 from aifx_core import fill
 from aifx_core.confidence import CHANNEL, legacy_sidecar_path, read_confidence, sidecar_path
@@ -228,3 +228,46 @@ def test_a_killed_runs_confidence_temp_file_is_cleaned_like_a_frames(tmp_path) -
     os.utime(other, (aged, aged))
     fill(shot_job(shot, output, confidence=True))
     assert not other.exists()
+
+
+def _plate_with_confidence(tmp_path):
+    """A shot whose plate frames already carry an earlier fill's half ``fill.confidence``: 0.25 in a band
+    (its guess), 1 elsewhere."""
+    shot = make_shot(tmp_path / "shot", FRAMES)
+    earlier = np.ones((HEIGHT, WIDTH), np.float16)
+    earlier[:, :8] = 0.25
+    for i, frame in enumerate(FRAMES):
+        write_exr(shot / f"plate.{frame:04d}.exr", {**plate_frame(i), CHANNEL: earlier})
+    return shot, earlier
+
+
+@pytest.mark.parametrize("asked", [True, False])
+def test_a_plate_with_an_earlier_fills_confidence_keeps_both_fills_guesses(tmp_path, asked) -> None:
+    """A second pass over a first pass's EXRs (or chained AIFill nodes): the plate's fill.confidence was
+    replaced by this fill's, so the first fill's guess read 1 (sure), and the half channel became float; without
+    --confidence the carried channel said 'sure' in this fill's hole."""
+    shot, earlier = _plate_with_confidence(tmp_path)
+    job = shot_job(shot, tmp_path / "out" / "clean.####.exr", confidence=asked)
+    result = fill(job)
+    assert any("already has a fill.confidence channel" in note for note in result.notices)
+    for frame in FRAMES:
+        channel = read_exr(tmp_path / "out" / f"clean.{frame:04d}.exr")[1][CHANNEL]
+        assert channel.dtype == np.float16
+        weight = _weight(shot, frame, job)
+        band = np.zeros_like(weight, bool)
+        band[:, :8] = True
+        assert (channel[band & (weight == 0)] == 0.25).all()  # the earlier fill's guess, as it was
+        assert (channel[~band & (weight == 0)] == 1.0).all()
+        assert (channel[weight >= 1] == 0.0).all()  # Telea's fill: a guess, whatever the plate said there
+        assert (channel <= earlier).all()
+
+
+def test_a_png_confidence_sequence_over_a_plate_with_confidence_is_the_lower_of_both(tmp_path) -> None:
+    shot, _ = _plate_with_confidence(tmp_path)
+    job = shot_job(shot, tmp_path / "out" / "clean.####.png", confidence=True)
+    fill(job)
+    grey = cv2.imread(str(sidecar_path(tmp_path / "out" / "clean.1003.png")), cv2.IMREAD_UNCHANGED)
+    weight = _weight(shot, 1003, job)
+    assert (grey[:, :8][weight[:, :8] == 0] == 16384).all() and (
+        grey[:, 8:][weight[:, 8:] == 0] == 65535
+    ).all()

@@ -114,11 +114,38 @@ def has_sidecars(out: FramePattern) -> bool:
     return out.extension != ".exr"
 
 
+def carried(image: Image) -> bool:
+    """Does plate frame ``image`` carry an earlier fill's confidence (a second pass over a first pass's EXRs, or
+    chained AIFill nodes in Nuke)? Then the fill combines it with its own (:func:`attach`)."""
+    return CHANNEL in image.channels
+
+
+def carried_notice(frame: int, asked: bool) -> str:
+    """The run's note that the plate's confidence channel was combined with this fill's."""
+    how = (
+        "the output's is the lower of the two"
+        if asked
+        else "the output keeps it, lowered where this fill is a guess"
+    )
+    return (
+        f"note: plate frame {frame} already has a {CHANNEL} channel (an earlier fill's); {how}, so both "
+        "fills' guesses show"
+    )
+
+
 def attach(image: Image, target: str | Path, confidence: np.ndarray) -> Image:
     """``image`` with the confidence added for writing to ``target``: as a channel for EXR, else written now
-    as a 16-bit grey PNG in :func:`sidecar_path` (atomically) and ``image`` returned unchanged."""
+    as a 16-bit grey PNG in :func:`sidecar_path` (atomically) and ``image`` returned unchanged.
+
+    A plate that already has a confidence channel (:func:`carried`) was filled before: the result is the lower of
+    the two per pixel, so what the earlier fill guessed stays a guess (replaced, its hole read 1, sure); the
+    channel keeps the plate's type where it is half."""
+    earlier = image.channels.get(CHANNEL)
+    if earlier is not None and earlier.shape == confidence.shape:
+        confidence = np.fmin(confidence, np.clip(earlier.astype(np.float32), 0.0, 1.0))  # (NaN: this fill's)
     if Path(target).suffix.lower() == ".exr":
-        return image.with_channels({CHANNEL: confidence.astype(np.float32)})
+        kind = np.float16 if earlier is not None and earlier.dtype == np.float16 else np.float32
+        return image.with_channels({CHANNEL: confidence.astype(kind)})
     side = sidecar_path(target)
     side.parent.mkdir(parents=True, exist_ok=True)
     grey = np.round(np.clip(confidence, 0.0, 1.0) * 65535.0).astype(np.uint16)

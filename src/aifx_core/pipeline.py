@@ -45,7 +45,15 @@ from .colour import (
 from .composite import composite
 from .confidence import FOLDER as CONFIDENCE_FOLDER
 from .confidence import attach as attach_confidence
-from .confidence import check_sidecars, confidence_map, has_sidecars, sidecar_of, sidecar_path
+from .confidence import (
+    carried,
+    carried_notice,
+    check_sidecars,
+    confidence_map,
+    has_sidecars,
+    sidecar_of,
+    sidecar_path,
+)
 from .confidence import forget as forget_confidence
 from .errors import AifxError, InputError
 from .inpaint import Anchor, BackendContext, FramePacket, Span
@@ -736,6 +744,12 @@ def _fill_frames(
     stated = _stated_colorspace(job, colorspace, first, out, result.notices)
     backend = _create(job, plate, run, colorspace)
     exr_output = out.extension == ".exr"  # (another format's codecs are its own: see _lossless)
+    # An earlier fill's confidence in the plate is combined with this one's where the output keeps it: an EXR
+    # output carries the channel even without --confidence, and it must not say "sure" in this fill's hole.
+    combined = carried(first) and (job.confidence or exr_output)
+    if combined:
+        result.notices.append(carried_notice(plate.frames[0], job.confidence))
+    confident = job.confidence or combined  # (what the backend says of each frame is kept for the writer)
     wanted = set(todo)
     # Only the holes wait for the backend; the plate frame as read waits too while it fits in _Plates' few MB,
     # else it is read again at write time, so the frames a temporal backend reads ahead do not cost a second
@@ -787,7 +801,7 @@ def _fill_frames(
                 shown = feather_weight(hole, job.feather)
                 weight = reframe(shown, display, data)
                 filled = composite(original, reframe(rgb, display, data), weight)
-                if job.confidence:
+                if job.confidence or (exr_output and carried(original)):
                     unsure = 1.0 - confidence_map(reported, hole, shown)  # 0 wherever the plate is kept
                     sure = 1.0 - reframe(unsure, display, data)
                     filled = attach_confidence(filled, target, sure)
@@ -815,7 +829,7 @@ def _fill_frames(
 
     def submit(frame: int, rgb: np.ndarray) -> None:
         # What the backend reported about this frame is taken now: it moves on while the frame is written.
-        reported = _Reported(getattr(backend, "last_confidence", None)) if job.confidence else None
+        reported = _Reported(getattr(backend, "last_confidence", None)) if confident else None
         writer.submit((frame, rgb, pending.pop(frame), reported))
 
     try:
