@@ -30,6 +30,7 @@ from .base import BackendContext
 from .crop import fill_through_crop
 from .models import (
     LoaderOptions,
+    ModelIndex,
     PipelineRequest,
     declared_pipeline_class,
     is_masked_video,
@@ -162,12 +163,12 @@ def check_scheduler(name: str, default: type | None) -> Any:
     return cls
 
 
-def model_scheduler_class(request: PipelineRequest) -> type | None:
+def model_scheduler_class(index: ModelIndex) -> type | None:
     """The scheduler class the model ships with, from its ``model_index.json`` (None when unknown before
     loading: a single checkpoint file)."""
     import diffusers
 
-    name = scheduler_class_name(request)
+    name = scheduler_class_name(index)
     cls = getattr(diffusers, name, None) if name else None
     return cls if isinstance(cls, type) else None
 
@@ -230,14 +231,15 @@ class DiffusersBackend:
         named = bool(
             request.pipeline_class
         )  # else the auto class turns a text-to-image model into inpainting
-        declared = declared_pipeline_class(request)
+        index = ModelIndex(request)  # read once for the checks and the loader
+        declared = declared_pipeline_class(index)
         if named:
             check_inpainting_class(declared, str(opts.model), named)  # before loading
         else:
             check_image_model(declared, str(opts.model))
         if opts.scheduler:  # a scheduler that does not fit the model is refused before it loads
-            check_scheduler(opts.scheduler, model_scheduler_class(request))
-        self.pipe = load_pipeline(request)
+            check_scheduler(opts.scheduler, model_scheduler_class(index))
+        self.pipe = load_pipeline(request, index)
         check_inpainting_class(type(self.pipe), str(opts.model), named)
         self.model = str(opts.model)
         self.prompt = opts.prompt or ""
