@@ -27,7 +27,7 @@ import numpy as np
 
 from ..errors import InputError
 from .base import BackendContext
-from .crop import fill_through_crop
+from .crop import fill_through_crop, model_side, smaller_side
 from .models import (
     LoaderOptions,
     ModelIndex,
@@ -251,7 +251,7 @@ class DiffusersBackend:
         self.scheduler = make_scheduler(self.pipe, opts.scheduler)
         self.multiple = size_multiple(self.pipe)
         size = opts.size or native_size(self.pipe)
-        self.model_size = max(self.multiple, size // self.multiple * self.multiple)
+        self.model_size = model_side(size, self.multiple)
         self._accepts = set(inspect.signature(self.pipe.__call__).parameters)
 
     def inpaint(
@@ -322,7 +322,7 @@ class DiffusersBackend:
     def _memory_advice(self, side: int) -> str:
         """One line for a GPU that ran out of memory (exit 2, as video-diffusion): what was asked and the
         options that make it fit, from the cheapest in quality to the dearest."""
-        smaller = max(self.multiple, side * 3 // 4 // self.multiple * self.multiple)
+        smaller = smaller_side(side, self.multiple)
         return (
             f"out of GPU memory generating a {side}x{side} fill with {self.model}; make it fit with "
             "--option offload=model, --option vae_tiling=true, --option dtype=float16 (bfloat16 for Flux) or "
