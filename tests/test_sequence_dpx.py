@@ -101,3 +101,35 @@ def test_dpx_is_found_in_a_folder_described_and_a_mislabelled_one_named(tmp_path
     (tmp_path / "fake.dpx").write_bytes((shot / "mask.1001.png").read_bytes())
     fake = aifx("info", str(tmp_path / "fake.dpx"))
     assert fake.returncode == 2 and "PNG" in fake.stderr and ".dpx" in fake.stderr, fake.stderr
+
+
+def test_a_dpx_written_from_a_linear_exr_plate_says_it_is_linear(tmp_path):
+    """A DPX keeps no colourspace name (OpenImageIO drops ``oiio:ColorSpace`` there), so a DPX output of a
+    linear EXR plate, which holds the plate's values as they are, read back as sRGB-encoded: shown far too
+    dark, and scored by ``aifx eval`` as the wrong curve. Its transfer now says ``Linear``; an sRGB PNG
+    plate's DPX keeps the transfer it always had."""
+    from shot_files import make_shot
+
+    from aifx_core.colour import guess_colorspace
+    from aifx_core.sequence import read_image
+
+    shot = make_shot(tmp_path / "shot", frames=range(1001, 1003))
+    out = tmp_path / "o" / "clean.####.dpx"
+    done = aifx("fill", str(shot / "plate.####.exr"), "-m", str(shot / "mask.####.png"), "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    _pixels, spec = _read(tmp_path / "o" / "clean.1001.dpx")
+    assert spec.get_string_attribute("dpx:Transfer") == "Linear"
+    assert guess_colorspace(read_image(tmp_path / "o" / "clean.1001.dpx")) == "Linear Rec.709 (sRGB)"
+    info = aifx("info", str(out))
+    assert "colourspace: Linear Rec.709" in info.stdout, info.stdout
+
+    png_plate = tmp_path / "png"
+    png_plate.mkdir()
+    for frame in (1001, 1002):
+        cv2.imwrite(str(png_plate / f"plate.{frame}.png"), np.full((48, 64, 3), 120, np.uint8))
+    out = tmp_path / "p" / "clean.####.dpx"
+    done = aifx("fill", str(png_plate / "plate.####.png"), "-m", str(shot / "mask.####.png"), "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    _pixels, spec = _read(tmp_path / "p" / "clean.1001.dpx")
+    assert spec.get_string_attribute("dpx:Transfer") != "Linear"
+    assert guess_colorspace(read_image(tmp_path / "p" / "clean.1001.dpx")) == "sRGB Encoded Rec.709 (sRGB)"

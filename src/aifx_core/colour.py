@@ -168,6 +168,13 @@ def is_scene_referred(colorspace: str) -> bool:
     return space.getEncoding() not in _DISPLAY_ENCODINGS
 
 
+def is_linear(colorspace: str) -> bool:
+    """True for a scene-linear colourspace (OCIO encoding ``scene-linear``): what a DPX's ``Linear`` transfer
+    says of its values."""
+    space = config().getColorSpace(resolve_colorspace(colorspace))
+    return not space.isData() and space.getEncoding() == "scene-linear"
+
+
 def _is_data(colorspace: str) -> bool:
     return bool(config().getColorSpace(colorspace).isData())
 
@@ -453,6 +460,13 @@ def _finite(values: np.ndarray, limit: float) -> np.ndarray:
     if not np.isfinite(values).all():
         np.nan_to_num(values, copy=False, nan=0.0, posinf=limit, neginf=-limit)
     return values
+
+
+def convert(rgb: np.ndarray, src: str, dst: str) -> np.ndarray:
+    """Values (..., 3) in colourspace ``src`` as values of ``dst`` (float32): the plain OCIO conversion, no roll-off
+    or clip, so two pictures stored in different spaces can be compared in one (NaN → 0, ±Inf → ±the limit)."""
+    clean = _finite(_check_rgb(rgb).astype(np.float32), LINEAR_LIMIT)
+    return _apply(resolve_colorspace(src), resolve_colorspace(dst), clean)
 
 
 def to_model(rgb: np.ndarray, colorspace: str) -> np.ndarray:

@@ -38,6 +38,7 @@ from .colour import (
     check_colorspace,
     guess_colorspace,
     interop_id,
+    is_linear,
     resolve_colorspace,
     unknown_primaries,
 )
@@ -1065,8 +1066,12 @@ def _stated_colorspace(
             f"e.g. oiiotool IN --colorconvert {tag} {interop_id(usual)} -o OUT"
         )
 
+    # DPX keeps no colourspace name, only a transfer: "Linear" reads back as linear (Rec.709 primaries), where
+    # an unmarked DPX is taken as sRGB-encoded and a linear one shown far too dark, scored wrong by aifx eval.
+    transfer = {"write_transfer": "Linear"} if target_format == "dpx" and is_linear(colorspace) else {}
+
     def stated(image: Image) -> Image:
-        return replace(image, header={**image.header, "write_colorspace": tag})
+        return replace(image, header={**image.header, "write_colorspace": tag, **transfer})
 
     return stated
 

@@ -176,8 +176,9 @@ class Image:
     the writer needs to reproduce the file (EXR attributes, compression, windows; bit depth for 8/16-bit
     formats) under format-specific keys; ``write_colorspace`` (an OCIO interop ID such as
     ``lin_rec709_scene``), where set, is the colourspace a write into *another* format names in the file
-    (``colorInteropID`` in EXR, ``oiio:ColorSpace`` elsewhere): the values are not converted, so the file must
-    say what they are. ``source`` is where it was read from, for error messages.
+    (``colorInteropID`` in EXR, ``oiio:ColorSpace`` elsewhere; DPX keeps no name, so a linear one is marked by
+    ``write_transfer``, its ``dpx:Transfer``): the values are not converted, so the file must say what they
+    are. ``source`` is where it was read from, for error messages.
     """
 
     channels: dict[str, np.ndarray]

@@ -303,6 +303,8 @@ def write_raster(
             _copy_attribute(spec, name, value, types.get(name))
     if image.header.get("format") != fmt and image.header.get("write_colorspace"):
         spec.attribute("oiio:ColorSpace", str(image.header["write_colorspace"]))
+    if fmt == "dpx" and image.header.get("format") != fmt and image.header.get("write_transfer"):
+        spec.attribute("dpx:Transfer", str(image.header["write_transfer"]))  # DPX keeps no colourspace name
     bits = image.header.get("attributes", {}).get("oiio:BitsPerSample")
     if fmt == "dpx" and image.header.get("format") == "dpx" and dtype == np.uint16 and bits in _PACKED_BITS:
         spec.attribute("oiio:BitsPerSample", int(bits))  # a 10-bit scan stays 10-bit (exact, see above)
