@@ -195,7 +195,7 @@ def test_a_finished_frame_whose_confidence_is_gone_is_made_again(tmp_path) -> No
 
 
 def test_a_confidence_sequence_of_the_earlier_name_is_still_read(tmp_path) -> None:
-    """Sidecars named before 2026-12-07 (confidence/clean.1001.png for clean.1001.tif) count for resume and
+    """Sidecars named until 2026-12-06 (confidence/clean.1001.png for clean.1001.tif) count for resume and
     are read by the sheet; a frame re-made without --confidence removes its old one too."""
     shot = make_shot(tmp_path / "shot", FRAMES)
     output = tmp_path / "out" / "clean.####.tif"

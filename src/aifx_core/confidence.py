@@ -52,7 +52,7 @@ def sidecar_path(target: str | Path) -> Path:
 
 
 def legacy_sidecar_path(target: str | Path) -> Path:
-    """The name aifx gave the sidecar of ``target`` before 2026-12-07 (``confidence/clean.1001.png``), read
+    """The name aifx gave the sidecar of ``target`` until 2026-12-06 (``confidence/clean.1001.png``), read
     when the new one is not there, so an output finished then keeps its confidence (sheet, eval, resume)."""
     path = Path(target)
     return path.parent / FOLDER / (path.stem + ".png")
