@@ -188,3 +188,29 @@ def test_an_overscan_or_bbox_plate_is_shown_in_its_display_window_with_its_hole(
                 ys, xs = np.nonzero(red)
                 outlines.append((ys.min(), ys.max(), xs.min(), xs.max()) if red.any() else None)
     assert outlines[0] is not None and outlines == [outlines[1]] * 3, outlines
+
+
+def test_a_frame_without_confidence_is_hatched_not_black_and_a_plate_of_another_size_is_refused(tmp_path):
+    """Frames filled without --confidence beside ones with it showed an all-black tile, "all of it invented";
+    an eval --plate of another size than the result was drawn without its hole, silently."""
+    from aifx_core.confidence import CHANNEL
+
+    for i in range(2):
+        clean = np.full((24, 32, 3), 0.2, np.float32)
+        channels = {c: clean[..., k] for k, c in enumerate("RGB")}
+        if i == 0:
+            channels[CHANNEL] = np.ones((24, 32), np.float32)
+        header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+        OpenEXR.File(header, channels).write(str(tmp_path / f"clean.{1001 + i:04d}.exr"))
+        _write_exr(tmp_path / f"small.{1001 + i:04d}.exr", np.full((12, 16, 3), 0.2, np.float32))
+    result = open_sequence(str(tmp_path / "clean.####.exr"))
+    path = before_after_sheet(tmp_path / "sheet.png", None, result, result.frames)
+    sheet = cv2.imread(str(path))
+    thumb_h = round(24 * 360 / 32)
+    top = _TITLE_HEIGHT + thumb_h + _GAP  # the confidence row, under "after"
+    tile = sheet[top : top + thumb_h, _LABEL_WIDTH + 360 + 2 * _GAP :][:, :360]
+    assert 60 < tile.mean() < 160 and tile.std() > 5  # hatched grey, not black
+    assert sheet[top : top + thumb_h, _LABEL_WIDTH + _GAP :][:, :360].min() > 240  # the sure frame: white
+    small = open_sequence(str(tmp_path / "small.####.exr"))
+    with pytest.raises(InputError, match=r"small\.1001\.exr: plate is 16x12 but the result is 32x24"):
+        before_after_sheet(tmp_path / "sheet2.png", small, result, result.frames)

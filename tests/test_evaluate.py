@@ -224,6 +224,33 @@ def test_a_linear_exr_reference_of_a_png_result_is_decoded_as_linear(tmp_path):
     assert json.loads(Path(files["json"]).read_text())["reference_colorspace"] == as_exr.reference_colorspace
 
 
+def test_a_bright_png_result_and_its_linear_exr_truth_are_the_same_picture_on_scores_and_sheet(tmp_path):
+    """Decoded each in its own space, the two still went to the display through their own space's curve: the
+    scene-linear one through the highlight roll-off, the sRGB one not, so a bright sky (display 0.8-1.0) scored
+    29 dB against itself and its truth row looked dimmer than the result. The truth is now converted into the
+    result's colourspace first."""
+    from aifx_core.contact_sheet import _GAP, _LABEL_WIDTH, _TITLE_HEIGHT
+
+    shot = tmp_path / "shot"
+    shot.mkdir()
+    for i in range(FRAMES):
+        display = np.rint((0.8 + 0.2 * _texture(i)[:HEIGHT, :WIDTH]) * 255) / 255
+        _write_png(shot / f"result.{1001 + i:04d}.png", display)
+        cv2.imwrite(str(shot / f"mask.{1001 + i:04d}.png"), _hole().astype(np.uint8) * 255)
+        linear = np.where(display <= 0.04045, display / 12.92, ((display + 0.055) / 1.055) ** 2.4)
+        header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+        channels = {name: linear[..., c].astype(np.float32) for c, name in enumerate("RGB")}
+        OpenEXR.File(header, channels).write(str(shot / f"linear.{1001 + i:04d}.exr"))
+    report = evaluate(shot / "result.####.png", shot / "linear.####.exr", shot / "mask.####.png")
+    assert report.summary["psnr"] > 60 and report.summary["ssim"] > 0.9999, report.summary
+    sheet = cv2.imread(write_outputs(report, tmp_path / "eval")["contact_sheet"])
+    thumb_h = round(HEIGHT * 360 / WIDTH)
+    after_row = sheet[_TITLE_HEIGHT : _TITLE_HEIGHT + thumb_h, _LABEL_WIDTH + _GAP :]
+    truth_top = _TITLE_HEIGHT + thumb_h + _GAP
+    truth_row = sheet[truth_top : truth_top + thumb_h, _LABEL_WIDTH + _GAP :]
+    assert np.abs(after_row.astype(int) - truth_row.astype(int)).max() <= 2
+
+
 def test_ewarp_pairs_no_frames_across_a_gap_in_the_frames_scored(tmp_path):
     """``--frames 1001-1002,1005`` scores the pair 1001-1002 only: 1002 -> 1005 is not a neighbour's motion
     (its error, counted as a pair, doubled the mean); a sequence on a step of two keeps its pairs."""

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 import cv2
 import numpy as np
 
-from .colour import guess_colorspace, to_display_uint8
+from .colour import convert, guess_colorspace, to_display_uint8
 from .confidence import read_confidence
 from .errors import InputError
 from .metrics import display_unit
@@ -163,6 +163,28 @@ def _mask_at(mask: Any, frame: int) -> np.ndarray:
     return rgb.max(axis=-1) if rgb.ndim == 3 else rgb
 
 
+def no_confidence_tile(shape: Sequence[int]) -> np.ndarray:
+    """The confidence row's tile for a frame written without confidence: hatched grey, where black would read
+    as "all of it invented" (white is sure, black a guess)."""
+    height, width = int(shape[0]), int(shape[1])
+    yy, xx = np.mgrid[0:height, 0:width]
+    stripe = max(2, min(height, width) // 12)
+    return np.where((xx + yy) // stripe % 2 == 0, 0.35, 0.5).astype(np.float32)
+
+
+def _check_plate_size(plate_seq: Any, plates: list[Any], results: list[Any], frames: list[int]) -> None:
+    """The before row must show the plate the result was made from: one of another size was accepted, drawn
+    without the hole's outline (which no longer fits it)."""
+    for plate, result, frame in zip(plates, results, frames, strict=True):
+        plate_shape, result_shape = np.shape(_colour_of(plate))[:2], np.shape(_colour_of(result))[:2]
+        if plate_shape != result_shape:
+            where = plate_seq.path(frame) if callable(getattr(plate_seq, "path", None)) else "plate"
+            raise InputError(
+                f"{where}: plate is {plate_shape[1]}x{plate_shape[0]} but the result is "
+                f"{result_shape[1]}x{result_shape[0]}; pass the plate the fill was made from"
+            )
+
+
 def overlay_hole(rgb8: np.ndarray, hole: np.ndarray) -> np.ndarray:
     """The frame with the hole's outline drawn in red, so a reviewer sees where the fill is."""
     hole8 = np.asarray(hole, dtype=bool).astype(np.uint8)
@@ -214,7 +236,9 @@ def before_after_sheet(
     holes = [(_mask_at(mask, f) > 0.5) for f in chosen] if mask is not None else None
     rows: list[tuple[str, list[np.ndarray]]] = []
     if plate_seq is not None:
-        before = [to_display_rgb8(_colour_of(_framed(plate_seq.read(f))), space) for f in chosen]
+        plates = [_framed(plate_seq.read(f)) for f in chosen]
+        _check_plate_size(plate_seq, plates, results, chosen)
+        before = [to_display_rgb8(_colour_of(plate), space) for plate in plates]
         if holes is not None:
             before = [overlay_hole(img, hole) for img, hole in zip(before, holes, strict=True)]
         rows.append(("before", before))
@@ -225,12 +249,12 @@ def before_after_sheet(
         for img, f in zip(results, chosen, strict=True)
     ]
     if any(c is not None for c in confidences):
-        blank = np.zeros(results[0].shape if hasattr(results[0], "shape") else (1, 1), np.float32)
+        blank = no_confidence_tile(results[0].shape if hasattr(results[0], "shape") else (1, 1))
         rows.append(("confidence", [c if c is not None else blank for c in confidences]))
     if reference_seq is not None:
         truth_space = reference_colorspace or space
-        truth = [_colour_of(_framed(reference_seq.read(f))) for f in chosen]
-        rows.append(("truth", [to_display_rgb8(img, truth_space) for img in truth]))
+        truth = [convert(_colour_of(_framed(reference_seq.read(f))), truth_space, space) for f in chosen]
+        rows.append(("truth", [to_display_rgb8(img, space) for img in truth]))  # as the result is shown
     if holes is not None:
         rows.append(("mask", [h.astype(np.float32) for h in holes]))
     return write_contact_sheet(path, rows, [f"frame {f}" for f in chosen], space)

@@ -101,7 +101,7 @@ def evaluate(
     Frames are read one at a time, so any length fits in memory. ``colorspace`` defaults to the guess aifx makes
     for the result's first frame; all images are compared display-encoded on 0..1 (:func:`display_unit`).
     """
-    from .colour import check_colorspace, guess_colorspace, resolve_colorspace
+    from .colour import check_colorspace, convert, guess_colorspace, resolve_colorspace
     from .sequence import format_frames
     from .sequence.frames import frames_text
 
@@ -134,8 +134,9 @@ def evaluate(
         if colorspace is not None
         else guess_colorspace(first, result_seq.path(wanted[0]))
     )
-    # Each sequence is decoded in its own colourspace: a scene-linear EXR truth of an sRGB PNG result read as
-    # sRGB scored the same picture at 11 dB instead of a match.
+    # Each sequence is decoded in its own colourspace, and the truth converted into the result's before both go
+    # to the display: a scene-linear EXR truth of an sRGB PNG result read as sRGB scored the same picture at
+    # 11 dB, and each shown through its own space's display curve (a roll-off for scene-linear only) at 29 dB.
     reference_space = None
     first_truth = None  # (the reference's first frame, read once: for its colourspace, then scored)
     if reference_seq is not None:
@@ -166,7 +167,7 @@ def evaluate(
                     f"{reference_seq.path(frame)}: reference is {truth.width}x{truth.height} but the result is "
                     f"{image.width}x{image.height}; compare sequences of the same resolution"
                 )
-            reference_rgb = display_unit(truth.rgb(), reference_space)
+            reference_rgb = display_unit(convert(truth.rgb(), reference_space or space, space), space)
         hole = None
         if matte is not None:
             values = np.asarray(matte(frame))
