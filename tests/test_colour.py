@@ -294,3 +294,15 @@ def test_chromaticities_of_no_standard_space_are_said_not_called_missing_metadat
     assert (named.colorspace, named.colorspace_reason) == ("ACEScg", "from the file's colourspace metadata")
     vague = read_exr_info(write_exr(tmp_path / "vague.exr", chromaticities=AWG3, colorSpace="Linear"))
     assert "chromaticities" in vague.colorspace_reason
+
+
+def test_the_unknown_primaries_note_follows_the_rule_that_decided():
+    """The note was decided by a second walk over the header that let any later named space silence it, while
+    the guess takes the first name it knows: a vague "Linear" before an outright "ACEScg" took AWG3 values as
+    Rec.709 without a word. Both now come from the one walk."""
+    header = {"colorSpace": "Linear", "oiio:ColorSpace": "ACEScg", "chromaticities": AWG3}
+    assert guess_colorspace({"attributes": header}, ".exr") == LINEAR_COLORSPACE
+    assert colour.unknown_primaries(header)
+    assert colour.explain_colorspace(header, is_float=True) == (LINEAR_COLORSPACE, colour.UNKNOWN_PRIMARIES)
+    named = {"colorSpace": "ACEScg", "oiio:ColorSpace": "Linear", "chromaticities": AWG3}
+    assert not colour.unknown_primaries(named)

@@ -607,3 +607,23 @@ def test_a_hub_id_that_fails_for_want_of_a_network_is_not_blamed_on_the_id():
     assert "check the id" not in message and "hf download org/model" in message
     wrong_id = str(_hub_error("org/model", OSError("org/model is not a valid model identifier"), False))
     assert "check the id" in wrong_id
+
+
+def test_a_job_reads_model_index_json_once(tiny_inpaint, monkeypatch):
+    """The class check, the scheduler check and the loader each read model_index.json (with a hub id and
+    downloads allowed, each a round trip to the hub, every job of ``aifx serve``): now one read per job, the
+    pipeline cached or not. Counted through diffusers' own reader, which still reads."""
+    from diffusers import DiffusionPipeline
+
+    read = DiffusionPipeline.load_config.__func__
+    reads: list[str] = []
+
+    def counting(cls, location, *args, **kwargs):
+        reads.append(str(location))
+        return read(cls, location, *args, **kwargs)
+
+    create_spatial("diffusers", _context(tiny_inpaint, scheduler="EulerDiscreteScheduler"))  # now cached
+    monkeypatch.setattr(DiffusionPipeline, "load_config", classmethod(counting))
+    backend = create_spatial("diffusers", _context(tiny_inpaint, scheduler="EulerDiscreteScheduler"))
+    assert type(backend.scheduler).__name__ == "EulerDiscreteScheduler"
+    assert reads == [str(tiny_inpaint.resolve())]

@@ -299,9 +299,9 @@ def attach_cached(host: Host, environ: Mapping[str, str] | None = None) -> bool:
     except RenderError as exc:
         _forget_result(host, f"not rendered: {exc}")
         return False
-    result = _finished_result(host, paths, first, last)
+    shown = host.shown_result()
+    result = _finished_result(paths, first, last, shown)
     if result is None:
-        shown = host.shown_result()
         if shown is not None and jobs.result_keys(shown[0]) == paths.keys:
             _forget_result(host, not_found(paths))
         else:
@@ -312,15 +312,17 @@ def attach_cached(host: Host, environ: Mapping[str, str] | None = None) -> bool:
     return True
 
 
-def _finished_result(host: Host, paths: jobs.CachePaths, first: int, last: int) -> str | None:
-    """The finished fill of these keys and frames: in the node's cache folder, else the one its Read shows.
+def _finished_result(
+    paths: jobs.CachePaths, first: int, last: int, shown: tuple[str, int, int] | None
+) -> str | None:
+    """The finished fill of these keys and frames: in the node's cache folder, else the one its Read shows
+    (``shown``: ``Host.shown_result()``, asked by the caller, which may want it again).
 
     The keys name what a result is the fill of; the folder holding it does not: a script saved showing a result
     and opened from another folder (the default cache folder is beside the script), a node renamed since (its
     name is a folder of the cache) or a cache folder knob changed keep their finished fill."""
     if jobs.is_marked_done(paths.result_done, first, last, paths.result):
         return paths.result
-    shown = host.shown_result()
     if shown is None or shown[1:] != (first, last) or jobs.result_keys(shown[0]) != paths.keys:
         return None
     done = os.path.join(os.path.dirname(shown[0]), os.path.basename(paths.result_done))
@@ -445,7 +447,7 @@ def _render(
     cancel: threading.Event,
 ) -> Outcome:
     paths, job, python, first, last = plan(host, frame_range, environ)
-    cached = _finished_result(host, paths, first, last)
+    cached = _finished_result(paths, first, last, host.shown_result())
     if cached is not None:
         host.show_result(cached, first, last, job.confidence)
         host.set_status(f"done: frames {first}-{last} (cached, nothing changed)")

@@ -237,19 +237,16 @@ UNKNOWN_PRIMARIES = (
 
 def unknown_primaries(attributes: Mapping[str, Any]) -> bool:
     """Whether an EXR's ``chromaticities`` name primaries no standard space has (a camera's native gamut
-    such as ARRI Wide Gamut 3, or a damaged attribute): the file says what its values are, in terms the guess
-    cannot follow, so taking them as Rec.709 must be said, not done silently."""
-    by_key = _attributes({"attributes": attributes})
-    if by_key.get("chromaticities") is None or _from_chromaticities(by_key) is not None:
-        return False
-    for key in _HEADER_KEYS:  # (a space named outright wins over the chromaticities; "Linear" does not)
-        value = by_key.get(key.lower())
-        if isinstance(value, str) and value.strip().lower() not in _VAGUE_NAMES and _lookup(value):
-            return False
-    return True
+    such as ARRI Wide Gamut 3, or a damaged attribute) and no space named outright overrides them: the file
+    says what its values are, in terms the guess cannot follow, so taking them as Rec.709 must be said, not
+    done silently."""
+    return _from_header({"attributes": attributes})[1]
 
 
-def _from_header(header: Mapping[str, Any]) -> str | None:
+def _from_header(header: Mapping[str, Any]) -> tuple[str | None, bool]:
+    """Rules 1 and 2 of :func:`guess_colorspace` in one walk over the header: (the colourspace the header
+    says, or None; whether the guess rests on chromaticities of no standard space, which
+    :func:`unknown_primaries` reports), so the note follows the very rule that decided."""
     by_key = _attributes(header)
     for key in _HEADER_KEYS:
         value = by_key.get(key.lower())
@@ -262,9 +259,16 @@ def _from_header(header: Mapping[str, Any]) -> str | None:
             # "linear" says nothing about primaries; EXR chromaticities do, and without them the EXR default
             # (Rec.709) holds: "scene_linear" is a role, ACEScg in the pinned config but whatever the writer's
             # config made it, so it is not taken as the pinned config's.
-            return _from_chromaticities(by_key) or DEFAULT_FLOAT_COLORSPACE
-        return found
-    return _from_chromaticities(by_key)
+            primaries, unknown = _by_primaries(by_key)
+            return primaries or DEFAULT_FLOAT_COLORSPACE, unknown
+        return found, False  # a space named outright wins over the chromaticities
+    return _by_primaries(by_key)
+
+
+def _by_primaries(by_key: Mapping[str, Any]) -> tuple[str | None, bool]:
+    """(:func:`_from_chromaticities`, whether the file has chromaticities that matched no standard space)."""
+    found = _from_chromaticities(by_key)
+    return found, found is None and by_key.get("chromaticities") is not None
 
 
 def _extension_of(extension: str | Path | None) -> str:
@@ -297,9 +301,9 @@ LOG_DPX_TRANSFERS = frozenset({"Printing density", "Logarithmic"})
 def explain_colorspace(attributes: Mapping[str, Any], is_float: bool) -> tuple[str, str]:
     """(colourspace, why) from a file's attributes and sample type: the guess :func:`guess_colorspace`
     makes, with the reason ``aifx info`` prints beside it."""
-    if unknown_primaries(attributes):
+    found, unknown = _from_header({"attributes": attributes})
+    if unknown:
         return DEFAULT_FLOAT_COLORSPACE, UNKNOWN_PRIMARIES
-    found = _from_header({"attributes": attributes})
     if found is not None:
         return found, "from the file's colourspace metadata"
     if is_float:
@@ -341,7 +345,7 @@ def guess_colorspace(source: Any = None, extension: str | Path | None = None) ->
     ext = _extension_of(extension) or (path.suffix.lower() if path else "")
     if path is not None and not header and ext == ".exr":
         header = _read_exr_header(path)
-    found = _from_header(header)
+    found = _from_header(header)[0]
     if found is not None:
         return found
     channels = getattr(source, "channels", None)

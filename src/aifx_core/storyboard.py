@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError
-from .inpaint.models import LOADER_OPTIONS
+from .inpaint.models import LOADER_OPTIONS, ModelIndex
 
 #: What to change in the shots file when the model returned NaN (see ``refuse_nan``).
 NAN_ADVICE = "try dtype: float32 (or bfloat16) in the shots file"
@@ -266,8 +266,9 @@ def generate_board(board: Board, output: Path, device: str = "auto") -> list[Pat
     from .sequence.atomic import atomic_write
 
     request = PipelineRequest.from_options(board.options, device, kind="text2image")
-    check_text_to_image(request)  # before minutes of loading
-    pipe = load_pipeline(request)
+    model_index = ModelIndex(request)  # read once for the check and the loader
+    check_text_to_image(model_index)  # before minutes of loading
+    pipe = load_pipeline(request, model_index)
     parts = [getattr(getattr(pipe, part, None), "config", None) for part in ("unet", "vae")]
     refuse_inpainting(type(pipe), unet_takes_mask(*parts), request.model)
     scheduler = make_scheduler(pipe, board.options.get("scheduler"))
@@ -333,20 +334,23 @@ def refuse_inpainting(cls: type | None, masked_unet: bool, model: str) -> None:
         )
 
 
-def check_text_to_image(request: Any) -> None:
+def check_text_to_image(index: ModelIndex) -> None:
     """Refuse an inpainting model before it loads: from the class its ``model_index.json`` (or
-    ``pipeline_class``) names and, for a local folder, its UNet's and VAE's configs."""
+    ``pipeline_class``) names and, for a local folder, its UNet's and VAE's configs. ``index``: the job's
+    model index, handed on to the loader."""
     import json
 
-    from .inpaint.models import declared_pipeline_class, locate_model
+    from .inpaint.models import declared_pipeline_class
 
-    source = locate_model(request.model)
+    source = index.source
     configs: list[Any] = [None, None]
     if source.kind == "folder":
-        for index, part in enumerate(("unet", "vae")):
+        for number, part in enumerate(("unet", "vae")):
             with contextlib.suppress(OSError, ValueError):  # the loader names a broken folder
-                configs[index] = json.loads((Path(source.location) / part / "config.json").read_text("utf-8"))
-    refuse_inpainting(declared_pipeline_class(request), unet_takes_mask(*configs), request.model)
+                configs[number] = json.loads(
+                    (Path(source.location) / part / "config.json").read_text("utf-8")
+                )
+    refuse_inpainting(declared_pipeline_class(index), unet_takes_mask(*configs), index.request.model)
 
 
 def memory_advice(shot: Shot, board: Board, what: str, smaller: str = "") -> str:

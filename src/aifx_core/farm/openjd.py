@@ -34,7 +34,7 @@ import yaml
 
 from ..protocol import events
 from ..protocol.errors import InputError
-from ..protocol.job import PATH_FIELDS, FillJob
+from ..protocol.job import FillJob
 from .ray_executor import DEFAULT_CHUNK, chunk_frames
 
 SPECIFICATION = "jobtemplate-2023-09"
@@ -62,22 +62,19 @@ def build_template(
             f"--chunk {size}: OpenJD chunks hold at most {MAX_CHUNK} frames; use --chunk {MAX_CHUNK} or "
             "--portable"
         )
-    from ..serve.paths import relative_options
+    from ..serve.paths import relative_job_paths
 
-    relative = [(f"job {name}", getattr(job, name)) for name in PATH_FIELDS]
-    relative += [(f"option {name}", value) for name, value in relative_options(job.options).items()]
-    for what, value in relative:
-        if value and not os.path.isabs(os.path.expanduser(value)):
-            if PureWindowsPath(value).drive:  # Z:\shots\... or \\server\share\..., exported off Windows
-                raise InputError(
-                    f"{what} {value} is a Windows path, which this machine cannot check: export the job on the "
-                    "Windows machine that made it (the farm's path mapping maps its paths), or save it with "
-                    "absolute paths on the workers' shared storage"
-                )
+    for what, value in relative_job_paths(job, "job {}"):
+        if PureWindowsPath(value).drive:  # Z:\shots\... or \\server\share\..., exported off Windows
             raise InputError(
-                f"{what} {value!r} is a relative path: farm tasks run in their own folder; "
-                "save the job with absolute paths on shared storage"
+                f"{what} {value} is a Windows path, which this machine cannot check: export the job on the "
+                "Windows machine that made it (the farm's path mapping maps its paths), or save it with "
+                "absolute paths on the workers' shared storage"
             )
+        raise InputError(
+            f"{what} {value!r} is a relative path: farm tasks run in their own folder; "
+            "save the job with absolute paths on shared storage"
+        )
     chunks = chunk_frames(job, size)
     run = ["-m", "aifx_core", "run", "{{Param.JobFile}}"]
     report = ["--openjd-progress", "--path-map", "{{Session.PathMappingRulesFile}}"]

@@ -66,6 +66,18 @@ def _round_up(value: float, multiple: int) -> int:
     return int(math.ceil(value / multiple) * multiple)
 
 
+def model_side(size: int, multiple: int) -> int:
+    """``size`` rounded down to a multiple of ``multiple``, one multiple at least: the square side a model runs
+    at (the ``size`` option of diffusers and LaMa)."""
+    return max(multiple, size // multiple * multiple)
+
+
+def smaller_side(side: int, multiple: int) -> int:
+    """The ``size`` an out-of-memory message suggests after a ``side`` square did not fit: three quarters of it,
+    as a side the model runs at, so diffusers and LaMa advise alike."""
+    return model_side(side * 3 // 4, multiple)
+
+
 def default_margin(box_height: int, box_width: int) -> int:
     """Context around the hole: a quarter of its longer side, at least 16 px (the model needs surroundings to
     match; more is free while the square is still at the model size)."""

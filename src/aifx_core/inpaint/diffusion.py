@@ -27,9 +27,10 @@ import numpy as np
 
 from ..errors import InputError
 from .base import BackendContext
-from .crop import fill_through_crop
+from .crop import fill_through_crop, model_side, smaller_side
 from .models import (
     LoaderOptions,
+    ModelIndex,
     PipelineRequest,
     declared_pipeline_class,
     is_masked_video,
@@ -162,12 +163,12 @@ def check_scheduler(name: str, default: type | None) -> Any:
     return cls
 
 
-def model_scheduler_class(request: PipelineRequest) -> type | None:
+def model_scheduler_class(index: ModelIndex) -> type | None:
     """The scheduler class the model ships with, from its ``model_index.json`` (None when unknown before
     loading: a single checkpoint file)."""
     import diffusers
 
-    name = scheduler_class_name(request)
+    name = scheduler_class_name(index)
     cls = getattr(diffusers, name, None) if name else None
     return cls if isinstance(cls, type) else None
 
@@ -230,14 +231,15 @@ class DiffusersBackend:
         named = bool(
             request.pipeline_class
         )  # else the auto class turns a text-to-image model into inpainting
-        declared = declared_pipeline_class(request)
+        index = ModelIndex(request)  # read once for the checks and the loader
+        declared = declared_pipeline_class(index)
         if named:
             check_inpainting_class(declared, str(opts.model), named)  # before loading
         else:
             check_image_model(declared, str(opts.model))
         if opts.scheduler:  # a scheduler that does not fit the model is refused before it loads
-            check_scheduler(opts.scheduler, model_scheduler_class(request))
-        self.pipe = load_pipeline(request)
+            check_scheduler(opts.scheduler, model_scheduler_class(index))
+        self.pipe = load_pipeline(request, index)
         check_inpainting_class(type(self.pipe), str(opts.model), named)
         self.model = str(opts.model)
         self.prompt = opts.prompt or ""
@@ -249,7 +251,7 @@ class DiffusersBackend:
         self.scheduler = make_scheduler(self.pipe, opts.scheduler)
         self.multiple = size_multiple(self.pipe)
         size = opts.size or native_size(self.pipe)
-        self.model_size = max(self.multiple, size // self.multiple * self.multiple)
+        self.model_size = model_side(size, self.multiple)
         self._accepts = set(inspect.signature(self.pipe.__call__).parameters)
 
     def inpaint(
@@ -320,7 +322,7 @@ class DiffusersBackend:
     def _memory_advice(self, side: int) -> str:
         """One line for a GPU that ran out of memory (exit 2, as video-diffusion): what was asked and the
         options that make it fit, from the cheapest in quality to the dearest."""
-        smaller = max(self.multiple, side * 3 // 4 // self.multiple * self.multiple)
+        smaller = smaller_side(side, self.multiple)
         return (
             f"out of GPU memory generating a {side}x{side} fill with {self.model}; make it fit with "
             "--option offload=model, --option vae_tiling=true, --option dtype=float16 (bfloat16 for Flux) or "

@@ -19,7 +19,7 @@ import numpy as np
 from ..errors import InputError
 from ..options import Options
 from .base import BackendContext
-from .crop import fill_through_crop
+from .crop import fill_through_crop, model_side, smaller_side
 from .models import load_torchscript, refuse_nan, resolve_device
 from .video.limits import is_shape_error
 
@@ -65,7 +65,7 @@ class LamaBackend:
         self.model = load_torchscript(options.model, self.device)
         self.model_path = str(options.model)
         self.margin = options.margin
-        self.model_size = max(MULTIPLE, options.size // MULTIPLE * MULTIPLE)
+        self.model_size = model_side(options.size, MULTIPLE)
 
     def inpaint(self, rgb: np.ndarray, hole: np.ndarray, *, frame: int | None = None) -> np.ndarray:
         def model_fill(model_rgb: np.ndarray, model_hole: np.ndarray) -> np.ndarray:
@@ -107,7 +107,7 @@ class LamaBackend:
     def _memory_advice(self, side: int, gpu: bool = True) -> str:
         """One line for a GPU (or, ``gpu=False``, the CPU) that ran out of memory (exit 2, as the other learned
         backends)."""
-        smaller = max(MULTIPLE, side * 3 // 4 // MULTIPLE * MULTIPLE)
+        smaller = smaller_side(side, MULTIPLE)
         where = "GPU memory" if gpu else "memory"
         return (
             f"out of {where} filling a {side}x{side} square with {self.model_path}; make it fit with a smaller "

@@ -284,9 +284,27 @@ def _model_index(source: ModelSource, is_offline: bool, cache_dir: str | None = 
     return dict(config)
 
 
-def pipeline_class_name(source: ModelSource, is_offline: bool, cache_dir: str | None = None) -> str:
-    """The ``_class_name`` in the model's ``model_index.json`` (reads the cache or fetches that one file)."""
-    return str(_model_index(source, is_offline, cache_dir).get("_class_name", ""))
+class ModelIndex:
+    """One job's ``model_index.json`` of the model ``request`` names, read at most once and handed to
+    :func:`declared_pipeline_class`, :func:`scheduler_class_name` and :func:`load_pipeline`: each wants it, and
+    with a hub id and downloads allowed each read can be a round trip to the hub (``aifx serve`` paid three per
+    job, its model cached or not). Read on first use, so a job that needs none (a single checkpoint file, a
+    named ``pipeline_class`` and no scheduler) reads none, and a read that fails raises where it did."""
+
+    def __init__(self, request: PipelineRequest) -> None:
+        self.request = request
+        self.source = locate_model(request.model)
+        self._config: dict[str, Any] | None = None
+
+    def config(self) -> dict[str, Any]:
+        """The index's contents (reads the cache or fetches that one file, the first time only)."""
+        if self._config is None:
+            self._config = _model_index(self.source, self.request.local_files_only, self.request.cache_dir)
+        return self._config
+
+    def class_name(self) -> str:
+        """The ``_class_name`` the index names (empty when it names none)."""
+        return str(self.config().get("_class_name", ""))
 
 
 def takes_mask(cls: type) -> bool:
@@ -297,20 +315,19 @@ def takes_mask(cls: type) -> bool:
     return "mask_image" in inspect.signature(cls.__call__).parameters
 
 
-def declared_pipeline_class(request: PipelineRequest) -> type | None:
-    """The diffusers pipeline class ``request`` will load, known without loading it (``pipeline_class``, or
-    the ``_class_name`` of a folder's or cached hub model's ``model_index.json``), so a model of the wrong
+def declared_pipeline_class(index: ModelIndex) -> type | None:
+    """The diffusers pipeline class ``index.request`` will load, known without loading it (``pipeline_class``,
+    or the ``_class_name`` of a folder's or cached hub model's ``model_index.json``), so a model of the wrong
     kind is refused before minutes of loading; None when only loading tells (a single checkpoint file, a
     class diffusers does not have)."""
     import diffusers
 
-    source = locate_model(request.model)
-    if request.pipeline_class:
-        name = request.pipeline_class
-    elif source.kind == "file":
+    if index.request.pipeline_class:
+        name = index.request.pipeline_class
+    elif index.source.kind == "file":
         return None
     else:
-        name = pipeline_class_name(source, request.local_files_only, request.cache_dir)
+        name = index.class_name()
     cls = getattr(diffusers, name, None) if name else None
     return cls if isinstance(cls, type) else None
 
@@ -325,14 +342,13 @@ def is_masked_video(cls: type) -> bool:
     return {"video", "mask"} <= set(inspect.signature(cls.__call__).parameters)
 
 
-def scheduler_class_name(request: PipelineRequest) -> str | None:
+def scheduler_class_name(index: ModelIndex) -> str | None:
     """The scheduler class the model ships with, read from its ``model_index.json`` without loading it, so a
     scheduler that does not fit is refused before minutes of loading; None for a single checkpoint file (its
     scheduler is known once loaded) or an index that names none."""
-    source = locate_model(request.model)
-    if source.kind == "file":
+    if index.source.kind == "file":
         return None
-    entry = _model_index(source, request.local_files_only, request.cache_dir).get("scheduler")
+    entry = index.config().get("scheduler")
     if isinstance(entry, (list, tuple)) and len(entry) == 2 and entry[1]:
         return str(entry[1])
     return None
@@ -490,18 +506,19 @@ def files_stamp(source: ModelSource) -> tuple:
     return tuple(sorted(stamp))
 
 
-def load_pipeline(request: PipelineRequest) -> Any:
-    """The diffusers pipeline for ``request``, loaded once per process."""
+def load_pipeline(request: PipelineRequest, index: ModelIndex | None = None) -> Any:
+    """The diffusers pipeline for ``request``, loaded once per process; ``index``: the job's
+    :class:`ModelIndex` of ``request``, when its checks before loading have read it already."""
     import torch
 
-    source = locate_model(request.model)
+    if index is None:
+        index = ModelIndex(request)
+    source = index.source
     device = resolve_device(request.device)
     if source.kind == "file":
         class_name = _single_file_class(source.location, request.kind, request.pipeline_class)
     else:
-        class_name = request.pipeline_class or pipeline_class_name(
-            source, request.local_files_only, request.cache_dir
-        )
+        class_name = request.pipeline_class or index.class_name()
     dtype_name = resolve_dtype(device, request.dtype, prefers_bfloat16="Flux" in class_name)
     key = (
         class_name,

@@ -262,14 +262,21 @@ def _sync_folder(folder: str) -> None:
         os.close(handle)
 
 
-def absolute_paths(job: FillJob) -> FillJob:
-    """The job with its file paths made absolute against this process's working folder, as a run here would
-    read them: a job sent elsewhere (a server, a Ray worker) is read where that folder means nothing."""
-    changes = {}
+def relative_paths(job: FillJob) -> Dict[str, str]:
+    """The job's file fields that hold a relative path, by field name: a run reads them against its working
+    folder, which means nothing to a job sent elsewhere (a server, a farm task, a Ray worker)."""
+    found = {}
     for name in PATH_FIELDS:
         value = getattr(job, name)
         if value and not os.path.isabs(os.path.expanduser(value)):
-            changes[name] = os.path.abspath(value)
+            found[name] = value
+    return found
+
+
+def absolute_paths(job: FillJob) -> FillJob:
+    """The job with its file paths made absolute against this process's working folder, as a run here would
+    read them: a job sent elsewhere (a server, a Ray worker) is read where that folder means nothing."""
+    changes: Dict[str, Any] = {name: os.path.abspath(value) for name, value in relative_paths(job).items()}
     return replace(job, **changes) if changes else job
 
 

@@ -22,7 +22,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from ..inpaint.models import looks_like_path
 from ..protocol.errors import InputError
-from ..protocol.job import PATH_FIELDS, FillJob
+from ..protocol.job import PATH_FIELDS, FillJob, relative_paths
 from ..sequence import parse_pattern  # imported at start: not on the first artist's submit (numpy, OIIO)
 
 #: Backend options holding paths, by name (every backend shares one options namespace): ``"model"`` ones may be
@@ -114,6 +114,14 @@ def relative_options(options: dict) -> dict[str, str]:
     }
 
 
+def relative_job_paths(job: FillJob, field_label: str = "{} path") -> list[tuple[str, str]]:
+    """Each path of ``job`` that is relative, as (label, path): its file fields (labelled ``field_label``
+    with the field's name) then the options that name files (``option NAME``). A job run elsewhere (a
+    server, a farm task) reads them against a working folder that is not the one they were written in."""
+    named = [(field_label.format(name), value) for name, value in relative_paths(job).items()]
+    return named + [(f"option {name}", value) for name, value in relative_options(job.options).items()]
+
+
 def absolute_options(job: FillJob) -> FillJob:
     """``job`` with its relative file options made absolute against this process's working folder, as
     :func:`~aifx_core.protocol.job.absolute_paths` does for its file fields."""
@@ -136,10 +144,7 @@ def map_job(job: FillJob, rules: list[PathRule]) -> FillJob:
 def check_absolute(job: FillJob) -> None:
     """Raise :class:`~aifx_core.protocol.errors.InputError` naming the first path that is not absolute after
     mapping: the worker's working folder is not the artist's, with or without ``--root``."""
-    named = [(f"{name} path", getattr(job, name)) for name in PATH_FIELDS]
-    named = [(label, value) for label, value in named if value and not Path(value).expanduser().is_absolute()]
-    named += [(f"option {name}", value) for name, value in relative_options(job.options).items()]
-    for label, value in named:
+    for label, value in relative_job_paths(job):
         if PureWindowsPath(value).drive:  # Z:\shots\... or \\server\share\... on a server that is not Windows
             raise InputError(
                 f"{label} {value} is a Windows path no --path-map rule of this server maps; "

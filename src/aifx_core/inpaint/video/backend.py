@@ -39,6 +39,7 @@ from ...progress import Reporter
 from ..base import BackendContext, FramePacket, Span
 from ..crop import brightest_known, fill_ceiling
 from ..models import (
+    ModelIndex,
     PipelineRequest,
     declared_pipeline_class,
     is_masked_video,
@@ -128,8 +129,9 @@ class VideoDiffusionBackend:
         if self._pipe is None:
             resolve_device(self.device)  # a missing GPU is a clear error before any loading
             request = PipelineRequest.from_options(self.loader_options, self.device, kind="video")
-            check_masked_video(declared_pipeline_class(request), self.options.model)  # before loading
-            pipe = load_pipeline(request)
+            index = ModelIndex(request)  # read once for the check and the loader
+            check_masked_video(declared_pipeline_class(index), self.options.model)  # before loading
+            pipe = load_pipeline(request, index)
             check_masked_video(type(pipe), self.options.model)
             self._pipe = pipe
         return self._pipe
