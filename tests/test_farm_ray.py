@@ -523,12 +523,14 @@ def _marked(mark: str) -> list[int]:
 
 
 @pytest.mark.parametrize("delay", [0.5, 2.5, 5.0])
-def test_ctrl_c_while_the_local_ray_starts_ends_the_run_and_its_processes(shot, tmp_path, delay):
+def test_ctrl_c_while_the_local_ray_starts_ends_the_run_and_its_processes(tmp_path, delay):
     """Ctrl+C at the terminal (SIGINT to the whole process group) while ``ray.init`` starts the local Ray: the
     flag-only handlers were installed only after it, so the interrupt landed inside it (or in a child it
     forked), the exit took 17 s and Ray's agents were left running, or the run died of a segfault. ``delay``: how
     long after Ray's first process the Ctrl+C comes (the old code failed at some moments only, so three)."""
     job_file = tmp_path / "job.json"
+    # A shot long enough that the run cannot end before the Ctrl+C, however fast Ray starts here.
+    shot = make_shot(tmp_path / "long", frames=range(1001, 1401))
     shot_job(shot, tmp_path / "c.####.exr", backend="telea").save(job_file)
     mark = f"AIFX_TEST_RUN={os.getpid()}-{tmp_path.name}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
