@@ -265,7 +265,7 @@ class NukeHost:
                     if node is None or node.fullName() in seen:
                         continue
                     seen.add(node.fullName())
-                    paths, relative_here = _file_paths(node)
+                    paths, relative_here = ([], False) if _in_aifill(node) else _file_paths(node)
                     relative = relative or relative_here
                     text = "\n".join([node.writeKnobs(_WRITE_KNOB_FLAGS), *paths])
                     rows.append((label, node.Class(), node.fullName(), text))
@@ -438,6 +438,22 @@ def _reads_above(node: nuke.Node) -> list[nuke.Node]:
             if parent is not None:
                 stack.append(parent.input(int(here["number"].value())))
     return found
+
+
+def _in_aifill(node: nuke.Node) -> bool:
+    """Whether ``node`` is an AIFill or inside one (an AIFill above this one, in a chain).
+
+    Its file knobs are not what it shows: its Reads hold placeholder names until a render (``aifx_outside``,
+    ``aifx_result``'s not-rendered text, relative names Nuke never opens) and then the result's absolute path,
+    whose text (keyed by ``writeKnobs``) names the fill; its cache folder and aifx environment are no pixels.
+    Keying their paths would put the project directory into every chained AIFill's key (a Save As made the
+    lower fill stale)."""
+    here: nuke.Node | None = node
+    while here is not None:
+        if is_aifill(here):
+            return True
+        here = here.parent()
+    return False
 
 
 #: A key line with a file knob's path as Nuke opens it (``aifx_path file /shots/sh020/plates/plate.####.exr``).

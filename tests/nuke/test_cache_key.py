@@ -187,10 +187,30 @@ def test_a_relative_plate_path_keys_the_project_directory(comp):
     assert _inputs_key(comp["fill"]) != before
 
 
-def test_plain_plate_paths_keep_the_key_they_had(comp):
-    """A script of plain absolute paths keys as before the evaluated paths were keyed: its cache is found."""
+def _below(upper, matte):
+    """A second AIFill under ``upper`` with its settings and ``matte``: its Source is ``upper``'s fill."""
+    nuke._select(upper)
+    lower = nodes.create_aifill()
+    lower.setInput(1, matte)
+    for name in ("mask_channel", "backend", "aifx_env", "cache_dir"):
+        lower[name].setValue(upper[name].value())
+    return lower
+
+
+@pytest.mark.parametrize("chain", [False, True], ids=["alone", "below another AIFill"])
+def test_plain_plate_paths_keep_the_key_they_had(comp, chain):
+    """A script of plain absolute paths keys as before the evaluated paths were keyed: its cache is found, and
+    a Save As (which sets the project directory to the script's folder) keeps it. An AIFill below another too:
+    the upper's Reads hold names Nuke never opens (not rendered, outside the filled frames), which once put the
+    project directory into the lower's key and made its fill stale."""
+    fill = comp["fill"]
+    if chain:
+        nodes.render_node(fill)
+        fill = _below(fill, comp["matte_node"])
+    before = _inputs_key(fill)
     nuke.root()["project_directory"].setValue("/somewhere/else")
-    rows = nodes.NukeHost(comp["fill"]).upstream()
-    for row, node in zip(rows[:2], (comp["plate_node"], comp["matte_node"]), strict=True):
-        assert row[3] == node.writeKnobs(nuke.WRITE_NON_DEFAULT_ONLY | nuke.TO_SCRIPT)
+    rows = nodes.NukeHost(fill).upstream()
+    for _label, _cls, name, text in rows[:-1]:
+        assert text == nuke.toNode(name).writeKnobs(nuke.WRITE_NON_DEFAULT_ONLY | nuke.TO_SCRIPT), name
     assert "project_directory" not in rows[-1][3]
+    assert _inputs_key(fill) == before
