@@ -470,8 +470,9 @@ def _file_paths(node: nuke.Node) -> tuple[list[str], bool]:
     had before these lines existed (its cache stays found)."""
     lines: list[str] = []
     relative = False
-    for name in sorted(node.knobs()):
-        knob = node.knobs()[name]
+    found = node.knobs()  # (a wrapper for every knob of the node: made once, not once per knob)
+    for name in sorted(found):
+        knob = found[name]
         if not isinstance(knob, nuke.File_Knob):
             continue
         text = str(knob.value())
