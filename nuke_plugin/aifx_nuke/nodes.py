@@ -433,11 +433,18 @@ def _reads_above(node: nuke.Node) -> list[nuke.Node]:
             stack.extend(n for n in here.nodes() if n.Class() == "Output")
             continue
         stack.extend(here.input(i) for i in range(here.inputs()))
-        if here.Class() == "Input":
-            parent = here.parent()
-            if parent is not None:
-                stack.append(parent.input(int(here["number"].value())))
+        stack.append(_outside_feed(here))
     return found
+
+
+def _outside_feed(node: nuke.Node) -> nuke.Node | None:
+    """What feeds the group at an ``Input`` node inside it (its ``number``); None for any other node.
+
+    An ``Input`` has no inputs of its own: a walk up a group's insides would stop there."""
+    if node.Class() != "Input":
+        return None
+    parent = node.parent()
+    return None if parent is None else parent.input(int(node["number"].value()))
 
 
 def _in_aifill(node: nuke.Node) -> bool:
@@ -525,8 +532,7 @@ def _feeds(node: nuke.Node) -> list[nuke.Node | None]:
     linked to a Tracker) change the pixels as much as an input: re-tracking must redo the inputs.
     """
     feeds: list[nuke.Node | None] = [node.input(i) for i in range(node.inputs())]
-    if node.Class() == "Input":
-        feeds.append(node.parent().input(int(node["number"].value())))
+    feeds.append(_outside_feed(node))
     if isinstance(node, nuke.Group):
         feeds.extend(node.nodes())
     linked: list[nuke.Node] = sorted(node.dependencies(_DEPENDENCY_MASK), key=lambda n: n.fullName())
