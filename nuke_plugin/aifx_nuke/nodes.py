@@ -321,7 +321,7 @@ class NukeHost:
                 try:
                     nuke.execute(write, first, last, views=[_hero()])
                 except RuntimeError as exc:  # what nuke.execute raises for a render error or a cancel
-                    message = str(exc).strip().splitlines()[-1] if str(exc).strip() else "render failed"
+                    message = jobs.last_line(exc, "render failed")
                     if message == NUKE_CANCELLED:  # the artist stopped Nuke's own progress bar
                         raise session.InputsCancelled(f"the {label} input, frames {first}-{last}") from None
                     raise session.RenderError(
