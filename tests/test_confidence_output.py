@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from shot_files import HEIGHT, WIDTH, make_shot, plate_frame, read_exr, shot_job, write_exr
 
-from aifx_core import fill
+from aifx_core import FillJob, fill
 from aifx_core.confidence import CHANNEL, legacy_sidecar_path, read_confidence, sidecar_path
 from aifx_core.contact_sheet import before_after_sheet
 from aifx_core.errors import InputError
@@ -209,6 +209,52 @@ def test_a_confidence_sequence_of_the_earlier_name_is_still_read(tmp_path) -> No
     fill(shot_job(shot, output, overwrite=True))
     assert not list(legacy_sidecar_path(result.path(1003)).parent.iterdir())
     assert read_confidence(result.read(1003), result.path(1003)) is None
+
+
+def _first_pass(shot, out, earlier_names: bool) -> dict:
+    """A PNG fill of ``shot`` into ``out`` with --confidence (its sidecars renamed as an aifx before
+    2026-12-06 named them when ``earlier_names``); returns each sidecar's bytes by path."""
+    fill(shot_job(shot, out / "clean.####.png", confidence=True))
+    sides = {}
+    for frame in FRAMES:
+        side = sidecar_path(out / f"clean.{frame:04d}.png")
+        if earlier_names:
+            side = side.rename(legacy_sidecar_path(out / f"clean.{frame:04d}.png"))
+        sides[side] = side.read_bytes()
+    return sides
+
+
+@pytest.mark.parametrize("earlier_names", [True, False])
+def test_a_run_without_confidence_never_deletes_its_mask_at_a_sidecar_name(tmp_path, earlier_names) -> None:
+    """A second pass whose matte is the first pass's confidence sequence (fill where unsure), without
+    --confidence: the run removed 'its stale sidecars' before each frame, which were the mask frames it read
+    (a TIFF master over a PNG first pass of the earlier names; the same PNG output, overwritten, today's)."""
+    shot = make_shot(tmp_path / "shot", FRAMES)
+    out = tmp_path / "out"
+    masks = _first_pass(shot, out, earlier_names)
+    second = FillJob(
+        input=str(out / "clean.####.png" if earlier_names else shot / "plate.####.exr"),
+        mask=str(next(iter(masks)).parent / ("clean.####.png" if earlier_names else "clean.####.png.png")),
+        invert_mask=True,
+        threshold=0.99,
+        output=str(out / ("clean.####.tif" if earlier_names else "clean.####.png")),
+        overwrite=True,
+        backend="telea",
+    )
+    assert fill(second).written == list(FRAMES)
+    assert {side: side.read_bytes() for side in masks if side.exists()} == masks
+
+
+def test_a_run_without_confidence_keeps_another_formats_sidecar_of_the_earlier_name(tmp_path) -> None:
+    """confidence/clean.1001.png, the earlier name, was the sidecar of clean.1001.png as much as of
+    clean.1001.tif: a TIFF run without --confidence deleted the PNG output's confidence."""
+    shot = make_shot(tmp_path / "shot", FRAMES)
+    out = tmp_path / "out"
+    sides = _first_pass(shot, out, earlier_names=True)
+    fill(shot_job(shot, out / "clean.####.tif"))
+    assert {side: side.read_bytes() for side in sides if side.exists()} == sides
+    png = open_sequence(str(out / "clean.####.png"))
+    assert read_confidence(png.read(1003), png.path(1003)) is not None
 
 
 def test_a_killed_runs_confidence_temp_file_is_cleaned_like_a_frames(tmp_path) -> None:

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError
-from .sequence import FramePattern, Image, ProtectedFiles, check_side_sequence, write_image
+from .sequence import FORMATS, FramePattern, Image, ProtectedFiles, check_side_sequence, write_image
 
 #: EXR channel name of the confidence map.
 CHANNEL = "fill.confidence"
@@ -153,15 +153,41 @@ def attach(image: Image, target: str | Path, confidence: np.ndarray) -> Image:
     return image
 
 
-def forget(target: str | Path) -> None:
+def forget(target: str | Path, protected: ProtectedFiles) -> None:
     """Remove the confidence sidecar of output frame ``target``, written by an earlier run, before a run without
     ``--confidence`` replaces the frame: the sheet and ``aifx eval`` show the sidecar with the frame, and a
-    stale one showed the earlier fill's confidence for the new one."""
-    if Path(target).suffix.lower() != ".exr":
+    stale one showed the earlier fill's confidence for the new one.
+
+    Never a file the job reads or writes (``protected``): a second pass whose matte is the first pass's
+    confidence sequence had its mask frames deleted. The earlier name (:func:`legacy_sidecar_path`) is removed
+    only when it can be this frame's alone (:func:`_legacy_is_own`)."""
+    if Path(target).suffix.lower() == ".exr":
+        return
+    sides = [sidecar_path(target)]
+    if _legacy_is_own(Path(target)):
+        sides.append(legacy_sidecar_path(target))
+    for side in sides:
+        try:
+            if protected.role_of(side) is not None:
+                continue
+        except InputError:  # (a symlink loop: not ours to remove)
+            continue
         # (a file named ``confidence`` there holds no sidecar: NotADirectoryError stopped a run without the flag)
-        for side in (sidecar_path(target), legacy_sidecar_path(target)):  # (an older aifx's name shows too)
-            with contextlib.suppress(FileNotFoundError, NotADirectoryError):
-                side.unlink()
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+            side.unlink()
+
+
+def _legacy_is_own(target: Path) -> bool:
+    """Can the earlier-named sidecar ``confidence/<stem>.png`` be ``target``'s only? That name was shared by
+    every PNG/TIFF/JPEG/DPX frame of that stem in the folder: with another such frame beside ``target``
+    (``clean.1001.png`` beside ``clean.1001.tif``) it may be that one's, and is left alone."""
+    for extension in FORMATS:
+        if extension == ".exr" or extension == target.suffix.lower():
+            continue
+        for name in {target.stem + extension, target.stem + extension.upper()}:
+            if (target.parent / name).exists():
+                return False
+    return True
 
 
 def read_confidence(image: Any, source: str | Path | None) -> np.ndarray | None:

@@ -76,6 +76,7 @@ from .sequence import (
     JOB_FRAMES,
     FramePattern,
     Image,
+    ProtectedFiles,
     Sequence,
     atomic_write,
     check_names_fit,
@@ -222,7 +223,7 @@ def fill(
             manifest.rekey()  # (frames made under the key of the paths as written: taken by every spelling now)
         result = FillResult(output=str(out), skipped=[f for f in selection if f not in todo])
         if todo:
-            _fill_frames(job, plate, mask, out, manifest, todo, run, reporter, result)
+            _fill_frames(job, plate, mask, out, manifest, todo, run, reporter, result, protected)
         else:
             reporter("write", 0, 0, None, "all frames already done")
         # A chunk (frames short of the shot) leaves the shot's sheet to the whole-shot run after every chunk
@@ -736,6 +737,7 @@ def _fill_frames(
     run: _RunSetup,
     reporter: Reporter,
     result: FillResult,
+    protected: ProtectedFiles,
 ) -> None:
     first = plate.read(plate.frames[0])
     compression = _output_compression(job, first, out, result.notices)
@@ -793,7 +795,9 @@ def _fill_frames(
         target = Path(out.path(frame))
         with manifest.writing(frame) as intend:
             if not job.confidence:
-                forget_confidence(target)  # (an earlier run's, which would be shown with this frame)
+                forget_confidence(
+                    target, protected
+                )  # (an earlier run's, shown with this frame; never an input)
             if hole.any():
                 original = framed(plates.take(frame), frame)
                 data, display = windows(
