@@ -308,6 +308,34 @@ def test_a_plate_with_an_earlier_fills_confidence_keeps_both_fills_guesses(tmp_p
         assert (channel <= earlier).all()
 
 
+def test_a_later_plate_frame_with_an_earlier_fills_confidence_keeps_this_fills_too(tmp_path) -> None:
+    """Whether the backend's confidence was kept at all was decided from the first plate frame: an EXR output
+    without --confidence over a plate whose channel starts at frame 1004 (a first pass over part of the shot)
+    had that channel 0 ('invented') over this fill's whole hole, where propagation was sure, and no note."""
+    shot = make_shot(tmp_path / "shot", FRAMES)
+    sure = np.ones((HEIGHT, WIDTH), np.float16)
+    for i, frame in enumerate(FRAMES):
+        if frame >= 1004:
+            write_exr(shot / f"plate.{frame:04d}.exr", {**plate_frame(i), CHANNEL: sure})
+    result = fill(shot_job(shot, tmp_path / "plain" / "clean.####.exr", backend="propagate"))
+    assert [n for n in result.notices if "fill.confidence channel" in n] == [
+        f"note: plate frame 1004 already has a {CHANNEL} channel (an earlier fill's); the output keeps it, "
+        "lowered where this fill is a guess, so both fills' guesses show"
+    ]
+    asked = shot_job(shot, tmp_path / "asked" / "clean.####.exr", backend="propagate", confidence=True)
+    fill(asked)
+    sure_inside = []
+    for frame in FRAMES:
+        plain = read_exr(tmp_path / "plain" / f"clean.{frame:04d}.exr")[1]
+        if frame < 1004:
+            assert CHANNEL not in plain
+            continue
+        shown = read_exr(tmp_path / "asked" / f"clean.{frame:04d}.exr")[1][CHANNEL]
+        assert np.array_equal(plain[CHANNEL], shown), frame  # (the lower of 1 and this fill's: this fill's)
+        sure_inside.append(float(shown[_weight(shot, frame, asked) >= 1].max()))
+    assert max(sure_inside) > 0.5  # (propagation was sure somewhere in the hole: not all 'invented')
+
+
 def test_a_png_confidence_sequence_over_a_plate_with_confidence_is_the_lower_of_both(tmp_path) -> None:
     shot, _ = _plate_with_confidence(tmp_path)
     job = shot_job(shot, tmp_path / "out" / "clean.####.png", confidence=True)

@@ -749,10 +749,20 @@ def _fill_frames(
     exr_output = out.extension == ".exr"  # (another format's codecs are its own: see _lossless)
     # An earlier fill's confidence in the plate is combined with this one's where the output keeps it: an EXR
     # output carries the channel even without --confidence, and it must not say "sure" in this fill's hole.
-    combined = carried(first) and (job.confidence or exr_output)
-    if combined:
-        result.notices.append(carried_notice(plate.frames[0], job.confidence))
-    confident = job.confidence or combined  # (what the backend says of each frame is kept for the writer)
+    # Any frame may carry it (the first not), so what the backend says of each frame is kept for the writer
+    # wherever the output could hold it, and the note names the first frame written that carries it.
+    confident = job.confidence or exr_output
+    carrying: list[int] = []
+
+    def combines(image: Image, frame: int) -> bool:
+        """Does plate frame ``image`` carry an earlier fill's confidence to combine (noted the first time)?"""
+        if not carried(image) or not confident:
+            return False
+        if not carrying:
+            carrying.append(frame)
+            result.notices.append(carried_notice(frame, job.confidence))
+        return True
+
     wanted = set(todo)
     # Only the holes wait for the backend; the plate frame as read waits too while it fits in _Plates' few MB,
     # else it is read again at write time, so the frames a temporal backend reads ahead do not cost a second
@@ -806,7 +816,7 @@ def _fill_frames(
                 shown = feather_weight(hole, job.feather)
                 weight = reframe(shown, display, data)
                 filled = composite(original, reframe(rgb, display, data), weight)
-                if job.confidence or (exr_output and carried(original)):
+                if combines(original, frame) or job.confidence:
                     unsure = 1.0 - confidence_map(reported, hole, shown)  # 0 wherever the plate is kept
                     sure = 1.0 - reframe(unsure, display, data)
                     filled = attach_confidence(filled, target, sure)
@@ -814,6 +824,7 @@ def _fill_frames(
                 write_image(target, stated(filled), compression=own, before_replace=intend)
             elif job.confidence:  # nothing filled: all plate, fully sure (the file gets the channel anyway)
                 unchanged = framed(plates.take(frame), frame)
+                combines(unchanged, frame)  # (its channel is kept as the lower of the two: all of it here)
                 sure = np.ones(unchanged.shape, np.float32)
                 write_image(
                     target,
