@@ -1084,7 +1084,7 @@ def _output_compression(job: FillJob, first: Image, out: FramePattern, notices: 
     if source_format == "exr" and target_format != "exr":
         colour = first.colour_names()  # (written: a layer's when the plate has no main layer)
         lost = [n for n in first.channels if n not in ("R", "G", "B", "A", "Y", *colour)]
-        parts = [f"channels {', '.join(lost)}" if lost else ""]
+        parts = [f"channels {', '.join(lost)}"] if lost else []
         if not _float_output(first, target_format):
             parts.append("values above 1 and below 0 (clipped)")
         if target_format not in KEEPING_FORMATS:
@@ -1093,11 +1093,11 @@ def _output_compression(job: FillJob, first: Image, out: FramePattern, notices: 
             parts.append("mip-map levels")
         if int(header.get("parts", 1)) > 1:
             parts.append("parts " + ", ".join(header.get("part_names", [])[1:]))
-        notices.append(
-            f"note: {target_format.upper()} output drops the EXR plate's "
-            + ", ".join(p for p in parts if p)
-            + "; write .exr to keep them"
-        )
+        if parts:  # (a float TIFF of a plain RGB(A) plate drops nothing)
+            notices.append(
+                f"note: {target_format.upper()} output drops the EXR plate's {', '.join(parts)}; write .exr to "
+                "keep them"
+            )
     if source_format != "exr" and target_format not in ("exr", ""):
         kept = written_channels(first, target_format)
         lost = [name for name in first.channels if name not in kept]
