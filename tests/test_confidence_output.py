@@ -12,7 +12,7 @@ from dataclasses import replace
 import cv2
 import numpy as np
 import pytest
-from shot_files import HEIGHT, WIDTH, make_shot, plate_frame, read_exr, shot_job, write_exr
+from shot_files import HEIGHT, WIDTH, make_shot, on_small_disk, plate_frame, read_exr, shot_job, write_exr
 
 from aifx_core import FillJob, fill
 from aifx_core.confidence import CHANNEL, legacy_sidecar_path, read_confidence, sidecar_path
@@ -161,6 +161,24 @@ def test_a_file_where_the_confidence_folder_goes_is_refused_before_any_work(tmp_
         fill(shot_job(shot, output, confidence=True))
     assert not list(folder.parent.glob("clean.*.png"))  # refused up front
     fill(shot_job(shot, tmp_path / "out" / "plain.####.png"))  # (without --confidence it is no matter)
+
+
+def test_a_confidence_folder_on_a_full_disk_is_refused_before_any_work(tmp_path) -> None:
+    """Whether confidence frames could be written was asked of os.access, which a full disk does not refuse:
+    a confidence/ folder on another, full disk let the whole fill run (and its sidecars came out empty, exit
+    0). It is now the output folder's rule (a file written there up front)."""
+    shot = make_shot(tmp_path / "shot", FRAMES)
+    out = tmp_path / "out"
+    folder = sidecar_path(out / "clean.1001.png").parent
+    script = (
+        f"dd if=/dev/zero of={folder}/full bs=4096 2>/dev/null; "
+        f"{sys.executable} -m aifx_core fill {shot}/plate.####.exr -m {shot}/mask.####.png "
+        f"-o {out}/clean.####.png --backend telea --confidence --json-progress"
+    )
+    done = on_small_disk(folder, "48k", script)
+    assert done.returncode == 2, done.stderr
+    assert f"{folder}: confidence folder is not writable (No space left on device)" in done.stderr
+    assert '"stage": "write"' not in done.stdout and "Traceback" not in done.stderr
 
 
 def test_an_output_of_another_format_in_the_same_folder_keeps_the_first_ones_confidence(tmp_path) -> None:

@@ -23,7 +23,15 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError
-from .sequence import FORMATS, FramePattern, Image, ProtectedFiles, check_side_sequence, write_image
+from .sequence import (
+    FORMATS,
+    FramePattern,
+    Image,
+    ProtectedFiles,
+    check_side_sequence,
+    check_writable,
+    write_image,
+)
 
 #: EXR channel name of the confidence map.
 CHANNEL = "fill.confidence"
@@ -95,18 +103,17 @@ def check_sidecars(out: FramePattern, frames: Iterable[int], protected: Protecte
 
 def _check_folder(folder: Path, out: FramePattern) -> None:
     """The confidence folder is a folder (or not there yet) that can be written: a file or a broken link of that
-    name stopped the run after the fill work with a FileExistsError traceback (exit 1)."""
+    name stopped the run after the fill work with a FileExistsError traceback (exit 1). Whether frames can be
+    written there is :func:`~.sequence.check_writable`'s rule, as for the output folder (which holds it when
+    it is not there yet)."""
     if os.path.lexists(folder) and not folder.is_dir():
         what = "a broken link" if os.path.islink(folder) else "a file"
         raise InputError(
             f"{folder}: {what} named '{FOLDER}' is in the output folder, where the confidence frames of "
             f"{out} go; move or rename it, or write .exr (the confidence is then a channel of the frames)"
         )
-    if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
-        raise InputError(
-            f"{folder}: cannot write the confidence frames there (permission denied); check its permissions "
-            "or choose another output folder"
-        )
+    if folder.is_dir():
+        check_writable(folder, create=False, what="confidence folder")
 
 
 def has_sidecars(out: FramePattern) -> bool:
