@@ -39,6 +39,7 @@ from .models import (
     resolve_device,
     scheduler_class_name,
     takes_mask,
+    touch,
 )
 
 DEFAULT_STEPS = 30
@@ -310,6 +311,7 @@ class DiffusersBackend:
         )
         if self.scheduler is not None:
             self.pipe.scheduler = self.scheduler
+        touch(self.pipe)  # in use: a long job's model is not idle (aifx serve's --idle-unload)
         try:
             with torch.inference_mode():
                 images = self.pipe(**arguments).images

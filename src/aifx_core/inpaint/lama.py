@@ -20,7 +20,7 @@ from ..errors import InputError
 from ..options import Options
 from .base import BackendContext
 from .crop import fill_through_crop, model_side, smaller_side
-from .models import load_torchscript, refuse_nan, resolve_device
+from .models import load_torchscript, refuse_nan, resolve_device, touch
 from .video.limits import is_shape_error
 
 DEFAULT_SIZE = 512
@@ -85,6 +85,7 @@ class LamaBackend:
         mask = _pad_to_multiple(model_hole.astype(np.float32), MULTIPLE)
         image_t = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None].to(self.device)
         mask_t = torch.from_numpy(np.ascontiguousarray(mask))[None, None].to(self.device)
+        touch(self.model)  # in use: a long job's model is not idle (aifx serve's --idle-unload)
         try:
             with torch.inference_mode():
                 out = self.model(image_t, mask_t)

@@ -72,11 +72,32 @@ def cached_pipeline_count() -> int:
     return len(_PIPELINES)
 
 
+def touch(model: Any) -> None:
+    """Mark the cached pipeline or TorchScript module ``model`` used now. The backends call it on every use,
+    not only when they fetch it at a job's start: ``aifx serve`` unloads what was idle for ``--idle-unload``
+    seconds, and a model counted from its load dropped at the end of any job longer than that."""
+    now = time.monotonic()
+    for cache in (_PIPELINES, _SCRIPTS):
+        for key, value in list(cache.items()):
+            if value is model:
+                _LAST_USED[key] = now
+
+
+def touch_since(moment: float) -> None:
+    """Mark every model used since ``moment`` (``time.monotonic()``) used now: the server's worker calls it
+    when a job ends, since the job held its models until then (between two keyframes a model may sit unused
+    for minutes while the frames around them are written)."""
+    now = time.monotonic()
+    for key, last in list(_LAST_USED.items()):
+        if last >= moment:
+            _LAST_USED[key] = now
+
+
 def loaded_models() -> list[dict[str, Any]]:
     """What this process holds loaded: model, kind, device, dtype and seconds since last use."""
     now = time.monotonic()
     out: list[dict[str, Any]] = []
-    for key in _PIPELINES:
+    for key in list(_PIPELINES):
         class_name, request = key[0], key[1]
         idle = round(now - _LAST_USED.get(key, now), 1)
         out.append(
@@ -88,7 +109,7 @@ def loaded_models() -> list[dict[str, Any]]:
                 "idle_s": idle,
             }
         )
-    for key in _SCRIPTS:
+    for key in list(_SCRIPTS):
         idle = round(now - _LAST_USED.get(key, now), 1)
         out.append(
             {"model": key[0], "kind": "TorchScript", "device": key[3], "dtype": "float32", "idle_s": idle}

@@ -47,6 +47,7 @@ from ..models import (
     refuse_nan,
     resolve_device,
     takes_mask,
+    touch,
 )
 from .crop import (
     VideoCrop,
@@ -382,6 +383,7 @@ class VideoDiffusionBackend:
         import torch
 
         arguments = self.call_arguments(video, mask, crop, seed)
+        touch(self.pipe)  # in use: a long job's model is not idle (aifx serve's --idle-unload)
         try:
             with torch.inference_mode():
                 output = self.pipe(**arguments)
