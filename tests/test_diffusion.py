@@ -627,3 +627,53 @@ def test_a_job_reads_model_index_json_once(tiny_inpaint, monkeypatch):
     backend = create_spatial("diffusers", _context(tiny_inpaint, scheduler="EulerDiscreteScheduler"))
     assert type(backend.scheduler).__name__ == "EulerDiscreteScheduler"
     assert reads == [str(tiny_inpaint.resolve())]
+
+
+def _full_device_pipeline(fits_after: int | None):
+    """A real StableDiffusionInpaintPipeline on a device too full to take it (this machine has no GPU to
+    fill): its ``.to`` raises torch's own OutOfMemoryError, what ``pipe.to('cuda')`` raises on a full card,
+    until ``fits_after`` other models have been freed (None: never). A test double of a full GPU, registered in
+    diffusers' namespace so the loader's ``pipeline_class`` option reaches it like any diffusers class."""
+    import diffusers
+    import torch
+
+    class FullDeviceInpaintPipeline(diffusers.StableDiffusionInpaintPipeline):
+        def to(self, *args, **kwargs):
+            if fits_after is None or cached_pipeline_count() > fits_after:
+                raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 50.00 MiB.")
+            return super().to(*args, **kwargs)
+
+    return FullDeviceInpaintPipeline
+
+
+def test_out_of_memory_while_loading_a_model_is_one_line_saying_what_would_make_it_fit(
+    tiny_inpaint, monkeypatch
+):
+    """pipe.to(device) ran outside the loader's error handling: a model too big for the GPU was an 'internal
+    error' with a traceback (exit 1)."""
+    from aifx_core.inpaint.models import clear_cache
+
+    clear_cache()
+    monkeypatch.setattr("diffusers.FullDeviceInpaintPipeline", _full_device_pipeline(None), raising=False)
+    with pytest.raises(InputError) as error:
+        create_spatial("diffusers", _context(tiny_inpaint, pipeline_class="FullDeviceInpaintPipeline"))
+    assert str(error.value) == (
+        f"out of GPU memory loading {tiny_inpaint.resolve()} (FullDeviceInpaintPipeline, float32) onto cpu; "
+        "make it fit with --option offload=model, --option dtype=float16 (bfloat16 for Flux) or a smaller model"
+    )
+    assert cached_pipeline_count() == 0
+
+
+def test_out_of_memory_while_loading_frees_the_other_cached_models_and_tries_again(tiny_inpaint, monkeypatch):
+    """A long-lived process (aifx serve) that holds the last job's model makes room for the next one."""
+    from aifx_core.inpaint.models import clear_cache
+
+    clear_cache()
+    load_pipeline(PipelineRequest(model=str(tiny_inpaint), device="cpu"))
+    assert cached_pipeline_count() == 1
+    monkeypatch.setattr("diffusers.FullDeviceInpaintPipeline", _full_device_pipeline(0), raising=False)
+    backend = create_spatial("diffusers", _context(tiny_inpaint, pipeline_class="FullDeviceInpaintPipeline"))
+    assert type(backend.pipe).__name__ == "FullDeviceInpaintPipeline" and cached_pipeline_count() == 1
+    rgb, hole = _plate()
+    assert np.isfinite(backend.inpaint(rgb, hole)).all()
+    clear_cache()

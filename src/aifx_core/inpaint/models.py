@@ -582,7 +582,21 @@ def load_pipeline(request: PipelineRequest, index: ModelIndex | None = None) -> 
             f"{source.location}: could not load it as {article(class_name)} {class_name} ({first}); check the "
             f"model{hint}"
         ) from None
-    _place(pipe, device, request)
+    try:
+        _place(pipe, device, request)
+    except torch.OutOfMemoryError:
+        if not _free_others(device, key):
+            raise InputError(
+                _loading_memory_advice(source.location, class_name, device, request.offload, dtype_name)
+            ) from None
+        log.warning("out of memory placing %s on %s: freed the other models cached there, trying again",
+                    source.location, device)  # fmt: skip
+        try:
+            _place(pipe, device, request)
+        except torch.OutOfMemoryError:
+            raise InputError(
+                _loading_memory_advice(source.location, class_name, device, request.offload, dtype_name)
+            ) from None
     # The scheduler the model shipped with: backends that ask for another one swap it per call on this
     # shared pipeline, and the others put this one back.
     pipe._aifx_default_scheduler = getattr(pipe, "scheduler", None)
@@ -590,6 +604,43 @@ def load_pipeline(request: PipelineRequest, index: ModelIndex | None = None) -> 
         pipe.set_progress_bar_config(disable=True)  # aifx reports progress itself
     _PIPELINES[key] = pipe
     return pipe
+
+
+def _free_others(device: str, keep: tuple) -> bool:
+    """Forget the models cached on ``device`` other than ``keep`` and hand their memory back to the device, so a
+    long-lived process (``aifx serve``) that holds the last job's model can load another that fits alone; True
+    when there was one. A model another fill still uses stays with it and is loaded again when asked for."""
+    dropped = 0
+    for key in list(_PIPELINES):
+        if key != keep and key[1].device == device:
+            _PIPELINES.pop(key, None)
+            _LAST_USED.pop(key, None)
+            dropped += 1
+    for key in list(_SCRIPTS):
+        if key[3] == device:
+            _SCRIPTS.pop(key, None)
+            _LAST_USED.pop(key, None)
+            dropped += 1
+    if dropped:
+        import gc
+
+        import torch
+
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    return dropped > 0
+
+
+def _loading_memory_advice(model: str, class_name: str, device: str, offload: str, dtype: str) -> str:
+    """One line for a device too small to hold the model (exit 2), worded as the out-of-memory lines of a
+    generation: what was asked and what makes it fit, cheapest in quality first."""
+    fixes = {"none": ["--option offload=model"], "model": ["--option offload=sequential"]}.get(offload, [])
+    if dtype == "float32":
+        fixes.append("--option dtype=float16 (bfloat16 for Flux)")
+    fits = [*fixes, "a smaller model"]
+    how = ", ".join(fits[:-1]) + " or " + fits[-1] if fixes else fits[0]
+    return f"out of GPU memory loading {model} ({class_name}, {dtype}) onto {device}; make it fit with {how}"
 
 
 def article(word: str) -> str:
