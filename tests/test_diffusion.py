@@ -677,3 +677,42 @@ def test_out_of_memory_while_loading_frees_the_other_cached_models_and_tries_aga
     rgb, hole = _plate()
     assert np.isfinite(backend.inpaint(rgb, hole)).all()
     clear_cache()
+
+
+def test_fills_at_once_in_one_process_take_turns_on_their_shared_model(tiny_inpaint):
+    """Two fills at once in one Python process (threads) share one cached pipeline. Each swapped its scheduler
+    in and called it unguarded: one died ("EulerDiscreteScheduler.step() got an unexpected keyword argument
+    'eta'") and the other's pixels silently differed from a lone run's. Cold, both loaded the model at once and
+    one failed ("Unsupported device type 'meta'"), blaming a good model."""
+    import threading
+
+    from aifx_core.inpaint.models import clear_cache
+
+    rgb, hole = _plate()
+    settings = {"a": {"scheduler": "EulerDiscreteScheduler"}, "b": {}}
+    alone = {
+        name: create_spatial("diffusers", _context(tiny_inpaint, **extra)).inpaint(rgb, hole)
+        for name, extra in settings.items()
+    }
+    clear_cache()  # cold: both threads ask for the model at once
+    start = threading.Barrier(2)
+    results: dict[str, list] = {"a": [], "b": []}
+
+    def run(name: str) -> None:
+        try:
+            start.wait()
+            backend = create_spatial("diffusers", _context(tiny_inpaint, **settings[name]))
+            for _ in range(3):
+                results[name].append(backend.inpaint(rgb, hole))
+        except Exception as exc:  # kept for the assertion below: a thread's exception is lost otherwise
+            results[name].append(exc)
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in settings]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for name, made in results.items():
+        assert len(made) == 3 and all(isinstance(out, np.ndarray) for out in made), made
+        assert all(np.array_equal(out, alone[name]) for out in made), name
+    assert cached_pipeline_count() == 1

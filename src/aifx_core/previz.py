@@ -215,7 +215,7 @@ def generate_previz(board: Board, frames: int, fps: int, output: Path, device: s
     """Generate every shot's clip into ``output``; returns the files written."""
     import torch
 
-    from .inpaint.models import PipelineRequest, load_pipeline, refuse_nan
+    from .inpaint.models import PipelineRequest, load_pipeline, refuse_nan, using
     from .sequence.atomic import atomic_write
 
     pipe = load_pipeline(PipelineRequest.from_options(board.options, device, kind="text2video"))
@@ -242,7 +242,7 @@ def generate_previz(board: Board, frames: int, fps: int, output: Path, device: s
             )
         width, height = arguments.get("width"), arguments.get("height")
         try:
-            with torch.inference_mode():
+            with using(pipe), torch.inference_mode():  # a shared pipeline: calls take turns (see using())
                 result = np.asarray(pipe(**arguments).frames, dtype=np.float32)
         except torch.OutOfMemoryError:
             raise InputError(

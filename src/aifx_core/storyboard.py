@@ -262,7 +262,7 @@ def generate_board(board: Board, output: Path, device: str = "auto") -> list[Pat
     import torch
 
     from .inpaint.diffusion import make_scheduler, size_multiple
-    from .inpaint.models import PipelineRequest, load_pipeline, refuse_nan
+    from .inpaint.models import PipelineRequest, load_pipeline, refuse_nan, using
     from .sequence.atomic import atomic_write
 
     request = PipelineRequest.from_options(board.options, device, kind="text2image")
@@ -290,10 +290,10 @@ def generate_board(board: Board, output: Path, device: str = "auto") -> list[Pat
         if board.guidance is not None:
             wanted["guidance_scale"] = board.guidance
         arguments = {k: v for k, v in wanted.items() if k in accepts and v is not None}
-        if scheduler is not None:
-            pipe.scheduler = scheduler
         try:
-            with torch.inference_mode():
+            with using(pipe), torch.inference_mode():  # a shared pipeline: calls take turns (see using())
+                if scheduler is not None:
+                    pipe.scheduler = scheduler
                 picture = np.asarray(pipe(**arguments).images[0], dtype=np.float32)
         except torch.OutOfMemoryError:
             raise InputError(memory_advice(shot, board, f"a {width}x{height} image")) from None

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 import warnings
 from collections.abc import Iterator
@@ -61,6 +62,14 @@ _SCRIPTS: dict[tuple, Any] = {}
 _LAST_USED: dict[tuple, float] = {}
 
 
+#: Loads take turns: two threads asking for the same model at once loaded it twice, and accelerate's
+#: empty-weights loading patches torch for the whole process while it runs, so one of the two failed
+#: ("Unsupported device type 'meta'"), blaming a good model. Models already cached are handed out without it.
+_LOADING = threading.RLock()
+#: Guards the creation of a pipeline's own lock (see :func:`using`).
+_LOCKS = threading.Lock()
+
+
 def clear_cache() -> None:
     """Forget every loaded model (tests, or a long-lived worker that must free memory)."""
     _PIPELINES.clear()
@@ -81,6 +90,30 @@ def touch(model: Any) -> None:
         for key, value in list(cache.items()):
             if value is model:
                 _LAST_USED[key] = now
+
+
+@contextmanager
+def using(pipe: Any) -> Iterator[Any]:
+    """Hold the cached pipeline ``pipe`` for one call, and mark it used (:func:`touch`).
+
+    Fills running at once in one process (threads of a Python session) share one cached pipeline, and a call
+    sets state on it: the scheduler a backend asked for is swapped in, and the scheduler and the pipeline keep
+    per-call settings. Two calls at once mixed them (one failed, the other's frames silently differed from a
+    lone run's), so calls on one pipeline take turns: each backend swaps its scheduler in and calls the
+    pipeline inside this."""
+    lock = getattr(pipe, "_aifx_lock", None)
+    if lock is None:
+        with _LOCKS:
+            lock = getattr(pipe, "_aifx_lock", None)
+            if lock is None:
+                lock = threading.RLock()
+                pipe._aifx_lock = lock
+    with lock:
+        touch(pipe)
+        try:
+            yield pipe
+        finally:
+            touch(pipe)
 
 
 def touch_since(moment: float) -> None:
@@ -530,8 +563,6 @@ def files_stamp(source: ModelSource) -> tuple:
 def load_pipeline(request: PipelineRequest, index: ModelIndex | None = None) -> Any:
     """The diffusers pipeline for ``request``, loaded once per process; ``index``: the job's
     :class:`ModelIndex` of ``request``, when its checks before loading have read it already."""
-    import torch
-
     if index is None:
         index = ModelIndex(request)
     source = index.source
@@ -546,6 +577,19 @@ def load_pipeline(request: PipelineRequest, index: ModelIndex | None = None) -> 
         replace(request, model=source.location, device=device, dtype=dtype_name),
         files_stamp(source),
     )
+    if key in _PIPELINES:
+        _LAST_USED[key] = time.monotonic()
+        return _PIPELINES[key]
+    with _LOADING:
+        return _load_pipeline(key, source, request, class_name, device, dtype_name)
+
+
+def _load_pipeline(
+    key: tuple, source: ModelSource, request: PipelineRequest, class_name: str, device: str, dtype_name: str
+) -> Any:
+    """:func:`load_pipeline`'s loading, one at a time (``_LOADING``): another thread may have loaded it since."""
+    import torch
+
     _LAST_USED[key] = time.monotonic()
     if key in _PIPELINES:
         return _PIPELINES[key]
@@ -600,6 +644,7 @@ def load_pipeline(request: PipelineRequest, index: ModelIndex | None = None) -> 
     # The scheduler the model shipped with: backends that ask for another one swap it per call on this
     # shared pipeline, and the others put this one back.
     pipe._aifx_default_scheduler = getattr(pipe, "scheduler", None)
+    pipe._aifx_lock = threading.RLock()  # calls on this shared pipeline take turns (see using())
     if hasattr(pipe, "set_progress_bar_config"):
         pipe.set_progress_bar_config(disable=True)  # aifx reports progress itself
     _PIPELINES[key] = pipe

@@ -47,7 +47,7 @@ from ..models import (
     refuse_nan,
     resolve_device,
     takes_mask,
-    touch,
+    using,
 )
 from .crop import (
     VideoCrop,
@@ -383,9 +383,9 @@ class VideoDiffusionBackend:
         import torch
 
         arguments = self.call_arguments(video, mask, crop, seed)
-        touch(self.pipe)  # in use: a long job's model is not idle (aifx serve's --idle-unload)
         try:
-            with torch.inference_mode():
+            # A shared pipeline: calls take turns with other fills and mark it used (see using()).
+            with using(self.pipe), torch.inference_mode():
                 output = self.pipe(**arguments)
         except torch.OutOfMemoryError:
             raise InputError(self._memory_advice(len(video), crop)) from None
