@@ -272,6 +272,27 @@ def looks_like_path(text: str) -> bool:
     )
 
 
+#: Backend options holding paths, by name (every backend shares one options namespace): ``"model"`` ones may be
+#: a hub id instead (see :func:`locate_model`), ``"path"`` ones are always a path. The server checks them
+#: against its roots, a job sent elsewhere makes them absolute, and the resume key holds them as the files they
+#: name.
+PATH_OPTIONS = {"model": "model", "config": "model", "cache_dir": "path", "reference": "path"}
+
+
+def option_paths(options: dict) -> dict[str, str]:
+    """The options of a job that name files or folders (hub ids left out), by option name."""
+    found = {}
+    for name, kind in PATH_OPTIONS.items():
+        value = options.get(name)
+        if not isinstance(value, str) or not value.strip():
+            continue
+        text = value.strip()
+        if kind == "model" and not looks_like_path(text) and not Path(text).expanduser().exists():
+            continue  # a hub id: fetched into (or read from) the server's own model cache
+        found[name] = text
+    return found
+
+
 def _how_to_get(model_id: str) -> str:
     return (
         f"download it first with `hf download {model_id}` (`huggingface-cli download` on older huggingface_hub; "

@@ -20,14 +20,11 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
-from ..inpaint.models import looks_like_path
+from ..inpaint.models import PATH_OPTIONS, option_paths  # noqa: F401  (the loader's, re-exported here)
 from ..protocol.errors import InputError
 from ..protocol.job import PATH_FIELDS, FillJob, relative_paths
 from ..sequence import parse_pattern  # imported at start: not on the first artist's submit (numpy, OIIO)
 
-#: Backend options holding paths, by name (every backend shares one options namespace): ``"model"`` ones may be
-#: a hub id instead (see ``aifx_core.inpaint.models.locate_model``), ``"path"`` ones are always a path.
-PATH_OPTIONS = {"model": "model", "config": "model", "cache_dir": "path", "reference": "path"}
 PATHMAPPING_VERSION = "pathmapping-1.0"
 
 
@@ -88,20 +85,6 @@ def map_path(path: str, rules: list[PathRule]) -> str:
         if mapped is not None:
             return mapped
     return path
-
-
-def option_paths(options: dict) -> dict[str, str]:
-    """The options of a job that name files or folders (hub ids left out), by option name."""
-    found = {}
-    for name, kind in PATH_OPTIONS.items():
-        value = options.get(name)
-        if not isinstance(value, str) or not value.strip():
-            continue
-        text = value.strip()
-        if kind == "model" and not looks_like_path(text) and not Path(text).expanduser().exists():
-            continue  # a hub id: fetched into (or read from) the server's own model cache
-        found[name] = text
-    return found
 
 
 def relative_options(options: dict) -> dict[str, str]:
