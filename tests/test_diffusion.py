@@ -716,3 +716,21 @@ def test_fills_at_once_in_one_process_take_turns_on_their_shared_model(tiny_inpa
         assert len(made) == 3 and all(isinstance(out, np.ndarray) for out in made), made
         assert all(np.array_equal(out, alone[name]) for out in made), name
     assert cached_pipeline_count() == 1
+
+
+def test_a_folder_with_only_variant_weights_asks_for_the_variant(tiny_inpaint, tmp_path):
+    """Without --option variant, a folder holding only fp16 weights (how many hub models are downloaded) was
+    "could not load it as a StableDiffusionInpaintPipeline (Error no file named diffusion_pytorch_model.bin
+    found in directory .../vae.)", which does not say what to do."""
+    import shutil
+
+    model = tmp_path / "inpaint-fp16"
+    shutil.copytree(tiny_inpaint, model)
+    for weights in model.glob("*/*.safetensors"):
+        weights.rename(weights.with_name(weights.name.replace(".safetensors", ".fp16.safetensors")))
+    with pytest.raises(InputError) as error:
+        load_pipeline(PipelineRequest(model=str(model), device="cpu"))
+    assert str(error.value) == (
+        f"{model}: the folder holds only fp16 weights (no plain ones); add --option variant=fp16"
+    )
+    assert load_pipeline(PipelineRequest(model=str(model), device="cpu", variant="fp16")) is not None

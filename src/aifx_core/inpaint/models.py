@@ -636,6 +636,12 @@ def _load_pipeline(
             raise _hub_error(source.location, exc, request.local_files_only) from None
         if source.kind == "file" and request.local_files_only and not request.config and _not_cached(exc):
             raise _single_file_offline(source.location, class_name) from None
+        only = weight_variants(source) if source.kind == "folder" and not request.variant else []
+        if only:
+            raise InputError(
+                f"{source.location}: the folder holds only {' and '.join(only)} weights (no plain ones); add "
+                f"--option variant={only[0]}"
+            ) from None
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         # Video pipelines have no auto class to override: naming another class is no fix there.
         hint = (
@@ -707,6 +713,24 @@ def _loading_memory_advice(model: str, class_name: str, device: str, offload: st
     fits = [*fixes, "a smaller model"]
     how = ", ".join(fits[:-1]) + " or " + fits[-1] if fixes else fits[0]
     return f"out of GPU memory loading {model} ({class_name}, {dtype}) onto {device}; make it fit with {how}"
+
+
+def weight_variants(source: ModelSource) -> list[str]:
+    """The variants (``fp16``, ``bf16``) of a model folder whose components have weights only in variant files
+    (``unet/diffusion_pytorch_model.fp16.safetensors``, no plain one): without ``variant`` diffusers looks for
+    the plain files and says only "no file named diffusion_pytorch_model.bin". Empty when plain weights are
+    there."""
+    plain = False
+    variants: set[str] = set()
+    for file in Path(source.location).glob("*/*"):
+        if file.suffix.lower() not in (".safetensors", ".bin"):
+            continue
+        parts = file.name.split(".")
+        if len(parts) >= 3:  # name.fp16.safetensors, or a shard: name.fp16-00001-of-00002.safetensors
+            variants.add(parts[-2].split("-")[0])
+        else:
+            plain = True
+    return [] if plain else sorted(variants)
 
 
 def article(word: str) -> str:
