@@ -93,7 +93,7 @@ def relative_options(options: dict) -> dict[str, str]:
     return {
         name: value
         for name, value in option_paths(options).items()
-        if not Path(value).expanduser().is_absolute()
+        if not Path(value).is_absolute()  # (``~/x`` too: this user's home, not the server's or a worker's)
     }
 
 
@@ -111,7 +111,8 @@ def absolute_options(job: FillJob) -> FillJob:
     relative = relative_options(job.options)
     if not relative:
         return job
-    return replace(job, options={**job.options, **{k: os.path.abspath(v) for k, v in relative.items()}})
+    absolute = {k: os.path.abspath(os.path.expanduser(v)) for k, v in relative.items()}
+    return replace(job, options={**job.options, **absolute})
 
 
 def map_job(job: FillJob, rules: list[PathRule]) -> FillJob:
@@ -132,6 +133,11 @@ def check_absolute(job: FillJob) -> None:
             raise InputError(
                 f"{label} {value} is a Windows path no --path-map rule of this server maps; "
                 "ask its admin for a rule (docs/serve.md, path mapping)"
+            )
+        if value.startswith("~"):
+            raise InputError(
+                f"{label} {value} starts with ~, which the server would read as its own home folder, not yours; "
+                "give the full path on shared storage (aifx submit expands it)"
             )
         raise InputError(
             f"{label} {value} is relative: the server's working folder is not yours; "
