@@ -154,3 +154,23 @@ def claimed_exr(dest: Path, width: int, height: int, deep: bool) -> Path:
     table = b"".join(struct.pack("<Q", start + 32 * i) for i in range(height))
     dest.write_bytes(header + table + bytes(64))
     return dest
+
+
+def with_attribute(good: Path, dest: Path, name: str, kind: str, data: bytes) -> Path:
+    """``good`` (a single-part scanline EXR without compression, :func:`write_good_exr`) with one more header
+    attribute, its offset table moved on: written byte by byte, as the bindings cannot write every type (a
+    flattened deep render's ``deepImageState``)."""
+    import struct
+
+    raw = good.read_bytes()
+    at = 8
+    while raw[at] != 0:  # each attribute: name NUL type NUL size data; the header ends with a NUL
+        at = raw.index(b"\0", raw.index(b"\0", at) + 1) + 1
+        at += 4 + struct.unpack_from("<i", raw, at)[0]
+    extra = name.encode() + b"\0" + kind.encode() + b"\0" + struct.pack("<i", len(data)) + data
+    (low, high) = OpenEXR.File(str(good), header_only=True).parts[0].header["dataWindow"]
+    rows = int(high[1] - low[1] + 1)
+    table = struct.unpack_from(f"<{rows}Q", raw, at + 1)
+    moved = struct.pack(f"<{rows}Q", *(offset + len(extra) for offset in table))
+    dest.write_bytes(raw[:at] + extra + raw[at : at + 1] + moved + raw[at + 1 + 8 * rows :])
+    return dest

@@ -503,6 +503,30 @@ def test_damaged_header_is_named_not_a_raw_library_message(tmp_path):
         assert "Unable to open" not in line and "damaged" in line
 
 
+def test_an_attribute_type_the_exr_reader_cannot_read_is_named_with_the_way_out(tmp_path):
+    """A flat EXR carrying a deepImageState attribute (written on flattened deep renders) was refused as "not a
+    readable EXR ...; re-render or re-copy the file", though the file is sound (oiiotool reads it): the OpenEXR
+    bindings aifx reads EXR with do not know that attribute type. The message now says so and gives the
+    oiiotool line that writes the frame without it, which then fills."""
+    from damaged_files import with_attribute, write_good_exr
+
+    plate = with_attribute(
+        write_good_exr(tmp_path / "good.exr"),
+        tmp_path / "plate.exr",
+        "deepImageState",
+        "deepImageState",
+        b"\0",
+    )
+    for command in (["info", str(plate)], ["fill", str(plate), "-o", str(tmp_path / "o.exr")]):
+        line = one_error_line(aifx(*command), str(plate))
+        assert "re-render" not in line and "cannot read the file's deepImageState attribute" in line, line
+    assert line.endswith("e.g. oiiotool IN --eraseattrib deepImageState -o OUT"), line
+    oiiotool = Path(sys.executable).with_name("oiiotool")
+    words = line.rpartition("e.g. ")[2].replace("IN", str(plate)).replace("OUT", str(tmp_path / "clean.exr"))
+    subprocess.run([str(oiiotool), *words.split()[1:]], check=True, capture_output=True)
+    assert aifx("info", str(tmp_path / "clean.exr")).returncode == 0
+
+
 def test_channel_name_that_is_not_text_is_a_damaged_header(shot, tmp_path):
     """Found by flipping header bytes: a channel name that is not UTF-8 was a UnicodeDecodeError traceback."""
     data = bytearray((shot / "plate.1001.exr").read_bytes())

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
+import time
+from dataclasses import replace
 
 import cv2
 import numpy as np
-from shot_files import make_shot, read_exr, shot_job
+import pytest
+from shot_files import HEIGHT, WIDTH, make_shot, plate_frame, read_exr, shot_job, write_exr
 
 from aifx_core import fill
-from aifx_core.confidence import CHANNEL, sidecar_path
+from aifx_core.confidence import CHANNEL, legacy_sidecar_path, read_confidence, sidecar_path
 from aifx_core.contact_sheet import before_after_sheet
+from aifx_core.errors import InputError
 from aifx_core.mask import feather_weight, make_hole
 from aifx_core.sequence import open_sequence
+from aifx_core.sequence.atomic import temp_path_for
 
 FRAMES = range(1001, 1009)
 
@@ -103,3 +110,164 @@ def test_a_fill_without_confidence_over_one_with_it_leaves_no_stale_sidecar(tmp_
     assert all(sidecar_path(tmp_path / "out" / f"clean.{f:04d}.png").exists() for f in FRAMES)
     fill(shot_job(shot, output, overwrite=True))
     assert not any(sidecar_path(tmp_path / "out" / f"clean.{f:04d}.png").exists() for f in FRAMES)
+
+
+def test_a_confidence_sequence_that_would_land_on_the_mask_is_refused_before_any_work(tmp_path) -> None:
+    """A second pass whose matte is the first pass's confidence sequence, written into the same folder with
+    --confidence, overwrote its own mask frames (exit 0): the sidecars were never checked against the inputs."""
+    shot = make_shot(tmp_path / "shot", FRAMES)
+    output = tmp_path / "out" / "clean.####.tif"
+    mattes = sidecar_path(output)  # (the mask is exactly where the confidence frames would go)
+    for frame in FRAMES:
+        side = sidecar_path(tmp_path / "out" / f"clean.{frame:04d}.tif")
+        side.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot / f"mask.{frame:04d}.png", side)
+    before = {path: path.read_bytes() for path in mattes.parent.iterdir()}
+    job = replace(shot_job(shot, output, confidence=True), mask=str(mattes))
+    with pytest.raises(InputError, match=r"confidence frame would overwrite the mask frame .*-o/--output"):
+        fill(job)
+    assert {path: path.read_bytes() for path in mattes.parent.iterdir()} == before
+    assert not list((tmp_path / "out").glob("clean.*.tif"))  # refused up front
+
+
+def test_a_confidence_sequence_that_would_go_into_a_mask_folder_is_refused(tmp_path) -> None:
+    """The mask given as a folder that the confidence frames would go into: the next run would read them as
+    mask frames too."""
+    shot = make_shot(tmp_path / "shot", FRAMES)
+    output = tmp_path / "out" / "clean.####.tif"
+    mattes = sidecar_path(tmp_path / "out" / "clean.1001.tif").parent
+    mattes.mkdir(parents=True)
+    for frame in FRAMES:
+        shutil.copyfile(shot / f"mask.{frame:04d}.png", mattes / f"matte.{frame:04d}.png")
+    job = replace(shot_job(shot, output, confidence=True), mask=str(mattes))
+    with pytest.raises(InputError, match=r"the confidence sequence goes into the mask folder"):
+        fill(job)
+    assert sorted(p.name for p in mattes.iterdir()) == [f"matte.{f:04d}.png" for f in FRAMES]
+
+
+@pytest.mark.parametrize("kind", ["file", "broken link"])
+def test_a_file_where_the_confidence_folder_goes_is_refused_before_any_work(tmp_path, kind) -> None:
+    """A file or a dangling symlink named ``confidence`` beside a PNG output: a FileExistsError traceback
+    (exit 1) after the whole fill."""
+    shot = make_shot(tmp_path / "shot", FRAMES)
+    output = tmp_path / "out" / "clean.####.png"
+    folder = sidecar_path(tmp_path / "out" / "clean.1001.png").parent
+    folder.parent.mkdir()
+    if kind == "file":
+        folder.write_text("notes")
+    else:
+        folder.symlink_to(tmp_path / "nowhere")
+    with pytest.raises(InputError, match=rf"{kind} named 'confidence' .* move or rename it, or write \.exr"):
+        fill(shot_job(shot, output, confidence=True))
+    assert not list(folder.parent.glob("clean.*.png"))  # refused up front
+    fill(shot_job(shot, tmp_path / "out" / "plain.####.png"))  # (without --confidence it is no matter)
+
+
+def test_an_output_of_another_format_in_the_same_folder_keeps_the_first_ones_confidence(tmp_path) -> None:
+    """A TIFF master with --confidence, then a JPEG proxy of the same name without it into the same folder:
+    the two shared confidence/clean.1001.png, the JPEG run deleted the TIFF's, and the TIFF's resume said
+    '20 already done' without it."""
+    shot = make_shot(tmp_path / "shot", FRAMES)
+    master = tmp_path / "out" / "clean.####.tif"
+    fill(shot_job(shot, master, confidence=True))
+    sides = [sidecar_path(tmp_path / "out" / f"clean.{f:04d}.tif") for f in FRAMES]
+    kept = {side: side.read_bytes() for side in sides}
+    fill(shot_job(shot, tmp_path / "out" / "clean.####.jpg"))
+    assert {side: side.read_bytes() for side in sides if side.exists()} == kept
+    result = open_sequence(str(master))
+    for frame in FRAMES:
+        shown = read_confidence(result.read(frame), result.path(frame))
+        assert shown is not None and shown.min() < 1.0
+
+
+def test_a_finished_frame_whose_confidence_is_gone_is_made_again(tmp_path) -> None:
+    shot = make_shot(tmp_path / "shot", FRAMES)
+    output = tmp_path / "out" / "clean.####.png"
+    fill(shot_job(shot, output, confidence=True))
+    lost = [sidecar_path(tmp_path / "out" / f"clean.{f:04d}.png") for f in (1002, 1005)]
+    kept = lost[0].read_bytes()
+    for side in lost:
+        side.unlink()
+    result = fill(shot_job(shot, output, confidence=True))
+    assert result.written == [1002, 1005]
+    assert lost[0].read_bytes() == kept and lost[1].exists()
+    assert fill(shot_job(shot, output, confidence=True)).written == []
+
+
+def test_a_confidence_sequence_of_the_earlier_name_is_still_read(tmp_path) -> None:
+    """Sidecars named until 2026-12-06 (confidence/clean.1001.png for clean.1001.tif) count for resume and
+    are read by the sheet; a frame re-made without --confidence removes its old one too."""
+    shot = make_shot(tmp_path / "shot", FRAMES)
+    output = tmp_path / "out" / "clean.####.tif"
+    fill(shot_job(shot, output, confidence=True))
+    for frame in FRAMES:
+        target = tmp_path / "out" / f"clean.{frame:04d}.tif"
+        sidecar_path(target).rename(legacy_sidecar_path(target))
+    assert fill(shot_job(shot, output, confidence=True)).written == []
+    result = open_sequence(str(output))
+    assert read_confidence(result.read(1003), result.path(1003)) is not None
+    fill(shot_job(shot, output, overwrite=True))
+    assert not list(legacy_sidecar_path(result.path(1003)).parent.iterdir())
+    assert read_confidence(result.read(1003), result.path(1003)) is None
+
+
+def test_a_killed_runs_confidence_temp_file_is_cleaned_like_a_frames(tmp_path) -> None:
+    """A run killed while writing a confidence sidecar left its hidden temp file in confidence/ for good: the
+    clean-up of a killed run's temps looked in the output folder only."""
+    shot = make_shot(tmp_path / "shot", FRAMES)
+    output = tmp_path / "out" / "clean.####.png"
+    fill(shot_job(shot, output, confidence=True, frames="1001-1004"))
+    folder = sidecar_path(tmp_path / "out" / "clean.1001.png").parent
+    killed = temp_path_for(sidecar_path(tmp_path / "out" / "clean.1005.png"))
+    killed.write_bytes(b"half a png")  # (what SIGKILL during the write leaves)
+    other = temp_path_for(folder / "proxy.1001.jpg.png")  # another output's, being written now: kept
+    other.write_bytes(b"being written")
+    fill(shot_job(shot, output, confidence=True))
+    assert not killed.exists() and other.exists()
+    aged = time.time() - 3600  # an hour old: stale whoever wrote it
+    os.utime(other, (aged, aged))
+    fill(shot_job(shot, output, confidence=True))
+    assert not other.exists()
+
+
+def _plate_with_confidence(tmp_path):
+    """A shot whose plate frames already carry an earlier fill's half ``fill.confidence``: 0.25 in a band
+    (its guess), 1 elsewhere."""
+    shot = make_shot(tmp_path / "shot", FRAMES)
+    earlier = np.ones((HEIGHT, WIDTH), np.float16)
+    earlier[:, :8] = 0.25
+    for i, frame in enumerate(FRAMES):
+        write_exr(shot / f"plate.{frame:04d}.exr", {**plate_frame(i), CHANNEL: earlier})
+    return shot, earlier
+
+
+@pytest.mark.parametrize("asked", [True, False])
+def test_a_plate_with_an_earlier_fills_confidence_keeps_both_fills_guesses(tmp_path, asked) -> None:
+    """A second pass over a first pass's EXRs (or chained AIFill nodes): the plate's fill.confidence was
+    replaced by this fill's, so the first fill's guess read 1 (sure), and the half channel became float; without
+    --confidence the carried channel said 'sure' in this fill's hole."""
+    shot, earlier = _plate_with_confidence(tmp_path)
+    job = shot_job(shot, tmp_path / "out" / "clean.####.exr", confidence=asked)
+    result = fill(job)
+    assert any("already has a fill.confidence channel" in note for note in result.notices)
+    for frame in FRAMES:
+        channel = read_exr(tmp_path / "out" / f"clean.{frame:04d}.exr")[1][CHANNEL]
+        assert channel.dtype == np.float16
+        weight = _weight(shot, frame, job)
+        band = np.zeros_like(weight, bool)
+        band[:, :8] = True
+        assert (channel[band & (weight == 0)] == 0.25).all()  # the earlier fill's guess, as it was
+        assert (channel[~band & (weight == 0)] == 1.0).all()
+        assert (channel[weight >= 1] == 0.0).all()  # Telea's fill: a guess, whatever the plate said there
+        assert (channel <= earlier).all()
+
+
+def test_a_png_confidence_sequence_over_a_plate_with_confidence_is_the_lower_of_both(tmp_path) -> None:
+    shot, _ = _plate_with_confidence(tmp_path)
+    job = shot_job(shot, tmp_path / "out" / "clean.####.png", confidence=True)
+    fill(job)
+    grey = cv2.imread(str(sidecar_path(tmp_path / "out" / "clean.1003.png")), cv2.IMREAD_UNCHANGED)
+    weight = _weight(shot, 1003, job)
+    assert (grey[:, :8][weight[:, :8] == 0] == 16384).all() and (
+        grey[:, 8:][weight[:, 8:] == 0] == 65535
+    ).all()

@@ -157,7 +157,7 @@ def test_windowless_output_is_the_display_window(tmp_path):
     done = aifx("fill", *shot_args, "-o", str(out), "--confidence")
     assert done.returncode == 0, done.stderr
     for i, frame in enumerate(FRAMES[:3]):
-        sure = read_image(out.parent / "confidence" / f"c.{frame}.png").channels["Y"]
+        sure = read_image(out.parent / "confidence" / f"c.{frame}.png.png").channels["Y"]
         assert sure.shape == (HEIGHT, WIDTH)
         hole = np.zeros((HEIGHT, WIDTH), bool)
         hole[18 - 8 : 28 + 8, 14 + 3 * i - 8 : 24 + 3 * i + 8] = True

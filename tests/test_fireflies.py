@@ -77,3 +77,57 @@ def test_a_display_referred_plate_is_read_as_it_is() -> None:
     # Nor is anything in a frame whose peak stays under FIREFLY times its level.
     rgb[8, 8] = 3.0
     assert tame_fireflies(rgb, level=0.2, peak=3.0) is None
+
+
+def _starfield(stars: bool, flicker: bool) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """A dark scene-linear sky (0.03-0.05) panning 2 px a frame under a static hole: (frames, holes, points).
+
+    ``stars``: 300 one-pixel stars of 5, 20 or 50 on the sky, moving with it (point lights: what the fill must
+    keep); ``flicker``: a render's fireflies of 1e4 to 1e8, at new places each frame (lone in time too), 12 a
+    frame in the band the chains read around the hole. ``points``: per frame, where a star is inside the hole."""
+    rng = np.random.default_rng(7)
+    sky = (0.03 + 0.02 * texture(HEIGHT + 20, WIDTH + 2 * FRAMES + 20, seed=2)[..., :1]).astype(np.float32)
+    sky = np.repeat(sky, 3, axis=2)
+    if stars:
+        for _ in range(300):
+            sky[rng.integers(0, sky.shape[0]), rng.integers(0, sky.shape[1])] = rng.choice([5.0, 20.0, 50.0])
+    hole = np.zeros((HEIGHT, WIDTH), bool)
+    hole[HOLE] = True
+    band = np.argwhere(cv2.dilate(hole.astype(np.uint8), np.ones((41, 41), np.uint8)).astype(bool) & ~hole)
+    band = band[(band % 3 == 0).all(axis=1)]  # (never two side by side: that is a highlight, not a firefly)
+    frames, points = [], []
+    for t in range(FRAMES):
+        frame = sky[10 : 10 + HEIGHT, 2 * t : 2 * t + WIDTH].copy()
+        shown = np.zeros_like(hole)
+        for other in range(FRAMES):  # (the sky moves 2 px a frame left: x here is x - 2 (other - t) there)
+            shown |= ~np.roll(hole, 2 * (t - other), axis=1)
+        points.append(hole & shown & (frame[..., 0] > 1.0))
+        if flicker:
+            for y, x in band[rng.choice(len(band), 12, replace=False)]:
+                frame[y, x] = 10.0 ** rng.uniform(4, 8)
+        frames.append(frame)
+    return frames, [hole] * FRAMES, points
+
+
+def test_stars_moving_with_the_plate_keep_their_value_in_the_fill() -> None:
+    # One-pixel stars are lone in space like a render's fireflies, but they move with the plate: the other
+    # frames show them where the chains land, and the fill copies them as they are (the cap dimmed them to ~1,
+    # 5-50x too dark; only the smooth fields read the capped plate).
+    frames, holes, points = _starfield(stars=True, flicker=False)
+    out = _fill(frames, holes)
+    ratios = np.concatenate(
+        [o[p][:, 0] / f[p][:, 0] for o, f, p in zip(out[1:], frames[1:], points[1:], strict=True)]
+    )
+    assert len(ratios) > 20
+    assert np.median(ratios) > 0.5, f"median output/truth {np.median(ratios):.3f}"
+    for out_t, frame, hole in zip(out, frames, holes, strict=True):
+        assert np.array_equal(out_t[~hole], frame[~hole])
+
+
+def test_fireflies_new_every_frame_are_not_copied_into_the_fill() -> None:
+    # A render's fireflies are lone in time: a chain that lands on one reads what this frame never held.
+    calm = _fill(*_starfield(stars=False, flicker=False)[:2])
+    frames, holes, _ = _starfield(stars=False, flicker=True)
+    hot = _fill(frames, holes)
+    for t, (out, clean, hole) in enumerate(zip(hot, calm, holes, strict=True)):
+        assert np.abs(out[hole] - clean[hole]).max() < 0.5, f"frame {t}"

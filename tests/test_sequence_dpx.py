@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import cv2
@@ -133,3 +134,84 @@ def test_a_dpx_written_from_a_linear_exr_plate_says_it_is_linear(tmp_path):
     _pixels, spec = _read(tmp_path / "p" / "clean.1001.dpx")
     assert spec.get_string_attribute("dpx:Transfer") != "Linear"
     assert guess_colorspace(read_image(tmp_path / "p" / "clean.1001.dpx")) == "sRGB Encoded Rec.709 (sRGB)"
+
+
+def test_timecode_keycode_and_frame_rate_go_between_dpx_and_exr(tmp_path):
+    """A DPX scan with timecode written as .exr had no timeCode, and an EXR with timeCode, keyCode and
+    framesPerSecond written as .dpx kept none, without a word. They are carried across now (each frame its own
+    timecode); PNG, TIFF and JPEG cannot hold them, and the fill's note names what such an output drops."""
+    import OpenEXR
+
+    from aifx_core.job import FillJob
+    from aifx_core.pipeline import fill
+
+    shot = tmp_path / "scan"
+    shot.mkdir()
+    keycode = (12, 3, 456, 7890, 5, 4, 64)
+    for frame in FRAMES:
+        spec = oiio.ImageSpec(64, 48, 3, oiio.UINT16)
+        spec.attribute("oiio:BitsPerSample", 10)
+        spec.attribute("smpte:TimeCode", oiio.TypeDesc("timecode"), (TIMECODE[0] + frame - FRAMES[0], 0))
+        spec.attribute("smpte:KeyCode", oiio.TypeDesc("keycode"), keycode)
+        spec.attribute("dpx:FrameRate", 24000 / 1001)
+        out = oiio.ImageOutput.create(str(shot / f"plate.{frame}.dpx"))
+        assert out.open(str(shot / f"plate.{frame}.dpx"), spec)
+        assert out.write_image(np.full((48, 64, 3), 20000, np.uint16)) and out.close()
+        matte = np.zeros((48, 64), np.uint8)
+        matte[HOLE] = 255
+        cv2.imwrite(str(shot / f"mask.{frame}.png"), matte)
+
+    def run(plate: str, output: str) -> list[str]:
+        job = FillJob(input=plate, mask=str(shot / "mask.####.png"), output=output, backend="telea")
+        return fill(job).notices
+
+    assert not [
+        n for n in run(str(shot / "plate.####.dpx"), str(tmp_path / "e" / "c.####.exr")) if "timecode" in n
+    ]
+    for frame in FRAMES:
+        header = OpenEXR.File(str(tmp_path / "e" / f"c.{frame}.exr"), header_only=True).parts[0].header
+        code = header["timeCode"]
+        assert (code.hours, code.minutes, code.seconds, code.frame) == (1, 2, 3, 4 + frame - FRAMES[0])
+        key = header["keyCode"]
+        assert (key.filmMfcCode, key.filmType, key.prefix, key.count, key.perfOffset) == keycode[:5]
+        assert header["framesPerSecond"] == Fraction(24000, 1001)
+
+    assert not [
+        n
+        for n in run(str(tmp_path / "e" / "c.####.exr"), str(tmp_path / "d" / "c.####.dpx"))
+        if "timecode" in n
+    ]
+    for frame in FRAMES:
+        _pixels, spec = _read(tmp_path / "d" / f"c.{frame}.dpx")
+        assert tuple(spec.getattribute("smpte:TimeCode")) == (TIMECODE[0] + frame - FRAMES[0], 0)
+        assert tuple(spec.getattribute("smpte:KeyCode")) == keycode
+        assert spec.getattribute("dpx:FrameRate") == pytest.approx(24000 / 1001)
+
+    said = (
+        "TIFF output drops the EXR plate's "  # (... timecode, keycode, frame rate; write .exr to keep them)
+    )
+    notes = run(str(tmp_path / "e" / "c.####.exr"), str(tmp_path / "t" / "c.####.tif"))
+    assert any(said in n and "timecode, keycode, frame rate; write .exr" in n for n in notes), notes
+    said = "note: PNG output drops the plate's timecode, keycode, frame rate; write .dpx or .exr to keep them"
+    assert said in run(str(shot / "plate.####.dpx"), str(tmp_path / "p" / "c.####.png"))
+
+
+def test_a_dpx_of_a_plate_in_other_primaries_says_it_is_read_as_linear_rec709(tmp_path):
+    """The note said an ACEScg plate's DPX named its colourspace 'acescg' in its metadata; a DPX keeps only its
+    transfer, which reads back as linear Rec.709. The note now says what a reader will take it for."""
+    from shot_files import make_shot, plate_frame, write_exr
+
+    shot = make_shot(tmp_path / "shot", frames=range(1001, 1003))
+    for frame in (1001, 1002):
+        write_exr(shot / f"aces.{frame}.exr", plate_frame(frame - 1001), colorInteropID="lin_ap1_scene")
+    for plate, expected in (
+        ("aces", "so it is read as lin_rec709_scene"),
+        ("plate", "(marked as linear by its DPX transfer)"),
+    ):
+        out = tmp_path / plate / "clean.####.dpx"
+        done = aifx(
+            "fill", str(shot / f"{plate}.####.exr"), "-m", str(shot / "mask.####.png"), "-o", str(out)
+        )
+        assert done.returncode == 0, done.stderr
+        note = next(line for line in done.stderr.splitlines() if "holds the EXR plate's values" in line)
+        assert expected in note and "named in its metadata" not in note, note

@@ -247,12 +247,37 @@ def test_multi_part_reads_the_first_part_and_says_so(tmp_path: Path) -> None:
     assert out_header["name"] == "beauty"  # the part it came from, kept as an (allowed) single-part name
 
 
-def test_integer_image_becomes_half_in_exr(tmp_path: Path) -> None:
+def test_plinear_flags_are_kept_in_every_part(tmp_path: Path) -> None:
+    """A channel's pLinear flag (perceptually linear, a hint to lossy codecs) was written as 0, in the filled
+    part and in the parts carried through from a multi-part file."""
+    beauty = {c: OpenEXR.Channel(rich_channels(seed=1)[c], 1, 1, c != "A") for c in "RGBA"}
+    depth = {"Z": rich_channels(seed=2)["Z"], "mono": OpenEXR.Channel(rich_channels(seed=3)["R"], 1, 1, True)}
+    parts = [
+        OpenEXR.Part({"compression": OpenEXR.ZIP_COMPRESSION}, beauty, "beauty"),
+        OpenEXR.Part({"compression": OpenEXR.ZIP_COMPRESSION}, depth, "depth"),
+    ]
+    OpenEXR.File(parts).write(str(tmp_path / "multi.exr"))
+    OpenEXR.File({"compression": OpenEXR.ZIP_COMPRESSION}, beauty).write(str(tmp_path / "single.exr"))
+    for name in ("multi", "single"):
+        out = write_image(tmp_path / f"out_{name}.exr", read_image(tmp_path / f"{name}.exr"))
+        written = OpenEXR.File(str(out), header_only=True)
+        flags = [{c.name: c.pLinear for c in part.header["channels"]} for part in written.parts]
+        assert flags[0] == {"R": 1, "G": 1, "B": 1, "A": 0}, name
+        assert flags[1:] == ([{"Z": 0, "mono": 1}] if name == "multi" else []), name
+
+
+def test_integer_image_becomes_float_in_exr_every_code_kept(tmp_path: Path) -> None:
+    """16-bit as float (half would move most codes), 8-bit as half (which holds its 256 codes)."""
     plane = np.arange(H * W, dtype=np.uint16).reshape(H, W)
     out = write_image(tmp_path / "from16.exr", Image(channels={"R": plane, "G": plane, "B": plane}))
     _, pixels = read_direct(out)
+    assert pixels["R"].dtype == np.float32
+    assert np.array_equal(pixels["R"], (plane / 65535.0).astype(np.float32))
+    small = (plane % 256).astype(np.uint8)
+    out = write_image(tmp_path / "from8.exr", Image(channels={"R": small, "G": small, "B": small}))
+    _, pixels = read_direct(out)
     assert pixels["R"].dtype == np.float16
-    assert np.array_equal(pixels["R"], (plane / 65535.0).astype(np.float32).astype(np.float16))
+    assert np.array_equal(np.rint(pixels["R"].astype(np.float64) * 255), small)
 
 
 def test_images_from_tiled_time_coded_plates_can_be_copied_and_pickled(tmp_path: Path) -> None:

@@ -187,6 +187,27 @@ def test_png_to_exr_is_half_scaled_to_one(tmp_path: Path) -> None:
         assert np.array_equal(channels[name], (pixels[:, :, i] / 255.0).astype(np.float32).astype(np.float16))
 
 
+@pytest.mark.parametrize(("ext", "bits"), [("png", 16), ("tif", 16), ("dpx", 10), ("dpx", 12)])
+def test_a_16_bit_plate_written_as_exr_keeps_every_code(tmp_path: Path, ext: str, bits: int) -> None:
+    """A 16-bit PNG/TIFF (or 10/12-bit DPX) written as EXR was rounded to half: most samples of the frame,
+    outside the mask too, no longer came back to their code (up to 16 codes off), without a note. They are
+    float now (exact); an 8-bit plate stays half, which holds its 256 codes."""
+    pixels = random_pixels(np.uint16, 3, seed=bits)
+    spec = oiio.ImageSpec(W, H, 3, oiio.UINT16)
+    spec.attribute("oiio:BitsPerSample", bits)
+    out = oiio.ImageOutput.create(str(tmp_path / f"in.{ext}"))
+    assert out.open(str(tmp_path / f"in.{ext}"), spec)
+    assert out.write_image(pixels)
+    out.close()
+    image = read_image(tmp_path / f"in.{ext}")
+    codes = np.stack([image.channels[n] for n in "RGB"], axis=-1)  # (a 10-bit scan's codes widened to 16)
+    exr = OpenEXR.File(str(write_image(tmp_path / "out.exr", image)), separate_channels=True)
+    for i, name in enumerate("RGB"):
+        plane = exr.channels()[name].pixels
+        assert plane.dtype == np.float32
+        assert np.array_equal(np.rint(plane.astype(np.float64) * 65535), codes[..., i]), name
+
+
 def test_bit_depth_the_format_cannot_hold(tmp_path: Path) -> None:
     image = Image(channels={c: np.zeros((H, W), np.float32) for c in "RGB"})
     with pytest.raises(InputError, match="cannot store 32-bit"):
@@ -368,3 +389,49 @@ def test_a_plate_stored_turned_says_the_mask_must_match_the_stored_frames(tmp_pa
         assert done.returncode == 0, done.stderr
         assert "stored turned or mirrored (EXIF Orientation 3)" in done.stderr, done.stderr
         assert ("does not keep the orientation" in done.stderr) == (ext == "exr")
+
+
+def test_a_jpeg_or_tiff_of_a_linear_plate_says_what_it_holds_and_only_that(tmp_path: Path) -> None:
+    """Linear EXR plate → .jpg had no colourspace note though it holds linear values a reader takes for sRGB;
+    → .tif claimed the colourspace was "named in its metadata" (OpenImageIO's TIFF writer keeps none) and that
+    values above 1 and below 0 were clipped, though a float TIFF keeps them."""
+    import cv2
+
+    from aifx_core.job import FillJob
+    from aifx_core.pipeline import fill
+
+    matte = np.zeros((H, W), np.uint8)
+    matte[2:6, 2:6] = 255
+    cv2.imwrite(str(tmp_path / "mask.png"), matte)
+    wide = {c: (random_pixels(np.float32, 1, seed=i)[..., 0]) for i, c in enumerate("RGB")}  # -1..3
+    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+    OpenEXR.File(header, {**wide, "Z": np.ones((H, W), np.float32)}).write(str(tmp_path / "lin.1001.exr"))
+
+    def notes(ext: str) -> list[str]:
+        job = FillJob(
+            input=str(tmp_path / "lin.####.exr"),
+            mask=str(tmp_path / "mask.png"),
+            output=str(tmp_path / ext / f"c.####.{ext}"),
+            backend="telea",
+        )
+        return fill(job).notices
+
+    jpeg = notes("jpg")
+    assert (
+        "note: JPEG output drops the EXR plate's channels Z, values above 1 and below 0 (clipped)"
+        in "".join(jpeg)
+    )
+    said = (
+        "note: the JPEG output holds the EXR plate's values as they are, in Linear Rec.709 (sRGB), not converted "
+        "to the srgb_rec709_scene a viewer expects of a .jpg, and a .jpg cannot name its colourspace, so it is "
+        "read as srgb_rec709_scene; convert it for viewing"
+    )
+    assert any(n.startswith(said) for n in jpeg), jpeg
+    assert read_image(tmp_path / "jpg" / "c.1001.jpg").header["colorspace"] == "sRGB Encoded Rec.709 (sRGB)"
+
+    tiff = notes("tif")
+    assert "note: TIFF output drops the EXR plate's channels Z; write .exr to keep them" in tiff, tiff
+    assert not [n for n in tiff if "metadata" in n or "clipped" in n], tiff  # (a float TIFF: read as linear)
+    written = read_image(tmp_path / "tif" / "c.1001.tif")
+    assert written.header["colorspace"] == "Linear Rec.709 (sRGB)"
+    assert written.channels["R"].min() < 0 and written.channels["R"].max() > 1

@@ -43,8 +43,17 @@ from .colour import (
     unknown_primaries,
 )
 from .composite import composite
+from .confidence import FOLDER as CONFIDENCE_FOLDER
 from .confidence import attach as attach_confidence
-from .confidence import confidence_map
+from .confidence import (
+    carried,
+    carried_notice,
+    check_sidecars,
+    confidence_map,
+    has_sidecars,
+    sidecar_of,
+    sidecar_path,
+)
 from .confidence import forget as forget_confidence
 from .errors import AifxError, InputError
 from .inpaint import Anchor, BackendContext, FramePacket, Span
@@ -86,7 +95,8 @@ from .sequence import (
 from .sequence.atomic import DiskError
 from .sequence.exr import LOSSY
 from .sequence.image import layer_of, unfilled_colour
-from .sequence.raster import COMPRESSIONS, MAX_PAGES, check_compression, written_channels
+from .sequence.raster import COMPRESSIONS, MAX_PAGES, check_compression, target_dtype, written_channels
+from .sequence.smpte import KEEPING_FORMATS, held
 from .sequence.window import beyond_display, in_display_window, reframe, windows
 from .workers import InOrder, overlap
 
@@ -163,11 +173,13 @@ def fill(
     for frame in plate.frames:
         protected.refuse(out.path(frame), "output frame", "-o/--output")
     protected.add_frames(out, "output frame", plate.frames)  # side outputs must not land on frames either
+    if job.confidence:
+        check_sidecars(out, plate.frames, protected)
     out_dir = Path(out.path(plate.frames[0])).parent
     # Created (and probed) before the side outputs are checked: a contact sheet or saved job next to the frames
     # (`-o out/clean.####.exr --contact-sheet out/sheet.png` on a fresh machine) goes into the folder the job makes.
     check_writable(out_dir)  # fail now, not after minutes of model loading
-    _check_names(out, plate, out_dir)
+    _check_names(out, plate, out_dir, job.confidence)
     sheet = None
     if job.contact_sheet:
         sheet = check_side_output(
@@ -184,7 +196,9 @@ def fill(
             save_job, "saved job", protected, suffixes=(".json",), example="job.json", flag="--save-job"
         )
 
+    sides = out_dir / CONFIDENCE_FOLDER  # (the confidence sidecars' temps, by the same rules as the frames')
     clean_stale_temps(out_dir)
+    clean_stale_temps(sides)
     if saved is not None:
         job.save(saved)
 
@@ -193,6 +207,8 @@ def fill(
     with OutputLock(str(out), run.settings, str(out), run.earlier) as lock, kept:
         if not lock.joined:  # alone on this output: a killed run's temp files of its frames are stale now
             clean_stale_temps(out_dir, 0.0, {out.path(f).name for f in plate.frames})
+            if has_sidecars(out):
+                clean_stale_temps(sides, 0.0, {sidecar_path(out.path(f)).name for f in plate.frames})
         with lock.exclusive():
             manifest = Manifest.load(out, job, run.key, lock, run.accepted)
             manifest.inputs = lambda frame: _input_files(plate, mask, frame)
@@ -200,6 +216,8 @@ def fill(
             todo = manifest.plan(selection, existing, job.overwrite, str(out))
             if job.overwrite and written:
                 todo = _not_again(manifest, todo, existing, set(written), str(out))
+            if job.confidence and has_sidecars(out):
+                todo = _lost_confidence(todo, selection, existing, out)
             manifest.record_range(plate.frames)
             manifest.rekey()  # (frames made under the key of the paths as written: taken by every spelling now)
         result = FillResult(output=str(out), skipped=[f for f in selection if f not in todo])
@@ -235,6 +253,19 @@ def _not_again(
     except InputError:  # made with other settings since, or an input changed: overwrite them after all
         return todo
     return [f for f in todo if f not in kept or f in again]
+
+
+def _lost_confidence(
+    todo: list[int], selection: list[int], existing: set[int], out: FramePattern
+) -> list[int]:
+    """``todo`` plus the finished frames whose confidence sidecar is gone (removed by hand, or by an older aifx's
+    run of another format into the same folder, which shared its sidecars): they are made again, since a run
+    asking for the confidence is done only when each frame has it."""
+    lost = {f for f in existing if sidecar_of(out.path(f)) is None}
+    if not lost:
+        return todo
+    again = lost | set(todo)
+    return [f for f in selection if f in again]
 
 
 def _input_files(plate: Sequence, mask: MaskSource, frame: int) -> list[tuple[Path, bool]]:
@@ -273,13 +304,21 @@ def _check_savable(job: FillJob) -> None:
 def _check_outside_folders(job: FillJob, out: FramePattern, plate: Sequence, mask: MaskSource) -> None:
     """Nothing the job writes goes into a plate or mask given as a folder (see
     :func:`~.sequence.reader.check_outside_input_folder`; the output against the plate's is checked by
-    :func:`~.sequence.reader.output_pattern`, which opened ``out``): checked before the output folder is made."""
+    :func:`~.sequence.reader.output_pattern`, which opened ``out``; the confidence sequence against both):
+    checked before the output folder is made."""
     for source in (plate, mask.mask):
         if source is None:
             continue
         folder_input = cast(Sequence, source)  # (a mask sequence is one, seen through the mask's protocol)
         if source is not plate:
             check_outside_input_folder(out.path(plate.frames[0]), folder_input, str(out), "output")
+        if job.confidence and has_sidecars(out):
+            check_outside_input_folder(
+                sidecar_path(out.path(plate.frames[0])),
+                folder_input,
+                str(sidecar_path(str(out))),
+                "confidence sequence",
+            )
         if job.contact_sheet:
             check_outside_input_folder(
                 Path(os.path.expanduser(job.contact_sheet)),
@@ -289,11 +328,13 @@ def _check_outside_folders(job: FillJob, out: FramePattern, plate: Sequence, mas
             )
 
 
-def _check_names(out: FramePattern, plate: Sequence, folder: Path) -> None:
-    """The names a run makes beside its frames fit the folder's filesystem (see :func:`check_names_fit`)."""
+def _check_names(out: FramePattern, plate: Sequence, folder: Path, confidence: bool) -> None:
+    """The names a run makes beside its frames fit the folder's filesystem (see :func:`check_names_fit`; the
+    confidence sidecars' names are the frames' plus ``.png``)."""
     frames = [out.path(frame).name for frame in (plate.frames[0], plate.frames[-1])]
     plain = [lock_path(str(out)).name, cache_folder(str(out)).name]
-    check_names_fit(str(out), folder, plain, [*frames, manifest_path(str(out)).name])
+    sides = [sidecar_path(name).name for name in frames] if confidence and has_sidecars(out) else []
+    check_names_fit(str(out), folder, plain, [*frames, *sides, manifest_path(str(out)).name])
 
 
 def check_keyframes(job: FillJob, shot: list[int]) -> None:
@@ -423,7 +464,7 @@ def prepare_anchors(
     mask = open_mask(job.mask, job.mask_channel, plate, invert=job.invert_mask, threshold=job.threshold)
     _check_outside_folders(job, out, plate, mask)
     out_dir = check_writable(Path(out.path(plate.frames[0])).parent)
-    _check_names(out, plate, out_dir)
+    _check_names(out, plate, out_dir, job.confidence)
     run = _RunSetup.of(job, plate, out, mask)
     if is_per_frame(run.name):
         return None  # frames on their own: nothing is decided for the shot (and no model is loaded)
@@ -720,6 +761,12 @@ def _fill_frames(
     stated = _stated_colorspace(job, colorspace, first, out, result.notices)
     backend = _create(job, plate, run, colorspace)
     exr_output = out.extension == ".exr"  # (another format's codecs are its own: see _lossless)
+    # An earlier fill's confidence in the plate is combined with this one's where the output keeps it: an EXR
+    # output carries the channel even without --confidence, and it must not say "sure" in this fill's hole.
+    combined = carried(first) and (job.confidence or exr_output)
+    if combined:
+        result.notices.append(carried_notice(plate.frames[0], job.confidence))
+    confident = job.confidence or combined  # (what the backend says of each frame is kept for the writer)
     wanted = set(todo)
     # Only the holes wait for the backend; the plate frame as read waits too while it fits in _Plates' few MB,
     # else it is read again at write time, so the frames a temporal backend reads ahead do not cost a second
@@ -771,7 +818,7 @@ def _fill_frames(
                 shown = feather_weight(hole, job.feather)
                 weight = reframe(shown, display, data)
                 filled = composite(original, reframe(rgb, display, data), weight)
-                if job.confidence:
+                if job.confidence or (exr_output and carried(original)):
                     unsure = 1.0 - confidence_map(reported, hole, shown)  # 0 wherever the plate is kept
                     sure = 1.0 - reframe(unsure, display, data)
                     filled = attach_confidence(filled, target, sure)
@@ -799,7 +846,7 @@ def _fill_frames(
 
     def submit(frame: int, rgb: np.ndarray) -> None:
         # What the backend reported about this frame is taken now: it moves on while the frame is written.
-        reported = _Reported(getattr(backend, "last_confidence", None)) if job.confidence else None
+        reported = _Reported(getattr(backend, "last_confidence", None)) if confident else None
         writer.submit((frame, rgb, pending.pop(frame), reported))
 
     try:
@@ -1038,7 +1085,11 @@ def _output_compression(job: FillJob, first: Image, out: FramePattern, notices: 
     if source_format == "exr" and target_format != "exr":
         colour = first.colour_names()  # (written: a layer's when the plate has no main layer)
         lost = [n for n in first.channels if n not in ("R", "G", "B", "A", "Y", *colour)]
-        parts = [f"channels {', '.join(lost)}" if lost else "", "values above 1 and below 0 (clipped)"]
+        parts = [f"channels {', '.join(lost)}" if lost else ""]
+        if not _float_output(first, target_format):
+            parts.append("values above 1 and below 0 (clipped)")
+        if target_format not in KEEPING_FORMATS:
+            parts += held(header.get("attributes", {}), "exr")
         if mip_mapped:
             parts.append("mip-map levels")
         if int(header.get("parts", 1)) > 1:
@@ -1056,7 +1107,26 @@ def _output_compression(job: FillJob, first: Image, out: FramePattern, notices: 
                 f"note: {target_format.upper()} output drops the plate's channels {', '.join(lost)}; write "
                 f".exr{' or .tif' if source_format == 'tiff' else ''} to keep them"
             )
+        timing = held(header.get("attributes", {}), str(source_format))
+        if timing and target_format not in KEEPING_FORMATS:
+            notices.append(
+                f"note: {target_format.upper()} output drops the plate's {', '.join(timing)}; write .dpx or "
+                ".exr to keep them"
+            )
     return compression
+
+
+#: The output formats that name the colourspace their values are in: EXR (``colorInteropID``) and PNG
+#: (OpenImageIO stores ``oiio:ColorSpace`` there). A DPX keeps a transfer only (see below): ``Linear`` reads back
+#: as linear Rec.709, whatever the primaries. OpenImageIO's TIFF writer keeps no colourspace, and its JPEG is
+#: always read back as sRGB.
+_NAMES_COLOURSPACE = ("exr", "png")
+
+
+def _float_output(first: Image, target_format: str) -> bool:
+    """Whether ``first`` is written as float data in ``target_format`` (EXR, a float TIFF): float data holds
+    values above 1 and below 0, and a reader takes it for linear; integer data is clipped and taken for sRGB."""
+    return target_format == "exr" or target_dtype(first, target_format).kind == "f"
 
 
 def _stated_colorspace(
@@ -1064,27 +1134,44 @@ def _stated_colorspace(
 ) -> Callable[[Image], Image]:
     """How an output in another format than the plate says what its values are: they are written as they are
     (no colour conversion), so a linear EXR plate's PNG holds linear values and an sRGB PNG plate's EXR holds
-    sRGB-encoded ones. The file names the plate's colourspace (``Image.header["write_colorspace"]``), and where
-    that is not what the format usually holds, a note says so (not when the job names the colourspace: its
+    sRGB-encoded ones. The file names the plate's colourspace (``Image.header["write_colorspace"]``) where its
+    format can (not TIFF or JPEG, :data:`_NAMES_COLOURSPACE`), and where that is not what the file's data usually
+    holds (linear for float data, sRGB for integers), a note says so (not when the job names the colourspace: its
     caller, such as the Blender adapter loading the result with the plate's colourspace, knows); unnamed, a
     viewer (and ``aifx info``) took a PNG for sRGB and an EXR for linear, showing the frame far too dark or
     washed out."""
     source_format, target_format = first.header.get("format"), FORMATS.get(out.extension, "")
     if not target_format or source_format == target_format:
         return lambda image: image
-    usual = DEFAULT_FLOAT_COLORSPACE if target_format == "exr" else DEFAULT_INTEGER_COLORSPACE
-    tag = interop_id(colorspace)
-    if colorspace != usual and target_format != "jpeg" and job.colorspace is None:
-        notices.append(
-            f"note: the {target_format.upper()} output holds the {str(source_format).upper()} plate's values "
-            f"as they are, in {colorspace} (named in its metadata as {tag}), not converted to the "
-            f"{interop_id(usual)} a viewer expects of a .{out.extension.lstrip('.')}; convert it for viewing, "
-            f"e.g. oiiotool IN --colorconvert {tag} {interop_id(usual)} -o OUT"
-        )
-
+    usual = DEFAULT_FLOAT_COLORSPACE if _float_output(first, target_format) else DEFAULT_INTEGER_COLORSPACE
+    tag, ext = interop_id(colorspace), out.extension.lstrip(".")
     # DPX keeps no colourspace name, only a transfer: "Linear" reads back as linear (Rec.709 primaries), where
     # an unmarked DPX is taken as sRGB-encoded and a linear one shown far too dark, scored wrong by aifx eval.
-    transfer = {"write_transfer": "Linear"} if target_format == "dpx" and is_linear(colorspace) else {}
+    linear_dpx = target_format == "dpx" and is_linear(colorspace)
+    read_as = DEFAULT_FLOAT_COLORSPACE if linear_dpx else usual
+    if colorspace != usual and job.colorspace is None:
+        convert = f"oiiotool IN --colorconvert {tag} {interop_id(usual)} -o OUT"
+        if target_format in _NAMES_COLOURSPACE or colorspace == read_as:
+            named = (
+                "named in its metadata as " + tag
+                if target_format in _NAMES_COLOURSPACE
+                else "marked as linear by its DPX transfer"
+            )
+            said = (
+                f"in {colorspace} ({named}), not converted to the {interop_id(usual)} a viewer expects of a .{ext}; "
+                f"convert it for viewing, e.g. {convert}"
+            )
+        else:
+            said = (
+                f"in {colorspace}, not converted to the {interop_id(usual)} a viewer expects of a .{ext}, and a "
+                f".{ext} cannot name its colourspace, so it is read as {interop_id(read_as)}; convert it for "
+                f"viewing (e.g. {convert}) or write .png or .exr, which name it"
+            )
+        notices.append(
+            f"note: the {target_format.upper()} output holds the {str(source_format).upper()} plate's values "
+            f"as they are, {said}"
+        )
+    transfer = {"write_transfer": "Linear"} if linear_dpx else {}
 
     def stated(image: Image) -> Image:
         return replace(image, header={**image.header, "write_colorspace": tag, **transfer})

@@ -55,7 +55,8 @@ def blend_weights(
 
     ``smoothstep(low, high, confidence)`` (both thresholds times ``scale`` per point when given), then a normalised Gaussian of ``soften`` pixels over the found
     points and the plate around the hole (which counts as 1: it is real), so a low-confidence patch ramps
-    into its surroundings; pixels propagation did not find stay 0 and do not pull their neighbours down (their
+    into its surroundings, but no higher than the same Gaussian over the found points alone (or the point's own
+    share): the plate does not lift the points of a thin hole that nothing sure is near; pixels propagation did not find stay 0 and do not pull their neighbours down (their
     fallback is offset to meet those neighbours: :mod:`.meet`).
     """
     if scale is None:
@@ -75,6 +76,16 @@ def blend_weights(
     blurred = cv2.GaussianBlur(canvas * weight, (0, 0), soften, borderType=cv2.BORDER_REPLICATE)
     norm = cv2.GaussianBlur(weight, (0, 0), soften, borderType=cv2.BORDER_REPLICATE)
     out = np.clip(blurred[ys - y0, xs - x0] / np.maximum(norm[ys - y0, xs - x0], 1e-6), 0.0, 1.0)
+    # The plate lifts a point no higher than the found points around it alone say (the same Gaussian without
+    # the plate; a point's own share stays a floor): next to a thin hole (a wire mesh, specks) the plate fills
+    # most of the Gaussian, and points of confidence ~0 came back at ~0.8, misregistered values written nearly
+    # whole (docs/method.md, *Thin holes*).
+    own = np.zeros(shape, np.float32)
+    own[ys - y0, xs - x0] = found
+    alone = cv2.GaussianBlur(canvas * own, (0, 0), soften, borderType=cv2.BORDER_REPLICATE)
+    count = cv2.GaussianBlur(own, (0, 0), soften, borderType=cv2.BORDER_REPLICATE)
+    around = alone[ys - y0, xs - x0] / np.maximum(count[ys - y0, xs - x0], 1e-6)
+    out = np.minimum(out, np.maximum(around, alpha))
     return np.where(found, out, 0.0).astype(np.float32)
 
 

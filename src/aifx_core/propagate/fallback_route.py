@@ -257,7 +257,7 @@ class FallbackRoute:
                 out = np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
             return out
 
-        return Patched(self.pairs.frames[t].source, prop.ys, prop.xs, finish)
+        return Patched(self.pairs.frames[t].smooth, prop.ys, prop.xs, finish)
 
     def _spatial_fill(
         self,
@@ -294,7 +294,7 @@ class FallbackRoute:
             pad = int(reach) + MOVER_REACH
             y0, y1 = max(int(ys.min()) - pad, 0), min(int(ys.max()) + pad + 1, height)
             x0, x1 = max(int(xs.min()) - pad, 0), min(int(xs.max()) + pad + 1, width)
-        image = frame.source[y0:y1, x0:x1].copy()
+        image = frame.smooth[y0:y1, x0:x1].copy()
         inside = (prop.ys >= y0) & (prop.ys < y1) & (prop.xs >= x0) & (prop.xs < x1)
         image[prop.ys[inside] - y0, prop.xs[inside] - x0] = values[inside]
         ys, xs = ys - y0, xs - x0
@@ -336,7 +336,7 @@ class FallbackRoute:
         if not self._meets(t):
             return None
         frame = self.pairs.frames[t]
-        plate, blocked = frame.source, frame.blocked
+        plate, blocked = frame.smooth, frame.blocked
 
         def offsets(points: np.ndarray, values: np.ndarray) -> np.ndarray:
             sure = prop.found & (alpha >= 0.999)
@@ -506,7 +506,7 @@ class FallbackRoute:
             # fast walk step that averages the ring check's share too reads all of it (output.STEADY_FAST_SHARE).
             whole = np.ones(len(prop.ys), np.float32)
             part.filled = Filled(
-                frame.source, frame.blocked, prop.ys, prop.xs, part.values, 1.0 - part.share, whole
+                frame.smooth, frame.blocked, prop.ys, prop.xs, part.values, 1.0 - part.share, whole
             )
         return part.filled
 

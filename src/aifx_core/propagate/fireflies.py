@@ -7,10 +7,16 @@ spatial fill's push-pull, the seam's correction) average hundreds of plate pixel
 1e8 pixel 14 px from the hole raised a whole square of fill by about 340, a glowing blob where a per-frame
 Telea fill, which reads only a few pixels next to the hole, stays clean.
 
-So the fill's source (``_Frame.source``) holds each such pixel capped at :data:`FIREFLY` times the larger of its
-eight neighbours' largest magnitude and the frame's level, and never below display white (1): a highlight two
-pixels wide keeps its value (its neighbour is as bright), a star in a dark display-referred plate keeps its 1.0,
-and a plate whose values stay within 0..1 (every 8- and 16-bit plate) is read exactly as it is.
+So the smooth fields read a copy of the plate (``_Frame.smooth``) that holds each such pixel capped at
+:data:`FIREFLY` times the larger of its eight neighbours' largest magnitude and the frame's level, and never below
+display white (1): a highlight two pixels wide keeps its value (its neighbour is as bright), a star in a dark
+display-referred plate keeps its 1.0, and a plate whose values stay within 0..1 (every 8- and 16-bit plate) is
+read exactly as it is. So do the spatial fill, the fallback's meeting offset, the keyframe carry and the
+steadying, which invent or average. What the chains copy from other frames reads the plate itself
+(``_Frame.source``): a star, a city light or an LED in a scene-linear plate is lone in space too, and the cap
+dimmed it 5-50x in the fill; it moves with the plate, so the other frames show it where the chains land, and a
+render's firefly, lone in time as well, is one sample among a point's several and is dropped by the fusion as
+an outlier.
 """
 
 from __future__ import annotations

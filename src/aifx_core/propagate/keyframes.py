@@ -168,7 +168,7 @@ class Keyframes:
                     "run the anchors stage again (aifx run JOB --anchors --overwrite)"
                 )
             ys, xs = np.nonzero(hole)
-            self.keyframe_images[k] = Patched(frame.source, ys, xs, np.asarray(anchor.values, np.float32))
+            self.keyframe_images[k] = Patched(frame.smooth, ys, xs, np.asarray(anchor.values, np.float32))
         return self.keyframe_images[k]
 
     def around(self, t: int) -> list[int]:

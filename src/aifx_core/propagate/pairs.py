@@ -92,8 +92,9 @@ class _Frame:
     """
 
     packet: FramePacket
-    #: RGB safe to interpolate from (non-finite values zeroed, magnitudes capped at LARGEST, fireflies capped:
-    #: :mod:`.fireflies`; the same array as the packet when it has none of them).
+    #: RGB safe to interpolate from (non-finite values zeroed, magnitudes capped at LARGEST; the same array as
+    #: the packet when it has neither): what chains copy into a hole, so a star moving with the plate keeps its
+    #: value.
     _source: np.ndarray | None
     #: Where nothing may be copied from: the hole and non-finite pixels (unmasked movers are added later; read
     #: through ``invalid``).
@@ -133,6 +134,9 @@ class _Frame:
     _blocked_for: np.ndarray | None = field(default=None, repr=False, compare=False)
     #: ``footprint`` as last made (read-only), with the movers it was made with (None: no movers), the same way.
     _footprint: tuple[np.ndarray | None, Footprint] | None = field(default=None, repr=False, compare=False)
+    #: ``source`` with its fireflies capped (:mod:`.fireflies`), None where it has none: what the smooth fields
+    #: average (ring membrane, spatial fill, the fallback's meeting offset, the steadying's reads).
+    _smooth: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def hole(self) -> np.ndarray:
@@ -187,6 +191,13 @@ class _Frame:
         return self._source
 
     @property
+    def smooth(self) -> np.ndarray:
+        """``source`` with its fireflies capped (the same array where it has none): what a field that averages
+        many plate pixels in linear light reads, so one 1e8 render firefly does not light up a whole fill."""
+        source = self.source
+        return source if self._smooth is None else self._smooth
+
+    @property
     def rgb(self) -> np.ndarray:
         """The packet's RGB as it came (the pixels outside the hole of the output); released with ``source``."""
         self.source  # noqa: B018 - (raises once the plate is released)
@@ -202,7 +213,7 @@ class _Frame:
     def release(self) -> None:
         """Drop the full-resolution RGB (the packet keeps its frame number and hole)."""
         if self._source is not None:
-            self._source = None
+            self._source = self._smooth = None
             self.packet = replace(self.packet, rgb=_RELEASED)
         self._blocked = self._blocked_for = None
         self._footprint = None
@@ -460,9 +471,8 @@ class Pairs:
         thumb, level = _thumb(source, thumb_size, thumb_hole)
         tamed = tame_fireflies(source, level, peak)
         if tamed is not None:
-            source = tamed
-            thumb, level = _thumb(source, thumb_size, thumb_hole)
-        gray, small_hole = flow_gray(source, hole, self.work, self.colorspace)
+            thumb, level = _thumb(tamed, thumb_size, thumb_hole)
+        gray, small_hole = flow_gray(source if tamed is None else tamed, hole, self.work, self.colorspace)
         return _Frame(
             packet,
             np.asarray(source, np.float32),
@@ -472,6 +482,7 @@ class Pairs:
             thumb,
             thumb_hole,
             max(level, 1e-3),
+            _smooth=tamed,
         )
 
     # ------------------------------------------------------------------------------------------------ flow

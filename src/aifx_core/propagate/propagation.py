@@ -131,7 +131,7 @@ class Propagation:
         all_xs = np.concatenate([xs, ring_xs])
         first_steps: dict[int, FirstStep] = {}
         frontiers: dict[int, Frontier] = {}
-        membrane = RingMembrane(frame.source, ys, xs)
+        membrane = RingMembrane(frame.smooth, ys, xs)
         fused = self._fused(t, all_xs, all_ys, membrane, first_steps, frontiers)
         self.recovered[t] = recovered(ys, xs, fused, self.opt.fallback_high, membrane)
         self._far(t, frontiers, fused, frame.level, all_ys, all_xs, membrane)
@@ -253,7 +253,7 @@ class Propagation:
             if len(ys):
                 # (the same points as its propagation follows: a walk's slack reads their median motion)
                 all_ys, all_xs = np.concatenate([ys, ring_ys]), np.concatenate([xs, ring_xs])
-                membrane = RingMembrane(self.pairs.frames[j].source, ys, xs)
+                membrane = RingMembrane(self.pairs.frames[j].smooth, ys, xs)
                 found = recovered(
                     ys, xs, self._fused(j, all_xs, all_ys, membrane), self.opt.fallback_high, membrane
                 )

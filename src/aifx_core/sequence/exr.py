@@ -13,6 +13,7 @@ compressions (none, rle, zips, zip, piz; pxr24 only for half/uint) and keeps cus
 * ``data_window`` / ``display_window``: ``(xmin, ymin, xmax, ymax)``; pixel arrays cover the data window
 * ``parts`` / ``part_names``: how many parts the file has (the first is filled) and their names
 * ``tiled``: whether the part was stored in tiles (it is written back tiled)
+* ``plinear``: per part, the names of the channels flagged pLinear (written back flagged)
 * ``colorspace`` / ``colorspace_reason``: see :func:`~aifx_core.sequence.imageinfo.guess_colorspace`
 
 Multi-part files: the first part is the image; the others are kept whole in ``other_parts`` (attributes,
@@ -36,6 +37,7 @@ from ..errors import InputError
 from .image import Image, to_float
 from .imageinfo import ImageInfo, Window, guess_colorspace
 from .quiet import decoder_messages_silenced
+from .smpte import for_exr
 
 
 #: Compression names accepted by :func:`write_exr`, e.g. ``"zip"`` → ``OpenEXR.ZIP_COMPRESSION``.
@@ -124,6 +126,11 @@ def _window_attribute(window: Window) -> tuple[np.ndarray, np.ndarray]:
     return (np.array(window[:2], dtype=np.int32), np.array(window[2:], dtype=np.int32))
 
 
+#: How the bindings refuse an attribute type they do not know (``deepImageState``, which Nuke and Houdini
+#: write on flattened deep renders): OpenImageIO reads such a file and drops the attribute on a rewrite.
+_UNSUPPORTED = "unsupported attribute type:"
+
+
 def _open(path: Path, header_only: bool) -> Any:
     """Open with the bindings, turning their failures into :class:`InputError` naming the file.
 
@@ -138,6 +145,12 @@ def _open(path: Path, header_only: bool) -> Any:
         if reason.startswith("Unable to open"):  # the bindings' only words for a header they cannot parse
             raise InputError(
                 f"{path}: EXR header is damaged (its attributes cannot be read); re-render or re-copy the file"
+            ) from None
+        if reason.startswith(_UNSUPPORTED):  # a sound file (oiiotool reads it) with an attribute of that type
+            kind = reason.removeprefix(_UNSUPPORTED).strip()
+            raise InputError(
+                f"{path}: aifx's EXR reader cannot read the file's {kind} attribute (the image itself is fine); "
+                f"write the frames without it, e.g. oiiotool IN --eraseattrib {kind} -o OUT"
             ) from None
         raise InputError(f"{path}: not a readable EXR ({reason}); re-render or re-copy the file") from None
     if not exr.parts or exr.parts[0].part_index != 0:
@@ -275,12 +288,19 @@ def read_exr(path: Path) -> Image:
         "tiled": attributes.get("type") == OpenEXR.tiledimage,
         "colorspace": colorspace,
         "colorspace_reason": reason,
+        "plinear": [_plinear(p) for p in exr.parts],
     }
     if not channels:
         raise InputError(f"{path}: EXR has no channels; re-render it")
     if len(exr.parts) > 1:
         header["other_parts"] = [_carried_part(path, other) for other in exr.parts[1:]]
     return Image(channels=channels, header=header, source=path)
+
+
+def _plinear(part: Any) -> list[str]:
+    """The names of a part's channels flagged pLinear (perceptually linear: a hint to lossy codecs such as
+    B44), so that the output flags them too (every flag was written as 0)."""
+    return sorted(name for name, channel in part.channels.items() if channel.pLinear)
 
 
 def _carried_part(path: Path, part: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -311,11 +331,15 @@ def resolve_compression(name: str | None, header: Mapping[str, Any]) -> Any:
 
 
 def _exr_plane(plane: np.ndarray) -> np.ndarray:
-    """A channel in a pixel type EXR stores; 8/16-bit integers become half (scaled to 0..1)."""
+    """A channel in a pixel type EXR stores, scaled to 0..1 from an integer plate and every code kept: 8-bit
+    becomes half (each of 256 codes comes back exact), 16-bit (a 10/12-bit DPX scan read as 16) float, since
+    half holds 11 bits: written as half, most samples of a 16-bit plate moved, outside the mask too."""
     if plane.dtype in _PIXEL_TYPE_NAMES:
         return np.ascontiguousarray(plane)
-    if plane.dtype in (np.uint8, np.uint16):
+    if plane.dtype == np.uint8:
         return np.ascontiguousarray(to_float(plane).astype(np.float16))
+    if plane.dtype == np.uint16:
+        return np.ascontiguousarray(to_float(plane).astype(np.float32))
     return np.ascontiguousarray(plane.astype(np.float32))
 
 
@@ -335,6 +359,8 @@ def exr_attributes(image: Image, compression: str | None) -> dict[str, Any]:
     attributes["compression"] = resolve_compression(compression, header)
     if not from_exr and header.get("write_colorspace"):
         attributes["colorInteropID"] = str(header["write_colorspace"])
+    if header.get("format") == "dpx":
+        attributes.update(for_exr(header.get("attributes", {})))  # (timecode, keycode, frame rate)
     return _storage_for_write(attributes)
 
 
@@ -350,12 +376,23 @@ def _storage_for_write(attributes: dict[str, Any]) -> dict[str, Any]:
     return attributes
 
 
-def _other_part(attributes: dict[str, Any], channels: dict[str, np.ndarray]) -> Any:
-    """A part carried through untouched (its own header and pixels); a lossy compression becomes ZIP."""
+def _other_part(attributes: dict[str, Any], channels: dict[str, np.ndarray], plinear: list[str]) -> Any:
+    """A part carried through untouched (its own header, pixels and pLinear flags); a lossy compression
+    becomes ZIP."""
     attributes = {k: v for k, v in attributes.items() if k not in _DERIVED_ATTRIBUTES}
     if compression_name(attributes.get("compression", "none")) in LOSSY:
         attributes["compression"] = COMPRESSIONS[DEFAULT_COMPRESSION]
-    return OpenEXR.Part(_storage_for_write(attributes), channels, str(attributes.get("name", "")))
+    return OpenEXR.Part(
+        _storage_for_write(attributes), _flagged(channels, plinear), str(attributes.get("name", ""))
+    )
+
+
+def _flagged(channels: dict[str, np.ndarray], plinear: list[str]) -> dict[str, Any]:
+    """``channels`` for the bindings, those named in ``plinear`` as channels flagged pLinear."""
+    return {
+        name: OpenEXR.Channel(plane, 1, 1, True) if name in plinear else plane
+        for name, plane in channels.items()
+    }
 
 
 #: OpenEXRCore's ``exr_set_default_zip_compression_level`` (exported by the bindings' module), False where
@@ -399,15 +436,23 @@ def write_exr(path: Path, image: Image, compression: str | None = None) -> None:
         raise InputError(f"{path}: nothing to write (the image has no channels)")
     _use_zip_level()
     attributes = exr_attributes(image, compression)
-    channels = {name: _exr_plane(plane) for name, plane in image.channels.items()}
+    channels = _flagged(
+        {name: _exr_plane(plane) for name, plane in image.channels.items()}, _plinear_of(image, 0)
+    )
     others = (image.header.get("other_parts") or []) if image.header.get("format") == "exr" else []
     if not others:
         OpenEXR.File(attributes, channels).write(str(path))
         return
     name = _multipart_name(image) or "rgba"
     parts = [OpenEXR.Part(attributes, channels, name)]
-    parts += [_other_part(dict(a), c) for a, c in others]
+    parts += [_other_part(dict(a), c, _plinear_of(image, i)) for i, (a, c) in enumerate(others, 1)]
     OpenEXR.File(parts).write(str(path))
+
+
+def _plinear_of(image: Image, part: int) -> list[str]:
+    """The channels of part ``part`` its plate EXR flagged pLinear (none from another format)."""
+    flags = (image.header.get("plinear") or []) if image.header.get("format") == "exr" else []
+    return list(flags[part]) if part < len(flags) else []
 
 
 def _multipart_name(image: Image) -> str:

@@ -134,9 +134,9 @@ def write_image(
 
     ``compression`` is a codec name (EXR: ``zip``, ``piz``, ``dwaa``, ``none``...; PNG/TIFF: ``zip``,
     ``lzw``, ``none``; JPEG: ``jpeg:95``); by default the source file's is kept when the format is the
-    same. ``bit_depth`` (8, 16, 32) applies to PNG/TIFF/JPEG only. An image read from PNG/TIFF/JPEG and
-    written as EXR becomes half float (0..1); a float image written as PNG/JPEG is clipped to 0..1 and
-    quantised (no colour transform is applied here). A format without windows gets the image's display window
+    same. ``bit_depth`` (8, 16, 32) applies to PNG/TIFF/JPEG only. An image read from PNG/TIFF/JPEG/DPX and
+    written as EXR is scaled to 0..1, 8-bit as half and 16-bit (10/12-bit DPX too) as float, every code kept; a
+    float image written as PNG/JPEG is clipped to 0..1 and quantised (no colour transform is applied here). A format without windows gets the image's display window
     (:func:`~.window.in_display_window`: a bbox padded, overscan cropped), not its data window at the origin.
     """
     path = Path(path)

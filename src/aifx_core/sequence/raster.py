@@ -18,7 +18,10 @@ it), but a TIFF whose plate TIFF had associated (premultiplied) alpha is written
 * ``byte_order``: a DPX's (``"big"``: ``SDPX``, as film scanners write them; ``"little"``: ``XPDS``), which a
   DPX written from it keeps (OpenImageIO does not report it, and would write the machine's)
 * ``compression``: as OpenImageIO names it (``"zip"``, ``"lzw"``, ``"jpeg"``...)
-* ``data_window`` / ``display_window``, ``colorspace`` / ``colorspace_reason``: as for EXR
+* ``data_window`` / ``display_window``: both the frame at (0,0) (see :func:`_windows`); ``origin``: the
+  file's pixel offset and full size as OpenImageIO reads them (PNG oFFs, TIFF XPosition/YPosition, DPX X/Y
+  offset), None where there is none; written back to a file of the same format
+* ``colorspace`` / ``colorspace_reason``: as for EXR
 
 Bit depth of a write (no colour conversion happens here: values are only rescaled, see
 :func:`~aifx_core.sequence.image.from_float`): an explicit ``bit_depth`` wins; else an image read from a
@@ -33,6 +36,8 @@ from __future__ import annotations
 
 import errno
 import shutil
+import struct
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +46,9 @@ import OpenImageIO as oiio
 
 from ..errors import InputError
 from .image import Image, from_float, to_float
-from .imageinfo import ImageInfo, guess_colorspace
+from .imageinfo import ImageInfo, Window, guess_colorspace
 from .quiet import decoder_messages_silenced
+from .smpte import for_dpx
 
 #: Format name for each extension handled here.
 RASTER_FORMATS = {
@@ -122,12 +128,28 @@ def _attribute_types(spec: oiio.ImageSpec) -> dict[str, str]:
     }
 
 
-def _windows(spec: oiio.ImageSpec) -> tuple[tuple[int, int, int, int], tuple[int, int, int, int]]:
-    data = (spec.x, spec.y, spec.x + spec.width - 1, spec.y + spec.height - 1)
-    full_w = spec.full_width or spec.width
-    full_h = spec.full_height or spec.height
-    display = (spec.full_x, spec.full_y, spec.full_x + full_w - 1, spec.full_y + full_h - 1)
-    return data, display
+def _windows(spec: oiio.ImageSpec) -> tuple[Window, Window]:
+    """(data window, display window): both the frame at (0,0). A PNG's pixel offset (oFFs), a TIFF's
+    XPosition/YPosition or a DPX's X/Y offset is not a data window in a compositor's sense: Nuke and viewers
+    show the pixels at (0,0). Read as one, every filled frame came out shifted (black rows, the matte applied
+    to the shifted picture) or the plate was taken for a bigger one and its mask refused. The offset is kept
+    as read (:func:`_origin`) and written back to a file of the same format."""
+    frame = (0, 0, spec.width - 1, spec.height - 1)
+    return frame, frame
+
+
+#: The ImageSpec fields that hold a file's pixel offset and stated full size.
+_ORIGIN_FIELDS = ("x", "y", "full_x", "full_y", "full_width", "full_height")
+
+
+def _origin(spec: oiio.ImageSpec) -> dict[str, int] | None:
+    """The file's pixel offset and full size as OpenImageIO reads them (``x``, ``y``, ``full_*``), or None
+    where they say nothing (offset 0, full size the image's)."""
+    found = {name: int(getattr(spec, name)) for name in _ORIGIN_FIELDS}
+    plain = {"x": 0, "y": 0, "full_x": 0, "full_y": 0, "full_width": spec.width, "full_height": spec.height}
+    if not found["full_width"] or not found["full_height"]:
+        found["full_width"], found["full_height"] = spec.width, spec.height
+    return None if found == plain else found
 
 
 def _open(path: Path) -> oiio.ImageInput:
@@ -224,6 +246,7 @@ def read_raster(path: Path, fmt: str, head: bytes = b"") -> Image:
         "compression": spec.get_string_attribute("compression") or _IMPLIED_COMPRESSION.get(fmt),
         "data_window": data,
         "display_window": display,
+        "origin": _origin(spec),
         "colorspace": colorspace,
         "colorspace_reason": reason,
         "parts": pages,  # (only the first is read and written: :func:`~aifx_core.pipeline` says so)
@@ -301,6 +324,9 @@ def write_raster(
             if name in _NOT_COPIED or name.startswith(_NOT_COPIED_PREFIXES):
                 continue
             _copy_attribute(spec, name, value, types.get(name))
+    if image.header.get("format") == "exr" and fmt == "dpx":
+        for name, (typename, value) in for_dpx(image.header.get("attributes", {})).items():
+            _copy_attribute(spec, name, value, typename)  # (timecode, keycode, frame rate)
     if image.header.get("format") != fmt and image.header.get("write_colorspace"):
         spec.attribute("oiio:ColorSpace", str(image.header["write_colorspace"]))
     if fmt == "dpx" and image.header.get("format") != fmt and image.header.get("write_transfer"):
@@ -310,6 +336,10 @@ def write_raster(
         spec.attribute("oiio:BitsPerSample", int(bits))  # a 10-bit scan stays 10-bit (exact, see above)
     if fmt == "dpx" and image.header.get("byte_order") in DPX_BYTE_ORDERS.values():
         spec.attribute("oiio:Endian", image.header["byte_order"])
+    origin = _same_origin(image, fmt)
+    if origin and fmt != "png":
+        for name, value in origin.items():
+            setattr(spec, name, value)
     spec.attribute("oiio:UnassociatedAlpha", 0 if _associated_tiff(image, fmt, names) else 1)
     same_format = image.header.get("format") == fmt and image.header.get("compression")
     chosen = compression or (image.header["compression"] if same_format else _DEFAULT_COMPRESSION[fmt])
@@ -332,6 +362,34 @@ def write_raster(
         if _disk_nearly_full(path):
             raise OSError(errno.ENOSPC, f"No space left on device ({detail})", str(path))
         raise OSError(f"{path}: writing failed: {detail}")
+    if origin and fmt == "png":
+        _set_png_offset(path, origin["x"], origin["y"])
+
+
+def _same_origin(image: Image, fmt: str) -> dict[str, int] | None:
+    """The pixel offset (and full size) a file is written with: its plate file's, for a file of the plate's
+    format, so a fill keeps what the plate said (see :func:`_windows`); none for another format."""
+    origin = image.header.get("origin")
+    if not origin or image.header.get("format") != fmt or fmt == "jpeg":
+        return None
+    return dict(origin)
+
+
+def _set_png_offset(path: Path, x: int, y: int) -> None:
+    """Put a PNG plate's pixel offset back into the PNG OpenImageIO just wrote: its PNG writer always writes an
+    oFFs chunk at (0,0) (it keeps no origin), so that chunk's body and checksum are rewritten in place, same
+    length. Nothing is done where there is none (a writer that drops the chunk)."""
+    with open(path, "r+b") as handle:
+        handle.seek(8)  # (the PNG signature)
+        while len(head := handle.read(8)) == 8:
+            length, kind = struct.unpack(">I4s", head)
+            if kind == b"IDAT":
+                return
+            if kind == b"oFFs" and length == 9:
+                body = struct.pack(">iiB", x, y, 0)  # (unit 0: pixels)
+                handle.write(body + struct.pack(">I", zlib.crc32(kind + body)))
+                return
+            handle.seek(length + 4, 1)
 
 
 def _associated_tiff(image: Image, fmt: str, names: list[str]) -> bool:
