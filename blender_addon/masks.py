@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import Any
 
 import bpy
 
@@ -68,12 +69,14 @@ class MaskRaster:
         file_numbers: Sequence[int],
         pattern: str,
         source_scene: bpy.types.Scene,
+        aspect: float = 1.0,
     ) -> None:
         if len(scene_frames) != len(file_numbers) or not scene_frames:
             raise ValueError("need one file number per scene frame")
         width, height = int(size[0]), int(size[1])
         if width <= 0 or height <= 0:
             raise ValueError(f"{mask.name}: the plate has no size; check that its first frame can be read")
+        _check_aspect(aspect, width, height)
         self.mask_name = mask.name
         self.frames = [(int(f), int(n)) for f, n in zip(scene_frames, file_numbers, strict=True)]
         self.pattern = pattern
@@ -87,7 +90,7 @@ class MaskRaster:
         self.scene_name: str | None = scene.name
         self._tree_names: set = set()
         try:
-            _setup_scene(scene, mask, width, height)
+            _setup_scene(scene, mask, width, height, aspect)
         except Exception:
             self._tree_names = set(bpy.data.node_groups.keys()) - trees_before
             self.close()
@@ -156,12 +159,56 @@ class MaskRaster:
             self.scene_name = None
 
 
-def _setup_scene(scene: bpy.types.Scene, mask: bpy.types.Mask, width: int, height: int) -> None:
+def mask_aspect(block: Any) -> float:
+    """How much taller than square the editor shows a pixel of ``block`` (a Movie Clip or an Image; 1.0 for
+    a plate given by path): Blender stores a Mask drawn over it in that aspect-corrected space.
+
+    ``BKE_mask_coord_from_movieclip`` scales y by display aspect y / x / the tracking camera's Pixel Aspect,
+    ``BKE_mask_coord_from_image`` by the image's display aspect y / x. Rasterised square, an anamorphic
+    plate's matte came out squashed and roto parented to a track slid off the object.
+    """
+    display = getattr(block, "display_aspect", None)
+    if display is None or display[0] <= 0 or display[1] <= 0:
+        return 1.0
+    aspect = float(display[1]) / float(display[0])
+    tracking = getattr(block, "tracking", None)
+    if tracking is not None and tracking.camera.pixel_aspect > 0:
+        aspect /= float(tracking.camera.pixel_aspect)
+    return aspect
+
+
+def _check_aspect(aspect: float, width: int, height: int) -> None:
+    """Refuse a plate whose non-square pixels the Mask node cannot match at the plate's size.
+
+    The Mask node (Size Source: Scene Size) scales y alone by the render's pixel aspect and keeps the
+    longer side of the pixel grid as the mask's unit, where the editor keeps the longer side of the
+    aspect-corrected picture: they agree when both are the width (or the pixels are square). Otherwise the
+    matte would come out scaled about the centre, so it is refused instead of filling the wrong place.
+    """
+    if abs(aspect - 1.0) < 1e-6 or width >= max(height, height * aspect):
+        return
+    raise ValueError(
+        f"the plate's {width}x{height} pixels are not square and show as a {width}x{round(height * aspect)} "
+        "picture; AI Fill rasterises a Mask over non-square pixels only when the pixels and the picture "
+        "are both wider than tall. Render the Mask to an image sequence and pick it as the Matte instead"
+    )
+
+
+def _pixel_aspect(aspect: float) -> tuple[float, float]:
+    """Render pixel aspect (x, y) whose y / x is ``aspect``: the Mask node (Scene Size) corrects by it.
+    Blender keeps both at 1 or more, so the smaller is 1."""
+    return (1.0 / aspect, 1.0) if aspect < 1.0 else (1.0, aspect)
+
+
+def _setup_scene(
+    scene: bpy.types.Scene, mask: bpy.types.Mask, width: int, height: int, aspect: float = 1.0
+) -> None:
     """A scene that renders only the compositor: the Mask, Raw view, no dither, 16-bit greyscale PNG, no
-    metadata (so an unchanged Mask gives byte-identical files)."""
+    metadata (so an unchanged Mask gives byte-identical files). ``aspect`` is :func:`mask_aspect` of the
+    plate, so the matte covers what the artist drew over the anamorphic picture."""
     render = scene.render
     render.resolution_x, render.resolution_y, render.resolution_percentage = width, height, 100
-    render.pixel_aspect_x = render.pixel_aspect_y = 1.0
+    render.pixel_aspect_x, render.pixel_aspect_y = _pixel_aspect(aspect)
     render.use_compositing = True
     render.use_sequencer = False
     render.dither_intensity = 0.0
@@ -195,14 +242,18 @@ def rasterize_mask(
     file_numbers: Sequence[int],
     pattern: str,
     source_scene: bpy.types.Scene | None = None,
+    aspect: float = 1.0,
 ) -> str:
     """Write ``pattern`` (``…####.png``) for each scene frame, numbered like the plate's files.
 
     ``scene_frames[i]`` is when the mask is evaluated and ``file_numbers[i]`` the plate file it belongs to,
     so a clip that starts at scene frame 1001 with files ``0000.png…`` gets mattes ``0000.png…``.
-    ``source_scene`` (default: the context's scene) is the scene whose frame drives the mask's animation.
+    ``source_scene`` (default: the context's scene) is the scene whose frame drives the mask's animation;
+    ``aspect`` is the plate's :func:`mask_aspect`.
     """
-    raster = MaskRaster(mask, size, scene_frames, file_numbers, pattern, source_scene or bpy.context.scene)
+    raster = MaskRaster(
+        mask, size, scene_frames, file_numbers, pattern, source_scene or bpy.context.scene, aspect
+    )
     try:
         while raster.step():
             pass

@@ -62,20 +62,39 @@ def apply_scene_settings(op: AIFX_OT_fill, context: bpy.types.Context) -> None:
             setattr(op, name, getattr(settings, name))
 
 
+def _named(collection: Any, name: str, library: str) -> Any:
+    """The datablock ``name`` linked from ``library`` (the .blend's path as Blender stores it), or with no
+    library the local one (Blender lists it before a linked one of that name), else a linked one.
+
+    Blender names a clip after its file, so a comp with sh020's ``plate.1001.exr`` local and sh010's linked
+    has two clips of one name: by name alone the panel's button filled the local shot instead of the one the
+    editor showed."""
+    return collection.get((name, library)) if library else collection.get(name)
+
+
+def _linked_from(library: str) -> str:
+    return f" linked from {library}" if library else ""
+
+
 def find_plate(op: AIFX_OT_fill, context: bpy.types.Context) -> Plate:
     """The plate from the operator's properties, else from the editor the operator was called in."""
     scene = context.scene
     if op.input:
         return plates.path_plate(op.input, op.colorspace or None)
     if op.clip:
-        clip = bpy.data.movieclips.get(op.clip)
+        clip = _named(bpy.data.movieclips, op.clip, op.clip_library)
         if clip is None:
-            raise UserError(f"Movie Clip '{op.clip}' not found; open the plate in the Movie Clip Editor")
+            raise UserError(
+                f"Movie Clip '{op.clip}'{_linked_from(op.clip_library)} not found; open the plate in the "
+                "Movie Clip Editor"
+            )
         return plates.clip_plate(clip)
     if op.image:
-        image = bpy.data.images.get(op.image)
+        image = _named(bpy.data.images, op.image, op.image_library)
         if image is None:
-            raise UserError(f"Image '{op.image}' not found; open the plate in the Image Editor")
+            raise UserError(
+                f"Image '{op.image}'{_linked_from(op.image_library)} not found; open the plate in the Image Editor"
+            )
         # The editor's Image User places the plate it shows, also while it shows the plate's AI Fill result
         # (the panel names the plate then): without it the mattes were rasterised at the wrong scene frames.
         space = _space(context, "IMAGE_EDITOR")
@@ -102,16 +121,20 @@ def find_mask(op: AIFX_OT_fill, context: bpy.types.Context):
     if op.mask:
         return plates.blend_path(op.mask, "Mask")
     if op.mask_datablock:
-        mask = bpy.data.masks.get(op.mask_datablock)
+        mask = _named(bpy.data.masks, op.mask_datablock, op.mask_library)
         if mask is None:
             raise UserError(
-                f"Mask '{op.mask_datablock}' not found; draw a mask in the Movie Clip Editor's Mask mode"
+                f"Mask '{op.mask_datablock}'{_linked_from(op.mask_library)} not found; draw a mask in the "
+                "Movie Clip Editor's Mask mode"
             )
         return mask
     if op.mask_image:
-        image = bpy.data.images.get(op.mask_image)
+        image = _named(bpy.data.images, op.mask_image, op.mask_image_library)
         if image is None:
-            raise UserError(f"mask Image '{op.mask_image}' not found; load the matte in the Image Editor")
+            raise UserError(
+                f"mask Image '{op.mask_image}'{_linked_from(op.mask_image_library)} not found; load the matte "
+                "in the Image Editor"
+            )
         return image
     # The panel's rule (targets.editor_mask): its Mask field, else the editor's Mask, else its Matte.
     settings = getattr(context.scene, "aifx", None)
@@ -139,7 +162,7 @@ def frame_numbers(op: AIFX_OT_fill, plate: Plate, scene: bpy.types.Scene) -> lis
     if span is not None:
         first, last = max(first, span[0]), min(last, span[1])
     if first > last:
-        where = f"frames {span[0]}-{span[1]}" if span else "its frames"
+        where = f"frames {span[0]}-{span[1]}" if span and span[0] <= span[1] else "its frames"
         placed = {
             "clip": ", or place the clip (Footage Settings > Start Frame, Frame Offset)",
             "image": ", or place the sequence (Image Editor sidebar > Image > Frames, Start Frame, Offset)",
@@ -271,7 +294,8 @@ def prepare(op: AIFX_OT_fill, context: bpy.types.Context) -> PreparedFill:
     prepared = PreparedFill(plate, job, paths["job"], output, numbers or [], python, None, new_folders)
     if raster_plan is not None:
         try:
-            prepared.raster = masks.MaskRaster(*raster_plan, context.scene)
+            aspect = masks.mask_aspect(plate.datablock)  # the Mask is drawn over the aspect-corrected picture
+            prepared.raster = masks.MaskRaster(*raster_plan, context.scene, aspect)
         except (OSError, ValueError) as exc:
             raise UserError(f"{raster_plan[0].name}: cannot rasterise the mask ({exc})") from None
     return prepared
@@ -490,6 +514,7 @@ def load_result(prepared: PreparedFill, space=None, notes: list | None = None) -
         # A colourspace missing from this Blender's OCIO config raises TypeError: keep Blender's guess then.
         with contextlib.suppress(TypeError):
             result.colorspace_settings.name = plate.colorspace
+    _copy_aspect(plate.datablock, result)
     result.use_fake_user = True
     targets.tag_result(result, plate.datablock)  # the next press in this editor fills the plate again
     if space is not None and space.type == ("CLIP_EDITOR" if is_clip else "IMAGE_EDITOR"):
@@ -506,6 +531,17 @@ def load_result(prepared: PreparedFill, space=None, notes: list | None = None) -
                 flush=True,
             )
     return result
+
+
+def _copy_aspect(source: Any, result: Any) -> None:
+    """Give the result the source's pixel shape (a clip's Pixel Aspect, a clip's or image's Display Aspect):
+    a square-pixel result of an anamorphic plate showed squashed when the artist switched between them, and
+    the source's Mask and tracks no longer lay over it."""
+    if source is None or getattr(source, "id_type", None) != result.id_type:
+        return
+    result.display_aspect = tuple(source.display_aspect)
+    if hasattr(source, "tracking"):
+        result.tracking.camera.pixel_aspect = source.tracking.camera.pixel_aspect
 
 
 def show_confidence(prepared: PreparedFill, numbers: list, first_file: str) -> bpy.types.NodeTree:
@@ -542,6 +578,21 @@ class AIFX_OT_fill(FillOptions, bpy.types.Operator):
     image: StringProperty(name="Image", description="Image sequence to fill (default: the editor's image)")
     mask_datablock: StringProperty(name="Mask", description="Mask datablock to rasterise as the matte")
     mask_image: StringProperty(name="Mask Image", description="Image datablock holding the matte")
+    # A linked datablock and a local one may share a name (Blender names clips after their files): the panel
+    # names the library too. Empty: the local datablock of that name, else a linked one.
+    clip_library: StringProperty(
+        name="Clip Library", description="Library .blend the clip is linked from (empty: the local clip)"
+    )
+    image_library: StringProperty(
+        name="Image Library", description="Library .blend the image is linked from (empty: the local image)"
+    )
+    mask_library: StringProperty(
+        name="Mask Library", description="Library .blend the Mask is linked from (empty: the local Mask)"
+    )
+    mask_image_library: StringProperty(
+        name="Mask Image Library",
+        description="Library .blend the matte image is linked from (empty: the local image)",
+    )
     colorspace: StringProperty(
         name="Colorspace", description="Plate colourspace for input= paths (default: guess)"
     )

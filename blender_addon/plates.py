@@ -30,7 +30,8 @@ class Plate:
     #: The scene frame that shows file ``first_number``.
     first_scene_frame: int
     first_number: int
-    duration: int | None
+    #: The first and last file number the plate shows (None: a still, or nothing on disk).
+    files: tuple[int, int] | None
     colorspace: str | None
     datablock: Any = None
 
@@ -41,9 +42,20 @@ class Plate:
         return self.first_scene_frame + (file_number - self.first_number)
 
     def scene_range(self) -> tuple[int, int] | None:
-        if self.duration is None:
+        """The scene frames that show the plate's files that are on disk (None: a still or no files).
+
+        Its files mapped through :meth:`scene_frame`: a clip's Frame Duration counts its files, wherever its
+        Frame Offset places them, so the span counted from the Start Frame asked a clip with an offset for
+        files past its last (scene range 1-10, Frame Offset 2: files 6-7 missing) or before its first.
+        """
+        if self.files is None:
             return None
-        return self.first_scene_frame, self.first_scene_frame + self.duration - 1
+        first, last = self.files
+        if self.sequence is not None:
+            found = sequence_numbers(self.pattern)  # an Image User's Frames may run past the files
+            if found:
+                first, last = max(first, found[0]), min(last, found[-1])
+        return self.scene_frame(first), self.scene_frame(last)
 
     @property
     def folder(self) -> str:
@@ -103,7 +115,8 @@ def clip_plate(clip: bpy.types.MovieClip) -> Plate:
         sequence=sequence,
         first_scene_frame=int(clip.frame_start),
         first_number=sequence.number + int(clip.frame_offset),
-        duration=int(clip.frame_duration),
+        # Blender counts the clip's files from the one it was opened at; the offset only moves them in time.
+        files=(sequence.number, sequence.number + int(clip.frame_duration) - 1),
         colorspace=clip.colorspace_settings.name or None,
         datablock=clip,
     )
@@ -131,11 +144,11 @@ def image_plate(image: bpy.types.Image, scene: bpy.types.Scene, image_user=None)
     if image_user is not None:
         # Blender shows file (scene_frame - frame_start + 1 + frame_offset) of an image sequence.
         first_scene, first_number = int(image_user.frame_start), 1 + int(image_user.frame_offset)
-        duration: int | None = int(image_user.frame_duration)
+        files: tuple[int, int] | None = (first_number, first_number + int(image_user.frame_duration) - 1)
     else:
         first_scene, first_number = int(scene.frame_start), sequence.number
         found = sequence_numbers(sequence.pattern)
-        duration = (found[-1] - first_number + 1) if found else None
+        files = (first_number, found[-1]) if found else None
     return Plate(
         image.name,
         "image",
@@ -143,7 +156,7 @@ def image_plate(image: bpy.types.Image, scene: bpy.types.Scene, image_user=None)
         sequence,
         first_scene,
         first_number,
-        duration,
+        files,
         colorspace,
         image,
     )
@@ -207,7 +220,7 @@ def path_plate(pattern: str, colorspace: str | None) -> Plate:
         sequence=sequence,
         first_scene_frame=first,
         first_number=first,
-        duration=(numbers[-1] - first + 1) if numbers else None,
+        files=(first, numbers[-1]) if numbers else None,
         colorspace=colorspace,
     )
 

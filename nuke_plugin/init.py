@@ -34,7 +34,8 @@ def _aifx_before_render() -> None:
 
 
 nuke.addOnScriptLoad(_aifx_results_on_load)
-# An AIFill's setting changed in its panel: stop showing a fill of the old settings.
-nuke.addKnobChanged(_aifx_knob_changed, nodeClass="Group")
+# An AIFill's setting changed in its panel: stop showing a fill of the old settings. Every class: an AIFill exported
+# as a gizmo has the gizmo's name as its class (the handler returns at once for other nodes).
+nuke.addKnobChanged(_aifx_knob_changed, nodeClass="*")
 # Before any Write renders (GUI, nuke -x): refuse while an AIFill it reads shows a fill of older inputs.
 nuke.addBeforeRender(_aifx_before_render)

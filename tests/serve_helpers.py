@@ -41,6 +41,8 @@ class Server:
         self.log: list[str] = []
         self.url = ""
         self.proc: subprocess.Popen | None = None
+        #: More ``subprocess.Popen`` arguments (a ``preexec_fn`` setting a limit).
+        self.start_options: dict = {}
 
     def start(self, timeout: float = 90.0) -> Server:
         self.proc = subprocess.Popen(
@@ -49,6 +51,7 @@ class Server:
             stdout=subprocess.DEVNULL,
             text=True,
             start_new_session=self.group,
+            **self.start_options,
         )
         ready = threading.Event()
 
@@ -100,6 +103,8 @@ def http(method: str, url: str, user: str | None = None, body=None, headers=None
     secret = token or (TOKENS[user] if user else None)
     if secret:
         request.add_header("Authorization", f"Bearer {secret}")
+    if data is not None:  # as RemoteClient sends a job (a header below may replace it)
+        request.add_header("Content-Type", "application/json")
     for key, value in (headers or {}).items():
         request.add_header(key, value)
     try:

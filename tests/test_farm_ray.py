@@ -6,6 +6,7 @@ cancelled, the frames on disk must be bit-identical to it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -13,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -505,3 +507,68 @@ def test_run_on_ray_gives_the_callers_process_back_as_it_was(shot, tmp_path):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def _marked(mark: str) -> list[int]:
+    """Processes whose environment carries ``mark`` (the run's own, and every process Ray started for it)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if mark.encode() in (entry / "environ").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+@pytest.mark.parametrize("delay", [0.5, 2.5, 5.0])
+def test_ctrl_c_while_the_local_ray_starts_ends_the_run_and_its_processes(tmp_path, delay):
+    """Ctrl+C at the terminal (SIGINT to the whole process group) while ``ray.init`` starts the local Ray: the
+    flag-only handlers were installed only after it, so the interrupt landed inside it (or in a child it
+    forked), the exit took 17 s and Ray's agents were left running, or the run died of a segfault. ``delay``: how
+    long after Ray's first process the Ctrl+C comes (the old code failed at some moments only, so three)."""
+    job_file = tmp_path / "job.json"
+    # A shot long enough that the run cannot end before the Ctrl+C, however fast Ray starts here.
+    shot = make_shot(tmp_path / "long", frames=range(1001, 1401))
+    shot_job(shot, tmp_path / "c.####.exr", backend="telea").save(job_file)
+    mark = f"AIFX_TEST_RUN={os.getpid()}-{tmp_path.name}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    env[mark.split("=")[0]] = mark.split("=")[1]
+    command = [sys.executable, "-m", "aifx_core", "run", str(job_file), "--executor", "ray", "--chunk", "4"]
+    run = subprocess.Popen(
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while len(_marked(mark)) < 2 and run.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)  # until Ray's first process has started
+        assert run.poll() is None, run.communicate()[1][-2000:]
+        time.sleep(delay)
+        os.killpg(run.pid, signal.SIGINT)
+        started = time.monotonic()
+        _, errors = run.communicate(timeout=60)
+        took = time.monotonic() - started
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+            run.wait()
+    assert run.returncode == 130, errors[-3000:]
+    assert "Traceback" not in errors and "KeyboardInterrupt" not in errors, errors[-3000:]
+    assert took < 15, took
+    deadline = time.monotonic() + 20
+    while _marked(mark) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = _marked(mark)
+    for pid in left:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    assert not left, [
+        Path(f"/proc/{pid}/cmdline").read_bytes()[:80] for pid in left if Path(f"/proc/{pid}").exists()
+    ]

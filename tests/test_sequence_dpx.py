@@ -194,3 +194,24 @@ def test_timecode_keycode_and_frame_rate_go_between_dpx_and_exr(tmp_path):
     assert any(said in n and "timecode, keycode, frame rate; write .exr" in n for n in notes), notes
     said = "note: PNG output drops the plate's timecode, keycode, frame rate; write .dpx or .exr to keep them"
     assert said in run(str(shot / "plate.####.dpx"), str(tmp_path / "p" / "c.####.png"))
+
+
+def test_a_dpx_of_a_plate_in_other_primaries_says_it_is_read_as_linear_rec709(tmp_path):
+    """The note said an ACEScg plate's DPX named its colourspace 'acescg' in its metadata; a DPX keeps only its
+    transfer, which reads back as linear Rec.709. The note now says what a reader will take it for."""
+    from shot_files import make_shot, plate_frame, write_exr
+
+    shot = make_shot(tmp_path / "shot", frames=range(1001, 1003))
+    for frame in (1001, 1002):
+        write_exr(shot / f"aces.{frame}.exr", plate_frame(frame - 1001), colorInteropID="lin_ap1_scene")
+    for plate, expected in (
+        ("aces", "so it is read as lin_rec709_scene"),
+        ("plate", "(marked as linear by its DPX transfer)"),
+    ):
+        out = tmp_path / plate / "clean.####.dpx"
+        done = aifx(
+            "fill", str(shot / f"{plate}.####.exr"), "-m", str(shot / "mask.####.png"), "-o", str(out)
+        )
+        assert done.returncode == 0, done.stderr
+        note = next(line for line in done.stderr.splitlines() if "holds the EXR plate's values" in line)
+        assert expected in note and "named in its metadata" not in note, note

@@ -168,6 +168,27 @@ def test_relative_file_options_are_made_absolute_where_the_job_was_made(tmp_path
     }
 
 
+def test_a_home_folder_path_is_expanded_where_the_job_was_made(tmp_path, monkeypatch):
+    """A ``~`` in a plate or model path counted as absolute and travelled as typed: the server (or a Ray
+    worker) read it as its own user's home. aifx submit and Ray now send the submitting user's home, and a
+    server handed a ``~`` path refuses it in one line."""
+    from aifx_core.protocol.job import absolute_paths
+    from aifx_core.serve.paths import absolute_options, check_absolute
+
+    monkeypatch.setenv("HOME", str(tmp_path / "artist"))
+    job = FillJob(
+        input="~/s/p.####.exr", output="/a/o.####.exr", backend="lama", options={"model": "~/m/big-lama.pt"}
+    )
+    sent = absolute_options(absolute_paths(job))
+    assert sent.input == str(tmp_path / "artist" / "s" / "p.####.exr")
+    assert sent.options["model"] == str(tmp_path / "artist" / "m" / "big-lama.pt")
+    check_absolute(sent)
+    with pytest.raises(
+        InputError, match=r"^input path ~/s/p.####.exr starts with ~, which the server would read"
+    ):
+        check_absolute(job)
+
+
 def test_path_mapping_rules(tmp_path):
     file = tmp_path / "map.json"
     file.write_text(
@@ -343,3 +364,72 @@ def test_a_host_that_cannot_be_bound_is_named_and_a_taken_port_is_the_ports(tmp_
             assert f"aifx: error: {message}" in done.stderr, done.stderr
     finally:
         taken.close()
+
+
+def test_token_files_that_cannot_be_read_or_written_are_one_line_errors(tmp_path):
+    def token_add(file):
+        command = [
+            sys.executable,
+            "-m",
+            "aifx_core",
+            "serve",
+            "token",
+            "add",
+            "bob",
+            "--token-file",
+            str(file),
+        ]
+        return subprocess.run(command, capture_output=True, text=True, timeout=60)
+
+    for file, words in (
+        (tmp_path / "nodir" / "tokens", "cannot write the token file (No such file or directory)"),
+        (tmp_path, "cannot read the token file (Is a directory)"),
+    ):
+        done = token_add(file)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert done.stderr.strip() == f"aifx: error: {file}: {done.stderr.split(': ', 3)[-1].strip()}"
+        assert words in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    utf16 = tmp_path / "tokens16"
+    utf16.write_text("alice secret\n", encoding="utf-16")
+    done = token_add(utf16)
+    assert done.returncode == 2 and "not UTF-8 text" in done.stderr and "Traceback" not in done.stderr
+    serve = [sys.executable, "-m", "aifx_core", "serve", "--port", "0", "--state", str(tmp_path / "st")]
+    done = subprocess.run([*serve, "--token-file", str(utf16)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert f"{utf16}: the token file is not UTF-8 text" in done.stderr and "save it as UTF-8" in done.stderr
+    # A UTF-8 file that begins with a byte-order mark (Notepad's UTF-8) is read.
+    utf16.write_text("alice secret\n", encoding="utf-8-sig")
+    assert TokenFile(utf16).user_for("secret").name == "alice"
+
+
+def test_a_running_server_keeps_its_users_when_the_token_file_turns_unreadable(tmp_path, caplog):
+    file = tmp_path / "tokens"
+    token = add_token(file, "alice")
+    tokens = TokenFile(file)
+    text = file.read_text()
+    file.write_text(text, encoding="utf-16")  # re-saved by a Windows editor as 'Unicode'
+    assert tokens.user_for(token).name == "alice"  # the last good list, not an error on every request
+    assert "not UTF-8 text" in caplog.text and "keeping the users read before" in caplog.text
+    caplog.clear()
+    assert tokens.user_for(token).name == "alice" and not caplog.text  # said once, not per request
+    file.write_text(text + "bob sha256:" + "0" * 64 + "\n")  # saved right again: read again
+    assert tokens.user_for(token).name == "alice" and tokens.users == ["alice", "bob"]
+
+
+def test_a_state_folder_that_cannot_be_used_is_named_and_versions_are_printed(tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    serve = [sys.executable, "-m", "aifx_core", "serve", "--port", "0", "--workers", "cpu", "--state"]
+    for state, words in ((afile, "a file, not a folder"), (afile / "st", "cannot use it for the queue")):
+        done = subprocess.run([*serve, str(state)], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert done.stderr.strip().startswith(f"aifx: error: --state {state}: ") and words in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1
+    for command in ("serve", "submit"):
+        done = subprocess.run(
+            [sys.executable, "-m", "aifx_core", command, "--version"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0 and done.stdout.startswith("aifx "), done.stderr

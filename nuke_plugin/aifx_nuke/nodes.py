@@ -21,11 +21,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import threading
 from collections.abc import Hashable, Iterator
-from typing import Any, Callable, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Callable, TypeVar, cast
 
 import nuke
+
+if TYPE_CHECKING:  # (typing.TypeGuard is Python 3.10; Nuke 14 runs 3.9)
+    from typing_extensions import TypeGuard
 
 from . import jobs, knobs, session
 
@@ -93,6 +97,30 @@ def _make_knob(spec: knobs.KnobSpec) -> nuke.Knob:
     return knob  # type: ignore[no-any-return]
 
 
+def update_knobs(node: nuke.Node) -> list[str]:
+    """Bring an AIFill from an older script up to today's knobs; the names of those changed.
+
+    A script keeps the user knobs a node had when it was saved, and an Enumeration's menu items too: an AIFill
+    made before a knob existed (``reference``, ``window``... since f444323) would have no such knob, and its
+    *backend* menu would never offer a newer backend. Missing knobs are added at their defaults (what the older
+    plugin sent, so its fill and cache key are unchanged), at the end of the aifx tab; menus get today's items,
+    the chosen one kept (one no longer offered stays in the menu, so the render names it)."""
+    changed = []
+    for spec in knobs.KNOBS:
+        knob = node.knob(spec.name)
+        if knob is None:
+            node.addKnob(_make_knob(spec))
+            changed.append(spec.name)
+        elif isinstance(knob, nuke.Enumeration_Knob):
+            value = str(knob.value())
+            items = [*spec.values, *([] if value in spec.values else [value])]
+            if list(knob.values()) != items:
+                knob.setValues(items)
+                knob.setValue(value)  # Nuke keeps the selection's index, not its item
+                changed.append(spec.name)
+    return changed
+
+
 def create_aifill(connect_selected: bool = True) -> nuke.Group:
     """Make an AIFill node (the toolbar command). ``connect_selected`` wires it under the selected node."""
     made = nuke.createNode("Group", inpanel=False) if connect_selected else nuke.nodes.Group()
@@ -140,11 +168,22 @@ def _range_switch(read: nuke.Node) -> nuke.Node:
 # -- the host session.render talks to ----------------------------------------------------------------------------
 
 
+def is_aifill(node: nuke.Node | None) -> TypeGuard[nuke.Group]:
+    """The one test of "is an AIFill node": a Group (an exported gizmo too: ``nuke.Gizmo`` is a Group whose
+    ``Class()`` is the gizmo's name, so never test the class name) with the AIFill knobs."""
+    return isinstance(node, nuke.Group) and node.knob("aifx_env") is not None
+
+
+def all_aifills() -> list[nuke.Node]:
+    """Every AIFill node of the script, inside groups too (whatever their class: a gizmo's is its name)."""
+    return [node for node in nuke.allNodes(group=nuke.root(), recurseGroups=True) if is_aifill(node)]
+
+
 class NukeHost:
     """One AIFill node as :class:`aifx_nuke.session.Host`."""
 
     def __init__(self, node: nuke.Node) -> None:
-        if not isinstance(node, nuke.Group) or node.knob("aifx_env") is None:
+        if not is_aifill(node):
             raise session.RenderError(f"{node.name()} is not an AIFill node")
         self.node = node
         self.node_name = node.fullName()
@@ -174,9 +213,16 @@ class NukeHost:
     def settings(self) -> dict[str, Any]:
         """Knob values; file knobs evaluated (``[getenv SHOW]/cache``), as Nuke evaluates a Read's path."""
         values: dict[str, Any] = {}
-        for name in knobs.SETTING_NAMES:
-            knob = self.node[name]
-            values[name] = knob.evaluate() if isinstance(knob, nuke.File_Knob) else knob.value()
+        for spec in knobs.KNOBS:
+            if not spec.setting:
+                continue
+            knob = self.node.knob(spec.name)
+            if (
+                knob is None
+            ):  # an AIFill from an older script not updated yet (update_knobs): what it sent then
+                values[spec.name] = spec.default
+            else:
+                values[spec.name] = knob.evaluate() if isinstance(knob, nuke.File_Knob) else knob.value()
         return values
 
     @_main_thread
@@ -196,12 +242,12 @@ class NukeHost:
         mask = self.node.input(1)
         if mask is None:
             return None
-        read: nuke.Node | None = mask
-        while read is not None and read.Class() != "Read":
-            read = read.input(0)
-        if read is None or (read["before"].value() == "black" and read["after"].value() == "black"):
-            return None
-        return mask.firstFrame(), mask.lastFrame()
+        holding = [
+            read
+            for read in _reads_above(mask)
+            if not (read["before"].value() == "black" and read["after"].value() == "black")
+        ]
+        return (mask.firstFrame(), mask.lastFrame()) if holding else None
 
     @_main_thread
     def upstream(self) -> list[tuple[str, str, str, str]]:
@@ -210,21 +256,27 @@ class NukeHost:
         The node itself is never walked (an expression may name it): its Read changes with each render."""
         rows: list[tuple[str, str, str, str]] = []
         seen = {self.node.fullName()}
-        for label, index in ((knobs.INPUT_SOURCE, 0), (knobs.INPUT_MASK, 1)):
-            stack = [self.node.input(index)]
-            while stack:
-                node = stack.pop()
-                if node is None or node.fullName() in seen:
-                    continue
-                seen.add(node.fullName())
-                rows.append((label, node.Class(), node.fullName(), node.writeKnobs(_WRITE_KNOB_FLAGS)))
-                stack.extend(reversed(_feeds(node)))
-        if self.node.input(0) is not None:
-            # What the written inputs depend on besides the nodes: the full-resolution format and the view.
-            with _full_resolution():
+        relative = False  # a file path that Nuke looks for in the project directory
+        with _full_resolution():  # (nuke.filename gives a Read's proxy file in proxy mode)
+            for label, index in ((knobs.INPUT_SOURCE, 0), (knobs.INPUT_MASK, 1)):
+                stack = [self.node.input(index)]
+                while stack:
+                    node = stack.pop()
+                    if node is None or node.fullName() in seen:
+                        continue
+                    seen.add(node.fullName())
+                    paths, relative_here = _file_paths(node)
+                    relative = relative or relative_here
+                    text = "\n".join([node.writeKnobs(_WRITE_KNOB_FLAGS), *paths])
+                    rows.append((label, node.Class(), node.fullName(), text))
+                    stack.extend(reversed(_feeds(node)))
+            if self.node.input(0) is not None:
+                # What the written inputs depend on besides the nodes: the full-resolution format and the view.
                 size = self._source_format()
-            project = [f"format {size.width()}x{size.height()}", f"view {_hero()}", *_colour_lines()]
-            rows.append(("Project", "Root", "root", "\n".join(project)))
+                project = [f"format {size.width()}x{size.height()}", f"view {_hero()}", *_colour_lines()]
+                if relative:
+                    project.append(f"project_directory {_project_directory()}")
+                rows.append(("Project", "Root", "root", "\n".join(project)))
         return rows
 
     @_main_thread
@@ -363,6 +415,86 @@ def _colour_lines() -> list[str]:
     return [f"{name} {knob.value()}" for name, knob in knobs_here if knob is not None]
 
 
+def _reads_above(node: nuke.Node) -> list[nuke.Node]:
+    """The Reads whose pixels reach ``node``: through every input (a Copy's A input too), from an ``Input``
+    inside a group to what feeds the group there, and into a group through its ``Output``."""
+    found: list[nuke.Node] = []
+    seen: set[str] = set()
+    stack: list[nuke.Node | None] = [node]
+    while stack:
+        here = stack.pop()
+        if here is None or here.fullName() in seen:
+            continue
+        seen.add(here.fullName())
+        if here.Class() == "Read":
+            found.append(here)
+            continue
+        if isinstance(here, nuke.Group):  # its pixels are its Output's
+            stack.extend(n for n in here.nodes() if n.Class() == "Output")
+            continue
+        stack.extend(here.input(i) for i in range(here.inputs()))
+        if here.Class() == "Input":
+            parent = here.parent()
+            if parent is not None:
+                stack.append(parent.input(int(here["number"].value())))
+    return found
+
+
+#: A key line with a file knob's path as Nuke opens it (``aifx_path file /shots/sh020/plates/plate.####.exr``).
+_PATH_LINE = "aifx_path"
+
+
+def _file_paths(node: nuke.Node) -> tuple[list[str], bool]:
+    """Key lines for the node's file knobs whose text is not the path Nuke opens, and whether a path is relative.
+
+    ``writeKnobs`` holds a file knob's text: ``[getenv SHOT_ROOT]/plates/...`` or ``[file dirname [value
+    root.name]]/../plates/...`` reads another shot's plate after the environment changes or a Save As into the
+    next shot's folder, with the same text. The evaluated path (TCL substituted, the frame token kept: a Read's
+    ``nuke.filename``) is added only where it differs from the text, so a script of plain paths keeps the key it
+    had before these lines existed (its cache stays found)."""
+    lines: list[str] = []
+    relative = False
+    for name in sorted(node.knobs()):
+        knob = node.knobs()[name]
+        if not isinstance(knob, nuke.File_Knob):
+            continue
+        text = str(knob.value())
+        try:
+            if name == "file":
+                path = nuke.filename(node) or ""
+            elif (
+                "[" in text or "$" in text
+            ):  # TCL (other file knobs: evaluate() may put in the current frame)
+                path = str(knob.evaluate())
+            else:
+                path = text
+        except (
+            RuntimeError,
+            ValueError,
+        ) as exc:  # TCL that fails: the Read errors when the inputs are written
+            lines.append(f"{_PATH_LINE} {name} not evaluated: {exc}")
+            continue
+        if path.strip() and not os.path.isabs(path):
+            relative = True
+        if _as_printf(path) != _as_printf(text):
+            lines.append(f"{_PATH_LINE} {name} {path}")
+    return lines, relative
+
+
+def _as_printf(path: str) -> str:
+    """``plate.####.exr`` as ``plate.%04d.exr`` (Nuke may give a sequence either way)."""
+    return re.sub(r"#+", lambda m: f"%0{len(m.group(0))}d", path)
+
+
+def _project_directory() -> str:
+    """Where Nuke looks for a relative file path (the root's *project directory*, evaluated: it is often
+    ``[python {nuke.script_directory()}]``, which a Save As moves)."""
+    knob = nuke.root().knob("project_directory")
+    if knob is None:
+        return ""
+    return str(knob.evaluate() if isinstance(knob, nuke.EvalString_Knob) else knob.value())
+
+
 #: ``Node.dependencies``: input pipes (hidden ones too), expressions (``{{Tracker1.translate.x}}``) and links.
 _DEPENDENCY_MASK = nuke.INPUTS | nuke.HIDDEN_INPUTS | nuke.EXPRESSIONS | nuke.LINKINPUTS
 
@@ -414,7 +546,9 @@ def render_node(
 ) -> session.Outcome:
     """Render one AIFill node in this thread: what the farm entry point and scripts call (``cancel``: set it
     to stop the render)."""
-    return session.render(NukeHost(node), frame_range, cancel=cancel)
+    host = NukeHost(node)
+    update_knobs(node)
+    return session.render(host, frame_range, cancel=cancel)
 
 
 def on_render_button() -> threading.Thread | None:
@@ -424,6 +558,7 @@ def on_render_button() -> threading.Thread | None:
         render_node(node)
         return None
     host = NukeHost(node)
+    update_knobs(node)  # (a node pasted from an older script: no script load updated it)
 
     def run() -> None:
         try:
@@ -456,10 +591,9 @@ def attach_cached_results() -> list[str]:
     Source) keeps its Read, which errors until a result exists.
     """
     found = []
-    for node in nuke.allNodes("Group", nuke.root(), recurseGroups=True):
-        if node.knob("aifx_env") is None:
-            continue
+    for node in all_aifills():
         try:
+            update_knobs(node)
             if session.attach_cached(NukeHost(node)):
                 found.append(node.fullName())
         except Exception as exc:  # opening the script matters more than the shortcut
@@ -474,9 +608,11 @@ _RESULT_KNOBS = frozenset(knobs.SETTING_NAMES) - {"cache_dir", "aifx_env", "serv
 def on_knob_changed() -> None:
     """knobChanged (init.py; Nuke calls it for the artist's edits in a panel, in the main thread): an AIFill
     whose setting changed or whose input was reconnected stops showing a result that is not its fill now."""
+    name = nuke.thisKnob().name()  # (called for every knob of every node: the cheap test first)
+    if name not in _RESULT_KNOBS and name != "inputChange":
+        return
     node = nuke.thisNode()
-    name = nuke.thisKnob().name()
-    if node.knob("aifx_env") is None or (name not in _RESULT_KNOBS and name != "inputChange"):
+    if not is_aifill(node):
         return
     session.on_setting_changed(NukeHost(node), input_changed=name == "inputChange")
 
@@ -501,7 +637,7 @@ def _aifills_upstream(write: nuke.Node) -> list[nuke.Node]:
     found: list[nuke.Node] = []
     owner = write.parent()
     seen = {write.fullName()}
-    if owner is not None and owner.knob("aifx_env") is not None:
+    if is_aifill(owner):
         seen.add(owner.fullName())
     stack: list[nuke.Node | None] = list(reversed(_feeds(write)))
     while stack:
@@ -509,7 +645,7 @@ def _aifills_upstream(write: nuke.Node) -> list[nuke.Node]:
         if node is None or node.fullName() in seen:
             continue
         seen.add(node.fullName())
-        if isinstance(node, nuke.Group) and node.knob("aifx_env") is not None:
+        if is_aifill(node):
             found.append(node)
         stack.extend(reversed(_feeds(node)))
     return found
@@ -518,8 +654,8 @@ def _aifills_upstream(write: nuke.Node) -> list[nuke.Node]:
 def find_node(name: str) -> nuke.Node:
     """``AIFill1`` or ``Group1.AIFill1`` → the node, or a one-line error naming what exists."""
     node = nuke.toNode(name)
-    if node is None or node.knob("aifx_env") is None:
-        found = [n.fullName() for n in nuke.allNodes("Group", recurseGroups=True) if n.knob("aifx_env")]
+    if node is None or not is_aifill(node):
+        found = [n.fullName() for n in all_aifills()]
         names = ", ".join(found) or "none"
         raise session.RenderError(
             f"no AIFill node named {name} in {nuke.root().name()}; AIFill nodes: {names}"

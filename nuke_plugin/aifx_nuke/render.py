@@ -6,7 +6,7 @@
 Nuke strips a trailing frame range from ``sys.argv``; the arguments are read from ``nuke.rawArgs``.
 The script is opened from disk and not saved: the comp's own render reads the result once the script is
 saved with the node rendered (until then the node's output is an error, never the unfilled plate).
-Exit codes: 0 done (or cached), 1 render failed, 2 bad arguments (or not a script Nuke opens), 130 cancelled. Progress goes to stdout one
+Exit codes: 0 done (or cached), 1 render failed (an unexpected error too: one line, no traceback), 2 bad arguments (or not a script Nuke opens), 130 cancelled. Progress goes to stdout one
 line per change, so farm logs show it.
 """
 
@@ -83,6 +83,14 @@ def _open_and_render(script: str, name: str, frames: str | None, stop: threading
         outcome = None if stop.is_set() else nodes.render_node(nodes.find_node(name), frames, cancel=stop)
     except session.RenderError as exc:
         print(f"aifx: error: {name}: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a bug: the farm log still gets one line and the task fails, no traceback
+        detail = str(exc).strip().splitlines()[-1] if str(exc).strip() else "no message"
+        print(
+            f"aifx: error: {name}: the render stopped on an unexpected error ({type(exc).__name__}: {detail}); "
+            "report it to whoever looks after aifx, with this line",
+            file=sys.stderr,
+        )
         return 1
     if outcome is None or outcome.cancelled:
         print(f"aifx: {name} cancelled", file=sys.stderr)

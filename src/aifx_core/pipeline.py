@@ -411,7 +411,10 @@ class _RunSetup:
         name, options = route(job.backend, job.options, len(plate.frames))
         context = BackendContext(seed=job.seed, device=job.device, options=options)
         pixels = pixel_options(job.backend, job.options)  # the backends say what changes pixels
-        settings, before = settings_keys(job, pixels, _keyed_paths(plate, out, mask))
+        spelled = pixel_options(
+            job.backend, _keyed_options(job.options)
+        )  # a model's path as the file it names
+        settings, before = settings_keys(job, pixels, _keyed_paths(plate, out, mask), spelled)
         per_shot = not is_per_frame(name)
         key = run_key(job, plate.frames, range_dependent=per_shot, settings_key=settings)
         accepted = {run_key(job, plate.frames, range_dependent=per_shot, settings_key=k) for k in before}
@@ -426,6 +429,19 @@ def _keyed_paths(plate: Sequence, out: FramePattern, mask: MaskSource) -> dict[s
     if masks is not None:
         spelled["mask"] = masks.hash_form()
     return {name: os.path.abspath(path) for name, path in spelled.items()}
+
+
+def _keyed_options(options: dict[str, Any]) -> dict[str, Any]:
+    """The job's options with those naming files (a model file or folder, a config, a reference image:
+    ``inpaint.models.option_paths``; a hub id is no path) spelled as the files they name, absolute as the path
+    fields are, for the resume key: ``--model models/lama.pt`` here and the absolute path that ``aifx submit``
+    and Ray send key the same."""
+    from .inpaint.models import option_paths
+
+    named = option_paths(options)
+    if not named:
+        return options
+    return {**options, **{name: os.path.abspath(os.path.expanduser(value)) for name, value in named.items()}}
 
 
 def prepare_anchors(
@@ -1100,10 +1116,11 @@ def _output_compression(job: FillJob, first: Image, out: FramePattern, notices: 
     return compression
 
 
-#: The output formats that say what colourspace their values are in: EXR (``colorInteropID``), PNG
-#: (OpenImageIO stores ``oiio:ColorSpace`` there), DPX (its transfer, see below). OpenImageIO's TIFF writer
-#: keeps no colourspace, and its JPEG is always read back as sRGB.
-_NAMES_COLOURSPACE = ("exr", "png", "dpx")
+#: The output formats that name the colourspace their values are in: EXR (``colorInteropID``) and PNG
+#: (OpenImageIO stores ``oiio:ColorSpace`` there). A DPX keeps a transfer only (see below): ``Linear`` reads back
+#: as linear Rec.709, whatever the primaries. OpenImageIO's TIFF writer keeps no colourspace, and its JPEG is
+#: always read back as sRGB.
+_NAMES_COLOURSPACE = ("exr", "png")
 
 
 def _float_output(first: Image, target_format: str) -> bool:
@@ -1128,24 +1145,33 @@ def _stated_colorspace(
         return lambda image: image
     usual = DEFAULT_FLOAT_COLORSPACE if _float_output(first, target_format) else DEFAULT_INTEGER_COLORSPACE
     tag, ext = interop_id(colorspace), out.extension.lstrip(".")
+    # DPX keeps no colourspace name, only a transfer: "Linear" reads back as linear (Rec.709 primaries), where
+    # an unmarked DPX is taken as sRGB-encoded and a linear one shown far too dark, scored wrong by aifx eval.
+    linear_dpx = target_format == "dpx" and is_linear(colorspace)
+    read_as = DEFAULT_FLOAT_COLORSPACE if linear_dpx else usual
     if colorspace != usual and job.colorspace is None:
         convert = f"oiiotool IN --colorconvert {tag} {interop_id(usual)} -o OUT"
-        said = (
-            f"in {colorspace} (named in its metadata as {tag}), not converted to the {interop_id(usual)} a "
-            f"viewer expects of a .{ext}; convert it for viewing, e.g. {convert}"
-            if target_format in _NAMES_COLOURSPACE
-            else f"in {colorspace}, not converted to the {interop_id(usual)} a viewer expects of a .{ext}, and a "
-            f".{ext} cannot name its colourspace, so it is read as {interop_id(usual)}; convert it for viewing "
-            f"(e.g. {convert}) or write .png or .exr, which name it"
-        )
+        if target_format in _NAMES_COLOURSPACE or colorspace == read_as:
+            named = (
+                "named in its metadata as " + tag
+                if target_format in _NAMES_COLOURSPACE
+                else "marked as linear by its DPX transfer"
+            )
+            said = (
+                f"in {colorspace} ({named}), not converted to the {interop_id(usual)} a viewer expects of a .{ext}; "
+                f"convert it for viewing, e.g. {convert}"
+            )
+        else:
+            said = (
+                f"in {colorspace}, not converted to the {interop_id(usual)} a viewer expects of a .{ext}, and a "
+                f".{ext} cannot name its colourspace, so it is read as {interop_id(read_as)}; convert it for "
+                f"viewing (e.g. {convert}) or write .png or .exr, which name it"
+            )
         notices.append(
             f"note: the {target_format.upper()} output holds the {str(source_format).upper()} plate's values "
             f"as they are, {said}"
         )
-
-    # DPX keeps no colourspace name, only a transfer: "Linear" reads back as linear (Rec.709 primaries), where
-    # an unmarked DPX is taken as sRGB-encoded and a linear one shown far too dark, scored wrong by aifx eval.
-    transfer = {"write_transfer": "Linear"} if target_format == "dpx" and is_linear(colorspace) else {}
+    transfer = {"write_transfer": "Linear"} if linear_dpx else {}
 
     def stated(image: Image) -> Image:
         return replace(image, header={**image.header, "write_colorspace": tag, **transfer})

@@ -20,13 +20,15 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 
+from . import __version__
 from .protocol import events
 from .protocol.errors import EXIT_CANCELLED, EXIT_INTERNAL, EXIT_OK, InputError
 from .protocol.events import ProgressEvent
 from .protocol.job import FillJob, absolute_paths
 from .protocol.remote import RECONNECT_PATIENCE, Backoff, RemoteClient, RemoteError, server_away
 
-#: How often a full queue (429) is retried before giving up.
+#: How often a full queue (429), or a server that cannot write its queue just now (503 with Retry-After), is
+#: retried before giving up.
 QUEUE_FULL_RETRIES = 10
 
 
@@ -45,6 +47,7 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--overwrite", action="store_true", default=None, help="replace finished frames")
     p.add_argument("--json-progress", action="store_true", help="one JSON object per line on stdout")
+    p.add_argument("--version", action="version", version=f"aifx {__version__}")
     p.set_defaults(handler=_cmd_submit)
 
 
@@ -70,7 +73,8 @@ def _submit(client: RemoteClient, job: FillJob) -> str:
         try:
             return str(client.submit(job.to_dict(), idempotency_key=key)["id"])
         except RemoteError as exc:
-            if exc.status != 429 or attempt == QUEUE_FULL_RETRIES:
+            later = exc.status == 429 or (exc.status == 503 and exc.retry_after is not None)
+            if not later or attempt == QUEUE_FULL_RETRIES:
                 raise
             wait = min(60.0, exc.retry_after or 5.0)
             print(f"aifx: {exc}; retrying in {wait:.0f} s", file=sys.stderr)

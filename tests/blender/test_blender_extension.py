@@ -195,6 +195,52 @@ def test_clip_frame_offset_maps_scene_frames_to_files(blender, plate: Path) -> N
     assert "AI Fill write 3/3 (frame 2)" in result["log"] and "AI Fill write 3/3 (frame 5)" in result["log"]
 
 
+def test_a_clips_frame_offset_and_an_image_users_frames_are_clipped_to_the_files(
+    blender, plate: Path
+) -> None:
+    """Frame Offset 2 shows files 00002.. from the Start Frame, but the span was counted from the Start Frame
+    for the clip's Frame Duration (its file count): scene range 1-10 asked for files 6-7, refused as missing
+    after the mattes were rasterised, and offset -2 for files before the first. An Image Editor's Frames
+    (100 by default) past the files did the same."""
+    result = blender(
+        """
+        clip = load_clip()
+        mask = draw_mask("m", (150, 60, 250, 180), tuple(clip.size))
+        scene = bpy.context.scene
+        scene.frame_start, scene.frame_end = 1, 10
+        for offset in (2, -2):
+            clip.frame_offset = offset
+            out = os.path.join(PLATE, f"out{offset}")
+            RESULT[offset] = run_fill(clip=clip.name, mask_datablock=mask.name, backend="telea", output_dir=out)
+            RESULT[f"start{offset}"] = [c.frame_start for c in bpy.data.movieclips if out in c.filepath]
+        image = bpy.data.images.load(os.path.join(PLATE, "frames", "00000.png"))
+        image.source = "SEQUENCE"
+        area = bpy.context.window_manager.windows[0].screen.areas[0]
+        area.type = "IMAGE_EDITOR"
+        space = area.spaces.active
+        space.image = image
+        space.image_user.frame_start, space.image_user.frame_offset = 1, -1  # file 0 at scene frame 1
+        with bpy.context.temp_override(area=area, space_data=space):
+            RESULT["image"] = run_fill(
+                image=image.name, mask_datablock=mask.name, backend="telea", output_dir=os.path.join(PLATE, "img")
+            )
+        RESULT["frames"] = space.image_user.frame_duration
+        """,
+        plate,
+    )
+    assert result["2"] == result["-2"] == result["image"] == ["FINISHED"], result["log"]
+    for out, files in (("out2", range(2, 6)), ("out-2", range(6)), ("img", range(6))):
+        assert sorted(p.name for p in (plate / out).glob("*.exr")) == [
+            f"frames_fill.{i:05d}.exr" for i in files
+        ]
+        frames = json.loads((plate / out / "frames_fill.aifx.json").read_text())["frames"]
+        assert frames == f"{files[0]}-{files[-1]}"
+    assert result["start2"] == [1] and result["start-2"] == [
+        3
+    ]  # the result shows its files where the plate does
+    assert result["frames"] > 10
+
+
 def test_what_the_core_asks_to_check_reaches_the_artist(blender, plate: Path) -> None:
     """The core's notices (a hole over most of the frame: what no frame saw is invented) were printed on the
     worker's stderr only, which no Blender artist sees: the operator reports each as a warning, in the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -55,3 +56,82 @@ RESULT["job"] = json.load(open(os.path.join(assets, "plates", "aifx_fill", "plat
         "plate_fill.1001.exr",
         "plate_fill.1002.exr",
     ]
+
+
+def test_the_panel_fills_the_linked_shot_when_a_local_one_has_its_name(
+    blender, exr_shot: Path, tmp_path: Path
+) -> None:
+    """Blender names a clip after its file, so sh010's plate.1001.exr linked into a comp that opened sh020's
+    plate.1001.exr has a local twin of the same name: the panel's button passed the name only and filled
+    sh020 (the local one) while the editor showed sh010. The same for the Mask and the Matte image."""
+    result = blender(
+        f"""
+import shutil
+root = {str(tmp_path)!r}
+for shot in ("sh010", "sh020"):
+    os.makedirs(os.path.join(root, shot, "plates"))
+    for n in (1001, 1002):
+        for name in (f"plate.{{n}}.exr", f"mask.{{n}}.png"):
+            shutil.copy(os.path.join(PLATE, name), os.path.join(root, shot, "plates"))
+def plates(shot, name):
+    return os.path.join(root, shot, "plates", name)
+def load(shot):
+    clip = bpy.data.movieclips.load(plates(shot, "plate.1001.exr"))
+    draw_mask("roto", (150, 60, 250, 160), tuple(clip.size))
+    for name in ("plate.1001.exr", "mask.1001.png"):
+        bpy.data.images.load(plates(shot, name)).source = "SEQUENCE"
+    return clip
+# the shot library: sh010's plate, roto and matte
+bpy.ops.wm.read_homefile(use_empty=True)
+load("sh010")
+for block in (*bpy.data.movieclips, *bpy.data.masks, *bpy.data.images):
+    block.use_fake_user = True
+library = os.path.join(root, "sh010", "shot.blend")
+bpy.ops.wm.save_as_mainfile(filepath=library)
+# the comp: sh020 opened here (the same names), sh010 linked
+bpy.ops.wm.read_homefile(use_empty=True)
+bpy.ops.wm.save_as_mainfile(filepath=os.path.join(root, "comp.blend"))
+load("sh020")
+with bpy.data.libraries.load(library, link=True) as (source, linked):
+    linked.movieclips, linked.masks, linked.images = source.movieclips, source.masks, source.images
+def linked_one(blocks, name):
+    return [block for block in blocks if block.name == name and block.library is not None][0]
+scene = bpy.context.scene
+scene.frame_start, scene.frame_end = 1, 2
+scene.aifx.backend = "telea"
+panels = sys.modules[ADDON + ".panels"]
+window = bpy.context.window_manager.windows[0]
+area = window.screen.areas[0]
+
+def press_panel_button(editor, output_dir):
+    area.type = editor
+    space = area.spaces.active
+    if editor == "CLIP_EDITOR":
+        space.clip = linked_one(bpy.data.movieclips, "plate.1001.exr")
+        space.mask = linked_one(bpy.data.masks, "roto")
+    else:
+        space.image = linked_one(bpy.data.images, "plate.1001.exr")
+        space.image_user.frame_start, space.image_user.frame_offset = 1, 1000  # files 1001... at frames 1...
+        space.image_user.frame_duration = 2
+        scene.aifx.mask_image = linked_one(bpy.data.images, "mask.1001.png")
+    scene.aifx.output_dir = output_dir
+    with bpy.context.temp_override(window=window, area=area, space_data=space):
+        return run_fill(load=False, **panels.fill_arguments(space, scene.aifx))
+
+RESULT["clip"] = press_panel_button("CLIP_EDITOR", os.path.join(root, "clip_out"))
+RESULT["image"] = press_panel_button("IMAGE_EDITOR", os.path.join(root, "image_out"))
+scene.aifx.output_dir = ""
+RESULT["by_name"] = run_fill(clip="plate.1001.exr", mask_datablock="roto", load=False)  # a script: the local
+RESULT["missing"] = run_fill(clip="plate.1001.exr", clip_library="//elsewhere.blend", load=False)
+""",
+        exr_shot,
+    )
+    assert result["clip"] == result["image"] == result["by_name"] == ["FINISHED"], result["log"]
+    sh010, sh020 = tmp_path / "sh010" / "plates", tmp_path / "sh020" / "plates"
+    clip_job = json.loads((tmp_path / "clip_out" / "plate_fill.aifx.json").read_text())
+    image_job = json.loads((tmp_path / "image_out" / "plate_fill.aifx.json").read_text())
+    assert os.path.normpath(clip_job["input"]) == str(sh010 / "plate.####.exr")
+    assert os.path.normpath(image_job["input"]) == str(sh010 / "plate.####.exr")
+    assert os.path.normpath(image_job["mask"]) == str(sh010 / "mask.####.png")
+    assert (sh020 / "aifx_fill" / "plate_fill.1001.exr").exists()  # named alone: the local clip, as before
+    assert "Movie Clip 'plate.1001.exr' linked from //elsewhere.blend not found" in result["missing"]["error"]

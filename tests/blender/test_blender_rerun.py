@@ -86,7 +86,12 @@ RESULT["named"] = run_fill(clip="plate.1001.exr AI Fill", mask_datablock=mask.na
     )
     assert result["first"] == ["FINISHED"], result["log"]
     assert result["shown"] == "plate.1001.exr AI Fill"
-    assert result["panel_names"] == {"clip": "plate.1001.exr", "mask_datablock": "player"}
+    assert result["panel_names"] == {
+        "clip": "plate.1001.exr",
+        "clip_library": "",
+        "mask_datablock": "player",
+        "mask_library": "",
+    }
     assert result["again"] == ["FINISHED"], result["log"]
     assert result["menu"] == ["FINISHED"], result["log"]
     assert (

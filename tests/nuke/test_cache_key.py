@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 
+import cv2
 import nuke
+import numpy as np
 import pytest
 from aifx_nuke import nodes, session
+from conftest import write_exr
 
 
 def _inputs_key(fill) -> str:
@@ -112,3 +116,81 @@ def test_a_root_without_a_colour_knob_still_keys(comp):
     del nuke.root()._knobs["customOCIOConfigPath"]
     rows = nodes.NukeHost(comp["fill"]).upstream()
     assert "customOCIOConfigPath" not in rows[-1][3] and "floatLut linear" in rows[-1][3]
+
+
+def test_the_fake_filename_evaluates_tcl_keeps_the_frame_token_and_reads_relative_paths_in_the_project(
+    comp, monkeypatch
+):
+    """As Foundry documents ``nuke.filename``: commands expanded, the sequence token kept; a relative path
+    is opened in the project directory."""
+    monkeypatch.setenv("SHOT_ROOT", str(comp["dir"].parent))
+    read = comp["plate_node"]
+    read["file"].setValue("[getenv SHOT_ROOT]/plates/plate.####.exr")
+    assert nuke.filename(read) == comp["plate"]
+    assert read["file"].value() == "[getenv SHOT_ROOT]/plates/plate.####.exr"
+    read["file"].setValue("plates/plate.####.exr")
+    assert nuke.filename(read) == "plates/plate.####.exr"
+    nuke.root()["project_directory"].setValue(str(comp["dir"].parent))
+    assert nuke._pull(read, 1002)["rgba.red"].shape == (54, 96)
+
+
+def test_a_plate_path_in_tcl_keys_the_plate_it_reads(comp, monkeypatch):
+    """``[getenv SHOT_ROOT]`` reads another shot's plate with the same text: the key follows the plate."""
+    other = comp["dir"].parent / "other"
+    shutil.copytree(comp["dir"], other / "plates")
+    monkeypatch.setenv("SHOT_ROOT", str(comp["dir"].parent))
+    comp["plate_node"]["file"].setValue("[getenv SHOT_ROOT]/plates/plate.####.exr")
+    before = _inputs_key(comp["fill"])
+    monkeypatch.setenv("SHOT_ROOT", str(other))
+    assert _inputs_key(comp["fill"]) != before
+
+
+def test_save_as_into_the_next_shot_fills_that_shots_plate_not_the_last_shots(tmp_path):
+    """A comp template's Reads are relative to the script (``[file dirname [value root.name]]/../plates``):
+    saved into the next shot's folder, they read its plates, and Render fills those (it once reused the last
+    shot's fill, "cached, nothing changed", the keys being the same)."""
+    matte = np.zeros((54, 96), np.uint8)
+    matte[20:30, 40:50] = 255
+    for grey, shot in ((0.2, "sh010"), (0.7, "sh020")):  # each shot's plate a flat grey of its own
+        plates = tmp_path / shot / "plates"
+        plates.mkdir(parents=True)
+        (tmp_path / shot / "comp").mkdir()
+        for frame in (1001, 1002):
+            cv2.imwrite(str(plates / f"mask.{frame}.png"), matte)
+            plane = np.full((54, 96), grey, np.float32)
+            write_exr(plates / f"plate.{frame}.exr", {"R": plane, "G": plane, "B": plane})
+    relative = "[file dirname [value root.name]]/../plates/"
+    plate = nuke.nodes.Read(name="Plate", file=relative + "plate.####.exr", first=1001, last=1002)
+    matte = nuke.nodes.Read(name="Matte", file=relative + "mask.####.png", first=1001, last=1002)
+    nuke._select(plate)
+    fill = nodes.create_aifill()
+    fill.setInput(1, matte)
+    fill["mask_channel"].setValue("rgba.red")
+    fill["backend"].setValue("telea")
+    fill["aifx_env"].setValue(sys.executable)
+    nuke.scriptSaveAs(str(tmp_path / "sh010" / "comp" / "sh010_comp_v001.nk"))
+    assert not nodes.render_node(fill).reused
+    nuke.scriptSaveAs(str(tmp_path / "sh020" / "comp" / "sh020_comp_v001.nk"))
+    outcome = nodes.render_node(fill)
+    assert not outcome.reused and "sh020" in outcome.result
+    assert np.allclose(nuke._pull(fill, 1002)["rgba.red"], 0.7, atol=1e-3)  # the new shot's grey, filled
+
+
+def test_a_relative_plate_path_keys_the_project_directory(comp):
+    """Nuke opens a relative path in the project directory: another directory is another plate."""
+    nuke.root()["project_directory"].setValue(str(comp["dir"].parent))
+    comp["plate_node"]["file"].setValue("plates/plate.####.exr")
+    before = _inputs_key(comp["fill"])
+    copy = comp["dir"].parent / "v2"
+    shutil.copytree(comp["dir"], copy / "plates")
+    nuke.root()["project_directory"].setValue(str(copy))
+    assert _inputs_key(comp["fill"]) != before
+
+
+def test_plain_plate_paths_keep_the_key_they_had(comp):
+    """A script of plain absolute paths keys as before the evaluated paths were keyed: its cache is found."""
+    nuke.root()["project_directory"].setValue("/somewhere/else")
+    rows = nodes.NukeHost(comp["fill"]).upstream()
+    for row, node in zip(rows[:2], (comp["plate_node"], comp["matte_node"]), strict=True):
+        assert row[3] == node.writeKnobs(nuke.WRITE_NON_DEFAULT_ONLY | nuke.TO_SCRIPT)
+    assert "project_directory" not in rows[-1][3]

@@ -390,6 +390,40 @@ def test_a_short_mask_read_set_to_black_outside_is_not_refused(comp):
     assert nodes.render_node(comp["fill"]).written == 3
 
 
+def test_a_short_mask_is_refused_for_an_aifill_inside_a_group(comp):
+    """Inside a group the Mask is the group's Input node, which has no inputs of its own: the Read is what feeds
+    the group there (the check once found no Read, and frame 1003 was filled with 1002's held matte)."""
+    comp["matte_node"]["last"].setValue(1002)
+    group = nuke.nodes.Group(name="Cleanup")
+    group.setInput(0, comp["plate_node"])
+    group.setInput(1, comp["matte_node"])
+    with group:
+        plate, matte = nuke.nodes.Input(name="plate", number=0), nuke.nodes.Input(name="matte", number=1)
+        inner = nodes.create_aifill(connect_selected=False)
+        inner.setInput(0, plate)
+        inner.setInput(1, matte)
+        for name in ("mask_channel", "backend", "aifx_env", "cache_dir"):
+            inner[name].setValue(comp["fill"][name].value())
+        nuke.nodes.Output().setInput(0, inner)
+    with pytest.raises(session.RenderError, match="the Mask input has frames 1001-1002 only"):
+        nodes.render_node(inner)
+    assert nuke.execute_log == [], "nothing written"
+
+
+def test_a_short_mask_read_reaching_the_mask_through_a_second_input_is_refused(comp):
+    """A Copy's A input (its second) holds its last frame as much as its B input does."""
+    black = nuke.nodes.Read(
+        name="Garbage", file=comp["mask"], first=1001, last=1002, before="black", after="black"
+    )
+    comp["matte_node"]["last"].setValue(1002)
+    copy = nuke.nodes.Copy(name="Copy1")
+    copy.setInput(0, black)  # B: empty past 1002, as asked
+    copy.setInput(1, comp["matte_node"])  # A: holds 1002's matte over 1003
+    comp["fill"].setInput(1, copy)
+    with pytest.raises(session.RenderError, match="the Mask input has frames 1001-1002 only"):
+        nodes.render_node(comp["fill"])
+
+
 def test_a_one_frame_still_matte_is_taken_for_every_frame(comp):
     comp["matte_node"]["file"].setValue(comp["mask"].replace("####", "1002"))
     for name in ("first", "last", "origfirst", "origlast"):

@@ -136,17 +136,20 @@ def run_on_ray(
     # cluster: a submission host need not mount the farm's storage.
     chunks = chunk_frames(job, chunk or DEFAULT_CHUNK) if sees_plates(job) else None
     cancel = cancel or CancelToken()
-    with _SignalsCancel(cancel) as signals, _connected(ray, address):
-        signals.install()
-        if chunks is None:
-            chunks = _chunk_frames_on_cluster(ray, job, chunk or DEFAULT_CHUNK)
-        resources = ray.cluster_resources()
-        gpus = gpus_per_worker(job, resources)
-        if local and gpus and workers is not None and workers > resources.get("GPU", 0):
-            raise InputError(_too_many_workers(workers, int(resources.get("GPU", 0)), "GPUs"))
-        run = _RayRun(ray, job, chunks, progress, cancel, gpus, retries, job_file)
-        count = min(workers, len(chunks)) if workers else _default_workers(resources, gpus, len(chunks))
-        return run.run(count)
+    with _SignalsCancel(cancel) as signals:
+        signals.install()  # before ray.init: a Ctrl+C while Ray starts only sets the flag
+        with _connected(ray, address):
+            signals.install()  # again: ray.init installs its own
+            cancel.raise_if_cancelled()
+            if chunks is None:
+                chunks = _chunk_frames_on_cluster(ray, job, chunk or DEFAULT_CHUNK)
+            resources = ray.cluster_resources()
+            gpus = gpus_per_worker(job, resources)
+            if local and gpus and workers is not None and workers > resources.get("GPU", 0):
+                raise InputError(_too_many_workers(workers, int(resources.get("GPU", 0)), "GPUs"))
+            run = _RayRun(ray, job, chunks, progress, cancel, gpus, retries, job_file)
+            count = min(workers, len(chunks)) if workers else _default_workers(resources, gpus, len(chunks))
+            return run.run(count)
 
 
 def _too_many_workers(workers: int, room: int, what: str) -> str:
@@ -245,18 +248,19 @@ def _connected(ray: Any, address: str | None) -> Iterator[None]:
         return
     with _kept_process_state():
         quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING}
-        if address is None:
-            ray.init(num_cpus=LOCAL_CPUS, object_store_memory=LOCAL_OBJECT_STORE, **quiet)
-        else:
+        if address is not None:
             _check_answers(address)
-            try:
-                ray.init(address=address, **quiet)
-            except (ConnectionError, RuntimeError, ValueError) as exc:
-                raise InputError(
-                    f"--address {address}: cannot connect to a Ray cluster ({exc}); start one with 'ray start "
-                    "--head' or leave out --address to run on a local Ray"
-                ) from None
-        try:
+        try:  # ray.init inside: one stopped halfway (a signal, an error) has started processes to end too
+            if address is None:
+                ray.init(num_cpus=LOCAL_CPUS, object_store_memory=LOCAL_OBJECT_STORE, **quiet)
+            else:
+                try:
+                    ray.init(address=address, **quiet)
+                except (ConnectionError, RuntimeError, ValueError) as exc:
+                    raise InputError(
+                        f"--address {address}: cannot connect to a Ray cluster ({exc}); start one with 'ray "
+                        "start --head' or leave out --address to run on a local Ray"
+                    ) from None
             yield
         finally:
             ray.shutdown()
@@ -336,7 +340,8 @@ class _SignalsCancel:
         return self
 
     def install(self) -> None:
-        """Take over the signals (after ``ray.init``, which replaces them)."""
+        """Take over the signals: before ``ray.init`` (a Ctrl+C while Ray starts must not raise inside it, nor
+        in a child it forks) and again after it, as it installs its own."""
         for sig in self.saved:
             signal.signal(sig, lambda _sig, _frame: self.cancel.cancel())
 

@@ -3,7 +3,7 @@
 Every endpoint but ``GET /v1/health`` needs ``Authorization: Bearer TOKEN``. A user sees only their own jobs
 (another user's job is a 404, as if it did not exist); ``admin`` sees and cancels all. Answers:
 
-* ``POST /v1/jobs`` (a FillJob JSON; optional ``Idempotency-Key``) → 202 ``{"id", "position", "events"}``;
+* ``POST /v1/jobs`` (a FillJob JSON as ``application/json``; optional ``Idempotency-Key``) → 202 ``{"id", "position", "events"}``;
   422 with the CLI's one-line message for a bad job (its fields, backend options, plate, output and mask are
   checked as ``aifx run`` checks them), 403 naming a path (or a file option) outside the roots, 429 with
   ``Retry-After`` when the queue is full;
@@ -14,11 +14,16 @@ Every endpoint but ``GET /v1/health`` needs ``Authorization: Bearer TOKEN``. A u
   prints, with ``id`` = the event's number (``Last-Event-ID`` resumes after it), a comment every 15 s, closed
   after the final event;
 * ``GET /v1/models`` → the workers and the models each holds loaded.
+
+A request from a web page (``Origin``), and without a token file one naming another host, is a 403
+(:mod:`.guard`); a job that is not ``application/json`` a 415.
 """
 
 # No ``from __future__ import annotations``: FastAPI reads the endpoints' annotations, which name locals.
 import asyncio
 import json
+import logging
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -27,6 +32,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from .. import __version__
 from ..backends import check_options
@@ -37,11 +43,15 @@ from ..protocol.errors import EXIT_INPUT, InputError
 from ..protocol.job import MAX_JOB_BYTES, FillJob
 from ..sequence import output_pattern
 from .auth import TokenFile, User
+from .guard import BrowserGuard
 from .paths import PathRefused, PathRule, check_absolute, check_roots, map_job
 from .pool import Pool
 from .store import FINISHED, QueueFull, Store
 
 LOCAL_USER = "local"
+#: Seconds a client is told to wait (Retry-After) when the queue's database refuses a write.
+STORE_RETRY_AFTER = 5
+log = logging.getLogger("aifx.serve")
 #: The largest OFFSET SQLite takes (a signed 64-bit integer).
 _LAST_OFFSET = 2**63 - 1
 
@@ -55,6 +65,8 @@ class ServerConfig:
     path_rules: list[PathRule] = field(default_factory=list)
     heartbeat: float = 15.0
     poll: float = 0.05
+    #: Seconds a job's body may take to arrive (a client that stalls mid-body gets 408).
+    body_timeout: float = 30.0
 
 
 class ApiError(Exception):
@@ -67,20 +79,36 @@ async def read_capped(request: Request, limit: int) -> bytes | None:
     """The request's body, or None as soon as it passes ``limit`` bytes: a chunked upload has no Content-Length
     to refuse it by, and reading it whole before the 413 would hold all of it in memory."""
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            return None
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                return None
+    except ClientDisconnect:  # gone mid-body: nobody to answer, nothing to log but a line
+        log.info("%s: the client left before its job had arrived", request.url.path)
+        raise ApiError(400, "the client left before the job had arrived") from None
     return bytes(body)
 
 
 def create_app(config: ServerConfig) -> FastAPI:
     app = FastAPI(title="aifx serve", version=__version__, docs_url=None, redoc_url=None)
     store, pool = config.store, config.pool
+    # Pages in the artist's browser are refused (docs/serve.md, "Browsers"); the host only without tokens.
+    app.add_middleware(BrowserGuard, check_host=config.tokens is None)
 
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse({"detail": exc.detail, **exc.extra}, status_code=exc.status, headers=exc.headers)
+
+    @app.exception_handler(sqlite3.OperationalError)
+    async def _store_error(request: Request, exc: sqlite3.OperationalError) -> JSONResponse:
+        """The queue's database refused (a full disk under --state): try again later, nothing was changed."""
+        log.warning("%s %s: the queue's database refused it (%s)", request.method, request.url.path, exc)
+        return JSONResponse(
+            {"detail": f"the server cannot use its job queue just now ({exc}); try again in a moment"},
+            status_code=503,
+            headers={"Retry-After": str(STORE_RETRY_AFTER)},
+        )
 
     def user(request: Request) -> User:
         if config.tokens is None:  # loopback without a token file: one local user
@@ -112,14 +140,41 @@ def create_app(config: ServerConfig) -> FastAPI:
         return out
 
     @app.get("/v1/health")
-    def health() -> dict:
-        return {"status": "ok", "version": __version__, "workers": len(pool.workers), "jobs": store.counts()}
+    def health() -> JSONResponse:
+        problems = pool.problems()
+        body = {
+            "status": "failing" if problems else "ok",
+            "version": __version__,
+            "workers": len(pool.workers),
+            "jobs": store.counts(),
+        }
+        if problems:  # a load balancer or monitor sees the 503 (jobs would queue and never start)
+            return JSONResponse({**body, "problems": problems}, status_code=503)
+        return JSONResponse(body)
 
     @app.post("/v1/jobs", status_code=202)
     async def submit(request: Request, who: Who) -> JSONResponse:
+        media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+        if media != "application/json":  # a web page's no-cors POST is text/plain (see guard.py)
+            raise ApiError(
+                415,
+                f"a job is sent as Content-Type application/json, not {media or 'none'!r}; "
+                "send jobs with aifx submit, Blender or Nuke",
+            )
         declared = request.headers.get("content-length", "")
         too_big = declared.isdigit() and int(declared) > MAX_JOB_BYTES  # refused before it is read
-        body = None if too_big else await read_capped(request, MAX_JOB_BYTES)
+        try:
+            body = (
+                None
+                if too_big
+                else await asyncio.wait_for(read_capped(request, MAX_JOB_BYTES), config.body_timeout)
+            )
+        except asyncio.TimeoutError:
+            raise ApiError(
+                408,
+                f"the job did not arrive within {config.body_timeout:g} s; send it again",
+                headers={"Connection": "close"},
+            ) from None
         if body is None:
             raise ApiError(
                 413,

@@ -9,9 +9,9 @@ nor its first differing byte shows in the response time. A user named ``admin`` 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
+import logging
 import os
 import re
 import secrets
@@ -21,6 +21,7 @@ from pathlib import Path
 from ..protocol.errors import InputError
 
 ADMIN = "admin"
+log = logging.getLogger("aifx.serve")
 _NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 
 
@@ -48,24 +49,28 @@ class TokenFile:
 
     def reload(self) -> None:
         try:
-            stat = self.path.stat()
-            text = self.path.read_text(encoding="utf-8")
+            stat = self.path.stat()  # before the read: a change while it is read is seen next time
         except OSError as exc:
             raise InputError(
                 f"{self.path}: cannot read the token file ({exc.strerror}); check --token-file"
             ) from None
-        self._entries = parse_tokens(text, self.path)
+        self._entries = parse_tokens(read_token_text(self.path, "check --token-file"), self.path)
         self._stamp = _stamp(stat)
 
     def _refresh(self) -> None:
-        """Token rotation without a restart: a changed file is read again before the next check."""
+        """Token rotation without a restart: a changed file is read again before the next check. A file that
+        cannot be read or parsed now (mid-rotation, re-saved as UTF-16 by an editor) keeps the last good list
+        rather than locking everybody out; the log says why, once per change of the file."""
         try:
-            stat = self.path.stat()
+            stamp = _stamp(self.path.stat())
         except OSError:
-            return  # keep the last good list rather than locking everybody out mid-rotation
-        if _stamp(stat) != self._stamp:
-            with contextlib.suppress(InputError):
+            return
+        if stamp != self._stamp:
+            try:
                 self.reload()
+            except InputError as exc:
+                self._stamp = stamp  # not again until the file changes again
+                log.warning("%s; keeping the users read before", exc)
 
     def user_for(self, token: str | None) -> User | None:
         """The user whose token this is, or None. Compares against every entry, always, in constant time."""
@@ -115,6 +120,18 @@ def parse_tokens(text: str, source: Path) -> list[tuple[str, str]]:
     return entries
 
 
+def read_token_text(path: Path, fix: str) -> str:
+    """The token file's text, or an :class:`InputError` naming it, what is wrong and ``fix``."""
+    try:
+        return path.read_text(encoding="utf-8-sig")  # a UTF-8 BOM (Notepad) is fine
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the token file ({exc.strerror}); {fix}") from None
+    except UnicodeDecodeError:
+        raise InputError(
+            f"{path}: the token file is not UTF-8 text (saved as UTF-16 'Unicode'?); save it as UTF-8"
+        ) from None
+
+
 def add_token(path: str | os.PathLike[str], name: str) -> str:
     """Make a random token for ``name``, store only its hash in ``path`` (replacing ``name``'s old entry:
     that is how a token is rotated) and return the token, which is shown once."""
@@ -122,13 +139,21 @@ def add_token(path: str | os.PathLike[str], name: str) -> str:
         raise InputError(f"user name {name!r}: use letters, digits and _ . @ - (at most 64)")
     file = Path(path)
     token = secrets.token_urlsafe(32)
-    lines = file.read_text(encoding="utf-8").splitlines() if file.exists() else []
+    lines = read_token_text(file, "check --token-file").splitlines() if file.exists() else []
     kept = [line for line in lines if not (line.split() and line.split()[0] == name)]
     kept.append(f"{name} sha256:{digest(token)}")
     parse_tokens("\n".join(kept), file)  # never write a file the server would refuse
     tmp = file.with_name(f".{file.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write("\n".join(kept) + "\n")
-    os.replace(tmp, file)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write("\n".join(kept) + "\n")
+        os.replace(tmp, file)
+    except OSError as exc:
+        if tmp.is_file():
+            tmp.unlink()
+        raise InputError(
+            f"{file}: cannot write the token file ({exc.strerror}); give a file in a folder that exists and "
+            "that you may write to"
+        ) from None
     return token

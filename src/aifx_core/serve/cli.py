@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .. import __version__
 from ..protocol.errors import InputError
 
 DEFAULT_PORT = 8765
@@ -55,7 +56,11 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
         help="auto (one per visible GPU, else one on the CPU), cpu, or GPU indices such as 0,1",
     )
     serve.add_argument("--idle-unload", type=float, default=600.0, help="unload a model idle this long (s)")
+    serve.add_argument("--version", action="version", version=f"aifx {__version__}")
     serve.add_argument("--heartbeat", type=float, default=15.0, help=argparse.SUPPRESS)
+    # Seconds a client has to send a request's head, and a job's body (tests make them short).
+    serve.add_argument("--header-timeout", type=float, default=15.0, help=argparse.SUPPRESS)
+    serve.add_argument("--body-timeout", type=float, default=30.0, help=argparse.SUPPRESS)
     serve.set_defaults(handler=_cmd_serve)
 
     sub = serve.add_subparsers(dest="serve_command", metavar="token")
@@ -111,6 +116,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         import uvicorn
 
         from .app import ServerConfig, create_app
+        from .limits import AcceptFlood, raise_open_files
     except ImportError as exc:
         raise InputError(
             f"aifx serve needs the server extra ({exc.name} is missing); run: pip install 'aifx-core[serve]'"
@@ -149,14 +155,25 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     tokens = TokenFile(args.token_file) if args.token_file else None
     rules = load_path_map(args.path_map) if args.path_map else []
     state = Path(args.state).expanduser() if args.state else default_state_dir()
-    state.mkdir(parents=True, exist_ok=True)
-    lock = _lock_state(state)
+    if state.exists() and not state.is_dir():
+        raise InputError(f"--state {state}: a file, not a folder; give a folder for the queue")
+    try:
+        state.mkdir(parents=True, exist_ok=True)
+        lock = _lock_state(state)
+    except OSError as exc:  # a read-only disk, a file of that name, no permission
+        raise InputError(
+            f"--state {state}: cannot use it for the queue ({exc.strerror}); give a folder this user may write to"
+        ) from None
 
     logging.basicConfig(level=logging.INFO, format="aifx serve: %(message)s")
+    logging.getLogger("asyncio").addFilter(AcceptFlood())
+    open_files = raise_open_files()
     store = Store(state, Limits(args.max_queue, args.per_user, args.history))
     resumed = store.recover()
     pool = Pool(store, devices, idle_unload=args.idle_unload)
-    config = ServerConfig(store, pool, tokens, roots, rules, heartbeat=args.heartbeat)
+    config = ServerConfig(
+        store, pool, tokens, roots, rules, heartbeat=args.heartbeat, body_timeout=args.body_timeout
+    )
     app = create_app(config)
 
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
@@ -180,7 +197,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         flush=True,
     )
     pool.start()
-    server = _uvicorn_server(uvicorn, app, pool)
+    server = _uvicorn_server(uvicorn, app, pool, open_files, args.header_timeout)
     try:
         server.run(sockets=[sock])
     finally:
@@ -206,14 +223,24 @@ def _bind_problem(host: str, port: int, exc: OSError) -> str:
     return f"cannot listen on {host}:{port} ({exc.strerror}); pick another --port"
 
 
-def _uvicorn_server(uvicorn: Any, app: Any, pool: Any) -> Any:
+def _uvicorn_server(uvicorn: Any, app: Any, pool: Any, open_files: int, header_timeout: float) -> Any:
     """uvicorn's server, telling the pool the moment the exit signal (SIGTERM, Ctrl+C) arrives: the seconds of
     graceful shutdown that follow must neither fail the running job (a systemd stop sends the signal to the
-    worker too) nor start the next one."""
+    worker too) nor start the next one. Connections are bounded (:mod:`.limits`): a request head must arrive
+    in ``header_timeout`` seconds, and beyond :func:`~.limits.concurrency_limit` connections the answer is 503."""
+    from .limits import concurrency_limit, timed_h11
 
     class Server(uvicorn.Server):
         def handle_exit(self, sig: int, frame: Any) -> None:
             pool.begin_stop()
             super().handle_exit(sig, frame)
 
-    return Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=3))
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        timeout_graceful_shutdown=3,
+        http=timed_h11(header_timeout),
+        limit_concurrency=concurrency_limit(open_files),
+        backlog=128,  # as the socket listens; asyncio tries this many accepts each time it may
+    )
+    return Server(config)

@@ -7,28 +7,39 @@ every event it sends back into the store. A worker that dies mid-job fails that 
 stderr) and is started again; a cancelled job whose worker does not stop within ``cancel_grace`` seconds gets
 its worker killed (frames are written atomically, so finished ones are kept). Once the server is stopping
 (:meth:`Pool.begin_stop`, called as the exit signal arrives) nothing is claimed or restarted any more, and a
-running job stays ``running`` whatever happens to its worker, for the next start to resume.
+running job stays ``running`` whatever happens to its worker, for the next start to resume. A store that
+refuses a write (a full disk under --state) holds its dispatcher up, trying again, never drops the event or
+leaves a job half claimed (:meth:`Worker._store`); a dispatcher that fails otherwise is started again.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
 import queue
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from ..protocol import events
 from ..protocol.errors import EXIT_INTERNAL, InputError
 from .store import CANCELLED_WHILE_RUNNING, Store
 
 log = logging.getLogger("aifx.serve")
+T = TypeVar("T")
+#: Seconds between tries of a store write that failed (a full disk under --state), doubling up to the last.
+_RETRY_PAUSES = (0.5, 1.0, 2.0, 5.0)
+
+
+class _Stopping(Exception):
+    """The server began to stop while a dispatcher waited for its store."""
 
 
 def visible_gpus(python: str = sys.executable) -> list[str]:
@@ -93,7 +104,9 @@ class Worker:
         self.job_id: str | None = None
         self.cancel_deadline: float | None = None
         self.models: list[dict] = []
-        self.thread = threading.Thread(target=self._dispatch, name=f"aifx-dispatch-{self.name}", daemon=True)
+        #: Why this worker's dispatcher cannot go on just now (GET /v1/health shows it), or None.
+        self.problem: str | None = None
+        self.thread = threading.Thread(target=self._run, name=f"aifx-dispatch-{self.name}", daemon=True)
 
     # -- the process ----------------------------------------------------------------------------------------
     def start_process(self) -> None:
@@ -150,21 +163,62 @@ class Worker:
             proc.wait()
 
     # -- the dispatcher -------------------------------------------------------------------------------------
+    def _run(self) -> None:
+        """The dispatcher thread: :meth:`_dispatch`, started again after an error nobody foresaw (logged), so
+        the queue never goes on without its dispatcher while the server answers as if it had one."""
+        pauses = iter(_RETRY_PAUSES)
+        while not self.pool.stopping:
+            try:
+                self._dispatch()
+                return
+            except _Stopping:
+                return
+            except Exception as exc:
+                self.problem = f"worker {self.name}: {type(exc).__name__}: {exc}"
+                log.exception("worker %s: the dispatcher failed; starting it again", self.name)
+                self.pool.wait_stopping(next(pauses, _RETRY_PAUSES[-1]))
+
+    def _store(self, call: Callable[[], T]) -> T:
+        """``call()`` (store work, under the pool's lock), tried again until the store takes it: a full disk
+        under --state, or a moment's I/O error there, holds the queue up rather than losing a job's state (its
+        worker waits on its output pipe meanwhile). The lock is let go between tries, so a cancel or a submit
+        meanwhile gets its 503 at once; GET /v1/health shows the problem until a try succeeds."""
+        pauses = iter(_RETRY_PAUSES)
+        while True:
+            if self.pool.stopping:
+                raise _Stopping
+            try:
+                with self.pool.lock:
+                    result = call()
+            except (sqlite3.Error, OSError) as exc:
+                if self.problem is None:
+                    log.warning("worker %s: cannot write the queue (%s); trying again", self.name, exc)
+                self.problem = f"worker {self.name}: cannot write the queue ({exc}); check the --state folder"
+                self.pool.store.shrink_log()
+                self.pool.wait_stopping(next(pauses, _RETRY_PAUSES[-1]))
+                continue
+            if self.problem is not None:
+                log.warning("worker %s: the queue is writable again", self.name)
+                self.problem = None
+            return result
+
     def _dispatch(self) -> None:
         store = self.pool.store
+        if self.job_id is not None:  # started again with a job in hand: see it to its end first
+            self._follow(self.job_id)
         while not self.pool.stopping:
             if self.proc is None or self.proc.poll() is not None:
                 if self.pool.stopping:
                     break
                 self.start_process()
-            with self.pool.lock:
-                job = store.claim_next() if not self.pool.stopping else None
-                if job is not None:
+            job = self._store(lambda: None if self.pool.stopping else store.claim_next())
+            if job is not None:
+                command = {"op": "run", "id": job["id"], "job": job["job"]}
+                if job["interrupted"] and job["job"].get("overwrite"):  # resumed, not started over
+                    command["written"] = self._store(functools.partial(store.written_frames, job["id"]))
+                with self.pool.lock:
                     self.job_id = job["id"]
                     self.cancel_deadline = None
-                    command = {"op": "run", "id": job["id"], "job": job["job"]}
-                    if job["interrupted"] and job["job"].get("overwrite"):  # resumed, not started over
-                        command["written"] = store.written_frames(job["id"])
                     self.send(command)
             if job is None:
                 self._drain(timeout=0.0)
@@ -205,7 +259,8 @@ class Worker:
                 code = self.proc.wait() if self.proc else None
                 if self.pool.stopping or (code in _STOP_CODES and self.pool.wait_stopping(_STOP_SIGNAL_WAIT)):
                     return  # killed with the server (a stop of the whole service): interrupted, not failed
-                with self.pool.lock:
+
+                def end(code: int | None = code) -> None:
                     row = store.get(job_id)
                     if row and row["cancel_requested"]:
                         store.add_event(job_id, events.cancelled_event(CANCELLED_WHILE_RUNNING))
@@ -213,15 +268,22 @@ class Worker:
                         died = f"the server's worker process died (exit code {code}); see the server log"
                         store.add_event(job_id, events.error_event(died, EXIT_INTERNAL))
                     self.job_id = None
+
+                self._store(end)
                 return
             if message.get("id") != job_id or not isinstance(message.get("event"), dict):
                 continue
             event = message["event"]
-            with self.pool.lock:
+
+            def record(event: dict = event) -> bool:
                 store.add_event(job_id, event)
                 if events.is_final(event):
                     self.job_id = None
-                    return
+                    return True
+                return False
+
+            if self._store(record):
+                return
 
 
 #: A worker killed by one of these (its exit code) may have gone with a stop of the whole service.
@@ -273,6 +335,19 @@ class Pool:
                         worker.send({"op": "cancel", "id": job_id})
                         worker.cancel_deadline = time.monotonic() + self.cancel_grace
             return state
+
+    def problems(self) -> list[str]:
+        """What keeps jobs from running (GET /v1/health answers 503 with these): a dispatcher waiting for its
+        store, or one whose thread is gone."""
+        found = []
+        for worker in self.workers:
+            if worker.thread.ident is not None and not worker.thread.is_alive() and not self.stopping:
+                found.append(
+                    f"worker {worker.name}: its dispatcher stopped; restart aifx serve (see its log)"
+                )
+            elif worker.problem:
+                found.append(worker.problem)
+        return found
 
     def describe(self) -> list[dict[str, Any]]:
         return [

@@ -13,6 +13,7 @@ submit order), so one artist with fifty jobs cannot starve the others; admission
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
@@ -87,6 +88,11 @@ class Store:
         # WAL + NORMAL: a committed job or event survives the server being killed (SIGKILL, OOM); only a
         # power cut may lose the last few events. Submits stay cheap under load.
         self._db.execute("PRAGMA synchronous=NORMAL")
+        # A short write-ahead log, checkpointed every 64 pages and cut back to 256 KiB after: SQLite's 4 MB
+        # default, which stays that size on disk, could fill a small --state disk by itself, and once the disk
+        # is full a checkpoint (which writes to the database first) can no longer shrink it.
+        self._db.execute("PRAGMA wal_autocheckpoint=64")
+        self._db.execute("PRAGMA journal_size_limit=262144")
         self._db.executescript(_SCHEMA)
         self._lock = threading.RLock()
         #: Signalled when a job is queued or cancelled (dispatchers wait on it).
@@ -104,6 +110,27 @@ class Store:
     def _meta(self, key: str) -> str | None:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row["value"] if row else None
+
+    @contextlib.contextmanager
+    def _transaction(self):
+        """All of the block's writes or none: a claim half made (running, never handed to a worker) would sit
+        ``running`` for ever."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            self._db.execute("COMMIT")
+        except BaseException:
+            # SQLite has already rolled back after some errors (a full disk): a ROLLBACK then fails too.
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
+
+    def shrink_log(self) -> None:
+        """After a write failed for want of room: copy the write-ahead log into the database and empty it. The
+        log grows to about 4 MB between SQLite's own checkpoints and a failed write does not checkpoint, so on
+        a small or nearly full disk the log itself can keep every write failing after space came back."""
+        with self._lock, contextlib.suppress(sqlite3.Error):
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def close(self) -> None:
         with self._lock:
@@ -195,14 +222,16 @@ class Store:
             if not order:
                 return None
             row = order[0]
-            self._db.execute(
-                "UPDATE jobs SET state = ?, started = ? WHERE id = ?", (RUNNING, time.time(), row["id"])
-            )
+            with self._transaction():
+                self._db.execute(
+                    "UPDATE jobs SET state = ?, started = ? WHERE id = ?", (RUNNING, time.time(), row["id"])
+                )
+                if not row["interrupted"]:
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO meta (key, value) VALUES ('last_user', ?)", (row["user"],)
+                    )
             if not row["interrupted"]:
                 self._last_user = row["user"]
-                self._db.execute(
-                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('last_user', ?)", (row["user"],)
-                )
             return self._record(self._db.execute("SELECT * FROM jobs WHERE id = ?", (row["id"],)).fetchone())
 
     def position(self, job_id: str) -> int | None:
@@ -223,8 +252,8 @@ class Store:
         with self._lock:
             seq = self._last_seq.get(job_id, 0) + 1
             kind = event.get("event")
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
+            dropped: list[str] = []
+            with self._transaction():
                 self._db.execute(
                     "INSERT INTO events (job_id, seq, data) VALUES (?, ?, ?)",
                     (job_id, seq, json.dumps(event)),
@@ -236,14 +265,12 @@ class Store:
                         "UPDATE jobs SET state = ?, finished = ?, final = ? WHERE id = ?",
                         (FINAL_STATES[kind], time.time(), json.dumps(event), job_id),
                     )
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+                    dropped = self._trim_history()  # in the transaction: a failure retries it whole
             self._last_seq[job_id] = seq
             if kind in FINAL_STATES:
+                for old in dropped:
+                    self._last_seq.pop(old, None)
                 self._note_duration(job_id)
-                self._trim_history()
                 self.changed.notify_all()
             return seq
 
@@ -252,8 +279,8 @@ class Store:
         if row and row["started"] and row["finished"]:
             self._recent_seconds = 0.8 * self._recent_seconds + 0.2 * (row["finished"] - row["started"])
 
-    def _trim_history(self) -> None:
-        """Keep the newest ``history`` finished jobs; older ones and their events are dropped."""
+    def _trim_history(self) -> list[str]:
+        """Keep the newest ``history`` finished jobs; older ones and their events are dropped (their ids)."""
         old = self._db.execute(
             f"SELECT id FROM jobs WHERE state IN ({','.join('?' * len(FINISHED))}) ORDER BY num DESC "
             "LIMIT -1 OFFSET ?",
@@ -262,7 +289,7 @@ class Store:
         for row in old:
             self._db.execute("DELETE FROM events WHERE job_id = ?", (row["id"],))
             self._db.execute("DELETE FROM jobs WHERE id = ?", (row["id"],))
-            self._last_seq.pop(row["id"], None)
+        return [row["id"] for row in old]
 
     def last_seq(self, job_id: str) -> int:
         return self._last_seq.get(job_id, 0)

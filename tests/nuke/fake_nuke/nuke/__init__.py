@@ -352,6 +352,16 @@ class Enumeration_Knob(Knob):
     def values(self) -> list[str]:
         return list(self._values)
 
+    def numValues(self) -> int:
+        return len(self._values)
+
+    def setValues(self, items: list[str]) -> None:
+        """(Re)initialise the menu (Foundry). Nuke holds the selection as an index: the item at the old index
+        (the first item when the menu is shorter) is selected after, so set the value again by name."""
+        index = self._values.index(self._value) if self._value in self._values else 0
+        self._values = [str(item) for item in items]
+        self._value = self._values[index] if index < len(self._values) else (self._values or [""])[0]
+
     def setValue(self, value: Any) -> bool:
         if isinstance(value, int) and not isinstance(value, bool):
             value = self._values[value]
@@ -584,6 +594,9 @@ _CLASS_KNOBS: dict[str, dict[str, Any]] = {
         "int16Lut": "sRGB",
         "logLut": "Cineon",
         "floatLut": "linear",
+        # Where a relative file path (a Read's, a Write's) is looked for; often TCL
+        # (``[python {nuke.script_directory()}]``, the Script Directory button), so it follows a Save As.
+        "project_directory": File_Knob,
         "proxy": False,
         "proxy_scale": 0.5,
         "views": "main",
@@ -664,6 +677,14 @@ class Node(_MainThreadOnly):
         knob._node = self
         self._knobs[knob._name] = knob
         self._user.append(knob._name)
+
+    def removeKnob(self, knob: Knob) -> None:
+        """Remove a user knob (a node's own knobs cannot be removed)."""
+        if knob._name not in self._user or self._knobs.get(knob._name) is not knob:
+            raise ValueError(f"{self._name}: {knob._name} is not a user knob of this node")
+        del self._knobs[knob._name]
+        self._user.remove(knob._name)
+        knob._node = None
 
     def writeKnobs(self, flags: int = 0) -> str:
         """The knobs that differ from their defaults, as ``name value`` lines (user knobs always)."""
@@ -811,6 +832,34 @@ class Group(Node):
         return None
 
 
+class Gizmo(Group):
+    """A gizmo: a Group whose class is the gizmo's name and whose insides and knobs come from its ``.gizmo``
+    file on the plugin path (a test installs one with :func:`_install_gizmo`). Like Nuke's, a saved script keeps
+    only its name, knob values and inputs (Foundry: "Saved scripts only contain the name and control settings
+    for the gizmo"): reopened, its insides are the file's again, whatever was changed in them."""
+
+    def command(self) -> str:
+        return self._class
+
+    def filename(self) -> str:
+        return f"{self._class}.gizmo"
+
+
+#: Installed gizmos: class name → the exported group (as ``_dump`` writes it). Survives ``_reset(gizmos=True)``.
+_gizmos: dict[str, dict[str, Any]] = {}
+
+
+def _install_gizmo(group: Group, cls: str) -> None:
+    """The artist's "Export as gizmo" of ``group`` as ``cls``, and the file put on every session's plugin path."""
+    _gizmos[cls] = {**_dump(group), "class": cls}
+
+
+def _new_gizmo(cls: str, parent: Group) -> Gizmo:
+    gizmo = Gizmo(cls, parent)
+    _load(gizmo, _gizmos[cls])
+    return gizmo
+
+
 class Root(Group):
     def name(self) -> str:
         return self._script
@@ -847,7 +896,10 @@ nodes = Nodes()
 
 def _make(cls: str, knobs: dict[str, Any]) -> Node:
     parent = _context[-1]
-    node: Node = Group(cls, parent) if cls == "Group" else Node(cls, parent)
+    if cls in _gizmos:
+        node: Node = _new_gizmo(cls, parent)
+    else:
+        node = Group(cls, parent) if cls == "Group" else Node(cls, parent)
     for name, value in knobs.items():
         if name == "name":
             node.setName(value)
@@ -1140,7 +1192,12 @@ def _dump(node: Node) -> dict[str, Any]:
         "user": user,
         "inputs": [None if n is None else n._name for n in node._inputs],
     }
-    if isinstance(node, Group):
+    if isinstance(node, Gizmo):  # its knob values only: its insides and own knobs are in the .gizmo file
+        defined = {spec["name"] for spec in _gizmos.get(node._class, {}).get("user", [])}
+        data["user"] = [spec for spec in user if spec["name"] not in defined]
+        data["values"] = {spec["name"]: spec["value"] for spec in user if spec["name"] in defined}
+        data["gizmo"] = True
+    elif isinstance(node, Group):
         data["children"] = [_dump(child) for child in node._children]
     return data
 
@@ -1149,12 +1206,22 @@ def _load(group: Group, data: dict[str, Any]) -> None:
     _restore_knobs(group, data)
     made = []
     for child in data.get("children", []):
-        node: Node = Group(child["class"], group) if "children" in child else Node(child["class"], group)
-        node._name = child["name"]
-        if isinstance(node, Group):
+        node: Node
+        if child.get("gizmo"):
+            if child["class"] not in _gizmos:
+                raise RuntimeError(f"unknown command {child['class']} (no such gizmo or plug-in)")
+            node = _new_gizmo(child["class"], group)
+            _restore_knobs(node, child)
+            for name, value in child["values"].items():
+                if name in node._knobs:
+                    node._knobs[name]._value = tuple(value) if isinstance(value, list) else value
+        elif "children" in child:
+            node = Group(child["class"], group)
             _load(node, child)
         else:
+            node = Node(child["class"], group)
             _restore_knobs(node, child)
+        node._name = child["name"]
         made.append((node, child))
     for node, child in made:
         for index, name in enumerate(child["inputs"]):
@@ -1275,6 +1342,7 @@ def _render(node: Node | None, frame: int) -> _Image:
         path = node._knobs["file"].evaluate()  # type: ignore[attr-defined]
         if not path.strip():
             raise RuntimeError(f"{node._name}: Read error: no file name")
+        path = _in_project(path)
         held = _read_frame(node, frame)
         if held is None:  # before/after "black": the format, nothing in it
             image = _read_image(_frame_path(path, int(node._knobs["first"]._value)))
@@ -1288,6 +1356,38 @@ def _render(node: Node | None, frame: int) -> _Image:
     if cls == "Shuffle" and not node._knobs["disable"]._value:
         return _shuffle(node, _render(node.input(0), frame))
     return _render(node._upstream(frame), frame)
+
+
+def _in_project(path: str) -> str:
+    """A file knob's evaluated path as Nuke opens it: a relative one lies in the project directory (Foundry:
+    "The common relative path used to reference the full file path is defined in the project_directory knob");
+    with none set, Nuke's working directory."""
+    if os.path.isabs(path):
+        return path
+    folder = _root._knobs["project_directory"].evaluate()  # type: ignore[attr-defined]
+    return os.path.join(folder, path) if folder else path
+
+
+def filename(node: Node, i: int = 0) -> str | None:
+    """Foundry: "the current filename, based on the root.proxy settings and which of the fullsize/proxy filenames
+    are filled in. All expansion of commands and variables is done. However by default it will still have %04d
+    sequences in it, use REPLACE". A relative path stays relative (Nuke looks for it in the project directory
+    when it opens it, as :func:`_render` does). A group's: its Writes'; None when there is no file name. The
+    fake has no current frame: ``i`` (REPLACE) is refused."""
+    _check_thread("nuke.filename")
+    if i:
+        raise NotImplementedError("the fake nuke has no current frame: nuke.filename(node, REPLACE)")
+    if isinstance(node, Group):
+        writes = allNodes("Write", node, recurseGroups=True)
+        return filename(writes[0], i) if writes else None
+    knob = node._knobs.get("file")
+    if not isinstance(knob, File_Knob):
+        return None
+    proxy = node._knobs.get("proxy")
+    text = knob.evaluate()
+    if _root._knobs["proxy"]._value and isinstance(proxy, File_Knob) and proxy._value:
+        text = proxy.evaluate()
+    return text or None
 
 
 def _read_frame(read: Node, frame: int) -> int | None:
@@ -1397,7 +1497,7 @@ def _write_frame(write: Node, frame: int) -> None:
     names = list(channels) if wanted == "all" else [c for c in _layers.get(wanted, []) if c in channels]
     dtype = np.float16 if write["datatype"].value() == "16 bit half" else np.float32
     out = {rgba.get(n, n): np.ascontiguousarray(channels[n].astype(dtype)) for n in names}
-    path = _frame_path(write["file"].evaluate(), frame)
+    path = _frame_path(_in_project(write["file"].evaluate()), frame)
     if write["create_directories"].value():
         os.makedirs(os.path.dirname(path), exist_ok=True)
     x0, y0, x1, y1 = image.bbox
@@ -1422,9 +1522,12 @@ _this_knob: Knob | None = None
 _selected: Node | None = None
 
 
-def _reset() -> None:
-    """Fresh, empty script (a test fixture calls this before each test)."""
+def _reset(gizmos: bool = False) -> None:
+    """Fresh, empty script (a test fixture calls this before each test); ``gizmos``: keep the installed gizmos
+    (a new session on the same machine)."""
     global _root, _context, _this, _this_knob, _selected, GUI
+    if not gizmos:
+        _gizmos.clear()
     GUI = False
     _root = Root("Root", None)
     _root._name = "root"

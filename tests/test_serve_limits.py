@@ -1,0 +1,100 @@
+"""``aifx serve`` against clients that open connections and never finish their request (slow, stuck or
+malicious): a real server on 127.0.0.1 with short request timeouts, the raw sockets they hold."""
+
+from __future__ import annotations
+
+import resource
+import socket
+import time
+
+from serve_helpers import Server, http, wait_for
+
+#: A request head that never ends, and a POST whose body never comes.
+PART_HEAD = b"GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
+PART_BODY = (
+    b"POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+    b'Content-Length: 90000\r\n\r\n{"input":'
+)
+
+
+def _hold(url: str, head: bytes, count: int) -> list[socket.socket]:
+    port = int(url.rsplit(":", 1)[1])
+    held = []
+    for _ in range(count):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        sock.sendall(head)
+        held.append(sock)
+    return held
+
+
+def _answer(sock: socket.socket) -> bytes:
+    """What the server sent before it closed the connection (b"" when it just closed it)."""
+    sock.settimeout(30)
+    data = b""
+    while True:
+        piece = sock.recv(4096)
+        if not piece:
+            return data
+        data += piece
+
+
+def _limits(pid: int) -> tuple[int, int]:
+    with open(f"/proc/{pid}/limits") as limits:
+        line = next(line for line in limits if line.startswith("Max open files"))
+    soft, hard = line.split()[3:5]
+    return int(soft), int(hard)
+
+
+def test_unfinished_requests_are_closed_and_others_served_meanwhile(tmp_path):
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    srv = Server(tmp_path / "state", "--header-timeout", "1", "--body-timeout", "1")
+    # Started with systemd's default soft limit (1024): the server raises it to the hard limit.
+    srv.start_options = {"preexec_fn": lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))}
+    srv.start()
+    try:
+        assert srv.proc is not None
+        assert _limits(srv.proc.pid)[0] == _limits(srv.proc.pid)[1]
+        heads = _hold(srv.url, PART_HEAD, 20)
+        bodies = _hold(srv.url, PART_BODY, 5)
+        assert http("GET", srv.url + "/v1/health")[0] == 200  # served while they wait
+        started = time.monotonic()
+        assert all(_answer(sock) == b"" for sock in heads)  # closed without an answer
+        for sock in bodies:
+            answer = _answer(sock)
+            assert answer.startswith(b"HTTP/1.1 408") and b"did not arrive within 1 s" in answer
+        assert time.monotonic() - started < 15
+        for sock in heads + bodies:
+            sock.close()
+    finally:
+        srv.stop()
+
+
+def test_running_out_of_file_descriptors_neither_floods_the_log_nor_lasts(tmp_path):
+    srv = Server(tmp_path / "state", "--header-timeout", "1")
+    srv.start_options = {"preexec_fn": lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))}
+    srv.start()
+    try:
+        held = _hold(srv.url, PART_HEAD, 150)  # far more than 64 descriptors: they queue in the backlog
+        time.sleep(3)
+        # Every one is taken and closed in turn, and then the server answers again.
+        for sock in held:
+            _answer(sock)
+            sock.close()
+        wait_for(lambda: http("GET", srv.url + "/v1/health")[0] == 200, timeout=30)
+        flood = [line for line in srv.log if "system resource" in line or "file descriptors" in line]
+        assert 1 <= len(flood) <= 3, srv.log[-20:]
+        assert not [line for line in srv.log if line.startswith("Traceback")], srv.log[-20:]
+    finally:
+        srv.stop()
+
+
+def test_a_client_that_leaves_mid_body_is_one_line_in_the_log(tmp_path):
+    srv = Server(tmp_path / "state").start()
+    try:
+        for sock in _hold(srv.url, PART_BODY, 3):
+            sock.close()
+        assert http("GET", srv.url + "/v1/health")[0] == 200
+        wait_for(lambda: sum("left before" in line for line in srv.log) == 3, timeout=30)
+        assert not [line for line in srv.log if "Traceback" in line or "ClientDisconnect" in line], srv.log
+    finally:
+        srv.stop()
