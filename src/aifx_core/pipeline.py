@@ -412,7 +412,10 @@ class _RunSetup:
         name, options = route(job.backend, job.options, len(plate.frames))
         context = BackendContext(seed=job.seed, device=job.device, options=options)
         pixels = pixel_options(job.backend, job.options)  # the backends say what changes pixels
-        settings, before = settings_keys(job, pixels, _keyed_paths(plate, out, mask))
+        spelled = pixel_options(
+            job.backend, _keyed_options(job.options)
+        )  # a model's path as the file it names
+        settings, before = settings_keys(job, pixels, _keyed_paths(plate, out, mask), spelled)
         per_shot = not is_per_frame(name)
         key = run_key(job, plate.frames, range_dependent=per_shot, settings_key=settings)
         accepted = {run_key(job, plate.frames, range_dependent=per_shot, settings_key=k) for k in before}
@@ -427,6 +430,19 @@ def _keyed_paths(plate: Sequence, out: FramePattern, mask: MaskSource) -> dict[s
     if masks is not None:
         spelled["mask"] = masks.hash_form()
     return {name: os.path.abspath(path) for name, path in spelled.items()}
+
+
+def _keyed_options(options: dict[str, Any]) -> dict[str, Any]:
+    """The job's options with those naming files (a model file or folder, a config, a reference image:
+    ``inpaint.models.option_paths``; a hub id is no path) spelled as the files they name, absolute as the path
+    fields are, for the resume key: ``--model models/lama.pt`` here and the absolute path that ``aifx submit``
+    and Ray send key the same."""
+    from .inpaint.models import option_paths
+
+    named = option_paths(options)
+    if not named:
+        return options
+    return {**options, **{name: os.path.abspath(os.path.expanduser(value)) for name, value in named.items()}}
 
 
 def prepare_anchors(
