@@ -392,3 +392,34 @@ def test_a_plate_whose_chromaticities_are_of_no_standard_space_is_filled_with_a_
     assert [n for n in result.notices if "chromaticities" in n and "--colorspace" in n], result.notices
     named = fill(shot_job(shot, tmp_path / "named" / "clean.####.exr", colorspace="Linear ARRI Wide Gamut 3"))
     assert not [n for n in named.notices if "chromaticities" in n]
+
+
+def test_the_same_model_spelled_another_way_resumes(shot, tmp_path, monkeypatch):
+    """The resume key held the file options (model, config, reference) as typed: the same model given as
+    ``models/lama.pt`` and then by its absolute path (what `aifx submit` and Ray send) was refused as "made
+    with different settings". Frames made under the key of the model as typed still resume."""
+    pytest.importorskip("torch")
+    from tiny_models import cached_build
+
+    from aifx_core.serve.paths import absolute_options
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "lama.pt").write_bytes(cached_build("lama", tmp_path).read_bytes())
+    job = FillJob(
+        input="shot/plate.####.exr", mask="shot/mask.####.png", output="out/c.####.exr", backend="lama",
+        options={"model": "models/lama.pt", "size": 64, "per_frame": True},
+    )  # fmt: skip
+    assert fill(job, frames="1001-1003").written == [1001, 1002, 1003]
+    sent = absolute_options(absolute_paths(job))  # what `aifx submit` and `aifx run --executor ray` send
+    assert sent.options["model"] == str(tmp_path / "models" / "lama.pt")
+    again = fill(sent)
+    assert again.written == [1004, 1005, 1006] and again.skipped == [1001, 1002, 1003]
+    assert fill(replace(job, options={**job.options, "model": "./models/../models/lama.pt"})).written == []
+    # An output made before: keyed on the paths as the files they name, the model as typed.
+    manifest = tmp_path / "out" / ".c.####.exr.aifx.json"
+    data = json.loads(manifest.read_text())
+    old_key = absolute_paths(job).resume_key(pixel_options(job.backend, job.options))
+    data["frames"] = {frame: old_key for frame in data["frames"]}
+    manifest.write_text(json.dumps(data))
+    assert fill(job).written == [] and fill(sent).written == []

@@ -80,17 +80,30 @@ def _spelled_manifest(output_pattern: str) -> Path:
 
 
 def settings_keys(
-    job: FillJob, pixel_options: dict[str, Any], spelled: dict[str, Any]
+    job: FillJob,
+    pixel_options: dict[str, Any],
+    spelled: dict[str, Any],
+    spelled_options: dict[str, Any] | None = None,
 ) -> tuple[str, frozenset[str]]:
     """The job's settings key, and the keys the same settings had before paths were keyed as ``spelled``.
 
     ``spelled`` holds the job's path fields as the files they name, one spelling for all (absolute, the
     pattern's ``#`` form: the pipeline spells them from the opened sequences), so a job run here and sent to a
     Ray worker or a server (its relative paths made absolute there) or given as ``./shot/plate.%04d.exr`` keys
-    the same. Outputs made before were keyed on the fields as written, or as a Ray worker got them (absolute):
-    those keys stay accepted (:attr:`Manifest.accepted`), so no finished frame is made again."""
-    key = replace(job, **spelled).resume_key(pixel_options)
-    before = {job.resume_key(pixel_options), absolute_paths(job).resume_key(pixel_options)}
+    the same. ``spelled_options``: the pixel options with those naming files (a model, a config, a reference
+    image) spelled so too (absolute), so ``--model models/lama.pt`` and its absolute path, which ``aifx submit``
+    and Ray send, key the same. Outputs made before were keyed on the fields as written, or as a Ray worker got
+    them (absolute), and the file options as typed: those keys stay accepted (:attr:`Manifest.accepted`), so no
+    finished frame is made again."""
+    key = replace(job, **spelled).resume_key(
+        spelled_options if spelled_options is not None else pixel_options
+    )
+    before = {
+        job.resume_key(pixel_options),
+        absolute_paths(job).resume_key(pixel_options),
+        # (the paths spelled, the file options as typed: outputs made from 2026-12-06 to 2026-12-07)
+        replace(job, **spelled).resume_key(pixel_options),
+    }
     return key, frozenset(before - {key})
 
 
