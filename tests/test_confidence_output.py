@@ -265,14 +265,46 @@ def test_a_run_without_confidence_never_deletes_its_mask_at_a_sidecar_name(tmp_p
 
 def test_a_run_without_confidence_keeps_another_formats_sidecar_of_the_earlier_name(tmp_path) -> None:
     """confidence/clean.1001.png, the earlier name, was the sidecar of clean.1001.png as much as of
-    clean.1001.tif: a TIFF run without --confidence deleted the PNG output's confidence."""
+    clean.1001.tif: a TIFF run without --confidence deleted the PNG output's confidence. It is kept; with two
+    frames of its name beside it, it is read as neither's (it may be either's)."""
     shot = make_shot(tmp_path / "shot", FRAMES)
     out = tmp_path / "out"
     sides = _first_pass(shot, out, earlier_names=True)
-    fill(shot_job(shot, out / "clean.####.tif"))
-    assert {side: side.read_bytes() for side in sides if side.exists()} == sides
     png = open_sequence(str(out / "clean.####.png"))
     assert read_confidence(png.read(1003), png.path(1003)) is not None
+    fill(shot_job(shot, out / "clean.####.tif"))
+    assert {side: side.read_bytes() for side in sides if side.exists()} == sides
+    assert read_confidence(png.read(1003), png.path(1003)) is None
+
+
+def _earlier_master(shot, out) -> dict:
+    """A TIFF master made with --confidence by an aifx before 2026-12-06 (sidecars ``confidence/<stem>.png``);
+    returns each sidecar's bytes by path."""
+    fill(shot_job(shot, out / "clean.####.tif", confidence=True))
+    sides = {}
+    for frame in FRAMES:
+        target = out / f"clean.{frame:04d}.tif"
+        side = sidecar_path(target).rename(legacy_sidecar_path(target))
+        sides[side] = side.read_bytes()
+    return sides
+
+
+def test_another_outputs_sidecar_of_the_earlier_name_is_not_read_as_this_ones(tmp_path) -> None:
+    """A TIFF master's confidence/clean.1001.png (the earlier name) was read as the confidence of a JPEG proxy
+    clean.1001.jpg made beside it without --confidence (its sheet and eval showed the master's), and a
+    --confidence JPEG run counted it as its own sidecar (a frame whose own was gone was not made again)."""
+    shot = make_shot(tmp_path / "shot", FRAMES)
+    out = tmp_path / "out"
+    sides = _earlier_master(shot, out)
+    fill(shot_job(shot, out / "clean.####.jpg"))
+    proxy = open_sequence(str(out / "clean.####.jpg"))
+    assert read_confidence(proxy.read(1003), proxy.path(1003)) is None
+    assert {
+        side: side.read_bytes() for side in sides if side.exists()
+    } == sides  # (not the proxy's to remove)
+    fill(shot_job(shot, out / "clean.####.jpg", confidence=True, overwrite=True))
+    sidecar_path(proxy.path(1003)).unlink()
+    assert fill(shot_job(shot, out / "clean.####.jpg", confidence=True)).written == [1003]
 
 
 def test_a_killed_runs_confidence_temp_file_is_cleaned_like_a_frames(tmp_path) -> None:

@@ -67,11 +67,16 @@ def legacy_sidecar_path(target: str | Path) -> Path:
 
 
 def sidecar_of(target: str | Path) -> Path | None:
-    """The sidecar file that holds the confidence of output frame ``target`` (its name, else the legacy one),
-    None when neither is there."""
-    for side in (sidecar_path(target), legacy_sidecar_path(target)):
-        if side.is_file():
-            return side
+    """The sidecar file that holds the confidence of output frame ``target`` (its name, else the legacy one
+    where it is ``target``'s, :func:`legacy_is_own`), None when neither is there. Read whenever it was there,
+    a TIFF master's old ``confidence/clean.1001.png`` was shown as the confidence of a JPEG proxy
+    ``clean.1001.jpg`` made without it (sheet, ``aifx eval``), and counted as the proxy's own on resume."""
+    side = sidecar_path(target)
+    if side.is_file():
+        return side
+    side = legacy_sidecar_path(target)
+    if side.is_file() and legacy_is_own(Path(target)):
+        return side
     return None
 
 
@@ -167,11 +172,11 @@ def forget(target: str | Path, protected: ProtectedFiles) -> None:
 
     Never a file the job reads or writes (``protected``): a second pass whose matte is the first pass's
     confidence sequence had its mask frames deleted. The earlier name (:func:`legacy_sidecar_path`) is removed
-    only when it can be this frame's alone (:func:`_legacy_is_own`)."""
+    only when it can be this frame's alone (:func:`legacy_is_own`)."""
     if Path(target).suffix.lower() == ".exr":
         return
     sides = [sidecar_path(target)]
-    if _legacy_is_own(Path(target)):
+    if legacy_is_own(Path(target)):
         sides.append(legacy_sidecar_path(target))
     for side in sides:
         try:
@@ -184,10 +189,11 @@ def forget(target: str | Path, protected: ProtectedFiles) -> None:
             side.unlink()
 
 
-def _legacy_is_own(target: Path) -> bool:
+def legacy_is_own(target: Path) -> bool:
     """Can the earlier-named sidecar ``confidence/<stem>.png`` be ``target``'s only? That name was shared by
     every PNG/TIFF/JPEG/DPX frame of that stem in the folder: with another such frame beside ``target``
-    (``clean.1001.png`` beside ``clean.1001.tif``) it may be that one's, and is left alone."""
+    (``clean.1001.png`` beside ``clean.1001.tif``) it may be that one's, and is neither read as ``target``'s
+    (:func:`sidecar_of`) nor removed with it (:func:`forget`): one rule for both."""
     for extension in FORMATS:
         if extension == ".exr" or extension == target.suffix.lower():
             continue
