@@ -307,6 +307,48 @@ def test_another_outputs_sidecar_of_the_earlier_name_is_not_read_as_this_ones(tm
     assert fill(shot_job(shot, out / "clean.####.jpg", confidence=True)).written == [1003]
 
 
+def test_an_output_begun_with_the_earlier_names_ends_with_one_confidence_sequence(tmp_path) -> None:
+    """An output begun by an aifx before 2026-12-06 and resumed today had its first frames' sidecars under the
+    earlier name and the rest under today's (a Read of either pattern showed half the shot); --overwrite
+    --confidence left the earlier fill's sidecars beside the new ones. Now each is renamed (or removed once
+    its frame is made again), so confidence/ holds one sequence of today's names."""
+    shot = make_shot(tmp_path / "shot", FRAMES)
+    out = tmp_path / "out"
+    sides = _earlier_master(shot, out)
+    killed = [f for f in FRAMES if f > 1004]  # (killed after four frames)
+    for frame in killed:
+        (out / f"clean.{frame:04d}.tif").unlink()
+        legacy_sidecar_path(out / f"clean.{frame:04d}.tif").unlink()
+    assert fill(shot_job(shot, out / "clean.####.tif", confidence=True)).written == killed
+    names = sorted(p.name for p in (out / "confidence").iterdir())
+    assert names == [f"clean.{f:04d}.tif.png" for f in FRAMES]
+    for side, data in sides.items():  # (the frames kept keep their confidence, renamed)
+        if int(side.name.split(".")[1]) not in killed:
+            assert sidecar_path(out / side.name.replace(".png", ".tif")).read_bytes() == data
+    for frame in FRAMES:
+        target = out / f"clean.{frame:04d}.tif"
+        sidecar_path(target).rename(legacy_sidecar_path(target))
+    fill(shot_job(shot, out / "clean.####.tif", confidence=True, overwrite=True, dilate=4))
+    assert sorted(p.name for p in (out / "confidence").iterdir()) == names
+
+
+def test_a_confidence_run_never_renames_its_mask_at_the_earlier_sidecar_name(tmp_path) -> None:
+    """The earlier-named sidecars of the output a run remakes are renamed to today's name, but not when they are
+    the run's matte (a second pass, fill where unsure, over the first pass's PNG output)."""
+    shot = make_shot(tmp_path / "shot", FRAMES)
+    out = tmp_path / "out"
+    masks = _first_pass(shot, out, earlier_names=True)
+    second = replace(
+        shot_job(shot, out / "clean.####.png", confidence=True, overwrite=True),
+        mask=str(out / "confidence" / "clean.####.png"),
+        invert_mask=True,
+        threshold=0.99,
+    )
+    assert fill(second).written == list(FRAMES)
+    assert {side: side.read_bytes() for side in masks if side.exists()} == masks
+    assert all(sidecar_path(out / f"clean.{f:04d}.png").is_file() for f in FRAMES)
+
+
 def test_a_killed_runs_confidence_temp_file_is_cleaned_like_a_frames(tmp_path) -> None:
     """A run killed while writing a confidence sidecar left its hidden temp file in confidence/ for good: the
     clean-up of a killed run's temps looked in the output folder only."""

@@ -179,21 +179,48 @@ def forget(target: str | Path, protected: ProtectedFiles) -> None:
     if legacy_is_own(Path(target)):
         sides.append(legacy_sidecar_path(target))
     for side in sides:
-        try:
-            if protected.role_of(side) is not None:
-                continue
-        except InputError:  # (a symlink loop: not ours to remove)
+        if _read_by_job(side, protected):
             continue
         # (a file named ``confidence`` there holds no sidecar: NotADirectoryError stopped a run without the flag)
         with contextlib.suppress(FileNotFoundError, NotADirectoryError):
             side.unlink()
 
 
+def adopt(target: str | Path, protected: ProtectedFiles) -> None:
+    """Give the confidence of output frame ``target`` today's name, for a run with ``--confidence``: its sidecar of
+    the earlier name (where it is ``target``'s, :func:`legacy_is_own`, and no file the job reads) is renamed to
+    :func:`sidecar_path` (one atomic rename), or removed where that one is there (written after it: the frame
+    was made again). Called for each finished frame a resume keeps, and after each frame written: an output
+    begun by an aifx from before 2026-12-06 ended with two sequences (frames made then under the earlier name,
+    the rest under today's, so a Read of either pattern showed half the shot), and ``--overwrite`` left the
+    earlier fill's confidence beside the new one's."""
+    if Path(target).suffix.lower() == ".exr":
+        return
+    old = legacy_sidecar_path(target)
+    if not old.is_file() or not legacy_is_own(Path(target)) or _read_by_job(old, protected):
+        return
+    new = sidecar_path(target)
+    with contextlib.suppress(FileNotFoundError):
+        if new.is_file():
+            old.unlink()
+        else:
+            os.replace(old, new)
+
+
+def _read_by_job(side: Path, protected: ProtectedFiles) -> bool:
+    """Is the sidecar name ``side`` a file the job reads or writes (a second pass whose matte is the first
+    pass's confidence sequence)? Then it is never removed or renamed as a sidecar."""
+    try:
+        return protected.role_of(side) is not None
+    except InputError:  # (a symlink loop: not ours to touch)
+        return True
+
+
 def legacy_is_own(target: Path) -> bool:
     """Can the earlier-named sidecar ``confidence/<stem>.png`` be ``target``'s only? That name was shared by
     every PNG/TIFF/JPEG/DPX frame of that stem in the folder: with another such frame beside ``target``
     (``clean.1001.png`` beside ``clean.1001.tif``) it may be that one's, and is neither read as ``target``'s
-    (:func:`sidecar_of`) nor removed with it (:func:`forget`): one rule for both."""
+    (:func:`sidecar_of`) nor removed or renamed with it (:func:`forget`, :func:`adopt`): one rule for all."""
     for extension in FORMATS:
         if extension == ".exr" or extension == target.suffix.lower():
             continue

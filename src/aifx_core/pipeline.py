@@ -44,6 +44,7 @@ from .colour import (
 )
 from .composite import composite
 from .confidence import FOLDER as CONFIDENCE_FOLDER
+from .confidence import adopt as adopt_confidence
 from .confidence import attach as attach_confidence
 from .confidence import (
     carried,
@@ -51,7 +52,6 @@ from .confidence import (
     check_sidecars,
     confidence_map,
     has_sidecars,
-    sidecar_of,
     sidecar_path,
 )
 from .confidence import forget as forget_confidence
@@ -218,7 +218,7 @@ def fill(
             if job.overwrite and written:
                 todo = _not_again(manifest, todo, existing, set(written), str(out))
             if job.confidence and has_sidecars(out):
-                todo = _lost_confidence(todo, selection, existing, out)
+                todo = _lost_confidence(todo, selection, existing, out, protected)
             manifest.record_range(plate.frames)
             manifest.rekey()  # (frames made under the key of the paths as written: taken by every spelling now)
         result = FillResult(output=str(out), skipped=[f for f in selection if f not in todo])
@@ -257,12 +257,16 @@ def _not_again(
 
 
 def _lost_confidence(
-    todo: list[int], selection: list[int], existing: set[int], out: FramePattern
+    todo: list[int], selection: list[int], existing: set[int], out: FramePattern, protected: ProtectedFiles
 ) -> list[int]:
     """``todo`` plus the finished frames whose confidence sidecar is gone (removed by hand, or by an older aifx's
     run of another format into the same folder, which shared its sidecars): they are made again, since a run
-    asking for the confidence is done only when each frame has it."""
-    lost = {f for f in existing if sidecar_of(out.path(f)) is None}
+    asking for the confidence is done only when each frame has it. The frames kept first get their sidecar of
+    the earlier name renamed to today's (:func:`~.confidence.adopt`), so the output has one sequence; one that
+    cannot be (a file the job reads) counts as gone."""
+    for frame in existing.difference(todo):
+        adopt_confidence(out.path(frame), protected)
+    lost = {f for f in existing if not sidecar_path(out.path(f)).is_file()}
     if not lost:
         return todo
     again = lost | set(todo)
@@ -851,6 +855,8 @@ def _fill_frames(
             else:
                 plates.forget(frame)  # (the file is copied, or read again to be rewritten)
                 _copy_through(plate, frame, target, compression, intend, lambda i: stated(framed(i, frame)))
+            if job.confidence:  # (its sidecar of the earlier name, now stale: one sequence, one name)
+                adopt_confidence(target, protected)
         result.written.append(frame)
         reporter("write", len(result.written), len(todo), frame)
         fault_point("written", frame)
