@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -181,6 +182,37 @@ def test_a_confidence_folder_on_a_full_disk_is_refused_before_any_work(tmp_path)
     assert '"stage": "write"' not in done.stdout and "Traceback" not in done.stderr
 
 
+def test_a_confidence_folder_that_fills_up_stops_the_run_like_a_frame(tmp_path) -> None:
+    """With ~4 KB free on the confidence folder's disk, a run gave exit 0 with the first sidecar whole and the
+    rest 0-byte files, which a resume then counted as there: a PNG small enough for the writer's buffer (a
+    sidecar, grey and flat, is a few hundred bytes) reached the disk only when OpenImageIO closed it, whose
+    error it drops. The sidecar now fails as a frame does: exit 2, one line, no temp file, the frame not done."""
+    shot = make_shot(tmp_path / "shot", FRAMES)
+    out = tmp_path / "out"
+    folder = sidecar_path(out / "clean.1001.png").parent
+    run = (
+        f"{sys.executable} -m aifx_core fill {shot}/plate.####.exr -m {shot}/mask.####.png "
+        f"-o {out}/clean.####.png --backend telea --confidence --json-progress"
+    )
+    script = (
+        f"dd if=/dev/zero of={folder}/full bs=4096 count=11 2>/dev/null; {run}; echo rc=$?; "
+        f"ls -a {out} {folder}; rm {folder}/full; {run} >{tmp_path}/again 2>&1; cp -r {folder} {tmp_path}/kept"
+    )
+    done = on_small_disk(folder, "48k", script)
+    first, _, listing = done.stdout.partition("rc=")
+    assert listing.startswith("2"), done.stderr
+    said = [line for line in done.stderr.splitlines() if "note:" not in line]
+    assert len(said) == 1 and f"disk full while writing {folder}/clean." in said[0], done.stderr
+    assert ".aifx-tmp-" not in listing
+    made = [f for f in FRAMES if f"clean.{f:04d}.png\n" in listing.split(str(folder))[0]]
+    assert made != list(FRAMES)  # (stopped at the sidecar that did not fit)
+    again = json.loads((tmp_path / "again").read_text().splitlines()[-1])
+    assert again["written"] == [f for f in FRAMES if f not in made], again
+    for frame in FRAMES:  # (every sidecar whole now; the small disk is gone with the script, a copy kept)
+        side = cv2.imread(str(tmp_path / "kept" / f"clean.{frame:04d}.png.png"), cv2.IMREAD_UNCHANGED)
+        assert side is not None and side.shape == (HEIGHT, WIDTH), frame
+
+
 def test_an_output_of_another_format_in_the_same_folder_keeps_the_first_ones_confidence(tmp_path) -> None:
     """A TIFF master with --confidence, then a JPEG proxy of the same name without it into the same folder:
     the two shared confidence/clean.1001.png, the JPEG run deleted the TIFF's, and the TIFF's resume said
@@ -210,6 +242,18 @@ def test_a_finished_frame_whose_confidence_is_gone_is_made_again(tmp_path) -> No
     assert result.written == [1002, 1005]
     assert lost[0].read_bytes() == kept and lost[1].exists()
     assert fill(shot_job(shot, output, confidence=True)).written == []
+
+
+def test_a_finished_frames_empty_confidence_sidecar_is_made_again(tmp_path) -> None:
+    """Sidecars an aifx wrote empty on a full disk (it did not notice) counted as there on resume."""
+    shot = make_shot(tmp_path / "shot", FRAMES)
+    output = tmp_path / "out" / "clean.####.png"
+    fill(shot_job(shot, output, confidence=True))
+    side = sidecar_path(tmp_path / "out" / "clean.1004.png")
+    whole = side.read_bytes()
+    side.write_bytes(b"")
+    assert fill(shot_job(shot, output, confidence=True)).written == [1004]
+    assert side.read_bytes() == whole
 
 
 def test_a_confidence_sequence_of_the_earlier_name_is_still_read(tmp_path) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from damaged_files import run_unprivileged, shared_temp_folder
+from shot_files import on_small_disk
 
 from aifx_core.errors import InputError
 from aifx_core.sequence import Image, atomic_write, check_writable, clean_stale_temps, read_image, write_image
@@ -199,3 +200,34 @@ def test_real_disk_full_for_every_format(tmp_path: Path) -> None:
         line = next(line for line in lines if line.startswith(ext + " "))
         assert "INPUT-ERROR disk full while writing" in line and f"clean.1001.{ext}" in line, line
     assert lines[-1] == "ALIVE []"
+
+
+def test_a_png_small_enough_for_the_write_buffer_on_a_full_disk_is_refused(tmp_path: Path) -> None:
+    """A PNG of a few hundred bytes (a flat frame, a confidence sidecar) reaches the disk only when OpenImageIO
+    closes it, whose error it drops: with 4 KB left the next ones came out as 0-byte files with no error."""
+    disk = tmp_path / "small_disk"
+    writer = tmp_path / "writer.py"
+    writer.write_text(
+        "import os, sys, numpy as np\n"
+        "from aifx_core.errors import InputError\n"
+        "from aifx_core.sequence import Image, write_image\n"
+        "flat = Image(channels={'Y': np.ones((48, 64), np.uint16)})\n"
+        "for frame in range(1001, 1005):\n"
+        "    try:\n"
+        "        write_image(os.path.join(sys.argv[1], f'clean.{frame}.png'), flat)\n"
+        "    except InputError as exc:\n"
+        "        print('INPUT-ERROR', exc)\n"
+        "for name in sorted(os.listdir(sys.argv[1])):\n"
+        "    print('FILE', name, os.path.getsize(os.path.join(sys.argv[1], name)))\n"
+    )
+    script = f"dd if=/dev/zero of={disk}/full bs=4096 count=11 2>/dev/null; {sys.executable} {writer} {disk}"
+    done = on_small_disk(disk, "48k", script)
+    assert done.returncode == 0, done.stderr
+    refused = [line for line in done.stdout.splitlines() if line.startswith("INPUT-ERROR")]
+    assert refused[
+        0
+    ] == f"INPUT-ERROR disk full while writing {disk}/clean.1002.png; free space and rerun " + (
+        "(finished frames are kept)"
+    ), done.stdout
+    files = [line.split()[1:] for line in done.stdout.splitlines() if line.startswith("FILE")]
+    assert [name for name, _ in files] == ["clean.1001.png", "full"] and int(files[0][1]) > 0, done.stdout

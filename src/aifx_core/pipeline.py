@@ -96,7 +96,14 @@ from .sequence import (
 from .sequence.atomic import DiskError
 from .sequence.exr import LOSSY
 from .sequence.image import layer_of, unfilled_colour
-from .sequence.raster import COMPRESSIONS, MAX_PAGES, check_compression, target_dtype, written_channels
+from .sequence.raster import (
+    COMPRESSIONS,
+    MAX_PAGES,
+    check_compression,
+    png_whole,
+    target_dtype,
+    written_channels,
+)
 from .sequence.smpte import KEEPING_FORMATS, held
 from .sequence.window import beyond_display, in_display_window, reframe, windows
 from .workers import InOrder, overlap
@@ -263,10 +270,11 @@ def _lost_confidence(
     run of another format into the same folder, which shared its sidecars): they are made again, since a run
     asking for the confidence is done only when each frame has it. The frames kept first get their sidecar of
     the earlier name renamed to today's (:func:`~.confidence.adopt`), so the output has one sequence; one that
-    cannot be (a file the job reads) counts as gone."""
+    cannot be (a file the job reads) counts as gone, and so does one cut short (:func:`~.sequence.raster.png_whole`:
+    the empty files an earlier aifx left on a full disk without noticing)."""
     for frame in existing.difference(todo):
         adopt_confidence(out.path(frame), protected)
-    lost = {f for f in existing if not sidecar_path(out.path(f)).is_file()}
+    lost = {f for f in existing if not png_whole(sidecar_path(out.path(f)))}
     if not lost:
         return todo
     again = lost | set(todo)

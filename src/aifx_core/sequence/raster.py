@@ -35,6 +35,7 @@ written (JPEG: colour only); other channels (``Z``, ``diffuse.R``...) need EXR. 
 from __future__ import annotations
 
 import errno
+import os
 import shutil
 import struct
 import zlib
@@ -360,14 +361,37 @@ def write_raster(
     ok = out.write_image(np.ascontiguousarray(pixels))
     closed = out.close()
     message = out.geterror()
-    # libpng reports a short write (disk full) only through the error text, not the return values.
-    if not ok or not closed or "Write error" in message:
-        detail = " ".join(message.split())[:300] or "unknown error"
+    # libpng reports a short write (disk full) only through the error text, not the return values; a PNG small
+    # enough for the file's buffer (a flat confidence sidecar: a few hundred bytes) reaches the disk only when it
+    # is closed, an error OpenImageIO drops, and came out empty with no error at all (png_whole).
+    cut = fmt == "png" and ok and closed and not png_whole(path)
+    if not ok or not closed or "Write error" in message or cut:
+        detail = " ".join(message.split())[:300] or (
+            "the file came out cut short" if cut else "unknown error"
+        )
         if _disk_nearly_full(path):
             raise OSError(errno.ENOSPC, f"No space left on device ({detail})", str(path))
         raise OSError(f"{path}: writing failed: {detail}")
     if origin and fmt == "png":
         _set_png_offset(path, origin["x"], origin["y"])
+
+
+#: The last 12 bytes of every whole PNG: its IEND chunk (length 0, type, CRC).
+_PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+
+
+def png_whole(path: Path) -> bool:
+    """Does the PNG at ``path`` end with its IEND chunk, as every whole one does? One that lost its last buffer to
+    a full disk is empty or cut short there."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            if handle.tell() < 8 + len(_PNG_END):
+                return False
+            handle.seek(-len(_PNG_END), os.SEEK_END)
+            return handle.read() == _PNG_END
+    except OSError:
+        return False
 
 
 def _same_origin(image: Image, fmt: str) -> dict[str, int] | None:
