@@ -154,6 +154,53 @@ def test_an_output_begun_under_its_spelled_manifest_name_still_resumes(shot, tmp
     assert again.written == [] and again.skipped == [1001, 1002, 1003]
 
 
+def test_one_digit_padding_over_four_digit_frames_is_the_same_output_as_four(shot, tmp_path):
+    """``clean.$F.exr``, ``clean.%d.exr`` and ``clean.#.exr`` write frame 1001 as ``clean.1001.exr``, as
+    ``clean.####.exr`` does, but kept their own manifest, lock and cache (``.clean.#.exr.aifx.json``): a run
+    with other settings spelled so (and --overwrite) replaced the frames, and the first spelling's rerun said
+    "0 written, 6 already done" and kept them."""
+    out = tmp_path / "out"
+    assert fill(shot_job(shot, out / "clean.####.exr", dilate=2)).written == list(FRAMES)
+    for spelling in ("clean.$F.exr", "clean.%d.exr", "clean.#.exr"):
+        with pytest.raises(InputError, match="different settings"):
+            fill(shot_job(shot, out / spelling, dilate=9))
+    fill(shot_job(shot, out / "clean.$F.exr", dilate=9, overwrite=True))  # replaced, on purpose
+    with pytest.raises(InputError, match="different settings"):  # not "6 already done"
+        fill(shot_job(shot, out / "clean.####.exr", dilate=2))
+    assert fill(shot_job(shot, out / "clean.%d.exr", dilate=9)).skipped == list(FRAMES)
+    assert [p.name for p in out.glob(".*.json")] == [".clean.####.exr.aifx.json"]
+    # Over frames 1-3 they name other files (clean.1.exr, clean.0001.exr): apart they stay.
+    low = make_shot(tmp_path / "low", range(1, 4))
+    assert fill(shot_job(low, out / "low.####.exr")).written == [1, 2, 3]
+    assert fill(shot_job(low, out / "low.#.exr", dilate=9)).written == [1, 2, 3]
+    assert {p.name for p in out.glob("low.*")} == {f"low.{f}.exr" for f in (1, 2, 3, "0001", "0002", "0003")}
+
+
+def test_an_output_an_older_aifx_named_for_its_typed_padding_resumes_under_any_spelling(
+    shot, tmp_path, monkeypatch
+):
+    """An aifx of 2026-12-06 kept ``clean.$F.exr``'s manifest as ``.clean.#.exr.aifx.json``, its frames under
+    the key of ``clean.#.exr``: the output resumes, spelled ``$F`` or ``####``, and is recorded anew."""
+    monkeypatch.chdir(tmp_path)
+    job = FillJob(
+        input="shot/plate.####.exr", mask="shot/mask.####.png", output="out/c.$F.exr", backend="telea"
+    )
+    assert fill(job, frames="1001-1003").written == [1001, 1002, 1003]
+    data = json.loads((tmp_path / "out" / ".c.####.exr.aifx.json").read_text())
+    typed = replace(absolute_paths(job), output=str(tmp_path / "out" / "c.#.exr"))
+    old_key = typed.resume_key(pixel_options(job.backend, job.options))  # (per-frame: no frame range in it)
+    data["frames"] = {frame: old_key for frame in data["frames"]}
+    data["ranges"] = {old_key: next(iter(data["ranges"].values()))}
+    (tmp_path / "out" / ".c.#.exr.aifx.json").write_text(json.dumps(data))
+    (tmp_path / "out" / ".c.####.exr.aifx.json").unlink()
+    again = fill(replace(job, output="out/c.####.exr"))
+    assert again.written == [1004, 1005, 1006] and again.skipped == [1001, 1002, 1003]
+    assert fill(job).skipped == list(FRAMES)
+    assert set(json.loads((tmp_path / "out" / ".c.####.exr.aifx.json").read_text())["frames"].values()) != {
+        old_key
+    }
+
+
 def test_the_same_job_with_its_paths_spelled_another_way_resumes(shot, tmp_path, monkeypatch):
     """A job run here and on Ray (or a server) with its relative paths made absolute, or given as
     ``./shot/plate.%04d.exr``, reads the same files: its frames were refused as "made with different settings"."""

@@ -44,7 +44,7 @@ from typing import Any, Protocol
 from .errors import AifxError, InputError
 from .job import FillJob
 from .protocol.job import absolute_paths
-from .sequence import atomic_write, beside_output, format_frames
+from .sequence import FramePattern, atomic_write, beside_output, earlier_beside, format_frames
 from .sequence.atomic import open_lock_file
 from .sequence.identity import content_digest, plate_identity, same_plate, source_identity
 
@@ -62,25 +62,21 @@ except ImportError:  # pragma: no cover
 _NO_LOCKS = {errno.ENOLCK, errno.EBADF, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOSYS}
 
 
-def manifest_path(output_pattern: str) -> Path:
+def manifest_path(output_pattern: str | FramePattern) -> Path:
     """``out/clean.####.exr`` → ``out/.clean.####.exr.aifx.json`` (one manifest per output sequence, however
     its pattern is spelled: see :func:`~aifx_core.sequence.beside_output`)."""
     return beside_output(output_pattern, MANIFEST_SUFFIX)
 
 
-def lock_path(output_pattern: str) -> Path:
+def lock_path(output_pattern: str | FramePattern) -> Path:
     return beside_output(output_pattern, LOCK_SUFFIX)
 
 
-def _spelled_manifest(output_pattern: str) -> Path:
-    """Where a manifest was kept before it was named for the ``#`` form (``.clean.%04d.exr.aifx.json``): read
-    when the ``#``-form one is missing, so an output begun before keeps resuming."""
-    pattern = Path(output_pattern)
-    return pattern.parent / f".{pattern.name}{MANIFEST_SUFFIX}"
-
-
 def settings_keys(
-    job: FillJob, pixel_options: dict[str, Any], spelled: dict[str, Any]
+    job: FillJob,
+    pixel_options: dict[str, Any],
+    spelled: dict[str, Any],
+    earlier: list[dict[str, Any]] | None = None,
 ) -> tuple[str, frozenset[str]]:
     """The job's settings key, and the keys the same settings had before paths were keyed as ``spelled``.
 
@@ -88,9 +84,12 @@ def settings_keys(
     pattern's ``#`` form: the pipeline spells them from the opened sequences), so a job run here and sent to a
     Ray worker or a server (its relative paths made absolute there) or given as ``./shot/plate.%04d.exr`` keys
     the same. Outputs made before were keyed on the fields as written, or as a Ray worker got them (absolute):
-    those keys stay accepted (:attr:`Manifest.accepted`), so no finished frame is made again."""
+    those keys stay accepted (:attr:`Manifest.accepted`), so no finished frame is made again, as do the keys of
+    ``earlier``, the spellings an earlier aifx gave the files (``clean.#.exr`` for ``clean.$F.exr`` over
+    1001-1100, now ``clean.####.exr``)."""
     key = replace(job, **spelled).resume_key(pixel_options)
     before = {job.resume_key(pixel_options), absolute_paths(job).resume_key(pixel_options)}
+    before |= {replace(job, **paths).resume_key(pixel_options) for paths in earlier or []}
     return key, frozenset(before - {key})
 
 
@@ -117,7 +116,11 @@ class OutputLock:
     """
 
     def __init__(
-        self, output_pattern: str, group: str, describe: str, accepted: frozenset[str] = frozenset()
+        self,
+        output_pattern: str | FramePattern,
+        group: str,
+        describe: str,
+        accepted: frozenset[str] = frozenset(),
     ) -> None:
         self.path = lock_path(output_pattern)
         self.group = group
@@ -310,7 +313,7 @@ class Manifest:
         accepted: frozenset[str] = frozenset(),
     ) -> None:
         self.output = output
-        self.path = manifest_path(str(output))
+        self.path = manifest_path(output if isinstance(output, FramePattern) else str(output))
         self.key = key
         #: Keys that mean this run's settings too: what frames made before the key's paths were spelled one way
         #: were recorded under (:func:`settings_keys`). Their frames are done; new frames get :attr:`key`.
@@ -374,11 +377,13 @@ class Manifest:
         return manifest
 
     def _readable(self) -> Path:
-        """The manifest file to read: this output's, else one kept under the pattern as spelled (older aifx)."""
+        """The manifest file to read: this output's, else one an older aifx kept under another name
+        (:func:`~aifx_core.sequence.earlier_beside`: the padding as typed, the pattern as spelled)."""
         if self.path.exists():
             return self.path
-        spelled = _spelled_manifest(str(self.output))
-        return spelled if spelled.exists() else self.path
+        output = self.output if isinstance(self.output, FramePattern) else str(self.output)
+        earlier = earlier_beside(output, MANIFEST_SUFFIX)
+        return next((path for path in earlier if path.exists()), self.path)
 
     def _read(self) -> None:
         """Refresh from disk, recovering frames whose rename happened but whose record did not."""

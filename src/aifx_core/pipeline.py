@@ -17,6 +17,7 @@ whole shot (exact by construction); per-frame backends read only the frames to d
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import shutil
@@ -203,8 +204,8 @@ def fill(
         job.save(saved)
 
     run = _RunSetup.of(job, plate, out, mask)
-    kept = folder_kept(out_dir, cache_folder(str(out)))
-    with OutputLock(str(out), run.settings, str(out), run.earlier) as lock, kept:
+    kept = folder_kept(out_dir, cache_folder(out))
+    with OutputLock(out, run.settings, str(out), run.earlier) as lock, kept:
         if not lock.joined:  # alone on this output: a killed run's temp files of its frames are stale now
             clean_stale_temps(out_dir, 0.0, {out.path(f).name for f in plate.frames})
             if has_sidecars(out):
@@ -332,9 +333,9 @@ def _check_names(out: FramePattern, plate: Sequence, folder: Path, confidence: b
     """The names a run makes beside its frames fit the folder's filesystem (see :func:`check_names_fit`; the
     confidence sidecars' names are the frames' plus ``.png``)."""
     frames = [out.path(frame).name for frame in (plate.frames[0], plate.frames[-1])]
-    plain = [lock_path(str(out)).name, cache_folder(str(out)).name]
+    plain = [lock_path(out).name, cache_folder(out).name]
     sides = [sidecar_path(name).name for name in frames] if confidence and has_sidecars(out) else []
-    check_names_fit(str(out), folder, plain, [*frames, *sides, manifest_path(str(out)).name])
+    check_names_fit(str(out), folder, plain, [*frames, *sides, manifest_path(out).name])
 
 
 def check_keyframes(job: FillJob, shot: list[int]) -> None:
@@ -411,21 +412,33 @@ class _RunSetup:
         name, options = route(job.backend, job.options, len(plate.frames))
         context = BackendContext(seed=job.seed, device=job.device, options=options)
         pixels = pixel_options(job.backend, job.options)  # the backends say what changes pixels
-        settings, before = settings_keys(job, pixels, _keyed_paths(plate, out, mask))
+        settings, before = settings_keys(job, pixels, *_keyed_paths(plate, out, mask))
         per_shot = not is_per_frame(name)
         key = run_key(job, plate.frames, range_dependent=per_shot, settings_key=settings)
         accepted = {run_key(job, plate.frames, range_dependent=per_shot, settings_key=k) for k in before}
         return cls(name, context, settings, key, frozenset(accepted - {key}), before)
 
 
-def _keyed_paths(plate: Sequence, out: FramePattern, mask: MaskSource) -> dict[str, str]:
+def _keyed_paths(
+    plate: Sequence, out: FramePattern, mask: MaskSource
+) -> tuple[dict[str, str], list[dict[str, str]]]:
     """The job's path fields spelled as the files they name, for the resume key (:func:`.manifest.settings_keys`):
-    absolute, in the ``#`` form of the patterns as opened (a plate given as its folder keys as its frames')."""
-    spelled = {"input": plate.pattern.hash_form(), "output": out.hash_form()}
+    absolute, in the ``#`` form of the patterns as opened (a plate given as its folder keys as its frames'), with
+    the padding the shot's frames really have (``plate.%d.exr`` over 1001-1100 is ``plate.####.exr``:
+    :meth:`~aifx_core.sequence.FramePattern.settled`); and the spellings an earlier aifx keyed them by (the
+    padding as typed, to 2026-12-06), whose keys frames made then carry."""
+    patterns = {"input": plate.pattern, "output": out}
     masks = getattr(mask.mask, "pattern", None)  # (None: the plate's alpha or a channel, no file)
     if masks is not None:
-        spelled["mask"] = masks.hash_form()
-    return {name: os.path.abspath(path) for name, path in spelled.items()}
+        patterns["mask"] = masks
+    settled = {name: p.settled(plate.frames) for name, p in patterns.items()}
+    spelled = {name: os.path.abspath(p.hash_form()) for name, p in settled.items()}
+    forms = [[p, *p.alike()] for p in settled.values()]
+    earlier = [
+        {name: os.path.abspath(p.hash_form()) for name, p in zip(settled, combination, strict=True)}
+        for combination in itertools.product(*forms)
+    ]
+    return spelled, earlier
 
 
 def prepare_anchors(
@@ -453,15 +466,15 @@ def prepare_anchors(
     if is_per_frame(run.name):
         return None  # frames on their own: nothing is decided for the shot (and no model is loaded)
     with (
-        OutputLock(str(out), run.settings, str(out), run.earlier),
-        folder_kept(out_dir, cache_folder(str(out))),
+        OutputLock(out, run.settings, str(out), run.earlier),
+        folder_kept(out_dir, cache_folder(out)),
     ):
         backend = _create(job, plate, run)
         if not hasattr(backend, "anchors"):
             return None
         feed = _Feed(job, plate, mask)
         feed.knows(Manifest.load(out, job, run.key, accepted=run.accepted))
-        with _anchors(backend, feed, str(out), run, plate.frames, reporter, rebuild=rebuild) as found:
+        with _anchors(backend, feed, out, run, plate.frames, reporter, rebuild=rebuild) as found:
             store = found[0]
         return str(store.folder)
 
@@ -625,7 +638,7 @@ def _seen_plate(backend: Any, feed: _Feed, shot: list[int], reporter: Reporter, 
 def _anchors(
     backend: Any,
     feed: _Feed,
-    output: str,
+    output: FramePattern,
     run: _RunSetup,
     shot: list[int],
     reporter: Reporter,
@@ -935,7 +948,7 @@ def _run_backend(
             seen = None
             if hasattr(backend, "anchors"):
                 _store, anchors, on_anchor, seen = stack.enter_context(
-                    _anchors(backend, feed, str(out), run, shot, reporter, stream_from=to_end)
+                    _anchors(backend, feed, out, run, shot, reporter, stream_from=to_end)
                 )
             for start, stop, outputs in parts:
                 span = Span(tuple(shot), frozenset(shot[p] for p in outputs), anchors, on_anchor, seen)

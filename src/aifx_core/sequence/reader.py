@@ -188,7 +188,9 @@ def output_pattern(spec: str | os.PathLike[str], input_seq: Sequence) -> FramePa
     """The pattern output frames are written to, checked against the input.
 
     The output needs a frame token when the input has more than one frame, must be a file type aifx writes,
-    and must never be the input itself (that would overwrite the plate).
+    and must never be the input itself (that would overwrite the plate). Its padding is the one the shot's
+    frames are written with (:meth:`FramePattern.settled`: ``clean.$F.exr`` over 1001-1100 is ``clean.####.exr``),
+    which its manifest, lock and cache are named from.
     """
     text = os.fspath(spec)
     try:
@@ -216,7 +218,7 @@ def output_pattern(spec: str | os.PathLike[str], input_seq: Sequence) -> FramePa
                 f"{text}: output would overwrite the input {input_seq.role}; choose another name"
             )
     check_outside_input_folder(pattern.path(input_seq.frames[0]), input_seq, text, "output")
-    return pattern
+    return pattern.settled(input_seq.frames)
 
 
 def check_outside_input_folder(target: Path, input_seq: Sequence, text: str, what: str) -> None:
