@@ -708,3 +708,43 @@ def test_an_output_into_the_folder_given_as_the_plate_or_mask_is_refused_up_fron
         done = aifx("fill", *pattern, "-b", "telea")
         assert done.returncode == 0, done.stderr
     assert "4 already done" in done.stdout + done.stderr
+
+
+def test_a_houdini_dollar_f_with_a_suffix_stuck_to_it_is_refused(shot, tmp_path):
+    """``plate.$F4_v2.exr`` was read as ``$F`` then ``4_v2``: ``aifx info`` said one-digit padding, the fill
+    filled one frame under a wrong number into ``clean.10014_v2.exr``, exit 0."""
+    versioned = tmp_path / "v"
+    versioned.mkdir()
+    for frame in FRAMES:
+        (versioned / f"plate.{frame:04d}_v2.exr").write_bytes((shot / f"plate.{frame:04d}.exr").read_bytes())
+    refused(aifx("info", str(versioned / "plate.$F4_v2.exr")), "$F4_v2", "write ${F4}_v2 or ####_v2")
+    out = tmp_path / "out"
+    args = [
+        "fill",
+        str(versioned / "plate.$F4_v2.exr"),
+        "-m",
+        str(shot / "mask.####.png"),
+        "-o",
+        str(out / "c.####.exr"),
+    ]
+    refused(aifx(*args), "plate.$F4_v2.exr", "${F4}_v2")
+    args = [
+        "fill",
+        str(shot / "plate.####.exr"),
+        "-m",
+        str(shot / "mask.####.png"),
+        "-o",
+        str(out / "c.$F4_v2.exr"),
+    ]
+    refused(aifx(*args), "c.$F4_v2.exr", "${F4}_v2")
+    assert not out.exists()
+    braced = aifx(
+        "fill",
+        str(versioned / "plate.${F4}_v2.exr"),
+        "-m",
+        str(shot / "mask.####.png"),
+        "-o",
+        str(out / "c.${F4}_v2.exr"),
+    )
+    assert braced.returncode == 0, braced.stderr
+    assert sorted(p.name for p in out.glob("c.*")) == [f"c.{frame}_v2.exr" for frame in FRAMES]

@@ -26,7 +26,9 @@ from ..errors import InputError
 IMAGE_EXTENSIONS = (".exr", ".png", ".tif", ".tiff", ".jpg", ".jpeg", ".dpx")
 
 # One frame token: ####, @@@@, %04d / %d, $F4 / $F / ${F4}.
-_TOKEN = re.compile(r"#+|@+|%0?(\d*)d|\$\{F(\d*)\}|\$F(\d*)(?![A-Za-z_])")
+_TOKEN = re.compile(r"#+|@+|%0?(\d*)d|\$\{F(\d*)\}|\$F(\d*)(?![A-Za-z0-9_])")
+# $F, digits, then a letter or _: Houdini reads ``$F4_v2`` as the variable ``F4_v2``, not ``$F4`` and ``_v2``.
+_STUCK = re.compile(r"\$F(\d+)([A-Za-z_]\w*)")
 _DIGITS = re.compile(r"\d+")
 
 
@@ -281,6 +283,13 @@ def parse_pattern(spec: str | os.PathLike[str]) -> FramePattern:
         # An existing file is a still even if its name happens to hold '#', '@' or '%d'.
         return FramePattern(folder=path.parent, prefix=path.name, suffix="", kind="still")
     folder, name = path.parent, path.name
+    stuck = _STUCK.search(name)
+    if stuck:
+        digits, rest = stuck.groups()
+        raise InputError(
+            f"{text}: $F{digits}{rest} reads as the variable F{digits}{rest} (as Houdini reads it), not the frame "
+            f"token $F{digits} then {rest}; write ${{F{digits}}}{rest} or {'#' * int(digits)}{rest}"
+        )
     tokens = list(_TOKEN.finditer(name))
     # ('#' and '@' are common in folder names, /home/jane@studio.com or shot#12: only a name without a token
     # under a missing folder that has one is a token put in the wrong place.)
