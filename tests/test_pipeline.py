@@ -213,6 +213,27 @@ def test_the_same_job_with_its_paths_spelled_another_way_resumes(shot, tmp_path,
     assert fill(respelled).skipped == list(FRAMES)
 
 
+def test_a_plate_read_through_a_symlinked_folder_resumes_the_same_frames(shot, tmp_path):
+    """Studios link project roots (``/show`` → ``/mnt/projects/show``): the same plate read through the link
+    and through its target was refused as "made with different settings". Frames made before through the link
+    (keyed on the link's path) resume too, and once rerun so, through the target as well."""
+    (tmp_path / "link").symlink_to(shot, target_is_directory=True)
+    linked = FillJob(
+        input=str(tmp_path / "link" / "plate.####.exr"),
+        mask=str(tmp_path / "link" / "mask.####.png"),
+        output=str(tmp_path / "out" / "c.####.exr"),
+        backend="telea",
+    )
+    real = shot_job(shot, tmp_path / "out" / "c.####.exr")
+    assert fill(real, frames="1001-1003").written == [1001, 1002, 1003]
+    again = fill(linked)
+    assert again.written == [1004, 1005, 1006] and again.skipped == [1001, 1002, 1003]
+    assert fill(real).skipped == list(FRAMES)
+    _made_before_the_new_key(tmp_path / "out" / ".c.####.exr.aifx.json", linked)  # (as through the link)
+    assert fill(linked).skipped == list(FRAMES)
+    assert fill(real).skipped == list(FRAMES)
+
+
 def test_an_output_made_under_the_old_key_still_resumes_and_then_takes_any_spelling(
     shot, tmp_path, monkeypatch
 ):

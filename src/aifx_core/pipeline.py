@@ -423,22 +423,31 @@ def _keyed_paths(
     plate: Sequence, out: FramePattern, mask: MaskSource
 ) -> tuple[dict[str, str], list[dict[str, str]]]:
     """The job's path fields spelled as the files they name, for the resume key (:func:`.manifest.settings_keys`):
-    absolute, in the ``#`` form of the patterns as opened (a plate given as its folder keys as its frames'), with
-    the padding the shot's frames really have (``plate.%d.exr`` over 1001-1100 is ``plate.####.exr``:
-    :meth:`~aifx_core.sequence.FramePattern.settled`); and the spellings an earlier aifx keyed them by (the
-    padding as typed, to 2026-12-06), whose keys frames made then carry."""
+    absolute with the folder's symlinks resolved (:func:`_real_folder`), in the ``#`` form of the patterns as
+    opened (a plate given as its folder keys as its frames'), with the padding the shot's frames really have
+    (``plate.%d.exr`` over 1001-1100 is ``plate.####.exr``: :meth:`~aifx_core.sequence.FramePattern.settled`);
+    and the spellings an earlier aifx keyed them by (the folders as given, the other paddings naming the same
+    files, ``plate.#.exr`` or ``plate.####.exr``, to 2026-12-06), whose keys frames made then carry."""
     patterns = {"input": plate.pattern, "output": out}
     masks = getattr(mask.mask, "pattern", None)  # (None: the plate's alpha or a channel, no file)
     if masks is not None:
         patterns["mask"] = masks
     settled = {name: p.settled(plate.frames) for name, p in patterns.items()}
-    spelled = {name: os.path.abspath(p.hash_form()) for name, p in settled.items()}
+    spelled = {name: _real_folder(p.hash_form()) for name, p in settled.items()}
     forms = [[p, *p.alike()] for p in settled.values()]
     earlier = [
         {name: os.path.abspath(p.hash_form()) for name, p in zip(settled, combination, strict=True)}
         for combination in itertools.product(*forms)
     ]
     return spelled, earlier
+
+
+def _real_folder(path: str) -> str:
+    """``path`` absolute, its folder with symlinks resolved (``/show`` → ``/mnt/projects/show``, as studios
+    link their project roots): a plate read through the link and through its target keys the same. The file
+    name is kept (a frame that is itself a link is still named as given)."""
+    folder, name = os.path.split(os.path.abspath(path))
+    return os.path.join(os.path.realpath(folder), name)
 
 
 def prepare_anchors(
