@@ -748,3 +748,21 @@ def test_a_houdini_dollar_f_with_a_suffix_stuck_to_it_is_refused(shot, tmp_path)
     )
     assert braced.returncode == 0, braced.stderr
     assert sorted(p.name for p in out.glob("c.*")) == [f"c.{frame}_v2.exr" for frame in FRAMES]
+
+
+@pytest.mark.parametrize("name", ["AIFX_THREADS", "AIFX_FLOW_PROCESS"])
+def test_a_thread_switch_aifx_does_not_know_is_refused_before_any_work(shot, tmp_path, name):
+    """``AIFX_FLOW_PROCESS=abc`` turned the helper process on and ``AIFX_THREADS=abc`` left the threads on,
+    without a word."""
+    out = tmp_path / "out"
+    args = [
+        "fill",
+        str(shot / "plate.####.exr"),
+        "-m",
+        str(shot / "mask.####.png"),
+        "-o",
+        str(out / "c.####.exr"),
+    ]
+    refused(aifx(*args, env={name: "abc"}), f"{name}='abc'", "unset it")
+    assert not out.exists()
+    assert aifx(*args, env={name: "off"}).returncode == 0

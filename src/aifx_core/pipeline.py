@@ -99,7 +99,7 @@ from .sequence.image import layer_of, unfilled_colour
 from .sequence.raster import COMPRESSIONS, MAX_PAGES, check_compression, target_dtype, written_channels
 from .sequence.smpte import KEEPING_FORMATS, held
 from .sequence.window import beyond_display, in_display_window, reframe, windows
-from .workers import InOrder, overlap
+from .workers import InOrder, check_environment, overlap
 
 #: Warn when the hole covers at least this fraction of a frame (what no other frame saw there is invented).
 HOLE_WARNING = 0.5
@@ -156,6 +156,7 @@ def fill(
         job_file = job
     job = as_job(job)
     job.validate()
+    check_environment()  # AIFX_THREADS, AIFX_FLOW_PROCESS
     check_options(job.backend, job.options)  # a typo or a bad value fails now, not after flow or a model load
     check_colorspace(job.colorspace)  # (before anything is read or written)
     if save_job:
@@ -462,6 +463,7 @@ def prepare_anchors(
     or None for a backend that needs no anchors. Runs under the output lock, like a fill."""
     job = as_job(job)
     job.validate()
+    check_environment()
     check_options(job.backend, job.options)
     reporter = Reporter(progress, cancel)
     plate = open_plate(job)
