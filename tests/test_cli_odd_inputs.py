@@ -766,3 +766,17 @@ def test_a_thread_switch_aifx_does_not_know_is_refused_before_any_work(shot, tmp
     refused(aifx(*args, env={name: "abc"}), f"{name}='abc'", "unset it")
     assert not out.exists()
     assert aifx(*args, env={name: "off"}).returncode == 0
+
+
+def test_frames_after_the_pattern_and_a_frames_flag_that_disagree_are_refused(shot, tmp_path):
+    """``'plate.####.exr 1001-1002' --frames 1003-1004`` filled 1003-1004 and dropped the range typed after the
+    pattern without a word. ``--frames`` within that range, and a mask's own (wider) range, are fine."""
+    out = tmp_path / "out"
+    plate = f"{shot / 'plate.####.exr'} 1001-1002"
+    args = ["fill", plate, "-m", f"{shot / 'mask.####.png'} 1001-1004", "-o", str(out / "c.####.exr")]
+    refused(aifx(*args, "--frames", "1002-1003"), "--frames 1002-1003", "(1001-1002), first 1003", "once")
+    refused(aifx("info", plate, "--frames", "1004"), "1001-1002", "--frames 1004")
+    assert not out.exists()
+    done = aifx(*args, "--frames", "1002")
+    assert done.returncode == 0, done.stderr
+    assert [p.name for p in out.glob("c.*")] == ["c.1002.exr"]
