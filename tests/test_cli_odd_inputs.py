@@ -780,3 +780,18 @@ def test_frames_after_the_pattern_and_a_frames_flag_that_disagree_are_refused(sh
     done = aifx(*args, "--frames", "1002")
     assert done.returncode == 0, done.stderr
     assert [p.name for p in out.glob("c.*")] == ["c.1002.exr"]
+
+
+def test_submit_to_a_server_that_does_not_answer_is_one_line_saying_what_to_check(shot, tmp_path):
+    """Exit 1 (a failure a farm may retry: the server may be restarting), as docs/serve.md and
+    docs/troubleshooting.md say, and a line that says what to check, not only the socket's errno."""
+    from aifx_core import FillJob
+
+    job = tmp_path / "job.json"
+    FillJob(input=str(shot / "plate.####.exr"), output=str(tmp_path / "out" / "c.####.exr")).save(job)
+    done = aifx("submit", str(job), "--server", "http://127.0.0.1:9")
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "aifx: error: cannot reach the aifx server at http://127.0.0.1:9 ([Errno 111] Connection refused); check "
+        "the address and that aifx serve runs there, then try again"
+    ]
