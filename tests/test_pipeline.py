@@ -423,3 +423,43 @@ def test_the_same_model_spelled_another_way_resumes(shot, tmp_path, monkeypatch)
     data["frames"] = {frame: old_key for frame in data["frames"]}
     manifest.write_text(json.dumps(data))
     assert fill(job).written == [] and fill(sent).written == []
+
+
+def test_half_frames_an_older_aifx_made_of_a_16_bit_plate_are_made_again_as_float(tmp_path):
+    """An EXR output of a 16-bit plate was half before 2026-12-06, which moved most samples outside the mask
+    off the plate's code. Resumed, the rest of the shot was written as float and the half frames were taken for
+    done: one shot of two pixel types, the old rounding kept. They are made again now, with a note, and the shot
+    is what one run of today makes."""
+    from shot_files import HEIGHT, WIDTH, frame_bytes, write_exr
+
+    shot = make_shot(tmp_path / "shot", frames=range(1001, 1005))  # (its masks; the plate is 16-bit PNG)
+    rng = np.random.default_rng(16)
+    for frame in range(1001, 1005):
+        codes = rng.integers(0, 65536, (HEIGHT, WIDTH, 3), dtype=np.uint16)
+        cv2.imwrite(str(shot / f"plate.{frame}.png"), codes)
+    job = FillJob(
+        input=str(shot / "plate.####.png"),
+        mask=str(shot / "mask.####.png"),
+        output=str(tmp_path / "o" / "c.####.exr"),
+        backend="telea",
+    )
+    fill(job)
+    for frame in (1001, 1002):  # as the aifx before wrote them: the same frames in half
+        path = tmp_path / "o" / f"c.{frame}.exr"
+        _, channels = read_exr(path)
+        write_exr(path, {name: plane.astype(np.float16) for name, plane in channels.items()})
+
+    again = fill(job)
+    assert again.written == [1001, 1002]
+    assert [n for n in again.notices if "half" in n] == [
+        f"note: {tmp_path / 'o' / 'c.####.exr'}: frame(s) 1001-1002 were written as half float by an earlier "
+        "aifx, which moved the plate's values outside the mask; they are made again as float, like the rest "
+        "of the shot"
+    ]
+    fresh = fill(replace(job, output=str(tmp_path / "fresh" / "c.####.exr")))
+    assert fresh.written == [1001, 1002, 1003, 1004]
+    for frame in fresh.written:
+        assert frame_bytes(tmp_path / "o" / "c.####.exr", frame) == frame_bytes(
+            tmp_path / "fresh" / "c.####.exr", frame
+        )
+    assert fill(job).written == []  # (float frames are done)

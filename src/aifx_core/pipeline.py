@@ -95,6 +95,7 @@ from .sequence import (
 from .sequence.atomic import DiskError
 from .sequence.exr import LOSSY
 from .sequence.image import layer_of, unfilled_colour
+from .sequence.imageio import rounded_to_half
 from .sequence.raster import COMPRESSIONS, MAX_PAGES, check_compression, target_dtype, written_channels
 from .sequence.smpte import KEEPING_FORMATS, held
 from .sequence.window import beyond_display, in_display_window, reframe, windows
@@ -218,9 +219,17 @@ def fill(
                 todo = _not_again(manifest, todo, existing, set(written), str(out))
             if job.confidence and has_sidecars(out):
                 todo = _lost_confidence(todo, selection, existing, out)
+            halved = _rounded_to_half(todo, selection, existing, out, plate)
+            todo = [f for f in selection if f in halved or f in todo]
             manifest.record_range(plate.frames)
             manifest.rekey()  # (frames made under the key of the paths as written: taken by every spelling now)
         result = FillResult(output=str(out), skipped=[f for f in selection if f not in todo])
+        if halved:
+            result.notices.append(
+                f"note: {out}: frame(s) {format_frames(sorted(halved), max_parts=4)} were written as half float by "
+                "an earlier aifx, which moved the plate's values outside the mask; they are made again as float, "
+                "like the rest of the shot"
+            )
         if todo:
             _fill_frames(job, plate, mask, out, manifest, todo, run, reporter, result)
         else:
@@ -266,6 +275,20 @@ def _lost_confidence(
         return todo
     again = lost | set(todo)
     return [f for f in selection if f in again]
+
+
+def _rounded_to_half(
+    todo: list[int], selection: list[int], existing: set[int], out: FramePattern, plate: Sequence
+) -> set[int]:
+    """The finished frames not in ``todo`` that an aifx from before 2026-12-06 wrote as half from a 16-bit
+    plate (a 10/12-bit DPX scan too: :func:`~.sequence.imageio.rounded_to_half`), which rounded most of their
+    samples outside the mask: made again as float, a resumed shot holds one pixel type and every plate code.
+    Only an EXR output of a plate that is not EXR is looked at (a header read per finished frame)."""
+    if FORMATS.get(out.extension) != "exr" or FORMATS.get(plate.pattern.extension) == "exr":
+        return set()
+    waiting = set(todo)
+    finished = [f for f in selection if f in existing and f not in waiting]
+    return {f for f in finished if rounded_to_half(out.path(f), plate.path(f))}
 
 
 def _input_files(plate: Sequence, mask: MaskSource, frame: int) -> list[tuple[Path, bool]]:
