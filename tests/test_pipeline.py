@@ -463,3 +463,38 @@ def test_half_frames_an_older_aifx_made_of_a_16_bit_plate_are_made_again_as_floa
             tmp_path / "fresh" / "c.####.exr", frame
         )
     assert fill(job).written == []  # (float frames are done)
+
+
+def test_frames_an_earlier_longer_fill_left_beyond_a_trimmed_shot_are_named_and_kept(shot, tmp_path):
+    """A shot trimmed in editorial (1001-1006 to 1001-1004) filled again with --overwrite into its output wrote
+    its 4 frames and said nothing of 1005-1006, left from the longer fill: a Read of the output took them as the
+    shot's. They are named in one note now, and left on disk: a run (a farm chunk above all) never touches
+    frames but its own."""
+    import shutil
+
+    out = tmp_path / "o" / "c.####.exr"
+    assert not [n for n in fill(shot_job(shot, out)).notices if "not frames of this shot" in n]
+    before = digest(tmp_path / "o")
+    trimmed = tmp_path / "trimmed"
+    trimmed.mkdir()
+    for frame in range(1001, 1005):
+        for name in (f"plate.{frame}.exr", f"mask.{frame}.png"):
+            shutil.copy(shot / name, trimmed / name)
+    job = shot_job(trimmed, out, dilate=5, overwrite=True)
+    result = fill(job)
+    assert result.written == [1001, 1002, 1003, 1004]
+    note = (
+        f"note: {out}: frame(s) 1005-1006 there are not frames of this shot (1001-1004): an earlier run made "
+        "them with other settings or another frame range, and they are left as they are; delete them if the "
+        "shot no longer has them (a Read of the sequence takes them too)"
+    )
+    assert note in result.notices
+    after = digest(tmp_path / "o")
+    assert {n: after[n] for n in ("c.1005.exr", "c.1006.exr")} == {
+        n: before[n] for n in ("c.1005.exr", "c.1006.exr")
+    }
+    assert note in fill(job, frames="1001-1002").notices  # (a chunk says it too, and leaves them)
+    assert digest(tmp_path / "o")["c.1006.exr"] == before["c.1006.exr"]
+    (tmp_path / "o" / "c.1005.exr").unlink()
+    (tmp_path / "o" / "c.1006.exr").unlink()
+    assert not [n for n in fill(replace(job, overwrite=False)).notices if "not frames of this shot" in n]

@@ -566,6 +566,19 @@ class Manifest:
                 found[(str(plate_path(frame)), int(plate[0]), int(plate[1]))] = str(plate[2])
         return found
 
+    def left_over(self, shot: list[int]) -> list[int]:
+        """The frames outside ``shot`` still on disk that the manifest has as made under another key: an earlier
+        fill of a longer or renumbered shot (then trimmed in editorial), which no run of this shot writes,
+        replaces or refuses, so a Read of the output would take them as part of it. They are left alone (a farm
+        chunk never touches frames but its own); the run names them (:func:`~aifx_core.pipeline.fill`)."""
+        inside = set(shot)
+        current = {self.key, *self.accepted}
+        return sorted(
+            f
+            for f, key in self.frames.items()
+            if f not in inside and key not in current and self.output.path(f).exists()
+        )
+
     def record_range(self, frames: list[int]) -> None:
         self.ranges[self.key] = format_frames(frames)
 

@@ -220,6 +220,7 @@ def fill(
             if job.confidence and has_sidecars(out):
                 todo = _lost_confidence(todo, selection, existing, out)
             halved = _rounded_to_half(todo, selection, existing, out, plate)
+            left = manifest.left_over(plate.frames)
             todo = [f for f in selection if f in halved or f in todo]
             manifest.record_range(plate.frames)
             manifest.rekey()  # (frames made under the key of the paths as written: taken by every spelling now)
@@ -230,6 +231,8 @@ def fill(
                 "an earlier aifx, which moved the plate's values outside the mask; they are made again as float, "
                 "like the rest of the shot"
             )
+        if left:
+            result.notices.append(left_over_note(str(out), left, plate.frames))
         if todo:
             _fill_frames(job, plate, mask, out, manifest, todo, run, reporter, result)
         else:
@@ -245,6 +248,16 @@ def fill(
                 before_after_sheet(sheet or job.contact_sheet, plate, out, selection, mask=filled)
             )
     return result
+
+
+def left_over_note(output: str, left: list[int], shot: list[int]) -> str:
+    """The note naming frames an earlier fill left beyond the shot (:meth:`.manifest.Manifest.left_over`)."""
+    return (
+        f"note: {output}: frame(s) {format_frames(left, max_parts=4)} there are not frames of this shot "
+        f"({format_frames(shot, max_parts=4)}): an earlier run made them with other settings or another frame "
+        "range, and they are left as they are; delete them if the shot no longer has them (a Read of the "
+        "sequence takes them too)"
+    )
 
 
 def _not_again(
