@@ -196,6 +196,31 @@ def test_timecode_keycode_and_frame_rate_go_between_dpx_and_exr(tmp_path):
     assert said in run(str(shot / "plate.####.dpx"), str(tmp_path / "p" / "c.####.png"))
 
 
+@pytest.mark.parametrize("endian", ["big", "little"])
+def test_a_dpx_output_names_its_own_file_and_two_runs_give_the_same_bytes(tmp_path, endian):
+    """Every DPX output's header file name field was the hidden temp file's path (a pid and a random token):
+    no two runs gave the same bytes (a resumed output failed an md5 check against an uninterrupted one) and
+    conform tools showed a file that does not exist. It holds the frame's own file name now."""
+    from aifx_core.job import FillJob
+    from aifx_core.pipeline import fill
+
+    shot = _shot(tmp_path / "shot", endian=endian)
+    for name in ("a", "b"):
+        job = FillJob(
+            input=str(shot / "plate.####.dpx"),
+            mask=str(shot / "mask.####.png"),
+            output=str(tmp_path / name / "clean.####.dpx"),
+            backend="telea",
+        )
+        assert fill(job).written == list(FRAMES)
+    (tmp_path / "b" / "clean.1002.dpx").unlink()  # (killed before it: the rerun resumes)
+    assert fill(job).written == [1002]
+    for frame in FRAMES:
+        made = (tmp_path / "a" / f"clean.{frame}.dpx").read_bytes()
+        assert made[36:136] == f"clean.{frame}.dpx".encode().ljust(100, b"\0")
+        assert made == (tmp_path / "b" / f"clean.{frame}.dpx").read_bytes(), frame
+
+
 @pytest.mark.parametrize(
     ("written", "rate"),
     [

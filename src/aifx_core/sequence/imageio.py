@@ -162,7 +162,9 @@ def write_image(
         atomic_write(path, lambda temp: write_exr(temp, image, compression), before_replace)
     else:
         atomic_write(
-            path, lambda temp: write_raster(temp, image, fmt, compression, bit_depth), before_replace
+            path,
+            lambda temp: write_raster(temp, image, fmt, compression, bit_depth, file_name=path.name),
+            before_replace,
         )
     return path
 
