@@ -76,6 +76,7 @@ from .sequence import (
     JOB_FRAMES,
     FramePattern,
     Image,
+    ProtectedFiles,
     Sequence,
     atomic_write,
     check_names_fit,
@@ -234,7 +235,7 @@ def fill(
         if left:
             result.notices.append(left_over_note(str(out), left, plate.frames))
         if todo:
-            _fill_frames(job, plate, mask, out, manifest, todo, run, reporter, result)
+            _fill_frames(job, plate, mask, out, manifest, todo, run, reporter, result, protected)
         else:
             reporter("write", 0, 0, None, "all frames already done")
         # A chunk (frames short of the shot) leaves the shot's sheet to the whole-shot run after every chunk
@@ -788,6 +789,7 @@ def _fill_frames(
     run: _RunSetup,
     reporter: Reporter,
     result: FillResult,
+    protected: ProtectedFiles,
 ) -> None:
     first = plate.read(plate.frames[0])
     compression = _output_compression(job, first, out, result.notices)
@@ -799,10 +801,20 @@ def _fill_frames(
     exr_output = out.extension == ".exr"  # (another format's codecs are its own: see _lossless)
     # An earlier fill's confidence in the plate is combined with this one's where the output keeps it: an EXR
     # output carries the channel even without --confidence, and it must not say "sure" in this fill's hole.
-    combined = carried(first) and (job.confidence or exr_output)
-    if combined:
-        result.notices.append(carried_notice(plate.frames[0], job.confidence))
-    confident = job.confidence or combined  # (what the backend says of each frame is kept for the writer)
+    # Any frame may carry it (the first not), so what the backend says of each frame is kept for the writer
+    # wherever the output could hold it, and the note names the first frame written that carries it.
+    confident = job.confidence or exr_output
+    carrying: list[int] = []
+
+    def combines(image: Image, frame: int) -> bool:
+        """Does plate frame ``image`` carry an earlier fill's confidence to combine (noted the first time)?"""
+        if not carried(image) or not confident:
+            return False
+        if not carrying:
+            carrying.append(frame)
+            result.notices.append(carried_notice(frame, job.confidence))
+        return True
+
     wanted = set(todo)
     # Only the holes wait for the backend; the plate frame as read waits too while it fits in _Plates' few MB,
     # else it is read again at write time, so the frames a temporal backend reads ahead do not cost a second
@@ -845,7 +857,9 @@ def _fill_frames(
         target = Path(out.path(frame))
         with manifest.writing(frame) as intend:
             if not job.confidence:
-                forget_confidence(target)  # (an earlier run's, which would be shown with this frame)
+                forget_confidence(
+                    target, protected
+                )  # (an earlier run's, shown with this frame; never an input)
             if hole.any():
                 original = framed(plates.take(frame), frame)
                 data, display = windows(
@@ -854,7 +868,7 @@ def _fill_frames(
                 shown = feather_weight(hole, job.feather)
                 weight = reframe(shown, display, data)
                 filled = composite(original, reframe(rgb, display, data), weight)
-                if job.confidence or (exr_output and carried(original)):
+                if combines(original, frame) or job.confidence:
                     unsure = 1.0 - confidence_map(reported, hole, shown)  # 0 wherever the plate is kept
                     sure = 1.0 - reframe(unsure, display, data)
                     filled = attach_confidence(filled, target, sure)
@@ -862,6 +876,7 @@ def _fill_frames(
                 write_image(target, stated(filled), compression=own, before_replace=intend)
             elif job.confidence:  # nothing filled: all plate, fully sure (the file gets the channel anyway)
                 unchanged = framed(plates.take(frame), frame)
+                combines(unchanged, frame)  # (its channel is kept as the lower of the two: all of it here)
                 sure = np.ones(unchanged.shape, np.float32)
                 write_image(
                     target,
@@ -1121,7 +1136,7 @@ def _output_compression(job: FillJob, first: Image, out: FramePattern, notices: 
     if source_format == "exr" and target_format != "exr":
         colour = first.colour_names()  # (written: a layer's when the plate has no main layer)
         lost = [n for n in first.channels if n not in ("R", "G", "B", "A", "Y", *colour)]
-        parts = [f"channels {', '.join(lost)}" if lost else ""]
+        parts = [f"channels {', '.join(lost)}"] if lost else []
         if not _float_output(first, target_format):
             parts.append("values above 1 and below 0 (clipped)")
         if target_format not in KEEPING_FORMATS:
@@ -1130,11 +1145,11 @@ def _output_compression(job: FillJob, first: Image, out: FramePattern, notices: 
             parts.append("mip-map levels")
         if int(header.get("parts", 1)) > 1:
             parts.append("parts " + ", ".join(header.get("part_names", [])[1:]))
-        notices.append(
-            f"note: {target_format.upper()} output drops the EXR plate's "
-            + ", ".join(p for p in parts if p)
-            + "; write .exr to keep them"
-        )
+        if parts:  # (a float TIFF of a plain RGB(A) plate drops nothing)
+            notices.append(
+                f"note: {target_format.upper()} output drops the EXR plate's {', '.join(parts)}; write .exr to "
+                "keep them"
+            )
     if source_format != "exr" and target_format not in ("exr", ""):
         kept = written_channels(first, target_format)
         lost = [name for name in first.channels if name not in kept]

@@ -221,18 +221,20 @@ def check_names_fit(
         )
 
 
-def check_writable(folder: str | os.PathLike[str], create: bool = True) -> Path:
+def check_writable(folder: str | os.PathLike[str], create: bool = True, what: str = "output folder") -> Path:
     """Make sure frames can be written into ``folder`` (created if missing), before any work is done.
 
     A job that fails on its first write after minutes of model loading is a poor experience, so the CLI
-    calls this up front. Raises :class:`InputError` naming the folder and the fix.
+    calls this up front. Raises :class:`InputError` naming the folder (as ``what``) and the fix. The one rule
+    for "can frames be written here": a file written and removed, which a full disk, a read-only mount or a
+    server's permissions refuse where ``os.access`` says yes.
     """
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
-        raise InputError(f"{folder}: output folder is a file; choose a folder")
+        raise InputError(f"{folder}: {what} is a file; choose a folder")
     if not folder.exists():
         if not create:
-            raise InputError(f"{folder}: output folder does not exist; create it or pass another")
+            raise InputError(f"{folder}: {what} does not exist; create it or pass another")
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -241,7 +243,7 @@ def check_writable(folder: str | os.PathLike[str], create: bool = True) -> Path:
             raise (
                 friendly
                 or InputError(
-                    f"{folder}: cannot create the output folder ({reason}); check the path and the permissions of "
+                    f"{folder}: cannot create the {what} ({reason}); check the path and the permissions of "
                     "the folder above it, or choose another folder"
                 )
             ) from None
@@ -252,11 +254,11 @@ def check_writable(folder: str | os.PathLike[str], create: bool = True) -> Path:
     except OSError as exc:
         if exc.errno is not None and disk_error(folder, exc) is not None:
             raise InputError(
-                f"{folder}: output folder is not writable ({exc.strerror}); fix its permissions, free space, "
+                f"{folder}: {what} is not writable ({exc.strerror}); fix its permissions, free space, "
                 "or choose another folder"
             ) from None
         raise InputError(
-            f"{folder}: cannot write into the output folder ({exc.strerror or exc}); choose another folder"
+            f"{folder}: cannot write into the {what} ({exc.strerror or exc}); choose another folder"
         ) from None
     finally:
         with contextlib.suppress(OSError):

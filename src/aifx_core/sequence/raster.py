@@ -142,6 +142,10 @@ def _windows(spec: oiio.ImageSpec) -> tuple[Window, Window]:
 
 #: The ImageSpec fields that hold a file's pixel offset and stated full size.
 _ORIGIN_FIELDS = ("x", "y", "full_x", "full_y", "full_width", "full_height")
+#: Those written back: what reads back as the plate read, TIFF and DPX alike. A TIFF has no full origin (its
+#: reader says ``full_x = x`` where the full size is the image's, else 0), and OpenImageIO's writer stretches
+#: the full size over a ``full_x`` it is given: a 64x48 plate at (10,5) came back as full 74x53 at (0,0).
+_WRITTEN_ORIGIN = ("x", "y", "full_width", "full_height")
 
 
 def _origin(spec: oiio.ImageSpec) -> dict[str, int] | None:
@@ -349,8 +353,8 @@ def write_raster(
         spec.attribute("oiio:Endian", image.header["byte_order"])
     origin = _same_origin(image, fmt)
     if origin and fmt != "png":
-        for name, value in origin.items():
-            setattr(spec, name, value)
+        for name in _WRITTEN_ORIGIN:
+            setattr(spec, name, origin[name])
     spec.attribute("oiio:UnassociatedAlpha", 0 if _associated_tiff(image, fmt, names) else 1)
     same_format = image.header.get("format") == fmt and image.header.get("compression")
     chosen = compression or (image.header["compression"] if same_format else _DEFAULT_COMPRESSION[fmt])
