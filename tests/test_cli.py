@@ -27,6 +27,37 @@ def test_version():
     assert __version__ in done.stdout
 
 
+def test_fill_help_names_every_built_in_backend() -> None:
+    """--backend's help was a list kept by hand, which left out video-diffusion and diffusers-every-frame."""
+    from aifx_core.backends import get
+    from aifx_core.protocol.backend_options import READS
+
+    done = aifx("fill", "--help")
+    assert done.returncode == 0
+    shown = " ".join(done.stdout.split())  # (argparse wraps the help)
+    assert "propagate (default)" in shown
+    for name in READS:
+        assert get(name).source == "aifx" and name in shown, name
+
+
+def test_info_on_a_10_bit_dpx_calls_it_integer_data(tmp_path) -> None:
+    """A 10-bit DPX's colourspace line said '(8/16-bit data without colourspace metadata)' under a channels
+    line saying 10-bit."""
+    import numpy as np
+    import OpenImageIO as oiio
+
+    spec = oiio.ImageSpec(8, 6, 3, oiio.UINT16)
+    spec.attribute("oiio:BitsPerSample", 10)
+    path = tmp_path / "scan.1001.dpx"
+    out = oiio.ImageOutput.create(str(path))
+    assert out.open(str(path), spec) and out.write_image(np.zeros((6, 8, 3), np.uint16))
+    out.close()
+    done = aifx("info", str(path))
+    assert done.returncode == 0, done.stderr
+    assert "10-bit" in done.stdout and "8/16-bit" not in done.stdout, done.stdout
+    assert "integer data without colourspace metadata" in done.stdout, done.stdout
+
+
 def test_fill_with_json_progress_streams_events_and_ends_with_done(shot, tmp_path):
     out = tmp_path / "out" / "clean.####.exr"
     done = aifx(

@@ -12,9 +12,9 @@ from dataclasses import replace
 import cv2
 import numpy as np
 import pytest
-from shot_files import HEIGHT, WIDTH, make_shot, plate_frame, read_exr, shot_job, write_exr
+from shot_files import HEIGHT, WIDTH, make_shot, on_small_disk, plate_frame, read_exr, shot_job, write_exr
 
-from aifx_core import fill
+from aifx_core import FillJob, fill
 from aifx_core.confidence import CHANNEL, legacy_sidecar_path, read_confidence, sidecar_path
 from aifx_core.contact_sheet import before_after_sheet
 from aifx_core.errors import InputError
@@ -163,6 +163,24 @@ def test_a_file_where_the_confidence_folder_goes_is_refused_before_any_work(tmp_
     fill(shot_job(shot, tmp_path / "out" / "plain.####.png"))  # (without --confidence it is no matter)
 
 
+def test_a_confidence_folder_on_a_full_disk_is_refused_before_any_work(tmp_path) -> None:
+    """Whether confidence frames could be written was asked of os.access, which a full disk does not refuse:
+    a confidence/ folder on another, full disk let the whole fill run (and its sidecars came out empty, exit
+    0). It is now the output folder's rule (a file written there up front)."""
+    shot = make_shot(tmp_path / "shot", FRAMES)
+    out = tmp_path / "out"
+    folder = sidecar_path(out / "clean.1001.png").parent
+    script = (
+        f"dd if=/dev/zero of={folder}/full bs=4096 2>/dev/null; "
+        f"{sys.executable} -m aifx_core fill {shot}/plate.####.exr -m {shot}/mask.####.png "
+        f"-o {out}/clean.####.png --backend telea --confidence --json-progress"
+    )
+    done = on_small_disk(folder, "48k", script)
+    assert done.returncode == 2, done.stderr
+    assert f"{folder}: confidence folder is not writable (No space left on device)" in done.stderr
+    assert '"stage": "write"' not in done.stdout and "Traceback" not in done.stderr
+
+
 def test_an_output_of_another_format_in_the_same_folder_keeps_the_first_ones_confidence(tmp_path) -> None:
     """A TIFF master with --confidence, then a JPEG proxy of the same name without it into the same folder:
     the two shared confidence/clean.1001.png, the JPEG run deleted the TIFF's, and the TIFF's resume said
@@ -209,6 +227,52 @@ def test_a_confidence_sequence_of_the_earlier_name_is_still_read(tmp_path) -> No
     fill(shot_job(shot, output, overwrite=True))
     assert not list(legacy_sidecar_path(result.path(1003)).parent.iterdir())
     assert read_confidence(result.read(1003), result.path(1003)) is None
+
+
+def _first_pass(shot, out, earlier_names: bool) -> dict:
+    """A PNG fill of ``shot`` into ``out`` with --confidence (its sidecars renamed as an aifx before
+    2026-12-06 named them when ``earlier_names``); returns each sidecar's bytes by path."""
+    fill(shot_job(shot, out / "clean.####.png", confidence=True))
+    sides = {}
+    for frame in FRAMES:
+        side = sidecar_path(out / f"clean.{frame:04d}.png")
+        if earlier_names:
+            side = side.rename(legacy_sidecar_path(out / f"clean.{frame:04d}.png"))
+        sides[side] = side.read_bytes()
+    return sides
+
+
+@pytest.mark.parametrize("earlier_names", [True, False])
+def test_a_run_without_confidence_never_deletes_its_mask_at_a_sidecar_name(tmp_path, earlier_names) -> None:
+    """A second pass whose matte is the first pass's confidence sequence (fill where unsure), without
+    --confidence: the run removed 'its stale sidecars' before each frame, which were the mask frames it read
+    (a TIFF master over a PNG first pass of the earlier names; the same PNG output, overwritten, today's)."""
+    shot = make_shot(tmp_path / "shot", FRAMES)
+    out = tmp_path / "out"
+    masks = _first_pass(shot, out, earlier_names)
+    second = FillJob(
+        input=str(out / "clean.####.png" if earlier_names else shot / "plate.####.exr"),
+        mask=str(next(iter(masks)).parent / ("clean.####.png" if earlier_names else "clean.####.png.png")),
+        invert_mask=True,
+        threshold=0.99,
+        output=str(out / ("clean.####.tif" if earlier_names else "clean.####.png")),
+        overwrite=True,
+        backend="telea",
+    )
+    assert fill(second).written == list(FRAMES)
+    assert {side: side.read_bytes() for side in masks if side.exists()} == masks
+
+
+def test_a_run_without_confidence_keeps_another_formats_sidecar_of_the_earlier_name(tmp_path) -> None:
+    """confidence/clean.1001.png, the earlier name, was the sidecar of clean.1001.png as much as of
+    clean.1001.tif: a TIFF run without --confidence deleted the PNG output's confidence."""
+    shot = make_shot(tmp_path / "shot", FRAMES)
+    out = tmp_path / "out"
+    sides = _first_pass(shot, out, earlier_names=True)
+    fill(shot_job(shot, out / "clean.####.tif"))
+    assert {side: side.read_bytes() for side in sides if side.exists()} == sides
+    png = open_sequence(str(out / "clean.####.png"))
+    assert read_confidence(png.read(1003), png.path(1003)) is not None
 
 
 def test_a_killed_runs_confidence_temp_file_is_cleaned_like_a_frames(tmp_path) -> None:
@@ -260,6 +324,34 @@ def test_a_plate_with_an_earlier_fills_confidence_keeps_both_fills_guesses(tmp_p
         assert (channel[~band & (weight == 0)] == 1.0).all()
         assert (channel[weight >= 1] == 0.0).all()  # Telea's fill: a guess, whatever the plate said there
         assert (channel <= earlier).all()
+
+
+def test_a_later_plate_frame_with_an_earlier_fills_confidence_keeps_this_fills_too(tmp_path) -> None:
+    """Whether the backend's confidence was kept at all was decided from the first plate frame: an EXR output
+    without --confidence over a plate whose channel starts at frame 1004 (a first pass over part of the shot)
+    had that channel 0 ('invented') over this fill's whole hole, where propagation was sure, and no note."""
+    shot = make_shot(tmp_path / "shot", FRAMES)
+    sure = np.ones((HEIGHT, WIDTH), np.float16)
+    for i, frame in enumerate(FRAMES):
+        if frame >= 1004:
+            write_exr(shot / f"plate.{frame:04d}.exr", {**plate_frame(i), CHANNEL: sure})
+    result = fill(shot_job(shot, tmp_path / "plain" / "clean.####.exr", backend="propagate"))
+    assert [n for n in result.notices if "fill.confidence channel" in n] == [
+        f"note: plate frame 1004 already has a {CHANNEL} channel (an earlier fill's); the output keeps it, "
+        "lowered where this fill is a guess, so both fills' guesses show"
+    ]
+    asked = shot_job(shot, tmp_path / "asked" / "clean.####.exr", backend="propagate", confidence=True)
+    fill(asked)
+    sure_inside = []
+    for frame in FRAMES:
+        plain = read_exr(tmp_path / "plain" / f"clean.{frame:04d}.exr")[1]
+        if frame < 1004:
+            assert CHANNEL not in plain
+            continue
+        shown = read_exr(tmp_path / "asked" / f"clean.{frame:04d}.exr")[1][CHANNEL]
+        assert np.array_equal(plain[CHANNEL], shown), frame  # (the lower of 1 and this fill's: this fill's)
+        sure_inside.append(float(shown[_weight(shot, frame, asked) >= 1].max()))
+    assert max(sure_inside) > 0.5  # (propagation was sure somewhere in the hole: not all 'invented')
 
 
 def test_a_png_confidence_sequence_over_a_plate_with_confidence_is_the_lower_of_both(tmp_path) -> None:

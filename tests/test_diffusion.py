@@ -627,3 +627,110 @@ def test_a_job_reads_model_index_json_once(tiny_inpaint, monkeypatch):
     backend = create_spatial("diffusers", _context(tiny_inpaint, scheduler="EulerDiscreteScheduler"))
     assert type(backend.scheduler).__name__ == "EulerDiscreteScheduler"
     assert reads == [str(tiny_inpaint.resolve())]
+
+
+def _full_device_pipeline(fits_after: int | None):
+    """A real StableDiffusionInpaintPipeline on a device too full to take it (this machine has no GPU to
+    fill): its ``.to`` raises torch's own OutOfMemoryError, what ``pipe.to('cuda')`` raises on a full card,
+    until ``fits_after`` other models have been freed (None: never). A test double of a full GPU, registered in
+    diffusers' namespace so the loader's ``pipeline_class`` option reaches it like any diffusers class."""
+    import diffusers
+    import torch
+
+    class FullDeviceInpaintPipeline(diffusers.StableDiffusionInpaintPipeline):
+        def to(self, *args, **kwargs):
+            if fits_after is None or cached_pipeline_count() > fits_after:
+                raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 50.00 MiB.")
+            return super().to(*args, **kwargs)
+
+    return FullDeviceInpaintPipeline
+
+
+def test_out_of_memory_while_loading_a_model_is_one_line_saying_what_would_make_it_fit(
+    tiny_inpaint, monkeypatch
+):
+    """pipe.to(device) ran outside the loader's error handling: a model too big for the GPU was an 'internal
+    error' with a traceback (exit 1)."""
+    from aifx_core.inpaint.models import clear_cache
+
+    clear_cache()
+    monkeypatch.setattr("diffusers.FullDeviceInpaintPipeline", _full_device_pipeline(None), raising=False)
+    with pytest.raises(InputError) as error:
+        create_spatial("diffusers", _context(tiny_inpaint, pipeline_class="FullDeviceInpaintPipeline"))
+    assert str(error.value) == (
+        f"out of GPU memory loading {tiny_inpaint.resolve()} (FullDeviceInpaintPipeline, float32) onto cpu; "
+        "make it fit with --option offload=model, --option dtype=float16 (bfloat16 for Flux) or a smaller model"
+    )
+    assert cached_pipeline_count() == 0
+
+
+def test_out_of_memory_while_loading_frees_the_other_cached_models_and_tries_again(tiny_inpaint, monkeypatch):
+    """A long-lived process (aifx serve) that holds the last job's model makes room for the next one."""
+    from aifx_core.inpaint.models import clear_cache
+
+    clear_cache()
+    load_pipeline(PipelineRequest(model=str(tiny_inpaint), device="cpu"))
+    assert cached_pipeline_count() == 1
+    monkeypatch.setattr("diffusers.FullDeviceInpaintPipeline", _full_device_pipeline(0), raising=False)
+    backend = create_spatial("diffusers", _context(tiny_inpaint, pipeline_class="FullDeviceInpaintPipeline"))
+    assert type(backend.pipe).__name__ == "FullDeviceInpaintPipeline" and cached_pipeline_count() == 1
+    rgb, hole = _plate()
+    assert np.isfinite(backend.inpaint(rgb, hole)).all()
+    clear_cache()
+
+
+def test_fills_at_once_in_one_process_take_turns_on_their_shared_model(tiny_inpaint):
+    """Two fills at once in one Python process (threads) share one cached pipeline. Each swapped its scheduler
+    in and called it unguarded: one died ("EulerDiscreteScheduler.step() got an unexpected keyword argument
+    'eta'") and the other's pixels silently differed from a lone run's. Cold, both loaded the model at once and
+    one failed ("Unsupported device type 'meta'"), blaming a good model."""
+    import threading
+
+    from aifx_core.inpaint.models import clear_cache
+
+    rgb, hole = _plate()
+    settings = {"a": {"scheduler": "EulerDiscreteScheduler"}, "b": {}}
+    alone = {
+        name: create_spatial("diffusers", _context(tiny_inpaint, **extra)).inpaint(rgb, hole)
+        for name, extra in settings.items()
+    }
+    clear_cache()  # cold: both threads ask for the model at once
+    start = threading.Barrier(2)
+    results: dict[str, list] = {"a": [], "b": []}
+
+    def run(name: str) -> None:
+        try:
+            start.wait()
+            backend = create_spatial("diffusers", _context(tiny_inpaint, **settings[name]))
+            for _ in range(3):
+                results[name].append(backend.inpaint(rgb, hole))
+        except Exception as exc:  # kept for the assertion below: a thread's exception is lost otherwise
+            results[name].append(exc)
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in settings]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for name, made in results.items():
+        assert len(made) == 3 and all(isinstance(out, np.ndarray) for out in made), made
+        assert all(np.array_equal(out, alone[name]) for out in made), name
+    assert cached_pipeline_count() == 1
+
+
+def test_a_folder_with_only_variant_weights_asks_for_the_variant(tiny_inpaint, tmp_path):
+    """Without --option variant, a folder holding only fp16 weights (how many hub models are downloaded) was
+    "could not load it as a StableDiffusionInpaintPipeline (Error no file named diffusion_pytorch_model.bin
+    found in directory .../vae.)", which does not say what to do."""
+    import shutil
+
+    model = tmp_path / "inpaint-fp16"
+    shutil.copytree(tiny_inpaint, model)
+    for weights in model.glob("*/*.safetensors"):
+        weights.rename(weights.with_name(weights.name.replace(".safetensors", ".fp16.safetensors")))
+    with pytest.raises(InputError) as error:
+        load_pipeline(PipelineRequest(model=str(model), device="cpu"))
+    assert str(error.value) == (
+        f"{model}: the folder holds only fp16 weights (no plain ones); add --option variant=fp16"
+    )
+    assert load_pipeline(PipelineRequest(model=str(model), device="cpu", variant="fp16")) is not None

@@ -182,3 +182,77 @@ def test_a_lama_folder_is_told_to_pass_the_pt_file(tmp_path):
     message = str(error.value)
     assert message.startswith(f"{folder}: a folder (it holds big-lama.pt); --model takes the LaMa model's")
     assert str(folder / "big-lama.pt") in message and "no such" not in message
+
+
+def test_a_float16_export_runs_in_its_own_precision(tiny_lama, tmp_path):
+    """The backend sent float32 whatever the export: a float16 one was an internal error ("Input type
+    (torch.FloatTensor) and weight type (torch.HalfTensor) should be the same"), though it runs on the CPU."""
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        half = tmp_path / "lama-fp16.pt"
+        torch.jit.load(str(tiny_lama)).half().save(str(half))
+    rgb, hole = _plate()
+    full = create_spatial("lama", _context(tiny_lama, size=64)).inpaint(rgb, hole)
+    out = create_spatial("lama", _context(half, size=64)).inpaint(rgb, hole)
+    assert out.dtype == np.float32 and np.allclose(out, full, rtol=0.02, atol=0.01)  # half precision
+
+
+@pytest.mark.skipif(
+    __import__("torch").cuda.is_available(), reason="the export runs where there is a CUDA GPU"
+)
+def test_an_export_tied_to_cuda_says_so_on_a_machine_without_one(tmp_path):
+    """A model that makes its tensors on CUDA (a device baked in by an export made on a GPU) was "not a LaMa
+    model", quoting TorchScript's header line ("The following operation failed in the TorchScript
+    interpreter.") instead of the error."""
+    import torch
+
+    class CudaTied(torch.nn.Module):
+        def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+            noise = torch.zeros(image.shape, device=torch.device("cuda"))
+            return (image + noise.to(image.device)) * (1 - mask) + mask * 0.5
+
+    path = _script(CudaTied(), tmp_path / "lama-cuda.pt")
+    rgb, hole = _plate()
+    with pytest.raises(InputError) as error:
+        create_spatial("lama", _context(path, size=64)).inpaint(rgb, hole)
+    assert str(error.value) == (
+        f"{path}: this export was made for CUDA and cannot run on cpu (Could not run "
+        "'aten::empty.memory_format' with arguments from the 'CUDA' backend); use --device cuda, or re-export "
+        "the model on the CPU"
+    )
+
+
+def test_an_export_traced_at_one_size_asks_for_that_size(tmp_path):
+    """A trace bakes its size in: run at another, it was "not a LaMa model (The following operation failed in
+    the TorchScript interpreter.)", exit 2, the wrong diagnosis quoting the wrong line."""
+    import warnings
+
+    import torch
+
+    class Traced(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = torch.nn.Conv2d(4, 3, 3, padding=1)
+
+        def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+            flat = self.conv(torch.cat([image, mask], 1)).reshape(1, 3, -1)
+            return torch.sigmoid(flat.view(1, 3, int(image.shape[2]), int(image.shape[3])))
+
+    path = tmp_path / "traced64.pt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.jit.trace(Traced().eval(), (torch.rand(1, 3, 64, 64), torch.zeros(1, 1, 64, 64))).save(
+            str(path)
+        )
+    rgb, hole = _plate()
+    create_spatial("lama", _context(path, size=64)).inpaint(rgb, hole)  # its own size runs
+    with pytest.raises(InputError) as error:
+        create_spatial("lama", _context(path, size=32)).inpaint(rgb, hole)
+    assert str(error.value).startswith(
+        f"{path}: the model refused a 32x32 square (shape '[1, 3, 64, 64]' is invalid for input of size 3072); "
+        "an export traced at one size runs at that size only: pass it with --option size=N"
+    )

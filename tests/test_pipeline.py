@@ -460,3 +460,109 @@ def test_a_plate_whose_chromaticities_are_of_no_standard_space_is_filled_with_a_
     assert [n for n in result.notices if "chromaticities" in n and "--colorspace" in n], result.notices
     named = fill(shot_job(shot, tmp_path / "named" / "clean.####.exr", colorspace="Linear ARRI Wide Gamut 3"))
     assert not [n for n in named.notices if "chromaticities" in n]
+
+
+def test_the_same_model_spelled_another_way_resumes(shot, tmp_path, monkeypatch):
+    """The resume key held the file options (model, config, reference) as typed: the same model given as
+    ``models/lama.pt`` and then by its absolute path (what `aifx submit` and Ray send) was refused as "made
+    with different settings". Frames made under the key of the model as typed still resume."""
+    pytest.importorskip("torch")
+    from tiny_models import cached_build
+
+    from aifx_core.serve.paths import absolute_options
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "lama.pt").write_bytes(cached_build("lama", tmp_path).read_bytes())
+    job = FillJob(
+        input="shot/plate.####.exr", mask="shot/mask.####.png", output="out/c.####.exr", backend="lama",
+        options={"model": "models/lama.pt", "size": 64, "per_frame": True},
+    )  # fmt: skip
+    assert fill(job, frames="1001-1003").written == [1001, 1002, 1003]
+    sent = absolute_options(absolute_paths(job))  # what `aifx submit` and `aifx run --executor ray` send
+    assert sent.options["model"] == str(tmp_path / "models" / "lama.pt")
+    again = fill(sent)
+    assert again.written == [1004, 1005, 1006] and again.skipped == [1001, 1002, 1003]
+    assert fill(replace(job, options={**job.options, "model": "./models/../models/lama.pt"})).written == []
+    # An output made before: keyed on the paths as the files they name, the model as typed.
+    manifest = tmp_path / "out" / ".c.####.exr.aifx.json"
+    data = json.loads(manifest.read_text())
+    old_key = absolute_paths(job).resume_key(pixel_options(job.backend, job.options))
+    data["frames"] = {frame: old_key for frame in data["frames"]}
+    manifest.write_text(json.dumps(data))
+    assert fill(job).written == [] and fill(sent).written == []
+
+
+def test_half_frames_an_older_aifx_made_of_a_16_bit_plate_are_made_again_as_float(tmp_path):
+    """An EXR output of a 16-bit plate was half before 2026-12-06, which moved most samples outside the mask
+    off the plate's code. Resumed, the rest of the shot was written as float and the half frames were taken for
+    done: one shot of two pixel types, the old rounding kept. They are made again now, with a note, and the shot
+    is what one run of today makes."""
+    from shot_files import HEIGHT, WIDTH, frame_bytes, write_exr
+
+    shot = make_shot(tmp_path / "shot", frames=range(1001, 1005))  # (its masks; the plate is 16-bit PNG)
+    rng = np.random.default_rng(16)
+    for frame in range(1001, 1005):
+        codes = rng.integers(0, 65536, (HEIGHT, WIDTH, 3), dtype=np.uint16)
+        cv2.imwrite(str(shot / f"plate.{frame}.png"), codes)
+    job = FillJob(
+        input=str(shot / "plate.####.png"),
+        mask=str(shot / "mask.####.png"),
+        output=str(tmp_path / "o" / "c.####.exr"),
+        backend="telea",
+    )
+    fill(job)
+    for frame in (1001, 1002):  # as the aifx before wrote them: the same frames in half
+        path = tmp_path / "o" / f"c.{frame}.exr"
+        _, channels = read_exr(path)
+        write_exr(path, {name: plane.astype(np.float16) for name, plane in channels.items()})
+
+    again = fill(job)
+    assert again.written == [1001, 1002]
+    assert [n for n in again.notices if "half" in n] == [
+        f"note: {tmp_path / 'o' / 'c.####.exr'}: frame(s) 1001-1002 were written as half float by an earlier "
+        "aifx, which moved the plate's values outside the mask; they are made again as float, like the rest "
+        "of the shot"
+    ]
+    fresh = fill(replace(job, output=str(tmp_path / "fresh" / "c.####.exr")))
+    assert fresh.written == [1001, 1002, 1003, 1004]
+    for frame in fresh.written:
+        assert frame_bytes(tmp_path / "o" / "c.####.exr", frame) == frame_bytes(
+            tmp_path / "fresh" / "c.####.exr", frame
+        )
+    assert fill(job).written == []  # (float frames are done)
+
+
+def test_frames_an_earlier_longer_fill_left_beyond_a_trimmed_shot_are_named_and_kept(shot, tmp_path):
+    """A shot trimmed in editorial (1001-1006 to 1001-1004) filled again with --overwrite into its output wrote
+    its 4 frames and said nothing of 1005-1006, left from the longer fill: a Read of the output took them as the
+    shot's. They are named in one note now, and left on disk: a run (a farm chunk above all) never touches
+    frames but its own."""
+    import shutil
+
+    out = tmp_path / "o" / "c.####.exr"
+    assert not [n for n in fill(shot_job(shot, out)).notices if "not frames of this shot" in n]
+    before = digest(tmp_path / "o")
+    trimmed = tmp_path / "trimmed"
+    trimmed.mkdir()
+    for frame in range(1001, 1005):
+        for name in (f"plate.{frame}.exr", f"mask.{frame}.png"):
+            shutil.copy(shot / name, trimmed / name)
+    job = shot_job(trimmed, out, dilate=5, overwrite=True)
+    result = fill(job)
+    assert result.written == [1001, 1002, 1003, 1004]
+    note = (
+        f"note: {out}: frame(s) 1005-1006 there are not frames of this shot (1001-1004): an earlier run made "
+        "them with other settings or another frame range, and they are left as they are; delete them if the "
+        "shot no longer has them (a Read of the sequence takes them too)"
+    )
+    assert note in result.notices
+    after = digest(tmp_path / "o")
+    assert {n: after[n] for n in ("c.1005.exr", "c.1006.exr")} == {
+        n: before[n] for n in ("c.1005.exr", "c.1006.exr")
+    }
+    assert note in fill(job, frames="1001-1002").notices  # (a chunk says it too, and leaves them)
+    assert digest(tmp_path / "o")["c.1006.exr"] == before["c.1006.exr"]
+    (tmp_path / "o" / "c.1005.exr").unlink()
+    (tmp_path / "o" / "c.1006.exr").unlink()
+    assert not [n for n in fill(replace(job, overwrite=False)).notices if "not frames of this shot" in n]

@@ -296,3 +296,24 @@ def test_a_stale_frame_another_shot_starts_from_is_kept(tiny_vace, tmp_path, cap
     assert last.read_bytes() == before
     kept = sorted(p.name for p in (out / "01_010").glob("01_010.*.png"))
     assert kept == [f"01_010.{f}.png" for f in range(1001, 1006)] + [last.name]
+
+
+def test_a_bad_output_is_one_line_before_the_model_loads(tiny_vace, tmp_path, capsys):
+    """-o naming the shot file itself was a traceback, exit 1, after the model had loaded; a clip folder whose
+    name a file holds was a traceback too."""
+    from aifx_core.cli import main
+    from aifx_core.inpaint.models import cached_pipeline_count, clear_cache
+
+    shots = _shots(tmp_path, tiny_vace, image=False)
+    clear_cache()
+    assert main(["previz", str(shots), "-o", str(shots), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"aifx: error: {shots}: output folder is a file; choose a folder\n"
+    assert cached_pipeline_count() == 0  # refused before loading
+    (tmp_path / "clips").mkdir()
+    (tmp_path / "clips" / "01_010").write_text("not a folder")
+    assert main(["previz", str(shots), "-o", str(tmp_path / "clips"), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err  # (after the loader's progress bars)
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(f"aifx: error: {tmp_path / 'clips' / '01_010'}: cannot write it (")
+    assert "Traceback" not in err

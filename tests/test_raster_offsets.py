@@ -96,3 +96,39 @@ def test_a_pixel_offset_is_no_window_and_is_written_back(tmp_path: Path, ext: st
                 name,
             )
         assert _stored_origin(written) == ORIGINS[ext], frame
+
+
+@pytest.mark.parametrize(
+    "ext, stored",
+    [
+        ("tif", {"x": 10, "y": 5}),
+        ("tif", {"x": 10, "y": 5, "full_width": 100, "full_height": 80}),
+        ("dpx", {"x": 10, "y": 5}),
+        ("dpx", {"x": 10, "y": 5, "full_width": 100, "full_height": 80}),
+    ],
+)
+def test_the_output_reads_back_with_the_plates_offset_and_full_size(tmp_path: Path, ext, stored) -> None:
+    """A 64x48 TIFF at (10,5) (full size 64x48 at (10,5), as OpenImageIO reads it) was written back with
+    every field as read, which OpenImageIO's TIFF writer stretches: the output said full 74x53 at (0,0)."""
+    pixels = np.random.default_rng(5).integers(0, 256, (H, W, 3), dtype=np.uint8)
+    spec = oiio.ImageSpec(W, H, 3, oiio.UINT8)
+    for name, value in stored.items():
+        setattr(spec, name, value)
+    for frame in (1, 2):
+        out = oiio.ImageOutput.create(str(tmp_path / f"plate.{frame:04d}.{ext}"))
+        assert out.open(str(tmp_path / f"plate.{frame:04d}.{ext}"), spec)
+        assert out.write_image(pixels)
+        out.close()
+    matte = np.zeros((H, W), np.uint8)
+    matte[HOLE] = 255
+    assert cv2.imwrite(str(tmp_path / "mask.png"), matte)
+    job = FillJob(
+        input=str(tmp_path / f"plate.####.{ext}"),
+        mask=str(tmp_path / "mask.png"),
+        output=str(tmp_path / "o" / f"c.####.{ext}"),
+        backend="telea",
+    )
+    fill(job)
+    for frame in (1, 2):
+        plate = _stored_origin(tmp_path / f"plate.{frame:04d}.{ext}")
+        assert _stored_origin(tmp_path / "o" / f"c.{frame:04d}.{ext}") == plate

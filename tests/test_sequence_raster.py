@@ -435,3 +435,27 @@ def test_a_jpeg_or_tiff_of_a_linear_plate_says_what_it_holds_and_only_that(tmp_p
     written = read_image(tmp_path / "tif" / "c.1001.tif")
     assert written.header["colorspace"] == "Linear Rec.709 (sRGB)"
     assert written.channels["R"].min() < 0 and written.channels["R"].max() > 1
+
+
+def test_a_tiff_of_an_exr_plate_that_drops_nothing_has_no_drop_note(tmp_path: Path) -> None:
+    """An RGBA EXR plate written as .tif (float: nothing clipped) printed an empty, garbled note: "TIFF output
+    drops the EXR plate's ; write .exr to keep them"."""
+    import cv2
+
+    from aifx_core.job import FillJob
+    from aifx_core.pipeline import fill
+
+    matte = np.zeros((H, W), np.uint8)
+    matte[2:6, 2:6] = 255
+    cv2.imwrite(str(tmp_path / "mask.png"), matte)
+    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+    channels = {c: random_pixels(np.float32, 1, seed=i)[..., 0] for i, c in enumerate("RGBA")}
+    OpenEXR.File(header, channels).write(str(tmp_path / "plate.1001.exr"))
+    job = FillJob(
+        input=str(tmp_path / "plate.####.exr"),
+        mask=str(tmp_path / "mask.png"),
+        output=str(tmp_path / "o" / "c.####.tif"),
+        backend="telea",
+    )
+    notices = fill(job).notices
+    assert not [n for n in notices if "drops" in n], notices

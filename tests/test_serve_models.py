@@ -59,3 +59,47 @@ def test_a_loaded_model_is_listed_then_unloaded_when_idle(tmp_path):
         assert list(client.events(again))[-1]["event"] == "done"  # and loaded again on demand
     finally:
         server.stop()
+
+
+class _SlowPipe:
+    """The server's end of the worker's stdout, reading slowly (a busy server): each progress line takes
+    ``delay`` seconds to go, so the job lasts longer than the worker's --idle-unload."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.lines: list[str] = []
+
+    def write(self, text: str) -> None:
+        import time
+
+        if '"event"' in text:
+            time.sleep(self.delay)
+        self.lines.append(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def test_a_model_used_by_a_job_longer_than_idle_unload_stays_loaded_after_it(tmp_path):
+    """The worker's idle clock counted from a model's load at the job's start, so the model of any job
+    longer than --idle-unload (600 s by default) was dropped the moment that job ended, as if unused."""
+    from aifx_core.inpaint import models
+    from aifx_core.serve.runner import Runner
+
+    shot = make_shot(tmp_path / "shot", range(1, 5))
+    model = cached_build("lama", tmp_path)
+    job = shot_job(
+        shot,
+        tmp_path / "out" / "c.####.exr",
+        backend="lama",
+        options={"model": str(model), "per_frame": True},
+    )
+    models.clear_cache()
+    runner = Runner(_SlowPipe(0.6), idle_unload=1.5)
+    runner.run("j1", job.to_dict(), [])
+    assert '"done"' in runner.out.lines[-2], runner.out.lines[-2:]
+    loaded = models.loaded_models()
+    assert [m["kind"] for m in loaded] == ["TorchScript"] and loaded[0]["idle_s"] < 1.0, loaded
+    runner.unload_idle()  # what the worker's loop does right after every job
+    assert [m["model"] for m in models.loaded_models()] == [str(model.resolve())]
+    models.clear_cache()

@@ -168,6 +168,27 @@ def test_relative_file_options_are_made_absolute_where_the_job_was_made(tmp_path
     }
 
 
+def test_a_home_folder_path_is_expanded_where_the_job_was_made(tmp_path, monkeypatch):
+    """A ``~`` in a plate or model path counted as absolute and travelled as typed: the server (or a Ray
+    worker) read it as its own user's home. aifx submit and Ray now send the submitting user's home, and a
+    server handed a ``~`` path refuses it in one line."""
+    from aifx_core.protocol.job import absolute_paths
+    from aifx_core.serve.paths import absolute_options, check_absolute
+
+    monkeypatch.setenv("HOME", str(tmp_path / "artist"))
+    job = FillJob(
+        input="~/s/p.####.exr", output="/a/o.####.exr", backend="lama", options={"model": "~/m/big-lama.pt"}
+    )
+    sent = absolute_options(absolute_paths(job))
+    assert sent.input == str(tmp_path / "artist" / "s" / "p.####.exr")
+    assert sent.options["model"] == str(tmp_path / "artist" / "m" / "big-lama.pt")
+    check_absolute(sent)
+    with pytest.raises(
+        InputError, match=r"^input path ~/s/p.####.exr starts with ~, which the server would read"
+    ):
+        check_absolute(job)
+
+
 def test_path_mapping_rules(tmp_path):
     file = tmp_path / "map.json"
     file.write_text(

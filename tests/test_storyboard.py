@@ -217,3 +217,23 @@ def test_a_class_that_fails_to_load_is_named_with_a_or_an(tiny_text2image, tmp_p
     assert main(["storyboard", str(shots), "-o", str(tmp_path / "board"), "--device", "cpu"]) == 2
     err = capsys.readouterr().err
     assert "could not load it as an AutoencoderKL (" in err and "Traceback" not in err
+
+
+def test_a_bad_output_is_one_line_before_the_model_loads(tiny_text2image, tmp_path, capsys):
+    """-o naming the shot file itself (or any file) was a traceback, exit 1, after the model had loaded; a
+    picture whose name a folder holds was a traceback too."""
+    from aifx_core.inpaint.models import cached_pipeline_count, clear_cache
+
+    shots = tmp_path / "shots.yaml"
+    shots.write_text(SHOTS.format(model=tiny_text2image))
+    clear_cache()
+    assert main(["storyboard", str(shots), "-o", str(shots), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"aifx: error: {shots}: output folder is a file; choose a folder\n"
+    assert cached_pipeline_count() == 0  # refused before loading
+    (tmp_path / "board" / "02_020.png").mkdir(parents=True)
+    assert main(["storyboard", str(shots), "-o", str(tmp_path / "board"), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err  # (after the loader's progress bars)
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(f"aifx: error: {tmp_path / 'board' / '02_020.png'}: cannot write it (")
+    assert "Traceback" not in err

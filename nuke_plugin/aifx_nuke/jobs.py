@@ -333,6 +333,16 @@ WRITE_SHARE = 10
 
 # -- farm ---------------------------------------------------------------------------------------------------
 
+
+def last_line(exc: BaseException, empty: str) -> str:
+    """The last line of an exception's text, or ``empty`` when it has none.
+
+    Nuke's RuntimeErrors (``nuke.execute``, ``nuke.scriptOpen``) carry the render or load log, whose last line
+    says what failed: the artist and the farm log get that one line, not the log."""
+    text = str(exc).strip()
+    return text.splitlines()[-1] if text else empty
+
+
 FARM_USAGE = "usage: nuke -t <plugin>/aifx_nuke/render.py SCRIPT.nk NODE [FIRST-LAST | frames=FIRST-LAST]"
 
 

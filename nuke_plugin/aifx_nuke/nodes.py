@@ -20,8 +20,10 @@ The cache Writes stay disabled except while we execute them, so ``nuke -x`` neve
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
+import stat
 import threading
 from collections.abc import Hashable, Iterator
 from typing import TYPE_CHECKING, Any, Callable, TypeVar, cast
@@ -265,7 +267,7 @@ class NukeHost:
                     if node is None or node.fullName() in seen:
                         continue
                     seen.add(node.fullName())
-                    paths, relative_here = _file_paths(node)
+                    paths, relative_here = ([], False) if _in_aifill(node) else _file_paths(node)
                     relative = relative or relative_here
                     text = "\n".join([node.writeKnobs(_WRITE_KNOB_FLAGS), *paths])
                     rows.append((label, node.Class(), node.fullName(), text))
@@ -321,7 +323,7 @@ class NukeHost:
                 try:
                     nuke.execute(write, first, last, views=[_hero()])
                 except RuntimeError as exc:  # what nuke.execute raises for a render error or a cancel
-                    message = str(exc).strip().splitlines()[-1] if str(exc).strip() else "render failed"
+                    message = jobs.last_line(exc, "render failed")
                     if message == NUKE_CANCELLED:  # the artist stopped Nuke's own progress bar
                         raise session.InputsCancelled(f"the {label} input, frames {first}-{last}") from None
                     raise session.RenderError(
@@ -433,15 +435,43 @@ def _reads_above(node: nuke.Node) -> list[nuke.Node]:
             stack.extend(n for n in here.nodes() if n.Class() == "Output")
             continue
         stack.extend(here.input(i) for i in range(here.inputs()))
-        if here.Class() == "Input":
-            parent = here.parent()
-            if parent is not None:
-                stack.append(parent.input(int(here["number"].value())))
+        stack.append(_outside_feed(here))
     return found
 
 
-#: A key line with a file knob's path as Nuke opens it (``aifx_path file /shots/sh020/plates/plate.####.exr``).
+def _outside_feed(node: nuke.Node) -> nuke.Node | None:
+    """What feeds the group at an ``Input`` node inside it (its ``number``); None for any other node.
+
+    An ``Input`` has no inputs of its own: a walk up a group's insides would stop there."""
+    if node.Class() != "Input":
+        return None
+    parent = node.parent()
+    return None if parent is None else parent.input(int(node["number"].value()))
+
+
+def _in_aifill(node: nuke.Node) -> bool:
+    """Whether ``node`` is an AIFill or inside one (an AIFill above this one, in a chain).
+
+    Its file knobs are not what it shows: its Reads hold placeholder names until a render (``aifx_outside``,
+    ``aifx_result``'s not-rendered text, relative names Nuke never opens) and then the result's absolute path,
+    whose text (keyed by ``writeKnobs``) names the fill; its cache folder and aifx environment are no pixels.
+    Keying their paths would put the project directory into every chained AIFill's key (a Save As made the
+    lower fill stale)."""
+    here: nuke.Node | None = node
+    while here is not None:
+        if is_aifill(here):
+            return True
+        here = here.parent()
+    return False
+
+
+#: A key line for a file knob whose text is not the path Nuke opens: what that path holds
+#: (``aifx_path file contents 812345 bytes 3f2a...``), or the path where it cannot be read.
 _PATH_LINE = "aifx_path"
+
+#: Bytes read at the start, the middle and the end of a file for its identity: enough to tell one shot's
+#: plate from another's (grain, metadata), cheap on Nuke's main thread (once per TCL file knob per key).
+_SAMPLE = 16 * 1024
 
 
 def _file_paths(node: nuke.Node) -> tuple[list[str], bool]:
@@ -449,14 +479,19 @@ def _file_paths(node: nuke.Node) -> tuple[list[str], bool]:
 
     ``writeKnobs`` holds a file knob's text: ``[getenv SHOT_ROOT]/plates/...`` or ``[file dirname [value
     root.name]]/../plates/...`` reads another shot's plate after the environment changes or a Save As into the
-    next shot's folder, with the same text. The evaluated path (TCL substituted, the frame token kept: a Read's
-    ``nuke.filename``) is added only where it differs from the text, so a script of plain paths keeps the key it
-    had before these lines existed (its cache stays found)."""
+    next shot's folder, with the same text. Such a knob is keyed on what the evaluated path (TCL substituted, the
+    frame token kept: a Read's ``nuke.filename``) holds, not on the path: the farm and a workstation that mount
+    the same storage at different places (``/mnt/show``, ``/Volumes/show``, each its own ``SHOT_ROOT``) must
+    make one key, or the farm's fill is never found by the comp (docs/nuke.md, the farm). Where the file cannot
+    be read the evaluated path is keyed. Only where the path differs from the text: a script of plain paths
+    keeps the key it had before these lines existed (its cache stays found). The proxy file is never read for
+    the fill (the inputs are written at full resolution), so it is not keyed."""
     lines: list[str] = []
     relative = False
-    for name in sorted(node.knobs()):
-        knob = node.knobs()[name]
-        if not isinstance(knob, nuke.File_Knob):
+    found = node.knobs()  # (a wrapper for every knob of the node: made once, not once per knob)
+    for name in sorted(found):
+        knob = found[name]
+        if not isinstance(knob, nuke.File_Knob) or name == "proxy":
             continue
         text = str(knob.value())
         try:
@@ -477,8 +512,43 @@ def _file_paths(node: nuke.Node) -> tuple[list[str], bool]:
         if path.strip() and not os.path.isabs(path):
             relative = True
         if _as_printf(path) != _as_printf(text):
-            lines.append(f"{_PATH_LINE} {name} {path}")
+            identity = _contents(_first_file(node, path)) if os.path.isabs(path) else None
+            lines.append(f"{_PATH_LINE} {name} {identity or path}")
     return lines, relative
+
+
+def _first_file(node: nuke.Node, path: str) -> str:
+    """The file ``path`` names at the node's first frame (a Read's ``first``) in the hero view: ``####``,
+    ``%04d``, ``%V`` and ``%v`` filled in. A node with no ``first`` knob: the path as it is."""
+    view = _hero()
+    path = path.replace("%V", view).replace("%v", view[:1])
+    knob = node.knob("first")
+    if knob is None:
+        return path
+    frame = int(knob.value())
+    path = re.sub(r"#+", lambda m: f"{frame:0{len(m.group(0))}d}", path)
+    return re.sub(r"%(0\d+)?d", lambda m: f"{frame:{m.group(1) or ''}d}", path)
+
+
+def _contents(path: str) -> str | None:
+    """``contents <size> bytes <digest of its start, middle and end>`` of a regular file; None when it
+    cannot be read (missing, a folder, no permission): the caller keys the path then.
+
+    Bytes, not the file's mtime or inode: those differ between two mounts of the same storage (an NFS and an SMB
+    client, to a second or a 100 ns), and an mtime is too coarse to tell two shots' plates written by one
+    ingest apart."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # (a FIFO would block Nuke's main thread)
+            return None
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            digest = hashlib.sha256()
+            for offset in sorted({0, max(0, size // 2 - _SAMPLE // 2), max(0, size - _SAMPLE)}):
+                handle.seek(offset)
+                digest.update(handle.read(_SAMPLE))
+    except OSError:
+        return None
+    return f"contents {size} bytes {digest.hexdigest()[:16]}"
 
 
 def _as_printf(path: str) -> str:
@@ -508,8 +578,7 @@ def _feeds(node: nuke.Node) -> list[nuke.Node | None]:
     linked to a Tracker) change the pixels as much as an input: re-tracking must redo the inputs.
     """
     feeds: list[nuke.Node | None] = [node.input(i) for i in range(node.inputs())]
-    if node.Class() == "Input":
-        feeds.append(node.parent().input(int(node["number"].value())))
+    feeds.append(_outside_feed(node))
     if isinstance(node, nuke.Group):
         feeds.extend(node.nodes())
     linked: list[nuke.Node] = sorted(node.dependencies(_DEPENDENCY_MASK), key=lambda n: n.fullName())

@@ -70,8 +70,7 @@ def _open_and_render(script: str, name: str, frames: str | None, stop: threading
     try:
         nuke.scriptOpen(script)
     except RuntimeError as exc:  # what Nuke raises for a file it cannot read as a script, and for load errors
-        text = str(exc).strip()
-        reason = text.splitlines()[-1].replace(f"{script}: ", "") if text else "cannot be read"
+        reason = jobs.last_line(exc, "cannot be read").replace(f"{script}: ", "")
         # (a real script whose load failed, e.g. a gizmo or plug-in missing on this machine, raises it too)
         print(
             f"aifx: error: {script}: Nuke cannot open it ({reason}); give the .nk path of the comp, and make "
@@ -85,7 +84,7 @@ def _open_and_render(script: str, name: str, frames: str | None, stop: threading
         print(f"aifx: error: {name}: {exc}", file=sys.stderr)
         return 1
     except Exception as exc:  # a bug: the farm log still gets one line and the task fails, no traceback
-        detail = str(exc).strip().splitlines()[-1] if str(exc).strip() else "no message"
+        detail = jobs.last_line(exc, "no message")
         print(
             f"aifx: error: {name}: the render stopped on an unexpected error ({type(exc).__name__}: {detail}); "
             "report it to whoever looks after aifx, with this line",

@@ -104,6 +104,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERNAL
 
 
+def _backend_help(default: str) -> str:
+    """``--backend``'s help: every built-in backend, from the table the registry is checked against (a
+    hand-kept list left out video-diffusion), without loading the registry (and numpy) to print help."""
+    from .protocol.backend_options import READS
+
+    others = [name for name in READS if name != default]
+    return f"{default} (default), {', '.join(others)}; 'aifx backends' lists them with any plugins"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="aifx", description="Temporally consistent AI fill for image sequences."
@@ -204,9 +213,7 @@ def _add_job_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--skip-missing", action="store_true", help="skip missing frames instead of failing on gaps"
     )
-    p.add_argument(
-        "-b", "--backend", default=defaults.backend, help="propagate (default), telea, lama, diffusers"
-    )
+    p.add_argument("-b", "--backend", default=defaults.backend, help=_backend_help(defaults.backend))
     for flag, _key, kind, text in BACKEND_OPTION_FLAGS:
         p.add_argument(flag, type=kind, help=text)
     p.add_argument(

@@ -315,7 +315,7 @@ def explain_colorspace(attributes: Mapping[str, Any], is_float: bool) -> tuple[s
             f"integer data; the DPX says its transfer is {transfer} (log): pass --colorspace with its log space, "
             "e.g. 'ADX10' or 'ARRI LogC3 (EI800)', for backends that work in scene-linear"
         )
-    return DEFAULT_INTEGER_COLORSPACE, "8/16-bit data without colourspace metadata"
+    return DEFAULT_INTEGER_COLORSPACE, "integer data without colourspace metadata"  # (8, 10, 12 or 16 bits)
 
 
 def guess_colorspace(source: Any = None, extension: str | Path | None = None) -> str:

@@ -23,7 +23,15 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError
-from .sequence import FramePattern, Image, ProtectedFiles, check_side_sequence, write_image
+from .sequence import (
+    FORMATS,
+    FramePattern,
+    Image,
+    ProtectedFiles,
+    check_side_sequence,
+    check_writable,
+    write_image,
+)
 
 #: EXR channel name of the confidence map.
 CHANNEL = "fill.confidence"
@@ -95,18 +103,17 @@ def check_sidecars(out: FramePattern, frames: Iterable[int], protected: Protecte
 
 def _check_folder(folder: Path, out: FramePattern) -> None:
     """The confidence folder is a folder (or not there yet) that can be written: a file or a broken link of that
-    name stopped the run after the fill work with a FileExistsError traceback (exit 1)."""
+    name stopped the run after the fill work with a FileExistsError traceback (exit 1). Whether frames can be
+    written there is :func:`~.sequence.check_writable`'s rule, as for the output folder (which holds it when
+    it is not there yet)."""
     if os.path.lexists(folder) and not folder.is_dir():
         what = "a broken link" if os.path.islink(folder) else "a file"
         raise InputError(
             f"{folder}: {what} named '{FOLDER}' is in the output folder, where the confidence frames of "
             f"{out} go; move or rename it, or write .exr (the confidence is then a channel of the frames)"
         )
-    if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
-        raise InputError(
-            f"{folder}: cannot write the confidence frames there (permission denied); check its permissions "
-            "or choose another output folder"
-        )
+    if folder.is_dir():
+        check_writable(folder, create=False, what="confidence folder")
 
 
 def has_sidecars(out: FramePattern) -> bool:
@@ -153,15 +160,41 @@ def attach(image: Image, target: str | Path, confidence: np.ndarray) -> Image:
     return image
 
 
-def forget(target: str | Path) -> None:
+def forget(target: str | Path, protected: ProtectedFiles) -> None:
     """Remove the confidence sidecar of output frame ``target``, written by an earlier run, before a run without
     ``--confidence`` replaces the frame: the sheet and ``aifx eval`` show the sidecar with the frame, and a
-    stale one showed the earlier fill's confidence for the new one."""
-    if Path(target).suffix.lower() != ".exr":
+    stale one showed the earlier fill's confidence for the new one.
+
+    Never a file the job reads or writes (``protected``): a second pass whose matte is the first pass's
+    confidence sequence had its mask frames deleted. The earlier name (:func:`legacy_sidecar_path`) is removed
+    only when it can be this frame's alone (:func:`_legacy_is_own`)."""
+    if Path(target).suffix.lower() == ".exr":
+        return
+    sides = [sidecar_path(target)]
+    if _legacy_is_own(Path(target)):
+        sides.append(legacy_sidecar_path(target))
+    for side in sides:
+        try:
+            if protected.role_of(side) is not None:
+                continue
+        except InputError:  # (a symlink loop: not ours to remove)
+            continue
         # (a file named ``confidence`` there holds no sidecar: NotADirectoryError stopped a run without the flag)
-        for side in (sidecar_path(target), legacy_sidecar_path(target)):  # (an older aifx's name shows too)
-            with contextlib.suppress(FileNotFoundError, NotADirectoryError):
-                side.unlink()
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+            side.unlink()
+
+
+def _legacy_is_own(target: Path) -> bool:
+    """Can the earlier-named sidecar ``confidence/<stem>.png`` be ``target``'s only? That name was shared by
+    every PNG/TIFF/JPEG/DPX frame of that stem in the folder: with another such frame beside ``target``
+    (``clean.1001.png`` beside ``clean.1001.tif``) it may be that one's, and is left alone."""
+    for extension in FORMATS:
+        if extension == ".exr" or extension == target.suffix.lower():
+            continue
+        for name in {target.stem + extension, target.stem + extension.upper()}:
+            if (target.parent / name).exists():
+                return False
+    return True
 
 
 def read_confidence(image: Any, source: str | Path | None) -> np.ndarray | None:

@@ -76,6 +76,7 @@ def settings_keys(
     job: FillJob,
     pixel_options: dict[str, Any],
     spelled: dict[str, Any],
+    spelled_options: dict[str, Any] | None = None,
     earlier: list[dict[str, Any]] | None = None,
 ) -> tuple[str, frozenset[str]]:
     """The job's settings key, and the keys the same settings had before paths were keyed as ``spelled``.
@@ -83,13 +84,23 @@ def settings_keys(
     ``spelled`` holds the job's path fields as the files they name, one spelling for all (absolute, the
     pattern's ``#`` form: the pipeline spells them from the opened sequences), so a job run here and sent to a
     Ray worker or a server (its relative paths made absolute there) or given as ``./shot/plate.%04d.exr`` keys
-    the same. Outputs made before were keyed on the fields as written, or as a Ray worker got them (absolute):
-    those keys stay accepted (:attr:`Manifest.accepted`), so no finished frame is made again, as do the keys of
-    ``earlier``, the spellings an earlier aifx gave the files (``clean.#.exr`` for ``clean.$F.exr`` over
-    1001-1100, now ``clean.####.exr``)."""
-    key = replace(job, **spelled).resume_key(pixel_options)
-    before = {job.resume_key(pixel_options), absolute_paths(job).resume_key(pixel_options)}
-    before |= {replace(job, **paths).resume_key(pixel_options) for paths in earlier or []}
+    the same. ``spelled_options``: the pixel options with those naming files (a model, a config, a reference
+    image) spelled so too (absolute), so ``--model models/lama.pt`` and its absolute path, which ``aifx submit``
+    and Ray send, key the same. Outputs made before were keyed on the fields as written, or as a Ray worker got
+    them (absolute), and the file options as typed: those keys stay accepted (:attr:`Manifest.accepted`), so no
+    finished frame is made again, as do the keys of ``earlier``, the spellings an earlier aifx gave the files
+    (``clean.#.exr`` for ``clean.$F.exr`` over 1001-1100, now ``clean.####.exr``), with either form of the file
+    options."""
+    options = spelled_options if spelled_options is not None else pixel_options
+    key = replace(job, **spelled).resume_key(options)
+    before = {
+        job.resume_key(pixel_options),
+        absolute_paths(job).resume_key(pixel_options),
+        # (the paths spelled, the file options as typed: outputs made on 2026-12-06)
+        replace(job, **spelled).resume_key(pixel_options),
+    }
+    for paths in earlier or []:
+        before |= {replace(job, **paths).resume_key(pixel_options), replace(job, **paths).resume_key(options)}
     return key, frozenset(before - {key})
 
 
@@ -557,6 +568,19 @@ class Manifest:
             if isinstance(plate, list) and len(plate) >= 3:
                 found[(str(plate_path(frame)), int(plate[0]), int(plate[1]))] = str(plate[2])
         return found
+
+    def left_over(self, shot: list[int]) -> list[int]:
+        """The frames outside ``shot`` still on disk that the manifest has as made under another key: an earlier
+        fill of a longer or renumbered shot (then trimmed in editorial), which no run of this shot writes,
+        replaces or refuses, so a Read of the output would take them as part of it. They are left alone (a farm
+        chunk never touches frames but its own); the run names them (:func:`~aifx_core.pipeline.fill`)."""
+        inside = set(shot)
+        current = {self.key, *self.accepted}
+        return sorted(
+            f
+            for f, key in self.frames.items()
+            if f not in inside and key not in current and self.output.path(f).exists()
+        )
 
     def record_range(self, frames: list[int]) -> None:
         self.ranges[self.key] = format_frames(frames)

@@ -77,6 +77,7 @@ from .sequence import (
     JOB_FRAMES,
     FramePattern,
     Image,
+    ProtectedFiles,
     Sequence,
     atomic_write,
     check_names_fit,
@@ -96,6 +97,7 @@ from .sequence import (
 from .sequence.atomic import DiskError
 from .sequence.exr import LOSSY
 from .sequence.image import layer_of, unfilled_colour
+from .sequence.imageio import rounded_to_half
 from .sequence.raster import COMPRESSIONS, MAX_PAGES, check_compression, target_dtype, written_channels
 from .sequence.smpte import KEEPING_FORMATS, held
 from .sequence.window import beyond_display, in_display_window, reframe, windows
@@ -220,11 +222,22 @@ def fill(
                 todo = _not_again(manifest, todo, existing, set(written), str(out))
             if job.confidence and has_sidecars(out):
                 todo = _lost_confidence(todo, selection, existing, out)
+            halved = _rounded_to_half(todo, selection, existing, out, plate)
+            left = manifest.left_over(plate.frames)
+            todo = [f for f in selection if f in halved or f in todo]
             manifest.record_range(plate.frames)
             manifest.rekey()  # (frames made under the key of the paths as written: taken by every spelling now)
         result = FillResult(output=str(out), skipped=[f for f in selection if f not in todo])
+        if halved:
+            result.notices.append(
+                f"note: {out}: frame(s) {format_frames(sorted(halved), max_parts=4)} were written as half float by "
+                "an earlier aifx, which moved the plate's values outside the mask; they are made again as float, "
+                "like the rest of the shot"
+            )
+        if left:
+            result.notices.append(left_over_note(str(out), left, plate.frames))
         if todo:
-            _fill_frames(job, plate, mask, out, manifest, todo, run, reporter, result)
+            _fill_frames(job, plate, mask, out, manifest, todo, run, reporter, result, protected)
         else:
             reporter("write", 0, 0, None, "all frames already done")
         # A chunk (frames short of the shot) leaves the shot's sheet to the whole-shot run after every chunk
@@ -238,6 +251,16 @@ def fill(
                 before_after_sheet(sheet or job.contact_sheet, plate, out, selection, mask=filled)
             )
     return result
+
+
+def left_over_note(output: str, left: list[int], shot: list[int]) -> str:
+    """The note naming frames an earlier fill left beyond the shot (:meth:`.manifest.Manifest.left_over`)."""
+    return (
+        f"note: {output}: frame(s) {format_frames(left, max_parts=4)} there are not frames of this shot "
+        f"({format_frames(shot, max_parts=4)}): an earlier run made them with other settings or another frame "
+        "range, and they are left as they are; delete them if the shot no longer has them (a Read of the "
+        "sequence takes them too)"
+    )
 
 
 def _not_again(
@@ -268,6 +291,20 @@ def _lost_confidence(
         return todo
     again = lost | set(todo)
     return [f for f in selection if f in again]
+
+
+def _rounded_to_half(
+    todo: list[int], selection: list[int], existing: set[int], out: FramePattern, plate: Sequence
+) -> set[int]:
+    """The finished frames not in ``todo`` that an aifx from before 2026-12-06 wrote as half from a 16-bit
+    plate (a 10/12-bit DPX scan too: :func:`~.sequence.imageio.rounded_to_half`), which rounded most of their
+    samples outside the mask: made again as float, a resumed shot holds one pixel type and every plate code.
+    Only an EXR output of a plate that is not EXR is looked at (a header read per finished frame)."""
+    if FORMATS.get(out.extension) != "exr" or FORMATS.get(plate.pattern.extension) == "exr":
+        return set()
+    waiting = set(todo)
+    finished = [f for f in selection if f in existing and f not in waiting]
+    return {f for f in finished if rounded_to_half(out.path(f), plate.path(f))}
 
 
 def _input_files(plate: Sequence, mask: MaskSource, frame: int) -> list[tuple[Path, bool]]:
@@ -413,7 +450,11 @@ class _RunSetup:
         name, options = route(job.backend, job.options, len(plate.frames))
         context = BackendContext(seed=job.seed, device=job.device, options=options)
         pixels = pixel_options(job.backend, job.options)  # the backends say what changes pixels
-        settings, before = settings_keys(job, pixels, *_keyed_paths(plate, out, mask))
+        spelled = pixel_options(
+            job.backend, _keyed_options(job.options)
+        )  # a model's path as the file it names
+        paths, earlier = _keyed_paths(plate, out, mask)
+        settings, before = settings_keys(job, pixels, paths, spelled, earlier)
         per_shot = not is_per_frame(name)
         key = run_key(job, plate.frames, range_dependent=per_shot, settings_key=settings)
         accepted = {run_key(job, plate.frames, range_dependent=per_shot, settings_key=k) for k in before}
@@ -449,6 +490,19 @@ def _real_folder(path: str) -> str:
     name is kept (a frame that is itself a link is still named as given)."""
     folder, name = os.path.split(os.path.abspath(path))
     return os.path.join(os.path.realpath(folder), name)
+
+
+def _keyed_options(options: dict[str, Any]) -> dict[str, Any]:
+    """The job's options with those naming files (a model file or folder, a config, a reference image:
+    ``inpaint.models.option_paths``; a hub id is no path) spelled as the files they name, absolute as the path
+    fields are, for the resume key: ``--model models/lama.pt`` here and the absolute path that ``aifx submit``
+    and Ray send key the same."""
+    from .inpaint.models import option_paths
+
+    named = option_paths(options)
+    if not named:
+        return options
+    return {**options, **{name: os.path.abspath(os.path.expanduser(value)) for name, value in named.items()}}
 
 
 def prepare_anchors(
@@ -760,6 +814,7 @@ def _fill_frames(
     run: _RunSetup,
     reporter: Reporter,
     result: FillResult,
+    protected: ProtectedFiles,
 ) -> None:
     first = plate.read(plate.frames[0])
     compression = _output_compression(job, first, out, result.notices)
@@ -771,10 +826,20 @@ def _fill_frames(
     exr_output = out.extension == ".exr"  # (another format's codecs are its own: see _lossless)
     # An earlier fill's confidence in the plate is combined with this one's where the output keeps it: an EXR
     # output carries the channel even without --confidence, and it must not say "sure" in this fill's hole.
-    combined = carried(first) and (job.confidence or exr_output)
-    if combined:
-        result.notices.append(carried_notice(plate.frames[0], job.confidence))
-    confident = job.confidence or combined  # (what the backend says of each frame is kept for the writer)
+    # Any frame may carry it (the first not), so what the backend says of each frame is kept for the writer
+    # wherever the output could hold it, and the note names the first frame written that carries it.
+    confident = job.confidence or exr_output
+    carrying: list[int] = []
+
+    def combines(image: Image, frame: int) -> bool:
+        """Does plate frame ``image`` carry an earlier fill's confidence to combine (noted the first time)?"""
+        if not carried(image) or not confident:
+            return False
+        if not carrying:
+            carrying.append(frame)
+            result.notices.append(carried_notice(frame, job.confidence))
+        return True
+
     wanted = set(todo)
     # Only the holes wait for the backend; the plate frame as read waits too while it fits in _Plates' few MB,
     # else it is read again at write time, so the frames a temporal backend reads ahead do not cost a second
@@ -817,7 +882,9 @@ def _fill_frames(
         target = Path(out.path(frame))
         with manifest.writing(frame) as intend:
             if not job.confidence:
-                forget_confidence(target)  # (an earlier run's, which would be shown with this frame)
+                forget_confidence(
+                    target, protected
+                )  # (an earlier run's, shown with this frame; never an input)
             if hole.any():
                 original = framed(plates.take(frame), frame)
                 data, display = windows(
@@ -826,7 +893,7 @@ def _fill_frames(
                 shown = feather_weight(hole, job.feather)
                 weight = reframe(shown, display, data)
                 filled = composite(original, reframe(rgb, display, data), weight)
-                if job.confidence or (exr_output and carried(original)):
+                if combines(original, frame) or job.confidence:
                     unsure = 1.0 - confidence_map(reported, hole, shown)  # 0 wherever the plate is kept
                     sure = 1.0 - reframe(unsure, display, data)
                     filled = attach_confidence(filled, target, sure)
@@ -834,6 +901,7 @@ def _fill_frames(
                 write_image(target, stated(filled), compression=own, before_replace=intend)
             elif job.confidence:  # nothing filled: all plate, fully sure (the file gets the channel anyway)
                 unchanged = framed(plates.take(frame), frame)
+                combines(unchanged, frame)  # (its channel is kept as the lower of the two: all of it here)
                 sure = np.ones(unchanged.shape, np.float32)
                 write_image(
                     target,
@@ -1093,7 +1161,7 @@ def _output_compression(job: FillJob, first: Image, out: FramePattern, notices: 
     if source_format == "exr" and target_format != "exr":
         colour = first.colour_names()  # (written: a layer's when the plate has no main layer)
         lost = [n for n in first.channels if n not in ("R", "G", "B", "A", "Y", *colour)]
-        parts = [f"channels {', '.join(lost)}" if lost else ""]
+        parts = [f"channels {', '.join(lost)}"] if lost else []
         if not _float_output(first, target_format):
             parts.append("values above 1 and below 0 (clipped)")
         if target_format not in KEEPING_FORMATS:
@@ -1102,11 +1170,11 @@ def _output_compression(job: FillJob, first: Image, out: FramePattern, notices: 
             parts.append("mip-map levels")
         if int(header.get("parts", 1)) > 1:
             parts.append("parts " + ", ".join(header.get("part_names", [])[1:]))
-        notices.append(
-            f"note: {target_format.upper()} output drops the EXR plate's "
-            + ", ".join(p for p in parts if p)
-            + "; write .exr to keep them"
-        )
+        if parts:  # (a float TIFF of a plain RGB(A) plate drops nothing)
+            notices.append(
+                f"note: {target_format.upper()} output drops the EXR plate's {', '.join(parts)}; write .exr to "
+                "keep them"
+            )
     if source_format != "exr" and target_format not in ("exr", ""):
         kept = written_channels(first, target_format)
         lost = [name for name in first.channels if name not in kept]

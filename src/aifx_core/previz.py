@@ -45,7 +45,9 @@ from .storyboard import (
     load_board,
     memory_advice,
     model_overrides,
+    output_folder,
     whole_number,
+    writing,
 )
 
 PREVIZ_TOP_KEYS = TOP_KEYS | {"frames", "fps"}
@@ -215,9 +217,10 @@ def generate_previz(board: Board, frames: int, fps: int, output: Path, device: s
     """Generate every shot's clip into ``output``; returns the files written."""
     import torch
 
-    from .inpaint.models import PipelineRequest, load_pipeline, refuse_nan
+    from .inpaint.models import PipelineRequest, load_pipeline, refuse_nan, using
     from .sequence.atomic import atomic_write
 
+    output = output_folder(output)  # before minutes of loading
     pipe = load_pipeline(PipelineRequest.from_options(board.options, device, kind="text2video"))
     accepts = set(inspect.signature(pipe.__call__).parameters)
     if "num_frames" not in accepts:
@@ -242,7 +245,7 @@ def generate_previz(board: Board, frames: int, fps: int, output: Path, device: s
             )
         width, height = arguments.get("width"), arguments.get("height")
         try:
-            with torch.inference_mode():
+            with using(pipe), torch.inference_mode():  # a shared pipeline: calls take turns (see using())
                 result = np.asarray(pipe(**arguments).frames, dtype=np.float32)
         except torch.OutOfMemoryError:
             raise InputError(
@@ -321,7 +324,9 @@ def write_previz_sheet(title: str, clips: list[tuple[Shot, np.ndarray]], path: P
 
 def run_previz(args: argparse.Namespace) -> int:
     board, frames, fps = load_previz(Path(args.shots), {**model_overrides(args), "frames": args.frames})
-    for file in generate_previz(board, frames, fps, Path(args.output), device=args.device):
+    with writing(Path(args.output)):
+        written = generate_previz(board, frames, fps, Path(args.output), device=args.device)
+    for file in written:
         print(file)
     return 0
 

@@ -27,6 +27,7 @@ import contextlib
 import math
 import re
 import textwrap
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -255,6 +256,38 @@ def _file_name(index: int, name: str) -> str:
     return f"{index:02d}_{safe}.png"
 
 
+def output_folder(output: Path) -> Path:
+    """``output`` checked writable before the model loads (minutes): a bad ``-o`` (the shot file itself,
+    another file, a read-only folder) was a traceback after the load. A folder not there yet is made only when
+    the first picture is (a board refused before then leaves nothing behind); the folder it goes in is checked."""
+    from .sequence.imageio import check_writable
+
+    output = Path(output).expanduser()
+    above = output
+    while not above.exists() and above.parent != above:
+        above = above.parent
+    if above != output and not above.is_dir():
+        raise InputError(
+            f"{output}: cannot make this output folder, {above} is a file; choose another folder"
+        )
+    check_writable(above, create=False)
+    return output
+
+
+@contextlib.contextmanager
+def writing(output: Path) -> Iterator[None]:
+    """A file that cannot be written (a name taken by a folder, permissions changed mid-run) is one line naming
+    it, not a traceback; full disks and read-only filesystems are already worded so by ``atomic_write``."""
+    try:
+        yield
+    except OSError as exc:
+        where = exc.filename2 or exc.filename or output  # a rename names its target second
+        raise InputError(
+            f"{where}: cannot write it ({exc.strerror or exc}); check that folder's permissions and free space, "
+            "or choose another -o folder"
+        ) from None
+
+
 def generate_board(board: Board, output: Path, device: str = "auto") -> list[Path]:
     """Generate every shot into ``output``; returns the files written (images, sheet, PDF)."""
     import inspect
@@ -262,9 +295,10 @@ def generate_board(board: Board, output: Path, device: str = "auto") -> list[Pat
     import torch
 
     from .inpaint.diffusion import make_scheduler, size_multiple
-    from .inpaint.models import PipelineRequest, load_pipeline, refuse_nan
+    from .inpaint.models import PipelineRequest, load_pipeline, refuse_nan, using
     from .sequence.atomic import atomic_write
 
+    output = output_folder(output)  # before minutes of loading
     request = PipelineRequest.from_options(board.options, device, kind="text2image")
     model_index = ModelIndex(request)  # read once for the check and the loader
     check_text_to_image(model_index)  # before minutes of loading
@@ -290,10 +324,10 @@ def generate_board(board: Board, output: Path, device: str = "auto") -> list[Pat
         if board.guidance is not None:
             wanted["guidance_scale"] = board.guidance
         arguments = {k: v for k, v in wanted.items() if k in accepts and v is not None}
-        if scheduler is not None:
-            pipe.scheduler = scheduler
         try:
-            with torch.inference_mode():
+            with using(pipe), torch.inference_mode():  # a shared pipeline: calls take turns (see using())
+                if scheduler is not None:
+                    pipe.scheduler = scheduler
                 picture = np.asarray(pipe(**arguments).images[0], dtype=np.float32)
         except torch.OutOfMemoryError:
             raise InputError(memory_advice(shot, board, f"a {width}x{height} image")) from None
@@ -441,7 +475,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_storyboard(args: argparse.Namespace) -> int:
     board = load_board(Path(args.shots), model_overrides(args))
-    written = generate_board(board, Path(args.output), device=args.device)
+    with writing(Path(args.output)):
+        written = generate_board(board, Path(args.output), device=args.device)
     for file in written:
         print(file)
     return 0

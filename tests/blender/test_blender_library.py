@@ -6,9 +6,19 @@ import json
 import os
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 pytestmark = pytest.mark.blender
+
+
+def _matte(pattern: str, frame: int) -> np.ndarray:
+    """Frame ``frame`` of a rasterised matte sequence, one channel in 0..1, indexed [row, column]."""
+    image = cv2.imread(pattern.replace("####", f"{frame:04d}"), cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH)
+    assert image is not None, pattern
+    plane = image if image.ndim == 2 else image[..., 0]
+    return plane.astype(np.float32) / (np.iinfo(plane.dtype).max if plane.dtype.kind == "u" else 1.0)
 
 
 def test_a_linked_clip_and_matte_resolve_against_their_library(
@@ -63,7 +73,8 @@ def test_the_panel_fills_the_linked_shot_when_a_local_one_has_its_name(
 ) -> None:
     """Blender names a clip after its file, so sh010's plate.1001.exr linked into a comp that opened sh020's
     plate.1001.exr has a local twin of the same name: the panel's button passed the name only and filled
-    sh020 (the local one) while the editor showed sh010. The same for the Mask and the Matte image."""
+    sh020 (the local one) while the editor showed sh010. The same for the Mask and the Matte image: each shot's
+    roto is drawn over a box of its own, and the rasterised matte must be the one the editor shows."""
     result = blender(
         f"""
 import shutil
@@ -75,9 +86,10 @@ for shot in ("sh010", "sh020"):
             shutil.copy(os.path.join(PLATE, name), os.path.join(root, shot, "plates"))
 def plates(shot, name):
     return os.path.join(root, shot, "plates", name)
+BOXES = {{"sh010": (150, 60, 250, 160), "sh020": (20, 20, 80, 60)}}  # each shot's roto its own
 def load(shot):
     clip = bpy.data.movieclips.load(plates(shot, "plate.1001.exr"))
-    draw_mask("roto", (150, 60, 250, 160), tuple(clip.size))
+    draw_mask("roto", BOXES[shot], tuple(clip.size))
     for name in ("plate.1001.exr", "mask.1001.png"):
         bpy.data.images.load(plates(shot, name)).source = "SEQUENCE"
     return clip
@@ -134,4 +146,9 @@ RESULT["missing"] = run_fill(clip="plate.1001.exr", clip_library="//elsewhere.bl
     assert os.path.normpath(image_job["input"]) == str(sh010 / "plate.####.exr")
     assert os.path.normpath(image_job["mask"]) == str(sh010 / "mask.####.png")
     assert (sh020 / "aifx_fill" / "plate_fill.1001.exr").exists()  # named alone: the local clip, as before
+    by_name_job = json.loads((sh020 / "aifx_fill" / "plate_fill.aifx.json").read_text())
+    # The mattes rasterised: the linked roto's box (sh010's) for the editor's button, the local one's by name.
+    for job, (inside, outside) in ((clip_job, ((110, 200), (40, 50))), (by_name_job, ((40, 50), (110, 200)))):
+        matte = _matte(job["mask"], 1001)
+        assert matte[inside] > 0.5 and matte[outside] < 0.5, job["mask"]
     assert "Movie Clip 'plate.1001.exr' linked from //elsewhere.blend not found" in result["missing"]["error"]

@@ -138,11 +138,39 @@ def test_a_plate_path_in_tcl_keys_the_plate_it_reads(comp, monkeypatch):
     """``[getenv SHOT_ROOT]`` reads another shot's plate with the same text: the key follows the plate."""
     other = comp["dir"].parent / "other"
     shutil.copytree(comp["dir"], other / "plates")
+    for frame in (1001, 1002, 1003):  # the other shot's plate: another picture
+        plane = np.full((54, 96), 0.5, np.float32)
+        write_exr(other / "plates" / f"plate.{frame}.exr", {"R": plane, "G": plane, "B": plane})
     monkeypatch.setenv("SHOT_ROOT", str(comp["dir"].parent))
     comp["plate_node"]["file"].setValue("[getenv SHOT_ROOT]/plates/plate.####.exr")
     before = _inputs_key(comp["fill"])
     monkeypatch.setenv("SHOT_ROOT", str(other))
     assert _inputs_key(comp["fill"]) != before
+
+
+@pytest.mark.parametrize("token", ["####", "%04d"])
+def test_the_farm_and_a_workstation_mounting_the_same_plates_elsewhere_make_one_key(comp, monkeypatch, token):
+    """``[getenv SHOT_ROOT]`` is /mnt/show on the farm and /Volumes/show on a workstation: the same plates, so
+    the farm's fill must be found by the comp (the key once held the evaluated path, one key per mount)."""
+    workstation = comp["dir"].parent
+    farm = workstation / "farm_mount"
+    farm.symlink_to(workstation, target_is_directory=True)  # another mount of the same storage
+    for read, name in ((comp["plate_node"], f"plate.{token}.exr"), (comp["matte_node"], f"mask.{token}.png")):
+        read["file"].setValue(f"[getenv SHOT_ROOT]/plates/{name}")
+    monkeypatch.setenv("SHOT_ROOT", str(workstation))
+    key = _inputs_key(comp["fill"])
+    monkeypatch.setenv("SHOT_ROOT", str(farm))
+    assert _inputs_key(comp["fill"]) == key
+    rows = nodes.NukeHost(comp["fill"]).upstream()
+    assert str(farm) not in rows[0][3] and "aifx_path file contents " in rows[0][3]
+
+
+def test_a_matte_path_that_cannot_be_read_is_keyed_as_the_path(comp, monkeypatch):
+    """No file to tell mattes apart by (not rendered yet, another machine's folder): the path is keyed."""
+    comp["matte_node"]["file"].setValue("[getenv SHOT_ROOT]/roto/matte.####.png")
+    monkeypatch.setenv("SHOT_ROOT", "/nowhere/sh010")
+    texts = {name: text for _label, _cls, name, text in nodes.NukeHost(comp["fill"]).upstream()}
+    assert "aifx_path file /nowhere/sh010/roto/matte.####.png" in texts["Matte"].splitlines()
 
 
 def test_save_as_into_the_next_shot_fills_that_shots_plate_not_the_last_shots(tmp_path):
@@ -187,10 +215,30 @@ def test_a_relative_plate_path_keys_the_project_directory(comp):
     assert _inputs_key(comp["fill"]) != before
 
 
-def test_plain_plate_paths_keep_the_key_they_had(comp):
-    """A script of plain absolute paths keys as before the evaluated paths were keyed: its cache is found."""
+def _below(upper, matte):
+    """A second AIFill under ``upper`` with its settings and ``matte``: its Source is ``upper``'s fill."""
+    nuke._select(upper)
+    lower = nodes.create_aifill()
+    lower.setInput(1, matte)
+    for name in ("mask_channel", "backend", "aifx_env", "cache_dir"):
+        lower[name].setValue(upper[name].value())
+    return lower
+
+
+@pytest.mark.parametrize("chain", [False, True], ids=["alone", "below another AIFill"])
+def test_plain_plate_paths_keep_the_key_they_had(comp, chain):
+    """A script of plain absolute paths keys as before the evaluated paths were keyed: its cache is found, and
+    a Save As (which sets the project directory to the script's folder) keeps it. An AIFill below another too:
+    the upper's Reads hold names Nuke never opens (not rendered, outside the filled frames), which once put the
+    project directory into the lower's key and made its fill stale."""
+    fill = comp["fill"]
+    if chain:
+        nodes.render_node(fill)
+        fill = _below(fill, comp["matte_node"])
+    before = _inputs_key(fill)
     nuke.root()["project_directory"].setValue("/somewhere/else")
-    rows = nodes.NukeHost(comp["fill"]).upstream()
-    for row, node in zip(rows[:2], (comp["plate_node"], comp["matte_node"]), strict=True):
-        assert row[3] == node.writeKnobs(nuke.WRITE_NON_DEFAULT_ONLY | nuke.TO_SCRIPT)
+    rows = nodes.NukeHost(fill).upstream()
+    for _label, _cls, name, text in rows[:-1]:
+        assert text == nuke.toNode(name).writeKnobs(nuke.WRITE_NON_DEFAULT_ONLY | nuke.TO_SCRIPT), name
     assert "project_directory" not in rows[-1][3]
+    assert _inputs_key(fill) == before

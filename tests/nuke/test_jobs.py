@@ -17,6 +17,22 @@ from aifx_core.protocol.job import FillJob
 
 
 @pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Write1: frame 1001\nRead error: plate.1001.exr: No such file \n",
+            "Read error: plate.1001.exr: No such file",
+        ),
+        ("Cancelled", "Cancelled"),
+        (" \n", "none"),
+    ],
+)
+def test_last_line_of_an_exception(text, expected):
+    """Nuke's RuntimeErrors carry a log: its last line says what failed; an empty one gets the default."""
+    assert jobs.last_line(RuntimeError(text), "none") == expected
+
+
+@pytest.mark.parametrize(
     ("text", "default", "expected"),
     [
         ("1001-1100", None, (1001, 1100)),

@@ -424,6 +424,21 @@ def test_a_short_mask_read_reaching_the_mask_through_a_second_input_is_refused(c
         nodes.render_node(comp["fill"])
 
 
+def test_a_short_mask_read_inside_a_group_feeding_the_mask_is_refused(comp):
+    """A group (a roto precomp, a gizmo) whose Read inside ends at 1002: its pixels are its Output's, and the
+    Read holds 1002's matte over 1003 there too. The group has no inputs: the check goes in through its Output."""
+    group = nuke.nodes.Group(name="MattePrecomp")
+    with group:
+        inside = nuke.nodes.Read(
+            name="Matte", file=comp["mask"], first=1001, last=1002, origfirst=1001, origlast=1002
+        )
+        nuke.nodes.Output().setInput(0, inside)
+    comp["fill"].setInput(1, group)
+    with pytest.raises(session.RenderError, match="the Mask input has frames 1001-1002 only"):
+        nodes.render_node(comp["fill"])
+    assert nuke.execute_log == [], "nothing written"
+
+
 def test_a_one_frame_still_matte_is_taken_for_every_frame(comp):
     comp["matte_node"]["file"].setValue(comp["mask"].replace("####", "1002"))
     for name in ("first", "last", "origfirst", "origlast"):

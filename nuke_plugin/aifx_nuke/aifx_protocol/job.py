@@ -264,19 +264,24 @@ def _sync_folder(folder: str) -> None:
 
 def relative_paths(job: FillJob) -> Dict[str, str]:
     """The job's file fields that hold a relative path, by field name: a run reads them against its working
-    folder, which means nothing to a job sent elsewhere (a server, a farm task, a Ray worker)."""
+    folder, which means nothing to a job sent elsewhere (a server, a farm task, a Ray worker). A path starting
+    with ``~`` counts: it means this user's home folder, and elsewhere it would be read as that machine's
+    user's."""
     found = {}
     for name in PATH_FIELDS:
         value = getattr(job, name)
-        if value and not os.path.isabs(os.path.expanduser(value)):
+        if value and not os.path.isabs(value):
             found[name] = value
     return found
 
 
 def absolute_paths(job: FillJob) -> FillJob:
-    """The job with its file paths made absolute against this process's working folder, as a run here would
-    read them: a job sent elsewhere (a server, a Ray worker) is read where that folder means nothing."""
-    changes: Dict[str, Any] = {name: os.path.abspath(value) for name, value in relative_paths(job).items()}
+    """The job with its file paths made absolute against this process's working folder (and ``~`` expanded to
+    this user's home), as a run here would read them: a job sent elsewhere (a server, a Ray worker) is read
+    where that folder and home mean nothing."""
+    changes: Dict[str, Any] = {
+        name: os.path.abspath(os.path.expanduser(value)) for name, value in relative_paths(job).items()
+    }
     return replace(job, **changes) if changes else job
 
 

@@ -39,6 +39,7 @@ from .models import (
     resolve_device,
     scheduler_class_name,
     takes_mask,
+    using,
 )
 
 DEFAULT_STEPS = 30
@@ -308,10 +309,12 @@ class DiffusersBackend:
         arguments = self.call_arguments(
             model_rgb, model_hole, self.strength if strength is None else strength
         )
-        if self.scheduler is not None:
-            self.pipe.scheduler = self.scheduler
         try:
-            with torch.inference_mode():
+            # A shared pipeline: the scheduler swap and the call take turns with other fills (see using()),
+            # and mark it used (a long job's model is not idle for aifx serve's --idle-unload).
+            with using(self.pipe), torch.inference_mode():
+                if self.scheduler is not None:
+                    self.pipe.scheduler = self.scheduler
                 images = self.pipe(**arguments).images
         except torch.OutOfMemoryError:
             raise InputError(self._memory_advice(model_rgb.shape[0])) from None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -20,13 +21,43 @@ from ..errors import InputError
 from ..options import Options
 from .base import BackendContext
 from .crop import fill_through_crop, model_side, smaller_side
-from .models import load_torchscript, refuse_nan, resolve_device
+from .models import load_torchscript, refuse_nan, resolve_device, touch
 from .video.limits import is_shape_error
 
 DEFAULT_SIZE = 512
 MULTIPLE = 8
 #: How an allocator that is not CUDA's says it ran out (the CPU's DefaultCPUAllocator, MPS).
 _OUT_OF_MEMORY = re.compile(r"out of memory|can't allocate memory|failed to allocate", re.IGNORECASE)
+
+
+#: A model that builds tensors on CUDA itself (a device baked into an export made on a GPU), run elsewhere.
+_CUDA_TIED = re.compile(r"'CUDA' backend|CUDA device|Torch not compiled with CUDA|expected device cuda|"
+                        r"same device", re.IGNORECASE)  # fmt: skip
+#: The header TorchScript puts above every error raised inside a scripted model, and the error's own line.
+_INTERPRETER = "The following operation failed in the TorchScript interpreter"
+_ERROR_LINE = re.compile(r"^\w*(?:Error|Exception): (.+)$", re.MULTILINE)
+
+
+def interpreter_reason(text: str) -> str:
+    """The line that says what went wrong: an error raised inside a TorchScript model starts with the same
+    header ("The following operation failed in the TorchScript interpreter.") and two tracebacks, and ends
+    with the error's own ``RuntimeError: ...`` line, which is the one to quote."""
+    line = text.splitlines()[0] if text else ""
+    if text.startswith(_INTERPRETER):
+        found = _ERROR_LINE.findall(text)
+        line = str(found[-1]).strip() if found else line
+    # torch's device errors go on to list every backend it knows: the first sentence says it
+    return line.split(". ")[0] if len(line) > 200 else line
+
+
+def _weights_dtype(module: Any) -> Any:
+    """The floating dtype of a TorchScript module's weights (float32 when it has none)."""
+    import torch
+
+    for tensor in [*module.parameters(), *module.buffers()]:
+        if tensor.is_floating_point():
+            return tensor.dtype
+    return torch.float32
 
 
 def _pad_to_multiple(array: np.ndarray, multiple: int) -> np.ndarray:
@@ -83,8 +114,14 @@ class LamaBackend:
         height, width = model_hole.shape
         image = _pad_to_multiple(model_rgb.astype(np.float32), MULTIPLE)
         mask = _pad_to_multiple(model_hole.astype(np.float32), MULTIPLE)
-        image_t = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None].to(self.device)
-        mask_t = torch.from_numpy(np.ascontiguousarray(mask))[None, None].to(self.device)
+        # In the export's own precision: an fp16 export refused float32 input ("Input type ... and weight type
+        # ... should be the same"); the result goes back to float32 below.
+        dtype = _weights_dtype(self.model)
+        image_t = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None].to(
+            self.device, dtype
+        )
+        mask_t = torch.from_numpy(np.ascontiguousarray(mask))[None, None].to(self.device, dtype)
+        touch(self.model)  # in use: a long job's model is not idle (aifx serve's --idle-unload)
         try:
             with torch.inference_mode():
                 out = self.model(image_t, mask_t)
@@ -92,16 +129,33 @@ class LamaBackend:
             raise InputError(self._memory_advice(image_t.shape[-1])) from None
         except RuntimeError as error:
             text = str(error).strip()
+            reason = interpreter_reason(text)
             if _OUT_OF_MEMORY.search(text):  # the CPU's (or MPS's) allocator, which is not OutOfMemoryError
                 raise InputError(self._memory_advice(image_t.shape[-1], gpu=False)) from None
-            if "argument" in text or is_shape_error(error):  # the user's file refused big-lama's convention
-                raise self._wrong_kind(text.splitlines()[0] if text else "") from None
+            if _CUDA_TIED.search(reason) and not str(self.device).startswith("cuda"):
+                raise InputError(
+                    f"{self.model_path}: this export was made for CUDA and cannot run on {self.device} "
+                    f"({reason}); use --device cuda, or re-export the model on the CPU"
+                ) from None
+            if "argument" in reason:  # the user's file refused big-lama's calling convention
+                raise self._wrong_kind(reason) from None
+            if is_shape_error(error):
+                side = image_t.shape[-1]
+                raise InputError(
+                    f"{self.model_path}: the model refused a {side}x{side} square ({reason}); an export traced "
+                    "at one size runs at that size only: pass it with --option size=N (512 for big-lama.pt), "
+                    "or use a LaMa export called as model(image, mask) at any size"
+                ) from None
             raise  # a device or CUDA fault, or an aifx bug: an internal error with its traceback
         if not isinstance(out, torch.Tensor) or tuple(out.shape) != tuple(image_t.shape):
             got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
             raise self._wrong_kind(f"it returned {got} for an image of {tuple(image_t.shape)}")
         result = out[0].float().clamp(0.0, 1.0).permute(1, 2, 0).cpu().numpy()[:height, :width]
-        refuse_nan(result, self.model_path, "lama" if frame is None else f"frame {frame}")
+        where = "lama" if frame is None else f"frame {frame}"
+        if dtype != torch.float32:  # LaMa takes no dtype option: it runs in its export's precision
+            advice = f"it is a {str(dtype).replace('torch.', '')} export; use a float32 export of the model"
+            refuse_nan(result, self.model_path, where, advice)
+        refuse_nan(result, self.model_path, where)
         return np.ascontiguousarray(result)
 
     def _memory_advice(self, side: int, gpu: bool = True) -> str:

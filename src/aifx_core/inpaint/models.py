@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 import warnings
 from collections.abc import Iterator
@@ -61,6 +62,14 @@ _SCRIPTS: dict[tuple, Any] = {}
 _LAST_USED: dict[tuple, float] = {}
 
 
+#: Loads take turns: two threads asking for the same model at once loaded it twice, and accelerate's
+#: empty-weights loading patches torch for the whole process while it runs, so one of the two failed
+#: ("Unsupported device type 'meta'"), blaming a good model. Models already cached are handed out without it.
+_LOADING = threading.RLock()
+#: Guards the creation of a pipeline's own lock (see :func:`using`).
+_LOCKS = threading.Lock()
+
+
 def clear_cache() -> None:
     """Forget every loaded model (tests, or a long-lived worker that must free memory)."""
     _PIPELINES.clear()
@@ -72,11 +81,56 @@ def cached_pipeline_count() -> int:
     return len(_PIPELINES)
 
 
+def touch(model: Any) -> None:
+    """Mark the cached pipeline or TorchScript module ``model`` used now. The backends call it on every use,
+    not only when they fetch it at a job's start: ``aifx serve`` unloads what was idle for ``--idle-unload``
+    seconds, and a model counted from its load dropped at the end of any job longer than that."""
+    now = time.monotonic()
+    for cache in (_PIPELINES, _SCRIPTS):
+        for key, value in list(cache.items()):
+            if value is model:
+                _LAST_USED[key] = now
+
+
+@contextmanager
+def using(pipe: Any) -> Iterator[Any]:
+    """Hold the cached pipeline ``pipe`` for one call, and mark it used (:func:`touch`).
+
+    Fills running at once in one process (threads of a Python session) share one cached pipeline, and a call
+    sets state on it: the scheduler a backend asked for is swapped in, and the scheduler and the pipeline keep
+    per-call settings. Two calls at once mixed them (one failed, the other's frames silently differed from a
+    lone run's), so calls on one pipeline take turns: each backend swaps its scheduler in and calls the
+    pipeline inside this."""
+    lock = getattr(pipe, "_aifx_lock", None)
+    if lock is None:
+        with _LOCKS:
+            lock = getattr(pipe, "_aifx_lock", None)
+            if lock is None:
+                lock = threading.RLock()
+                pipe._aifx_lock = lock
+    with lock:
+        touch(pipe)
+        try:
+            yield pipe
+        finally:
+            touch(pipe)
+
+
+def touch_since(moment: float) -> None:
+    """Mark every model used since ``moment`` (``time.monotonic()``) used now: the server's worker calls it
+    when a job ends, since the job held its models until then (between two keyframes a model may sit unused
+    for minutes while the frames around them are written)."""
+    now = time.monotonic()
+    for key, last in list(_LAST_USED.items()):
+        if last >= moment:
+            _LAST_USED[key] = now
+
+
 def loaded_models() -> list[dict[str, Any]]:
     """What this process holds loaded: model, kind, device, dtype and seconds since last use."""
     now = time.monotonic()
     out: list[dict[str, Any]] = []
-    for key in _PIPELINES:
+    for key in list(_PIPELINES):
         class_name, request = key[0], key[1]
         idle = round(now - _LAST_USED.get(key, now), 1)
         out.append(
@@ -88,7 +142,7 @@ def loaded_models() -> list[dict[str, Any]]:
                 "idle_s": idle,
             }
         )
-    for key in _SCRIPTS:
+    for key in list(_SCRIPTS):
         idle = round(now - _LAST_USED.get(key, now), 1)
         out.append(
             {"model": key[0], "kind": "TorchScript", "device": key[3], "dtype": "float32", "idle_s": idle}
@@ -216,6 +270,27 @@ def looks_like_path(text: str) -> bool:
         or text.count("/") > 1
         or Path(text).suffix.lower() in SINGLE_FILE_SUFFIXES
     )
+
+
+#: Backend options holding paths, by name (every backend shares one options namespace): ``"model"`` ones may be
+#: a hub id instead (see :func:`locate_model`), ``"path"`` ones are always a path. The server checks them
+#: against its roots, a job sent elsewhere makes them absolute, and the resume key holds them as the files they
+#: name.
+PATH_OPTIONS = {"model": "model", "config": "model", "cache_dir": "path", "reference": "path"}
+
+
+def option_paths(options: dict) -> dict[str, str]:
+    """The options of a job that name files or folders (hub ids left out), by option name."""
+    found = {}
+    for name, kind in PATH_OPTIONS.items():
+        value = options.get(name)
+        if not isinstance(value, str) or not value.strip():
+            continue
+        text = value.strip()
+        if kind == "model" and not looks_like_path(text) and not Path(text).expanduser().exists():
+            continue  # a hub id: fetched into (or read from) the server's own model cache
+        found[name] = text
+    return found
 
 
 def _how_to_get(model_id: str) -> str:
@@ -509,8 +584,6 @@ def files_stamp(source: ModelSource) -> tuple:
 def load_pipeline(request: PipelineRequest, index: ModelIndex | None = None) -> Any:
     """The diffusers pipeline for ``request``, loaded once per process; ``index``: the job's
     :class:`ModelIndex` of ``request``, when its checks before loading have read it already."""
-    import torch
-
     if index is None:
         index = ModelIndex(request)
     source = index.source
@@ -525,6 +598,19 @@ def load_pipeline(request: PipelineRequest, index: ModelIndex | None = None) -> 
         replace(request, model=source.location, device=device, dtype=dtype_name),
         files_stamp(source),
     )
+    if key in _PIPELINES:
+        _LAST_USED[key] = time.monotonic()
+        return _PIPELINES[key]
+    with _LOADING:
+        return _load_pipeline(key, source, request, class_name, device, dtype_name)
+
+
+def _load_pipeline(
+    key: tuple, source: ModelSource, request: PipelineRequest, class_name: str, device: str, dtype_name: str
+) -> Any:
+    """:func:`load_pipeline`'s loading, one at a time (``_LOADING``): another thread may have loaded it since."""
+    import torch
+
     _LAST_USED[key] = time.monotonic()
     if key in _PIPELINES:
         return _PIPELINES[key]
@@ -550,6 +636,12 @@ def load_pipeline(request: PipelineRequest, index: ModelIndex | None = None) -> 
             raise _hub_error(source.location, exc, request.local_files_only) from None
         if source.kind == "file" and request.local_files_only and not request.config and _not_cached(exc):
             raise _single_file_offline(source.location, class_name) from None
+        only = weight_variants(source) if source.kind == "folder" and not request.variant else []
+        if only:
+            raise InputError(
+                f"{source.location}: the folder holds only {' and '.join(only)} weights (no plain ones); add "
+                f"--option variant={only[0]}"
+            ) from None
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         # Video pipelines have no auto class to override: naming another class is no fix there.
         hint = (
@@ -561,14 +653,84 @@ def load_pipeline(request: PipelineRequest, index: ModelIndex | None = None) -> 
             f"{source.location}: could not load it as {article(class_name)} {class_name} ({first}); check the "
             f"model{hint}"
         ) from None
-    _place(pipe, device, request)
+    try:
+        _place(pipe, device, request)
+    except torch.OutOfMemoryError:
+        if not _free_others(device, key):
+            raise InputError(
+                _loading_memory_advice(source.location, class_name, device, request.offload, dtype_name)
+            ) from None
+        log.warning("out of memory placing %s on %s: freed the other models cached there, trying again",
+                    source.location, device)  # fmt: skip
+        try:
+            _place(pipe, device, request)
+        except torch.OutOfMemoryError:
+            raise InputError(
+                _loading_memory_advice(source.location, class_name, device, request.offload, dtype_name)
+            ) from None
     # The scheduler the model shipped with: backends that ask for another one swap it per call on this
     # shared pipeline, and the others put this one back.
     pipe._aifx_default_scheduler = getattr(pipe, "scheduler", None)
+    pipe._aifx_lock = threading.RLock()  # calls on this shared pipeline take turns (see using())
     if hasattr(pipe, "set_progress_bar_config"):
         pipe.set_progress_bar_config(disable=True)  # aifx reports progress itself
     _PIPELINES[key] = pipe
     return pipe
+
+
+def _free_others(device: str, keep: tuple) -> bool:
+    """Forget the models cached on ``device`` other than ``keep`` and hand their memory back to the device, so a
+    long-lived process (``aifx serve``) that holds the last job's model can load another that fits alone; True
+    when there was one. A model another fill still uses stays with it and is loaded again when asked for."""
+    dropped = 0
+    for key in list(_PIPELINES):
+        if key != keep and key[1].device == device:
+            _PIPELINES.pop(key, None)
+            _LAST_USED.pop(key, None)
+            dropped += 1
+    for key in list(_SCRIPTS):
+        if key[3] == device:
+            _SCRIPTS.pop(key, None)
+            _LAST_USED.pop(key, None)
+            dropped += 1
+    if dropped:
+        import gc
+
+        import torch
+
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    return dropped > 0
+
+
+def _loading_memory_advice(model: str, class_name: str, device: str, offload: str, dtype: str) -> str:
+    """One line for a device too small to hold the model (exit 2), worded as the out-of-memory lines of a
+    generation: what was asked and what makes it fit, cheapest in quality first."""
+    fixes = {"none": ["--option offload=model"], "model": ["--option offload=sequential"]}.get(offload, [])
+    if dtype == "float32":
+        fixes.append("--option dtype=float16 (bfloat16 for Flux)")
+    fits = [*fixes, "a smaller model"]
+    how = ", ".join(fits[:-1]) + " or " + fits[-1] if fixes else fits[0]
+    return f"out of GPU memory loading {model} ({class_name}, {dtype}) onto {device}; make it fit with {how}"
+
+
+def weight_variants(source: ModelSource) -> list[str]:
+    """The variants (``fp16``, ``bf16``) of a model folder whose components have weights only in variant files
+    (``unet/diffusion_pytorch_model.fp16.safetensors``, no plain one): without ``variant`` diffusers looks for
+    the plain files and says only "no file named diffusion_pytorch_model.bin". Empty when plain weights are
+    there."""
+    plain = False
+    variants: set[str] = set()
+    for file in Path(source.location).glob("*/*"):
+        if file.suffix.lower() not in (".safetensors", ".bin"):
+            continue
+        parts = file.name.split(".")
+        if len(parts) >= 3:  # name.fp16.safetensors, or a shard: name.fp16-00001-of-00002.safetensors
+            variants.add(parts[-2].split("-")[0])
+        else:
+            plain = True
+    return [] if plain else sorted(variants)
 
 
 def article(word: str) -> str:

@@ -122,6 +122,20 @@ def read_info(path: str | os.PathLike[str]) -> ImageInfo:
     return read_exr_info(path) if fmt == "exr" else read_raster_info(path, fmt)
 
 
+def rounded_to_half(output: str | os.PathLike[str], plate: str | os.PathLike[str]) -> bool:
+    """Whether the EXR ``output`` made from ``plate`` holds as half a channel the plate stores in more than 8
+    bits (a 16-bit PNG or TIFF, a 10/12-bit DPX scan, read as uint16): how aifx before 2026-12-06 wrote such a
+    plate. Half holds 11 bits, so most samples of those frames, outside the mask too, are off the plate's code;
+    an EXR of such a plate is float now (every code kept), and a resumed shot must not mix the two. A file that
+    cannot be read says False: the run's own checks name it."""
+    try:
+        if "half" not in read_info(output).channels.values():
+            return False
+        return any(kind.endswith("uint16") for kind in read_info(plate).channels.values())
+    except (InputError, OSError):
+        return False
+
+
 def write_image(
     path: str | os.PathLike[str],
     image: Image,
@@ -148,7 +162,9 @@ def write_image(
         atomic_write(path, lambda temp: write_exr(temp, image, compression), before_replace)
     else:
         atomic_write(
-            path, lambda temp: write_raster(temp, image, fmt, compression, bit_depth), before_replace
+            path,
+            lambda temp: write_raster(temp, image, fmt, compression, bit_depth, file_name=path.name),
+            before_replace,
         )
     return path
 
@@ -205,18 +221,20 @@ def check_names_fit(
         )
 
 
-def check_writable(folder: str | os.PathLike[str], create: bool = True) -> Path:
+def check_writable(folder: str | os.PathLike[str], create: bool = True, what: str = "output folder") -> Path:
     """Make sure frames can be written into ``folder`` (created if missing), before any work is done.
 
     A job that fails on its first write after minutes of model loading is a poor experience, so the CLI
-    calls this up front. Raises :class:`InputError` naming the folder and the fix.
+    calls this up front. Raises :class:`InputError` naming the folder (as ``what``) and the fix. The one rule
+    for "can frames be written here": a file written and removed, which a full disk, a read-only mount or a
+    server's permissions refuse where ``os.access`` says yes.
     """
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
-        raise InputError(f"{folder}: output folder is a file; choose a folder")
+        raise InputError(f"{folder}: {what} is a file; choose a folder")
     if not folder.exists():
         if not create:
-            raise InputError(f"{folder}: output folder does not exist; create it or pass another")
+            raise InputError(f"{folder}: {what} does not exist; create it or pass another")
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -225,7 +243,7 @@ def check_writable(folder: str | os.PathLike[str], create: bool = True) -> Path:
             raise (
                 friendly
                 or InputError(
-                    f"{folder}: cannot create the output folder ({reason}); check the path and the permissions of "
+                    f"{folder}: cannot create the {what} ({reason}); check the path and the permissions of "
                     "the folder above it, or choose another folder"
                 )
             ) from None
@@ -236,11 +254,11 @@ def check_writable(folder: str | os.PathLike[str], create: bool = True) -> Path:
     except OSError as exc:
         if exc.errno is not None and disk_error(folder, exc) is not None:
             raise InputError(
-                f"{folder}: output folder is not writable ({exc.strerror}); fix its permissions, free space, "
+                f"{folder}: {what} is not writable ({exc.strerror}); fix its permissions, free space, "
                 "or choose another folder"
             ) from None
         raise InputError(
-            f"{folder}: cannot write into the output folder ({exc.strerror or exc}); choose another folder"
+            f"{folder}: cannot write into the {what} ({exc.strerror or exc}); choose another folder"
         ) from None
     finally:
         with contextlib.suppress(OSError):

@@ -20,14 +20,11 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
-from ..inpaint.models import looks_like_path
+from ..inpaint.models import PATH_OPTIONS, option_paths  # noqa: F401  (the loader's, re-exported here)
 from ..protocol.errors import InputError
 from ..protocol.job import PATH_FIELDS, FillJob, relative_paths
 from ..sequence import parse_pattern  # imported at start: not on the first artist's submit (numpy, OIIO)
 
-#: Backend options holding paths, by name (every backend shares one options namespace): ``"model"`` ones may be
-#: a hub id instead (see ``aifx_core.inpaint.models.locate_model``), ``"path"`` ones are always a path.
-PATH_OPTIONS = {"model": "model", "config": "model", "cache_dir": "path", "reference": "path"}
 PATHMAPPING_VERSION = "pathmapping-1.0"
 
 
@@ -90,27 +87,13 @@ def map_path(path: str, rules: list[PathRule]) -> str:
     return path
 
 
-def option_paths(options: dict) -> dict[str, str]:
-    """The options of a job that name files or folders (hub ids left out), by option name."""
-    found = {}
-    for name, kind in PATH_OPTIONS.items():
-        value = options.get(name)
-        if not isinstance(value, str) or not value.strip():
-            continue
-        text = value.strip()
-        if kind == "model" and not looks_like_path(text) and not Path(text).expanduser().exists():
-            continue  # a hub id: fetched into (or read from) the server's own model cache
-        found[name] = text
-    return found
-
-
 def relative_options(options: dict) -> dict[str, str]:
     """The options naming files or folders by a relative path (a model ``./Wan2.1-VACE``, a reference image),
     by option name: a job sent elsewhere (a farm task, a Ray worker, a server) reads them from another folder."""
     return {
         name: value
         for name, value in option_paths(options).items()
-        if not Path(value).expanduser().is_absolute()
+        if not Path(value).is_absolute()  # (``~/x`` too: this user's home, not the server's or a worker's)
     }
 
 
@@ -128,7 +111,8 @@ def absolute_options(job: FillJob) -> FillJob:
     relative = relative_options(job.options)
     if not relative:
         return job
-    return replace(job, options={**job.options, **{k: os.path.abspath(v) for k, v in relative.items()}})
+    absolute = {k: os.path.abspath(os.path.expanduser(v)) for k, v in relative.items()}
+    return replace(job, options={**job.options, **absolute})
 
 
 def map_job(job: FillJob, rules: list[PathRule]) -> FillJob:
@@ -149,6 +133,11 @@ def check_absolute(job: FillJob) -> None:
             raise InputError(
                 f"{label} {value} is a Windows path no --path-map rule of this server maps; "
                 "ask its admin for a rule (docs/serve.md, path mapping)"
+            )
+        if value.startswith("~"):
+            raise InputError(
+                f"{label} {value} starts with ~, which the server would read as its own home folder, not yours; "
+                "give the full path on shared storage (aifx submit expands it)"
             )
         raise InputError(
             f"{label} {value} is relative: the server's working folder is not yours; "

@@ -24,6 +24,7 @@ import queue
 import signal
 import sys
 import threading
+import time
 import traceback
 from typing import Any
 
@@ -107,6 +108,7 @@ class Runner:
         def on_progress(event: ProgressEvent) -> None:
             emit(event.to_dict())
 
+        started = time.monotonic()
         try:
             result = fill(job, progress=on_progress, cancel=self.cancel, written=written)
             self.current = None
@@ -121,6 +123,7 @@ class Runner:
         finally:
             self.current = None
             self.cancelled_early.discard(job_id)
+            _used_until_now(started)  # the job held its models to its end: idle counts from here
             self.report_models()
 
     def report_models(self) -> None:
@@ -146,6 +149,14 @@ def _loaded_models() -> list[dict]:
     except ImportError:
         return []
     return models.loaded_models()
+
+
+def _used_until_now(started: float) -> None:
+    try:
+        from ..inpaint import models
+    except ImportError:
+        return
+    models.touch_since(started)
 
 
 def _free_device_memory() -> None:

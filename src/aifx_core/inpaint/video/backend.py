@@ -47,6 +47,7 @@ from ..models import (
     refuse_nan,
     resolve_device,
     takes_mask,
+    using,
 )
 from .crop import (
     VideoCrop,
@@ -383,7 +384,8 @@ class VideoDiffusionBackend:
 
         arguments = self.call_arguments(video, mask, crop, seed)
         try:
-            with torch.inference_mode():
+            # A shared pipeline: calls take turns with other fills and mark it used (see using()).
+            with using(self.pipe), torch.inference_mode():
                 output = self.pipe(**arguments)
         except torch.OutOfMemoryError:
             raise InputError(self._memory_advice(len(video), crop)) from None
