@@ -160,6 +160,37 @@ def test_a_temporal_output_made_under_the_old_key_keeps_its_anchors(shot, whole,
     assert_same(whole, out, shot_frames)
 
 
+def test_a_temporal_output_an_older_aifx_named_for_its_typed_padding_keeps_its_anchors(
+    shot, whole, tmp_path
+) -> None:
+    """An aifx of 2026-12-06 kept ``clean.$F.exr``'s manifest and cache (over 1001+) as ``.clean.#.exr...``,
+    its frames and anchors under the key of ``clean.#.exr``: named for ``clean.####.exr`` now, that cache is
+    taken over (renamed), not decided again, and the frames resume."""
+    out = tmp_path / "before"
+    job = chunk_job(shot, out)
+    job = replace(job, output=str(out / "clean.$F.exr"))
+    fill(job, frames="1001-1010")
+    shot_frames = list(range(FIRST, FIRST + COUNT))
+    typed = replace(job, output=str(out / "clean.#.exr"))
+    old = run_key(job, shot_frames, True, typed.resume_key(pixel_options(job.backend, job.options)))
+    data = json.loads((out / ".clean.####.exr.aifx.json").read_text())
+    data["frames"] = {frame: old for frame in data["frames"]}
+    data["ranges"] = {old: next(iter(data["ranges"].values()))}
+    (out / ".clean.#.exr.aifx.json").write_text(json.dumps(data))
+    (out / ".clean.####.exr.aifx.json").unlink()
+    (folder,) = cache_folder(str(out / "clean.####.exr")).glob("anchors-*")
+    index = json.loads((folder / "index.json").read_text())
+    (folder / "index.json").write_text(json.dumps({**index, "key": old}))
+    blocks = {p.name: p.stat().st_ino for p in folder.glob("block-*.npy")}
+    folder.parent.rename(out / ".clean.#.exr.aifx-cache")
+    (out / ".clean.#.exr.aifx-cache" / folder.name).rename(out / ".clean.#.exr.aifx-cache" / f"anchors-{old}")
+    assert fill(job).skipped == list(range(1001, 1011))
+    assert (
+        blocks and {p.name: p.stat().st_ino for p in folder.glob("block-*.npy")} == blocks
+    )  # not made again
+    assert_same(whole, out, shot_frames)
+
+
 def test_stale_or_damaged_anchors_are_detected_and_rebuilt(shot, whole, tmp_path) -> None:
     out = tmp_path / "chunked"
     job = chunk_job(shot, out)

@@ -708,3 +708,90 @@ def test_an_output_into_the_folder_given_as_the_plate_or_mask_is_refused_up_fron
         done = aifx("fill", *pattern, "-b", "telea")
         assert done.returncode == 0, done.stderr
     assert "4 already done" in done.stdout + done.stderr
+
+
+def test_a_houdini_dollar_f_with_a_suffix_stuck_to_it_is_refused(shot, tmp_path):
+    """``plate.$F4_v2.exr`` was read as ``$F`` then ``4_v2``: ``aifx info`` said one-digit padding, the fill
+    filled one frame under a wrong number into ``clean.10014_v2.exr``, exit 0."""
+    versioned = tmp_path / "v"
+    versioned.mkdir()
+    for frame in FRAMES:
+        (versioned / f"plate.{frame:04d}_v2.exr").write_bytes((shot / f"plate.{frame:04d}.exr").read_bytes())
+    refused(aifx("info", str(versioned / "plate.$F4_v2.exr")), "$F4_v2", "write ${F4}_v2 or ####_v2")
+    out = tmp_path / "out"
+    args = [
+        "fill",
+        str(versioned / "plate.$F4_v2.exr"),
+        "-m",
+        str(shot / "mask.####.png"),
+        "-o",
+        str(out / "c.####.exr"),
+    ]
+    refused(aifx(*args), "plate.$F4_v2.exr", "${F4}_v2")
+    args = [
+        "fill",
+        str(shot / "plate.####.exr"),
+        "-m",
+        str(shot / "mask.####.png"),
+        "-o",
+        str(out / "c.$F4_v2.exr"),
+    ]
+    refused(aifx(*args), "c.$F4_v2.exr", "${F4}_v2")
+    assert not out.exists()
+    braced = aifx(
+        "fill",
+        str(versioned / "plate.${F4}_v2.exr"),
+        "-m",
+        str(shot / "mask.####.png"),
+        "-o",
+        str(out / "c.${F4}_v2.exr"),
+    )
+    assert braced.returncode == 0, braced.stderr
+    assert sorted(p.name for p in out.glob("c.*")) == [f"c.{frame}_v2.exr" for frame in FRAMES]
+
+
+@pytest.mark.parametrize("name", ["AIFX_THREADS", "AIFX_FLOW_PROCESS"])
+def test_a_thread_switch_aifx_does_not_know_is_refused_before_any_work(shot, tmp_path, name):
+    """``AIFX_FLOW_PROCESS=abc`` turned the helper process on and ``AIFX_THREADS=abc`` left the threads on,
+    without a word."""
+    out = tmp_path / "out"
+    args = [
+        "fill",
+        str(shot / "plate.####.exr"),
+        "-m",
+        str(shot / "mask.####.png"),
+        "-o",
+        str(out / "c.####.exr"),
+    ]
+    refused(aifx(*args, env={name: "abc"}), f"{name}='abc'", "unset it")
+    assert not out.exists()
+    assert aifx(*args, env={name: "off"}).returncode == 0
+
+
+def test_frames_after_the_pattern_and_a_frames_flag_that_disagree_are_refused(shot, tmp_path):
+    """``'plate.####.exr 1001-1002' --frames 1003-1004`` filled 1003-1004 and dropped the range typed after the
+    pattern without a word. ``--frames`` within that range, and a mask's own (wider) range, are fine."""
+    out = tmp_path / "out"
+    plate = f"{shot / 'plate.####.exr'} 1001-1002"
+    args = ["fill", plate, "-m", f"{shot / 'mask.####.png'} 1001-1004", "-o", str(out / "c.####.exr")]
+    refused(aifx(*args, "--frames", "1002-1003"), "--frames 1002-1003", "(1001-1002), first 1003", "once")
+    refused(aifx("info", plate, "--frames", "1004"), "1001-1002", "--frames 1004")
+    assert not out.exists()
+    done = aifx(*args, "--frames", "1002")
+    assert done.returncode == 0, done.stderr
+    assert [p.name for p in out.glob("c.*")] == ["c.1002.exr"]
+
+
+def test_submit_to_a_server_that_does_not_answer_is_one_line_saying_what_to_check(shot, tmp_path):
+    """Exit 1 (a failure a farm may retry: the server may be restarting), as docs/serve.md and
+    docs/troubleshooting.md say, and a line that says what to check, not only the socket's errno."""
+    from aifx_core import FillJob
+
+    job = tmp_path / "job.json"
+    FillJob(input=str(shot / "plate.####.exr"), output=str(tmp_path / "out" / "c.####.exr")).save(job)
+    done = aifx("submit", str(job), "--server", "http://127.0.0.1:9")
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "aifx: error: cannot reach the aifx server at http://127.0.0.1:9 ([Errno 111] Connection refused); check "
+        "the address and that aifx serve runs there, then try again"
+    ]

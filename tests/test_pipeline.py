@@ -154,6 +154,53 @@ def test_an_output_begun_under_its_spelled_manifest_name_still_resumes(shot, tmp
     assert again.written == [] and again.skipped == [1001, 1002, 1003]
 
 
+def test_one_digit_padding_over_four_digit_frames_is_the_same_output_as_four(shot, tmp_path):
+    """``clean.$F.exr``, ``clean.%d.exr`` and ``clean.#.exr`` write frame 1001 as ``clean.1001.exr``, as
+    ``clean.####.exr`` does, but kept their own manifest, lock and cache (``.clean.#.exr.aifx.json``): a run
+    with other settings spelled so (and --overwrite) replaced the frames, and the first spelling's rerun said
+    "0 written, 6 already done" and kept them."""
+    out = tmp_path / "out"
+    assert fill(shot_job(shot, out / "clean.####.exr", dilate=2)).written == list(FRAMES)
+    for spelling in ("clean.$F.exr", "clean.%d.exr", "clean.#.exr"):
+        with pytest.raises(InputError, match="different settings"):
+            fill(shot_job(shot, out / spelling, dilate=9))
+    fill(shot_job(shot, out / "clean.$F.exr", dilate=9, overwrite=True))  # replaced, on purpose
+    with pytest.raises(InputError, match="different settings"):  # not "6 already done"
+        fill(shot_job(shot, out / "clean.####.exr", dilate=2))
+    assert fill(shot_job(shot, out / "clean.%d.exr", dilate=9)).skipped == list(FRAMES)
+    assert [p.name for p in out.glob(".*.json")] == [".clean.####.exr.aifx.json"]
+    # Over frames 1-3 they name other files (clean.1.exr, clean.0001.exr): apart they stay.
+    low = make_shot(tmp_path / "low", range(1, 4))
+    assert fill(shot_job(low, out / "low.####.exr")).written == [1, 2, 3]
+    assert fill(shot_job(low, out / "low.#.exr", dilate=9)).written == [1, 2, 3]
+    assert {p.name for p in out.glob("low.*")} == {f"low.{f}.exr" for f in (1, 2, 3, "0001", "0002", "0003")}
+
+
+def test_an_output_an_older_aifx_named_for_its_typed_padding_resumes_under_any_spelling(
+    shot, tmp_path, monkeypatch
+):
+    """An aifx of 2026-12-06 kept ``clean.$F.exr``'s manifest as ``.clean.#.exr.aifx.json``, its frames under
+    the key of ``clean.#.exr``: the output resumes, spelled ``$F`` or ``####``, and is recorded anew."""
+    monkeypatch.chdir(tmp_path)
+    job = FillJob(
+        input="shot/plate.####.exr", mask="shot/mask.####.png", output="out/c.$F.exr", backend="telea"
+    )
+    assert fill(job, frames="1001-1003").written == [1001, 1002, 1003]
+    data = json.loads((tmp_path / "out" / ".c.####.exr.aifx.json").read_text())
+    typed = replace(absolute_paths(job), output=str(tmp_path / "out" / "c.#.exr"))
+    old_key = typed.resume_key(pixel_options(job.backend, job.options))  # (per-frame: no frame range in it)
+    data["frames"] = {frame: old_key for frame in data["frames"]}
+    data["ranges"] = {old_key: next(iter(data["ranges"].values()))}
+    (tmp_path / "out" / ".c.#.exr.aifx.json").write_text(json.dumps(data))
+    (tmp_path / "out" / ".c.####.exr.aifx.json").unlink()
+    again = fill(replace(job, output="out/c.####.exr"))
+    assert again.written == [1004, 1005, 1006] and again.skipped == [1001, 1002, 1003]
+    assert fill(job).skipped == list(FRAMES)
+    assert set(json.loads((tmp_path / "out" / ".c.####.exr.aifx.json").read_text())["frames"].values()) != {
+        old_key
+    }
+
+
 def test_the_same_job_with_its_paths_spelled_another_way_resumes(shot, tmp_path, monkeypatch):
     """A job run here and on Ray (or a server) with its relative paths made absolute, or given as
     ``./shot/plate.%04d.exr``, reads the same files: its frames were refused as "made with different settings"."""
@@ -164,6 +211,27 @@ def test_the_same_job_with_its_paths_spelled_another_way_resumes(shot, tmp_path,
     assert again.written == [1004, 1005, 1006] and again.skipped == [1001, 1002, 1003]
     respelled = replace(job, input="./shot/plate.%04d.exr", mask=str(tmp_path / "shot" / "mask.$F4.png"))
     assert fill(respelled).skipped == list(FRAMES)
+
+
+def test_a_plate_read_through_a_symlinked_folder_resumes_the_same_frames(shot, tmp_path):
+    """Studios link project roots (``/show`` → ``/mnt/projects/show``): the same plate read through the link
+    and through its target was refused as "made with different settings". Frames made before through the link
+    (keyed on the link's path) resume too, and once rerun so, through the target as well."""
+    (tmp_path / "link").symlink_to(shot, target_is_directory=True)
+    linked = FillJob(
+        input=str(tmp_path / "link" / "plate.####.exr"),
+        mask=str(tmp_path / "link" / "mask.####.png"),
+        output=str(tmp_path / "out" / "c.####.exr"),
+        backend="telea",
+    )
+    real = shot_job(shot, tmp_path / "out" / "c.####.exr")
+    assert fill(real, frames="1001-1003").written == [1001, 1002, 1003]
+    again = fill(linked)
+    assert again.written == [1004, 1005, 1006] and again.skipped == [1001, 1002, 1003]
+    assert fill(real).skipped == list(FRAMES)
+    _made_before_the_new_key(tmp_path / "out" / ".c.####.exr.aifx.json", linked)  # (as through the link)
+    assert fill(linked).skipped == list(FRAMES)
+    assert fill(real).skipped == list(FRAMES)
 
 
 def test_an_output_made_under_the_old_key_still_resumes_and_then_takes_any_spelling(
@@ -423,3 +491,78 @@ def test_the_same_model_spelled_another_way_resumes(shot, tmp_path, monkeypatch)
     data["frames"] = {frame: old_key for frame in data["frames"]}
     manifest.write_text(json.dumps(data))
     assert fill(job).written == [] and fill(sent).written == []
+
+
+def test_half_frames_an_older_aifx_made_of_a_16_bit_plate_are_made_again_as_float(tmp_path):
+    """An EXR output of a 16-bit plate was half before 2026-12-06, which moved most samples outside the mask
+    off the plate's code. Resumed, the rest of the shot was written as float and the half frames were taken for
+    done: one shot of two pixel types, the old rounding kept. They are made again now, with a note, and the shot
+    is what one run of today makes."""
+    from shot_files import HEIGHT, WIDTH, frame_bytes, write_exr
+
+    shot = make_shot(tmp_path / "shot", frames=range(1001, 1005))  # (its masks; the plate is 16-bit PNG)
+    rng = np.random.default_rng(16)
+    for frame in range(1001, 1005):
+        codes = rng.integers(0, 65536, (HEIGHT, WIDTH, 3), dtype=np.uint16)
+        cv2.imwrite(str(shot / f"plate.{frame}.png"), codes)
+    job = FillJob(
+        input=str(shot / "plate.####.png"),
+        mask=str(shot / "mask.####.png"),
+        output=str(tmp_path / "o" / "c.####.exr"),
+        backend="telea",
+    )
+    fill(job)
+    for frame in (1001, 1002):  # as the aifx before wrote them: the same frames in half
+        path = tmp_path / "o" / f"c.{frame}.exr"
+        _, channels = read_exr(path)
+        write_exr(path, {name: plane.astype(np.float16) for name, plane in channels.items()})
+
+    again = fill(job)
+    assert again.written == [1001, 1002]
+    assert [n for n in again.notices if "half" in n] == [
+        f"note: {tmp_path / 'o' / 'c.####.exr'}: frame(s) 1001-1002 were written as half float by an earlier "
+        "aifx, which moved the plate's values outside the mask; they are made again as float, like the rest "
+        "of the shot"
+    ]
+    fresh = fill(replace(job, output=str(tmp_path / "fresh" / "c.####.exr")))
+    assert fresh.written == [1001, 1002, 1003, 1004]
+    for frame in fresh.written:
+        assert frame_bytes(tmp_path / "o" / "c.####.exr", frame) == frame_bytes(
+            tmp_path / "fresh" / "c.####.exr", frame
+        )
+    assert fill(job).written == []  # (float frames are done)
+
+
+def test_frames_an_earlier_longer_fill_left_beyond_a_trimmed_shot_are_named_and_kept(shot, tmp_path):
+    """A shot trimmed in editorial (1001-1006 to 1001-1004) filled again with --overwrite into its output wrote
+    its 4 frames and said nothing of 1005-1006, left from the longer fill: a Read of the output took them as the
+    shot's. They are named in one note now, and left on disk: a run (a farm chunk above all) never touches
+    frames but its own."""
+    import shutil
+
+    out = tmp_path / "o" / "c.####.exr"
+    assert not [n for n in fill(shot_job(shot, out)).notices if "not frames of this shot" in n]
+    before = digest(tmp_path / "o")
+    trimmed = tmp_path / "trimmed"
+    trimmed.mkdir()
+    for frame in range(1001, 1005):
+        for name in (f"plate.{frame}.exr", f"mask.{frame}.png"):
+            shutil.copy(shot / name, trimmed / name)
+    job = shot_job(trimmed, out, dilate=5, overwrite=True)
+    result = fill(job)
+    assert result.written == [1001, 1002, 1003, 1004]
+    note = (
+        f"note: {out}: frame(s) 1005-1006 there are not frames of this shot (1001-1004): an earlier run made "
+        "them with other settings or another frame range, and they are left as they are; delete them if the "
+        "shot no longer has them (a Read of the sequence takes them too)"
+    )
+    assert note in result.notices
+    after = digest(tmp_path / "o")
+    assert {n: after[n] for n in ("c.1005.exr", "c.1006.exr")} == {
+        n: before[n] for n in ("c.1005.exr", "c.1006.exr")
+    }
+    assert note in fill(job, frames="1001-1002").notices  # (a chunk says it too, and leaves them)
+    assert digest(tmp_path / "o")["c.1006.exr"] == before["c.1006.exr"]
+    (tmp_path / "o" / "c.1005.exr").unlink()
+    (tmp_path / "o" / "c.1006.exr").unlink()
+    assert not [n for n in fill(replace(job, overwrite=False)).notices if "not frames of this shot" in n]

@@ -121,6 +121,22 @@ def test_events_round_trip_and_junk_is_ignored():
     assert events.describe(events.error_event("bad plate", 2)) == "error: bad plate"
 
 
+def test_the_stages_a_fill_reports_are_the_documented_ones(tmp_path):
+    """The event schema named stages ``flow`` and ``fill`` that nothing ever emits; an adapter written to it
+    waited for them. A temporal fill of a locked-off shot reports its seen plate, anchors, propagate and write."""
+    from chunk_files import chunk_job, chunk_shot
+
+    from aifx_core import fill
+
+    shot = chunk_shot(tmp_path / "shot", count=8)
+    seen: list[str] = []
+    fill(chunk_job(shot, tmp_path / "out"), progress=lambda event: seen.append(event.stage))
+    assert set(seen) <= set(events.STAGES) and {"propagate", events.OVERALL_STAGE} <= set(seen)
+    documented = (events.__doc__ or "") + (events.ProgressEvent.__doc__ or "")
+    assert '``"flow"``' not in documented and '``"fill"``' not in documented
+    assert "STAGES" in documented
+
+
 def test_the_adapters_table_of_what_each_backend_reads_is_the_cores():
     """The adapters send only the options the chosen backend reads (protocol.backend_options, since they cannot
     import the core's options classes); the table must say what the registry's options classes say."""

@@ -196,6 +196,64 @@ def test_timecode_keycode_and_frame_rate_go_between_dpx_and_exr(tmp_path):
     assert said in run(str(shot / "plate.####.dpx"), str(tmp_path / "p" / "c.####.png"))
 
 
+@pytest.mark.parametrize("endian", ["big", "little"])
+def test_a_dpx_output_names_its_own_file_and_two_runs_give_the_same_bytes(tmp_path, endian):
+    """Every DPX output's header file name field was the hidden temp file's path (a pid and a random token):
+    no two runs gave the same bytes (a resumed output failed an md5 check against an uninterrupted one) and
+    conform tools showed a file that does not exist. It holds the frame's own file name now."""
+    from aifx_core.job import FillJob
+    from aifx_core.pipeline import fill
+
+    shot = _shot(tmp_path / "shot", endian=endian)
+    for name in ("a", "b"):
+        job = FillJob(
+            input=str(shot / "plate.####.dpx"),
+            mask=str(shot / "mask.####.png"),
+            output=str(tmp_path / name / "clean.####.dpx"),
+            backend="telea",
+        )
+        assert fill(job).written == list(FRAMES)
+    (tmp_path / "b" / "clean.1002.dpx").unlink()  # (killed before it: the rerun resumes)
+    assert fill(job).written == [1002]
+    for frame in FRAMES:
+        made = (tmp_path / "a" / f"clean.{frame}.dpx").read_bytes()
+        assert made[36:136] == f"clean.{frame}.dpx".encode().ljust(100, b"\0")
+        assert made == (tmp_path / "b" / f"clean.{frame}.dpx").read_bytes(), frame
+
+
+@pytest.mark.parametrize(
+    ("written", "rate"),
+    [
+        (23.976, Fraction(24000, 1001)),
+        (23.98, Fraction(24000, 1001)),
+        (29.97, Fraction(30000, 1001)),
+        (47.952, Fraction(48000, 1001)),
+        (59.94, Fraction(60000, 1001)),
+        (119.88, Fraction(120000, 1001)),
+        (24.0, Fraction(24)),
+        (25.0, Fraction(25)),
+        (50.0, Fraction(50)),
+        (12.5, Fraction(25, 2)),
+    ],
+)
+def test_a_scans_decimal_frame_rate_is_the_exact_rate_in_exr(tmp_path, written, rate):
+    """A DPX scan's 23.976, as scanners write it (a float32), became EXR framesPerSecond 2997/125, not
+    24000/1001 (29.97 2997/100, 59.94 2997/50...), which conform tools do not take for the NTSC rate. An
+    NTSC-family rate is n * 1000/1001 now, a whole one whole, any other the nearest fraction as before."""
+    import OpenEXR
+
+    from aifx_core.sequence import read_image, write_image
+
+    spec = oiio.ImageSpec(8, 6, 3, oiio.UINT16)
+    spec.attribute("oiio:BitsPerSample", 10)
+    spec.attribute("dpx:FrameRate", written)
+    out = oiio.ImageOutput.create(str(tmp_path / "scan.1001.dpx"))
+    assert out.open(str(tmp_path / "scan.1001.dpx"), spec)
+    assert out.write_image(np.full((6, 8, 3), 20000, np.uint16)) and out.close()
+    exr = write_image(tmp_path / "c.1001.exr", read_image(tmp_path / "scan.1001.dpx"))
+    assert OpenEXR.File(str(exr), header_only=True).parts[0].header["framesPerSecond"] == rate
+
+
 def test_a_dpx_of_a_plate_in_other_primaries_says_it_is_read_as_linear_rec709(tmp_path):
     """The note said an ACEScg plate's DPX named its colourspace 'acescg' in its metadata; a DPX keeps only its
     transfer, which reads back as linear Rec.709. The note now says what a reader will take it for."""

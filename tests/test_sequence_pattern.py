@@ -41,6 +41,24 @@ def test_pattern_syntaxes(tmp_path: Path, name: str, padding: int, frame_1001: s
     assert str(pattern) == str(tmp_path / name)
 
 
+@pytest.mark.parametrize(
+    ("name", "fix"), [("plate.$F4_v2.exr", "${F4}_v2 or ####_v2"), ("p.$F2v3.png", "${F2}v3 or ##v3")]
+)
+def test_dollar_f_with_digits_stuck_to_a_name_is_refused_not_read_as_dollar_f(
+    tmp_path: Path, name: str, fix: str
+) -> None:
+    """``plate.$F4_v2.exr`` was read as ``$F`` then the text ``4_v2``: one-digit frames, outputs named
+    ``clean.10014_v2.png``, exit 0. Houdini reads it as the variable ``F4_v2``; we refuse it, saying how to
+    write the token."""
+    touch(tmp_path, "plate.1001_v2.exr", "p.1001v3.png")
+    with pytest.raises(InputError, match=f"write {fix.replace('$', '[$]')}") as caught:
+        parse_pattern(str(tmp_path / name))
+    assert "\n" not in str(caught.value)
+    braced = parse_pattern(str(tmp_path / "plate.${F4}_v2.exr"))
+    assert (braced.padding, braced.suffix, braced.discover()) == (4, "_v2.exr", [1001])
+    assert parse_pattern(str(tmp_path / "plate.$F4.v2.exr")).suffix == ".v2.exr"  # (a dot ends the token)
+
+
 def test_negative_frames_use_printf_padding(tmp_path: Path) -> None:
     pattern = parse_pattern(str(tmp_path / "plate.####.exr"))
     assert pattern.path(-5).name == "plate.-005.exr"

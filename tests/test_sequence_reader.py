@@ -191,7 +191,14 @@ def test_nuke_style_range_after_the_pattern(tmp_path: Path) -> None:
     write_frames(tmp_path, list(range(1001, 1011)))
     seq = open_sequence(f"{tmp_path / 'plate.####.exr'} 1003-1005")
     assert seq.frames == [1003, 1004, 1005]
-    assert open_sequence(f"{tmp_path / 'plate.####.exr'} 1003-1005", frames="1001").frames == [1001]
+    assert open_sequence(f"{tmp_path / 'plate.####.exr'} 1003-1005", frames="1004-1005").frames == [
+        1004,
+        1005,
+    ]
+    with pytest.raises(
+        InputError, match=r"--frames 1001 asks for frames outside the range after the pattern"
+    ):
+        open_sequence(f"{tmp_path / 'plate.####.exr'} 1003-1005", frames="1001")  # (--frames won, silently)
 
 
 def test_a_stray_file_numbered_far_from_the_shot_is_named_not_listed_between(tmp_path: Path) -> None:

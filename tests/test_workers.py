@@ -22,7 +22,17 @@ from aifx_core.pipeline import fill
 from aifx_core.progress import CancelToken
 from aifx_core.protocol.errors import Cancelled
 from aifx_core.sequence import read_image
-from aifx_core.workers import THREADS_ENV, InOrder, Prefetch, concurrently, in_turn, overlap
+from aifx_core.workers import (
+    FLOW_PROCESS_DEFAULT,
+    PROCESS_ENV,
+    THREADS_ENV,
+    InOrder,
+    Prefetch,
+    concurrently,
+    helper_wanted,
+    in_turn,
+    overlap,
+)
 
 FRAMES = list(range(1001, 1009))
 
@@ -126,6 +136,41 @@ def test_threads_env_turns_the_overlap_off(monkeypatch):
     worker.submit(1)
     assert seen == [threading.current_thread().name]  # ran at once, in the caller's thread
     worker.finish()
+
+
+@pytest.mark.parametrize(
+    ("threads", "on"),
+    [("", True), ("true", True), ("On", True), ("YES", True), ("2", True)]
+    + [("1", False), ("0", False), ("false", False), ("OFF", False), ("no", False)],
+)
+def test_threads_env_takes_numbers_and_on_off_words(monkeypatch, threads, on):
+    """``AIFX_THREADS=false`` (or ``off``, ``no``) kept the threads on, the opposite of what was meant."""
+    monkeypatch.setenv(THREADS_ENV, threads)
+    monkeypatch.setenv(PROCESS_ENV, "1")
+    assert overlap() is on and helper_wanted() is on
+
+
+@pytest.mark.parametrize(
+    ("process", "on"),
+    [("", FLOW_PROCESS_DEFAULT), ("1", True), ("true", True), ("ON", True), ("yes", True)]
+    + [("0", False), ("false", False), ("Off", False), ("no", False)],
+)
+def test_flow_process_env_takes_on_off_words(monkeypatch, process, on):
+    """``AIFX_FLOW_PROCESS=false`` (or ``off``, ``no``, any text but ``0``) turned the helper process on."""
+    monkeypatch.delenv(THREADS_ENV, raising=False)
+    monkeypatch.setenv(PROCESS_ENV, process)
+    assert helper_wanted() is on
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [(THREADS_ENV, "abc"), (THREADS_ENV, "-1"), (PROCESS_ENV, "abc"), (PROCESS_ENV, "2")]
+)
+def test_a_thread_switch_aifx_does_not_know_is_refused_naming_it(monkeypatch, name, value):
+    monkeypatch.delenv(THREADS_ENV, raising=False)
+    monkeypatch.delenv(PROCESS_ENV, raising=False)
+    monkeypatch.setenv(name, value)
+    with pytest.raises(InputError, match=f"^{name}='{value}': .* or unset it"):
+        helper_wanted()
 
 
 def test_concurrently_runs_the_calls_at_once_in_order_and_leaves_no_thread(monkeypatch):

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from .inpaint.base import Anchor
-from .sequence import atomic_write, beside_output, format_frames
+from .sequence import FramePattern, atomic_write, beside_output, earlier_beside, format_frames
 from .sequence.atomic import clean_stale_temps, open_lock_file
 from .sequence.identity import same_plate, source_identity
 
@@ -69,7 +69,7 @@ def _fingerprint(identities: list[Any]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
-def cache_folder(output_pattern: str) -> Path:
+def cache_folder(output_pattern: str | FramePattern) -> Path:
     """``out/clean.####.exr`` → ``out/.clean.####.exr.aifx-cache`` (the job cache beside the manifest)."""
     return beside_output(output_pattern, CACHE_SUFFIX)
 
@@ -79,7 +79,7 @@ class AnchorStore:
 
     def __init__(
         self,
-        output_pattern: str,
+        output_pattern: str | FramePattern,
         key: str,
         shot: list[int] | tuple[int, ...],
         blocks: int,
@@ -89,6 +89,8 @@ class AnchorStore:
         accepted: frozenset[str] = frozenset(),
     ) -> None:
         self.root = cache_folder(output_pattern)
+        #: Where an older aifx kept this output's cache (:func:`~aifx_core.sequence.earlier_beside`).
+        self.earlier_roots = earlier_beside(output_pattern, CACHE_SUFFIX)
         self.folder = self.root / f"anchors-{key}"
         self.index_path = self.folder / "index.json"
         self.key = key
@@ -158,18 +160,22 @@ class AnchorStore:
         by renaming its folder to this key's, where this key has none: :meth:`begin` removed it as another
         key's, and the blocks were decided again, while the frames already written came from its decisions (a
         generative fill then invented differently in the next chunk). Its index is checked by :meth:`load` as
-        any (the key it names is accepted; the next index written names this one)."""
-        if not self.accepted or self.index_path.exists():
+        any (the key it names is accepted; the next index written names this one). One in the cache folder an
+        older aifx named for the padding as typed (``.clean.#.exr.aifx-cache`` for ``clean.$F.exr`` over 1001+)
+        is taken over the same way."""
+        if self.index_path.exists():
             return
-        for key in sorted(self.accepted):
-            old = self.root / f"anchors-{key}"
-            if not (old / "index.json").is_file():
-                continue
-            with contextlib.suppress(OSError):
-                if self.folder.is_dir():  # (no index: nothing usable in it)
-                    shutil.rmtree(self.folder)
-                os.rename(old, self.folder)
-                return
+        for root in (self.root, *self.earlier_roots):
+            for key in sorted({self.key, *self.accepted} if root != self.root else self.accepted):
+                old = root / f"anchors-{key}"
+                if not (old / "index.json").is_file():
+                    continue
+                with contextlib.suppress(OSError):
+                    if self.folder.is_dir():  # (no index: nothing usable in it)
+                        shutil.rmtree(self.folder)
+                    self.root.mkdir(parents=True, exist_ok=True)
+                    os.rename(old, self.folder)
+                    return
 
     def _same_content(self, recorded: object) -> bool:
         """Whether the inputs the cache was made from (``inputs.json``, whose fingerprint is ``recorded``) are

@@ -44,7 +44,7 @@ from typing import Any, Protocol
 from .errors import AifxError, InputError
 from .job import FillJob
 from .protocol.job import absolute_paths
-from .sequence import atomic_write, beside_output, format_frames
+from .sequence import FramePattern, atomic_write, beside_output, earlier_beside, format_frames
 from .sequence.atomic import open_lock_file
 from .sequence.identity import content_digest, plate_identity, same_plate, source_identity
 
@@ -62,21 +62,14 @@ except ImportError:  # pragma: no cover
 _NO_LOCKS = {errno.ENOLCK, errno.EBADF, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOSYS}
 
 
-def manifest_path(output_pattern: str) -> Path:
+def manifest_path(output_pattern: str | FramePattern) -> Path:
     """``out/clean.####.exr`` → ``out/.clean.####.exr.aifx.json`` (one manifest per output sequence, however
     its pattern is spelled: see :func:`~aifx_core.sequence.beside_output`)."""
     return beside_output(output_pattern, MANIFEST_SUFFIX)
 
 
-def lock_path(output_pattern: str) -> Path:
+def lock_path(output_pattern: str | FramePattern) -> Path:
     return beside_output(output_pattern, LOCK_SUFFIX)
-
-
-def _spelled_manifest(output_pattern: str) -> Path:
-    """Where a manifest was kept before it was named for the ``#`` form (``.clean.%04d.exr.aifx.json``): read
-    when the ``#``-form one is missing, so an output begun before keeps resuming."""
-    pattern = Path(output_pattern)
-    return pattern.parent / f".{pattern.name}{MANIFEST_SUFFIX}"
 
 
 def settings_keys(
@@ -84,6 +77,7 @@ def settings_keys(
     pixel_options: dict[str, Any],
     spelled: dict[str, Any],
     spelled_options: dict[str, Any] | None = None,
+    earlier: list[dict[str, Any]] | None = None,
 ) -> tuple[str, frozenset[str]]:
     """The job's settings key, and the keys the same settings had before paths were keyed as ``spelled``.
 
@@ -94,16 +88,19 @@ def settings_keys(
     image) spelled so too (absolute), so ``--model models/lama.pt`` and its absolute path, which ``aifx submit``
     and Ray send, key the same. Outputs made before were keyed on the fields as written, or as a Ray worker got
     them (absolute), and the file options as typed: those keys stay accepted (:attr:`Manifest.accepted`), so no
-    finished frame is made again."""
-    key = replace(job, **spelled).resume_key(
-        spelled_options if spelled_options is not None else pixel_options
-    )
+    finished frame is made again, as do the keys of ``earlier``, the spellings an earlier aifx gave the files
+    (``clean.#.exr`` for ``clean.$F.exr`` over 1001-1100, now ``clean.####.exr``), with either form of the file
+    options."""
+    options = spelled_options if spelled_options is not None else pixel_options
+    key = replace(job, **spelled).resume_key(options)
     before = {
         job.resume_key(pixel_options),
         absolute_paths(job).resume_key(pixel_options),
-        # (the paths spelled, the file options as typed: outputs made from 2026-12-06 to 2026-12-07)
+        # (the paths spelled, the file options as typed: outputs made on 2026-12-06)
         replace(job, **spelled).resume_key(pixel_options),
     }
+    for paths in earlier or []:
+        before |= {replace(job, **paths).resume_key(pixel_options), replace(job, **paths).resume_key(options)}
     return key, frozenset(before - {key})
 
 
@@ -130,7 +127,11 @@ class OutputLock:
     """
 
     def __init__(
-        self, output_pattern: str, group: str, describe: str, accepted: frozenset[str] = frozenset()
+        self,
+        output_pattern: str | FramePattern,
+        group: str,
+        describe: str,
+        accepted: frozenset[str] = frozenset(),
     ) -> None:
         self.path = lock_path(output_pattern)
         self.group = group
@@ -323,7 +324,7 @@ class Manifest:
         accepted: frozenset[str] = frozenset(),
     ) -> None:
         self.output = output
-        self.path = manifest_path(str(output))
+        self.path = manifest_path(output if isinstance(output, FramePattern) else str(output))
         self.key = key
         #: Keys that mean this run's settings too: what frames made before the key's paths were spelled one way
         #: were recorded under (:func:`settings_keys`). Their frames are done; new frames get :attr:`key`.
@@ -387,11 +388,13 @@ class Manifest:
         return manifest
 
     def _readable(self) -> Path:
-        """The manifest file to read: this output's, else one kept under the pattern as spelled (older aifx)."""
+        """The manifest file to read: this output's, else one an older aifx kept under another name
+        (:func:`~aifx_core.sequence.earlier_beside`: the padding as typed, the pattern as spelled)."""
         if self.path.exists():
             return self.path
-        spelled = _spelled_manifest(str(self.output))
-        return spelled if spelled.exists() else self.path
+        output = self.output if isinstance(self.output, FramePattern) else str(self.output)
+        earlier = earlier_beside(output, MANIFEST_SUFFIX)
+        return next((path for path in earlier if path.exists()), self.path)
 
     def _read(self) -> None:
         """Refresh from disk, recovering frames whose rename happened but whose record did not."""
@@ -565,6 +568,19 @@ class Manifest:
             if isinstance(plate, list) and len(plate) >= 3:
                 found[(str(plate_path(frame)), int(plate[0]), int(plate[1]))] = str(plate[2])
         return found
+
+    def left_over(self, shot: list[int]) -> list[int]:
+        """The frames outside ``shot`` still on disk that the manifest has as made under another key: an earlier
+        fill of a longer or renumbered shot (then trimmed in editorial), which no run of this shot writes,
+        replaces or refuses, so a Read of the output would take them as part of it. They are left alone (a farm
+        chunk never touches frames but its own); the run names them (:func:`~aifx_core.pipeline.fill`)."""
+        inside = set(shot)
+        current = {self.key, *self.accepted}
+        return sorted(
+            f
+            for f, key in self.frames.items()
+            if f not in inside and key not in current and self.output.path(f).exists()
+        )
 
     def record_range(self, frames: list[int]) -> None:
         self.ranges[self.key] = format_frames(frames)

@@ -17,6 +17,7 @@ whole shot (exact by construction); per-frame backends read only the frames to d
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import shutil
@@ -96,6 +97,7 @@ from .sequence import (
 from .sequence.atomic import DiskError
 from .sequence.exr import LOSSY
 from .sequence.image import layer_of, unfilled_colour
+from .sequence.imageio import rounded_to_half
 from .sequence.raster import (
     COMPRESSIONS,
     MAX_PAGES,
@@ -106,7 +108,7 @@ from .sequence.raster import (
 )
 from .sequence.smpte import KEEPING_FORMATS, held
 from .sequence.window import beyond_display, in_display_window, reframe, windows
-from .workers import InOrder, overlap
+from .workers import InOrder, check_environment, overlap
 
 #: Warn when the hole covers at least this fraction of a frame (what no other frame saw there is invented).
 HOLE_WARNING = 0.5
@@ -163,6 +165,7 @@ def fill(
         job_file = job
     job = as_job(job)
     job.validate()
+    check_environment()  # AIFX_THREADS, AIFX_FLOW_PROCESS
     check_options(job.backend, job.options)  # a typo or a bad value fails now, not after flow or a model load
     check_colorspace(job.colorspace)  # (before anything is read or written)
     if save_job:
@@ -211,8 +214,8 @@ def fill(
         job.save(saved)
 
     run = _RunSetup.of(job, plate, out, mask)
-    kept = folder_kept(out_dir, cache_folder(str(out)))
-    with OutputLock(str(out), run.settings, str(out), run.earlier) as lock, kept:
+    kept = folder_kept(out_dir, cache_folder(out))
+    with OutputLock(out, run.settings, str(out), run.earlier) as lock, kept:
         if not lock.joined:  # alone on this output: a killed run's temp files of its frames are stale now
             clean_stale_temps(out_dir, 0.0, {out.path(f).name for f in plate.frames})
             if has_sidecars(out):
@@ -226,9 +229,20 @@ def fill(
                 todo = _not_again(manifest, todo, existing, set(written), str(out))
             if job.confidence and has_sidecars(out):
                 todo = _lost_confidence(todo, selection, existing, out, protected)
+            halved = _rounded_to_half(todo, selection, existing, out, plate)
+            left = manifest.left_over(plate.frames)
+            todo = [f for f in selection if f in halved or f in todo]
             manifest.record_range(plate.frames)
             manifest.rekey()  # (frames made under the key of the paths as written: taken by every spelling now)
         result = FillResult(output=str(out), skipped=[f for f in selection if f not in todo])
+        if halved:
+            result.notices.append(
+                f"note: {out}: frame(s) {format_frames(sorted(halved), max_parts=4)} were written as half float by "
+                "an earlier aifx, which moved the plate's values outside the mask; they are made again as float, "
+                "like the rest of the shot"
+            )
+        if left:
+            result.notices.append(left_over_note(str(out), left, plate.frames))
         if todo:
             _fill_frames(job, plate, mask, out, manifest, todo, run, reporter, result, protected)
         else:
@@ -244,6 +258,16 @@ def fill(
                 before_after_sheet(sheet or job.contact_sheet, plate, out, selection, mask=filled)
             )
     return result
+
+
+def left_over_note(output: str, left: list[int], shot: list[int]) -> str:
+    """The note naming frames an earlier fill left beyond the shot (:meth:`.manifest.Manifest.left_over`)."""
+    return (
+        f"note: {output}: frame(s) {format_frames(left, max_parts=4)} there are not frames of this shot "
+        f"({format_frames(shot, max_parts=4)}): an earlier run made them with other settings or another frame "
+        "range, and they are left as they are; delete them if the shot no longer has them (a Read of the "
+        "sequence takes them too)"
+    )
 
 
 def _not_again(
@@ -279,6 +303,20 @@ def _lost_confidence(
         return todo
     again = lost | set(todo)
     return [f for f in selection if f in again]
+
+
+def _rounded_to_half(
+    todo: list[int], selection: list[int], existing: set[int], out: FramePattern, plate: Sequence
+) -> set[int]:
+    """The finished frames not in ``todo`` that an aifx from before 2026-12-06 wrote as half from a 16-bit
+    plate (a 10/12-bit DPX scan too: :func:`~.sequence.imageio.rounded_to_half`), which rounded most of their
+    samples outside the mask: made again as float, a resumed shot holds one pixel type and every plate code.
+    Only an EXR output of a plate that is not EXR is looked at (a header read per finished frame)."""
+    if FORMATS.get(out.extension) != "exr" or FORMATS.get(plate.pattern.extension) == "exr":
+        return set()
+    waiting = set(todo)
+    finished = [f for f in selection if f in existing and f not in waiting]
+    return {f for f in finished if rounded_to_half(out.path(f), plate.path(f))}
 
 
 def _input_files(plate: Sequence, mask: MaskSource, frame: int) -> list[tuple[Path, bool]]:
@@ -345,9 +383,9 @@ def _check_names(out: FramePattern, plate: Sequence, folder: Path, confidence: b
     """The names a run makes beside its frames fit the folder's filesystem (see :func:`check_names_fit`; the
     confidence sidecars' names are the frames' plus ``.png``)."""
     frames = [out.path(frame).name for frame in (plate.frames[0], plate.frames[-1])]
-    plain = [lock_path(str(out)).name, cache_folder(str(out)).name]
+    plain = [lock_path(out).name, cache_folder(out).name]
     sides = [sidecar_path(name).name for name in frames] if confidence and has_sidecars(out) else []
-    check_names_fit(str(out), folder, plain, [*frames, *sides, manifest_path(str(out)).name])
+    check_names_fit(str(out), folder, plain, [*frames, *sides, manifest_path(out).name])
 
 
 def check_keyframes(job: FillJob, shot: list[int]) -> None:
@@ -427,21 +465,43 @@ class _RunSetup:
         spelled = pixel_options(
             job.backend, _keyed_options(job.options)
         )  # a model's path as the file it names
-        settings, before = settings_keys(job, pixels, _keyed_paths(plate, out, mask), spelled)
+        paths, earlier = _keyed_paths(plate, out, mask)
+        settings, before = settings_keys(job, pixels, paths, spelled, earlier)
         per_shot = not is_per_frame(name)
         key = run_key(job, plate.frames, range_dependent=per_shot, settings_key=settings)
         accepted = {run_key(job, plate.frames, range_dependent=per_shot, settings_key=k) for k in before}
         return cls(name, context, settings, key, frozenset(accepted - {key}), before)
 
 
-def _keyed_paths(plate: Sequence, out: FramePattern, mask: MaskSource) -> dict[str, str]:
+def _keyed_paths(
+    plate: Sequence, out: FramePattern, mask: MaskSource
+) -> tuple[dict[str, str], list[dict[str, str]]]:
     """The job's path fields spelled as the files they name, for the resume key (:func:`.manifest.settings_keys`):
-    absolute, in the ``#`` form of the patterns as opened (a plate given as its folder keys as its frames')."""
-    spelled = {"input": plate.pattern.hash_form(), "output": out.hash_form()}
+    absolute with the folder's symlinks resolved (:func:`_real_folder`), in the ``#`` form of the patterns as
+    opened (a plate given as its folder keys as its frames'), with the padding the shot's frames really have
+    (``plate.%d.exr`` over 1001-1100 is ``plate.####.exr``: :meth:`~aifx_core.sequence.FramePattern.settled`);
+    and the spellings an earlier aifx keyed them by (the folders as given, the other paddings naming the same
+    files, ``plate.#.exr`` or ``plate.####.exr``, to 2026-12-06), whose keys frames made then carry."""
+    patterns = {"input": plate.pattern, "output": out}
     masks = getattr(mask.mask, "pattern", None)  # (None: the plate's alpha or a channel, no file)
     if masks is not None:
-        spelled["mask"] = masks.hash_form()
-    return {name: os.path.abspath(path) for name, path in spelled.items()}
+        patterns["mask"] = masks
+    settled = {name: p.settled(plate.frames) for name, p in patterns.items()}
+    spelled = {name: _real_folder(p.hash_form()) for name, p in settled.items()}
+    forms = [[p, *p.alike()] for p in settled.values()]
+    earlier = [
+        {name: os.path.abspath(p.hash_form()) for name, p in zip(settled, combination, strict=True)}
+        for combination in itertools.product(*forms)
+    ]
+    return spelled, earlier
+
+
+def _real_folder(path: str) -> str:
+    """``path`` absolute, its folder with symlinks resolved (``/show`` → ``/mnt/projects/show``, as studios
+    link their project roots): a plate read through the link and through its target keys the same. The file
+    name is kept (a frame that is itself a link is still named as given)."""
+    folder, name = os.path.split(os.path.abspath(path))
+    return os.path.join(os.path.realpath(folder), name)
 
 
 def _keyed_options(options: dict[str, Any]) -> dict[str, Any]:
@@ -469,6 +529,7 @@ def prepare_anchors(
     or None for a backend that needs no anchors. Runs under the output lock, like a fill."""
     job = as_job(job)
     job.validate()
+    check_environment()
     check_options(job.backend, job.options)
     reporter = Reporter(progress, cancel)
     plate = open_plate(job)
@@ -482,15 +543,15 @@ def prepare_anchors(
     if is_per_frame(run.name):
         return None  # frames on their own: nothing is decided for the shot (and no model is loaded)
     with (
-        OutputLock(str(out), run.settings, str(out), run.earlier),
-        folder_kept(out_dir, cache_folder(str(out))),
+        OutputLock(out, run.settings, str(out), run.earlier),
+        folder_kept(out_dir, cache_folder(out)),
     ):
         backend = _create(job, plate, run)
         if not hasattr(backend, "anchors"):
             return None
         feed = _Feed(job, plate, mask)
         feed.knows(Manifest.load(out, job, run.key, accepted=run.accepted))
-        with _anchors(backend, feed, str(out), run, plate.frames, reporter, rebuild=rebuild) as found:
+        with _anchors(backend, feed, out, run, plate.frames, reporter, rebuild=rebuild) as found:
             store = found[0]
         return str(store.folder)
 
@@ -654,7 +715,7 @@ def _seen_plate(backend: Any, feed: _Feed, shot: list[int], reporter: Reporter, 
 def _anchors(
     backend: Any,
     feed: _Feed,
-    output: str,
+    output: FramePattern,
     run: _RunSetup,
     shot: list[int],
     reporter: Reporter,
@@ -980,7 +1041,7 @@ def _run_backend(
             seen = None
             if hasattr(backend, "anchors"):
                 _store, anchors, on_anchor, seen = stack.enter_context(
-                    _anchors(backend, feed, str(out), run, shot, reporter, stream_from=to_end)
+                    _anchors(backend, feed, out, run, shot, reporter, stream_from=to_end)
                 )
             for start, stop, outputs in parts:
                 span = Span(tuple(shot), frozenset(shot[p] for p in outputs), anchors, on_anchor, seen)

@@ -1,7 +1,8 @@
 """``aifx submit job.json --server URL``: run a job on an ``aifx serve`` machine as if it ran here.
 
 Progress is printed as a local ``aifx run`` prints it (a bar on a terminal, or the same JSON lines with
-``--json-progress``), the exit code is the job's (0 done, 2 bad input, 1 failure, 130 cancelled), and Ctrl+C
+``--json-progress``), the exit code is the job's (0 done, 2 bad input, 1 failure, 130 cancelled; a server that cannot be reached
+is a failure, 1, which a farm may retry), and Ctrl+C
 or SIGTERM (how farm schedulers cancel a task) cancels the job on the server (a second one stops waiting for
 the server to confirm). The token comes from
 an environment variable (``--token-env``, default ``AIFX_TOKEN``), never from the command line, where other

@@ -29,21 +29,35 @@ from collections.abc import Callable, Iterator, Sequence
 from types import FrameType
 from typing import Any, TypeVar
 
+from .protocol.errors import InputError
+
 T = TypeVar("T")
 
 #: Environment variable: ``1`` runs everything in the calling thread (no writer thread, no flow worker).
 THREADS_ENV = "AIFX_THREADS"
 
 
+#: The words a switch in the environment takes, whatever their case (a number of threads for AIFX_THREADS too).
+_ON = ("true", "on", "yes")
+_OFF = ("false", "off", "no")
+
+
 def overlap() -> bool:
-    """Whether background workers may run (``AIFX_THREADS`` unset, or more than 1)."""
-    value = os.environ.get(THREADS_ENV, "").strip()
-    if not value:
+    """Whether background workers may run: ``AIFX_THREADS`` unset, ``true``/``on``/``yes`` or a number above 1
+    (``1``, ``0``, ``false``/``off``/``no``: one thread). Anything else is an :class:`InputError` naming the
+    variable: ``false`` or ``off`` kept the threads on, the opposite of what was meant."""
+    text = os.environ.get(THREADS_ENV, "").strip()
+    value = text.lower()
+    if not value or value in _ON:
         return True
-    try:
+    if value in _OFF:
+        return False
+    if value.isascii() and value.isdigit():
         return int(value) > 1
-    except ValueError:
-        return True
+    raise InputError(
+        f"{THREADS_ENV}={text!r}: not a value aifx knows; set it to 1 (or off, false, no) to run in one thread, "
+        "or unset it (on, true, yes, or 2 and up) for background threads"
+    )
 
 
 _local = threading.local()
@@ -331,10 +345,28 @@ FLOW_PROCESS_DEFAULT = False
 
 
 def helper_wanted() -> bool:
-    """Whether work may go to a helper process: overlap is on and ``AIFX_FLOW_PROCESS`` (default
-    :data:`FLOW_PROCESS_DEFAULT`) is not ``0``."""
-    value = os.environ.get(PROCESS_ENV, "").strip()
-    return overlap() and (value != "0" if value else FLOW_PROCESS_DEFAULT)
+    """Whether work may go to a helper process: overlap is on and ``AIFX_FLOW_PROCESS`` is ``1``/``true``/
+    ``on``/``yes`` (``0``/``false``/``off``/``no``: not; unset: :data:`FLOW_PROCESS_DEFAULT`). Anything else is
+    an :class:`InputError` naming the variable: ``false`` or ``off`` turned the helper on."""
+    text = os.environ.get(PROCESS_ENV, "").strip()
+    value = text.lower()
+    threads = overlap()  # (checked whatever this says)
+    if not value:
+        return threads and FLOW_PROCESS_DEFAULT
+    if value in ("1", *_ON):
+        return threads
+    if value in ("0", *_OFF):
+        return False
+    raise InputError(
+        f"{PROCESS_ENV}={text!r}: not a value aifx knows; set it to 1 (or on, true, yes) to compute the flow in a "
+        "helper process, 0 (or off, false, no) not to, or unset it"
+    )
+
+
+def check_environment() -> None:
+    """Refuse a bad ``AIFX_THREADS`` or ``AIFX_FLOW_PROCESS`` before any work (:func:`overlap`,
+    :func:`helper_wanted`), not when the first thread would start."""
+    helper_wanted()
 
 
 def module_settings(names: tuple[str, ...]) -> dict[str, dict[str, Any]]:

@@ -6,7 +6,8 @@ one place (:func:`encode`) and read in one place (:func:`decode`, :func:`fractio
 :func:`describe`). The kinds:
 
 * ``{"event": "progress", "stage", "index", "total", "frame", "message"}``: ``index`` of ``total`` in
-  ``stage`` (``"flow"``, ``"fill"``... restart their count; ``"write"`` counts finished output frames);
+  ``stage``, one of :data:`STAGES`; ``"write"`` counts finished output frames (the job's own progress), the
+  others restart their count and report work before the frames are written;
 * ``{"event": "done", "output", "written", "skipped", "contact_sheet", ...}``: the job finished;
 * ``{"event": "error", "message", "exit_code"}``: the job failed (exit codes in :mod:`.errors`);
 * ``{"event": "cancelled", "message"}``: the job stopped on request; finished frames are kept.
@@ -27,11 +28,17 @@ PROGRESS, DONE, ERROR, CANCELLED = "progress", "done", "error", "cancelled"
 FINAL_KINDS = (DONE, ERROR, CANCELLED)
 #: The progress stage that counts finished output frames (other stages report work inside a frame).
 OVERALL_STAGE = "write"
+#: The stages a run reports: ``"seen plate"`` (shot frames read for the clean plate of
+#: a locked-off or slowly moving shot, before the fill), ``"anchors"`` (keyframe blocks decided by the temporal
+#: engine), ``"propagate"`` (frames the temporal engine has filled), ``"generate"`` (windows of a video model),
+#: ``"write"`` (:data:`OVERALL_STAGE`), and ``"retry"`` (a farm chunk retried: ``index`` of ``total`` tries).
+#: A plugin backend may report stages of its own.
+STAGES = ("seen plate", "anchors", "propagate", "generate", OVERALL_STAGE, "retry")
 
 
 @dataclass(frozen=True)
 class ProgressEvent:
-    """One step of a job: ``index`` of ``total`` in ``stage`` (e.g. ``"flow"``, ``"fill"``, ``"write"``)."""
+    """One step of a job: ``index`` of ``total`` in ``stage`` (:data:`STAGES`: ``"propagate"``, ``"write"``...)."""
 
     stage: str
     index: int

@@ -140,7 +140,10 @@ class RemoteClient:
             raise _http_error(exc) from None
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
-            raise RemoteError(f"cannot reach the aifx server at {self.url} ({reason})") from None
+            raise RemoteError(
+                f"cannot reach the aifx server at {self.url} ({reason}); check the address and that aifx serve "
+                "runs there, then try again"
+            ) from None
         except ValueError as exc:  # http.client.InvalidURL: a URL urlopen cannot send
             raise RemoteError(f"cannot ask the aifx server at {self.url} ({exc})", status=400) from None
         try:

@@ -25,7 +25,7 @@ from .image import Image, from_float, to_float
 from .imageinfo import ImageInfo
 from .imageio import FORMATS, check_names_fit, check_writable, read_image, read_info, write_image
 from .info import describe
-from .pattern import FramePattern, beside_output, parse_pattern
+from .pattern import FramePattern, beside_output, earlier_beside, parse_pattern
 from .reader import Sequence, check_outside_input_folder, open_sequence, output_pattern
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "Sequence",
     "atomic_write",
     "beside_output",
+    "earlier_beside",
     "check_regular_file",
     "check_side_output",
     "check_side_sequence",

@@ -146,6 +146,22 @@ def split_trailing_range(spec: str) -> tuple[str, str | None]:
     return spec, None
 
 
+def chosen_frames(spec: str, trailing: str | None, frames: str | None, name: str = "--frames") -> str | None:
+    """The frames asked of ``spec``: ``frames`` (the flag or job field ``name``), which may narrow the range
+    after its pattern (``trailing``, :func:`split_trailing_range`), or that range. ``frames`` naming frames
+    outside it is an :class:`InputError`: ``'plate.####.exr 1001-1002' --frames 1004-1005`` dropped the
+    pattern's range without a word."""
+    if frames is None or trailing is None:
+        return frames if frames is not None else trailing
+    outside = sorted(set(parse_frame_spec(frames, name)) - set(parse_frame_spec(trailing, spec)))
+    if outside:
+        raise InputError(
+            f"{spec}: {name} {frames} asks for frames outside the range after the pattern ({trailing}), first "
+            f"{outside[0]}; give the frames once, or {name} within {trailing}"
+        )
+    return frames
+
+
 def frame_gaps(frames: Iterable[int]) -> list[int]:
     """Frames missing between the first and last of ``frames`` (the holes in a rendered range)."""
     present = set(frames)

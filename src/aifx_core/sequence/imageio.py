@@ -122,6 +122,20 @@ def read_info(path: str | os.PathLike[str]) -> ImageInfo:
     return read_exr_info(path) if fmt == "exr" else read_raster_info(path, fmt)
 
 
+def rounded_to_half(output: str | os.PathLike[str], plate: str | os.PathLike[str]) -> bool:
+    """Whether the EXR ``output`` made from ``plate`` holds as half a channel the plate stores in more than 8
+    bits (a 16-bit PNG or TIFF, a 10/12-bit DPX scan, read as uint16): how aifx before 2026-12-06 wrote such a
+    plate. Half holds 11 bits, so most samples of those frames, outside the mask too, are off the plate's code;
+    an EXR of such a plate is float now (every code kept), and a resumed shot must not mix the two. A file that
+    cannot be read says False: the run's own checks name it."""
+    try:
+        if "half" not in read_info(output).channels.values():
+            return False
+        return any(kind.endswith("uint16") for kind in read_info(plate).channels.values())
+    except (InputError, OSError):
+        return False
+
+
 def write_image(
     path: str | os.PathLike[str],
     image: Image,
@@ -148,7 +162,9 @@ def write_image(
         atomic_write(path, lambda temp: write_exr(temp, image, compression), before_replace)
     else:
         atomic_write(
-            path, lambda temp: write_raster(temp, image, fmt, compression, bit_depth), before_replace
+            path,
+            lambda temp: write_raster(temp, image, fmt, compression, bit_depth, file_name=path.name),
+            before_replace,
         )
     return path
 

@@ -12,7 +12,14 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..errors import InputError
-from .frames import format_frames, frame_gaps, frames_text, parse_frame_spec, split_trailing_range
+from .frames import (
+    chosen_frames,
+    format_frames,
+    frame_gaps,
+    frames_text,
+    parse_frame_spec,
+    split_trailing_range,
+)
 from .guard import check_regular_file
 from .image import Unfilled, file_colour_channels, layer_of, unfilled_colour
 from .imageinfo import ImageInfo, Window, window_size
@@ -31,8 +38,7 @@ def facts(spec: str | os.PathLike[str], frames: Iterable[int] | int | str | None
     same reading, the same rules for what a fill changes and copies. ``frames``: a range text, a frame number
     or a list of them."""
     text, trailing = split_trailing_range(os.fspath(spec))
-    asked = frames_text(frames)
-    frames = asked if asked is not None else trailing
+    frames = chosen_frames(os.fspath(spec), trailing, frames_text(frames))
     pattern = parse_pattern(text)
     found: dict[str, Any] = {"input": str(pattern), "kind": _kind_name(pattern)}
     if found["kind"] == "sequence":

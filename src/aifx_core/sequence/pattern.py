@@ -16,7 +16,8 @@ from __future__ import annotations
 import os
 import re
 import shlex
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..errors import InputError
@@ -25,7 +26,9 @@ from ..errors import InputError
 IMAGE_EXTENSIONS = (".exr", ".png", ".tif", ".tiff", ".jpg", ".jpeg", ".dpx")
 
 # One frame token: ####, @@@@, %04d / %d, $F4 / $F / ${F4}.
-_TOKEN = re.compile(r"#+|@+|%0?(\d*)d|\$\{F(\d*)\}|\$F(\d*)(?![A-Za-z_])")
+_TOKEN = re.compile(r"#+|@+|%0?(\d*)d|\$\{F(\d*)\}|\$F(\d*)(?![A-Za-z0-9_])")
+# $F, digits, then a letter or _: Houdini reads ``$F4_v2`` as the variable ``F4_v2``, not ``$F4`` and ``_v2``.
+_STUCK = re.compile(r"\$F(\d+)([A-Za-z_]\w*)")
 _DIGITS = re.compile(r"\d+")
 
 
@@ -47,6 +50,8 @@ class FramePattern:
     kind: str = "pattern"
     #: Frames found on disk by :meth:`discover` (frame → file); filled lazily.
     _found: dict[int, Path] | None = field(default=None, repr=False, compare=False)
+    #: The fewest digits (the sign counts) among the frames :meth:`settled` was given; 0: not settled.
+    shortest: int = field(default=0, repr=False, compare=False)
 
     # -- what the pattern is -------------------------------------------------------------------------------
 
@@ -70,6 +75,36 @@ class FramePattern:
         if self.is_still:
             return str(self.folder / self.prefix)
         return str(self.folder / f"{self.prefix}{'#' * max(self.padding, 1)}{self.suffix}")
+
+    def settled(self, frames: Iterable[int]) -> FramePattern:
+        """This pattern with the padding ``frames`` are really named with: ``#``, ``$F`` and ``%d`` name frame
+        1001 ``1001``, as ``####`` does, so over frames of four digits or more (the sign counts: ``-10`` is
+        three) they are ``####``, and :meth:`hash_form` (what the resume key and the manifest, lock and cache
+        beside an output are named from) is the same for every spelling that names the same files. Over frames
+        1-3 ``#`` and ``####`` stay apart: they name other files. The file names and the token shown are
+        unchanged."""
+        if self.kind != "pattern":
+            return self
+        shortest = min((len(str(frame)) for frame in frames), default=0)
+        return replace(self, padding=max(self.padding, shortest), shortest=shortest)
+
+    def alike(self) -> list[FramePattern]:
+        """This :meth:`settled` pattern in the other paddings an aifx of 2026-12-06 or earlier keyed and named an
+        output's files by, which name the same files: the padding as typed, and one digit (``#``, ``$F``,
+        ``%d``) where the frames have no fewer digits than the padding (``####`` over 1001+). Itself left out."""
+        if self.kind != "pattern":
+            return []
+        match = _TOKEN.fullmatch(self.token)
+        forms = [replace(self, padding=_padding(match))] if match else []
+        if 0 < self.padding <= self.shortest:
+            forms.append(replace(self, padding=1))
+        seen = {self.hash_form()}
+        alike = []
+        for form in forms:
+            if form.hash_form() not in seen:
+                seen.add(form.hash_form())
+                alike.append(form)
+        return alike
 
     # -- frames -> files -------------------------------------------------------------------------------------
 
@@ -248,6 +283,13 @@ def parse_pattern(spec: str | os.PathLike[str]) -> FramePattern:
         # An existing file is a still even if its name happens to hold '#', '@' or '%d'.
         return FramePattern(folder=path.parent, prefix=path.name, suffix="", kind="still")
     folder, name = path.parent, path.name
+    stuck = _STUCK.search(name)
+    if stuck:
+        digits, rest = stuck.groups()
+        raise InputError(
+            f"{text}: $F{digits}{rest} reads as the variable F{digits}{rest} (as Houdini reads it), not the frame "
+            f"token $F{digits} then {rest}; write ${{F{digits}}}{rest} or {'#' * int(digits)}{rest}"
+        )
     tokens = list(_TOKEN.finditer(name))
     # ('#' and '@' are common in folder names, /home/jane@studio.com or shot#12: only a name without a token
     # under a missing folder that has one is a token put in the wrong place.)
@@ -283,13 +325,35 @@ def _folder_pattern(folder: Path) -> FramePattern:
     return FramePattern(folder=folder, prefix="", suffix="", kind="folder")
 
 
-def beside_output(output_pattern: str, suffix: str) -> Path:
+def beside_output(output_pattern: str | FramePattern, suffix: str) -> Path:
     """The hidden file (or folder) an output keeps beside its frames: ``out/clean.####.exr`` + ``.aifx.json``
     → ``out/.clean.####.exr.aifx.json``, named for the pattern's ``#`` form, so ``clean.%04d.exr``,
     ``clean.$F4.exr`` and ``clean.####.exr``, which name the same files, share one manifest, lock and cache
-    (spelled apart, a second run with other settings took the frames as its own and resumed on them)."""
-    try:
-        pattern = Path(parse_pattern(output_pattern).hash_form())
-    except InputError:
-        pattern = Path(output_pattern)  # (refused where the output is opened; the name is only a fallback)
+    (spelled apart, a second run with other settings took the frames as its own and resumed on them). Given
+    the output as opened (:func:`~aifx_core.sequence.reader.output_pattern`, :meth:`FramePattern.settled` over
+    the shot), ``clean.#.exr`` and ``clean.$F.exr`` over frames 1001-1100 share them with ``clean.####.exr`` too;
+    given as text, the padding is the one typed."""
+    if isinstance(output_pattern, FramePattern):
+        pattern = Path(output_pattern.hash_form())
+    else:
+        try:
+            pattern = Path(parse_pattern(output_pattern).hash_form())
+        except InputError:  # (refused where the output is opened; the name is only a fallback)
+            pattern = Path(output_pattern)
     return pattern.parent / f".{pattern.name}{suffix}"
+
+
+def earlier_beside(output: str | FramePattern, suffix: str) -> list[Path]:
+    """Where an older aifx kept what :func:`beside_output` names for ``output`` (as opened), newest first: under
+    the ``#`` form of another padding naming the same files (:meth:`FramePattern.alike`:
+    ``.clean.#.exr.aifx.json`` for ``clean.####.exr`` over frames 1001+, to 2026-12-06), and under the pattern
+    as spelled (``.clean.%04d.exr.aifx.json``, before that).
+    Read where the current name is missing, so an output begun before keeps resuming."""
+    typed = Path(str(output))
+    if isinstance(output, FramePattern):
+        names = [beside_output(form, suffix) for form in output.alike()]
+    else:
+        names = [beside_output(str(output), suffix)]
+    names.append(typed.parent / f".{typed.name}{suffix}")
+    current = beside_output(output, suffix)
+    return [name for i, name in enumerate(names) if name != current and name not in names[:i]]

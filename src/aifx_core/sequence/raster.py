@@ -99,6 +99,8 @@ _NOT_COPIED = {
 _NOT_COPIED_PREFIXES = ("ICCProfile:", "tiff:", "png:")
 #: Metadata whose typed values (a timecode, a keycode: tuples) are written back with their type.
 _TYPED_PREFIXES = ("dpx:", "smpte:")
+#: Where a DPX header holds its image file name (SMPTE 268M: ASCII, NUL-padded), and its length.
+_DPX_FILE_NAME_AT, _DPX_FILE_NAME_BYTES = 36, 100
 #: A DPX's magic number and the byte order it means (the sniffer's magic numbers for DPX too).
 DPX_BYTE_ORDERS = {b"SDPX": "big", b"XPDS": "little"}
 #: Bits per sample of a packed integer file read as uint16 (a DPX scan), kept when written as DPX.
@@ -313,9 +315,18 @@ def written_channels(image: Image, fmt: str) -> list[str]:
 
 
 def write_raster(
-    path: Path, image: Image, fmt: str, compression: str | None = None, bit_depth: int | None = None
+    path: Path,
+    image: Image,
+    fmt: str,
+    compression: str | None = None,
+    bit_depth: int | None = None,
+    *,
+    file_name: str | None = None,
 ) -> None:
-    """Write a PNG/TIFF/JPEG/DPX (call through :func:`~aifx_core.sequence.imageio.write_image` for atomicity)."""
+    """Write a PNG/TIFF/JPEG/DPX (call through :func:`~aifx_core.sequence.imageio.write_image` for atomicity).
+
+    ``file_name``: the file's name once in place, where ``path`` is the temp file it is renamed from; a DPX's header
+    holds it (:func:`_set_dpx_file_name`)."""
     dtype = target_dtype(image, fmt, bit_depth)
     names = written_channels(image, fmt)
     pixels = np.stack([_convert(image.channels[n], dtype) for n in names], axis=-1)
@@ -374,6 +385,8 @@ def write_raster(
         raise OSError(f"{path}: writing failed: {detail}")
     if origin and fmt == "png":
         _set_png_offset(path, origin["x"], origin["y"])
+    if fmt == "dpx":
+        _set_dpx_file_name(path, file_name or path.name)
 
 
 #: The last 12 bytes of every whole PNG: its IEND chunk (length 0, type, CRC).
@@ -418,6 +431,18 @@ def _set_png_offset(path: Path, x: int, y: int) -> None:
                 handle.write(body + struct.pack(">I", zlib.crc32(kind + body)))
                 return
             handle.seek(length + 4, 1)
+
+
+def _set_dpx_file_name(path: Path, name: str) -> None:
+    """Put the frame's own file name into the DPX header's file name field (100 bytes at offset 36), where
+    OpenImageIO's writer puts the name it was opened with: the hidden temp file's (``.c.1003.aifx-tmp-<pid>-
+    <token>.dpx``), so no two runs gave the same bytes (a resumed output failed an md5 check against an
+    uninterrupted run) and conform tools showed a file that does not exist. The base name, as the field is
+    read against the file beside it: the same wherever the folder is mounted, and never cut at 100 bytes."""
+    raw = name.encode("utf-8")[: _DPX_FILE_NAME_BYTES - 1].decode("utf-8", "ignore").encode("utf-8")
+    with open(path, "r+b") as handle:
+        handle.seek(_DPX_FILE_NAME_AT)
+        handle.write(raw.ljust(_DPX_FILE_NAME_BYTES, b"\0"))
 
 
 def _associated_tiff(image: Image, fmt: str, names: list[str]) -> bool:

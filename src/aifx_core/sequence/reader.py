@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 from ..errors import InputError
-from .frames import MAX_FRAMES, format_frames, parse_frame_spec, split_trailing_range
+from .frames import MAX_FRAMES, chosen_frames, format_frames, parse_frame_spec, split_trailing_range
 from .guard import check_regular_file
 from .image import Image
 from .imageio import FORMATS, read_image
@@ -79,12 +79,17 @@ def open_sequence(
     so a gap in the render is an error unless ``skip_missing`` is set, in which case missing frames are left
     out. A still is used for every requested frame (by default its own frame number, see
     :func:`~aifx_core.sequence.pattern.still_frame`). A range after the pattern, as Nuke's file browser
-    shows sequences (``"plate.####.exr 1001-1100"``), is used when ``frames`` is not given. ``fix_missing`` ends
+    shows sequences (``"plate.####.exr 1001-1100"``), is used when ``frames`` is not given (``frames`` may narrow
+    it, never reach outside it: :func:`~aifx_core.sequence.frames.chosen_frames`; a mask's is read for the
+    plate's frames). ``fix_missing`` ends
     the message for missing frames (a command without ``--skip-missing`` says its own fix); ``frames_name`` is
     what messages call ``frames`` (a job's frames are its field, :data:`~aifx_core.sequence.frames.JOB_FRAMES`).
     """
     text, trailing = split_trailing_range(os.fspath(spec))
-    frames = frames if frames is not None else trailing
+    if role == "mask":  # (read for the plate's frames: a mask rendered wider than the shot is fine)
+        frames = frames if frames is not None else trailing
+    else:
+        frames = chosen_frames(os.fspath(spec), trailing, frames, frames_name)
     pattern = parse_pattern(text)
     requested = parse_frame_spec(frames, frames_name) if frames is not None else None
     if pattern.is_still:
@@ -188,7 +193,9 @@ def output_pattern(spec: str | os.PathLike[str], input_seq: Sequence) -> FramePa
     """The pattern output frames are written to, checked against the input.
 
     The output needs a frame token when the input has more than one frame, must be a file type aifx writes,
-    and must never be the input itself (that would overwrite the plate).
+    and must never be the input itself (that would overwrite the plate). Its padding is the one the shot's
+    frames are written with (:meth:`FramePattern.settled`: ``clean.$F.exr`` over 1001-1100 is ``clean.####.exr``),
+    which its manifest, lock and cache are named from.
     """
     text = os.fspath(spec)
     try:
@@ -216,7 +223,7 @@ def output_pattern(spec: str | os.PathLike[str], input_seq: Sequence) -> FramePa
                 f"{text}: output would overwrite the input {input_seq.role}; choose another name"
             )
     check_outside_input_folder(pattern.path(input_seq.frames[0]), input_seq, text, "output")
-    return pattern
+    return pattern.settled(input_seq.frames)
 
 
 def check_outside_input_folder(target: Path, input_seq: Sequence, text: str, what: str) -> None:

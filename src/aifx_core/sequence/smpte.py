@@ -19,6 +19,13 @@ import OpenEXR
 
 #: The formats that hold them.
 KEEPING_FORMATS = ("exr", "dpx")
+#: The whole rates whose NTSC form (``n * 1000/1001``) a DPX's decimal frame rate may stand for.
+NTSC_RATES = (24, 30, 48, 60, 96, 120)
+#: How near an NTSC rate a decimal one is taken for it: 23.98, two decimals of 23.976, is 0.004 off; no rate in
+#: use is within 0.02 of one.
+_NTSC_NEAR = 5e-3
+#: How near a whole number a decimal rate is taken for it (a float32's rounding).
+_WHOLE_NEAR = 1e-3
 #: Each item as the user knows it, and its name in an EXR's and in a DPX's (OpenImageIO's) metadata.
 _NAMES = (
     ("timecode", "timeCode", "smpte:TimeCode"),
@@ -97,5 +104,21 @@ def for_exr(dpx_attributes: Mapping[str, Any]) -> dict[str, Any]:
             found["keyCode"] = film
     rate = dpx_attributes.get("dpx:FrameRate") or dpx_attributes.get("dpx:TemporalFrameRate")
     if rate:
-        found["framesPerSecond"] = Fraction(float(rate)).limit_denominator(1001)  # (23.976: 24000/1001)
+        found["framesPerSecond"] = exact_rate(float(rate))
     return found
+
+
+def exact_rate(rate: float) -> Fraction:
+    """The rate a DPX's decimal frame rate stands for, as a fraction: an NTSC-family rate (23.976, 23.98,
+    29.97, 47.952, 59.94, 119.88 and their float32 as scanners write them) is ``n * 1000/1001``, and a rate
+    within a hair of a whole number is it; any other the nearest fraction over at most 1001. Rounded to the
+    nearest fraction alone, 23.976 became 2997/125, which conform tools and a DPX read back do not take for
+    24000/1001."""
+    for frames in NTSC_RATES:
+        ntsc = Fraction(frames * 1000, 1001)
+        if abs(rate - ntsc) < _NTSC_NEAR:
+            return ntsc
+    whole = round(rate)
+    if whole and abs(rate - whole) < _WHOLE_NEAR:
+        return Fraction(whole)
+    return Fraction(rate).limit_denominator(1001)
