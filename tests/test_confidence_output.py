@@ -16,10 +16,12 @@ import pytest
 from shot_files import HEIGHT, WIDTH, make_shot, on_small_disk, plate_frame, read_exr, shot_job, write_exr
 
 from aifx_core import FillJob, fill
+from aifx_core.backends import create_spatial, register_fill
 from aifx_core.confidence import CHANNEL, legacy_sidecar_path, read_confidence, sidecar_path
 from aifx_core.contact_sheet import before_after_sheet
 from aifx_core.errors import InputError
 from aifx_core.mask import feather_weight, make_hole
+from aifx_core.propagate import PropagateBackend
 from aifx_core.sequence import open_sequence
 from aifx_core.sequence.atomic import temp_path_for
 
@@ -470,6 +472,46 @@ def test_a_later_plate_frame_with_an_earlier_fills_confidence_keeps_this_fills_t
         assert np.array_equal(plain[CHANNEL], shown), frame  # (the lower of 1 and this fill's: this fill's)
         sure_inside.append(float(shown[_weight(shot, frame, asked) >= 1].max()))
     assert max(sure_inside) > 0.5  # (propagation was sure somewhere in the hole: not all 'invented')
+
+
+class _AskedEngine(PropagateBackend):
+    """The temporal engine, counting the frames whose full-frame confidence map was asked for."""
+
+    asked: list[int] = []
+
+    @property
+    def last_confidence(self) -> np.ndarray | None:
+        shown = super().last_confidence
+        _AskedEngine.asked.append(self._asked_frame)
+        return shown
+
+    def fill(self, packets, reporter, *args, **kwargs):
+        for frame, rgb in super().fill(packets, reporter, *args, **kwargs):
+            self._asked_frame = frame
+            yield frame, rgb
+
+
+def test_an_exr_output_asks_for_the_confidence_only_of_frames_that_carry_it(tmp_path) -> None:
+    """Every frame of an EXR output without --confidence had its full-frame confidence map built (~24 ms at 4K on
+    the engine's thread) and thrown away unless its plate frame carried an earlier fill's: only those are asked
+    for now, and every frame with --confidence."""
+    register_fill(
+        "asked-propagate",
+        lambda context: _AskedEngine(context, spatial_factory=create_spatial),
+        options="aifx_core.propagate.options:PropagateOptions",
+        hosts_spatial=True,
+    )
+    shot = make_shot(tmp_path / "shot", FRAMES)
+    sure = np.ones((HEIGHT, WIDTH), np.float16)
+    for i, frame in enumerate(FRAMES):
+        if frame >= 1004:
+            write_exr(shot / f"plate.{frame:04d}.exr", {**plate_frame(i), CHANNEL: sure})
+    _AskedEngine.asked.clear()
+    fill(shot_job(shot, tmp_path / "plain" / "clean.####.exr", backend="asked-propagate"))
+    assert _AskedEngine.asked == [frame for frame in FRAMES if frame >= 1004]
+    _AskedEngine.asked.clear()
+    fill(shot_job(shot, tmp_path / "asked" / "clean.####.exr", backend="asked-propagate", confidence=True))
+    assert _AskedEngine.asked == list(FRAMES)
 
 
 def test_a_png_confidence_sequence_over_a_plate_with_confidence_is_the_lower_of_both(tmp_path) -> None:

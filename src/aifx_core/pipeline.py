@@ -650,6 +650,10 @@ class _Feed:
         self.digest: Callable[[Path], str] | None = None
         #: The first frame read and the channels its colour is in (:meth:`_check_colour`).
         self.colour: tuple[int, tuple[str, ...]] | None = None
+        #: The frames read (and kept) whose plate frame carries an earlier fill's confidence
+        #: (:func:`~.confidence.carried`): only for these does an EXR output without ``--confidence`` ask the
+        #: backend for its confidence map (a full frame each, ~24 ms at 4K, thrown away for the other frames).
+        self.carrying: set[int] = set()
 
     def knows(self, manifest: Manifest) -> None:
         """Take ``manifest``'s plate digests (see :attr:`digests`)."""
@@ -677,6 +681,8 @@ class _Feed:
             read = self.plate.read(frame)
             if kept and self.plates is not None:
                 self.plates.keep(frame, read)
+            if kept and carried(read):
+                self.carrying.add(frame)
             image = in_display_window(read)  # the fill works on the frame (display window)
             self._check_colour(frame, image)
             hole = make_hole(self.mask.matte(frame, image), self.job.threshold, self.job.dilate)
@@ -838,8 +844,10 @@ def _fill_frames(
     exr_output = out.extension == ".exr"  # (another format's codecs are its own: see _lossless)
     # An earlier fill's confidence in the plate is combined with this one's where the output keeps it: an EXR
     # output carries the channel even without --confidence, and it must not say "sure" in this fill's hole.
-    # Any frame may carry it (the first not), so what the backend says of each frame is kept for the writer
-    # wherever the output could hold it, and the note names the first frame written that carries it.
+    # Any frame may carry it (the first not), so what the backend says of a frame is kept for the writer
+    # wherever the output holds it: with --confidence, else on an EXR output for each frame whose plate frame
+    # carries the channel (the feed notes them as it reads them), and the note names the first frame written that
+    # carries it.
     confident = job.confidence or exr_output
     carrying: list[int] = []
 
@@ -936,7 +944,9 @@ def _fill_frames(
 
     def submit(frame: int, rgb: np.ndarray) -> None:
         # What the backend reported about this frame is taken now: it moves on while the frame is written.
-        reported = _Reported(getattr(backend, "last_confidence", None)) if confident else None
+        # (Asked only where it is written: a full-frame map each frame costs the backend's thread ~24 ms at 4K.)
+        asked = job.confidence or (exr_output and frame in feed.carrying)
+        reported = _Reported(getattr(backend, "last_confidence", None)) if asked else None
         writer.submit((frame, rgb, pending.pop(frame), reported))
 
     try:
