@@ -168,6 +168,26 @@ def test_relative_file_options_are_made_absolute_where_the_job_was_made(tmp_path
     }
 
 
+def test_one_rule_makes_file_options_absolute_for_the_resume_key_and_a_job_sent_elsewhere(
+    tmp_path, monkeypatch
+):
+    """The pipeline's resume key and ``absolute_options`` each spelled the rule out: one helper beside
+    ``option_paths`` gives every file option absolute (hub ids left out), and a job sent elsewhere takes the
+    relative ones from it."""
+    from aifx_core.inpaint.models import absolute_option_paths
+    from aifx_core.serve.paths import absolute_options
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "artist"))
+    options = {"model": "~/m/big-lama.pt", "reference": "/r/ref.png", "config": "org/name", "steps": 4}
+    assert absolute_option_paths(options) == {
+        "model": str(tmp_path / "artist" / "m" / "big-lama.pt"),
+        "reference": "/r/ref.png",
+    }
+    sent = absolute_options(FillJob(input="/a/p.####.exr", output="/a/o.####.exr", options=options))
+    assert sent.options == {**options, **absolute_option_paths(options)}
+
+
 def test_a_home_folder_path_is_expanded_where_the_job_was_made(tmp_path, monkeypatch):
     """A ``~`` in a plate or model path counted as absolute and travelled as typed: the server (or a Ray
     worker) read it as its own user's home. aifx submit and Ray now send the submitting user's home, and a

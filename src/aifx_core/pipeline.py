@@ -509,12 +509,10 @@ def _keyed_options(options: dict[str, Any]) -> dict[str, Any]:
     ``inpaint.models.option_paths``; a hub id is no path) spelled as the files they name, absolute as the path
     fields are, for the resume key: ``--model models/lama.pt`` here and the absolute path that ``aifx submit``
     and Ray send key the same."""
-    from .inpaint.models import option_paths
+    from .inpaint.models import absolute_option_paths
 
-    named = option_paths(options)
-    if not named:
-        return options
-    return {**options, **{name: os.path.abspath(os.path.expanduser(value)) for name, value in named.items()}}
+    named = absolute_option_paths(options)
+    return {**options, **named} if named else options
 
 
 def prepare_anchors(

@@ -293,6 +293,14 @@ def option_paths(options: dict) -> dict[str, str]:
     return found
 
 
+def absolute_option_paths(options: dict) -> dict[str, str]:
+    """:func:`option_paths` made absolute against this process's working folder, ``~`` expanded to this user's
+    home: the files they name as a run here reads them. One rule for the resume key (``--model models/lama.pt``
+    here and the absolute path ``aifx submit`` and Ray send key the same) and for a job sent elsewhere
+    (``serve.paths.absolute_options``), as ``protocol.job.absolute_paths`` is for the file fields."""
+    return {name: os.path.abspath(os.path.expanduser(value)) for name, value in option_paths(options).items()}
+
+
 def _how_to_get(model_id: str) -> str:
     return (
         f"download it first with `hf download {model_id}` (`huggingface-cli download` on older huggingface_hub; "

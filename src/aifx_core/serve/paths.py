@@ -20,7 +20,7 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
-from ..inpaint.models import PATH_OPTIONS, option_paths  # noqa: F401  (the loader's, re-exported here)
+from ..inpaint.models import PATH_OPTIONS, absolute_option_paths, option_paths  # noqa: F401  (the loader's, re-exported here)
 from ..protocol.errors import InputError
 from ..protocol.job import PATH_FIELDS, FillJob, relative_paths
 from ..sequence import parse_pattern  # imported at start: not on the first artist's submit (numpy, OIIO)
@@ -111,7 +111,7 @@ def absolute_options(job: FillJob) -> FillJob:
     relative = relative_options(job.options)
     if not relative:
         return job
-    absolute = {k: os.path.abspath(os.path.expanduser(v)) for k, v in relative.items()}
+    absolute = {k: v for k, v in absolute_option_paths(job.options).items() if k in relative}
     return replace(job, options={**job.options, **absolute})
 
 
