@@ -229,7 +229,6 @@ def generate_previz(board: Board, frames: int, fps: int, output: Path, device: s
             "or masked video model (Wan, Wan VACE, LTX-Video, CogVideoX)"
         )
     check_clips(pipe, board, frames)
-    output.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     clips: list[tuple[Shot, np.ndarray]] = []
     # (a shot may start from a frame of another's earlier clip, continuity: that file is an input, never removed)
@@ -271,7 +270,7 @@ def generate_previz(board: Board, frames: int, fps: int, output: Path, device: s
         frames8 = np.clip(np.rint(result * 255.0), 0, 255).astype(np.uint8)
         stem = _file_stem(index, shot.name)
         folder = output / stem
-        folder.mkdir(exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)  # (``output`` too, with the first clip: see output_folder)
         clip: list[Path] = []
         for offset, frame in enumerate(frames8):
             file = folder / f"{stem}.{FIRST_FRAME + offset:04d}.png"

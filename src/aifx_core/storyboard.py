@@ -308,7 +308,6 @@ def generate_board(board: Board, output: Path, device: str = "auto") -> list[Pat
     scheduler = make_scheduler(pipe, board.options.get("scheduler"))
     accepts = set(inspect.signature(pipe.__call__).parameters)
     multiple = size_multiple(pipe)
-    output.mkdir(parents=True, exist_ok=True)
     images: list[tuple[Shot, np.ndarray, Path]] = []
     for index, shot in enumerate(board.shots, start=1):
         width, height = image_size(shot.aspect, board.size, multiple)
@@ -333,6 +332,7 @@ def generate_board(board: Board, output: Path, device: str = "auto") -> list[Pat
             raise InputError(memory_advice(shot, board, f"a {width}x{height} image")) from None
         refuse_nan(picture, board.options.get("model"), f"shot {shot.name}", NAN_ADVICE)
         rgb8 = np.clip(np.rint(picture * 255.0), 0, 255).astype(np.uint8)
+        output.mkdir(parents=True, exist_ok=True)  # (with the first picture: see output_folder)
         file = output / _file_name(index, shot.name)
         atomic_write(file, partial(_save_png, rgb8))
         images.append((shot, rgb8, file))
