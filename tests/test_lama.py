@@ -173,6 +173,23 @@ def test_a_model_that_returns_nan_is_refused_naming_the_frame_not_filled_black(t
     assert message.startswith(f"frame 1003: {model} produced NaN") and "--option dtype=float32" in message
 
 
+def test_a_float16_export_that_returns_nan_is_told_to_use_a_float32_export(tmp_path_factory, tmp_path):
+    """LaMa takes no dtype option: a half export's NaN is met with the advice to use a float32 export (one
+    check, its advice chosen by the export's precision)."""
+    import torch
+
+    model = cached_build("lama-nan", tmp_path_factory.getbasetemp())
+    half = tmp_path / "lama-nan-fp16.pt"
+    torch.jit.load(str(model)).half().save(str(half))
+    rgb, hole = _plate()
+    with pytest.raises(InputError) as error:
+        create_spatial("lama", _context(half)).inpaint(rgb, hole, frame=1003)
+    assert str(error.value) == (
+        f"frame 1003: {half} produced NaN (not-a-number) pixels (half-precision overflow?); it is a float16 "
+        "export; use a float32 export of the model"
+    )
+
+
 def test_a_lama_folder_is_told_to_pass_the_pt_file(tmp_path):
     folder = tmp_path / "lama"
     folder.mkdir()

@@ -21,7 +21,7 @@ from ..errors import InputError
 from ..options import Options
 from .base import BackendContext
 from .crop import fill_through_crop, model_side, smaller_side
-from .models import load_torchscript, refuse_nan, resolve_device, touch
+from .models import NAN_ADVICE, load_torchscript, refuse_nan, resolve_device, touch
 from .video.limits import is_shape_error
 
 DEFAULT_SIZE = 512
@@ -152,10 +152,10 @@ class LamaBackend:
             raise self._wrong_kind(f"it returned {got} for an image of {tuple(image_t.shape)}")
         result = out[0].float().clamp(0.0, 1.0).permute(1, 2, 0).cpu().numpy()[:height, :width]
         where = "lama" if frame is None else f"frame {frame}"
+        advice = NAN_ADVICE
         if dtype != torch.float32:  # LaMa takes no dtype option: it runs in its export's precision
             advice = f"it is a {str(dtype).replace('torch.', '')} export; use a float32 export of the model"
-            refuse_nan(result, self.model_path, where, advice)
-        refuse_nan(result, self.model_path, where)
+        refuse_nan(result, self.model_path, where, advice)
         return np.ascontiguousarray(result)
 
     def _memory_advice(self, side: int, gpu: bool = True) -> str:
