@@ -13,6 +13,7 @@ import re
 import shlex
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -224,6 +225,12 @@ def test_export_refuses_what_cannot_run_on_a_farm(shot, tmp_path, monkeypatch):
     windows["input"] = "Z:\\shots\\sh010\\plate.####.exr"
     with pytest.raises(InputError, match=r"job input Z:\\shots\\sh010\\plate.####.exr is a Windows path"):
         build_template(FillJob.from_dict(windows), job_file)
+    # A ~ path was "a relative path" too (the server says "starts with ~" of the same job).
+    home = shot_job(shot, tmp_path / "c.####.exr", backend="lama", options={"model": "~/m/big-lama.pt"})
+    with pytest.raises(InputError, match=r"^job input '~/shots/p.####.exr' starts with ~, which a farm task"):
+        build_template(replace(home, input="~/shots/p.####.exr"), job_file, portable=True)
+    with pytest.raises(InputError, match=r"^option model '~/m/big-lama.pt' starts with ~"):
+        build_template(home, job_file)
     for size in (0, -1):  # 0 was taken for "the default, 50"
         with pytest.raises(InputError, match=f"--chunk {size}: a chunk needs at least 1 frame"):
             build_template(shot_job(shot, tmp_path / "c.####.exr"), job_file, chunk=size)

@@ -48,7 +48,7 @@ def _limits(pid: int) -> tuple[int, int]:
 def test_unfinished_requests_are_closed_and_others_served_meanwhile(tmp_path):
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     srv = Server(tmp_path / "state", "--header-timeout", "1", "--body-timeout", "1")
-    # Started with systemd's default soft limit (1024): the server raises it to the hard limit.
+    # Started with a low soft limit (256, below systemd's default 1024): the server raises it to the hard limit.
     srv.start_options = {"preexec_fn": lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))}
     srv.start()
     try:

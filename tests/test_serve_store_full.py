@@ -110,3 +110,35 @@ def test_a_full_queue_database_holds_jobs_up_until_it_has_room_again(tmp_path):
     finally:
         pool.stop()
         store.close()
+
+
+def test_a_cancel_between_the_claim_and_the_run_command_is_not_lost(tmp_path):
+    """An interrupted --overwrite job reads its written frames from the queue after its claim; a moment's I/O
+    error there lets go of the lock for half a second, and a DELETE landing then must still stop the job."""
+    shot = make_shot(tmp_path / "shot", range(1, 41))
+    store = Store(tmp_path / "state")
+    job = shot_job(shot, tmp_path / "out" / "c.####.exr", overwrite=True).to_dict()
+    job_id = store.submit("local", job)[0]["id"]
+    store.claim_next()
+    store.recover()  # the server was killed while it ran: it resumes, its written frames read first
+    pool = Pool(store, [""])
+    read_once = threading.Event()
+    real_written_frames = store.written_frames
+
+    def written_frames(job_id: str) -> list[int]:
+        if not read_once.is_set():
+            read_once.set()
+            raise sqlite3.OperationalError("disk I/O error")  # what SQLite says for a moment's I/O error
+        return real_written_frames(job_id)
+
+    store.written_frames = written_frames  # type: ignore[method-assign]
+    try:
+        pool.start()
+        assert read_once.wait(timeout=60)
+        assert pool.cancel(job_id) == "running"  # in the dispatcher's pause before it tries again
+        wait_for(lambda: store.get(job_id)["state"] not in ("queued", "running"), timeout=120)
+        assert store.get(job_id)["state"] == "cancelled"
+        assert not list((tmp_path / "out").glob("c.*.exr"))
+    finally:
+        pool.stop()
+        store.close()

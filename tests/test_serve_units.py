@@ -268,6 +268,25 @@ def test_refuses_a_public_host_without_a_token_file(tmp_path):
     assert "--token-file" in done.stderr and "Traceback" not in done.stderr
 
 
+def test_the_server_and_its_guard_take_the_same_names_for_loopback(tmp_path):
+    """``--host localhost.`` asked for --token-file while the guard answered ``Host: localhost.`` as local."""
+    from aifx_core.serve.guard import is_loopback_host
+
+    for host in ("localhost", "localhost.", "LOCALHOST", "127.0.0.1", "127.0.0.2", "::1", "[::1]:8765"):
+        assert is_loopback_host(host), host
+    for host in ("0.0.0.0", "::", "10.0.0.5", "localhost.evil.example", "farm-01"):
+        assert not is_loopback_host(host), host
+    # --port 99999 is refused after the host check: which line comes says what the host check decided.
+    done = subprocess.run(
+        [sys.executable, "-m", "aifx_core", "serve", "--host", "localhost.", "--port", "99999"]
+        + ["--state", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "--port 99999: expected 1-65535" in done.stderr, done.stderr
+
+
 def test_bad_server_flags_are_refused_in_one_line(tmp_path):
     """A port out of range was a traceback (exit 1); a GPU the machine does not have started a worker that
     said ``cuda:7`` and ran on the CPU."""

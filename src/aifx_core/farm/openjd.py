@@ -27,7 +27,7 @@ import json
 import os
 import shlex
 import sys
-from pathlib import Path, PureWindowsPath
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -62,14 +62,20 @@ def build_template(
             f"--chunk {size}: OpenJD chunks hold at most {MAX_CHUNK} frames; use --chunk {MAX_CHUNK} or "
             "--portable"
         )
-    from ..serve.paths import relative_job_paths
+    from ..serve.paths import not_absolute_kind, relative_job_paths
 
     for what, value in relative_job_paths(job, "job {}"):
-        if PureWindowsPath(value).drive:  # Z:\shots\... or \\server\share\..., exported off Windows
+        kind = not_absolute_kind(value)
+        if kind == "windows":  # exported off Windows
             raise InputError(
                 f"{what} {value} is a Windows path, which this machine cannot check: export the job on the "
                 "Windows machine that made it (the farm's path mapping maps its paths), or save it with "
                 "absolute paths on the workers' shared storage"
+            )
+        if kind == "home":
+            raise InputError(
+                f"{what} {value!r} starts with ~, which a farm task reads as its own user's home, not yours; "
+                "give the full path on shared storage"
             )
         raise InputError(
             f"{what} {value!r} is a relative path: farm tasks run in their own folder; "

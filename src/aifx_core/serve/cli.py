@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import errno
-import ipaddress
 import logging
 import os
 import socket
@@ -84,15 +83,6 @@ def _cmd_token_add(args: argparse.Namespace) -> int:
     return 0
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _lock_state(state: Path):
     """One server per state folder (two would run each queued job twice). The OS drops the lock when the
     process dies, SIGKILL included, so a restart never finds a stale lock."""
@@ -122,11 +112,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             f"aifx serve needs the server extra ({exc.name} is missing); run: pip install 'aifx-core[serve]'"
         ) from None
     from .auth import TokenFile
+    from .guard import is_loopback_host
     from .paths import load_path_map
     from .pool import Pool, worker_devices
     from .store import Limits, Store
 
-    loopback = is_loopback(args.host)
+    loopback = is_loopback_host(args.host)  # the rule the guard applies to Host, so both agree
     if not loopback and not args.token_file:
         raise InputError(
             f"--host {args.host} is reachable from other machines: give --token-file (and put TLS in front, "

@@ -38,6 +38,9 @@ def host_name(host: str) -> str:
 
 
 def is_loopback_host(host: str) -> bool:
+    """Whether a ``Host`` header, or the ``--host`` aifx serve binds (``localhost.``, ``::1``), names this
+    machine only: one rule for both, so a name the guard answers as local is one the server binds without
+    --token-file, and the other way round."""
     name = host_name(host)
     if name in _LOOPBACK_NAMES:
         return True

@@ -19,6 +19,7 @@ import json
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Literal
 
 from ..inpaint.models import PATH_OPTIONS, absolute_option_paths, option_paths  # noqa: F401  (the loader's, re-exported here)
 from ..protocol.errors import InputError
@@ -105,6 +106,18 @@ def relative_job_paths(job: FillJob, field_label: str = "{} path") -> list[tuple
     return named + [(f"option {name}", value) for name, value in relative_options(job.options).items()]
 
 
+def not_absolute_kind(value: str) -> Literal["windows", "home", "relative"]:
+    """What a path :func:`relative_job_paths` found is, for the line that refuses it (the server's and the farm
+    export's, in this order): a Windows path (``Z:\\...``, ``\\\\server\\...``) is not relative but of
+    another machine, and a ``~`` path means this user's home, which a server or farm task reads as its own
+    user's: "a relative path" would send the artist looking for the wrong mistake."""
+    if PureWindowsPath(value).drive:
+        return "windows"
+    if value.startswith("~"):
+        return "home"
+    return "relative"
+
+
 def absolute_options(job: FillJob) -> FillJob:
     """``job`` with its relative file options made absolute against this process's working folder, as
     :func:`~aifx_core.protocol.job.absolute_paths` does for its file fields."""
@@ -129,12 +142,13 @@ def check_absolute(job: FillJob) -> None:
     """Raise :class:`~aifx_core.protocol.errors.InputError` naming the first path that is not absolute after
     mapping: the worker's working folder is not the artist's, with or without ``--root``."""
     for label, value in relative_job_paths(job):
-        if PureWindowsPath(value).drive:  # Z:\shots\... or \\server\share\... on a server that is not Windows
+        kind = not_absolute_kind(value)
+        if kind == "windows":  # on a server that is not Windows
             raise InputError(
                 f"{label} {value} is a Windows path no --path-map rule of this server maps; "
                 "ask its admin for a rule (docs/serve.md, path mapping)"
             )
-        if value.startswith("~"):
+        if kind == "home":
             raise InputError(
                 f"{label} {value} starts with ~, which the server would read as its own home folder, not yours; "
                 "give the full path on shared storage (aifx submit expands it)"

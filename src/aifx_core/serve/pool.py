@@ -202,6 +202,17 @@ class Worker:
                 self.problem = None
             return result
 
+    def _claim(self) -> dict | None:
+        """The next job, made this worker's in the same locked step (called under the pool's lock): a cancel
+        that comes before its ``run`` command is sent then finds it here and goes to the worker first, which
+        keeps it for that job (the runner's ``cancelled_early``); set later, a cancel in between was lost and
+        the job ran to its end."""
+        job = None if self.pool.stopping else self.pool.store.claim_next()
+        if job is not None:
+            self.job_id = job["id"]
+            self.cancel_deadline = None
+        return job
+
     def _dispatch(self) -> None:
         store = self.pool.store
         if self.job_id is not None:  # started again with a job in hand: see it to its end first
@@ -211,14 +222,12 @@ class Worker:
                 if self.pool.stopping:
                     break
                 self.start_process()
-            job = self._store(lambda: None if self.pool.stopping else store.claim_next())
+            job = self._store(self._claim)
             if job is not None:
                 command = {"op": "run", "id": job["id"], "job": job["job"]}
                 if job["interrupted"] and job["job"].get("overwrite"):  # resumed, not started over
                     command["written"] = self._store(functools.partial(store.written_frames, job["id"]))
                 with self.pool.lock:
-                    self.job_id = job["id"]
-                    self.cancel_deadline = None
                     self.send(command)
             if job is None:
                 self._drain(timeout=0.0)
