@@ -162,7 +162,7 @@ def frame_numbers(op: AIFX_OT_fill, plate: Plate, scene: bpy.types.Scene) -> lis
     if span is not None:
         first, last = max(first, span[0]), min(last, span[1])
     if first > last:
-        where = f"frames {span[0]}-{span[1]}" if span and span[0] <= span[1] else "its frames"
+        where = plate.span_words()
         placed = {
             "clip": ", or place the clip (Footage Settings > Start Frame, Frame Offset)",
             "image": ", or place the sequence (Image Editor sidebar > Image > Frames, Start Frame, Offset)",

@@ -57,6 +57,20 @@ class Plate:
                 first, last = max(first, found[0]), min(last, found[-1])
         return self.scene_frame(first), self.scene_frame(last)
 
+    def span_words(self) -> str:
+        """Where the plate lies in the scene, for a range that misses it: its span, or, where the frames it
+        shows hold none of its files (an Image User's Frames 1-100 over files 1001-1002), both, so the artist
+        sees which to move."""
+        span = self.scene_range()
+        if span is not None and span[0] <= span[1]:
+            return f"frames {span[0]}-{span[1]}"
+        if self.files is None:
+            return "its frames"
+        first, last = self.files
+        shown = f"it shows files {first}-{last} at scene frames {self.scene_frame(first)}-{self.scene_frame(last)}"
+        found = sequence_numbers(self.pattern) if self.sequence is not None else []
+        return shown + (f", its files on disk are {found[0]}-{found[-1]}" if found else "")
+
     @property
     def folder(self) -> str:
         return os.path.dirname(self.pattern)
