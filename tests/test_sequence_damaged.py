@@ -182,3 +182,15 @@ def test_silencing_reuses_one_capture_file_and_passes_each_line_on_once(
             os.write(2, text)
     assert len(made) <= 1
     assert capfd.readouterr().err.splitlines() == ["a longer line from another thread", "short", "last"]
+
+
+def test_a_decode_with_stdout_closed_leaves_it_closed(monkeypatch):
+    """``aifx fill --json-progress >&-`` (no stdout): a decode running in the reading thread put its stand-in
+    for stdout around None, so the progress writer's ``sys.stdout is None`` check missed it and its flush was a
+    traceback, exit 1, instead of the one-line refusal (a CI run caught it, as a race with the reading thread)."""
+    from aifx_core.sequence.quiet import decoder_messages_silenced
+
+    monkeypatch.setattr(sys, "stdout", None)
+    with decoder_messages_silenced():
+        assert sys.stdout is None
+    assert sys.stdout is None

@@ -114,15 +114,20 @@ def decoder_messages_silenced() -> Iterator[None]:
 
     me = threading.get_ident()
     with signal_shield(), _lock:
-        proxy = sys.stdout if isinstance(sys.stdout, _QuietStdout) else _QuietStdout(sys.stdout)
-        sys.stdout = proxy
-        proxy.quiet_threads.add(me)
+        # No stdout (started with it closed, `>&-`): nothing to quiet, and a proxy of None would hide from
+        # `sys.stdout is None` (the --json-progress check) that there is none: a traceback on its flush.
+        proxy = None
+        if sys.stdout is not None:
+            proxy = sys.stdout if isinstance(sys.stdout, _QuietStdout) else _QuietStdout(sys.stdout)
+            sys.stdout = proxy
+            proxy.quiet_threads.add(me)
         _stderr.start()
     try:
         yield
     finally:
         with signal_shield(), _lock:
             _stderr.stop()
-            proxy.quiet_threads.discard(me)
-            if not proxy.quiet_threads and sys.stdout is proxy:
-                sys.stdout = proxy.original
+            if proxy is not None:
+                proxy.quiet_threads.discard(me)
+                if not proxy.quiet_threads and sys.stdout is proxy:
+                    sys.stdout = proxy.original
