@@ -73,6 +73,25 @@ def shot(tmp_path: Path) -> dict:
     }
 
 
+def aifill_in_group(comp):
+    """An AIFill set like ``comp["fill"]`` inside a Group named Cleanup, fed through the group's two Input nodes by
+    the comp's plate and matte Reads (a cleanup packaged as a group, as studios share them); returns it."""
+    from aifx_nuke import nodes
+
+    group = nuke.nodes.Group(name="Cleanup")
+    group.setInput(0, comp["plate_node"])
+    group.setInput(1, comp["matte_node"])
+    with group:
+        plate, matte = nuke.nodes.Input(name="plate", number=0), nuke.nodes.Input(name="matte", number=1)
+        inner = nodes.create_aifill(connect_selected=False)
+        inner.setInput(0, plate)
+        inner.setInput(1, matte)
+        for name in ("mask_channel", "backend", "aifx_env", "cache_dir"):
+            inner[name].setValue(comp["fill"][name].value())
+        nuke.nodes.Output().setInput(0, inner)
+    return inner
+
+
 def press_render_in_gui(fill) -> None:
     """Press Render as an artist does: GUI on, the render runs in a thread, the main thread serves Nuke calls."""
     from aifx_nuke import nodes

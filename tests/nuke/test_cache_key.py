@@ -11,7 +11,7 @@ import nuke
 import numpy as np
 import pytest
 from aifx_nuke import nodes, session
-from conftest import write_exr
+from conftest import aifill_in_group, write_exr
 
 
 def _inputs_key(fill) -> str:
@@ -30,17 +30,7 @@ def test_the_fake_input_node_has_no_inputs_and_no_dependencies_like_nukes(comp):
 
 
 def test_an_aifill_inside_a_group_sees_the_plate_that_feeds_the_group(comp):
-    group = nuke.nodes.Group(name="Cleanup")
-    group.setInput(0, comp["plate_node"])
-    group.setInput(1, comp["matte_node"])
-    with group:
-        plate, matte = nuke.nodes.Input(name="plate", number=0), nuke.nodes.Input(name="matte", number=1)
-        inner = nodes.create_aifill(connect_selected=False)
-        inner.setInput(0, plate)
-        inner.setInput(1, matte)
-        for name in ("mask_channel", "backend", "aifx_env", "cache_dir"):
-            inner[name].setValue(comp["fill"][name].value())
-        nuke.nodes.Output().setInput(0, inner)
+    inner = aifill_in_group(comp)
     before = _inputs_key(inner)
     copy = comp["dir"].parent / "plates_v2"
     shutil.copytree(comp["dir"], copy)

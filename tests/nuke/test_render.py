@@ -13,7 +13,7 @@ import numpy as np
 import OpenEXR
 import pytest
 from aifx_nuke import jobs, knobs, nodes, session
-from conftest import press_render_in_gui, write_exr
+from conftest import aifill_in_group, press_render_in_gui, write_exr
 
 
 def _exr(path: str) -> dict[str, np.ndarray]:
@@ -394,17 +394,7 @@ def test_a_short_mask_is_refused_for_an_aifill_inside_a_group(comp):
     """Inside a group the Mask is the group's Input node, which has no inputs of its own: the Read is what feeds
     the group there (the check once found no Read, and frame 1003 was filled with 1002's held matte)."""
     comp["matte_node"]["last"].setValue(1002)
-    group = nuke.nodes.Group(name="Cleanup")
-    group.setInput(0, comp["plate_node"])
-    group.setInput(1, comp["matte_node"])
-    with group:
-        plate, matte = nuke.nodes.Input(name="plate", number=0), nuke.nodes.Input(name="matte", number=1)
-        inner = nodes.create_aifill(connect_selected=False)
-        inner.setInput(0, plate)
-        inner.setInput(1, matte)
-        for name in ("mask_channel", "backend", "aifx_env", "cache_dir"):
-            inner[name].setValue(comp["fill"][name].value())
-        nuke.nodes.Output().setInput(0, inner)
+    inner = aifill_in_group(comp)
     with pytest.raises(session.RenderError, match="the Mask input has frames 1001-1002 only"):
         nodes.render_node(inner)
     assert nuke.execute_log == [], "nothing written"
