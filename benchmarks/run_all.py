@@ -911,9 +911,9 @@ def target_rows(
         rows.append(
             [
                 f"peak RSS, {large.get('of', large['frames'])} frames {large['width']}x{large['height']} "
-                f"≤ {MEMORY_LIMIT_MB:.0f} MB",
-                f"not finished: {large['peak_rss_mb']:.0f} MB after {large['frames']} frames "
-                f"({small['peak_rss_mb']:.0f} MB after {small['frames']})",
+                f"≤ {MEMORY_LIMIT_MB:.0f} MiB",
+                f"not finished: {large['peak_rss_mb']:.0f} MiB after {large['frames']} frames "
+                f"({small['peak_rss_mb']:.0f} MiB after {small['frames']})",
                 "n/a",
             ]
         )
@@ -921,8 +921,8 @@ def target_rows(
         small, large = memory
         rows.append(
             [
-                f"peak RSS, {large['frames']} frames {large['width']}x{large['height']} ≤ {MEMORY_LIMIT_MB:.0f} MB",
-                f"{large['peak_rss_mb']:.0f} MB",
+                f"peak RSS, {large['frames']} frames {large['width']}x{large['height']} ≤ {MEMORY_LIMIT_MB:.0f} MiB",
+                f"{large['peak_rss_mb']:.0f} MiB",
                 yes_no(large["peak_rss_mb"] <= MEMORY_LIMIT_MB),
             ]
         )
@@ -930,7 +930,7 @@ def target_rows(
         rows.append(
             [
                 f"peak RSS {large['frames']} frames ≤ {MEMORY_GROWTH}x peak RSS {small['frames']} frames",
-                f"{large['peak_rss_mb']:.0f} / {small['peak_rss_mb']:.0f} MB = {growth:.2f}x",
+                f"{large['peak_rss_mb']:.0f} / {small['peak_rss_mb']:.0f} MiB = {growth:.2f}x",
                 yes_no(growth <= MEMORY_GROWTH),
             ]
         )
@@ -1301,7 +1301,7 @@ def write_markdown(
         "synthetic parallax clip rendered on demand, a moving-ellipse hole; in the last run nine static squares "
         "spread over the frame, 11 % of it, whose boxes are most of the frame), not read from files: writing "
         "1000 1080p EXRs would cost minutes of disk time and measure the file system instead of the backend. "
-        "Each count runs in its own process; the peak is that process's high-water mark (`VmHWM`; not "
+        "Each count runs in its own process; the peak is that process's high-water mark (`VmHWM`, in MiB; not "
         "`ru_maxrss`, which Linux carries over from the parent through fork/exec), which includes Python, "
         "NumPy/OpenCV and the generator's layer textures (about 200 MB at 1080p), identical in both runs. The "
         "flow worker computes in its own thread by default, so its memory is in the peak; the opt-in helper "
@@ -1313,9 +1313,9 @@ def write_markdown(
                 "frames",
                 "size",
                 "holes",
-                "peak RSS MB",
-                "helper process peak MB",
-                "RSS before fill MB",
+                "peak RSS MiB",
+                "helper process peak MiB",
+                "RSS before fill MiB",
                 "seconds",
                 "note",
             ],
