@@ -159,17 +159,28 @@ def test_a_stop_of_the_whole_service_leaves_the_job_to_resume(tmp_path):
         server.stop()
 
 
+def _frozen_worker(server: Server) -> int:
+    """The pid of ``server``'s worker process, stopped (SIGSTOP): the job it holds cannot end until the test
+    lets it go on (SIGCONT), however fast the machine, so a race with the job's end cannot decide the test."""
+    pid = wait_for(lambda: http("GET", server.url + "/v1/models")[2]["workers"][0]["pid"])
+    os.kill(pid, signal.SIGSTOP)
+    return pid
+
+
 def test_a_cancel_sent_while_the_server_is_down_arrives_when_it_is_back(tmp_path):
     """The farm cancels a task wrapping ``aifx submit`` (SIGTERM) while the server restarts: the cancel is
-    retried until the server is back, the job ends cancelled there instead of running on, the task exits 130."""
+    retried until the server is back, the job ends cancelled there instead of running on, the task exits 130.
+
+    Both servers' workers are held stopped while it matters: a job left free ran to its end first on a busy CI
+    machine (the task exited 0 before the cancel was even sent), and after the restart the resumed job can end
+    before the cancel's next try, up to 5 s later."""
     area = tmp_path / "studio"
-    # (long enough that the resumed job is still running when the cancel's next try, up to 5 s after the
-    # restart, gets through: with 80 frames it sometimes finished first and the task exited 0)
-    make_shot(area / "long", range(1, 241))
+    make_shot(area / "long", range(1, 81))
     state = tmp_path / "state"
     shot_job(area / "long", area / "out" / "c.####.exr", backend="propagate").save(tmp_path / "job.json")
     server = Server(state).start()
     try:
+        worker = _frozen_worker(server)
         command = [sys.executable, "-m", "aifx_core", "submit", str(tmp_path / "job.json")]
         submit = subprocess.Popen(
             [*command, "--server", server.url, "--json-progress"],
@@ -177,22 +188,27 @@ def test_a_cancel_sent_while_the_server_is_down_arrives_when_it_is_back(tmp_path
             stderr=subprocess.PIPE,
             text=True,
         )
-        assert submit.stdout is not None
-        for line in submit.stdout:
-            if json.loads(line).get("stage") == "write":
-                break
+        client = server.client(None)
+        job_id = wait_for(lambda: [j["id"] for j in client.jobs()["jobs"] if j["state"] == "running"])[0]
         server.kill()
+        os.kill(worker, signal.SIGKILL)  # (a stopped orphan would never notice its server is gone)
         submit.send_signal(signal.SIGTERM)
         time.sleep(3)  # the cancel finds nobody there
     finally:
         server.stop()
+    assert submit.poll() is None, "aifx submit gave up on the cancel while the server was away"
     port = server.url.rsplit(":", 1)[1]
     server = Server(state, "--port", port).start()
     try:
+        worker = _frozen_worker(server)  # the resumed job waits for the cancel
+        client = server.client(None)
+        wait_for(lambda: client.job(job_id)["cancel_requested"], timeout=30)
+        os.kill(worker, signal.SIGCONT)
         rest, err = submit.communicate(timeout=120)
         assert submit.returncode == 130, err
+        assert "cancelling job" in err
         assert json.loads(rest.splitlines()[-1])["event"] == "cancelled"
-        assert [j["state"] for j in server.client(None).jobs()["jobs"]] == ["cancelled"]
+        assert [j["state"] for j in client.jobs()["jobs"]] == ["cancelled"]
     finally:
         if submit.poll() is None:
             submit.kill()
