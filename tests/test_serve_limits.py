@@ -62,7 +62,7 @@ def test_unfinished_requests_are_closed_and_others_served_meanwhile(tmp_path):
         for sock in bodies:
             answer = _answer(sock)
             assert answer.startswith(b"HTTP/1.1 408") and b"did not arrive within 1 s" in answer
-        assert time.monotonic() - started < 15
+        assert time.monotonic() - started < 30  # (a guard against a hang only)
         for sock in heads + bodies:
             sock.close()
     finally:
@@ -81,8 +81,12 @@ def test_running_out_of_file_descriptors_neither_floods_the_log_nor_lasts(tmp_pa
             _answer(sock)
             sock.close()
         wait_for(lambda: http("GET", srv.url + "/v1/health")[0] == 200, timeout=30)
-        flood = [line for line in srv.log if "system resource" in line or "file descriptors" in line]
-        assert 1 <= len(flood) <= 3, srv.log[-20:]
+
+        def flood() -> list[str]:
+            return [line for line in srv.log if "system resource" in line or "file descriptors" in line]
+
+        wait_for(flood, timeout=30)  # (the log is read in a thread of this process: a busy one reads it late)
+        assert 1 <= len(flood()) <= 3, srv.log[-20:]
         assert not [line for line in srv.log if line.startswith("Traceback")], srv.log[-20:]
     finally:
         srv.stop()
