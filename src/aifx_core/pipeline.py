@@ -646,6 +646,8 @@ class _Feed:
         #: cache compares plates copied without their times by content, as the manifest does.
         self.digests: dict[tuple[str, int, int], str] = {}
         self.digest: Callable[[Path], str] | None = None
+        #: The output's manifest, told before each frame's files are read (:meth:`.manifest.Manifest.reading`).
+        self.manifest: Manifest | None = None
         #: The first frame read and the channels its colour is in (:meth:`_check_colour`).
         self.colour: tuple[int, tuple[str, ...]] | None = None
         #: The frames read (and kept) whose plate frame carries an earlier fill's confidence
@@ -657,6 +659,7 @@ class _Feed:
         """Take ``manifest``'s plate digests (see :attr:`digests`)."""
         self.digests = manifest.plate_digests(lambda frame: Path(self.plate.path(frame)))
         self.digest = manifest.digest_of
+        self.manifest = manifest
 
     def _check_colour(self, frame: int, image: Image) -> None:
         """Every frame's colour is in the same layer (the main one, or of a multilayer EXR without one the
@@ -676,6 +679,8 @@ class _Feed:
         """The packets of ``frames`` in order; ``kept``: offered to the writer and the pipeline as they are read
         (False for a pass over the shot that fills nothing: :func:`_seen_plate`)."""
         for frame in frames:
+            if self.manifest is not None:
+                self.manifest.reading(frame)
             read = self.plate.read(frame)
             if kept and self.plates is not None:
                 self.plates.keep(frame, read)
