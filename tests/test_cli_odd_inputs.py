@@ -262,6 +262,19 @@ def test_an_output_path_through_a_symlink_loop_is_named_not_a_traceback(shot, tm
     assert digest(shot) == before
 
 
+@pytest.mark.parametrize("frame", [FRAMES[0], FRAMES[-1]])
+def test_a_plate_frame_linked_to_itself_is_named_not_blamed_on_the_output(shot, tmp_path, frame):
+    """The first and last plate frames are resolved beside their output frames (never write onto the input); a
+    loop there was reported as "out/clean.1004.exr: the output path runs into a symlink loop"."""
+    link = shot / f"plate.{frame}.exr"
+    link.unlink()
+    link.symlink_to(link.name)
+    output = tmp_path / "out" / "clean.####.exr"
+    line = refused(_fill(shot, output, "-b", "telea"), f"{link}: the plate frame is a symlink loop")
+    assert "output path" not in line
+    assert not output.parent.exists()
+
+
 def test_a_long_output_name_is_refused_before_anything_is_written(shot, tmp_path):
     """Long shot names are common: the frame name fits the filesystem's 255 bytes, but the hidden temp and
     resume files aifx writes beside it would not. Refused up front with how much to cut (it used to fail on
