@@ -119,9 +119,29 @@ def open_sequence(
         if role == "plate":
             limit = _on_steps(on_disk, available, frames_name) or limit
         raise InputError(
-            f"{pattern}: {role} frames {_frames_text(missing)} missing{where}; {limit}{fix_missing}"
+            f"{pattern}: {role} frames {_frames_text(missing)} missing{where}{_case_twin(pattern, missing)}; "
+            f"{limit}{fix_missing}"
         )
     return Sequence(pattern, available, role)
+
+
+def _case_twin(pattern: FramePattern, missing: list[int]) -> str:
+    """`` (plate.1003.EXR is there ...)`` where a missing frame's file is in the folder under a name that differs
+    only in case (a frame saved as ``.EXR`` by another tool): the pattern is matched exactly, as Linux names are,
+    so the frame was called missing while the artist could see it. Empty when there is none."""
+    if pattern.kind != "pattern":
+        return ""
+    try:
+        names = os.listdir(pattern.folder)
+    except OSError:
+        return ""
+    wanted = {f"{pattern.prefix}{pattern.format_number(f)}{pattern.suffix}".lower(): f for f in missing}
+    for name in sorted(names):
+        frame = wanted.get(name.lower())
+        if frame is not None:
+            expected = pattern.path(frame).name
+            return f" ({name} is there, its name differs only in case: rename it to {expected})"
+    return ""
 
 
 def _on_steps(on_disk: list[int], available: list[int], frames_name: str) -> str:
