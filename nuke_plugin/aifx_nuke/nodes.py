@@ -169,6 +169,19 @@ def _range_switch(read: nuke.Node) -> nuke.Node:
 
 # -- the host session.render talks to ----------------------------------------------------------------------------
 
+#: The cache Writes' EXR knobs, set before each write: a studio's ``knobDefault("Write.exr.compression",
+#: "DWAA")`` reaches every Write made (and every knob a script saved at its default), so the cache would be
+#: lossy (pixels outside the hole changed), lose the plate's metadata (the Write's "default metadata" keeps
+#: only timecode, edgecode, frame rate and exposure; the core carries the header into the result), put each
+#: layer in a part of its own (the core reads the first part: a mask channel of another layer not found) or
+#: shrink the data window. Names and items as Foundry's exrWriter has them.
+_CACHE_WRITE_KNOBS: tuple[tuple[str, Any], ...] = (
+    ("compression", "Zip (1 scanline)"),
+    ("metadata", "all metadata"),
+    ("interleave", "channels, layers and views"),
+    ("autocrop", False),
+)
+
 
 def is_aifill(node: nuke.Node | None) -> TypeGuard[nuke.Group]:
     """The one test of "is an AIFill node": a Group (an exported gizmo too: ``nuke.Gizmo`` is a Group whose
@@ -319,6 +332,8 @@ class NukeHost:
                 write["file"].setValue(pattern)
                 write["channels"].setValue(channels)
                 write["datatype"].setValue(datatype)
+                for knob, value in _CACHE_WRITE_KNOBS:
+                    write[knob].setValue(value)
                 write["disable"].setValue(False)
                 try:
                     nuke.execute(write, first, last, views=[_hero()])
