@@ -349,7 +349,8 @@ class NukeHost:
 
     @_main_thread
     def show_result(self, pattern: str, first: int, last: int, confidence: bool = False) -> None:
-        """Point the result Read at the filled frames. With ``confidence`` the files carry the EXR channel
+        """Point the result Read at the filled frames, and the range Switch at an error outside them (held at
+        every frame when they are a still Source's one frame, as Nuke holds the Source). With ``confidence`` the files carry the EXR channel
         ``fill.confidence``, which the Read outputs as layer ``fill``: the layer is added to the script first,
         so the Viewer's channel menu and a Shuffle's ``in`` can name it before a frame has been read."""
         if confidence:
@@ -359,8 +360,14 @@ class NukeHost:
         for name, value in (("first", first), ("last", last), ("origfirst", first), ("origlast", last)):
             read[name].setValue(value)
         switch = self.node.node(knobs.SWITCH_RANGE) or self._add_range_switch(read)
-        self._inner(knobs.READ_OUTSIDE)["file"].setValue(knobs.outside_range(first, last))
-        switch["which"].setExpression(f"frame < {first} || frame > {last}")
+        whole_source = self.input_range() == (first, last)
+        self._inner(knobs.READ_OUTSIDE)["file"].setValue(knobs.outside_range(first, last, whole_source))
+        if whole_source and first == last:
+            # A still Source (a DMP, a clean plate: one file) is held by Nuke at every frame: so is its fill.
+            switch["which"].clearAnimated()
+            switch["which"].setValue(0)
+        else:
+            switch["which"].setExpression(f"frame < {first} || frame > {last}")
 
     @_main_thread
     def clear_result(self) -> bool:

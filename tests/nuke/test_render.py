@@ -357,6 +357,36 @@ def test_outside_the_filled_frames_the_output_is_an_error_not_a_frozen_fill(comp
     assert nuke._pull(fill, 1001)["rgba.red"].shape == (54, 96)
 
 
+def test_a_still_source_is_filled_once_and_held_at_every_frame(comp):
+    """A DMP or a clean plate is one file (frames 1-1) that Nuke holds at every frame: its fill is held too. It
+    was an error at every comp frame but 1, whose advice (a frame range 1001-1003) the node refused."""
+    fill = comp["fill"]
+    for read, name, suffix in ((comp["plate_node"], "plate", "exr"), (comp["matte_node"], "mask", "png")):
+        still = comp["dir"] / f"still_{name}.{suffix}"
+        shutil.copy(comp["dir"] / f"{name}.1001.{suffix}", still)
+        read["file"].setValue(still.as_posix())
+        for knob in ("first", "last", "origfirst", "origlast"):
+            read[knob].setValue(1)
+    outcome = nodes.render_node(fill)
+    assert (outcome.first, outcome.last, outcome.written) == (1, 1, 1)
+    held = nuke._pull(fill, 1)["rgba.red"]
+    assert not np.array_equal(held, nuke._pull(comp["plate_node"], 1)["rgba.red"]), "the hole is filled"
+    for frame in (1001, 1002, 1003):
+        assert np.array_equal(nuke._pull(fill, frame)["rgba.red"], held), frame
+
+
+def test_past_all_the_sources_frames_the_error_asks_for_source_frames_not_a_range_it_refuses(comp):
+    fill = comp["fill"]
+    nodes.render_node(fill)
+    with pytest.raises(
+        RuntimeError, match="filled frames 1001-1003 only, all of its Source - give the Source"
+    ):
+        nuke._pull(fill, 1004)
+    fill["frame_range"].setValue("1001-1004")  # what the error once asked for
+    with pytest.raises(session.RenderError, match="reaches past the Source input's frames 1001-1003"):
+        nodes.render_node(fill)
+
+
 def test_an_aifill_from_an_older_script_gets_the_range_switch_on_its_next_result(comp):
     fill = comp["fill"]
     output = next(n for n in fill.nodes() if n.Class() == "Output")
