@@ -367,7 +367,9 @@ class NukeHost:
             switch["which"].clearAnimated()
             switch["which"].setValue(0)
         else:
-            switch["which"].setExpression(f"frame < {first} || frame > {last}")
+            # Whole frames outside only: a TimeBlur, a motion-blurred ScanlineRender or a Retime downstream asks
+            # for sub-frames around the first and last filled frames (1000.75, 1003.25), which the Read shows.
+            switch["which"].setExpression(f"frame <= {first - 1} || frame >= {last + 1}")
 
     @_main_thread
     def clear_result(self) -> bool:

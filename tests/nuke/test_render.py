@@ -357,6 +357,19 @@ def test_outside_the_filled_frames_the_output_is_an_error_not_a_frozen_fill(comp
     assert nuke._pull(fill, 1001)["rgba.red"].shape == (54, 96)
 
 
+def test_sub_frames_at_the_first_and_last_filled_frames_show_the_fill_not_the_error(comp):
+    """A TimeBlur (shutter 0.5 from the frame), a motion-blurred ScanlineRender or a Retime downstream asks for
+    sub-frames: 1003.25 at the last filled frame erred ('AIFill filled frames 1002-1003 only'), so did 1001.75."""
+    fill = comp["fill"]
+    fill["frame_range"].setValue("1002-1003")
+    nodes.render_node(fill)
+    for frame, shown in ((1001.75, 1002), (1002.5, 1002), (1003.25, 1003), (1003.5, 1003)):
+        assert np.array_equal(nuke._pull(fill, frame)["rgba.red"], nuke._pull(fill, shown)["rgba.red"]), frame
+    for frame in (1001, 1004, 1000.5, 1004.25):  # whole frames outside, and between two of them
+        with pytest.raises(RuntimeError, match="AIFill filled frames 1002-1003 only"):
+            nuke._pull(fill, frame)
+
+
 def test_a_still_source_is_filled_once_and_held_at_every_frame(comp):
     """A DMP or a clean plate is one file (frames 1-1) that Nuke holds at every frame: its fill is held too. It
     was an error at every comp frame but 1, whose advice (a frame range 1001-1003) the node refused."""
