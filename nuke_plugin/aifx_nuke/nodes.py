@@ -738,10 +738,31 @@ def _aifills_upstream(write: nuke.Node) -> list[nuke.Node]:
         if node is None or node.fullName() in seen:
             continue
         seen.add(node.fullName())
-        if is_aifill(node):
+        passed = _passed_through(node)
+        if is_aifill(node) and passed is None:
             found.append(node)
-        stack.extend(reversed(_feeds(node)))
+        stack.extend(reversed(_feeds(node) if passed is None else [passed]))
     return found
+
+
+def _passed_through(node: nuke.Node) -> nuke.Node | None:
+    """The one input whose pixels ``node`` passes on, where that is all it renders: a disabled node's input 0,
+    a Switch's chosen input (Nuke takes the last input for a larger ``which``). None otherwise, and where the knob
+    is animated or an expression (another frame may pick another input): every feed is walked then.
+
+    An AIFill behind a Switch's other input (a comparison with the plate) or disabled is not rendered by the
+    Write: it must neither refuse the render nor lose its fill."""
+    disable = node.knob("disable")
+    if disable is not None and not _animated(disable) and disable.value():
+        return node.input(0)
+    which = node.knob("which")
+    if node.Class() == "Switch" and which is not None and not _animated(which) and node.inputs():
+        return node.input(min(max(int(which.value()), 0), node.inputs() - 1))
+    return None
+
+
+def _animated(knob: nuke.Knob) -> bool:
+    return bool(knob.isAnimated() or knob.hasExpression())
 
 
 def find_node(name: str) -> nuke.Node:

@@ -220,6 +220,10 @@ class Knob(_MainThreadOnly):
     def hasExpression(self, index: int = -1) -> bool:
         return self._expression is not None
 
+    def isAnimated(self, channel: int = -1) -> bool:
+        """Keys or an expression (the fake has no keys: an expression)."""
+        return self._expression is not None
+
     def clearAnimated(self, channel: int = -1) -> bool:
         self._expression = None
         return True
@@ -635,7 +639,7 @@ _CLASS_KNOBS: dict[str, dict[str, Any]] = {
     "Output": {},
     "Switch": {"which": 0, "disable": False},
     "Dot": {},
-    "Group": {},
+    "Group": {"disable": False},
     "Root": {
         "first_frame": 1,
         "last_frame": 100,
@@ -849,13 +853,16 @@ class Node(_MainThreadOnly):
         """The node this one passes on at ``frame`` (None: the first frame of the script)."""
         if frame is None:
             frame = int(_root._knobs["first_frame"]._value)
+        disable = self._knobs.get("disable")
+        if disable is not None and disable._at(frame):  # a disabled node passes its input 0 through
+            return self.input(0)
         if self._class == "Input" and isinstance(self._parent, Group):
             return self._parent.input(int(self._knobs["number"]._value))
         if isinstance(self, Group) and not isinstance(self, Root):
             output = next((c for c in self._children if c._class == "Output"), None)
             return output.input(0) if output else None
-        if self._class == "Switch":
-            return self.input(int(self._knobs["which"]._at(frame)))
+        if self._class == "Switch":  # (Foundry: a larger ``which`` than the inputs picks the last input)
+            return self.input(min(max(int(self._knobs["which"]._at(frame)), 0), max(self.inputs() - 1, 0)))
         return self.input(0)
 
 
