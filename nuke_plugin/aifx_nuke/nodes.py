@@ -308,9 +308,19 @@ class NukeHost:
         return str(nuke.root().name())
 
     @_main_thread
-    def write_inputs(self, paths: jobs.CachePaths, first: int, last: int, write_mask: bool) -> None:
+    def write_inputs(
+        self,
+        paths: jobs.CachePaths,
+        first: int,
+        last: int,
+        write_mask: bool,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> None:
         """Source with every channel (the core fills rgba and carries depth, AOVs and the rest through, so
-        the node's output keeps the plate's layers), the Mask with the channel that marks the hole."""
+        the node's output keeps the plate's layers), the Mask with the channel that marks the hole.
+
+        ``cancelled`` is asked between the two writes: a Cancel pressed on the AIFill's progress dialog while
+        the Source was written skips the Mask's (raised as :class:`session.InputsCancelled`)."""
         channel = str(self.node["mask_channel"].value())
         todo = [(knobs.INPUT_SOURCE, knobs.WRITE_SOURCE, paths.source, "all", "32 bit float")]
         if write_mask:
@@ -321,7 +331,9 @@ class NukeHost:
         with _full_resolution():
             size = self._source_format()
             box = (0, 0, size.width(), size.height())
-            for label, name, pattern, channels, datatype in todo:
+            for index, (label, name, pattern, channels, datatype) in enumerate(todo):
+                if index and cancelled is not None and cancelled():
+                    raise session.InputsCancelled(f"the inputs, frames {first}-{last}")
                 crop = self._inner(knobs.CROP_SOURCE if name == knobs.WRITE_SOURCE else knobs.CROP_MASK)
                 crop["box"].setValue(box)
                 # The Source is written as it is: its bbox (overscan too) is the file's data window, its format

@@ -21,6 +21,9 @@ def _exr(path: str) -> dict[str, np.ndarray]:
         return {name: np.array(ch.pixels, dtype=np.float32) for name, ch in exr.channels().items()}
 
 
+WRITE_SOURCE, WRITE_MASK = f"AIFill1.{knobs.WRITE_SOURCE}", f"AIFill1.{knobs.WRITE_MASK}"
+
+
 def _result_dirs(cache: Path) -> list[Path]:
     return sorted(cache.glob("AIFill1/*/fill_*"))
 
@@ -221,7 +224,9 @@ def test_mask_from_the_source_alpha_when_mask_is_not_connected(comp):
 
 def test_progress_cancel_stops_the_worker_and_keeps_the_plate(comp):
     fill, cache = comp["fill"], comp["cache"]
-    nuke.ProgressTask._cancel_after = 0  # the artist presses the dialog's cancel at once
+    # The artist presses the dialog's cancel once the worker runs (the checks between and after the input
+    # writes see no cancel; the worker's first poll does).
+    nuke.ProgressTask._cancel_after = 2
     press_render_in_gui(fill)
     assert fill["status"].value().startswith("cancelled"), fill["status"].value()
     _assert_output_errors(fill)
@@ -234,6 +239,30 @@ def test_progress_cancel_stops_the_worker_and_keeps_the_plate(comp):
     outcome = nodes.render_node(fill)
     assert not outcome.reused and (result_dir / "result.done").exists()
     assert len(nuke.execute_log) == 2
+
+
+@pytest.mark.parametrize(
+    ("checks", "status", "writes"),
+    [
+        (0, "cancelled while writing the inputs, frames 1001-1003", [WRITE_SOURCE]),  # during the Source's
+        (1, "cancelled: finished frames are kept", [WRITE_SOURCE, WRITE_MASK]),  # during the Mask's
+    ],
+)
+def test_progress_cancel_while_the_inputs_are_written_starts_no_worker(comp, checks, status, writes):
+    """The AIFill's progress dialog cancelled while the inputs were written: the Mask was still written, the job
+    saved and a worker started, only to be sent SIGTERM (up to 10 s) at its first poll."""
+    fill, cache = comp["fill"], comp["cache"]
+    nuke.ProgressTask._cancel_after = checks
+    press_render_in_gui(fill)
+    assert fill["status"].value().startswith(status), fill["status"].value()
+    assert [name for name, _, _ in nuke.execute_log] == writes
+    assert not list(cache.glob("AIFill1/*/fill_*/job.json")), "no job saved, no worker started"
+    _assert_output_errors(fill)
+
+    nuke.ProgressTask._cancel_after = None
+    outcome = nodes.render_node(fill)  # the next Render fills (writing the inputs again only if unfinished)
+    assert outcome.written == 3 and not outcome.cancelled
+    assert len(nuke.execute_log) == (3 if checks == 0 else 2)
 
 
 def test_cancelling_nukes_progress_bar_while_the_inputs_are_written_is_a_cancel_not_an_error(comp):
