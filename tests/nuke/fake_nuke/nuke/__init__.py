@@ -116,8 +116,15 @@ def executeInMainThread(call: Callable[..., Any], args: Any = (), kwargs: Any = 
 def executeInMainThreadWithResult(call: Callable[..., Any], args: Any = (), kwargs: Any = None) -> Any:
     """Run ``call`` in the main thread and wait; an exception is printed and ``None`` returned, as in Nuke."""
     args = _as_tuple(args)
-    if not GUI or threading.current_thread() is threading.main_thread():
+    if not GUI:
         return _call_printing_errors(call, args, dict(kwargs or {}))
+    if threading.current_thread() is threading.main_thread():
+        # Nuke's (executeInMain.py) queues the call and waits on an event only the main thread's event loop
+        # sets: called from the main thread it hangs. A hang in a test is worse than this error.
+        raise RuntimeError(
+            "nuke.executeInMainThreadWithResult called from the main thread: Nuke would hang here (call the "
+            "function directly)"
+        )
     done = threading.Event()
     box: list = []
     _main_calls.put((call, args, dict(kwargs or {}), done, box))
@@ -639,6 +646,10 @@ _CLASS_KNOBS: dict[str, dict[str, Any]] = {
     "Output": {},
     "Switch": {"which": 0, "disable": False},
     "Dot": {},
+    # Time nodes: TimeOffset shows its input ``time_offset`` frames later (range moved), FrameRange sets the
+    # range it reports (pixels pass through).
+    "TimeOffset": {"time_offset": 0, "disable": False},
+    "FrameRange": {"first_frame": 1, "last_frame": 1, "disable": False},
     "Group": {"disable": False},
     "Root": {
         "first_frame": 1,
@@ -817,14 +828,26 @@ class Node(_MainThreadOnly):
     def firstFrame(self) -> int:
         if self._class == "Read":
             return int(self._knobs["first"]._value)
+        if self._class == "FrameRange" and not self._knobs["disable"]._value:
+            return int(self._knobs["first_frame"]._value)
         upstream = self._upstream()
-        return upstream.firstFrame() if upstream else int(_root._knobs["first_frame"]._value)
+        found = upstream.firstFrame() if upstream else int(_root._knobs["first_frame"]._value)
+        return found + self._time_offset()
 
     def lastFrame(self) -> int:
         if self._class == "Read":
             return int(self._knobs["last"]._value)
+        if self._class == "FrameRange" and not self._knobs["disable"]._value:
+            return int(self._knobs["last_frame"]._value)
         upstream = self._upstream()
-        return upstream.lastFrame() if upstream else int(_root._knobs["last_frame"]._value)
+        found = upstream.lastFrame() if upstream else int(_root._knobs["last_frame"]._value)
+        return found + self._time_offset()
+
+    def _time_offset(self) -> int:
+        """A TimeOffset's frames later (0 for any other node, or disabled)."""
+        if self._class != "TimeOffset" or self._knobs["disable"]._value:
+            return 0
+        return int(self._knobs["time_offset"]._value)
 
     def format(self) -> Format:
         """The output format (what a Write's display window will be), at the node's first frame."""
@@ -1475,6 +1498,8 @@ def _render(node: Node | None, frame: int) -> _Image:
         return _crop(node, _render(node.input(0), frame))
     if cls == "Shuffle" and not node._knobs["disable"]._value:
         return _shuffle(node, _render(node.input(0), frame))
+    if cls == "TimeOffset":  # frame f shows its input's frame f - offset
+        return _render(node.input(0), frame - node._time_offset())
     return _render(node._upstream(frame), frame)
 
 
