@@ -42,6 +42,9 @@ class PreparedFill:
     new_folders: list = field(default_factory=list)
     #: The job file an earlier fill left at ``job_path``, restored if this job is rejected.
     previous_job: bytes | None = None
+    #: Whether this run wrote ``job_path`` (set by :func:`start_worker`). Before that the file on disk, if any,
+    #: is an earlier fill's: a raster that stops (Esc, an error, an undo) must leave it alone, and deleted it.
+    wrote_job: bool = False
     #: Output frames on disk (path -> mtime) when the worker started: a run that changed none filled nothing.
     outputs_before: dict = field(default_factory=dict)
 
@@ -308,6 +311,7 @@ def start_worker(prepared: PreparedFill, on_event=None) -> session.FillSession:
     prepared.outputs_before = output_frames(prepared.output)
     try:
         jobs.write_job(prepared.job, prepared.job_path)
+        prepared.wrote_job = True
     except OSError as exc:
         raise UserError(
             f"{prepared.job_path}: cannot write the job ({exc}); choose another output folder"
@@ -436,12 +440,15 @@ def output_frames(output: str) -> dict:
 def discard_rejected(prepared: PreparedFill) -> None:
     """A job that filled nothing leaves nothing behind: its job file (an earlier fill's job file is put
     back), the mattes it rasterised into a folder it made, and the folders it made."""
-    with contextlib.suppress(OSError):
-        if prepared.previous_job is None:
-            os.remove(prepared.job_path)
-        else:
-            with open(prepared.job_path, "wb") as handle:
-                handle.write(prepared.previous_job)
+    # Stopped before the job was written (Esc or an error while rasterising), a job file there is an earlier
+    # fill's: it is left as it is.
+    if prepared.wrote_job:
+        with contextlib.suppress(OSError):
+            if prepared.previous_job is None:
+                os.remove(prepared.job_path)
+            else:
+                with open(prepared.job_path, "wb") as handle:
+                    handle.write(prepared.previous_job)
     raster = prepared.raster
     if raster is not None and os.path.dirname(raster.pattern) in prepared.new_folders:
         # The files the raster writes (a still's matte has no '#' in its name: listing the pattern found none).

@@ -154,6 +154,33 @@ RESULT["scenes"] = len(bpy.data.scenes) - scenes
     assert not (exr_shot / "aifx_fill").exists()  # no job, no mattes, no folder
 
 
+def test_escape_while_rasterising_keeps_the_earlier_fills_job(blender, exr_shot: Path) -> None:
+    """A second press stopped while its Mask rasterised (Esc, a raster error, an undo) deleted the job file the
+    earlier fill left beside its frames: the job was only read when the worker started, so 'no earlier job'
+    looked true. The earlier job now stays as it was."""
+    result = blender(
+        ANIMATED_MASKS
+        + FILL_RUN
+        + """
+first = operators.FillRun(prepared_op(clip=clip.name, mask_datablock=keyed.name, backend="telea")).run()
+RESULT["first"] = first.state
+with open(first.prepared.job_path, "rb") as handle:
+    RESULT["job_before"] = handle.read().decode()
+again = operators.FillRun(prepared_op(clip=clip.name, mask_datablock=keyed.name, backend="telea"))
+RESULT["tick"] = again.tick()
+again.cancel()
+RESULT["state"] = again.state
+path = again.prepared.job_path
+RESULT["job_after"] = open(path, "rb").read().decode() if os.path.exists(path) else None
+""",
+        exr_shot,
+    )
+    assert result["first"] == "done" and result["tick"] == "running", result["log"]
+    assert result["state"] == "cancelled"
+    assert result["job_after"] == result["job_before"]  # the earlier fill's job file, unchanged
+    assert len(list((exr_shot / "aifx_fill").glob("plate_fill.*.exr"))) == 6
+
+
 UNDO_WHILE_RASTERISING = """
 import types
 operators = sys.modules[ADDON + ".operators"]
