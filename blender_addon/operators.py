@@ -245,6 +245,18 @@ def job_colorspace(plate: Plate) -> str | None:
         raise UserError(str(exc)) from None
 
 
+def result_extension(plate: Plate) -> str:
+    """The result's file type: EXR, but a clip of a plate with straight alpha (PNG, TIFF) in its own format.
+
+    Blender reads every EXR as premultiplied, and a Movie Clip has no Alpha setting to say otherwise, so the
+    EXR holding such a plate's straight values showed several times too bright where alpha is below 1. In the
+    plate's own format Blender reads the result as it reads the plate. (An Image result stays EXR and takes
+    the plate's Alpha mode: :func:`load_result`.)"""
+    if plate.kind != "clip" or plates.alpha_mode(plate) != "STRAIGHT":
+        return ".exr"
+    return os.path.splitext(plate.pattern)[1]
+
+
 def prepare(op: AIFX_OT_fill, context: bpy.types.Context) -> PreparedFill:
     """Everything before the worker starts; raises UserError with one line for the artist."""
     python = preferences.resolve_python(context, op.python)
@@ -267,7 +279,7 @@ def prepare(op: AIFX_OT_fill, context: bpy.types.Context) -> PreparedFill:
             else os.path.join(plate.folder, "aifx_fill")
         )
         output = ""
-    paths = jobs.output_paths(plate.stem, padding, out_dir)
+    paths = jobs.output_paths(plate.stem, padding, out_dir, result_extension(plate))
     output = output or paths["output"]
     if paths["job"] in _RUNNING_JOBS:
         raise UserError(f"{plate.name}: AI Fill is already running for {output}; wait for it or press Esc")
@@ -522,6 +534,8 @@ def load_result(prepared: PreparedFill, space=None, notes: list | None = None) -
         with contextlib.suppress(TypeError):
             result.colorspace_settings.name = plate.colorspace
     _copy_aspect(plate.datablock, result)
+    if not is_clip:
+        _copy_alpha_mode(plate, result)
     result.use_fake_user = True
     targets.tag_result(result, plate.datablock)  # the next press in this editor fills the plate again
     if space is not None and space.type == ("CLIP_EDITOR" if is_clip else "IMAGE_EDITOR"):
@@ -551,11 +565,21 @@ def _copy_aspect(source: Any, result: Any) -> None:
         result.tracking.camera.pixel_aspect = source.tracking.camera.pixel_aspect
 
 
+def _copy_alpha_mode(plate: Plate, result: bpy.types.Image) -> None:
+    """Read the result's alpha as the plate's is read: the EXR holds a straight-alpha plate's values as
+    stored, and Blender takes an EXR for premultiplied (several times too bright where alpha is below 1)."""
+    mode = plates.alpha_mode(plate)
+    if mode is not None and result.alpha_mode != mode:
+        result.alpha_mode = mode
+
+
 def show_confidence(prepared: PreparedFill, numbers: list, first_file: str) -> bpy.types.NodeTree:
     """The compositor group that shows the result's confidence pass (see :mod:`.confidence_view`), on an Image of
     the result files: the image route's result itself, for a clip an Image of the same files."""
     plate = prepared.plate
-    image = confidence_view.result_image(f"{plate.name} AI Fill", first_file, plate.colorspace)
+    image = confidence_view.result_image(
+        f"{plate.name} AI Fill", first_file, plate.colorspace, plates.alpha_mode(plate)
+    )
     return confidence_view.build_group(
         confidence_view.group_name(plate.name),
         image,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytestmark = pytest.mark.blender
@@ -222,3 +223,96 @@ RESULT["at_frame_4"] = os.path.exists(shown.filepath_from_user(image_user=space.
     assert result["fill"] == ["FINISHED"], result["log"]
     assert result["shown"] == ["photo.png AI Fill", "FILE"]
     assert result["at_frame_4"]
+
+
+SHOWN_AS_BLENDER_RENDERS = """
+def render(block, out):
+    # What Blender makes of a clip or an image: the compositor's RGBA (premultiplied, linear) at frame 1.
+    scene = bpy.data.scenes.new("look")
+    scene.render.resolution_x, scene.render.resolution_y, scene.render.resolution_percentage = 64, 48, 100
+    tree = bpy.data.node_groups.new("look", "CompositorNodeTree")
+    tree.interface.new_socket(name="Image", in_out="OUTPUT", socket_type="NodeSocketColor")
+    if isinstance(block, bpy.types.MovieClip):
+        node = tree.nodes.new("CompositorNodeMovieClip")
+        node.clip = block
+    else:
+        node = tree.nodes.new("CompositorNodeImage")
+        node.image = block
+        node.frame_duration, node.frame_offset = 3, 1000
+    tree.links.new(node.outputs[0], tree.nodes.new("NodeGroupOutput").inputs[0])
+    scene.compositing_node_group = tree
+    scene.render.use_compositing, scene.render.use_sequencer = True, False
+    settings = scene.render.image_settings
+    settings.file_format, settings.color_mode, settings.color_depth = "OPEN_EXR", "RGBA", "32"
+    scene.view_settings.view_transform = "Standard"
+    scene.render.filepath, scene.frame_current = out, 1
+    bpy.ops.render.render(write_still=True, scene=scene.name)
+    bpy.data.scenes.remove(scene)
+    bpy.data.node_groups.remove(tree)
+"""
+
+
+def _straight_alpha_plate(root: Path) -> Path:
+    """Three 64x48 RGBA PNGs with straight alpha (1 at the top row, 0.25 at the bottom) and a box matte."""
+    import cv2
+
+    root.mkdir()
+    bgr = np.zeros((48, 64, 3), np.uint8)
+    bgr[..., 2], bgr[..., 1], bgr[..., 0] = 200, np.linspace(0, 255, 64)[None, :], 60
+    alpha = np.tile(np.linspace(255, 64, 48)[:, None], (1, 64)).astype(np.uint8)
+    matte = np.zeros((48, 64), np.uint8)
+    matte[18:30, 24:40] = 255
+    for number in (1001, 1002, 1003):
+        cv2.imwrite(str(root / f"plate.{number}.png"), np.dstack([bgr, alpha]))
+        cv2.imwrite(str(root / f"mask.{number}.png"), matte)
+    return root
+
+
+@pytest.mark.parametrize("kind", ["image", "clip"])
+def test_a_straight_alpha_plates_result_shows_as_the_plate_outside_the_hole(
+    blender, tmp_path: Path, kind: str
+) -> None:
+    """The core copies a straight-alpha PNG's values into the result as stored, and Blender reads an EXR as
+    premultiplied: outside the hole the result rendered up to 10x too bright where alpha is below 1 (R 2.17
+    for the plate's 0.21). The Image result takes the plate's Alpha mode; a clip, which has none, gets its
+    result in the plate's own format."""
+    import OpenEXR
+
+    plate = _straight_alpha_plate(tmp_path / "rgba")
+    result = blender(
+        SHOWN_AS_BLENDER_RENDERS
+        + f"""
+scene = bpy.context.scene
+scene.frame_start, scene.frame_end = 1, 3
+first = os.path.join(PLATE, "plate.1001.png")
+if {kind!r} == "clip":
+    plate = bpy.data.movieclips.load(first)
+    RESULT["fill"] = run_fill(clip=plate.name, mask=os.path.join(PLATE, "mask.####.png"), backend="telea")
+    filled = bpy.data.movieclips.get(plate.name + " AI Fill")
+else:
+    plate = bpy.data.images.load(first)
+    plate.source = "SEQUENCE"
+    RESULT["fill"] = run_fill(image=plate.name, mask=os.path.join(PLATE, "mask.####.png"), backend="telea")
+    filled = bpy.data.images.get(plate.name + " AI Fill")
+    RESULT["alpha_mode"] = filled.alpha_mode
+RESULT["result_file"] = os.path.basename(filled.filepath)
+render(plate, os.path.join(PLATE, "look_plate.exr"))
+render(filled, os.path.join(PLATE, "look_result.exr"))
+""",
+        plate,
+    )
+    assert result["fill"] == ["FINISHED"], result["log"]
+
+    def look(name: str) -> np.ndarray:
+        with OpenEXR.File(str(plate / name), separate_channels=True) as exr:
+            channels = exr.channels()
+            return np.dstack([channels[c].pixels for c in "RGBA"])
+
+    shown, plate_shown = look("look_result.exr"), look("look_plate.exr")
+    outside = np.ones(shown.shape[:2], bool)
+    outside[12:36, 18:46] = False  # the hole, dilated and feathered
+    assert np.abs(shown - plate_shown)[outside].max() < 2e-3
+    if kind == "clip":
+        assert result["result_file"] == "plate_fill.1001.png"
+    else:
+        assert result["alpha_mode"] == "STRAIGHT" and result["result_file"] == "plate_fill.1001.exr"
