@@ -517,13 +517,11 @@ def load_result(prepared: PreparedFill, space=None, notes: list | None = None) -
     if existing is not None and not is_clip:
         existing.reload()
         result = existing
+    elif existing is not None:
+        _reload_clip(existing, first)
+        result = existing
     else:
         result = datablocks.load(first)
-        if existing is not None:
-            # MovieClip has no reload() and clip.reload needs a Clip Editor: load the clip again (that rescans
-            # the sequence, so new frames are seen) and point every user of the old one at it.
-            existing.user_remap(result)
-            datablocks.remove(existing)
         result.name = name
     if is_clip:
         result.frame_start = plate.scene_frame(shown[0]) if shown else plate.first_scene_frame
@@ -552,6 +550,25 @@ def load_result(prepared: PreparedFill, space=None, notes: list | None = None) -
                 flush=True,
             )
     return result
+
+
+def _reload_clip(clip: bpy.types.MovieClip, first: str) -> None:
+    """Show a rerun's frames in the result clip the artist may have worked on, keeping the clip itself.
+
+    Loading a new clip and remapping the old one's users to it dropped what the artist had added to the
+    result (tracks, camera, custom properties, proxy settings). MovieClip has no ``reload()`` and
+    ``bpy.ops.clip.reload`` needs a Clip Editor (none under ``blender -b``); setting the clip's file path,
+    to itself or to the first file to show, makes Blender reload it, and the depsgraph update that follows
+    rescans the sequence, so frames the rerun added are counted."""
+    if os.path.normpath(plates.block_path(clip)) != os.path.normpath(first):
+        # Keep a path made relative to the .blend relative (File > External Data > Make Paths Relative).
+        relative = clip.filepath.startswith("//") and bpy.data.filepath and clip.library is None
+        clip.filepath = bpy.path.relpath(first) if relative else first
+    else:
+        clip.filepath = clip.filepath
+    view_layer = getattr(bpy.context, "view_layer", None)
+    if view_layer is not None:
+        view_layer.update()
 
 
 def _copy_aspect(source: Any, result: Any) -> None:

@@ -77,6 +77,46 @@ RESULT["reopened"] = describe(bpy.data.movieclips.get("plate.1001.exr AI Fill"))
     assert (reopened["duration"], reopened["start"], reopened["colorspace"]) == (6, 1001, "Linear Rec.709")
 
 
+def test_a_rerun_keeps_the_artists_work_on_the_result_clip(blender, exr_shot: Path) -> None:
+    """A rerun loaded a new result clip and removed the old one: the tracks, camera, custom properties and
+    proxy setting the artist had added to the result were gone. The clip is now reloaded in place, also when
+    the rerun starts it on an earlier file, and without a Clip Editor (this runs as blender -b does)."""
+    result = blender(
+        """
+clip = bpy.data.movieclips.load(os.path.join(PLATE, "plate.1001.exr"))
+clip.frame_start = 1001
+scene = bpy.context.scene
+mask = os.path.join(PLATE, "mask.####.png")
+name = "plate.1001.exr AI Fill"
+
+def work(block):
+    return {"tracks": [t.name for t in block.tracking.tracks], "focal": block.tracking.camera.focal_length,
+            "note": block.get("note"), "proxy": block.use_proxy, "duration": block.frame_duration,
+            "start": block.frame_start, "file": os.path.basename(block.filepath)}
+
+scene.frame_start, scene.frame_end = 1002, 1003
+RESULT["fills"] = [run_fill(clip=clip.name, mask=mask, backend="telea")]
+filled = bpy.data.movieclips[name]
+filled.tracking.tracks.new(name="roto ref", frame=1002).markers.insert_frame(1003, co=(0.5, 0.5))
+filled.tracking.camera.focal_length = 35.0
+filled["note"] = "artist data"
+filled.use_proxy = True
+for first, last in ((1002, 1004), (1001, 1005)):  # a later frame added; then an earlier first file
+    scene.frame_start, scene.frame_end = first, last
+    RESULT["fills"].append(run_fill(clip=clip.name, mask=mask, backend="telea"))
+    RESULT.setdefault("work", []).append(work(bpy.data.movieclips[name]))
+RESULT["clips"] = sorted(c.name for c in bpy.data.movieclips)
+""",
+        exr_shot,
+    )
+    assert result["fills"] == [["FINISHED"]] * 3, result["log"]
+    kept = {"tracks": ["roto ref"], "focal": 35.0, "note": "artist data", "proxy": True}
+    later, earlier = result["work"]
+    assert later == {**kept, "duration": 3, "start": 1002, "file": "plate_fill.1002.exr"}
+    assert earlier == {**kept, "duration": 5, "start": 1001, "file": "plate_fill.1001.exr"}
+    assert result["clips"] == ["plate.1001.exr", "plate.1001.exr AI Fill"]
+
+
 def test_image_result_is_shown_reloaded_and_saved(blender, exr_shot: Path, tmp_path: Path) -> None:
     blend = tmp_path / "image.blend"
     result = blender(
