@@ -218,8 +218,11 @@ def path_plate(pattern: str, colorspace: str | None) -> Plate:
     """A path or ``####`` pattern given by a script; scene frame N is file number N (the VFX convention).
 
     One numbered file of a longer sequence stands for the whole sequence, as a Movie Clip's path does.
+    ``//`` (next to the .blend) is refused while the .blend is unsaved, and the path is made absolute: the
+    job beside the output is rerun from other folders (``aifx run``, a farm), where a relative input, which an
+    unsaved file's ``//`` became, named other files or none.
     """
-    path = bpy.path.abspath(pattern)
+    path = os.path.abspath(blend_path(pattern, "Input"))
     if "#" not in path:
         single = split_sequence_path(path)
         if single is not None and os.path.isfile(path) and len(sequence_numbers(single.pattern)) > 1:
