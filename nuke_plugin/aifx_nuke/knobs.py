@@ -91,7 +91,8 @@ KNOBS: list[KnobSpec] = [
         "Enumeration_Knob",
         "keyframe fill",
         "auto",
-        "What fills the keyframes the temporal engine propagates (propagate backend only).",
+        "What fills the keyframes the temporal engine propagates (propagate backend only); auto: the engine's "
+        "default, telea.",
         tuple(SPATIAL_BACKENDS),
     ),
     KnobSpec(
@@ -102,8 +103,16 @@ KNOBS: list[KnobSpec] = [
         "Required by lama (its TorchScript .pt file) and diffusers / video-diffusion (a hub id, local "
         "diffusers folder or checkpoint file).",
     ),
-    KnobSpec("prompt", "String_Knob", "prompt", "", "What to paint into the hole (diffusers only)."),
-    KnobSpec("negative_prompt", "String_Knob", "negative prompt", "", "What to avoid (diffusers only)."),
+    KnobSpec(
+        "prompt", "String_Knob", "prompt", "", "What to paint into the hole (diffusers and video-diffusion)."
+    ),
+    KnobSpec(
+        "negative_prompt",
+        "String_Knob",
+        "negative prompt",
+        "",
+        "What to avoid (diffusers and video-diffusion).",
+    ),
     KnobSpec(
         "reference",
         "File_Knob",
