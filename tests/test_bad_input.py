@@ -210,19 +210,28 @@ def test_symlink_loop_and_non_utf8_job_are_exit_2(shot, tmp_path):
 
 
 def test_sigterm_cancels_with_the_normal_cancel_path_and_a_rerun_completes(tmp_path):
-    """#11.9: SIGTERM (the adapters' Cancel) stops the job at once; nothing half-written; a rerun resumes."""
+    """#11.9: SIGTERM (the adapters' Cancel) stops the job at once; nothing half-written; a rerun resumes.
+
+    The run is held after frame 1012 until the SIGTERM is sent: left free, its 24 small frames could all be
+    written before a test that reacts late (a busy machine) sent it, and the run ended 0 instead of 130."""
     shot = make_shot(tmp_path / "shot", range(1001, 1025))
     out = tmp_path / "o" / "c.####.exr"
     args = [*fill_args(shot, out, "--json-progress")]
     args[args.index("telea")] = "propagate"
+    go = tmp_path / "go"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "aifx_core", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-m", "aifx_core", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "AIFX_TEST_WAIT": f"written:1012:{go}"},
     )
     assert proc.stdout is not None
     for line in proc.stdout:  # wait until it is really working
         if json.loads(line).get("event") == "progress":
             break
     proc.send_signal(signal.SIGTERM)
+    go.touch()  # (the main thread takes the signal before it can hand the writer the last frames)
     # Read through the same buffered file the loop above read from (communicate() reads the raw pipe and would
     # miss lines that loop had already buffered).
     stdout = proc.stdout.read()
