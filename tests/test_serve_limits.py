@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import resource
 import socket
+import subprocess
+import sys
 import time
 
 from serve_helpers import Server, http, wait_for
@@ -102,3 +104,49 @@ def test_a_client_that_leaves_mid_body_is_one_line_in_the_log(tmp_path):
         assert not [line for line in srv.log if "Traceback" in line or "ClientDisconnect" in line], srv.log
     finally:
         srv.stop()
+
+
+_DISPATCHER_WITHOUT_DESCRIPTORS = """
+import logging, os, sys, time
+from aifx_core.serve.pool import Pool
+from aifx_core.serve.store import Store
+
+logging.basicConfig(level=logging.INFO, format="%(message)s")
+pool = Pool(Store(sys.argv[1]), [None])
+held = []
+try:
+    while True:  # every descriptor this process may have is taken, as a flood of connections takes them
+        held.append(os.open(os.devnull, os.O_RDONLY))
+except OSError:
+    pass
+pool.start()
+time.sleep(1.5)  # the dispatcher cannot start its worker meanwhile
+for fd in held:
+    os.close(fd)
+deadline = time.monotonic() + 60
+while pool.workers[0].proc is None and time.monotonic() < deadline:
+    time.sleep(0.1)
+print("worker started" if pool.workers[0].proc is not None else "worker never started", file=sys.stderr)
+pool.stop()
+"""
+
+
+def test_a_dispatcher_out_of_descriptors_says_so_in_one_line_and_starts_its_worker_later(tmp_path):
+    """Out of file descriptors (a flood of connections, a low ulimit) the dispatcher cannot start its worker
+    process: that is the machine's limit, not a bug, so the log says so in a line (no traceback, which reads
+    as a crash and was counted as one) and the worker starts once descriptors are free again."""
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+
+    done = subprocess.run(
+        [sys.executable, "-c", _DISPATCHER_WITHOUT_DESCRIPTORS, str(tmp_path / "state")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=limit,
+    )
+    log = done.stderr.splitlines()
+    assert "worker started" in log, log
+    assert not [line for line in log if line.startswith("Traceback")], log
+    assert [line for line in log if "no file can be opened just now" in line], log
