@@ -38,6 +38,24 @@ def test_resume_key_ignores_what_does_not_change_pixels():
     assert base.resume_key() != prompted.resume_key()
 
 
+def test_options_json_cannot_hold_key_and_save_as_their_values(tmp_path):
+    """NumPy numbers and sets in the options keyed by their type's name (``<numpy.int64>``): other values keyed
+    the same, and a rerun took the other settings' frames for done. They key, and save, as the values they are."""
+    import numpy as np
+
+    def job(keyframes: object) -> FillJob:
+        return FillJob(input="a.####.exr", output="b.####.exr", options={"keyframes": keyframes})
+
+    assert job([np.int64(1001)]).resume_key() != job([np.int64(1006)]).resume_key()
+    assert job({1001, 1003}).resume_key() != job({1006}).resume_key()
+    plain = job([1001, 1003]).resume_key()
+    assert job([np.int64(1001), np.int64(1003)]).resume_key() == job({1003, 1001}).resume_key() == plain
+    assert job((1001, 1003)).resume_key() == job(np.array([1001, 1003])).resume_key() == plain
+    saved = job({np.int64(1003), 1001})
+    saved.save(tmp_path / "job.json")
+    assert FillJob.load(tmp_path / "job.json").options == {"keyframes": [1001, 1003]}
+
+
 @pytest.mark.parametrize(
     "text, fragment",
     [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -409,6 +410,40 @@ def test_frames_from_python_are_read_one_way_for_fill_and_info():
             select_frames(bad, shot)  # type: ignore[arg-type]
         with pytest.raises(InputError, match="give frame numbers"):
             frames_text(bad)  # type: ignore[arg-type]
+
+
+def test_keyframes_given_as_numpy_numbers_or_a_set_key_as_their_values(shot, tmp_path):
+    """The resume key spelled what JSON cannot hold by its type's name: keyframes ``[np.int64(1001)]`` and
+    ``[np.int64(1006)]`` (or the sets ``{1001}`` and ``{1006}``) keyed the same, so the second run skipped every
+    frame the first had made with other keyframes. They key as the numbers they are now."""
+    out = tmp_path / "o" / "clean.####.exr"
+    assert fill(shot_job(shot, out, backend="propagate", options={"keyframes": [np.int64(1001)]})).written
+    for other in ([np.int64(1006)], {1006}, np.int64(1006)):
+        with pytest.raises(InputError, match="different settings"):
+            fill(shot_job(shot, out, backend="propagate", options={"keyframes": other}))
+    for same in ([1001], {1001}, (np.int32(1001),)):  # the same keyframe however it is spelled: done
+        again = fill(shot_job(shot, out, backend="propagate", options={"keyframes": same}))
+        assert again.written == [] and again.skipped == list(FRAMES)
+
+
+@pytest.mark.parametrize(
+    "keyframes, said",
+    [
+        (np.array([1001, 1003]), "NumPy array: pass array.tolist()"),
+        ([1001.5], "1001.5 is not a whole frame number"),
+        ([True], "True is not a frame number"),
+        ([np.bool_(True)], "is not a frame number"),
+    ],
+)
+def test_keyframes_that_are_not_frame_numbers_are_refused_by_name(shot, tmp_path, keyframes, said):
+    """An array failed in the options check with NumPy's "truth value ... is ambiguous" (exit 1), 1001.5 was cut
+    to 1001 and ``True`` read as frame 1."""
+    job = shot_job(
+        shot, tmp_path / "o" / "clean.####.exr", backend="propagate", options={"keyframes": keyframes}
+    )
+    with pytest.raises(InputError, match=f"keyframes.*{re.escape(said)}"):
+        fill(job)
+    assert not (tmp_path / "o").exists()
 
 
 @pytest.mark.parametrize("keyframes", [150, "150", ["1001", "150"], (1001, 150)])

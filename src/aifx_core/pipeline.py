@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import numbers
 import os
 import shutil
 import threading
@@ -342,7 +343,7 @@ def _shot_inputs(plate: Sequence, mask: MaskSource, shot: list[int]) -> list[tup
 def _check_savable(job: FillJob) -> None:
     """A job given ``save_job`` must be one a file can hold: an option that is a Python object (a caller's
     ``flow_estimator``) is named now, before any work (it failed in ``json`` with a TypeError)."""
-    for name, value in job.options.items():
+    for name, value in job.to_dict()["options"].items():  # (NumPy numbers, sets: as the file holds them)
         try:
             json.dumps(value)
         except (TypeError, ValueError):
@@ -393,15 +394,15 @@ def check_keyframes(job: FillJob, shot: list[int]) -> None:
     backend took only those that are, so a typo (``150`` for ``1050``) ran the default choice without a word.
     Read as the backends read it (one number, or a list; numbers as text too)."""
     keyframes = job.options.get("keyframes")
-    if keyframes in (None, "", (), []):
+    if keyframes is None or (isinstance(keyframes, (str, list, tuple, set, frozenset)) and not keyframes):
         return
-    listed = [keyframes] if isinstance(keyframes, (int, str)) else keyframes
+    listed = [keyframes] if isinstance(keyframes, (numbers.Integral, str)) else keyframes
     try:
-        numbers = sorted({int(f) for f in listed})
+        wanted = sorted({int(f) for f in listed})
     except (TypeError, ValueError):
         return  # (the backend's options check, run before, says what is wrong with it)
     frames = set(shot)
-    outside = [f for f in numbers if f not in frames]
+    outside = [f for f in wanted if f not in frames]
     if outside:
         raise InputError(
             f"keyframes {format_frames(outside)}: not frames of the shot ({format_frames(shot)}); give "

@@ -26,6 +26,7 @@ import contextlib
 import errno
 import json
 import math
+import numbers
 import os
 import stat
 from dataclasses import MISSING, dataclass, field, fields, replace
@@ -118,7 +119,7 @@ class FillJob:
             since = _field_since(spec)
             if since > 1 and value == _field_default(spec):
                 continue
-            data[spec.name] = dict(value) if spec.name == "options" else value
+            data[spec.name] = _plain(dict(value), _kept) if spec.name == "options" else value
             job_format = max(job_format, since)
         return {"aifx_job": job_format, **data}
 
@@ -245,7 +246,9 @@ class FillJob:
                 continue  # a field added later keys only when used: adding one keeps every old output resumable
             data[spec.name] = value
         data["options"] = dict(self.options if pixel_options is None else pixel_options)
-        blob = json.dumps(data, sort_keys=True, default=_type_name).encode()
+        # Keyed as the values they are, not as Python spells them: ``numpy.int64(1006)`` keys as ``1006`` and a
+        # set as its sorted list (both once keyed by their type's name alone, so other keyframes reused frames).
+        blob = json.dumps(_plain(data, _type_name), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
 
@@ -345,6 +348,34 @@ def _field_default(spec: Any) -> Any:
 def _type_name(value: Any) -> str:
     """A Python object in the options (a flow estimator) keys by its type: stable from one run to the next."""
     return f"<{type(value).__module__}.{type(value).__qualname__}>"
+
+
+def _kept(value: Any) -> Any:
+    return value
+
+
+def _plain(value: Any, other: Any) -> Any:
+    """``value`` as the JSON data it stands for: a NumPy number or array (anything with ``tolist``) as its
+    Python numbers, any other ``numbers.Integral``/``Real`` as ``int``/``float``, a tuple as a list, a set as its
+    sorted list. What is no data (a Python caller's flow estimator) is ``other(value)``. JSON data itself comes
+    back as it is, so its resume key is the one it always had."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, dict):
+        return {key: _plain(item, other) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item, other) for item in value]
+    if isinstance(value, (set, frozenset)):
+        items = [_plain(item, other) for item in value]
+        return sorted(items, key=lambda item: json.dumps(item, sort_keys=True, default=repr))
+    tolist = getattr(value, "tolist", None)
+    if callable(tolist):  # NumPy (stdlib only here: read through its own method)
+        return _plain(tolist(), other)
+    return other(value)
 
 
 # -- the rule set --------------------------------------------------------------------------------------------
