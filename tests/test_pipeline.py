@@ -17,6 +17,7 @@ from aifx_core import Cancelled, CancelToken, FillJob, InputError, fill
 from aifx_core.backends import pixel_options
 from aifx_core.manifest import OutputLock, lock_path
 from aifx_core.mask import feather_weight, make_hole
+from aifx_core.pipeline import prepare_anchors
 from aifx_core.protocol.job import absolute_paths
 
 FRAMES = range(1001, 1007)
@@ -444,6 +445,31 @@ def test_keyframes_that_are_not_frame_numbers_are_refused_by_name(shot, tmp_path
     with pytest.raises(InputError, match=f"keyframes.*{re.escape(said)}"):
         fill(job)
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    "name, compression, said",
+    [
+        ("clean.####.exr", "zipp", "--compression zipp: EXR output takes b44, b44a, dwaa"),
+        ("clean.####.exr", "dwaa:45", "--compression dwaa:45: EXR output takes"),
+        ("clean.####.png", "", 'the compression is empty (--compression "" or "compression": "")'),
+        ("clean.####.exr", " ", "the compression is empty"),
+    ],
+)
+def test_an_output_compression_it_cannot_take_is_refused_before_any_work(
+    shot, tmp_path, name, compression, said
+):
+    """An EXR compression typo was refused by the writer at the first frame: after the seen-plate pass and a
+    fill (9-13 s on 40 frames), with the output folder and manifest made, and ``aifx run --anchors`` passed it,
+    so every farm chunk failed. An empty one was "--compression : PNG output takes zip", never saying so."""
+    out = tmp_path / "o" / name
+    job = shot_job(shot, out, backend="propagate", compression=compression)
+    for run in (fill, prepare_anchors):
+        with pytest.raises(InputError, match=re.escape(said)):
+            run(job)
+        assert not out.parent.exists()
+    taken = "PIZ" if name.endswith(".exr") else "zip:3"  # (the names it takes, any case)
+    assert fill(replace(job, compression=taken)).written == list(FRAMES)
 
 
 @pytest.mark.parametrize("keyframes", [150, "150", ["1001", "150"], (1001, 150)])

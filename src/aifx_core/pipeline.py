@@ -98,7 +98,7 @@ from .sequence import (
 from .sequence.atomic import DiskError
 from .sequence.exr import LOSSY
 from .sequence.image import layer_of, unfilled_colour
-from .sequence.imageio import rounded_to_half
+from .sequence.imageio import check_output_compression, rounded_to_half
 from .sequence.raster import (
     COMPRESSIONS,
     MAX_PAGES,
@@ -177,6 +177,9 @@ def fill(
     selection = select_frames(frames, plate.frames)
     check_keyframes(job, plate.frames)
     out = output_pattern(job.output, plate)
+    check_output_compression(
+        FORMATS.get(out.extension, ""), job.compression
+    )  # (EXR's: not at the first write)
     mask = open_mask(job.mask, job.mask_channel, plate, invert=job.invert_mask, threshold=job.threshold)
     _check_outside_folders(job, out, plate, mask)
     protected = protected_inputs(plate, mask.mask)
@@ -534,6 +537,9 @@ def prepare_anchors(
     plate = open_plate(job)
     check_keyframes(job, plate.frames)
     out = output_pattern(job.output, plate)
+    check_output_compression(
+        FORMATS.get(out.extension, ""), job.compression
+    )  # (EXR's: not at the first write)
     mask = open_mask(job.mask, job.mask_channel, plate, invert=job.invert_mask, threshold=job.threshold)
     _check_outside_folders(job, out, plate, mask)
     out_dir = check_writable(Path(out.path(plate.frames[0])).parent)
