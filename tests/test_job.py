@@ -1,8 +1,18 @@
 from __future__ import annotations
 
+import ast
+import os
+import subprocess
+import sys
+from dataclasses import MISSING, fields
+from pathlib import Path
+
 import pytest
 
 from aifx_core import FillJob, InputError
+from aifx_core.protocol.job import PATH_FIELDS
+
+SRC = Path(__file__).resolve().parents[1] / "src"
 
 
 def test_job_round_trips_through_json(tmp_path):
@@ -206,6 +216,47 @@ def test_a_pathlib_path_is_taken_as_its_text(tmp_path):
     job.save(tmp_path / "job.json")
     assert FillJob.load(tmp_path / "job.json") == job
     assert fill(job).written == [1001, 1002]
+
+
+def test_type_checkers_take_a_pathlib_path_for_the_path_fields(tmp_path):
+    """``FillJob(input=Path(...))`` runs (the job keeps the text) and the docs show it, but ``mypy --strict``
+    refused it: the fields are ``str``. Type checkers see an ``__init__`` that takes a path there too."""
+    script = tmp_path / "user_script.py"
+    script.write_text(
+        "from pathlib import Path\n"
+        "from aifx_core.protocol.job import FillJob\n"
+        "job = FillJob(input=Path('plate.####.exr'), output=Path('clean.####.exr'), mask=Path('roto.####.png'),\n"
+        "              contact_sheet=Path('sheet.png'), dilate=6)\n"
+        "text: str = job.input\n"
+        "FillJob(input='a', output='b', mask_channel=Path('A'))  # type: ignore[arg-type]\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--warn-unused-ignores", "--cache-dir", str(tmp_path / "cache"),
+         str(script)],
+        cwd=tmp_path, env={**os.environ, "MYPYPATH": str(SRC)}, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_signature_type_checkers_see_is_every_field_in_order():
+    """That ``__init__`` (under ``TYPE_CHECKING``) is written out: a new field must be added to it too."""
+    tree = ast.parse((SRC / "aifx_core" / "protocol" / "job.py").read_text())
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "FillJob")
+    init = next(
+        f for n in cls.body if isinstance(n, ast.If) for f in n.body if isinstance(f, ast.FunctionDef)
+    )
+    params = init.args.args[1:]
+    specs = fields(FillJob)
+    assert [p.arg for p in params] == [spec.name for spec in specs]
+    required = [spec.name for spec in specs if spec.default is MISSING and spec.default_factory is MISSING]
+    assert [p.arg for p in params[: len(params) - len(init.args.defaults)]] == required
+    for param, spec in zip(params, specs, strict=True):
+        typed = (
+            str(spec.type).replace("str", "str | os.PathLike[str]", 1)
+            if spec.name in PATH_FIELDS
+            else spec.type
+        )
+        assert ast.unparse(param.annotation) == typed, spec.name
 
 
 def test_job_files_saved_from_threads_at_once_are_always_whole(tmp_path):

@@ -30,7 +30,7 @@ import numbers
 import os
 import stat
 from dataclasses import MISSING, dataclass, field, fields, replace
-from typing import Any, Dict, List, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Tuple
 
 from .errors import InputError
 
@@ -98,6 +98,33 @@ class FillJob:
     #: Also write the fill's confidence (1 = plate, or background other frames saw; towards 0 = invented): an
     #: EXR channel ``fill.confidence``, or a ``confidence/`` PNG sequence beside PNG/TIFF/JPEG outputs.
     confidence: bool = field(default=False, metadata=_since(2))
+
+    # What type checkers see (the dataclass makes the real one): the path fields take a ``pathlib.Path`` too,
+    # kept as its text (``__post_init__``). Every field, in order (tests/test_job.py checks it).
+    if TYPE_CHECKING:
+
+        def __init__(
+            self,
+            input: str | os.PathLike[str],
+            output: str | os.PathLike[str],
+            mask: str | os.PathLike[str] | None = ...,
+            mask_channel: str | None = ...,
+            frames: str | None = ...,
+            skip_missing: bool = ...,
+            backend: str = ...,
+            options: dict[str, Any] = ...,
+            threshold: float = ...,
+            invert_mask: bool = ...,
+            dilate: int = ...,
+            feather: int = ...,
+            colorspace: str | None = ...,
+            compression: str | None = ...,
+            seed: int = ...,
+            device: str = ...,
+            overwrite: bool = ...,
+            contact_sheet: str | os.PathLike[str] | None = ...,
+            confidence: bool = ...,
+        ) -> None: ...
 
     def __post_init__(self) -> None:
         for name in PATH_FIELDS:  # a Python caller's ``pathlib.Path`` is taken as its text
