@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import subprocess
 import sys
 from dataclasses import MISSING, fields
@@ -216,6 +217,33 @@ def test_a_pathlib_path_is_taken_as_its_text(tmp_path):
     job.save(tmp_path / "job.json")
     assert FillJob.load(tmp_path / "job.json") == job
     assert fill(job).written == [1001, 1002]
+
+
+def test_numpy_numbers_are_taken_as_the_numbers_they_are(tmp_path):
+    """``threshold=np.float32(0.5)`` was refused as 'must be a number, got 0.5' and ``dilate=np.int64(4)`` as 'must
+    be a whole number, got 4'. The job holds them as Python numbers (so it saves, and keys as the same job); what
+    is still refused names its type."""
+    import numpy as np
+
+    job = FillJob(
+        input="a.####.exr",
+        output="b.####.exr",
+        threshold=np.float32(0.5),
+        dilate=np.int64(4),
+        seed=np.uint32(7),
+    )
+    job.validate()
+    assert [type(v) for v in (job.threshold, job.dilate, job.seed)] == [float, int, int]
+    plain = FillJob(input="a.####.exr", output="b.####.exr", threshold=0.5, dilate=4, seed=7)
+    assert job == plain and job.resume_key() == plain.resume_key()
+    job.save(tmp_path / "job.json")
+    assert FillJob.load(tmp_path / "job.json") == plain
+    for name, value, said in [
+        ("dilate", np.float64(4.0), 'job field "dilate" must be a whole number, got 4.0'),
+        ("threshold", np.bool_(True), 'job field "threshold" must be a number, got '),
+    ]:
+        with pytest.raises(InputError, match=re.escape(said) + r".*\(a numpy\."):
+            FillJob(input="a.####.exr", output="b.####.exr", **{name: value}).validate()
 
 
 def test_type_checkers_take_a_pathlib_path_for_the_path_fields(tmp_path):

@@ -131,6 +131,14 @@ class FillJob:
             value = getattr(self, name)
             if isinstance(value, os.PathLike):
                 setattr(self, name, os.fspath(value))
+        for name, kinds in _FIELD_TYPES.items():  # a NumPy number as the Python number JSON holds
+            value = getattr(self, name)
+            if isinstance(value, bool) or type(value) in (int, float):
+                continue
+            if "int" in kinds and isinstance(value, numbers.Integral):
+                setattr(self, name, int(value))
+            elif "number" in kinds and isinstance(value, numbers.Real):
+                setattr(self, name, float(value))
 
     # -- JSON -------------------------------------------------------------------------------------------
     def to_dict(self) -> Dict[str, Any]:
@@ -463,7 +471,9 @@ def _shown(value: Any) -> str:
 def _check_field(name: str, value: Any, kinds: Tuple[str, ...], meta: Any) -> None:
     if not any(_is_kind(value, kind) for kind in kinds):
         wanted = " or ".join(_KIND_WORDS[k] for k in kinds)
-        raise InputError(f'job field "{name}" must be {wanted}, got {_shown(value)}')
+        plain = value is None or type(value) in (bool, int, float, str, list, dict)
+        what = "" if plain else f" (a {type(value).__module__}.{type(value).__qualname__})"
+        raise InputError(f'job field "{name}" must be {wanted}, got {_shown(value)}{what}')
     if meta.get("required") and isinstance(value, str) and not value.strip():
         raise InputError(f'job field "{name}" is empty; give {meta["required"]}')
     low, high = meta.get("min"), meta.get("max")
