@@ -472,6 +472,26 @@ def test_an_output_compression_it_cannot_take_is_refused_before_any_work(
     assert fill(replace(job, compression=taken)).written == list(FRAMES)
 
 
+def test_a_whole_number_threshold_is_one_setting_however_it_is_written(shot, tmp_path, monkeypatch):
+    """``aifx fill --threshold 1`` (the job holds 1.0) and then ``aifx run`` of a job file saying ``"threshold": 1``
+    were refused as "made with different settings": the key spelled the number as given. Frames made before,
+    keyed so, are still taken as done."""
+    out = tmp_path / "o" / "clean.####.exr"
+    assert fill(shot_job(shot, out, threshold=1.0)).written == list(FRAMES)
+    again = fill(shot_job(shot, out, threshold=1))  # (as a job file's "threshold": 1 loads)
+    assert (again.written, again.skipped) == ([], list(FRAMES))
+    earlier = tmp_path / "e" / "clean.####.exr"
+    keyed = FillJob.resume_key
+    with monkeypatch.context() as patched:  # (how an aifx before this one keyed it)
+        patched.setattr(
+            FillJob, "resume_key", lambda job, options=None, **_: keyed(job, options, numbers_as_written=True)
+        )
+        assert fill(shot_job(shot, earlier, threshold=1)).written == list(FRAMES)
+    for threshold in (1, 1.0):
+        again = fill(shot_job(shot, earlier, threshold=threshold))
+        assert (again.written, again.skipped) == ([], list(FRAMES))
+
+
 @pytest.mark.parametrize("keyframes", [150, "150", ["1001", "150"], (1001, 150)])
 def test_keyframes_outside_the_shot_are_refused_however_they_are_written(shot, tmp_path, keyframes):
     """A job file's keyframes as the backends read them: one number, numbers as text, a list or a tuple."""

@@ -264,11 +264,15 @@ class FillJob:
         if not is_device_name(self.device):  # (a typo fails here, also for a backend that needs no device)
             raise InputError(f'job field "device" is {self.device!r}; give auto, cpu, cuda, cuda:1 or mps')
 
-    def resume_key(self, pixel_options: Dict[str, Any] | None = None) -> str:
+    def resume_key(
+        self, pixel_options: Dict[str, Any] | None = None, *, numbers_as_written: bool = False
+    ) -> str:
         """Hash of every setting that changes output pixels: a rerun with the same key may skip done frames.
 
         ``pixel_options`` are the backend options that change pixels, as the backend itself says (see
-        ``aifx_core.backends.pixel_options``); ``None`` keys on every option.
+        ``aifx_core.backends.pixel_options``); ``None`` keys on every option. A number field keys as a float
+        (``"threshold": 1`` in a job file is the CLI's ``--threshold 1``, 1.0); ``numbers_as_written``: as the
+        job holds it, the key outputs made before 2026-12-07 carry (accepted by ``manifest.settings_keys``).
         """
         import hashlib
 
@@ -279,6 +283,8 @@ class FillJob:
                 continue
             if _field_since(spec) > _KEY_FORMAT and value == _field_default(spec):
                 continue  # a field added later keys only when used: adding one keeps every old output resumable
+            if not numbers_as_written and "number" in _FIELD_TYPES[spec.name]:
+                value = _as_float(value)
             data[spec.name] = value
         data["options"] = dict(self.options if pixel_options is None else pixel_options)
         # Keyed as the values they are, not as Python spells them: ``numpy.int64(1006)`` keys as ``1006`` and a
@@ -383,6 +389,14 @@ def _field_default(spec: Any) -> Any:
 def _type_name(value: Any) -> str:
     """A Python object in the options (a flow estimator) keys by its type: stable from one run to the next."""
     return f"<{type(value).__module__}.{type(value).__qualname__}>"
+
+
+def _as_float(value: Any) -> Any:
+    """A number as a float (1 and 1.0 are one threshold); anything else, or an int no float holds, as it is."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        with contextlib.suppress(OverflowError):
+            return float(value)
+    return value
 
 
 def _kept(value: Any) -> Any:

@@ -98,6 +98,9 @@ def settings_keys(
         absolute_paths(job).resume_key(pixel_options),
         # (the paths spelled, the file options as typed: outputs made on 2026-12-06)
         replace(job, **spelled).resume_key(pixel_options),
+        # (a whole-number threshold keyed as written, 1 apart from 1.0: outputs made before 2026-12-07)
+        job.resume_key(pixel_options, numbers_as_written=True),
+        replace(job, **spelled).resume_key(options, numbers_as_written=True),
     }
     for paths in earlier or []:
         before |= {replace(job, **paths).resume_key(pixel_options), replace(job, **paths).resume_key(options)}
