@@ -215,7 +215,7 @@ def fill(
 
     run = _RunSetup.of(job, plate, out, mask)
     kept = folder_kept(out_dir, cache_folder(out))
-    with OutputLock(out, run.settings, str(out), run.earlier) as lock, kept:
+    with OutputLock(out, run.key, str(out), run.accepted) as lock, kept:
         if not lock.joined:  # alone on this output: a killed run's temp files of its frames are stale now
             clean_stale_temps(out_dir, 0.0, {out.path(f).name for f in plate.frames})
             if has_sidecars(out):
@@ -447,14 +447,16 @@ class _RunSetup:
 
     name: str
     context: BackendContext
-    #: The job's settings key (frame range left out): runs sharing it share the output lock (farm chunks).
-    settings: str
-    #: The key frames are made under: the settings, plus the shot for backends whose pixels depend on it.
+    #: The key frames are made under: the settings, plus the shot for backends whose pixels depend on it. It
+    #: is the output lock's group too: only runs making the same frames join (farm chunks share the shot, their
+    #: range being ``fill(frames=...)``, not the job's); a run of another shot (the job's ``frames``, its
+    #: ``skip_missing``, the plate's listing) is refused rather than writing its frames among the other's.
     key: str
-    #: Keys frames made with these settings before had (paths keyed as written): done too (Manifest.accepted).
+    #: Keys frames made with these settings before had (paths keyed as written): done too (Manifest.accepted),
+    #: and groups the lock joins. A per-frame backend's are the settings keys an aifx from before 2026-12-06
+    #: holds the lock under; a whole-shot backend's hold the shot, so an older aifx's run of it (a group
+    #: without the shot, which says nothing of its range) is refused until it ends, never joined.
     accepted: frozenset[str] = frozenset()
-    #: The settings keys of the paths as written: an older aifx's runs of these settings hold the lock so.
-    earlier: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, job: FillJob, plate: Sequence, out: FramePattern, mask: MaskSource) -> _RunSetup:
@@ -470,7 +472,7 @@ class _RunSetup:
         per_shot = not is_per_frame(name)
         key = run_key(job, plate.frames, range_dependent=per_shot, settings_key=settings)
         accepted = {run_key(job, plate.frames, range_dependent=per_shot, settings_key=k) for k in before}
-        return cls(name, context, settings, key, frozenset(accepted - {key}), before)
+        return cls(name, context, key, frozenset(accepted - {key}))
 
 
 def _keyed_paths(
@@ -541,7 +543,7 @@ def prepare_anchors(
     if is_per_frame(run.name):
         return None  # frames on their own: nothing is decided for the shot (and no model is loaded)
     with (
-        OutputLock(out, run.settings, str(out), run.earlier),
+        OutputLock(out, run.key, str(out), run.accepted),
         folder_kept(out_dir, cache_folder(out)),
     ):
         backend = _create(job, plate, run)
