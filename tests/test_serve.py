@@ -444,6 +444,29 @@ def test_models_lists_the_workers(server):
 
 
 # -- aifx submit ----------------------------------------------------------------------------------------------
+def test_aifx_submit_without_a_token_says_where_it_looks_for_one(server, area, tmp_path):
+    """With no token set, the server's 'missing or wrong bearer token; ask for one' never said that aifx
+    submit reads it from $AIFX_TOKEN (or the variable --token-env names), and --token-env's help hid its
+    default. A wrong token still gets the server's answer."""
+    env = {k: v for k, v in __import__("os").environ.items() if k not in ("AIFX_TOKEN", "MY_TOKEN")}
+    shot_job(area / "short", area / "out_no_token" / "c.####.exr").save(tmp_path / "job.json")
+    job = str(tmp_path / "job.json")
+    plain = aifx("submit", job, "--server", server.url, env=env)
+    assert plain.returncode == 2 and "Traceback" not in plain.stderr, plain.stderr
+    assert plain.stderr.strip().splitlines() == [
+        f"aifx: error: no token: the server at {server.url} needs one; set $AIFX_TOKEN to your token (or pass "
+        "--token-env VAR naming the variable that holds it); ask the server's admin for one if you have none "
+        "('aifx serve token add')"
+    ], plain.stderr
+    named = aifx("submit", job, "--server", server.url, "--token-env", "MY_TOKEN", env=env)
+    assert named.returncode == 2 and "no token: " in named.stderr and "set $MY_TOKEN " in named.stderr
+    wrong = aifx("submit", job, "--server", server.url, env={**env, "AIFX_TOKEN": "not-a-token"})
+    assert wrong.returncode == 2 and "missing or wrong bearer token" in wrong.stderr, wrong.stderr
+    assert not (area / "out_no_token").exists()
+    shown = " ".join(aifx("submit", "--help").stdout.split())
+    assert "environment variable holding your token (default AIFX_TOKEN)" in shown
+
+
 def test_aifx_submit_runs_remotely_like_a_local_run(server, area, tmp_path):
     env = {**__import__("os").environ, "AIFX_TOKEN": TOKENS["alice"]}
     shot_job(area / "short", area / "out_submit" / "c.####.exr").save(tmp_path / "job.json")
