@@ -348,6 +348,35 @@ def test_the_cli_refuses_a_bad_option_before_reading_a_frame_or_loading_a_model(
         assert not (tmp_path / "out").exists()
 
 
+def test_a_python_only_option_given_in_a_job_is_refused_not_ignored(tmp_path):
+    """``--option flow_estimator='"raft"'`` (or the same in a job file) was accepted, saved with --save-job and
+    ignored: the engine quietly used DIS. A value a job can hold is refused in one line saying what to use; the
+    list of known options no longer offers the Python-only name to a job."""
+    from aifx_core.backends import check_options
+
+    for value in ("raft", 3, 1.5, True, None, [], {}):
+        with pytest.raises(InputError, match=r"^option flow_estimator takes a Python FlowEstimator object "):
+            check_options("propagate", {"flow_estimator": value})
+    with pytest.raises(InputError, match="in a job use flow_preset"):
+        check_options("diffusers", {"prompt": "wall", "flow_estimator": "raft"})  # runs under the engine
+    with pytest.raises(InputError) as info:
+        check_options("propagate", {"radus": 3})
+    assert "flow_estimator" not in str(info.value)
+    done = subprocess.run(
+        [sys.executable, "-m", "aifx_core", "fill", str(tmp_path / "missing.####.exr"), "-o"]
+        + [str(tmp_path / "out" / "c.####.exr"), "--option", 'flow_estimator="raft"'],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "aifx: error: option flow_estimator takes a Python FlowEstimator object (Python API only); "
+        "in a job use flow_preset"
+    ], done.stderr
+    assert not (tmp_path / "out").exists()
+
+
 def test_resume_key_asks_the_backend_which_options_change_pixels():
     from aifx_core import FillJob
     from aifx_core.backends import pixel_options

@@ -79,7 +79,7 @@ class FillJob:
     #: Backend options: e.g. ``model``, ``prompt``, ``negative_prompt``, ``steps``, ``guidance``, ``strength``,
     #: ``scheduler``, ``keyframes``, ``spatial_backend``, ``flow_preset``.
     options: dict[str, Any] = field(default_factory=dict)
-    #: Matte value that counts as hole.
+    #: A matte value at or above this is hole (``0``: any value above 0).
     threshold: float = field(default=0.5, metadata=_limits(0.0, 1.0))
     invert_mask: bool = False
     #: Grow the hole by this many pixels (covers the object's soft edge and motion blur).
