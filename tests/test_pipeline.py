@@ -109,6 +109,35 @@ def test_a_finished_frame_emptied_or_cut_short_is_made_again_on_resume(shot, tmp
     assert frames(digest(out)) == {**frames(made), "clean.1002.exr": made["clean.1001.exr"]}
 
 
+def test_a_finished_frame_cut_short_past_its_header_is_made_again_on_resume(shot, tmp_path):
+    """A finished EXR cut to 75% (or a few bytes short) still has a whole header, so the resume's header read
+    took it for done while reading it failed ('EXR is truncated or damaged'). The manifest records each output's
+    size as written: one of another size is read whole, and made again when it cannot be; a frame changed by
+    hand that reads whole (another size) is kept. A manifest from before sizes were recorded keeps the header
+    check."""
+    out = tmp_path / "out"
+    job = shot_job(shot, out / "clean.####.exr")
+    fill(job)
+    made = digest(out)
+    for frame, keep in ((1003, 0.75), (1005, 0.99)):
+        whole = (out / f"clean.{frame}.exr").read_bytes()
+        (out / f"clean.{frame}.exr").write_bytes(whole[: int(len(whole) * keep)])
+    (out / "clean.1002.exr").write_bytes((out / "clean.1001.exr").read_bytes())  # a fix by hand: kept
+    assert made["clean.1002.exr"] != made["clean.1001.exr"]
+    again = fill(job)
+    assert again.written == [1003, 1005]
+    assert any("1003" in n and "1005" in n and "made again" in n for n in again.notices), again.notices
+    frames = lambda found: {n: d for n, d in found.items() if n.startswith("clean.")}  # noqa: E731
+    assert frames(digest(out)) == {**frames(made), "clean.1002.exr": made["clean.1001.exr"]}
+
+    record = out / ".clean.####.exr.aifx.json"  # as an aifx before sizes were recorded left it
+    data = json.loads(record.read_text())
+    assert set(data.pop("outputs")) == {str(f) for f in FRAMES}
+    record.write_text(json.dumps(data))
+    (out / "clean.1004.exr").write_bytes((out / "clean.1004.exr").read_bytes()[:100])
+    assert fill(job).written == [1004]
+
+
 def test_cancel_keeps_finished_frames_valid_and_a_rerun_resumes(shot, tmp_path):
     out = tmp_path / "out"
     job = shot_job(shot, out / "clean.####.exr")

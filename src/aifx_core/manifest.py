@@ -358,6 +358,9 @@ class Manifest:
         #: frame after it was re-rendered records the new version under its own name, and never overwrites
         #: the version an earlier run's frames were made from.
         self.reads: dict[str, dict[int, list[Any]]] = {}
+        #: frame → [size, modification time] of the output file as this aifx wrote it (none: made before
+        #: 2026-12-07): a resume finds a frame cut short since by its size (:meth:`output_changed`).
+        self.outputs: dict[int, list[int]] = {}
         #: frame → [first, last] plate frame it was made from (frames whose pixels depend on their neighbours).
         self.spans: dict[int, list[int]] = {}
         #: frame → the run that made it (whose :attr:`reads` its span is compared with).
@@ -425,6 +428,7 @@ class Manifest:
         self.sources = {int(f): list(v) for f, v in dict(data.get("sources", {})).items()}
         self.reads = _reads_by_run(data.get("reads"))
         self.spans = {int(f): [int(x) for x in v] for f, v in dict(data.get("spans", {})).items()}
+        self.outputs = {int(f): [int(x) for x in v] for f, v in dict(data.get("outputs", {})).items()}
         self.runs = {int(f): str(r) for f, r in dict(data.get("runs", {})).items()}
         self.pending = {int(f): dict(v) for f, v in dict(data.get("pending", {})).items()}
         for frame, intent in list(self.pending.items()):
@@ -437,6 +441,7 @@ class Manifest:
         self.frames[frame] = str(intent["key"])
         if intent.get("sources") is not None:
             self.sources[frame] = list(intent["sources"])
+        self._note_output(frame, intent.get("identity"))
         self._settle_reads(frame, intent)
 
     def _abandon(self, frame: int) -> None:
@@ -639,10 +644,12 @@ class Manifest:
         sources = self._sources_of(frame)
         reads, span = self._reads_now(frame)
         section = self.lock.exclusive() if self.lock is not None else contextlib.nullcontext()
+        renamed: list[Any] = []  # (the temp file's identity, which the rename keeps)
         with section:
 
             def intend(temp: Path) -> None:
                 intent: dict[str, Any] = {"key": self.key, "identity": _identity(temp), "sources": sources}
+                renamed[:] = [intent["identity"]]
                 if span is not None:
                     intent.update(reads={str(f): v for f, v in reads.items()}, span=span, run=self.run)
                 self._update(lambda: self.pending.__setitem__(frame, intent))
@@ -663,6 +670,7 @@ class Manifest:
             self.pending.pop(frame, None)
             self.frames[frame] = self.key
             self._written.add(frame)
+            self._note_output(frame, renamed[0] if renamed else _identity(self.output.path(frame)))
             if sources is not None:
                 self.sources[frame] = sources
             if span is not None:
@@ -670,6 +678,27 @@ class Manifest:
                 self.spans[frame] = span
                 self.runs[frame] = self.run
             self._unsaved = True
+
+    def _note_output(self, frame: int, identity: list[Any] | None) -> None:
+        """Record output ``frame``'s size and modification time as written (``identity``: its
+        :func:`_identity`, that of the temp file renamed onto it; None: not known, nothing recorded)."""
+        if identity is not None:
+            self.outputs[frame] = [int(identity[1]), int(identity[2])]
+        else:
+            self.outputs.pop(frame, None)
+
+    def output_state(self, frame: int) -> str:
+        """Whether output ``frame`` on disk is what this aifx wrote: ``"same"`` (its size and time as recorded:
+        whole, nothing to read), ``"resized"`` (another size than written: cut short, or changed by hand),
+        ``"touched"`` (the size as written, another time) or ``"unknown"`` (nothing recorded: made before
+        2026-12-07, or gone). One stat, no read: a resume looks at every finished frame."""
+        recorded = self.outputs.get(frame)
+        now = _identity(self.output.path(frame))
+        if recorded is None or now is None:
+            return "unknown"
+        if now[1] != recorded[0]:
+            return "resized"
+        return "same" if now[2] == recorded[1] else "touched"
 
     def _reads_now(self, frame: int) -> tuple[dict[int, list[Any]], list[int] | None]:
         """What the neighbours ``frame`` is made from are now ({frame: identity} of those this run has not
@@ -714,6 +743,7 @@ class Manifest:
         def record() -> None:
             self.frames[frame] = self.key
             self._written.add(frame)
+            self._note_output(frame, _identity(self.output.path(frame)))
 
         section = self.lock.exclusive() if self.lock is not None else contextlib.nullcontext()
         with section:
@@ -754,23 +784,24 @@ class Manifest:
                 self.ranges.setdefault(self.key, self.ranges[key])
                 del self.ranges[key]
 
-    def _own_records(self) -> tuple[dict[int, tuple[str, Any, Any, Any]], dict[int, list[Any]]]:
-        """This run's records in memory: each frame it wrote (key, sources, span, run) and its reads."""
+    def _own_records(self) -> tuple[dict[int, tuple[str, Any, Any, Any, Any]], dict[int, list[Any]]]:
+        """This run's records in memory: each frame it wrote (key, sources, span, run, output) and its reads."""
         frames = {
-            f: (self.frames[f], self.sources.get(f), self.spans.get(f), self.runs.get(f))
+            f: (self.frames[f], self.sources.get(f), self.spans.get(f), self.runs.get(f), self.outputs.get(f))
             for f in self._written
             if f in self.frames
         }
         return frames, dict(self.reads.get(self.run, {}))
 
-    def _restore(self, ours: tuple[dict[int, tuple[str, Any, Any, Any]], dict[int, list[Any]]]) -> None:
+    def _restore(self, ours: tuple[dict[int, tuple[str, Any, Any, Any, Any]], dict[int, list[Any]]]) -> None:
         """Put back :meth:`_own_records` the file read back lacks (another run's newer record of a frame wins)."""
         frames, reads = ours
-        for frame, (key, sources, span, run) in frames.items():
+        for frame, (key, sources, span, run, output) in frames.items():
             if frame in self.frames:
                 continue
             self.frames[frame] = key
-            for table, value in ((self.sources, sources), (self.spans, span), (self.runs, run)):
+            tables = ((self.sources, sources), (self.spans, span), (self.runs, run), (self.outputs, output))
+            for table, value in tables:
                 if value is not None:
                     table[frame] = value
         if reads:
@@ -794,6 +825,7 @@ class Manifest:
             },
             "spans": {str(f): v for f, v in sorted(self.spans.items()) if f in self.frames},
             "runs": {str(f): r for f, r in sorted(self.runs.items()) if f in self.frames},
+            "outputs": {str(f): v for f, v in sorted(self.outputs.items()) if f in self.frames},
             "ranges": self.ranges,
             "job": self.job.to_dict(),
         }

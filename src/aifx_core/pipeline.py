@@ -93,6 +93,7 @@ from .sequence import (
     output_pattern,
     parse_frame_spec,
     protected_inputs,
+    read_image,
     read_info,
     write_image,
 )
@@ -234,7 +235,7 @@ def fill(
                 todo = _not_again(manifest, todo, existing, set(written), str(out))
             if job.confidence and has_sidecars(out):
                 todo = _lost_confidence(todo, selection, existing, out, protected)
-            unreadable = _unreadable_outputs(todo, selection, existing, out)
+            unreadable = _unreadable_outputs(todo, selection, existing, out, manifest)
             todo = [f for f in selection if f in unreadable or f in todo]
             halved = _rounded_to_half(todo, selection, existing, out, plate)
             left = manifest.left_over(plate.frames)
@@ -318,19 +319,24 @@ def _lost_confidence(
 
 
 def _unreadable_outputs(
-    todo: list[int], selection: list[int], existing: set[int], out: FramePattern
+    todo: list[int], selection: list[int], existing: set[int], out: FramePattern, manifest: Manifest
 ) -> set[int]:
-    """The finished frames not in ``todo`` whose file is empty or whose header cannot be read: a frame emptied,
-    cut short or overwritten after the run wrote it (aifx itself writes whole files only). The manifest says
-    only that the frame was made, so a resume took them for done. One header read per finished frame; a frame
-    that reads fine but changed (a paint fix by hand) is the artist's and is kept (docs/troubleshooting.md)."""
+    """The finished frames not in ``todo`` that are empty, cut short or damaged since the run wrote them (aifx
+    itself writes whole files only), so a resume took them for done. A frame whose size and time are what the
+    manifest recorded at its write is whole (a stat). One of another size is read in full: a header is whole
+    in a frame cut past it, so that is the only read that tells a cut frame from a paint fix by hand, which
+    reads fine and is the artist's, kept (docs/troubleshooting.md). Any other (changed in place, or made
+    before sizes were recorded) has its header read."""
     waiting = set(todo)
     damaged = set()
     for frame in selection:
         if frame not in existing or frame in waiting:
             continue
+        state = manifest.output_state(frame)
+        if state == "same":
+            continue
         try:
-            read_info(out.path(frame))
+            (read_image if state == "resized" else read_info)(out.path(frame))
         except (InputError, OSError):
             damaged.add(frame)
     return damaged
