@@ -264,7 +264,11 @@ def test_an_unknown_option_names_the_known_ones():
         "propagate", {"spatial_backend": "diffusers", "prompt": "wall", "steps": 4}
     )  # hosted spatial
     check_options("diffusers", {"prompt": "wall", "radius": 4})  # on a sequence it runs under propagate
-    check_options("propagate", {"flow_estimator": object(), "per_frame": False})  # Python-only, general
+    from aifx_core.flow import DISFlow
+
+    check_options(
+        "propagate", {"flow_estimator": DISFlow("fast"), "per_frame": False}
+    )  # Python-only, general
 
 
 @pytest.mark.parametrize(
@@ -375,6 +379,29 @@ def test_a_python_only_option_given_in_a_job_is_refused_not_ignored(tmp_path):
         "in a job use flow_preset"
     ], done.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_flow_estimator_that_is_no_estimator_is_refused_not_ignored():
+    """The check refused only values a job can hold: a function, a tuple (1, 2), np.float32(1) or object() as
+    flow_estimator passed, and the engine quietly fell back to DIS (it takes only a FlowEstimator). Anything but
+    an object with an estimate method (the class itself neither) is refused in one line naming the option."""
+    from aifx_core.backends import check_options
+    from aifx_core.flow import DISFlow
+
+    def flow(a, b):
+        return np.zeros((*a.shape, 2), np.float32)
+
+    refused = {flow: "function", (1, 2): "tuple", np.float32(1): "float32", object(): "object"}
+    for value, kind in refused.items():
+        with pytest.raises(InputError) as info:
+            check_options("propagate", {"flow_estimator": value})
+        assert str(info.value) == (
+            "option flow_estimator takes a FlowEstimator object: one with an estimate(a_gray, b_gray) method, "
+            f"such as aifx_core.flow.DISFlow('fast'); it was given a value of type {kind}"
+        )
+    with pytest.raises(InputError, match=r"it was given the class DISFlow, not one made of it$"):
+        check_options("diffusers", {"prompt": "wall", "flow_estimator": DISFlow})  # runs under the engine
+    check_options("propagate", {"flow_estimator": DISFlow("fast")})
 
 
 def test_resume_key_asks_the_backend_which_options_change_pixels():

@@ -15,6 +15,7 @@ from shot_files import make_shot, read_exr, shot_job
 
 from aifx_core import Cancelled, CancelToken, FillJob, InputError, fill
 from aifx_core.backends import pixel_options
+from aifx_core.flow import DISFlow
 from aifx_core.manifest import OutputLock, lock_path
 from aifx_core.mask import feather_weight, make_hole
 from aifx_core.pipeline import prepare_anchors
@@ -569,7 +570,7 @@ def test_side_outputs_under_home_and_a_job_a_file_cannot_hold(shot, tmp_path, mo
                 shot,
                 tmp_path / "o2" / "c.####.exr",
                 backend="propagate",
-                options={"flow_estimator": object()},
+                options={"flow_estimator": DISFlow("fast")},
             ),
             save_job="j.json",
         )

@@ -270,17 +270,44 @@ def _option_classes(name: str, options: dict[str, Any]) -> tuple[list[type], set
 
 #: What a Python-only option takes, and what a job gives instead (for the refusal of one given in a job).
 _PYTHON_OPTION_HINTS = {"flow_estimator": ("a Python FlowEstimator object", "in a job use flow_preset")}
+#: What a Python-only option takes, said to a Python caller who gave another object.
+_PYTHON_OPTION_OBJECTS = {
+    "flow_estimator": "a FlowEstimator object: one with an estimate(a_gray, b_gray) method, such as "
+    "aifx_core.flow.DISFlow('fast')"
+}
 #: The values a job file or ``--option`` can hold: never the Python object a Python-only option takes.
 _JSON_TYPES = (str, int, float, bool, list, dict, type(None))
 
 
+def _python_value_taken(name: str, value: Any) -> bool:
+    """Whether Python-only option ``name`` takes ``value``. ``flow_estimator`` takes a
+    :class:`~aifx_core.flow.estimator.FlowEstimator` (an object with ``estimate``, not its class): the engine
+    falls back to DIS for anything else, so a function, a tuple or a NumPy number was ignored without a word. A
+    plugin's Python-only option, whose type only the plugin knows, takes anything a job cannot hold."""
+    if name == "flow_estimator":
+        from .flow.estimator import FlowEstimator  # (here: listing backends loads no OpenCV)
+
+        return isinstance(value, FlowEstimator) and not isinstance(value, type)
+    return not isinstance(value, _JSON_TYPES)
+
+
 def _check_python_only(options: dict[str, Any], python: set[str]) -> None:
-    """A Python-only option given a value a job can hold (``--option flow_estimator='"raft"'``) is refused:
-    the backend takes only an object there, and it once fell back to its default without a word."""
+    """A Python-only option given a value it does not take (a job's ``--option flow_estimator='"raft"'``, a
+    function in place of an estimator) is refused: the backend fell back to its default without a word."""
     for name in sorted(python & set(options)):
-        if isinstance(options[name], _JSON_TYPES):
+        value = options[name]
+        if _python_value_taken(name, value):
+            continue
+        if isinstance(value, _JSON_TYPES):
             what, instead = _PYTHON_OPTION_HINTS.get(name, ("a Python object", "leave it out of the job"))
             raise InputError(f"option {name} takes {what} (Python API only); {instead}")
+        takes = _PYTHON_OPTION_OBJECTS.get(name, "a Python object")
+        given = (
+            f"the class {value.__name__}, not one made of it"
+            if isinstance(value, type)
+            else f"a value of type {type(value).__name__}"
+        )
+        raise InputError(f"option {name} takes {takes}; it was given {given}")
 
 
 def check_options(name: str, options: dict[str, Any]) -> None:
