@@ -541,6 +541,30 @@ def test_a_whole_number_threshold_is_one_setting_however_it_is_written(shot, tmp
         assert (again.written, again.skipped) == ([], list(FRAMES))
 
 
+def test_frames_an_earlier_aifx_made_with_threshold_1_resume_under_threshold_1_0(shot, tmp_path, monkeypatch):
+    """Frames an aifx before 2026-12-07 made from a job file's ``"threshold": 1`` carry the key of the 1 as
+    written; ``aifx fill --threshold 1`` (the job holds 1.0) was refused as "made with different settings",
+    since only the job's own spelling of the number was tried. Either spelling of a whole number finds them done,
+    with the paths spelled another way too."""
+    keyed = FillJob.resume_key
+    made = []
+    for name in ("plain", "abs"):
+        out = tmp_path / name / "clean.####.exr"
+        with monkeypatch.context() as patched:  # (how an aifx before 2026-12-07 keyed it)
+            patched.setattr(
+                FillJob,
+                "resume_key",
+                lambda job, options=None, **_: keyed(job, options, numbers_as_written=True),
+            )
+            assert fill(shot_job(shot, out, threshold=1)).written == list(FRAMES)
+        made.append(out)
+    again = fill(shot_job(shot, made[0], threshold=1.0))
+    assert (again.written, again.skipped) == ([], list(FRAMES))
+    monkeypatch.chdir(tmp_path)
+    again = fill(shot_job(shot, Path("abs") / "clean.####.exr", threshold=1.0))  # (as typed in the folder)
+    assert (again.written, again.skipped) == ([], list(FRAMES))
+
+
 @pytest.mark.parametrize("keyframes", [150, "150", ["1001", "150"], (1001, 150)])
 def test_keyframes_outside_the_shot_are_refused_however_they_are_written(shot, tmp_path, keyframes):
     """A job file's keyframes as the backends read them: one number, numbers as text, a list or a tuple."""

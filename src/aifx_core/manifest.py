@@ -96,18 +96,27 @@ def settings_keys(
     options."""
     options = spelled_options if spelled_options is not None else pixel_options
     key = replace(job, **spelled).resume_key(options)
-    before = {
-        job.resume_key(pixel_options),
-        absolute_paths(job).resume_key(pixel_options),
-        # (the paths spelled, the file options as typed: outputs made on 2026-12-06)
-        replace(job, **spelled).resume_key(pixel_options),
-        # (a whole-number threshold keyed as written, 1 apart from 1.0: outputs made before 2026-12-07)
-        job.resume_key(pixel_options, numbers_as_written=True),
-        replace(job, **spelled).resume_key(options, numbers_as_written=True),
-    }
-    for paths in earlier or []:
-        before |= {replace(job, **paths).resume_key(pixel_options), replace(job, **paths).resume_key(options)}
+    # The paths as written, as a Ray worker got them, spelled (outputs made on 2026-12-06), and as earlier aifx
+    # spelled the files; each with the file options as typed and as spelled.
+    spellings = [job, absolute_paths(job), replace(job, **spelled)]
+    spellings += [replace(job, **paths) for paths in earlier or []]
+    before = set()
+    for spelling in spellings:
+        for opts in (pixel_options, options):
+            before.add(spelling.resume_key(opts))
+            # (a whole-number threshold keyed as written, 1 apart from 1.0: outputs made before 2026-12-07)
+            before |= {written.resume_key(opts, numbers_as_written=True) for written in _as_written(spelling)}
     return key, frozenset(before - {key})
+
+
+def _as_written(job: FillJob) -> list[FillJob]:
+    """``job`` with its threshold as each way a job could have held it: an aifx before 2026-12-07 keyed the number
+    as written, so frames of a job file's ``"threshold": 1`` carry another key than ``--threshold 1``'s 1.0, and
+    a rerun of either spelling must find the other's frames done."""
+    t = job.threshold
+    if isinstance(t, bool) or not isinstance(t, (int, float)) or not float(t).is_integer():
+        return [job]
+    return [job, replace(job, threshold=int(t)), replace(job, threshold=float(t))]
 
 
 def run_key(job: FillJob, frames: list[int], range_dependent: bool, settings_key: str | None = None) -> str:
