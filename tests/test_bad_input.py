@@ -830,7 +830,13 @@ def test_the_temporal_engine_over_another_shot_is_refused_while_a_run_writes(tmp
         while not (out.parent / "c.1001.exr").exists() and time.monotonic() < deadline:
             time.sleep(0.05)
         shorter = aifx(*args, "--frames", "1005-1012")
-        one_error_line(shorter, str(out), "another aifx job", f"pid {first.pid}", "different settings")
+        one_error_line(
+            shorter,
+            str(out),
+            "another aifx job",
+            f"pid {first.pid}",
+            "with different settings or another frame range (shot); wait for it",
+        )
         job = tmp_path / "job.json"
         FillJob(
             input=str(shot / "plate.####.exr"),

@@ -149,6 +149,7 @@ class OutputLock:
         group: str,
         describe: str,
         accepted: frozenset[str] = frozenset(),
+        per_shot: bool = False,
     ) -> None:
         self.path = lock_path(output_pattern)
         self.group = group
@@ -156,6 +157,9 @@ class OutputLock:
         #: which an aifx from before 2026-12-06 holds the lock under, so a farm still running it is joined.
         self.accepted = accepted
         self.describe = describe
+        #: Whether ``group`` holds the shot (a whole-shot backend): a run refused may differ by its frame range
+        #: alone, and the refusal says so, as :meth:`Manifest.plan`'s does.
+        self.per_shot = per_shot
         self._hold: int | None = None
         self.joined = False
         #: False where the output's filesystem refuses file locks: the run then goes on unlocked.
@@ -193,9 +197,14 @@ class OutputLock:
                 if owner.get("group") != self.group and owner.get("group") not in self.accepted:
                     os.close(hold)
                     who = f"pid {owner.get('pid', '?')} on {owner.get('host', '?')}"
+                    why = (
+                        "different settings or another frame range (shot)"
+                        if self.per_shot
+                        else "different settings"
+                    )
                     raise InputError(
-                        f"{self.describe}: another aifx job ({who}) is writing this output with different "
-                        "settings; wait for it to finish or choose another output"
+                        f"{self.describe}: another aifx job ({who}) is writing this output with {why}; wait for it "
+                        "to finish or choose another output"
                     ) from None
                 fcntl.flock(hold, fcntl.LOCK_SH)  # same settings: join (the owners hold it shared)
                 self.joined = True

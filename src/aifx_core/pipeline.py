@@ -221,7 +221,7 @@ def fill(
 
     run = _RunSetup.of(job, plate, out, mask)
     kept = folder_kept(out_dir, cache_folder(out))
-    with OutputLock(out, run.key, str(out), run.accepted) as lock, kept:
+    with OutputLock(out, run.key, str(out), run.accepted, run.per_shot) as lock, kept:
         if not lock.joined:  # alone on this output: a killed run's temp files of its frames are stale now
             clean_stale_temps(out_dir, 0.0, {out.path(f).name for f in plate.frames})
             if has_sidecars(out):
@@ -494,6 +494,8 @@ class _RunSetup:
     #: holds the lock under; a whole-shot backend's hold the shot, so an older aifx's run of it (a group
     #: without the shot, which says nothing of its range) is refused until it ends, never joined.
     accepted: frozenset[str] = frozenset()
+    #: Whether the backend's pixels depend on the shot (``key`` holds it): whole-shot, not per frame.
+    per_shot: bool = False
 
     @classmethod
     def of(cls, job: FillJob, plate: Sequence, out: FramePattern, mask: MaskSource) -> _RunSetup:
@@ -509,7 +511,7 @@ class _RunSetup:
         per_shot = not is_per_frame(name)
         key = run_key(job, plate.frames, range_dependent=per_shot, settings_key=settings)
         accepted = {run_key(job, plate.frames, range_dependent=per_shot, settings_key=k) for k in before}
-        return cls(name, context, key, frozenset(accepted - {key}))
+        return cls(name, context, key, frozenset(accepted - {key}), per_shot)
 
 
 def _keyed_paths(
@@ -583,7 +585,7 @@ def prepare_anchors(
     if is_per_frame(run.name):
         return None  # frames on their own: nothing is decided for the shot (and no model is loaded)
     with (
-        OutputLock(out, run.key, str(out), run.accepted),
+        OutputLock(out, run.key, str(out), run.accepted, run.per_shot),
         folder_kept(out_dir, cache_folder(out)),
     ):
         backend = _create(job, plate, run)
