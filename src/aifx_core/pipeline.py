@@ -102,9 +102,7 @@ from .sequence.exr import LOSSY
 from .sequence.image import layer_of, unfilled_colour
 from .sequence.imageio import check_output_compression, rounded_to_half
 from .sequence.raster import (
-    COMPRESSIONS,
     MAX_PAGES,
-    check_compression,
     png_whole,
     target_dtype,
     written_channels,
@@ -1182,9 +1180,7 @@ def _output_compression(job: FillJob, first: Image, out: FramePattern, notices: 
     header = first.header
     source_format = header.get("format")
     target_format = FORMATS.get(out.extension, "")
-    compression = job.compression
-    if compression is not None and target_format in COMPRESSIONS:
-        check_compression(target_format, compression)
+    compression = job.compression  # (checked against the format when the run began: check_output_compression)
     source_compression = str(header.get("compression") or "").lower()
     if (
         compression is None

@@ -324,10 +324,17 @@ def resolve_compression(name: str | None, header: Mapping[str, Any]) -> Any:
             return attributes["compression"]
         name = header.get("compression") if header.get("format") == "exr" else None
         name = name or DEFAULT_COMPRESSION
-    key = compression_name(name.strip().upper())
-    if key not in COMPRESSIONS:
+    found = compression_named(name)
+    if found is None:
         raise InputError(f"unknown EXR compression {name!r}; use one of {', '.join(sorted(COMPRESSIONS))}")
-    return COMPRESSIONS[key]
+    return found
+
+
+def compression_named(name: str) -> Any | None:
+    """The OpenEXR compression a caller's ``name`` means (any case, spaces around it ignored: ``" PIZ "``), or
+    None where EXR has none of that name: the one rule for the writer and for a job's check before its run
+    (:func:`~aifx_core.sequence.imageio.check_output_compression`), which words its refusal for the job."""
+    return COMPRESSIONS.get(compression_name(name.strip().upper()))
 
 
 def _exr_plane(plane: np.ndarray) -> np.ndarray:

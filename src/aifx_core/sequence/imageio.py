@@ -18,7 +18,7 @@ from pathlib import Path
 from ..errors import InputError
 from .atomic import atomic_write, disk_error, longest_temp_name
 from .exr import COMPRESSIONS as EXR_COMPRESSIONS
-from .exr import compression_name, read_exr, read_exr_info, resolve_compression, write_exr
+from .exr import compression_named, read_exr, read_exr_info, resolve_compression, write_exr
 from .guard import check_regular_file
 from .image import Image
 from .imageinfo import ImageInfo
@@ -187,7 +187,7 @@ def check_output_compression(fmt: str, compression: str | None) -> None:
             "to keep the plate's, or name one such as zip"
         )
     if fmt == "exr":
-        if compression_name(compression.strip().upper()) not in EXR_COMPRESSIONS:
+        if compression_named(compression) is None:
             raise InputError(
                 f"--compression {compression}: EXR output takes {', '.join(sorted(EXR_COMPRESSIONS))}"
             )
