@@ -477,6 +477,43 @@ def test_a_running_server_keeps_its_users_when_the_token_file_turns_unreadable(t
     assert tokens.user_for(token).name == "alice" and tokens.users == ["alice", "bob"]
 
 
+def test_a_worker_killed_after_its_cancels_grace_is_logged_as_the_servers_kill(tmp_path, caplog):
+    """A cancelled job whose worker did not stop within the cancel's grace was killed by the pool itself, and
+    the log then said 'killed by SIGKILL; the system's out-of-memory killer sends it: see journalctl -k', sending
+    the admin after a memory problem there was none of. The line now says the server killed it after the grace.
+    The worker (a real runner) is stopped with SIGSTOP once the job runs, so it cannot answer the cancel."""
+    import signal
+
+    from serve_helpers import wait_for
+    from shot_files import make_shot, shot_job
+
+    from aifx_core.serve.pool import Pool
+
+    shot = make_shot(tmp_path / "shot", range(1, 121))
+    store = Store(tmp_path / "state")
+    pool = Pool(store, [""], cancel_grace=0.5)
+    caplog.set_level("INFO", logger="aifx.serve")
+    try:
+        pool.start()
+        job_id = store.submit("local", shot_job(shot, tmp_path / "out" / "c.####.exr").to_dict())[0]["id"]
+        wait_for(lambda: store.last_seq(job_id) >= 2, timeout=60)
+        pid = pool.workers[0].proc.pid
+        os.kill(pid, signal.SIGSTOP)
+        assert pool.cancel(job_id) == "running"
+        wait_for(lambda: store.get(job_id)["state"] not in ("queued", "running"), timeout=60)
+        assert store.get(job_id)["state"] == "cancelled"
+        died = wait_for(
+            lambda: [r.getMessage() for r in caplog.records if f"(pid {pid}) died" in r.getMessage()]
+        )
+        assert died == [
+            f"worker cpu (pid {pid}) died while running job {job_id} (exit code -9: killed by this server after "
+            "its cancel's grace (0.5s)); the job is cancelled, a new worker starts"
+        ]
+    finally:
+        pool.stop()
+        store.close()
+
+
 def test_a_state_folder_that_cannot_be_used_is_named_and_versions_are_printed(tmp_path):
     afile = tmp_path / "afile"
     afile.write_text("")

@@ -113,6 +113,8 @@ class Worker:
         self.starved = False
         #: The process whose death :meth:`_follow` logged (with its job), so the restart does not log it again.
         self.ended: subprocess.Popen | None = None
+        #: The process this pool killed itself (a cancelled job past its grace): its end is no out-of-memory kill.
+        self.killed: subprocess.Popen | None = None
         self.thread = threading.Thread(target=self._run, name=f"aifx-dispatch-{self.name}", daemon=True)
 
     # -- the process ----------------------------------------------------------------------------------------
@@ -254,7 +256,7 @@ class Worker:
                         "worker %s (pid %s) died while idle (%s); starting another",
                         self.name,
                         self.proc.pid,
-                        how_it_ended(self.proc.returncode),
+                        self._how_it_ended(self.proc, self.proc.returncode),
                     )
                 self.start_process()
             job = self._store(self._claim)
@@ -269,6 +271,13 @@ class Worker:
                 store.wait_for_work(0.5)
                 continue
             self._follow(job["id"])
+
+    def _how_it_ended(self, proc: subprocess.Popen | None, code: int | None) -> str:
+        """:func:`how_it_ended`, or, for the process this pool killed itself, that it did: the SIGKILL's usual
+        sender, the out-of-memory killer, is not to be looked for then."""
+        if proc is not None and proc is self.killed:
+            return f"exit code {code}: killed by this server after its cancel's grace ({self.pool.cancel_grace}s)"
+        return how_it_ended(code)
 
     def _drain(self, timeout: float) -> dict | None | Literal[False]:
         """Handle one message (models reports are absorbed here); False when none came in ``timeout``."""
@@ -294,6 +303,7 @@ class Worker:
                     self.name,
                 )
                 assert self.proc is not None
+                self.killed = self.proc
                 self.proc.kill()
                 self.cancel_deadline = None
             message = self._drain(timeout=0.5)
@@ -324,7 +334,7 @@ class Worker:
                     self.name,
                     self.proc.pid if self.proc else "?",
                     job_id,
-                    how_it_ended(code),
+                    self._how_it_ended(self.proc, code),
                     outcome,
                 )
                 return
