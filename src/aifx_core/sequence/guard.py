@@ -43,8 +43,9 @@ def stat_or_explain(path: Path, what: str) -> os.stat_result:
     try:
         return os.stat(path)
     except FileNotFoundError:
-        if os.path.islink(path):
-            raise InputError(f"{path}: {what} is a broken symlink; fix the link or the path") from None
+        broken = broken_symlink(path, what)
+        if broken is not None:
+            raise broken from None
         raise InputError(f"{path}: {what} not found; check the path") from None
     except PermissionError:
         raise InputError(
@@ -54,6 +55,28 @@ def stat_or_explain(path: Path, what: str) -> os.stat_result:
         if exc.errno == errno.ELOOP:
             raise InputError(f"{path}: {what} is a symlink loop; fix the link") from None
         raise InputError(f"{path}: cannot read the {what} ({exc.strerror or exc})") from None
+
+
+def broken_symlink(path: str | os.PathLike[str], what: str = "") -> InputError | None:
+    """The one line for ``path`` that was not found because it is a symlink to nothing (listed in its folder,
+    so taken for a frame, but what it points to is gone), or None when it is not a link. ``what`` names it
+    (``"plate frame"``); empty, the line names the path alone."""
+    if not os.path.islink(path):
+        return None
+    subject = f"{what} " if what else ""
+    return InputError(f"{path}: {subject}is a broken symlink; fix the link or the path")
+
+
+def resolved_path(path: str | os.PathLike[str], loop: str) -> Path | None:
+    """``path`` made absolute and resolved after symlinks, or None where it cannot be (a folder that cannot be
+    read). A symlink loop on the way (RuntimeError before Python 3.13; later ones stop there) is
+    ``InputError(loop)``: the caller's line, naming which path has the loop."""
+    try:
+        return Path(os.path.abspath(path)).resolve()
+    except RuntimeError:
+        raise InputError(loop) from None
+    except OSError:
+        return None
 
 
 def check_regular_file(path: str | os.PathLike[str], what: str, max_bytes: int | None = None) -> int:
@@ -75,10 +98,11 @@ def check_regular_file(path: str | os.PathLike[str], what: str, max_bytes: int |
 
 
 def _resolved(path: str | os.PathLike[str]) -> Path:
-    try:
-        return Path(os.path.abspath(path)).resolve()
-    except (OSError, RuntimeError):  # a symlink loop (RuntimeError before Python 3.13)
-        raise InputError(f"{path}: is a symlink loop; fix the link or choose another path") from None
+    loop = f"{path}: is a symlink loop; fix the link or choose another path"
+    found = resolved_path(path, loop)
+    if found is None:
+        raise InputError(loop)
+    return found
 
 
 def _identity(path: Path) -> tuple[int, int] | None:

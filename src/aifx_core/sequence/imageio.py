@@ -19,7 +19,7 @@ from ..errors import InputError
 from .atomic import atomic_write, disk_error, longest_temp_name
 from .exr import COMPRESSIONS as EXR_COMPRESSIONS
 from .exr import compression_named, read_exr, read_exr_info, resolve_compression, write_exr
-from .guard import check_regular_file
+from .guard import broken_symlink, check_regular_file
 from .image import Image
 from .imageinfo import ImageInfo
 from .raster import (
@@ -82,8 +82,9 @@ def _check_readable(path: Path) -> tuple[str, bytes]:
         with open(path, "rb") as handle:
             head = handle.read(16)
     except FileNotFoundError:
-        if os.path.islink(path):  # (listed in its folder, so a frame, but what it points to is gone)
-            raise InputError(f"{path}: is a broken symlink; fix the link or the path") from None
+        broken = broken_symlink(path)
+        if broken is not None:
+            raise broken from None
         raise InputError(f"{path}: file not found; check the path") from None
     except IsADirectoryError:
         raise InputError(

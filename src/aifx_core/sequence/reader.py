@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from .frames import MAX_FRAMES, chosen_frames, format_frames, parse_frame_spec, split_trailing_range
-from .guard import check_regular_file
+from .guard import check_regular_file, resolved_path
 from .image import Image
 from .imageio import FORMATS, read_image
 from .pattern import FramePattern, parse_pattern, still_frame
@@ -271,18 +271,10 @@ def _same_file(a: Path, b: Path, role: str) -> bool:
     """Do ``a`` (an output frame) and ``b`` (an input frame, of ``role``) name one file after symlinks? Each is
     resolved on its own, so a loop is blamed on the path that has it: a plate frame linked to itself was
     reported as the output's loop."""
-    try:
-        output = a.resolve()
-    except RuntimeError:  # a symlink loop on the way to the output (Python < 3.13; later ones just stop)
-        raise InputError(
-            f"{a}: the output path runs into a symlink loop; fix the link or choose another output"
-        ) from None
-    except OSError:
+    output = resolved_path(
+        a, f"{a}: the output path runs into a symlink loop; fix the link or choose another output"
+    )
+    if output is None:
         return False
-    try:
-        source = b.resolve()
-    except RuntimeError:
-        raise InputError(f"{b}: the {role} frame is a symlink loop; fix the link") from None
-    except OSError:
-        return False
-    return output == source
+    source = resolved_path(b, f"{b}: the {role} frame is a symlink loop; fix the link")
+    return source is not None and output == source
