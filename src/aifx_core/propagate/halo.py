@@ -12,7 +12,9 @@ the distance from the object. So the difference is also measured on a band just 
 (:data:`BAND_PX` more pixels, fetched the same way): where the ring's difference (per distance from the hole,
 averaged locally) departs from the band's by more than :data:`HALO_LOW` .. :data:`HALO_HIGH` of the frame's level
 *and* is the larger of the two, the excess is the object's edge and is taken out of the ring's real values
-before the seam and the ring check read them. Only ever towards the smaller correction: where the band differs
+before the seam and the ring check read them, where that holds round most of the ring (:data:`SHARE_LOW`):
+a halo all round the hole is the masked object's, an edge on one side may be an unmasked object passing by.
+Only ever towards the smaller correction: where the band differs
 more than the ring (something in the band), nothing changes.
 """
 
@@ -30,6 +32,11 @@ BAND_PX = 3
 #: the excess starts being taken for the object's edge, and at and above which it wholly is.
 HALO_LOW = 0.01
 HALO_HIGH = 0.03
+#: The share of the ring (its found pixels, weighted as above) showing a halo at which the halo starts being
+#: taken out, and at and above which it wholly is: a halo round most of the hole is the matte's object's (the
+#: repro clips: 0.63-1; crosser's moving blob, a ball passing the hole's side: 0.02-0.58).
+SHARE_LOW = 0.5
+SHARE_HIGH = 0.8
 
 
 def band(hole: np.ndarray, invalid: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -97,6 +104,9 @@ def without_halo(
     excess = largest_channel(np.abs(inner - outer)) / level
     larger = largest_channel(np.abs(inner)) > largest_channel(np.abs(outer))
     weight = np.where(larger, smoothstep(HALO_LOW, HALO_HIGH, excess), 0.0).astype(np.float32)
+    # A tight matte leaves its halo round most of the hole; an unmasked object's soft edge touching one side of
+    # the ring (a ball passing by) looks the same there, and the ring check must still see it.
+    weight *= smoothstep(SHARE_LOW, SHARE_HIGH, np.asarray(weight.mean()))
     if not weight.any():
         return real
     # Taken out per shell: what the ring's pixels at this distance show beyond the band, locally.
