@@ -179,7 +179,7 @@ class Propagation:
         found: np.ndarray,
     ) -> np.ndarray:
         """Frame t's ring values ``real`` with a halo of the object's colour taken out (:func:`.halo.without_halo`):
-        the band beyond the ring is fetched only where the ring differs enough from what was fetched for it."""
+        the band beyond the ring is fetched only where the ring alone says a halo could be taken out."""
         frame = self.pairs.frames[t]
         width = self.opt.seam_ring
         diff = real - fetched
