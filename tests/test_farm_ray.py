@@ -526,8 +526,15 @@ def _marked(mark: str) -> list[int]:
 def test_ctrl_c_while_the_local_ray_starts_ends_the_run_and_its_processes(tmp_path, delay):
     """Ctrl+C at the terminal (SIGINT to the whole process group) while ``ray.init`` starts the local Ray: the
     flag-only handlers were installed only after it, so the interrupt landed inside it (or in a child it
-    forked), the exit took 17 s and Ray's agents were left running, or the run died of a segfault. ``delay``: how
-    long after Ray's first process the Ctrl+C comes (the old code failed at some moments only, so three)."""
+    forked): a KeyboardInterrupt out of a half-started Ray ('aifx: interrupted'), Ray's agents left running, or a
+    segfault. Now the Ctrl+C only sets the cancel flag, the start is waited for and the run ends on the flag
+    ('aifx: cancelled; ...'), Ray shut down. ``delay``: how long after Ray's first process the Ctrl+C comes (the
+    old code failed at some moments only, so three).
+
+    It once also bounded the exit at 15 s (the old exit took 17 s), a speed claim a busy machine misses with
+    nothing wrong: the fixed run waits for Ray's start, which took 16 s on a loaded 2-core machine, where the
+    old code, interrupted inside it, exited in 2 s. What is checked instead is how the run ended (the cancel
+    flag, not an interrupt inside Ray); the timeouts only guard against a hang."""
     job_file = tmp_path / "job.json"
     # A shot long enough that the run cannot end before the Ctrl+C, however fast Ray starts here.
     shot = make_shot(tmp_path / "long", frames=range(1001, 1401))
@@ -552,17 +559,18 @@ def test_ctrl_c_while_the_local_ray_starts_ends_the_run_and_its_processes(tmp_pa
         assert run.poll() is None, run.communicate()[1][-2000:]
         time.sleep(delay)
         os.killpg(run.pid, signal.SIGINT)
-        started = time.monotonic()
-        _, errors = run.communicate(timeout=60)
-        took = time.monotonic() - started
+        _, errors = run.communicate(timeout=180)  # (a guard against a hang only: Ray's start is waited for)
     finally:
         if run.poll() is None:
             os.killpg(run.pid, signal.SIGKILL)
             run.wait()
     assert run.returncode == 130, errors[-3000:]
     assert "Traceback" not in errors and "KeyboardInterrupt" not in errors, errors[-3000:]
-    assert took < 15, took
-    deadline = time.monotonic() + 20
+    # Ended by the cancel flag once Ray was up (or by the run's cancel, had Ray been up already), never by an
+    # interrupt raised inside Ray's start ("aifx: interrupted; ...").
+    cancelled = "aifx: cancelled; finished frames are kept and a rerun resumes after them"
+    assert cancelled in errors and "aifx: interrupted" not in errors, errors[-3000:]
+    deadline = time.monotonic() + 60  # (a guard only: a process left running stays)
     while _marked(mark) and time.monotonic() < deadline:
         time.sleep(0.2)
     left = _marked(mark)
