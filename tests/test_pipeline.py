@@ -88,6 +88,25 @@ def test_rerun_resumes_and_changed_settings_do_not_mix(shot, tmp_path):
     assert fill(changed).written == list(FRAMES)
 
 
+def test_a_finished_frame_emptied_or_cut_short_is_made_again_on_resume(shot, tmp_path):
+    """Finished output frames emptied or cut short after the run (a failed copy back, a full disk elsewhere,
+    a tool that truncated them): the rerun said "already done" and kept them. Each is made again, named in a
+    note, the same bytes as before; a frame that reads fine but changed (a paint fix by hand) is kept."""
+    out = tmp_path / "out"
+    job = shot_job(shot, out / "clean.####.exr")
+    fill(job)
+    made = digest(out)
+    whole = (out / "clean.1003.exr").read_bytes()
+    (out / "clean.1003.exr").write_bytes(whole[:100])
+    (out / "clean.1005.exr").write_bytes(b"")
+    (out / "clean.1002.exr").write_bytes((out / "clean.1001.exr").read_bytes())  # reads fine: kept
+    again = fill(job)
+    assert again.written == [1003, 1005]
+    assert any("1003" in n and "1005" in n and "made again" in n for n in again.notices), again.notices
+    frames = lambda found: {n: d for n, d in found.items() if n.startswith("clean.")}  # noqa: E731
+    assert frames(digest(out)) == {**frames(made), "clean.1002.exr": made["clean.1001.exr"]}
+
+
 def test_cancel_keeps_finished_frames_valid_and_a_rerun_resumes(shot, tmp_path):
     out = tmp_path / "out"
     job = shot_job(shot, out / "clean.####.exr")

@@ -92,6 +92,7 @@ from .sequence import (
     output_pattern,
     parse_frame_spec,
     protected_inputs,
+    read_info,
     write_image,
 )
 from .sequence.atomic import DiskError
@@ -229,12 +230,19 @@ def fill(
                 todo = _not_again(manifest, todo, existing, set(written), str(out))
             if job.confidence and has_sidecars(out):
                 todo = _lost_confidence(todo, selection, existing, out, protected)
+            unreadable = _unreadable_outputs(todo, selection, existing, out)
+            todo = [f for f in selection if f in unreadable or f in todo]
             halved = _rounded_to_half(todo, selection, existing, out, plate)
             left = manifest.left_over(plate.frames)
             todo = [f for f in selection if f in halved or f in todo]
             manifest.record_range(plate.frames)
             manifest.rekey()  # (frames made under the key of the paths as written: taken by every spelling now)
         result = FillResult(output=str(out), skipped=[f for f in selection if f not in todo])
+        if unreadable:
+            result.notices.append(
+                f"note: {out}: finished frame(s) {format_frames(sorted(unreadable), max_parts=4)} on disk are empty "
+                "or cannot be read (cut short or damaged since they were written); they are made again"
+            )
         if halved:
             result.notices.append(
                 f"note: {out}: frame(s) {format_frames(sorted(halved), max_parts=4)} were written as half float by "
@@ -303,6 +311,25 @@ def _lost_confidence(
         return todo
     again = lost | set(todo)
     return [f for f in selection if f in again]
+
+
+def _unreadable_outputs(
+    todo: list[int], selection: list[int], existing: set[int], out: FramePattern
+) -> set[int]:
+    """The finished frames not in ``todo`` whose file is empty or whose header cannot be read: a frame emptied,
+    cut short or overwritten after the run wrote it (aifx itself writes whole files only). The manifest says
+    only that the frame was made, so a resume took them for done. One header read per finished frame; a frame
+    that reads fine but changed (a paint fix by hand) is the artist's and is kept (docs/troubleshooting.md)."""
+    waiting = set(todo)
+    damaged = set()
+    for frame in selection:
+        if frame not in existing or frame in waiting:
+            continue
+        try:
+            read_info(out.path(frame))
+        except (InputError, OSError):
+            damaged.add(frame)
+    return damaged
 
 
 def _rounded_to_half(
@@ -646,6 +673,8 @@ class _Feed:
         #: cache compares plates copied without their times by content, as the manifest does.
         self.digests: dict[tuple[str, int, int], str] = {}
         self.digest: Callable[[Path], str] | None = None
+        #: The output's manifest, told before each frame's files are read (:meth:`.manifest.Manifest.reading`).
+        self.manifest: Manifest | None = None
         #: The first frame read and the channels its colour is in (:meth:`_check_colour`).
         self.colour: tuple[int, tuple[str, ...]] | None = None
         #: The frames read (and kept) whose plate frame carries an earlier fill's confidence
@@ -657,6 +686,7 @@ class _Feed:
         """Take ``manifest``'s plate digests (see :attr:`digests`)."""
         self.digests = manifest.plate_digests(lambda frame: Path(self.plate.path(frame)))
         self.digest = manifest.digest_of
+        self.manifest = manifest
 
     def _check_colour(self, frame: int, image: Image) -> None:
         """Every frame's colour is in the same layer (the main one, or of a multilayer EXR without one the
@@ -676,6 +706,8 @@ class _Feed:
         """The packets of ``frames`` in order; ``kept``: offered to the writer and the pipeline as they are read
         (False for a pass over the shot that fills nothing: :func:`_seen_plate`)."""
         for frame in frames:
+            if self.manifest is not None:
+                self.manifest.reading(frame)
             read = self.plate.read(frame)
             if kept and self.plates is not None:
                 self.plates.keep(frame, read)

@@ -79,6 +79,8 @@ def _check_readable(path: Path) -> tuple[str, bytes]:
         with open(path, "rb") as handle:
             head = handle.read(16)
     except FileNotFoundError:
+        if os.path.islink(path):  # (listed in its folder, so a frame, but what it points to is gone)
+            raise InputError(f"{path}: is a broken symlink; fix the link or the path") from None
         raise InputError(f"{path}: file not found; check the path") from None
     except IsADirectoryError:
         raise InputError(
