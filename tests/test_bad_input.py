@@ -315,6 +315,19 @@ def test_kill_next_to_a_rename_is_recovered(shot, tmp_path, point):
         assert (out.parent / name).read_bytes() == (clean.parent / name).read_bytes(), name
 
 
+def test_a_kill_while_the_manifest_is_saved_leaves_no_temp_after_the_rerun(shot, tmp_path):
+    """A run killed as it saved the manifest left ``..c.####.exr.aifx.aifx-tmp-<pid>-<tok>.json``, which the
+    successful rerun kept for five minutes more (only its frames' temps were taken for stale)."""
+    out = tmp_path / "o" / "c.####.exr"
+    killed = aifx(*fill_args(shot, out), killed_at=(r"aifx\.json$", 2))
+    assert killed.returncode == -signal.SIGKILL
+    assert [p.name for p in out.parent.iterdir() if "aifx-tmp" in p.name] != []  # (the manifest's temp)
+    again = aifx(*fill_args(shot, out))
+    assert again.returncode == 0, again.stderr
+    assert [p.name for p in out.parent.iterdir() if "aifx-tmp" in p.name] == []
+    assert len(frames_in(out.parent)) == len(FRAMES)
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM to oneself is POSIX")
 def test_a_cancel_right_after_a_rename_keeps_the_frame_resumable(shot, tmp_path, monkeypatch):
     """A Cancel (SIGTERM) or Ctrl-C with ``AIFX_THREADS=1`` lands in the writing thread; once just after a

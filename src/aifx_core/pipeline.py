@@ -222,6 +222,10 @@ def fill(
             if has_sidecars(out):
                 clean_stale_temps(sides, 0.0, {sidecar_path(out.path(f)).name for f in plate.frames})
         with lock.exclusive():
+            # Every manifest write (any run's of the group) is made in this section: a temp of it is a killed one's.
+            if lock.supported:
+                record = manifest_path(out)
+                clean_stale_temps(record.parent, 0.0, {record.name})
             manifest = Manifest.load(out, job, run.key, lock, run.accepted)
             manifest.inputs = lambda frame: _input_files(plate, mask, frame)
             existing = {f for f in selection if Path(out.path(f)).exists()}
