@@ -328,6 +328,24 @@ def test_a_kill_while_the_manifest_is_saved_leaves_no_temp_after_the_rerun(shot,
     assert len(frames_in(out.parent)) == len(FRAMES)
 
 
+@pytest.mark.parametrize("where", ["review", "o"])
+def test_kills_while_the_sheet_and_the_job_are_saved_leave_no_temp_after_the_rerun(shot, tmp_path, where):
+    """A run killed as it wrote its --contact-sheet or --save-job left ``.sheet.aifx-tmp-<pid>-<tok>.png`` and
+    ``.job.aifx-tmp-<pid>-<tok>.json`` beside them: in a folder of their own for good (nothing cleaned there),
+    in the output folder for five minutes more."""
+    out = tmp_path / "o" / "c.####.exr"
+    sheet, job = tmp_path / where / "sheet.png", tmp_path / where / "job.json"
+    sheet.parent.mkdir(exist_ok=True)
+    args = fill_args(shot, out, "--contact-sheet", str(sheet), "--save-job", str(job))
+    for target in (r"sheet\.png$", r"job\.json$"):
+        assert aifx(*args, killed_at=(target, 1)).returncode == -signal.SIGKILL
+    assert len([p.name for p in sheet.parent.iterdir() if "aifx-tmp" in p.name]) == 2
+    again = aifx(*args)
+    assert again.returncode == 0, again.stderr
+    assert [p.name for p in sheet.parent.iterdir() if "aifx-tmp" in p.name] == []
+    assert sheet.stat().st_size > 0 and json.loads(job.read_text())["output"] == str(out)
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM to oneself is POSIX")
 def test_a_cancel_right_after_a_rename_keeps_the_frame_resumable(shot, tmp_path, monkeypatch):
     """A Cancel (SIGTERM) or Ctrl-C with ``AIFX_THREADS=1`` lands in the writing thread; once just after a

@@ -155,8 +155,8 @@ def fill(
     only those frames of the job's shot, bit-identical to the same frames of a whole-shot run (see the module
     docstring); a frame outside the shot is an :class:`InputError`, but a span ``a-b`` between two frames of the
     shot means the shot's frames in it (a farm chunk on a shot on twos; :func:`select_frames`). ``save_job`` also writes the job to that
-    file: checked with everything else before any work, written (atomically) only once every check has passed,
-    so a bad job never leaves a job file or replaces an input. ``job_file`` is the file the job was read from
+    file: checked with everything else before any work, written (atomically) only once every check has passed
+    and the output's lock is taken, so a bad job never leaves a job file or replaces an input. ``job_file`` is the file the job was read from
     (``aifx run job.json``): it is an input too, so nothing the job writes may replace it (given a path as
     ``job``, that path is taken). ``written``: frames this same job wrote before it was interrupted (a server
     job resumed after a restart); with ``overwrite`` those the manifest has as made by this job's settings from
@@ -211,8 +211,6 @@ def fill(
     sides = out_dir / CONFIDENCE_FOLDER  # (the confidence sidecars' temps, by the same rules as the frames')
     clean_stale_temps(out_dir)
     clean_stale_temps(sides)
-    if saved is not None:
-        job.save(saved)
 
     run = _RunSetup.of(job, plate, out, mask)
     kept = folder_kept(out_dir, cache_folder(out))
@@ -221,6 +219,13 @@ def fill(
             clean_stale_temps(out_dir, 0.0, {out.path(f).name for f in plate.frames})
             if has_sidecars(out):
                 clean_stale_temps(sides, 0.0, {sidecar_path(out.path(f)).name for f in plate.frames})
+        # The side outputs (saved job, contact sheet) are written under the lock, so a run alone on it takes their
+        # temps beside them for a killed run's at once; one that joined others, once over 5 minutes old. No
+        # folder clean-up reaches them (a review folder of their own), so each removes its own.
+        side_age = 300.0 if lock.joined else 0.0
+        if saved is not None:  # (once the lock is taken: a run refused for other settings saves no job)
+            clean_stale_temps(saved.parent, side_age, {saved.name})
+            job.save(saved)
         with lock.exclusive():
             # Every manifest write (any run's of the group) is made in this section: a temp of it is a killed one's.
             if lock.supported:
@@ -267,7 +272,9 @@ def fill(
             # The outline is the hole as filled: the job's threshold and dilate (a matte read at 0.5 was not).
             filled = lambda frame: make_hole(mask.matte(frame), job.threshold, job.dilate)  # noqa: E731
             result.contact_sheet = str(
-                before_after_sheet(sheet or job.contact_sheet, plate, out, selection, mask=filled)
+                before_after_sheet(
+                    sheet or job.contact_sheet, plate, out, selection, mask=filled, stale_after=side_age
+                )
             )
     return result
 
