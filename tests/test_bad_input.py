@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from cli_runner import aifx as run_aifx
+from cli_runner import killed_at_rename
 from shot_files import make_shot
 
 # Warnings shown: a refused run must print its one line and nothing else.
@@ -835,6 +836,52 @@ def test_two_real_runs_at_once(tmp_path):
     assert len(frames_in(out.parent)) == 12
     rerun = aifx(*args)
     assert json.loads(rerun.stdout.splitlines()[-1])["written"] == []
+    assert not (out.parent / f".{out.name}.aifx.lock").exists()
+
+
+def test_a_run_that_outlives_a_killed_one_it_joined_leaves_no_temp(shot, tmp_path):
+    """A holds the output, B (same settings) joins it, then A is killed with frame 1002's temp file complete.
+    B finished the shot with exit 0 but left A's ``.c.1002.aifx-tmp-<pid>-<tok>.exr``: temps were removed only
+    by a run that took the lock alone, never by the one left last holding it."""
+    out = tmp_path / "o" / "c.####.exr"
+    args = fill_args(shot, out)
+    go_a, go_b = tmp_path / "go-a", tmp_path / "go-b"
+    first = subprocess.Popen(
+        [*killed_at_rename(r"c\.1002\.exr$"), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "AIFX_TEST_WAIT": f"written:1001:{go_a}"},  # pauses after 1001, holding the lock
+    )
+    second = None
+    try:
+        deadline = time.monotonic() + 120
+        while not (out.parent / "c.1001.exr").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        second = subprocess.Popen(
+            [sys.executable, "-m", "aifx_core", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "AIFX_TEST_WAIT": f"written:1003:{go_b}"},  # joined, it pauses after 1003
+        )
+        while not (out.parent / "c.1003.exr").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        go_a.touch()
+        first.communicate(timeout=120)
+        assert first.returncode == -signal.SIGKILL
+        assert [p.name for p in out.parent.iterdir() if "aifx-tmp" in p.name] != []  # (A's frame 1002)
+    finally:
+        go_a.touch()
+        go_b.touch()
+        if first.poll() is None:
+            first.kill()
+            first.communicate()
+        if second is not None:
+            _stdout, stderr = second.communicate(timeout=300)
+    assert second.returncode == 0, stderr
+    assert [p.name for p in out.parent.iterdir() if "aifx-tmp" in p.name] == []
+    assert frames_in(out.parent) == [f"c.{f}.exr" for f in FRAMES]
     assert not (out.parent / f".{out.name}.aifx.lock").exists()
 
 

@@ -214,7 +214,8 @@ def fill(
 
     run = _RunSetup.of(job, plate, out, mask)
     kept = folder_kept(out_dir, cache_folder(out))
-    with OutputLock(out, run.settings, str(out), run.earlier) as lock, kept:
+    left_by_killed = lambda: _clean_killed_temps(out, plate.frames, (sheet, saved))  # noqa: E731
+    with OutputLock(out, run.settings, str(out), run.earlier, left_by_killed) as lock, kept:
         if not lock.joined:  # alone on this output: a killed run's temp files of its frames are stale now
             clean_stale_temps(out_dir, 0.0, {out.path(f).name for f in plate.frames})
             if has_sidecars(out):
@@ -277,6 +278,23 @@ def fill(
                 )
             )
     return result
+
+
+def _clean_killed_temps(out: FramePattern, frames: list[int], sides: Iterable[Path | None]) -> None:
+    """Remove the temp files a killed run of this output left, whatever their age: its frames', their confidence
+    sidecars', the manifest's and this run's side outputs' (``sides``: the saved job, the contact sheet). Run by
+    the group's last holder of the output's lock as it lets go (``OutputLock.on_last``): a run that joined
+    others took nothing for stale when it started, since they were writing, and one of them may have been
+    killed since (its frame's temp complete, the rename never made)."""
+    files = [Path(out.path(f)) for f in frames]
+    if has_sidecars(out):
+        files += [sidecar_path(out.path(f)) for f in frames]
+    files += [manifest_path(out), *(Path(p) for p in sides if p is not None)]
+    folders: dict[Path, set[str]] = {}
+    for path in files:
+        folders.setdefault(path.parent, set()).add(path.name)
+    for folder, names in folders.items():
+        clean_stale_temps(folder, 0.0, names)
 
 
 def left_over_note(output: str, left: list[int], shot: list[int]) -> str:
