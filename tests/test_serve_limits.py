@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import resource
 import socket
+import struct
 import time
 
-from serve_helpers import Server, http, wait_for
+from serve_helpers import TOKENS, Server, http, wait_for, write_tokens
+from shot_files import make_shot, shot_job
 
 #: A request head that never ends, and a POST whose body never comes.
 PART_HEAD = b"GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
@@ -98,3 +100,33 @@ def test_a_client_that_leaves_mid_body_is_one_line_in_the_log(tmp_path):
         assert not [line for line in srv.log if "Traceback" in line or "ClientDisconnect" in line], srv.log
     finally:
         srv.stop()
+
+
+def test_a_client_that_drops_the_event_stream_mid_replay_is_not_a_log_flood(tmp_path):
+    """A client closing a finished job's event stream after its first event (an artist's panel closed, a
+    dropped connection) left the server writing the rest of the backlog to the dead socket in one go: asyncio
+    logged "socket.send() raised exception." for every event past the fifth, per drop (155 lines for a
+    70-frame job), naming nothing. The stream now lets the server notice the drop between events."""
+    shot = make_shot(tmp_path / "shot", range(1, 41))
+    srv = Server(tmp_path / "state", "--token-file", str(write_tokens(tmp_path / "tokens"))).start()
+    try:
+        client = srv.client()
+        job_id = client.submit(shot_job(shot, tmp_path / "out" / "c.####.exr").to_dict())["id"]
+        assert len(list(client.events(job_id))) > 40  # to its end: every event is in the backlog now
+        port = int(srv.url.rsplit(":", 1)[1])
+        head = (
+            f"GET /v1/jobs/{job_id}/events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Authorization: Bearer {TOKENS['alice']}\r\n\r\n"
+        )
+        for _ in range(5):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+            sock.sendall(head.encode())
+            sock.recv(4096)  # the head and the first event or events
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # a reset, at once
+            sock.close()
+            time.sleep(0.2)
+        assert len(list(client.events(job_id))) > 40  # the server goes on serving the stream
+    finally:
+        srv.stop()
+    flood = [line for line in srv.log if "raised exception" in line]
+    assert len(flood) == 0, f"{len(flood)} lines like {flood[:1]}"

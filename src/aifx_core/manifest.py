@@ -17,9 +17,10 @@ between the rename and the manifest update leaves a frame that the next run reco
 (SIGTERM, Ctrl-C) raised there records the frame, since the file on disk is the intent's.
 
 **One owner at a time.** :class:`OutputLock` (``.clean.####.exr.aifx.lock``) is held for the whole run. Runs
-with the same settings share it (farm chunks of one shot, or a rerun while one is still going: they join, and
+making the same frames share it (the same settings, and for a whole-shot backend the same shot: farm chunks of
+one shot, or a rerun while one is still going: they join, and
 every manifest update is read-merge-written under a short exclusive lock); a run with other settings is
-refused with exit code 2. The lock is an OS file lock (``flock``), so a crashed run's lock file is stale by
+refused with exit code 2, and so is a whole-shot backend's run of another frame range. The lock is an OS file lock (``flock``), so a crashed run's lock file is stale by
 construction: the OS drops the lock with the process, and the next run takes it over (another user's too: a
 lock file it may not write is locked read-only, and a free one replaced by its own). On a filesystem that
 refuses file locks (some network filesystems) the run goes on unlocked, as before locks existed.
@@ -100,6 +101,9 @@ def settings_keys(
         absolute_paths(job).resume_key(pixel_options),
         # (the paths spelled, the file options as typed: outputs made on 2026-12-06)
         replace(job, **spelled).resume_key(pixel_options),
+        # (a whole-number threshold keyed as written, 1 apart from 1.0: outputs made before 2026-12-07)
+        job.resume_key(pixel_options, numbers_as_written=True),
+        replace(job, **spelled).resume_key(options, numbers_as_written=True),
     }
     for paths in earlier or []:
         before |= {replace(job, **paths).resume_key(pixel_options), replace(job, **paths).resume_key(options)}
@@ -124,8 +128,10 @@ def run_key(job: FillJob, frames: list[int], range_dependent: bool, settings_key
 class OutputLock:
     """Exclusive ownership of an output pattern by one group of same-settings runs (see module docstring).
 
-    ``group`` is what runs must share to join (the job's settings key, frame range left out, so farm chunks
-    of one shot run side by side); the file records it with the owner's pid and host for messages.
+    ``group`` is what runs must share to join: the key their frames are made under (:func:`run_key`: the job's
+    settings, plus the shot for a whole-shot backend), so farm chunks of one shot run side by side while a run
+    of another frame range, whose frames differ, is refused; the file records it with the owner's pid and host
+    for messages.
     """
 
     def __init__(

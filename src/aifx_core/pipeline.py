@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import numbers
 import os
 import shutil
 import threading
@@ -98,7 +99,7 @@ from .sequence import (
 from .sequence.atomic import DiskError
 from .sequence.exr import LOSSY
 from .sequence.image import layer_of, unfilled_colour
-from .sequence.imageio import rounded_to_half
+from .sequence.imageio import check_output_compression, rounded_to_half
 from .sequence.raster import (
     COMPRESSIONS,
     MAX_PAGES,
@@ -177,6 +178,9 @@ def fill(
     selection = select_frames(frames, plate.frames)
     check_keyframes(job, plate.frames)
     out = output_pattern(job.output, plate)
+    check_output_compression(
+        FORMATS.get(out.extension, ""), job.compression
+    )  # (EXR's: not at the first write)
     mask = open_mask(job.mask, job.mask_channel, plate, invert=job.invert_mask, threshold=job.threshold)
     _check_outside_folders(job, out, plate, mask)
     protected = protected_inputs(plate, mask.mask)
@@ -215,7 +219,7 @@ def fill(
     run = _RunSetup.of(job, plate, out, mask)
     kept = folder_kept(out_dir, cache_folder(out))
     left_by_killed = lambda: _clean_killed_temps(out, plate.frames, (sheet, saved))  # noqa: E731
-    with OutputLock(out, run.settings, str(out), run.earlier, left_by_killed) as lock, kept:
+    with OutputLock(out, run.key, str(out), run.accepted, left_by_killed) as lock, kept:
         if not lock.joined:  # alone on this output: a killed run's temp files of its frames are stale now
             clean_stale_temps(out_dir, 0.0, {out.path(f).name for f in plate.frames})
             if has_sidecars(out):
@@ -398,7 +402,7 @@ def _shot_inputs(plate: Sequence, mask: MaskSource, shot: list[int]) -> list[tup
 def _check_savable(job: FillJob) -> None:
     """A job given ``save_job`` must be one a file can hold: an option that is a Python object (a caller's
     ``flow_estimator``) is named now, before any work (it failed in ``json`` with a TypeError)."""
-    for name, value in job.options.items():
+    for name, value in job.to_dict()["options"].items():  # (NumPy numbers, sets: as the file holds them)
         try:
             json.dumps(value)
         except (TypeError, ValueError):
@@ -449,15 +453,15 @@ def check_keyframes(job: FillJob, shot: list[int]) -> None:
     backend took only those that are, so a typo (``150`` for ``1050``) ran the default choice without a word.
     Read as the backends read it (one number, or a list; numbers as text too)."""
     keyframes = job.options.get("keyframes")
-    if keyframes in (None, "", (), []):
+    if keyframes is None or (isinstance(keyframes, (str, list, tuple, set, frozenset)) and not keyframes):
         return
-    listed = [keyframes] if isinstance(keyframes, (int, str)) else keyframes
+    listed = [keyframes] if isinstance(keyframes, (numbers.Integral, str)) else keyframes
     try:
-        numbers = sorted({int(f) for f in listed})
+        wanted = sorted({int(f) for f in listed})
     except (TypeError, ValueError):
         return  # (the backend's options check, run before, says what is wrong with it)
     frames = set(shot)
-    outside = [f for f in numbers if f not in frames]
+    outside = [f for f in wanted if f not in frames]
     if outside:
         raise InputError(
             f"keyframes {format_frames(outside)}: not frames of the shot ({format_frames(shot)}); give "
@@ -503,14 +507,16 @@ class _RunSetup:
 
     name: str
     context: BackendContext
-    #: The job's settings key (frame range left out): runs sharing it share the output lock (farm chunks).
-    settings: str
-    #: The key frames are made under: the settings, plus the shot for backends whose pixels depend on it.
+    #: The key frames are made under: the settings, plus the shot for backends whose pixels depend on it. It
+    #: is the output lock's group too: only runs making the same frames join (farm chunks share the shot, their
+    #: range being ``fill(frames=...)``, not the job's); a run of another shot (the job's ``frames``, its
+    #: ``skip_missing``, the plate's listing) is refused rather than writing its frames among the other's.
     key: str
-    #: Keys frames made with these settings before had (paths keyed as written): done too (Manifest.accepted).
+    #: Keys frames made with these settings before had (paths keyed as written): done too (Manifest.accepted),
+    #: and groups the lock joins. A per-frame backend's are the settings keys an aifx from before 2026-12-06
+    #: holds the lock under; a whole-shot backend's hold the shot, so an older aifx's run of it (a group
+    #: without the shot, which says nothing of its range) is refused until it ends, never joined.
     accepted: frozenset[str] = frozenset()
-    #: The settings keys of the paths as written: an older aifx's runs of these settings hold the lock so.
-    earlier: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, job: FillJob, plate: Sequence, out: FramePattern, mask: MaskSource) -> _RunSetup:
@@ -526,7 +532,7 @@ class _RunSetup:
         per_shot = not is_per_frame(name)
         key = run_key(job, plate.frames, range_dependent=per_shot, settings_key=settings)
         accepted = {run_key(job, plate.frames, range_dependent=per_shot, settings_key=k) for k in before}
-        return cls(name, context, settings, key, frozenset(accepted - {key}), before)
+        return cls(name, context, key, frozenset(accepted - {key}))
 
 
 def _keyed_paths(
@@ -589,6 +595,9 @@ def prepare_anchors(
     plate = open_plate(job)
     check_keyframes(job, plate.frames)
     out = output_pattern(job.output, plate)
+    check_output_compression(
+        FORMATS.get(out.extension, ""), job.compression
+    )  # (EXR's: not at the first write)
     mask = open_mask(job.mask, job.mask_channel, plate, invert=job.invert_mask, threshold=job.threshold)
     _check_outside_folders(job, out, plate, mask)
     out_dir = check_writable(Path(out.path(plate.frames[0])).parent)
@@ -597,7 +606,7 @@ def prepare_anchors(
     if is_per_frame(run.name):
         return None  # frames on their own: nothing is decided for the shot (and no model is loaded)
     with (
-        OutputLock(out, run.settings, str(out), run.earlier),
+        OutputLock(out, run.key, str(out), run.accepted),
         folder_kept(out_dir, cache_folder(out)),
     ):
         backend = _create(job, plate, run)

@@ -106,6 +106,8 @@ class Worker:
         self.models: list[dict] = []
         #: Why this worker's dispatcher cannot go on just now (GET /v1/health shows it), or None.
         self.problem: str | None = None
+        #: The process whose death :meth:`_follow` logged (with its job), so the restart does not log it again.
+        self.ended: subprocess.Popen | None = None
         self.thread = threading.Thread(target=self._run, name=f"aifx-dispatch-{self.name}", daemon=True)
 
     # -- the process ----------------------------------------------------------------------------------------
@@ -221,6 +223,13 @@ class Worker:
             if self.proc is None or self.proc.poll() is not None:
                 if self.pool.stopping:
                     break
+                if self.proc is not None and self.proc is not self.ended:  # (one ended mid-job is logged)
+                    log.warning(
+                        "worker %s (pid %s) died while idle (%s); starting another",
+                        self.name,
+                        self.proc.pid,
+                        how_it_ended(self.proc.returncode),
+                    )
                 self.start_process()
             job = self._store(self._claim)
             if job is not None:
@@ -269,16 +278,29 @@ class Worker:
                 if self.pool.stopping or (code in _STOP_CODES and self.pool.wait_stopping(_STOP_SIGNAL_WAIT)):
                     return  # killed with the server (a stop of the whole service): interrupted, not failed
 
-                def end(code: int | None = code) -> None:
+                def end(code: int | None = code) -> str:
                     row = store.get(job_id)
                     if row and row["cancel_requested"]:
                         store.add_event(job_id, events.cancelled_event(CANCELLED_WHILE_RUNNING))
+                        outcome = "is cancelled"
                     else:
                         died = f"the server's worker process died (exit code {code}); see the server log"
                         store.add_event(job_id, events.error_event(died, EXIT_INTERNAL))
+                        outcome = "failed"
                     self.job_id = None
+                    return outcome
 
-                self._store(end)
+                outcome = self._store(end)
+                # The job's error points the artist here: say which worker, how it ended, and what of.
+                self.ended = self.proc
+                log.warning(
+                    "worker %s (pid %s) died while running job %s (%s); the job %s, a new worker starts",
+                    self.name,
+                    self.proc.pid if self.proc else "?",
+                    job_id,
+                    how_it_ended(code),
+                    outcome,
+                )
                 return
             if message.get("id") != job_id or not isinstance(message.get("event"), dict):
                 continue
@@ -293,6 +315,19 @@ class Worker:
 
             if self._store(record):
                 return
+
+
+def how_it_ended(code: int | None) -> str:
+    """A worker process's exit status in the log's words: a signal by name (SIGKILL is what the kernel's
+    out-of-memory killer sends, the first thing to look for), else the exit code."""
+    if code is None or code >= 0:
+        return f"exit code {code}"
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:
+        name = f"signal {-code}"
+    hint = "; the system's out-of-memory killer sends it: see `journalctl -k`" if name == "SIGKILL" else ""
+    return f"exit code {code}: killed by {name}{hint}"
 
 
 #: A worker killed by one of these (its exit code) may have gone with a stop of the whole service.
