@@ -807,6 +807,48 @@ def test_two_real_runs_at_once(tmp_path):
     assert not (out.parent / f".{out.name}.aifx.lock").exists()
 
 
+def test_the_temporal_engine_over_another_shot_is_refused_while_a_run_writes(tmp_path):
+    """The same job with ``frames`` 1005-1012 started while its whole-shot run (1001-1012) was writing joined the
+    output lock (its group left the frame range out): both exited 0 and the output was a mix, 1005-1012 made
+    from the shorter shot. It is refused now; a farm chunk of the same shot (``aifx run --frames``) still joins."""
+    from aifx_core import FillJob
+
+    shot = make_shot(tmp_path / "shot", range(1001, 1013))
+    out = tmp_path / "o" / "c.####.exr"
+    args = fill_args(shot, out, "--json-progress")
+    args[args.index("telea")] = "propagate"
+    go = tmp_path / "go"
+    first = subprocess.Popen(
+        [sys.executable, "-m", "aifx_core", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "AIFX_TEST_WAIT": f"written:1001:{go}"},  # pauses mid-shot, holding the lock
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (out.parent / "c.1001.exr").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        shorter = aifx(*args, "--frames", "1005-1012")
+        one_error_line(shorter, str(out), "another aifx job", f"pid {first.pid}", "different settings")
+        job = tmp_path / "job.json"
+        FillJob(
+            input=str(shot / "plate.####.exr"),
+            mask=str(shot / "mask.####.png"),
+            output=str(out),
+            backend="propagate",
+        ).save(job)
+        chunk = aifx("run", str(job), "--frames", "1011-1012")
+        assert chunk.returncode == 0, chunk.stderr
+    finally:
+        go.touch()
+        stdout, stderr = first.communicate(timeout=300)
+    assert first.returncode == 0, stderr
+    assert len(frames_in(out.parent)) == 12
+    rerun = aifx(*args)
+    assert json.loads(rerun.stdout.splitlines()[-1])["written"] == []
+
+
 @pytest.mark.parametrize("how", ["deleted", "renamed"])
 def test_an_output_folder_gone_mid_run_is_one_line_and_the_rerun_resumes(shot, tmp_path, how):
     """The output folder deleted or renamed while the run writes into it was an internal error (exit 1) with

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..flow import DISFlow, FlowEstimator, complete_flows, complete_flows_scored, moving_objects, warp
+from ..flow import DISFlow, FlowEstimator, complete_flows, complete_flows_scored, motion, moving_objects, warp
 from ..flow.completion import PAIR_STEP
 from ..flow.holes import shared_distance
 from ..flow.motion import homography_flow, smoothed_grey
@@ -338,7 +338,11 @@ def complete_pair(
         # Nothing crosses the pair (:meth:`.pairs.Pairs.linked`); its flows are still read where a frame's own motion
         # is asked for (is the frame fast?): none. Its movers are what its flows show, as for any pair: the
         # frame after the cut may have no other pair ending at it.
-        shown = _detect_movers(size, pair, (a, b), forward, backward, union) if _moving_objects else {}
+        shown = (
+            _detect_movers(size, pair, (a, b), forward, backward, union, completed=False)
+            if _moving_objects
+            else {}
+        )
         still = np.zeros_like(forward)
         return PairFlow(still, still.copy(), None, shown, _UNIT, cut=True)
     fits: tuple[BoxedFit, BoxedFit] | None = None
@@ -388,6 +392,8 @@ def _detect_movers(
     layers: tuple[list[np.ndarray], list[np.ndarray]] | None = None,
     distance: np.ndarray | None = None,
     smoothed: tuple[np.ndarray, np.ndarray] | None = None,
+    *,
+    completed: bool = True,
 ) -> dict[int, np.ndarray]:
     """Unmasked moving objects of frame pair+1 (and of frame 0 with the first pair), at full resolution, by
     position.
@@ -396,6 +402,8 @@ def _detect_movers(
     how the shot is read. ``layers``: the forward and backward flows' background layers when the
     completion fitted them already; ``distance``: the union's :func:`.motion.hole_distance`, when made;
     ``smoothed``: the two frames' grey images through :func:`.motion.smoothed_grey` (A, B), when made.
+    ``completed``: the flows are completed in the holes (not a cut's raw flows), so the image check looks up to
+    :data:`.motion.IMAGE_NEAR_PX` from the hole: a mover standing mostly in the hole shows only a sliver there.
     """
     assert _moving_objects is not None
     height, width = size
@@ -416,6 +424,8 @@ def _detect_movers(
                 own["layers"] = known
             if smooth is not None:
                 own["smoothed"] = smooth
+            if completed:
+                own["image_near"] = motion.IMAGE_NEAR_PX
         small = np.asarray(_moving_objects(ahead, back, union, side="a", images=images, **own), bool)
         if not small.any():
             continue
