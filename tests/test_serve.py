@@ -330,7 +330,8 @@ def test_cancel_queued_and_running_jobs(server, area):
     client.cancel(running)
     _let_go(server, running)
     rest = list(stream)
-    assert rest[-1]["event"] == "cancelled" and time.monotonic() - started < 15
+    # (the bound is a guard against a hang only: held, the job cannot end before the cancel anyway)
+    assert rest[-1]["event"] == "cancelled" and time.monotonic() - started < 60
     record = client.job(running)
     assert record["state"] == "cancelled"
     written = sorted(out.glob("c.*.exr"))
