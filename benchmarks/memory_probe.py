@@ -28,7 +28,7 @@ from aifx_core.workers import helper  # noqa: E402
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process image in MB (VmHWM on Linux, ``ru_maxrss`` elsewhere)."""
+    """Peak resident memory of this process image in MiB (VmHWM on Linux, ``ru_maxrss`` elsewhere)."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
             if line.startswith("VmHWM:"):

@@ -911,9 +911,9 @@ def target_rows(
         rows.append(
             [
                 f"peak RSS, {large.get('of', large['frames'])} frames {large['width']}x{large['height']} "
-                f"≤ {MEMORY_LIMIT_MB:.0f} MB",
-                f"not finished: {large['peak_rss_mb']:.0f} MB after {large['frames']} frames "
-                f"({small['peak_rss_mb']:.0f} MB after {small['frames']})",
+                f"≤ {MEMORY_LIMIT_MB:.0f} MiB",
+                f"not finished: {large['peak_rss_mb']:.0f} MiB after {large['frames']} frames "
+                f"({small['peak_rss_mb']:.0f} MiB after {small['frames']})",
                 "n/a",
             ]
         )
@@ -921,8 +921,8 @@ def target_rows(
         small, large = memory
         rows.append(
             [
-                f"peak RSS, {large['frames']} frames {large['width']}x{large['height']} ≤ {MEMORY_LIMIT_MB:.0f} MB",
-                f"{large['peak_rss_mb']:.0f} MB",
+                f"peak RSS, {large['frames']} frames {large['width']}x{large['height']} ≤ {MEMORY_LIMIT_MB:.0f} MiB",
+                f"{large['peak_rss_mb']:.0f} MiB",
                 yes_no(large["peak_rss_mb"] <= MEMORY_LIMIT_MB),
             ]
         )
@@ -930,7 +930,7 @@ def target_rows(
         rows.append(
             [
                 f"peak RSS {large['frames']} frames ≤ {MEMORY_GROWTH}x peak RSS {small['frames']} frames",
-                f"{large['peak_rss_mb']:.0f} / {small['peak_rss_mb']:.0f} MB = {growth:.2f}x",
+                f"{large['peak_rss_mb']:.0f} / {small['peak_rss_mb']:.0f} MiB = {growth:.2f}x",
                 yes_no(growth <= MEMORY_GROWTH),
             ]
         )
@@ -1301,7 +1301,7 @@ def write_markdown(
         "synthetic parallax clip rendered on demand, a moving-ellipse hole; in the last run nine static squares "
         "spread over the frame, 11 % of it, whose boxes are most of the frame), not read from files: writing "
         "1000 1080p EXRs would cost minutes of disk time and measure the file system instead of the backend. "
-        "Each count runs in its own process; the peak is that process's high-water mark (`VmHWM`; not "
+        "Each count runs in its own process; the peak is that process's high-water mark (`VmHWM`, in MiB; not "
         "`ru_maxrss`, which Linux carries over from the parent through fork/exec), which includes Python, "
         "NumPy/OpenCV and the generator's layer textures (about 200 MB at 1080p), identical in both runs. The "
         "flow worker computes in its own thread by default, so its memory is in the peak; the opt-in helper "
@@ -1313,9 +1313,9 @@ def write_markdown(
                 "frames",
                 "size",
                 "holes",
-                "peak RSS MB",
-                "helper process peak MB",
-                "RSS before fill MB",
+                "peak RSS MiB",
+                "helper process peak MiB",
+                "RSS before fill MiB",
                 "seconds",
                 "note",
             ],
@@ -1447,6 +1447,18 @@ def provenance(quality: list[harness.CaseResult], parts: dict[str, dict[str, str
     return f"Measured in several runs, merged into this page: {listed}."
 
 
+#: What the page's speed sentence says of speeds taken from an earlier run (``--reuse``).
+EARLIER_RUN = " (earlier run)"
+
+
+def reused_speed_mode(mode: str) -> str:
+    """``mode`` of an earlier run's speeds, marked as such once: the earlier run may itself have reused them
+    (each --reuse once added another " (earlier run)": five in a row reached docs/benchmarks.md)."""
+    while mode.endswith(EARLIER_RUN):
+        mode = mode[: -len(EARLIER_RUN)]
+    return mode + EARLIER_RUN
+
+
 def reused_note(previous: dict | None, skipped: list[str], clips: tuple[str, ...]) -> str:
     """What of the page comes from an earlier run (``--reuse``), for its header; empty when nothing does."""
     if previous is None or not (skipped or clips):
@@ -1569,7 +1581,7 @@ def main(argv: list[str] | None = None) -> int:
         speed, speed_mode = run_speed(settings, names, log)
         measured_parts["speed"] = this_run
     elif previous is not None:
-        speed, speed_mode = from_strict_json(previous["speed"]), previous["speed_mode"] + " (earlier run)"
+        speed, speed_mode = from_strict_json(previous["speed"]), reused_speed_mode(previous["speed_mode"])
         measured_parts["speed"] = previous.get("speed_measured", {})
     memory_backend = temporal or "telea"
     memory: list[dict] = []

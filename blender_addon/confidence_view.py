@@ -31,8 +31,11 @@ def group_name(plate_name: str) -> str:
     return f"{plate_name} AI Fill Confidence"
 
 
-def result_image(name: str, first_file: str, colorspace: str | None) -> bpy.types.Image:
-    """The result sequence as an Image datablock (the image route's result itself, else loaded once)."""
+def result_image(
+    name: str, first_file: str, colorspace: str | None, alpha_mode: str | None = None
+) -> bpy.types.Image:
+    """The result sequence as an Image datablock (the image route's result itself, else loaded once), its
+    alpha read as the plate's (``alpha_mode``: a straight-alpha plate's values are in the EXR as stored)."""
     image = bpy.data.images.get(name)
     if image is not None and block_path(image) != first_file:
         image = None
@@ -46,6 +49,8 @@ def result_image(name: str, first_file: str, colorspace: str | None) -> bpy.type
         # A colourspace this Blender's config lacks raises TypeError: keep its guess then.
         with contextlib.suppress(TypeError):
             image.colorspace_settings.name = colorspace
+    if alpha_mode and image.alpha_mode != alpha_mode:
+        image.alpha_mode = alpha_mode
     image.use_fake_user = True
     return image
 

@@ -55,11 +55,11 @@ def split_sequence_path(path: str) -> SequenceName | None:
     return SequenceName(folder, head, int(digits), len(digits), rest + ext)
 
 
-def output_paths(stem: str, padding: int, output_dir: str) -> dict[str, str]:
-    """Where a fill of the plate ``stem`` writes its frames, its rasterised mask and its job file."""
+def output_paths(stem: str, padding: int, output_dir: str, ext: str = ".exr") -> dict[str, str]:
+    """Where a fill of the plate ``stem`` writes its frames (as ``ext``), its rasterised mask and its job file."""
     hashes = "#" * max(1, padding)
     return {
-        "output": os.path.join(output_dir, f"{stem}_fill.{hashes}.exr"),
+        "output": os.path.join(output_dir, f"{stem}_fill.{hashes}{ext}"),
         "mask_dir": os.path.join(output_dir, f"{stem}_mask"),
         "mask": os.path.join(output_dir, f"{stem}_mask", f"{stem}_mask.{hashes}.png"),
         "job": os.path.join(output_dir, f"{stem}_fill.aifx.json"),

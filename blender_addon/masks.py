@@ -83,7 +83,6 @@ class MaskRaster:
         self.index = 0
         self.source_scene_name = source_scene.name
         self._home = (source_scene.frame_current, source_scene.frame_subframe)
-        os.makedirs(os.path.dirname(pattern) or ".", exist_ok=True)
         trees_before = set(bpy.data.node_groups.keys())
         scene = bpy.data.scenes.new("aifx mask raster")
         #: None once closed.
@@ -128,6 +127,8 @@ class MaskRaster:
         scene.frame_current = frame
         render = scene.render
         render.filepath = pattern_frame_path(self.pattern, number)
+        # Made here, not when the raster is set up: a raster that cannot start leaves no folder behind.
+        os.makedirs(os.path.dirname(render.filepath) or ".", exist_ok=True)
         bpy.ops.render.render(write_still=True, scene=scene.name)
         if not os.path.exists(render.filepath):
             raise RuntimeError(f"{self.mask_name}: Blender rendered no matte for frame {frame}")
@@ -216,12 +217,27 @@ def _setup_scene(
     render.image_settings.file_format = "PNG"
     render.image_settings.color_mode = "BW"
     render.image_settings.color_depth = "16"
-    scene.view_settings.view_transform = "Raw"
+    _raw_view(scene)
     scene.view_settings.look = "None"
     scene.view_settings.exposure = 0.0
     scene.view_settings.gamma = 1.0
     _no_metadata(render)
     _build_compositor(scene, mask)
+
+
+def _raw_view(scene: bpy.types.Scene) -> None:
+    """The Raw view, which writes the mask's values unchanged; a colour config without one is refused with
+    what to do (every other view would bend the matte's soft edge: Un-tone-mapped is the display's curve)."""
+    try:
+        scene.view_settings.view_transform = "Raw"
+    except TypeError:
+        config = os.environ.get("OCIO")
+        where = f"the OCIO config {config} ($OCIO)" if config else "Blender's colour config"
+        raise ValueError(
+            f"{where} has no 'Raw' view, which writes the Mask's values unchanged; add a Raw view (the "
+            "config's data colour space) to its display, or render the Mask to an image sequence and pick "
+            "it as the Matte"
+        ) from None
 
 
 def _no_metadata(render: bpy.types.RenderSettings) -> None:

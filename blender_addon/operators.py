@@ -42,6 +42,9 @@ class PreparedFill:
     new_folders: list = field(default_factory=list)
     #: The job file an earlier fill left at ``job_path``, restored if this job is rejected.
     previous_job: bytes | None = None
+    #: Whether this run wrote ``job_path`` (set by :func:`start_worker`). Before that the file on disk, if any,
+    #: is an earlier fill's: a raster that stops (Esc, an error, an undo) must leave it alone, and deleted it.
+    wrote_job: bool = False
     #: Output frames on disk (path -> mtime) when the worker started: a run that changed none filled nothing.
     outputs_before: dict = field(default_factory=dict)
 
@@ -242,6 +245,18 @@ def job_colorspace(plate: Plate) -> str | None:
         raise UserError(str(exc)) from None
 
 
+def result_extension(plate: Plate) -> str:
+    """The result's file type: EXR, but a clip of a plate with straight alpha (PNG, TIFF) in its own format.
+
+    Blender reads every EXR as premultiplied, and a Movie Clip has no Alpha setting to say otherwise, so the
+    EXR holding such a plate's straight values showed several times too bright where alpha is below 1. In the
+    plate's own format Blender reads the result as it reads the plate. (An Image result stays EXR and takes
+    the plate's Alpha mode: :func:`load_result`.)"""
+    if plate.kind != "clip" or plates.alpha_mode(plate) != "STRAIGHT":
+        return ".exr"
+    return os.path.splitext(plate.pattern)[1]
+
+
 def prepare(op: AIFX_OT_fill, context: bpy.types.Context) -> PreparedFill:
     """Everything before the worker starts; raises UserError with one line for the artist."""
     python = preferences.resolve_python(context, op.python)
@@ -264,7 +279,7 @@ def prepare(op: AIFX_OT_fill, context: bpy.types.Context) -> PreparedFill:
             else os.path.join(plate.folder, "aifx_fill")
         )
         output = ""
-    paths = jobs.output_paths(plate.stem, padding, out_dir)
+    paths = jobs.output_paths(plate.stem, padding, out_dir, result_extension(plate))
     output = output or paths["output"]
     if paths["job"] in _RUNNING_JOBS:
         raise UserError(f"{plate.name}: AI Fill is already running for {output}; wait for it or press Esc")
@@ -308,6 +323,7 @@ def start_worker(prepared: PreparedFill, on_event=None) -> session.FillSession:
     prepared.outputs_before = output_frames(prepared.output)
     try:
         jobs.write_job(prepared.job, prepared.job_path)
+        prepared.wrote_job = True
     except OSError as exc:
         raise UserError(
             f"{prepared.job_path}: cannot write the job ({exc}); choose another output folder"
@@ -436,12 +452,15 @@ def output_frames(output: str) -> dict:
 def discard_rejected(prepared: PreparedFill) -> None:
     """A job that filled nothing leaves nothing behind: its job file (an earlier fill's job file is put
     back), the mattes it rasterised into a folder it made, and the folders it made."""
-    with contextlib.suppress(OSError):
-        if prepared.previous_job is None:
-            os.remove(prepared.job_path)
-        else:
-            with open(prepared.job_path, "wb") as handle:
-                handle.write(prepared.previous_job)
+    # Stopped before the job was written (Esc or an error while rasterising), a job file there is an earlier
+    # fill's: it is left as it is.
+    if prepared.wrote_job:
+        with contextlib.suppress(OSError):
+            if prepared.previous_job is None:
+                os.remove(prepared.job_path)
+            else:
+                with open(prepared.job_path, "wb") as handle:
+                    handle.write(prepared.previous_job)
     raster = prepared.raster
     if raster is not None and os.path.dirname(raster.pattern) in prepared.new_folders:
         # The files the raster writes (a still's matte has no '#' in its name: listing the pattern found none).
@@ -498,13 +517,11 @@ def load_result(prepared: PreparedFill, space=None, notes: list | None = None) -
     if existing is not None and not is_clip:
         existing.reload()
         result = existing
+    elif existing is not None:
+        _reload_clip(existing, first)
+        result = existing
     else:
         result = datablocks.load(first)
-        if existing is not None:
-            # MovieClip has no reload() and clip.reload needs a Clip Editor: load the clip again (that rescans
-            # the sequence, so new frames are seen) and point every user of the old one at it.
-            existing.user_remap(result)
-            datablocks.remove(existing)
         result.name = name
     if is_clip:
         result.frame_start = plate.scene_frame(shown[0]) if shown else plate.first_scene_frame
@@ -515,6 +532,8 @@ def load_result(prepared: PreparedFill, space=None, notes: list | None = None) -
         with contextlib.suppress(TypeError):
             result.colorspace_settings.name = plate.colorspace
     _copy_aspect(plate.datablock, result)
+    if not is_clip:
+        _copy_alpha_mode(plate, result)
     result.use_fake_user = True
     targets.tag_result(result, plate.datablock)  # the next press in this editor fills the plate again
     if space is not None and space.type == ("CLIP_EDITOR" if is_clip else "IMAGE_EDITOR"):
@@ -533,6 +552,25 @@ def load_result(prepared: PreparedFill, space=None, notes: list | None = None) -
     return result
 
 
+def _reload_clip(clip: bpy.types.MovieClip, first: str) -> None:
+    """Show a rerun's frames in the result clip the artist may have worked on, keeping the clip itself.
+
+    Loading a new clip and remapping the old one's users to it dropped what the artist had added to the
+    result (tracks, camera, custom properties, proxy settings). MovieClip has no ``reload()`` and
+    ``bpy.ops.clip.reload`` needs a Clip Editor (none under ``blender -b``); setting the clip's file path,
+    to itself or to the first file to show, makes Blender reload it, and the depsgraph update that follows
+    rescans the sequence, so frames the rerun added are counted."""
+    if os.path.normpath(plates.block_path(clip)) != os.path.normpath(first):
+        # Keep a path made relative to the .blend relative (File > External Data > Make Paths Relative).
+        relative = clip.filepath.startswith("//") and bpy.data.filepath and clip.library is None
+        clip.filepath = bpy.path.relpath(first) if relative else first
+    else:
+        clip.filepath = clip.filepath
+    view_layer = getattr(bpy.context, "view_layer", None)
+    if view_layer is not None:
+        view_layer.update()
+
+
 def _copy_aspect(source: Any, result: Any) -> None:
     """Give the result the source's pixel shape (a clip's Pixel Aspect, a clip's or image's Display Aspect):
     a square-pixel result of an anamorphic plate showed squashed when the artist switched between them, and
@@ -544,11 +582,21 @@ def _copy_aspect(source: Any, result: Any) -> None:
         result.tracking.camera.pixel_aspect = source.tracking.camera.pixel_aspect
 
 
+def _copy_alpha_mode(plate: Plate, result: bpy.types.Image) -> None:
+    """Read the result's alpha as the plate's is read: the EXR holds a straight-alpha plate's values as
+    stored, and Blender takes an EXR for premultiplied (several times too bright where alpha is below 1)."""
+    mode = plates.alpha_mode(plate)
+    if mode is not None and result.alpha_mode != mode:
+        result.alpha_mode = mode
+
+
 def show_confidence(prepared: PreparedFill, numbers: list, first_file: str) -> bpy.types.NodeTree:
     """The compositor group that shows the result's confidence pass (see :mod:`.confidence_view`), on an Image of
     the result files: the image route's result itself, for a clip an Image of the same files."""
     plate = prepared.plate
-    image = confidence_view.result_image(f"{plate.name} AI Fill", first_file, plate.colorspace)
+    image = confidence_view.result_image(
+        f"{plate.name} AI Fill", first_file, plate.colorspace, plates.alpha_mode(plate)
+    )
     return confidence_view.build_group(
         confidence_view.group_name(plate.name),
         image,

@@ -218,8 +218,11 @@ def path_plate(pattern: str, colorspace: str | None) -> Plate:
     """A path or ``####`` pattern given by a script; scene frame N is file number N (the VFX convention).
 
     One numbered file of a longer sequence stands for the whole sequence, as a Movie Clip's path does.
+    ``//`` (next to the .blend) is refused while the .blend is unsaved, and the path is made absolute: the
+    job beside the output is rerun from other folders (``aifx run``, a farm), where a relative input, which an
+    unsaved file's ``//`` became, named other files or none.
     """
-    path = bpy.path.abspath(pattern)
+    path = os.path.abspath(blend_path(pattern, "Input"))
     if "#" not in path:
         single = split_sequence_path(path)
         if single is not None and os.path.isfile(path) and len(sequence_numbers(single.pattern)) > 1:
@@ -263,6 +266,32 @@ def first_file(plate: Plate) -> str:
     from .jobs import pattern_frame_path
 
     return pattern_frame_path(plate.pattern, numbers[0])
+
+
+#: Formats Blender may read with straight (unassociated) alpha; EXR, DPX and the rest are premultiplied or opaque.
+_STRAIGHT_FORMATS = {".png", ".tif", ".tiff"}
+
+
+def alpha_mode(plate: Plate) -> str | None:
+    """How Blender reads the plate's alpha (``'STRAIGHT'``, ``'PREMUL'``...): an Image plate's own Alpha mode;
+    for a clip or a path, Blender's reading of its first file when that is a PNG or TIFF with an alpha
+    channel (an Image of it, as Blender opens it: four channels report 32 bits, or 128 for 16-bit), else None.
+
+    The core copies the plate's values into the result as stored, and Blender reads an EXR as premultiplied:
+    the EXR result of a straight-alpha plate showed several times too bright where alpha is below 1."""
+    block = plate.datablock
+    if isinstance(block, bpy.types.Image):
+        return str(block.alpha_mode)
+    if os.path.splitext(plate.pattern)[1].lower() not in _STRAIGHT_FORMATS:
+        return None
+    try:
+        image = bpy.data.images.load(first_file(plate), check_existing=False)
+    except (RuntimeError, UserError):
+        return None  # unreadable: the core names the file
+    try:
+        return str(image.alpha_mode) if image.depth in (32, 128) else None
+    finally:
+        bpy.data.images.remove(image)
 
 
 def plate_size(plate: Plate) -> tuple[int, int]:

@@ -41,6 +41,23 @@ def write_good_png(path: Path, width: int = 64, height: int = 48) -> Path:
     return path
 
 
+def write_good_raster(
+    path: Path, typedesc: str, compression: str | None = None, bits: int | None = None
+) -> Path:
+    """A 64x48 RGB TIFF/DPX/JPEG of noise as OpenImageIO writes it (``bits=10``: a 10-bit DPX scan)."""
+    pixels = np.random.default_rng(10).random((48, 64, 3)).astype(np.float32)
+    spec = oiio.ImageSpec(64, 48, 3, typedesc)
+    if compression:
+        spec.attribute("compression", compression)
+    if bits:
+        spec.attribute("oiio:BitsPerSample", bits)
+    out = oiio.ImageOutput.create(str(path))
+    out.open(str(path), spec)
+    out.write_image(pixels)
+    out.close()
+    return path
+
+
 def truncated(good: Path, dest: Path, keep: float = 0.5) -> Path:
     """The first ``keep`` fraction of ``good``: a render or copy that stopped part-way."""
     data = good.read_bytes()
@@ -82,6 +99,12 @@ def damaged_set(folder: Path) -> dict[str, Path]:
     good_exr = write_good_exr(folder / "good.exr")
     good_tiled = write_good_exr(folder / "good_tiled.exr", tiled=True)
     good_png = write_good_png(folder / "good.png")
+    good_rasters = {
+        "tiff_u16": write_good_raster(folder / "good_u16.tif", "uint16", "none"),
+        "tiff_float_zip": write_good_raster(folder / "good_float.tif", "float", "zip"),
+        "dpx_10bit": write_good_raster(folder / "good_10bit.dpx", "uint16", bits=10),
+        "jpeg": write_good_raster(folder / "good.jpg", "uint8"),
+    }
     files = {
         "truncated_exr": truncated(good_exr, folder / "truncated.exr"),
         "truncated_exr_end": truncated(good_exr, folder / "truncated_end.exr", keep=0.97),
@@ -96,7 +119,9 @@ def damaged_set(folder: Path) -> dict[str, Path]:
         "zero_length_png": zero_length(folder / "empty.png"),
         "wrong_magic_png": wrong_magic(good_png, folder / "wrong_magic.png"),
     }
-    for path in (good_exr, good_tiled, good_png):
+    for kind, good in good_rasters.items():
+        files[f"truncated_{kind}"] = truncated(good, folder / f"truncated_{good.name}")
+    for path in (good_exr, good_tiled, good_png, *good_rasters.values()):
         os.unlink(path)
     return files
 

@@ -312,6 +312,23 @@ def test_bad_values_fail_before_anything_loads(backend, options, fragment):
     assert fragment in str(info.value)
 
 
+def test_numpy_numbers_are_taken_as_the_numbers_they_are():
+    """``telea_radius=np.float32(3)`` was refused as "expected a number" (and ``size=np.int64(512)`` as "expected
+    a whole number"), naming a number. Taken as Python numbers now; a NumPy bool is still no number."""
+    from aifx_core.backends import check_options
+    from aifx_core.inpaint.lama import LamaOptions
+    from aifx_core.inpaint.telea import TeleaOptions
+
+    radius = TeleaOptions.from_dict({"telea_radius": np.float32(3)}).telea_radius
+    size = LamaOptions.from_dict({"size": np.int64(512)}).size
+    assert (radius, type(radius), size, type(size)) == (3.0, float, 512, int)
+    check_options("propagate", {"fallback_high": np.float32(0.7), "radius": np.int64(8), "telea_radius": 3})
+    with pytest.raises(InputError, match="size=.*True_?: expected a whole number"):
+        LamaOptions.from_dict({"size": np.bool_(True)})
+    with pytest.raises(InputError, match="expected a whole number"):
+        check_options("propagate", {"radius": np.bool_(True)})
+
+
 def test_the_cli_refuses_a_bad_option_before_reading_a_frame_or_loading_a_model(tmp_path):
     """The plate and the model do not exist: the error is still about the option, so nothing was opened."""
     for extra, fragment in (
@@ -329,6 +346,35 @@ def test_the_cli_refuses_a_bad_option_before_reading_a_frame_or_loading_a_model(
         assert done.returncode == 2, done.stderr
         assert fragment in done.stderr and "missing" not in done.stderr, done.stderr
         assert not (tmp_path / "out").exists()
+
+
+def test_a_python_only_option_given_in_a_job_is_refused_not_ignored(tmp_path):
+    """``--option flow_estimator='"raft"'`` (or the same in a job file) was accepted, saved with --save-job and
+    ignored: the engine quietly used DIS. A value a job can hold is refused in one line saying what to use; the
+    list of known options no longer offers the Python-only name to a job."""
+    from aifx_core.backends import check_options
+
+    for value in ("raft", 3, 1.5, True, None, [], {}):
+        with pytest.raises(InputError, match=r"^option flow_estimator takes a Python FlowEstimator object "):
+            check_options("propagate", {"flow_estimator": value})
+    with pytest.raises(InputError, match="in a job use flow_preset"):
+        check_options("diffusers", {"prompt": "wall", "flow_estimator": "raft"})  # runs under the engine
+    with pytest.raises(InputError) as info:
+        check_options("propagate", {"radus": 3})
+    assert "flow_estimator" not in str(info.value)
+    done = subprocess.run(
+        [sys.executable, "-m", "aifx_core", "fill", str(tmp_path / "missing.####.exr"), "-o"]
+        + [str(tmp_path / "out" / "c.####.exr"), "--option", 'flow_estimator="raft"'],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "aifx: error: option flow_estimator takes a Python FlowEstimator object (Python API only); "
+        "in a job use flow_preset"
+    ], done.stderr
+    assert not (tmp_path / "out").exists()
 
 
 def test_resume_key_asks_the_backend_which_options_change_pixels():

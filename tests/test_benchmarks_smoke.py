@@ -262,6 +262,13 @@ def test_a_run_of_some_clips_reuses_the_others_and_says_so():
     assert "abc1234" in note
 
 
+def test_speeds_reused_again_and_again_are_marked_from_an_earlier_run_once():
+    mode = "end to end: aifx_core.pipeline.fill, EXR (or PNG) in and out, PNG masks"
+    once = run_all.reused_speed_mode(mode)
+    assert once == mode + " (earlier run)"
+    assert run_all.reused_speed_mode(run_all.reused_speed_mode(once)) == once
+
+
 def test_the_full_run_scores_every_cached_clip_and_the_smoke_run_two():
     cases = run_all.quality_cases(run_all.Settings.full())
     names = {(clip.name, holes.name) for clip, holes in cases}

@@ -40,6 +40,20 @@ def test_fill_help_names_every_built_in_backend() -> None:
         assert get(name).source == "aifx" and name in shown, name
 
 
+def test_fill_help_gives_the_mask_defaults_the_seed_and_the_step_syntax() -> None:
+    """--dilate, --feather and --threshold showed no default, --seed had no help, the help never said what
+    --threshold 0 means, and --frames left out the step syntax it takes (1001-1100x2)."""
+    done = aifx("fill", "--help")
+    assert done.returncode == 0
+    shown = " ".join(done.stdout.split())  # (argparse wraps the help)
+    assert "grow the hole by N pixels (default 4)" in shown
+    assert "soften the fill edge over N pixels (default 2)" in shown
+    assert "at or above this is hole; 0: any value above 0 (default 0.5)" in shown
+    assert "--seed SEED random seed" in shown and "(default 0)" in shown
+    assert "1001-1100x2 (every 2nd)" in shown
+    assert "1001-1100x2" in " ".join(aifx("info", "--help").stdout.split())
+
+
 def test_info_on_a_10_bit_dpx_calls_it_integer_data(tmp_path) -> None:
     """A 10-bit DPX's colourspace line said '(8/16-bit data without colourspace metadata)' under a channels
     line saying 10-bit."""

@@ -18,6 +18,8 @@ import pytest
 from cli_runner import aifx
 from shot_files import make_shot, object_matte, plate_frame, write_exr
 
+from aifx_core.errors import InputError
+
 FRAMES = range(1001, 1005)
 
 
@@ -212,6 +214,7 @@ def test_a_typo_in_device_or_compression_is_refused_not_ignored(shot, tmp_path):
             "lzw",
         ): "--compression lzw: PNG output takes zip (zip:0 to zip:9), none",
         ("o.####.tif", "--compression", "zap"): "--compression zap: TIFF output takes zip",
+        ("o.####.exr", "--compression", "zipp"): "--compression zipp: EXR output takes b44",
         (
             "o.####.jpg",
             "--compression",
@@ -258,6 +261,19 @@ def test_an_output_path_through_a_symlink_loop_is_named_not_a_traceback(shot, tm
         line = refused(_fill(shot, output, "-b", "telea"), str(output).replace("####", "1001"))
         assert "symlink loop" in line and "choose another output" in line
     assert digest(shot) == before
+
+
+@pytest.mark.parametrize("frame", [FRAMES[0], FRAMES[-1]])
+def test_a_plate_frame_linked_to_itself_is_named_not_blamed_on_the_output(shot, tmp_path, frame):
+    """The first and last plate frames are resolved beside their output frames (never write onto the input); a
+    loop there was reported as "out/clean.1004.exr: the output path runs into a symlink loop"."""
+    link = shot / f"plate.{frame}.exr"
+    link.unlink()
+    link.symlink_to(link.name)
+    output = tmp_path / "out" / "clean.####.exr"
+    line = refused(_fill(shot, output, "-b", "telea"), f"{link}: the plate frame is a symlink loop")
+    assert "output path" not in line
+    assert not output.parent.exists()
 
 
 def test_a_long_output_name_is_refused_before_anything_is_written(shot, tmp_path):
@@ -379,6 +395,52 @@ def test_a_rerun_after_the_plate_or_mask_changed_is_refused_not_called_done(shot
     assert _fill(shot, fresh, "-b", "telea").returncode == 0
     assert _outputs(out.parent) == _outputs(fresh.parent)
     assert "4 already done" in run().stderr
+
+
+class _RerenderedDuringFill:
+    """Telea, but while it fills frame 1003 (its plate and mask already read, its output not written) plate
+    1003 is re-rendered and the roto of 1002 (written already, so on the next frame) updated: files that land
+    in the middle of a fill, as a render farm or a roto artist leaves them."""
+
+    shot: Path = Path()
+
+    def __init__(self, context) -> None:
+        from aifx_core.inpaint.telea import TeleaBackend
+
+        self.telea = TeleaBackend(context)
+
+    def inpaint(self, rgb: np.ndarray, hole: np.ndarray, *, frame: int | None = None) -> np.ndarray:
+        if frame == 1002:
+            _rewrite_mask(self.shot, 1002, grow=True)
+        if frame == 1003:
+            _rewrite_plate(self.shot, 1003)
+        return self.telea.inpaint(rgb, hole, frame=frame)
+
+
+def test_a_plate_or_mask_replaced_during_the_fill_is_not_recorded_as_done(shot, tmp_path):
+    """The manifest recorded a frame's input files as they were when the frame was written, not when it was
+    read: plate 1003 re-rendered between its read and its write was recorded as the new version, the output
+    made from the old one, and the rerun skipped it ("already done"). The rerun is now refused, naming it."""
+    from aifx_core import FillJob, fill
+    from aifx_core.backends import register_spatial
+
+    register_spatial("rerendered-during-fill", _RerenderedDuringFill)
+    _RerenderedDuringFill.shot = shot
+    out = tmp_path / "out" / "clean.####.exr"
+    job = FillJob(
+        input=str(shot / "plate.####.exr"),
+        mask=str(shot / "mask.####.png"),
+        output=str(out),
+        backend="rerendered-during-fill",
+    )
+    assert fill(job).written == list(FRAMES)
+    with pytest.raises(InputError) as caught:
+        fill(job)
+    assert "the inputs of 2 finished frame(s) changed" in str(caught.value)
+    assert "mask.1002.png of frame 1002" in str(caught.value)
+    (out.parent / "clean.1002.exr").unlink()
+    with pytest.raises(InputError, match="plate.1003.exr of frame 1003"):
+        fill(job)
 
 
 def _copy_plates_without_times(shot: Path) -> None:

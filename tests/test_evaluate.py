@@ -117,6 +117,16 @@ def test_eval_without_reference_reports_stability_only(tmp_path, capsys):
     assert default_out_dir(str(shot / "result.####.png")) == shot / "aifx_eval"
 
 
+def test_eval_help_says_the_default_folder_is_beside_the_result(capsys):
+    """--out's help said '(default: aifx_eval/)', read as a folder where aifx eval runs; it is made beside
+    the result (default_out_dir)."""
+    with pytest.raises(SystemExit):
+        main(["eval", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())  # (argparse wraps the help)
+    assert "(default: aifx_eval/ beside the result)" in shown
+    assert "1001-1100x2" in shown
+
+
 def test_flicker_raises_in_hole_ewarp_without_reference(tmp_path):
     steady = make_shot(tmp_path / "steady", fill_value=None)
     noisy = make_shot(tmp_path / "noisy", fill_value=0.5)

@@ -230,6 +230,7 @@ def test_a_cancel_while_the_first_keyframe_is_decided_stops_within_a_flow() -> N
     import time
 
     from aifx_core.flow import DISFlow
+    from aifx_core.propagate.pairs import LOOKAHEAD
 
     class SlowFlow:
         """DIS, taking 0.4 s a pair (a learned estimator's pace)."""
@@ -238,12 +239,14 @@ def test_a_cancel_while_the_first_keyframe_is_decided_stops_within_a_flow() -> N
             self.dis = DISFlow("ultrafast")
 
         def estimate(self, a_gray, b_gray):
+            begun.append(token.cancelled)
             time.sleep(0.4)
             return self.dis.estimate(a_gray, b_gray)
 
     frames, holes = _clip(12, shift=(2, 0))
     token = CancelToken()
     cancelled_at: list[float] = []
+    begun: list[bool] = []  # each flow begun: whether the cancel had come by then
 
     def on_progress(event) -> None:
         if not cancelled_at:  # the first frame's event: its keyframe block is decided next
@@ -255,7 +258,10 @@ def test_a_cancel_while_the_first_keyframe_is_decided_stops_within_a_flow() -> N
     with pytest.raises(Cancelled):
         for _ in backend.fill(_packets(frames, holes), Reporter(on_progress, token)):
             pass
-    assert time.monotonic() - cancelled_at[0] < 1.5  # (the pair being made is finished: 0.4 s)
+    # Counted, not timed (a busy machine stretches the 0.4 s): the flows begun after the cancel are at most the
+    # ones already asked for, as the frames are read (LOOKAHEAD ahead), not the block's other pairs.
+    assert begun.count(True) <= LOOKAHEAD + 1, begun
+    assert time.monotonic() - cancelled_at[0] < 30  # (a guard against a hang only)
 
 
 def test_hdr_values_are_propagated_not_clipped() -> None:

@@ -123,6 +123,23 @@ def test_correctly_padded_file_wins_over_an_odd_one(tmp_path: Path) -> None:
     assert pattern.path(1).name == "a.0001.exr"
 
 
+def test_two_renders_with_different_paddings_are_not_mixed(tmp_path: Path) -> None:
+    """An old render a.0001-0003.exr and a re-render a.1-4.exr in one folder: the padded file won where there
+    was one, so a.####.exr was frames 1-3 of the old render and 4 of the new, without a word. It is refused,
+    naming a pair; an output of another padding beside the plates, each frame with its padded twin, is not."""
+    touch(tmp_path, "a.0001.exr", "a.0002.exr", "a.0003.exr", "a.1.exr", "a.2.exr", "a.3.exr", "a.4.exr")
+    with pytest.raises(InputError) as caught:
+        parse_pattern(str(tmp_path / "a.####.exr")).discover()
+    message = str(caught.value)
+    assert "a.0001.exr and a.1.exr are both frame 1" in message and "a.4.exr has no 0004 twin" in message
+    assert "different number paddings" in message and "\n" not in message
+
+    touch(tmp_path / "beside", "p.1001.exr", "p.1002.exr", "p.01001.exr")
+    assert parse_pattern(str(tmp_path / "beside" / "p.####.exr")).discover() == [1001, 1002]
+    with pytest.raises(InputError, match="p.1002.exr has no 01002 twin"):
+        parse_pattern(str(tmp_path / "beside" / "p.#####.exr")).discover()
+
+
 def test_two_odd_files_for_one_frame_is_an_error(tmp_path: Path) -> None:
     touch(tmp_path, "a.01.exr", "a.001.exr")
     with pytest.raises(InputError, match="more than once"):

@@ -43,6 +43,27 @@ def test_gaps_are_an_error_listing_the_missing_frames(tmp_path: Path) -> None:
     )
 
 
+def test_a_missing_frame_whose_name_differs_only_in_case_is_named(tmp_path: Path) -> None:
+    """plate.1003.EXR beside plate.*.exr (another tool's export): "plate frames 1003 missing" while the artist
+    could see the file. The message names it and the name to give it."""
+    write_frames(tmp_path, [1001, 1002, 1004])
+    write_frames(tmp_path, [1003], "plate.{:04d}.EXR")
+    with pytest.raises(InputError) as caught:
+        open_sequence(str(tmp_path / "plate.####.exr"))
+    assert "frames 1003 missing (plate.1003.EXR is there, its name differs only in case" in str(caught.value)
+    assert "rename it to plate.1003.exr" in str(caught.value)
+
+
+def test_a_plate_frame_that_is_a_broken_symlink_says_so(tmp_path: Path) -> None:
+    """A frame linked to a file that is gone was "file not found", which the artist, seeing it listed, could
+    not square; guard.py's words are used, as for a job or a still."""
+    write_frames(tmp_path, [1001, 1002])
+    (tmp_path / "plate.1003.exr").symlink_to(tmp_path / "gone" / "plate.1003.exr")
+    seq = open_sequence(str(tmp_path / "plate.####.exr"))
+    with pytest.raises(InputError, match="plate.1003.exr: is a broken symlink; fix the link"):
+        seq.read(1003)
+
+
 def test_skip_missing_leaves_the_gaps_out(tmp_path: Path) -> None:
     write_frames(tmp_path, [1001, 1002, 1005])
     seq = open_sequence(str(tmp_path / "plate.%04d.exr"), skip_missing=True)

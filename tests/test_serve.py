@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client as httpclient
 import json
+import os
 import subprocess
 import sys
 import time
@@ -13,7 +14,7 @@ import urllib.request
 import numpy as np
 import pytest
 from cli_runner import aifx
-from serve_helpers import TOKENS, Server, http, write_tokens
+from serve_helpers import TOKENS, Server, http, wait_for, write_tokens
 from shot_files import interruptible, make_shot, read_exr, shot_job
 
 from aifx_core.protocol.job import MAX_JOB_BYTES
@@ -25,10 +26,14 @@ def area(tmp_path_factory):
     """The shared storage root, with one short and one long shot in it."""
     root = tmp_path_factory.mktemp("studio")
     make_shot(root / "short", range(1, 4))
-    make_shot(
-        root / "long", range(1, 121)
-    )  # long enough that no cancel arrives after the end, even on a busy box
+    make_shot(root / "long", range(1, 121))  # held after its frame HELD (see ``server``)
     return root
+
+
+#: The frame after which the server's worker holds every job on the long shot until the test lets it go
+#: (``_let_go``), past the short shot's three. A long job left free ended before the test's cancel or kill
+#: on a busy machine (the test reacts late) or a fast one; held, it cannot end before the test says so.
+HELD = 4
 
 
 @pytest.fixture(scope="module")
@@ -51,9 +56,25 @@ def server(area, tmp_path_factory):
         str(here / "map.json"),
         "--heartbeat",
         "0.3",
-    ).start()
-    yield srv
+    )
+    srv.go = here / "go"
+    # aifx's own test hook (manifest.fault_point): after writing frame HELD the worker waits for the file go.
+    srv.start_options["env"] = {**os.environ, "AIFX_TEST_WAIT": f"written:{HELD}:{srv.go}"}
+    yield srv.start()
     srv.stop()
+
+
+def _let_go(server, *job_ids: str) -> None:
+    """The long jobs ``job_ids``, held after frame HELD and now cancelled or killed by the test, go on to their
+    end; the next long job is held again. Called only once the server has the cancel, so the job cannot
+    finish before it, however fast or busy the machine."""
+    client = server.client("admin")
+    server.go.touch()
+    try:
+        for job_id in job_ids:
+            wait_for(lambda: client.job(job_id)["state"] not in ("queued", "running"), timeout=120)  # noqa: B023
+    finally:
+        server.go.unlink()
 
 
 def _frames(folder):
@@ -109,6 +130,7 @@ def test_another_users_job_is_404_and_cannot_be_cancelled(server, area, tmp_path
         record["state"] in ("queued", "running") and not record["cancel_requested"]
     )  # bob's DELETE did nothing
     alice.cancel(job_id)
+    _let_go(server, job_id)
     assert _events_until_final(alice, job_id)[-1]["event"] == "cancelled"
 
 
@@ -289,7 +311,7 @@ def test_heartbeat_comment_while_waiting(server, area):
     assert comments == 2
     for job_id in (long_id["id"], queued_id):
         client.cancel(job_id)
-        _events_until_final(client, job_id)
+    _let_go(server, long_id["id"], queued_id)
 
 
 # -- cancel ---------------------------------------------------------------------------------------------------
@@ -306,8 +328,10 @@ def test_cancel_queued_and_running_jobs(server, area):
     assert _events_until_final(client, queued)[-1]["event"] == "cancelled"
     started = time.monotonic()
     client.cancel(running)
+    _let_go(server, running)
     rest = list(stream)
-    assert rest[-1]["event"] == "cancelled" and time.monotonic() - started < 15
+    # (the bound is a guard against a hang only: held, the job cannot end before the cancel anyway)
+    assert rest[-1]["event"] == "cancelled" and time.monotonic() - started < 60
     record = client.job(running)
     assert record["state"] == "cancelled"
     written = sorted(out.glob("c.*.exr"))
@@ -399,9 +423,19 @@ def test_a_worker_that_dies_fails_its_job_and_is_replaced(server, area):
     final = list(stream)[-1]
     assert final["event"] == "error" and final["exit_code"] == 1 and "worker process died" in final["message"]
     assert client.job(job_id)["state"] == "failed"
+    # The job's message says "see the server log": the log names the worker, its pid, the job and the signal.
+    died = f"worker cpu (pid {pid}) died while running job {job_id} (exit code -9: killed by SIGKILL"
+    wait_for(lambda: [line for line in server.log if died in line], timeout=30)
     after = client.submit(shot_job(area / "short", area / "out_after_crash" / "c.####.exr").to_dict())["id"]
     assert list(client.events(after))[-1]["event"] == "done"
-    assert http("GET", server.url + "/v1/models", "alice")[2]["workers"][0]["pid"] != pid
+    idle = http("GET", server.url + "/v1/models", "alice")[2]["workers"][0]["pid"]
+    assert idle != pid
+    assert not [line for line in server.log if f"pid {pid}) died while idle" in line]  # (logged once, above)
+    os.kill(idle, signal.SIGKILL)  # an idle worker's death is named too, and it is replaced
+    wait_for(lambda: [line for line in server.log if f"worker cpu (pid {idle}) died while idle" in line], 30)
+    wait_for(
+        lambda: http("GET", server.url + "/v1/models", "alice")[2]["workers"][0]["pid"] not in (idle, None)
+    )
 
 
 def test_models_lists_the_workers(server):
@@ -411,6 +445,29 @@ def test_models_lists_the_workers(server):
 
 
 # -- aifx submit ----------------------------------------------------------------------------------------------
+def test_aifx_submit_without_a_token_says_where_it_looks_for_one(server, area, tmp_path):
+    """With no token set, the server's 'missing or wrong bearer token; ask for one' never said that aifx
+    submit reads it from $AIFX_TOKEN (or the variable --token-env names), and --token-env's help hid its
+    default. A wrong token still gets the server's answer."""
+    env = {k: v for k, v in __import__("os").environ.items() if k not in ("AIFX_TOKEN", "MY_TOKEN")}
+    shot_job(area / "short", area / "out_no_token" / "c.####.exr").save(tmp_path / "job.json")
+    job = str(tmp_path / "job.json")
+    plain = aifx("submit", job, "--server", server.url, env=env)
+    assert plain.returncode == 2 and "Traceback" not in plain.stderr, plain.stderr
+    assert plain.stderr.strip().splitlines() == [
+        f"aifx: error: no token: the server at {server.url} needs one; set $AIFX_TOKEN to your token (or pass "
+        "--token-env VAR naming the variable that holds it); ask the server's admin for one if you have none "
+        "('aifx serve token add')"
+    ], plain.stderr
+    named = aifx("submit", job, "--server", server.url, "--token-env", "MY_TOKEN", env=env)
+    assert named.returncode == 2 and "no token: " in named.stderr and "set $MY_TOKEN " in named.stderr
+    wrong = aifx("submit", job, "--server", server.url, env={**env, "AIFX_TOKEN": "not-a-token"})
+    assert wrong.returncode == 2 and "missing or wrong bearer token" in wrong.stderr, wrong.stderr
+    assert not (area / "out_no_token").exists()
+    shown = " ".join(aifx("submit", "--help").stdout.split())
+    assert "environment variable holding your token (default AIFX_TOKEN)" in shown
+
+
 def test_aifx_submit_runs_remotely_like_a_local_run(server, area, tmp_path):
     env = {**__import__("os").environ, "AIFX_TOKEN": TOKENS["alice"]}
     shot_job(area / "short", area / "out_submit" / "c.####.exr").save(tmp_path / "job.json")
@@ -476,13 +533,21 @@ def test_ctrl_c_in_aifx_submit_cancels_on_the_server(server, area, tmp_path, sen
         if json.loads(line).get("stage") == "write":
             break
     proc.send_signal(getattr(signal, sent))
+
+    def mine():
+        jobs = server.client().jobs(limit=500)["jobs"]
+        return [j for j in jobs if j["job"]["output"] == str(out / "c.####.exr")]
+
+    try:
+        job_id = wait_for(lambda: [j["id"] for j in mine() if j["cancel_requested"]], timeout=60)[0]
+    except AssertionError:
+        proc.kill()
+        raise AssertionError("the cancel never reached the server: " + proc.communicate()[1]) from None
+    _let_go(server, job_id)
     rest, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert json.loads(rest.splitlines()[-1])["event"] == "cancelled"
-    mine = [
-        j for j in server.client().jobs(limit=500)["jobs"] if j["job"]["output"] == str(out / "c.####.exr")
-    ]
-    assert [j["state"] for j in mine] == ["cancelled"]
+    assert [j["state"] for j in mine()] == ["cancelled"]
 
 
 def test_remote_client_errors_are_clear(server):
@@ -516,5 +581,7 @@ def test_remote_worker_runs_a_saved_job_like_a_local_worker(server, area, tmp_pa
         RemoteWorker(server.url, TOKENS["alice"], str(job_path)).start()
     shot_job(area / "long", area / "out_remote_cancel" / "c.####.exr", backend="propagate").save(job_path)
     long = RemoteWorker(server.url, TOKENS["alice"], str(job_path)).start()
-    long.cancel(grace=60)
+    long.cancel(grace=0)
+    assert long.job_id is not None
+    _let_go(server, long.job_id)
     assert long.wait(timeout=60) == 130 and long.final["event"] == "cancelled"

@@ -50,6 +50,28 @@ def test_token_add_stores_only_a_hash_and_rotates(tmp_path):
     assert tokens.users == ["bob", "alice"]
 
 
+def test_serve_help_shows_token_add_as_a_command_of_its_own_with_its_arguments_described():
+    """aifx serve's usage ended in 'token ...' as if every start needed it, and 'aifx serve token add --help'
+    showed '--token-file TOKEN_FILE_ADD' and 'name' with no word on either."""
+
+    def shown(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "aifx_core", "serve", *args, "--help"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    usage = shown().split("\n\n")[0].splitlines()
+    assert usage == ["usage: aifx serve [options]", "       aifx serve token add NAME --token-file FILE"]
+    add = " ".join(shown("token", "add").split())
+    assert add.startswith("usage: aifx serve token add [-h] --token-file FILE NAME ")
+    assert "TOKEN_FILE_ADD" not in add
+    assert "NAME the user's name" in add and "--token-file FILE the token file aifx serve --token-file" in add
+
+
 def test_rotation_is_seen_where_file_times_count_whole_seconds(tmp_path):
     """NFS, SMB, ext3: the rotated file (a new one renamed in, a line of the same length) can carry the old
     file's modification time; the old token must stop working all the same."""
@@ -342,7 +364,7 @@ def test_a_cancel_no_server_gets_is_retried_then_given_up(tmp_path):
         port = sock.getsockname()[1]
     start = time.monotonic()
     assert _cancel(RemoteClient(f"http://127.0.0.1:{port}", timeout=2), "job1", patience=1.2) is False
-    assert 1.2 < time.monotonic() - start < 10
+    assert 1.2 < time.monotonic() - start < 30  # (the upper bound: a guard against a hang only)
 
 
 def test_a_second_ctrl_c_while_the_cancel_is_retried_says_the_user_stopped_waiting(capsys):

@@ -35,8 +35,16 @@ SWITCH_RANGE = "aifx_range"
 READ_OUTSIDE = "aifx_outside"
 
 
-def outside_range(first: int, last: int) -> str:
-    """The outside Read's file: no such file, so the output there is an error that names the filled frames."""
+def outside_range(first: int, last: int, whole_source: bool = False) -> str:
+    """The outside Read's file: no such file, so the output there is an error that names the filled frames.
+
+    ``whole_source``: the filled frames are all the Source input has; a frame range past them is refused
+    (``jobs.parse_frame_range``), so the advice is about the Source, never a range the node would refuse."""
+    if whole_source:
+        return (
+            f"AIFill filled frames {first}-{last} only, all of its Source - give the Source the frames the comp "
+            "needs.exr"
+        )
     return f"AIFill filled frames {first}-{last} only - set its frame range to the frames the comp needs.exr"
 
 
@@ -83,7 +91,8 @@ KNOBS: list[KnobSpec] = [
         "Enumeration_Knob",
         "keyframe fill",
         "auto",
-        "What fills the keyframes the temporal engine propagates (propagate backend only).",
+        "What fills the keyframes the temporal engine propagates (propagate backend only); auto: the engine's "
+        "default, telea.",
         tuple(SPATIAL_BACKENDS),
     ),
     KnobSpec(
@@ -94,8 +103,16 @@ KNOBS: list[KnobSpec] = [
         "Required by lama (its TorchScript .pt file) and diffusers / video-diffusion (a hub id, local "
         "diffusers folder or checkpoint file).",
     ),
-    KnobSpec("prompt", "String_Knob", "prompt", "", "What to paint into the hole (diffusers only)."),
-    KnobSpec("negative_prompt", "String_Knob", "negative prompt", "", "What to avoid (diffusers only)."),
+    KnobSpec(
+        "prompt", "String_Knob", "prompt", "", "What to paint into the hole (diffusers and video-diffusion)."
+    ),
+    KnobSpec(
+        "negative_prompt",
+        "String_Knob",
+        "negative prompt",
+        "",
+        "What to avoid (diffusers and video-diffusion).",
+    ),
     KnobSpec(
         "reference",
         "File_Knob",

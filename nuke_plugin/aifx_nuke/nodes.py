@@ -169,6 +169,19 @@ def _range_switch(read: nuke.Node) -> nuke.Node:
 
 # -- the host session.render talks to ----------------------------------------------------------------------------
 
+#: The cache Writes' EXR knobs, set before each write: a studio's ``knobDefault("Write.exr.compression",
+#: "DWAA")`` reaches every Write made (and every knob a script saved at its default), so the cache would be
+#: lossy (pixels outside the hole changed), lose the plate's metadata (the Write's "default metadata" keeps
+#: only timecode, edgecode, frame rate and exposure; the core carries the header into the result), put each
+#: layer in a part of its own (the core reads the first part: a mask channel of another layer not found) or
+#: shrink the data window. Names and items as Foundry's exrWriter has them.
+_CACHE_WRITE_KNOBS: tuple[tuple[str, Any], ...] = (
+    ("compression", "Zip (1 scanline)"),
+    ("metadata", "all metadata"),
+    ("interleave", "channels, layers and views"),
+    ("autocrop", False),
+)
+
 
 def is_aifill(node: nuke.Node | None) -> TypeGuard[nuke.Group]:
     """The one test of "is an AIFill node": a Group (an exported gizmo too: ``nuke.Gizmo`` is a Group whose
@@ -295,9 +308,19 @@ class NukeHost:
         return str(nuke.root().name())
 
     @_main_thread
-    def write_inputs(self, paths: jobs.CachePaths, first: int, last: int, write_mask: bool) -> None:
+    def write_inputs(
+        self,
+        paths: jobs.CachePaths,
+        first: int,
+        last: int,
+        write_mask: bool,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> None:
         """Source with every channel (the core fills rgba and carries depth, AOVs and the rest through, so
-        the node's output keeps the plate's layers), the Mask with the channel that marks the hole."""
+        the node's output keeps the plate's layers), the Mask with the channel that marks the hole.
+
+        ``cancelled`` is asked between the two writes: a Cancel pressed on the AIFill's progress dialog while
+        the Source was written skips the Mask's (raised as :class:`session.InputsCancelled`)."""
         channel = str(self.node["mask_channel"].value())
         todo = [(knobs.INPUT_SOURCE, knobs.WRITE_SOURCE, paths.source, "all", "32 bit float")]
         if write_mask:
@@ -308,7 +331,9 @@ class NukeHost:
         with _full_resolution():
             size = self._source_format()
             box = (0, 0, size.width(), size.height())
-            for label, name, pattern, channels, datatype in todo:
+            for index, (label, name, pattern, channels, datatype) in enumerate(todo):
+                if index and cancelled is not None and cancelled():
+                    raise session.InputsCancelled(f"the inputs, frames {first}-{last}")
                 crop = self._inner(knobs.CROP_SOURCE if name == knobs.WRITE_SOURCE else knobs.CROP_MASK)
                 crop["box"].setValue(box)
                 # The Source is written as it is: its bbox (overscan too) is the file's data window, its format
@@ -319,6 +344,8 @@ class NukeHost:
                 write["file"].setValue(pattern)
                 write["channels"].setValue(channels)
                 write["datatype"].setValue(datatype)
+                for knob, value in _CACHE_WRITE_KNOBS:
+                    write[knob].setValue(value)
                 write["disable"].setValue(False)
                 try:
                     nuke.execute(write, first, last, views=[_hero()])
@@ -334,7 +361,8 @@ class NukeHost:
 
     @_main_thread
     def show_result(self, pattern: str, first: int, last: int, confidence: bool = False) -> None:
-        """Point the result Read at the filled frames. With ``confidence`` the files carry the EXR channel
+        """Point the result Read at the filled frames, and the range Switch at an error outside them (held at
+        every frame when they are a still Source's one frame, as Nuke holds the Source). With ``confidence`` the files carry the EXR channel
         ``fill.confidence``, which the Read outputs as layer ``fill``: the layer is added to the script first,
         so the Viewer's channel menu and a Shuffle's ``in`` can name it before a frame has been read."""
         if confidence:
@@ -344,8 +372,16 @@ class NukeHost:
         for name, value in (("first", first), ("last", last), ("origfirst", first), ("origlast", last)):
             read[name].setValue(value)
         switch = self.node.node(knobs.SWITCH_RANGE) or self._add_range_switch(read)
-        self._inner(knobs.READ_OUTSIDE)["file"].setValue(knobs.outside_range(first, last))
-        switch["which"].setExpression(f"frame < {first} || frame > {last}")
+        whole_source = self.input_range() == (first, last)
+        self._inner(knobs.READ_OUTSIDE)["file"].setValue(knobs.outside_range(first, last, whole_source))
+        if whole_source and first == last:
+            # A still Source (a DMP, a clean plate: one file) is held by Nuke at every frame: so is its fill.
+            switch["which"].clearAnimated()
+            switch["which"].setValue(0)
+        else:
+            # Whole frames outside only: a TimeBlur, a motion-blurred ScanlineRender or a Retime downstream asks
+            # for sub-frames around the first and last filled frames (1000.75, 1003.25), which the Read shows.
+            switch["which"].setExpression(f"frame <= {first - 1} || frame >= {last + 1}")
 
     @_main_thread
     def clear_result(self) -> bool:
@@ -714,10 +750,31 @@ def _aifills_upstream(write: nuke.Node) -> list[nuke.Node]:
         if node is None or node.fullName() in seen:
             continue
         seen.add(node.fullName())
-        if is_aifill(node):
+        passed = _passed_through(node)
+        if is_aifill(node) and passed is None:
             found.append(node)
-        stack.extend(reversed(_feeds(node)))
+        stack.extend(reversed(_feeds(node) if passed is None else [passed]))
     return found
+
+
+def _passed_through(node: nuke.Node) -> nuke.Node | None:
+    """The one input whose pixels ``node`` passes on, where that is all it renders: a disabled node's input 0,
+    a Switch's chosen input (Nuke takes the last input for a larger ``which``). None otherwise, and where the knob
+    is animated or an expression (another frame may pick another input): every feed is walked then.
+
+    An AIFill behind a Switch's other input (a comparison with the plate) or disabled is not rendered by the
+    Write: it must neither refuse the render nor lose its fill."""
+    disable = node.knob("disable")
+    if disable is not None and not _animated(disable) and disable.value():
+        return node.input(0)
+    which = node.knob("which")
+    if node.Class() == "Switch" and which is not None and not _animated(which) and node.inputs():
+        return node.input(min(max(int(which.value()), 0), node.inputs() - 1))
+    return None
+
+
+def _animated(knob: nuke.Knob) -> bool:
+    return bool(knob.isAnimated() or knob.hasExpression())
 
 
 def find_node(name: str) -> nuke.Node:

@@ -15,7 +15,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Hashable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -66,7 +66,14 @@ class Host(Protocol):
 
     def script_path(self) -> str: ...
 
-    def write_inputs(self, paths: jobs.CachePaths, first: int, last: int, write_mask: bool) -> None: ...
+    def write_inputs(
+        self,
+        paths: jobs.CachePaths,
+        first: int,
+        last: int,
+        write_mask: bool,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> None: ...
 
     def show_result(self, pattern: str, first: int, last: int, confidence: bool = False) -> None: ...
 
@@ -484,12 +491,17 @@ def _fill(
 ) -> Outcome:
     """Write the inputs (unless cached), run the worker, show its result."""
     task = host.progress(f"AIFill {host.node_name}")
+
+    def stop_asked() -> bool:
+        """The progress dialog's Cancel or the node's (or the farm's SIGTERM): asked before each step."""
+        return cancel.is_set() or bool(task.isCancelled())
+
     if not _inputs_cached(paths, first, last, job.mask is not None):
         task.setMessage(f"writing Source and Mask, frames {first}-{last}")
         host.set_status(f"writing inputs {first}-{last}")
         try:
             with _cache_folder(paths):
-                host.write_inputs(paths, first, last, job.mask is not None)
+                host.write_inputs(paths, first, last, job.mask is not None, stop_asked)
         except InputsCancelled as exc:
             host.set_status(f"cancelled while writing {exc}: nothing filled yet, Render starts again")
             return Outcome(paths.result, first, last, cancelled=True)
@@ -503,7 +515,7 @@ def _fill(
         with _cache_folder(paths):
             jobs.mark_done(paths.inputs_done, first, last)
     task.setProgress(jobs.WRITE_SHARE)
-    if cancel.is_set():  # asked while the inputs were written: start no worker
+    if stop_asked():  # asked while the inputs were written: start no worker
         host.set_status("cancelled: finished frames are kept, Render resumes")
         return Outcome(paths.result, first, last, cancelled=True)
 

@@ -250,38 +250,58 @@ def spatial_name(backend: Backend, options: dict[str, Any]) -> str | None:
     return None if chosen is None else str(chosen)
 
 
-def _option_classes(name: str, options: dict[str, Any]) -> tuple[list[type], set[str]] | None:
+def _option_classes(name: str, options: dict[str, Any]) -> tuple[list[type], set[str], set[str]] | None:
     """The options classes that apply when ``name`` runs with ``options`` (None: a plugin that declares none),
-    and the Python-only option names it accepts."""
+    the other option names it reads and checks itself, and the Python-only option names it accepts."""
     backend = get(name)
     cls = backend.options_class()
     if cls is None:
         return None
-    classes, extra = [cls], set(backend.python_options) | set(_load(backend.accepts))
+    classes, accepts, python = [cls], set(_load(backend.accepts)), set(backend.python_options)
     if backend.hosts_spatial:
         spatial = get(str(spatial_name(backend, options)))
         if spatial.options_class() is None:
             return None
         classes.append(spatial.options_class())  # type: ignore[arg-type]
-        extra |= set(spatial.python_options) | set(_load(spatial.accepts))
-    return classes, extra
+        accepts |= set(_load(spatial.accepts))
+        python |= set(spatial.python_options)
+    return classes, accepts, python
+
+
+#: What a Python-only option takes, and what a job gives instead (for the refusal of one given in a job).
+_PYTHON_OPTION_HINTS = {"flow_estimator": ("a Python FlowEstimator object", "in a job use flow_preset")}
+#: The values a job file or ``--option`` can hold: never the Python object a Python-only option takes.
+_JSON_TYPES = (str, int, float, bool, list, dict, type(None))
+
+
+def _check_python_only(options: dict[str, Any], python: set[str]) -> None:
+    """A Python-only option given a value a job can hold (``--option flow_estimator='"raft"'``) is refused:
+    the backend takes only an object there, and it once fell back to its default without a word."""
+    for name in sorted(python & set(options)):
+        if isinstance(options[name], _JSON_TYPES):
+            what, instead = _PYTHON_OPTION_HINTS.get(name, ("a Python object", "leave it out of the job"))
+            raise InputError(f"option {name} takes {what} (Python API only); {instead}")
 
 
 def check_options(name: str, options: dict[str, Any]) -> None:
     """Refuse unknown options (naming the known ones) and bad values, in milliseconds: before any frame is
     read or model loaded. A job may run on a still or a sequence, which the routing rule treats apart, so an
-    option is known when either route reads it, and values are checked for both."""
+    option is known when either route reads it, and values are checked for both. Python-only options are
+    left out of the known ones named (a job cannot give them) and refused with a value a job can hold."""
     known: set[str] = set(GENERAL_OPTIONS)
+    python: set[str] = set()
     checks = []
     for frame_count in (1, 2):
         routed, routed_options = route(name, options, frame_count)
         found = _option_classes(routed, routed_options)
         if found is None:
             return  # a plugin without declared options: its options go through unchecked
-        classes, extra = found
-        known |= {f.name for cls in classes for f in fields(cls)} | extra
+        classes, accepts, python_only = found
+        known |= {f.name for cls in classes for f in fields(cls)} | accepts
+        python |= python_only
         checks += [(cls, routed_options) for cls in classes]
-    unknown_options(set(options), known, f"backend {name!r}")
+    unknown_options(set(options) - python, known - python, f"backend {name!r}")
+    _check_python_only(options, python)
     for cls, routed_options in checks:
         cls.from_dict(routed_options)  # type: ignore[attr-defined]
 
@@ -291,7 +311,7 @@ def pixel_options(name: str, options: dict[str, Any]) -> dict[str, Any]:
     quiet = set()
     for frame_count in (1, 2):
         found = _option_classes(*route(name, options, frame_count))
-        for cls in (found or ([], set()))[0]:
+        for cls in (found or ([], set(), set()))[0]:
             quiet |= {f.name for f in fields(cls) if not changes_pixels(f)}
     return {k: v for k, v in options.items() if k not in quiet}
 

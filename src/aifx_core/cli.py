@@ -178,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     info = sub.add_parser("info", help="describe a sequence: range, gaps, resolution, channels, colourspace")
     info.add_argument("input")
-    info.add_argument("--frames", help="frame range, e.g. 1001-1100 or 1001-1010,1020")
+    info.add_argument("--frames", help="frame range, e.g. 1001-1100, 1001-1100x2 or 1001-1010,1020")
     info.add_argument(
         "--json", action="store_true", help="print it as one JSON object (for pipeline scripts)"
     )
@@ -207,9 +207,15 @@ def _add_job_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mask-channel", help="channel holding the matte, e.g. A or mask.Y")
     p.add_argument("--invert-mask", action="store_true", help="fill where the matte is 0 instead of 1")
     p.add_argument(
-        "--threshold", type=float, default=defaults.threshold, help="matte value that counts as hole"
+        "--threshold",
+        type=float,
+        default=defaults.threshold,
+        help="a matte value at or above this is hole; 0: any value above 0 (default %(default)s)",
     )
-    p.add_argument("--frames", help="frame range, e.g. 1001-1100 or 1001-1010,1020 (default: all found)")
+    p.add_argument(
+        "--frames",
+        help="frame range, e.g. 1001-1100, 1001-1100x2 (every 2nd) or 1001-1010,1020 (default: all found)",
+    )
     p.add_argument(
         "--skip-missing", action="store_true", help="skip missing frames instead of failing on gaps"
     )
@@ -223,8 +229,15 @@ def _add_job_arguments(p: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="any other backend option (value parsed as JSON when it can be)",
     )
-    p.add_argument("--dilate", type=int, default=defaults.dilate, help="grow the hole by N pixels")
-    p.add_argument("--feather", type=int, default=defaults.feather, help="soften the fill edge over N pixels")
+    p.add_argument(
+        "--dilate", type=int, default=defaults.dilate, help="grow the hole by N pixels (default %(default)s)"
+    )
+    p.add_argument(
+        "--feather",
+        type=int,
+        default=defaults.feather,
+        help="soften the fill edge over N pixels (default %(default)s)",
+    )
     p.add_argument(
         "--colorspace", help="colourspace of the plate (default: scene-linear for EXR, sRGB for 8-bit)"
     )
@@ -232,7 +245,12 @@ def _add_job_arguments(p: argparse.ArgumentParser) -> None:
         "--compression",
         help="output compression (default: the input's): EXR zip, piz, dwaa...; PNG zip (level 1), zip:0-9, none",
     )
-    p.add_argument("--seed", type=int, default=defaults.seed)
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=defaults.seed,
+        help="random seed of the generative backends: the same seed, the same fill (default %(default)s)",
+    )
     p.add_argument("--device", default=defaults.device, help="auto, cpu, cuda, cuda:1, mps")
     p.add_argument(
         "--overwrite", action="store_true", help="replace existing output frames instead of resuming"

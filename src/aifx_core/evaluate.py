@@ -397,10 +397,11 @@ def register_cli(subparsers: Any) -> None:
     parser.add_argument("result", help="filled sequence, e.g. clean.####.exr")
     parser.add_argument("--reference", help="ground truth of the same frames (what the hole really hid)")
     parser.add_argument("--mask", help="hole mask sequence or still (as given to aifx fill)")
-    parser.add_argument("--frames", help="frame range, e.g. 1001-1100 or 1001-1010,1020")
+    parser.add_argument("--frames", help="frame range, e.g. 1001-1100, 1001-1100x2 or 1001-1010,1020")
     parser.add_argument("--plate", help="the plate before the fill: adds a 'before' row to the contact sheet")
     parser.add_argument(
-        "--out", help="folder for the plot, contact sheet and metrics.json (default: aifx_eval/)"
+        "--out",
+        help="folder for the plot, contact sheet and metrics.json (default: aifx_eval/ beside the result)",
     )
     parser.add_argument(
         "--colorspace", help="colourspace of the sequences (default: guessed from the result)"

@@ -44,7 +44,10 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
         "--server", default=os.environ.get("AIFX_SERVER"), help="server URL (default $AIFX_SERVER)"
     )
     p.add_argument(
-        "--token-env", default="AIFX_TOKEN", metavar="VAR", help="environment variable holding your token"
+        "--token-env",
+        default="AIFX_TOKEN",
+        metavar="VAR",
+        help="environment variable holding your token (default %(default)s)",
     )
     p.add_argument("--overwrite", action="store_true", default=None, help="replace finished frames")
     p.add_argument("--json-progress", action="store_true", help="one JSON object per line on stdout")
@@ -62,10 +65,27 @@ def _cmd_submit(args: argparse.Namespace) -> int:
     if args.overwrite:
         job.overwrite = True
     job.validate()  # the same one-line errors as a local run, before anything is sent
-    client = RemoteClient(args.server, os.environ.get(args.token_env) or None)
-    job_id = _submit(client, job)
+    token = os.environ.get(args.token_env) or None
+    client = RemoteClient(args.server, token)
+    try:
+        job_id = _submit(client, job)
+    except RemoteError as exc:
+        if exc.status == 401 and token is None:  # (a server without --token-file takes a job with none)
+            raise _no_token(args.server, args.token_env) from None
+        raise
     print(f"aifx: job {job_id} queued on {args.server}", file=sys.stderr)
     return _follow(client, job_id, args.json_progress)
+
+
+def _no_token(server: str, variable: str) -> RemoteError:
+    """The server asked for a token and none was set: the server's own answer ('missing or wrong bearer
+    token') never said where aifx submit looks for one."""
+    return RemoteError(
+        f"no token: the server at {server} needs one; set ${variable} to your token (or pass --token-env VAR "
+        "naming the variable that holds it); ask the server's admin for one if you have none "
+        "('aifx serve token add')",
+        status=401,
+    )
 
 
 def _submit(client: RemoteClient, job: FillJob) -> str:

@@ -338,6 +338,32 @@ def test_moved_frames_and_blend_relative_folders_of_an_unsaved_file_are_refused(
     assert sorted(p.name for p in (saved.parent / "renders").glob("*.exr"))[0] == "frames_fill.00000.exr"
 
 
+def test_a_blend_relative_input_of_an_unsaved_file_is_refused_and_the_job_holds_absolute_paths(
+    blender, plate: Path
+) -> None:
+    """``input='//frames/#####.png'`` in a .blend not saved yet was accepted (Blender resolved ``//`` against
+    nothing) and the job beside the output held the relative ``frames/#####.png``, which ``aifx run`` or a farm
+    reads against its own folder. It is refused as Output Folder ``//`` is; a relative input is made absolute."""
+    result = blender(
+        """
+        os.chdir(PLATE)
+        mask = os.path.join(PLATE, "masks", "#####.png")
+        RESULT["unsaved"] = run_fill(input="//frames/#####.png", mask=mask, backend="telea")
+        RESULT["relative"] = run_fill(input="frames/#####.png", mask=mask, backend="telea")
+        with open(os.path.join(PLATE, "frames", "aifx_fill", "frames_fill.aifx.json")) as handle:
+            RESULT["job"] = json.load(handle)
+        """,
+        plate,
+    )
+    assert (
+        "Input //frames/#####.png is relative to the .blend file (//), which is not saved yet"
+        in result["unsaved"]["error"]
+    )
+    assert result["relative"] == ["FINISHED"], result["log"]
+    assert result["job"]["input"] == str(plate / "frames" / "#####.png")
+    assert result["job"]["output"] == str(plate / "frames" / "aifx_fill" / "frames_fill.#####.exr")
+
+
 def test_image_sequence_and_matte_image(blender, plate: Path, tmp_path: Path) -> None:
     out = tmp_path / "renders"
     result = blender(

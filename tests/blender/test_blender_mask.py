@@ -154,6 +154,33 @@ RESULT["scenes"] = len(bpy.data.scenes) - scenes
     assert not (exr_shot / "aifx_fill").exists()  # no job, no mattes, no folder
 
 
+def test_escape_while_rasterising_keeps_the_earlier_fills_job(blender, exr_shot: Path) -> None:
+    """A second press stopped while its Mask rasterised (Esc, a raster error, an undo) deleted the job file the
+    earlier fill left beside its frames: the job was only read when the worker started, so 'no earlier job'
+    looked true. The earlier job now stays as it was."""
+    result = blender(
+        ANIMATED_MASKS
+        + FILL_RUN
+        + """
+first = operators.FillRun(prepared_op(clip=clip.name, mask_datablock=keyed.name, backend="telea")).run()
+RESULT["first"] = first.state
+with open(first.prepared.job_path, "rb") as handle:
+    RESULT["job_before"] = handle.read().decode()
+again = operators.FillRun(prepared_op(clip=clip.name, mask_datablock=keyed.name, backend="telea"))
+RESULT["tick"] = again.tick()
+again.cancel()
+RESULT["state"] = again.state
+path = again.prepared.job_path
+RESULT["job_after"] = open(path, "rb").read().decode() if os.path.exists(path) else None
+""",
+        exr_shot,
+    )
+    assert result["first"] == "done" and result["tick"] == "running", result["log"]
+    assert result["state"] == "cancelled"
+    assert result["job_after"] == result["job_before"]  # the earlier fill's job file, unchanged
+    assert len(list((exr_shot / "aifx_fill").glob("plate_fill.*.exr"))) == 6
+
+
 UNDO_WHILE_RASTERISING = """
 import types
 operators = sys.modules[ADDON + ".operators"]
@@ -209,3 +236,52 @@ def test_undo_while_rasterising_stops_or_goes_on_cleanly(blender, exr_shot: Path
     else:
         assert result["state"] == "done", result["log"]
         assert len(list((exr_shot / "aifx_fill").glob("plate_fill.*.exr"))) == 4
+
+
+def _config_without_raw(folder: Path) -> Path:
+    """Blender's own OCIO config with its Raw views taken out, as some studio configs ship."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("bpy")
+    assert spec is not None and spec.submodule_search_locations
+    found = sorted(
+        Path(root).glob("*/datafiles/colormanagement/config.ocio") for root in spec.submodule_search_locations
+    )
+    source = next(path for paths in found for path in paths)
+    text = source.read_text()
+    luts = f'search_path: "{source.parent / "luts"}:{source.parent / "filmic"}"'
+    text = text.replace('search_path: "luts:filmic"', luts).replace(", Raw]", "]")
+    lines = [line for line in text.splitlines() if "{name: Raw," not in line]
+    config = folder / "no_raw.ocio"
+    config.write_text("\n".join(lines) + "\n")
+    return config
+
+
+def test_a_colour_config_without_a_raw_view_is_one_line_and_leaves_no_folder(
+    blender, exr_shot: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a studio $OCIO config that has no 'Raw' view, a Mask fill ended in a traceback (TypeError: enum
+    "Raw" not found, out of the operator) and left an empty aifx_fill/plate_mask/ folder. It is now refused in
+    one line naming the config and what to do, and the raster makes its folder only when it writes a matte."""
+    config = _config_without_raw(tmp_path)
+    monkeypatch.setenv("OCIO", str(config))
+    result = blender(
+        """
+clip = bpy.data.movieclips.load(os.path.join(PLATE, "plate.1001.exr"))
+scene = bpy.context.scene
+scene.frame_start, scene.frame_end = 1, 2
+draw_mask("player", (100, 60, 160, 120), tuple(clip.size))
+RESULT["fill"] = run_fill(clip=clip.name, mask_datablock="player", backend="telea")
+RESULT["scenes"] = [s.name for s in bpy.data.scenes]
+RESULT["trees"] = [t.name for t in bpy.data.node_groups]
+""",
+        exr_shot,
+    )
+    assert "Traceback" not in result["log"], result["log"]
+    assert result["fill"] == {
+        "error": f"Error: player: cannot rasterise the mask (the OCIO config {config} ($OCIO) has no 'Raw' view, "
+        "which writes the Mask's values unchanged; add a Raw view (the config's data colour space) to its "
+        "display, or render the Mask to an image sequence and pick it as the Matte)\n"
+    }, result["log"]
+    assert result["scenes"] == ["Scene"] and result["trees"] == []
+    assert not (exr_shot / "aifx_fill").exists()  # no folder, no job

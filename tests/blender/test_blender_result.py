@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytestmark = pytest.mark.blender
@@ -74,6 +75,46 @@ RESULT["reopened"] = describe(bpy.data.movieclips.get("plate.1001.exr AI Fill"))
     assert reopened is not None, "the result clip was not saved with the file"
     assert reopened["path"] == str(exr_shot / "aifx_fill" / "plate_fill.1001.exr")
     assert (reopened["duration"], reopened["start"], reopened["colorspace"]) == (6, 1001, "Linear Rec.709")
+
+
+def test_a_rerun_keeps_the_artists_work_on_the_result_clip(blender, exr_shot: Path) -> None:
+    """A rerun loaded a new result clip and removed the old one: the tracks, camera, custom properties and
+    proxy setting the artist had added to the result were gone. The clip is now reloaded in place, also when
+    the rerun starts it on an earlier file, and without a Clip Editor (this runs as blender -b does)."""
+    result = blender(
+        """
+clip = bpy.data.movieclips.load(os.path.join(PLATE, "plate.1001.exr"))
+clip.frame_start = 1001
+scene = bpy.context.scene
+mask = os.path.join(PLATE, "mask.####.png")
+name = "plate.1001.exr AI Fill"
+
+def work(block):
+    return {"tracks": [t.name for t in block.tracking.tracks], "focal": block.tracking.camera.focal_length,
+            "note": block.get("note"), "proxy": block.use_proxy, "duration": block.frame_duration,
+            "start": block.frame_start, "file": os.path.basename(block.filepath)}
+
+scene.frame_start, scene.frame_end = 1002, 1003
+RESULT["fills"] = [run_fill(clip=clip.name, mask=mask, backend="telea")]
+filled = bpy.data.movieclips[name]
+filled.tracking.tracks.new(name="roto ref", frame=1002).markers.insert_frame(1003, co=(0.5, 0.5))
+filled.tracking.camera.focal_length = 35.0
+filled["note"] = "artist data"
+filled.use_proxy = True
+for first, last in ((1002, 1004), (1001, 1005)):  # a later frame added; then an earlier first file
+    scene.frame_start, scene.frame_end = first, last
+    RESULT["fills"].append(run_fill(clip=clip.name, mask=mask, backend="telea"))
+    RESULT.setdefault("work", []).append(work(bpy.data.movieclips[name]))
+RESULT["clips"] = sorted(c.name for c in bpy.data.movieclips)
+""",
+        exr_shot,
+    )
+    assert result["fills"] == [["FINISHED"]] * 3, result["log"]
+    kept = {"tracks": ["roto ref"], "focal": 35.0, "note": "artist data", "proxy": True}
+    later, earlier = result["work"]
+    assert later == {**kept, "duration": 3, "start": 1002, "file": "plate_fill.1002.exr"}
+    assert earlier == {**kept, "duration": 5, "start": 1001, "file": "plate_fill.1001.exr"}
+    assert result["clips"] == ["plate.1001.exr", "plate.1001.exr AI Fill"]
 
 
 def test_image_result_is_shown_reloaded_and_saved(blender, exr_shot: Path, tmp_path: Path) -> None:
@@ -222,3 +263,96 @@ RESULT["at_frame_4"] = os.path.exists(shown.filepath_from_user(image_user=space.
     assert result["fill"] == ["FINISHED"], result["log"]
     assert result["shown"] == ["photo.png AI Fill", "FILE"]
     assert result["at_frame_4"]
+
+
+SHOWN_AS_BLENDER_RENDERS = """
+def render(block, out):
+    # What Blender makes of a clip or an image: the compositor's RGBA (premultiplied, linear) at frame 1.
+    scene = bpy.data.scenes.new("look")
+    scene.render.resolution_x, scene.render.resolution_y, scene.render.resolution_percentage = 64, 48, 100
+    tree = bpy.data.node_groups.new("look", "CompositorNodeTree")
+    tree.interface.new_socket(name="Image", in_out="OUTPUT", socket_type="NodeSocketColor")
+    if isinstance(block, bpy.types.MovieClip):
+        node = tree.nodes.new("CompositorNodeMovieClip")
+        node.clip = block
+    else:
+        node = tree.nodes.new("CompositorNodeImage")
+        node.image = block
+        node.frame_duration, node.frame_offset = 3, 1000
+    tree.links.new(node.outputs[0], tree.nodes.new("NodeGroupOutput").inputs[0])
+    scene.compositing_node_group = tree
+    scene.render.use_compositing, scene.render.use_sequencer = True, False
+    settings = scene.render.image_settings
+    settings.file_format, settings.color_mode, settings.color_depth = "OPEN_EXR", "RGBA", "32"
+    scene.view_settings.view_transform = "Standard"
+    scene.render.filepath, scene.frame_current = out, 1
+    bpy.ops.render.render(write_still=True, scene=scene.name)
+    bpy.data.scenes.remove(scene)
+    bpy.data.node_groups.remove(tree)
+"""
+
+
+def _straight_alpha_plate(root: Path) -> Path:
+    """Three 64x48 RGBA PNGs with straight alpha (1 at the top row, 0.25 at the bottom) and a box matte."""
+    import cv2
+
+    root.mkdir()
+    bgr = np.zeros((48, 64, 3), np.uint8)
+    bgr[..., 2], bgr[..., 1], bgr[..., 0] = 200, np.linspace(0, 255, 64)[None, :], 60
+    alpha = np.tile(np.linspace(255, 64, 48)[:, None], (1, 64)).astype(np.uint8)
+    matte = np.zeros((48, 64), np.uint8)
+    matte[18:30, 24:40] = 255
+    for number in (1001, 1002, 1003):
+        cv2.imwrite(str(root / f"plate.{number}.png"), np.dstack([bgr, alpha]))
+        cv2.imwrite(str(root / f"mask.{number}.png"), matte)
+    return root
+
+
+@pytest.mark.parametrize("kind", ["image", "clip"])
+def test_a_straight_alpha_plates_result_shows_as_the_plate_outside_the_hole(
+    blender, tmp_path: Path, kind: str
+) -> None:
+    """The core copies a straight-alpha PNG's values into the result as stored, and Blender reads an EXR as
+    premultiplied: outside the hole the result rendered up to 10x too bright where alpha is below 1 (R 2.17
+    for the plate's 0.21). The Image result takes the plate's Alpha mode; a clip, which has none, gets its
+    result in the plate's own format."""
+    import OpenEXR
+
+    plate = _straight_alpha_plate(tmp_path / "rgba")
+    result = blender(
+        SHOWN_AS_BLENDER_RENDERS
+        + f"""
+scene = bpy.context.scene
+scene.frame_start, scene.frame_end = 1, 3
+first = os.path.join(PLATE, "plate.1001.png")
+if {kind!r} == "clip":
+    plate = bpy.data.movieclips.load(first)
+    RESULT["fill"] = run_fill(clip=plate.name, mask=os.path.join(PLATE, "mask.####.png"), backend="telea")
+    filled = bpy.data.movieclips.get(plate.name + " AI Fill")
+else:
+    plate = bpy.data.images.load(first)
+    plate.source = "SEQUENCE"
+    RESULT["fill"] = run_fill(image=plate.name, mask=os.path.join(PLATE, "mask.####.png"), backend="telea")
+    filled = bpy.data.images.get(plate.name + " AI Fill")
+    RESULT["alpha_mode"] = filled.alpha_mode
+RESULT["result_file"] = os.path.basename(filled.filepath)
+render(plate, os.path.join(PLATE, "look_plate.exr"))
+render(filled, os.path.join(PLATE, "look_result.exr"))
+""",
+        plate,
+    )
+    assert result["fill"] == ["FINISHED"], result["log"]
+
+    def look(name: str) -> np.ndarray:
+        with OpenEXR.File(str(plate / name), separate_channels=True) as exr:
+            channels = exr.channels()
+            return np.dstack([channels[c].pixels for c in "RGBA"])
+
+    shown, plate_shown = look("look_result.exr"), look("look_plate.exr")
+    outside = np.ones(shown.shape[:2], bool)
+    outside[12:36, 18:46] = False  # the hole, dilated and feathered
+    assert np.abs(shown - plate_shown)[outside].max() < 2e-3
+    if kind == "clip":
+        assert result["result_file"] == "plate_fill.1001.png"
+    else:
+        assert result["alpha_mode"] == "STRAIGHT" and result["result_file"] == "plate_fill.1001.exr"

@@ -21,6 +21,9 @@ def _exr(path: str) -> dict[str, np.ndarray]:
         return {name: np.array(ch.pixels, dtype=np.float32) for name, ch in exr.channels().items()}
 
 
+WRITE_SOURCE, WRITE_MASK = f"AIFill1.{knobs.WRITE_SOURCE}", f"AIFill1.{knobs.WRITE_MASK}"
+
+
 def _result_dirs(cache: Path) -> list[Path]:
     return sorted(cache.glob("AIFill1/*/fill_*"))
 
@@ -221,7 +224,9 @@ def test_mask_from_the_source_alpha_when_mask_is_not_connected(comp):
 
 def test_progress_cancel_stops_the_worker_and_keeps_the_plate(comp):
     fill, cache = comp["fill"], comp["cache"]
-    nuke.ProgressTask._cancel_after = 0  # the artist presses the dialog's cancel at once
+    # The artist presses the dialog's cancel once the worker runs (the checks between and after the input
+    # writes see no cancel; the worker's first poll does).
+    nuke.ProgressTask._cancel_after = 2
     press_render_in_gui(fill)
     assert fill["status"].value().startswith("cancelled"), fill["status"].value()
     _assert_output_errors(fill)
@@ -234,6 +239,30 @@ def test_progress_cancel_stops_the_worker_and_keeps_the_plate(comp):
     outcome = nodes.render_node(fill)
     assert not outcome.reused and (result_dir / "result.done").exists()
     assert len(nuke.execute_log) == 2
+
+
+@pytest.mark.parametrize(
+    ("checks", "status", "writes"),
+    [
+        (0, "cancelled while writing the inputs, frames 1001-1003", [WRITE_SOURCE]),  # during the Source's
+        (1, "cancelled: finished frames are kept", [WRITE_SOURCE, WRITE_MASK]),  # during the Mask's
+    ],
+)
+def test_progress_cancel_while_the_inputs_are_written_starts_no_worker(comp, checks, status, writes):
+    """The AIFill's progress dialog cancelled while the inputs were written: the Mask was still written, the job
+    saved and a worker started, only to be sent SIGTERM (up to 10 s) at its first poll."""
+    fill, cache = comp["fill"], comp["cache"]
+    nuke.ProgressTask._cancel_after = checks
+    press_render_in_gui(fill)
+    assert fill["status"].value().startswith(status), fill["status"].value()
+    assert [name for name, _, _ in nuke.execute_log] == writes
+    assert not list(cache.glob("AIFill1/*/fill_*/job.json")), "no job saved, no worker started"
+    _assert_output_errors(fill)
+
+    nuke.ProgressTask._cancel_after = None
+    outcome = nodes.render_node(fill)  # the next Render fills (writing the inputs again only if unfinished)
+    assert outcome.written == 3 and not outcome.cancelled
+    assert len(nuke.execute_log) == (3 if checks == 0 else 2)
 
 
 def test_cancelling_nukes_progress_bar_while_the_inputs_are_written_is_a_cancel_not_an_error(comp):
@@ -355,6 +384,49 @@ def test_outside_the_filled_frames_the_output_is_an_error_not_a_frozen_fill(comp
     fill["frame_range"].setValue("")  # the whole Source range: every comp frame is filled
     nodes.render_node(fill)
     assert nuke._pull(fill, 1001)["rgba.red"].shape == (54, 96)
+
+
+def test_sub_frames_at_the_first_and_last_filled_frames_show_the_fill_not_the_error(comp):
+    """A TimeBlur (shutter 0.5 from the frame), a motion-blurred ScanlineRender or a Retime downstream asks for
+    sub-frames: 1003.25 at the last filled frame erred ('AIFill filled frames 1002-1003 only'), so did 1001.75."""
+    fill = comp["fill"]
+    fill["frame_range"].setValue("1002-1003")
+    nodes.render_node(fill)
+    for frame, shown in ((1001.75, 1002), (1002.5, 1002), (1003.25, 1003), (1003.5, 1003)):
+        assert np.array_equal(nuke._pull(fill, frame)["rgba.red"], nuke._pull(fill, shown)["rgba.red"]), frame
+    for frame in (1001, 1004, 1000.5, 1004.25):  # whole frames outside, and between two of them
+        with pytest.raises(RuntimeError, match="AIFill filled frames 1002-1003 only"):
+            nuke._pull(fill, frame)
+
+
+def test_a_still_source_is_filled_once_and_held_at_every_frame(comp):
+    """A DMP or a clean plate is one file (frames 1-1) that Nuke holds at every frame: its fill is held too. It
+    was an error at every comp frame but 1, whose advice (a frame range 1001-1003) the node refused."""
+    fill = comp["fill"]
+    for read, name, suffix in ((comp["plate_node"], "plate", "exr"), (comp["matte_node"], "mask", "png")):
+        still = comp["dir"] / f"still_{name}.{suffix}"
+        shutil.copy(comp["dir"] / f"{name}.1001.{suffix}", still)
+        read["file"].setValue(still.as_posix())
+        for knob in ("first", "last", "origfirst", "origlast"):
+            read[knob].setValue(1)
+    outcome = nodes.render_node(fill)
+    assert (outcome.first, outcome.last, outcome.written) == (1, 1, 1)
+    held = nuke._pull(fill, 1)["rgba.red"]
+    assert not np.array_equal(held, nuke._pull(comp["plate_node"], 1)["rgba.red"]), "the hole is filled"
+    for frame in (1001, 1002, 1003):
+        assert np.array_equal(nuke._pull(fill, frame)["rgba.red"], held), frame
+
+
+def test_past_all_the_sources_frames_the_error_asks_for_source_frames_not_a_range_it_refuses(comp):
+    fill = comp["fill"]
+    nodes.render_node(fill)
+    with pytest.raises(
+        RuntimeError, match="filled frames 1001-1003 only, all of its Source - give the Source"
+    ):
+        nuke._pull(fill, 1004)
+    fill["frame_range"].setValue("1001-1004")  # what the error once asked for
+    with pytest.raises(session.RenderError, match="reaches past the Source input's frames 1001-1003"):
+        nodes.render_node(fill)
 
 
 def test_an_aifill_from_an_older_script_gets_the_range_switch_on_its_next_result(comp):

@@ -56,6 +56,41 @@ def test_a_plate_versioned_up_in_the_session_stops_the_comp_render(comp, tmp_pat
     assert np.allclose(out[0, 0], plate[0, 0], rtol=2e-3), "the corner (outside the hole) is the new plate's"
 
 
+@pytest.mark.parametrize("how", ["switched to the plate", "disabled"])
+def test_a_write_that_does_not_render_a_stale_aifill_renders_and_the_fill_is_kept(comp, tmp_path, how):
+    """A Switch comparing the plate with the fill, set to the plate, or the AIFill disabled (it passes its Source
+    through): the Write renders no fill, so a plate versioned up must neither refuse it nor make the AIFill
+    forget its fill; the check covers the AIFills the Write reads (docs/nuke.md)."""
+    runpy.run_path(str(PLUGIN / "init.py"))  # its beforeRender callback
+    fill = comp["fill"]
+    nodes.render_node(fill)
+    shown = fill.node(knobs.READ_RESULT)["file"].value()
+    if how == "disabled":
+        top = fill
+        fill["disable"].setValue(True)
+    else:
+        top = nuke.nodes.Switch(name="Compare", which=0)
+        top.setInput(0, comp["plate_node"])
+        top.setInput(1, fill)
+    write = _comp_write(comp, tmp_path)
+    write.setInput(0, top)
+    v2 = tmp_path / "v002"
+    shutil.copytree(comp["dir"], v2)  # the plate versioned up: the AIFill is stale
+    comp["plate_node"]["file"].setValue(str(v2 / "plate.####.exr"))
+
+    nuke.execute(write, 1001, 1003)
+
+    assert fill.node(knobs.READ_RESULT)["file"].value() == shown, fill["status"].value()
+    out = nuke._read(str(tmp_path / "out" / "comp.1002.exr"))["rgba.red"]
+    assert np.array_equal(out, nuke._pull(comp["plate_node"], 1002)["rgba.red"].astype(np.float16))
+    if how == "disabled":  # the same Write reading the stale fill is still refused
+        fill["disable"].setValue(False)
+    else:
+        top["which"].setValue(1)
+    with pytest.raises(RuntimeError, match="AIFill1: its inputs or settings changed since its render"):
+        nuke.execute(write, 1002, 1002)
+
+
 def test_a_setting_changed_in_the_panel_forgets_the_result_a_knob_the_backend_ignores_does_not(comp):
     runpy.run_path(str(PLUGIN / "init.py"))  # its knobChanged callback
     fill = comp["fill"]

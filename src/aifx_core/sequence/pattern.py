@@ -8,7 +8,9 @@ it was given in, so messages show the user their own spelling.
 Frame numbers are formatted like printf ``%0Nd`` (``-5`` with padding 4 is ``-005``), which is what Nuke
 and Houdini write. When looking for frames on disk, numbers that are shorter or longer than the padding
 (``plate.1.exr``, ``plate.01001.exr`` for ``plate.####.exr``) are accepted as well, as long as every frame
-number maps to exactly one file; the file that was found is the one :meth:`FramePattern.path` returns.
+number maps to exactly one file; the file that was found is the one :meth:`FramePattern.path` returns. Where a
+frame is on disk both padded and not, the padded file is read, unless that would mix two sequences (an old
+render ``plate.0001-0003.exr`` beside a re-render ``plate.1-5.exr``): then it is refused.
 """
 
 from __future__ import annotations
@@ -159,9 +161,10 @@ class FramePattern:
                 canonical[frame] = self.folder / name
             else:
                 other.setdefault(frame, []).append(name)
+        _check_one_sequence(self, canonical, other)
         for frame, extra in other.items():
             if frame in canonical:
-                continue  # the correctly padded file wins, as Nuke would read it
+                continue  # the correctly padded file wins, as Nuke would read it (see _check_one_sequence)
             if len(extra) > 1:
                 raise InputError(
                     f"{self}: frame {frame} is on disk more than once ({', '.join(sorted(extra))}); "
@@ -186,6 +189,26 @@ class FramePattern:
             if frame < 0:  # printf pads the sign too: -1 in %04d is -001
                 self.prefix, self.padding = self.prefix[:-1], self.padding + 1
         return found
+
+
+def _check_one_sequence(
+    pattern: FramePattern, canonical: dict[int, Path], other: dict[int, list[str]]
+) -> None:
+    """Refuse two sequences with different paddings that would be read as one. Where a frame is on disk both
+    as the pattern pads it and otherwise, the padded file is read; that is one sequence as long as every frame
+    of the other padding has its padded twin (an output ``plate.#####.exr`` filled beside ``plate.####.exr``
+    plates). A frame of the other padding alone would be taken from the other render: an old render
+    plate.0001-0003.exr beside a re-render plate.1-5.exr was read as frames 1-3 of the old and 4-5 of the new,
+    without a word (a folder given as the plate refuses both files of a frame: :func:`frames_in_folder`)."""
+    clash = next((frame for frame in sorted(other) if frame in canonical), None)
+    alone = sorted(frame for frame in other if frame not in canonical)
+    if clash is None or not alone:
+        return
+    raise InputError(
+        f"{pattern}: {canonical[clash].name} and {other[clash][0]} are both frame {clash}, and "
+        f"{other[alone[0]][0]} has no {pattern.format_number(alone[0])} twin: two sequences with different number "
+        "paddings are in this folder and would be mixed; move the one you do not want elsewhere"
+    )
 
 
 def check_utf8(path: str) -> None:

@@ -226,9 +226,15 @@ def read_raster(path: Path, fmt: str, head: bytes = b"") -> Image:
     try:
         spec = source.spec()
         dtype = _DTYPE_FOR_BASETYPE.get(spec.format.basetype, np.float32)
+        if fmt == "dpx":
+            _check_dpx_whole(path, spec)
+        source.geterror()  # (clears what opening left, so only the pixels' read counts below)
         with decoder_messages_silenced():
             pixels = source.read_image(0, 0, 0, spec.nchannels, _TYPEDESC_FOR_DTYPE[np.dtype(dtype)])
-        if pixels is None:
+        # libtiff and libjpeg hand back the pixels of a file cut short (the missing rows as zeros or stale
+        # memory: a float TIFF held +-3e38) and only set the reader's error ("TIFFReadEncodedStrip failed",
+        # "Premature end of JPEG file"), so an error counts as much as no pixels.
+        if pixels is None or source.has_error:
             raise InputError(
                 f"{path}: {fmt.upper()} is truncated or damaged ({_error_text(source)}); re-render or re-copy it"
             )
@@ -259,6 +265,42 @@ def read_raster(path: Path, fmt: str, head: bytes = b"") -> Image:
         "parts": pages,  # (only the first is read and written: :func:`~aifx_core.pipeline` says so)
     }
     return Image(channels=channels, header=header, source=path)
+
+
+#: Where a DPX header holds its image data offset and its total file size (uint32 in the header's byte order).
+_DPX_DATA_OFFSET_AT, _DPX_FILE_SIZE_AT = 4, 16
+#: A DPX header's "undefined" value for a uint32 field.
+_DPX_UNDEFINED = 0xFFFFFFFF
+
+
+def _check_dpx_whole(path: Path, spec: oiio.ImageSpec) -> None:
+    """Refuse a DPX shorter than its header says. OpenImageIO reads a 10-bit DPX cut short without a word (the
+    missing rows come back as whatever the buffer held), so the size is checked here: against the header's total
+    file size where it is set, and in any case against the data offset plus the pixels packed as tightly as
+    any DPX packing can hold them (a lower bound, right for headers that leave the size undefined)."""
+    try:
+        size = os.stat(path).st_size
+        with open(path, "rb") as handle:
+            head = handle.read(_DPX_FILE_SIZE_AT + 4)
+    except OSError:
+        return  # (the read that follows names what is wrong)
+    order = DPX_BYTE_ORDERS.get(head[:4])
+    if order is None or len(head) < _DPX_FILE_SIZE_AT + 4:
+        return
+    fmt = ">I" if order == "big" else "<I"
+    (offset,) = struct.unpack_from(fmt, head, _DPX_DATA_OFFSET_AT)
+    (total,) = struct.unpack_from(fmt, head, _DPX_FILE_SIZE_AT)
+    bits = int(spec.get_int_attribute("oiio:BitsPerSample", 0)) or spec.format.size() * 8
+    needed = (spec.width * spec.height * spec.nchannels * bits + 7) // 8
+    if offset != _DPX_UNDEFINED:
+        needed += offset
+    if total not in (0, _DPX_UNDEFINED):
+        needed = max(needed, total)
+    if size < needed:
+        raise InputError(
+            f"{path}: DPX is truncated or damaged (the file is {size} bytes, its header says {needed}); "
+            "re-render or re-copy it"
+        )
 
 
 def target_dtype(image: Image, fmt: str, bit_depth: int | None = None) -> np.dtype:

@@ -119,9 +119,29 @@ def open_sequence(
         if role == "plate":
             limit = _on_steps(on_disk, available, frames_name) or limit
         raise InputError(
-            f"{pattern}: {role} frames {_frames_text(missing)} missing{where}; {limit}{fix_missing}"
+            f"{pattern}: {role} frames {_frames_text(missing)} missing{where}{_case_twin(pattern, missing)}; "
+            f"{limit}{fix_missing}"
         )
     return Sequence(pattern, available, role)
+
+
+def _case_twin(pattern: FramePattern, missing: list[int]) -> str:
+    """`` (plate.1003.EXR is there ...)`` where a missing frame's file is in the folder under a name that differs
+    only in case (a frame saved as ``.EXR`` by another tool): the pattern is matched exactly, as Linux names are,
+    so the frame was called missing while the artist could see it. Empty when there is none."""
+    if pattern.kind != "pattern":
+        return ""
+    try:
+        names = os.listdir(pattern.folder)
+    except OSError:
+        return ""
+    wanted = {f"{pattern.prefix}{pattern.format_number(f)}{pattern.suffix}".lower(): f for f in missing}
+    for name in sorted(names):
+        frame = wanted.get(name.lower())
+        if frame is not None:
+            expected = pattern.path(frame).name
+            return f" ({name} is there, its name differs only in case: rename it to {expected})"
+    return ""
 
 
 def _on_steps(on_disk: list[int], available: list[int], frames_name: str) -> str:
@@ -218,7 +238,7 @@ def output_pattern(spec: str | os.PathLike[str], input_seq: Sequence) -> FramePa
             f"{text}: output needs a frame number like clean.####.exr (the input has {len(input_seq)} frames)"
         )
     for frame in input_seq.frames[:1] + input_seq.frames[-1:]:
-        if _same_file(pattern.path(frame), input_seq.path(frame)):
+        if _same_file(pattern.path(frame), input_seq.path(frame), input_seq.role):
             raise InputError(
                 f"{text}: output would overwrite the input {input_seq.role}; choose another name"
             )
@@ -247,13 +267,22 @@ def check_outside_input_folder(target: Path, input_seq: Sequence, text: str, wha
         )
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    """Do ``a`` (an output frame) and ``b`` (an input frame) name one file after symlinks?"""
+def _same_file(a: Path, b: Path, role: str) -> bool:
+    """Do ``a`` (an output frame) and ``b`` (an input frame, of ``role``) name one file after symlinks? Each is
+    resolved on its own, so a loop is blamed on the path that has it: a plate frame linked to itself was
+    reported as the output's loop."""
     try:
-        return a.resolve() == b.resolve()
+        output = a.resolve()
     except RuntimeError:  # a symlink loop on the way to the output (Python < 3.13; later ones just stop)
         raise InputError(
             f"{a}: the output path runs into a symlink loop; fix the link or choose another output"
         ) from None
     except OSError:
         return False
+    try:
+        source = b.resolve()
+    except RuntimeError:
+        raise InputError(f"{b}: the {role} frame is a symlink loop; fix the link") from None
+    except OSError:
+        return False
+    return output == source

@@ -27,6 +27,8 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
         "serve",
         help="run the shared inference server (needs aifx-core[serve])",
         description="Serve fill jobs over HTTP to many Blender/Nuke seats from one GPU machine. See docs/serve.md.",
+        # (argparse would end the usage in "token ...", as if every start needed it)
+        usage="%(prog)s [options]\n       %(prog)s token add NAME --token-file FILE",
     )
     serve.add_argument(
         "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, loopback only)"
@@ -62,12 +64,34 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument("--body-timeout", type=float, default=30.0, help=argparse.SUPPRESS)
     serve.set_defaults(handler=_cmd_serve)
 
-    sub = serve.add_subparsers(dest="serve_command", metavar="token")
-    token = sub.add_parser("token", help="manage the token file")
+    sub = serve.add_subparsers(
+        dest="serve_command",
+        title="commands (leave out to start the server)",
+        metavar="token add",
+        prog=serve.prog,  # (not the usage above, which argparse would otherwise put in front of each)
+    )
+    token = sub.add_parser(
+        "token", help="manage the token file: 'aifx serve token add NAME --token-file FILE'"
+    )
     token_sub = token.add_subparsers(dest="token_command", metavar="add", required=True)
-    add = token_sub.add_parser("add", help="make (or rotate) NAME's token: prints it once, stores its hash")
-    add.add_argument("name")
-    add.add_argument("--token-file", required=True, dest="token_file_add")
+    add = token_sub.add_parser(
+        "add",
+        help="make (or rotate) NAME's token: prints it once, stores its hash",
+        description="Make (or rotate) a user's token: it is printed once, only its hash is stored in the file "
+        "(the user's old token stops working). A running server re-reads the file.",
+    )
+    add.add_argument(
+        "name",
+        metavar="NAME",
+        help="the user's name: letters, digits and _ . @ - (the server's jobs are listed under it)",
+    )
+    add.add_argument(
+        "--token-file",
+        required=True,
+        dest="token_file_add",
+        metavar="FILE",
+        help="the token file aifx serve --token-file reads (made if it does not exist)",
+    )
     add.set_defaults(handler=_cmd_token_add)
 
 

@@ -48,7 +48,7 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import cv2
@@ -116,8 +116,15 @@ def executeInMainThread(call: Callable[..., Any], args: Any = (), kwargs: Any = 
 def executeInMainThreadWithResult(call: Callable[..., Any], args: Any = (), kwargs: Any = None) -> Any:
     """Run ``call`` in the main thread and wait; an exception is printed and ``None`` returned, as in Nuke."""
     args = _as_tuple(args)
-    if not GUI or threading.current_thread() is threading.main_thread():
+    if not GUI:
         return _call_printing_errors(call, args, dict(kwargs or {}))
+    if threading.current_thread() is threading.main_thread():
+        # Nuke's (executeInMain.py) queues the call and waits on an event only the main thread's event loop
+        # sets: called from the main thread it hangs. A hang in a test is worse than this error.
+        raise RuntimeError(
+            "nuke.executeInMainThreadWithResult called from the main thread: Nuke would hang here (call the "
+            "function directly)"
+        )
     done = threading.Event()
     box: list = []
     _main_calls.put((call, args, dict(kwargs or {}), done, box))
@@ -218,6 +225,10 @@ class Knob(_MainThreadOnly):
         return True
 
     def hasExpression(self, index: int = -1) -> bool:
+        return self._expression is not None
+
+    def isAnimated(self, channel: int = -1) -> bool:
+        """Keys or an expression (the fake has no keys: an expression)."""
         return self._expression is not None
 
     def clearAnimated(self, channel: int = -1) -> bool:
@@ -544,6 +555,56 @@ class _Hold_Knob(Enumeration_Knob):
         super().__init__(name, label, ["hold", "loop", "bounce", "black"])
 
 
+def _Menu_Knob(*items: str) -> type[Enumeration_Knob]:  # noqa: N802 (a knob class, as Nuke names them)
+    """An Enumeration_Knob class with a fixed menu (a built-in knob that refuses an item Nuke does not offer)."""
+
+    class Menu_Knob(Enumeration_Knob):
+        def __init__(self, name: str, label: str | None = None) -> None:
+            super().__init__(name, label, list(items))
+
+    return Menu_Knob
+
+
+#: The Write's EXR compression menu and what each writes (exrWriter's ``cnames`` / ``ctypes``).
+_EXR_COMPRESSIONS = (
+    "none",
+    "Zip (1 scanline)",
+    "Zip (16 scanlines)",
+    "PIZ Wavelet (32 scanlines)",
+    "RLE",
+    "B44",
+    "B44A",
+    "DWAA",
+    "DWAB",
+)
+_EXR_COMPRESSION_TYPES = dict(
+    zip(
+        _EXR_COMPRESSIONS,
+        (
+            OpenEXR.NO_COMPRESSION,
+            OpenEXR.ZIPS_COMPRESSION,
+            OpenEXR.ZIP_COMPRESSION,
+            OpenEXR.PIZ_COMPRESSION,
+            OpenEXR.RLE_COMPRESSION,
+            OpenEXR.B44_COMPRESSION,
+            OpenEXR.B44A_COMPRESSION,
+            OpenEXR.DWAA_COMPRESSION,
+            OpenEXR.DWAB_COMPRESSION,
+        ),
+        strict=True,
+    )
+)
+#: The Write's EXR ``metadata`` menu (exrWriter's ``metadata_modes``; the knob lists the default first).
+_EXR_METADATA = (
+    "default metadata",
+    "no metadata",
+    "default metadata and exr/*",
+    "all metadata except input/*",
+    "all metadata",
+)
+#: The Write's EXR ``interleave`` menu: "channels" writes each layer to a part of its own.
+_EXR_INTERLEAVE = ("channels, layers and views", "channels and layers", "channels")
+
 #: Built-in knobs (name → default) of the node classes the plugin and tests use; other classes accept any.
 _CLASS_KNOBS: dict[str, dict[str, Any]] = {
     "Read": {
@@ -564,7 +625,11 @@ _CLASS_KNOBS: dict[str, dict[str, Any]] = {
         "file_type": "",
         "channels": (ChannelMask_Knob, "rgb"),
         "datatype": "16 bit half",
-        "compression": "Zip (1 scanline)",
+        # exrWriter's knobs (Foundry NDK ``exrWriter.cpp``: ``cnames``, ``metadata_modes``), at Nuke's defaults.
+        "compression": (_Menu_Knob(*_EXR_COMPRESSIONS), "Zip (1 scanline)"),
+        "metadata": (_Menu_Knob(*_EXR_METADATA), "default metadata"),
+        "interleave": (_Menu_Knob(*_EXR_INTERLEAVE), "channels, layers and views"),
+        "autocrop": False,
         "raw": False,
         "create_directories": False,
         "disable": False,
@@ -581,7 +646,11 @@ _CLASS_KNOBS: dict[str, dict[str, Any]] = {
     "Output": {},
     "Switch": {"which": 0, "disable": False},
     "Dot": {},
-    "Group": {},
+    # Time nodes: TimeOffset shows its input ``time_offset`` frames later (range moved), FrameRange sets the
+    # range it reports (pixels pass through).
+    "TimeOffset": {"time_offset": 0, "disable": False},
+    "FrameRange": {"first_frame": 1, "last_frame": 1, "disable": False},
+    "Group": {"disable": False},
     "Root": {
         "first_frame": 1,
         "last_frame": 100,
@@ -759,14 +828,26 @@ class Node(_MainThreadOnly):
     def firstFrame(self) -> int:
         if self._class == "Read":
             return int(self._knobs["first"]._value)
+        if self._class == "FrameRange" and not self._knobs["disable"]._value:
+            return int(self._knobs["first_frame"]._value)
         upstream = self._upstream()
-        return upstream.firstFrame() if upstream else int(_root._knobs["first_frame"]._value)
+        found = upstream.firstFrame() if upstream else int(_root._knobs["first_frame"]._value)
+        return found + self._time_offset()
 
     def lastFrame(self) -> int:
         if self._class == "Read":
             return int(self._knobs["last"]._value)
+        if self._class == "FrameRange" and not self._knobs["disable"]._value:
+            return int(self._knobs["last_frame"]._value)
         upstream = self._upstream()
-        return upstream.lastFrame() if upstream else int(_root._knobs["last_frame"]._value)
+        found = upstream.lastFrame() if upstream else int(_root._knobs["last_frame"]._value)
+        return found + self._time_offset()
+
+    def _time_offset(self) -> int:
+        """A TimeOffset's frames later (0 for any other node, or disabled)."""
+        if self._class != "TimeOffset" or self._knobs["disable"]._value:
+            return 0
+        return int(self._knobs["time_offset"]._value)
 
     def format(self) -> Format:
         """The output format (what a Write's display window will be), at the node's first frame."""
@@ -775,6 +856,12 @@ class Node(_MainThreadOnly):
 
     def proxy(self) -> bool:
         return bool(_root._knobs["proxy"]._value)
+
+    def metadata(self, key: str | None = None, time: float | None = None, view: str | None = None) -> Any:
+        """Foundry: the node's metadata at ``time`` (the first frame if not given): a dict, or ``key``'s value
+        (None when it has none). The fake's: a Read's ``input/filename`` and its EXR header as ``exr/*``."""
+        found = _render(self, self.firstFrame() if time is None else time).metadata
+        return dict(found) if key is None else found.get(key)
 
     def channels(self) -> list[str]:
         """The channels this node outputs (at its first frame), in the script's channel order."""
@@ -789,13 +876,16 @@ class Node(_MainThreadOnly):
         """The node this one passes on at ``frame`` (None: the first frame of the script)."""
         if frame is None:
             frame = int(_root._knobs["first_frame"]._value)
+        disable = self._knobs.get("disable")
+        if disable is not None and disable._at(frame):  # a disabled node passes its input 0 through
+            return self.input(0)
         if self._class == "Input" and isinstance(self._parent, Group):
             return self._parent.input(int(self._knobs["number"]._value))
         if isinstance(self, Group) and not isinstance(self, Root):
             output = next((c for c in self._children if c._class == "Output"), None)
             return output.input(0) if output else None
-        if self._class == "Switch":
-            return self.input(int(self._knobs["which"]._at(frame)))
+        if self._class == "Switch":  # (Foundry: a larger ``which`` than the inputs picks the last input)
+            return self.input(min(max(int(self._knobs["which"]._at(frame)), 0), max(self.inputs() - 1, 0)))
         return self.input(0)
 
 
@@ -909,7 +999,46 @@ def _make(cls: str, knobs: dict[str, Any]) -> Node:
             raise ValueError(f"{cls} has no knob named {name}")
         else:
             node._add_builtin(name, value)
+    _apply_knob_defaults(node, set(knobs))
     return node
+
+
+#: ``knobDefault`` values: ``Class.knob`` or ``Class.filetype.knob`` → the value's text (a studio's menu.py).
+_knob_defaults: dict[str, str] = {}
+
+
+def knobDefault(classknob: str, value: str | None = None) -> str | None:  # noqa: N802 (Nuke's name)
+    """Foundry: "Set a default value for knob_name in all nodes of class class_name"; ``Class.knob``, or
+    ``Class.filetype.knob`` for a file type's knobs (``Write.exr.compression``). Nodes made from then on get it,
+    unless made with that knob given; so do the knobs of nodes a script opens that it did not save (Nuke saves
+    a knob only when it is not at its default). With one argument: the value set, or None."""
+    _check_thread("nuke.knobDefault")
+    if value is None:
+        return _knob_defaults.get(classknob)
+    _knob_defaults[classknob] = str(value)
+    return None
+
+
+def _apply_knob_defaults(node: Node, given: set[str]) -> None:
+    """Give ``node``'s built-in knobs not in ``given`` their ``knobDefault`` (it becomes their default)."""
+    file_type = node._knobs.get("file_type")
+    keys = [f"{node._class}.{{}}"]
+    if file_type is not None and file_type._value:
+        keys.append(f"{node._class}.{file_type._value}.{{}}")
+    for name, knob in node._knobs.items():
+        if name in given or name in node._user:
+            continue
+        for key in keys:
+            text = _knob_defaults.get(key.format(name))
+            if text is None:
+                continue
+            if isinstance(knob, Boolean_Knob):
+                knob.setValue(text.strip().lower() in ("1", "true", "yes", "on"))
+            elif isinstance(knob, (Int_Knob, Double_Knob)):
+                knob.setValue(float(text))
+            else:
+                knob.setValue(text)
+            node._defaults[name] = knob._value
 
 
 def createNode(typ: str, knobs: str = "", inpanel: bool = True) -> Node:
@@ -1220,12 +1349,20 @@ def _load(group: Group, data: dict[str, Any]) -> None:
             _load(node, child)
         else:
             node = Node(child["class"], group)
+            builtin = dict(node._defaults)
             _restore_knobs(node, child)
+            # A real .nk holds only the knobs not at their default: the others take this session's knobDefault.
+            _apply_knob_defaults(node, {n for n, v in child["knobs"].items() if _saved(builtin.get(n)) != v})
         node._name = child["name"]
         made.append((node, child))
     for node, child in made:
         for index, name in enumerate(child["inputs"]):
             node.setInput(index, None if name is None else group.node(name))
+
+
+def _saved(value: Any) -> Any:
+    """A knob value as ``_dump`` saves it (a tuple as a list)."""
+    return list(value) if isinstance(value, tuple) else value
 
 
 def _restore_knobs(node: Node, data: dict[str, Any]) -> None:
@@ -1262,6 +1399,8 @@ class _Image:
     height: int
     bbox: tuple[int, int, int, int]
     channels: dict[str, np.ndarray]
+    #: What ``Node.metadata()`` shows: a Read's file (``input/filename``) and its EXR header (``exr/<name>``).
+    metadata: dict[str, Any] = field(default_factory=dict)
 
     def full(self) -> dict[str, np.ndarray]:
         """The channels over the format: black outside the bbox, the overscan cut."""
@@ -1347,7 +1486,11 @@ def _render(node: Node | None, frame: int) -> _Image:
         if held is None:  # before/after "black": the format, nothing in it
             image = _read_image(_frame_path(path, int(node._knobs["first"]._value)))
             return _Image(
-                image.width, image.height, (0, 0, 0, 0), {k: v[:0, :0] for k, v in image.channels.items()}
+                image.width,
+                image.height,
+                (0, 0, 0, 0),
+                {k: v[:0, :0] for k, v in image.channels.items()},
+                image.metadata,
             )
         image = _read_image(_frame_path(path, held))
         return _proxy_scaled(image) if _root._knobs["proxy"]._value else image
@@ -1355,6 +1498,8 @@ def _render(node: Node | None, frame: int) -> _Image:
         return _crop(node, _render(node.input(0), frame))
     if cls == "Shuffle" and not node._knobs["disable"]._value:
         return _shuffle(node, _render(node.input(0), frame))
+    if cls == "TimeOffset":  # frame f shows its input's frame f - offset
+        return _render(node.input(0), frame - node._time_offset())
     return _render(node._upstream(frame), frame)
 
 
@@ -1426,7 +1571,7 @@ def _shuffle(node: Node, image: _Image) -> _Image:
         planes[channel] = (
             image.channels[name].copy() if name in image.channels else np.zeros((height, width), np.float32)
         )
-    return _Image(image.width, image.height, image.bbox, planes)
+    return _Image(image.width, image.height, image.bbox, planes, dict(image.metadata))
 
 
 def _proxy_scaled(image: _Image) -> _Image:
@@ -1435,7 +1580,7 @@ def _proxy_scaled(image: _Image) -> _Image:
     size = (max(1, x1 - x0), max(1, y1 - y0))
     planes = {k: cv2.resize(v, size, interpolation=cv2.INTER_AREA) for k, v in image.channels.items()}
     width, height = int(round(image.width * scale)), int(round(image.height * scale))
-    return _Image(width, height, (x0, y0, x0 + size[0], y0 + size[1]), planes)
+    return _Image(width, height, (x0, y0, x0 + size[0], y0 + size[1]), planes, dict(image.metadata))
 
 
 def _crop(node: Node, image: _Image) -> _Image:
@@ -1457,13 +1602,18 @@ def _crop(node: Node, image: _Image) -> _Image:
         planes[name] = out
     if node._knobs["reformat"]._value:
         top = image.height - t  # the new format's top row, in the input's top-down pixels
-        return _Image(r - x, t - y, (box[0] - x, box[1] - top, box[2] - x, box[3] - top), planes)
-    return _Image(image.width, image.height, box, planes)
+        top_box = (box[0] - x, box[1] - top, box[2] - x, box[3] - top)
+        return _Image(r - x, t - y, top_box, planes, dict(image.metadata))
+    return _Image(image.width, image.height, box, planes, dict(image.metadata))
 
 
 def _read(path: str) -> dict[str, np.ndarray]:
     """The channels of an image file over its format (test helper)."""
     return _read_image(path).full()
+
+
+def _window_of(header: dict[str, Any]) -> tuple[int, ...]:
+    return tuple(int(v) for corner in header["dataWindow"] for v in corner)
 
 
 def _read_image(path: str) -> _Image:
@@ -1474,9 +1624,20 @@ def _read_image(path: str) -> _Image:
             header = exr.header()
             (dx0, dy0), (dx1, dy1) = (tuple(int(v) for v in p) for p in header["displayWindow"])
             (wx0, wy0), (wx1, wy1) = (tuple(int(v) for v in p) for p in header["dataWindow"])
-            planes = {_exr_channel(k): np.asarray(v.pixels, np.float32) for k, v in exr.channels().items()}
+            planes = {}
+            for part in exr.parts:  # (Nuke's reader shows the channels of every part)
+                if _window_of(part.header) != _window_of(header):
+                    raise NotImplementedError(f"the fake reads parts of one data window only: {path}")
+                planes.update(
+                    {_exr_channel(k): np.asarray(v.pixels, np.float32) for k, v in part.channels.items()}
+                )
+            # (inside the ``with``: the header empties when the file closes)
+            metadata = {
+                "input/filename": path,
+                **{f"exr/{k}": v for k, v in header.items() if k != "channels"},
+            }
         bbox = (wx0 - dx0, wy0 - dy0, wx1 + 1 - dx0, wy1 + 1 - dy0)
-        return _Image(dx1 - dx0 + 1, dy1 - dy0 + 1, bbox, planes)
+        return _Image(dx1 - dx0 + 1, dy1 - dy0 + 1, bbox, planes, metadata)
     image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
     planes = image.astype(np.float32) / (65535.0 if image.dtype == np.uint16 else 255.0)
     if planes.ndim == 2:
@@ -1485,24 +1646,32 @@ def _read_image(path: str) -> _Image:
     if planes.shape[2] == 4:  # like Nuke, an RGB file has no alpha channel at all
         out["rgba.alpha"] = planes[..., 3]
     height, width = planes.shape[:2]
-    return _Image(width, height, (0, 0, width, height), out)
+    return _Image(width, height, (0, 0, width, height), out, {"input/filename": path})
 
 
 def _write_frame(write: Node, frame: int) -> None:
-    """An EXR whose data window is the input's bbox and display window its format, as exrWriter does."""
+    """An EXR whose data window is the input's bbox and display window its format, as exrWriter does, with the
+    Write's ``compression``, ``metadata`` (see :func:`_metadata_attributes`), ``interleave`` ("channels": each
+    layer in a part of its own) and ``autocrop`` (the data window shrunk to the pixels that are not zero)."""
     image = _render(write.input(0), frame)
     channels = image.channels
     wanted = write["channels"].value()
     rgba = {"rgba.red": "R", "rgba.green": "G", "rgba.blue": "B", "rgba.alpha": "A"}
     names = list(channels) if wanted == "all" else [c for c in _layers.get(wanted, []) if c in channels]
     dtype = np.float16 if write["datatype"].value() == "16 bit half" else np.float32
-    out = {rgba.get(n, n): np.ascontiguousarray(channels[n].astype(dtype)) for n in names}
     path = _frame_path(_in_project(write["file"].evaluate()), frame)
     if write["create_directories"].value():
         os.makedirs(os.path.dirname(path), exist_ok=True)
     x0, y0, x1, y1 = image.bbox
+    if write["autocrop"].value() and names:
+        used = np.any([channels[n] != 0 for n in names], axis=0)
+        rows, cols = np.flatnonzero(used.any(axis=1)), np.flatnonzero(used.any(axis=0))
+        if rows.size:
+            top, left = rows[0], cols[0]
+            channels = {n: channels[n][top : rows[-1] + 1, left : cols[-1] + 1] for n in names}
+            x0, y0, x1, y1 = x0 + left, y0 + top, x0 + cols[-1] + 1, y0 + rows[-1] + 1
     header = {
-        "compression": OpenEXR.ZIP_COMPRESSION,
+        "compression": _EXR_COMPRESSION_TYPES[write["compression"].value()],
         "type": OpenEXR.scanlineimage,
         "dataWindow": (np.array([x0, y0], np.int32), np.array([x1 - 1, y1 - 1], np.int32)),
         "displayWindow": (
@@ -1510,7 +1679,45 @@ def _write_frame(write: Node, frame: int) -> None:
             np.array([image.width - 1, image.height - 1], np.int32),
         ),
     }
-    OpenEXR.File(header, out).write(path)
+    for name, value in _metadata_attributes(write["metadata"].value(), image.metadata).items():
+        header.setdefault(name, value)
+    out = {rgba.get(n, n): np.ascontiguousarray(channels[n].astype(dtype)) for n in names}
+    if write["interleave"].value() != "channels":
+        OpenEXR.File(header, out).write(path)
+        return
+    layers: dict[str, dict[str, np.ndarray]] = {}
+    for name in names:
+        layers.setdefault(name.split(".", 1)[0], {})[rgba.get(name, name)] = out[rgba.get(name, name)]
+    parts = [OpenEXR.Part({**header, "name": layer}, planes, layer) for layer, planes in layers.items()]
+    OpenEXR.File(parts).write(path)
+
+
+#: Header attributes the writer sets itself: an ``exr/*`` key of these is never written from metadata.
+_WRITER_OWN = {"channels", "compression", "dataWindow", "displayWindow", "lineOrder", "type", "tiles", "name"}
+#: What "default metadata" writes (Foundry: "timecode, edgecode, frame rate and exposure"), as EXR attributes.
+_DEFAULT_METADATA = {"timeCode", "keyCode", "framesPerSecond", "expTime"}
+
+
+def _metadata_attributes(mode: str, metadata: dict[str, Any]) -> dict[str, Any]:
+    """The EXR attributes a Write's ``metadata`` mode writes (exrWriter's ``metadataToExrHeader``): ``exr/*``
+    as the attribute it names from "default metadata and exr/*" on, other keys as ``nuke/<key>`` from "all
+    metadata except input/*" on (``input/*`` only with "all metadata"). The fake's "default metadata" keeps
+    the four attributes it names when the input's EXR had them."""
+    found: dict[str, Any] = {}
+    if mode == "no metadata":
+        return found
+    rank = _EXR_METADATA.index(mode)  # (the menu's order: default, no, default + exr/*, all but input/*, all)
+    for key, value in metadata.items():
+        if key.startswith("exr/"):
+            name = key[len("exr/") :]
+            if name in _WRITER_OWN or (rank < 2 and name not in _DEFAULT_METADATA):
+                continue
+        elif rank >= 4 or (rank == 3 and not key.startswith("input/")):
+            name = f"nuke/{key}"
+        else:
+            continue
+        found[name] = value
+    return found
 
 
 # -- session state ------------------------------------------------------------------------------------------------
@@ -1524,10 +1731,11 @@ _selected: Node | None = None
 
 def _reset(gizmos: bool = False) -> None:
     """Fresh, empty script (a test fixture calls this before each test); ``gizmos``: keep the installed gizmos
-    (a new session on the same machine)."""
+    and knob defaults (a new session on the same machine)."""
     global _root, _context, _this, _this_knob, _selected, GUI
     if not gizmos:
         _gizmos.clear()
+        _knob_defaults.clear()  # (the machine's menu.py sets them again in each session)
     GUI = False
     _root = Root("Root", None)
     _root._name = "root"

@@ -6,7 +6,8 @@ As Nuke does at startup, the ``init.py`` of every folder on ``NUKE_PATH`` runs f
 - ``-t script.py args``: run the script. Foundry's command-line guide: Nuke passes the arguments after ``-t`` to
   the script in ``sys.argv``, "the only exception to this is if the last argument is a number or frame range"
   (``1,20``, ``1001-1100``): that one is stripped from ``sys.argv``; all arguments stay in ``nuke.rawArgs``.
-- ``-x [-F first-last] comp.nk``: open the script and execute its enabled Write nodes (default range: the root's);
+- ``-x [-F first-last[xstep]] comp.nk``: open the script and execute its enabled Write nodes (default range: the
+  root's);
   a render error prints ``ERROR`` and exits 1.
 """
 
@@ -21,6 +22,8 @@ import nuke
 
 #: A number or a frame range as Nuke reads one at the end of a command line.
 FRAME_RANGE = re.compile(r"^-?\d+(?:[-,]-?\d+(?:x\d+)?)?$")
+#: ``-F``'s range: ``first``, ``first-last`` or ``first-last x step`` (Foundry: "-F first-last[xstep]").
+F_RANGE = re.compile(r"^(-?\d+)(?:[-,](-?\d+)(?:x(\d+))?)?$")
 
 
 def _startup() -> None:
@@ -41,13 +44,18 @@ def _execute(args: list[str]) -> int:
     nuke.scriptOpen(args[0])
     root = nuke.root()
     first, last = int(root["first_frame"].value()), int(root["last_frame"].value())
+    step = 1
     if frames:
-        first_text, _, last_text = frames.replace(",", "-").partition("-")
-        first, last = int(first_text), int(last_text or first_text)
+        match = F_RANGE.match(frames)
+        if not match:
+            sys.exit(f"-F {frames}: not a frame range (first-last or first-lastxstep)")
+        first = int(match.group(1))
+        last = int(match.group(2) or first)
+        step = int(match.group(3) or 1)
     try:
         for write in nuke.allNodes("Write"):
             if not write["disable"].value():
-                nuke.execute(write, first, last)
+                nuke.execute(write, first, last, step)
     except RuntimeError as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
         return 1

@@ -1,0 +1,62 @@
+"""The fake ``nuke`` where it was kinder than Nuke: a plugin regression there must fail a test, not pass it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+
+import nuke
+import numpy as np
+import pytest
+from conftest import FAKE_NUKE
+
+
+def test_execute_in_main_thread_with_result_from_the_main_thread_fails_where_nuke_would_hang():
+    """Nuke's (executeInMain.py) queues the call and waits on an event only the main thread's loop sets."""
+    nuke.GUI = True
+    with pytest.raises(RuntimeError, match="from the main thread: Nuke would hang"):
+        nuke.executeInMainThreadWithResult(lambda: "returned")
+    results: list = []
+    worker = threading.Thread(target=lambda: results.append(nuke.executeInMainThreadWithResult(lambda: 7)))
+    worker.start()
+    nuke._run_main_loop(worker, timeout=10)
+    assert results == [7], "from another thread it still runs in the main thread"
+
+
+def test_x_with_a_stepped_frame_range_renders_every_step(comp, tmp_path):
+    """Foundry's command line: ``-F first-last[xstep]``; the fake's ``-x`` stopped on ``1001-1003x2``."""
+    write = nuke.nodes.Write(
+        name="Out", file=(tmp_path / "out" / "comp.####.exr").as_posix(), create_directories=True
+    )
+    write.setInput(0, comp["plate_node"])
+    script = tmp_path / "comp.nk"
+    nuke.scriptSave(str(script))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(FAKE_NUKE), os.environ.get("PYTHONPATH", "")])}
+    env.pop("NUKE_PATH", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "nuke", "-x", "-F", "1001-1003x2", str(script)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["comp.1001.exr", "comp.1003.exr"]
+
+
+def test_time_offset_and_frame_range_move_and_set_the_range_and_offset_the_pixels(comp):
+    plate = comp["plate_node"]
+    offset = nuke.nodes.TimeOffset(name="TimeOffset1", time_offset=10)
+    offset.setInput(0, plate)
+    clip = nuke.nodes.FrameRange(name="FrameRange1", first_frame=1002, last_frame=1002)
+    clip.setInput(0, plate)
+    assert (offset.firstFrame(), offset.lastFrame()) == (1011, 1013)
+    assert (clip.firstFrame(), clip.lastFrame()) == (1002, 1002)
+    assert np.array_equal(nuke._pull(offset, 1012)["rgba.red"], nuke._pull(plate, 1002)["rgba.red"])
+    assert np.array_equal(nuke._pull(offset, 1002)["rgba.red"], nuke._pull(plate, 1001)["rgba.red"]), "held"
+    assert not np.array_equal(nuke._pull(offset, 1002)["rgba.red"], nuke._pull(plate, 1002)["rgba.red"])
+    assert np.array_equal(nuke._pull(clip, 1003)["rgba.red"], nuke._pull(plate, 1003)["rgba.red"])
+    offset["disable"].setValue(True)
+    assert (offset.firstFrame(), offset.lastFrame()) == (1001, 1003)
