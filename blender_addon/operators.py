@@ -47,6 +47,8 @@ class PreparedFill:
     wrote_job: bool = False
     #: Output frames on disk (path -> mtime) when the worker started: a run that changed none filled nothing.
     outputs_before: dict = field(default_factory=dict)
+    #: The confidence node group this run's result built ("" until then, or when it could not be built).
+    confidence_group: str = ""
 
 
 def _space(context: bpy.types.Context, kind: str):
@@ -543,12 +545,9 @@ def load_result(prepared: PreparedFill, space=None, notes: list | None = None) -
             space.image = result
     if prepared.job.confidence and numbers:
         try:
-            show_confidence(prepared, numbers, first)
+            prepared.confidence_group = show_confidence(prepared, numbers, first).name
         except (RuntimeError, KeyError, TypeError) as exc:  # the fill is done; only the viewing aid failed
-            print(
-                f"AI Fill: no confidence group ({exc}); the channel fill.confidence is in {output}",
-                flush=True,
-            )
+            print(f"AI Fill: no confidence group ({exc}); {confidence_view.where(output)}", flush=True)
     return result
 
 
@@ -592,10 +591,15 @@ def _copy_alpha_mode(plate: Plate, result: bpy.types.Image) -> None:
 
 def show_confidence(prepared: PreparedFill, numbers: list, first_file: str) -> bpy.types.NodeTree:
     """The compositor group that shows the result's confidence pass (see :mod:`.confidence_view`), on an Image of
-    the result files: the image route's result itself, for a clip an Image of the same files."""
+    the result files: the image route's result itself, for a clip an Image of the same files; a result that is
+    not EXR (a straight-alpha clip's PNGs) with an Image of its confidence sequence beside it."""
     plate = prepared.plate
     image = confidence_view.result_image(
         f"{plate.name} AI Fill", first_file, plate.colorspace, plates.alpha_mode(plate)
+    )
+    side = confidence_view.sidecar(first_file)
+    sure = (
+        None if side is None else confidence_view.confidence_image(f"{plate.name} AI Fill Confidence", side)
     )
     return confidence_view.build_group(
         confidence_view.group_name(plate.name),
@@ -603,6 +607,7 @@ def show_confidence(prepared: PreparedFill, numbers: list, first_file: str) -> b
         plate.scene_frame(numbers[0]),
         numbers[0],
         numbers[-1] - numbers[0] + 1,
+        sure,
     )
 
 
@@ -741,9 +746,8 @@ class AIFX_OT_fill(FillOptions, bpy.types.Operator):
             self.report({"WARNING"}, run.message)
             return {"CANCELLED"}
         where = f" as '{result.name}'" if result is not None else ""
-        group = confidence_view.group_name(prepared.plate.name)
-        if result is not None and prepared.job.confidence and group in bpy.data.node_groups:
-            where += f", confidence in the compositor group '{group}'"
+        if result is not None and prepared.confidence_group:
+            where += f", confidence in the compositor group '{prepared.confidence_group}'"
         self.report({"INFO"}, f"AI Fill done ({run.message}): {prepared.output}{where}")
         for note in notes:
             self.report({"WARNING"}, f"AI Fill: {note}")
