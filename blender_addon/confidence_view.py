@@ -23,7 +23,7 @@ import os
 
 import bpy
 
-from .plates import block_path
+from .plates import block_path, read_alpha_as
 
 #: The Image node output that carries the EXR channel ``fill.confidence`` (Blender names the pass ``fill``).
 PASS = "fill"
@@ -58,8 +58,7 @@ def result_image(
         # A colourspace this Blender's config lacks raises TypeError: keep its guess then.
         with contextlib.suppress(TypeError):
             image.colorspace_settings.name = colorspace
-    if alpha_mode and image.alpha_mode != alpha_mode:
-        image.alpha_mode = alpha_mode
+    read_alpha_as(image, alpha_mode)
     image.use_fake_user = True
     return image
 

@@ -296,6 +296,14 @@ def alpha_mode(plate: Plate) -> str | None:
         bpy.data.images.remove(image)
 
 
+def read_alpha_as(block: Any, mode: str | None) -> None:
+    """Have Blender read the Image ``block``'s alpha as ``mode`` (the plate's, :func:`alpha_mode`; None: as it
+    is): the EXR result holds a straight-alpha plate's values as stored, and Blender takes an EXR for
+    premultiplied (several times too bright where alpha is below 1)."""
+    if mode is not None and block.alpha_mode != mode:
+        block.alpha_mode = mode
+
+
 def plate_size(plate: Plate) -> tuple[int, int]:
     """Pixel size of the plate, from its datablock or by loading one frame."""
     block = plate.datablock
