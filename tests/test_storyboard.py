@@ -298,3 +298,26 @@ def test_non_ascii_names_keep_their_letters_and_undrawable_text_is_one_notice(
     if not any(ord("灯") in font.get_charmap() for font in installed):  # CI: no CJK font
         assert notices[0].startswith("aifx: no font on this machine has 夜 灯 台 ゆ っ く り 、 霧;")
         assert "empty boxes in the contact sheet and the PDF" in notices[0]
+
+
+DOLLAR_SHOTS = """\
+model: {model}
+steps: 2
+size: 32
+title: "Budget $5 or $6"
+shots:
+  - name: "price $\\\\frac{{ in $"
+    prompt: a market stall
+    camera: "50mm, $ tilt $"
+"""
+
+
+def test_dollar_signs_in_names_and_notes_are_drawn_as_typed_not_read_as_formulas(tiny_text2image, tmp_path):
+    """matplotlib reads text between two ``$`` as a formula: a title 'Budget $5 or $6' drew as maths, and a
+    name with invalid TeX between two ``$`` raised a ValueError (a traceback) after every picture had been
+    generated. A board's text is the artist's prose: it is drawn as typed."""
+    shots = tmp_path / "shots.yaml"
+    shots.write_text(DOLLAR_SHOTS.format(model=tiny_text2image), encoding="utf-8")
+    board = tmp_path / "board"
+    assert main(["storyboard", str(shots), "-o", str(board), "--device", "cpu"]) == 0
+    assert (board / "contact_sheet.png").is_file() and (board / "storyboard.pdf").is_file()

@@ -97,15 +97,19 @@ def notice(missing: list[str], where: str) -> str:
 @contextlib.contextmanager
 def drawing(texts: Iterable[str], where: str) -> Iterator[None]:
     """Build and save figures holding ``texts`` (every title, name and note drawn) inside this: the fallback
-    families are the figures' fonts, and characters none of them has are named once on stderr, not warned
-    about per glyph."""
+    families are the figures' fonts, characters none of them has are named once on stderr, not warned about
+    per glyph, and ``$`` is drawn as typed (matplotlib would read text between two as a formula)."""
     import matplotlib
 
     families = installed_families()
     missing = missing_glyphs(texts, families)
     if missing:
         print(notice(missing, where), file=sys.stderr)
-    with matplotlib.rc_context({"font.family": families}), warnings.catch_warnings():
+    # text.parse_math off: a board's text is prose, and "$5 or $6" is not a formula (invalid TeX raised)
+    with (
+        matplotlib.rc_context({"font.family": families, "text.parse_math": False}),
+        warnings.catch_warnings(),
+    ):
         for (
             char
         ) in missing:  # the notice said it: matplotlib's message is "Glyph 28783 (...) missing from ..."

@@ -140,8 +140,12 @@ class OutputLock:
         group: str,
         describe: str,
         accepted: frozenset[str] = frozenset(),
+        on_last: Callable[[], None] | None = None,
     ) -> None:
         self.path = lock_path(output_pattern)
+        #: Run by the group's last holder as it lets go, under the gate with the lock its own (:meth:`release`):
+        #: no run of the group writes anything then, so a temp file of the output's is a killed holder's.
+        self.on_last = on_last
         self.group = group
         #: Groups that are these settings too: the settings keys of the paths as written (:func:`settings_keys`),
         #: which an aifx from before 2026-12-06 holds the lock under, so a farm still running it is joined.
@@ -218,9 +222,11 @@ class OutputLock:
         return fresh
 
     def release(self) -> None:
-        """Drop the lock; the last holder removes the lock file (under the gate, so no one is opening it).
-        An output folder deleted or renamed during the run has no lock file left to remove: the run's own
-        error (:func:`folder_kept`) is the one raised, not this clean-up's."""
+        """Drop the lock; the last holder runs :attr:`on_last` (a killed holder's temp files: the run that took
+        the lock alone cleaned those left before it, not those of a holder killed while it ran beside it) and
+        removes the lock file (under the gate, so no one is opening it). An output folder deleted or renamed
+        during the run has no lock file left to remove: the run's own error (:func:`folder_kept`) is the one
+        raised, not this clean-up's."""
         if self._hold is None:
             return
         hold, self._hold = self._hold, None
@@ -230,6 +236,9 @@ class OutputLock:
                     fcntl.flock(hold, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
                     return  # others of the group still run
+                if self.on_last is not None:
+                    with contextlib.suppress(OSError):
+                        self.on_last()
                 with contextlib.suppress(OSError):
                     os.unlink(self.path)
         except FileNotFoundError:

@@ -156,8 +156,8 @@ def fill(
     only those frames of the job's shot, bit-identical to the same frames of a whole-shot run (see the module
     docstring); a frame outside the shot is an :class:`InputError`, but a span ``a-b`` between two frames of the
     shot means the shot's frames in it (a farm chunk on a shot on twos; :func:`select_frames`). ``save_job`` also writes the job to that
-    file: checked with everything else before any work, written (atomically) only once every check has passed,
-    so a bad job never leaves a job file or replaces an input. ``job_file`` is the file the job was read from
+    file: checked with everything else before any work, written (atomically) only once every check has passed
+    and the output's lock is taken, so a bad job never leaves a job file or replaces an input. ``job_file`` is the file the job was read from
     (``aifx run job.json``): it is an input too, so nothing the job writes may replace it (given a path as
     ``job``, that path is taken). ``written``: frames this same job wrote before it was interrupted (a server
     job resumed after a restart); with ``overwrite`` those the manifest has as made by this job's settings from
@@ -215,17 +215,27 @@ def fill(
     sides = out_dir / CONFIDENCE_FOLDER  # (the confidence sidecars' temps, by the same rules as the frames')
     clean_stale_temps(out_dir)
     clean_stale_temps(sides)
-    if saved is not None:
-        job.save(saved)
 
     run = _RunSetup.of(job, plate, out, mask)
     kept = folder_kept(out_dir, cache_folder(out))
-    with OutputLock(out, run.key, str(out), run.accepted) as lock, kept:
+    left_by_killed = lambda: _clean_killed_temps(out, plate.frames, (sheet, saved))  # noqa: E731
+    with OutputLock(out, run.key, str(out), run.accepted, left_by_killed) as lock, kept:
         if not lock.joined:  # alone on this output: a killed run's temp files of its frames are stale now
             clean_stale_temps(out_dir, 0.0, {out.path(f).name for f in plate.frames})
             if has_sidecars(out):
                 clean_stale_temps(sides, 0.0, {sidecar_path(out.path(f)).name for f in plate.frames})
+        # The side outputs (saved job, contact sheet) are written under the lock, so a run alone on it takes their
+        # temps beside them for a killed run's at once; one that joined others, once over 5 minutes old. No
+        # folder clean-up reaches them (a review folder of their own), so each removes its own.
+        side_age = 300.0 if lock.joined else 0.0
+        if saved is not None:  # (once the lock is taken: a run refused for other settings saves no job)
+            clean_stale_temps(saved.parent, side_age, {saved.name})
+            job.save(saved)
         with lock.exclusive():
+            # Every manifest write (any run's of the group) is made in this section: a temp of it is a killed one's.
+            if lock.supported:
+                record = manifest_path(out)
+                clean_stale_temps(record.parent, 0.0, {record.name})
             manifest = Manifest.load(out, job, run.key, lock, run.accepted)
             manifest.inputs = lambda frame: _input_files(plate, mask, frame)
             existing = {f for f in selection if Path(out.path(f)).exists()}
@@ -267,9 +277,28 @@ def fill(
             # The outline is the hole as filled: the job's threshold and dilate (a matte read at 0.5 was not).
             filled = lambda frame: make_hole(mask.matte(frame), job.threshold, job.dilate)  # noqa: E731
             result.contact_sheet = str(
-                before_after_sheet(sheet or job.contact_sheet, plate, out, selection, mask=filled)
+                before_after_sheet(
+                    sheet or job.contact_sheet, plate, out, selection, mask=filled, stale_after=side_age
+                )
             )
     return result
+
+
+def _clean_killed_temps(out: FramePattern, frames: list[int], sides: Iterable[Path | None]) -> None:
+    """Remove the temp files a killed run of this output left, whatever their age: its frames', their confidence
+    sidecars', the manifest's and this run's side outputs' (``sides``: the saved job, the contact sheet). Run by
+    the group's last holder of the output's lock as it lets go (``OutputLock.on_last``): a run that joined
+    others took nothing for stale when it started, since they were writing, and one of them may have been
+    killed since (its frame's temp complete, the rename never made)."""
+    files = [Path(out.path(f)) for f in frames]
+    if has_sidecars(out):
+        files += [sidecar_path(out.path(f)) for f in frames]
+    files += [manifest_path(out), *(Path(p) for p in sides if p is not None)]
+    folders: dict[Path, set[str]] = {}
+    for path in files:
+        folders.setdefault(path.parent, set()).add(path.name)
+    for folder, names in folders.items():
+        clean_stale_temps(folder, 0.0, names)
 
 
 def left_over_note(output: str, left: list[int], shot: list[int]) -> str:
