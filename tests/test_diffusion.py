@@ -579,6 +579,40 @@ def test_a_model_folder_replaced_on_disk_is_loaded_again(tiny_inpaint, tmp_path_
     assert sum(m["model"] == str(model.resolve()) for m in loaded_models()) == 1  # the old one was let go
 
 
+def test_a_hub_id_whose_cache_moved_to_a_new_revision_is_loaded_again(
+    tiny_inpaint, tmp_path_factory, tmp_path
+):
+    """In one long-lived process (aifx serve), after `hf download` moved a hub id's refs/main to a new snapshot,
+    fills kept the old revision: the cache key held the id only. The snapshot is in the key now, and in the
+    model fingerprint the manifest keeps with each frame."""
+    import shutil
+
+    from aifx_core.inpaint.models import model_fingerprint
+
+    white = cached_build("inpaint-white", tmp_path_factory.getbasetemp())
+    repo = tmp_path / "hub" / "models--aifx-tests--tiny-inpaint"
+
+    def publish(commit, folder):
+        shutil.copytree(folder, repo / "snapshots" / commit)
+        (repo / "refs").mkdir(exist_ok=True)
+        (repo / "refs" / "main").write_text(commit)
+
+    options = {"model": "aifx-tests/tiny-inpaint", "cache_dir": str(tmp_path / "hub")}
+    assert model_fingerprint(options) is None  # not cached: nothing to compare
+    publish("a" * 40, tiny_inpaint)
+    request = PipelineRequest(
+        model=options["model"], device="cpu", local_files_only=True, cache_dir=options["cache_dir"]
+    )
+    first = load_pipeline(request)
+    assert load_pipeline(request) is first
+    before = model_fingerprint(options)
+    publish("b" * 40, white)
+    second = load_pipeline(request)
+    assert second is not first
+    assert float(second.vae.decoder.conv_out.bias.detach().min()) == 4.0  # the new revision's weights
+    assert model_fingerprint(options) not in (None, before)
+
+
 def test_a_hub_id_that_fails_for_want_of_a_network_is_not_blamed_on_the_id():
     """diffusers words a refused connection as 'does not appear to have a file named model_index.json', which
     sent the artist to check a correct id. The chain below is the one diffusers and huggingface_hub raise with

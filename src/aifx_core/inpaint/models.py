@@ -16,12 +16,15 @@ A diffusers ``model`` is any of:
   folder holding the matching configs, which offline use needs).
 
 Loaded pipelines are cached per process, keyed by everything that changes what was loaded (model, kind,
-device, dtype, variant, memory options, and the size and time of a local model's files), so a 200-frame shot
-loads its model once and a model folder replaced on disk is loaded again.
+device, dtype, variant, memory options, the size and time of a local model's files and the snapshot a hub
+id's cache names), so a 200-frame shot loads its model once and a model folder replaced on disk (or a hub id
+downloaded again at a new revision) is loaded again.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 import threading
@@ -567,14 +570,17 @@ class PipelineRequest:
 _MODEL_FILES = (*SINGLE_FILE_SUFFIXES, ".json", ".gguf")
 
 
-def files_stamp(source: ModelSource) -> tuple:
+def files_stamp(source: ModelSource, cache_dir: str | None = None) -> tuple:
     """Name, size and modification time of a local model's files (a folder's ``model_index.json`` and its
     components' weights and configs, or the single checkpoint), part of the cache key: a folder replaced
     with another model (a new version copied over the old path) is loaded again, as a LaMa file is, instead
-    of a long-lived process (``aifx serve``, a Python session) filling with the old one. Empty for a hub id
-    (its cache is addressed by content)."""
+    of a long-lived process (``aifx serve``, a Python session) filling with the old one. For a hub id, the
+    snapshot its cache's ``refs/main`` names (:func:`hub_revision`; the cache is addressed by content, so the
+    snapshot is what was loaded): ``hf download`` of a new revision moves it. Empty for a hub id not cached.
+    Stat-based, never a hash of the weights: a model copied without its times counts as another."""
     if source.kind == "hub":
-        return ()
+        revision = hub_revision(source.location, cache_dir)
+        return (("revision", revision),) if revision else ()
     root = Path(source.location)
     files = [root] if source.kind == "file" else [*root.glob("*"), *root.glob("*/*")]
     stamp = []
@@ -587,6 +593,55 @@ def files_stamp(source: ModelSource) -> tuple:
             continue  # removed while we looked: the loader says what is missing
         stamp.append((str(file.relative_to(root)) if file != root else "", info.st_size, info.st_mtime_ns))
     return tuple(sorted(stamp))
+
+
+def hub_cache(cache_dir: str | None = None) -> Path:
+    """The Hugging Face hub cache folder, as huggingface_hub finds it (``cache_dir``, ``HF_HUB_CACHE``,
+    ``HF_HOME``/hub, ``~/.cache/huggingface/hub``), read from the environment now: a long-lived process may
+    be given another one than the one it started with."""
+    if cache_dir:
+        return Path(cache_dir).expanduser()
+    hub = os.environ.get("HF_HUB_CACHE") or os.environ.get("HUGGINGFACE_HUB_CACHE")
+    if hub:
+        return Path(hub).expanduser()
+    home = os.environ.get("HF_HOME") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or "~/.cache", "huggingface"
+    )
+    return Path(home).expanduser() / "hub"
+
+
+def hub_revision(model_id: str, cache_dir: str | None = None) -> str | None:
+    """The snapshot (commit) of ``model_id`` a load without a revision reads from the cache: the one its
+    ``refs/main`` names. None when the model is not cached."""
+    ref = hub_cache(cache_dir) / f"models--{model_id.replace('/', '--')}" / "refs" / "main"
+    try:
+        return ref.read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
+
+
+def model_fingerprint(options: dict[str, Any]) -> str | None:
+    """A short fingerprint of the model files a job's options name (``model``, and ``config`` for a single
+    checkpoint): :func:`files_stamp` of a folder or file, the cached snapshot of a hub id. The manifest keeps it
+    with each frame's plate and mask, so a resume after the weights at the same path were replaced (or a hub
+    id's cache moved to a new revision) refuses the finished frames as made from another model, as it refuses a
+    re-rendered plate. None when the options name no model, or none that can be found (the backend says why
+    when it loads it; a hub id not cached yet has nothing to compare)."""
+    stamps = []
+    for name in ("model", "config"):
+        value = options.get(name)
+        if not isinstance(value, str) or not value.strip():
+            continue
+        try:
+            source = locate_model(value)
+        except InputError:
+            continue
+        stamp = files_stamp(source, options.get("cache_dir") or None)
+        if stamp:
+            stamps.append([name, source.kind, [list(entry) for entry in stamp]])
+    if not stamps:
+        return None
+    return hashlib.sha256(json.dumps(stamps).encode()).hexdigest()[:16]
 
 
 def load_pipeline(request: PipelineRequest, index: ModelIndex | None = None) -> Any:
@@ -604,7 +659,7 @@ def load_pipeline(request: PipelineRequest, index: ModelIndex | None = None) -> 
     key = (
         class_name,
         replace(request, model=source.location, device=device, dtype=dtype_name),
-        files_stamp(source),
+        files_stamp(source, request.cache_dir),
     )
     if key in _PIPELINES:
         _LAST_USED[key] = time.monotonic()
@@ -682,6 +737,10 @@ def _load_pipeline(
     pipe._aifx_lock = threading.RLock()  # calls on this shared pipeline take turns (see using())
     if hasattr(pipe, "set_progress_bar_config"):
         pipe.set_progress_bar_config(disable=True)  # aifx reports progress itself
+    if source.kind == "hub":  # a load with downloads on may have fetched a new revision: keyed as loaded
+        _LAST_USED.pop(key, None)
+        key = (*key[:2], files_stamp(source, request.cache_dir))
+        _LAST_USED[key] = time.monotonic()
     _PIPELINES[key] = pipe
     return pipe
 
