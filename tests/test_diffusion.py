@@ -324,6 +324,35 @@ def test_hub_id_missing_from_the_cache_offline_says_how_to_get_it(tmp_path, monk
     assert "\n" not in message
 
 
+def test_a_mistyped_local_model_folder_is_not_looked_up_on_the_hub(tiny_inpaint, tmp_path, monkeypatch):
+    """``--model models/inpaint-typo`` beside a ``models/`` folder was taken for a hub id: some 25 s of retries
+    without a network, then advice to `hf download models/inpaint-typo`, never that the folder does not exist.
+    A hub id whose first part names no folder here says it is no local folder either."""
+    import shutil
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    (tmp_path / "models").mkdir()
+    with pytest.raises(InputError) as caught:
+        create_spatial("diffusers", _context("models/inpaint-typo"))
+    assert str(caught.value) == "models/inpaint-typo: no such model folder (models/ exists); check the path"
+    with pytest.raises(InputError) as caught:
+        create_spatial("diffusers", _context("acme/inpaint"))
+    expected = (
+        "model 'acme/inpaint' is not in the Hugging Face cache and downloads are off (HF_HUB_OFFLINE=1 or "
+        "local_files_only), and there is no local folder of that name either; download it first with "
+        "`hf download acme/inpaint`"
+    )
+    assert str(caught.value).startswith(expected)
+    # A hub id in the cache is the hub's, even where a folder here is named like its organisation.
+    repo = tmp_path / "hub" / "models--models--tiny"
+    shutil.copytree(tiny_inpaint, repo / "snapshots" / ("c" * 40))
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("c" * 40)
+    assert locate_model("models/tiny").kind == "hub"
+
+
 def test_a_single_checkpoint_offline_without_config_says_to_pass_config(tmp_path, monkeypatch):
     import torch
     from safetensors.torch import save_file

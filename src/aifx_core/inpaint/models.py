@@ -233,8 +233,9 @@ class ModelSource:
     location: str
 
 
-def locate_model(model: Any, what: str = "model") -> ModelSource:
-    """Classify ``model`` (see module doc); a path that does not exist is an InputError, not a hub lookup."""
+def locate_model(model: Any, what: str = "model", cache_dir: str | None = None) -> ModelSource:
+    """Classify ``model`` (see module doc); a path that does not exist is an InputError, not a hub lookup.
+    ``cache_dir``: the hub cache the job reads (:func:`hub_cache`)."""
     if not model or not str(model).strip():
         raise InputError(
             f"no {what} given; pass --model with a hub id (e.g. stable-diffusion-v1-5/stable-diffusion-inpainting), "
@@ -259,7 +260,20 @@ def locate_model(model: Any, what: str = "model") -> ModelSource:
         raise InputError(
             f"{text}: no such model file or folder; check the path, or give a Hugging Face hub id"
         )
+    folder = _local_parent(text)
+    if folder is not None and hub_revision(text, cache_dir) is None:
+        raise InputError(f"{text}: no such model folder ({folder}/ exists); check the path")
     return ModelSource("hub", text)
+
+
+def _local_parent(text: str) -> str | None:
+    """The first part of an ``org/name`` value when it is a folder here: ``models/inpaint-typo`` beside a
+    ``models/`` folder is a mistyped local path, which was looked up on the hub (some 25 s of retries
+    without a network) and answered with `hf download models/inpaint-typo`. None when it names no folder."""
+    first, sep, _ = text.partition("/")
+    if not sep or not first:
+        return None
+    return first if Path(first).expanduser().is_dir() else None
 
 
 def looks_like_path(text: str) -> bool:
@@ -336,21 +350,25 @@ def _quiet_hub() -> Iterator[None]:
         yield
 
 
+#: Said of a hub id that failed: it names no local folder either (a path is looked up on disk first).
+_NOT_LOCAL = "and there is no local folder of that name either"
+
+
 def _hub_error(model_id: str, exc: Exception, is_offline: bool) -> InputError:
     if is_offline:
         return InputError(
             f"model {model_id!r} is not in the Hugging Face cache and downloads are off "
-            f"(HF_HUB_OFFLINE=1 or local_files_only); {_how_to_get(model_id)}"
+            f"(HF_HUB_OFFLINE=1 or local_files_only), {_NOT_LOCAL}; {_how_to_get(model_id)}"
         )
     if _unreachable(exc):
         return InputError(
             f"model {model_id!r} is not in the Hugging Face cache and the hub could not be reached (no network, "
-            f"or a proxy or firewall in the way); connect and run again, or {_how_to_get(model_id)}"
+            f"or a proxy or firewall in the way), {_NOT_LOCAL}; connect and run again, or {_how_to_get(model_id)}"
         )
     reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return InputError(
-        f"model {model_id!r} could not be fetched from the Hugging Face hub ({reason}); check the id, run "
-        f"`hf auth login` for gated models, or {_how_to_get(model_id).split(', or ')[-1]}"
+        f"model {model_id!r} could not be fetched from the Hugging Face hub ({reason}), {_NOT_LOCAL}; check "
+        f"the id, run `hf auth login` for gated models, or {_how_to_get(model_id).split(', or ')[-1]}"
     )
 
 
@@ -379,7 +397,7 @@ class ModelIndex:
 
     def __init__(self, request: PipelineRequest) -> None:
         self.request = request
-        self.source = locate_model(request.model)
+        self.source = locate_model(request.model, cache_dir=request.cache_dir)
         self._config: dict[str, Any] | None = None
 
     def config(self) -> dict[str, Any]:
