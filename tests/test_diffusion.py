@@ -589,6 +589,49 @@ def test_a_scheduler_whose_package_is_missing_says_which_package(tiny_inpaint):
         assert name not in message.split("another scheduler")[1]  # only schedulers that run here
 
 
+def test_a_model_whose_scheduler_class_this_diffusers_lacks_loads_with_another(tiny_inpaint, tmp_path):
+    """A model naming a scheduler class of a newer diffusers could not be loaded even with --scheduler, and the
+    advice pointed to pipeline_class. --scheduler now loads it with that scheduler, configured from the
+    model's scheduler_config.json; without it the error says what the model needs and what to do."""
+    import json
+    import shutil
+
+    import diffusers
+
+    def renamed(name, component, new):
+        folder = tmp_path / name
+        shutil.copytree(tiny_inpaint, folder)
+        index = json.loads((folder / "model_index.json").read_text())
+        old = index[component][1]
+        index[component][1] = new
+        (folder / "model_index.json").write_text(json.dumps(index))
+        config = next((folder / component).glob("*config.json"))
+        config.write_text(config.read_text().replace(f'"{old}"', f'"{new}"'))
+        return folder
+
+    model = renamed("badsched", "scheduler", "FancyNewScheduler")
+    with pytest.raises(InputError) as caught:
+        create_spatial("diffusers", _context(model))
+    assert str(caught.value) == (
+        f"{model}: this model's scheduler FancyNewScheduler needs a newer diffusers (have "
+        f"{diffusers.__version__}); upgrade diffusers in aifx's environment, or pick one with --scheduler"
+    )
+    backend = create_spatial("diffusers", _context(model, scheduler="EulerDiscreteScheduler"))
+    assert type(backend.pipe.scheduler).__name__ == "EulerDiscreteScheduler"
+    made = json.loads((model / "scheduler" / "scheduler_config.json").read_text())
+    assert backend.pipe.scheduler.config.num_train_timesteps == made["num_train_timesteps"]
+    rgb, hole = _plate()
+    assert np.isfinite(backend.inpaint(rgb, hole, frame=1)).all()
+    # Another component of a newer diffusers: the loader's words, not the pipeline_class advice.
+    unet = renamed("badunet", "unet", "FancyNewUNetModel")
+    with pytest.raises(InputError) as caught:
+        create_spatial("diffusers", _context(unet))
+    assert str(caught.value).startswith(
+        f"{unet}: this model's component FancyNewUNetModel needs a newer diffusers (have {diffusers.__version__}); "
+        "upgrade diffusers"
+    )
+
+
 def test_a_model_folder_replaced_on_disk_is_loaded_again(tiny_inpaint, tmp_path_factory, tmp_path):
     """A long-lived process (aifx serve, a Python session) kept filling with the old model after the folder
     was replaced with another one: the cache was keyed on the path alone."""

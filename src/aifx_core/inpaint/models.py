@@ -27,6 +27,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import threading
 import time
 import warnings
@@ -564,6 +565,9 @@ class PipelineRequest:
     cache_dir: str | None = _LOADER.cache_dir
     pipeline_class: str | None = _LOADER.pipeline_class
     config: str | None = _LOADER.config
+    #: The scheduler class asked for (``--scheduler``). Loaded in place of the model's own only where this
+    #: diffusers lacks that one's class (:func:`load_pipeline` keys on it then only); else swapped in per call.
+    scheduler: str | None = None
 
     @classmethod
     def from_options(cls, options: dict[str, Any], device: str, kind: str = "inpaint") -> PipelineRequest:
@@ -581,6 +585,7 @@ class PipelineRequest:
             cache_dir=loader.cache_dir or None,
             pipeline_class=loader.pipeline_class or None,
             config=loader.config or None,
+            scheduler=str(options.get("scheduler") or "") or None,
         )
 
 
@@ -673,6 +678,7 @@ def load_pipeline(request: PipelineRequest, index: ModelIndex | None = None) -> 
         class_name = _single_file_class(source.location, request.kind, request.pipeline_class)
     else:
         class_name = request.pipeline_class or index.class_name()
+    request = _with_scheduler(request, index)
     dtype_name = resolve_dtype(device, request.dtype, prefers_bfloat16="Flux" in class_name)
     key = (
         class_name,
@@ -684,6 +690,60 @@ def load_pipeline(request: PipelineRequest, index: ModelIndex | None = None) -> 
         return _PIPELINES[key]
     with _LOADING:
         return _load_pipeline(key, source, request, class_name, device, dtype_name)
+
+
+def missing_scheduler(index: ModelIndex) -> str | None:
+    """The scheduler class the model's ``model_index.json`` names when this diffusers has no class of that name
+    (a model made with a newer diffusers); None when it has it, or the index names none."""
+    import diffusers
+
+    name = scheduler_class_name(index)
+    return name if name and not isinstance(getattr(diffusers, name, None), type) else None
+
+
+def _newer_diffusers(what: str, name: str, kind: str) -> str:
+    """The advice for a model naming a class this diffusers lacks: its version, and what to do."""
+    import diffusers
+
+    also = (
+        ", or pick one with --scheduler"
+        if what == "scheduler" and kind not in ("video", "text2video")
+        else ""
+    )
+    return (
+        f"this model's {what} {name} needs a newer diffusers (have {diffusers.__version__}); upgrade diffusers "
+        f"in aifx's environment{also}"
+    )
+
+
+def _with_scheduler(request: PipelineRequest, index: ModelIndex) -> PipelineRequest:
+    """``request`` with the scheduler it asks for kept only where it is loaded in place of the model's own: the
+    model names a scheduler class this diffusers lacks (its loader fails on it: "diffusers has no class ...").
+    Such a model without ``--scheduler`` is refused before loading, saying why; elsewhere the scheduler is
+    swapped in per call and leaves the cache key, so one cached pipeline serves every scheduler."""
+    missing = missing_scheduler(index) if index.source.kind != "file" else None
+    if missing is None:
+        return replace(request, scheduler=None) if request.scheduler else request
+    if not request.scheduler:
+        raise InputError(f"{index.source.location}: {_newer_diffusers('scheduler', missing, request.kind)}")
+    return request
+
+
+def _scheduler_in_place(source: ModelSource, request: PipelineRequest) -> Any:
+    """The scheduler ``request`` names, configured from the model's own ``scheduler/scheduler_config.json``
+    (the settings its training used), for a model whose own scheduler class this diffusers lacks."""
+    import diffusers
+
+    cls = getattr(diffusers, str(request.scheduler), None)
+    if not isinstance(cls, type) or not issubclass(cls, diffusers.SchedulerMixin):
+        raise InputError(f"scheduler {request.scheduler!r}: not a diffusers scheduler; check --scheduler")
+    config = cls.load_config(
+        source.location,
+        subfolder="scheduler",
+        local_files_only=request.local_files_only,
+        cache_dir=request.cache_dir,
+    )
+    return cls.from_config(config)
 
 
 def _load_pipeline(
@@ -713,6 +773,14 @@ def _load_pipeline(
     except InputError:
         raise
     except Exception as exc:  # a broken or foreign file is the user's to fix, whatever the library raises
+        lacking = re.search(r"has no class `?(\w+)`?", str(exc))
+        if (
+            lacking
+        ):  # a class of a newer diffusers (a component the index names: the scheduler is checked first)
+            what = "scheduler" if "Scheduler" in lacking.group(1) else "component"
+            raise InputError(
+                f"{source.location}: {_newer_diffusers(what, lacking.group(1), request.kind)}"
+            ) from None
         if source.kind == "hub" and isinstance(exc, (OSError, ValueError)):
             raise _hub_error(source.location, exc, request.local_files_only) from None
         if source.kind == "file" and request.local_files_only and not request.config and _not_cached(exc):
@@ -837,6 +905,15 @@ def _from_source(
 ) -> Any:
     from diffusers import AutoPipelineForInpainting, AutoPipelineForText2Image, DiffusionPipeline
 
+    if request.scheduler and source.kind != "file":  # (see _with_scheduler)
+        # Given as None, diffusers loads no scheduler (a scheduler object passed is checked against the class
+        # the index names, which this diffusers lacks); the one asked for is put in its place once loaded.
+        scheduler = _scheduler_in_place(source, request)
+        pipe = _from_source(
+            source, class_name, replace(request, scheduler=None), {**kwargs, "scheduler": None}
+        )
+        pipe.register_modules(scheduler=scheduler)
+        return pipe
     if source.kind == "file":
         cls = _diffusers_class(class_name)
         if request.config:
