@@ -840,3 +840,23 @@ def test_a_folder_with_only_variant_weights_asks_for_the_variant(tiny_inpaint, t
         f"{model}: the folder holds only fp16 weights (no plain ones); add --option variant=fp16"
     )
     assert load_pipeline(PipelineRequest(model=str(model), device="cpu", variant="fp16")) is not None
+
+
+def test_a_variant_the_folder_has_no_weights_of_says_to_leave_it_out(tiny_inpaint, tmp_path):
+    """--option variant=fp16 on a folder with plain weights only said "could not load it as a
+    StableDiffusionInpaintPipeline (... no such modeling files are available); check the model, or name the
+    class with --option pipeline_class=...", which does not help."""
+    import shutil
+
+    with pytest.raises(InputError) as error:
+        load_pipeline(PipelineRequest(model=str(tiny_inpaint), device="cpu", variant="fp16"))
+    assert str(error.value) == f"{tiny_inpaint}: the folder has no fp16 weights; leave out --option variant"
+    model = tmp_path / "inpaint-bf16"
+    shutil.copytree(tiny_inpaint, model)
+    for weights in model.glob("*/*.safetensors"):
+        weights.rename(weights.with_name(weights.name.replace(".safetensors", ".bf16.safetensors")))
+    with pytest.raises(InputError) as error:
+        load_pipeline(PipelineRequest(model=str(model), device="cpu", variant="fp16"))
+    assert (
+        str(error.value) == f"{model}: the folder has no fp16 weights (only bf16); use --option variant=bf16"
+    )

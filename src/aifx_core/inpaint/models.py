@@ -785,6 +785,11 @@ def _load_pipeline(
             raise _hub_error(source.location, exc, request.local_files_only) from None
         if source.kind == "file" and request.local_files_only and not request.config and _not_cached(exc):
             raise _single_file_offline(source.location, class_name) from None
+        advice = (
+            _variant_advice(source, request.variant) if source.kind == "folder" and request.variant else None
+        )
+        if advice:
+            raise InputError(advice) from None
         only = weight_variants(source) if source.kind == "folder" and not request.variant else []
         if only:
             raise InputError(
@@ -873,6 +878,13 @@ def weight_variants(source: ModelSource) -> list[str]:
     (``unet/diffusion_pytorch_model.fp16.safetensors``, no plain one): without ``variant`` diffusers looks for
     the plain files and says only "no file named diffusion_pytorch_model.bin". Empty when plain weights are
     there."""
+    plain, variants = _weight_files(source)
+    return [] if plain else sorted(variants)
+
+
+def _weight_files(source: ModelSource) -> tuple[bool, set[str]]:
+    """Whether a model folder's components have plain weight files, and the variants their other weight files
+    are (``unet/diffusion_pytorch_model.fp16.safetensors``: ``fp16``)."""
     plain = False
     variants: set[str] = set()
     for file in Path(source.location).glob("*/*"):
@@ -883,7 +895,24 @@ def weight_variants(source: ModelSource) -> list[str]:
             variants.add(parts[-2].split("-")[0])
         else:
             plain = True
-    return [] if plain else sorted(variants)
+    return plain, variants
+
+
+def _variant_advice(source: ModelSource, variant: str) -> str | None:
+    """What to do when a folder has no weights of the ``variant`` asked for (diffusers says only "no such
+    modeling files are available", and the error once advised pipeline_class); None when it has them."""
+    plain, variants = _weight_files(source)
+    if variant in variants:
+        return None
+    if plain:
+        return f"{source.location}: the folder has no {variant} weights; leave out --option variant"
+    if variants:
+        others = sorted(variants)
+        return (
+            f"{source.location}: the folder has no {variant} weights (only {' and '.join(others)}); use "
+            f"--option variant={others[0]}"
+        )
+    return None
 
 
 def article(word: str) -> str:
