@@ -18,14 +18,40 @@ def aifx(
     env: dict[str, str] | None = None,
     timeout: float = 300,
     warnings: str = "ignore",
+    killed_at: tuple[str, int] | None = None,
 ) -> subprocess.CompletedProcess:
     """``aifx <args>``; ``env`` is added to this process's environment, ``warnings`` is ``PYTHONWARNINGS``
-    (``"default"`` where a test checks that a refused run prints one line and no warning)."""
+    (``"default"`` where a test checks that a refused run prints one line and no warning). ``killed_at``:
+    ``(regex, n)``, the run is SIGKILLed at that rename (see :func:`killed_at_rename`)."""
+    command = killed_at_rename(*killed_at) if killed_at else [sys.executable, "-m", "aifx_core"]
     return subprocess.run(
-        [sys.executable, "-m", "aifx_core", *args],
+        [*command, *args],
         capture_output=True,
         text=True,
         timeout=timeout,
         cwd=cwd,
         env={**os.environ, "PYTHONWARNINGS": warnings, **(env or {})},
     )
+
+
+_KILL_AT_RENAME = """
+import os, re, signal, sys
+pattern, nth, seen, real = re.compile(sys.argv[1]), int(sys.argv[2]), [0], os.replace
+def replace(src, dst, *args, **kwargs):
+    if pattern.search(os.fspath(dst)):
+        seen[0] += 1
+        if seen[0] == nth:
+            os.kill(os.getpid(), signal.SIGKILL)
+    return real(src, dst, *args, **kwargs)
+os.replace = replace
+sys.argv = ["aifx", *sys.argv[3:]]
+from aifx_core.cli import main
+sys.exit(main())
+"""
+
+
+def killed_at_rename(target: str, nth: int = 1) -> list[str]:
+    """The command that starts ``aifx`` (its arguments follow) and SIGKILLs it just before its ``nth`` rename
+    (``os.replace``) onto a path the regex ``target`` matches: a kill landing the instant a temp file is complete,
+    wherever aifx writes one (a frame, the manifest, a contact sheet, a saved job), with no hook in aifx."""
+    return [sys.executable, "-c", _KILL_AT_RENAME, target, str(nth)]

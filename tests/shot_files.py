@@ -3,9 +3,11 @@ mattes), written with OpenEXR and OpenCV directly so the tests check aifx's read
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import cv2
@@ -24,6 +26,45 @@ def interruptible() -> None:
     measure how it was launched, not aifx.
     """
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+#: The futex system call's number, where a thread that waits on a lock or for the GIL sleeps (Linux).
+_FUTEX = {"x86_64": "202", "aarch64": "98"}
+
+
+def waits_untimed(pid: int) -> bool:
+    """True while the main thread of the Python process ``pid`` sleeps in a wait with no time limit: a lock, a
+    condition, a join (Linux: its ``/proc`` system call). A wait for the GIL always has a time limit, and a
+    process that has ended counts as waiting."""
+    try:
+        call = Path(f"/proc/{pid}/task/{pid}/syscall").read_text().split()
+    except OSError:
+        return True
+    futex = _FUTEX.get(os.uname().machine)
+    assert futex is not None, f"waits_untimed does not know the futex call of {os.uname().machine}"
+    return len(call) > 4 and call[0] == futex and int(call[4], 16) == 0
+
+
+def signal_taken(pid: int, sig: int, timeout: float = 60.0) -> None:
+    """Wait until the Python process ``pid`` has run its handler for ``sig``, just sent while its main thread
+    waited on a lock (:func:`waits_untimed`), however late a busy machine runs it: the signal is no longer
+    pending (the main thread took it, which wakes it) and the main thread waits with no time limit again, which
+    CPython does only once the handler has run (before it, it can only wait for the GIL). A fixed pause
+    instead failed when the child was slow to run (the handler came after what the test did next)."""
+    bit = 1 << (sig - 1)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            status = Path(f"/proc/{pid}/task/{pid}/status").read_text()
+        except OSError:
+            return  # it has ended
+        pending = [
+            int(line.split()[1], 16) for line in status.splitlines() if line.startswith(("SigPnd", "ShdPnd"))
+        ]
+        if not any(mask & bit for mask in pending) and waits_untimed(pid):
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"process {pid} did not take signal {sig} within {timeout} s")
 
 
 def write_exr(path: Path, channels: dict[str, np.ndarray], **attributes) -> None:

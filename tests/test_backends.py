@@ -339,6 +339,23 @@ def test_bad_values_fail_before_anything_loads(backend, options, fragment):
     assert fragment in str(info.value)
 
 
+def test_numpy_numbers_are_taken_as_the_numbers_they_are():
+    """``telea_radius=np.float32(3)`` was refused as "expected a number" (and ``size=np.int64(512)`` as "expected
+    a whole number"), naming a number. Taken as Python numbers now; a NumPy bool is still no number."""
+    from aifx_core.backends import check_options
+    from aifx_core.inpaint.lama import LamaOptions
+    from aifx_core.inpaint.telea import TeleaOptions
+
+    radius = TeleaOptions.from_dict({"telea_radius": np.float32(3)}).telea_radius
+    size = LamaOptions.from_dict({"size": np.int64(512)}).size
+    assert (radius, type(radius), size, type(size)) == (3.0, float, 512, int)
+    check_options("propagate", {"fallback_high": np.float32(0.7), "radius": np.int64(8), "telea_radius": 3})
+    with pytest.raises(InputError, match="size=.*True_?: expected a whole number"):
+        LamaOptions.from_dict({"size": np.bool_(True)})
+    with pytest.raises(InputError, match="expected a whole number"):
+        check_options("propagate", {"radius": np.bool_(True)})
+
+
 def test_the_cli_refuses_a_bad_option_before_reading_a_frame_or_loading_a_model(tmp_path):
     """The plate and the model do not exist: the error is still about the option, so nothing was opened."""
     for extra, fragment in (

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from cli_runner import aifx as run_aifx
+from cli_runner import killed_at_rename
 from shot_files import make_shot
 
 # Warnings shown: a refused run must print its one line and nothing else.
@@ -313,6 +314,37 @@ def test_kill_next_to_a_rename_is_recovered(shot, tmp_path, point):
     for frame in FRAMES:
         name = f"c.{frame}.exr"
         assert (out.parent / name).read_bytes() == (clean.parent / name).read_bytes(), name
+
+
+def test_a_kill_while_the_manifest_is_saved_leaves_no_temp_after_the_rerun(shot, tmp_path):
+    """A run killed as it saved the manifest left ``..c.####.exr.aifx.aifx-tmp-<pid>-<tok>.json``, which the
+    successful rerun kept for five minutes more (only its frames' temps were taken for stale)."""
+    out = tmp_path / "o" / "c.####.exr"
+    killed = aifx(*fill_args(shot, out), killed_at=(r"aifx\.json$", 2))
+    assert killed.returncode == -signal.SIGKILL
+    assert [p.name for p in out.parent.iterdir() if "aifx-tmp" in p.name] != []  # (the manifest's temp)
+    again = aifx(*fill_args(shot, out))
+    assert again.returncode == 0, again.stderr
+    assert [p.name for p in out.parent.iterdir() if "aifx-tmp" in p.name] == []
+    assert len(frames_in(out.parent)) == len(FRAMES)
+
+
+@pytest.mark.parametrize("where", ["review", "o"])
+def test_kills_while_the_sheet_and_the_job_are_saved_leave_no_temp_after_the_rerun(shot, tmp_path, where):
+    """A run killed as it wrote its --contact-sheet or --save-job left ``.sheet.aifx-tmp-<pid>-<tok>.png`` and
+    ``.job.aifx-tmp-<pid>-<tok>.json`` beside them: in a folder of their own for good (nothing cleaned there),
+    in the output folder for five minutes more."""
+    out = tmp_path / "o" / "c.####.exr"
+    sheet, job = tmp_path / where / "sheet.png", tmp_path / where / "job.json"
+    sheet.parent.mkdir(exist_ok=True)
+    args = fill_args(shot, out, "--contact-sheet", str(sheet), "--save-job", str(job))
+    for target in (r"sheet\.png$", r"job\.json$"):
+        assert aifx(*args, killed_at=(target, 1)).returncode == -signal.SIGKILL
+    assert len([p.name for p in sheet.parent.iterdir() if "aifx-tmp" in p.name]) == 2
+    again = aifx(*args)
+    assert again.returncode == 0, again.stderr
+    assert [p.name for p in sheet.parent.iterdir() if "aifx-tmp" in p.name] == []
+    assert sheet.stat().st_size > 0 and json.loads(job.read_text())["output"] == str(out)
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM to oneself is POSIX")
@@ -805,6 +837,94 @@ def test_two_real_runs_at_once(tmp_path):
     rerun = aifx(*args)
     assert json.loads(rerun.stdout.splitlines()[-1])["written"] == []
     assert not (out.parent / f".{out.name}.aifx.lock").exists()
+
+
+def test_a_run_that_outlives_a_killed_one_it_joined_leaves_no_temp(shot, tmp_path):
+    """A holds the output, B (same settings) joins it, then A is killed with frame 1002's temp file complete.
+    B finished the shot with exit 0 but left A's ``.c.1002.aifx-tmp-<pid>-<tok>.exr``: temps were removed only
+    by a run that took the lock alone, never by the one left last holding it."""
+    out = tmp_path / "o" / "c.####.exr"
+    args = fill_args(shot, out)
+    go_a, go_b = tmp_path / "go-a", tmp_path / "go-b"
+    first = subprocess.Popen(
+        [*killed_at_rename(r"c\.1002\.exr$"), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "AIFX_TEST_WAIT": f"written:1001:{go_a}"},  # pauses after 1001, holding the lock
+    )
+    second = None
+    try:
+        deadline = time.monotonic() + 120
+        while not (out.parent / "c.1001.exr").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        second = subprocess.Popen(
+            [sys.executable, "-m", "aifx_core", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "AIFX_TEST_WAIT": f"written:1003:{go_b}"},  # joined, it pauses after 1003
+        )
+        while not (out.parent / "c.1003.exr").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        go_a.touch()
+        first.communicate(timeout=120)
+        assert first.returncode == -signal.SIGKILL
+        assert [p.name for p in out.parent.iterdir() if "aifx-tmp" in p.name] != []  # (A's frame 1002)
+    finally:
+        go_a.touch()
+        go_b.touch()
+        if first.poll() is None:
+            first.kill()
+            first.communicate()
+        if second is not None:
+            _stdout, stderr = second.communicate(timeout=300)
+    assert second.returncode == 0, stderr
+    assert [p.name for p in out.parent.iterdir() if "aifx-tmp" in p.name] == []
+    assert frames_in(out.parent) == [f"c.{f}.exr" for f in FRAMES]
+    assert not (out.parent / f".{out.name}.aifx.lock").exists()
+
+
+def test_the_temporal_engine_over_another_shot_is_refused_while_a_run_writes(tmp_path):
+    """The same job with ``frames`` 1005-1012 started while its whole-shot run (1001-1012) was writing joined the
+    output lock (its group left the frame range out): both exited 0 and the output was a mix, 1005-1012 made
+    from the shorter shot. It is refused now; a farm chunk of the same shot (``aifx run --frames``) still joins."""
+    from aifx_core import FillJob
+
+    shot = make_shot(tmp_path / "shot", range(1001, 1013))
+    out = tmp_path / "o" / "c.####.exr"
+    args = fill_args(shot, out, "--json-progress")
+    args[args.index("telea")] = "propagate"
+    go = tmp_path / "go"
+    first = subprocess.Popen(
+        [sys.executable, "-m", "aifx_core", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "AIFX_TEST_WAIT": f"written:1001:{go}"},  # pauses mid-shot, holding the lock
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (out.parent / "c.1001.exr").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        shorter = aifx(*args, "--frames", "1005-1012")
+        one_error_line(shorter, str(out), "another aifx job", f"pid {first.pid}", "different settings")
+        job = tmp_path / "job.json"
+        FillJob(
+            input=str(shot / "plate.####.exr"),
+            mask=str(shot / "mask.####.png"),
+            output=str(out),
+            backend="propagate",
+        ).save(job)
+        chunk = aifx("run", str(job), "--frames", "1011-1012")
+        assert chunk.returncode == 0, chunk.stderr
+    finally:
+        go.touch()
+        stdout, stderr = first.communicate(timeout=300)
+    assert first.returncode == 0, stderr
+    assert len(frames_in(out.parent)) == 12
+    rerun = aifx(*args)
+    assert json.loads(rerun.stdout.splitlines()[-1])["written"] == []
 
 
 @pytest.mark.parametrize("how", ["deleted", "renamed"])

@@ -13,6 +13,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -34,25 +35,41 @@ def token():
     assert signal.getsignal(signal.SIGTERM) is previous
 
 
-def _sigterm_in(seconds: float) -> threading.Timer:
-    timer = threading.Timer(seconds, os.kill, (os.getpid(), signal.SIGTERM))
-    timer.start()
-    return timer
+def _joining() -> bool:
+    """True while the main thread waits in a ``Thread.join`` (where a signal found the worker's cancels)."""
+    frame = sys._current_frames().get(threading.main_thread().ident or 0)
+    while frame is not None:
+        if frame.f_code.co_filename == threading.__file__ and frame.f_code.co_name == "join":
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _signal_during_join(sig: int, cancel: CancelToken) -> Callable[[], int]:
+    """Native work for a second thread that sends ``sig`` to this process once the main thread waits for it in
+    the join (and not before: a signal sent by a timer came before the join on a busy machine, after it on a
+    slow thread), then goes on until the handler has taken it: the signal is always met inside the join."""
+
+    def work() -> int:
+        deadline = time.monotonic() + 30
+        while not _joining() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert _joining(), "the main thread never joined this thread"
+        os.kill(os.getpid(), sig)
+        while not cancel.cancelled and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return 1
+
+    return work
 
 
 def test_a_cancel_during_parallel_native_work_waits_for_its_threads(token, monkeypatch):
     monkeypatch.delenv("AIFX_THREADS", raising=False)
-    finished = []
-
-    def slow() -> int:
-        time.sleep(0.6)  # the signal comes while the calling thread joins this one
-        finished.append(True)
-        return 1
-
-    timer = _sigterm_in(0.2)
-    results = concurrently([lambda: 0, slow], "aifx-cancel-test")
-    timer.join()
-    assert results == [0, 1] and finished
+    results = concurrently([lambda: 0, _signal_during_join(signal.SIGTERM, token)], "aifx-cancel-test")
+    assert results == [
+        0,
+        1,
+    ]  # (raised in the join, the cancel came out of concurrently before the thread ended)
     assert token.cancelled
     assert not [t for t in threading.enumerate() if t.name.startswith("aifx-cancel-test")]
     with pytest.raises(Cancelled):  # the next progress check stops the job
@@ -80,13 +97,11 @@ def test_a_cancel_inside_thread_code_only_sets_the_flag(token):
 
 
 def test_a_cancel_elsewhere_still_raises_at_once(token):
-    timer = _sigterm_in(0.1)
-    started = time.monotonic()
     with pytest.raises(Cancelled):
-        while time.monotonic() - started < 10:
+        os.kill(os.getpid(), signal.SIGTERM)
+        deadline = time.monotonic() + 30  # (a guard against a lost signal only)
+        while time.monotonic() < deadline:
             sum(range(1000))
-    timer.join()
-    assert time.monotonic() - started < 5
     assert token.cancelled
 
 
@@ -96,16 +111,11 @@ def test_ctrl_c_is_held_the_same_way_and_given_back(monkeypatch):
     monkeypatch.delenv("AIFX_THREADS", raising=False)
     cancel = CancelToken()
     with cli._cancel_on_signals(cancel):
-        timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
-        timer.start()
-        results = concurrently([lambda: 0, lambda: time.sleep(0.6) or 1], "aifx-cancel-test")
-        timer.join()
+        results = concurrently([lambda: 0, _signal_during_join(signal.SIGINT, cancel)], "aifx-cancel-test")
         assert results == [0, 1] and cancel.cancelled
-        timer = threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGINT))
-        timer.start()
-        started = time.monotonic()
         with pytest.raises(KeyboardInterrupt):  # a second Ctrl-C, out of the thread code, stops at once
-            while time.monotonic() - started < 10:
+            os.kill(os.getpid(), signal.SIGINT)
+            deadline = time.monotonic() + 30  # (a guard against a lost signal only)
+            while time.monotonic() < deadline:
                 sum(range(1000))
-        timer.join()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -214,6 +214,7 @@ def test_a_typo_in_device_or_compression_is_refused_not_ignored(shot, tmp_path):
             "lzw",
         ): "--compression lzw: PNG output takes zip (zip:0 to zip:9), none",
         ("o.####.tif", "--compression", "zap"): "--compression zap: TIFF output takes zip",
+        ("o.####.exr", "--compression", "zipp"): "--compression zipp: EXR output takes b44",
         (
             "o.####.jpg",
             "--compression",

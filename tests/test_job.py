@@ -1,8 +1,19 @@
 from __future__ import annotations
 
+import ast
+import os
+import re
+import subprocess
+import sys
+from dataclasses import MISSING, fields
+from pathlib import Path
+
 import pytest
 
 from aifx_core import FillJob, InputError
+from aifx_core.protocol.job import PATH_FIELDS
+
+SRC = Path(__file__).resolve().parents[1] / "src"
 
 
 def test_job_round_trips_through_json(tmp_path):
@@ -36,6 +47,24 @@ def test_resume_key_ignores_what_does_not_change_pixels():
     assert scheduled.resume_key() != base.resume_key() == scheduled.resume_key(pixel_options={})
     assert base.resume_key() != other.resume_key()
     assert base.resume_key() != prompted.resume_key()
+
+
+def test_options_json_cannot_hold_key_and_save_as_their_values(tmp_path):
+    """NumPy numbers and sets in the options keyed by their type's name (``<numpy.int64>``): other values keyed
+    the same, and a rerun took the other settings' frames for done. They key, and save, as the values they are."""
+    import numpy as np
+
+    def job(keyframes: object) -> FillJob:
+        return FillJob(input="a.####.exr", output="b.####.exr", options={"keyframes": keyframes})
+
+    assert job([np.int64(1001)]).resume_key() != job([np.int64(1006)]).resume_key()
+    assert job({1001, 1003}).resume_key() != job({1006}).resume_key()
+    plain = job([1001, 1003]).resume_key()
+    assert job([np.int64(1001), np.int64(1003)]).resume_key() == job({1003, 1001}).resume_key() == plain
+    assert job((1001, 1003)).resume_key() == job(np.array([1001, 1003])).resume_key() == plain
+    saved = job({np.int64(1003), 1001})
+    saved.save(tmp_path / "job.json")
+    assert FillJob.load(tmp_path / "job.json").options == {"keyframes": [1001, 1003]}
 
 
 @pytest.mark.parametrize(
@@ -188,6 +217,74 @@ def test_a_pathlib_path_is_taken_as_its_text(tmp_path):
     job.save(tmp_path / "job.json")
     assert FillJob.load(tmp_path / "job.json") == job
     assert fill(job).written == [1001, 1002]
+
+
+def test_numpy_numbers_are_taken_as_the_numbers_they_are(tmp_path):
+    """``threshold=np.float32(0.5)`` was refused as 'must be a number, got 0.5' and ``dilate=np.int64(4)`` as 'must
+    be a whole number, got 4'. The job holds them as Python numbers (so it saves, and keys as the same job); what
+    is still refused names its type."""
+    import numpy as np
+
+    job = FillJob(
+        input="a.####.exr",
+        output="b.####.exr",
+        threshold=np.float32(0.5),
+        dilate=np.int64(4),
+        seed=np.uint32(7),
+    )
+    job.validate()
+    assert [type(v) for v in (job.threshold, job.dilate, job.seed)] == [float, int, int]
+    plain = FillJob(input="a.####.exr", output="b.####.exr", threshold=0.5, dilate=4, seed=7)
+    assert job == plain and job.resume_key() == plain.resume_key()
+    job.save(tmp_path / "job.json")
+    assert FillJob.load(tmp_path / "job.json") == plain
+    for name, value, said in [
+        ("dilate", np.float64(4.0), 'job field "dilate" must be a whole number, got 4.0'),
+        ("threshold", np.bool_(True), 'job field "threshold" must be a number, got '),
+    ]:
+        with pytest.raises(InputError, match=re.escape(said) + r".*\(a numpy\."):
+            FillJob(input="a.####.exr", output="b.####.exr", **{name: value}).validate()
+
+
+def test_type_checkers_take_a_pathlib_path_for_the_path_fields(tmp_path):
+    """``FillJob(input=Path(...))`` runs (the job keeps the text) and the docs show it, but ``mypy --strict``
+    refused it: the fields are ``str``. Type checkers see an ``__init__`` that takes a path there too."""
+    script = tmp_path / "user_script.py"
+    script.write_text(
+        "from pathlib import Path\n"
+        "from aifx_core.protocol.job import FillJob\n"
+        "job = FillJob(input=Path('plate.####.exr'), output=Path('clean.####.exr'), mask=Path('roto.####.png'),\n"
+        "              contact_sheet=Path('sheet.png'), dilate=6)\n"
+        "text: str = job.input\n"
+        "FillJob(input='a', output='b', mask_channel=Path('A'))  # type: ignore[arg-type]\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--warn-unused-ignores", "--cache-dir", str(tmp_path / "cache"),
+         str(script)],
+        cwd=tmp_path, env={**os.environ, "MYPYPATH": str(SRC)}, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_signature_type_checkers_see_is_every_field_in_order():
+    """That ``__init__`` (under ``TYPE_CHECKING``) is written out: a new field must be added to it too."""
+    tree = ast.parse((SRC / "aifx_core" / "protocol" / "job.py").read_text())
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "FillJob")
+    init = next(
+        f for n in cls.body if isinstance(n, ast.If) for f in n.body if isinstance(f, ast.FunctionDef)
+    )
+    params = init.args.args[1:]
+    specs = fields(FillJob)
+    assert [p.arg for p in params] == [spec.name for spec in specs]
+    required = [spec.name for spec in specs if spec.default is MISSING and spec.default_factory is MISSING]
+    assert [p.arg for p in params[: len(params) - len(init.args.defaults)]] == required
+    for param, spec in zip(params, specs, strict=True):
+        typed = (
+            str(spec.type).replace("str", "str | os.PathLike[str]", 1)
+            if spec.name in PATH_FIELDS
+            else spec.type
+        )
+        assert ast.unparse(param.annotation) == typed, spec.name
 
 
 def test_job_files_saved_from_threads_at_once_are_always_whole(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from aifx_core import Cancelled, CancelToken, FillJob, InputError, fill
 from aifx_core.backends import pixel_options
 from aifx_core.manifest import OutputLock, lock_path
 from aifx_core.mask import feather_weight, make_hole
+from aifx_core.pipeline import prepare_anchors
 from aifx_core.protocol.job import absolute_paths
 
 FRAMES = range(1001, 1007)
@@ -428,6 +430,85 @@ def test_frames_from_python_are_read_one_way_for_fill_and_info():
             select_frames(bad, shot)  # type: ignore[arg-type]
         with pytest.raises(InputError, match="give frame numbers"):
             frames_text(bad)  # type: ignore[arg-type]
+
+
+def test_keyframes_given_as_numpy_numbers_or_a_set_key_as_their_values(shot, tmp_path):
+    """The resume key spelled what JSON cannot hold by its type's name: keyframes ``[np.int64(1001)]`` and
+    ``[np.int64(1006)]`` (or the sets ``{1001}`` and ``{1006}``) keyed the same, so the second run skipped every
+    frame the first had made with other keyframes. They key as the numbers they are now."""
+    out = tmp_path / "o" / "clean.####.exr"
+    assert fill(shot_job(shot, out, backend="propagate", options={"keyframes": [np.int64(1001)]})).written
+    for other in ([np.int64(1006)], {1006}, np.int64(1006)):
+        with pytest.raises(InputError, match="different settings"):
+            fill(shot_job(shot, out, backend="propagate", options={"keyframes": other}))
+    for same in ([1001], {1001}, (np.int32(1001),)):  # the same keyframe however it is spelled: done
+        again = fill(shot_job(shot, out, backend="propagate", options={"keyframes": same}))
+        assert again.written == [] and again.skipped == list(FRAMES)
+
+
+@pytest.mark.parametrize(
+    "keyframes, said",
+    [
+        (np.array([1001, 1003]), "NumPy array: pass array.tolist()"),
+        ([1001.5], "1001.5 is not a whole frame number"),
+        ([True], "True is not a frame number"),
+        ([np.bool_(True)], "is not a frame number"),
+    ],
+)
+def test_keyframes_that_are_not_frame_numbers_are_refused_by_name(shot, tmp_path, keyframes, said):
+    """An array failed in the options check with NumPy's "truth value ... is ambiguous" (exit 1), 1001.5 was cut
+    to 1001 and ``True`` read as frame 1."""
+    job = shot_job(
+        shot, tmp_path / "o" / "clean.####.exr", backend="propagate", options={"keyframes": keyframes}
+    )
+    with pytest.raises(InputError, match=f"keyframes.*{re.escape(said)}"):
+        fill(job)
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    "name, compression, said",
+    [
+        ("clean.####.exr", "zipp", "--compression zipp: EXR output takes b44, b44a, dwaa"),
+        ("clean.####.exr", "dwaa:45", "--compression dwaa:45: EXR output takes"),
+        ("clean.####.png", "", 'the compression is empty (--compression "" or "compression": "")'),
+        ("clean.####.exr", " ", "the compression is empty"),
+    ],
+)
+def test_an_output_compression_it_cannot_take_is_refused_before_any_work(
+    shot, tmp_path, name, compression, said
+):
+    """An EXR compression typo was refused by the writer at the first frame: after the seen-plate pass and a
+    fill (9-13 s on 40 frames), with the output folder and manifest made, and ``aifx run --anchors`` passed it,
+    so every farm chunk failed. An empty one was "--compression : PNG output takes zip", never saying so."""
+    out = tmp_path / "o" / name
+    job = shot_job(shot, out, backend="propagate", compression=compression)
+    for run in (fill, prepare_anchors):
+        with pytest.raises(InputError, match=re.escape(said)):
+            run(job)
+        assert not out.parent.exists()
+    taken = "PIZ" if name.endswith(".exr") else "zip:3"  # (the names it takes, any case)
+    assert fill(replace(job, compression=taken)).written == list(FRAMES)
+
+
+def test_a_whole_number_threshold_is_one_setting_however_it_is_written(shot, tmp_path, monkeypatch):
+    """``aifx fill --threshold 1`` (the job holds 1.0) and then ``aifx run`` of a job file saying ``"threshold": 1``
+    were refused as "made with different settings": the key spelled the number as given. Frames made before,
+    keyed so, are still taken as done."""
+    out = tmp_path / "o" / "clean.####.exr"
+    assert fill(shot_job(shot, out, threshold=1.0)).written == list(FRAMES)
+    again = fill(shot_job(shot, out, threshold=1))  # (as a job file's "threshold": 1 loads)
+    assert (again.written, again.skipped) == ([], list(FRAMES))
+    earlier = tmp_path / "e" / "clean.####.exr"
+    keyed = FillJob.resume_key
+    with monkeypatch.context() as patched:  # (how an aifx before this one keyed it)
+        patched.setattr(
+            FillJob, "resume_key", lambda job, options=None, **_: keyed(job, options, numbers_as_written=True)
+        )
+        assert fill(shot_job(shot, earlier, threshold=1)).written == list(FRAMES)
+    for threshold in (1, 1.0):
+        again = fill(shot_job(shot, earlier, threshold=threshold))
+        assert (again.written, again.skipped) == ([], list(FRAMES))
 
 
 @pytest.mark.parametrize("keyframes", [150, "150", ["1001", "150"], (1001, 150)])

@@ -318,3 +318,47 @@ def test_a_bad_output_is_one_line_before_the_model_loads(tiny_vace, tmp_path, ca
     last = err.strip().splitlines()[-1]
     assert last.startswith(f"aifx: error: {tmp_path / 'clips' / '01_010'}: cannot write it (")
     assert "Traceback" not in err
+
+
+@pytest.mark.filterwarnings(
+    "error:Glyph"
+)  # a glyph drawn as a box without the notice naming it fails the run
+def test_non_ascii_names_keep_their_letters_and_a_board_frame_named_so_is_found(tiny_vace, tmp_path, capsys):
+    """Names in other scripts were dropped (01_shot/01_shot.1001.png), and the sheet warned a glyph for each
+    CJK character. A storyboard frame ``board/02_灯台.png`` (NFC, as the storyboard writes it) is found when
+    the shot file spells it decomposed, as text copied from a macOS file name can."""
+    import unicodedata
+
+    import cv2
+
+    from aifx_core.cli import main
+
+    (tmp_path / "board").mkdir()
+    cv2.imencode(".png", np.full((30, 50, 3), 90, np.uint8))[1].tofile(
+        str(tmp_path / "board" / "02_灯台.png")
+    )
+    cv2.imencode(".png", np.full((30, 50, 3), 90, np.uint8))[1].tofile(
+        str(tmp_path / "board" / "03_café.png")
+    )
+    decomposed = unicodedata.normalize("NFD", "board/03_café.png")
+    (tmp_path / "shots.yaml").write_text(
+        f"model: {tiny_vace}\nsteps: 2\nsize: 32\nframes: 2\nshots:\n"
+        '  - name: "灯台"\n    prompt: a lighthouse\n    image: board/02_灯台.png\n    camera: ゆっくり\n'
+        f'  - name: "{unicodedata.normalize("NFD", "café")}"\n    prompt: a café\n    image: {decomposed}\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    assert main(["previz", str(tmp_path / "shots.yaml"), "-o", str(out), "--device", "cpu"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        "01_灯台",
+        "01_灯台.mp4",
+        "02_café",
+        "02_café.mp4",
+        "previz_sheet.png",
+    ]
+    assert (out / "01_灯台" / "01_灯台.1001.png").is_file() and (
+        out / "02_café" / "02_café.1001.png"
+    ).is_file()
+    err = capsys.readouterr().err
+    assert "Glyph" not in err and "not found" not in err
+    assert sum("no font on this machine has" in line for line in err.splitlines()) <= 1

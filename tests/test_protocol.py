@@ -244,6 +244,7 @@ def test_the_retry_rhythm_gives_up_after_its_patience_and_starts_over_on_an_answ
     tries = 1
     while backoff.failed():
         tries += 1
-    assert tries == 3 and 1.5 <= time.monotonic() - start < 10  # paused 0.5 s, then 1 s, then gave up
+    # paused 0.5 s, then 1 s, then gave up (the upper bound is a guard against a hang only)
+    assert tries == 3 and 1.5 <= time.monotonic() - start < 30
     backoff.reset()
     assert backoff.failing_for == 0.0 and backoff.failed()

@@ -53,7 +53,7 @@ def test_damaged_file_is_input_error_naming_the_file(damaged: dict[str, Path], k
         read_image(path)
     assert str(path) in str(caught.value)
     assert "\n" not in str(caught.value)
-    assert time.monotonic() - started < 5.0
+    assert time.monotonic() - started < 30  # (a guard against a reader that hangs on it only)
 
 
 @pytest.mark.parametrize(

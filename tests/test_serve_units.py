@@ -364,7 +364,7 @@ def test_a_cancel_no_server_gets_is_retried_then_given_up(tmp_path):
         port = sock.getsockname()[1]
     start = time.monotonic()
     assert _cancel(RemoteClient(f"http://127.0.0.1:{port}", timeout=2), "job1", patience=1.2) is False
-    assert 1.2 < time.monotonic() - start < 10
+    assert 1.2 < time.monotonic() - start < 30  # (the upper bound: a guard against a hang only)
 
 
 def test_a_second_ctrl_c_while_the_cancel_is_retried_says_the_user_stopped_waiting(capsys):

@@ -240,3 +240,84 @@ def test_a_bad_output_is_one_line_before_the_model_loads(tiny_text2image, tmp_pa
     last = err.strip().splitlines()[-1]
     assert last.startswith(f"aifx: error: {tmp_path / 'board' / '02_020.png'}: cannot write it (")
     assert "Traceback" not in err
+
+
+UNICODE_SHOTS = """\
+model: {model}
+steps: 2
+size: 32
+title: "Séquence 12 — 夜の灯台"
+shots:
+  - name: "010 wide"
+    prompt: a lighthouse at dusk
+  - name: "灯台"
+    prompt: 夜の灯台、霧
+    camera: 24mm, ゆっくり
+  - name: "{cafe}"
+    prompt: café scene
+  - name: 'a/b: c?'
+    prompt: odd name
+  - name: "🎬"
+    prompt: only an emoji
+"""
+
+
+@pytest.mark.filterwarnings(
+    "error:Glyph"
+)  # a glyph drawn as a box without the notice naming it fails the run
+def test_non_ascii_names_keep_their_letters_and_undrawable_text_is_one_notice(
+    tiny_text2image, tmp_path, capsys
+):
+    """Shot names in other scripts were dropped from the file names (灯台 → 02_shot.png, café_ñ → 03_caf.png),
+    so ``image: board/02_灯台.png`` could not exist; CJK text drew as boxes with a warning a glyph. File names
+    keep the letters (in NFC, as a café typed in NFD still is ``café``), ASCII names keep the names they had,
+    and text no installed font can draw is named in one notice (none on a machine with a CJK font)."""
+    import unicodedata
+
+    from matplotlib import font_manager
+
+    shots = tmp_path / "shots.yaml"
+    shots.write_text(
+        UNICODE_SHOTS.format(model=tiny_text2image, cafe=unicodedata.normalize("NFD", "café_ñ")),
+        encoding="utf-8",
+    )
+    board = tmp_path / "board"
+    assert main(["storyboard", str(shots), "-o", str(board), "--device", "cpu"]) == 0
+    names = sorted(p.name for p in board.glob("0*.png"))
+    assert names == ["01_010_wide.png", "02_灯台.png", "03_café_ñ.png", "04_a_b_c.png", "05_shot.png"]
+    assert all(unicodedata.is_normalized("NFC", name) for name in names)
+    assert (board / "contact_sheet.png").is_file() and (board / "storyboard.pdf").is_file()
+    err = capsys.readouterr().err
+    assert "Glyph" not in err
+    notices = [line for line in err.splitlines() if "no font on this machine has" in line]
+    assert len(notices) <= 1
+    named = notices[0].split(" has ")[1].split(";")[0].split() if notices else []
+    assert "é" not in named and "ñ" not in named
+    assert "の" not in named  # STIXGeneral, which ships with matplotlib, has it: drawn from there
+    installed = [font_manager.get_font(entry.fname) for entry in font_manager.fontManager.ttflist]
+    if not any(ord("灯") in font.get_charmap() for font in installed):  # CI: no CJK font
+        assert notices[0].startswith("aifx: no font on this machine has 夜 灯 台 ゆ っ く り 、 霧;")
+        assert "empty boxes in the contact sheet and the PDF" in notices[0]
+
+
+DOLLAR_SHOTS = """\
+model: {model}
+steps: 2
+size: 32
+title: "Budget $5 or $6"
+shots:
+  - name: "price $\\\\frac{{ in $"
+    prompt: a market stall
+    camera: "50mm, $ tilt $"
+"""
+
+
+def test_dollar_signs_in_names_and_notes_are_drawn_as_typed_not_read_as_formulas(tiny_text2image, tmp_path):
+    """matplotlib reads text between two ``$`` as a formula: a title 'Budget $5 or $6' drew as maths, and a
+    name with invalid TeX between two ``$`` raised a ValueError (a traceback) after every picture had been
+    generated. A board's text is the artist's prose: it is drawn as typed."""
+    shots = tmp_path / "shots.yaml"
+    shots.write_text(DOLLAR_SHOTS.format(model=tiny_text2image), encoding="utf-8")
+    board = tmp_path / "board"
+    assert main(["storyboard", str(shots), "-o", str(board), "--device", "cpu"]) == 0
+    assert (board / "contact_sheet.png").is_file() and (board / "storyboard.pdf").is_file()

@@ -15,7 +15,17 @@ import time
 from pathlib import Path
 
 import pytest
-from shot_files import frame_bytes, grow_small_disk, interruptible, make_shot, on_small_disk, shot_job
+from serve_helpers import wait_for
+from shot_files import (
+    frame_bytes,
+    grow_small_disk,
+    interruptible,
+    make_shot,
+    on_small_disk,
+    shot_job,
+    signal_taken,
+    waits_untimed,
+)
 
 from aifx_core.errors import InputError
 from aifx_core.pipeline import fill
@@ -458,7 +468,11 @@ def test_a_full_disk_mid_run_keeps_the_anchors_cache(tmp_path):
 def test_ctrl_c_while_a_frame_waits_for_the_writer(tmp_path):
     """A real SIGINT to ``aifx fill`` while its writer thread holds frame 1002 and the next frame waits: the
     run ends (exit 130), frame 1002 is whole, the waiting frame is dropped, no temp file stays, and a rerun
-    resumes to the same bytes as an uninterrupted run."""
+    resumes to the same bytes as an uninterrupted run.
+
+    Each step waits for what the run shows, not for a pause: the writer is held after 1002 (aifx's test hook)
+    until the Ctrl-C's handler has run; let go 0.3 s after the signal, as before, it wrote 1003 whenever the
+    child took the signal later than that (a busy machine)."""
     shot = make_shot(tmp_path / "shot", range(1001, 1009))
     reference = tmp_path / "ref" / "c.####.exr"
     fill(shot_job(shot, reference, backend="propagate"))
@@ -473,6 +487,7 @@ def test_ctrl_c_while_a_frame_waits_for_the_writer(tmp_path):
         str(out),
         "-b",
         "propagate",
+        "--json-progress",
     ]
     env = {**os.environ, "AIFX_TEST_WAIT": f"written:1002:{go}"}
     env.pop(THREADS_ENV, None)
@@ -485,12 +500,17 @@ def test_ctrl_c_while_a_frame_waits_for_the_writer(tmp_path):
         preexec_fn=interruptible,
     )
     try:
-        deadline = time.monotonic() + 120
-        while not (out.parent / "c.1002.exr").exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(1.0)  # the engine makes the next frames meanwhile and waits for the writer
+        assert proc.stdout is not None
+        seen = set()
+        # 1002 written (the writer holds it), 1003 handed to the writer (the engine is on 1004):
+        for line in proc.stdout:
+            event = json.loads(line)
+            seen.add((event.get("stage"), event.get("frame")))
+            if {("write", 1002), ("propagate", 1004)} <= seen:
+                break
+        wait_for(lambda: waits_untimed(proc.pid))  # the engine waits to hand 1004 over
         proc.send_signal(signal.SIGINT)
-        time.sleep(0.3)
+        signal_taken(proc.pid, signal.SIGINT)
         go.touch()  # the writer leaves its pause; the run must then end without writing the waiting frames
         _stdout, stderr = proc.communicate(timeout=120)
     finally:

@@ -115,11 +115,15 @@ def write_contact_sheet(
     column_titles: list[str],
     colorspace: str | None = None,
     thumb_width: int = THUMB_WIDTH,
+    *,
+    stale_after: float = 300.0,
 ) -> Path:
     """Write a labelled PNG grid: one row per ``(label, images)``, one column per title.
 
     Images are float RGB in ``colorspace`` (scene-linear is tone-mapped), uint8 RGB, or 2-D masks shown as
-    grey. The file is written atomically (temp file + rename), so a crash never leaves half a PNG.
+    grey. The file is written atomically (temp file + rename), so a crash never leaves half a PNG; the temp
+    file a killed write left is removed by the next write once ``stale_after`` seconds old (0: the caller alone
+    writes this sheet now, as a fill alone on its output does; see :func:`~.sequence.atomic.atomic_write`).
     """
     target = Path(path)
     canvas = render_contact_sheet(rows, column_titles, colorspace, thumb_width)
@@ -127,7 +131,7 @@ def write_contact_sheet(
     if not ok:
         raise InputError(f"{target}: could not encode the contact sheet as PNG")
     check_writable(target.parent)
-    atomic_write(target, lambda tmp: tmp.write_bytes(encoded.tobytes()))
+    atomic_write(target, lambda tmp: tmp.write_bytes(encoded.tobytes()), stale_after=stale_after)
     return target
 
 
@@ -208,6 +212,7 @@ def before_after_sheet(
     colorspace: str | None = None,
     count: int = 4,
     reference_colorspace: str | None = None,
+    stale_after: float = 300.0,
 ) -> Path:
     """Write a before/after sheet at up to ``count`` evenly spaced ``frames``.
 
@@ -216,7 +221,7 @@ def before_after_sheet(
     (``reference_seq``, when given) and ``mask``. ``mask`` is a sequence (``.frames``/``.read``; a single
     frame serves every frame), a callable ``frame -> array`` or a dict. ``colorspace`` defaults to a guess from
     the result's pixel type (float = scene-linear); ``reference_colorspace`` (the truth row's own, when it is
-    stored otherwise) defaults to it.
+    stored otherwise) defaults to it. ``stale_after``: see :func:`write_contact_sheet`.
     """
     chosen = pick_frames(frames, count)
     if not chosen:
@@ -257,4 +262,4 @@ def before_after_sheet(
         rows.append(("truth", [to_display_rgb8(img, space) for img in truth]))  # as the result is shown
     if holes is not None:
         rows.append(("mask", [h.astype(np.float32) for h in holes]))
-    return write_contact_sheet(path, rows, [f"frame {f}" for f in chosen], space)
+    return write_contact_sheet(path, rows, [f"frame {f}" for f in chosen], space, stale_after=stale_after)

@@ -17,9 +17,10 @@ between the rename and the manifest update leaves a frame that the next run reco
 (SIGTERM, Ctrl-C) raised there records the frame, since the file on disk is the intent's.
 
 **One owner at a time.** :class:`OutputLock` (``.clean.####.exr.aifx.lock``) is held for the whole run. Runs
-with the same settings share it (farm chunks of one shot, or a rerun while one is still going: they join, and
+making the same frames share it (the same settings, and for a whole-shot backend the same shot: farm chunks of
+one shot, or a rerun while one is still going: they join, and
 every manifest update is read-merge-written under a short exclusive lock); a run with other settings is
-refused with exit code 2. The lock is an OS file lock (``flock``), so a crashed run's lock file is stale by
+refused with exit code 2, and so is a whole-shot backend's run of another frame range. The lock is an OS file lock (``flock``), so a crashed run's lock file is stale by
 construction: the OS drops the lock with the process, and the next run takes it over (another user's too: a
 lock file it may not write is locked read-only, and a free one replaced by its own). On a filesystem that
 refuses file locks (some network filesystems) the run goes on unlocked, as before locks existed.
@@ -100,6 +101,9 @@ def settings_keys(
         absolute_paths(job).resume_key(pixel_options),
         # (the paths spelled, the file options as typed: outputs made on 2026-12-06)
         replace(job, **spelled).resume_key(pixel_options),
+        # (a whole-number threshold keyed as written, 1 apart from 1.0: outputs made before 2026-12-07)
+        job.resume_key(pixel_options, numbers_as_written=True),
+        replace(job, **spelled).resume_key(options, numbers_as_written=True),
     }
     for paths in earlier or []:
         before |= {replace(job, **paths).resume_key(pixel_options), replace(job, **paths).resume_key(options)}
@@ -124,8 +128,10 @@ def run_key(job: FillJob, frames: list[int], range_dependent: bool, settings_key
 class OutputLock:
     """Exclusive ownership of an output pattern by one group of same-settings runs (see module docstring).
 
-    ``group`` is what runs must share to join (the job's settings key, frame range left out, so farm chunks
-    of one shot run side by side); the file records it with the owner's pid and host for messages.
+    ``group`` is what runs must share to join: the key their frames are made under (:func:`run_key`: the job's
+    settings, plus the shot for a whole-shot backend), so farm chunks of one shot run side by side while a run
+    of another frame range, whose frames differ, is refused; the file records it with the owner's pid and host
+    for messages.
     """
 
     def __init__(
@@ -134,8 +140,12 @@ class OutputLock:
         group: str,
         describe: str,
         accepted: frozenset[str] = frozenset(),
+        on_last: Callable[[], None] | None = None,
     ) -> None:
         self.path = lock_path(output_pattern)
+        #: Run by the group's last holder as it lets go, under the gate with the lock its own (:meth:`release`):
+        #: no run of the group writes anything then, so a temp file of the output's is a killed holder's.
+        self.on_last = on_last
         self.group = group
         #: Groups that are these settings too: the settings keys of the paths as written (:func:`settings_keys`),
         #: which an aifx from before 2026-12-06 holds the lock under, so a farm still running it is joined.
@@ -212,9 +222,11 @@ class OutputLock:
         return fresh
 
     def release(self) -> None:
-        """Drop the lock; the last holder removes the lock file (under the gate, so no one is opening it).
-        An output folder deleted or renamed during the run has no lock file left to remove: the run's own
-        error (:func:`folder_kept`) is the one raised, not this clean-up's."""
+        """Drop the lock; the last holder runs :attr:`on_last` (a killed holder's temp files: the run that took
+        the lock alone cleaned those left before it, not those of a holder killed while it ran beside it) and
+        removes the lock file (under the gate, so no one is opening it). An output folder deleted or renamed
+        during the run has no lock file left to remove: the run's own error (:func:`folder_kept`) is the one
+        raised, not this clean-up's."""
         if self._hold is None:
             return
         hold, self._hold = self._hold, None
@@ -224,6 +236,9 @@ class OutputLock:
                     fcntl.flock(hold, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
                     return  # others of the group still run
+                if self.on_last is not None:
+                    with contextlib.suppress(OSError):
+                        self.on_last()
                 with contextlib.suppress(OSError):
                     os.unlink(self.path)
         except FileNotFoundError:

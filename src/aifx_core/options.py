@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import inspect
 import math
+import numbers
 import textwrap
 from dataclasses import MISSING, Field, field, fields
 from typing import Any, TypeVar
@@ -97,11 +98,11 @@ def _coerce(name: str, value: Any, annotation: str, owner: str) -> Any:
                 return value
             if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
                 return value.strip().lower() in _TRUE  # from a command line: --option vae_tiling=off
-        elif kind == "int":
-            if isinstance(value, int) and not isinstance(value, bool):
-                return value
-        elif kind == "float":
-            if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        elif kind == "int":  # (a NumPy integer too, as a Python int; never a bool)
+            if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+                return int(value)
+        elif kind == "float":  # (a NumPy number too)
+            if isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value):
                 return float(value)
         elif kind == "str":
             if isinstance(value, str):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import numbers
 import os
 import shutil
 import threading
@@ -98,7 +99,7 @@ from .sequence import (
 from .sequence.atomic import DiskError
 from .sequence.exr import LOSSY
 from .sequence.image import layer_of, unfilled_colour
-from .sequence.imageio import rounded_to_half
+from .sequence.imageio import check_output_compression, rounded_to_half
 from .sequence.raster import (
     COMPRESSIONS,
     MAX_PAGES,
@@ -155,8 +156,8 @@ def fill(
     only those frames of the job's shot, bit-identical to the same frames of a whole-shot run (see the module
     docstring); a frame outside the shot is an :class:`InputError`, but a span ``a-b`` between two frames of the
     shot means the shot's frames in it (a farm chunk on a shot on twos; :func:`select_frames`). ``save_job`` also writes the job to that
-    file: checked with everything else before any work, written (atomically) only once every check has passed,
-    so a bad job never leaves a job file or replaces an input. ``job_file`` is the file the job was read from
+    file: checked with everything else before any work, written (atomically) only once every check has passed
+    and the output's lock is taken, so a bad job never leaves a job file or replaces an input. ``job_file`` is the file the job was read from
     (``aifx run job.json``): it is an input too, so nothing the job writes may replace it (given a path as
     ``job``, that path is taken). ``written``: frames this same job wrote before it was interrupted (a server
     job resumed after a restart); with ``overwrite`` those the manifest has as made by this job's settings from
@@ -177,6 +178,9 @@ def fill(
     selection = select_frames(frames, plate.frames)
     check_keyframes(job, plate.frames)
     out = output_pattern(job.output, plate)
+    check_output_compression(
+        FORMATS.get(out.extension, ""), job.compression
+    )  # (EXR's: not at the first write)
     mask = open_mask(job.mask, job.mask_channel, plate, invert=job.invert_mask, threshold=job.threshold)
     _check_outside_folders(job, out, plate, mask)
     protected = protected_inputs(plate, mask.mask)
@@ -211,17 +215,27 @@ def fill(
     sides = out_dir / CONFIDENCE_FOLDER  # (the confidence sidecars' temps, by the same rules as the frames')
     clean_stale_temps(out_dir)
     clean_stale_temps(sides)
-    if saved is not None:
-        job.save(saved)
 
     run = _RunSetup.of(job, plate, out, mask)
     kept = folder_kept(out_dir, cache_folder(out))
-    with OutputLock(out, run.settings, str(out), run.earlier) as lock, kept:
+    left_by_killed = lambda: _clean_killed_temps(out, plate.frames, (sheet, saved))  # noqa: E731
+    with OutputLock(out, run.key, str(out), run.accepted, left_by_killed) as lock, kept:
         if not lock.joined:  # alone on this output: a killed run's temp files of its frames are stale now
             clean_stale_temps(out_dir, 0.0, {out.path(f).name for f in plate.frames})
             if has_sidecars(out):
                 clean_stale_temps(sides, 0.0, {sidecar_path(out.path(f)).name for f in plate.frames})
+        # The side outputs (saved job, contact sheet) are written under the lock, so a run alone on it takes their
+        # temps beside them for a killed run's at once; one that joined others, once over 5 minutes old. No
+        # folder clean-up reaches them (a review folder of their own), so each removes its own.
+        side_age = 300.0 if lock.joined else 0.0
+        if saved is not None:  # (once the lock is taken: a run refused for other settings saves no job)
+            clean_stale_temps(saved.parent, side_age, {saved.name})
+            job.save(saved)
         with lock.exclusive():
+            # Every manifest write (any run's of the group) is made in this section: a temp of it is a killed one's.
+            if lock.supported:
+                record = manifest_path(out)
+                clean_stale_temps(record.parent, 0.0, {record.name})
             manifest = Manifest.load(out, job, run.key, lock, run.accepted)
             manifest.inputs = lambda frame: _input_files(plate, mask, frame)
             _model_of(job, manifest)
@@ -264,9 +278,28 @@ def fill(
             # The outline is the hole as filled: the job's threshold and dilate (a matte read at 0.5 was not).
             filled = lambda frame: make_hole(mask.matte(frame), job.threshold, job.dilate)  # noqa: E731
             result.contact_sheet = str(
-                before_after_sheet(sheet or job.contact_sheet, plate, out, selection, mask=filled)
+                before_after_sheet(
+                    sheet or job.contact_sheet, plate, out, selection, mask=filled, stale_after=side_age
+                )
             )
     return result
+
+
+def _clean_killed_temps(out: FramePattern, frames: list[int], sides: Iterable[Path | None]) -> None:
+    """Remove the temp files a killed run of this output left, whatever their age: its frames', their confidence
+    sidecars', the manifest's and this run's side outputs' (``sides``: the saved job, the contact sheet). Run by
+    the group's last holder of the output's lock as it lets go (``OutputLock.on_last``): a run that joined
+    others took nothing for stale when it started, since they were writing, and one of them may have been
+    killed since (its frame's temp complete, the rename never made)."""
+    files = [Path(out.path(f)) for f in frames]
+    if has_sidecars(out):
+        files += [sidecar_path(out.path(f)) for f in frames]
+    files += [manifest_path(out), *(Path(p) for p in sides if p is not None)]
+    folders: dict[Path, set[str]] = {}
+    for path in files:
+        folders.setdefault(path.parent, set()).add(path.name)
+    for folder, names in folders.items():
+        clean_stale_temps(folder, 0.0, names)
 
 
 def left_over_note(output: str, left: list[int], shot: list[int]) -> str:
@@ -385,7 +418,7 @@ def _shot_inputs(plate: Sequence, mask: MaskSource, shot: list[int]) -> list[tup
 def _check_savable(job: FillJob) -> None:
     """A job given ``save_job`` must be one a file can hold: an option that is a Python object (a caller's
     ``flow_estimator``) is named now, before any work (it failed in ``json`` with a TypeError)."""
-    for name, value in job.options.items():
+    for name, value in job.to_dict()["options"].items():  # (NumPy numbers, sets: as the file holds them)
         try:
             json.dumps(value)
         except (TypeError, ValueError):
@@ -436,15 +469,15 @@ def check_keyframes(job: FillJob, shot: list[int]) -> None:
     backend took only those that are, so a typo (``150`` for ``1050``) ran the default choice without a word.
     Read as the backends read it (one number, or a list; numbers as text too)."""
     keyframes = job.options.get("keyframes")
-    if keyframes in (None, "", (), []):
+    if keyframes is None or (isinstance(keyframes, (str, list, tuple, set, frozenset)) and not keyframes):
         return
-    listed = [keyframes] if isinstance(keyframes, (int, str)) else keyframes
+    listed = [keyframes] if isinstance(keyframes, (numbers.Integral, str)) else keyframes
     try:
-        numbers = sorted({int(f) for f in listed})
+        wanted = sorted({int(f) for f in listed})
     except (TypeError, ValueError):
         return  # (the backend's options check, run before, says what is wrong with it)
     frames = set(shot)
-    outside = [f for f in numbers if f not in frames]
+    outside = [f for f in wanted if f not in frames]
     if outside:
         raise InputError(
             f"keyframes {format_frames(outside)}: not frames of the shot ({format_frames(shot)}); give "
@@ -490,14 +523,16 @@ class _RunSetup:
 
     name: str
     context: BackendContext
-    #: The job's settings key (frame range left out): runs sharing it share the output lock (farm chunks).
-    settings: str
-    #: The key frames are made under: the settings, plus the shot for backends whose pixels depend on it.
+    #: The key frames are made under: the settings, plus the shot for backends whose pixels depend on it. It
+    #: is the output lock's group too: only runs making the same frames join (farm chunks share the shot, their
+    #: range being ``fill(frames=...)``, not the job's); a run of another shot (the job's ``frames``, its
+    #: ``skip_missing``, the plate's listing) is refused rather than writing its frames among the other's.
     key: str
-    #: Keys frames made with these settings before had (paths keyed as written): done too (Manifest.accepted).
+    #: Keys frames made with these settings before had (paths keyed as written): done too (Manifest.accepted),
+    #: and groups the lock joins. A per-frame backend's are the settings keys an aifx from before 2026-12-06
+    #: holds the lock under; a whole-shot backend's hold the shot, so an older aifx's run of it (a group
+    #: without the shot, which says nothing of its range) is refused until it ends, never joined.
     accepted: frozenset[str] = frozenset()
-    #: The settings keys of the paths as written: an older aifx's runs of these settings hold the lock so.
-    earlier: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, job: FillJob, plate: Sequence, out: FramePattern, mask: MaskSource) -> _RunSetup:
@@ -513,7 +548,7 @@ class _RunSetup:
         per_shot = not is_per_frame(name)
         key = run_key(job, plate.frames, range_dependent=per_shot, settings_key=settings)
         accepted = {run_key(job, plate.frames, range_dependent=per_shot, settings_key=k) for k in before}
-        return cls(name, context, settings, key, frozenset(accepted - {key}), before)
+        return cls(name, context, key, frozenset(accepted - {key}))
 
 
 def _keyed_paths(
@@ -576,6 +611,9 @@ def prepare_anchors(
     plate = open_plate(job)
     check_keyframes(job, plate.frames)
     out = output_pattern(job.output, plate)
+    check_output_compression(
+        FORMATS.get(out.extension, ""), job.compression
+    )  # (EXR's: not at the first write)
     mask = open_mask(job.mask, job.mask_channel, plate, invert=job.invert_mask, threshold=job.threshold)
     _check_outside_folders(job, out, plate, mask)
     out_dir = check_writable(Path(out.path(plate.frames[0])).parent)
@@ -584,7 +622,7 @@ def prepare_anchors(
     if is_per_frame(run.name):
         return None  # frames on their own: nothing is decided for the shot (and no model is loaded)
     with (
-        OutputLock(out, run.settings, str(out), run.earlier),
+        OutputLock(out, run.key, str(out), run.accepted),
         folder_kept(out_dir, cache_folder(out)),
     ):
         backend = _create(job, plate, run)

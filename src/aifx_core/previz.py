@@ -25,6 +25,7 @@ import argparse
 import inspect
 import re
 import sys
+import unicodedata
 from collections.abc import Set
 from functools import partial
 from pathlib import Path
@@ -66,6 +67,8 @@ def load_previz(path: Path, overrides: dict[str, Any] | None = None) -> tuple[Bo
         if shot.extra.get("image"):
             image = Path(str(shot.extra["image"])).expanduser()
             image = image if image.is_absolute() else path.parent / image
+            composed = Path(unicodedata.normalize("NFC", str(image)))  # the storyboard writes NFC names
+            image = composed if not image.is_file() and composed.is_file() else image
             if not image.is_file():
                 raise InputError(
                     f"{path}: shot {shot.name}: image {image} not found; give a storyboard frame"
@@ -303,22 +306,26 @@ def write_previz_sheet(title: str, clips: list[tuple[Shot, np.ndarray]], path: P
     """One row per shot: its first, middle and last frame, with the name, frame count and camera note."""
     from matplotlib.figure import Figure
 
+    from .fonts import drawing
     from .sequence.atomic import atomic_write
 
-    figure = Figure(figsize=(10, 2.6 * len(clips) + 0.6))
-    figure.suptitle(f"{title}: previz", fontsize=14)
-    for row, (shot, frames8) in enumerate(clips):
-        picks = sorted({0, len(frames8) // 2, len(frames8) - 1})
-        for column, pick in enumerate(picks):
-            axes = figure.add_subplot(len(clips), 3, row * 3 + column + 1)
-            axes.imshow(frames8[pick])
-            axes.set_xticks([])
-            axes.set_yticks([])
-            axes.set_title(f"{shot.name}  frame {FIRST_FRAME + pick}", fontsize=9)
-            if column == 0 and shot.camera:
-                axes.set_xlabel(shot.camera, fontsize=8)
-    figure.tight_layout()
-    atomic_write(path, lambda temp: figure.savefig(temp, dpi=90, format="png"))
+    with drawing(
+        [title, *(text for shot, _ in clips for text in (shot.name, shot.camera))], "the previz sheet"
+    ):
+        figure = Figure(figsize=(10, 2.6 * len(clips) + 0.6))
+        figure.suptitle(f"{title}: previz", fontsize=14)
+        for row, (shot, frames8) in enumerate(clips):
+            picks = sorted({0, len(frames8) // 2, len(frames8) - 1})
+            for column, pick in enumerate(picks):
+                axes = figure.add_subplot(len(clips), 3, row * 3 + column + 1)
+                axes.imshow(frames8[pick])
+                axes.set_xticks([])
+                axes.set_yticks([])
+                axes.set_title(f"{shot.name}  frame {FIRST_FRAME + pick}", fontsize=9)
+                if column == 0 and shot.camera:
+                    axes.set_xlabel(shot.camera, fontsize=8)
+        figure.tight_layout()
+        atomic_write(path, lambda temp: figure.savefig(temp, dpi=90, format="png"))
 
 
 def run_previz(args: argparse.Namespace) -> int:

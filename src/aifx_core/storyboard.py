@@ -27,6 +27,7 @@ import contextlib
 import math
 import re
 import textwrap
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
@@ -251,8 +252,20 @@ def _save_png(rgb8: np.ndarray, path: Path) -> None:
     PILImage.fromarray(rgb8).save(path, format="PNG")
 
 
+def _kept(char: str) -> bool:
+    """Whether a file name keeps ``char``: letters and digits of any script, with their accents and vowel signs
+    (combining marks), and ``_ . -``. Everything else (spaces, ``/ \\ : * ? " < > |`` that Windows or a path
+    cannot hold, control characters, emoji) becomes ``_``."""
+    return char.isalnum() or char in "_.-" or unicodedata.category(char)[0] == "M"
+
+
 def _file_name(index: int, name: str) -> str:
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "shot"
+    """``NN_name.png``: the shot's name as typed, less what a file name cannot hold, so a previz ``image:
+    board/02_灯台.png`` names it (letters of other scripts were once dropped: 02_shot.png). In NFC (é one
+    character), whatever the keyboard or file gave. An ASCII name keeps the file name it always had; ``NN``
+    keeps apart names that become the same file name (``a b`` and ``a_b``, ``🎬`` and ``✂``: ``shot``)."""
+    text = "".join(char if _kept(char) else " " for char in unicodedata.normalize("NFC", name))
+    safe = re.sub(r" +", "_", text).strip("._") or "shot"
     return f"{index:02d}_{safe}.png"
 
 
@@ -430,7 +443,7 @@ def _shot_page(shot: Shot, rgb8: np.ndarray):
         lines.append(f"Camera: {shot.camera}")
     lines.append(f"Aspect {shot.aspect_text}, seed {shot.seed}")
     text = "\n".join(textwrap.fill(line, 100) for line in lines)
-    figure.text(0.05, 0.25, text, fontsize=9, va="top", family="sans-serif")
+    figure.text(0.05, 0.25, text, fontsize=9, va="top")
     return figure
 
 
@@ -440,10 +453,8 @@ def write_sheet_and_pdf(
     """Contact sheet PNG (names and camera notes under the frames) and a PDF: the sheet, then a page a shot."""
     from matplotlib.backends.backend_pdf import PdfPages
 
+    from .fonts import drawing
     from .sequence.atomic import atomic_write
-
-    sheet_figure = _sheet_figure(title, images)
-    atomic_write(sheet, lambda temp: sheet_figure.savefig(temp, dpi=100, format="png"))
 
     def write_pdf(temp: Path) -> None:
         with PdfPages(temp) as document:
@@ -451,7 +462,16 @@ def write_sheet_and_pdf(
             for shot, rgb8, _file in images:
                 document.savefig(_shot_page(shot, rgb8))
 
-    atomic_write(pdf, write_pdf)
+    texts = [title, *(text for shot, _, _ in images for text in shot_texts(shot))]
+    with drawing(texts, "the contact sheet and the PDF"):
+        sheet_figure = _sheet_figure(title, images)
+        atomic_write(sheet, lambda temp: sheet_figure.savefig(temp, dpi=100, format="png"))
+        atomic_write(pdf, write_pdf)
+
+
+def shot_texts(shot: Shot) -> list[str]:
+    """What the sheets write about ``shot`` (for :func:`aifx_core.fonts.drawing`)."""
+    return [shot.name, shot.aspect_text, shot.camera, shot.prompt]
 
 
 def model_overrides(args: argparse.Namespace) -> dict[str, Any]:

@@ -79,10 +79,12 @@ class DISFlow:
             self._slow_dis.setPatchStride(stride)
             self._slow_dis.setVariationalRefinementIterations(refine)
         self._features = _FeatureCache()
+        #: The last translations :meth:`translation` found, with the very images they were found for.
+        self._translations: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = []
 
     def estimate(self, a_gray: np.ndarray, b_gray: np.ndarray) -> np.ndarray:
         if self.prealign and min(a_gray.shape[:2]) >= 64:
-            matrix = thumbnail_translation(a_gray, b_gray)
+            matrix = self.translation(a_gray, b_gray)
             if (
                 matrix is None
             ):  # no single clear translation (zoom, rotation, little texture): ask the features
@@ -93,6 +95,34 @@ class DISFlow:
                 if self._slow_dis is not None:
                     return self._slow_dis.calc(a_gray, b_gray, None)  # (sides of 64 and more: no padding)
         return self._calc(a_gray, b_gray)
+
+    def translation(self, a_gray: np.ndarray, b_gray: np.ndarray) -> np.ndarray | None:
+        """:func:`thumbnail_translation` of the two images, kept for the last two pairs asked (by the images'
+        identity, never their ids: the same arrays give the same answer, and a pair's flows ask it twice)."""
+        for a, b, matrix in self._translations:
+            if a is a_gray and b is b_gray:
+                return None if matrix is None else matrix.copy()
+        matrix = thumbnail_translation(a_gray, b_gray)
+        self._translations = [
+            *self._translations[-1:],
+            (a_gray, b_gray, None if matrix is None else matrix.copy()),
+        ]
+        return matrix
+
+    def global_motions(self, a_gray: np.ndarray, b_gray: np.ndarray) -> list[np.ndarray]:
+        """The pair's global motions as homographies, each a guess of its own: the matched features' motion
+        (:func:`global_motion`: the more precise where found) and the thumbnails' translation
+        (:meth:`translation`); none for images too small to pre-align."""
+        if min(a_gray.shape[:2]) < 64:
+            return []
+        found = [global_motion(a_gray, b_gray, self._features), self.translation(a_gray, b_gray)]
+        return [m for m in found if m is not None]
+
+    def aligned(self, a_gray: np.ndarray, b_gray: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+        """DIS with ``b`` pre-aligned onto ``a`` by the homography ``matrix`` whatever its size (the estimate's
+        pre-alignment, asked for): the flow of a pair whose own estimate is doubted (a repetitive texture:
+        ``propagate.pair_flow.estimate_pair``)."""
+        return self._prealigned(a_gray, b_gray, matrix)
 
     def _prealigned(self, a_gray: np.ndarray, b_gray: np.ndarray, matrix: np.ndarray) -> np.ndarray:
         """DIS on ``a`` and ``b`` warped onto ``a`` by ``matrix``; the residual composed with the homography."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,15 +80,7 @@ class PropagateOptions:
         known = {name for name in cls.__dataclass_fields__}
         values = {key: value for key, value in options.items() if key in known}
         if "keyframes" in values:
-            frames = values["keyframes"] or ()
-            if isinstance(frames, int | str):
-                frames = [frames]
-            try:
-                values["keyframes"] = tuple(sorted({int(f) for f in frames}))
-            except (TypeError, ValueError):
-                raise InputError(
-                    f"keyframes {frames!r}: give a list of frame numbers, e.g. [1001, 1040]"
-                ) from None
+            values["keyframes"] = _keyframes(values["keyframes"])
         for name in ("spatial_backend", "flow_preset", "seam"):
             if name in values and not isinstance(values[name], str):
                 raise InputError(f"propagate option {name}={values[name]!r}: expected a name (text)")
@@ -168,11 +161,35 @@ class PropagateOptions:
             raise InputError(f"consistency_tol={self.consistency_tol} must be positive (pixels)")
 
 
+def _keyframes(value: Any) -> tuple[int, ...]:
+    """The ``keyframes`` option: a frame number or a list (tuple, set) of them, sorted. Each is a whole number
+    (a NumPy one too, never a NumPy bool); ``1001.5`` or ``true`` is refused, not cut to 1001 or read as frame 1.
+    A NumPy array is refused with the fix (the job must hold JSON data: it is saved and sent to farms)."""
+    example = "give a list of frame numbers, e.g. [1001, 1040]"
+    if hasattr(value, "tolist") and not isinstance(value, numbers.Integral):
+        raise InputError(f"keyframes {value!r}: {example} (a NumPy array: pass array.tolist())")
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return ()  # (as if not given)
+    if isinstance(value, (str, numbers.Integral)):
+        value = [value]
+    if not isinstance(value, (list, tuple, set, frozenset)):
+        raise InputError(f"keyframes {value!r}: {example}")
+    frames = set()
+    for item in value:
+        if isinstance(item, bool) or not isinstance(item, (str, numbers.Real)):
+            raise InputError(f"keyframes: {item!r} is not a frame number; {example}")
+        try:
+            frames.add(_whole("keyframes", item))
+        except InputError:
+            raise InputError(f"keyframes: {item!r} is not a whole frame number; {example}") from None
+    return tuple(sorted(frames))
+
+
 def _whole(name: str, value: Any) -> int:
     """An option that counts (frames, pixels): a whole number, from JSON or a command line (``"12"``); ``2.5``
-    or ``true`` is refused, not cut to 2 or read as 1."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
+    or ``true`` is refused, not cut to 2 or read as 1. A NumPy integer counts (never a NumPy bool)."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, str) and value.strip().lstrip("+-").isdigit():

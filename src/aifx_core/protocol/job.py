@@ -26,10 +26,11 @@ import contextlib
 import errno
 import json
 import math
+import numbers
 import os
 import stat
 from dataclasses import MISSING, dataclass, field, fields, replace
-from typing import Any, Dict, List, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Tuple
 
 from .errors import InputError
 
@@ -98,11 +99,46 @@ class FillJob:
     #: EXR channel ``fill.confidence``, or a ``confidence/`` PNG sequence beside PNG/TIFF/JPEG outputs.
     confidence: bool = field(default=False, metadata=_since(2))
 
+    # What type checkers see (the dataclass makes the real one): the path fields take a ``pathlib.Path`` too,
+    # kept as its text (``__post_init__``). Every field, in order (tests/test_job.py checks it).
+    if TYPE_CHECKING:
+
+        def __init__(
+            self,
+            input: str | os.PathLike[str],
+            output: str | os.PathLike[str],
+            mask: str | os.PathLike[str] | None = ...,
+            mask_channel: str | None = ...,
+            frames: str | None = ...,
+            skip_missing: bool = ...,
+            backend: str = ...,
+            options: dict[str, Any] = ...,
+            threshold: float = ...,
+            invert_mask: bool = ...,
+            dilate: int = ...,
+            feather: int = ...,
+            colorspace: str | None = ...,
+            compression: str | None = ...,
+            seed: int = ...,
+            device: str = ...,
+            overwrite: bool = ...,
+            contact_sheet: str | os.PathLike[str] | None = ...,
+            confidence: bool = ...,
+        ) -> None: ...
+
     def __post_init__(self) -> None:
         for name in PATH_FIELDS:  # a Python caller's ``pathlib.Path`` is taken as its text
             value = getattr(self, name)
             if isinstance(value, os.PathLike):
                 setattr(self, name, os.fspath(value))
+        for name, kinds in _FIELD_TYPES.items():  # a NumPy number as the Python number JSON holds
+            value = getattr(self, name)
+            if isinstance(value, bool) or type(value) in (int, float):
+                continue
+            if "int" in kinds and isinstance(value, numbers.Integral):
+                setattr(self, name, int(value))
+            elif "number" in kinds and isinstance(value, numbers.Real):
+                setattr(self, name, float(value))
 
     # -- JSON -------------------------------------------------------------------------------------------
     def to_dict(self) -> Dict[str, Any]:
@@ -118,7 +154,7 @@ class FillJob:
             since = _field_since(spec)
             if since > 1 and value == _field_default(spec):
                 continue
-            data[spec.name] = dict(value) if spec.name == "options" else value
+            data[spec.name] = _plain(dict(value), _kept) if spec.name == "options" else value
             job_format = max(job_format, since)
         return {"aifx_job": job_format, **data}
 
@@ -228,11 +264,15 @@ class FillJob:
         if not is_device_name(self.device):  # (a typo fails here, also for a backend that needs no device)
             raise InputError(f'job field "device" is {self.device!r}; give auto, cpu, cuda, cuda:1 or mps')
 
-    def resume_key(self, pixel_options: Dict[str, Any] | None = None) -> str:
+    def resume_key(
+        self, pixel_options: Dict[str, Any] | None = None, *, numbers_as_written: bool = False
+    ) -> str:
         """Hash of every setting that changes output pixels: a rerun with the same key may skip done frames.
 
         ``pixel_options`` are the backend options that change pixels, as the backend itself says (see
-        ``aifx_core.backends.pixel_options``); ``None`` keys on every option.
+        ``aifx_core.backends.pixel_options``); ``None`` keys on every option. A number field keys as a float
+        (``"threshold": 1`` in a job file is the CLI's ``--threshold 1``, 1.0); ``numbers_as_written``: as the
+        job holds it, the key outputs made before 2026-12-07 carry (accepted by ``manifest.settings_keys``).
         """
         import hashlib
 
@@ -243,9 +283,13 @@ class FillJob:
                 continue
             if _field_since(spec) > _KEY_FORMAT and value == _field_default(spec):
                 continue  # a field added later keys only when used: adding one keeps every old output resumable
+            if not numbers_as_written and "number" in _FIELD_TYPES[spec.name]:
+                value = _as_float(value)
             data[spec.name] = value
         data["options"] = dict(self.options if pixel_options is None else pixel_options)
-        blob = json.dumps(data, sort_keys=True, default=_type_name).encode()
+        # Keyed as the values they are, not as Python spells them: ``numpy.int64(1006)`` keys as ``1006`` and a
+        # set as its sorted list (both once keyed by their type's name alone, so other keyframes reused frames).
+        blob = json.dumps(_plain(data, _type_name), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
 
@@ -347,6 +391,42 @@ def _type_name(value: Any) -> str:
     return f"<{type(value).__module__}.{type(value).__qualname__}>"
 
 
+def _as_float(value: Any) -> Any:
+    """A number as a float (1 and 1.0 are one threshold); anything else, or an int no float holds, as it is."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        with contextlib.suppress(OverflowError):
+            return float(value)
+    return value
+
+
+def _kept(value: Any) -> Any:
+    return value
+
+
+def _plain(value: Any, other: Any) -> Any:
+    """``value`` as the JSON data it stands for: a NumPy number or array (anything with ``tolist``) as its
+    Python numbers, any other ``numbers.Integral``/``Real`` as ``int``/``float``, a tuple as a list, a set as its
+    sorted list. What is no data (a Python caller's flow estimator) is ``other(value)``. JSON data itself comes
+    back as it is, so its resume key is the one it always had."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, dict):
+        return {key: _plain(item, other) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item, other) for item in value]
+    if isinstance(value, (set, frozenset)):
+        items = [_plain(item, other) for item in value]
+        return sorted(items, key=lambda item: json.dumps(item, sort_keys=True, default=repr))
+    tolist = getattr(value, "tolist", None)
+    if callable(tolist):  # NumPy (stdlib only here: read through its own method)
+        return _plain(tolist(), other)
+    return other(value)
+
+
 # -- the rule set --------------------------------------------------------------------------------------------
 
 #: Annotation words → the JSON kind they accept (``from __future__ import annotations`` keeps them as text,
@@ -405,7 +485,9 @@ def _shown(value: Any) -> str:
 def _check_field(name: str, value: Any, kinds: Tuple[str, ...], meta: Any) -> None:
     if not any(_is_kind(value, kind) for kind in kinds):
         wanted = " or ".join(_KIND_WORDS[k] for k in kinds)
-        raise InputError(f'job field "{name}" must be {wanted}, got {_shown(value)}')
+        plain = value is None or type(value) in (bool, int, float, str, list, dict)
+        what = "" if plain else f" (a {type(value).__module__}.{type(value).__qualname__})"
+        raise InputError(f'job field "{name}" must be {wanted}, got {_shown(value)}{what}')
     if meta.get("required") and isinstance(value, str) and not value.strip():
         raise InputError(f'job field "{name}" is empty; give {meta["required"]}')
     low, high = meta.get("min"), meta.get("max")

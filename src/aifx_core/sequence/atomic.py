@@ -84,6 +84,8 @@ def atomic_write(
     path: str | os.PathLike[str],
     write_fn: Callable[[Path], T],
     before_replace: Callable[[Path], None] | None = None,
+    *,
+    stale_after: float | None = None,
 ) -> T:
     """Call ``write_fn(temp_path)``, then move the finished temp file onto ``path`` atomically.
 
@@ -93,8 +95,14 @@ def atomic_write(
 
     ``before_replace(temp_path)`` is called with the complete, synced temp file just before the rename: the
     resume manifest records its intent there, so a kill right after the rename is recoverable.
+
+    ``stale_after`` (seconds), for a one-off side output that no folder's clean-up covers (a contact sheet in a
+    review folder): first remove the temp files of this same target that a killed write left, once they are that
+    old (0 where the caller alone writes this target). Without it a killed write's temp stayed for good.
     """
     target = Path(path)
+    if stale_after is not None:
+        clean_stale_temps(target.parent, stale_after, {target.name})
     temp = temp_path_for(target)
     try:
         result = write_fn(temp)

@@ -17,13 +17,16 @@ from pathlib import Path
 
 from ..errors import InputError
 from .atomic import atomic_write, disk_error, longest_temp_name
-from .exr import read_exr, read_exr_info, resolve_compression, write_exr
+from .exr import COMPRESSIONS as EXR_COMPRESSIONS
+from .exr import compression_name, read_exr, read_exr_info, resolve_compression, write_exr
 from .guard import check_regular_file
 from .image import Image
 from .imageinfo import ImageInfo
 from .raster import (
+    COMPRESSIONS,
     DPX_BYTE_ORDERS,
     RASTER_FORMATS,
+    check_compression,
     png_zip_level,
     read_raster,
     read_raster_info,
@@ -169,6 +172,27 @@ def write_image(
             before_replace,
         )
     return path
+
+
+def check_output_compression(fmt: str, compression: str | None) -> None:
+    """A job's ``compression`` for an output in ``fmt`` (``FORMATS``' word: ``"exr"``, ``"png"``...), checked
+    before anything is read or written. An EXR name was checked only by the writer, at the first frame: after
+    the shot's seen-plate pass and a fill, with the output folder and manifest made and every farm chunk
+    failing apart."""
+    if compression is None:
+        return
+    if not compression.strip():
+        raise InputError(
+            'the compression is empty (--compression "" or "compression": ""); leave it out (null in a job file) '
+            "to keep the plate's, or name one such as zip"
+        )
+    if fmt == "exr":
+        if compression_name(compression.strip().upper()) not in EXR_COMPRESSIONS:
+            raise InputError(
+                f"--compression {compression}: EXR output takes {', '.join(sorted(EXR_COMPRESSIONS))}"
+            )
+    elif fmt in COMPRESSIONS:
+        check_compression(fmt, compression)
 
 
 def _check_can_write(

@@ -265,6 +265,10 @@ def create_app(config: ServerConfig) -> FastAPI:
                     yield ServerSentEvent(data=data, id=str(seq))
                     if protocol_events.is_final(json.loads(data)):
                         return
+                    # A write never waits, so without this a backlog went out in one go: a client gone after
+                    # its first event was noticed only after the last, asyncio logging each write past its
+                    # fifth to the dead socket ("socket.send() raised exception.", per event, per drop).
+                    await asyncio.sleep(0)
                 if batch:
                     quiet = 0
                     continue

@@ -14,6 +14,7 @@ leaves a job half claimed (:meth:`Worker._store`); a dispatcher that fails other
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import logging
@@ -36,6 +37,8 @@ log = logging.getLogger("aifx.serve")
 T = TypeVar("T")
 #: Seconds between tries of a store write that failed (a full disk under --state), doubling up to the last.
 _RETRY_PAUSES = (0.5, 1.0, 2.0, 5.0)
+#: errno values of a process (EMFILE) or a machine (ENFILE) out of file descriptors.
+_OUT_OF_DESCRIPTORS = (errno.EMFILE, errno.ENFILE)
 
 
 class _Stopping(Exception):
@@ -106,6 +109,10 @@ class Worker:
         self.models: list[dict] = []
         #: Why this worker's dispatcher cannot go on just now (GET /v1/health shows it), or None.
         self.problem: str | None = None
+        #: The last start of the worker process found no free file descriptor (said once, cleared on a start).
+        self.starved = False
+        #: The process whose death :meth:`_follow` logged (with its job), so the restart does not log it again.
+        self.ended: subprocess.Popen | None = None
         self.thread = threading.Thread(target=self._run, name=f"aifx-dispatch-{self.name}", daemon=True)
 
     # -- the process ----------------------------------------------------------------------------------------
@@ -127,6 +134,8 @@ class Worker:
         self.lines = queue.Queue()
         threading.Thread(target=self._read, args=(self.proc, self.lines), daemon=True).start()
         log.info("worker %s started (pid %s)", self.name, self.proc.pid)
+        if self.starved:
+            self.starved, self.problem = False, None
 
     @staticmethod
     def _read(proc: subprocess.Popen, lines: queue.Queue[dict | None]) -> None:
@@ -173,10 +182,29 @@ class Worker:
                 return
             except _Stopping:
                 return
-            except Exception as exc:
-                self.problem = f"worker {self.name}: {type(exc).__name__}: {exc}"
-                log.exception("worker %s: the dispatcher failed; starting it again", self.name)
+            except OSError as exc:
+                if exc.errno not in _OUT_OF_DESCRIPTORS:
+                    self._failed(exc)
+                else:  # the machine's limit (a flood of connections, a low ulimit), not a bug: one line
+                    if not self.starved:
+                        self.starved = True
+                        log.warning(
+                            "worker %s: no file can be opened just now (%s); trying again",
+                            self.name,
+                            exc,
+                        )
+                    self.problem = (
+                        f"worker {self.name}: out of file descriptors ({exc}); raise the limit (ulimit -n)"
+                    )
                 self.pool.wait_stopping(next(pauses, _RETRY_PAUSES[-1]))
+            except Exception as exc:
+                self._failed(exc)
+                self.pool.wait_stopping(next(pauses, _RETRY_PAUSES[-1]))
+
+    def _failed(self, exc: Exception) -> None:
+        """An error nobody foresaw: logged with its traceback for the report, shown by GET /v1/health."""
+        self.problem = f"worker {self.name}: {type(exc).__name__}: {exc}"
+        log.exception("worker %s: the dispatcher failed; starting it again", self.name)
 
     def _store(self, call: Callable[[], T]) -> T:
         """``call()`` (store work, under the pool's lock), tried again until the store takes it: a full disk
@@ -221,6 +249,13 @@ class Worker:
             if self.proc is None or self.proc.poll() is not None:
                 if self.pool.stopping:
                     break
+                if self.proc is not None and self.proc is not self.ended:  # (one ended mid-job is logged)
+                    log.warning(
+                        "worker %s (pid %s) died while idle (%s); starting another",
+                        self.name,
+                        self.proc.pid,
+                        how_it_ended(self.proc.returncode),
+                    )
                 self.start_process()
             job = self._store(self._claim)
             if job is not None:
@@ -269,16 +304,29 @@ class Worker:
                 if self.pool.stopping or (code in _STOP_CODES and self.pool.wait_stopping(_STOP_SIGNAL_WAIT)):
                     return  # killed with the server (a stop of the whole service): interrupted, not failed
 
-                def end(code: int | None = code) -> None:
+                def end(code: int | None = code) -> str:
                     row = store.get(job_id)
                     if row and row["cancel_requested"]:
                         store.add_event(job_id, events.cancelled_event(CANCELLED_WHILE_RUNNING))
+                        outcome = "is cancelled"
                     else:
                         died = f"the server's worker process died (exit code {code}); see the server log"
                         store.add_event(job_id, events.error_event(died, EXIT_INTERNAL))
+                        outcome = "failed"
                     self.job_id = None
+                    return outcome
 
-                self._store(end)
+                outcome = self._store(end)
+                # The job's error points the artist here: say which worker, how it ended, and what of.
+                self.ended = self.proc
+                log.warning(
+                    "worker %s (pid %s) died while running job %s (%s); the job %s, a new worker starts",
+                    self.name,
+                    self.proc.pid if self.proc else "?",
+                    job_id,
+                    how_it_ended(code),
+                    outcome,
+                )
                 return
             if message.get("id") != job_id or not isinstance(message.get("event"), dict):
                 continue
@@ -293,6 +341,19 @@ class Worker:
 
             if self._store(record):
                 return
+
+
+def how_it_ended(code: int | None) -> str:
+    """A worker process's exit status in the log's words: a signal by name (SIGKILL is what the kernel's
+    out-of-memory killer sends, the first thing to look for), else the exit code."""
+    if code is None or code >= 0:
+        return f"exit code {code}"
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:
+        name = f"signal {-code}"
+    hint = "; the system's out-of-memory killer sends it: see `journalctl -k`" if name == "SIGKILL" else ""
+    return f"exit code {code}: killed by {name}{hint}"
 
 
 #: A worker killed by one of these (its exit code) may have gone with a stop of the whole service.
