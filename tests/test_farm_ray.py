@@ -291,21 +291,27 @@ def test_a_chunk_that_keeps_failing_fails_the_run(cluster, shot, tmp_path, monke
 
 
 def test_cancel_stops_every_worker_and_keeps_finished_frames(cluster, shot, reference, tmp_path, monkeypatch):
+    """The caller's cancel reaches a worker mid-chunk: it writes no frame after it, and the frames finished are
+    kept, exact. The chunk 1001-1004 is held after frame 1002 until its worker has the cancel (the test hook's
+    ``hold``, which then writes ``held``): with frames only slowed down, as before, a driver that reacted late
+    (a busy machine) saw every chunk finish and the run end without a cancel."""
     from aifx_core.farm import run_on_ray
     from aifx_core.progress import CancelToken
 
-    monkeypatch.setenv(FAULT_VARIABLE, "slow:0.4")  # a frame takes 0.4 s more: the cancel lands mid-shot
+    held = tmp_path / "held"
+    monkeypatch.setenv(FAULT_VARIABLE, f"hold:1002:{held}")
     out = tmp_path / "clean.####.exr"
     cancel = CancelToken()
 
     def on_progress(event) -> None:
-        if event.stage == "write" and event.index >= 2:
+        if event.stage == "write" and event.frame == 1002:
             cancel.cancel()
 
     with pytest.raises(Cancelled):
         run_on_ray(shot_job(shot, out, backend=BACKEND), progress=on_progress, cancel=cancel, chunk=4)
+    assert held.exists(), "the held worker never had the cancel (it was killed)"
     kept = _written(out)
-    assert 2 <= len(kept) < len(FRAMES), kept
+    assert {1001, 1002} <= set(kept) and not {1003, 1004} & set(kept), kept
     _assert_exact(out, reference, kept)
     assert not list(tmp_path.glob("*tmp*")), "a cancelled worker left a temp file"
 
@@ -348,20 +354,23 @@ def test_cli_runs_on_a_ray_cluster_with_json_progress(cluster, shot, reference, 
 
 def test_cli_sigterm_cancels_every_worker_and_keeps_finished_frames(cluster, shot, reference, tmp_path):
     """What the adapters' Cancel sends (SIGTERM) stops a Ray run: exit code 130, a final ``cancelled`` event,
-    finished frames exact and kept."""
+    finished frames exact and kept. The chunk 1001-1004 is held after frame 1002 until its worker has the
+    cancel (the test hook's ``hold``), so a SIGTERM sent late (a busy machine) still finds the run going: with
+    frames only slowed down, as before, the run could end first (exit 0)."""
     out = tmp_path / "clean.####.exr"
+    held = tmp_path / "held"
     job_file = tmp_path / "job.json"
     shot_job(shot, out, backend=BACKEND).save(job_file)
     command = [sys.executable, "-m", "aifx_core", "run", str(job_file), "--json-progress"]
     command += ["--executor", "ray", "--address", cluster, "--chunk", "4"]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", FAULT_VARIABLE: "slow:0.4"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", FAULT_VARIABLE: f"hold:1002:{held}"}
     worker = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         received = []
         for line in worker.stdout:
             event = events.decode(line)
             received.append(event)
-            if event and events.is_overall(event) and event["index"] >= 2:
+            if event and events.is_overall(event) and event["frame"] == 1002:
                 worker.send_signal(signal.SIGTERM)
                 break
         rest, errors = worker.communicate(timeout=120)
@@ -372,8 +381,9 @@ def test_cli_sigterm_cancels_every_worker_and_keeps_finished_frames(cluster, sho
     received += [events.decode(line) for line in rest.splitlines()]
     assert worker.returncode == 130, errors[-2000:]
     assert received[-1]["event"] == "cancelled"
+    assert held.exists(), "the held worker never had the cancel (it was killed)"
     kept = _written(out)
-    assert 2 <= len(kept) < len(FRAMES), kept
+    assert {1001, 1002} <= set(kept) and not {1003, 1004} & set(kept), kept
     _assert_exact(out, reference, kept)
     assert not list(tmp_path.glob("*tmp*"))
 
@@ -526,8 +536,15 @@ def _marked(mark: str) -> list[int]:
 def test_ctrl_c_while_the_local_ray_starts_ends_the_run_and_its_processes(tmp_path, delay):
     """Ctrl+C at the terminal (SIGINT to the whole process group) while ``ray.init`` starts the local Ray: the
     flag-only handlers were installed only after it, so the interrupt landed inside it (or in a child it
-    forked), the exit took 17 s and Ray's agents were left running, or the run died of a segfault. ``delay``: how
-    long after Ray's first process the Ctrl+C comes (the old code failed at some moments only, so three)."""
+    forked): a KeyboardInterrupt out of a half-started Ray ('aifx: interrupted'), Ray's agents left running, or a
+    segfault. Now the Ctrl+C only sets the cancel flag, the start is waited for and the run ends on the flag
+    ('aifx: cancelled; ...'), Ray shut down. ``delay``: how long after Ray's first process the Ctrl+C comes (the
+    old code failed at some moments only, so three).
+
+    It once also bounded the exit at 15 s (the old exit took 17 s), a speed claim a busy machine misses with
+    nothing wrong: the fixed run waits for Ray's start, which took 16 s on a loaded 2-core machine, where the
+    old code, interrupted inside it, exited in 2 s. What is checked instead is how the run ended (the cancel
+    flag, not an interrupt inside Ray); the timeouts only guard against a hang."""
     job_file = tmp_path / "job.json"
     # A shot long enough that the run cannot end before the Ctrl+C, however fast Ray starts here.
     shot = make_shot(tmp_path / "long", frames=range(1001, 1401))
@@ -552,17 +569,18 @@ def test_ctrl_c_while_the_local_ray_starts_ends_the_run_and_its_processes(tmp_pa
         assert run.poll() is None, run.communicate()[1][-2000:]
         time.sleep(delay)
         os.killpg(run.pid, signal.SIGINT)
-        started = time.monotonic()
-        _, errors = run.communicate(timeout=60)
-        took = time.monotonic() - started
+        _, errors = run.communicate(timeout=180)  # (a guard against a hang only: Ray's start is waited for)
     finally:
         if run.poll() is None:
             os.killpg(run.pid, signal.SIGKILL)
             run.wait()
     assert run.returncode == 130, errors[-3000:]
     assert "Traceback" not in errors and "KeyboardInterrupt" not in errors, errors[-3000:]
-    assert took < 15, took
-    deadline = time.monotonic() + 20
+    # Ended by the cancel flag once Ray was up (or by the run's cancel, had Ray been up already), never by an
+    # interrupt raised inside Ray's start ("aifx: interrupted; ...").
+    cancelled = "aifx: cancelled; finished frames are kept and a rerun resumes after them"
+    assert cancelled in errors and "aifx: interrupted" not in errors, errors[-3000:]
+    deadline = time.monotonic() + 60  # (a guard only: a process left running stays)
     while _marked(mark) and time.monotonic() < deadline:
         time.sleep(0.2)
     left = _marked(mark)

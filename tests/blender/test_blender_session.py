@@ -4,15 +4,21 @@ operator drives, run against the real ``python -m aifx_core run`` worker."""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from types import CodeType
 
 import pytest
 from blender_helpers import read_exr_rgb
+from shot_files import signal_taken
 
 from aifx_core.protocol.job import FillJob
 from blender_addon import jobs, session
+from blender_addon.aifx_protocol import client
 from blender_addon.aifx_protocol.errors import InputError
 
 pytestmark = pytest.mark.blender
@@ -103,22 +109,68 @@ def test_session_ticks_report_progress_and_finish(png_shot: Path, tmp_path: Path
     assert len(jobs.existing_frames(str(tmp_path / "clean.#####.exr"), list(range(4)))) == 4
 
 
-def test_cancel_keeps_finished_frames_and_rerun_resumes(png_shot: Path, tmp_path: Path) -> None:
+def _inside(ident: int, code: CodeType) -> bool:
+    """True while the thread ``ident`` of this process runs ``code`` (anywhere in its stack)."""
+    frame = sys._current_frames().get(ident)
+    while frame is not None:
+        if frame.f_code is code:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def test_cancel_keeps_finished_frames_and_rerun_resumes(
+    png_shot: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The panel's Cancel (SIGTERM to the worker) keeps the frames written before it, writes none after it,
+    and a rerun resumes after them.
+
+    The worker is held after writing frame 2 (aifx's test hook AIFX_TEST_WAIT, in the environment the session
+    gives the worker) and let go only once it has taken the cancel: cancelling after the first progress event
+    of any stage, as before, raced the 24 frames both ways (none written yet, or all of them on a busy
+    machine). ``FillSession.cancel`` sends the SIGTERM and then waits for the worker to end, so another thread
+    lets it go: once this thread waits for the worker (the SIGTERM is sent) and the worker has run its handler
+    (``signal_taken``)."""
     total = 24
     job_path = _job(png_shot, tmp_path, total - 1)
     pattern = str(tmp_path / "clean.#####.exr")
+    go = tmp_path / "go"
+    monkeypatch.setenv("AIFX_TEST_WAIT", f"written:2:{go}")
     fill = session.FillSession(sys.executable, job_path).start()
-    while fill.tick() == session.RUNNING and not fill.worker.last_progress:
+    assert isinstance(fill.worker, client.WorkerProcess) and fill.worker._proc is not None
+    pid, here = fill.worker._proc.pid, threading.get_ident()
+    while fill.tick() == session.RUNNING and not any(
+        e.get("stage") == "write" and e.get("frame") == 2 for e in fill.events
+    ):
         time.sleep(0.005)
+    failed: list[BaseException] = []
+
+    def let_go() -> None:
+        try:
+            deadline = time.monotonic() + 60
+            while not _inside(here, subprocess.Popen.wait.__code__):  # (called once the SIGTERM is sent)
+                assert time.monotonic() < deadline, "the session's cancel never waited for the worker"
+                time.sleep(0.01)
+            signal_taken(pid, signal.SIGTERM)
+        except BaseException as exc:  # (raised in the test's thread)
+            failed.append(exc)
+        finally:
+            go.touch()
+
+    releaser = threading.Thread(target=let_go, name="let-go")
+    releaser.start()
     fill.cancel()
+    releaser.join()
+    assert not failed, failed
     assert fill.wait().state == session.CANCELLED, fill.message
     kept = jobs.existing_frames(pattern, list(range(total)))
-    assert 1 <= len(kept) < total, kept
+    assert kept == [0, 1, 2], kept  # those written before the cancel, none after it
     assert not [p for p in tmp_path.iterdir() if p.suffix == ".exr" and not p.name.startswith("clean.")]
     stamps = {n: Path(jobs.pattern_frame_path(pattern, n)).stat().st_mtime_ns for n in kept}
     for number in kept:  # every frame left behind is a whole, readable image
         assert read_exr_rgb(Path(jobs.pattern_frame_path(pattern, number))).shape == (180, 320, 3)
 
+    monkeypatch.delenv("AIFX_TEST_WAIT")
     rerun = session.run_blocking(sys.executable, job_path)
     assert rerun.state == session.DONE, rerun.message
     assert sorted(rerun.worker.final["skipped"]) == kept

@@ -70,7 +70,8 @@ CONNECT_TIMEOUT = 10.0
 #: The local Ray's object store: only paths and frame numbers travel, so the minimum Ray accepts is plenty.
 LOCAL_OBJECT_STORE = 80 * 1024 * 1024
 #: Test hook read by the workers: ``raise:FRAME:MARKER`` raises once after FRAME is written, ``kill:...`` kills
-#: the worker (SIGKILL) there; MARKER is the file that says it happened (so it happens once per test).
+#: the worker (SIGKILL) there, ``hold:...`` holds it there until its cancel arrives; MARKER is the file that says
+#: it happened (so it happens once per test).
 FAULT_VARIABLE = "AIFX_TEST_FARM_FAULT"
 #: Environment passed on to workers: test hooks only (a cluster's machines have their own environment).
 FORWARDED_PREFIX = "AIFX_TEST_"
@@ -427,7 +428,7 @@ class ChunkWorker:
         def on_progress(event: ProgressEvent) -> None:
             with self._lock:
                 self._events.append((tag, event.to_dict()))
-            _test_fault(event)
+            _test_fault(event, self._cancel)
 
         return on_progress
 
@@ -448,10 +449,13 @@ def _peak_rss_mib(ru_maxrss: int) -> float:
     return ru_maxrss / (1024.0 * 1024.0 if sys.platform == "darwin" else 1024.0)
 
 
-def _test_fault(event: ProgressEvent) -> None:
+def _test_fault(event: ProgressEvent, cancel: CancelToken) -> None:
     """The :data:`FAULT_VARIABLE` test hook (unset in real use), right after a frame is written:
     ``raise:FRAME:MARKER`` raises once, ``kill:FRAME:MARKER`` kills the worker once (MARKER is the file that says
-    it happened), ``slow:SECONDS`` sleeps after every frame (so a test can cancel mid-shot)."""
+    it happened), ``slow:SECONDS`` sleeps after every frame, ``hold:FRAME:MARKER`` waits (at most a minute) until
+    this worker's cancel arrives, then writes MARKER. A test's cancel thus lands mid-chunk however late it
+    comes, and the worker goes on only once it has the cancel, which nothing outside it shows: let go earlier,
+    it could finish its chunk before the cancel reached it."""
     spec = os.environ.get(FAULT_VARIABLE)
     if not spec or event.stage != "write" or event.frame is None:
         return
@@ -461,6 +465,13 @@ def _test_fault(event: ProgressEvent) -> None:
         return
     frame, _, marker = rest.partition(":")
     if event.frame != int(frame) or os.path.exists(marker):
+        return
+    if how == "hold":
+        deadline = time.monotonic() + 60
+        while not cancel.cancelled and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if cancel.cancelled:
+            Path(marker).touch()
         return
     Path(marker).touch()
     if how == "kill":
