@@ -254,7 +254,12 @@ def _realigned(
     if score is None:
         return flow, None
     if score < REALIGN_BELOW:
-        best, found = score + REALIGN_GAIN, estimator.global_motions(a.gray, b.gray)
+        # (only a global motion that itself brings B on better is worth a DIS run: on grain, noise or soft
+        # plates every flow scores low and no rigid motion does better, so nothing is estimated again)
+        best = score + REALIGN_GAIN
+        found = [
+            m for m in estimator.global_motions(a.gray, b.gray) if (here.onto_rigid(there, m) or -1.0) >= best
+        ]
     else:
         # (cheap signs first, most pairs stop here: the thumbnails' translation; then the estimator's own)
         shift = estimator.translation(a.gray, b.gray)
