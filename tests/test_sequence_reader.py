@@ -179,6 +179,19 @@ def test_output_pattern(tmp_path: Path) -> None:
         output_pattern(str(tmp_path / "out" / "clean.####.mov"), seq)
 
 
+def test_an_output_through_a_symlink_and_dotdot_onto_the_plate_is_refused(tmp_path: Path) -> None:
+    """``shots/link/../plate.####.exr`` with ``link -> ../real/deep`` names ``real/plate.####.exr``: the kernel
+    follows the link before ``..``. Collapsing ``..`` as text first (``os.path.abspath``) made it
+    ``shots/plate.####.exr``, another file, so an ``--overwrite`` run wrote over the plate."""
+    write_frames(tmp_path / "real", [1, 2, 3])
+    (tmp_path / "real" / "deep").mkdir()
+    (tmp_path / "shots").mkdir()
+    (tmp_path / "shots" / "link").symlink_to(Path("..") / "real" / "deep")
+    seq = open_sequence(str(tmp_path / "real" / "plate.####.exr"))
+    with pytest.raises(InputError, match="overwrite the input plate"):
+        output_pattern(str(tmp_path / "shots" / "link" / ".." / "plate.####.exr"), seq)
+
+
 def test_single_frame_input_may_write_a_still(tmp_path: Path) -> None:
     write_frames(tmp_path, [1001])
     seq = open_sequence(str(tmp_path / "plate.####.exr"))
