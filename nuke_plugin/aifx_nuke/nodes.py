@@ -248,13 +248,15 @@ class NukeHost:
     def _source_held(self, frame: int) -> bool:
         """Whether Nuke shows the Source's one frame ``frame`` at every frame (a still: a DMP, a clean plate).
 
-        Only when every Read above the Source is that one frame, held before and after it (not black: an empty
-        Source there), and nothing between changed the range it reports (a FrameRange set to one frame of a
-        longer plate still passes the other frames' pixels through; a TimeOffset moves them). Otherwise holding
-        the fill would freeze one frame over the plate, which the range Switch exists to prevent."""
+        Only when every Read above the Source is one frame, held before and after it (not black: an empty
+        Source there). A FrameRange set to one frame of a longer plate still passes the other frames' pixels
+        through: its Read spans many frames, so it is not held. A TimeOffset moves a still's frame number
+        (1 at the Read, 1002 at the Source) but Nuke still holds it, so the Read's frame is not compared with
+        ``frame``. Otherwise holding the fill would freeze one frame over the plate, which the range Switch
+        exists to prevent."""
         reads = _reads_above(self.node.input(0))
         return bool(reads) and all(
-            read.firstFrame() == read.lastFrame() == frame
+            read.firstFrame() == read.lastFrame()
             and read["before"].value() != "black"
             and read["after"].value() != "black"
             for read in reads

@@ -422,6 +422,22 @@ def _stills(comp) -> None:
             read[knob].setValue(1)
 
 
+def test_a_still_source_moved_by_a_time_offset_is_still_held(comp):
+    """A still Read (frames 1-1, held) under a TimeOffset reports 1002-1002 at the Source while its Read says
+    1-1; Nuke still holds it at every frame, so its fill is held too (it was the error outside 1002, whose
+    advice cannot be followed for a still)."""
+    fill, plate = comp["fill"], comp["plate_node"]
+    _stills(comp)
+    moved = nuke.nodes.TimeOffset(name="Moved", time_offset=1001)
+    moved.setInput(0, plate)
+    fill.setInput(0, moved)
+    outcome = nodes.render_node(fill)
+    assert (outcome.first, outcome.last, outcome.written) == (1002, 1002, 1)
+    held = nuke._pull(fill, 1002)["rgba.red"]
+    for frame in (1001, 1003, 1010):
+        assert np.array_equal(nuke._pull(fill, frame)["rgba.red"], held), frame
+
+
 def test_a_one_frame_range_over_a_plate_is_not_frozen_over_the_plate(comp):
     """Only a Source Nuke holds at every frame gets its fill held. A FrameRange set to 1002 over the plate still
     passes frame 1003's pixels through: 1002's fill was shown there. Now it is the error outside the frame."""

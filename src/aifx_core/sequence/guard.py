@@ -72,7 +72,9 @@ def resolved_path(path: str | os.PathLike[str], loop: str) -> Path | None:
     read). A symlink loop on the way (RuntimeError before Python 3.13; later ones stop there) is
     ``InputError(loop)``: the caller's line, naming which path has the loop."""
     try:
-        return Path(path).resolve()  # (not abspath first: it would collapse `link/..` as text, not as the kernel)
+        return Path(
+            path
+        ).resolve()  # (not abspath first: it would collapse `link/..` as text, not as the kernel)
     except RuntimeError:
         raise InputError(loop) from None
     except OSError:
