@@ -58,7 +58,12 @@ def test_per_frame_given_as_text_is_read_as_the_bool_it_says():
             {"per_frame": False, "spatial_backend": "lama"},
         )
     assert route("lama", {"per_frame": "on"}, 10) == ("lama", {"per_frame": True})
-    for value in ("banana", 1, None, []):
+    assert route("lama", {"per_frame": 1}, 10) == (
+        "lama",
+        {"per_frame": True},
+    )  # --option per_frame=1 (JSON 1)
+    assert route("lama", {"per_frame": 0}, 10)[0] == "propagate"
+    for value in ("banana", 2, None, []):
         with pytest.raises(InputError, match=r"^lama option per_frame=.*: expected true or false$"):
             check_options("lama", {"per_frame": value})
     check_options("lama", {"per_frame": "off"})

@@ -393,7 +393,7 @@ class Manifest:
         #: the version an earlier run's frames were made from.
         self.reads: dict[str, dict[int, list[Any]]] = {}
         #: frame → [size, modification time] of the output file as this aifx wrote it (none: made before
-        #: 2026-12-07): a resume finds a frame cut short since by its size (:meth:`output_changed`).
+        #: 2026-12-07): a resume finds a frame cut short since by its size (:meth:`output_state`).
         self.outputs: dict[int, list[int]] = {}
         #: frame → [first, last] plate frame it was made from (frames whose pixels depend on their neighbours).
         self.spans: dict[int, list[int]] = {}

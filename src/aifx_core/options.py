@@ -98,6 +98,8 @@ def _coerce(name: str, value: Any, annotation: str, owner: str) -> Any:
                 return value
             if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
                 return value.strip().lower() in _TRUE  # from a command line: --option vae_tiling=off
+            if isinstance(value, numbers.Integral) and value in (0, 1):  # --option x=1 arrives as JSON 1
+                return bool(value)
         elif kind == "int":  # (a NumPy integer too, as a Python int; never a bool)
             if isinstance(value, numbers.Integral) and not isinstance(value, bool):
                 return int(value)
