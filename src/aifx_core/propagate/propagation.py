@@ -14,7 +14,8 @@ in this order, for its hole pixels and a seam ring around the hole (:meth:`Propa
    what the frame ``radius`` back recovered where their backward chain ended (:mod:`.far`), on fast frames
    a side's motion hypothesis (:mod:`.hypotheses`), and on a locked-off or handheld shot the shot's clean
    plate (:mod:`.seen`, read through the frame's registration);
-5. seam: a smooth offset matches the fused values to the frame's own ring (:func:`.seam.seam_match`), the ring
+5. seam: the object's soft edge a tight matte left on the ring is taken out (:mod:`.halo`), a smooth offset
+   matches the fused values to the frame's own ring (:func:`.seam.seam_match`), the ring
    check says how much of its own spatial fill each pixel takes (:func:`.seam.ring_share`), and each pixel's
    confidence and weight against the fallback route follow (:func:`.confidence.pixel_confidence`,
    :func:`.fallback.blend_weights`).
@@ -40,6 +41,7 @@ from .fallback import blend_weights
 from .fallback_route import ChainFactory, Propagated
 from .far import Recovered, RingMembrane, far_candidates, recovered, ring_agreement
 from .fusion import Fused, fuse
+from .halo import band, suspect, without_halo
 from .hypotheses import STEPS as HYPOTHESIS_STEPS
 from .hypotheses import choose
 from .mover_fringe import near_hidden, own_reach
@@ -145,6 +147,8 @@ class Propagation:
         usable = fused.found[n_hole:] & (
             np.abs(real - fetched).max(axis=1) <= self.opt.outlier_tol * frame.level
         )
+        # The object's soft edge left on the ring by a tight matte is taken out first (:mod:`.halo`).
+        real = self._without_halo(t, ring_ys, ring_xs, real, fetched, fused.found[n_hole:])
         opt = self.opt
         if RING_FAST != 1.0 and self.fast_motion(t) is not None:
             opt = replace(opt, ring_low=opt.ring_low * RING_FAST, ring_high=opt.ring_high * RING_FAST)
@@ -164,6 +168,43 @@ class Propagation:
             ys, xs, confidence, found, self.opt.fallback_low, self.opt.fallback_high, self.opt.fallback_soften
         )
         return Propagated(ys, xs, values, found, offset, confidence, alpha, share, first_steps)
+
+    def _without_halo(
+        self,
+        t: int,
+        ring_ys: np.ndarray,
+        ring_xs: np.ndarray,
+        real: np.ndarray,
+        fetched: np.ndarray,
+        found: np.ndarray,
+    ) -> np.ndarray:
+        """Frame t's ring values ``real`` with a halo of the object's colour taken out (:func:`.halo.without_halo`):
+        the band beyond the ring is fetched only where the ring alone says a halo could be taken out."""
+        frame = self.pairs.frames[t]
+        width = self.opt.seam_ring
+        diff = real - fetched
+        if not suspect(ring_ys[found], ring_xs[found], diff[found], frame.level, width):
+            return real
+        band_ys, band_xs = band(frame.hole, frame.blocked, width)
+        if len(band_ys) == 0:
+            return real
+        none = np.zeros(0, np.intp)
+        fused = self._fused(t, band_xs, band_ys, RingMembrane(frame.smooth, none, none))
+        band_diff = frame.source[band_ys, band_xs] - fused.values
+        clear = fused.found
+        return without_halo(
+            frame.hole,
+            ring_ys,
+            ring_xs,
+            real,
+            diff,
+            found,
+            band_ys[clear],
+            band_xs[clear],
+            band_diff[clear],
+            frame.level,
+            width,
+        )
 
     def points(self, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Frame t's hole pixels and the seam ring's (rows, columns of each): the points its chains follow."""
