@@ -10,18 +10,27 @@ So the add-on builds a compositor node group, ``<plate> AI Fill Confidence``, th
 compositor (Add > Group) or picks as the scene's compositor: outputs **Image** (the fill, tinted red by how
 unsure it is), **Confidence** (the pass, to key or mask with) and **Fill** (the filled RGBA), plus a Viewer on
 the tinted image. Nothing is computed here: the nodes read the result files, so the group follows a rerun.
+
+A result in another format (a clip of a straight-alpha PNG is filled into PNGs) has no room for the channel:
+the core writes the confidence as a grey 16-bit PNG sequence in a ``confidence/`` folder beside it, which the
+group then reads with a second Image node (:func:`sidecar`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 
 import bpy
 
-from .plates import block_path
+from .plates import block_path, read_alpha_as
 
 #: The Image node output that carries the EXR channel ``fill.confidence`` (Blender names the pass ``fill``).
 PASS = "fill"
+#: The EXR channel the core writes the confidence in.
+CHANNEL = "fill.confidence"
+#: The folder beside a result in a format without extra channels that holds its confidence sequence.
+FOLDER = "confidence"
 #: How strongly an unsure pixel is tinted, and the tint (linear red).
 TINT = 0.7
 TINT_COLOUR = (1.0, 0.05, 0.05, 1.0)
@@ -49,10 +58,45 @@ def result_image(
         # A colourspace this Blender's config lacks raises TypeError: keep its guess then.
         with contextlib.suppress(TypeError):
             image.colorspace_settings.name = colorspace
-    if alpha_mode and image.alpha_mode != alpha_mode:
-        image.alpha_mode = alpha_mode
+    read_alpha_as(image, alpha_mode)
     image.use_fake_user = True
     return image
+
+
+def sidecar(result: str) -> str | None:
+    """The confidence file (or pattern) of result file (or pattern) ``result``: None for an EXR, which holds
+    it as the channel ``fill.confidence``; else the core's sidecar, the result's whole file name plus ``.png``
+    in ``confidence/`` beside it (``plate_fill.1001.png`` -> ``confidence/plate_fill.1001.png.png``, as
+    ``aifx_core.confidence.sidecar_path`` names it; Blender finds the frame number in the last digits)."""
+    if os.path.splitext(result)[1].lower() == ".exr":
+        return None
+    folder, name = os.path.split(result)
+    return os.path.join(folder, FOLDER, name + ".png")
+
+
+def where(output: str) -> str:
+    """Where the confidence of ``output`` is, for the artist: the EXR channel or the sidecar sequence."""
+    side = sidecar(output)
+    return f"the channel {CHANNEL} is in {output}" if side is None else f"the confidence is in {side}"
+
+
+def confidence_image(name: str, first_file: str) -> bpy.types.Image:
+    """The sidecar confidence sequence as an Image, read as data (the grey values are the confidence)."""
+    image = result_image(name, first_file, None)
+    image.colorspace_settings.is_data = True
+    return image
+
+
+def _outputs(image: bpy.types.Image) -> list[str]:
+    """The outputs a compositor Image node offers for ``image`` (a MULTILAYER EXR's passes), read on a
+    throw-away tree: a group found wrong after it was made or cleared was left empty or broken."""
+    probe = bpy.data.node_groups.new(".aifx probe", "CompositorNodeTree")
+    try:
+        node = probe.nodes.new("CompositorNodeImage")
+        node.image = image
+        return [socket.name for socket in node.outputs]
+    finally:
+        bpy.data.node_groups.remove(probe)
 
 
 def _new_node(tree: bpy.types.NodeTree, *idnames: str) -> bpy.types.Node:
@@ -67,9 +111,19 @@ def _new_node(tree: bpy.types.NodeTree, *idnames: str) -> bpy.types.Node:
 
 
 def build_group(
-    name: str, image: bpy.types.Image, first_scene_frame: int, first_number: int, count: int
+    name: str,
+    image: bpy.types.Image,
+    first_scene_frame: int,
+    first_number: int,
+    count: int,
+    confidence: bpy.types.Image | None = None,
 ) -> bpy.types.NodeTree:
-    """Make (or rebuild in place, so group nodes that use it stay linked) the confidence node group."""
+    """Make (or rebuild in place, so group nodes that use it stay linked) the confidence node group.
+
+    ``confidence``: the sidecar sequence of a result in a format without the channel (:func:`sidecar`);
+    None: the result's EXR pass. A result without its pass is refused before the group is made or cleared."""
+    if confidence is None and PASS not in _outputs(image):
+        raise RuntimeError(f"{image.name}: Blender shows no '{PASS}' pass in {image.filepath}")
     tree = bpy.data.node_groups.get(name)
     if tree is None or tree.bl_idname != "CompositorNodeTree":
         tree = bpy.data.node_groups.new(name, "CompositorNodeTree")
@@ -79,23 +133,21 @@ def build_group(
     tree.interface.new_socket(name="Confidence", in_out="OUTPUT", socket_type="NodeSocketFloat")
     tree.interface.new_socket(name="Fill", in_out="OUTPUT", socket_type="NodeSocketColor")
 
-    source = tree.nodes.new("CompositorNodeImage")
-    source.image = image
-    # Scene frame f shows file (f - frame_start + 1 + frame_offset), as for the plate.
-    source.frame_start, source.frame_offset, source.frame_duration = (
-        first_scene_frame,
-        first_number - 1,
-        count,
-    )
-    source.location = (-600, 0)
-    fill = source.outputs.get("Combined") or source.outputs.get("Image")
-    confidence = source.outputs.get(PASS)
-    if fill is None or confidence is None:
-        raise RuntimeError(f"{image.name}: Blender shows no '{PASS}' pass in {image.filepath}")
+    def image_node(shown: bpy.types.Image, y: int) -> bpy.types.Node:
+        node = tree.nodes.new("CompositorNodeImage")
+        node.image = shown
+        # Scene frame f shows file (f - frame_start + 1 + frame_offset), as for the plate.
+        node.frame_start, node.frame_offset, node.frame_duration = first_scene_frame, first_number - 1, count
+        node.location = (-600, y)
+        return node
+
+    source = image_node(image, 0)
+    fill = source.outputs.get("Combined") or source.outputs["Image"]
+    sure = source.outputs[PASS] if confidence is None else image_node(confidence, -300).outputs["Image"]
 
     unsure = tree.nodes.new("CompositorNodeInvert")
     unsure.location = (-350, -150)
-    tree.links.new(confidence, unsure.inputs["Color"])
+    tree.links.new(sure, unsure.inputs["Color"])
     strength = _new_node(tree, "ShaderNodeMath", "CompositorNodeMath")
     strength.operation = "MULTIPLY"
     strength.inputs[1].default_value = TINT
@@ -117,7 +169,7 @@ def build_group(
     output = tree.nodes.new("NodeGroupOutput")
     output.location = (350, 0)
     tree.links.new(tinted, output.inputs["Image"])
-    tree.links.new(confidence, output.inputs["Confidence"])
+    tree.links.new(sure, output.inputs["Confidence"])
     tree.links.new(fill, output.inputs["Fill"])
     viewer = tree.nodes.new("CompositorNodeViewer")
     viewer.location = (350, -200)

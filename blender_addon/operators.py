@@ -47,6 +47,11 @@ class PreparedFill:
     wrote_job: bool = False
     #: Output frames on disk (path -> mtime) when the worker started: a run that changed none filled nothing.
     outputs_before: dict = field(default_factory=dict)
+    #: The confidence node group this run's result built ("" until then, or when it could not be built).
+    confidence_group: str = ""
+    #: How Blender reads the plate's alpha (:func:`plates.alpha_mode`, which opens a clip's first file): worked
+    #: out once, in :func:`prepare`, for the result's format, its Alpha mode and the confidence group's Image.
+    alpha_mode: str | None = None
 
 
 def _space(context: bpy.types.Context, kind: str):
@@ -245,14 +250,14 @@ def job_colorspace(plate: Plate) -> str | None:
         raise UserError(str(exc)) from None
 
 
-def result_extension(plate: Plate) -> str:
+def result_extension(plate: Plate, alpha_mode: str | None) -> str:
     """The result's file type: EXR, but a clip of a plate with straight alpha (PNG, TIFF) in its own format.
 
     Blender reads every EXR as premultiplied, and a Movie Clip has no Alpha setting to say otherwise, so the
     EXR holding such a plate's straight values showed several times too bright where alpha is below 1. In the
     plate's own format Blender reads the result as it reads the plate. (An Image result stays EXR and takes
-    the plate's Alpha mode: :func:`load_result`.)"""
-    if plate.kind != "clip" or plates.alpha_mode(plate) != "STRAIGHT":
+    the plate's Alpha mode: :func:`load_result`.) ``alpha_mode``: the plate's, :func:`plates.alpha_mode`."""
+    if plate.kind != "clip" or alpha_mode != "STRAIGHT":
         return ".exr"
     return os.path.splitext(plate.pattern)[1]
 
@@ -279,7 +284,8 @@ def prepare(op: AIFX_OT_fill, context: bpy.types.Context) -> PreparedFill:
             else os.path.join(plate.folder, "aifx_fill")
         )
         output = ""
-    paths = jobs.output_paths(plate.stem, padding, out_dir, result_extension(plate))
+    alpha_mode = plates.alpha_mode(plate)
+    paths = jobs.output_paths(plate.stem, padding, out_dir, result_extension(plate, alpha_mode))
     output = output or paths["output"]
     if paths["job"] in _RUNNING_JOBS:
         raise UserError(f"{plate.name}: AI Fill is already running for {output}; wait for it or press Esc")
@@ -307,6 +313,7 @@ def prepare(op: AIFX_OT_fill, context: bpy.types.Context) -> PreparedFill:
         raise UserError(str(exc)) from None
     new_folders = _missing_folders(os.path.dirname(paths["job"])) + _missing_folders(paths["mask_dir"])
     prepared = PreparedFill(plate, job, paths["job"], output, numbers or [], python, None, new_folders)
+    prepared.alpha_mode = alpha_mode
     if raster_plan is not None:
         try:
             aspect = masks.mask_aspect(plate.datablock)  # the Mask is drawn over the aspect-corrected picture
@@ -533,7 +540,7 @@ def load_result(prepared: PreparedFill, space=None, notes: list | None = None) -
             result.colorspace_settings.name = plate.colorspace
     _copy_aspect(plate.datablock, result)
     if not is_clip:
-        _copy_alpha_mode(plate, result)
+        plates.read_alpha_as(result, prepared.alpha_mode)
     result.use_fake_user = True
     targets.tag_result(result, plate.datablock)  # the next press in this editor fills the plate again
     if space is not None and space.type == ("CLIP_EDITOR" if is_clip else "IMAGE_EDITOR"):
@@ -543,12 +550,9 @@ def load_result(prepared: PreparedFill, space=None, notes: list | None = None) -
             space.image = result
     if prepared.job.confidence and numbers:
         try:
-            show_confidence(prepared, numbers, first)
+            prepared.confidence_group = show_confidence(prepared, numbers, first).name
         except (RuntimeError, KeyError, TypeError) as exc:  # the fill is done; only the viewing aid failed
-            print(
-                f"AI Fill: no confidence group ({exc}); the channel fill.confidence is in {output}",
-                flush=True,
-            )
+            print(f"AI Fill: no confidence group ({exc}); {confidence_view.where(output)}", flush=True)
     return result
 
 
@@ -582,20 +586,17 @@ def _copy_aspect(source: Any, result: Any) -> None:
         result.tracking.camera.pixel_aspect = source.tracking.camera.pixel_aspect
 
 
-def _copy_alpha_mode(plate: Plate, result: bpy.types.Image) -> None:
-    """Read the result's alpha as the plate's is read: the EXR holds a straight-alpha plate's values as
-    stored, and Blender takes an EXR for premultiplied (several times too bright where alpha is below 1)."""
-    mode = plates.alpha_mode(plate)
-    if mode is not None and result.alpha_mode != mode:
-        result.alpha_mode = mode
-
-
 def show_confidence(prepared: PreparedFill, numbers: list, first_file: str) -> bpy.types.NodeTree:
     """The compositor group that shows the result's confidence pass (see :mod:`.confidence_view`), on an Image of
-    the result files: the image route's result itself, for a clip an Image of the same files."""
+    the result files: the image route's result itself, for a clip an Image of the same files; a result that is
+    not EXR (a straight-alpha clip's PNGs) with an Image of its confidence sequence beside it."""
     plate = prepared.plate
     image = confidence_view.result_image(
-        f"{plate.name} AI Fill", first_file, plate.colorspace, plates.alpha_mode(plate)
+        f"{plate.name} AI Fill", first_file, plate.colorspace, prepared.alpha_mode
+    )
+    side = confidence_view.sidecar(first_file)
+    sure = (
+        None if side is None else confidence_view.confidence_image(f"{plate.name} AI Fill Confidence", side)
     )
     return confidence_view.build_group(
         confidence_view.group_name(plate.name),
@@ -603,6 +604,7 @@ def show_confidence(prepared: PreparedFill, numbers: list, first_file: str) -> b
         plate.scene_frame(numbers[0]),
         numbers[0],
         numbers[-1] - numbers[0] + 1,
+        sure,
     )
 
 
@@ -741,9 +743,8 @@ class AIFX_OT_fill(FillOptions, bpy.types.Operator):
             self.report({"WARNING"}, run.message)
             return {"CANCELLED"}
         where = f" as '{result.name}'" if result is not None else ""
-        group = confidence_view.group_name(prepared.plate.name)
-        if result is not None and prepared.job.confidence and group in bpy.data.node_groups:
-            where += f", confidence in the compositor group '{group}'"
+        if result is not None and prepared.confidence_group:
+            where += f", confidence in the compositor group '{prepared.confidence_group}'"
         self.report({"INFO"}, f"AI Fill done ({run.message}): {prepared.output}{where}")
         for note in notes:
             self.report({"WARNING"}, f"AI Fill: {note}")

@@ -84,14 +84,17 @@ class Plate:
 
 
 def blend_path(path: str, what: str) -> str:
-    """``path`` as Blender resolves it, refusing ``//`` (relative to the .blend) while the .blend is not saved:
-    Blender then resolves it against the folder it was started in, so files would land somewhere unexpected."""
+    """``path`` as Blender resolves it, made absolute, refusing ``//`` (relative to the .blend) while the .blend
+    is not saved: Blender then resolves it against the folder it was started in, so files would land somewhere
+    unexpected. Absolute because the job saved beside the output is rerun from other folders (``aifx run``, a
+    farm): a script's ``mask="masks/mask.####.png"`` (Blender leaves a path without ``//`` as it is) named other
+    files there, or none."""
     if path.startswith("//") and not bpy.data.filepath:
         raise UserError(
             f"{what} {path} is relative to the .blend file (//), which is not saved yet; save the .blend first "
             "or choose an absolute folder"
         )
-    return bpy.path.abspath(path)
+    return os.path.abspath(bpy.path.abspath(path))
 
 
 def block_path(block: Any) -> str:
@@ -218,11 +221,10 @@ def path_plate(pattern: str, colorspace: str | None) -> Plate:
     """A path or ``####`` pattern given by a script; scene frame N is file number N (the VFX convention).
 
     One numbered file of a longer sequence stands for the whole sequence, as a Movie Clip's path does.
-    ``//`` (next to the .blend) is refused while the .blend is unsaved, and the path is made absolute: the
-    job beside the output is rerun from other folders (``aifx run``, a farm), where a relative input, which an
-    unsaved file's ``//`` became, named other files or none.
+    ``//`` (next to the .blend) is refused while the .blend is unsaved, and the path is made absolute
+    (:func:`blend_path`).
     """
-    path = os.path.abspath(blend_path(pattern, "Input"))
+    path = blend_path(pattern, "Input")
     if "#" not in path:
         single = split_sequence_path(path)
         if single is not None and os.path.isfile(path) and len(sequence_numbers(single.pattern)) > 1:
@@ -292,6 +294,14 @@ def alpha_mode(plate: Plate) -> str | None:
         return str(image.alpha_mode) if image.depth in (32, 128) else None
     finally:
         bpy.data.images.remove(image)
+
+
+def read_alpha_as(block: Any, mode: str | None) -> None:
+    """Have Blender read the Image ``block``'s alpha as ``mode`` (the plate's, :func:`alpha_mode`; None: as it
+    is): the EXR result holds a straight-alpha plate's values as stored, and Blender takes an EXR for
+    premultiplied (several times too bright where alpha is below 1)."""
+    if mode is not None and block.alpha_mode != mode:
+        block.alpha_mode = mode
 
 
 def plate_size(plate: Plate) -> tuple[int, int]:

@@ -44,6 +44,33 @@ def test_routing_rule_runs_generative_backends_under_the_engine_on_a_sequence():
     assert route("telea", {}, 10) == ("telea", {})  # model-free: per frame as asked
 
 
+def test_per_frame_given_as_text_is_read_as_the_bool_it_says():
+    """``"per_frame": "false"`` in a job (or ``--option per_frame=banana``) was read by truthiness: the keyframe
+    route was turned off without a word, the output that of ``per_frame=true``. It is read with the words every
+    other bool option takes, a value that is none of them is refused naming it, and the resume key holds the
+    bool (a JSON bool keys as before)."""
+    from aifx_core import FillJob
+    from aifx_core.backends import check_options, pixel_options
+
+    for word in ("false", "no", "off", "0", " False "):
+        assert route("lama", {"per_frame": word}, 10) == (
+            "propagate",
+            {"per_frame": False, "spatial_backend": "lama"},
+        )
+    assert route("lama", {"per_frame": "on"}, 10) == ("lama", {"per_frame": True})
+    for value in ("banana", 1, None, []):
+        with pytest.raises(InputError, match=r"^lama option per_frame=.*: expected true or false$"):
+            check_options("lama", {"per_frame": value})
+    check_options("lama", {"per_frame": "off"})
+
+    def key(value):
+        job = FillJob(input="a.####.exr", output="b.####.exr", backend="lama", options={"per_frame": value})
+        return job.resume_key(pixel_options(job.backend, job.options))
+
+    assert key("false") == key(False) != key("true") == key(True)
+    assert pixel_options("lama", {"per_frame": True}) == {"per_frame": True}  # keys of outputs made before
+
+
 def test_unknown_backend_names_the_known_ones():
     with pytest.raises(InputError, match="unknown backend 'telia'.*telea"):
         get("telia")

@@ -219,6 +219,30 @@ def test_stale_or_damaged_anchors_are_detected_and_rebuilt(shot, whole, tmp_path
     assert Path(prepare_anchors(other) or "").name != folder.name
 
 
+def test_anchors_filled_with_another_model_are_made_again(tmp_path) -> None:
+    """The keyframes of a cache made before other weights were copied over the model's path (or a hub id's cache
+    moved to a new revision) were read back: the rerun carried the old model's invention through the shot. The
+    index records the model's fingerprint; another is made again, a cache recording none (made before) is taken
+    and recorded."""
+    from aifx_core.inpaint.base import Anchor
+
+    output, shot = str(tmp_path / "clean.####.exr"), list(range(1001, 1005))
+
+    def store(model: str | None) -> AnchorStore:
+        return AnchorStore(output, "k", shot, 1, model=model)
+
+    made = store(None)
+    made.begin(made.load())
+    made.write(0, Anchor(1002, np.ones((4, 3), np.float32), "4:abc"))
+    assert json.loads(made.index_path.read_text())["anchors"] and "model" not in json.loads(
+        made.index_path.read_text()
+    )
+    assert store("m1").valid()  # none recorded: taken, and recorded now
+    assert json.loads(made.index_path.read_text())["model"] == "m1"
+    assert store("m1").valid() and store(None).valid()
+    assert store("m2").load() == {}  # other weights: made again
+
+
 def test_a_killed_builds_temp_files_are_removed_from_the_cache(shot, tmp_path) -> None:
     """A build killed while writing a block, the index or the seen plate leaves its temp file in the anchors
     folder; only the output folder's were cleaned, so they piled up there. The next build removes them once it

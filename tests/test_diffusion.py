@@ -324,6 +324,35 @@ def test_hub_id_missing_from_the_cache_offline_says_how_to_get_it(tmp_path, monk
     assert "\n" not in message
 
 
+def test_a_mistyped_local_model_folder_is_not_looked_up_on_the_hub(tiny_inpaint, tmp_path, monkeypatch):
+    """``--model models/inpaint-typo`` beside a ``models/`` folder was taken for a hub id: some 25 s of retries
+    without a network, then advice to `hf download models/inpaint-typo`, never that the folder does not exist.
+    A hub id whose first part names no folder here says it is no local folder either."""
+    import shutil
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    (tmp_path / "models").mkdir()
+    with pytest.raises(InputError) as caught:
+        create_spatial("diffusers", _context("models/inpaint-typo"))
+    assert str(caught.value) == "models/inpaint-typo: no such model folder (models/ exists); check the path"
+    with pytest.raises(InputError) as caught:
+        create_spatial("diffusers", _context("acme/inpaint"))
+    expected = (
+        "model 'acme/inpaint' is not in the Hugging Face cache and downloads are off (HF_HUB_OFFLINE=1 or "
+        "local_files_only), and there is no local folder of that name either; download it first with "
+        "`hf download acme/inpaint`"
+    )
+    assert str(caught.value).startswith(expected)
+    # A hub id in the cache is the hub's, even where a folder here is named like its organisation.
+    repo = tmp_path / "hub" / "models--models--tiny"
+    shutil.copytree(tiny_inpaint, repo / "snapshots" / ("c" * 40))
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("c" * 40)
+    assert locate_model("models/tiny").kind == "hub"
+
+
 def test_a_single_checkpoint_offline_without_config_says_to_pass_config(tmp_path, monkeypatch):
     import torch
     from safetensors.torch import save_file
@@ -560,6 +589,49 @@ def test_a_scheduler_whose_package_is_missing_says_which_package(tiny_inpaint):
         assert name not in message.split("another scheduler")[1]  # only schedulers that run here
 
 
+def test_a_model_whose_scheduler_class_this_diffusers_lacks_loads_with_another(tiny_inpaint, tmp_path):
+    """A model naming a scheduler class of a newer diffusers could not be loaded even with --scheduler, and the
+    advice pointed to pipeline_class. --scheduler now loads it with that scheduler, configured from the
+    model's scheduler_config.json; without it the error says what the model needs and what to do."""
+    import json
+    import shutil
+
+    import diffusers
+
+    def renamed(name, component, new):
+        folder = tmp_path / name
+        shutil.copytree(tiny_inpaint, folder)
+        index = json.loads((folder / "model_index.json").read_text())
+        old = index[component][1]
+        index[component][1] = new
+        (folder / "model_index.json").write_text(json.dumps(index))
+        config = next((folder / component).glob("*config.json"))
+        config.write_text(config.read_text().replace(f'"{old}"', f'"{new}"'))
+        return folder
+
+    model = renamed("badsched", "scheduler", "FancyNewScheduler")
+    with pytest.raises(InputError) as caught:
+        create_spatial("diffusers", _context(model))
+    assert str(caught.value) == (
+        f"{model}: this model's scheduler FancyNewScheduler needs a newer diffusers (have "
+        f"{diffusers.__version__}); upgrade diffusers in aifx's environment, or pick one with --scheduler"
+    )
+    backend = create_spatial("diffusers", _context(model, scheduler="EulerDiscreteScheduler"))
+    assert type(backend.pipe.scheduler).__name__ == "EulerDiscreteScheduler"
+    made = json.loads((model / "scheduler" / "scheduler_config.json").read_text())
+    assert backend.pipe.scheduler.config.num_train_timesteps == made["num_train_timesteps"]
+    rgb, hole = _plate()
+    assert np.isfinite(backend.inpaint(rgb, hole, frame=1)).all()
+    # Another component of a newer diffusers: the loader's words, not the pipeline_class advice.
+    unet = renamed("badunet", "unet", "FancyNewUNetModel")
+    with pytest.raises(InputError) as caught:
+        create_spatial("diffusers", _context(unet))
+    assert str(caught.value).startswith(
+        f"{unet}: this model's component FancyNewUNetModel needs a newer diffusers (have {diffusers.__version__}); "
+        "upgrade diffusers"
+    )
+
+
 def test_a_model_folder_replaced_on_disk_is_loaded_again(tiny_inpaint, tmp_path_factory, tmp_path):
     """A long-lived process (aifx serve, a Python session) kept filling with the old model after the folder
     was replaced with another one: the cache was keyed on the path alone."""
@@ -577,6 +649,40 @@ def test_a_model_folder_replaced_on_disk_is_loaded_again(tiny_inpaint, tmp_path_
     assert second is not first
     assert float(second.vae.decoder.conv_out.bias.detach().min()) == 4.0  # the white model's weights
     assert sum(m["model"] == str(model.resolve()) for m in loaded_models()) == 1  # the old one was let go
+
+
+def test_a_hub_id_whose_cache_moved_to_a_new_revision_is_loaded_again(
+    tiny_inpaint, tmp_path_factory, tmp_path
+):
+    """In one long-lived process (aifx serve), after `hf download` moved a hub id's refs/main to a new snapshot,
+    fills kept the old revision: the cache key held the id only. The snapshot is in the key now, and in the
+    model fingerprint the manifest keeps with each frame."""
+    import shutil
+
+    from aifx_core.inpaint.models import model_fingerprint
+
+    white = cached_build("inpaint-white", tmp_path_factory.getbasetemp())
+    repo = tmp_path / "hub" / "models--aifx-tests--tiny-inpaint"
+
+    def publish(commit, folder):
+        shutil.copytree(folder, repo / "snapshots" / commit)
+        (repo / "refs").mkdir(exist_ok=True)
+        (repo / "refs" / "main").write_text(commit)
+
+    options = {"model": "aifx-tests/tiny-inpaint", "cache_dir": str(tmp_path / "hub")}
+    assert model_fingerprint(options) is None  # not cached: nothing to compare
+    publish("a" * 40, tiny_inpaint)
+    request = PipelineRequest(
+        model=options["model"], device="cpu", local_files_only=True, cache_dir=options["cache_dir"]
+    )
+    first = load_pipeline(request)
+    assert load_pipeline(request) is first
+    before = model_fingerprint(options)
+    publish("b" * 40, white)
+    second = load_pipeline(request)
+    assert second is not first
+    assert float(second.vae.decoder.conv_out.bias.detach().min()) == 4.0  # the new revision's weights
+    assert model_fingerprint(options) not in (None, before)
 
 
 def test_a_hub_id_that_fails_for_want_of_a_network_is_not_blamed_on_the_id():
@@ -734,3 +840,23 @@ def test_a_folder_with_only_variant_weights_asks_for_the_variant(tiny_inpaint, t
         f"{model}: the folder holds only fp16 weights (no plain ones); add --option variant=fp16"
     )
     assert load_pipeline(PipelineRequest(model=str(model), device="cpu", variant="fp16")) is not None
+
+
+def test_a_variant_the_folder_has_no_weights_of_says_to_leave_it_out(tiny_inpaint, tmp_path):
+    """--option variant=fp16 on a folder with plain weights only said "could not load it as a
+    StableDiffusionInpaintPipeline (... no such modeling files are available); check the model, or name the
+    class with --option pipeline_class=...", which does not help."""
+    import shutil
+
+    with pytest.raises(InputError) as error:
+        load_pipeline(PipelineRequest(model=str(tiny_inpaint), device="cpu", variant="fp16"))
+    assert str(error.value) == f"{tiny_inpaint}: the folder has no fp16 weights; leave out --option variant"
+    model = tmp_path / "inpaint-bf16"
+    shutil.copytree(tiny_inpaint, model)
+    for weights in model.glob("*/*.safetensors"):
+        weights.rename(weights.with_name(weights.name.replace(".safetensors", ".bf16.safetensors")))
+    with pytest.raises(InputError) as error:
+        load_pipeline(PipelineRequest(model=str(model), device="cpu", variant="fp16"))
+    assert (
+        str(error.value) == f"{model}: the folder has no fp16 weights (only bf16); use --option variant=bf16"
+    )

@@ -31,7 +31,9 @@ def test_the_diffusers_backend_takes_the_loader_options_as_declared():
 def test_the_load_request_has_the_same_defaults(monkeypatch):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     request = _specs(PipelineRequest)
-    assert set(request) - {"model", "kind", "device"} == set(LOADER_OPTIONS)
+    # (scheduler: the diffusers backend's own option, loaded in place of a model's only where diffusers lacks its)
+    assert set(request) - {"model", "kind", "device", "scheduler"} == set(LOADER_OPTIONS)
+    assert request["scheduler"].default is None
     for name in LOADER_OPTIONS:
         assert request[name].default == defaults(LoaderOptions)[name], name
     assert PipelineRequest.from_options({}, "cpu") == PipelineRequest(model="", device="cpu")

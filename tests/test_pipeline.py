@@ -593,6 +593,43 @@ def test_the_same_model_spelled_another_way_resumes(shot, tmp_path, monkeypatch)
     assert fill(job).written == [] and fill(sent).written == []
 
 
+def test_a_model_replaced_at_the_same_path_is_not_taken_for_done(shot, tmp_path, monkeypatch):
+    """Other weights copied over the model's path between two runs: the resume kept the finished frames and
+    made the rest with the new model, one shot from two models without a word (plates and roto re-rendered were
+    refused, the model was not). The frames record the model's fingerprint now; a changed one is refused as a
+    changed plate is, and frames made before models were recorded still resume."""
+    pytest.importorskip("torch")
+    from tiny_models import build_tiny_lama, cached_build
+
+    monkeypatch.chdir(tmp_path)
+    model = tmp_path / "models" / "lama.pt"
+    model.parent.mkdir()
+    model.write_bytes(cached_build("lama", tmp_path).read_bytes())
+    job = FillJob(
+        input=str(shot / "plate.####.exr"), mask=str(shot / "mask.####.png"), output="out/c.####.exr",
+        backend="lama", options={"model": "models/lama.pt", "size": 64, "per_frame": True},
+    )  # fmt: skip
+    assert fill(job, frames="1001-1003").written == [1001, 1002, 1003]
+    assert fill(job).written == [1004, 1005, 1006]  # the same model: resumed
+    (tmp_path / "out" / "c.1006.exr").unlink()
+    model.write_bytes(build_tiny_lama(tmp_path / "other.pt", nan=True).read_bytes())  # new weights, same path
+    with pytest.raises(InputError) as refused:
+        fill(job)
+    assert str(refused.value).startswith(
+        "out/c.####.exr: the inputs of 5 finished frame(s) changed since they were made (first: the model "
+        "models/lama.pt, which frame 1001 was made with; "
+    )
+    assert not (tmp_path / "out" / "c.1006.exr").exists()
+    # Frames made before models were recorded resume (an absent fingerprint is accepted).
+    manifest = tmp_path / "out" / ".c.####.exr.aifx.json"
+    data = json.loads(manifest.read_text())
+    assert set(data.pop("models")) == {"1001", "1002", "1003", "1004", "1005", "1006"}
+    manifest.write_text(json.dumps(data))
+    model.write_bytes(cached_build("lama", tmp_path).read_bytes())
+    resumed = fill(job)
+    assert resumed.written == [1006] and resumed.skipped == [1001, 1002, 1003, 1004, 1005]
+
+
 def test_half_frames_an_older_aifx_made_of_a_16_bit_plate_are_made_again_as_float(tmp_path):
     """An EXR output of a 16-bit plate was half before 2026-12-06, which moved most samples outside the mask
     off the plate's code. Resumed, the rest of the shot was written as float and the half frames were taken for

@@ -245,6 +245,21 @@ class NukeHost:
         source = self.node.input(0)
         return None if source is None else (source.firstFrame(), source.lastFrame())
 
+    def _source_held(self, frame: int) -> bool:
+        """Whether Nuke shows the Source's one frame ``frame`` at every frame (a still: a DMP, a clean plate).
+
+        Only when every Read above the Source is that one frame, held before and after it (not black: an empty
+        Source there), and nothing between changed the range it reports (a FrameRange set to one frame of a
+        longer plate still passes the other frames' pixels through; a TimeOffset moves them). Otherwise holding
+        the fill would freeze one frame over the plate, which the range Switch exists to prevent."""
+        reads = _reads_above(self.node.input(0))
+        return bool(reads) and all(
+            read.firstFrame() == read.lastFrame() == frame
+            and read["before"].value() != "black"
+            and read["after"].value() != "black"
+            for read in reads
+        )
+
     @_main_thread
     def mask_connected(self) -> bool:
         return self.node.input(1) is not None
@@ -362,7 +377,7 @@ class NukeHost:
     @_main_thread
     def show_result(self, pattern: str, first: int, last: int, confidence: bool = False) -> None:
         """Point the result Read at the filled frames, and the range Switch at an error outside them (held at
-        every frame when they are a still Source's one frame, as Nuke holds the Source). With ``confidence`` the files carry the EXR channel
+        every frame when they are a still Source's one frame that Nuke holds there, :meth:`_source_held`). With ``confidence`` the files carry the EXR channel
         ``fill.confidence``, which the Read outputs as layer ``fill``: the layer is added to the script first,
         so the Viewer's channel menu and a Shuffle's ``in`` can name it before a frame has been read."""
         if confidence:
@@ -374,7 +389,7 @@ class NukeHost:
         switch = self.node.node(knobs.SWITCH_RANGE) or self._add_range_switch(read)
         whole_source = self.input_range() == (first, last)
         self._inner(knobs.READ_OUTSIDE)["file"].setValue(knobs.outside_range(first, last, whole_source))
-        if whole_source and first == last:
+        if whole_source and first == last and self._source_held(first):
             # A still Source (a DMP, a clean plate: one file) is held by Nuke at every frame: so is its fill.
             switch["which"].clearAnimated()
             switch["which"].setValue(0)

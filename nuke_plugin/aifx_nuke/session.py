@@ -31,8 +31,9 @@ class RenderError(Exception):
 
 
 class InputsCancelled(Exception):
-    """The artist cancelled Nuke's own progress bar while the inputs were written (a cancel, not an error:
-    no message box, the status says it, Render starts again); the message says what was being written."""
+    """The artist cancelled while the inputs were written: Nuke's own progress bar of a write, or the AIFill's
+    progress dialog (or the node's Cancel, a farm's SIGTERM) between the Source and Mask writes. A cancel, not
+    an error: no message box, the status says it, Render starts again; the message says what was being written."""
 
 
 class ProgressLike(Protocol):

@@ -87,6 +87,7 @@ class AnchorStore:
         digests: Mapping[tuple[str, int, int], str] | None = None,
         digest: Callable[[Path], str] | None = None,
         accepted: frozenset[str] = frozenset(),
+        model: str | None = None,
     ) -> None:
         self.root = cache_folder(output_pattern)
         #: Where an older aifx kept this output's cache (:func:`~aifx_core.sequence.earlier_beside`).
@@ -107,6 +108,11 @@ class AnchorStore:
         #: Content digests recorded for plate frames, by (path, size, time) then; and how one is taken now.
         self.digests = digests or {}
         self.digest = digest
+        #: The fingerprint of the model the keyframes are filled with
+        #: (:func:`~aifx_core.inpaint.models.model_fingerprint`): a cache made with another model (other weights
+        #: at the same path, a hub id's new revision) is made again. None: not checked; a cache recording none
+        #: (made before models were recorded) is taken, and this one recorded.
+        self.model = model
         self._records: dict[int, dict[str, Any] | None] = {}
         #: The index's seen-plate record as :meth:`load` found it (None: not cached).
         self._seen: dict[str, Any] | None = None
@@ -135,6 +141,12 @@ class AnchorStore:
                 return {}  # made from other versions of the inputs: made again
             data["sources"] = self.sources
             self._write_inputs()
+            text = json.dumps(data, indent=1)
+            atomic_write(self.index_path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+        if self.model is not None and data.get("model", self.model) != self.model:
+            return {}  # its keyframes were filled with another model: made again
+        if self.model is not None and "model" not in data:
+            data["model"] = self.model
             text = json.dumps(data, indent=1)
             atomic_write(self.index_path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
         records = data.get("anchors")
@@ -298,6 +310,7 @@ class AnchorStore:
             "shot": self.shot,
             "blocks": self.blocks,
             "sources": self.sources,
+            **({"model": self.model} if self.model is not None else {}),
             "complete": len(self._records) == self.blocks,
             "anchors": {str(b): r for b, r in sorted(self._records.items())},
             **({"seen": self._seen} if self._seen is not None else {}),

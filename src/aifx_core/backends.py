@@ -25,7 +25,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from .inpaint.base import BackendContext, FillBackend, PerFrame, SpatialBackend
-from .options import changes_pixels, unknown_options
+from .options import changes_pixels, read_bool, unknown_options
 from .protocol.errors import InputError
 
 #: The entry-point group third-party packages register backends in.
@@ -226,6 +226,21 @@ def is_per_frame(name: str) -> bool:
     return get(name).kind == SPATIAL
 
 
+def per_frame(options: dict[str, Any], owner: str = "backend") -> bool:
+    """The ``per_frame`` option as a bool, read with the words every other bool option takes ("false", "off"
+    are false): it was read by truthiness, so ``"per_frame": "false"`` in a job turned the keyframe route off
+    without a word. A value that is no true/false word is an :class:`InputError` naming the option."""
+    return read_bool("per_frame", options.get("per_frame", False), owner)
+
+
+def _typed_general(options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` with the general options as the values they are read as (``per_frame`` a bool), so the
+    resume key holds what runs: ``"false"`` and ``false`` key the same, and a JSON bool keys as before."""
+    if "per_frame" not in options or isinstance(options["per_frame"], bool):
+        return options
+    return {**options, "per_frame": per_frame(options)}
+
+
 def route(name: str, options: dict[str, Any], frame_count: int) -> tuple[str, dict[str, Any]]:
     """The backend that really runs, and its options: the routing rule, in one place.
 
@@ -234,8 +249,8 @@ def route(name: str, options: dict[str, Any], frame_count: int) -> tuple[str, di
     ``options["per_frame"] = True`` to run it on every frame on its own instead.
     """
     backend = get(name)
-    options = dict(options)
-    if backend.generative and frame_count > 1 and not options.get("per_frame"):
+    options = dict(_typed_general(options))
+    if backend.generative and frame_count > 1 and not per_frame(options):
         options.setdefault("spatial_backend", name)
         return "propagate", options
     return name, options
@@ -291,6 +306,7 @@ def check_options(name: str, options: dict[str, Any]) -> None:
     known: set[str] = set(GENERAL_OPTIONS)
     python: set[str] = set()
     checks = []
+    per_frame(options, name)  # a general option's value, checked as the routing rule reads it
     for frame_count in (1, 2):
         routed, routed_options = route(name, options, frame_count)
         found = _option_classes(routed, routed_options)
@@ -313,7 +329,7 @@ def pixel_options(name: str, options: dict[str, Any]) -> dict[str, Any]:
         found = _option_classes(*route(name, options, frame_count))
         for cls in (found or ([], set(), set()))[0]:
             quiet |= {f.name for f in fields(cls) if not changes_pixels(f)}
-    return {k: v for k, v in options.items() if k not in quiet}
+    return {k: v for k, v in _typed_general(options).items() if k not in quiet}
 
 
 def create_spatial(name: str, context: BackendContext) -> SpatialBackend:

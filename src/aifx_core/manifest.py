@@ -359,6 +359,13 @@ class Manifest:
         #: The files frame N is made from (its plate frame; its mask file, known by content), set by the run;
         #: None: not kept. See :func:`source_identity`.
         self.inputs: Callable[[int], list[tuple[Path, bool]]] | None = None
+        #: frame → the fingerprint of the model it was made with (:func:`~aifx_core.inpaint.models.model_fingerprint`).
+        self.models: dict[int, str] = {}
+        #: The fingerprint of the model this run fills with (set by the run; None: no model, or not known) and
+        #: the model as the job names it, for messages. A finished frame made from another is not done; one
+        #: with none recorded (made before models were, or by a run without one) is.
+        self.model: str | None = None
+        self.model_name = "the model"
         #: The plate frames output N is made from (a temporal backend reads its neighbours), set by the run once
         #: its backend is known; None: only its own (see :meth:`_changed_read`).
         self.depends: Callable[[int], list[int]] | None = None
@@ -432,6 +439,7 @@ class Manifest:
             self.frames = {int(f): str(k) for f, k in dict(data.get("frames", {})).items()}
         self.ranges = {str(k): str(v) for k, v in dict(data.get("ranges", {})).items()}
         self.sources = {int(f): list(v) for f, v in dict(data.get("sources", {})).items()}
+        self.models = {int(f): str(v) for f, v in dict(data.get("models", {})).items()}
         self.reads = _reads_by_run(data.get("reads"))
         self.spans = {int(f): [int(x) for x in v] for f, v in dict(data.get("spans", {})).items()}
         self.runs = {int(f): str(r) for f, r in dict(data.get("runs", {})).items()}
@@ -446,6 +454,7 @@ class Manifest:
         self.frames[frame] = str(intent["key"])
         if intent.get("sources") is not None:
             self.sources[frame] = list(intent["sources"])
+        self._record_model(frame, intent.get("model"))
         self._settle_reads(frame, intent)
 
     def _abandon(self, frame: int) -> None:
@@ -487,6 +496,8 @@ class Manifest:
             path = self._changed_input(frame)
             if path is not None:
                 changed[frame] = f"{path} of frame {frame}"
+            elif self._changed_model(frame):
+                changed[frame] = f"the model {self.model_name}, which frame {frame} was made with"
             else:
                 path = self._changed_read(frame, neighbours, reach)
                 if path is not None:
@@ -495,11 +506,24 @@ class Manifest:
             first = next(iter(changed))  # (in the order of frames)
             raise InputError(
                 f"{output_name}: the inputs of {len(changed)} finished frame(s) changed since they were made "
-                f"(first: {changed[first]}; a plate frame is compared by size, "
-                "and by content where its modification time changed, a mask by content); pass --overwrite to "
-                "fill them again"
+                f"(first: {changed[first]}; a plate frame is compared by size, and by content where its "
+                "modification time changed, a mask by content, a model by its files' sizes and times); pass "
+                "--overwrite to fill them again"
             )
         return [f for f in frames if f not in done or f not in existing]
+
+    def _changed_model(self, frame: int) -> bool:
+        """Whether ``frame`` was made with another model than this run's: other weights at the same path, or a
+        hub id's cache moved to another revision. A frame with no model recorded is not checked."""
+        made = self.models.get(frame)
+        return made is not None and self.model is not None and made != self.model
+
+    def _record_model(self, frame: int, model: Any) -> None:
+        """Record the model ``frame`` was made with (none: forget one an earlier fill of the frame recorded)."""
+        if model is None:
+            self.models.pop(frame, None)
+        else:
+            self.models[frame] = str(model)
 
     def _changed_input(self, frame: int) -> Path | None:
         """The input file of ``frame`` that is not what it was when the frame was made, if one is known.
@@ -647,11 +671,14 @@ class Manifest:
         # lock wait for every moment it is held.
         sources = self._sources_of(frame)
         reads, span = self._reads_now(frame)
+        model = self.model
         section = self.lock.exclusive() if self.lock is not None else contextlib.nullcontext()
         with section:
 
             def intend(temp: Path) -> None:
                 intent: dict[str, Any] = {"key": self.key, "identity": _identity(temp), "sources": sources}
+                if model is not None:
+                    intent["model"] = model
                 if span is not None:
                     intent.update(reads={str(f): v for f, v in reads.items()}, span=span, run=self.run)
                 self._update(lambda: self.pending.__setitem__(frame, intent))
@@ -674,6 +701,7 @@ class Manifest:
             self._written.add(frame)
             if sources is not None:
                 self.sources[frame] = sources
+            self._record_model(frame, model)
             if span is not None:
                 self.reads.setdefault(self.run, {}).update(reads)
                 self.spans[frame] = span
@@ -763,23 +791,24 @@ class Manifest:
                 self.ranges.setdefault(self.key, self.ranges[key])
                 del self.ranges[key]
 
-    def _own_records(self) -> tuple[dict[int, tuple[str, Any, Any, Any]], dict[int, list[Any]]]:
-        """This run's records in memory: each frame it wrote (key, sources, span, run) and its reads."""
+    def _own_records(self) -> tuple[dict[int, tuple[str, Any, Any, Any, Any]], dict[int, list[Any]]]:
+        """This run's records in memory: each frame it wrote (key, sources, span, run, model) and its reads."""
         frames = {
-            f: (self.frames[f], self.sources.get(f), self.spans.get(f), self.runs.get(f))
+            f: (self.frames[f], self.sources.get(f), self.spans.get(f), self.runs.get(f), self.models.get(f))
             for f in self._written
             if f in self.frames
         }
         return frames, dict(self.reads.get(self.run, {}))
 
-    def _restore(self, ours: tuple[dict[int, tuple[str, Any, Any, Any]], dict[int, list[Any]]]) -> None:
+    def _restore(self, ours: tuple[dict[int, tuple[str, Any, Any, Any, Any]], dict[int, list[Any]]]) -> None:
         """Put back :meth:`_own_records` the file read back lacks (another run's newer record of a frame wins)."""
         frames, reads = ours
-        for frame, (key, sources, span, run) in frames.items():
+        for frame, (key, sources, span, run, model) in frames.items():
             if frame in self.frames:
                 continue
             self.frames[frame] = key
-            for table, value in ((self.sources, sources), (self.spans, span), (self.runs, run)):
+            tables = ((self.sources, sources), (self.spans, span), (self.runs, run), (self.models, model))
+            for table, value in tables:
                 if value is not None:
                     table[frame] = value
         if reads:
@@ -796,6 +825,7 @@ class Manifest:
             "frames": {str(f): k for f, k in sorted(self.frames.items())},
             "pending": {str(f): v for f, v in sorted(self.pending.items())},
             "sources": {str(f): v for f, v in sorted(self.sources.items()) if f in self.frames},
+            "models": {str(f): v for f, v in sorted(self.models.items()) if f in self.frames},
             "reads": {
                 run: {str(f): v for f, v in sorted(read.items())}
                 for run, read in self.reads.items()

@@ -81,6 +81,13 @@ def unknown_options(names: set[str], known: set[str], owner: str) -> None:
         )
 
 
+def read_bool(name: str, value: Any, owner: str) -> bool:
+    """``value`` as a bool, taking the words a command line or a job gives (``true``/``false``, ``on``/``off``,
+    ``yes``/``no``, ``1``/``0``); anything else is an :class:`InputError` naming the option. For options
+    read outside an options class (the registry's general ``per_frame``)."""
+    return bool(_coerce(name, value, "bool", owner))
+
+
 def _coerce(name: str, value: Any, annotation: str, owner: str) -> Any:
     kinds = [part.strip() for part in annotation.split("|")]
     if value is None and "None" in kinds:

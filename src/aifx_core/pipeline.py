@@ -238,6 +238,7 @@ def fill(
                 clean_stale_temps(record.parent, 0.0, {record.name})
             manifest = Manifest.load(out, job, run.key, lock, run.accepted)
             manifest.inputs = lambda frame: _input_files(plate, mask, frame)
+            _model_of(job, manifest)
             existing = {f for f in selection if Path(out.path(f)).exists()}
             todo = manifest.plan(selection, existing, job.overwrite, str(out))
             if job.overwrite and written:
@@ -377,6 +378,21 @@ def _rounded_to_half(
     waiting = set(todo)
     finished = [f for f in selection if f in existing and f not in waiting]
     return {f for f in finished if rounded_to_half(out.path(f), plate.path(f))}
+
+
+def _model_fingerprint(job: FillJob) -> str | None:
+    """The fingerprint of the model files the job's options name (``inpaint.models.model_fingerprint``): kept
+    with each frame's inputs and the anchors, so other weights at the same path are never taken for done."""
+    from .inpaint.models import model_fingerprint
+
+    return model_fingerprint(job.options)
+
+
+def _model_of(job: FillJob, manifest: Manifest) -> None:
+    """Tell ``manifest`` the model this run fills with (:func:`_model_fingerprint`) and its name as the job
+    gives it, for the message refusing frames made with another."""
+    manifest.model = _model_fingerprint(job)
+    manifest.model_name = str(job.options.get("model") or "the model")
 
 
 def _input_files(plate: Sequence, mask: MaskSource, frame: int) -> list[tuple[Path, bool]]:
@@ -820,6 +836,7 @@ def _anchors(
         feed.digests,
         feed.digest,
         run.accepted,  # (a cache made before the key named the files: its decisions made the frames written)
+        _model_fingerprint(feed.job),
     )
     with store.building():
         records = {} if rebuild else store.load()
@@ -909,6 +926,7 @@ def _fill_frames(
         result.notices.append(f"note: {first.source or plate.path(plate.frames[0])}: {UNKNOWN_PRIMARIES}")
     stated = _stated_colorspace(job, colorspace, first, out, result.notices)
     backend = _create(job, plate, run, colorspace)
+    _model_of(job, manifest)  # as loaded: a hub id's load with downloads on may have fetched a new revision
     exr_output = out.extension == ".exr"  # (another format's codecs are its own: see _lossless)
     # An earlier fill's confidence in the plate is combined with this one's where the output keeps it: an EXR
     # output carries the channel even without --confidence, and it must not say "sure" in this fill's hole.

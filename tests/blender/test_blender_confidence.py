@@ -205,3 +205,84 @@ RESULT["groups"] = [g.name for g in bpy.data.node_groups if "Confidence" in g.na
     with OpenEXR.File(str(exr_shot / "aifx_fill" / "plate_fill.1001.exr")) as exr:
         assert "fill.confidence" not in exr.channels()
     assert json.dumps(result["job"])  # a plain JSON job
+
+
+def test_a_straight_alpha_clips_confidence_group_reads_the_confidence_sequence(
+    blender, tmp_path: Path
+) -> None:
+    """A clip of a straight-alpha PNG is filled into PNGs (a Movie Clip has no Alpha mode for an EXR), which have
+    no room for the channel: the core writes the confidence as ``confidence/plate_fill.####.png.png``. The group
+    was made empty and left so ('no fill pass'), the log said the channel was in the PNGs and the report named
+    the broken group. It now reads the sequence; a result without its pass never makes or clears a group."""
+    import cv2
+
+    root = tmp_path / "rgba"
+    root.mkdir()
+    bgr = np.zeros((180, 320, 3), np.uint8)
+    bgr[..., 2], bgr[..., 1], bgr[..., 0] = 200, np.linspace(0, 255, 320)[None, :], 60
+    alpha = np.tile(np.linspace(255, 64, 180)[:, None], (1, 320)).astype(np.uint8)
+    matte = np.zeros((180, 320), np.uint8)
+    matte[70:110, 120:200] = 255
+    for number in (1001, 1002, 1003):
+        cv2.imwrite(str(root / f"plate.{number}.png"), np.dstack([bgr, alpha]))
+        cv2.imwrite(str(root / f"mask.{number}.png"), matte)
+    renders = tmp_path / "renders"
+    result = blender(
+        RENDER
+        + f"""
+clip = bpy.data.movieclips.load(os.path.join(PLATE, "plate.1001.png"))
+clip.frame_start = 1001
+scene = bpy.context.scene
+scene.frame_start, scene.frame_end = 1001, 1003
+RESULT["fill"] = run_fill(clip=clip.name, mask=os.path.join(PLATE, "mask.####.png"), backend="telea",
+                          confidence=True)
+shown = bpy.data.movieclips["plate.1001.png AI Fill"]
+RESULT["result_file"] = os.path.basename(shown.filepath)
+group = bpy.data.node_groups["plate.1001.png AI Fill Confidence"]
+RESULT["images"] = sorted(n.image.filepath for n in group.nodes if n.bl_idname == "CompositorNodeImage")
+out = {str(renders)!r}
+os.makedirs(out, exist_ok=True)
+def clip_image(tree):
+    node = tree.nodes.new("CompositorNodeMovieClip")
+    node.clip = shown
+    return node.outputs["Image"]
+render(clip_image, 1002, os.path.join(out, "clip.exr"))
+for name in ("Confidence", "Fill"):
+    render(group_output(group.name, name), 1002, os.path.join(out, name + ".exr"))
+# a result without its pass (the PNG itself, no sequence given) leaves the group as it is, and makes none
+view = sys.modules[ADDON + ".confidence_view"]
+png = bpy.data.images["plate.1001.png AI Fill"]
+count = len(group.nodes)
+for name in (group.name, "never made"):
+    try:
+        view.build_group(name, png, 1001, 1001, 3)
+    except RuntimeError as exc:
+        RESULT.setdefault("refused", []).append(str(exc))
+RESULT["kept"] = [len(group.nodes) == count, "never made" in bpy.data.node_groups]
+RESULT["where"] = [view.where("/f/plate_fill.####.png"), view.where("/f/plate_fill.####.exr")]
+""",
+        root,
+    )
+    assert result["fill"] == ["FINISHED"], result["log"]
+    aifx_fill = root / "aifx_fill"
+    assert result["result_file"] == "plate_fill.1001.png"
+    assert "confidence in the compositor group 'plate.1001.png AI Fill Confidence'" in result["log"]
+    assert "no confidence group" not in result["log"]
+    assert result["images"] == sorted(
+        [str(aifx_fill / "plate_fill.1001.png"), str(aifx_fill / "confidence" / "plate_fill.1001.png.png")]
+    )
+    side = cv2.imread(str(aifx_fill / "confidence" / "plate_fill.1002.png.png"), cv2.IMREAD_UNCHANGED)
+    conf = side.astype(np.float32) / 65535.0
+    assert conf.min() < 0.1 and conf.max() == 1.0, "telea invents the hole; the plate is sure"
+    confidence = _exr(renders / "Confidence.exr")["R"]
+    np.testing.assert_allclose(confidence, conf, atol=1e-4, err_msg="the group's Confidence is the sequence")
+    fill = _exr(renders / "Fill.exr")
+    clip = _exr(renders / "clip.exr")
+    for channel in "RGBA":
+        np.testing.assert_allclose(fill[channel], clip[channel], atol=1e-5, err_msg="Fill is the result clip")
+    assert len(result["refused"]) == 2 and all("no 'fill' pass" in r for r in result["refused"])
+    assert result["kept"] == [True, False]
+    assert result["where"] == [  # what the log says when the group cannot be built
+        "the confidence is in /f/confidence/plate_fill.####.png.png",
+        "the channel fill.confidence is in /f/plate_fill.####.exr",
+    ]

@@ -343,7 +343,8 @@ def test_a_blend_relative_input_of_an_unsaved_file_is_refused_and_the_job_holds_
 ) -> None:
     """``input='//frames/#####.png'`` in a .blend not saved yet was accepted (Blender resolved ``//`` against
     nothing) and the job beside the output held the relative ``frames/#####.png``, which ``aifx run`` or a farm
-    reads against its own folder. It is refused as Output Folder ``//`` is; a relative input is made absolute."""
+    reads against its own folder. It is refused as Output Folder ``//`` is; a relative input is made absolute,
+    and so are a relative ``mask=``, ``output=`` and ``output_dir=`` (the job held ``masks/#####.png``)."""
     result = blender(
         """
         os.chdir(PLATE)
@@ -352,6 +353,14 @@ def test_a_blend_relative_input_of_an_unsaved_file_is_refused_and_the_job_holds_
         RESULT["relative"] = run_fill(input="frames/#####.png", mask=mask, backend="telea")
         with open(os.path.join(PLATE, "frames", "aifx_fill", "frames_fill.aifx.json")) as handle:
             RESULT["job"] = json.load(handle)
+        RESULT["output"] = run_fill(input="frames/#####.png", mask="masks/#####.png", output="out/clean.#####.exr",
+                                    backend="telea")
+        with open(os.path.join(PLATE, "out", "frames_fill.aifx.json")) as handle:
+            RESULT["output_job"] = json.load(handle)
+        RESULT["folder"] = run_fill(input="frames/#####.png", mask="masks/#####.png", output_dir="folder",
+                                    backend="telea")
+        with open(os.path.join(PLATE, "folder", "frames_fill.aifx.json")) as handle:
+            RESULT["folder_job"] = json.load(handle)
         """,
         plate,
     )
@@ -362,6 +371,17 @@ def test_a_blend_relative_input_of_an_unsaved_file_is_refused_and_the_job_holds_
     assert result["relative"] == ["FINISHED"], result["log"]
     assert result["job"]["input"] == str(plate / "frames" / "#####.png")
     assert result["job"]["output"] == str(plate / "frames" / "aifx_fill" / "frames_fill.#####.exr")
+    for run, output in (
+        ("output", plate / "out" / "clean.#####.exr"),
+        ("folder", plate / "folder" / "frames_fill.#####.exr"),
+    ):
+        assert result[run] == ["FINISHED"], result["log"]
+        job = result[run + "_job"]
+        assert (job["input"], job["mask"], job["output"]) == (
+            str(plate / "frames" / "#####.png"),
+            str(plate / "masks" / "#####.png"),
+            str(output),
+        )
 
 
 def test_image_sequence_and_matte_image(blender, plate: Path, tmp_path: Path) -> None:

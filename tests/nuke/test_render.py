@@ -403,18 +403,54 @@ def test_a_still_source_is_filled_once_and_held_at_every_frame(comp):
     """A DMP or a clean plate is one file (frames 1-1) that Nuke holds at every frame: its fill is held too. It
     was an error at every comp frame but 1, whose advice (a frame range 1001-1003) the node refused."""
     fill = comp["fill"]
-    for read, name, suffix in ((comp["plate_node"], "plate", "exr"), (comp["matte_node"], "mask", "png")):
-        still = comp["dir"] / f"still_{name}.{suffix}"
-        shutil.copy(comp["dir"] / f"{name}.1001.{suffix}", still)
-        read["file"].setValue(still.as_posix())
-        for knob in ("first", "last", "origfirst", "origlast"):
-            read[knob].setValue(1)
+    _stills(comp)
     outcome = nodes.render_node(fill)
     assert (outcome.first, outcome.last, outcome.written) == (1, 1, 1)
     held = nuke._pull(fill, 1)["rgba.red"]
     assert not np.array_equal(held, nuke._pull(comp["plate_node"], 1)["rgba.red"]), "the hole is filled"
     for frame in (1001, 1002, 1003):
         assert np.array_equal(nuke._pull(fill, frame)["rgba.red"], held), frame
+
+
+def _stills(comp) -> None:
+    """The plate and matte Reads pointed at one file each (frames 1-1), as a DMP and its roto are delivered."""
+    for read, name, suffix in ((comp["plate_node"], "plate", "exr"), (comp["matte_node"], "mask", "png")):
+        still = comp["dir"] / f"still_{name}.{suffix}"
+        shutil.copy(comp["dir"] / f"{name}.1001.{suffix}", still)
+        read["file"].setValue(still.as_posix())
+        for knob in ("first", "last", "origfirst", "origlast"):
+            read[knob].setValue(1)
+
+
+def test_a_one_frame_range_over_a_plate_is_not_frozen_over_the_plate(comp):
+    """Only a Source Nuke holds at every frame gets its fill held. A FrameRange set to 1002 over the plate still
+    passes frame 1003's pixels through: 1002's fill was shown there. Now it is the error outside the frame."""
+    fill, plate = comp["fill"], comp["plate_node"]
+    one = nuke.nodes.FrameRange(name="OneFrame", first_frame=1002, last_frame=1002)
+    one.setInput(0, plate)
+    fill.setInput(0, one)
+    assert not np.array_equal(nuke._pull(one, 1003)["rgba.red"], nuke._pull(one, 1002)["rgba.red"])
+    outcome = nodes.render_node(fill)
+    assert (outcome.first, outcome.last, outcome.written) == (1002, 1002, 1)
+    assert nuke._pull(fill, 1002)["rgba.red"].any()
+    for frame in (1001, 1003):
+        with pytest.raises(
+            RuntimeError, match="filled frames 1002-1002 only, all of its Source - give the Source"
+        ):
+            nuke._pull(fill, frame)
+
+
+def test_a_still_source_set_to_black_outside_is_not_held_past_its_frame(comp):
+    """A still Read set to black before and after is empty at every other frame: the whole fill was shown there."""
+    fill, plate = comp["fill"], comp["plate_node"]
+    _stills(comp)
+    plate["before"].setValue("black")
+    plate["after"].setValue("black")
+    assert nodes.render_node(fill).written == 1
+    assert nuke._pull(fill, 1)["rgba.red"].any()
+    assert not nuke._pull(plate, 1002)["rgba.red"].any(), "the Source is empty at 1002"
+    with pytest.raises(RuntimeError, match="filled frames 1-1 only, all of its Source"):
+        nuke._pull(fill, 1002)
 
 
 def test_past_all_the_sources_frames_the_error_asks_for_source_frames_not_a_range_it_refuses(comp):

@@ -16,14 +16,18 @@ A diffusers ``model`` is any of:
   folder holding the matching configs, which offline use needs).
 
 Loaded pipelines are cached per process, keyed by everything that changes what was loaded (model, kind,
-device, dtype, variant, memory options, and the size and time of a local model's files), so a 200-frame shot
-loads its model once and a model folder replaced on disk is loaded again.
+device, dtype, variant, memory options, the size and time of a local model's files and the snapshot a hub
+id's cache names), so a 200-frame shot loads its model once and a model folder replaced on disk (or a hub id
+downloaded again at a new revision) is loaded again.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
+import re
 import threading
 import time
 import warnings
@@ -230,8 +234,9 @@ class ModelSource:
     location: str
 
 
-def locate_model(model: Any, what: str = "model") -> ModelSource:
-    """Classify ``model`` (see module doc); a path that does not exist is an InputError, not a hub lookup."""
+def locate_model(model: Any, what: str = "model", cache_dir: str | None = None) -> ModelSource:
+    """Classify ``model`` (see module doc); a path that does not exist is an InputError, not a hub lookup.
+    ``cache_dir``: the hub cache the job reads (:func:`hub_cache`)."""
     if not model or not str(model).strip():
         raise InputError(
             f"no {what} given; pass --model with a hub id (e.g. stable-diffusion-v1-5/stable-diffusion-inpainting), "
@@ -256,7 +261,20 @@ def locate_model(model: Any, what: str = "model") -> ModelSource:
         raise InputError(
             f"{text}: no such model file or folder; check the path, or give a Hugging Face hub id"
         )
+    folder = _local_parent(text)
+    if folder is not None and hub_revision(text, cache_dir) is None:
+        raise InputError(f"{text}: no such model folder ({folder}/ exists); check the path")
     return ModelSource("hub", text)
+
+
+def _local_parent(text: str) -> str | None:
+    """The first part of an ``org/name`` value when it is a folder here: ``models/inpaint-typo`` beside a
+    ``models/`` folder is a mistyped local path, which was looked up on the hub (some 25 s of retries
+    without a network) and answered with `hf download models/inpaint-typo`. None when it names no folder."""
+    first, sep, _ = text.partition("/")
+    if not sep or not first:
+        return None
+    return first if Path(first).expanduser().is_dir() else None
 
 
 def looks_like_path(text: str) -> bool:
@@ -333,21 +351,25 @@ def _quiet_hub() -> Iterator[None]:
         yield
 
 
+#: Said of a hub id that failed: it names no local folder either (a path is looked up on disk first).
+_NOT_LOCAL = "and there is no local folder of that name either"
+
+
 def _hub_error(model_id: str, exc: Exception, is_offline: bool) -> InputError:
     if is_offline:
         return InputError(
             f"model {model_id!r} is not in the Hugging Face cache and downloads are off "
-            f"(HF_HUB_OFFLINE=1 or local_files_only); {_how_to_get(model_id)}"
+            f"(HF_HUB_OFFLINE=1 or local_files_only), {_NOT_LOCAL}; {_how_to_get(model_id)}"
         )
     if _unreachable(exc):
         return InputError(
             f"model {model_id!r} is not in the Hugging Face cache and the hub could not be reached (no network, "
-            f"or a proxy or firewall in the way); connect and run again, or {_how_to_get(model_id)}"
+            f"or a proxy or firewall in the way), {_NOT_LOCAL}; connect and run again, or {_how_to_get(model_id)}"
         )
     reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return InputError(
-        f"model {model_id!r} could not be fetched from the Hugging Face hub ({reason}); check the id, run "
-        f"`hf auth login` for gated models, or {_how_to_get(model_id).split(', or ')[-1]}"
+        f"model {model_id!r} could not be fetched from the Hugging Face hub ({reason}), {_NOT_LOCAL}; check "
+        f"the id, run `hf auth login` for gated models, or {_how_to_get(model_id).split(', or ')[-1]}"
     )
 
 
@@ -376,7 +398,7 @@ class ModelIndex:
 
     def __init__(self, request: PipelineRequest) -> None:
         self.request = request
-        self.source = locate_model(request.model)
+        self.source = locate_model(request.model, cache_dir=request.cache_dir)
         self._config: dict[str, Any] | None = None
 
     def config(self) -> dict[str, Any]:
@@ -543,6 +565,9 @@ class PipelineRequest:
     cache_dir: str | None = _LOADER.cache_dir
     pipeline_class: str | None = _LOADER.pipeline_class
     config: str | None = _LOADER.config
+    #: The scheduler class asked for (``--scheduler``). Loaded in place of the model's own only where this
+    #: diffusers lacks that one's class (:func:`load_pipeline` keys on it then only); else swapped in per call.
+    scheduler: str | None = None
 
     @classmethod
     def from_options(cls, options: dict[str, Any], device: str, kind: str = "inpaint") -> PipelineRequest:
@@ -560,6 +585,7 @@ class PipelineRequest:
             cache_dir=loader.cache_dir or None,
             pipeline_class=loader.pipeline_class or None,
             config=loader.config or None,
+            scheduler=str(options.get("scheduler") or "") or None,
         )
 
 
@@ -567,14 +593,17 @@ class PipelineRequest:
 _MODEL_FILES = (*SINGLE_FILE_SUFFIXES, ".json", ".gguf")
 
 
-def files_stamp(source: ModelSource) -> tuple:
+def files_stamp(source: ModelSource, cache_dir: str | None = None) -> tuple:
     """Name, size and modification time of a local model's files (a folder's ``model_index.json`` and its
     components' weights and configs, or the single checkpoint), part of the cache key: a folder replaced
     with another model (a new version copied over the old path) is loaded again, as a LaMa file is, instead
-    of a long-lived process (``aifx serve``, a Python session) filling with the old one. Empty for a hub id
-    (its cache is addressed by content)."""
+    of a long-lived process (``aifx serve``, a Python session) filling with the old one. For a hub id, the
+    snapshot its cache's ``refs/main`` names (:func:`hub_revision`; the cache is addressed by content, so the
+    snapshot is what was loaded): ``hf download`` of a new revision moves it. Empty for a hub id not cached.
+    Stat-based, never a hash of the weights: a model copied without its times counts as another."""
     if source.kind == "hub":
-        return ()
+        revision = hub_revision(source.location, cache_dir)
+        return (("revision", revision),) if revision else ()
     root = Path(source.location)
     files = [root] if source.kind == "file" else [*root.glob("*"), *root.glob("*/*")]
     stamp = []
@@ -589,6 +618,55 @@ def files_stamp(source: ModelSource) -> tuple:
     return tuple(sorted(stamp))
 
 
+def hub_cache(cache_dir: str | None = None) -> Path:
+    """The Hugging Face hub cache folder, as huggingface_hub finds it (``cache_dir``, ``HF_HUB_CACHE``,
+    ``HF_HOME``/hub, ``~/.cache/huggingface/hub``), read from the environment now: a long-lived process may
+    be given another one than the one it started with."""
+    if cache_dir:
+        return Path(cache_dir).expanduser()
+    hub = os.environ.get("HF_HUB_CACHE") or os.environ.get("HUGGINGFACE_HUB_CACHE")
+    if hub:
+        return Path(hub).expanduser()
+    home = os.environ.get("HF_HOME") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or "~/.cache", "huggingface"
+    )
+    return Path(home).expanduser() / "hub"
+
+
+def hub_revision(model_id: str, cache_dir: str | None = None) -> str | None:
+    """The snapshot (commit) of ``model_id`` a load without a revision reads from the cache: the one its
+    ``refs/main`` names. None when the model is not cached."""
+    ref = hub_cache(cache_dir) / f"models--{model_id.replace('/', '--')}" / "refs" / "main"
+    try:
+        return ref.read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
+
+
+def model_fingerprint(options: dict[str, Any]) -> str | None:
+    """A short fingerprint of the model files a job's options name (``model``, and ``config`` for a single
+    checkpoint): :func:`files_stamp` of a folder or file, the cached snapshot of a hub id. The manifest keeps it
+    with each frame's plate and mask, so a resume after the weights at the same path were replaced (or a hub
+    id's cache moved to a new revision) refuses the finished frames as made from another model, as it refuses a
+    re-rendered plate. None when the options name no model, or none that can be found (the backend says why
+    when it loads it; a hub id not cached yet has nothing to compare)."""
+    stamps = []
+    for name in ("model", "config"):
+        value = options.get(name)
+        if not isinstance(value, str) or not value.strip():
+            continue
+        try:
+            source = locate_model(value)
+        except InputError:
+            continue
+        stamp = files_stamp(source, options.get("cache_dir") or None)
+        if stamp:
+            stamps.append([name, source.kind, [list(entry) for entry in stamp]])
+    if not stamps:
+        return None
+    return hashlib.sha256(json.dumps(stamps).encode()).hexdigest()[:16]
+
+
 def load_pipeline(request: PipelineRequest, index: ModelIndex | None = None) -> Any:
     """The diffusers pipeline for ``request``, loaded once per process; ``index``: the job's
     :class:`ModelIndex` of ``request``, when its checks before loading have read it already."""
@@ -600,17 +678,72 @@ def load_pipeline(request: PipelineRequest, index: ModelIndex | None = None) -> 
         class_name = _single_file_class(source.location, request.kind, request.pipeline_class)
     else:
         class_name = request.pipeline_class or index.class_name()
+    request = _with_scheduler(request, index)
     dtype_name = resolve_dtype(device, request.dtype, prefers_bfloat16="Flux" in class_name)
     key = (
         class_name,
         replace(request, model=source.location, device=device, dtype=dtype_name),
-        files_stamp(source),
+        files_stamp(source, request.cache_dir),
     )
     if key in _PIPELINES:
         _LAST_USED[key] = time.monotonic()
         return _PIPELINES[key]
     with _LOADING:
         return _load_pipeline(key, source, request, class_name, device, dtype_name)
+
+
+def missing_scheduler(index: ModelIndex) -> str | None:
+    """The scheduler class the model's ``model_index.json`` names when this diffusers has no class of that name
+    (a model made with a newer diffusers); None when it has it, or the index names none."""
+    import diffusers
+
+    name = scheduler_class_name(index)
+    return name if name and not isinstance(getattr(diffusers, name, None), type) else None
+
+
+def _newer_diffusers(what: str, name: str, kind: str) -> str:
+    """The advice for a model naming a class this diffusers lacks: its version, and what to do."""
+    import diffusers
+
+    also = (
+        ", or pick one with --scheduler"
+        if what == "scheduler" and kind not in ("video", "text2video")
+        else ""
+    )
+    return (
+        f"this model's {what} {name} needs a newer diffusers (have {diffusers.__version__}); upgrade diffusers "
+        f"in aifx's environment{also}"
+    )
+
+
+def _with_scheduler(request: PipelineRequest, index: ModelIndex) -> PipelineRequest:
+    """``request`` with the scheduler it asks for kept only where it is loaded in place of the model's own: the
+    model names a scheduler class this diffusers lacks (its loader fails on it: "diffusers has no class ...").
+    Such a model without ``--scheduler`` is refused before loading, saying why; elsewhere the scheduler is
+    swapped in per call and leaves the cache key, so one cached pipeline serves every scheduler."""
+    missing = missing_scheduler(index) if index.source.kind != "file" else None
+    if missing is None:
+        return replace(request, scheduler=None) if request.scheduler else request
+    if not request.scheduler:
+        raise InputError(f"{index.source.location}: {_newer_diffusers('scheduler', missing, request.kind)}")
+    return request
+
+
+def _scheduler_in_place(source: ModelSource, request: PipelineRequest) -> Any:
+    """The scheduler ``request`` names, configured from the model's own ``scheduler/scheduler_config.json``
+    (the settings its training used), for a model whose own scheduler class this diffusers lacks."""
+    import diffusers
+
+    cls = getattr(diffusers, str(request.scheduler), None)
+    if not isinstance(cls, type) or not issubclass(cls, diffusers.SchedulerMixin):
+        raise InputError(f"scheduler {request.scheduler!r}: not a diffusers scheduler; check --scheduler")
+    config = cls.load_config(
+        source.location,
+        subfolder="scheduler",
+        local_files_only=request.local_files_only,
+        cache_dir=request.cache_dir,
+    )
+    return cls.from_config(config)
 
 
 def _load_pipeline(
@@ -640,10 +773,23 @@ def _load_pipeline(
     except InputError:
         raise
     except Exception as exc:  # a broken or foreign file is the user's to fix, whatever the library raises
+        lacking = re.search(r"has no class `?(\w+)`?", str(exc))
+        if (
+            lacking
+        ):  # a class of a newer diffusers (a component the index names: the scheduler is checked first)
+            what = "scheduler" if "Scheduler" in lacking.group(1) else "component"
+            raise InputError(
+                f"{source.location}: {_newer_diffusers(what, lacking.group(1), request.kind)}"
+            ) from None
         if source.kind == "hub" and isinstance(exc, (OSError, ValueError)):
             raise _hub_error(source.location, exc, request.local_files_only) from None
         if source.kind == "file" and request.local_files_only and not request.config and _not_cached(exc):
             raise _single_file_offline(source.location, class_name) from None
+        advice = (
+            _variant_advice(source, request.variant) if source.kind == "folder" and request.variant else None
+        )
+        if advice:
+            raise InputError(advice) from None
         only = weight_variants(source) if source.kind == "folder" and not request.variant else []
         if only:
             raise InputError(
@@ -682,6 +828,10 @@ def _load_pipeline(
     pipe._aifx_lock = threading.RLock()  # calls on this shared pipeline take turns (see using())
     if hasattr(pipe, "set_progress_bar_config"):
         pipe.set_progress_bar_config(disable=True)  # aifx reports progress itself
+    if source.kind == "hub":  # a load with downloads on may have fetched a new revision: keyed as loaded
+        _LAST_USED.pop(key, None)
+        key = (*key[:2], files_stamp(source, request.cache_dir))
+        _LAST_USED[key] = time.monotonic()
     _PIPELINES[key] = pipe
     return pipe
 
@@ -728,6 +878,13 @@ def weight_variants(source: ModelSource) -> list[str]:
     (``unet/diffusion_pytorch_model.fp16.safetensors``, no plain one): without ``variant`` diffusers looks for
     the plain files and says only "no file named diffusion_pytorch_model.bin". Empty when plain weights are
     there."""
+    plain, variants = _weight_files(source)
+    return [] if plain else sorted(variants)
+
+
+def _weight_files(source: ModelSource) -> tuple[bool, set[str]]:
+    """Whether a model folder's components have plain weight files, and the variants their other weight files
+    are (``unet/diffusion_pytorch_model.fp16.safetensors``: ``fp16``)."""
     plain = False
     variants: set[str] = set()
     for file in Path(source.location).glob("*/*"):
@@ -738,7 +895,24 @@ def weight_variants(source: ModelSource) -> list[str]:
             variants.add(parts[-2].split("-")[0])
         else:
             plain = True
-    return [] if plain else sorted(variants)
+    return plain, variants
+
+
+def _variant_advice(source: ModelSource, variant: str) -> str | None:
+    """What to do when a folder has no weights of the ``variant`` asked for (diffusers says only "no such
+    modeling files are available", and the error once advised pipeline_class); None when it has them."""
+    plain, variants = _weight_files(source)
+    if variant in variants:
+        return None
+    if plain:
+        return f"{source.location}: the folder has no {variant} weights; leave out --option variant"
+    if variants:
+        others = sorted(variants)
+        return (
+            f"{source.location}: the folder has no {variant} weights (only {' and '.join(others)}); use "
+            f"--option variant={others[0]}"
+        )
+    return None
 
 
 def article(word: str) -> str:
@@ -760,6 +934,15 @@ def _from_source(
 ) -> Any:
     from diffusers import AutoPipelineForInpainting, AutoPipelineForText2Image, DiffusionPipeline
 
+    if request.scheduler and source.kind != "file":  # (see _with_scheduler)
+        # Given as None, diffusers loads no scheduler (a scheduler object passed is checked against the class
+        # the index names, which this diffusers lacks); the one asked for is put in its place once loaded.
+        scheduler = _scheduler_in_place(source, request)
+        pipe = _from_source(
+            source, class_name, replace(request, scheduler=None), {**kwargs, "scheduler": None}
+        )
+        pipe.register_modules(scheduler=scheduler)
+        return pipe
     if source.kind == "file":
         cls = _diffusers_class(class_name)
         if request.config:
