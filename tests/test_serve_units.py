@@ -359,12 +359,14 @@ def test_a_cancel_no_server_gets_is_retried_then_given_up(tmp_path):
     from aifx_core.protocol.remote import RemoteClient
     from aifx_core.submit import _cancel
 
-    with socket.socket() as sock:  # a port nobody listens on
+    # (a port bound and never listened on: connections are refused, and no other process, another test's
+    # server on this machine, can take it meanwhile, as it could once a probed port was let go)
+    with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    start = time.monotonic()
-    assert _cancel(RemoteClient(f"http://127.0.0.1:{port}", timeout=2), "job1", patience=1.2) is False
-    assert 1.2 < time.monotonic() - start < 30  # (the upper bound: a guard against a hang only)
+        start = time.monotonic()
+        assert _cancel(RemoteClient(f"http://127.0.0.1:{port}", timeout=2), "job1", patience=1.2) is False
+        assert 1.2 < time.monotonic() - start < 30  # (the upper bound: a guard against a hang only)
 
 
 def test_a_second_ctrl_c_while_the_cancel_is_retried_says_the_user_stopped_waiting(capsys):
@@ -379,18 +381,21 @@ def test_a_second_ctrl_c_while_the_cancel_is_retried_says_the_user_stopped_waiti
     from aifx_core.protocol.remote import RemoteClient
     from aifx_core.submit import _follow
 
-    with socket.socket() as sock:  # a port nobody listens on: the events and the cancel are both retried
+    # (a port bound and never listened on, held to the end: the events and the cancel are both refused and
+    # retried, and no other process can take the port meanwhile; once it was let go, a failure here saw
+    # neither Ctrl+C for the whole 300 s patience)
+    with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    client = RemoteClient(f"http://127.0.0.1:{port}", timeout=2)
-    timers = [threading.Timer(delay, os.kill, (os.getpid(), signal.SIGINT)) for delay in (0.3, 1.5)]
-    for timer in timers:
-        timer.start()
-    try:
-        assert _follow(client, "job1", json_progress=False) == EXIT_CANCELLED
-    finally:
+        client = RemoteClient(f"http://127.0.0.1:{port}", timeout=2)
+        timers = [threading.Timer(delay, os.kill, (os.getpid(), signal.SIGINT)) for delay in (0.3, 1.5)]
         for timer in timers:
-            timer.cancel()
+            timer.start()
+        try:
+            assert _follow(client, "job1", json_progress=False) == EXIT_CANCELLED
+        finally:
+            for timer in timers:
+                timer.cancel()
     err = capsys.readouterr().err
     assert "cancelling job job1" in err and "could not reach" not in err
     assert f"stopped waiting; the cancel has not reached {client.url}, so job job1 may still run" in err
