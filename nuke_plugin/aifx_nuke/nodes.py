@@ -254,7 +254,10 @@ class NukeHost:
         (1 at the Read, 1002 at the Source) but Nuke still holds it, so the Read's frame is not compared with
         ``frame``. Otherwise holding the fill would freeze one frame over the plate, which the range Switch
         exists to prevent."""
-        reads = _reads_above(self.node.input(0))
+        source = self.node.input(0)
+        if source is None:
+            return False
+        reads = _reads_above(source)
         return bool(reads) and all(
             read.firstFrame() == read.lastFrame()
             and read["before"].value() != "black"
