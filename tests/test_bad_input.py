@@ -806,9 +806,9 @@ def test_a_stereo_plate_says_that_only_one_view_is_filled(tmp_path, layout):
     assert "views:       left (filled), right (copied as they are)\n" in info.stdout, info.stdout
 
 
-def test_two_real_runs_at_once(tmp_path):
-    """#11.4 with two real processes: other settings are refused while the first runs; same settings join, and
-    the output ends complete with a manifest that tells the truth."""
+def _held_propagate_run(tmp_path):
+    """A real temporal-engine run over a 12-frame shot, paused after frame 1001 while it holds the output lock
+    (until the file ``go`` exists): (shot, output, its arguments, go, the process)."""
     shot = make_shot(tmp_path / "shot", range(1001, 1013))
     out = tmp_path / "o" / "c.####.exr"
     args = fill_args(shot, out, "--json-progress")
@@ -821,10 +821,17 @@ def test_two_real_runs_at_once(tmp_path):
         text=True,
         env={**os.environ, "AIFX_TEST_WAIT": f"written:1001:{go}"},  # pauses mid-shot, holding the lock
     )
+    deadline = time.monotonic() + 120
+    while not (out.parent / "c.1001.exr").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return shot, out, args, go, first
+
+
+def test_two_real_runs_at_once(tmp_path):
+    """#11.4 with two real processes: other settings are refused while the first runs; same settings join, and
+    the output ends complete with a manifest that tells the truth."""
+    shot, out, args, go, first = _held_propagate_run(tmp_path)
     try:
-        deadline = time.monotonic() + 120
-        while not (out.parent / "c.1001.exr").exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
         one_error_line(aifx(*args, "--dilate", "9"), str(out), "another aifx job", "different settings")
         same = aifx(*args)
         assert same.returncode == 0, same.stderr
@@ -891,22 +898,8 @@ def test_the_temporal_engine_over_another_shot_is_refused_while_a_run_writes(tmp
     from the shorter shot. It is refused now; a farm chunk of the same shot (``aifx run --frames``) still joins."""
     from aifx_core import FillJob
 
-    shot = make_shot(tmp_path / "shot", range(1001, 1013))
-    out = tmp_path / "o" / "c.####.exr"
-    args = fill_args(shot, out, "--json-progress")
-    args[args.index("telea")] = "propagate"
-    go = tmp_path / "go"
-    first = subprocess.Popen(
-        [sys.executable, "-m", "aifx_core", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "AIFX_TEST_WAIT": f"written:1001:{go}"},  # pauses mid-shot, holding the lock
-    )
+    shot, out, args, go, first = _held_propagate_run(tmp_path)
     try:
-        deadline = time.monotonic() + 120
-        while not (out.parent / "c.1001.exr").exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
         shorter = aifx(*args, "--frames", "1005-1012")
         one_error_line(
             shorter,
