@@ -794,14 +794,22 @@ class Node(_MainThreadOnly):
 
     def _expression_nodes(self, text: str) -> list[Node]:
         """Nodes named in the ``{...}`` expressions of a knob's script text: ``Name.knob`` in the node's own
-        group, ``parent.Name.knob`` one group up (``parent.knob``: the group), ``root.Name.knob`` from the top."""
+        group; ``parent`` is the group the node is in (Foundry's knob names: ``root.Group1.Blur1.size``, a
+        group's name then a node in it), so ``parent.knob`` (a gizmo's insides reading its knob) names that
+        group and ``parent.Name.knob`` a node in it, each further ``parent`` one group up; ``root.Name.knob``
+        from the top (``root.knob``: the project)."""
         found = []
         for expression in re.findall(r"\{([^{}]*)\}", text):
             for path in re.findall(r"\b([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)", expression):
                 parts = path.split(".")
                 group: Group | None = self._parent
+                ups = 0
                 while parts and parts[0] in ("parent", "root"):
-                    group = _root if parts[0] == "root" else (group._parent if group else None)
+                    if parts[0] == "root":
+                        group = _root
+                    elif ups:  # (the first ``parent`` is the node's own group)
+                        group = group._parent if group else None
+                    ups += parts[0] == "parent"
                     parts = parts[1:]
                 node = group.node(parts[0]) if group is not None and parts else None
                 if node is None and len(parts) < len(path.split(".")):
