@@ -652,6 +652,10 @@ _CLASS_KNOBS: dict[str, dict[str, Any]] = {
     "FrameRange": {"first_frame": 1, "last_frame": 1, "disable": False},
     "Group": {"disable": False},
     "Root": {
+        # The script's path (``nuke.root().name()``, "Root" while unsaved) and the current frame: Nuke saves
+        # both in the script's Root block (``name /shots/comp.nk``, ``frame 1001``) and writeKnobs gives them.
+        "name": File_Knob,
+        "frame": 1,
         "first_frame": 1,
         "last_frame": 100,
         "colorManagement": "Nuke",
@@ -959,6 +963,15 @@ def _new_gizmo(cls: str, parent: Group) -> Gizmo:
 
 
 class Root(Group):
+    @property
+    def _script(self) -> str:
+        """The script's path, held by the root's ``name`` knob as in Nuke; "Root" while unsaved."""
+        return str(self._knobs["name"]._value) or "Root"
+
+    @_script.setter
+    def _script(self, path: str) -> None:
+        self._knobs["name"]._value = "" if path == "Root" else path
+
     def name(self) -> str:
         return self._script
 
