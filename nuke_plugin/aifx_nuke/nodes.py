@@ -553,8 +553,8 @@ def _file_paths(node: nuke.Node) -> tuple[list[str], bool]:
     found = node.knobs()  # (a wrapper for every knob of the node: made once, not once per knob)
     for name in sorted(found):
         knob = found[name]
-        if not isinstance(knob, nuke.File_Knob) or name == "proxy":
-            continue
+        if not isinstance(knob, nuke.File_Knob) or name == "proxy" or name in jobs.DISPLAY_KNOBS:
+            continue  # (the Node tab's icon is a picture for the DAG, not a file the node reads)
         text = str(knob.value())
         try:
             if name == "file":

@@ -302,3 +302,41 @@ def test_a_gizmos_insides_reading_the_groups_knob_key_the_knob_not_the_group(com
     assert nodes.render_node(inner).reused
     group["gain"].setValue(1.5)  # the knob the Grade reads: other pixels
     assert _inputs_key(inner) != before
+
+
+def test_the_node_tabs_display_knobs_on_the_plate_leave_its_fill_alone(comp, tmp_path):
+    """Ticking the plate Read's postage stamp off, bookmarking it, showing it in the Dope Sheet, caching it or
+    giving it help and callbacks once made the fill stale: the comp render was refused and Render wrote the
+    inputs and filled again (only position, colours, label, font and hide input were left out of the key)."""
+    fill, plate = comp["fill"], comp["plate_node"]
+    write = _comp_write(tmp_path, fill)
+    nodes.render_node(fill)
+    assert plate["postage_stamp"].value() is True, "Nuke draws a Read's thumbnail by default"
+
+    plate["postage_stamp"].setValue(False)
+    for name in ("bookmark", "dope_sheet", "cached"):
+        plate[name].setValue(True)
+    plate["postage_stamp_frame"].setValue(1002)
+    plate["help"].setValue("the hero plate, v003")
+    plate["icon"].setValue("Read.png")
+    plate["knobChanged"].setValue("print(nuke.thisKnob().name())")
+    plate["onCreate"].setValue("nuke.thisNode()['label'].setValue('plate')")
+    nuke.execute(write, 1001, 1003)
+
+    nuke.execute_log.clear()
+    assert nodes.render_node(fill).reused
+    assert nuke.execute_log == [], "no input written again"
+
+
+def test_no_display_knob_of_the_node_tab_is_keyed_and_the_fake_has_them_all(comp):
+    from aifx_nuke import jobs
+
+    plate = comp["plate_node"]
+    before = _inputs_key(comp["fill"])
+    for name in sorted(jobs.DISPLAY_KNOBS - {"panel", "rootNodeUpdated"}):  # (hidden, not in the fake)
+        knob = plate[name]
+        default = knob.value()
+        knob.setValue(not default if isinstance(default, bool) else 7 if isinstance(default, int) else "x")
+        assert _inputs_key(comp["fill"]) == before, name
+    grade = nuke.nodes.Grade(name="Grade1")
+    assert grade["postage_stamp"].value() is False and grade["label"].value() == ""

@@ -677,6 +677,39 @@ _CLASS_KNOBS: dict[str, dict[str, Any]] = {
 }
 
 
+#: The Node tab every node but the Root has: where it sits and how the DAG draws it (position, colours, label,
+#: font, a thumbnail, a bookmark, the Dope Sheet, the cache checkbox, an icon, the indicators Nuke draws), its
+#: help, and the Python of its own callbacks. Off or empty by default, as a new node has them; only a Read's and
+#: the image generators' ``postage_stamp`` is on (Nuke draws their thumbnail): see :data:`_POSTAGE_STAMPED`.
+_NODE_TAB: dict[str, Any] = {
+    "xpos": 0,
+    "ypos": 0,
+    "selected": False,
+    "tile_color": 0,
+    "gl_color": 0,
+    "label": "",
+    "note_font": "",
+    "note_font_size": 14,
+    "note_font_color": 0,
+    "hide_input": False,
+    "cached": False,
+    "dope_sheet": False,
+    "bookmark": False,
+    "postage_stamp": False,
+    "postage_stamp_frame": 0,
+    "icon": "",
+    "indicators": 0,
+    "help": "",
+    "autolabel": "",
+    "knobChanged": "",
+    "onCreate": "",
+    "onDestroy": "",
+    "updateUI": "",
+}
+#: Classes whose ``postage_stamp`` is on when made (a Read shows its image as a thumbnail in the DAG).
+_POSTAGE_STAMPED = frozenset({"Read", "Constant", "CheckerBoard2", "ColorBars", "ColorWheel"})
+
+
 class Node(_MainThreadOnly):
     def __init__(self, cls: str, parent: Group | None) -> None:
         self._class = cls
@@ -686,6 +719,10 @@ class Node(_MainThreadOnly):
         self._user: list[str] = []
         self._inputs: list[Node | None] = []
         self._name = ""
+        if cls != "Root":
+            for name, default in _NODE_TAB.items():
+                self._add_builtin(name, default)
+            self._add_builtin("postage_stamp", cls in _POSTAGE_STAMPED)
         for name, default in _CLASS_KNOBS.get(cls, {}).items():
             self._add_builtin(name, default)
         if parent is not None:
