@@ -734,12 +734,11 @@ def on_render_button() -> threading.Thread | None:
 
 
 def on_cancel_button() -> bool:
-    """Cancel button: stop this node's render (the worker finishes no partial frame)."""
-    node = nuke.thisNode()
-    stopped = session.request_cancel(node)
-    if not stopped:
-        node["status"].setValue("nothing to cancel")
-    return stopped
+    """Cancel button: stop this node's render (the worker finishes no partial frame); False when none runs.
+
+    With nothing running the status is left as it is: a late click must not replace ``done: frames ...`` (and
+    the notices it ends with, which the script saves) by a word about the click."""
+    return session.request_cancel(nuke.thisNode())
 
 
 def attach_cached_results() -> list[str]:

@@ -313,10 +313,16 @@ def test_cancel_button_stops_a_render_of_a_node_renamed_while_it_renders(comp, m
     assert not session.is_rendering(fill)
 
 
-def test_cancel_button_with_nothing_running_says_so(comp):
+def test_a_late_cancel_leaves_the_done_status_and_its_notices(comp):
+    """Cancel pressed after the render finished once replaced "done: frames 1001-1003 (3 filled now)" (and the
+    notices it ends with) by "nothing to cancel", which the script then saved."""
     fill = comp["fill"]
+    nodes.render_node(fill)
+    done = fill["status"].value()
+    assert done.startswith("done: frames 1001-1003")
     fill["cancel"].execute()
-    assert fill["status"].value() == "nothing to cancel"
+    assert fill["status"].value() == done
+    nuke._pull(fill, 1002)  # still showing its fill
 
 
 def test_worker_error_reaches_the_status_line_and_a_message(comp):
