@@ -23,7 +23,7 @@ from . import jobs, knobs
 from .aifx_protocol import events
 from .aifx_protocol.client import WorkerProcess
 from .aifx_protocol.errors import AifxError, InputError
-from .aifx_protocol.remote import RemoteWorker
+from .aifx_protocol.remote import RemoteWorker, check_server_url
 
 
 class RenderError(Exception):
@@ -236,8 +236,22 @@ def plan(
     settings = host.settings()
     first, last = _frames(host, settings, frame_range)
     python = _worker_python(settings, environ)
+    _check_server(settings, environ)
     paths, job = _keyed_job(host, settings, first, last, environ)
     return paths, job, python, first, last
+
+
+def _check_server(settings: Mapping[str, Any], environ: Mapping[str, str]) -> None:
+    """A server URL the protocol client would refuse (``gpu-box:8765``, no ``http://``), refused before the
+    inputs are written: found only when the job was sent, it cost a write of every Source and Mask frame."""
+    server = jobs.server_settings(settings, environ)
+    if server is None:
+        return
+    try:
+        check_server_url(server[0])
+    except AifxError as exc:
+        where = _LABELS["server_url"] if str(settings.get("server_url", "")).strip() else "$AIFX_SERVER"
+        raise RenderError(f"{exc}; set {where} to one such as http://gpu-box:8765") from None
 
 
 def _frames(host: Host, settings: Mapping[str, Any], frame_range: str | None) -> tuple[int, int]:

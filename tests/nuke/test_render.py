@@ -791,6 +791,25 @@ def test_with_a_server_url_the_fill_runs_on_the_aifx_server(comp, tmp_path, monk
         server.stop()
 
 
+@pytest.mark.parametrize("where", ["knob", "$AIFX_SERVER"])
+def test_a_malformed_server_url_is_refused_before_any_input_is_written(comp, monkeypatch, where):
+    """``gpu-box:8765`` (no ``http://``) was found only when the job was sent, after every Source and Mask
+    frame had been written."""
+    fill = comp["fill"]
+    if where == "knob":
+        fill["server_url"].setValue("gpu-box:8765")
+    else:
+        monkeypatch.setenv("AIFX_SERVER", "gpu-box:8765")
+    with pytest.raises(session.RenderError) as caught:
+        nodes.render_node(fill)
+    assert nuke.execute_log == [], "nothing written"
+    label = "aifx server" if where == "knob" else "$AIFX_SERVER"
+    assert str(caught.value) == (
+        f"server URL 'gpu-box:8765': expected http(s)://HOST:PORT; set {label} to one such as http://gpu-box:8765"
+    )
+    assert fill["status"].value() == f"error: {caught.value}"
+
+
 def test_a_mask_channel_the_mask_lacks_is_named_in_nukes_words(comp):
     """A luminance matte (RGB, no alpha) with the default mask channel: the core's error names its cache file
     and EXR channels; the node names the Mask input, the frame and Nuke's channels."""
