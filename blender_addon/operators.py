@@ -127,7 +127,7 @@ def find_plate(op: AIFX_OT_fill, context: bpy.types.Context) -> Plate:
 def find_mask(op: AIFX_OT_fill, context: bpy.types.Context):
     """A mask path, a Mask datablock (to rasterise) or an Image matte, in that order of precedence."""
     if op.mask:
-        return plates.blend_path(op.mask, "Mask")
+        return plates.pattern_path(op.mask, "Mask")
     if op.mask_datablock:
         mask = _named(bpy.data.masks, op.mask_datablock, op.mask_library)
         if mask is None:
@@ -275,7 +275,7 @@ def prepare(op: AIFX_OT_fill, context: bpy.types.Context) -> PreparedFill:
     numbers = frame_numbers(op, plate, context.scene)
     padding = plate.sequence.padding if plate.sequence is not None else 4
     if op.output:
-        output = plates.blend_path(op.output, "output")
+        output = plates.pattern_path(op.output, "output")  # listed and named by '#' from here on
         out_dir = os.path.dirname(output)
     else:
         out_dir = (
@@ -622,7 +622,8 @@ class AIFX_OT_fill(FillOptions, bpy.types.Operator):
         name="Mask Path", description="Matte path or pattern (white = fill); overrides Mask datablocks"
     )
     output: StringProperty(
-        name="Output", description="Output pattern (clean.####.exr); default: in the output folder"
+        name="Output",
+        description="Output pattern (clean.####.exr, clean.%04d.exr, clean.$F4.exr); default: in the output folder",
     )
     clip: StringProperty(name="Clip", description="Movie Clip to fill (default: the editor's clip)")
     image: StringProperty(name="Image", description="Image sequence to fill (default: the editor's image)")

@@ -14,6 +14,8 @@ from typing import Any
 
 import bpy
 
+from .aifx_protocol.errors import InputError
+from .aifx_protocol.frames import hash_pattern
 from .jobs import SequenceName, split_sequence_path
 
 
@@ -95,6 +97,21 @@ def blend_path(path: str, what: str) -> str:
             "or choose an absolute folder"
         )
     return os.path.abspath(bpy.path.abspath(path))
+
+
+def pattern_path(path: str, what: str) -> str:
+    """A script's ``input=``, ``mask=`` or ``output=`` (:func:`blend_path`) with its frame token written as
+    ``#`` (``clean.%04d.exr``, ``clean.$F4.exr`` -> ``clean.####.exr``, the protocol's reading, shared with the
+    core): the add-on lists and names frames by ``#`` only, so a ``%04d`` output was never loaded as the
+    result, and a run that failed part-way took it for empty and deleted its job file and mattes. An existing
+    file is kept as it is (the core reads it as a still whatever its name holds)."""
+    path = blend_path(path, what)
+    if os.path.isfile(path):
+        return path
+    try:
+        return hash_pattern(path)
+    except InputError as exc:  # $F4_v2, two tokens: the core's words
+        raise UserError(str(exc)) from None
 
 
 def block_path(block: Any) -> str:
@@ -221,10 +238,10 @@ def path_plate(pattern: str, colorspace: str | None) -> Plate:
     """A path or ``####`` pattern given by a script; scene frame N is file number N (the VFX convention).
 
     One numbered file of a longer sequence stands for the whole sequence, as a Movie Clip's path does.
-    ``//`` (next to the .blend) is refused while the .blend is unsaved, and the path is made absolute
-    (:func:`blend_path`).
+    ``//`` (next to the .blend) is refused while the .blend is unsaved, and the path is made absolute, its
+    frame token as ``#`` (:func:`pattern_path`).
     """
-    path = blend_path(pattern, "Input")
+    path = pattern_path(pattern, "Input")
     if "#" not in path:
         single = split_sequence_path(path)
         if single is not None and os.path.isfile(path) and len(sequence_numbers(single.pattern)) > 1:

@@ -356,3 +356,38 @@ render(filled, os.path.join(PLATE, "look_result.exr"))
         assert result["result_file"] == "plate_fill.1001.png"
     else:
         assert result["alpha_mode"] == "STRAIGHT" and result["result_file"] == "plate_fill.1001.exr"
+
+
+def test_an_output_written_as_printf_or_houdini_is_loaded_and_kept_when_a_run_fails(
+    blender, plate: Path
+) -> None:
+    """``output=`` as ``clean.%04d.exr`` or ``clean.$F4.exr`` (the documented forms) filled the frames but
+    loaded no result, and a run that failed part-way deleted its job file and its mattes folder (the add-on
+    listed output frames by ``#`` only, so it took the run for one that filled nothing); ``####`` did both."""
+    result = blender(
+        """
+clip = load_clip()
+scene = bpy.context.scene
+scene.frame_start, scene.frame_end = 1, 4
+mask = draw_mask("m", (60, 40, 100, 80), tuple(clip.size))
+RESULT["runs"] = {}
+for folder, name in (("pct", "clean.%04d.exr"), ("houdini", "clean.$F4.exr"), ("braced", "clean.${F4}.exr")):
+    output = os.path.join(PLATE, folder, name)
+    fill = run_fill(clip=clip.name, mask_datablock=mask.name, backend="telea", output=output)
+    clips = [bpy.path.abspath(c.filepath) for c in bpy.data.movieclips if "AI Fill" in c.name]
+    RESULT["runs"][folder] = [fill, sorted(os.listdir(os.path.join(PLATE, folder))), clips]
+open(os.path.join(PLATE, "frames", "00003.png"), "wb").close()  # frame 4 of the clip is broken
+output = os.path.join(PLATE, "failed", "clean.%04d.exr")
+RESULT["failed"] = run_fill(clip=clip.name, mask_datablock=mask.name, backend="telea", output=output)
+RESULT["left"] = sorted(os.listdir(os.path.join(PLATE, "failed")))
+""",
+        plate,
+    )
+    for folder in ("pct", "houdini", "braced"):
+        fill, files, clips = result["runs"][folder]
+        assert fill == ["FINISHED"], result["log"]
+        assert [f for f in files if f.endswith(".exr")] == [f"clean.{n:04d}.exr" for n in range(4)]
+        assert str(plate / folder / "clean.0000.exr") in clips, (folder, clips)
+    assert "error" in result["failed"], result["log"]
+    assert "clean.0000.exr" in result["left"], result["left"]
+    assert {"frames_fill.aifx.json", "frames_mask"} <= set(result["left"]), result["left"]
