@@ -525,7 +525,13 @@ def load_result(prepared: PreparedFill, space=None, notes: list | None = None) -
         existing.reload()
         result = existing
     elif existing is not None:
+        moved = _first_number(existing) - shown[0] if shown else 0  # clip frames move by this much
         _reload_clip(existing, first)
+        if _shift_tracking(existing, moved) and notes is not None:
+            notes.append(
+                f"the camera solve of '{existing.name}' was made when the clip started at another file and "
+                "Blender cannot move it; solve the camera again (Movie Clip Editor > Solve Camera Motion)"
+            )
         result = existing
     else:
         result = datablocks.load(first)
@@ -573,6 +579,33 @@ def _reload_clip(clip: bpy.types.MovieClip, first: str) -> None:
     view_layer = getattr(bpy.context, "view_layer", None)
     if view_layer is not None:
         view_layer.update()
+
+
+def _first_number(clip: bpy.types.MovieClip) -> int:
+    """The file number the clip's file path names (what Blender shows at clip frame 1, less its Frame Offset)."""
+    sequence = split_sequence_path(plates.block_path(clip))
+    return sequence.number if sequence is not None else 0
+
+
+def _shift_tracking(clip: bpy.types.MovieClip, frames: int) -> bool:
+    """Move the clip's tracks, plane tracks and solve keyframes ``frames`` clip frames on, so each stays on the
+    file it was made on: Blender keeps them at clip frames, counted from the clip's first file, and a rerun on
+    an earlier range starts the result at an earlier file (plate_fill.1004 -> 1001 moved a marker at scene
+    frame 1005 to 1002). Returns whether a camera solve is left behind (its frames are read-only in Blender)."""
+    if frames == 0:
+        return False
+    stale = False
+    for track_object in clip.tracking.objects:
+        for track in list(track_object.tracks) + list(track_object.plane_tracks):
+            # Setting a marker's frame re-inserts it, replacing a marker already there: move the far end first
+            # (the markers stay sorted, so each index keeps its marker).
+            count = len(track.markers)
+            for index in reversed(range(count)) if frames > 0 else range(count):
+                track.markers[index].frame += frames
+        track_object.keyframe_a += frames
+        track_object.keyframe_b += frames
+        stale = stale or len(track_object.reconstruction.cameras) > 0
+    return stale
 
 
 def _copy_aspect(source: Any, result: Any) -> None:

@@ -391,3 +391,59 @@ RESULT["left"] = sorted(os.listdir(os.path.join(PLATE, "failed")))
     assert "error" in result["failed"], result["log"]
     assert "clean.0000.exr" in result["left"], result["left"]
     assert {"frames_fill.aifx.json", "frames_mask"} <= set(result["left"]), result["left"]
+
+
+def test_a_rerun_on_an_earlier_range_keeps_the_tracks_on_their_frames(blender, exr_shot: Path) -> None:
+    """Filled 1004-1006, tracked on the result, then filled 1001-1003: the result clip now starts at
+    plate_fill.1001 instead of 1004 and Blender keeps markers at clip frames, so a marker made at scene frame
+    1005 sat at 1002, over another picture. Tracks and plane tracks stay on their scene frames (their files)."""
+    result = blender(
+        IN_EDITOR
+        + """
+clip = bpy.data.movieclips.load(os.path.join(PLATE, "plate.1001.exr"))
+clip.frame_start = 1001
+scene = bpy.context.scene
+mask = os.path.join(PLATE, "mask.####.png")
+name = "plate.1001.exr AI Fill"
+scene.frame_start, scene.frame_end = 1004, 1006
+RESULT["fills"] = [run_fill(clip=clip.name, mask=mask, backend="telea")]
+filled = bpy.data.movieclips[name]
+
+def local(scene_frame):
+    return scene_frame - filled.frame_start + 1
+
+corners = []
+for i, (x, y) in enumerate(((0.2, 0.2), (0.8, 0.2), (0.8, 0.8), (0.2, 0.8))):
+    track = filled.tracking.tracks.new(name=f"corner{i}", frame=local(1004))
+    track.markers[0].co = (x, y)
+    for scene_frame in (1005, 1006):
+        track.markers.insert_frame(local(scene_frame), co=(x + 0.01 * (scene_frame - 1004), y))
+    track.select = True
+parts = editor("CLIP_EDITOR")
+parts[1].spaces.active.clip = filled
+window, area, region = parts
+with bpy.context.temp_override(window=window, area=area, region=region):
+    bpy.ops.clip.create_plane_track()  # at the editor's frame, which only a redraw moves from scene frame 1
+plane = filled.tracking.plane_tracks[0]
+for scene_frame in (1005, 1006):
+    plane.markers.insert_frame(local(scene_frame))
+
+def where(block):
+    start = block.frame_start
+    tracks = {t.name: [(m.frame + start - 1, round(m.co[0], 3)) for m in t.markers] for t in block.tracking.tracks}
+    planes = {t.name: sorted(m.frame + start - 1 for m in t.markers) for t in block.tracking.plane_tracks}
+    return {"tracks": tracks, "planes": planes, "file": os.path.basename(block.filepath)}
+
+RESULT["before"] = where(filled)
+scene.frame_start, scene.frame_end = 1001, 1003
+RESULT["fills"].append(run_fill(clip=clip.name, mask=mask, backend="telea"))
+RESULT["after"] = where(bpy.data.movieclips[name])
+""",
+        exr_shot,
+    )
+    assert result["fills"] == [["FINISHED"]] * 2, result["log"]
+    before, after = result["before"], result["after"]
+    assert before["file"] == "plate_fill.1004.exr" and after["file"] == "plate_fill.1001.exr"
+    assert before["tracks"]["corner0"] == [[1004, 0.2], [1005, 0.21], [1006, 0.22]]
+    assert before["planes"]["Plane Track"][-2:] == [1005, 1006], before
+    assert (after["tracks"], after["planes"]) == (before["tracks"], before["planes"])
