@@ -317,7 +317,10 @@ def prepare(op: AIFX_OT_fill, context: bpy.types.Context) -> PreparedFill:
     if raster_plan is not None:
         try:
             aspect = masks.mask_aspect(plate.datablock)  # the Mask is drawn over the aspect-corrected picture
-            prepared.raster = masks.MaskRaster(*raster_plan, context.scene, aspect)
+            canvas = plates.display_canvas(
+                plate, raster_plan[1]
+            )  # an EXR's data window in its display window
+            prepared.raster = masks.MaskRaster(*raster_plan, context.scene, aspect, canvas)
         except (OSError, ValueError) as exc:
             raise UserError(f"{raster_plan[0].name}: cannot rasterise the mask ({exc})") from None
     return prepared
