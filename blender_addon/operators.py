@@ -482,17 +482,6 @@ def discard_rejected(prepared: PreparedFill) -> None:
             os.rmdir(folder)  # only when empty
 
 
-def _same_output(block: Any, output: str) -> bool:
-    """Whether the clip or image ``block`` shows files of ``output`` (same folder and name, any frame): a
-    rerun's result then refreshes it. Comparing with one file (the lowest number on disk) made a second
-    result ("... AI Fill.001") when a rerun filled frames before the earlier ones."""
-    path = plates.block_path(block)
-    if "#" not in output:
-        return os.path.normpath(path) == os.path.normpath(output)
-    sequence = split_sequence_path(path)
-    return sequence is not None and os.path.normpath(sequence.pattern) == os.path.normpath(output)
-
-
 def load_result(prepared: PreparedFill, space=None, notes: list | None = None) -> Any:
     """Open the filled frames next to the source: a Movie Clip for a clip, else an image (sequence).
 
@@ -521,9 +510,7 @@ def load_result(prepared: PreparedFill, space=None, notes: list | None = None) -
         return None
     name = f"{plate.name} AI Fill"
     datablocks = bpy.data.movieclips if is_clip else bpy.data.images
-    existing = datablocks.get(name)
-    if existing is not None and not _same_output(existing, output):
-        existing = None  # another output folder: load beside it under a new name
+    existing = targets.earlier_result(datablocks, output, plate.datablock)
     if existing is not None and not is_clip:
         existing.reload()
         result = existing

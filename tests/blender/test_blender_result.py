@@ -447,3 +447,35 @@ RESULT["after"] = where(bpy.data.movieclips[name])
     assert before["tracks"]["corner0"] == [[1004, 0.2], [1005, 0.21], [1006, 0.22]]
     assert before["planes"]["Plane Track"][-2:] == [1005, 1006], before
     assert (after["tracks"], after["planes"]) == (before["tracks"], before["planes"])
+
+
+def test_a_renamed_result_or_one_in_another_folder_is_refreshed_not_loaded_again(
+    blender, plate: Path
+) -> None:
+    """The earlier result was looked up by its name: renamed ("sh010 clean") it was loaded again as a new
+    "frames AI Fill" clip beside the tracked one, and every press into a second Output Folder added
+    "... AI Fill.001", ".002" (the name was the first folder's result's), each with a fake user."""
+    result = blender(
+        """
+clip = load_clip()
+scene = bpy.context.scene
+scene.frame_start, scene.frame_end = 1, 2
+mask = draw_mask("m", (60, 40, 100, 80), tuple(clip.size))
+fills = [run_fill(clip=clip.name, mask_datablock=mask.name, backend="telea")]
+renamed = bpy.data.movieclips[clip.name + " AI Fill"]
+renamed.name = "sh010 clean"
+renamed.tracking.tracks.new(name="corner", frame=1)
+scene.frame_end = 3
+fills.append(run_fill(clip=clip.name, mask_datablock=mask.name, backend="telea"))
+RESULT["renamed"] = sorted((c.name, c.frame_duration, len(c.tracking.tracks)) for c in bpy.data.movieclips)
+for _ in range(3):
+    fills.append(run_fill(clip=clip.name, mask_datablock=mask.name, backend="telea",
+                          output_dir=os.path.join(PLATE, "second")))
+RESULT["fills"] = fills
+RESULT["second"] = sorted(c.name for c in bpy.data.movieclips)
+""",
+        plate,
+    )
+    assert result["fills"] == [["FINISHED"]] * 5, result["log"]
+    assert result["renamed"] == [["00000.png", 6, 0], ["sh010 clean", 3, 1]]
+    assert result["second"] == ["00000.png", "00000.png AI Fill", "sh010 clean"]
