@@ -24,7 +24,7 @@ import os
 import bpy
 
 from .jobs import split_sequence_path
-from .plates import read_alpha_as
+from .plates import read_alpha_as, stored_path
 from .targets import earlier_result
 
 #: The Image node output that carries the EXR channel ``fill.confidence`` (Blender names the pass ``fill``).
@@ -53,6 +53,7 @@ def result_image(
     if image is None:
         image = bpy.data.images.load(first_file, check_existing=False)
         image.name = name
+        image.filepath = stored_path(first_file)  # as Blender's Open would: relative to a saved .blend
     else:
         image.reload()
     image.source = "SEQUENCE"

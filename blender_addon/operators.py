@@ -525,6 +525,7 @@ def load_result(prepared: PreparedFill, space=None, notes: list | None = None) -
         result = existing
     else:
         result = datablocks.load(first)
+        _store_path(result, first)
         result.name = name
     if is_clip:
         result.frame_start = plate.scene_frame(shown[0]) if shown else plate.first_scene_frame
@@ -552,6 +553,15 @@ def load_result(prepared: PreparedFill, space=None, notes: list | None = None) -
     return result
 
 
+def _store_path(block: Any, path: str) -> None:
+    """Give a result just loaded from ``path`` the path Blender's own Open would store (:func:`plates.stored_path`:
+    relative to a saved .blend, by the Relative Paths preference): loaded absolute, the result of a fill into
+    ``//fill/`` was the one file lost when the project folder moved."""
+    stored = plates.stored_path(path)
+    if block.filepath != stored:
+        block.filepath = stored
+
+
 def _reload_clip(clip: bpy.types.MovieClip, first: str) -> None:
     """Show a rerun's frames in the result clip the artist may have worked on, keeping the clip itself.
 
@@ -562,8 +572,7 @@ def _reload_clip(clip: bpy.types.MovieClip, first: str) -> None:
     rescans the sequence, so frames the rerun added are counted."""
     if os.path.normpath(plates.block_path(clip)) != os.path.normpath(first):
         # Keep a path made relative to the .blend relative (File > External Data > Make Paths Relative).
-        relative = clip.filepath.startswith("//") and bpy.data.filepath and clip.library is None
-        clip.filepath = bpy.path.relpath(first) if relative else first
+        clip.filepath = plates.stored_path(first, clip.filepath.startswith("//") and clip.library is None)
     else:
         clip.filepath = clip.filepath
     view_layer = getattr(bpy.context, "view_layer", None)

@@ -115,6 +115,20 @@ def pattern_path(path: str, what: str) -> str:
         raise UserError(str(exc)) from None
 
 
+def stored_path(path: str, relative: bool | None = None) -> str:
+    """``path`` as Blender's own Open stores it: relative to the saved .blend (``//``) when ``relative`` (by
+    default the Relative Paths preference, on unless turned off), else absolute. Loaded absolute, the result
+    of a fill into ``//fill/`` was the one file lost when the project folder moved."""
+    if relative is None:
+        relative = bool(bpy.context.preferences.filepaths.use_relative_paths)
+    if not relative or not bpy.data.filepath:
+        return path
+    try:
+        return bpy.path.relpath(path)
+    except ValueError:  # another drive (Windows): no relative path reaches it
+        return path
+
+
 def block_path(block: Any) -> str:
     """The absolute file path of a clip or image datablock. A datablock linked from another .blend (File >
     Link) keeps its ``//`` path relative to that library's folder, as Blender itself resolves it."""

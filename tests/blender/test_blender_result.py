@@ -479,3 +479,44 @@ RESULT["second"] = sorted(c.name for c in bpy.data.movieclips)
     assert result["fills"] == [["FINISHED"]] * 5, result["log"]
     assert result["renamed"] == [["00000.png", 6, 0], ["sh010 clean", 3, 1]]
     assert result["second"] == ["00000.png", "00000.png AI Fill", "sh010 clean"]
+
+
+def test_the_result_of_a_fill_next_to_a_saved_blend_follows_the_project_when_it_moves(
+    blender, plate: Path, tmp_path: Path
+) -> None:
+    """Output Folder //fill/ on a saved .blend: the plate clip was stored relative, the result clip (and the
+    confidence Image) absolute, so moving the project folder lost only the result. Results are now stored
+    as Blender's own Open stores a file (the Relative Paths preference, on by default): relative."""
+    project = tmp_path / "proj"
+    (project / "plates").mkdir(parents=True)
+    for index in range(3):
+        name = f"{index:05d}.png"
+        (project / "plates" / name).write_bytes((plate / "frames" / name).read_bytes())
+    result = blender(
+        f"""
+import shutil
+project = {str(project)!r}
+bpy.ops.wm.save_as_mainfile(filepath=os.path.join(project, "shot.blend"))
+clip = bpy.data.movieclips.load(os.path.join(project, "plates", "00000.png"))
+clip.filepath = "//plates/00000.png"
+scene = bpy.context.scene
+scene.frame_start, scene.frame_end = 1, 3
+mask = draw_mask("m", (60, 40, 100, 80), tuple(clip.size))
+scene.aifx.output_dir = "//fill/"
+RESULT["fill"] = run_fill(clip=clip.name, mask_datablock=mask.name, backend="telea", confidence=True)
+bpy.ops.wm.save_mainfile()
+moved = project + "_moved"
+shutil.move(project, moved)
+bpy.ops.wm.open_mainfile(filepath=os.path.join(moved, "shot.blend"))
+RESULT["blocks"] = sorted(
+    (b.name, b.filepath, os.path.exists(bpy.path.abspath(b.filepath)))
+    for b in list(bpy.data.movieclips) + list(bpy.data.images) if b.filepath
+)
+""",
+    )
+    assert result["fill"] == ["FINISHED"], result["log"]
+    assert result["blocks"] == [
+        ["00000.png", "//plates/00000.png", True],
+        ["00000.png AI Fill", "//fill/plates_fill.00000.exr", True],
+        ["00000.png AI Fill", "//fill/plates_fill.00000.exr", True],
+    ], result["blocks"]
