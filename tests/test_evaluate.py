@@ -12,7 +12,7 @@ import OpenEXR
 import pytest
 
 from aifx_core.cli import main
-from aifx_core.evaluate import default_out_dir, evaluate, write_outputs
+from aifx_core.evaluate import EVAL_FILES, default_out_dir, evaluate, write_outputs
 
 WIDTH, HEIGHT, FRAMES = 64, 48, 5
 
@@ -320,3 +320,49 @@ def test_the_contact_sheet_outlines_the_hole_scored_at_the_threshold_given(tmp_p
             json.loads((tmp_path / f"eval{threshold}" / "metrics.json").read_text())["threshold"] == threshold
         )
     assert white[0] > 1.5 * white[1], white
+
+
+def _folders_of_one_shot(tmp_path: Path) -> dict[str, Path]:
+    """The shot of :func:`make_shot` as four folders of frames, each named by the eval role it is given as."""
+    import shutil
+
+    shot = make_shot(tmp_path / "shot", "png")
+    folders = {}
+    for role, name in (("result", "result"), ("reference", "truth"), ("plate", "truth"), ("mask", "mask")):
+        folder = folders[role] = tmp_path / role
+        folder.mkdir()
+        for path in shot.glob(f"{name}.*.png"):
+            shutil.copy(path, folder / path.name)
+    shutil.rmtree(shot)
+    return folders
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("role", ["result", "reference", "plate", "mask"])
+def test_eval_files_into_a_folder_given_as_an_input_are_refused_before_anything_is_written(tmp_path, role):
+    """``aifx eval res/ --out res/`` wrote per_frame.png into the result folder, then stopped on
+    "per_frame.png has no frame number" (exit 2), and from then on res/ could not be read as a sequence by
+    eval or fill. Like aifx fill's side outputs, every file eval writes is checked against the folders its
+    inputs were given as before the first write; with --out elsewhere the same command scores the folders."""
+    from cli_runner import aifx
+
+    folders = _folders_of_one_shot(tmp_path)
+    args = ["eval", f"{folders['result']}/"]
+    for other in ("reference", "plate", "mask"):
+        args += [f"--{other}", str(folders[other])]
+    before = _tree(tmp_path)
+    done = aifx(*args, "--out", str(folders[role]))
+    assert done.returncode == 2, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert f"goes into the {role} folder" in lines[0] and "(--out)" in lines[0], lines[0]
+    assert f"give the {role} as a pattern" in lines[0], lines[0]
+    assert _tree(tmp_path) == before  # nothing written, nothing made
+    done = aifx(*args, "--out", str(tmp_path / "eval"), "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["frame_count"] == FRAMES
+    assert sorted(p.name for p in (tmp_path / "eval").iterdir()) == sorted(EVAL_FILES)
+    assert _tree(tmp_path / role) == {k[len(role) + 1 :]: v for k, v in before.items() if k.startswith(role)}

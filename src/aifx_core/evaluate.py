@@ -17,12 +17,15 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .errors import InputError
 from .metrics import FrameScores, SequenceScorer, display_unit, json_number
+
+if TYPE_CHECKING:
+    from .sequence import ProtectedFiles
 
 #: Columns of the summary and per-frame tables: (key, heading, format).
 _COLUMNS = (
@@ -272,18 +275,23 @@ EVAL_FILES = ("per_frame.png", "contact_sheet.png", "metrics.json")
 def write_outputs(report: EvalReport, out_dir: str | Path, plate: str | None = None) -> dict[str, str]:
     """The per-frame plot, the contact sheet and ``metrics.json`` in ``out_dir``; returns their paths.
 
-    ``plate`` (the sequence before the fill) adds a "before" row to the sheet, with the hole outlined.
+    ``plate`` (the sequence before the fill) adds a "before" row to the sheet, with the hole outlined. Every file
+    is checked (:func:`_check_eval_files`) before the folder is made or anything is written.
     """
     from .contact_sheet import before_after_sheet
 
     folder = Path(out_dir)
-    _refuse_overwriting_inputs(report, folder, plate)
+    protected = _check_eval_files(report, folder, plate)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(
             f"{folder}: cannot create the output folder ({exc.strerror}); pass --out DIR"
         ) from None
+    from .sequence import check_side_output
+
+    for name in EVAL_FILES:  # (the fill's side-output rules: a file path, not a FIFO or a folder, writable)
+        check_side_output(folder / name, f"eval {name}", protected, flag="--out")
     frames_list = [f.frame for f in report.frames]
     files = {"plot": str(write_eval_plot(folder / "per_frame.png", report))}
     from .sequence import format_frames
@@ -323,22 +331,32 @@ def write_outputs(report: EvalReport, out_dir: str | Path, plate: str | None = N
     return files
 
 
-def _refuse_overwriting_inputs(report: EvalReport, folder: Path, plate: str | None) -> None:
-    """The files eval writes must never replace one it reads (a mask named contact_sheet.png in --out)."""
-    from .sequence import ProtectedFiles, format_frames
+def _check_eval_files(report: EvalReport, folder: Path, plate: str | None) -> ProtectedFiles:
+    """Refuse, before ``folder`` is made, what eval would write where it reads (the rules aifx fill has for its
+    side outputs): a file replacing an input (a mask named contact_sheet.png in --out), or a file put in a
+    folder given as an input (``aifx eval res/ --out res/`` wrote per_frame.png among the result's frames, then
+    failed on it as a frame without a number, and res/ could no longer be read by eval or fill). Returns the
+    inputs' files, for :func:`~.sequence.check_side_output` once the folder exists."""
+    from .sequence import ProtectedFiles, format_frames, open_sequence
+    from .sequence.reader import check_outside_input_folder
 
     spec = format_frames([f.frame for f in report.frames])
-    protected = ProtectedFiles()
-    for role, source in (("result", report.result), ("reference", report.reference), ("plate", plate)):
-        if source:
-            protected.add_frames(_open(source, spec, role), f"{role} frame")
+    inputs = [
+        _open(source, spec, role)
+        for role, source in (("result", report.result), ("reference", report.reference), ("plate", plate))
+        if source
+    ]
     if report.mask:
-        from .sequence import open_sequence
-
-        mask = open_sequence(report.mask, frames=spec, skip_missing=True, role="mask")
-        protected.add_frames(mask, "mask frame")
+        inputs.append(open_sequence(report.mask, frames=spec, skip_missing=True, role="mask"))
+    protected = ProtectedFiles()
+    for sequence in inputs:
+        protected.add_frames(sequence, f"{sequence.role} frame")
     for name in EVAL_FILES:
-        protected.refuse(folder / name, f"eval {name}", "--out")
+        target = folder / name
+        for sequence in inputs:
+            check_outside_input_folder(target, sequence, str(target), f"eval {name} (--out)")
+        protected.refuse(target, f"eval {name}", "--out")
+    return protected
 
 
 def _cell(value: float, fmt: str) -> str:
