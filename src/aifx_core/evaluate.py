@@ -53,6 +53,10 @@ class EvalReport:
     reference_colorspace: str | None = None
     #: Mask values at or above this were scored as hole (the sheet outlines the same hole).
     threshold: float = 0.5
+    #: The mask's channel read as the matte (None: the fill's default choice), and whether it was inverted: a
+    #: fill made with --mask-channel or --invert-mask is scored inside the hole it filled.
+    mask_channel: str | None = None
+    invert_mask: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -62,6 +66,8 @@ class EvalReport:
             "colorspace": self.colorspace,
             "reference_colorspace": self.reference_colorspace,
             "threshold": self.threshold,
+            "mask_channel": self.mask_channel,
+            "invert_mask": self.invert_mask,
             "frame_count": len(self.frames),
             "summary": {k: json_number(v) for k, v in self.summary.items()},
             "frames": [f.to_dict() for f in self.frames],
@@ -82,11 +88,15 @@ def _open(spec: str, frames: str | None, role: str, skip_missing: bool = False) 
     )
 
 
-def _open_mask(spec: str, plate: Any, threshold: float = 0.5) -> Callable[[int], np.ndarray]:
-    """``frame -> matte`` (float, 0..1) for a mask sequence or still (``threshold``: what counts as hole)."""
+def _open_mask(
+    spec: str, plate: Any, threshold: float = 0.5, channel: str | None = None, invert: bool = False
+) -> Callable[[int], np.ndarray]:
+    """``frame -> matte`` (float, 0..1) for a mask sequence or still, read by the fill's own
+    :class:`~.mask.MaskSource` (``channel``, ``invert`` as ``aifx fill``'s --mask-channel, --invert-mask), so the
+    hole scored is the hole the fill filled; ``threshold``: what counts as hole."""
     from .mask import open_mask
 
-    source = open_mask(spec, None, plate, threshold=threshold)
+    source = open_mask(spec, channel, plate, invert=invert, threshold=threshold)
     return source.matte
 
 
@@ -98,11 +108,15 @@ def evaluate(
     colorspace: str | None = None,
     threshold: float = 0.5,
     progress: Callable[[int, int, int], None] | None = None,
+    *,
+    mask_channel: str | None = None,
+    invert_mask: bool = False,
 ) -> EvalReport:
     """Score the ``result`` sequence (against ``reference`` when given, inside ``mask`` when given).
 
     Frames are read one at a time, so any length fits in memory. ``colorspace`` defaults to the guess aifx makes
     for the result's first frame; all images are compared display-encoded on 0..1 (:func:`display_unit`).
+    ``mask_channel`` and ``invert_mask`` read ``mask`` as the fill's ``mask_channel`` and ``invert_mask`` do.
     """
     from .colour import check_colorspace, convert, guess_colorspace, resolve_colorspace
     from .sequence import format_frames
@@ -114,6 +128,11 @@ def evaluate(
     mask = None if mask is None else os.fspath(mask)
     frames = frames_text(frames)
     check_colorspace(colorspace)
+    if mask is None and (invert_mask or mask_channel is not None):
+        raise InputError(
+            "--invert-mask and --mask-channel read the --mask matte; give --mask (the matte the fill was made with; "
+            "for the plate's alpha: --mask plate.####.exr --mask-channel A)"
+        )
     result_seq = _open(result, frames, "result")
     wanted = list(result_seq.frames)
     # The reference's frames among the result's, so its gaps elsewhere (or frames past the result) do not
@@ -128,7 +147,7 @@ def evaluate(
                 f"{reference}: no reference frame(s) {_short_list(missing)} for the result; "
                 "give a reference covering the same frames or limit them with --frames"
             )
-    matte = _open_mask(mask, result_seq, threshold) if mask else None
+    matte = _open_mask(mask, result_seq, threshold, mask_channel, invert_mask) if mask else None
     from .mask import make_hole
 
     first = result_seq.read(wanted[0])
@@ -192,6 +211,8 @@ def evaluate(
         summary=scorer.summary(),
         reference_colorspace=reference_space,
         threshold=threshold,
+        mask_channel=mask_channel,
+        invert_mask=invert_mask,
     )
 
 
@@ -304,7 +325,7 @@ def write_outputs(report: EvalReport, out_dir: str | Path, plate: str | None = N
     if report.mask:  # the hole as scored (--threshold), not the matte cut at 0.5
         from .mask import make_hole
 
-        matte = _open_mask(report.mask, result_seq, report.threshold)
+        matte = _open_mask(report.mask, result_seq, report.threshold, report.mask_channel, report.invert_mask)
 
         def mask(frame: int) -> np.ndarray:
             return make_hole(np.asarray(matte(frame)), report.threshold)
@@ -391,6 +412,10 @@ def describe(report: EvalReport) -> str:
         else "(no reference: stability only, hole E_warp = flicker)"
     )
     inside = f", hole from {report.mask}" if report.mask else ""
+    if report.mask and report.mask_channel is not None:
+        inside += f" channel {report.mask_channel}"
+    if report.mask and report.invert_mask:
+        inside += " (inverted)"
     space = report.colorspace
     if report.reference_colorspace not in (None, space):
         space = f"{space} (reference decoded from {report.reference_colorspace})"
@@ -415,6 +440,14 @@ def register_cli(subparsers: Any) -> None:
     parser.add_argument("result", help="filled sequence, e.g. clean.####.exr")
     parser.add_argument("--reference", help="ground truth of the same frames (what the hole really hid)")
     parser.add_argument("--mask", help="hole mask sequence or still (as given to aifx fill)")
+    parser.add_argument(
+        "--mask-channel", help="channel of --mask holding the matte, e.g. A or mask.Y (as given to aifx fill)"
+    )
+    parser.add_argument(
+        "--invert-mask",
+        action="store_true",
+        help="the hole is where the --mask matte is 0 (a fill made with --invert-mask, e.g. from a holdout)",
+    )
     parser.add_argument("--frames", help="frame range, e.g. 1001-1100, 1001-1100x2 or 1001-1010,1020")
     parser.add_argument("--plate", help="the plate before the fill: adds a 'before' row to the contact sheet")
     parser.add_argument(
@@ -445,6 +478,8 @@ def run_eval(args: argparse.Namespace) -> int:
         frames=args.frames,
         colorspace=args.colorspace,
         threshold=args.threshold,
+        mask_channel=args.mask_channel,
+        invert_mask=args.invert_mask,
     )
     if len(report.frames) < 2:
         print("aifx eval: one frame only, so no E_warp (it needs frame pairs)", file=sys.stderr)
