@@ -339,6 +339,52 @@ def test_an_empty_colorspace_is_refused_not_taken_for_the_guess(shot, tmp_path, 
     assert not evaluated.exists()
 
 
+@pytest.mark.parametrize("name", ["", "  "])
+@pytest.mark.parametrize(
+    "case",
+    ["fill --contact-sheet", "fill --save-job", "run contact_sheet", "eval --reference", "eval --mask",
+     "eval --plate", "eval --out"],
+)  # fmt: skip
+def test_an_empty_path_option_is_refused_like_an_empty_mask(shot, tmp_path, case, name):
+    """``--contact-sheet "$SHEET"``, ``--save-job "$JOB"``, eval's ``--reference "$TRUTH"``/``--mask "$ROTO"``
+    (a wrapper's unset variable) or ``"contact_sheet": ""`` in a generated job were ignored with exit 0: no
+    sheet, no job saved, an eval with no reference and no hole that a QC script read as a pass. Each is
+    refused as ``-m ""`` is, in one line, before anything is written."""
+    plate, mask = str(shot / "plate.####.exr"), str(shot / "mask.####.png")
+    out = tmp_path / "out"
+    command, flag = case.split(" ")
+    if command == "fill":
+        done = aifx(
+            "fill", plate, "-m", mask, "-o", str(out / "c.####.exr"), "-b", "telea", flag, name, cwd=tmp_path
+        )
+    elif command == "eval":
+        more = ["--out", str(out)] if flag != "--out" else []
+        done = aifx("eval", plate, "--reference", plate, flag, name, *more, cwd=tmp_path)
+        assert not (shot / "aifx_eval").exists()
+    else:
+        job = {"input": plate, "mask": mask, "output": str(out / "c.####.exr"), "backend": "telea"}
+        (tmp_path / "job.json").write_text(json.dumps({**job, "contact_sheet": name}))
+        done = aifx("run", str(tmp_path / "job.json"), cwd=tmp_path)
+    what = "--contact-sheet" if flag == "contact_sheet" else flag
+    refused(done, "path is empty", f'{what} ""', "leave it out")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["shot", "job.json"][: 1 + (command == "run")]
+    )
+
+
+def test_an_empty_contact_sheet_given_to_fill_is_refused(shot, tmp_path):
+    """``fill(FillJob(contact_sheet=""))`` and ``fill(job, save_job="")`` from a Python caller: the same."""
+    from aifx_core import FillJob, fill
+
+    out = tmp_path / "out" / "c.####.exr"
+    base = {"input": str(shot / "plate.####.exr"), "mask": str(shot / "mask.####.png"), "output": str(out)}
+    with pytest.raises(InputError, match=r'^the contact sheet path is empty \(--contact-sheet "" or'):
+        fill(FillJob(**base, backend="telea", contact_sheet=""))
+    with pytest.raises(InputError, match=r'^the saved job path is empty \(--save-job ""'):
+        fill(FillJob(**base, backend="telea"), save_job="")
+    assert not out.parent.exists()
+
+
 def test_an_unknown_colorspace_is_refused_before_the_output_folder_is_made(shot, tmp_path):
     out = tmp_path / "out" / "clean.####.exr"
     plate = str(shot / "plate.####.exr")

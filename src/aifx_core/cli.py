@@ -347,7 +347,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             raise InputError(
                 "--sheet writes the finished shot's contact sheet; leave out --frames/--anchors/--overwrite"
             )
-        if not job.contact_sheet:
+        if job.contact_sheet is None:  # (an empty one is refused with the rest of the job)
             raise InputError(f"{args.job}: the job has no contact_sheet; --sheet has nothing to write")
         from .pipeline import sheet_only
 

@@ -23,6 +23,7 @@ import numpy as np
 
 from .errors import InputError
 from .metrics import FrameScores, SequenceScorer, display_unit, json_number
+from .protocol.job import refuse_empty_path
 
 if TYPE_CHECKING:
     from .sequence import ProtectedFiles
@@ -128,6 +129,7 @@ def evaluate(
     mask = None if mask is None else os.fspath(mask)
     frames = frames_text(frames)
     check_colorspace(colorspace)
+    _refuse_empty_inputs(reference, mask)
     if mask is None and (invert_mask or mask_channel is not None):
         raise InputError(
             "--invert-mask and --mask-channel read the --mask matte; give --mask (the matte the fill was made with; "
@@ -138,7 +140,9 @@ def evaluate(
     # The reference's frames among the result's, so its gaps elsewhere (or frames past the result) do not
     # matter; one the result has and it lacks is refused below.
     reference_seq = (
-        _open(reference, format_frames(wanted), "reference", skip_missing=True) if reference else None
+        _open(reference, format_frames(wanted), "reference", skip_missing=True)
+        if reference is not None
+        else None
     )
     if reference_seq is not None:
         missing = [f for f in wanted if f not in set(reference_seq.frames)]
@@ -147,7 +151,7 @@ def evaluate(
                 f"{reference}: no reference frame(s) {_short_list(missing)} for the result; "
                 "give a reference covering the same frames or limit them with --frames"
             )
-    matte = _open_mask(mask, result_seq, threshold, mask_channel, invert_mask) if mask else None
+    matte = _open_mask(mask, result_seq, threshold, mask_channel, invert_mask) if mask is not None else None
     from .mask import make_hole
 
     first = result_seq.read(wanted[0])
@@ -216,6 +220,40 @@ def evaluate(
     )
 
 
+def _refuse_empty_inputs(reference: str | None, mask: str | None) -> None:
+    """An empty ``--reference``/``--mask`` (a QC script's unset variable) is refused, not taken as "not given":
+    the eval then scored stability only, with no hole, and exited 0 (see :func:`refuse_empty_path`)."""
+    refuse_empty_path(
+        reference,
+        "reference",
+        '--reference ""',
+        "to score stability only, or give the ground truth such as truth.####.exr",
+    )
+    refuse_empty_path(
+        mask,
+        "mask",
+        '--mask ""',
+        "to score the whole frame only, or give the matte the fill was made with, such as roto.####.png",
+    )
+
+
+def _refuse_empty_outputs(out_dir: str | os.PathLike[str] | None, plate: str | None) -> None:
+    """An empty ``--out``/``--plate`` is refused as the inputs are (:func:`_refuse_empty_inputs`): the eval
+    wrote into aifx_eval/ or left the sheet's "before" row out, with exit 0."""
+    refuse_empty_path(
+        out_dir,
+        "eval folder",
+        '--out ""',
+        "for aifx_eval/ beside the result, or give a folder such as eval/",
+    )
+    refuse_empty_path(
+        plate,
+        "plate",
+        '--plate ""',
+        "for a sheet without the 'before' row, or give the plate such as plate.####.exr",
+    )
+
+
 def _short_list(values: Sequence[int], limit: int = 5) -> str:
     shown = ", ".join(str(v) for v in values[:limit])
     return shown + (f" and {len(values) - limit} more" if len(values) > limit else "")
@@ -277,7 +315,7 @@ def write_eval_plot(path: str | Path, report: EvalReport) -> Path:
     ewarp = {label: (frames, pick[key]) for key, label in (("ewarp", "full frame"), ("ewarp_hole", "hole"))}
     ewarp_label = "E_warp (frame t vs warped t+1)"
     panels.append((ewarp_label, {k: v for k, v in ewarp.items() if _finite(v[1])}))
-    if report.reference:
+    if report.reference is not None:
         psnr = {label: (frames, pick[key]) for key, label in (("psnr", "full frame"), ("psnr_hole", "hole"))}
         panels.append(("PSNR dB vs reference", {k: v for k, v in psnr.items() if _finite(v[1])}))
     return write_plot(path, panels, title=Path(report.result).name, log_y=(ewarp_label,))
@@ -301,6 +339,7 @@ def write_outputs(report: EvalReport, out_dir: str | Path, plate: str | None = N
     """
     from .contact_sheet import before_after_sheet
 
+    _refuse_empty_outputs(out_dir, plate)
     folder = Path(out_dir)
     protected = _check_eval_files(report, folder, plate)
     try:
@@ -319,10 +358,10 @@ def write_outputs(report: EvalReport, out_dir: str | Path, plate: str | None = N
 
     spec = format_frames(frames_list)  # the frames scored, so gaps elsewhere on disk do not matter
     result_seq = _open(report.result, spec, "result")
-    reference_seq = _open(report.reference, spec, "reference") if report.reference else None
-    plate_seq = _open(plate, spec, "plate") if plate else None
+    reference_seq = _open(report.reference, spec, "reference") if report.reference is not None else None
+    plate_seq = _open(plate, spec, "plate") if plate is not None else None
     mask = None
-    if report.mask:  # the hole as scored (--threshold), not the matte cut at 0.5
+    if report.mask is not None:  # the hole as scored (--threshold), not the matte cut at 0.5
         from .mask import make_hole
 
         matte = _open_mask(report.mask, result_seq, report.threshold, report.mask_channel, report.invert_mask)
@@ -365,9 +404,9 @@ def _check_eval_files(report: EvalReport, folder: Path, plate: str | None) -> Pr
     inputs = [
         _open(source, spec, role)
         for role, source in (("result", report.result), ("reference", report.reference), ("plate", plate))
-        if source
+        if source is not None
     ]
-    if report.mask:
+    if report.mask is not None:
         inputs.append(open_sequence(report.mask, frames=spec, skip_missing=True, role="mask"))
     protected = ProtectedFiles()
     for sequence in inputs:
@@ -391,8 +430,8 @@ def _cell(value: float, fmt: str) -> str:
 
 def format_table(report: EvalReport, per_frame: bool = False) -> str:
     """The human-readable table: one summary line, optionally one line per frame."""
-    columns = [c for c in _COLUMNS if report.reference or c[0].startswith("ewarp")]
-    if not report.mask:
+    columns = [c for c in _COLUMNS if report.reference is not None or c[0].startswith("ewarp")]
+    if report.mask is None:
         columns = [c for c in columns if not c[0].endswith("_hole")]
     header = "frame".rjust(8) + " " + " ".join(h.rjust(len(fmt.format(0.0))) for _, h, fmt in columns)
     lines = [header]
@@ -408,13 +447,13 @@ def format_table(report: EvalReport, per_frame: bool = False) -> str:
 def describe(report: EvalReport) -> str:
     against = (
         f"vs {report.reference}"
-        if report.reference
+        if report.reference is not None
         else "(no reference: stability only, hole E_warp = flicker)"
     )
-    inside = f", hole from {report.mask}" if report.mask else ""
-    if report.mask and report.mask_channel is not None:
+    inside = f", hole from {report.mask}" if report.mask is not None else ""
+    if report.mask is not None and report.mask_channel is not None:
         inside += f" channel {report.mask_channel}"
-    if report.mask and report.invert_mask:
+    if report.mask is not None and report.invert_mask:
         inside += " (inverted)"
     space = report.colorspace
     if report.reference_colorspace not in (None, space):
@@ -471,6 +510,7 @@ def register_cli(subparsers: Any) -> None:
 def run_eval(args: argparse.Namespace) -> int:
     if not 0.0 <= args.threshold <= 1.0:
         raise InputError(f"--threshold {args.threshold} is outside 0..1")
+    _refuse_empty_outputs(args.out, args.plate)  # (before the scoring, as the inputs are)
     report = evaluate(
         args.result,
         reference=args.reference,
@@ -483,7 +523,8 @@ def run_eval(args: argparse.Namespace) -> int:
     )
     if len(report.frames) < 2:
         print("aifx eval: one frame only, so no E_warp (it needs frame pairs)", file=sys.stderr)
-    write_outputs(report, args.out or default_out_dir(args.result), plate=args.plate)
+    out = args.out if args.out is not None else default_out_dir(args.result)
+    write_outputs(report, out, plate=args.plate)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:

@@ -146,7 +146,7 @@ def build_template(
             ],
         }
     )
-    if job.contact_sheet:  # chunks write no sheet: one task writes the whole shot's after them
+    if job.contact_sheet is not None:  # chunks write no sheet: one task writes the whole shot's after them
         template["steps"].append(
             {
                 "name": "Sheet",
