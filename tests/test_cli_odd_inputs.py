@@ -385,6 +385,25 @@ def test_an_empty_contact_sheet_given_to_fill_is_refused(shot, tmp_path):
     assert not out.parent.exists()
 
 
+def test_a_typod_range_end_past_a_machine_integer_is_refused_in_one_line(shot, tmp_path):
+    """``--frames 1001-10010000000000000000`` (a range end typed with extra digits) gave an OverflowError
+    traceback and "internal error", exit 1, for aifx info, fill (--frames, --keyframes) and a job's frames;
+    ``1001-10000000`` is refused as a typo. Both are now."""
+    plate, mask = str(shot / "plate.####.exr"), str(shot / "mask.####.png")
+    out = tmp_path / "out" / "c.####.exr"
+    huge = "1001-10010000000000000000"
+    line = refused(
+        aifx("info", plate, "--frames", huge), "more than 1000000 frames", "check the range for a typo"
+    )
+    assert line.startswith(f"aifx: error: --frames '{huge}'"), line
+    refused(aifx("fill", plate, "-m", mask, "-o", str(out), "--frames", huge), "--frames", "typo")
+    refused(aifx("fill", plate, "-m", mask, "-o", str(out), "--keyframes", huge), "--keyframes", "typo")
+    job = tmp_path / "job.json"
+    job.write_text(json.dumps({"input": plate, "mask": mask, "output": str(out), "frames": huge}))
+    refused(aifx("run", str(job)), 'job field "frames"', "typo")
+    assert not out.parent.exists()
+
+
 def test_an_unknown_colorspace_is_refused_before_the_output_folder_is_made(shot, tmp_path):
     out = tmp_path / "out" / "clean.####.exr"
     plate = str(shot / "plate.####.exr")
