@@ -404,6 +404,44 @@ def test_a_typod_range_end_past_a_machine_integer_is_refused_in_one_line(shot, t
     assert not out.parent.exists()
 
 
+@pytest.mark.parametrize("spec", ["-3--1", "-3-2"])
+def test_a_negative_frame_range_is_taken_as_a_separate_argument(tmp_path, spec):
+    """A shot with negative frames: aifx info prints its range as "-3-2" and frames.py documents "-5--1", but
+    ``--frames -3--1`` (or ``--keyframes``) as a separate argument stopped in argparse with "expected one
+    argument" (only ``--frames=-3--1`` worked). aifx info, fill, eval and run now take it."""
+    shot = make_shot(tmp_path / "shot", range(-3, 3))
+    plate, mask = str(shot / "plate.####.exr"), str(shot / "mask.####.png")
+    wanted = list(range(-3, -1 + 1 if spec == "-3--1" else 3))
+    names = sorted(f"c.{frame:04d}.exr" for frame in wanted)
+    assert "frames:      -3-2 (6 on disk)" in aifx("info", plate).stdout
+
+    done = aifx("info", plate, "--frames", spec, "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["requested"] == wanted
+
+    out = tmp_path / "fill"
+    done = aifx("fill", plate, "-m", mask, "-o", str(out / "c.####.exr"), "-b", "telea", "--frames", spec)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in out.glob("c.*.exr")) == names
+
+    done = aifx("eval", str(out / "c.####.exr"), "--frames", spec, "--out", str(tmp_path / "eval"), "--json")
+    assert done.returncode == 0, done.stderr
+    assert [f["frame"] for f in json.loads(done.stdout)["frames"]] == wanted
+
+    job = tmp_path / "job.json"
+    job.write_text(json.dumps({"input": plate, "mask": mask, "output": str(tmp_path / "run" / "c.####.exr"),
+                               "backend": "telea"}))  # fmt: skip
+    done = aifx("run", str(job), "--frames", spec)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in (tmp_path / "run").glob("c.*.exr")) == names
+
+    saved = tmp_path / "keyed.json"
+    keyed = ["-o", str(tmp_path / "keyed" / "c.####.exr"), "--keyframes", spec, "--save-job", str(saved)]
+    done = aifx("fill", plate, "-m", mask, "-b", "propagate", "--spatial-backend", "telea", *keyed)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(saved.read_text())["options"]["keyframes"] == wanted
+
+
 def test_an_unknown_colorspace_is_refused_before_the_output_folder_is_made(shot, tmp_path):
     out = tmp_path / "out" / "clean.####.exr"
     plate = str(shot / "plate.####.exr")

@@ -140,7 +140,7 @@ def build_template(
                     "name": "Fill",
                     "dependencies": [{"dependsOn": "Anchors"}],
                     "parameterSpace": {"taskParameterDefinitions": [frames_parameter]},
-                    # One argument: argparse reads a separate "-3--2" (a shot's negative frames) as an option.
+                    # One argument: an older aifx-core reads a separate "-3--2" (negative frames) as an option.
                     "script": _script([*run, "--frames={{Task.Param.Frames}}", *report]),
                 },
             ],

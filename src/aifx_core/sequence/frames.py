@@ -40,6 +40,13 @@ def parse_frame_spec(spec: str, name: str = "--frames") -> list[int]:
     return sorted(frames)
 
 
+def looks_like_frame_spec(text: str) -> bool:
+    """Whether ``text`` is written as a frame spec (every comma-separated item a frame or a range, negative ones
+    included: ``-3-2``, ``-5--1,0``), whatever its size: what the command line takes as ``--frames``' value
+    although it starts with ``-`` (``aifx_core.cli``)."""
+    return all(_ITEM.match(item.strip()) for item in text.split(","))
+
+
 def range_size(frames: range) -> int:
     """How many numbers ``frames`` holds, counted, not by ``len()``: a range past ``sys.maxsize`` (a typo'd
     ``1001-10010000000000000000``) made ``len()`` raise OverflowError, a traceback instead of the typo refusal."""
