@@ -22,9 +22,8 @@ import numpy as np
 from ..flow import DISFlow, FlowEstimator, complete_flows, complete_flows_scored, motion, moving_objects, warp
 from ..flow.completion import PAIR_STEP
 from ..flow.holes import shared_distance
-from ..flow.motion import homography_flow, smoothed_grey
+from ..flow.motion import homography_flow, inverse_homography, smoothed_grey
 from ..flow.ops import float_grid, median_within
-from ..flow.ring_layers import _inverse as inverse_homography
 from ..workers import Helper, module_settings
 from .chain import BoxedFit, box_fit
 
@@ -144,7 +143,7 @@ def estimate_pair(estimator: FlowEstimator, a: FlowInput, b: FlowInput) -> tuple
     # One direction re-estimated, the other not doubted: that one may sit on a repeat that matches as well (the
     # pattern's blemishes aside), while the pair's motion is now known; it takes that motion where it brings
     # the frame on as well.
-    # (inverted by the adjugate, ring_layers' helper: np.linalg wakes OpenBLAS's spinning workers)
+    # (inverted by the adjugate, motion's helper: np.linalg wakes OpenBLAS's spinning workers)
     if forward_motion is not None and backward_motion is None:
         reverse = inverse_homography(forward_motion)
         if reverse is not None:
