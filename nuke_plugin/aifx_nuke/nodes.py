@@ -290,21 +290,27 @@ class NukeHost:
 
         The node itself is never walked (an expression may name it): its Read changes with each render."""
         rows: list[tuple[str, str, str, str]] = []
-        seen = {self.node.fullName()}
+        keyed = {self.node.fullName()}  # nodes whose row is in
+        walked = {self.node.fullName()}  # nodes whose pixel feeds are walked too
         relative = False  # a file path that Nuke looks for in the project directory
         with _full_resolution():  # (nuke.filename gives a Read's proxy file in proxy mode)
             for label, index in ((knobs.INPUT_SOURCE, 0), (knobs.INPUT_MASK, 1)):
-                stack = [self.node.input(index)]
+                stack: list[tuple[nuke.Node | None, bool]] = [(self.node.input(index), True)]
                 while stack:
-                    node = stack.pop()
-                    if node is None or node.fullName() in seen:
+                    node, pixels = stack.pop()
+                    if node is None or node.fullName() in (walked if pixels else keyed):
                         continue
-                    seen.add(node.fullName())
-                    paths, relative_here = ([], False) if _in_aifill(node) else _file_paths(node)
-                    relative = relative or relative_here
-                    text = "\n".join([node.writeKnobs(_WRITE_KNOB_FLAGS), *paths])
-                    rows.append((label, node.Class(), node.fullName(), text))
-                    stack.extend(reversed(_feeds(node)))
+                    if node.fullName() not in keyed:
+                        keyed.add(node.fullName())
+                        paths, relative_here = ([], False) if _in_aifill(node) else _file_paths(node)
+                        relative = relative or relative_here
+                        text = "\n".join([_knob_lines(node), *paths])
+                        rows.append((label, node.Class(), node.fullName(), text))
+                    if pixels:
+                        walked.add(node.fullName())
+                    feeds = _feeds(node) if pixels else []
+                    links = [(linked, False) for linked in _linked(node)]
+                    stack.extend(reversed([*((feed, True) for feed in feeds), *links]))
             if self.node.input(0) is not None:
                 # What the written inputs depend on besides the nodes: the full-resolution format and the view.
                 size = self._source_format()
@@ -547,8 +553,8 @@ def _file_paths(node: nuke.Node) -> tuple[list[str], bool]:
     found = node.knobs()  # (a wrapper for every knob of the node: made once, not once per knob)
     for name in sorted(found):
         knob = found[name]
-        if not isinstance(knob, nuke.File_Knob) or name == "proxy":
-            continue
+        if not isinstance(knob, nuke.File_Knob) or name == "proxy" or name in jobs.DISPLAY_KNOBS:
+            continue  # (the Node tab's icon is a picture for the DAG, not a file the node reads)
         text = str(knob.value())
         try:
             if name == "file":
@@ -621,24 +627,51 @@ def _project_directory() -> str:
     return str(knob.evaluate() if isinstance(knob, nuke.EvalString_Knob) else knob.value())
 
 
-#: ``Node.dependencies``: input pipes (hidden ones too), expressions (``{{Tracker1.translate.x}}``) and links.
-_DEPENDENCY_MASK = nuke.INPUTS | nuke.HIDDEN_INPUTS | nuke.EXPRESSIONS | nuke.LINKINPUTS
+#: ``Node.dependencies``: the pipes a node's pixels come through (hidden ones too).
+_PIXEL_DEPENDENCIES = nuke.INPUTS | nuke.HIDDEN_INPUTS
+#: ``Node.dependencies``: the nodes whose knobs a node's knobs read (``{{Tracker1.translate.x}}``, link knobs).
+_KNOB_DEPENDENCIES = nuke.EXPRESSIONS | nuke.LINKINPUTS
 
 
 def _feeds(node: nuke.Node) -> list[nuke.Node | None]:
-    """What ``node``'s pixels depend on, inputs first: the cache key must change when any of it does.
+    """What ``node``'s pixels come from, inputs first: the cache key must change when any of it does.
 
     An ``Input`` inside a group has no inputs of its own (the walk would stop at the AIFill's group): it goes on
-    with what feeds the group there. A group's nodes are walked like any other, so nested groups are too. Knobs
-    linked by expression to nodes that are not upstream (a Transform driven by ``Tracker1.translate``, a Roto
-    linked to a Tracker) change the pixels as much as an input: re-tracking must redo the inputs.
+    with what feeds the group there. A group's nodes are walked like any other, so nested groups are too. The
+    nodes its knobs read are :func:`_linked`, not here: their pixels are not the node's.
     """
     feeds: list[nuke.Node | None] = [node.input(i) for i in range(node.inputs())]
     feeds.append(_outside_feed(node))
     if isinstance(node, nuke.Group):
         feeds.extend(node.nodes())
-    linked: list[nuke.Node] = sorted(node.dependencies(_DEPENDENCY_MASK), key=lambda n: n.fullName())
-    return [*feeds, *linked]
+    piped = node.dependencies(_PIXEL_DEPENDENCIES)
+    return [*feeds, *sorted(piped, key=lambda n: n.fullName())]
+
+
+def _linked(node: nuke.Node) -> list[nuke.Node]:
+    """The nodes ``node``'s knobs read by expression or link knob (a Transform driven by ``Tracker1.translate``,
+    a Roto linked to a Tracker, a gizmo's insides reading ``parent.gain``, ``root.format``) and that are no pixel
+    feed of it: re-tracking must redo the inputs. Only their knobs matter (and what those read in turn), not
+    their pixels: a group or the project named this way is keyed on its own knobs, never on the nodes in it
+    (which would put the nodes downstream of the AIFill, and the comp's Write, into its key)."""
+    piped = {n.fullName() for n in node.dependencies(_PIXEL_DEPENDENCIES)}
+    linked = [n for n in node.dependencies(_KNOB_DEPENDENCIES) if n.fullName() not in piped]
+    return sorted(linked, key=lambda n: n.fullName())
+
+
+#: The project's knobs that change with what the artist does, not with any pixel: the current frame, and the
+#: script's path (a Save As). Keyed where an expression reads ``root.<knob>``, they would make its fill stale.
+_ROOT_SESSION_KNOBS = ("frame", "name")
+
+
+def _knob_lines(node: nuke.Node) -> str:
+    """``node``'s changed knobs as script text (``writeKnobs``), for its cache-key row; the project's without
+    :data:`_ROOT_SESSION_KNOBS`."""
+    text = node.writeKnobs(_WRITE_KNOB_FLAGS)
+    if not isinstance(node, nuke.Root):
+        return text
+    lines = text.splitlines()
+    return "\n".join(line for line in lines if line.strip().split(" ", 1)[0] not in _ROOT_SESSION_KNOBS)
 
 
 @contextlib.contextmanager
@@ -701,12 +734,11 @@ def on_render_button() -> threading.Thread | None:
 
 
 def on_cancel_button() -> bool:
-    """Cancel button: stop this node's render (the worker finishes no partial frame)."""
-    node = nuke.thisNode()
-    stopped = session.request_cancel(node)
-    if not stopped:
-        node["status"].setValue("nothing to cancel")
-    return stopped
+    """Cancel button: stop this node's render (the worker finishes no partial frame); False when none runs.
+
+    With nothing running the status is left as it is: a late click must not replace ``done: frames ...`` (and
+    the notices it ends with, which the script saves) by a word about the click."""
+    return session.request_cancel(nuke.thisNode())
 
 
 def attach_cached_results() -> list[str]:

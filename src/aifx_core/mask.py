@@ -25,6 +25,7 @@ import numpy as np
 
 from .errors import InputError
 from .protocol import events
+from .protocol.job import refuse_empty_path
 from .sequence.frames import format_frames
 from .sequence.image import Image, to_float
 from .sequence.window import in_display_window
@@ -318,11 +319,12 @@ def open_mask(
     """
     if spec is None:
         return MaskSource(plate, channel=channel, invert=invert, threshold=threshold)
-    if not str(spec).strip():  # a script's unset variable (-m "$MASK"): the plate's alpha would be filled
-        raise InputError(
-            'the mask path is empty (-m "" or "mask": ""); leave it out (null in a job file) to use the '
-            "plate's alpha, or give a mask such as mask.####.png"
-        )
+    refuse_empty_path(  # a script's unset variable (-m "$MASK"): the plate's alpha would be filled
+        spec,
+        "mask",
+        '-m "" or "mask": ""',
+        "(null in a job file) to use the plate's alpha, or give a mask such as mask.####.png",
+    )
     mask = _open_mask_sequence(str(spec), list(plate.frames))
     if not mask.is_still:
         have = set(mask.frames)

@@ -72,7 +72,7 @@ from .manifest import (
 from .mask import MaskSource, dropout_region, feather_weight, make_hole, open_mask
 from .progress import CancelToken, ProgressCallback, Reporter
 from .protocol import events
-from .protocol.job import FillJob
+from .protocol.job import FillJob, refuse_empty_path
 from .sequence import (
     FORMATS,
     JOB_FRAMES,
@@ -169,7 +169,10 @@ def fill(
     check_environment()  # AIFX_THREADS, AIFX_FLOW_PROCESS
     check_options(job.backend, job.options)  # a typo or a bad value fails now, not after flow or a model load
     check_colorspace(job.colorspace)  # (before anything is read or written)
-    if save_job:
+    refuse_empty_path(
+        save_job, "saved job", '--save-job ""', "to save no job, or give a file such as job.json"
+    )
+    if save_job is not None:
         _check_savable(job)
     reporter = Reporter(progress, cancel)
 
@@ -196,7 +199,7 @@ def fill(
     check_writable(out_dir)  # fail now, not after minutes of model loading
     _check_names(out, plate, out_dir, job.confidence)
     sheet = None
-    if job.contact_sheet:
+    if job.contact_sheet is not None:
         sheet = check_side_output(
             job.contact_sheet,
             "contact sheet",
@@ -206,7 +209,7 @@ def fill(
             flag="--contact-sheet",
         )
     saved = None
-    if save_job:
+    if save_job is not None:
         saved = check_side_output(
             save_job, "saved job", protected, suffixes=(".json",), example="job.json", flag="--save-job"
         )
@@ -274,7 +277,7 @@ def fill(
             reporter("write", 0, 0, None, "all frames already done")
         # A chunk (frames short of the shot) leaves the shot's sheet to the whole-shot run after every chunk
         # (Ray's last task, OpenJD's Sheet step): chunks ending together would each write theirs over it.
-        if job.contact_sheet and selection == list(plate.frames):
+        if job.contact_sheet is not None and selection == list(plate.frames):
             from .contact_sheet import before_after_sheet
 
             # The outline is the hole as filled: the job's threshold and dilate (a matte read at 0.5 was not).
@@ -453,7 +456,7 @@ def _check_outside_folders(job: FillJob, out: FramePattern, plate: Sequence, mas
                 str(sidecar_path(str(out))),
                 "confidence sequence",
             )
-        if job.contact_sheet:
+        if job.contact_sheet is not None:
             check_outside_input_folder(
                 Path(os.path.expanduser(job.contact_sheet)),
                 folder_input,

@@ -6,6 +6,7 @@ settings now; the next Render makes or finds the right one.
 
 from __future__ import annotations
 
+import queue
 import runpy
 import shutil
 from pathlib import Path
@@ -148,3 +149,38 @@ def test_an_aifill_reading_a_stale_aifill_refuses_to_write_its_inputs(comp, tmp_
     comp["plate_node"]["file"].setValue(str(tmp_path / "v002" / "plate.####.exr"))
     with pytest.raises(session.RenderError, match="AIFill1: its inputs or settings changed"):
         nodes.render_node(second)
+
+
+def test_a_setting_changed_while_the_gui_render_runs_is_not_shown_as_done(comp, tmp_path):
+    """dilate set to 12 in the panel while the render of dilate 4 ran: the node showed the dilate-4 fill as
+    "done" (the panel said 12), and the comp's render was refused only by beforeRender."""
+    runpy.run_path(str(PLUGIN / "init.py"))
+    fill = comp["fill"]
+    nuke.GUI = True
+    nuke._this = fill
+    thread = nodes.on_render_button()
+    nuke._this = None
+    assert thread is not None
+    changed = False
+    for _ in range(60_000):  # Nuke's event loop, bounded: it serves the render thread's calls to Nuke
+        if not (thread.is_alive() or not nuke._main_calls.empty()):
+            break
+        try:
+            call, args, kwargs, done, box = nuke._main_calls.get(timeout=0.02)
+        except queue.Empty:
+            continue
+        box.append(nuke._call_printing_errors(call, args, kwargs))
+        if done is not None:
+            done.set()
+        if not changed and fill["status"].value().startswith("rendering"):
+            nuke._user_set(fill["dilate"], 12)  # the artist edits dilate meanwhile
+            changed = True
+    nuke.GUI = False
+    assert changed and not thread.is_alive()
+
+    assert fill.node(knobs.READ_RESULT)["file"].value() == knobs.NOT_RENDERED, fill["status"].value()
+    assert fill["status"].value().startswith("not rendered: a setting changed during the render")
+    with pytest.raises(RuntimeError, match="AIFill not rendered yet"):
+        nuke._pull(fill, 1002)
+    nuke._user_set(fill["dilate"], 4)  # back to the settings it rendered: the fill is in the cache
+    assert nodes.render_node(fill).reused

@@ -652,6 +652,10 @@ _CLASS_KNOBS: dict[str, dict[str, Any]] = {
     "FrameRange": {"first_frame": 1, "last_frame": 1, "disable": False},
     "Group": {"disable": False},
     "Root": {
+        # The script's path (``nuke.root().name()``, "Root" while unsaved) and the current frame: Nuke saves
+        # both in the script's Root block (``name /shots/comp.nk``, ``frame 1001``) and writeKnobs gives them.
+        "name": File_Knob,
+        "frame": 1,
         "first_frame": 1,
         "last_frame": 100,
         "colorManagement": "Nuke",
@@ -673,6 +677,39 @@ _CLASS_KNOBS: dict[str, dict[str, Any]] = {
 }
 
 
+#: The Node tab every node but the Root has: where it sits and how the DAG draws it (position, colours, label,
+#: font, a thumbnail, a bookmark, the Dope Sheet, the cache checkbox, an icon, the indicators Nuke draws), its
+#: help, and the Python of its own callbacks. Off or empty by default, as a new node has them; only a Read's and
+#: the image generators' ``postage_stamp`` is on (Nuke draws their thumbnail): see :data:`_POSTAGE_STAMPED`.
+_NODE_TAB: dict[str, Any] = {
+    "xpos": 0,
+    "ypos": 0,
+    "selected": False,
+    "tile_color": 0,
+    "gl_color": 0,
+    "label": "",
+    "note_font": "",
+    "note_font_size": 14,
+    "note_font_color": 0,
+    "hide_input": False,
+    "cached": False,
+    "dope_sheet": False,
+    "bookmark": False,
+    "postage_stamp": False,
+    "postage_stamp_frame": 0,
+    "icon": "",
+    "indicators": 0,
+    "help": "",
+    "autolabel": "",
+    "knobChanged": "",
+    "onCreate": "",
+    "onDestroy": "",
+    "updateUI": "",
+}
+#: Classes whose ``postage_stamp`` is on when made (a Read shows its image as a thumbnail in the DAG).
+_POSTAGE_STAMPED = frozenset({"Read", "Constant", "CheckerBoard2", "ColorBars", "ColorWheel"})
+
+
 class Node(_MainThreadOnly):
     def __init__(self, cls: str, parent: Group | None) -> None:
         self._class = cls
@@ -682,6 +719,10 @@ class Node(_MainThreadOnly):
         self._user: list[str] = []
         self._inputs: list[Node | None] = []
         self._name = ""
+        if cls != "Root":
+            for name, default in _NODE_TAB.items():
+                self._add_builtin(name, default)
+            self._add_builtin("postage_stamp", cls in _POSTAGE_STAMPED)
         for name, default in _CLASS_KNOBS.get(cls, {}).items():
             self._add_builtin(name, default)
         if parent is not None:
@@ -794,14 +835,22 @@ class Node(_MainThreadOnly):
 
     def _expression_nodes(self, text: str) -> list[Node]:
         """Nodes named in the ``{...}`` expressions of a knob's script text: ``Name.knob`` in the node's own
-        group, ``parent.Name.knob`` one group up (``parent.knob``: the group), ``root.Name.knob`` from the top."""
+        group; ``parent`` is the group the node is in (Foundry's knob names: ``root.Group1.Blur1.size``, a
+        group's name then a node in it), so ``parent.knob`` (a gizmo's insides reading its knob) names that
+        group and ``parent.Name.knob`` a node in it, each further ``parent`` one group up; ``root.Name.knob``
+        from the top (``root.knob``: the project)."""
         found = []
         for expression in re.findall(r"\{([^{}]*)\}", text):
             for path in re.findall(r"\b([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)", expression):
                 parts = path.split(".")
                 group: Group | None = self._parent
+                ups = 0
                 while parts and parts[0] in ("parent", "root"):
-                    group = _root if parts[0] == "root" else (group._parent if group else None)
+                    if parts[0] == "root":
+                        group = _root
+                    elif ups:  # (the first ``parent`` is the node's own group)
+                        group = group._parent if group else None
+                    ups += parts[0] == "parent"
                     parts = parts[1:]
                 node = group.node(parts[0]) if group is not None and parts else None
                 if node is None and len(parts) < len(path.split(".")):
@@ -951,6 +1000,15 @@ def _new_gizmo(cls: str, parent: Group) -> Gizmo:
 
 
 class Root(Group):
+    @property
+    def _script(self) -> str:
+        """The script's path, held by the root's ``name`` knob as in Nuke; "Root" while unsaved."""
+        return str(self._knobs["name"]._value) or "Root"
+
+    @_script.setter
+    def _script(self, path: str) -> None:
+        self._knobs["name"]._value = "" if path == "Root" else path
+
     def name(self) -> str:
         return self._script
 
