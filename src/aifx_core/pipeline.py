@@ -495,6 +495,12 @@ def check_keyframes(job: FillJob, shot: list[int]) -> None:
         )
 
 
+#: What the frames a run writes are called in messages: the two ways they are given, ``aifx run``'s flag and
+#: :func:`fill`'s argument, as the core's refusals of a setting name both (a job's own frames are its field:
+#: :data:`~aifx_core.sequence.frames.JOB_FRAMES`).
+FILL_FRAMES = "--frames (fill(frames=...))"
+
+
 def select_frames(frames: Iterable[int] | int | str | None, shot: list[int]) -> list[int]:
     """The frames a run writes: ``frames`` (numbers or a range text), which must lie in the shot; None: all.
 
@@ -506,15 +512,19 @@ def select_frames(frames: Iterable[int] | int | str | None, shot: list[int]) -> 
     """
     if frames is None:
         return list(shot)
-    wanted = parse_frame_spec(frames) if isinstance(frames, str) else sorted(set(frame_numbers(frames)))
+    wanted = (
+        parse_frame_spec(frames, FILL_FRAMES)
+        if isinstance(frames, str)
+        else sorted(set(frame_numbers(frames, FILL_FRAMES)))
+    )
     if not wanted:
-        raise InputError("--frames names no frame; give frames like 1026-1050")
+        raise InputError(f"{FILL_FRAMES} names no frame; give frames like 1026-1050")
     inside = set(shot)
     spans = _shot_spans(frames, inside) if isinstance(frames, str) else []
     outside = [f for f in wanted if f not in inside and not any(f in span for span in spans)]
     if outside:
         raise InputError(
-            f"--frames {format_frames(outside, max_parts=4)}: not in the job's shot "
+            f"{FILL_FRAMES} {format_frames(outside, max_parts=4)}: not in the job's shot "
             f"({format_frames(shot, max_parts=4)}); give frames of the shot, or widen the job's frames"
         )
     return [f for f in wanted if f in inside]
@@ -523,7 +533,9 @@ def select_frames(frames: Iterable[int] | int | str | None, shot: list[int]) -> 
 def _shot_spans(spec: str, shot: set[int]) -> list[range]:
     """The spans ``a-b`` of ``spec`` (no step) whose ends are both frames of the shot (see :func:`select_frames`)."""
     return [
-        item for item in frame_spec_items(spec) if item.step == 1 and item[0] in shot and item[-1] in shot
+        item
+        for item in frame_spec_items(spec, FILL_FRAMES)
+        if item.step == 1 and item[0] in shot and item[-1] in shot
     ]
 
 
