@@ -16,7 +16,9 @@ The method is a pipeline of stages, one module each, named for what flows throug
    frame's own spatial fill where the ring check says propagation is no better than a blur; put together per
    frame by :class:`.fallback_route.FallbackRoute`, and steadied in time along the flow.
 5. :mod:`.seam`: a smooth offset field matches the fill to the frame's own pixels at the hole's edge (and the
-   ring check, :func:`.seam.ring_share`, says how much of the frame's own spatial fill a pixel takes).
+   ring check, :func:`.seam.ring_share`, says how much of the frame's own spatial fill a pixel takes); where the
+   frame is blurrier on that ring than what was fetched for it, the fetched values are first blurred to match
+   (:mod:`.blur_match`).
 
 Two modules hold what the stages read: :mod:`.pairs` (the frames, read ``window`` at a time, and the flow
 between neighbours, computed once per pair in a background flow worker: :mod:`.pair_flow`) and :mod:`.keyframes`
