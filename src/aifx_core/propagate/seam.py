@@ -25,6 +25,59 @@ if TYPE_CHECKING:
     from .pairs import _Frame
 
 
+#: Side (pixels) of the tiles in which points spread thinly over a large box (a wire matte from corner to
+#: corner, small holes in opposite corners) are worked on, each with the work's reach around it, so that the
+#: cost follows the points, not their extent.
+TILE = 128
+
+#: Pixels a point of a box may have before tiles are worth sorting the points for.
+DENSE = 16
+
+#: A box (y0, x0, y1, x1: the ends excluded).
+Box = tuple[int, int, int, int]
+
+
+def _bounds(ys: np.ndarray, xs: np.ndarray, pad: int) -> Box:
+    """The box around the points ``ys``, ``xs``, grown by ``pad`` on every side."""
+    return int(ys.min()) - pad, int(xs.min()) - pad, int(ys.max()) + 1 + pad, int(xs.max()) + 1 + pad
+
+
+def _area(box: Box) -> int:
+    return (box[2] - box[0]) * (box[3] - box[1])
+
+
+def _grown(box: Box, by: int, limit: Box) -> Box:
+    """``box`` grown by ``by`` pixels on every side, within ``limit``."""
+    return (
+        max(box[0] - by, limit[0]),
+        max(box[1] - by, limit[1]),
+        min(box[2] + by, limit[2]),
+        min(box[3] + by, limit[3]),
+    )
+
+
+def _inside(ys: np.ndarray, xs: np.ndarray, box: Box) -> np.ndarray:
+    return (ys >= box[0]) & (ys < box[2]) & (xs >= box[1]) & (xs < box[3])
+
+
+def _tiles(ys: np.ndarray, xs: np.ndarray, limit: Box, reach: int) -> list[tuple[Box, np.ndarray | slice]]:
+    """Where to work on the points ``ys``, ``xs`` (in ``limit``, the image whose borders the work reflects):
+    (region, the points it answers for). One region, ``limit`` itself, for every point (the compact hole of
+    nearly every frame: the same image as ever), or, where that has more pixels, one per :data:`TILE` tile that
+    holds points: the box around its points grown by ``reach`` (what the work reads around a point) within
+    ``limit``, so that a region's edge either is ``limit``'s or lies ``reach`` away from its points."""
+    if _area(limit) <= DENSE * len(ys):
+        return [(limit, slice(None))]  # (a box that full: tiles could save little)
+    columns = (limit[3] - limit[1]) // TILE + 1
+    cell = ((ys - limit[0]) // TILE) * columns + (xs - limit[1]) // TILE
+    order = np.argsort(cell, kind="stable")
+    groups = np.split(order, np.flatnonzero(np.diff(cell[order])) + 1)
+    regions = [_grown(_bounds(ys[group], xs[group], 0), reach, limit) for group in groups]
+    if _area(limit) <= sum(_area(region) for region in regions):
+        return [(limit, slice(None))]
+    return list(zip(regions, groups, strict=True))
+
+
 def ring(
     hole: np.ndarray, invalid: np.ndarray, width: int, points: tuple[np.ndarray, np.ndarray] | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -34,10 +87,31 @@ def ring(
     ys, xs = np.nonzero(hole) if points is None else points
     if len(ys) == 0:
         return np.zeros(0, np.intp), np.zeros(0, np.intp)
-    pad = width + 1
-    y0, y1 = max(0, ys.min() - pad), min(hole.shape[0], ys.max() + pad + 1)
-    x0, x1 = max(0, xs.min() - pad), min(hole.shape[1], xs.max() + pad + 1)
+    frame: Box = (0, 0, hole.shape[0], hole.shape[1])
+    limit = _grown(_bounds(ys, xs, 0), width + 1, frame)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * width + 1, 2 * width + 1))
+    tiles = _tiles(ys, xs, limit, width + 1)
+    if len(tiles) == 1:
+        return _around(hole, invalid, kernel, limit)
+    # Each tile's own hole pixels dilated in its region (which holds all they reach): their union is the
+    # dilation of the whole hole, in row-major order as one image's np.nonzero gives it.
+    keys = []
+    for region, own in tiles:
+        crop = np.zeros((region[2] - region[0], region[3] - region[1]), np.uint8)
+        crop[ys[own] - region[0], xs[own] - region[1]] = 1
+        ry, rx = np.nonzero(cv2.dilate(crop, kernel))
+        ry, rx = ry + region[0], rx + region[1]
+        keep = ~invalid[ry, rx]
+        keys.append(ry[keep].astype(np.intp) * hole.shape[1] + rx[keep])
+    ry, rx = np.divmod(np.unique(np.concatenate(keys)), hole.shape[1])
+    return ry, rx
+
+
+def _around(
+    hole: np.ndarray, invalid: np.ndarray, kernel: np.ndarray, box: Box
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`ring` in one image of ``box`` (the hole's box grown by the width and a pixel)."""
+    y0, x0, y1, x1 = box
     crop = hole[y0:y1, x0:x1].astype(np.uint8)
     around = (cv2.dilate(crop, kernel) > 0) & ~invalid[y0:y1, x0:x1]
     ry, rx = np.nonzero(around)
@@ -126,19 +200,46 @@ def ring_mismatch(
 
     The differences minus their local mean (a normalised box of ``radius`` px over the ring): a colour
     drift leaves nothing, fetched texture that does not line up with the plate's (misaligned, or something
-    else entirely) does. The magnitude (largest channel) is averaged the same way.
+    else entirely) does. The magnitude (largest channel) is averaged the same way. Computed in the box around
+    the ring or, where that box is mostly empty (a wire matte from corner to corner, small holes in opposite
+    corners), in the :data:`TILE` tiles that hold ring pixels, each with the two boxes' reach around it
+    (:func:`_tiles`): the cost follows the ring's pixels, not its extent.
     """
-    y0, x0 = int(ring_ys.min()), int(ring_xs.min())
-    shape = (int(ring_ys.max()) - y0 + 1, int(ring_xs.max()) - x0 + 1)
-    diff = np.zeros((*shape, 3), np.float32)
+    limit = _bounds(ring_ys, ring_xs, 0)
+    mismatch = np.zeros(len(ring_ys), np.float32)
+    diff = (real - fetched).astype(np.float32)
+    tiles = _tiles(ring_ys, ring_xs, limit, 2 * radius)
+    for region, own in tiles:
+        near = own if len(tiles) == 1 else np.flatnonzero(_inside(ring_ys, ring_xs, region))
+        mismatch[own] = _mismatch_in(region, ring_ys, ring_xs, diff, own, near, radius)
+    return mismatch / scale
+
+
+def _mismatch_in(
+    region: Box,
+    ring_ys: np.ndarray,
+    ring_xs: np.ndarray,
+    diff: np.ndarray,
+    own: np.ndarray | slice,
+    near: np.ndarray | slice,
+    radius: int,
+) -> np.ndarray:
+    """:func:`ring_mismatch` (before the division by the scale) at the ring points ``own``, from an image of
+    ``region`` holding the points ``near`` (every ring point within twice ``radius`` of those, as the two
+    box blurs read: the region's edges that are not the ring's box's lie that far away, so their reflected
+    border reaches none of the values read at ``own``)."""
+    y0, x0 = region[0], region[1]
+    shape = (region[2] - y0, region[3] - x0)
+    image = np.zeros((*shape, 3), np.float32)
     known = np.zeros(shape, np.float32)
-    diff[ring_ys - y0, ring_xs - x0] = real - fetched
-    known[ring_ys - y0, ring_xs - x0] = 1.0
+    image[ring_ys[near] - y0, ring_xs[near] - x0] = diff[near]
+    known[ring_ys[near] - y0, ring_xs[near] - x0] = 1.0
     size = (2 * radius + 1, 2 * radius + 1)
     weight = np.maximum(cv2.blur(known, size), 1e-6)
-    local = cv2.blur(diff, size) / weight[..., None]
-    left = largest_channel(np.abs(diff - local)) * known
-    return (cv2.blur(left, size) / weight)[ring_ys - y0, ring_xs - x0] / scale
+    local = cv2.blur(image, size) / weight[..., None]
+    left = largest_channel(np.abs(image - local)) * known
+    at = ring_ys[own] - y0, ring_xs[own] - x0
+    return (cv2.blur(left, size) / weight)[at]
 
 
 def seam_residual(
