@@ -93,7 +93,7 @@ def test_frames_beyond_the_shot_name_the_range_on_disk(shot, tmp_path):
 
 def test_a_job_files_bad_frames_name_the_job_field_not_a_flag(shot, tmp_path):
     """``aifx run job.json`` was given no --frames: a bad "frames" in the job is named as the job's field (the
-    flag of aifx fill is still named as the flag, and aifx run's own --frames as its flag)."""
+    flag of aifx fill is still named as the flag, and aifx run's own --frames as its flag and fill's argument)."""
     from shot_files import shot_job
 
     job = tmp_path / "job.json"
@@ -106,7 +106,10 @@ def test_a_job_files_bad_frames_name_the_job_field_not_a_flag(shot, tmp_path):
     )
     assert "--frames '1-2-3': cannot read" in line
     shot_job(shot, tmp_path / "out" / "c.####.exr").save(job)
-    assert "--frames '1-2-3': cannot read" in refused(aifx("run", str(job), "--frames", "1-2-3"))
+    # (aifx run's --frames is fill()'s argument: named both ways, for the CLI and a Python caller)
+    assert "--frames (fill(frames=...)) '1-2-3': cannot read" in refused(
+        aifx("run", str(job), "--frames", "1-2-3")
+    )
     assert not (tmp_path / "out").exists()
 
 
