@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..options import Options, option
+from ..options import Options, changes_pixels, option
 from ..protocol.job import is_device_name
 
 log = logging.getLogger(__name__)
@@ -644,16 +644,25 @@ def hub_revision(model_id: str, cache_dir: str | None = None) -> str | None:
 
 
 def model_fingerprint(options: dict[str, Any]) -> str | None:
-    """A short fingerprint of the model files a job's options name (``model``, and ``config`` for a single
-    checkpoint): :func:`files_stamp` of a folder or file, the cached snapshot of a hub id. The manifest keeps it
-    with each frame's plate and mask, so a resume after the weights at the same path were replaced (or a hub
-    id's cache moved to a new revision) refuses the finished frames as made from another model, as it refuses a
-    re-rendered plate. None when the options name no model, or none that can be found (the backend says why
-    when it loads it; a hub id not cached yet has nothing to compare)."""
-    stamps = []
-    for name in ("model", "config"):
-        value = options.get(name)
-        if not isinstance(value, str) or not value.strip():
+    """A short fingerprint of the files a job's options name that change its pixels (every option of
+    :data:`PATH_OPTIONS` but those declared ``pixels=False``, such as ``cache_dir``): the model and, for a
+    single checkpoint, its ``config``, by :func:`files_stamp` of a folder or file or the cached snapshot of a hub
+    id; a ``reference`` image by its size and content (as a mask file is: an element saved again unchanged is the
+    same one). The manifest keeps it with each frame's plate and mask, so a resume after the weights at the same
+    path were replaced (or a hub id's cache moved to a new revision, or the reference image was updated) refuses
+    the finished frames as made from other inputs, as it refuses a re-rendered plate; without the reference in
+    it, one shot was made from two references. None when the options name no such file, or none that can be
+    found (the backend says why when it reads it; a hub id not cached yet has nothing to compare). A job naming
+    no reference keeps the fingerprint it had before references were in it."""
+    from ..sequence.identity import source_identity
+
+    stamps: list[list[Any]] = []
+    for name in fingerprinted_options(options):
+        value = str(options[name]).strip()
+        if PATH_OPTIONS[name] == "path":
+            identity = source_identity(Path(value).expanduser(), by_content=True)
+            if identity is not None:
+                stamps.append([name, "file", identity])
             continue
         try:
             source = locate_model(value)
@@ -665,6 +674,28 @@ def model_fingerprint(options: dict[str, Any]) -> str | None:
     if not stamps:
         return None
     return hashlib.sha256(json.dumps(stamps).encode()).hexdigest()[:16]
+
+
+def fingerprinted_options(options: dict[str, Any]) -> list[str]:
+    """The options :func:`model_fingerprint` stamps the files of, in :data:`PATH_OPTIONS` order: those of a job
+    that name a file or a model and change pixels (``cache_dir`` only says where the hub cache is, whose
+    snapshot a hub id's stamp names already)."""
+    quiet = {spec.name for spec in fields(LoaderOptions) if not changes_pixels(spec)}
+    return [
+        name
+        for name in PATH_OPTIONS
+        if name not in quiet and isinstance(options.get(name), str) and options[name].strip()
+    ]
+
+
+def fingerprinted_files(options: dict[str, Any]) -> str:
+    """What :func:`model_fingerprint` covers, as a resume refusal names it: ``the model M`` and, when the job
+    names one, ``or its reference R`` (the fingerprint is one digest: which of them changed is not known)."""
+    names = fingerprinted_options(options)
+    model = str(options.get("model") or "").strip()
+    words = [f"the model {model}" if model else "the model"]
+    words += [f"its {name} {str(options[name]).strip()}" for name in names if PATH_OPTIONS[name] == "path"]
+    return " or ".join(words)
 
 
 def load_pipeline(request: PipelineRequest, index: ModelIndex | None = None) -> Any:
