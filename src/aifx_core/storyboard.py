@@ -29,7 +29,7 @@ import re
 import textwrap
 import unicodedata
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ import numpy as np
 
 from .errors import InputError
 from .inpaint.models import LOADER_OPTIONS, ModelIndex
+from .protocol.job import FillJob
 
 #: What to change in the shots file when the model returned NaN (see ``refuse_nan``).
 NAN_ADVICE = "try dtype: float32 (or bfloat16) in the shots file"
@@ -105,16 +106,28 @@ def image_size(aspect: float, size: int, multiple: int = MULTIPLE) -> tuple[int,
     )
 
 
-def whole_number(value: Any, where: str, minimum: int = 0) -> int:
+def whole_number(value: Any, where: str, minimum: int = 0, maximum: int | None = None) -> int:
+    """``value`` as a whole number from ``minimum`` (to ``maximum``, when given); anything else is an
+    :class:`InputError` naming ``where``."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise InputError(f"{where}: expected a whole number, got {value!r}")
     try:
         number = int(str(value))
     except ValueError:
         raise InputError(f"{where}: expected a whole number, got {value!r}") from None
+    if maximum is not None and not minimum <= number <= maximum:
+        raise InputError(f"{where}: must be within {minimum}..{maximum}, got {number}")
     if number < minimum:
         raise InputError(f"{where}: must be at least {minimum}")
     return number
+
+
+def seed_number(value: Any, where: str) -> int:
+    """A shot's seed, in the range ``aifx fill --seed`` takes (the job's ``seed`` field, 0..4294967295): one
+    rule for every command. Torch's generator took up to 2**64-1 and failed past it with a traceback after
+    the model had loaded."""
+    limits = next(spec.metadata for spec in fields(FillJob) if spec.name == "seed")
+    return whole_number(value, where, int(limits["min"]), int(limits["max"]))
 
 
 def optional_text(value: Any, where: str) -> str | None:
@@ -194,7 +207,7 @@ def load_board(
     shots_data = data.get("shots")
     if not isinstance(shots_data, list) or not shots_data:
         raise InputError(f"{path}: 'shots' must be a non-empty list of shots (each with name and prompt)")
-    default_seed = whole_number(data.get("seed", 0), f"{path}: seed")
+    default_seed = seed_number(data.get("seed", 0), f"{path}: seed")
     default_negative = optional_text(data.get("negative_prompt"), f"{path}: negative_prompt")
     shots: list[Shot] = []
     names: set[str] = set()
@@ -224,7 +237,7 @@ def load_board(
                 negative_prompt=optional_text(
                     item.get("negative_prompt", default_negative), f"{where}: negative_prompt"
                 ),
-                seed=whole_number(item.get("seed", default_seed), f"{where}: seed"),
+                seed=seed_number(item.get("seed", default_seed), f"{where}: seed"),
                 aspect=parse_aspect(aspect_text, where),
                 aspect_text=aspect_text,
                 camera=str(item.get("camera") or ""),
