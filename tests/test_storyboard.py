@@ -352,3 +352,26 @@ def test_a_seed_beyond_fills_range_is_one_line_before_the_model_loads(
     assert cached_pipeline_count() == loaded and not (tmp_path / "out").exists()
     shots.write_text(f"model: {tiny_text2image}\nseed: 4294967295\nshots:\n  - {{name: a, prompt: x}}\n")
     assert load_board(shots).shots[0].seed == 2**32 - 1
+
+
+@pytest.mark.parametrize("command", ["storyboard", "previz"])
+@pytest.mark.parametrize(("value", "shown"), [(".nan", "nan"), ("-3", "-3.0"), (".inf", "inf")])
+def test_guidance_must_be_a_number_0_or_more_before_the_model_loads(
+    tiny_text2image, tmp_path, capsys, command, value, shown
+):
+    """``guidance: .nan`` or ``-3`` generated without guidance at all, exit 0, and ``.inf`` made NaN pixels
+    blamed on half precision ("try dtype: float32"). Refused now as the fill backends refuse them (one check),
+    in one line before the model loads."""
+    from aifx_core.inpaint.models import cached_pipeline_count
+
+    shots = tmp_path / "shots.yaml"
+    shots.write_text(
+        f"model: {tiny_text2image}\nsteps: 1\nsize: 32\nguidance: {value}\nshots:\n  - {{name: a, prompt: x}}\n"
+    )
+    loaded = cached_pipeline_count()
+    assert main([command, str(shots), "-o", str(tmp_path / "out"), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1] == (
+        f"aifx: error: {shots}: guidance={shown}: expected a number, 0 or more"
+    )
+    assert cached_pipeline_count() == loaded and not (tmp_path / "out").exists()

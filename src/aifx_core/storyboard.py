@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError
-from .inpaint.models import LOADER_OPTIONS, ModelIndex
+from .inpaint.models import LOADER_OPTIONS, ModelIndex, check_guidance
 from .protocol.job import FillJob
 
 #: What to change in the shots file when the model returned NaN (see ``refuse_nan``).
@@ -249,6 +249,7 @@ def load_board(
         guidance = None if guidance is None else float(guidance)
     except (TypeError, ValueError):
         raise InputError(f"{path}: guidance {guidance!r} is not a number") from None
+    check_guidance(guidance, f"{path}: guidance")
     return Board(
         options=options,
         steps=whole_number(data.get("steps", 30), f"{path}: steps", minimum=1),

@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import re
 import threading
@@ -538,6 +539,16 @@ class LoaderOptions(Options):
     def read(cls, options: dict[str, Any]) -> LoaderOptions:
         """The loader's options out of a backend's or storyboard's options (others ignored; ``None`` = default)."""
         return cls.from_dict({k: v for k, v in options.items() if k in LOADER_OPTIONS and v is not None})
+
+
+def check_guidance(guidance: float | None, where: str) -> None:
+    """Refuse a classifier-free guidance scale that is not a finite number, 0 or more (None: the pipeline's
+    own). diffusers checks none of it: NaN gives no guidance at all or a black picture, a negative scale an
+    inverted one, infinity NaN pixels that were blamed on half precision. One check for the ``diffusers`` and
+    ``video-diffusion`` options, storyboards and previz; ``where`` names the setting (``video-diffusion option
+    guidance``, ``shots.yaml: guidance``)."""
+    if guidance is not None and not (math.isfinite(guidance) and guidance >= 0):
+        raise InputError(f"{where}={guidance}: expected a number, 0 or more")
 
 
 #: Names of the loader options (the fields of :class:`LoaderOptions`).
