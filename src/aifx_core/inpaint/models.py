@@ -1033,20 +1033,21 @@ def execution_device(pipe: Any, fallback: str) -> str:
 
 #: What to change when a model returned NaN: the usual cause is a half-precision overflow (an fp16 VAE).
 NAN_ADVICE = "try --option dtype=float32 (or bfloat16)"
+#: The usual cause of NaN out of a model, said with the advice.
+NAN_CAUSE = "half-precision overflow?"
 
 
-def refuse_nan(values: Any, model: Any, where: str, advice: str = NAN_ADVICE) -> None:
+def refuse_nan(values: Any, model: Any, where: str, advice: str = NAN_ADVICE, cause: str = NAN_CAUSE) -> None:
     """Raise an :class:`InputError` when a model's output holds NaN or infinity.
 
     Clipping keeps NaN and the colour conversion turns it into 0, so without this a model that overflowed
     (float16 weights are the usual cause) gives a silently black fill, which the temporal engine then carries
-    into the frames around its keyframe. ``where`` names the frame, window or shot."""
+    into the frames around its keyframe. ``where`` names the frame, window or shot; ``cause`` and ``advice``
+    what likely went wrong and what to change (a backend without a ``dtype`` option says its own)."""
     import numpy as np
 
     if not np.isfinite(np.asarray(values, dtype=np.float32)).all():
-        raise InputError(
-            f"{where}: {model} produced NaN (not-a-number) pixels (half-precision overflow?); {advice}"
-        )
+        raise InputError(f"{where}: {model} produced NaN (not-a-number) pixels ({cause}); {advice}")
 
 
 # -- TorchScript (LaMa) ------------------------------------------------------------------------------------
