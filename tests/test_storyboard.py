@@ -375,3 +375,34 @@ def test_guidance_must_be_a_number_0_or_more_before_the_model_loads(
         f"aifx: error: {shots}: guidance={shown}: expected a number, 0 or more"
     )
     assert cached_pipeline_count() == loaded and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("command", ["storyboard", "previz"])
+@pytest.mark.parametrize(
+    ("field", "value", "shown"),
+    [
+        ("prompt", "[lighthouse, dusk]", "['lighthouse', 'dusk']"),
+        ("camera", "{lens: 24mm}", "{'lens': '24mm'}"),
+        ("prompt", "1917", "1917"),
+    ],
+)
+def test_a_prompt_or_camera_note_that_is_not_text_is_one_line_before_the_model_loads(
+    tiny_text2image, tmp_path, capsys, command, field, value, shown
+):
+    """``prompt: [lighthouse, dusk]`` was sent to the model as the text "['lighthouse', 'dusk']" and
+    ``camera: {lens: 24mm}`` written on the sheet as "{'lens': '24mm'}", exit 0, while a list
+    ``negative_prompt`` was refused in one line. The three are checked alike now."""
+    from aifx_core.inpaint.models import cached_pipeline_count
+
+    shot = {"name": "a", "prompt": "x", field: value}
+    lines = "\n    ".join(f"{key}: {text}" for key, text in shot.items())
+    shots = tmp_path / "shots.yaml"
+    shots.write_text(f"model: {tiny_text2image}\nsteps: 1\nsize: 32\nshots:\n  - {lines}\n")
+    loaded = cached_pipeline_count()
+    assert main([command, str(shots), "-o", str(tmp_path / "out"), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1] == (
+        f"aifx: error: {shots}: shot 1: {field}: expected text, got {shown}; write one line of text (in quotes "
+        "if it is a number)"
+    )
+    assert cached_pipeline_count() == loaded and not (tmp_path / "out").exists()

@@ -131,8 +131,10 @@ def seed_number(value: Any, where: str) -> int:
 
 
 def optional_text(value: Any, where: str) -> str | None:
-    """A text field that may be left out (``negative_prompt``): the pipeline refuses a number or a list deep
-    inside with a TypeError, so it is refused here, naming the field."""
+    """A text field that may be left out (``prompt``, ``negative_prompt``, ``camera``): one that is not text
+    (a YAML list or mapping, a number) is refused here, naming the field. The pipeline refuses a list
+    ``negative_prompt`` deep inside with a TypeError, and a list ``prompt`` or a mapping ``camera`` was sent
+    to the model, or written on the sheet, as its Python text ("['lighthouse', 'dusk']")."""
     if value is None or isinstance(value, str):
         return value
     raise InputError(
@@ -223,7 +225,7 @@ def load_board(
         if isinstance(item.get("name"), (bool, float)):  # 1.10 would be 1.1, yes True
             raise InputError(f"{where}: name {item['name']!r} reads as a value, not text; write it in quotes")
         name = str(item.get("name") or "").strip()
-        prompt = str(item.get("prompt") or "").strip()
+        prompt = (optional_text(item.get("prompt"), f"{where}: prompt") or "").strip()
         if not name or not prompt:
             raise InputError(f"{where}: every shot needs a 'name' and a 'prompt'")
         if name in names:
@@ -240,7 +242,7 @@ def load_board(
                 seed=seed_number(item.get("seed", default_seed), f"{where}: seed"),
                 aspect=parse_aspect(aspect_text, where),
                 aspect_text=aspect_text,
-                camera=str(item.get("camera") or ""),
+                camera=optional_text(item.get("camera"), f"{where}: camera") or "",
                 extra={k: v for k, v in item.items() if k not in SHOT_KEYS},
             )
         )
