@@ -247,9 +247,10 @@ def locate_model(model: Any, what: str = "model", cache_dir: str | None = None) 
     path = Path(text).expanduser()
     if path.is_dir():
         if not (path / "model_index.json").is_file():
+            checkpoint = ", or a single .safetensors checkpoint" if what == "model" else ""
             raise InputError(
                 f"{path}: not a diffusers model folder (no model_index.json); pass the folder written by "
-                "save_pretrained or `hf download --local-dir`, or a single .safetensors checkpoint"
+                f"save_pretrained or `hf download --local-dir`{checkpoint}"
             )
         return ModelSource("folder", str(path.resolve()))
     if path.is_file():
@@ -266,6 +267,24 @@ def locate_model(model: Any, what: str = "model", cache_dir: str | None = None) 
     if folder is not None and hub_revision(text, cache_dir) is None:
         raise InputError(f"{text}: no such model folder ({folder}/ exists); check the path")
     return ModelSource("hub", text)
+
+
+def locate_config(config: str, cache_dir: str | None = None) -> ModelSource:
+    """A single checkpoint's ``config`` (a diffusers model folder or a hub id holding its components' configs),
+    checked as ``--model`` is (:func:`locate_model`) before anything loads, the error naming ``config``: a
+    mistyped folder (``models/tiny-inpaintt`` beside ``models/``) was taken for a hub id, and the load's failure
+    blamed on the checkpoint ("could not load it as a StableDiffusionInpaintPipeline ...; check the model").
+    A checkpoint file is no config."""
+    try:
+        source = locate_model(config, "config", cache_dir)
+    except InputError as error:
+        raise InputError(f"config {error}") from None
+    if source.kind == "file":
+        raise InputError(
+            f"config {source.location}: a checkpoint file; config takes the folder (or hub id) of a diffusers "
+            "model of the same architecture"
+        )
+    return source
 
 
 def _local_parent(text: str) -> str | None:
@@ -400,6 +419,8 @@ class ModelIndex:
     def __init__(self, request: PipelineRequest) -> None:
         self.request = request
         self.source = locate_model(request.model, cache_dir=request.cache_dir)
+        if request.config:  # (checked with the model: a mistyped one was blamed on the checkpoint)
+            locate_config(request.config, request.cache_dir)
         self._config: dict[str, Any] | None = None
 
     def config(self) -> dict[str, Any]:
