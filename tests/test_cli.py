@@ -225,6 +225,26 @@ def test_disk_full_while_writing_leaves_no_partial_frame(tmp_path):
     assert any(name.startswith("c.") for name in listed), "the frames that fit were kept"
 
 
+@pytest.mark.parametrize("ext", ["exr", "png"])
+def test_a_file_size_limit_is_one_line_exit_2(tmp_path, ext):
+    """A real ``ulimit -f`` (4 KiB; a farm's per-file cap) under ``aifx fill``: an EXR frame (OpenEXR's "File too
+    large"), a PNG frame (libpng's short-write text) or the manifest (errno 27) past it ended in a traceback and
+    "internal error", exit 1. Now one line naming the file and the limit, exit 2, and no temp file left."""
+    shot = make_shot(tmp_path / "shot")
+    out = tmp_path / "out"
+    done = aifx(
+        "fill", f"{shot}/plate.####.exr", "-m", f"{shot}/mask.####.png", "-o", f"{out}/c.####.{ext}",
+        "--backend", "telea", file_size_limit=4096,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    last = done.stderr.splitlines()[-1]
+    assert last.startswith(f"aifx: error: file size limit reached writing {out}/"), done.stderr
+    assert last.endswith("(ulimit -f or a quota); raise the limit, or write a smaller file (another format or "
+                         "compression), and rerun (finished frames are kept)"), done.stderr  # fmt: skip
+    assert not [path.name for path in out.iterdir() if "aifx-tmp" in path.name]
+
+
 def test_the_terminal_bar_shows_the_stages_before_the_first_write(monkeypatch):
     """On a terminal the bar appeared only at the first frame written: the seen plate and the anchors stages
     before it (seconds to minutes on a long shot) showed nothing."""

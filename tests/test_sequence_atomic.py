@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_runner import file_size_limited
 from damaged_files import run_unprivileged, shared_temp_folder
 from shot_files import on_small_disk
 
@@ -199,6 +200,46 @@ def test_real_disk_full_for_every_format(tmp_path: Path) -> None:
     for ext in ("exr", "png", "tif", "jpg"):
         line = next(line for line in lines if line.startswith(ext + " "))
         assert "INPUT-ERROR disk full while writing" in line and f"clean.1001.{ext}" in line, line
+    assert lines[-1] == "ALIVE []"
+
+
+def test_a_file_size_limit_is_one_line_for_every_format(tmp_path: Path) -> None:
+    """A real file size limit (64 KiB, ``ulimit -f``: a farm's per-file cap) on every image writer and on a text
+    file written whole (the manifest, the anchors cache): EXR's RuntimeError "File too large", libpng's and
+    libtiff's short-write text, DPX's text and the OSError errno 27 were each an internal error with a traceback.
+    Each is now the one line naming the file; no temp file is left, and the process lives (libjpeg exit()s)."""
+    code = (
+        "import os, sys, numpy as np\n"
+        "from aifx_core.errors import InputError\n"
+        "from aifx_core.sequence import Image, atomic_write, write_image\n"
+        "rng = np.random.default_rng(0)\n"
+        "image = Image(channels={c: rng.random((480, 640)).astype(np.float32) for c in 'RGB'})\n"
+        "writers = {ext: (lambda p: write_image(p, image, compression=None)) for ext in ('exr', 'png', 'tif', 'jpg', 'dpx')}\n"
+        "writers['json'] = lambda p: atomic_write(p, lambda tmp: tmp.write_bytes(b'x' * 100_000))\n"
+        "for ext, write in writers.items():\n"
+        "    try:\n"
+        "        write(os.path.join(sys.argv[1], 'clean.1001.' + ext))\n"
+        "        print(ext, 'WROTE')\n"
+        "    except InputError as exc:\n"
+        "        print(ext, 'INPUT-ERROR', exc)\n"
+        "print('ALIVE', sorted(os.listdir(sys.argv[1])))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=file_size_limited(64 * 1024),
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    for ext in ("exr", "png", "tif", "jpg", "dpx", "json"):
+        line = next((line for line in lines if line.startswith(ext + " ")), done.stdout)
+        assert line == (
+            f"{ext} INPUT-ERROR file size limit reached writing {tmp_path}/clean.1001.{ext} (ulimit -f or a quota); "
+            "raise the limit, or write a smaller file (another format or compression), and rerun (finished frames "
+            "are kept)"
+        ), done.stdout + done.stderr
     assert lines[-1] == "ALIVE []"
 
 

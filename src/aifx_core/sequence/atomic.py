@@ -29,6 +29,10 @@ _TEMP_NAME = re.compile(r"^\..+\.aifx-tmp-\d+-[0-9a-f]+(\.[^.]+)?$")
 _DISK_ERRORS = {
     errno.ENOSPC: "disk full while writing {path}; free space and rerun (finished frames are kept)",
     errno.EDQUOT: "disk quota exceeded while writing {path}; free space and rerun (finished frames are kept)",
+    errno.EFBIG: (
+        "file size limit reached writing {path} (ulimit -f or a quota); raise the limit, or write a smaller "
+        "file (another format or compression), and rerun (finished frames are kept)"
+    ),
     errno.EACCES: "permission denied writing {path}; make the folder writable and rerun",
     errno.EPERM: "permission denied writing {path}; make the folder writable and rerun",
     errno.EROFS: "cannot write {path}: the filesystem is read-only; choose another output folder",
@@ -62,7 +66,8 @@ def disk_error(path: Path, exc: BaseException) -> DiskError | None:
     """The :class:`DiskError` for a disk-level failure (full, read-only, no permission), else ``None``.
 
     Image libraries report disk-full as a RuntimeError whose text holds the OS message, so the text is
-    checked as well as ``errno``.
+    checked as well as ``errno``. A file size limit (``ulimit -f``, a farm's per-file cap: EFBIG) is one too:
+    OpenEXR says "File too large", OpenImageIO's DPX writer "(File too large)".
     """
     code = getattr(exc, "errno", None)
     if code not in _DISK_ERRORS:
@@ -71,6 +76,8 @@ def disk_error(path: Path, exc: BaseException) -> DiskError | None:
             code = errno.ENOSPC
         elif "Disk quota exceeded" in text:
             code = errno.EDQUOT
+        elif "File too large" in text:
+            code = errno.EFBIG
         elif "Read-only file system" in text:
             code = errno.EROFS
         elif "Permission denied" in text:
