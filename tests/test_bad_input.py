@@ -210,6 +210,26 @@ def test_symlink_loop_and_non_utf8_job_are_exit_2(shot, tmp_path):
     one_error_line(aifx("run", str(job)), "latin1.json", "UTF-8")
 
 
+@pytest.mark.parametrize("kind", ["folder", "FIFO (named pipe)"])
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_an_output_frame_path_that_is_no_file_is_refused_before_any_write(shot, tmp_path, kind, overwrite):
+    """An output frame's path taken by a folder (left by an unpack or a copy): the plain run said "pass
+    --overwrite", and with --overwrite it wrote the other frames, then failed at the rename with EISDIR, a
+    traceback and exit 1. Refused now at planning, with or without --overwrite, naming the path; nothing is
+    written (a FIFO there is refused the same way)."""
+    out = tmp_path / "o" / "c.####.exr"
+    taken = out.parent / "c.1003.exr"
+    out.parent.mkdir()
+    taken.mkdir() if kind == "folder" else os.mkfifo(taken)
+    done = aifx(*fill_args(shot, out, *(["--overwrite"] if overwrite else [])), timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [
+        f"aifx: error: {taken}: output frame 1003 is a {kind}, not a file; move it away, or choose another "
+        "output, and rerun"
+    ]
+    assert [p.name for p in out.parent.iterdir()] == ["c.1003.exr"]
+
+
 def test_sigterm_cancels_with_the_normal_cancel_path_and_a_rerun_completes(tmp_path):
     """#11.9: SIGTERM (the adapters' Cancel) stops the job at once; nothing half-written; a rerun resumes.
 

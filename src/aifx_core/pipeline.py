@@ -81,6 +81,7 @@ from .sequence import (
     ProtectedFiles,
     Sequence,
     atomic_write,
+    check_frame_paths,
     check_names_fit,
     check_outside_input_folder,
     check_side_output,
@@ -187,6 +188,7 @@ def fill(
         protected.add(job_file, "job file")
     for frame in plate.frames:
         protected.refuse(out.path(frame), "output frame", "-o/--output")
+    check_frame_paths(out, selection)
     protected.add_frames(out, "output frame", plate.frames)  # side outputs must not land on frames either
     if job.confidence:
         check_sidecars(out, plate.frames, protected)

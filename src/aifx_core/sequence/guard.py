@@ -173,6 +173,24 @@ def check_side_sequence(
         protected.refuse(pattern.path(frame), f"{what} frame", flag)
 
 
+def check_frame_paths(pattern: _Frames | Any, frames: Iterable[int], what: str = "output frame") -> None:
+    """Refuse, before any work, a frame path that is there and is no regular file (a folder an unpack or a copy
+    left, a FIFO): the frame is written as a temp file renamed onto its path, which a folder refuses (EISDIR),
+    after the other frames were written, and a plain run took it for a frame made by something else and said to
+    pass ``--overwrite``. ``pattern`` has ``path(frame)``; a path not there, or a link to nothing, is written."""
+    for frame in frames:
+        path = pattern.path(frame)
+        try:
+            mode = os.stat(path).st_mode
+        except OSError:
+            continue
+        if not stat.S_ISREG(mode):
+            raise InputError(
+                f"{path}: {what} {frame} is {_file_kind(mode)}, not a file; move it away, or choose another "
+                "output, and rerun"
+            )
+
+
 def check_side_output(
     path: str | os.PathLike[str],
     what: str,
