@@ -128,7 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fill.add_argument("-o", "--output", required=True, help="output pattern, e.g. clean.####.exr")
     _add_job_arguments(fill)
-    fill.add_argument("--save-job", metavar="JOB.json", help="also save the job description to this file")
+    fill.add_argument(
+        "--save-job",
+        metavar="JOB.json",
+        help="also save the job description to this file, its paths made absolute: aifx run (or a farm) reads the "
+        "same files from any folder",
+    )
     fill.set_defaults(handler=_cmd_fill)
 
     run = sub.add_parser("run", help="run a saved job (JSON written by FillJob.to_json or --save-job)")

@@ -72,7 +72,7 @@ from .manifest import (
 from .mask import MaskSource, dropout_region, feather_weight, make_hole, open_mask
 from .progress import CancelToken, ProgressCallback, Reporter
 from .protocol import events
-from .protocol.job import FillJob
+from .protocol.job import FillJob, absolute_paths
 from .sequence import (
     FORMATS,
     JOB_FRAMES,
@@ -234,7 +234,7 @@ def fill(
         side_age = 300.0 if lock.joined else 0.0
         if saved is not None:  # (once the lock is taken: a run refused for other settings saves no job)
             clean_stale_temps(saved.parent, side_age, {saved.name})
-            job.save(saved)
+            _as_saved(job).save(saved)
         with lock.exclusive():
             # Every manifest write (any run's of the group) is made in this section: a temp of it is a killed one's.
             if lock.supported:
@@ -422,6 +422,15 @@ def _shot_inputs(plate: Sequence, mask: MaskSource, shot: list[int]) -> list[tup
     for frame in shot:
         seen.update(dict.fromkeys(_input_files(plate, mask, frame)))
     return list(seen)
+
+
+def _as_saved(job: FillJob) -> FillJob:
+    """The job ``save_job`` (``--save-job``) writes: its paths and file options absolute, as this run read them.
+    Saved as typed, ``plates/plate.####.exr`` was read by ``aifx run`` (or a farm) against the folder it ran in:
+    started from another shot's folder of the same layout, the job silently filled that shot."""
+    from .serve.paths import absolute_options
+
+    return absolute_options(absolute_paths(job))
 
 
 def _check_savable(job: FillJob) -> None:
