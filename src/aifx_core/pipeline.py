@@ -59,6 +59,7 @@ from .confidence import (
 from .confidence import forget as forget_confidence
 from .errors import AifxError, InputError
 from .inpaint import Anchor, BackendContext, FramePacket, Span
+from .inpaint.models import absolute_options
 from .manifest import (
     Manifest,
     OutputLock,
@@ -431,8 +432,6 @@ def _as_saved(job: FillJob) -> FillJob:
     """The job ``save_job`` (``--save-job``) writes: its paths and file options absolute, as this run read them.
     Saved as typed, ``plates/plate.####.exr`` was read by ``aifx run`` (or a farm) against the folder it ran in:
     started from another shot's folder of the same layout, the job silently filled that shot."""
-    from .serve.paths import absolute_options
-
     return absolute_options(absolute_paths(job))
 
 

@@ -21,7 +21,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Literal
 
-from ..inpaint.models import PATH_OPTIONS, absolute_option_paths, option_paths  # noqa: F401  (the loader's, re-exported here)
+from ..inpaint.models import (  # noqa: F401  (the loader's, re-exported here)
+    PATH_OPTIONS,
+    absolute_option_paths,
+    absolute_options,
+    option_paths,
+    relative_options,
+)
 from ..protocol.errors import InputError
 from ..protocol.job import PATH_FIELDS, FillJob, relative_paths
 from ..sequence import parse_pattern  # imported at start: not on the first artist's submit (numpy, OIIO)
@@ -88,16 +94,6 @@ def map_path(path: str, rules: list[PathRule]) -> str:
     return path
 
 
-def relative_options(options: dict) -> dict[str, str]:
-    """The options naming files or folders by a relative path (a model ``./Wan2.1-VACE``, a reference image),
-    by option name: a job sent elsewhere (a farm task, a Ray worker, a server) reads them from another folder."""
-    return {
-        name: value
-        for name, value in option_paths(options).items()
-        if not Path(value).is_absolute()  # (``~/x`` too: this user's home, not the server's or a worker's)
-    }
-
-
 def relative_job_paths(job: FillJob, field_label: str = "{} path") -> list[tuple[str, str]]:
     """Each path of ``job`` that is relative, as (label, path): its file fields (labelled ``field_label``
     with the field's name) then the options that name files (``option NAME``). A job run elsewhere (a
@@ -116,16 +112,6 @@ def not_absolute_kind(value: str) -> Literal["windows", "home", "relative"]:
     if value.startswith("~"):
         return "home"
     return "relative"
-
-
-def absolute_options(job: FillJob) -> FillJob:
-    """``job`` with its relative file options made absolute against this process's working folder, as
-    :func:`~aifx_core.protocol.job.absolute_paths` does for its file fields."""
-    relative = relative_options(job.options)
-    if not relative:
-        return job
-    absolute = {k: v for k, v in absolute_option_paths(job.options).items() if k in relative}
-    return replace(job, options={**job.options, **absolute})
 
 
 def map_job(job: FillJob, rules: list[PathRule]) -> FillJob:
