@@ -377,6 +377,43 @@ def test_paths_outside_the_roots_are_403(server, area, tmp_path):
     assert status == 403 and "plate.####.exr" in body["detail"]
 
 
+def test_side_files_linked_out_of_the_roots_are_403_and_what_they_name_is_untouched(server, area, tmp_path):
+    """A link planted in an output folder under the root as the output's lock file (→ a token file outside every
+    root) was accepted, and the job truncated that file and wrote the lock's owner record into it; a linked cache
+    folder took the anchors cache out of the roots. The files aifx keeps beside the output (lock, manifest,
+    cache folder, confidence folder), in every padding that names them, are checked as the job's paths are."""
+    victim = tmp_path / "tokens"
+    victim.write_text("precious\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    cases = [
+        ("out_link_lock", ".c.####.exr.aifx.lock", victim, "c.####.exr", {}),
+        ("out_link_lock_spelled", ".c.####.exr.aifx.lock", victim, "c.%04d.exr", {}),
+        ("out_link_manifest", ".c.####.exr.aifx.json", victim, "c.####.exr", {}),
+        ("out_link_cache", ".c.####.exr.aifx-cache", elsewhere, "c.####.exr", {"backend": "propagate"}),
+        ("out_link_confidence", "confidence", elsewhere, "c.####.png", {"confidence": True}),
+    ]
+    for folder, name, target, output, settings in cases:
+        out = area / folder
+        out.mkdir()
+        (out / name).symlink_to(target, target_is_directory=target.is_dir())
+        job = shot_job(area / "short", out / output, **settings)
+        status, _, body = http("POST", server.url + "/v1/jobs", "alice", job.to_dict())
+        assert status == 403, (name, body)
+        assert str(out / name) in body["detail"] and f"resolves to {target}" in body["detail"], body
+        assert "outside the server's roots" in body["detail"]
+    # A link inside the cache folder (a key's folder) leads out too.
+    out = area / "out_link_in_cache"
+    (out / ".c.####.exr.aifx-cache").mkdir(parents=True)
+    (out / ".c.####.exr.aifx-cache" / "anchors-0123456789abcdef").symlink_to(
+        elsewhere, target_is_directory=True
+    )
+    job = shot_job(area / "short", out / "c.####.exr", backend="propagate")
+    status, _, body = http("POST", server.url + "/v1/jobs", "alice", job.to_dict())
+    assert status == 403 and "anchors-0123456789abcdef" in body["detail"], body
+    assert victim.read_text() == "precious\n" and list(elsewhere.iterdir()) == []
+
+
 def test_windows_paths_are_mapped_onto_the_root(server, area):
     job = shot_job(area / "short", area / "out_map" / "c.####.exr").to_dict()
     job["input"] = "Z:\\studio\\short\\plate.####.exr"
