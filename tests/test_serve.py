@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client as httpclient
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -412,6 +413,36 @@ def test_side_files_linked_out_of_the_roots_are_403_and_what_they_name_is_untouc
     status, _, body = http("POST", server.url + "/v1/jobs", "alice", job.to_dict())
     assert status == 403 and "anchors-0123456789abcdef" in body["detail"], body
     assert victim.read_text() == "precious\n" and list(elsewhere.iterdir()) == []
+
+
+def test_a_folder_swapped_for_a_link_out_of_the_roots_while_queued_fails_the_job(server, area, tmp_path):
+    """The roots were checked at submit only: a job's plate and output folders swapped for links out of the
+    roots while it waited in the queue had the worker read the plate there and write its frames there. The
+    job's paths are checked again as a worker takes it (a resumed one too); it fails with the 403's line."""
+    client = server.client()
+    outside = make_shot(tmp_path / "secret", range(1, 4))
+    leaked = tmp_path / "leakout"
+    leaked.mkdir()
+    shot = area / "swap_shot"
+    shutil.copytree(area / "short", shot)
+    out = area / "swap_out"
+    out.mkdir()
+    busy = client.submit(shot_job(area / "long", area / "out_swap_busy" / "c.####.exr").to_dict())["id"]
+    wait_for(lambda: client.job(busy)["state"] == "running")  # held after frame HELD: the worker is taken
+    queued = client.submit(shot_job(shot, out / "c.####.exr").to_dict())["id"]
+    assert client.job(queued)["state"] == "queued"
+    shutil.rmtree(shot)
+    shot.symlink_to(outside, target_is_directory=True)
+    out.rmdir()
+    out.symlink_to(leaked, target_is_directory=True)
+    client.cancel(busy)
+    _let_go(server, busy)
+    final = _events_until_final(client, queued)[-1]
+    assert final["event"] == "error" and final["exit_code"] == 2, final
+    assert final["message"].startswith(f"input path {shot / 'plate.####.exr'} (resolves to "), final
+    assert "is outside the server's roots" in final["message"]
+    assert client.job(queued)["state"] == "failed"
+    assert list(leaked.iterdir()) == []
 
 
 def test_windows_paths_are_mapped_onto_the_root(server, area):
