@@ -252,6 +252,12 @@ def test_a_bad_job_is_422_with_the_cli_message(server, area, tmp_path):
         ({"backend": "no-such-backend"}, "no-such-backend"),
         ({"mask": "MISSING"}, "mask"),
         ({"output": "OUT/c.####.mov"}, "output has '.mov'"),
+        # Queued (202) until 2026-12-07, then failed by the worker: fill()'s own checks, made at submit now.
+        ({"compression": "zzz"}, "zzz"),
+        ({"colorspace": "nope"}, "nope"),
+        ({"mask_channel": "Z"}, "Z"),
+        ({"output": "short/mask.####.png"}, "mask"),
+        ({"contact_sheet": "AREA/short/mask.0002.png"}, "contact sheet"),
     ],
 )
 def test_options_mask_and_output_are_checked_at_submit_like_the_cli(
@@ -260,6 +266,7 @@ def test_options_mask_and_output_are_checked_at_submit_like_the_cli(
     """What ``aifx run`` refuses before any work is a 422 at submit with its message, never a queued job."""
     settings = dict(settings)
     output = area / settings.pop("output", "OUT/c.####.exr").replace("OUT", "out_submit")
+    settings = {k: v.replace("AREA", str(area)) if isinstance(v, str) else v for k, v in settings.items()}
     job = shot_job(area / "short", output, **{k: v for k, v in settings.items() if k != "mask"})
     if settings.get("mask") == "MISSING":
         job.mask = str(area / "short" / "nomask.####.png")
