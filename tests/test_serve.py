@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -219,6 +220,10 @@ def test_a_bad_job_is_422_with_the_cli_message(server, area, tmp_path):
     status, body = response.status, json.loads(response.read() or b"{}")
     connection.close()
     assert status == 413 and "never pixels" in body["detail"]
+    # The size the docs give (they said 1 MiB, 1,048,576 bytes, of a limit of 1,000,000), in the same words.
+    assert f"over {MAX_JOB_BYTES:,} bytes (1 MB)" in body["detail"]
+    docs = Path(__file__).parents[1] / "docs" / "serve.md"
+    assert f"413 for a body over {MAX_JOB_BYTES:,} bytes (1 MB)" in docs.read_text(encoding="utf-8")
     # A chunked upload has no Content-Length: it is refused once past the limit, before it ends (this one never
     # does: the server answered before its last chunk, so it did not read the body whole first).
     connection = httpclient.HTTPConnection(server.url.split("//")[1], timeout=30)

@@ -175,7 +175,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         if body is None:
             raise ApiError(
                 413,
-                f"job JSON is over {MAX_JOB_BYTES} bytes; jobs carry paths on shared storage, never pixels",
+                f"job JSON is over {MAX_JOB_BYTES:,} bytes (1 MB); jobs carry paths on shared storage, never pixels",
             )
         try:
             job = FillJob.from_json(body.decode("utf-8-sig", errors="replace"))
