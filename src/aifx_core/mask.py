@@ -24,6 +24,8 @@ import cv2
 import numpy as np
 
 from .errors import InputError
+from .protocol import events
+from .protocol.job import refuse_empty_path
 from .sequence.frames import format_frames
 from .sequence.image import Image, to_float
 from .sequence.imageio import read_info
@@ -208,17 +210,16 @@ class MaskSource:
             found = ", ".join(image.channels) or "none"
             if self.channel is None:
                 raise InputError(
-                    f"{where}: no alpha channel to use as the mask (channels: {found}); "
-                    "pass --mask MASK or --mask-channel NAME"
+                    f"{where}: no alpha channel to use as the mask (channels: {found}); {events.GIVE_MASK}"
                 )
             raise InputError(
-                f"{where}: no channel {self.channel!r} (channels: {found}); pass --mask-channel one of them"
+                f"{where}: no channel {self.channel!r} (channels: {found}); {events.PICK_MASK_CHANNEL}"
             )
         plane = image.channels[name]
         if self.channel is None and _is_opaque(plane) and not self.invert and self._opaque_plate_alpha():
             raise InputError(
                 f"{where}: the alpha is opaque everywhere, so as a mask it would fill the whole frame; "
-                "pass --mask MASK or --mask-channel NAME"
+                f"{events.GIVE_MASK}"
             )
         _refuse_label_image(plane, where, self.threshold, "alpha" if self.channel is None else "mask channel")
         return _as_matte(plane)
@@ -247,7 +248,7 @@ class MaskSource:
             if found is None:
                 raise InputError(
                     f"{self.mask.path(source_frame)}: no channel {self.channel!r} "
-                    f"(channels: {', '.join(image.channels) or 'none'}); pass --mask-channel one of them"
+                    f"(channels: {', '.join(image.channels) or 'none'}); {events.PICK_MASK_CHANNEL}"
                 )
             name = found
         plane = image.channels[name]
@@ -338,11 +339,12 @@ def open_mask(
     """
     if spec is None:
         return MaskSource(plate, channel=channel, invert=invert, threshold=threshold)
-    if not str(spec).strip():  # a script's unset variable (-m "$MASK"): the plate's alpha would be filled
-        raise InputError(
-            'the mask path is empty (-m "" or "mask": ""); leave it out (null in a job file) to use the '
-            "plate's alpha, or give a mask such as mask.####.png"
-        )
+    refuse_empty_path(  # a script's unset variable (-m "$MASK"): the plate's alpha would be filled
+        spec,
+        "mask",
+        '-m "" or "mask": ""',
+        "(null in a job file) to use the plate's alpha, or give a mask such as mask.####.png",
+    )
     mask = _open_mask_sequence(str(spec), list(plate.frames))
     if not mask.is_still:
         have = set(mask.frames)

@@ -72,7 +72,7 @@ from .manifest import (
 from .mask import MaskSource, dropout_region, feather_weight, make_hole, open_mask
 from .progress import CancelToken, ProgressCallback, Reporter
 from .protocol import events
-from .protocol.job import FillJob
+from .protocol.job import FillJob, refuse_empty_path
 from .sequence import (
     FORMATS,
     JOB_FRAMES,
@@ -238,7 +238,7 @@ def fill(
             reporter("write", 0, 0, None, "all frames already done")
         # A chunk (frames short of the shot) leaves the shot's sheet to the whole-shot run after every chunk
         # (Ray's last task, OpenJD's Sheet step): chunks ending together would each write theirs over it.
-        if job.contact_sheet and selection == list(plate.frames):
+        if job.contact_sheet is not None and selection == list(plate.frames):
             from .contact_sheet import before_after_sheet
 
             # The outline is the hole as filled: the job's threshold and dilate (a matte read at 0.5 was not).
@@ -278,7 +278,10 @@ def preflight(
     check_environment()  # AIFX_THREADS, AIFX_FLOW_PROCESS
     check_options(job.backend, job.options)  # a typo or a bad value fails now, not after flow or a model load
     check_colorspace(job.colorspace)  # (before anything is read or written)
-    if save_job:
+    refuse_empty_path(
+        save_job, "saved job", '--save-job ""', "to save no job, or give a file such as job.json"
+    )
+    if save_job is not None:
         _check_savable(job)
     plate = open_plate(job)
     check_keyframes(job, plate.frames)
@@ -299,7 +302,7 @@ def preflight(
         check_sidecars(out, plate.frames, protected)
     out_dir = Path(out.path(plate.frames[0])).parent
     checked = Checked(plate, out, mask, protected, out_dir)
-    if job.contact_sheet:
+    if job.contact_sheet is not None:
         checked.sheet = check_side_output(
             job.contact_sheet,
             "contact sheet",
@@ -309,7 +312,7 @@ def preflight(
             flag="--contact-sheet",
             made=out_dir,
         )
-    if save_job:
+    if save_job is not None:
         checked.saved = check_side_output(
             save_job,
             "saved job",
@@ -488,7 +491,7 @@ def _check_outside_folders(job: FillJob, out: FramePattern, plate: Sequence, mas
                 str(sidecar_path(str(out))),
                 "confidence sequence",
             )
-        if job.contact_sheet:
+        if job.contact_sheet is not None:
             check_outside_input_folder(
                 Path(os.path.expanduser(job.contact_sheet)),
                 folder_input,
@@ -527,6 +530,12 @@ def check_keyframes(job: FillJob, shot: list[int]) -> None:
         )
 
 
+#: What the frames a run writes are called in messages: the two ways they are given, ``aifx run``'s flag and
+#: :func:`fill`'s argument, as the core's refusals of a setting name both (a job's own frames are its field:
+#: :data:`~aifx_core.sequence.frames.JOB_FRAMES`).
+FILL_FRAMES = "--frames (fill(frames=...))"
+
+
 def select_frames(frames: Iterable[int] | int | str | None, shot: list[int]) -> list[int]:
     """The frames a run writes: ``frames`` (numbers or a range text), which must lie in the shot; None: all.
 
@@ -538,15 +547,19 @@ def select_frames(frames: Iterable[int] | int | str | None, shot: list[int]) -> 
     """
     if frames is None:
         return list(shot)
-    wanted = parse_frame_spec(frames) if isinstance(frames, str) else sorted(set(frame_numbers(frames)))
+    wanted = (
+        parse_frame_spec(frames, FILL_FRAMES)
+        if isinstance(frames, str)
+        else sorted(set(frame_numbers(frames, FILL_FRAMES)))
+    )
     if not wanted:
-        raise InputError("--frames names no frame; give frames like 1026-1050")
+        raise InputError(f"{FILL_FRAMES} names no frame; give frames like 1026-1050")
     inside = set(shot)
     spans = _shot_spans(frames, inside) if isinstance(frames, str) else []
     outside = [f for f in wanted if f not in inside and not any(f in span for span in spans)]
     if outside:
         raise InputError(
-            f"--frames {format_frames(outside, max_parts=4)}: not in the job's shot "
+            f"{FILL_FRAMES} {format_frames(outside, max_parts=4)}: not in the job's shot "
             f"({format_frames(shot, max_parts=4)}); give frames of the shot, or widen the job's frames"
         )
     return [f for f in wanted if f in inside]
@@ -555,7 +568,9 @@ def select_frames(frames: Iterable[int] | int | str | None, shot: list[int]) -> 
 def _shot_spans(spec: str, shot: set[int]) -> list[range]:
     """The spans ``a-b`` of ``spec`` (no step) whose ends are both frames of the shot (see :func:`select_frames`)."""
     return [
-        item for item in frame_spec_items(spec) if item.step == 1 and item[0] in shot and item[-1] in shot
+        item
+        for item in frame_spec_items(spec, FILL_FRAMES)
+        if item.step == 1 and item[0] in shot and item[-1] in shot
     ]
 
 

@@ -44,6 +44,7 @@ from .fusion import Fused, fuse
 from .halo import band, suspect, without_halo
 from .hypotheses import STEPS as HYPOTHESIS_STEPS
 from .hypotheses import choose
+from .light import seam_points
 from .mover_fringe import near_hidden, own_reach
 from .options import PropagateOptions
 from .pairs import Pairs
@@ -144,8 +145,9 @@ class Propagation:
         fetched = fused.values[n_hole:]
         # Ring pixels whose fetched value is far from the plate's show something the fill must not match
         # (an unmasked object passing the hole, a misregistered edge): the seam ignores them.
-        usable = fused.found[n_hole:] & (
-            np.abs(real - fetched).max(axis=1) <= self.opt.outlier_tol * frame.level
+        # Not a smooth light change on one side of the hole, though (:mod:`.light`): that is matched, unclamped.
+        usable, light = seam_points(
+            ring_ys, ring_xs, real, fetched, fused.found[n_hole:], self.opt.outlier_tol * frame.level
         )
         # The object's soft edge left on the ring by a tight matte is taken out first (:mod:`.halo`).
         real = self._without_halo(t, ring_ys, ring_xs, real, fetched, fused.found[n_hole:])
@@ -155,7 +157,9 @@ class Propagation:
         share = ring_share(frame, opt, ys, xs, ring_ys, ring_xs, real, fetched, fused.found[n_hole:])
         real, fetched = real[usable], fetched[usable]
         ry, rx = ring_ys[usable], ring_xs[usable]
-        offset, residual = seam_match(self.opt.seam, ys, xs, ry, rx, real, fetched, values, frame.level)
+        offset, residual = seam_match(
+            self.opt.seam, ys, xs, ry, rx, real, fetched, values, frame.level, light[usable]
+        )
         confidence = pixel_confidence(
             fused.align[:n_hole],
             fused.rejected[:n_hole],
