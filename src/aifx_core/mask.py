@@ -174,8 +174,8 @@ class MaskSource:
             return
         if _find_channel(channels, self.channel) is None:
             raise InputError(
-                f"{path}: no channel {self.channel!r} (channels: {', '.join(channels) or 'none'}); pass "
-                "--mask-channel one of them"
+                f"{path}: no channel {self.channel!r} (channels: {', '.join(channels) or 'none'}); "
+                f"{events.PICK_MASK_CHANNEL}"
             )
 
     @property
