@@ -429,18 +429,21 @@ def _rounded_to_half(
 
 
 def _model_fingerprint(job: FillJob) -> str | None:
-    """The fingerprint of the model files the job's options name (``inpaint.models.model_fingerprint``): kept
-    with each frame's inputs and the anchors, so other weights at the same path are never taken for done."""
+    """The fingerprint of the model files (and reference image) the job's options name
+    (``inpaint.models.model_fingerprint``): kept with each frame's inputs and the anchors, so other weights or
+    another reference at the same path are never taken for done."""
     from .inpaint.models import model_fingerprint
 
     return model_fingerprint(job.options)
 
 
 def _model_of(job: FillJob, manifest: Manifest) -> None:
-    """Tell ``manifest`` the model this run fills with (:func:`_model_fingerprint`) and its name as the job
-    gives it, for the message refusing frames made with another."""
+    """Tell ``manifest`` the model this run fills with (:func:`_model_fingerprint`) and what that covers as the
+    job names it (the model, and its reference image), for the message refusing frames made with another."""
+    from .inpaint.models import fingerprinted_files
+
     manifest.model = _model_fingerprint(job)
-    manifest.model_name = str(job.options.get("model") or "the model")
+    manifest.model_name = fingerprinted_files(job.options)
 
 
 def _input_files(plate: Sequence, mask: MaskSource, frame: int) -> list[tuple[Path, bool]]:
