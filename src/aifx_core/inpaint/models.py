@@ -40,7 +40,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..options import Options, changes_pixels, option
-from ..protocol.job import is_device_name
+from ..protocol.job import FillJob, is_device_name
 
 log = logging.getLogger(__name__)
 
@@ -335,8 +335,28 @@ def absolute_option_paths(options: dict) -> dict[str, str]:
     """:func:`option_paths` made absolute against this process's working folder, ``~`` expanded to this user's
     home: the files they name as a run here reads them. One rule for the resume key (``--model models/lama.pt``
     here and the absolute path ``aifx submit`` and Ray send key the same) and for a job sent elsewhere
-    (``serve.paths.absolute_options``), as ``protocol.job.absolute_paths`` is for the file fields."""
+    (:func:`absolute_options`), as ``protocol.job.absolute_paths`` is for the file fields."""
     return {name: os.path.abspath(os.path.expanduser(value)) for name, value in option_paths(options).items()}
+
+
+def relative_options(options: dict) -> dict[str, str]:
+    """The options naming files or folders by a relative path (a model ``./Wan2.1-VACE``, a reference image),
+    by option name: a job sent elsewhere (a farm task, a Ray worker, a server) reads them from another folder."""
+    return {
+        name: value
+        for name, value in option_paths(options).items()
+        if not Path(value).is_absolute()  # (``~/x`` too: this user's home, not the server's or a worker's)
+    }
+
+
+def absolute_options(job: FillJob) -> FillJob:
+    """``job`` with its relative file options made absolute against this process's working folder, as
+    :func:`~aifx_core.protocol.job.absolute_paths` does for its file fields."""
+    relative = relative_options(job.options)
+    if not relative:
+        return job
+    absolute = {k: v for k, v in absolute_option_paths(job.options).items() if k in relative}
+    return replace(job, options={**job.options, **absolute})
 
 
 def _how_to_get(model_id: str) -> str:
