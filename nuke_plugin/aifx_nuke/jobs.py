@@ -20,8 +20,40 @@ from .aifx_protocol.job import FillJob
 
 _VAR = re.compile(r"\$(?:(\w+)|\{([^}]*)\})")
 _RANGE = re.compile(r"^\s*(-?\d+)\s*(?:-\s*(-?\d+)\s*)?$")
-#: Knob lines of ``Node.writeKnobs()`` that move or select a node without changing its pixels.
-_LAYOUT_KNOBS = ("xpos", "ypos", "selected", "note_font", "tile_color", "gl_color", "label", "hide_input")
+#: The knobs of the Node tab every Nuke node has that only place, decorate or describe it in the DAG, the Dope
+#: Sheet or its panel (a postage stamp, a bookmark, a help text, the Python its callbacks run): none changes
+#: its pixels, so none is keyed (their lines of ``Node.writeKnobs()`` are dropped). Exact names: a knob that
+#: merely starts like one (a gizmo's ``label_size``) may be read by an expression. Not ``disable`` nor the
+#: lifetime knobs (``useLifetime``, ``lifetimeStart``, ``lifetimeEnd``): outside its lifetime a node is off.
+DISPLAY_KNOBS = frozenset(
+    {
+        "xpos",
+        "ypos",
+        "selected",
+        "tile_color",
+        "gl_color",
+        "label",
+        "note_font",
+        "note_font_size",
+        "note_font_color",
+        "hide_input",
+        "postage_stamp",
+        "postage_stamp_frame",
+        "bookmark",
+        "dope_sheet",
+        "cached",
+        "icon",
+        "indicators",
+        "help",
+        "panel",
+        "autolabel",
+        "knobChanged",
+        "onCreate",
+        "onDestroy",
+        "updateUI",
+        "rootNodeUpdated",
+    }
+)
 #: Nuke channel names in the rgba layer → the EXR channel names Nuke's Write node gives them.
 _RGBA = {"red": "R", "green": "G", "blue": "B", "alpha": "A"}
 #: Working spaces of Nuke's own colour management (no OCIO) and of ``nuke-default``: all scene-linear Rec.709.
@@ -102,9 +134,9 @@ def job_colorspace(override: str, color_management: str, ocio_config: str, worki
 
 
 def normalise_knobs(script: str) -> str:
-    """``Node.writeKnobs()`` text without the knobs that only move or decorate a node in the DAG."""
+    """``Node.writeKnobs()`` text without the :data:`DISPLAY_KNOBS` (moving or decorating a node in the DAG)."""
     keep = [line.strip() for line in script.splitlines() if line.strip()]
-    return "\n".join(line for line in keep if not line.split(" ", 1)[0].startswith(_LAYOUT_KNOBS))
+    return "\n".join(line for line in keep if line.split(" ", 1)[0] not in DISPLAY_KNOBS)
 
 
 def _digest(data: Any) -> str:

@@ -26,7 +26,7 @@ import re
 import stat
 import threading
 from collections.abc import Hashable, Iterator
-from typing import TYPE_CHECKING, Any, Callable, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, cast
 
 import nuke
 
@@ -194,6 +194,15 @@ def all_aifills() -> list[nuke.Node]:
     return [node for node in nuke.allNodes(group=nuke.root(), recurseGroups=True) if is_aifill(node)]
 
 
+#: What :meth:`NukeHost.state` returns.
+_State = tuple[tuple[Optional[str], ...], tuple[tuple[str, Any], ...]]
+
+#: Result path → the states of a node in which it rightly shows that result: the one it was shown in, and those
+#: checked since (a knob the backend does not read changed). Kept by result, not by node: a pasted copy shows
+#: the same result and is held to the inputs it was made of; a renamed node keeps it. One Nuke session's.
+_SHOWN_IN: dict[str, set[_State]] = {}
+
+
 class NukeHost:
     """One AIFill node as :class:`aifx_nuke.session.Host`."""
 
@@ -290,21 +299,27 @@ class NukeHost:
 
         The node itself is never walked (an expression may name it): its Read changes with each render."""
         rows: list[tuple[str, str, str, str]] = []
-        seen = {self.node.fullName()}
+        keyed = {self.node.fullName()}  # nodes whose row is in
+        walked = {self.node.fullName()}  # nodes whose pixel feeds are walked too
         relative = False  # a file path that Nuke looks for in the project directory
         with _full_resolution():  # (nuke.filename gives a Read's proxy file in proxy mode)
             for label, index in ((knobs.INPUT_SOURCE, 0), (knobs.INPUT_MASK, 1)):
-                stack = [self.node.input(index)]
+                stack: list[tuple[nuke.Node | None, bool]] = [(self.node.input(index), True)]
                 while stack:
-                    node = stack.pop()
-                    if node is None or node.fullName() in seen:
+                    node, pixels = stack.pop()
+                    if node is None or node.fullName() in (walked if pixels else keyed):
                         continue
-                    seen.add(node.fullName())
-                    paths, relative_here = ([], False) if _in_aifill(node) else _file_paths(node)
-                    relative = relative or relative_here
-                    text = "\n".join([node.writeKnobs(_WRITE_KNOB_FLAGS), *paths])
-                    rows.append((label, node.Class(), node.fullName(), text))
-                    stack.extend(reversed(_feeds(node)))
+                    if node.fullName() not in keyed:
+                        keyed.add(node.fullName())
+                        paths, relative_here = ([], False) if _in_aifill(node) else _file_paths(node)
+                        relative = relative or relative_here
+                        text = "\n".join([_knob_lines(node), *paths])
+                        rows.append((label, node.Class(), node.fullName(), text))
+                    if pixels:
+                        walked.add(node.fullName())
+                    feeds = _feeds(node) if pixels else []
+                    links = [(linked, False) for linked in _linked(node)]
+                    stack.extend(reversed([*((feed, True) for feed in feeds), *links]))
             if self.node.input(0) is not None:
                 # What the written inputs depend on besides the nodes: the full-resolution format and the view.
                 size = self._source_format()
@@ -402,6 +417,14 @@ class NukeHost:
             # Whole frames outside only: a TimeBlur, a motion-blurred ScanlineRender or a Retime downstream asks
             # for sub-frames around the first and last filled frames (1000.75, 1003.25), which the Read shows.
             switch["which"].setExpression(f"frame <= {first - 1} || frame >= {last + 1}")
+        _SHOWN_IN.setdefault(pattern, set()).add(self.state())
+
+    @_main_thread
+    def state(self) -> _State:
+        """The node as a cheap look sees it: the names of the nodes in its Source and Mask, its setting values.
+        (By name: Nuke's node wrappers are made anew by each call.)"""
+        inputs = tuple(None if n is None else n.fullName() for n in (self.node.input(0), self.node.input(1)))
+        return inputs, tuple(sorted(self.settings().items()))
 
     @_main_thread
     def clear_result(self) -> bool:
@@ -547,8 +570,8 @@ def _file_paths(node: nuke.Node) -> tuple[list[str], bool]:
     found = node.knobs()  # (a wrapper for every knob of the node: made once, not once per knob)
     for name in sorted(found):
         knob = found[name]
-        if not isinstance(knob, nuke.File_Knob) or name == "proxy":
-            continue
+        if not isinstance(knob, nuke.File_Knob) or name == "proxy" or name in jobs.DISPLAY_KNOBS:
+            continue  # (the Node tab's icon is a picture for the DAG, not a file the node reads)
         text = str(knob.value())
         try:
             if name == "file":
@@ -621,24 +644,51 @@ def _project_directory() -> str:
     return str(knob.evaluate() if isinstance(knob, nuke.EvalString_Knob) else knob.value())
 
 
-#: ``Node.dependencies``: input pipes (hidden ones too), expressions (``{{Tracker1.translate.x}}``) and links.
-_DEPENDENCY_MASK = nuke.INPUTS | nuke.HIDDEN_INPUTS | nuke.EXPRESSIONS | nuke.LINKINPUTS
+#: ``Node.dependencies``: the pipes a node's pixels come through (hidden ones too).
+_PIXEL_DEPENDENCIES = nuke.INPUTS | nuke.HIDDEN_INPUTS
+#: ``Node.dependencies``: the nodes whose knobs a node's knobs read (``{{Tracker1.translate.x}}``, link knobs).
+_KNOB_DEPENDENCIES = nuke.EXPRESSIONS | nuke.LINKINPUTS
 
 
 def _feeds(node: nuke.Node) -> list[nuke.Node | None]:
-    """What ``node``'s pixels depend on, inputs first: the cache key must change when any of it does.
+    """What ``node``'s pixels come from, inputs first: the cache key must change when any of it does.
 
     An ``Input`` inside a group has no inputs of its own (the walk would stop at the AIFill's group): it goes on
-    with what feeds the group there. A group's nodes are walked like any other, so nested groups are too. Knobs
-    linked by expression to nodes that are not upstream (a Transform driven by ``Tracker1.translate``, a Roto
-    linked to a Tracker) change the pixels as much as an input: re-tracking must redo the inputs.
+    with what feeds the group there. A group's nodes are walked like any other, so nested groups are too. The
+    nodes its knobs read are :func:`_linked`, not here: their pixels are not the node's.
     """
     feeds: list[nuke.Node | None] = [node.input(i) for i in range(node.inputs())]
     feeds.append(_outside_feed(node))
     if isinstance(node, nuke.Group):
         feeds.extend(node.nodes())
-    linked: list[nuke.Node] = sorted(node.dependencies(_DEPENDENCY_MASK), key=lambda n: n.fullName())
-    return [*feeds, *linked]
+    piped = node.dependencies(_PIXEL_DEPENDENCIES)
+    return [*feeds, *sorted(piped, key=lambda n: n.fullName())]
+
+
+def _linked(node: nuke.Node) -> list[nuke.Node]:
+    """The nodes ``node``'s knobs read by expression or link knob (a Transform driven by ``Tracker1.translate``,
+    a Roto linked to a Tracker, a gizmo's insides reading ``parent.gain``, ``root.format``) and that are no pixel
+    feed of it: re-tracking must redo the inputs. Only their knobs matter (and what those read in turn), not
+    their pixels: a group or the project named this way is keyed on its own knobs, never on the nodes in it
+    (which would put the nodes downstream of the AIFill, and the comp's Write, into its key)."""
+    piped = {n.fullName() for n in node.dependencies(_PIXEL_DEPENDENCIES)}
+    linked = [n for n in node.dependencies(_KNOB_DEPENDENCIES) if n.fullName() not in piped]
+    return sorted(linked, key=lambda n: n.fullName())
+
+
+#: The project's knobs that change with what the artist does, not with any pixel: the current frame, and the
+#: script's path (a Save As). Keyed where an expression reads ``root.<knob>``, they would make its fill stale.
+_ROOT_SESSION_KNOBS = ("frame", "name")
+
+
+def _knob_lines(node: nuke.Node) -> str:
+    """``node``'s changed knobs as script text (``writeKnobs``), for its cache-key row; the project's without
+    :data:`_ROOT_SESSION_KNOBS`."""
+    text = node.writeKnobs(_WRITE_KNOB_FLAGS)
+    if not isinstance(node, nuke.Root):
+        return text
+    lines = text.splitlines()
+    return "\n".join(line for line in lines if line.strip().split(" ", 1)[0] not in _ROOT_SESSION_KNOBS)
 
 
 @contextlib.contextmanager
@@ -701,12 +751,11 @@ def on_render_button() -> threading.Thread | None:
 
 
 def on_cancel_button() -> bool:
-    """Cancel button: stop this node's render (the worker finishes no partial frame)."""
-    node = nuke.thisNode()
-    stopped = session.request_cancel(node)
-    if not stopped:
-        node["status"].setValue("nothing to cancel")
-    return stopped
+    """Cancel button: stop this node's render (the worker finishes no partial frame); False when none runs.
+
+    With nothing running the status is left as it is: a late click must not replace ``done: frames ...`` (and
+    the notices it ends with, which the script saves) by a word about the click."""
+    return session.request_cancel(nuke.thisNode())
 
 
 def attach_cached_results() -> list[str]:
@@ -731,15 +780,48 @@ _RESULT_KNOBS = frozenset(knobs.SETTING_NAMES) - {"cache_dir", "aifx_env", "serv
 
 
 def on_knob_changed() -> None:
-    """knobChanged (init.py; Nuke calls it for the artist's edits in a panel, in the main thread): an AIFill
-    whose setting changed or whose input was reconnected stops showing a result that is not its fill now."""
+    """knobChanged (init.py; Nuke 14-16 call it for the artist's edits in an open panel, in the main thread):
+    an AIFill whose setting changed or whose input was reconnected stops showing a result that is not its fill
+    now, at once. With the panel closed :func:`on_update_ui` does it when Nuke goes idle."""
     name = nuke.thisKnob().name()  # (called for every knob of every node: the cheap test first)
     if name not in _RESULT_KNOBS and name != "inputChange":
         return
     node = nuke.thisNode()
+    if is_aifill(node):
+        _watch(NukeHost(node))
+
+
+def on_update_ui() -> None:
+    """updateUI (init.py; the GUI calls it on every node whenever it goes idle after a change, panel open or
+    not): an AIFill reconnected in the DAG, or whose setting changed outside its panel (a linked knob, the
+    Script Editor), stops showing a result that is not its fill now."""
+    node = nuke.thisNode()  # (called for every node on every change: the cheap test first)
     if not is_aifill(node):
         return
-    session.on_setting_changed(NukeHost(node), input_changed=name == "inputChange")
+    try:
+        _watch(NukeHost(node))
+    except session.RenderError:  # its insides deleted by hand: Render says so, not the console at every idle
+        return
+
+
+def _watch(host: NukeHost) -> None:
+    """Forget the shown result when an input is not the one it was shown with, or when a setting changed so
+    that the fill would differ (:func:`aifx_nuke.session.on_setting_changed`; then the state is remembered as
+    checked). Cheap while nothing changed: two input names and the knob values, looked up in :data:`_SHOWN_IN`.
+
+    A result this session never showed (a node pasted from another session) counts as reconnected. An upstream
+    edit is not seen here: :func:`check_before_render` refuses it."""
+    shown = host.shown_result()
+    if shown is None:
+        return
+    known = _SHOWN_IN.setdefault(shown[0], set())
+    state = host.state()
+    if state in known:
+        return
+    if state[0] not in {inputs for inputs, _ in known}:
+        session.on_setting_changed(host, input_changed=True)
+    elif not session.on_setting_changed(host):
+        known.add(state)
 
 
 def check_before_render() -> None:

@@ -23,7 +23,7 @@ from . import jobs, knobs
 from .aifx_protocol import events
 from .aifx_protocol.client import WorkerProcess
 from .aifx_protocol.errors import AifxError, InputError
-from .aifx_protocol.remote import RemoteWorker
+from .aifx_protocol.remote import RemoteWorker, check_server_url
 
 
 class RenderError(Exception):
@@ -161,6 +161,12 @@ _KNOB_PHRASES: list[tuple[str, str]] = [
     (r"\bpass --model PATH to\b", f"set {_LABELS['model']} to the path of"),
     (r"\bpass --model with\b", f"set {_LABELS['model']} to"),
     (r"\b(check|limit|keep) --frames\b", rf"\1 the {_LABELS['frame_range']}"),
+    # (the core's mask refusals name the flag and the job's field: the knob is both)
+    (re.escape(events.PICK_MASK_CHANNEL), f"set {_LABELS['mask_channel']} to one of them"),
+    (
+        re.escape(events.GIVE_MASK),
+        f"connect the Mask input or set {_LABELS['mask_channel']} to the channel that holds the matte",
+    ),
 ]
 
 
@@ -236,8 +242,22 @@ def plan(
     settings = host.settings()
     first, last = _frames(host, settings, frame_range)
     python = _worker_python(settings, environ)
+    _check_server(settings, environ)
     paths, job = _keyed_job(host, settings, first, last, environ)
     return paths, job, python, first, last
+
+
+def _check_server(settings: Mapping[str, Any], environ: Mapping[str, str]) -> None:
+    """A server URL the protocol client would refuse (``gpu-box:8765``, no ``http://``), refused before the
+    inputs are written: found only when the job was sent, it cost a write of every Source and Mask frame."""
+    server = jobs.server_settings(settings, environ)
+    if server is None:
+        return
+    try:
+        check_server_url(server[0])
+    except AifxError as exc:
+        where = _LABELS["server_url"] if str(settings.get("server_url", "")).strip() else "$AIFX_SERVER"
+        raise RenderError(f"{exc}; set {where} to one such as http://gpu-box:8765") from None
 
 
 def _frames(host: Host, settings: Mapping[str, Any], frame_range: str | None) -> tuple[int, int]:
@@ -358,10 +378,11 @@ CHANGED_INPUT = (
 
 
 def on_setting_changed(host: Host, input_changed: bool = False) -> bool:
-    """knobChanged of the node's own knobs (the artist changed a setting or reconnected an input): forget the
-    shown result when it is not the fill of the settings now; True when it was forgotten.
+    """The artist changed one of the node's settings or reconnected an input (seen by knobChanged or updateUI,
+    in the adapter): forget the shown result when it is not the fill of the settings now; True when it was
+    forgotten.
 
-    Runs in Nuke's main thread on every edit, so it stays cheap: no upstream walk, no file read. The shown
+    Runs in Nuke's main thread on an edit, so it stays cheap: no upstream walk, no file read. The shown
     result's path holds its inputs key, so the fill key of the new settings is compared on that key alone
     (a knob the backend does not read leaves the result alone). A reconnected input always forgets it (its
     key needs the walk); the next Render finds it again in the cache if nothing really changed. An upstream
@@ -461,7 +482,50 @@ def _render(
         host.set_status(f"done: frames {first}-{last} (cached, nothing changed)")
         return Outcome(cached, first, last, reused=True)
 
-    return _fill(host, paths, job, python, first, last, environ, poll_interval, cancel)
+    outcome = _fill(host, paths, job, python, first, last, environ, poll_interval, cancel)
+    if outcome.cancelled:
+        return outcome
+    if not _still_current(host, paths, first, last, frame_range, environ):
+        # Kept in the cache (Render finds it again if the setting goes back), but not shown: it is the fill of
+        # the settings the render started with, not of those the panel shows now.
+        host.clear_result()
+        host.set_status(CHANGED_DURING_RENDER)
+        return outcome
+    host.show_result(paths.result, first, last, job.confidence)
+    for (
+        notice
+    ) in outcome.notices:  # the worker's stderr reaches no artist: the Error Console and farm logs do
+        host.warn(notice)
+    done = f"done: frames {first}-{last} ({outcome.written} filled now)"
+    host.set_status("; ".join([done, *outcome.notices]))
+    return outcome
+
+
+#: The status of a node whose setting (or input) changed while it rendered: its fill is not shown.
+CHANGED_DURING_RENDER = (
+    "not rendered: a setting changed during the render; press Render again (the finished fill is kept in the "
+    "cache)"
+)
+
+
+def _still_current(
+    host: Host,
+    paths: jobs.CachePaths,
+    first: int,
+    last: int,
+    frame_range: str | None,
+    environ: Mapping[str, str],
+) -> bool:
+    """Whether ``paths``' result is still the fill of the node's frames, inputs and settings now: in the GUI the
+    artist may change a setting (dilate 4 to 12), reconnect an input or edit upstream while it renders, and
+    showing it then would say "done" over the fill of the old ones."""
+    try:
+        settings = host.settings()
+        now = _frames(host, settings, frame_range)
+        fresh, _ = _keyed_job(host, settings, now[0], now[1], environ)
+    except RenderError:
+        return False
+    return now == (first, last) and fresh.keys == paths.keys
 
 
 @contextlib.contextmanager
@@ -490,7 +554,7 @@ def _fill(
     poll_interval: float,
     cancel: threading.Event,
 ) -> Outcome:
-    """Write the inputs (unless cached), run the worker, show its result."""
+    """Write the inputs (unless cached) and run the worker; the caller shows its result."""
     task = host.progress(f"AIFill {host.node_name}")
 
     def stop_asked() -> bool:
@@ -542,12 +606,8 @@ def _fill(
         raise RenderError(in_node_words(in_knob_words(worker.error_message()), paths, job.mask is not None))
     with _cache_folder(paths):
         jobs.mark_done(paths.result_done, first, last)
-    host.show_result(paths.result, first, last, job.confidence)
     written = len(final.get("written") or [])
     notices = [in_knob_words(notice) for notice in events.notices(final)]
-    for notice in notices:  # the worker's stderr reaches no artist: the Error Console and farm logs do
-        host.warn(notice)
-    host.set_status("; ".join([f"done: frames {first}-{last} ({written} filled now)", *notices]))
     task.setProgress(100)
     return Outcome(paths.result, first, last, written=written, notices=tuple(notices))
 

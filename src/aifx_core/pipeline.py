@@ -59,6 +59,7 @@ from .confidence import (
 from .confidence import forget as forget_confidence
 from .errors import AifxError, InputError
 from .inpaint import Anchor, BackendContext, FramePacket, Span
+from .inpaint.models import absolute_options
 from .manifest import (
     Manifest,
     OutputLock,
@@ -69,10 +70,10 @@ from .manifest import (
     run_key,
     settings_keys,
 )
-from .mask import MaskSource, dropout_region, feather_weight, make_hole, open_mask
+from .mask import DROPOUT_RUN, MaskSource, dropouts_read, feather_weight, make_hole, open_mask
 from .progress import CancelToken, ProgressCallback, Reporter
 from .protocol import events
-from .protocol.job import FillJob
+from .protocol.job import FillJob, absolute_paths, refuse_empty_path
 from .sequence import (
     FORMATS,
     JOB_FRAMES,
@@ -81,6 +82,7 @@ from .sequence import (
     ProtectedFiles,
     Sequence,
     atomic_write,
+    check_frame_paths,
     check_names_fit,
     check_outside_input_folder,
     check_side_output,
@@ -165,51 +167,16 @@ def fill(
     if job_file is None and isinstance(job, (str, os.PathLike)):
         job_file = job
     job = as_job(job)
-    job.validate()
-    check_environment()  # AIFX_THREADS, AIFX_FLOW_PROCESS
-    check_options(job.backend, job.options)  # a typo or a bad value fails now, not after flow or a model load
-    check_colorspace(job.colorspace)  # (before anything is read or written)
-    if save_job:
-        _check_savable(job)
-    reporter = Reporter(progress, cancel)
-
-    plate = open_plate(job)
+    checked = preflight(job, save_job=save_job, job_file=job_file)
+    plate, out, mask = checked.plate, checked.out, checked.mask
+    protected, out_dir, sheet, saved = checked.protected, checked.out_dir, checked.sheet, checked.saved
     selection = select_frames(frames, plate.frames)
-    check_keyframes(job, plate.frames)
-    out = output_pattern(job.output, plate)
-    check_output_compression(
-        FORMATS.get(out.extension, ""), job.compression
-    )  # (EXR's: not at the first write)
-    mask = open_mask(job.mask, job.mask_channel, plate, invert=job.invert_mask, threshold=job.threshold)
-    _check_outside_folders(job, out, plate, mask)
-    protected = protected_inputs(plate, mask.mask)
-    if job_file is not None:
-        protected.add(job_file, "job file")
-    for frame in plate.frames:
-        protected.refuse(out.path(frame), "output frame", "-o/--output")
-    protected.add_frames(out, "output frame", plate.frames)  # side outputs must not land on frames either
-    if job.confidence:
-        check_sidecars(out, plate.frames, protected)
-    out_dir = Path(out.path(plate.frames[0])).parent
-    # Created (and probed) before the side outputs are checked: a contact sheet or saved job next to the frames
-    # (`-o out/clean.####.exr --contact-sheet out/sheet.png` on a fresh machine) goes into the folder the job makes.
+    check_frame_paths(out, selection)  # (an existing frame path that is a folder: before any write)
+    reporter = Reporter(progress, cancel)
+    # Created (and probed) here: a contact sheet or saved job next to the frames (`-o out/clean.####.exr
+    # --contact-sheet out/sheet.png` on a fresh machine) goes into the folder the job makes.
     check_writable(out_dir)  # fail now, not after minutes of model loading
     _check_names(out, plate, out_dir, job.confidence)
-    sheet = None
-    if job.contact_sheet:
-        sheet = check_side_output(
-            job.contact_sheet,
-            "contact sheet",
-            protected,
-            suffixes=(".png",),
-            example="contact_sheet.png",
-            flag="--contact-sheet",
-        )
-    saved = None
-    if save_job:
-        saved = check_side_output(
-            save_job, "saved job", protected, suffixes=(".json",), example="job.json", flag="--save-job"
-        )
 
     sides = out_dir / CONFIDENCE_FOLDER  # (the confidence sidecars' temps, by the same rules as the frames')
     clean_stale_temps(out_dir)
@@ -232,7 +199,7 @@ def fill(
         side_age = 300.0 if lock.joined else 0.0
         if saved is not None:  # (once the lock is taken: a run refused for other settings saves no job)
             clean_stale_temps(saved.parent, side_age, {saved.name})
-            job.save(saved)
+            _as_saved(job).save(saved)
         with lock.exclusive():
             # Every manifest write (any run's of the group) is made in this section: a temp of it is a killed one's.
             if lock.supported:
@@ -274,7 +241,7 @@ def fill(
             reporter("write", 0, 0, None, "all frames already done")
         # A chunk (frames short of the shot) leaves the shot's sheet to the whole-shot run after every chunk
         # (Ray's last task, OpenJD's Sheet step): chunks ending together would each write theirs over it.
-        if job.contact_sheet and selection == list(plate.frames):
+        if job.contact_sheet is not None and selection == list(plate.frames):
             from .contact_sheet import before_after_sheet
 
             # The outline is the hole as filled: the job's threshold and dilate (a matte read at 0.5 was not).
@@ -285,6 +252,80 @@ def fill(
                 )
             )
     return result
+
+
+@dataclass
+class Checked:
+    """What :func:`preflight` opened and decided: the plate, the output as opened, the mask, the files the job
+    must not write onto, the output folder (not made yet), and the side outputs' paths (None: not asked)."""
+
+    plate: Sequence
+    out: FramePattern
+    mask: MaskSource
+    protected: ProtectedFiles
+    out_dir: Path
+    sheet: Path | None = None
+    saved: Path | None = None
+
+
+def preflight(
+    job: FillJob, *, save_job: str | os.PathLike | None = None, job_file: str | os.PathLike | None = None
+) -> Checked:
+    """Every check :func:`fill` makes before any work that changes nothing on disk (no folder made, no file
+    written): the job's fields, options and colourspace, the plate, the output pattern and its compression,
+    the mask and its channel, what the output, its confidence frames, the contact sheet and the saved job
+    (``save_job``) must not land on (the plate, the mask, ``job_file``, each other). One list for
+    ``aifx run`` and ``aifx serve``'s submit, so a job the run would refuse at once is a 422 at submit with
+    the same line, never a queued job that fails when a worker takes it. Raises :class:`InputError`."""
+    job.validate()
+    check_environment()  # AIFX_THREADS, AIFX_FLOW_PROCESS
+    check_options(job.backend, job.options)  # a typo or a bad value fails now, not after flow or a model load
+    check_colorspace(job.colorspace)  # (before anything is read or written)
+    refuse_empty_path(
+        save_job, "saved job", '--save-job ""', "to save no job, or give a file such as job.json"
+    )
+    if save_job is not None:
+        _check_savable(job)
+    plate = open_plate(job)
+    check_keyframes(job, plate.frames)
+    out = output_pattern(job.output, plate)
+    check_output_compression(
+        FORMATS.get(out.extension, ""), job.compression
+    )  # (EXR's: not at the first write)
+    mask = open_mask(job.mask, job.mask_channel, plate, invert=job.invert_mask, threshold=job.threshold)
+    mask.check_channel()  # (from the first frame's header: not after flow or a model load)
+    _check_outside_folders(job, out, plate, mask)
+    protected = protected_inputs(plate, mask.mask)
+    if job_file is not None:
+        protected.add(job_file, "job file")
+    for frame in plate.frames:
+        protected.refuse(out.path(frame), "output frame", "-o/--output")
+    protected.add_frames(out, "output frame", plate.frames)  # side outputs must not land on frames either
+    if job.confidence:
+        check_sidecars(out, plate.frames, protected)
+    out_dir = Path(out.path(plate.frames[0])).parent
+    checked = Checked(plate, out, mask, protected, out_dir)
+    if job.contact_sheet is not None:
+        checked.sheet = check_side_output(
+            job.contact_sheet,
+            "contact sheet",
+            protected,
+            suffixes=(".png",),
+            example="contact_sheet.png",
+            flag="--contact-sheet",
+            made=out_dir,
+        )
+    if save_job is not None:
+        checked.saved = check_side_output(
+            save_job,
+            "saved job",
+            protected,
+            suffixes=(".json",),
+            example="job.json",
+            flag="--save-job",
+            made=out_dir,
+        )
+    return checked
 
 
 def _clean_killed_temps(out: FramePattern, frames: list[int], sides: Iterable[Path | None]) -> None:
@@ -388,18 +429,21 @@ def _rounded_to_half(
 
 
 def _model_fingerprint(job: FillJob) -> str | None:
-    """The fingerprint of the model files the job's options name (``inpaint.models.model_fingerprint``): kept
-    with each frame's inputs and the anchors, so other weights at the same path are never taken for done."""
+    """The fingerprint of the model files (and reference image) the job's options name
+    (``inpaint.models.model_fingerprint``): kept with each frame's inputs and the anchors, so other weights or
+    another reference at the same path are never taken for done."""
     from .inpaint.models import model_fingerprint
 
     return model_fingerprint(job.options)
 
 
 def _model_of(job: FillJob, manifest: Manifest) -> None:
-    """Tell ``manifest`` the model this run fills with (:func:`_model_fingerprint`) and its name as the job
-    gives it, for the message refusing frames made with another."""
+    """Tell ``manifest`` the model this run fills with (:func:`_model_fingerprint`) and what that covers as the
+    job names it (the model, and its reference image), for the message refusing frames made with another."""
+    from .inpaint.models import fingerprinted_files
+
     manifest.model = _model_fingerprint(job)
-    manifest.model_name = str(job.options.get("model") or "the model")
+    manifest.model_name = fingerprinted_files(job.options)
 
 
 def _input_files(plate: Sequence, mask: MaskSource, frame: int) -> list[tuple[Path, bool]]:
@@ -420,6 +464,13 @@ def _shot_inputs(plate: Sequence, mask: MaskSource, shot: list[int]) -> list[tup
     for frame in shot:
         seen.update(dict.fromkeys(_input_files(plate, mask, frame)))
     return list(seen)
+
+
+def _as_saved(job: FillJob) -> FillJob:
+    """The job ``save_job`` (``--save-job``) writes: its paths and file options absolute, as this run read them.
+    Saved as typed, ``plates/plate.####.exr`` was read by ``aifx run`` (or a farm) against the folder it ran in:
+    started from another shot's folder of the same layout, the job silently filled that shot."""
+    return absolute_options(absolute_paths(job))
 
 
 def _check_savable(job: FillJob) -> None:
@@ -453,7 +504,7 @@ def _check_outside_folders(job: FillJob, out: FramePattern, plate: Sequence, mas
                 str(sidecar_path(str(out))),
                 "confidence sequence",
             )
-        if job.contact_sheet:
+        if job.contact_sheet is not None:
             check_outside_input_folder(
                 Path(os.path.expanduser(job.contact_sheet)),
                 folder_input,
@@ -492,6 +543,12 @@ def check_keyframes(job: FillJob, shot: list[int]) -> None:
         )
 
 
+#: What the frames a run writes are called in messages: the two ways they are given, ``aifx run``'s flag and
+#: :func:`fill`'s argument, as the core's refusals of a setting name both (a job's own frames are its field:
+#: :data:`~aifx_core.sequence.frames.JOB_FRAMES`).
+FILL_FRAMES = "--frames (fill(frames=...))"
+
+
 def select_frames(frames: Iterable[int] | int | str | None, shot: list[int]) -> list[int]:
     """The frames a run writes: ``frames`` (numbers or a range text), which must lie in the shot; None: all.
 
@@ -503,15 +560,19 @@ def select_frames(frames: Iterable[int] | int | str | None, shot: list[int]) -> 
     """
     if frames is None:
         return list(shot)
-    wanted = parse_frame_spec(frames) if isinstance(frames, str) else sorted(set(frame_numbers(frames)))
+    wanted = (
+        parse_frame_spec(frames, FILL_FRAMES)
+        if isinstance(frames, str)
+        else sorted(set(frame_numbers(frames, FILL_FRAMES)))
+    )
     if not wanted:
-        raise InputError("--frames names no frame; give frames like 1026-1050")
+        raise InputError(f"{FILL_FRAMES} names no frame; give frames like 1026-1050")
     inside = set(shot)
     spans = _shot_spans(frames, inside) if isinstance(frames, str) else []
     outside = [f for f in wanted if f not in inside and not any(f in span for span in spans)]
     if outside:
         raise InputError(
-            f"--frames {format_frames(outside, max_parts=4)}: not in the job's shot "
+            f"{FILL_FRAMES} {format_frames(outside, max_parts=4)}: not in the job's shot "
             f"({format_frames(shot, max_parts=4)}); give frames of the shot, or widen the job's frames"
         )
     return [f for f in wanted if f in inside]
@@ -520,7 +581,9 @@ def select_frames(frames: Iterable[int] | int | str | None, shot: list[int]) -> 
 def _shot_spans(spec: str, shot: set[int]) -> list[range]:
     """The spans ``a-b`` of ``spec`` (no step) whose ends are both frames of the shot (see :func:`select_frames`)."""
     return [
-        item for item in frame_spec_items(spec) if item.step == 1 and item[0] in shot and item[-1] in shot
+        item
+        for item in frame_spec_items(spec, FILL_FRAMES)
+        if item.step == 1 and item[0] in shot and item[-1] in shot
     ]
 
 
@@ -613,19 +676,10 @@ def prepare_anchors(
     output folder's job cache (idempotent: a valid cache is kept unless ``rebuild``). Returns the cache folder,
     or None for a backend that needs no anchors. Runs under the output lock, like a fill."""
     job = as_job(job)
-    job.validate()
-    check_environment()
-    check_options(job.backend, job.options)
+    checked = preflight(job)
+    plate, out, mask = checked.plate, checked.out, checked.mask
     reporter = Reporter(progress, cancel)
-    plate = open_plate(job)
-    check_keyframes(job, plate.frames)
-    out = output_pattern(job.output, plate)
-    check_output_compression(
-        FORMATS.get(out.extension, ""), job.compression
-    )  # (EXR's: not at the first write)
-    mask = open_mask(job.mask, job.mask_channel, plate, invert=job.invert_mask, threshold=job.threshold)
-    _check_outside_folders(job, out, plate, mask)
-    out_dir = check_writable(Path(out.path(plate.frames[0])).parent)
+    out_dir = check_writable(checked.out_dir)
     _check_names(out, plate, out_dir, job.confidence)
     run = _RunSetup.of(job, plate, out, mask)
     if is_per_frame(run.name):
@@ -1070,34 +1124,40 @@ def _fill_frames(
 
 
 class _Dropouts:
-    """The frames this run writes whose matte drops out between two frames with a hole (a forgotten roto key,
-    :func:`.mask.dropout_region`): the object stays in that frame's plate, unmasked. Told from the packets as
-    they are read, in order; a frame whose neighbours this run does not read (a chunk's edge) is not judged.
-    The temporal engine decides by the same rule (``Pairs._drop_out``, one :func:`.mask.dropout_region` for both),
+    """The frames this run writes whose matte drops out next to frames with a hole (a forgotten roto key,
+    :func:`.mask.dropout_at`: a run of up to two frames between two with a hole, or at the shot's first or last
+    frames): the object stays in those frames' plates, unmasked. Told from the packets as they are read, in
+    order; a frame whose verdict reads a frame this run does not read (a chunk's edge) is not judged.
+    The temporal engine decides by the same rule (``Pairs._drop_outs``, one :func:`.mask.dropouts_read` for both),
     to never read such a frame where its object may be; this class only tells the artist."""
 
     def __init__(self, shot: list[int], wanted: set[int]) -> None:
+        self.shot = shot
         self.index = {frame: i for i, frame in enumerate(shot)}
         self.wanted = wanted
-        #: The last two packets read: (shot position, frame number, hole).
-        self.recent: list[tuple[int, int, np.ndarray]] = []
-        self.frames: list[int] = []
+        #: The holes of the last frames read in a row, by shot position (a pass that starts again: cleared).
+        self.recent: dict[int, np.ndarray] = {}
+        self.frames: set[int] = set()
 
     def see(self, packet: FramePacket) -> None:
-        here = (self.index.get(packet.frame, -3), packet.frame, packet.hole)
-        if len(self.recent) == 2:
-            (p0, _, before), (p1, frame, middle) = self.recent
-            judged = p0 + 1 == p1 and p1 + 1 == here[0] and frame in self.wanted and frame not in self.frames
-            if judged and dropout_region(before, middle, packet.hole) is not None:
-                self.frames.append(frame)
-        self.recent = [*self.recent[-1:], here]
+        position = self.index.get(packet.frame)
+        if position is None:
+            return
+        if position - 1 not in self.recent:
+            self.recent = {}
+        self.recent[position] = packet.hole
+        self.recent.pop(position - DROPOUT_RUN - 2, None)
+        for first, regions in dropouts_read(self.recent.get, position, len(self.shot)):
+            dropped = self.shot[first : first + len(regions)]
+            self.frames.update(frame for frame in dropped if frame in self.wanted)
 
     def warning(self) -> str:
         many = len(self.frames) > 1
         return (
-            f"warning: the mask is empty on frame{'s' * many} {format_frames(self.frames)} but not on the frames "
-            f"either side: a missing roto key? The object stays in {'those frames' if many else 'that frame'} "
-            f"and is not copied into the others' fill; {events.CHECK_EMPTY_MASK}"
+            f"warning: the mask is empty on frame{'s' * many} {format_frames(sorted(self.frames))} but not "
+            f"around {'them' if many else 'it'}: a missing roto key? The object stays in "
+            f"{'those frames' if many else 'that frame'} and is not copied into the others' fill; "
+            f"{events.CHECK_EMPTY_MASK}"
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import runpy
 import shutil
 import sys
 
@@ -11,7 +12,7 @@ import nuke
 import numpy as np
 import pytest
 from aifx_nuke import nodes, session
-from conftest import aifill_in_group, write_exr
+from conftest import PLUGIN, aifill_in_group, write_exr
 
 
 def _inputs_key(fill) -> str:
@@ -232,3 +233,112 @@ def test_plain_plate_paths_keep_the_key_they_had(comp, chain):
         assert text == nuke.toNode(name).writeKnobs(nuke.WRITE_NON_DEFAULT_ONLY | nuke.TO_SCRIPT), name
     assert "project_directory" not in rows[-1][3]
     assert _inputs_key(fill) == before
+
+
+def _comp_write(tmp_path, upstream) -> nuke.Node:
+    """The comp's Write, rendering ``upstream``; the plugin's beforeRender refuses it over a stale fill."""
+    runpy.run_path(str(PLUGIN / "init.py"))
+    write = nuke.nodes.Write(
+        name="CompOut", file=(tmp_path / "out" / "comp_v001.####.exr").as_posix(), create_directories=True
+    )
+    write.setInput(0, upstream)
+    return write
+
+
+def test_an_expression_reading_the_project_keys_the_projects_knobs_not_the_script(comp, tmp_path):
+    """``{{root.format.w/2}}`` upstream once put every node of the script into the key (the Root is a Group):
+    a Grade after the fill, the comp Write's path, made the fill stale, refused the comp render and redid it."""
+    fill = comp["fill"]
+    centre = nuke.nodes.Transform(name="Stabilise", center="{{root.format.w/2} {root.format.h/2}}")
+    centre.setInput(0, comp["plate_node"])
+    fill.setInput(0, centre)
+    post = nuke.nodes.Grade(name="PostGrade", white="1")
+    post.setInput(0, fill)
+    write = _comp_write(tmp_path, post)
+    nodes.render_node(fill)
+    before = _inputs_key(fill)
+
+    post["white"].setValue("1.2")  # the artist grades the filled plate downstream
+    write["file"].setValue((tmp_path / "out" / "comp_v002.####.exr").as_posix())
+    nuke.root()["frame"].setValue(1002)  # and scrubs (Nuke's root knob: the current frame)
+    nuke.scriptSaveAs(str(tmp_path / "comp_v002.nk"))  # and saves a new version (root.name)
+    nuke.execute(write, 1001, 1003)
+
+    assert _inputs_key(fill) == before
+    assert nodes.render_node(fill).reused
+    nuke.root()["first_frame"].setValue(1002)  # a knob of the project itself is keyed
+    assert _inputs_key(fill) != before
+
+
+def test_a_gizmos_insides_reading_the_groups_knob_key_the_knob_not_the_group(comp, tmp_path):
+    """Inside a cleanup group, a Grade's ``{{parent.gain}}`` (as every gizmo's insides read its knobs) once put
+    every node of the group into the key: a Blur after the fill, inside the group, made the fill stale."""
+    nuke.delete(comp["fill"])
+    group = nuke.nodes.Group(name="Cleanup")
+    group.addKnob(nuke.Double_Knob("gain", "gain"))
+    group["gain"].setValue(1.0)
+    group.setInput(0, comp["plate_node"])
+    group.setInput(1, comp["matte_node"])
+    with group:
+        plate, matte = nuke.nodes.Input(name="plate", number=0), nuke.nodes.Input(name="matte", number=1)
+        grade = nuke.nodes.Grade(name="Pre", white="{{parent.gain}}")
+        grade.setInput(0, plate)
+        inner = nodes.create_aifill(connect_selected=False)
+        inner.setInput(0, grade)
+        inner.setInput(1, matte)
+        for name in ("mask_channel", "backend", "aifx_env", "cache_dir"):
+            inner[name].setValue(comp["fill"][name].value())
+        soften = nuke.nodes.Blur(name="Soften", size="0")
+        soften.setInput(0, inner)
+        nuke.nodes.Output().setInput(0, soften)
+    write = _comp_write(tmp_path, group)
+    nodes.render_node(inner)
+    before = _inputs_key(inner)
+
+    soften["size"].setValue("3")  # the result softened inside the group, after the fill
+    nuke.execute(write, 1001, 1003)
+
+    assert _inputs_key(inner) == before
+    assert nodes.render_node(inner).reused
+    group["gain"].setValue(1.5)  # the knob the Grade reads: other pixels
+    assert _inputs_key(inner) != before
+
+
+def test_the_node_tabs_display_knobs_on_the_plate_leave_its_fill_alone(comp, tmp_path):
+    """Ticking the plate Read's postage stamp off, bookmarking it, showing it in the Dope Sheet, caching it or
+    giving it help and callbacks once made the fill stale: the comp render was refused and Render wrote the
+    inputs and filled again (only position, colours, label, font and hide input were left out of the key)."""
+    fill, plate = comp["fill"], comp["plate_node"]
+    write = _comp_write(tmp_path, fill)
+    nodes.render_node(fill)
+    assert plate["postage_stamp"].value() is True, "Nuke draws a Read's thumbnail by default"
+
+    plate["postage_stamp"].setValue(False)
+    for name in ("bookmark", "dope_sheet", "cached"):
+        plate[name].setValue(True)
+    plate["postage_stamp_frame"].setValue(1002)
+    plate["help"].setValue("the hero plate, v003")
+    plate["icon"].setValue("Read.png")
+    plate["knobChanged"].setValue("print(nuke.thisKnob().name())")
+    plate["onCreate"].setValue("nuke.thisNode()['label'].setValue('plate')")
+    nuke.execute(write, 1001, 1003)
+
+    nuke.execute_log.clear()
+    assert nodes.render_node(fill).reused
+    assert nuke.execute_log == [], "no input written again"
+
+
+def test_no_display_knob_of_the_node_tab_is_keyed_and_the_fake_has_them_all(comp):
+    from aifx_nuke import jobs
+
+    plate = comp["plate_node"]
+    # Nuke's icon is a File_Knob (a file browser): the one display knob the file keys (nodes._file_paths) see.
+    assert isinstance(plate["icon"], nuke.File_Knob)
+    before = _inputs_key(comp["fill"])
+    for name in sorted(jobs.DISPLAY_KNOBS - {"panel", "rootNodeUpdated"}):  # (hidden, not in the fake)
+        knob = plate[name]
+        default = knob.value()
+        knob.setValue(not default if isinstance(default, bool) else 7 if isinstance(default, int) else "x")
+        assert _inputs_key(comp["fill"]) == before, name
+    grade = nuke.nodes.Grade(name="Grade1")
+    assert grade["postage_stamp"].value() is False and grade["label"].value() == ""

@@ -60,3 +60,18 @@ def test_time_offset_and_frame_range_move_and_set_the_range_and_offset_the_pixel
     assert np.array_equal(nuke._pull(clip, 1003)["rgba.red"], nuke._pull(plate, 1003)["rgba.red"])
     offset["disable"].setValue(True)
     assert (offset.firstFrame(), offset.lastFrame()) == (1001, 1003)
+
+
+def test_parent_in_an_expression_names_the_group_the_node_is_in():
+    """Foundry's knob names go ``root.Group1.Blur1.size``: inside group Cleanup, ``parent`` is Cleanup (a gizmo's
+    insides read its knobs as ``parent.gain``). The fake took it for Cleanup's parent, the project."""
+    group = nuke.nodes.Group(name="Cleanup")
+    group.addKnob(nuke.Double_Knob("gain", "gain"))
+    outside = nuke.nodes.Blur(name="Soft", size="2")
+    with group:
+        grade = nuke.nodes.Grade(name="Pre", white="{{parent.gain}}")
+        lift = nuke.nodes.Grade(name="Lift", black="{{parent.Pre.white}}")
+        up = nuke.nodes.Grade(name="Up", black="{{parent.parent.Soft.size}}")
+    assert grade.dependencies(nuke.EXPRESSIONS) == [group]
+    assert lift.dependencies(nuke.EXPRESSIONS) == [grade]
+    assert up.dependencies(nuke.EXPRESSIONS) == [outside]

@@ -152,6 +152,15 @@ def test_the_core_messages_read_in_knob_words():
     labels = {spec.label for spec in knobs.KNOBS}
     assert {session._LABELS[name] for _, name in session._FLAG_KNOBS} <= labels
     assert session.in_knob_words("pass --threshold 0") == "pass --threshold 0"  # no such knob: left as it is
+    # The mask refusals name the flag and the job's field (for a CLI user and a Python caller): the knob here.
+    from aifx_core.protocol import events
+
+    assert session.in_knob_words(f"x (channels: A); {events.PICK_MASK_CHANNEL}") == (
+        "x (channels: A); set mask channel to one of them"
+    )
+    assert session.in_knob_words(f"x (channels: R); {events.GIVE_MASK}") == (
+        "x (channels: R); connect the Mask input or set mask channel to the channel that holds the matte"
+    )
 
 
 def _rgb(channels: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -313,10 +322,16 @@ def test_cancel_button_stops_a_render_of_a_node_renamed_while_it_renders(comp, m
     assert not session.is_rendering(fill)
 
 
-def test_cancel_button_with_nothing_running_says_so(comp):
+def test_a_late_cancel_leaves_the_done_status_and_its_notices(comp):
+    """Cancel pressed after the render finished once replaced "done: frames 1001-1003 (3 filled now)" (and the
+    notices it ends with) by "nothing to cancel", which the script then saved."""
     fill = comp["fill"]
+    nodes.render_node(fill)
+    done = fill["status"].value()
+    assert done.startswith("done: frames 1001-1003")
     fill["cancel"].execute()
-    assert fill["status"].value() == "nothing to cancel"
+    assert fill["status"].value() == done
+    nuke._pull(fill, 1002)  # still showing its fill
 
 
 def test_worker_error_reaches_the_status_line_and_a_message(comp):
@@ -783,6 +798,25 @@ def test_with_a_server_url_the_fill_runs_on_the_aifx_server(comp, tmp_path, monk
             nodes.render_node(fill)
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("where", ["knob", "$AIFX_SERVER"])
+def test_a_malformed_server_url_is_refused_before_any_input_is_written(comp, monkeypatch, where):
+    """``gpu-box:8765`` (no ``http://``) was found only when the job was sent, after every Source and Mask
+    frame had been written."""
+    fill = comp["fill"]
+    if where == "knob":
+        fill["server_url"].setValue("gpu-box:8765")
+    else:
+        monkeypatch.setenv("AIFX_SERVER", "gpu-box:8765")
+    with pytest.raises(session.RenderError) as caught:
+        nodes.render_node(fill)
+    assert nuke.execute_log == [], "nothing written"
+    label = "aifx server" if where == "knob" else "$AIFX_SERVER"
+    assert str(caught.value) == (
+        f"server URL 'gpu-box:8765': expected http(s)://HOST:PORT; set {label} to one such as http://gpu-box:8765"
+    )
+    assert fill["status"].value() == f"error: {caught.value}"
 
 
 def test_a_mask_channel_the_mask_lacks_is_named_in_nukes_words(comp):

@@ -106,10 +106,7 @@ def open_sequence(
     if not available:
         # A mask is asked for the plate's frames: none there is a mask numbered otherwise (1-8 for 1001-1008).
         fix = "number the mask frames like the plate's" if role == "mask" else f"check {frames_name}"
-        raise InputError(
-            f"{pattern}: none of the requested {role} frames {_frames_text(wanted)} exist "
-            f"(on disk: {_frames_text(on_disk)}); {fix}"
-        )
+        raise InputError(none_requested(pattern, wanted, on_disk, f"{role} frames", fix))
     missing = [f for f in wanted if f not in present]
     if missing and not skip_missing:
         where = f" (on disk: {_frames_text(on_disk)})" if requested is not None else ""
@@ -123,6 +120,15 @@ def open_sequence(
             f"{limit}{fix_missing}"
         )
     return Sequence(pattern, available, role)
+
+
+def none_requested(pattern: FramePattern, wanted: list[int], on_disk: list[int], what: str, fix: str) -> str:
+    """The one line for frames asked of ``pattern`` of which none is on disk (``what``: ``"plate frames"``, or
+    plain ``"frames"`` for ``aifx info``), ending with ``fix``: the same words wherever a request finds nothing."""
+    return (
+        f"{pattern}: none of the requested {what} {_frames_text(wanted)} exist "
+        f"(on disk: {_frames_text(on_disk)}); {fix}"
+    )
 
 
 def _case_twin(pattern: FramePattern, missing: list[int]) -> str:
@@ -183,8 +189,10 @@ def _open_still(pattern: FramePattern, requested: list[int] | None, role: str) -
     if os.path.lexists(file):
         check_regular_file(file, role)  # a FIFO, device or symlink loop: say what it is
     if not file.is_file():
+        where, fix = _read_from(file)
         raise InputError(
-            f"{file}: {role} not found; check the path (for a sequence use a frame token like plate.####.exr)"
+            f"{file}: {role} not found{where}; check the path (for a sequence use a frame token like "
+            f"plate.####.exr){fix}"
         )
     _check_extension(pattern, role)
     return Sequence(pattern, requested if requested is not None else [still_frame(file)], role)
@@ -201,12 +209,31 @@ def _check_extension(pattern: FramePattern, role: str) -> None:
 def _nothing_found(pattern: FramePattern, role: str) -> str:
     if pattern.kind == "folder":
         return f"{pattern}: {role} folder holds no images ({', '.join(sorted(FORMATS))}); check the path"
+    where, fix = _read_from(pattern.folder)
     if not pattern.folder.is_dir():
-        return f"{pattern}: {role} folder {pattern.folder} does not exist; check the path"
+        return f"{pattern}: {role} folder {pattern.folder} does not exist{where}; check the path{fix}"
     hint = "check the name and the padding"
     if pattern.padding > 1:
         hint += f" ({pattern.token} means {pattern.padding} digits, e.g. {pattern.path(1001).name})"
-    return f"{pattern}: no {role} frames match; {hint}"
+    return f"{pattern}: no {role} frames match{where}; {hint}{fix}"
+
+
+def _read_from(path: Path) -> tuple[str, str]:
+    """For the line saying a relative ``path`` is not there: where it was looked for, and the fix that adds.
+
+    A relative path is read from the folder aifx runs in, also a job file's (``aifx run`` of a job saved with
+    relative paths, from another folder than it was made in): the line named the path alone, as if it were
+    wrong. Both are empty for an absolute path."""
+    if path.is_absolute():
+        return "", ""
+    try:
+        here = os.getcwd()
+    except OSError:  # (the folder aifx runs in was deleted)
+        return "", ""
+    return (
+        f" in {here}, the folder aifx runs in, which relative paths are read from",
+        ", or run aifx from the folder they are relative to",
+    )
 
 
 def output_pattern(spec: str | os.PathLike[str], input_seq: Sequence) -> FramePattern:
