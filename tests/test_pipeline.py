@@ -803,7 +803,7 @@ def test_a_mask_channel_the_plate_lacks_is_named_for_a_python_caller_and_the_com
     out = tmp_path / "o" / "clean.####.exr"
     plate = shot / "plate.1001.exr"
     pick = (
-        f"{plate}: no channel 'Q' (channels: R, G, B, A, Z); give one of them as the mask channel "
+        f"{plate}: no channel 'Q' (channels: A, B, G, R, Z); give one of them as the mask channel "
         '(--mask-channel NAME or "mask_channel": NAME)'
     )
     with pytest.raises(InputError) as caught:

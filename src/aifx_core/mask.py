@@ -173,10 +173,9 @@ class MaskSource:
         except (InputError, OSError):
             return
         if _find_channel(channels, self.channel) is None:
-            raise InputError(
-                f"{path}: no channel {self.channel!r} (channels: {', '.join(channels) or 'none'}); "
-                f"{events.PICK_MASK_CHANNEL}"
-            )
+            # The frame's own read raises it: the line its first matte gives, channels in the file's order
+            # (a header lists them as OpenImageIO sorts them), which Blender and Nuke reword.
+            self.matte(source.frames[0])
 
     @property
     def is_static(self) -> bool:
