@@ -805,10 +805,11 @@ def on_update_ui() -> None:
 
 
 def _watch(host: NukeHost) -> None:
-    """Forget the shown result when an input is not the one it was shown with, or when a setting changed so
-    that the fill would differ (:func:`aifx_nuke.session.on_setting_changed`; then the state is remembered as
-    checked). Cheap while nothing changed: the names of what feeds the two inputs (through Dots and the like,
-    :func:`_input_chain`) and the knob values, looked up in :data:`_SHOWN_IN`.
+    """Forget the shown result when what feeds an input or a setting changed so that the fill would differ
+    (:func:`aifx_nuke.session.on_setting_changed`; else the state is remembered as checked). Cheap while nothing
+    changed: the names of what feeds the two inputs (through Dots and the like, :func:`_input_chain`) and the
+    knob values, looked up in :data:`_SHOWN_IN`. Names that differ (a rewire, or a node above renamed) are
+    decided by the cache key, once: a renamed plate Read keeps the fill, another plate forgets it.
 
     A result this session never showed (a node pasted from another session) counts as reconnected. An upstream
     edit is not seen here: :func:`check_before_render` refuses it."""
@@ -819,9 +820,8 @@ def _watch(host: NukeHost) -> None:
     state = host.state()
     if state in known:
         return
-    if state[0] not in {inputs for inputs, _ in known}:
-        session.on_setting_changed(host, input_changed=True)
-    elif not session.on_setting_changed(host):
+    reconnected = state[0] not in {inputs for inputs, _ in known}
+    if not session.on_setting_changed(host, input_changed=reconnected):
         known.add(state)
 
 

@@ -341,3 +341,33 @@ def test_a_plate_rewired_above_a_node_that_passes_it_on_forgets_the_result_when_
     assert nodes.NukeHost(fill).shown_result() is None
     nuke._user_connect(above, index, comp["plate_node"])  # put back: Render finds the fill in the cache
     assert nodes.render_node(fill).reused
+
+
+def test_the_plate_read_renamed_keeps_the_fill_a_rewire_still_forgets_it(comp, tmp_path):
+    """The plate's Read renamed (Plate -> BG_v2), nothing reconnected: the idle check said "an input was
+    reconnected since the last render" and forgot the fill; the cache key held every upstream node's name, so a
+    comp Write refused it too and Render filled all 3 frames again. A name makes no pixels: the fill stays, the
+    comp renders it, Render reuses it; plugging the Source into another plate still forgets it."""
+    runpy.run_path(str(PLUGIN / "init.py"))
+    fill = comp["fill"]
+    nodes.render_node(fill)
+    done = fill["status"].value()
+    write = _comp_write(comp, tmp_path)
+    nuke.GUI = True
+    nuke._idle()
+    comp["plate_node"].setName("BG_v2")
+    nuke._idle()
+    nuke._idle()
+    assert fill["status"].value() == done
+    nuke.GUI = False
+    nuke.execute(write, 1001, 1003)  # beforeRender: the fill of the inputs now
+    nuke.execute_log.clear()
+    assert nodes.render_node(fill).reused
+    assert nuke.execute_log == [], "no input written again"
+
+    nuke.GUI = True
+    other = nuke.nodes.Read(name="Other", file=comp["mask"], first=1001, last=1003)
+    nuke._user_connect(fill, 0, other)
+    nuke._idle()
+    assert fill["status"].value() == session.CHANGED_INPUT
+    assert nodes.NukeHost(fill).shown_result() is None
