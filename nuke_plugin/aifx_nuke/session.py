@@ -161,6 +161,9 @@ _KNOB_PHRASES: list[tuple[str, str]] = [
     (r"\bpass --model PATH to\b", f"set {_LABELS['model']} to the path of"),
     (r"\bpass --model with\b", f"set {_LABELS['model']} to"),
     (r"\b(check|limit|keep) --frames\b", rf"\1 the {_LABELS['frame_range']}"),
+    # (the core's frame refusals name the flag and the job's field too: the knob is both)
+    (re.escape(events.LIMIT_FRAMES), f"limit the {_LABELS['frame_range']}"),
+    (re.escape(events.CHECK_FRAMES), f"check the {_LABELS['frame_range']}"),
     # (the core's mask refusals name the flag and the job's field: the knob is both)
     (re.escape(events.PICK_MASK_CHANNEL), f"set {_LABELS['mask_channel']} to one of them"),
     (
