@@ -93,7 +93,7 @@ def test_frames_beyond_the_shot_name_the_range_on_disk(shot, tmp_path):
 
 def test_a_job_files_bad_frames_name_the_job_field_not_a_flag(shot, tmp_path):
     """``aifx run job.json`` was given no --frames: a bad "frames" in the job is named as the job's field (the
-    flag of aifx fill is still named as the flag, and aifx run's own --frames as its flag)."""
+    flag of aifx fill is still named as the flag, and aifx run's own --frames as its flag and fill's argument)."""
     from shot_files import shot_job
 
     job = tmp_path / "job.json"
@@ -106,7 +106,10 @@ def test_a_job_files_bad_frames_name_the_job_field_not_a_flag(shot, tmp_path):
     )
     assert "--frames '1-2-3': cannot read" in line
     shot_job(shot, tmp_path / "out" / "c.####.exr").save(job)
-    assert "--frames '1-2-3': cannot read" in refused(aifx("run", str(job), "--frames", "1-2-3"))
+    # (aifx run's --frames is fill()'s argument: named both ways, for the CLI and a Python caller)
+    assert "--frames (fill(frames=...)) '1-2-3': cannot read" in refused(
+        aifx("run", str(job), "--frames", "1-2-3")
+    )
     assert not (tmp_path / "out").exists()
 
 
@@ -337,6 +340,111 @@ def test_an_empty_colorspace_is_refused_not_taken_for_the_guess(shot, tmp_path, 
     evaluated = tmp_path / "eval"
     refused(aifx("eval", plate, "--out", str(evaluated), "--colorspace", name), "the colourspace is empty")
     assert not evaluated.exists()
+
+
+@pytest.mark.parametrize("name", ["", "  "])
+@pytest.mark.parametrize(
+    "case",
+    ["fill --contact-sheet", "fill --save-job", "run contact_sheet", "run --path-map", "eval --reference",
+     "eval --mask", "eval --plate", "eval --out"],
+)  # fmt: skip
+def test_an_empty_path_option_is_refused_like_an_empty_mask(shot, tmp_path, case, name):
+    """``--contact-sheet "$SHEET"``, ``--save-job "$JOB"``, eval's ``--reference "$TRUTH"``/``--mask "$ROTO"``
+    (a wrapper's unset variable) or ``"contact_sheet": ""`` in a generated job were ignored with exit 0: no
+    sheet, no job saved, an eval with no reference and no hole that a QC script read as a pass; ``aifx run
+    --path-map "$RULES"`` ran the job on its unmapped paths (a blank one failed reading a file named " "). Each
+    is refused as ``-m ""`` is, in one line, before anything is written."""
+    plate, mask = str(shot / "plate.####.exr"), str(shot / "mask.####.png")
+    out = tmp_path / "out"
+    command, flag = case.split(" ")
+    if command == "fill":
+        done = aifx(
+            "fill", plate, "-m", mask, "-o", str(out / "c.####.exr"), "-b", "telea", flag, name, cwd=tmp_path
+        )
+    elif command == "eval":
+        more = ["--out", str(out)] if flag != "--out" else []
+        done = aifx("eval", plate, "--reference", plate, flag, name, *more, cwd=tmp_path)
+        assert not (shot / "aifx_eval").exists()
+    else:
+        job = {"input": plate, "mask": mask, "output": str(out / "c.####.exr"), "backend": "telea"}
+        option = [flag, name] if flag.startswith("--") else []
+        (tmp_path / "job.json").write_text(json.dumps(job if option else {**job, "contact_sheet": name}))
+        done = aifx("run", str(tmp_path / "job.json"), *option, cwd=tmp_path)
+    what = "--contact-sheet" if flag == "contact_sheet" else flag
+    refused(done, "path is empty", f'{what} ""', "leave it out")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["shot", "job.json"][: 1 + (command == "run")]
+    )
+
+
+def test_an_empty_contact_sheet_given_to_fill_is_refused(shot, tmp_path):
+    """``fill(FillJob(contact_sheet=""))`` and ``fill(job, save_job="")`` from a Python caller: the same."""
+    from aifx_core import FillJob, fill
+
+    out = tmp_path / "out" / "c.####.exr"
+    base = {"input": str(shot / "plate.####.exr"), "mask": str(shot / "mask.####.png"), "output": str(out)}
+    with pytest.raises(InputError, match=r'^the contact sheet path is empty \(--contact-sheet "" or'):
+        fill(FillJob(**base, backend="telea", contact_sheet=""))
+    with pytest.raises(InputError, match=r'^the saved job path is empty \(--save-job ""'):
+        fill(FillJob(**base, backend="telea"), save_job="")
+    assert not out.parent.exists()
+
+
+def test_a_typod_range_end_past_a_machine_integer_is_refused_in_one_line(shot, tmp_path):
+    """``--frames 1001-10010000000000000000`` (a range end typed with extra digits) gave an OverflowError
+    traceback and "internal error", exit 1, for aifx info, fill (--frames, --keyframes) and a job's frames;
+    ``1001-10000000`` is refused as a typo. Both are now."""
+    plate, mask = str(shot / "plate.####.exr"), str(shot / "mask.####.png")
+    out = tmp_path / "out" / "c.####.exr"
+    huge = "1001-10010000000000000000"
+    line = refused(
+        aifx("info", plate, "--frames", huge), "more than 1000000 frames", "check the range for a typo"
+    )
+    assert line.startswith(f"aifx: error: --frames '{huge}'"), line
+    refused(aifx("fill", plate, "-m", mask, "-o", str(out), "--frames", huge), "--frames", "typo")
+    refused(aifx("fill", plate, "-m", mask, "-o", str(out), "--keyframes", huge), "--keyframes", "typo")
+    job = tmp_path / "job.json"
+    job.write_text(json.dumps({"input": plate, "mask": mask, "output": str(out), "frames": huge}))
+    refused(aifx("run", str(job)), 'job field "frames"', "typo")
+    assert not out.parent.exists()
+
+
+@pytest.mark.parametrize("spec", ["-3--1", "-3-2"])
+def test_a_negative_frame_range_is_taken_as_a_separate_argument(tmp_path, spec):
+    """A shot with negative frames: aifx info prints its range as "-3-2" and frames.py documents "-5--1", but
+    ``--frames -3--1`` (or ``--keyframes``) as a separate argument stopped in argparse with "expected one
+    argument" (only ``--frames=-3--1`` worked). aifx info, fill, eval and run now take it."""
+    shot = make_shot(tmp_path / "shot", range(-3, 3))
+    plate, mask = str(shot / "plate.####.exr"), str(shot / "mask.####.png")
+    wanted = list(range(-3, -1 + 1 if spec == "-3--1" else 3))
+    names = sorted(f"c.{frame:04d}.exr" for frame in wanted)
+    assert "frames:      -3-2 (6 on disk)" in aifx("info", plate).stdout
+
+    done = aifx("info", plate, "--frames", spec, "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["requested"] == wanted
+
+    out = tmp_path / "fill"
+    done = aifx("fill", plate, "-m", mask, "-o", str(out / "c.####.exr"), "-b", "telea", "--frames", spec)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in out.glob("c.*.exr")) == names
+
+    done = aifx("eval", str(out / "c.####.exr"), "--frames", spec, "--out", str(tmp_path / "eval"), "--json")
+    assert done.returncode == 0, done.stderr
+    assert [f["frame"] for f in json.loads(done.stdout)["frames"]] == wanted
+
+    job = tmp_path / "job.json"
+    job.write_text(json.dumps({"input": plate, "mask": mask, "output": str(tmp_path / "run" / "c.####.exr"),
+                               "backend": "telea"}))  # fmt: skip
+    done = aifx("run", str(job), "--frames", spec)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in (tmp_path / "run").glob("c.*.exr")) == names
+
+    saved = tmp_path / "keyed.json"
+    keyed = ["-o", str(tmp_path / "keyed" / "c.####.exr"), "--keyframes", spec, "--save-job", str(saved)]
+    done = aifx("fill", plate, "-m", mask, "-b", "propagate", "--spatial-backend", "telea", *keyed)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(saved.read_text())["options"]["keyframes"] == wanted
 
 
 def test_an_unknown_colorspace_is_refused_before_the_output_folder_is_made(shot, tmp_path):

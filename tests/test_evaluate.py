@@ -12,7 +12,7 @@ import OpenEXR
 import pytest
 
 from aifx_core.cli import main
-from aifx_core.evaluate import default_out_dir, evaluate, write_outputs
+from aifx_core.evaluate import EVAL_FILES, default_out_dir, evaluate, write_outputs
 
 WIDTH, HEIGHT, FRAMES = 64, 48, 5
 
@@ -320,3 +320,114 @@ def test_the_contact_sheet_outlines_the_hole_scored_at_the_threshold_given(tmp_p
             json.loads((tmp_path / f"eval{threshold}" / "metrics.json").read_text())["threshold"] == threshold
         )
     assert white[0] > 1.5 * white[1], white
+
+
+def _folders_of_one_shot(tmp_path: Path) -> dict[str, Path]:
+    """The shot of :func:`make_shot` as four folders of frames, each named by the eval role it is given as."""
+    import shutil
+
+    shot = make_shot(tmp_path / "shot", "png")
+    folders = {}
+    for role, name in (("result", "result"), ("reference", "truth"), ("plate", "truth"), ("mask", "mask")):
+        folder = folders[role] = tmp_path / role
+        folder.mkdir()
+        for path in shot.glob(f"{name}.*.png"):
+            shutil.copy(path, folder / path.name)
+    shutil.rmtree(shot)
+    return folders
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("role", ["result", "reference", "plate", "mask"])
+def test_eval_files_into_a_folder_given_as_an_input_are_refused_before_anything_is_written(tmp_path, role):
+    """``aifx eval res/ --out res/`` wrote per_frame.png into the result folder, then stopped on
+    "per_frame.png has no frame number" (exit 2), and from then on res/ could not be read as a sequence by
+    eval or fill. Like aifx fill's side outputs, every file eval writes is checked against the folders its
+    inputs were given as before the first write; with --out elsewhere the same command scores the folders."""
+    from cli_runner import aifx
+
+    folders = _folders_of_one_shot(tmp_path)
+    args = ["eval", f"{folders['result']}/"]
+    for other in ("reference", "plate", "mask"):
+        args += [f"--{other}", str(folders[other])]
+    before = _tree(tmp_path)
+    done = aifx(*args, "--out", str(folders[role]))
+    assert done.returncode == 2, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert f"goes into the {role} folder" in lines[0] and "(--out)" in lines[0], lines[0]
+    assert f"give the {role} as a pattern" in lines[0], lines[0]
+    assert _tree(tmp_path) == before  # nothing written, nothing made
+    done = aifx(*args, "--out", str(tmp_path / "eval"), "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["frame_count"] == FRAMES
+    assert sorted(p.name for p in (tmp_path / "eval").iterdir()) == sorted(EVAL_FILES)
+    assert _tree(tmp_path / role) == {k[len(role) + 1 :]: v for k, v in before.items() if k.startswith(role)}
+
+
+def _holdout_shot(folder: Path) -> Path:
+    """truth.#### (a pan), plate.#### (truth with a red object), holdout.#### (a holdout matte: 0 on the object),
+    roto.#### (the same matte as a roto: 255 on the object) and rgba.#### (the roto in G, the holdout in R, an
+    opaque alpha): the shot of a fill made with --invert-mask or --mask-channel."""
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    bg = cv2.GaussianBlur((rng.random((60, 100, 3)) * 255).astype(np.uint8), (5, 5), 0)
+    for i, frame in enumerate(range(1001, 1001 + FRAMES)):
+        truth = np.roll(bg, 2 * i, axis=1).copy()
+        plate = truth.copy()
+        plate[20:36, 40:52] = (0, 0, 255)
+        hold = np.full((60, 100), 255, np.uint8)
+        hold[18:38, 38:54] = 0
+        cv2.imwrite(str(folder / f"truth.{frame}.png"), truth)
+        cv2.imwrite(str(folder / f"plate.{frame}.png"), plate)
+        cv2.imwrite(str(folder / f"holdout.{frame}.png"), hold)
+        cv2.imwrite(str(folder / f"roto.{frame}.png"), 255 - hold)
+        rgba = np.dstack([np.zeros_like(hold), 255 - hold, hold, np.full_like(hold, 255)])  # (B, G, R, A)
+        cv2.imwrite(str(folder / f"rgba.{frame}.png"), rgba)
+    return folder
+
+
+def test_eval_scores_a_fill_made_with_invert_mask_or_mask_channel_inside_the_hole_it_filled(tmp_path):
+    """A fill made with ``--invert-mask`` (a holdout matte) could not be scored: aifx eval had no --invert-mask,
+    so its "hole" was the holdout's white, the area the fill never touched, and a QC script passed a bad fill
+    (38.9 dB reported, 21.7 dB real). eval now takes --invert-mask and --mask-channel and reads the matte through
+    the fill's own MaskSource: the numbers and the sheet's mask row are those of the roto the fill filled."""
+    from cli_runner import aifx
+
+    shot = _holdout_shot(tmp_path / "shot")
+    p = {name: str(shot / f"{name}.####.png") for name in ("truth", "plate", "holdout", "roto", "rgba")}
+    clean = str(tmp_path / "clean" / "clean.####.png")
+    done = aifx("fill", p["plate"], "-m", p["holdout"], "--invert-mask", "-b", "telea", "-o", clean)
+    assert done.returncode == 0, done.stderr
+
+    def scored(result: str, out: str, *mask: str) -> dict:
+        done = aifx("eval", result, "--reference", p["truth"], *mask, "--out", str(tmp_path / out), "--json")
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    def sheet(out: str) -> np.ndarray:
+        return cv2.imread(str(tmp_path / out / "contact_sheet.png"))
+
+    roto = scored(clean, "roto", "--mask", p["roto"])
+    inverted = scored(clean, "inverted", "--mask", p["holdout"], "--invert-mask")
+    channel = scored(clean, "channel", "--mask", p["rgba"], "--mask-channel", "G")
+    assert inverted["summary"] == roto["summary"] == channel["summary"]
+    assert np.array_equal(sheet("inverted"), sheet("roto")) and np.array_equal(
+        sheet("channel"), sheet("roto")
+    )
+    assert (inverted["invert_mask"], inverted["mask_channel"]) == (True, None)
+    assert (channel["invert_mask"], channel["mask_channel"]) == (False, "G")
+    assert json.loads((tmp_path / "inverted" / "metrics.json").read_text())["invert_mask"] is True
+
+    # The plate itself as the "fill" (the object left in): scored inside the hole it is bad, as it is.
+    left_in = scored(p["plate"], "left_in", "--mask", p["holdout"], "--invert-mask")["summary"]
+    assert left_in["psnr_hole"] < 15
+    outside = scored(p["plate"], "outside", "--mask", p["holdout"])["summary"]  # (the old reading)
+    assert outside["psnr_hole"] == "inf"
+
+    done = aifx("eval", clean, "--invert-mask", "--out", str(tmp_path / "none"))
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert "--invert-mask" in done.stderr and "--mask" in done.stderr and not (tmp_path / "none").exists()

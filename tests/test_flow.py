@@ -496,3 +496,23 @@ def test_a_holes_geometry_is_kept_read_only_and_found_again_only_for_the_same_ho
         assert np.array_equal(getattr(fresh, name), getattr(kept, name)), name
     for a, b in zip(fresh.groups, kept.groups, strict=True):
         assert a.box == b.box and np.array_equal(a.ring, b.ring) and np.array_equal(a.voters, b.voters)
+
+
+def test_the_inverse_homography_has_one_public_home() -> None:
+    """``propagate.pair_flow`` inverted a pair's global motion with ``flow.ring_layers._inverse``, another module's
+    private helper, imported under a public name: the helper lives beside the other homography helpers in
+    ``flow.motion`` as ``inverse_homography``, the one both use. It undoes the motion (a point moved and moved
+    back lands where it was) and is None where there is no inverse."""
+    from aifx_core.flow import motion, ring_layers
+    from aifx_core.propagate import pair_flow
+
+    assert pair_flow.inverse_homography is motion.inverse_homography is ring_layers.inverse_homography
+    matrix = np.array([[1.02, 0.03, 4.5], [-0.01, 0.98, -3.0], [2e-5, -1e-5, 1.0]])
+    inverse = motion.inverse_homography(matrix)
+    assert inverse is not None
+    ys, xs = float_grid(0, 40, 0, 60, 7)
+    there = motion.homography_flow(matrix, xs, ys)
+    back = motion.homography_flow(inverse, xs + there[..., 0], ys + there[..., 1])
+    np.testing.assert_allclose(there + back, 0.0, atol=1e-3)
+    assert motion.inverse_homography(np.zeros((3, 3))) is None
+    assert motion.inverse_homography(np.array([[1.0, 2.0, 0.0], [2.0, 4.0, 0.0], [0.0, 0.0, 1.0]])) is None

@@ -451,7 +451,7 @@ def test_frames_from_python_are_read_one_way_for_fill_and_info():
     assert select_frames(np.int64(1002), shot) == [1002]
     assert select_frames(np.arange(1001, 1003), shot) == [1001, 1002]
     assert frames_text(np.int64(1002)) == "1002"
-    with pytest.raises(InputError, match="--frames names no frame"):
+    with pytest.raises(InputError, match=re.escape("--frames (fill(frames=...)) names no frame")):
         select_frames([], shot)
     with pytest.raises(InputError, match="give frame numbers"):
         frames_text([])
@@ -757,3 +757,71 @@ def test_frames_an_earlier_longer_fill_left_beyond_a_trimmed_shot_are_named_and_
     (tmp_path / "o" / "c.1005.exr").unlink()
     (tmp_path / "o" / "c.1006.exr").unlink()
     assert not [n for n in fill(replace(job, overwrite=False)).notices if "not frames of this shot" in n]
+
+
+def _one_error_line(done) -> str:
+    """The one ``aifx: error:`` line of a refused CLI run (exit 2)."""
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode == 2 and len(lines) == 1 and lines[0].startswith("aifx: error: "), done.stderr
+    return lines[0].removeprefix("aifx: error: ")
+
+
+def test_frames_to_write_are_named_for_a_python_caller_and_the_command_line(shot, tmp_path):
+    """``fill(job, frames=[])`` said ``--frames names no frame`` to a Python caller, who gave no flag. The frames a
+    run writes are now named both ways, ``aifx run``'s flag and ``fill``'s argument, as the core names a setting
+    for both audiences elsewhere (``-m "" or "mask": ""``): the same line from the API and from the CLI."""
+    from cli_runner import aifx
+
+    job = shot_job(shot, tmp_path / "o" / "clean.####.exr")
+    with pytest.raises(InputError) as empty:
+        fill(job, frames=[])
+    assert str(empty.value) == "--frames (fill(frames=...)) names no frame; give frames like 1026-1050"
+    said = (
+        "--frames (fill(frames=...)) 5000: not in the job's shot (1001-1006); give frames of the shot, or "
+        "widen the job's frames"
+    )
+    for frames in ([5000], "5000"):
+        with pytest.raises(InputError) as outside:
+            fill(job, frames=frames)
+        assert str(outside.value) == said
+    with pytest.raises(InputError) as unread:
+        fill(job, frames="10x")
+    assert str(unread.value).startswith("--frames (fill(frames=...)) '10x': cannot read '10x'")
+    job.save(tmp_path / "job.json")
+    assert _one_error_line(aifx("run", str(tmp_path / "job.json"), "--frames", "5000")) == said
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_mask_channel_the_plate_lacks_is_named_for_a_python_caller_and_the_command_line(shot, tmp_path):
+    """``FillJob(mask_channel="Q")`` from Python was told ``pass --mask-channel one of them``, a flag it never
+    gave, and a plate without alpha ``pass --mask MASK or --mask-channel NAME``. Both now name the flag and the
+    job's field, as the core's other refusals of a setting do (``-m "" or "mask": ""``): the same line from the
+    API and from ``aifx fill``."""
+    from cli_runner import aifx
+    from shot_files import write_exr
+
+    out = tmp_path / "o" / "clean.####.exr"
+    plate = shot / "plate.1001.exr"
+    pick = (
+        f"{plate}: no channel 'Q' (channels: A, B, G, R, Z); give one of them as the mask channel "
+        '(--mask-channel NAME or "mask_channel": NAME)'
+    )
+    with pytest.raises(InputError) as caught:
+        fill(replace(shot_job(shot, out), mask=None, mask_channel="Q"))
+    assert str(caught.value) == pick
+    command = ["fill", str(shot / "plate.####.exr"), "-o", str(out), "--backend", "telea"]
+    assert _one_error_line(aifx(*command, "--mask-channel", "Q")) == pick
+    rgb = tmp_path / "rgb"
+    rgb.mkdir()
+    half = np.zeros((24, 32), np.float16)
+    write_exr(rgb / "plate.1001.exr", {"R": half, "G": half, "B": half})
+    give = (
+        f"{rgb / 'plate.1001.exr'}: no alpha channel to use as the mask (channels: B, G, R); give a mask "
+        '(--mask MASK or "mask": MASK) or the channel that holds the matte (--mask-channel NAME or '
+        '"mask_channel": NAME)'
+    )
+    with pytest.raises(InputError) as caught:
+        fill(FillJob(input=str(rgb / "plate.####.exr"), output=str(out), backend="telea"))
+    assert str(caught.value) == give
+    assert _one_error_line(aifx("fill", str(rgb / "plate.####.exr"), "-o", str(out))) == give
+    assert not list(out.parent.glob("clean.*"))  # (refused at the first frame: nothing written)

@@ -74,3 +74,23 @@ def test_a_cut_is_told_from_the_pair_alone() -> None:
         pair_flow.FlowInput(f.mean(axis=-1), small, most, f, most) for f in (frames[CUT - 1], frames[CUT])
     ]
     assert not pair_flow.is_cut(blank[0], blank[1], np.zeros((HEIGHT, WIDTH, 2), np.float32))
+
+
+def test_the_cut_test_scores_a_pair_as_the_re_estimate_does(monkeypatch) -> None:
+    """The re-estimate doubts a flow by the cut test's measure (``REALIGN_BELOW`` sits beside ``CUT_DENSE``), but
+    the two were computed apart and had drifted: the cut test took the log after the warp, the re-estimate
+    before it (one of tests/test_propagate_dropout.py's pairs: 0.536 and 0.590). One function now scores both:
+    with ``CUT_DENSE`` just above the re-estimate's score of a pair the pair is a cut, at that score it is not
+    (the smoothed flow's threshold set so that it always agrees)."""
+    frames, hole = _two_shots()
+    small = np.zeros((HEIGHT, WIDTH), bool)
+    a, b = (pair_flow.FlowInput(f.mean(axis=-1), small, hole, f, hole) for f in (frames[0], frames[1]))
+    forward = np.zeros((HEIGHT, WIDTH, 2), np.float32)
+    forward[..., 0] = 1.5  # (half a pixel off the pan: the warp interpolates, where the log's place matters)
+    score = pair_flow._Side.of(a).onto(pair_flow._Side.of(b), forward)
+    assert score is not None and 0.5 < score < 1.0
+    monkeypatch.setattr(pair_flow, "CUT_COARSE", 2.0)
+    monkeypatch.setattr(pair_flow, "CUT_DENSE", float(np.nextafter(score, 2.0)))
+    assert pair_flow.is_cut(a, b, forward)
+    monkeypatch.setattr(pair_flow, "CUT_DENSE", score)
+    assert not pair_flow.is_cut(a, b, forward)

@@ -50,6 +50,19 @@ def test_huge_range_is_refused() -> None:
 
 
 @pytest.mark.parametrize(
+    "spec",
+    ["1-99999999999999999999", "1001-10010000000000000000", "1001-1010,1-99999999999999999999x2",
+     "-99999999999999999999-0", "1-" + "9" * 5000],
+)  # fmt: skip
+def test_a_range_past_a_machine_integer_is_refused_as_a_typo_not_an_overflow(spec: str) -> None:
+    """A typo'd range end with extra digits (``1001-10010000000000000000``) failed with OverflowError ("Python int
+    too large to convert to C ssize_t", an internal error with exit 1) where a shorter one is refused as a typo:
+    the range was measured with len(). A number too long for int() (over 4300 digits) failed with ValueError."""
+    with pytest.raises(InputError, match="check the range for a typo"):
+        parse_frame_spec(spec)
+
+
+@pytest.mark.parametrize(
     ("frames", "text"),
     [
         ([], ""),

@@ -174,3 +174,37 @@ def test_info_json_says_the_same_as_the_report_as_data(tmp_path: Path) -> None:
     depth = json.loads(aifx("info", str(tmp_path / "depth.exr"), "--json").stdout)
     assert depth["kind"] == "still" and depth["fills"] is None
     assert depth["fills_none_because"].startswith("no R,G,B (or Y) channels, found Z")
+
+
+def test_frames_asked_for_of_which_none_is_on_disk_are_refused_in_one_line(tmp_path: Path) -> None:
+    """``aifx info clean.####.exr --frames 3000-3002`` over an output holding 1001-1002 described frame 1001 and
+    said ``missing: none``, exit 0, though nothing asked for exists. It now says so in one line, exit 2, in a
+    fill's words for its plate (``none of the requested ... exist (on disk: ...)``), and a pattern with no frame
+    at all says ``no frames found``, for the report, ``--json``, a range after the pattern and Python alike;
+    frames asked for of which some exist are still reported, their first one's header read."""
+    from cli_runner import aifx
+
+    for frame in (1001, 1002):
+        write_exr(tmp_path / f"clean.{frame}.exr")
+    (tmp_path / ".clean.####.exr.aifx.json").write_text("{}")  # (what a fill leaves beside its output)
+    pattern = str(tmp_path / "clean.####.exr")
+    said = "none of the requested frames 3000-3002 exist (on disk: 1001-1002); check the frames asked for"
+    for args in (
+        [pattern, "--frames", "3000-3002"],
+        [pattern, "--json", "--frames", "3000-3002"],
+        [f"{pattern} 3000-3002"],
+    ):
+        done = aifx("info", *args)
+        assert done.returncode == 2 and done.stdout == "", (args, done.stdout)
+        assert done.stderr.splitlines() == [f"aifx: error: {pattern}: {said}"], (args, done.stderr)
+    with pytest.raises(InputError, match=r"none of the requested frames 3000-3002 exist"):
+        describe(pattern, frames=[3000, 3001, 3002])
+    assert "requested:   1002-3000 (1003-3000 not on disk)" in describe(pattern, frames="1002-3000")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / ".clean.####.exr.aifx.json").write_text("{}")
+    done = aifx("info", str(empty / "clean.####.exr"))
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.splitlines() == [
+        f"aifx: error: {empty / 'clean.####.exr'}: no frames found; check the path, name and padding"
+    ]

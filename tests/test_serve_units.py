@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+from shot_files import interruptible
 
 from aifx_core.errors import InputError
 from aifx_core.protocol.errors import EXIT_CANCELLED
@@ -391,10 +392,17 @@ def test_a_second_ctrl_c_while_the_cancel_is_retried_says_the_user_stopped_waiti
     """The second Ctrl+C during the cancel's retries said 'could not reach ... to cancel', as if aifx had
     given up: the user chose to stop waiting, and the job may still run on the server.
 
-    Run in a fresh interpreter: inside the whole suite (a landing run, then CI) neither SIGINT was seen for the
-    300 s patience, though the test passed alone and after the files run before it, and Python's handler was
-    in place after every earlier test; what an earlier test leaves in the process cannot reach it there."""
-    done = subprocess.run([sys.executable, "-c", _SECOND_CTRL_C], capture_output=True, text=True, timeout=120)
+    Run in a child that takes Ctrl+C as a terminal's would (:func:`shot_files.interruptible`): a landing run and
+    the CI dry run, started in the background, ignored SIGINT, the test's interpreter inherited that, Python
+    then never installed KeyboardInterrupt, and neither SIGINT was seen for the 300 s patience (it passed when
+    run from a terminal). The scenario itself needs a fresh interpreter for that handler to be installed."""
+    done = subprocess.run(
+        [sys.executable, "-c", _SECOND_CTRL_C],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=interruptible,
+    )
     err = done.stderr
     last = err.strip().splitlines()[-1] if err.strip() else ""
     assert last.startswith(f"exit {EXIT_CANCELLED} url "), err

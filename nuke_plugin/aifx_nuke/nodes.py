@@ -26,7 +26,7 @@ import re
 import stat
 import threading
 from collections.abc import Hashable, Iterator
-from typing import TYPE_CHECKING, Any, Callable, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, cast
 
 import nuke
 
@@ -192,6 +192,15 @@ def is_aifill(node: nuke.Node | None) -> TypeGuard[nuke.Group]:
 def all_aifills() -> list[nuke.Node]:
     """Every AIFill node of the script, inside groups too (whatever their class: a gizmo's is its name)."""
     return [node for node in nuke.allNodes(group=nuke.root(), recurseGroups=True) if is_aifill(node)]
+
+
+#: What :meth:`NukeHost.state` returns.
+_State = tuple[tuple[Optional[str], ...], tuple[tuple[str, Any], ...]]
+
+#: Result path → the states of a node in which it rightly shows that result: the one it was shown in, and those
+#: checked since (a knob the backend does not read changed). Kept by result, not by node: a pasted copy shows
+#: the same result and is held to the inputs it was made of; a renamed node keeps it. One Nuke session's.
+_SHOWN_IN: dict[str, set[_State]] = {}
 
 
 class NukeHost:
@@ -408,6 +417,14 @@ class NukeHost:
             # Whole frames outside only: a TimeBlur, a motion-blurred ScanlineRender or a Retime downstream asks
             # for sub-frames around the first and last filled frames (1000.75, 1003.25), which the Read shows.
             switch["which"].setExpression(f"frame <= {first - 1} || frame >= {last + 1}")
+        _SHOWN_IN.setdefault(pattern, set()).add(self.state())
+
+    @_main_thread
+    def state(self) -> _State:
+        """The node as a cheap look sees it: the names of the nodes in its Source and Mask, its setting values.
+        (By name: Nuke's node wrappers are made anew by each call.)"""
+        inputs = tuple(None if n is None else n.fullName() for n in (self.node.input(0), self.node.input(1)))
+        return inputs, tuple(sorted(self.settings().items()))
 
     @_main_thread
     def clear_result(self) -> bool:
@@ -763,15 +780,48 @@ _RESULT_KNOBS = frozenset(knobs.SETTING_NAMES) - {"cache_dir", "aifx_env", "serv
 
 
 def on_knob_changed() -> None:
-    """knobChanged (init.py; Nuke calls it for the artist's edits in a panel, in the main thread): an AIFill
-    whose setting changed or whose input was reconnected stops showing a result that is not its fill now."""
+    """knobChanged (init.py; Nuke 14-16 call it for the artist's edits in an open panel, in the main thread):
+    an AIFill whose setting changed or whose input was reconnected stops showing a result that is not its fill
+    now, at once. With the panel closed :func:`on_update_ui` does it when Nuke goes idle."""
     name = nuke.thisKnob().name()  # (called for every knob of every node: the cheap test first)
     if name not in _RESULT_KNOBS and name != "inputChange":
         return
     node = nuke.thisNode()
+    if is_aifill(node):
+        _watch(NukeHost(node))
+
+
+def on_update_ui() -> None:
+    """updateUI (init.py; the GUI calls it on every node whenever it goes idle after a change, panel open or
+    not): an AIFill reconnected in the DAG, or whose setting changed outside its panel (a linked knob, the
+    Script Editor), stops showing a result that is not its fill now."""
+    node = nuke.thisNode()  # (called for every node on every change: the cheap test first)
     if not is_aifill(node):
         return
-    session.on_setting_changed(NukeHost(node), input_changed=name == "inputChange")
+    try:
+        _watch(NukeHost(node))
+    except session.RenderError:  # its insides deleted by hand: Render says so, not the console at every idle
+        return
+
+
+def _watch(host: NukeHost) -> None:
+    """Forget the shown result when an input is not the one it was shown with, or when a setting changed so
+    that the fill would differ (:func:`aifx_nuke.session.on_setting_changed`; then the state is remembered as
+    checked). Cheap while nothing changed: two input names and the knob values, looked up in :data:`_SHOWN_IN`.
+
+    A result this session never showed (a node pasted from another session) counts as reconnected. An upstream
+    edit is not seen here: :func:`check_before_render` refuses it."""
+    shown = host.shown_result()
+    if shown is None:
+        return
+    known = _SHOWN_IN.setdefault(shown[0], set())
+    state = host.state()
+    if state in known:
+        return
+    if state[0] not in {inputs for inputs, _ in known}:
+        session.on_setting_changed(host, input_changed=True)
+    elif not session.on_setting_changed(host):
+        known.add(state)
 
 
 def check_before_render() -> None:

@@ -161,6 +161,12 @@ _KNOB_PHRASES: list[tuple[str, str]] = [
     (r"\bpass --model PATH to\b", f"set {_LABELS['model']} to the path of"),
     (r"\bpass --model with\b", f"set {_LABELS['model']} to"),
     (r"\b(check|limit|keep) --frames\b", rf"\1 the {_LABELS['frame_range']}"),
+    # (the core's mask refusals name the flag and the job's field: the knob is both)
+    (re.escape(events.PICK_MASK_CHANNEL), f"set {_LABELS['mask_channel']} to one of them"),
+    (
+        re.escape(events.GIVE_MASK),
+        f"connect the Mask input or set {_LABELS['mask_channel']} to the channel that holds the matte",
+    ),
 ]
 
 
@@ -372,10 +378,11 @@ CHANGED_INPUT = (
 
 
 def on_setting_changed(host: Host, input_changed: bool = False) -> bool:
-    """knobChanged of the node's own knobs (the artist changed a setting or reconnected an input): forget the
-    shown result when it is not the fill of the settings now; True when it was forgotten.
+    """The artist changed one of the node's settings or reconnected an input (seen by knobChanged or updateUI,
+    in the adapter): forget the shown result when it is not the fill of the settings now; True when it was
+    forgotten.
 
-    Runs in Nuke's main thread on every edit, so it stays cheap: no upstream walk, no file read. The shown
+    Runs in Nuke's main thread on an edit, so it stays cheap: no upstream walk, no file read. The shown
     result's path holds its inputs key, so the fill key of the new settings is compared on that key alone
     (a knob the backend does not read leaves the result alone). A reconnected input always forgets it (its
     key needs the walk); the next Render finds it again in the cache if nothing really changed. An upstream

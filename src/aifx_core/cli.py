@@ -27,7 +27,7 @@ from .progress import CancelToken
 from .protocol import events
 from .protocol.errors import EXIT_CANCELLED, EXIT_INTERNAL, AifxError, Cancelled, InputError
 from .protocol.events import ProgressEvent
-from .protocol.job import FillJob
+from .protocol.job import FillJob, refuse_empty_path
 from .workers import in_thread_machinery, shielded, signal_shield
 
 #: Modules that add their own subcommand through ``register_cli(subparsers)``.
@@ -75,7 +75,7 @@ BACKEND_OPTION_FLAGS: tuple[tuple[str, str, Callable[[str], Any], str], ...] = (
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(joined_frame_ranges(sys.argv[1:] if argv is None else argv))
     if not getattr(args, "handler", None):
         parser.print_help(sys.stderr)
         return 2
@@ -102,6 +102,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         traceback.print_exc()
         print(f"aifx: internal error: {exc} (please report it with the traceback above)", file=sys.stderr)
         return EXIT_INTERNAL
+
+
+#: Options whose value is a frame range (every command that has them: fill, run, info, eval), which may start
+#: with "-" (a shot's negative frames).
+FRAME_RANGE_FLAGS = ("--frames", "--keyframes")
+
+
+def joined_frame_ranges(argv: Sequence[str]) -> list[str]:
+    """``argv`` with a frame range that starts with ``-`` joined to its option (``--frames -3-2`` →
+    ``--frames=-3-2``): argparse takes such an item for an option and stopped with "expected one argument",
+    although ``aifx info`` prints a shot's range so and frames.py documents ``-5--1``. Only an item written as a
+    frame spec right after one of :data:`FRAME_RANGE_FLAGS` is joined; anything after ``--`` is left alone."""
+    from .sequence.frames import looks_like_frame_spec
+
+    items = list(argv)
+    joined: list[str] = []
+    index = 0
+    while index < len(items):
+        item = items[index]
+        if item == "--":
+            joined.extend(items[index:])
+            break
+        following = items[index + 1] if index + 1 < len(items) else ""
+        if item in FRAME_RANGE_FLAGS and following.startswith("-") and looks_like_frame_spec(following):
+            joined.append(f"{item}={following}")
+            index += 2
+        else:
+            joined.append(item)
+            index += 1
+    return joined
 
 
 def _backend_help(default: str) -> str:
@@ -322,9 +352,17 @@ def _check_frames_flag(job: FillJob) -> None:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     job = FillJob.load(args.job)
-    if args.path_map:  # before anything reads a path (the anchors stage too)
+    if args.path_map is not None:  # before anything reads a path (the anchors stage too)
         from .farm.openjd import map_job_paths
 
+        # --path-map "$RULES" with RULES unset ran the job on its unmapped paths, exit 0. (An OpenJD session's
+        # {{Session.PathMappingRulesFile}} is always a file, ``{}`` when it has no rules.)
+        refuse_empty_path(
+            args.path_map,
+            "rules file",
+            '--path-map ""',
+            "to use the job's paths as they are, or give a pathmapping-1.0 file such as rules.json",
+        )
         job = map_job_paths(job, args.path_map)
     ray_flags = [f"--{n}" for n in ("address", "chunk", "workers") if getattr(args, n) is not None]
     if args.executor == "ray":
@@ -347,7 +385,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             raise InputError(
                 "--sheet writes the finished shot's contact sheet; leave out --frames/--anchors/--overwrite"
             )
-        if not job.contact_sheet:
+        if job.contact_sheet is None:  # (an empty one is refused with the rest of the job)
             raise InputError(f"{args.job}: the job has no contact_sheet; --sheet has nothing to write")
         from .pipeline import sheet_only
 

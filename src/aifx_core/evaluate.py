@@ -17,12 +17,16 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .errors import InputError
 from .metrics import FrameScores, SequenceScorer, display_unit, json_number
+from .protocol.job import refuse_empty_path
+
+if TYPE_CHECKING:
+    from .sequence import ProtectedFiles
 
 #: Columns of the summary and per-frame tables: (key, heading, format).
 _COLUMNS = (
@@ -50,6 +54,10 @@ class EvalReport:
     reference_colorspace: str | None = None
     #: Mask values at or above this were scored as hole (the sheet outlines the same hole).
     threshold: float = 0.5
+    #: The mask's channel read as the matte (None: the fill's default choice), and whether it was inverted: a
+    #: fill made with --mask-channel or --invert-mask is scored inside the hole it filled.
+    mask_channel: str | None = None
+    invert_mask: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -59,6 +67,8 @@ class EvalReport:
             "colorspace": self.colorspace,
             "reference_colorspace": self.reference_colorspace,
             "threshold": self.threshold,
+            "mask_channel": self.mask_channel,
+            "invert_mask": self.invert_mask,
             "frame_count": len(self.frames),
             "summary": {k: json_number(v) for k, v in self.summary.items()},
             "frames": [f.to_dict() for f in self.frames],
@@ -79,11 +89,15 @@ def _open(spec: str, frames: str | None, role: str, skip_missing: bool = False) 
     )
 
 
-def _open_mask(spec: str, plate: Any, threshold: float = 0.5) -> Callable[[int], np.ndarray]:
-    """``frame -> matte`` (float, 0..1) for a mask sequence or still (``threshold``: what counts as hole)."""
+def _open_mask(
+    spec: str, plate: Any, threshold: float = 0.5, channel: str | None = None, invert: bool = False
+) -> Callable[[int], np.ndarray]:
+    """``frame -> matte`` (float, 0..1) for a mask sequence or still, read by the fill's own
+    :class:`~.mask.MaskSource` (``channel``, ``invert`` as ``aifx fill``'s --mask-channel, --invert-mask), so the
+    hole scored is the hole the fill filled; ``threshold``: what counts as hole."""
     from .mask import open_mask
 
-    source = open_mask(spec, None, plate, threshold=threshold)
+    source = open_mask(spec, channel, plate, invert=invert, threshold=threshold)
     return source.matte
 
 
@@ -95,11 +109,15 @@ def evaluate(
     colorspace: str | None = None,
     threshold: float = 0.5,
     progress: Callable[[int, int, int], None] | None = None,
+    *,
+    mask_channel: str | None = None,
+    invert_mask: bool = False,
 ) -> EvalReport:
     """Score the ``result`` sequence (against ``reference`` when given, inside ``mask`` when given).
 
     Frames are read one at a time, so any length fits in memory. ``colorspace`` defaults to the guess aifx makes
     for the result's first frame; all images are compared display-encoded on 0..1 (:func:`display_unit`).
+    ``mask_channel`` and ``invert_mask`` read ``mask`` as the fill's ``mask_channel`` and ``invert_mask`` do.
     """
     from .colour import check_colorspace, convert, guess_colorspace, resolve_colorspace
     from .sequence import format_frames
@@ -111,12 +129,20 @@ def evaluate(
     mask = None if mask is None else os.fspath(mask)
     frames = frames_text(frames)
     check_colorspace(colorspace)
+    _refuse_empty_inputs(reference, mask)
+    if mask is None and (invert_mask or mask_channel is not None):
+        raise InputError(
+            "--invert-mask and --mask-channel read the --mask matte; give --mask (the matte the fill was made with; "
+            "for the plate's alpha: --mask plate.####.exr --mask-channel A)"
+        )
     result_seq = _open(result, frames, "result")
     wanted = list(result_seq.frames)
     # The reference's frames among the result's, so its gaps elsewhere (or frames past the result) do not
     # matter; one the result has and it lacks is refused below.
     reference_seq = (
-        _open(reference, format_frames(wanted), "reference", skip_missing=True) if reference else None
+        _open(reference, format_frames(wanted), "reference", skip_missing=True)
+        if reference is not None
+        else None
     )
     if reference_seq is not None:
         missing = [f for f in wanted if f not in set(reference_seq.frames)]
@@ -125,7 +151,7 @@ def evaluate(
                 f"{reference}: no reference frame(s) {_short_list(missing)} for the result; "
                 "give a reference covering the same frames or limit them with --frames"
             )
-    matte = _open_mask(mask, result_seq, threshold) if mask else None
+    matte = _open_mask(mask, result_seq, threshold, mask_channel, invert_mask) if mask is not None else None
     from .mask import make_hole
 
     first = result_seq.read(wanted[0])
@@ -189,6 +215,42 @@ def evaluate(
         summary=scorer.summary(),
         reference_colorspace=reference_space,
         threshold=threshold,
+        mask_channel=mask_channel,
+        invert_mask=invert_mask,
+    )
+
+
+def _refuse_empty_inputs(reference: str | None, mask: str | None) -> None:
+    """An empty ``--reference``/``--mask`` (a QC script's unset variable) is refused, not taken as "not given":
+    the eval then scored stability only, with no hole, and exited 0 (see :func:`refuse_empty_path`)."""
+    refuse_empty_path(
+        reference,
+        "reference",
+        '--reference ""',
+        "to score stability only, or give the ground truth such as truth.####.exr",
+    )
+    refuse_empty_path(
+        mask,
+        "mask",
+        '--mask ""',
+        "to score the whole frame only, or give the matte the fill was made with, such as roto.####.png",
+    )
+
+
+def _refuse_empty_outputs(out_dir: str | os.PathLike[str] | None, plate: str | None) -> None:
+    """An empty ``--out``/``--plate`` is refused as the inputs are (:func:`_refuse_empty_inputs`): the eval
+    wrote into aifx_eval/ or left the sheet's "before" row out, with exit 0."""
+    refuse_empty_path(
+        out_dir,
+        "eval folder",
+        '--out ""',
+        "for aifx_eval/ beside the result, or give a folder such as eval/",
+    )
+    refuse_empty_path(
+        plate,
+        "plate",
+        '--plate ""',
+        "for a sheet without the 'before' row, or give the plate such as plate.####.exr",
     )
 
 
@@ -253,7 +315,7 @@ def write_eval_plot(path: str | Path, report: EvalReport) -> Path:
     ewarp = {label: (frames, pick[key]) for key, label in (("ewarp", "full frame"), ("ewarp_hole", "hole"))}
     ewarp_label = "E_warp (frame t vs warped t+1)"
     panels.append((ewarp_label, {k: v for k, v in ewarp.items() if _finite(v[1])}))
-    if report.reference:
+    if report.reference is not None:
         psnr = {label: (frames, pick[key]) for key, label in (("psnr", "full frame"), ("psnr_hole", "hole"))}
         panels.append(("PSNR dB vs reference", {k: v for k, v in psnr.items() if _finite(v[1])}))
     return write_plot(path, panels, title=Path(report.result).name, log_y=(ewarp_label,))
@@ -272,31 +334,37 @@ EVAL_FILES = ("per_frame.png", "contact_sheet.png", "metrics.json")
 def write_outputs(report: EvalReport, out_dir: str | Path, plate: str | None = None) -> dict[str, str]:
     """The per-frame plot, the contact sheet and ``metrics.json`` in ``out_dir``; returns their paths.
 
-    ``plate`` (the sequence before the fill) adds a "before" row to the sheet, with the hole outlined.
+    ``plate`` (the sequence before the fill) adds a "before" row to the sheet, with the hole outlined. Every file
+    is checked (:func:`_check_eval_files`) before the folder is made or anything is written.
     """
     from .contact_sheet import before_after_sheet
 
+    _refuse_empty_outputs(out_dir, plate)
     folder = Path(out_dir)
-    _refuse_overwriting_inputs(report, folder, plate)
+    protected = _check_eval_files(report, folder, plate)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(
             f"{folder}: cannot create the output folder ({exc.strerror}); pass --out DIR"
         ) from None
+    from .sequence import check_side_output
+
+    for name in EVAL_FILES:  # (the fill's side-output rules: a file path, not a FIFO or a folder, writable)
+        check_side_output(folder / name, f"eval {name}", protected, flag="--out")
     frames_list = [f.frame for f in report.frames]
     files = {"plot": str(write_eval_plot(folder / "per_frame.png", report))}
     from .sequence import format_frames
 
     spec = format_frames(frames_list)  # the frames scored, so gaps elsewhere on disk do not matter
     result_seq = _open(report.result, spec, "result")
-    reference_seq = _open(report.reference, spec, "reference") if report.reference else None
-    plate_seq = _open(plate, spec, "plate") if plate else None
+    reference_seq = _open(report.reference, spec, "reference") if report.reference is not None else None
+    plate_seq = _open(plate, spec, "plate") if plate is not None else None
     mask = None
-    if report.mask:  # the hole as scored (--threshold), not the matte cut at 0.5
+    if report.mask is not None:  # the hole as scored (--threshold), not the matte cut at 0.5
         from .mask import make_hole
 
-        matte = _open_mask(report.mask, result_seq, report.threshold)
+        matte = _open_mask(report.mask, result_seq, report.threshold, report.mask_channel, report.invert_mask)
 
         def mask(frame: int) -> np.ndarray:
             return make_hole(np.asarray(matte(frame)), report.threshold)
@@ -323,22 +391,32 @@ def write_outputs(report: EvalReport, out_dir: str | Path, plate: str | None = N
     return files
 
 
-def _refuse_overwriting_inputs(report: EvalReport, folder: Path, plate: str | None) -> None:
-    """The files eval writes must never replace one it reads (a mask named contact_sheet.png in --out)."""
-    from .sequence import ProtectedFiles, format_frames
+def _check_eval_files(report: EvalReport, folder: Path, plate: str | None) -> ProtectedFiles:
+    """Refuse, before ``folder`` is made, what eval would write where it reads (the rules aifx fill has for its
+    side outputs): a file replacing an input (a mask named contact_sheet.png in --out), or a file put in a
+    folder given as an input (``aifx eval res/ --out res/`` wrote per_frame.png among the result's frames, then
+    failed on it as a frame without a number, and res/ could no longer be read by eval or fill). Returns the
+    inputs' files, for :func:`~.sequence.check_side_output` once the folder exists."""
+    from .sequence import ProtectedFiles, format_frames, open_sequence
+    from .sequence.reader import check_outside_input_folder
 
     spec = format_frames([f.frame for f in report.frames])
+    inputs = [
+        _open(source, spec, role)
+        for role, source in (("result", report.result), ("reference", report.reference), ("plate", plate))
+        if source is not None
+    ]
+    if report.mask is not None:
+        inputs.append(open_sequence(report.mask, frames=spec, skip_missing=True, role="mask"))
     protected = ProtectedFiles()
-    for role, source in (("result", report.result), ("reference", report.reference), ("plate", plate)):
-        if source:
-            protected.add_frames(_open(source, spec, role), f"{role} frame")
-    if report.mask:
-        from .sequence import open_sequence
-
-        mask = open_sequence(report.mask, frames=spec, skip_missing=True, role="mask")
-        protected.add_frames(mask, "mask frame")
+    for sequence in inputs:
+        protected.add_frames(sequence, f"{sequence.role} frame")
     for name in EVAL_FILES:
-        protected.refuse(folder / name, f"eval {name}", "--out")
+        target = folder / name
+        for sequence in inputs:
+            check_outside_input_folder(target, sequence, str(target), f"eval {name} (--out)")
+        protected.refuse(target, f"eval {name}", "--out")
+    return protected
 
 
 def _cell(value: float, fmt: str) -> str:
@@ -352,8 +430,8 @@ def _cell(value: float, fmt: str) -> str:
 
 def format_table(report: EvalReport, per_frame: bool = False) -> str:
     """The human-readable table: one summary line, optionally one line per frame."""
-    columns = [c for c in _COLUMNS if report.reference or c[0].startswith("ewarp")]
-    if not report.mask:
+    columns = [c for c in _COLUMNS if report.reference is not None or c[0].startswith("ewarp")]
+    if report.mask is None:
         columns = [c for c in columns if not c[0].endswith("_hole")]
     header = "frame".rjust(8) + " " + " ".join(h.rjust(len(fmt.format(0.0))) for _, h, fmt in columns)
     lines = [header]
@@ -369,10 +447,14 @@ def format_table(report: EvalReport, per_frame: bool = False) -> str:
 def describe(report: EvalReport) -> str:
     against = (
         f"vs {report.reference}"
-        if report.reference
+        if report.reference is not None
         else "(no reference: stability only, hole E_warp = flicker)"
     )
-    inside = f", hole from {report.mask}" if report.mask else ""
+    inside = f", hole from {report.mask}" if report.mask is not None else ""
+    if report.mask is not None and report.mask_channel is not None:
+        inside += f" channel {report.mask_channel}"
+    if report.mask is not None and report.invert_mask:
+        inside += " (inverted)"
     space = report.colorspace
     if report.reference_colorspace not in (None, space):
         space = f"{space} (reference decoded from {report.reference_colorspace})"
@@ -397,6 +479,14 @@ def register_cli(subparsers: Any) -> None:
     parser.add_argument("result", help="filled sequence, e.g. clean.####.exr")
     parser.add_argument("--reference", help="ground truth of the same frames (what the hole really hid)")
     parser.add_argument("--mask", help="hole mask sequence or still (as given to aifx fill)")
+    parser.add_argument(
+        "--mask-channel", help="channel of --mask holding the matte, e.g. A or mask.Y (as given to aifx fill)"
+    )
+    parser.add_argument(
+        "--invert-mask",
+        action="store_true",
+        help="the hole is where the --mask matte is 0 (a fill made with --invert-mask, e.g. from a holdout)",
+    )
     parser.add_argument("--frames", help="frame range, e.g. 1001-1100, 1001-1100x2 or 1001-1010,1020")
     parser.add_argument("--plate", help="the plate before the fill: adds a 'before' row to the contact sheet")
     parser.add_argument(
@@ -420,6 +510,7 @@ def register_cli(subparsers: Any) -> None:
 def run_eval(args: argparse.Namespace) -> int:
     if not 0.0 <= args.threshold <= 1.0:
         raise InputError(f"--threshold {args.threshold} is outside 0..1")
+    _refuse_empty_outputs(args.out, args.plate)  # (before the scoring, as the inputs are)
     report = evaluate(
         args.result,
         reference=args.reference,
@@ -427,10 +518,13 @@ def run_eval(args: argparse.Namespace) -> int:
         frames=args.frames,
         colorspace=args.colorspace,
         threshold=args.threshold,
+        mask_channel=args.mask_channel,
+        invert_mask=args.invert_mask,
     )
     if len(report.frames) < 2:
         print("aifx eval: one frame only, so no E_warp (it needs frame pairs)", file=sys.stderr)
-    write_outputs(report, args.out or default_out_dir(args.result), plate=args.plate)
+    out = args.out if args.out is not None else default_out_dir(args.result)
+    write_outputs(report, out, plate=args.plate)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:

@@ -794,18 +794,6 @@ class Manifest:
         with section:
             self._update(lambda: None)
 
-    def mark_done(self, frame: int) -> None:
-        """Record ``frame`` as made with this run's key (for frames written without :meth:`writing`)."""
-
-        def record() -> None:
-            self.frames[frame] = self.key
-            self._written.add(frame)
-            self._note_output(frame, _identity(self.output.path(frame)))
-
-        section = self.lock.exclusive() if self.lock is not None else contextlib.nullcontext()
-        with section:
-            self._update(record)
-
     def _update(self, change: Callable[[], Any]) -> None:
         """Read what other runs recorded, apply ``change``, write back atomically. What this run wrote and the
         file no longer records (deleted during the run) is kept: the frames on disk are still this run's."""

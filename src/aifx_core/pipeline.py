@@ -69,10 +69,10 @@ from .manifest import (
     run_key,
     settings_keys,
 )
-from .mask import MaskSource, dropout_region, feather_weight, make_hole, open_mask
+from .mask import DROPOUT_RUN, MaskSource, dropouts_read, feather_weight, make_hole, open_mask
 from .progress import CancelToken, ProgressCallback, Reporter
 from .protocol import events
-from .protocol.job import FillJob
+from .protocol.job import FillJob, refuse_empty_path
 from .sequence import (
     FORMATS,
     JOB_FRAMES,
@@ -169,7 +169,10 @@ def fill(
     check_environment()  # AIFX_THREADS, AIFX_FLOW_PROCESS
     check_options(job.backend, job.options)  # a typo or a bad value fails now, not after flow or a model load
     check_colorspace(job.colorspace)  # (before anything is read or written)
-    if save_job:
+    refuse_empty_path(
+        save_job, "saved job", '--save-job ""', "to save no job, or give a file such as job.json"
+    )
+    if save_job is not None:
         _check_savable(job)
     reporter = Reporter(progress, cancel)
 
@@ -196,7 +199,7 @@ def fill(
     check_writable(out_dir)  # fail now, not after minutes of model loading
     _check_names(out, plate, out_dir, job.confidence)
     sheet = None
-    if job.contact_sheet:
+    if job.contact_sheet is not None:
         sheet = check_side_output(
             job.contact_sheet,
             "contact sheet",
@@ -206,7 +209,7 @@ def fill(
             flag="--contact-sheet",
         )
     saved = None
-    if save_job:
+    if save_job is not None:
         saved = check_side_output(
             save_job, "saved job", protected, suffixes=(".json",), example="job.json", flag="--save-job"
         )
@@ -274,7 +277,7 @@ def fill(
             reporter("write", 0, 0, None, "all frames already done")
         # A chunk (frames short of the shot) leaves the shot's sheet to the whole-shot run after every chunk
         # (Ray's last task, OpenJD's Sheet step): chunks ending together would each write theirs over it.
-        if job.contact_sheet and selection == list(plate.frames):
+        if job.contact_sheet is not None and selection == list(plate.frames):
             from .contact_sheet import before_after_sheet
 
             # The outline is the hole as filled: the job's threshold and dilate (a matte read at 0.5 was not).
@@ -456,7 +459,7 @@ def _check_outside_folders(job: FillJob, out: FramePattern, plate: Sequence, mas
                 str(sidecar_path(str(out))),
                 "confidence sequence",
             )
-        if job.contact_sheet:
+        if job.contact_sheet is not None:
             check_outside_input_folder(
                 Path(os.path.expanduser(job.contact_sheet)),
                 folder_input,
@@ -495,6 +498,12 @@ def check_keyframes(job: FillJob, shot: list[int]) -> None:
         )
 
 
+#: What the frames a run writes are called in messages: the two ways they are given, ``aifx run``'s flag and
+#: :func:`fill`'s argument, as the core's refusals of a setting name both (a job's own frames are its field:
+#: :data:`~aifx_core.sequence.frames.JOB_FRAMES`).
+FILL_FRAMES = "--frames (fill(frames=...))"
+
+
 def select_frames(frames: Iterable[int] | int | str | None, shot: list[int]) -> list[int]:
     """The frames a run writes: ``frames`` (numbers or a range text), which must lie in the shot; None: all.
 
@@ -506,15 +515,19 @@ def select_frames(frames: Iterable[int] | int | str | None, shot: list[int]) -> 
     """
     if frames is None:
         return list(shot)
-    wanted = parse_frame_spec(frames) if isinstance(frames, str) else sorted(set(frame_numbers(frames)))
+    wanted = (
+        parse_frame_spec(frames, FILL_FRAMES)
+        if isinstance(frames, str)
+        else sorted(set(frame_numbers(frames, FILL_FRAMES)))
+    )
     if not wanted:
-        raise InputError("--frames names no frame; give frames like 1026-1050")
+        raise InputError(f"{FILL_FRAMES} names no frame; give frames like 1026-1050")
     inside = set(shot)
     spans = _shot_spans(frames, inside) if isinstance(frames, str) else []
     outside = [f for f in wanted if f not in inside and not any(f in span for span in spans)]
     if outside:
         raise InputError(
-            f"--frames {format_frames(outside, max_parts=4)}: not in the job's shot "
+            f"{FILL_FRAMES} {format_frames(outside, max_parts=4)}: not in the job's shot "
             f"({format_frames(shot, max_parts=4)}); give frames of the shot, or widen the job's frames"
         )
     return [f for f in wanted if f in inside]
@@ -523,7 +536,9 @@ def select_frames(frames: Iterable[int] | int | str | None, shot: list[int]) -> 
 def _shot_spans(spec: str, shot: set[int]) -> list[range]:
     """The spans ``a-b`` of ``spec`` (no step) whose ends are both frames of the shot (see :func:`select_frames`)."""
     return [
-        item for item in frame_spec_items(spec) if item.step == 1 and item[0] in shot and item[-1] in shot
+        item
+        for item in frame_spec_items(spec, FILL_FRAMES)
+        if item.step == 1 and item[0] in shot and item[-1] in shot
     ]
 
 
@@ -1073,34 +1088,40 @@ def _fill_frames(
 
 
 class _Dropouts:
-    """The frames this run writes whose matte drops out between two frames with a hole (a forgotten roto key,
-    :func:`.mask.dropout_region`): the object stays in that frame's plate, unmasked. Told from the packets as
-    they are read, in order; a frame whose neighbours this run does not read (a chunk's edge) is not judged.
-    The temporal engine decides by the same rule (``Pairs._drop_out``, one :func:`.mask.dropout_region` for both),
+    """The frames this run writes whose matte drops out next to frames with a hole (a forgotten roto key,
+    :func:`.mask.dropout_at`: a run of up to two frames between two with a hole, or at the shot's first or last
+    frames): the object stays in those frames' plates, unmasked. Told from the packets as they are read, in
+    order; a frame whose verdict reads a frame this run does not read (a chunk's edge) is not judged.
+    The temporal engine decides by the same rule (``Pairs._drop_outs``, one :func:`.mask.dropouts_read` for both),
     to never read such a frame where its object may be; this class only tells the artist."""
 
     def __init__(self, shot: list[int], wanted: set[int]) -> None:
+        self.shot = shot
         self.index = {frame: i for i, frame in enumerate(shot)}
         self.wanted = wanted
-        #: The last two packets read: (shot position, frame number, hole).
-        self.recent: list[tuple[int, int, np.ndarray]] = []
-        self.frames: list[int] = []
+        #: The holes of the last frames read in a row, by shot position (a pass that starts again: cleared).
+        self.recent: dict[int, np.ndarray] = {}
+        self.frames: set[int] = set()
 
     def see(self, packet: FramePacket) -> None:
-        here = (self.index.get(packet.frame, -3), packet.frame, packet.hole)
-        if len(self.recent) == 2:
-            (p0, _, before), (p1, frame, middle) = self.recent
-            judged = p0 + 1 == p1 and p1 + 1 == here[0] and frame in self.wanted and frame not in self.frames
-            if judged and dropout_region(before, middle, packet.hole) is not None:
-                self.frames.append(frame)
-        self.recent = [*self.recent[-1:], here]
+        position = self.index.get(packet.frame)
+        if position is None:
+            return
+        if position - 1 not in self.recent:
+            self.recent = {}
+        self.recent[position] = packet.hole
+        self.recent.pop(position - DROPOUT_RUN - 2, None)
+        for first, regions in dropouts_read(self.recent.get, position, len(self.shot)):
+            dropped = self.shot[first : first + len(regions)]
+            self.frames.update(frame for frame in dropped if frame in self.wanted)
 
     def warning(self) -> str:
         many = len(self.frames) > 1
         return (
-            f"warning: the mask is empty on frame{'s' * many} {format_frames(self.frames)} but not on the frames "
-            f"either side: a missing roto key? The object stays in {'those frames' if many else 'that frame'} "
-            f"and is not copied into the others' fill; {events.CHECK_EMPTY_MASK}"
+            f"warning: the mask is empty on frame{'s' * many} {format_frames(sorted(self.frames))} but not "
+            f"around {'them' if many else 'it'}: a missing roto key? The object stays in "
+            f"{'those frames' if many else 'that frame'} and is not copied into the others' fill; "
+            f"{events.CHECK_EMPTY_MASK}"
         )
 
 

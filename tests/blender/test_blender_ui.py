@@ -105,6 +105,12 @@ def test_core_wording_is_rewritten_for_the_panel() -> None:
         "the mask stay exact; pass --compression dwaa to keep it": "so pixels outside the mask stay exact",
         "warning: the mask is empty on every frame (1-6): nothing was filled, the output is the plate; check the "
         "mask, --mask-channel, --invert-mask and --threshold": "the output is the plate; check the Mask (white = fill)",
+        "/p/plate.1001.exr: no channel 'Q' (channels: A, B, G, R); give one of them as the mask channel "
+        '(--mask-channel NAME or "mask_channel": NAME)': "(channels: A, B, G, R); use a one-channel matte or pick a Mask",
+        "/p/plate.1001.exr: no alpha channel to use as the mask (channels: B, G, R); give a mask (--mask MASK or "
+        '"mask": MASK) or the channel that holds the matte (--mask-channel NAME or "mask_channel": NAME)': (
+            "(channels: B, G, R); pick a Mask or a Matte in the AI Fill panel"
+        ),
     }
     for core, blender_words in cases.items():
         rewritten = blender_terms(core)

@@ -65,6 +65,7 @@ def test_a_gizmo_finds_its_result_again_when_its_script_opens(gizmo, tmp_path):
 def test_a_gizmos_setting_changed_in_its_panel_forgets_its_fill(gizmo):
     runpy.run_path(str(PLUGIN / "init.py"))
     nodes.render_node(gizmo)
+    gizmo.showControlPanel()
     nuke._user_set(gizmo["seed"], 7)
     assert gizmo["status"].value() == session.CHANGED_SETTING
     assert nodes.NukeHost(gizmo).shown_result() is None
@@ -79,7 +80,9 @@ def test_render_py_finds_a_gizmo_by_name_and_lists_it(gizmo):
 def test_knob_changed_of_any_other_node_is_left_alone(comp):
     runpy.run_path(str(PLUGIN / "init.py"))
     nodes.render_node(comp["fill"])
+    comp["plate_node"].showControlPanel()
     nuke._user_set(comp["plate_node"]["first"], 1001)  # a Read's knob named like no AIFill setting
     grade = nuke.nodes.Grade(name="seed_grade", seed=0)
+    grade.showControlPanel()
     nuke._user_set(grade["seed"], 3)  # a knob that shares an AIFill setting's name, on another node
     assert nodes.NukeHost(comp["fill"]).shown_result() is not None

@@ -37,6 +37,9 @@ def test_init_py_only_makes_the_package_importable(monkeypatch):
     assert [c[3] for c in nuke._knob_changed] == ["*"], (
         "knobChanged: an AIFill's edited settings, whatever its class (a gizmo's is its name)"
     )
+    assert [c[3] for c in nuke._update_ui] == ["*"], (
+        "updateUI: an AIFill reconnected or set with its panel closed, whatever its class"
+    )
     assert [c[3] for c in nuke._before_render_calls] == ["Write"], (
         "beforeRender: no Write renders a stale fill"
     )

@@ -152,6 +152,15 @@ def test_the_core_messages_read_in_knob_words():
     labels = {spec.label for spec in knobs.KNOBS}
     assert {session._LABELS[name] for _, name in session._FLAG_KNOBS} <= labels
     assert session.in_knob_words("pass --threshold 0") == "pass --threshold 0"  # no such knob: left as it is
+    # The mask refusals name the flag and the job's field (for a CLI user and a Python caller): the knob here.
+    from aifx_core.protocol import events
+
+    assert session.in_knob_words(f"x (channels: A); {events.PICK_MASK_CHANNEL}") == (
+        "x (channels: A); set mask channel to one of them"
+    )
+    assert session.in_knob_words(f"x (channels: R); {events.GIVE_MASK}") == (
+        "x (channels: R); connect the Mask input or set mask channel to the channel that holds the matte"
+    )
 
 
 def _rgb(channels: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

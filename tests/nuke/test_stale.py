@@ -15,7 +15,7 @@ import nuke
 import numpy as np
 import pytest
 from aifx_nuke import knobs, nodes, session
-from conftest import PLUGIN, write_exr
+from conftest import PLUGIN, press_render_in_gui, write_exr
 
 
 def _comp_write(comp, tmp_path: Path) -> nuke.Node:
@@ -97,6 +97,7 @@ def test_a_setting_changed_in_the_panel_forgets_the_result_a_knob_the_backend_ig
     fill = comp["fill"]
     nodes.render_node(fill)
     done = fill["status"].value()
+    fill.showControlPanel()
 
     nuke._user_set(fill["prompt"], "a brick wall")  # telea reads no prompt: same fill
     nuke._user_set(fill["cache_dir"], fill["cache_dir"].value())
@@ -117,21 +118,132 @@ def test_a_reconnected_input_forgets_the_result(comp):
     runpy.run_path(str(PLUGIN / "init.py"))
     fill = comp["fill"]
     nodes.render_node(fill)
+    fill.showControlPanel()
     nuke._user_connect(fill, 1, None)  # the Mask unplugged: the channel now comes from the Source
     assert fill["status"].value() == session.CHANGED_INPUT
     assert fill.node(knobs.READ_RESULT)["file"].value() == knobs.NOT_RENDERED
 
 
-def test_knob_changed_runs_for_the_artists_edits_only_as_in_nuke(comp):
-    """Nuke calls knobChanged for edits in a panel, not for Python's setValue: the plugin must not rely on it
-    for what scripts change (the beforeRender check covers those)."""
+def test_knob_changed_runs_for_the_artists_edits_in_an_open_panel_only_as_in_nuke(comp):
+    """Nuke (13.2 to 16) calls knobChanged for edits in an open panel, not for Python's setValue nor with the
+    panel closed: the plugin must not rely on it for those (updateUI and the beforeRender check cover them)."""
     calls = []
     nuke.addKnobChanged(lambda: calls.append(nuke.thisKnob().name()), nodeClass="Group")
     comp["fill"]["seed"].setValue(3)
-    assert calls == []
     nuke._user_set(comp["fill"]["seed"], 4)
     nuke._user_connect(comp["fill"], 1, None)
-    assert calls == ["seed", "inputChange"]
+    assert calls == []
+    comp["fill"].showControlPanel()
+    nuke._user_set(comp["fill"]["seed"], 5)
+    nuke._user_connect(comp["fill"], 1, comp["matte_node"])
+    comp["fill"].hideControlPanel()
+    nuke._user_set(comp["fill"]["seed"], 6)
+    assert calls == ["showPanel", "seed", "inputChange", "hidePanel"]
+
+
+def test_update_ui_runs_on_every_node_when_the_gui_goes_idle_only(comp):
+    seen = []
+    nuke.addUpdateUI(lambda: seen.append(nuke.thisNode().fullName()))
+    with pytest.raises(RuntimeError, match="only in the GUI"):
+        nuke._idle()  # nuke -t, nuke -x: no event loop
+    nuke.GUI = True
+    nuke._idle()
+    assert {"Plate", "Matte", "AIFill1", f"AIFill1.{knobs.READ_RESULT}"} <= set(seen)
+
+
+@pytest.mark.parametrize("how", ["the Mask unplugged", "the Source moved to another plate"])
+def test_an_input_reconnected_with_the_panel_closed_forgets_the_result_when_nuke_goes_idle(comp, how):
+    """docs/nuke.md: reconnecting an input forgets the result. Nuke 14-16 call no knobChanged for a node whose
+    panel is closed (the artist rewires the DAG without opening it): the node kept showing the old fill until a
+    Write's beforeRender."""
+    runpy.run_path(str(PLUGIN / "init.py"))
+    fill = comp["fill"]
+    nodes.render_node(fill)
+    nuke.GUI = True
+    nuke._idle()
+    assert nodes.NukeHost(fill).shown_result() is not None, "nothing changed: the fill stays"
+    if how == "the Mask unplugged":
+        nuke._user_connect(fill, 1, None)
+    else:
+        nuke._user_connect(fill, 0, nuke.nodes.Read(name="Plate2", file=comp["plate"], first=1001, last=1003))
+    nuke._idle()
+    assert fill["status"].value() == session.CHANGED_INPUT
+    assert fill.node(knobs.READ_RESULT)["file"].value() == knobs.NOT_RENDERED
+    nuke.GUI = False
+    with pytest.raises(RuntimeError, match="AIFill not rendered yet"):
+        nuke._pull(fill, 1002)
+
+
+def test_a_pasted_copy_keeps_the_result_only_on_the_same_inputs(comp):
+    """A copy of a rendered AIFill shows the same result: pasted with nothing selected (no input) it must not
+    show a fill of the plate it is not connected to; pasted onto the same plate and matte it is the same fill."""
+    runpy.run_path(str(PLUGIN / "init.py"))
+    fill = comp["fill"]
+    nodes.render_node(fill)
+    done = fill["status"].value()
+    nuke._select(fill)
+    nuke.nodeCopy("%clipboard%")
+    nuke._select(None)
+    loose = nuke.nodePaste("%clipboard%")
+    nuke._select(comp["plate_node"])
+    wired = nuke.nodePaste("%clipboard%")
+    wired.setInput(1, comp["matte_node"])
+    assert (loose.name(), wired.name()) == ("AIFill2", "AIFill3")
+    assert nodes.NukeHost(loose).shown_result() == nodes.NukeHost(fill).shown_result()
+    nuke.GUI = True
+    nuke._idle()
+    assert loose["status"].value() == session.CHANGED_INPUT
+    assert nodes.NukeHost(loose).shown_result() is None
+    assert fill["status"].value() == wired["status"].value() == done
+    assert nodes.NukeHost(wired).shown_result() == nodes.NukeHost(fill).shown_result()
+
+
+def test_an_input_put_back_before_nuke_goes_idle_keeps_the_result(comp):
+    runpy.run_path(str(PLUGIN / "init.py"))
+    fill = comp["fill"]
+    nodes.render_node(fill)
+    done = fill["status"].value()
+    nuke.GUI = True
+    nuke._user_connect(fill, 1, None)
+    nuke._user_connect(fill, 1, comp["matte_node"])  # (an undo)
+    nuke._idle()
+    assert fill["status"].value() == done
+    assert nodes.NukeHost(fill).shown_result() is not None
+
+
+def test_a_setting_changed_with_the_panel_closed_forgets_the_result_when_nuke_goes_idle(comp):
+    """A setting changed outside its panel (a knob linked to a master control, the Script Editor): no
+    knobChanged in Nuke 14-16, but updateUI sees it; a knob the backend ignores still keeps the fill."""
+    runpy.run_path(str(PLUGIN / "init.py"))
+    fill = comp["fill"]
+    nodes.render_node(fill)
+    done = fill["status"].value()
+    nuke.GUI = True
+    fill["prompt"].setValue("a brick wall")  # telea reads no prompt: same fill
+    nuke._idle()
+    nuke._idle()
+    assert fill["status"].value() == done
+    nuke._user_set(fill["dilate"], 6)
+    nuke._idle()
+    assert fill["status"].value() == session.CHANGED_SETTING
+    assert nodes.NukeHost(fill).shown_result() is None
+
+
+def test_a_result_shown_by_the_gui_render_or_found_when_the_script_opens_stays_through_idle(comp, tmp_path):
+    runpy.run_path(str(PLUGIN / "init.py"))
+    fill = comp["fill"]
+    press_render_in_gui(fill)
+    nuke._idle()
+    assert fill["status"].value().startswith("done"), fill["status"].value()
+    nuke.scriptSave(str(tmp_path / "comp.nk"))
+    nuke._reset()
+    runpy.run_path(str(PLUGIN / "init.py"))
+    nuke.GUI = True
+    nuke.scriptOpen(str(tmp_path / "comp.nk"))
+    nuke._idle()
+    fill = nuke.toNode("AIFill1")
+    assert "found in the cache" in fill["status"].value()
+    assert nodes.NukeHost(fill).shown_result() is not None
 
 
 def test_an_aifill_reading_a_stale_aifill_refuses_to_write_its_inputs(comp, tmp_path):
@@ -156,6 +268,7 @@ def test_a_setting_changed_while_the_gui_render_runs_is_not_shown_as_done(comp, 
     "done" (the panel said 12), and the comp's render was refused only by beforeRender."""
     runpy.run_path(str(PLUGIN / "init.py"))
     fill = comp["fill"]
+    fill.showControlPanel()
     nuke.GUI = True
     nuke._this = fill
     thread = nodes.on_render_button()

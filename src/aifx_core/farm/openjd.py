@@ -140,13 +140,13 @@ def build_template(
                     "name": "Fill",
                     "dependencies": [{"dependsOn": "Anchors"}],
                     "parameterSpace": {"taskParameterDefinitions": [frames_parameter]},
-                    # One argument: argparse reads a separate "-3--2" (a shot's negative frames) as an option.
+                    # One argument: an older aifx-core reads a separate "-3--2" (negative frames) as an option.
                     "script": _script([*run, "--frames={{Task.Param.Frames}}", *report]),
                 },
             ],
         }
     )
-    if job.contact_sheet:  # chunks write no sheet: one task writes the whole shot's after them
+    if job.contact_sheet is not None:  # chunks write no sheet: one task writes the whole shot's after them
         template["steps"].append(
             {
                 "name": "Sheet",

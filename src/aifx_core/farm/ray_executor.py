@@ -533,7 +533,9 @@ class _RayRun:
             self.present = self._on_disk()
             self._schedule([_Task(ANCHORS, "")])
             self._schedule(self.tasks)
-            if self.job.contact_sheet:  # every frame is done now: a whole-shot run only writes the sheet
+            if (
+                self.job.contact_sheet is not None
+            ):  # every frame is done now: a whole-shot run only writes the sheet
                 self._schedule([_Task(SHEET, "")])
             self.result.workers = self.ray.get([w.stats.remote() for w in self.workers])
         except BaseException:

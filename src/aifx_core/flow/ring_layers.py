@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from .fill import push_pull_fill
-from .motion import JUMP, fit_homography, flow_jumps, homography_flow
+from .motion import JUMP, fit_homography, flow_jumps, homography_flow, inverse_homography
 from .ops import channel_mask, float_grid, interleave, median_at_least, median_side, squared_distance
 
 #: Growth of a ring's agreement tolerance with its motion (px per px of flow): fast, blurred flow is coarser.
@@ -128,7 +128,7 @@ def group_motion(
         if OBJECT_LAYERS and motions and _ring_speed(flow, still) > FAST_PX
         else []
     )
-    given = None if reverse is None or reverse.matrix is None else _inverse(reverse.matrix)
+    given = None if reverse is None or reverse.matrix is None else inverse_homography(reverse.matrix)
     spanning = (
         None
         if not motions or (reverse is not None and given is None)
@@ -173,38 +173,6 @@ class Spanned:
     None when it showed none (none on the ring, on one side only, or no motion that half of it follows)."""
 
     matrix: np.ndarray | None
-
-
-def _inverse(matrix: np.ndarray) -> np.ndarray | None:
-    """The inverse homography (the same motion seen from the other frame); None when there is none.
-
-    By the adjugate, element by element, not ``np.linalg.inv``: LAPACK goes to OpenBLAS, whose worker threads
-    then spin beside the fill (25-30 CPU ms a 432x240 frame on nine squares, measured; as with ``ops.luma``)."""
-    m = np.asarray(matrix, np.float64)
-    adjugate = np.array(
-        [
-            [
-                m[1, 1] * m[2, 2] - m[1, 2] * m[2, 1],
-                m[0, 2] * m[2, 1] - m[0, 1] * m[2, 2],
-                m[0, 1] * m[1, 2] - m[0, 2] * m[1, 1],
-            ],
-            [
-                m[1, 2] * m[2, 0] - m[1, 0] * m[2, 2],
-                m[0, 0] * m[2, 2] - m[0, 2] * m[2, 0],
-                m[0, 2] * m[1, 0] - m[0, 0] * m[1, 2],
-            ],
-            [
-                m[1, 0] * m[2, 1] - m[1, 1] * m[2, 0],
-                m[0, 1] * m[2, 0] - m[0, 0] * m[2, 1],
-                m[0, 0] * m[1, 1] - m[0, 1] * m[1, 0],
-            ],
-        ]
-    )
-    determinant = m[0, 0] * adjugate[0, 0] + m[0, 1] * adjugate[1, 0] + m[0, 2] * adjugate[2, 0]
-    if not np.isfinite(determinant) or abs(determinant) < 1e-12 * max(1.0, float(np.abs(m).max()) ** 3):
-        return None
-    inverse = adjugate / determinant
-    return inverse if np.isfinite(inverse).all() else None
 
 
 def motion_beyond_fast(speeds: np.ndarray) -> float:

@@ -22,9 +22,8 @@ import numpy as np
 from ..flow import DISFlow, FlowEstimator, complete_flows, complete_flows_scored, motion, moving_objects, warp
 from ..flow.completion import PAIR_STEP
 from ..flow.holes import shared_distance
-from ..flow.motion import homography_flow, smoothed_grey
+from ..flow.motion import homography_flow, inverse_homography, smoothed_grey
 from ..flow.ops import float_grid, median_within
-from ..flow.ring_layers import _inverse as inverse_homography
 from ..workers import Helper, module_settings
 from .chain import BoxedFit, box_fit
 
@@ -144,7 +143,7 @@ def estimate_pair(estimator: FlowEstimator, a: FlowInput, b: FlowInput) -> tuple
     # One direction re-estimated, the other not doubted: that one may sit on a repeat that matches as well (the
     # pattern's blemishes aside), while the pair's motion is now known; it takes that motion where it brings
     # the frame on as well.
-    # (inverted by the adjugate, ring_layers' helper: np.linalg wakes OpenBLAS's spinning workers)
+    # (inverted by the adjugate, motion's helper: np.linalg wakes OpenBLAS's spinning workers)
     if forward_motion is not None and backward_motion is None:
         reverse = inverse_homography(forward_motion)
         if reverse is not None:
@@ -191,15 +190,9 @@ class _Side:
         return cls(frame, log, (~frame.thumb_hole).astype(np.float32))
 
     def onto(self, other: _Side, flow: np.ndarray) -> float | None:
-        """How ``other``, warped onto this frame by ``flow`` (working px), correlates with it (log luminance of
-        the thumbnails, over what both show; :func:`is_cut`'s measure, the log taken before the warp); None
-        where too little is shown by both, or one side is flat."""
-        height, width = self.log.shape[:2]
-        # (sampled at the thumbnail's pixels, not averaged over them as the cut test does: a fifth of the cost)
-        small: np.ndarray = cv2.resize(flow, (width, height), interpolation=cv2.INTER_LINEAR)
-        small[..., 0] *= width / flow.shape[1]
-        small[..., 1] *= height / flow.shape[0]
-        return self.onto_thumb(other, small)
+        """:meth:`onto_thumb` for ``flow`` at the working size (working px), brought to the thumbnail's by
+        sampling (:func:`_thumb_flow`'s INTER_LINEAR: the re-estimate scores several flows a pair)."""
+        return self.onto_thumb(other, _thumb_flow(flow, self.log, cv2.INTER_LINEAR))
 
     def onto_rigid(self, other: _Side, matrix: np.ndarray) -> float | None:
         """:meth:`onto` for the homography ``matrix`` (working px), made on the thumbnails' grid."""
@@ -212,7 +205,11 @@ class _Side:
         return self.onto_thumb(other, flow)
 
     def onto_thumb(self, other: _Side, flow: np.ndarray) -> float | None:
-        """:meth:`onto` for a flow at the thumbnail's size (thumbnail px)."""
+        """How ``other``'s thumbnail, warped onto this frame's by ``flow`` (thumbnail px), correlates with it:
+        log luminance (the log taken before the warp, once per frame), over the pixels both show; None where
+        too few are shown (:data:`CUT_MIN_SHARE`, :data:`CUT_MIN_PIXELS`), or one side is flat. The one
+        measure of both the cut test (:func:`is_cut`) and the re-estimate (:func:`_realigned`), so that
+        :data:`REALIGN_BELOW` and :data:`CUT_DENSE` speak of the same number."""
         warped = warp(other.log, flow, border=cv2.BORDER_CONSTANT)
         both = (warp(other.seen, flow, border=cv2.BORDER_CONSTANT) >= 1.0) & (self.seen > 0)
         if int(both.sum()) < max(CUT_MIN_PIXELS, CUT_MIN_SHARE * both.size):
@@ -221,9 +218,11 @@ class _Side:
         there = warped[both].astype(np.float64)
         here -= here.mean()
         there -= there.mean()
-        scale = float(np.sqrt(float((here * here).sum()) * float((there * there).sum())))  # (no BLAS: is_cut)
+        # (element-wise sums, not np.dot: a BLAS call wakes OpenBLAS, whose spinning workers cost ~40 CPU ms a
+        # frame on an idle machine: tests/test_style.py)
+        scale = float(np.sqrt(float((here * here).sum()) * float((there * there).sum())))
         if not np.isfinite(scale) or scale <= 1e-12:
-            return None
+            return None  # a flat frame (black leader, a fade's end) correlates with nothing: no evidence
         return float((here * there).sum()) / scale
 
 
@@ -455,44 +454,31 @@ CUT_MIN_SHARE = 0.2
 CUT_MIN_PIXELS = 256
 
 
-def _thumb_flow(a: FlowInput, forward: np.ndarray) -> np.ndarray:
-    """The pair's forward flow at the thumbnails' size (in thumbnail pixels)."""
-    height, width = a.thumb.shape[:2]
-    flow: np.ndarray = cv2.resize(forward, (width, height), interpolation=cv2.INTER_AREA)
-    flow[..., 0] *= width / forward.shape[1]
-    flow[..., 1] *= height / forward.shape[0]
-    return flow
+def _thumb_flow(flow: np.ndarray, thumb: np.ndarray, interpolation: int = cv2.INTER_AREA) -> np.ndarray:
+    """``flow`` (working px) at the size of ``thumb`` (a thumbnail, or what is made from one), in thumbnail px.
 
-
-def _correlation_onto_a(a: FlowInput, b: FlowInput, flow: np.ndarray) -> float | None:
-    """How frame B's thumbnail, warped onto A's by ``flow`` (thumbnail px), correlates with A's (log
-    luminance, over the pixels both show); None where too few are shown, or one side is flat."""
-    warped = warp(b.thumb, flow, border=cv2.BORDER_CONSTANT)
-    known = warp((~b.thumb_hole).astype(np.float32), flow, border=cv2.BORDER_CONSTANT) >= 1.0
-    both = known & ~a.thumb_hole
-    if int(both.sum()) < max(CUT_MIN_PIXELS, CUT_MIN_SHARE * both.size):
-        return None
-    here = np.log1p(np.maximum(a.thumb.mean(axis=-1)[both], 0.0, dtype=np.float64))
-    there = np.log1p(np.maximum(warped.mean(axis=-1)[both], 0.0, dtype=np.float64))
-    here -= here.mean()
-    there -= there.mean()
-    # (element-wise sums, not np.dot: a BLAS call wakes OpenBLAS, whose spinning workers cost ~40 CPU ms a
-    # frame on an idle machine: tests/test_style.py)
-    scale = float(np.sqrt(float((here * here).sum()) * float((there * there).sum())))
-    if not np.isfinite(scale) or scale <= 1e-12:
-        return None  # a flat frame (black leader, a fade's end) correlates with nothing: no evidence
-    return float((here * there).sum()) / scale
+    ``interpolation``: INTER_AREA (the flow averaged over each thumbnail pixel, as the thumbnail averages the
+    frame) for the cut test and the exposure gain (the cut test's thresholds were measured so; the gain reaches
+    the pixels); INTER_LINEAR (sampled at the thumbnail's pixels: a fifth of the cost, 0.15 against 0.84 ms for a
+    960x540 flow) for the re-estimate, which scores several flows a pair (:meth:`_Side.onto`). A parameter,
+    not one interpolation for all: either choice would change numbers the other side was measured with."""
+    height, width = thumb.shape[:2]
+    small: np.ndarray = cv2.resize(flow, (width, height), interpolation=interpolation)
+    small[..., 0] *= width / flow.shape[1]
+    small[..., 1] *= height / flow.shape[0]
+    return small
 
 
 def is_cut(a: FlowInput, b: FlowInput, forward: np.ndarray) -> bool:
     """Whether frames A and B are of two shots: B, warped onto A by the flow estimated between them and by
     that flow smoothed, does not look like A (see :data:`CUT_DENSE`). Log luminance makes the test blind to
     exposure and grade; a pair it cannot judge (too little seen, a flat frame) is no cut."""
-    flow = _thumb_flow(a, forward)
-    dense = _correlation_onto_a(a, b, flow)
+    here, there = _Side.of(a), _Side.of(b)
+    flow = _thumb_flow(forward, a.thumb)
+    dense = here.onto_thumb(there, flow)
     if dense is None or dense >= CUT_DENSE:
         return False
-    coarse = _correlation_onto_a(a, b, cv2.GaussianBlur(flow, (0, 0), max(flow.shape[:2]) / 8))
+    coarse = here.onto_thumb(there, cv2.GaussianBlur(flow, (0, 0), max(flow.shape[:2]) / 8))
     return coarse is not None and coarse < CUT_COARSE
 
 
@@ -512,7 +498,7 @@ def _exposure_gain(a: FlowInput, b: FlowInput, forward: np.ndarray) -> tuple[np.
     """Per-channel gain g with ``b·g ≈ a`` over the background both frames see (robust median of log
     ratios on thumbnails), and whether it can be trusted (False: a step beyond :data:`GAIN_LOG_FREE` that is
     not one gain over the frame: :data:`GAIN_AGREE_SHARE`). Exposure flicker and auto gain are multiplicative, so this is HDR-safe."""
-    flow = _thumb_flow(a, forward)
+    flow = _thumb_flow(forward, a.thumb)
     warped = warp(b.thumb, flow, border=cv2.BORDER_CONSTANT)
     warped_hole = warp(b.thumb_hole.astype(np.float32), flow, border=cv2.BORDER_CONSTANT) > 0
     level = max(float(np.median(np.abs(a.thumb))), 1e-6)

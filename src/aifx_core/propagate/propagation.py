@@ -14,7 +14,9 @@ in this order, for its hole pixels and a seam ring around the hole (:meth:`Propa
    what the frame ``radius`` back recovered where their backward chain ended (:mod:`.far`), on fast frames
    a side's motion hypothesis (:mod:`.hypotheses`), and on a locked-off or handheld shot the shot's clean
    plate (:mod:`.seen`, read through the frame's registration);
-5. seam: the object's soft edge a tight matte left on the ring is taken out (:mod:`.halo`), a smooth offset
+5. seam: where the frame's own ring is blurrier than what was fetched for it (a jolt's motion blur), the fetched
+   values are blurred to match (:mod:`.blur_match`); the object's soft edge a tight matte left on the ring is
+   taken out (:mod:`.halo`), a smooth offset
    matches the fused values to the frame's own ring (:func:`.seam.seam_match`), the ring
    check says how much of its own spatial fill each pixel takes (:func:`.seam.ring_share`), and each pixel's
    confidence and weight against the fallback route follow (:func:`.confidence.pixel_confidence`,
@@ -33,6 +35,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from .blur_match import match_blur, ring_blur
 from .candidates import Candidates, Frontier, Source, gather
 from .chain import FirstStep
 from .confidence import candidate_quality, candidate_weight, pixel_confidence
@@ -44,6 +47,7 @@ from .fusion import Fused, fuse
 from .halo import band, suspect, without_halo
 from .hypotheses import STEPS as HYPOTHESIS_STEPS
 from .hypotheses import choose
+from .light import seam_points
 from .mover_fringe import near_hidden, own_reach
 from .options import PropagateOptions
 from .pairs import Pairs
@@ -139,13 +143,20 @@ class Propagation:
         self._far(t, frontiers, fused, frame.level, all_ys, all_xs, membrane)
         if self.seen is not None and self.seen.shape == frame.hole.shape:
             seen_candidates(t, self.seen, fused, ys, xs, membrane, frame.level)
-        values = fused.values[:n_hole]
         real = frame.source[ring_ys, ring_xs]
+        # A frame blurrier than what was fetched for it (a jolt in a sharp shot) gets it blurred to match
+        # (:mod:`.blur_match`; nothing is done where the ring's sharpness matches).
+        on = fused.found[n_hole:]
+        blur = ring_blur(real[on], fused.values[n_hole:][on], ring_ys[on], ring_xs[on])
+        if blur is not None:
+            match_blur(blur, ys, xs, ring_ys, ring_xs, fused.values, fused.found, real)
+        values = fused.values[:n_hole]
         fetched = fused.values[n_hole:]
         # Ring pixels whose fetched value is far from the plate's show something the fill must not match
         # (an unmasked object passing the hole, a misregistered edge): the seam ignores them.
-        usable = fused.found[n_hole:] & (
-            np.abs(real - fetched).max(axis=1) <= self.opt.outlier_tol * frame.level
+        # Not a smooth light change on one side of the hole, though (:mod:`.light`): that is matched, unclamped.
+        usable, light = seam_points(
+            ring_ys, ring_xs, real, fetched, fused.found[n_hole:], self.opt.outlier_tol * frame.level
         )
         # The object's soft edge left on the ring by a tight matte is taken out first (:mod:`.halo`).
         real = self._without_halo(t, ring_ys, ring_xs, real, fetched, fused.found[n_hole:])
@@ -155,7 +166,9 @@ class Propagation:
         share = ring_share(frame, opt, ys, xs, ring_ys, ring_xs, real, fetched, fused.found[n_hole:])
         real, fetched = real[usable], fetched[usable]
         ry, rx = ring_ys[usable], ring_xs[usable]
-        offset, residual = seam_match(self.opt.seam, ys, xs, ry, rx, real, fetched, values, frame.level)
+        offset, residual = seam_match(
+            self.opt.seam, ys, xs, ry, rx, real, fetched, values, frame.level, light[usable]
+        )
         confidence = pixel_confidence(
             fused.align[:n_hole],
             fused.rejected[:n_hole],

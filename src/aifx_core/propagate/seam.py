@@ -80,12 +80,14 @@ def seam_match(
     fetched: np.ndarray,
     hole_values: np.ndarray,
     scale: float,
+    light: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """The offset (N_hole, 3) to add to the fetched ``hole_values`` so they meet the ring's ``real`` pixels,
     and the seam residual (N_hole,) of :func:`seam_residual` (None when the ring is empty).
 
     ``mode``: ``offset`` (additive field), ``gain`` (multiplicative field in log space, expressed as an
-    offset) or ``none`` (no offset; the residual is still measured). One push-pull spreads both.
+    offset) or ``none`` (no offset; the residual is still measured). One push-pull spreads both. ``light``
+    (per ring point, or None: none): a smooth light change (:mod:`.light`), exempt from the clamp.
     """
     n = len(hole_ys)
     if len(ring_ys) == 0 or n == 0:
@@ -101,7 +103,10 @@ def seam_match(
     else:
         field = real - fetched
     limit = 3.0 * np.median(np.abs(field), axis=0) + 1e-6  # so a few misregistered pixels cannot tint it all
-    both = np.concatenate([np.clip(field, -limit, limit), left], axis=1).astype(np.float32)
+    clamped = np.clip(field, -limit, limit)
+    if light is not None and light.any():
+        clamped[light] = field[light]
+    both = np.concatenate([clamped, left], axis=1).astype(np.float32)
     spread_both = spread(hole_ys, hole_xs, ring_ys, ring_xs, both)
     offset = spread_both[:, :3]
     if mode == "gain":

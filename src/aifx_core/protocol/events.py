@@ -134,6 +134,14 @@ def summary(event: Mapping[str, Any]) -> str:
 #: into their own fields' names (Blender's panel, Nuke's knobs) by these very texts.
 CHECK_HOLE = "check the mask, --invert-mask, --threshold and --dilate"
 CHECK_EMPTY_MASK = "check the mask, --mask-channel, --invert-mask and --threshold"
+#: How the core asks for a mask it can use. Its refusals reach a command-line user and a job's or the Python
+#: API's alike, so each setting is named both ways, the flag and the job's field, as the core's other refusals
+#: of a setting do (``-m "" or "mask": ""``); the adapters reword these very texts as well.
+GIVE_MASK = (
+    'give a mask (--mask MASK or "mask": MASK) or the channel that holds the matte '
+    '(--mask-channel NAME or "mask_channel": NAME)'
+)
+PICK_MASK_CHANNEL = 'give one of them as the mask channel (--mask-channel NAME or "mask_channel": NAME)'
 
 
 def notices(event: Mapping[str, Any]) -> list[str]:

@@ -261,6 +261,12 @@ class FillJob:
     def validate(self) -> None:
         """Reject values that cannot work, before anything is read or written."""
         self.check_fields()
+        refuse_empty_path(
+            self.contact_sheet,
+            "contact sheet",
+            '--contact-sheet "" or "contact_sheet": ""',
+            "(null in a job file) for no contact sheet, or give a PNG such as sheet.png",
+        )
         if not is_device_name(self.device):  # (a typo fails here, also for a backend that needs no device)
             raise InputError(f'job field "device" is {self.device!r}; give auto, cpu, cuda, cuda:1 or mps')
 
@@ -327,6 +333,16 @@ def absolute_paths(job: FillJob) -> FillJob:
         name: os.path.abspath(os.path.expanduser(value)) for name, value in relative_paths(job).items()
     }
     return replace(job, **changes) if changes else job
+
+
+def refuse_empty_path(value: str | os.PathLike[str] | None, what: str, given: str, instead: str) -> None:
+    """Refuse a path that is given but empty or blank (``--contact-sheet "$SHEET"`` with SHEET unset in a wrapper
+    script, ``"contact_sheet": ""`` in a generated job): taken as "not given", the sheet, the saved job or eval's
+    reference was skipped without a word and the run ended with exit 0. ``None`` is "not given"; ``given``
+    names how the empty value came in, ``instead`` what leaving it out does and what to give, in one line:
+    ``the mask path is empty (-m ""); leave it out (null in a job file) to use the plate's alpha, or give ...``."""
+    if value is not None and not os.fspath(value).strip():
+        raise InputError(f"the {what} path is empty ({given}); leave it out {instead}")
 
 
 def is_device_name(device: str) -> bool:

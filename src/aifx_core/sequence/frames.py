@@ -34,10 +34,23 @@ def parse_frame_spec(spec: str, name: str = "--frames") -> list[int]:
     """
     frames: set[int] = set()
     for item in frame_spec_items(spec, name):
-        if len(item) + len(frames) > MAX_FRAMES:
+        if range_size(item) + len(frames) > MAX_FRAMES:
             raise InputError(f"{name} {spec!r}: more than {MAX_FRAMES} frames; check the range for a typo")
         frames.update(item)
     return sorted(frames)
+
+
+def looks_like_frame_spec(text: str) -> bool:
+    """Whether ``text`` is written as a frame spec (every comma-separated item a frame or a range, negative ones
+    included: ``-3-2``, ``-5--1,0``), whatever its size: what the command line takes as ``--frames``' value
+    although it starts with ``-`` (``aifx_core.cli``)."""
+    return all(_ITEM.match(item.strip()) for item in text.split(","))
+
+
+def range_size(frames: range) -> int:
+    """How many numbers ``frames`` holds, counted, not by ``len()``: a range past ``sys.maxsize`` (a typo'd
+    ``1001-10010000000000000000``) made ``len()`` raise OverflowError, a traceback instead of the typo refusal."""
+    return max(0, -((frames.start - frames.stop) // frames.step))
 
 
 def frame_spec_items(spec: str, name: str = "--frames") -> list[range]:
@@ -55,9 +68,15 @@ def frame_spec_items(spec: str, name: str = "--frames") -> list[range]:
             raise InputError(
                 f"{name} {spec!r}: cannot read {item!r}; use frames like 1001-1100, 1001-1100x2 or 1001,1005"
             )
-        start = int(match["start"])
-        end = int(match["end"]) if match["end"] is not None else start
-        step = int(match["step"]) if match["step"] is not None else 1
+        try:
+            start = int(match["start"])
+            end = int(match["end"]) if match["end"] is not None else start
+            step = int(match["step"]) if match["step"] is not None else 1
+        except ValueError:  # (a number of thousands of digits, which int() refuses to read)
+            shown = spec if len(spec) <= 60 else spec[:57] + "..."
+            raise InputError(
+                f"{name} {shown!r}: a number thousands of digits long; check the range for a typo"
+            ) from None
         if step < 1:
             raise InputError(f"{name} {spec!r}: step in {item!r} must be 1 or more")
         if end < start:

@@ -25,7 +25,7 @@ from .image import Unfilled, file_colour_channels, layer_of, unfilled_colour
 from .imageinfo import ImageInfo, Window, window_size
 from .imageio import read_info
 from .pattern import FramePattern, parse_pattern, still_frame
-from .reader import check_span
+from .reader import check_span, none_requested
 
 
 def describe(spec: str | os.PathLike[str], frames: Iterable[int] | int | str | None = None) -> str:
@@ -96,9 +96,13 @@ def _frame_facts(pattern: FramePattern, frames: str | None) -> dict[str, Any]:
     if frames is not None:
         wanted = parse_frame_spec(frames)
         present = set(on_disk)
+        if present.isdisjoint(wanted):
+            # (as a fill's input says it: a report of the other frames' first header, "missing: none", told
+            # nothing of the frames asked for)
+            raise InputError(none_requested(pattern, wanted, on_disk, "frames", "check the frames asked for"))
         found["requested"] = wanted
         found["requested_missing"] = sorted(set(wanted) - present)
-        found["read"] = next((f for f in wanted if f in present), on_disk[0])
+        found["read"] = next(f for f in wanted if f in present)
     return found
 
 

@@ -106,10 +106,7 @@ def open_sequence(
     if not available:
         # A mask is asked for the plate's frames: none there is a mask numbered otherwise (1-8 for 1001-1008).
         fix = "number the mask frames like the plate's" if role == "mask" else f"check {frames_name}"
-        raise InputError(
-            f"{pattern}: none of the requested {role} frames {_frames_text(wanted)} exist "
-            f"(on disk: {_frames_text(on_disk)}); {fix}"
-        )
+        raise InputError(none_requested(pattern, wanted, on_disk, f"{role} frames", fix))
     missing = [f for f in wanted if f not in present]
     if missing and not skip_missing:
         where = f" (on disk: {_frames_text(on_disk)})" if requested is not None else ""
@@ -123,6 +120,15 @@ def open_sequence(
             f"{limit}{fix_missing}"
         )
     return Sequence(pattern, available, role)
+
+
+def none_requested(pattern: FramePattern, wanted: list[int], on_disk: list[int], what: str, fix: str) -> str:
+    """The one line for frames asked of ``pattern`` of which none is on disk (``what``: ``"plate frames"``, or
+    plain ``"frames"`` for ``aifx info``), ending with ``fix``: the same words wherever a request finds nothing."""
+    return (
+        f"{pattern}: none of the requested {what} {_frames_text(wanted)} exist "
+        f"(on disk: {_frames_text(on_disk)}); {fix}"
+    )
 
 
 def _case_twin(pattern: FramePattern, missing: list[int]) -> str:

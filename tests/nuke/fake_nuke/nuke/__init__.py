@@ -25,9 +25,14 @@ the plugin uses, and it is as strict as Nuke where Nuke bites:
   ``Node.channels()`` list what exists, and a saved script keeps the custom layers its knobs refer to (Nuke
   writes them as ``add_layer``; the others are dropped). ``Shuffle`` moves a layer's channels into rgba by
   position (old Shuffle: ``red red`` = the ``in`` layer's first channel).
-- **Callbacks.** ``knobChanged`` callbacks (``addKnobChanged``) run only for what the artist does in a node's
-  panel (Foundry: "has its value changed by user interaction events"), never for a Python ``setValue``: a test
-  plays the artist with :func:`_user_set` and :func:`_user_connect` (the knob is then ``inputChange``).
+- **Callbacks.** ``knobChanged`` callbacks (``addKnobChanged``) run only while the node's panel is open
+  (``showControlPanel``; Foundry 13.2: "The purpose is to update other knobs in the control panel. Use
+  addUpdateUI() for changes that should happen even when the panel is closed"; 17.1 calls it for more), for
+  what the artist does there, never for a Python ``setValue``: a test plays the artist with :func:`_user_set`
+  and :func:`_user_connect` (the knob is then ``inputChange``); opening the panel calls them with the dummy
+  knob ``showPanel``, closing it with ``hidePanel``. ``updateUI`` callbacks (``addUpdateUI``: "on every node
+  when things change. This is done during idle") run only in the GUI, on every node, when a test plays
+  Nuke's event loop going idle with :func:`_idle`.
   ``beforeRender`` callbacks (``addBeforeRender``, Write nodes) run in ``execute`` before the first frame with
   ``thisNode()`` the Write; one that raises aborts the render (Foundry: "If they throw an exception, the render
   aborts"), and ``execute`` raises it as a ``RuntimeError``.
@@ -697,7 +702,7 @@ _NODE_TAB: dict[str, Any] = {
     "bookmark": False,
     "postage_stamp": False,
     "postage_stamp_frame": 0,
-    "icon": "",
+    "icon": (File_Knob, ""),  # (a file browser on the Node tab: a File_Knob, as a Read's file is)
     "indicators": 0,
     "help": "",
     "autolabel": "",
@@ -719,6 +724,7 @@ class Node(_MainThreadOnly):
         self._user: list[str] = []
         self._inputs: list[Node | None] = []
         self._name = ""
+        self._panel_open = False
         if cls != "Root":
             for name, default in _NODE_TAB.items():
                 self._add_builtin(name, default)
@@ -861,6 +867,22 @@ class Node(_MainThreadOnly):
 
     def input(self, index: int) -> Node | None:
         return self._inputs[index] if index < len(self._inputs) else None
+
+    # the Properties panel (GUI)
+    def showControlPanel(self, forceFloat: bool = False) -> None:
+        """Open the node's panel: knobChanged with the dummy knob ``showPanel``, then for the artist's edits."""
+        if not self._panel_open:
+            self._panel_open = True
+            _run_node_callbacks(_knob_changed, self, _dummy_knob(self, "showPanel"))
+
+    def hideControlPanel(self) -> None:
+        if self._panel_open:
+            _run_node_callbacks(_knob_changed, self, _dummy_knob(self, "hidePanel"))
+            self._panel_open = False
+
+    def shown(self) -> bool:
+        """Whether the node's panel is open."""
+        return self._panel_open
 
     def inputs(self) -> int:
         return len(self._inputs)
@@ -1228,16 +1250,23 @@ def menu(name: str) -> Menu:
 
 
 _on_script_load: list[tuple[Callable[..., Any], tuple, dict]] = []
-#: ``(call, args, kwargs, nodeClass)`` of addKnobChanged / addBeforeRender.
+#: ``(call, args, kwargs, nodeClass)`` of addKnobChanged / addUpdateUI / addBeforeRender.
 _knob_changed: list[tuple[Callable[..., Any], tuple, dict, str]] = []
+_update_ui: list[tuple[Callable[..., Any], tuple, dict, str]] = []
 _before_render_calls: list[tuple[Callable[..., Any], tuple, dict, str]] = []
 
 
 def addKnobChanged(
     call: Callable[..., Any], args: Any = (), kwargs: Any = None, nodeClass: str = "*", node: Any = None
 ) -> None:
-    """Run ``call`` when the artist changes a knob of a ``nodeClass`` node in its panel (see the module doc)."""
+    """Run ``call`` when the artist changes a knob of a ``nodeClass`` node in its open panel (see the module
+    doc)."""
     _knob_changed.append((call, _as_tuple(args), dict(kwargs or {}), nodeClass))
+
+
+def addUpdateUI(call: Callable[..., Any], args: Any = (), kwargs: Any = None, nodeClass: str = "*") -> None:
+    """Run ``call`` on every ``nodeClass`` node when the GUI goes idle after a change (:func:`_idle`)."""
+    _update_ui.append((call, _as_tuple(args), dict(kwargs or {}), nodeClass))
 
 
 def addBeforeRender(
@@ -1268,19 +1297,38 @@ def _before_render(write: Node) -> None:
         raise RuntimeError(str(exc)) from None
 
 
+def _dummy_knob(node: Node, name: str) -> Knob:
+    """What ``thisKnob()`` is for an event that is no knob's (``showPanel``, ``inputChange``)."""
+    knob = Knob(name)
+    knob._node = node
+    return knob
+
+
 def _user_set(knob: Knob, value: Any) -> None:
-    """The artist sets a knob in the node's panel: its value, then the knobChanged callbacks (test helper)."""
+    """The artist changes a knob (in the node's panel, or a knob linked to it): its value, then the
+    knobChanged callbacks if the node's panel is open (test helper)."""
     knob.setValue(value)
     assert knob._node is not None
-    _run_node_callbacks(_knob_changed, knob._node, knob)
+    if knob._node._panel_open:
+        _run_node_callbacks(_knob_changed, knob._node, knob)
 
 
 def _user_connect(node: Node, index: int, upstream: Node | None) -> None:
-    """The artist connects an input in the DAG: knobChanged with the knob ``inputChange`` (test helper)."""
+    """The artist connects an input in the DAG: knobChanged with the knob ``inputChange``, if the node's panel
+    is open (test helper)."""
     node.setInput(index, upstream)
-    changed = Knob("inputChange")
-    changed._node = node
-    _run_node_callbacks(_knob_changed, node, changed)
+    if node._panel_open:
+        _run_node_callbacks(_knob_changed, node, _dummy_knob(node, "inputChange"))
+
+
+def _idle() -> None:
+    """Nuke's GUI event loop goes idle after a change: the updateUI callbacks run on every node, those inside
+    groups too (test helper). ``nuke -t`` and ``nuke -x`` have no such loop."""
+    if not GUI:
+        raise RuntimeError("nuke: updateUI runs only in the GUI's event loop (set nuke.GUI)")
+    _check_thread("nuke._idle")
+    for node in allNodes(group=_root, recurseGroups=True):
+        _run_node_callbacks(_update_ui, node, None)
 
 
 def addOnScriptLoad(
@@ -1329,6 +1377,51 @@ def scriptOpen(filename: str) -> None:
     _root._script = filename
     for call, args, kwargs in list(_on_script_load):
         call(*args, **kwargs)
+
+
+#: What ``nodeCopy("%clipboard%")`` copied.
+_clipboard: list[str] = []
+
+
+def nodeCopy(s: str) -> None:
+    """Copy the selected node (the fake selects one) as script text to file ``s``, or to the clipboard with
+    ``%clipboard%``: its knobs and insides, not its connections (Nuke's keeps only those among copied nodes)."""
+    _check_thread("nuke.nodeCopy")
+    if _selected is None:
+        raise RuntimeError("nuke.nodeCopy: no node selected")
+    text = json.dumps(_dump(_selected))
+    if s == "%clipboard%":
+        _clipboard[:] = [text]
+    else:
+        with open(s, "w", encoding="utf-8") as handle:
+            handle.write(text)
+
+
+def nodePaste(s: str) -> Node | None:
+    """Paste what :func:`nodeCopy` copied into the current group: renamed if its name is taken, its input 0
+    on the selected node (as Nuke pastes below the selection), its other inputs empty; the pasted node is then
+    the selection. No callbacks run (an AIFill's onScriptLoad is for opening a script)."""
+    global _selected
+    _check_thread("nuke.nodePaste")
+    if s == "%clipboard%":
+        text = _clipboard[0] if _clipboard else ""
+    else:
+        with open(s, encoding="utf-8") as handle:
+            text = handle.read()
+    if not text:
+        return None
+    data = json.loads(text)
+    group = _context[-1]
+    holder = Group("Group", None)
+    _load(holder, {"knobs": {}, "user": [], "children": [{**data, "inputs": []}]})
+    pasted = holder._children[0]
+    pasted._parent = group
+    pasted.setName(pasted._name)
+    group._children.append(pasted)
+    if _selected is not None and _selected._parent is group:
+        pasted.setInput(0, _selected)
+    _selected = pasted
+    return pasted
 
 
 def _referenced_layers(group: Group) -> dict[str, list[str]]:
@@ -1811,6 +1904,7 @@ def _reset(gizmos: bool = False) -> None:
     menus.clear()
     _on_script_load.clear()
     _knob_changed.clear()
+    _update_ui.clear()
     _before_render_calls.clear()
 
 
