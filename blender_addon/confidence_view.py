@@ -23,7 +23,9 @@ import os
 
 import bpy
 
-from .plates import block_path, read_alpha_as
+from .jobs import split_sequence_path
+from .plates import read_alpha_as, stored_path
+from .targets import earlier_result
 
 #: The Image node output that carries the EXR channel ``fill.confidence`` (Blender names the pass ``fill``).
 PASS = "fill"
@@ -45,12 +47,13 @@ def result_image(
 ) -> bpy.types.Image:
     """The result sequence as an Image datablock (the image route's result itself, else loaded once), its
     alpha read as the plate's (``alpha_mode``: a straight-alpha plate's values are in the EXR as stored)."""
-    image = bpy.data.images.get(name)
-    if image is not None and block_path(image) != first_file:
-        image = None
+    sequence = split_sequence_path(first_file)
+    # By its files, never by name: the artist may have renamed it, and another folder's result has the name.
+    image = earlier_result(bpy.data.images, sequence.pattern if sequence is not None else first_file)
     if image is None:
         image = bpy.data.images.load(first_file, check_existing=False)
         image.name = name
+        image.filepath = stored_path(first_file)  # as Blender's Open would: relative to a saved .blend
     else:
         image.reload()
     image.source = "SEQUENCE"

@@ -70,6 +70,7 @@ class MaskRaster:
         pattern: str,
         source_scene: bpy.types.Scene,
         aspect: float = 1.0,
+        canvas: Sequence[int] | None = None,
     ) -> None:
         if len(scene_frames) != len(file_numbers) or not scene_frames:
             raise ValueError("need one file number per scene frame")
@@ -80,6 +81,9 @@ class MaskRaster:
         self.mask_name = mask.name
         self.frames = [(int(f), int(n)) for f, n in zip(scene_frames, file_numbers, strict=True)]
         self.pattern = pattern
+        #: (x, y, width, height): the matte, rendered at ``size`` (an EXR plate's data window, what Blender
+        #: shows), placed at x, y on a width x height canvas (its display window, the frame the core fills).
+        self.canvas = tuple(int(v) for v in canvas) if canvas is not None else None
         self.index = 0
         self.source_scene_name = source_scene.name
         self._home = (source_scene.frame_current, source_scene.frame_subframe)
@@ -132,6 +136,8 @@ class MaskRaster:
         bpy.ops.render.render(write_still=True, scene=scene.name)
         if not os.path.exists(render.filepath):
             raise RuntimeError(f"{self.mask_name}: Blender rendered no matte for frame {frame}")
+        if self.canvas is not None:
+            _place_on_canvas(render.filepath, self.canvas, scene)
         self.index += 1
         return not self.done
 
@@ -158,6 +164,37 @@ class MaskRaster:
             if scene is not None:
                 bpy.data.scenes.remove(scene)
             self.scene_name = None
+
+
+def _place_on_canvas(path: str, canvas: Sequence[int], scene: bpy.types.Scene) -> None:
+    """Rewrite the matte ``path`` (rendered at an EXR plate's data window, which Blender shows pixel for pixel)
+    as the plate's display window, which the core fills: placed at ``canvas``'s x, y (top-left, y down, as EXR
+    counts), zero where the data window does not reach, cropped where it reaches past (overscan). Saved through
+    ``scene``'s settings (16-bit greyscale PNG, Raw, no stamps), as the render was: the values are kept exactly.
+    Rendered at the display window's size, the matte was refused as a proxy-resolution mask."""
+    import numpy as np  # Blender ships NumPy with its Python
+
+    x, y, width, height = (int(v) for v in canvas)
+    small = bpy.data.images.load(path, check_existing=False)
+    try:
+        small.colorspace_settings.is_data = True
+        w, h = int(small.size[0]), int(small.size[1])
+        pixels = np.empty(w * h * 4, np.float32)
+        small.pixels.foreach_get(pixels)
+    finally:
+        bpy.data.images.remove(small)
+    picture = pixels.reshape(h, w, 4)[::-1]  # Blender's rows run bottom-up; top row first, as EXR counts
+    frame = np.zeros((height, width, 4), np.float32)
+    frame[..., 3] = 1.0
+    x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, width), min(y + h, height)
+    if x0 < x1 and y0 < y1:
+        frame[y0:y1, x0:x1] = picture[y0 - y : y1 - y, x0 - x : x1 - x]
+    placed = bpy.data.images.new("aifx matte", width, height, float_buffer=True, is_data=True)
+    try:
+        placed.pixels.foreach_set(np.ascontiguousarray(frame[::-1]).ravel())
+        placed.save_render(path, scene=scene)
+    finally:
+        bpy.data.images.remove(placed)
 
 
 def mask_aspect(block: Any) -> float:

@@ -127,7 +127,7 @@ def find_plate(op: AIFX_OT_fill, context: bpy.types.Context) -> Plate:
 def find_mask(op: AIFX_OT_fill, context: bpy.types.Context):
     """A mask path, a Mask datablock (to rasterise) or an Image matte, in that order of precedence."""
     if op.mask:
-        return plates.blend_path(op.mask, "Mask")
+        return plates.pattern_path(op.mask, "Mask")
     if op.mask_datablock:
         mask = _named(bpy.data.masks, op.mask_datablock, op.mask_library)
         if mask is None:
@@ -275,7 +275,7 @@ def prepare(op: AIFX_OT_fill, context: bpy.types.Context) -> PreparedFill:
     numbers = frame_numbers(op, plate, context.scene)
     padding = plate.sequence.padding if plate.sequence is not None else 4
     if op.output:
-        output = plates.blend_path(op.output, "output")
+        output = plates.pattern_path(op.output, "output")  # listed and named by '#' from here on
         out_dir = os.path.dirname(output)
     else:
         out_dir = (
@@ -317,7 +317,10 @@ def prepare(op: AIFX_OT_fill, context: bpy.types.Context) -> PreparedFill:
     if raster_plan is not None:
         try:
             aspect = masks.mask_aspect(plate.datablock)  # the Mask is drawn over the aspect-corrected picture
-            prepared.raster = masks.MaskRaster(*raster_plan, context.scene, aspect)
+            canvas = plates.display_canvas(
+                plate, raster_plan[1]
+            )  # an EXR's data window in its display window
+            prepared.raster = masks.MaskRaster(*raster_plan, context.scene, aspect, canvas)
         except (OSError, ValueError) as exc:
             raise UserError(f"{raster_plan[0].name}: cannot rasterise the mask ({exc})") from None
     return prepared
@@ -479,17 +482,6 @@ def discard_rejected(prepared: PreparedFill) -> None:
             os.rmdir(folder)  # only when empty
 
 
-def _same_output(block: Any, output: str) -> bool:
-    """Whether the clip or image ``block`` shows files of ``output`` (same folder and name, any frame): a
-    rerun's result then refreshes it. Comparing with one file (the lowest number on disk) made a second
-    result ("... AI Fill.001") when a rerun filled frames before the earlier ones."""
-    path = plates.block_path(block)
-    if "#" not in output:
-        return os.path.normpath(path) == os.path.normpath(output)
-    sequence = split_sequence_path(path)
-    return sequence is not None and os.path.normpath(sequence.pattern) == os.path.normpath(output)
-
-
 def load_result(prepared: PreparedFill, space=None, notes: list | None = None) -> Any:
     """Open the filled frames next to the source: a Movie Clip for a clip, else an image (sequence).
 
@@ -518,17 +510,22 @@ def load_result(prepared: PreparedFill, space=None, notes: list | None = None) -
         return None
     name = f"{plate.name} AI Fill"
     datablocks = bpy.data.movieclips if is_clip else bpy.data.images
-    existing = datablocks.get(name)
-    if existing is not None and not _same_output(existing, output):
-        existing = None  # another output folder: load beside it under a new name
+    existing = targets.earlier_result(datablocks, output, plate.datablock)
     if existing is not None and not is_clip:
         existing.reload()
         result = existing
     elif existing is not None:
+        moved = _first_number(existing) - shown[0] if shown else 0  # clip frames move by this much
         _reload_clip(existing, first)
+        if _shift_tracking(existing, moved) and notes is not None:
+            notes.append(
+                f"the camera solve of '{existing.name}' was made when the clip started at another file and "
+                "Blender cannot move it; solve the camera again (Movie Clip Editor > Solve Camera Motion)"
+            )
         result = existing
     else:
         result = datablocks.load(first)
+        _store_path(result, first)
         result.name = name
     if is_clip:
         result.frame_start = plate.scene_frame(shown[0]) if shown else plate.first_scene_frame
@@ -556,6 +553,15 @@ def load_result(prepared: PreparedFill, space=None, notes: list | None = None) -
     return result
 
 
+def _store_path(block: Any, path: str) -> None:
+    """Give a result just loaded from ``path`` the path Blender's own Open would store (:func:`plates.stored_path`:
+    relative to a saved .blend, by the Relative Paths preference): loaded absolute, the result of a fill into
+    ``//fill/`` was the one file lost when the project folder moved."""
+    stored = plates.stored_path(path)
+    if block.filepath != stored:
+        block.filepath = stored
+
+
 def _reload_clip(clip: bpy.types.MovieClip, first: str) -> None:
     """Show a rerun's frames in the result clip the artist may have worked on, keeping the clip itself.
 
@@ -566,13 +572,39 @@ def _reload_clip(clip: bpy.types.MovieClip, first: str) -> None:
     rescans the sequence, so frames the rerun added are counted."""
     if os.path.normpath(plates.block_path(clip)) != os.path.normpath(first):
         # Keep a path made relative to the .blend relative (File > External Data > Make Paths Relative).
-        relative = clip.filepath.startswith("//") and bpy.data.filepath and clip.library is None
-        clip.filepath = bpy.path.relpath(first) if relative else first
+        clip.filepath = plates.stored_path(first, clip.filepath.startswith("//") and clip.library is None)
     else:
         clip.filepath = clip.filepath
     view_layer = getattr(bpy.context, "view_layer", None)
     if view_layer is not None:
         view_layer.update()
+
+
+def _first_number(clip: bpy.types.MovieClip) -> int:
+    """The file number the clip's file path names (what Blender shows at clip frame 1, less its Frame Offset)."""
+    sequence = split_sequence_path(plates.block_path(clip))
+    return sequence.number if sequence is not None else 0
+
+
+def _shift_tracking(clip: bpy.types.MovieClip, frames: int) -> bool:
+    """Move the clip's tracks, plane tracks and solve keyframes ``frames`` clip frames on, so each stays on the
+    file it was made on: Blender keeps them at clip frames, counted from the clip's first file, and a rerun on
+    an earlier range starts the result at an earlier file (plate_fill.1004 -> 1001 moved a marker at scene
+    frame 1005 to 1002). Returns whether a camera solve is left behind (its frames are read-only in Blender)."""
+    if frames == 0:
+        return False
+    stale = False
+    for track_object in clip.tracking.objects:
+        for track in list(track_object.tracks) + list(track_object.plane_tracks):
+            # Setting a marker's frame re-inserts it, replacing a marker already there: move the far end first
+            # (the markers stay sorted, so each index keeps its marker).
+            count = len(track.markers)
+            for index in reversed(range(count)) if frames > 0 else range(count):
+                track.markers[index].frame += frames
+        track_object.keyframe_a += frames
+        track_object.keyframe_b += frames
+        stale = stale or len(track_object.reconstruction.cameras) > 0
+    return stale
 
 
 def _copy_aspect(source: Any, result: Any) -> None:
@@ -622,7 +654,8 @@ class AIFX_OT_fill(FillOptions, bpy.types.Operator):
         name="Mask Path", description="Matte path or pattern (white = fill); overrides Mask datablocks"
     )
     output: StringProperty(
-        name="Output", description="Output pattern (clean.####.exr); default: in the output folder"
+        name="Output",
+        description="Output pattern (clean.####.exr, clean.%04d.exr, clean.$F4.exr); default: in the output folder",
     )
     clip: StringProperty(name="Clip", description="Movie Clip to fill (default: the editor's clip)")
     image: StringProperty(name="Image", description="Image sequence to fill (default: the editor's image)")

@@ -9,11 +9,14 @@ from __future__ import annotations
 import glob
 import os
 import re
+import struct
 from dataclasses import dataclass
 from typing import Any
 
 import bpy
 
+from .aifx_protocol.errors import InputError
+from .aifx_protocol.frames import hash_pattern
 from .jobs import SequenceName, split_sequence_path
 
 
@@ -95,6 +98,35 @@ def blend_path(path: str, what: str) -> str:
             "or choose an absolute folder"
         )
     return os.path.abspath(bpy.path.abspath(path))
+
+
+def pattern_path(path: str, what: str) -> str:
+    """A script's ``input=``, ``mask=`` or ``output=`` (:func:`blend_path`) with its frame token written as
+    ``#`` (``clean.%04d.exr``, ``clean.$F4.exr`` -> ``clean.####.exr``, the protocol's reading, shared with the
+    core): the add-on lists and names frames by ``#`` only, so a ``%04d`` output was never loaded as the
+    result, and a run that failed part-way took it for empty and deleted its job file and mattes. An existing
+    file is kept as it is (the core reads it as a still whatever its name holds)."""
+    path = blend_path(path, what)
+    if os.path.isfile(path):
+        return path
+    try:
+        return hash_pattern(path)
+    except InputError as exc:  # $F4_v2, two tokens: the core's words
+        raise UserError(str(exc)) from None
+
+
+def stored_path(path: str, relative: bool | None = None) -> str:
+    """``path`` as Blender's own Open stores it: relative to the saved .blend (``//``) when ``relative`` (by
+    default the Relative Paths preference, on unless turned off), else absolute. Loaded absolute, the result
+    of a fill into ``//fill/`` was the one file lost when the project folder moved."""
+    if relative is None:
+        relative = bool(bpy.context.preferences.filepaths.use_relative_paths)
+    if not relative or not bpy.data.filepath:
+        return path
+    try:
+        return bpy.path.relpath(path)
+    except ValueError:  # another drive (Windows): no relative path reaches it
+        return path
 
 
 def block_path(block: Any) -> str:
@@ -221,10 +253,10 @@ def path_plate(pattern: str, colorspace: str | None) -> Plate:
     """A path or ``####`` pattern given by a script; scene frame N is file number N (the VFX convention).
 
     One numbered file of a longer sequence stands for the whole sequence, as a Movie Clip's path does.
-    ``//`` (next to the .blend) is refused while the .blend is unsaved, and the path is made absolute
-    (:func:`blend_path`).
+    ``//`` (next to the .blend) is refused while the .blend is unsaved, and the path is made absolute, its
+    frame token as ``#`` (:func:`pattern_path`).
     """
-    path = blend_path(pattern, "Input")
+    path = pattern_path(pattern, "Input")
     if "#" not in path:
         single = split_sequence_path(path)
         if single is not None and os.path.isfile(path) and len(sequence_numbers(single.pattern)) > 1:
@@ -268,6 +300,71 @@ def first_file(plate: Plate) -> str:
     from .jobs import pattern_frame_path
 
     return pattern_frame_path(plate.pattern, numbers[0])
+
+
+#: An EXR window (x0, y0, x1, y1), inclusive pixel bounds, y down.
+Window = tuple[int, int, int, int]
+
+
+def exr_windows(path: str) -> tuple[Window, Window] | None:
+    """(data window, display window) from an EXR file's header (its first part), or None for another file
+    type or a header without them.
+
+    Blender shows an EXR's data window, pixel for pixel (``clip.size`` is its size), while the core fills in
+    the display window: a Mask drawn over a cropped or overscan plate is rasterised at the data window and
+    placed in the display window (:class:`~.masks.MaskRaster`). Read here because Blender's API does not say
+    where the data window lies; the header is a list of ``name\0type\0size value`` attributes."""
+    windows: dict[str, Window] = {}
+    try:
+        with open(path, "rb") as handle:
+            if handle.read(8)[:4] != b"\x76\x2f\x31\x01":
+                return None
+            for _ in range(1000):  # a header holds a few dozen attributes; a damaged one never ends
+                name = _c_string(handle)
+                if not name:
+                    break
+                kind = _c_string(handle)
+                size = int.from_bytes(handle.read(4), "little")
+                value = handle.read(size)
+                if kind == b"box2i" and name in (b"dataWindow", b"displayWindow") and len(value) == 16:
+                    numbers = struct.unpack("<4i", value)
+                    windows[name.decode()] = (numbers[0], numbers[1], numbers[2], numbers[3])
+    except OSError:
+        return None
+    if set(windows) != {"dataWindow", "displayWindow"}:
+        return None
+    return windows["dataWindow"], windows["displayWindow"]
+
+
+def display_canvas(plate: Plate, size: tuple[int, int]) -> tuple[int, int, int, int] | None:
+    """Where the picture Blender shows (``size``: an EXR's data window) lies in the frame the core fills (its
+    display window): (x, y of the data window's top-left corner in the display window, display width,
+    height); None when they are the same (every other file type)."""
+    if os.path.splitext(plate.pattern)[1].lower() != ".exr":
+        return None
+    windows = exr_windows(first_file(plate))
+    if windows is None or windows[0] == windows[1]:
+        return None
+    data, display = windows
+    if (data[2] - data[0] + 1, data[3] - data[1] + 1) != tuple(size):
+        return None  # not the picture Blender showed: the core says what does not fit
+    return (
+        data[0] - display[0],
+        data[1] - display[1],
+        display[2] - display[0] + 1,
+        display[3] - display[1] + 1,
+    )
+
+
+def _c_string(handle: Any) -> bytes:
+    """The bytes up to the next NUL (an EXR attribute's name or type, at most 255 bytes)."""
+    text = b""
+    while len(text) < 256:
+        char = handle.read(1)
+        if char in (b"", b"\0"):
+            break
+        text += char
+    return text
 
 
 #: Formats Blender may read with straight (unassociated) alpha; EXR, DPX and the rest are premultiplied or opaque.

@@ -9,9 +9,14 @@ stands for that source. A script that names a result (``clip=``, ``image=``) sti
 
 from __future__ import annotations
 
+import os
+import re
+from collections.abc import Iterable
 from typing import Any
 
 import bpy
+
+from .plates import block_path
 
 #: Custom property on an AI Fill result: the Movie Clip or Image it was filled from.
 SOURCE_PROP = "aifx_source"
@@ -37,3 +42,27 @@ def editor_mask(settings: Any, space: Any) -> bpy.types.Mask | None:
     """The Mask to fill with: the panel's Mask field, else the Mask the editor shows (its Mask mode)."""
     chosen = getattr(settings, "mask", None) if settings is not None else None
     return chosen if chosen is not None else getattr(space, "mask", None)
+
+
+def shows_output(block: Any, output: str) -> bool:
+    """Whether the clip or image ``block`` shows files of ``output`` (same folder and name, any frame): a
+    rerun's result then refreshes it. Comparing with one file (the lowest number on disk) made a second
+    result ("... AI Fill.001") when a rerun filled frames before the earlier ones."""
+    path = os.path.normpath(block_path(block))
+    token = re.search(r"#+(?!.*#)", output)
+    if token is None:
+        return path == os.path.normpath(output)
+    # Any number of digits: '#' (a $F output) names frame 1001 clean.1001.exr, as '####' does.
+    head, tail = os.path.normpath(output[: token.start()] + "\0" + output[token.end() :]).split("\0")
+    digits = path[len(head) : len(path) - len(tail)]
+    return path.startswith(head) and path.endswith(tail) and digits.isdigit()
+
+
+def earlier_result(blocks: Iterable[Any], output: str, source: Any = None) -> Any:
+    """The clip or image an earlier fill loaded ``output`` into, found by its files (and, among those, the one
+    tagged as ``source``'s result), never by name: a result the artist renamed ("sh010 clean") was loaded
+    again beside itself, and every press into a second Output Folder added "... AI Fill.001", ".002"...
+    (the name belonged to the first folder's result). A block linked from another .blend is not reused."""
+    found = [block for block in blocks if block.library is None and shows_output(block, output)]
+    tagged = [block for block in found if source is not None and block.get(SOURCE_PROP) == source]
+    return (tagged or found or [None])[0]

@@ -196,6 +196,23 @@ def test_a_bad_server_url_is_one_line_before_anything_is_sent(url):
     assert caught.value.exit_code == 2
 
 
+@pytest.mark.parametrize(
+    "url", ["http://user:s3cret@gpu-box:9", "http://user:s3cret@gpu-box:port", "https://s3cret@h:1"]
+)
+def test_a_server_url_with_a_login_is_refused_without_showing_the_password(url):
+    """http://user:pw@host:9 was taken, and every error line after (connection refused, bad token) named the URL,
+    password and all, in Blender's status bar and Nuke's log. A login in the URL is refused, the password hidden;
+    a URL refused for another reason hides it too."""
+    from aifx_core.protocol.remote import RemoteClient, RemoteError
+
+    with pytest.raises(RemoteError) as caught:
+        RemoteClient(url)
+    message = str(caught.value)
+    assert "s3cret" not in message and "\n" not in message, message
+    assert message.startswith("server URL 'http") and "expected http(s)://HOST:PORT" in message
+    assert caught.value.exit_code == 2
+
+
 def test_good_server_urls_are_kept():
     from aifx_core.protocol.remote import RemoteClient
 

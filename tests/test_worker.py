@@ -19,6 +19,19 @@ def test_check_environment():
     assert not ok and "not found" in message
 
 
+def test_check_environment_refuses_a_python_that_has_aifx_core_but_not_its_dependencies(tmp_path):
+    """aifx_core on a Python's path without NumPy & co. (a checkout on PYTHONPATH, pip install --no-deps)
+    passed the Check, which imported aifx_core alone; every fill then failed in the worker."""
+    python = tmp_path / "python"
+    # The same interpreter without its site-packages (-S): aifx_core from the source tree, no NumPy.
+    python.write_text(f'#!/bin/sh\nPYTHONPATH={REPO / "src"} exec {sys.executable} -S "$@"\n')
+    python.chmod(0o755)
+    ok, message = check_environment(str(python))
+    assert not ok, message
+    assert "has aifx-core " in message and "No module named" in message, message
+    assert f"run '{python} -m pip install aifx-core' to install its dependencies" in message
+
+
 def test_run_job_forwards_progress_and_finishes(tmp_path):
     shot = make_shot(tmp_path / "shot", range(1, 4))
     job = shot_job(shot, tmp_path / "out" / "c.####.exr")

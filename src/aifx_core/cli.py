@@ -27,7 +27,7 @@ from .progress import CancelToken
 from .protocol import events
 from .protocol.errors import EXIT_CANCELLED, EXIT_INTERNAL, AifxError, Cancelled, InputError
 from .protocol.events import ProgressEvent
-from .protocol.job import FillJob
+from .protocol.job import FillJob, refuse_empty_path
 from .workers import in_thread_machinery, shielded, signal_shield
 
 #: Modules that add their own subcommand through ``register_cli(subparsers)``.
@@ -352,9 +352,17 @@ def _check_frames_flag(job: FillJob) -> None:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     job = FillJob.load(args.job)
-    if args.path_map:  # before anything reads a path (the anchors stage too)
+    if args.path_map is not None:  # before anything reads a path (the anchors stage too)
         from .farm.openjd import map_job_paths
 
+        # --path-map "$RULES" with RULES unset ran the job on its unmapped paths, exit 0. (An OpenJD session's
+        # {{Session.PathMappingRulesFile}} is always a file, ``{}`` when it has no rules.)
+        refuse_empty_path(
+            args.path_map,
+            "rules file",
+            '--path-map ""',
+            "to use the job's paths as they are, or give a pathmapping-1.0 file such as rules.json",
+        )
         job = map_job_paths(job, args.path_map)
     ray_flags = [f"--{n}" for n in ("address", "chunk", "workers") if getattr(args, n) is not None]
     if args.executor == "ray":

@@ -379,9 +379,10 @@ class Manifest:
         self.inputs: Callable[[int], list[tuple[Path, bool]]] | None = None
         #: frame → the fingerprint of the model it was made with (:func:`~aifx_core.inpaint.models.model_fingerprint`).
         self.models: dict[int, str] = {}
-        #: The fingerprint of the model this run fills with (set by the run; None: no model, or not known) and
-        #: the model as the job names it, for messages. A finished frame made from another is not done; one
-        #: with none recorded (made before models were, or by a run without one) is.
+        #: The fingerprint of the model (and reference image) this run fills with (set by the run; None: no
+        #: model, or not known) and what it covers as the job names it (``the model M or its reference R``), for
+        #: messages. A finished frame made from another is not done; one with none recorded (made before models
+        #: were, or by a run without one) is.
         self.model: str | None = None
         self.model_name = "the model"
         #: The plate frames output N is made from (a temporal backend reads its neighbours), set by the run once
@@ -520,7 +521,7 @@ class Manifest:
             if path is not None:
                 changed[frame] = f"{path} of frame {frame}"
             elif self._changed_model(frame):
-                changed[frame] = f"the model {self.model_name}, which frame {frame} was made with"
+                changed[frame] = f"{self.model_name}, which frame {frame} was made with"
             else:
                 path = self._changed_read(frame, neighbours, reach)
                 if path is not None:
@@ -530,7 +531,8 @@ class Manifest:
             raise InputError(
                 f"{output_name}: the inputs of {len(changed)} finished frame(s) changed since they were made "
                 f"(first: {changed[first]}; a plate frame is compared by size, and by content where its "
-                "modification time changed, a mask by content, a model by its files' sizes and times); pass "
+                "modification time changed, a mask by content, a model by its files' sizes and times, a reference "
+                "image by content); pass "
                 "--overwrite to fill them again"
             )
         return [f for f in frames if f not in done or f not in existing]

@@ -16,7 +16,7 @@ radius N and costs the same for N = 2 or N = 200.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -398,33 +398,146 @@ def feather_weight(hole: np.ndarray, feather: int = 0) -> np.ndarray:
     return weight
 
 
-# -- a matte that drops out for a frame ----------------------------------------------------------------------
+# -- a matte that drops out for a frame or two ---------------------------------------------------------------
 
-#: A frame whose hole is empty while the frames either side of it have one is a matte dropout (a forgotten roto
-#: key: the object is in the plate, unmasked) when their holes lie within this share of the frame's long side of
-#: each other (the larger of the two directed distances); farther apart they are two objects, one leaving and
-#: one coming.
+#: A run of at most this many consecutive frames whose hole is empty, next to frames that have one, is a matte
+#: dropout (a forgotten roto key: the object is in those frames' plates, unmasked): between two frames with a
+#: hole, or at either end of the shot next to two. A longer run is the object gone (it left, is hidden, is not
+#: there yet). A frame's verdict reads the holes up to this many frames either side (one more at the shot's
+#: ends), which the engine's chunk context covers (``PropagateBackend.reach``).
+DROPOUT_RUN = 2
+#: The fastest the object may move, as a share of the frame's long side per two frames (the larger of the two
+#: directed distances between holes): between the holes either side of a run its way is shared over the run's
+#: frames (around one missing frame they lie within a tenth of the long side), at the shot's ends the two
+#: nearest holes give its speed. Faster, they are two objects: one leaving and one coming.
 DROPOUT_REACH = 0.1
-#: Where that frame's object may be: the neighbours' holes grown by half the way between them (it moved about
-#: half of it by this frame) and this many pixels.
+#: Where a frame's object may be: each hole it is judged from grown by the object's speed times the frames
+#: between them, and this many pixels.
 DROPOUT_GROW = 4
 
 
-def dropout_region(before: np.ndarray, here: np.ndarray, after: np.ndarray) -> np.ndarray | None:
-    """Where frame ``here``'s unmasked object may be when its hole drops out between ``before``'s and
-    ``after``'s (the holes of the frames either side), else None (see :data:`DROPOUT_REACH`).
+def dropout_regions(
+    before: Sequence[np.ndarray], length: int, after: Sequence[np.ndarray]
+) -> list[np.ndarray] | None:
+    """Where the unmasked object may be in each of ``length`` consecutive frames whose holes are empty, else
+    None (not a dropout: see :data:`DROPOUT_RUN`, :data:`DROPOUT_REACH`).
 
-    The object is in that frame's plate, so what lies there must never be read as background: the
-    ``propagate`` engine reads nothing of it (one frame with a forgotten key pasted the object into every
-    frame's fill), and the pipeline names the frame."""
-    if here.any() or not before.any() or not after.any():
+    ``before``: the holes of the frames before the run, nearest last (none: the run starts the shot);
+    ``after``: those after it, nearest first (none: it ends the shot). Between two holes the object moved the
+    way between them, shared over the run's frames; at a shot's end it goes on at the speed of the two nearest
+    holes, unless it may have left the frame by then (an object that enters or leaves). The object is in those
+    frames' plates, so what lies there must never be read as background: the ``propagate`` engine reads
+    nothing of it (a forgotten key pasted the object into every other frame's fill), and the pipeline names
+    the frames."""
+    if not 1 <= length <= DROPOUT_RUN or not (before or after):
         return None
-    box = _around(before | after, math.ceil(DROPOUT_REACH * max(here.shape)) + DROPOUT_GROW + 1)
-    to_before, to_after = _distance_to(before[box]), _distance_to(after[box])
-    apart = max(float(to_after[before[box]].max()), float(to_before[after[box]].max()))
-    if apart > DROPOUT_REACH * max(here.shape):
+    if before and after:  # frame k is k + 1 frames from the hole before, length - k from the one after
+        holes, steps = [before[-1], after[0]], length + 1
+        frames_to = [[k + 1, length - k] for k in range(length)]
+    else:  # the shot's first (last) frames: on from the nearest hole, at the two nearest holes' speed
+        holes, steps = ([*after[:2]] if after else [*before[-1:-3:-1]]), 1
+        frames_to = [[length - k if after else k + 1] for k in range(length)]
+    if len(holes) < 2 or not (holes[0].any() and holes[1].any()):
         return None
-    grow = DROPOUT_GROW + apart / 2
-    region = np.zeros(here.shape, dtype=bool)
-    region[box] = (to_before <= grow) | (to_after <= grow)
-    return region
+    cap = DROPOUT_REACH * max(holes[0].shape) / 2  # (the fastest the object may move a frame)
+    box = _around(holes[0] | holes[1], math.ceil(DROPOUT_GROW + cap * length) + 1)
+    near, far = _distance_to(holes[0][box]), _distance_to(holes[1][box])
+    speed = max(float(far[holes[0][box]].max()), float(near[holes[1][box]].max())) / steps
+    if speed > cap or (steps == 1 and _to_edge(holes[0]) <= speed * length):
+        return None
+    regions = []
+    for frames in frames_to:
+        region = np.zeros(holes[0].shape, dtype=bool)
+        for distance, apart in zip((near, far), frames, strict=False):  # (a shot's end: the nearest only)
+            region[box] |= distance <= DROPOUT_GROW + speed * apart
+        regions.append(region)
+    return regions
+
+
+def dropout_region(before: np.ndarray, here: np.ndarray, after: np.ndarray) -> np.ndarray | None:
+    """Where frame ``here``'s unmasked object may be when its hole alone drops out between ``before``'s and
+    ``after``'s (:func:`dropout_regions` for one frame), else None."""
+    regions = None if here.any() else dropout_regions([before], 1, [after])
+    return None if regions is None else regions[0]
+
+
+def dropout_at(
+    hole_of: Callable[[int], np.ndarray | None], position: int, length: int | None
+) -> tuple[int, list[np.ndarray]] | None:
+    """The dropout (:func:`dropout_regions`) that shot position ``position`` is in: the position of its first
+    frame and where each of its frames' object may be; else None.
+
+    ``hole_of(p)``: the hole at shot position ``p``, None where it is not known (a frame not read); ``length``:
+    the shot's (None: not known yet). A verdict that would read a hole not known is None too: the engine and
+    the pipeline judge a frame from what they read, and read far enough around a frame before reading it."""
+    here = hole_of(position)
+    if here is None or here.any():
+        return None
+    first, last = _run_end(hole_of, position, -1, length), _run_end(hole_of, position, 1, length)
+    if first is None or last is None or last - first >= DROPOUT_RUN:
+        return None
+    starts, stops = first == 0, length is not None and last == length - 1
+    if starts and stops:
+        return None
+    # (at a shot's end, the two nearest holes on the other side: they give the object's speed)
+    before = _known(hole_of, [] if starts else range(max(first - 1 - stops, 0), first))
+    after = _known(hole_of, [] if stops else [p for p in (last + 1, last + 2)[: 1 + starts] if p != length])
+    regions = None if before is None or after is None else dropout_regions(before, last - first + 1, after)
+    return None if regions is None else (first, regions)
+
+
+def _known(hole_of: Callable[[int], np.ndarray | None], positions: Iterable[int]) -> list[np.ndarray] | None:
+    """The holes at ``positions``, None when one is not known."""
+    holes = [hole_of(p) for p in positions]
+    return None if any(hole is None for hole in holes) else [hole for hole in holes if hole is not None]
+
+
+def dropouts_read(
+    hole_of: Callable[[int], np.ndarray | None], position: int, length: int | None
+) -> list[tuple[int, list[np.ndarray]]]:
+    """The dropouts (:func:`dropout_at`) whose verdict reads shot position ``position`` last, once it is read
+    (frames read in order): a run ending just before it, one at the shot's start ending two before it (it reads
+    two holes after), one ending the shot with it."""
+
+    def holed(p: int) -> bool | None:
+        hole = hole_of(p) if p >= 0 else None
+        return None if hole is None else bool(hole.any())
+
+    ending = [position - 1] if holed(position) and holed(position - 1) is False else []
+    if (
+        position - 2 < DROPOUT_RUN
+        and holed(position)
+        and holed(position - 1)
+        and holed(position - 2) is False
+    ):
+        ending.append(position - 2)
+    if holed(position) is False and length is not None and position == length - 1:
+        ending.append(position)
+    found = [dropout_at(hole_of, index, length) for index in ending]
+    return [dropout for dropout in found if dropout is not None]
+
+
+def _run_end(
+    hole_of: Callable[[int], np.ndarray | None], position: int, step: int, length: int | None
+) -> int | None:
+    """The last position from ``position`` on, ``step`` by ``step``, whose hole is empty (the shot's end at
+    the latest); None where a hole on the way is not known, or past :data:`DROPOUT_RUN` frames."""
+    end = position
+    for _ in range(DROPOUT_RUN):
+        beyond = end + step
+        if beyond < 0 or (length is not None and beyond >= length):
+            return end
+        hole = hole_of(beyond)
+        if hole is None:
+            return None
+        if hole.any():
+            return end
+        end = beyond
+    return None
+
+
+def _to_edge(hole: np.ndarray) -> int:
+    """Pixels between ``hole``'s bounding box and the nearest edge of the frame."""
+    rows, cols = np.flatnonzero(hole.any(axis=1)), np.flatnonzero(hole.any(axis=0))
+    height, width = hole.shape
+    return int(min(rows[0], cols[0], height - 1 - rows[-1], width - 1 - cols[-1]))

@@ -69,7 +69,7 @@ from .manifest import (
     run_key,
     settings_keys,
 )
-from .mask import MaskSource, dropout_region, feather_weight, make_hole, open_mask
+from .mask import DROPOUT_RUN, MaskSource, dropouts_read, feather_weight, make_hole, open_mask
 from .progress import CancelToken, ProgressCallback, Reporter
 from .protocol import events
 from .protocol.job import FillJob, refuse_empty_path
@@ -391,18 +391,21 @@ def _rounded_to_half(
 
 
 def _model_fingerprint(job: FillJob) -> str | None:
-    """The fingerprint of the model files the job's options name (``inpaint.models.model_fingerprint``): kept
-    with each frame's inputs and the anchors, so other weights at the same path are never taken for done."""
+    """The fingerprint of the model files (and reference image) the job's options name
+    (``inpaint.models.model_fingerprint``): kept with each frame's inputs and the anchors, so other weights or
+    another reference at the same path are never taken for done."""
     from .inpaint.models import model_fingerprint
 
     return model_fingerprint(job.options)
 
 
 def _model_of(job: FillJob, manifest: Manifest) -> None:
-    """Tell ``manifest`` the model this run fills with (:func:`_model_fingerprint`) and its name as the job
-    gives it, for the message refusing frames made with another."""
+    """Tell ``manifest`` the model this run fills with (:func:`_model_fingerprint`) and what that covers as the
+    job names it (the model, and its reference image), for the message refusing frames made with another."""
+    from .inpaint.models import fingerprinted_files
+
     manifest.model = _model_fingerprint(job)
-    manifest.model_name = str(job.options.get("model") or "the model")
+    manifest.model_name = fingerprinted_files(job.options)
 
 
 def _input_files(plate: Sequence, mask: MaskSource, frame: int) -> list[tuple[Path, bool]]:
@@ -1085,34 +1088,40 @@ def _fill_frames(
 
 
 class _Dropouts:
-    """The frames this run writes whose matte drops out between two frames with a hole (a forgotten roto key,
-    :func:`.mask.dropout_region`): the object stays in that frame's plate, unmasked. Told from the packets as
-    they are read, in order; a frame whose neighbours this run does not read (a chunk's edge) is not judged.
-    The temporal engine decides by the same rule (``Pairs._drop_out``, one :func:`.mask.dropout_region` for both),
+    """The frames this run writes whose matte drops out next to frames with a hole (a forgotten roto key,
+    :func:`.mask.dropout_at`: a run of up to two frames between two with a hole, or at the shot's first or last
+    frames): the object stays in those frames' plates, unmasked. Told from the packets as they are read, in
+    order; a frame whose verdict reads a frame this run does not read (a chunk's edge) is not judged.
+    The temporal engine decides by the same rule (``Pairs._drop_outs``, one :func:`.mask.dropouts_read` for both),
     to never read such a frame where its object may be; this class only tells the artist."""
 
     def __init__(self, shot: list[int], wanted: set[int]) -> None:
+        self.shot = shot
         self.index = {frame: i for i, frame in enumerate(shot)}
         self.wanted = wanted
-        #: The last two packets read: (shot position, frame number, hole).
-        self.recent: list[tuple[int, int, np.ndarray]] = []
-        self.frames: list[int] = []
+        #: The holes of the last frames read in a row, by shot position (a pass that starts again: cleared).
+        self.recent: dict[int, np.ndarray] = {}
+        self.frames: set[int] = set()
 
     def see(self, packet: FramePacket) -> None:
-        here = (self.index.get(packet.frame, -3), packet.frame, packet.hole)
-        if len(self.recent) == 2:
-            (p0, _, before), (p1, frame, middle) = self.recent
-            judged = p0 + 1 == p1 and p1 + 1 == here[0] and frame in self.wanted and frame not in self.frames
-            if judged and dropout_region(before, middle, packet.hole) is not None:
-                self.frames.append(frame)
-        self.recent = [*self.recent[-1:], here]
+        position = self.index.get(packet.frame)
+        if position is None:
+            return
+        if position - 1 not in self.recent:
+            self.recent = {}
+        self.recent[position] = packet.hole
+        self.recent.pop(position - DROPOUT_RUN - 2, None)
+        for first, regions in dropouts_read(self.recent.get, position, len(self.shot)):
+            dropped = self.shot[first : first + len(regions)]
+            self.frames.update(frame for frame in dropped if frame in self.wanted)
 
     def warning(self) -> str:
         many = len(self.frames) > 1
         return (
-            f"warning: the mask is empty on frame{'s' * many} {format_frames(self.frames)} but not on the frames "
-            f"either side: a missing roto key? The object stays in {'those frames' if many else 'that frame'} "
-            f"and is not copied into the others' fill; {events.CHECK_EMPTY_MASK}"
+            f"warning: the mask is empty on frame{'s' * many} {format_frames(sorted(self.frames))} but not "
+            f"around {'them' if many else 'it'}: a missing roto key? The object stays in "
+            f"{'those frames' if many else 'that frame'} and is not copied into the others' fill; "
+            f"{events.CHECK_EMPTY_MASK}"
         )
 
 

@@ -285,3 +285,72 @@ RESULT["trees"] = [t.name for t in bpy.data.node_groups]
     }, result["log"]
     assert result["scenes"] == ["Scene"] and result["trees"] == []
     assert not (exr_shot / "aifx_fill").exists()  # no folder, no job
+
+
+def _windowed_plates(exr_shot: Path, root: Path, data: tuple, display: tuple) -> Path:
+    """Three frames of the sample shot (320x180) rewritten with an EXR ``data`` window inside (a crop) or
+    around (overscan) the ``display`` window, both given in the sample's pixels (x0, y0, x1, y1)."""
+    import numpy as np
+    import OpenEXR
+
+    root.mkdir()
+    for number in range(1001, 1004):
+        with OpenEXR.File(str(exr_shot / f"plate.{number}.exr"), separate_channels=True) as exr:
+            channels = {c: exr.channels()[c].pixels for c in "RGB"}
+        x0, y0, x1, y1 = data
+        cut = {c: np.ascontiguousarray(plane[y0 : y1 + 1, x0 : x1 + 1]) for c, plane in channels.items()}
+        header = {
+            "compression": OpenEXR.ZIP_COMPRESSION,
+            "type": OpenEXR.scanlineimage,
+            "dataWindow": (np.array(data[:2], np.int32), np.array(data[2:], np.int32)),
+            "displayWindow": (np.array(display[:2], np.int32), np.array(display[2:], np.int32)),
+        }
+        OpenEXR.File(header, cut).write(str(root / f"plate.{number}.exr"))
+    return root
+
+
+@pytest.mark.parametrize(
+    "data, display",
+    [((20, 10, 299, 169), (0, 0, 319, 179)), ((0, 0, 319, 179), (8, 6, 311, 171))],
+    ids=["crop", "overscan"],
+)
+def test_a_mask_over_an_exr_whose_data_window_is_not_its_frame_fills_where_it_was_drawn(
+    blender, exr_shot: Path, tmp_path: Path, data: tuple, display: tuple
+) -> None:
+    """Blender shows an EXR's data window (clip.size), the core fills its display window: the matte was
+    rasterised at the data window and refused ("a 83 %-resolution (proxy) mask ... scale it up"). It is now
+    placed at the data window's corner in the display window, so the fill lands under what was drawn."""
+    import cv2
+    import numpy as np
+    import OpenEXR
+
+    plates = _windowed_plates(exr_shot, tmp_path / "windowed", data, display)
+    box = (60, 40, 100, 80)  # drawn over the picture Blender shows
+    result = blender(
+        f"""
+clip = bpy.data.movieclips.load(os.path.join(PLATE, "plate.1001.exr"))
+clip.frame_start = 1001
+scene = bpy.context.scene
+scene.frame_start, scene.frame_end = 1001, 1003
+RESULT["size"] = list(clip.size)
+mask = draw_mask("m", {box!r}, tuple(clip.size))
+RESULT["fill"] = run_fill(clip=clip.name, mask_datablock=mask.name, backend="telea", dilate=0, feather=0)
+""",
+        plates,
+    )
+    assert result["size"] == [data[2] - data[0] + 1, data[3] - data[1] + 1]
+    assert result["fill"] == ["FINISHED"], result["log"]
+    dx, dy = data[0] - display[0], data[1] - display[1]
+    matte = cv2.imread(str(plates / "aifx_fill" / "plate_mask" / "plate_mask.1002.png"), cv2.IMREAD_UNCHANGED)
+    assert matte.shape == (display[3] - display[1] + 1, display[2] - display[0] + 1)
+    ys, xs = np.nonzero(matte > 32767)
+    drawn = (box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy)  # give or take the mask's soft edge
+    assert np.abs(np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]) - drawn).max() <= 1, (xs, ys)
+    with OpenEXR.File(str(plates / "plate.1002.exr"), separate_channels=True) as exr:
+        plate = exr.channels()["R"].pixels.astype(np.float32)
+    with OpenEXR.File(str(plates / "aifx_fill" / "plate_fill.1002.exr"), separate_channels=True) as exr:
+        filled = exr.channels()["R"].pixels.astype(np.float32)
+    changed_y, changed_x = np.nonzero(filled != plate)  # the output keeps the plate's data window
+    assert changed_x.size, "nothing was filled"
+    assert box[0] - 2 <= changed_x.min() and changed_x.max() <= box[2] + 1, (changed_x.min(), changed_x.max())
+    assert box[1] - 2 <= changed_y.min() and changed_y.max() <= box[3] + 1, (changed_y.min(), changed_y.max())

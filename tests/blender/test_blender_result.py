@@ -356,3 +356,167 @@ render(filled, os.path.join(PLATE, "look_result.exr"))
         assert result["result_file"] == "plate_fill.1001.png"
     else:
         assert result["alpha_mode"] == "STRAIGHT" and result["result_file"] == "plate_fill.1001.exr"
+
+
+def test_an_output_written_as_printf_or_houdini_is_loaded_and_kept_when_a_run_fails(
+    blender, plate: Path
+) -> None:
+    """``output=`` as ``clean.%04d.exr`` or ``clean.$F4.exr`` (the documented forms) filled the frames but
+    loaded no result, and a run that failed part-way deleted its job file and its mattes folder (the add-on
+    listed output frames by ``#`` only, so it took the run for one that filled nothing); ``####`` did both."""
+    result = blender(
+        """
+clip = load_clip()
+scene = bpy.context.scene
+scene.frame_start, scene.frame_end = 1, 4
+mask = draw_mask("m", (60, 40, 100, 80), tuple(clip.size))
+RESULT["runs"] = {}
+for folder, name in (("pct", "clean.%04d.exr"), ("houdini", "clean.$F4.exr"), ("braced", "clean.${F4}.exr")):
+    output = os.path.join(PLATE, folder, name)
+    fill = run_fill(clip=clip.name, mask_datablock=mask.name, backend="telea", output=output)
+    clips = [bpy.path.abspath(c.filepath) for c in bpy.data.movieclips if "AI Fill" in c.name]
+    RESULT["runs"][folder] = [fill, sorted(os.listdir(os.path.join(PLATE, folder))), clips]
+open(os.path.join(PLATE, "frames", "00003.png"), "wb").close()  # frame 4 of the clip is broken
+output = os.path.join(PLATE, "failed", "clean.%04d.exr")
+RESULT["failed"] = run_fill(clip=clip.name, mask_datablock=mask.name, backend="telea", output=output)
+RESULT["left"] = sorted(os.listdir(os.path.join(PLATE, "failed")))
+""",
+        plate,
+    )
+    for folder in ("pct", "houdini", "braced"):
+        fill, files, clips = result["runs"][folder]
+        assert fill == ["FINISHED"], result["log"]
+        assert [f for f in files if f.endswith(".exr")] == [f"clean.{n:04d}.exr" for n in range(4)]
+        assert str(plate / folder / "clean.0000.exr") in clips, (folder, clips)
+    assert "error" in result["failed"], result["log"]
+    assert "clean.0000.exr" in result["left"], result["left"]
+    assert {"frames_fill.aifx.json", "frames_mask"} <= set(result["left"]), result["left"]
+
+
+def test_a_rerun_on_an_earlier_range_keeps_the_tracks_on_their_frames(blender, exr_shot: Path) -> None:
+    """Filled 1004-1006, tracked on the result, then filled 1001-1003: the result clip now starts at
+    plate_fill.1001 instead of 1004 and Blender keeps markers at clip frames, so a marker made at scene frame
+    1005 sat at 1002, over another picture. Tracks and plane tracks stay on their scene frames (their files)."""
+    result = blender(
+        IN_EDITOR
+        + """
+clip = bpy.data.movieclips.load(os.path.join(PLATE, "plate.1001.exr"))
+clip.frame_start = 1001
+scene = bpy.context.scene
+mask = os.path.join(PLATE, "mask.####.png")
+name = "plate.1001.exr AI Fill"
+scene.frame_start, scene.frame_end = 1004, 1006
+RESULT["fills"] = [run_fill(clip=clip.name, mask=mask, backend="telea")]
+filled = bpy.data.movieclips[name]
+
+def local(scene_frame):
+    return scene_frame - filled.frame_start + 1
+
+corners = []
+for i, (x, y) in enumerate(((0.2, 0.2), (0.8, 0.2), (0.8, 0.8), (0.2, 0.8))):
+    track = filled.tracking.tracks.new(name=f"corner{i}", frame=local(1004))
+    track.markers[0].co = (x, y)
+    for scene_frame in (1005, 1006):
+        track.markers.insert_frame(local(scene_frame), co=(x + 0.01 * (scene_frame - 1004), y))
+    track.select = True
+parts = editor("CLIP_EDITOR")
+parts[1].spaces.active.clip = filled
+window, area, region = parts
+with bpy.context.temp_override(window=window, area=area, region=region):
+    bpy.ops.clip.create_plane_track()  # at the editor's frame, which only a redraw moves from scene frame 1
+plane = filled.tracking.plane_tracks[0]
+for scene_frame in (1005, 1006):
+    plane.markers.insert_frame(local(scene_frame))
+
+def where(block):
+    start = block.frame_start
+    tracks = {t.name: [(m.frame + start - 1, round(m.co[0], 3)) for m in t.markers] for t in block.tracking.tracks}
+    planes = {t.name: sorted(m.frame + start - 1 for m in t.markers) for t in block.tracking.plane_tracks}
+    return {"tracks": tracks, "planes": planes, "file": os.path.basename(block.filepath)}
+
+RESULT["before"] = where(filled)
+scene.frame_start, scene.frame_end = 1001, 1003
+RESULT["fills"].append(run_fill(clip=clip.name, mask=mask, backend="telea"))
+RESULT["after"] = where(bpy.data.movieclips[name])
+""",
+        exr_shot,
+    )
+    assert result["fills"] == [["FINISHED"]] * 2, result["log"]
+    before, after = result["before"], result["after"]
+    assert before["file"] == "plate_fill.1004.exr" and after["file"] == "plate_fill.1001.exr"
+    assert before["tracks"]["corner0"] == [[1004, 0.2], [1005, 0.21], [1006, 0.22]]
+    assert before["planes"]["Plane Track"][-2:] == [1005, 1006], before
+    assert (after["tracks"], after["planes"]) == (before["tracks"], before["planes"])
+
+
+def test_a_renamed_result_or_one_in_another_folder_is_refreshed_not_loaded_again(
+    blender, plate: Path
+) -> None:
+    """The earlier result was looked up by its name: renamed ("sh010 clean") it was loaded again as a new
+    "frames AI Fill" clip beside the tracked one, and every press into a second Output Folder added
+    "... AI Fill.001", ".002" (the name was the first folder's result's), each with a fake user."""
+    result = blender(
+        """
+clip = load_clip()
+scene = bpy.context.scene
+scene.frame_start, scene.frame_end = 1, 2
+mask = draw_mask("m", (60, 40, 100, 80), tuple(clip.size))
+fills = [run_fill(clip=clip.name, mask_datablock=mask.name, backend="telea")]
+renamed = bpy.data.movieclips[clip.name + " AI Fill"]
+renamed.name = "sh010 clean"
+renamed.tracking.tracks.new(name="corner", frame=1)
+scene.frame_end = 3
+fills.append(run_fill(clip=clip.name, mask_datablock=mask.name, backend="telea"))
+RESULT["renamed"] = sorted((c.name, c.frame_duration, len(c.tracking.tracks)) for c in bpy.data.movieclips)
+for _ in range(3):
+    fills.append(run_fill(clip=clip.name, mask_datablock=mask.name, backend="telea",
+                          output_dir=os.path.join(PLATE, "second")))
+RESULT["fills"] = fills
+RESULT["second"] = sorted(c.name for c in bpy.data.movieclips)
+""",
+        plate,
+    )
+    assert result["fills"] == [["FINISHED"]] * 5, result["log"]
+    assert result["renamed"] == [["00000.png", 6, 0], ["sh010 clean", 3, 1]]
+    assert result["second"] == ["00000.png", "00000.png AI Fill", "sh010 clean"]
+
+
+def test_the_result_of_a_fill_next_to_a_saved_blend_follows_the_project_when_it_moves(
+    blender, plate: Path, tmp_path: Path
+) -> None:
+    """Output Folder //fill/ on a saved .blend: the plate clip was stored relative, the result clip (and the
+    confidence Image) absolute, so moving the project folder lost only the result. Results are now stored
+    as Blender's own Open stores a file (the Relative Paths preference, on by default): relative."""
+    project = tmp_path / "proj"
+    (project / "plates").mkdir(parents=True)
+    for index in range(3):
+        name = f"{index:05d}.png"
+        (project / "plates" / name).write_bytes((plate / "frames" / name).read_bytes())
+    result = blender(
+        f"""
+import shutil
+project = {str(project)!r}
+bpy.ops.wm.save_as_mainfile(filepath=os.path.join(project, "shot.blend"))
+clip = bpy.data.movieclips.load(os.path.join(project, "plates", "00000.png"))
+clip.filepath = "//plates/00000.png"
+scene = bpy.context.scene
+scene.frame_start, scene.frame_end = 1, 3
+mask = draw_mask("m", (60, 40, 100, 80), tuple(clip.size))
+scene.aifx.output_dir = "//fill/"
+RESULT["fill"] = run_fill(clip=clip.name, mask_datablock=mask.name, backend="telea", confidence=True)
+bpy.ops.wm.save_mainfile()
+moved = project + "_moved"
+shutil.move(project, moved)
+bpy.ops.wm.open_mainfile(filepath=os.path.join(moved, "shot.blend"))
+RESULT["blocks"] = sorted(
+    (b.name, b.filepath, os.path.exists(bpy.path.abspath(b.filepath)))
+    for b in list(bpy.data.movieclips) + list(bpy.data.images) if b.filepath
+)
+""",
+    )
+    assert result["fill"] == ["FINISHED"], result["log"]
+    assert result["blocks"] == [
+        ["00000.png", "//plates/00000.png", True],
+        ["00000.png AI Fill", "//fill/plates_fill.00000.exr", True],
+        ["00000.png AI Fill", "//fill/plates_fill.00000.exr", True],
+    ], result["blocks"]

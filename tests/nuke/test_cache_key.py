@@ -332,6 +332,8 @@ def test_no_display_knob_of_the_node_tab_is_keyed_and_the_fake_has_them_all(comp
     from aifx_nuke import jobs
 
     plate = comp["plate_node"]
+    # Nuke's icon is a File_Knob (a file browser): the one display knob the file keys (nodes._file_paths) see.
+    assert isinstance(plate["icon"], nuke.File_Knob)
     before = _inputs_key(comp["fill"])
     for name in sorted(jobs.DISPLAY_KNOBS - {"panel", "rootNodeUpdated"}):  # (hidden, not in the fake)
         knob = plate[name]

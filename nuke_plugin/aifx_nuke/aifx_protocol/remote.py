@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import threading
 import time
 import urllib.error
@@ -94,17 +95,28 @@ def check_server_url(url: str) -> str:
     ``urlopen`` with an ``http.client`` error the adapters did not expect.
     """
     problem = ""
+    shown = _redacted(url)
     try:
         parsed = urllib.parse.urlparse(url)
         parsed.port  # noqa: B018 - raises ValueError for a port that is not a number or out of range
     except ValueError as exc:
-        problem = f" ({exc})"
+        problem = f" ({_redacted(str(exc))})"
     else:
         if any(c.isspace() or ord(c) < 32 for c in url):
             problem = " (it holds a space or a control character)"
+        elif "@" in parsed.netloc:
+            # Every later error line named the URL, password and all; the server takes a token, not a login.
+            problem = " (it holds a user name or password; the server takes a token instead: remove the '…@' before the host)"
         elif parsed.scheme in ("http", "https") and parsed.hostname:
             return url.rstrip("/")
-    raise RemoteError(f"server URL {url!r}{problem}: expected http(s)://HOST:PORT", status=400)
+    raise RemoteError(f"server URL {shown!r}{problem}: expected http(s)://HOST:PORT", status=400)
+
+
+def _redacted(text: str) -> str:
+    """``text`` with the login of any ``scheme://user:password@`` in it shown as ``***``: a refused URL is named in
+    the error line, which Blender's status bar, Nuke's log and a farm's log keep (a lone user part may be a
+    token, so it goes too)."""
+    return re.sub(r"//[^/@\s]*@", "//***@", text)
 
 
 class RemoteClient:

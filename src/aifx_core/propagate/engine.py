@@ -40,10 +40,11 @@ stream, as the blocks are reached (the same code, so the same pixels); a frame u
 and the adjacent blocks, at most ``2 * keyframe_interval - 2`` frames away (``+ STEADY`` for its neighbours').
 So a chunk is exact when it reads
 
-    positions [first - max(2 * radius + 2, 2 * keyframe_interval - 2) - STEADY - bridge.REACH,
-               last + max(radius + 1, 2 * keyframe_interval - 2) + STEADY + bridge.REACH]
+    positions [first - max(2 * radius + 2, 2 * keyframe_interval - 2) - STEADY - AROUND,
+               last + max(radius + 1, 2 * keyframe_interval - 2) + STEADY + AROUND]
 
-(clipped to the shot; :meth:`PropagateBackend.chunk_context`) and the shot's anchors. Nothing depends on how
+(clipped to the shot; :meth:`PropagateBackend.chunk_context`; :data:`AROUND`: what the flows across a blind frame and
+a frame's matte-dropout verdict read beyond) and the shot's anchors. Nothing depends on how
 packets are chunked, so ``window`` changes memory, never pixels, and at most ``window + overlap`` packets are
 held (:attr:`PropagateBackend.overlap`).
 
@@ -62,6 +63,7 @@ import numpy as np
 from ..errors import InputError
 from ..flow import DISFlow, FlowEstimator
 from ..inpaint.base import Anchor, BackendContext, FramePacket, Span, SpatialBackend, SpatialFactory
+from ..mask import DROPOUT_RUN
 from ..progress import Reporter
 from .bridge import REACH as BRIDGE
 from .chain import Chain
@@ -89,6 +91,11 @@ STEADY = 2
 NEAR = TEMPORAL + STEADY
 #: A frame's confidence as the engine keeps it: (frame shape, hole rows, hole columns, the hole pixels' values).
 Confidence = tuple[tuple[int, ...], np.ndarray, np.ndarray, np.ndarray]
+#: Frames read beyond those an output's pixels read, either side: a pair's flows across a blind frame come from the
+#: pairs up to ``bridge.REACH`` away (:mod:`.bridge`), and whether a frame's matte dropped out from the holes up
+#: to ``mask.DROPOUT_RUN`` away (:func:`..mask.dropout_at`; one more at the shot's ends, which a chunk there
+#: reads anyway).
+AROUND = max(BRIDGE, DROPOUT_RUN)
 #: Confidence bands reported in ``PropagateBackend.bands`` (share of hole pixels), lower bounds.
 BANDS = (("high", 0.7), ("medium", 0.3), ("low", 0.0))
 
@@ -143,11 +150,12 @@ class PropagateBackend:
     def reach(self) -> tuple[int, int]:
         """Frames before and after an output that its pixels depend on (see the module docstring)."""
         radius, interval = self.options.radius, self.options.keyframe_interval
-        # (a propagation reads what the frame ``radius`` back recovered from its own ``radius`` back: FAR; + BRIDGE:
-        # a pair across a blind frame reads the pairs that far either side, :mod:`.bridge`)
+        # (a propagation reads what the frame ``radius`` back recovered from its own ``radius`` back: FAR; + AROUND:
+        # a pair across a blind frame reads the pairs BRIDGE away either side, :mod:`.bridge`, and a frame read
+        # from is judged a matte dropout or not from the holes up to DROPOUT_RUN away, :func:`..mask.dropout_at`)
         back = 2 * radius if FAR else radius
-        behind = max(back + 1 + TEMPORAL, 2 * interval - 2) + STEADY + BRIDGE
-        return behind, max(radius + TEMPORAL, 2 * interval - 2) + STEADY + BRIDGE
+        behind = max(back + 1 + TEMPORAL, 2 * interval - 2) + STEADY + AROUND
+        return behind, max(radius + TEMPORAL, 2 * interval - 2) + STEADY + AROUND
 
     @property
     def overlap(self) -> int:
@@ -165,7 +173,7 @@ class PropagateBackend:
     def anchor_start(self, block: int) -> int:
         """The first shot position the anchors stage reads to decide ``block`` (and the blocks after it)."""
         back = 2 * self.options.radius if FAR else self.options.radius
-        return max(0, block * self.options.keyframe_interval - back - 1 - BRIDGE)
+        return max(0, block * self.options.keyframe_interval - back - 1 - AROUND)
 
     def seen_plate(self, packets: Iterable[FramePacket]) -> SeenPlate | None:
         """The shot's clean plate where its camera is locked off or handheld (:mod:`.seen`), from all its packets

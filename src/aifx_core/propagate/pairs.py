@@ -35,7 +35,7 @@ import numpy as np
 from ..errors import InputError
 from ..flow import FlowEstimator, flow_gray, holes, working_size
 from ..inpaint.base import FramePacket, Span
-from ..mask import dropout_region
+from ..mask import DROPOUT_RUN, dropouts_read
 from ..progress import CancelToken
 from ..workers import HelperUnavailable, Prefetch, helper, helper_wanted, overlap
 from .bridge import REACH as BRIDGE_REACH
@@ -220,7 +220,7 @@ class _Frame:
         self.drop_hole()
 
     def exclude(self, region: np.ndarray) -> None:
-        """Never read ``region`` of this frame (a matte dropout's object: :meth:`Pairs._drop_out`); done before
+        """Never read ``region`` of this frame (a matte dropout's object: :meth:`Pairs._drop_outs`); done before
         the frame is first read from."""
         self._invalid = self._invalid | region
         self._blocked = self._blocked_for = None
@@ -234,6 +234,11 @@ class _Frame:
             self._invalid = _DROPPED_HOLE
             self.hole_held = False
 
+
+#: Holes of the last frames read that :meth:`Pairs._drop_outs` reads: a run is judged when the frame after it is
+#: read (at the shot's start the second after it, at its end its last frame), and a run reads the hole before
+#: it (at the shot's end the two before it).
+_HOLES_KEPT = DROPOUT_RUN + 2
 
 #: Whether a frame's movers are carried on to its hole as a source (:func:`.mover_fringe.hidden_movers`).
 HIDDEN_MOVERS = True
@@ -294,8 +299,8 @@ class Pairs:
         self.demanded = -1
         #: Hole pixel count of every frame read (the keyframe cue; a few bytes a frame, kept for the run).
         self.hole_area: dict[int, int] = {}
-        #: The holes of the last frames read (three at most): a frame's matte dropout is decided from its
-        #: neighbours' (:meth:`_drop_out`), whose own may be dropped by then.
+        #: The holes of the last frames read: a run's matte dropout is decided from the holes around it
+        #: (:meth:`_drop_outs`), whose frames may have dropped theirs by then.
         self._recent_holes: dict[int, np.ndarray] = {}
         self.size: tuple[int, int] | None = None
         self.work: tuple[int, int] = (0, 0)
@@ -353,9 +358,9 @@ class Pairs:
             raise ContextError(f"position {index} is before the first frame read ({self.base})")
         while self.loaded <= index and not self.exhausted:
             self._read(index + self.opt.window)
-        if self.hole_area.get(index) == 0 and self.hole_area.get(index - 1, 0) > 0:
-            # (the frame after it decides whether its matte dropped out: read before it is read from)
-            self._read(index + 2)
+        if self.hole_area.get(index) == 0:
+            # (the frames after it decide whether its matte dropped out: read before it is read from)
+            self._read(index + DROPOUT_RUN + 2)
         if index < self.loaded:
             if index not in self.frames:
                 raise ContextError(f"position {index} was needed after it was evicted")
@@ -395,9 +400,9 @@ class Pairs:
             self.frames[position] = made
             self.hole_area[position] = int(np.count_nonzero(packet.hole))
             self._recent_holes[position] = packet.hole
-            self._recent_holes.pop(position - 3, None)
-            self._drop_out(position - 1, packet.hole)
+            self._recent_holes.pop(position - _HOLES_KEPT, None)
             self.loaded += 1
+            self._drop_outs(position)
             if self.loaded - 1 > self.base:
                 # Flows are computed as packets arrive (each pair once): chains toward keyframes may
                 # later cross pairs whose frames are already gone.
@@ -408,19 +413,24 @@ class Pairs:
         self.max_plates = max(self.max_plates, self.plates())
         if self.exhausted and self.length is None:
             self.length = self.loaded
+            self._drop_outs(self.loaded - 1)  # (a stream's end is known now: its last frames may be judged)
 
-    def _drop_out(self, index: int, after: np.ndarray) -> None:
-        """When frame ``index``'s hole is empty between two frames with holes near each other (a forgotten
-        roto key: :func:`..mask.dropout_region`), mark where its unmasked object may be as never to be read.
-        Decided as the frame after it is read (``after``: its hole), before ``index`` is read from
-        (:meth:`available`): from the three holes alone, so the same for any window or chunk."""
-        before = self._recent_holes.get(index - 1)
-        frame = self.frames.get(index)
-        if before is None or frame is None or self.hole_area.get(index) != 0 or index - 1 < self.base:
-            return
-        region = dropout_region(before, frame.packet.hole, after)
-        if region is not None:
-            frame.exclude(region)
+    def _drop_outs(self, position: int) -> None:
+        """Once position ``position`` is read: where a run of empty holes it decides is a matte dropout (a
+        forgotten roto key: :func:`..mask.dropouts_read`), mark where each of its frames' unmasked object may be
+        as never to be read. A run is decided as soon as the holes it reads are read (the frame after it, the
+        second after at the shot's start, the shot's last frame at its end), before its frames are read from
+        (:meth:`available` reads that far first): from the holes alone, so the same for any window or chunk
+        (the chunk context reads :data:`..mask.DROPOUT_RUN` frames around any frame read from)."""
+        for first, regions in dropouts_read(self._hole_at, position, self.length):
+            for index, region in enumerate(regions, first):
+                frame = self.frames.get(index)
+                if frame is not None and frame.hole_held:  # (one let go is read from no more)
+                    frame.exclude(region)
+
+    def _hole_at(self, index: int) -> np.ndarray | None:
+        """The hole at position ``index`` if this call read it and still holds it (for :meth:`_drop_outs`)."""
+        return self._recent_holes.get(index) if index >= self.base else None
 
     def frame(self, index: int) -> _Frame:
         return self.frames[index]

@@ -28,7 +28,7 @@ same values.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from functools import cached_property
 
@@ -39,6 +39,7 @@ from ..flow import push_pull_fill
 from ..flow.estimator import thumbnail_translation, working_size
 from ..flow.ops import largest_channel
 from ..inpaint.base import FramePacket
+from ..mask import DROPOUT_RUN, dropouts_read
 from .far import RingMembrane, ring_agreement, ring_box, ring_membrane
 from .fusion import Fused
 
@@ -376,6 +377,35 @@ def _changed(reference: _Reference, grey: np.ndarray, hole: np.ndarray, matrix: 
     return float(np.median(np.abs(now - before))) > STILL_CHANGE * max(contrast, 1e-6)
 
 
+def _dropouts_masked(packets: Iterable[FramePacket]) -> Iterator[FramePacket]:
+    """The packets in order, a matte dropout's frames (:func:`..mask.dropouts_read`: a forgotten roto key) with
+    where their object may be added to their hole: its first and last sightings would agree (an object standing
+    still, its roto missing on the shot's first and last frames) and be kept as background. A frame whose hole
+    is empty is held until every verdict that reads it is made (:data:`..mask.DROPOUT_RUN` + 1 frames on), and
+    the frames after it with it; the others pass at once."""
+    holes: dict[int, np.ndarray] = {}
+    held: dict[int, FramePacket] = {}
+
+    def judge(position: int, length: int | None) -> None:
+        for first, regions in dropouts_read(holes.get, position, length):
+            for index, region in enumerate(regions, first):
+                if index in held:
+                    held[index] = replace(held[index], hole=held[index].hole | region)
+
+    position = -1
+    for position, packet in enumerate(packets):
+        holes[position] = packet.hole
+        holes.pop(position - DROPOUT_RUN - 2, None)
+        held[position] = packet
+        judge(position, None)
+        for index in list(held):
+            if index > position - DROPOUT_RUN - 1 and not holes[index].any():
+                break
+            yield held.pop(index)
+    judge(position, position + 1)  # (the shot's end is known now)
+    yield from held.values()
+
+
 def scan(packets: Iterable[FramePacket]) -> SeenPlate | None:
     """The shot's :class:`SeenPlate` from all its packets in order, or None: the frames change size, or no
     pixel was seen twice far enough apart. Reads stop after :data:`MAX_MISSES` frames in a row that are not
@@ -386,7 +416,7 @@ def scan(packets: Iterable[FramePacket]) -> SeenPlate | None:
     away = np.inf  # (how far the last frame missed lay from the last one registered)
     previous: _View | None = None
     exhausted = True
-    for index, packet in enumerate(packets):
+    for index, packet in enumerate(_dropouts_masked(packets)):
         rgb = packet.rgb
         grey, finite = _grey(rgb)
         view = _View(grey, packet.hole)

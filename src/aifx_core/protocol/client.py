@@ -35,19 +35,29 @@ def check_environment(python: str, timeout: float = 60.0) -> "tuple[bool, str]":
             False,
             "aifx Python not found at %s: install aifx-core in a virtualenv and point to its python" % python,
         )
-    code = "import aifx_core, sys; print(aifx_core.__version__)"
+    # What ``aifx run`` loads (the CLI and the pipeline, with NumPy, OpenEXR, OpenCV...), not aifx_core alone:
+    # a half-installed Python (aifx-core put on its path without its dependencies) passed, then every fill failed.
+    code = (
+        "import aifx_core; print(aifx_core.__version__, flush=True); import aifx_core.cli, aifx_core.pipeline"
+    )
     try:
         done = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=timeout)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return False, "cannot run %s (%s)" % (python, exc)
+    version = done.stdout.strip()
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["unknown error"])[-1]
+        if version:
+            return False, (
+                "%s has aifx-core %s but not what 'aifx run' needs (%s): run '%s -m pip install aifx-core' "
+                "to install its dependencies" % (python, version, last, python)
+            )
         return False, "%s cannot import aifx_core (%s): run '%s -m pip install aifx-core'" % (
             python,
             last,
             python,
         )
-    return True, "aifx-core %s found in %s" % (done.stdout.strip(), python)
+    return True, "aifx-core %s found in %s" % (version, python)
 
 
 class EventFollower:

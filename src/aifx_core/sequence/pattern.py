@@ -23,14 +23,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..errors import InputError
+from ..protocol.frames import FRAME_TOKEN, frame_token, token_padding
 
 #: File extensions aifx reads and writes (lower case, with the dot).
 IMAGE_EXTENSIONS = (".exr", ".png", ".tif", ".tiff", ".jpg", ".jpeg", ".dpx")
 
-# One frame token: ####, @@@@, %04d / %d, $F4 / $F / ${F4}.
-_TOKEN = re.compile(r"#+|@+|%0?(\d*)d|\$\{F(\d*)\}|\$F(\d*)(?![A-Za-z0-9_])")
-# $F, digits, then a letter or _: Houdini reads ``$F4_v2`` as the variable ``F4_v2``, not ``$F4`` and ``_v2``.
-_STUCK = re.compile(r"\$F(\d+)([A-Za-z_]\w*)")
 _DIGITS = re.compile(r"\d+")
 
 
@@ -96,8 +93,8 @@ class FramePattern:
         ``%d``) where the frames have no fewer digits than the padding (``####`` over 1001+). Itself left out."""
         if self.kind != "pattern":
             return []
-        match = _TOKEN.fullmatch(self.token)
-        forms = [replace(self, padding=_padding(match))] if match else []
+        match = FRAME_TOKEN.fullmatch(self.token)
+        forms = [replace(self, padding=token_padding(match))] if match else []
         if 0 < self.padding <= self.shortest:
             forms.append(replace(self, padding=1))
         seen = {self.hash_form()}
@@ -306,41 +303,21 @@ def parse_pattern(spec: str | os.PathLike[str]) -> FramePattern:
         # An existing file is a still even if its name happens to hold '#', '@' or '%d'.
         return FramePattern(folder=path.parent, prefix=path.name, suffix="", kind="still")
     folder, name = path.parent, path.name
-    stuck = _STUCK.search(name)
-    if stuck:
-        digits, rest = stuck.groups()
-        raise InputError(
-            f"{text}: $F{digits}{rest} reads as the variable F{digits}{rest} (as Houdini reads it), not the frame "
-            f"token $F{digits} then {rest}; write ${{F{digits}}}{rest} or {'#' * int(digits)}{rest}"
-        )
-    tokens = list(_TOKEN.finditer(name))
+    token = frame_token(name, text)
     # ('#' and '@' are common in folder names, /home/jane@studio.com or shot#12: only a name without a token
     # under a missing folder that has one is a token put in the wrong place.)
-    if not tokens and _TOKEN.search(str(folder)) and not folder.exists():
+    if token is None and FRAME_TOKEN.search(str(folder)) and not folder.exists():
         raise InputError(f"{text}: the frame token must be in the file name, not the folder")
-    if len(tokens) > 1:
-        raise InputError(
-            f"{text}: more than one frame token ({', '.join(t.group() for t in tokens)}); keep one, e.g. plate.####.exr"
-        )
-    if not tokens:
+    if token is None:
         return FramePattern(folder=folder, prefix=name, suffix="", kind="still")
-    token = tokens[0]
     return FramePattern(
         folder=folder,
         prefix=name[: token.start()],
         suffix=name[token.end() :],
-        padding=_padding(token),
+        padding=token_padding(token),
         token=token.group(),
         kind="pattern",
     )
-
-
-def _padding(token: re.Match[str]) -> int:
-    text = token.group()
-    if text[0] in "#@":
-        return len(text)
-    digits = next((g for g in token.groups() if g), "")
-    return int(digits) if digits else 1
 
 
 def _folder_pattern(folder: Path) -> FramePattern:
