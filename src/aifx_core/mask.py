@@ -351,7 +351,7 @@ def open_mask(
         if missing:
             raise InputError(
                 f"{spec}: mask frames {format_frames(missing)} missing (the plate has "
-                f"{format_frames(plate.frames)}); render the mask for those frames or limit --frames"
+                f"{format_frames(plate.frames)}); render the mask for those frames or {events.LIMIT_FRAMES}"
             )
     return MaskSource(plate, mask=mask, spec=str(spec), channel=channel, invert=invert, threshold=threshold)
 
