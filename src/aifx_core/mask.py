@@ -173,10 +173,9 @@ class MaskSource:
         except (InputError, OSError):
             return
         if _find_channel(channels, self.channel) is None:
-            raise InputError(
-                f"{path}: no channel {self.channel!r} (channels: {', '.join(channels) or 'none'}); "
-                f"{events.PICK_MASK_CHANNEL}"
-            )
+            # The frame's own read raises it: the line its first matte gives, channels in the file's order
+            # (a header lists them as OpenImageIO sorts them), which Blender and Nuke reword.
+            self.matte(source.frames[0])
 
     @property
     def is_static(self) -> bool:
@@ -352,7 +351,7 @@ def open_mask(
         if missing:
             raise InputError(
                 f"{spec}: mask frames {format_frames(missing)} missing (the plate has "
-                f"{format_frames(plate.frames)}); render the mask for those frames or limit --frames"
+                f"{format_frames(plate.frames)}); render the mask for those frames or {events.LIMIT_FRAMES}"
             )
     return MaskSource(plate, mask=mask, spec=str(spec), channel=channel, invert=invert, threshold=threshold)
 

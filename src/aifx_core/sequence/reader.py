@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from ..errors import InputError
+from ..protocol import events
 from .frames import MAX_FRAMES, chosen_frames, format_frames, parse_frame_spec, split_trailing_range
 from .guard import check_regular_file, resolved_path
 from .image import Image
@@ -60,7 +61,7 @@ class Sequence:
         if frame not in self.frames:
             raise InputError(
                 f"{self.pattern}: {self.role} frame {frame} is not in this sequence "
-                f"({_frames_text(self.frames)}); check --frames"
+                f"({_frames_text(self.frames)}); {events.CHECK_FRAMES}"
             )
         return read_image(self.pattern.path(frame))
 
