@@ -40,6 +40,8 @@ _REWRITES: list[tuple[str, str]] = [
     (r"pass --skip-missing", "render the missing frames"),
     (re.escape(events.GIVE_MASK), "pick a Mask or a Matte in the AI Fill panel"),
     (re.escape(events.PICK_MASK_CHANNEL), "use a one-channel matte or pick a Mask"),
+    (re.escape(events.LIMIT_FRAMES), f"limit {_RANGE}"),
+    (re.escape(events.CHECK_FRAMES), f"check {_RANGE}"),
     (r"(limit|check) --frames", r"\1 the frame range (AI Fill panel: Scene Range, or Start and End)"),
     (r"--frames", "the frame range"),
     (re.escape(events.CHECK_HOLE), "check the Mask (white = fill) and Dilate"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -19,10 +20,12 @@ def aifx(
     timeout: float = 300,
     warnings: str = "ignore",
     killed_at: tuple[str, int] | None = None,
+    file_size_limit: int | None = None,
 ) -> subprocess.CompletedProcess:
     """``aifx <args>``; ``env`` is added to this process's environment, ``warnings`` is ``PYTHONWARNINGS``
     (``"default"`` where a test checks that a refused run prints one line and no warning). ``killed_at``:
-    ``(regex, n)``, the run is SIGKILLed at that rename (see :func:`killed_at_rename`)."""
+    ``(regex, n)``, the run is SIGKILLed at that rename (see :func:`killed_at_rename`). ``file_size_limit``
+    (bytes): the run's ``ulimit -f`` (see :func:`file_size_limited`)."""
     command = killed_at_rename(*killed_at) if killed_at else [sys.executable, "-m", "aifx_core"]
     return subprocess.run(
         [*command, *args],
@@ -31,7 +34,23 @@ def aifx(
         timeout=timeout,
         cwd=cwd,
         env={**os.environ, "PYTHONWARNINGS": warnings, **(env or {})},
+        preexec_fn=None if file_size_limit is None else file_size_limited(file_size_limit),
     )
+
+
+def file_size_limited(limit: int) -> Callable[[], None]:
+    """A ``preexec_fn`` that sets the child's file size limit to ``limit`` bytes, as ``ulimit -f`` in the shell
+    that starts it (a farm's per-file cap). A shell's ``ulimit`` only sets ``RLIMIT_FSIZE``: the kernel then
+    sends SIGXFSZ to a write past it, which Python ignores from start-up (as it does SIGPIPE), so the write
+    fails with EFBIG ("File too large") instead of the signal ending the process; the child is Python here too.
+    """
+
+    def limit_file_size() -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return limit_file_size
 
 
 _KILL_AT_RENAME = """

@@ -331,6 +331,7 @@ def test_an_unknown_option_names_the_known_ones():
         ("diffusers", {"guidance": "abc"}, "guidance='abc': expected a number"),
         ("diffusers", {"guidance": float("nan")}, "guidance=nan: expected a number"),
         ("diffusers", {"guidance": float("inf")}, "guidance=inf: expected a number"),
+        ("diffusers", {"guidance": -3}, "diffusers option guidance=-3.0: expected a number, 0 or more"),
         ("diffusers", {"scheduler": 5}, "scheduler=5: expected a string"),
         ("diffusers", {"negative_prompt": {"a": 1}}, "negative_prompt={'a': 1}: expected a string"),
         ("diffusers", {"size": "big"}, "size='big': expected a whole number"),

@@ -210,6 +210,26 @@ def test_symlink_loop_and_non_utf8_job_are_exit_2(shot, tmp_path):
     one_error_line(aifx("run", str(job)), "latin1.json", "UTF-8")
 
 
+@pytest.mark.parametrize("kind", ["folder", "FIFO (named pipe)"])
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_an_output_frame_path_that_is_no_file_is_refused_before_any_write(shot, tmp_path, kind, overwrite):
+    """An output frame's path taken by a folder (left by an unpack or a copy): the plain run said "pass
+    --overwrite", and with --overwrite it wrote the other frames, then failed at the rename with EISDIR, a
+    traceback and exit 1. Refused now at planning, with or without --overwrite, naming the path; nothing is
+    written (a FIFO there is refused the same way)."""
+    out = tmp_path / "o" / "c.####.exr"
+    taken = out.parent / "c.1003.exr"
+    out.parent.mkdir()
+    taken.mkdir() if kind == "folder" else os.mkfifo(taken)
+    done = aifx(*fill_args(shot, out, *(["--overwrite"] if overwrite else [])), timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [
+        f"aifx: error: {taken}: output frame 1003 is a {kind}, not a file; move it away, or choose another "
+        "output, and rerun"
+    ]
+    assert [p.name for p in out.parent.iterdir()] == ["c.1003.exr"]
+
+
 def test_sigterm_cancels_with_the_normal_cancel_path_and_a_rerun_completes(tmp_path):
     """#11.9: SIGTERM (the adapters' Cancel) stops the job at once; nothing half-written; a rerun resumes.
 
@@ -985,6 +1005,66 @@ def test_a_manifest_deleted_mid_run_keeps_the_runs_own_frames(tmp_path):
     again = aifx(*fill_args(shot, out, "--json-progress"))
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout.splitlines()[-1])["skipped"] == list(range(1001, 1007))
+
+
+@pytest.mark.parametrize(
+    "table, value",
+    [
+        ("pending", {"1002": 5}),
+        ("frames", ["x"]),
+        ("frames", {"abc": 1}),
+        ("frames", {"1001": 5}),
+        ("sources", {"1001": 5}),
+        ("reads", [1]),
+        ("outputs", {"1001": "x"}),
+        ("pending", {"1002": {"identity": None}}),
+        ("aifx_manifest", "x"),
+    ],
+)
+def test_a_manifest_of_another_shape_is_someone_elses_and_overwrite_rebuilds_it(shot, tmp_path, table, value):
+    """A manifest that is JSON but not the shape aifx writes (a hand edit, a sync tool's merge, another tool):
+    the rerun ended in "internal error", exit 1, and so did --overwrite, the documented way out. It is now read
+    as an unreadable one is: its frames are made by something else (one line, exit 2), and --overwrite makes
+    them again and writes the manifest anew."""
+    out = tmp_path / "o" / "c.####.exr"
+    manifest = out.parent / f".{out.name}.aifx.json"
+    assert aifx(*fill_args(shot, out)).returncode == 0
+    data = json.loads(manifest.read_text())
+    data[table] = value
+    manifest.write_text(json.dumps(data))
+    refused = aifx(*fill_args(shot, out))
+    assert refused.returncode == 2, refused.stderr
+    assert refused.stderr.splitlines() == [
+        f"aifx: error: {out}: {len(FRAMES)} output frame(s) already exist, made by something else (first: "
+        f"{FRAMES[0]}); pass --overwrite to replace them or choose another output"
+    ]
+    again = aifx(*fill_args(shot, out, "--overwrite"))
+    assert again.returncode == 0, again.stderr
+    rebuilt = json.loads(manifest.read_text())
+    assert sorted(rebuilt["frames"]) == [str(f) for f in FRAMES] and rebuilt["pending"] == {}
+    assert aifx(*fill_args(shot, out)).returncode == 0
+
+
+def test_a_manifest_of_a_newer_aifx_is_named_as_such(shot, tmp_path):
+    """A manifest stamped with a newer format (a newer aifx on another machine wrote the output) was refused as
+    "made with different settings", which sent the user looking for a setting. It is named in one line."""
+    from aifx_core.manifest import MANIFEST_FORMAT
+
+    out = tmp_path / "o" / "c.####.exr"
+    manifest = out.parent / f".{out.name}.aifx.json"
+    assert aifx(*fill_args(shot, out)).returncode == 0
+    data = json.loads(manifest.read_text())
+    data["aifx_manifest"] = MANIFEST_FORMAT + 1
+    manifest.write_text(json.dumps(data))
+    refused = aifx(*fill_args(shot, out))
+    assert refused.returncode == 2, refused.stderr
+    assert refused.stderr.splitlines() == [
+        f"aifx: error: {manifest}: written by a newer aifx (manifest format {MANIFEST_FORMAT + 1}; this aifx reads "
+        f"up to {MANIFEST_FORMAT}); run that aifx, or pass --overwrite to fill the output again with this one"
+    ]
+    again = aifx(*fill_args(shot, out, "--overwrite"))
+    assert again.returncode == 0, again.stderr
+    assert json.loads(manifest.read_text())["aifx_manifest"] == MANIFEST_FORMAT
 
 
 def test_an_anchors_cache_gone_mid_build_names_the_cache_not_its_clean_up(tmp_path):

@@ -99,6 +99,47 @@ def test_fill_with_json_progress_streams_events_and_ends_with_done(shot, tmp_pat
     assert json.loads(again.stdout.splitlines()[-1])["skipped"] == list(FRAMES)
 
 
+def test_a_saved_job_holds_absolute_paths_so_it_fills_its_own_shot_from_any_folder(tmp_path):
+    """``aifx fill plates/... --save-job ../jobs/sh010.json`` in sh010's folder saved the paths as typed, so
+    ``aifx run`` of that job from sh020's folder (the same layout) filled sh020 with exit 0. The saved job holds
+    the paths as this run read them, absolute, and fills sh010 from anywhere (and resumes: the same frames)."""
+    sh010, sh020 = (make_shot(tmp_path / name / "plates", FRAMES) for name in ("sh010", "sh020"))
+    (tmp_path / "jobs").mkdir()
+    made = aifx(
+        "fill", "plates/plate.####.exr", "-m", "plates/mask.####.png", "-o", "comp/clean.####.exr",
+        "-b", "telea", "--save-job", "../jobs/sh010.json", cwd=sh010.parent,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    saved = json.loads((tmp_path / "jobs" / "sh010.json").read_text())
+    assert [saved["input"], saved["mask"], saved["output"]] == [
+        str(sh010 / "plate.####.exr"),
+        str(sh010 / "mask.####.png"),
+        str(tmp_path / "sh010" / "comp" / "clean.####.exr"),
+    ]
+    resumed = aifx("run", "../jobs/sh010.json", "--json-progress", cwd=sh020.parent)
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout.splitlines()[-1])["skipped"] == list(FRAMES)
+    assert not (tmp_path / "sh020" / "comp").exists()
+
+
+def test_a_job_whose_relative_paths_are_not_there_names_the_folder_they_were_read_from(tmp_path):
+    """A job file with relative paths (written by hand, or by an older --save-job) run from another folder: "plate
+    folder plates does not exist; check the path" did not say that the paths are read from the folder aifx runs
+    in, not the job's. The line names that folder."""
+    make_shot(tmp_path / "sh010" / "plates")
+    job = tmp_path / "sh010" / "job.json"
+    job.write_text(json.dumps({"input": "plates/plate.####.exr", "output": "comp/clean.####.exr"}))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    done = aifx("run", str(job), cwd=elsewhere)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [
+        f"aifx: error: plates/plate.####.exr: plate folder plates does not exist in {elsewhere}, the folder aifx "
+        "runs in, which relative paths are read from; check the path, or run aifx from the folder they are "
+        "relative to"
+    ]
+
+
 def _bad_inputs(shot: Path, tmp_path: Path) -> dict[str, tuple[list[str], str]]:
     plate = str(shot / "plate.####.exr")
     mask = str(shot / "mask.####.png")
@@ -223,6 +264,26 @@ def test_disk_full_while_writing_leaves_no_partial_frame(tmp_path):
     listed = done.stdout.split()
     assert not [name for name in listed if "tmp" in name], f"partial temp file left: {listed}"
     assert any(name.startswith("c.") for name in listed), "the frames that fit were kept"
+
+
+@pytest.mark.parametrize("ext", ["exr", "png"])
+def test_a_file_size_limit_is_one_line_exit_2(tmp_path, ext):
+    """A real ``ulimit -f`` (4 KiB; a farm's per-file cap) under ``aifx fill``: an EXR frame (OpenEXR's "File too
+    large"), a PNG frame (libpng's short-write text) or the manifest (errno 27) past it ended in a traceback and
+    "internal error", exit 1. Now one line naming the file and the limit, exit 2, and no temp file left."""
+    shot = make_shot(tmp_path / "shot")
+    out = tmp_path / "out"
+    done = aifx(
+        "fill", f"{shot}/plate.####.exr", "-m", f"{shot}/mask.####.png", "-o", f"{out}/c.####.{ext}",
+        "--backend", "telea", file_size_limit=4096,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    last = done.stderr.splitlines()[-1]
+    assert last.startswith(f"aifx: error: file size limit reached writing {out}/"), done.stderr
+    assert last.endswith("(ulimit -f or a quota); raise the limit, or write a smaller file (another format or "
+                         "compression), and rerun (finished frames are kept)"), done.stderr  # fmt: skip
+    assert not [path.name for path in out.iterdir() if "aifx-tmp" in path.name]
 
 
 def test_the_terminal_bar_shows_the_stages_before_the_first_write(monkeypatch):

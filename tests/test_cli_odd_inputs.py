@@ -345,14 +345,15 @@ def test_an_empty_colorspace_is_refused_not_taken_for_the_guess(shot, tmp_path, 
 @pytest.mark.parametrize("name", ["", "  "])
 @pytest.mark.parametrize(
     "case",
-    ["fill --contact-sheet", "fill --save-job", "run contact_sheet", "eval --reference", "eval --mask",
-     "eval --plate", "eval --out"],
+    ["fill --contact-sheet", "fill --save-job", "run contact_sheet", "run --path-map", "eval --reference",
+     "eval --mask", "eval --plate", "eval --out"],
 )  # fmt: skip
 def test_an_empty_path_option_is_refused_like_an_empty_mask(shot, tmp_path, case, name):
     """``--contact-sheet "$SHEET"``, ``--save-job "$JOB"``, eval's ``--reference "$TRUTH"``/``--mask "$ROTO"``
     (a wrapper's unset variable) or ``"contact_sheet": ""`` in a generated job were ignored with exit 0: no
-    sheet, no job saved, an eval with no reference and no hole that a QC script read as a pass. Each is
-    refused as ``-m ""`` is, in one line, before anything is written."""
+    sheet, no job saved, an eval with no reference and no hole that a QC script read as a pass; ``aifx run
+    --path-map "$RULES"`` ran the job on its unmapped paths (a blank one failed reading a file named " "). Each
+    is refused as ``-m ""`` is, in one line, before anything is written."""
     plate, mask = str(shot / "plate.####.exr"), str(shot / "mask.####.png")
     out = tmp_path / "out"
     command, flag = case.split(" ")
@@ -366,8 +367,9 @@ def test_an_empty_path_option_is_refused_like_an_empty_mask(shot, tmp_path, case
         assert not (shot / "aifx_eval").exists()
     else:
         job = {"input": plate, "mask": mask, "output": str(out / "c.####.exr"), "backend": "telea"}
-        (tmp_path / "job.json").write_text(json.dumps({**job, "contact_sheet": name}))
-        done = aifx("run", str(tmp_path / "job.json"), cwd=tmp_path)
+        option = [flag, name] if flag.startswith("--") else []
+        (tmp_path / "job.json").write_text(json.dumps(job if option else {**job, "contact_sheet": name}))
+        done = aifx("run", str(tmp_path / "job.json"), *option, cwd=tmp_path)
     what = "--contact-sheet" if flag == "contact_sheet" else flag
     refused(done, "path is empty", f'{what} ""', "leave it out")
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(

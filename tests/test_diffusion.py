@@ -366,6 +366,54 @@ def test_a_single_checkpoint_offline_without_config_says_to_pass_config(tmp_path
         create_spatial("diffusers", _context(checkpoint))
 
 
+def test_a_mistyped_config_folder_is_named_before_the_checkpoint_loads(tiny_inpaint, tmp_path):
+    """``--option config=models/tiny-inpaintt`` (one letter too many) beside ``models/`` was taken for a hub
+    id, and the failure was blamed on the checkpoint ("could not load it as a StableDiffusionInpaintPipeline
+    ...; check the model"). ``config`` gets ``--model``'s check now, before loading: one line naming it."""
+    import shutil
+
+    from cli_runner import aifx
+    from shot_files import make_shot
+
+    shutil.copytree(tiny_inpaint, tmp_path / "models" / "tiny-inpaint")
+    (tmp_path / "bad").mkdir()
+    shutil.copy(
+        tiny_inpaint / "unet" / "diffusion_pytorch_model.safetensors",
+        tmp_path / "bad" / "unet-only.safetensors",
+    )
+    make_shot(tmp_path / "shot", frames=range(1001, 1002))
+    args = ["shot/plate.####.exr", "-m", "shot/mask.####.png", "-o", "out/c.####.exr", "-b", "diffusers"]
+    args += ["--model", "bad/unet-only.safetensors", "--steps", "1", "--device", "cpu"]
+    offline = {"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
+    done = aifx("fill", *args, "--option", "config=models/tiny-inpaintt", cwd=tmp_path, env=offline)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == (
+        "aifx: error: config models/tiny-inpaintt: no such model folder (models/ exists); check the path"
+    )
+    assert not list(tmp_path.glob("out/c.*.exr"))
+    # A path naming nothing, a folder that is no diffusers model, or a checkpoint file, is no config either.
+    with pytest.raises(InputError) as caught:
+        create_spatial("diffusers", _context(tmp_path / "bad" / "unet-only.safetensors", config="./cfg"))
+    assert str(caught.value) == (
+        "config ./cfg: no such model file or folder; check the path, or give a Hugging Face hub id"
+    )
+    with pytest.raises(InputError) as caught:
+        create_spatial(
+            "diffusers", _context(tmp_path / "bad" / "unet-only.safetensors", config=str(tmp_path))
+        )
+    assert str(caught.value) == (
+        f"config {tmp_path}: not a diffusers model folder (no model_index.json); pass the folder written by "
+        "save_pretrained or `hf download --local-dir`"
+    )
+    checkpoint = tmp_path / "bad" / "unet-only.safetensors"
+    with pytest.raises(InputError) as caught:
+        create_spatial("diffusers", _context(checkpoint, config=str(checkpoint)))
+    assert str(caught.value) == (
+        f"config {checkpoint}: a checkpoint file; config takes the folder (or hub id) of a diffusers model of the "
+        "same architecture"
+    )
+
+
 def test_local_files_only_option_is_offline_too(monkeypatch):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     with pytest.raises(InputError, match="not in the Hugging Face cache"):

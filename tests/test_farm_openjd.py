@@ -240,6 +240,30 @@ def test_export_refuses_what_cannot_run_on_a_farm(shot, tmp_path, monkeypatch):
     assert template["steps"][1]["parameterSpace"]["taskParameterDefinitions"][0]["range"] == ["1001-1012"]
 
 
+def test_export_to_a_missing_folder_or_onto_a_folder_is_one_line(shot, tmp_path):
+    """``-o missing_folder/t.yaml`` and ``-o`` naming a folder printed a traceback and "internal error", exit 1
+    (write_template's OSError was not turned into a line): both are one line naming the path, exit 2, and
+    nothing is written."""
+    job_file = tmp_path / "job.json"
+    shot_job(shot, tmp_path / "clean.####.exr").save(job_file)
+    for target in (tmp_path / "no_such_dir" / "t.yaml", tmp_path / "no_such_dir" / "t.json"):
+        done = _export(job_file, target)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert done.stderr.strip() == (
+            f"aifx: error: {target}: folder {target.parent} for the job template (-o/--output) does not exist; "
+            "create it or choose another path"
+        )
+    folder = tmp_path / "dir.yaml"
+    folder.mkdir()
+    done = _export(job_file, folder)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.strip() == (
+        f"aifx: error: {folder}: the job template (-o/--output) path is a folder; give a file inside it, like "
+        f"{folder / 'template.yaml'}"
+    )
+    assert not (tmp_path / "no_such_dir").exists() and list(folder.iterdir()) == []
+
+
 def test_template_shape(shot, tmp_path):
     template = build_template(shot_job(shot, tmp_path / "c.####.exr"), tmp_path / "job.json", chunk=4)
     assert template["extensions"] == ["TASK_CHUNKING"]

@@ -352,6 +352,34 @@ def test_cli_runs_on_a_ray_cluster_with_json_progress(cluster, shot, reference, 
     _assert_exact(out, reference)
 
 
+def test_cli_json_progress_stdout_holds_only_events_when_a_worker_dies(cluster, shot, reference, tmp_path):
+    """A Ray worker killed mid-chunk (the case retries are for) had Ray print its coloured ``(raylet) A worker
+    died or was killed ...`` paragraph on the run's stdout, among the events: ``--json-progress`` promises one
+    JSON object per line there. Ray's lines now go to stderr; stdout holds the events, the retry's included."""
+    out = tmp_path / "clean.####.exr"
+    job_file = tmp_path / "job.json"
+    marker = tmp_path / "fault-happened"
+    shot_job(shot, out, backend=BACKEND).save(job_file)
+    command = [sys.executable, "-m", "aifx_core", "run", str(job_file), "--json-progress"]
+    done = subprocess.run(
+        [*command, "--executor", "ray", "--address", cluster, "--chunk", "4"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", FAULT_VARIABLE: f"kill:1006:{marker}"},
+    )
+    assert marker.exists(), "the fault never fired: the test proves nothing"
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    strays = [line for line in lines if events.decode(line) is None]
+    assert not strays, f"stdout holds more than events: {strays[:3]}"
+    received = [events.decode(line) for line in lines]
+    assert any(e.get("stage") == "retry" for e in received)
+    assert received[-1]["event"] == "done" and received[-1]["written"] == list(FRAMES)
+    assert "A worker died or was killed" in done.stderr  # Ray's own line, on stderr now
+    _assert_exact(out, reference)
+
+
 def test_cli_sigterm_cancels_every_worker_and_keeps_finished_frames(cluster, shot, reference, tmp_path):
     """What the adapters' Cancel sends (SIGTERM) stops a Ray run: exit code 130, a final ``cancelled`` event,
     finished frames exact and kept. The chunk 1001-1004 is held after frame 1002 until its worker has the

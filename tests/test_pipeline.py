@@ -825,3 +825,32 @@ def test_a_mask_channel_the_plate_lacks_is_named_for_a_python_caller_and_the_com
     assert str(caught.value) == give
     assert _one_error_line(aifx("fill", str(rgb / "plate.####.exr"), "-o", str(out))) == give
     assert not list(out.parent.glob("clean.*"))  # (refused at the first frame: nothing written)
+
+
+def test_mask_frames_short_of_the_shot_are_named_for_a_python_caller_and_the_command_line(shot, tmp_path):
+    """A mask missing frame 1003 told a Python caller ``render the mask for those frames or limit --frames``, a
+    flag it never gave (and ``Sequence.read`` of a frame it lacks ``check --frames``). The frames are now named
+    both ways, the flag and the job's field, as the other refusals of a setting are: the same line from the API
+    and from ``aifx fill``."""
+    from cli_runner import aifx
+
+    from aifx_core.sequence import open_sequence
+
+    (shot / "mask.1003.png").unlink()
+    out = tmp_path / "o" / "clean.####.exr"
+    said = (
+        f"{shot / 'mask.####.png'}: mask frames 1003 missing (the plate has 1001-1006); render the mask for "
+        'those frames or limit the frames (--frames RANGE or "frames": RANGE)'
+    )
+    with pytest.raises(InputError) as caught:
+        fill(shot_job(shot, out))
+    assert str(caught.value) == said
+    command = ["fill", str(shot / "plate.####.exr"), "-m", str(shot / "mask.####.png"), "-o", str(out)]
+    assert _one_error_line(aifx(*command, "--backend", "telea")) == said
+    assert not out.parent.exists()
+    masks = open_sequence(str(shot / "mask.####.png"), skip_missing=True, role="mask")
+    with pytest.raises(InputError) as caught:
+        masks.read(1003)
+    assert str(caught.value).endswith(
+        '(1001-1002,1004-1006); check the frames asked for (--frames RANGE or "frames": RANGE)'
+    )

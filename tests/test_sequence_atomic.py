@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_runner import file_size_limited
 from damaged_files import run_unprivileged, shared_temp_folder
 from shot_files import on_small_disk
 
@@ -202,6 +203,46 @@ def test_real_disk_full_for_every_format(tmp_path: Path) -> None:
     assert lines[-1] == "ALIVE []"
 
 
+def test_a_file_size_limit_is_one_line_for_every_format(tmp_path: Path) -> None:
+    """A real file size limit (64 KiB, ``ulimit -f``: a farm's per-file cap) on every image writer and on a text
+    file written whole (the manifest, the anchors cache): EXR's RuntimeError "File too large", libpng's and
+    libtiff's short-write text, DPX's text and the OSError errno 27 were each an internal error with a traceback.
+    Each is now the one line naming the file; no temp file is left, and the process lives (libjpeg exit()s)."""
+    code = (
+        "import os, sys, numpy as np\n"
+        "from aifx_core.errors import InputError\n"
+        "from aifx_core.sequence import Image, atomic_write, write_image\n"
+        "rng = np.random.default_rng(0)\n"
+        "image = Image(channels={c: rng.random((480, 640)).astype(np.float32) for c in 'RGB'})\n"
+        "writers = {ext: (lambda p: write_image(p, image, compression=None)) for ext in ('exr', 'png', 'tif', 'jpg', 'dpx')}\n"
+        "writers['json'] = lambda p: atomic_write(p, lambda tmp: tmp.write_bytes(b'x' * 100_000))\n"
+        "for ext, write in writers.items():\n"
+        "    try:\n"
+        "        write(os.path.join(sys.argv[1], 'clean.1001.' + ext))\n"
+        "        print(ext, 'WROTE')\n"
+        "    except InputError as exc:\n"
+        "        print(ext, 'INPUT-ERROR', exc)\n"
+        "print('ALIVE', sorted(os.listdir(sys.argv[1])))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=file_size_limited(64 * 1024),
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    for ext in ("exr", "png", "tif", "jpg", "dpx", "json"):
+        line = next((line for line in lines if line.startswith(ext + " ")), done.stdout)
+        assert line == (
+            f"{ext} INPUT-ERROR file size limit reached writing {tmp_path}/clean.1001.{ext} (ulimit -f or a quota); "
+            "raise the limit, or write a smaller file (another format or compression), and rerun (finished frames "
+            "are kept)"
+        ), done.stdout + done.stderr
+    assert lines[-1] == "ALIVE []"
+
+
 def test_a_png_small_enough_for_the_write_buffer_on_a_full_disk_is_refused(tmp_path: Path) -> None:
     """A PNG of a few hundred bytes (a flat frame, a confidence sidecar) reaches the disk only when OpenImageIO
     closes it, whose error it drops: with 4 KB left the next ones came out as 0-byte files with no error."""
@@ -231,3 +272,57 @@ def test_a_png_small_enough_for_the_write_buffer_on_a_full_disk_is_refused(tmp_p
     ), done.stdout
     files = [line.split()[1:] for line in done.stdout.splitlines() if line.startswith("FILE")]
     assert [name for name, _ in files] == ["clean.1001.png", "full"] and int(files[0][1]) > 0, done.stdout
+
+
+def test_a_lock_file_that_is_a_symlink_is_refused_and_what_it_names_is_untouched(tmp_path: Path) -> None:
+    """A symlink planted as an output's lock file (``.clean.####.exr.aifx.lock`` → a token file) had the run
+    truncate what it names and write the lock's owner record into it. No aifx run makes a linked lock file:
+    ``aifx run`` now refuses it in one line (exit 2), and the file it names keeps its bytes."""
+    from cli_runner import aifx
+    from shot_files import make_shot, shot_job
+
+    shot = make_shot(tmp_path / "shot", range(1, 3))
+    victim = tmp_path / "tokens"
+    victim.write_text("precious line 1\nprecious line 2\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    lock = out / ".clean.####.exr.aifx.lock"
+    lock.symlink_to(victim)
+    shot_job(shot, out / "clean.####.exr").save(tmp_path / "job.json")
+    done = aifx("run", str(tmp_path / "job.json"))
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip() == (
+        f"aifx: error: {lock}: this lock file is a symlink, which no aifx run makes (it "
+        "would write through it into the file it names); delete the link and rerun"
+    )
+    assert victim.read_text() == "precious line 1\nprecious line 2\n"
+    assert lock.is_symlink() and not list(out.glob("clean.*"))
+
+
+def test_open_lock_file_never_follows_a_symlink(tmp_path: Path) -> None:
+    """The anchors cache's build lock (``.anchors.lock``) is opened by the same function: a link is refused
+    whether it names a file (written through) or nothing (created where it points)."""
+    from aifx_core.sequence.atomic import open_lock_file
+
+    victim = tmp_path / "victim"
+    victim.write_text("keep")
+    for target in (victim, tmp_path / "not-there"):
+        link = tmp_path / ".anchors.lock"
+        link.unlink(missing_ok=True)
+        link.symlink_to(target)
+        with pytest.raises(InputError, match=r"\.anchors\.lock: this lock file is a symlink"):
+            open_lock_file(link)
+    assert victim.read_text() == "keep" and not (tmp_path / "not-there").exists()
+
+
+def test_check_writable_never_writes_through_a_link_named_like_its_probe(tmp_path: Path) -> None:
+    """The probe file is named for the process id, which a server's worker keeps for days: a link planted
+    under that name had the probe truncate the file it names. The probe is created anew (never opened through
+    a link), and the link is gone with it."""
+    victim = tmp_path / "victim"
+    victim.write_text("keep")
+    folder = tmp_path / "out"
+    folder.mkdir()
+    (folder / f".aifx-write-test-{os.getpid()}").symlink_to(victim)
+    assert check_writable(folder) == folder
+    assert victim.read_text() == "keep" and list(folder.iterdir()) == []

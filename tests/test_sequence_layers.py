@@ -184,6 +184,30 @@ def test_a_grey_frame_among_colour_ones_is_the_main_layer_too_and_fills(tmp_path
     assert sorted(read_exr(tmp_path / "o" / "c.1002.exr")[1]) == ["A", "Y"]
 
 
+def test_a_luminance_chroma_plate_is_refused_not_filled_in_y_alone(tmp_path):
+    """A luminance/chroma EXR at full resolution (Y, RY, BY) was filled in Y only, exit 0: RY and BY kept the
+    removed object's colour inside the hole, and only ``aifx info`` ("fills: Y") said so. The fill cannot take
+    RY/BY as colour (they are signed differences, not R,G,B: the colourspace handling and the generative
+    backends would treat them as colour), so such a plate is refused before any work, in one line with the fix,
+    as a sub-sampled one is; ``aifx info`` says why it fills nothing."""
+    shot = _shot(tmp_path / "shot", ("",))
+    for frame in FRAMES:
+        rgb = read_exr(shot / f"plate.{frame}.exr")[1]
+        y = 0.3 * rgb["R"] + 0.6 * rgb["G"] + 0.1 * rgb["B"]
+        write_exr(shot / f"plate.{frame}.exr", {"Y": y, "RY": rgb["R"] - y, "BY": rgb["B"] - y})
+    job = _job(shot, tmp_path / "o")
+    done = aifx("fill", job.input, "-m", str(job.mask), "-o", job.output)
+    assert done.returncode == 2, done.stderr
+    why = (
+        "luminance/chroma EXR (Y, RY, BY): aifx fills Y only, and RY, BY would keep the removed object's colour "
+        "in the hole; convert it to R,G,B first"
+    )
+    assert done.stderr.splitlines() == [f"aifx: error: {shot / 'plate.1001.exr'}: {why}"]
+    assert not (tmp_path / "o").exists() or not list((tmp_path / "o").iterdir())
+    told = aifx("info", str(shot / "plate.1001.exr"))
+    assert told.returncode == 0 and f"fills:       nothing: {why}" in told.stdout, told.stdout
+
+
 def test_a_frame_whose_colour_is_in_other_channels_is_refused_by_name(tmp_path):
     shot = _shot(tmp_path / "shot", ("ViewLayer.Combined",), main_at=1)
     with pytest.raises(InputError) as caught:

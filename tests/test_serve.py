@@ -6,10 +6,12 @@ from __future__ import annotations
 import http.client as httpclient
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -218,6 +220,10 @@ def test_a_bad_job_is_422_with_the_cli_message(server, area, tmp_path):
     status, body = response.status, json.loads(response.read() or b"{}")
     connection.close()
     assert status == 413 and "never pixels" in body["detail"]
+    # The size the docs give (they said 1 MiB, 1,048,576 bytes, of a limit of 1,000,000), in the same words.
+    assert f"over {MAX_JOB_BYTES:,} bytes (1 MB)" in body["detail"]
+    docs = Path(__file__).parents[1] / "docs" / "serve.md"
+    assert f"413 for a body over {MAX_JOB_BYTES:,} bytes (1 MB)" in docs.read_text(encoding="utf-8")
     # A chunked upload has no Content-Length: it is refused once past the limit, before it ends (this one never
     # does: the server answered before its last chunk, so it did not read the body whole first).
     connection = httpclient.HTTPConnection(server.url.split("//")[1], timeout=30)
@@ -251,6 +257,12 @@ def test_a_bad_job_is_422_with_the_cli_message(server, area, tmp_path):
         ({"backend": "no-such-backend"}, "no-such-backend"),
         ({"mask": "MISSING"}, "mask"),
         ({"output": "OUT/c.####.mov"}, "output has '.mov'"),
+        # Queued (202) until 2026-12-07, then failed by the worker: fill()'s own checks, made at submit now.
+        ({"compression": "zzz"}, "zzz"),
+        ({"colorspace": "nope"}, "nope"),
+        ({"mask_channel": "Z"}, "Z"),
+        ({"output": "short/mask.####.png"}, "mask"),
+        ({"contact_sheet": "AREA/short/mask.0002.png"}, "contact sheet"),
     ],
 )
 def test_options_mask_and_output_are_checked_at_submit_like_the_cli(
@@ -259,6 +271,7 @@ def test_options_mask_and_output_are_checked_at_submit_like_the_cli(
     """What ``aifx run`` refuses before any work is a 422 at submit with its message, never a queued job."""
     settings = dict(settings)
     output = area / settings.pop("output", "OUT/c.####.exr").replace("OUT", "out_submit")
+    settings = {k: v.replace("AREA", str(area)) if isinstance(v, str) else v for k, v in settings.items()}
     job = shot_job(area / "short", output, **{k: v for k, v in settings.items() if k != "mask"})
     if settings.get("mask") == "MISSING":
         job.mask = str(area / "short" / "nomask.####.png")
@@ -375,6 +388,73 @@ def test_paths_outside_the_roots_are_403(server, area, tmp_path):
         "POST", server.url + "/v1/jobs", "alice", shot_job(linked, area / "out_z" / "c.####.exr").to_dict()
     )
     assert status == 403 and "plate.####.exr" in body["detail"]
+
+
+def test_side_files_linked_out_of_the_roots_are_403_and_what_they_name_is_untouched(server, area, tmp_path):
+    """A link planted in an output folder under the root as the output's lock file (→ a token file outside every
+    root) was accepted, and the job truncated that file and wrote the lock's owner record into it; a linked cache
+    folder took the anchors cache out of the roots. The files aifx keeps beside the output (lock, manifest,
+    cache folder, confidence folder), in every padding that names them, are checked as the job's paths are."""
+    victim = tmp_path / "tokens"
+    victim.write_text("precious\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    cases = [
+        ("out_link_lock", ".c.####.exr.aifx.lock", victim, "c.####.exr", {}),
+        ("out_link_lock_spelled", ".c.####.exr.aifx.lock", victim, "c.%04d.exr", {}),
+        ("out_link_manifest", ".c.####.exr.aifx.json", victim, "c.####.exr", {}),
+        ("out_link_cache", ".c.####.exr.aifx-cache", elsewhere, "c.####.exr", {"backend": "propagate"}),
+        ("out_link_confidence", "confidence", elsewhere, "c.####.png", {"confidence": True}),
+    ]
+    for folder, name, target, output, settings in cases:
+        out = area / folder
+        out.mkdir()
+        (out / name).symlink_to(target, target_is_directory=target.is_dir())
+        job = shot_job(area / "short", out / output, **settings)
+        status, _, body = http("POST", server.url + "/v1/jobs", "alice", job.to_dict())
+        assert status == 403, (name, body)
+        assert str(out / name) in body["detail"] and f"resolves to {target}" in body["detail"], body
+        assert "outside the server's roots" in body["detail"]
+    # A link inside the cache folder (a key's folder) leads out too.
+    out = area / "out_link_in_cache"
+    (out / ".c.####.exr.aifx-cache").mkdir(parents=True)
+    (out / ".c.####.exr.aifx-cache" / "anchors-0123456789abcdef").symlink_to(
+        elsewhere, target_is_directory=True
+    )
+    job = shot_job(area / "short", out / "c.####.exr", backend="propagate")
+    status, _, body = http("POST", server.url + "/v1/jobs", "alice", job.to_dict())
+    assert status == 403 and "anchors-0123456789abcdef" in body["detail"], body
+    assert victim.read_text() == "precious\n" and list(elsewhere.iterdir()) == []
+
+
+def test_a_folder_swapped_for_a_link_out_of_the_roots_while_queued_fails_the_job(server, area, tmp_path):
+    """The roots were checked at submit only: a job's plate and output folders swapped for links out of the
+    roots while it waited in the queue had the worker read the plate there and write its frames there. The
+    job's paths are checked again as a worker takes it (a resumed one too); it fails with the 403's line."""
+    client = server.client()
+    outside = make_shot(tmp_path / "secret", range(1, 4))
+    leaked = tmp_path / "leakout"
+    leaked.mkdir()
+    shot = area / "swap_shot"
+    shutil.copytree(area / "short", shot)
+    out = area / "swap_out"
+    out.mkdir()
+    busy = client.submit(shot_job(area / "long", area / "out_swap_busy" / "c.####.exr").to_dict())["id"]
+    wait_for(lambda: client.job(busy)["state"] == "running")  # held after frame HELD: the worker is taken
+    queued = client.submit(shot_job(shot, out / "c.####.exr").to_dict())["id"]
+    assert client.job(queued)["state"] == "queued"
+    shutil.rmtree(shot)
+    shot.symlink_to(outside, target_is_directory=True)
+    out.rmdir()
+    out.symlink_to(leaked, target_is_directory=True)
+    client.cancel(busy)
+    _let_go(server, busy)
+    final = _events_until_final(client, queued)[-1]
+    assert final["event"] == "error" and final["exit_code"] == 2, final
+    assert final["message"].startswith(f"input path {shot / 'plate.####.exr'} (resolves to "), final
+    assert "is outside the server's roots" in final["message"]
+    assert client.job(queued)["state"] == "failed"
+    assert list(leaked.iterdir()) == []
 
 
 def test_windows_paths_are_mapped_onto_the_root(server, area):

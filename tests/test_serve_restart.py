@@ -264,3 +264,38 @@ def test_frames_an_overwrite_job_wrote_are_kept_only_when_its_settings_made_them
     assert replaced.written == [1, 2, 3, 4, 5, 6] and replaced.skipped == []
     resumed = fill(shot_job(shot, out, overwrite=True), written=[1, 2, 3])
     assert resumed.written == [4, 5, 6] and resumed.skipped == [1, 2, 3]
+
+
+def test_a_resumed_job_whose_output_now_leads_out_of_the_roots_fails(tmp_path):
+    """The roots were checked at submit only: a job interrupted by a restart resumed on an output folder swapped
+    meanwhile for a link out of every root, and wrote its frames there. A resumed job is checked again as it
+    starts, and fails with the 403's line."""
+    area = tmp_path / "studio"
+    make_shot(area / "short", range(1, 4))
+    out = area / "out"
+    out.mkdir()
+    leaked = tmp_path / "leakout"
+    leaked.mkdir()
+    state = tmp_path / "state"
+    server = Server(state, "--root", str(area)).start()
+    try:
+        worker = _frozen_worker(server)  # the job is claimed (running) but cannot start before the kill
+        client = server.client(None)
+        job_id = client.submit(shot_job(area / "short", out / "c.####.exr").to_dict())["id"]
+        wait_for(lambda: client.job(job_id)["state"] == "running")
+        server.kill()
+        os.kill(worker, signal.SIGKILL)
+    finally:
+        server.stop()
+    out.rmdir()
+    out.symlink_to(leaked, target_is_directory=True)
+    server = Server(state, "--root", str(area)).start()
+    try:
+        assert any("resuming 1 interrupted job" in line for line in server.log)
+        final = list(server.client(None).events(job_id))[-1]
+    finally:
+        server.stop()
+    assert final["event"] == "error" and final["exit_code"] == 2, final
+    assert final["message"].startswith(f"output path {out / 'c.####.exr'} (resolves to {leaked}"), final
+    assert final["message"].endswith("(checked again as the job started)")
+    assert list(leaked.iterdir()) == []

@@ -321,3 +321,88 @@ def test_dollar_signs_in_names_and_notes_are_drawn_as_typed_not_read_as_formulas
     board = tmp_path / "board"
     assert main(["storyboard", str(shots), "-o", str(board), "--device", "cpu"]) == 0
     assert (board / "contact_sheet.png").is_file() and (board / "storyboard.pdf").is_file()
+
+
+@pytest.mark.parametrize("command", ["storyboard", "previz"])
+@pytest.mark.parametrize(
+    ("text", "where", "seed"),
+    [
+        ("seed: 18446744073709551616\nshots:\n  - {{name: a, prompt: x}}\n", "seed", 2**64),
+        ("shots:\n  - {{name: a, prompt: x, seed: 4294967296}}\n", "shot 1: seed", 2**32),
+    ],
+    ids=["top-level 2**64", "shot 2**32"],
+)
+def test_a_seed_beyond_fills_range_is_one_line_before_the_model_loads(
+    tiny_text2image, tmp_path, capsys, command, text, where, seed
+):
+    """``seed: 18446744073709551616`` was a traceback and an internal error (exit 1) from torch's manual_seed
+    after the model had loaded, and 2**32..2**64-1 were taken, though ``aifx fill --seed`` refuses anything
+    outside 0..4294967295. One rule now, fill's, for storyboards and previz."""
+    from aifx_core.inpaint.models import cached_pipeline_count
+    from aifx_core.storyboard import load_board
+
+    shots = tmp_path / "shots.yaml"
+    shots.write_text(f"model: {tiny_text2image}\nsteps: 1\nsize: 32\n" + text.format())
+    loaded = cached_pipeline_count()
+    assert main([command, str(shots), "-o", str(tmp_path / "out"), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1] == (
+        f"aifx: error: {shots}: {where}: must be within 0..4294967295, got {seed}"
+    )
+    assert cached_pipeline_count() == loaded and not (tmp_path / "out").exists()
+    shots.write_text(f"model: {tiny_text2image}\nseed: 4294967295\nshots:\n  - {{name: a, prompt: x}}\n")
+    assert load_board(shots).shots[0].seed == 2**32 - 1
+
+
+@pytest.mark.parametrize("command", ["storyboard", "previz"])
+@pytest.mark.parametrize(("value", "shown"), [(".nan", "nan"), ("-3", "-3.0"), (".inf", "inf")])
+def test_guidance_must_be_a_number_0_or_more_before_the_model_loads(
+    tiny_text2image, tmp_path, capsys, command, value, shown
+):
+    """``guidance: .nan`` or ``-3`` generated without guidance at all, exit 0, and ``.inf`` made NaN pixels
+    blamed on half precision ("try dtype: float32"). Refused now as the fill backends refuse them (one check),
+    in one line before the model loads."""
+    from aifx_core.inpaint.models import cached_pipeline_count
+
+    shots = tmp_path / "shots.yaml"
+    shots.write_text(
+        f"model: {tiny_text2image}\nsteps: 1\nsize: 32\nguidance: {value}\nshots:\n  - {{name: a, prompt: x}}\n"
+    )
+    loaded = cached_pipeline_count()
+    assert main([command, str(shots), "-o", str(tmp_path / "out"), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1] == (
+        f"aifx: error: {shots}: guidance={shown}: expected a number, 0 or more"
+    )
+    assert cached_pipeline_count() == loaded and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("command", ["storyboard", "previz"])
+@pytest.mark.parametrize(
+    ("field", "value", "shown"),
+    [
+        ("prompt", "[lighthouse, dusk]", "['lighthouse', 'dusk']"),
+        ("camera", "{lens: 24mm}", "{'lens': '24mm'}"),
+        ("prompt", "1917", "1917"),
+    ],
+)
+def test_a_prompt_or_camera_note_that_is_not_text_is_one_line_before_the_model_loads(
+    tiny_text2image, tmp_path, capsys, command, field, value, shown
+):
+    """``prompt: [lighthouse, dusk]`` was sent to the model as the text "['lighthouse', 'dusk']" and
+    ``camera: {lens: 24mm}`` written on the sheet as "{'lens': '24mm'}", exit 0, while a list
+    ``negative_prompt`` was refused in one line. The three are checked alike now."""
+    from aifx_core.inpaint.models import cached_pipeline_count
+
+    shot = {"name": "a", "prompt": "x", field: value}
+    lines = "\n    ".join(f"{key}: {text}" for key, text in shot.items())
+    shots = tmp_path / "shots.yaml"
+    shots.write_text(f"model: {tiny_text2image}\nsteps: 1\nsize: 32\nshots:\n  - {lines}\n")
+    loaded = cached_pipeline_count()
+    assert main([command, str(shots), "-o", str(tmp_path / "out"), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1] == (
+        f"aifx: error: {shots}: shot 1: {field}: expected text, got {shown}; write one line of text (in quotes "
+        "if it is a number)"
+    )
+    assert cached_pipeline_count() == loaded and not (tmp_path / "out").exists()

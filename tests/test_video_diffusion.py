@@ -559,3 +559,44 @@ def test_a_video_model_that_fails_to_load_is_not_told_to_name_a_pipeline_class(t
     assert message.startswith(f"{model}: could not load it as a WanVACEPipeline (") and message.endswith(
         "; check the model"
     )
+
+
+def test_a_reference_replaced_at_the_same_path_is_not_taken_for_done(tiny_vace, tmp_path):
+    """The art department updated the element image at the same path between two runs: the resume kept the
+    finished frames and made the rest from the new reference, one shot from two references with exit 0 (a
+    replaced model was refused, the reference keyed by its path alone). The reference is in the frames'
+    fingerprint now, by content: one written again unchanged still resumes, another picture is refused."""
+    import cv2
+    from cli_runner import aifx
+
+    _write_shot(tmp_path)
+    reference = tmp_path / "element.png"
+    cv2.imwrite(str(reference), np.full((24, 24, 3), (0, 64, 255), np.uint8))
+    out = tmp_path / "out"
+    args = [str(tmp_path / "plate.####.png"), "-m", str(tmp_path / "mask.####.png")]
+    args += ["-o", str(out / "c.####.png")]
+    args += ["-b", "video-diffusion", "--model", str(tiny_vace), "--reference", str(reference)]
+    args += ["--steps", "1", "--window", "3", "--overlap", "1", "--option", "size=32", "--device", "cpu"]
+    assert aifx("fill", *args).returncode == 0
+    (out / "c.1003.png").unlink()  # a killed run
+    cv2.imwrite(str(reference), np.full((24, 24, 3), (0, 64, 255), np.uint8))  # the same picture, saved again
+    again = aifx("fill", *args)
+    assert again.returncode == 0, again.stderr
+    assert (out / "c.1003.png").is_file()
+    (out / "c.1003.png").unlink()
+    cv2.imwrite(str(reference), np.full((24, 24, 3), (255, 64, 0), np.uint8))  # a new version of the element
+    refused = aifx("fill", *args)
+    assert refused.returncode == 2, refused.stderr
+    assert refused.stderr.strip().splitlines()[-1] == (
+        f"aifx: error: {out / 'c.####.png'}: the inputs of 2 finished frame(s) changed since they were made "
+        f"(first: the model {tiny_vace} or its reference {reference}, which frame 1001 was made with; a plate "
+        "frame is compared by size, and by content where its modification time changed, a mask by content, a "
+        "model by its files' sizes and times, a reference image by content); pass --overwrite to fill them again"
+    )
+    assert not (out / "c.1003.png").exists()
+    # Frames made with a reference before it was fingerprinted are refused once; the cache folder is no input.
+    from aifx_core.inpaint.models import model_fingerprint
+
+    alone = model_fingerprint({"model": str(tiny_vace)})
+    assert model_fingerprint({"model": str(tiny_vace), "cache_dir": str(tmp_path)}) == alone
+    assert model_fingerprint({"model": str(tiny_vace), "reference": str(reference)}) not in (None, alone)

@@ -139,20 +139,39 @@ def normalise_knobs(script: str) -> str:
     return "\n".join(line for line in keep if line.split(" ", 1)[0] not in DISPLAY_KNOBS)
 
 
+def _nameless(knobs: str) -> str:
+    """Normalised knob lines without the ``name`` line (Nuke's ``writeKnobs`` may write the node's name knob)."""
+    return "\n".join(line for line in knobs.splitlines() if line.split(" ", 1)[0] != "name")
+
+
 def _digest(data: Any) -> str:
     blob = json.dumps(data, sort_keys=True, default=str).encode("utf-8")
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
+#: TCL or an expression in a knob that reads a node's name (``[value name]``, ``[value Plate.name]``,
+#: ``[python {nuke.thisNode().name()}]``), not the script's (``[value root.name]``, keyed with the project): a
+#: slate or a burn-in makes pixels of it.
+_READS_A_NAME = re.compile(r"[\[{][^\]}]*?(?<!root\.)\bname\b")
+
+
 def inputs_key(
     upstream: Sequence[Sequence[str]], first: int, last: int, mask_channel: str, mask_connected: bool
 ) -> str:
-    """Identity of the written inputs: each upstream node (class, name, knobs) and the frame range.
+    """Identity of the written inputs: each upstream node (class, knobs) and the frame range.
 
-    ``upstream`` rows are ``(input label, class, name, writeKnobs text)``; the order of the walk is kept.
+    ``upstream`` rows are ``(input label, class, name, writeKnobs text)``; the order of the walk is kept. A
+    node's name makes no pixels: renaming the plate's Read (``Plate`` → ``BG_v2``) keeps its fill. Where a knob
+    upstream reads a name (:data:`_READS_A_NAME`), every name is keyed, the rows as they were before names were
+    left out (such a script keeps its key).
     """
+    texts = [normalise_knobs(str(row[3])) for row in upstream]
+    named = any(_READS_A_NAME.search(text) for text in texts)
     rows = [
-        [str(part) if i < 3 else normalise_knobs(str(part)) for i, part in enumerate(row)] for row in upstream
+        [str(row[0]), str(row[1]), str(row[2]), text]
+        if named
+        else [str(row[0]), str(row[1]), _nameless(text)]
+        for row, text in zip(upstream, texts)
     ]
     return _digest(
         {"upstream": rows, "first": first, "last": last, "channel": mask_channel, "mask": mask_connected}

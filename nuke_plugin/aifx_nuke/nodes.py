@@ -26,7 +26,7 @@ import re
 import stat
 import threading
 from collections.abc import Hashable, Iterator
-from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Callable, TypeVar, cast
 
 import nuke
 
@@ -195,7 +195,7 @@ def all_aifills() -> list[nuke.Node]:
 
 
 #: What :meth:`NukeHost.state` returns.
-_State = tuple[tuple[Optional[str], ...], tuple[tuple[str, Any], ...]]
+_State = tuple[tuple[tuple[str, ...], ...], tuple[tuple[str, Any], ...]]
 
 #: Result path → the states of a node in which it rightly shows that result: the one it was shown in, and those
 #: checked since (a knob the backend does not read changed). Kept by result, not by node: a pasted copy shows
@@ -421,9 +421,9 @@ class NukeHost:
 
     @_main_thread
     def state(self) -> _State:
-        """The node as a cheap look sees it: the names of the nodes in its Source and Mask, its setting values.
-        (By name: Nuke's node wrappers are made anew by each call.)"""
-        inputs = tuple(None if n is None else n.fullName() for n in (self.node.input(0), self.node.input(1)))
+        """The node as a cheap look sees it: what feeds its Source and Mask (:func:`_input_chain`), its setting
+        values. (By name: Nuke's node wrappers are made anew by each call.)"""
+        inputs = tuple(_input_chain(self.node.input(index)) for index in (0, 1))
         return inputs, tuple(sorted(self.settings().items()))
 
     @_main_thread
@@ -805,9 +805,11 @@ def on_update_ui() -> None:
 
 
 def _watch(host: NukeHost) -> None:
-    """Forget the shown result when an input is not the one it was shown with, or when a setting changed so
-    that the fill would differ (:func:`aifx_nuke.session.on_setting_changed`; then the state is remembered as
-    checked). Cheap while nothing changed: two input names and the knob values, looked up in :data:`_SHOWN_IN`.
+    """Forget the shown result when what feeds an input or a setting changed so that the fill would differ
+    (:func:`aifx_nuke.session.on_setting_changed`; else the state is remembered as checked). Cheap while nothing
+    changed: the names of what feeds the two inputs (through Dots and the like, :func:`_input_chain`) and the
+    knob values, looked up in :data:`_SHOWN_IN`. Names that differ (a rewire, or a node above renamed) are
+    decided by the cache key, once: a renamed plate Read keeps the fill, another plate forgets it.
 
     A result this session never showed (a node pasted from another session) counts as reconnected. An upstream
     edit is not seen here: :func:`check_before_render` refuses it."""
@@ -818,9 +820,8 @@ def _watch(host: NukeHost) -> None:
     state = host.state()
     if state in known:
         return
-    if state[0] not in {inputs for inputs, _ in known}:
-        session.on_setting_changed(host, input_changed=True)
-    elif not session.on_setting_changed(host):
+    reconnected = state[0] not in {inputs for inputs, _ in known}
+    if not session.on_setting_changed(host, input_changed=reconnected):
         known.add(state)
 
 
@@ -860,19 +861,51 @@ def _aifills_upstream(write: nuke.Node) -> list[nuke.Node]:
 
 
 def _passed_through(node: nuke.Node) -> nuke.Node | None:
-    """The one input whose pixels ``node`` passes on, where that is all it renders: a disabled node's input 0,
-    a Switch's chosen input (Nuke takes the last input for a larger ``which``). None otherwise, and where the knob
-    is animated or an expression (another frame may pick another input): every feed is walked then.
+    """The one node whose pixels ``node`` passes on untouched, where that is all it renders
+    (:func:`_pass_route`); None otherwise (every feed is walked then).
 
     An AIFill behind a Switch's other input (a comparison with the plate) or disabled is not rendered by the
     Write: it must neither refuse the render nor lose its fill."""
+    passes, upstream = _pass_route(node)
+    return upstream if passes else None
+
+
+#: Classes that render their input 0 untouched: a Dot (a bend in a pipe) and a NoOp (Foundry: it does nothing;
+#: a holder of user knobs).
+_PASS_CLASSES = frozenset({"Dot", "NoOp"})
+
+
+def _pass_route(node: nuke.Node) -> tuple[bool, nuke.Node | None]:
+    """``(True, upstream)`` where all ``node`` renders is the pixels of one other node, ``upstream`` (None when
+    that pipe is empty): a Dot's or NoOp's input, a disabled node's input 0, a Switch's chosen input (Nuke takes
+    the last input for a larger ``which``), an ``Input`` inside a group's feed of the group there.
+    ``(False, None)`` for a node that makes pixels of its own, and where the knob that decides is animated or
+    an expression (another frame may pick another input)."""
     disable = node.knob("disable")
     if disable is not None and not _animated(disable) and disable.value():
-        return node.input(0)
+        return True, node.input(0)
+    if node.Class() in _PASS_CLASSES:
+        return True, node.input(0)
+    if node.Class() == "Input" and node.parent() is not None:
+        return True, _outside_feed(node)
     which = node.knob("which")
     if node.Class() == "Switch" and which is not None and not _animated(which) and node.inputs():
-        return node.input(min(max(int(which.value()), 0), node.inputs() - 1))
-    return None
+        return True, node.input(min(max(int(which.value()), 0), node.inputs() - 1))
+    return False, None
+
+
+def _input_chain(node: nuke.Node | None) -> tuple[str, ...]:
+    """The full names of ``node`` (what is plugged into an AIFill's input) and of the nodes it passes on
+    untouched (:func:`_pass_route`), up to the first that makes pixels of its own: what the input is, as a cheap
+    look can tell. Comps route pipes through Dots: the plate above a Dot is the Source as the artist sees it."""
+    names: list[str] = []
+    here = node
+    while here is not None and here.fullName() not in names:  # (a pipe is no loop: each node once)
+        names.append(here.fullName())
+        passes, here = _pass_route(here)
+        if not passes:
+            break
+    return tuple(names)
 
 
 def _animated(knob: nuke.Knob) -> bool:

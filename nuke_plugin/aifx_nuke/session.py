@@ -161,6 +161,9 @@ _KNOB_PHRASES: list[tuple[str, str]] = [
     (r"\bpass --model PATH to\b", f"set {_LABELS['model']} to the path of"),
     (r"\bpass --model with\b", f"set {_LABELS['model']} to"),
     (r"\b(check|limit|keep) --frames\b", rf"\1 the {_LABELS['frame_range']}"),
+    # (the core's frame refusals name the flag and the job's field too: the knob is both)
+    (re.escape(events.LIMIT_FRAMES), f"limit the {_LABELS['frame_range']}"),
+    (re.escape(events.CHECK_FRAMES), f"check the {_LABELS['frame_range']}"),
     # (the core's mask refusals name the flag and the job's field: the knob is both)
     (re.escape(events.PICK_MASK_CHANNEL), f"set {_LABELS['mask_channel']} to one of them"),
     (
@@ -382,15 +385,19 @@ def on_setting_changed(host: Host, input_changed: bool = False) -> bool:
     in the adapter): forget the shown result when it is not the fill of the settings now; True when it was
     forgotten.
 
-    Runs in Nuke's main thread on an edit, so it stays cheap: no upstream walk, no file read. The shown
+    Runs in Nuke's main thread on an edit, so a setting stays cheap: no upstream walk, no file read. The shown
     result's path holds its inputs key, so the fill key of the new settings is compared on that key alone
-    (a knob the backend does not read leaves the result alone). A reconnected input always forgets it (its
-    key needs the walk); the next Render finds it again in the cache if nothing really changed. An upstream
-    change (a Read versioned up) is not seen here: :func:`check_shown` refuses it before a render."""
+    (a knob the backend does not read leaves the result alone). What feeds an input changed (``input_changed``,
+    rare: a rewire, a node above renamed): the key is made as :func:`check_shown` makes it, one walk, and the
+    result kept only when it is the fill of the inputs now (a renamed Read: names are not keyed; the plate put
+    back). An upstream change (a Read versioned up) is not seen here: :func:`check_shown` refuses it before a
+    render."""
     shown = host.shown_result()
     if shown is None:
         return False
     if input_changed:
+        if _fill_of_inputs_now(host, shown):
+            return False
         _forget_result(host, CHANGED_INPUT)
         return True
     pattern, first, last = shown
@@ -408,6 +415,20 @@ def on_setting_changed(host: Host, input_changed: bool = False) -> bool:
     if not same:
         _forget_result(host, CHANGED_SETTING)
     return not same
+
+
+def _fill_of_inputs_now(host: Host, shown: tuple[str, int, int]) -> bool:
+    """Whether ``shown`` (the node's result) is the fill of its inputs and settings now, as a Render of the
+    same frames would key it (the upstream walk), and those are the frames a Render would fill."""
+    pattern, first, last = shown
+    try:
+        settings = host.settings()
+        if _frames(host, settings, None) != (first, last):
+            return False
+        paths, _ = _keyed_job(host, settings, first, last, os.environ)
+    except (RenderError, ValueError, TypeError, KeyError):
+        return False
+    return jobs.result_keys(pattern) == paths.keys
 
 
 def check_shown(host: Host, environ: Mapping[str, str] | None = None) -> str | None:

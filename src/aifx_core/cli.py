@@ -20,14 +20,14 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import fields
 from types import FrameType
-from typing import Any
+from typing import Any, TextIO
 
 from . import __version__
-from .progress import CancelToken
+from .progress import CancelToken, stdout_for_events
 from .protocol import events
 from .protocol.errors import EXIT_CANCELLED, EXIT_INTERNAL, AifxError, Cancelled, InputError
 from .protocol.events import ProgressEvent
-from .protocol.job import FillJob
+from .protocol.job import FillJob, refuse_empty_path
 from .workers import in_thread_machinery, shielded, signal_shield
 
 #: Modules that add their own subcommand through ``register_cli(subparsers)``.
@@ -158,7 +158,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fill.add_argument("-o", "--output", required=True, help="output pattern, e.g. clean.####.exr")
     _add_job_arguments(fill)
-    fill.add_argument("--save-job", metavar="JOB.json", help="also save the job description to this file")
+    fill.add_argument(
+        "--save-job",
+        metavar="JOB.json",
+        help="also save the job description to this file, its paths made absolute: aifx run (or a farm) reads the "
+        "same files from any folder",
+    )
     fill.set_defaults(handler=_cmd_fill)
 
     run = sub.add_parser("run", help="run a saved job (JSON written by FillJob.to_json or --save-job)")
@@ -352,9 +357,17 @@ def _check_frames_flag(job: FillJob) -> None:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     job = FillJob.load(args.job)
-    if args.path_map:  # before anything reads a path (the anchors stage too)
+    if args.path_map is not None:  # before anything reads a path (the anchors stage too)
         from .farm.openjd import map_job_paths
 
+        # --path-map "$RULES" with RULES unset ran the job on its unmapped paths, exit 0. (An OpenJD session's
+        # {{Session.PathMappingRulesFile}} is always a file, ``{}`` when it has no rules.)
+        refuse_empty_path(
+            args.path_map,
+            "rules file",
+            '--path-map ""',
+            "to use the job's paths as they are, or give a pathmapping-1.0 file such as rules.json",
+        )
         job = map_job_paths(job, args.path_map)
     ray_flags = [f"--{n}" for n in ("address", "chunk", "workers") if getattr(args, n) is not None]
     if args.executor == "ray":
@@ -369,7 +382,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
         job.overwrite = job.overwrite or bool(args.overwrite)
         run = partial(run_on_ray, address=args.address, chunk=args.chunk, workers=args.workers)
-        return _run_job(job, args.json_progress, job_file=args.job, run=run, openjd=args.openjd_progress)
+        with _events_alone_on_stdout(args.json_progress):  # Ray prints to stdout (a worker's death)
+            return _run_job(job, args.json_progress, job_file=args.job, run=run, openjd=args.openjd_progress)
     if ray_flags:
         raise InputError(f"{', '.join(ray_flags)}: only with --executor ray")
     if args.sheet:
@@ -571,21 +585,49 @@ class _progress_printer:
             self.bar.close()
 
 
+#: Where ``--json-progress`` events go while stdout is kept for them alone (:func:`_events_alone_on_stdout`);
+#: None: ``sys.stdout``.
+_events_out: TextIO | None = None
+
+
+@contextlib.contextmanager
+def _events_alone_on_stdout(json_progress: bool) -> Iterator[None]:
+    """With ``--json-progress``, stdout holds the events alone while inside: everything else printed to it goes
+    to stderr (:func:`~aifx_core.progress.stdout_for_events`, as ``aifx serve``'s worker keeps its protocol).
+    Ray prints a dead worker's ``(raylet) A worker died ...`` paragraph to ``sys.stdout``, in colour, which broke
+    "one JSON object per line". Without a real stdout (a host's capture, ``>&-``) nothing changes."""
+    global _events_out
+    try:
+        real = json_progress and sys.stdout is not None and sys.stdout.fileno() == 1
+    except (AttributeError, OSError, ValueError):
+        real = False
+    if not real:
+        yield
+        return
+    with stdout_for_events() as out:
+        _events_out = out
+        try:
+            yield
+        finally:
+            _events_out = None
+
+
 def _emit(payload: dict) -> None:
     """One event, one line, in one write: SIGTERM (cancel) raises between bytecodes, so a line written piecewise
     could be cut and glued to the ``cancelled`` event after it, and the reader would lose both. The write is also
     shielded: the handler only sets the cancel flag inside it, and the next progress check raises."""
-    if sys.stdout is None:  # (started with stdout closed, `>&-`)
+    stream = _events_out if _events_out is not None else sys.stdout
+    if stream is None:  # (started with stdout closed, `>&-`)
         raise InputError(_STDOUT_UNWRITABLE.format(why="it is closed"))
     with signal_shield():
         data = (events.encode(payload) + "\n").encode("utf-8")
         try:
-            sys.stdout.flush()
+            stream.flush()
             try:
-                fd = sys.stdout.fileno()
+                fd = stream.fileno()
             except (AttributeError, OSError, ValueError):  # not a real file (captured in a test, embedded)
-                sys.stdout.write(data.decode("utf-8"))
-                sys.stdout.flush()
+                stream.write(data.decode("utf-8"))
+                stream.flush()
                 return
             while data:
                 data = data[os.write(fd, data) :]

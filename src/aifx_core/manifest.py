@@ -320,12 +320,97 @@ LEGACY_RUN = ""
 
 def _reads_by_run(data: object) -> dict[str, dict[int, list[Any]]]:
     """The manifest's ``reads``: {run: {frame: identity}}; an older file's single {frame: identity} table
-    becomes the :data:`LEGACY_RUN`'s (its frames name no run)."""
-    if not isinstance(data, dict):
+    becomes the :data:`LEGACY_RUN`'s (its frames name no run). Another shape raises (see :func:`_tables`)."""
+    if data is None:
         return {}
-    if any(isinstance(v, list) for v in data.values()):  # one table, not one per run
-        return {LEGACY_RUN: {int(f): list(v) for f, v in data.items()}}
-    return {str(run): {int(f): list(v) for f, v in dict(read).items()} for run, read in data.items()}
+    if isinstance(data, dict) and any(
+        isinstance(v, list) for v in data.values()
+    ):  # one table, not one per run
+        return {LEGACY_RUN: _table(data, _identities)}
+    return {run: _table(read, _identities) for run, read in _table_of(data).items()}
+
+
+def _tables(data: dict[str, Any]) -> dict[str, Any]:
+    """The manifest's tables, by the :class:`Manifest` attribute each fills, from its JSON ``data``.
+
+    Raises ValueError or TypeError where ``data`` is not the shape aifx writes (a hand edit, a sync tool's
+    merge, another tool): the caller then reads it as no manifest at all, as one that is not JSON, instead of
+    failing on it further on, deep in the run (and in an ``--overwrite`` run, which is the way out).
+    """
+    if "done" in data and "frames" not in data:  # format 1: one key for every frame
+        key = str(data.get("resume_key"))
+        done = data["done"]
+        frames = {int(_number(f)): key for f in (done if isinstance(done, list) else _not_a("list", done))}
+    else:
+        frames = _table(data.get("frames"), _text)
+    return {
+        "frames": frames,
+        "ranges": {name: _text(text) for name, text in _table_of(data.get("ranges")).items()},
+        "sources": _table(data.get("sources"), _identities),
+        "models": _table(data.get("models"), _text),
+        "reads": _reads_by_run(data.get("reads")),
+        "spans": _table(data.get("spans"), _numbers),
+        "outputs": _table(data.get("outputs"), _numbers),
+        "runs": _table(data.get("runs"), _text),
+        "pending": _table(data.get("pending"), _intent),
+    }
+
+
+def _table_of(data: object) -> dict[str, Any]:
+    """A JSON object (``None``: an empty one; anything else raises)."""
+    if data is None:
+        return {}
+    return data if isinstance(data, dict) else _not_a("table", data)
+
+
+def _table(data: object, value: Callable[[Any], Any]) -> dict[int, Any]:
+    """A manifest table ``{"1001": ...}``: its frames as numbers (one that is none raises ValueError), each value
+    checked by ``value``."""
+    return {int(frame): value(item) for frame, item in _table_of(data).items()}
+
+
+def _not_a(kind: str, value: object) -> Any:
+    raise TypeError(f"expected a {kind}, got {type(value).__name__}")
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else _not_a("string", value)
+
+
+def _number(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else _not_a("number", value)
+
+
+def _numbers(value: object) -> list[int]:
+    return [_number(item) for item in value] if isinstance(value, list) else _not_a("list", value)
+
+
+def _identity_record(value: object) -> list[Any] | None:
+    """One file's identity as recorded (:func:`~.sequence.identity.source_identity`): numbers and text, or none."""
+    if value is None or (isinstance(value, list) and all(isinstance(item, (int, str)) for item in value)):
+        return value
+    return _not_a("file identity", value)
+
+
+def _identities(value: object) -> list[Any]:
+    """A frame's input files' identities (its sources, or a neighbour's as a run read them)."""
+    return [_identity_record(item) for item in value] if isinstance(value, list) else _not_a("list", value)
+
+
+def _intent(value: object) -> dict[str, Any]:
+    """A pending frame's intent as :meth:`Manifest.writing` saves it (what :meth:`Manifest._recover` takes)."""
+    intent = _table_of(value)
+    _text(intent.get("key"))
+    _numbers(intent.get("identity"))
+    if intent.get("sources") is not None:
+        _identities(intent["sources"])
+    if intent.get("model") is not None:
+        _text(intent["model"])
+    if intent.get("span") is not None:
+        _numbers(intent["span"])
+        _table(intent.get("reads"), _identities)
+        _text(intent.get("run", LEGACY_RUN))
+    return intent
 
 
 def _read_owner(fd: int) -> dict[str, Any]:
@@ -379,9 +464,10 @@ class Manifest:
         self.inputs: Callable[[int], list[tuple[Path, bool]]] | None = None
         #: frame → the fingerprint of the model it was made with (:func:`~aifx_core.inpaint.models.model_fingerprint`).
         self.models: dict[int, str] = {}
-        #: The fingerprint of the model this run fills with (set by the run; None: no model, or not known) and
-        #: the model as the job names it, for messages. A finished frame made from another is not done; one
-        #: with none recorded (made before models were, or by a run without one) is.
+        #: The fingerprint of the model (and reference image) this run fills with (set by the run; None: no
+        #: model, or not known) and what it covers as the job names it (``the model M or its reference R``), for
+        #: messages. A finished frame made from another is not done; one with none recorded (made before models
+        #: were, or by a run without one) is.
         self.model: str | None = None
         self.model_name = "the model"
         #: The plate frames output N is made from (a temporal backend reads its neighbours), set by the run once
@@ -446,30 +532,43 @@ class Manifest:
         return next((path for path in earlier if path.exists()), self.path)
 
     def _read(self) -> None:
-        """Refresh from disk, recovering frames whose rename happened but whose record did not."""
+        """Refresh from disk, recovering frames whose rename happened but whose record did not.
+
+        A manifest that cannot be read, is not JSON, or is JSON of another shape than aifx writes (a hand edit,
+        a sync tool's merge, another tool) is read as none: the frames on disk are then made by something else
+        (:meth:`plan` says to pass ``--overwrite``), and an ``--overwrite`` run writes it anew. One a newer aifx
+        wrote is refused, naming it (see :meth:`_ours`)."""
+        path = self._readable()
         try:
-            data = json.loads(self._readable().read_text(encoding="utf-8"))
+            data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             data = {}
-        if not isinstance(data, dict):
-            data = {}
-        if "done" in data and "frames" not in data:  # format 1: one key for every frame
-            key = str(data.get("resume_key"))
-            self.frames = {int(f): key for f in data.get("done", [])}
-        else:
-            self.frames = {int(f): str(k) for f, k in dict(data.get("frames", {})).items()}
-        self.ranges = {str(k): str(v) for k, v in dict(data.get("ranges", {})).items()}
-        self.sources = {int(f): list(v) for f, v in dict(data.get("sources", {})).items()}
-        self.models = {int(f): str(v) for f, v in dict(data.get("models", {})).items()}
-        self.reads = _reads_by_run(data.get("reads"))
-        self.spans = {int(f): [int(x) for x in v] for f, v in dict(data.get("spans", {})).items()}
-        self.outputs = {int(f): [int(x) for x in v] for f, v in dict(data.get("outputs", {})).items()}
-        self.runs = {int(f): str(r) for f, r in dict(data.get("runs", {})).items()}
-        self.pending = {int(f): dict(v) for f, v in dict(data.get("pending", {})).items()}
+        try:
+            tables = _tables(data if self._ours(path, data) else {})
+        except (TypeError, ValueError):
+            tables = _tables({})
+        for name, table in tables.items():
+            setattr(self, name, table)
         for frame, intent in list(self.pending.items()):
             if _identity(self.output.path(frame)) == intent.get("identity"):
                 self._recover(frame, intent)  # renamed, then killed before the record
                 del self.pending[frame]
+
+    def _ours(self, path: Path, data: object) -> bool:
+        """Whether this aifx reads the manifest ``data`` (at ``path``): not one a newer aifx wrote (its
+        ``aifx_manifest`` above :data:`MANIFEST_FORMAT`), which is refused in one line naming it (it used to be
+        refused as made "with different settings", and the user went looking for a setting), or, in an
+        ``--overwrite`` run, read as none (the run writes its own). Raises TypeError for data of another shape
+        (see :func:`_tables`)."""
+        stamped = _table_of(data).get("aifx_manifest")
+        if stamped is None or _number(stamped) <= MANIFEST_FORMAT:
+            return True
+        if self.job.overwrite:
+            return False
+        raise InputError(
+            f"{path}: written by a newer aifx (manifest format {stamped}; this aifx reads up to "
+            f"{MANIFEST_FORMAT}); run that aifx, or pass --overwrite to fill the output again with this one"
+        )
 
     def _recover(self, frame: int, intent: dict[str, Any]) -> None:
         """Record ``frame`` as its saved ``intent`` says: the file it names was renamed onto the frame."""
@@ -520,7 +619,7 @@ class Manifest:
             if path is not None:
                 changed[frame] = f"{path} of frame {frame}"
             elif self._changed_model(frame):
-                changed[frame] = f"the model {self.model_name}, which frame {frame} was made with"
+                changed[frame] = f"{self.model_name}, which frame {frame} was made with"
             else:
                 path = self._changed_read(frame, neighbours, reach)
                 if path is not None:
@@ -530,7 +629,8 @@ class Manifest:
             raise InputError(
                 f"{output_name}: the inputs of {len(changed)} finished frame(s) changed since they were made "
                 f"(first: {changed[first]}; a plate frame is compared by size, and by content where its "
-                "modification time changed, a mask by content, a model by its files' sizes and times); pass "
+                "modification time changed, a mask by content, a model by its files' sizes and times, a reference "
+                "image by content); pass "
                 "--overwrite to fill them again"
             )
         return [f for f in frames if f not in done or f not in existing]

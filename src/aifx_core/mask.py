@@ -28,6 +28,7 @@ from .protocol import events
 from .protocol.job import refuse_empty_path
 from .sequence.frames import format_frames
 from .sequence.image import Image, to_float
+from .sequence.imageio import read_info
 from .sequence.window import in_display_window
 
 
@@ -54,7 +55,7 @@ def _open_mask_sequence(spec: str, plate_frames: list[int]) -> _Sequence:
 # -- choosing and reading the matte -------------------------------------------------------------------------
 
 
-def _find_channel(channels: Mapping[str, np.ndarray], name: str) -> str | None:
+def _find_channel(channels: Mapping[str, Any], name: str) -> str | None:
     """``name`` exactly, else a unique case-insensitive match (``a`` → ``A``)."""
     if name in channels:
         return name
@@ -157,6 +158,24 @@ class MaskSource:
         self._shot_channel: str | None = None
         #: Whether the plate's first frame has an opaque alpha (see _opaque_plate_alpha); None until needed.
         self._first_alpha_opaque: bool | None = None
+
+    def check_channel(self) -> None:
+        """Refuse a ``channel`` asked for (``--mask-channel``) that the first mask frame (or plate frame, for a
+        plate channel) does not have, from its header, with the line its first matte would raise: before any
+        work (an ``aifx serve`` submit, not the worker's first frame). A header that cannot be read is left to
+        the read of the frame, which names what is wrong with it."""
+        if self.channel is None:
+            return
+        source = self.mask if self.mask is not None else self.plate
+        path = source.path(source.frames[0])
+        try:
+            channels = read_info(path).channels
+        except (InputError, OSError):
+            return
+        if _find_channel(channels, self.channel) is None:
+            # The frame's own read raises it: the line its first matte gives, channels in the file's order
+            # (a header lists them as OpenImageIO sorts them), which Blender and Nuke reword.
+            self.matte(source.frames[0])
 
     @property
     def is_static(self) -> bool:
@@ -332,7 +351,7 @@ def open_mask(
         if missing:
             raise InputError(
                 f"{spec}: mask frames {format_frames(missing)} missing (the plate has "
-                f"{format_frames(plate.frames)}); render the mask for those frames or limit --frames"
+                f"{format_frames(plate.frames)}); render the mask for those frames or {events.LIMIT_FRAMES}"
             )
     return MaskSource(plate, mask=mask, spec=str(spec), channel=channel, invert=invert, threshold=threshold)
 

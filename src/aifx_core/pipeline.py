@@ -59,6 +59,7 @@ from .confidence import (
 from .confidence import forget as forget_confidence
 from .errors import AifxError, InputError
 from .inpaint import Anchor, BackendContext, FramePacket, Span
+from .inpaint.models import absolute_options
 from .manifest import (
     Manifest,
     OutputLock,
@@ -72,7 +73,7 @@ from .manifest import (
 from .mask import DROPOUT_RUN, MaskSource, dropouts_read, feather_weight, make_hole, open_mask
 from .progress import CancelToken, ProgressCallback, Reporter
 from .protocol import events
-from .protocol.job import FillJob, refuse_empty_path
+from .protocol.job import FillJob, absolute_paths, refuse_empty_path
 from .sequence import (
     FORMATS,
     JOB_FRAMES,
@@ -81,6 +82,7 @@ from .sequence import (
     ProtectedFiles,
     Sequence,
     atomic_write,
+    check_frame_paths,
     check_names_fit,
     check_outside_input_folder,
     check_side_output,
@@ -165,54 +167,16 @@ def fill(
     if job_file is None and isinstance(job, (str, os.PathLike)):
         job_file = job
     job = as_job(job)
-    job.validate()
-    check_environment()  # AIFX_THREADS, AIFX_FLOW_PROCESS
-    check_options(job.backend, job.options)  # a typo or a bad value fails now, not after flow or a model load
-    check_colorspace(job.colorspace)  # (before anything is read or written)
-    refuse_empty_path(
-        save_job, "saved job", '--save-job ""', "to save no job, or give a file such as job.json"
-    )
-    if save_job is not None:
-        _check_savable(job)
-    reporter = Reporter(progress, cancel)
-
-    plate = open_plate(job)
+    checked = preflight(job, save_job=save_job, job_file=job_file)
+    plate, out, mask = checked.plate, checked.out, checked.mask
+    protected, out_dir, sheet, saved = checked.protected, checked.out_dir, checked.sheet, checked.saved
     selection = select_frames(frames, plate.frames)
-    check_keyframes(job, plate.frames)
-    out = output_pattern(job.output, plate)
-    check_output_compression(
-        FORMATS.get(out.extension, ""), job.compression
-    )  # (EXR's: not at the first write)
-    mask = open_mask(job.mask, job.mask_channel, plate, invert=job.invert_mask, threshold=job.threshold)
-    _check_outside_folders(job, out, plate, mask)
-    protected = protected_inputs(plate, mask.mask)
-    if job_file is not None:
-        protected.add(job_file, "job file")
-    for frame in plate.frames:
-        protected.refuse(out.path(frame), "output frame", "-o/--output")
-    protected.add_frames(out, "output frame", plate.frames)  # side outputs must not land on frames either
-    if job.confidence:
-        check_sidecars(out, plate.frames, protected)
-    out_dir = Path(out.path(plate.frames[0])).parent
-    # Created (and probed) before the side outputs are checked: a contact sheet or saved job next to the frames
-    # (`-o out/clean.####.exr --contact-sheet out/sheet.png` on a fresh machine) goes into the folder the job makes.
+    check_frame_paths(out, selection)  # (an existing frame path that is a folder: before any write)
+    reporter = Reporter(progress, cancel)
+    # Created (and probed) here: a contact sheet or saved job next to the frames (`-o out/clean.####.exr
+    # --contact-sheet out/sheet.png` on a fresh machine) goes into the folder the job makes.
     check_writable(out_dir)  # fail now, not after minutes of model loading
     _check_names(out, plate, out_dir, job.confidence)
-    sheet = None
-    if job.contact_sheet is not None:
-        sheet = check_side_output(
-            job.contact_sheet,
-            "contact sheet",
-            protected,
-            suffixes=(".png",),
-            example="contact_sheet.png",
-            flag="--contact-sheet",
-        )
-    saved = None
-    if save_job is not None:
-        saved = check_side_output(
-            save_job, "saved job", protected, suffixes=(".json",), example="job.json", flag="--save-job"
-        )
 
     sides = out_dir / CONFIDENCE_FOLDER  # (the confidence sidecars' temps, by the same rules as the frames')
     clean_stale_temps(out_dir)
@@ -235,7 +199,7 @@ def fill(
         side_age = 300.0 if lock.joined else 0.0
         if saved is not None:  # (once the lock is taken: a run refused for other settings saves no job)
             clean_stale_temps(saved.parent, side_age, {saved.name})
-            job.save(saved)
+            _as_saved(job).save(saved)
         with lock.exclusive():
             # Every manifest write (any run's of the group) is made in this section: a temp of it is a killed one's.
             if lock.supported:
@@ -288,6 +252,80 @@ def fill(
                 )
             )
     return result
+
+
+@dataclass
+class Checked:
+    """What :func:`preflight` opened and decided: the plate, the output as opened, the mask, the files the job
+    must not write onto, the output folder (not made yet), and the side outputs' paths (None: not asked)."""
+
+    plate: Sequence
+    out: FramePattern
+    mask: MaskSource
+    protected: ProtectedFiles
+    out_dir: Path
+    sheet: Path | None = None
+    saved: Path | None = None
+
+
+def preflight(
+    job: FillJob, *, save_job: str | os.PathLike | None = None, job_file: str | os.PathLike | None = None
+) -> Checked:
+    """Every check :func:`fill` makes before any work that changes nothing on disk (no folder made, no file
+    written): the job's fields, options and colourspace, the plate, the output pattern and its compression,
+    the mask and its channel, what the output, its confidence frames, the contact sheet and the saved job
+    (``save_job``) must not land on (the plate, the mask, ``job_file``, each other). One list for
+    ``aifx run`` and ``aifx serve``'s submit, so a job the run would refuse at once is a 422 at submit with
+    the same line, never a queued job that fails when a worker takes it. Raises :class:`InputError`."""
+    job.validate()
+    check_environment()  # AIFX_THREADS, AIFX_FLOW_PROCESS
+    check_options(job.backend, job.options)  # a typo or a bad value fails now, not after flow or a model load
+    check_colorspace(job.colorspace)  # (before anything is read or written)
+    refuse_empty_path(
+        save_job, "saved job", '--save-job ""', "to save no job, or give a file such as job.json"
+    )
+    if save_job is not None:
+        _check_savable(job)
+    plate = open_plate(job)
+    check_keyframes(job, plate.frames)
+    out = output_pattern(job.output, plate)
+    check_output_compression(
+        FORMATS.get(out.extension, ""), job.compression
+    )  # (EXR's: not at the first write)
+    mask = open_mask(job.mask, job.mask_channel, plate, invert=job.invert_mask, threshold=job.threshold)
+    mask.check_channel()  # (from the first frame's header: not after flow or a model load)
+    _check_outside_folders(job, out, plate, mask)
+    protected = protected_inputs(plate, mask.mask)
+    if job_file is not None:
+        protected.add(job_file, "job file")
+    for frame in plate.frames:
+        protected.refuse(out.path(frame), "output frame", "-o/--output")
+    protected.add_frames(out, "output frame", plate.frames)  # side outputs must not land on frames either
+    if job.confidence:
+        check_sidecars(out, plate.frames, protected)
+    out_dir = Path(out.path(plate.frames[0])).parent
+    checked = Checked(plate, out, mask, protected, out_dir)
+    if job.contact_sheet is not None:
+        checked.sheet = check_side_output(
+            job.contact_sheet,
+            "contact sheet",
+            protected,
+            suffixes=(".png",),
+            example="contact_sheet.png",
+            flag="--contact-sheet",
+            made=out_dir,
+        )
+    if save_job is not None:
+        checked.saved = check_side_output(
+            save_job,
+            "saved job",
+            protected,
+            suffixes=(".json",),
+            example="job.json",
+            flag="--save-job",
+            made=out_dir,
+        )
+    return checked
 
 
 def _clean_killed_temps(out: FramePattern, frames: list[int], sides: Iterable[Path | None]) -> None:
@@ -391,18 +429,21 @@ def _rounded_to_half(
 
 
 def _model_fingerprint(job: FillJob) -> str | None:
-    """The fingerprint of the model files the job's options name (``inpaint.models.model_fingerprint``): kept
-    with each frame's inputs and the anchors, so other weights at the same path are never taken for done."""
+    """The fingerprint of the model files (and reference image) the job's options name
+    (``inpaint.models.model_fingerprint``): kept with each frame's inputs and the anchors, so other weights or
+    another reference at the same path are never taken for done."""
     from .inpaint.models import model_fingerprint
 
     return model_fingerprint(job.options)
 
 
 def _model_of(job: FillJob, manifest: Manifest) -> None:
-    """Tell ``manifest`` the model this run fills with (:func:`_model_fingerprint`) and its name as the job
-    gives it, for the message refusing frames made with another."""
+    """Tell ``manifest`` the model this run fills with (:func:`_model_fingerprint`) and what that covers as the
+    job names it (the model, and its reference image), for the message refusing frames made with another."""
+    from .inpaint.models import fingerprinted_files
+
     manifest.model = _model_fingerprint(job)
-    manifest.model_name = str(job.options.get("model") or "the model")
+    manifest.model_name = fingerprinted_files(job.options)
 
 
 def _input_files(plate: Sequence, mask: MaskSource, frame: int) -> list[tuple[Path, bool]]:
@@ -423,6 +464,13 @@ def _shot_inputs(plate: Sequence, mask: MaskSource, shot: list[int]) -> list[tup
     for frame in shot:
         seen.update(dict.fromkeys(_input_files(plate, mask, frame)))
     return list(seen)
+
+
+def _as_saved(job: FillJob) -> FillJob:
+    """The job ``save_job`` (``--save-job``) writes: its paths and file options absolute, as this run read them.
+    Saved as typed, ``plates/plate.####.exr`` was read by ``aifx run`` (or a farm) against the folder it ran in:
+    started from another shot's folder of the same layout, the job silently filled that shot."""
+    return absolute_options(absolute_paths(job))
 
 
 def _check_savable(job: FillJob) -> None:
@@ -628,19 +676,10 @@ def prepare_anchors(
     output folder's job cache (idempotent: a valid cache is kept unless ``rebuild``). Returns the cache folder,
     or None for a backend that needs no anchors. Runs under the output lock, like a fill."""
     job = as_job(job)
-    job.validate()
-    check_environment()
-    check_options(job.backend, job.options)
+    checked = preflight(job)
+    plate, out, mask = checked.plate, checked.out, checked.mask
     reporter = Reporter(progress, cancel)
-    plate = open_plate(job)
-    check_keyframes(job, plate.frames)
-    out = output_pattern(job.output, plate)
-    check_output_compression(
-        FORMATS.get(out.extension, ""), job.compression
-    )  # (EXR's: not at the first write)
-    mask = open_mask(job.mask, job.mask_channel, plate, invert=job.invert_mask, threshold=job.threshold)
-    _check_outside_folders(job, out, plate, mask)
-    out_dir = check_writable(Path(out.path(plate.frames[0])).parent)
+    out_dir = check_writable(checked.out_dir)
     _check_names(out, plate, out_dir, job.confidence)
     run = _RunSetup.of(job, plate, out, mask)
     if is_per_frame(run.name):

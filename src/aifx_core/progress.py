@@ -8,8 +8,12 @@ boundaries) and a :class:`CancelToken` that the long loops poll between frames.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import TextIO
 
 from .protocol.errors import Cancelled
 from .protocol.events import ProgressEvent
@@ -64,3 +68,27 @@ class Reporter:
         if self.callback is not None:
             with self._lock:
                 self.callback(ProgressEvent(stage, index, total, frame, message))
+
+
+@contextlib.contextmanager
+def stdout_for_events() -> Iterator[TextIO]:
+    """The process's stdout kept for one protocol's lines (JSON events): yielded as a stream on a copy of fd 1,
+    while fd 1 and ``sys.stdout`` point at stderr, so whatever else is printed meanwhile (a library's
+    ``print``; Ray's ``(raylet) A worker died ...`` lines, which it writes to ``sys.stdout`` whatever
+    ``log_to_driver`` says; a C library's printf; the processes started meanwhile, which inherit fd 1) lands
+    on stderr, never among the events. Both are put back as they were at the end (``aifx run`` may be called
+    in a host process); the copy is not inherited by the processes started meanwhile."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    events = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
+    before = sys.stdout
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    try:
+        yield events
+    finally:
+        sys.stdout = before
+        os.dup2(saved, 1)
+        os.close(saved)
+        with contextlib.suppress(OSError):  # (its reader gone: the run's own error says so)
+            events.close()

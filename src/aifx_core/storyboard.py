@@ -29,7 +29,7 @@ import re
 import textwrap
 import unicodedata
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,8 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError
-from .inpaint.models import LOADER_OPTIONS, ModelIndex
+from .inpaint.models import LOADER_OPTIONS, ModelIndex, check_guidance
+from .protocol.job import FillJob
 
 #: What to change in the shots file when the model returned NaN (see ``refuse_nan``).
 NAN_ADVICE = "try dtype: float32 (or bfloat16) in the shots file"
@@ -105,21 +106,35 @@ def image_size(aspect: float, size: int, multiple: int = MULTIPLE) -> tuple[int,
     )
 
 
-def whole_number(value: Any, where: str, minimum: int = 0) -> int:
+def whole_number(value: Any, where: str, minimum: int = 0, maximum: int | None = None) -> int:
+    """``value`` as a whole number from ``minimum`` (to ``maximum``, when given); anything else is an
+    :class:`InputError` naming ``where``."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise InputError(f"{where}: expected a whole number, got {value!r}")
     try:
         number = int(str(value))
     except ValueError:
         raise InputError(f"{where}: expected a whole number, got {value!r}") from None
+    if maximum is not None and not minimum <= number <= maximum:
+        raise InputError(f"{where}: must be within {minimum}..{maximum}, got {number}")
     if number < minimum:
         raise InputError(f"{where}: must be at least {minimum}")
     return number
 
 
+def seed_number(value: Any, where: str) -> int:
+    """A shot's seed, in the range ``aifx fill --seed`` takes (the job's ``seed`` field, 0..4294967295): one
+    rule for every command. Torch's generator took up to 2**64-1 and failed past it with a traceback after
+    the model had loaded."""
+    limits = next(spec.metadata for spec in fields(FillJob) if spec.name == "seed")
+    return whole_number(value, where, int(limits["min"]), int(limits["max"]))
+
+
 def optional_text(value: Any, where: str) -> str | None:
-    """A text field that may be left out (``negative_prompt``): the pipeline refuses a number or a list deep
-    inside with a TypeError, so it is refused here, naming the field."""
+    """A text field that may be left out (``prompt``, ``negative_prompt``, ``camera``): one that is not text
+    (a YAML list or mapping, a number) is refused here, naming the field. The pipeline refuses a list
+    ``negative_prompt`` deep inside with a TypeError, and a list ``prompt`` or a mapping ``camera`` was sent
+    to the model, or written on the sheet, as its Python text ("['lighthouse', 'dusk']")."""
     if value is None or isinstance(value, str):
         return value
     raise InputError(
@@ -194,7 +209,7 @@ def load_board(
     shots_data = data.get("shots")
     if not isinstance(shots_data, list) or not shots_data:
         raise InputError(f"{path}: 'shots' must be a non-empty list of shots (each with name and prompt)")
-    default_seed = whole_number(data.get("seed", 0), f"{path}: seed")
+    default_seed = seed_number(data.get("seed", 0), f"{path}: seed")
     default_negative = optional_text(data.get("negative_prompt"), f"{path}: negative_prompt")
     shots: list[Shot] = []
     names: set[str] = set()
@@ -210,7 +225,7 @@ def load_board(
         if isinstance(item.get("name"), (bool, float)):  # 1.10 would be 1.1, yes True
             raise InputError(f"{where}: name {item['name']!r} reads as a value, not text; write it in quotes")
         name = str(item.get("name") or "").strip()
-        prompt = str(item.get("prompt") or "").strip()
+        prompt = (optional_text(item.get("prompt"), f"{where}: prompt") or "").strip()
         if not name or not prompt:
             raise InputError(f"{where}: every shot needs a 'name' and a 'prompt'")
         if name in names:
@@ -224,10 +239,10 @@ def load_board(
                 negative_prompt=optional_text(
                     item.get("negative_prompt", default_negative), f"{where}: negative_prompt"
                 ),
-                seed=whole_number(item.get("seed", default_seed), f"{where}: seed"),
+                seed=seed_number(item.get("seed", default_seed), f"{where}: seed"),
                 aspect=parse_aspect(aspect_text, where),
                 aspect_text=aspect_text,
-                camera=str(item.get("camera") or ""),
+                camera=optional_text(item.get("camera"), f"{where}: camera") or "",
                 extra={k: v for k, v in item.items() if k not in SHOT_KEYS},
             )
         )
@@ -236,6 +251,7 @@ def load_board(
         guidance = None if guidance is None else float(guidance)
     except (TypeError, ValueError):
         raise InputError(f"{path}: guidance {guidance!r} is not a number") from None
+    check_guidance(guidance, f"{path}: guidance")
     return Board(
         options=options,
         steps=whole_number(data.get("steps", 30), f"{path}: steps", minimum=1),

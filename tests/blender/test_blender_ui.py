@@ -111,6 +111,15 @@ def test_core_wording_is_rewritten_for_the_panel() -> None:
         '"mask": MASK) or the channel that holds the matte (--mask-channel NAME or "mask_channel": NAME)': (
             "(channels: B, G, R); pick a Mask or a Matte in the AI Fill panel"
         ),
+        # The frames named for a CLI user and a Python caller alike (events.LIMIT_FRAMES, CHECK_FRAMES).
+        "/s/mask.####.png: mask frames 1003 missing (the plate has 1001-1006); render the mask for those frames or "
+        'limit the frames (--frames RANGE or "frames": RANGE)': (
+            "render the mask for those frames or limit the frame range (AI Fill panel: Scene Range, or Start and End)"
+        ),
+        "/s/mask.####.png: mask frame 1003 is not in this sequence (1001-1002); check the frames asked for "
+        '(--frames RANGE or "frames": RANGE)': (
+            "(1001-1002); check the frame range (AI Fill panel: Scene Range, or Start and End)"
+        ),
     }
     for core, blender_words in cases.items():
         rewritten = blender_terms(core)

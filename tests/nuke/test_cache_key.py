@@ -332,6 +332,8 @@ def test_no_display_knob_of_the_node_tab_is_keyed_and_the_fake_has_them_all(comp
     from aifx_nuke import jobs
 
     plate = comp["plate_node"]
+    # Nuke's icon is a File_Knob (a file browser): the one display knob the file keys (nodes._file_paths) see.
+    assert isinstance(plate["icon"], nuke.File_Knob)
     before = _inputs_key(comp["fill"])
     for name in sorted(jobs.DISPLAY_KNOBS - {"panel", "rootNodeUpdated"}):  # (hidden, not in the fake)
         knob = plate[name]
@@ -340,3 +342,49 @@ def test_no_display_knob_of_the_node_tab_is_keyed_and_the_fake_has_them_all(comp
         assert _inputs_key(comp["fill"]) == before, name
     grade = nuke.nodes.Grade(name="Grade1")
     assert grade["postage_stamp"].value() is False and grade["label"].value() == ""
+
+
+def test_a_renamed_upstream_node_keeps_the_key_unless_a_knob_reads_a_name(comp):
+    """Renaming the plate's Read (Plate -> BG_v2) changed the key: the comp render was refused and Render filled
+    again. Names make no pixels, unless a knob reads one by TCL (a slate's ``[value name]``): then they are keyed."""
+    fill = comp["fill"]
+    before = _inputs_key(fill)
+    comp["plate_node"].setName("BG_v2")
+    assert _inputs_key(fill) == before
+    slate = nuke.nodes.Text(name="Slate", message="")
+    slate["message"].setValue("[value name]")
+    slate.setInput(0, comp["plate_node"])
+    fill.setInput(0, slate)
+    before = _inputs_key(fill)
+    slate.setName("Slate2")
+    assert _inputs_key(fill) != before
+    project_path = nuke.nodes.Text(name="Burnin", message="")
+    project_path["message"].setValue("[file tail [value root.name]]")  # the script's name, not a node's
+    project_path.setInput(0, comp["plate_node"])
+    fill.setInput(0, project_path)
+    before = _inputs_key(fill)
+    project_path.setName("Burnin2")
+    assert _inputs_key(fill) == before
+
+
+def test_where_a_knob_reads_a_name_the_key_is_the_one_it_had_with_names():
+    """Leaving names out of the key changed every script's key once; one where a knob upstream reads a name
+    keys the names as before, so its cache is still found."""
+    from aifx_nuke import jobs
+
+    rows = [
+        ("Source", "Text", "Slate", "message {[value name]}\nname Slate\nxpos 10"),
+        ("Source", "Read", "Plate", "file /plates/plate.####.exr"),
+    ]
+    with_names = [[label, cls, name, jobs.normalise_knobs(text)] for label, cls, name, text in rows]
+    before = jobs._digest(
+        {"upstream": with_names, "first": 1, "last": 3, "channel": "rgba.alpha", "mask": True}
+    )
+    assert jobs.inputs_key(rows, 1, 3, "rgba.alpha", True) == before
+    plain = [(label, cls, name, text.replace("[value name]", "hello")) for label, cls, name, text in rows]
+    renamed = [
+        (label, cls, name + "_v2", text.replace("Slate", "Slate_v2")) for label, cls, name, text in plain
+    ]
+    assert jobs.inputs_key(plain, 1, 3, "rgba.alpha", True) == jobs.inputs_key(
+        renamed, 1, 3, "rgba.alpha", True
+    )

@@ -161,6 +161,18 @@ def test_the_core_messages_read_in_knob_words():
     assert session.in_knob_words(f"x (channels: R); {events.GIVE_MASK}") == (
         "x (channels: R); connect the Mask input or set mask channel to the channel that holds the matte"
     )
+    # So do the frames (a mask short of the shot; a frame a sequence lacks): the frame range knob here.
+    label = session._LABELS["frame_range"]
+    assert session.in_knob_words(
+        "m.####.png: mask frames 1003 missing (the plate has 1001-1006); render the mask for those frames or "
+        'limit the frames (--frames RANGE or "frames": RANGE)'
+    ) == (
+        f"m.####.png: mask frames 1003 missing (the plate has 1001-1006); render the mask for those frames or "
+        f"limit the {label}"
+    )
+    assert session.in_knob_words(
+        f"m.####.png: mask frame 1003 is not in this sequence (1001); {events.CHECK_FRAMES}"
+    ) == (f"m.####.png: mask frame 1003 is not in this sequence (1001); check the {label}")
 
 
 def _rgb(channels: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

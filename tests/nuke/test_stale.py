@@ -15,7 +15,7 @@ import nuke
 import numpy as np
 import pytest
 from aifx_nuke import knobs, nodes, session
-from conftest import PLUGIN, press_render_in_gui, write_exr
+from conftest import PLUGIN, aifill_in_group, press_render_in_gui, write_exr
 
 
 def _comp_write(comp, tmp_path: Path) -> nuke.Node:
@@ -297,3 +297,77 @@ def test_a_setting_changed_while_the_gui_render_runs_is_not_shown_as_done(comp, 
         nuke._pull(fill, 1002)
     nuke._user_set(fill["dilate"], 4)  # back to the settings it rendered: the fill is in the cache
     assert nodes.render_node(fill).reused
+
+
+def _through(comp, how: str) -> tuple[nuke.Node, int]:
+    """The comp's plate fed to its AIFill through a node that only passes it on, as comps route pipes: a Dot, a
+    NoOp, a disabled Crop, a Switch set to its input 0; or the plate fed to an AIFill inside a group through the
+    group's Input. Returns the AIFill and (node, input) where the artist plugs another plate above it."""
+    if how == "an AIFill inside a group":
+        fill = aifill_in_group(comp)
+        return fill, (fill.parent(), 0)
+    fill = comp["fill"]
+    if how == "a Dot":
+        between = nuke.nodes.Dot(name="Dot1")
+    elif how == "a NoOp":
+        between = nuke.nodes.NoOp(name="NoOp1")
+    elif how == "a disabled Crop":
+        between = nuke.nodes.Crop(name="Crop1", disable=True)
+    else:
+        between = nuke.nodes.Switch(name="Switch1", which=0)
+    between.setInput(0, comp["plate_node"])
+    fill.setInput(0, between)
+    return fill, (between, 0)
+
+
+@pytest.mark.parametrize(
+    "how", ["a Dot", "a NoOp", "a disabled Crop", "a Switch", "an AIFill inside a group"]
+)
+def test_a_plate_rewired_above_a_node_that_passes_it_on_forgets_the_result_when_nuke_goes_idle(comp, how):
+    """Comps route the Source through Dots: rewiring the Dot onto another plate kept the old fill showing as
+    "done" at idle (the check compared the names of the nodes plugged straight into the AIFill) until a Write's
+    beforeRender refused it. docs/nuke.md: connecting the Source to another node forgets the result."""
+    runpy.run_path(str(PLUGIN / "init.py"))
+    fill, (above, index) = _through(comp, how)
+    nodes.render_node(fill)
+    done = fill["status"].value()
+    nuke.GUI = True
+    nuke._idle()
+    assert fill["status"].value() == done, "nothing changed: the fill stays"
+    other = nuke.nodes.Read(name="Other", file=comp["mask"], first=1001, last=1003)
+    nuke._user_connect(above, index, other)
+    nuke._idle()
+    assert fill["status"].value() == session.CHANGED_INPUT
+    assert nodes.NukeHost(fill).shown_result() is None
+    nuke._user_connect(above, index, comp["plate_node"])  # put back: Render finds the fill in the cache
+    assert nodes.render_node(fill).reused
+
+
+def test_the_plate_read_renamed_keeps_the_fill_a_rewire_still_forgets_it(comp, tmp_path):
+    """The plate's Read renamed (Plate -> BG_v2), nothing reconnected: the idle check said "an input was
+    reconnected since the last render" and forgot the fill; the cache key held every upstream node's name, so a
+    comp Write refused it too and Render filled all 3 frames again. A name makes no pixels: the fill stays, the
+    comp renders it, Render reuses it; plugging the Source into another plate still forgets it."""
+    runpy.run_path(str(PLUGIN / "init.py"))
+    fill = comp["fill"]
+    nodes.render_node(fill)
+    done = fill["status"].value()
+    write = _comp_write(comp, tmp_path)
+    nuke.GUI = True
+    nuke._idle()
+    comp["plate_node"].setName("BG_v2")
+    nuke._idle()
+    nuke._idle()
+    assert fill["status"].value() == done
+    nuke.GUI = False
+    nuke.execute(write, 1001, 1003)  # beforeRender: the fill of the inputs now
+    nuke.execute_log.clear()
+    assert nodes.render_node(fill).reused
+    assert nuke.execute_log == [], "no input written again"
+
+    nuke.GUI = True
+    other = nuke.nodes.Read(name="Other", file=comp["mask"], first=1001, last=1003)
+    nuke._user_connect(fill, 0, other)
+    nuke._idle()
+    assert fill["status"].value() == session.CHANGED_INPUT
+    assert nodes.NukeHost(fill).shown_result() is None

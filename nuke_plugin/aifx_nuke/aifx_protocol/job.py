@@ -217,7 +217,12 @@ class FillJob:
         """Write the job atomically (temp file beside ``path``, synced, then renamed): never half a job file,
         also after a power cut. The temp name is unique per call (pid and a random token: two threads saving
         at once once shared one and renamed each other's away) and is the one ``aifx_core.sequence.atomic``
-        writes (``.job.aifx-tmp-<pid>-<token>.json``), so a killed save's temp is cleaned like a frame's."""
+        writes (``.job.aifx-tmp-<pid>-<token>.json``), so a killed save's temp is cleaned like a frame's.
+
+        The paths are written as the job holds them (:meth:`load` gives the same job back): a relative one is
+        read by whatever runs the file against its own working folder (``aifx run`` there; a farm export and a
+        server refuse it). ``fill(job, save_job=...)`` and ``aifx fill --save-job`` write them absolute
+        (:func:`absolute_paths`), as the run read them."""
         import secrets
 
         target = os.fspath(path)

@@ -181,10 +181,24 @@ def range_constraint(frames: list[int]) -> str:
 
 
 def write_template(template: dict[str, Any], path: str | os.PathLike) -> None:
-    from ..sequence import atomic_write
+    """Write ``template`` to ``path`` (atomically): JSON for a ``.json`` name, else YAML. A path that cannot be
+    written (a folder not there, a folder of that name: :func:`~aifx_core.sequence.check_side_output`, checked
+    first; whatever else the write meets) is one line naming it, exit 2, not a traceback."""
+    from ..sequence import ProtectedFiles, atomic_write, check_side_output
 
-    text = yaml.safe_dump(template, sort_keys=False, width=1000)
-    atomic_write(Path(path), lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    target = check_side_output(
+        path, "job template", ProtectedFiles(), example="template.yaml", flag="-o/--output"
+    )
+    if target.suffix.lower() == ".json":
+        text = json.dumps(template, indent=2) + "\n"
+    else:
+        text = yaml.safe_dump(template, sort_keys=False, width=1000)
+    try:
+        atomic_write(target, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(
+            f"{target}: cannot write the job template ({exc.strerror or exc}); choose another path (-o)"
+        ) from None
 
 
 # -- the task side: path mapping and progress lines ---------------------------------------------------------
@@ -304,13 +318,7 @@ def _cmd_export_openjd(args: argparse.Namespace) -> int:
     if target.exists() and target.resolve() == Path(args.job).resolve():
         raise InputError(f"{target}: that is the job file; write the template elsewhere")
     template = build_template(job, args.job, chunk=args.chunk, portable=args.portable, python=args.python)
-    if target.suffix.lower() == ".json":
-        from ..sequence import atomic_write
-
-        text = json.dumps(template, indent=2)
-        atomic_write(target, lambda tmp: tmp.write_text(text + "\n", encoding="utf-8"))
-    else:
-        write_template(template, target)
+    write_template(template, target)
     fill = template["steps"][1]["parameterSpace"]["taskParameterDefinitions"][0]
     how = (
         f"{len(fill['range'])} chunks" if args.portable else f"chunks of {args.chunk or DEFAULT_CHUNK} frames"

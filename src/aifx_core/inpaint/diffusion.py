@@ -32,6 +32,7 @@ from .models import (
     LoaderOptions,
     ModelIndex,
     PipelineRequest,
+    check_guidance,
     declared_pipeline_class,
     is_masked_video,
     load_pipeline,
@@ -75,8 +76,7 @@ class DiffusersOptions(LoaderOptions):
         if self.steps < 1:
             raise InputError(f"option steps={self.steps}: expected at least 1")
         check_strength(self.strength, self.steps)
-        if self.guidance is not None and self.guidance < 0:
-            raise InputError(f"option guidance={self.guidance}: expected 0 or more")
+        check_guidance(self.guidance, f"{self.owner} option guidance")
         if self.size is not None and self.size < 8:
             raise InputError(f"option size={self.size}: expected at least 8 pixels")
         if self.margin is not None and self.margin < 0:

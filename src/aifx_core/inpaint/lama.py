@@ -21,7 +21,7 @@ from ..errors import InputError
 from ..options import Options
 from .base import BackendContext
 from .crop import fill_through_crop, model_side, smaller_side
-from .models import NAN_ADVICE, load_torchscript, refuse_nan, resolve_device, touch
+from .models import NAN_CAUSE, load_torchscript, refuse_nan, resolve_device, touch
 from .video.limits import is_shape_error
 
 DEFAULT_SIZE = 512
@@ -48,6 +48,24 @@ def interpreter_reason(text: str) -> str:
         line = str(found[-1]).strip() if found else line
     # torch's device errors go on to list every backend it knows: the first sentence says it
     return line.split(". ")[0] if len(line) > 200 else line
+
+
+def _nan_advice(dtype: Any) -> tuple[str, str]:
+    """What to do, and the likely cause, when an export of weights ``dtype`` returned NaN. LaMa takes no dtype
+    option (it runs in its export's precision), so the diffusers advice ("try --option dtype=float32") named an
+    option lama refuses. A half export is told to use a float32 one; a float32 export is given finite inputs in
+    0..1, so one that returns NaN is itself broken."""
+    import torch
+
+    if dtype != torch.float32:
+        return (
+            f"it is a {str(dtype).replace('torch.', '')} export; use a float32 export of the model",
+            NAN_CAUSE,
+        )
+    return (
+        "export the model again, or use another LaMa export such as big-lama.pt",
+        "a float32 export, so no half-precision overflow: the export itself is broken",
+    )
 
 
 def _weights_dtype(module: Any) -> Any:
@@ -152,10 +170,7 @@ class LamaBackend:
             raise self._wrong_kind(f"it returned {got} for an image of {tuple(image_t.shape)}")
         result = out[0].float().clamp(0.0, 1.0).permute(1, 2, 0).cpu().numpy()[:height, :width]
         where = "lama" if frame is None else f"frame {frame}"
-        advice = NAN_ADVICE
-        if dtype != torch.float32:  # LaMa takes no dtype option: it runs in its export's precision
-            advice = f"it is a {str(dtype).replace('torch.', '')} export; use a float32 export of the model"
-        refuse_nan(result, self.model_path, where, advice)
+        refuse_nan(result, self.model_path, where, *_nan_advice(dtype))
         return np.ascontiguousarray(result)
 
     def _memory_advice(self, side: int, gpu: bool = True) -> str:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import re
 import threading
@@ -38,8 +39,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..options import Options, option
-from ..protocol.job import is_device_name
+from ..options import Options, changes_pixels, option
+from ..protocol.job import FillJob, is_device_name
 
 log = logging.getLogger(__name__)
 
@@ -246,9 +247,10 @@ def locate_model(model: Any, what: str = "model", cache_dir: str | None = None) 
     path = Path(text).expanduser()
     if path.is_dir():
         if not (path / "model_index.json").is_file():
+            checkpoint = ", or a single .safetensors checkpoint" if what == "model" else ""
             raise InputError(
                 f"{path}: not a diffusers model folder (no model_index.json); pass the folder written by "
-                "save_pretrained or `hf download --local-dir`, or a single .safetensors checkpoint"
+                f"save_pretrained or `hf download --local-dir`{checkpoint}"
             )
         return ModelSource("folder", str(path.resolve()))
     if path.is_file():
@@ -265,6 +267,24 @@ def locate_model(model: Any, what: str = "model", cache_dir: str | None = None) 
     if folder is not None and hub_revision(text, cache_dir) is None:
         raise InputError(f"{text}: no such model folder ({folder}/ exists); check the path")
     return ModelSource("hub", text)
+
+
+def locate_config(config: str, cache_dir: str | None = None) -> ModelSource:
+    """A single checkpoint's ``config`` (a diffusers model folder or a hub id holding its components' configs),
+    checked as ``--model`` is (:func:`locate_model`) before anything loads, the error naming ``config``: a
+    mistyped folder (``models/tiny-inpaintt`` beside ``models/``) was taken for a hub id, and the load's failure
+    blamed on the checkpoint ("could not load it as a StableDiffusionInpaintPipeline ...; check the model").
+    A checkpoint file is no config."""
+    try:
+        source = locate_model(config, "config", cache_dir)
+    except InputError as error:
+        raise InputError(f"config {error}") from None
+    if source.kind == "file":
+        raise InputError(
+            f"config {source.location}: a checkpoint file; config takes the folder (or hub id) of a diffusers "
+            "model of the same architecture"
+        )
+    return source
 
 
 def _local_parent(text: str) -> str | None:
@@ -315,8 +335,28 @@ def absolute_option_paths(options: dict) -> dict[str, str]:
     """:func:`option_paths` made absolute against this process's working folder, ``~`` expanded to this user's
     home: the files they name as a run here reads them. One rule for the resume key (``--model models/lama.pt``
     here and the absolute path ``aifx submit`` and Ray send key the same) and for a job sent elsewhere
-    (``serve.paths.absolute_options``), as ``protocol.job.absolute_paths`` is for the file fields."""
+    (:func:`absolute_options`), as ``protocol.job.absolute_paths`` is for the file fields."""
     return {name: os.path.abspath(os.path.expanduser(value)) for name, value in option_paths(options).items()}
+
+
+def relative_options(options: dict) -> dict[str, str]:
+    """The options naming files or folders by a relative path (a model ``./Wan2.1-VACE``, a reference image),
+    by option name: a job sent elsewhere (a farm task, a Ray worker, a server) reads them from another folder."""
+    return {
+        name: value
+        for name, value in option_paths(options).items()
+        if not Path(value).is_absolute()  # (``~/x`` too: this user's home, not the server's or a worker's)
+    }
+
+
+def absolute_options(job: FillJob) -> FillJob:
+    """``job`` with its relative file options made absolute against this process's working folder, as
+    :func:`~aifx_core.protocol.job.absolute_paths` does for its file fields."""
+    relative = relative_options(job.options)
+    if not relative:
+        return job
+    absolute = {k: v for k, v in absolute_option_paths(job.options).items() if k in relative}
+    return replace(job, options={**job.options, **absolute})
 
 
 def _how_to_get(model_id: str) -> str:
@@ -399,6 +439,8 @@ class ModelIndex:
     def __init__(self, request: PipelineRequest) -> None:
         self.request = request
         self.source = locate_model(request.model, cache_dir=request.cache_dir)
+        if request.config:  # (checked with the model: a mistyped one was blamed on the checkpoint)
+            locate_config(request.config, request.cache_dir)
         self._config: dict[str, Any] | None = None
 
     def config(self) -> dict[str, Any]:
@@ -540,6 +582,16 @@ class LoaderOptions(Options):
         return cls.from_dict({k: v for k, v in options.items() if k in LOADER_OPTIONS and v is not None})
 
 
+def check_guidance(guidance: float | None, where: str) -> None:
+    """Refuse a classifier-free guidance scale that is not a finite number, 0 or more (None: the pipeline's
+    own). diffusers checks none of it: NaN gives no guidance at all or a black picture, a negative scale an
+    inverted one, infinity NaN pixels that were blamed on half precision. One check for the ``diffusers`` and
+    ``video-diffusion`` options, storyboards and previz; ``where`` names the setting (``video-diffusion option
+    guidance``, ``shots.yaml: guidance``)."""
+    if guidance is not None and not (math.isfinite(guidance) and guidance >= 0):
+        raise InputError(f"{where}={guidance}: expected a number, 0 or more")
+
+
 #: Names of the loader options (the fields of :class:`LoaderOptions`).
 LOADER_OPTIONS = tuple(spec.name for spec in fields(LoaderOptions))
 _LOADER = LoaderOptions()
@@ -644,16 +696,25 @@ def hub_revision(model_id: str, cache_dir: str | None = None) -> str | None:
 
 
 def model_fingerprint(options: dict[str, Any]) -> str | None:
-    """A short fingerprint of the model files a job's options name (``model``, and ``config`` for a single
-    checkpoint): :func:`files_stamp` of a folder or file, the cached snapshot of a hub id. The manifest keeps it
-    with each frame's plate and mask, so a resume after the weights at the same path were replaced (or a hub
-    id's cache moved to a new revision) refuses the finished frames as made from another model, as it refuses a
-    re-rendered plate. None when the options name no model, or none that can be found (the backend says why
-    when it loads it; a hub id not cached yet has nothing to compare)."""
-    stamps = []
-    for name in ("model", "config"):
-        value = options.get(name)
-        if not isinstance(value, str) or not value.strip():
+    """A short fingerprint of the files a job's options name that change its pixels (every option of
+    :data:`PATH_OPTIONS` but those declared ``pixels=False``, such as ``cache_dir``): the model and, for a
+    single checkpoint, its ``config``, by :func:`files_stamp` of a folder or file or the cached snapshot of a hub
+    id; a ``reference`` image by its size and content (as a mask file is: an element saved again unchanged is the
+    same one). The manifest keeps it with each frame's plate and mask, so a resume after the weights at the same
+    path were replaced (or a hub id's cache moved to a new revision, or the reference image was updated) refuses
+    the finished frames as made from other inputs, as it refuses a re-rendered plate; without the reference in
+    it, one shot was made from two references. None when the options name no such file, or none that can be
+    found (the backend says why when it reads it; a hub id not cached yet has nothing to compare). A job naming
+    no reference keeps the fingerprint it had before references were in it."""
+    from ..sequence.identity import source_identity
+
+    stamps: list[list[Any]] = []
+    for name in fingerprinted_options(options):
+        value = str(options[name]).strip()
+        if PATH_OPTIONS[name] == "path":
+            identity = source_identity(Path(value).expanduser(), by_content=True)
+            if identity is not None:
+                stamps.append([name, "file", identity])
             continue
         try:
             source = locate_model(value)
@@ -665,6 +726,28 @@ def model_fingerprint(options: dict[str, Any]) -> str | None:
     if not stamps:
         return None
     return hashlib.sha256(json.dumps(stamps).encode()).hexdigest()[:16]
+
+
+def fingerprinted_options(options: dict[str, Any]) -> list[str]:
+    """The options :func:`model_fingerprint` stamps the files of, in :data:`PATH_OPTIONS` order: those of a job
+    that name a file or a model and change pixels (``cache_dir`` only says where the hub cache is, whose
+    snapshot a hub id's stamp names already)."""
+    quiet = {spec.name for spec in fields(LoaderOptions) if not changes_pixels(spec)}
+    return [
+        name
+        for name in PATH_OPTIONS
+        if name not in quiet and isinstance(options.get(name), str) and options[name].strip()
+    ]
+
+
+def fingerprinted_files(options: dict[str, Any]) -> str:
+    """What :func:`model_fingerprint` covers, as a resume refusal names it: ``the model M`` and, when the job
+    names one, ``or its reference R`` (the fingerprint is one digest: which of them changed is not known)."""
+    names = fingerprinted_options(options)
+    model = str(options.get("model") or "").strip()
+    words = [f"the model {model}" if model else "the model"]
+    words += [f"its {name} {str(options[name]).strip()}" for name in names if PATH_OPTIONS[name] == "path"]
+    return " or ".join(words)
 
 
 def load_pipeline(request: PipelineRequest, index: ModelIndex | None = None) -> Any:
@@ -991,20 +1074,21 @@ def execution_device(pipe: Any, fallback: str) -> str:
 
 #: What to change when a model returned NaN: the usual cause is a half-precision overflow (an fp16 VAE).
 NAN_ADVICE = "try --option dtype=float32 (or bfloat16)"
+#: The usual cause of NaN out of a model, said with the advice.
+NAN_CAUSE = "half-precision overflow?"
 
 
-def refuse_nan(values: Any, model: Any, where: str, advice: str = NAN_ADVICE) -> None:
+def refuse_nan(values: Any, model: Any, where: str, advice: str = NAN_ADVICE, cause: str = NAN_CAUSE) -> None:
     """Raise an :class:`InputError` when a model's output holds NaN or infinity.
 
     Clipping keeps NaN and the colour conversion turns it into 0, so without this a model that overflowed
     (float16 weights are the usual cause) gives a silently black fill, which the temporal engine then carries
-    into the frames around its keyframe. ``where`` names the frame, window or shot."""
+    into the frames around its keyframe. ``where`` names the frame, window or shot; ``cause`` and ``advice``
+    what likely went wrong and what to change (a backend without a ``dtype`` option says its own)."""
     import numpy as np
 
     if not np.isfinite(np.asarray(values, dtype=np.float32)).all():
-        raise InputError(
-            f"{where}: {model} produced NaN (not-a-number) pixels (half-precision overflow?); {advice}"
-        )
+        raise InputError(f"{where}: {model} produced NaN (not-a-number) pixels ({cause}); {advice}")
 
 
 # -- TorchScript (LaMa) ------------------------------------------------------------------------------------

@@ -18,11 +18,15 @@ edges of its own; a band beyond the ring, fetched too, changed the repros by und
 with a square hole 0.85 s of CPU). Near the hole's edge the kernel is truncated the same way. The blur is kept
 only where it brings the fetched ring nearer the frame's own. A frame sharper than its sources (a still frame
 between blurred ones) is left as it was: it is not sharpened.
+
+Both work on the points, not on images of their extent (:class:`_Grid`, :class:`_Tiling`): a wire matte from corner
+to corner of a 4K frame, or two small holes in opposite corners, has few pixels in a box the size of the frame
+(before: 80 MiB on every frame, and 453 MiB and 6-7 s of CPU where the match ran, for the 4K wire).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import cv2
@@ -47,37 +51,182 @@ COVER = 0.98
 MIN_PIXELS = 64
 
 
-@dataclass
-class _Box:
-    """The box around a frame's hole and ring points, and the points' positions in it."""
+#: Side (pixels) of the tiles in which points spread thinly over a large extent (a wire matte from corner to
+#: corner, small holes in opposite corners) are convolved, each with the kernel's reach around it, so that the cost
+#: follows their pixels, not their extent.
+TILE = 128
 
-    y0: int
-    x0: int
-    shape: tuple[int, int]
-    py: np.ndarray
-    px: np.ndarray
+
+def _reach(length: float, sigma: float) -> int:
+    """Half the side of :func:`kernel`'s square: the pixels it reaches on either side of its centre."""
+    return int(np.ceil(length / 2 + 3 * sigma)) + 1
+
+
+#: The farthest any fitted kernel reaches.
+REACH = _reach(MAX_LENGTH, MAX_SIGMA)
+
+
+@dataclass
+class _Grid:
+    """Points in row-major order, each with the point right of it and the point below it (-1: none): the forward
+    differences of values at the points, without an image of their extent (a ring from corner to corner of a 4K
+    frame has few pixels). The order is the one a boolean mask of an image selects in, so the moment sums
+    (:meth:`tensor`) add the same numbers in the same order as over an image of the box around the points."""
+
+    order: np.ndarray
+    right: np.ndarray
+    down: np.ndarray
 
     @classmethod
-    def around(cls, ys: np.ndarray, xs: np.ndarray, pad: int) -> _Box:
-        y0, x0 = int(ys.min()) - pad, int(xs.min()) - pad
-        shape = (int(ys.max()) - y0 + 1 + pad, int(xs.max()) - x0 + 1 + pad)
-        return cls(y0, x0, shape, ys - y0, xs - x0)
+    def of(cls, ys: np.ndarray, xs: np.ndarray) -> _Grid:
+        y, x = ys.astype(np.int64) - int(ys.min()), xs.astype(np.int64) - int(xs.min())
+        width = int(x.max()) + 2  # (a point's right neighbour never wraps to the next row)
+        key = y * width + x
+        order = np.argsort(key, kind="stable")
+        ordered = key[order]
 
-    def image(self, values: np.ndarray, where: np.ndarray) -> np.ndarray:
-        """``values`` (N,) or (N, C) at the points ``where`` is True, zero elsewhere, as an image of the box."""
-        out = np.zeros(self.shape + values.shape[1:], np.float32)
-        out[self.py[where], self.px[where]] = values[where]
-        return out
+        def neighbour(step: int) -> np.ndarray:
+            at = np.minimum(np.searchsorted(ordered, ordered + step), len(ordered) - 1)
+            return np.where(ordered[at] == ordered + step, order[at], -1)
+
+        return cls(order, neighbour(1), neighbour(width))
+
+    def tensor(self, gray: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """The 2 x 2 second moment of the forward differences (x, y) of ``gray`` (float32, at the points) over the
+        points where it and both neighbours lie in ``mask`` (element-wise sums: no BLAS call in the core,
+        tests/test_style.py)."""
+        inside = mask[self.order] & (self.right >= 0) & (self.down >= 0)
+        at, right, down = self.order[inside], self.right[inside], self.down[inside]
+        both = mask[right] & mask[down]
+        at, right, down = at[both], right[both], down[both]
+        dx = (gray[right] - gray[at]).astype(np.float64)
+        dy = (gray[down] - gray[at]).astype(np.float64)
+        xy = float((dx * dy).sum())
+        return np.array([[float((dx * dx).sum()), xy], [xy, float((dy * dy).sum())]])
 
 
-def tensor(gray: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """The 2 x 2 second moment of ``gray``'s forward differences (x, y) over the pixels where they lie in ``mask``
-    (element-wise sums: no BLAS call in the core, tests/test_style.py)."""
-    inside = mask[:-1, :-1] & mask[:-1, 1:] & mask[1:, :-1]
-    dx = (gray[:-1, 1:] - gray[:-1, :-1])[inside].astype(np.float64)
-    dy = (gray[1:, :-1] - gray[:-1, :-1])[inside].astype(np.float64)
-    xy = float((dx * dy).sum())
-    return np.array([[float((dx * dx).sum()), xy], [xy, float((dy * dy).sum())]])
+#: A box (y0, x0, y1, x1: the ends excluded).
+Box = tuple[int, int, int, int]
+
+
+def _bounds(ys: np.ndarray, xs: np.ndarray, pad: int) -> Box:
+    return int(ys.min()) - pad, int(xs.min()) - pad, int(ys.max()) + 1 + pad, int(xs.max()) + 1 + pad
+
+
+def _area(box: Box) -> int:
+    return (box[2] - box[0]) * (box[3] - box[1])
+
+
+def _grown(box: Box, by: int, limit: Box) -> Box:
+    """``box`` grown by ``by`` pixels on every side, within ``limit``."""
+    return (
+        max(box[0] - by, limit[0]),
+        max(box[1] - by, limit[1]),
+        min(box[2] + by, limit[2]),
+        min(box[3] + by, limit[3]),
+    )
+
+
+def _inside(ys: np.ndarray, xs: np.ndarray, box: Box) -> np.ndarray:
+    return (ys >= box[0]) & (ys < box[2]) & (xs >= box[1]) & (xs < box[3])
+
+
+@dataclass
+class _Tile:
+    """A box whose points a convolution answers for (``own``: their places in the answer, and their rows and
+    columns in ``region``), and the known points it reads (``near``: indices, and their rows and columns) in the
+    region: the box grown by :data:`REACH`. ``weight``: the region's image of the known points."""
+
+    box: Box
+    region: Box
+    own: np.ndarray
+    own_yx: tuple[np.ndarray, np.ndarray]
+    near: np.ndarray
+    near_yx: tuple[np.ndarray, np.ndarray]
+    weight: np.ndarray
+
+    @classmethod
+    def of(
+        cls,
+        box: Box,
+        region: Box,
+        own: np.ndarray,
+        at: np.ndarray,
+        near: np.ndarray,
+        ys: np.ndarray,
+        xs: np.ndarray,
+    ) -> _Tile:
+        """The tile of ``box`` in ``region`` whose own points are ``at`` (indices into ``ys``, ``xs``), answered
+        for at places ``own``, and reads the points ``near``."""
+        own_yx = ys[at] - region[0], xs[at] - region[1]
+        near_yx = ys[near] - region[0], xs[near] - region[1]
+        weight = np.zeros((region[2] - region[0], region[3] - region[1]), np.float32)
+        weight[near_yx] = 1.0
+        return cls(box, region, own, own_yx, near, near_yx, weight)
+
+    def image(self, values: np.ndarray) -> np.ndarray:
+        """The region's image of ``values`` (N,) or (N, C) at the known points, zero elsewhere."""
+        image = np.zeros(self.weight.shape + values.shape[1:], np.float32)
+        image[self.near_yx] = values[self.near]
+        return image
+
+    def convolve(self, image: np.ndarray, k: np.ndarray, limit: Box) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`_convolve` of the region's ``image`` over the tile's box grown by ``k``'s reach (within ``limit``;
+        no kernel reaches beyond the region: :data:`REACH`), at the tile's own points."""
+        w0, w1, w2, w3 = _grown(self.box, k.shape[0] // 2, limit)
+        dy, dx = w0 - self.region[0], w1 - self.region[1]
+        window = slice(dy, w2 - self.region[0]), slice(dx, w3 - self.region[1])
+        num, cover = _convolve(image[window], self.weight[window], k)
+        at = self.own_yx[0] - dy, self.own_yx[1] - dx
+        return num[at], cover[at]
+
+
+@dataclass
+class _Tiling:
+    """Where :func:`match_blur` convolves the values at its points: in one image of the box around them all, padded
+    by a pixel (the compact hole of nearly every frame), or, where that box is mostly empty (a wire matte from
+    corner to corner, small holes in opposite corners), in the :data:`TILE` tiles that hold points to answer for,
+    each with the kernel's reach around it: whichever has fewer pixels. Off the points every image is zero (the
+    convolutions' constant border), so a tile gives its points what the whole box gave them, within the rounding
+    of OpenCV's DFT of another size."""
+
+    limit: Box
+    tiles: list[_Tile]
+
+    @classmethod
+    def of(cls, ys: np.ndarray, xs: np.ndarray, known: np.ndarray, answer: np.ndarray) -> _Tiling:
+        """The tiling that answers for the points ``answer`` (indices into ``ys``, ``xs``), in that order, from those
+        ``known``."""
+        limit = _bounds(ys, xs, 1)
+        readable = np.flatnonzero(known)
+        columns = (limit[3] - limit[1]) // TILE + 1
+        cell = ((ys[answer] - limit[0]) // TILE) * columns + (xs[answer] - limit[1]) // TILE
+        order = np.argsort(cell, kind="stable")
+        groups = np.split(order, np.flatnonzero(np.diff(cell[order])) + 1)
+        boxes = [_bounds(ys[answer[group]], xs[answer[group]], 0) for group in groups]
+        regions = [_grown(box, REACH, limit) for box in boxes]
+        if _area(limit) <= sum(_area(region) for region in regions):
+            return cls(limit, [_Tile.of(limit, limit, np.arange(len(answer)), answer, readable, ys, xs)])
+        tiles = []
+        for box, region, own in zip(boxes, regions, groups, strict=True):
+            near = readable[_inside(ys[readable], xs[readable], region)]
+            tiles.append(_Tile.of(box, region, own, answer[own], near, ys, xs))
+        return cls(limit, tiles)
+
+    def images(self, values: np.ndarray) -> Iterator[np.ndarray]:
+        """Each tile's image of ``values`` (N,) or (N, C), in turn: what :meth:`convolve` blurs."""
+        return (tile.image(values) for tile in self.tiles)
+
+    def convolve(
+        self, images: Iterable[np.ndarray], k: np.ndarray, shape: tuple[int, ...]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The ``images`` blurred by ``k`` over the known points only (normalised), at the points answered for
+        (``shape``: their number, then the values' channels), and the share of ``k`` each found known
+        (:func:`_convolve`, tile by tile)."""
+        blurred, cover = np.zeros(shape, np.float32), np.zeros(shape[0], np.float32)
+        for tile, image in zip(self.tiles, images, strict=True):
+            blurred[tile.own], cover[tile.own] = tile.convolve(image, k, self.limit)
+        return blurred, cover
 
 
 def along(moment: np.ndarray, u: np.ndarray) -> float:
@@ -114,7 +263,7 @@ def lost(real: np.ndarray, fetched: np.ndarray) -> tuple[float, float, np.ndarra
 
 def kernel(length: float, sigma: float, direction: np.ndarray) -> np.ndarray:
     """A normalised line of ``length`` pixels along ``direction`` (x, y), convolved with a Gaussian of ``sigma``."""
-    half = int(np.ceil(length / 2 + 3 * sigma)) + 1
+    half = _reach(length, sigma)
     size = 2 * half + 1
     k: np.ndarray = np.zeros((size, size), np.float32)
     steps = max(2, int(np.ceil(2 * length)) + 1)
@@ -170,16 +319,51 @@ def ring_blur(
 ) -> RingBlur | None:
     """The ring check of the module docstring: None (nothing to do) unless the frame's ring (``real``, N x 3) keeps
     under :data:`GATE` of the high-pass energy of what was fetched for it (``fetched``) in some direction. The
-    points are the ring's found ones; a few small arrays, so it costs nothing where the sharpness matches."""
+    points are the ring's found ones; a few arrays of them (no image of their extent), so it costs nothing where
+    the sharpness matches."""
     if len(ring_ys) < MIN_PIXELS:
         return None
-    box = _Box.around(ring_ys, ring_xs, 1)
+    grid = _Grid.of(ring_ys, ring_xs)
     everywhere = np.ones(len(ring_ys), bool)
-    mask = box.image(np.ones(len(ring_ys), np.float32), everywhere) > 0
-    s_real = tensor(box.image(real.mean(axis=1), everywhere), mask)
-    s_fetched = tensor(box.image(fetched.mean(axis=1), everywhere), mask)
+    s_real = grid.tensor(real.mean(axis=1).astype(np.float32), everywhere)
+    s_fetched = grid.tensor(fetched.mean(axis=1).astype(np.float32), everywhere)
     least, largest, direction = lost(s_real, s_fetched)
     return RingBlur(least, largest, direction) if least < GATE else None
+
+
+def _fitted(
+    blur: RingBlur,
+    all_ys: np.ndarray,
+    all_xs: np.ndarray,
+    n_hole: int,
+    values: np.ndarray,
+    found: np.ndarray,
+    real: np.ndarray,
+) -> tuple[float, float]:
+    """The length and the sigma of the kernel along ``blur``'s direction that leaves the fetched ring as sharp as
+    the frame's own (:func:`match_blur`'s arguments, the hole's points and the ring's concatenated)."""
+    ring_ys, ring_xs = all_ys[n_hole:], all_xs[n_hole:]
+    on_ring = found[n_hole:]
+    grid = _Grid.of(ring_ys, ring_xs)
+    tiling = _Tiling.of(all_ys, all_xs, found, np.arange(n_hole, len(all_ys)))
+    gray = list(tiling.images(values.mean(axis=1)))
+    real_gray = real.mean(axis=1).astype(np.float32)
+    motion = blur.direction
+    across = np.array([-motion[1], motion[0]])
+
+    def kept(length: float, sigma: float, u: np.ndarray) -> float:
+        """The blurred fetched ring's energy along ``u`` over the frame's own, where the kernel is all known."""
+        blurred, cover = tiling.convolve(gray, kernel(length, sigma, motion), ring_ys.shape)
+        mask = on_ring & (cover >= COVER)
+        return along(grid.tensor(blurred, mask), u) / max(along(grid.tensor(real_gray, mask), u), 1e-30)
+
+    sigma = 0.0
+    length = _bisect(lambda n: kept(n, 0.0, motion), MAX_LENGTH)
+    if kept(length, 0.0, across) > 1.0 / ACROSS:
+        # The line alone leaves the fetched ring sharper across it than the frame's: a defocus, or a shake.
+        sigma = _bisect(lambda s: kept(length, s, across), MAX_SIGMA)
+        length = _bisect(lambda n: kept(n, sigma, motion), length)
+    return length, sigma
 
 
 def match_blur(
@@ -196,35 +380,15 @@ def match_blur(
     ``found`` where propagation found one) in place, by the kernel fitted so that on the ring (the frame's own
     values there ``real``, N_ring x 3) they keep as much high-pass energy along and across ``blur``'s direction as
     the frame's own (see the module docstring). False, nothing changed, where that does not bring the fetched ring
-    nearer the frame's own."""
+    nearer the frame's own. The work follows the points, not their extent (:class:`_Tiling`, :class:`_Grid`)."""
     n_hole = len(ys)
     all_ys, all_xs = np.concatenate([ys, ring_ys]), np.concatenate([xs, ring_xs])
-    box = _Box.around(all_ys, all_xs, 1)
-    on_ring = np.zeros(len(all_ys), bool)
-    on_ring[n_hole:] = found[n_hole:]
-    ring_mask = box.image(np.ones(len(all_ys), np.float32), on_ring) > 0
-    real_gray = box.image(np.concatenate([np.zeros(n_hole, np.float32), real.mean(axis=1)]), on_ring)
-    weight = box.image(np.ones(len(all_ys), np.float32), found)
-    gray = box.image(values.mean(axis=1), found)
-    motion = blur.direction
-    across = np.array([-motion[1], motion[0]])
-
-    def kept(length: float, sigma: float, u: np.ndarray) -> float:
-        """The blurred fetched ring's energy along ``u`` over the frame's own, where the kernel is all known."""
-        blurred, cover = _convolve(gray, weight, kernel(length, sigma, motion))
-        mask = ring_mask & (cover >= COVER)
-        return along(tensor(blurred, mask), u) / max(along(tensor(real_gray, mask), u), 1e-30)
-
-    sigma = 0.0
-    length = _bisect(lambda n: kept(n, 0.0, motion), MAX_LENGTH)
-    if kept(length, 0.0, across) > 1.0 / ACROSS:
-        # The line alone leaves the fetched ring sharper across it than the frame's: a defocus, or a shake.
-        sigma = _bisect(lambda s: kept(length, s, across), MAX_SIGMA)
-        length = _bisect(lambda n: kept(n, sigma, motion), length)
-    blurred = _convolve(box.image(values, found), weight, kernel(length, sigma, motion))[0][box.py, box.px]
-    ring = on_ring[n_hole:]
-    before = np.abs(values[n_hole:][ring] - real[ring]).mean()
-    after = np.abs(blurred[n_hole:][ring] - real[ring]).mean()
+    length, sigma = _fitted(blur, all_ys, all_xs, n_hole, values, found, real)
+    tiling = _Tiling.of(all_ys, all_xs, found, np.arange(len(all_ys)))
+    blurred = tiling.convolve(tiling.images(values), kernel(length, sigma, blur.direction), values.shape)[0]
+    on_ring = found[n_hole:]
+    before = np.abs(values[n_hole:][on_ring] - real[on_ring]).mean()
+    after = np.abs(blurred[n_hole:][on_ring] - real[on_ring]).mean()
     if after >= before:
         return False
     values[found] = blurred[found]

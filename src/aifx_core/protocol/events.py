@@ -142,6 +142,10 @@ GIVE_MASK = (
     '(--mask-channel NAME or "mask_channel": NAME)'
 )
 PICK_MASK_CHANNEL = 'give one of them as the mask channel (--mask-channel NAME or "mask_channel": NAME)'
+#: How the core asks for other frames of the shot (a mask short of the plate; a frame a sequence lacks), named
+#: both ways as well, ``aifx fill``'s flag and the job's field; the adapters reword these very texts.
+LIMIT_FRAMES = 'limit the frames (--frames RANGE or "frames": RANGE)'
+CHECK_FRAMES = 'check the frames asked for (--frames RANGE or "frames": RANGE)'
 
 
 def notices(event: Mapping[str, Any]) -> list[str]:

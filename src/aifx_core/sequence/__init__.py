@@ -16,6 +16,7 @@ from .frames import (
 )
 from .guard import (
     ProtectedFiles,
+    check_frame_paths,
     check_regular_file,
     check_side_output,
     check_side_sequence,
@@ -39,6 +40,7 @@ __all__ = [
     "beside_output",
     "earlier_beside",
     "check_regular_file",
+    "check_frame_paths",
     "check_side_output",
     "check_side_sequence",
     "check_names_fit",

@@ -29,6 +29,10 @@ _TEMP_NAME = re.compile(r"^\..+\.aifx-tmp-\d+-[0-9a-f]+(\.[^.]+)?$")
 _DISK_ERRORS = {
     errno.ENOSPC: "disk full while writing {path}; free space and rerun (finished frames are kept)",
     errno.EDQUOT: "disk quota exceeded while writing {path}; free space and rerun (finished frames are kept)",
+    errno.EFBIG: (
+        "file size limit reached writing {path} (ulimit -f or a quota); raise the limit, or write a smaller "
+        "file (another format or compression), and rerun (finished frames are kept)"
+    ),
     errno.EACCES: "permission denied writing {path}; make the folder writable and rerun",
     errno.EPERM: "permission denied writing {path}; make the folder writable and rerun",
     errno.EROFS: "cannot write {path}: the filesystem is read-only; choose another output folder",
@@ -62,7 +66,8 @@ def disk_error(path: Path, exc: BaseException) -> DiskError | None:
     """The :class:`DiskError` for a disk-level failure (full, read-only, no permission), else ``None``.
 
     Image libraries report disk-full as a RuntimeError whose text holds the OS message, so the text is
-    checked as well as ``errno``.
+    checked as well as ``errno``. A file size limit (``ulimit -f``, a farm's per-file cap: EFBIG) is one too:
+    OpenEXR says "File too large", OpenImageIO's DPX writer "(File too large)".
     """
     code = getattr(exc, "errno", None)
     if code not in _DISK_ERRORS:
@@ -71,6 +76,8 @@ def disk_error(path: Path, exc: BaseException) -> DiskError | None:
             code = errno.ENOSPC
         elif "Disk quota exceeded" in text:
             code = errno.EDQUOT
+        elif "File too large" in text:
+            code = errno.EFBIG
         elif "Read-only file system" in text:
             code = errno.EROFS
         elif "Permission denied" in text:
@@ -124,20 +131,43 @@ def atomic_write(
     return result
 
 
+#: ``os.open`` flag that refuses a symlink as the last part of the path (ELOOP); 0 where the OS has none.
+NO_FOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+def linked_side_file(path: Path, what: str) -> InputError:
+    """The one line refusing a file aifx keeps beside an output (``what``: its lock file, its write probe) that
+    is a symlink: aifx never makes one, and opening it in place would write into the file it names."""
+    return InputError(
+        f"{path}: this {what} is a symlink, which no aifx run makes (it would write through it into the file it "
+        "names); delete the link and rerun"
+    )
+
+
 def open_lock_file(path: Path) -> tuple[int, bool]:
     """Open (creating it if missing) the lock file ``path`` for ``flock``: ``(fd, writable)``.
 
     A lock file left by another user's run (its mode ``0644`` under the usual umask) cannot be opened for
     writing, but ``flock`` works on a read-only descriptor, so a second user resuming or joining a run on a
     shared output locks it read-only. Where even that is refused, an :class:`InputError` names the file.
+
+    A lock file is never opened through a symlink (:data:`NO_FOLLOW`): no aifx run makes one, and one planted
+    there (``.clean.####.exr.aifx.lock`` → a token file) had the run truncate the file it names and write its
+    owner record into it.
     """
     try:
-        return os.open(path, os.O_RDWR | os.O_CREAT, 0o666), True
+        return os.open(path, os.O_RDWR | os.O_CREAT | NO_FOLLOW, 0o666), True
     except PermissionError:
         pass
-    try:
-        return os.open(path, os.O_RDONLY), False
     except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        raise linked_side_file(path, "lock file") from None
+    try:
+        return os.open(path, os.O_RDONLY | NO_FOLLOW), False
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise linked_side_file(path, "lock file") from None
         reason = exc.strerror or str(exc)
         raise InputError(
             f"{path}: cannot open this lock file ({reason}), which another user's run may have left; make it and "

@@ -173,6 +173,24 @@ def check_side_sequence(
         protected.refuse(pattern.path(frame), f"{what} frame", flag)
 
 
+def check_frame_paths(pattern: _Frames | Any, frames: Iterable[int], what: str = "output frame") -> None:
+    """Refuse, before any work, a frame path that is there and is no regular file (a folder an unpack or a copy
+    left, a FIFO): the frame is written as a temp file renamed onto its path, which a folder refuses (EISDIR),
+    after the other frames were written, and a plain run took it for a frame made by something else and said to
+    pass ``--overwrite``. ``pattern`` has ``path(frame)``; a path not there, or a link to nothing, is written."""
+    for frame in frames:
+        path = pattern.path(frame)
+        try:
+            mode = os.stat(path).st_mode
+        except OSError:
+            continue
+        if not stat.S_ISREG(mode):
+            raise InputError(
+                f"{path}: {what} {frame} is {_file_kind(mode)}, not a file; move it away, or choose another "
+                "output, and rerun"
+            )
+
+
 def check_side_output(
     path: str | os.PathLike[str],
     what: str,
@@ -181,9 +199,12 @@ def check_side_output(
     suffixes: tuple[str, ...] = (),
     example: str = "",
     flag: str | None = None,
+    made: Path | None = None,
 ) -> Path:
     """Check a side-output file before any work: a file name (not a folder) in an existing, writable folder,
     not a FIFO/device, not an input. Returns the path. The file is written later, atomically, next to itself.
+    ``made``: the folder the run makes and probes itself (its output folder, :func:`check_writable`), whose
+    being there and writable is left to that check, so the side output is checked before the folder is made.
     """
     text = os.fspath(path)
     target = Path(os.path.expanduser(text))  # (~/out/sheet.png: the folder is the home's, not "./~")
@@ -196,7 +217,8 @@ def check_side_output(
     if suffixes and target.suffix.lower() not in suffixes:
         raise InputError(f"{text}: the {what_text} must end with {' or '.join(suffixes)}")
     folder = Path(os.path.abspath(target)).parent
-    if not folder.is_dir():
+    by_run = made is not None and folder == Path(os.path.abspath(made))
+    if not by_run and not folder.is_dir():
         raise InputError(
             f"{text}: folder {folder} for the {what_text} does not exist; create it or choose another path"
         )
@@ -207,7 +229,7 @@ def check_side_output(
                 f"{text}: the {what_text} path is {_file_kind(info.st_mode)}; choose a file path"
             )
     protected.refuse(target, what, flag)
-    if not os.access(folder, os.W_OK | os.X_OK):
+    if not by_run and not os.access(folder, os.W_OK | os.X_OK):
         raise InputError(f"{text}: cannot write the {what_text} into {folder} (permission denied)")
     return target
 

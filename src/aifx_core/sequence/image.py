@@ -91,6 +91,7 @@ def colour_channels(channels: Iterable[str], source: Path | str | None = None) -
     if all(name in names for name in RGB_NAMES):
         return RGB_NAMES
     if "Y" in names:
+        _refuse_chroma(names, source)
         return ("Y",)
     layers = colour_layers(names)
     beauty = [layer for layer in layers if layer.rsplit(".", 1)[-1] == BEAUTY]
@@ -110,6 +111,24 @@ def colour_channels(channels: Iterable[str], source: Path | str | None = None) -
         f"{where}no R,G,B (or Y) channels, found {', '.join(names) or 'none'}; "
         f"aifx fills the colour channels of the main layer, named R,G,B{hint}"
     )
+
+
+#: The chroma channels of a luminance/chroma EXR (OpenEXR's ``RgbaYca``), beside its ``Y``.
+CHROMA_NAMES = ("RY", "BY")
+
+
+def _refuse_chroma(names: list[str], source: Path | str | None) -> None:
+    """Refuse a luminance/chroma frame (``Y`` with ``RY``/``BY``, at full resolution; a sub-sampled one is refused
+    from its header): the fill changes ``Y`` alone, so the removed object's colour stayed in RY/BY inside the
+    hole, with exit 0. They cannot be filled as colour: they are signed differences from Y, not R,G,B, which
+    the colourspace handling and the generative backends would treat as colour."""
+    chroma = [name for name in CHROMA_NAMES if name in names]
+    if chroma:
+        where = f"{source}: " if source else ""
+        raise InputError(
+            f"{where}luminance/chroma EXR (Y, {', '.join(chroma)}): aifx fills Y only, and {', '.join(chroma)} "
+            "would keep the removed object's colour in the hole; convert it to R,G,B first"
+        )
 
 
 def _renamed(names: list[str], prefix: str, spell: Any = str) -> str:

@@ -276,7 +276,11 @@ def check_writable(folder: str | os.PathLike[str], create: bool = True, what: st
             ) from None
     probe = folder / f".aifx-write-test-{os.getpid()}"
     try:
-        with open(probe, "wb") as handle:
+        # Made anew, never opened in place: a link planted under the name (the pid of a server's worker is
+        # known for days) had the probe truncate the file it names. Unlinking removes a link, not its target.
+        with contextlib.suppress(FileNotFoundError):
+            probe.unlink()
+        with os.fdopen(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb") as handle:
             handle.write(b"aifx")
     except OSError as exc:
         if exc.errno is not None and disk_error(folder, exc) is not None:

@@ -34,6 +34,7 @@ written (JPEG: colour only); other channels (``Z``, ``diffuse.R``...) need EXR. 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
@@ -422,8 +423,9 @@ def write_raster(
         detail = " ".join(message.split())[:300] or (
             "the file came out cut short" if cut else "unknown error"
         )
-        if _disk_nearly_full(path):
-            raise OSError(errno.ENOSPC, f"No space left on device ({detail})", str(path))
+        code = _write_errno(path)
+        if code is not None:
+            raise OSError(code, f"{os.strerror(code)} ({detail})", str(path))
         raise OSError(f"{path}: writing failed: {detail}")
     if origin and fmt == "png":
         _set_png_offset(path, origin["x"], origin["y"])
@@ -545,21 +547,60 @@ def _png_speed(spec: oiio.ImageSpec, compression: str) -> None:
 
 
 def _check_room_for_jpeg(path: Path, raw_bytes: int) -> None:
-    """libjpeg ends the whole process (``exit(1)``) when a write fails, so a full disk must be caught before
-    the encoder starts: refuse unless there is room for the uncompressed pixels (a JPEG is never larger)."""
+    """libjpeg ends the whole process (``exit(1)``) when a write fails, so a full disk or a file size limit
+    (``ulimit -f``) must be caught before the encoder starts: refuse unless there is room for the uncompressed
+    pixels (a JPEG is never larger)."""
+    need = raw_bytes + 32 * 1024
+    if _file_size_limit() < need:
+        raise OSError(errno.EFBIG, "File too large (the file size limit is below the JPEG's size)", str(path))
     try:
         free = shutil.disk_usage(path.parent).free
     except OSError:
         return
-    if free < raw_bytes + 32 * 1024:
+    if free < need:
         raise OSError(errno.ENOSPC, "No space left on device (not enough room for the JPEG)", str(path))
 
 
-def _disk_nearly_full(path: Path) -> bool:
+def _file_size_limit() -> float:
+    """This process's limit on the size of a file it writes (``ulimit -f``, ``RLIMIT_FSIZE``), in bytes; infinite
+    where there is none (or no such limit exists, Windows)."""
     try:
-        return shutil.disk_usage(path.parent).free < 1024 * 1024
-    except OSError:
-        return False
+        import resource
+    except ImportError:
+        return float("inf")
+    soft = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    return float("inf") if soft == resource.RLIM_INFINITY else float(soft)
+
+
+#: How much :func:`_write_errno` appends to learn why a write failed: beyond any tmpfs page or disk block.
+_PROBE_BLOCK, _PROBE_BLOCKS = 64 * 1024, 16
+
+
+def _write_errno(path: Path) -> int | None:
+    """The errno a write to the end of ``path`` (a file whose write just failed) gets now, else ``None``.
+
+    libpng and libtiff report a failed write only as text ("Write error at position ..."), with no errno, and a
+    full disk (ENOSPC), a quota (EDQUOT) and a file size limit (``ulimit -f``, EFBIG) each need their own advice:
+    free space alone told none of them apart (a size limit, or a quota, on a disk with room was an internal
+    error). So the write is tried again, up to 1 MiB past the file's end, and the file cut back to its size.
+    ``None`` where that succeeds: the cause was not the disk.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    except OSError as exc:
+        return exc.errno
+    size = os.fstat(fd).st_size
+    try:
+        for _ in range(_PROBE_BLOCKS):
+            os.write(fd, bytes(_PROBE_BLOCK))
+        os.fsync(fd)
+        return None
+    except OSError as exc:
+        return exc.errno
+    finally:
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, size)
+        os.close(fd)
 
 
 def _copy_attribute(spec: oiio.ImageSpec, name: str, value: Any, typename: str | None = None) -> None:

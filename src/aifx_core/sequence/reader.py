@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from ..errors import InputError
+from ..protocol import events
 from .frames import MAX_FRAMES, chosen_frames, format_frames, parse_frame_spec, split_trailing_range
 from .guard import check_regular_file, resolved_path
 from .image import Image
@@ -60,7 +61,7 @@ class Sequence:
         if frame not in self.frames:
             raise InputError(
                 f"{self.pattern}: {self.role} frame {frame} is not in this sequence "
-                f"({_frames_text(self.frames)}); check --frames"
+                f"({_frames_text(self.frames)}); {events.CHECK_FRAMES}"
             )
         return read_image(self.pattern.path(frame))
 
@@ -189,8 +190,10 @@ def _open_still(pattern: FramePattern, requested: list[int] | None, role: str) -
     if os.path.lexists(file):
         check_regular_file(file, role)  # a FIFO, device or symlink loop: say what it is
     if not file.is_file():
+        where, fix = _read_from(file)
         raise InputError(
-            f"{file}: {role} not found; check the path (for a sequence use a frame token like plate.####.exr)"
+            f"{file}: {role} not found{where}; check the path (for a sequence use a frame token like "
+            f"plate.####.exr){fix}"
         )
     _check_extension(pattern, role)
     return Sequence(pattern, requested if requested is not None else [still_frame(file)], role)
@@ -207,12 +210,31 @@ def _check_extension(pattern: FramePattern, role: str) -> None:
 def _nothing_found(pattern: FramePattern, role: str) -> str:
     if pattern.kind == "folder":
         return f"{pattern}: {role} folder holds no images ({', '.join(sorted(FORMATS))}); check the path"
+    where, fix = _read_from(pattern.folder)
     if not pattern.folder.is_dir():
-        return f"{pattern}: {role} folder {pattern.folder} does not exist; check the path"
+        return f"{pattern}: {role} folder {pattern.folder} does not exist{where}; check the path{fix}"
     hint = "check the name and the padding"
     if pattern.padding > 1:
         hint += f" ({pattern.token} means {pattern.padding} digits, e.g. {pattern.path(1001).name})"
-    return f"{pattern}: no {role} frames match; {hint}"
+    return f"{pattern}: no {role} frames match{where}; {hint}{fix}"
+
+
+def _read_from(path: Path) -> tuple[str, str]:
+    """For the line saying a relative ``path`` is not there: where it was looked for, and the fix that adds.
+
+    A relative path is read from the folder aifx runs in, also a job file's (``aifx run`` of a job saved with
+    relative paths, from another folder than it was made in): the line named the path alone, as if it were
+    wrong. Both are empty for an absolute path."""
+    if path.is_absolute():
+        return "", ""
+    try:
+        here = os.getcwd()
+    except OSError:  # (the folder aifx runs in was deleted)
+        return "", ""
+    return (
+        f" in {here}, the folder aifx runs in, which relative paths are read from",
+        ", or run aifx from the folder they are relative to",
+    )
 
 
 def output_pattern(spec: str | os.PathLike[str], input_seq: Sequence) -> FramePattern:

@@ -4,8 +4,8 @@ Every endpoint but ``GET /v1/health`` needs ``Authorization: Bearer TOKEN``. A u
 (another user's job is a 404, as if it did not exist); ``admin`` sees and cancels all. Answers:
 
 * ``POST /v1/jobs`` (a FillJob JSON as ``application/json``; optional ``Idempotency-Key``) → 202 ``{"id", "position", "events"}``;
-  422 with the CLI's one-line message for a bad job (its fields, backend options, plate, output and mask are
-  checked as ``aifx run`` checks them), 403 naming a path (or a file option) outside the roots, 429 with
+  422 with the CLI's one-line message for a bad job (checked by ``aifx run``'s own pre-work checks,
+  :func:`~aifx_core.pipeline.preflight`), 403 naming a path (or a file option) outside the roots, 429 with
   ``Retry-After`` when the queue is full;
 * ``GET /v1/jobs/ID`` → ``{"id", "state", "progress", "result" | "error", ...}``;
 * ``GET /v1/jobs?limit=&offset=`` → your jobs, newest first, a page at a time;
@@ -35,13 +35,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from .. import __version__
-from ..backends import check_options
-from ..mask import open_mask
-from ..pipeline import open_plate
+from ..pipeline import preflight
 from ..protocol import events as protocol_events
 from ..protocol.errors import EXIT_INPUT, InputError
 from ..protocol.job import MAX_JOB_BYTES, FillJob
-from ..sequence import output_pattern
 from .auth import TokenFile, User
 from .guard import BrowserGuard
 from .paths import PathRefused, PathRule, check_absolute, check_roots, map_job
@@ -178,7 +175,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         if body is None:
             raise ApiError(
                 413,
-                f"job JSON is over {MAX_JOB_BYTES} bytes; jobs carry paths on shared storage, never pixels",
+                f"job JSON is over {MAX_JOB_BYTES:,} bytes (1 MB); jobs carry paths on shared storage, never pixels",
             )
         try:
             job = FillJob.from_json(body.decode("utf-8-sig", errors="replace"))
@@ -191,13 +188,9 @@ def create_app(config: ServerConfig) -> FastAPI:
         return JSONResponse(await run_in_threadpool(queue_job, who, job, request), status_code=202)
 
     def queue_job(who: User, job: FillJob, request: Request) -> dict:
-        """The checks ``fill()`` makes before any work, then the queue, off the event loop (blocking work:
-        importing a backend's options, SQLite, symlinks on shared storage): a bad job is a 4xx with the CLI's
-        message now, not a failed job in the queue later."""
-        try:
-            check_options(job.backend, job.options)  # as fill() does, before anything is read
-        except InputError as exc:
-            raise ApiError(422, str(exc), exit_code=exc.exit_code) from None
+        """The checks ``fill()`` makes before any work (:func:`~aifx_core.pipeline.preflight`, the one list),
+        then the queue, off the event loop (blocking work: importing a backend's options, SQLite, symlinks on
+        shared storage): a bad job is a 4xx with the CLI's message now, not a failed job in the queue later."""
         try:
             check_absolute(job)
         except InputError as exc:
@@ -207,10 +200,8 @@ def create_app(config: ServerConfig) -> FastAPI:
                 check_roots(job, config.roots)
             except PathRefused as exc:
                 raise ApiError(403, str(exc)) from None
-        try:  # the plate, the output pattern and the mask, with fill()'s own checks and messages
-            plate = open_plate(job)
-            output_pattern(job.output, plate)
-            open_mask(job.mask, job.mask_channel, plate, invert=job.invert_mask, threshold=job.threshold)
+        try:
+            preflight(job)
         except InputError as exc:
             raise ApiError(422, str(exc), exit_code=exc.exit_code) from None
         try:

@@ -185,7 +185,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     open_files = raise_open_files()
     store = Store(state, Limits(args.max_queue, args.per_user, args.history))
     resumed = store.recover()
-    pool = Pool(store, devices, idle_unload=args.idle_unload)
+    pool = Pool(store, devices, idle_unload=args.idle_unload, roots=roots)
     config = ServerConfig(
         store, pool, tokens, roots, rules, heartbeat=args.heartbeat, body_timeout=args.body_timeout
     )

@@ -10,18 +10,30 @@ Then every path the job reads or writes, with symlinks resolved, must sit under 
 folders: a symlink inside a root that points elsewhere is refused like the path it points to. Backend options
 that name files are paths too (:data:`PATH_OPTIONS`): a model folder or checkpoint, a diffusers config, a
 Hugging Face cache folder (which the worker writes into), a reference image. A ``model`` or ``config`` that is a
-hub id (``org/name``, naming nothing on disk) is not a path and passes.
+hub id (``org/name``, naming nothing on disk) is not a path and passes. So are what a run keeps beside its
+output (its lock file, manifest, cache folder, confidence folder): a link planted there is written through.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Literal
 
-from ..inpaint.models import PATH_OPTIONS, absolute_option_paths, option_paths  # noqa: F401  (the loader's, re-exported here)
+from ..anchors import CACHE_SUFFIX
+from ..confidence import FOLDER as CONFIDENCE_FOLDER
+from ..inpaint.models import (  # noqa: F401  (the loader's, re-exported here)
+    PATH_OPTIONS,
+    absolute_option_paths,
+    absolute_options,
+    option_paths,
+    relative_options,
+)
+from ..manifest import LOCK_SUFFIX, MANIFEST_SUFFIX
 from ..protocol.errors import InputError
 from ..protocol.job import PATH_FIELDS, FillJob, relative_paths
 from ..sequence import parse_pattern  # imported at start: not on the first artist's submit (numpy, OIIO)
@@ -88,16 +100,6 @@ def map_path(path: str, rules: list[PathRule]) -> str:
     return path
 
 
-def relative_options(options: dict) -> dict[str, str]:
-    """The options naming files or folders by a relative path (a model ``./Wan2.1-VACE``, a reference image),
-    by option name: a job sent elsewhere (a farm task, a Ray worker, a server) reads them from another folder."""
-    return {
-        name: value
-        for name, value in option_paths(options).items()
-        if not Path(value).is_absolute()  # (``~/x`` too: this user's home, not the server's or a worker's)
-    }
-
-
 def relative_job_paths(job: FillJob, field_label: str = "{} path") -> list[tuple[str, str]]:
     """Each path of ``job`` that is relative, as (label, path): its file fields (labelled ``field_label``
     with the field's name) then the options that name files (``option NAME``). A job run elsewhere (a
@@ -116,16 +118,6 @@ def not_absolute_kind(value: str) -> Literal["windows", "home", "relative"]:
     if value.startswith("~"):
         return "home"
     return "relative"
-
-
-def absolute_options(job: FillJob) -> FillJob:
-    """``job`` with its relative file options made absolute against this process's working folder, as
-    :func:`~aifx_core.protocol.job.absolute_paths` does for its file fields."""
-    relative = relative_options(job.options)
-    if not relative:
-        return job
-    absolute = {k: v for k, v in absolute_option_paths(job.options).items() if k in relative}
-    return replace(job, options={**job.options, **absolute})
 
 
 def map_job(job: FillJob, rules: list[PathRule]) -> FillJob:
@@ -161,7 +153,7 @@ def check_absolute(job: FillJob) -> None:
 
 def check_roots(job: FillJob, roots: list[Path]) -> None:
     """Raise :class:`PathRefused` naming the first path (after symlinks) outside every root: the job's paths,
-    then the options that name files."""
+    the options that name files, then what the run keeps beside its output (:func:`_side_files`)."""
     resolved_roots = [Path(r).resolve() for r in roots]
     named = [(f"{name} path", getattr(job, name)) for name in PATH_FIELDS]
     named += [(f"option {name}", value) for name, value in option_paths(job.options).items()]
@@ -172,14 +164,58 @@ def check_roots(job: FillJob, roots: list[Path]) -> None:
             reals = _real_paths(value)
         except PathRefused as exc:
             raise PathRefused(f"{label} {exc}") from None
-        for real in reals:
-            if not any(real == root or real.is_relative_to(root) for root in resolved_roots):
-                plain = str(real) in (value, str(Path(value).parent))  # the path itself, or its folder
-                shown = f"{value}" if plain else f"{value} (resolves to {real})"
-                raise PathRefused(
-                    f"{label} {shown} is outside the server's roots "
-                    f"({', '.join(str(r) for r in resolved_roots)}); put it on shared storage under one"
-                )
+        _check_inside(label, value, reals, resolved_roots)
+    for label, side in _side_files(job.output):
+        _check_inside(label, str(side), [side.resolve()], resolved_roots)
+
+
+def _check_inside(label: str, value: str, reals: list[Path], roots: list[Path]) -> None:
+    """Raise :class:`PathRefused` for the first of ``reals`` (what ``value`` resolves to) under no root."""
+    for real in reals:
+        if not any(real == root or real.is_relative_to(root) for root in roots):
+            plain = str(real) in (value, str(Path(value).parent))  # the path itself, or its folder
+            shown = f"{value}" if plain else f"{value} (resolves to {real})"
+            raise PathRefused(
+                f"{label} {shown} is outside the server's roots "
+                f"({', '.join(str(r) for r in roots)}); put it on shared storage under one"
+            )
+
+
+#: What a run keeps beside its output frames, by the end of the name (:func:`~aifx_core.sequence.beside_output`).
+SIDE_SUFFIXES = {LOCK_SUFFIX: "lock file", MANIFEST_SUFFIX: "manifest", CACHE_SUFFIX: "cache folder"}
+
+
+def _side_files(output: str) -> list[tuple[str, Path]]:
+    """The files and folders already beside ``output`` that a run of it opens or writes into in place, as
+    ``(label, path)``: its lock file, manifest and cache folder (in every padding that names them,
+    ``.clean.####.exr.aifx.lock`` or ``.clean.#.exr.aifx.lock``, and as the pattern was typed) and the
+    confidence folder, then the entries of those folders (the cache's key folders, the confidence frames).
+    Written through, a link planted there took the run's writes out of the roots (the lock's owner record
+    truncated a token file). What is not there yet is made in the output folder, which is checked."""
+    typed = Path(output).expanduser()
+    try:
+        pattern = parse_pattern(str(typed))
+        entries = list(os.scandir(typed.parent))
+    except Exception:  # (an output the run refuses, a folder not there yet: nothing beside it to follow)
+        return []
+    if pattern.kind == "pattern":
+        frames = re.escape(pattern.prefix) + "#+" + re.escape(pattern.suffix)
+    else:
+        frames = re.escape(Path(pattern.hash_form()).name)
+    named = re.compile(rf"\.(?:{frames}|{re.escape(typed.name)})({'|'.join(map(re.escape, SIDE_SUFFIXES))})")
+    found = []
+    for entry in entries:
+        match = named.fullmatch(entry.name)
+        if match:
+            found.append((f"output's {SIDE_SUFFIXES[match.group(1)]}", Path(entry.path)))
+        elif entry.name == CONFIDENCE_FOLDER:
+            found.append(("output's confidence folder", Path(entry.path)))
+    inside = []
+    for label, path in found:
+        if path.is_dir() and not path.is_symlink():
+            with contextlib.suppress(OSError):
+                inside += [(f"{label}'s entry", Path(entry.path)) for entry in os.scandir(path)]
+    return found + inside
 
 
 def _real_paths(spec: str) -> list[Path]:

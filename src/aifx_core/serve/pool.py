@@ -27,10 +27,11 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from ..protocol import events
-from ..protocol.errors import EXIT_INTERNAL, InputError
+from ..protocol.errors import EXIT_INPUT, EXIT_INTERNAL, InputError
 from .store import CANCELLED_WHILE_RUNNING, Store
 
 log = logging.getLogger("aifx.serve")
@@ -260,6 +261,8 @@ class Worker:
                     )
                 self.start_process()
             job = self._store(self._claim)
+            if job is not None and self._refused(job):
+                continue
             if job is not None:
                 command = {"op": "run", "id": job["id"], "job": job["job"]}
                 if job["interrupted"] and job["job"].get("overwrite"):  # resumed, not started over
@@ -271,6 +274,31 @@ class Worker:
                 store.wait_for_work(0.5)
                 continue
             self._follow(job["id"])
+
+    def _refused(self, job: dict) -> bool:
+        """Fail ``job`` (just claimed: a queued job, or one resumed after a restart) when its paths lead out of
+        the roots now, with the 403's line: checked at submit only, a folder swapped for a link while the job
+        waited had the worker read and write outside every root. (A swap during the run is not caught:
+        docs/serve.md.)"""
+        if not self.pool.roots:
+            return False
+        from ..protocol.job import FillJob
+        from .paths import PathRefused, check_roots
+
+        try:
+            check_roots(FillJob.from_dict(job["job"]), self.pool.roots)
+        except PathRefused as exc:
+            refused = events.error_event(f"{exc} (checked again as the job started)", EXIT_INPUT)
+        else:
+            return False
+
+        def fail() -> None:
+            self.pool.store.add_event(job["id"], refused)
+            self.job_id = None
+
+        self._store(fail)
+        log.warning("job %s refused as it started: %s", job["id"], refused["message"])
+        return True
 
     def _how_it_ended(self, proc: subprocess.Popen | None, code: int | None) -> str:
         """:func:`how_it_ended`, or, for the process this pool killed itself, that it did: the SIGKILL's usual
@@ -374,9 +402,16 @@ _STOP_SIGNAL_WAIT = 2.0
 
 class Pool:
     def __init__(
-        self, store: Store, devices: list[str | None], idle_unload: float = 600.0, cancel_grace: float = 30.0
+        self,
+        store: Store,
+        devices: list[str | None],
+        idle_unload: float = 600.0,
+        cancel_grace: float = 30.0,
+        roots: list[Path] | None = None,
     ) -> None:
         self.store = store
+        #: The server's ``--root`` folders (none: any path): a job's paths are checked again as it starts.
+        self.roots = list(roots or [])
         self.idle_unload = idle_unload
         self.cancel_grace = cancel_grace
         self.lock = threading.RLock()

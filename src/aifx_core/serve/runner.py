@@ -28,7 +28,7 @@ import time
 import traceback
 from typing import Any
 
-from ..progress import CancelToken
+from ..progress import CancelToken, stdout_for_events
 from ..protocol import events
 from ..protocol.errors import EXIT_INTERNAL, AifxError, Cancelled
 from ..protocol.events import ProgressEvent
@@ -177,16 +177,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--idle-unload", type=float, default=600.0)
     args = parser.parse_args(argv)
     _die_with_parent()
-    # The protocol owns the real stdout; anything else printed goes to stderr.
-    out = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C on the server's terminal is the server's to handle
-    # A handler, not SIG_IGN: an ignored signal stays ignored in the processes a job starts (exec keeps it).
-    signal.signal(signal.SIGTERM, _server_decides)
-    from .. import pipeline  # noqa: F401  (imported now, not on the first artist's job)
+    with (
+        stdout_for_events() as out
+    ):  # the protocol owns the real stdout; anything else printed goes to stderr
+        signal.signal(
+            signal.SIGINT, signal.SIG_IGN
+        )  # Ctrl+C on the server's terminal is the server's to handle
+        # A handler, not SIG_IGN: an ignored signal stays ignored in the processes a job starts (exec keeps it).
+        signal.signal(signal.SIGTERM, _server_decides)
+        from .. import pipeline  # noqa: F401  (imported now, not on the first artist's job)
 
-    Runner(out, args.idle_unload).serve_forever()
+        Runner(out, args.idle_unload).serve_forever()
     return 0
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import InputError
-from ..models import LOADER_OPTIONS, LoaderOptions
+from ..models import LOADER_OPTIONS, LoaderOptions, check_guidance
 from .windows import check_window
 
 __all__ = ["LOADER_OPTIONS", "VideoOptions"]
@@ -137,8 +137,7 @@ class VideoOptions:
         if self.max_sequence_length is not None and self.max_sequence_length < 1:
             raise InputError("video-diffusion option max_sequence_length: expected at least 1 token")
         # diffusers checks neither: NaN conditioning gives a black fill, negative guidance an inverted one.
-        if self.guidance is not None and not (math.isfinite(self.guidance) and self.guidance >= 0):
-            raise InputError(f"video-diffusion option guidance={self.guidance}: expected a number, 0 or more")
+        check_guidance(self.guidance, "video-diffusion option guidance")
         if not math.isfinite(self.conditioning_scale):
             raise InputError(
                 f"video-diffusion option conditioning_scale={self.conditioning_scale}: expected a number "

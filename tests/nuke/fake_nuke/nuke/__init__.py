@@ -702,7 +702,7 @@ _NODE_TAB: dict[str, Any] = {
     "bookmark": False,
     "postage_stamp": False,
     "postage_stamp_frame": 0,
-    "icon": "",
+    "icon": (File_Knob, ""),  # (a file browser on the Node tab: a File_Knob, as a Read's file is)
     "indicators": 0,
     "help": "",
     "autolabel": "",
