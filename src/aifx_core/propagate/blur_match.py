@@ -32,6 +32,12 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .boxes import Box
+from .boxes import area as _area
+from .boxes import bounds as _bounds
+from .boxes import grown as _grown
+from .boxes import inside as _inside
+
 #: The least share of the fetched ring's high-pass energy (in any direction) the frame's own ring may keep
 #: before the fetched values are blurred to match it. A frame as sharp as its sources measures about 1 (0.97-1.04
 #: on the tester's sharp pan; the fetched values are interpolated and averaged, if anything a little softer than
@@ -103,32 +109,6 @@ class _Grid:
         dy = (gray[down] - gray[at]).astype(np.float64)
         xy = float((dx * dy).sum())
         return np.array([[float((dx * dx).sum()), xy], [xy, float((dy * dy).sum())]])
-
-
-#: A box (y0, x0, y1, x1: the ends excluded).
-Box = tuple[int, int, int, int]
-
-
-def _bounds(ys: np.ndarray, xs: np.ndarray, pad: int) -> Box:
-    return int(ys.min()) - pad, int(xs.min()) - pad, int(ys.max()) + 1 + pad, int(xs.max()) + 1 + pad
-
-
-def _area(box: Box) -> int:
-    return (box[2] - box[0]) * (box[3] - box[1])
-
-
-def _grown(box: Box, by: int, limit: Box) -> Box:
-    """``box`` grown by ``by`` pixels on every side, within ``limit``."""
-    return (
-        max(box[0] - by, limit[0]),
-        max(box[1] - by, limit[1]),
-        min(box[2] + by, limit[2]),
-        min(box[3] + by, limit[3]),
-    )
-
-
-def _inside(ys: np.ndarray, xs: np.ndarray, box: Box) -> np.ndarray:
-    return (ys >= box[0]) & (ys < box[2]) & (xs >= box[1]) & (xs < box[3])
 
 
 @dataclass

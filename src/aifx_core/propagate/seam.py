@@ -17,6 +17,11 @@ import numpy as np
 
 from ..flow import push_pull_fill
 from ..flow.ops import largest_channel
+from .boxes import Box
+from .boxes import area as _area
+from .boxes import bounds as _bounds
+from .boxes import grown as _grown
+from .boxes import inside as _inside
 from .bridge import blind
 from .fallback import smoothstep
 
@@ -32,32 +37,6 @@ TILE = 128
 
 #: Pixels a point of a box may have before tiles are worth sorting the points for.
 DENSE = 16
-
-#: A box (y0, x0, y1, x1: the ends excluded).
-Box = tuple[int, int, int, int]
-
-
-def _bounds(ys: np.ndarray, xs: np.ndarray, pad: int) -> Box:
-    """The box around the points ``ys``, ``xs``, grown by ``pad`` on every side."""
-    return int(ys.min()) - pad, int(xs.min()) - pad, int(ys.max()) + 1 + pad, int(xs.max()) + 1 + pad
-
-
-def _area(box: Box) -> int:
-    return (box[2] - box[0]) * (box[3] - box[1])
-
-
-def _grown(box: Box, by: int, limit: Box) -> Box:
-    """``box`` grown by ``by`` pixels on every side, within ``limit``."""
-    return (
-        max(box[0] - by, limit[0]),
-        max(box[1] - by, limit[1]),
-        min(box[2] + by, limit[2]),
-        min(box[3] + by, limit[3]),
-    )
-
-
-def _inside(ys: np.ndarray, xs: np.ndarray, box: Box) -> np.ndarray:
-    return (ys >= box[0]) & (ys < box[2]) & (xs >= box[1]) & (xs < box[3])
 
 
 def _tiles(ys: np.ndarray, xs: np.ndarray, limit: Box, reach: int) -> list[tuple[Box, np.ndarray | slice]]:
