@@ -22,6 +22,12 @@ from .plates import Plate, UserError
 from .settings import FillOptions
 from .wording import blender_terms
 
+#: Options of the operator's own properties (what to fill, with what, where to): Blender gives a call that is
+#: not nested in a script (a button, the Clip menu, F3) the last-used value of every property the call leaves
+#: unset, so after the panel's button on sh010 Clip > AI Fill on sh020 filled sh010 again. (The panel settings
+#: on the operator need no flag: :func:`apply_scene_settings` replaces each one the call did not set.)
+ONE_SHOT = {"SKIP_SAVE"}
+
 #: Job files with a modal fill running now: a second press on AI Fill must not start a second worker.
 _RUNNING_JOBS: set[str] = set()
 
@@ -648,41 +654,65 @@ class AIFX_OT_fill(FillOptions, bpy.types.Operator):
     bl_options = {"REGISTER"}
 
     input: StringProperty(
-        name="Input", description="Plate path or pattern (plate.####.exr); overrides the clip"
+        name="Input",
+        description="Plate path or pattern (plate.####.exr); overrides the clip",
+        options=ONE_SHOT,
     )
     mask: StringProperty(
-        name="Mask Path", description="Matte path or pattern (white = fill); overrides Mask datablocks"
+        name="Mask Path",
+        description="Matte path or pattern (white = fill); overrides Mask datablocks",
+        options=ONE_SHOT,
     )
     output: StringProperty(
         name="Output",
         description="Output pattern (clean.####.exr, clean.%04d.exr, clean.$F4.exr); default: in the output folder",
+        options=ONE_SHOT,
     )
-    clip: StringProperty(name="Clip", description="Movie Clip to fill (default: the editor's clip)")
-    image: StringProperty(name="Image", description="Image sequence to fill (default: the editor's image)")
-    mask_datablock: StringProperty(name="Mask", description="Mask datablock to rasterise as the matte")
-    mask_image: StringProperty(name="Mask Image", description="Image datablock holding the matte")
+    clip: StringProperty(
+        name="Clip", description="Movie Clip to fill (default: the editor's clip)", options=ONE_SHOT
+    )
+    image: StringProperty(
+        name="Image", description="Image sequence to fill (default: the editor's image)", options=ONE_SHOT
+    )
+    mask_datablock: StringProperty(
+        name="Mask", description="Mask datablock to rasterise as the matte", options=ONE_SHOT
+    )
+    mask_image: StringProperty(
+        name="Mask Image", description="Image datablock holding the matte", options=ONE_SHOT
+    )
     # A linked datablock and a local one may share a name (Blender names clips after their files): the panel
     # names the library too. Empty: the local datablock of that name, else a linked one.
     clip_library: StringProperty(
-        name="Clip Library", description="Library .blend the clip is linked from (empty: the local clip)"
+        name="Clip Library",
+        description="Library .blend the clip is linked from (empty: the local clip)",
+        options=ONE_SHOT,
     )
     image_library: StringProperty(
-        name="Image Library", description="Library .blend the image is linked from (empty: the local image)"
+        name="Image Library",
+        description="Library .blend the image is linked from (empty: the local image)",
+        options=ONE_SHOT,
     )
     mask_library: StringProperty(
-        name="Mask Library", description="Library .blend the Mask is linked from (empty: the local Mask)"
+        name="Mask Library",
+        description="Library .blend the Mask is linked from (empty: the local Mask)",
+        options=ONE_SHOT,
     )
     mask_image_library: StringProperty(
         name="Mask Image Library",
         description="Library .blend the matte image is linked from (empty: the local image)",
+        options=ONE_SHOT,
     )
     colorspace: StringProperty(
-        name="Colorspace", description="Plate colourspace for input= paths (default: guess)"
+        name="Colorspace", description="Plate colourspace for input= paths (default: guess)", options=ONE_SHOT
     )
     python: StringProperty(
-        name="Python", description="aifx Python for this run (default: the add-on preference)"
+        name="Python",
+        description="aifx Python for this run (default: the add-on preference)",
+        options=ONE_SHOT,
     )
-    load: BoolProperty(name="Load Result", default=True, description="Open the filled frames in Blender")
+    load: BoolProperty(
+        name="Load Result", default=True, description="Open the filled frames in Blender", options=ONE_SHOT
+    )
 
     _run: FillRun | None = None
     _timer = None

@@ -64,6 +64,23 @@ def run_fill(*args, **kwargs):
         return {"error": str(exc)}
 
 
+def editor(kind="CLIP_EDITOR"):
+    # The window's first area turned into a `kind` editor: (window, area, region, space) for `click`.
+    window = bpy.context.window_manager.windows[0]
+    area = window.screen.areas[0]
+    area.type = kind
+    region = next(r for r in area.regions if r.type == "WINDOW")
+    return window, area, region, area.spaces.active
+
+
+def click(where, *args, **kwargs):
+    # A press in the editor `where` (a button, a menu entry, F3): not a call nested in a script (undo=True),
+    # so Blender gives each property the call leaves unset its last-used value, as it does in the UI.
+    window, area, region, _ = where
+    with bpy.context.temp_override(window=window, area=area, region=region):
+        return run_fill(*(args or ("INVOKE_DEFAULT",)), True, **kwargs)
+
+
 try:
 %(body)s
 except Exception:

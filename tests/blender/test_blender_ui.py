@@ -4,10 +4,12 @@ settings on calls that set none, a virtualenv folder in the preferences, and mes
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
 import pytest
+from blender_helpers import REPO
 
 from aifx_core.errors import InputError
 from blender_addon.wording import blender_terms
@@ -87,6 +89,38 @@ def test_calls_without_settings_take_the_panels_and_errors_use_its_words(blender
         in image_range
     )
     assert "Image > Frames, Start Frame, Offset" in image_range
+
+
+def test_the_menu_fills_the_clip_the_editor_shows_after_a_panel_click(blender, tmp_path: Path) -> None:
+    """A click is not a nested call: Blender gives every property the call leaves unset its last-used value.
+    After the panel's button on sh010 (it names the clip, the Mask and every panel setting), Clip > AI Fill
+    and F3 on sh020 (they name nothing) filled sh010 again, with the panel settings of that earlier click."""
+    for shot in ("sh010", "sh020"):
+        (tmp_path / shot).mkdir()
+        shutil.copy(REPO / "examples" / "shot" / "plate.1001.exr", tmp_path / shot / f"{shot}.1001.exr")
+    result = blender(
+        f"""
+        panels = sys.modules[ADDON + ".panels"]
+        where = editor("CLIP_EDITOR")
+        space = where[3]
+        first = bpy.data.movieclips.load({str(tmp_path / "sh010" / "sh010.1001.exr")!r})
+        second = bpy.data.movieclips.load({str(tmp_path / "sh020" / "sh020.1001.exr")!r})
+        scene = bpy.context.scene
+        scene.frame_start = scene.frame_end = 1
+        scene.aifx.backend, scene.aifx.dilate, scene.aifx.overwrite = "telea", 2, True
+        space.clip, space.mode, space.mask = first, "MASK", draw_mask("m", (100, 50, 160, 120), (320, 180))
+        button = dict(panels.fill_arguments(space, scene.aifx))  # what the panel's AI Fill button names
+        button.update({{name: getattr(scene.aifx, name) for name in panels.FillOptions.shared}})
+        RESULT["panel"] = click(where, **button)
+        scene.aifx.dilate, scene.aifx.overwrite = 5, False  # the artist changes the panel's settings...
+        space.clip = second  # ...and moves on to sh020
+        RESULT["menu"] = click(where)  # Clip > AI Fill, F3: no names
+        """
+    )
+    assert result["panel"] == ["FINISHED"] and result["menu"] == ["FINISHED"], result["log"]
+    job = json.loads((tmp_path / "sh020" / "aifx_fill" / "sh020_fill.aifx.json").read_text())
+    assert (job["dilate"], job["overwrite"]) == (5, False)
+    assert (tmp_path / "sh020" / "aifx_fill" / "sh020_fill.1001.exr").exists()
 
 
 def test_core_wording_is_rewritten_for_the_panel() -> None:
