@@ -651,7 +651,11 @@ class AIFX_OT_fill(FillOptions, bpy.types.Operator):
 
     bl_idname = "aifx.fill"
     bl_label = "AI Fill"
-    bl_options = {"REGISTER"}
+    # UNDO: the result clip (or image) it loads is one undo step; without it one Ctrl-Z removed the result and
+    # the artist's edit before the fill too, and redo never brought it back. Blender pushes the step when the
+    # operator finishes, after the modal run too. No REGISTER, as Blender's own Track Markers: with it the
+    # Adjust Last Operation panel offered the whole fill again, run synchronously, on any change of a setting.
+    bl_options = {"UNDO"}
 
     input: StringProperty(
         name="Input",

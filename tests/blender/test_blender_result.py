@@ -520,3 +520,38 @@ RESULT["blocks"] = sorted(
         ["00000.png AI Fill", "//fill/plates_fill.00000.exr", True],
         ["00000.png AI Fill", "//fill/plates_fill.00000.exr", True],
     ], result["blocks"]
+
+
+def test_a_fill_is_one_undo_step(blender, exr_shot: Path) -> None:
+    """AI Fill pushed no undo step: one Ctrl-Z after it removed the result clip and also undid the artist's edit
+    made before the fill, and Ctrl-Shift-Z never brought the result back."""
+    result = blender(
+        """
+        where = editor("CLIP_EDITOR")
+        window, area, region, space = where
+        def in_editor(call, *args, **kwargs):
+            with bpy.context.temp_override(window=window, area=area, region=region):
+                return call(*args, **kwargs)
+        space.clip = bpy.data.movieclips.load(os.path.join(PLATE, "plate.1001.exr"))
+        scene = bpy.context.scene
+        scene.frame_start, scene.frame_end = 1, 2
+        draw_mask("m", (100, 50, 160, 120), (320, 180))
+        in_editor(bpy.ops.ed.undo_push, message="before the edit")
+        scene.render.resolution_x = 1234  # the artist's edit, then AI Fill
+        in_editor(bpy.ops.ed.undo_push, message="the edit")
+        RESULT["fill"] = click(where, clip="plate.1001.exr", mask_datablock="m", backend="telea")
+        def state():
+            scene = bpy.context.scene
+            return [scene.render.resolution_x, "plate.1001.exr AI Fill" in bpy.data.movieclips]
+        RESULT["filled"] = state()
+        in_editor(bpy.ops.ed.undo)
+        RESULT["undone"] = state()
+        in_editor(bpy.ops.ed.redo)
+        RESULT["redone"] = state()
+        """,
+        exr_shot,
+    )
+    assert result["fill"] == ["FINISHED"], result["log"]
+    assert result["filled"] == [1234, True]
+    assert result["undone"] == [1234, False]  # the fill is undone, the edit before it is kept
+    assert result["redone"] == [1234, True]
