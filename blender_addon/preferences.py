@@ -15,6 +15,11 @@ from .plates import UserError
 #: Successful checks this session, so every fill does not start a second Python just to check.
 _CHECKED_OK: set = set()
 
+#: What the Check button said last, this session only. Kept out of the preferences: Blender saves every
+#: add-on preference (SKIP_SAVE does not apply to them), so a check from an earlier session was shown after
+#: a restart as if it were about the aifx Python of now.
+_LAST_CHECK = {"message": ""}
+
 
 class AIFX_AddonPreferences(bpy.types.AddonPreferences):
     bl_idname = __package__
@@ -35,7 +40,11 @@ class AIFX_AddonPreferences(bpy.types.AddonPreferences):
         subtype="PASSWORD",
         description="Your token for the aifx server (from 'aifx serve token add'); empty: $AIFX_TOKEN",
     )
-    last_check: bpy.props.StringProperty(name="Last check", options={"SKIP_SAVE"})
+
+    @property
+    def last_check(self) -> str:
+        """What the Check button said in this session ("" before it was pressed)."""
+        return _LAST_CHECK["message"]
 
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
@@ -149,9 +158,7 @@ class AIFX_OT_check_environment(bpy.types.Operator):
     def execute(self, context: bpy.types.Context) -> set:
         python = resolve_python(context, self.python)
         ok, message = check_python(python, force=True)
-        prefs = addon_preferences(context)
-        if prefs is not None:
-            prefs.last_check = message
+        _LAST_CHECK["message"] = message
         self.report({"INFO"} if ok else {"ERROR"}, message)
         return {"FINISHED"} if ok else {"CANCELLED"}
 

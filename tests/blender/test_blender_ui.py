@@ -318,3 +318,28 @@ def test_a_plate_on_twos_is_not_answered_with_a_stepped_range_the_panel_cannot_t
         "the plate is on twos, and AI Fill fills every frame of its range: render the frames in between"
     ), said
     assert "to '1001-1007x2'" not in said and "job field" not in said and " --" not in said, said
+
+
+def test_the_last_check_is_not_shown_again_after_a_restart(blender) -> None:
+    """The preferences' Check line (declared SKIP_SAVE, which Blender ignores in add-on preferences) was saved
+    with the preferences and shown after a restart, although no Check ran in that session and the aifx
+    Python may have changed meanwhile."""
+    first = blender(
+        """
+        PREFS.server_url = "http://gpu-box:8765"
+        RESULT["check"] = sorted(bpy.ops.aifx.check_environment())
+        RESULT["shown"] = PREFS.last_check
+        bpy.ops.wm.save_userpref()
+        """
+    )
+    assert first["check"] == ["FINISHED"] and "aifx-core" in first["shown"], first["log"]
+    again = blender(  # the same user folder: the preferences saved above
+        """
+        bpy.ops.wm.read_userpref()
+        prefs = bpy.context.preferences.addons[ADDON].preferences
+        RESULT["server"] = prefs.server_url
+        RESULT["shown"] = prefs.last_check
+        """
+    )
+    assert again["server"] == "http://gpu-box:8765", again["log"]  # the saved preferences were read
+    assert again["shown"] == ""
