@@ -228,6 +228,13 @@ def _refuse_another_plates_folder(job_path: str, plate: Plate) -> None:
     )
 
 
+def _names_a_folder(path: str) -> bool:
+    """Whether a script's ``output=`` names a folder (one there, or a new one ending in '/'), which is then the
+    Output Folder, as ``input=`` may name the plate's folder: the core takes only a file pattern, and refused
+    the folder after the Mask had been rasterised into it."""
+    return path.endswith(("/", os.sep)) or os.path.isdir(plates.blend_path(path, "output"))
+
+
 def _missing_folders(path: str) -> list[str]:
     """``path`` and its parents that do not exist yet, deepest first (what writing there will create)."""
     missing = []
@@ -280,14 +287,13 @@ def prepare(op: AIFX_OT_fill, context: bpy.types.Context) -> PreparedFill:
     mask_source = find_mask(op, context)
     numbers = frame_numbers(op, plate, context.scene)
     padding = plate.sequence.padding if plate.sequence is not None else 4
-    if op.output:
+    if op.output and not _names_a_folder(op.output):
         output = plates.pattern_path(op.output, "output")  # listed and named by '#' from here on
         out_dir = os.path.dirname(output)
     else:
+        folder = op.output or op.output_dir
         out_dir = (
-            plates.blend_path(op.output_dir, "Output Folder")
-            if op.output_dir
-            else os.path.join(plate.folder, "aifx_fill")
+            plates.blend_path(folder, "Output Folder") if folder else os.path.join(plate.folder, "aifx_fill")
         )
         output = ""
     alpha_mode = plates.alpha_mode(plate)
@@ -669,7 +675,8 @@ class AIFX_OT_fill(FillOptions, bpy.types.Operator):
     )
     output: StringProperty(
         name="Output",
-        description="Output pattern (clean.####.exr, clean.%04d.exr, clean.$F4.exr); default: in the output folder",
+        description="Output pattern (clean.####.exr, clean.%04d.exr, clean.$F4.exr), or a folder (one there, or "
+        "ending in /) to write into as the Output Folder; default: in the Output Folder",
         options=ONE_SHOT,
     )
     clip: StringProperty(

@@ -540,6 +540,29 @@ def test_script_call_with_paths_only(blender, plate: Path, tmp_path: Path) -> No
     _assert_untouched_outside_matte(plate, [out / f"clean.{i:05d}.exr" for i in range(6)], grow=2 + 1 + 1)
 
 
+def test_output_may_name_a_folder_as_input_may(blender, exr_shot: Path, tmp_path: Path) -> None:
+    """docs/blender.md §5 says output= takes a folder; the core refused it ('output is a folder'), and only after
+    the Mask had been rasterised. A folder there, or one ending in '/' that is made, now works as the Output
+    Folder does: the outputs are named after the plate."""
+    there, new = tmp_path / "there", tmp_path / "new"
+    there.mkdir()
+    result = blender(
+        f"""
+        clip = bpy.data.movieclips.load(os.path.join(PLATE, "plate.1001.exr"))
+        scene = bpy.context.scene
+        scene.frame_start, scene.frame_end = 1, 2
+        draw_mask("m", (100, 50, 160, 120), (320, 180))
+        RESULT["there"] = run_fill(clip=clip.name, mask_datablock="m", backend="telea", output={str(there)!r})
+        RESULT["new"] = run_fill(clip=clip.name, mask_datablock="m", backend="telea", output={str(new) + "/"!r})
+        """,
+        exr_shot,
+    )
+    assert result["there"] == ["FINISHED"] and result["new"] == ["FINISHED"], result["log"]
+    for folder in (there, new):
+        assert sorted(p.name for p in folder.glob("*.exr")) == ["plate_fill.1001.exr", "plate_fill.1002.exr"]
+        assert (folder / "plate_fill.aifx.json").exists()
+
+
 def _assert_untouched_outside_matte(plate: Path, outputs: list[Path], grow: int = 4 + 2 + 1) -> None:
     for index, output in enumerate(outputs):
         matte = cv2.imread(str(plate / "masks" / f"{index:05d}.png"), cv2.IMREAD_GRAYSCALE) > 127
