@@ -208,24 +208,53 @@ def _mask_pattern(mask_source, plate: Plate, paths: dict, numbers: list | None) 
     return plates.matte_path(mask_source), None  # An Image matte: a still or a numbered sequence.
 
 
-def _refuse_another_plates_folder(job_path: str, plate: Plate) -> None:
+def _refuse_another_plates_folder(job_path: str, plate: Plate, fix: str) -> None:
     """Outputs are named after the plate's file name, so shots whose plates share one (``plate.####.exr``)
     and one Output Folder would mix: the second shot was refused as made with different settings, and with
     Redo Finished Frames it overwrote the first shot's fill. The earlier job beside the outputs says whose
-    they are."""
+    they are: another plate is one not at the same place relative to the outputs (:func:`_same_plate`).
+    ``fix``: what the artist can change (the Output Folder, or the script's ``output=``)."""
     if not os.path.exists(job_path):
         return
     try:
         earlier = jobs.FillJob.load(job_path)
     except (AifxError, OSError, ValueError):
         return  # not a job AI Fill can read: the core reports it
-    if not os.path.isabs(earlier.input) or os.path.normpath(earlier.input) == os.path.normpath(plate.pattern):
+    if not os.path.isabs(earlier.input) or _same_plate(earlier, plate.pattern, os.path.dirname(job_path)):
         return
     raise UserError(
         f"{plate.name}: the Output Folder {os.path.dirname(job_path)} already holds the fill of another plate "
-        f"with the same file name ({earlier.input}); choose another Output Folder for {plate.pattern}, or leave "
-        "it empty to fill next to each plate"
+        f"with the same file name ({earlier.input}); {fix}"
     )
+
+
+def _same_plate(earlier: jobs.FillJob, plate: str, out_dir: str) -> bool:
+    """Whether the plate ``earlier`` (the job file found in ``out_dir``) filled is ``plate``: the same path,
+    or the same path relative to its outputs' folder. A project folder moved whole (plates, .blend and
+    ``aifx_fill`` together) keeps the latter, and its job names the old place: every rerun there was refused,
+    Redo Finished Frames too."""
+    if os.path.normpath(earlier.input) == os.path.normpath(plate):
+        return True
+    if not os.path.isabs(earlier.output):
+        return False
+    try:
+        return os.path.relpath(earlier.input, os.path.dirname(earlier.output)) == os.path.relpath(
+            plate, out_dir
+        )
+    except ValueError:  # another drive (Windows): no relative path reaches it
+        return False
+
+
+def _another_folder(op: AIFX_OT_fill, plate: Plate) -> str:
+    """What to change when the outputs' folder holds another plate's fill: the setting that chose the folder
+    (never "leave the Output Folder empty" to an artist whose Output Folder is empty)."""
+    if op.output:
+        return f"choose another output for {plate.pattern}"
+    if op.output_dir:
+        return (
+            f"choose another Output Folder for {plate.pattern}, or leave it empty to fill next to each plate"
+        )
+    return f"choose an Output Folder for {plate.pattern}"
 
 
 def _names_a_folder(path: str) -> bool:
@@ -301,7 +330,7 @@ def prepare(op: AIFX_OT_fill, context: bpy.types.Context) -> PreparedFill:
     output = output or paths["output"]
     if paths["job"] in _RUNNING_JOBS:
         raise UserError(f"{plate.name}: AI Fill is already running for {output}; wait for it or press Esc")
-    _refuse_another_plates_folder(paths["job"], plate)
+    _refuse_another_plates_folder(paths["job"], plate, _another_folder(op, plate))
     mask_pattern, raster_plan = _mask_pattern(mask_source, plate, paths, numbers)
     options = jobs.backend_options(op)
     if options.get("reference"):

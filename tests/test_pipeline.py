@@ -285,6 +285,66 @@ def test_a_plate_read_through_a_symlinked_folder_resumes_the_same_frames(shot, t
     assert fill(real).skipped == list(FRAMES)
 
 
+@pytest.mark.parametrize("backend", ["telea", "propagate"])
+def test_a_project_folder_moved_whole_resumes_its_output(tmp_path, backend):
+    """Plate, mattes and output moved together (another disk, a colleague's machine): the key held the absolute
+    input and mask paths, so every rerun was refused as "2 output frame(s) already exist, made with different
+    settings". The same plate and mask, at the same place relative to the output, are the same job: nothing
+    is made again, and the frames are byte for byte those of the first run."""
+    first_root, moved_root = tmp_path / "projA", tmp_path / "projB"
+    make_shot(first_root / "plates", FRAMES)
+    job = shot_job(first_root / "plates", first_root / "plates" / "aifx_fill" / "c.####.exr", backend=backend)
+    assert fill(job, frames="1001-1003").written == [1001, 1002, 1003]
+    before = digest(first_root / "plates" / "aifx_fill")
+    first_root.rename(moved_root)
+    moved = shot_job(
+        moved_root / "plates", moved_root / "plates" / "aifx_fill" / "c.####.exr", backend=backend
+    )
+    again = fill(moved, frames="1001-1003")
+    assert (again.written, again.skipped) == ([], [1001, 1002, 1003])
+    after = digest(moved_root / "plates" / "aifx_fill")
+    assert {n: d for n, d in after.items() if n.startswith("c.")} == {
+        n: d for n, d in before.items() if n.startswith("c.")
+    }
+    # The rest of the shot after the move: byte for byte a whole run's (a temporal run's keyframes included).
+    rest = fill(moved)
+    assert (rest.written, rest.skipped) == ([1004, 1005, 1006], [1001, 1002, 1003])
+    whole = tmp_path / "whole"
+    make_shot(whole / "plates", FRAMES)
+    fill(shot_job(whole / "plates", whole / "plates" / "aifx_fill" / "c.####.exr", backend=backend))
+    for frame in FRAMES:
+        name = f"c.{frame}.exr"
+        assert (moved_root / "plates" / "aifx_fill" / name).read_bytes() == (
+            whole / "plates" / "aifx_fill" / name
+        ).read_bytes(), name
+    # Another plate of the same file name, elsewhere, is still not taken for it.
+    make_shot(tmp_path / "other", FRAMES)
+    with pytest.raises(InputError, match="different settings"):
+        fill(replace(moved, input=str(tmp_path / "other" / "plate.####.exr")), frames="1001-1003")
+
+
+def test_an_output_keyed_on_absolute_paths_resumes_in_place_and_then_moves(tmp_path):
+    """Frames made before paths were keyed relative to the output's folder carry the key of the absolute paths:
+    a rerun in place takes them as done and records them under the new key, after which the folder moves."""
+    root, moved_root = tmp_path / "projA", tmp_path / "projB"
+    make_shot(root / "plates", FRAMES)
+    job = shot_job(root / "plates", root / "plates" / "aifx_fill" / "c.####.exr")
+    assert fill(job).written == list(FRAMES)
+    manifest = root / "plates" / "aifx_fill" / ".c.####.exr.aifx.json"
+    data = json.loads(manifest.read_text())
+    absolute = replace(job, output=str(root / "plates" / "aifx_fill" / "c.####.exr"))
+    old_key = absolute.resume_key(
+        pixel_options(job.backend, job.options)
+    )  # (per-frame: no frame range in it)
+    data["frames"] = {frame: old_key for frame in data["frames"]}
+    data["ranges"] = {old_key: next(iter(data["ranges"].values()))}
+    manifest.write_text(json.dumps(data))
+    assert fill(job).skipped == list(FRAMES)
+    root.rename(moved_root)
+    moved = shot_job(moved_root / "plates", moved_root / "plates" / "aifx_fill" / "c.####.exr")
+    assert fill(moved).skipped == list(FRAMES)
+
+
 def test_an_output_made_under_the_old_key_still_resumes_and_then_takes_any_spelling(
     shot, tmp_path, monkeypatch
 ):

@@ -84,10 +84,10 @@ def settings_keys(
 ) -> tuple[str, frozenset[str]]:
     """The job's settings key, and the keys the same settings had before paths were keyed as ``spelled``.
 
-    ``spelled`` holds the job's path fields as the files they name, one spelling for all (absolute, the
-    pattern's ``#`` form: the pipeline spells them from the opened sequences), so a job run here and sent to a
-    Ray worker or a server (its relative paths made absolute there) or given as ``./shot/plate.%04d.exr`` keys
-    the same. ``spelled_options``: the pixel options with those naming files (a model, a config, a reference
+    ``spelled`` holds the job's path fields as the files they name, one spelling for all (relative to the
+    output's folder, the pattern's ``#`` form: the pipeline spells them from the opened sequences), so a job run
+    here and sent to a Ray worker or a server (its relative paths made absolute there), given as
+    ``./shot/plate.%04d.exr``, or run again after its project folder moved whole keys the same. ``spelled_options``: the pixel options with those naming files (a model, a config, a reference
     image) spelled so too (absolute), so ``--model models/lama.pt`` and its absolute path, which ``aifx submit``
     and Ray send, key the same. Outputs made before were keyed on the fields as written, or as a Ray worker got
     them (absolute), and the file options as typed: those keys stay accepted (:attr:`Manifest.accepted`), so no

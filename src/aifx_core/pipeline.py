@@ -627,23 +627,37 @@ def _keyed_paths(
     plate: Sequence, out: FramePattern, mask: MaskSource
 ) -> tuple[dict[str, str], list[dict[str, str]]]:
     """The job's path fields spelled as the files they name, for the resume key (:func:`.manifest.settings_keys`):
-    absolute with the folder's symlinks resolved (:func:`_real_folder`), in the ``#`` form of the patterns as
-    opened (a plate given as its folder keys as its frames'), with the padding the shot's frames really have
-    (``plate.%d.exr`` over 1001-1100 is ``plate.####.exr``: :meth:`~aifx_core.sequence.FramePattern.settled`);
-    and the spellings an earlier aifx keyed them by (the folders as given, the other paddings naming the same
-    files, ``plate.#.exr`` or ``plate.####.exr``, to 2026-12-06), whose keys frames made then carry."""
+    relative to the output's folder (:func:`_beside_output`), each folder with its symlinks resolved
+    (:func:`_real_folder`), in the ``#`` form of the patterns as opened (a plate given as its folder keys as
+    its frames'), with the padding the shot's frames really have (``plate.%d.exr`` over 1001-1100 is
+    ``plate.####.exr``: :meth:`~aifx_core.sequence.FramePattern.settled`); and the spellings an earlier aifx
+    keyed them by, whose keys frames made then carry: absolute so (to 2026-12-07), with the folders as given and
+    the other paddings naming the same files (``plate.#.exr`` or ``plate.####.exr``, to 2026-12-06)."""
     patterns = {"input": plate.pattern, "output": out}
     masks = getattr(mask.mask, "pattern", None)  # (None: the plate's alpha or a channel, no file)
     if masks is not None:
         patterns["mask"] = masks
     settled = {name: p.settled(plate.frames) for name, p in patterns.items()}
-    spelled = {name: _real_folder(p.hash_form()) for name, p in settled.items()}
+    absolute = {name: _real_folder(p.hash_form()) for name, p in settled.items()}
     forms = [[p, *p.alike()] for p in settled.values()]
-    earlier = [
+    earlier = [absolute] + [
         {name: os.path.abspath(p.hash_form()) for name, p in zip(settled, combination, strict=True)}
         for combination in itertools.product(*forms)
     ]
-    return spelled, earlier
+    return _beside_output(absolute), earlier
+
+
+def _beside_output(paths: dict[str, str]) -> dict[str, str]:
+    """The absolute ``paths`` relative to the ``output``'s folder (the output as its file name): a project
+    folder moved whole (plates, mattes and output together, to another disk or machine) keys as it did, where
+    its absolute paths had every rerun refused as "made with different settings". Another plate (or mask) is
+    still another key, and a changed file at the same place is found by its identity (the manifest's sources).
+    Absolute where no relative path reaches (another drive on Windows)."""
+    folder = os.path.dirname(paths["output"])
+    try:
+        return {name: os.path.relpath(path, folder) for name, path in paths.items()}
+    except ValueError:
+        return paths
 
 
 def _real_folder(path: str) -> str:

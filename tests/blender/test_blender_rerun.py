@@ -3,6 +3,7 @@ with an unchanged Mask and fills the plate, not the result the editor shows."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -193,6 +194,79 @@ RESULT["again"] = run_fill(clip=first.name, mask_datablock=mask.name)
         assert "choose another Output Folder for " + str(exr_shot / "sh020" / "plate.####.exr") in error
     assert result["job_input"] == str(exr_shot / "sh010" / "plate.####.exr")
     assert result["again"] == ["FINISHED"], result["log"]
+
+
+def test_a_project_folder_moved_whole_resumes_its_fill(blender, tmp_path: Path) -> None:
+    """The plates (opened as //plates/plate.1001.exr), the .blend and aifx_fill moved together: every rerun was
+    refused as 'the Output Folder ... already holds the fill of another plate with the same file name (the old
+    path); ... or leave it empty', with an empty Output Folder, and Redo Finished Frames too; without the job
+    file the core refused '2 output frame(s) already exist, made with different settings'."""
+    from blender_helpers import REPO
+
+    first, moved = tmp_path / "projA", tmp_path / "projB"
+    (first / "plates").mkdir(parents=True)
+    for number in (1001, 1002):
+        shutil.copy(REPO / "examples" / "shot" / f"plate.{number}.exr", first / "plates")
+    made = blender(
+        f"""
+bpy.ops.wm.save_as_mainfile(filepath={str(first / "shot.blend")!r})
+clip = bpy.data.movieclips.load({str(first / "plates" / "plate.1001.exr")!r})
+clip.filepath = bpy.path.relpath(clip.filepath)  # File > Open with Relative Paths on
+scene = bpy.context.scene
+scene.frame_start, scene.frame_end = 1, 2
+draw_mask("player", (150, 60, 250, 150), tuple(clip.size))
+RESULT["fill"] = run_fill(clip=clip.name, mask_datablock="player", backend="telea")
+bpy.ops.wm.save_mainfile()
+"""
+    )
+    assert made["fill"] == ["FINISHED"], made["log"]
+    outputs = sorted((first / "plates" / "aifx_fill").glob("plate_fill.*.exr"))
+    before = [path.read_bytes() for path in outputs]
+    first.rename(moved)
+    result = blender(
+        f"""
+bpy.ops.wm.open_mainfile(filepath={str(moved / "shot.blend")!r})
+RESULT["rerun"] = run_fill(clip="plate.1001.exr", mask_datablock="player", backend="telea")
+RESULT["redo"] = run_fill(clip="plate.1001.exr", mask_datablock="player", backend="telea", overwrite=True)
+"""
+    )
+    assert result["rerun"] == ["FINISHED"] and result["redo"] == ["FINISHED"], result["log"]
+    assert "done (0 frames written, 2 already done)" in result["log"]
+    assert [path.name for path in sorted((moved / "plates" / "aifx_fill").glob("plate_fill.*.exr"))] == [
+        path.name for path in outputs
+    ]
+    after = [(moved / "plates" / "aifx_fill" / path.name).read_bytes() for path in outputs]
+    assert after == before  # the redo made them again, the same
+
+
+def test_another_plates_fill_in_the_folder_of_an_output_pattern_names_that_output(
+    blender, exr_shot: Path
+) -> None:
+    """With output= naming the files (the Output Folder empty), the refusal told the artist to 'leave it [the
+    Output Folder] empty', which it was."""
+    result = blender(
+        """
+import shutil
+for shot in ("sh010", "sh020"):
+    os.makedirs(os.path.join(PLATE, shot))
+    shutil.copy(os.path.join(PLATE, "plate.1001.exr"), os.path.join(PLATE, shot))
+scene = bpy.context.scene
+scene.frame_start = scene.frame_end = 1
+first, second = (bpy.data.movieclips.load(os.path.join(PLATE, s, "plate.1001.exr")) for s in ("sh010", "sh020"))
+draw_mask("player", (150, 60, 250, 150), tuple(first.size))
+out = os.path.join(PLATE, "out")
+RESULT["first"] = run_fill(clip=first.name, mask_datablock="player", backend="telea",
+                           output=os.path.join(out, "sh010_clean.####.exr"))
+RESULT["second"] = run_fill(clip=second.name, mask_datablock="player", backend="telea",
+                            output=os.path.join(out, "sh020_clean.####.exr"))
+""",
+        exr_shot,
+    )
+    assert result["first"] == ["FINISHED"], result["log"]
+    error = result["second"]["error"]
+    assert "already holds the fill of another plate with the same file name" in error, result["log"]
+    assert "choose another output for " + str(exr_shot / "sh020" / "plate.####.exr") in error
+    assert "leave it empty" not in error
 
 
 def test_a_model_and_prompt_hidden_by_the_panel_stay_out_of_the_job(blender, exr_shot: Path) -> None:
