@@ -33,6 +33,7 @@ import OpenEXR
 
 from .anchors import AnchorStore, cache_folder
 from .backends import check_options, create_backend, is_per_frame, pixel_options, route
+from .backends import get as registered_backend
 from .colour import (
     DEFAULT_FLOAT_COLORSPACE,
     DEFAULT_INTEGER_COLORSPACE,
@@ -235,6 +236,9 @@ def fill(
             )
         if left:
             result.notices.append(left_over_note(str(out), left, plate.frames))
+        if job.feather > DEFAULT_FEATHER and registered_backend(run.name).keeps_plate:
+            ran = run.name if run.name == job.backend else f"{job.backend} (on a sequence: under {run.name})"
+            result.notices.append(feather_note(job.feather, ran))
         if todo:
             _fill_frames(job, plate, mask, out, manifest, todo, run, reporter, result, protected)
         else:
@@ -547,6 +551,25 @@ def check_keyframes(job: FillJob, shot: list[int]) -> None:
 #: :func:`fill`'s argument, as the core's refusals of a setting name both (a job's own frames are its field:
 #: :data:`~aifx_core.sequence.frames.JOB_FRAMES`).
 FILL_FRAMES = "--frames (fill(frames=...))"
+
+
+#: The job's default feather: a run whose backend keeps the plate around the hole says so only when the feather
+#: was raised above it (a softer edge asked for, not given; the adapters send the feather always, and 0 is what
+#: such a backend does anyway).
+DEFAULT_FEATHER = FillJob(input="", output="").feather
+
+
+def feather_note(feather: int, backend: str) -> str:
+    """Why ``feather`` changed nothing: ``backend`` returns the plate's own values outside the hole (its fill meets
+    the plate at the hole's edge, the seam stage matching the two), and the feather only blends what a backend
+    returns *outside* the hole into the plate. An artist raising it to soften an edge is told what moves it.
+    ``backend``: what ran, as the artist named it."""
+    return (
+        f'note: feather {feather} (--feather or "feather") changes nothing with the {backend} backend: outside '
+        "the hole it returns the plate itself, so its fill already meets the plate at the hole's edge; the "
+        "feather blends the pixels a backend changes around the hole (video-diffusion, a generative backend "
+        'with per_frame); to move the fill\'s edge out, grow the hole (--dilate or "dilate")'
+    )
 
 
 def select_frames(frames: Iterable[int] | int | str | None, shot: list[int]) -> list[int]:
