@@ -248,6 +248,35 @@ def test_a_bad_job_is_422_with_the_cli_message(server, area, tmp_path):
     assert local.returncode == 2 and local.stderr.strip() == f"aifx: error: {body['detail']}"
 
 
+def test_a_path_with_a_lone_surrogate_escape_is_422_in_one_line(server, area, tmp_path):
+    """``\\ud800`` in a job's JSON (valid JSON, a name no disk holds) was a 500 with a traceback in the server's
+    log, and `aifx submit` exited 1, which a farm retries, instead of the 422 and exit 2 of any bad path. Under
+    a folder of that name the roots check (which resolves the path) broke the same way."""
+    env = {**os.environ, "AIFX_TOKEN": TOKENS["alice"]}
+    good = shot_job(area / "short", area / "out_surrogate" / "c.####.exr").to_dict()
+    lone = "holds a lone UTF-16 surrogate"
+    cases = [
+        ({"input": str(area / "short" / "plate.####\ud800.exr")}, lone),
+        ({"input": str(area / "short\ud800" / "plate.####.exr")}, lone),
+        ({"output": str(area / "out\ud800" / "c.####.exr")}, lone),
+        ({"options": {"radius\ud800": 3}}, "unknown option(s) radius\ud800"),  # (a refusal that echoes it)
+    ]
+    for index, (field, words) in enumerate(cases):
+        job = {**good, **field}
+        status, _, body = http("POST", server.url + "/v1/jobs", "alice", job)
+        assert status == 422 and body["exit_code"] == 2, body
+        assert words in body["detail"] and "\n" not in body["detail"], body
+        (tmp_path / f"job{index}.json").write_text(json.dumps(job))  # (the escape, \\ud800, as sent)
+        sent = aifx("submit", str(tmp_path / f"job{index}.json"), "--server", server.url, env=env)
+        assert sent.returncode == 2 and "Traceback" not in sent.stderr, sent.stderr
+        shown = f"aifx: error: {body['detail']}".encode(
+            "utf-8", "backslashreplace"
+        ).decode()  # (as stderr has it)
+        assert sent.stderr.strip() == shown
+    assert not any("Traceback" in line for line in server.log)
+    assert not (area / "out_surrogate").exists()
+
+
 @pytest.mark.parametrize(
     "settings, fragment",
     [
