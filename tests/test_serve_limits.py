@@ -3,6 +3,8 @@ malicious): a real server on 127.0.0.1 with short request timeouts, the raw sock
 
 from __future__ import annotations
 
+import json
+import os
 import resource
 import socket
 import struct
@@ -182,3 +184,54 @@ def test_a_client_that_drops_the_event_stream_mid_replay_is_not_a_log_flood(tmp_
         srv.stop()
     flood = [line for line in srv.log if "raised exception" in line]
     assert len(flood) == 0, f"{len(flood)} lines like {flood[:1]}"
+
+
+def test_history_keeps_a_long_job_that_ends_after_newer_ones(tmp_path):
+    """``--history 2``, a long job, and three jobs queued after it and cancelled while it ran (they end first):
+    the history was cut by submission order, so the long job's own ``done`` dropped it with its events. Its
+    follower saw the stream end with no final event, reconnected, got 404, and `aifx submit` exited 2 ("no
+    job ...") although every frame was written. The history keeps the jobs that finished last."""
+    area = tmp_path / "studio"
+    make_shot(area / "long", range(1, 7))
+    make_shot(area / "short", range(1, 3))
+    go = tmp_path / "go"
+    srv = Server(tmp_path / "state", "--history", "2")
+    # aifx's test hook (manifest.fault_point): after writing frame 2 the worker waits for the file go.
+    srv.start_options["env"] = {**os.environ, "AIFX_TEST_WAIT": f"written:2:{go}"}
+    srv.start()
+    submit = None
+    try:
+        shot_job(area / "long", area / "out" / "c.####.exr").save(tmp_path / "long.json")
+        command = [
+            sys.executable,
+            "-m",
+            "aifx_core",
+            "submit",
+            str(tmp_path / "long.json"),
+            "--server",
+            srv.url,
+        ]
+        submit = subprocess.Popen(
+            [*command, "--json-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        assert submit.stdout is not None
+        for line in submit.stdout:  # (the worker holds the job after this frame until go exists)
+            if json.loads(line).get("frame") == 2:
+                break
+        client = srv.client(None)
+        for index in range(3):
+            short = shot_job(area / "short", area / f"out_q{index}" / "c.####.exr")
+            queued = client.submit(short.to_dict())["id"]
+            assert client.cancel(queued)["state"] == "cancelled"
+        go.touch()
+        rest, err = submit.communicate(timeout=120)
+        assert submit.returncode == 0, err
+        assert json.loads(rest.splitlines()[-1])["event"] == "done"
+        long_id = err.split("aifx: job ")[1].split()[0]
+        assert client.job(long_id)["state"] == "done"
+        assert len(client.jobs()["jobs"]) == 2  # the two that finished last: the long job and the last cancel
+    finally:
+        if submit is not None and submit.poll() is None:
+            submit.kill()
+        srv.stop()
+    assert len(list((area / "out").glob("c.*.exr"))) == 6
