@@ -309,7 +309,8 @@ class Store:
 
     def written_frames(self, job_id: str) -> list[int]:
         """The frames the job reported written (its ``write`` events), in every run of it so far: what an
-        interrupted job with ``overwrite`` need not write again (see :func:`aifx_core.pipeline.fill`)."""
+        interrupted job counts as its own writes, and with ``overwrite`` need not write again (see
+        :func:`aifx_core.pipeline.fill`)."""
         frames: set[int] = set()
         for _, data in self.events_after(job_id, 0):
             event = json.loads(data)
