@@ -91,9 +91,14 @@ async def read_capped(request: Request, limit: int) -> bytes | None:
             body += chunk
             if len(body) > limit:
                 return None
-    except ClientDisconnect:  # gone mid-body: nobody to answer, nothing to log but a line
-        log.info("%s: the client left before its job had arrived", request.url.path)
-        raise ApiError(400, "the client left before the job had arrived") from None
+    except ClientDisconnect:  # nobody to answer, nothing to log but a line
+        # Gone mid-body, or after sending it whole: the server drops a request's unread body once its connection
+        # closes, so all it knows is that it never read the job (a client's "sent" proves nothing here).
+        log.info(
+            "%s: the client closed the connection before its job was read; nothing was queued",
+            request.url.path,
+        )
+        raise ApiError(400, "the client closed the connection before its job was read") from None
     return bytes(body)
 
 
