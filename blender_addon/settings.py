@@ -90,7 +90,15 @@ class FillOptions:
         name="Dilate", default=4, min=0, soft_max=64, subtype="PIXEL", description="Grow the hole"
     )
     feather: IntProperty(
-        name="Feather", default=2, min=0, soft_max=64, subtype="PIXEL", description="Soften the fill's edge"
+        name="Feather",
+        default=2,
+        min=0,
+        soft_max=64,
+        subtype="PIXEL",
+        description=(
+            "Soften the fill's edge over this many pixels outside the hole: only backends that change pixels "
+            "there use it (propagate and telea meet the plate at the hole's edge: grow Dilate instead)"
+        ),
     )
     confidence: BoolProperty(
         name="Confidence",

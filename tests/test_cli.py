@@ -47,7 +47,7 @@ def test_fill_help_gives_the_mask_defaults_the_seed_and_the_step_syntax() -> Non
     assert done.returncode == 0
     shown = " ".join(done.stdout.split())  # (argparse wraps the help)
     assert "grow the hole by N pixels (default 4)" in shown
-    assert "soften the fill edge over N pixels (default 2)" in shown
+    assert "soften the fill edge over N pixels outside the hole (default 2)" in shown
     assert "at or above this is hole; 0: any value above 0 (default 0.5)" in shown
     assert "--seed SEED random seed" in shown and "(default 0)" in shown
     assert "1001-1100x2 (every 2nd)" in shown

@@ -816,6 +816,25 @@ def test_a_path_that_is_not_utf8_is_refused_before_anything_is_made(shot, tmp_pa
     assert digest(shot) == before
 
 
+def test_a_path_with_a_lone_surrogate_escape_is_one_line(shot, tmp_path):
+    """``\\ud800`` in a job's JSON is valid JSON and a lone surrogate in Python, which no file name can hold:
+    the UTF-8 check's own message encoded it again (os.fsencode takes only U+DC80-U+DCFF) and `aifx run`
+    ended in a traceback, exit 1 (a farm retries that), instead of one line and exit 2."""
+    plate, mask = str(shot / "plate.####.exr"), str(shot / "mask.####.png")
+    out = str(tmp_path / "o" / "c.####.exr")
+    cases = [
+        ({"input": str(shot / "plate.####\ud800.exr")}, "the file name plate.####\\ud800.exr holds a lone"),
+        ({"mask": str(tmp_path / "m\ud800" / "mask.####.png")}, "the folder name m\\ud800 holds a lone"),
+        ({"output": str(tmp_path / "o\udfff" / "c.####.exr")}, "the folder name o\\udfff holds a lone"),
+    ]
+    for index, (field, words) in enumerate(cases):
+        job = tmp_path / f"job{index}.json"
+        # (json.dumps writes the lone surrogate as its escape, \\ud800, as a client's JSON carries it)
+        job.write_text(json.dumps({"input": plate, "mask": mask, "output": out, "backend": "telea", **field}))
+        refused(aifx("run", str(job)), words, "correct the path in the job")
+    assert not (tmp_path / "o").exists()
+
+
 def test_an_output_under_a_folder_with_at_or_hash_in_its_name_is_made(shot, tmp_path):
     """An SSSD user's home (/home/jane@studio.com) or a shot#12 folder above an output folder not made yet: the
     output was refused ("the frame token must be in the file name, not the folder"); a plate under a missing

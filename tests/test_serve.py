@@ -248,6 +248,35 @@ def test_a_bad_job_is_422_with_the_cli_message(server, area, tmp_path):
     assert local.returncode == 2 and local.stderr.strip() == f"aifx: error: {body['detail']}"
 
 
+def test_a_path_with_a_lone_surrogate_escape_is_422_in_one_line(server, area, tmp_path):
+    """``\\ud800`` in a job's JSON (valid JSON, a name no disk holds) was a 500 with a traceback in the server's
+    log, and `aifx submit` exited 1, which a farm retries, instead of the 422 and exit 2 of any bad path. Under
+    a folder of that name the roots check (which resolves the path) broke the same way."""
+    env = {**os.environ, "AIFX_TOKEN": TOKENS["alice"]}
+    good = shot_job(area / "short", area / "out_surrogate" / "c.####.exr").to_dict()
+    lone = "holds a lone UTF-16 surrogate"
+    cases = [
+        ({"input": str(area / "short" / "plate.####\ud800.exr")}, lone),
+        ({"input": str(area / "short\ud800" / "plate.####.exr")}, lone),
+        ({"output": str(area / "out\ud800" / "c.####.exr")}, lone),
+        ({"options": {"radius\ud800": 3}}, "unknown option(s) radius\ud800"),  # (a refusal that echoes it)
+    ]
+    for index, (field, words) in enumerate(cases):
+        job = {**good, **field}
+        status, _, body = http("POST", server.url + "/v1/jobs", "alice", job)
+        assert status == 422 and body["exit_code"] == 2, body
+        assert words in body["detail"] and "\n" not in body["detail"], body
+        (tmp_path / f"job{index}.json").write_text(json.dumps(job))  # (the escape, \\ud800, as sent)
+        sent = aifx("submit", str(tmp_path / f"job{index}.json"), "--server", server.url, env=env)
+        assert sent.returncode == 2 and "Traceback" not in sent.stderr, sent.stderr
+        shown = f"aifx: error: {body['detail']}".encode(
+            "utf-8", "backslashreplace"
+        ).decode()  # (as stderr has it)
+        assert sent.stderr.strip() == shown
+    assert not any("Traceback" in line for line in server.log)
+    assert not (area / "out_surrogate").exists()
+
+
 @pytest.mark.parametrize(
     "settings, fragment",
     [
@@ -628,6 +657,126 @@ def test_ctrl_c_in_aifx_submit_cancels_on_the_server(server, area, tmp_path, sen
     assert proc.returncode == 130, err
     assert json.loads(rest.splitlines()[-1])["event"] == "cancelled"
     assert [j["state"] for j in mine()] == ["cancelled"]
+
+
+class _SignalAtQueued:
+    """A TCP proxy in front of the server (as a studio's reverse proxy stands) that, when the server answers a
+    ``POST /v1/jobs`` with its 202, sends ``signal`` to process ``pid`` and lets the answer through only once the
+    signal has been taken: the job is queued on the server and aifx submit has not read its id yet, the
+    window a farm's cancel used to fall into (an ordinary run hits it a few times in a hundred)."""
+
+    def __init__(self, target: str, sig: int) -> None:
+        import socket
+        import threading
+
+        self.target = target.split("//")[1].split(":")
+        self.sig, self.pid, self.fired = sig, 0, threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+        import threading
+
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection((self.target[0], int(self.target[1])))
+            asked: list[bytes] = []
+            threading.Thread(target=self._pump, args=(client, server, asked, False), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, asked, True), daemon=True).start()
+
+    def _pump(self, source, sink, asked: list[bytes], answers: bool) -> None:
+        try:
+            while data := source.recv(65536):
+                if not answers:
+                    asked.append(data)
+                elif (
+                    not self.fired.is_set()
+                    and data.startswith(b"HTTP/1.1 202")
+                    and b"".join(asked).startswith(b"POST /v1/jobs")
+                ):
+                    self.fired.set()
+                    os.kill(self.pid, self.sig)
+                    _taken(self.pid, self.sig)
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                with __import__("contextlib").suppress(OSError):
+                    end.shutdown(2)
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def _taken(pid: int, sig: int) -> None:
+    """Wait (bounded) until process ``pid`` no longer has ``sig`` pending: it took it, or it ended."""
+    bit = 1 << (sig - 1)
+    for _ in range(3000):
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            return
+        if "State:\tZ" in status or not any(
+            int(line.split()[1], 16) & bit
+            for line in status.splitlines()
+            if line.startswith(("SigPnd", "ShdPnd"))
+        ):
+            return
+        time.sleep(0.01)
+
+
+@pytest.mark.parametrize("sent", ["SIGINT", "SIGTERM"])
+def test_a_cancel_as_the_job_is_queued_cancels_it_on_the_server(server, area, tmp_path, sent):
+    """A farm's SIGTERM (or a Ctrl+C) that came after the server had queued the job but before aifx submit
+    followed it killed aifx submit (exit -15) before its cancel handling was in place: the job ran on, untracked.
+    Now the handling is in place before the job is sent; interrupted with the job's id unread, aifx submit asks
+    again with the same idempotency key (the same job comes back), cancels it and exits 130."""
+    import signal
+
+    env = {**os.environ, "AIFX_TOKEN": TOKENS["alice"]}
+    out = area / f"out_queued_{sent.lower()}"
+    shot_job(area / "long", out / "c.####.exr").save(tmp_path / "job.json")
+    proxy = _SignalAtQueued(server.url, getattr(signal, sent))
+    command = [sys.executable, "-m", "aifx_core", "submit", str(tmp_path / "job.json"), "--server", proxy.url]
+
+    def mine():
+        jobs = server.client("admin").jobs(limit=500)["jobs"]
+        return [j for j in jobs if j["job"]["output"] == str(out / "c.####.exr")]
+
+    proc = subprocess.Popen(
+        [*command, "--json-progress"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        preexec_fn=interruptible,
+    )
+    proxy.pid = proc.pid
+    try:
+        assert proxy.fired.wait(120), "the job was never queued"
+        asked = lambda: [j for j in mine() if j["cancel_requested"] or j["state"] == "cancelled"]  # noqa: E731
+        wait_for(lambda: asked() or proc.poll() is not None, timeout=60)
+        orphaned = not asked()  # aifx submit ended without a cancel: its job is still on the server
+        if orphaned:
+            for job in mine():
+                server.client("admin").cancel(job["id"])
+        _let_go(server, *[j["id"] for j in mine()])
+        rest, err = proc.communicate(timeout=60)
+    finally:
+        proxy.close()
+        if proc.poll() is None:
+            proc.kill()
+    assert not orphaned, f"aifx submit: exit {proc.returncode}, no cancel sent; its job ran on: {err}"
+    assert proc.returncode == 130 and f"aifx: cancelling job {mine()[0]['id']}" in err, err
+    assert "aifx: interrupted while sending the job; cancelling it on the server" in err  # (the window hit)
+    assert json.loads(rest.splitlines()[-1])["event"] == "cancelled"
+    assert [j["state"] for j in mine()] == ["cancelled"]  # one job: asking again made no second one
 
 
 def test_remote_client_errors_are_clear(server):

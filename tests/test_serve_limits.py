@@ -3,6 +3,8 @@ malicious): a real server on 127.0.0.1 with short request timeouts, the raw sock
 
 from __future__ import annotations
 
+import json
+import os
 import resource
 import socket
 import struct
@@ -102,8 +104,39 @@ def test_a_client_that_leaves_mid_body_is_one_line_in_the_log(tmp_path):
         for sock in _hold(srv.url, PART_BODY, 3):
             sock.close()
         assert http("GET", srv.url + "/v1/health")[0] == 200
-        wait_for(lambda: sum("left before" in line for line in srv.log) == 3, timeout=30)
+        wait_for(lambda: sum(CLOSED_UNREAD in line for line in srv.log) == 3, timeout=30)
         assert not [line for line in srv.log if "Traceback" in line or "ClientDisconnect" in line], srv.log
+    finally:
+        srv.stop()
+
+
+#: The log's line for a job whose connection closed before the server read it.
+CLOSED_UNREAD = "the client closed the connection before its job was read; nothing was queued"
+
+
+def test_a_client_that_sends_its_whole_job_and_leaves_at_once_is_logged_as_what_happened(tmp_path):
+    """A client that sent a complete POST /v1/jobs and closed the socket at once was logged as "the client left
+    before its job had arrived", which was false: the body had arrived. The server (uvicorn) drops a request's
+    unread body once its connection is closed, so what the server knows is that it never read the job."""
+    make_shot(tmp_path / "short", range(1, 3))
+    srv = Server(tmp_path / "state").start()
+    try:
+        host, port = srv.url.split("//")[1].split(":")
+        for index in range(3):
+            job = shot_job(tmp_path / "short", tmp_path / f"out{index}" / "c.####.exr").to_dict()
+            body = json.dumps(job).encode()
+            head = (
+                "POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n"
+            )
+            with socket.create_connection((host, int(port))) as sock:
+                sock.sendall(head.encode() + body)  # the whole request, then gone
+        queued = lambda: http("GET", srv.url + "/v1/jobs")[2]["total"]  # noqa: E731
+        # (each is read and queued, or closed unread and logged; on loopback the close comes first)
+        logged = lambda: [line for line in srv.log if "POST" not in line and "/v1/jobs:" in line]  # noqa: E731
+        wait_for(lambda: len(logged()) + queued() == 3, timeout=60)
+        assert logged() and all(line.endswith(f"/v1/jobs: {CLOSED_UNREAD}") for line in logged()), srv.log
+        assert not [line for line in srv.log if "had arrived" in line or "Traceback" in line], srv.log
     finally:
         srv.stop()
 
@@ -182,3 +215,54 @@ def test_a_client_that_drops_the_event_stream_mid_replay_is_not_a_log_flood(tmp_
         srv.stop()
     flood = [line for line in srv.log if "raised exception" in line]
     assert len(flood) == 0, f"{len(flood)} lines like {flood[:1]}"
+
+
+def test_history_keeps_a_long_job_that_ends_after_newer_ones(tmp_path):
+    """``--history 2``, a long job, and three jobs queued after it and cancelled while it ran (they end first):
+    the history was cut by submission order, so the long job's own ``done`` dropped it with its events. Its
+    follower saw the stream end with no final event, reconnected, got 404, and `aifx submit` exited 2 ("no
+    job ...") although every frame was written. The history keeps the jobs that finished last."""
+    area = tmp_path / "studio"
+    make_shot(area / "long", range(1, 7))
+    make_shot(area / "short", range(1, 3))
+    go = tmp_path / "go"
+    srv = Server(tmp_path / "state", "--history", "2")
+    # aifx's test hook (manifest.fault_point): after writing frame 2 the worker waits for the file go.
+    srv.start_options["env"] = {**os.environ, "AIFX_TEST_WAIT": f"written:2:{go}"}
+    srv.start()
+    submit = None
+    try:
+        shot_job(area / "long", area / "out" / "c.####.exr").save(tmp_path / "long.json")
+        command = [
+            sys.executable,
+            "-m",
+            "aifx_core",
+            "submit",
+            str(tmp_path / "long.json"),
+            "--server",
+            srv.url,
+        ]
+        submit = subprocess.Popen(
+            [*command, "--json-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        assert submit.stdout is not None
+        for line in submit.stdout:  # (the worker holds the job after this frame until go exists)
+            if json.loads(line).get("frame") == 2:
+                break
+        client = srv.client(None)
+        for index in range(3):
+            short = shot_job(area / "short", area / f"out_q{index}" / "c.####.exr")
+            queued = client.submit(short.to_dict())["id"]
+            assert client.cancel(queued)["state"] == "cancelled"
+        go.touch()
+        rest, err = submit.communicate(timeout=120)
+        assert submit.returncode == 0, err
+        assert json.loads(rest.splitlines()[-1])["event"] == "done"
+        long_id = err.split("aifx: job ")[1].split()[0]
+        assert client.job(long_id)["state"] == "done"
+        assert len(client.jobs()["jobs"]) == 2  # the two that finished last: the long job and the last cancel
+    finally:
+        if submit is not None and submit.poll() is None:
+            submit.kill()
+        srv.stop()
+    assert len(list((area / "out").glob("c.*.exr"))) == 6

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 from serve_helpers import Server, http, wait_for, write_tokens
 from shot_files import frame_bytes, make_shot, read_exr, shot_job
 
@@ -33,6 +34,15 @@ def _alive(pid: int) -> bool:
             return stat.read().split(")")[-1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def _resumed_after_its_frames(events: list[dict], frames: range) -> None:
+    """Assert that a job interrupted by a restart (``events``: its whole stream, both runs) resumed after the frames
+    it had written instead of starting over: its write count never went back (a new start counts from 1/N
+    again), and its done event lists every frame as written by it, none as skipped."""
+    counts = [e["index"] for e in events if e.get("stage") == "write" and e.get("frame") is not None]
+    assert counts and counts == sorted(counts), f"the write count started over: {counts}"
+    assert events[-1]["written"] == list(frames) and events[-1]["skipped"] == [], events[-1]
 
 
 def test_full_queue_is_429_and_sigkill_loses_nothing(tmp_path):
@@ -88,9 +98,10 @@ def test_full_queue_is_429_and_sigkill_loses_nothing(tmp_path):
         assert twin.returncode == 2 and "another aifx serve is using it" in twin.stderr
 
         alice = server.client("alice")
-        finals = {job_id: list(alice.events(job_id))[-1] for job_id in [long_id] + [q["id"] for q in queued]}
+        streams = {job_id: list(alice.events(job_id)) for job_id in [long_id] + [q["id"] for q in queued]}
+        finals = {job_id: events[-1] for job_id, events in streams.items()}
         assert all(e["event"] == "done" for e in finals.values()), finals
-        assert finals[long_id]["skipped"], "the interrupted job resumed after its finished frames"
+        _resumed_after_its_frames(streams[long_id], range(1, 81))
         assert alice.job(long_id)["state"] == "done"
     finally:
         server.stop()
@@ -152,9 +163,9 @@ def test_a_stop_of_the_whole_service_leaves_the_job_to_resume(tmp_path):
     try:
         assert any("resuming 1 interrupted job" in line for line in server.log)
         client = server.client(None)
-        finals = {job_id: list(client.events(job_id))[-1] for job_id in (long_id, short_id)}
-        assert all(e["event"] == "done" for e in finals.values()), finals
-        assert finals[long_id]["skipped"], "the interrupted job resumed after its finished frames"
+        streams = {job_id: list(client.events(job_id)) for job_id in (long_id, short_id)}
+        assert all(events[-1]["event"] == "done" for events in streams.values()), streams
+        _resumed_after_its_frames(streams[long_id], range(1, 41))
     finally:
         server.stop()
 
@@ -246,12 +257,45 @@ def test_an_interrupted_overwrite_job_resumes_instead_of_starting_over(tmp_path)
     finally:
         server.stop()
     assert final["event"] == "done", final
-    assert set(seen) <= set(final["skipped"]), "the frames it had written were written again"
+    # (the frames it had written count as its writes, and are not written again: their files are untouched)
+    assert final["written"] == list(range(1, 41)) and final["skipped"] == [], final
     assert {f: Path(str(out).replace("####", f"{f:04d}")).stat().st_mtime_ns for f in seen} == made
     reference = tmp_path / "reference" / "c.####.exr"
     fill(shot_job(area / "long", reference, backend="propagate"))
     for frame in range(1, 41):  # every frame replaced, and as one uninterrupted run makes it
         assert frame_bytes(out, frame) == frame_bytes(reference, frame), f"frame {frame}"
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_a_resumed_jobs_progress_goes_on_from_the_frames_it_wrote_before(tmp_path, overwrite):
+    """Killed with its server after writing 5 of 12 frames, a job resumed on the next start reported its writes
+    from 1/7 again (after 1/12..5/12: progress going backwards) and its done event called the 5 frames it had
+    written itself "already done" (skipped), with overwrite too. They count as its own writes now."""
+    area = tmp_path / "studio"
+    make_shot(area / "shot", range(1, 13))
+    out = area / "out" / "c.####.exr"
+    job = shot_job(area / "shot", out, overwrite=overwrite)
+    server = Server(tmp_path / "state")
+    # aifx's test hook (manifest.fault_point): after writing frame 5 the worker waits (for a file never made).
+    server.start_options["env"] = {**os.environ, "AIFX_TEST_WAIT": f"written:5:{tmp_path / 'never'}"}
+    server.start()
+    try:
+        client = server.client(None)
+        job_id = client.submit(job.to_dict())["id"]
+        next(e for e in client.events(job_id) if e.get("stage") == "write" and e.get("frame") == 5)
+        server.kill()
+    finally:
+        server.stop()
+    port = server.url.rsplit(":", 1)[1]
+    server = Server(tmp_path / "state", "--port", port).start()
+    try:
+        events = list(server.client(None).events(job_id))
+    finally:
+        server.stop()
+    writes = [(e["index"], e["total"], e["frame"]) for e in events if e.get("stage") == "write"]
+    assert writes == [(i, 12, i) for i in range(1, 13)]  # one count, 1/12 to 12/12, across the restart
+    assert events[-1]["event"] == "done", events[-1]
+    assert events[-1]["written"] == list(range(1, 13)) and events[-1]["skipped"] == []
 
 
 def test_frames_an_overwrite_job_wrote_are_kept_only_when_its_settings_made_them(tmp_path):
@@ -260,10 +304,14 @@ def test_frames_an_overwrite_job_wrote_are_kept_only_when_its_settings_made_them
     shot = make_shot(tmp_path / "shot", range(1, 7))
     out = tmp_path / "out" / "c.####.exr"
     fill(shot_job(shot, out, dilate=9))  # other settings
-    replaced = fill(shot_job(shot, out, overwrite=True), written=[1, 2, 3])
-    assert replaced.written == [1, 2, 3, 4, 5, 6] and replaced.skipped == []
-    resumed = fill(shot_job(shot, out, overwrite=True), written=[1, 2, 3])
-    assert resumed.written == [4, 5, 6] and resumed.skipped == [1, 2, 3]
+    now: list[int] = []  # the frames each run writes itself (its write events)
+    wrote = lambda event: event.frame is not None and event.stage == "write" and now.append(event.frame)  # noqa: E731
+    replaced = fill(shot_job(shot, out, overwrite=True), wrote, written=[1, 2, 3])
+    assert now == [1, 2, 3, 4, 5, 6] and replaced.written == [1, 2, 3, 4, 5, 6] and replaced.skipped == []
+    now.clear()
+    resumed = fill(shot_job(shot, out, overwrite=True), wrote, written=[1, 2, 3])
+    assert now == [4, 5, 6], "the frames it wrote with its own settings were written again"
+    assert resumed.written == [1, 2, 3, 4, 5, 6] and resumed.skipped == []  # (the job's own, all six)
 
 
 def test_a_resumed_job_whose_output_now_leads_out_of_the_roots_fails(tmp_path):

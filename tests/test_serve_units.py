@@ -151,6 +151,21 @@ def test_history_is_capped(tmp_path):
     assert store.events_after(ids[0], 0) == []
 
 
+def test_history_keeps_the_jobs_that_finished_last(tmp_path):
+    """A long job that ends after two jobs queued behind it were cancelled: cut by submission order, its own
+    ``done`` dropped it (and its events) at once."""
+    store = Store(tmp_path, Limits(max_queue=50, per_user=50, history=2))
+    long_job, first, second = _submit(store, "anna", 3)
+    assert store.claim_next()["id"] == long_job
+    for job_id in (first, second):
+        assert store.request_cancel(job_id) == "cancelled"
+    store.add_event(long_job, {"event": "done", "output": "o", "written": [1], "skipped": []})
+    assert store.get(long_job)["state"] == "done" and store.events_after(long_job, 0) != []
+    records, total = store.list("anna", 50, 0)
+    assert total == 2 and [r["id"] for r in records] == [second, long_job]
+    assert store.get(first) is None
+
+
 def test_restart_requeues_running_jobs_first(tmp_path):
     store = Store(tmp_path)
     first, second = _submit(store, "anna", 2)

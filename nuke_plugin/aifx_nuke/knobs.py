@@ -144,7 +144,13 @@ KNOBS: list[KnobSpec] = [
     KnobSpec(
         "dilate", "Int_Knob", "dilate", 4, "Grow the hole by this many pixels (soft edges, motion blur)."
     ),
-    KnobSpec("feather", "Int_Knob", "feather", 2, "Soften the fill's edge over this many pixels."),
+    KnobSpec(
+        "feather",
+        "Int_Knob",
+        "feather",
+        2,
+        "Soften the fill's edge over this many pixels outside the hole: only backends that change pixels there use it (propagate and telea meet the plate at the hole's edge: grow dilate instead).",
+    ),
     KnobSpec(
         "confidence",
         "Boolean_Knob",

@@ -61,6 +61,10 @@ class Backend:
     hosts_spatial: bool = False
     #: Other option names it reads and checks itself (e.g. model-loader settings); may be ``"module:attribute"``.
     accepts: tuple[str, ...] | str = ()
+    #: Returns the plate's own values outside the hole, its fill meeting the plate at the hole's edge: the
+    #: composite's feather, which blends the backend's pixels into the plate *outside* the hole, then blends
+    #: the plate with itself, and ``--feather`` changes nothing (the run says so when it is set).
+    keeps_plate: bool = False
 
     def build(self, context: BackendContext) -> Any:
         return _load(self.factory)(context)
@@ -124,12 +128,14 @@ register_fill(
     options="aifx_core.propagate.options:PropagateOptions",
     python_options=("flow_estimator",),
     hosts_spatial=True,
+    keeps_plate=True,
 )
 register_spatial(
     "telea",
     "aifx_core.inpaint.telea:TeleaBackend",
     doc="OpenCV Telea inpainting, model-free",
     options="aifx_core.inpaint.telea:TeleaOptions",
+    keeps_plate=True,
 )
 register_spatial(
     "lama",

@@ -271,7 +271,9 @@ def _add_job_arguments(p: argparse.ArgumentParser) -> None:
         "--feather",
         type=int,
         default=defaults.feather,
-        help="soften the fill edge over N pixels (default %(default)s)",
+        help="soften the fill edge over N pixels outside the hole (default %(default)s): blends the pixels a "
+        "backend changes around the hole into the plate; propagate and telea change none there (their fill meets "
+        "the plate at the hole's edge), so it changes nothing for them: grow --dilate to move their edge",
     )
     p.add_argument(
         "--colorspace", help="colourspace of the plate (default: scene-linear for EXR, sRGB for 8-bit)"

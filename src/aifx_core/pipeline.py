@@ -33,6 +33,7 @@ import OpenEXR
 
 from .anchors import AnchorStore, cache_folder
 from .backends import check_options, create_backend, is_per_frame, pixel_options, route
+from .backends import get as registered_backend
 from .colour import (
     DEFAULT_FLOAT_COLORSPACE,
     DEFAULT_INTEGER_COLORSPACE,
@@ -162,7 +163,8 @@ def fill(
     (``aifx run job.json``): it is an input too, so nothing the job writes may replace it (given a path as
     ``job``, that path is taken). ``written``: frames this same job wrote before it was interrupted (a server
     job resumed after a restart); with ``overwrite`` those the manifest has as made by this job's settings from
-    today's inputs are not written again (:func:`_not_again`).
+    today's inputs are not written again (:func:`_not_again`). Those not written again count as written by this
+    job (``FillResult.written``, and the ``write`` progress goes on from them), not as skipped.
     """
     if job_file is None and isinstance(job, (str, os.PathLike)):
         job_file = job
@@ -210,8 +212,9 @@ def fill(
             _model_of(job, manifest)
             existing = {f for f in selection if Path(out.path(f)).exists()}
             todo = manifest.plan(selection, existing, job.overwrite, str(out))
-            if job.overwrite and written:
-                todo = _not_again(manifest, todo, existing, set(written), str(out))
+            mine = set(written)
+            if job.overwrite and mine:
+                todo = _not_again(manifest, todo, existing, mine, str(out))
             if job.confidence and has_sidecars(out):
                 todo = _lost_confidence(todo, selection, existing, out, protected)
             unreadable = _unreadable_outputs(todo, selection, existing, out, manifest)
@@ -221,7 +224,14 @@ def fill(
             todo = [f for f in selection if f in halved or f in todo]
             manifest.record_range(plate.frames)
             manifest.rekey()  # (frames made under the key of the paths as written: taken by every spelling now)
-        result = FillResult(output=str(out), skipped=[f for f in selection if f not in todo])
+        # The frames this job wrote before its interruption and keeps are its own writes, not "already done":
+        # its write count goes on from them (after 5/41 comes 6/41, not 1/36).
+        earlier = [f for f in selection if f in mine and f not in todo]
+        result = FillResult(
+            output=str(out),
+            written=earlier,
+            skipped=[f for f in selection if f not in todo and f not in mine],
+        )
         if unreadable:
             result.notices.append(
                 f"note: {out}: finished frame(s) {format_frames(sorted(unreadable), max_parts=4)} on disk are empty "
@@ -235,10 +245,13 @@ def fill(
             )
         if left:
             result.notices.append(left_over_note(str(out), left, plate.frames))
+        if job.feather > DEFAULT_FEATHER and registered_backend(run.name).keeps_plate:
+            ran = run.name if run.name == job.backend else f"{job.backend} (on a sequence: under {run.name})"
+            result.notices.append(feather_note(job.feather, ran))
         if todo:
             _fill_frames(job, plate, mask, out, manifest, todo, run, reporter, result, protected)
         else:
-            reporter("write", 0, 0, None, "all frames already done")
+            reporter("write", len(earlier), len(earlier), None, "all frames already done")
         # A chunk (frames short of the shot) leaves the shot's sheet to the whole-shot run after every chunk
         # (Ray's last task, OpenJD's Sheet step): chunks ending together would each write theirs over it.
         if job.contact_sheet is not None and selection == list(plate.frames):
@@ -547,6 +560,25 @@ def check_keyframes(job: FillJob, shot: list[int]) -> None:
 #: :func:`fill`'s argument, as the core's refusals of a setting name both (a job's own frames are its field:
 #: :data:`~aifx_core.sequence.frames.JOB_FRAMES`).
 FILL_FRAMES = "--frames (fill(frames=...))"
+
+
+#: The job's default feather: a run whose backend keeps the plate around the hole says so only when the feather
+#: was raised above it (a softer edge asked for, not given; the adapters send the feather always, and 0 is what
+#: such a backend does anyway).
+DEFAULT_FEATHER = FillJob(input="", output="").feather
+
+
+def feather_note(feather: int, backend: str) -> str:
+    """Why ``feather`` changed nothing: ``backend`` returns the plate's own values outside the hole (its fill meets
+    the plate at the hole's edge, the seam stage matching the two), and the feather only blends what a backend
+    returns *outside* the hole into the plate. An artist raising it to soften an edge is told what moves it.
+    ``backend``: what ran, as the artist named it."""
+    return (
+        f'note: feather {feather} (--feather or "feather") changes nothing with the {backend} backend: outside '
+        "the hole it returns the plate itself, so its fill already meets the plate at the hole's edge; the "
+        "feather blends the pixels a backend changes around the hole (video-diffusion, a generative backend "
+        'with per_frame); to move the fill\'s edge out, grow the hole (--dilate or "dilate")'
+    )
 
 
 def select_frames(frames: Iterable[int] | int | str | None, shot: list[int]) -> list[int]:
@@ -996,6 +1028,7 @@ def _fill_frames(
     result: FillResult,
     protected: ProtectedFiles,
 ) -> None:
+    earlier = len(result.written)  # (this job's own frames from before an interruption: see fill's written)
     first = plate.read(plate.frames[0])
     compression = _output_compression(job, first, out, result.notices)
     colorspace = _plate_colorspace(job, plate, first)
@@ -1098,7 +1131,7 @@ def _fill_frames(
             if job.confidence:  # (its sidecar of the earlier name, now stale: one sequence, one name)
                 adopt_confidence(target, protected)
         result.written.append(frame)
-        reporter("write", len(result.written), len(todo), frame)
+        reporter("write", len(result.written), len(todo) + earlier, frame)
         fault_point("written", frame)
 
     # Frames are composited and written in a background thread, at most two in flight, while the backend

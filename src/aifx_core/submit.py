@@ -4,7 +4,7 @@ Progress is printed as a local ``aifx run`` prints it (a bar on a terminal, or t
 ``--json-progress``), the exit code is the job's (0 done, 2 bad input, 1 failure, 130 cancelled; a server that cannot be reached
 is a failure, 1, which a farm may retry), and Ctrl+C
 or SIGTERM (how farm schedulers cancel a task) cancels the job on the server (a second one stops waiting for
-the server to confirm). The token comes from
+the server to confirm), from the moment the job is sent (:func:`_cancel_unread`). The token comes from
 an environment variable (``--token-env``, default ``AIFX_TOKEN``), never from the command line, where other
 users of the machine could read it.
 """
@@ -67,14 +67,38 @@ def _cmd_submit(args: argparse.Namespace) -> int:
     job.validate()  # the same one-line errors as a local run, before anything is sent
     token = os.environ.get(args.token_env) or None
     client = RemoteClient(args.server, token)
+    key = uuid.uuid4().hex  # the same key on every retry: the server makes the job once
+    # In place before the job is sent: a farm's SIGTERM (or a Ctrl+C) that came once the server had queued the
+    # job, but before it was followed, killed this process and left the job running, untracked.
+    with _sigterm_as_ctrl_c():
+        try:
+            job_id = _submit(client, job, key)
+        except KeyboardInterrupt:
+            return _cancel_unread(client, job, key, args.json_progress)
+        except RemoteError as exc:
+            if exc.status == 401 and token is None:  # (a server without --token-file takes a job with none)
+                raise _no_token(args.server, args.token_env) from None
+            raise
+        return _follow(client, job_id, args.json_progress, queued=True)
+
+
+def _cancel_unread(client: RemoteClient, job: FillJob, key: str, json_progress: bool) -> int:
+    """Interrupted while the job was being sent: the server may have queued it without its id reaching us.
+    Sending it again with the same idempotency key answers that job's id (or makes it, if the first never
+    arrived), which is then cancelled and followed to the server's confirmation, as after the job was queued."""
+    print("aifx: interrupted while sending the job; cancelling it on the server", file=sys.stderr)
     try:
-        job_id = _submit(client, job)
+        job_id = str(client.submit(job.to_dict(), idempotency_key=key)["id"])
+    except KeyboardInterrupt:
+        print(f"aifx: stopped waiting; a job sent to {client.url} may still run there", file=sys.stderr)
+        return EXIT_CANCELLED
     except RemoteError as exc:
-        if exc.status == 401 and token is None:  # (a server without --token-file takes a job with none)
-            raise _no_token(args.server, args.token_env) from None
-        raise
-    print(f"aifx: job {job_id} queued on {args.server}", file=sys.stderr)
-    return _follow(client, job_id, args.json_progress)
+        print(
+            f"aifx: could not learn the job to cancel ({exc}); it may still run on the server",
+            file=sys.stderr,
+        )
+        return EXIT_CANCELLED
+    return _follow(client, job_id, json_progress, interrupted=True)
 
 
 def _no_token(server: str, variable: str) -> RemoteError:
@@ -88,8 +112,9 @@ def _no_token(server: str, variable: str) -> RemoteError:
     )
 
 
-def _submit(client: RemoteClient, job: FillJob) -> str:
-    key = uuid.uuid4().hex  # the same key on every retry: the server makes the job once
+def _submit(client: RemoteClient, job: FillJob, key: str) -> str:
+    """The job's id on the server, sent with the idempotency ``key`` (every retry too: the server makes it
+    once); a full queue or a server that cannot write its queue just now is tried again after Retry-After."""
     for attempt in range(QUEUE_FULL_RETRIES + 1):
         try:
             return str(client.submit(job.to_dict(), idempotency_key=key)["id"])
@@ -123,43 +148,61 @@ def _sigterm_as_ctrl_c() -> Iterator[None]:
         signal.signal(signal.SIGTERM, before)
 
 
-def _follow(client: RemoteClient, job_id: str, json_progress: bool) -> int:
-    """Print the job's events until its final one; Ctrl+C (or SIGTERM) cancels it on the server and keeps
-    following."""
+def _follow(
+    client: RemoteClient, job_id: str, json_progress: bool, queued: bool = False, interrupted: bool = False
+) -> int:
+    """Print the job's events until its final one; Ctrl+C (or SIGTERM, under :func:`_sigterm_as_ctrl_c`)
+    cancels it on the server and keeps following. ``queued``: say the job was queued first; ``interrupted``:
+    the user already asked to stop (before the job's id was read), so the cancel is sent at once."""
     from .cli import _progress_printer
 
     seen = 0  # event ids count 1, 2, 3... per job: after a Ctrl+C, follow on from the last one printed
     cancelling = False
-    with _progress_printer(json_progress) as on_progress, _sigterm_as_ctrl_c():
+    with _progress_printer(json_progress) as on_progress:
         while True:
             try:
-                for event in client.events(job_id, last_event_id=seen):
-                    seen += 1
-                    code = _show(event, json_progress, on_progress)
-                    if code is not None:
-                        return code
-                return EXIT_INTERNAL  # not reached: events() ends with a final event or raises
+                if queued:
+                    queued = False
+                    print(f"aifx: job {job_id} queued on {client.url}", file=sys.stderr)
+                if not interrupted:
+                    for event in client.events(job_id, last_event_id=seen):
+                        seen += 1
+                        code = _show(event, json_progress, on_progress)
+                        if code is not None:
+                            return code
+                    return EXIT_INTERNAL  # not reached: events() ends with a final event or raises
             except KeyboardInterrupt:
-                if cancelling:
-                    print(f"aifx: stopped waiting; job {job_id} is being cancelled", file=sys.stderr)
-                    return EXIT_CANCELLED
-                cancelling = True
-                print(f"aifx: cancelling job {job_id} (Ctrl+C again to stop waiting)", file=sys.stderr)
-                try:
-                    delivered = _cancel(client, job_id)
-                except KeyboardInterrupt:  # the user chose to stop waiting while the cancel was retried
-                    print(
-                        f"aifx: stopped waiting; the cancel has not reached {client.url}, so job {job_id} may "
-                        "still run on the server",
-                        file=sys.stderr,
-                    )
-                    return EXIT_CANCELLED
-                if not delivered:
-                    print(
-                        f"aifx: could not reach {client.url} to cancel; job {job_id} may still run on the server",
-                        file=sys.stderr,
-                    )
-                    return EXIT_CANCELLED
+                pass
+            interrupted = False
+            if cancelling:
+                print(f"aifx: stopped waiting; job {job_id} is being cancelled", file=sys.stderr)
+                return EXIT_CANCELLED
+            cancelling = True
+            code = _ask_cancel(client, job_id)
+            if code is not None:
+                return code
+
+
+def _ask_cancel(client: RemoteClient, job_id: str) -> int | None:
+    """The first Ctrl+C (or SIGTERM): ask the server to cancel the job. None once it has the cancel (follow on
+    to its confirmation), else the exit code (the user stopped waiting, or the server stayed away)."""
+    print(f"aifx: cancelling job {job_id} (Ctrl+C again to stop waiting)", file=sys.stderr)
+    try:
+        delivered = _cancel(client, job_id)
+    except KeyboardInterrupt:  # the user chose to stop waiting while the cancel was retried
+        print(
+            f"aifx: stopped waiting; the cancel has not reached {client.url}, so job {job_id} may "
+            "still run on the server",
+            file=sys.stderr,
+        )
+        return EXIT_CANCELLED
+    if not delivered:
+        print(
+            f"aifx: could not reach {client.url} to cancel; job {job_id} may still run on the server",
+            file=sys.stderr,
+        )
+        return EXIT_CANCELLED
+    return None
 
 
 def _cancel(client: RemoteClient, job_id: str, patience: float = RECONNECT_PATIENCE) -> bool:

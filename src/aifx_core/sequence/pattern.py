@@ -213,20 +213,23 @@ def check_utf8(path: str) -> None:
     carries its stray bytes along, but the image libraries take UTF-8 text only, so OpenImageIO failed with a
     traceback, OpenEXR called the file damaged, and an output folder was made before the first frame failed.
     Checked where a path comes in (:func:`parse_pattern`) and where frames come from a folder's listing."""
-    try:
-        path.encode("utf-8")
-    except UnicodeEncodeError:
-        shown = os.fsencode(path).decode("utf-8", "backslashreplace")
-        parts = Path(path).parts
-        index = next(i for i, part in enumerate(parts) if not _encodes(part))
-        name = os.fsencode(parts[index]).decode("utf-8", "backslashreplace")
-        kind = "file" if index == len(parts) - 1 else "folder"
-        above = str(Path(*parts[:index])) if index else "."
+    if _encodes(path):
+        return
+    parts = Path(path).parts
+    index = next(i for i, part in enumerate(parts) if not _encodes(part))
+    name = _shown(parts[index])
+    kind = "file" if index == len(parts) - 1 else "folder"
+    if not _from_disk(parts[index]):  # (\ud800 in a job's JSON: valid JSON, and a name no disk can hold)
         raise InputError(
-            f"{shown}: the {kind} name {name} is not valid UTF-8 (made on a Latin-1 system?), so the image "
-            f"libraries cannot open it; rename it to UTF-8, e.g. convmv -f latin1 -t utf8 --notest "
-            f"{shlex.quote(above)}/*"
-        ) from None
+            f"{_shown(path)}: the {kind} name {name} holds a lone UTF-16 surrogate, which no file name can "
+            "(a broken \\u escape in the job's JSON?); correct the path in the job"
+        )
+    above = str(Path(*parts[:index])) if index else "."
+    raise InputError(
+        f"{_shown(path)}: the {kind} name {name} is not valid UTF-8 (made on a Latin-1 system?), so the image "
+        f"libraries cannot open it; rename it to UTF-8, e.g. convmv -f latin1 -t utf8 --notest "
+        f"{shlex.quote(above)}/*"
+    )
 
 
 def _encodes(text: str) -> bool:
@@ -235,6 +238,25 @@ def _encodes(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def _from_disk(text: str) -> bool:
+    """Whether ``text`` is a name the file system could have given: its stray bytes are escapes (U+DC80-U+DCFF,
+    Python's ``surrogateescape``). Any other lone surrogate came from text (a JSON ``\\ud800``), which
+    :func:`os.fsencode` itself cannot encode."""
+    try:
+        os.fsencode(text)
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _shown(text: str) -> str:
+    """``text`` printable on one line whatever it holds: a name's stray bytes as ``\\xe9``, a lone surrogate
+    that no bytes make as ``\\ud800`` (printing either as it is raises UnicodeEncodeError)."""
+    if _from_disk(text):
+        return os.fsencode(text).decode("utf-8", "backslashreplace")
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def still_frame(file: Path) -> int:

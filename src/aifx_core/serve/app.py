@@ -41,7 +41,7 @@ from ..protocol.errors import EXIT_INPUT, InputError
 from ..protocol.job import MAX_JOB_BYTES, FillJob
 from .auth import TokenFile, User
 from .guard import BrowserGuard
-from .paths import PathRefused, PathRule, check_absolute, check_roots, map_job
+from .paths import PathRefused, PathRule, check_absolute, check_names, check_roots, map_job
 from .pool import Pool
 from .store import FINISHED, QueueFull, Store
 
@@ -66,6 +66,16 @@ class ServerConfig:
     body_timeout: float = 30.0
 
 
+class AnyTextJSON(JSONResponse):
+    """JSON whose strings may hold a lone surrogate: ``"\\ud800"`` in a job is valid JSON, and a refusal echoes
+    what it refuses (an unknown option's name), but Starlette's response encodes its text to UTF-8 as it is,
+    which raises: the 422 became a 500 with a traceback. Such a character goes out as the same escape."""
+
+    def render(self, content: Any) -> bytes:
+        text = json.dumps(content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":"))
+        return text.encode("utf-8", "backslashreplace")
+
+
 class ApiError(Exception):
     def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None, **extra: Any) -> None:
         super().__init__(detail)
@@ -81,27 +91,38 @@ async def read_capped(request: Request, limit: int) -> bytes | None:
             body += chunk
             if len(body) > limit:
                 return None
-    except ClientDisconnect:  # gone mid-body: nobody to answer, nothing to log but a line
-        log.info("%s: the client left before its job had arrived", request.url.path)
-        raise ApiError(400, "the client left before the job had arrived") from None
+    except ClientDisconnect:  # nobody to answer, nothing to log but a line
+        # Gone mid-body, or after sending it whole: the server drops a request's unread body once its connection
+        # closes, so all it knows is that it never read the job (a client's "sent" proves nothing here).
+        log.info(
+            "%s: the client closed the connection before its job was read; nothing was queued",
+            request.url.path,
+        )
+        raise ApiError(400, "the client closed the connection before its job was read") from None
     return bytes(body)
 
 
 def create_app(config: ServerConfig) -> FastAPI:
-    app = FastAPI(title="aifx serve", version=__version__, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="aifx serve",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        default_response_class=AnyTextJSON,
+    )
     store, pool = config.store, config.pool
     # Pages in the artist's browser are refused (docs/serve.md, "Browsers"); the host only without tokens.
     app.add_middleware(BrowserGuard, check_host=config.tokens is None)
 
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse({"detail": exc.detail, **exc.extra}, status_code=exc.status, headers=exc.headers)
+        return AnyTextJSON({"detail": exc.detail, **exc.extra}, status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(sqlite3.OperationalError)
     async def _store_error(request: Request, exc: sqlite3.OperationalError) -> JSONResponse:
         """The queue's database refused (a full disk under --state): try again later, nothing was changed."""
         log.warning("%s %s: the queue's database refused it (%s)", request.method, request.url.path, exc)
-        return JSONResponse(
+        return AnyTextJSON(
             {"detail": f"the server cannot use its job queue just now ({exc}); try again in a moment"},
             status_code=503,
             headers={"Retry-After": str(STORE_RETRY_AFTER)},
@@ -146,8 +167,8 @@ def create_app(config: ServerConfig) -> FastAPI:
             "jobs": store.counts(),
         }
         if problems:  # a load balancer or monitor sees the 503 (jobs would queue and never start)
-            return JSONResponse({**body, "problems": problems}, status_code=503)
-        return JSONResponse(body)
+            return AnyTextJSON({**body, "problems": problems}, status_code=503)
+        return AnyTextJSON(body)
 
     @app.post("/v1/jobs", status_code=202)
     async def submit(request: Request, who: Who) -> JSONResponse:
@@ -185,13 +206,14 @@ def create_app(config: ServerConfig) -> FastAPI:
         except (TypeError, ValueError) as exc:
             raise ApiError(422, f"job fields have the wrong type ({exc})", exit_code=EXIT_INPUT) from None
         job = map_job(job, config.path_rules)
-        return JSONResponse(await run_in_threadpool(queue_job, who, job, request), status_code=202)
+        return AnyTextJSON(await run_in_threadpool(queue_job, who, job, request), status_code=202)
 
     def queue_job(who: User, job: FillJob, request: Request) -> dict:
         """The checks ``fill()`` makes before any work (:func:`~aifx_core.pipeline.preflight`, the one list),
         then the queue, off the event loop (blocking work: importing a backend's options, SQLite, symlinks on
         shared storage): a bad job is a 4xx with the CLI's message now, not a failed job in the queue later."""
         try:
+            check_names(job)  # (first: the lines below print the paths, and the roots check resolves them)
             check_absolute(job)
         except InputError as exc:
             raise ApiError(422, str(exc), exit_code=exc.exit_code) from None
@@ -236,7 +258,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     def cancel_job(job_id: str, who: Who) -> JSONResponse:
         own_job(job_id, who)
         pool.cancel(job_id)
-        return JSONResponse(public(own_job(job_id, who)), status_code=202)
+        return AnyTextJSON(public(own_job(job_id, who)), status_code=202)
 
     @app.get("/v1/jobs/{job_id}/events")
     async def events(job_id: str, request: Request, who: Who) -> EventSourceResponse:

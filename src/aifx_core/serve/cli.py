@@ -46,7 +46,12 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
         "--max-queue", type=int, default=100, help="jobs waiting in all before 429 (default 100)"
     )
     serve.add_argument("--per-user", type=int, default=20, help="jobs one user may have waiting (default 20)")
-    serve.add_argument("--history", type=int, default=1000, help="finished jobs kept (default 1000)")
+    serve.add_argument(
+        "--history",
+        type=int,
+        default=1000,
+        help="finished jobs kept: the N that finished last (default 1000)",
+    )
     serve.add_argument(
         "--path-map", metavar="RULES.json", help="OpenJD pathmapping-1.0 rules for client paths"
     )

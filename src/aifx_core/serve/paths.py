@@ -37,6 +37,7 @@ from ..manifest import LOCK_SUFFIX, MANIFEST_SUFFIX
 from ..protocol.errors import InputError
 from ..protocol.job import PATH_FIELDS, FillJob, relative_paths
 from ..sequence import parse_pattern  # imported at start: not on the first artist's submit (numpy, OIIO)
+from ..sequence.pattern import check_utf8
 
 PATHMAPPING_VERSION = "pathmapping-1.0"
 
@@ -149,6 +150,17 @@ def check_absolute(job: FillJob) -> None:
             f"{label} {value} is relative: the server's working folder is not yours; "
             "give an absolute path on shared storage (aifx submit makes them absolute)"
         )
+
+
+def check_names(job: FillJob) -> None:
+    """Raise :class:`~aifx_core.protocol.errors.InputError` for the first path of ``job`` (a file field, an
+    option that names a file) that no file name can be (:func:`~aifx_core.sequence.pattern.check_utf8`: a lone
+    surrogate sent as ``\\ud800``): before :func:`check_roots`, whose resolving cannot encode it either and
+    raised, a 500 instead of the 422 every other bad path gets."""
+    named = [getattr(job, name) for name in PATH_FIELDS] + list(option_paths(job.options).values())
+    for value in named:
+        if value:
+            check_utf8(value)
 
 
 def check_roots(job: FillJob, roots: list[Path]) -> None:

@@ -265,7 +265,8 @@ class Worker:
                 continue
             if job is not None:
                 command = {"op": "run", "id": job["id"], "job": job["job"]}
-                if job["interrupted"] and job["job"].get("overwrite"):  # resumed, not started over
+                if job["interrupted"]:  # resumed: its own earlier frames count as its writes (and overwrite
+                    # does not start over)
                     command["written"] = self._store(functools.partial(store.written_frames, job["id"]))
                 with self.pool.lock:
                     self.send(command)

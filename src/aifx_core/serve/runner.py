@@ -5,7 +5,7 @@ bit-identical, and it stays alive between jobs so the models the backends loaded
 own caches, keyed by model, dtype and device); a model nobody used for ``--idle-unload`` seconds is dropped.
 
 Protocol: JSON lines. In on stdin: ``{"op": "run", "id", "job"}`` (and ``"written"``: the frames an
-interrupted job with ``overwrite`` wrote before, not to be written again), ``{"op": "cancel", "id"}``,
+interrupted job wrote before, counted as its writes and, with ``overwrite``, not written again), ``{"op": "cancel", "id"}``,
 ``{"op": "quit"}``. Out on stdout: ``{"id", "event"}`` where ``event`` is exactly what ``aifx run
 --json-progress`` prints, and ``{"models": [...]}`` whenever the loaded models change. Everything else that
 would go to stdout (a library's chatter) is sent to stderr. When the server goes away (stdin closes, or on

@@ -265,7 +265,7 @@ class Store:
                         "UPDATE jobs SET state = ?, finished = ?, final = ? WHERE id = ?",
                         (FINAL_STATES[kind], time.time(), json.dumps(event), job_id),
                     )
-                    dropped = self._trim_history()  # in the transaction: a failure retries it whole
+                    dropped = self._trim_history(job_id)  # in the transaction: a failure retries it whole
             self._last_seq[job_id] = seq
             if kind in FINAL_STATES:
                 for old in dropped:
@@ -279,12 +279,16 @@ class Store:
         if row and row["started"] and row["finished"]:
             self._recent_seconds = 0.8 * self._recent_seconds + 0.2 * (row["finished"] - row["started"])
 
-    def _trim_history(self) -> list[str]:
-        """Keep the newest ``history`` finished jobs; older ones and their events are dropped (their ids)."""
+    def _trim_history(self, ending: str) -> list[str]:
+        """Keep the ``history`` jobs that finished last; older ones and their events are dropped (their ids).
+
+        By finish time, not submission: a long job that ends after jobs queued behind it (cancelled while it
+        ran) was the oldest by submission and dropped by its own final event, so its follower found no final
+        event and then no job. The job ``ending`` now is never dropped (whatever the clock did meanwhile)."""
         old = self._db.execute(
-            f"SELECT id FROM jobs WHERE state IN ({','.join('?' * len(FINISHED))}) ORDER BY num DESC "
-            "LIMIT -1 OFFSET ?",
-            (*FINISHED, self.limits.history),
+            f"SELECT id FROM jobs WHERE state IN ({','.join('?' * len(FINISHED))}) AND id != ? "
+            "ORDER BY finished DESC, num DESC LIMIT -1 OFFSET ?",
+            (*FINISHED, ending, max(0, self.limits.history - 1)),
         ).fetchall()
         for row in old:
             self._db.execute("DELETE FROM events WHERE job_id = ?", (row["id"],))
@@ -305,7 +309,8 @@ class Store:
 
     def written_frames(self, job_id: str) -> list[int]:
         """The frames the job reported written (its ``write`` events), in every run of it so far: what an
-        interrupted job with ``overwrite`` need not write again (see :func:`aifx_core.pipeline.fill`)."""
+        interrupted job counts as its own writes, and with ``overwrite`` need not write again (see
+        :func:`aifx_core.pipeline.fill`)."""
         frames: set[int] = set()
         for _, data in self.events_after(job_id, 0):
             event = json.loads(data)
