@@ -343,6 +343,39 @@ def test_an_empty_colorspace_is_refused_not_taken_for_the_guess(shot, tmp_path, 
 
 
 @pytest.mark.parametrize("name", ["", "  "])
+@pytest.mark.parametrize("given", ["fill with a mask", "fill without a mask", "job", "python", "eval"])
+def test_an_empty_mask_channel_is_refused_before_any_frame_is_read(shot, tmp_path, given, name):
+    """``--mask-channel "$CH"`` with CH unset in a wrapper script, or ``"mask_channel": ""`` in a generated job:
+    with no mask the empty name was taken as "not given" and the plate's alpha filled the shot (exit 0, four
+    frames written); with a mask it was refused only by the first mask frame's read, as a channel named ''
+    the file lacks. It is refused as the other empty settings are, by the job's own check (``aifx serve``'s
+    submit too) and eval's, before any frame is read or anything written, saying how to leave it out."""
+    out = tmp_path / "out" / "clean.####.exr"
+    plate, mask = str(shot / "plate.####.exr"), str(shot / "mask.####.png")
+    job = {"input": plate, "mask": mask, "output": str(out), "backend": "telea", "mask_channel": name}
+    words = ["the mask channel is empty", "leave it out", "name one such as A"]
+    if given == "python":
+        from aifx_core import FillJob, fill
+
+        with pytest.raises(
+            InputError, match=r'^the mask channel is empty \(--mask-channel "" or "mask_channel": ""\)'
+        ):
+            fill(FillJob(**job))
+    elif given == "job":
+        (tmp_path / "job.json").write_text(json.dumps(job))
+        refused(aifx("run", str(tmp_path / "job.json")), *words, '"mask_channel": ""')
+    elif given == "eval":
+        evaluated = tmp_path / "eval"
+        refused(aifx("eval", plate, "--mask", mask, "--mask-channel", name, "--out", str(evaluated)), *words)
+        assert not evaluated.exists()
+    else:
+        masked = ["-m", mask] if given == "fill with a mask" else []
+        done = aifx("fill", plate, *masked, "-o", str(out), "-b", "telea", "--mask-channel", name)
+        refused(done, *words, '--mask-channel ""')
+    assert not out.parent.exists()
+
+
+@pytest.mark.parametrize("name", ["", "  "])
 @pytest.mark.parametrize(
     "case",
     ["fill --contact-sheet", "fill --save-job", "run contact_sheet", "run --path-map", "eval --reference",

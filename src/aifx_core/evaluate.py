@@ -23,7 +23,7 @@ import numpy as np
 
 from .errors import InputError
 from .metrics import FrameScores, SequenceScorer, display_unit, json_number
-from .protocol.job import refuse_empty_path
+from .protocol.job import refuse_empty_path, refuse_empty_setting
 
 if TYPE_CHECKING:
     from .sequence import ProtectedFiles
@@ -130,6 +130,12 @@ def evaluate(
     frames = frames_text(frames)
     check_colorspace(colorspace)
     _refuse_empty_inputs(reference, mask)
+    refuse_empty_setting(
+        mask_channel,
+        "mask channel",
+        '--mask-channel ""',
+        "to take the mask's own matte, or name one such as A",
+    )
     if mask is None and (invert_mask or mask_channel is not None):
         raise InputError(
             "--invert-mask and --mask-channel read the --mask matte; give --mask (the matte the fill was made with; "
