@@ -286,12 +286,35 @@ def test_a_long_output_name_is_refused_before_anything_is_written(shot, tmp_path
     folder = tmp_path / "out"
     line = refused(_fill(shot, folder / f"{'x' * 230}.####.exr"), "the output file name is too long")
     assert "shorten the output name by 22 characters" in line, line
-    assert list(folder.iterdir()) == []
+    assert not folder.exists()  # (made to probe it, and removed with the refusal: test_a_refused_run_...)
+    folder.mkdir()  # (a frame name over 255 bytes in a folder that is there: the OS's own refusal, named)
     line = refused(_fill(shot, folder / f"{'x' * 260}.####.exr"), "cannot use this output path")
     assert "File name too long" in line
     fits = _fill(shot, folder / f"{'x' * 200}.####.exr", "-b", "telea")
     assert fits.returncode == 0, fits.stderr
     assert len([p for p in folder.iterdir() if p.name.endswith(".exr")]) == len(FRAMES)
+
+
+def test_a_refused_run_leaves_no_output_folder_it_made(shot, tmp_path):
+    """A run refused once its output folder was made (and probed), before any frame was written, left the
+    folder behind, empty: ``-o renders/v001/<a name too long>.####.exr`` left renders/ and renders/v001/, a
+    LaMa model file that is not there (found as the model loads, under the output's lock) left out/. A run
+    removes the folders it made when it stops before writing into them; a folder that was there is kept, and so
+    is one a finished frame is in."""
+    made = tmp_path / "renders" / "v001"
+    refused(_fill(shot, made / f"{'x' * 230}.####.exr"), "the output file name is too long")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shot"]
+    refused(
+        _fill(shot, made / "clean.####.exr", "-b", "lama", "--model", str(tmp_path / "big-lama.pt")),
+        "no such LaMa model file",
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shot"]
+    there = tmp_path / "there"
+    there.mkdir()
+    refused(_fill(shot, there / "sub" / f"{'x' * 230}.####.exr"), "the output file name is too long")
+    assert there.is_dir() and list(there.iterdir()) == []
+    done = _fill(shot, made / "clean.####.exr", "-b", "telea")
+    assert done.returncode == 0 and len(list(made.glob("clean.*.exr"))) == len(FRAMES), done.stderr
 
 
 def test_an_output_frame_hard_linked_to_a_plate_names_the_plate(shot, tmp_path):
