@@ -294,7 +294,7 @@ def _kept(char: str) -> bool:
     return char.isalnum() or char in "_.-" or unicodedata.category(char)[0] == "M"
 
 
-def _file_name(index: int, name: str) -> str:
+def shot_file_name(index: int, name: str) -> str:
     """``NN_name.png``: the shot's name as typed, less what a file name cannot hold, so a previz ``image:
     board/02_灯台.png`` names it (letters of other scripts were once dropped: 02_shot.png). In NFC (é one
     character), whatever the keyboard or file gave. An ASCII name keeps the file name it always had; ``NN``
@@ -381,7 +381,7 @@ def generate_board(board: Board, output: Path, device: str = "auto") -> list[Pat
         refuse_nan(picture, board.options.get("model"), f"shot {shot.name}", NAN_ADVICE)
         rgb8 = np.clip(np.rint(picture * 255.0), 0, 255).astype(np.uint8)
         output.mkdir(parents=True, exist_ok=True)  # (with the first picture: see output_folder)
-        file = output / _file_name(index, shot.name)
+        file = output / shot_file_name(index, shot.name)
         atomic_write(file, partial(_save_png, rgb8))
         images.append((shot, rgb8, file))
     sheet = output / "contact_sheet.png"

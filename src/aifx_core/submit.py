@@ -126,11 +126,11 @@ def _sigterm_as_ctrl_c() -> Iterator[None]:
 def _follow(client: RemoteClient, job_id: str, json_progress: bool) -> int:
     """Print the job's events until its final one; Ctrl+C (or SIGTERM) cancels it on the server and keeps
     following."""
-    from .cli import _progress_printer
+    from .progress import ProgressPrinter
 
     seen = 0  # event ids count 1, 2, 3... per job: after a Ctrl+C, follow on from the last one printed
     cancelling = False
-    with _progress_printer(json_progress) as on_progress, _sigterm_as_ctrl_c():
+    with ProgressPrinter(json_progress) as on_progress, _sigterm_as_ctrl_c():
         while True:
             try:
                 for event in client.events(job_id, last_event_id=seen):
