@@ -291,12 +291,11 @@ def test_the_terminal_bar_shows_the_stages_before_the_first_write(monkeypatch):
     before it (seconds to minutes on a long shot) showed nothing."""
     import io
 
-    from aifx_core.cli import _progress_printer
-    from aifx_core.progress import ProgressEvent
+    from aifx_core.progress import ProgressEvent, ProgressPrinter
 
     shown = io.StringIO()
     monkeypatch.setattr(sys, "stderr", shown)
-    printer = _progress_printer(json_progress=False)
+    printer = ProgressPrinter(json_progress=False)
     printer._draw(ProgressEvent("seen plate", 3, 70, 1003))
     assert "seen plate 1003" in shown.getvalue()
     printer._draw(ProgressEvent("write", 5, 70, 1005))

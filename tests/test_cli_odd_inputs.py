@@ -286,12 +286,35 @@ def test_a_long_output_name_is_refused_before_anything_is_written(shot, tmp_path
     folder = tmp_path / "out"
     line = refused(_fill(shot, folder / f"{'x' * 230}.####.exr"), "the output file name is too long")
     assert "shorten the output name by 22 characters" in line, line
-    assert list(folder.iterdir()) == []
+    assert not folder.exists()  # (made to probe it, and removed with the refusal: test_a_refused_run_...)
+    folder.mkdir()  # (a frame name over 255 bytes in a folder that is there: the OS's own refusal, named)
     line = refused(_fill(shot, folder / f"{'x' * 260}.####.exr"), "cannot use this output path")
     assert "File name too long" in line
     fits = _fill(shot, folder / f"{'x' * 200}.####.exr", "-b", "telea")
     assert fits.returncode == 0, fits.stderr
     assert len([p for p in folder.iterdir() if p.name.endswith(".exr")]) == len(FRAMES)
+
+
+def test_a_refused_run_leaves_no_output_folder_it_made(shot, tmp_path):
+    """A run refused once its output folder was made (and probed), before any frame was written, left the
+    folder behind, empty: ``-o renders/v001/<a name too long>.####.exr`` left renders/ and renders/v001/, a
+    LaMa model file that is not there (found as the model loads, under the output's lock) left out/. A run
+    removes the folders it made when it stops before writing into them; a folder that was there is kept, and so
+    is one a finished frame is in."""
+    made = tmp_path / "renders" / "v001"
+    refused(_fill(shot, made / f"{'x' * 230}.####.exr"), "the output file name is too long")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shot"]
+    refused(
+        _fill(shot, made / "clean.####.exr", "-b", "lama", "--model", str(tmp_path / "big-lama.pt")),
+        "no such LaMa model file",
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shot"]
+    there = tmp_path / "there"
+    there.mkdir()
+    refused(_fill(shot, there / "sub" / f"{'x' * 230}.####.exr"), "the output file name is too long")
+    assert there.is_dir() and list(there.iterdir()) == []
+    done = _fill(shot, made / "clean.####.exr", "-b", "telea")
+    assert done.returncode == 0 and len(list(made.glob("clean.*.exr"))) == len(FRAMES), done.stderr
 
 
 def test_an_output_frame_hard_linked_to_a_plate_names_the_plate(shot, tmp_path):
@@ -340,6 +363,39 @@ def test_an_empty_colorspace_is_refused_not_taken_for_the_guess(shot, tmp_path, 
     evaluated = tmp_path / "eval"
     refused(aifx("eval", plate, "--out", str(evaluated), "--colorspace", name), "the colourspace is empty")
     assert not evaluated.exists()
+
+
+@pytest.mark.parametrize("name", ["", "  "])
+@pytest.mark.parametrize("given", ["fill with a mask", "fill without a mask", "job", "python", "eval"])
+def test_an_empty_mask_channel_is_refused_before_any_frame_is_read(shot, tmp_path, given, name):
+    """``--mask-channel "$CH"`` with CH unset in a wrapper script, or ``"mask_channel": ""`` in a generated job:
+    with no mask the empty name was taken as "not given" and the plate's alpha filled the shot (exit 0, four
+    frames written); with a mask it was refused only by the first mask frame's read, as a channel named ''
+    the file lacks. It is refused as the other empty settings are, by the job's own check (``aifx serve``'s
+    submit too) and eval's, before any frame is read or anything written, saying how to leave it out."""
+    out = tmp_path / "out" / "clean.####.exr"
+    plate, mask = str(shot / "plate.####.exr"), str(shot / "mask.####.png")
+    job = {"input": plate, "mask": mask, "output": str(out), "backend": "telea", "mask_channel": name}
+    words = ["the mask channel is empty", "leave it out", "name one such as A"]
+    if given == "python":
+        from aifx_core import FillJob, fill
+
+        with pytest.raises(
+            InputError, match=r'^the mask channel is empty \(--mask-channel "" or "mask_channel": ""\)'
+        ):
+            fill(FillJob(**job))
+    elif given == "job":
+        (tmp_path / "job.json").write_text(json.dumps(job))
+        refused(aifx("run", str(tmp_path / "job.json")), *words, '"mask_channel": ""')
+    elif given == "eval":
+        evaluated = tmp_path / "eval"
+        refused(aifx("eval", plate, "--mask", mask, "--mask-channel", name, "--out", str(evaluated)), *words)
+        assert not evaluated.exists()
+    else:
+        masked = ["-m", mask] if given == "fill with a mask" else []
+        done = aifx("fill", plate, *masked, "-o", str(out), "-b", "telea", "--mask-channel", name)
+        refused(done, *words, '--mask-channel ""')
+    assert not out.parent.exists()
 
 
 @pytest.mark.parametrize("name", ["", "  "])

@@ -462,6 +462,36 @@ def test_backend_diffusers_on_a_sequence_generates_keyframes_only_through_propag
         assert not np.array_equal(after["R"][~far], before["R"][~far])
 
 
+def test_a_hub_config_not_in_the_cache_offline_is_named_not_blamed_on_the_checkpoint(tiny_inpaint, tmp_path):
+    """``--option config=acme/sd-config`` (a hub id this machine never downloaded) with downloads off passed the
+    config check and failed in the checkpoint's load: "bad/unet-only.safetensors: could not load it as a
+    StableDiffusionInpaintPipeline (...); check the model", the checkpoint blamed. The config is named now,
+    before anything loads, as an uncached hub model is."""
+    import shutil
+
+    from cli_runner import aifx
+    from shot_files import make_shot
+
+    (tmp_path / "bad").mkdir()
+    shutil.copy(
+        tiny_inpaint / "unet" / "diffusion_pytorch_model.safetensors",
+        tmp_path / "bad" / "unet-only.safetensors",
+    )
+    make_shot(tmp_path / "shot", frames=range(1001, 1002))
+    args = ["shot/plate.####.exr", "-m", "shot/mask.####.png", "-o", "out/c.####.exr", "-b", "diffusers"]
+    args += ["--model", "bad/unet-only.safetensors", "--steps", "1", "--device", "cpu"]
+    offline = {"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
+    done = aifx("fill", *args, "--option", "config=acme/sd-config", cwd=tmp_path, env=offline)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == (
+        "aifx: error: config 'acme/sd-config' is not in the Hugging Face cache and downloads are off "
+        "(HF_HUB_OFFLINE=1 or local_files_only), and there is no local folder of that name either; download it "
+        "first with `hf download acme/sd-config`, or point config at a local diffusers folder of the same "
+        "architecture"
+    )
+    assert not list(tmp_path.glob("out/c.*.exr"))
+
+
 def test_hub_id_found_in_the_hf_cache_loads_offline(tiny_inpaint, tmp_path, monkeypatch):
     """A snapshot in the hub cache layout (refs/main → snapshots/<commit>/) is found by its id, offline."""
     import shutil

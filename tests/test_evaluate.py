@@ -368,6 +368,32 @@ def test_eval_files_into_a_folder_given_as_an_input_are_refused_before_anything_
     assert _tree(tmp_path / role) == {k[len(role) + 1 :]: v for k, v in before.items() if k.startswith(role)}
 
 
+@pytest.mark.parametrize("out", ["result folder", "a file"])
+def test_an_out_folder_eval_cannot_write_is_refused_before_any_frame_is_scored(tmp_path, out):
+    """``aifx eval res/ --out res/`` (or ``--out`` naming a file) read and scored every frame, minutes on a long
+    shot, and only then was refused for the folder it would write into. The --out checks are made before the
+    first frame is read: here the reference's last frame is of another size, which the scoring stops on, so
+    the old order said that instead (it had scored frames 1001-1004 by then)."""
+    from cli_runner import aifx
+
+    folders = _folders_of_one_shot(tmp_path)
+    _write_png(folders["reference"] / "truth.1005.png", np.zeros((HEIGHT + 2, WIDTH, 3)))
+    target = folders["result"]
+    if out == "a file":
+        target = tmp_path / "notes.txt"
+        target.write_text("keep")
+    before = _tree(tmp_path)
+    done = aifx(
+        "eval", f"{folders['result']}/", "--reference", str(folders["reference"]), "--out", str(target)
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "reference is" not in lines[0], lines
+    words = "goes into the result folder" if out == "result folder" else "cannot create the output folder"
+    assert lines[0].startswith(f"aifx: error: {target}") and words in lines[0], lines[0]
+    assert _tree(tmp_path) == before
+
+
 def _holdout_shot(folder: Path) -> Path:
     """truth.#### (a pan), plate.#### (truth with a red object), holdout.#### (a holdout matte: 0 on the object),
     roto.#### (the same matte as a roto: 255 on the object) and rgba.#### (the roto in G, the holdout in R, an

@@ -299,6 +299,37 @@ def test_a_lock_file_that_is_a_symlink_is_refused_and_what_it_names_is_untouched
     assert lock.is_symlink() and not list(out.glob("clean.*"))
 
 
+def test_a_manifest_that_is_a_symlink_is_refused_and_what_it_names_is_untouched(tmp_path: Path) -> None:
+    """A symlink planted as an output's resume manifest (``.clean.####.exr.aifx.json`` → another version's, as
+    ``cp -s`` of a finished output makes) was read by a plain ``aifx run`` as this output's record of finished
+    frames (exit 0), where ``aifx serve`` refuses the link. No aifx run makes a linked manifest: ``aifx run``
+    refuses it in one line (exit 2), one that names nothing too, and the file it names keeps its bytes."""
+    from cli_runner import aifx
+    from shot_files import make_shot, shot_job
+
+    shot = make_shot(tmp_path / "shot", range(1, 3))
+    first = tmp_path / "v001"
+    shot_job(shot, first / "clean.####.exr").save(tmp_path / "v001.json")
+    assert aifx("run", str(tmp_path / "v001.json")).returncode == 0
+    recorded = (first / ".clean.####.exr.aifx.json").read_bytes()
+    out = tmp_path / "v002"
+    out.mkdir()
+    shot_job(shot, out / "clean.####.exr").save(tmp_path / "job.json")
+    manifest = out / ".clean.####.exr.aifx.json"
+    for target in (first / ".clean.####.exr.aifx.json", tmp_path / "not-there"):
+        manifest.unlink(missing_ok=True)
+        manifest.symlink_to(target)
+        done = aifx("run", str(tmp_path / "job.json"))
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.strip() == (
+            f"aifx: error: {manifest}: this manifest is a symlink, which no aifx run makes (the run would read "
+            "the file it names as this output's record of finished frames); delete the link and rerun"
+        )
+        assert manifest.is_symlink() and not list(out.glob("clean.*"))
+    assert (first / ".clean.####.exr.aifx.json").read_bytes() == recorded
+    assert not (tmp_path / "not-there").exists()
+
+
 def test_open_lock_file_never_follows_a_symlink(tmp_path: Path) -> None:
     """The anchors cache's build lock (``.anchors.lock``) is opened by the same function: a link is refused
     whether it names a file (written through) or nothing (created where it points)."""

@@ -346,6 +346,28 @@ def test_bad_server_flags_are_refused_in_one_line(tmp_path):
         assert f"aifx: error: {message}" in done.stderr, done.stderr
 
 
+@pytest.mark.parametrize("rules", ["", "  "])
+def test_an_empty_path_map_is_refused_before_the_server_starts(tmp_path, rules):
+    """``aifx serve --path-map "$RULES"`` with RULES unset started a server with no path-mapping rules, without
+    a word, so every artist's Windows path was refused later, job by job (a blank one failed reading a file
+    named "  "). It is refused as ``aifx run --path-map ""`` is, before the state folder is used: the --state
+    given here is a file, which a server that went on would have been refused for instead."""
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    done = subprocess.run(
+        [sys.executable, "-m", "aifx_core", "serve", "--port", "0", "--workers", "cpu", "--path-map", rules]
+        + ["--state", str(afile)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.strip().startswith(
+        'aifx: error: the rules file path is empty (--path-map ""); leave it out '
+    )
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
 def test_worker_gpus_are_the_ones_this_process_sees_in_the_machines_numbering():
     """``--workers`` names GPUs as this process sees them; a server kept to GPUs 2,3 by its own
     CUDA_VISIBLE_DEVICES gives its workers those (a worker told ``0`` would get the machine's GPU 0)."""

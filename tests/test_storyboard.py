@@ -406,3 +406,74 @@ def test_a_prompt_or_camera_note_that_is_not_text_is_one_line_before_the_model_l
         "if it is a number)"
     )
     assert cached_pipeline_count() == loaded and not (tmp_path / "out").exists()
+
+
+def test_config_and_cache_dir_are_read_against_the_shot_files_folder_as_the_model_is(
+    tiny_text2image, tmp_path, monkeypatch
+):
+    """``model:`` was read against the shot file's folder, but ``config:`` and ``cache_dir:`` against the folder
+    the command ran in: ``cache_dir: hub`` beside the shot file, run from elsewhere offline, said the model was
+    not in the Hugging Face cache (exit 2). All three are read against the shot file's folder now; a value that
+    names nothing there (a hub id) is kept as typed, as the model's is."""
+    import shutil
+
+    from cli_runner import aifx
+
+    from aifx_core.storyboard import load_board
+
+    project = tmp_path / "project"
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = project / "hub" / "models--aifx-tests--tiny-t2i"
+    shutil.copytree(tiny_text2image, repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    shutil.copytree(tiny_text2image, project / "configs" / "tiny")
+    shots = project / "shots.yaml"
+    shots.write_text(
+        "model: aifx-tests/tiny-t2i\ncache_dir: hub\nsteps: 1\nsize: 32\nshots:\n  - name: a\n    prompt: x\n"
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    offline = {"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
+    board = tmp_path / "board"
+    done = aifx("storyboard", str(shots), "-o", str(board), "--device", "cpu", cwd=elsewhere, env=offline)
+    assert done.returncode == 0, done.stderr
+    assert (board / "01_a.png").is_file()
+    monkeypatch.chdir(elsewhere)
+    shots.write_text(
+        "model: weights.safetensors\nconfig: configs/tiny\ncache_dir: hub\n"
+        "shots:\n  - name: a\n    prompt: x\n"
+    )
+    (project / "weights.safetensors").write_bytes(b"")
+    options = load_board(shots).options
+    assert options["model"] == str(project / "weights.safetensors")
+    assert options["config"] == str(project / "configs" / "tiny")
+    assert options["cache_dir"] == str(project / "hub")
+    shots.write_text("model: acme/sd\nconfig: acme/sd-config\nshots:\n  - name: a\n    prompt: x\n")
+    assert load_board(shots).options["config"] == "acme/sd-config"
+
+
+@pytest.mark.parametrize("command", ["storyboard", "previz"])
+@pytest.mark.parametrize(
+    ("value", "shown"), [("[lighthouse, dusk]", "['lighthouse', 'dusk']"), ("{a: b}", "{'a': 'b'}")]
+)
+def test_a_shot_name_that_is_not_text_is_one_line_naming_the_shot(
+    tiny_text2image, tmp_path, capsys, command, value, shown
+):
+    """``name: [lighthouse, dusk]`` was turned into the text "['lighthouse', 'dusk']" without a word, and that
+    became the file name (``01_lighthouse_dusk_.png``) and the sheet's caption. It is refused in one line
+    naming the shot, before the model loads, as a list prompt is."""
+    from aifx_core.inpaint.models import cached_pipeline_count
+
+    shots = tmp_path / "shots.yaml"
+    shots.write_text(
+        f"model: {tiny_text2image}\nsteps: 1\nsize: 32\nshots:\n  - name: {value}\n    prompt: x\n"
+    )
+    loaded = cached_pipeline_count()
+    assert main([command, str(shots), "-o", str(tmp_path / "out"), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1] == (
+        f"aifx: error: {shots}: shot 1: name: expected text, got {shown}; write one line of text (in quotes if "
+        "it is a number)"
+    )
+    assert cached_pipeline_count() == loaded and not (tmp_path / "out").exists()

@@ -107,3 +107,31 @@ def test_the_results_files_the_docs_cite_are_in_the_repository():
     }
     assert cited
     assert [(doc, name) for doc, name in sorted(cited) if not (REPO / name).is_file()] == []
+
+
+def test_no_module_of_the_core_imports_another_modules_private_name():
+    """A name with a leading underscore is its module's own: ``previz`` imported ``storyboard._file_name`` and
+    ``submit`` imported ``cli._progress_printer``, so a change made for one module's sake broke another's
+    without a word. What modules share is public (a private alias of a public name, ``import area as _area``,
+    is the importer's own). Names imported for annotations only (under ``if TYPE_CHECKING:``) are not checked:
+    propagate/seam.py annotates with pairs._Frame, a class it never makes or calls."""
+    import ast
+
+    found = []
+    for path in sorted((REPO / "src" / "aifx_core").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        typing_only = {
+            id(inner)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING"
+            for inner in ast.walk(node)
+        }
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.ImportFrom) or id(node) in typing_only:
+                continue
+            if node.level == 0 and not (node.module or "").startswith("aifx_core"):
+                continue
+            for alias in node.names:
+                if alias.name.startswith("_") and not alias.name.startswith("__"):
+                    found.append(f"{path.relative_to(REPO)}:{node.lineno} imports {node.module}.{alias.name}")
+    assert not found, "\n".join(found)

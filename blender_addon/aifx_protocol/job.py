@@ -272,6 +272,13 @@ class FillJob:
             '--contact-sheet "" or "contact_sheet": ""',
             "(null in a job file) for no contact sheet, or give a PNG such as sheet.png",
         )
+        refuse_empty_setting(
+            self.mask_channel,
+            "mask channel",
+            '--mask-channel "" or "mask_channel": ""',
+            "(null in a job file) to take the mask's own matte (the plate's alpha without a mask), or name one "
+            "such as A",
+        )
         if not is_device_name(self.device):  # (a typo fails here, also for a backend that needs no device)
             raise InputError(f'job field "device" is {self.device!r}; give auto, cpu, cuda, cuda:1 or mps')
 
@@ -346,8 +353,15 @@ def refuse_empty_path(value: str | os.PathLike[str] | None, what: str, given: st
     reference was skipped without a word and the run ended with exit 0. ``None`` is "not given"; ``given``
     names how the empty value came in, ``instead`` what leaving it out does and what to give, in one line:
     ``the mask path is empty (-m ""); leave it out (null in a job file) to use the plate's alpha, or give ...``."""
-    if value is not None and not os.fspath(value).strip():
-        raise InputError(f"the {what} path is empty ({given}); leave it out {instead}")
+    refuse_empty_setting(None if value is None else os.fspath(value), f"{what} path", given, instead)
+
+
+def refuse_empty_setting(value: str | None, what: str, given: str, instead: str) -> None:
+    """:func:`refuse_empty_path`'s rule for a setting that names something other than a file: an empty or blank
+    ``--mask-channel "$CH"`` was taken as "not given" (the plate's alpha filled the shot, exit 0) or refused
+    only by the first frame's read, as a channel named '' the file lacks. ``None`` is "not given"."""
+    if value is not None and not value.strip():
+        raise InputError(f"the {what} is empty ({given}); leave it out {instead}")
 
 
 def is_device_name(device: str) -> bool:

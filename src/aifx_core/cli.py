@@ -20,15 +20,14 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import fields
 from types import FrameType
-from typing import Any, TextIO
+from typing import Any
 
 from . import __version__
-from .progress import CancelToken, stdout_for_events
+from .progress import CancelToken, ProgressPrinter, emit_event, events_alone_on_stdout, openjd_line
 from .protocol import events
 from .protocol.errors import EXIT_CANCELLED, EXIT_INTERNAL, AifxError, Cancelled, InputError
-from .protocol.events import ProgressEvent
 from .protocol.job import FillJob, refuse_empty_path
-from .workers import in_thread_machinery, shielded, signal_shield
+from .workers import in_thread_machinery, shielded
 
 #: Modules that add their own subcommand through ``register_cli(subparsers)``.
 PLUGIN_COMMANDS = (
@@ -384,7 +383,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
         job.overwrite = job.overwrite or bool(args.overwrite)
         run = partial(run_on_ray, address=args.address, chunk=args.chunk, workers=args.workers)
-        with _events_alone_on_stdout(args.json_progress):  # Ray prints to stdout (a worker's death)
+        with events_alone_on_stdout(args.json_progress):  # Ray prints to stdout (a worker's death)
             return _run_job(job, args.json_progress, job_file=args.job, run=run, openjd=args.openjd_progress)
     if ray_flags:
         raise InputError(f"{', '.join(ray_flags)}: only with --executor ray")
@@ -417,15 +416,15 @@ def _run_anchors(job: FillJob, json_progress: bool, rebuild: bool, openjd: bool 
     from .pipeline import prepare_anchors, whole_shot_notices
 
     cancel = CancelToken()
-    with _cancel_on_signals(cancel), _progress_printer(json_progress, openjd) as on_progress:
+    with _cancel_on_signals(cancel), ProgressPrinter(json_progress, openjd) as on_progress:
         folder = prepare_anchors(job, progress=on_progress, cancel=cancel, rebuild=rebuild)
     done = events.done_event(job.output, [], [], None, anchors=folder, notices=whole_shot_notices(job))
     print_notices(done)
     if json_progress:
-        _emit(done)
+        emit_event(done)
     else:
         if openjd:
-            _openjd_line(done)
+            openjd_line(done)
         print(f"anchors in {folder}" if folder else "this backend needs no anchors", file=sys.stderr)
     return 0
 
@@ -454,7 +453,7 @@ def _run_job(
     from .pipeline import fill
 
     cancel = CancelToken()
-    with _cancel_on_signals(cancel), _progress_printer(json_progress, openjd) as on_progress:
+    with _cancel_on_signals(cancel), ProgressPrinter(json_progress, openjd) as on_progress:
         if run is None:
             result = fill(
                 job, progress=on_progress, cancel=cancel, frames=frames, save_job=save_job, job_file=job_file
@@ -464,10 +463,10 @@ def _run_job(
     done = done_event(result)
     print_notices(done)
     if json_progress:
-        _emit(done)
+        emit_event(done)
     else:
         if openjd:
-            _openjd_line(done)
+            openjd_line(done)
         print(done_summary(done), file=sys.stderr)
     return 0
 
@@ -548,111 +547,13 @@ def _cancel_on_signals(cancel: CancelToken) -> Iterator[None]:
             signal.signal(sig, previous if previous is not None else signal.SIG_DFL)
 
 
-class _progress_printer:
-    """Context manager giving the progress callback: JSON lines, a tqdm bar on a terminal, or nothing."""
-
-    def __init__(self, json_progress: bool, openjd: bool = False) -> None:
-        self.json_progress = json_progress
-        self.openjd = openjd
-        self.bar: Any = None
-
-    def __enter__(self) -> Callable[[ProgressEvent], None]:
-        if self.json_progress:
-            return lambda event: _emit(event.to_dict())
-        if self.openjd:
-            return lambda event: _openjd_line(event.to_dict())
-        if not sys.stderr.isatty():
-            return lambda event: None
-        return self._draw
-
-    def _draw(self, event: ProgressEvent) -> None:
-        """The bar counts frames written; it is drawn from the first event on, the stages before the first
-        write (the seen plate, the anchors: seconds to minutes on a long shot) shown beside it, not silence."""
-        from tqdm import tqdm
-
-        overall = event.stage == events.OVERALL_STAGE
-        if self.bar is None:
-            total = event.total if overall else None
-            self.bar = tqdm(total=total, unit="frame", desc="aifx fill", file=sys.stderr)
-        if not overall:
-            where = f" {event.frame}" if event.frame is not None else ""
-            self.bar.set_postfix_str(f"{event.stage}{where}")
-            return
-        if self.bar.total != event.total:
-            self.bar.total = event.total
-        self.bar.update(event.index - self.bar.n)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
-#: Where ``--json-progress`` events go while stdout is kept for them alone (:func:`_events_alone_on_stdout`);
-#: None: ``sys.stdout``.
-_events_out: TextIO | None = None
-
-
-@contextlib.contextmanager
-def _events_alone_on_stdout(json_progress: bool) -> Iterator[None]:
-    """With ``--json-progress``, stdout holds the events alone while inside: everything else printed to it goes
-    to stderr (:func:`~aifx_core.progress.stdout_for_events`, as ``aifx serve``'s worker keeps its protocol).
-    Ray prints a dead worker's ``(raylet) A worker died ...`` paragraph to ``sys.stdout``, in colour, which broke
-    "one JSON object per line". Without a real stdout (a host's capture, ``>&-``) nothing changes."""
-    global _events_out
-    try:
-        real = json_progress and sys.stdout is not None and sys.stdout.fileno() == 1
-    except (AttributeError, OSError, ValueError):
-        real = False
-    if not real:
-        yield
-        return
-    with stdout_for_events() as out:
-        _events_out = out
-        try:
-            yield
-        finally:
-            _events_out = None
-
-
-def _emit(payload: dict) -> None:
-    """One event, one line, in one write: SIGTERM (cancel) raises between bytecodes, so a line written piecewise
-    could be cut and glued to the ``cancelled`` event after it, and the reader would lose both. The write is also
-    shielded: the handler only sets the cancel flag inside it, and the next progress check raises."""
-    stream = _events_out if _events_out is not None else sys.stdout
-    if stream is None:  # (started with stdout closed, `>&-`)
-        raise InputError(_STDOUT_UNWRITABLE.format(why="it is closed"))
-    with signal_shield():
-        data = (events.encode(payload) + "\n").encode("utf-8")
-        try:
-            stream.flush()
-            try:
-                fd = stream.fileno()
-            except (AttributeError, OSError, ValueError):  # not a real file (captured in a test, embedded)
-                stream.write(data.decode("utf-8"))
-                stream.flush()
-                return
-            while data:
-                data = data[os.write(fd, data) :]
-        except BrokenPipeError:
-            raise  # (its reader went away: main stops quietly, _reader_gone)
-        except OSError as exc:  # a full disk (> /dev/full), a closed descriptor
-            raise InputError(_STDOUT_UNWRITABLE.format(why=exc.strerror or exc)) from None
-
-
-#: The one line for progress events that cannot be written (the frames written so far are kept).
-_STDOUT_UNWRITABLE = (
-    "cannot write the progress events to stdout ({why}); point stdout at a pipe or file that takes them, or "
-    "leave out --json-progress (frames written so far are kept)"
-)
-
-
 def _final(json_progress: bool, payload: dict, openjd: bool = False) -> None:
     """The run's last event on stdout (for a reader that is gone, nothing: the message on stderr says it)."""
     with contextlib.suppress(BrokenPipeError, InputError):  # (stdout gone: the message on stderr says it)
         if json_progress:
-            _emit(payload)
+            emit_event(payload)
         elif openjd:
-            _openjd_line(payload)
+            openjd_line(payload)
 
 
 #: Exit code when stdout's reader went away: the shell's for a process a closed pipe stopped (128 + SIGPIPE).
@@ -672,20 +573,6 @@ def _reader_gone() -> int:
             "aifx: stopped: what read its output closed it; frames already written are kept", file=sys.stderr
         )
     return EXIT_PIPE_CLOSED
-
-
-_openjd_progress: Any = None
-
-
-def _openjd_line(payload: dict) -> None:
-    """An event as OpenJD's stdout protocol (``aifx run --openjd-progress``, a farm task)."""
-    global _openjd_progress
-    if _openjd_progress is None:
-        from .farm.openjd import OpenJDProgress
-
-        _openjd_progress = OpenJDProgress()
-    with signal_shield():
-        _openjd_progress(payload)
 
 
 if __name__ == "__main__":  # pragma: no cover

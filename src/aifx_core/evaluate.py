@@ -23,7 +23,7 @@ import numpy as np
 
 from .errors import InputError
 from .metrics import FrameScores, SequenceScorer, display_unit, json_number
-from .protocol.job import refuse_empty_path
+from .protocol.job import refuse_empty_path, refuse_empty_setting
 
 if TYPE_CHECKING:
     from .sequence import ProtectedFiles
@@ -130,6 +130,12 @@ def evaluate(
     frames = frames_text(frames)
     check_colorspace(colorspace)
     _refuse_empty_inputs(reference, mask)
+    refuse_empty_setting(
+        mask_channel,
+        "mask channel",
+        '--mask-channel ""',
+        "to take the mask's own matte, or name one such as A",
+    )
     if mask is None and (invert_mask or mask_channel is not None):
         raise InputError(
             "--invert-mask and --mask-channel read the --mask matte; give --mask (the matte the fill was made with; "
@@ -338,10 +344,14 @@ def write_outputs(report: EvalReport, out_dir: str | Path, plate: str | None = N
     is checked (:func:`_check_eval_files`) before the folder is made or anything is written.
     """
     from .contact_sheet import before_after_sheet
+    from .sequence import format_frames
 
     _refuse_empty_outputs(out_dir, plate)
     folder = Path(out_dir)
-    protected = _check_eval_files(report, folder, plate)
+    spec = format_frames(  # the frames scored, so gaps elsewhere on disk do not matter
+        [f.frame for f in report.frames]
+    )
+    protected = _check_eval_files(report.result, report.reference, report.mask, plate, spec, folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -354,9 +364,6 @@ def write_outputs(report: EvalReport, out_dir: str | Path, plate: str | None = N
         check_side_output(folder / name, f"eval {name}", protected, flag="--out")
     frames_list = [f.frame for f in report.frames]
     files = {"plot": str(write_eval_plot(folder / "per_frame.png", report))}
-    from .sequence import format_frames
-
-    spec = format_frames(frames_list)  # the frames scored, so gaps elsewhere on disk do not matter
     result_seq = _open(report.result, spec, "result")
     reference_seq = _open(report.reference, spec, "reference") if report.reference is not None else None
     plate_seq = _open(plate, spec, "plate") if plate is not None else None
@@ -391,23 +398,72 @@ def write_outputs(report: EvalReport, out_dir: str | Path, plate: str | None = N
     return files
 
 
-def _check_eval_files(report: EvalReport, folder: Path, plate: str | None) -> ProtectedFiles:
+def check_out_folder(
+    out_dir: str | os.PathLike[str],
+    result: str,
+    reference: str | None = None,
+    mask: str | None = None,
+    plate: str | None = None,
+    frames: Iterable[int] | int | str | None = None,
+) -> None:
+    """Refuse an ``--out`` eval cannot write before a frame is scored (scoring a long shot takes minutes):
+    what :func:`write_outputs` checks, made without writing anything. ``frames``: as given to
+    :func:`evaluate` (the result's frames it scores, whose inputs' files are protected)."""
+    from .sequence import format_frames
+    from .sequence.frames import frames_text
+
+    _refuse_empty_inputs(reference, mask)
+    _refuse_empty_outputs(out_dir, plate)
+    folder = Path(out_dir)
+    spec = format_frames(_open(result, frames_text(frames), "result").frames)
+    protected = _check_eval_files(result, reference, mask, plate, spec, folder)
+    _check_creatable(folder)
+    if folder.is_dir():
+        from .sequence import check_side_output
+
+        for name in EVAL_FILES:
+            check_side_output(folder / name, f"eval {name}", protected, flag="--out")
+
+
+def _check_creatable(folder: Path) -> None:
+    """Refuse a --out folder that ``mkdir -p`` would fail on, without making it: a file in its place or above
+    it, or a missing folder under one this user cannot write to (the line :func:`write_outputs` gives)."""
+    above = folder
+    while not os.path.lexists(above) and above.parent != above:
+        above = above.parent
+    problem = None
+    if not above.is_dir():
+        problem = "Not a directory" if above != folder else "File exists"
+    elif above != folder and not os.access(above, os.W_OK | os.X_OK):
+        problem = "Permission denied"
+    if problem is not None:
+        raise InputError(f"{folder}: cannot create the output folder ({problem}); pass --out DIR")
+
+
+def _check_eval_files(
+    result: str,
+    reference: str | None,
+    mask: str | None,
+    plate: str | None,
+    spec: str,
+    folder: Path,
+) -> ProtectedFiles:
     """Refuse, before ``folder`` is made, what eval would write where it reads (the rules aifx fill has for its
     side outputs): a file replacing an input (a mask named contact_sheet.png in --out), or a file put in a
     folder given as an input (``aifx eval res/ --out res/`` wrote per_frame.png among the result's frames, then
-    failed on it as a frame without a number, and res/ could no longer be read by eval or fill). Returns the
-    inputs' files, for :func:`~.sequence.check_side_output` once the folder exists."""
-    from .sequence import ProtectedFiles, format_frames, open_sequence
+    failed on it as a frame without a number, and res/ could no longer be read by eval or fill). ``spec``: the
+    frames scored (a reference lacking some is left to :func:`evaluate`'s line). Returns the inputs' files, for
+    :func:`~.sequence.check_side_output` once the folder exists."""
+    from .sequence import ProtectedFiles, open_sequence
     from .sequence.reader import check_outside_input_folder
 
-    spec = format_frames([f.frame for f in report.frames])
-    inputs = [
-        _open(source, spec, role)
-        for role, source in (("result", report.result), ("reference", report.reference), ("plate", plate))
-        if source is not None
-    ]
-    if report.mask is not None:
-        inputs.append(open_sequence(report.mask, frames=spec, skip_missing=True, role="mask"))
+    inputs = [_open(result, spec, "result")]
+    if reference is not None:
+        inputs.append(_open(reference, spec, "reference", skip_missing=True))
+    if plate is not None:
+        inputs.append(_open(plate, spec, "plate"))
+    if mask is not None:
+        inputs.append(open_sequence(mask, frames=spec, skip_missing=True, role="mask"))
     protected = ProtectedFiles()
     for sequence in inputs:
         protected.add_frames(sequence, f"{sequence.role} frame")
@@ -510,7 +566,9 @@ def register_cli(subparsers: Any) -> None:
 def run_eval(args: argparse.Namespace) -> int:
     if not 0.0 <= args.threshold <= 1.0:
         raise InputError(f"--threshold {args.threshold} is outside 0..1")
-    _refuse_empty_outputs(args.out, args.plate)  # (before the scoring, as the inputs are)
+    out = args.out if args.out is not None else default_out_dir(args.result)
+    # Every --out check before the scoring, as the inputs' (it reads every frame: minutes on a long shot).
+    check_out_folder(out, args.result, args.reference, args.mask, args.plate, args.frames)
     report = evaluate(
         args.result,
         reference=args.reference,
@@ -523,7 +581,6 @@ def run_eval(args: argparse.Namespace) -> int:
     )
     if len(report.frames) < 2:
         print("aifx eval: one frame only, so no E_warp (it needs frame pairs)", file=sys.stderr)
-    out = args.out if args.out is not None else default_out_dir(args.result)
     write_outputs(report, out, plate=args.plate)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))

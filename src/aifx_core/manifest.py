@@ -46,7 +46,7 @@ from .errors import AifxError, InputError
 from .job import FillJob
 from .protocol.job import absolute_paths
 from .sequence import FramePattern, atomic_write, beside_output, earlier_beside, format_frames
-from .sequence.atomic import open_lock_file
+from .sequence.atomic import NO_FOLLOW, linked_side_file, open_lock_file
 from .sequence.identity import content_digest, plate_identity, same_plate, source_identity
 
 MANIFEST_SUFFIX = ".aifx.json"
@@ -525,11 +525,11 @@ class Manifest:
     def _readable(self) -> Path:
         """The manifest file to read: this output's, else one an older aifx kept under another name
         (:func:`~aifx_core.sequence.earlier_beside`: the padding as typed, the pattern as spelled)."""
-        if self.path.exists():
+        if os.path.lexists(self.path):  # (a link naming nothing is this output's too: refused as it is read)
             return self.path
         output = self.output if isinstance(self.output, FramePattern) else str(self.output)
         earlier = earlier_beside(output, MANIFEST_SUFFIX)
-        return next((path for path in earlier if path.exists()), self.path)
+        return next((path for path in earlier if os.path.lexists(path)), self.path)
 
     def _read(self) -> None:
         """Refresh from disk, recovering frames whose rename happened but whose record did not.
@@ -540,7 +540,7 @@ class Manifest:
         wrote is refused, naming it (see :meth:`_ours`)."""
         path = self._readable()
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(_read_unlinked(path).decode("utf-8"))
         except (OSError, ValueError):
             data = {}
         try:
@@ -1004,9 +1004,25 @@ class Manifest:
         if self._saved is None:
             return False
         try:
-            return self.path.read_bytes() == self._saved
+            return _read_unlinked(self.path) == self._saved
         except OSError:
             return False
+
+
+def _read_unlinked(path: Path) -> bytes:
+    """The bytes of the manifest ``path``, never read through a symlink (:data:`NO_FOLLOW`): no aifx run makes
+    one (:meth:`Manifest.save` renames a file onto the name), and one planted there (``cp -s`` of another
+    version's output) had a plain run take the file it names for this output's record of finished frames, where
+    ``aifx serve`` refuses the link. Raises the one-line :class:`InputError` for a link, OSError otherwise."""
+    try:
+        fd = os.open(path, os.O_RDONLY | NO_FOLLOW)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            harm = "the run would read the file it names as this output's record of finished frames"
+            raise linked_side_file(path, "manifest", harm) from None
+        raise
+    with os.fdopen(fd, "rb") as file:
+        return file.read()
 
 
 def _identity(path: Path) -> list[int] | None:

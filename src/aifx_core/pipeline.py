@@ -92,12 +92,14 @@ from .sequence import (
     format_frames,
     frame_numbers,
     frame_spec_items,
+    missing_folders,
     open_sequence,
     output_pattern,
     parse_frame_spec,
     protected_inputs,
     read_image,
     read_info,
+    remove_made_folders,
     write_image,
 )
 from .sequence.atomic import DiskError
@@ -170,11 +172,20 @@ def fill(
         job_file = job
     job = as_job(job)
     checked = preflight(job, save_job=save_job, job_file=job_file)
+    selection = select_frames(frames, checked.plate.frames)
+    check_frame_paths(checked.out, selection)  # (an existing frame path that is a folder: before any write)
+    reporter = Reporter(progress, cancel)
+    with _made_folders_removed_if_stopped(checked.out_dir):
+        return _fill_checked(job, checked, selection, reporter, written)
+
+
+def _fill_checked(
+    job: FillJob, checked: Checked, selection: list[int], reporter: Reporter, written: Iterable[int]
+) -> FillResult:
+    """:func:`fill` once every check that changes nothing has passed (``checked``): from the making of the
+    output folder on."""
     plate, out, mask = checked.plate, checked.out, checked.mask
     protected, out_dir, sheet, saved = checked.protected, checked.out_dir, checked.sheet, checked.saved
-    selection = select_frames(frames, plate.frames)
-    check_frame_paths(out, selection)  # (an existing frame path that is a folder: before any write)
-    reporter = Reporter(progress, cancel)
     # Created (and probed) here: a contact sheet or saved job next to the frames (`-o out/clean.####.exr
     # --contact-sheet out/sheet.png` on a fresh machine) goes into the folder the job makes.
     check_writable(out_dir)  # fail now, not after minutes of model loading
@@ -265,6 +276,20 @@ def fill(
                 )
             )
     return result
+
+
+@contextlib.contextmanager
+def _made_folders_removed_if_stopped(folder: Path) -> Iterator[None]:
+    """Around a run from the making of its output ``folder`` on: a run refused or stopped before it wrote into
+    the folders it made (a name too long for them, a model file found missing as it loads, Ctrl+C) removes
+    them again, so a refusal leaves no empty folder behind. Only the folders this run made, and each only while
+    it is empty (:func:`~.sequence.remove_made_folders`)."""
+    made = missing_folders(folder)
+    try:
+        yield
+    except BaseException:
+        remove_made_folders(made)
+        raise
 
 
 @dataclass
@@ -723,8 +748,14 @@ def prepare_anchors(
     or None for a backend that needs no anchors. Runs under the output lock, like a fill."""
     job = as_job(job)
     checked = preflight(job)
-    plate, out, mask = checked.plate, checked.out, checked.mask
     reporter = Reporter(progress, cancel)
+    with _made_folders_removed_if_stopped(checked.out_dir):
+        return _prepare_checked_anchors(job, checked, reporter, rebuild)
+
+
+def _prepare_checked_anchors(job: FillJob, checked: Checked, reporter: Reporter, rebuild: bool) -> str | None:
+    """:func:`prepare_anchors` once every check that changes nothing has passed (``checked``)."""
+    plate, out, mask = checked.plate, checked.out, checked.mask
     out_dir = check_writable(checked.out_dir)
     _check_names(out, plate, out_dir, job.confidence)
     run = _RunSetup.of(job, plate, out, mask)

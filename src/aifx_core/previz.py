@@ -178,9 +178,9 @@ def clip_arguments(
 
 
 def _file_stem(index: int, name: str) -> str:
-    from .storyboard import _file_name
+    from .storyboard import shot_file_name
 
-    return _file_name(index, name)[: -len(".png")]
+    return shot_file_name(index, name)[: -len(".png")]
 
 
 def _save_png(rgb8: np.ndarray, path: Path) -> None:

@@ -169,6 +169,25 @@ def yaml_loader() -> type:
     return AsTyped
 
 
+def files_beside(path: Path, options: dict[str, Any]) -> dict[str, str]:
+    """The ``options`` of the shots file ``path`` that name files (:data:`~.inpaint.models.PATH_OPTIONS`:
+    ``model``, ``config``, ``cache_dir``), read against the file's folder, as an artist writes them beside it:
+    ``config`` and ``cache_dir`` were read against the folder the command ran in while ``model`` was read
+    against the file's. A model or config that names nothing there is a hub id, kept as typed; a cache folder
+    is always a folder. Absolute and ``~`` paths are kept."""
+    from .inpaint.models import PATH_OPTIONS
+
+    found = {}
+    for name, kind in PATH_OPTIONS.items():
+        value = options.get(name)
+        if not isinstance(value, str) or not value.strip() or Path(value).expanduser().is_absolute():
+            continue
+        local = path.parent / value
+        if kind == "path" or local.exists():
+            found[name] = str(local)
+    return found
+
+
 def load_board(
     path: Path,
     overrides: dict[str, Any] | None = None,
@@ -199,13 +218,11 @@ def load_board(
     model = data.get("model")
     if not model:
         raise InputError(f"{path}: no 'model'; give a hub id, a local diffusers folder or a checkpoint file")
-    local = (path.parent / str(model)).expanduser()
     options = {
         k: v for k, v in data.items() if k not in {"shots", "steps", "size", "guidance", "seed", "title"}
     }
-    from_file = not (overrides or {}).get("model")
-    if from_file and not Path(str(model)).expanduser().is_absolute() and local.exists():
-        options["model"] = str(local)
+    given = {k for k, v in (overrides or {}).items() if v is not None}
+    options.update(files_beside(path, {k: v for k, v in options.items() if k not in given}))
     shots_data = data.get("shots")
     if not isinstance(shots_data, list) or not shots_data:
         raise InputError(f"{path}: 'shots' must be a non-empty list of shots (each with name and prompt)")
@@ -224,6 +241,8 @@ def load_board(
             )
         if isinstance(item.get("name"), (bool, float)):  # 1.10 would be 1.1, yes True
             raise InputError(f"{where}: name {item['name']!r} reads as a value, not text; write it in quotes")
+        if isinstance(item.get("name"), (list, dict)):  # its Python text ("['a', 'b']") was the name
+            optional_text(item["name"], f"{where}: name")
         name = str(item.get("name") or "").strip()
         prompt = (optional_text(item.get("prompt"), f"{where}: prompt") or "").strip()
         if not name or not prompt:
@@ -275,7 +294,7 @@ def _kept(char: str) -> bool:
     return char.isalnum() or char in "_.-" or unicodedata.category(char)[0] == "M"
 
 
-def _file_name(index: int, name: str) -> str:
+def shot_file_name(index: int, name: str) -> str:
     """``NN_name.png``: the shot's name as typed, less what a file name cannot hold, so a previz ``image:
     board/02_灯台.png`` names it (letters of other scripts were once dropped: 02_shot.png). In NFC (é one
     character), whatever the keyboard or file gave. An ASCII name keeps the file name it always had; ``NN``
@@ -362,7 +381,7 @@ def generate_board(board: Board, output: Path, device: str = "auto") -> list[Pat
         refuse_nan(picture, board.options.get("model"), f"shot {shot.name}", NAN_ADVICE)
         rgb8 = np.clip(np.rint(picture * 255.0), 0, 255).astype(np.uint8)
         output.mkdir(parents=True, exist_ok=True)  # (with the first picture: see output_folder)
-        file = output / _file_name(index, shot.name)
+        file = output / shot_file_name(index, shot.name)
         atomic_write(file, partial(_save_png, rgb8))
         images.append((shot, rgb8, file))
     sheet = output / "contact_sheet.png"

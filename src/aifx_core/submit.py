@@ -154,11 +154,11 @@ def _follow(
     """Print the job's events until its final one; Ctrl+C (or SIGTERM, under :func:`_sigterm_as_ctrl_c`)
     cancels it on the server and keeps following. ``queued``: say the job was queued first; ``interrupted``:
     the user already asked to stop (before the job's id was read), so the cancel is sent at once."""
-    from .cli import _progress_printer
+    from .progress import ProgressPrinter
 
     seen = 0  # event ids count 1, 2, 3... per job: after a Ctrl+C, follow on from the last one printed
     cancelling = False
-    with _progress_printer(json_progress) as on_progress:
+    with ProgressPrinter(json_progress) as on_progress:
         while True:
             try:
                 if queued:

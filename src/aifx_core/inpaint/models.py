@@ -269,12 +269,13 @@ def locate_model(model: Any, what: str = "model", cache_dir: str | None = None) 
     return ModelSource("hub", text)
 
 
-def locate_config(config: str, cache_dir: str | None = None) -> ModelSource:
+def locate_config(config: str, cache_dir: str | None = None, is_offline: bool = False) -> ModelSource:
     """A single checkpoint's ``config`` (a diffusers model folder or a hub id holding its components' configs),
     checked as ``--model`` is (:func:`locate_model`) before anything loads, the error naming ``config``: a
     mistyped folder (``models/tiny-inpaintt`` beside ``models/``) was taken for a hub id, and the load's failure
     blamed on the checkpoint ("could not load it as a StableDiffusionInpaintPipeline ...; check the model").
-    A checkpoint file is no config."""
+    A checkpoint file is no config, and nor is a hub id not in the cache while downloads are off
+    (``is_offline``), which the checkpoint's load was blamed for the same way."""
     try:
         source = locate_model(config, "config", cache_dir)
     except InputError as error:
@@ -283,6 +284,12 @@ def locate_config(config: str, cache_dir: str | None = None) -> ModelSource:
         raise InputError(
             f"config {source.location}: a checkpoint file; config takes the folder (or hub id) of a diffusers "
             "model of the same architecture"
+        )
+    if source.kind == "hub" and is_offline and hub_revision(source.location, cache_dir) is None:
+        raise InputError(
+            f"config {source.location!r} is not in the Hugging Face cache and downloads are off (HF_HUB_OFFLINE=1 "
+            f"or local_files_only), {_NOT_LOCAL}; download it first with `hf download {source.location}`, or "
+            "point config at a local diffusers folder of the same architecture"
         )
     return source
 
@@ -440,7 +447,7 @@ class ModelIndex:
         self.request = request
         self.source = locate_model(request.model, cache_dir=request.cache_dir)
         if request.config:  # (checked with the model: a mistyped one was blamed on the checkpoint)
-            locate_config(request.config, request.cache_dir)
+            locate_config(request.config, request.cache_dir, request.local_files_only)
         self._config: dict[str, Any] | None = None
 
     def config(self) -> dict[str, Any]:

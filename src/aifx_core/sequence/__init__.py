@@ -24,7 +24,16 @@ from .guard import (
 )
 from .image import Image, from_float, to_float
 from .imageinfo import ImageInfo
-from .imageio import FORMATS, check_names_fit, check_writable, read_image, read_info, write_image
+from .imageio import (
+    FORMATS,
+    check_names_fit,
+    check_writable,
+    missing_folders,
+    read_image,
+    read_info,
+    remove_made_folders,
+    write_image,
+)
 from .info import describe
 from .pattern import FramePattern, beside_output, earlier_beside, parse_pattern
 from .reader import Sequence, check_outside_input_folder, open_sequence, output_pattern
@@ -45,6 +54,8 @@ __all__ = [
     "check_side_sequence",
     "check_names_fit",
     "check_writable",
+    "missing_folders",
+    "remove_made_folders",
     "clean_stale_temps",
     "describe",
     "format_frames",

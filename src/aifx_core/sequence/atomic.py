@@ -135,12 +135,14 @@ def atomic_write(
 NO_FOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
-def linked_side_file(path: Path, what: str) -> InputError:
-    """The one line refusing a file aifx keeps beside an output (``what``: its lock file, its write probe) that
-    is a symlink: aifx never makes one, and opening it in place would write into the file it names."""
+def linked_side_file(
+    path: Path, what: str, harm: str = "it would write through it into the file it names"
+) -> InputError:
+    """The one line refusing a file aifx keeps beside an output (``what``: its lock file, its manifest) that
+    is a symlink: aifx never makes one, and ``harm`` says what using it in place would do (opening a lock file
+    writes into the file it names; reading a manifest takes that file for this output's record)."""
     return InputError(
-        f"{path}: this {what} is a symlink, which no aifx run makes (it would write through it into the file it "
-        "names); delete the link and rerun"
+        f"{path}: this {what} is a symlink, which no aifx run makes ({harm}); delete the link and rerun"
     )
 
 

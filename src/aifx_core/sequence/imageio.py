@@ -248,6 +248,28 @@ def check_names_fit(
         )
 
 
+def missing_folders(folder: str | os.PathLike[str]) -> list[Path]:
+    """``folder`` and the folders above it that are not there yet, deepest first: what :func:`check_writable`
+    is about to make for a run, and so all that the run may take away again (:func:`remove_made_folders`)."""
+    made = []
+    path = Path(os.path.abspath(os.path.expanduser(folder)))
+    while not os.path.lexists(path) and path.parent != path:
+        made.append(path)
+        path = path.parent
+    return made
+
+
+def remove_made_folders(made: Iterable[Path]) -> None:
+    """Remove the folders a run made (``made``: :func:`missing_folders` before it made them, deepest first)
+    while each is empty, so a run stopped before it wrote into them leaves no empty folder behind. A folder
+    holding anything (a frame, another run's lock file) stops the walk: it and the folders above it are kept."""
+    for folder in made:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+
+
 def check_writable(folder: str | os.PathLike[str], create: bool = True, what: str = "output folder") -> Path:
     """Make sure frames can be written into ``folder`` (created if missing), before any work is done.
 

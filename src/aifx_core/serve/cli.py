@@ -13,6 +13,7 @@ from typing import Any
 
 from .. import __version__
 from ..protocol.errors import InputError
+from ..protocol.job import refuse_empty_path
 
 DEFAULT_PORT = 8765
 
@@ -158,6 +159,13 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         raise InputError(f"--port {args.port}: expected 1-65535 (or 0, which picks a free one)")
     if args.idle_unload < 0:
         raise InputError(f"--idle-unload {args.idle_unload:g}: expected seconds, 0 or more")
+    # --path-map "$RULES" with RULES unset started a server with no rules, without a word (as aifx run did).
+    refuse_empty_path(
+        args.path_map,
+        "rules file",
+        '--path-map ""',
+        "to take the clients' paths as they are, or give a pathmapping-1.0 file such as rules.json",
+    )
     devices = worker_devices(args.workers)  # (before the state folder is locked and its queue read)
     for value, name in (
         (args.max_queue, "--max-queue"),
@@ -173,7 +181,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             raise InputError(f"--root {root}: no such folder")
         roots.append(path.resolve())
     tokens = TokenFile(args.token_file) if args.token_file else None
-    rules = load_path_map(args.path_map) if args.path_map else []
+    rules = load_path_map(args.path_map) if args.path_map is not None else []
     state = Path(args.state).expanduser() if args.state else default_state_dir()
     if state.exists() and not state.is_dir():
         raise InputError(f"--state {state}: a file, not a folder; give a folder for the queue")
