@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from cli_runner import aifx
@@ -56,3 +57,30 @@ def test_the_command_line_prints_the_feather_note(tmp_path):
     assert 'note: feather 6 (--feather or "feather") changes nothing with the telea backend' in " ".join(
         done.stderr.split()
     )
+
+
+@pytest.mark.parametrize("backend", ["telea", "propagate"])
+def test_the_confidence_of_a_backend_that_keeps_the_plate_does_not_follow_the_feather(tmp_path, backend):
+    """The note says the feather changes nothing: with ``--confidence`` it changed ``fill.confidence`` (telea
+    reports none, so the feathered band outside the hole, the plate itself, was marked unsure: a reviewer
+    counted 744 pixels a frame). The plate kept around the hole is sure, whatever the feather."""
+    shot = make_shot(tmp_path / "shot", FRAMES)
+    for feather in (2, 8):
+        fill(
+            shot_job(
+                shot,
+                tmp_path / f"f{feather}" / "c.####.exr",
+                backend=backend,
+                feather=feather,
+                confidence=True,
+            )
+        )
+    for frame in FRAMES:
+        two = read_image(tmp_path / "f2" / f"c.{frame:04d}.exr").channels
+        eight = read_image(tmp_path / "f8" / f"c.{frame:04d}.exr").channels
+        assert np.array_equal(two["fill.confidence"], eight["fill.confidence"]), frame
+        mask = cv2.imread(str(shot / f"mask.{frame:04d}.png"), cv2.IMREAD_GRAYSCALE)
+        near = cv2.dilate((mask > 127).astype(np.uint8), np.ones((25, 25), np.uint8)) > 0
+        grown = cv2.dilate((mask > 127).astype(np.uint8), np.ones((9, 9), np.uint8)) > 0  # (--dilate 4)
+        band = near & ~grown  # outside the hole, within the raised feather's reach
+        assert band.any() and (eight["fill.confidence"][band] == 1.0).all(), frame

@@ -1122,6 +1122,8 @@ def _fill_frames(
         """Plate frame ``frame`` in the window its output keeps (see :func:`_output_window`)."""
         return _output_window(image, frame, out, result.notices, exr_output)
 
+    keeps_plate = registered_backend(run.name).keeps_plate  # (the feather changes none of its pixels)
+
     def write(item: tuple[int, np.ndarray, np.ndarray, _Reported | None]) -> None:
         """Composite one frame, write it atomically and report it (in the writer thread: :mod:`.workers`)."""
         frame, rgb, hole, reported = item
@@ -1141,7 +1143,11 @@ def _fill_frames(
                 weight = reframe(shown, display, data)
                 filled = composite(original, reframe(rgb, display, data), weight)
                 if combines(original, frame) or job.confidence:
-                    unsure = 1.0 - confidence_map(reported, hole, shown)  # 0 wherever the plate is kept
+                    # 0 wherever the plate is kept: a backend that returns the plate around the hole keeps it
+                    # there whatever the feather (its band blends the plate with itself), so only its hole is unsure
+                    unsure = 1.0 - confidence_map(
+                        reported, hole, hole.astype(np.float32) if keeps_plate else shown
+                    )
                     sure = 1.0 - reframe(unsure, display, data)
                     filled = attach_confidence(filled, target, sure)
                 own = _lossless(compression, original, frame, result.notices, exr_output)
