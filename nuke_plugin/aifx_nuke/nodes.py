@@ -681,14 +681,26 @@ def _linked(node: nuke.Node) -> list[nuke.Node]:
 _ROOT_SESSION_KNOBS = ("frame", "name")
 
 
+#: A Read's knobs that change how fast it reads, or what it reads in proxy mode, never a full-resolution pixel
+#: (Foundry's Read reference: ``proxy``, the file read instead when proxy mode is on and the resolution asked for
+#: is at most ``proxy_format``; ``localizationPolicy``, local copies "for faster access times"). The inputs are
+#: written at full resolution (:func:`_full_resolution`): keyed, the proxies arriving made the fill stale.
+_READ_SPEED_KNOBS = ("proxy", "proxy_format", "localizationPolicy")
+
+
 def _knob_lines(node: nuke.Node) -> str:
     """``node``'s changed knobs as script text (``writeKnobs``), for its cache-key row; the project's without
-    :data:`_ROOT_SESSION_KNOBS`."""
+    :data:`_ROOT_SESSION_KNOBS`, a Read's without :data:`_READ_SPEED_KNOBS`."""
     text = node.writeKnobs(_WRITE_KNOB_FLAGS)
-    if not isinstance(node, nuke.Root):
+    dropped: tuple[str, ...]
+    if isinstance(node, nuke.Root):
+        dropped = _ROOT_SESSION_KNOBS
+    elif node.Class() == "Read":
+        dropped = _READ_SPEED_KNOBS
+    else:
         return text
     lines = text.splitlines()
-    return "\n".join(line for line in lines if line.strip().split(" ", 1)[0] not in _ROOT_SESSION_KNOBS)
+    return "\n".join(line for line in lines if line.strip().split(" ", 1)[0] not in dropped)
 
 
 @contextlib.contextmanager

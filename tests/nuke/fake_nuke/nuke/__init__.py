@@ -12,7 +12,8 @@ the plugin uses, and it is as strict as Nuke where Nuke bites:
 - **Bounding boxes.** Images carry a format (EXR display window) and a bbox (EXR data window); a Read of an EXR
   keeps the file's data window, a Crop sets the bbox to its box, and a Write of an EXR writes the input's bbox
   as the data window (Foundry's ``exrWriter.C``: ``bound`` from ``input->x(), y(), r(), t()``).
-- **Proxy and views.** With the root's ``proxy`` on, Reads deliver images scaled by ``proxy_scale``;
+- **Proxy and views.** With the root's ``proxy`` on, Reads deliver images scaled by ``proxy_scale``, or their
+  ``proxy`` file where one is set (Foundry's Read reference; the fake takes it as made at the proxy scale);
   ``execute`` renders every view of the root's ``views`` unless told which (a Write without ``%V`` in its path
   ends up with the last one); ``%V``/``%v`` in a Read's path become the view.
 - **Knobs.** File knobs hold text; ``evaluate()`` performs the TCL substitutions Nuke does (``[getenv X]``,
@@ -614,6 +615,15 @@ _EXR_INTERLEAVE = ("channels, layers and views", "channels and layers", "channel
 _CLASS_KNOBS: dict[str, dict[str, Any]] = {
     "Read": {
         "file": File_Knob,
+        # Foundry's Read reference (12.2, "Read Tab"): ``proxy``, the file read instead of ``file`` "if proxy mode
+        # is on and the required resolution is less than or equal to the proxy format" (``proxy_format``), and
+        # ``localizationPolicy``, local copies "for faster access times". None changes a full-resolution pixel.
+        "proxy": File_Knob,
+        "proxy_format": "1024 778 0 0 1024 778 1 1K_Super_35(full-ap)",
+        "localizationPolicy": (
+            _Menu_Knob("on", "from auto-localize path", "on demand", "off"),
+            "from auto-localize path",
+        ),
         "first": 1,
         "last": 1,
         "origfirst": 1,
@@ -1630,10 +1640,14 @@ def _render(node: Node | None, frame: int) -> _Image:
     cls = node._class
     if cls == "Read":
         path = node._knobs["file"].evaluate()  # type: ignore[attr-defined]
+        held = _read_frame(node, frame)
+        # Proxy mode reads the proxy file where one is set (the fake's are made at the proxy scale).
+        proxy = node._knobs["proxy"].evaluate() if _root._knobs["proxy"]._value else ""  # type: ignore[attr-defined]
+        if proxy.strip() and held is not None:
+            return _read_image(_frame_path(_in_project(proxy), held))
         if not path.strip():
             raise RuntimeError(f"{node._name}: Read error: no file name")
         path = _in_project(path)
-        held = _read_frame(node, frame)
         if held is None:  # before/after "black": the format, nothing in it
             image = _read_image(_frame_path(path, int(node._knobs["first"]._value)))
             return _Image(
