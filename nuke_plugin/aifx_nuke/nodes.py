@@ -34,6 +34,8 @@ if TYPE_CHECKING:  # (typing.TypeGuard is Python 3.10; Nuke 14 runs 3.9)
     from typing_extensions import TypeGuard
 
 from . import jobs, knobs, session
+from .aifx_protocol.errors import InputError
+from .aifx_protocol.frames import hash_pattern
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -441,11 +443,15 @@ class NukeHost:
 
     @_main_thread
     def shown_result(self) -> tuple[str, int, int] | None:
-        """(file, first, last) of the result Read; None until it shows a result."""
+        """(file, first, last) of the result Read; None until it shows a result. The file as
+        :meth:`show_result` was given it (``result.####.exr``): Nuke's ``File_Knob.value()`` gives a sequence in
+        printf notation (``result.%04d.exr``), which would read as another result."""
         read = self._inner(knobs.READ_RESULT)
         pattern = str(read["file"].value())
         if pattern == knobs.NOT_RENDERED:
             return None
+        with contextlib.suppress(InputError):  # (two frame tokens: typed by hand, no result of ours)
+            pattern = hash_pattern(pattern)
         return pattern, int(read["first"].value()), int(read["last"].value())
 
     def _add_range_switch(self, read: nuke.Node) -> nuke.Node:

@@ -118,7 +118,9 @@ def test_the_fake_filename_evaluates_tcl_keeps_the_frame_token_and_reads_relativ
     read = comp["plate_node"]
     read["file"].setValue("[getenv SHOT_ROOT]/plates/plate.####.exr")
     assert nuke.filename(read) == comp["plate"]
-    assert read["file"].value() == "[getenv SHOT_ROOT]/plates/plate.####.exr"
+    assert read["file"].value() == "[getenv SHOT_ROOT]/plates/plate.%04d.exr", (
+        "not evaluated, printf (Foundry)"
+    )
     read["file"].setValue("plates/plate.####.exr")
     assert nuke.filename(read) == "plates/plate.####.exr"
     nuke.root()["project_directory"].setValue(str(comp["dir"].parent))

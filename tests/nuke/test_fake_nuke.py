@@ -75,3 +75,15 @@ def test_parent_in_an_expression_names_the_group_the_node_is_in():
     assert grade.dependencies(nuke.EXPRESSIONS) == [group]
     assert lift.dependencies(nuke.EXPRESSIONS) == [grade]
     assert up.dependencies(nuke.EXPRESSIONS) == [outside]
+
+
+def test_a_file_knobs_value_is_in_printf_notation_and_the_script_keeps_the_text(tmp_path):
+    """Foundry's File_Knob.value(): "will be normalized to technical notation if sequence (%4d)"; the fake gave
+    the text as set, so a plugin comparing a Read's file with ``####`` passed here and failed in Nuke."""
+    read = nuke.nodes.Read(name="Plate", file="/shots/plate.####.exr")
+    assert read["file"].value() == read["file"].getValue() == "/shots/plate.%04d.exr"
+    assert read["file"].toScript() == "/shots/plate.####.exr"
+    assert "file /shots/plate.####.exr" in read.writeKnobs(nuke.WRITE_NON_DEFAULT_ONLY | nuke.TO_SCRIPT)
+    nuke.scriptSave(str(tmp_path / "comp.nk"))
+    nuke.scriptOpen(str(tmp_path / "comp.nk"))
+    assert nuke.toNode("Plate")["file"].toScript() == "/shots/plate.####.exr"

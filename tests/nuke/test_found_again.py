@@ -47,7 +47,7 @@ def test_a_script_opened_from_another_folder_keeps_its_result(comp, tmp_path):
 
     fill = _reopen(tmp_path / "publish" / "comp_v001.nk")
     assert "found in the cache" in fill["status"].value()
-    assert fill.node(knobs.READ_RESULT)["file"].value() == result
+    assert fill.node(knobs.READ_RESULT)["file"].value() == result.replace("####", "%04d"), "as Nuke gives it"
     outcome = nodes.render_node(fill)
     assert outcome.reused and outcome.result == result
     assert not (tmp_path / "publish" / "aifx_cache").exists()
@@ -64,3 +64,26 @@ def test_a_result_that_is_gone_says_where_it_was_looked_for_not_that_the_inputs_
     )
     assert "changed" not in status
     assert fill.node(knobs.READ_RESULT)["file"].value() == knobs.NOT_RENDERED
+
+
+def test_a_fill_nuke_gives_back_in_printf_notation_renders_below_and_is_found_again(comp, tmp_path):
+    """Nuke gives a Read's file in printf notation (``result.%04d.exr``, Foundry's File_Knob.value()): right
+    after a render, the comp Write below the AIFill was refused ("its inputs or settings changed since its
+    render") and the node forgot its fill, and a reopened script never found its result."""
+    fill = comp["fill"]
+    runpy.run_path(str(PLUGIN / "init.py"))
+    result = nodes.render_node(fill).result
+    assert fill.node(knobs.READ_RESULT)["file"].value() == result.replace("####", "%04d"), "as Nuke gives it"
+    write = nuke.nodes.Write(name="CompOut", file=(tmp_path / "out" / "comp.####.exr").as_posix())
+    write["create_directories"].setValue(True)
+    write.setInput(0, fill)
+    nuke.execute(write, 1001, 1003)
+    assert fill["status"].value() == "done: frames 1001-1003 (3 filled now)"
+    nuke.scriptSave(str(tmp_path / "comp.nk"))
+
+    fill = _reopen(tmp_path / "comp.nk")
+    assert "found in the cache" in fill["status"].value()
+    fill["cache_dir"].setValue(str(tmp_path / "elsewhere"))  # found by its keys: the Read's own folder
+    nuke.execute_log.clear()
+    outcome = nodes.render_node(fill)
+    assert outcome.reused and outcome.result == result and nuke.execute_log == []

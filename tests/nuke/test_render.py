@@ -62,7 +62,7 @@ def test_render_writes_inputs_runs_the_worker_and_swaps_the_read(comp):
 
     # the node's output is now the filled plate: Read → result, switch on the Read
     read = fill.node(knobs.READ_RESULT)
-    assert read["file"].value() == job["output"]
+    assert read["file"].value() == job["output"].replace("####", "%04d"), "as Nuke gives a sequence"
     assert (read["first"].value(), read["last"].value()) == (1001, 1003)
     filled = nuke._pull(fill, 1002)
     changed = np.abs(filled["rgba.red"] - plate["rgba.red"]) > 1e-4
@@ -405,7 +405,7 @@ def test_outside_the_filled_frames_the_output_is_an_error_not_a_frozen_fill(comp
         nuke._pull(fill, 1001)
     result = fill.node(knobs.READ_RESULT)["file"].value()
     assert np.array_equal(
-        nuke._pull(fill, 1002)["rgba.red"], nuke._read(result.replace("####", "1002"))["rgba.red"]
+        nuke._pull(fill, 1002)["rgba.red"], nuke._read(jobs.frame_path(result, 1002))["rgba.red"]
     )
 
     fill["frame_range"].setValue("")  # the whole Source range: every comp frame is filled

@@ -311,7 +311,16 @@ class EvalString_Knob(String_Knob):
 
 
 class File_Knob(EvalString_Knob):
-    pass
+    """A file path. Foundry's ``File_Knob.value()`` / ``getValue()`` (7.0 and 12.2 Python reference): "Returns
+    the string on this knob, will be normalized to technical notation if sequence (%4d)": ``plate.####.exr``
+    reads ``plate.%04d.exr``. The text as typed is what the knob holds: what a saved script (``toScript``,
+    ``writeKnobs``) keeps and what ``evaluate()`` substitutes in."""
+
+    def value(self) -> str:
+        return re.sub(r"#+", lambda m: f"%0{len(m.group(0))}d", str(self._value))
+
+    def getValue(self) -> str:
+        return self.value()
 
 
 class Channel_Knob(String_Knob):
