@@ -159,6 +159,17 @@ def create_aifill(connect_selected: bool = True) -> nuke.Group:
     return group
 
 
+def _setting(knob: nuke.Knob) -> Any:
+    """A setting knob's value for the job: a file knob evaluated (TCL, as Nuke evaluates a Read's path), a text
+    knob as typed. Foundry's ``String_Knob.value()`` is "the evaluated value" (TCL substituted), so a prompt
+    ``a neon sign reading [OPEN]`` would be run as the command ``OPEN``; ``getText()`` is the text."""
+    if isinstance(knob, nuke.File_Knob):
+        return knob.evaluate()
+    if isinstance(knob, nuke.String_Knob):
+        return knob.getText()
+    return knob.value()
+
+
 def _range_switch(read: nuke.Node) -> nuke.Node:
     """The Switch between the result Read (0) and a Read that errors naming the filled frames (1), in the
     current group: :meth:`NukeHost.show_result` drives ``which`` by ``frame``."""
@@ -248,7 +259,7 @@ class NukeHost:
             ):  # an AIFill from an older script not updated yet (update_knobs): what it sent then
                 values[spec.name] = spec.default
             else:
-                values[spec.name] = knob.evaluate() if isinstance(knob, nuke.File_Knob) else knob.value()
+                values[spec.name] = _setting(knob)
         return values
 
     @_main_thread

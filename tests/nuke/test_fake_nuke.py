@@ -87,3 +87,16 @@ def test_a_file_knobs_value_is_in_printf_notation_and_the_script_keeps_the_text(
     nuke.scriptSave(str(tmp_path / "comp.nk"))
     nuke.scriptOpen(str(tmp_path / "comp.nk"))
     assert nuke.toNode("Plate")["file"].toScript() == "/shots/plate.####.exr"
+
+
+def test_a_string_knobs_value_is_evaluated_and_get_text_is_as_typed(monkeypatch):
+    """Foundry's String_Knob (12.2 Python reference): value() "Get the evaluated value of this knob as a
+    string", getText() "Get the non-evaluated value of this knob"; the fake gave the text either way."""
+    monkeypatch.setenv("SHOW", "sh010")
+    knob = nuke.String_Knob("note", "note")
+    knob.setValue("shot [getenv SHOW]")
+    assert knob.value() == "shot sh010" and knob.getText() == "shot [getenv SHOW]"
+    knob.setValue("a neon sign reading [OPEN]")
+    with pytest.raises(RuntimeError, match="invalid command name"):
+        knob.value()
+    assert knob.getText() == "a neon sign reading [OPEN]"

@@ -123,3 +123,21 @@ def test_host_refuses_a_node_that_is_not_an_aifill():
 
     with pytest.raises(session.RenderError, match="not an AIFill"):
         nodes.NukeHost(nuke.nodes.Read(name="Plate"))
+
+
+def test_a_prompt_reaches_the_job_as_typed_not_evaluated_as_tcl(comp):
+    """Foundry's String_Knob.value() (12.2 Python reference) is "the evaluated value of this knob", TCL
+    substituted; getText() "the non-evaluated value". A prompt with brackets (``a neon sign reading [OPEN]``)
+    was run as a TCL command: the render failed on it, or the prompt sent was not the one typed."""
+    import os
+
+    from aifx_nuke import session
+
+    fill = comp["fill"]
+    fill["backend"].setValue("diffusers")
+    fill["model"].setValue("org/inpaint-model")
+    fill["prompt"].setValue("a neon sign reading [OPEN] over a $20 bill")
+    fill["negative_prompt"].setValue("[text], watermark")
+    job = session.plan(nodes.NukeHost(fill), None, os.environ)[1]
+    assert job.options["prompt"] == "a neon sign reading [OPEN] over a $20 bill"
+    assert job.options["negative_prompt"] == "[text], watermark"

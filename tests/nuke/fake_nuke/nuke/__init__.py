@@ -17,7 +17,8 @@ the plugin uses, and it is as strict as Nuke where Nuke bites:
   ``execute`` renders every view of the root's ``views`` unless told which (a Write without ``%V`` in its path
   ends up with the last one); ``%V``/``%v`` in a Read's path become the view.
 - **Knobs.** File knobs hold text; ``evaluate()`` performs the TCL substitutions Nuke does (``[getenv X]``,
-  ``[value root.name]``, ``[file dirname ...]``), ``value()`` does not. A ``Channel_Knob`` of the default
+  ``[value root.name]``, ``[file dirname ...]``), ``value()`` does not and gives a sequence in printf notation
+  (``%04d``); a String_Knob's ``value()`` is evaluated too, its ``getText()`` is the text as typed. A ``Channel_Knob`` of the default
   depth (0: a layer) holds a layer, depth 1 one channel. Buttons (``PyScript_Knob``) share the line of the
   knob before them unless ``STARTLINE`` is set.
 - **Channels and layers.** A script knows Nuke's default layers (``rgba``, ``depth``, ``mask``...); any other
@@ -299,14 +300,27 @@ class BBox_Knob(Knob):
 
 
 class String_Knob(Knob):
+    """Text. Foundry's String_Knob (12.2 Python reference): ``value()`` "Get the evaluated value of this knob as
+    a string" (TCL substituted: ``[getenv SHOW]``; a bracket that is no command fails), ``getText()`` "Get the
+    non-evaluated value of this knob"."""
+
     def setValue(self, value: Any) -> bool:
         self._value = str(value)
         return True
 
+    def value(self) -> str:
+        return _tcl_substitute(str(self._value))
+
+    def getValue(self) -> str:
+        return self.value()
+
+    def getText(self) -> str:
+        return str(self._value)
+
 
 class EvalString_Knob(String_Knob):
     def evaluate(self) -> str:
-        """The text with Nuke's TCL substitutions done (``value()`` gives the text as typed)."""
+        """The text with Nuke's TCL substitutions done (``getText()`` gives the text as typed)."""
         return _tcl_substitute(str(self._value))
 
 
@@ -323,7 +337,7 @@ class File_Knob(EvalString_Knob):
         return self.value()
 
 
-class Channel_Knob(String_Knob):
+class Channel_Knob(Knob):
     """Depth 0 (the default, Nuke's 4 channels) selects a layer; depth 1 selects one channel.
 
     Like Nuke's, it takes only a channel (or layer) the script knows: add a layer before using it."""
@@ -348,7 +362,7 @@ class Channel_Knob(String_Knob):
         return True
 
 
-class ChannelMask_Knob(String_Knob):
+class ChannelMask_Knob(Knob):
     """A set of channels (a Write's ``channels``, a Shuffle's ``in``/``out``): ``all``, ``none`` or a layer."""
 
     def setValue(self, value: Any) -> bool:
