@@ -612,6 +612,29 @@ def test_the_plates_other_layers_pass_through_below_the_node(comp):
     assert (nuke._pull(comp["fill"], 1002)["depth.Z"] == 5.0).all()
 
 
+def test_a_colour_aov_in_the_plate_is_named_on_the_done_status(comp):
+    """docs/nuke.md: "a colour AOV keeps what the hole held; the done status says so". Nuke's Write names the
+    AOV's channels as Nuke does (``diffuse.red``...), which the core did not take for colour: the status said
+    nothing, nor the Error Console, and the rig stayed in the pass unnoticed."""
+    for frame in (1001, 1002, 1003):
+        path = comp["dir"] / f"plate.{frame}.exr"
+        planes = _exr(str(path))
+        write_exr(path, {**planes, **{f"diffuse.{c}": planes[c] * 0.5 for c in "RGB"}})
+    assert "diffuse.red" in comp["plate_node"].channels()
+    outcome = nodes.render_node(comp["fill"])
+    source = _exr(os.path.join(os.path.dirname(os.path.dirname(outcome.result)), "source.1002.exr"))
+    assert {"diffuse.red", "diffuse.green", "diffuse.blue"} <= set(source), "as Nuke's Write names them"
+    note = (
+        "note: only R,G,B is filled; the layers diffuse are copied as they are, the object still in them; fill a "
+        "pass as a plate of its own where it must match"
+    )
+    assert comp["fill"]["status"].value() == f"done: frames 1001-1003 (3 filled now); {note}"
+    assert nuke.warnings == [f"AIFill AIFill1: {note}"]
+    assert np.array_equal(
+        nuke._pull(comp["fill"], 1002)["diffuse.red"], nuke._pull(comp["plate_node"], 1002)["diffuse.red"]
+    )
+
+
 def test_an_input_that_cannot_render_is_reported_on_the_status_line(comp):
     fill = comp["fill"]
     comp["matte_node"]["file"].setValue((comp["dir"] / "missing.####.png").as_posix())
