@@ -170,6 +170,13 @@ def _setting(knob: nuke.Knob) -> Any:
     return knob.value()
 
 
+def _set_range(read: nuke.Node, first: int, last: int) -> None:
+    """A Read's frame range (``first``/``last`` and the file's ``origfirst``/``origlast``): what the node
+    reports as its range (``Node.firstFrame``), and so what any node below it sees."""
+    for name, value in (("first", first), ("last", last), ("origfirst", first), ("origlast", last)):
+        read[name].setValue(value)
+
+
 def _range_switch(read: nuke.Node) -> nuke.Node:
     """The Switch between the result Read (0) and a Read that errors naming the filled frames (1), in the
     current group: :meth:`NukeHost.show_result` drives ``which`` by ``frame``."""
@@ -417,11 +424,14 @@ class NukeHost:
             nuke.Layer(knobs.CONFIDENCE_LAYER, [knobs.CONFIDENCE_CHANNEL])
         read = self._inner(knobs.READ_RESULT)
         read["file"].setValue(pattern)
-        for name, value in (("first", first), ("last", last), ("origfirst", first), ("origlast", last)):
-            read[name].setValue(value)
+        _set_range(read, first, last)
         switch = self.node.node(knobs.SWITCH_RANGE) or self._add_range_switch(read)
         whole_source = self.input_range() == (first, last)
-        self._inner(knobs.READ_OUTSIDE)["file"].setValue(knobs.outside_range(first, last, whole_source))
+        outside = self._inner(knobs.READ_OUTSIDE)
+        outside["file"].setValue(knobs.outside_range(first, last, whole_source))
+        # The node's frame range is its Switch's input's: outside the filled frames (the project's first frame
+        # 1 before a plate of 1001-1100) this Read's. At its default 1-1 an AIFill below refused the range.
+        _set_range(outside, first, last)
         if whole_source and first == last and self._source_held(first):
             # A still Source (a DMP, a clean plate: one file) is held by Nuke at every frame: so is its fill.
             switch["which"].clearAnimated()

@@ -396,6 +396,26 @@ def test_the_fake_read_holds_its_first_and_last_frame_outside_its_range_like_nuk
     assert not nuke._pull(plate, 1010)["rgba.red"].any()
 
 
+def test_an_aifill_below_another_fills_the_uppers_frames_whatever_the_project_range(comp):
+    """The project's frame range left at Nuke's default 1-100, the plate 1001-1003: the upper AIFill reported
+    its range as 1-1 (its Switch picks the erroring Read outside the filled frames, and that Read kept 1-1), so
+    the AIFill below it refused to render: "the Mask input has frames 1001-1003 only, not all of 1-1"."""
+    nuke.root()["first_frame"].setValue(1)
+    nuke.root()["last_frame"].setValue(100)
+    upper = comp["fill"]
+    nodes.render_node(upper)
+    assert (upper.firstFrame(), upper.lastFrame()) == (1001, 1003)
+    nuke._select(upper)
+    lower = nodes.create_aifill()
+    lower.setInput(1, comp["matte_node"])
+    for name in ("mask_channel", "backend", "aifx_env", "cache_dir"):
+        lower[name].setValue(upper[name].value())
+    nodes.render_node(lower)
+    assert lower["status"].value() == "done: frames 1001-1003 (3 filled now)"
+    with pytest.raises(RuntimeError, match="AIFill filled frames 1001-1003 only"):
+        nuke._pull(upper, 1000)
+
+
 def test_outside_the_filled_frames_the_output_is_an_error_not_a_frozen_fill(comp):
     """Nuke's Read holds its first/last frame outside its range: the fill of 1002 would sit over 1001."""
     fill = comp["fill"]
