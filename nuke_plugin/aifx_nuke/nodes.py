@@ -493,6 +493,10 @@ class NukeHost:
         self.node["status"].setValue(text)
 
     @_main_thread
+    def status(self) -> str:
+        return str(self.node["status"].value())
+
+    @_main_thread
     def warn(self, text: str) -> None:
         """A line in Nuke's Error Console (the terminal, headless), for what the artist should check."""
         nuke.warning(f"AIFill {self.node_name}: {text}")

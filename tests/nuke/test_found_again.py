@@ -7,7 +7,8 @@ import shutil
 from pathlib import Path
 
 import nuke
-from aifx_nuke import knobs, nodes
+import pytest
+from aifx_nuke import knobs, nodes, session
 from conftest import PLUGIN
 
 
@@ -87,3 +88,24 @@ def test_a_fill_nuke_gives_back_in_printf_notation_renders_below_and_is_found_ag
     nuke.execute_log.clear()
     outcome = nodes.render_node(fill)
     assert outcome.reused and outcome.result == result and nuke.execute_log == []
+
+
+@pytest.mark.parametrize("in_flight", ["writing inputs 1001-1003", "rendering 1001-1003"])
+def test_a_script_saved_while_its_aifill_rendered_does_not_say_rendering_when_reopened(
+    comp, tmp_path, in_flight
+):
+    """Saved (or autosaved) while the node wrote its inputs or ran its worker, the script reopened with the status
+    "rendering 1001-1003" for good: nothing renders in a script just opened. It says it is not rendered, unless
+    the render finished meanwhile: then its result is found."""
+    fill = comp["fill"]
+    nodes.NukeHost(fill).set_status(in_flight)  # what the node shows while it renders
+    nuke.scriptSave(str(tmp_path / "comp.nk"))
+    reopened = _reopen(tmp_path / "comp.nk")
+    assert reopened["status"].value() == session.INTERRUPTED
+    assert reopened.node(knobs.READ_RESULT)["file"].value() == knobs.NOT_RENDERED
+
+    nuke._reset()
+    nuke.scriptOpen(str(tmp_path / "comp.nk"))  # (no plugin: init.py not run)
+    nodes.render_node(nuke.toNode("AIFill1"))  # the render finishes after the save
+    reopened = _reopen(tmp_path / "comp.nk")
+    assert "found in the cache" in reopened["status"].value()
