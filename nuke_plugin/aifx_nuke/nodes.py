@@ -371,7 +371,7 @@ class NukeHost:
         write_mask: bool,
         cancelled: Callable[[], bool] | None = None,
     ) -> None:
-        """Source with every channel (the core fills rgba and carries depth, AOVs and the rest through, so
+        """Source with every channel (the core fills rgb and carries alpha, depth, AOVs and the rest through, so
         the node's output keeps the plate's layers), the Mask with the channel that marks the hole.
 
         ``cancelled`` is asked between the two writes: a Cancel pressed on the AIFill's progress dialog while

@@ -168,6 +168,8 @@ _KNOB_PHRASES: list[tuple[str, str]] = [
     (re.escape(events.CHECK_FRAMES), f"check the {_LABELS['frame_range']}"),
     # (the core's mask refusals name the flag and the job's field: the knob is both)
     (re.escape(events.PICK_MASK_CHANNEL), f"set {_LABELS['mask_channel']} to one of them"),
+    # (the core's note about a hole over semi-transparent alpha: the node is the fill)
+    (re.escape(events.UNPREMULTIPLY), "unpremultiply before AIFill and premultiply after"),
     (
         re.escape(events.GIVE_MASK),
         f"connect the Mask input or set {_LABELS['mask_channel']} to the channel that holds the matte",

@@ -655,6 +655,30 @@ def test_a_colour_aov_in_the_plate_is_named_on_the_done_status(comp):
     )
 
 
+def test_a_hole_over_a_premultiplied_elements_edge_says_to_unpremultiply(comp):
+    """A premultiplied CG element as Source (rgb 0 where alpha is 0), the matte over its edge: the fill makes rgb
+    there and keeps the alpha, so a Merge (over) below adds colour where the alpha is 0, a glow. docs/nuke.md
+    said the fill changes rgba; the done status now says what to do."""
+    matte = cv2.imread(comp["mask"].replace("####", "1002"), cv2.IMREAD_GRAYSCALE) > 127
+    edge = int(np.nonzero(matte)[1].mean())  # the element's edge runs through the matte
+    for frame in (1001, 1002, 1003):
+        path = comp["dir"] / f"plate.{frame}.exr"
+        planes = _exr(str(path))
+        alpha = np.ones_like(planes["R"])
+        alpha[:, :edge] = 0.0  # the element covers the right of the frame
+        write_exr(path, {**{c: planes[c] * 0.05 * alpha for c in "RGB"}, "A": alpha})
+    nodes.render_node(comp["fill"])
+    out, plate = nuke._pull(comp["fill"], 1002), nuke._pull(comp["plate_node"], 1002)
+    assert np.array_equal(out["rgba.alpha"], plate["rgba.alpha"]), "the alpha comes through"
+    assert ((out["rgba.alpha"] == 0) & (out["rgba.red"] > 1e-3)).any(), "colour where the alpha is 0"
+    note = (
+        "note: the hole crosses semi-transparent alpha (frame 1001): rgb is filled there and the alpha kept, so a "
+        "premultiplied element gets colour where its alpha is 0; unpremultiply before AIFill and premultiply after"
+    )
+    assert comp["fill"]["status"].value() == f"done: frames 1001-1003 (3 filled now); {note}"
+    assert nuke.warnings == [f"AIFill AIFill1: {note}"]
+
+
 def test_an_input_that_cannot_render_is_reported_on_the_status_line(comp):
     fill = comp["fill"]
     comp["matte_node"]["file"].setValue((comp["dir"] / "missing.####.png").as_posix())

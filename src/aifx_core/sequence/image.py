@@ -38,6 +38,16 @@ def layer_rgb(names: Collection[str], layer: str) -> tuple[str, ...] | None:
     return None
 
 
+def colour_alpha(channels: Iterable[str], colour: tuple[str, ...]) -> str | None:
+    """The alpha beside the colour channels ``colour`` (:func:`colour_channels`): ``A`` of the main layer, a
+    layer's ``A`` / ``alpha`` / ``a`` spelt as its colour is (``diffuse.red`` → ``diffuse.alpha``); None
+    where the frame has none."""
+    layer, _, red = colour[0].rpartition(".")
+    spelt = {"red": "alpha", "r": "a"}.get(red, "A")
+    name = f"{layer}.{spelt}" if layer else spelt
+    return name if name in set(channels) else None
+
+
 def colour_layers(channels: Mapping[str, np.ndarray] | Iterable[str]) -> list[str]:
     """The layers holding a red, green and blue (``ViewLayer.Combined`` of ``ViewLayer.Combined.R``...,
     ``diffuse`` of Nuke's ``diffuse.red``...), in file order."""
