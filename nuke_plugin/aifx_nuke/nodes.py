@@ -159,13 +159,19 @@ def create_aifill(connect_selected: bool = True) -> nuke.Group:
     return group
 
 
+#: The knobs that hold free text (what to paint), read as typed: every other text knob names a path, a hub id, a
+#: range, a colourspace or a URL, which a studio may spell with TCL (``[getenv MODELS]/big-lama.pt``), as it
+#: does a Read's path, so those are read evaluated, as before.
+FREE_TEXT_KNOBS = frozenset({"prompt", "negative_prompt"})
+
+
 def _setting(knob: nuke.Knob) -> Any:
-    """A setting knob's value for the job: a file knob evaluated (TCL, as Nuke evaluates a Read's path), a text
-    knob as typed. Foundry's ``String_Knob.value()`` is "the evaluated value" (TCL substituted), so a prompt
+    """A setting knob's value for the job: evaluated (TCL, as Nuke evaluates a Read's path), but free text as
+    typed. Foundry's ``String_Knob.value()`` is "the evaluated value" (TCL substituted), so a prompt
     ``a neon sign reading [OPEN]`` would be run as the command ``OPEN``; ``getText()`` is the text."""
     if isinstance(knob, nuke.File_Knob):
         return knob.evaluate()
-    if isinstance(knob, nuke.String_Knob):
+    if isinstance(knob, nuke.String_Knob) and knob.name() in FREE_TEXT_KNOBS:
         return knob.getText()
     return knob.value()
 

@@ -141,3 +141,18 @@ def test_a_prompt_reaches_the_job_as_typed_not_evaluated_as_tcl(comp):
     job = session.plan(nodes.NukeHost(fill), None, os.environ)[1]
     assert job.options["prompt"] == "a neon sign reading [OPEN] over a $20 bill"
     assert job.options["negative_prompt"] == "[text], watermark"
+
+
+def test_a_model_path_spelt_with_tcl_is_evaluated_as_a_reads_path_is(comp, monkeypatch):
+    """Only the free-text knobs are read as typed: a studio spells a model path with TCL as it does a Read's
+    (``[getenv MODELS]/big-lama.pt``), and Nuke's ``value()`` evaluates it, as the plugin read it before."""
+    import os
+
+    from aifx_nuke import session
+
+    monkeypatch.setenv("AIFX_TEST_MODELS", "/studio/models")
+    fill = comp["fill"]
+    fill["backend"].setValue("diffusers")
+    fill["model"].setValue("[getenv AIFX_TEST_MODELS]/inpaint")
+    job = session.plan(nodes.NukeHost(fill), None, os.environ)[1]
+    assert job.options["model"] == "/studio/models/inpaint"
