@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import OpenEXR
 import pytest
+from shot_files import read_exr, write_exr
 
 from aifx_core.composite import composite
+from aifx_core.job import FillJob
 from aifx_core.mask import feather_weight, make_hole
+from aifx_core.pipeline import fill
 from aifx_core.sequence.image import Image
 
 H, W = 24, 32
@@ -184,3 +188,70 @@ def test_exr_file_round_trip_keeps_bits_outside(tmp_path):
             assert not np.array_equal(bits(written[name]), bits(plane))
         else:
             assert np.array_equal(bits(written[name]), bits(plane))
+
+
+def _element_shot(folder: Path, alpha_left: float, alpha_right: float = 1.0) -> Path:
+    """Three frames of a premultiplied element (rgb = colour x alpha; alpha ``alpha_left`` on the left half,
+    ``alpha_right`` on the right) and a matte over the middle, crossing the element's edge."""
+    folder.mkdir()
+    yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
+    alpha = np.where(xx < W // 2, alpha_left, alpha_right).astype(np.float32)
+    for frame in (1, 2, 3):
+        colour = 0.5 + 0.3 * np.sin((xx + frame) / 3 + yy / 5)
+        planes = {
+            c: (colour * k * alpha).astype(np.float32) for c, k in zip("RGB", (1.0, 0.8, 0.6), strict=True)
+        }
+        write_exr(folder / f"plate.{frame:04d}.exr", {**planes, "A": alpha})
+        matte = np.zeros((H, W), np.uint8)
+        matte[6:18, 10:22] = 255
+        cv2.imwrite(str(folder / f"mask.{frame:04d}.png"), matte)
+    return folder
+
+
+UNPREMULT = (
+    "note: the hole crosses semi-transparent alpha (frame 1): rgb is filled there and the alpha kept, so a "
+    "premultiplied element gets colour where its alpha is 0; unpremultiply before the fill and premultiply after"
+)
+
+
+@pytest.mark.parametrize(("left", "noted"), [(0.0, True), (0.5, True), (1.0, False)])
+def test_a_hole_over_semi_transparent_alpha_is_noted_and_the_alpha_kept(tmp_path, left, noted):
+    """The fill changes rgb only: over a premultiplied element's edge it put colour where the alpha is 0, which
+    a Merge (over) downstream adds as a glow, and nothing said so. A note says so now; an opaque plate has none."""
+    shot = _element_shot(tmp_path / "shot", left)
+    job = FillJob(
+        input=str(shot / "plate.####.exr"),
+        mask=str(shot / "mask.####.png"),
+        output=str(tmp_path / "out" / "c.####.exr"),
+        backend="telea",
+        dilate=0,
+    )
+    result = fill(job)
+    assert result.notices == ([UNPREMULT] if noted else [])
+    for frame in (1, 2, 3):
+        before = read_exr(shot / f"plate.{frame:04d}.exr")[1]
+        after = read_exr(tmp_path / "out" / f"c.{frame:04d}.exr")[1]
+        assert bits(after["A"]).tobytes() == bits(before["A"]).tobytes(), "the alpha is carried through"
+
+
+@pytest.mark.parametrize("alpha", ["the matte", "empty"])
+def test_no_semi_transparent_note_where_the_alpha_is_the_matte_or_empty(tmp_path, alpha):
+    """The plate's alpha as the matte (no mask given) is no coverage, nor is an alpha of 0 everywhere (a plate
+    written with an empty alpha): no note there."""
+    shot = _element_shot(tmp_path / "shot", 0.0, 0.0 if alpha == "empty" else 1.0)
+    if alpha == "the matte":  # the alpha holds the hole, soft at its edge
+        for frame in (1, 2, 3):
+            path = shot / f"plate.{frame:04d}.exr"
+            planes = read_exr(path)[1]
+            matte = np.zeros((H, W), np.float32)
+            matte[6:18, 10:22] = 1.0
+            matte[6:18, 9] = matte[6:18, 22] = 0.5
+            write_exr(path, {**planes, "A": matte})
+    job = FillJob(
+        input=str(shot / "plate.####.exr"),
+        mask=None if alpha == "the matte" else str(shot / "mask.####.png"),
+        output=str(tmp_path / "out" / "c.####.exr"),
+        backend="telea",
+        dilate=0,
+    )
+    assert fill(job).notices == []

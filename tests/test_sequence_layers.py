@@ -108,6 +108,39 @@ def test_render_passes_beside_the_main_layer_are_named_as_not_filled(tmp_path):
     assert plain.notices == []
 
 
+@pytest.mark.parametrize("spelling", [("red", "green", "blue"), ("r", "g", "b")])
+def test_a_colour_pass_spelt_as_nuke_or_in_lower_case_is_named_and_kept(tmp_path, spelling):
+    """Nuke's Write names a layer's channels as Nuke does (``diffuse.red``, ``.green``, ``.blue``; some
+    renderers write ``diffuse.r``): such a colour AOV kept the removed object with no note, the core knowing only
+    ``diffuse.R``. It is named as one now (the fill and ``aifx info``) and comes through bit for bit."""
+    shot = tmp_path / "shot"
+    shot.mkdir()
+    for index, frame in enumerate(FRAMES):
+        planes = _planes(index, ("", "diffuse"))
+        renamed = {}
+        for name, plane in planes.items():
+            layer, _, channel = name.rpartition(".")
+            renamed[f"diffuse.{spelling['RGB'.index(channel)]}" if layer == "diffuse" else name] = plane
+        write_exr(shot / f"plate.{frame}.exr", renamed)
+        matte = np.zeros((40, 64), np.uint8)
+        matte[HOLE] = 255
+        cv2.imwrite(str(shot / f"mask.{frame}.png"), matte)
+    result = fill(_job(shot, tmp_path / "o"))
+    assert result.notices == [
+        "note: only R,G,B is filled; the layers diffuse are copied as they are, the object still in them; fill a "
+        "pass as a plate of its own where it must match"
+    ]
+    for frame in FRAMES:
+        before, after = (
+            read_exr(shot / f"plate.{frame}.exr")[1],
+            read_exr(tmp_path / "o" / f"c.{frame}.exr")[1],
+        )
+        for name in ("diffuse." + c for c in spelling):
+            assert before[name].tobytes() == after[name].tobytes(), (frame, name)
+    info = aifx("info", str(shot / "plate.1001.exr"))
+    assert info.returncode == 0 and "diffuse" in info.stdout.split("fills:", 1)[1], info.stdout
+
+
 def test_blender_5_multilayer_passes_in_parts_of_their_own_are_kept_and_named(tmp_path):
     """Blender 5 writes a multilayer render as a part per pass (``ViewLayer.Combined``, ``ViewLayer.Depth``,
     ``ViewLayer.DiffCol``...): the Combined part is filled, every other part comes back bit for bit, and a

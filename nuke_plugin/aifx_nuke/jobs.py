@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .aifx_protocol.backend_options import read_options
+from .aifx_protocol.errors import InputError
+from .aifx_protocol.frames import frame_token, hash_pattern, token_padding
 from .aifx_protocol.job import FillJob
 
 _VAR = re.compile(r"\$(?:(\w+)|\{([^}]*)\})")
@@ -251,9 +253,14 @@ class CachePaths:
 
 
 def result_keys(pattern: str) -> tuple[str, str] | None:
-    """``.../<inputs key>/fill_<fill key>/result.####.exr`` (a result Read's file) → (inputs key, fill key);
-    None for any other path. The keys say what the result is the fill of, whichever folder holds it."""
-    result_dir = os.path.dirname(pattern.replace("\\", "/"))
+    """``.../<inputs key>/fill_<fill key>/result.####.exr`` (a result Read's file; ``result.%04d.exr`` as Nuke's
+    ``File_Knob.value()`` gives it) → (inputs key, fill key); None for any other path. The keys say what the
+    result is the fill of, whichever folder holds it."""
+    try:
+        pattern = hash_pattern(pattern.replace("\\", "/"))
+    except InputError:  # two frame tokens: no result of ours
+        return None
+    result_dir = os.path.dirname(pattern)
     fill_dir = os.path.basename(result_dir)
     if os.path.basename(pattern) != "result.####.exr" or not fill_dir.startswith(_FILL_PREFIX):
         return None
@@ -261,8 +268,14 @@ def result_keys(pattern: str) -> tuple[str, str] | None:
 
 
 def frame_path(pattern: str, frame: int) -> str:
-    """``/c/source.####.exr`` and 1001 → ``/c/source.1001.exr`` (the only pattern this module writes)."""
-    return pattern.replace("####", f"{frame:04d}")
+    """``/c/source.####.exr`` (or ``source.%04d.exr``, as Nuke gives a file knob back) and 1001 →
+    ``/c/source.1001.exr``: the file name's frame token read by the protocol's rules (:mod:`.frames`)."""
+    folder, name = os.path.split(pattern)
+    token = frame_token(name, pattern)
+    if token is None:
+        return pattern
+    number = f"{frame:0{token_padding(token)}d}"
+    return os.path.join(folder, name[: token.start()] + number + name[token.end() :])
 
 
 def is_marked_done(marker: str, first: int, last: int, pattern: str) -> bool:

@@ -34,6 +34,8 @@ if TYPE_CHECKING:  # (typing.TypeGuard is Python 3.10; Nuke 14 runs 3.9)
     from typing_extensions import TypeGuard
 
 from . import jobs, knobs, session
+from .aifx_protocol.errors import InputError
+from .aifx_protocol.frames import hash_pattern
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -157,6 +159,30 @@ def create_aifill(connect_selected: bool = True) -> nuke.Group:
     return group
 
 
+#: The knobs that hold free text (what to paint), read as typed: every other text knob names a path, a hub id, a
+#: range, a colourspace or a URL, which a studio may spell with TCL (``[getenv MODELS]/big-lama.pt``), as it
+#: does a Read's path, so those are read evaluated, as before.
+FREE_TEXT_KNOBS = frozenset({"prompt", "negative_prompt"})
+
+
+def _setting(knob: nuke.Knob) -> Any:
+    """A setting knob's value for the job: evaluated (TCL, as Nuke evaluates a Read's path), but free text as
+    typed. Foundry's ``String_Knob.value()`` is "the evaluated value" (TCL substituted), so a prompt
+    ``a neon sign reading [OPEN]`` would be run as the command ``OPEN``; ``getText()`` is the text."""
+    if isinstance(knob, nuke.File_Knob):
+        return knob.evaluate()
+    if isinstance(knob, nuke.String_Knob) and knob.name() in FREE_TEXT_KNOBS:
+        return knob.getText()
+    return knob.value()
+
+
+def _set_range(read: nuke.Node, first: int, last: int) -> None:
+    """A Read's frame range (``first``/``last`` and the file's ``origfirst``/``origlast``): what the node
+    reports as its range (``Node.firstFrame``), and so what any node below it sees."""
+    for name, value in (("first", first), ("last", last), ("origfirst", first), ("origlast", last)):
+        read[name].setValue(value)
+
+
 def _range_switch(read: nuke.Node) -> nuke.Node:
     """The Switch between the result Read (0) and a Read that errors naming the filled frames (1), in the
     current group: :meth:`NukeHost.show_result` drives ``which`` by ``frame``."""
@@ -246,7 +272,7 @@ class NukeHost:
             ):  # an AIFill from an older script not updated yet (update_knobs): what it sent then
                 values[spec.name] = spec.default
             else:
-                values[spec.name] = knob.evaluate() if isinstance(knob, nuke.File_Knob) else knob.value()
+                values[spec.name] = _setting(knob)
         return values
 
     @_main_thread
@@ -351,7 +377,7 @@ class NukeHost:
         write_mask: bool,
         cancelled: Callable[[], bool] | None = None,
     ) -> None:
-        """Source with every channel (the core fills rgba and carries depth, AOVs and the rest through, so
+        """Source with every channel (the core fills rgb and carries alpha, depth, AOVs and the rest through, so
         the node's output keeps the plate's layers), the Mask with the channel that marks the hole.
 
         ``cancelled`` is asked between the two writes: a Cancel pressed on the AIFill's progress dialog while
@@ -404,11 +430,14 @@ class NukeHost:
             nuke.Layer(knobs.CONFIDENCE_LAYER, [knobs.CONFIDENCE_CHANNEL])
         read = self._inner(knobs.READ_RESULT)
         read["file"].setValue(pattern)
-        for name, value in (("first", first), ("last", last), ("origfirst", first), ("origlast", last)):
-            read[name].setValue(value)
+        _set_range(read, first, last)
         switch = self.node.node(knobs.SWITCH_RANGE) or self._add_range_switch(read)
         whole_source = self.input_range() == (first, last)
-        self._inner(knobs.READ_OUTSIDE)["file"].setValue(knobs.outside_range(first, last, whole_source))
+        outside = self._inner(knobs.READ_OUTSIDE)
+        outside["file"].setValue(knobs.outside_range(first, last, whole_source))
+        # The node's frame range is its Switch's input's: outside the filled frames (the project's first frame
+        # 1 before a plate of 1001-1100) this Read's. At its default 1-1 an AIFill below refused the range.
+        _set_range(outside, first, last)
         if whole_source and first == last and self._source_held(first):
             # A still Source (a DMP, a clean plate: one file) is held by Nuke at every frame: so is its fill.
             switch["which"].clearAnimated()
@@ -441,11 +470,15 @@ class NukeHost:
 
     @_main_thread
     def shown_result(self) -> tuple[str, int, int] | None:
-        """(file, first, last) of the result Read; None until it shows a result."""
+        """(file, first, last) of the result Read; None until it shows a result. The file as
+        :meth:`show_result` was given it (``result.####.exr``): Nuke's ``File_Knob.value()`` gives a sequence in
+        printf notation (``result.%04d.exr``), which would read as another result."""
         read = self._inner(knobs.READ_RESULT)
         pattern = str(read["file"].value())
         if pattern == knobs.NOT_RENDERED:
             return None
+        with contextlib.suppress(InputError):  # (two frame tokens: typed by hand, no result of ours)
+            pattern = hash_pattern(pattern)
         return pattern, int(read["first"].value()), int(read["last"].value())
 
     def _add_range_switch(self, read: nuke.Node) -> nuke.Node:
@@ -464,6 +497,10 @@ class NukeHost:
     @_main_thread
     def set_status(self, text: str) -> None:
         self.node["status"].setValue(text)
+
+    @_main_thread
+    def status(self) -> str:
+        return str(self.node["status"].value())
 
     @_main_thread
     def warn(self, text: str) -> None:
@@ -681,14 +718,26 @@ def _linked(node: nuke.Node) -> list[nuke.Node]:
 _ROOT_SESSION_KNOBS = ("frame", "name")
 
 
+#: A Read's knobs that change how fast it reads, or what it reads in proxy mode, never a full-resolution pixel
+#: (Foundry's Read reference: ``proxy``, the file read instead when proxy mode is on and the resolution asked for
+#: is at most ``proxy_format``; ``localizationPolicy``, local copies "for faster access times"). The inputs are
+#: written at full resolution (:func:`_full_resolution`): keyed, the proxies arriving made the fill stale.
+_READ_SPEED_KNOBS = ("proxy", "proxy_format", "localizationPolicy")
+
+
 def _knob_lines(node: nuke.Node) -> str:
     """``node``'s changed knobs as script text (``writeKnobs``), for its cache-key row; the project's without
-    :data:`_ROOT_SESSION_KNOBS`."""
+    :data:`_ROOT_SESSION_KNOBS`, a Read's without :data:`_READ_SPEED_KNOBS`."""
     text = node.writeKnobs(_WRITE_KNOB_FLAGS)
-    if not isinstance(node, nuke.Root):
+    dropped: tuple[str, ...]
+    if isinstance(node, nuke.Root):
+        dropped = _ROOT_SESSION_KNOBS
+    elif node.Class() == "Read":
+        dropped = _READ_SPEED_KNOBS
+    else:
         return text
     lines = text.splitlines()
-    return "\n".join(line for line in lines if line.strip().split(" ", 1)[0] not in _ROOT_SESSION_KNOBS)
+    return "\n".join(line for line in lines if line.strip().split(" ", 1)[0] not in dropped)
 
 
 @contextlib.contextmanager

@@ -84,6 +84,8 @@ class Host(Protocol):
 
     def set_status(self, text: str) -> None: ...
 
+    def status(self) -> str: ...
+
     def warn(self, text: str) -> None: ...
 
     def progress(self, title: str) -> ProgressLike: ...
@@ -166,6 +168,8 @@ _KNOB_PHRASES: list[tuple[str, str]] = [
     (re.escape(events.CHECK_FRAMES), f"check the {_LABELS['frame_range']}"),
     # (the core's mask refusals name the flag and the job's field: the knob is both)
     (re.escape(events.PICK_MASK_CHANNEL), f"set {_LABELS['mask_channel']} to one of them"),
+    # (the core's note about a hole over semi-transparent alpha: the node is the fill)
+    (re.escape(events.UNPREMULTIPLY), "unpremultiply before AIFill and premultiply after"),
     (
         re.escape(events.GIVE_MASK),
         f"connect the Mask input or set {_LABELS['mask_channel']} to the channel that holds the matte",
@@ -328,15 +332,16 @@ def attach_cached(host: Host, environ: Mapping[str, str] | None = None) -> bool:
         first, last = _frames(host, settings, None)
         paths, job = _keyed_job(host, settings, first, last, os.environ if environ is None else environ)
     except RenderError as exc:
-        _forget_result(host, f"not rendered: {exc}")
+        reason = f"not rendered: {exc}"  # (what to fix, whether or not it rendered when saved)
+        _forget_on_load(host, reason, interrupted=reason)
         return False
     shown = host.shown_result()
     result = _finished_result(paths, first, last, shown)
     if result is None:
         if shown is not None and jobs.result_keys(shown[0]) == paths.keys:
-            _forget_result(host, not_found(paths))
+            _forget_on_load(host, not_found(paths))
         else:
-            _forget_result(host, STALE)
+            _forget_on_load(host, STALE)
         return False
     host.show_result(result, first, last, job.confidence)
     host.set_status(f"done: frames {first}-{last} (found in the cache when the script opened)")
@@ -358,6 +363,31 @@ def _finished_result(
         return None
     done = os.path.join(os.path.dirname(shown[0]), os.path.basename(paths.result_done))
     return shown[0] if jobs.is_marked_done(done, first, last, shown[0]) else None
+
+
+def _forget_on_load(host: Host, status: str, interrupted: str | None = None) -> None:
+    """:func:`_forget_result` for a script just opened; a status that a render in flight left in it (saved or
+    autosaved while the node wrote its inputs or ran its worker: ``rendering 1001-1003``) becomes
+    ``interrupted`` (default :data:`INTERRUPTED`) too: no render runs in a script just opened, and none would
+    ever change it."""
+    if host.clear_result():
+        host.set_status(status)
+    elif _in_flight(host.status()):
+        host.set_status(INTERRUPTED if interrupted is None else interrupted)
+
+
+#: What the node says while a render runs (:func:`_fill`): writing its inputs, then running its worker.
+WRITING_INPUTS = "writing inputs"
+RENDERING = "rendering"
+
+
+def _in_flight(status: str) -> bool:
+    """Whether ``status`` is one a render shows while it runs (``writing inputs 1001-1003``, ``rendering ...``)."""
+    return re.fullmatch(rf"(?:{WRITING_INPUTS}|{RENDERING}) -?\d+--?\d+", status.strip()) is not None
+
+
+#: The status of a node whose script was saved while it rendered, opened again with no result of it cached.
+INTERRUPTED = "not rendered: the script was saved while this node rendered; press Render (or run render.py)"
 
 
 def not_found(paths: jobs.CachePaths) -> str:
@@ -584,7 +614,7 @@ def _fill(
 
     if not _inputs_cached(paths, first, last, job.mask is not None):
         task.setMessage(f"writing Source and Mask, frames {first}-{last}")
-        host.set_status(f"writing inputs {first}-{last}")
+        host.set_status(f"{WRITING_INPUTS} {first}-{last}")
         try:
             with _cache_folder(paths):
                 host.write_inputs(paths, first, last, job.mask is not None, stop_asked)
@@ -607,7 +637,7 @@ def _fill(
 
     with _cache_folder(paths):
         jobs.save_job(job, paths.job)
-    host.set_status(f"rendering {first}-{last}")
+    host.set_status(f"{RENDERING} {first}-{last}")
     server = jobs.server_settings(host.settings(), environ)
     worker: WorkerProcess | RemoteWorker
     try:

@@ -223,6 +223,11 @@ class MaskSource:
         _refuse_label_image(plane, where, self.threshold, "alpha" if self.channel is None else "mask channel")
         return _as_matte(plane)
 
+    def is_plate_channel(self, image: Image, name: str) -> bool:
+        """Whether the matte is the plate's channel ``name`` (no mask sequence, the mask channel that one): a
+        plate's alpha read as the matte holds the hole, not the plate's coverage."""
+        return self.mask is None and _find_channel(image.channels, self.channel or "A") == name
+
     def _opaque_plate_alpha(self) -> bool:
         """Whether the plate's alpha is no matte at all: opaque on the shot's first frame too. A frame opaque
         everywhere is then a plate whose alpha is coverage (a --mask forgotten); where the first frame's alpha

@@ -104,7 +104,7 @@ from .sequence import (
 )
 from .sequence.atomic import DiskError
 from .sequence.exr import LOSSY
-from .sequence.image import layer_of, unfilled_colour
+from .sequence.image import colour_alpha, layer_of, to_float, unfilled_colour
 from .sequence.imageio import check_output_compression, rounded_to_half
 from .sequence.raster import (
     MAX_PAGES,
@@ -875,6 +875,8 @@ class _Feed:
         #: (:func:`~.confidence.carried`): only for these does an EXR output without ``--confidence`` ask the
         #: backend for its confidence map (a full frame each, ~24 ms at 4K, thrown away for the other frames).
         self.carrying: set[int] = set()
+        #: The frames read (and kept) whose hole crosses semi-transparent alpha (:meth:`_crosses_coverage`).
+        self.translucent: set[int] = set()
 
     def knows(self, manifest: Manifest) -> None:
         """Take ``manifest``'s plate digests (see :attr:`digests`)."""
@@ -896,6 +898,19 @@ class _Feed:
                 f"{self.colour[0]}'s is {','.join(self.colour[1])}; give every frame of the shot the same layers"
             )
 
+    def _crosses_coverage(self, image: Image, hole: np.ndarray) -> bool:
+        """Whether ``hole`` covers pixels whose alpha (the colour's, :func:`.image.colour_alpha`) is below 1:
+        the edge of a premultiplied element, where the fill makes rgb and keeps the alpha, so a Merge (over)
+        downstream adds colour where the alpha is 0. Not where that alpha is the matte itself (it holds the hole,
+        no coverage), nor an alpha of 0 everywhere (a plate written with an empty one)."""
+        if not hole.any():
+            return False
+        name = colour_alpha(image.channels, image.colour_names())
+        if name is None or self.mask.is_plate_channel(image, name):
+            return False
+        alpha = image.channels[name]
+        return bool(alpha.any() and (to_float(alpha[hole]) < 1.0).any())
+
     def packets(self, frames: list[int], kept: bool = True) -> Iterator[FramePacket]:
         """The packets of ``frames`` in order; ``kept``: offered to the writer and the pipeline as they are read
         (False for a pass over the shot that fills nothing: :func:`_seen_plate`)."""
@@ -910,6 +925,8 @@ class _Feed:
             image = in_display_window(read)  # the fill works on the frame (display window)
             self._check_colour(frame, image)
             hole = make_hole(self.mask.matte(frame, image), self.job.threshold, self.job.dilate)
+            if kept and self._crosses_coverage(image, hole):
+                self.translucent.add(frame)
             packet = FramePacket(frame=frame, rgb=image.rgb(), hole=hole)
             if kept and self.seen is not None:
                 self.seen(packet)
@@ -1204,6 +1221,12 @@ def _fill_frames(
         result.notices.append(
             f"warning: the hole covers {100 * largest[0]:.0f} % of frame {largest[1]}: what no other frame saw "
             f"there is invented, not restored; {events.CHECK_HOLE}"
+        )
+    translucent = sorted(feed.translucent & wanted)
+    if translucent:
+        result.notices.append(
+            f"note: the hole crosses semi-transparent alpha (frame {translucent[0]}): rgb is filled there and the "
+            f"alpha kept, so a premultiplied element gets colour where its alpha is 0; {events.UNPREMULTIPLY}"
         )
 
 

@@ -118,7 +118,9 @@ def test_the_fake_filename_evaluates_tcl_keeps_the_frame_token_and_reads_relativ
     read = comp["plate_node"]
     read["file"].setValue("[getenv SHOT_ROOT]/plates/plate.####.exr")
     assert nuke.filename(read) == comp["plate"]
-    assert read["file"].value() == "[getenv SHOT_ROOT]/plates/plate.####.exr"
+    assert read["file"].value() == "[getenv SHOT_ROOT]/plates/plate.%04d.exr", (
+        "not evaluated, printf (Foundry)"
+    )
     read["file"].setValue("plates/plate.####.exr")
     assert nuke.filename(read) == "plates/plate.####.exr"
     nuke.root()["project_directory"].setValue(str(comp["dir"].parent))
@@ -326,6 +328,39 @@ def test_the_node_tabs_display_knobs_on_the_plate_leave_its_fill_alone(comp, tmp
     nuke.execute_log.clear()
     assert nodes.render_node(fill).reused
     assert nuke.execute_log == [], "no input written again"
+
+
+def test_a_proxy_file_on_the_plate_read_keeps_its_fill(comp, tmp_path):
+    """The plate's half-resolution proxies arrive and its Read gets them in its built-in *proxy* knob (its proxy
+    format and localization policy set too): the comp render was refused ("its inputs or settings changed since
+    its render") and Render wrote the inputs and filled again, into another folder. A full-resolution fill reads
+    none of them (docs/nuke.md: "a Read's proxy file is never keyed")."""
+    fill, plate = comp["fill"], comp["plate_node"]
+    write = _comp_write(tmp_path, fill)
+    first = nodes.render_node(fill)
+    proxies = comp["dir"] / "proxy"
+    proxies.mkdir()
+    for frame in (1001, 1002, 1003):  # another picture at half size: read only in proxy mode
+        plane = np.full((27, 48), 0.5, np.float32)
+        write_exr(proxies / f"plate_half.{frame}.exr", {"R": plane, "G": plane, "B": plane})
+    plate["proxy"].setValue((proxies / "plate_half.####.exr").as_posix())
+    plate["proxy_format"].setValue("48 27 0 0 48 27 1 half")
+    plate["localizationPolicy"].setValue("on")
+    nuke.execute(write, 1001, 1003)
+
+    nuke.execute_log.clear()
+    again = nodes.render_node(fill)
+    assert again.reused and again.result == first.result, fill["status"].value()
+    assert nuke.execute_log == [], "no input written again"
+
+    # In proxy mode the Read shows the proxy file; the inputs are still written from the full-resolution plate.
+    shutil.rmtree(comp["cache"])
+    nuke.root()["proxy"].setValue(True)
+    assert nuke._pull(plate, 1002)["rgba.red"].max() == 0.5, "the fake reads the proxy file in proxy mode"
+    remade = nodes.render_node(fill)
+    assert remade.result == first.result
+    source = nuke._read(os.path.join(os.path.dirname(os.path.dirname(remade.result)), "source.1002.exr"))
+    assert np.array_equal(source["rgba.red"], nuke._read(comp["plate"].replace("####", "1002"))["rgba.red"])
 
 
 def test_no_display_knob_of_the_node_tab_is_keyed_and_the_fake_has_them_all(comp):

@@ -162,7 +162,7 @@ def test_rendered_with_confidence_the_output_carries_fill_confidence(comp):
     fill["confidence"].setValue(True)
     press_render_in_gui(fill)
     assert fill["status"].value().startswith("done"), nuke.messages
-    result = fill.node(knobs.READ_RESULT)["file"].value()
+    result = nodes.NukeHost(fill).shown_result()[0]
     assert result != plain.result, "a result with the channel is cached apart from one without"
 
     # the layer is in the script (the Viewer's channel menu, a Shuffle's in) and in the node's output

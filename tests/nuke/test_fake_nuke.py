@@ -75,3 +75,28 @@ def test_parent_in_an_expression_names_the_group_the_node_is_in():
     assert grade.dependencies(nuke.EXPRESSIONS) == [group]
     assert lift.dependencies(nuke.EXPRESSIONS) == [grade]
     assert up.dependencies(nuke.EXPRESSIONS) == [outside]
+
+
+def test_a_file_knobs_value_is_in_printf_notation_and_the_script_keeps_the_text(tmp_path):
+    """Foundry's File_Knob.value(): "will be normalized to technical notation if sequence (%4d)"; the fake gave
+    the text as set, so a plugin comparing a Read's file with ``####`` passed here and failed in Nuke."""
+    read = nuke.nodes.Read(name="Plate", file="/shots/plate.####.exr")
+    assert read["file"].value() == read["file"].getValue() == "/shots/plate.%04d.exr"
+    assert read["file"].toScript() == "/shots/plate.####.exr"
+    assert "file /shots/plate.####.exr" in read.writeKnobs(nuke.WRITE_NON_DEFAULT_ONLY | nuke.TO_SCRIPT)
+    nuke.scriptSave(str(tmp_path / "comp.nk"))
+    nuke.scriptOpen(str(tmp_path / "comp.nk"))
+    assert nuke.toNode("Plate")["file"].toScript() == "/shots/plate.####.exr"
+
+
+def test_a_string_knobs_value_is_evaluated_and_get_text_is_as_typed(monkeypatch):
+    """Foundry's String_Knob (12.2 Python reference): value() "Get the evaluated value of this knob as a
+    string", getText() "Get the non-evaluated value of this knob"; the fake gave the text either way."""
+    monkeypatch.setenv("SHOW", "sh010")
+    knob = nuke.String_Knob("note", "note")
+    knob.setValue("shot [getenv SHOW]")
+    assert knob.value() == "shot sh010" and knob.getText() == "shot [getenv SHOW]"
+    knob.setValue("a neon sign reading [OPEN]")
+    with pytest.raises(RuntimeError, match="invalid command name"):
+        knob.value()
+    assert knob.getText() == "a neon sign reading [OPEN]"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import nuke
 import pytest
-from aifx_nuke import knobs, render
+from aifx_nuke import jobs, knobs, render
 from conftest import FAKE_NUKE, PLUGIN
 
 RENDER_PY = PLUGIN / "aifx_nuke" / "render.py"
@@ -52,7 +52,7 @@ def test_farm_renders_a_node_by_name_over_the_given_range(comp, tmp_path, capsys
     assert "AIFill AIFill1: 100%" in out, "progress lines for the farm log"
     assert "aifx: AIFill1 frames 1001-1002: filled 2 frame(s) -> " in out
     result = nuke.toNode("AIFill1").node(knobs.READ_RESULT)["file"].value()
-    assert all(os.path.exists(result.replace("####", str(f))) for f in (1001, 1002))
+    assert all(os.path.exists(jobs.frame_path(result, f)) for f in (1001, 1002))
     assert nuke.progress_tasks == [], "no dialog headless"
 
     # a retried task finds the result cached
@@ -87,7 +87,7 @@ def test_a_comp_rendered_before_its_fill_fails_and_renders_the_fill_once_the_far
     assert "found in the cache" in fill["status"].value()
     nuke.execute("CompOut", 1001, 1003)
     written = nuke._read(str(tmp_path / "out" / "comp.1002.exr"))["rgba.red"]
-    result = fill.node(knobs.READ_RESULT)["file"].value().replace("####", "1002")
+    result = jobs.frame_path(fill.node(knobs.READ_RESULT)["file"].value(), 1002)
     np.testing.assert_allclose(written, nuke._read(result)["rgba.red"], rtol=2e-3, atol=1e-3)  # half float
     assert not np.allclose(written, nuke._read(comp["plate"].replace("####", "1002"))["rgba.red"], atol=1e-4)
 

@@ -123,3 +123,36 @@ def test_host_refuses_a_node_that_is_not_an_aifill():
 
     with pytest.raises(session.RenderError, match="not an AIFill"):
         nodes.NukeHost(nuke.nodes.Read(name="Plate"))
+
+
+def test_a_prompt_reaches_the_job_as_typed_not_evaluated_as_tcl(comp):
+    """Foundry's String_Knob.value() (12.2 Python reference) is "the evaluated value of this knob", TCL
+    substituted; getText() "the non-evaluated value". A prompt with brackets (``a neon sign reading [OPEN]``)
+    was run as a TCL command: the render failed on it, or the prompt sent was not the one typed."""
+    import os
+
+    from aifx_nuke import session
+
+    fill = comp["fill"]
+    fill["backend"].setValue("diffusers")
+    fill["model"].setValue("org/inpaint-model")
+    fill["prompt"].setValue("a neon sign reading [OPEN] over a $20 bill")
+    fill["negative_prompt"].setValue("[text], watermark")
+    job = session.plan(nodes.NukeHost(fill), None, os.environ)[1]
+    assert job.options["prompt"] == "a neon sign reading [OPEN] over a $20 bill"
+    assert job.options["negative_prompt"] == "[text], watermark"
+
+
+def test_a_model_path_spelt_with_tcl_is_evaluated_as_a_reads_path_is(comp, monkeypatch):
+    """Only the free-text knobs are read as typed: a studio spells a model path with TCL as it does a Read's
+    (``[getenv MODELS]/big-lama.pt``), and Nuke's ``value()`` evaluates it, as the plugin read it before."""
+    import os
+
+    from aifx_nuke import session
+
+    monkeypatch.setenv("AIFX_TEST_MODELS", "/studio/models")
+    fill = comp["fill"]
+    fill["backend"].setValue("diffusers")
+    fill["model"].setValue("[getenv AIFX_TEST_MODELS]/inpaint")
+    job = session.plan(nodes.NukeHost(fill), None, os.environ)[1]
+    assert job.options["model"] == "/studio/models/inpaint"

@@ -62,7 +62,7 @@ def test_render_writes_inputs_runs_the_worker_and_swaps_the_read(comp):
 
     # the node's output is now the filled plate: Read → result, switch on the Read
     read = fill.node(knobs.READ_RESULT)
-    assert read["file"].value() == job["output"]
+    assert read["file"].value() == job["output"].replace("####", "%04d"), "as Nuke gives a sequence"
     assert (read["first"].value(), read["last"].value()) == (1001, 1003)
     filled = nuke._pull(fill, 1002)
     changed = np.abs(filled["rgba.red"] - plate["rgba.red"]) > 1e-4
@@ -396,6 +396,26 @@ def test_the_fake_read_holds_its_first_and_last_frame_outside_its_range_like_nuk
     assert not nuke._pull(plate, 1010)["rgba.red"].any()
 
 
+def test_an_aifill_below_another_fills_the_uppers_frames_whatever_the_project_range(comp):
+    """The project's frame range left at Nuke's default 1-100, the plate 1001-1003: the upper AIFill reported
+    its range as 1-1 (its Switch picks the erroring Read outside the filled frames, and that Read kept 1-1), so
+    the AIFill below it refused to render: "the Mask input has frames 1001-1003 only, not all of 1-1"."""
+    nuke.root()["first_frame"].setValue(1)
+    nuke.root()["last_frame"].setValue(100)
+    upper = comp["fill"]
+    nodes.render_node(upper)
+    assert (upper.firstFrame(), upper.lastFrame()) == (1001, 1003)
+    nuke._select(upper)
+    lower = nodes.create_aifill()
+    lower.setInput(1, comp["matte_node"])
+    for name in ("mask_channel", "backend", "aifx_env", "cache_dir"):
+        lower[name].setValue(upper[name].value())
+    nodes.render_node(lower)
+    assert lower["status"].value() == "done: frames 1001-1003 (3 filled now)"
+    with pytest.raises(RuntimeError, match="AIFill filled frames 1001-1003 only"):
+        nuke._pull(upper, 1000)
+
+
 def test_outside_the_filled_frames_the_output_is_an_error_not_a_frozen_fill(comp):
     """Nuke's Read holds its first/last frame outside its range: the fill of 1002 would sit over 1001."""
     fill = comp["fill"]
@@ -405,7 +425,7 @@ def test_outside_the_filled_frames_the_output_is_an_error_not_a_frozen_fill(comp
         nuke._pull(fill, 1001)
     result = fill.node(knobs.READ_RESULT)["file"].value()
     assert np.array_equal(
-        nuke._pull(fill, 1002)["rgba.red"], nuke._read(result.replace("####", "1002"))["rgba.red"]
+        nuke._pull(fill, 1002)["rgba.red"], nuke._read(jobs.frame_path(result, 1002))["rgba.red"]
     )
 
     fill["frame_range"].setValue("")  # the whole Source range: every comp frame is filled
@@ -610,6 +630,53 @@ def test_the_plates_other_layers_pass_through_below_the_node(comp):
     nodes.render_node(comp["fill"])
     assert "depth.Z" in comp["fill"].channels()
     assert (nuke._pull(comp["fill"], 1002)["depth.Z"] == 5.0).all()
+
+
+def test_a_colour_aov_in_the_plate_is_named_on_the_done_status(comp):
+    """docs/nuke.md: "a colour AOV keeps what the hole held; the done status says so". Nuke's Write names the
+    AOV's channels as Nuke does (``diffuse.red``...), which the core did not take for colour: the status said
+    nothing, nor the Error Console, and the rig stayed in the pass unnoticed."""
+    for frame in (1001, 1002, 1003):
+        path = comp["dir"] / f"plate.{frame}.exr"
+        planes = _exr(str(path))
+        write_exr(path, {**planes, **{f"diffuse.{c}": planes[c] * 0.5 for c in "RGB"}})
+    assert "diffuse.red" in comp["plate_node"].channels()
+    outcome = nodes.render_node(comp["fill"])
+    source = _exr(os.path.join(os.path.dirname(os.path.dirname(outcome.result)), "source.1002.exr"))
+    assert {"diffuse.red", "diffuse.green", "diffuse.blue"} <= set(source), "as Nuke's Write names them"
+    note = (
+        "note: only R,G,B is filled; the layers diffuse are copied as they are, the object still in them; fill a "
+        "pass as a plate of its own where it must match"
+    )
+    assert comp["fill"]["status"].value() == f"done: frames 1001-1003 (3 filled now); {note}"
+    assert nuke.warnings == [f"AIFill AIFill1: {note}"]
+    assert np.array_equal(
+        nuke._pull(comp["fill"], 1002)["diffuse.red"], nuke._pull(comp["plate_node"], 1002)["diffuse.red"]
+    )
+
+
+def test_a_hole_over_a_premultiplied_elements_edge_says_to_unpremultiply(comp):
+    """A premultiplied CG element as Source (rgb 0 where alpha is 0), the matte over its edge: the fill makes rgb
+    there and keeps the alpha, so a Merge (over) below adds colour where the alpha is 0, a glow. docs/nuke.md
+    said the fill changes rgba; the done status now says what to do."""
+    matte = cv2.imread(comp["mask"].replace("####", "1002"), cv2.IMREAD_GRAYSCALE) > 127
+    edge = int(np.nonzero(matte)[1].mean())  # the element's edge runs through the matte
+    for frame in (1001, 1002, 1003):
+        path = comp["dir"] / f"plate.{frame}.exr"
+        planes = _exr(str(path))
+        alpha = np.ones_like(planes["R"])
+        alpha[:, :edge] = 0.0  # the element covers the right of the frame
+        write_exr(path, {**{c: planes[c] * 0.05 * alpha for c in "RGB"}, "A": alpha})
+    nodes.render_node(comp["fill"])
+    out, plate = nuke._pull(comp["fill"], 1002), nuke._pull(comp["plate_node"], 1002)
+    assert np.array_equal(out["rgba.alpha"], plate["rgba.alpha"]), "the alpha comes through"
+    assert ((out["rgba.alpha"] == 0) & (out["rgba.red"] > 1e-3)).any(), "colour where the alpha is 0"
+    note = (
+        "note: the hole crosses semi-transparent alpha (frame 1001): rgb is filled there and the alpha kept, so a "
+        "premultiplied element gets colour where its alpha is 0; unpremultiply before AIFill and premultiply after"
+    )
+    assert comp["fill"]["status"].value() == f"done: frames 1001-1003 (3 filled now); {note}"
+    assert nuke.warnings == [f"AIFill AIFill1: {note}"]
 
 
 def test_an_input_that_cannot_render_is_reported_on_the_status_line(comp):

@@ -146,6 +146,9 @@ PICK_MASK_CHANNEL = 'give one of them as the mask channel (--mask-channel NAME o
 #: both ways as well, ``aifx fill``'s flag and the job's field; the adapters reword these very texts.
 LIMIT_FRAMES = 'limit the frames (--frames RANGE or "frames": RANGE)'
 CHECK_FRAMES = 'check the frames asked for (--frames RANGE or "frames": RANGE)'
+#: How the core's note about a hole over semi-transparent alpha ends (the fill makes rgb, the alpha is kept):
+#: the adapters name their own nodes (Nuke's Unpremult and Premult around AIFill) by this very text.
+UNPREMULTIPLY = "unpremultiply before the fill and premultiply after"
 
 
 def notices(event: Mapping[str, Any]) -> list[str]:

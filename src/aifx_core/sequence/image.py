@@ -8,7 +8,7 @@ back.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -23,12 +23,47 @@ RGB_NAMES = ("R", "G", "B")
 BEAUTY = "Combined"
 
 
+#: How a layer's colour channels are spelt: ``diffuse.R`` (OpenEXR's, Blender's), ``diffuse.red`` (Nuke's Write
+#: names a layer's channels as Nuke does), ``diffuse.r`` (lower case, as some renderers write them).
+LAYER_RGB_SPELLINGS = (RGB_NAMES, ("red", "green", "blue"), ("r", "g", "b"))
+
+
+def layer_rgb(names: Collection[str], layer: str) -> tuple[str, ...] | None:
+    """The colour channels of ``layer`` among ``names`` (``diffuse.red``...), in the first spelling of
+    :data:`LAYER_RGB_SPELLINGS` it holds all three of; None when it holds none whole."""
+    for spelling in LAYER_RGB_SPELLINGS:
+        found = tuple(f"{layer}.{c}" for c in spelling)
+        if all(name in names for name in found):
+            return found
+    return None
+
+
+def colour_alpha(channels: Iterable[str], colour: tuple[str, ...]) -> str | None:
+    """The alpha beside the colour channels ``colour`` (:func:`colour_channels`): ``A`` of the main layer, a
+    layer's ``A`` / ``alpha`` / ``a`` spelt as its colour is (``diffuse.red`` → ``diffuse.alpha``); None
+    where the frame has none."""
+    layer, _, red = colour[0].rpartition(".")
+    spelt = {"red": "alpha", "r": "a"}.get(red, "A")
+    name = f"{layer}.{spelt}" if layer else spelt
+    return name if name in set(channels) else None
+
+
 def colour_layers(channels: Mapping[str, np.ndarray] | Iterable[str]) -> list[str]:
-    """The layers holding all of ``R,G,B`` (``ViewLayer.Combined`` of ``ViewLayer.Combined.R``...), in file
-    order."""
-    names = set(channels)
-    layers = dict.fromkeys(name.rsplit(".", 1)[0] for name in channels if "." in name)
-    return [layer for layer in layers if all(f"{layer}.{c}" in names for c in RGB_NAMES)]
+    """The layers holding a red, green and blue (``ViewLayer.Combined`` of ``ViewLayer.Combined.R``...,
+    ``diffuse`` of Nuke's ``diffuse.red``...), in file order."""
+    return list(_layer_colours(channels))
+
+
+def _layer_colours(channels: Mapping[str, np.ndarray] | Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """Each layer holding a red, green and blue → those channels (:func:`layer_rgb`), in file order."""
+    ordered = list(channels)
+    names = set(ordered)
+    found = {}
+    for layer in dict.fromkeys(name.rsplit(".", 1)[0] for name in ordered if "." in name):
+        rgb = layer_rgb(names, layer)
+        if rgb is not None:
+            found[layer] = rgb
+    return found
 
 
 def layer_of(colour: tuple[str, ...]) -> str:
@@ -93,17 +128,19 @@ def colour_channels(channels: Iterable[str], source: Path | str | None = None) -
     if "Y" in names:
         _refuse_chroma(names, source)
         return ("Y",)
-    layers = colour_layers(names)
+    colours = _layer_colours(names)
+    layers = list(colours)
     beauty = [layer for layer in layers if layer.rsplit(".", 1)[-1] == BEAUTY]
     if len(layers) == 1 or len(beauty) == 1:
-        layer = layers[0] if len(layers) == 1 else beauty[0]
-        return tuple(f"{layer}.{name}" for name in RGB_NAMES)
+        return colours[layers[0] if len(layers) == 1 else beauty[0]]
     where = f"{source}: " if source else ""
     if layers:
+        spelt = dict(zip(RGB_NAMES, (name.rsplit(".", 1)[1] for name in colours[layers[0]]), strict=True))
+        spelt["A"] = {"red": "alpha", "r": "a"}.get(spelt["R"], "A")  # (its alpha, spelt alike)
         raise InputError(
             f"{where}no main layer (R,G,B) and {len(layers)} layers with colour ({', '.join(layers)}), none of "
             f"them named {BEAUTY}; write the one to fill as R,G,B (e.g. oiiotool IN --ch "
-            f"{_renamed(names, layers[0] + '.')} -o OUT)"
+            f"{_renamed(names, layers[0] + '.', spelt.__getitem__)} -o OUT)"
         )
     lower = [name for name in ("r", "g", "b") if name in names]
     hint = f" (e.g. oiiotool IN --ch {_renamed(names, '', str.lower)} -o OUT)" if len(lower) == 3 else ""

@@ -12,11 +12,13 @@ the plugin uses, and it is as strict as Nuke where Nuke bites:
 - **Bounding boxes.** Images carry a format (EXR display window) and a bbox (EXR data window); a Read of an EXR
   keeps the file's data window, a Crop sets the bbox to its box, and a Write of an EXR writes the input's bbox
   as the data window (Foundry's ``exrWriter.C``: ``bound`` from ``input->x(), y(), r(), t()``).
-- **Proxy and views.** With the root's ``proxy`` on, Reads deliver images scaled by ``proxy_scale``;
+- **Proxy and views.** With the root's ``proxy`` on, Reads deliver images scaled by ``proxy_scale``, or their
+  ``proxy`` file where one is set (Foundry's Read reference; the fake takes it as made at the proxy scale);
   ``execute`` renders every view of the root's ``views`` unless told which (a Write without ``%V`` in its path
   ends up with the last one); ``%V``/``%v`` in a Read's path become the view.
 - **Knobs.** File knobs hold text; ``evaluate()`` performs the TCL substitutions Nuke does (``[getenv X]``,
-  ``[value root.name]``, ``[file dirname ...]``), ``value()`` does not. A ``Channel_Knob`` of the default
+  ``[value root.name]``, ``[file dirname ...]``), ``value()`` does not and gives a sequence in printf notation
+  (``%04d``); a String_Knob's ``value()`` is evaluated too, its ``getText()`` is the text as typed. A ``Channel_Knob`` of the default
   depth (0: a layer) holds a layer, depth 1 one channel. Buttons (``PyScript_Knob``) share the line of the
   knob before them unless ``STARTLINE`` is set.
 - **Channels and layers.** A script knows Nuke's default layers (``rgba``, ``depth``, ``mask``...); any other
@@ -298,22 +300,44 @@ class BBox_Knob(Knob):
 
 
 class String_Knob(Knob):
+    """Text. Foundry's String_Knob (12.2 Python reference): ``value()`` "Get the evaluated value of this knob as
+    a string" (TCL substituted: ``[getenv SHOW]``; a bracket that is no command fails), ``getText()`` "Get the
+    non-evaluated value of this knob"."""
+
     def setValue(self, value: Any) -> bool:
         self._value = str(value)
         return True
 
+    def value(self) -> str:
+        return _tcl_substitute(str(self._value))
+
+    def getValue(self) -> str:
+        return self.value()
+
+    def getText(self) -> str:
+        return str(self._value)
+
 
 class EvalString_Knob(String_Knob):
     def evaluate(self) -> str:
-        """The text with Nuke's TCL substitutions done (``value()`` gives the text as typed)."""
+        """The text with Nuke's TCL substitutions done (``getText()`` gives the text as typed)."""
         return _tcl_substitute(str(self._value))
 
 
 class File_Knob(EvalString_Knob):
-    pass
+    """A file path. Foundry's ``File_Knob.value()`` / ``getValue()`` (7.0 and 12.2 Python reference): "Returns
+    the string on this knob, will be normalized to technical notation if sequence (%4d)": ``plate.####.exr``
+    reads ``plate.%04d.exr``. The text as typed is what the knob holds: what a saved script (``toScript``,
+    ``writeKnobs``) keeps and what ``evaluate()`` substitutes in."""
+
+    def value(self) -> str:
+        return re.sub(r"#+", lambda m: f"%0{len(m.group(0))}d", str(self._value))
+
+    def getValue(self) -> str:
+        return self.value()
 
 
-class Channel_Knob(String_Knob):
+class Channel_Knob(Knob):
     """Depth 0 (the default, Nuke's 4 channels) selects a layer; depth 1 selects one channel.
 
     Like Nuke's, it takes only a channel (or layer) the script knows: add a layer before using it."""
@@ -338,7 +362,7 @@ class Channel_Knob(String_Knob):
         return True
 
 
-class ChannelMask_Knob(String_Knob):
+class ChannelMask_Knob(Knob):
     """A set of channels (a Write's ``channels``, a Shuffle's ``in``/``out``): ``all``, ``none`` or a layer."""
 
     def setValue(self, value: Any) -> bool:
@@ -614,6 +638,15 @@ _EXR_INTERLEAVE = ("channels, layers and views", "channels and layers", "channel
 _CLASS_KNOBS: dict[str, dict[str, Any]] = {
     "Read": {
         "file": File_Knob,
+        # Foundry's Read reference (12.2, "Read Tab"): ``proxy``, the file read instead of ``file`` "if proxy mode
+        # is on and the required resolution is less than or equal to the proxy format" (``proxy_format``), and
+        # ``localizationPolicy``, local copies "for faster access times". None changes a full-resolution pixel.
+        "proxy": File_Knob,
+        "proxy_format": "1024 778 0 0 1024 778 1 1K_Super_35(full-ap)",
+        "localizationPolicy": (
+            _Menu_Knob("on", "from auto-localize path", "on demand", "off"),
+            "from auto-localize path",
+        ),
         "first": 1,
         "last": 1,
         "origfirst": 1,
@@ -1630,10 +1663,14 @@ def _render(node: Node | None, frame: int) -> _Image:
     cls = node._class
     if cls == "Read":
         path = node._knobs["file"].evaluate()  # type: ignore[attr-defined]
+        held = _read_frame(node, frame)
+        # Proxy mode reads the proxy file where one is set (the fake's are made at the proxy scale).
+        proxy = node._knobs["proxy"].evaluate() if _root._knobs["proxy"]._value else ""  # type: ignore[attr-defined]
+        if proxy.strip() and held is not None:
+            return _read_image(_frame_path(_in_project(proxy), held))
         if not path.strip():
             raise RuntimeError(f"{node._name}: Read error: no file name")
         path = _in_project(path)
-        held = _read_frame(node, frame)
         if held is None:  # before/after "black": the format, nothing in it
             image = _read_image(_frame_path(path, int(node._knobs["first"]._value)))
             return _Image(
