@@ -222,6 +222,7 @@ def fill(
             manifest.record_range(plate.frames)
             manifest.rekey()  # (frames made under the key of the paths as written: taken by every spelling now)
         result = FillResult(output=str(out), skipped=[f for f in selection if f not in todo])
+        result.notices.extend(mask.notices)
         if unreadable:
             result.notices.append(
                 f"note: {out}: finished frame(s) {format_frames(sorted(unreadable), max_parts=4)} on disk are empty "

@@ -246,6 +246,31 @@ def still_frame(file: Path) -> int:
     return int(runs[-1]) if runs else 1
 
 
+def sequence_of_still(still: FramePattern) -> FramePattern | None:
+    """The sequence a still's file is a frame of, or None: ``p/plate.1001.png`` beside ``p/plate.1002.png`` is frame
+    1001 of ``p/plate.####.png``, typed where the sequence was meant (it was read as a still for every frame).
+    Only a name that ends in a frame number counts, its digits alone or after ``.``, ``_`` or ``-``: digits after
+    a letter are a version (``dmp_v2.png`` beside ``dmp_v1.png`` is one painting of several), and a file with no
+    other of its name in the folder is a still."""
+    name = still.prefix
+    stem = Path(name).stem
+    digits = re.search(r"\d+$", stem)
+    if digits is None or stem[: digits.start()][-1:].isalpha():
+        return None
+    prefix, suffix = stem[: digits.start()], name[len(stem) :]
+    if prefix.endswith("-") and prefix[-2:-1] in (".", "_"):  # plate.-005.exr: the frame's sign
+        prefix = prefix[:-1]
+    fits = re.compile(re.escape(prefix) + r"-?\d+" + re.escape(suffix))
+    try:
+        others = [n for n in os.listdir(still.folder) if n != name and fits.fullmatch(n)]
+    except OSError:
+        return None
+    if not others:
+        return None
+    width = len(digits.group())
+    return FramePattern(still.folder, prefix, suffix, padding=width, token="#" * width, kind="pattern")
+
+
 def natural_key(name: str) -> list[object]:
     """Sort key that orders ``frame2`` before ``frame10`` (digit runs compare as numbers)."""
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]

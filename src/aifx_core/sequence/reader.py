@@ -16,7 +16,7 @@ from .frames import MAX_FRAMES, chosen_frames, format_frames, parse_frame_spec, 
 from .guard import check_regular_file, resolved_path
 from .image import Image
 from .imageio import FORMATS, read_image
-from .pattern import FramePattern, parse_pattern, still_frame
+from .pattern import FramePattern, parse_pattern, sequence_of_still, still_frame
 
 #: Longest frame list spelled out in a message (irregular gaps in a long shot would fill the screen).
 MESSAGE_PARTS = 20
@@ -94,7 +94,7 @@ def open_sequence(
     pattern = parse_pattern(text)
     requested = parse_frame_spec(frames, frames_name) if frames is not None else None
     if pattern.is_still:
-        return _open_still(pattern, requested, role)
+        return _open_still(pattern, requested, role, frames_name)
     _check_extension(pattern, role)
     on_disk = pattern.discover()
     if not on_disk:
@@ -183,7 +183,7 @@ def check_span(pattern: FramePattern, on_disk: list[int], frames_name: str = "")
     )
 
 
-def _open_still(pattern: FramePattern, requested: list[int] | None, role: str) -> Sequence:
+def _open_still(pattern: FramePattern, requested: list[int] | None, role: str, frames_name: str) -> Sequence:
     file = pattern.path(0)
     if file.is_dir():
         raise InputError(f"{file}: is a folder with no frames; check the path")
@@ -196,7 +196,28 @@ def _open_still(pattern: FramePattern, requested: list[int] | None, role: str) -
             f"plate.####.exr){fix}"
         )
     _check_extension(pattern, role)
+    if role == "plate":
+        _refuse_frame_of_sequence(pattern, frames_name)
     return Sequence(pattern, requested if requested is not None else [still_frame(file)], role)
+
+
+def _refuse_frame_of_sequence(still: FramePattern, frames_name: str) -> None:
+    """Refuse a plate file that is one frame of a sequence beside it (``p/plate.1001.png``): typed where the
+    sequence was meant, it was read as a still, and every output frame held that one frame's plate (exit 0). A
+    fill of that frame alone is the sequence with that one frame asked for, which the line says."""
+    sequence = sequence_of_still(still)
+    if sequence is None:
+        return
+    file, frame = still.path(0), still_frame(still.path(0))
+    try:
+        on_disk = f" ({_frames_text(sequence.discover())} on disk)"
+    except InputError:
+        on_disk = ""
+    raise InputError(
+        f"{file}: the plate is one frame of the sequence {sequence}{on_disk}, and one file is a still, the same "
+        f"image for every frame; did you mean {sequence}? (to fill frame {frame} alone, give that pattern "
+        f"with {frames_name} {frame})"
+    )
 
 
 def _check_extension(pattern: FramePattern, role: str) -> None:
