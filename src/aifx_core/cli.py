@@ -74,6 +74,45 @@ BACKEND_OPTION_FLAGS: tuple[tuple[str, str, Callable[[str], Any], str], ...] = (
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    with _stderr_or_nowhere():
+        return _main(argv)
+
+
+@contextlib.contextmanager
+def _stderr_or_nowhere() -> Iterator[None]:
+    """``sys.stderr`` a stream that drops what is written while inside, where there is none (started with it
+    closed, ``2>&-``: Python makes it None): ``sys.stderr.isatty()`` raised an AttributeError before the first
+    frame, and ``print(..., file=sys.stderr)`` wrote to stdout instead, among ``--json-progress``'s events. File
+    descriptor 2 is taken by /dev/null too where it is closed, so no file the run opens gets it and takes what a
+    library writes to it (the image libraries' messages, a child process's stderr)."""
+    before = sys.stderr
+    if before is not None:
+        yield
+        return
+    _hold_descriptor(2)
+    with open(os.devnull, "w", encoding="utf-8") as nowhere:
+        sys.stderr = nowhere
+        try:
+            yield
+        finally:
+            if sys.stderr is nowhere:  # (put back for a host that called main)
+                sys.stderr = before
+
+
+def _hold_descriptor(fd: int) -> None:
+    """Point the closed file descriptor ``fd`` at /dev/null; one that is open is left as it is."""
+    try:
+        os.fstat(fd)
+        return
+    except OSError:
+        pass
+    null = os.open(os.devnull, os.O_WRONLY)
+    if null != fd:
+        os.dup2(null, fd)
+        os.close(null)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(joined_frame_ranges(sys.argv[1:] if argv is None else argv))
     if not getattr(args, "handler", None):
@@ -559,7 +598,7 @@ class _progress_printer:
             return lambda event: _emit(event.to_dict())
         if self.openjd:
             return lambda event: _openjd_line(event.to_dict())
-        if not sys.stderr.isatty():
+        if sys.stderr is None or not sys.stderr.isatty():  # (no stderr, 2>&-: no terminal either)
             return lambda event: None
         return self._draw
 
