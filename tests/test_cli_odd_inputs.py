@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import replace
@@ -1021,3 +1022,34 @@ def test_one_frame_of_the_mask_held_for_the_shot_is_said_in_a_note(shot, tmp_pat
         "telea",
     )
     assert done.returncode == 0 and "note:" not in done.stderr, done.stderr
+
+
+def _in_a_deleted_folder(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    """``aifx <args>`` run from a folder deleted after the shell went into it (a sync that made the shot's folder
+    again): the process's current folder is gone, so a relative path leads nowhere."""
+    script = 'cd gone && rmdir ../gone && exec "$@"'
+    command = ["sh", "-c", script, "sh", sys.executable, "-m", "aifx_core", *args]
+    (tmp_path / "gone").mkdir()
+    return subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+
+
+def test_relative_paths_from_a_deleted_folder_are_named_as_such(shot, tmp_path):
+    """From a deleted current folder a relative ``-o out/...`` (and ``aifx eval --out``) was called "a symlink
+    loop", and a relative ``--contact-sheet``/``--save-job`` ended in a FileNotFoundError traceback, exit 1. Each
+    is one line now, saying the folder is gone and what to do, before anything is written."""
+    plate, mask = str(shot / "plate.####.exr"), str(shot / "mask.####.png")
+    out = tmp_path / "out" / "clean.####.exr"
+    before = digest(shot)
+    cases = {
+        "-o": ["fill", plate, "-m", mask, "-o", "out/clean.####.exr", "-b", "telea"],
+        "--contact-sheet": ["fill", plate, "-m", mask, "-o", str(out), "--contact-sheet", "sheet.png"],
+        "--save-job": ["fill", plate, "-m", mask, "-o", str(out), "--save-job", "job.json"],
+        "plate": ["fill", "plate.####.exr", "-m", mask, "-o", str(out)],
+        "eval --out": ["eval", plate, "--mask", mask, "--out", "ev"],
+    }
+    for case, args in cases.items():
+        line = refused(_in_a_deleted_folder(tmp_path, *args), "the folder aifx runs in no longer exists")
+        assert "symlink loop" not in line and "give absolute paths" in line, (case, line)
+        shutil.rmtree(tmp_path / "gone", ignore_errors=True)
+        assert not out.parent.exists(), case
+    assert digest(shot) == before

@@ -13,7 +13,7 @@ from pathlib import Path
 from ..errors import InputError
 from ..protocol import events
 from .frames import MAX_FRAMES, chosen_frames, format_frames, parse_frame_spec, split_trailing_range
-from .guard import check_regular_file, resolved_path
+from .guard import check_regular_file, current_folder, resolved_path
 from .image import Image
 from .imageio import FORMATS, read_image
 from .pattern import FramePattern, parse_pattern, sequence_of_still, still_frame
@@ -231,7 +231,7 @@ def _check_extension(pattern: FramePattern, role: str) -> None:
 def _nothing_found(pattern: FramePattern, role: str) -> str:
     if pattern.kind == "folder":
         return f"{pattern}: {role} folder holds no images ({', '.join(sorted(FORMATS))}); check the path"
-    where, fix = _read_from(pattern.folder)
+    where, fix = _read_from(pattern.folder, pattern)
     if not pattern.folder.is_dir():
         return f"{pattern}: {role} folder {pattern.folder} does not exist{where}; check the path{fix}"
     hint = "check the name and the padding"
@@ -240,18 +240,16 @@ def _nothing_found(pattern: FramePattern, role: str) -> str:
     return f"{pattern}: no {role} frames match{where}; {hint}{fix}"
 
 
-def _read_from(path: Path) -> tuple[str, str]:
+def _read_from(path: Path, named: object = None) -> tuple[str, str]:
     """For the line saying a relative ``path`` is not there: where it was looked for, and the fix that adds.
 
     A relative path is read from the folder aifx runs in, also a job file's (``aifx run`` of a job saved with
     relative paths, from another folder than it was made in): the line named the path alone, as if it were
-    wrong. Both are empty for an absolute path."""
+    wrong. Both are empty for an absolute path. Where that folder no longer exists, its own line, naming
+    ``named`` (default ``path``), is raised instead (:func:`~.guard.current_folder`)."""
     if path.is_absolute():
         return "", ""
-    try:
-        here = os.getcwd()
-    except OSError:  # (the folder aifx runs in was deleted)
-        return "", ""
+    here = current_folder(path if named is None else str(named))
     return (
         f" in {here}, the folder aifx runs in, which relative paths are read from",
         ", or run aifx from the folder they are relative to",
@@ -323,7 +321,4 @@ def _same_file(a: Path, b: Path, role: str) -> bool:
     output = resolved_path(
         a, f"{a}: the output path runs into a symlink loop; fix the link or choose another output"
     )
-    if output is None:
-        return False
-    source = resolved_path(b, f"{b}: the {role} frame is a symlink loop; fix the link")
-    return source is not None and output == source
+    return output == resolved_path(b, f"{b}: the {role} frame is a symlink loop; fix the link")
