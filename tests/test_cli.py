@@ -373,3 +373,30 @@ def test_with_stderr_closed_json_progress_keeps_stdout_for_the_events(shot, tmp_
     events = [json.loads(line) for line in done.stdout.splitlines()]
     assert events[-1]["event"] == "done" and events[-1]["notices"], events[-1]
     assert len(list(out.parent.glob("c.*.png"))) == len(FRAMES)
+
+
+@pytest.mark.parametrize("command", ["info", "info --json", "backends", "eval"])
+def test_a_full_stdout_is_one_line_exit_2_for_every_command(shot, command):
+    """``aifx info ... > /dev/full`` (a log on a full volume) ended in an OSError traceback and ``internal
+    error``, exit 1, for info, info --json, backends and eval alike; --json-progress already had its line."""
+    plate, mask = str(shot / "plate.####.exr"), str(shot / "mask.####.png")
+    args = {
+        "info": ["info", plate],
+        "info --json": ["info", "--json", plate],
+        "backends": ["backends"],
+        "eval": ["eval", plate, "--mask", mask, "--frames", "1001-1002"],
+    }[command]
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "aifx_core", *args],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=300,
+        )
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr, done.stderr
+    lines = done.stderr.strip().splitlines()
+    name = command.split()[0]
+    assert lines[-1].startswith(f"aifx: error: cannot write what aifx {name} prints to stdout ("), done.stderr
+    assert lines[-1].endswith("point stdout at a pipe or file that takes it, and rerun"), lines[-1]

@@ -20,7 +20,7 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import fields
 from types import FrameType
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from . import __version__
 from .progress import CancelToken, stdout_for_events
@@ -74,8 +74,8 @@ BACKEND_OPTION_FLAGS: tuple[tuple[str, str, Callable[[str], Any], str], ...] = (
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    with _stderr_or_nowhere():
-        return _main(argv)
+    with _stderr_or_nowhere(), _watched_stdout() as stdout:
+        return _main(argv, stdout)
 
 
 @contextlib.contextmanager
@@ -112,7 +112,52 @@ def _hold_descriptor(fd: int) -> None:
         os.close(null)
 
 
-def _main(argv: Sequence[str] | None) -> int:
+class _WatchedStdout:
+    """``sys.stdout`` while a command runs: its writes go to the real stream, and one that fails (a full disk,
+    ``> /dev/full``) is kept as :attr:`failed`, so ``main`` tells it from any other OSError: it was a traceback and
+    "internal error", exit 1, for ``aifx info``, ``backends``, ``eval``. A closed pipe is left to BrokenPipeError."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.failed: OSError | None = None
+
+    def write(self, text: str) -> int:
+        return self._kept(lambda: self.stream.write(text))
+
+    def flush(self) -> None:
+        self._kept(self.stream.flush)
+
+    def _kept(self, call: Callable[[], Any]) -> Any:
+        try:
+            return call()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            self.failed = exc
+            raise
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
+@contextlib.contextmanager
+def _watched_stdout() -> Iterator[_WatchedStdout | None]:
+    """``sys.stdout`` a :class:`_WatchedStdout` while inside (put back after, for a host that called main); None
+    where there is no stdout (``>&-``)."""
+    before = sys.stdout
+    if before is None:
+        yield None
+        return
+    watched = _WatchedStdout(before)
+    sys.stdout = cast(TextIO, watched)
+    try:
+        yield watched
+    finally:
+        if sys.stdout is watched:
+            sys.stdout = before
+
+
+def _main(argv: Sequence[str] | None, stdout: _WatchedStdout | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(joined_frame_ranges(sys.argv[1:] if argv is None else argv))
     if not getattr(args, "handler", None):
@@ -121,7 +166,12 @@ def _main(argv: Sequence[str] | None) -> int:
     json_progress = bool(getattr(args, "json_progress", False))
     openjd = bool(getattr(args, "openjd_progress", False))
     try:
-        return int(args.handler(args) or 0)
+        code = int(args.handler(args) or 0)
+        if (
+            stdout is not None
+        ):  # (what it printed written now: a full disk is its line, not a failure at exit)
+            stdout.flush()
+        return code
     except Cancelled as exc:
         _final(json_progress, events.cancelled_event(str(exc)), openjd)
         print(f"aifx: {exc}", file=sys.stderr)
@@ -136,11 +186,31 @@ def _main(argv: Sequence[str] | None) -> int:
         return EXIT_CANCELLED
     except BrokenPipeError:  # the reader of stdout went away (| head, a wrapper that stopped reading)
         return _reader_gone()
+    except OSError as exc:
+        if stdout is None or exc is not stdout.failed:
+            return _internal_error(exc, json_progress, openjd)
+        return _stdout_failed(args.command, exc)
     except Exception as exc:  # a bug: say so, with the traceback for the report
-        _final(json_progress, events.error_event(f"internal error: {exc}", EXIT_INTERNAL), openjd)
-        traceback.print_exc()
-        print(f"aifx: internal error: {exc} (please report it with the traceback above)", file=sys.stderr)
-        return EXIT_INTERNAL
+        return _internal_error(exc, json_progress, openjd)
+
+
+def _internal_error(exc: Exception, json_progress: bool, openjd: bool) -> int:
+    """A bug: said so, with the traceback for the report."""
+    _final(json_progress, events.error_event(f"internal error: {exc}", EXIT_INTERNAL), openjd)
+    traceback.print_exc()
+    print(f"aifx: internal error: {exc} (please report it with the traceback above)", file=sys.stderr)
+    return EXIT_INTERNAL
+
+
+def _stdout_failed(command: str, exc: OSError) -> int:
+    """The one line for what a command prints that stdout did not take (exit 2, as for --json-progress's events).
+    Stdout is pointed at /dev/null, so the flush at exit does not fail again on what its buffer still holds."""
+    _stdout_to_nowhere()
+    error = InputError(
+        _stdout_unwritable(f"what aifx {command} prints", exc.strerror or exc, "it", ", and rerun")
+    )
+    print(f"aifx: error: {error}", file=sys.stderr)
+    return error.exit_code
 
 
 #: Options whose value is a frame range (every command that has them: fill, run, info, eval), which may start
@@ -657,7 +727,7 @@ def _emit(payload: dict) -> None:
     shielded: the handler only sets the cancel flag inside it, and the next progress check raises."""
     stream = _events_out if _events_out is not None else sys.stdout
     if stream is None:  # (started with stdout closed, `>&-`)
-        raise InputError(_STDOUT_UNWRITABLE.format(why="it is closed"))
+        raise InputError(_events_unwritable("it is closed"))
     with signal_shield():
         data = (events.encode(payload) + "\n").encode("utf-8")
         try:
@@ -673,14 +743,20 @@ def _emit(payload: dict) -> None:
         except BrokenPipeError:
             raise  # (its reader went away: main stops quietly, _reader_gone)
         except OSError as exc:  # a full disk (> /dev/full), a closed descriptor
-            raise InputError(_STDOUT_UNWRITABLE.format(why=exc.strerror or exc)) from None
+            raise InputError(_events_unwritable(exc.strerror or exc)) from None
 
 
-#: The one line for progress events that cannot be written (the frames written so far are kept).
-_STDOUT_UNWRITABLE = (
-    "cannot write the progress events to stdout ({why}); point stdout at a pipe or file that takes them, or "
-    "leave out --json-progress (frames written so far are kept)"
-)
+def _stdout_unwritable(what: str, why: object, them: str, then: str) -> str:
+    """The one line for ``what`` that stdout does not take (``why``: a full disk, a closed descriptor), every
+    command's in the same words; ``them`` names it again, ``then`` ends the line."""
+    return f"cannot write {what} to stdout ({why}); point stdout at a pipe or file that takes {them}{then}"
+
+
+def _events_unwritable(why: object) -> str:
+    """The one line for progress events that cannot be written (the frames written so far are kept)."""
+    return _stdout_unwritable(
+        "the progress events", why, "them", ", or leave out --json-progress (frames written so far are kept)"
+    )
 
 
 def _final(json_progress: bool, payload: dict, openjd: bool = False) -> None:
@@ -700,15 +776,21 @@ def _reader_gone() -> int:
     """Stop quietly when stdout's reader has gone (``aifx info --json | head -1``, an adapter that stopped
     reading): not an internal error with two tracebacks. Stdout is pointed at /dev/null so the flush at exit
     does not fail again; the frames finished so far are kept, as for a cancel."""
-    with contextlib.suppress(OSError, ValueError, AttributeError):
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
+    _stdout_to_nowhere()
     with contextlib.suppress(OSError):
         print(
             "aifx: stopped: what read its output closed it; frames already written are kept", file=sys.stderr
         )
     return EXIT_PIPE_CLOSED
+
+
+def _stdout_to_nowhere() -> None:
+    """Point stdout's descriptor at /dev/null: what its buffer still holds goes nowhere at exit, where flushing it
+    onto what failed would fail again (Python then prints "Exception ignored" and exits 120)."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 _openjd_progress: Any = None
