@@ -1053,3 +1053,23 @@ def test_relative_paths_from_a_deleted_folder_are_named_as_such(shot, tmp_path):
         shutil.rmtree(tmp_path / "gone", ignore_errors=True)
         assert not out.parent.exists(), case
     assert digest(shot) == before
+
+
+def test_a_stray_image_in_the_plate_folder_is_named_and_never_filled(shot, tmp_path):
+    """``p/`` holding plate.1001-1004 and a reference grab ``reference_v2.png``: aifx info showed the folder as
+    ``p/reference_v#.png``, fill said "plate frames 3-1000 missing; ... pass --skip-missing", and --skip-missing
+    filled the grab as frame 2 of the shot and read it as a neighbour of the real frames. Refused in one line
+    naming it (with --skip-missing too), and nothing is written."""
+    plates = tmp_path / "p"
+    plates.mkdir()
+    for frame in FRAMES:
+        cv2.imwrite(
+            str(plates / f"plate.{frame}.png"), cv2.imread(str(shot / f"mask.{frame:04d}.png")) // 2 + 60
+        )
+    (plates / "reference_v2.png").write_bytes((plates / "plate.1003.png").read_bytes())
+    out = tmp_path / "out" / "clean.####.png"
+    fill = ["fill", f"{plates}/", "-m", str(shot / "mask.####.png"), "-o", str(out), "-b", "telea"]
+    for args in (["info", f"{plates}/"], fill, [*fill, "--skip-missing"]):
+        line = refused(aifx(*args), "reference_v2.png", str(plates / "plate.####.png"))
+        assert "--skip-missing" not in line and "missing" not in line, line
+    assert not out.parent.exists()
