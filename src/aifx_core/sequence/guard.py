@@ -146,6 +146,8 @@ class ProtectedFiles:
         self._by_path: dict[Path, str] = {}
         #: (device, inode) → role and path of the protected file, so a hard link to it is named by what it is.
         self._by_id: dict[tuple[int, int], tuple[str, Path]] = {}
+        #: Folders nothing may be written into (resolved) → role: an output's cache folder.
+        self._folders: dict[Path, str] = {}
 
     def add(self, path: str | os.PathLike[str], role: str) -> None:
         resolved = _resolved(path)
@@ -153,6 +155,12 @@ class ProtectedFiles:
         identity = _identity(resolved)
         if identity is not None:
             self._by_id.setdefault(identity, (role, resolved))
+
+    def add_folder(self, path: str | os.PathLike[str], role: str) -> None:
+        """The folder ``path`` as ``role``: no side output may be written into it (or be it)."""
+        resolved = _resolved(path)
+        self._folders.setdefault(resolved, role)
+        self._by_path.setdefault(resolved, role)
 
     def add_frames(self, sequence: Any, role: str, frames: Iterable[int] | None = None) -> None:
         """Every file of ``sequence`` (``path(frame)``; at ``frames``, default its ``frames``) as ``role``."""
@@ -176,12 +184,17 @@ class ProtectedFiles:
 
     def refuse(self, path: str | os.PathLike[str], what: str, flag: str | None = None) -> None:
         """Raise if writing ``what`` to ``path`` would replace a protected file."""
+        hint = f"pass another {flag}" if flag else "choose another path"
         found = self._find(path)
         if found is not None:
             role, protected = found
-            hint = f"pass another {flag}" if flag else "choose another path"
             how = "" if protected == _resolved(path) else " (it is a hard link to it)"
             raise InputError(f"{path}: the {what} would overwrite the {role} {protected}{how}; {hint}")
+        folder = next((f for f in _resolved(path).parents if f in self._folders), None)
+        if folder is not None:
+            raise InputError(
+                f"{path}: the {what} would be written into the {self._folders[folder]} {folder}; {hint}"
+            )
 
 
 def check_side_sequence(
