@@ -115,6 +115,27 @@ def test_save_job_onto_an_input_or_for_a_failing_job_writes_nothing(shot, tmp_pa
     assert [p.name for p in tmp_path.iterdir() if "aifx-tmp" in p.name] == []
 
 
+def test_save_job_onto_what_the_output_keeps_beside_it_is_refused(shot, tmp_path):
+    """``--save-job o/.c.####.exr.aifx.json``, the output's own manifest, was saved (exit 0) and then overwritten by
+    the manifest: the job was lost, and over a finished output the manifest would have been. Refused before any
+    work, the manifest under each name a run reads it by, and anything inside the output's cache folder."""
+    out = tmp_path / "o"
+    fresh = out / ".c.####.exr.aifx.json"
+    one_error_line(aifx(*fill_args(shot, out / "c.####.exr", "--save-job", str(fresh))), "output's manifest")
+    assert frames_in(out) == [] and not fresh.exists()
+    assert aifx(*fill_args(shot, out / "c.####.exr")).returncode == 0
+    before = hashes(out)
+    (out / ".c.####.exr.aifx-cache").mkdir()
+    for target, role in (
+        (fresh, "output's manifest"),
+        (out / ".c.#.exr.aifx.json", "output's manifest"),  # (the name an aifx of 2026-12-06 kept it by)
+        (out / ".c.####.exr.aifx-cache" / "job.json", "output's cache folder"),
+    ):
+        line = one_error_line(aifx(*fill_args(shot, out / "c.####.exr", "--save-job", str(target))), role)
+        assert line.startswith(f"aifx: error: {target}: the saved job would") and "--save-job" in line, line
+    assert hashes(out) == before
+
+
 def test_the_job_file_is_an_input_that_nothing_the_job_writes_may_replace(shot, tmp_path):
     """#11.1 for ``aifx run``: the job file the run reads is as protected as the plate."""
     job = tmp_path / "job.png"  # an odd name, but the one a contact sheet could take

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from cli_runner import aifx
-from shot_files import make_shot, on_small_disk, write_exr
+from shot_files import frame_bytes, make_shot, on_small_disk, write_exr
 
 from aifx_core import FillJob, __version__
 
@@ -335,3 +336,66 @@ def test_progress_that_cannot_be_written_is_one_line_exit_2(shot, tmp_path, stdo
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines()[-1].startswith("aifx: error: cannot write the progress events")
+
+
+def _with_closed(streams: str, *args: str) -> subprocess.CompletedProcess:
+    """``aifx <args>`` started as the shell's ``aifx ... <streams>`` (``2>&-``: no file descriptor 2, so Python
+    makes ``sys.stderr`` None); what is left open is captured."""
+    shell = ["sh", "-c", f'exec "$@" {streams}', "sh", sys.executable, "-m", "aifx_core", *args]
+    return subprocess.run(shell, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("streams", ["2>&-", ">&- 2>&-"])
+def test_a_closed_stderr_fills_as_a_closed_stdout_does(shot, tmp_path, streams):
+    """``aifx fill ... 2>&-`` died before the first frame with an AttributeError on None.isatty, its traceback
+    printed on stdout (print(file=None) falls back to it), exit 1; with stdout closed too, exit 1 and not a word.
+    A closed stderr is no terminal and what would be said there is dropped: the fill is the one made with it."""
+    base = [str(shot / "plate.####.exr"), "-m", str(shot / "mask.####.png"), "-b", "telea"]
+    reference = aifx("fill", *base, "-o", str(tmp_path / "ref" / "c.####.exr"))
+    assert reference.returncode == 0, reference.stderr
+    done = _with_closed(streams, "fill", *base, "-o", str(tmp_path / "out" / "c.####.exr"))
+    assert done.returncode == 0, done.stdout
+    assert done.stdout == ""
+    for frame in FRAMES:
+        assert frame_bytes(tmp_path / "out" / "c.####.exr", frame) == frame_bytes(
+            tmp_path / "ref" / "c.####.exr", frame
+        )
+
+
+def test_with_stderr_closed_json_progress_keeps_stdout_for_the_events(shot, tmp_path):
+    """With ``--json-progress 2>&-`` the notices (a PNG output of an EXR plate says what it drops) went to stdout
+    among the events (print(file=None) writes there): a line the adapters cannot parse."""
+    out = tmp_path / "out" / "c.####.png"
+    args = [str(shot / "plate.####.exr"), "-m", str(shot / "mask.####.png"), "-o", str(out), "-b", "telea"]
+    done = _with_closed("2>&-", "fill", *args, "--json-progress")
+    assert done.returncode == 0, done.stdout
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    assert events[-1]["event"] == "done" and events[-1]["notices"], events[-1]
+    assert len(list(out.parent.glob("c.*.png"))) == len(FRAMES)
+
+
+@pytest.mark.parametrize("command", ["info", "info --json", "backends", "eval"])
+def test_a_full_stdout_is_one_line_exit_2_for_every_command(shot, command):
+    """``aifx info ... > /dev/full`` (a log on a full volume) ended in an OSError traceback and ``internal
+    error``, exit 1, for info, info --json, backends and eval alike; --json-progress already had its line."""
+    plate, mask = str(shot / "plate.####.exr"), str(shot / "mask.####.png")
+    args = {
+        "info": ["info", plate],
+        "info --json": ["info", "--json", plate],
+        "backends": ["backends"],
+        "eval": ["eval", plate, "--mask", mask, "--frames", "1001-1002"],
+    }[command]
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "aifx_core", *args],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=300,
+        )
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr, done.stderr
+    lines = done.stderr.strip().splitlines()
+    name = command.split()[0]
+    assert lines[-1].startswith(f"aifx: error: cannot write what aifx {name} prints to stdout ("), done.stderr
+    assert lines[-1].endswith("point stdout at a pipe or file that takes it, and rerun"), lines[-1]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import replace
@@ -1040,3 +1041,110 @@ def test_submit_to_a_server_that_does_not_answer_is_one_line_saying_what_to_chec
         "aifx: error: cannot reach the aifx server at http://127.0.0.1:9 ([Errno 111] Connection refused); check "
         "the address and that aifx serve runs there, then try again"
     ]
+
+
+def test_one_frame_of_the_plate_given_for_the_sequence_is_refused_naming_the_pattern(shot, tmp_path):
+    """``aifx fill shot/plate.1001.exr -m shot/mask.####.png -o out/clean.####.exr --frames 1001-1004``: a frame
+    file typed where the sequence was meant was read as a still for every frame, so every output frame held
+    frame 1001's plate (exit 0, no word). Refused now, naming the pattern meant, with and without --frames;
+    a file alone in its folder, or a version beside other versions (``dmp_v2.exr``), is still a still."""
+    plate = shot / "plate.1001.exr"
+    masks = str(shot / "mask.####.png")
+    before = digest(shot)
+    for more in (["--frames", "1001-1004"], []):
+        out = tmp_path / "out" / "clean.####.exr"
+        done = aifx("fill", str(plate), "-m", masks, "-o", str(out), "-b", "telea", *more)
+        line = refused(done, f"{plate}: ", f"did you mean {shot / 'plate.####.exr'}?", "--frames 1001")
+        assert not out.parent.exists(), line
+    assert digest(shot) == before
+    for name, sibling in (("plate.1001.exr", None), ("dmp_v2.exr", "dmp_v1.exr")):
+        alone = tmp_path / f"still_{name}"
+        alone.mkdir()
+        for file in (name, sibling):
+            if file is not None:
+                (alone / file).write_bytes(plate.read_bytes())
+        out = tmp_path / f"held_{name}" / "clean.####.exr"
+        done = aifx(
+            "fill", str(alone / name), "-m", masks, "-o", str(out), "-b", "telea", "--frames", "1001-1004"
+        )
+        assert done.returncode == 0, done.stderr
+        assert sorted(p.name for p in out.parent.glob("clean.*.exr")) == [f"clean.{f}.exr" for f in FRAMES]
+
+
+def test_one_frame_of_the_mask_held_for_the_shot_is_said_in_a_note(shot, tmp_path):
+    """``-m shot/mask.1001.png`` for a moving object: the first roto frame typed instead of the sequence held one
+    hole over the shot, without a word. A hold matte can be meant, so it fills, with one note naming the
+    sequence beside it; a still matte with no sequence beside it says nothing."""
+    out = tmp_path / "out" / "clean.####.exr"
+    done = aifx(
+        "fill", str(shot / "plate.####.exr"), "-m", str(shot / "mask.1001.png"), "-o", str(out), "-b", "telea"
+    )
+    assert done.returncode == 0, done.stderr
+    notes = [line for line in done.stderr.splitlines() if "mask.1001.png" in line]
+    assert len(notes) == 1 and notes[0].startswith("aifx: note: "), done.stderr
+    assert str(shot / "mask.####.png") in notes[0], notes[0]
+    held = tmp_path / "held"
+    held.mkdir()
+    (held / "roto.png").write_bytes((shot / "mask.1001.png").read_bytes())
+    done = aifx(
+        "fill",
+        str(shot / "plate.####.exr"),
+        "-m",
+        str(held / "roto.png"),
+        "-o",
+        str(tmp_path / "o2" / "c.####.exr"),
+        "-b",
+        "telea",
+    )
+    assert done.returncode == 0 and "note:" not in done.stderr, done.stderr
+
+
+def _in_a_deleted_folder(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    """``aifx <args>`` run from a folder deleted after the shell went into it (a sync that made the shot's folder
+    again): the process's current folder is gone, so a relative path leads nowhere."""
+    script = 'cd gone && rmdir ../gone && exec "$@"'
+    command = ["sh", "-c", script, "sh", sys.executable, "-m", "aifx_core", *args]
+    (tmp_path / "gone").mkdir()
+    return subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+
+
+def test_relative_paths_from_a_deleted_folder_are_named_as_such(shot, tmp_path):
+    """From a deleted current folder a relative ``-o out/...`` (and ``aifx eval --out``) was called "a symlink
+    loop", and a relative ``--contact-sheet``/``--save-job`` ended in a FileNotFoundError traceback, exit 1. Each
+    is one line now, saying the folder is gone and what to do, before anything is written."""
+    plate, mask = str(shot / "plate.####.exr"), str(shot / "mask.####.png")
+    out = tmp_path / "out" / "clean.####.exr"
+    before = digest(shot)
+    cases = {
+        "-o": ["fill", plate, "-m", mask, "-o", "out/clean.####.exr", "-b", "telea"],
+        "--contact-sheet": ["fill", plate, "-m", mask, "-o", str(out), "--contact-sheet", "sheet.png"],
+        "--save-job": ["fill", plate, "-m", mask, "-o", str(out), "--save-job", "job.json"],
+        "plate": ["fill", "plate.####.exr", "-m", mask, "-o", str(out)],
+        "eval --out": ["eval", plate, "--mask", mask, "--out", "ev"],
+    }
+    for case, args in cases.items():
+        line = refused(_in_a_deleted_folder(tmp_path, *args), "the folder aifx runs in no longer exists")
+        assert "symlink loop" not in line and "give absolute paths" in line, (case, line)
+        shutil.rmtree(tmp_path / "gone", ignore_errors=True)
+        assert not out.parent.exists(), case
+    assert digest(shot) == before
+
+
+def test_a_stray_image_in_the_plate_folder_is_named_and_never_filled(shot, tmp_path):
+    """``p/`` holding plate.1001-1004 and a reference grab ``reference_v2.png``: aifx info showed the folder as
+    ``p/reference_v#.png``, fill said "plate frames 3-1000 missing; ... pass --skip-missing", and --skip-missing
+    filled the grab as frame 2 of the shot and read it as a neighbour of the real frames. Refused in one line
+    naming it (with --skip-missing too), and nothing is written."""
+    plates = tmp_path / "p"
+    plates.mkdir()
+    for frame in FRAMES:
+        cv2.imwrite(
+            str(plates / f"plate.{frame}.png"), cv2.imread(str(shot / f"mask.{frame:04d}.png")) // 2 + 60
+        )
+    (plates / "reference_v2.png").write_bytes((plates / "plate.1003.png").read_bytes())
+    out = tmp_path / "out" / "clean.####.png"
+    fill = ["fill", f"{plates}/", "-m", str(shot / "mask.####.png"), "-o", str(out), "-b", "telea"]
+    for args in (["info", f"{plates}/"], fill, [*fill, "--skip-missing"]):
+        line = refused(aifx(*args), "reference_v2.png", str(plates / "plate.####.png"))
+        assert "--skip-missing" not in line and "missing" not in line, line
+    assert not out.parent.exists()

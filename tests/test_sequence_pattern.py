@@ -233,3 +233,23 @@ def test_existing_file_with_token_characters_is_a_still(tmp_path: Path) -> None:
     pattern = parse_pattern(str(tmp_path / "shot#1.exr"))
     assert pattern.is_still
     assert pattern.path(5) == tmp_path / "shot#1.exr"
+
+
+def test_a_stray_image_in_a_folder_of_frames_is_named_not_read_as_a_frame(tmp_path: Path) -> None:
+    """A reference grab ``reference_v2.png`` among ``plate.1001-1006.png``: the folder was described by its first
+    file (``reference_v#.png``) and the grab was frame 2 of the shot, 998 frames before the plate."""
+    touch(tmp_path, *[f"plate.{f}.png" for f in range(1001, 1007)], "reference_v2.png")
+    with pytest.raises(InputError) as refused:
+        parse_pattern(str(tmp_path)).discover()
+    line = str(refused.value)
+    assert "reference_v2.png" in line and str(tmp_path / "plate.####.png") in line, line
+    assert "--skip-missing" not in line
+
+
+def test_a_folder_whose_names_differ_only_in_the_case_of_the_extension_is_one_sequence(
+    tmp_path: Path,
+) -> None:
+    touch(tmp_path, "plate.1001.png", "plate.1002.PNG", "plate.1003.png")
+    pattern = parse_pattern(str(tmp_path))
+    assert pattern.discover() == [1001, 1002, 1003]
+    assert pattern.hash_form() == str(tmp_path / "plate.####.png")

@@ -20,10 +20,17 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import fields
 from types import FrameType
-from typing import Any
+from typing import Any, TextIO, cast
 
 from . import __version__
-from .progress import CancelToken, ProgressPrinter, emit_event, events_alone_on_stdout, openjd_line
+from .progress import (
+    CancelToken,
+    ProgressPrinter,
+    emit_event,
+    events_alone_on_stdout,
+    openjd_line,
+    stdout_unwritable,
+)
 from .protocol import events
 from .protocol.errors import EXIT_CANCELLED, EXIT_INTERNAL, AifxError, Cancelled, InputError
 from .protocol.job import FillJob, refuse_empty_path
@@ -73,6 +80,90 @@ BACKEND_OPTION_FLAGS: tuple[tuple[str, str, Callable[[str], Any], str], ...] = (
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    with _stderr_or_nowhere(), _watched_stdout() as stdout:
+        return _main(argv, stdout)
+
+
+@contextlib.contextmanager
+def _stderr_or_nowhere() -> Iterator[None]:
+    """``sys.stderr`` a stream that drops what is written while inside, where there is none (started with it
+    closed, ``2>&-``: Python makes it None): ``sys.stderr.isatty()`` raised an AttributeError before the first
+    frame, and ``print(..., file=sys.stderr)`` wrote to stdout instead, among ``--json-progress``'s events. File
+    descriptor 2 is taken by /dev/null too where it is closed, so no file the run opens gets it and takes what a
+    library writes to it (the image libraries' messages, a child process's stderr)."""
+    before = sys.stderr
+    if before is not None:
+        yield
+        return
+    _hold_descriptor(2)
+    with open(os.devnull, "w", encoding="utf-8") as nowhere:
+        sys.stderr = nowhere
+        try:
+            yield
+        finally:
+            if sys.stderr is nowhere:  # (put back for a host that called main)
+                sys.stderr = before
+
+
+def _hold_descriptor(fd: int) -> None:
+    """Point the closed file descriptor ``fd`` at /dev/null; one that is open is left as it is."""
+    try:
+        os.fstat(fd)
+        return
+    except OSError:
+        pass
+    null = os.open(os.devnull, os.O_WRONLY)
+    if null != fd:
+        os.dup2(null, fd)
+        os.close(null)
+
+
+class _WatchedStdout:
+    """``sys.stdout`` while a command runs: its writes go to the real stream, and one that fails (a full disk,
+    ``> /dev/full``) is kept as :attr:`failed`, so ``main`` tells it from any other OSError: it was a traceback and
+    "internal error", exit 1, for ``aifx info``, ``backends``, ``eval``. A closed pipe is left to BrokenPipeError."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.failed: OSError | None = None
+
+    def write(self, text: str) -> int:
+        return self._kept(lambda: self.stream.write(text))
+
+    def flush(self) -> None:
+        self._kept(self.stream.flush)
+
+    def _kept(self, call: Callable[[], Any]) -> Any:
+        try:
+            return call()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            self.failed = exc
+            raise
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
+@contextlib.contextmanager
+def _watched_stdout() -> Iterator[_WatchedStdout | None]:
+    """``sys.stdout`` a :class:`_WatchedStdout` while inside (put back after, for a host that called main); None
+    where there is no stdout (``>&-``)."""
+    before = sys.stdout
+    if before is None:
+        yield None
+        return
+    watched = _WatchedStdout(before)
+    sys.stdout = cast(TextIO, watched)
+    try:
+        yield watched
+    finally:
+        if sys.stdout is watched:
+            sys.stdout = before
+
+
+def _main(argv: Sequence[str] | None, stdout: _WatchedStdout | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(joined_frame_ranges(sys.argv[1:] if argv is None else argv))
     if not getattr(args, "handler", None):
@@ -81,7 +172,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     json_progress = bool(getattr(args, "json_progress", False))
     openjd = bool(getattr(args, "openjd_progress", False))
     try:
-        return int(args.handler(args) or 0)
+        code = int(args.handler(args) or 0)
+        if (
+            stdout is not None
+        ):  # (what it printed written now: a full disk is its line, not a failure at exit)
+            stdout.flush()
+        return code
     except Cancelled as exc:
         _final(json_progress, events.cancelled_event(str(exc)), openjd)
         print(f"aifx: {exc}", file=sys.stderr)
@@ -96,11 +192,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CANCELLED
     except BrokenPipeError:  # the reader of stdout went away (| head, a wrapper that stopped reading)
         return _reader_gone()
+    except OSError as exc:
+        if stdout is None or exc is not stdout.failed:
+            return _internal_error(exc, json_progress, openjd)
+        return _stdout_failed(args.command, exc)
     except Exception as exc:  # a bug: say so, with the traceback for the report
-        _final(json_progress, events.error_event(f"internal error: {exc}", EXIT_INTERNAL), openjd)
-        traceback.print_exc()
-        print(f"aifx: internal error: {exc} (please report it with the traceback above)", file=sys.stderr)
-        return EXIT_INTERNAL
+        return _internal_error(exc, json_progress, openjd)
+
+
+def _internal_error(exc: Exception, json_progress: bool, openjd: bool) -> int:
+    """A bug: said so, with the traceback for the report."""
+    _final(json_progress, events.error_event(f"internal error: {exc}", EXIT_INTERNAL), openjd)
+    traceback.print_exc()
+    print(f"aifx: internal error: {exc} (please report it with the traceback above)", file=sys.stderr)
+    return EXIT_INTERNAL
+
+
+def _stdout_failed(command: str, exc: OSError) -> int:
+    """The one line for what a command prints that stdout did not take (exit 2, as for --json-progress's events).
+    Stdout is pointed at /dev/null, so the flush at exit does not fail again on what its buffer still holds."""
+    _stdout_to_nowhere()
+    error = InputError(
+        stdout_unwritable(f"what aifx {command} prints", exc.strerror or exc, "it", ", and rerun")
+    )
+    print(f"aifx: error: {error}", file=sys.stderr)
+    return error.exit_code
 
 
 #: Options whose value is a frame range (every command that has them: fill, run, info, eval), which may start
@@ -564,15 +680,21 @@ def _reader_gone() -> int:
     """Stop quietly when stdout's reader has gone (``aifx info --json | head -1``, an adapter that stopped
     reading): not an internal error with two tracebacks. Stdout is pointed at /dev/null so the flush at exit
     does not fail again; the frames finished so far are kept, as for a cancel."""
-    with contextlib.suppress(OSError, ValueError, AttributeError):
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
+    _stdout_to_nowhere()
     with contextlib.suppress(OSError):
         print(
             "aifx: stopped: what read its output closed it; frames already written are kept", file=sys.stderr
         )
     return EXIT_PIPE_CLOSED
+
+
+def _stdout_to_nowhere() -> None:
+    """Point stdout's descriptor at /dev/null: what its buffer still holds goes nowhere at exit, where flushing it
+    onto what failed would fail again (Python then prints "Exception ignored" and exits 120)."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 if __name__ == "__main__":  # pragma: no cover

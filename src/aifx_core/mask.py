@@ -29,6 +29,7 @@ from .protocol.job import refuse_empty_path
 from .sequence.frames import format_frames
 from .sequence.image import Image, to_float
 from .sequence.imageio import read_info
+from .sequence.pattern import FramePattern, sequence_of_still
 from .sequence.window import in_display_window
 
 
@@ -36,6 +37,7 @@ class _Sequence(Protocol):
     """What this module needs of :func:`aifx_core.sequence.open_sequence`'s result."""
 
     frames: list[int]
+    pattern: FramePattern
 
     @property
     def is_still(self) -> bool: ...
@@ -158,6 +160,8 @@ class MaskSource:
         self._shot_channel: str | None = None
         #: Whether the plate's first frame has an opaque alpha (see _opaque_plate_alpha); None until needed.
         self._first_alpha_opaque: bool | None = None
+        #: One-line notes about the matte for the run's end (:func:`held_frame_note`).
+        self.notices: list[str] = []
 
     def check_channel(self) -> None:
         """Refuse a ``channel`` asked for (``--mask-channel``) that the first mask frame (or plate frame, for a
@@ -358,7 +362,26 @@ def open_mask(
                 f"{spec}: mask frames {format_frames(missing)} missing (the plate has "
                 f"{format_frames(plate.frames)}); render the mask for those frames or {events.LIMIT_FRAMES}"
             )
-    return MaskSource(plate, mask=mask, spec=str(spec), channel=channel, invert=invert, threshold=threshold)
+    source = MaskSource(plate, mask=mask, spec=str(spec), channel=channel, invert=invert, threshold=threshold)
+    note = held_frame_note(str(spec), mask, list(plate.frames))
+    if note is not None:
+        source.notices.append(note)
+    return source
+
+
+def held_frame_note(spec: str, mask: _Sequence, frames: list[int]) -> str | None:
+    """The note for a still matte that is one frame of a mask sequence beside it (``-m m/mask.1001.png``), held
+    over a shot of several frames: typed for the sequence, it held one hole while the object moved on, without a
+    word. A hold matte can be meant (a logo, a rig that stays put), so it is a note, not a refusal."""
+    if not mask.is_still or len(frames) < 2:
+        return None
+    sequence = sequence_of_still(mask.pattern)
+    if sequence is None:
+        return None
+    return (
+        f"note: the mask {spec} is one frame of the sequence {sequence} beside it, held as the matte of every "
+        f"frame ({format_frames(frames)}); if what it covers moves, give {sequence} as the mask"
+    )
 
 
 # -- hole and weight -----------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from typing import Any, cast
 import numpy as np
 import OpenEXR
 
-from .anchors import AnchorStore, cache_folder
+from .anchors import CACHE_SUFFIX, AnchorStore, cache_folder
 from .backends import check_options, create_backend, is_per_frame, pixel_options, route
 from .backends import get as registered_backend
 from .colour import (
@@ -62,6 +62,8 @@ from .errors import AifxError, InputError
 from .inpaint import Anchor, BackendContext, FramePacket, Span
 from .inpaint.models import absolute_options
 from .manifest import (
+    LOCK_SUFFIX,
+    MANIFEST_SUFFIX,
     Manifest,
     OutputLock,
     fault_point,
@@ -89,6 +91,7 @@ from .sequence import (
     check_side_output,
     check_writable,
     clean_stale_temps,
+    earlier_beside,
     format_frames,
     frame_numbers,
     frame_spec_items,
@@ -243,6 +246,7 @@ def _fill_checked(
             written=earlier,
             skipped=[f for f in selection if f not in todo and f not in mine],
         )
+        result.notices.extend(mask.notices)
         if unreadable:
             result.notices.append(
                 f"note: {out}: finished frame(s) {format_frames(sorted(unreadable), max_parts=4)} on disk are empty "
@@ -339,6 +343,7 @@ def preflight(
     for frame in plate.frames:
         protected.refuse(out.path(frame), "output frame", "-o/--output")
     protected.add_frames(out, "output frame", plate.frames)  # side outputs must not land on frames either
+    protect_beside_output(protected, out)
     if job.confidence:
         check_sidecars(out, plate.frames, protected)
     out_dir = Path(out.path(plate.frames[0])).parent
@@ -364,6 +369,22 @@ def preflight(
             made=out_dir,
         )
     return checked
+
+
+def protect_beside_output(protected: ProtectedFiles, out: FramePattern) -> None:
+    """Add what the run keeps beside its output frames to ``protected``: its manifest and lock file, and its cache
+    folder as one nothing may be written into, each as named now and as an earlier aifx named it (the names a run
+    still reads, :func:`~.sequence.earlier_beside`). ``--save-job o/.clean.####.png.aifx.json`` was written, then
+    overwritten by the manifest (exit 0, the job lost), and a job saved over a finished output's manifest would
+    have lost its record of the frames."""
+    for path, suffix, role in (
+        (manifest_path(out), MANIFEST_SUFFIX, "output's manifest"),
+        (lock_path(out), LOCK_SUFFIX, "output's lock file"),
+    ):
+        for named in (path, *earlier_beside(out, suffix)):
+            protected.add(named, role)
+    for folder in (cache_folder(out), *earlier_beside(out, CACHE_SUFFIX)):
+        protected.add_folder(folder, "output's cache folder")
 
 
 def _clean_killed_temps(out: FramePattern, frames: list[int], sides: Iterable[Path | None]) -> None:

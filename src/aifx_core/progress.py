@@ -132,7 +132,7 @@ def emit_event(payload: dict) -> None:
 
     stream = _events_out if _events_out is not None else sys.stdout
     if stream is None:  # (started with stdout closed, `>&-`)
-        raise InputError(_STDOUT_UNWRITABLE.format(why="it is closed"))
+        raise InputError(_events_unwritable("it is closed"))
     with signal_shield():
         data = (events.encode(payload) + "\n").encode("utf-8")
         try:
@@ -148,14 +148,20 @@ def emit_event(payload: dict) -> None:
         except BrokenPipeError:
             raise  # (its reader went away: main stops quietly, _reader_gone)
         except OSError as exc:  # a full disk (> /dev/full), a closed descriptor
-            raise InputError(_STDOUT_UNWRITABLE.format(why=exc.strerror or exc)) from None
+            raise InputError(_events_unwritable(exc.strerror or exc)) from None
 
 
-#: The one line for progress events that cannot be written (the frames written so far are kept).
-_STDOUT_UNWRITABLE = (
-    "cannot write the progress events to stdout ({why}); point stdout at a pipe or file that takes them, or "
-    "leave out --json-progress (frames written so far are kept)"
-)
+def stdout_unwritable(what: str, why: object, them: str, then: str) -> str:
+    """The one line for ``what`` that stdout does not take (``why``: a full disk, a closed descriptor), every
+    command's in the same words; ``them`` names it again, ``then`` ends the line."""
+    return f"cannot write {what} to stdout ({why}); point stdout at a pipe or file that takes {them}{then}"
+
+
+def _events_unwritable(why: object) -> str:
+    """The one line for progress events that cannot be written (the frames written so far are kept)."""
+    return stdout_unwritable(
+        "the progress events", why, "them", ", or leave out --json-progress (frames written so far are kept)"
+    )
 
 
 _openjd_progress: Any = None
@@ -187,7 +193,7 @@ class ProgressPrinter:
             return lambda event: emit_event(event.to_dict())
         if self.openjd:
             return lambda event: openjd_line(event.to_dict())
-        if not sys.stderr.isatty():
+        if sys.stderr is None or not sys.stderr.isatty():  # (no stderr, 2>&-: no terminal either)
             return lambda event: None
         return self._draw
 

@@ -67,18 +67,46 @@ def broken_symlink(path: str | os.PathLike[str], what: str = "") -> InputError |
     return InputError(f"{path}: {subject}is a broken symlink; fix the link or the path")
 
 
-def resolved_path(path: str | os.PathLike[str], loop: str) -> Path | None:
-    """``path`` made absolute and resolved after symlinks, or None where it cannot be (a folder that cannot be
-    read). A symlink loop on the way (RuntimeError before Python 3.13; later ones stop there) is
-    ``InputError(loop)``: the caller's line, naming which path has the loop."""
+def current_folder(path: str | os.PathLike[str]) -> str:
+    """The folder aifx runs in, which the relative ``path`` is read from; where there is none (deleted, or made
+    again by a sync, after the shell went into it) one line naming ``path`` and what to do: a relative output
+    was called a symlink loop there, a relative contact sheet or saved job a FileNotFoundError traceback."""
+    try:
+        return os.getcwd()
+    except FileNotFoundError:
+        raise InputError(
+            f"{path}: the folder aifx runs in no longer exists (deleted or made again since the shell went into "
+            'it), so a relative path leads nowhere; cd into an existing folder (cd "$PWD" enters one made again) '
+            "or give absolute paths, and rerun"
+        ) from None
+    except OSError as exc:
+        raise InputError(
+            f"{path}: cannot tell the folder aifx runs in ({exc.strerror or exc}), which relative paths are read "
+            "from; cd into another folder or give absolute paths, and rerun"
+        ) from None
+
+
+def absolute(path: str | os.PathLike[str]) -> Path:
+    """``path`` made absolute as text, as ``os.path.abspath`` does, or the line of :func:`current_folder`."""
+    text = os.fspath(path)
+    base = "" if os.path.isabs(text) else current_folder(text)
+    return Path(os.path.normpath(os.path.join(base, text)))
+
+
+def resolved_path(path: str | os.PathLike[str], loop: str) -> Path:
+    """``path`` made absolute and resolved after symlinks. A symlink loop on the way (RuntimeError before Python
+    3.13; later ones stop there) is ``InputError(loop)``: the caller's line, naming which path has the loop. A
+    relative path with no folder aifx runs in is :func:`current_folder`'s line (it was called a loop too)."""
     try:
         return Path(
             path
         ).resolve()  # (not abspath first: it would collapse `link/..` as text, not as the kernel)
     except RuntimeError:
         raise InputError(loop) from None
-    except OSError:
-        return None
+    except OSError as exc:  # (non-strict, only the current folder's look-up raises)
+        if not os.path.isabs(path):
+            current_folder(path)
+        raise InputError(f"{path}: cannot resolve the path ({exc.strerror or exc}); check it") from None
 
 
 def check_regular_file(path: str | os.PathLike[str], what: str, max_bytes: int | None = None) -> int:
@@ -100,11 +128,7 @@ def check_regular_file(path: str | os.PathLike[str], what: str, max_bytes: int |
 
 
 def _resolved(path: str | os.PathLike[str]) -> Path:
-    loop = f"{path}: is a symlink loop; fix the link or choose another path"
-    found = resolved_path(path, loop)
-    if found is None:
-        raise InputError(loop)
-    return found
+    return resolved_path(path, f"{path}: is a symlink loop; fix the link or choose another path")
 
 
 def _identity(path: Path) -> tuple[int, int] | None:
@@ -122,6 +146,8 @@ class ProtectedFiles:
         self._by_path: dict[Path, str] = {}
         #: (device, inode) → role and path of the protected file, so a hard link to it is named by what it is.
         self._by_id: dict[tuple[int, int], tuple[str, Path]] = {}
+        #: Folders nothing may be written into (resolved) → role: an output's cache folder.
+        self._folders: dict[Path, str] = {}
 
     def add(self, path: str | os.PathLike[str], role: str) -> None:
         resolved = _resolved(path)
@@ -129,6 +155,12 @@ class ProtectedFiles:
         identity = _identity(resolved)
         if identity is not None:
             self._by_id.setdefault(identity, (role, resolved))
+
+    def add_folder(self, path: str | os.PathLike[str], role: str) -> None:
+        """The folder ``path`` as ``role``: no side output may be written into it (or be it)."""
+        resolved = _resolved(path)
+        self._folders.setdefault(resolved, role)
+        self._by_path.setdefault(resolved, role)
 
     def add_frames(self, sequence: Any, role: str, frames: Iterable[int] | None = None) -> None:
         """Every file of ``sequence`` (``path(frame)``; at ``frames``, default its ``frames``) as ``role``."""
@@ -152,12 +184,17 @@ class ProtectedFiles:
 
     def refuse(self, path: str | os.PathLike[str], what: str, flag: str | None = None) -> None:
         """Raise if writing ``what`` to ``path`` would replace a protected file."""
+        hint = f"pass another {flag}" if flag else "choose another path"
         found = self._find(path)
         if found is not None:
             role, protected = found
-            hint = f"pass another {flag}" if flag else "choose another path"
             how = "" if protected == _resolved(path) else " (it is a hard link to it)"
             raise InputError(f"{path}: the {what} would overwrite the {role} {protected}{how}; {hint}")
+        folder = next((f for f in _resolved(path).parents if f in self._folders), None)
+        if folder is not None:
+            raise InputError(
+                f"{path}: the {what} would be written into the {self._folders[folder]} {folder}; {hint}"
+            )
 
 
 def check_side_sequence(
@@ -216,8 +253,8 @@ def check_side_output(
         )
     if suffixes and target.suffix.lower() not in suffixes:
         raise InputError(f"{text}: the {what_text} must end with {' or '.join(suffixes)}")
-    folder = Path(os.path.abspath(target)).parent
-    by_run = made is not None and folder == Path(os.path.abspath(made))
+    folder = absolute(target).parent
+    by_run = made is not None and folder == absolute(made)
     if not by_run and not folder.is_dir():
         raise InputError(
             f"{text}: folder {folder} for the {what_text} does not exist; create it or choose another path"

@@ -268,6 +268,31 @@ def still_frame(file: Path) -> int:
     return int(runs[-1]) if runs else 1
 
 
+def sequence_of_still(still: FramePattern) -> FramePattern | None:
+    """The sequence a still's file is a frame of, or None: ``p/plate.1001.png`` beside ``p/plate.1002.png`` is frame
+    1001 of ``p/plate.####.png``, typed where the sequence was meant (it was read as a still for every frame).
+    Only a name that ends in a frame number counts, its digits alone or after ``.``, ``_`` or ``-``: digits after
+    a letter are a version (``dmp_v2.png`` beside ``dmp_v1.png`` is one painting of several), and a file with no
+    other of its name in the folder is a still."""
+    name = still.prefix
+    stem = Path(name).stem
+    digits = re.search(r"\d+$", stem)
+    if digits is None or stem[: digits.start()][-1:].isalpha():
+        return None
+    prefix, suffix = stem[: digits.start()], name[len(stem) :]
+    if prefix.endswith("-") and prefix[-2:-1] in (".", "_"):  # plate.-005.exr: the frame's sign
+        prefix = prefix[:-1]
+    fits = re.compile(re.escape(prefix) + r"-?\d+" + re.escape(suffix))
+    try:
+        others = [n for n in os.listdir(still.folder) if n != name and fits.fullmatch(n)]
+    except OSError:
+        return None
+    if not others:
+        return None
+    width = len(digits.group())
+    return FramePattern(still.folder, prefix, suffix, padding=width, token="#" * width, kind="pattern")
+
+
 def natural_key(name: str) -> list[object]:
     """Sort key that orders ``frame2`` before ``frame10`` (digit runs compare as numbers)."""
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
@@ -276,8 +301,9 @@ def natural_key(name: str) -> list[object]:
 def frames_in_folder(folder: Path, names: list[str]) -> dict[int, Path]:
     """Map frame number → file for a folder of frames (frame = last digit run of each name).
 
-    All files must share one extension and carry a frame number, and no two may share one; otherwise the
-    folder is ambiguous and this raises :class:`InputError` saying which files clash.
+    All files must share one extension, carry a frame number and be named alike (one prefix and suffix around
+    it: :func:`_check_named_alike`), and no two may share a frame number; otherwise the folder is ambiguous and
+    this raises :class:`InputError` saying which files clash.
     """
     extensions = sorted({Path(n).suffix.lower() for n in names})
     if len(extensions) > 1:
@@ -286,23 +312,60 @@ def frames_in_folder(folder: Path, names: list[str]) -> dict[int, Path]:
             "give a pattern like plate.####.exr instead of the folder"
         )
     found: dict[int, Path] = {}
+    shapes: dict[str, tuple[str, str, int]] = {}
     for name in sorted(names, key=natural_key):
-        runs = list(_DIGITS.finditer(Path(name).stem))
-        if not runs:
+        numbered = _numbered(name)
+        if numbered is None:
             raise InputError(
                 f"{folder}{os.sep}: {name} has no frame number; move it out or give a pattern like plate.####.exr"
             )
-        last = runs[-1]
-        frame = int(last.group())
-        if last.start() >= 2 and name[last.start() - 1] == "-" and name[last.start() - 2] in "._":
-            frame = -frame  # plate.-5.exr, as Houdini writes negative frames
+        prefix, frame, suffix, width = numbered
         if frame in found:
             raise InputError(
                 f"{folder}{os.sep}: {found[frame].name} and {name} are both frame {frame}; "
                 "remove one or give a pattern like plate.####.exr"
             )
         found[frame] = folder / name
+        shapes[name] = (prefix, suffix, width)
+    _check_named_alike(folder, shapes)
     return found
+
+
+def _numbered(name: str) -> tuple[str, int, str, int] | None:
+    """``(prefix, frame, suffix, digits)`` of a frame file's name, the frame its last run of digits (``plate.-5.exr``,
+    as Houdini writes negative frames, is frame -5 of ``plate.``); None where the name has no digits."""
+    runs = list(_DIGITS.finditer(Path(name).stem))
+    if not runs:
+        return None
+    last = runs[-1]
+    prefix, frame = name[: last.start()], int(last.group())
+    if last.start() >= 2 and name[last.start() - 1] == "-" and name[last.start() - 2] in "._":
+        prefix, frame = prefix[:-1], -frame
+    return prefix, frame, name[last.end() :], len(last.group())
+
+
+def _check_named_alike(folder: Path, shapes: dict[str, tuple[str, str, int]]) -> None:
+    """Refuse images in a folder of frames that are not named as most of them are (``reference_v2.png`` among
+    ``plate.1001.png``...): the folder was described by its first file, and a stray grab was read as frame 2 of
+    the shot, then called a gap of 998 frames to pass ``--skip-missing`` over, which filled it, as a neighbour of
+    the real frames too. The sequence is the prefix and suffix most of its files have (the case of the letters
+    aside: ``plate.1002.PNG`` saved by another tool is one of them); the others are named, with the pattern
+    that reads the sequence alone."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for name, (prefix, suffix, _width) in shapes.items():
+        groups.setdefault((prefix.lower(), suffix.lower()), []).append(name)
+    if len(groups) < 2:
+        return
+    main = max(groups.values(), key=len)  # (the first of equals: the names come in natural order)
+    strays = [name for name in shapes if name not in main]
+    prefix, suffix, width = shapes[main[0]]
+    sequence = folder / f"{prefix}{'#' * width}{suffix}"
+    shown = ", ".join(strays[:3]) + (f" and {len(strays) - 3} more" if len(strays) > 3 else "")
+    raise InputError(
+        f"{folder}{os.sep}: {shown} {'is' if len(strays) == 1 else 'are'} not named like the folder's other "
+        f"{len(main)} image(s), the sequence {sequence} (a stray file?); move {'it' if len(strays) == 1 else 'them'} "
+        f"out of the folder, or give the sequence as {sequence}"
+    )
 
 
 def parse_pattern(spec: str | os.PathLike[str]) -> FramePattern:

@@ -13,10 +13,10 @@ from pathlib import Path
 from ..errors import InputError
 from ..protocol import events
 from .frames import MAX_FRAMES, chosen_frames, format_frames, parse_frame_spec, split_trailing_range
-from .guard import check_regular_file, resolved_path
+from .guard import check_regular_file, current_folder, resolved_path
 from .image import Image
 from .imageio import FORMATS, read_image
-from .pattern import FramePattern, parse_pattern, still_frame
+from .pattern import FramePattern, parse_pattern, sequence_of_still, still_frame
 
 #: Longest frame list spelled out in a message (irregular gaps in a long shot would fill the screen).
 MESSAGE_PARTS = 20
@@ -94,7 +94,7 @@ def open_sequence(
     pattern = parse_pattern(text)
     requested = parse_frame_spec(frames, frames_name) if frames is not None else None
     if pattern.is_still:
-        return _open_still(pattern, requested, role)
+        return _open_still(pattern, requested, role, frames_name)
     _check_extension(pattern, role)
     on_disk = pattern.discover()
     if not on_disk:
@@ -183,7 +183,7 @@ def check_span(pattern: FramePattern, on_disk: list[int], frames_name: str = "")
     )
 
 
-def _open_still(pattern: FramePattern, requested: list[int] | None, role: str) -> Sequence:
+def _open_still(pattern: FramePattern, requested: list[int] | None, role: str, frames_name: str) -> Sequence:
     file = pattern.path(0)
     if file.is_dir():
         raise InputError(f"{file}: is a folder with no frames; check the path")
@@ -196,7 +196,28 @@ def _open_still(pattern: FramePattern, requested: list[int] | None, role: str) -
             f"plate.####.exr){fix}"
         )
     _check_extension(pattern, role)
+    if role == "plate":
+        _refuse_frame_of_sequence(pattern, frames_name)
     return Sequence(pattern, requested if requested is not None else [still_frame(file)], role)
+
+
+def _refuse_frame_of_sequence(still: FramePattern, frames_name: str) -> None:
+    """Refuse a plate file that is one frame of a sequence beside it (``p/plate.1001.png``): typed where the
+    sequence was meant, it was read as a still, and every output frame held that one frame's plate (exit 0). A
+    fill of that frame alone is the sequence with that one frame asked for, which the line says."""
+    sequence = sequence_of_still(still)
+    if sequence is None:
+        return
+    file, frame = still.path(0), still_frame(still.path(0))
+    try:
+        on_disk = f" ({_frames_text(sequence.discover())} on disk)"
+    except InputError:
+        on_disk = ""
+    raise InputError(
+        f"{file}: the plate is one frame of the sequence {sequence}{on_disk}, and one file is a still, the same "
+        f"image for every frame; did you mean {sequence}? (to fill frame {frame} alone, give that pattern "
+        f"with {frames_name} {frame})"
+    )
 
 
 def _check_extension(pattern: FramePattern, role: str) -> None:
@@ -210,7 +231,7 @@ def _check_extension(pattern: FramePattern, role: str) -> None:
 def _nothing_found(pattern: FramePattern, role: str) -> str:
     if pattern.kind == "folder":
         return f"{pattern}: {role} folder holds no images ({', '.join(sorted(FORMATS))}); check the path"
-    where, fix = _read_from(pattern.folder)
+    where, fix = _read_from(pattern.folder, pattern)
     if not pattern.folder.is_dir():
         return f"{pattern}: {role} folder {pattern.folder} does not exist{where}; check the path{fix}"
     hint = "check the name and the padding"
@@ -219,18 +240,16 @@ def _nothing_found(pattern: FramePattern, role: str) -> str:
     return f"{pattern}: no {role} frames match{where}; {hint}{fix}"
 
 
-def _read_from(path: Path) -> tuple[str, str]:
+def _read_from(path: Path, named: object = None) -> tuple[str, str]:
     """For the line saying a relative ``path`` is not there: where it was looked for, and the fix that adds.
 
     A relative path is read from the folder aifx runs in, also a job file's (``aifx run`` of a job saved with
     relative paths, from another folder than it was made in): the line named the path alone, as if it were
-    wrong. Both are empty for an absolute path."""
+    wrong. Both are empty for an absolute path. Where that folder no longer exists, its own line, naming
+    ``named`` (default ``path``), is raised instead (:func:`~.guard.current_folder`)."""
     if path.is_absolute():
         return "", ""
-    try:
-        here = os.getcwd()
-    except OSError:  # (the folder aifx runs in was deleted)
-        return "", ""
+    here = current_folder(path if named is None else str(named))
     return (
         f" in {here}, the folder aifx runs in, which relative paths are read from",
         ", or run aifx from the folder they are relative to",
@@ -302,7 +321,4 @@ def _same_file(a: Path, b: Path, role: str) -> bool:
     output = resolved_path(
         a, f"{a}: the output path runs into a symlink loop; fix the link or choose another output"
     )
-    if output is None:
-        return False
-    source = resolved_path(b, f"{b}: the {role} frame is a symlink loop; fix the link")
-    return source is not None and output == source
+    return output == resolved_path(b, f"{b}: the {role} frame is a symlink loop; fix the link")
