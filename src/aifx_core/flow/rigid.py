@@ -284,6 +284,8 @@ class Evidence:
     b: np.ndarray
     gain: float
     offset: float
+    #: ``a`` at ``b``'s exposure (gain · a + offset), made once: each :meth:`unexplained` compares it.
+    expected: np.ndarray
     seen: np.ndarray
     coverage: np.ndarray
     #: Per pixel, the sum over the seen pixels of the square around it of ``a``'s squared gradient at ``b``'s
@@ -308,7 +310,8 @@ class Evidence:
         grad_y = cv2.Sobel(a, cv2.CV_32F, 0, 1, ksize=1, scale=0.5 * gain)
         texture = cv2.blur((grad_x * grad_x + grad_y * grad_y) * seen, box, borderType=cv2.BORDER_REFLECT)
         coverage = cv2.blur(seen, box, borderType=cv2.BORDER_REFLECT)
-        return cls(a, b, gain, offset, seen, coverage, texture)
+        expected = cv2.addWeighted(a, gain, a, 0.0, offset)
+        return cls(a, b, gain, offset, expected, seen, coverage, texture)
 
     def unexplained(self, flow: np.ndarray) -> np.ndarray:
         """Per pixel of ``a``, the sum over the ``seen`` pixels of the :data:`LOCAL` px around it of the squared
@@ -318,7 +321,7 @@ class Evidence:
         read = cv2.remap(  # type: ignore[call-overload]  # (a two-channel map and no second: the stubs want one)
             self.b, positions + flow, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
         )
-        difference = cv2.subtract(read, cv2.addWeighted(self.a, self.gain, self.a, 0.0, self.offset))
+        difference = cv2.subtract(read, self.expected)
         squared = cv2.multiply(cv2.multiply(difference, difference), self.seen)
         return cv2.blur(squared, (LOCAL, LOCAL), borderType=cv2.BORDER_REFLECT)
 
@@ -338,8 +341,13 @@ def shown(usable_a: np.ndarray, usable_b: np.ndarray, motion: np.ndarray) -> np.
 
 
 def _ramp(value: np.ndarray, full: float) -> np.ndarray:
-    """1 where ``value`` is within ``full``, falling linearly to 0 at twice that (float32)."""
-    return np.clip(np.float32(2.0) - value * np.float32(1.0 / full), 0.0, 1.0)
+    """1 where ``value`` is within ``full``, falling linearly to 0 at twice that (float32; in place, not np.clip,
+    which costs several times more on a frame)."""
+    out = np.multiply(value, np.float32(-1.0 / full), dtype=np.float32)
+    out += np.float32(2.0)
+    np.minimum(out, np.float32(1.0), out=out)
+    np.maximum(out, np.float32(0.0), out=out)
+    return out
 
 
 def agreement(flow: np.ndarray, motion: np.ndarray, evidence: Evidence | None = None) -> np.ndarray:
@@ -394,9 +402,9 @@ def snap(
         better = here > share
         best = np.where(better[..., None], motions[k], best)
         share = np.maximum(share, here)
-    moved: np.ndarray = np.subtract(best, flow, dtype=np.float32)
-    moved *= share[..., None]
-    moved += flow
+    # (OpenCV's element-wise ops with the share doubled over both channels: NumPy's broadcasts of a (H, W, 1)
+    # share cost a frame several times more, for the same float32 arithmetic)
+    moved: np.ndarray = cv2.add(flow, cv2.multiply(cv2.subtract(best, flow), cv2.merge([share, share])))
     # (exactly the layer's where it agrees fully: flow + (motion - flow) may round off it)
-    np.copyto(moved, best, where=(share >= 1.0)[..., None])
+    cv2.copyTo(best, (share >= 1.0).view(np.uint8), moved)
     return moved
