@@ -180,7 +180,9 @@ class Propagation:
         alpha = blend_weights(
             ys, xs, confidence, found, self.opt.fallback_low, self.opt.fallback_high, self.opt.fallback_soften
         )
-        return Propagated(ys, xs, values, found, offset, confidence, alpha, share, first_steps)
+        return Propagated(
+            ys, xs, values, found, offset, confidence, alpha, share, first_steps, ring_ys, ring_xs
+        )
 
     def _without_halo(
         self,
