@@ -13,6 +13,32 @@ hole) and their frames. A pixel counts as seen where the two are at least :data:
 (:data:`AGREE`): a car or a person that passed it in one of them (nothing of those is masked) shows as a
 disagreement, and the pixel is left to the other routes.
 
+Background seen only briefly (the shot's first frames before an object arrived on it for good; a camera that
+showed a spot for three frames, moved off and came back to it; a gap between two occlusions) counts from
+:data:`SHORT_SPAN` frames apart where every sighting in the span agreed with the first, not only the last: the
+pass also keeps how far each sighting less than :data:`MIN_SPAN` frames after a pixel's first departed from it
+(one more array; past a stretch's first frames only the pixels newly revealed cost). Three sightings leave more
+to chance than two far apart, so:
+
+* a mover that passed changes the values frame to frame and departs; one of a single colour that covered the
+  pixel for the whole span agrees with itself there, but its edges moved: a pixel within :data:`STIRRED_PX` of
+  a departed one reads with that departure as its gap, and a flat area (:data:`FLAT`: a car's side, not a
+  textured ground) that reaches a departed pixel is given up whole;
+* a car parked from the shot's start, hidden by the masked object and then driven off, agrees with itself in
+  the span; its part beside the hole shows it leave (its two sightings disagree), and the flat area it reaches
+  is given up the same way (a plain wall next to a passer-by goes with it: the spatial route fills a flat area
+  well);
+* grain and a registered frame's bilinear resampling differ pixel by pixel, a mover and a light change over an
+  area: the sightings are compared smoothed (:data:`DEPART_SIGMA`), so grain does not make agreement fail;
+* an exposure change within the span departs (given up, as safe); one since the span is the read's ring check's
+  (:data:`RING_AGREE`), as for a long span, and the seam matches what is left;
+* a still object whose roto is missing on three frames or more (two or fewer are masked,
+  :func:`_dropouts_masked`) shows in them, and they agree: a span first seen in a frame whose hole is empty
+  where the frame registered before it had one (the matte vanished) is not read. A roto begun three frames late
+  on the shot's first frames looks just like background seen before an object arrived, and is read;
+* a stretch registered over fewer than :data:`MIN_SPAN` frames (a pan's first frames, a tripod bumped early)
+  makes no plate: its frames are within a chain's reach of each other.
+
 The plate is kept in the first frame's pixels. Each next frame is registered to the first (a rotation and a shift:
 a shaking or slowly drifting hand; else any affine map: a push-in; ECC from a phase correlation's start) and must
 show the same content there (:data:`STILL_CHANGE`); a registration that moves no corner more than :data:`STILL_PX`
@@ -50,6 +76,19 @@ CLEAR_PX = 3
 #: The first and last clear sightings must be at least this many frames apart (a pixel seen in one short gap
 #: could hold a slow unmasked mover in both).
 MIN_SPAN = 8
+#: A pixel seen over a shorter span (at least this many frames apart: three sightings where none was missed)
+#: counts where every sighting in it, and every one of the pixels about it (:data:`STIRRED_PX`) seen that
+#: briefly, agreed with its first (see the module docstring).
+SHORT_SPAN = 2
+#: How far (pixels) about a briefly seen pixel a departed sighting spoils it: a mover's edges.
+STIRRED_PX = 6
+#: A briefly seen pixel lies in a flat area where its smoothed first sightings vary by less than this share of
+#: the agreement's tolerance within a pixel (:meth:`_Stretch._spoiled`): an area of one colour, as a car's side,
+#: not a textured ground (the tests' texture: 1 % of it below 0.5 of the tolerance).
+FLAT = 0.25
+#: The sightings of a short span are compared smoothed by a Gaussian of this sigma (pixels): grain and a
+#: bilinear resampling differ pixel by pixel (:meth:`_Stretch._depart`).
+DEPART_SIGMA = 1.5
 #: The two sightings differing by this share of the target frame's level (largest channel) halve the read's quality.
 AGREE = 0.1
 #: Largest distance (full-resolution pixels) a frame's registration moves a corner at which the frame counts as
@@ -113,7 +152,8 @@ class SeenPlate:
     #: (H, W) int32: their shot positions (-1: never clear).
     first_at: np.ndarray
     last_at: np.ndarray
-    #: (H, W) float32: their largest channel difference (NaN where the pixel was not seen twice far enough apart).
+    #: (H, W) float32: their largest channel difference; where they are less than MIN_SPAN frames apart, the
+    #: largest smoothed departure of a sighting from the first within STIRRED_PX (NaN: the pixel is not seen).
     gap: np.ndarray
     #: (N, 2, 3) float64: for each shot position the affine map from the first frame's pixels to its own (NaN:
     #: not registered, the plate is not read there); None: locked off, every frame in the first frame's pixels.
@@ -408,7 +448,7 @@ def _dropouts_masked(packets: Iterable[FramePacket]) -> Iterator[FramePacket]:
 
 def scan(packets: Iterable[FramePacket]) -> SeenPlate | None:
     """The shot's :class:`SeenPlate` from all its packets in order, or None: the frames change size, or no
-    pixel was seen twice far enough apart. Reads stop after :data:`MAX_MISSES` frames in a row that are not
+    pixel was seen twice far enough apart (or over a short span, every sighting agreeing). Reads stop after :data:`MAX_MISSES` frames in a row that are not
     registered (the plate is not read from there on), or once :data:`MAX_STRETCHES` stretches are made."""
     plates: list[SeenPlate | None] = []
     stretch: _Stretch | None = None
@@ -482,6 +522,19 @@ class _Stretch:
         self._kernel = np.ones((2 * CLEAR_PX + 1, 2 * CLEAR_PX + 1), np.uint8)
         #: Where the last registered frame's centre lies from the first frame's (x, y; pixels).
         self.last_centre = np.zeros(2)
+        #: Per pixel, how far (largest channel) its clear sightings less than MIN_SPAN frames after its first
+        #: departed from that first one (the only sightings a short span holds: :meth:`plate`).
+        self.departed = np.zeros((height, width), np.float32)
+        #: The last shot position registered.
+        self.end = start
+        #: The stretch's first frame's level (median magnitude of its clear values, every 4th pixel each way):
+        #: what a short span's departures are judged against (:meth:`_spoiled`), as :data:`AGREE` judges the
+        #: gap against the reading frame's.
+        self.level = 1.0
+        #: The shot positions whose hole was empty where the last frame registered before had one: the matte
+        #: vanished there (:meth:`plate`).
+        self.vanished: list[int] = []
+        self._holed = False
 
     def distance(self, view: _View) -> float:
         """How far (pixels) a frame (its translation from the first) lies from the last one registered (inf:
@@ -498,29 +551,107 @@ class _Stretch:
         self.last_centre = matrix[:, 0] * x + matrix[:, 1] * y + matrix[:, 2] - (x, y)
         self.warps += [np.full((2, 3), np.nan)] * (index - len(self.warps))
         self.warps.append(matrix)
+        self.end = index
+        holed = bool(hole.any())
+        if self._holed and not holed:
+            self.vanished.append(index)
+        self._holed = holed
         clear = (
             ~cv2.dilate(hole.astype(np.uint8), self._kernel).view(bool) if hole.any() else np.ones_like(hole)
         )
         clear &= finite
         if not _still(matrix, hole.shape):
             rgb, clear = _registered(rgb, clear, matrix)
+        if index == self.start and clear[::4, ::4].any():
+            self.level = max(float(np.median(np.abs(rgb[::4, ::4][clear[::4, ::4]]))), 1e-6)
+        self._depart(index, rgb, clear)
         new = clear & (self.first_at < 0)
         np.copyto(self.first, rgb, where=new[..., None])
         self.first_at[new] = index
         np.copyto(self.last, rgb, where=clear[..., None])
         self.last_at[clear] = index
 
+    def _depart(self, index: int, rgb: np.ndarray, clear: np.ndarray) -> None:
+        """Keep in :attr:`departed` how far this frame's clear sightings (``rgb`` where ``clear``, in the first
+        frame's pixels) lie from the first sightings of pixels first seen less than :data:`MIN_SPAN` frames
+        before (only those can still end in a short span, so after the stretch's first frames few pixels cost),
+        both smoothed (:data:`DEPART_SIGMA`; over those pixels alone): grain and a registered frame's bilinear
+        resampling differ pixel by pixel, a mover or a light change over an area."""
+        recent = clear & (self.first_at >= 0) & (index - self.first_at < MIN_SPAN)
+        if not recent.any():
+            return
+        ys, xs = np.nonzero(recent)
+        pad = int(np.ceil(3 * DEPART_SIGMA))
+        box = np.s_[max(0, ys.min() - pad) : ys.max() + pad + 1, max(0, xs.min() - pad) : xs.max() + pad + 1]
+        inside = recent[box]
+        # (a normalised convolution: the mean difference over the recent pixels about each)
+        mask = inside.astype(np.float32)
+        differs = cv2.GaussianBlur(
+            (rgb[box] - self.first[box]) * mask[..., None],
+            (0, 0),
+            DEPART_SIGMA,
+            borderType=cv2.BORDER_CONSTANT,
+        )
+        weight = cv2.GaussianBlur(mask, (0, 0), DEPART_SIGMA, borderType=cv2.BORDER_CONSTANT)
+        away = largest_channel(np.abs(differs[inside])) / np.maximum(weight[inside], 1e-6)
+        departed = self.departed[box]
+        departed[inside] = np.maximum(departed[inside], away)
+
     def plate(self, complete: bool) -> SeenPlate | None:
-        """Its plate, or None where no pixel was seen twice far enough apart. ``complete``: the stretch is the
-        whole shot, every frame registered (then a locked-off one keeps no registrations: read as it is)."""
-        seen = (self.first_at >= 0) & (self.last_at - self.first_at >= MIN_SPAN)
-        if not seen.any():
+        """Its plate, or None where no pixel was seen twice far enough apart, or the stretch registered frames
+        over less than :data:`MIN_SPAN` (a pan's first frames, a tripod bumped early: every frame is within
+        a chain's reach of the others). ``complete``: the stretch is the whole shot, every frame registered
+        (then a locked-off one keeps no registrations: read as it is)."""
+        span = self.last_at - self.first_at
+        sighted = self.first_at >= 0
+        long = sighted & (span >= MIN_SPAN)
+        short = sighted & (span >= SHORT_SPAN) & ~long
+        if self.end - self.start < MIN_SPAN or not (long.any() or short.any()):
             return None
-        gap = np.full(seen.shape, np.nan, np.float32)
-        gap[seen] = largest_channel(np.abs(self.first[seen] - self.last[seen]))
-        still = complete and self.start == 0 and all(_still(matrix, seen.shape) for matrix in self.warps)
+        gap = np.full(span.shape, np.nan, np.float32)
+        gap[long] = largest_channel(np.abs(self.first[long] - self.last[long]))
+        brief = sighted & (span >= 1) & ~long
+        # A span first seen as the matte vanished is a roto key missing for three frames or more (two or fewer
+        # are masked: _dropouts_masked), the object standing still: three frames of it agree.
+        short &= ~self._spoiled(brief, long) & ~np.isin(self.first_at, self.vanished)
+        if short.any():
+            gap[short] = self._stirred(brief)[short]
+        still = complete and self.start == 0 and all(_still(matrix, span.shape) for matrix in self.warps)
         warps = None if still else np.stack(self.warps)
         return SeenPlate(self.first, self.last, self.first_at, self.last_at, gap, warps)
+
+    def _spoiled(self, brief: np.ndarray, long: np.ndarray) -> np.ndarray:
+        """Where a ``brief``ly seen pixel (seen twice or more, less than :data:`MIN_SPAN` frames apart) may hold
+        an unmasked mover: one of its sightings departed from its first by more than :data:`AGREE` of the
+        stretch's level, or it lies in a flat area (smoothed first sightings varying less than :data:`FLAT` of
+        that within a pixel) that reaches such a pixel or a ``long``-seen one whose two sightings disagree, or
+        within the smoothing's reach of that area. A car of one colour that covered the pixel for the whole
+        short span agrees with itself there; its edges moved, or, parked at the start and gone later, its parts
+        beside the hole disagree."""
+        tolerance = AGREE * self.level
+        moved = brief & (self.departed > tolerance)
+        ends = largest_channel(np.abs(self.first - self.last))
+        moved |= long & (ends > tolerance)
+        if not moved.any():
+            return moved
+        smooth = cv2.GaussianBlur(self.first, (0, 0), DEPART_SIGMA)
+        step = np.ones((3, 3), np.uint8)
+        rough = largest_channel(cv2.dilate(smooth, step) - cv2.erode(smooth, step))
+        flat = (brief | long) & (rough < FLAT * tolerance)
+        _count, labels = cv2.connectedComponents(flat.astype(np.uint8), connectivity=8)
+        reached = np.unique(labels[cv2.dilate(moved.astype(np.uint8), step).view(bool) & flat])
+        spoiled = moved | np.isin(labels, reached[reached > 0])
+        # (and the rim the smoothing made rough: an area's edge lies this far outside what counts as flat)
+        side = 2 * int(np.ceil(2 * DEPART_SIGMA) + 1) + 1
+        return brief & cv2.dilate(spoiled.astype(np.uint8), np.ones((side, side), np.uint8)).view(bool)
+
+    def _stirred(self, brief: np.ndarray) -> np.ndarray:
+        """Per pixel, the largest departure (:attr:`departed`) of the ``brief``ly seen pixels (seen twice or more,
+        less than :data:`MIN_SPAN` frames apart) within :data:`STIRRED_PX`: an unmasked mover of one colour
+        that covered a pixel for a whole short span changed the pixels about it (its edges) in that span."""
+        departed = np.where(brief, self.departed, np.float32(0.0))
+        side = 2 * STIRRED_PX + 1
+        return cv2.dilate(departed, np.ones((side, side), np.uint8))
 
 
 def _registered(rgb: np.ndarray, clear: np.ndarray, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
