@@ -34,8 +34,15 @@ to chance than two far apart, so:
   (:data:`RING_AGREE`), as for a long span, and the seam matches what is left;
 * a still object whose roto is missing on three frames or more (two or fewer are masked,
   :func:`_dropouts_masked`) shows in them, and they agree: a span first seen in a frame whose hole is empty
-  where the frame registered before it had one (the matte vanished) is not read. A roto begun three frames late
-  on the shot's first frames looks just like background seen before an object arrived, and is read;
+  where the frame registered before it had one (the matte vanished) is not read;
+* a roto begun three frames late on the shot's first frames, ended as early at its end or missing mid-shot
+  while another object keeps the frame's hole shows the object clear, agreeing, as background seen before an
+  object arrived does: but the object stands under the hole in the frame next to the span, where an object that
+  arrived differs from the background it hides. A span whose sightings agree with that (the same smoothed
+  comparison; the first registered frame whose hole covers the pixel after its last sighting, the last before
+  its first: :meth:`_Stretch._beside`) is not read, so neither is a flat object over a background of its colour
+  nor the hole's dilated margin (it shows the background). What stands under a hole is only compared; a value
+  there that is not finite or far out of the first frame's range (a sentinel) agrees;
 * a stretch registered over fewer than :data:`MIN_SPAN` frames (a pan's first frames, a tripod bumped early)
   makes no plate: its frames are within a chain's reach of each other.
 
@@ -89,6 +96,11 @@ FLAT = 0.25
 #: The sightings of a short span are compared smoothed by a Gaussian of this sigma (pixels): grain and a
 #: bilinear resampling differ pixel by pixel (:meth:`_Stretch._depart`).
 DEPART_SIGMA = 1.5
+#: A briefly seen pixel agrees with what a hole next to its sightings showed where a pixel within this many
+#: agrees (:meth:`_Stretch._beside`): that frame is registered apart from the sightings, and a still object
+#: appearing where the first frame had a hole pulls a registration by a third of a pixel (the tests' tripod
+#: shot), which along a sharp edge of it, smoothed, differs by more than the tolerance for two pixels.
+SLACK_PX = 2
 #: The two sightings differing by this share of the target frame's level (largest channel) halve the read's quality.
 AGREE = 0.1
 #: Largest distance (full-resolution pixels) a frame's registration moves a corner at which the frame counts as
@@ -535,6 +547,20 @@ class _Stretch:
         #: vanished there (:meth:`plate`).
         self.vanished: list[int] = []
         self._holed = False
+        #: Per pixel not seen yet, what the last registered frame whose hole covered it showed there (where
+        #: :attr:`covered`): what its first sighting is compared with (:meth:`_beside`).
+        self.under = np.zeros((height, width, 3), np.float32)
+        self.covered = np.zeros((height, width), bool)
+        #: Per pixel, whether the hole after its last clear sighting was compared with it (:meth:`_beside`).
+        self.compared = np.zeros((height, width), bool)
+        #: Per pixel, the smallest smoothed difference of its sightings from what a hole next to them (in time)
+        #: showed there (inf: none compared): a roto begun late or ended early shows the object itself there.
+        self.beside = np.full((height, width), np.inf, np.float32)
+        #: Per channel, the range of the stretch's first frame's clear values widened by its largest channel's
+        #: range (or its level, if more) each way: a value under a hole outside it is no picture but a sentinel
+        #: (:meth:`_beside`); an arriving object brighter or darker than anything in the first frame is not.
+        self.low = np.full(3, -np.inf, np.float32)
+        self.high = np.full(3, np.inf, np.float32)
 
     def distance(self, view: _View) -> float:
         """How far (pixels) a frame (its translation from the first) lies from the last one registered (inf:
@@ -560,16 +586,33 @@ class _Stretch:
             ~cv2.dilate(hole.astype(np.uint8), self._kernel).view(bool) if hole.any() else np.ones_like(hole)
         )
         clear &= finite
+        cover = hole
         if not _still(matrix, hole.shape):
             rgb, clear = _registered(rgb, clear, matrix)
+            cover = _registered_hole(hole, matrix)
         if index == self.start and clear[::4, ::4].any():
-            self.level = max(float(np.median(np.abs(rgb[::4, ::4][clear[::4, ::4]]))), 1e-6)
+            sample = rgb[::4, ::4][clear[::4, ::4]]
+            self.level = max(float(np.median(np.abs(sample))), 1e-6)
+            low, high = sample.min(axis=0), sample.max(axis=0)
+            wide = max(self.level, float((high - low).max()))
+            self.low, self.high = low - wide, high + wide
         self._depart(index, rgb, clear)
         new = clear & (self.first_at < 0)
+        # What a hole next to a sighting showed (after the last sighting: the first hole since; before the first:
+        # the last hole), compared with it before the sightings move on.
+        after = cover & (self.last_at >= 0) & ~self.compared & (self.last_at - self.first_at < MIN_SPAN)
+        self._beside(after, rgb, self.last)
+        self.compared |= after
+        self._beside(new & self.covered, self.under, rgb)
         np.copyto(self.first, rgb, where=new[..., None])
         self.first_at[new] = index
         np.copyto(self.last, rgb, where=clear[..., None])
         self.last_at[clear] = index
+        self.compared &= ~clear
+        before = cover & (self.first_at < 0)
+        if before.any():
+            np.copyto(self.under, rgb, where=before[..., None])
+            self.covered |= before
 
     def _depart(self, index: int, rgb: np.ndarray, clear: np.ndarray) -> None:
         """Keep in :attr:`departed` how far this frame's clear sightings (``rgb`` where ``clear``, in the first
@@ -578,24 +621,34 @@ class _Stretch:
         both smoothed (:data:`DEPART_SIGMA`; over those pixels alone): grain and a registered frame's bilinear
         resampling differ pixel by pixel, a mover or a light change over an area."""
         recent = clear & (self.first_at >= 0) & (index - self.first_at < MIN_SPAN)
-        if not recent.any():
+        if recent.any():
+            self.departed[recent] = np.maximum(self.departed[recent], _smoothed_gap(rgb, self.first, recent))
+
+    def _beside(self, where: np.ndarray, hidden: np.ndarray, sighted: np.ndarray) -> None:
+        """Keep in :attr:`beside` how far the sightings (``sighted``) of pixels ``where`` lie from what a hole next
+        to them in time showed there (``hidden``), compared as :meth:`_depart` compares (smoothed over those
+        pixels; a pixel agrees where one within :data:`SLACK_PX` does). A roto begun late, ended early or missing
+        mid-shot leaves the object clear next to its hole: the sightings are the object, which the hole shows
+        too; an object that arrived differs from the background it hides. A value there that is not finite or
+        lies far out of the first frame's range (:attr:`low`: a sentinel) is no picture: it counts as agreeing
+        (not read), and the smoothing does not spread it. Only compared: nothing under a hole is kept."""
+        if not where.any():
             return
-        ys, xs = np.nonzero(recent)
-        pad = int(np.ceil(3 * DEPART_SIGMA))
-        box = np.s_[max(0, ys.min() - pad) : ys.max() + pad + 1, max(0, xs.min() - pad) : xs.max() + pad + 1]
-        inside = recent[box]
-        # (a normalised convolution: the mean difference over the recent pixels about each)
-        mask = inside.astype(np.float32)
-        differs = cv2.GaussianBlur(
-            (rgb[box] - self.first[box]) * mask[..., None],
-            (0, 0),
-            DEPART_SIGMA,
-            borderType=cv2.BORDER_CONSTANT,
-        )
-        weight = cv2.GaussianBlur(mask, (0, 0), DEPART_SIGMA, borderType=cv2.BORDER_CONSTANT)
-        away = largest_channel(np.abs(differs[inside])) / np.maximum(weight[inside], 1e-6)
-        departed = self.departed[box]
-        departed[inside] = np.maximum(departed[inside], away)
+        values = hidden[where]
+        with np.errstate(invalid="ignore"):
+            shown = (np.isfinite(values) & (values >= self.low) & (values <= self.high)).all(axis=-1)
+        gap = np.zeros(len(values), np.float32)
+        if shown.any():
+            picture = np.zeros_like(where)
+            picture[where] = shown
+            gap[shown] = _smoothed_gap(hidden, sighted, picture)
+        # (a pixel agrees where one compared within SLACK_PX does)
+        box = _around(where)
+        plane = np.full(where[box].shape, np.inf, np.float32)
+        plane[where[box]] = gap
+        side = 2 * SLACK_PX + 1
+        gap = cv2.erode(plane, np.ones((side, side), np.uint8))[where[box]]
+        self.beside[where] = np.minimum(self.beside[where], gap)
 
     def plate(self, complete: bool) -> SeenPlate | None:
         """Its plate, or None where no pixel was seen twice far enough apart, or the stretch registered frames
@@ -612,8 +665,11 @@ class _Stretch:
         gap[long] = largest_channel(np.abs(self.first[long] - self.last[long]))
         brief = sighted & (span >= 1) & ~long
         # A span first seen as the matte vanished is a roto key missing for three frames or more (two or fewer
-        # are masked: _dropouts_masked), the object standing still: three frames of it agree.
+        # are masked: _dropouts_masked), the object standing still: three frames of it agree. A span whose
+        # sightings agree with what a hole next to it showed there is the object a roto begun late or ended
+        # early left clear (an object that arrived differs from the background it hides).
         short &= ~self._spoiled(brief, long) & ~np.isin(self.first_at, self.vanished)
+        short &= ~(self.beside <= AGREE * self.level)
         if short.any():
             gap[short] = self._stirred(brief)[short]
         still = complete and self.start == 0 and all(_still(matrix, span.shape) for matrix in self.warps)
@@ -665,6 +721,37 @@ def _registered(rgb: np.ndarray, clear: np.ndarray, matrix: np.ndarray) -> tuple
         clear.astype(np.float32), matrix, size, flags=back | cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
     )
     return moved, share >= 1.0 - 1e-6
+
+
+def _registered_hole(hole: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """A frame's hole in the first frame's pixels (``matrix``: first frame → this frame): where over half of a
+    pixel's bilinear footprint lay in it (the values :func:`_registered` gives there are mostly the hole's)."""
+    size = (hole.shape[1], hole.shape[0])
+    flags = cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR
+    share = cv2.warpAffine(hole.astype(np.float32), matrix, size, flags=flags, borderMode=cv2.BORDER_CONSTANT)
+    return share > 0.5
+
+
+def _around(where: np.ndarray) -> tuple[slice, slice]:
+    """The box of ``where``'s pixels, grown by the reach of a Gaussian of :data:`DEPART_SIGMA`."""
+    ys, xs = np.nonzero(where)
+    pad = int(np.ceil(3 * DEPART_SIGMA))
+    return np.s_[max(0, ys.min() - pad) : ys.max() + pad + 1, max(0, xs.min() - pad) : xs.max() + pad + 1]
+
+
+def _smoothed_gap(now: np.ndarray, then: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """For each pixel of ``where`` (in :func:`numpy.nonzero`'s order), the largest channel of the difference
+    ``now - then`` smoothed by a Gaussian of :data:`DEPART_SIGMA` over ``where``'s pixels alone (a normalised
+    convolution: the mean difference over them about each): grain and a registered frame's bilinear resampling
+    differ pixel by pixel, a mover, a light change or another object over an area. Values outside ``where`` are
+    not read (a NaN there spreads nothing)."""
+    box = _around(where)
+    inside = where[box]
+    with np.errstate(invalid="ignore"):
+        difference = np.where(inside[..., None], now[box] - then[box], np.float32(0.0))
+    differs = cv2.GaussianBlur(difference, (0, 0), DEPART_SIGMA, borderType=cv2.BORDER_CONSTANT)
+    weight = cv2.GaussianBlur(inside.astype(np.float32), (0, 0), DEPART_SIGMA, borderType=cv2.BORDER_CONSTANT)
+    return largest_channel(np.abs(differs[inside])) / np.maximum(weight[inside], 1e-6)
 
 
 def seen_candidates(
