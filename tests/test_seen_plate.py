@@ -18,7 +18,7 @@ from aifx_core import Cancelled, CancelToken, FillJob, fill
 from aifx_core.anchors import AnchorStore
 from aifx_core.backends import create_backend
 from aifx_core.inpaint import BackendContext
-from aifx_core.inpaint.base import Span
+from aifx_core.inpaint.base import FramePacket, Span
 from aifx_core.progress import Reporter
 from aifx_core.propagate import seen
 from aifx_core.propagate.far import RingMembrane
@@ -95,7 +95,7 @@ def test_a_panning_shot_makes_no_plate_and_stops_reading_once_it_leaves_the_firs
     assert seen.scan(counted(frames, holes, read)) is None
     # Registered while no corner has moved further than MAX_DRIFT of the short side (2 px a frame), then MAX_MISSES
     # more frames tried (a jolt would be over by then) and no more reads: the frames registered are fewer than
-    # MIN_SPAN, so nothing counts as seen; the camera never holds still, so no new stretch begins.
+    # MIN_SPAN, so the stretch makes no plate; the camera never holds still, so no new stretch begins.
     drift = seen.MAX_DRIFT * HEIGHT
     assert (
         len(read) == int(drift // 2.0) + 2 + seen.MAX_MISSES
@@ -125,21 +125,28 @@ def pushed_in(t: int) -> np.ndarray:
     )
 
 
-def handheld(camera=None) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """The standing object's shot, BIG times the size, under ``camera`` (default :func:`shaken`): a wider world
-    seen through a moving frame (no border shows), the matte moving with the picture."""
+def handheld(
+    camera=None, matte=None, noise: float = 0.004, still: dict[tuple[float, ...], np.ndarray] | None = None
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The standing object's shot (or ``matte``'s, a function of the frame), BIG times the size, under ``camera``
+    (default :func:`shaken`): a wider world seen through a moving frame (no border shows), the matte moving with
+    the picture, ``noise`` of grain; ``still``: objects standing in the world all shot, each a colour and where it
+    stands in the first frame's pixels (at 1x)."""
     shaken_or = camera or shaken
+    matte_of = matte or standing
     height, width = BIG * HEIGHT, BIG * WIDTH
     world = texture(height + 16, width + 16, 5)
+    for colour, place in (still or {}).items():
+        world[8 : 8 + height, 8 : 8 + width][np.kron(place, np.ones((BIG, BIG), bool))] = colour
     rng = np.random.default_rng(1)
     frames, holes = [], []
     for t in range(COUNT):
         matrix = shaken_or(t).copy()
         matrix[:, 2] -= matrix[:, :2] @ np.float32([8, 8])  # the world's (8, 8) is the first frame's (0, 0)
         view = cv2.warpAffine(world, matrix, (width, height), flags=cv2.INTER_LINEAR)
-        grain = rng.normal(0.0, 0.004, view.shape).astype(np.float32)
+        grain = rng.normal(0.0, noise, view.shape).astype(np.float32)
         frames.append(np.clip(view + grain, 0.0, 1.0).astype(np.float32))
-        matte = np.kron(standing(t), np.ones((BIG, BIG), bool)).astype(np.uint8)
+        matte = np.kron(matte_of(t), np.ones((BIG, BIG), bool)).astype(np.uint8)
         holes.append(
             cv2.warpAffine(matte, shaken_or(t), (width, height), flags=cv2.INTER_NEAREST).astype(bool)
         )
@@ -224,8 +231,8 @@ def test_frames_after_a_jolt_are_registered_again() -> None:
 
 def test_a_bumped_tripod_begins_a_plate_of_its_own_where_it_is_still_again() -> None:
     """The camera is bumped 12 px at frame 4 and stays there: after SETTLE frames still again, a new stretch
-    begins (frame 7) whose plate its frames read exactly; frames 0-6 read none (the first stretch saw nothing
-    twice far enough apart, frames 4-6 were the camera moving)."""
+    begins (frame 7) whose plate its frames read exactly; frames 0-6 read none (the first stretch registered
+    fewer than MIN_SPAN frames, frames 4-6 were the camera moving)."""
     bump = 4
     truth, holes = moved(locked_off(), [standing(t) for t in range(COUNT)], range(bump, COUNT))
     read: list[int] = []
@@ -468,3 +475,230 @@ def test_a_run_cancelled_during_the_pass_resumes_to_the_same_frames(tmp_path: Pa
         assert frame_bytes(tmp_path / "whole" / "clean.####.exr", frame) == frame_bytes(
             tmp_path / "again" / "clean.####.exr", frame
         ), f"frame {frame} differs from the run never stopped"
+
+
+#: The object that arrives: clear of the square for frames 0..ARRIVE-1 (three sightings), then standing on it to
+#: the shot's end.
+ARRIVE = 3
+
+
+def arriving(t: int) -> np.ndarray:
+    """The matte of an object that walks in at frame ARRIVE and stays on the square for the rest of the shot."""
+    hole = np.zeros((HEIGHT, WIDTH), bool)
+    if t >= ARRIVE:
+        hole[TOP : TOP + SIDE, LEFT : LEFT + SIDE] = True
+    return hole
+
+
+def arrived(frames: list[np.ndarray], holes: list[np.ndarray]) -> list[np.ndarray]:
+    """A green object painted under each hole (the object the matte covers, the tester's `arrive` clip's colour);
+    the frames before, the background truth."""
+    truth = [frame.copy() for frame in frames]
+    for frame, hole in zip(frames, holes, strict=True):
+        frame[hole] = (0.16, 0.78, 0.16)
+    return truth
+
+
+def shown(frames: list[np.ndarray], holes: list[np.ndarray]) -> list[FramePacket]:
+    """The frames as the pipeline hands them to the pass: the plate's own values under the hole (the object)."""
+    return [FramePacket(t, frame, hole) for t, (frame, hole) in enumerate(zip(frames, holes, strict=True))]
+
+
+@pytest.mark.parametrize("noise", [0.004, 0.012], ids=["fine grain", "grain"])
+def test_background_seen_only_before_an_object_arrived_comes_back_at_the_shots_end(
+    tmp_path: Path, noise: float
+) -> None:
+    """A handheld shot whose first three frames show the square before an object arrives on it for good (the
+    tester's `arrive` clip: 13 dB, Telea's level, from the frame the chains no longer reach): the plate keeps the
+    three agreeing sightings, grain or not, and the last frames, 28 frames on, get that background back through
+    the pipeline, each chunk as the whole run."""
+    frames, holes = handheld(matte=arriving, noise=noise)
+    background = arrived(frames, holes)
+    shot = _write_shot(tmp_path / "shot", (frames, holes))
+    _chunks_match_the_whole_run(shot, tmp_path, ["1001-1016", "1017-1032"])
+    assert fill(_job(shot, tmp_path / "off", seen_plate=False), frames="1030-1032").written
+    for t in (COUNT - 3, COUNT - 1):
+        hole = holes[t]
+        truth = background[t].astype(np.float16).astype(np.float32)  # (the plate as the EXR holds it)
+        error = float(np.mean((_rgb(tmp_path / "whole" / f"clean.{1001 + t}.exr")[hole] - truth[hole]) ** 2))
+        before = float(np.mean((_rgb(tmp_path / "off" / f"clean.{1001 + t}.exr")[hole] - truth[hole]) ** 2))
+        assert error < 1e-3, f"frame {t}: {error}"  # a bilinear resampling of a fine texture, and grain
+        assert error < 0.2 * before, f"frame {t}: {error} vs {before} without the plate"
+
+
+def arriving_wide(t: int) -> np.ndarray:
+    """The matte of a wide object that walks in at frame ARRIVE and stays for the rest of the shot."""
+    hole = np.zeros((HEIGHT, WIDTH), bool)
+    if t >= ARRIVE:
+        hole[12:40, 8:44] = True
+    return hole
+
+
+def rolling_ball(frames: list[np.ndarray]) -> np.ndarray:
+    """An unmasked red ball rolls across the top of the wide object's place 4 px a frame before the object
+    arrives: its middle columns are red in all three sightings (they agree), the columns it entered or left
+    disagree. Where it touched the place's frames 0..ARRIVE-1."""
+    ball = np.zeros((ARRIVE, BIG * HEIGHT, BIG * WIDTH), bool)
+    for t in range(ARRIVE):
+        left = 24 + 4 * t
+        ball[t, 28:38, left : left + 24] = True
+        frames[t][ball[t]] = (0.95, 0.05, 0.05)
+    assert ball.all(axis=0).any()  # (a part of the ball agrees with itself over the whole span)
+    return ball.any(axis=0)
+
+
+def parked_car(frames: list[np.ndarray]) -> np.ndarray:
+    """An unmasked blue car stands half over the wide object's place from the shot's start (all three sightings
+    there agree) and is gone from frame 10 (driven off, fast), hidden where the object stands: its half beside
+    the object shows it leave. Where it stood."""
+    car = np.zeros((BIG * HEIGHT, BIG * WIDTH), bool)
+    car[50:70, 70:110] = True
+    for frame in frames[:10]:
+        frame[car] = (0.2, 0.3, 0.8)
+    return car
+
+
+@pytest.mark.parametrize("mover", [rolling_ball, parked_car], ids=["rolling ball", "parked car"])
+def test_a_mover_seen_in_a_short_span_is_not_taken_for_background(mover) -> None:
+    """Locked off (BIG, so that the registration holds still), a wide object arrives at frame ARRIVE and stays;
+    an unmasked mover stood on its place in the three frames before (:func:`rolling_ball`, :func:`parked_car`):
+    no pixel the mover touched reads the plate (the ball's middle columns and the car agree with themselves: a
+    flat area that reaches where sightings departed or disagree is spoiled whole, and a pixel within STIRRED_PX
+    of a departed one too); the rest of the place does, with the background's values."""
+    frames, holes = handheld(camera=lambda t: np.float32([[1, 0, 0], [0, 1, 0]]), matte=arriving_wide)
+    truth = arrived(frames, holes)
+    touched = mover(frames)
+    plate = seen.scan(shown(frames, holes))
+    assert plate is not None
+    target = COUNT - 1
+    ys, xs = np.nonzero(holes[target])
+    fused = Fused(
+        np.zeros((len(ys), 3), np.float32),
+        np.zeros(len(ys), bool),
+        np.zeros(len(ys), np.float32),
+        np.zeros(len(ys), np.float32),
+        np.full(len(ys), np.nan, np.float32),
+        np.zeros(len(ys), np.int16),
+    )
+    packet = holed_packets(frames, holes)[target]
+    seen.seen_candidates(target, plate, fused, ys, xs, RingMembrane(packet.rgb, ys, xs), level=0.5)
+    assert touched[ys, xs].sum() > 100 and not fused.found[touched[ys, xs]].any()
+    side = 2 * (seen.STIRRED_PX + 3) + 1  # (and the smoothing's reach)
+    far = ~cv2.dilate(touched.astype(np.uint8), np.ones((side, side), np.uint8)).astype(bool)[ys, xs]
+    assert far.sum() > 1000 and fused.found[far].all()
+    np.testing.assert_allclose(
+        fused.values[fused.found], truth[target][ys, xs][fused.found], atol=0.03
+    )  # (two grains apart)
+
+
+@pytest.mark.parametrize("missing", [range(10, 13), range(COUNT - 4, COUNT)], ids=["mid-shot", "shot's end"])
+def test_a_still_objects_roto_missing_for_a_few_frames_is_not_a_short_span(missing: range) -> None:
+    """A red square stands still all shot, its roto missing on three or four frames in a row (runs of two or
+    fewer are masked by the dropout check): those frames show the square clear, and agree. They begin where the
+    matte vanished from a frame whose neighbour before had one: not background seen briefly, nothing is read."""
+    square = standing(0)
+    frames = locked_off()
+    for frame in frames:
+        frame[square] = (0.95, 0.05, 0.05)
+    holes = [square & (t not in missing) for t in range(COUNT)]
+    plate = seen.scan(holed_packets(frames, holes))
+    assert plate is not None and plate.first_at[square].min() == missing[0]
+    assert not np.isfinite(plate.gap[square]).any()
+
+
+RED, BLUE = (0.95, 0.05, 0.05), (0.1, 0.2, 0.9)
+
+
+def blue_place() -> np.ndarray:
+    """Where a blue object stands, masked all shot (so no frame's hole is ever empty: the matte never vanishes)."""
+    place = np.zeros((HEIGHT, WIDTH), bool)
+    place[6:18, 42:56] = True
+    return place
+
+
+def red_frames(path: Path, holes: list[np.ndarray]) -> list[int]:
+    """The shot positions whose filled hole (``path``'s frames from 1001) shows the red object: 8+ pixels near
+    its colour."""
+    shown = []
+    for t, hole in enumerate(holes):
+        rgb = _rgb(path / f"clean.{1001 + t}.exr")[hole]
+        if int((np.abs(rgb - np.float32(RED)).max(axis=-1) < 0.15).sum()) >= 8:
+            shown.append(t)
+    return shown
+
+
+def tripod(t: int) -> np.ndarray:
+    """A locked-off camera."""
+    return np.float32([[1, 0, 0], [0, 1, 0]])
+
+
+@pytest.mark.parametrize(
+    "unmasked, far, camera",
+    [
+        (range(0, 3), range(16, COUNT), shaken),
+        (range(COUNT - 3, COUNT), range(0, COUNT - 16), tripod),
+        (range(14, 17), (), shaken),
+    ],
+    ids=["begun late at the start", "ended early at the end", "missing mid-shot"],
+)
+def test_a_still_objects_roto_begun_late_or_ended_early_does_not_paste_it_everywhere(
+    tmp_path: Path, unmasked: range, far: range, camera
+) -> None:
+    """A red object stands still all shot; its roto misses three frames at the shot's start (begun late), at
+    its end (ended early) or mid-shot, while a blue object is masked all along (no frame's hole is empty).
+    Those three frames show the object clear and agree with each other, as background seen before an object
+    arrived does (the `arrive` test): but they agree with what stands under the hole in the frame next to
+    them, where the `arrive` shot's three differ from it. The plate keeps none of them: no frame shows the red
+    object where the fill without the plate did not (the chains reach a few frames from the clear ones), none
+    far from them (867af5d put it into every frame but the first or last few). (The shot's end is locked off:
+    handheld, its frames showing the object where the first frame had a hole do not all register.)"""
+    red = standing(0)
+    frames, holes = handheld(
+        camera=camera,
+        matte=lambda t: blue_place() | (red & (t not in unmasked)),
+        still={RED: red, BLUE: blue_place()},
+    )
+    plate = seen.scan(holed_packets(frames, holes))
+    assert plate is not None and (plate.first_at[np.kron(red, np.ones((BIG, BIG), bool))] >= 0).any()
+    shot = _write_shot(tmp_path / "shot", (frames, holes))
+    fill(_job(shot, tmp_path / "with"))
+    fill(_job(shot, tmp_path / "off", seen_plate=False))
+    shown, before = red_frames(tmp_path / "with", holes), red_frames(tmp_path / "off", holes)
+    assert set(shown) <= set(before), (
+        f"the plate put the object into frames {sorted(set(shown) - set(before))}"
+    )
+    assert not set(shown) & set(far)
+
+
+@pytest.mark.parametrize(
+    "under",
+    ["spots", "nan", "sentinel"],
+    ids=["NaN, Inf and 1e6 spots", "all NaN", "a sentinel colour"],
+)
+def test_what_stands_under_the_hole_is_only_compared_and_no_sentinel_there_makes_a_sighting_count(
+    under: str,
+) -> None:
+    """The roto begun late at the shot's start, the hole from frame 3 on showing the red object with NaN, Inf
+    and 1e6 spots in it, or NaN, or a sentinel colour all over: none of it is read as an object that arrived
+    (a value that is not a picture agrees, and the smoothing spreads nothing of it), so the object's three
+    sightings are not read. Nothing under the hole is kept in the plate."""
+    red = standing(0)
+    frames, holes = handheld(
+        matte=lambda t: blue_place() | (red & (t >= 3)), still={RED: red, BLUE: blue_place()}
+    )
+    for t in range(3, COUNT):
+        hole = holes[t]
+        if under == "spots":
+            ys, xs = np.nonzero(hole)
+            for k, value in enumerate((np.nan, np.inf, -np.inf, 1e6)):
+                frames[t][ys[k::23], xs[k::23]] = value
+        else:
+            frames[t][hole] = np.nan if under == "nan" else (7.0, -5.0, 9.0)
+    plate = seen.scan(shown(frames, holes))
+    assert plate is not None
+    place = np.kron(red, np.ones((BIG, BIG), bool))
+    assert (plate.first_at[place] == 0).all() and (plate.last_at[place] == 2).all()
+    assert not np.isfinite(plate.gap[place]).any()
+    for name in ("first", "last"):
+        values = getattr(plate, name)
+        assert np.isfinite(values).all() and np.abs(values).max() <= 1.0  # nothing under a hole is kept

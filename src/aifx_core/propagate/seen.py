@@ -13,6 +13,39 @@ hole) and their frames. A pixel counts as seen where the two are at least :data:
 (:data:`AGREE`): a car or a person that passed it in one of them (nothing of those is masked) shows as a
 disagreement, and the pixel is left to the other routes.
 
+Background seen only briefly (the shot's first frames before an object arrived on it for good; a camera that
+showed a spot for three frames, moved off and came back to it; a gap between two occlusions) counts from
+:data:`SHORT_SPAN` frames apart where every sighting in the span agreed with the first, not only the last: the
+pass also keeps how far each sighting less than :data:`MIN_SPAN` frames after a pixel's first departed from it
+(one more array; past a stretch's first frames only the pixels newly revealed cost). Three sightings leave more
+to chance than two far apart, so:
+
+* a mover that passed changes the values frame to frame and departs; one of a single colour that covered the
+  pixel for the whole span agrees with itself there, but its edges moved: a pixel within :data:`STIRRED_PX` of
+  a departed one reads with that departure as its gap, and a flat area (:data:`FLAT`: a car's side, not a
+  textured ground) that reaches a departed pixel is given up whole;
+* a car parked from the shot's start, hidden by the masked object and then driven off, agrees with itself in
+  the span; its part beside the hole shows it leave (its two sightings disagree), and the flat area it reaches
+  is given up the same way (a plain wall next to a passer-by goes with it: the spatial route fills a flat area
+  well);
+* grain and a registered frame's bilinear resampling differ pixel by pixel, a mover and a light change over an
+  area: the sightings are compared smoothed (:data:`DEPART_SIGMA`), so grain does not make agreement fail;
+* an exposure change within the span departs (given up, as safe); one since the span is the read's ring check's
+  (:data:`RING_AGREE`), as for a long span, and the seam matches what is left;
+* a still object whose roto is missing on three frames or more (two or fewer are masked,
+  :func:`_dropouts_masked`) shows in them, and they agree: a span first seen in a frame whose hole is empty
+  where the frame registered before it had one (the matte vanished) is not read;
+* a roto begun three frames late on the shot's first frames, ended as early at its end or missing mid-shot
+  while another object keeps the frame's hole shows the object clear, agreeing, as background seen before an
+  object arrived does: but the object stands under the hole in the frame next to the span, where an object that
+  arrived differs from the background it hides. A span whose sightings agree with that (the same smoothed
+  comparison; the first registered frame whose hole covers the pixel after its last sighting, the last before
+  its first: :meth:`_Stretch._beside`) is not read, so neither is a flat object over a background of its colour
+  nor the hole's dilated margin (it shows the background). What stands under a hole is only compared; a value
+  there that is not finite or far out of the first frame's range (a sentinel) agrees;
+* a stretch registered over fewer than :data:`MIN_SPAN` frames (a pan's first frames, a tripod bumped early)
+  makes no plate: its frames are within a chain's reach of each other.
+
 The plate is kept in the first frame's pixels. Each next frame is registered to the first (a rotation and a shift:
 a shaking or slowly drifting hand; else any affine map: a push-in; ECC from a phase correlation's start) and must
 show the same content there (:data:`STILL_CHANGE`); a registration that moves no corner more than :data:`STILL_PX`
@@ -50,6 +83,24 @@ CLEAR_PX = 3
 #: The first and last clear sightings must be at least this many frames apart (a pixel seen in one short gap
 #: could hold a slow unmasked mover in both).
 MIN_SPAN = 8
+#: A pixel seen over a shorter span (at least this many frames apart: three sightings where none was missed)
+#: counts where every sighting in it, and every one of the pixels about it (:data:`STIRRED_PX`) seen that
+#: briefly, agreed with its first (see the module docstring).
+SHORT_SPAN = 2
+#: How far (pixels) about a briefly seen pixel a departed sighting spoils it: a mover's edges.
+STIRRED_PX = 6
+#: A briefly seen pixel lies in a flat area where its smoothed first sightings vary by less than this share of
+#: the agreement's tolerance within a pixel (:meth:`_Stretch._spoiled`): an area of one colour, as a car's side,
+#: not a textured ground (the tests' texture: 1 % of it below 0.5 of the tolerance).
+FLAT = 0.25
+#: The sightings of a short span are compared smoothed by a Gaussian of this sigma (pixels): grain and a
+#: bilinear resampling differ pixel by pixel (:meth:`_Stretch._depart`).
+DEPART_SIGMA = 1.5
+#: A briefly seen pixel agrees with what a hole next to its sightings showed where a pixel within this many
+#: agrees (:meth:`_Stretch._beside`): that frame is registered apart from the sightings, and a still object
+#: appearing where the first frame had a hole pulls a registration by a third of a pixel (the tests' tripod
+#: shot), which along a sharp edge of it, smoothed, differs by more than the tolerance for two pixels.
+SLACK_PX = 2
 #: The two sightings differing by this share of the target frame's level (largest channel) halve the read's quality.
 AGREE = 0.1
 #: Largest distance (full-resolution pixels) a frame's registration moves a corner at which the frame counts as
@@ -113,7 +164,8 @@ class SeenPlate:
     #: (H, W) int32: their shot positions (-1: never clear).
     first_at: np.ndarray
     last_at: np.ndarray
-    #: (H, W) float32: their largest channel difference (NaN where the pixel was not seen twice far enough apart).
+    #: (H, W) float32: their largest channel difference; where they are less than MIN_SPAN frames apart, the
+    #: largest smoothed departure of a sighting from the first within STIRRED_PX (NaN: the pixel is not seen).
     gap: np.ndarray
     #: (N, 2, 3) float64: for each shot position the affine map from the first frame's pixels to its own (NaN:
     #: not registered, the plate is not read there); None: locked off, every frame in the first frame's pixels.
@@ -408,7 +460,7 @@ def _dropouts_masked(packets: Iterable[FramePacket]) -> Iterator[FramePacket]:
 
 def scan(packets: Iterable[FramePacket]) -> SeenPlate | None:
     """The shot's :class:`SeenPlate` from all its packets in order, or None: the frames change size, or no
-    pixel was seen twice far enough apart. Reads stop after :data:`MAX_MISSES` frames in a row that are not
+    pixel was seen twice far enough apart (or over a short span, every sighting agreeing). Reads stop after :data:`MAX_MISSES` frames in a row that are not
     registered (the plate is not read from there on), or once :data:`MAX_STRETCHES` stretches are made."""
     plates: list[SeenPlate | None] = []
     stretch: _Stretch | None = None
@@ -482,6 +534,33 @@ class _Stretch:
         self._kernel = np.ones((2 * CLEAR_PX + 1, 2 * CLEAR_PX + 1), np.uint8)
         #: Where the last registered frame's centre lies from the first frame's (x, y; pixels).
         self.last_centre = np.zeros(2)
+        #: Per pixel, how far (largest channel) its clear sightings less than MIN_SPAN frames after its first
+        #: departed from that first one (the only sightings a short span holds: :meth:`plate`).
+        self.departed = np.zeros((height, width), np.float32)
+        #: The last shot position registered.
+        self.end = start
+        #: The stretch's first frame's level (median magnitude of its clear values, every 4th pixel each way):
+        #: what a short span's departures are judged against (:meth:`_spoiled`), as :data:`AGREE` judges the
+        #: gap against the reading frame's.
+        self.level = 1.0
+        #: The shot positions whose hole was empty where the last frame registered before had one: the matte
+        #: vanished there (:meth:`plate`).
+        self.vanished: list[int] = []
+        self._holed = False
+        #: Per pixel not seen yet, what the last registered frame whose hole covered it showed there (where
+        #: :attr:`covered`): what its first sighting is compared with (:meth:`_beside`).
+        self.under = np.zeros((height, width, 3), np.float32)
+        self.covered = np.zeros((height, width), bool)
+        #: Per pixel, whether the hole after its last clear sighting was compared with it (:meth:`_beside`).
+        self.compared = np.zeros((height, width), bool)
+        #: Per pixel, the smallest smoothed difference of its sightings from what a hole next to them (in time)
+        #: showed there (inf: none compared): a roto begun late or ended early shows the object itself there.
+        self.beside = np.full((height, width), np.inf, np.float32)
+        #: Per channel, the range of the stretch's first frame's clear values widened by its largest channel's
+        #: range (or its level, if more) each way: a value under a hole outside it is no picture but a sentinel
+        #: (:meth:`_beside`); an arriving object brighter or darker than anything in the first frame is not.
+        self.low = np.full(3, -np.inf, np.float32)
+        self.high = np.full(3, np.inf, np.float32)
 
     def distance(self, view: _View) -> float:
         """How far (pixels) a frame (its translation from the first) lies from the last one registered (inf:
@@ -498,29 +577,137 @@ class _Stretch:
         self.last_centre = matrix[:, 0] * x + matrix[:, 1] * y + matrix[:, 2] - (x, y)
         self.warps += [np.full((2, 3), np.nan)] * (index - len(self.warps))
         self.warps.append(matrix)
+        self.end = index
+        holed = bool(hole.any())
+        if self._holed and not holed:
+            self.vanished.append(index)
+        self._holed = holed
         clear = (
             ~cv2.dilate(hole.astype(np.uint8), self._kernel).view(bool) if hole.any() else np.ones_like(hole)
         )
         clear &= finite
+        cover = hole
         if not _still(matrix, hole.shape):
             rgb, clear = _registered(rgb, clear, matrix)
+            cover = _registered_hole(hole, matrix)
+        if index == self.start and clear[::4, ::4].any():
+            sample = rgb[::4, ::4][clear[::4, ::4]]
+            self.level = max(float(np.median(np.abs(sample))), 1e-6)
+            low, high = sample.min(axis=0), sample.max(axis=0)
+            wide = max(self.level, float((high - low).max()))
+            self.low, self.high = low - wide, high + wide
+        self._depart(index, rgb, clear)
         new = clear & (self.first_at < 0)
+        # What a hole next to a sighting showed (after the last sighting: the first hole since; before the first:
+        # the last hole), compared with it before the sightings move on.
+        after = cover & (self.last_at >= 0) & ~self.compared & (self.last_at - self.first_at < MIN_SPAN)
+        self._beside(after, rgb, self.last)
+        self.compared |= after
+        self._beside(new & self.covered, self.under, rgb)
         np.copyto(self.first, rgb, where=new[..., None])
         self.first_at[new] = index
         np.copyto(self.last, rgb, where=clear[..., None])
         self.last_at[clear] = index
+        self.compared &= ~clear
+        before = cover & (self.first_at < 0)
+        if before.any():
+            np.copyto(self.under, rgb, where=before[..., None])
+            self.covered |= before
+
+    def _depart(self, index: int, rgb: np.ndarray, clear: np.ndarray) -> None:
+        """Keep in :attr:`departed` how far this frame's clear sightings (``rgb`` where ``clear``, in the first
+        frame's pixels) lie from the first sightings of pixels first seen less than :data:`MIN_SPAN` frames
+        before (only those can still end in a short span, so after the stretch's first frames few pixels cost),
+        both smoothed (:data:`DEPART_SIGMA`; over those pixels alone): grain and a registered frame's bilinear
+        resampling differ pixel by pixel, a mover or a light change over an area."""
+        recent = clear & (self.first_at >= 0) & (index - self.first_at < MIN_SPAN)
+        if recent.any():
+            self.departed[recent] = np.maximum(self.departed[recent], _smoothed_gap(rgb, self.first, recent))
+
+    def _beside(self, where: np.ndarray, hidden: np.ndarray, sighted: np.ndarray) -> None:
+        """Keep in :attr:`beside` how far the sightings (``sighted``) of pixels ``where`` lie from what a hole next
+        to them in time showed there (``hidden``), compared as :meth:`_depart` compares (smoothed over those
+        pixels; a pixel agrees where one within :data:`SLACK_PX` does). A roto begun late, ended early or missing
+        mid-shot leaves the object clear next to its hole: the sightings are the object, which the hole shows
+        too; an object that arrived differs from the background it hides. A value there that is not finite or
+        lies far out of the first frame's range (:attr:`low`: a sentinel) is no picture: it counts as agreeing
+        (not read), and the smoothing does not spread it. Only compared: nothing under a hole is kept."""
+        if not where.any():
+            return
+        values = hidden[where]
+        with np.errstate(invalid="ignore"):
+            shown = (np.isfinite(values) & (values >= self.low) & (values <= self.high)).all(axis=-1)
+        gap = np.zeros(len(values), np.float32)
+        if shown.any():
+            picture = np.zeros_like(where)
+            picture[where] = shown
+            gap[shown] = _smoothed_gap(hidden, sighted, picture)
+        # (a pixel agrees where one compared within SLACK_PX does)
+        box = _around(where)
+        plane = np.full(where[box].shape, np.inf, np.float32)
+        plane[where[box]] = gap
+        side = 2 * SLACK_PX + 1
+        gap = cv2.erode(plane, np.ones((side, side), np.uint8))[where[box]]
+        self.beside[where] = np.minimum(self.beside[where], gap)
 
     def plate(self, complete: bool) -> SeenPlate | None:
-        """Its plate, or None where no pixel was seen twice far enough apart. ``complete``: the stretch is the
-        whole shot, every frame registered (then a locked-off one keeps no registrations: read as it is)."""
-        seen = (self.first_at >= 0) & (self.last_at - self.first_at >= MIN_SPAN)
-        if not seen.any():
+        """Its plate, or None where no pixel was seen twice far enough apart, or the stretch registered frames
+        over less than :data:`MIN_SPAN` (a pan's first frames, a tripod bumped early: every frame is within
+        a chain's reach of the others). ``complete``: the stretch is the whole shot, every frame registered
+        (then a locked-off one keeps no registrations: read as it is)."""
+        span = self.last_at - self.first_at
+        sighted = self.first_at >= 0
+        long = sighted & (span >= MIN_SPAN)
+        short = sighted & (span >= SHORT_SPAN) & ~long
+        if self.end - self.start < MIN_SPAN or not (long.any() or short.any()):
             return None
-        gap = np.full(seen.shape, np.nan, np.float32)
-        gap[seen] = largest_channel(np.abs(self.first[seen] - self.last[seen]))
-        still = complete and self.start == 0 and all(_still(matrix, seen.shape) for matrix in self.warps)
+        gap = np.full(span.shape, np.nan, np.float32)
+        gap[long] = largest_channel(np.abs(self.first[long] - self.last[long]))
+        brief = sighted & (span >= 1) & ~long
+        # A span first seen as the matte vanished is a roto key missing for three frames or more (two or fewer
+        # are masked: _dropouts_masked), the object standing still: three frames of it agree. A span whose
+        # sightings agree with what a hole next to it showed there is the object a roto begun late or ended
+        # early left clear (an object that arrived differs from the background it hides).
+        short &= ~self._spoiled(brief, long) & ~np.isin(self.first_at, self.vanished)
+        short &= ~(self.beside <= AGREE * self.level)
+        if short.any():
+            gap[short] = self._stirred(brief)[short]
+        still = complete and self.start == 0 and all(_still(matrix, span.shape) for matrix in self.warps)
         warps = None if still else np.stack(self.warps)
         return SeenPlate(self.first, self.last, self.first_at, self.last_at, gap, warps)
+
+    def _spoiled(self, brief: np.ndarray, long: np.ndarray) -> np.ndarray:
+        """Where a ``brief``ly seen pixel (seen twice or more, less than :data:`MIN_SPAN` frames apart) may hold
+        an unmasked mover: one of its sightings departed from its first by more than :data:`AGREE` of the
+        stretch's level, or it lies in a flat area (smoothed first sightings varying less than :data:`FLAT` of
+        that within a pixel) that reaches such a pixel or a ``long``-seen one whose two sightings disagree, or
+        within the smoothing's reach of that area. A car of one colour that covered the pixel for the whole
+        short span agrees with itself there; its edges moved, or, parked at the start and gone later, its parts
+        beside the hole disagree."""
+        tolerance = AGREE * self.level
+        moved = brief & (self.departed > tolerance)
+        ends = largest_channel(np.abs(self.first - self.last))
+        moved |= long & (ends > tolerance)
+        if not moved.any():
+            return moved
+        smooth = cv2.GaussianBlur(self.first, (0, 0), DEPART_SIGMA)
+        step = np.ones((3, 3), np.uint8)
+        rough = largest_channel(cv2.dilate(smooth, step) - cv2.erode(smooth, step))
+        flat = (brief | long) & (rough < FLAT * tolerance)
+        _count, labels = cv2.connectedComponents(flat.astype(np.uint8), connectivity=8)
+        reached = np.unique(labels[cv2.dilate(moved.astype(np.uint8), step).view(bool) & flat])
+        spoiled = moved | np.isin(labels, reached[reached > 0])
+        # (and the rim the smoothing made rough: an area's edge lies this far outside what counts as flat)
+        side = 2 * int(np.ceil(2 * DEPART_SIGMA) + 1) + 1
+        return brief & cv2.dilate(spoiled.astype(np.uint8), np.ones((side, side), np.uint8)).view(bool)
+
+    def _stirred(self, brief: np.ndarray) -> np.ndarray:
+        """Per pixel, the largest departure (:attr:`departed`) of the ``brief``ly seen pixels (seen twice or more,
+        less than :data:`MIN_SPAN` frames apart) within :data:`STIRRED_PX`: an unmasked mover of one colour
+        that covered a pixel for a whole short span changed the pixels about it (its edges) in that span."""
+        departed = np.where(brief, self.departed, np.float32(0.0))
+        side = 2 * STIRRED_PX + 1
+        return cv2.dilate(departed, np.ones((side, side), np.uint8))
 
 
 def _registered(rgb: np.ndarray, clear: np.ndarray, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -534,6 +721,37 @@ def _registered(rgb: np.ndarray, clear: np.ndarray, matrix: np.ndarray) -> tuple
         clear.astype(np.float32), matrix, size, flags=back | cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
     )
     return moved, share >= 1.0 - 1e-6
+
+
+def _registered_hole(hole: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """A frame's hole in the first frame's pixels (``matrix``: first frame → this frame): where over half of a
+    pixel's bilinear footprint lay in it (the values :func:`_registered` gives there are mostly the hole's)."""
+    size = (hole.shape[1], hole.shape[0])
+    flags = cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR
+    share = cv2.warpAffine(hole.astype(np.float32), matrix, size, flags=flags, borderMode=cv2.BORDER_CONSTANT)
+    return share > 0.5
+
+
+def _around(where: np.ndarray) -> tuple[slice, slice]:
+    """The box of ``where``'s pixels, grown by the reach of a Gaussian of :data:`DEPART_SIGMA`."""
+    ys, xs = np.nonzero(where)
+    pad = int(np.ceil(3 * DEPART_SIGMA))
+    return np.s_[max(0, ys.min() - pad) : ys.max() + pad + 1, max(0, xs.min() - pad) : xs.max() + pad + 1]
+
+
+def _smoothed_gap(now: np.ndarray, then: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """For each pixel of ``where`` (in :func:`numpy.nonzero`'s order), the largest channel of the difference
+    ``now - then`` smoothed by a Gaussian of :data:`DEPART_SIGMA` over ``where``'s pixels alone (a normalised
+    convolution: the mean difference over them about each): grain and a registered frame's bilinear resampling
+    differ pixel by pixel, a mover, a light change or another object over an area. Values outside ``where`` are
+    not read (a NaN there spreads nothing)."""
+    box = _around(where)
+    inside = where[box]
+    with np.errstate(invalid="ignore"):
+        difference = np.where(inside[..., None], now[box] - then[box], np.float32(0.0))
+    differs = cv2.GaussianBlur(difference, (0, 0), DEPART_SIGMA, borderType=cv2.BORDER_CONSTANT)
+    weight = cv2.GaussianBlur(inside.astype(np.float32), (0, 0), DEPART_SIGMA, borderType=cv2.BORDER_CONSTANT)
+    return largest_channel(np.abs(differs[inside])) / np.maximum(weight[inside], 1e-6)
 
 
 def seen_candidates(
