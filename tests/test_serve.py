@@ -253,7 +253,8 @@ def test_a_bad_job_is_422_with_the_cli_message(server, area, tmp_path):
 def test_a_path_with_a_lone_surrogate_escape_is_422_in_one_line(server, area, tmp_path):
     """``\\ud800`` in a job's JSON (valid JSON, a name no disk holds) was a 500 with a traceback in the server's
     log, and `aifx submit` exited 1, which a farm retries, instead of the 422 and exit 2 of any bad path. Under
-    a folder of that name the roots check (which resolves the path) broke the same way."""
+    a folder of that name the roots check (which resolves the path) broke the same way. Any other text of the job
+    holding one is refused as one line too (the job's check: preflight is aifx run's)."""
     env = {**os.environ, "AIFX_TOKEN": TOKENS["alice"]}
     good = shot_job(area / "short", area / "out_surrogate" / "c.####.exr").to_dict()
     lone = "holds a lone UTF-16 surrogate"
@@ -261,7 +262,12 @@ def test_a_path_with_a_lone_surrogate_escape_is_422_in_one_line(server, area, tm
         ({"input": str(area / "short" / "plate.####\ud800.exr")}, lone),
         ({"input": str(area / "short\ud800" / "plate.####.exr")}, lone),
         ({"output": str(area / "out\ud800" / "c.####.exr")}, lone),
-        ({"options": {"radius\ud800": 3}}, "unknown option(s) radius\ud800"),  # (a refusal that echoes it)
+        (
+            {"options": {"radius\ud800": 3}},
+            'job field "options" (the option name "radius\\ud800") holds a lone',
+        ),
+        # Any text of the job, by the job's own check (aifx run ended in a traceback on this one, exit 1).
+        ({"colorspace": "sRGB\ud800"}, 'job field "colorspace" ("sRGB\\ud800") holds a lone'),
     ]
     for index, (field, words) in enumerate(cases):
         job = {**good, **field}
@@ -271,10 +277,9 @@ def test_a_path_with_a_lone_surrogate_escape_is_422_in_one_line(server, area, tm
         (tmp_path / f"job{index}.json").write_text(json.dumps(job))  # (the escape, \\ud800, as sent)
         sent = aifx("submit", str(tmp_path / f"job{index}.json"), "--server", server.url, env=env)
         assert sent.returncode == 2 and "Traceback" not in sent.stderr, sent.stderr
-        shown = f"aifx: error: {body['detail']}".encode(
-            "utf-8", "backslashreplace"
-        ).decode()  # (as stderr has it)
-        assert sent.stderr.strip() == shown
+        # Refused before it is sent (aifx submit checks the job as aifx run does), naming the job file.
+        shown = body["detail"].encode("utf-8", "backslashreplace").decode()  # (as stderr has it)
+        assert sent.stderr.strip() == f"aifx: error: {tmp_path / f'job{index}.json'}: {shown}", sent.stderr
     assert not any("Traceback" in line for line in server.log)
     assert not (area / "out_surrogate").exists()
 
