@@ -17,6 +17,7 @@ from bpy.props import BoolProperty, StringProperty
 
 from . import colorspaces, confidence_view, jobs, masks, plates, preferences, session, targets
 from .aifx_protocol.errors import AifxError, InputError
+from .aifx_protocol.frames import FRAME_TOKEN
 from .jobs import split_sequence_path
 from .plates import Plate, UserError
 from .settings import FillOptions
@@ -258,10 +259,17 @@ def _another_folder(op: AIFX_OT_fill, plate: Plate) -> str:
 
 
 def _names_a_folder(path: str) -> bool:
-    """Whether a script's ``output=`` names a folder (one there, or a new one ending in '/'), which is then the
-    Output Folder, as ``input=`` may name the plate's folder: the core takes only a file pattern, and refused
-    the folder after the Mask had been rasterised into it."""
-    return path.endswith(("/", os.sep)) or os.path.isdir(plates.blend_path(path, "output"))
+    """Whether a script's ``output=`` names a folder (one there, a new one ending in '/', or a name with neither
+    an extension nor a frame token, as ``//fill`` is typed), which is then the Output Folder, as ``input=`` may
+    name the plate's folder: the core takes only a file pattern, and refused the folder ('output is a folder',
+    'output has no extension') after the Mask had been rasterised beside it."""
+    if path.endswith(("/", os.sep)):
+        return True
+    resolved = plates.blend_path(path, "output")
+    if os.path.isdir(resolved):
+        return True
+    name = os.path.basename(resolved)
+    return not os.path.exists(resolved) and not os.path.splitext(name)[1] and FRAME_TOKEN.search(name) is None
 
 
 def _missing_folders(path: str) -> list[str]:
@@ -704,8 +712,9 @@ class AIFX_OT_fill(FillOptions, bpy.types.Operator):
     )
     output: StringProperty(
         name="Output",
-        description="Output pattern (clean.####.exr, clean.%04d.exr, clean.$F4.exr), or a folder (one there, or "
-        "ending in /) to write into as the Output Folder; default: in the Output Folder",
+        description="Output pattern (clean.####.exr, clean.%04d.exr, clean.$F4.exr), or a folder (one there, one "
+        "ending in /, or a name without extension such as //fill) to write into as the Output Folder; default: in "
+        "the Output Folder",
         options=ONE_SHOT,
     )
     clip: StringProperty(

@@ -892,6 +892,31 @@ def test_a_path_with_a_lone_surrogate_escape_is_one_line(shot, tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+def test_a_lone_surrogate_escape_in_any_text_of_the_job_is_one_line(shot, tmp_path):
+    """``"colorspace": "sRGB\\ud800"`` (valid JSON) made `aifx run` end in an internal-error traceback, exit 1
+    (OCIO's getColorSpace took no such text), where an unknown colourspace is one line, exit 2; a contact
+    sheet of such a name did the same, after the frames had been written."""
+    plate, mask = str(shot / "plate.####.exr"), str(shot / "mask.####.png")
+    out = str(tmp_path / "o" / "c.####.exr")
+    cases = [
+        (
+            {"colorspace": "sRGB\ud800"},
+            'job field "colorspace" ("sRGB\\ud800") holds a lone UTF-16 surrogate',
+        ),
+        (
+            {"colorspace": "sRGB\udc80"},
+            'job field "colorspace" ("sRGB\\udc80") holds a lone UTF-16 surrogate',
+        ),
+        ({"contact_sheet": str(tmp_path / "s\ud800.png")}, 'job field "contact_sheet"'),
+    ]
+    for index, (field, words) in enumerate(cases):
+        job = tmp_path / f"job{index}.json"
+        # (json.dumps writes the lone surrogate as its escape, \\ud800, as a client's JSON carries it)
+        job.write_text(json.dumps({"input": plate, "mask": mask, "output": out, "backend": "telea", **field}))
+        refused(aifx("run", str(job)), words, "correct")
+    assert not (tmp_path / "o").exists()
+
+
 def test_an_output_under_a_folder_with_at_or_hash_in_its_name_is_made(shot, tmp_path):
     """An SSSD user's home (/home/jane@studio.com) or a shot#12 folder above an output folder not made yet: the
     output was refused ("the frame token must be in the file name, not the folder"); a plate under a missing

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import os
 import re
 import subprocess
@@ -354,3 +355,44 @@ def test_a_job_nested_too_deeply_or_with_a_nul_in_a_path_is_one_line():
         FillJob.from_json(deep)
     with pytest.raises(InputError, match='job field "output" holds a NUL character'):
         FillJob(input="a.####.exr", output="out/c\x00.####.exr").validate()
+
+
+@pytest.mark.parametrize(
+    "settings, words",
+    [
+        (
+            {"colorspace": "sRGB\ud800"},
+            'job field "colorspace" ("sRGB\\ud800") holds a lone UTF-16 surrogate',
+        ),
+        ({"colorspace": "sRGB\udc80"}, 'job field "colorspace" ("sRGB\\udc80")'),  # (no name from a disk)
+        ({"backend": "telea\ud800"}, 'job field "backend" ("telea\\ud800")'),
+        ({"frames": "1001\ud800"}, 'job field "frames" ("1001\\ud800")'),
+        ({"compression": "zip\udfff"}, 'job field "compression" ("zip\\udfff")'),
+        ({"mask_channel": "A\ud800"}, 'job field "mask_channel" ("A\\ud800")'),
+        ({"options": {"radius\ud800": 3}}, 'job field "options" (the option name "radius\\ud800")'),
+        ({"options": {"prompt": ["a", "b\ud800"]}}, 'job field "options" (prompt: ["a", "b\\ud800"])'),
+        ({"contact_sheet": "out/s\ud800.png"}, 'job field "contact_sheet": out/s\\ud800.png: the file name'),
+        (
+            {"output": "o\ud800/c.####.exr"},
+            'job field "output": o\\ud800/c.####.exr: the folder name o\\ud800',
+        ),
+    ],
+)
+def test_a_lone_surrogate_in_any_text_of_the_job_is_one_line(settings, words):
+    """``"colorspace": "sRGB\\ud800"`` is valid JSON, and text nothing downstream can encode: OCIO's getColorSpace
+    raised TypeError and aifx run ended in a traceback, exit 1, where an unknown name is one line, exit 2."""
+    with pytest.raises(InputError) as info:  # (read from JSON as a job file is: the escape as sent)
+        FillJob.from_json(json.dumps({"input": "a.####.exr", "output": "b.####.exr", **settings})).validate()
+    message = str(info.value)
+    assert words in message and "correct" in message and "\n" not in message, message
+    message.encode("ascii")  # (printable on any terminal: the surrogate as its escape)
+
+
+def test_the_escapes_of_a_paths_stray_bytes_are_left_to_the_paths_own_check():
+    """U+DC80-U+DCFF in a path are Python's escapes of a name's bytes that are not UTF-8 (a folder from a Latin-1
+    share): the run names that folder and how to rename it (sequence.pattern.check_utf8), and an option's value
+    may be such a file (``reference``)."""
+    job = FillJob(
+        input="caf\udce9/a.####.exr", output="caf\udce9/b.####.exr", options={"reference": "\udce9.png"}
+    )
+    job.validate()

@@ -3,6 +3,7 @@ real jobs on real EXR shots, and the stdlib client the adapters use."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client as httpclient
 import json
 import os
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -251,7 +253,8 @@ def test_a_bad_job_is_422_with_the_cli_message(server, area, tmp_path):
 def test_a_path_with_a_lone_surrogate_escape_is_422_in_one_line(server, area, tmp_path):
     """``\\ud800`` in a job's JSON (valid JSON, a name no disk holds) was a 500 with a traceback in the server's
     log, and `aifx submit` exited 1, which a farm retries, instead of the 422 and exit 2 of any bad path. Under
-    a folder of that name the roots check (which resolves the path) broke the same way."""
+    a folder of that name the roots check (which resolves the path) broke the same way. Any other text of the job
+    holding one is refused as one line too (the job's check: preflight is aifx run's)."""
     env = {**os.environ, "AIFX_TOKEN": TOKENS["alice"]}
     good = shot_job(area / "short", area / "out_surrogate" / "c.####.exr").to_dict()
     lone = "holds a lone UTF-16 surrogate"
@@ -259,7 +262,12 @@ def test_a_path_with_a_lone_surrogate_escape_is_422_in_one_line(server, area, tm
         ({"input": str(area / "short" / "plate.####\ud800.exr")}, lone),
         ({"input": str(area / "short\ud800" / "plate.####.exr")}, lone),
         ({"output": str(area / "out\ud800" / "c.####.exr")}, lone),
-        ({"options": {"radius\ud800": 3}}, "unknown option(s) radius\ud800"),  # (a refusal that echoes it)
+        (
+            {"options": {"radius\ud800": 3}},
+            'job field "options" (the option name "radius\\ud800") holds a lone',
+        ),
+        # Any text of the job, by the job's own check (aifx run ended in a traceback on this one, exit 1).
+        ({"colorspace": "sRGB\ud800"}, 'job field "colorspace" ("sRGB\\ud800") holds a lone'),
     ]
     for index, (field, words) in enumerate(cases):
         job = {**good, **field}
@@ -269,10 +277,9 @@ def test_a_path_with_a_lone_surrogate_escape_is_422_in_one_line(server, area, tm
         (tmp_path / f"job{index}.json").write_text(json.dumps(job))  # (the escape, \\ud800, as sent)
         sent = aifx("submit", str(tmp_path / f"job{index}.json"), "--server", server.url, env=env)
         assert sent.returncode == 2 and "Traceback" not in sent.stderr, sent.stderr
-        shown = f"aifx: error: {body['detail']}".encode(
-            "utf-8", "backslashreplace"
-        ).decode()  # (as stderr has it)
-        assert sent.stderr.strip() == shown
+        # Refused before it is sent (aifx submit checks the job as aifx run does), naming the job file.
+        shown = body["detail"].encode("utf-8", "backslashreplace").decode()  # (as stderr has it)
+        assert sent.stderr.strip() == f"aifx: error: {tmp_path / f'job{index}.json'}: {shown}", sent.stderr
     assert not any("Traceback" in line for line in server.log)
     assert not (area / "out_surrogate").exists()
 
@@ -663,14 +670,15 @@ class _SignalAtQueued:
     """A TCP proxy in front of the server (as a studio's reverse proxy stands) that, when the server answers a
     ``POST /v1/jobs`` with its 202, sends ``signal`` to process ``pid`` and lets the answer through only once the
     signal has been taken: the job is queued on the server and aifx submit has not read its id yet, the
-    window a farm's cancel used to fall into (an ordinary run hits it a few times in a hundred)."""
+    window a farm's cancel used to fall into (an ordinary run hits it a few times in a hundred). ``answer``:
+    another status line to wait for instead (a 429: the signal lands while the refused send is in flight)."""
 
-    def __init__(self, target: str, sig: int) -> None:
+    def __init__(self, target: str, sig: int, answer: bytes = b"HTTP/1.1 202") -> None:
         import socket
         import threading
 
         self.target = target.split("//")[1].split(":")
-        self.sig, self.pid, self.fired = sig, 0, threading.Event()
+        self.sig, self.pid, self.fired, self.answer = sig, 0, threading.Event(), answer
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
         threading.Thread(target=self._accept, daemon=True).start()
@@ -696,7 +704,7 @@ class _SignalAtQueued:
                     asked.append(data)
                 elif (
                     not self.fired.is_set()
-                    and data.startswith(b"HTTP/1.1 202")
+                    and data.startswith(self.answer)
                     and b"".join(asked).startswith(b"POST /v1/jobs")
                 ):
                     self.fired.set()
@@ -777,6 +785,103 @@ def test_a_cancel_as_the_job_is_queued_cancels_it_on_the_server(server, area, tm
     assert "aifx: interrupted while sending the job; cancelling it on the server" in err  # (the window hit)
     assert json.loads(rest.splitlines()[-1])["event"] == "cancelled"
     assert [j["state"] for j in mine()] == ["cancelled"]  # one job: asking again made no second one
+
+
+@contextlib.contextmanager
+def _full_queue(tmp_path: Path) -> Iterator[tuple[Server, list[str], Path]]:
+    """A server (``--max-queue 3``) whose one worker holds a job and three more wait: a submit gets 429 with a
+    Retry-After of 23 s (Store._retry_after), far longer than a test takes to act on it. Yields the server, the
+    waiting jobs' ids and a shot to fill."""
+    shot = make_shot(tmp_path / "shot", range(1, 4))
+    go = tmp_path / "go"
+    srv = Server(tmp_path / "state", "--max-queue", "3")
+    # The worker holds the first job after its frame 1 (manifest.fault_point) until the file go exists.
+    srv.start_options["env"] = {**os.environ, "AIFX_TEST_WAIT": f"written:1:{go}"}
+    srv.start()
+    try:
+        client = srv.client(None)
+        held = client.submit(shot_job(shot, tmp_path / "held" / "c.####.exr").to_dict())["id"]
+        wait_for(lambda: client.job(held)["state"] == "running", timeout=60)
+        jobs = [shot_job(shot, tmp_path / f"q{i}" / "c.####.exr").to_dict() for i in range(3)]
+        yield srv, [client.submit(job)["id"] for job in jobs], shot
+    finally:
+        go.touch()
+        srv.stop()
+
+
+def _submitted_by(srv: Server, output: Path) -> list[str]:
+    """The ids of the jobs on the server that write ``output``."""
+    return [j["id"] for j in srv.client(None).jobs(limit=500)["jobs"] if j["job"]["output"] == str(output)]
+
+
+@pytest.mark.parametrize("room", [False, True], ids=["still_full", "room_by_then"])
+def test_a_cancel_while_waiting_for_room_in_the_queue_sends_nothing(tmp_path, room):
+    """A farm's SIGTERM while aifx submit waits out a full queue's Retry-After: the server answered 429, so it
+    holds no job of this submit, and aifx submit ends (130) saying nothing was queued. It used to send the job
+    again "to cancel it": with room in the queue by then the server made a job only to cancel it; still full, it
+    said "could not learn the job to cancel (429 ...); it may still run on the server", which was false."""
+    import signal
+
+    with _full_queue(tmp_path) as (srv, waiting, shot):
+        out = tmp_path / "mine" / "c.####.exr"
+        shot_job(shot, out).save(tmp_path / "job.json")
+        log = tmp_path / "submit.log"
+        with open(log, "w") as err:
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "aifx_core",
+                    "submit",
+                    str(tmp_path / "job.json"),
+                    "--server",
+                    srv.url,
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+            )
+        try:
+            wait_for(lambda: "retrying in" in log.read_text(), timeout=60)
+            if room:
+                srv.client(None).cancel(waiting[0])  # a waiting job's cancel frees its place at once
+            proc.send_signal(signal.SIGTERM)
+            code = proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        said = log.read_text()
+        assert _submitted_by(srv, out) == [], f"the cancel made a job on the server: {said}"
+    assert code == 130 and "nothing was queued" in said and "may still run" not in said, said
+
+
+def test_a_cancel_while_a_refused_send_is_in_flight_says_nothing_was_queued(tmp_path):
+    """A SIGTERM that lands while the send is in flight, its answer a 429 not yet read: aifx submit asks again
+    with the same idempotency key to learn the job to cancel, and that 429 too means the server holds none. It
+    was read as "could not learn the job to cancel (...); it may still run on the server", which was false."""
+    import signal
+
+    with _full_queue(tmp_path) as (srv, _waiting, shot):
+        out = tmp_path / "mine" / "c.####.exr"
+        shot_job(shot, out).save(tmp_path / "job.json")
+        proxy = _SignalAtQueued(srv.url, signal.SIGTERM, answer=b"HTTP/1.1 429")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "aifx_core", "submit", str(tmp_path / "job.json"), "--server", proxy.url],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        proxy.pid = proc.pid
+        try:
+            _, said = proc.communicate(timeout=60)
+        finally:
+            proxy.close()
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        assert proxy.fired.is_set() and "interrupted while sending the job" in said, said  # (the window hit)
+        assert _submitted_by(srv, out) == [], said
+    assert proc.returncode == 130 and "nothing was queued" in said and "may still run" not in said, said
 
 
 def test_remote_client_errors_are_clear(server):

@@ -4,7 +4,8 @@ Progress is printed as a local ``aifx run`` prints it (a bar on a terminal, or t
 ``--json-progress``), the exit code is the job's (0 done, 2 bad input, 1 failure, 130 cancelled; a server that cannot be reached
 is a failure, 1, which a farm may retry), and Ctrl+C
 or SIGTERM (how farm schedulers cancel a task) cancels the job on the server (a second one stops waiting for
-the server to confirm), from the moment the job is sent (:func:`_cancel_unread`). The token comes from
+the server to confirm), from the moment the job is sent (:func:`_cancel_unread`); one that comes while a full
+queue's Retry-After is waited out ends with nothing queued. The token comes from
 an environment variable (``--token-env``, default ``AIFX_TOKEN``), never from the command line, where other
 users of the machine could read it.
 """
@@ -73,6 +74,12 @@ def _cmd_submit(args: argparse.Namespace) -> int:
     with _sigterm_as_ctrl_c():
         try:
             job_id = _submit(client, job, key)
+        except _NothingQueued:
+            print(
+                f"aifx: interrupted while waiting for room on {client.url}; nothing was queued",
+                file=sys.stderr,
+            )
+            return EXIT_CANCELLED
         except KeyboardInterrupt:
             return _cancel_unread(client, job, key, args.json_progress)
         except RemoteError as exc:
@@ -93,6 +100,9 @@ def _cancel_unread(client: RemoteClient, job: FillJob, key: str, json_progress: 
         print(f"aifx: stopped waiting; a job sent to {client.url} may still run there", file=sys.stderr)
         return EXIT_CANCELLED
     except RemoteError as exc:
+        if _no_room(exc):  # the server holds no job with this key: the first send never queued it either
+            print(f"aifx: {exc}; nothing was queued", file=sys.stderr)
+            return EXIT_CANCELLED
         print(
             f"aifx: could not learn the job to cancel ({exc}); it may still run on the server",
             file=sys.stderr,
@@ -119,13 +129,34 @@ def _submit(client: RemoteClient, job: FillJob, key: str) -> str:
         try:
             return str(client.submit(job.to_dict(), idempotency_key=key)["id"])
         except RemoteError as exc:
-            later = exc.status == 429 or (exc.status == 503 and exc.retry_after is not None)
-            if not later or attempt == QUEUE_FULL_RETRIES:
+            if not _no_room(exc) or attempt == QUEUE_FULL_RETRIES:
                 raise
             wait = min(60.0, exc.retry_after or 5.0)
             print(f"aifx: {exc}; retrying in {wait:.0f} s", file=sys.stderr)
-            time.sleep(wait)
+            _wait_for_room(wait)
     raise AssertionError("unreachable")
+
+
+class _NothingQueued(Exception):
+    """Ctrl+C or SIGTERM while no send of the job was in flight and every one had been refused: there is
+    nothing on the server to cancel (sending the job again to learn its id would make one, if the queue had
+    room by then)."""
+
+
+def _no_room(exc: RemoteError) -> bool:
+    """The server refused the job for now without queueing it: a full queue (429), or a queue it cannot write
+    just now (503 with Retry-After). A 429 comes after the idempotency key is looked up, so the server holds no
+    job with this key; a 503 is the queue's database refusing, which changes nothing (serve.app _store_error)."""
+    return exc.status == 429 or (exc.status == 503 and exc.retry_after is not None)
+
+
+def _wait_for_room(seconds: float) -> None:
+    """Sleep out a refusal's Retry-After; an interrupt meanwhile is :class:`_NothingQueued`, not a send cut
+    short."""
+    try:
+        time.sleep(seconds)
+    except KeyboardInterrupt:
+        raise _NothingQueued from None
 
 
 @contextlib.contextmanager

@@ -563,6 +563,36 @@ def test_output_may_name_a_folder_as_input_may(blender, exr_shot: Path, tmp_path
         assert (folder / "plate_fill.aifx.json").exists()
 
 
+def test_output_naming_a_new_folder_without_a_slash_is_that_folder(
+    blender, exr_shot: Path, tmp_path: Path
+) -> None:
+    """output="//fill" (how a folder is typed, relative to the .blend) or "/x/newfolder", a folder that is not
+    there yet and has no trailing '/': a name with no extension is a folder, made and written into as the
+    Output Folder. It went to the core as a file pattern and failed in the worker ("output has no extension")
+    after the Mask had been rasterised."""
+    project, new = tmp_path / "project", tmp_path / "newfolder"
+    project.mkdir()
+    result = blender(
+        f"""
+        bpy.ops.wm.save_as_mainfile(filepath={str(project / "comp.blend")!r})
+        clip = bpy.data.movieclips.load(os.path.join(PLATE, "plate.1001.exr"))
+        scene = bpy.context.scene
+        scene.frame_start, scene.frame_end = 1, 2
+        draw_mask("m", (100, 50, 160, 120), (320, 180))
+        RESULT["new"] = run_fill(clip=clip.name, mask_datablock="m", backend="telea", output={str(new)!r})
+        RESULT["relative"] = run_fill(clip=clip.name, mask_datablock="m", backend="telea", output="//fill")
+        """,
+        exr_shot,
+    )
+    assert result["new"] == ["FINISHED"] and result["relative"] == ["FINISHED"], result["log"]
+    for folder in (new, project / "fill"):
+        assert sorted(p.name for p in folder.glob("*.exr")) == ["plate_fill.1001.exr", "plate_fill.1002.exr"]
+        assert (folder / "plate_fill.aifx.json").exists()
+    assert not list(tmp_path.glob("*_mask")) and not list(project.glob("*_mask")), (
+        "a matte left beside no output"
+    )
+
+
 def _assert_untouched_outside_matte(plate: Path, outputs: list[Path], grow: int = 4 + 2 + 1) -> None:
     for index, output in enumerate(outputs):
         matte = cv2.imread(str(plate / "masks" / f"{index:05d}.png"), cv2.IMREAD_GRAYSCALE) > 127

@@ -30,7 +30,8 @@ import numbers
 import os
 import stat
 from dataclasses import MISSING, dataclass, field, fields, replace
-from typing import TYPE_CHECKING, Any, Dict, List, Tuple
+from pathlib import PurePath
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Tuple
 
 from .errors import InputError
 
@@ -262,6 +263,28 @@ class FillJob:
                 raise InputError(
                     f'job field "{name}" holds a NUL character (\\u0000); give the path without it'
                 )
+        self._refuse_lone_surrogates()
+
+    def _refuse_lone_surrogates(self) -> None:
+        """Refuse a lone UTF-16 surrogate in any text of the job (``"sRGB\\ud800"``: valid JSON, a Python str,
+        and text nothing downstream can encode): OCIO's getColorSpace raised TypeError on such a colorspace, so
+        ``aifx run`` ended in a traceback, exit 1, where an unknown name is one line, exit 2. A path may still
+        carry U+DC80-U+DCFF, Python's escapes of a name's stray bytes, which the core refuses by name
+        (``check_utf8``); so may an option's value, which may be a file (``model``, ``reference``)."""
+        for spec in fields(self):
+            name, value = spec.name, getattr(self, spec.name)
+            if name in PATH_FIELDS:
+                refusal = surrogate_path_error(value) if isinstance(value, str) else None
+                if refusal:
+                    raise InputError(f'job field "{name}": {refusal}')
+            elif name == "options" and isinstance(value, dict):
+                for key, option in value.items():
+                    if any(lone_surrogate(text) for text in _texts(key)):
+                        _refuse_surrogate(name, f"the option name {_shown(key)}")
+                    if any(lone_surrogate(text, raw_bytes=True) for text in _texts(option)):
+                        _refuse_surrogate(name, f"{key}: {_shown(option)}")
+            elif any(lone_surrogate(text) for text in _texts(value)):
+                _refuse_surrogate(name, _shown(value))
 
     def validate(self) -> None:
         """Reject values that cannot work, before anything is read or written."""
@@ -345,6 +368,58 @@ def absolute_paths(job: FillJob) -> FillJob:
         name: os.path.abspath(os.path.expanduser(value)) for name, value in relative_paths(job).items()
     }
     return replace(job, **changes) if changes else job
+
+
+def lone_surrogate(text: str, raw_bytes: bool = False) -> bool:
+    """Whether ``text`` holds a lone UTF-16 surrogate (U+D800-U+DFFF), which no UTF-8 text can: a JSON ``\\ud800``
+    reads as one. ``raw_bytes``: U+DC80-U+DCFF do not count, Python's escapes (``surrogateescape``) of the bytes of
+    a file name that are not UTF-8, which a path read from a disk may carry."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return any(
+            0xD800 <= ord(c) <= 0xDFFF and not (raw_bytes and 0xDC80 <= ord(c) <= 0xDCFF) for c in text
+        )
+    return False
+
+
+def surrogate_path_error(path: str) -> Optional[str]:
+    """The one-line refusal of ``path`` when one of its names holds a lone surrogate that no bytes make (None when
+    none does): no file name can be it. The job's check and the core's ``check_utf8`` (a path as it comes in)."""
+    parts = PurePath(path).parts
+    for index, part in enumerate(parts):
+        if lone_surrogate(part, raw_bytes=True):
+            kind = "file" if index == len(parts) - 1 else "folder"
+            return (
+                f"{_escaped(path)}: the {kind} name {_escaped(part)} holds a lone UTF-16 surrogate, which no file "
+                "name can (a broken \\u escape in the job's JSON?); correct the path in the job"
+            )
+    return None
+
+
+def _escaped(text: str) -> str:
+    """``text`` printable on one line, a lone surrogate written as its escape (``\\ud800``)."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _texts(value: Any) -> Iterator[str]:
+    """Every string in ``value``: itself, or the items of a list and the keys and values of a mapping in it."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _texts(key)
+            yield from _texts(item)
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        for item in value:
+            yield from _texts(item)
+
+
+def _refuse_surrogate(name: str, what: str) -> None:
+    raise InputError(
+        f'job field "{name}" ({what}) holds a lone UTF-16 surrogate, which no text can (a broken \\u escape in the '
+        "job's JSON?); correct it in the job"
+    )
 
 
 def refuse_empty_path(value: str | os.PathLike[str] | None, what: str, given: str, instead: str) -> None:

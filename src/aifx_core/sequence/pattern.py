@@ -24,6 +24,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..protocol.frames import FRAME_TOKEN, frame_token, token_padding
+from ..protocol.job import surrogate_path_error
 
 #: File extensions aifx reads and writes (lower case, with the dot).
 IMAGE_EXTENSIONS = (".exr", ".png", ".tif", ".tiff", ".jpg", ".jpeg", ".dpx")
@@ -215,15 +216,13 @@ def check_utf8(path: str) -> None:
     Checked where a path comes in (:func:`parse_pattern`) and where frames come from a folder's listing."""
     if _encodes(path):
         return
+    refusal = surrogate_path_error(path)  # (\ud800 in a job's JSON: valid JSON, and a name no disk can hold)
+    if refusal:
+        raise InputError(refusal)
     parts = Path(path).parts
     index = next(i for i, part in enumerate(parts) if not _encodes(part))
     name = _shown(parts[index])
     kind = "file" if index == len(parts) - 1 else "folder"
-    if not _from_disk(parts[index]):  # (\ud800 in a job's JSON: valid JSON, and a name no disk can hold)
-        raise InputError(
-            f"{_shown(path)}: the {kind} name {name} holds a lone UTF-16 surrogate, which no file name can "
-            "(a broken \\u escape in the job's JSON?); correct the path in the job"
-        )
     above = str(Path(*parts[:index])) if index else "."
     raise InputError(
         f"{_shown(path)}: the {kind} name {name} is not valid UTF-8 (made on a Latin-1 system?), so the image "
