@@ -44,6 +44,39 @@ def test_routing_rule_runs_generative_backends_under_the_engine_on_a_sequence():
     assert route("telea", {}, 10) == ("telea", {})  # model-free: per frame as asked
 
 
+def test_generative_says_what_invents_and_the_keyframe_route_is_its_own_flag():
+    """`aifx backends --json` marked video-diffusion and diffusers-every-frame "generative": false, though they
+    invent content (a model): the flag meant "routed under propagate on a sequence". "generative" says what
+    invents now, and "keyframes_on_sequences" the routing; route() and the text listing read that one."""
+    import json
+
+    done = subprocess.run(
+        [sys.executable, "-m", "aifx_core", "backends", "--json"], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    flags = {
+        b["name"]: (b["generative"], b["keyframes_on_sequences"]) for b in json.loads(done.stdout)["backends"]
+    }
+    assert flags["video-diffusion"] == flags["diffusers-every-frame"] == (True, False)
+    assert flags["lama"] == flags["diffusers"] == (True, True)
+    assert flags["telea"] == flags["propagate"] == (False, False)
+    assert route("video-diffusion", {}, 10) == ("video-diffusion", {})
+    assert route("diffusers-every-frame", {}, 10) == ("diffusers-every-frame", {})
+    # A plugin's generative spatial backend is routed as before; one may say it is not.
+    from aifx_core.backends import SPATIAL, Backend
+
+    assert Backend("mine", SPATIAL, "m:f", generative=True).keyframes_on_sequences is True
+    assert Backend("mine", SPATIAL, "m:f", generative=True, keyframes_on_sequences=False).generative
+    text = subprocess.run(
+        [sys.executable, "-m", "aifx_core", "backends"], capture_output=True, text=True, timeout=120
+    ).stdout
+    listing = text.split("\n\n")
+    video = next(block for block in listing if block.startswith("video-diffusion "))
+    assert video.startswith("video-diffusion (fill, generative):") and "under propagate" not in video
+    lama = next(block for block in listing if block.startswith("lama "))
+    assert lama.startswith("lama (spatial, generative):") and "on a sequence it runs under propagate" in lama
+
+
 def test_per_frame_given_as_text_is_read_as_the_bool_it_says():
     """``"per_frame": "false"`` in a job (or ``--option per_frame=banana``) was read by truthiness: the keyframe
     route was turned off without a word, the output that of ``per_frame=true``. It is read with the words every

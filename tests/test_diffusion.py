@@ -938,3 +938,61 @@ def test_a_variant_the_folder_has_no_weights_of_says_to_leave_it_out(tiny_inpain
     assert (
         str(error.value) == f"{model}: the folder has no fp16 weights (only bf16); use --option variant=bf16"
     )
+
+
+def test_a_model_folder_missing_a_component_is_one_line_naming_it_before_loading(tiny_inpaint, tmp_path):
+    """A model folder copied without its tokenizer/ (or with an empty one, an interrupted download) loaded
+    without a word, transformers building an empty CLIPTokenizer, and the first frame crashed inside the
+    pipeline: OverflowError, "internal error", exit 1. A missing vae/ was "no file named config.json found in
+    directory .../no-vae". Each is one line naming the component's folder now, exit 2, nothing written."""
+    import shutil
+
+    from cli_runner import aifx
+    from shot_files import make_shot
+
+    make_shot(tmp_path / "shot", frames=range(1001, 1002))
+    for name, damage in (
+        ("no-tokenizer", lambda m: shutil.rmtree(m / "tokenizer")),
+        ("empty-tokenizer", lambda m: [f.unlink() for f in (m / "tokenizer").iterdir()]),
+        ("no-vocab", lambda m: (m / "tokenizer" / "tokenizer.json").unlink()),
+        ("no-vae", lambda m: shutil.rmtree(m / "vae")),
+    ):
+        model = tmp_path / name
+        shutil.copytree(tiny_inpaint, model)
+        damage(model)
+        args = ["shot/plate.####.exr", "-m", "shot/mask.####.png", "-o", f"out-{name}/c.####.exr"]
+        args += ["-b", "diffusers", "--model", name, "--steps", "1", "--device", "cpu"]
+        done = aifx("fill", *args, cwd=tmp_path)
+        assert done.returncode == 2, (name, done.stderr)
+        last = done.stderr.strip().splitlines()[-1]
+        assert "Traceback" not in done.stderr and "internal error" not in done.stderr, done.stderr
+        folder = "vae" if name == "no-vae" else "tokenizer"
+        assert last.startswith(f"aifx: error: {model.resolve() / folder}/: "), last
+        what = "AutoencoderKL" if folder == "vae" else "CLIPTokenizer"
+        assert f"model_index.json names {'an' if folder == 'vae' else 'a'} {what} there" in last, last
+        assert not list(tmp_path.glob(f"out-{name}/*"))
+
+
+def test_a_cached_hub_snapshot_missing_a_component_offline_says_it_is_incomplete(
+    tiny_inpaint, tmp_path, monkeypatch
+):
+    """A hub snapshot in the cache without tokenizer/ loaded under HF_HUB_OFFLINE=1 and crashed at the first
+    frame; without vae/ it was called "not in the Hugging Face cache", which it is. Both say the cached copy is
+    incomplete now, naming the component."""
+    import shutil
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    for folder in ("tokenizer", "vae"):
+        cache = tmp_path / f"hub-{folder}"
+        repo = cache / "models--aifx-tests--tiny-inpaint"
+        shutil.copytree(tiny_inpaint, repo / "snapshots" / ("c" * 40))
+        (repo / "refs").mkdir()
+        (repo / "refs" / "main").write_text("c" * 40)
+        shutil.rmtree(repo / "snapshots" / ("c" * 40) / folder)
+        with pytest.raises(InputError) as caught:
+            create_spatial("diffusers", _context("aifx-tests/tiny-inpaint", cache_dir=str(cache)))
+        message = str(caught.value)
+        assert message.startswith(
+            f"model 'aifx-tests/tiny-inpaint' is incomplete in the Hugging Face cache: its {folder}/ "
+        ), message
+        assert "hf download aifx-tests/tiny-inpaint" in message and "\n" not in message

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -106,10 +107,10 @@ def test_cli_writes_frames_an_mp4_and_a_sheet_per_shot(tiny_vace, tmp_path):
     first = sorted((out / "01_010").glob("01_010.*.png"))
     second = sorted((out / "02_020").glob("02_020.*.png"))
     assert [p.name for p in first][:2] == ["01_010.1001.png", "01_010.1002.png"]
-    assert len(first) == 9 and len(second) == 5
+    assert len(first) == 6 and len(second) == 3  # as asked (the model made 9 and 5: 4k+1)
     with av.open(str(out / "01_010.mp4")) as movie:
         decoded = [frame.to_ndarray(format="rgb24") for frame in movie.decode(video=0)]
-    assert len(decoded) == 9 and decoded[0].shape[2] == 3
+    assert len(decoded) == 6 and decoded[0].shape[2] == 3
     assert (out / "previz_sheet.png").stat().st_size > 1000
 
 
@@ -158,7 +159,7 @@ def test_a_text_to_video_model_makes_clips_and_says_it_ignores_the_start_image(t
     )
     assert done.returncode == 0, done.stderr
     assert "020: WanPipeline takes no start image" in done.stderr
-    assert len(list((tmp_path / "out" / "02_020").glob("*.png"))) == 5
+    assert len(list((tmp_path / "out" / "02_020").glob("*.png"))) == 3  # as asked (the model made 5)
 
 
 def test_a_size_the_model_cannot_take_is_exit_2_naming_the_shot_and_size(tiny_vace, tmp_path):
@@ -271,13 +272,13 @@ def test_a_shorter_run_into_the_same_folder_removes_the_clips_frames_of_the_long
     shots = _shots(tmp_path, tiny_vace, image=False)
     out = tmp_path / "out"
     assert main(["previz", str(shots), "-o", str(out), "--device", "cpu"]) == 0
-    assert len(list((out / "01_010").glob("01_010.*.png"))) == 9
+    assert len(list((out / "01_010").glob("01_010.*.png"))) == 6
     (out / "01_010" / "notes.txt").write_text("mine")
     (out / "01_010" / "01_010_v2.1009.png").write_bytes(b"another clip's frame")
     assert main(["previz", str(shots), "-o", str(out), "--device", "cpu", "--frames", "2"]) == 0
     capsys.readouterr()
     names = sorted(p.name for p in (out / "01_010").iterdir())
-    assert names == [f"01_010.{f}.png" for f in range(1001, 1006)] + ["01_010_v2.1009.png", "notes.txt"]
+    assert names == [f"01_010.{f}.png" for f in range(1001, 1003)] + ["01_010_v2.1009.png", "notes.txt"]
 
 
 def test_a_stale_frame_another_shot_starts_from_is_kept(tiny_vace, tmp_path, capsys):
@@ -296,7 +297,7 @@ def test_a_stale_frame_another_shot_starts_from_is_kept(tiny_vace, tmp_path, cap
     )
     assert last.read_bytes() == before
     kept = sorted(p.name for p in (out / "01_010").glob("01_010.*.png"))
-    assert kept == [f"01_010.{f}.png" for f in range(1001, 1006)] + [last.name]
+    assert kept == [f"01_010.{f}.png" for f in range(1001, 1003)] + [last.name]
 
 
 def test_a_bad_output_is_one_line_before_the_model_loads(tiny_vace, tmp_path, capsys):
@@ -362,3 +363,34 @@ def test_non_ascii_names_keep_their_letters_and_a_board_frame_named_so_is_found(
     err = capsys.readouterr().err
     assert "Glyph" not in err and "not found" not in err
     assert sum("no font on this machine has" in line for line in err.splitlines()) <= 1
+
+
+def test_a_clip_is_the_length_asked_for_at_a_fractional_frame_rate(tmp_path_factory, tmp_path, capsys):
+    """`frames: 24` wrote 25 frames and a 25-frame MP4, `frames: 6` 9, without a word: the model's 4k+1 length
+    was the clip's. And `fps: 23.976` was refused ("expected a whole number"). The model still makes its
+    length; the clip keeps the first frames asked for, and the MP4 runs at 24000/1001."""
+    from aifx_core.cli import main
+
+    model = cached_build("wan-t2v", tmp_path_factory.getbasetemp())
+    shots = tmp_path / "shots.yaml"
+    shots.write_text(
+        f"model: {model}\nsteps: 2\nsize: 32\nframes: 6\nfps: 23.976\nshots:\n"
+        '  - name: "010"\n    prompt: a lighthouse\n  - name: "020"\n    prompt: waves\n    frames: 3\n'
+    )
+    out = tmp_path / "out"
+    assert main(["previz", str(shots), "-o", str(out), "--device", "cpu"]) == 0, capsys.readouterr().err
+    for stem, count in (("01_010", 6), ("02_020", 3)):
+        assert sorted(p.name for p in (out / stem).iterdir()) == [
+            f"{stem}.{1001 + i}.png" for i in range(count)
+        ]
+        with av.open(str(out / f"{stem}.mp4")) as movie:
+            stream = movie.streams.video[0]
+            assert stream.average_rate == Fraction(24000, 1001)
+            assert sum(1 for _ in movie.decode(video=0)) == count
+    for fps, said in (("29.97", None), ("0", "must be within 1..1000"), ("fast", "expected a frame rate")):
+        shots.write_text(f"model: m\nfps: {fps}\nshots:\n  - name: a\n    prompt: p\n")
+        if said is None:
+            assert load_previz(shots)[2] == Fraction(30000, 1001)
+        else:
+            with pytest.raises(InputError, match=said):
+                load_previz(shots)

@@ -477,3 +477,23 @@ def test_a_shot_name_that_is_not_text_is_one_line_naming_the_shot(
         "it is a number)"
     )
     assert cached_pipeline_count() == loaded and not (tmp_path / "out").exists()
+
+
+def test_a_text_to_image_folder_without_its_tokenizer_is_one_line_before_loading(
+    tiny_text2image, tmp_path, capsys
+):
+    """`aifx storyboard` on a text-to-image folder copied without tokenizer/ loaded it (transformers built an
+    empty tokenizer) and crashed in the pipeline at the first shot: OverflowError, "internal error", exit 1."""
+    import shutil
+
+    model = tmp_path / "no-tokenizer"
+    shutil.copytree(tiny_text2image, model)
+    shutil.rmtree(model / "tokenizer")
+    shots = tmp_path / "shots.yaml"
+    shots.write_text(SHOTS.format(model=model))
+    assert main(["storyboard", str(shots), "-o", str(tmp_path / "board"), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err.strip().splitlines()[-1].startswith(f"aifx: error: {model.resolve() / 'tokenizer'}/: missing, ")
+    )
+    assert "Traceback" not in err and not list((tmp_path / "board").glob("*.png"))

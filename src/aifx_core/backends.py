@@ -33,7 +33,8 @@ ENTRY_POINT_GROUP = "aifx.backends"
 SPATIAL, FILL = "spatial", "fill"
 #: Options every backend accepts, read by the routing rule (they change pixels, so they stay in the resume key).
 GENERAL_OPTIONS = {
-    "per_frame": "run a generative backend on every frame on its own, not on keyframes under the engine",
+    "per_frame": "run a backend routed to keyframes (lama, diffusers) on every frame on its own, not under the "
+    "engine",
 }
 
 
@@ -48,8 +49,12 @@ class Backend:
     factory: Callable[[BackendContext], Any] | str
     #: One line for ``aifx backends``.
     doc: str = ""
-    #: Invents content (a model): on a sequence it runs under the temporal engine, asked only for keyframes.
+    #: Invents content (a model: LaMa, diffusers, video diffusion), what ``aifx backends`` shows as generative.
     generative: bool = False
+    #: On a sequence it runs under the temporal engine, asked only for keyframes (the routing rule,
+    #: :func:`route`). None: a generative spatial backend (``lama``, ``diffusers``, a plugin's), as before the
+    #: two were told apart; a whole-shot backend that invents (``video-diffusion``) fills the shot itself.
+    keyframes_on_sequences: bool | None = None
     #: Where it came from: ``"aifx"`` or the plugin's distribution name.
     source: str = "aifx"
     #: Its options dataclass (with ``from_dict``; ``"module:attribute"`` text is imported on first use); None
@@ -65,6 +70,10 @@ class Backend:
     #: composite's feather, which blends the backend's pixels into the plate *outside* the hole, then blends
     #: the plate with itself, and ``--feather`` changes nothing (the run says so when it is set).
     keeps_plate: bool = False
+
+    def __post_init__(self) -> None:
+        if self.keyframes_on_sequences is None:
+            object.__setattr__(self, "keyframes_on_sequences", self.generative and self.kind == SPATIAL)
 
     def build(self, context: BackendContext) -> Any:
         return _load(self.factory)(context)
@@ -155,6 +164,7 @@ register_fill(
     "video-diffusion",
     "aifx_core.inpaint.video:VideoDiffusionBackend",
     doc="masked video diffusion (e.g. Wan VACE) over overlapping windows: elements that move by themselves",
+    generative=True,
     options="aifx_core.inpaint.video.options:VideoOptions",
     accepts="aifx_core.inpaint.video.options:LOADER_OPTIONS",
 )
@@ -162,6 +172,7 @@ register_fill(
     "diffusers-every-frame",
     _every_frame,
     doc="diffusers on every frame, each started from the previous result warped along the flow",
+    generative=True,
     options="aifx_core.generate:EveryFrameOptions",
 )
 
@@ -256,7 +267,7 @@ def route(name: str, options: dict[str, Any], frame_count: int) -> tuple[str, di
     """
     backend = get(name)
     options = dict(_typed_general(options))
-    if backend.generative and frame_count > 1 and not per_frame(options):
+    if backend.keyframes_on_sequences and frame_count > 1 and not per_frame(options):
         options.setdefault("spatial_backend", name)
         return "propagate", options
     return name, options
@@ -410,6 +421,7 @@ def describe_backends() -> list[dict[str, Any]]:
                 "kind": backend.kind,
                 "doc": backend.doc,
                 "generative": backend.generative,
+                "keyframes_on_sequences": backend.keyframes_on_sequences,
                 "source": backend.source,
                 "options": rows,
                 "python_options": list(backend.python_options),
@@ -456,7 +468,7 @@ def _cmd_backends(args: Any) -> int:
             lines.append(f"    also reads: {', '.join(backend['accepts'])}")
         if backend["hosts_spatial"]:
             lines.append("    also takes the options of its spatial_backend (e.g. --prompt for diffusers)")
-        if backend["generative"]:
+        if backend["keyframes_on_sequences"]:
             lines.append(
                 "    on a sequence it runs under propagate, on keyframes (per_frame=true: every frame)"
             )

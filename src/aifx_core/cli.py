@@ -74,7 +74,8 @@ BACKEND_OPTION_FLAGS: tuple[tuple[str, str, Callable[[str], Any], str], ...] = (
         "--keyframes",
         "keyframes",
         str,
-        "frames to generate on, e.g. 1001,1050 (default: chosen by residual hole size)",
+        "frames the model fills, at most one per block of keyframe_interval frames (default 4), e.g. 1001,1050; "
+        "set --option keyframe_interval for fewer blocks (default: each block's frame with the largest matte area)",
     ),
 )
 

@@ -263,6 +263,13 @@ def _fill_checked(
         if job.feather > DEFAULT_FEATHER and registered_backend(run.name).keeps_plate:
             ran = run.name if run.name == job.backend else f"{job.backend} (on a sequence: under {run.name})"
             result.notices.append(feather_note(job.feather, ran))
+        if run.name == "propagate" and given_keyframes(job.options):
+            from .propagate.options import PropagateOptions  # (the engine, imported only where it runs)
+
+            interval = PropagateOptions.from_dict(dict(run.context.options)).keyframe_interval
+            note = keyframes_note(given_keyframes(job.options), interval, plate.frames)
+            if note:
+                result.notices.append(note)
         if todo:
             _fill_frames(job, plate, mask, out, manifest, todo, run, reporter, result, protected)
         else:
@@ -581,18 +588,53 @@ def _check_names(out: FramePattern, plate: Sequence, folder: Path, confidence: b
     check_names_fit(str(out), folder, plain, [*frames, *sides, manifest_path(out).name])
 
 
+def given_keyframes(options: Mapping[str, Any]) -> list[int]:
+    """The ``keyframes`` option's frame numbers, sorted, read as the backends read it (one number, or a list;
+    numbers as text too); empty when none are given or they do not read as numbers."""
+    keyframes = options.get("keyframes")
+    if keyframes is None or (isinstance(keyframes, (str, list, tuple, set, frozenset)) and not keyframes):
+        return []
+    listed = [keyframes] if isinstance(keyframes, (numbers.Integral, str)) else keyframes
+    try:
+        return sorted({int(f) for f in listed})
+    except (TypeError, ValueError):
+        return []
+
+
+def keyframes_note(keyframes: list[int], interval: int, shot: list[int]) -> str | None:
+    """What ``--keyframes`` costs when it does not name every frame the model fills: the temporal engine fills
+    one frame per block of ``interval`` frames (by position in the shot) that holds a hole, a given keyframe
+    only replacing the automatic choice in its own block, so ``--keyframes 1001`` on 24 frames still made 6
+    model calls. Names the number of blocks and, where one exists, the ``keyframe_interval`` that gives each
+    keyframe a block of its own and no block without one. None when every block holds a given keyframe."""
+    given = {shot.index(f) for f in keyframes if f in shot}
+    blocks = -(-len(shot) // interval)
+    if {p // interval for p in given} == set(range(blocks)) and len(given) == blocks:
+        return None
+    fits = [
+        size
+        for size in range(len(shot), 0, -1)
+        if len({p // size for p in given}) == len(given) == -(-len(shot) // size)
+    ]
+    advice = (
+        f"--option keyframe_interval={fits[0]} makes your {len(given)} keyframe(s) the only ones"
+        if fits
+        else "raise --option keyframe_interval for fewer"
+    )
+    return (
+        f"note: --keyframes {format_frames(keyframes, max_parts=4)}: the model fills one keyframe in each block of "
+        f"{interval} frames (keyframe_interval) that holds a hole, yours in its block: up to {blocks} keyframes "
+        f"on these {len(shot)} frames; {advice}"
+    )
+
+
 def check_keyframes(job: FillJob, shot: list[int]) -> None:
     """Refuse ``keyframes`` (the option a generative fill is made on) that are not frames of the shot: the
     backend took only those that are, so a typo (``150`` for ``1050``) ran the default choice without a word.
     Read as the backends read it (one number, or a list; numbers as text too)."""
-    keyframes = job.options.get("keyframes")
-    if keyframes is None or (isinstance(keyframes, (str, list, tuple, set, frozenset)) and not keyframes):
-        return
-    listed = [keyframes] if isinstance(keyframes, (numbers.Integral, str)) else keyframes
-    try:
-        wanted = sorted({int(f) for f in listed})
-    except (TypeError, ValueError):
-        return  # (the backend's options check, run before, says what is wrong with it)
+    wanted = given_keyframes(job.options)
+    if not wanted:
+        return  # (none given, or unreadable: the backend's options check, run before, says what is wrong)
     frames = set(shot)
     outside = [f for f in wanted if f not in frames]
     if outside:

@@ -2,8 +2,8 @@
 
 The same YAML as the storyboard (model, steps, size, seed, shots with name/prompt/aspect/camera), plus::
 
-    frames: 33            # clip length (rounded up to 4k+1 for Wan-style video models)
-    fps: 24
+    frames: 33            # clip length (generated rounded up to 4k+1 for Wan-style models, kept as asked)
+    fps: 24               # or 23.976, 29.97 (written as 24000/1001, 30000/1001)
     shots:
       - name: "010"
         prompt: a lighthouse at dusk, slow push in
@@ -27,6 +27,7 @@ import re
 import sys
 import unicodedata
 from collections.abc import Set
+from fractions import Fraction
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -56,11 +57,11 @@ PREVIZ_SHOT_KEYS = SHOT_KEYS | {"image", "frames"}
 FIRST_FRAME = 1001
 
 
-def load_previz(path: Path, overrides: dict[str, Any] | None = None) -> tuple[Board, int, int]:
+def load_previz(path: Path, overrides: dict[str, Any] | None = None) -> tuple[Board, int, Fraction]:
     """The board plus the clip length and frame rate; a shot's ``image`` is resolved next to the YAML file."""
     board = load_board(path, overrides, top_keys=PREVIZ_TOP_KEYS, shot_keys=PREVIZ_SHOT_KEYS)
     frames = whole_number(board.options.pop("frames", 33), f"{path}: frames", 1)
-    fps = whole_number(board.options.pop("fps", 24), f"{path}: fps", 1)
+    fps = frame_rate(board.options.pop("fps", 24), f"{path}: fps")
     for shot in board.shots:
         if "frames" in shot.extra:
             shot.extra["frames"] = whole_number(shot.extra["frames"], f"{path}: shot {shot.name}: frames", 1)
@@ -75,6 +76,23 @@ def load_previz(path: Path, overrides: dict[str, Any] | None = None) -> tuple[Bo
                 )
             shot.extra["image"] = image
     return board, frames, fps
+
+
+def frame_rate(value: Any, where: str) -> Fraction:
+    """The clip's frame rate: a whole number or an NTSC rate (``23.976``, ``29.97``: ``n * 1000/1001``, as
+    :func:`.sequence.smpte.exact_rate` reads a DPX's), which ``fps: 23.976`` was refused as ("expected a whole
+    number") though the MP4 takes any fraction. Anything else is an :class:`InputError` naming ``where``."""
+    from .sequence.smpte import exact_rate
+
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise InputError(f"{where}: expected a frame rate such as 24, 25 or 23.976, got {value!r}")
+    try:
+        number = float(str(value))
+    except ValueError:
+        raise InputError(f"{where}: expected a frame rate such as 24, 25 or 23.976, got {value!r}") from None
+    if not 1 <= number <= 1000:  # (NaN too)
+        raise InputError(f"{where}: must be within 1..1000 frames per second, got {value!r}")
+    return exact_rate(number)
 
 
 def clip_shape(limits: ModelLimits, board: Board, shot: Shot, frames: int) -> tuple[int, int, int]:
@@ -189,7 +207,7 @@ def _save_png(rgb8: np.ndarray, path: Path) -> None:
     PILImage.fromarray(rgb8).save(path, format="PNG")
 
 
-def write_mp4(frames8: np.ndarray, fps: int, path: Path) -> None:
+def write_mp4(frames8: np.ndarray, fps: Fraction | int, path: Path) -> None:
     """H.264 MP4 (yuv420p, even sides) of uint8 (N, H, W, 3) frames, written atomically through PyAV."""
     try:
         import av
@@ -216,7 +234,9 @@ def write_mp4(frames8: np.ndarray, fps: int, path: Path) -> None:
     atomic_write(path, write)
 
 
-def generate_previz(board: Board, frames: int, fps: int, output: Path, device: str = "auto") -> list[Path]:
+def generate_previz(
+    board: Board, frames: int, fps: Fraction | int, output: Path, device: str = "auto"
+) -> list[Path]:
     """Generate every shot's clip into ``output``; returns the files written."""
     import torch
 
@@ -271,6 +291,9 @@ def generate_previz(board: Board, frames: int, fps: int, output: Path, device: s
         result = result[0] if result.ndim == 5 else result
         refuse_nan(result, board.options.get("model"), f"shot {shot.name}", NAN_ADVICE)
         frames8 = np.clip(np.rint(result * 255.0), 0, 255).astype(np.uint8)
+        # The model makes the length its size rules take (4k+1 for Wan); the clip is the length asked for, its
+        # first frames: `frames: 24` wrote 25, `frames: 6` 9.
+        frames8 = frames8[: int(shot.extra.get("frames", frames))]
         stem = _file_stem(index, shot.name)
         folder = output / stem
         folder.mkdir(parents=True, exist_ok=True)  # (``output`` too, with the first clip: see output_folder)

@@ -778,8 +778,71 @@ def load_pipeline(request: PipelineRequest, index: ModelIndex | None = None) -> 
     if key in _PIPELINES:
         _LAST_USED[key] = time.monotonic()
         return _PIPELINES[key]
+    check_components(index)
     with _LOADING:
         return _load_pipeline(key, source, request, class_name, device, dtype_name)
+
+
+#: What a tokenizer cannot do without: its vocabulary (``vocab.json``, ``tokenizer.json``, ``spiece.model``...).
+_VOCABULARY = ("vocab", "tokenizer.json", "merges", ".model", ".tiktoken")
+
+
+def component_folders(index: ModelIndex) -> list[tuple[str, str]]:
+    """The components ``model_index.json`` names with a class (``("tokenizer", "CLIPTokenizer")``); those it
+    names ``[null, null]`` (no safety checker) and its settings (``requires_safety_checker``) are none."""
+    named = []
+    for name, entry in index.config().items():
+        if name.startswith("_") or not isinstance(entry, (list, tuple)) or len(entry) != 2:
+            continue
+        if entry[0] and entry[1]:
+            named.append((name, str(entry[1])))
+    return named
+
+
+def _component_gap(folder: Path, class_name: str) -> str | None:
+    """What ``folder`` (one component of a model) lacks: None when it holds what loading it needs, a config or
+    weights file, and for a tokenizer a vocabulary file."""
+    if not folder.is_dir():
+        return "missing"
+    files = [f.name.lower() for f in folder.iterdir() if f.is_file() and not f.name.startswith(".")]
+    if not any(name.endswith(_MODEL_FILES + (".txt", ".model")) for name in files):
+        return "empty" if not files else "without a config or weights file"
+    if "Tokenizer" in class_name and not any(part in name for name in files for part in _VOCABULARY):
+        return "without its vocabulary (vocab.json, tokenizer.json or *.model)"
+    return None
+
+
+def check_components(index: ModelIndex) -> None:
+    """Refuse, before loading, a model folder (or an offline hub snapshot) one of whose components lacks its
+    files: a folder copied without ``tokenizer/`` (or an interrupted download) loaded without a word, since
+    transformers builds an empty tokenizer, and the first frame crashed inside the pipeline (OverflowError,
+    "internal error"); a missing ``vae/`` was worded "no file named config.json found in directory", and in
+    the hub cache "not in the Hugging Face cache". A hub id with downloads on is left to the download."""
+    source = index.source
+    if source.kind == "file":
+        return
+    if source.kind == "hub":
+        revision = hub_revision(source.location, index.request.cache_dir)
+        if revision is None or not index.request.local_files_only:
+            return
+        root = hub_cache(index.request.cache_dir) / f"models--{source.location.replace('/', '--')}"
+        root = root / "snapshots" / revision
+    else:
+        root = Path(source.location)
+    for name, class_name in component_folders(index):
+        gap = _component_gap(root / name, class_name)
+        if gap is None:
+            continue
+        if source.kind == "hub":
+            raise InputError(
+                f"model {source.location!r} is incomplete in the Hugging Face cache: its {name}/ ({class_name}) "
+                f"is {gap} in {root}; download it again with `hf download {source.location}`, or allow "
+                "downloads"
+            )
+        raise InputError(
+            f"{root / name}/: {gap}, but model_index.json names {article(class_name)} {class_name} there; copy "
+            "the model's whole folder again (or download it again)"
+        )
 
 
 def missing_scheduler(index: ModelIndex) -> str | None:

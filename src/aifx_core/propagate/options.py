@@ -33,7 +33,7 @@ class PropagateOptions:
     #: How many frames before and after a frame its pixels may be fetched from (chained flow).
     radius: int = 12
     #: Frames are grouped in blocks of this many (by position in the shot); each block gets at most one
-    #: automatic keyframe, the frame with the most pixels no neighbour saw.
+    #: automatic keyframe, the member with the largest matte area (hole pixel count; the first on ties).
     keyframe_interval: int = 4
     #: Packets are read this many at a time. Changes memory, never the result.
     window: int = option(4, pixels=False)
