@@ -1174,6 +1174,33 @@ def test_relative_paths_from_a_deleted_folder_are_named_as_such(shot, tmp_path):
     assert digest(shot) == before
 
 
+def test_every_relative_input_from_a_deleted_folder_is_named_as_such(shot, tmp_path):
+    """After the fix above, from a deleted current folder a relative plate folder (``aifx fill p/``), ``aifx info
+    p/`` and ``aifx eval res/`` still said "p/: folder not found; check the path", and ``aifx info
+    plate.####.exr`` "no frames found; check the path, name and padding": all read as a wrong path. Every
+    command gives the one line saying the folder aifx runs in is gone, for a pattern, a folder or a still."""
+    mask = str(shot / "mask.####.png")
+    out = tmp_path / "out" / "clean.####.exr"
+    before = digest(shot)
+    cases = {
+        "fill folder": ["fill", "p/", "-m", mask, "-o", str(out)],
+        "fill still": ["fill", "p/plate.1001.exr", "-m", str(shot / "mask.1001.png"), "-o", str(out)],
+        "info pattern": ["info", "p/plate.####.exr"],
+        "info folder": ["info", "p/"],
+        "info still": ["info", "plate.1001.exr"],
+        "eval folder": ["eval", "res/", "--reference", f"{shot}/"],
+        "eval pattern": ["eval", "res/clean.####.exr", "--reference", str(shot / "plate.####.exr")],
+    }
+    for case, args in cases.items():
+        line = refused(
+            _in_a_deleted_folder(tmp_path, *args), f"{args[1]}: the folder aifx runs in no longer exists"
+        )
+        assert "give absolute paths" in line and "not found" not in line, (case, line)
+        shutil.rmtree(tmp_path / "gone", ignore_errors=True)
+        assert not out.parent.exists(), case
+    assert digest(shot) == before
+
+
 def test_a_stray_image_in_the_plate_folder_is_named_and_never_filled(shot, tmp_path):
     """``p/`` holding plate.1001-1004 and a reference grab ``reference_v2.png``: aifx info showed the folder as
     ``p/reference_v#.png``, fill said "plate frames 3-1000 missing; ... pass --skip-missing", and --skip-missing

@@ -233,7 +233,7 @@ def _check_extension(pattern: FramePattern, role: str) -> None:
 def _nothing_found(pattern: FramePattern, role: str) -> str:
     if pattern.kind == "folder":
         return f"{pattern}: {role} folder holds no images ({', '.join(sorted(FORMATS))}); check the path"
-    where, fix = _read_from(pattern.folder, pattern)
+    where, fix = _read_from(pattern.folder)
     if not pattern.folder.is_dir():
         return f"{pattern}: {role} folder {pattern.folder} does not exist{where}; check the path{fix}"
     hint = "check the name and the padding"
@@ -242,16 +242,16 @@ def _nothing_found(pattern: FramePattern, role: str) -> str:
     return f"{pattern}: no {role} frames match{where}; {hint}{fix}"
 
 
-def _read_from(path: Path, named: object = None) -> tuple[str, str]:
+def _read_from(path: Path) -> tuple[str, str]:
     """For the line saying a relative ``path`` is not there: where it was looked for, and the fix that adds.
 
     A relative path is read from the folder aifx runs in, also a job file's (``aifx run`` of a job saved with
     relative paths, from another folder than it was made in): the line named the path alone, as if it were
-    wrong. Both are empty for an absolute path. Where that folder no longer exists, its own line, naming
-    ``named`` (default ``path``), is raised instead (:func:`~.guard.current_folder`)."""
+    wrong. Both are empty for an absolute path. (Where that folder no longer exists, :func:`parse_pattern`
+    said so before anything was looked for.)"""
     if path.is_absolute():
         return "", ""
-    here = current_folder(path if named is None else str(named))
+    here = current_folder(path)
     return (
         f" in {here}, the folder aifx runs in, which relative paths are read from",
         ", or run aifx from the folder they are relative to",
