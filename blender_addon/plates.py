@@ -105,7 +105,8 @@ def pattern_path(path: str, what: str) -> str:
     ``#`` (``clean.%04d.exr``, ``clean.$F4.exr`` -> ``clean.####.exr``, the protocol's reading, shared with the
     core): the add-on lists and names frames by ``#`` only, so a ``%04d`` output was never loaded as the
     result, and a run that failed part-way took it for empty and deleted its job file and mattes. An existing
-    file is kept as it is (the core reads it as a still whatever its name holds)."""
+    file is kept as it is (the core reads it as a still whatever its name holds; as the plate, one frame of a
+    sequence beside it is filled for its one frame and refused for several, naming the sequence)."""
     path = blend_path(path, what)
     if os.path.isfile(path):
         return path

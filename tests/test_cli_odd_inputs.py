@@ -17,7 +17,7 @@ import numpy as np
 import OpenEXR
 import pytest
 from cli_runner import aifx
-from shot_files import make_shot, object_matte, plate_frame, write_exr
+from shot_files import make_shot, object_matte, plate_frame, read_exr, write_exr
 
 from aifx_core.errors import InputError
 
@@ -1071,15 +1071,18 @@ def test_submit_to_a_server_that_does_not_answer_is_one_line_saying_what_to_chec
 def test_one_frame_of_the_plate_given_for_the_sequence_is_refused_naming_the_pattern(shot, tmp_path):
     """``aifx fill shot/plate.1001.exr -m shot/mask.####.png -o out/clean.####.exr --frames 1001-1004``: a frame
     file typed where the sequence was meant was read as a still for every frame, so every output frame held
-    frame 1001's plate (exit 0, no word). Refused now, naming the pattern meant, with and without --frames;
-    a file alone in its folder, or a version beside other versions (``dmp_v2.exr``), is still a still."""
+    frame 1001's plate (exit 0, no word). Refused now, naming the pattern meant, for frames asked with --frames
+    or after the path (``'plate.1001.exr 1001-1004'``); a file alone in its folder, or a version beside other
+    versions (``dmp_v2.exr``), is still a still. (Asked for its one frame it fills: the next test.)"""
     plate = shot / "plate.1001.exr"
     masks = str(shot / "mask.####.png")
     before = digest(shot)
-    for more in (["--frames", "1001-1004"], []):
+    for given in ([str(plate), "--frames", "1001-1004"], [f"{plate} 1001-1004"]):
         out = tmp_path / "out" / "clean.####.exr"
-        done = aifx("fill", str(plate), "-m", masks, "-o", str(out), "-b", "telea", *more)
-        line = refused(done, f"{plate}: ", f"did you mean {shot / 'plate.####.exr'}?", "--frames 1001")
+        done = aifx("fill", *given, "-m", masks, "-o", str(out), "-b", "telea")
+        line = refused(
+            done, f"{plate}: ", "(1001-1004)", f"did you mean {shot / 'plate.####.exr'}?", "--frames 1001"
+        )
         assert not out.parent.exists(), line
     assert digest(shot) == before
     for name, sibling in (("plate.1001.exr", None), ("dmp_v2.exr", "dmp_v1.exr")):
@@ -1096,10 +1099,50 @@ def test_one_frame_of_the_plate_given_for_the_sequence_is_refused_naming_the_pat
         assert sorted(p.name for p in out.parent.glob("clean.*.exr")) == [f"clean.{f}.exr" for f in FRAMES]
 
 
+def test_a_still_beside_other_numbered_files_fills_for_its_one_frame(shot, tmp_path):
+    """``aifx fill photos/IMG_0001.exr -m hole.png -o clean.exr``, a photo from a camera folder beside
+    IMG_0002.exr, was refused as one frame of ``photos/IMG_####.exr`` ("give that pattern with --frames 1"):
+    the refusal is for a still served for several frames, and one frame is the file's own fill. It fills again,
+    as the same photo alone in a folder does, bit for bit, the pixels outside the hole the photo's; so do the
+    one frame asked with --frames and a frame of a shot filled alone into a sequence output (no dilate, no
+    feather: the hole is the matte's white)."""
+    photos, alone = tmp_path / "photos", tmp_path / "alone"
+    for folder, names in ((photos, ("IMG_0001.exr", "IMG_0002.exr")), (alone, ("IMG_0001.exr",))):
+        folder.mkdir()
+        for name, frame in zip(names, (1001, 1002), strict=False):
+            (folder / name).write_bytes((shot / f"plate.{frame}.exr").read_bytes())
+    hole = shot / "mask.1001.png"
+    before = digest(photos)
+    made = {}
+    for name, args in {
+        "photo": [str(photos / "IMG_0001.exr")],
+        "photo --frames 1": [str(photos / "IMG_0001.exr"), "--frames", "1"],
+        "alone": [str(alone / "IMG_0001.exr")],
+    }.items():
+        out = tmp_path / name / "clean.exr"
+        done = aifx(
+            "fill", *args, "-m", str(hole), "-o", str(out), "-b", "telea", "--dilate", "0", "--feather", "0"
+        )
+        assert done.returncode == 0 and "error" not in done.stderr, (name, done.stderr)
+        made[name] = read_exr(out)[1]
+    as_bytes = {name: {c: data.tobytes() for c, data in channels.items()} for name, channels in made.items()}
+    assert as_bytes["photo"] == as_bytes["alone"] == as_bytes["photo --frames 1"]
+    outside = cv2.imread(str(hole), cv2.IMREAD_GRAYSCALE) == 0
+    for channel, data in read_exr(photos / "IMG_0001.exr")[1].items():
+        assert made["photo"][channel][outside].tobytes() == data[outside].tobytes(), channel
+    assert digest(photos) == before
+    out = tmp_path / "frame" / "clean.####.exr"
+    done = aifx(
+        "fill", str(shot / "plate.1001.exr"), "-m", str(shot / "mask.####.png"), "-o", str(out), "-b", "telea"
+    )
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in out.parent.iterdir() if not p.name.startswith(".")) == ["clean.1001.exr"]
+
+
 def test_one_frame_of_the_mask_held_for_the_shot_is_said_in_a_note(shot, tmp_path):
     """``-m shot/mask.1001.png`` for a moving object: the first roto frame typed instead of the sequence held one
     hole over the shot, without a word. A hold matte can be meant, so it fills, with one note naming the
-    sequence beside it; a still matte with no sequence beside it says nothing."""
+    sequence beside it; a still matte with no sequence beside it says nothing of one."""
     out = tmp_path / "out" / "clean.####.exr"
     done = aifx(
         "fill", str(shot / "plate.####.exr"), "-m", str(shot / "mask.1001.png"), "-o", str(out), "-b", "telea"
@@ -1121,7 +1164,8 @@ def test_one_frame_of_the_mask_held_for_the_shot_is_said_in_a_note(shot, tmp_pat
         "-b",
         "telea",
     )
-    assert done.returncode == 0 and "note:" not in done.stderr, done.stderr
+    # (the shot's plate alpha is semi-transparent, so the run has the unpremultiply note: only this one must not be)
+    assert done.returncode == 0 and "one frame of the sequence" not in done.stderr, done.stderr
 
 
 def _in_a_deleted_folder(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
@@ -1150,6 +1194,33 @@ def test_relative_paths_from_a_deleted_folder_are_named_as_such(shot, tmp_path):
     for case, args in cases.items():
         line = refused(_in_a_deleted_folder(tmp_path, *args), "the folder aifx runs in no longer exists")
         assert "symlink loop" not in line and "give absolute paths" in line, (case, line)
+        shutil.rmtree(tmp_path / "gone", ignore_errors=True)
+        assert not out.parent.exists(), case
+    assert digest(shot) == before
+
+
+def test_every_relative_input_from_a_deleted_folder_is_named_as_such(shot, tmp_path):
+    """After the fix above, from a deleted current folder a relative plate folder (``aifx fill p/``), ``aifx info
+    p/`` and ``aifx eval res/`` still said "p/: folder not found; check the path", and ``aifx info
+    plate.####.exr`` "no frames found; check the path, name and padding": all read as a wrong path. Every
+    command gives the one line saying the folder aifx runs in is gone, for a pattern, a folder or a still."""
+    mask = str(shot / "mask.####.png")
+    out = tmp_path / "out" / "clean.####.exr"
+    before = digest(shot)
+    cases = {
+        "fill folder": ["fill", "p/", "-m", mask, "-o", str(out)],
+        "fill still": ["fill", "p/plate.1001.exr", "-m", str(shot / "mask.1001.png"), "-o", str(out)],
+        "info pattern": ["info", "p/plate.####.exr"],
+        "info folder": ["info", "p/"],
+        "info still": ["info", "plate.1001.exr"],
+        "eval folder": ["eval", "res/", "--reference", f"{shot}/"],
+        "eval pattern": ["eval", "res/clean.####.exr", "--reference", str(shot / "plate.####.exr")],
+    }
+    for case, args in cases.items():
+        line = refused(
+            _in_a_deleted_folder(tmp_path, *args), f"{args[1]}: the folder aifx runs in no longer exists"
+        )
+        assert "give absolute paths" in line and "not found" not in line, (case, line)
         shutil.rmtree(tmp_path / "gone", ignore_errors=True)
         assert not out.parent.exists(), case
     assert digest(shot) == before

@@ -265,6 +265,33 @@ RESULT["at_frame_4"] = os.path.exists(shown.filepath_from_user(image_user=space.
     assert result["at_frame_4"]
 
 
+def test_a_single_image_from_a_folder_of_frames_fills_as_a_still(blender, plate: Path) -> None:
+    """``bpy.data.images.load("renders/shot_0001.png")`` (Source: Single Image) beside ``shot_0002.png`` was
+    refused by the core as one frame of ``renders/shot_####.png`` ("give that pattern with the frame range ...
+    1"), which a Single Image cannot do, where it had filled: a still asked for its one frame is refused no
+    more (only a still served for several frames is). It fills that one image, over a scene of 10 frames."""
+    renders = plate / "renders"
+    renders.mkdir()
+    for index, name in enumerate(("shot_0001.png", "shot_0002.png")):
+        (renders / name).write_bytes((plate / "frames" / f"{index:05d}.png").read_bytes())
+    result = blender(
+        """
+scene = bpy.context.scene
+scene.frame_start, scene.frame_end = 1, 10
+image = bpy.data.images.load(os.path.join(PLATE, "renders", "shot_0001.png"))
+RESULT["source"] = image.source
+RESULT["fill"] = run_fill(image=image.name, mask=os.path.join(PLATE, "masks", "00000.png"), backend="telea")
+shown = bpy.data.images.get("shot_0001.png AI Fill")
+RESULT["result"] = shown and [shown.source, os.path.isfile(bpy.path.abspath(shown.filepath))]
+""",
+        plate,
+    )
+    assert result["source"] == "FILE"
+    assert result["fill"] == ["FINISHED"], result["fill"]
+    assert result["result"] == ["FILE", True], result["log"]
+    assert sorted(p.name for p in renders.iterdir() if p.is_file()) == ["shot_0001.png", "shot_0002.png"]
+
+
 SHOWN_AS_BLENDER_RENDERS = """
 def render(block, out):
     # What Blender makes of a clip or an image: the compositor's RGBA (premultiplied, linear) at frame 1.

@@ -25,6 +25,7 @@ from pathlib import Path
 from ..errors import InputError
 from ..protocol.frames import FRAME_TOKEN, frame_token, token_padding
 from ..protocol.job import surrogate_path_error
+from .guard import current_folder
 
 #: File extensions aifx reads and writes (lower case, with the dot).
 IMAGE_EXTENSIONS = (".exr", ".png", ".tif", ".tiff", ".jpg", ".jpeg", ".dpx")
@@ -372,13 +373,17 @@ def parse_pattern(spec: str | os.PathLike[str]) -> FramePattern:
 
     Only the file name may hold a frame token; more than one token is an :class:`InputError`. A spec with no
     token is a still, unless it names an existing folder. Nothing is checked on disk beyond that, so the
-    same function reads output patterns.
+    same function reads output patterns. A relative spec where the folder aifx runs in no longer exists is
+    :func:`~.guard.current_folder`'s line, here where every command reads its paths: there ``p/`` was "folder
+    not found" and ``aifx info plate.####.exr`` "no frames found", as if the path were wrong.
     """
     text = os.fspath(spec).strip()
     if not text:
         raise InputError("empty sequence path; give a pattern like plate.####.exr, a folder, or an image")
     check_utf8(text)
     path = Path(os.path.expanduser(text))
+    if not path.is_absolute():
+        current_folder(text)
     if path.is_dir():
         return _folder_pattern(path)
     if text.endswith(("/", os.sep)):

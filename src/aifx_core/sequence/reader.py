@@ -196,15 +196,17 @@ def _open_still(pattern: FramePattern, requested: list[int] | None, role: str, f
             f"plate.####.exr){fix}"
         )
     _check_extension(pattern, role)
-    if role == "plate":
-        _refuse_frame_of_sequence(pattern, frames_name)
-    return Sequence(pattern, requested if requested is not None else [still_frame(file)], role)
+    frames = requested if requested is not None else [still_frame(file)]
+    if role == "plate" and len(frames) > 1:
+        _refuse_frame_of_sequence(pattern, frames, frames_name)
+    return Sequence(pattern, frames, role)
 
 
-def _refuse_frame_of_sequence(still: FramePattern, frames_name: str) -> None:
-    """Refuse a plate file that is one frame of a sequence beside it (``p/plate.1001.png``): typed where the
-    sequence was meant, it was read as a still, and every output frame held that one frame's plate (exit 0). A
-    fill of that frame alone is the sequence with that one frame asked for, which the line says."""
+def _refuse_frame_of_sequence(still: FramePattern, frames: list[int], frames_name: str) -> None:
+    """Refuse a plate file that is one frame of a sequence beside it (``p/plate.1001.png``) asked for several
+    ``frames``: typed where the sequence was meant, it was read as a still, and every output frame held that one
+    frame's plate (exit 0). Only called for several frames: a still filled for one frame (a Blender Single
+    Image, ``photos/IMG_0001.png`` beside ``IMG_0002.png``) is that file's own fill, which a refusal broke."""
     sequence = sequence_of_still(still)
     if sequence is None:
         return
@@ -215,8 +217,8 @@ def _refuse_frame_of_sequence(still: FramePattern, frames_name: str) -> None:
         on_disk = ""
     raise InputError(
         f"{file}: the plate is one frame of the sequence {sequence}{on_disk}, and one file is a still, the same "
-        f"image for every frame; did you mean {sequence}? (to fill frame {frame} alone, give that pattern "
-        f"with {frames_name} {frame})"
+        f"image for every frame asked ({_frames_text(frames)}); did you mean {sequence}? (to fill frame {frame} "
+        f"alone, give that pattern with {frames_name} {frame})"
     )
 
 
@@ -231,7 +233,7 @@ def _check_extension(pattern: FramePattern, role: str) -> None:
 def _nothing_found(pattern: FramePattern, role: str) -> str:
     if pattern.kind == "folder":
         return f"{pattern}: {role} folder holds no images ({', '.join(sorted(FORMATS))}); check the path"
-    where, fix = _read_from(pattern.folder, pattern)
+    where, fix = _read_from(pattern.folder)
     if not pattern.folder.is_dir():
         return f"{pattern}: {role} folder {pattern.folder} does not exist{where}; check the path{fix}"
     hint = "check the name and the padding"
@@ -240,16 +242,16 @@ def _nothing_found(pattern: FramePattern, role: str) -> str:
     return f"{pattern}: no {role} frames match{where}; {hint}{fix}"
 
 
-def _read_from(path: Path, named: object = None) -> tuple[str, str]:
+def _read_from(path: Path) -> tuple[str, str]:
     """For the line saying a relative ``path`` is not there: where it was looked for, and the fix that adds.
 
     A relative path is read from the folder aifx runs in, also a job file's (``aifx run`` of a job saved with
     relative paths, from another folder than it was made in): the line named the path alone, as if it were
-    wrong. Both are empty for an absolute path. Where that folder no longer exists, its own line, naming
-    ``named`` (default ``path``), is raised instead (:func:`~.guard.current_folder`)."""
+    wrong. Both are empty for an absolute path. (Where that folder no longer exists, :func:`parse_pattern`
+    said so before anything was looked for.)"""
     if path.is_absolute():
         return "", ""
-    here = current_folder(path if named is None else str(named))
+    here = current_folder(path)
     return (
         f" in {here}, the folder aifx runs in, which relative paths are read from",
         ", or run aifx from the folder they are relative to",
