@@ -1084,6 +1084,12 @@ def test_one_frame_of_the_plate_given_for_the_sequence_is_refused_naming_the_pat
             done, f"{plate}: ", "(1001-1004)", f"did you mean {shot / 'plate.####.exr'}?", "--frames 1001"
         )
         assert not out.parent.exists(), line
+    # One frame asked, but not the file's own: plate 1001 was written as frame 1003, exit 0 (a reviewer's repro).
+    for given in ([str(plate), "--frames", "1003"], [f"{plate} 1004"]):
+        out = tmp_path / "other" / "clean.####.exr"
+        done = aifx("fill", *given, "-m", masks, "-o", str(out), "-b", "telea")
+        line = refused(done, f"{plate}: ", f"did you mean {shot / 'plate.####.exr'}?", "--frames 1001")
+        assert not out.parent.exists(), line
     assert digest(shot) == before
     for name, sibling in (("plate.1001.exr", None), ("dmp_v2.exr", "dmp_v1.exr")):
         alone = tmp_path / f"still_{name}"

@@ -197,16 +197,17 @@ def _open_still(pattern: FramePattern, requested: list[int] | None, role: str, f
         )
     _check_extension(pattern, role)
     frames = requested if requested is not None else [still_frame(file)]
-    if role == "plate" and len(frames) > 1:
+    if role == "plate" and set(frames) != {still_frame(file)}:  # (its own frame alone is its own fill)
         _refuse_frame_of_sequence(pattern, frames, frames_name)
     return Sequence(pattern, frames, role)
 
 
 def _refuse_frame_of_sequence(still: FramePattern, frames: list[int], frames_name: str) -> None:
-    """Refuse a plate file that is one frame of a sequence beside it (``p/plate.1001.png``) asked for several
-    ``frames``: typed where the sequence was meant, it was read as a still, and every output frame held that one
-    frame's plate (exit 0). Only called for several frames: a still filled for one frame (a Blender Single
-    Image, ``photos/IMG_0001.png`` beside ``IMG_0002.png``) is that file's own fill, which a refusal broke."""
+    """Refuse a plate file that is one frame of a sequence beside it (``p/plate.1001.png``) asked for ``frames``
+    other than its own: typed where the sequence was meant, it was read as a still, and every output frame held
+    that one frame's plate (exit 0; ``--frames 1003`` wrote plate 1001 as frame 1003). Not called for the file's
+    own frame alone: that is the file's own fill (a Blender Single Image, ``photos/IMG_0001.png`` beside
+    ``IMG_0002.png``), which a refusal broke."""
     sequence = sequence_of_still(still)
     if sequence is None:
         return
