@@ -19,7 +19,7 @@ with a square hole 0.85 s of CPU). Near the hole's edge the kernel is truncated 
 only where it brings the fetched ring nearer the frame's own. A frame sharper than its sources (a still frame
 between blurred ones) is left as it was: it is not sharpened.
 
-Both work on the points, not on images of their extent (:class:`Grid`, :class:`_Tiling`): a wire matte from corner
+Both work on the points, not on images of their extent (:class:`_Grid`, :class:`_Tiling`): a wire matte from corner
 to corner of a 4K frame, or two small holes in opposite corners, has few pixels in a box the size of the frame
 (before: 80 MiB on every frame, and 453 MiB and 6-7 s of CPU where the match ran, for the 4K wire).
 """
@@ -73,7 +73,7 @@ REACH = _reach(MAX_LENGTH, MAX_SIGMA)
 
 
 @dataclass
-class Grid:
+class _Grid:
     """Points in row-major order, each with the point right of it and the point below it (-1: none): the forward
     differences of values at the points, without an image of their extent (a ring from corner to corner of a 4K
     frame has few pixels). The order is the one a boolean mask of an image selects in, so the moment sums
@@ -84,7 +84,7 @@ class Grid:
     down: np.ndarray
 
     @classmethod
-    def of(cls, ys: np.ndarray, xs: np.ndarray) -> Grid:
+    def of(cls, ys: np.ndarray, xs: np.ndarray) -> _Grid:
         y, x = ys.astype(np.int64) - int(ys.min()), xs.astype(np.int64) - int(xs.min())
         width = int(x.max()) + 2  # (a point's right neighbour never wraps to the next row)
         key = y * width + x
@@ -303,7 +303,7 @@ def ring_blur(
     the sharpness matches."""
     if len(ring_ys) < MIN_PIXELS:
         return None
-    grid = Grid.of(ring_ys, ring_xs)
+    grid = _Grid.of(ring_ys, ring_xs)
     everywhere = np.ones(len(ring_ys), bool)
     s_real = grid.tensor(real.mean(axis=1).astype(np.float32), everywhere)
     s_fetched = grid.tensor(fetched.mean(axis=1).astype(np.float32), everywhere)
@@ -324,7 +324,7 @@ def _fitted(
     the frame's own (:func:`match_blur`'s arguments, the hole's points and the ring's concatenated)."""
     ring_ys, ring_xs = all_ys[n_hole:], all_xs[n_hole:]
     on_ring = found[n_hole:]
-    grid = Grid.of(ring_ys, ring_xs)
+    grid = _Grid.of(ring_ys, ring_xs)
     tiling = _Tiling.of(all_ys, all_xs, found, np.arange(n_hole, len(all_ys)))
     gray = list(tiling.images(values.mean(axis=1)))
     real_gray = real.mean(axis=1).astype(np.float32)
@@ -360,7 +360,7 @@ def match_blur(
     ``found`` where propagation found one) in place, by the kernel fitted so that on the ring (the frame's own
     values there ``real``, N_ring x 3) they keep as much high-pass energy along and across ``blur``'s direction as
     the frame's own (see the module docstring). False, nothing changed, where that does not bring the fetched ring
-    nearer the frame's own. The work follows the points, not their extent (:class:`_Tiling`, :class:`Grid`)."""
+    nearer the frame's own. The work follows the points, not their extent (:class:`_Tiling`, :class:`_Grid`)."""
     n_hole = len(ys)
     all_ys, all_xs = np.concatenate([ys, ring_ys]), np.concatenate([xs, ring_xs])
     length, sigma = _fitted(blur, all_ys, all_xs, n_hole, values, found, real)

@@ -506,17 +506,7 @@ class _Run:
         along = Along(self.route.filled, self.pairs.available, self._chain, self.pairs.gain_between)
         assert self.pairs.scale is not None
         values = steadied(
-            t,
-            prop,
-            part,
-            frame.level,
-            STEADY,
-            along,
-            first_steps,
-            frame.movers,
-            self.pairs.scale,
-            frame.smooth,
-            self.opt.outlier_tol * frame.level,
+            t, prop, part, frame.level, STEADY, along, first_steps, frame.movers, self.pairs.scale
         )
         self.backend._count(prop, part.alpha, part.share, part.counted)
         out = written(frame.rgb, prop.ys, prop.xs, values)

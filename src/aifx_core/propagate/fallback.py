@@ -26,7 +26,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 import cv2
 import numpy as np
@@ -371,27 +370,6 @@ class Tolerances:
     fast_fallback_agree: float = np.inf
 
 
-@dataclass(frozen=True)
-class Relation:
-    """How a neighbour differs from the frame :func:`steady` steadies: per point the factor (N, 3) bringing its
-    samples into the frame's light (None: 1), and the factor of its weight for its sharpness."""
-
-    light: np.ndarray | None = None
-    weight: float = 1.0
-
-
-class Match(Protocol):
-    """What :func:`steady` compares each neighbour with the frame by (:class:`.steady_match.RingMatch`): a walk of
-    its own (``walk(direction)``, its first step taken by ``first`` where that can), stepped along with the
-    points', and what it tells of the neighbour it reached (``relate``)."""
-
-    first: Callable[[Chain], bool] | None
-
-    def walk(self, direction: int) -> Chain: ...
-
-    def relate(self, walk: Chain, neighbour: Filled, gain: np.ndarray) -> Relation: ...
-
-
 def _apart(values: np.ndarray, own: np.ndarray) -> np.ndarray:
     """Per sample, its largest channel difference from the frame's own value (a non-finite sample: 1e6; it is not
     usable anyway and gets weight 0)."""
@@ -412,7 +390,6 @@ def steady(
     tolerances: Tolerances,
     fast_spatial: np.ndarray | None = None,
     near_mover: np.ndarray | None = None,
-    match: Match | None = None,
 ) -> np.ndarray:
     """Frame t's fill at points (``xs``, ``ys``), averaged along the flow with its neighbours' where it is unsure.
 
@@ -437,13 +414,6 @@ def steady(
     ``near_mover`` (per point, or None: none): where frame t's own mover is near, on a fast step a neighbour's
     sample of the ``fetched`` share counts as far as it agrees with the frame's own value
     (``tolerances.mover_agree``): the neighbours' fills there may hold the mover where it stood in their holes.
-
-    ``match`` (or None: none): frame t's seam ring, walked along with the points to each neighbour: a neighbour's
-    samples are brought into the frame's light and the weight of its ``fetched`` share falls where its
-    sharpness differs (:mod:`.steady_match`): a flash frame's fill is not averaged as it is into its unlit
-    neighbours', nor a jolted frame's blurred fill into its sharp neighbours'. Not on a fast step (the completed
-    flow inside and around the hole of a 20-50 px/frame whip is often 10 px out: read there, the ring tells
-    nothing of light or blur, and the neighbours weighed by it left the whips' fills boiling: E_warp +15-36 %).
     """
     if len(xs) == 0 or reach <= 0:
         return own
@@ -452,7 +422,6 @@ def steady(
     fast = np.zeros(len(xs), bool)  # points some fast walk step followed
     for direction in (-1, 1):
         walk = along.chain(t, direction, xs.astype(np.float32), ys.astype(np.float32), False)
-        ring_walk = None if match is None else match.walk(direction)
         for distance in range(1, reach + 1):
             if len(walk) == 0 or not along.exists(t + direction * distance):
                 break
@@ -464,23 +433,11 @@ def steady(
                 tolerances.fast_texture_px is not None
                 and median_side(walk.travel, SLACK_FAST_PX * distance) > 0
             )
-            light, weigh = None, 1.0
-            if ring_walk is not None and match is not None and len(ring_walk):
-                if not (distance == 1 and match.first is not None and match.first(ring_walk)):
-                    ring_walk.step()
-                if not quick:
-                    # (on a fast step the ring's walk is as far out as the points': what it reads tells nothing)
-                    relation = match.relate(
-                        ring_walk, along.neighbours(walk.current), along.gain(walk.current, t)
-                    )
-                    light, weigh = relation.light, relation.weight
             # (a fast step that averages the ring check's share too reads the neighbours' whole holes)
             whole = quick and fast_spatial is not None
             with np.errstate(over="ignore", invalid="ignore"):  # plates may hold values near float32's limit
                 values, share = along.neighbours(walk.current).sample(walk.x, walk.y, whole)
                 values = along.gain(walk.current, t) * values
-                if light is not None:
-                    values = values * light[walk.index]
             finite = np.isfinite(values)
             usable = finite[:, 0] & finite[:, 1] & finite[:, 2]  # (a strided all(axis=1) costs ~5x)
             # Every point still followed (the walk is unchecked: it drops only points leaving the frame): the
@@ -516,10 +473,6 @@ def steady(
                     if apart is None:
                         apart = _apart(values, own[at])
                     taken = np.where(mover, taken / (1.0 + (apart / tolerances.mover_agree) ** 2), taken)
-            if weigh != 1.0:
-                # (a sharpness mismatch matters for texture; the fallback's share is a blur anyway: weighed by it
-                # too, whip's static square, whose blur grows and falls with the pan, boiled 7 % more, not 3 %)
-                taken = taken * np.float32(weigh)
             held += taken
             every_usable = bool(usable.all())
             w = held * share / distance

@@ -132,10 +132,6 @@ class Propagated:
     #: The candidates' walks' first steps (per direction, for the hole pixels and then the ring), until the
     #: frame's steadying takes them (:meth:`.chain.Chain.replay`) and drops them.
     first_steps: dict[int, FirstStep] | None = None
-    #: The seam ring's points (rows, columns), empty where the seam is off: the steadying compares the
-    #: neighbours with the frame there (:mod:`.steady_match`).
-    ring_ys: np.ndarray | None = None
-    ring_xs: np.ndarray | None = None
 
 
 @dataclass

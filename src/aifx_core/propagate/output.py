@@ -6,9 +6,8 @@ from frame to frame while the plate moves on steadily: it boils. So those pixels
 completed flow with the fills the neighbours up to the engine's ``STEADY`` frames away made for themselves
 (:func:`.fallback.steady`), by how unsure each pixel is: the fallback's share and a propagated value's lack of
 confidence, on a fast walk the ring check's share too (:data:`STEADY_FAST_SHARE`); the tolerances below say how
-much of a neighbour's value counts, and each neighbour is first brought into the frame's light and weighed by how
-its sharpness matches the frame's (:mod:`.steady_match`, :data:`STEADY_MATCH`). Then the frame's hole is written
-(:func:`written`); outside it the plate is untouched, bit for bit.
+much of a neighbour's value counts. Then the frame's hole is written (:func:`written`); outside it the plate is
+untouched, bit for bit.
 """
 
 from __future__ import annotations
@@ -21,11 +20,6 @@ from .chain import FirstStep
 from .fallback import Along, Tolerances, steady
 from .fallback_route import Fallback, Propagated
 from .mover_fringe import near_own_mover
-from .steady_match import RingMatch
-
-#: Whether the steadying brings each neighbour into the frame's light and weighs it by how its sharpness matches
-#: the frame's (:mod:`.steady_match`). False: off.
-STEADY_MATCH = True
 
 #: Misalignment (working px) at which a neighbour's value counts half: a blur is forgiving, and on a fast
 #: pan the completed flow is often 10 px out where its round trip says so (docs/method.md, section 4).
@@ -82,17 +76,12 @@ def steadied(
     first_steps: dict[int, FirstStep] | None,
     movers: np.ndarray | None,
     scale: tuple[float, float],
-    plate: np.ndarray | None = None,
-    tolerance: float = np.inf,
 ) -> np.ndarray:
     """Frame t's fill at its hole pixels (``prop``'s), its fallback-route fill ``part`` averaged along the flow
     with its neighbours' own up to ``reach`` frames away (``along``: what the shot around it gives; 0: none)
     where it is unsure. ``level``: the frame's typical level; ``first_steps``: its candidates' walks' first step
     each way for its hole pixels, taken up by the steadying's walks (:meth:`.chain.Chain.replay`, the same
-    values); ``movers``: its own movers, at ``scale`` (working per full-resolution px); ``plate``: its plate as its
-    neighbours read theirs (None: the neighbours are taken as they are), by whose seam ring each neighbour is
-    brought into its light and weighed by its sharpness (:mod:`.steady_match`), ``tolerance`` the seam's outlier
-    tolerance there (``outlier_tol`` times ``level``)."""
+    values); ``movers``: its own movers, at ``scale`` (working per full-resolution px)."""
     values = part.values
     # How unsure each pixel is: the fallback's share, and a propagated value's lack of confidence (fetched
     # along unsure chains, it boils too); not the ring check's share: what the other frames do not show
@@ -109,20 +98,6 @@ def steadied(
     # Where the fill is not wholly and surely propagated it is averaged along the flow with the neighbours'
     # own fills, so what is invented or fetched unsurely moves with the plate, not boiling.
     values = values.copy()
-    match = None
-    if STEADY_MATCH and plate is not None and prop.ring_ys is not None and prop.ring_xs is not None:
-        match = _ring_match(
-            t,
-            prop.ys[points],
-            prop.xs[points],
-            prop.ring_ys,
-            prop.ring_xs,
-            plate,
-            tolerance,
-            along,
-            first_steps,
-            len(prop.ys),
-        )
     if first_steps:
         along = replace(along, first=lambda walk: walk.replay(first_steps.get(walk.direction), points))
     tolerances = Tolerances(
@@ -149,45 +124,8 @@ def steadied(
         tolerances,
         fast_spatial=None if own_fill is None else own_fill[points],
         near_mover=near_own_mover(movers, prop.ys[points], prop.xs[points], scale),
-        match=match,
     )
     return values
-
-
-def _ring_match(
-    t: int,
-    ys: np.ndarray,
-    xs: np.ndarray,
-    ring_ys: np.ndarray,
-    ring_xs: np.ndarray,
-    plate: np.ndarray,
-    tolerance: float,
-    along: Along,
-    first_steps: dict[int, FirstStep] | None,
-    n_hole: int,
-) -> RingMatch | None:
-    """Frame t's seam ring as its steadying compares the neighbours with it (:mod:`.steady_match`), or None
-    where it has none. Its walks take their first step from the candidates' (the ring's points follow the hole's
-    in ``first_steps``)."""
-    if len(ring_ys) == 0:
-        return None
-    which = n_hole + np.arange(len(ring_ys))
-    first = None
-    if first_steps:
-        steps = first_steps
-        first = lambda walk: walk.replay(steps.get(walk.direction), which)  # noqa: E731
-    fx, fy = ring_xs.astype(np.float32), ring_ys.astype(np.float32)
-    return RingMatch(
-        ys,
-        xs,
-        ring_ys,
-        ring_xs,
-        plate[ring_ys, ring_xs],
-        tolerance,
-        lambda d: along.chain(t, d, fx, fy, False),
-        along.neighbours(t),
-        first,
-    )
 
 
 def written(rgb: np.ndarray, ys: np.ndarray, xs: np.ndarray, values: np.ndarray) -> np.ndarray:

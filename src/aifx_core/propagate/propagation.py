@@ -180,9 +180,7 @@ class Propagation:
         alpha = blend_weights(
             ys, xs, confidence, found, self.opt.fallback_low, self.opt.fallback_high, self.opt.fallback_soften
         )
-        return Propagated(
-            ys, xs, values, found, offset, confidence, alpha, share, first_steps, ring_ys, ring_xs
-        )
+        return Propagated(ys, xs, values, found, offset, confidence, alpha, share, first_steps)
 
     def _without_halo(
         self,

@@ -148,33 +148,23 @@ def seam_match(
     left = ring_mismatch(ring_ys, ring_xs, real, fetched, scale)[:, None]
     if mode == "none":
         return np.zeros((n, 3), np.float32), spread(hole_ys, hole_xs, ring_ys, ring_xs, left)[:, 0]
-    clamped = ring_field(mode, real, fetched, light)
-    both = np.concatenate([clamped, left], axis=1).astype(np.float32)
-    spread_both = spread(hole_ys, hole_xs, ring_ys, ring_xs, both)
-    offset = spread_both[:, :3]
-    if mode == "gain":  # (the log gain spread, expressed as an offset)
-        offset = hole_values * (np.exp(offset) - 1.0)
-    return offset.astype(np.float32), spread_both[:, 3]
-
-
-def ring_field(
-    mode: str, real: np.ndarray, fetched: np.ndarray, light: np.ndarray | None = None
-) -> np.ndarray:
-    """Per ring point, what the seam spreads into the hole (:func:`seam_match`): ``real`` - ``fetched`` (``mode``
-    ``offset``) or the log of their ratio (``gain``: exposure-like changes are multiplicative), clamped at 3 x its
-    median size per channel so a few misregistered pixels cannot tint it all, except where ``light`` (per ring
-    point, or None: none) marks a smooth light change (:mod:`.light`)."""
     if mode == "gain":
+        # Exposure-like changes are multiplicative: match log gain, spread it, express it as offset.
         eps = np.maximum(0.05 * np.median(np.abs(real), axis=0), 1e-4)
         ratio = (np.maximum(real, 0) + eps) / (np.maximum(fetched, 0) + eps)
         field = np.clip(np.log(ratio), -0.7, 0.7)
     else:
         field = real - fetched
-    limit = 3.0 * np.median(np.abs(field), axis=0) + 1e-6
+    limit = 3.0 * np.median(np.abs(field), axis=0) + 1e-6  # so a few misregistered pixels cannot tint it all
     clamped = np.clip(field, -limit, limit)
     if light is not None and light.any():
         clamped[light] = field[light]
-    return clamped
+    both = np.concatenate([clamped, left], axis=1).astype(np.float32)
+    spread_both = spread(hole_ys, hole_xs, ring_ys, ring_xs, both)
+    offset = spread_both[:, :3]
+    if mode == "gain":
+        offset = hole_values * (np.exp(offset) - 1.0)
+    return offset.astype(np.float32), spread_both[:, 3]
 
 
 def ring_mismatch(
