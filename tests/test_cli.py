@@ -292,7 +292,8 @@ def test_the_terminal_bar_shows_the_stages_before_the_first_write(monkeypatch):
     before it (seconds to minutes on a long shot) showed nothing."""
     import io
 
-    from aifx_core.progress import ProgressEvent, ProgressPrinter
+    from aifx_core.printing import ProgressPrinter
+    from aifx_core.progress import ProgressEvent
 
     shown = io.StringIO()
     monkeypatch.setattr(sys, "stderr", shown)

@@ -23,18 +23,12 @@ from types import FrameType
 from typing import Any, TextIO, cast
 
 from . import __version__
-from .progress import (
-    CancelToken,
-    ProgressPrinter,
-    emit_event,
-    events_alone_on_stdout,
-    openjd_line,
-    stdout_unwritable,
-)
+from .printing import ProgressPrinter, emit_event, events_alone_on_stdout, stdout_unwritable
+from .progress import CancelToken
 from .protocol import events
 from .protocol.errors import EXIT_CANCELLED, EXIT_INTERNAL, AifxError, Cancelled, InputError
 from .protocol.job import FillJob, refuse_empty_path
-from .workers import in_thread_machinery, shielded
+from .workers import in_thread_machinery, shielded, signal_shield
 
 #: Modules that add their own subcommand through ``register_cli(subparsers)``.
 PLUGIN_COMMANDS = (
@@ -533,7 +527,10 @@ def _run_anchors(job: FillJob, json_progress: bool, rebuild: bool, openjd: bool 
     from .pipeline import prepare_anchors, whole_shot_notices
 
     cancel = CancelToken()
-    with _cancel_on_signals(cancel), ProgressPrinter(json_progress, openjd) as on_progress:
+    with (
+        _cancel_on_signals(cancel),
+        ProgressPrinter(json_progress, openjd_line if openjd else None) as on_progress,
+    ):
         folder = prepare_anchors(job, progress=on_progress, cancel=cancel, rebuild=rebuild)
     done = events.done_event(job.output, [], [], None, anchors=folder, notices=whole_shot_notices(job))
     print_notices(done)
@@ -570,7 +567,10 @@ def _run_job(
     from .pipeline import fill
 
     cancel = CancelToken()
-    with _cancel_on_signals(cancel), ProgressPrinter(json_progress, openjd) as on_progress:
+    with (
+        _cancel_on_signals(cancel),
+        ProgressPrinter(json_progress, openjd_line if openjd else None) as on_progress,
+    ):
         if run is None:
             result = fill(
                 job, progress=on_progress, cancel=cancel, frames=frames, save_job=save_job, job_file=job_file
@@ -696,6 +696,21 @@ def _stdout_to_nowhere() -> None:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
+
+
+_openjd_progress: Any = None
+
+
+def openjd_line(payload: dict) -> None:
+    """An event as OpenJD's stdout protocol (``aifx run --openjd-progress``, a farm task). Here, not in
+    :mod:`.progress`: the farm module stands floors above it."""
+    global _openjd_progress
+    if _openjd_progress is None:
+        from .farm.openjd import OpenJDProgress
+
+        _openjd_progress = OpenJDProgress()
+    with signal_shield():
+        _openjd_progress(payload)
 
 
 if __name__ == "__main__":  # pragma: no cover

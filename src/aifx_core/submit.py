@@ -185,7 +185,7 @@ def _follow(
     """Print the job's events until its final one; Ctrl+C (or SIGTERM, under :func:`_sigterm_as_ctrl_c`)
     cancels it on the server and keeps following. ``queued``: say the job was queued first; ``interrupted``:
     the user already asked to stop (before the job's id was read), so the cancel is sent at once."""
-    from .progress import ProgressPrinter
+    from .printing import ProgressPrinter
 
     seen = 0  # event ids count 1, 2, 3... per job: after a Ctrl+C, follow on from the last one printed
     cancelling = False
