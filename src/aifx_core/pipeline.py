@@ -260,7 +260,7 @@ def _fill_checked(
             )
         if left:
             result.notices.append(left_over_note(str(out), left, plate.frames))
-        if job.feather > DEFAULT_FEATHER and registered_backend(run.name).keeps_plate:
+        if job.feather > DEFAULT_FEATHER and run.keeps_plate:
             ran = run.name if run.name == job.backend else f"{job.backend} (on a sequence: under {run.name})"
             result.notices.append(feather_note(job.feather, ran))
         if run.name == "propagate" and given_keyframes(job.options):
@@ -725,6 +725,12 @@ class _RunSetup:
     accepted: frozenset[str] = frozenset()
     #: Whether the backend's pixels depend on the shot (``key`` holds it): whole-shot, not per frame.
     per_shot: bool = False
+
+    @property
+    def keeps_plate(self) -> bool:
+        """Whether the routed backend returns the plate around the hole (:attr:`.backends.Backend.keeps_plate`):
+        the feather changes none of its pixels, and its confidence there is the plate's."""
+        return registered_backend(self.name).keeps_plate
 
     @classmethod
     def of(cls, job: FillJob, plate: Sequence, out: FramePattern, mask: MaskSource) -> _RunSetup:
@@ -1202,8 +1208,6 @@ def _fill_frames(
         """Plate frame ``frame`` in the window its output keeps (see :func:`_output_window`)."""
         return _output_window(image, frame, out, result.notices, exr_output)
 
-    keeps_plate = registered_backend(run.name).keeps_plate  # (the feather changes none of its pixels)
-
     def write(item: tuple[int, np.ndarray, np.ndarray, _Reported | None]) -> None:
         """Composite one frame, write it atomically and report it (in the writer thread: :mod:`.workers`)."""
         frame, rgb, hole, reported = item
@@ -1226,7 +1230,7 @@ def _fill_frames(
                     # 0 wherever the plate is kept: a backend that returns the plate around the hole keeps it
                     # there whatever the feather (its band blends the plate with itself), so only its hole is unsure
                     unsure = 1.0 - confidence_map(
-                        reported, hole, hole.astype(np.float32) if keeps_plate else shown
+                        reported, hole, hole.astype(np.float32) if run.keeps_plate else shown
                     )
                     sure = 1.0 - reframe(unsure, display, data)
                     filled = attach_confidence(filled, target, sure)
