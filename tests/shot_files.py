@@ -138,6 +138,22 @@ def shot_job(shot: Path, output: Path, **settings):
     )
 
 
+def fill_args(shot: Path, out: Path, *extra: str) -> list[str]:
+    """``aifx fill``'s arguments that fill a :func:`make_shot` folder into ``out`` with per-frame Telea, then
+    ``extra``."""
+    return [
+        "fill",
+        str(shot / "plate.####.exr"),
+        "-m",
+        str(shot / "mask.####.png"),
+        "-o",
+        str(out),
+        "-b",
+        "telea",
+        *extra,
+    ]
+
+
 def on_small_disk(
     disk: Path, size: str, script: str, timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from cli_runner import aifx as run_aifx
 from cli_runner import killed_at_rename
-from shot_files import make_shot
+from shot_files import fill_args, make_shot
 
 # Warnings shown: a refused run must print its one line and nothing else.
 aifx = functools.partial(run_aifx, timeout=120, warnings="default")
@@ -58,20 +58,6 @@ def one_error_line(done: subprocess.CompletedProcess, *fragments: str) -> str:
 @pytest.fixture
 def shot(tmp_path):
     return make_shot(tmp_path / "shot", FRAMES)
-
-
-def fill_args(shot: Path, out: Path, *extra: str) -> list[str]:
-    return [
-        "fill",
-        str(shot / "plate.####.exr"),
-        "-m",
-        str(shot / "mask.####.png"),
-        "-o",
-        str(out),
-        "-b",
-        "telea",
-        *extra,
-    ]
 
 
 def frames_in(folder: Path) -> list[str]:

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 from cli_runner import aifx
-from shot_files import make_shot, shot_job
+from shot_files import fill_args, make_shot, shot_job
 
 from aifx_core import fill
 from aifx_core.sequence.imageio import read_image
@@ -41,18 +41,7 @@ def test_a_raised_feather_is_named_as_changing_nothing_where_the_backend_keeps_t
 
 def test_the_command_line_prints_the_feather_note(tmp_path):
     shot = make_shot(tmp_path / "shot", FRAMES)
-    done = aifx(
-        "fill",
-        str(shot / "plate.####.exr"),
-        "-m",
-        str(shot / "mask.####.png"),
-        "-o",
-        str(tmp_path / "o" / "c.####.exr"),
-        "-b",
-        "telea",
-        "--feather",
-        "6",
-    )
+    done = aifx(*fill_args(shot, tmp_path / "o" / "c.####.exr", "--feather", "6"))
     assert done.returncode == 0, done.stderr
     assert 'note: feather 6 (--feather or "feather") changes nothing with the telea backend' in " ".join(
         done.stderr.split()
