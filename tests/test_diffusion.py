@@ -366,16 +366,14 @@ def test_a_single_checkpoint_offline_without_config_says_to_pass_config(tmp_path
         create_spatial("diffusers", _context(checkpoint))
 
 
-def test_a_mistyped_config_folder_is_named_before_the_checkpoint_loads(tiny_inpaint, tmp_path):
-    """``--option config=models/tiny-inpaintt`` (one letter too many) beside ``models/`` was taken for a hub
-    id, and the failure was blamed on the checkpoint ("could not load it as a StableDiffusionInpaintPipeline
-    ...; check the model"). ``config`` gets ``--model``'s check now, before loading: one line naming it."""
+def _checkpoint_offline(tiny_inpaint, tmp_path, config: str):
+    """``aifx fill`` of a one-frame shot in ``tmp_path`` with a single UNet checkpoint as the model, downloads off,
+    and ``config`` as its config (the process, finished)."""
     import shutil
 
     from cli_runner import aifx
     from shot_files import make_shot
 
-    shutil.copytree(tiny_inpaint, tmp_path / "models" / "tiny-inpaint")
     (tmp_path / "bad").mkdir()
     shutil.copy(
         tiny_inpaint / "unet" / "diffusion_pytorch_model.safetensors",
@@ -385,7 +383,17 @@ def test_a_mistyped_config_folder_is_named_before_the_checkpoint_loads(tiny_inpa
     args = ["shot/plate.####.exr", "-m", "shot/mask.####.png", "-o", "out/c.####.exr", "-b", "diffusers"]
     args += ["--model", "bad/unet-only.safetensors", "--steps", "1", "--device", "cpu"]
     offline = {"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
-    done = aifx("fill", *args, "--option", "config=models/tiny-inpaintt", cwd=tmp_path, env=offline)
+    return aifx("fill", *args, "--option", f"config={config}", cwd=tmp_path, env=offline)
+
+
+def test_a_mistyped_config_folder_is_named_before_the_checkpoint_loads(tiny_inpaint, tmp_path):
+    """``--option config=models/tiny-inpaintt`` (one letter too many) beside ``models/`` was taken for a hub
+    id, and the failure was blamed on the checkpoint ("could not load it as a StableDiffusionInpaintPipeline
+    ...; check the model"). ``config`` gets ``--model``'s check now, before loading: one line naming it."""
+    import shutil
+
+    shutil.copytree(tiny_inpaint, tmp_path / "models" / "tiny-inpaint")
+    done = _checkpoint_offline(tiny_inpaint, tmp_path, "models/tiny-inpaintt")
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip().splitlines()[-1] == (
         "aifx: error: config models/tiny-inpaintt: no such model folder (models/ exists); check the path"
@@ -467,21 +475,8 @@ def test_a_hub_config_not_in_the_cache_offline_is_named_not_blamed_on_the_checkp
     config check and failed in the checkpoint's load: "bad/unet-only.safetensors: could not load it as a
     StableDiffusionInpaintPipeline (...); check the model", the checkpoint blamed. The config is named now,
     before anything loads, as an uncached hub model is."""
-    import shutil
 
-    from cli_runner import aifx
-    from shot_files import make_shot
-
-    (tmp_path / "bad").mkdir()
-    shutil.copy(
-        tiny_inpaint / "unet" / "diffusion_pytorch_model.safetensors",
-        tmp_path / "bad" / "unet-only.safetensors",
-    )
-    make_shot(tmp_path / "shot", frames=range(1001, 1002))
-    args = ["shot/plate.####.exr", "-m", "shot/mask.####.png", "-o", "out/c.####.exr", "-b", "diffusers"]
-    args += ["--model", "bad/unet-only.safetensors", "--steps", "1", "--device", "cpu"]
-    offline = {"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
-    done = aifx("fill", *args, "--option", "config=acme/sd-config", cwd=tmp_path, env=offline)
+    done = _checkpoint_offline(tiny_inpaint, tmp_path, "acme/sd-config")
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip().splitlines()[-1] == (
         "aifx: error: config 'acme/sd-config' is not in the Hugging Face cache and downloads are off "
