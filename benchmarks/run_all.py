@@ -806,6 +806,18 @@ SPEED_NOTE = "\n".join(
         "6.8: the machine's noise is larger than the cost. The speed rows above stay the nineteenth pass's "
         "(fff4b99).",
         "",
+        "**Twenty-fourth pass** (2026-12-07, docs/method.md; same pixels, CPU time only: the shared box ran at "
+        "load 8-40). Profile of main 67c171e, each thread's CPU a frame: moving blob 104-115 (engine thread 38-41, "
+        "DIS 22-23, flow worker 20-22, reading 8-9, writing 7-8, spatial fill 6, OpenCV's pool 2-4), nine squares "
+        "205-221 (engine thread 107-119, spatial fill 28, flow worker 24-26, DIS 21-22, reading and writing 8-9 "
+        "each): on nine squares the engine thread and half the process bound two cores alike. A frame's mover "
+        "marks (fringe, hidden movers) are made by the flow worker beside its pair instead of on the engine's "
+        "thread (3.0 CPU ms a frame there on nine squares, 1.2 on the blob): three alternated runs each, nine "
+        "squares engine thread 113-115 → 110-114 CPU ms a frame, the process and the blob within the noise. "
+        "Measured and not kept: OpenCV on one thread during the fill (blob −3 to −5 CPU ms a frame, but nine "
+        "squares' engine thread +1 to +2: the pool ran part of its work). The blob's ~95 CPU ms a frame is not "
+        "reached: no same-pixel cut in this profile is above ~3 ms a frame.",
+        "",
         "**Two cores.** The encoders (OpenImageIO, OpenEXR), file I/O and most of OpenCV/NumPy release the GIL, "
         "so the fill overlaps its stages on threads (`aifx_core.workers`, 2026-12-03 evening): a writer thread "
         "composites, encodes, fsyncs and renames each frame (two in flight at most) while the engine makes the "

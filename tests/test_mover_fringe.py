@@ -7,10 +7,13 @@ goes on to the hole."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from typing import Any
 
 import cv2
 import numpy as np
+import pytest
 from propagate_clips import holed_packets
 
 from aifx_core.backends import create_backend
@@ -135,6 +138,33 @@ def _magenta_in_hole(out: np.ndarray, hole: np.ndarray, plate: np.ndarray) -> in
     pixels outside the hole must be the plate's, bit for bit."""
     assert np.array_equal(out[~hole], plate[~hole])
     return int(((out[..., 1] < 0.1) & (out[..., 0] > 0.5) & (out[..., 2] > 0.5) & hole).sum())
+
+
+def test_the_marks_are_made_in_the_flow_worker_with_the_same_fill(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each frame's fringe and hidden movers are made beside its pair's flow in the flow worker, not on the
+    engine's thread (on nine squares that thread bounds the run, and they were ~5 % of it); the fill is bit for
+    bit the one-thread run's (``AIFX_THREADS=1``: everything in the caller). Fails on the code before (the
+    marks were made where the engine took the pair over, on its own thread)."""
+    from aifx_core.propagate import pairs
+
+    on_main: list[bool] = []
+    plain = pairs.mover_fringe
+
+    def recorded(*args: Any) -> Any:
+        on_main.append(threading.current_thread() is threading.main_thread())
+        return plain(*args)
+
+    monkeypatch.setattr(pairs, "mover_fringe", recorded)
+    frames, holes, _ = _walker_clip()
+    threaded = _filled(frames, holes)
+    assert on_main and not any(on_main)
+    monkeypatch.setenv("AIFX_THREADS", "1")
+    on_main.clear()
+    alone = _filled(frames, holes)
+    assert on_main and all(on_main)
+    assert len(threaded) == len(alone) == len(frames)
+    for t, (mine, one) in enumerate(zip(threaded, alone, strict=True)):
+        assert np.array_equal(mine, one), t
 
 
 def test_a_walker_arriving_later_is_not_pasted_into_the_hole_before() -> None:
