@@ -36,7 +36,20 @@ class Plate:
     #: The first and last file number the plate shows (None: a still, or nothing on disk).
     files: tuple[int, int] | None
     colorspace: str | None
-    datablock: Any = None
+    #: The library .blend a clip or image plate is linked from, as Blender stores its path ("" when local);
+    #: None for a plate given by path, which has no datablock.
+    library: str | None = None
+
+    @property
+    def datablock(self) -> Any:
+        """The plate's Movie Clip or Image as it is now, looked up by name and library; None for a path plate
+        or once it is gone. Never held: the artist may delete the clip, or press Ctrl-Z (an undo re-reads a
+        clip changed since), while the worker runs, and the reference taken when AI Fill was pressed then
+        raised ``ReferenceError`` as the result was loaded (as :class:`~.masks.MaskRaster` holds scenes)."""
+        if self.library is None:
+            return None
+        blocks = bpy.data.movieclips if self.kind == "clip" else bpy.data.images
+        return blocks.get((self.name, self.library or None))
 
     def file_number(self, scene_frame: int) -> int:
         return self.first_number + (scene_frame - self.first_scene_frame)
@@ -130,6 +143,13 @@ def stored_path(path: str, relative: bool | None = None) -> str:
         return path
 
 
+def library_path(block: Any) -> str:
+    """The library .blend ``block`` is linked from, as Blender stores its path ("" when local, or for None):
+    with the name, what finds it in ``bpy.data`` (a linked clip and a local one may share a name)."""
+    library = getattr(block, "library", None)
+    return library.filepath if library is not None else ""
+
+
 def block_path(block: Any) -> str:
     """The absolute file path of a clip or image datablock. A datablock linked from another .blend (File >
     Link) keeps its ``//`` path relative to that library's folder, as Blender itself resolves it."""
@@ -168,7 +188,7 @@ def clip_plate(clip: bpy.types.MovieClip) -> Plate:
         # Blender counts the clip's files from the one it was opened at; the offset only moves them in time.
         files=(sequence.number, sequence.number + int(clip.frame_duration) - 1),
         colorspace=clip.colorspace_settings.name or None,
-        datablock=clip,
+        library=library_path(clip),
     )
 
 
@@ -189,7 +209,9 @@ def image_plate(image: bpy.types.Image, scene: bpy.types.Scene, image_user=None)
         )
     colorspace = image.colorspace_settings.name or None
     if image.source == "FILE":
-        return Plate(image.name, "image", path, None, scene.frame_start, 0, None, colorspace, image)
+        return Plate(
+            image.name, "image", path, None, scene.frame_start, 0, None, colorspace, library_path(image)
+        )
     sequence = _sequence_or_error(path, image.name)
     if image_user is not None:
         # Blender shows file (scene_frame - frame_start + 1 + frame_offset) of an image sequence.
@@ -208,7 +230,7 @@ def image_plate(image: bpy.types.Image, scene: bpy.types.Scene, image_user=None)
         first_number,
         files,
         colorspace,
-        image,
+        library_path(image),
     )
 
 
