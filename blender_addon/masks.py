@@ -54,7 +54,8 @@ class MaskRaster:
 
     The Mask node evaluates the mask's animation (shape keys, point keyframes) at the frame of the scene
     the artist works in, not at the throw-away scene's frame, so each step moves ``source_scene`` to the
-    frame with ``frame_set`` and :meth:`restore_frame` / :meth:`close` put it back where the artist left it.
+    frame with ``frame_set`` and puts it back where it found it: the artist may have scrubbed or played since
+    the last step, and putting back the frame AI Fill was pressed on snapped the playhead back at every tick.
 
     The scenes and node trees are held by name and looked up at each step: the artist may press Ctrl-Z
     between two steps, and an undo replaces every datablock, so a held reference raised ``ReferenceError``
@@ -127,22 +128,26 @@ class MaskRaster:
             return False
         frame, number = self.frames[self.index]
         source, scene = self._scenes()
-        source.frame_set(frame)  # drives the Mask's animation
-        scene.frame_current = frame
-        render = scene.render
-        render.filepath = pattern_frame_path(self.pattern, number)
-        # Made here, not when the raster is set up: a raster that cannot start leaves no folder behind.
-        os.makedirs(os.path.dirname(render.filepath) or ".", exist_ok=True)
-        bpy.ops.render.render(write_still=True, scene=scene.name)
-        if not os.path.exists(render.filepath):
-            raise RuntimeError(f"{self.mask_name}: Blender rendered no matte for frame {frame}")
-        if self.canvas is not None:
-            _place_on_canvas(render.filepath, self.canvas, scene)
+        self._home = (source.frame_current, source.frame_subframe)  # where the artist has the playhead now
+        try:
+            source.frame_set(frame)  # drives the Mask's animation
+            scene.frame_current = frame
+            render = scene.render
+            render.filepath = pattern_frame_path(self.pattern, number)
+            # Made here, not when the raster is set up: a raster that cannot start leaves no folder behind.
+            os.makedirs(os.path.dirname(render.filepath) or ".", exist_ok=True)
+            bpy.ops.render.render(write_still=True, scene=scene.name)
+            if not os.path.exists(render.filepath):
+                raise RuntimeError(f"{self.mask_name}: Blender rendered no matte for frame {frame}")
+            if self.canvas is not None:
+                _place_on_canvas(render.filepath, self.canvas, scene)
+        finally:
+            self.restore_frame()
         self.index += 1
         return not self.done
 
     def restore_frame(self) -> None:
-        """Put the artist's scene back on the frame it showed before (between modal steps, and at the end)."""
+        """Put the artist's scene back on the frame it showed when the last step (or the raster) began."""
         source = bpy.data.scenes.get(self.source_scene_name)
         frame, subframe = self._home
         if source is not None and (source.frame_current, source.frame_subframe) != (frame, subframe):

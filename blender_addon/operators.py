@@ -439,8 +439,7 @@ class FillRun:
             raster = self.prepared.raster
             try:
                 if raster is not None and not raster.done:
-                    raster.step()
-                    raster.restore_frame()
+                    raster.step()  # puts the artist's frame back
                     if not raster.done:
                         return session.RUNNING
                 self._start()

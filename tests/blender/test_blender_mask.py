@@ -133,6 +133,43 @@ RESULT["scenes"] = len(bpy.data.scenes) - scenes
     assert result["scenes"] == 0
 
 
+def test_the_playhead_stays_where_the_artist_scrubs_while_the_mask_rasterises(
+    blender, exr_shot: Path
+) -> None:
+    """docs/blender.md: Blender stays usable while the Mask rasterises and the playhead is put back after each
+    matte frame. It was put back to the frame AI Fill was pressed on: an artist who scrubbed to 1005 between two
+    ticks was snapped back to 1003 at every tick, and at the end. Each step now puts back the frame it found."""
+    result = blender(
+        ANIMATED_MASKS
+        + FILL_RUN
+        + """
+run = operators.FillRun(prepared_op(clip=clip.name, mask_datablock=keyed.name, backend="telea"))
+RESULT["ticks"] = [[run.tick(), scene.frame_current]]
+for scrub in (1005, 1002, 1006, 1004):  # the artist scrubs between ticks; the raster has 6 frames to do
+    scene.frame_set(scrub, subframe=0.25)
+    RESULT["ticks"].append([run.tick(), scene.frame_current, scene.frame_subframe])
+import time
+for _ in range(15000):  # bounded (5 minutes): the worker ends long before
+    if run.tick() != "running":
+        break
+    time.sleep(0.02)
+RESULT["state"], RESULT["frame"] = run.state, [scene.frame_current, scene.frame_subframe]
+""",
+        exr_shot,
+    )
+    assert result["ticks"] == [
+        ["running", 1003],
+        ["running", 1005, 0.25],
+        ["running", 1002, 0.25],
+        ["running", 1006, 0.25],
+        ["running", 1004, 0.25],
+    ], result["log"]
+    assert result["state"] == "done" and result["frame"] == [1004, 0.25], result["log"]
+    out = exr_shot / "aifx_fill" / "plate_mask"
+    first, last = (_centre_x(out / f"plate_mask.{n}.png") for n in (1001, 1006))
+    assert abs(last - first - MOVE) < 2  # each matte at its own frame, wherever the playhead was
+
+
 def test_escape_while_rasterising_leaves_nothing_behind(blender, exr_shot: Path) -> None:
     result = blender(
         ANIMATED_MASKS
