@@ -201,12 +201,8 @@ def image_plate(image: bpy.types.Image, scene: bpy.types.Scene, image_user=None)
         )
     if image.source not in {"SEQUENCE", "FILE"}:
         raise UserError(f"{image.name}: source is {image.source.lower()}; open an image sequence from disk")
+    _refuse_unlike_its_files(image)
     path = block_path(image)
-    if image.packed_file is not None and not os.path.isfile(path):
-        raise UserError(
-            f"{image.name}: is packed in the .blend and its file is not on disk (aifx reads files); unpack it "
-            "(File > External Data > Unpack Resources)"
-        )
     colorspace = image.colorspace_settings.name or None
     if image.source == "FILE":
         return Plate(
@@ -232,6 +228,22 @@ def image_plate(image: bpy.types.Image, scene: bpy.types.Scene, image_user=None)
         colorspace,
         library_path(image),
     )
+
+
+def _refuse_unlike_its_files(image: bpy.types.Image) -> None:
+    """Refuse an Image plate whose pixels in Blender need not be its files': the worker reads the files. With
+    unsaved paint (clone-stamped in the Image Editor) the fill read the file on disk and brought back what was
+    painted out; packed, Blender shows the copy in the .blend, and the file at its path may be gone or another
+    (the Matte is refused likewise: :func:`matte_path`)."""
+    if image.packed_file is not None:
+        raise UserError(
+            f"{image.name}: is packed in the .blend, and aifx reads the plate's files, which may not be what "
+            "Blender shows; unpack it (File > External Data > Unpack Resources)"
+        )
+    if image.is_dirty:
+        raise UserError(
+            f"{image.name}: has unsaved paint; save it (Image > Save) so AI Fill reads what you see"
+        )
 
 
 def matte_path(image: bpy.types.Image) -> str:

@@ -83,3 +83,43 @@ RESULT["packed"] = run_fill(image=still.name, mask=mask, backend="telea")
     assert "set its Source to Image Sequence" in result["tiled"]["error"], result["log"]
     assert "untick UDIM Tiles when opening it" in result["tiled"]["error"]
     assert "unpack it (File > External Data > Unpack Resources)" in result["packed"]["error"], result["log"]
+
+
+def test_a_plate_with_unsaved_paint_or_packed_is_refused_not_read_stale_from_disk(
+    blender, exr_shot: Path
+) -> None:
+    """The Matte with unsaved paint was refused, the plate was not: clone-stamped in the Image Editor and not
+    saved, the fill read the file on disk and the result kept the painted-out object (its left 40 columns, red
+    in Blender, were the plate's colours in the output). A packed plate whose file was still on disk was read
+    from that file too, which may not be what Blender shows. Both are refused, the job folder never made."""
+    result = blender(
+        """
+import numpy as np, shutil
+mask = os.path.join(PLATE, "mask.1001.png")
+photo = bpy.data.images.load(os.path.join(PLATE, "plate.1001.exr"))
+width, height = photo.size
+pixels = np.empty(width * height * 4, np.float32)
+photo.pixels.foreach_get(pixels)
+pixels = pixels.reshape(height, width, 4)
+pixels[:, :40] = (1, 0, 0, 1)  # the artist paints over part of the frame and does not save
+photo.pixels.foreach_set(pixels.ravel())
+RESULT["dirty"] = photo.is_dirty
+RESULT["painted"] = run_fill(image=photo.name, mask=mask, backend="telea")
+os.makedirs(os.path.join(PLATE, "packed"))
+shutil.copy(os.path.join(PLATE, "plate.1002.exr"), os.path.join(PLATE, "packed", "still.exr"))
+still = bpy.data.images.load(os.path.join(PLATE, "packed", "still.exr"))
+still.pack()  # its file stays on disk
+RESULT["packed"] = run_fill(image=still.name, mask=mask, backend="telea")
+RESULT["folders"] = sorted(n for n in os.listdir(PLATE) if "aifx" in n) + os.listdir(os.path.join(PLATE, "packed"))
+""",
+        exr_shot,
+    )
+    assert result["dirty"] is True
+    assert result["painted"] == {
+        "error": "Error: plate.1001.exr: has unsaved paint; save it (Image > Save) so AI Fill reads what you see\n"
+    }, result["log"]
+    assert result["packed"] == {
+        "error": "Error: still.exr: is packed in the .blend, and aifx reads the plate's files, which may not be "
+        "what Blender shows; unpack it (File > External Data > Unpack Resources)\n"
+    }, result["log"]
+    assert result["folders"] == ["still.exr"]  # no aifx_fill folder, beside the plate or the packed still
