@@ -702,6 +702,7 @@ def show_confidence(prepared: PreparedFill, numbers: list, first_file: str) -> b
     )
     return confidence_view.build_group(
         confidence_view.group_name(plate.name),
+        prepared.output,
         image,
         plate.scene_frame(numbers[0]),
         numbers[0],
