@@ -42,6 +42,8 @@ def _build_compositor(scene: bpy.types.Scene, mask: bpy.types.Mask) -> None:
 
 #: What the artist is told when an undo (Ctrl-Z) or a file load swapped the scenes while the mask rasterised.
 SCENE_CHANGED = "the scene changed under the fill (undo?); press AI Fill again"
+#: ... and when the Mask itself was deleted meanwhile.
+MASK_DELETED = "the Mask was deleted while AI Fill rasterised it; press AI Fill again"
 
 
 class SceneChanged(RuntimeError):
@@ -128,6 +130,8 @@ class MaskRaster:
             return False
         frame, number = self.frames[self.index]
         source, scene = self._scenes()
+        if not _renders_a_mask(scene):
+            raise SceneChanged(f"{self.mask_name}: {MASK_DELETED}")
         self._home = (source.frame_current, source.frame_subframe)  # where the artist has the playhead now
         try:
             source.frame_set(frame)  # drives the Mask's animation
@@ -169,6 +173,17 @@ class MaskRaster:
             if scene is not None:
                 bpy.data.scenes.remove(scene)
             self.scene_name = None
+
+
+def _renders_a_mask(scene: bpy.types.Scene) -> bool:
+    """Whether the raster scene's Mask node still has its Mask: deleting a Mask clears the nodes that use it,
+    and the compositor then renders a blank matte (the fill removed nothing and said done). The node, not the
+    Mask's name, is asked: a Mask renamed meanwhile is still the one drawn."""
+    tree = getattr(scene, "compositing_node_group", None) or getattr(scene, "node_tree", None)  # 5.x, 4.x
+    nodes = (
+        [node for node in tree.nodes if node.bl_idname == "CompositorNodeMask"] if tree is not None else []
+    )
+    return bool(nodes) and all(node.mask is not None for node in nodes)
 
 
 def _place_on_canvas(path: str, canvas: Sequence[int], scene: bpy.types.Scene) -> None:

@@ -170,6 +170,34 @@ RESULT["state"], RESULT["frame"] = run.state, [scene.frame_current, scene.frame_
     assert abs(last - first - MOVE) < 2  # each matte at its own frame, wherever the playhead was
 
 
+def test_the_mask_deleted_while_it_rasterises_stops_the_fill(blender, exr_shot: Path) -> None:
+    """The artist deleted the Mask (Outliner > Delete) after pressing AI Fill, between two raster ticks: the
+    rest of the mattes came out blank (1002-1006 all zero) and the fill reported 'done, 6 frames written' having
+    removed nothing. The raster now stops with what to do, and leaves nothing behind, as Esc does."""
+    result = blender(
+        ANIMATED_MASKS
+        + FILL_RUN
+        + """
+run = operators.FillRun(prepared_op(clip=clip.name, mask_datablock=keyed.name, backend="telea"))
+RESULT["first_tick"] = run.tick()  # matte 1001 written
+bpy.data.masks.remove(keyed)
+import time
+for _ in range(15000):  # bounded (5 minutes): a fill of 6 frames ends long before
+    if run.tick() != "running":
+        break
+    time.sleep(0.02)
+RESULT["state"], RESULT["message"] = run.state, run.message
+RESULT["scenes"] = len(bpy.data.scenes) - scenes
+""",
+        exr_shot,
+    )
+    assert result["first_tick"] == "running"
+    assert result["state"] == "error", result["log"]
+    assert result["message"] == "keyed: the Mask was deleted while AI Fill rasterised it; press AI Fill again"
+    assert not (exr_shot / "aifx_fill").exists()  # no job, no mattes, no folder
+    assert result["scenes"] == 0
+
+
 def test_escape_while_rasterising_leaves_nothing_behind(blender, exr_shot: Path) -> None:
     result = blender(
         ANIMATED_MASKS
