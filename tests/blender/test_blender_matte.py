@@ -123,3 +123,29 @@ RESULT["folders"] = sorted(n for n in os.listdir(PLATE) if "aifx" in n) + os.lis
         "what Blender shows; unpack it (File > External Data > Unpack Resources)\n"
     }, result["log"]
     assert result["folders"] == ["still.exr"]  # no aifx_fill folder, beside the plate or the packed still
+
+
+def test_a_matte_opened_as_one_numbered_file_is_noted_in_the_panels_words(blender, exr_shot: Path) -> None:
+    """The roto's first file opened alone (Image > Open: Source 'Single Image') and picked as the Matte of a
+    4-frame plate is held on every frame, with the core's note: it said 'give /…/mask.####.png as the mask', a
+    command-line fix, where the artist changes the Matte's Source in Blender."""
+    result = blender(
+        """
+plate = bpy.data.images.load(os.path.join(PLATE, "plate.1001.exr"))
+plate.source = "SEQUENCE"
+scene = bpy.context.scene
+scene.frame_start, scene.frame_end = 1001, 1004
+matte = bpy.data.images.load(os.path.join(PLATE, "mask.1001.png"))
+RESULT["source"] = matte.source
+RESULT["fill"] = run_fill(image=plate.name, mask_image=matte.name, backend="telea")
+""",
+        exr_shot,
+    )
+    assert result["source"] == "FILE" and result["fill"] == ["FINISHED"], result["log"]
+    notes = [line for line in result["log"].splitlines() if line.startswith("Warning: AI Fill note:")]
+    pattern = str(exr_shot / "mask.####.png")
+    assert notes == [
+        f"Warning: AI Fill note: the mask {exr_shot / 'mask.1001.png'} is one frame of the sequence {pattern} "
+        "beside it, held as the matte of every frame (1001-1004); if what it covers moves, set the Matte's Source "
+        f"to Image Sequence (Image Editor sidebar > Image), or in a script give mask={pattern}"
+    ], result["log"]
