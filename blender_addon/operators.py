@@ -605,11 +605,11 @@ def load_result(prepared: PreparedFill, space=None, notes: list | None = None) -
 
 
 def _plate_gone(plate: Plate) -> str:
-    """What the artist is told when the plate's clip or image was deleted (or renamed) while AI Fill ran: the
+    """What the artist is told when the plate's clip or image was deleted while AI Fill ran: the
     result is loaded as filled, without what it would have taken from the plate."""
     return (
-        f"the plate '{plate.name}'{_linked_from(plate.library or '')} is gone (deleted or renamed while AI Fill "
-        "ran): its result is loaded without the plate's Display and Pixel Aspect, and AI Fill pressed on it "
+        f"the plate '{plate.name}'{_linked_from(plate.library or '')} is gone (deleted while AI Fill ran): "
+        "its result is loaded without the plate's Display and Pixel Aspect, and AI Fill pressed on it "
         "fills the result itself; open the plate again to fill it"
     )
 

@@ -39,16 +39,24 @@ class Plate:
     #: The library .blend a clip or image plate is linked from, as Blender stores its path ("" when local);
     #: None for a plate given by path, which has no datablock.
     library: str | None = None
+    #: The datablock's ``session_uid``: what finds it again after a rename (or an undo that re-reads it).
+    session_uid: int | None = None
 
     @property
     def datablock(self) -> Any:
-        """The plate's Movie Clip or Image as it is now, looked up by name and library; None for a path plate
-        or once it is gone. Never held: the artist may delete the clip, or press Ctrl-Z (an undo re-reads a
-        clip changed since), while the worker runs, and the reference taken when AI Fill was pressed then
-        raised ``ReferenceError`` as the result was loaded (as :class:`~.masks.MaskRaster` holds scenes)."""
+        """The plate's Movie Clip or Image as it is now, looked up by its session id, else (nothing has it) by
+        name and library; None for a path plate or once it is gone. Never held: the artist may delete the
+        clip, or press Ctrl-Z (an undo re-reads a clip changed since), while the worker runs, and the reference
+        taken when AI Fill was pressed then raised ``ReferenceError`` as the result was loaded (as
+        :class:`~.masks.MaskRaster` holds scenes). Not by name first: a plate renamed meanwhile was taken for
+        gone, and its result lost the link and aspect the held reference had kept."""
         if self.library is None:
             return None
         blocks = bpy.data.movieclips if self.kind == "clip" else bpy.data.images
+        if self.session_uid is not None:
+            found = next((block for block in blocks if block.session_uid == self.session_uid), None)
+            if found is not None:
+                return found
         return blocks.get((self.name, self.library or None))
 
     def file_number(self, scene_frame: int) -> int:
@@ -189,6 +197,7 @@ def clip_plate(clip: bpy.types.MovieClip) -> Plate:
         files=(sequence.number, sequence.number + int(clip.frame_duration) - 1),
         colorspace=clip.colorspace_settings.name or None,
         library=library_path(clip),
+        session_uid=int(clip.session_uid),
     )
 
 
@@ -206,7 +215,16 @@ def image_plate(image: bpy.types.Image, scene: bpy.types.Scene, image_user=None)
     colorspace = image.colorspace_settings.name or None
     if image.source == "FILE":
         return Plate(
-            image.name, "image", path, None, scene.frame_start, 0, None, colorspace, library_path(image)
+            image.name,
+            "image",
+            path,
+            None,
+            scene.frame_start,
+            0,
+            None,
+            colorspace,
+            library_path(image),
+            int(image.session_uid),
         )
     sequence = _sequence_or_error(path, image.name)
     if image_user is not None:
@@ -227,6 +245,7 @@ def image_plate(image: bpy.types.Image, scene: bpy.types.Scene, image_user=None)
         files,
         colorspace,
         library_path(image),
+        int(image.session_uid),
     )
 
 

@@ -614,6 +614,8 @@ try:
             touched = True
             if WHAT == "delete":
                 bpy.data.movieclips.remove(clip)
+            elif WHAT == "rename":  # the artist renames the plate in the Movie Clip Editor
+                clip.name = "sh010 plate"
             else:
                 clip.tracking.tracks.new(name="Track", frame=1)
                 in_editor(bpy.ops.ed.undo_push, message="add a track")
@@ -626,7 +628,7 @@ except Exception as exc:
     RESULT["state"] = f"raised {type(exc).__name__}: {exc}"
 RESULT["reports"] = reports
 result = bpy.data.movieclips.get("plate.1001.exr AI Fill")
-plate = bpy.data.movieclips.get("plate.1001.exr")
+plate = bpy.data.movieclips.get("sh010 plate" if WHAT == "rename" else "plate.1001.exr")
 RESULT["result"] = result is not None and {
     "fake_user": result.use_fake_user,
     "source": result.get("aifx_source") and result["aifx_source"].name,
@@ -637,30 +639,32 @@ RESULT["editor"] = space.clip and space.clip.name
 """
 
 
-@pytest.mark.parametrize("what", ["undo", "delete"])
-def test_the_plate_deleted_or_undone_while_filling_still_loads_the_result(
+@pytest.mark.parametrize("what", ["undo", "rename", "delete"])
+def test_the_plate_deleted_renamed_or_undone_while_filling_still_loads_the_result(
     blender, exr_shot: Path, what: str
 ) -> None:
     """The artist added a track to the plate clip and pressed Ctrl-Z (an undo re-reads a changed clip), or
     deleted the clip, while the worker ran: the end of the modal run raised ReferenceError 'StructRNA of type
     MovieClip has been removed' (the plate held since AI Fill was pressed), with no report, and left the result
     clip half loaded: no fake user (lost on save), no link to its plate, the editor not switched. The plate is
-    looked up again at the end: after the undo the result is complete; deleted, it is loaded and the artist is
-    told what it lacks."""
+    looked up again at the end, by its session id: after the undo, or renamed meanwhile (found by name, the
+    renamed plate was taken for gone: no link, aspect (1, 1)), the result is complete; deleted, it is loaded
+    and the artist is told what it lacks."""
     result = blender(f"WHAT = {what!r}\n" + PLATE_GONE_WHILE_FILLING, exr_shot)
     assert result["state"] == ["FINISHED"], result["log"]
     assert result["reports"][0].startswith("AI Fill done (3 frames written"), result["reports"]
     assert result["editor"] == "plate.1001.exr AI Fill"
     loaded = result["result"]
     assert loaded and loaded["fake_user"], result["log"]
-    if what == "undo":
-        assert loaded["source"] == "plate.1001.exr" and loaded["tagged_plate_now"]
+    if what in ("undo", "rename"):
+        assert loaded["source"] == ("sh010 plate" if what == "rename" else "plate.1001.exr")
+        assert loaded["tagged_plate_now"]
         assert loaded["aspect"] == [2.0, 1.0]
         assert len(result["reports"]) == 1, result["reports"]
     else:
         assert loaded["source"] is None and loaded["aspect"] == [1.0, 1.0]
         assert result["reports"][1] == (
-            "AI Fill: the plate 'plate.1001.exr' is gone (deleted or renamed while AI Fill ran): its result is "
+            "AI Fill: the plate 'plate.1001.exr' is gone (deleted while AI Fill ran): its result is "
             "loaded without the plate's Display and Pixel Aspect, and AI Fill pressed on it fills the result "
             "itself; open the plate again to fill it"
         )
