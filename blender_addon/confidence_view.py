@@ -36,8 +36,9 @@ FOLDER = "confidence"
 #: How strongly an unsure pixel is tinted, and the tint (linear red).
 TINT = 0.7
 TINT_COLOUR = (1.0, 0.05, 0.05, 1.0)
-#: Custom property on a confidence group: the result (file or ``####`` pattern) it shows, as Blender stores
-#: paths. The group is found by it, never by its name: see :func:`find_group`.
+#: Custom property on a confidence group: the result (file or ``####`` pattern) it shows, absolute (File > Save
+#: As remaps the Image node's ``//`` path, never a custom property). The group is found by it or by the files
+#: its Image node reads, never by its name: see :func:`find_group`.
 OUTPUT_PROP = "aifx_output"
 
 
@@ -46,24 +47,33 @@ def group_name(plate_name: str) -> str:
 
 
 def find_group(name: str, output: str) -> bpy.types.NodeTree | None:
-    """The confidence group an earlier fill built for the result ``output``: the one tagged with it, else an
-    untagged group named ``name`` whose Image node reads ``output`` (made before groups were tagged).
+    """The confidence group an earlier fill built for the result ``output``: a tagged one whose tag or Image
+    node names it, else an untagged group named ``name`` whose Image node reads it (made before groups were
+    tagged).
 
     Never by name alone: two plates may share one (a Movie Clip and an Image of plate.1001.exr, or a linked and
     a local clip), and sh020's fill rebuilt sh010's group on sh020's files, so every sh010 comp node that used
-    it showed sh020's fill."""
+    it showed sh020's fill. The Image node too, as it follows the result where a tag cannot: File > Save As
+    remaps its ``//`` path (the tag once stored relative named another folder then, and a rerun made
+    "... Confidence.001"), and it moves with the project folder."""
     wanted = os.path.normpath(output)
     for tree in bpy.data.node_groups:
         if tree.library is not None or tree.bl_idname != "CompositorNodeTree":
             continue
         tag = tree.get(OUTPUT_PROP)
-        if isinstance(tag, str) and os.path.normpath(bpy.path.abspath(tag)) == wanted:
+        if isinstance(tag, str) and (os.path.normpath(tag) == wanted or _reads(tree, output)):
             return tree
     legacy = bpy.data.node_groups.get((name, None))
     if legacy is None or legacy.bl_idname != "CompositorNodeTree" or OUTPUT_PROP in legacy:
         return None
-    images = [n.image for n in legacy.nodes if n.bl_idname == "CompositorNodeImage" and n.image is not None]
-    return legacy if images and shows_output(images[0], output) else None
+    return legacy if _reads(legacy, output) else None
+
+
+def _reads(tree: bpy.types.NodeTree, output: str) -> bool:
+    """Whether the group's (first) Image node shows files of the result ``output``: the fill it was built for
+    (a sidecar group's second Image node reads the confidence sequence beside it)."""
+    images = [n.image for n in tree.nodes if n.bl_idname == "CompositorNodeImage" and n.image is not None]
+    return bool(images) and shows_output(images[0], output)
 
 
 def result_image(
@@ -156,7 +166,7 @@ def build_group(
     tree = find_group(name, output)
     if tree is None:
         tree = bpy.data.node_groups.new(name, "CompositorNodeTree")
-    tree[OUTPUT_PROP] = stored_path(output)  # relative to a saved .blend, as the result's own path
+    tree[OUTPUT_PROP] = output  # absolute: Save As remaps no custom property (see OUTPUT_PROP)
     tree.nodes.clear()
     tree.interface.clear()
     tree.interface.new_socket(name="Image", in_out="OUTPUT", socket_type="NodeSocketColor")

@@ -292,7 +292,9 @@ def test_a_second_plate_of_the_same_name_gets_its_own_confidence_group(blender, 
     """sh010's plate open as a Movie Clip and sh020's as an Image are both "plate.1001.exr" (clips and images
     have separate names; a linked and a local clip likewise): the group was found by name alone, so sh020's fill
     rebuilt sh010's group on sh020's files and every sh010 comp node showed sh020's fill. Each result now has its
-    own group, found by the files it reads; a rerun still rebuilds its own in place."""
+    own group, found by the files it reads; a rerun still rebuilds its own in place, also after File > Save As
+    into another folder (which remaps the Image node's relative path, not the group's tag: a rerun made
+    "... Confidence.001")."""
     import shutil
 
     for shot in ("sh010", "sh020"):
@@ -325,17 +327,24 @@ RESULT["used"] = [used.node_tree.name, reads(used.node_tree)]
 used.node_tree.pop("aifx_output", None)  # a group an earlier add-on made, untagged: kept if it reads sh010's files
 RESULT["fills"].append(fill(clip=clip.name, overwrite=True))
 RESULT["legacy"] = [used.node_tree.name, "aifx_output" in used.node_tree]
+os.makedirs(os.path.join(PLATE, "a", "b"))
+bpy.ops.wm.save_as_mainfile(filepath=os.path.join(PLATE, "a", "b", "shot_v001.blend"))
+RESULT["fills"].append(fill(clip=clip.name, overwrite=True))  # in a saved .blend: paths stored relative
+bpy.ops.wm.save_as_mainfile(filepath=os.path.join(PLATE, "shot_v002.blend"))  # File > Save As, another folder
+RESULT["fills"].append(fill(clip=clip.name, overwrite=True))
+RESULT["saved_as"] = used.node_tree.name
 RESULT["groups"] = {g.name: reads(g) for g in bpy.data.node_groups if "Confidence" in g.name}
 """,
         exr_shot,
     )
     assert result["names"] == ["plate.1001.exr", "plate.1001.exr"]
-    assert result["fills"] == [["FINISHED"]] * 4, result["log"]
+    assert result["fills"] == [["FINISHED"]] * 6, result["log"]
     sh010 = str(exr_shot / "sh010" / "aifx_fill" / "plate_fill.1001.exr")
     sh020 = str(exr_shot / "sh020" / "aifx_fill" / "plate_fill.1001.exr")
     assert result["used_after_sh020"] == [sh010], result["log"]
     assert result["used"] == ["plate.1001.exr AI Fill Confidence", [sh010]]
     assert result["legacy"] == ["plate.1001.exr AI Fill Confidence", True]
+    assert result["saved_as"] == "plate.1001.exr AI Fill Confidence"
     assert result["groups"] == {
         "plate.1001.exr AI Fill Confidence": [sh010],
         "plate.1001.exr AI Fill Confidence.001": [sh020],
@@ -344,6 +353,8 @@ RESULT["groups"] = {g.name: reads(g) for g in bpy.data.node_groups if "Confidenc
     assert [line.rsplit(" ", 1)[-1] for line in reports] == [
         "Confidence'",
         "Confidence.001'",
+        "Confidence'",
+        "Confidence'",
         "Confidence'",
         "Confidence'",
     ], reports
