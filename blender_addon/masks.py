@@ -89,7 +89,9 @@ class MaskRaster:
         self.canvas = tuple(int(v) for v in canvas) if canvas is not None else None
         self.index = 0
         self.source_scene_name = source_scene.name
-        self._home = (source_scene.frame_current, source_scene.frame_subframe)
+        #: Where the artist's playhead was when the step under way began; None between steps, so closing the
+        #: raster (Esc, a deleted Mask, an undo) leaves the playhead wherever the artist has scrubbed since.
+        self._home: tuple[int, float] | None = None
         trees_before = set(bpy.data.node_groups.keys())
         scene = bpy.data.scenes.new("aifx mask raster")
         #: None once closed.
@@ -147,32 +149,34 @@ class MaskRaster:
                 _place_on_canvas(render.filepath, self.canvas, scene)
         finally:
             self.restore_frame()
+            self._home = None
         self.index += 1
         return not self.done
 
     def restore_frame(self) -> None:
-        """Put the artist's scene back on the frame it showed when the last step (or the raster) began."""
+        """Put the artist's scene back on the frame it showed when the step under way began (nothing between
+        steps: the artist may have scrubbed since the last one)."""
+        if self._home is None:
+            return
         source = bpy.data.scenes.get(self.source_scene_name)
         frame, subframe = self._home
         if source is not None and (source.frame_current, source.frame_subframe) != (frame, subframe):
             source.frame_set(frame, subframe=subframe)
 
     def close(self) -> None:
-        """Restore the artist's frame and delete the throw-away scene and node tree (safe to call twice, and
-        after an undo swapped them)."""
+        """Delete the throw-away scene and node tree (safe to call twice, and after an undo swapped them). The
+        playhead is left alone: each step put it back already, and putting it back here again snapped it to
+        where the last step found it, after the artist had scrubbed on and pressed Esc."""
         if self.scene_name is None:
             return
-        try:
-            self.restore_frame()
-        finally:
-            for name in self._tree_names:
-                tree = bpy.data.node_groups.get(name)
-                if tree is not None:
-                    bpy.data.node_groups.remove(tree)
-            scene = self.scene
-            if scene is not None:
-                bpy.data.scenes.remove(scene)
-            self.scene_name = None
+        for name in self._tree_names:
+            tree = bpy.data.node_groups.get(name)
+            if tree is not None:
+                bpy.data.node_groups.remove(tree)
+        scene = self.scene
+        if scene is not None:
+            bpy.data.scenes.remove(scene)
+        self.scene_name = None
 
 
 def _renders_a_mask(scene: bpy.types.Scene) -> bool:

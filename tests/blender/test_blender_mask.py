@@ -114,6 +114,7 @@ while run.tick() == "running":
     RESULT["ticks"].append([run.status_text(), scene.frame_current, round(run.fraction, 3)])
     time.sleep(0.01)
 RESULT["state"], RESULT["message"] = run.state, run.message
+RESULT["frame"] = [scene.frame_current, scene.frame_subframe]
 RESULT["scenes"] = len(bpy.data.scenes) - scenes
 """,
         exr_shot,
@@ -138,11 +139,20 @@ def test_the_playhead_stays_where_the_artist_scrubs_while_the_mask_rasterises(
 ) -> None:
     """docs/blender.md: Blender stays usable while the Mask rasterises and the playhead is put back after each
     matte frame. It was put back to the frame AI Fill was pressed on: an artist who scrubbed to 1005 between two
-    ticks was snapped back to 1003 at every tick, and at the end. Each step now puts back the frame it found."""
+    ticks was snapped back to 1003 at every tick, and at the end. Each step now puts back the frame it found,
+    and nothing else does: Esc after a scrub to 1006 snapped back to 1005, where the last tick had found it."""
     result = blender(
         ANIMATED_MASKS
         + FILL_RUN
         + """
+run = operators.FillRun(prepared_op(clip=clip.name, mask_datablock=keyed.name, backend="telea"))
+run.tick()
+scene.frame_set(1005)
+run.tick()
+scene.frame_set(1006, subframe=0.5)  # scrubbed on after the last tick, then Esc
+run.cancel()
+RESULT["esc"] = [run.state, scene.frame_current, scene.frame_subframe]
+scene.frame_set(1003)
 run = operators.FillRun(prepared_op(clip=clip.name, mask_datablock=keyed.name, backend="telea"))
 RESULT["ticks"] = [[run.tick(), scene.frame_current]]
 for scrub in (1005, 1002, 1006, 1004):  # the artist scrubs between ticks; the raster has 6 frames to do
@@ -157,6 +167,7 @@ RESULT["state"], RESULT["frame"] = run.state, [scene.frame_current, scene.frame_
 """,
         exr_shot,
     )
+    assert result["esc"] == ["cancelled", 1006, 0.5], result["log"]
     assert result["ticks"] == [
         ["running", 1003],
         ["running", 1005, 0.25],
@@ -180,6 +191,7 @@ def test_the_mask_deleted_while_it_rasterises_stops_the_fill(blender, exr_shot: 
         + """
 run = operators.FillRun(prepared_op(clip=clip.name, mask_datablock=keyed.name, backend="telea"))
 RESULT["first_tick"] = run.tick()  # matte 1001 written
+scene.frame_set(1005, subframe=0.25)  # the artist scrubs, then deletes the Mask
 bpy.data.masks.remove(keyed)
 import time
 for _ in range(15000):  # bounded (5 minutes): a fill of 6 frames ends long before
@@ -187,6 +199,7 @@ for _ in range(15000):  # bounded (5 minutes): a fill of 6 frames ends long befo
         break
     time.sleep(0.02)
 RESULT["state"], RESULT["message"] = run.state, run.message
+RESULT["frame"] = [scene.frame_current, scene.frame_subframe]
 RESULT["scenes"] = len(bpy.data.scenes) - scenes
 """,
         exr_shot,
@@ -194,6 +207,7 @@ RESULT["scenes"] = len(bpy.data.scenes) - scenes
     assert result["first_tick"] == "running"
     assert result["state"] == "error", result["log"]
     assert result["message"] == "keyed: the Mask was deleted while AI Fill rasterised it; press AI Fill again"
+    assert result["frame"] == [1005, 0.25]  # where the artist scrubbed, not where the last tick found it
     assert not (exr_shot / "aifx_fill").exists()  # no job, no mattes, no folder
     assert result["scenes"] == 0
 
