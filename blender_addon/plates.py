@@ -210,7 +210,7 @@ def image_plate(image: bpy.types.Image, scene: bpy.types.Scene, image_user=None)
         )
     if image.source not in {"SEQUENCE", "FILE"}:
         raise UserError(f"{image.name}: source is {image.source.lower()}; open an image sequence from disk")
-    _refuse_unlike_its_files(image)
+    refuse_unlike_its_files(image, f"{image.name}:")
     path = block_path(image)
     colorspace = image.colorspace_settings.name or None
     if image.source == "FILE":
@@ -249,20 +249,22 @@ def image_plate(image: bpy.types.Image, scene: bpy.types.Scene, image_user=None)
     )
 
 
-def _refuse_unlike_its_files(image: bpy.types.Image) -> None:
-    """Refuse an Image plate whose pixels in Blender need not be its files': the worker reads the files. With
-    unsaved paint (clone-stamped in the Image Editor) the fill read the file on disk and brought back what was
-    painted out; packed, Blender shows the copy in the .blend, and the file at its path may be gone or another
-    (the Matte is refused likewise: :func:`matte_path`)."""
+def refuse_unlike_its_files(image: bpy.types.Image, who: str) -> None:
+    """Refuse an Image (the plate, or the Matte: ``who`` names it as its other errors do) whose pixels in
+    Blender need not be its files': the worker reads the files. With unsaved paint (clone-stamped in the Image
+    Editor) the fill read the file on disk and brought back what was painted out; packed, Blender shows the
+    copy in the .blend, and the file at its path may be gone or another. One check for both, so the plate and
+    the Matte are refused alike and in the same words.
+
+    Only what Blender reports: ``is_dirty`` reads the image's cached buffers, and pixels of an Image Sequence
+    set from Python (``image.pixels``) leave it False (docs/blender.md section 4)."""
     if image.packed_file is not None:
         raise UserError(
-            f"{image.name}: is packed in the .blend, and aifx reads the plate's files, which may not be what "
-            "Blender shows; unpack it (File > External Data > Unpack Resources)"
+            f"{who} is packed in the .blend, and AI Fill reads its files, which need not be what Blender shows; "
+            "unpack it (File > External Data > Unpack Resources)"
         )
     if image.is_dirty:
-        raise UserError(
-            f"{image.name}: has unsaved paint; save it (Image > Save) so AI Fill reads what you see"
-        )
+        raise UserError(f"{who} has unsaved paint; save it (Image > Save) so AI Fill reads what you see")
 
 
 def matte_path(image: bpy.types.Image) -> str:
@@ -282,15 +284,7 @@ def matte_path(image: bpy.types.Image) -> str:
             f"{where} is not an image file (it was made in Blender and never saved); save it in the Image "
             "Editor (Image > Save As) and press AI Fill again"
         )
-    if image.packed_file is not None:
-        raise UserError(
-            f"{where} is packed in the .blend; unpack it (File > External Data > Unpack Resources) or save it "
-            "to a file (Image > Save As)"
-        )
-    if image.is_dirty:
-        raise UserError(
-            f"{where} has unsaved paint; save it (Image > Save) so AI Fill reads what you painted"
-        )
+    refuse_unlike_its_files(image, where)
     path = block_path(image)
     if image.source == "SEQUENCE":
         sequence = split_sequence_path(path)

@@ -54,7 +54,9 @@ RESULT["movie"] = fill(movie.name)
     assert "Matte 'painted' is not an image file" in result["generated"]["error"], result["log"]
     assert "Image > Save As" in result["generated"]["error"]
     assert result["saved"] == ["FINISHED"], result["log"]
-    assert "Matte 'painted' has unsaved paint; save it (Image > Save)" in result["dirty"]["error"]
+    dirty = "Matte 'painted' has unsaved paint; save it (Image > Save) so AI Fill reads what you see"
+    assert dirty in result["dirty"]["error"]  # the plate's words: one check for both
+    assert "Matte 'painted' is packed in the .blend, and AI Fill reads its files" in result["packed"]["error"]
     assert "unpack it (File > External Data > Unpack Resources)" in result["packed"]["error"]
     assert result["movie_source"] == "MOVIE"  # (not "made in Blender and never saved")
     assert "is a movie; give the matte as an image or an image sequence" in result["movie"]["error"]
@@ -119,8 +121,8 @@ RESULT["folders"] = sorted(n for n in os.listdir(PLATE) if "aifx" in n) + os.lis
         "error": "Error: plate.1001.exr: has unsaved paint; save it (Image > Save) so AI Fill reads what you see\n"
     }, result["log"]
     assert result["packed"] == {
-        "error": "Error: still.exr: is packed in the .blend, and aifx reads the plate's files, which may not be "
-        "what Blender shows; unpack it (File > External Data > Unpack Resources)\n"
+        "error": "Error: still.exr: is packed in the .blend, and AI Fill reads its files, which need not be what "
+        "Blender shows; unpack it (File > External Data > Unpack Resources)\n"
     }, result["log"]
     assert result["folders"] == ["still.exr"]  # no aifx_fill folder, beside the plate or the packed still
 
