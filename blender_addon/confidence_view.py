@@ -25,7 +25,7 @@ import bpy
 
 from .jobs import split_sequence_path
 from .plates import read_alpha_as, stored_path
-from .targets import earlier_result
+from .targets import earlier_result, shows_output
 
 #: The Image node output that carries the EXR channel ``fill.confidence`` (Blender names the pass ``fill``).
 PASS = "fill"
@@ -36,10 +36,44 @@ FOLDER = "confidence"
 #: How strongly an unsure pixel is tinted, and the tint (linear red).
 TINT = 0.7
 TINT_COLOUR = (1.0, 0.05, 0.05, 1.0)
+#: Custom property on a confidence group: the result (file or ``####`` pattern) it shows, absolute (File > Save
+#: As remaps the Image node's ``//`` path, never a custom property). The group is found by it or by the files
+#: its Image node reads, never by its name: see :func:`find_group`.
+OUTPUT_PROP = "aifx_output"
 
 
 def group_name(plate_name: str) -> str:
     return f"{plate_name} AI Fill Confidence"
+
+
+def find_group(name: str, output: str) -> bpy.types.NodeTree | None:
+    """The confidence group an earlier fill built for the result ``output``: a tagged one whose tag or Image
+    node names it, else an untagged group named ``name`` whose Image node reads it (made before groups were
+    tagged).
+
+    Never by name alone: two plates may share one (a Movie Clip and an Image of plate.1001.exr, or a linked and
+    a local clip), and sh020's fill rebuilt sh010's group on sh020's files, so every sh010 comp node that used
+    it showed sh020's fill. The Image node too, as it follows the result where a tag cannot: File > Save As
+    remaps its ``//`` path (the tag once stored relative named another folder then, and a rerun made
+    "... Confidence.001"), and it moves with the project folder."""
+    wanted = os.path.normpath(output)
+    for tree in bpy.data.node_groups:
+        if tree.library is not None or tree.bl_idname != "CompositorNodeTree":
+            continue
+        tag = tree.get(OUTPUT_PROP)
+        if isinstance(tag, str) and (os.path.normpath(tag) == wanted or _reads(tree, output)):
+            return tree
+    legacy = bpy.data.node_groups.get((name, None))
+    if legacy is None or legacy.bl_idname != "CompositorNodeTree" or OUTPUT_PROP in legacy:
+        return None
+    return legacy if _reads(legacy, output) else None
+
+
+def _reads(tree: bpy.types.NodeTree, output: str) -> bool:
+    """Whether the group's (first) Image node shows files of the result ``output``: the fill it was built for
+    (a sidecar group's second Image node reads the confidence sequence beside it)."""
+    images = [n.image for n in tree.nodes if n.bl_idname == "CompositorNodeImage" and n.image is not None]
+    return bool(images) and shows_output(images[0], output)
 
 
 def result_image(
@@ -115,21 +149,24 @@ def _new_node(tree: bpy.types.NodeTree, *idnames: str) -> bpy.types.Node:
 
 def build_group(
     name: str,
+    output: str,
     image: bpy.types.Image,
     first_scene_frame: int,
     first_number: int,
     count: int,
     confidence: bpy.types.Image | None = None,
 ) -> bpy.types.NodeTree:
-    """Make (or rebuild in place, so group nodes that use it stay linked) the confidence node group.
+    """Make (or rebuild in place, so group nodes that use it stay linked) the confidence node group of the
+    result ``output`` (:func:`find_group`); a new one is named ``name``, or ``name.001``... when that is taken.
 
     ``confidence``: the sidecar sequence of a result in a format without the channel (:func:`sidecar`);
     None: the result's EXR pass. A result without its pass is refused before the group is made or cleared."""
     if confidence is None and PASS not in _outputs(image):
         raise RuntimeError(f"{image.name}: Blender shows no '{PASS}' pass in {image.filepath}")
-    tree = bpy.data.node_groups.get(name)
-    if tree is None or tree.bl_idname != "CompositorNodeTree":
+    tree = find_group(name, output)
+    if tree is None:
         tree = bpy.data.node_groups.new(name, "CompositorNodeTree")
+    tree[OUTPUT_PROP] = output  # absolute: Save As remaps no custom property (see OUTPUT_PROP)
     tree.nodes.clear()
     tree.interface.clear()
     tree.interface.new_socket(name="Image", in_out="OUTPUT", socket_type="NodeSocketColor")

@@ -42,6 +42,8 @@ def _build_compositor(scene: bpy.types.Scene, mask: bpy.types.Mask) -> None:
 
 #: What the artist is told when an undo (Ctrl-Z) or a file load swapped the scenes while the mask rasterised.
 SCENE_CHANGED = "the scene changed under the fill (undo?); press AI Fill again"
+#: ... and when the Mask itself was deleted meanwhile.
+MASK_DELETED = "the Mask was deleted while AI Fill rasterised it; press AI Fill again"
 
 
 class SceneChanged(RuntimeError):
@@ -54,7 +56,8 @@ class MaskRaster:
 
     The Mask node evaluates the mask's animation (shape keys, point keyframes) at the frame of the scene
     the artist works in, not at the throw-away scene's frame, so each step moves ``source_scene`` to the
-    frame with ``frame_set`` and :meth:`restore_frame` / :meth:`close` put it back where the artist left it.
+    frame with ``frame_set`` and puts it back where it found it: the artist may have scrubbed or played since
+    the last step, and putting back the frame AI Fill was pressed on snapped the playhead back at every tick.
 
     The scenes and node trees are held by name and looked up at each step: the artist may press Ctrl-Z
     between two steps, and an undo replaces every datablock, so a held reference raised ``ReferenceError``
@@ -86,7 +89,9 @@ class MaskRaster:
         self.canvas = tuple(int(v) for v in canvas) if canvas is not None else None
         self.index = 0
         self.source_scene_name = source_scene.name
-        self._home = (source_scene.frame_current, source_scene.frame_subframe)
+        #: Where the artist's playhead was when the step under way began; None between steps, so closing the
+        #: raster (Esc, a deleted Mask, an undo) leaves the playhead wherever the artist has scrubbed since.
+        self._home: tuple[int, float] | None = None
         trees_before = set(bpy.data.node_groups.keys())
         scene = bpy.data.scenes.new("aifx mask raster")
         #: None once closed.
@@ -127,43 +132,62 @@ class MaskRaster:
             return False
         frame, number = self.frames[self.index]
         source, scene = self._scenes()
-        source.frame_set(frame)  # drives the Mask's animation
-        scene.frame_current = frame
-        render = scene.render
-        render.filepath = pattern_frame_path(self.pattern, number)
-        # Made here, not when the raster is set up: a raster that cannot start leaves no folder behind.
-        os.makedirs(os.path.dirname(render.filepath) or ".", exist_ok=True)
-        bpy.ops.render.render(write_still=True, scene=scene.name)
-        if not os.path.exists(render.filepath):
-            raise RuntimeError(f"{self.mask_name}: Blender rendered no matte for frame {frame}")
-        if self.canvas is not None:
-            _place_on_canvas(render.filepath, self.canvas, scene)
+        if not _renders_a_mask(scene):
+            raise SceneChanged(f"{self.mask_name}: {MASK_DELETED}")
+        self._home = (source.frame_current, source.frame_subframe)  # where the artist has the playhead now
+        try:
+            source.frame_set(frame)  # drives the Mask's animation
+            scene.frame_current = frame
+            render = scene.render
+            render.filepath = pattern_frame_path(self.pattern, number)
+            # Made here, not when the raster is set up: a raster that cannot start leaves no folder behind.
+            os.makedirs(os.path.dirname(render.filepath) or ".", exist_ok=True)
+            bpy.ops.render.render(write_still=True, scene=scene.name)
+            if not os.path.exists(render.filepath):
+                raise RuntimeError(f"{self.mask_name}: Blender rendered no matte for frame {frame}")
+            if self.canvas is not None:
+                _place_on_canvas(render.filepath, self.canvas, scene)
+        finally:
+            self.restore_frame()
+            self._home = None
         self.index += 1
         return not self.done
 
     def restore_frame(self) -> None:
-        """Put the artist's scene back on the frame it showed before (between modal steps, and at the end)."""
+        """Put the artist's scene back on the frame it showed when the step under way began (nothing between
+        steps: the artist may have scrubbed since the last one)."""
+        if self._home is None:
+            return
         source = bpy.data.scenes.get(self.source_scene_name)
         frame, subframe = self._home
         if source is not None and (source.frame_current, source.frame_subframe) != (frame, subframe):
             source.frame_set(frame, subframe=subframe)
 
     def close(self) -> None:
-        """Restore the artist's frame and delete the throw-away scene and node tree (safe to call twice, and
-        after an undo swapped them)."""
+        """Delete the throw-away scene and node tree (safe to call twice, and after an undo swapped them). The
+        playhead is left alone: each step put it back already, and putting it back here again snapped it to
+        where the last step found it, after the artist had scrubbed on and pressed Esc."""
         if self.scene_name is None:
             return
-        try:
-            self.restore_frame()
-        finally:
-            for name in self._tree_names:
-                tree = bpy.data.node_groups.get(name)
-                if tree is not None:
-                    bpy.data.node_groups.remove(tree)
-            scene = self.scene
-            if scene is not None:
-                bpy.data.scenes.remove(scene)
-            self.scene_name = None
+        for name in self._tree_names:
+            tree = bpy.data.node_groups.get(name)
+            if tree is not None:
+                bpy.data.node_groups.remove(tree)
+        scene = self.scene
+        if scene is not None:
+            bpy.data.scenes.remove(scene)
+        self.scene_name = None
+
+
+def _renders_a_mask(scene: bpy.types.Scene) -> bool:
+    """Whether the raster scene's Mask node still has its Mask: deleting a Mask clears the nodes that use it,
+    and the compositor then renders a blank matte (the fill removed nothing and said done). The node, not the
+    Mask's name, is asked: a Mask renamed meanwhile is still the one drawn."""
+    tree = getattr(scene, "compositing_node_group", None) or getattr(scene, "node_tree", None)  # 5.x, 4.x
+    nodes = (
+        [node for node in tree.nodes if node.bl_idname == "CompositorNodeMask"] if tree is not None else []
+    )
+    return bool(nodes) and all(node.mask is not None for node in nodes)
 
 
 def _place_on_canvas(path: str, canvas: Sequence[int], scene: bpy.types.Scene) -> None:

@@ -439,8 +439,7 @@ class FillRun:
             raster = self.prepared.raster
             try:
                 if raster is not None and not raster.done:
-                    raster.step()
-                    raster.restore_frame()
+                    raster.step()  # puts the artist's frame back
                     if not raster.done:
                         return session.RUNNING
                 self._start()
@@ -559,7 +558,10 @@ def load_result(prepared: PreparedFill, space=None, notes: list | None = None) -
         return None
     name = f"{plate.name} AI Fill"
     datablocks = bpy.data.movieclips if is_clip else bpy.data.images
-    existing = targets.earlier_result(datablocks, output, plate.datablock)
+    source = plate.datablock  # as it is now: deleted, or re-read by an undo, while the worker ran
+    if source is None and plate.library is not None and notes is not None:
+        notes.append(_plate_gone(plate))
+    existing = targets.earlier_result(datablocks, output, source)
     if existing is not None and not is_clip:
         existing.reload()
         result = existing
@@ -584,11 +586,11 @@ def load_result(prepared: PreparedFill, space=None, notes: list | None = None) -
         # A colourspace missing from this Blender's OCIO config raises TypeError: keep Blender's guess then.
         with contextlib.suppress(TypeError):
             result.colorspace_settings.name = plate.colorspace
-    _copy_aspect(plate.datablock, result)
+    _copy_aspect(source, result)
     if not is_clip:
         plates.read_alpha_as(result, prepared.alpha_mode)
     result.use_fake_user = True
-    targets.tag_result(result, plate.datablock)  # the next press in this editor fills the plate again
+    targets.tag_result(result, source)  # the next press in this editor fills the plate again
     if space is not None and space.type == ("CLIP_EDITOR" if is_clip else "IMAGE_EDITOR"):
         if is_clip:
             space.clip = result
@@ -600,6 +602,25 @@ def load_result(prepared: PreparedFill, space=None, notes: list | None = None) -
         except (RuntimeError, KeyError, TypeError) as exc:  # the fill is done; only the viewing aid failed
             print(f"AI Fill: no confidence group ({exc}); {confidence_view.where(output)}", flush=True)
     return result
+
+
+def _plate_gone(plate: Plate) -> str:
+    """What the artist is told when the plate's clip or image was deleted while AI Fill ran: the
+    result is loaded as filled, without what it would have taken from the plate."""
+    return (
+        f"the plate '{plate.name}'{_linked_from(plate.library or '')} is gone (deleted while AI Fill ran): "
+        "its result is loaded without the plate's Display and Pixel Aspect, and AI Fill pressed on it "
+        "fills the result itself; open the plate again to fill it"
+    )
+
+
+def _load_failed(output: str) -> str:
+    """What the artist is told when Blender removed a datablock the result's load used (an undo or a delete
+    that :attr:`Plate.datablock` does not cover): the frames are on disk, only opening them failed."""
+    return (
+        f"AI Fill could not open its result {output}: the scene changed while it was loaded (undo or delete?); "
+        "open the filled frames in the Movie Clip Editor or the Image Editor"
+    )
 
 
 def _store_path(block: Any, path: str) -> None:
@@ -681,6 +702,7 @@ def show_confidence(prepared: PreparedFill, numbers: list, first_file: str) -> b
     )
     return confidence_view.build_group(
         confidence_view.group_name(plate.name),
+        prepared.output,
         image,
         plate.scene_frame(numbers[0]),
         numbers[0],
@@ -850,7 +872,11 @@ class AIFX_OT_fill(FillOptions, bpy.types.Operator):
         # Only a finished fill is shown: after Esc the editor stays on the plate, so the next press resumes it.
         space = getattr(context, "space_data", None) if run.state == session.DONE else None
         notes: list = []
-        result = load_result(prepared, space, notes) if self.load else None
+        try:
+            result = load_result(prepared, space, notes) if self.load else None
+        except ReferenceError:  # a datablock went away under the load: one line, not a traceback
+            self.report({"ERROR"}, _load_failed(prepared.output))
+            return {"CANCELLED"}
         if run.state == session.CANCELLED:
             self.report({"WARNING"}, run.message)
             return {"CANCELLED"}

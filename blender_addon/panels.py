@@ -5,6 +5,7 @@ from __future__ import annotations
 import bpy
 
 from . import targets
+from .plates import library_path
 from .settings import FillOptions
 
 
@@ -47,29 +48,23 @@ def _draw_settings(layout: bpy.types.UILayout, settings) -> None:
     col.prop(settings, "overwrite")
 
 
-def _library(block) -> str:
-    """The library .blend ``block`` is linked from, as Blender stores its path ('' when local or None)."""
-    library = getattr(block, "library", None)
-    return library.filepath if library is not None else ""
-
-
 def fill_arguments(space, settings) -> dict[str, str]:
     """What the panel's AI Fill button names: the editor's clip or image (for an AI Fill result, the plate
     it was filled from: :mod:`.targets`), and the Mask (the panel's, else the editor's) or else the Matte,
     each with the library it is linked from (a linked clip and a local one may share a name)."""
     mask = targets.editor_mask(settings, space)
-    masks = {"mask_datablock": mask.name if mask else "", "mask_library": _library(mask)}
+    masks = {"mask_datablock": mask.name if mask else "", "mask_library": library_path(mask)}
     if space.type == "CLIP_EDITOR":
         clip = targets.fill_source(space.clip)
-        return {"clip": clip.name, "clip_library": _library(clip), **masks}
+        return {"clip": clip.name, "clip_library": library_path(clip), **masks}
     image = targets.fill_source(space.image)
     matte = settings.mask_image if mask is None else None
     return {
         "image": image.name,
-        "image_library": _library(image),
+        "image_library": library_path(image),
         **masks,
         "mask_image": matte.name if matte is not None else "",
-        "mask_image_library": _library(matte),
+        "mask_image_library": library_path(matte),
     }
 
 

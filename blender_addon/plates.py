@@ -36,7 +36,28 @@ class Plate:
     #: The first and last file number the plate shows (None: a still, or nothing on disk).
     files: tuple[int, int] | None
     colorspace: str | None
-    datablock: Any = None
+    #: The library .blend a clip or image plate is linked from, as Blender stores its path ("" when local);
+    #: None for a plate given by path, which has no datablock.
+    library: str | None = None
+    #: The datablock's ``session_uid``: what finds it again after a rename (or an undo that re-reads it).
+    session_uid: int | None = None
+
+    @property
+    def datablock(self) -> Any:
+        """The plate's Movie Clip or Image as it is now, looked up by its session id, else (nothing has it) by
+        name and library; None for a path plate or once it is gone. Never held: the artist may delete the
+        clip, or press Ctrl-Z (an undo re-reads a clip changed since), while the worker runs, and the reference
+        taken when AI Fill was pressed then raised ``ReferenceError`` as the result was loaded (as
+        :class:`~.masks.MaskRaster` holds scenes). Not by name first: a plate renamed meanwhile was taken for
+        gone, and its result lost the link and aspect the held reference had kept."""
+        if self.library is None:
+            return None
+        blocks = bpy.data.movieclips if self.kind == "clip" else bpy.data.images
+        if self.session_uid is not None:
+            found = next((block for block in blocks if block.session_uid == self.session_uid), None)
+            if found is not None:
+                return found
+        return blocks.get((self.name, self.library or None))
 
     def file_number(self, scene_frame: int) -> int:
         return self.first_number + (scene_frame - self.first_scene_frame)
@@ -130,6 +151,13 @@ def stored_path(path: str, relative: bool | None = None) -> str:
         return path
 
 
+def library_path(block: Any) -> str:
+    """The library .blend ``block`` is linked from, as Blender stores its path ("" when local, or for None):
+    with the name, what finds it in ``bpy.data`` (a linked clip and a local one may share a name)."""
+    library = getattr(block, "library", None)
+    return library.filepath if library is not None else ""
+
+
 def block_path(block: Any) -> str:
     """The absolute file path of a clip or image datablock. A datablock linked from another .blend (File >
     Link) keeps its ``//`` path relative to that library's folder, as Blender itself resolves it."""
@@ -168,7 +196,8 @@ def clip_plate(clip: bpy.types.MovieClip) -> Plate:
         # Blender counts the clip's files from the one it was opened at; the offset only moves them in time.
         files=(sequence.number, sequence.number + int(clip.frame_duration) - 1),
         colorspace=clip.colorspace_settings.name or None,
-        datablock=clip,
+        library=library_path(clip),
+        session_uid=int(clip.session_uid),
     )
 
 
@@ -181,15 +210,22 @@ def image_plate(image: bpy.types.Image, scene: bpy.types.Scene, image_user=None)
         )
     if image.source not in {"SEQUENCE", "FILE"}:
         raise UserError(f"{image.name}: source is {image.source.lower()}; open an image sequence from disk")
+    refuse_unlike_its_files(image, f"{image.name}:")
     path = block_path(image)
-    if image.packed_file is not None and not os.path.isfile(path):
-        raise UserError(
-            f"{image.name}: is packed in the .blend and its file is not on disk (aifx reads files); unpack it "
-            "(File > External Data > Unpack Resources)"
-        )
     colorspace = image.colorspace_settings.name or None
     if image.source == "FILE":
-        return Plate(image.name, "image", path, None, scene.frame_start, 0, None, colorspace, image)
+        return Plate(
+            image.name,
+            "image",
+            path,
+            None,
+            scene.frame_start,
+            0,
+            None,
+            colorspace,
+            library_path(image),
+            int(image.session_uid),
+        )
     sequence = _sequence_or_error(path, image.name)
     if image_user is not None:
         # Blender shows file (scene_frame - frame_start + 1 + frame_offset) of an image sequence.
@@ -208,8 +244,27 @@ def image_plate(image: bpy.types.Image, scene: bpy.types.Scene, image_user=None)
         first_number,
         files,
         colorspace,
-        image,
+        library_path(image),
+        int(image.session_uid),
     )
+
+
+def refuse_unlike_its_files(image: bpy.types.Image, who: str) -> None:
+    """Refuse an Image (the plate, or the Matte: ``who`` names it as its other errors do) whose pixels in
+    Blender need not be its files': the worker reads the files. With unsaved paint (clone-stamped in the Image
+    Editor) the fill read the file on disk and brought back what was painted out; packed, Blender shows the
+    copy in the .blend, and the file at its path may be gone or another. One check for both, so the plate and
+    the Matte are refused alike and in the same words.
+
+    Only what Blender reports: ``is_dirty`` reads the image's cached buffers, and pixels of an Image Sequence
+    set from Python (``image.pixels``) leave it False (docs/blender.md section 4)."""
+    if image.packed_file is not None:
+        raise UserError(
+            f"{who} is packed in the .blend, and AI Fill reads its files, which need not be what Blender shows; "
+            "unpack it (File > External Data > Unpack Resources)"
+        )
+    if image.is_dirty:
+        raise UserError(f"{who} has unsaved paint; save it (Image > Save) so AI Fill reads what you see")
 
 
 def matte_path(image: bpy.types.Image) -> str:
@@ -229,15 +284,7 @@ def matte_path(image: bpy.types.Image) -> str:
             f"{where} is not an image file (it was made in Blender and never saved); save it in the Image "
             "Editor (Image > Save As) and press AI Fill again"
         )
-    if image.packed_file is not None:
-        raise UserError(
-            f"{where} is packed in the .blend; unpack it (File > External Data > Unpack Resources) or save it "
-            "to a file (Image > Save As)"
-        )
-    if image.is_dirty:
-        raise UserError(
-            f"{where} has unsaved paint; save it (Image > Save) so AI Fill reads what you painted"
-        )
+    refuse_unlike_its_files(image, where)
     path = block_path(image)
     if image.source == "SEQUENCE":
         sequence = split_sequence_path(path)

@@ -39,6 +39,12 @@ _REWRITES: list[tuple[str, str]] = [
     (r",? or pass --skip-missing", ""),
     (r"pass --skip-missing", "render the missing frames"),
     (re.escape(events.GIVE_MASK), "pick a Mask or a Matte in the AI Fill panel"),
+    # A Matte opened as one numbered file (Image > Open: Source 'Single Image') held over a longer plate.
+    (
+        r"if what it covers moves, give (.+?) as the mask",
+        r"if what it covers moves, set the Matte's Source to Image Sequence (Image Editor sidebar > Image), "
+        r"or in a script give mask=\1",
+    ),
     (re.escape(events.PICK_MASK_CHANNEL), "use a one-channel matte or pick a Mask"),
     (re.escape(events.LIMIT_FRAMES), f"limit {_RANGE}"),
     (re.escape(events.CHECK_FRAMES), f"check {_RANGE}"),

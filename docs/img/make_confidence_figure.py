@@ -36,7 +36,7 @@ from blender_addon import confidence_view
 
 first, frame, out = {first!r}, {frame}, {out!r}
 image = confidence_view.result_image("plate AI Fill", first, "Linear Rec.709")
-group = confidence_view.build_group(confidence_view.group_name("plate"), image, 1001, 1001, 30)
+group = confidence_view.build_group(confidence_view.group_name("plate"), first, image, 1001, 1001, 30)
 scene = bpy.context.scene
 r = scene.render
 r.resolution_x, r.resolution_y, r.resolution_percentage = 320, 180, 100

@@ -255,7 +255,7 @@ png = bpy.data.images["plate.1001.png AI Fill"]
 count = len(group.nodes)
 for name in (group.name, "never made"):
     try:
-        view.build_group(name, png, 1001, 1001, 3)
+        view.build_group(name, os.path.join(PLATE, "aifx_fill", "plate_fill.####.png"), png, 1001, 1001, 3)
     except RuntimeError as exc:
         RESULT.setdefault("refused", []).append(str(exc))
 RESULT["kept"] = [len(group.nodes) == count, "never made" in bpy.data.node_groups]
@@ -286,3 +286,75 @@ RESULT["where"] = [view.where("/f/plate_fill.####.png"), view.where("/f/plate_fi
         "the confidence is in /f/confidence/plate_fill.####.png.png",
         "the channel fill.confidence is in /f/plate_fill.####.exr",
     ]
+
+
+def test_a_second_plate_of_the_same_name_gets_its_own_confidence_group(blender, exr_shot: Path) -> None:
+    """sh010's plate open as a Movie Clip and sh020's as an Image are both "plate.1001.exr" (clips and images
+    have separate names; a linked and a local clip likewise): the group was found by name alone, so sh020's fill
+    rebuilt sh010's group on sh020's files and every sh010 comp node showed sh020's fill. Each result now has its
+    own group, found by the files it reads; a rerun still rebuilds its own in place, also after File > Save As
+    into another folder (which remaps the Image node's relative path, not the group's tag: a rerun made
+    "... Confidence.001")."""
+    import shutil
+
+    for shot in ("sh010", "sh020"):
+        (exr_shot / shot).mkdir()
+        for number in (1001, 1002):
+            for name in (f"plate.{number}.exr", f"mask.{number}.png"):
+                shutil.copy(exr_shot / name, exr_shot / shot / name)
+    result = blender(
+        """
+scene = bpy.context.scene
+scene.frame_start, scene.frame_end = 1, 2
+clip = bpy.data.movieclips.load(os.path.join(PLATE, "sh010", "plate.1001.exr"))
+image = bpy.data.images.load(os.path.join(PLATE, "sh020", "plate.1001.exr"))
+image.source = "SEQUENCE"
+def fill(**plate):
+    shot = os.path.basename(os.path.dirname(bpy.path.abspath((clip if "clip" in plate else image).filepath)))
+    mask = os.path.join(PLATE, shot, "mask.####.png")
+    return run_fill(**plate, mask=mask, backend="telea", confidence=True)
+def reads(tree):
+    return sorted(bpy.path.abspath(n.image.filepath) for n in tree.nodes if n.bl_idname == "CompositorNodeImage")
+RESULT["names"] = [clip.name, image.name]
+RESULT["fills"] = [fill(clip=clip.name)]
+comp = bpy.data.node_groups.new("sh010 comp", "CompositorNodeTree")  # the artist uses sh010's group
+used = comp.nodes.new("CompositorNodeGroup")
+used.node_tree = bpy.data.node_groups["plate.1001.exr AI Fill Confidence"]
+RESULT["fills"].append(fill(image=image.name))
+RESULT["used_after_sh020"] = reads(used.node_tree)
+RESULT["fills"].append(fill(clip=clip.name, overwrite=True))  # sh010 again: its own group, rebuilt in place
+RESULT["used"] = [used.node_tree.name, reads(used.node_tree)]
+used.node_tree.pop("aifx_output", None)  # a group an earlier add-on made, untagged: kept if it reads sh010's files
+RESULT["fills"].append(fill(clip=clip.name, overwrite=True))
+RESULT["legacy"] = [used.node_tree.name, "aifx_output" in used.node_tree]
+os.makedirs(os.path.join(PLATE, "a", "b"))
+bpy.ops.wm.save_as_mainfile(filepath=os.path.join(PLATE, "a", "b", "shot_v001.blend"))
+RESULT["fills"].append(fill(clip=clip.name, overwrite=True))  # in a saved .blend: paths stored relative
+bpy.ops.wm.save_as_mainfile(filepath=os.path.join(PLATE, "shot_v002.blend"))  # File > Save As, another folder
+RESULT["fills"].append(fill(clip=clip.name, overwrite=True))
+RESULT["saved_as"] = used.node_tree.name
+RESULT["groups"] = {g.name: reads(g) for g in bpy.data.node_groups if "Confidence" in g.name}
+""",
+        exr_shot,
+    )
+    assert result["names"] == ["plate.1001.exr", "plate.1001.exr"]
+    assert result["fills"] == [["FINISHED"]] * 6, result["log"]
+    sh010 = str(exr_shot / "sh010" / "aifx_fill" / "plate_fill.1001.exr")
+    sh020 = str(exr_shot / "sh020" / "aifx_fill" / "plate_fill.1001.exr")
+    assert result["used_after_sh020"] == [sh010], result["log"]
+    assert result["used"] == ["plate.1001.exr AI Fill Confidence", [sh010]]
+    assert result["legacy"] == ["plate.1001.exr AI Fill Confidence", True]
+    assert result["saved_as"] == "plate.1001.exr AI Fill Confidence"
+    assert result["groups"] == {
+        "plate.1001.exr AI Fill Confidence": [sh010],
+        "plate.1001.exr AI Fill Confidence.001": [sh020],
+    }
+    reports = [line for line in result["log"].splitlines() if line.startswith("Info: AI Fill done")]
+    assert [line.rsplit(" ", 1)[-1] for line in reports] == [
+        "Confidence'",
+        "Confidence.001'",
+        "Confidence'",
+        "Confidence'",
+        "Confidence'",
+        "Confidence'",
+    ], reports

@@ -114,6 +114,7 @@ while run.tick() == "running":
     RESULT["ticks"].append([run.status_text(), scene.frame_current, round(run.fraction, 3)])
     time.sleep(0.01)
 RESULT["state"], RESULT["message"] = run.state, run.message
+RESULT["frame"] = [scene.frame_current, scene.frame_subframe]
 RESULT["scenes"] = len(bpy.data.scenes) - scenes
 """,
         exr_shot,
@@ -130,6 +131,84 @@ RESULT["scenes"] = len(bpy.data.scenes) - scenes
     assert sorted(p.name for p in out.glob("*.exr")) == [f"plate_fill.{n}.exr" for n in range(1001, 1007)]
     first, last = (_centre_x(out / "plate_mask" / f"plate_mask.{n}.png") for n in (1001, 1006))
     assert abs(last - first - MOVE) < 2
+    assert result["scenes"] == 0
+
+
+def test_the_playhead_stays_where_the_artist_scrubs_while_the_mask_rasterises(
+    blender, exr_shot: Path
+) -> None:
+    """docs/blender.md: Blender stays usable while the Mask rasterises and the playhead is put back after each
+    matte frame. It was put back to the frame AI Fill was pressed on: an artist who scrubbed to 1005 between two
+    ticks was snapped back to 1003 at every tick, and at the end. Each step now puts back the frame it found,
+    and nothing else does: Esc after a scrub to 1006 snapped back to 1005, where the last tick had found it."""
+    result = blender(
+        ANIMATED_MASKS
+        + FILL_RUN
+        + """
+run = operators.FillRun(prepared_op(clip=clip.name, mask_datablock=keyed.name, backend="telea"))
+run.tick()
+scene.frame_set(1005)
+run.tick()
+scene.frame_set(1006, subframe=0.5)  # scrubbed on after the last tick, then Esc
+run.cancel()
+RESULT["esc"] = [run.state, scene.frame_current, scene.frame_subframe]
+scene.frame_set(1003)
+run = operators.FillRun(prepared_op(clip=clip.name, mask_datablock=keyed.name, backend="telea"))
+RESULT["ticks"] = [[run.tick(), scene.frame_current]]
+for scrub in (1005, 1002, 1006, 1004):  # the artist scrubs between ticks; the raster has 6 frames to do
+    scene.frame_set(scrub, subframe=0.25)
+    RESULT["ticks"].append([run.tick(), scene.frame_current, scene.frame_subframe])
+import time
+for _ in range(15000):  # bounded (5 minutes): the worker ends long before
+    if run.tick() != "running":
+        break
+    time.sleep(0.02)
+RESULT["state"], RESULT["frame"] = run.state, [scene.frame_current, scene.frame_subframe]
+""",
+        exr_shot,
+    )
+    assert result["esc"] == ["cancelled", 1006, 0.5], result["log"]
+    assert result["ticks"] == [
+        ["running", 1003],
+        ["running", 1005, 0.25],
+        ["running", 1002, 0.25],
+        ["running", 1006, 0.25],
+        ["running", 1004, 0.25],
+    ], result["log"]
+    assert result["state"] == "done" and result["frame"] == [1004, 0.25], result["log"]
+    out = exr_shot / "aifx_fill" / "plate_mask"
+    first, last = (_centre_x(out / f"plate_mask.{n}.png") for n in (1001, 1006))
+    assert abs(last - first - MOVE) < 2  # each matte at its own frame, wherever the playhead was
+
+
+def test_the_mask_deleted_while_it_rasterises_stops_the_fill(blender, exr_shot: Path) -> None:
+    """The artist deleted the Mask (Outliner > Delete) after pressing AI Fill, between two raster ticks: the
+    rest of the mattes came out blank (1002-1006 all zero) and the fill reported 'done, 6 frames written' having
+    removed nothing. The raster now stops with what to do, and leaves nothing behind, as Esc does."""
+    result = blender(
+        ANIMATED_MASKS
+        + FILL_RUN
+        + """
+run = operators.FillRun(prepared_op(clip=clip.name, mask_datablock=keyed.name, backend="telea"))
+RESULT["first_tick"] = run.tick()  # matte 1001 written
+scene.frame_set(1005, subframe=0.25)  # the artist scrubs, then deletes the Mask
+bpy.data.masks.remove(keyed)
+import time
+for _ in range(15000):  # bounded (5 minutes): a fill of 6 frames ends long before
+    if run.tick() != "running":
+        break
+    time.sleep(0.02)
+RESULT["state"], RESULT["message"] = run.state, run.message
+RESULT["frame"] = [scene.frame_current, scene.frame_subframe]
+RESULT["scenes"] = len(bpy.data.scenes) - scenes
+""",
+        exr_shot,
+    )
+    assert result["first_tick"] == "running"
+    assert result["state"] == "error", result["log"]
+    assert result["message"] == "keyed: the Mask was deleted while AI Fill rasterised it; press AI Fill again"
+    assert result["frame"] == [1005, 0.25]  # where the artist scrubbed, not where the last tick found it
+    assert not (exr_shot / "aifx_fill").exists()  # no job, no mattes, no folder
     assert result["scenes"] == 0
 
 

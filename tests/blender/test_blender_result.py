@@ -582,3 +582,89 @@ def test_a_fill_is_one_undo_step(blender, exr_shot: Path) -> None:
     assert result["filled"] == [1234, True]
     assert result["undone"] == [1234, False]  # the fill is undone, the edit before it is kept
     assert result["redone"] == [1234, True]
+
+
+PLATE_GONE_WHILE_FILLING = """
+import time, types
+operators = sys.modules[ADDON + ".operators"]
+window, area, region, space = editor("CLIP_EDITOR")
+def in_editor(call, *args, **kwargs):
+    with bpy.context.temp_override(window=window, area=area, region=region):
+        return call(*args, **kwargs)
+clip = bpy.data.movieclips.load(os.path.join(PLATE, "plate.1001.exr"))
+clip.display_aspect = (2.0, 1.0)
+space.clip = clip
+scene = bpy.context.scene
+scene.frame_start, scene.frame_end = 1, 3
+in_editor(bpy.ops.ed.undo_push, message="before AI Fill")
+# what invoke() sets up, then the operator's modal handler on each timer event
+rna = bpy.ops.aifx.fill.get_rna_type()
+op = types.SimpleNamespace(**{p.identifier: getattr(p, "default", None) for p in rna.properties})
+op.__dict__.update(clip=clip.name, mask=os.path.join(PLATE, "mask.####.png"), backend="telea")
+op._run, op._timer, reports = operators.FillRun(in_editor(operators.prepare, op, bpy.context)), None, []
+op.report = lambda kind, message: reports.append(message)
+op._cleanup = lambda context: None
+op._finish = lambda context, run: operators.AIFX_OT_fill._finish(op, context, run)
+timer = types.SimpleNamespace(type="TIMER", value="NOTHING")
+touched = False
+try:
+    for _ in range(15000):  # bounded (5 minutes): the worker ends long before
+        state = in_editor(operators.AIFX_OT_fill.modal, op, bpy.context, timer)
+        if op._run.session is not None and not touched:  # the worker runs: the artist touches the plate
+            touched = True
+            if WHAT == "delete":
+                bpy.data.movieclips.remove(clip)
+            elif WHAT == "rename":  # the artist renames the plate in the Movie Clip Editor
+                clip.name = "sh010 plate"
+            else:
+                clip.tracking.tracks.new(name="Track", frame=1)
+                in_editor(bpy.ops.ed.undo_push, message="add a track")
+                in_editor(bpy.ops.ed.undo)
+        if state != {"RUNNING_MODAL"}:
+            break
+        time.sleep(0.02)
+    RESULT["state"] = sorted(state)
+except Exception as exc:
+    RESULT["state"] = f"raised {type(exc).__name__}: {exc}"
+RESULT["reports"] = reports
+result = bpy.data.movieclips.get("plate.1001.exr AI Fill")
+plate = bpy.data.movieclips.get("sh010 plate" if WHAT == "rename" else "plate.1001.exr")
+RESULT["result"] = result is not None and {
+    "fake_user": result.use_fake_user,
+    "source": result.get("aifx_source") and result["aifx_source"].name,
+    "tagged_plate_now": plate is not None and result.get("aifx_source") == plate,
+    "aspect": list(result.display_aspect),
+}
+RESULT["editor"] = space.clip and space.clip.name
+"""
+
+
+@pytest.mark.parametrize("what", ["undo", "rename", "delete"])
+def test_the_plate_deleted_renamed_or_undone_while_filling_still_loads_the_result(
+    blender, exr_shot: Path, what: str
+) -> None:
+    """The artist added a track to the plate clip and pressed Ctrl-Z (an undo re-reads a changed clip), or
+    deleted the clip, while the worker ran: the end of the modal run raised ReferenceError 'StructRNA of type
+    MovieClip has been removed' (the plate held since AI Fill was pressed), with no report, and left the result
+    clip half loaded: no fake user (lost on save), no link to its plate, the editor not switched. The plate is
+    looked up again at the end, by its session id: after the undo, or renamed meanwhile (found by name, the
+    renamed plate was taken for gone: no link, aspect (1, 1)), the result is complete; deleted, it is loaded
+    and the artist is told what it lacks."""
+    result = blender(f"WHAT = {what!r}\n" + PLATE_GONE_WHILE_FILLING, exr_shot)
+    assert result["state"] == ["FINISHED"], result["log"]
+    assert result["reports"][0].startswith("AI Fill done (3 frames written"), result["reports"]
+    assert result["editor"] == "plate.1001.exr AI Fill"
+    loaded = result["result"]
+    assert loaded and loaded["fake_user"], result["log"]
+    if what in ("undo", "rename"):
+        assert loaded["source"] == ("sh010 plate" if what == "rename" else "plate.1001.exr")
+        assert loaded["tagged_plate_now"]
+        assert loaded["aspect"] == [2.0, 1.0]
+        assert len(result["reports"]) == 1, result["reports"]
+    else:
+        assert loaded["source"] is None and loaded["aspect"] == [1.0, 1.0]
+        assert result["reports"][1] == (
+            "AI Fill: the plate 'plate.1001.exr' is gone (deleted while AI Fill ran): its result is "
+            "loaded without the plate's Display and Pixel Aspect, and AI Fill pressed on it fills the result "
+            "itself; open the plate again to fill it"
+        )
