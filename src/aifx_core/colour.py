@@ -29,7 +29,7 @@ import difflib
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import PyOpenColorIO as OCIO
@@ -240,29 +240,45 @@ def unknown_primaries(attributes: Mapping[str, Any]) -> bool:
     such as ARRI Wide Gamut 3, or a damaged attribute) and no space named outright overrides them: the file
     says what its values are, in terms the guess cannot follow, so taking them as Rec.709 must be said, not
     done silently."""
-    return _from_header({"attributes": attributes})[1]
+    return _from_header({"attributes": attributes}).unknown_primaries
 
 
-def _from_header(header: Mapping[str, Any]) -> tuple[str | None, bool]:
-    """Rules 1 and 2 of :func:`guess_colorspace` in one walk over the header: (the colourspace the header
-    says, or None; whether the guess rests on chromaticities of no standard space, which
-    :func:`unknown_primaries` reports), so the note follows the very rule that decided."""
+class _HeaderSays(NamedTuple):
+    """What a header says of its colourspace (rules 1 and 2 of :func:`guess_colorspace`)."""
+
+    #: The colourspace the header says, or None.
+    colorspace: str | None
+    #: Whether that rests on chromaticities of no standard space (:func:`unknown_primaries`).
+    unknown_primaries: bool
+    #: The first name the header gives that the pinned config does not know (a studio config's
+    #: ``LogC4_AWG4``, Blender's ``Non-Color``), where it names no space the config knows outright.
+    unknown_name: str | None = None
+
+
+def _from_header(header: Mapping[str, Any]) -> _HeaderSays:
+    """Rules 1 and 2 of :func:`guess_colorspace` in one walk over the header, with what the guess could not
+    follow (chromaticities of no standard space, a name the config does not know), so a note follows the very
+    rule that decided."""
     by_key = _attributes(header)
+    unknown_name: str | None = None
     for key in _HEADER_KEYS:
         value = by_key.get(key.lower())
         if not isinstance(value, str) or value.strip().lower() in ("", "unknown"):
             continue
         found = _lookup(value)
         if found is None:
+            unknown_name = unknown_name or value.strip()
             continue
         if value.strip().lower() in _VAGUE_NAMES:
             # "linear" says nothing about primaries; EXR chromaticities do, and without them the EXR default
             # (Rec.709) holds: "scene_linear" is a role, ACEScg in the pinned config but whatever the writer's
             # config made it, so it is not taken as the pinned config's.
             primaries, unknown = _by_primaries(by_key)
-            return primaries or DEFAULT_FLOAT_COLORSPACE, unknown
-        return found, False  # a space named outright wins over the chromaticities
-    return _by_primaries(by_key)
+            return _HeaderSays(primaries or DEFAULT_FLOAT_COLORSPACE, unknown, unknown_name)
+        return _HeaderSays(
+            found, False
+        )  # a space named outright wins over the chromaticities and other names
+    return _HeaderSays(*_by_primaries(by_key), unknown_name)
 
 
 def _by_primaries(by_key: Mapping[str, Any]) -> tuple[str | None, bool]:
@@ -301,21 +317,49 @@ LOG_DPX_TRANSFERS = frozenset({"Printing density", "Logarithmic"})
 def explain_colorspace(attributes: Mapping[str, Any], is_float: bool) -> tuple[str, str]:
     """(colourspace, why) from a file's attributes and sample type: the guess :func:`guess_colorspace`
     makes, with the reason ``aifx info`` prints beside it."""
-    found, unknown = _from_header({"attributes": attributes})
-    if unknown:
-        return DEFAULT_FLOAT_COLORSPACE, UNKNOWN_PRIMARIES
-    if found is not None:
-        return found, "from the file's colourspace metadata"
+    says = _from_header({"attributes": attributes})
+    colorspace = says.colorspace or (DEFAULT_FLOAT_COLORSPACE if is_float else DEFAULT_INTEGER_COLORSPACE)
+    doubt = colorspace_doubt(attributes, is_float)
+    if doubt is not None and doubt.startswith("the DPX"):
+        return colorspace, f"integer data; {doubt}"  # (what the guess rests on, then the log transfer)
+    if doubt is not None:
+        return colorspace, doubt
+    if says.colorspace is not None:
+        return colorspace, "from the file's colourspace metadata"
     if is_float:
-        return DEFAULT_FLOAT_COLORSPACE, "float data without colourspace metadata"
+        return colorspace, "float data without colourspace metadata"
+    return colorspace, "integer data without colourspace metadata"  # (8, 10, 12 or 16 bits)
+
+
+def log_transfer(attributes: Mapping[str, Any]) -> str | None:
+    """A DPX's log transfer (``dpx:Transfer``, :data:`LOG_DPX_TRANSFERS`), or None."""
     transfer = str(attributes.get("dpx:Transfer", ""))
+    return transfer if transfer in LOG_DPX_TRANSFERS else None
+
+
+def colorspace_doubt(attributes: Mapping[str, Any], is_float: bool) -> str | None:
+    """Why the colourspace a file without ``--colorspace`` is taken in is a guess its own header contradicts,
+    or None: chromaticities of no standard space, a colourspace name the pinned config does not know, a log
+    DPX transfer where the integer guess is sRGB. ``aifx info`` prints it as the guess's reason and a fill says
+    it in a note; the fill then names no colourspace in an output of another format, which would state the
+    guess as the file's own (a log scan's EXR read back as sRGB "from the file's colourspace metadata")."""
+    says = _from_header({"attributes": attributes})
+    if says.unknown_name is not None:
+        taken = says.colorspace or (DEFAULT_FLOAT_COLORSPACE if is_float else DEFAULT_INTEGER_COLORSPACE)
+        return (
+            f"the file names its colourspace {says.unknown_name!r}, which aifx's config does not know; taken as "
+            f"{taken}: pass --colorspace with the plate's as the config names it, e.g. 'ARRI LogC4' or 'Raw'"
+        )
+    if says.unknown_primaries:
+        return UNKNOWN_PRIMARIES
+    transfer = log_transfer(attributes)
     # A log DPX keeps the integer guess: its header names a kind of curve, not the camera's or scanner's space.
-    if transfer in LOG_DPX_TRANSFERS:
-        return DEFAULT_INTEGER_COLORSPACE, (
-            f"integer data; the DPX says its transfer is {transfer} (log): pass --colorspace with its log space, "
+    if says.colorspace is None and not is_float and transfer is not None:
+        return (
+            f"the DPX says its transfer is {transfer} (log): pass --colorspace with its log space, "
             "e.g. 'ADX10' or 'ARRI LogC3 (EI800)', for backends that work in scene-linear"
         )
-    return DEFAULT_INTEGER_COLORSPACE, "integer data without colourspace metadata"  # (8, 10, 12 or 16 bits)
+    return None
 
 
 def guess_colorspace(source: Any = None, extension: str | Path | None = None) -> str:
@@ -345,14 +389,27 @@ def guess_colorspace(source: Any = None, extension: str | Path | None = None) ->
     ext = _extension_of(extension) or (path.suffix.lower() if path else "")
     if path is not None and not header and ext == ".exr":
         header = _read_exr_header(path)
-    found = _from_header(header)[0]
+    found = _from_header(header).colorspace
     if found is not None:
         return found
-    channels = getattr(source, "channels", None)
-    if isinstance(channels, Mapping) and channels:
-        is_float = any(np.issubdtype(plane.dtype, np.floating) for plane in channels.values())
+    is_float = _holds_floats(source)
+    if is_float is not None:
         return DEFAULT_FLOAT_COLORSPACE if is_float else DEFAULT_INTEGER_COLORSPACE
     return DEFAULT_FLOAT_COLORSPACE if ext in _FLOAT_EXTENSIONS else DEFAULT_INTEGER_COLORSPACE
+
+
+def _holds_floats(source: Any) -> bool | None:
+    """Whether an image as read (an :class:`~aifx_core.sequence.image.Image`) holds float data, or None for
+    anything without channels."""
+    channels = getattr(source, "channels", None)
+    if not isinstance(channels, Mapping) or not channels:
+        return None
+    return any(np.issubdtype(plane.dtype, np.floating) for plane in channels.values())
+
+
+def doubt_of(image: Any) -> str | None:
+    """:func:`colorspace_doubt` of an image as read: its header's attributes, float if any channel is."""
+    return colorspace_doubt(_header_of(image).get("attributes", {}), bool(_holds_floats(image)))
 
 
 # -- conversion -------------------------------------------------------------------------------------------

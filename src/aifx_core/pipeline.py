@@ -37,13 +37,13 @@ from .backends import get as registered_backend
 from .colour import (
     DEFAULT_FLOAT_COLORSPACE,
     DEFAULT_INTEGER_COLORSPACE,
-    UNKNOWN_PRIMARIES,
     check_colorspace,
+    doubt_of,
     guess_colorspace,
     interop_id,
     is_linear,
+    log_transfer,
     resolve_colorspace,
-    unknown_primaries,
 )
 from .composite import composite
 from .confidence import FOLDER as CONFIDENCE_FOLDER
@@ -1149,9 +1149,10 @@ def _fill_frames(
     first = plate.read(plate.frames[0])
     compression = _output_compression(job, first, out, result.notices)
     colorspace = _plate_colorspace(job, plate, first)
-    if job.colorspace is None and unknown_primaries(first.header.get("attributes", {})):
-        result.notices.append(f"note: {first.source or plate.path(plate.frames[0])}: {UNKNOWN_PRIMARIES}")
-    stated = _stated_colorspace(job, colorspace, first, out, result.notices)
+    doubt = doubt_of(first) if job.colorspace is None else None
+    if doubt is not None and _says_doubt(first, out):
+        result.notices.append(f"note: {first.source or plate.path(plate.frames[0])}: {doubt}")
+    stated = _stated_colorspace(job, colorspace, first, out, result.notices, doubted=doubt is not None)
     backend = _create(job, plate, run, colorspace)
     _model_of(job, manifest)  # as loaded: a hub id's load with downloads on may have fetched a new revision
     exr_output = out.extension == ".exr"  # (another format's codecs are its own: see _lossless)
@@ -1556,8 +1557,23 @@ def _float_output(first: Image, target_format: str) -> bool:
     return target_format == "exr" or target_dtype(first, target_format).kind == "f"
 
 
+def _says_doubt(first: Image, out: FramePattern) -> bool:
+    """Whether a fill says, once a run, what the plate's header says of its colourspace that the guess cannot
+    follow (:func:`~aifx_core.colour.colorspace_doubt`): always for a name the config does not know or
+    primaries of no standard space; for a log DPX only where the output is of another format (a scan filled
+    into DPX keeps its values and its header, and ``aifx info`` says it is log)."""
+    same_format = FORMATS.get(out.extension, "") == first.header.get("format")
+    return not (same_format and log_transfer(first.header.get("attributes", {})))
+
+
 def _stated_colorspace(
-    job: FillJob, colorspace: str, first: Image, out: FramePattern, notices: list[str]
+    job: FillJob,
+    colorspace: str,
+    first: Image,
+    out: FramePattern,
+    notices: list[str],
+    *,
+    doubted: bool = False,
 ) -> Callable[[Image], Image]:
     """How an output in another format than the plate says what its values are: they are written as they are
     (no colour conversion), so a linear EXR plate's PNG holds linear values and an sRGB PNG plate's EXR holds
@@ -1566,9 +1582,18 @@ def _stated_colorspace(
     holds (linear for float data, sRGB for integers), a note says so (not when the job names the colourspace: its
     caller, such as the Blender adapter loading the result with the plate's colourspace, knows); unnamed, a
     viewer (and ``aifx info``) took a PNG for sRGB and an EXR for linear, showing the frame far too dark or
-    washed out."""
+    washed out. ``doubted``: the colourspace is a guess the plate's own header contradicts (a log DPX, a name
+    the config does not know: :func:`~aifx_core.colour.colorspace_doubt`, said in a note of its own); the file
+    names none then (nor a DPX transfer), where it would state the guess as the plate's, and no conversion from
+    the guess is advised."""
     source_format, target_format = first.header.get("format"), FORMATS.get(out.extension, "")
     if not target_format or source_format == target_format:
+        return lambda image: image
+    if doubted:
+        notices.append(
+            f"note: the {target_format.upper()} output holds the {str(source_format).upper()} plate's values as "
+            "they are and names no colourspace, since the plate's own is not known (see the note above)"
+        )
         return lambda image: image
     usual = DEFAULT_FLOAT_COLORSPACE if _float_output(first, target_format) else DEFAULT_INTEGER_COLORSPACE
     tag, ext = interop_id(colorspace), out.extension.lstrip(".")
