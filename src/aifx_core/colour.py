@@ -19,8 +19,11 @@ Rec.709) pass through invertibly as model values in (-1, 0); clip them yourself 
 a backend's values outside the hole, so NaN/Inf in the plate outside it are kept.
 
 Display-referred plates (8/16-bit sRGB or Rec.709 video encodings) are converted by OCIO directly to the model
-space with no shoulder, so an sRGB PNG is passed to a model unchanged. ``Raw``/data colourspaces are passed
-through unchanged.
+space with no shoulder, so an sRGB PNG is passed to a model unchanged. A display-referred space wider than
+Rec.709 (``Display P3 - Display``, ``sRGB Encoded AP1``) has no shoulder either: its colours beyond Rec.709 land
+outside [0, 1], unbounded (pure P3 green → (-2.91, 1.02, -1.02), pure AP1 green's red → -8.0), and a caller
+that clips to 0..1 (:func:`~aifx_core.inpaint.crop.fill_through_crop`) shifts their hue before the model sees
+them. ``Raw``/data colourspaces are passed through unchanged.
 """
 
 from __future__ import annotations
@@ -529,8 +532,11 @@ def convert(rgb: np.ndarray, src: str, dst: str) -> np.ndarray:
 def to_model(rgb: np.ndarray, colorspace: str) -> np.ndarray:
     """Plate values (..., 3) in ``colorspace`` → float32 sRGB-encoded Rec.709 for models (see module doc).
 
-    Non-negative input lands in [0, 1]; scene values above 1 are soft-clipped reversibly up to
-    :data:`SOFT_CLIP_MAX`; negatives map into (-1, 0) (mirrored curves); NaN → 0, ±Inf → ±the limit.
+    Scene-referred input lands in (-1, 1): values above 1 are soft-clipped reversibly up to
+    :data:`SOFT_CLIP_MAX`, negatives (out-of-gamut colours, e.g. saturated ACEScg) map into (-1, 0) (mirrored
+    curves); NaN → 0, ±Inf → ±the limit. Display-referred input within Rec.709's gamut lands in [0, 1], but a
+    wider display space's saturated colours do not and are not bounded (pure ``Display P3 - Display`` green →
+    (-2.91, 1.02, -1.02)): clip, or compress the gamut, where a model needs exactly 0..1.
     """
     name = resolve_colorspace(colorspace)
     array = _check_rgb(rgb)
