@@ -4,16 +4,18 @@
 on float32 (OpenCV 4.11: values far outside the input range). So each channel is mapped linearly onto 16 bits
 using the range of the pixels Telea actually reads (a ring of its radius plus one around the hole), inpainted,
 and mapped back: HDR values keep ~1/65535 of the local range of precision instead of being clipped to 8 bits.
-A lone outlier in that ring (a CG firefly, a sun glint: 1 % of the ring or less, far from the rest) would set
-the step for the whole fill, so the range is the bulk's, widened up to :data:`_SPAN_PER_BULK` times its spread
-(at least 1.0 and the bulk's magnitude), and values beyond it are clamped for the encoding only: the fill stays
-within what surrounds the hole and the plate is not touched. Only the hole's bounding box (plus the ring) is
+A lone outlier in that ring (a CG firefly, a hot pixel: at most :data:`_LONE_PX` connected pixels, far from the
+rest) would set the step for the whole fill, so the range is the bulk's, widened up to :data:`_SPAN_PER_BULK`
+times its spread (at least 1.0 and the bulk's magnitude), and lone values beyond it are clamped for the encoding
+only: the fill stays within what surrounds the hole and the plate is not touched. A larger group beyond it (a thin
+bright line crossing the hole) widens the range to its values, so Telea carries it in. Only the hole's bounding box (plus the ring) is
 processed, so a small hole on a 4K plate costs a small crop.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -32,6 +34,9 @@ _TAIL_PERCENT = 1.0
 #: bulk keeps at least 65535 / 64 = 1024 steps. Never narrower than 1.0 nor the bulk's magnitude, so a plate
 #: in 0..1 (display-referred, 8/16-bit) or a bright area's own values are never clamped.
 _SPAN_PER_BULK = 64.0
+#: The most connected pixels beyond that range that are clamped as one lone outlier (:func:`ring_range`): a
+#: larger group (a thin line crossing the ring) widens the range to its values.
+_LONE_PX = 3
 
 
 @dataclass(frozen=True)
@@ -85,8 +90,7 @@ class TeleaBackend:
             planes = [rgb[y0:y1, x0:x1, c] for y0, y1, x0, x1 in parts]
             # The 16-bit range is the whole ring's (the union of the parts' rings: no part's ring holds another
             # part's pixels), so each part is encoded as one crop of the whole would be.
-            known = np.concatenate([plane[ring] for plane, ring in zip(planes, rings, strict=True)])
-            lo, scale = encoding_range(known)
+            lo, scale = ring_range(planes, rings)
             encoded = [_encode(plane, lo, scale) for plane in planes]
             passes.append(partial(_march, encoded, masks, holes, self.radius, lo, scale))
         # The channels' passes are independent and OpenCV releases the GIL in them: they run at once (each the
@@ -122,6 +126,28 @@ def encoding_range(known: np.ndarray) -> tuple[float, float]:
         hi = min(brightest, lo + span)
         lo = max(darkest, hi - span)  # (the slack one side does not need goes to the other)
     return lo, (hi - lo) or 1.0
+
+
+def ring_range(planes: Sequence[np.ndarray], rings: Sequence[np.ndarray]) -> tuple[float, float]:
+    """(lo, scale) of one channel's 16-bit encoding from the pixels Telea reads (each crop's ``ring``): the
+    bulk's range (:func:`encoding_range`), widened to every ring pixel beyond it that is not lone. Lone: in a
+    group of at most :data:`_LONE_PX` connected pixels beyond the bulk's range (a firefly, a hot pixel), clamped
+    for the encoding. A thin bright line crossing a large hole (a lit cable, 10.0 on a 0.05-0.10 wall) is under
+    1 % of the ring but its width times the ring's depth in pixels: clamped, Telea carried it in at 1.6, not 6."""
+    known = np.concatenate([plane[ring] for plane, ring in zip(planes, rings, strict=True)])
+    lo, scale = encoding_range(known)
+    hi, widened = lo + scale, False
+    for plane, ring in zip(planes, rings, strict=True):
+        with np.errstate(invalid="ignore"):
+            beyond = ring & np.isfinite(plane) & ((plane < lo) | (plane > hi))
+        if not beyond.any():
+            continue
+        _, labels, stats, _ = cv2.connectedComponentsWithStats(beyond.astype(np.uint8), connectivity=8)
+        grouped = beyond & (stats[:, cv2.CC_STAT_AREA] > _LONE_PX)[labels]
+        if grouped.any():
+            values = plane[grouped]
+            lo, hi, widened = min(lo, float(values.min())), max(hi, float(values.max())), True
+    return (lo, (hi - lo) or 1.0) if widened else (lo, scale)
 
 
 def _encode(plane: np.ndarray, lo: float, scale: float) -> np.ndarray:
