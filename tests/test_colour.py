@@ -315,7 +315,8 @@ def test_the_unknown_primaries_note_follows_the_rule_that_decided():
     Rec.709 without a word. Both now come from the one walk."""
     header = {"colorSpace": "Linear", "oiio:ColorSpace": "ACEScg", "chromaticities": AWG3}
     assert guess_colorspace({"attributes": header}, ".exr") == LINEAR_COLORSPACE
-    assert colour.unknown_primaries(header)
+    doubt = colour.colorspace_doubt(header, is_float=True)
+    assert doubt is not None and doubt.kind == "unknown_primaries"
     assert colour.explain_colorspace(header, is_float=True) == (LINEAR_COLORSPACE, colour.UNKNOWN_PRIMARIES)
     named = {"colorSpace": "ACEScg", "oiio:ColorSpace": "Linear", "chromaticities": AWG3}
-    assert not colour.unknown_primaries(named)
+    assert colour.colorspace_doubt(named, is_float=True) is None

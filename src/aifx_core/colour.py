@@ -29,10 +29,11 @@ them. ``Raw``/data colourspaces are passed through unchanged.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import PyOpenColorIO as OCIO
@@ -78,6 +79,7 @@ ALIASES: dict[str, str] = {
     "aces": "ACES2065-1",
     "acescct": "ACEScct",
     "raw": "Raw",
+    "non-color": "Raw",  # Blender's name for data (normals, masks, depth)
 }
 
 #: Header keys that may name a colourspace, in order of trust. ``colorInteropID`` is the OpenEXR 3.4+
@@ -85,6 +87,9 @@ ALIASES: dict[str, str] = {
 _HEADER_KEYS = ("colorInteropID", "colorSpace", "colorspace", "oiio:ColorSpace", "ocio:colorspace")
 #: Header values that name a transfer curve but not the primaries (OpenImageIO writes "Linear").
 _VAGUE_NAMES = {"linear", "lin", "scene_linear"}
+#: OpenImageIO's name for a pure power curve ("Gamma2.2" for a PNG's gAMA chunk, "Gamma1.8"), read as the
+#: config's "Gamma 2.2 Encoded Rec.709" where it has that curve (a PNG without cHRM has Rec.709 primaries).
+_OIIO_GAMMA = re.compile(r"gamma\s*(\d)\.(\d)", re.IGNORECASE)
 _FLOAT_EXTENSIONS = {".exr", ".hdr", ".pfm"}
 _DISPLAY_ENCODINGS = {"sdr-video"}
 
@@ -112,6 +117,10 @@ def _lookup(name: str) -> str | None:
     cfg = config()
     text = ALIASES.get(text.lower(), text)
     space = cfg.getColorSpace(text)  # names, aliases, interop IDs and roles, case-insensitive
+    if space is None and (gamma := _OIIO_GAMMA.fullmatch(text)):
+        space = cfg.getColorSpace(
+            f"g{gamma[1]}{gamma[2]}_rec709"
+        )  # (the config's alias of that curve, if any)
     return space.getName() if space is not None else None
 
 
@@ -238,23 +247,15 @@ UNKNOWN_PRIMARIES = (
 )
 
 
-def unknown_primaries(attributes: Mapping[str, Any]) -> bool:
-    """Whether an EXR's ``chromaticities`` name primaries no standard space has (a camera's native gamut
-    such as ARRI Wide Gamut 3, or a damaged attribute) and no space named outright overrides them: the file
-    says what its values are, in terms the guess cannot follow, so taking them as Rec.709 must be said, not
-    done silently."""
-    return _from_header({"attributes": attributes}).unknown_primaries
-
-
 class _HeaderSays(NamedTuple):
     """What a header says of its colourspace (rules 1 and 2 of :func:`guess_colorspace`)."""
 
     #: The colourspace the header says, or None.
     colorspace: str | None
-    #: Whether that rests on chromaticities of no standard space (:func:`unknown_primaries`).
+    #: Whether that rests on chromaticities of no standard space (:data:`UNKNOWN_PRIMARIES`).
     unknown_primaries: bool
     #: The first name the header gives that the pinned config does not know (a studio config's
-    #: ``LogC4_AWG4``, Blender's ``Non-Color``), where it names no space the config knows outright.
+    #: ``LogC4_AWG4``, Blender's ``Filmic Log``), where it names no space the config knows outright.
     unknown_name: str | None = None
 
 
@@ -323,10 +324,10 @@ def explain_colorspace(attributes: Mapping[str, Any], is_float: bool) -> tuple[s
     says = _from_header({"attributes": attributes})
     colorspace = says.colorspace or (DEFAULT_FLOAT_COLORSPACE if is_float else DEFAULT_INTEGER_COLORSPACE)
     doubt = colorspace_doubt(attributes, is_float)
-    if doubt is not None and doubt.startswith("the DPX"):
-        return colorspace, f"integer data; {doubt}"  # (what the guess rests on, then the log transfer)
+    if doubt is not None and doubt.kind == "log_transfer":
+        return colorspace, f"integer data; {doubt.text}"  # (what the guess rests on, then the log transfer)
     if doubt is not None:
-        return colorspace, doubt
+        return colorspace, doubt.text
     if says.colorspace is not None:
         return colorspace, "from the file's colourspace metadata"
     if is_float:
@@ -340,28 +341,40 @@ def log_transfer(attributes: Mapping[str, Any]) -> str | None:
     return transfer if transfer in LOG_DPX_TRANSFERS else None
 
 
-def colorspace_doubt(attributes: Mapping[str, Any], is_float: bool) -> str | None:
+class Doubt(NamedTuple):
+    """What in a file's header the colourspace guess cannot follow (:func:`colorspace_doubt`)."""
+
+    #: Which rule: ``"log_transfer"`` (a log DPX), ``"unknown_name"`` (a name the config does not know) or
+    #: ``"unknown_primaries"`` (chromaticities of no standard space): how a caller words it, not by its text.
+    kind: Literal["log_transfer", "unknown_name", "unknown_primaries"]
+    #: The sentence ``aifx info`` prints as the reason and a fill as its note.
+    text: str
+
+
+def colorspace_doubt(attributes: Mapping[str, Any], is_float: bool) -> Doubt | None:
     """Why the colourspace a file without ``--colorspace`` is taken in is a guess its own header contradicts,
-    or None: chromaticities of no standard space, a colourspace name the pinned config does not know, a log
-    DPX transfer where the integer guess is sRGB. ``aifx info`` prints it as the guess's reason and a fill says
-    it in a note; the fill then names no colourspace in an output of another format, which would state the
-    guess as the file's own (a log scan's EXR read back as sRGB "from the file's colourspace metadata")."""
+    or None: a log DPX transfer where the integer guess is sRGB, a colourspace name the pinned config does not
+    know, chromaticities of no standard space. ``aifx info`` prints it as the guess's reason and a fill says it
+    in a note. The log transfer is checked first: OpenImageIO names a "Logarithmic" DPX "KodakLog", a name the
+    config does not know, and the transfer is what says how to fix it."""
     says = _from_header({"attributes": attributes})
-    if says.unknown_name is not None:
-        taken = says.colorspace or (DEFAULT_FLOAT_COLORSPACE if is_float else DEFAULT_INTEGER_COLORSPACE)
-        return (
-            f"the file names its colourspace {says.unknown_name!r}, which aifx's config does not know; taken as "
-            f"{taken}: pass --colorspace with the plate's as the config names it, e.g. 'ARRI LogC4' or 'Raw'"
-        )
-    if says.unknown_primaries:
-        return UNKNOWN_PRIMARIES
     transfer = log_transfer(attributes)
     # A log DPX keeps the integer guess: its header names a kind of curve, not the camera's or scanner's space.
     if says.colorspace is None and not is_float and transfer is not None:
-        return (
+        return Doubt(
+            "log_transfer",
             f"the DPX says its transfer is {transfer} (log): pass --colorspace with its log space, "
-            "e.g. 'ADX10' or 'ARRI LogC3 (EI800)', for backends that work in scene-linear"
+            "e.g. 'ADX10' or 'ARRI LogC3 (EI800)', for backends that work in scene-linear",
         )
+    if says.unknown_name is not None:
+        taken = says.colorspace or (DEFAULT_FLOAT_COLORSPACE if is_float else DEFAULT_INTEGER_COLORSPACE)
+        return Doubt(
+            "unknown_name",
+            f"the file names its colourspace {says.unknown_name!r}, which aifx's config does not know; taken as "
+            f"{taken}: pass --colorspace with the plate's as the config names it, e.g. 'ARRI LogC4' or 'Raw'",
+        )
+    if says.unknown_primaries:
+        return Doubt("unknown_primaries", UNKNOWN_PRIMARIES)
     return None
 
 
@@ -410,7 +423,7 @@ def _holds_floats(source: Any) -> bool | None:
     return any(np.issubdtype(plane.dtype, np.floating) for plane in channels.values())
 
 
-def doubt_of(image: Any) -> str | None:
+def doubt_of(image: Any) -> Doubt | None:
     """:func:`colorspace_doubt` of an image as read: its header's attributes, float if any channel is."""
     return colorspace_doubt(_header_of(image).get("attributes", {}), bool(_holds_floats(image)))
 

@@ -1151,7 +1151,7 @@ def _fill_frames(
     colorspace = _plate_colorspace(job, plate, first)
     doubt = doubt_of(first) if job.colorspace is None else None
     if doubt is not None and _says_doubt(first, out):
-        result.notices.append(f"note: {first.source or plate.path(plate.frames[0])}: {doubt}")
+        result.notices.append(f"note: {first.source or plate.path(plate.frames[0])}: {doubt.text}")
     stated = _stated_colorspace(job, colorspace, first, out, result.notices, doubted=doubt is not None)
     backend = _create(job, plate, run, colorspace)
     _model_of(job, manifest)  # as loaded: a hub id's load with downloads on may have fetched a new revision
@@ -1549,6 +1549,11 @@ def _output_compression(job: FillJob, first: Image, out: FramePattern, notices: 
 #: as linear Rec.709, whatever the primaries. OpenImageIO's TIFF writer keeps no colourspace, and its JPEG is
 #: always read back as sRGB.
 _NAMES_COLOURSPACE = ("exr", "png")
+#: Output formats that, naming no colourspace, read back as naming none (``aifx info``: "float data without
+#: colourspace metadata"): a guess the plate's header contradicts is left unnamed in them
+#: (:func:`_stated_colorspace`). Not PNG: OpenImageIO reads a PNG without colour chunks as "sRGB", as viewers
+#: do; nor DPX, whose transfer alone says linear, unmarked read as sRGB.
+_UNNAMED_SAYS_SO = ("exr",)
 
 
 def _float_output(first: Image, target_format: str) -> bool:
@@ -1583,13 +1588,15 @@ def _stated_colorspace(
     caller, such as the Blender adapter loading the result with the plate's colourspace, knows); unnamed, a
     viewer (and ``aifx info``) took a PNG for sRGB and an EXR for linear, showing the frame far too dark or
     washed out. ``doubted``: the colourspace is a guess the plate's own header contradicts (a log DPX, a name
-    the config does not know: :func:`~aifx_core.colour.colorspace_doubt`, said in a note of its own); the file
-    names none then (nor a DPX transfer), where it would state the guess as the plate's, and no conversion from
-    the guess is advised."""
+    the config does not know: :func:`~aifx_core.colour.colorspace_doubt`, said in a note of its own); an EXR
+    output names none then, where it would state the guess as the plate's, and no conversion from the guess is
+    advised: unnamed, it reads as "without colourspace metadata" (:data:`_UNNAMED_SAYS_SO`). Any other output is
+    stamped and advised as usual: a PNG without colour chunks reads as sRGB "from the file's colourspace
+    metadata", so a linear guess left unnamed would be shown as sRGB with no word of a conversion."""
     source_format, target_format = first.header.get("format"), FORMATS.get(out.extension, "")
     if not target_format or source_format == target_format:
         return lambda image: image
-    if doubted:
+    if doubted and target_format in _UNNAMED_SAYS_SO:
         notices.append(
             f"note: the {target_format.upper()} output holds the {str(source_format).upper()} plate's values as "
             "they are and names no colourspace, since the plate's own is not known (see the note above)"
