@@ -19,7 +19,8 @@ Rec.709) pass through invertibly as model values in (-1, 0); clip them yourself 
 a backend's values outside the hole, so NaN/Inf in the plate outside it are kept.
 
 Display-referred plates (8/16-bit sRGB or Rec.709 video encodings) are converted by OCIO directly to the model
-space with no shoulder, so an sRGB PNG is passed to a model unchanged. A display-referred space wider than
+space with no shoulder, so an sRGB PNG is passed to a model unchanged, and a float display-referred plate's
+values beyond 0..1 (a float sRGB TIFF's 1.5 or -0.2) pass on beyond [0, 1]. A display-referred space wider than
 Rec.709 (``Display P3 - Display``, ``sRGB Encoded AP1``) has no shoulder either: its colours beyond Rec.709 land
 outside [0, 1], unbounded (pure P3 green → (-2.91, 1.02, -1.02), pure AP1 green's red → -8.0), and a caller
 that clips to 0..1 (:func:`~aifx_core.inpaint.crop.fill_through_crop`) shifts their hue before the model sees
@@ -547,9 +548,10 @@ def to_model(rgb: np.ndarray, colorspace: str) -> np.ndarray:
 
     Scene-referred input lands in (-1, 1): values above 1 are soft-clipped reversibly up to
     :data:`SOFT_CLIP_MAX`, negatives (out-of-gamut colours, e.g. saturated ACEScg) map into (-1, 0) (mirrored
-    curves); NaN → 0, ±Inf → ±the limit. Display-referred input within Rec.709's gamut lands in [0, 1], but a
-    wider display space's saturated colours do not and are not bounded (pure ``Display P3 - Display`` green →
-    (-2.91, 1.02, -1.02)): clip, or compress the gamut, where a model needs exactly 0..1.
+    curves); NaN → 0, ±Inf → ±the limit. Display-referred input lands in [0, 1] only for values in 0..1 of a
+    Rec.709-gamut display space: a float plate's values beyond 0..1 pass on unbounded (sRGB (1.5, -0.2, 0.5)
+    stays as it is), and so do a wider display space's saturated colours (pure ``Display P3 - Display`` green
+    → (-2.91, 1.02, -1.02)): clip, or compress the gamut, where a model needs exactly 0..1.
     """
     name = resolve_colorspace(colorspace)
     array = _check_rgb(rgb)
