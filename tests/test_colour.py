@@ -160,6 +160,23 @@ def test_negative_values_pass_through_invertibly():
     np.testing.assert_allclose(back, grey(values), atol=2e-5, rtol=1e-4)
 
 
+def test_model_range_is_as_documented_for_scene_and_display_spaces():
+    """to_model's docstring said non-negative input lands in [0, 1]: true of scene-referred spaces (the
+    shoulder) and of values in 0..1 of Rec.709-gamut display spaces, not of a wider display space's saturated
+    colours nor of a float display-referred plate's values beyond 0..1."""
+    primaries = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 1]], np.float32)
+    for scene in ("ACEScg", "ACES2065-1", "linear", "ACEScct"):
+        model = to_model(primaries * 50.0, scene)
+        assert np.all(model > -1) and np.all(model < 1), scene
+    assert np.all((to_model(primaries, "srgb") >= 0) & (to_model(primaries, "srgb") <= 1))
+    # [0, 1] only for values in 0..1: a float sRGB plate's values beyond it pass on as they are.
+    beyond = np.array([[1.5, -0.2, 0.5]], np.float32)
+    assert np.array_equal(to_model(beyond, "srgb"), beyond)
+    p3_green = to_model(primaries[1:2], "Display P3 - Display")[0]
+    np.testing.assert_allclose(p3_green, [-2.907, 1.018, -1.016], atol=2e-3)
+    assert to_model(primaries[1:2], "sRGB Encoded AP1")[0, 0] < -7.9
+
+
 def test_nan_and_inf_become_finite_model_values():
     rgb = np.array([[np.nan, np.inf, -np.inf], [0.5, np.nan, 2.0]], np.float32)
     model = to_model(rgb, "ACEScg")
@@ -302,7 +319,8 @@ def test_the_unknown_primaries_note_follows_the_rule_that_decided():
     Rec.709 without a word. Both now come from the one walk."""
     header = {"colorSpace": "Linear", "oiio:ColorSpace": "ACEScg", "chromaticities": AWG3}
     assert guess_colorspace({"attributes": header}, ".exr") == LINEAR_COLORSPACE
-    assert colour.unknown_primaries(header)
+    doubt = colour.colorspace_doubt(header, is_float=True)
+    assert doubt is not None and doubt.kind == "unknown_primaries"
     assert colour.explain_colorspace(header, is_float=True) == (LINEAR_COLORSPACE, colour.UNKNOWN_PRIMARIES)
     named = {"colorSpace": "ACEScg", "oiio:ColorSpace": "Linear", "chromaticities": AWG3}
-    assert not colour.unknown_primaries(named)
+    assert colour.colorspace_doubt(named, is_float=True) is None

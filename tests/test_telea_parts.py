@@ -8,23 +8,22 @@ import numpy as np
 import pytest
 
 from aifx_core.inpaint.base import BackendContext
-from aifx_core.inpaint.telea import _TOP, TeleaBackend, _parts
+from aifx_core.inpaint.telea import _TOP, TeleaBackend, _parts, ring_range
 
 
 def _one_march(rgb: np.ndarray, hole: np.ndarray, radius: float = 5.0) -> np.ndarray:
-    """The whole hole's Telea in one crop of its bounding box (what ``inpaint`` did before the parts)."""
-    out, margin = rgb.copy(), int(radius) + 3
+    """The whole hole's Telea in one crop of its bounding box (what ``inpaint`` did before the parts), its
+    16-bit range from the ring Telea reads (radius + 1)."""
+    out, margin, reach = rgb.copy(), int(radius) + 3, int(np.ceil(radius)) + 1
     ys, xs = np.nonzero(hole)
     y0, y1 = max(ys.min() - margin, 0), min(ys.max() + margin + 1, hole.shape[0])
     x0, x1 = max(xs.min() - margin, 0), min(xs.max() + margin + 1, hole.shape[1])
     crop_hole = hole[y0:y1, x0:x1]
     mask = crop_hole.astype(np.uint8)
-    ring = cv2.dilate(mask, np.ones((2 * margin + 1, 2 * margin + 1), np.uint8)).astype(bool) & ~crop_hole
+    ring = cv2.dilate(mask, np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)).astype(bool) & ~crop_hole
     for c in range(rgb.shape[-1]):
         plane = rgb[y0:y1, x0:x1, c]
-        known = plane[ring & np.isfinite(plane)]
-        lo, hi = (float(known.min()), float(known.max())) if known.size else (0.0, 1.0)
-        scale = (hi - lo) or 1.0
+        lo, scale = ring_range([plane], [ring])
         unit = np.nan_to_num((plane - lo) / scale, nan=0.0, posinf=1.0, neginf=0.0)
         encoded = np.clip(np.rint(unit * _TOP), 0, _TOP).astype(np.uint16)
         filled = cv2.inpaint(encoded, mask, radius, cv2.INPAINT_TELEA)

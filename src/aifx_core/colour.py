@@ -19,17 +19,22 @@ Rec.709) pass through invertibly as model values in (-1, 0); clip them yourself 
 a backend's values outside the hole, so NaN/Inf in the plate outside it are kept.
 
 Display-referred plates (8/16-bit sRGB or Rec.709 video encodings) are converted by OCIO directly to the model
-space with no shoulder, so an sRGB PNG is passed to a model unchanged. ``Raw``/data colourspaces are passed
-through unchanged.
+space with no shoulder, so an sRGB PNG is passed to a model unchanged, and a float display-referred plate's
+values beyond 0..1 (a float sRGB TIFF's 1.5 or -0.2) pass on beyond [0, 1]. A display-referred space wider than
+Rec.709 (``Display P3 - Display``, ``sRGB Encoded AP1``) has no shoulder either: its colours beyond Rec.709 land
+outside [0, 1], unbounded (pure P3 green → (-2.91, 1.02, -1.02), pure AP1 green's red → -8.0), and a caller
+that clips to 0..1 (:func:`~aifx_core.inpaint.crop.fill_through_crop`) shifts their hue before the model sees
+them. ``Raw``/data colourspaces are passed through unchanged.
 """
 
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import PyOpenColorIO as OCIO
@@ -75,6 +80,7 @@ ALIASES: dict[str, str] = {
     "aces": "ACES2065-1",
     "acescct": "ACEScct",
     "raw": "Raw",
+    "non-color": "Raw",  # Blender's name for data (normals, masks, depth)
 }
 
 #: Header keys that may name a colourspace, in order of trust. ``colorInteropID`` is the OpenEXR 3.4+
@@ -82,6 +88,9 @@ ALIASES: dict[str, str] = {
 _HEADER_KEYS = ("colorInteropID", "colorSpace", "colorspace", "oiio:ColorSpace", "ocio:colorspace")
 #: Header values that name a transfer curve but not the primaries (OpenImageIO writes "Linear").
 _VAGUE_NAMES = {"linear", "lin", "scene_linear"}
+#: OpenImageIO's name for a pure power curve ("Gamma2.2" for a PNG's gAMA chunk, "Gamma1.8"), read as the
+#: config's "Gamma 2.2 Encoded Rec.709" where it has that curve (a PNG without cHRM has Rec.709 primaries).
+_OIIO_GAMMA = re.compile(r"gamma\s*(\d)\.(\d)", re.IGNORECASE)
 _FLOAT_EXTENSIONS = {".exr", ".hdr", ".pfm"}
 _DISPLAY_ENCODINGS = {"sdr-video"}
 
@@ -109,6 +118,10 @@ def _lookup(name: str) -> str | None:
     cfg = config()
     text = ALIASES.get(text.lower(), text)
     space = cfg.getColorSpace(text)  # names, aliases, interop IDs and roles, case-insensitive
+    if space is None and (gamma := _OIIO_GAMMA.fullmatch(text)):
+        space = cfg.getColorSpace(
+            f"g{gamma[1]}{gamma[2]}_rec709"
+        )  # (the config's alias of that curve, if any)
     return space.getName() if space is not None else None
 
 
@@ -235,34 +248,42 @@ UNKNOWN_PRIMARIES = (
 )
 
 
-def unknown_primaries(attributes: Mapping[str, Any]) -> bool:
-    """Whether an EXR's ``chromaticities`` name primaries no standard space has (a camera's native gamut
-    such as ARRI Wide Gamut 3, or a damaged attribute) and no space named outright overrides them: the file
-    says what its values are, in terms the guess cannot follow, so taking them as Rec.709 must be said, not
-    done silently."""
-    return _from_header({"attributes": attributes})[1]
+class _HeaderSays(NamedTuple):
+    """What a header says of its colourspace (rules 1 and 2 of :func:`guess_colorspace`)."""
+
+    #: The colourspace the header says, or None.
+    colorspace: str | None
+    #: Whether that rests on chromaticities of no standard space (:data:`UNKNOWN_PRIMARIES`).
+    unknown_primaries: bool
+    #: The first name the header gives that the pinned config does not know (a studio config's
+    #: ``LogC4_AWG4``, Blender's ``Filmic Log``), where it names no space the config knows outright.
+    unknown_name: str | None = None
 
 
-def _from_header(header: Mapping[str, Any]) -> tuple[str | None, bool]:
-    """Rules 1 and 2 of :func:`guess_colorspace` in one walk over the header: (the colourspace the header
-    says, or None; whether the guess rests on chromaticities of no standard space, which
-    :func:`unknown_primaries` reports), so the note follows the very rule that decided."""
+def _from_header(header: Mapping[str, Any]) -> _HeaderSays:
+    """Rules 1 and 2 of :func:`guess_colorspace` in one walk over the header, with what the guess could not
+    follow (chromaticities of no standard space, a name the config does not know), so a note follows the very
+    rule that decided."""
     by_key = _attributes(header)
+    unknown_name: str | None = None
     for key in _HEADER_KEYS:
         value = by_key.get(key.lower())
         if not isinstance(value, str) or value.strip().lower() in ("", "unknown"):
             continue
         found = _lookup(value)
         if found is None:
+            unknown_name = unknown_name or value.strip()
             continue
         if value.strip().lower() in _VAGUE_NAMES:
             # "linear" says nothing about primaries; EXR chromaticities do, and without them the EXR default
             # (Rec.709) holds: "scene_linear" is a role, ACEScg in the pinned config but whatever the writer's
             # config made it, so it is not taken as the pinned config's.
             primaries, unknown = _by_primaries(by_key)
-            return primaries or DEFAULT_FLOAT_COLORSPACE, unknown
-        return found, False  # a space named outright wins over the chromaticities
-    return _by_primaries(by_key)
+            return _HeaderSays(primaries or DEFAULT_FLOAT_COLORSPACE, unknown, unknown_name)
+        return _HeaderSays(
+            found, False
+        )  # a space named outright wins over the chromaticities and other names
+    return _HeaderSays(*_by_primaries(by_key), unknown_name)
 
 
 def _by_primaries(by_key: Mapping[str, Any]) -> tuple[str | None, bool]:
@@ -301,21 +322,61 @@ LOG_DPX_TRANSFERS = frozenset({"Printing density", "Logarithmic"})
 def explain_colorspace(attributes: Mapping[str, Any], is_float: bool) -> tuple[str, str]:
     """(colourspace, why) from a file's attributes and sample type: the guess :func:`guess_colorspace`
     makes, with the reason ``aifx info`` prints beside it."""
-    found, unknown = _from_header({"attributes": attributes})
-    if unknown:
-        return DEFAULT_FLOAT_COLORSPACE, UNKNOWN_PRIMARIES
-    if found is not None:
-        return found, "from the file's colourspace metadata"
+    says = _from_header({"attributes": attributes})
+    colorspace = says.colorspace or (DEFAULT_FLOAT_COLORSPACE if is_float else DEFAULT_INTEGER_COLORSPACE)
+    doubt = colorspace_doubt(attributes, is_float)
+    if doubt is not None and doubt.kind == "log_transfer":
+        return colorspace, f"integer data; {doubt.text}"  # (what the guess rests on, then the log transfer)
+    if doubt is not None:
+        return colorspace, doubt.text
+    if says.colorspace is not None:
+        return colorspace, "from the file's colourspace metadata"
     if is_float:
-        return DEFAULT_FLOAT_COLORSPACE, "float data without colourspace metadata"
+        return colorspace, "float data without colourspace metadata"
+    return colorspace, "integer data without colourspace metadata"  # (8, 10, 12 or 16 bits)
+
+
+def log_transfer(attributes: Mapping[str, Any]) -> str | None:
+    """A DPX's log transfer (``dpx:Transfer``, :data:`LOG_DPX_TRANSFERS`), or None."""
     transfer = str(attributes.get("dpx:Transfer", ""))
+    return transfer if transfer in LOG_DPX_TRANSFERS else None
+
+
+class Doubt(NamedTuple):
+    """What in a file's header the colourspace guess cannot follow (:func:`colorspace_doubt`)."""
+
+    #: Which rule: ``"log_transfer"`` (a log DPX), ``"unknown_name"`` (a name the config does not know) or
+    #: ``"unknown_primaries"`` (chromaticities of no standard space): how a caller words it, not by its text.
+    kind: Literal["log_transfer", "unknown_name", "unknown_primaries"]
+    #: The sentence ``aifx info`` prints as the reason and a fill as its note.
+    text: str
+
+
+def colorspace_doubt(attributes: Mapping[str, Any], is_float: bool) -> Doubt | None:
+    """Why the colourspace a file without ``--colorspace`` is taken in is a guess its own header contradicts,
+    or None: a log DPX transfer where the integer guess is sRGB, a colourspace name the pinned config does not
+    know, chromaticities of no standard space. ``aifx info`` prints it as the guess's reason and a fill says it
+    in a note. The log transfer is checked first: OpenImageIO names a "Logarithmic" DPX "KodakLog", a name the
+    config does not know, and the transfer is what says how to fix it."""
+    says = _from_header({"attributes": attributes})
+    transfer = log_transfer(attributes)
     # A log DPX keeps the integer guess: its header names a kind of curve, not the camera's or scanner's space.
-    if transfer in LOG_DPX_TRANSFERS:
-        return DEFAULT_INTEGER_COLORSPACE, (
-            f"integer data; the DPX says its transfer is {transfer} (log): pass --colorspace with its log space, "
-            "e.g. 'ADX10' or 'ARRI LogC3 (EI800)', for backends that work in scene-linear"
+    if says.colorspace is None and not is_float and transfer is not None:
+        return Doubt(
+            "log_transfer",
+            f"the DPX says its transfer is {transfer} (log): pass --colorspace with its log space, "
+            "e.g. 'ADX10' or 'ARRI LogC3 (EI800)', for backends that work in scene-linear",
         )
-    return DEFAULT_INTEGER_COLORSPACE, "integer data without colourspace metadata"  # (8, 10, 12 or 16 bits)
+    if says.unknown_name is not None:
+        taken = says.colorspace or (DEFAULT_FLOAT_COLORSPACE if is_float else DEFAULT_INTEGER_COLORSPACE)
+        return Doubt(
+            "unknown_name",
+            f"the file names its colourspace {says.unknown_name!r}, which aifx's config does not know; taken as "
+            f"{taken}: pass --colorspace with the plate's as the config names it, e.g. 'ARRI LogC4' or 'Raw'",
+        )
+    if says.unknown_primaries:
+        return Doubt("unknown_primaries", UNKNOWN_PRIMARIES)
+    return None
 
 
 def guess_colorspace(source: Any = None, extension: str | Path | None = None) -> str:
@@ -345,14 +406,27 @@ def guess_colorspace(source: Any = None, extension: str | Path | None = None) ->
     ext = _extension_of(extension) or (path.suffix.lower() if path else "")
     if path is not None and not header and ext == ".exr":
         header = _read_exr_header(path)
-    found = _from_header(header)[0]
+    found = _from_header(header).colorspace
     if found is not None:
         return found
-    channels = getattr(source, "channels", None)
-    if isinstance(channels, Mapping) and channels:
-        is_float = any(np.issubdtype(plane.dtype, np.floating) for plane in channels.values())
+    is_float = _holds_floats(source)
+    if is_float is not None:
         return DEFAULT_FLOAT_COLORSPACE if is_float else DEFAULT_INTEGER_COLORSPACE
     return DEFAULT_FLOAT_COLORSPACE if ext in _FLOAT_EXTENSIONS else DEFAULT_INTEGER_COLORSPACE
+
+
+def _holds_floats(source: Any) -> bool | None:
+    """Whether an image as read (an :class:`~aifx_core.sequence.image.Image`) holds float data, or None for
+    anything without channels."""
+    channels = getattr(source, "channels", None)
+    if not isinstance(channels, Mapping) or not channels:
+        return None
+    return any(np.issubdtype(plane.dtype, np.floating) for plane in channels.values())
+
+
+def doubt_of(image: Any) -> Doubt | None:
+    """:func:`colorspace_doubt` of an image as read: its header's attributes, float if any channel is."""
+    return colorspace_doubt(_header_of(image).get("attributes", {}), bool(_holds_floats(image)))
 
 
 # -- conversion -------------------------------------------------------------------------------------------
@@ -472,8 +546,12 @@ def convert(rgb: np.ndarray, src: str, dst: str) -> np.ndarray:
 def to_model(rgb: np.ndarray, colorspace: str) -> np.ndarray:
     """Plate values (..., 3) in ``colorspace`` → float32 sRGB-encoded Rec.709 for models (see module doc).
 
-    Non-negative input lands in [0, 1]; scene values above 1 are soft-clipped reversibly up to
-    :data:`SOFT_CLIP_MAX`; negatives map into (-1, 0) (mirrored curves); NaN → 0, ±Inf → ±the limit.
+    Scene-referred input lands in (-1, 1): values above 1 are soft-clipped reversibly up to
+    :data:`SOFT_CLIP_MAX`, negatives (out-of-gamut colours, e.g. saturated ACEScg) map into (-1, 0) (mirrored
+    curves); NaN → 0, ±Inf → ±the limit. Display-referred input lands in [0, 1] only for values in 0..1 of a
+    Rec.709-gamut display space: a float plate's values beyond 0..1 pass on unbounded (sRGB (1.5, -0.2, 0.5)
+    stays as it is), and so do a wider display space's saturated colours (pure ``Display P3 - Display`` green
+    → (-2.91, 1.02, -1.02)): clip, or compress the gamut, where a model needs exactly 0..1.
     """
     name = resolve_colorspace(colorspace)
     array = _check_rgb(rgb)

@@ -37,13 +37,13 @@ from .backends import get as registered_backend
 from .colour import (
     DEFAULT_FLOAT_COLORSPACE,
     DEFAULT_INTEGER_COLORSPACE,
-    UNKNOWN_PRIMARIES,
     check_colorspace,
+    doubt_of,
     guess_colorspace,
     interop_id,
     is_linear,
+    log_transfer,
     resolve_colorspace,
-    unknown_primaries,
 )
 from .composite import composite
 from .confidence import FOLDER as CONFIDENCE_FOLDER
@@ -1149,9 +1149,10 @@ def _fill_frames(
     first = plate.read(plate.frames[0])
     compression = _output_compression(job, first, out, result.notices)
     colorspace = _plate_colorspace(job, plate, first)
-    if job.colorspace is None and unknown_primaries(first.header.get("attributes", {})):
-        result.notices.append(f"note: {first.source or plate.path(plate.frames[0])}: {UNKNOWN_PRIMARIES}")
-    stated = _stated_colorspace(job, colorspace, first, out, result.notices)
+    doubt = doubt_of(first) if job.colorspace is None else None
+    if doubt is not None and _says_doubt(first, out):
+        result.notices.append(f"note: {first.source or plate.path(plate.frames[0])}: {doubt.text}")
+    stated = _stated_colorspace(job, colorspace, first, out, result.notices, doubted=doubt is not None)
     backend = _create(job, plate, run, colorspace)
     _model_of(job, manifest)  # as loaded: a hub id's load with downloads on may have fetched a new revision
     exr_output = out.extension == ".exr"  # (another format's codecs are its own: see _lossless)
@@ -1548,6 +1549,11 @@ def _output_compression(job: FillJob, first: Image, out: FramePattern, notices: 
 #: as linear Rec.709, whatever the primaries. OpenImageIO's TIFF writer keeps no colourspace, and its JPEG is
 #: always read back as sRGB.
 _NAMES_COLOURSPACE = ("exr", "png")
+#: Output formats that, naming no colourspace, read back as naming none (``aifx info``: "float data without
+#: colourspace metadata"): a guess the plate's header contradicts is left unnamed in them
+#: (:func:`_stated_colorspace`). Not PNG: OpenImageIO reads a PNG without colour chunks as "sRGB", as viewers
+#: do; nor DPX, whose transfer alone says linear, unmarked read as sRGB.
+_UNNAMED_SAYS_SO = ("exr",)
 
 
 def _float_output(first: Image, target_format: str) -> bool:
@@ -1556,8 +1562,23 @@ def _float_output(first: Image, target_format: str) -> bool:
     return target_format == "exr" or target_dtype(first, target_format).kind == "f"
 
 
+def _says_doubt(first: Image, out: FramePattern) -> bool:
+    """Whether a fill says, once a run, what the plate's header says of its colourspace that the guess cannot
+    follow (:func:`~aifx_core.colour.colorspace_doubt`): always for a name the config does not know or
+    primaries of no standard space; for a log DPX only where the output is of another format (a scan filled
+    into DPX keeps its values and its header, and ``aifx info`` says it is log)."""
+    same_format = FORMATS.get(out.extension, "") == first.header.get("format")
+    return not (same_format and log_transfer(first.header.get("attributes", {})))
+
+
 def _stated_colorspace(
-    job: FillJob, colorspace: str, first: Image, out: FramePattern, notices: list[str]
+    job: FillJob,
+    colorspace: str,
+    first: Image,
+    out: FramePattern,
+    notices: list[str],
+    *,
+    doubted: bool = False,
 ) -> Callable[[Image], Image]:
     """How an output in another format than the plate says what its values are: they are written as they are
     (no colour conversion), so a linear EXR plate's PNG holds linear values and an sRGB PNG plate's EXR holds
@@ -1566,9 +1587,20 @@ def _stated_colorspace(
     holds (linear for float data, sRGB for integers), a note says so (not when the job names the colourspace: its
     caller, such as the Blender adapter loading the result with the plate's colourspace, knows); unnamed, a
     viewer (and ``aifx info``) took a PNG for sRGB and an EXR for linear, showing the frame far too dark or
-    washed out."""
+    washed out. ``doubted``: the colourspace is a guess the plate's own header contradicts (a log DPX, a name
+    the config does not know: :func:`~aifx_core.colour.colorspace_doubt`, said in a note of its own); an EXR
+    output names none then, where it would state the guess as the plate's, and no conversion from the guess is
+    advised: unnamed, it reads as "without colourspace metadata" (:data:`_UNNAMED_SAYS_SO`). Any other output is
+    stamped and advised as usual: a PNG without colour chunks reads as sRGB "from the file's colourspace
+    metadata", so a linear guess left unnamed would be shown as sRGB with no word of a conversion."""
     source_format, target_format = first.header.get("format"), FORMATS.get(out.extension, "")
     if not target_format or source_format == target_format:
+        return lambda image: image
+    if doubted and target_format in _UNNAMED_SAYS_SO:
+        notices.append(
+            f"note: the {target_format.upper()} output holds the {str(source_format).upper()} plate's values as "
+            "they are and names no colourspace, since the plate's own is not known (see the note above)"
+        )
         return lambda image: image
     usual = DEFAULT_FLOAT_COLORSPACE if _float_output(first, target_format) else DEFAULT_INTEGER_COLORSPACE
     tag, ext = interop_id(colorspace), out.extension.lstrip(".")
