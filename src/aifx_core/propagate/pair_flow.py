@@ -1,8 +1,10 @@
 """A pair's flow, from the pair's two frames alone: a pure function, so it may run in any thread or process.
 
 :func:`pair_flow` makes what :class:`.pairs.Pairs` keeps of each neighbouring pair: DIS both ways
-(:func:`estimate_pair`), completed inside the holes with the completion's fit (:func:`complete_pair`), the
-unmasked movers the pair shows (:func:`_detect_movers`), the exposure gain between the two frames
+(:func:`estimate_pair`), snapped to its background layers refined on the two images where they explain it as
+well (:func:`exact_layers`: a whole-pixel pan is then followed exactly), completed inside the holes with the
+completion's fit (:func:`complete_pair`), the unmasked movers the pair shows (:func:`_detect_movers`), the
+exposure gain between the two frames
 (:func:`_exposure_gain`) and whether the two frames are of two shots at all (:func:`is_cut`). Nothing here
 reads a fill result or any state of the run: the same arrays in give the same result out, in the flow worker's
 thread, in the caller's (``AIFX_THREADS=1``) or in the helper process (``AIFX_FLOW_PROCESS=1``:
@@ -19,7 +21,16 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..flow import DISFlow, FlowEstimator, complete_flows, complete_flows_scored, motion, moving_objects, warp
+from ..flow import (
+    DISFlow,
+    FlowEstimator,
+    complete_flows,
+    complete_flows_scored,
+    motion,
+    moving_objects,
+    rigid,
+    warp,
+)
 from ..flow.completion import PAIR_STEP
 from ..flow.holes import shared_distance
 from ..flow.motion import homography_flow, inverse_homography, smoothed_grey
@@ -41,6 +52,7 @@ _SETTINGS = (
     "aifx_core.flow.estimator",
     "aifx_core.flow.fill",
     "aifx_core.flow.ops",
+    "aifx_core.flow.rigid",
     __name__,
 )
 
@@ -360,6 +372,9 @@ def complete_pair(
     smoothed = (
         (smoothed_grey(a.gray), smoothed_grey(b.gray)) if completes or _moving_objects is not None else None
     )
+    exact = exact_layers(a, b, forward, union) if EXACT_LAYERS else None
+    if exact is not None:
+        forward, backward = exact.snap(forward, backward)
     if union.any():
         if _complete_flows_scored is not None:
             own = (
@@ -377,6 +392,10 @@ def complete_pair(
             fits = (box_fit(fit_f), box_fit(fit_b))  # (held as boxes: they are 0 away from the holes)
         else:
             forward, backward = complete_flows([forward, backward], union)
+    if exact is not None:
+        # (inside the holes the completion's flow, learnt from the snapped flow around them, by the flow alone)
+        forward = rigid.snap(forward, exact.forwards, within=union)
+        backward = rigid.snap(backward, exact.backwards, within=union)
     movers: dict[int, np.ndarray] = {}
     if _moving_objects is not None:
         known = (layers[0], layers[1]) if len(layers) == 2 else None
@@ -384,6 +403,56 @@ def complete_pair(
     gain, trusted = _exposure_gain(a, b, forward) if exposure_match else (_UNIT, True)
     # A step in exposure that is not one gain over the frame links nothing across it (GAIN_AGREE_SHARE).
     return PairFlow(forward, backward, fits, movers, gain if trusted else _UNIT, cut=not trusted)
+
+
+#: Whether a pair's flow takes its background layers' motion refined on the images where it agrees with them
+#: (:func:`exact_layers`), before its completion (which then learns the refined motion) and, in the holes, after.
+#: False: DIS's flow as completed.
+EXACT_LAYERS = True
+
+
+@dataclass
+class ExactLayers:
+    """A pair's background layers refined on its images (:func:`exact_layers`): each layer's motion both ways
+    and the evidence the images give on it."""
+
+    forwards: list[np.ndarray]
+    backwards: list[np.ndarray]
+    evidence_f: list[rigid.Evidence]
+    evidence_b: list[rigid.Evidence]
+
+    def snap(self, forward: np.ndarray, backward: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The pair's flows (as estimated) snapped to the layers where the images (else the flows) agree."""
+        return (
+            rigid.snap(forward, self.forwards, self.evidence_f),
+            rigid.snap(backward, self.backwards, self.evidence_b),
+        )
+
+
+def exact_layers(a: FlowInput, b: FlowInput, forward: np.ndarray, union: np.ndarray) -> ExactLayers | None:
+    """The pair's background layers (:func:`aifx_core.flow.motion.background_layers` of the forward flow as
+    estimated, clear of both holes), each refined on the grey images over the pixels it explains
+    (:func:`aifx_core.flow.rigid.refine`); None where none could be."""
+    found = motion.background_layers(forward, ~union)
+    shape = (forward.shape[0], forward.shape[1])
+    grey_a = a.gray.astype(np.float32) / np.float32(255.0)
+    grey_b = b.gray.astype(np.float32) / np.float32(255.0)
+    clear_a, clear_b = ~a.small_hole, ~b.small_hole
+    exact = ExactLayers([], [], [], [])
+    for matrix in found:
+        refined = rigid.refine(grey_a, grey_b, matrix, forward, ~union, clear_b)
+        reverse = inverse_homography(refined[0]) if refined is not None else None
+        if refined is None or reverse is None or abs(refined[1]) < 1e-3:
+            continue
+        matrix, gain, offset = refined
+        motion_f, motion_b = rigid.layer_flow(matrix, shape), rigid.layer_flow(reverse, shape)
+        exact.forwards.append(motion_f)
+        exact.backwards.append(motion_b)
+        exact.evidence_f.append(rigid.Evidence.of(grey_a, grey_b, gain, offset, clear_a, clear_b, motion_f))
+        exact.evidence_b.append(
+            rigid.Evidence.of(grey_b, grey_a, 1.0 / gain, -offset / gain, clear_b, clear_a, motion_b)
+        )
+    return exact if exact.forwards else None
 
 
 def _detect_movers(
