@@ -103,3 +103,62 @@ def test_a_light_over_part_of_a_static_plate_is_not_taken_for_motion() -> None:
     found = rigid.refine(plate, moved, guess, flow, clear, clear)
     assert found is not None
     assert np.abs(found[0][:2] - np.array([[1.0, 0.0, -1.0], [0.0, 1.0, 0.0]])).max() < 0.01
+
+
+def test_a_mover_between_the_judged_grid_pixels_keeps_its_own_flow() -> None:
+    """The images judge a layer on every fourth pixel each way (``rigid.GRID``: a sixteenth of the work) and the
+    pixels between take their neighbours' share; a mover a pixel wide on a column between them (its flow 1.5 px
+    off the layer's) is not seen by the judged pixels, and only its own flow (held within ``rigid.OWN_MAX_PX``)
+    keeps it from being moved onto the layer with them (it was, with the share alone). The background around
+    it takes the layer's motion exactly."""
+    from aifx_core.flow import rigid
+
+    rng = np.random.default_rng(4)
+    height, width = 48, 80
+    canvas = cv2.GaussianBlur(rng.random((height + 8, width + 8)).astype(np.float32), (0, 0), 1.5)
+    canvas = (canvas - canvas.min()) / (canvas.max() - canvas.min())
+    # A pan of (2, 1) px: b(x + 2, y + 1) = a(x, y).
+    a, b = canvas[4 : 4 + height, 4 : 4 + width], canvas[3 : 3 + height, 2 : 2 + width]
+    pan = np.array([[1.0, 0.0, 2.0], [0.0, 1.0, 1.0], [0.0, 0.0, 1.0]])
+    motion = rigid.layer_flow(pan, (height, width))
+    # DIS's smooth error (~0.04 px) over the layer, and the mover's column
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    flow = motion + 0.04 * np.stack([np.sin(xs / 9.0), np.cos(ys / 7.0)], -1).astype(np.float32)
+    column = 31  # (between two judged columns)
+    flow[:, column, 0] += 1.5
+    clear = np.ones((height, width), bool)
+    evidence = rigid.Evidence.of(a, b, 1.0, 0.0, clear, clear, rigid.on_grid(motion))
+    moved = rigid.snap(flow, [motion], [evidence])
+    assert np.array_equal(moved[:, column], flow[:, column])
+    inner = (slice(8, height - 8), slice(8, column - 2))
+    assert np.array_equal(moved[inner], motion[inner])
+
+
+def test_the_completion_given_the_layers_it_would_fit_completes_alike() -> None:
+    """A pair's exact layers fit its flows' background layers once and hand them to the completion
+    (``layers``), which then fits none: given the layers it would fit itself, it completes the same flows bit
+    for bit and hands on the same layers."""
+    from aifx_core.flow import background_layers, completion
+    from aifx_core.flow.motion import hole_distance
+
+    height, width = 72, 128
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    forward = np.stack([2.0 + 0.01 * xs, 1.0 - 0.005 * ys], -1).astype(np.float32)
+    backward = -forward
+    hole = np.zeros((height, width), bool)
+    hole[28:46, 50:74] = True
+    forward[hole] = 0.0
+    backward[hole] = 0.0
+    usable = hole_distance(hole) > completion.GAP
+    layers = [background_layers(forward, usable), background_layers(backward, usable)]
+    assert layers[0] and layers[1]
+    fitted: list = []
+    given: list = []
+    alone = completion.complete_flows_scored([forward, backward], hole, layers_out=fitted)
+    shared = completion.complete_flows_scored([forward, backward], hole, layers_out=given, layers=layers)
+    assert len(alone) == len(shared) == 4
+    for one, other in zip(alone, shared, strict=True):
+        assert np.array_equal(one, other)
+    assert [len(mine) for mine in fitted] == [len(theirs) for theirs in given]
+    for mine, theirs in zip(fitted, given, strict=True):
+        assert all(np.array_equal(p, q) for p, q in zip(mine, theirs, strict=True))
