@@ -622,3 +622,18 @@ def test_the_seam_ring_from_the_holes_points_is_the_ring_of_the_hole() -> None:
             given = ring(hole, invalid, width, np.nonzero(hole))
             assert all(np.array_equal(a, b) for a, b in zip(given, expected, strict=True))
             assert len(expected[0]) and not invalid[expected].any()
+
+
+def test_a_read_a_hair_either_side_of_a_whole_pixel_touches_what_it_reads() -> None:
+    """OpenCV reads a position rounded to 1/32 px: 3.9999 is read as 4 (pixel 4, and 5 with no weight), as 4.0001
+    is. The touch test took the floor of the position itself (3: pixels 3 and 4), so a chain landing on a whole
+    pixel beside a hole, as exact layers land them, was refused or not by its last digit."""
+    invalid = np.zeros((5, 8), bool)
+    invalid[:, 5] = True
+    xs = np.float32([3.9999, 4.0, 4.0001, 3.98])
+    ys = np.full(4, 2.0, np.float32)
+    image = np.arange(40, dtype=np.float32).reshape(5, 8)[..., None].repeat(3, -1)
+    assert sample_points(image, xs[:3], ys[:3])[:, 0].tolist() == [20.0, 20.0, 20.0]  # (pixel 4 alone)
+    expected = [True, True, True, False]  # (3.98: pixels 3 and 4, read so)
+    assert touches(invalid, xs, ys).tolist() == expected
+    assert touches_footprint(footprint(invalid), xs, ys).tolist() == expected

@@ -23,11 +23,12 @@ def _texture(height: int = 48, width: int = 64, dx: float = 0.0, dy: float = 0.0
 
 
 def _window_touches(invalid: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
-    """By brute force: whether the 4x4 pixels around each position's floor (clamped to the frame) hold ``invalid``."""
+    """By brute force: whether the 4x4 pixels around each read's floor (clamped to the frame) hold ``invalid``: the
+    floor of the position OpenCV reads, rounded to 1/32 px (0.99 is read as 1)."""
     height, width = invalid.shape
     out = np.zeros(len(xs), bool)
     for i, (x, y) in enumerate(zip(xs, ys, strict=True)):
-        x0, y0 = int(x), int(y)
+        x0, y0 = round(float(x) * 32) // 32, round(float(y) * 32) // 32
         rows = np.clip(np.arange(y0 - 1, y0 + 3), 0, height - 1)
         cols = np.clip(np.arange(x0 - 1, x0 + 3), 0, width - 1)
         out[i] = invalid[np.ix_(rows, cols)].any()

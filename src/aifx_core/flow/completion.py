@@ -85,13 +85,18 @@ COARSE_FAST_GAP = 3
 COARSE_MAX_DEPTH = 64.0
 
 
+#: Flow within this many working px of a hole is not learned from (DIS smears the pre-filled hole outwards):
+#: ``gap`` of :func:`complete_flows`.
+GAP = 10
+
+
 @dataclass(frozen=True)
 class _Settings(LayerSettings):
     """The options of :func:`complete_flows`: the ring's layers' (:class:`.ring_layers.LayerSettings`) and the
     completion's own."""
 
     ring: int = 16
-    gap: int = 10
+    gap: int = GAP
     exclude_movers: bool = True
     #: (a_gray, b_gray): the images the flows were estimated on, for moving objects the flow did not follow.
     images: tuple[np.ndarray, np.ndarray] | None = None
@@ -139,6 +144,7 @@ def complete_flows_scored(
     *,
     layers_out: list | None = None,
     distance: np.ndarray | None = None,
+    layers: list[list[np.ndarray]] | None = None,
     **options: Any,
 ) -> tuple[np.ndarray, ...]:
     """:func:`complete_flows` plus each completion's expected error: ``(*completed, *fits)``.
@@ -154,8 +160,12 @@ def complete_flows_scored(
     hole), so a caller need not fit them again (e.g. :func:`.motion.moving_objects`'s ``layers``); nothing is
     added when ``hole`` is empty. ``distance``: :func:`.motion.hole_distance` of ``hole`` when the caller has it
     (it is read, never written), so the pair's mover detection and its completion share one transform.
+    ``layers``: per flow, those background layers when the caller fitted them already (as here: beyond the
+    ``gap`` from the hole, :func:`.motion.background_layers`' defaults), so they are not fitted again; a frame
+    pair's exact layers fit them on the flows as estimated, before the flows are snapped to the refined layers
+    (:func:`aifx_core.propagate.pair_flow.complete_pair`).
     """
-    completed, fits = _complete(flows, hole, _Settings(**options), layers_out, distance)
+    completed, fits = _complete(flows, hole, _Settings(**options), layers_out, distance, layers)
     return (*completed, *fits)
 
 
@@ -165,6 +175,7 @@ def _complete(
     opt: _Settings,
     layers_out: list | None = None,
     distance: np.ndarray | None = None,
+    fitted: list[list[np.ndarray]] | None = None,
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     height, width = hole.shape
     fits = [np.zeros((height, width), np.float32) for _ in flows]
@@ -176,7 +187,7 @@ def _complete(
     # The frame's background layers (one fit per flow, shared by every hole) and what moves against them.
     frame_layers, movers = [], []
     for j, flow in enumerate(flows):
-        layers = background_layers(flow, usable, ransac_px=opt.ransac_px)
+        layers = background_layers(flow, usable, ransac_px=opt.ransac_px) if fitted is None else fitted[j]
         frame_layers.append(layers)
         if opt.exclude_movers and layers:
             # Flow j runs A→B for even j (forward), B→A for odd j (backward).

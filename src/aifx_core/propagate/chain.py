@@ -295,17 +295,41 @@ def hypot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
+#: OpenCV's reads (cv2.remap, bilinear or bicubic: :func:`~aifx_core.flow.sample_points`) take a float32 position
+#: to the nearest 1/READ_STEPS px (half to even) before they mix the pixels from its floor.
+READ_STEPS = 32
+_HALF_STEP = 0.5 / READ_STEPS
+
+
+def read_floor(positions: np.ndarray) -> np.ndarray:
+    """The first pixel (intp) an OpenCV read at ``positions`` (px along one axis, ≥ 0) mixes: the floor of the
+    position rounded to 1/:data:`READ_STEPS` px, as the read rounds it, not of the position itself.
+
+    A position just short of a whole pixel (within 1/64 px: 68.9999) is read from that pixel on (69 and 70, the
+    latter with no weight), the same pixels as the whole pixel itself; the floor of the position would say 68
+    and 69. A flow made exact (:mod:`aifx_core.flow.rigid`) lands its chains on whole pixels give or take
+    1e-4 px, and whether a read next to a hole counted as touching it then turned on that last digit: the
+    floor's margin of one pixel right and below a hole came and went from frame to frame (a test clip's
+    direction preference lost a column of its ring on some frames and not on others). With the read's own
+    pixels it is the same for both.
+    """
+    # The read's floor is floor(rint(32 x) / 32), x the float32 position, rint half to even (cvRound); that is
+    # floor(x + 1/64) exactly (a tie, 32 x = 32 k ± 1/2, rounds to the even 32 k), made in float64, where the
+    # sum of a float32 and 1/64 is exact. (Positions are ≥ 0: truncation is the floor.)
+    shifted = np.add(np.asarray(positions, np.float32), _HALF_STEP, dtype=np.float64)
+    return shifted.astype(np.intp)
+
+
 def touches(invalid: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
     """True where any of the four pixels a bilinear sample at (x, y) reads is ``invalid``.
 
     Checked on all four neighbours (not on the interpolated weight) so no fraction of a hole pixel, however
-    small, can leak into a fill. (A frame read many times reads its :func:`footprint` instead:
-    :func:`touches_footprint`, the same answer.)
+    small, can leak into a fill; the four the read itself mixes (from :func:`read_floor`). (A frame read many
+    times reads its :func:`footprint` instead: :func:`touches_footprint`, the same answer.)
     """
     height, width = invalid.shape
-    # Followed points stay inside the frame (Chain.step drops the others), so truncation is the floor.
-    x0 = np.minimum(xs.astype(np.intp), width - 1)
-    y0 = np.minimum(ys.astype(np.intp), height - 1)
+    x0 = np.minimum(read_floor(xs), width - 1)
+    y0 = np.minimum(read_floor(ys), height - 1)
     x1 = np.minimum(x0 + 1, width - 1)
     y1 = np.minimum(y0 + 1, height - 1)
     return invalid[y0, x0] | invalid[y0, x1] | invalid[y1, x0] | invalid[y1, x1]
@@ -379,8 +403,8 @@ def touches_footprint(box: Footprint, xs: np.ndarray, ys: np.ndarray) -> np.ndar
     """:func:`touches` on an ``invalid`` map given by its :func:`footprint` (the same answer). Positions lie inside
     the frame (as :func:`touches` asks); one outside the box reads its False margin."""
     height, width = box.grown.shape
-    rows = ys.astype(np.intp)
-    cols = xs.astype(np.intp)
+    rows = read_floor(ys)
+    cols = read_floor(xs)
     if box.y0:
         rows -= box.y0
         np.maximum(rows, 0, out=rows)
