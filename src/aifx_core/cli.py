@@ -20,7 +20,7 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import fields
 from types import FrameType
-from typing import Any, TextIO, cast
+from typing import Any, NoReturn, TextIO, cast
 
 from . import __version__
 from .printing import ProgressPrinter, emit_event, events_alone_on_stdout, stdout_unwritable
@@ -158,9 +158,55 @@ def _watched_stdout() -> Iterator[_WatchedStdout | None]:
             sys.stdout = before
 
 
+class _HelpUnwritable(Exception):
+    """A help or version text that stdout did not take; ``prog``: the parser that printed it (``aifx fill``)."""
+
+    def __init__(self, prog: str, error: OSError) -> None:
+        super().__init__(prog)
+        self.prog = prog
+        self.error = error
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser (and, as their ``parser_class``, every subcommand's), except that a help or version text
+    stdout does not take is said: argparse drops the OSError of its print and exits 0, so ``aifx --help >
+    /dev/full`` ended silently with success where every other command's output gives its one line, exit 2."""
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        """Exit as argparse does, unless what the help or version action printed (status 0) failed to reach the
+        :class:`_WatchedStdout` of :func:`main`: then :class:`_HelpUnwritable`, for ``_main`` to say."""
+        watched = sys.stdout
+        if status == 0 and isinstance(watched, _WatchedStdout):
+            with contextlib.suppress(
+                OSError
+            ):  # (its failure is kept in .failed; a closed pipe is left quiet)
+                watched.flush()
+            if watched.failed is not None:
+                raise _HelpUnwritable(self.prog, watched.failed)
+        super().exit(status, message)
+
+
+def _help_asked(prog: str, argv: Sequence[str]) -> str:
+    """What printed the help or version text, as the user typed it after ``aifx`` (``fill --help``; argparse
+    takes ``--vers`` for ``--version``): ``prog``'s subcommands and the first item of ``argv`` naming either."""
+    return " ".join([*prog.split()[1:], _help_flag(argv)])
+
+
+def _help_flag(argv: Sequence[str]) -> str:
+    """The first item of ``argv`` that names the help or version option; ``--help`` where none does."""
+    for item in argv:
+        if item == "-h" or (len(item) > 2 and ("--help".startswith(item) or "--version".startswith(item))):
+            return item
+    return "--help"
+
+
 def _main(argv: Sequence[str] | None, stdout: _WatchedStdout | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(joined_frame_ranges(sys.argv[1:] if argv is None else argv))
+    items = joined_frame_ranges(sys.argv[1:] if argv is None else argv)
+    try:
+        args = parser.parse_args(items)
+    except _HelpUnwritable as exc:
+        return _stdout_failed(_help_asked(exc.prog, items), exc.error)
     if not getattr(args, "handler", None):
         parser.print_help(sys.stderr)
         return 2
@@ -254,9 +300,7 @@ def _backend_help(default: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="aifx", description="Temporally consistent AI fill for image sequences."
-    )
+    parser = _Parser(prog="aifx", description="Temporally consistent AI fill for image sequences.")
     parser.add_argument("--version", action="version", version=f"aifx {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
