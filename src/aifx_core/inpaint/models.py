@@ -40,7 +40,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..options import Options, changes_pixels, option
-from ..protocol.job import FillJob, is_device_name
+from ..protocol.job import FillJob, absolute, is_device_name
 
 log = logging.getLogger(__name__)
 
@@ -343,7 +343,7 @@ def absolute_option_paths(options: dict) -> dict[str, str]:
     home: the files they name as a run here reads them. One rule for the resume key (``--model models/lama.pt``
     here and the absolute path ``aifx submit`` and Ray send key the same) and for a job sent elsewhere
     (:func:`absolute_options`), as ``protocol.job.absolute_paths`` is for the file fields."""
-    return {name: os.path.abspath(os.path.expanduser(value)) for name, value in option_paths(options).items()}
+    return {name: absolute(os.path.expanduser(value)) for name, value in option_paths(options).items()}
 
 
 def relative_options(options: dict) -> dict[str, str]:
