@@ -874,6 +874,36 @@ def test_a_path_that_is_not_utf8_is_refused_before_anything_is_made(shot, tmp_pa
     assert digest(shot) == before
 
 
+def test_a_stray_byte_in_a_text_argument_is_named_as_typed(shot, tmp_path):
+    """``aifx fill ... --colorspace $'sRGB\\xff'`` (a byte that is not UTF-8: a Latin-1 terminal or script) was
+    refused in the job JSON's words, ``--colorspace ("sRGB\\udcff") holds a lone UTF-16 surrogate ... (a broken
+    \\u escape in the job's JSON?); correct it in the job``, and other commands echoed ``\\udcff`` (``--frames
+    '1001\\udcff': cannot read``, ``--host 127.0.0.1\\udcff is reachable from other machines``). Each is one line
+    naming the option and the value as typed, with the byte, before anything is read or written."""
+    stray = os.fsdecode(b"\xff")  # (how Python hands the byte 0xff of an argument to the program)
+    plate, mask = str(shot / "plate.####.exr"), str(shot / "mask.####.png")
+    fill = ["fill", plate, "-m", mask, "-o", str(tmp_path / "out" / "c.####.exr"), "-b", "telea"]
+    job = tmp_path / "job.json"
+    FillJob(input=plate, output=str(tmp_path / "out" / "c.####.exr")).save(job)
+    cases = [
+        ([*fill, "--colorspace", f"sRGB{stray}"], "--colorspace sRGB\\xff:"),
+        ([*fill, f"--backend=telea{stray}"], "--backend telea\\xff:"),
+        ([*fill, "--frames", f"1001{stray}"], "--frames 1001\\xff:"),
+        ([*fill, "--option", f"flow_preset=fast{stray}"], "--option flow_preset=fast\\xff:"),
+        ([*fill, "--option", f"k{stray}=1"], "--option k\\xff=1:"),
+        ([*fill, "--prompt", f"a{stray}b"], "--prompt a\\xffb:"),
+        (["info", plate, "--frames", f"1001{stray}"], "--frames 1001\\xff:"),
+        (["run", str(job), "--frames", f"1001{stray}"], "--frames 1001\\xff:"),
+        (["serve", "--host", f"127.0.0.1{stray}", "--root", str(tmp_path)], "--host 127.0.0.1\\xff:"),
+        (["submit", str(job), "--server", f"http://127.0.0.1:9{stray}"], "--server http://127.0.0.1:9\\xff:"),
+        (["backends", f"telea{stray}"], "telea\\xff (the name argument):"),
+    ]
+    for args, named in cases:
+        line = refused(aifx(*args), named, "the byte \\xff is not UTF-8")
+        assert "surrogate" not in line and "JSON" not in line and "udcff" not in line, line
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_path_with_a_lone_surrogate_escape_is_one_line(shot, tmp_path):
     """``\\ud800`` in a job's JSON is valid JSON and a lone surrogate in Python, which no file name can hold:
     the UTF-8 check's own message encoded it again (os.fsencode takes only U+DC80-U+DCFF) and `aifx run`

@@ -213,6 +213,7 @@ def _main(argv: Sequence[str] | None, stdout: _WatchedStdout | None = None) -> i
     json_progress = bool(getattr(args, "json_progress", False))
     openjd = bool(getattr(args, "openjd_progress", False))
     try:
+        _refuse_stray_bytes(items, args)
         code = int(args.handler(args) or 0)
         if (
             stdout is not None
@@ -258,6 +259,66 @@ def _stdout_failed(command: str, exc: OSError) -> int:
     )
     print(f"aifx: error: {error}", file=sys.stderr)
     return error.exit_code
+
+
+#: The arguments that name files or folders, by ``dest``: a name's bytes that are not UTF-8 (a folder from a
+#: Latin-1 share) are the path checks' to refuse, naming the name and how to rename it (``check_utf8``); such
+#: bytes in any other argument are refused by :func:`_refuse_stray_bytes`.
+_PATH_ARGUMENTS = frozenset(
+    {
+        "input", "output", "mask", "contact_sheet", "save_job", "job", "model", "reference", "out", "plate",
+        "result", "shots", "python", "path_map", "root", "state", "token_file", "token_file_add",
+    }
+)  # fmt: skip
+
+
+def _refuse_stray_bytes(argv: Sequence[str], args: argparse.Namespace) -> None:
+    """Refuse a text argument (not a path) holding bytes that are not UTF-8, typed or pasted in another encoding
+    (Python hands them on as U+DC80-U+DCFF): they were judged as a job's JSON (``--colorspace ("sRGB\\udcff")
+    holds a lone UTF-16 surrogate ... (a broken \\u escape in the job's JSON?)``) or echoed as ``\\udcff``. The
+    line names the option and the value as typed, with the byte, before anything is read or written."""
+    for dest, value in vars(args).items():
+        if dest in _PATH_ARGUMENTS:
+            continue
+        for text in value if isinstance(value, list) else [value]:
+            byte = _stray_byte(text) if isinstance(text, str) else None
+            if byte is not None and not (dest == "option" and _names_a_file_option(text)):
+                raise InputError(_stray_byte_line(argv, dest, text, byte))
+
+
+def _names_a_file_option(item: str) -> bool:
+    """Whether ``--option`` ``item`` sets an option that names a file (``model=...``): its value is a path."""
+    from .inpaint.models import PATH_OPTIONS  # (only for an argument with a stray byte: a light start)
+
+    key, sep, _value = item.partition("=")
+    return bool(sep) and key in PATH_OPTIONS
+
+
+def _stray_byte(text: str) -> str | None:
+    """The first byte of ``text`` that is not UTF-8, as ``\\xff`` (Python's escape U+DCFF for it); None: none."""
+    found = next((char for char in text if "\udc80" <= char <= "\udcff"), None)
+    return None if found is None else f"\\x{ord(found) - 0xDC00:02x}"
+
+
+def _stray_byte_line(argv: Sequence[str], dest: str, text: str, byte: str) -> str:
+    """The one line for the argument ``text`` of ``dest`` holding ``byte``, named as typed in ``argv``: the
+    option (``--colorspace sRGB\\xff``, also written ``--colorspace=...`` or ``-b...``) or the positional."""
+    from .sequence.pattern import shown_name
+
+    named = f"{shown_name(text)} (the {dest} argument)"
+    for index, item in enumerate(argv):
+        before = argv[index - 1] if index else ""
+        if item == text and before.startswith("-"):
+            named = f"{before} {shown_name(text)}"
+        elif item.startswith("-") and item.endswith(text) and item != text:
+            named = f"{item[: len(item) - len(text)].rstrip('=')} {shown_name(text)}"
+        else:
+            continue
+        break
+    return (
+        f"{named}: the byte {byte} is not UTF-8 (typed or pasted in another encoding, such as Latin-1?); "
+        "retype it in UTF-8 and rerun"
+    )
 
 
 #: Options whose value is a frame range (every command that has them: fill, run, info, eval), which may start
