@@ -852,8 +852,11 @@ class AIFX_OT_fill(FillOptions, bpy.types.Operator):
         notes: list = []
         result = load_result(prepared, space, notes) if self.load else None
         if run.state == session.CANCELLED:
+            # Blender's rule: CANCELLED means nothing changed, so no undo step is pushed. The partial result
+            # loaded here (a rerun resumes beside it) is a change: FINISHED makes it one undo step, as a finished
+            # fill is; without it one Ctrl-Z undid the artist's edit before the fill along with the clip.
             self.report({"WARNING"}, run.message)
-            return {"CANCELLED"}
+            return {"CANCELLED"} if result is None else {"FINISHED"}
         where = f" as '{result.name}'" if result is not None else ""
         if result is not None and prepared.confidence_group:
             where += f", confidence in the compositor group '{prepared.confidence_group}'"
