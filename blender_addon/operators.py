@@ -20,14 +20,8 @@ from .aifx_protocol.errors import AifxError, InputError
 from .aifx_protocol.frames import FRAME_TOKEN
 from .jobs import split_sequence_path
 from .plates import Plate, UserError
-from .settings import FillOptions
+from .settings import ONE_SHOT, FillOptions
 from .wording import blender_terms
-
-#: Options of the operator's own properties (what to fill, with what, where to): Blender gives a call that is
-#: not nested in a script (a button, the Clip menu, F3) the last-used value of every property the call leaves
-#: unset, so after the panel's button on sh010 Clip > AI Fill on sh020 filled sh010 again. (The panel settings
-#: on the operator need no flag: :func:`apply_scene_settings` replaces each one the call did not set.)
-ONE_SHOT = {"SKIP_SAVE"}
 
 #: Job files with a modal fill running now: a second press on AI Fill must not start a second worker.
 _RUNNING_JOBS: set[str] = set()
