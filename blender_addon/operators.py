@@ -17,7 +17,7 @@ from bpy.props import BoolProperty, StringProperty
 
 from . import colorspaces, confidence_view, jobs, masks, plates, preferences, session, targets
 from .aifx_protocol.errors import AifxError, InputError
-from .aifx_protocol.frames import FRAME_TOKEN
+from .aifx_protocol.frames import FRAME_TOKEN, output_extension, refuse_output_type
 from .jobs import split_sequence_path
 from .plates import Plate, UserError
 from .settings import ONE_SHOT, FillOptions
@@ -306,6 +306,15 @@ def result_extension(plate: Plate, alpha_mode: str | None) -> str:
     return os.path.splitext(plate.pattern)[1]
 
 
+def _refuse_output_type(output: str) -> None:
+    """An output the core cannot write (``//fill/shot.####.xyz``) refused at the press, in the core's words: the
+    worker refused it only after the Mask had been rasterised, a matte written per frame."""
+    try:
+        refuse_output_type(output, output_extension(output))
+    except InputError as exc:
+        raise UserError(str(exc)) from None
+
+
 def prepare(op: AIFX_OT_fill, context: bpy.types.Context) -> PreparedFill:
     """Everything before the worker starts; raises UserError with one line for the artist."""
     python = preferences.resolve_python(context, op.python)
@@ -320,6 +329,7 @@ def prepare(op: AIFX_OT_fill, context: bpy.types.Context) -> PreparedFill:
     padding = plate.sequence.padding if plate.sequence is not None else 4
     if op.output and not _names_a_folder(op.output):
         output = plates.pattern_path(op.output, "output")  # listed and named by '#' from here on
+        _refuse_output_type(output)
         out_dir = os.path.dirname(output)
     else:
         folder = op.output or op.output_dir

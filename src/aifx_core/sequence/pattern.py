@@ -23,12 +23,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..errors import InputError
-from ..protocol.frames import FRAME_TOKEN, frame_token, token_padding
+from ..protocol.frames import FRAME_TOKEN, IMAGE_EXTENSIONS, frame_token, token_padding
 from ..protocol.job import surrogate_path_error
 from .guard import current_folder
-
-#: File extensions aifx reads and writes (lower case, with the dot).
-IMAGE_EXTENSIONS = (".exr", ".png", ".tif", ".tiff", ".jpg", ".jpeg", ".dpx")
 
 _DIGITS = re.compile(r"\d+")
 
