@@ -17,17 +17,11 @@ from bpy.props import BoolProperty, StringProperty
 
 from . import colorspaces, confidence_view, jobs, masks, plates, preferences, session, targets
 from .aifx_protocol.errors import AifxError, InputError
-from .aifx_protocol.frames import FRAME_TOKEN
+from .aifx_protocol.frames import FRAME_TOKEN, output_extension, refuse_output_type
 from .jobs import split_sequence_path
 from .plates import Plate, UserError
-from .settings import FillOptions
+from .settings import ONE_SHOT, FillOptions
 from .wording import blender_terms
-
-#: Options of the operator's own properties (what to fill, with what, where to): Blender gives a call that is
-#: not nested in a script (a button, the Clip menu, F3) the last-used value of every property the call leaves
-#: unset, so after the panel's button on sh010 Clip > AI Fill on sh020 filled sh010 again. (The panel settings
-#: on the operator need no flag: :func:`apply_scene_settings` replaces each one the call did not set.)
-ONE_SHOT = {"SKIP_SAVE"}
 
 #: Job files with a modal fill running now: a second press on AI Fill must not start a second worker.
 _RUNNING_JOBS: set[str] = set()
@@ -312,6 +306,15 @@ def result_extension(plate: Plate, alpha_mode: str | None) -> str:
     return os.path.splitext(plate.pattern)[1]
 
 
+def _refuse_output_type(output: str) -> None:
+    """An output the core cannot write (``//fill/shot.####.xyz``) refused at the press, in the core's words: the
+    worker refused it only after the Mask had been rasterised, a matte written per frame."""
+    try:
+        refuse_output_type(output, output_extension(output))
+    except InputError as exc:
+        raise UserError(str(exc)) from None
+
+
 def prepare(op: AIFX_OT_fill, context: bpy.types.Context) -> PreparedFill:
     """Everything before the worker starts; raises UserError with one line for the artist."""
     python = preferences.resolve_python(context, op.python)
@@ -326,6 +329,7 @@ def prepare(op: AIFX_OT_fill, context: bpy.types.Context) -> PreparedFill:
     padding = plate.sequence.padding if plate.sequence is not None else 4
     if op.output and not _names_a_folder(op.output):
         output = plates.pattern_path(op.output, "output")  # listed and named by '#' from here on
+        _refuse_output_type(output)
         out_dir = os.path.dirname(output)
     else:
         folder = op.output or op.output_dir
@@ -878,8 +882,11 @@ class AIFX_OT_fill(FillOptions, bpy.types.Operator):
             self.report({"ERROR"}, _load_failed(prepared.output))
             return {"CANCELLED"}
         if run.state == session.CANCELLED:
+            # Blender's rule: CANCELLED means nothing changed, so no undo step is pushed. The partial result
+            # loaded here (a rerun resumes beside it) is a change: FINISHED makes it one undo step, as a finished
+            # fill is; without it one Ctrl-Z undid the artist's edit before the fill along with the clip.
             self.report({"WARNING"}, run.message)
-            return {"CANCELLED"}
+            return {"CANCELLED"} if result is None else {"FINISHED"}
         where = f" as '{result.name}'" if result is not None else ""
         if result is not None and prepared.confidence_group:
             where += f", confidence in the compositor group '{prepared.confidence_group}'"

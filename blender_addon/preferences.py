@@ -11,6 +11,7 @@ import bpy
 
 from .aifx_protocol import client, remote
 from .plates import UserError
+from .settings import ONE_SHOT
 
 #: Successful checks this session, so every fill does not start a second Python just to check.
 _CHECKED_OK: set = set()
@@ -153,7 +154,11 @@ class AIFX_OT_check_environment(bpy.types.Operator):
     bl_label = "Check"
     bl_options = {"INTERNAL"}
 
-    python: bpy.props.StringProperty(name="Python", description="Python to check (default: the preference)")
+    # SKIP_SAVE: a Python named once (python=...) was checked again by the next press naming none, the Check
+    # button's, so a broken preference was reported fine.
+    python: bpy.props.StringProperty(
+        name="Python", description="Python to check (default: the preference)", options=ONE_SHOT
+    )
 
     def execute(self, context: bpy.types.Context) -> set:
         python = resolve_python(context, self.python)

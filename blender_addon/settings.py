@@ -6,6 +6,13 @@ from __future__ import annotations
 import bpy
 from bpy.props import BoolProperty, EnumProperty, IntProperty, PointerProperty, StringProperty
 
+#: Options of the operators' own properties (what to fill, with what, where to; the Python to check): Blender
+#: gives a call that is not nested in a script (a button, the Clip menu, F3) the last-used value of every
+#: property the call leaves unset, so after the panel's button on sh010 Clip > AI Fill on sh020 filled sh010
+#: again. (The panel settings on the operator need no flag: ``apply_scene_settings`` replaces each one the call
+#: did not set.)
+ONE_SHOT = {"SKIP_SAVE"}
+
 #: Options of a path property whose value may start with "//" (relative to the .blend): Blender 5 warns on
 #: such a value unless the property declares it supports one; Blender 4.2-4.x have no such option.
 BLEND_RELATIVE_PATH = {"ANIMATABLE"} | (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -11,6 +12,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 from aifx_core.protocol.remote import RemoteClient
@@ -123,3 +125,86 @@ def wait_for(predicate, timeout: float = 60.0, interval: float = 0.1):
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {predicate}")
+
+
+class SignalAtQueued:
+    """A TCP proxy in front of the server (as a studio's reverse proxy stands) that, when the server answers a
+    ``POST /v1/jobs`` with its 202, sends ``signal`` to process ``pid`` and lets the answer through only once the
+    signal has been taken: the job is queued on the server and aifx submit has not read its id yet, the
+    window a farm's cancel used to fall into (an ordinary run hits it a few times in a hundred). ``answer``:
+    another status line to wait for instead (a 429: the signal lands while the refused send is in flight).
+    ``on_fire``: called just before the signal is sent (what the server does next, as the answer is held)."""
+
+    def __init__(
+        self,
+        target: str,
+        sig: int,
+        answer: bytes = b"HTTP/1.1 202",
+        on_fire: Callable[[], None] | None = None,
+    ) -> None:
+        import socket
+        import threading
+
+        self.target = target.split("//")[1].split(":")
+        self.sig, self.pid, self.fired, self.answer = sig, 0, threading.Event(), answer
+        self.on_fire = on_fire
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+        import threading
+
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection((self.target[0], int(self.target[1])))
+            asked: list[bytes] = []
+            threading.Thread(target=self._pump, args=(client, server, asked, False), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, asked, True), daemon=True).start()
+
+    def _pump(self, source, sink, asked: list[bytes], answers: bool) -> None:
+        try:
+            while data := source.recv(65536):
+                if not answers:
+                    asked.append(data)
+                elif (
+                    not self.fired.is_set()
+                    and data.startswith(self.answer)
+                    and b"".join(asked).startswith(b"POST /v1/jobs")
+                ):
+                    self.fired.set()
+                    if self.on_fire is not None:
+                        self.on_fire()
+                    os.kill(self.pid, self.sig)
+                    signal_taken_by(self.pid, self.sig)
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                with contextlib.suppress(OSError):
+                    end.shutdown(2)
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def signal_taken_by(pid: int, sig: int) -> None:
+    """Wait (bounded) until process ``pid`` no longer has ``sig`` pending: it took it, or it ended."""
+    bit = 1 << (sig - 1)
+    for _ in range(3000):
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            return
+        if "State:\tZ" in status or not any(
+            int(line.split()[1], 16) & bit
+            for line in status.splitlines()
+            if line.startswith(("SigPnd", "ShdPnd"))
+        ):
+            return
+        time.sleep(0.01)

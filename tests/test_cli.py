@@ -339,6 +339,27 @@ def test_progress_that_cannot_be_written_is_one_line_exit_2(shot, tmp_path, stdo
     assert done.stderr.strip().splitlines()[-1].startswith("aifx: error: cannot write the progress events")
 
 
+@pytest.mark.parametrize("args", ["--help", "--version", "fill --help", "serve -h"])
+def test_help_and_version_to_a_full_stdout_are_one_line_exit_2(args):
+    """``aifx --help > /dev/full``, ``--version`` and a subcommand's ``--help`` exited 0 without a word (argparse
+    drops the OSError of its print and exits 0), where every other command's output that stdout does not take is
+    one line and exit 2."""
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "aifx_core", *args.split()],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith(f"aifx: error: cannot write what aifx {args} prints to stdout ("), lines[0]
+    assert lines[0].endswith("point stdout at a pipe or file that takes it, and rerun"), lines[0]
+
+
 def _with_closed(streams: str, *args: str) -> subprocess.CompletedProcess:
     """``aifx <args>`` started as the shell's ``aifx ... <streams>`` (``2>&-``: no file descriptor 2, so Python
     makes ``sys.stderr`` None); what is left open is captured."""

@@ -19,6 +19,7 @@ import pytest
 from cli_runner import aifx
 from shot_files import make_shot, object_matte, plate_frame, read_exr, write_exr
 
+from aifx_core import FillJob
 from aifx_core.errors import InputError
 
 FRAMES = range(1001, 1005)
@@ -873,6 +874,36 @@ def test_a_path_that_is_not_utf8_is_refused_before_anything_is_made(shot, tmp_pa
     assert digest(shot) == before
 
 
+def test_a_stray_byte_in_a_text_argument_is_named_as_typed(shot, tmp_path):
+    """``aifx fill ... --colorspace $'sRGB\\xff'`` (a byte that is not UTF-8: a Latin-1 terminal or script) was
+    refused in the job JSON's words, ``--colorspace ("sRGB\\udcff") holds a lone UTF-16 surrogate ... (a broken
+    \\u escape in the job's JSON?); correct it in the job``, and other commands echoed ``\\udcff`` (``--frames
+    '1001\\udcff': cannot read``, ``--host 127.0.0.1\\udcff is reachable from other machines``). Each is one line
+    naming the option and the value as typed, with the byte, before anything is read or written."""
+    stray = os.fsdecode(b"\xff")  # (how Python hands the byte 0xff of an argument to the program)
+    plate, mask = str(shot / "plate.####.exr"), str(shot / "mask.####.png")
+    fill = ["fill", plate, "-m", mask, "-o", str(tmp_path / "out" / "c.####.exr"), "-b", "telea"]
+    job = tmp_path / "job.json"
+    FillJob(input=plate, output=str(tmp_path / "out" / "c.####.exr")).save(job)
+    cases = [
+        ([*fill, "--colorspace", f"sRGB{stray}"], "--colorspace sRGB\\xff:"),
+        ([*fill, f"--backend=telea{stray}"], "--backend telea\\xff:"),
+        ([*fill, "--frames", f"1001{stray}"], "--frames 1001\\xff:"),
+        ([*fill, "--option", f"flow_preset=fast{stray}"], "--option flow_preset=fast\\xff:"),
+        ([*fill, "--option", f"k{stray}=1"], "--option k\\xff=1:"),
+        ([*fill, "--prompt", f"a{stray}b"], "--prompt a\\xffb:"),
+        (["info", plate, "--frames", f"1001{stray}"], "--frames 1001\\xff:"),
+        (["run", str(job), "--frames", f"1001{stray}"], "--frames 1001\\xff:"),
+        (["serve", "--host", f"127.0.0.1{stray}", "--root", str(tmp_path)], "--host 127.0.0.1\\xff:"),
+        (["submit", str(job), "--server", f"http://127.0.0.1:9{stray}"], "--server http://127.0.0.1:9\\xff:"),
+        (["backends", f"telea{stray}"], "telea\\xff (the name argument):"),
+    ]
+    for args, named in cases:
+        line = refused(aifx(*args), named, "the byte \\xff is not UTF-8")
+        assert "surrogate" not in line and "JSON" not in line and "udcff" not in line, line
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_path_with_a_lone_surrogate_escape_is_one_line(shot, tmp_path):
     """``\\ud800`` in a job's JSON is valid JSON and a lone surrogate in Python, which no file name can hold:
     the UTF-8 check's own message encoded it again (os.fsencode takes only U+DC80-U+DCFF) and `aifx run`
@@ -1230,6 +1261,45 @@ def test_every_relative_input_from_a_deleted_folder_is_named_as_such(shot, tmp_p
         shutil.rmtree(tmp_path / "gone", ignore_errors=True)
         assert not out.parent.exists(), case
     assert digest(shot) == before
+
+
+def test_job_files_and_server_settings_from_a_deleted_folder_are_named_as_such(shot, tmp_path):
+    """From a deleted current folder ``aifx run job.json`` said "job.json: job file not found; check the path"
+    and ``aifx serve --root X`` "--root X: no such folder" (so did ``submit``/``export``'s job file, serve's
+    --state, --token-file and --path-map, run's --path-map and the storyboard's YAML): all read as a wrong path;
+    ``aifx submit`` of a job naming its plate relatively was a FileNotFoundError traceback, exit 1,
+    where every other relative path says the folder aifx runs in is gone. Each gives that one line now, naming
+    the path as typed (the option with it where a path alone would not say which)."""
+    job = tmp_path / "job.json"
+    FillJob(input=str(shot / "plate.####.exr"), output=str(tmp_path / "out" / "c.####.exr")).save(job)
+    FillJob(input="p/plate.####.exr", output=str(tmp_path / "out" / "c.####.exr")).save(tmp_path / "rel.json")
+    state = str(tmp_path / "state")
+    server = ["--server", "http://127.0.0.1:9"]
+    cases = {
+        "run": (["run", "job.json"], "job.json:"),
+        "run --path-map": (["run", str(job), "--path-map", "rules.json"], "rules.json:"),
+        "submit": (["submit", "job.json", *server], "job.json:"),
+        "submit's relative plate": (["submit", str(tmp_path / "rel.json"), *server], "p/plate.####.exr:"),
+        "export": (["export", "openjd", "job.json", "-o", str(tmp_path / "t")], "job.json:"),
+        "serve --root": (["serve", "--root", "shots", "--state", state], "--root shots:"),
+        "serve --state": (["serve", "--root", str(tmp_path), "--state", "st"], "--state st:"),
+        "serve --token-file": (
+            ["serve", "--root", str(tmp_path), "--token-file", "tok"],
+            "--token-file tok:",
+        ),
+        "serve --path-map": (
+            ["serve", "--root", str(tmp_path), "--path-map", "map.json"],
+            "--path-map map.json:",
+        ),
+        "storyboard": (["storyboard", "shots.yaml", "-o", str(tmp_path / "sb")], "shots.yaml:"),
+    }
+    for case, (args, named) in cases.items():
+        line = refused(
+            _in_a_deleted_folder(tmp_path, *args), f"{named} the folder aifx runs in no longer exists"
+        )
+        assert "give absolute paths" in line and "not found" not in line, (case, line)
+        shutil.rmtree(tmp_path / "gone", ignore_errors=True)
+    assert not (tmp_path / "out").exists() and not (tmp_path / "state").exists()
 
 
 def test_a_stray_image_in_the_plate_folder_is_named_and_never_filled(shot, tmp_path):

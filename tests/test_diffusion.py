@@ -968,6 +968,52 @@ def test_a_model_folder_missing_a_component_is_one_line_naming_it_before_loading
         assert not list(tmp_path.glob(f"out-{name}/*"))
 
 
+def test_a_cached_hub_snapshot_missing_a_component_with_downloads_on_says_it_is_incomplete(
+    tiny_inpaint, tmp_path, monkeypatch
+):
+    """With downloads allowed (HF_HUB_OFFLINE unset) and the hub out of reach, huggingface_hub loads the snapshot
+    in the cache as it is: one without tokenizer/ loaded without a word (an empty CLIPTokenizer of 2 entries)
+    and the first frame crashed, where the same snapshot offline was refused naming the component. The snapshot
+    loading will read is checked now, downloads on or off. (HF_ENDPOINT points at a closed local port: the hub
+    cannot be reached, and nothing is ever downloaded.)"""
+    import shutil
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    cache = tmp_path / "hub"
+    repo = cache / "models--aifx-tests--tiny-inpaint"
+    shutil.copytree(tiny_inpaint, repo / "snapshots" / ("c" * 40))
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("c" * 40)
+    shutil.rmtree(repo / "snapshots" / ("c" * 40) / "tokenizer")
+    with pytest.raises(InputError) as caught:
+        create_spatial("diffusers", _context("aifx-tests/tiny-inpaint", cache_dir=str(cache)))
+    message = str(caught.value)
+    assert message.startswith(
+        "model 'aifx-tests/tiny-inpaint' is incomplete in the Hugging Face cache: its tokenizer/ (CLIPTokenizer) "
+        "is missing"
+    ), message
+    assert "hf download aifx-tests/tiny-inpaint" in message and "allow downloads" not in message, message
+
+
+def test_a_single_checkpoints_config_missing_a_component_is_named_before_loading(tiny_inpaint, tmp_path):
+    """A single checkpoint takes its components' configs (and its tokenizer's vocabulary) from ``config``: a
+    config folder copied without tokenizer/ was never checked (only a model folder and a cached hub id were),
+    and the failure came from inside the load. It is one line naming the component, before loading."""
+    import shutil
+
+    config = tmp_path / "sd-config"
+    shutil.copytree(tiny_inpaint, config)
+    shutil.rmtree(config / "tokenizer")
+    checkpoint = tmp_path / "unet-only.safetensors"
+    shutil.copy(tiny_inpaint / "unet" / "diffusion_pytorch_model.safetensors", checkpoint)
+    with pytest.raises(InputError) as caught:
+        create_spatial("diffusers", _context(checkpoint, config=str(config)))
+    assert str(caught.value).startswith(
+        f"config {config / 'tokenizer'}/: missing, but model_index.json names a CLIPTokenizer there"
+    ), str(caught.value)
+
+
 def test_a_cached_hub_snapshot_missing_a_component_offline_says_it_is_incomplete(
     tiny_inpaint, tmp_path, monkeypatch
 ):

@@ -265,3 +265,12 @@ def test_the_retry_rhythm_gives_up_after_its_patience_and_starts_over_on_an_answ
     assert tries == 3 and 1.5 <= time.monotonic() - start < 30
     backoff.reset()
     assert backoff.failing_for == 0.0 and backoff.failed()
+
+
+def test_the_output_types_the_adapters_check_are_the_ones_the_core_writes() -> None:
+    """The Blender add-on refuses an output type at the press with protocol.frames' list; the core writes by
+    imageio.FORMATS: one list, or the add-on would refuse a type the core writes (or pass one it cannot)."""
+    from aifx_core.protocol.frames import IMAGE_EXTENSIONS
+    from aifx_core.sequence.imageio import FORMATS
+
+    assert sorted(IMAGE_EXTENSIONS) == sorted(FORMATS)

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from cli_runner import aifx
-from serve_helpers import TOKENS, Server, http, wait_for, write_tokens
+from serve_helpers import TOKENS, Server, SignalAtQueued, http, wait_for, write_tokens
 from shot_files import interruptible, make_shot, read_exr, shot_job
 
 from aifx_core.protocol.job import MAX_JOB_BYTES
@@ -666,79 +666,6 @@ def test_ctrl_c_in_aifx_submit_cancels_on_the_server(server, area, tmp_path, sen
     assert [j["state"] for j in mine()] == ["cancelled"]
 
 
-class _SignalAtQueued:
-    """A TCP proxy in front of the server (as a studio's reverse proxy stands) that, when the server answers a
-    ``POST /v1/jobs`` with its 202, sends ``signal`` to process ``pid`` and lets the answer through only once the
-    signal has been taken: the job is queued on the server and aifx submit has not read its id yet, the
-    window a farm's cancel used to fall into (an ordinary run hits it a few times in a hundred). ``answer``:
-    another status line to wait for instead (a 429: the signal lands while the refused send is in flight)."""
-
-    def __init__(self, target: str, sig: int, answer: bytes = b"HTTP/1.1 202") -> None:
-        import socket
-        import threading
-
-        self.target = target.split("//")[1].split(":")
-        self.sig, self.pid, self.fired, self.answer = sig, 0, threading.Event(), answer
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        import socket
-        import threading
-
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            server = socket.create_connection((self.target[0], int(self.target[1])))
-            asked: list[bytes] = []
-            threading.Thread(target=self._pump, args=(client, server, asked, False), daemon=True).start()
-            threading.Thread(target=self._pump, args=(server, client, asked, True), daemon=True).start()
-
-    def _pump(self, source, sink, asked: list[bytes], answers: bool) -> None:
-        try:
-            while data := source.recv(65536):
-                if not answers:
-                    asked.append(data)
-                elif (
-                    not self.fired.is_set()
-                    and data.startswith(self.answer)
-                    and b"".join(asked).startswith(b"POST /v1/jobs")
-                ):
-                    self.fired.set()
-                    os.kill(self.pid, self.sig)
-                    _taken(self.pid, self.sig)
-                sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for end in (source, sink):
-                with __import__("contextlib").suppress(OSError):
-                    end.shutdown(2)
-
-    def close(self) -> None:
-        self.listener.close()
-
-
-def _taken(pid: int, sig: int) -> None:
-    """Wait (bounded) until process ``pid`` no longer has ``sig`` pending: it took it, or it ended."""
-    bit = 1 << (sig - 1)
-    for _ in range(3000):
-        try:
-            status = Path(f"/proc/{pid}/status").read_text()
-        except OSError:
-            return
-        if "State:\tZ" in status or not any(
-            int(line.split()[1], 16) & bit
-            for line in status.splitlines()
-            if line.startswith(("SigPnd", "ShdPnd"))
-        ):
-            return
-        time.sleep(0.01)
-
-
 @pytest.mark.parametrize("sent", ["SIGINT", "SIGTERM"])
 def test_a_cancel_as_the_job_is_queued_cancels_it_on_the_server(server, area, tmp_path, sent):
     """A farm's SIGTERM (or a Ctrl+C) that came after the server had queued the job but before aifx submit
@@ -750,7 +677,7 @@ def test_a_cancel_as_the_job_is_queued_cancels_it_on_the_server(server, area, tm
     env = {**os.environ, "AIFX_TOKEN": TOKENS["alice"]}
     out = area / f"out_queued_{sent.lower()}"
     shot_job(area / "long", out / "c.####.exr").save(tmp_path / "job.json")
-    proxy = _SignalAtQueued(server.url, getattr(signal, sent))
+    proxy = SignalAtQueued(server.url, getattr(signal, sent))
     command = [sys.executable, "-m", "aifx_core", "submit", str(tmp_path / "job.json"), "--server", proxy.url]
 
     def mine():
@@ -864,7 +791,7 @@ def test_a_cancel_while_a_refused_send_is_in_flight_says_nothing_was_queued(tmp_
     with _full_queue(tmp_path) as (srv, _waiting, shot):
         out = tmp_path / "mine" / "c.####.exr"
         shot_job(shot, out).save(tmp_path / "job.json")
-        proxy = _SignalAtQueued(srv.url, signal.SIGTERM, answer=b"HTTP/1.1 429")
+        proxy = SignalAtQueued(srv.url, signal.SIGTERM, answer=b"HTTP/1.1 429")
         proc = subprocess.Popen(
             [sys.executable, "-m", "aifx_core", "submit", str(tmp_path / "job.json"), "--server", proxy.url],
             stdout=subprocess.DEVNULL,

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 
-from serve_helpers import http, wait_for
+from serve_helpers import SignalAtQueued, http, wait_for
 from shot_files import make_shot, shot_job
 
 from aifx_core.protocol.remote import RemoteClient
@@ -142,3 +142,56 @@ def test_a_cancel_between_the_claim_and_the_run_command_is_not_lost(tmp_path):
     finally:
         pool.stop()
         store.close()
+
+
+def test_an_interrupted_submit_the_server_cannot_answer_says_its_job_may_still_run(tmp_path):
+    """A farm's SIGTERM right after the server had queued the job, its id unread: aifx submit asks again with
+    the same idempotency key to learn the job to cancel. A 503 from the queue's database there (it could not
+    look the key up) was read as a full queue's "no job": "...; nothing was queued", exit 130, while the job it
+    had sent waited in the queue and would run. It says the server could not answer and the job may still run,
+    naming it by its output and how to cancel it. (The database is made to refuse by pointing the store's
+    connection at an empty file once the job is queued: a real sqlite3.OperationalError, the real 503.)"""
+    import signal
+
+    shot = make_shot(tmp_path / "shot", range(1, 4))
+    store = Store(tmp_path / "state")
+    pool = Pool(store, [""])  # (never started: the job stays queued, the test's to look at)
+    held = {}
+
+    def refuse_reads() -> None:
+        with store._lock:
+            held["db"] = store._db
+            store._db = sqlite3.connect(tmp_path / "empty.sqlite3", check_same_thread=False)
+
+    output = tmp_path / "out" / "c.####.exr"
+    shot_job(shot, output).save(tmp_path / "job.json")
+    try:
+        with serving(create_app(ServerConfig(store, pool))) as url:
+            proxy = SignalAtQueued(url, signal.SIGTERM, on_fire=refuse_reads)
+            command = [sys.executable, "-m", "aifx_core", "submit", str(tmp_path / "job.json")]
+            proc = subprocess.Popen(
+                [*command, "--server", proxy.url],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            proxy.pid = proc.pid
+            try:
+                _, said = proc.communicate(timeout=120)
+            finally:
+                proxy.close()
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+            with store._lock:
+                store._db.close()
+                store._db = held["db"]
+            queued = [j for j in RemoteClient(url, None).jobs()["jobs"] if j["job"]["output"] == str(output)]
+    finally:
+        store.close()
+    assert proxy.fired.is_set() and "interrupted while sending the job" in said, said  # (the window hit)
+    assert [j["state"] for j in queued] == ["queued"]  # the job the server could not answer for
+    assert proc.returncode == 130 and "nothing was queued" not in said, said
+    last = said.strip().splitlines()[-1]
+    assert "could not answer" in last and "may still run" in last and str(output) in last, last
+    assert f"DELETE {proxy.url}/v1/jobs/ID" in last, last

@@ -15,6 +15,9 @@ from typing import Optional
 
 from .errors import InputError
 
+#: The image file types aifx reads and writes (an output must end with one), lower case with their dot.
+IMAGE_EXTENSIONS = (".exr", ".png", ".tif", ".tiff", ".jpg", ".jpeg", ".dpx")
+
 #: One frame token: ####, @@@@, %04d / %d, $F4 / $F / ${F4}.
 FRAME_TOKEN = re.compile(r"#+|@+|%0?(\d*)d|\$\{F(\d*)\}|\$F(\d*)(?![A-Za-z0-9_])")
 # $F, digits, then a letter or _: Houdini reads ``$F4_v2`` as the variable ``F4_v2``, not ``$F4`` and ``_v2``.
@@ -57,3 +60,22 @@ def hash_pattern(path: str) -> str:
     if token is None:
         return path
     return os.path.join(folder, name[: token.start()] + "#" * token_padding(token) + name[token.end() :])
+
+
+def output_extension(path: str) -> str:
+    """The extension of the output pattern or file ``path`` (lower case, with its dot; "" for none): what
+    follows its frame token's last one, as the core reads a pattern (``shot.####.XYZ`` is ``.xyz``)."""
+    name = os.path.basename(path)
+    tokens = list(FRAME_TOKEN.finditer(name))
+    tail = name[tokens[-1].end() :] if tokens else name
+    return os.path.splitext("x" + tail)[1].lower()
+
+
+def refuse_output_type(path: str, extension: str) -> None:
+    """Refuse an output whose ``extension`` is no file type aifx writes, in one line naming ``path``: the core's
+    output check, and the Blender add-on's at the press (the worker refused it only after the Mask had been
+    rasterised, its mattes written)."""
+    if extension not in IMAGE_EXTENSIONS:
+        known = ", ".join(sorted(IMAGE_EXTENSIONS))
+        shown = f"'{extension}'" if extension else "no extension"
+        raise InputError(f"{path}: output has {shown}; end it with one of {known}, e.g. clean.####.exr")

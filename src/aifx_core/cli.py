@@ -20,7 +20,7 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import fields
 from types import FrameType
-from typing import Any, TextIO, cast
+from typing import Any, NoReturn, TextIO, cast
 
 from . import __version__
 from .printing import ProgressPrinter, emit_event, events_alone_on_stdout, stdout_unwritable
@@ -158,15 +158,62 @@ def _watched_stdout() -> Iterator[_WatchedStdout | None]:
             sys.stdout = before
 
 
+class _HelpUnwritable(Exception):
+    """A help or version text that stdout did not take; ``prog``: the parser that printed it (``aifx fill``)."""
+
+    def __init__(self, prog: str, error: OSError) -> None:
+        super().__init__(prog)
+        self.prog = prog
+        self.error = error
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser (and, as their ``parser_class``, every subcommand's), except that a help or version text
+    stdout does not take is said: argparse drops the OSError of its print and exits 0, so ``aifx --help >
+    /dev/full`` ended silently with success where every other command's output gives its one line, exit 2."""
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        """Exit as argparse does, unless what the help or version action printed (status 0) failed to reach the
+        :class:`_WatchedStdout` of :func:`main`: then :class:`_HelpUnwritable`, for ``_main`` to say."""
+        watched = sys.stdout
+        if status == 0 and isinstance(watched, _WatchedStdout):
+            with contextlib.suppress(
+                OSError
+            ):  # (its failure is kept in .failed; a closed pipe is left quiet)
+                watched.flush()
+            if watched.failed is not None:
+                raise _HelpUnwritable(self.prog, watched.failed)
+        super().exit(status, message)
+
+
+def _help_asked(prog: str, argv: Sequence[str]) -> str:
+    """What printed the help or version text, as the user typed it after ``aifx`` (``fill --help``; argparse
+    takes ``--vers`` for ``--version``): ``prog``'s subcommands and the first item of ``argv`` naming either."""
+    return " ".join([*prog.split()[1:], _help_flag(argv)])
+
+
+def _help_flag(argv: Sequence[str]) -> str:
+    """The first item of ``argv`` that names the help or version option; ``--help`` where none does."""
+    for item in argv:
+        if item == "-h" or (len(item) > 2 and ("--help".startswith(item) or "--version".startswith(item))):
+            return item
+    return "--help"
+
+
 def _main(argv: Sequence[str] | None, stdout: _WatchedStdout | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(joined_frame_ranges(sys.argv[1:] if argv is None else argv))
+    items = joined_frame_ranges(sys.argv[1:] if argv is None else argv)
+    try:
+        args = parser.parse_args(items)
+    except _HelpUnwritable as exc:
+        return _stdout_failed(_help_asked(exc.prog, items), exc.error)
     if not getattr(args, "handler", None):
         parser.print_help(sys.stderr)
         return 2
     json_progress = bool(getattr(args, "json_progress", False))
     openjd = bool(getattr(args, "openjd_progress", False))
     try:
+        _refuse_stray_bytes(items, args)
         code = int(args.handler(args) or 0)
         if (
             stdout is not None
@@ -214,6 +261,66 @@ def _stdout_failed(command: str, exc: OSError) -> int:
     return error.exit_code
 
 
+#: The arguments that name files or folders, by ``dest``: a name's bytes that are not UTF-8 (a folder from a
+#: Latin-1 share) are the path checks' to refuse, naming the name and how to rename it (``check_utf8``); such
+#: bytes in any other argument are refused by :func:`_refuse_stray_bytes`.
+_PATH_ARGUMENTS = frozenset(
+    {
+        "input", "output", "mask", "contact_sheet", "save_job", "job", "model", "reference", "out", "plate",
+        "result", "shots", "python", "path_map", "root", "state", "token_file", "token_file_add",
+    }
+)  # fmt: skip
+
+
+def _refuse_stray_bytes(argv: Sequence[str], args: argparse.Namespace) -> None:
+    """Refuse a text argument (not a path) holding bytes that are not UTF-8, typed or pasted in another encoding
+    (Python hands them on as U+DC80-U+DCFF): they were judged as a job's JSON (``--colorspace ("sRGB\\udcff")
+    holds a lone UTF-16 surrogate ... (a broken \\u escape in the job's JSON?)``) or echoed as ``\\udcff``. The
+    line names the option and the value as typed, with the byte, before anything is read or written."""
+    for dest, value in vars(args).items():
+        if dest in _PATH_ARGUMENTS:
+            continue
+        for text in value if isinstance(value, list) else [value]:
+            byte = _stray_byte(text) if isinstance(text, str) else None
+            if byte is not None and not (dest == "option" and _names_a_file_option(text)):
+                raise InputError(_stray_byte_line(argv, dest, text, byte))
+
+
+def _names_a_file_option(item: str) -> bool:
+    """Whether ``--option`` ``item`` sets an option that names a file (``model=...``): its value is a path."""
+    from .inpaint.models import PATH_OPTIONS  # (only for an argument with a stray byte: a light start)
+
+    key, sep, _value = item.partition("=")
+    return bool(sep) and key in PATH_OPTIONS
+
+
+def _stray_byte(text: str) -> str | None:
+    """The first byte of ``text`` that is not UTF-8, as ``\\xff`` (Python's escape U+DCFF for it); None: none."""
+    found = next((char for char in text if "\udc80" <= char <= "\udcff"), None)
+    return None if found is None else f"\\x{ord(found) - 0xDC00:02x}"
+
+
+def _stray_byte_line(argv: Sequence[str], dest: str, text: str, byte: str) -> str:
+    """The one line for the argument ``text`` of ``dest`` holding ``byte``, named as typed in ``argv``: the
+    option (``--colorspace sRGB\\xff``, also written ``--colorspace=...`` or ``-b...``) or the positional."""
+    from .sequence.pattern import shown_name
+
+    named = f"{shown_name(text)} (the {dest} argument)"
+    for index, item in enumerate(argv):
+        before = argv[index - 1] if index else ""
+        if item == text and before.startswith("-"):
+            named = f"{before} {shown_name(text)}"
+        elif item.startswith("-") and item.endswith(text) and item != text:
+            named = f"{item[: len(item) - len(text)].rstrip('=')} {shown_name(text)}"
+        else:
+            continue
+        break
+    return (
+        f"{named}: the byte {byte} is not UTF-8 (typed or pasted in another encoding, such as Latin-1?); "
+        "retype it in UTF-8 and rerun"
+    )
+
+
 #: Options whose value is a frame range (every command that has them: fill, run, info, eval), which may start
 #: with "-" (a shot's negative frames).
 FRAME_RANGE_FLAGS = ("--frames", "--keyframes")
@@ -254,9 +361,7 @@ def _backend_help(default: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="aifx", description="Temporally consistent AI fill for image sequences."
-    )
+    parser = _Parser(prog="aifx", description="Temporally consistent AI fill for image sequences.")
     parser.add_argument("--version", action="version", version=f"aifx {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 

@@ -38,7 +38,7 @@ import numpy as np
 
 from .errors import InputError
 from .inpaint.models import LOADER_OPTIONS, ModelIndex, check_guidance
-from .protocol.job import FillJob
+from .protocol.job import FillJob, check_current_folder
 
 #: What to change in the shots file when the model returned NaN (see ``refuse_nan``).
 NAN_ADVICE = "try dtype: float32 (or bfloat16) in the shots file"
@@ -200,6 +200,7 @@ def load_board(
     storyboard's own stay in :attr:`Board.options` and :attr:`Shot.extra` for the caller to read."""
     import yaml
 
+    check_current_folder(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file; pass the shots YAML file")
     try:

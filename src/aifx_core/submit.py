@@ -100,15 +100,22 @@ def _cancel_unread(client: RemoteClient, job: FillJob, key: str, json_progress: 
         print(f"aifx: stopped waiting; a job sent to {client.url} may still run there", file=sys.stderr)
         return EXIT_CANCELLED
     except RemoteError as exc:
-        if _no_room(exc):  # the server holds no job with this key: the first send never queued it either
+        if exc.status == 429:  # the key is looked up first: the server holds no job with it, none was queued
             print(f"aifx: {exc}; nothing was queued", file=sys.stderr)
             return EXIT_CANCELLED
-        print(
-            f"aifx: could not learn the job to cancel ({exc}); it may still run on the server",
-            file=sys.stderr,
-        )
+        print(_unknown_job_may_run(client.url, job, exc), file=sys.stderr)
         return EXIT_CANCELLED
     return _follow(client, job_id, json_progress, interrupted=True)
+
+
+def _unknown_job_may_run(url: str, job: FillJob, exc: RemoteError) -> str:
+    """The line for a job sent whose id the server could not give (a 503 from its queue's database, which could
+    not look the idempotency key up, a proxy's 502): it says nothing of the first send, which may have queued
+    the job (a 503 was read as a full queue's "nothing was queued"). Its output names it in the job list."""
+    return (
+        f"aifx: the server could not answer which job to cancel ({exc}); the job sent may still run there: find "
+        f"the one writing {job.output} in your jobs (GET {url}/v1/jobs) and cancel it (DELETE {url}/v1/jobs/ID)"
+    )
 
 
 def _no_token(server: str, variable: str) -> RemoteError:
@@ -146,7 +153,8 @@ class _NothingQueued(Exception):
 def _no_room(exc: RemoteError) -> bool:
     """The server refused the job for now without queueing it: a full queue (429), or a queue it cannot write
     just now (503 with Retry-After). A 429 comes after the idempotency key is looked up, so the server holds no
-    job with this key; a 503 is the queue's database refusing, which changes nothing (serve.app _store_error)."""
+    job with this key; a 503 is the queue's database refusing, which changes nothing (serve.app _store_error)
+    but says nothing of an earlier send of the same key either (:func:`_cancel_unread`)."""
     return exc.status == 429 or (exc.status == 503 and exc.retry_after is not None)
 
 

@@ -593,6 +593,31 @@ def test_output_naming_a_new_folder_without_a_slash_is_that_folder(
     )
 
 
+def test_an_output_of_a_file_type_aifx_cannot_write_is_refused_before_the_mask_is_rasterised(
+    blender, exr_shot: Path, tmp_path: Path
+) -> None:
+    """output=".../shot.####.xyz" (a typo, or a type aifx does not write) went to the worker, which refused it
+    only after the Mask had been rasterised (a matte written per frame, a folder made). It is refused at the
+    press, in the core's words, before anything is written."""
+    out = tmp_path / "fill"
+    result = blender(
+        f"""
+        clip = bpy.data.movieclips.load(os.path.join(PLATE, "plate.1001.exr"))
+        scene = bpy.context.scene
+        scene.frame_start, scene.frame_end = 1, 3
+        draw_mask("m", (100, 50, 160, 120), (320, 180))
+        RESULT["xyz"] = run_fill(clip=clip.name, mask_datablock="m", backend="telea",
+                                 output={str(out / "shot.####.xyz")!r})
+        RESULT["listing"] = sorted(os.listdir(PLATE))
+        """,
+        exr_shot,
+    )
+    error = result["xyz"]["error"]
+    assert "shot.####.xyz: output has '.xyz'; end it with one of .dpx, .exr," in error, result["log"]
+    assert "rasterising" not in result["log"], result["log"]
+    assert "aifx_fill" not in result["listing"] and not out.exists()
+
+
 def _assert_untouched_outside_matte(plate: Path, outputs: list[Path], grow: int = 4 + 2 + 1) -> None:
     for index, output in enumerate(outputs):
         matte = cv2.imread(str(plate / "masks" / f"{index:05d}.png"), cv2.IMREAD_GRAYSCALE) > 127

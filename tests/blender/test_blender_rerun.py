@@ -132,7 +132,9 @@ RESULT["again"] = press_panel_button()
 """,
         exr_shot,
     )
-    assert result["state"] == "cancelled" and result["finish"] == ["CANCELLED"], result["log"]
+    assert result["state"] == "cancelled" and result["finish"] == ["FINISHED"], result[
+        "log"
+    ]  # (partial result loaded)
     assert result["shown"] == "plate.1001.exr"
     assert 0 < result["written"] < 6, result["log"]
     assert result["again"] == ["FINISHED"], result["log"]

@@ -668,3 +668,57 @@ def test_the_plate_deleted_renamed_or_undone_while_filling_still_loads_the_resul
             "loaded without the plate's Display and Pixel Aspect, and AI Fill pressed on it fills the result "
             "itself; open the plate again to fill it"
         )
+
+
+def test_esc_after_some_frames_leaves_the_partial_result_one_undo_step(blender, exr_shot: Path) -> None:
+    """Esc once the worker had written a frame loaded the partial result clip (a rerun resumes from it) and
+    returned CANCELLED, which Blender reads as "nothing changed" and pushes no undo step for: one Ctrl-Z then
+    undid the artist's edit made before the fill, along with the clip. A partial result that is loaded is one
+    undo step, as a finished one: FINISHED, with the cancel said as a warning."""
+    result = blender(
+        """
+        operators = sys.modules[ADDON + ".operators"]
+        where = editor("CLIP_EDITOR")
+        window, area, region, space = where
+        def in_editor(call, *args, **kwargs):
+            with bpy.context.temp_override(window=window, area=area, region=region):
+                return call(*args, **kwargs)
+        space.clip = bpy.data.movieclips.load(os.path.join(PLATE, "plate.1001.exr"))
+        scene = bpy.context.scene
+        scene.frame_start, scene.frame_end = 1, 6
+        draw_mask("m", (100, 50, 160, 120), (320, 180))
+        real_start = operators.start_worker
+        def start_then_esc(prepared, on_event=None):
+            # Esc once the worker has written a frame (a background bpy has no window to press it in)
+            held = {}
+            def seen(event):
+                if on_event is not None:
+                    on_event(event)
+                written = event.get("event") == "progress" and event.get("stage") == "write" and event.get("index")
+                if written and not held["session"].cancel_requested:
+                    held["session"].cancel()
+            held["session"] = real_start(prepared, seen)
+            return held["session"]
+        operators.start_worker = start_then_esc
+        in_editor(bpy.ops.ed.undo_push, message="before the edit")
+        scene.render.resolution_x = 1234  # the artist's edit, then AI Fill, then Esc
+        in_editor(bpy.ops.ed.undo_push, message="the edit")
+        RESULT["fill"] = click(where, clip="plate.1001.exr", mask_datablock="m", backend="telea")
+        RESULT["written"] = len([f for f in os.listdir(os.path.join(PLATE, "aifx_fill")) if f.endswith(".exr")])
+        def state():
+            scene = bpy.context.scene
+            return [scene.render.resolution_x, "plate.1001.exr AI Fill" in bpy.data.movieclips]
+        RESULT["stopped"] = state()
+        in_editor(bpy.ops.ed.undo)
+        RESULT["undone"] = state()
+        in_editor(bpy.ops.ed.redo)
+        RESULT["redone"] = state()
+        """,
+        exr_shot,
+    )
+    assert 0 < result["written"] < 6, result["log"]
+    assert "AI Fill cancelled: finished frames are kept" in result["log"], result["log"]
+    assert result["fill"] == ["FINISHED"], result["log"]
+    assert result["stopped"] == [1234, True]
+    assert result["undone"] == [1234, False]  # the partial result is undone, the edit before it is kept
+    assert result["redone"] == [1234, True]

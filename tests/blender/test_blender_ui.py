@@ -55,6 +55,31 @@ def test_preferences_take_a_virtualenv_folder(blender, tmp_path: Path) -> None:
     assert f"no Python in the folder {empty}" in result["empty_check"]
 
 
+def test_a_python_given_to_check_once_does_not_stick(blender, tmp_path: Path) -> None:
+    """``aifx.check_environment``'s ``python`` was the one property of the add-on's operators without SKIP_SAVE:
+    after a press that named a Python (``python=...``), a later press naming none (the preferences' Check
+    button) checked that one again instead of the preference, as Blender gives a property a call leaves unset
+    its last-used value: a broken preference was reported fine."""
+    empty = tmp_path / "not_a_venv"
+    empty.mkdir()
+    result = blender(
+        f"""
+        PREFS.python_path = {str(empty)!r}
+        def press(**kwargs):  # a press, not a nested call (undo=True): unset properties take last-used values
+            try:
+                return sorted(bpy.ops.aifx.check_environment("EXEC_DEFAULT", True, **kwargs))
+            except RuntimeError as exc:  # an ERROR report raises in background Python
+                return str(exc)
+        RESULT["named"] = press(python=sys.executable)
+        RESULT["preference"] = press()
+        RESULT["check"] = PREFS.last_check
+        """
+    )
+    assert result["named"] == ["FINISHED"], result["log"]
+    assert f"no Python in the folder {empty}" in result["preference"], result["preference"]
+    assert f"no Python in the folder {empty}" in result["check"], result["check"]
+
+
 def test_calls_without_settings_take_the_panels_and_errors_use_its_words(blender, exr_shot: Path) -> None:
     result = blender(
         """

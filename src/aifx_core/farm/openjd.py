@@ -34,7 +34,7 @@ import yaml
 
 from ..protocol import events
 from ..protocol.errors import InputError
-from ..protocol.job import FillJob
+from ..protocol.job import FillJob, check_current_folder
 from .ray_executor import DEFAULT_CHUNK, chunk_frames
 
 SPECIFICATION = "jobtemplate-2023-09"
@@ -209,6 +209,7 @@ def load_session_path_map(file: str | os.PathLike) -> list[Any]:
     means none."""
     from ..serve.paths import load_path_map
 
+    check_current_folder(file)
     try:
         data = json.loads(Path(file).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:

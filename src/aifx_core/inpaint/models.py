@@ -40,7 +40,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..options import Options, changes_pixels, option
-from ..protocol.job import FillJob, is_device_name
+from ..protocol.job import FillJob, absolute, is_device_name
 
 log = logging.getLogger(__name__)
 
@@ -343,7 +343,7 @@ def absolute_option_paths(options: dict) -> dict[str, str]:
     home: the files they name as a run here reads them. One rule for the resume key (``--model models/lama.pt``
     here and the absolute path ``aifx submit`` and Ray send key the same) and for a job sent elsewhere
     (:func:`absolute_options`), as ``protocol.job.absolute_paths`` is for the file fields."""
-    return {name: os.path.abspath(os.path.expanduser(value)) for name, value in option_paths(options).items()}
+    return {name: absolute(os.path.expanduser(value)) for name, value in option_paths(options).items()}
 
 
 def relative_options(options: dict) -> dict[str, str]:
@@ -787,11 +787,11 @@ def load_pipeline(request: PipelineRequest, index: ModelIndex | None = None) -> 
 _VOCABULARY = ("vocab", "tokenizer.json", "merges", ".model", ".tiktoken")
 
 
-def component_folders(index: ModelIndex) -> list[tuple[str, str]]:
-    """The components ``model_index.json`` names with a class (``("tokenizer", "CLIPTokenizer")``); those it
-    names ``[null, null]`` (no safety checker) and its settings (``requires_safety_checker``) are none."""
+def component_folders(config: dict[str, Any]) -> list[tuple[str, str]]:
+    """The components a ``model_index.json`` (``config``) names with a class (``("tokenizer", "CLIPTokenizer")``);
+    those it names ``[null, null]`` (no safety checker) and its settings (``requires_safety_checker``) are none."""
     named = []
-    for name, entry in index.config().items():
+    for name, entry in config.items():
         if name.startswith("_") or not isinstance(entry, (list, tuple)) or len(entry) != 2:
             continue
         if entry[0] and entry[1]:
@@ -813,36 +813,71 @@ def _component_gap(folder: Path, class_name: str) -> str | None:
 
 
 def check_components(index: ModelIndex) -> None:
-    """Refuse, before loading, a model folder (or an offline hub snapshot) one of whose components lacks its
-    files: a folder copied without ``tokenizer/`` (or an interrupted download) loaded without a word, since
-    transformers builds an empty tokenizer, and the first frame crashed inside the pipeline (OverflowError,
-    "internal error"); a missing ``vae/`` was worded "no file named config.json found in directory", and in
-    the hub cache "not in the Hugging Face cache". A hub id with downloads on is left to the download."""
-    source = index.source
-    if source.kind == "file":
-        return
-    if source.kind == "hub":
-        revision = hub_revision(source.location, index.request.cache_dir)
-        if revision is None or not index.request.local_files_only:
+    """Refuse, before loading, a model whose components' folders lack their files: a folder copied without
+    ``tokenizer/`` (or an interrupted download) loaded without a word, since transformers builds an empty
+    tokenizer, and the first frame crashed inside the pipeline (OverflowError, "internal error"); a missing
+    ``vae/`` was worded "no file named config.json found in directory", and in the hub cache "not in the
+    Hugging Face cache". Checked where loading reads them: the model's folder, the hub snapshot loading will read
+    (downloads on or off), or a single checkpoint's ``config`` (its components' configs and vocabulary). A
+    single checkpoint without ``config`` takes configs diffusers picks from its keys: left to the load."""
+    request = index.request
+    if index.source.kind == "file":
+        if not request.config:
             return
-        root = hub_cache(index.request.cache_dir) / f"models--{source.location.replace('/', '--')}"
-        root = root / "snapshots" / revision
+        source = locate_config(request.config, request.cache_dir, request.local_files_only)
+        try:
+            config = _model_index(source, request.local_files_only, request.cache_dir)
+        except InputError:  # (a hub id it cannot read now: the load says so, naming the config)
+            return
     else:
-        root = Path(source.location)
-    for name, class_name in component_folders(index):
+        source, config = index.source, index.config()
+    root = Path(source.location) if source.kind == "folder" else _hub_snapshot(source.location, request)
+    if root is None:
+        return
+    for name, class_name in component_folders(config):
         gap = _component_gap(root / name, class_name)
-        if gap is None:
-            continue
-        if source.kind == "hub":
-            raise InputError(
-                f"model {source.location!r} is incomplete in the Hugging Face cache: its {name}/ ({class_name}) "
-                f"is {gap} in {root}; download it again with `hf download {source.location}`, or allow "
-                "downloads"
+        if gap is not None:
+            raise InputError(_component_refusal(source, root, (name, class_name, gap), index))
+
+
+def _hub_snapshot(model_id: str, request: PipelineRequest) -> Path | None:
+    """The cached snapshot of hub model ``model_id`` that loading will read: with downloads on, the cache's
+    after fetching what it lacks (where the hub cannot be reached huggingface_hub falls back to the cache as it
+    is, which loading then reads too: a snapshot without ``tokenizer/`` loaded without a word); offline, the
+    cache's as it is. None where there is none: loading says why (:func:`_hub_error`)."""
+    from diffusers import DiffusionPipeline
+
+    try:
+        with _quiet_hub():
+            folder = DiffusionPipeline.download(
+                model_id, cache_dir=request.cache_dir, local_files_only=request.local_files_only
             )
-        raise InputError(
-            f"{root / name}/: {gap}, but model_index.json names {article(class_name)} {class_name} there; copy "
-            "the model's whole folder again (or download it again)"
+    except (OSError, ValueError):
+        return None
+    return Path(folder)
+
+
+def _component_refusal(
+    source: ModelSource,
+    root: Path,
+    component: tuple[str, str, str],
+    index: ModelIndex,
+) -> str:
+    """The one line for ``component`` (its folder's name, its class, what it lacks) of ``source``, a model or
+    a single checkpoint's config, in ``root`` (the folder, or the hub snapshot)."""
+    name, class_name, gap = component
+    config = index.source.kind == "file"  # (a single checkpoint's components are its config's)
+    if source.kind == "hub":
+        again = "or allow downloads" if index.request.local_files_only else "once the hub can be reached"
+        return (
+            f"{'config' if config else 'model'} {source.location!r} is incomplete in the Hugging Face cache: its "
+            f"{name}/ ({class_name}) is {gap} in {root}; download it again with `hf download {source.location}`, "
+            f"{again}"
         )
+    return (
+        f"{'config ' if config else ''}{root / name}/: {gap}, but model_index.json names {article(class_name)} "
+        f"{class_name} there; copy the model's whole folder again (or download it again)"
+    )
 
 
 def missing_scheduler(index: ModelIndex) -> str | None:

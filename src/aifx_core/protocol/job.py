@@ -365,7 +365,7 @@ def absolute_paths(job: FillJob) -> FillJob:
     this user's home), as a run here would read them: a job sent elsewhere (a server, a Ray worker) is read
     where that folder and home mean nothing."""
     changes: Dict[str, Any] = {
-        name: os.path.abspath(os.path.expanduser(value)) for name, value in relative_paths(job).items()
+        name: absolute(os.path.expanduser(value)) for name, value in relative_paths(job).items()
     }
     return replace(job, **changes) if changes else job
 
@@ -447,10 +447,46 @@ def is_device_name(device: str) -> bool:
     return name in ("auto", "cpu", "mps", "cuda") or (index.isdigit() and index.isascii())
 
 
+def current_folder(path: str | os.PathLike[str]) -> str:
+    """The folder aifx runs in, which the relative ``path`` is read from; where there is none (deleted, or made
+    again by a sync, after the shell went into it) one line naming ``path`` and what to do: a relative output
+    was called a symlink loop there, a relative contact sheet or saved job a FileNotFoundError traceback."""
+    try:
+        return os.getcwd()
+    except FileNotFoundError:
+        raise InputError(
+            f"{path}: the folder aifx runs in no longer exists (deleted or made again since the shell went into "
+            'it), so a relative path leads nowhere; cd into an existing folder (cd "$PWD" enters one made again) '
+            "or give absolute paths, and rerun"
+        ) from None
+    except OSError as exc:
+        raise InputError(
+            f"{path}: cannot tell the folder aifx runs in ({exc.strerror or exc}), which relative paths are read "
+            "from; cd into another folder or give absolute paths, and rerun"
+        ) from None
+
+
+def absolute(path: str | os.PathLike[str]) -> str:
+    """``path`` made absolute as text, as ``os.path.abspath`` does, or the line of :func:`current_folder` (where
+    abspath raised FileNotFoundError: ``aifx submit`` of a job with a relative field was a traceback, exit 1)."""
+    text = os.fspath(path)
+    base = "" if os.path.isabs(text) else current_folder(text)
+    return os.path.normpath(os.path.join(base, text))
+
+
+def check_current_folder(path: str | os.PathLike[str], named: str = "") -> None:
+    """Where ``path`` is relative, :func:`current_folder`'s line if the folder aifx runs in is gone, naming
+    ``named`` (``--root shots``; default: the path): a relative job file, ``--root`` or ``--state`` there was
+    "not found" or "no such folder", a wrong path, not a folder that is gone. Called before the path is used."""
+    if not os.path.isabs(os.path.expanduser(os.fspath(path))):
+        current_folder(named or path)
+
+
 def read_job_text(path: str | os.PathLike) -> str:
     """The text of a job file, refusing what is not one: missing, a folder, a FIFO or device (which would
     block or never end), over :data:`MAX_JOB_BYTES`, or not UTF-8."""
     p = os.fspath(path)
+    check_current_folder(p)
     try:
         info = os.stat(p)
     except FileNotFoundError:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..errors import InputError
+from ..protocol.job import absolute, current_folder
 
 
 class _Frames(Protocol):
@@ -65,32 +66,6 @@ def broken_symlink(path: str | os.PathLike[str], what: str = "") -> InputError |
         return None
     subject = f"{what} " if what else ""
     return InputError(f"{path}: {subject}is a broken symlink; fix the link or the path")
-
-
-def current_folder(path: str | os.PathLike[str]) -> str:
-    """The folder aifx runs in, which the relative ``path`` is read from; where there is none (deleted, or made
-    again by a sync, after the shell went into it) one line naming ``path`` and what to do: a relative output
-    was called a symlink loop there, a relative contact sheet or saved job a FileNotFoundError traceback."""
-    try:
-        return os.getcwd()
-    except FileNotFoundError:
-        raise InputError(
-            f"{path}: the folder aifx runs in no longer exists (deleted or made again since the shell went into "
-            'it), so a relative path leads nowhere; cd into an existing folder (cd "$PWD" enters one made again) '
-            "or give absolute paths, and rerun"
-        ) from None
-    except OSError as exc:
-        raise InputError(
-            f"{path}: cannot tell the folder aifx runs in ({exc.strerror or exc}), which relative paths are read "
-            "from; cd into another folder or give absolute paths, and rerun"
-        ) from None
-
-
-def absolute(path: str | os.PathLike[str]) -> Path:
-    """``path`` made absolute as text, as ``os.path.abspath`` does, or the line of :func:`current_folder`."""
-    text = os.fspath(path)
-    base = "" if os.path.isabs(text) else current_folder(text)
-    return Path(os.path.normpath(os.path.join(base, text)))
 
 
 def resolved_path(path: str | os.PathLike[str], loop: str) -> Path:
@@ -253,8 +228,8 @@ def check_side_output(
         )
     if suffixes and target.suffix.lower() not in suffixes:
         raise InputError(f"{text}: the {what_text} must end with {' or '.join(suffixes)}")
-    folder = absolute(target).parent
-    by_run = made is not None and folder == absolute(made)
+    folder = Path(absolute(target)).parent
+    by_run = made is not None and folder == Path(absolute(made))
     if not by_run and not folder.is_dir():
         raise InputError(
             f"{text}: folder {folder} for the {what_text} does not exist; create it or choose another path"

@@ -23,12 +23,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..errors import InputError
-from ..protocol.frames import FRAME_TOKEN, frame_token, token_padding
+from ..protocol.frames import FRAME_TOKEN, IMAGE_EXTENSIONS, frame_token, token_padding
 from ..protocol.job import surrogate_path_error
 from .guard import current_folder
-
-#: File extensions aifx reads and writes (lower case, with the dot).
-IMAGE_EXTENSIONS = (".exr", ".png", ".tif", ".tiff", ".jpg", ".jpeg", ".dpx")
 
 _DIGITS = re.compile(r"\d+")
 
@@ -222,11 +219,11 @@ def check_utf8(path: str) -> None:
         raise InputError(refusal)
     parts = Path(path).parts
     index = next(i for i, part in enumerate(parts) if not _encodes(part))
-    name = _shown(parts[index])
+    name = shown_name(parts[index])
     kind = "file" if index == len(parts) - 1 else "folder"
     above = str(Path(*parts[:index])) if index else "."
     raise InputError(
-        f"{_shown(path)}: the {kind} name {name} is not valid UTF-8 (made on a Latin-1 system?), so the image "
+        f"{shown_name(path)}: the {kind} name {name} is not valid UTF-8 (made on a Latin-1 system?), so the image "
         f"libraries cannot open it; rename it to UTF-8, e.g. convmv -f latin1 -t utf8 --notest "
         f"{shlex.quote(above)}/*"
     )
@@ -251,8 +248,8 @@ def _from_disk(text: str) -> bool:
     return True
 
 
-def _shown(text: str) -> str:
-    """``text`` printable on one line whatever it holds: a name's stray bytes as ``\\xe9``, a lone surrogate
+def shown_name(text: str) -> str:
+    """``text`` printable on one line whatever it holds, as the user typed it: a name's stray bytes as ``\\xe9``, a lone surrogate
     that no bytes make as ``\\ud800`` (printing either as it is raises UnicodeEncodeError)."""
     if _from_disk(text):
         return os.fsencode(text).decode("utf-8", "backslashreplace")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..protocol import events
+from ..protocol.frames import refuse_output_type
 from .frames import MAX_FRAMES, chosen_frames, format_frames, parse_frame_spec, split_trailing_range
 from .guard import check_regular_file, current_folder, resolved_path
 from .image import Image
@@ -279,10 +280,7 @@ def output_pattern(spec: str | os.PathLike[str], input_seq: Sequence) -> FramePa
             f"{text}: output is a folder; give a file pattern inside it, like {Path(text) / 'clean.####.exr'}"
         )
     pattern = parse_pattern(text)
-    if pattern.extension not in FORMATS:
-        known = ", ".join(sorted(FORMATS))
-        shown = f"'{pattern.extension}'" if pattern.extension else "no extension"
-        raise InputError(f"{text}: output has {shown}; end it with one of {known}, e.g. clean.####.exr")
+    refuse_output_type(text, pattern.extension)
     if pattern.is_still and len(input_seq) > 1:
         raise InputError(
             f"{text}: output needs a frame number like clean.####.exr (the input has {len(input_seq)} frames)"

@@ -13,7 +13,7 @@ from typing import Any
 
 from .. import __version__
 from ..protocol.errors import InputError
-from ..protocol.job import refuse_empty_path
+from ..protocol.job import check_current_folder, refuse_empty_path
 
 DEFAULT_PORT = 8765
 
@@ -131,6 +131,17 @@ def _lock_state(state: Path):
     return lock
 
 
+def _check_current_folder(args: argparse.Namespace) -> None:
+    """Each relative path of the command line (--root, --state, --token-file, --path-map), where the folder aifx
+    runs in is gone, is refused in the one line every command gives for that, naming the option: a relative
+    --root there was "no such folder" and --state "cannot use it for the queue", as if the path were wrong."""
+    given = [("--root", root) for root in args.root]
+    given += [("--state", args.state), ("--token-file", args.token_file), ("--path-map", args.path_map)]
+    for option, value in given:
+        if value:
+            check_current_folder(value, f"{option} {value}")
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     try:
         import uvicorn
@@ -166,6 +177,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         '--path-map ""',
         "to take the clients' paths as they are, or give a pathmapping-1.0 file such as rules.json",
     )
+    _check_current_folder(args)
     devices = worker_devices(args.workers)  # (before the state folder is locked and its queue read)
     for value, name in (
         (args.max_queue, "--max-queue"),
