@@ -45,6 +45,11 @@ class Source:
     #: Where its movers go on unseen up to its hole (:func:`.mover_fringe.hidden_movers`), as a footprint: read
     #: only by the points a target's own hidden movers are near. None: nothing there.
     hidden: Footprint | None = None
+    #: The hole pixels its movers stand beside (:func:`.mover_fringe.beside_hidden`), as a footprint: a walk that
+    #: passes there refuses the blind :attr:`band` of the frames beyond (:func:`gather`). None: none.
+    beside: Footprint | None = None
+    #: Its blind band (:func:`.mover_fringe.blind_band`) as a footprint, made when first asked (None: no band).
+    band: Callable[[], Footprint | None] | None = None
 
     def colours(self, xs: np.ndarray, ys: np.ndarray, fb: np.ndarray, fit: np.ndarray) -> np.ndarray:
         """The frame's colours (N, 3) at chained positions whose reads were not refused: bilinear, with a sharp
@@ -225,6 +230,8 @@ def gather(
     found = np.zeros(len(xs), bool)
     for direction in (1, -1):
         walk = chain(start, direction, xs.astype(np.float32), ys.astype(np.float32))
+        # Whether each point, hidden in a hole on the way, passed a mover beside it (:func:`_after_mover`).
+        passed: np.ndarray | None = None
         walk.record = first_steps is not None
         hits = np.zeros(len(xs), np.int16)
         first = np.full(len(xs), np.iinfo(np.int16).max, np.int32)
@@ -241,6 +248,15 @@ def gather(
                 None if own is None else own[walk.index],
                 None if own_hidden is None else own_hidden[walk.index],
             )
+            if passed is not None:
+                advanced |= _after_mover(frame, walk, passed) & ~refused
+            if frame.beside is not None:
+                # (what this frame's mover stands beside counts for the frames beyond, not for its own reads)
+                meets = touches_footprint(frame.beside, walk.x, walk.y)
+                if meets.any():
+                    if passed is None:
+                        passed = np.zeros(len(xs), bool)
+                    passed[walk.index[meets]] = True
             if held is not None and advanced.any():
                 kept.append(_sample(frame, walk, advanced, direction))
             ok = ~(refused | advanced)
@@ -284,6 +300,26 @@ def gather(
         if lone.any():
             held.append(spare.select(lone))
     return Candidates.concat(parts)
+
+
+def _after_mover(frame: Source, walk: Chain, passed: np.ndarray) -> np.ndarray:
+    """Per point of ``walk``, whether its read of ``frame`` is refused as a mover's: it passed, hidden in a hole
+    on the way, a mover beside it (``passed``, per point of the target; :attr:`Source.beside`), and lands in this
+    frame's blind band (:attr:`Source.band`), where that mover may stand unmarked. A person walking out of a
+    static hole on the side the background is fetched from stands mostly in the hole in the frames before it
+    leaves, showing only slivers the detection cannot see beside it: the later frames' chains left the hole
+    there and pasted those slivers, hard-edged, for 5-8 frames after the person had gone (docs/method.md,
+    "Twenty-fifth pass (cross39)"). Refused so, the read is still taken back where nothing else was found
+    and it agrees with the plate around the target's hole (``held``)."""
+    hit = passed[walk.index]
+    if frame.band is None or not hit.any():
+        return np.zeros(len(hit), bool)
+    band = frame.band()
+    if band is None:
+        return np.zeros(len(hit), bool)
+    at = np.flatnonzero(hit)
+    hit[at] = touches_footprint(band, walk.x[at], walk.y[at])
+    return hit
 
 
 def _sample(frame: Source, walk: Chain, which: np.ndarray, direction: int) -> Candidates:

@@ -31,6 +31,11 @@ are taken for it (:func:`hidden_movers`) and are read only by the points of a fr
 its hole within ``OWN_PX`` of them (a car standing in the hole now: what the other frames show beside their holes
 may be it); on a fast pair the marks next to the hole are DIS's drag of the pre-fill as often as a mover, and are
 not carried on (docs/method.md, "Fifteenth pass (ext23)").
+
+A mover standing mostly in a hole may show too little beside it to be marked at all, in every frame it does so;
+the fringe has nothing to grow from there. But the frames around them see it coming out beside the hole: a chain
+that, hidden in a hole, passes a mover marked beside it (:func:`beside_hidden`) refuses the blind band
+(:func:`blind_band`) of the frames beyond, as a mover's advance (docs/method.md, "Twenty-fifth pass (cross39)").
 """
 
 from __future__ import annotations
@@ -196,6 +201,57 @@ def hidden_movers(movers: np.ndarray, hole: np.ndarray, scale: tuple[float, floa
         return None
     out = np.zeros((height, width), bool)
     out[ys[hit] + y0, xs[hit] + x0] = True
+    return out
+
+
+def beside_hidden(movers: np.ndarray, hole: np.ndarray, scale: tuple[float, float]) -> np.ndarray | None:
+    """The hole pixels within ``BAND_PX`` of ``movers`` (full-resolution (H, W) bool; ``scale``: working / full
+    resolution), or None where there are none: where a point hidden in the hole has a detected mover beside it.
+    (The detection marks a mover from ~10 px out of the hole, so ``REACH_PX`` from it reaches barely into the
+    hole; a mover coming out of the hole may still stand over its first ~12 px: the band's width, the fringe
+    and its reach, takes those. On the tester's 10 px/frame crosser ``REACH_PX`` left its frames 25-26 1.2 dB
+    below per-frame Telea: the chains passed the mover 15-18 px from it.)
+
+    A chain that passes such a point while it is hidden has met a mover coming out of (or going into) the hole
+    there, and the frames it reaches beyond may show that mover in their blind band, unmarked
+    (:func:`blind_band`, :meth:`.candidates.Source.refused`): a person walking out of a static hole on the side
+    the background is fetched from stands mostly in the hole a few frames before, showing only slivers beside it
+    that the detection cannot see (docs/method.md, "Twenty-fifth pass (cross39)")."""
+    if not hole.any() or not movers.any():
+        return None
+    reach = _pixels(BAND_PX, scale)
+    height, width = hole.shape
+    rows, cols = np.flatnonzero(hole.any(axis=1)), np.flatnonzero(hole.any(axis=0))
+    y0, y1 = max(int(rows[0]) - reach, 0), min(int(rows[-1]) + reach + 1, height)
+    x0, x1 = max(int(cols[0]) - reach, 0), min(int(cols[-1]) + reach + 1, width)
+    crop = movers[y0:y1, x0:x1]
+    if not crop.any():
+        return None
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
+    near = cv2.dilate(crop.astype(np.uint8), kernel).view(bool) & hole[y0:y1, x0:x1]
+    if not near.any():
+        return None
+    out = np.zeros((height, width), bool)
+    out[y0:y1, x0:x1] = near
+    return out
+
+
+def blind_band(hole: np.ndarray, scale: tuple[float, float]) -> np.ndarray | None:
+    """The pixels within ``BAND_PX`` of ``hole`` that are not hole (full-resolution (H, W) bool; ``scale``:
+    working / full resolution), or None without a hole: where the mover detection is blind."""
+    if not hole.any():
+        return None
+    band = BAND_PX / _per_px(scale)
+    height, width = hole.shape
+    rows, cols = np.flatnonzero(hole.any(axis=1)), np.flatnonzero(hole.any(axis=0))
+    pad = int(np.ceil(band)) + 1
+    y0, y1 = max(int(rows[0]) - pad, 0), min(int(rows[-1]) + pad + 1, height)
+    x0, x1 = max(int(cols[0]) - pad, 0), min(int(cols[-1]) + pad + 1, width)
+    inside = hole[y0:y1, x0:x1]
+    # (the whole hole lies in the crop, so the distances to it are the frame's own)
+    distance = cv2.distanceTransform((~inside).astype(np.uint8), cv2.DIST_L2, 5)
+    out = np.zeros((height, width), bool)
+    out[y0:y1, x0:x1] = (distance <= band) & ~inside
     return out
 
 

@@ -45,7 +45,15 @@ from .bridge import bridge as bridged_flows
 from .chain import BoxedFit, Footprint, footprint
 from .fireflies import tame_fireflies
 from .hypotheses import fast
-from .mover_fringe import BoxedMask, FringeDistance, fringe_distance, hidden_movers, mover_fringe
+from .mover_fringe import (
+    BoxedMask,
+    FringeDistance,
+    beside_hidden,
+    blind_band,
+    fringe_distance,
+    hidden_movers,
+    mover_fringe,
+)
 from .options import PropagateOptions
 from .pair_flow import (
     FlowInput,
@@ -122,6 +130,9 @@ class _Frame:
     #: The same as pixels, in their box (for a frame's own points: are they near where its movers go on into its
     #: hole?).
     hidden_pixels: BoxedMask | None = None
+    #: The hole pixels a mover of its own stands beside (:func:`.mover_fringe.beside_hidden`), as a bilinear read's
+    #: footprint: a chain that passes there, hidden, refuses the blind bands of the frames beyond. None: none.
+    beside: Footprint | None = None
     #: Shot position (for the error when a released plate is read).
     position: int = -1
     #: False once the flows of both its pairs are made and what only they read is dropped.
@@ -138,6 +149,8 @@ class _Frame:
     #: ``source`` with its fireflies capped (:mod:`.fireflies`), None where it has none: what the smooth fields
     #: average (ring membrane, spatial fill, the fallback's meeting offset, the steadying's reads).
     _smooth: np.ndarray | None = field(default=None, repr=False, compare=False)
+    #: ``band`` once made (False: not yet; None: no hole).
+    _band: Footprint | None | bool = field(default=False, repr=False, compare=False)
 
     @property
     def hole(self) -> np.ndarray:
@@ -179,6 +192,16 @@ class _Frame:
             grown.grown.flags.writeable = False  # (shared by every reader)
             self._footprint = (movers, grown)
         return grown
+
+    def band(self, scale: tuple[float, float]) -> Footprint | None:
+        """Its :func:`.mover_fringe.blind_band` (``scale``: working / full resolution) as a bilinear read's
+        footprint (None without a hole), made on first use and kept: read as a source by the chains that passed
+        a mover hidden (:attr:`beside`)."""
+        if self._band is False:
+            made = blind_band(self.hole, scale)
+            self._band = None if made is None else footprint(made)
+        assert self._band is not True
+        return self._band
 
     @property
     def plate_held(self) -> bool:
@@ -592,6 +615,7 @@ class Pairs:
             marks = made.marks[index]
             target.hidden_pixels, target.hidden = marks.hidden_pixels, marks.hidden
             target.fringe, target.fringe_distance = marks.fringe, marks.fringe_distance
+            target.beside = marks.beside
         self.gains[pair] = done.gain
         self.made.add(pair)
         if done.cut and not self._blind_pair(pair):
@@ -725,6 +749,7 @@ class _MoverMarks:
     hidden: Footprint | None
     fringe: Footprint | None
     fringe_distance: FringeDistance | None
+    beside: Footprint | None
 
 
 @dataclass(frozen=True)
@@ -749,11 +774,13 @@ def _mover_marks(
         slow = not fast(done.backward if index == pair + 1 else done.forward)
         hidden = hidden_movers(movers, hole, scale) if HIDDEN_MOVERS and slow else None
         fringe = mover_fringe(movers, hole, scale)
+        beside = beside_hidden(movers, hole, scale) if slow else None
         marks[index] = _MoverMarks(
             None if hidden is None else BoxedMask.of(hidden),
             None if hidden is None else footprint(hidden),
             None if fringe is None else footprint(fringe),
             None if fringe is None else fringe_distance(movers, fringe, scale),
+            None if beside is None else footprint(beside),
         )
     return marks
 

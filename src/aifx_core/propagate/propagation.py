@@ -118,6 +118,8 @@ class Propagation:
                 frame.fringe if fringes else None,
                 frame.fringe_distance if fringes else None,
                 frame.hidden,
+                frame.beside if fringes else None,
+                (lambda: frame.band(self.pairs.scale)) if fringes else None,
             )
 
         return source
