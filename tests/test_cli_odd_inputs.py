@@ -1266,7 +1266,8 @@ def test_every_relative_input_from_a_deleted_folder_is_named_as_such(shot, tmp_p
 def test_job_files_and_server_settings_from_a_deleted_folder_are_named_as_such(shot, tmp_path):
     """From a deleted current folder ``aifx run job.json`` said "job.json: job file not found; check the path"
     and ``aifx serve --root X`` "--root X: no such folder" (so did ``submit``/``export``'s job file, serve's
-    --state, --token-file and --path-map, run's --path-map and the storyboard's YAML): all read as a wrong path;
+    --state, --token-file and --path-map, ``serve token add``'s --token-file ("cannot write the token file (No
+    such file or directory)"), run's --path-map and the storyboard's YAML): all read as a wrong path;
     ``aifx submit`` of a job naming its plate relatively was a FileNotFoundError traceback, exit 1,
     where every other relative path says the folder aifx runs in is gone. Each gives that one line now, naming
     the path as typed (the option with it where a path alone would not say which)."""
@@ -1295,6 +1296,10 @@ def test_job_files_and_server_settings_from_a_deleted_folder_are_named_as_such(s
     }
     for case, (args, named) in cases.items():
         line = refused(
+        "serve token add --token-file": (
+            ["serve", "token", "add", "bob", "--token-file", "tok"],
+            "--token-file tok:",
+        ),
             _in_a_deleted_folder(tmp_path, *args), f"{named} the folder aifx runs in no longer exists"
         )
         assert "give absolute paths" in line and "not found" not in line, (case, line)
