@@ -879,7 +879,8 @@ def test_a_stray_byte_in_a_text_argument_is_named_as_typed(shot, tmp_path):
     refused in the job JSON's words, ``--colorspace ("sRGB\\udcff") holds a lone UTF-16 surrogate ... (a broken
     \\u escape in the job's JSON?); correct it in the job``, and other commands echoed ``\\udcff`` (``--frames
     '1001\\udcff': cannot read``, ``--host 127.0.0.1\\udcff is reachable from other machines``). Each is one line
-    naming the option and the value as typed, with the byte, before anything is read or written."""
+    naming the option and the value as typed, with the byte, before anything is read or written (the option as
+    the parser took the argument: ``backends --json telea\\xff`` named the value-less ``--json``)."""
     stray = os.fsdecode(b"\xff")  # (how Python hands the byte 0xff of an argument to the program)
     plate, mask = str(shot / "plate.####.exr"), str(shot / "mask.####.png")
     fill = ["fill", plate, "-m", mask, "-o", str(tmp_path / "out" / "c.####.exr"), "-b", "telea"]
@@ -897,6 +898,9 @@ def test_a_stray_byte_in_a_text_argument_is_named_as_typed(shot, tmp_path):
         (["serve", "--host", f"127.0.0.1{stray}", "--root", str(tmp_path)], "--host 127.0.0.1\\xff:"),
         (["submit", str(job), "--server", f"http://127.0.0.1:9{stray}"], "--server http://127.0.0.1:9\\xff:"),
         (["backends", f"telea{stray}"], "telea\\xff (the name argument):"),
+        # (a positional after a flag that takes no value is no value of that flag: it was "--json telea\\xff")
+        (["backends", "--json", f"telea{stray}"], "telea\\xff (the name argument):"),
+        ([*fill, "--colors", f"sRGB{stray}"], "--colorspace sRGB\\xff:"),  # (abbreviated: named in full)
     ]
     for args, named in cases:
         line = refused(aifx(*args), named, "the byte \\xff is not UTF-8")
@@ -1292,14 +1296,14 @@ def test_job_files_and_server_settings_from_a_deleted_folder_are_named_as_such(s
             ["serve", "--root", str(tmp_path), "--path-map", "map.json"],
             "--path-map map.json:",
         ),
-        "storyboard": (["storyboard", "shots.yaml", "-o", str(tmp_path / "sb")], "shots.yaml:"),
-    }
-    for case, (args, named) in cases.items():
-        line = refused(
         "serve token add --token-file": (
             ["serve", "token", "add", "bob", "--token-file", "tok"],
             "--token-file tok:",
         ),
+        "storyboard": (["storyboard", "shots.yaml", "-o", str(tmp_path / "sb")], "shots.yaml:"),
+    }
+    for case, (args, named) in cases.items():
+        line = refused(
             _in_a_deleted_folder(tmp_path, *args), f"{named} the folder aifx runs in no longer exists"
         )
         assert "give absolute paths" in line and "not found" not in line, (case, line)
