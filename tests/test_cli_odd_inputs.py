@@ -879,7 +879,8 @@ def test_a_stray_byte_in_a_text_argument_is_named_as_typed(shot, tmp_path):
     refused in the job JSON's words, ``--colorspace ("sRGB\\udcff") holds a lone UTF-16 surrogate ... (a broken
     \\u escape in the job's JSON?); correct it in the job``, and other commands echoed ``\\udcff`` (``--frames
     '1001\\udcff': cannot read``, ``--host 127.0.0.1\\udcff is reachable from other machines``). Each is one line
-    naming the option and the value as typed, with the byte, before anything is read or written."""
+    naming the option and the value as typed, with the byte, before anything is read or written (the option as
+    the parser took the argument: ``backends --json telea\\xff`` named the value-less ``--json``)."""
     stray = os.fsdecode(b"\xff")  # (how Python hands the byte 0xff of an argument to the program)
     plate, mask = str(shot / "plate.####.exr"), str(shot / "mask.####.png")
     fill = ["fill", plate, "-m", mask, "-o", str(tmp_path / "out" / "c.####.exr"), "-b", "telea"]
@@ -897,6 +898,9 @@ def test_a_stray_byte_in_a_text_argument_is_named_as_typed(shot, tmp_path):
         (["serve", "--host", f"127.0.0.1{stray}", "--root", str(tmp_path)], "--host 127.0.0.1\\xff:"),
         (["submit", str(job), "--server", f"http://127.0.0.1:9{stray}"], "--server http://127.0.0.1:9\\xff:"),
         (["backends", f"telea{stray}"], "telea\\xff (the name argument):"),
+        # (a positional after a flag that takes no value is no value of that flag: it was "--json telea\\xff")
+        (["backends", "--json", f"telea{stray}"], "telea\\xff (the name argument):"),
+        ([*fill, "--colors", f"sRGB{stray}"], "--colorspace sRGB\\xff:"),  # (abbreviated: named in full)
     ]
     for args, named in cases:
         line = refused(aifx(*args), named, "the byte \\xff is not UTF-8")
@@ -1266,7 +1270,8 @@ def test_every_relative_input_from_a_deleted_folder_is_named_as_such(shot, tmp_p
 def test_job_files_and_server_settings_from_a_deleted_folder_are_named_as_such(shot, tmp_path):
     """From a deleted current folder ``aifx run job.json`` said "job.json: job file not found; check the path"
     and ``aifx serve --root X`` "--root X: no such folder" (so did ``submit``/``export``'s job file, serve's
-    --state, --token-file and --path-map, run's --path-map and the storyboard's YAML): all read as a wrong path;
+    --state, --token-file and --path-map, ``serve token add``'s --token-file ("cannot write the token file (No
+    such file or directory)"), run's --path-map and the storyboard's YAML): all read as a wrong path;
     ``aifx submit`` of a job naming its plate relatively was a FileNotFoundError traceback, exit 1,
     where every other relative path says the folder aifx runs in is gone. Each gives that one line now, naming
     the path as typed (the option with it where a path alone would not say which)."""
@@ -1290,6 +1295,10 @@ def test_job_files_and_server_settings_from_a_deleted_folder_are_named_as_such(s
         "serve --path-map": (
             ["serve", "--root", str(tmp_path), "--path-map", "map.json"],
             "--path-map map.json:",
+        ),
+        "serve token add --token-file": (
+            ["serve", "token", "add", "bob", "--token-file", "tok"],
+            "--token-file tok:",
         ),
         "storyboard": (["storyboard", "shots.yaml", "-o", str(tmp_path / "sb")], "shots.yaml:"),
     }

@@ -1037,3 +1037,102 @@ def test_a_cached_hub_snapshot_missing_a_component_offline_says_it_is_incomplete
             f"model 'aifx-tests/tiny-inpaint' is incomplete in the Hugging Face cache: its {folder}/ "
         ), message
         assert "hf download aifx-tests/tiny-inpaint" in message and "\n" not in message
+
+
+def _fake_hub(monkeypatch, tiny_inpaint, cache, keep) -> list[list[str]]:
+    """A hub repo ``aifx-tests/tiny-inpaint`` holding the tiny model's files plus an fp16 copy of each weight
+    (as many hub models do), with ``keep`` of them already in the ``cache`` folder; diffusers' hub calls are
+    replaced, so nothing goes over the network. Returns the list each ``snapshot_download`` appends the files
+    it would have fetched to (those not cached): no call, or an empty list per call, means nothing was
+    downloaded."""
+    import fnmatch
+    import shutil
+    import types
+    from pathlib import Path
+
+    import diffusers.pipelines.pipeline_utils as hub
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    plain = sorted(str(p.relative_to(tiny_inpaint)) for p in tiny_inpaint.rglob("*") if p.is_file())
+    files = plain + [
+        f.replace(".safetensors", ".fp16.safetensors") for f in plain if f.endswith(".safetensors")
+    ]
+    snapshot = cache / "models--aifx-tests--tiny-inpaint" / "snapshots" / ("c" * 40)
+    for name in (f for f in files if keep(f)):
+        (snapshot / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(tiny_inpaint / name.replace(".fp16.", "."), snapshot / name)
+    (snapshot.parent.parent / "refs").mkdir()
+    (snapshot.parent.parent / "refs" / "main").write_text("c" * 40)
+    fetched: list[list[str]] = []
+
+    def snapshot_download(repo, allow_patterns=None, ignore_patterns=None, local_files_only=False, **_):
+        wanted = [
+            f
+            for f in files
+            if (allow_patterns is None or any(fnmatch.fnmatch(f, p) for p in allow_patterns))
+            and not any(fnmatch.fnmatch(f, p) for p in ignore_patterns or [])
+        ]
+        fetched.append([] if local_files_only else [f for f in wanted if not (snapshot / f).is_file()])
+        for name in fetched[-1]:  # (downloaded into the cache, as the hub would)
+            (snapshot / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(tiny_inpaint / name.replace(".fp16.", "."), snapshot / name)
+        return str(snapshot)
+
+    def hf_hub_download(repo, name, local_files_only=False, **_):
+        if local_files_only and not (snapshot / name).is_file():
+            raise LocalEntryNotFoundError(name)
+        return str(snapshot / name)
+
+    monkeypatch.setattr(hub, "snapshot_download", snapshot_download)
+    monkeypatch.setattr(hub, "hf_hub_download", hf_hub_download)
+    listing = types.SimpleNamespace(siblings=[types.SimpleNamespace(rfilename=f) for f in files])
+    monkeypatch.setattr(hub, "model_info", lambda *a, **k: listing)
+    monkeypatch.setattr(
+        hub, "get_cached_repo_tree", lambda *a, **k: [types.SimpleNamespace(path=f) for f in files]
+    )
+    monkeypatch.setattr(hub, "_resolve_revision", lambda *a, **k: None)
+    assert Path(snapshot).is_dir()
+    return fetched
+
+
+def _fp16_only(name: str) -> bool:
+    """Whether a repo file is in a snapshot cached by an ``--option variant=fp16`` load: fp16 weights, no others."""
+    return ".fp16." in name or not name.endswith(".safetensors")
+
+
+def test_the_component_check_downloads_nothing_the_load_would_not(tiny_inpaint, tmp_path, monkeypatch):
+    """With downloads on, the component check fetched the hub snapshot itself before loading, without the
+    load's options: with --option variant=fp16 and the fp16 snapshot cached it fetched every plain (fp32)
+    weight first, gigabytes the load never reads; for a single checkpoint whose --option config is a hub id it
+    fetched the config repo's weights, where from_single_file fetches its configs only. The check reads only
+    what the cache holds now: the fp16 load fetches nothing, and nor does the config's check; a cached fp16
+    snapshot without tokenizer/ has the load fetch that alone, and loads (it is not refused for it)."""
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # (a closed local port: were anything to slip by)
+    cache = tmp_path / "fp16"
+    fetched = _fake_hub(monkeypatch, tiny_inpaint, cache, _fp16_only)
+    assert create_spatial(
+        "diffusers", _context("aifx-tests/tiny-inpaint", cache_dir=str(cache), variant="fp16")
+    )
+    assert not any(fetched), fetched  # (a snapshot diffusers finds complete is not asked for at all)
+
+    # The same cached without tokenizer/ (an interrupted download): the load fetches it, and only it.
+    cache = tmp_path / "fp16-partial"
+    fetched = _fake_hub(
+        monkeypatch, tiny_inpaint, cache, lambda f: _fp16_only(f) and not f.startswith("tokenizer/")
+    )
+    assert create_spatial(
+        "diffusers", _context("aifx-tests/tiny-inpaint", cache_dir=str(cache), variant="fp16")
+    )
+    assert [f for files in fetched for f in files if f.endswith(".safetensors")] == [], fetched
+    assert any(f.startswith("tokenizer/") for files in fetched for f in files), fetched
+
+    from aifx_core.inpaint.models import ModelIndex, check_components
+
+    cache = tmp_path / "configs"
+    fetched = _fake_hub(monkeypatch, tiny_inpaint, cache, lambda f: not f.endswith(".safetensors"))
+    checkpoint = tmp_path / "unet-only.safetensors"
+    checkpoint.write_bytes((tiny_inpaint / "unet" / "diffusion_pytorch_model.safetensors").read_bytes())
+    request = PipelineRequest(model=str(checkpoint), config="aifx-tests/tiny-inpaint", cache_dir=str(cache))
+    check_components(ModelIndex(request))  # (from_single_file fetches through another module: checked alone)
+    assert not any(fetched), fetched

@@ -213,7 +213,7 @@ def _main(argv: Sequence[str] | None, stdout: _WatchedStdout | None = None) -> i
     json_progress = bool(getattr(args, "json_progress", False))
     openjd = bool(getattr(args, "openjd_progress", False))
     try:
-        _refuse_stray_bytes(items, args)
+        _refuse_stray_bytes(parser, args)
         code = int(args.handler(args) or 0)
         if (
             stdout is not None
@@ -272,7 +272,7 @@ _PATH_ARGUMENTS = frozenset(
 )  # fmt: skip
 
 
-def _refuse_stray_bytes(argv: Sequence[str], args: argparse.Namespace) -> None:
+def _refuse_stray_bytes(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Refuse a text argument (not a path) holding bytes that are not UTF-8, typed or pasted in another encoding
     (Python hands them on as U+DC80-U+DCFF): they were judged as a job's JSON (``--colorspace ("sRGB\\udcff")
     holds a lone UTF-16 surrogate ... (a broken \\u escape in the job's JSON?)``) or echoed as ``\\udcff``. The
@@ -283,7 +283,7 @@ def _refuse_stray_bytes(argv: Sequence[str], args: argparse.Namespace) -> None:
         for text in value if isinstance(value, list) else [value]:
             byte = _stray_byte(text) if isinstance(text, str) else None
             if byte is not None and not (dest == "option" and _names_a_file_option(text)):
-                raise InputError(_stray_byte_line(argv, dest, text, byte))
+                raise InputError(_stray_byte_line(parser, args, dest, text, byte))
 
 
 def _names_a_file_option(item: str) -> bool:
@@ -300,25 +300,38 @@ def _stray_byte(text: str) -> str | None:
     return None if found is None else f"\\x{ord(found) - 0xDC00:02x}"
 
 
-def _stray_byte_line(argv: Sequence[str], dest: str, text: str, byte: str) -> str:
-    """The one line for the argument ``text`` of ``dest`` holding ``byte``, named as typed in ``argv``: the
-    option (``--colorspace sRGB\\xff``, also written ``--colorspace=...`` or ``-b...``) or the positional."""
+def _stray_byte_line(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, dest: str, text: str, byte: str
+) -> str:
+    """The one line for the argument ``text`` of ``dest`` holding ``byte``, named as the parser took it: the
+    option that set ``dest`` (``--colorspace sRGB\\xff``, however it was typed: ``--colorspace=...``,
+    ``--colors``), or the positional (``telea\\xff (the name argument)``). Named from what precedes it in argv,
+    ``backends --json telea\\xff`` named the value-less ``--json``."""
     from .sequence.pattern import shown_name
 
-    named = f"{shown_name(text)} (the {dest} argument)"
-    for index, item in enumerate(argv):
-        before = argv[index - 1] if index else ""
-        if item == text and before.startswith("-"):
-            named = f"{before} {shown_name(text)}"
-        elif item.startswith("-") and item.endswith(text) and item != text:
-            named = f"{item[: len(item) - len(text)].rstrip('=')} {shown_name(text)}"
-        else:
-            continue
-        break
+    action = next((a for a in _chosen_actions(parser, args) if a.dest == dest), None)
+    options = action.option_strings if action is not None else []
+    named = (
+        f"{next((o for o in options if o.startswith('--')), options[0])} {shown_name(text)}"
+        if options
+        else f"{shown_name(text)} (the {dest} argument)"
+    )
     return (
         f"{named}: the byte {byte} is not UTF-8 (typed or pasted in another encoding, such as Latin-1?); "
         "retype it in UTF-8 and rerun"
     )
+
+
+def _chosen_actions(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[argparse.Action]:
+    """The actions of ``parser`` and of the subcommands ``args`` were parsed with (``serve token add``): the
+    same ``dest`` may be another option in another subcommand."""
+    actions = list(parser._actions)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and action.choices:
+            chosen = action.choices.get(getattr(args, action.dest, None) or "")
+            if chosen is not None:
+                actions += _chosen_actions(chosen, args)
+    return actions
 
 
 #: Options whose value is a frame range (every command that has them: fill, run, info, eval), which may start

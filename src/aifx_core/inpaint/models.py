@@ -780,7 +780,7 @@ def load_pipeline(request: PipelineRequest, index: ModelIndex | None = None) -> 
         return _PIPELINES[key]
     check_components(index)
     with _LOADING:
-        return _load_pipeline(key, source, request, class_name, device, dtype_name)
+        return _load_pipeline(key, index, request, class_name, device, dtype_name)
 
 
 #: What a tokenizer cannot do without: its vocabulary (``vocab.json``, ``tokenizer.json``, ``spiece.model``...).
@@ -812,21 +812,28 @@ def _component_gap(folder: Path, class_name: str) -> str | None:
     return None
 
 
-def check_components(index: ModelIndex) -> None:
-    """Refuse, before loading, a model whose components' folders lack their files: a folder copied without
-    ``tokenizer/`` (or an interrupted download) loaded without a word, since transformers builds an empty
-    tokenizer, and the first frame crashed inside the pipeline (OverflowError, "internal error"); a missing
-    ``vae/`` was worded "no file named config.json found in directory", and in the hub cache "not in the
-    Hugging Face cache". Checked where loading reads them: the model's folder, the hub snapshot loading will read
-    (downloads on or off), or a single checkpoint's ``config`` (its components' configs and vocabulary). A
-    single checkpoint without ``config`` takes configs diffusers picks from its keys: left to the load."""
+def check_components(index: ModelIndex, loaded: bool = False) -> None:
+    """Refuse a model whose components' folders lack their files (before loading, where it can): a folder
+    copied without ``tokenizer/`` (or an interrupted download) loaded without a word, since transformers builds
+    an empty tokenizer, and the first frame crashed inside the pipeline (OverflowError, "internal error"); a
+    missing ``vae/`` was worded "no file named config.json found in directory", and in the hub cache "not in
+    the Hugging Face cache". Checked where loading reads them: the model's folder, the hub snapshot in the cache, or
+    a single checkpoint's ``config`` (its components' configs and vocabulary). A single checkpoint without
+    ``config`` takes configs diffusers picks from its keys: left to the load.
+
+    The check never downloads: a hub snapshot with downloads on is checked once ``loaded`` (the load fetched
+    what it lacked with the job's variant and patterns where the hub answered, and fell back to the cache as it
+    is where not); fetching it here fetched every plain weight before an fp16 load, or a single checkpoint's
+    config repo's weights, which from_single_file never reads. Everything else is checked before loading."""
     request = index.request
+    if loaded != _checked_once_loaded(index):
+        return
     if index.source.kind == "file":
         if not request.config:
             return
         source = locate_config(request.config, request.cache_dir, request.local_files_only)
         try:
-            config = _model_index(source, request.local_files_only, request.cache_dir)
+            config = _model_index(source, request.local_files_only or loaded, request.cache_dir)
         except InputError:  # (a hub id it cannot read now: the load says so, naming the config)
             return
     else:
@@ -840,17 +847,27 @@ def check_components(index: ModelIndex) -> None:
             raise InputError(_component_refusal(source, root, (name, class_name, gap), index))
 
 
+def _checked_once_loaded(index: ModelIndex) -> bool:
+    """Whether :func:`check_components` checks ``index``'s model after loading it: where what it checks is a
+    hub snapshot (the model's, or a single checkpoint's ``config``) and downloads are on, so the load may
+    fetch what the cache lacks."""
+    request = index.request
+    if request.local_files_only:
+        return False
+    if index.source.kind == "file":
+        return bool(request.config) and locate_config(str(request.config), request.cache_dir).kind == "hub"
+    return index.source.kind == "hub"
+
+
 def _hub_snapshot(model_id: str, request: PipelineRequest) -> Path | None:
-    """The cached snapshot of hub model ``model_id`` that loading will read: with downloads on, the cache's
-    after fetching what it lacks (where the hub cannot be reached huggingface_hub falls back to the cache as it
-    is, which loading then reads too: a snapshot without ``tokenizer/`` loaded without a word); offline, the
-    cache's as it is. None where there is none: loading says why (:func:`_hub_error`)."""
+    """The snapshot of hub model ``model_id`` in the cache as it is now, never fetched (the job's variant
+    passed, as the load passes it). None where there is none: loading says why (:func:`_hub_error`)."""
     from diffusers import DiffusionPipeline
 
     try:
         with _quiet_hub():
             folder = DiffusionPipeline.download(
-                model_id, cache_dir=request.cache_dir, local_files_only=request.local_files_only
+                model_id, cache_dir=request.cache_dir, local_files_only=True, variant=request.variant
             )
     except (OSError, ValueError):
         return None
@@ -935,11 +952,12 @@ def _scheduler_in_place(source: ModelSource, request: PipelineRequest) -> Any:
 
 
 def _load_pipeline(
-    key: tuple, source: ModelSource, request: PipelineRequest, class_name: str, device: str, dtype_name: str
+    key: tuple, index: ModelIndex, request: PipelineRequest, class_name: str, device: str, dtype_name: str
 ) -> Any:
     """:func:`load_pipeline`'s loading, one at a time (``_LOADING``): another thread may have loaded it since."""
     import torch
 
+    source = index.source
     _LAST_USED[key] = time.monotonic()
     if key in _PIPELINES:
         return _PIPELINES[key]
@@ -995,6 +1013,7 @@ def _load_pipeline(
             f"{source.location}: could not load it as {article(class_name)} {class_name} ({first}); check the "
             f"model{hint}"
         ) from None
+    check_components(index, loaded=True)  # (a hub snapshot with downloads on: as the load left it)
     try:
         _place(pipe, device, request)
     except torch.OutOfMemoryError:

@@ -104,6 +104,8 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
 def _cmd_token_add(args: argparse.Namespace) -> int:
     from .auth import add_token
 
+    # (a relative file from a deleted folder was "cannot write the token file (No such file or directory)")
+    check_current_folder(args.token_file_add, f"--token-file {args.token_file_add}")
     token = add_token(args.token_file_add, args.name)
     print(token)
     print(
