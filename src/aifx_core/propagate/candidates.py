@@ -45,9 +45,10 @@ class Source:
     #: Where its movers go on unseen up to its hole (:func:`.mover_fringe.hidden_movers`), as a footprint: read
     #: only by the points a target's own hidden movers are near. None: nothing there.
     hidden: Footprint | None = None
-    #: The hole pixels its movers stand beside (:func:`.mover_fringe.beside_hidden`), as a footprint: a walk that
-    #: passes there refuses the blind :attr:`band` of the frames beyond (:func:`gather`). None: none.
-    beside: Footprint | None = None
+    #: The hole pixels its movers stand beside and go into (:func:`.mover_fringe.beside_hidden`), as footprints by
+    #: the walking direction in which they do: a walk so that passes there refuses the blind :attr:`band` of the
+    #: frames beyond (:func:`gather`). None: none.
+    beside: dict[int, Footprint] | None = None
     #: Its blind band (:func:`.mover_fringe.blind_band`) as a footprint, made when first asked (None: no band).
     band: Callable[[], Footprint | None] | None = None
 
@@ -250,9 +251,10 @@ def gather(
             )
             if passed is not None:
                 advanced |= _after_mover(frame, walk, passed) & ~refused
-            if frame.beside is not None:
+            beside = None if frame.beside is None else frame.beside.get(direction)
+            if beside is not None:
                 # (what this frame's mover stands beside counts for the frames beyond, not for its own reads)
-                meets = touches_footprint(frame.beside, walk.x, walk.y)
+                meets = touches_footprint(beside, walk.x, walk.y)
                 if meets.any():
                     if passed is None:
                         passed = np.zeros(len(xs), bool)

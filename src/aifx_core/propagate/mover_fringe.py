@@ -212,10 +212,11 @@ def beside_hidden(movers: np.ndarray, hole: np.ndarray, scale: tuple[float, floa
     and its reach, takes those. On the tester's 10 px/frame crosser ``REACH_PX`` left its frames 25-26 1.2 dB
     below per-frame Telea: the chains passed the mover 15-18 px from it.)
 
-    A chain that passes such a point while it is hidden has met a mover coming out of (or going into) the hole
-    there, and the frames it reaches beyond may show that mover in their blind band, unmarked
-    (:func:`blind_band`, :meth:`.candidates.Source.refused`): a person walking out of a static hole on the side
-    the background is fetched from stands mostly in the hole a few frames before, showing only slivers beside it
+    A chain walking in a direction in which the mover goes into the hole (:func:`going_in`) that passes such a
+    point while it is hidden has met a mover that, in the frames it reaches beyond, stands further in the hole
+    and may show in their blind band, unmarked
+    (:func:`blind_band`, :func:`.candidates.gather`): a person walking out of a static hole on the side the
+    background is fetched from stands mostly in the hole a few frames before, showing only slivers beside it
     that the detection cannot see (docs/method.md, "Twenty-fifth pass (cross39)")."""
     if not hole.any() or not movers.any():
         return None
@@ -234,6 +235,51 @@ def beside_hidden(movers: np.ndarray, hole: np.ndarray, scale: tuple[float, floa
     out = np.zeros((height, width), bool)
     out[y0:y1, x0:x1] = near
     return out
+
+
+#: How much nearer the hole (working px, :func:`mover_gap`) a frame's movers must stand than its previous
+#: frame's to count as going into it on in time, or further to count as leaving it (:func:`going_in`).
+GOING_PX = 1.0
+
+
+def mover_gap(movers: np.ndarray | None, hole: np.ndarray, scale: tuple[float, float]) -> float | None:
+    """How far (working px) the pixels of ``movers`` within twice ``BAND_PX`` of ``hole`` lie from it on
+    average (full-resolution (H, W) bool; ``scale``: working / full resolution), None where there are none:
+    where a frame's movers stand by its hole, to tell which way they go (:func:`going_in`)."""
+    if movers is None or not hole.any() or not movers.any():
+        return None
+    reach = 2 * _pixels(BAND_PX, scale)
+    height, width = hole.shape
+    rows, cols = np.flatnonzero(hole.any(axis=1)), np.flatnonzero(hole.any(axis=0))
+    y0, y1 = max(int(rows[0]) - reach, 0), min(int(rows[-1]) + reach + 1, height)
+    x0, x1 = max(int(cols[0]) - reach, 0), min(int(cols[-1]) + reach + 1, width)
+    crop = movers[y0:y1, x0:x1]
+    if not crop.any():
+        return None
+    distance = cv2.distanceTransform((~hole[y0:y1, x0:x1]).astype(np.uint8), cv2.DIST_L2, 5)[crop]
+    distance = distance[distance <= reach]
+    return float(distance.mean() * _per_px(scale)) if len(distance) else None
+
+
+def going_in(gap: float | None, before: float | None, earlier: float | None = None) -> tuple[int, ...]:
+    """The walking directions (+1: on in time, -1: back) in which a frame's movers beside its hole go further in,
+    from how far they stand from it (``gap``, :func:`mover_gap`) and how far the previous frame's did
+    (``before``; where that is within ``GOING_PX``, the frame's before it, ``earlier``: a person coming out of
+    the hole grows out of it, its near edge staying at the hole, and its mean distance changes by less than a pixel
+    in some frames: the tester's 10 px/frame crosser, frames 17, 20 and 21). Nearer now: on in time (a chain
+    walking on meets them in the hole's band beyond); further now: back in time (a person walking out of the
+    hole: the frames before show its slivers); about as far over both: neither, a mover standing by the hole
+    (the tennis player beside the crossed square, frames 29-44, refused both ways, lost 0.2-2.4 dB); the
+    previous frame without movers near the hole (a mover just come out of it, or just come near it): both."""
+    if gap is None or before is None:
+        return (1, -1)
+    if abs(gap - before) <= GOING_PX and earlier is not None:
+        before = earlier
+    if gap < before - GOING_PX:
+        return (1,)
+    if gap > before + GOING_PX:
+        return (-1,)
+    return ()
 
 
 def blind_band(hole: np.ndarray, scale: tuple[float, float]) -> np.ndarray | None:

@@ -51,8 +51,10 @@ from .mover_fringe import (
     beside_hidden,
     blind_band,
     fringe_distance,
+    going_in,
     hidden_movers,
     mover_fringe,
+    mover_gap,
 )
 from .options import PropagateOptions
 from .pair_flow import (
@@ -130,9 +132,12 @@ class _Frame:
     #: The same as pixels, in their box (for a frame's own points: are they near where its movers go on into its
     #: hole?).
     hidden_pixels: BoxedMask | None = None
-    #: The hole pixels a mover of its own stands beside (:func:`.mover_fringe.beside_hidden`), as a bilinear read's
-    #: footprint: a chain that passes there, hidden, refuses the blind bands of the frames beyond. None: none.
-    beside: Footprint | None = None
+    #: The hole pixels a mover of its own stands beside (:func:`.mover_fringe.beside_hidden`), as bilinear reads'
+    #: footprints by the walking direction in which the mover goes into the hole (:func:`.mover_fringe.going_in`):
+    #: a chain walking so that passes there, hidden, refuses the blind bands of the frames beyond. None: none.
+    beside: dict[int, Footprint] | None = None
+    #: How far its movers stand from its hole (:func:`.mover_fringe.mover_gap`; None: none near).
+    gap: float | None = None
     #: Shot position (for the error when a released plate is read).
     position: int = -1
     #: False once the flows of both its pairs are made and what only they read is dropped.
@@ -609,13 +614,21 @@ class Pairs:
         done = made.flow
         self.flows[pair] = (done.forward, done.backward)
         self.fits[pair] = done.fits
-        for index, movers in done.movers.items():
+        for index, movers in sorted(done.movers.items()):
             target = self.frames[index]
             target.movers = movers
             marks = made.marks[index]
             target.hidden_pixels, target.hidden = marks.hidden_pixels, marks.hidden
             target.fringe, target.fringe_distance = marks.fringe, marks.fringe_distance
-            target.beside = marks.beside
+            target.gap = marks.gap
+            previous = self.frames.get(index - 1)
+            earlier = self.frames.get(index - 2)
+            ways = going_in(
+                target.gap,
+                None if previous is None else previous.gap,
+                None if earlier is None else earlier.gap,
+            )
+            target.beside = None if marks.beside is None or not ways else dict.fromkeys(ways, marks.beside)
         self.gains[pair] = done.gain
         self.made.add(pair)
         if done.cut and not self._blind_pair(pair):
@@ -750,6 +763,7 @@ class _MoverMarks:
     fringe: Footprint | None
     fringe_distance: FringeDistance | None
     beside: Footprint | None
+    gap: float | None
 
 
 @dataclass(frozen=True)
@@ -781,6 +795,7 @@ def _mover_marks(
             None if fringe is None else footprint(fringe),
             None if fringe is None else fringe_distance(movers, fringe, scale),
             None if beside is None else footprint(beside),
+            mover_gap(movers, hole, scale),
         )
     return marks
 
