@@ -56,13 +56,24 @@ def hole_error(clip: HardClip, out: list[np.ndarray]) -> float:
     return float(np.mean([(rgb - clip.frames[t])[clip.holes[t]] ** 2 for t, rgb in enumerate(out)]))
 
 
+#: The noise scales of :func:`texture` (cell size in px, weight) unless a clip asks for others.
+CELLS = ((24, 0.45), (8, 0.35), (2, 0.2))
+#: Coarser scales (cells of 32, 8 and 3 px): a ground DIS follows (the mover tests' plates).
+GROUND_CELLS = ((32, 0.45), (8, 0.3), (3, 0.25))
+
+
 def texture(
-    height: int, width: int, seed: int, tint: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    height: int,
+    width: int,
+    seed: int,
+    tint: tuple[float, float, float] = (1.0, 1.0, 1.0),
+    cells_and_weights: tuple[tuple[int, float], ...] = CELLS,
 ) -> np.ndarray:
-    """Multi-scale smooth noise with fine detail (easy to track, hard to inpaint from the surroundings)."""
+    """Multi-scale smooth noise with fine detail (easy to track, hard to inpaint from the surroundings), in
+    0.1..0.9."""
     rng = np.random.default_rng(seed)
     out = np.zeros((height, width, 3), np.float32)
-    for cells, weight in ((24, 0.45), (8, 0.35), (2, 0.2)):
+    for cells, weight in cells_and_weights:
         small = rng.random((max(2, height // cells), max(2, width // cells), 3)).astype(np.float32)
         out += weight * cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC)
     out = (out - out.min()) / max(1e-6, float(out.max() - out.min()))

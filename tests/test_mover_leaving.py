@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from propagate_clips import holed_packets
+from propagate_clips import GROUND_CELLS, holed_packets, texture
 
 from aifx_core.backends import create_backend
 from aifx_core.inpaint import BackendContext
@@ -28,16 +28,6 @@ CENTRE, AXES = (160, 100), (22, 30)
 GONE = 24
 
 
-def _texture(height: int, width: int, seed: int) -> np.ndarray:
-    """Multi-scale colour noise (cells of 32, 8 and 3 px): ground DIS follows."""
-    rng = np.random.default_rng(seed)
-    tex = np.zeros((height, width, 3), np.float32)
-    for cells, weight in ((32, 0.45), (8, 0.3), (3, 0.25)):
-        small = rng.random((max(2, height // cells), max(2, width // cells), 3)).astype(np.float32)
-        tex += weight * cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC)
-    return ((tex - tex.min()) / (tex.max() - tex.min())).astype(np.float32)
-
-
 def _left(t: int, speed: int = SPEED) -> int:
     """The mover's left edge in frame t (walking ``speed`` px a frame): centred on the hole at frame 15."""
     return CENTRE[0] - HALF[0] + speed * (t - COUNT // 2)
@@ -46,8 +36,8 @@ def _left(t: int, speed: int = SPEED) -> int:
 def _clip(speed: int = SPEED) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
     """Frames, holes and the background truth (the plate without the mover, which the hole does not cover), the
     mover walking ``speed`` px a frame."""
-    ground = 0.1 + 0.8 * _texture(HEIGHT, WIDTH + PAN * COUNT, 0)
-    skin = 0.1 + 0.8 * _texture(2 * HALF[1], 2 * HALF[0], 1)[..., ::-1]
+    ground = texture(HEIGHT, WIDTH + PAN * COUNT, 0, cells_and_weights=GROUND_CELLS)
+    skin = texture(2 * HALF[1], 2 * HALF[0], 1, cells_and_weights=GROUND_CELLS)[..., ::-1]
     shape = np.zeros((2 * HALF[1], 2 * HALF[0]), np.uint8)
     cv2.ellipse(shape, (HALF[0], HALF[1]), (HALF[0] - 1, HALF[1] - 1), 0, 0, 360, 1, -1)
     hole = np.zeros((HEIGHT, WIDTH), np.uint8)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from propagate_clips import holed_packets
+from propagate_clips import GROUND_CELLS, holed_packets, texture
 
 from aifx_core.backends import create_backend
 from aifx_core.flow import moving_objects
@@ -27,16 +27,6 @@ HOLE = (slice(35, 80), slice(70, 120))
 CLEAR = 14
 
 
-def _texture(height: int, width: int, seed: int) -> np.ndarray:
-    """Multi-scale colour noise (cells of 32, 8 and 3 px): ground DIS follows."""
-    rng = np.random.default_rng(seed)
-    tex = np.zeros((height, width, 3), np.float32)
-    for cells, weight in ((32, 0.45), (8, 0.3), (3, 0.25)):
-        small = rng.random((max(2, height // cells), max(2, width // cells), 3)).astype(np.float32)
-        tex += weight * cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC)
-    return ((tex - tex.min()) / (tex.max() - tex.min())).astype(np.float32)
-
-
 def _disc_centre(t: int) -> int:
     return -20 + SPEED * t
 
@@ -44,8 +34,8 @@ def _disc_centre(t: int) -> int:
 def _crossing_clip() -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
     """Frames, holes and the background truth: the panning plate under a static hole, and the unmasked
     textured disc crossing it (x 66-110 on frame 9, 90-134 on frame 11: mostly in the hole)."""
-    ground = 0.1 + 0.8 * _texture(HEIGHT, WIDTH + PAN * COUNT, 0)
-    skin = 0.1 + 0.8 * _texture(2 * RADIUS + 2, 2 * RADIUS + 2, 1)[..., ::-1]
+    ground = texture(HEIGHT, WIDTH + PAN * COUNT, 0, cells_and_weights=GROUND_CELLS)
+    skin = texture(2 * RADIUS + 2, 2 * RADIUS + 2, 1, cells_and_weights=GROUND_CELLS)[..., ::-1]
     ys, xs = np.mgrid[0:HEIGHT, 0:WIDTH]
     frames, holes, truth = [], [], []
     for t in range(COUNT):

@@ -133,11 +133,8 @@ def mover_fringe(movers: np.ndarray, hole: np.ndarray, scale: tuple[float, float
         return None
     reach, band = _pixels(REACH_PX, scale), BAND_PX / _per_px(scale)
     height, width = hole.shape
-    ys, xs = np.nonzero(hole)
     # The band lies within ``band`` of the hole's box; movers within ``reach`` of the band are all that reach it.
-    pad = int(np.ceil(band)) + reach + 1
-    y0, y1 = max(int(ys.min()) - pad, 0), min(int(ys.max()) + pad + 1, height)
-    x0, x1 = max(int(xs.min()) - pad, 0), min(int(xs.max()) + pad + 1, width)
+    y0, y1, x0, x1 = _hole_box(hole, int(np.ceil(band)) + reach + 1)
     crop = movers[y0:y1, x0:x1]
     if not crop.any():
         return None
@@ -174,10 +171,7 @@ def hidden_movers(movers: np.ndarray, hole: np.ndarray, scale: tuple[float, floa
         return None
     seen = SEEN_FROM_PX / _per_px(scale)
     height, width = hole.shape
-    ys, xs = np.nonzero(hole)
-    pad = int(np.ceil(seen)) + 2
-    y0, y1 = max(int(ys.min()) - pad, 0), min(int(ys.max()) + pad + 1, height)
-    x0, x1 = max(int(xs.min()) - pad, 0), min(int(xs.max()) + pad + 1, width)
+    y0, y1, x0, x1 = _hole_box(hole, int(np.ceil(seen)) + 2)
     crop = movers[y0:y1, x0:x1]
     if not crop.any():
         return None
@@ -222,9 +216,7 @@ def beside_hidden(movers: np.ndarray, hole: np.ndarray, scale: tuple[float, floa
         return None
     reach = _pixels(BAND_PX, scale)
     height, width = hole.shape
-    rows, cols = np.flatnonzero(hole.any(axis=1)), np.flatnonzero(hole.any(axis=0))
-    y0, y1 = max(int(rows[0]) - reach, 0), min(int(rows[-1]) + reach + 1, height)
-    x0, x1 = max(int(cols[0]) - reach, 0), min(int(cols[-1]) + reach + 1, width)
+    y0, y1, x0, x1 = _hole_box(hole, reach)
     crop = movers[y0:y1, x0:x1]
     if not crop.any():
         return None
@@ -249,10 +241,7 @@ def mover_gap(movers: np.ndarray | None, hole: np.ndarray, scale: tuple[float, f
     if movers is None or not hole.any() or not movers.any():
         return None
     reach = 2 * _pixels(BAND_PX, scale)
-    height, width = hole.shape
-    rows, cols = np.flatnonzero(hole.any(axis=1)), np.flatnonzero(hole.any(axis=0))
-    y0, y1 = max(int(rows[0]) - reach, 0), min(int(rows[-1]) + reach + 1, height)
-    x0, x1 = max(int(cols[0]) - reach, 0), min(int(cols[-1]) + reach + 1, width)
+    y0, y1, x0, x1 = _hole_box(hole, reach)
     crop = movers[y0:y1, x0:x1]
     if not crop.any():
         return None
@@ -282,6 +271,16 @@ def going_in(gap: float | None, before: float | None, earlier: float | None = No
     return ()
 
 
+def _hole_box(hole: np.ndarray, pad: int) -> tuple[int, int, int, int]:
+    """The box (y0, y1, x0, x1: ends excluded) around ``hole``'s pixels grown by ``pad`` on every side, within
+    the frame: the crop a hole's neighbourhood is worked on in, so the cost follows the hole, not the frame."""
+    height, width = hole.shape
+    rows, cols = np.flatnonzero(hole.any(axis=1)), np.flatnonzero(hole.any(axis=0))
+    y0, y1 = max(int(rows[0]) - pad, 0), min(int(rows[-1]) + pad + 1, height)
+    x0, x1 = max(int(cols[0]) - pad, 0), min(int(cols[-1]) + pad + 1, width)
+    return y0, y1, x0, x1
+
+
 def blind_band(hole: np.ndarray, scale: tuple[float, float]) -> np.ndarray | None:
     """The pixels within ``BAND_PX`` of ``hole`` that are not hole (full-resolution (H, W) bool; ``scale``:
     working / full resolution), or None without a hole: where the mover detection is blind."""
@@ -289,10 +288,7 @@ def blind_band(hole: np.ndarray, scale: tuple[float, float]) -> np.ndarray | Non
         return None
     band = BAND_PX / _per_px(scale)
     height, width = hole.shape
-    rows, cols = np.flatnonzero(hole.any(axis=1)), np.flatnonzero(hole.any(axis=0))
-    pad = int(np.ceil(band)) + 1
-    y0, y1 = max(int(rows[0]) - pad, 0), min(int(rows[-1]) + pad + 1, height)
-    x0, x1 = max(int(cols[0]) - pad, 0), min(int(cols[-1]) + pad + 1, width)
+    y0, y1, x0, x1 = _hole_box(hole, int(np.ceil(band)) + 1)
     inside = hole[y0:y1, x0:x1]
     # (the whole hole lies in the crop, so the distances to it are the frame's own)
     distance = cv2.distanceTransform((~inside).astype(np.uint8), cv2.DIST_L2, 5)
