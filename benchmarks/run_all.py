@@ -818,6 +818,17 @@ SPEED_NOTE = "\n".join(
         "squares' engine thread +1 to +2: the pool ran part of its work). The blob's ~95 CPU ms a frame is not "
         "reached: no same-pixel cut in this profile is above ~3 ms a frame.",
         "",
+        "**This page's speed rows (2026-12-07 12:19, main b9f89ff) and the exact layers.** The round landed the "
+        "exact rigid-motion layers (exact39: docs/method.md section 1; tennis static square +2.24 dB, moving blob "
+        "+0.81, corner patches +0.76), the cross39 refusal of blind bands past a mover and colour39's Telea range. "
+        "The page's run gave the 432x240 moving blob 12.3 frames/s wall (125 CPU ms a frame; 14.1-14.4 at 107-108 "
+        "before). An A/B on the same idle box right after, `time_pipeline`, two alternated rounds: this main with "
+        "the layers 11.8 / 12.4 frames/s (129.5 / 125.0 CPU ms a frame), the same main with `EXACT_LAYERS` off "
+        "13.1 / 14.0 (117.7 / 110.7), the main before the round (67c171e) 13.3 / 14.1 (115.4 / 108.1): the layers "
+        "cost 10-13 % of the process on this box idle (their fixer measured 6-8 % on the loaded box, where idle "
+        "costs hide), the rest of the round ~2 %. They are kept: the 15 frames/s target was missed without them "
+        "too, and what they buy is background other frames saw coming back exactly.",
+        "",
         "**Two cores.** The encoders (OpenImageIO, OpenEXR), file I/O and most of OpenCV/NumPy release the GIL, "
         "so the fill overlaps its stages on threads (`aifx_core.workers`, 2026-12-03 evening): a writer thread "
         "composites, encodes, fsyncs and renames each frame (two in flight at most) while the engine makes the "
