@@ -178,6 +178,14 @@ def _frozen_worker(server: Server) -> int:
     return pid
 
 
+def _cancel_arrived(record: dict) -> bool:
+    """Whether a cancel reached the job: flagged on the running job, or, where it came back from the restart
+    still queued (the restarted server requeues the interrupted job and its new worker had not taken it yet),
+    the job cancelled outright. Both are the cancel arriving; waiting for the flag alone timed out when the
+    retry landed in that window (seen once in a CI dry run)."""
+    return bool(record["cancel_requested"]) or record["state"] == "cancelled"
+
+
 def test_a_cancel_sent_while_the_server_is_down_arrives_when_it_is_back(tmp_path):
     """The farm cancels a task wrapping ``aifx submit`` (SIGTERM) while the server restarts: the cancel is
     retried until the server is back, the job ends cancelled there instead of running on, the task exits 130.
@@ -213,7 +221,7 @@ def test_a_cancel_sent_while_the_server_is_down_arrives_when_it_is_back(tmp_path
     try:
         worker = _frozen_worker(server)  # the resumed job waits for the cancel
         client = server.client(None)
-        wait_for(lambda: client.job(job_id)["cancel_requested"], timeout=30)
+        wait_for(lambda: _cancel_arrived(client.job(job_id)), timeout=30)
         os.kill(worker, signal.SIGCONT)
         rest, err = submit.communicate(timeout=120)
         assert submit.returncode == 130, err
