@@ -51,23 +51,39 @@ def _main_thread(method: F) -> F:
     """Run a Nuke call on Nuke's main thread: the GUI Render button renders in a background thread.
 
     ``nuke.executeInMainThreadWithResult`` prints an exception and returns ``None``, so the call is wrapped to
-    return ``(ok, value or exception)`` and the exception is raised again here, in the render thread.
+    return ``(ok, value or exception)`` and the exception is raised again here, in the render thread. A node
+    deleted (or its script closed) meanwhile is :class:`session.NodeDeleted`, not a bug (:func:`_detached`).
     """
 
     def call(*args: Any) -> Any:
-        if not (nuke.GUI and threading.current_thread() is not threading.main_thread()):
-            return method(*args)
-        outcome = nuke.executeInMainThreadWithResult(_captured, (method, args))
-        if not isinstance(outcome, tuple):
-            raise session.RenderError(f"Nuke did not run {method.__name__} in its main thread")
-        ok, value = outcome
-        if not ok:
-            raise value
-        return value
+        try:
+            if not (nuke.GUI and threading.current_thread() is not threading.main_thread()):
+                return method(*args)
+            outcome = nuke.executeInMainThreadWithResult(_captured, (method, args))
+            if not isinstance(outcome, tuple):
+                raise session.RenderError(f"Nuke did not run {method.__name__} in its main thread")
+            ok, value = outcome
+            if not ok:
+                raise value
+            return value
+        except ValueError as exc:
+            if not _detached(exc):
+                raise
+            raise session.NodeDeleted(str(getattr(args[0], "node_name", "the AIFill"))) from None
 
     call.__doc__ = method.__doc__
     call.__name__ = method.__name__
     return cast(F, call)
+
+
+#: What Nuke raises (a ValueError) for any call on the Python object of a node that no longer exists: deleted by
+#: the artist (the AIFill or a group holding it) or gone with its script (File > Close, ``nuke.scriptClear``).
+_DETACHED = "A PythonObject is not attached to a node"
+
+
+def _detached(exc: ValueError) -> bool:
+    """Whether ``exc`` is Nuke's refusal of a call on a node that is gone (not a bad value given to a knob)."""
+    return _DETACHED in str(exc)
 
 
 def _captured(method: Callable[..., Any], args: tuple[Any, ...]) -> tuple[bool, Any]:
@@ -503,6 +519,12 @@ class NukeHost:
         return str(self.node["status"].value())
 
     @_main_thread
+    def check_attached(self) -> None:
+        """Raise :class:`session.NodeDeleted` once the node is gone (deleted, its script closed): the render
+        asks between the worker's polls, so nothing else would stop the worker."""
+        self.node.Class()
+
+    @_main_thread
     def warn(self, text: str) -> None:
         """A line in Nuke's Error Console (the terminal, headless), for what the artist should check."""
         nuke.warning(f"AIFill {self.node_name}: {text}")
@@ -787,6 +809,8 @@ def on_render_button() -> threading.Thread | None:
     def run() -> None:
         try:
             session.render(host)
+        except session.NodeDeleted:  # the artist deleted it: no message box, and nothing to write on it
+            nuke.executeInMainThread(nuke.warning, args=(f"AIFill {host.node_name}: {session.GONE}",))
         except session.RenderError as exc:
             nuke.executeInMainThread(nuke.message, args=(f"AIFill {host.node_name}: {exc}",))
         except Exception as exc:  # a bug must still reach the artist, not die with the thread

@@ -7,6 +7,9 @@ the plugin uses, and it is as strict as Nuke where Nuke bites:
   one; ``executeInMainThreadWithResult`` queues the call for the main thread (a test runs the queue with
   :func:`_run_main_loop`, as Nuke's event loop does) and, like Nuke's (``nuke/executeInMain.py``), prints an
   exception's traceback and returns ``None``. ``ProgressTask`` may be used from any thread.
+- **Deleted nodes.** Like Nuke's, the Python object of a node that is gone (``delete``: the node, or a group
+  holding it; every node of the script after ``scriptClear`` / ``scriptClose``) and of its knobs raises
+  ``ValueError("A PythonObject is not attached to a node")`` at any call (:data:`DETACHED`).
 - **Command line.** ``python -m nuke -t script.py args`` (see ``__main__.py``) strips a trailing frame range from
   ``sys.argv`` as Nuke does; the full command line stays in :data:`rawArgs`.
 - **Bounding boxes.** Images carry a format (EXR display window) and a bbox (EXR data window); a Read of an EXR
@@ -109,6 +112,7 @@ class _MainThreadOnly:
     def __getattribute__(self, name: str) -> Any:
         if not name.startswith("_"):
             _check_thread(f"{type(self).__name__}.{name}")
+            _check_attached(self)
         return object.__getattribute__(self, name)
 
 
@@ -166,6 +170,63 @@ def _run_main_loop(thread: threading.Thread, timeout: float = 120.0) -> None:
 
 def _as_tuple(args: Any) -> tuple:
     return args if isinstance(args, tuple) else (args,)
+
+
+# -- deleted nodes and closed scripts ----------------------------------------------------------------------------
+
+#: What Nuke raises (as a ValueError) for any call on the Python object of a node that no longer exists: deleted
+#: (``nuke.delete``, the artist's Delete key, the group holding it deleted) or gone with its script
+#: (``scriptClear``, ``scriptClose``). Public tools guard against it (Cryptomatte's ``_limbo_state``, the
+#: ``safeNode`` helpers catch this ValueError).
+DETACHED = "A PythonObject is not attached to a node"
+
+
+def _check_attached(item: Any) -> None:
+    """A deleted node's (or its knob's) Python object refuses every call, as Nuke's does."""
+    if object.__getattribute__(item, "__dict__").get("_detached"):
+        raise ValueError(DETACHED)
+
+
+def _detach(node: Node) -> None:
+    """``node``, the nodes inside it (a Group's) and all their knobs stop being any node's."""
+    stack = [node]
+    while stack:
+        here = stack.pop()
+        object.__setattr__(here, "_detached", True)
+        for knob in here._knobs.values():
+            object.__setattr__(knob, "_detached", True)
+        if isinstance(here, Group):
+            stack.extend(here._children)
+
+
+def scriptClear(resetToCompiledDefaults: bool = False, clearUserKnobs: bool = False) -> None:  # noqa: N802, N803
+    """Foundry: "Clears a Nuke script and resets all the root knobs to user defined knob defaults" (the fake's
+    root knobs go back to those it was made with; ``clearUserKnobs`` removes the root's user knobs). Every node
+    of the script goes: their Python objects raise ``ValueError(DETACHED)`` from then on. The root stays the
+    root (``nuke.root()``)."""
+    global _selected
+    _check_thread("nuke.scriptClear")
+    for node in list(_root._children):
+        _detach(node)
+    _root._children.clear()
+    for name, knob in list(_root._knobs.items()):
+        if name in _root._user:
+            if clearUserKnobs:
+                _root.removeKnob(knob)
+            continue
+        knob._value = _root._defaults[name]
+        knob._expression = None
+    _context[:] = [_root]
+    _selected = None
+    _reset_layers()
+
+
+def scriptClose(*args: Any, **kwargs: Any) -> bool:  # noqa: N802
+    """Close the current script (File > Close; Nuke asks to save a modified one first, the fake does not): its
+    nodes go as with :func:`scriptClear`. True when closed."""
+    _check_thread("nuke.scriptClose")
+    scriptClear()
+    return True
 
 
 # -- knobs -------------------------------------------------------------------------------------------------------
@@ -818,6 +879,7 @@ class Node(_MainThreadOnly):
 
     def __getitem__(self, name: str) -> Knob:
         _check_thread(f"Node[{name!r}]")
+        _check_attached(self)
         if name not in self._knobs:
             raise NameError(f"knob {name} does not exist")
         return self._knobs[name]
@@ -1201,7 +1263,8 @@ def allNodes(
 
 
 def delete(node: Node) -> None:
-    """Remove ``node`` from its group; what it fed loses that input."""
+    """Remove ``node`` from its group; what it fed loses that input. Its Python object, those of the nodes
+    inside it and of their knobs are no node's from then on (:func:`_detach`)."""
     _check_thread("nuke.delete")
     parent = node._parent
     if parent is not None:
@@ -1210,6 +1273,7 @@ def delete(node: Node) -> None:
             for index, upstream in enumerate(other._inputs):
                 if upstream is node:
                     other._inputs[index] = None
+    _detach(node)
 
 
 def views() -> list[str]:
