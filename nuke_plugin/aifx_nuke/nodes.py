@@ -192,6 +192,15 @@ def _setting(knob: nuke.Knob) -> Any:
     return knob.value()
 
 
+def _not_evaluated(name: str, text: str, error: str) -> str:
+    """The one line for a knob whose text Nuke cannot evaluate as TCL, in the node's words."""
+    label = knobs.LABELS[name]
+    return (
+        f"{label}: cannot evaluate {text!r} ({error}); Nuke runs what {label} holds in [brackets] as TCL: fix "
+        "the command or take the brackets out"
+    )
+
+
 def _set_range(read: nuke.Node, first: int, last: int) -> None:
     """A Read's frame range (``first``/``last`` and the file's ``origfirst``/``origlast``): what the node
     reports as its range (``Node.firstFrame``), and so what any node below it sees."""
@@ -277,8 +286,15 @@ class NukeHost:
 
     @_main_thread
     def settings(self) -> dict[str, Any]:
-        """Knob values; file knobs evaluated (``[getenv SHOW]/cache``), as Nuke evaluates a Read's path."""
+        """Knob values; file knobs evaluated (``[getenv SHOW]/cache``), as Nuke evaluates a Read's path, and the
+        text knobs but the free text (:func:`_setting`).
+
+        A knob whose TCL does not evaluate (a model file named ``big-lama[v2].pt``: ``v2`` is no command) is a
+        :class:`session.RenderError` naming the knob, unless the chosen backend does not read it
+        (:func:`jobs.knob_is_read`: a model under telea): options reach the job only where read, so such a knob
+        blocks nothing, and its text as typed stands in for it."""
         values: dict[str, Any] = {}
+        failed: dict[str, str] = {}
         for spec in knobs.KNOBS:
             if not spec.setting:
                 continue
@@ -287,8 +303,17 @@ class NukeHost:
                 knob is None
             ):  # an AIFill from an older script not updated yet (update_knobs): what it sent then
                 values[spec.name] = spec.default
-            else:
+                continue
+            try:
                 values[spec.name] = _setting(knob)
+            except (RuntimeError, ValueError) as exc:  # (what TCL that fails raises, as _file_paths takes it)
+                if isinstance(exc, ValueError) and _detached(exc):
+                    raise
+                values[spec.name] = knob.getText() if isinstance(knob, nuke.String_Knob) else spec.default
+                failed[spec.name] = jobs.last_line(exc, "TCL error")
+        for name, error in failed.items():
+            if jobs.knob_is_read(values, name):
+                raise session.RenderError(_not_evaluated(name, str(values[name]), error))
         return values
 
     @_main_thread
@@ -890,7 +915,11 @@ def _watch(host: NukeHost) -> None:
     if shown is None:
         return
     known = _SHOWN_IN.setdefault(shown[0], set())
-    state = host.state()
+    try:
+        state = host.state()
+    except session.RenderError:  # a setting read as TCL that fails: no fill is of it; Render names the knob
+        session.on_setting_changed(host)
+        return
     if state in known:
         return
     reconnected = state[0] not in {inputs for inputs, _ in known}

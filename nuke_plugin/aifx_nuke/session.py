@@ -172,7 +172,7 @@ _FLAG_KNOBS: list[tuple[str, str]] = [
     ("--frames", "frame_range"),
     ("--colorspace", "colorspace"),
 ]
-_LABELS = {spec.name: spec.label for spec in knobs.KNOBS}
+_LABELS = knobs.LABELS
 #: Phrases that read better turned whole than flag by flag.
 _KNOB_PHRASES: list[tuple[str, str]] = [
     (r"\bpass --model PATH to\b", f"set {_LABELS['model']} to the path of"),

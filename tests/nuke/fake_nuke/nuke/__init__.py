@@ -362,8 +362,8 @@ class BBox_Knob(Knob):
 
 class String_Knob(Knob):
     """Text. Foundry's String_Knob (12.2 Python reference): ``value()`` "Get the evaluated value of this knob as
-    a string" (TCL substituted: ``[getenv SHOW]``; a bracket that is no command fails), ``getText()`` "Get the
-    non-evaluated value of this knob"."""
+    a string" (TCL substituted: ``[getenv SHOW]``; a bracket that is no command, or one never closed, fails),
+    ``getText()`` "Get the non-evaluated value of this knob"."""
 
     def setValue(self, value: Any) -> bool:
         self._value = str(value)
@@ -512,6 +512,8 @@ def _tcl_substitute(text: str) -> str:
     previous = None
     while previous != text:
         previous, text = text, _TCL.sub(run, text)
+    if "[" in text:  # TCL: a bracket opened and never closed is an error, not text
+        raise RuntimeError(f"missing close-bracket in {previous!r}")
     return text
 
 
