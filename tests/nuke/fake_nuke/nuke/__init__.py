@@ -32,8 +32,10 @@ the plugin uses, and it is as strict as Nuke where Nuke bites:
   position (old Shuffle: ``red red`` = the ``in`` layer's first channel).
 - **Callbacks.** ``knobChanged`` callbacks (``addKnobChanged``) run only while the node's panel is open
   (``showControlPanel``; Foundry 13.2: "The purpose is to update other knobs in the control panel. Use
-  addUpdateUI() for changes that should happen even when the panel is closed"; 17.1 calls it for more), for
-  what the artist does there, never for a Python ``setValue``: a test plays the artist with :func:`_user_set`
+  addUpdateUI() for changes that should happen even when the panel is closed"), for what the artist does
+  there, never for a Python ``setValue``, as in Nuke 14-16; playing 17.1 (:data:`NUKE_VERSION_MAJOR`,
+  ``$AIFX_FAKE_NUKE_VERSION``) they run for every knob change, panel open or not
+  (:func:`_knob_changed_by_any_change`): a test plays the artist with :func:`_user_set`
   and :func:`_user_connect` (the knob is then ``inputChange``); opening the panel calls them with the dummy
   knob ``showPanel``, closing it with ``hidePanel``. ``updateUI`` callbacks (``addUpdateUI``: "on every node
   when things change. This is done during idle") run only in the GUI, on every node, when a test plays
@@ -113,6 +115,8 @@ class _MainThreadOnly:
         if not name.startswith("_"):
             _check_thread(f"{type(self).__name__}.{name}")
             _check_attached(self)
+            if name in _KNOB_SETTERS and isinstance(self, Knob):
+                return _telling_knob_changed(self, object.__getattribute__(self, name))
         return object.__getattribute__(self, name)
 
 
@@ -227,6 +231,48 @@ def scriptClose(*args: Any, **kwargs: Any) -> bool:  # noqa: N802
     _check_thread("nuke.scriptClose")
     scriptClear()
     return True
+
+
+# -- the Nuke version played: knobChanged -------------------------------------------------------------------------
+
+#: The Nuke version the fake plays (Nuke's ``nuke.NUKE_VERSION_MAJOR`` / ``MINOR``); ``_reset`` takes it from
+#: ``$AIFX_FAKE_NUKE_VERSION`` (``17.1``), else 16.0. What differs between the versions docs/nuke.md supports is
+#: when ``knobChanged`` runs (:func:`_knob_changed_by_any_change`).
+NUKE_VERSION_MAJOR = 16
+NUKE_VERSION_MINOR = 0
+
+#: The knob methods that change a knob's value (what a Python script or the plugin calls).
+_KNOB_SETTERS = frozenset({"setValue", "setValues", "setExpression", "clearAnimated"})
+
+
+def _knob_changed_by_any_change() -> bool:
+    """Whether ``knobChanged`` runs for every change of a knob. Foundry's ``addKnobChanged``, 13.2: "Add code to
+    execute when the user changes a knob ... The purpose is to update other knobs in the control panel. Use
+    addUpdateUI() for changes that should happen even when the panel is closed" (the fake: the artist's edits in
+    an open panel); 17.1: "This callback is triggered for any knob change, including changes made
+    programmatically and changes that occur even when the Properties panel is closed"."""
+    return (NUKE_VERSION_MAJOR, NUKE_VERSION_MINOR) >= (17, 1)
+
+
+def _telling_knob_changed(knob: Knob, method: Callable[..., Any]) -> Callable[..., Any]:
+    """``method`` (a knob's setter), then, where the version played says so, the knobChanged callbacks of its
+    node with ``thisKnob()`` the knob."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        result = method(*args, **kwargs)
+        node = knob._node
+        if _knob_changed_by_any_change() and node is not None and not node.__dict__.get("_detached"):
+            _run_node_callbacks(_knob_changed, node, knob)
+        return result
+
+    return call
+
+
+def _version_from_environment() -> None:
+    """``$AIFX_FAKE_NUKE_VERSION`` (``17.1``) → the version played (a test run playing another Nuke)."""
+    global NUKE_VERSION_MAJOR, NUKE_VERSION_MINOR
+    major, _, minor = os.environ.get("AIFX_FAKE_NUKE_VERSION", "16.0").partition(".")
+    NUKE_VERSION_MAJOR, NUKE_VERSION_MINOR = int(major), int(minor or 0)
 
 
 # -- knobs -------------------------------------------------------------------------------------------------------
@@ -1405,18 +1451,19 @@ def _dummy_knob(node: Node, name: str) -> Knob:
 
 def _user_set(knob: Knob, value: Any) -> None:
     """The artist changes a knob (in the node's panel, or a knob linked to it): its value, then the
-    knobChanged callbacks if the node's panel is open (test helper)."""
+    knobChanged callbacks if the node's panel is open (17.1: ``setValue`` ran them, panel open or not) (test
+    helper)."""
     knob.setValue(value)
     assert knob._node is not None
-    if knob._node._panel_open:
+    if knob._node._panel_open and not _knob_changed_by_any_change():
         _run_node_callbacks(_knob_changed, knob._node, knob)
 
 
 def _user_connect(node: Node, index: int, upstream: Node | None) -> None:
     """The artist connects an input in the DAG: knobChanged with the knob ``inputChange``, if the node's panel
-    is open (test helper)."""
+    is open (17.1: open or not, "changes that occur even when the Properties panel is closed") (test helper)."""
     node.setInput(index, upstream)
-    if node._panel_open:
+    if node._panel_open or _knob_changed_by_any_change():
         _run_node_callbacks(_knob_changed, node, _dummy_knob(node, "inputChange"))
 
 
@@ -1991,6 +2038,7 @@ def _reset(gizmos: bool = False) -> None:
         _gizmos.clear()
         _knob_defaults.clear()  # (the machine's menu.py sets them again in each session)
     GUI = False
+    _version_from_environment()
     _root = Root("Root", None)
     _root._name = "root"
     _root._script = "Root"
