@@ -329,6 +329,19 @@ def backend_options(settings: Mapping[str, Any]) -> dict[str, Any]:
     return read_options(backend, options, chosen)
 
 
+#: The knobs that reach the job only as an option of a backend that reads them (:func:`backend_options`); every
+#: other setting is read by every backend (or decides where and how the fill runs).
+OPTION_KNOBS = ("model", "reference")
+
+
+def knob_is_read(settings: Mapping[str, Any], name: str) -> bool:
+    """Whether the chosen backend reads setting ``name``: a model left set for lama is not read by telea, so
+    what it holds must not stop telea's render (the adapter asks before refusing a knob it cannot evaluate)."""
+    if name not in OPTION_KNOBS:
+        return True
+    return name in backend_options({**settings, name: "set"})
+
+
 def build_job(
     settings: Mapping[str, Any],
     paths: CachePaths,

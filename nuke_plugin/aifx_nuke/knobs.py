@@ -217,6 +217,8 @@ KNOBS: list[KnobSpec] = [
 ]
 
 SETTING_NAMES = [k.name for k in KNOBS if k.setting]
+#: Knob name → the label the artist sees (what messages name a knob by).
+LABELS = {k.name: k.label for k in KNOBS}
 
 
 def defaults() -> dict[str, Any]:

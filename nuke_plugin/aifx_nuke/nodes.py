@@ -51,23 +51,39 @@ def _main_thread(method: F) -> F:
     """Run a Nuke call on Nuke's main thread: the GUI Render button renders in a background thread.
 
     ``nuke.executeInMainThreadWithResult`` prints an exception and returns ``None``, so the call is wrapped to
-    return ``(ok, value or exception)`` and the exception is raised again here, in the render thread.
+    return ``(ok, value or exception)`` and the exception is raised again here, in the render thread. A node
+    deleted (or its script closed) meanwhile is :class:`session.NodeDeleted`, not a bug (:func:`_detached`).
     """
 
     def call(*args: Any) -> Any:
-        if not (nuke.GUI and threading.current_thread() is not threading.main_thread()):
-            return method(*args)
-        outcome = nuke.executeInMainThreadWithResult(_captured, (method, args))
-        if not isinstance(outcome, tuple):
-            raise session.RenderError(f"Nuke did not run {method.__name__} in its main thread")
-        ok, value = outcome
-        if not ok:
-            raise value
-        return value
+        try:
+            if not (nuke.GUI and threading.current_thread() is not threading.main_thread()):
+                return method(*args)
+            outcome = nuke.executeInMainThreadWithResult(_captured, (method, args))
+            if not isinstance(outcome, tuple):
+                raise session.RenderError(f"Nuke did not run {method.__name__} in its main thread")
+            ok, value = outcome
+            if not ok:
+                raise value
+            return value
+        except ValueError as exc:
+            if not _detached(exc):
+                raise
+            raise session.NodeDeleted(str(getattr(args[0], "node_name", "the AIFill"))) from None
 
     call.__doc__ = method.__doc__
     call.__name__ = method.__name__
     return cast(F, call)
+
+
+#: What Nuke raises (a ValueError) for any call on the Python object of a node that no longer exists: deleted by
+#: the artist (the AIFill or a group holding it) or gone with its script (File > Close, ``nuke.scriptClear``).
+_DETACHED = "A PythonObject is not attached to a node"
+
+
+def _detached(exc: ValueError) -> bool:
+    """Whether ``exc`` is Nuke's refusal of a call on a node that is gone (not a bad value given to a knob)."""
+    return _DETACHED in str(exc)
 
 
 def _captured(method: Callable[..., Any], args: tuple[Any, ...]) -> tuple[bool, Any]:
@@ -176,6 +192,15 @@ def _setting(knob: nuke.Knob) -> Any:
     return knob.value()
 
 
+def _not_evaluated(name: str, text: str, error: str) -> str:
+    """The one line for a knob whose text Nuke cannot evaluate as TCL, in the node's words."""
+    label = knobs.LABELS[name]
+    return (
+        f"{label}: cannot evaluate {text!r} ({error}); Nuke runs what {label} holds in [brackets] as TCL: fix "
+        "the command or take the brackets out"
+    )
+
+
 def _set_range(read: nuke.Node, first: int, last: int) -> None:
     """A Read's frame range (``first``/``last`` and the file's ``origfirst``/``origlast``): what the node
     reports as its range (``Node.firstFrame``), and so what any node below it sees."""
@@ -261,8 +286,15 @@ class NukeHost:
 
     @_main_thread
     def settings(self) -> dict[str, Any]:
-        """Knob values; file knobs evaluated (``[getenv SHOW]/cache``), as Nuke evaluates a Read's path."""
+        """Knob values; file knobs evaluated (``[getenv SHOW]/cache``), as Nuke evaluates a Read's path, and the
+        text knobs but the free text (:func:`_setting`).
+
+        A knob whose TCL does not evaluate (a model file named ``big-lama[v2].pt``: ``v2`` is no command) is a
+        :class:`session.RenderError` naming the knob, unless the chosen backend does not read it
+        (:func:`jobs.knob_is_read`: a model under telea): options reach the job only where read, so such a knob
+        blocks nothing, and its text as typed stands in for it."""
         values: dict[str, Any] = {}
+        failed: dict[str, str] = {}
         for spec in knobs.KNOBS:
             if not spec.setting:
                 continue
@@ -271,8 +303,17 @@ class NukeHost:
                 knob is None
             ):  # an AIFill from an older script not updated yet (update_knobs): what it sent then
                 values[spec.name] = spec.default
-            else:
+                continue
+            try:
                 values[spec.name] = _setting(knob)
+            except (RuntimeError, ValueError) as exc:  # (what TCL that fails raises, as _file_paths takes it)
+                if isinstance(exc, ValueError) and _detached(exc):
+                    raise
+                values[spec.name] = knob.getText() if isinstance(knob, nuke.String_Knob) else spec.default
+                failed[spec.name] = jobs.last_line(exc, "TCL error")
+        for name, error in failed.items():
+            if jobs.knob_is_read(values, name):
+                raise session.RenderError(_not_evaluated(name, str(values[name]), error))
         return values
 
     @_main_thread
@@ -501,6 +542,12 @@ class NukeHost:
     @_main_thread
     def status(self) -> str:
         return str(self.node["status"].value())
+
+    @_main_thread
+    def check_attached(self) -> None:
+        """Raise :class:`session.NodeDeleted` once the node is gone (deleted, its script closed): the render
+        asks between the worker's polls, so nothing else would stop the worker."""
+        self.node.Class()
 
     @_main_thread
     def warn(self, text: str) -> None:
@@ -787,6 +834,8 @@ def on_render_button() -> threading.Thread | None:
     def run() -> None:
         try:
             session.render(host)
+        except session.NodeDeleted:  # the artist deleted it: no message box, and nothing to write on it
+            nuke.executeInMainThread(nuke.warning, args=(f"AIFill {host.node_name}: {session.GONE}",))
         except session.RenderError as exc:
             nuke.executeInMainThread(nuke.message, args=(f"AIFill {host.node_name}: {exc}",))
         except Exception as exc:  # a bug must still reach the artist, not die with the thread
@@ -866,7 +915,11 @@ def _watch(host: NukeHost) -> None:
     if shown is None:
         return
     known = _SHOWN_IN.setdefault(shown[0], set())
-    state = host.state()
+    try:
+        state = host.state()
+    except session.RenderError:  # a setting read as TCL that fails: no fill is of it; Render names the knob
+        session.on_setting_changed(host)
+        return
     if state in known:
         return
     reconnected = state[0] not in {inputs for inputs, _ in known}

@@ -36,6 +36,18 @@ class InputsCancelled(Exception):
     an error: no message box, the status says it, Render starts again; the message says what was being written."""
 
 
+class NodeDeleted(Exception):
+    """The node was deleted, or its script closed, while it rendered (Nuke refuses every call on it then): the
+    worker is stopped and nothing is written on the node; the message is the node's name."""
+
+
+#: What the Error Console says about a node deleted while it rendered (after ``AIFill <name>: ``).
+GONE = (
+    "deleted (or its script closed) while it rendered; its aifx worker is stopped and the frames it finished "
+    "stay in the cache"
+)
+
+
 class ProgressLike(Protocol):
     """What :func:`render` needs from ``nuke.ProgressTask``."""
 
@@ -85,6 +97,9 @@ class Host(Protocol):
     def set_status(self, text: str) -> None: ...
 
     def status(self) -> str: ...
+
+    def check_attached(self) -> None:
+        """Raise :class:`NodeDeleted` when the node is gone."""
 
     def warn(self, text: str) -> None: ...
 
@@ -157,7 +172,7 @@ _FLAG_KNOBS: list[tuple[str, str]] = [
     ("--frames", "frame_range"),
     ("--colorspace", "colorspace"),
 ]
-_LABELS = {spec.name: spec.label for spec in knobs.KNOBS}
+_LABELS = knobs.LABELS
 #: Phrases that read better turned whole than flag by flag.
 _KNOB_PHRASES: list[tuple[str, str]] = [
     (r"\bpass --model PATH to\b", f"set {_LABELS['model']} to the path of"),
@@ -515,7 +530,7 @@ def render(
         host.set_status(f"error: {exc}")
         raise
     finally:
-        with _ACTIVE_LOCK:
+        with _ACTIVE_LOCK, contextlib.suppress(ValueError):  # (Nuke may refuse to hash a deleted node)
             _ACTIVE.pop(host.render_key, None)
 
 
@@ -648,7 +663,7 @@ def _fill(
             worker = _local_worker(python, paths, environ)
     except AifxError as exc:  # the server refused the job or could not be reached
         raise RenderError(in_knob_words(str(exc))) from None
-    cancelled = _follow(worker, task, cancel, poll_interval)
+    cancelled = _follow(worker, task, cancel, poll_interval, host.check_attached)
     final = worker.final or {}
     if cancelled or final.get("event") == events.CANCELLED:
         host.set_status("cancelled: finished frames are kept, Render resumes")
@@ -686,9 +701,16 @@ def _inputs_cached(paths: jobs.CachePaths, first: int, last: int, with_mask: boo
 
 
 def _follow(
-    worker: WorkerProcess | RemoteWorker, task: ProgressLike, cancel: threading.Event, poll_interval: float
+    worker: WorkerProcess | RemoteWorker,
+    task: ProgressLike,
+    cancel: threading.Event,
+    poll_interval: float,
+    check_attached: Callable[[], None],
 ) -> bool:
-    """Forward the worker's events to the progress task until it ends; True when the artist cancelled."""
+    """Forward the worker's events to the progress task until it ends; True when the artist cancelled.
+
+    ``check_attached`` (:meth:`Host.check_attached`) raises :class:`NodeDeleted` once the node is gone: its
+    Cancel button went with it, so the worker is stopped here (it finishes no partial frame)."""
     while True:
         running = worker.running()
         for event in worker.poll():
@@ -697,6 +719,12 @@ def _follow(
             percent = events.percent(event, jobs.WRITE_SHARE)
             if percent is not None:
                 task.setProgress(percent)
+        try:
+            check_attached()
+        except NodeDeleted:
+            worker.cancel()
+            worker.wait()
+            raise
         if task.isCancelled() or cancel.is_set():
             worker.cancel()
             worker.wait()

@@ -275,7 +275,9 @@ def test_an_expression_reading_the_project_keys_the_projects_knobs_not_the_scrip
 def test_a_gizmos_insides_reading_the_groups_knob_key_the_knob_not_the_group(comp, tmp_path):
     """Inside a cleanup group, a Grade's ``{{parent.gain}}`` (as every gizmo's insides read its knobs) once put
     every node of the group into the key: a Blur after the fill, inside the group, made the fill stale."""
-    nuke.delete(comp["fill"])
+    names = ("mask_channel", "backend", "aifx_env", "cache_dir")
+    settings = {name: comp["fill"][name].value() for name in names}
+    nuke.delete(comp["fill"])  # (its Python object is no node's from here: Nuke refuses any call on it)
     group = nuke.nodes.Group(name="Cleanup")
     group.addKnob(nuke.Double_Knob("gain", "gain"))
     group["gain"].setValue(1.0)
@@ -288,8 +290,8 @@ def test_a_gizmos_insides_reading_the_groups_knob_key_the_knob_not_the_group(com
         inner = nodes.create_aifill(connect_selected=False)
         inner.setInput(0, grade)
         inner.setInput(1, matte)
-        for name in ("mask_channel", "backend", "aifx_env", "cache_dir"):
-            inner[name].setValue(comp["fill"][name].value())
+        for name, value in settings.items():
+            inner[name].setValue(value)
         soften = nuke.nodes.Blur(name="Soften", size="0")
         soften.setInput(0, inner)
         nuke.nodes.Output().setInput(0, soften)

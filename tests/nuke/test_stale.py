@@ -124,9 +124,10 @@ def test_a_reconnected_input_forgets_the_result(comp):
     assert fill.node(knobs.READ_RESULT)["file"].value() == knobs.NOT_RENDERED
 
 
-def test_knob_changed_runs_for_the_artists_edits_in_an_open_panel_only_as_in_nuke(comp):
+def test_knob_changed_runs_for_the_artists_edits_in_an_open_panel_only_as_in_nuke(comp, monkeypatch):
     """Nuke (13.2 to 16) calls knobChanged for edits in an open panel, not for Python's setValue nor with the
     panel closed: the plugin must not rely on it for those (updateUI and the beforeRender check cover them)."""
+    monkeypatch.setattr(nuke, "NUKE_VERSION_MAJOR", 16)
     calls = []
     nuke.addKnobChanged(lambda: calls.append(nuke.thisKnob().name()), nodeClass="Group")
     comp["fill"]["seed"].setValue(3)
@@ -139,6 +140,19 @@ def test_knob_changed_runs_for_the_artists_edits_in_an_open_panel_only_as_in_nuk
     comp["fill"].hideControlPanel()
     nuke._user_set(comp["fill"]["seed"], 6)
     assert calls == ["showPanel", "seed", "inputChange", "hidePanel"]
+
+
+def test_knob_changed_runs_for_every_knob_change_in_nuke_17_1(comp, monkeypatch):
+    """Foundry's addKnobChanged, 17.1: "triggered for any knob change, including changes made programmatically
+    and changes that occur even when the Properties panel is closed"."""
+    monkeypatch.setattr(nuke, "NUKE_VERSION_MAJOR", 17)
+    monkeypatch.setattr(nuke, "NUKE_VERSION_MINOR", 1)
+    calls = []
+    nuke.addKnobChanged(lambda: calls.append(nuke.thisKnob().name()), nodeClass="Group")
+    comp["fill"]["seed"].setValue(3)
+    nuke._user_set(comp["fill"]["seed"], 4)
+    nuke._user_connect(comp["fill"], 1, None)
+    assert calls == ["seed", "seed", "inputChange"]
 
 
 def test_update_ui_runs_on_every_node_when_the_gui_goes_idle_only(comp):
@@ -198,7 +212,8 @@ def test_a_pasted_copy_keeps_the_result_only_on_the_same_inputs(comp):
     assert nodes.NukeHost(wired).shown_result() == nodes.NukeHost(fill).shown_result()
 
 
-def test_an_input_put_back_before_nuke_goes_idle_keeps_the_result(comp):
+def test_an_input_put_back_before_nuke_goes_idle_keeps_the_result(comp, monkeypatch):
+    monkeypatch.setattr(nuke, "NUKE_VERSION_MAJOR", 16)  # (panel closed: no knobChanged before 17.1)
     runpy.run_path(str(PLUGIN / "init.py"))
     fill = comp["fill"]
     nodes.render_node(fill)
@@ -209,6 +224,26 @@ def test_an_input_put_back_before_nuke_goes_idle_keeps_the_result(comp):
     nuke._idle()
     assert fill["status"].value() == done
     assert nodes.NukeHost(fill).shown_result() is not None
+
+
+def test_in_nuke_17_1_an_input_unplugged_forgets_the_result_at_once_and_render_finds_it_again(
+    comp, monkeypatch
+):
+    """Nuke 17.1 calls knobChanged for every change, panel open or not: the Mask unplugged is seen at once, as
+    in an open panel before; plugged back, Render reuses the fill from the cache."""
+    monkeypatch.setattr(nuke, "NUKE_VERSION_MAJOR", 17)
+    monkeypatch.setattr(nuke, "NUKE_VERSION_MINOR", 1)
+    runpy.run_path(str(PLUGIN / "init.py"))
+    fill = comp["fill"]
+    nodes.render_node(fill)
+    nuke.GUI = True
+    nuke._user_connect(fill, 1, None)
+    assert fill["status"].value() == session.CHANGED_INPUT
+    nuke._user_connect(fill, 1, comp["matte_node"])  # (an undo)
+    nuke._idle()
+    assert nodes.NukeHost(fill).shown_result() is None
+    nuke.GUI = False
+    assert nodes.render_node(fill).reused
 
 
 def test_a_setting_changed_with_the_panel_closed_forgets_the_result_when_nuke_goes_idle(comp):

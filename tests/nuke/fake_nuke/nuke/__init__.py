@@ -7,6 +7,9 @@ the plugin uses, and it is as strict as Nuke where Nuke bites:
   one; ``executeInMainThreadWithResult`` queues the call for the main thread (a test runs the queue with
   :func:`_run_main_loop`, as Nuke's event loop does) and, like Nuke's (``nuke/executeInMain.py``), prints an
   exception's traceback and returns ``None``. ``ProgressTask`` may be used from any thread.
+- **Deleted nodes.** Like Nuke's, the Python object of a node that is gone (``delete``: the node, or a group
+  holding it; every node of the script after ``scriptClear`` / ``scriptClose``) and of its knobs raises
+  ``ValueError("A PythonObject is not attached to a node")`` at any call (:data:`DETACHED`).
 - **Command line.** ``python -m nuke -t script.py args`` (see ``__main__.py``) strips a trailing frame range from
   ``sys.argv`` as Nuke does; the full command line stays in :data:`rawArgs`.
 - **Bounding boxes.** Images carry a format (EXR display window) and a bbox (EXR data window); a Read of an EXR
@@ -29,8 +32,10 @@ the plugin uses, and it is as strict as Nuke where Nuke bites:
   position (old Shuffle: ``red red`` = the ``in`` layer's first channel).
 - **Callbacks.** ``knobChanged`` callbacks (``addKnobChanged``) run only while the node's panel is open
   (``showControlPanel``; Foundry 13.2: "The purpose is to update other knobs in the control panel. Use
-  addUpdateUI() for changes that should happen even when the panel is closed"; 17.1 calls it for more), for
-  what the artist does there, never for a Python ``setValue``: a test plays the artist with :func:`_user_set`
+  addUpdateUI() for changes that should happen even when the panel is closed"), for what the artist does
+  there, never for a Python ``setValue``, as in Nuke 14-16; playing 17.1 (:data:`NUKE_VERSION_MAJOR`,
+  ``$AIFX_FAKE_NUKE_VERSION``) they run for every knob change, panel open or not
+  (:func:`_knob_changed_by_any_change`): a test plays the artist with :func:`_user_set`
   and :func:`_user_connect` (the knob is then ``inputChange``); opening the panel calls them with the dummy
   knob ``showPanel``, closing it with ``hidePanel``. ``updateUI`` callbacks (``addUpdateUI``: "on every node
   when things change. This is done during idle") run only in the GUI, on every node, when a test plays
@@ -109,6 +114,9 @@ class _MainThreadOnly:
     def __getattribute__(self, name: str) -> Any:
         if not name.startswith("_"):
             _check_thread(f"{type(self).__name__}.{name}")
+            _check_attached(self)
+            if name in _KNOB_SETTERS and isinstance(self, Knob):
+                return _telling_knob_changed(self, object.__getattribute__(self, name))
         return object.__getattribute__(self, name)
 
 
@@ -166,6 +174,105 @@ def _run_main_loop(thread: threading.Thread, timeout: float = 120.0) -> None:
 
 def _as_tuple(args: Any) -> tuple:
     return args if isinstance(args, tuple) else (args,)
+
+
+# -- deleted nodes and closed scripts ----------------------------------------------------------------------------
+
+#: What Nuke raises (as a ValueError) for any call on the Python object of a node that no longer exists: deleted
+#: (``nuke.delete``, the artist's Delete key, the group holding it deleted) or gone with its script
+#: (``scriptClear``, ``scriptClose``). Public tools guard against it (Cryptomatte's ``_limbo_state``, the
+#: ``safeNode`` helpers catch this ValueError).
+DETACHED = "A PythonObject is not attached to a node"
+
+
+def _check_attached(item: Any) -> None:
+    """A deleted node's (or its knob's) Python object refuses every call, as Nuke's does."""
+    if object.__getattribute__(item, "__dict__").get("_detached"):
+        raise ValueError(DETACHED)
+
+
+def _detach(node: Node) -> None:
+    """``node``, the nodes inside it (a Group's) and all their knobs stop being any node's."""
+    stack = [node]
+    while stack:
+        here = stack.pop()
+        object.__setattr__(here, "_detached", True)
+        for knob in here._knobs.values():
+            object.__setattr__(knob, "_detached", True)
+        if isinstance(here, Group):
+            stack.extend(here._children)
+
+
+def scriptClear(resetToCompiledDefaults: bool = False, clearUserKnobs: bool = False) -> None:  # noqa: N802, N803
+    """Foundry: "Clears a Nuke script and resets all the root knobs to user defined knob defaults" (the fake's
+    root knobs go back to those it was made with; ``clearUserKnobs`` removes the root's user knobs). Every node
+    of the script goes: their Python objects raise ``ValueError(DETACHED)`` from then on. The root stays the
+    root (``nuke.root()``)."""
+    global _selected
+    _check_thread("nuke.scriptClear")
+    for node in list(_root._children):
+        _detach(node)
+    _root._children.clear()
+    for name, knob in list(_root._knobs.items()):
+        if name in _root._user:
+            if clearUserKnobs:
+                _root.removeKnob(knob)
+            continue
+        knob._value = _root._defaults[name]
+        knob._expression = None
+    _context[:] = [_root]
+    _selected = None
+    _reset_layers()
+
+
+def scriptClose(*args: Any, **kwargs: Any) -> bool:  # noqa: N802
+    """Close the current script (File > Close; Nuke asks to save a modified one first, the fake does not): its
+    nodes go as with :func:`scriptClear`. True when closed."""
+    _check_thread("nuke.scriptClose")
+    scriptClear()
+    return True
+
+
+# -- the Nuke version played: knobChanged -------------------------------------------------------------------------
+
+#: The Nuke version the fake plays (Nuke's ``nuke.NUKE_VERSION_MAJOR`` / ``MINOR``); ``_reset`` takes it from
+#: ``$AIFX_FAKE_NUKE_VERSION`` (``17.1``), else 16.0. What differs between the versions docs/nuke.md supports is
+#: when ``knobChanged`` runs (:func:`_knob_changed_by_any_change`).
+NUKE_VERSION_MAJOR = 16
+NUKE_VERSION_MINOR = 0
+
+#: The knob methods that change a knob's value (what a Python script or the plugin calls).
+_KNOB_SETTERS = frozenset({"setValue", "setValues", "setExpression", "clearAnimated"})
+
+
+def _knob_changed_by_any_change() -> bool:
+    """Whether ``knobChanged`` runs for every change of a knob. Foundry's ``addKnobChanged``, 13.2: "Add code to
+    execute when the user changes a knob ... The purpose is to update other knobs in the control panel. Use
+    addUpdateUI() for changes that should happen even when the panel is closed" (the fake: the artist's edits in
+    an open panel); 17.1: "This callback is triggered for any knob change, including changes made
+    programmatically and changes that occur even when the Properties panel is closed"."""
+    return (NUKE_VERSION_MAJOR, NUKE_VERSION_MINOR) >= (17, 1)
+
+
+def _telling_knob_changed(knob: Knob, method: Callable[..., Any]) -> Callable[..., Any]:
+    """``method`` (a knob's setter), then, where the version played says so, the knobChanged callbacks of its
+    node with ``thisKnob()`` the knob."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        result = method(*args, **kwargs)
+        node = knob._node
+        if _knob_changed_by_any_change() and node is not None and not node.__dict__.get("_detached"):
+            _run_node_callbacks(_knob_changed, node, knob)
+        return result
+
+    return call
+
+
+def _version_from_environment() -> None:
+    """``$AIFX_FAKE_NUKE_VERSION`` (``17.1``) → the version played (a test run playing another Nuke)."""
+    global NUKE_VERSION_MAJOR, NUKE_VERSION_MINOR
+    major, _, minor = os.environ.get("AIFX_FAKE_NUKE_VERSION", "16.0").partition(".")
+    NUKE_VERSION_MAJOR, NUKE_VERSION_MINOR = int(major), int(minor or 0)
 
 
 # -- knobs -------------------------------------------------------------------------------------------------------
@@ -301,8 +408,8 @@ class BBox_Knob(Knob):
 
 class String_Knob(Knob):
     """Text. Foundry's String_Knob (12.2 Python reference): ``value()`` "Get the evaluated value of this knob as
-    a string" (TCL substituted: ``[getenv SHOW]``; a bracket that is no command fails), ``getText()`` "Get the
-    non-evaluated value of this knob"."""
+    a string" (TCL substituted: ``[getenv SHOW]``; a bracket that is no command, or one never closed, fails),
+    ``getText()`` "Get the non-evaluated value of this knob"."""
 
     def setValue(self, value: Any) -> bool:
         self._value = str(value)
@@ -451,6 +558,8 @@ def _tcl_substitute(text: str) -> str:
     previous = None
     while previous != text:
         previous, text = text, _TCL.sub(run, text)
+    if "[" in text:  # TCL: a bracket opened and never closed is an error, not text
+        raise RuntimeError(f"missing close-bracket in {previous!r}")
     return text
 
 
@@ -818,6 +927,7 @@ class Node(_MainThreadOnly):
 
     def __getitem__(self, name: str) -> Knob:
         _check_thread(f"Node[{name!r}]")
+        _check_attached(self)
         if name not in self._knobs:
             raise NameError(f"knob {name} does not exist")
         return self._knobs[name]
@@ -1201,7 +1311,8 @@ def allNodes(
 
 
 def delete(node: Node) -> None:
-    """Remove ``node`` from its group; what it fed loses that input."""
+    """Remove ``node`` from its group; what it fed loses that input. Its Python object, those of the nodes
+    inside it and of their knobs are no node's from then on (:func:`_detach`)."""
     _check_thread("nuke.delete")
     parent = node._parent
     if parent is not None:
@@ -1210,6 +1321,7 @@ def delete(node: Node) -> None:
             for index, upstream in enumerate(other._inputs):
                 if upstream is node:
                     other._inputs[index] = None
+    _detach(node)
 
 
 def views() -> list[str]:
@@ -1339,18 +1451,19 @@ def _dummy_knob(node: Node, name: str) -> Knob:
 
 def _user_set(knob: Knob, value: Any) -> None:
     """The artist changes a knob (in the node's panel, or a knob linked to it): its value, then the
-    knobChanged callbacks if the node's panel is open (test helper)."""
+    knobChanged callbacks if the node's panel is open (17.1: ``setValue`` ran them, panel open or not) (test
+    helper)."""
     knob.setValue(value)
     assert knob._node is not None
-    if knob._node._panel_open:
+    if knob._node._panel_open and not _knob_changed_by_any_change():
         _run_node_callbacks(_knob_changed, knob._node, knob)
 
 
 def _user_connect(node: Node, index: int, upstream: Node | None) -> None:
     """The artist connects an input in the DAG: knobChanged with the knob ``inputChange``, if the node's panel
-    is open (test helper)."""
+    is open (17.1: open or not, "changes that occur even when the Properties panel is closed") (test helper)."""
     node.setInput(index, upstream)
-    if node._panel_open:
+    if node._panel_open or _knob_changed_by_any_change():
         _run_node_callbacks(_knob_changed, node, _dummy_knob(node, "inputChange"))
 
 
@@ -1925,6 +2038,7 @@ def _reset(gizmos: bool = False) -> None:
         _gizmos.clear()
         _knob_defaults.clear()  # (the machine's menu.py sets them again in each session)
     GUI = False
+    _version_from_environment()
     _root = Root("Root", None)
     _root._name = "root"
     _root._script = "Root"
