@@ -278,20 +278,49 @@ def _refuse_stray_bytes(parser: argparse.ArgumentParser, args: argparse.Namespac
     holds a lone UTF-16 surrogate ... (a broken \\u escape in the job's JSON?)``) or echoed as ``\\udcff``. The
     line names the option and the value as typed, with the byte, before anything is read or written."""
     for dest, value in vars(args).items():
-        if dest in _PATH_ARGUMENTS:
-            continue
+        if dest in _PATH_ARGUMENTS and dest not in _PATH_OR_NAME_ARGUMENTS:
+            continue  # (the path checks' to refuse, as they come in)
         for text in value if isinstance(value, list) else [value]:
             byte = _stray_byte(text) if isinstance(text, str) else None
-            if byte is not None and not (dest == "option" and _names_a_file_option(text)):
+            if byte is None:
+                continue
+            path = _named_path(dest, text)
+            if path is None:
                 raise InputError(_stray_byte_line(parser, args, dest, text, byte))
+            from .sequence.pattern import check_utf8  # (no later check reads a model option's path by name)
+
+            check_utf8(path, "so torch, diffusers and the image libraries cannot open it")
 
 
-def _names_a_file_option(item: str) -> bool:
-    """Whether ``--option`` ``item`` sets an option that names a file (``model=...``): its value is a path."""
+#: The path arguments whose value may be a name instead (``--model``: a hub id, or a folder or checkpoint file).
+_PATH_OR_NAME_ARGUMENTS = frozenset({"model"})
+
+
+def _named_path(dest: str, text: str) -> str | None:
+    """The path that the argument ``text`` of ``dest`` names, None when it is text (a name, a colourspace):
+    ``--option`` sets a path when its key is one of the options that name files; a ``--model`` (or ``--option
+    model=``) value names a path when it looks like one or is on disk, else it is a hub id or a model name,
+    whose stray byte the hub's or LaMa's refusal echoed as ``\udcff``."""
     from .inpaint.models import PATH_OPTIONS  # (only for an argument with a stray byte: a light start)
 
-    key, sep, _value = item.partition("=")
-    return bool(sep) and key in PATH_OPTIONS
+    if dest == "option":
+        key, sep, value = text.partition("=")
+        kind = PATH_OPTIONS.get(key) if sep else None
+    else:
+        value, kind = text, ("model" if dest in _PATH_OR_NAME_ARGUMENTS else None)
+    if kind == "path" or (kind == "model" and _names_a_model_path(value)):
+        return value
+    return None
+
+
+def _names_a_model_path(value: str) -> bool:
+    """Whether a ``model``/``config`` value is a path, as :func:`~.inpaint.models.option_paths` tells it."""
+    from pathlib import Path
+
+    from .inpaint.models import looks_like_path
+
+    text = value.strip()
+    return looks_like_path(text) or os.path.lexists(Path(text).expanduser())
 
 
 def _stray_byte(text: str) -> str | None:
