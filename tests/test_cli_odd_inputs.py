@@ -1366,3 +1366,25 @@ def test_a_stray_byte_in_a_model_name_is_named_as_typed(shot, tmp_path):
         assert "udcff" not in line and "surrogate" not in line, line
     assert not (tmp_path / "out").exists()
 
+
+def test_a_side_output_whose_name_is_not_utf8_is_refused_like_every_path(shot, tmp_path):
+    """``--contact-sheet $'sheet\\xff.png'`` and ``--save-job $'job\\xff.json'`` were written under those names
+    (the run said ``contact sheet .../sheet\\udcff.png``), where a plate, mask or output so named is refused
+    before anything is made: they are refused the same way now, naming the name and how to rename it."""
+    plate, mask = str(shot / "plate.####.exr"), str(shot / "mask.####.png")
+    fill = ["fill", plate, "-m", mask, "-o", str(tmp_path / "out" / "c.####.exr"), "-b", "telea"]
+    sides = tmp_path / "sides"
+    sides.mkdir()
+    cases = [
+        (["--contact-sheet", str(sides / os.fsdecode(b"sheet\xff.png"))], "the file name sheet\\xff.png"),
+        (["--save-job", str(sides / os.fsdecode(b"job\xff.json"))], "the file name job\\xff.json"),
+        (["--contact-sheet", str(tmp_path / os.fsdecode(b"caf\xe9") / "s.png")], "the folder name caf\\xe9"),
+    ]
+    (tmp_path / os.fsdecode(b"caf\xe9")).mkdir()
+    before = digest(shot)
+    for extra, words in cases:
+        line = refused(aifx(*fill, *extra), words, "is not valid UTF-8", "convmv -f latin1 -t utf8")
+        assert "udcff" not in line, line
+    assert not (tmp_path / "out").exists() and not list(sides.iterdir())
+    assert not list((tmp_path / os.fsdecode(b"caf\xe9")).iterdir())
+    assert digest(shot) == before
