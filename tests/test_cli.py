@@ -421,3 +421,72 @@ def test_a_full_stdout_is_one_line_exit_2_for_every_command(shot, command):
     name = command.split()[0]
     assert lines[-1].startswith(f"aifx: error: cannot write what aifx {name} prints to stdout ("), done.stderr
     assert lines[-1].endswith("point stdout at a pipe or file that takes it, and rerun"), lines[-1]
+
+
+#: The arguments that take free text and name no file, by (command, dest): a new argument that takes text must
+#: be put here or marked as a path where it is added (``aifx_core.arguments.path_argument``).
+TEXT_ARGUMENTS = {
+    ("fill", dest)
+    for dest in (
+        "mask_channel", "frames", "backend", "spatial_backend", "prompt", "negative_prompt", "scheduler",
+        "keyframes", "option", "colorspace", "compression", "device",
+    )
+} | {
+    ("run", "address"), ("run", "frames"), ("info", "frames"), ("backends", "name"), ("eval", "mask_channel"),
+    ("eval", "frames"), ("eval", "colorspace"), ("storyboard", "device"), ("previz", "device"),
+    ("serve", "host"), ("serve", "workers"), ("serve token add", "name"), ("submit", "server"),
+    ("submit", "token_env"),
+}  # fmt: skip
+
+
+def _text_actions(parser, command=""):
+    """(command, action) for every argument of ``parser`` and its subcommands that takes text (not a number, a
+    choice or a switch)."""
+    import argparse
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _text_actions(sub, f"{command} {name}".strip())
+        elif (
+            action.nargs != 0 and action.type in (None, str) and not action.choices and action.dest != "help"
+        ):
+            yield command, action
+
+
+def test_every_path_argument_is_marked_on_the_parser():
+    """cli._PATH_ARGUMENTS was a hand-kept list of the ``dest`` names that are paths, beside the parser: a new
+    path option missing from it would have its Latin-1 name refused as mistyped text ("retype it"), not as a
+    name to rename. The CLI now reads the marks set where the arguments are added; every argument that takes
+    text is either marked or named text here, and the backend flags that name files carry the kinds the
+    backends' PATH_OPTIONS give them."""
+    from aifx_core.arguments import PATH, PATH_OR_NAME, path_kind
+    from aifx_core.cli import BACKEND_OPTION_FLAGS, OPTION_PATH_KINDS, build_parser
+    from aifx_core.inpaint.models import PATH_OPTIONS
+
+    marked = set()
+    for command, action in _text_actions(build_parser()):
+        named = (command, action.dest)
+        if path_kind(action) is not None:
+            marked.add(named)
+            assert named not in TEXT_ARGUMENTS, f"{named} is marked a path and listed as text"
+        else:
+            assert named in TEXT_ARGUMENTS, (
+                f"{command} {action.option_strings or action.dest}: a path or text?"
+            )
+    assert {("fill", "input"), ("fill", "contact_sheet"), ("fill", "save_job"), ("serve", "root")} <= marked
+    assert ("serve token add", "token_file_add") in marked and ("export openjd", "python") in marked
+    kinds = {"path": PATH, "model": PATH_OR_NAME}
+    flags = {key for _flag, key, _kind, _text in BACKEND_OPTION_FLAGS}
+    assert {key: kinds[PATH_OPTIONS[key]] for key in flags & set(PATH_OPTIONS)} == OPTION_PATH_KINDS
+
+
+def test_a_stray_byte_in_each_kind_of_argument(tmp_path):
+    """The parser's marks decide how a byte that is not UTF-8 is refused: in a path (``info``'s sequence), by
+    the path's rename line; in text (``--frames``), as mistyped text; never as ``\\udcff``."""
+    stray = os.fsdecode(b"\xff")
+    path = aifx("info", str(tmp_path / f"pl{stray}ate.####.exr"))
+    text = aifx("info", str(tmp_path / "plate.####.exr"), "--frames", f"1{stray}")
+    assert path.returncode == 2 and "the file name pl\\xffate.####.exr is not valid UTF-8" in path.stderr
+    assert text.returncode == 2 and "--frames 1\\xff: the byte \\xff is not UTF-8" in text.stderr
+    assert "udcff" not in path.stderr + text.stderr

@@ -1329,3 +1329,62 @@ def test_a_stray_image_in_the_plate_folder_is_named_and_never_filled(shot, tmp_p
         line = refused(aifx(*args), "reference_v2.png", str(plates / "plate.####.png"))
         assert "--skip-missing" not in line and "missing" not in line, line
     assert not out.parent.exists()
+
+
+def test_a_stray_byte_in_a_model_name_is_named_as_typed(shot, tmp_path):
+    """``aifx fill ... --model $'org/inpaint\\xff'`` (a hub id or model name typed in another encoding) echoed
+    Python's escape in its refusal, ``model 'org/inpaint\\udcff' could not be fetched ...`` (``mo\\udcffdel: no
+    such LaMa model file`` with ``-b lama``), where every other text argument names the option and the byte. A
+    model given as a file whose name is not UTF-8 is refused as every other path is (rename it), before any
+    load or output."""
+    stray = os.fsdecode(b"\xff")
+    plate, mask = str(shot / "plate.####.exr"), str(shot / "mask.####.png")
+    fill = ["fill", plate, "-m", mask, "-o", str(tmp_path / "out" / "c.####.exr")]
+    named = "the byte \\xff is not UTF-8"
+    cases = [
+        ([*fill, "-b", "diffusers", "--model", f"org/inpaint{stray}"], "--model org/inpaint\\xff:", named),
+        ([*fill, "-b", "lama", "--model", f"big{stray}lama"], "--model big\\xfflama:", named),
+        (
+            [*fill, "-b", "diffusers", "--option", f"model=org/in{stray}"],
+            "--option model=org/in\\xff:",
+            named,
+        ),
+    ]
+    checkpoint = tmp_path / os.fsdecode(b"lama\xff.pt")  # (a file of a Latin-1 share, on disk)
+    checkpoint.write_bytes(b"not read")
+    renamed = "the file name lama\\xff.pt is not valid UTF-8"
+    cases += [
+        ([*fill, "-b", "lama", "--model", str(checkpoint)], renamed, "convmv -f latin1 -t utf8"),
+        (
+            [*fill, "-b", "lama", "--model", str(tmp_path / os.fsdecode(b"gone\xff.pt"))],
+            "gone\\xff.pt",
+            "UTF-8",
+        ),
+    ]
+    for args, *words in cases:
+        line = refused(aifx(*args), *words)
+        assert "udcff" not in line and "surrogate" not in line, line
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_side_output_whose_name_is_not_utf8_is_refused_like_every_path(shot, tmp_path):
+    """``--contact-sheet $'sheet\\xff.png'`` and ``--save-job $'job\\xff.json'`` were written under those names
+    (the run said ``contact sheet .../sheet\\udcff.png``), where a plate, mask or output so named is refused
+    before anything is made: they are refused the same way now, naming the name and how to rename it."""
+    plate, mask = str(shot / "plate.####.exr"), str(shot / "mask.####.png")
+    fill = ["fill", plate, "-m", mask, "-o", str(tmp_path / "out" / "c.####.exr"), "-b", "telea"]
+    sides = tmp_path / "sides"
+    sides.mkdir()
+    cases = [
+        (["--contact-sheet", str(sides / os.fsdecode(b"sheet\xff.png"))], "the file name sheet\\xff.png"),
+        (["--save-job", str(sides / os.fsdecode(b"job\xff.json"))], "the file name job\\xff.json"),
+        (["--contact-sheet", str(tmp_path / os.fsdecode(b"caf\xe9") / "s.png")], "the folder name caf\\xe9"),
+    ]
+    (tmp_path / os.fsdecode(b"caf\xe9")).mkdir()
+    before = digest(shot)
+    for extra, words in cases:
+        line = refused(aifx(*fill, *extra), words, "is not valid UTF-8", "convmv -f latin1 -t utf8")
+        assert "udcff" not in line, line
+    assert not (tmp_path / "out").exists() and not list(sides.iterdir())
+    assert not list((tmp_path / os.fsdecode(b"caf\xe9")).iterdir())
+    assert digest(shot) == before

@@ -147,6 +147,31 @@ def test_a_png_whose_gamma_openimageio_names_is_taken_in_the_configs_gamma_space
     assert _colourspace_line(exr).startswith(f"colourspace: {space}"), _colourspace_line(exr)
 
 
+def test_a_png_in_gamma_2_6_is_taken_in_the_configs_gamma_2_6_space_with_its_primaries_doubted(tmp_path):
+    """OpenImageIO names a PNG's gAMA of 1/2.6 "Gamma2.6", a curve the pinned config has only with P3-D65
+    primaries ("Gamma 2.6 P3-D65 - Display", the DCI masters' curve), not as "g26_rec709": it was a name the
+    config does not know, taken as sRGB (a wrong curve) with advice to pass 'ARRI LogC4' or 'Raw'. It is taken in
+    the 2.6 curve now, and the note says the primaries are the guess."""
+    path = tmp_path / "plate.1001.png"
+    spec = oiio.ImageSpec(32, 32, 4, oiio.UINT8)
+    spec.attribute("oiio:ColorSpace", "Gamma2.6")
+    pixels = np.full((32, 32, 4), 100, np.uint8)
+    pixels[10:20, 10:20, 3] = 0
+    out = oiio.ImageOutput.create(str(path))
+    assert out.open(str(path), spec) and out.write_image(pixels) and out.close()
+    line = _colourspace_line(path)
+    assert line.startswith(
+        "colourspace: Gamma 2.6 P3-D65 - Display  (the file names only its curve, 'Gamma2.6'"
+    )
+    assert "other primaries than Rec.709" in line and "--colorspace" in line and "ARRI" not in line, line
+    done = aifx("fill", str(path), "-o", str(tmp_path / "png" / "clean.####.png"), "-b", "telea")
+    assert done.returncode == 0, done.stderr
+    assert "does not know" not in done.stderr and len(_notes(done.stderr, "'Gamma2.6'")) == 1, done.stderr
+    doubt = colorspace_doubt({"oiio:ColorSpace": "Gamma2.6"}, is_float=False)
+    assert doubt is not None and doubt.kind == "gamma_primaries"
+    assert colorspace_doubt({"oiio:ColorSpace": "Gamma2.4"}, is_float=False) is None  # (g24_rec709: no doubt)
+
+
 def test_blenders_non_color_is_raw(tmp_path):
     plate = _named_exr(tmp_path / "noncolor", colorSpace="Non-Color")
     assert _colourspace_line(Path(str(plate).replace("####", "1001"))).startswith("colourspace: Raw")

@@ -308,7 +308,7 @@ def test_model_locations(tmp_path, tiny_inpaint):
         locate_model(str(tmp_path))
     junk = tmp_path / "junk.safetensors"
     junk.write_bytes(b"not a checkpoint")
-    with pytest.raises(InputError, match="could not load"):
+    with pytest.raises(InputError, match="not a .safetensors checkpoint"):  # (its header read before loading)
         create_spatial("diffusers", _context(junk, local_files_only=True))
 
 
@@ -360,8 +360,8 @@ def test_a_single_checkpoint_offline_without_config_says_to_pass_config(tmp_path
     checkpoint = tmp_path / "my-inpaint.safetensors"
     save_file({"w": torch.zeros(3)}, str(checkpoint))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(
-        InputError, match=r"needs the configs of its model .* --option config=/path/to/folder"
+    with pytest.raises(  # (checked before loading: the hub model whose configs it takes, named)
+        InputError, match=r"takes its configs from the hub model .*v1-5.* --option config=/path/to/folder"
     ):
         create_spatial("diffusers", _context(checkpoint))
 
@@ -1136,3 +1136,74 @@ def test_the_component_check_downloads_nothing_the_load_would_not(tiny_inpaint, 
     request = PipelineRequest(model=str(checkpoint), config="aifx-tests/tiny-inpaint", cache_dir=str(cache))
     check_components(ModelIndex(request))  # (from_single_file fetches through another module: checked alone)
     assert not any(fetched), fetched
+
+
+def _ldm_inpainting_checkpoint(path, cut=0):
+    """A single checkpoint file in the original (LDM) layout whose first convolution takes 9 channels, which
+    diffusers reads as a Stable Diffusion 1.x inpainting model (its configs: the hub's
+    stable-diffusion-v1-5/stable-diffusion-inpainting); ``cut``: bytes cut off its end (an interrupted copy)."""
+    import torch
+    from safetensors.torch import save_file
+
+    tensors = {"model.diffusion_model.input_blocks.0.0.weight": torch.zeros(8, 9, 3, 3)}
+    save_file(tensors, str(path))
+    if cut:
+        path.write_bytes(path.read_bytes()[:-cut])
+    return path
+
+
+def test_a_single_checkpoint_without_config_is_checked_before_loading(tiny_inpaint, tmp_path):
+    """A single checkpoint without ``config`` was not checked before loading (a folder is, component by
+    component): its configs come from a hub model diffusers picks from its weights, and, downloads off, that
+    model missing from the cache was "needs the configs of its model (StableDiffusionInpaintPipeline)" without
+    naming it, a copy of it without ``tokenizer/`` was a failure inside the load, and a checkpoint cut short
+    by an interrupted copy "could not load it" (each after reading the whole file). Each is one line now,
+    before loading, naming what is missing and how to get it; exit 2, nothing written."""
+    import shutil
+
+    from cli_runner import aifx
+    from shot_files import make_shot
+
+    make_shot(tmp_path / "shot", frames=range(1001, 1002))
+    cache = tmp_path / "hf" / "hub"
+    env = {"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"), "HF_HUB_CACHE": str(cache)}
+    args = [
+        "fill",
+        "shot/plate.####.exr",
+        "-m",
+        "shot/mask.####.png",
+        "-o",
+        "out/c.####.exr",
+        "-b",
+        "diffusers",
+    ]
+    args += ["--steps", "1", "--device", "cpu", "--model"]
+    repo = "stable-diffusion-v1-5/stable-diffusion-inpainting"
+
+    def refused(checkpoint, *words):
+        done = aifx(*args, str(checkpoint), cwd=tmp_path, env=env)
+        assert done.returncode == 2, done.stderr
+        line = done.stderr.strip().splitlines()[-1]
+        assert line.startswith(f"aifx: error: {checkpoint}: ") and "Traceback" not in done.stderr, done.stderr
+        for word in words:
+            assert word in line, line
+        assert not (tmp_path / "out").exists()
+
+    checkpoint = _ldm_inpainting_checkpoint(tmp_path / "my-inpaint.safetensors")
+    refused(
+        checkpoint,
+        f"takes its configs from the hub model '{repo}' (diffusers reads its weights as the 'inpainting' type), "
+        "which is not in the Hugging Face cache and downloads are off",
+        f"hf download {repo} --include '*.json' '*.txt' '*.model'",
+        "--option config=/path/to/folder",
+    )
+    snapshot = cache / f"models--{repo.replace('/', '--')}" / "snapshots" / ("c" * 40)
+    shutil.copytree(tiny_inpaint, snapshot, ignore=shutil.ignore_patterns("tokenizer"))
+    (snapshot.parents[1] / "refs").mkdir()
+    (snapshot.parents[1] / "refs" / "main").write_text("c" * 40)
+    refused(checkpoint, f"whose tokenizer/ (CLIPTokenizer) is missing in {snapshot}", f"hf download {repo}")
+    cut = _ldm_inpainting_checkpoint(tmp_path / "cut.safetensors", cut=100)
+    refused(cut, f"truncated: its header names {cut.stat().st_size + 100} bytes, the file holds", "copy or")
+    junk = tmp_path / "junk.ckpt"
+    junk.write_bytes(b"<html>404</html>")
+    refused(junk, "not a PyTorch checkpoint (neither a zip nor a pickle)")

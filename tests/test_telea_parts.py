@@ -23,7 +23,7 @@ def _one_march(rgb: np.ndarray, hole: np.ndarray, radius: float = 5.0) -> np.nda
     ring = cv2.dilate(mask, np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)).astype(bool) & ~crop_hole
     for c in range(rgb.shape[-1]):
         plane = rgb[y0:y1, x0:x1, c]
-        lo, scale = ring_range([plane], [ring])
+        lo, scale = ring_range([plane], [ring], reach)
         unit = np.nan_to_num((plane - lo) / scale, nan=0.0, posinf=1.0, neginf=0.0)
         encoded = np.clip(np.rint(unit * _TOP), 0, _TOP).astype(np.uint16)
         filled = cv2.inpaint(encoded, mask, radius, cv2.INPAINT_TELEA)

@@ -70,6 +70,22 @@ def test_a_hot_pixel_telea_reads_neither_bands_the_fill_nor_lifts_it_past_its_su
     assert np.abs(red[far] - green[far]).max() < 1e-3, np.abs(red[far] - green[far]).max()
 
 
+@pytest.mark.parametrize("hot", [60000.0, -60000.0])
+def test_a_block_of_hot_pixels_beside_the_hole_does_not_band_the_fill(tmp_path, hot):
+    """A 2x2 block of hot pixels (a stuck sensor cluster, a firefly blurred by the debayer) 1 px from the hole:
+    4 connected pixels, more than the 3 that were clamped as lone, so it set the red fill's 16-bit step (0.9 for
+    60000: the fill banded into a few flat values, 2 where the wall's gradient gives green over 100). A compact
+    group, shorter than the ring Telea reads is deep, is lone; a line crossing the ring is as long as the ring
+    is deep (:func:`test_a_thin_bright_line_crossing_a_large_hole_is_carried_in_not_clamped`)."""
+    plate, out = _fill_wall(tmp_path, (slice(24, 26), slice(33, 35)), hot)
+    red, green = out["R"][HOLE], out["G"][HOLE]
+    assert np.unique(red).size > 100, np.unique(red)
+    ring = plate["R"][12:36, 14:38]
+    assert ring.min() <= red.min() and red.max() <= ring.max()
+    far = np.s_[:, :3]  # the hole's left quarter, 10 px and more from the block: the wall's own fill
+    assert np.abs(red[far] - green[far]).max() < 1e-3, np.abs(red[far] - green[far]).max()
+
+
 def test_only_lone_outliers_far_from_the_bulk_are_clamped_for_the_encoding():
     dot = np.zeros(400, np.float32)
     dot[7] = 1.0  # one white pixel on black in a 0..1 plate: kept (any plate in 0..1 is encoded as before)

@@ -203,9 +203,13 @@ def _not_evaluated(name: str, text: str, error: str) -> str:
 
 def _set_range(read: nuke.Node, first: int, last: int) -> None:
     """A Read's frame range (``first``/``last`` and the file's ``origfirst``/``origlast``): what the node
-    reports as its range (``Node.firstFrame``), and so what any node below it sees."""
+    reports as its range (``Node.firstFrame``), and so what any node below it sees. Each file is shown at its
+    own frame (``frame_mode`` expression, ``frame`` empty): a studio's ``knobDefault("Read.frame_mode",
+    "start at")`` (``Read.frame`` 1) reached these Reads too and showed the filled frames 1001-1003 at 1-3."""
     for name, value in (("first", first), ("last", last), ("origfirst", first), ("origlast", last)):
         read[name].setValue(value)
+    read["frame_mode"].setValue("expression")
+    read["frame"].setValue("")
 
 
 def _range_switch(read: nuke.Node) -> nuke.Node:

@@ -23,6 +23,7 @@ from types import FrameType
 from typing import Any, NoReturn, TextIO, cast
 
 from . import __version__
+from .arguments import PATH, PATH_OR_NAME, path_argument, path_kind
 from .printing import ProgressPrinter, emit_event, events_alone_on_stdout, stdout_unwritable
 from .progress import CancelToken
 from .protocol import events
@@ -261,37 +262,52 @@ def _stdout_failed(command: str, exc: OSError) -> int:
     return error.exit_code
 
 
-#: The arguments that name files or folders, by ``dest``: a name's bytes that are not UTF-8 (a folder from a
-#: Latin-1 share) are the path checks' to refuse, naming the name and how to rename it (``check_utf8``); such
-#: bytes in any other argument are refused by :func:`_refuse_stray_bytes`.
-_PATH_ARGUMENTS = frozenset(
-    {
-        "input", "output", "mask", "contact_sheet", "save_job", "job", "model", "reference", "out", "plate",
-        "result", "shots", "python", "path_map", "root", "state", "token_file", "token_file_add",
-    }
-)  # fmt: skip
-
-
 def _refuse_stray_bytes(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Refuse a text argument (not a path) holding bytes that are not UTF-8, typed or pasted in another encoding
     (Python hands them on as U+DC80-U+DCFF): they were judged as a job's JSON (``--colorspace ("sRGB\\udcff")
     holds a lone UTF-16 surrogate ... (a broken \\u escape in the job's JSON?)``) or echoed as ``\\udcff``. The
-    line names the option and the value as typed, with the byte, before anything is read or written."""
+    line names the option and the value as typed, with the byte, before anything is read or written. The
+    arguments that name files are read from the parser's marks (:mod:`.arguments`)."""
+    kinds = {action.dest: path_kind(action) for action in _chosen_actions(parser, args)}
     for dest, value in vars(args).items():
-        if dest in _PATH_ARGUMENTS:
-            continue
+        if kinds.get(dest) == PATH:
+            continue  # (the path checks' to refuse, as they come in)
         for text in value if isinstance(value, list) else [value]:
             byte = _stray_byte(text) if isinstance(text, str) else None
-            if byte is not None and not (dest == "option" and _names_a_file_option(text)):
+            if byte is None:
+                continue
+            path = _named_path(kinds.get(dest), text, dest == "option")
+            if path is None:
                 raise InputError(_stray_byte_line(parser, args, dest, text, byte))
+            from .sequence.pattern import check_utf8  # (no later check reads a model option's path by name)
+
+            check_utf8(path, "so torch, diffusers and the image libraries cannot open it")
 
 
-def _names_a_file_option(item: str) -> bool:
-    """Whether ``--option`` ``item`` sets an option that names a file (``model=...``): its value is a path."""
+def _named_path(kind: str | None, text: str, option: bool) -> str | None:
+    """The path that an argument's ``text`` names (``kind``: its mark), or that an ``--option`` item sets
+    (``option``); None when it is text (a name, a colourspace): ``--option`` sets a path when its key is one of
+    the options that name files; a ``--model`` (or ``--option model=``) value names a path when it
+    looks like one or is on disk, else it is a hub id or a model name, whose stray byte the hub's or LaMa's
+    refusal echoed as ``\\udcff``."""
     from .inpaint.models import PATH_OPTIONS  # (only for an argument with a stray byte: a light start)
 
-    key, sep, _value = item.partition("=")
-    return bool(sep) and key in PATH_OPTIONS
+    if option:
+        key, sep, text = text.partition("=")
+        kind = {"path": PATH, "model": PATH_OR_NAME}.get(PATH_OPTIONS.get(key, "")) if sep else None
+    if kind == PATH or (kind == PATH_OR_NAME and _names_a_model_path(text)):
+        return text
+    return None
+
+
+def _names_a_model_path(value: str) -> bool:
+    """Whether a ``model``/``config`` value is a path, as :func:`~.inpaint.models.option_paths` tells it."""
+    from pathlib import Path
+
+    from .inpaint.models import looks_like_path
+
+    text = value.strip()
+    return looks_like_path(text) or os.path.lexists(Path(text).expanduser())
 
 
 def _stray_byte(text: str) -> str | None:
@@ -332,6 +348,11 @@ def _chosen_actions(parser: argparse.ArgumentParser, args: argparse.Namespace) -
             if chosen is not None:
                 actions += _chosen_actions(chosen, args)
     return actions
+
+
+#: The flags of :data:`BACKEND_OPTION_FLAGS` that name files, by option key: the kinds
+#: ``inpaint.models.PATH_OPTIONS`` gives them (not imported for a light start; tests/test_cli.py checks they agree).
+OPTION_PATH_KINDS = {"model": PATH_OR_NAME, "reference": PATH}
 
 
 #: Options whose value is a frame range (every command that has them: fill, run, info, eval), which may start
@@ -381,12 +402,13 @@ def build_parser() -> argparse.ArgumentParser:
     fill = sub.add_parser(
         "fill", help="fill the masked area of a plate sequence", description=fill_description()
     )
-    fill.add_argument(
-        "input", help="plate: plate.####.exr, plate.%%04d.exr, plate.$F4.exr, a folder or one image"
+    path_argument(
+        fill, "input", help="plate: plate.####.exr, plate.%%04d.exr, plate.$F4.exr, a folder or one image"
     )
-    fill.add_argument("-o", "--output", required=True, help="output pattern, e.g. clean.####.exr")
+    path_argument(fill, "-o", "--output", required=True, help="output pattern, e.g. clean.####.exr")
     _add_job_arguments(fill)
-    fill.add_argument(
+    path_argument(
+        fill,
         "--save-job",
         metavar="JOB.json",
         help="also save the job description to this file, its paths made absolute: aifx run (or a farm) reads the "
@@ -395,7 +417,7 @@ def build_parser() -> argparse.ArgumentParser:
     fill.set_defaults(handler=_cmd_fill)
 
     run = sub.add_parser("run", help="run a saved job (JSON written by FillJob.to_json or --save-job)")
-    run.add_argument("job", help="job JSON file")
+    path_argument(run, "job", help="job JSON file")
     run.add_argument("--overwrite", action="store_true", default=None, help="replace finished frames")
     run.add_argument("--json-progress", action="store_true", help="one JSON object per line on stdout")
     run.add_argument(
@@ -403,7 +425,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="openjd_progress:/openjd_status:/openjd_fail: lines on stdout (an OpenJD farm task)",
     )
-    run.add_argument(
+    path_argument(
+        run,
         "--path-map",
         metavar="RULES.json",
         help="apply these path mapping rules (OpenJD pathmapping-1.0) to the job's paths",
@@ -440,7 +463,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_cmd_run)
 
     info = sub.add_parser("info", help="describe a sequence: range, gaps, resolution, channels, colourspace")
-    info.add_argument("input")
+    path_argument(info, "input", help="sequence: plate.####.exr, plate.%%04d.exr, a folder or one image")
     info.add_argument("--frames", help="frame range, e.g. 1001-1100, 1001-1100x2 or 1001-1010,1020")
     info.add_argument(
         "--json", action="store_true", help="print it as one JSON object (for pipeline scripts)"
@@ -466,7 +489,7 @@ def fill_description() -> str:
 
 def _add_job_arguments(p: argparse.ArgumentParser) -> None:
     defaults = FillJob(input="", output="")
-    p.add_argument("-m", "--mask", help="mask sequence or still image (default: the plate's alpha)")
+    path_argument(p, "-m", "--mask", help="mask sequence or still image (default: the plate's alpha)")
     p.add_argument("--mask-channel", help="channel holding the matte, e.g. A or mask.Y")
     p.add_argument("--invert-mask", action="store_true", help="fill where the matte is 0 instead of 1")
     p.add_argument(
@@ -483,8 +506,11 @@ def _add_job_arguments(p: argparse.ArgumentParser) -> None:
         "--skip-missing", action="store_true", help="skip missing frames instead of failing on gaps"
     )
     p.add_argument("-b", "--backend", default=defaults.backend, help=_backend_help(defaults.backend))
-    for flag, _key, kind, text in BACKEND_OPTION_FLAGS:
-        p.add_argument(flag, type=kind, help=text)
+    for flag, key, kind, text in BACKEND_OPTION_FLAGS:
+        if key in OPTION_PATH_KINDS:
+            path_argument(p, flag, type=kind, help=text, kind=OPTION_PATH_KINDS[key])
+        else:
+            p.add_argument(flag, type=kind, help=text)
     p.add_argument(
         "--option",
         action="append",
@@ -520,7 +546,7 @@ def _add_job_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--overwrite", action="store_true", help="replace existing output frames instead of resuming"
     )
-    p.add_argument("--contact-sheet", metavar="PNG", help="write a before/after contact sheet here")
+    path_argument(p, "--contact-sheet", metavar="PNG", help="write a before/after contact sheet here")
     p.add_argument(
         "--confidence",
         action="store_true",

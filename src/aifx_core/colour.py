@@ -119,10 +119,22 @@ def _lookup(name: str) -> str | None:
     text = ALIASES.get(text.lower(), text)
     space = cfg.getColorSpace(text)  # names, aliases, interop IDs and roles, case-insensitive
     if space is None and (gamma := _OIIO_GAMMA.fullmatch(text)):
-        space = cfg.getColorSpace(
-            f"g{gamma[1]}{gamma[2]}_rec709"
-        )  # (the config's alias of that curve, if any)
+        spaces = gamma_spaces(f"{gamma[1]}{gamma[2]}")
+        return spaces[0] if spaces else None
     return space.getName() if space is not None else None
+
+
+def gamma_spaces(curve: str) -> list[str]:
+    """The config's colour spaces of the pure power curve ``curve`` (``"22"``: gamma 2.2), by their aliases
+    (``g22_rec709``, ``g26_p3d65_display``): Rec.709 primaries first (a PNG's gAMA without cHRM), then the
+    others. OpenImageIO's "Gamma2.6" was a name the config did not know (taken as sRGB, with advice to pass
+    'ARRI LogC4'): the config has gamma 2.6 only with P3-D65 primaries, the DCI masters' curve."""
+    found: list[tuple[bool, str]] = []
+    for space in config().getColorSpaces():
+        aliases = [alias.lower() for alias in space.getAliases()]
+        if any(alias.startswith(f"g{curve}_") for alias in aliases):
+            found.append((f"g{curve}_rec709" not in aliases, space.getName()))
+    return [name for _other, name in sorted(found, key=lambda pair: pair[0])]
 
 
 def colorspace_choices() -> list[str]:
@@ -345,9 +357,10 @@ def log_transfer(attributes: Mapping[str, Any]) -> str | None:
 class Doubt(NamedTuple):
     """What in a file's header the colourspace guess cannot follow (:func:`colorspace_doubt`)."""
 
-    #: Which rule: ``"log_transfer"`` (a log DPX), ``"unknown_name"`` (a name the config does not know) or
-    #: ``"unknown_primaries"`` (chromaticities of no standard space): how a caller words it, not by its text.
-    kind: Literal["log_transfer", "unknown_name", "unknown_primaries"]
+    #: Which rule: ``"log_transfer"`` (a log DPX), ``"unknown_name"`` (a name the config does not know),
+    #: ``"unknown_primaries"`` (chromaticities of no standard space) or ``"gamma_primaries"`` (a gamma curve
+    #: the config has with other primaries than Rec.709 only): how a caller words it, not by its text.
+    kind: Literal["log_transfer", "unknown_name", "unknown_primaries", "gamma_primaries"]
     #: The sentence ``aifx info`` prints as the reason and a fill as its note.
     text: str
 
@@ -376,6 +389,27 @@ def colorspace_doubt(attributes: Mapping[str, Any], is_float: bool) -> Doubt | N
         )
     if says.unknown_primaries:
         return Doubt("unknown_primaries", UNKNOWN_PRIMARIES)
+    return _gamma_doubt(attributes, says.colorspace)
+
+
+def _gamma_doubt(attributes: Mapping[str, Any], taken: str | None) -> Doubt | None:
+    """The doubt of a file naming only a gamma curve (OpenImageIO's ``Gamma2.6``) that the config has with
+    other primaries than Rec.709 only, which it was taken in (:func:`gamma_spaces`): the curve is right, the
+    primaries a guess (a PNG without cHRM is Rec.709)."""
+    by_key = _attributes({"attributes": attributes})
+    for key in _HEADER_KEYS:
+        value = by_key.get(key.lower())
+        if not isinstance(value, str) or not (gamma := _OIIO_GAMMA.fullmatch(value.strip())):
+            continue
+        spaces = gamma_spaces(f"{gamma[1]}{gamma[2]}")
+        if not spaces or taken != spaces[0] or config().getColorSpace(f"g{gamma[1]}{gamma[2]}_rec709"):
+            return None
+        return Doubt(
+            "gamma_primaries",
+            f"the file names only its curve, {value.strip()!r}, which aifx's config has with other primaries than "
+            f"Rec.709 only; taken as {taken}: pass --colorspace with the plate's if its primaries are others (a "
+            "PNG without cHRM is Rec.709's)",
+        )
     return None
 
 

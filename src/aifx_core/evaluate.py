@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .arguments import path_argument
 from .errors import InputError
 from .metrics import FrameScores, SequenceScorer, display_unit, json_number
 from .protocol.job import refuse_empty_path, refuse_empty_setting
@@ -532,9 +533,9 @@ def register_cli(subparsers: Any) -> None:
             "and metrics.json into --out."
         ),
     )
-    parser.add_argument("result", help="filled sequence, e.g. clean.####.exr")
-    parser.add_argument("--reference", help="ground truth of the same frames (what the hole really hid)")
-    parser.add_argument("--mask", help="hole mask sequence or still (as given to aifx fill)")
+    path_argument(parser, "result", help="filled sequence, e.g. clean.####.exr")
+    path_argument(parser, "--reference", help="ground truth of the same frames (what the hole really hid)")
+    path_argument(parser, "--mask", help="hole mask sequence or still (as given to aifx fill)")
     parser.add_argument(
         "--mask-channel", help="channel of --mask holding the matte, e.g. A or mask.Y (as given to aifx fill)"
     )
@@ -544,8 +545,11 @@ def register_cli(subparsers: Any) -> None:
         help="the hole is where the --mask matte is 0 (a fill made with --invert-mask, e.g. from a holdout)",
     )
     parser.add_argument("--frames", help="frame range, e.g. 1001-1100, 1001-1100x2 or 1001-1010,1020")
-    parser.add_argument("--plate", help="the plate before the fill: adds a 'before' row to the contact sheet")
-    parser.add_argument(
+    path_argument(
+        parser, "--plate", help="the plate before the fill: adds a 'before' row to the contact sheet"
+    )
+    path_argument(
+        parser,
         "--out",
         help="folder for the plot, contact sheet and metrics.json (default: aifx_eval/ beside the result)",
     )

@@ -374,6 +374,7 @@ def preflight(
             example="job.json",
             flag="--save-job",
             made=out_dir,
+            why="so no job or farm template (UTF-8 text) can name it",
         )
     return checked
 

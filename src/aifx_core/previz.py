@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from .arguments import path_argument
 from .errors import InputError
 from .inpaint.video.limits import ModelLimits, is_shape_error, refusal
 from .storyboard import (
@@ -367,8 +368,8 @@ def register_cli(subparsers: Any) -> None:
         help="generate a short clip per shot (text- or image-to-video) from a YAML shot list, PNGs + MP4",
         description=__doc__.split("\n\n")[0] if __doc__ else None,
     )
-    parser.add_argument("shots", help="shots YAML file (the storyboard's format, plus frames, fps, image)")
-    parser.add_argument("-o", "--output", required=True, help="folder for the frames, MP4s and sheet")
+    path_argument(parser, "shots", help="shots YAML file (the storyboard's format, plus frames, fps, image)")
+    path_argument(parser, "-o", "--output", required=True, help="folder for the frames, MP4s and sheet")
     add_model_arguments(parser)
     parser.add_argument("--frames", type=int, help="override the file's clip length in frames")
     parser.set_defaults(handler=run_previz)

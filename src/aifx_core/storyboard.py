@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from .arguments import PATH_OR_NAME, path_argument
 from .errors import InputError
 from .inpaint.models import LOADER_OPTIONS, ModelIndex, check_guidance
 from .protocol.job import FillJob, check_current_folder
@@ -520,7 +521,9 @@ def model_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """The options both shot-list commands take: which model, how many steps, what size, where it runs."""
-    parser.add_argument("--model", help="override the file's model (hub id, folder or checkpoint)")
+    path_argument(
+        parser, "--model", kind=PATH_OR_NAME, help="override the file's model (hub id, folder or checkpoint)"
+    )
     parser.add_argument("--steps", type=int, help="override the file's steps")
     parser.add_argument("--size", type=int, help="override the file's size (pixel area ≈ size²)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
@@ -545,7 +548,7 @@ def register_cli(subparsers: Any) -> None:
         help="generate one image per shot from a YAML shot list, plus a contact sheet and a PDF",
         description=__doc__.split("\n\n")[0] if __doc__ else None,
     )
-    parser.add_argument("shots", help="shots YAML file (model, steps, size and a list of shots)")
-    parser.add_argument("-o", "--output", required=True, help="folder for the PNGs, contact sheet and PDF")
+    path_argument(parser, "shots", help="shots YAML file (model, steps, size and a list of shots)")
+    path_argument(parser, "-o", "--output", required=True, help="folder for the PNGs, contact sheet and PDF")
     add_model_arguments(parser)
     parser.set_defaults(handler=run_storyboard)

@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Callable, Iterator
 
 from . import __version__
+from .arguments import path_argument
 from .protocol import events
 from .protocol.errors import EXIT_CANCELLED, EXIT_INTERNAL, EXIT_OK, InputError
 from .protocol.events import ProgressEvent
@@ -40,7 +41,7 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
         help="run a saved job on an aifx serve machine, with progress here",
         description="Send a job to an aifx server, print its progress like a local run and exit with its code.",
     )
-    p.add_argument("job", help="job JSON file (written by --save-job or FillJob.to_json)")
+    path_argument(p, "job", help="job JSON file (written by --save-job or FillJob.to_json)")
     p.add_argument(
         "--server", default=os.environ.get("AIFX_SERVER"), help="server URL (default $AIFX_SERVER)"
     )

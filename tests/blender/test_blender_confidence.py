@@ -358,3 +358,64 @@ RESULT["groups"] = {g.name: reads(g) for g in bpy.data.node_groups if "Confidenc
         "Confidence'",
         "Confidence'",
     ], reports
+
+
+def test_a_linked_and_a_local_plate_of_the_same_name_get_their_own_confidence_groups(
+    blender, exr_shot: Path, tmp_path: Path
+) -> None:
+    """sh010's plate.1001.exr linked from its shot library into a comp that opened sh020's plate.1001.exr (a
+    local clip of the same name), both filled with Confidence: sh020's fill rebuilt sh010's group, found by its
+    name, on sh020's files, so the comp node showing sh010's confidence showed sh020's. (Fixed with the
+    Movie Clip and Image case above, checked by hand for this one.) Each has its own group, found by the files
+    it reads, and a rerun of the linked one rebuilds its own in place."""
+    result = blender(
+        f"""
+import shutil
+root = {str(tmp_path)!r}
+for shot in ("sh010", "sh020"):
+    os.makedirs(os.path.join(root, shot, "plates"))
+    for n in (1001, 1002):
+        for name in (f"plate.{{n}}.exr", f"mask.{{n}}.png"):
+            shutil.copy(os.path.join(PLATE, name), os.path.join(root, shot, "plates"))
+# the shot library: sh010's plate
+bpy.ops.wm.read_homefile(use_empty=True)
+bpy.data.movieclips.load(os.path.join(root, "sh010", "plates", "plate.1001.exr")).use_fake_user = True
+library = os.path.join(root, "sh010", "shot.blend")
+bpy.ops.wm.save_as_mainfile(filepath=library)
+# the comp: sh020's plate opened here, sh010's linked (the same name)
+bpy.ops.wm.read_homefile(use_empty=True)
+bpy.ops.wm.save_as_mainfile(filepath=os.path.join(root, "comp.blend"))
+bpy.data.movieclips.load(os.path.join(root, "sh020", "plates", "plate.1001.exr"))
+with bpy.data.libraries.load(library, link=True) as (source, linked):
+    linked.movieclips = source.movieclips
+linked_clip = [c for c in bpy.data.movieclips if c.library is not None][0]
+scene = bpy.context.scene
+scene.frame_start, scene.frame_end = 1, 2
+def fill(shot, **plate):
+    mask = os.path.join(root, shot, "plates", "mask.####.png")
+    return run_fill(clip="plate.1001.exr", **plate, mask=mask, backend="telea", confidence=True)
+def reads(tree):
+    return sorted(bpy.path.abspath(n.image.filepath) for n in tree.nodes if n.bl_idname == "CompositorNodeImage")
+RESULT["names"] = sorted([c.name, c.library is not None] for c in bpy.data.movieclips)
+RESULT["fills"] = [fill("sh010", clip_library=linked_clip.library.filepath)]
+comp = bpy.data.node_groups.new("sh010 comp", "CompositorNodeTree")  # the artist uses sh010's group
+used = comp.nodes.new("CompositorNodeGroup")
+used.node_tree = bpy.data.node_groups["plate.1001.exr AI Fill Confidence"]
+RESULT["fills"].append(fill("sh020"))
+RESULT["used_after_sh020"] = [used.node_tree.name, reads(used.node_tree)]
+RESULT["fills"].append(fill("sh010", clip_library=linked_clip.library.filepath, overwrite=True))
+RESULT["used"] = [used.node_tree.name, reads(used.node_tree)]
+RESULT["groups"] = {{g.name: reads(g) for g in bpy.data.node_groups if "Confidence" in g.name}}
+""",
+        exr_shot,
+    )
+    assert result["names"] == [["plate.1001.exr", False], ["plate.1001.exr", True]], result["log"]
+    assert result["fills"] == [["FINISHED"]] * 3, result["log"]
+    sh010 = str(tmp_path / "sh010" / "plates" / "aifx_fill" / "plate_fill.1001.exr")
+    sh020 = str(tmp_path / "sh020" / "plates" / "aifx_fill" / "plate_fill.1001.exr")
+    assert result["used_after_sh020"] == ["plate.1001.exr AI Fill Confidence", [sh010]], result["log"]
+    assert result["used"] == ["plate.1001.exr AI Fill Confidence", [sh010]]
+    assert result["groups"] == {
+        "plate.1001.exr AI Fill Confidence": [sh010],
+        "plate.1001.exr AI Fill Confidence.001": [sh020],
+    }

@@ -3,6 +3,7 @@ in the .blend after save and reopen (issue 12 item 3)."""
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -549,11 +550,14 @@ RESULT["blocks"] = sorted(
     ], result["blocks"]
 
 
-def test_a_fill_is_one_undo_step(blender, exr_shot: Path) -> None:
-    """AI Fill pushed no undo step: one Ctrl-Z after it removed the result clip and also undid the artist's edit
-    made before the fill, and Ctrl-Shift-Z never brought the result back."""
-    result = blender(
-        """
+def _one_undo_step(
+    blender, plate: Path, last_frame: int, before_fill: str = "", after_fill: str = ""
+) -> dict:
+    """Run the undo-step script: the artist's edit (Render width 1234) pushed as an undo step, AI Fill pressed
+    in the Clip Editor (``before_fill``: how the worker is run, ``after_fill``: what is read once it returns),
+    then Ctrl-Z and Ctrl-Shift-Z; RESULT's ``filled``, ``undone`` and ``redone`` are [the width, whether the
+    result clip is there] after each."""
+    setup = """
         where = editor("CLIP_EDITOR")
         window, area, region, space = where
         def in_editor(call, *args, **kwargs):
@@ -561,12 +565,16 @@ def test_a_fill_is_one_undo_step(blender, exr_shot: Path) -> None:
                 return call(*args, **kwargs)
         space.clip = bpy.data.movieclips.load(os.path.join(PLATE, "plate.1001.exr"))
         scene = bpy.context.scene
-        scene.frame_start, scene.frame_end = 1, 2
+        scene.frame_start, scene.frame_end = 1, LAST_FRAME
         draw_mask("m", (100, 50, 160, 120), (320, 180))
+        """
+    press = """
         in_editor(bpy.ops.ed.undo_push, message="before the edit")
         scene.render.resolution_x = 1234  # the artist's edit, then AI Fill
         in_editor(bpy.ops.ed.undo_push, message="the edit")
         RESULT["fill"] = click(where, clip="plate.1001.exr", mask_datablock="m", backend="telea")
+        """
+    undo = """
         def state():
             scene = bpy.context.scene
             return [scene.render.resolution_x, "plate.1001.exr AI Fill" in bpy.data.movieclips]
@@ -575,9 +583,16 @@ def test_a_fill_is_one_undo_step(blender, exr_shot: Path) -> None:
         RESULT["undone"] = state()
         in_editor(bpy.ops.ed.redo)
         RESULT["redone"] = state()
-        """,
-        exr_shot,
-    )
+        """
+    parts = [f"LAST_FRAME = {last_frame}", setup, before_fill, press, after_fill, undo]
+    script = "\n".join(textwrap.dedent(part) for part in parts)
+    return blender(script, plate)
+
+
+def test_a_fill_is_one_undo_step(blender, exr_shot: Path) -> None:
+    """AI Fill pushed no undo step: one Ctrl-Z after it removed the result clip and also undid the artist's edit
+    made before the fill, and Ctrl-Shift-Z never brought the result back."""
+    result = _one_undo_step(blender, exr_shot, last_frame=2)
     assert result["fill"] == ["FINISHED"], result["log"]
     assert result["filled"] == [1234, True]
     assert result["undone"] == [1234, False]  # the fill is undone, the edit before it is kept
@@ -675,18 +690,8 @@ def test_esc_after_some_frames_leaves_the_partial_result_one_undo_step(blender, 
     returned CANCELLED, which Blender reads as "nothing changed" and pushes no undo step for: one Ctrl-Z then
     undid the artist's edit made before the fill, along with the clip. A partial result that is loaded is one
     undo step, as a finished one: FINISHED, with the cancel said as a warning."""
-    result = blender(
-        """
+    esc = """
         operators = sys.modules[ADDON + ".operators"]
-        where = editor("CLIP_EDITOR")
-        window, area, region, space = where
-        def in_editor(call, *args, **kwargs):
-            with bpy.context.temp_override(window=window, area=area, region=region):
-                return call(*args, **kwargs)
-        space.clip = bpy.data.movieclips.load(os.path.join(PLATE, "plate.1001.exr"))
-        scene = bpy.context.scene
-        scene.frame_start, scene.frame_end = 1, 6
-        draw_mask("m", (100, 50, 160, 120), (320, 180))
         real_start = operators.start_worker
         def start_then_esc(prepared, on_event=None):
             # Esc once the worker has written a frame (a background bpy has no window to press it in)
@@ -700,25 +705,14 @@ def test_esc_after_some_frames_leaves_the_partial_result_one_undo_step(blender, 
             held["session"] = real_start(prepared, seen)
             return held["session"]
         operators.start_worker = start_then_esc
-        in_editor(bpy.ops.ed.undo_push, message="before the edit")
-        scene.render.resolution_x = 1234  # the artist's edit, then AI Fill, then Esc
-        in_editor(bpy.ops.ed.undo_push, message="the edit")
-        RESULT["fill"] = click(where, clip="plate.1001.exr", mask_datablock="m", backend="telea")
+        """
+    written = """
         RESULT["written"] = len([f for f in os.listdir(os.path.join(PLATE, "aifx_fill")) if f.endswith(".exr")])
-        def state():
-            scene = bpy.context.scene
-            return [scene.render.resolution_x, "plate.1001.exr AI Fill" in bpy.data.movieclips]
-        RESULT["stopped"] = state()
-        in_editor(bpy.ops.ed.undo)
-        RESULT["undone"] = state()
-        in_editor(bpy.ops.ed.redo)
-        RESULT["redone"] = state()
-        """,
-        exr_shot,
-    )
+        """
+    result = _one_undo_step(blender, exr_shot, last_frame=6, before_fill=esc, after_fill=written)
     assert 0 < result["written"] < 6, result["log"]
     assert "AI Fill cancelled: finished frames are kept" in result["log"], result["log"]
     assert result["fill"] == ["FINISHED"], result["log"]
-    assert result["stopped"] == [1234, True]
+    assert result["filled"] == [1234, True]
     assert result["undone"] == [1234, False]  # the partial result is undone, the edit before it is kept
     assert result["redone"] == [1234, True]

@@ -100,3 +100,26 @@ def test_a_string_knobs_value_is_evaluated_and_get_text_is_as_typed(monkeypatch)
     with pytest.raises(RuntimeError, match="invalid command name"):
         knob.value()
     assert knob.getText() == "a neon sign reading [OPEN]"
+
+
+def test_a_reads_frame_mode_moves_its_range_and_its_frames_and_its_buttons_exist(comp):
+    """Foundry's Read has a frame row (``frame_mode`` expression / start at / offset, and ``frame``) and the
+    buttons ``reload`` and ``updateLocalization``; the fake had none, so a plugin that read a shifted Read as
+    its files' numbers passed. Offset 10 (or start at 1011) shows file 1001 at 1011, the range moved with it."""
+    plate = comp["plate_node"]
+    file_1002 = nuke._pull(plate, 1002)["rgba.red"]
+    for mode, value in (("offset", "10"), ("start at", "1011")):
+        plate["frame_mode"].setValue(mode)
+        plate["frame"].setValue(value)
+        assert (plate.firstFrame(), plate.lastFrame()) == (1011, 1013), mode
+        assert (plate["first"].value(), plate["last"].value()) == (1001, 1003), "the files' range stays"
+        assert np.array_equal(nuke._pull(plate, 1012)["rgba.red"], file_1002), mode
+        assert "frame_mode" in plate.writeKnobs(nuke.WRITE_NON_DEFAULT_ONLY), "saved, so keyed"
+    plate["frame_mode"].setValue("expression")
+    plate["frame"].setValue("frame*2")
+    with pytest.raises(NotImplementedError, match="frame expression"):
+        plate.firstFrame()  # (the fake reads none: never the wrong files)
+    plate["frame"].setValue("")
+    assert (plate.firstFrame(), plate.lastFrame()) == (1001, 1003)
+    plate["reload"].execute()
+    plate["updateLocalization"].execute()

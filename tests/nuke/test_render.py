@@ -910,3 +910,56 @@ def test_a_mask_channel_the_mask_lacks_is_named_in_nukes_words(comp):
         "set mask channel to one of them"
     )
     assert fill["status"].value() == f"error: {caught.value}"
+
+
+@pytest.mark.parametrize("mode, value", [("offset", "1000"), ("start at", "1001")])
+def test_reads_shifted_by_their_frame_mode_fill_the_frames_they_show(comp, mode, value):
+    """A plate delivered as frames 1-3, put at 1001-1003 by its Read's frame row (``offset`` 1000, or ``start
+    at`` 1001, as an editorial pull is conformed): the AIFill fills the frames the Reads show there, its range
+    the Source's (1001-1003), frame 1002's fill the plate's file 2 outside the hole."""
+    fill, plate, matte = comp["fill"], comp["plate_node"], comp["matte_node"]
+    pulled = comp["dir"] / "pulled"
+    pulled.mkdir()
+    for number in (1, 2, 3):
+        shutil.copy(comp["dir"] / f"plate.{1000 + number}.exr", pulled / f"plate.{number:04d}.exr")
+        shutil.copy(comp["dir"] / f"mask.{1000 + number}.png", pulled / f"mask.{number:04d}.png")
+    for read, name in ((plate, "plate.####.exr"), (matte, "mask.####.png")):
+        read["file"].setValue((pulled / name).as_posix())
+        for knob, number in (("first", 1), ("last", 3), ("origfirst", 1), ("origlast", 3)):
+            read[knob].setValue(number)
+        read["frame_mode"].setValue(mode)
+        read["frame"].setValue(value)
+    assert (plate.firstFrame(), plate.lastFrame()) == (1001, 1003)
+    outcome = nodes.render_node(fill)
+    assert (outcome.first, outcome.last, outcome.written) == (1001, 1003, 3)
+    away = _away_from_hole(pulled / "mask.0002.png")
+    shown, filled = nuke._pull(plate, 1002)["rgba.red"], nuke._pull(fill, 1002)["rgba.red"]
+    assert np.array_equal(shown, _exr(str(pulled / "plate.0002.exr"))["R"])  # (the file 2 at frame 1002)
+    assert np.array_equal(filled[away], shown[away]) and not np.array_equal(filled, shown)
+
+
+def test_a_studio_default_frame_mode_does_not_move_the_result(comp):
+    """``nuke.knobDefault("Read.frame_mode", "start at")`` with ``Read.frame`` 1 in a studio's menu.py (its
+    plates' Reads start at frame 1) reached the AIFill's own result Read: it showed the filled frames 1001-1003
+    at 1-3, so at 1002 the node held the last filled frame (1003's fill). The AIFill's Reads read each file at
+    its own frame, whatever the defaults."""
+    plate = comp["plate_node"]
+    nuke.knobDefault("Read.frame_mode", "start at")
+    nuke.knobDefault("Read.frame", "1")
+    nuke._select(plate)
+    fill = nodes.create_aifill()
+    fill.setInput(1, comp["matte_node"])
+    for knob in ("mask_channel", "backend", "aifx_env", "cache_dir"):
+        fill[knob].setValue(comp["fill"][knob].value())
+    assert nodes.render_node(fill).written == 3
+    for frame in (1001, 1002, 1003):
+        away = _away_from_hole(comp["dir"] / f"mask.{frame}.png")
+        shown, filled = nuke._pull(plate, frame)["rgba.red"], nuke._pull(fill, frame)["rgba.red"]
+        assert np.array_equal(filled[away], shown[away]), frame
+        assert not np.array_equal(filled, shown), frame
+
+
+def _away_from_hole(matte: Path) -> np.ndarray:
+    """The pixels of a matte file well outside its hole (the node's dilation and feather left out)."""
+    hole = (cv2.imread(str(matte), cv2.IMREAD_GRAYSCALE) > 0).astype(np.uint8)
+    return cv2.dilate(hole, np.ones((17, 17), np.uint8)) == 0

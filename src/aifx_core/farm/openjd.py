@@ -32,6 +32,7 @@ from typing import Any
 
 import yaml
 
+from ..arguments import path_argument
 from ..protocol import events
 from ..protocol.errors import InputError
 from ..protocol.job import FillJob, check_current_folder
@@ -288,8 +289,8 @@ def register_cli(subparsers: Any) -> None:
         help="an Open Job Description template (AWS Deadline Cloud, openjd-cli)",
         description=DESCRIPTION,
     )
-    openjd.add_argument("job", help="job JSON file (absolute paths on shared storage)")
-    openjd.add_argument("-o", "--output", required=True, metavar="TEMPLATE.yaml", help="template to write")
+    path_argument(openjd, "job", help="job JSON file (absolute paths on shared storage)")
+    path_argument(openjd, "-o", "--output", required=True, metavar="TEMPLATE.yaml", help="template to write")
     openjd.add_argument(
         "--chunk", type=int, help="frames per Fill task (default 50, at most 150 unless --portable)"
     )
@@ -298,8 +299,8 @@ def register_cli(subparsers: Any) -> None:
         action="store_true",
         help="list the chunks as STRING ranges (no TASK_CHUNKING extension)",
     )
-    openjd.add_argument(
-        "--python", default="python", help="the workers' Python with aifx-core (default: python)"
+    path_argument(
+        openjd, "--python", default="python", help="the workers' Python with aifx-core (default: python)"
     )
     openjd.set_defaults(handler=_cmd_export_openjd)
     export.set_defaults(handler=lambda args: _need_format(export))

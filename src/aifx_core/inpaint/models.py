@@ -819,7 +819,7 @@ def check_components(index: ModelIndex, loaded: bool = False) -> None:
     missing ``vae/`` was worded "no file named config.json found in directory", and in the hub cache "not in
     the Hugging Face cache". Checked where loading reads them: the model's folder, the hub snapshot in the cache, or
     a single checkpoint's ``config`` (its components' configs and vocabulary). A single checkpoint without
-    ``config`` takes configs diffusers picks from its keys: left to the load.
+    ``config`` takes the configs of the hub model diffusers picks from its keys: :func:`check_single_file`.
 
     The check never downloads: a hub snapshot with downloads on is checked once ``loaded`` (the load fetched
     what it lacked with the job's variant and patterns where the hub answered, and fell back to the cache as it
@@ -830,6 +830,7 @@ def check_components(index: ModelIndex, loaded: bool = False) -> None:
         return
     if index.source.kind == "file":
         if not request.config:
+            check_single_file(index.source.location, request)
             return
         source = locate_config(request.config, request.cache_dir, request.local_files_only)
         try:
@@ -845,6 +846,100 @@ def check_components(index: ModelIndex, loaded: bool = False) -> None:
         gap = _component_gap(root / name, class_name)
         if gap is not None:
             raise InputError(_component_refusal(source, root, (name, class_name, gap), index))
+
+
+#: What diffusers fetches of the hub model that gives a single checkpoint its configs (``from_single_file``).
+_CONFIG_PATTERNS = ("*.json", "*.txt", "*.model")
+
+
+def check_single_file(path: str, request: PipelineRequest) -> None:
+    """Check a single checkpoint given without ``config`` before loading it, as far as its header tells:
+    a ``.safetensors`` file whose header does not read or whose weights it cuts short (an interrupted copy),
+    a PyTorch file that is neither a zip nor a pickle, and, with downloads off, the hub model diffusers takes
+    its configs from (picked from the weights' names, ``infer_diffusers_model_type``) missing from the cache or
+    one of its components' configs missing there. Each was found only by the load, after reading gigabytes:
+    "could not load it as ..." or "needs the configs of its model", never which model's configs."""
+    keys = _checkpoint_keys(path)
+    picked = _config_model(keys) if keys is not None else None
+    if picked is None or not request.local_files_only:
+        return  # (with downloads on, the load fetches what the cache lacks)
+    repo, model_type = picked
+    why = f"{path}: a single checkpoint file takes its configs from the hub model {repo!r} (diffusers reads "
+    get = (
+        f"download them with `hf download {repo} --include {' '.join(repr(p) for p in _CONFIG_PATTERNS)}`, or "
+        "point --option config=/path/to/folder at a local diffusers folder of the same architecture"
+    )
+    revision = hub_revision(repo, request.cache_dir)
+    if revision is None:
+        raise InputError(
+            f"{why}its weights as the {model_type!r} type), which is not in the Hugging Face cache and downloads are off "
+            f"(HF_HUB_OFFLINE=1 or local_files_only); {get}, or allow downloads"
+        )
+    root = hub_cache(request.cache_dir) / f"models--{repo.replace('/', '--')}" / "snapshots" / revision
+    try:
+        index = json.loads((root / "model_index.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise InputError(
+            f"{why}its weights as the {model_type!r} type), whose model_index.json does not read in {root}; {get}"
+        ) from None
+    for name, class_name in component_folders(index):
+        gap = _component_gap(root / name, class_name)
+        if gap is not None:
+            raise InputError(
+                f"{why}its weights as the {model_type!r} type), whose {name}/ ({class_name}) is {gap} in {root}; {get}"
+            )
+
+
+def _checkpoint_keys(path: str) -> dict[str, Any] | None:
+    """The tensors of a single checkpoint by name, each with its ``shape``, read from a ``.safetensors``
+    header (kilobytes: the weights are not read); None for a PyTorch file (``.ckpt``, ``.pt``...), whose
+    names only loading it tells, once it is checked to be a zip or a pickle at all."""
+    from types import SimpleNamespace
+
+    again = "copy or download it again"
+    with open(path, "rb") as file:
+        head = file.read(8)
+        if not path.lower().endswith(".safetensors"):
+            if not head.startswith((b"PK\x03\x04", b"\x80")):
+                raise InputError(f"{path}: not a PyTorch checkpoint (neither a zip nor a pickle); {again}")
+            return None
+        size = os.fstat(file.fileno()).st_size
+        length = int.from_bytes(head, "little") if len(head) == 8 else -1
+        if not 0 < length <= size - 8:
+            raise InputError(f"{path}: not a .safetensors checkpoint (its header does not read); {again}")
+        try:
+            header = json.loads(file.read(length))
+            tensors = {k: v for k, v in header.items() if k != "__metadata__"}
+            end = max((int(v["data_offsets"][1]) for v in tensors.values()), default=0)
+            shapes = {k: SimpleNamespace(shape=tuple(int(n) for n in v["shape"])) for k, v in tensors.items()}
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+            raise InputError(
+                f"{path}: not a .safetensors checkpoint (its header does not read); {again}"
+            ) from None
+    if 8 + length + end > size:
+        raise InputError(
+            f"{path}: truncated: its header names {8 + length + end} bytes, the file holds {size} (an interrupted "
+            f"copy or download?); {again}"
+        )
+    return shapes
+
+
+def _config_model(keys: dict[str, Any]) -> tuple[str, str] | None:
+    """The hub model (and diffusers' name of the model type) whose configs ``from_single_file`` loads a
+    checkpoint of these tensors with; None where diffusers tells no such model or it is in a subfolder."""
+    try:
+        from diffusers.loaders.single_file_utils import (
+            DIFFUSERS_DEFAULT_PIPELINE_PATHS,
+            infer_diffusers_model_type,
+        )
+
+        model_type = infer_diffusers_model_type(keys)
+        found = DIFFUSERS_DEFAULT_PIPELINE_PATHS[model_type]
+    except (ImportError, KeyError, AttributeError, IndexError, TypeError):
+        return None
+    if found.get("subfolder"):
+        return None
+    return str(found["pretrained_model_name_or_path"]), str(model_type)
 
 
 def _checked_once_loaded(index: ModelIndex) -> bool:

@@ -4,8 +4,8 @@
 on float32 (OpenCV 4.11: values far outside the input range). So each channel is mapped linearly onto 16 bits
 using the range of the pixels Telea actually reads (a ring of its radius plus one around the hole), inpainted,
 and mapped back: HDR values keep ~1/65535 of the local range of precision instead of being clipped to 8 bits.
-A lone outlier in that ring (a CG firefly, a hot pixel: at most :data:`_LONE_PX` connected pixels, far from the
-rest) would set the step for the whole fill, so the range is the bulk's, widened up to :data:`_SPAN_PER_BULK`
+A lone outlier in that ring (a CG firefly, a hot pixel or a small block of them: see :func:`ring_range`; far
+from the rest) would set the step for the whole fill, so the range is the bulk's, widened up to :data:`_SPAN_PER_BULK`
 times its spread (at least 1.0 and the bulk's magnitude), and lone values beyond it are clamped for the encoding
 only: the fill stays within what surrounds the hole and the plate is not touched. A larger group beyond it (a thin
 bright line crossing the hole) widens the range to its values, so Telea carries it in. Only the hole's bounding box (plus the ring) is
@@ -35,8 +35,11 @@ _TAIL_PERCENT = 1.0
 #: in 0..1 (display-referred, 8/16-bit) or a bright area's own values are never clamped.
 _SPAN_PER_BULK = 64.0
 #: The most connected pixels beyond that range that are clamped as one lone outlier (:func:`ring_range`): a
-#: larger group (a thin line crossing the ring) widens the range to its values.
+#: larger group (a thin line crossing the ring) widens the range to its values, unless it is compact.
 _LONE_PX = 3
+#: The longest side (pixels) of a compact group beyond that range that is clamped as lone too (a 2x2 or 3x3
+#: block of hot pixels), when it is shorter than the ring is deep: a line crossing the ring is as long as that.
+_LONE_SIDE = 3
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,7 @@ class TeleaBackend:
             planes = [rgb[y0:y1, x0:x1, c] for y0, y1, x0, x1 in parts]
             # The 16-bit range is the whole ring's (the union of the parts' rings: no part's ring holds another
             # part's pixels), so each part is encoded as one crop of the whole would be.
-            lo, scale = ring_range(planes, rings)
+            lo, scale = ring_range(planes, rings, reach)
             encoded = [_encode(plane, lo, scale) for plane in planes]
             passes.append(partial(_march, encoded, masks, holes, self.radius, lo, scale))
         # The channels' passes are independent and OpenCV releases the GIL in them: they run at once (each the
@@ -128,12 +131,17 @@ def encoding_range(known: np.ndarray) -> tuple[float, float]:
     return lo, (hi - lo) or 1.0
 
 
-def ring_range(planes: Sequence[np.ndarray], rings: Sequence[np.ndarray]) -> tuple[float, float]:
-    """(lo, scale) of one channel's 16-bit encoding from the pixels Telea reads (each crop's ``ring``): the
-    bulk's range (:func:`encoding_range`), widened to every ring pixel beyond it that is not lone. Lone: in a
-    group of at most :data:`_LONE_PX` connected pixels beyond the bulk's range (a firefly, a hot pixel), clamped
-    for the encoding. A thin bright line crossing a large hole (a lit cable, 10.0 on a 0.05-0.10 wall) is under
-    1 % of the ring but its width times the ring's depth in pixels: clamped, Telea carried it in at 1.6, not 6."""
+def ring_range(
+    planes: Sequence[np.ndarray], rings: Sequence[np.ndarray], depth: int = 0
+) -> tuple[float, float]:
+    """(lo, scale) of one channel's 16-bit encoding from the pixels Telea reads (each crop's ``ring``, ``depth``
+    pixels deep): the bulk's range (:func:`encoding_range`), widened to every ring pixel beyond it that is not
+    lone. Lone, and clamped for the encoding: in a group of connected pixels beyond the bulk's range of at most
+    :data:`_LONE_PX` (a firefly, a hot pixel), or one whose bounding box's longer side is at most
+    :data:`_LONE_SIDE` and shorter than ``depth`` (a 2x2 block of hot pixels beside the hole set the fill's step
+    to 0.9, bands of a few flat values). A thin bright line crossing a large hole (a lit cable, 10.0 on a
+    0.05-0.10 wall) is under 1 % of the ring but its width times the ring's depth: clamped, Telea carried it in
+    at 1.6, not 6."""
     known = np.concatenate([plane[ring] for plane, ring in zip(planes, rings, strict=True)])
     lo, scale = encoding_range(known)
     hi, widened = lo + scale, False
@@ -143,11 +151,19 @@ def ring_range(planes: Sequence[np.ndarray], rings: Sequence[np.ndarray]) -> tup
         if not beyond.any():
             continue
         _, labels, stats, _ = cv2.connectedComponentsWithStats(beyond.astype(np.uint8), connectivity=8)
-        grouped = beyond & (stats[:, cv2.CC_STAT_AREA] > _LONE_PX)[labels]
+        grouped = beyond & ~_lone(stats, depth)[labels]
         if grouped.any():
             values = plane[grouped]
             lo, hi, widened = min(lo, float(values.min())), max(hi, float(values.max())), True
     return (lo, (hi - lo) or 1.0) if widened else (lo, scale)
+
+
+def _lone(stats: np.ndarray, depth: int) -> np.ndarray:
+    """Per connected group (``connectedComponentsWithStats``' ``stats``): whether it is lone (see
+    :func:`ring_range`), by its pixel count or its compact bounding box in a ring ``depth`` pixels deep."""
+    side = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT])
+    compact = (side <= _LONE_SIDE) & (side < depth)
+    return (stats[:, cv2.CC_STAT_AREA] <= _LONE_PX) | compact
 
 
 def _encode(plane: np.ndarray, lo: float, scale: float) -> np.ndarray:

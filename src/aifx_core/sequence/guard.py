@@ -212,13 +212,19 @@ def check_side_output(
     example: str = "",
     flag: str | None = None,
     made: Path | None = None,
+    why: str = "so the image libraries cannot open it",
 ) -> Path:
-    """Check a side-output file before any work: a file name (not a folder) in an existing, writable folder,
-    not a FIFO/device, not an input. Returns the path. The file is written later, atomically, next to itself.
-    ``made``: the folder the run makes and probes itself (its output folder, :func:`check_writable`), whose
-    being there and writable is left to that check, so the side output is checked before the folder is made.
+    """Check a side-output file before any work: a UTF-8 name (as every path that comes in: a contact sheet
+    ``sheet\xff.png`` was written where such an output frame is refused), a file name (not a folder) in an
+    existing, writable folder, not a FIFO/device, not an input. Returns the path. The file is written later,
+    atomically, next to itself. ``made``: the folder the run makes and probes itself (its output folder,
+    :func:`check_writable`), whose being there and writable is left to that check, so the side output is
+    checked before the folder is made. ``why``: what a name that is not UTF-8 cannot be (see ``check_utf8``).
     """
+    from .pattern import check_utf8  # (pattern imports this module)
+
     text = os.fspath(path)
+    check_utf8(text, why)
     target = Path(os.path.expanduser(text))  # (~/out/sheet.png: the folder is the home's, not "./~")
     what_text = f"{what} ({flag})" if flag else what
     if text.endswith(("/", os.sep)) or target.is_dir():

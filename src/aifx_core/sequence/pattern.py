@@ -207,11 +207,12 @@ def _check_one_sequence(
     )
 
 
-def check_utf8(path: str) -> None:
+def check_utf8(path: str, why: str = "so the image libraries cannot open it") -> None:
     """Refuse a path that is not valid UTF-8 (a folder named ``caf\\xe9`` copied from a Latin-1 share): Python
     carries its stray bytes along, but the image libraries take UTF-8 text only, so OpenImageIO failed with a
     traceback, OpenEXR called the file damaged, and an output folder was made before the first frame failed.
-    Checked where a path comes in (:func:`parse_pattern`) and where frames come from a folder's listing."""
+    Checked where a path comes in (:func:`parse_pattern`) and where frames come from a folder's listing;
+    ``why``: what the name cannot be (the image libraries' words fit no model or saved job)."""
     if _encodes(path):
         return
     refusal = surrogate_path_error(path)  # (\ud800 in a job's JSON: valid JSON, and a name no disk can hold)
@@ -223,8 +224,8 @@ def check_utf8(path: str) -> None:
     kind = "file" if index == len(parts) - 1 else "folder"
     above = str(Path(*parts[:index])) if index else "."
     raise InputError(
-        f"{shown_name(path)}: the {kind} name {name} is not valid UTF-8 (made on a Latin-1 system?), so the image "
-        f"libraries cannot open it; rename it to UTF-8, e.g. convmv -f latin1 -t utf8 --notest "
+        f"{shown_name(path)}: the {kind} name {name} is not valid UTF-8 (made on a Latin-1 system?), {why}; "
+        "rename it to UTF-8, e.g. convmv -f latin1 -t utf8 --notest "
         f"{shlex.quote(above)}/*"
     )
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..arguments import path_argument
 from ..protocol.errors import InputError
 from ..protocol.job import check_current_folder, refuse_empty_path
 
@@ -35,8 +36,9 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
         "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, loopback only)"
     )
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (0 picks a free one)")
-    serve.add_argument("--token-file", help="users and tokens, 'NAME TOKEN' or 'NAME sha256:HEX' per line")
-    serve.add_argument(
+    path_argument(serve, "--token-file", help="users and tokens, 'NAME TOKEN' or 'NAME sha256:HEX' per line")
+    path_argument(
+        serve,
         "--root",
         action="append",
         default=[],
@@ -53,10 +55,10 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
         default=1000,
         help="finished jobs kept: the N that finished last (default 1000)",
     )
-    serve.add_argument(
-        "--path-map", metavar="RULES.json", help="OpenJD pathmapping-1.0 rules for client paths"
+    path_argument(
+        serve, "--path-map", metavar="RULES.json", help="OpenJD pathmapping-1.0 rules for client paths"
     )
-    serve.add_argument("--state", help=f"folder for the durable queue (default {default_state_dir()})")
+    path_argument(serve, "--state", help=f"folder for the durable queue (default {default_state_dir()})")
     serve.add_argument(
         "--workers",
         default="auto",
@@ -91,7 +93,8 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
         metavar="NAME",
         help="the user's name: letters, digits and _ . @ - (the server's jobs are listed under it)",
     )
-    add.add_argument(
+    path_argument(
+        add,
         "--token-file",
         required=True,
         dest="token_file_add",

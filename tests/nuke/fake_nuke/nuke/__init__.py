@@ -686,6 +686,13 @@ class _ShuffleSource_Knob(Enumeration_Knob):
         super().__init__(name, label, ["red", "green", "blue", "alpha", "black", "white"])
 
 
+class _Button_Knob(PyScript_Knob):
+    """A built-in button of a node (a Read's ``reload``): ``execute()`` does the node's own work, no Python."""
+
+    def execute(self) -> None:
+        _check_thread(f"{self._name}.execute")
+
+
 class _Hold_Knob(Enumeration_Knob):
     """A Read's ``before``/``after``: what it shows outside first..last."""
 
@@ -760,6 +767,18 @@ _CLASS_KNOBS: dict[str, dict[str, Any]] = {
         "last": 1,
         "origfirst": 1,
         "origlast": 1,
+        # The Read's "frame" row (Foundry, "Changing the Relation Between the Current Frame and the Frame Read
+        # In"): ``expression`` (``frame`` a TCL expression of the frame read at each frame; empty: that frame),
+        # ``start at`` (the first frame of the range is shown at frame ``frame``), ``offset`` (every frame
+        # ``frame`` frames later). The node's range (``firstFrame``) moves with it; ``first``/``last`` stay the
+        # files'. See :func:`_read_shift`.
+        "frame_mode": (_Menu_Knob("expression", "start at", "offset"), "expression"),
+        "frame": (String_Knob, ""),
+        # Buttons (Foundry's Read Tab): ``reload`` reads the files again; ``updateLocalization`` ("Update")
+        # localizes them again where localizationPolicy is "on demand". The fake keeps no file in memory and
+        # localizes nothing: each pull reads the file, so both change no pixel here.
+        "reload": _Button_Knob,
+        "updateLocalization": _Button_Knob,
         "raw": False,
         "on_error": "error",
         "colorspace": "default",
@@ -1041,7 +1060,7 @@ class Node(_MainThreadOnly):
     # frame range and format
     def firstFrame(self) -> int:
         if self._class == "Read":
-            return int(self._knobs["first"]._value)
+            return int(self._knobs["first"]._value) + _read_shift(self)
         if self._class == "FrameRange" and not self._knobs["disable"]._value:
             return int(self._knobs["first_frame"]._value)
         upstream = self._upstream()
@@ -1050,7 +1069,7 @@ class Node(_MainThreadOnly):
 
     def lastFrame(self) -> int:
         if self._class == "Read":
-            return int(self._knobs["last"]._value)
+            return int(self._knobs["last"]._value) + _read_shift(self)
         if self._class == "FrameRange" and not self._knobs["disable"]._value:
             return int(self._knobs["last_frame"]._value)
         upstream = self._upstream()
@@ -1836,9 +1855,25 @@ def filename(node: Node, i: int = 0) -> str | None:
     return text or None
 
 
+def _read_shift(read: Node) -> int:
+    """How many frames later a Read shows its files than their numbers (its ``frame_mode`` and ``frame``):
+    ``offset`` N, N; ``start at`` N, N - first; ``expression``, 0 (the fake takes no expression but the empty
+    one, "the frame itself": it refuses another rather than read the wrong files)."""
+    mode, text = read._knobs["frame_mode"]._value, str(read._knobs["frame"].value()).strip()
+    if mode == "offset":
+        return int(float(text or 0))
+    if mode == "start at":
+        return int(float(text or read._knobs["first"]._value)) - int(read._knobs["first"]._value)
+    if text and text != "frame":
+        raise NotImplementedError(f"the fake nuke reads no frame expression ({read._name}: {text!r})")
+    return 0
+
+
 def _read_frame(read: Node, frame: int) -> int | None:
-    """The file frame a Read shows at ``frame``: outside first..last its ``before``/``after`` decide (Nuke's
-    default "hold" repeats the first/last frame); None for "black"."""
+    """The file frame a Read shows at ``frame``: shifted by its ``frame_mode`` (:func:`_read_shift`); outside
+    first..last its ``before``/``after`` decide (Nuke's default "hold" repeats the first/last frame); None for
+    "black"."""
+    frame -= _read_shift(read)
     first, last = int(read._knobs["first"]._value), int(read._knobs["last"]._value)
     if first <= frame <= last:
         return frame
