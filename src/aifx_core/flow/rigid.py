@@ -10,8 +10,9 @@ is refined by Gauss-Newton on the pair's grey images, over the pixels whose flow
 a whole-pixel pan to ~1e-4 px), and the flow takes the refined layer's motion wherever it agrees with it over
 its neighbourhood, as the images judge it on every :data:`GRID`-th pixel, and by its own flow (:func:`snap`):
 DIS's smooth error goes, a mover, a parallax layer the homography does not follow or a gentle deformation keep
-their own flow. The work is a pair's at the flow worker's pace (~6-8 % of a 432x240 fill's CPU): samples, not
-the frame, for the refinement, a grid for the judgement.
+their own flow. The work is a pair's at the flow worker's pace (10-13 % of a 432x240 fill's CPU on the idle box
+before the whole-frame passes went, docs/method.md): samples, not the frame, for the refinement, read from the
+pixels around them; a grid for the judgement, its texture read from the grid pixels' neighbours.
 """
 
 from __future__ import annotations
@@ -98,6 +99,63 @@ def _bilinear(image: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
     return top * (1 - fy) + bottom * fy
 
 
+#: The 5-tap Gaussian (sigma 1) :func:`refine` compares the images through, as a 5x5 kernel (float64).
+_GAUSSIAN = (
+    cv2.getGaussianKernel(5, 1.0, ktype=cv2.CV_64F) * cv2.getGaussianKernel(5, 1.0, ktype=cv2.CV_64F).T
+)
+
+
+def _blurred_at(image: np.ndarray, columns: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``image`` (H, W) through a 5x5 Gaussian (sigma 1: ``cv2.GaussianBlur(image, (5, 5), 1.0)``, its border
+    reflected as OpenCV's default) at the pixels ``columns``, ``rows`` (integer arrays), float64: the 25 pixels
+    around each, gathered, instead of the whole frame blurred for a sample every 8th pixel."""
+    height, width = image.shape
+    taps = np.arange(-2, 3)
+    across = _reflect(columns[:, None] + taps, width)
+    down = _reflect(rows[:, None] + taps, height)
+    patches = np.take(image.reshape(-1), down[:, :, None] * width + across[:, None, :]).astype(np.float64)
+    return (patches * _GAUSSIAN).sum(axis=(1, 2))
+
+
+def _reflect(index: np.ndarray, size: int) -> np.ndarray:
+    """Indices beyond ``[0, size)`` reflected back without repeating the border pixel (OpenCV's default border)."""
+    return np.abs((size - 1) - np.abs((size - 1) - index))
+
+
+#: :func:`_with_gradient`'s twelve neighbours of a position's top-left pixel, by their offsets in rows and
+#: columns: the 2x2 it is read between and the pixel beyond each of them that its central differences need.
+_AROUND = ((-1, 0), (-1, 1), (0, -1), (0, 0), (0, 1), (0, 2), (1, -1), (1, 0), (1, 1), (1, 2), (2, 0), (2, 1))
+
+
+def _with_gradient(
+    image: np.ndarray, xs: np.ndarray, ys: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``image`` (H, W) float32 at float positions within [1, W-2] x [1, H-2], with its central differences
+    (``(I[x+1] - I[x-1]) / 2`` each way), each bilinear at the positions' exact fractions, float64: what
+    :func:`_bilinear` reads of the image and its two central-difference planes, from the twelve pixels around
+    each position (:data:`_AROUND`) in one gather, without making the planes over the whole frame (they and
+    their merge were a fifth of a refinement's work). A neighbour beyond the frame, read only with weight 0
+    (a position on the last row or column), is clipped to it."""
+    height, width = image.shape
+    x0 = np.minimum(np.floor(xs).astype(np.intp), width - 2)
+    y0 = np.minimum(np.floor(ys).astype(np.intp), height - 2)
+    fx, fy = xs - x0, ys - y0
+    offsets = _offsets(width)
+    near = np.take(image.reshape(-1), (y0 * width + x0)[None, :] + offsets[:, None], mode="clip")
+    (up0, up1, left0, p00, p01, right0, left1, p10, p11, right1, down0, down1) = near.astype(np.float64)
+    wx, wy = 1.0 - fx, 1.0 - fy
+    value = (p00 * wx + p01 * fx) * wy + (p10 * wx + p11 * fx) * fy
+    across = ((p01 - left0) * wx + (right0 - p00) * fx) * wy + ((p11 - left1) * wx + (right1 - p10) * fx) * fy
+    down = ((p10 - up0) * wx + (p11 - up1) * fx) * wy + ((down0 - p00) * wx + (down1 - p01) * fx) * fy
+    return value, across * 0.5, down * 0.5
+
+
+@functools.lru_cache(maxsize=8)
+def _offsets(width: int) -> np.ndarray:
+    """:data:`_AROUND` as offsets in a frame ``width`` px wide, flattened."""
+    return np.array([row * width + column for row, column in _AROUND], np.intp)
+
+
 def _product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """The 3x3 matrix product ``a · b``, element-wise (``@`` goes to BLAS, whose worker threads then spin)."""
     return (a[:, :, None] * b[None, :, :]).sum(axis=1)
@@ -138,18 +196,9 @@ def refine(
     if samples is None:
         return None
     xs, ys = samples
-    smooth_a = cv2.GaussianBlur(a, (5, 5), 1.0)
+    # (``a`` is read at its samples' own pixels only: blurred there, not over the whole frame)
     smooth_b = cv2.GaussianBlur(b, (5, 5), 1.0)
-    # The image and its central differences, read together (:func:`_bilinear`; the frame's outer rows and
-    # columns, where the differences are the border's, are never read: positions stay within [1, W-2]).
-    planes = cv2.merge(
-        [
-            smooth_b,
-            cv2.Sobel(smooth_b, cv2.CV_32F, 1, 0, ksize=1, scale=0.5),
-            cv2.Sobel(smooth_b, cv2.CV_32F, 0, 1, ksize=1, scale=0.5),
-        ]
-    )
-    values_a = smooth_a[ys.astype(np.intp), xs.astype(np.intp)].astype(np.float64)
+    values_a = _blurred_at(a, xs.astype(np.intp), ys.astype(np.intp))
     # Normalised coordinates (centre 0, half-size 1) keep the eight parameters' scales alike.
     cx, cy, s = (width - 1) / 2.0, (height - 1) / 2.0, max(width, height) / 2.0
     norm = np.array([[1 / s, 0, -cx / s], [0, 1 / s, -cy / s], [0, 0, 1]])
@@ -170,9 +219,10 @@ def refine(
             return None
         kept = np.flatnonzero(inside)
         px, py, uu, vv, dd, mxx, myy, values = (q.take(kept) for q in (px, py, u, v, d, mx, my, values_a))
-        read = _bilinear(planes, px, py)
-        gx, gy = read[:, 1] * s, read[:, 2] * s
-        residual = read[:, 0] - (gain * values + offset)
+        read, gx, gy = _with_gradient(smooth_b, px, py)
+        gx *= s
+        gy *= s
+        residual = read - (gain * values + offset)
         # Huber weights: a pixel the layer does not explain after all (a mover's edge) counts less.
         scale = 1.4826 * float(np.median(np.abs(residual))) + 1e-6
         weight = np.minimum(1.0, 2.0 * scale / np.maximum(np.abs(residual), 1e-12))
@@ -287,6 +337,32 @@ def on_grid(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(image[::GRID, ::GRID])
 
 
+def _grid_gradient(image: np.ndarray, gain: float) -> tuple[np.ndarray, np.ndarray]:
+    """``gain`` times the central differences of ``image`` (H, W) float32, ``(I[x+1] - I[x-1]) / 2`` each way, at
+    every :data:`GRID`-th pixel each way (float32, the frame's border reflected as OpenCV's Sobel reflects it):
+    read from the grid pixels' four neighbours (:func:`_grid_neighbours`, one gather), not made over the whole
+    frame and then thinned (four Sobels of the frame a layer)."""
+    right, left, below, above = image.reshape(-1).take(_grid_neighbours((image.shape[0], image.shape[1])))
+    scale = np.float32(0.5 * gain)
+    return (right - left) * scale, (below - above) * scale
+
+
+@functools.lru_cache(maxsize=8)
+def _grid_neighbours(shape: tuple[int, int]) -> np.ndarray:
+    """Where in a ``shape`` frame, flattened, the right, left, lower and upper neighbours of its :data:`GRID`
+    pixels lie ((4, h, w): reflected at the border without repeating it, as OpenCV's default border does)."""
+    height, width = shape
+    rows, columns = np.arange(0, height, GRID)[:, None], np.arange(0, width, GRID)[None, :]
+    return np.stack(
+        [
+            rows * width + _reflect(columns + 1, width),
+            rows * width + _reflect(columns - 1, width),
+            _reflect(rows + 1, height) * width + columns,
+            _reflect(rows - 1, height) * width + columns,
+        ]
+    ).astype(np.intp)
+
+
 def _box(grid: int) -> tuple[int, int]:
     """The :data:`LOCAL` px square as a box of samples on a ``grid`` (every ``grid``-th pixel): 9 at 1, 3 at 4."""
     side = (LOCAL - 1) // grid + 1
@@ -327,9 +403,7 @@ class Evidence:
         positions = _positions(a.shape, GRID)
         seen = shown(on_grid(usable_a.view(np.uint8)) > 0, usable_b, positions + motion)
         box = _box(GRID)
-        # (central differences at the grid's pixels, from their neighbours in the whole frame)
-        grad_x = on_grid(cv2.Sobel(a, cv2.CV_32F, 1, 0, ksize=1, scale=0.5 * gain))
-        grad_y = on_grid(cv2.Sobel(a, cv2.CV_32F, 0, 1, ksize=1, scale=0.5 * gain))
+        grad_x, grad_y = _grid_gradient(a, gain)
         texture = cv2.blur((grad_x * grad_x + grad_y * grad_y) * seen, box, borderType=cv2.BORDER_REFLECT)
         coverage = cv2.blur(seen, box, borderType=cv2.BORDER_REFLECT)
         grid_a = on_grid(a)
@@ -364,13 +438,19 @@ def shown(usable_a: np.ndarray, usable_b: np.ndarray, landing: np.ndarray) -> np
 
 
 def _ramp(value: np.ndarray, full: float) -> np.ndarray:
-    """1 where ``value`` is within ``full``, falling linearly to 0 at twice that (float32; in place, not np.clip,
-    which costs several times more on a frame)."""
-    out = np.multiply(value, np.float32(-1.0 / full), dtype=np.float32)
-    out += np.float32(2.0)
-    np.minimum(out, np.float32(1.0), out=out)
-    np.maximum(out, np.float32(0.0), out=out)
+    """1 where ``value`` (float32) is within ``full``, falling linearly to 0 at twice that (float32; by OpenCV's
+    element-wise ops: 2 - value / full, then cut at 1 and at 0 by thresholds, a fraction of NumPy's in-place
+    multiply, add, minimum and maximum on a frame)."""
+    out = cv2.addWeighted(value, -1.0 / full, value, 0.0, 2.0)
+    cv2.threshold(out, 1.0, 0.0, cv2.THRESH_TRUNC, dst=out)
+    cv2.threshold(out, 0.0, 0.0, cv2.THRESH_TOZERO, dst=out)
     return out
+
+
+def _length(vectors: np.ndarray) -> np.ndarray:
+    """The length of each of ``vectors`` ((h, w, 2) float32), (h, w) float32: OpenCV's magnitude of the two
+    channels taken out one by one (``cv2.split`` of a two-channel frame costs twice as much as both)."""
+    return cv2.magnitude(cv2.extractChannel(vectors, 0), cv2.extractChannel(vectors, 1))
 
 
 def agreement(flow: np.ndarray, motion: np.ndarray, evidence: Evidence | None = None) -> np.ndarray:
@@ -385,9 +465,9 @@ def agreement(flow: np.ndarray, motion: np.ndarray, evidence: Evidence | None = 
     pixel without ``evidence``), by the flow alone: 1 where it is within half of :data:`OWN_PX` and its mean
     difference over :data:`LOCAL` px within half of :data:`LOCAL_PX`, falling to 0 at the whole of either."""
     difference = cv2.subtract(flow, motion)
-    own = cv2.magnitude(difference[..., 0], difference[..., 1])
+    own = _length(difference)
     local = cv2.blur(difference, _box(1 if evidence is None else GRID), borderType=cv2.BORDER_REFLECT)
-    share = _ramp(own, 0.5 * OWN_PX) * _ramp(cv2.magnitude(local[..., 0], local[..., 1]), 0.5 * LOCAL_PX)
+    share = cv2.multiply(_ramp(own, 0.5 * OWN_PX), _ramp(_length(local), 0.5 * LOCAL_PX))
     if evidence is not None:
         allowed = evidence.texture * np.float32(WORSE_PX**2) + np.float32(ROUNDING**2) * evidence.coverage
         excess = evidence.unexplained(motion) - evidence.unexplained(flow)
@@ -395,6 +475,11 @@ def agreement(flow: np.ndarray, motion: np.ndarray, evidence: Evidence | None = 
         judges = ((evidence.seen > 0) & (evidence.coverage >= MIN_COVERAGE)).view(np.uint8)
         cv2.copyTo(judged, judges, share)
     return share
+
+
+#: :func:`snap` blends with weights ``share`` and ``1 - share`` times this: a power of two, so that scaling by it
+#: is exact and OpenCV's ``blendLinear`` (which divides by the weights' sum plus 1e-5) divides by it exactly.
+_BLEND_SCALE = float(2**17)
 
 
 def _upsampled(share: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -414,12 +499,13 @@ def snap(
     motions: list[np.ndarray],
     evidence: list[Evidence] | None = None,
     within: np.ndarray | None = None,
+    in_place: bool = False,
 ) -> np.ndarray:
     """``flow`` (H, W, 2) moved onto the layer motions (each (H, W, 2)) it agrees with (:func:`agreement`, with
     each layer's ``evidence`` where given: judged on its grid, brought to every pixel by :func:`_upsampled` and
     held there to the pixel's own flow within :data:`OWN_MAX_PX`; the most agreeing where several do): fully
     where it agrees fully, not at all where it does not. ``within`` (bool (H, W), judged by the flow alone):
-    only there."""
+    only there, and with ``in_place`` into ``flow`` itself (a copy of the frame saved where the caller owns it)."""
     if not motions:
         return flow
     if within is not None:
@@ -430,38 +516,36 @@ def snap(
             slice(max(int(rows[0]) - LOCAL, 0), int(rows[-1]) + LOCAL + 1),
             slice(max(int(cols[0]) - LOCAL, 0), int(cols[-1]) + LOCAL + 1),
         )
-        out = flow.copy()
+        out = flow if in_place else flow.copy()
         snapped = snap(np.ascontiguousarray(flow[box]), [np.ascontiguousarray(m[box]) for m in motions])
         np.copyto(out[box], snapped, where=within[box][..., None])
         return out
     judged = [
         _share(flow, motion, None if evidence is None else evidence[k]) for k, motion in enumerate(motions)
     ]
-    share, difference = judged[0]
+    share = judged[0]
     best = motions[0]
     if len(motions) > 1:
         best = best.copy()
         for k in range(1, len(motions)):
-            cv2.copyTo(motions[k], (judged[k][0] > share).view(np.uint8), best)
-            share = np.maximum(share, judged[k][0])
-        difference = cv2.subtract(flow, best)
-    # flow + (best - flow) · share, as flow - (flow - best) · share (the same float32 numbers: a difference's
-    # sign is exact), with OpenCV's element-wise ops on the share doubled over both channels (NumPy's broadcasts
-    # of a (H, W, 1) share cost a frame several times more)
-    moved: np.ndarray = cv2.subtract(flow, cv2.multiply(difference, cv2.merge([share, share])))
-    # (exactly the layer's where it agrees fully: flow + (motion - flow) may round off it)
-    cv2.copyTo(best, (share >= 1.0).view(np.uint8), moved)
+            cv2.copyTo(motions[k], (judged[k] > share).view(np.uint8), best)
+            share = np.maximum(share, judged[k])
+    # best · share + flow · (1 - share), by OpenCV's blend of the two-channel frames with one-channel weights
+    # (NumPy's broadcasts of a (H, W, 1) share, or OpenCV's ops on it doubled, cost a frame several times more),
+    # its weights scaled by a power of two that its own 1e-5 in their sum does not move: exactly the layer's where
+    # it agrees fully, exactly the flow where not at all.
+    weight = np.multiply(share, np.float32(_BLEND_SCALE))
+    moved: np.ndarray = cv2.blendLinear(
+        best, flow, weight, cv2.addWeighted(weight, -1.0, weight, 0.0, _BLEND_SCALE)
+    )
     return moved
 
 
-def _share(flow: np.ndarray, motion: np.ndarray, evidence: Evidence | None) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`agreement` of ``flow`` with the layer ``motion`` at every pixel (both (H, W, 2)), and the flow's
-    difference from the layer there: by the flow alone without ``evidence``; with it judged on the evidence's
-    grid, :func:`_upsampled`, and held to the pixel's own flow (a mover's pixel between two grid pixels of
-    background is not moved)."""
-    difference = cv2.subtract(flow, motion)
+def _share(flow: np.ndarray, motion: np.ndarray, evidence: Evidence | None) -> np.ndarray:
+    """:func:`agreement` of ``flow`` with the layer ``motion`` at every pixel (both (H, W, 2)): by the flow alone
+    without ``evidence``; with it judged on the evidence's grid, :func:`_upsampled`, and held to the pixel's own
+    flow (a mover's pixel between two grid pixels of background is not moved)."""
     if evidence is None:
-        return agreement(flow, motion), difference
+        return agreement(flow, motion)
     judged = _upsampled(agreement(on_grid(flow), on_grid(motion), evidence), (flow.shape[0], flow.shape[1]))
-    own = cv2.magnitude(*cv2.split(difference))
-    return cv2.multiply(judged, _ramp(own, 0.5 * OWN_MAX_PX)), difference
+    return cv2.multiply(judged, _ramp(_length(cv2.subtract(flow, motion)), 0.5 * OWN_MAX_PX))

@@ -405,8 +405,9 @@ def complete_pair(
             forward, backward = complete_flows([forward, backward], union)
     if exact is not None:
         # (inside the holes the completion's flow, learnt from the snapped flow around them, by the flow alone)
-        forward = rigid.snap(forward, exact.forwards, within=union)
-        backward = rigid.snap(backward, exact.backwards, within=union)
+        # (in place: the completed flows are this pair's own)
+        forward = rigid.snap(forward, exact.forwards, within=union, in_place=True)
+        backward = rigid.snap(backward, exact.backwards, within=union, in_place=True)
     movers: dict[int, np.ndarray] = {}
     if _moving_objects is not None:
         shared = layers if len(layers) == 2 else fitted
