@@ -576,10 +576,43 @@ def _thumb_flow(flow: np.ndarray, thumb: np.ndarray, interpolation: int = cv2.IN
     return small
 
 
+#: A frame is flat (black leader, a slug between shots, a fade's end) where its thumbnail's luminance over what
+#: it shows spans at most this share of its mean (all of it where it is black). Picture spans far more, however
+#: dim or soft: the last frame of the fade tester's fade to black that still holds picture (8-bit, codes 0-18)
+#: spans 2.2x its mean, a shot graded to 15 % contrast 0.76x.
+FLAT_SPREAD = 0.004
+
+
+def flat(frame: FlowInput) -> bool:
+    """Whether ``frame`` shows no picture: its thumbnail's luminance is one value (within :data:`FLAT_SPREAD` of
+    its mean) over what it shows, judged where it shows enough (:data:`CUT_MIN_SHARE`, :data:`CUT_MIN_PIXELS`;
+    a frame nearly all hole is never flat). A flat frame carries nothing of the shot around it: the cut test
+    could not correlate it with anything and took it for no cut, so chains walked through a black slug from one
+    shot into the next, and a cut to black fetched a ghost of the picture into its first black frames."""
+    seen = ~frame.thumb_hole
+    count = int(seen.sum())
+    if count < max(CUT_MIN_PIXELS, CUT_MIN_SHARE * seen.size):
+        return False
+    # (the channels' mean as _Side.of takes it; min and max, not percentiles: a hot pixel on black makes the
+    # frame no longer flat, and then the correlation, which a lone spike does not pass, tells the cut)
+    luminance = cv2.transform(
+        np.ascontiguousarray(frame.thumb, np.float32), np.full((1, 3), 1 / 3, np.float32)
+    )
+    shown = luminance.reshape(seen.shape)[seen]
+    low, high = float(shown.min()), float(shown.max())
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return False
+    return high - low <= FLAT_SPREAD * abs(float(shown.mean()))
+
+
 def is_cut(a: FlowInput, b: FlowInput, forward: np.ndarray) -> bool:
-    """Whether frames A and B are of two shots: B, warped onto A by the flow estimated between them and by
-    that flow smoothed, does not look like A (see :data:`CUT_DENSE`). Log luminance makes the test blind to
-    exposure and grade; a pair it cannot judge (too little seen, a flat frame) is no cut."""
+    """Whether frames A and B are of two shots: one of them is :func:`flat` (no picture: nothing of the shot
+    around it, so nothing may cross it, and a flat frame takes its own spatial fill, exact there), or B, warped
+    onto A by the flow estimated between them and by that flow smoothed, does not look like A (see
+    :data:`CUT_DENSE`). Log luminance makes the test blind to exposure and grade; a pair it cannot judge (too
+    little seen) is no cut."""
+    if flat(a) or flat(b):
+        return True
     here, there = _Side.of(a), _Side.of(b)
     flow = _thumb_flow(forward, a.thumb)
     dense = here.onto_thumb(there, flow)
