@@ -632,12 +632,27 @@ GAIN_LOG_FREE = 0.7
 #: any other is not linked (:attr:`PairFlow.cut`: nothing crosses it), each side then filled from its own
 #: frames: a gain held at the bound was 15-20 % off over the whole shot. docs/method.md, "Exposure steps".
 GAIN_AGREE_SHARE = 0.8
+#: ... nor where the brighter frame is clipped: at least CLIPPED_SHARE of what both see lies within CLIP_NEAR of
+#: its largest value. Its highlights stopped at the peak while the gain went on, so its values are not the other
+#: frame's times the gain (the fill tester's flash: tennis x2.5 in 8-bit, 27-66 % of the flash frame's thumbnail
+#: at the peak per channel, 0.2-0.3 % of the frames around it; the ratios still agreed, 0.41-0.59 and 1.7-2.4
+#: per channel, and chains fetched the clipped flash, rescaled, into every frame of the shot).
+CLIPPED_SHARE = 0.05
+CLIP_NEAR = 0.99
+
+
+def _clipped(values: np.ndarray) -> bool:
+    """Whether ``values`` (one channel of a frame, over what both frames of a pair see) stop at a peak: at least
+    :data:`CLIPPED_SHARE` of them within :data:`CLIP_NEAR` of their largest."""
+    peak = float(values.max())
+    return peak > 0 and float(np.mean(values >= CLIP_NEAR * peak)) >= CLIPPED_SHARE
 
 
 def _exposure_gain(a: FlowInput, b: FlowInput, forward: np.ndarray) -> tuple[np.ndarray, bool]:
     """Per-channel gain g with ``b·g ≈ a`` over the background both frames see (robust median of log
     ratios on thumbnails), and whether it can be trusted (False: a step beyond :data:`GAIN_LOG_FREE` that is
-    not one gain over the frame: :data:`GAIN_AGREE_SHARE`). Exposure flicker and auto gain are multiplicative, so this is HDR-safe."""
+    not one gain over the frame: :data:`GAIN_AGREE_SHARE`, or whose brighter frame is clipped:
+    :data:`CLIPPED_SHARE`). Exposure flicker and auto gain are multiplicative, so this is HDR-safe."""
     flow = _thumb_flow(forward, a.thumb)
     warped = warp(b.thumb, flow, border=cv2.BORDER_CONSTANT)
     warped_hole = warp(b.thumb_hole.astype(np.float32), flow, border=cv2.BORDER_CONSTANT) > 0
@@ -661,7 +676,8 @@ def _exposure_gain(a: FlowInput, b: FlowInput, forward: np.ndarray) -> tuple[np.
             log_ratio = float(np.median(logs))
             if abs(log_ratio) > GAIN_LOG_FREE:
                 agree = float(np.mean(np.abs(logs - log_ratio) < 0.5 * abs(log_ratio)))
-                if agree < GAIN_AGREE_SHARE:
+                brighter = (a.thumb[..., c] if log_ratio > 0 else warped[..., c])[ok]
+                if agree < GAIN_AGREE_SHARE or _clipped(brighter):
                     trusted = False
                     log_ratio = float(np.clip(log_ratio, -GAIN_LOG_FREE, GAIN_LOG_FREE))
             gain[c] = np.exp(log_ratio) if abs(log_ratio) > 0.004 else 1.0
