@@ -239,7 +239,8 @@ def gather(
         for _ in range(radius):
             if len(walk) == 0:
                 break
-            frame = source(walk.current + direction)
+            landing = walk.next  # (a frame stepped over is not read: the walk lands beyond it)
+            frame = source(landing) if abs(landing - start) <= radius else None
             if frame is None:
                 break
             walk.step()

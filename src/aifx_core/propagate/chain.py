@@ -1,6 +1,7 @@
 """Following pixels through a shot by chaining neighbour-to-neighbour flows.
 
-A target frame's points are walked one frame at a time (t → t±1 → t±2 …). Each step samples the completed
+A target frame's points are walked one frame at a time (t → t±1 → t±2 …; a lone frame cut off from both its
+neighbours, which are of one shot, is stepped over: ``Pairs.over``). Each step samples the completed
 flow at the current positions and checks it against the reverse flow (a round trip that does not come back
 means the point is occluded or the flow is wrong there); failing points stop. Sampling happens at point
 lists only, so the cost follows the hole's area, not the frame's, and colours are read once from the source
@@ -155,6 +156,7 @@ class Chain:
         relative: float = 0.05,
         fit: FitLookup | None = None,
         linked: Callable[[int, int], bool] | None = None,
+        over: Callable[[int], bool] | None = None,
     ) -> None:
         self.current = start
         self.direction = direction
@@ -170,6 +172,9 @@ class Chain:
         self._fit = fit
         #: Whether two neighbouring frames are of one shot (None: always): no walk crosses a cut.
         self._linked = linked
+        #: Whether a frame is stepped over (None: never): a frame cut off from both its neighbours that are of one
+        #: shot (a flash), walked across by the flow between them (``flow(s, ±2)``, ``fit(s, ±2)``).
+        self._over = over
         self._height, self._width = size
         self._sx, self._sy = scale
         self._tol = tol
@@ -181,18 +186,29 @@ class Chain:
     def __len__(self) -> int:
         return len(self.index)
 
+    @property
+    def next(self) -> int:
+        """The frame the next :meth:`step` lands on: the neighbour, or the one beyond where the neighbour is
+        stepped over (``over``; never the frame the walk starts at: a walk from such a frame stops at its cuts)."""
+        nxt = self.current + self.direction
+        if self._over is not None and self._over(nxt):
+            nxt += self.direction
+        return nxt
+
     def step(self) -> None:
-        """Move every followed point one frame on; drop those that fail the round trip or leave the frame.
+        """Move every followed point one frame on (to :attr:`next`: over a stepped-over frame, two, by the flow
+        between the two frames it joins); drop those that fail the round trip or leave the frame.
 
         Written for the engine's thread, which runs ~27 steps of ~11 000 points a frame on nine 35-px squares:
         in-place float32 arithmetic where a temporary is not needed (each operation rounds as the expression
         it replaces), :func:`hypot` for NumPy's, and no gathers when every point is kept."""
-        nxt = self.current + self.direction
+        nxt = self.next
+        span = nxt - self.current  # (the direction, or twice it over a stepped-over frame)
         if self._linked is not None and not self._linked(self.current, nxt):
             self.keep(np.zeros(len(self.index), bool))  # across a cut: every walk ends here
             return
-        forward = self._flow(self.current, self.direction)
-        backward = self._flow(nxt, -self.direction)
+        forward = self._flow(self.current, span)
+        backward = self._flow(nxt, -span)
         sx, sy = self._sx, self._sy
         xw = self.x + 0.5
         xw *= sx
@@ -218,12 +234,12 @@ class Chain:
         y = fy / sy if sy != 1.0 else fy.copy()
         y += self.y
         fit_of = self._fit
-        fit_map = fit_of(self.current, self.direction) if fit_of is not None else None
+        fit_map = fit_of(self.current, span) if fit_of is not None else None
         if fit_map is not None:
             here = sample_fit(fit_map, xw, yw)
             self.fit = np.maximum(self.fit, here)
             fast = GUESS_SLACK > 0 and median_side(moved, SLACK_FAST_PX) > 0
-            back_fit = fit_of(nxt, -self.direction) if fast and fit_of is not None else None
+            back_fit = fit_of(nxt, -span) if fast and fit_of is not None else None
             if back_fit is not None:
                 # Both flows of the step completed: occlusion is not what a miss between them shows (the
                 # landing on measured flow keeps the strict check); the miss still counts in ``fb``.
@@ -254,7 +270,7 @@ class Chain:
         if not keep.all():
             self.keep(keep)
         self.current = nxt
-        self.steps += 1
+        self.steps += abs(span)
 
     def keep(self, mask: np.ndarray) -> None:
         """Stop following the points where ``mask`` is False (e.g. those that found enough sources)."""
@@ -276,8 +292,9 @@ class Chain:
             first.travel[which][kept],
             first.fit[which][kept],
         )
-        self.current += self.direction
-        self.steps = 1
+        nxt = self.next  # (the same frame the recorded step landed on: the same walk, the same frames)
+        self.steps = abs(nxt - self.current)
+        self.current = nxt
         return True
 
 

@@ -410,6 +410,7 @@ class _Run:
             tol,
             fit=pairs.fit,
             linked=pairs.linked,
+            over=pairs.over,
         )
 
     # ----------------------------------------------------------------------------------------- propagation

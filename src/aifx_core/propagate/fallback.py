@@ -220,8 +220,11 @@ def carry(
         sure = np.zeros(len(missing), dtype=np.float32)
         mx, my = xs[missing].astype(np.float32), ys[missing].astype(np.float32)
         for key in keyframes:
-            walk = chain(t, 1 if key > t else -1, mx, my, checked)
-            while walk.current != key and len(walk):
+            way = 1 if key > t else -1
+            walk = chain(t, way, mx, my, checked)
+            # (bounded: each step moves on; a walk that steps over the keyframe, a frame cut off from both its
+            # neighbours, ends past it, unused)
+            while (key - walk.current) * way > 0 and len(walk):
                 walk.step()
             if walk.current != key or len(walk) == 0:
                 continue
@@ -422,10 +425,14 @@ def steady(
     fast = np.zeros(len(xs), bool)  # points some fast walk step followed
     for direction in (-1, 1):
         walk = along.chain(t, direction, xs.astype(np.float32), ys.astype(np.float32), False)
-        for distance in range(1, reach + 1):
-            if len(walk) == 0 or not along.exists(t + direction * distance):
+        for _ in range(reach):
+            if len(walk) == 0:
                 break
-            if not (distance == 1 and along.first is not None and along.first(walk)):
+            # (the neighbour, or the frame beyond one the walk steps over: within ``reach`` still)
+            distance = abs(walk.next - t)
+            if distance > reach or not along.exists(walk.next):
+                break
+            if not (walk.steps == 0 and along.first is not None and along.first(walk)):
                 walk.step()
             if len(walk) == 0:
                 break

@@ -194,7 +194,7 @@ class FallbackRoute:
         ``alpha`` weighs propagation against the fallback route. ``share`` (the frame's own spatial fill, from
         the ring check) of frames t-1 and t+1 is read at t's pixels (image positions: the hole is where the
         matte is) and averaged 1-2-1 with t's own; where a neighbour has no hole pixel, or the shot no
-        neighbour, t's own value stands in.
+        neighbour linked to t (:meth:`.pairs.Pairs.linked`), t's own value stands in.
         """
         prop = self.propagated(t)
         alpha, share = prop.alpha, prop.spatial
@@ -204,7 +204,10 @@ class FallbackRoute:
         y0, x0 = int(prop.ys.min()), int(prop.xs.min())
         shape = (int(prop.ys.max()) - y0 + 1, int(prop.xs.max()) - x0 + 1)
         for j in (t - 1, t + 1):
-            other = self.propagated(j) if j >= 0 and self.pairs.available(j) else None
+            # (a neighbour of another shot, or a frame stepped over (``Pairs.over``), says nothing of t's share)
+            other = (
+                self.propagated(j) if j >= 0 and self.pairs.available(j) and self.pairs.linked(j, t) else None
+            )
             if other is None or len(other.ys) == 0:
                 total = total + share
                 continue

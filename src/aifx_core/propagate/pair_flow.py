@@ -577,10 +577,43 @@ def _thumb_flow(flow: np.ndarray, thumb: np.ndarray, interpolation: int = cv2.IN
     return small
 
 
+#: A frame is flat (black leader, a slug between shots, a fade's end) where its thumbnail's luminance over what
+#: it shows spans at most this share of its mean (all of it where it is black). Picture spans far more, however
+#: dim or soft: the last frame of the fade tester's fade to black that still holds picture (8-bit, codes 0-18)
+#: spans 2.2x its mean, a shot graded to 15 % contrast 0.76x.
+FLAT_SPREAD = 0.004
+
+
+def flat(frame: FlowInput) -> bool:
+    """Whether ``frame`` shows no picture: its thumbnail's luminance is one value (within :data:`FLAT_SPREAD` of
+    its mean) over what it shows, judged where it shows enough (:data:`CUT_MIN_SHARE`, :data:`CUT_MIN_PIXELS`;
+    a frame nearly all hole is never flat). A flat frame carries nothing of the shot around it: the cut test
+    could not correlate it with anything and took it for no cut, so chains walked through a black slug from one
+    shot into the next, and a cut to black fetched a ghost of the picture into its first black frames."""
+    seen = ~frame.thumb_hole
+    count = int(seen.sum())
+    if count < max(CUT_MIN_PIXELS, CUT_MIN_SHARE * seen.size):
+        return False
+    # (the channels' mean as _Side.of takes it; min and max, not percentiles: a hot pixel on black makes the
+    # frame no longer flat, and then the correlation, which a lone spike does not pass, tells the cut)
+    luminance = cv2.transform(
+        np.ascontiguousarray(frame.thumb, np.float32), np.full((1, 3), 1 / 3, np.float32)
+    )
+    shown = luminance.reshape(seen.shape)[seen]
+    low, high = float(shown.min()), float(shown.max())
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return False
+    return high - low <= FLAT_SPREAD * abs(float(shown.mean()))
+
+
 def is_cut(a: FlowInput, b: FlowInput, forward: np.ndarray) -> bool:
-    """Whether frames A and B are of two shots: B, warped onto A by the flow estimated between them and by
-    that flow smoothed, does not look like A (see :data:`CUT_DENSE`). Log luminance makes the test blind to
-    exposure and grade; a pair it cannot judge (too little seen, a flat frame) is no cut."""
+    """Whether frames A and B are of two shots: one of them is :func:`flat` (no picture: nothing of the shot
+    around it, so nothing may cross it, and a flat frame takes its own spatial fill, exact there), or B, warped
+    onto A by the flow estimated between them and by that flow smoothed, does not look like A (see
+    :data:`CUT_DENSE`). Log luminance makes the test blind to exposure and grade; a pair it cannot judge (too
+    little seen) is no cut."""
+    if flat(a) or flat(b):
+        return True
     here, there = _Side.of(a), _Side.of(b)
     flow = _thumb_flow(forward, a.thumb)
     dense = here.onto_thumb(there, flow)
@@ -600,12 +633,27 @@ GAIN_LOG_FREE = 0.7
 #: any other is not linked (:attr:`PairFlow.cut`: nothing crosses it), each side then filled from its own
 #: frames: a gain held at the bound was 15-20 % off over the whole shot. docs/method.md, "Exposure steps".
 GAIN_AGREE_SHARE = 0.8
+#: ... nor where the brighter frame is clipped: at least CLIPPED_SHARE of what both see lies within CLIP_NEAR of
+#: its largest value. Its highlights stopped at the peak while the gain went on, so its values are not the other
+#: frame's times the gain (the fill tester's flash: tennis x2.5 in 8-bit, 27-66 % of the flash frame's thumbnail
+#: at the peak per channel, 0.2-0.3 % of the frames around it; the ratios still agreed, 0.41-0.59 and 1.7-2.4
+#: per channel, and chains fetched the clipped flash, rescaled, into every frame of the shot).
+CLIPPED_SHARE = 0.05
+CLIP_NEAR = 0.99
+
+
+def _clipped(values: np.ndarray) -> bool:
+    """Whether ``values`` (one channel of a frame, over what both frames of a pair see) stop at a peak: at least
+    :data:`CLIPPED_SHARE` of them within :data:`CLIP_NEAR` of their largest."""
+    peak = float(values.max())
+    return peak > 0 and float(np.mean(values >= CLIP_NEAR * peak)) >= CLIPPED_SHARE
 
 
 def _exposure_gain(a: FlowInput, b: FlowInput, forward: np.ndarray) -> tuple[np.ndarray, bool]:
     """Per-channel gain g with ``b·g ≈ a`` over the background both frames see (robust median of log
     ratios on thumbnails), and whether it can be trusted (False: a step beyond :data:`GAIN_LOG_FREE` that is
-    not one gain over the frame: :data:`GAIN_AGREE_SHARE`). Exposure flicker and auto gain are multiplicative, so this is HDR-safe."""
+    not one gain over the frame: :data:`GAIN_AGREE_SHARE`, or whose brighter frame is clipped:
+    :data:`CLIPPED_SHARE`). Exposure flicker and auto gain are multiplicative, so this is HDR-safe."""
     flow = _thumb_flow(forward, a.thumb)
     warped = warp(b.thumb, flow, border=cv2.BORDER_CONSTANT)
     warped_hole = warp(b.thumb_hole.astype(np.float32), flow, border=cv2.BORDER_CONSTANT) > 0
@@ -629,7 +677,8 @@ def _exposure_gain(a: FlowInput, b: FlowInput, forward: np.ndarray) -> tuple[np.
             log_ratio = float(np.median(logs))
             if abs(log_ratio) > GAIN_LOG_FREE:
                 agree = float(np.mean(np.abs(logs - log_ratio) < 0.5 * abs(log_ratio)))
-                if agree < GAIN_AGREE_SHARE:
+                brighter = (a.thumb[..., c] if log_ratio > 0 else warped[..., c])[ok]
+                if agree < GAIN_AGREE_SHARE or _clipped(brighter):
                     trusted = False
                     log_ratio = float(np.clip(log_ratio, -GAIN_LOG_FREE, GAIN_LOG_FREE))
             gain[c] = np.exp(log_ratio) if abs(log_ratio) > 0.004 else 1.0

@@ -14,7 +14,8 @@ first read, its flows and fits are replaced by the neighbouring pairs' motion (:
 thread, from pairs at most ``bridge.REACH`` away (so still from the frames alone).
 A pair across a cut (two shots in one sequence: a careless pull, an edit run whole) is told from the pair's
 own two frames (:func:`.pair_flow.is_cut`): no chain crosses it and no frame is a source for a frame on its
-other side (:meth:`Pairs.linked`), so nothing of one shot is ever painted into the other.
+other side (:meth:`Pairs.linked`), so nothing of one shot is ever painted into the other. A lone frame cut off
+from both its neighbours while they are of one shot (a clipped flash) is stepped over (:meth:`Pairs.over`).
 What a pair's flow is made of is :mod:`.pair_flow`'s (a pure function of the two frames' grey images, holes
 and thumbnails); this module streams, schedules and caches. With ``AIFX_FLOW_PROCESS=1`` the flow worker hands
 that computation to the helper process (:class:`aifx_core.workers.Helper`), where it runs beside this
@@ -310,6 +311,11 @@ class Pairs:
         self.bridged: set[int] = set()
         #: Pairs taken over that lie across a cut (:func:`.pair_flow.is_cut`), kept as long as their frames are.
         self.cuts: set[int] = set()
+        #: Frames stepped over (:meth:`over`): cut off from both neighbours, which are of one shot; kept as long as
+        #: their frames are, with the gain of the pair of neighbours (:meth:`gain_between`) ...
+        self.stepped: dict[int, np.ndarray] = {}
+        #: ... and the pair of neighbours' flows and fits (forgotten with the flows: :meth:`forget_flows`).
+        self.over_flows: dict[int, PairFlow] = {}
         #: Pairs before this are forgotten (:meth:`forget_flows`): asking for one is a ContextError.
         self.flows_from = 0
         self._worker: ThreadPoolExecutor | None = None
@@ -526,7 +532,11 @@ class Pairs:
 
     # ------------------------------------------------------------------------------------------------ flow
     def flow(self, index: int, direction: int) -> np.ndarray:
-        """Working-resolution flow from frame ``index`` to ``index + direction``, completed inside holes."""
+        """Working-resolution flow from frame ``index`` to ``index + direction``, completed inside holes
+        (``direction`` ±2: across the frame between, which :meth:`over` steps over)."""
+        if abs(direction) == 2:
+            across = self._across(index + direction // 2)
+            return across.forward if direction > 0 else across.backward
         pair = index if direction > 0 else index - 1
         self._check_pair(pair)
         self._made_flow(pair)
@@ -634,11 +644,23 @@ class Pairs:
         if done.cut and not self._blind_pair(pair):
             # (a frame masked (nearly) whole shows too little to tell a cut; its pair is bridged instead)
             self.cuts.add(pair)
+            if pair - 1 in self.cuts:
+                self._step_over(pair)
         self.max_flows = max(self.max_flows, len(self.flows))
-        # Pairs are taken in order, so frame ``pair`` has both its pairs made now (or only this one, first).
+        # Pairs are taken in order, so frame ``pair`` has both its pairs made now (or only this one, first);
+        # the first frame of a cut keeps what its flows read until the next pair says whether the frame after it
+        # is stepped over (:meth:`_step_over` reads it then).
         frame = self.frames.get(pair)
-        if frame is not None and (pair - 1 in self.made or pair == self.base):
+        if frame is not None and (pair - 1 in self.made or pair == self.base) and pair not in self.cuts:
             frame.drop_flow_input()
+        before = self.frames.get(pair - 1)
+        if (
+            before is not None
+            and before.flow_input_held
+            and pair - 1 in self.cuts
+            and (pair - 2 in self.made or pair - 1 == self.base)
+        ):
+            before.drop_flow_input()
 
     def close(self) -> None:
         """Stop the reading thread and the flow worker: what they are making is finished, nothing more is
@@ -697,18 +719,65 @@ class Pairs:
             return estimate_pair(self.estimator, a, b)
 
     def linked(self, a: int, b: int) -> bool:
-        """Whether frames ``a`` and ``b`` are of one shot: no pair between them lies across a cut (the pairs
-        between are made first, as a walk from one to the other would make them)."""
-        for pair in range(min(a, b), max(a, b)):
+        """Whether frames ``a`` and ``b`` are of one shot: no pair between them lies across a cut, but for the
+        two around a frame strictly between them that :meth:`over` steps over (the pairs between are made
+        first, as a walk from one to the other would make them). A stepped-over frame is linked to none."""
+        low, high = min(a, b), max(a, b)
+        for pair in range(low, high):
             if pair not in self.made:
                 self.flow(pair, 1)
-            if pair in self.cuts:
+            if pair in self.cuts and not any(low < i < high and self.over(i) for i in (pair, pair + 1)):
                 return False
         return True
+
+    def over(self, index: int) -> bool:
+        """Whether frame ``index`` is stepped over: both its pairs are cuts (a flash, a frame of another
+        exposure that is not one gain over it, a black or damaged frame in a shot) while its two neighbours are
+        no cut (:meth:`_step_over`). Walks go from one neighbour to the other by their own flow (:meth:`flow`
+        ±2) and the frame is no source for them, nor they for it: a lone bad frame no longer splits its shot.
+        Decided from frames ``index`` ± 1 alone (within the engine's ``AROUND``): windows and chunks agree."""
+        # (asked at every step of every walk: the pair before the frame first, which a walk onto the frame makes
+        # anyway, or a walk back from beyond it has made already; the frame after it is read only past a cut)
+        if index - 1 < self.base:
+            return False
+        if index - 1 not in self.made:
+            if not self.available(index):
+                return False
+            self.flow(index - 1, 1)
+        if index - 1 not in self.cuts or not self.available(index + 1):
+            return False
+        if index not in self.made:
+            self.flow(index, 1)
+        return index in self.stepped
+
+    def _across(self, index: int) -> PairFlow:
+        """The flows and fits between the neighbours of frame ``index``, which is stepped over."""
+        self._check_pair(index - 1)
+        if index not in self.over_flows:
+            raise ContextError(f"position {index}: a step over it was asked for, but it is not stepped over")
+        return self.over_flows[index]
+
+    def _step_over(self, index: int) -> None:
+        """Once pair ``index`` (the second around frame ``index``) is taken: where both pairs around the frame
+        are cuts and neither is blind, the pair of its neighbours (frames ``index`` ± 1: their flows, fits and
+        gain, :func:`.pair_flow.complete_pair`, a pure function of the two), and the frame stepped over where
+        that pair is no cut. Made here, in the caller's thread: a rare pair, outside the flow worker's stream."""
+        before, after = self.frames.get(index - 1), self.frames.get(index + 1)
+        if before is None or after is None or not (before.flow_input_held and after.flow_input_held):
+            return
+        assert self.size is not None
+        a, b = _flow_input(before), _flow_input(after)
+        made = complete_pair(self.size, self.opt.exposure_match, index - 1, a, b, self._estimate(a, b))
+        if not made.cut:
+            self.stepped[index] = made.gain
+            self.over_flows[index] = made
 
     def fit(self, index: int, direction: int) -> BoxedFit | None:
         """The completion's expected error of :meth:`flow` (working px; its box, read as the whole map: see
         :class:`.chain.BoxedFit`), None when not estimated."""
+        if abs(direction) == 2:
+            fits = self._across(index + direction // 2).fits
+            return None if fits is None else fits[0] if direction > 0 else fits[1]
         pair = index if direction > 0 else index - 1
         self._check_pair(pair)
         self._take_flow(pair)
@@ -723,12 +792,19 @@ class Pairs:
         """Per-channel gain bringing frame ``source``'s values to frame ``target``'s exposure."""
         self._take_flows(max(source, target) - 1)
         gain = np.ones(3, np.float32)
+        low, high = min(source, target), max(source, target)
+        # (the two pairs around a stepped-over frame between are cuts, gain 1: the neighbours' own pair's instead)
+        across = [self.stepped[i] for i in range(low + 1, high) if i in self.stepped]
         if source > target:
             for pair in range(target, source):
                 gain *= self.gains[pair]
+            for step in across:
+                gain *= step
         else:
             for pair in range(source, target):
                 gain /= self.gains[pair]
+            for step in across:
+                gain /= step
         return gain
 
     def _check_pair(self, pair: int) -> None:
@@ -742,6 +818,8 @@ class Pairs:
         for store in (self.flows, self.fits):
             for key in [k for k in store if k < low]:
                 del store[key]
+        for key in [k for k in self.over_flows if k - 1 < low]:
+            del self.over_flows[key]
 
     def evict(self, low: int) -> None:
         """Forget frames and pair flows before position ``low`` (no later output needs them)."""
@@ -752,6 +830,10 @@ class Pairs:
         self.made -= {k for k in self.made if k < low - 1}
         self.bridged -= {k for k in self.bridged if k < low}
         self.cuts -= {k for k in self.cuts if k < low - 1}
+        for key in [k for k in self.stepped if k < low]:
+            del self.stepped[key]
+        for key in [k for k in self.over_flows if k < low]:
+            del self.over_flows[key]
 
 
 @dataclass(frozen=True)
