@@ -51,6 +51,13 @@ class Source:
     beside: dict[int, Footprint] | None = None
     #: Its blind band (:func:`.mover_fringe.blind_band`) as a footprint, made when first asked (None: no band).
     band: Callable[[], Footprint | None] | None = None
+    #: The walking directions in which its movers go into its hole (:func:`.mover_fringe.going_in`; empty where
+    #: none stand near it): a walk that passed a mover hidden is refused only :attr:`band_by_movers` where they
+    #: go out of it along the walk, else the whole :attr:`band` (:func:`_after_mover`).
+    ways: tuple[int, ...] = ()
+    #: The part of :attr:`band` within ``BAND_PX`` of its movers (:func:`.mover_fringe.blind_band`), made when
+    #: first asked (None: nothing).
+    band_by_movers: Callable[[], Footprint | None] | None = None
 
     def colours(self, xs: np.ndarray, ys: np.ndarray, fb: np.ndarray, fit: np.ndarray) -> np.ndarray:
         """The frame's colours (N, 3) at chained positions whose reads were not refused: bilinear, with a sharp
@@ -251,7 +258,7 @@ def gather(
                 None if own_hidden is None else own_hidden[walk.index],
             )
             if passed is not None:
-                advanced |= _after_mover(frame, walk, passed) & ~refused
+                advanced |= _after_mover(frame, walk, passed, direction) & ~refused
             beside = None if frame.beside is None else frame.beside.get(direction)
             if beside is not None:
                 # (what this frame's mover stands beside counts for the frames beyond, not for its own reads)
@@ -305,7 +312,7 @@ def gather(
     return Candidates.concat(parts)
 
 
-def _after_mover(frame: Source, walk: Chain, passed: np.ndarray) -> np.ndarray:
+def _after_mover(frame: Source, walk: Chain, passed: np.ndarray, direction: int) -> np.ndarray:
     """Per point of ``walk``, whether its read of ``frame`` is refused as a mover's: it passed, hidden in a hole
     on the way, a mover beside it (``passed``, per point of the target; :attr:`Source.beside`), and lands in this
     frame's blind band (:attr:`Source.band`), where that mover may stand unmarked. A person walking out of a
@@ -313,11 +320,23 @@ def _after_mover(frame: Source, walk: Chain, passed: np.ndarray) -> np.ndarray:
     leaves, showing only slivers the detection cannot see beside it: the later frames' chains left the hole
     there and pasted those slivers, hard-edged, for 5-8 frames after the person had gone (docs/method.md,
     "Twenty-fifth pass (cross39)"). Refused so, the read is still taken back where nothing else was found
-    and it agrees with the plate around the target's hole (``held``)."""
+    and it agrees with the plate around the target's hole (``held``).
+
+    Where the frame's movers are seen near its hole going out of it along the walk (``direction``), only the
+    band within ``BAND_PX`` of what was marked: a mover the detection sees coming out shows its unmarked
+    slivers next to that, not on the far side of the hole, which it has left. (The whole band cost the
+    tester's 30 px/frame crosser, seen in every frame it stood near the hole, the walks' clean reads across
+    the hole from it, 0.1-1.9 dB in frames 3-12 and 18-27, and tennis's crossed square 0.4-2.0 dB in frames
+    37-42, the player stepping about beside it: docs/method.md, "Twenty-sixth pass (approach40)".) The whole
+    band where they are not seen near it (a mover standing in the hole, showing slivers: the tester's
+    5 px/frame crosser, frames 12-18), go in along the walk, or stand (none refused wherever they are seen
+    and do not go in along the walk, tennis's crossed square lost 0.7-4.7 dB in frames 23-32; only the band
+    next to the marks also where they stand, ``nonrigid``'s squares 0.04-0.06 dB)."""
     hit = passed[walk.index]
-    if frame.band is None or not hit.any():
+    made = frame.band_by_movers if frame.ways == (-direction,) else frame.band
+    if made is None or not hit.any():
         return np.zeros(len(hit), bool)
-    band = frame.band()
+    band = made()
     if band is None:
         return np.zeros(len(hit), bool)
     at = np.flatnonzero(hit)

@@ -35,7 +35,9 @@ not carried on (docs/method.md, "Fifteenth pass (ext23)").
 A mover standing mostly in a hole may show too little beside it to be marked at all, in every frame it does so;
 the fringe has nothing to grow from there. But the frames around them see it coming out beside the hole: a chain
 that, hidden in a hole, passes a mover marked beside it (:func:`beside_hidden`) refuses the blind band
-(:func:`blind_band`) of the frames beyond, as a mover's advance (docs/method.md, "Twenty-fifth pass (cross39)").
+(:func:`blind_band`) of the frames beyond, as a mover's advance (docs/method.md, "Twenty-fifth pass (cross39)");
+of a frame that sees the mover going out of its hole along the walk, only the band next to what it marked, not
+the far side of the hole, which the mover has left (docs/method.md, "Twenty-sixth pass (approach40)").
 """
 
 from __future__ import annotations
@@ -281,9 +283,13 @@ def _hole_box(hole: np.ndarray, pad: int) -> tuple[int, int, int, int]:
     return y0, y1, x0, x1
 
 
-def blind_band(hole: np.ndarray, scale: tuple[float, float]) -> np.ndarray | None:
+def blind_band(
+    hole: np.ndarray, scale: tuple[float, float], movers: np.ndarray | None = None
+) -> np.ndarray | None:
     """The pixels within ``BAND_PX`` of ``hole`` that are not hole (full-resolution (H, W) bool; ``scale``:
-    working / full resolution), or None without a hole: where the mover detection is blind."""
+    working / full resolution), or None without a hole: where the mover detection is blind. With ``movers``
+    (the frame's), only those within ``BAND_PX`` of them: next to what the detection marked, where a mover it
+    sees in part may show its unmarked slivers (the band's width, as for :func:`beside_hidden`)."""
     if not hole.any():
         return None
     band = BAND_PX / _per_px(scale)
@@ -292,8 +298,17 @@ def blind_band(hole: np.ndarray, scale: tuple[float, float]) -> np.ndarray | Non
     inside = hole[y0:y1, x0:x1]
     # (the whole hole lies in the crop, so the distances to it are the frame's own)
     distance = cv2.distanceTransform((~inside).astype(np.uint8), cv2.DIST_L2, 5)
+    blind = (distance <= band) & ~inside
+    if movers is not None:
+        reach = _pixels(BAND_PX, scale)
+        # (every mover within ``reach`` of the crop lies in the crop grown by it)
+        gy0, gy1 = max(y0 - reach, 0), min(y1 + reach, height)
+        gx0, gx1 = max(x0 - reach, 0), min(x1 + reach, width)
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
+        near = cv2.dilate(movers[gy0:gy1, gx0:gx1].astype(np.uint8), kernel).view(bool)
+        blind &= near[y0 - gy0 : y1 - gy0, x0 - gx0 : x1 - gx0]
     out = np.zeros((height, width), bool)
-    out[y0:y1, x0:x1] = (distance <= band) & ~inside
+    out[y0:y1, x0:x1] = blind
     return out
 
 

@@ -139,6 +139,9 @@ class _Frame:
     beside: dict[int, Footprint] | None = None
     #: How far its movers stand from its hole (:func:`.mover_fringe.mover_gap`; None: none near).
     gap: float | None = None
+    #: The walking directions in which its movers go into its hole (:func:`.mover_fringe.going_in`; empty where
+    #: none stand near it).
+    ways: tuple[int, ...] = ()
     #: Shot position (for the error when a released plate is read).
     position: int = -1
     #: False once the flows of both its pairs are made and what only they read is dropped.
@@ -157,6 +160,8 @@ class _Frame:
     _smooth: np.ndarray | None = field(default=None, repr=False, compare=False)
     #: ``band`` once made (False: not yet; None: no hole).
     _band: Footprint | None | bool = field(default=False, repr=False, compare=False)
+    #: ``band_by_movers`` once made (False: not yet; None: nothing).
+    _band_by_movers: Footprint | None | bool = field(default=False, repr=False, compare=False)
 
     @property
     def hole(self) -> np.ndarray:
@@ -208,6 +213,16 @@ class _Frame:
             self._band = None if made is None else footprint(made)
         assert self._band is not True
         return self._band
+
+    def band_by_movers(self, scale: tuple[float, float]) -> Footprint | None:
+        """The part of :meth:`band` within ``BAND_PX`` of its movers (:func:`.mover_fringe.blind_band`), the same
+        way: what such chains are refused where the frame's movers go out of its hole along their walk
+        (:func:`.candidates._after_mover`)."""
+        if self._band_by_movers is False:
+            made = None if self.movers is None else blind_band(self.hole, scale, self.movers)
+            self._band_by_movers = None if made is None or not made.any() else footprint(made)
+        assert self._band_by_movers is not True
+        return self._band_by_movers
 
     @property
     def plate_held(self) -> bool:
@@ -638,6 +653,7 @@ class Pairs:
                 None if previous is None else previous.gap,
                 None if earlier is None else earlier.gap,
             )
+            target.ways = () if target.gap is None else ways
             target.beside = None if marks.beside is None or not ways else dict.fromkeys(ways, marks.beside)
         self.gains[pair] = done.gain
         self.made.add(pair)

@@ -120,6 +120,8 @@ class Propagation:
                 frame.hidden,
                 frame.beside if fringes else None,
                 (lambda: frame.band(self.pairs.scale)) if fringes else None,
+                frame.ways,
+                (lambda: frame.band_by_movers(self.pairs.scale)) if fringes else None,
             )
 
         return source
