@@ -840,8 +840,8 @@ def on_render_button() -> threading.Thread | None:
     def run() -> None:
         try:
             session.render(host)
-        except session.NodeDeleted:  # the artist deleted it: no message box, and nothing to write on it
-            nuke.executeInMainThread(nuke.warning, args=(f"AIFill {host.node_name}: {session.GONE}",))
+        except session.NodeDeleted as exc:  # the artist deleted it: no message box, nothing to write on it
+            nuke.executeInMainThread(nuke.warning, args=(f"AIFill {host.node_name}: {exc.line()}",))
         except session.RenderError as exc:
             nuke.executeInMainThread(nuke.message, args=(f"AIFill {host.node_name}: {exc}",))
         except Exception as exc:  # a bug must still reach the artist, not die with the thread

@@ -38,14 +38,26 @@ class InputsCancelled(Exception):
 
 class NodeDeleted(Exception):
     """The node was deleted, or its script closed, while it rendered (Nuke refuses every call on it then): the
-    worker is stopped and nothing is written on the node; the message is the node's name."""
+    worker, if one was started, is stopped and nothing is written on the node; the message is the node's name."""
+
+    def __init__(self, name: str, worker_stopped: bool = False) -> None:
+        super().__init__(name)
+        #: Whether a worker had started (and was stopped): what the artist is told differs (:meth:`line`).
+        self.worker_stopped = worker_stopped
+
+    def line(self) -> str:
+        """What the Error Console says (after ``AIFill <name>: ``): no worker to speak of while the inputs were
+        written."""
+        return GONE if self.worker_stopped else GONE_BEFORE_WORKER
 
 
-#: What the Error Console says about a node deleted while it rendered (after ``AIFill <name>: ``).
+#: What the Error Console says about a node deleted while its worker ran (after ``AIFill <name>: ``).
 GONE = (
     "deleted (or its script closed) while it rendered; its aifx worker is stopped and the frames it finished "
     "stay in the cache"
 )
+#: The same, deleted before its worker started (while its inputs were written): nothing was filled.
+GONE_BEFORE_WORKER = "deleted (or its script closed) before its aifx worker started; nothing was filled"
 
 
 class ProgressLike(Protocol):
@@ -724,22 +736,28 @@ def _follow(
     """Forward the worker's events to the progress task until it ends; True when the artist cancelled.
 
     ``check_attached`` (:meth:`Host.check_attached`) raises :class:`NodeDeleted` once the node is gone: its
-    Cancel button went with it, so the worker is stopped here (it finishes no partial frame)."""
+    Cancel button went with it, so the worker is stopped here (it finishes no partial frame). So it is on any
+    other failure while it runs (a call Nuke's main thread did not run): raised past here with the worker still
+    running, the node would count as not rendering, and Render again would start a second worker on the same
+    cache folder."""
     while True:
-        running = worker.running()
-        for event in worker.poll():
-            if event.get("event") == events.PROGRESS:
-                task.setMessage(events.describe(event))
-            percent = events.percent(event, jobs.WRITE_SHARE)
-            if percent is not None:
-                task.setProgress(percent)
         try:
+            running = worker.running()
+            for event in worker.poll():
+                if event.get("event") == events.PROGRESS:
+                    task.setMessage(events.describe(event))
+                percent = events.percent(event, jobs.WRITE_SHARE)
+                if percent is not None:
+                    task.setProgress(percent)
             check_attached()
-        except NodeDeleted:
+            asked = task.isCancelled() or cancel.is_set()
+        except BaseException as exc:
             worker.cancel()
             worker.wait()
+            if isinstance(exc, NodeDeleted):
+                exc.worker_stopped = True
             raise
-        if task.isCancelled() or cancel.is_set():
+        if asked:
             worker.cancel()
             worker.wait()
             return True
