@@ -13,6 +13,9 @@ from aifx_nuke import knobs, session
 from aifx_nuke.aifx_protocol.client import WorkerProcess
 from conftest import aifill_in_group, press_render_in_gui
 
+#: knobChanged runs at other moments in Nuke 17.1 than in 14-16: every test here plays both.
+pytestmark = pytest.mark.usefixtures("nuke_version")
+
 
 def test_the_fake_detaches_deleted_nodes_and_a_cleared_scripts_as_nuke_does(comp):
     fill, plate = comp["fill"], comp["plate_node"]

@@ -19,6 +19,9 @@ import pytest
 from aifx_nuke import knobs, nodes, session
 from conftest import PLUGIN, press_render_in_gui
 
+#: knobChanged runs at other moments in Nuke 17.1 than in 14-16: every test here plays both.
+pytestmark = pytest.mark.usefixtures("nuke_version")
+
 
 def test_the_text_knobs_but_the_prompts_are_evaluated_as_tcl_as_docs_nuke_md_says(comp, monkeypatch):
     monkeypatch.setenv("AIFX_TEST_CS", "ACEScg")
