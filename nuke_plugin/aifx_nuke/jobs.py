@@ -329,6 +329,10 @@ def backend_options(settings: Mapping[str, Any]) -> dict[str, Any]:
     return read_options(backend, options, chosen)
 
 
+#: The settings that decide where and how a fill runs, never which fill is right: no key holds them, so nothing
+#: that checks a shown result reads them (a bad one stops only a render that uses it).
+UNKEYED_SETTINGS = frozenset({"cache_dir", "aifx_env", "server_url"})
+
 #: The knobs that reach the job only as an option of a backend that reads them (:func:`backend_options`); every
 #: other setting is read by every backend (or decides where and how the fill runs).
 OPTION_KNOBS = ("model", "reference")

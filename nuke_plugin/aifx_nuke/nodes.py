@@ -20,6 +20,7 @@ The cache Writes stay disabled except while we execute them, so ``nuke -x`` neve
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import re
@@ -55,11 +56,12 @@ def _main_thread(method: F) -> F:
     deleted (or its script closed) meanwhile is :class:`session.NodeDeleted`, not a bug (:func:`_detached`).
     """
 
-    def call(*args: Any) -> Any:
+    def call(*args: Any, **kwargs: Any) -> Any:
+        bound = functools.partial(method, **kwargs) if kwargs else method
         try:
             if not (nuke.GUI and threading.current_thread() is not threading.main_thread()):
-                return method(*args)
-            outcome = nuke.executeInMainThreadWithResult(_captured, (method, args))
+                return bound(*args)
+            outcome = nuke.executeInMainThreadWithResult(_captured, (bound, args))
             if not isinstance(outcome, tuple):
                 raise session.RenderError(f"Nuke did not run {method.__name__} in its main thread")
             ok, value = outcome
@@ -197,7 +199,7 @@ def _not_evaluated(name: str, text: str, error: str) -> str:
     label = knobs.LABELS[name]
     return (
         f"{label}: cannot evaluate {text!r} ({error}); Nuke runs what {label} holds in [brackets] as TCL: fix "
-        "the command or take the brackets out"
+        "the command or take the brackets out, or escape them as \\[ \\]"
     )
 
 
@@ -289,18 +291,22 @@ class NukeHost:
             ) from None
 
     @_main_thread
-    def settings(self) -> dict[str, Any]:
+    def settings(self, keyed_only: bool = False) -> dict[str, Any]:
         """Knob values; file knobs evaluated (``[getenv SHOW]/cache``), as Nuke evaluates a Read's path, and the
         text knobs but the free text (:func:`_setting`).
 
         A knob whose TCL does not evaluate (a model file named ``big-lama[v2].pt``: ``v2`` is no command) is a
         :class:`session.RenderError` naming the knob, unless the chosen backend does not read it
         (:func:`jobs.knob_is_read`: a model under telea): options reach the job only where read, so such a knob
-        blocks nothing, and its text as typed stands in for it."""
+        blocks nothing, and its text as typed stands in for it.
+
+        ``keyed_only``: only the settings a fill is keyed on, without :data:`jobs.UNKEYED_SETTINGS` (cache folder,
+        aifx environment, aifx server): what checks a shown result reads, so that one of those that does not
+        evaluate stops a render that uses it, never forgets a good fill."""
         values: dict[str, Any] = {}
         failed: dict[str, str] = {}
         for spec in knobs.KNOBS:
-            if not spec.setting:
+            if not spec.setting or (keyed_only and spec.name in jobs.UNKEYED_SETTINGS):
                 continue
             knob = self.node.knob(spec.name)
             if (
@@ -498,7 +504,7 @@ class NukeHost:
         """The node as a cheap look sees it: what feeds its Source and Mask (:func:`_input_chain`), its setting
         values. (By name: Nuke's node wrappers are made anew by each call.)"""
         inputs = tuple(_input_chain(self.node.input(index)) for index in (0, 1))
-        return inputs, tuple(sorted(self.settings().items()))
+        return inputs, tuple(sorted(self.settings(keyed_only=True).items()))
 
     @_main_thread
     def clear_result(self) -> bool:
@@ -838,8 +844,8 @@ def on_render_button() -> threading.Thread | None:
     def run() -> None:
         try:
             session.render(host)
-        except session.NodeDeleted:  # the artist deleted it: no message box, and nothing to write on it
-            nuke.executeInMainThread(nuke.warning, args=(f"AIFill {host.node_name}: {session.GONE}",))
+        except session.NodeDeleted as exc:  # the artist deleted it: no message box, nothing to write on it
+            nuke.executeInMainThread(nuke.warning, args=(f"AIFill {host.node_name}: {exc.line()}",))
         except session.RenderError as exc:
             nuke.executeInMainThread(nuke.message, args=(f"AIFill {host.node_name}: {exc}",))
         except Exception as exc:  # a bug must still reach the artist, not die with the thread
@@ -878,7 +884,7 @@ def attach_cached_results() -> list[str]:
 
 
 #: The AIFill knobs whose change may make the shown result another fill's (those that reach the job or key).
-_RESULT_KNOBS = frozenset(knobs.SETTING_NAMES) - {"cache_dir", "aifx_env", "server_url"}
+_RESULT_KNOBS = frozenset(knobs.SETTING_NAMES) - jobs.UNKEYED_SETTINGS
 
 
 def on_knob_changed() -> None:

@@ -38,14 +38,26 @@ class InputsCancelled(Exception):
 
 class NodeDeleted(Exception):
     """The node was deleted, or its script closed, while it rendered (Nuke refuses every call on it then): the
-    worker is stopped and nothing is written on the node; the message is the node's name."""
+    worker, if one was started, is stopped and nothing is written on the node; the message is the node's name."""
+
+    def __init__(self, name: str, worker_stopped: bool = False) -> None:
+        super().__init__(name)
+        #: Whether a worker had started (and was stopped): what the artist is told differs (:meth:`line`).
+        self.worker_stopped = worker_stopped
+
+    def line(self) -> str:
+        """What the Error Console says (after ``AIFill <name>: ``): no worker to speak of while the inputs were
+        written."""
+        return GONE if self.worker_stopped else GONE_BEFORE_WORKER
 
 
-#: What the Error Console says about a node deleted while it rendered (after ``AIFill <name>: ``).
+#: What the Error Console says about a node deleted while its worker ran (after ``AIFill <name>: ``).
 GONE = (
     "deleted (or its script closed) while it rendered; its aifx worker is stopped and the frames it finished "
     "stay in the cache"
 )
+#: The same, deleted before its worker started (while its inputs were written): nothing was filled.
+GONE_BEFORE_WORKER = "deleted (or its script closed) before its aifx worker started; nothing was filled"
 
 
 class ProgressLike(Protocol):
@@ -65,7 +77,9 @@ class Host(Protocol):
     #: What identifies the node while it renders, whatever it is renamed to (the Cancel button finds it by this).
     render_key: Hashable
 
-    def settings(self) -> dict[str, Any]: ...
+    def settings(self, keyed_only: bool = False) -> dict[str, Any]:
+        """The settings; ``keyed_only``: without :data:`jobs.UNKEYED_SETTINGS`, which a check of a shown result
+        never needs (one of them that cannot be read must not forget a good fill)."""
 
     def input_range(self) -> tuple[int, int] | None: ...
 
@@ -313,12 +327,8 @@ def _keyed_job(
     host: Host, settings: Mapping[str, Any], first: int, last: int, environ: Mapping[str, str]
 ) -> tuple[jobs.CachePaths, jobs.FillJob]:
     """The cache folders (keyed on the inputs and settings) and the job: all a cached result is found by."""
-    colorspace = jobs.job_colorspace(str(settings.get("colorspace", "")), *host.colour_settings())
-    mask_connected = host.mask_connected()
-    inputs = jobs.inputs_key(
-        host.upstream(), first, last, str(settings.get("mask_channel", "")), mask_connected
-    )
-    draft = jobs.build_job(settings, jobs.CachePaths("", ""), first, last, colorspace, mask_connected)
+    inputs, draft = _draft(host, settings, first, last)
+    colorspace, mask_connected = draft.colorspace or "", draft.mask is not None
     cache_root = os.path.expanduser(jobs.expand_vars(str(settings.get("cache_dir", "")).strip(), environ))
     if not cache_root:
         cache_root = jobs.default_cache_root(host.script_path(), tempfile.gettempdir())
@@ -334,6 +344,23 @@ def _keyed_job(
     except InputError as exc:
         raise RenderError(in_knob_words(str(exc))) from None
     return paths, job
+
+
+def _draft(host: Host, settings: Mapping[str, Any], first: int, last: int) -> tuple[str, jobs.FillJob]:
+    """(inputs key, the job with no cache paths): what a fill is keyed on, with no cache folder read."""
+    colorspace = jobs.job_colorspace(str(settings.get("colorspace", "")), *host.colour_settings())
+    mask_connected = host.mask_connected()
+    inputs = jobs.inputs_key(
+        host.upstream(), first, last, str(settings.get("mask_channel", "")), mask_connected
+    )
+    return inputs, jobs.build_job(settings, jobs.CachePaths("", ""), first, last, colorspace, mask_connected)
+
+
+def _keys(host: Host, settings: Mapping[str, Any], first: int, last: int) -> tuple[str, str]:
+    """(inputs key, fill key) of a fill of these frames (:attr:`jobs.CachePaths.keys`): what a shown result is
+    checked against, wherever the cache folder is (so it needs no cache folder, aifx environment or server)."""
+    inputs, draft = _draft(host, settings, first, last)
+    return inputs, jobs.fill_key(inputs, draft)
 
 
 def attach_cached(host: Host, environ: Mapping[str, str] | None = None) -> bool:
@@ -448,7 +475,7 @@ def on_setting_changed(host: Host, input_changed: bool = False) -> bool:
     pattern, first, last = shown
     keys = jobs.result_keys(pattern)
     try:
-        settings = host.settings()
+        settings = host.settings(keyed_only=True)
         same_range = _frames(host, settings, None) == (first, last)
         colorspace = jobs.job_colorspace(str(settings.get("colorspace", "")), *host.colour_settings())
         draft = jobs.build_job(
@@ -467,16 +494,16 @@ def _fill_of_inputs_now(host: Host, shown: tuple[str, int, int]) -> bool:
     same frames would key it (the upstream walk), and those are the frames a Render would fill."""
     pattern, first, last = shown
     try:
-        settings = host.settings()
+        settings = host.settings(keyed_only=True)
         if _frames(host, settings, None) != (first, last):
             return False
-        paths, _ = _keyed_job(host, settings, first, last, os.environ)
+        keys = _keys(host, settings, first, last)
     except (RenderError, ValueError, TypeError, KeyError):
         return False
-    return jobs.result_keys(pattern) == paths.keys
+    return jobs.result_keys(pattern) == keys
 
 
-def check_shown(host: Host, environ: Mapping[str, str] | None = None) -> str | None:
+def check_shown(host: Host) -> str | None:
     """beforeRender: None when the node shows no result (its output errors by itself) or the fill of its
     inputs and settings now; else why not, with the shown result forgotten (a comp must not render an old fill).
 
@@ -487,11 +514,11 @@ def check_shown(host: Host, environ: Mapping[str, str] | None = None) -> str | N
         return None
     pattern, first, last = shown
     try:
-        paths, _ = _keyed_job(host, host.settings(), first, last, os.environ if environ is None else environ)
+        keys = _keys(host, host.settings(keyed_only=True), first, last)
     except RenderError as exc:
         reason = f"cannot check its result: {exc}"
     else:
-        if jobs.result_keys(pattern) == paths.keys:
+        if jobs.result_keys(pattern) == keys:
             return None
         reason = (
             "its inputs or settings changed since its render; press Render on it (or run render.py) first"
@@ -551,7 +578,7 @@ def _render(
     outcome = _fill(host, paths, job, python, first, last, environ, poll_interval, cancel)
     if outcome.cancelled:
         return outcome
-    if not _still_current(host, paths, first, last, frame_range, environ):
+    if not _still_current(host, paths, first, last, frame_range):
         # Kept in the cache (Render finds it again if the setting goes back), but not shown: it is the fill of
         # the settings the render started with, not of those the panel shows now.
         host.clear_result()
@@ -580,18 +607,17 @@ def _still_current(
     first: int,
     last: int,
     frame_range: str | None,
-    environ: Mapping[str, str],
 ) -> bool:
     """Whether ``paths``' result is still the fill of the node's frames, inputs and settings now: in the GUI the
     artist may change a setting (dilate 4 to 12), reconnect an input or edit upstream while it renders, and
     showing it then would say "done" over the fill of the old ones."""
     try:
-        settings = host.settings()
+        settings = host.settings(keyed_only=True)
         now = _frames(host, settings, frame_range)
-        fresh, _ = _keyed_job(host, settings, now[0], now[1], environ)
+        keys = _keys(host, settings, now[0], now[1])
     except RenderError:
         return False
-    return now == (first, last) and fresh.keys == paths.keys
+    return now == (first, last) and keys == paths.keys
 
 
 @contextlib.contextmanager
@@ -710,22 +736,28 @@ def _follow(
     """Forward the worker's events to the progress task until it ends; True when the artist cancelled.
 
     ``check_attached`` (:meth:`Host.check_attached`) raises :class:`NodeDeleted` once the node is gone: its
-    Cancel button went with it, so the worker is stopped here (it finishes no partial frame)."""
+    Cancel button went with it, so the worker is stopped here (it finishes no partial frame). So it is on any
+    other failure while it runs (a call Nuke's main thread did not run): raised past here with the worker still
+    running, the node would count as not rendering, and Render again would start a second worker on the same
+    cache folder."""
     while True:
-        running = worker.running()
-        for event in worker.poll():
-            if event.get("event") == events.PROGRESS:
-                task.setMessage(events.describe(event))
-            percent = events.percent(event, jobs.WRITE_SHARE)
-            if percent is not None:
-                task.setProgress(percent)
         try:
+            running = worker.running()
+            for event in worker.poll():
+                if event.get("event") == events.PROGRESS:
+                    task.setMessage(events.describe(event))
+                percent = events.percent(event, jobs.WRITE_SHARE)
+                if percent is not None:
+                    task.setProgress(percent)
             check_attached()
-        except NodeDeleted:
+            asked = task.isCancelled() or cancel.is_set()
+        except BaseException as exc:
             worker.cancel()
             worker.wait()
+            if isinstance(exc, NodeDeleted):
+                exc.worker_stopped = True
             raise
-        if task.isCancelled() or cancel.is_set():
+        if asked:
             worker.cancel()
             worker.wait()
             return True

@@ -30,6 +30,21 @@ def fresh_nuke():
     nuke._reset()
 
 
+#: The Nuke versions whose knobChanged rules differ (docs/nuke.md): 14-16 call it for an open panel's edits only,
+#: 17.1 for every knob change. The test files whose outcome hangs on those callbacks play both
+#: (``pytestmark = pytest.mark.usefixtures("nuke_version")``); the rest play $AIFX_FAKE_NUKE_VERSION (16.0).
+NUKE_VERSIONS = ["16.0", "17.1"]
+
+
+@pytest.fixture(params=NUKE_VERSIONS, ids=[f"nuke{v}" for v in NUKE_VERSIONS])
+def nuke_version(request, fresh_nuke, monkeypatch) -> str:
+    """The fake plays this Nuke version for the test (after :func:`fresh_nuke`'s reset, which reads the env)."""
+    major, minor = (int(part) for part in request.param.split("."))
+    monkeypatch.setattr(nuke, "NUKE_VERSION_MAJOR", major)
+    monkeypatch.setattr(nuke, "NUKE_VERSION_MINOR", minor)
+    return request.param
+
+
 #: The sample shot that ships with the repository (examples/make_sample.py): every test runs on a fresh clone.
 SAMPLE = REPO / "examples" / "shot"
 

@@ -17,6 +17,9 @@ import pytest
 from aifx_nuke import knobs, nodes, session
 from conftest import PLUGIN, aifill_in_group, press_render_in_gui, write_exr
 
+#: knobChanged runs at other moments in Nuke 17.1 than in 14-16: every test here plays both.
+pytestmark = pytest.mark.usefixtures("nuke_version")
+
 
 def _comp_write(comp, tmp_path: Path) -> nuke.Node:
     write = nuke.nodes.Write(

@@ -538,29 +538,49 @@ class PyScript_Knob(Knob):
             _this = previous
 
 
-_TCL = re.compile(r"\[([^\[\]]*)\]")
-
-
 def _tcl_substitute(text: str) -> str:
-    """The few TCL commands artists put in file knobs, innermost brackets first."""
+    """The few TCL commands artists put in file knobs, as TCL substitutes them: one pass left to right, a
+    command's result never read again (a ``[getenv]`` value holding a bracket is text), ``\\[`` and ``\\]``
+    a bracket as text, and a ``[`` never closed in the text an error ("missing close-bracket")."""
+    result, _ = _tcl_scan(text, 0, text, nested=False)
+    return result
 
-    def run(match: re.Match[str]) -> str:
-        command, _, arg = match.group(1).strip().partition(" ")
-        arg = arg.strip()
-        if command == "getenv":
-            return os.environ.get(arg, "")
-        if command == "value" and arg == "root.name":
-            return _root.name()
-        if command == "file" and arg.startswith("dirname "):
-            return os.path.dirname(arg[len("dirname ") :].strip())
-        raise RuntimeError(f"invalid command name {command!r} in {text!r}")
 
-    previous = None
-    while previous != text:
-        previous, text = text, _TCL.sub(run, text)
-    if "[" in text:  # TCL: a bracket opened and never closed is an error, not text
-        raise RuntimeError(f"missing close-bracket in {previous!r}")
-    return text
+def _tcl_scan(text: str, start: int, whole: str, nested: bool) -> tuple[str, int]:
+    """Substitute ``text`` from ``start`` up to the ``]`` closing a command (``nested``) or its end; returns the
+    substituted text and where the scan stopped. (Only ``\\[``, ``\\]`` are unescaped: the fake keeps any
+    other backslash, a Windows path's.)"""
+    out: list[str] = []
+    index = start
+    while index < len(text):
+        char = text[index]
+        if char == "\\" and text[index + 1 : index + 2] in ("[", "]"):
+            out.append(text[index + 1])
+            index += 2
+        elif char == "[":
+            command, index = _tcl_scan(text, index + 1, whole, nested=True)
+            out.append(_tcl_command(command, whole))
+        elif char == "]" and nested:
+            return "".join(out), index + 1
+        else:
+            out.append(char)
+            index += 1
+    if nested:
+        raise RuntimeError(f"missing close-bracket in {whole!r}")
+    return "".join(out), index
+
+
+def _tcl_command(line: str, whole: str) -> str:
+    """The result of one command (its words already substituted)."""
+    command, _, arg = line.strip().partition(" ")
+    arg = arg.strip()
+    if command == "getenv":
+        return os.environ.get(arg, "")
+    if command == "value" and arg == "root.name":
+        return _root.name()
+    if command == "file" and arg.startswith("dirname "):
+        return os.path.dirname(arg[len("dirname ") :].strip())
+    raise RuntimeError(f"invalid command name {command!r} in {whole!r}")
 
 
 # -- channels and layers -------------------------------------------------------------------------------------
