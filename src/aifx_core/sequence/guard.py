@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from ..errors import InputError
 from ..protocol.job import absolute, current_folder
+from .pattern import check_utf8
 
 
 class _Frames(Protocol):
@@ -221,8 +222,6 @@ def check_side_output(
     :func:`check_writable`), whose being there and writable is left to that check, so the side output is
     checked before the folder is made. ``why``: what a name that is not UTF-8 cannot be (see ``check_utf8``).
     """
-    from .pattern import check_utf8  # (pattern imports this module)
-
     text = os.fspath(path)
     check_utf8(text, why)
     target = Path(os.path.expanduser(text))  # (~/out/sheet.png: the folder is the home's, not "./~")

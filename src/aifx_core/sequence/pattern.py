@@ -24,8 +24,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..protocol.frames import FRAME_TOKEN, IMAGE_EXTENSIONS, frame_token, token_padding
-from ..protocol.job import surrogate_path_error
-from .guard import current_folder
+from ..protocol.job import current_folder, surrogate_path_error
 
 _DIGITS = re.compile(r"\d+")
 
