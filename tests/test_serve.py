@@ -584,6 +584,39 @@ def test_aifx_submit_without_a_token_says_where_it_looks_for_one(server, area, t
     assert "environment variable holding your token (default AIFX_TOKEN)" in shown
 
 
+def test_a_token_with_its_line_ending_works_and_a_bad_one_is_never_printed(server, area, tmp_path):
+    """``export AIFX_TOKEN="$(cat token.txt)"`` from a CRLF file (or a wrapper keeping the newline): the header
+    was refused and the error line quoted it, ``(Invalid header value b'Bearer <the whole token>\\r')``, into
+    the farm's logs. The token is stripped where it is read (aifx submit, the adapters' client), so it works;
+    one with a control character inside is refused in one line that never shows it."""
+    from aifx_core.protocol.remote import RemoteClient
+
+    secret = TOKENS["alice"]
+    shot_job(area / "short", area / "out_token_tail" / "c.####.exr").save(tmp_path / "job.json")
+    for tail in ("\r\n", "\n", "\r"):
+        env = {**os.environ, "AIFX_TOKEN": secret + tail}
+        done = aifx("submit", str(tmp_path / "job.json"), "--server", server.url, env=env)
+        assert done.returncode == 0, done.stderr
+        assert secret not in done.stderr
+        assert RemoteClient(server.url, secret + tail).jobs()["jobs"] is not None
+    inside = "s3cr3t-TOKEN-abcdef0123456789"
+    for token in (inside[:6] + "\n" + inside[6:], inside[:6] + "\r" + inside[6:] + "\r\n"):
+        bad = aifx(
+            "submit",
+            str(tmp_path / "job.json"),
+            "--server",
+            server.url,
+            env={**os.environ, "AIFX_TOKEN": token},
+        )
+        assert bad.returncode == 2, bad.stderr
+        assert bad.stderr.strip().splitlines() == [
+            "aifx: error: the token holds a control character (a line break inside it?); set it to the token alone"
+        ]
+        with pytest.raises(RemoteError) as raised:
+            RemoteClient("http://127.0.0.1:9", token).health()
+        assert raised.value.exit_code == 2 and inside[6:] not in str(raised.value)
+
+
 def test_aifx_submit_runs_remotely_like_a_local_run(server, area, tmp_path):
     env = {**__import__("os").environ, "AIFX_TOKEN": TOKENS["alice"]}
     shot_job(area / "short", area / "out_submit" / "c.####.exr").save(tmp_path / "job.json")

@@ -14,6 +14,7 @@ with ``Last-Event-ID``, so no event is lost or repeated.
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import re
 import threading
@@ -119,10 +120,29 @@ def _redacted(text: str) -> str:
     return re.sub(r"//[^/@\s]*@", "//***@", text)
 
 
+def check_token(token: str | None) -> str | None:
+    """``token`` without the whitespace around it (None for none), or :class:`RemoteError` (status 400).
+
+    A token read from a CRLF file (``export AIFX_TOKEN="$(cat token.txt)"``) or kept with its newline by a
+    wrapper ends in ``\\r`` or ``\\n``: http.client refused the header with an error quoting it, and the whole
+    token went into the error line and the farm's logs. Stripped here, for every caller (``aifx submit``, the
+    adapters); one still holding a control character inside is refused without being shown.
+    """
+    if token is None:
+        return None
+    token = token.strip()
+    if any(ord(c) < 32 or ord(c) == 127 for c in token):
+        raise RemoteError(
+            "the token holds a control character (a line break inside it?); set it to the token alone",
+            status=400,
+        )
+    return token or None
+
+
 class RemoteClient:
     def __init__(self, url: str, token: str | None = None, timeout: float = 30.0) -> None:
         self.url = check_server_url(url)
-        self.token = token
+        self.token = check_token(token)
         self.timeout = timeout
 
     # -- plumbing -------------------------------------------------------------------------------------------
@@ -156,8 +176,14 @@ class RemoteClient:
                 f"cannot reach the aifx server at {self.url} ({reason}); check the address and that aifx serve "
                 "runs there, then try again"
             ) from None
-        except ValueError as exc:  # http.client.InvalidURL: a URL urlopen cannot send
+        except http.client.InvalidURL as exc:  # a URL urlopen cannot send
             raise RemoteError(f"cannot ask the aifx server at {self.url} ({exc})", status=400) from None
+        except ValueError:  # a header value http.client refuses: its text quotes the header, a token's too
+            raise RemoteError(
+                f"cannot ask the aifx server at {self.url}: a request header holds a character HTTP cannot send "
+                "(check the token)",
+                status=400,
+            ) from None
         try:
             return json.loads(reply.decode("utf-8") or "{}")
         except ValueError:
