@@ -511,6 +511,30 @@ def test_windows_paths_are_mapped_onto_the_root(server, area):
     )
 
 
+def test_aifx_submit_leaves_windows_paths_to_the_servers_path_map(server, area, tmp_path):
+    """A job saved on Windows (``Z:\\studio\\...``) sent by ``aifx submit`` from Linux: submit took the path for
+    a relative one and glued its working folder on (``/cwd/Z:\\studio\\short\\plate.####.exr``), and the server
+    refused it as outside its roots, exit 2, where the same job POSTed as it is was mapped and filled. Now
+    drive and UNC paths go as they are: mapped, or refused as a Windows path no rule maps."""
+    job = shot_job(area / "short", area / "out_submit_win" / "c.####.exr").to_dict()
+    job["input"] = "Z:\\studio\\short\\plate.####.exr"
+    job["mask"] = "Z:\\studio\\short\\mask.####.png"
+    job["output"] = "Z:\\studio\\out_submit_win\\c.####.exr"
+    (tmp_path / "job.json").write_text(json.dumps(job))
+    env = {**os.environ, "AIFX_TOKEN": TOKENS["alice"]}
+    done = aifx("submit", "job.json", "--server", server.url, cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr
+    assert len(list((area / "out_submit_win").glob("c.*.exr"))) == 3
+    for unmapped in ("Y:\\elsewhere\\plate.####.exr", "\\\\fileserver\\shots\\plate.####.exr"):
+        (tmp_path / "job.json").write_text(json.dumps({**job, "input": unmapped}))
+        refused = aifx("submit", "job.json", "--server", server.url, cwd=tmp_path, env=env)
+        assert refused.returncode == 2, refused.stderr
+        assert refused.stderr.strip().splitlines() == [
+            f"aifx: error: input path {unmapped} is a Windows path no --path-map rule of this server maps; "
+            "ask its admin for a rule (docs/serve.md, path mapping)"
+        ]
+
+
 def test_relative_paths_are_refused_by_a_server_without_roots(tmp_path):
     """The server's working folder is not the artist's: a relative path would read (and write) beside the
     server, wherever it was started."""
