@@ -572,6 +572,38 @@ def test_run_on_ray_gives_the_callers_process_back_as_it_was(shot, tmp_path):
     assert done.stdout.strip().splitlines()[-1] == "[]"
 
 
+def test_a_local_ray_that_cannot_start_is_one_line_naming_its_folder(tmp_path):
+    """Under ``ulimit -f`` (a farm's per-file cap, or a full disk) the local Ray's node never came up: after its
+    30 s wait, a traceback and "aifx: internal error: The current node timed out during startup ...", exit 1.
+    Now one line naming Ray's session folder and the likely cause, exit 2. Ray's sessions go to a folder of the
+    test's own (RAY_TMPDIR), short enough for Ray's socket paths, and what Ray started is ended by its mark."""
+    import tempfile
+
+    from cli_runner import aifx
+
+    job_file = tmp_path / "job.json"
+    shot = make_shot(tmp_path / "shot", frames=range(1001, 1005))
+    shot_job(shot, tmp_path / "c.####.exr").save(job_file)
+    folder = tempfile.mkdtemp(prefix="aifxray", dir="/tmp")
+    mark = f"{os.getpid()}-{tmp_path.name}"
+    env = {"RAY_TMPDIR": folder, "AIFX_TEST_RUN": mark}
+    try:
+        done = aifx(
+            "run", str(job_file), "--executor", "ray", env=env, file_size_limit=40 * 1024, timeout=300
+        )
+    finally:
+        for pid in _marked(f"AIFX_TEST_RUN={mark}"):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(folder, ignore_errors=True)
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr, done.stderr[-3000:]
+    line = done.stderr.strip().splitlines()[-1]
+    assert line.startswith("aifx: error: the local Ray did not start ("), line
+    assert f"its logs are in {folder}/ray/session_latest/logs" in line and "ulimit -f" in line, line
+    assert not list(tmp_path.glob("c.*.exr"))
+
+
 def _marked(mark: str) -> list[int]:
     """Processes whose environment carries ``mark`` (the run's own, and every process Ray started for it)."""
     found = []

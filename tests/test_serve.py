@@ -641,6 +641,23 @@ def test_a_token_with_its_line_ending_works_and_a_bad_one_is_never_printed(serve
         assert raised.value.exit_code == 2 and inside[6:] not in str(raised.value)
 
 
+def test_a_server_url_with_a_path_the_server_has_not_is_named_with_what_to_do(server, area, tmp_path):
+    """``--server http://host:port/aifx/`` on a server without that path (no proxy in front) answered a bare
+    ``aifx: error: Not Found``, naming neither the URL nor what to do. A job the server does not have still
+    says which."""
+    shot_job(area / "short", area / "out_prefix" / "c.####.exr").save(tmp_path / "job.json")
+    env = {**os.environ, "AIFX_TOKEN": TOKENS["alice"]}
+    done = aifx("submit", str(tmp_path / "job.json"), "--server", server.url + "/aifx/", env=env)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"aifx: error: {server.url}/aifx/v1/jobs: 404 Not Found; is {server.url}/aifx an aifx server? leave out "
+        "'/aifx': give the server URL as http(s)://HOST:PORT, with a path only where a proxy serves aifx under one"
+    ]
+    assert not (area / "out_prefix").exists()
+    with pytest.raises(RemoteError, match="^no job nosuchjob$"):
+        server.client("alice").job("nosuchjob")
+
+
 def test_aifx_submit_runs_remotely_like_a_local_run(server, area, tmp_path):
     env = {**__import__("os").environ, "AIFX_TOKEN": TOKENS["alice"]}
     shot_job(area / "short", area / "out_submit" / "c.####.exr").save(tmp_path / "job.json")

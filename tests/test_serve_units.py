@@ -352,6 +352,12 @@ def test_bad_server_flags_are_refused_in_one_line(tmp_path):
         ("--workers", "-2"): "--workers -2: expected auto, cpu or GPU indices such as 0,1",
         ("--workers", "7"): "--workers 7: this machine has no GPU 7 (torch sees ",
         ("--idle-unload", "-1"): "--idle-unload -1: expected seconds, 0 or more",
+        # nan was taken and the server started (a timer that never compares true); inf overflows the waits.
+        ("--idle-unload", "nan"): "--idle-unload nan: expected seconds, 0 or more",
+        ("--idle-unload", "inf"): "--idle-unload inf: expected seconds, 0 or more",
+        ("--heartbeat", "nan"): "--heartbeat nan: expected seconds, more than 0",
+        ("--header-timeout", "-1"): "--header-timeout -1: expected seconds, more than 0",
+        ("--body-timeout", "inf"): "--body-timeout inf: expected seconds, more than 0",
     }
     for flags, message in cases.items():
         done = subprocess.run(

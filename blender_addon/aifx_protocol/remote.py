@@ -169,7 +169,7 @@ class RemoteClient:
             ) as r:
                 reply = r.read()
         except urllib.error.HTTPError as exc:
-            raise _http_error(exc) from None
+            raise _http_error(exc, self.url) from None
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise RemoteError(
@@ -245,7 +245,7 @@ class RemoteClient:
                 lost = "the stream ended without a final event"
             except urllib.error.HTTPError as exc:
                 if exc.code not in _RESTARTING:
-                    raise _http_error(exc) from None
+                    raise _http_error(exc, self.url) from None
                 lost = f"{exc.code} {exc.reason}"  # a proxy in front of a server that is restarting
             except (urllib.error.URLError, OSError, ValueError) as exc:
                 lost = str(exc)
@@ -280,11 +280,17 @@ def _read_sse(response: Any) -> Iterator[tuple[int | None, str]]:
                 event_id = None
 
 
-def _http_error(exc: urllib.error.HTTPError) -> RemoteError:
+def _http_error(exc: urllib.error.HTTPError, url: str) -> RemoteError:
+    """The :class:`RemoteError` for an HTTP error answer to a request to ``url`` (the server URL)."""
     try:
         detail = json.loads(exc.read().decode("utf-8")).get("detail")
     except (ValueError, AttributeError, OSError):
         detail = None
+    if exc.code == 404 and detail in (
+        None,
+        "Not Found",
+    ):  # no such address there (a job not found says which)
+        detail = _no_such_address(url, exc)
     if not isinstance(detail, str):
         detail = f"{exc.code} {exc.reason}"
     retry = exc.headers.get("Retry-After") if exc.headers else None
@@ -293,6 +299,17 @@ def _http_error(exc: urllib.error.HTTPError) -> RemoteError:
     except ValueError:
         retry_after = None
     return RemoteError(detail, status=exc.code, retry_after=retry_after)
+
+
+def _no_such_address(url: str, exc: urllib.error.HTTPError) -> str:
+    """The line for a 404 that is no aifx answer: a server URL with a path (``http://host:8765/aifx/``) on a
+    server without one, or another service at that address. It was a bare "Not Found", naming neither."""
+    path = urllib.parse.urlparse(url).path
+    fix = f"leave out {path!r}: " if path else ""
+    return (
+        f"{exc.url or url}: 404 Not Found; is {url} an aifx server? {fix}give the server URL as http(s)://HOST:PORT"
+        ", with a path only where a proxy serves aifx under one"
+    )
 
 
 class RemoteWorker(EventFollower):
