@@ -497,3 +497,32 @@ def test_a_keyframe_images_spatial_fill_runs_beside_the_engine(shot, whole, tmp_
     assert made["complete"] and len(keyframes) >= 3 and keyframes <= set(where)
     assert all(all(n.startswith("aifx-spatial") for n in where[k]) for k in keyframes), where
     assert_same(whole, out, range(FIRST, FIRST + COUNT))
+
+
+@pytest.mark.parametrize("backend", ["propagate", "telea"])
+def test_a_chunk_or_anchors_run_with_edited_settings_is_refused_beside_the_shots_other_frames(
+    shot, tmp_path, backend
+) -> None:
+    """A TD edits job.json between farm chunks (dilate 4 -> 8): the next chunk wrote its frames, exit 0, next to
+    the frames made with the old settings, and ``--anchors`` replaced the old settings' anchors cache; a
+    one-process run of the edited job refuses. Now both refuse before writing anything (exit 2), naming a frame
+    of the shot outside the chunk; ``--overwrite`` still refills."""
+    from cli_runner import aifx
+
+    out, job_file = tmp_path / "out", tmp_path / "job.json"
+    job = chunk_job(shot, out, backend=backend)
+    job.save(job_file)
+    assert aifx("run", str(job_file), "--frames", "1001-1008").returncode == 0
+    before = {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    replace(job, dilate=job.dilate + 4).save(job_file)
+    for extra in (["--frames", "1009-1016"], ["--anchors"]):
+        run = aifx("run", str(job_file), *extra, warnings="default")
+        assert run.returncode == 2, run.stderr
+        line = run.stderr.strip()
+        assert len(line.splitlines()) == 1 and "Traceback" not in line
+        assert "8 output frame(s) already exist, made with different settings" in line
+        assert "first: 1001" in line and "--overwrite" in line
+        assert {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before  # nothing written
+    redo = aifx("run", str(job_file), "--frames", "1009-1016", "--overwrite")
+    assert redo.returncode == 0, redo.stderr
+    assert len(list(out.glob("clean.*.exr"))) == 16

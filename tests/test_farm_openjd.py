@@ -264,6 +264,31 @@ def test_export_to_a_missing_folder_or_onto_a_folder_is_one_line(shot, tmp_path)
     assert not (tmp_path / "no_such_dir").exists() and list(folder.iterdir()) == []
 
 
+def test_export_onto_the_outputs_manifest_or_cache_is_refused_as_save_job_is(shot, tmp_path):
+    """``aifx export openjd job.json -o out/.clean.####.exr.aifx.json`` exited 0 with the template in place of
+    the output's manifest: every finished frame lost its resume record, and the next run said "4 output
+    frame(s) already exist, made by something else". ``-o`` into the anchors cache folder was not checked
+    either. Both are refused as ``--save-job`` is, exit 2, nothing written; the run then resumes."""
+    from cli_runner import aifx
+
+    out = tmp_path / "out"
+    job_file = tmp_path / "job.json"
+    shot_job(shot, out / "clean.####.exr", backend=BACKEND).save(job_file)
+    assert aifx("run", str(job_file), "--frames", "1001-1004").returncode == 0
+    manifest = out / ".clean.####.exr.aifx.json"
+    cache = out / ".clean.####.exr.aifx-cache"
+    before = manifest.read_bytes()
+    for target, role in ((manifest, "output's manifest"), (cache / "index.json", "output's cache folder")):
+        done = _export(job_file, target)
+        assert done.returncode == 2, done.stderr
+        line = done.stderr.strip()
+        assert len(line.splitlines()) == 1 and line.startswith(f"aifx: error: {target}"), line
+        assert role in line, line
+    assert manifest.read_bytes() == before and not (cache / "index.json").exists()
+    rerun = aifx("run", str(job_file))
+    assert rerun.returncode == 0 and "4 already done" in rerun.stderr, rerun.stderr
+
+
 def test_template_shape(shot, tmp_path):
     template = build_template(shot_job(shot, tmp_path / "c.####.exr"), tmp_path / "job.json", chunk=4)
     assert template["extensions"] == ["TASK_CHUNKING"]

@@ -352,6 +352,31 @@ def test_cli_runs_on_a_ray_cluster_with_json_progress(cluster, shot, reference, 
     _assert_exact(out, reference)
 
 
+def test_other_settings_onto_an_earlier_fills_frames_are_refused_before_any_chunk_writes(
+    cluster, shot, tmp_path
+):
+    """The output holds frames 1009-1012 of an earlier fill; the shot with dilate 6 on Ray exited 2 ("made with
+    different settings") but had already written 1001-1008 with the new settings, a mix of two fills. A
+    one-process run refuses before writing anything; so does Ray now: the driver's first task (the anchors
+    stage) checks the whole shot before any chunk starts."""
+    from aifx_core.pipeline import fill
+
+    out = tmp_path / "clean.####.exr"
+    fill(shot_job(shot, out, backend=BACKEND, frames="1009-1012"))
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    job_file = tmp_path / "job.json"
+    shot_job(shot, out, backend=BACKEND, dilate=6).save(job_file)
+    command = [sys.executable, "-m", "aifx_core", "run", str(job_file), "--executor", "ray"]
+    done = subprocess.run(
+        [*command, "--address", cluster, "--chunk", "4"], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "4 output frame(s) already exist, made with different settings" in done.stderr
+    assert _written(out) == [1009, 1010, 1011, 1012]
+    after = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file() and p.name != "job.json"}
+    assert after == before
+
+
 def test_cli_json_progress_stdout_holds_only_events_when_a_worker_dies(cluster, shot, reference, tmp_path):
     """A Ray worker killed mid-chunk (the case retries are for) had Ray print its coloured ``(raylet) A worker
     died or was killed ...`` paragraph on the run's stdout, among the events: ``--json-progress`` promises one
@@ -545,6 +570,38 @@ def test_run_on_ray_gives_the_callers_process_back_as_it_was(shot, tmp_path):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_local_ray_that_cannot_start_is_one_line_naming_its_folder(tmp_path):
+    """Under ``ulimit -f`` (a farm's per-file cap, or a full disk) the local Ray's node never came up: after its
+    30 s wait, a traceback and "aifx: internal error: The current node timed out during startup ...", exit 1.
+    Now one line naming Ray's session folder and the likely cause, exit 2. Ray's sessions go to a folder of the
+    test's own (RAY_TMPDIR), short enough for Ray's socket paths, and what Ray started is ended by its mark."""
+    import tempfile
+
+    from cli_runner import aifx
+
+    job_file = tmp_path / "job.json"
+    shot = make_shot(tmp_path / "shot", frames=range(1001, 1005))
+    shot_job(shot, tmp_path / "c.####.exr").save(job_file)
+    folder = tempfile.mkdtemp(prefix="aifxray", dir="/tmp")
+    mark = f"{os.getpid()}-{tmp_path.name}"
+    env = {"RAY_TMPDIR": folder, "AIFX_TEST_RUN": mark}
+    try:
+        done = aifx(
+            "run", str(job_file), "--executor", "ray", env=env, file_size_limit=40 * 1024, timeout=300
+        )
+    finally:
+        for pid in _marked(f"AIFX_TEST_RUN={mark}"):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(folder, ignore_errors=True)
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr, done.stderr[-3000:]
+    line = done.stderr.strip().splitlines()[-1]
+    assert line.startswith("aifx: error: the local Ray did not start ("), line
+    assert f"its logs are in {folder}/ray/session_latest/logs" in line and "ulimit -f" in line, line
+    assert not list(tmp_path.glob("c.*.exr"))
 
 
 def _marked(mark: str) -> list[int]:

@@ -511,6 +511,30 @@ def test_windows_paths_are_mapped_onto_the_root(server, area):
     )
 
 
+def test_aifx_submit_leaves_windows_paths_to_the_servers_path_map(server, area, tmp_path):
+    """A job saved on Windows (``Z:\\studio\\...``) sent by ``aifx submit`` from Linux: submit took the path for
+    a relative one and glued its working folder on (``/cwd/Z:\\studio\\short\\plate.####.exr``), and the server
+    refused it as outside its roots, exit 2, where the same job POSTed as it is was mapped and filled. Now
+    drive and UNC paths go as they are: mapped, or refused as a Windows path no rule maps."""
+    job = shot_job(area / "short", area / "out_submit_win" / "c.####.exr").to_dict()
+    job["input"] = "Z:\\studio\\short\\plate.####.exr"
+    job["mask"] = "Z:\\studio\\short\\mask.####.png"
+    job["output"] = "Z:\\studio\\out_submit_win\\c.####.exr"
+    (tmp_path / "job.json").write_text(json.dumps(job))
+    env = {**os.environ, "AIFX_TOKEN": TOKENS["alice"]}
+    done = aifx("submit", "job.json", "--server", server.url, cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr
+    assert len(list((area / "out_submit_win").glob("c.*.exr"))) == 3
+    for unmapped in ("Y:\\elsewhere\\plate.####.exr", "\\\\fileserver\\shots\\plate.####.exr"):
+        (tmp_path / "job.json").write_text(json.dumps({**job, "input": unmapped}))
+        refused = aifx("submit", "job.json", "--server", server.url, cwd=tmp_path, env=env)
+        assert refused.returncode == 2, refused.stderr
+        assert refused.stderr.strip().splitlines() == [
+            f"aifx: error: input path {unmapped} is a Windows path no --path-map rule of this server maps; "
+            "ask its admin for a rule (docs/serve.md, path mapping)"
+        ]
+
+
 def test_relative_paths_are_refused_by_a_server_without_roots(tmp_path):
     """The server's working folder is not the artist's: a relative path would read (and write) beside the
     server, wherever it was started."""
@@ -582,6 +606,56 @@ def test_aifx_submit_without_a_token_says_where_it_looks_for_one(server, area, t
     assert not (area / "out_no_token").exists()
     shown = " ".join(aifx("submit", "--help").stdout.split())
     assert "environment variable holding your token (default AIFX_TOKEN)" in shown
+
+
+def test_a_token_with_its_line_ending_works_and_a_bad_one_is_never_printed(server, area, tmp_path):
+    """``export AIFX_TOKEN="$(cat token.txt)"`` from a CRLF file (or a wrapper keeping the newline): the header
+    was refused and the error line quoted it, ``(Invalid header value b'Bearer <the whole token>\\r')``, into
+    the farm's logs. The token is stripped where it is read (aifx submit, the adapters' client), so it works;
+    one with a control character inside is refused in one line that never shows it."""
+    from aifx_core.protocol.remote import RemoteClient
+
+    secret = TOKENS["alice"]
+    shot_job(area / "short", area / "out_token_tail" / "c.####.exr").save(tmp_path / "job.json")
+    for tail in ("\r\n", "\n", "\r"):
+        env = {**os.environ, "AIFX_TOKEN": secret + tail}
+        done = aifx("submit", str(tmp_path / "job.json"), "--server", server.url, env=env)
+        assert done.returncode == 0, done.stderr
+        assert secret not in done.stderr
+        assert RemoteClient(server.url, secret + tail).jobs()["jobs"] is not None
+    inside = "s3cr3t-TOKEN-abcdef0123456789"
+    for token in (inside[:6] + "\n" + inside[6:], inside[:6] + "\r" + inside[6:] + "\r\n"):
+        bad = aifx(
+            "submit",
+            str(tmp_path / "job.json"),
+            "--server",
+            server.url,
+            env={**os.environ, "AIFX_TOKEN": token},
+        )
+        assert bad.returncode == 2, bad.stderr
+        assert bad.stderr.strip().splitlines() == [
+            "aifx: error: the token holds a control character (a line break inside it?); set it to the token alone"
+        ]
+        with pytest.raises(RemoteError) as raised:
+            RemoteClient("http://127.0.0.1:9", token).health()
+        assert raised.value.exit_code == 2 and inside[6:] not in str(raised.value)
+
+
+def test_a_server_url_with_a_path_the_server_has_not_is_named_with_what_to_do(server, area, tmp_path):
+    """``--server http://host:port/aifx/`` on a server without that path (no proxy in front) answered a bare
+    ``aifx: error: Not Found``, naming neither the URL nor what to do. A job the server does not have still
+    says which."""
+    shot_job(area / "short", area / "out_prefix" / "c.####.exr").save(tmp_path / "job.json")
+    env = {**os.environ, "AIFX_TOKEN": TOKENS["alice"]}
+    done = aifx("submit", str(tmp_path / "job.json"), "--server", server.url + "/aifx/", env=env)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"aifx: error: {server.url}/aifx/v1/jobs: 404 Not Found; is {server.url}/aifx an aifx server? leave out "
+        "'/aifx': give the server URL as http(s)://HOST:PORT, with a path only where a proxy serves aifx under one"
+    ]
+    assert not (area / "out_prefix").exists()
+    with pytest.raises(RemoteError, match="^no job nosuchjob$"):
+        server.client("alice").job("nosuchjob")
 
 
 def test_aifx_submit_runs_remotely_like_a_local_run(server, area, tmp_path):

@@ -248,6 +248,24 @@ def test_a_home_folder_path_is_expanded_where_the_job_was_made(tmp_path, monkeyp
         check_absolute(job)
 
 
+def test_windows_paths_in_fields_and_file_options_travel_as_they_are_for_the_path_map(tmp_path, monkeypatch):
+    """``aifx submit`` off Windows glued its working folder onto a Windows path (a field or a ``--model``):
+    ``/cwd/Z:\\models\\big-lama.pt``, which no ``--path-map`` rule maps. Drive and UNC paths are left as they are;
+    a relative path is still made absolute."""
+    from aifx_core.protocol.job import absolute_paths
+    from aifx_core.serve.paths import absolute_options
+
+    monkeypatch.chdir(tmp_path)
+    options = {"model": "Z:\\models\\big-lama.pt", "reference": "\\\\fs\\refs\\ref.png"}
+    job = FillJob(input="Z:\\shots\\p.####.exr", output="out/o.####.exr", backend="lama", options=options)
+    sent = absolute_options(absolute_paths(job))
+    assert (sent.input, sent.output, sent.options) == (
+        job.input,
+        str(tmp_path / "out" / "o.####.exr"),
+        options,
+    )
+
+
 def test_path_mapping_rules(tmp_path):
     file = tmp_path / "map.json"
     file.write_text(
@@ -334,6 +352,12 @@ def test_bad_server_flags_are_refused_in_one_line(tmp_path):
         ("--workers", "-2"): "--workers -2: expected auto, cpu or GPU indices such as 0,1",
         ("--workers", "7"): "--workers 7: this machine has no GPU 7 (torch sees ",
         ("--idle-unload", "-1"): "--idle-unload -1: expected seconds, 0 or more",
+        # nan was taken and the server started (a timer that never compares true); inf overflows the waits.
+        ("--idle-unload", "nan"): "--idle-unload nan: expected seconds, 0 or more",
+        ("--idle-unload", "inf"): "--idle-unload inf: expected seconds, 0 or more",
+        ("--heartbeat", "nan"): "--heartbeat nan: expected seconds, more than 0",
+        ("--header-timeout", "-1"): "--header-timeout -1: expected seconds, more than 0",
+        ("--body-timeout", "inf"): "--body-timeout inf: expected seconds, more than 0",
     }
     for flags, message in cases.items():
         done = subprocess.run(

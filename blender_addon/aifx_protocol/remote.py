@@ -14,6 +14,7 @@ with ``Last-Event-ID``, so no event is lost or repeated.
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import re
 import threading
@@ -119,10 +120,29 @@ def _redacted(text: str) -> str:
     return re.sub(r"//[^/@\s]*@", "//***@", text)
 
 
+def check_token(token: str | None) -> str | None:
+    """``token`` without the whitespace around it (None for none), or :class:`RemoteError` (status 400).
+
+    A token read from a CRLF file (``export AIFX_TOKEN="$(cat token.txt)"``) or kept with its newline by a
+    wrapper ends in ``\\r`` or ``\\n``: http.client refused the header with an error quoting it, and the whole
+    token went into the error line and the farm's logs. Stripped here, for every caller (``aifx submit``, the
+    adapters); one still holding a control character inside is refused without being shown.
+    """
+    if token is None:
+        return None
+    token = token.strip()
+    if any(ord(c) < 32 or ord(c) == 127 for c in token):
+        raise RemoteError(
+            "the token holds a control character (a line break inside it?); set it to the token alone",
+            status=400,
+        )
+    return token or None
+
+
 class RemoteClient:
     def __init__(self, url: str, token: str | None = None, timeout: float = 30.0) -> None:
         self.url = check_server_url(url)
-        self.token = token
+        self.token = check_token(token)
         self.timeout = timeout
 
     # -- plumbing -------------------------------------------------------------------------------------------
@@ -149,15 +169,21 @@ class RemoteClient:
             ) as r:
                 reply = r.read()
         except urllib.error.HTTPError as exc:
-            raise _http_error(exc) from None
+            raise _http_error(exc, self.url) from None
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise RemoteError(
                 f"cannot reach the aifx server at {self.url} ({reason}); check the address and that aifx serve "
                 "runs there, then try again"
             ) from None
-        except ValueError as exc:  # http.client.InvalidURL: a URL urlopen cannot send
+        except http.client.InvalidURL as exc:  # a URL urlopen cannot send
             raise RemoteError(f"cannot ask the aifx server at {self.url} ({exc})", status=400) from None
+        except ValueError:  # a header value http.client refuses: its text quotes the header, a token's too
+            raise RemoteError(
+                f"cannot ask the aifx server at {self.url}: a request header holds a character HTTP cannot send "
+                "(check the token)",
+                status=400,
+            ) from None
         try:
             return json.loads(reply.decode("utf-8") or "{}")
         except ValueError:
@@ -219,7 +245,7 @@ class RemoteClient:
                 lost = "the stream ended without a final event"
             except urllib.error.HTTPError as exc:
                 if exc.code not in _RESTARTING:
-                    raise _http_error(exc) from None
+                    raise _http_error(exc, self.url) from None
                 lost = f"{exc.code} {exc.reason}"  # a proxy in front of a server that is restarting
             except (urllib.error.URLError, OSError, ValueError) as exc:
                 lost = str(exc)
@@ -254,11 +280,17 @@ def _read_sse(response: Any) -> Iterator[tuple[int | None, str]]:
                 event_id = None
 
 
-def _http_error(exc: urllib.error.HTTPError) -> RemoteError:
+def _http_error(exc: urllib.error.HTTPError, url: str) -> RemoteError:
+    """The :class:`RemoteError` for an HTTP error answer to a request to ``url`` (the server URL)."""
     try:
         detail = json.loads(exc.read().decode("utf-8")).get("detail")
     except (ValueError, AttributeError, OSError):
         detail = None
+    if exc.code == 404 and detail in (
+        None,
+        "Not Found",
+    ):  # no such address there (a job not found says which)
+        detail = _no_such_address(url, exc)
     if not isinstance(detail, str):
         detail = f"{exc.code} {exc.reason}"
     retry = exc.headers.get("Retry-After") if exc.headers else None
@@ -267,6 +299,17 @@ def _http_error(exc: urllib.error.HTTPError) -> RemoteError:
     except ValueError:
         retry_after = None
     return RemoteError(detail, status=exc.code, retry_after=retry_after)
+
+
+def _no_such_address(url: str, exc: urllib.error.HTTPError) -> str:
+    """The line for a 404 that is no aifx answer: a server URL with a path (``http://host:8765/aifx/``) on a
+    server without one, or another service at that address. It was a bare "Not Found", naming neither."""
+    path = urllib.parse.urlparse(url).path
+    fix = f"leave out {path!r}: " if path else ""
+    return (
+        f"{exc.url or url}: 404 Not Found; is {url} an aifx server? {fix}give the server URL as http(s)://HOST:PORT"
+        ", with a path only where a proxy serves aifx under one"
+    )
 
 
 class RemoteWorker(EventFollower):

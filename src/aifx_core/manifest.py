@@ -592,21 +592,8 @@ class Manifest:
         """Frames still to render. Refuses to clobber outputs made with other (or unknown) settings."""
         if overwrite:
             return list(frames)
+        self.refuse_foreign(existing, output_name)
         done = self.done
-        foreign = sorted(f for f in existing if f not in done)
-        if foreign:
-            first = foreign[0]
-            other = self.frames.get(first)
-            if other is None:
-                why = "by something else"
-            elif other in self.ranges and self.ranges.get(self.key) != self.ranges[other]:
-                why = f"with different settings or frame range ({self.ranges[other]})"
-            else:
-                why = "with different settings"
-            raise InputError(
-                f"{output_name}: {len(foreign)} output frame(s) already exist, made {why} "
-                f"(first: {first}); pass --overwrite to replace them or choose another output"
-            )
         changed: dict[int, str] = {}  # finished frame -> its first input that is not what it was
         # Each run's neighbours whose inputs changed since it read them, shared by its finished frames.
         neighbours: dict[str, list[tuple[int, Path]]] = {}
@@ -634,6 +621,33 @@ class Manifest:
                 "--overwrite to fill them again"
             )
         return [f for f in frames if f not in done or f not in existing]
+
+    def refuse_foreign(self, existing: set[int], output_name: str, chunk: list[int] | None = None) -> None:
+        """Refuse when any of the ``existing`` output frames was made with other (or unknown) settings. A farm
+        chunk or the anchors stage passes every frame of the shot on disk, not only those it writes, with its
+        own frames as ``chunk`` (None: the whole shot): a chunk run with edited settings would otherwise write
+        beside an earlier fill's frames, a mix no one-process run of the shot makes."""
+        done = self.done
+        foreign = sorted(f for f in existing if f not in done)
+        if not foreign:
+            return
+        first = foreign[0]
+        other = self.frames.get(first)
+        if other is None:
+            why = "by something else"
+        elif other in self.ranges and self.ranges.get(self.key) != self.ranges[other]:
+            why = f"with different settings or frame range ({self.ranges[other]})"
+        else:
+            why = "with different settings"
+        where = ""
+        if chunk is not None and first not in chunk:
+            where = (
+                f", not in this chunk ({format_frames(chunk, max_parts=4)}): every frame of the shot counts"
+            )
+        raise InputError(
+            f"{output_name}: {len(foreign)} output frame(s) already exist, made {why} "
+            f"(first: {first}{where}); pass --overwrite to replace them or choose another output"
+        )
 
     def _changed_model(self, frame: int) -> bool:
         """Whether ``frame`` was made with another model than this run's: other weights at the same path, or a

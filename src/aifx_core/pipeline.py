@@ -224,7 +224,9 @@ def _fill_checked(
             manifest = Manifest.load(out, job, run.key, lock, run.accepted)
             manifest.inputs = lambda frame: _input_files(plate, mask, frame)
             _model_of(job, manifest)
-            existing = {f for f in selection if Path(out.path(f)).exists()}
+            existing = _on_disk(out, selection)
+            if not job.overwrite and selection != list(plate.frames):  # a chunk: the shot's other frames too
+                manifest.refuse_foreign(_on_disk(out, plate.frames), str(out), selection)
             todo = manifest.plan(selection, existing, job.overwrite, str(out))
             mine = set(written)
             if job.overwrite and mine:
@@ -287,6 +289,11 @@ def _fill_checked(
                 )
             )
     return result
+
+
+def _on_disk(out: FramePattern, frames: Iterable[int]) -> set[int]:
+    """Which of ``frames`` have an output file now."""
+    return {f for f in frames if Path(out.path(f)).exists()}
 
 
 @contextlib.contextmanager
@@ -829,6 +836,9 @@ def _prepare_checked_anchors(job: FillJob, checked: Checked, reporter: Reporter,
     out_dir = check_writable(checked.out_dir)
     _check_names(out, plate, out_dir, job.confidence)
     run = _RunSetup.of(job, plate, out, mask)
+    if not job.overwrite:  # (Ray's first task: a job with other settings is refused before any chunk writes)
+        manifest = Manifest.load(out, job, run.key, accepted=run.accepted)
+        manifest.refuse_foreign(_on_disk(out, plate.frames), str(out))
     if is_per_frame(run.name):
         return None  # frames on their own: nothing is decided for the shot (and no model is loaded)
     with (

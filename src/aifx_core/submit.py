@@ -67,8 +67,8 @@ def _cmd_submit(args: argparse.Namespace) -> int:
     if args.overwrite:
         job.overwrite = True
     job.validate()  # the same one-line errors as a local run, before anything is sent
-    token = os.environ.get(args.token_env) or None
-    client = RemoteClient(args.server, token)
+    client = RemoteClient(args.server, os.environ.get(args.token_env))
+    token = client.token  # (stripped there: one read from a CRLF file ends in \r)
     key = uuid.uuid4().hex  # the same key on every retry: the server makes the job once
     # In place before the job is sent: a farm's SIGTERM (or a Ctrl+C) that came once the server had queued the
     # job, but before it was followed, killed this process and left the job running, untracked.

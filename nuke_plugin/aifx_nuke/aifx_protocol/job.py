@@ -30,7 +30,7 @@ import numbers
 import os
 import stat
 from dataclasses import MISSING, dataclass, field, fields, replace
-from pathlib import PurePath
+from pathlib import PurePath, PureWindowsPath
 from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Tuple
 
 from .errors import InputError
@@ -363,11 +363,21 @@ def relative_paths(job: FillJob) -> Dict[str, str]:
 def absolute_paths(job: FillJob) -> FillJob:
     """The job with its file paths made absolute against this process's working folder (and ``~`` expanded to
     this user's home), as a run here would read them: a job sent elsewhere (a server, a Ray worker) is read
-    where that folder and home mean nothing."""
+    where that folder and home mean nothing. A Windows path off Windows (:func:`windows_path`) is left as it
+    is: it names another machine's file, which a server's ``--path-map`` maps (or refuses as that)."""
     changes: Dict[str, Any] = {
-        name: absolute(os.path.expanduser(value)) for name, value in relative_paths(job).items()
+        name: absolute(os.path.expanduser(value))
+        for name, value in relative_paths(job).items()
+        if not windows_path(value)
     }
     return replace(job, **changes) if changes else job
+
+
+def windows_path(value: str) -> bool:
+    """Whether ``value`` is a Windows drive or UNC path (``Z:\\shots\\...``, ``\\\\server\\share\\...``) read
+    on a machine that is not Windows, where ``os.path.isabs`` calls it relative: made absolute, it became
+    ``/cwd/Z:\\shots\\...``, a path no ``--path-map`` rule maps, refused as outside the server's roots."""
+    return os.name != "nt" and bool(PureWindowsPath(value).drive)
 
 
 def lone_surrogate(text: str, raw_bytes: bool = False) -> bool:

@@ -28,7 +28,7 @@ import os
 import shlex
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -37,6 +37,9 @@ from ..protocol import events
 from ..protocol.errors import InputError
 from ..protocol.job import FillJob, check_current_folder
 from .ray_executor import DEFAULT_CHUNK, chunk_frames
+
+if TYPE_CHECKING:
+    from ..sequence import ProtectedFiles
 
 SPECIFICATION = "jobtemplate-2023-09"
 #: The most values OpenJD puts in one chunk (``chunks.defaultTaskCount``).
@@ -181,14 +184,17 @@ def range_constraint(frames: list[int]) -> str:
     return "CONTIGUOUS" if ordered[-1] - ordered[0] + 1 == len(ordered) else "NONCONTIGUOUS"
 
 
-def write_template(template: dict[str, Any], path: str | os.PathLike) -> None:
+def write_template(
+    template: dict[str, Any], path: str | os.PathLike, protected: ProtectedFiles | None = None
+) -> None:
     """Write ``template`` to ``path`` (atomically): JSON for a ``.json`` name, else YAML. A path that cannot be
     written (a folder not there, a folder of that name: :func:`~aifx_core.sequence.check_side_output`, checked
-    first; whatever else the write meets) is one line naming it, exit 2, not a traceback."""
+    first; whatever else the write meets) is one line naming it, exit 2, not a traceback. ``protected``: the
+    files the job's run must not write onto (:func:`protected_by`), refused the same way as ``--save-job``."""
     from ..sequence import ProtectedFiles, atomic_write, check_side_output
 
     target = check_side_output(
-        path, "job template", ProtectedFiles(), example="template.yaml", flag="-o/--output"
+        path, "job template", protected or ProtectedFiles(), example="template.yaml", flag="-o/--output"
     )
     if target.suffix.lower() == ".json":
         text = json.dumps(template, indent=2) + "\n"
@@ -200,6 +206,16 @@ def write_template(template: dict[str, Any], path: str | os.PathLike) -> None:
         raise InputError(
             f"{target}: cannot write the job template ({exc.strerror or exc}); choose another path (-o)"
         ) from None
+
+
+def protected_by(job: FillJob, job_file: str | os.PathLike) -> ProtectedFiles:
+    """What the template must not land on, as ``--save-job`` is refused there: the job's inputs (the job file
+    too), its output frames, and the output's manifest, lock file and cache folder. ``-o out/.clean.####.png.aifx.json``
+    replaced the manifest with the template, and every finished frame lost its resume record (the next run:
+    "already exist, made by something else"). The run's own list (:func:`~aifx_core.pipeline.preflight`)."""
+    from ..pipeline import preflight
+
+    return preflight(job, job_file=job_file).protected
 
 
 # -- the task side: path mapping and progress lines ---------------------------------------------------------
@@ -320,7 +336,7 @@ def _cmd_export_openjd(args: argparse.Namespace) -> int:
     if target.exists() and target.resolve() == Path(args.job).resolve():
         raise InputError(f"{target}: that is the job file; write the template elsewhere")
     template = build_template(job, args.job, chunk=args.chunk, portable=args.portable, python=args.python)
-    write_template(template, target)
+    write_template(template, target, protected_by(job, args.job))
     fill = template["steps"][1]["parameterSpace"]["taskParameterDefinitions"][0]
     how = (
         f"{len(fill['range'])} chunks" if args.portable else f"chunks of {args.chunk or DEFAULT_CHUNK} frames"

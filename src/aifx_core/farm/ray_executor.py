@@ -33,6 +33,7 @@ import re
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
 import warnings
@@ -253,7 +254,10 @@ def _connected(ray: Any, address: str | None) -> Iterator[None]:
             _check_answers(address)
         try:  # ray.init inside: one stopped halfway (a signal, an error) has started processes to end too
             if address is None:
-                ray.init(num_cpus=LOCAL_CPUS, object_store_memory=LOCAL_OBJECT_STORE, **quiet)
+                try:
+                    ray.init(num_cpus=LOCAL_CPUS, object_store_memory=LOCAL_OBJECT_STORE, **quiet)
+                except Exception as exc:  # (Ray raises a bare Exception when its node does not come up)
+                    raise InputError(_local_start_failed(exc)) from None
             else:
                 try:
                     ray.init(address=address, **quiet)
@@ -265,6 +269,32 @@ def _connected(ray: Any, address: str | None) -> Iterator[None]:
             yield
         finally:
             ray.shutdown()
+
+
+def _local_start_failed(exc: BaseException) -> str:
+    """The line for a local Ray that did not start: Ray's own error was a traceback ending in "internal error:
+    The current node timed out during startup ...", exit 1, which named neither where Ray writes nor why it
+    usually fails there (a full disk or a file size limit, ``ulimit -f``, on its session folder)."""
+    lines = str(exc).strip().splitlines()
+    reason = lines[0] if lines else type(exc).__name__
+    logs = os.path.join(_ray_temp_folder(), "session_latest", "logs")
+    return (
+        f"the local Ray did not start ({reason}); its logs are in {logs}: usually the disk holding it is full, "
+        "or a file size limit (ulimit -f) or quota stops Ray writing there; free space or lift the limit (RAY_TMPDIR "
+        "moves the folder), or pass --address for a running cluster"
+    )
+
+
+def _ray_temp_folder() -> str:
+    """The folder a local Ray keeps its sessions in, as Ray picks it (``RAY_TMPDIR``, else ``TMPDIR`` on Linux,
+    else ``/tmp`` on Linux and macOS, the system's temp folder elsewhere; then ``ray``)."""
+    base = os.environ.get("RAY_TMPDIR")
+    if base is None and sys.platform.startswith("linux"):
+        base = os.environ.get("TMPDIR")
+    if base is None:
+        unix = sys.platform.startswith(("linux", "darwin"))
+        base = os.path.join(os.sep, "tmp") if unix else tempfile.gettempdir()
+    return os.path.join(base, "ray")
 
 
 #: Environment variables ``ray.init`` sets in the driver's process and ``ray.shutdown`` leaves behind.

@@ -40,7 +40,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..options import Options, changes_pixels, option
-from ..protocol.job import FillJob, absolute, is_device_name
+from ..protocol.job import FillJob, absolute, is_device_name, windows_path
 
 log = logging.getLogger(__name__)
 
@@ -358,8 +358,9 @@ def relative_options(options: dict) -> dict[str, str]:
 
 def absolute_options(job: FillJob) -> FillJob:
     """``job`` with its relative file options made absolute against this process's working folder, as
-    :func:`~aifx_core.protocol.job.absolute_paths` does for its file fields."""
-    relative = relative_options(job.options)
+    :func:`~aifx_core.protocol.job.absolute_paths` does for its file fields (a Windows path off Windows is left
+    as it is, for a server's ``--path-map``)."""
+    relative = {k: v for k, v in relative_options(job.options).items() if not windows_path(v)}
     if not relative:
         return job
     absolute = {k: v for k, v in absolute_option_paths(job.options).items() if k in relative}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import errno
 import logging
+import math
 import os
 import socket
 import sys
@@ -173,8 +174,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         raise InputError(f"--host {args.host}: give --root DIR for the shared storage jobs may use")
     if not 0 <= args.port <= 65535:
         raise InputError(f"--port {args.port}: expected 1-65535 (or 0, which picks a free one)")
-    if args.idle_unload < 0:
-        raise InputError(f"--idle-unload {args.idle_unload:g}: expected seconds, 0 or more")
+    _check_seconds(args)
     # --path-map "$RULES" with RULES unset started a server with no rules, without a word (as aifx run did).
     refuse_empty_path(
         args.path_map,
@@ -266,6 +266,20 @@ def _bind_problem(host: str, port: int, exc: OSError) -> str:
             "e.g. 127.0.0.1, or 0.0.0.0 for every network"
         )
     return f"cannot listen on {host}:{port} ({exc.strerror}); pick another --port"
+
+
+def _check_seconds(args: argparse.Namespace) -> None:
+    """Refuse a time option that is no number of seconds: ``--idle-unload nan`` was taken (only a negative one was
+    refused) and the server started with a timer that never compares true; ``inf`` overflows the waits."""
+    for value, name, zero in (
+        (args.idle_unload, "--idle-unload", True),
+        (args.heartbeat, "--heartbeat", False),
+        (args.header_timeout, "--header-timeout", False),
+        (args.body_timeout, "--body-timeout", False),
+    ):
+        if not math.isfinite(value) or value < 0 or (value == 0 and not zero):
+            least = "0 or more" if zero else "more than 0"
+            raise InputError(f"{name} {value:g}: expected seconds, {least}")
 
 
 def _uvicorn_server(uvicorn: Any, app: Any, pool: Any, open_files: int, header_timeout: float) -> Any:
