@@ -818,16 +818,17 @@ SPEED_NOTE = "\n".join(
         "squares' engine thread +1 to +2: the pool ran part of its work). The blob's ~95 CPU ms a frame is not "
         "reached: no same-pixel cut in this profile is above ~3 ms a frame.",
         "",
-        "**This page's speed rows (2026-12-07 12:19, main b9f89ff) and the exact layers.** The round landed the "
-        "exact rigid-motion layers (exact39: docs/method.md section 1; tennis static square +2.24 dB, moving blob "
-        "+0.81, corner patches +0.76), the cross39 refusal of blind bands past a mover and colour39's Telea range. "
-        "The page's run gave the 432x240 moving blob 12.3 frames/s wall (125 CPU ms a frame; 14.1-14.4 at 107-108 "
-        "before). An A/B on the same idle box right after, `time_pipeline`, two alternated rounds: this main with "
-        "the layers 11.8 / 12.4 frames/s (129.5 / 125.0 CPU ms a frame), the same main with `EXACT_LAYERS` off "
-        "13.1 / 14.0 (117.7 / 110.7), the main before the round (67c171e) 13.3 / 14.1 (115.4 / 108.1): the layers "
-        "cost 10-13 % of the process on this box idle (their fixer measured 6-8 % on the loaded box, where idle "
-        "costs hide), the rest of the round ~2 %. They are kept: the 15 frames/s target was missed without them "
-        "too, and what they buy is background other frames saw coming back exactly.",
+        "**This page's speed rows (2026-12-07 15:50, int40 cc45c60) and the box's own drift.** The page's run gave "
+        "the 432x240 moving blob 10.9 frames/s wall (139 CPU ms a frame), where the previous page (12:19 the same "
+        "day, b9f89ff) gave 12.3 (125). Per-frame Telea fell alike in the same runs (81.8 -> 75.3 frames/s), and "
+        "the previous main (2150b4e) run the same way right after gave 11.5 (131). `time_pipeline` alternated on "
+        "the idle box, three rounds: that main 138.4-143.3 CPU ms a frame, this one 141.6-143.8; half an hour "
+        "before, two rounds: 122.9 / 124.8 against 123.1 / 126.1. So the box itself moved by ~15 % within the "
+        "afternoon, and this round's changes cost within 1-2 % of the process (the exact layers' own work is 16 % "
+        "cheaper, the flat-frame and flash checks and the mover band add about as much). The exact rigid-motion "
+        "layers (exact39) cost 10-13 % of the process on the idle box when they landed (EXACT_LAYERS off: 111-118 "
+        "against 125-130 CPU ms a frame); they are kept: the 15 frames/s target was missed without them too, "
+        "and what they buy is background other frames saw coming back exactly.",
         "",
         "**Two cores.** The encoders (OpenImageIO, OpenEXR), file I/O and most of OpenCV/NumPy release the GIL, "
         "so the fill overlaps its stages on threads (`aifx_core.workers`, 2026-12-03 evening): a writer thread "
